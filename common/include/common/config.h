@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/* VM configuration: the JSON document vmms stores and hands to vmwp.
+ * vm_config_parse() is a pure function (no file or device access) with a
+ * fuzz target; it rejects anything out of range with the offending field. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/guid.h"
+
+/* Hard limits (docs/THREAT_MODEL.md). */
+#define VM_CONFIG_MAX_BYTES (64u * 1024u)
+#define VM_NAME_MAX 64
+#define VM_PATH_MAX 1024
+#define VM_CMDLINE_MAX 2048
+#define VM_MEMORY_MIN_MIB 16u
+#define VM_MEMORY_MAX_MIB (256u * 1024u)
+#define VM_VCPUS_MAX 64u
+#define VM_DISKS_MAX 64u
+#define VM_NICS_MAX 8u
+#define VM_SCSI_CONTROLLERS_MAX 4u
+#define VM_SCSI_LUNS_MAX 64u
+#define VM_IFNAME_MAX 16 /* IFNAMSIZ */
+
+enum vm_boot_kind {
+        VM_BOOT_PVH,   /* ELF with a Xen PVH entry note (guest-vsc test guest) */
+        VM_BOOT_LINUX, /* bzImage, 64-bit boot protocol, with ACPI */
+};
+
+enum vm_disk_bus {
+        VM_DISK_SCSI, /* synthetic SCSI controller (storvsp) */
+        VM_DISK_IDE,  /* emulated IDE (issue #13) */
+};
+
+enum vm_restart_policy {
+        VM_RESTART_NEVER,
+        VM_RESTART_ON_FAILURE,
+        VM_RESTART_ALWAYS,
+};
+
+struct vm_disk_config {
+        char path[VM_PATH_MAX];
+        bool read_only;
+        enum vm_disk_bus bus;
+        uint32_t controller; /* SCSI controller index (one VMBus device each) */
+        uint32_t lun;        /* SCSI: 0..VM_SCSI_LUNS_MAX-1; IDE: 0..3 (channel*2+device) */
+        uint32_t sector_size; /* 512 or 4096 */
+};
+
+struct vm_nic_config {
+        uint8_t mac[6];
+        char tap[VM_IFNAME_MAX];    /* pre-created TAP to use; empty: create one */
+        char bridge[VM_IFNAME_MAX]; /* attach a created TAP to this bridge; may be empty */
+        uint32_t mtu;               /* 68..65521 */
+        bool link_up;               /* initial link state shown to the guest */
+        struct guid instance;       /* VMBus instance GUID (stable across restarts) */
+};
+
+struct vm_ic_config {
+        bool shutdown, heartbeat, timesync, kvp;
+        uint32_t timesync_interval_s; /* 0: only at start and resume */
+};
+
+struct vm_config {
+        char name[VM_NAME_MAX + 1];
+        struct guid id;
+        uint32_t memory_mib;
+        uint32_t vcpus;
+
+        enum vm_boot_kind boot_kind;
+        char kernel[VM_PATH_MAX];
+        char initrd[VM_PATH_MAX]; /* empty: none */
+        char cmdline[VM_CMDLINE_MAX];
+
+        char serial_log[VM_PATH_MAX]; /* empty: none */
+
+        uint32_t n_disks;
+        struct vm_disk_config disks[VM_DISKS_MAX];
+        /* VMBus instance GUIDs of the SCSI controllers, by controller index. */
+        struct guid scsi_instance[VM_SCSI_CONTROLLERS_MAX];
+
+        uint32_t n_nics;
+        struct vm_nic_config nics[VM_NICS_MAX];
+
+        struct vm_ic_config ic;
+
+        enum vm_restart_policy restart_policy;
+        uint32_t stop_timeout_s;
+};
+
+/* Parse and validate. On error returns -EINVAL (or -ENOMEM) and writes
+ * "<field>: <reason>" into err. Missing optional fields get defaults;
+ * missing instance GUIDs are derived from the VM id, so they are stable. */
+int vm_config_parse(const char *json, size_t len, struct vm_config *out, char *err, size_t errlen);
+/* Serialise to a newly allocated, NUL-terminated JSON string (free()). */
+char *vm_config_to_json(const struct vm_config *c);
+void vm_config_init_defaults(struct vm_config *c);
+
+int vm_mac_parse(const char *s, uint8_t mac[6]);
+void vm_mac_format(const uint8_t mac[6], char buf[static 18]);
+bool vm_name_is_valid(const char *name);
+
+const char *vm_boot_kind_to_string(enum vm_boot_kind k);
+const char *vm_restart_policy_to_string(enum vm_restart_policy p);

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* The vmms <-> vmwp protocol.
+ *
+ * Transport: a SOCK_SEQPACKET unix socket pair created by vmms; the worker
+ * gets its end as fd 3 (--control-fd). Each datagram is one JSON object of at
+ * most PROTO_MAX_MSG bytes; file descriptors travel as SCM_RIGHTS with it.
+ *
+ * Start-up: vmms sends {"op":"config","config":{...}} with the disk image fds
+ * (in config order, one per disk) and TAP fds (one per NIC, -1 slots not
+ * allowed: a NIC the worker should create itself has no fd) attached, in that
+ * order. The worker answers {"event":"ready"} once the guest runs, or exits.
+ *
+ * Requests (vmms -> worker), each with an integer "id" echoed in the reply:
+ *   {"op":"pause"} {"op":"resume"} {"op":"shutdown","reboot":bool}
+ *   {"op":"power-button"} {"op":"stop"} {"op":"status"} {"op":"stats"}
+ *   {"op":"kvp-get"} {"op":"kvp-set","key":s,"value":s}
+ * Replies: {"id":n,"ok":true,...} or {"id":n,"ok":false,"errno":e,"error":s}
+ * Events (worker -> vmms, no id):
+ *   {"event":"ready"}, {"event":"state","state":"running"|"paused"},
+ *   {"event":"heartbeat","status":"ok"|"no-contact"|"lost","last_us":n},
+ *   {"event":"kvp","items":{...}}, {"event":"guest-shutdown","ok":bool},
+ *   {"event":"exit","status":n,"reason":s} (last message before exit)
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct json_object;
+
+#define PROTO_MAX_MSG (64u * 1024u)
+#define PROTO_MAX_FDS 128u
+#define PROTO_CONTROL_FD 3
+
+/* Worker exit statuses: every way a VM ends has its own, plus a one-line
+ * reason on stderr and in the "exit" event. */
+enum vmwp_exit_status {
+        VMWP_EXIT_POWEROFF = 0,      /* guest powered off (ACPI S5) */
+        VMWP_EXIT_USAGE = 2,         /* bad command line or configuration */
+        VMWP_EXIT_SETUP = 3,         /* could not build the VM (KVM caps, files, memory) */
+        VMWP_EXIT_RESET = 10,        /* guest requested a reset/reboot */
+        VMWP_EXIT_TRIPLE_FAULT = 11, /* triple fault / shutdown exit */
+        VMWP_EXIT_INTERNAL = 12,     /* KVM internal error / emulation failure */
+        VMWP_EXIT_GUEST_CRASH = 13,  /* guest reported a crash (Hyper-V crash MSRs) */
+        VMWP_EXIT_STOPPED = 14,      /* stopped by the host (stop request, signal) */
+        VMWP_EXIT_CONTROL_LOST = 15, /* control connection to vmms lost */
+};
+
+const char *vmwp_exit_status_to_string(int status);
+
+/* Send one message with optional fds. Returns 0 or -errno. */
+int proto_send(int sock, struct json_object *msg, const int *fds, size_t n_fds);
+/* Receive one message. *msg must be put by the caller; received fds are
+ * stored in fds (up to max_fds; extra fds are closed and -EMSGSIZE returned).
+ * Returns 0, -ECONNRESET on EOF, -EBADMSG for a malformed message. */
+int proto_recv(int sock, struct json_object **msg, int *fds, size_t max_fds, size_t *n_fds);

@@ -1,0 +1,528 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/macro.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free);
+
+/* Parsing context: the field path currently being parsed, for errors. */
+struct pctx {
+        char *err;
+        size_t errlen;
+        char path[128];
+};
+
+static int perr(struct pctx *p, const char *field, const char *fmt, ...) _printf_(3, 4);
+static int perr(struct pctx *p, const char *field, const char *fmt, ...) {
+        char msg[256];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        if (p->err && p->errlen)
+                snprintf(p->err, p->errlen, "%s%s%s: %s", p->path, p->path[0] && field[0] ? "." : "",
+                         field, msg);
+        return -EINVAL;
+}
+
+static const char *const boot_kinds[] = { [VM_BOOT_PVH] = "pvh", [VM_BOOT_LINUX] = "linux" };
+static const char *const restart_policies[] = {
+        [VM_RESTART_NEVER] = "never",
+        [VM_RESTART_ON_FAILURE] = "on-failure",
+        [VM_RESTART_ALWAYS] = "always",
+};
+static const char *const disk_buses[] = { [VM_DISK_SCSI] = "scsi", [VM_DISK_IDE] = "ide" };
+
+const char *vm_boot_kind_to_string(enum vm_boot_kind k) {
+        return (unsigned)k < ARRAY_SIZE(boot_kinds) ? boot_kinds[k] : "unknown";
+}
+const char *vm_restart_policy_to_string(enum vm_restart_policy p) {
+        return (unsigned)p < ARRAY_SIZE(restart_policies) ? restart_policies[p] : "unknown";
+}
+
+bool vm_name_is_valid(const char *name) {
+        size_t n = strlen(name);
+        if (n == 0 || n > VM_NAME_MAX || name[0] == '.' || name[0] == '-')
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char c = name[i];
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_' || c == '.'))
+                        return false;
+        }
+        return true;
+}
+
+int vm_mac_parse(const char *s, uint8_t mac[6]) {
+        unsigned v[6];
+        char tail;
+        if (strlen(s) != 17 ||
+            sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
+                return -EINVAL;
+        for (int i = 0; i < 6; i++) {
+                if (s[i * 3] == ' ' || s[i * 3] == '+' || s[i * 3] == '-')
+                        return -EINVAL;
+                mac[i] = (uint8_t)v[i];
+        }
+        return 0;
+}
+
+void vm_mac_format(const uint8_t mac[6], char buf[static 18]) {
+        snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+}
+
+void vm_config_init_defaults(struct vm_config *c) {
+        memset(c, 0, sizeof *c);
+        c->memory_mib = 256;
+        c->vcpus = 1;
+        c->boot_kind = VM_BOOT_PVH;
+        c->ic = (struct vm_ic_config){ .shutdown = true, .heartbeat = true, .timesync = true, .kvp = true };
+        c->restart_policy = VM_RESTART_NEVER;
+        c->stop_timeout_s = 30;
+}
+
+/* ---- typed getters: each checks type and range and names the field ---- */
+
+static json_object *get(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static int get_u32(struct pctx *p, json_object *o, const char *key, uint32_t min, uint32_t max,
+                   uint32_t *out) {
+        json_object *v = get(o, key);
+        if (!v)
+                return 0;
+        if (!json_object_is_type(v, json_type_int))
+                return perr(p, key, "must be an integer");
+        errno = 0;
+        int64_t x = json_object_get_int64(v);
+        if (errno != 0 || x < (int64_t)min || x > (int64_t)max)
+                return perr(p, key, "must be between %u and %u", min, max);
+        *out = (uint32_t)x;
+        return 0;
+}
+
+static int get_bool(struct pctx *p, json_object *o, const char *key, bool *out) {
+        json_object *v = get(o, key);
+        if (!v)
+                return 0;
+        if (!json_object_is_type(v, json_type_boolean))
+                return perr(p, key, "must be true or false");
+        *out = json_object_get_boolean(v);
+        return 0;
+}
+
+static int get_str(struct pctx *p, json_object *o, const char *key, char *buf, size_t size,
+                   bool required) {
+        json_object *v = get(o, key);
+        if (!v)
+                return required ? perr(p, key, "is required") : 0;
+        if (!json_object_is_type(v, json_type_string))
+                return perr(p, key, "must be a string");
+        const char *s = json_object_get_string(v);
+        size_t n = (size_t)json_object_get_string_len(v);
+        if (n >= size)
+                return perr(p, key, "is longer than %zu bytes", size - 1);
+        if (memchr(s, 0, n))
+                return perr(p, key, "contains a NUL byte");
+        memcpy(buf, s, n + 1);
+        return 0;
+}
+
+static int get_path(struct pctx *p, json_object *o, const char *key, char *buf, bool required) {
+        int r = get_str(p, o, key, buf, VM_PATH_MAX, required);
+        if (r < 0)
+                return r;
+        if (buf[0] && buf[0] != '/')
+                return perr(p, key, "must be an absolute path");
+        return 0;
+}
+
+static int get_enum(struct pctx *p, json_object *o, const char *key, const char *const *names,
+                    size_t n, int *out) {
+        char s[32];
+        int r = get_str(p, o, key, s, sizeof s, false);
+        if (r < 0)
+                return r;
+        if (!get(o, key))
+                return 0;
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(s, names[i]) == 0) {
+                        *out = (int)i;
+                        return 0;
+                }
+        return perr(p, key, "unknown value \"%s\"", s);
+}
+
+static int get_guid(struct pctx *p, json_object *o, const char *key, struct guid *out) {
+        char s[GUID_STRING_MAX];
+        if (!get(o, key))
+                return 0;
+        int r = get_str(p, o, key, s, sizeof s, false);
+        if (r < 0)
+                return r;
+        if (guid_from_string(s, out) < 0)
+                return perr(p, key, "is not a GUID");
+        return 0;
+}
+
+/* Only the listed keys may appear: a typo must not silently become a default. */
+static int check_keys(struct pctx *p, json_object *o, const char *const *allowed) {
+        json_object_object_foreach(o, key, val) {
+                (void)val;
+                bool ok = false;
+                for (const char *const *a = allowed; *a; a++)
+                        if (strcmp(key, *a) == 0)
+                                ok = true;
+                if (!ok)
+                        return perr(p, key, "unknown field");
+        }
+        return 0;
+}
+
+static int expect_object(struct pctx *p, json_object *v, const char *what) {
+        if (!v || !json_object_is_type(v, json_type_object))
+                return perr(p, what, "must be an object");
+        return 0;
+}
+
+static void push_path(struct pctx *p, size_t *saved, const char *fmt, ...) _printf_(3, 4);
+static void push_path(struct pctx *p, size_t *saved, const char *fmt, ...) {
+        *saved = strlen(p->path);
+        va_list ap;
+        va_start(ap, fmt);
+        if (*saved)
+                snprintf(p->path + *saved, sizeof p->path - *saved, ".");
+        size_t l = strlen(p->path);
+        vsnprintf(p->path + l, sizeof p->path - l, fmt, ap);
+        va_end(ap);
+}
+
+static int parse_boot(struct pctx *p, json_object *b, struct vm_config *c) {
+        static const char *const keys[] = { "kind", "kernel", "initrd", "cmdline", NULL };
+        size_t saved;
+        int r, kind = (int)c->boot_kind;
+        if ((r = expect_object(p, b, "boot")) < 0)
+                return r;
+        push_path(p, &saved, "boot");
+        if ((r = check_keys(p, b, keys)) < 0 ||
+            (r = get_enum(p, b, "kind", boot_kinds, ARRAY_SIZE(boot_kinds), &kind)) < 0 ||
+            (r = get_path(p, b, "kernel", c->kernel, true)) < 0 ||
+            (r = get_path(p, b, "initrd", c->initrd, false)) < 0 ||
+            (r = get_str(p, b, "cmdline", c->cmdline, sizeof c->cmdline, false)) < 0)
+                return r;
+        c->boot_kind = (enum vm_boot_kind)kind;
+        if (c->boot_kind == VM_BOOT_PVH && c->initrd[0])
+                return perr(p, "initrd", "is only supported with kind \"linux\"");
+        p->path[saved] = 0;
+        return 0;
+}
+
+static int parse_disk(struct pctx *p, json_object *d, struct vm_disk_config *disk) {
+        static const char *const keys[] = { "path", "read_only", "bus", "controller", "lun",
+                                            "sector_size", NULL };
+        int r, bus = VM_DISK_SCSI;
+        if ((r = expect_object(p, d, "")) < 0)
+                return r;
+        disk->sector_size = 512;
+        if ((r = check_keys(p, d, keys)) < 0 || (r = get_path(p, d, "path", disk->path, true)) < 0 ||
+            (r = get_bool(p, d, "read_only", &disk->read_only)) < 0 ||
+            (r = get_enum(p, d, "bus", disk_buses, ARRAY_SIZE(disk_buses), &bus)) < 0 ||
+            (r = get_u32(p, d, "controller", 0, VM_SCSI_CONTROLLERS_MAX - 1, &disk->controller)) < 0 ||
+            (r = get_u32(p, d, "lun", 0, VM_SCSI_LUNS_MAX - 1, &disk->lun)) < 0 ||
+            (r = get_u32(p, d, "sector_size", 512, 4096, &disk->sector_size)) < 0)
+                return r;
+        disk->bus = (enum vm_disk_bus)bus;
+        if (disk->sector_size != 512 && disk->sector_size != 4096)
+                return perr(p, "sector_size", "must be 512 or 4096");
+        if (disk->bus == VM_DISK_IDE && (disk->controller != 0 || disk->lun > 3))
+                return perr(p, "lun", "IDE disks use controller 0 and lun 0..3");
+        return 0;
+}
+
+static int parse_nic(struct pctx *p, json_object *n, struct vm_nic_config *nic) {
+        static const char *const keys[] = { "mac", "tap", "bridge", "mtu", "link_up", "instance", NULL };
+        char mac[32] = "";
+        int r;
+        if ((r = expect_object(p, n, "")) < 0)
+                return r;
+        nic->mtu = 1500;
+        nic->link_up = true;
+        if ((r = check_keys(p, n, keys)) < 0 || (r = get_str(p, n, "mac", mac, sizeof mac, true)) < 0 ||
+            (r = get_str(p, n, "tap", nic->tap, sizeof nic->tap, false)) < 0 ||
+            (r = get_str(p, n, "bridge", nic->bridge, sizeof nic->bridge, false)) < 0 ||
+            (r = get_u32(p, n, "mtu", 68, 65521, &nic->mtu)) < 0 ||
+            (r = get_bool(p, n, "link_up", &nic->link_up)) < 0 ||
+            (r = get_guid(p, n, "instance", &nic->instance)) < 0)
+                return r;
+        if (vm_mac_parse(mac, nic->mac) < 0)
+                return perr(p, "mac", "must look like 00:15:5d:00:00:01");
+        if (nic->mac[0] & 1)
+                return perr(p, "mac", "must be a unicast address");
+        for (const char *s = nic->tap; *s; s++)
+                if (*s == '/' || *s <= ' ' || *s == ':')
+                        return perr(p, "tap", "is not a valid interface name");
+        for (const char *s = nic->bridge; *s; s++)
+                if (*s == '/' || *s <= ' ' || *s == ':')
+                        return perr(p, "bridge", "is not a valid interface name");
+        return 0;
+}
+
+static int parse_array(struct pctx *p, json_object *root, const char *key, uint32_t max, uint32_t *count,
+                       void *items, size_t item_size, int (*fn)(struct pctx *, json_object *, void *)) {
+        json_object *a = get(root, key);
+        if (!a)
+                return 0;
+        if (!json_object_is_type(a, json_type_array))
+                return perr(p, key, "must be an array");
+        size_t n = json_object_array_length(a);
+        if (n > max)
+                return perr(p, key, "has %zu entries, at most %u allowed", n, max);
+        for (size_t i = 0; i < n; i++) {
+                size_t saved;
+                push_path(p, &saved, "%s[%zu]", key, i);
+                int r = fn(p, json_object_array_get_idx(a, i), (char *)items + i * item_size);
+                if (r < 0)
+                        return r;
+                p->path[saved] = 0;
+        }
+        *count = (uint32_t)n;
+        return 0;
+}
+
+static int parse_disk_cb(struct pctx *p, json_object *o, void *item) {
+        return parse_disk(p, o, item);
+}
+static int parse_nic_cb(struct pctx *p, json_object *o, void *item) {
+        return parse_nic(p, o, item);
+}
+
+static int parse_ic(struct pctx *p, json_object *o, struct vm_ic_config *ic) {
+        static const char *const keys[] = { "shutdown", "heartbeat", "timesync", "kvp",
+                                            "timesync_interval_s", NULL };
+        size_t saved;
+        int r;
+        if (!o)
+                return 0;
+        if ((r = expect_object(p, o, "integration")) < 0)
+                return r;
+        push_path(p, &saved, "integration");
+        if ((r = check_keys(p, o, keys)) < 0 || (r = get_bool(p, o, "shutdown", &ic->shutdown)) < 0 ||
+            (r = get_bool(p, o, "heartbeat", &ic->heartbeat)) < 0 ||
+            (r = get_bool(p, o, "timesync", &ic->timesync)) < 0 ||
+            (r = get_bool(p, o, "kvp", &ic->kvp)) < 0 ||
+            (r = get_u32(p, o, "timesync_interval_s", 0, 86400, &ic->timesync_interval_s)) < 0)
+                return r;
+        p->path[saved] = 0;
+        return 0;
+}
+
+static int check_cross_fields(struct pctx *p, struct vm_config *c) {
+        for (uint32_t i = 0; i < c->n_disks; i++)
+                for (uint32_t j = 0; j < i; j++)
+                        if (c->disks[i].bus == c->disks[j].bus &&
+                            c->disks[i].controller == c->disks[j].controller &&
+                            c->disks[i].lun == c->disks[j].lun) {
+                                snprintf(p->path, sizeof p->path, "disks[%u]", i);
+                                return perr(p, "lun", "duplicates disks[%u]", j);
+                        }
+        for (uint32_t i = 0; i < c->n_nics; i++)
+                for (uint32_t j = 0; j < i; j++) {
+                        snprintf(p->path, sizeof p->path, "nics[%u]", i);
+                        if (memcmp(c->nics[i].mac, c->nics[j].mac, 6) == 0)
+                                return perr(p, "mac", "duplicates nics[%u]", j);
+                        if (c->nics[i].tap[0] && strcmp(c->nics[i].tap, c->nics[j].tap) == 0)
+                                return perr(p, "tap", "duplicates nics[%u]", j);
+                }
+        p->path[0] = 0;
+        return 0;
+}
+
+/* Instance GUIDs must be stable across restarts: derive the missing ones from
+ * the VM id, which vmms assigns once at creation. */
+static void derive_instances(struct vm_config *c) {
+        char name[32];
+        for (uint32_t i = 0; i < VM_SCSI_CONTROLLERS_MAX; i++)
+                if (guid_is_null(&c->scsi_instance[i])) {
+                        snprintf(name, sizeof name, "scsi%u", i);
+                        guid_derive(&c->id, name, &c->scsi_instance[i]);
+                }
+        for (uint32_t i = 0; i < c->n_nics; i++)
+                if (guid_is_null(&c->nics[i].instance)) {
+                        snprintf(name, sizeof name, "nic%u", i);
+                        guid_derive(&c->id, name, &c->nics[i].instance);
+                }
+}
+
+static int parse_root(struct pctx *p, json_object *root, struct vm_config *c) {
+        static const char *const keys[] = { "version", "name", "id", "memory_mib", "vcpus", "boot",
+                                            "serial_log", "disks", "scsi_instances", "nics",
+                                            "integration", "restart_policy", "stop_timeout_s", NULL };
+        uint32_t version = 1;
+        int r, policy = (int)c->restart_policy;
+
+        if (!json_object_is_type(root, json_type_object))
+                return perr(p, "", "the configuration must be a JSON object");
+        if ((r = check_keys(p, root, keys)) < 0 || (r = get_u32(p, root, "version", 1, 1, &version)) < 0 ||
+            (r = get_str(p, root, "name", c->name, sizeof c->name, true)) < 0)
+                return r;
+        if (!vm_name_is_valid(c->name))
+                return perr(p, "name", "must be 1-%d characters of [A-Za-z0-9._-], not starting with . or -",
+                            VM_NAME_MAX);
+        if ((r = get_guid(p, root, "id", &c->id)) < 0 ||
+            (r = get_u32(p, root, "memory_mib", VM_MEMORY_MIN_MIB, VM_MEMORY_MAX_MIB, &c->memory_mib)) < 0 ||
+            (r = get_u32(p, root, "vcpus", 1, VM_VCPUS_MAX, &c->vcpus)) < 0 ||
+            (r = parse_boot(p, get(root, "boot"), c)) < 0 ||
+            (r = get_path(p, root, "serial_log", c->serial_log, false)) < 0 ||
+            (r = parse_array(p, root, "disks", VM_DISKS_MAX, &c->n_disks, c->disks, sizeof c->disks[0],
+                             parse_disk_cb)) < 0 ||
+            (r = parse_array(p, root, "nics", VM_NICS_MAX, &c->n_nics, c->nics, sizeof c->nics[0],
+                             parse_nic_cb)) < 0 ||
+            (r = parse_ic(p, get(root, "integration"), &c->ic)) < 0 ||
+            (r = get_enum(p, root, "restart_policy", restart_policies, ARRAY_SIZE(restart_policies),
+                          &policy)) < 0 ||
+            (r = get_u32(p, root, "stop_timeout_s", 1, 3600, &c->stop_timeout_s)) < 0)
+                return r;
+        c->restart_policy = (enum vm_restart_policy)policy;
+
+        json_object *si = get(root, "scsi_instances");
+        if (si) {
+                if (!json_object_is_type(si, json_type_array) ||
+                    json_object_array_length(si) > VM_SCSI_CONTROLLERS_MAX)
+                        return perr(p, "scsi_instances", "must be an array of at most %u GUIDs",
+                                    VM_SCSI_CONTROLLERS_MAX);
+                for (size_t i = 0; i < json_object_array_length(si); i++) {
+                        json_object *g = json_object_array_get_idx(si, i);
+                        if (!json_object_is_type(g, json_type_string) ||
+                            guid_from_string(json_object_get_string(g), &c->scsi_instance[i]) < 0)
+                                return perr(p, "scsi_instances", "entry %zu is not a GUID", i);
+                }
+        }
+        return check_cross_fields(p, c);
+}
+
+int vm_config_parse(const char *json, size_t len, struct vm_config *out, char *err, size_t errlen) {
+        struct pctx p = { .err = err, .errlen = errlen };
+        if (err && errlen)
+                err[0] = 0;
+        if (len > VM_CONFIG_MAX_BYTES)
+                return perr(&p, "", "configuration larger than %u bytes", VM_CONFIG_MAX_BYTES);
+
+        _cleanup_(json_tokener_freep) json_tokener *tok = json_tokener_new_ex(32);
+        if (!tok)
+                return -ENOMEM;
+        _cleanup_(json_object_putp) json_object *root = json_tokener_parse_ex(tok, json, (int)len);
+        enum json_tokener_error e = json_tokener_get_error(tok);
+        if (!root || e != json_tokener_success)
+                return perr(&p, "", "invalid JSON: %s",
+                            e == json_tokener_continue ? "unexpected end of input" : json_tokener_error_desc(e));
+        /* Trailing bytes (other than whitespace or a final NUL) are an error too. */
+        for (size_t i = tok->char_offset; i < len; i++)
+                if (json[i] != ' ' && json[i] != '\n' && json[i] != '\t' && json[i] != '\r' &&
+                    !(json[i] == 0 && i == len - 1))
+                        return perr(&p, "", "trailing data after the JSON object");
+
+        struct vm_config *c = malloc(sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        vm_config_init_defaults(c);
+        int r = parse_root(&p, root, c);
+        if (r >= 0) {
+                derive_instances(c);
+                memcpy(out, c, sizeof *c);
+        }
+        free(c);
+        return r;
+}
+
+/* ---- serialisation ---- */
+
+static void add_str(json_object *o, const char *k, const char *v) {
+        json_object_object_add(o, k, json_object_new_string(v));
+}
+static void add_int(json_object *o, const char *k, int64_t v) {
+        json_object_object_add(o, k, json_object_new_int64(v));
+}
+static void add_bool(json_object *o, const char *k, bool v) {
+        json_object_object_add(o, k, json_object_new_boolean(v));
+}
+static void add_guid(json_object *o, const char *k, const struct guid *g) {
+        char s[GUID_STRING_MAX];
+        add_str(o, k, guid_to_string(g, s));
+}
+
+char *vm_config_to_json(const struct vm_config *c) {
+        _cleanup_(json_object_putp) json_object *root = json_object_new_object();
+        json_object *boot = json_object_new_object(), *disks = json_object_new_array(),
+                    *nics = json_object_new_array(), *ic = json_object_new_object(),
+                    *si = json_object_new_array();
+        if (!root || !boot || !disks || !nics || !ic || !si) {
+                json_object_put(boot), json_object_put(disks), json_object_put(nics);
+                json_object_put(ic), json_object_put(si);
+                return NULL;
+        }
+        add_int(root, "version", 1);
+        add_str(root, "name", c->name);
+        add_guid(root, "id", &c->id);
+        add_int(root, "memory_mib", c->memory_mib);
+        add_int(root, "vcpus", c->vcpus);
+        add_str(boot, "kind", vm_boot_kind_to_string(c->boot_kind));
+        add_str(boot, "kernel", c->kernel);
+        if (c->initrd[0])
+                add_str(boot, "initrd", c->initrd);
+        add_str(boot, "cmdline", c->cmdline);
+        json_object_object_add(root, "boot", boot);
+        if (c->serial_log[0])
+                add_str(root, "serial_log", c->serial_log);
+        for (uint32_t i = 0; i < c->n_disks; i++) {
+                const struct vm_disk_config *d = &c->disks[i];
+                json_object *o = json_object_new_object();
+                add_str(o, "path", d->path);
+                add_bool(o, "read_only", d->read_only);
+                add_str(o, "bus", disk_buses[d->bus]);
+                add_int(o, "controller", d->controller);
+                add_int(o, "lun", d->lun);
+                add_int(o, "sector_size", d->sector_size);
+                json_object_array_add(disks, o);
+        }
+        json_object_object_add(root, "disks", disks);
+        for (uint32_t i = 0; i < VM_SCSI_CONTROLLERS_MAX; i++) {
+                char s[GUID_STRING_MAX];
+                json_object_array_add(si, json_object_new_string(guid_to_string(&c->scsi_instance[i], s)));
+        }
+        json_object_object_add(root, "scsi_instances", si);
+        for (uint32_t i = 0; i < c->n_nics; i++) {
+                const struct vm_nic_config *n = &c->nics[i];
+                json_object *o = json_object_new_object();
+                char mac[18];
+                vm_mac_format(n->mac, mac);
+                add_str(o, "mac", mac);
+                if (n->tap[0])
+                        add_str(o, "tap", n->tap);
+                if (n->bridge[0])
+                        add_str(o, "bridge", n->bridge);
+                add_int(o, "mtu", n->mtu);
+                add_bool(o, "link_up", n->link_up);
+                add_guid(o, "instance", &n->instance);
+                json_object_array_add(nics, o);
+        }
+        json_object_object_add(root, "nics", nics);
+        add_bool(ic, "shutdown", c->ic.shutdown);
+        add_bool(ic, "heartbeat", c->ic.heartbeat);
+        add_bool(ic, "timesync", c->ic.timesync);
+        add_bool(ic, "kvp", c->ic.kvp);
+        add_int(ic, "timesync_interval_s", c->ic.timesync_interval_s);
+        json_object_object_add(root, "integration", ic);
+        add_str(root, "restart_policy", vm_restart_policy_to_string(c->restart_policy));
+        add_int(root, "stop_timeout_s", c->stop_timeout_s);
+
+        const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        return s ? strdup(s) : NULL;
+}

@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: MIT
+/* common/: GUIDs, the VM configuration parser, logging ratelimit, the
+ * vmms<->vmwp message transport and file helpers. */
+#include <json-c/json.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "common/config.h"
+#include "common/fd-util.h"
+#include "common/guid.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "common/test.h"
+
+TEST(guid_wire_order) {
+        /* docs/hyperv-guest-interface.md §0: the SCSI class GUID on the wire. */
+        static const uint8_t wire[16] = { 0xd9, 0x63, 0x61, 0xba, 0xa1, 0x04, 0x29, 0x4d,
+                                          0xb6, 0x05, 0x72, 0xe2, 0xff, 0xb1, 0xdc, 0x7f };
+        struct guid g;
+        ASSERT_OK(guid_from_string("ba6163d9-04a1-4d29-b605-72e2ffb1dc7f", &g));
+        ASSERT_MEMEQ(g.b, wire, 16);
+        static const struct guid c = GUID_INIT(0xba6163d9, 0x04a1, 0x4d29, 0xb6, 0x05, 0x72, 0xe2, 0xff, 0xb1,
+                                               0xdc, 0x7f);
+        ASSERT_TRUE(guid_equal(&g, &c));
+        char s[GUID_STRING_MAX];
+        ASSERT_STREQ(guid_to_string(&g, s), "ba6163d9-04a1-4d29-b605-72e2ffb1dc7f");
+        ASSERT_OK(guid_from_string("BA6163D9-04A1-4D29-B605-72E2FFB1DC7F", &g));
+        ASSERT_TRUE(guid_equal(&g, &c));
+}
+
+TEST(guid_rejects_malformed) {
+        struct guid g;
+        ASSERT_ERROR(guid_from_string("ba6163d9-04a1-4d29-b605-72e2ffb1dc7", &g), EINVAL);
+        ASSERT_ERROR(guid_from_string("ba6163d9x04a1-4d29-b605-72e2ffb1dc7f", &g), EINVAL);
+        ASSERT_ERROR(guid_from_string("ga6163d9-04a1-4d29-b605-72e2ffb1dc7f", &g), EINVAL);
+        ASSERT_ERROR(guid_from_string("", &g), EINVAL);
+        ASSERT_ERROR(guid_from_string(NULL, &g), EINVAL);
+}
+
+TEST(guid_generate_and_derive) {
+        struct guid a, b, ns;
+        ASSERT_OK(guid_generate(&a));
+        ASSERT_OK(guid_generate(&b));
+        ASSERT_FALSE(guid_equal(&a, &b));
+        ASSERT_EQ(a.b[7] >> 4, 4); /* version 4 */
+        ASSERT_EQ(a.b[8] & 0xc0, 0x80);
+        ASSERT_OK(guid_from_string("00112233-4455-6677-8899-aabbccddeeff", &ns));
+        guid_derive(&ns, "scsi0", &a);
+        guid_derive(&ns, "scsi0", &b);
+        ASSERT_TRUE(guid_equal(&a, &b)); /* stable */
+        guid_derive(&ns, "scsi1", &b);
+        ASSERT_FALSE(guid_equal(&a, &b));
+}
+
+static const char good_config[] =
+        "{ \"name\": \"web-1\", \"id\": \"00112233-4455-6677-8899-aabbccddeeff\", \"memory_mib\": 512,"
+        "  \"vcpus\": 2, \"boot\": { \"kind\": \"linux\", \"kernel\": \"/k/bzImage\","
+        "  \"initrd\": \"/k/initrd\", \"cmdline\": \"console=ttyS0\" },"
+        "  \"disks\": [ { \"path\": \"/img/a.raw\" }, { \"path\": \"/img/b.raw\", \"lun\": 1,"
+        "               \"read_only\": true, \"sector_size\": 4096 } ],"
+        "  \"nics\": [ { \"mac\": \"00:15:5d:00:00:01\", \"bridge\": \"br0\" } ],"
+        "  \"integration\": { \"kvp\": false }, \"restart_policy\": \"on-failure\" }";
+
+TEST(config_parse_good) {
+        struct vm_config *c = malloc(sizeof *c);
+        char err[256];
+        ASSERT_OK(vm_config_parse(good_config, strlen(good_config), c, err, sizeof err));
+        ASSERT_STREQ(c->name, "web-1");
+        ASSERT_EQ(c->memory_mib, 512u);
+        ASSERT_EQ(c->vcpus, 2u);
+        ASSERT_EQ(c->boot_kind, VM_BOOT_LINUX);
+        ASSERT_STREQ(c->initrd, "/k/initrd");
+        ASSERT_EQ(c->n_disks, 2u);
+        ASSERT_EQ(c->disks[0].sector_size, 512u);
+        ASSERT_EQ(c->disks[1].lun, 1u);
+        ASSERT_TRUE(c->disks[1].read_only);
+        ASSERT_EQ(c->disks[1].sector_size, 4096u);
+        ASSERT_EQ(c->n_nics, 1u);
+        ASSERT_EQ(c->nics[0].mac[5], 1);
+        ASSERT_EQ(c->nics[0].mtu, 1500u);
+        ASSERT_TRUE(c->nics[0].link_up);
+        ASSERT_FALSE(guid_is_null(&c->nics[0].instance));
+        ASSERT_FALSE(guid_is_null(&c->scsi_instance[0]));
+        ASSERT_TRUE(c->ic.shutdown);
+        ASSERT_FALSE(c->ic.kvp);
+        ASSERT_EQ(c->restart_policy, VM_RESTART_ON_FAILURE);
+
+        /* Round trip: serialised and parsed again gives the same config,
+         * including the derived (now explicit) instance GUIDs. */
+        char *json = vm_config_to_json(c);
+        ASSERT_NOT_NULL(json);
+        struct vm_config *c2 = malloc(sizeof *c2);
+        ASSERT_OK(vm_config_parse(json, strlen(json), c2, err, sizeof err));
+        ASSERT_MEMEQ(c, c2, sizeof *c);
+        free(json);
+        free(c);
+        free(c2);
+}
+
+static void expect_error(const char *json, const char *msg) {
+        struct vm_config *c = malloc(sizeof *c);
+        char err[256];
+        int r = vm_config_parse(json, strlen(json), c, err, sizeof err);
+        if (r != -EINVAL || !strstr(err, msg))
+                fprintf(stderr, "for %s\n  got %d \"%s\", want \"%s\"\n", json, r, err, msg);
+        ASSERT_ERROR(r, EINVAL);
+        ASSERT_TRUE(strstr(err, msg) != NULL);
+        free(c);
+}
+
+TEST(config_errors_name_the_field) {
+        expect_error("", "invalid JSON");
+        expect_error("[]", "must be a JSON object");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"}} x", "trailing data");
+        expect_error("{\"boot\":{\"kernel\":\"/k\"}}", "name: is required");
+        expect_error("{\"name\":\"-a\",\"boot\":{\"kernel\":\"/k\"}}", "name: must be");
+        expect_error("{\"name\":\"a/b\",\"boot\":{\"kernel\":\"/k\"}}", "name: must be");
+        expect_error("{\"name\":\"a\"}", "boot: must be an object");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"k\"}}", "boot.kernel: must be an absolute path");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\",\"kind\":\"efi\"}}", "boot.kind: unknown value");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\",\"initrd\":\"/i\"}}", "boot.initrd");
+        expect_error("{\"name\":\"a\",\"memory_mib\":1,\"boot\":{\"kernel\":\"/k\"}}", "memory_mib: must be between");
+        expect_error("{\"name\":\"a\",\"vcpus\":\"2\",\"boot\":{\"kernel\":\"/k\"}}", "vcpus: must be an integer");
+        expect_error("{\"name\":\"a\",\"vcpus\":65,\"boot\":{\"kernel\":\"/k\"}}", "vcpus: must be between");
+        expect_error("{\"name\":\"a\",\"memroy_mib\":5,\"boot\":{\"kernel\":\"/k\"}}", "memroy_mib: unknown field");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/d\",\"sector_size\":1024}]}",
+                     "disks[0].sector_size: must be 512 or 4096");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/d\"},{\"path\":\"/e\"}]}",
+                     "disks[1].lun: duplicates disks[0]");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"nics\":[{\"mac\":\"01:00:00:00:00:01\"}]}",
+                     "nics[0].mac: must be a unicast address");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"nics\":[{\"mac\":\"00:00:00:00:00:1\"}]}",
+                     "nics[0].mac: must look like");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"nics\":[{\"mac\":\"00:00:00:00:00:01\",\"tap\":\"a/b\"}]}",
+                     "nics[0].tap: is not a valid interface name");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"restart_policy\":\"sometimes\"}",
+                     "restart_policy: unknown value");
+        expect_error("{\"name\":\"a\",\"id\":\"nope\",\"boot\":{\"kernel\":\"/k\"}}", "id: is not a GUID");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\",\"cmdline\":7}}", "boot.cmdline: must be a string");
+}
+
+TEST(config_limits) {
+        char *big = malloc(VM_CONFIG_MAX_BYTES + 2);
+        memset(big, ' ', VM_CONFIG_MAX_BYTES + 1);
+        big[VM_CONFIG_MAX_BYTES + 1] = 0;
+        expect_error(big, "larger than");
+        free(big);
+        /* 65 disks */
+        char *s = malloc(8192), *o = s;
+        o += sprintf(o, "{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"disks\":[");
+        for (int i = 0; i < 65; i++)
+                o += sprintf(o, "%s{\"path\":\"/d\",\"lun\":%d}", i ? "," : "", i % 64);
+        sprintf(o, "]}");
+        expect_error(s, "disks: has 65 entries");
+        free(s);
+}
+
+TEST(mac_helpers) {
+        uint8_t mac[6];
+        char buf[18];
+        ASSERT_OK(vm_mac_parse("00:15:5D:0a:ff:01", mac));
+        vm_mac_format(mac, buf);
+        ASSERT_STREQ(buf, "00:15:5d:0a:ff:01");
+        ASSERT_ERROR(vm_mac_parse("00:15:5d:0a:ff:01:", mac), EINVAL);
+        ASSERT_ERROR(vm_mac_parse("00:15:5d:0a:ff: 1", mac), EINVAL);
+        ASSERT_ERROR(vm_mac_parse("00-15-5d-0a-ff-01", mac), EINVAL);
+}
+
+TEST(ratelimit) {
+        struct ratelimit rl = RATELIMIT_INIT(60u * 1000000u, 3);
+        unsigned sup;
+        ASSERT_TRUE(ratelimit_below(&rl, &sup));
+        ASSERT_TRUE(ratelimit_below(&rl, &sup));
+        ASSERT_TRUE(ratelimit_below(&rl, &sup));
+        ASSERT_FALSE(ratelimit_below(&rl, &sup));
+        ASSERT_FALSE(ratelimit_below(&rl, &sup));
+        rl.begin_us -= 61u * 1000000u; /* the interval passes */
+        ASSERT_TRUE(ratelimit_below(&rl, &sup));
+        ASSERT_EQ(sup, 2u);
+}
+
+TEST(log_errno_return) {
+        log_set_max_level(LOG_LEVEL_ERR - 1); /* silence */
+        ASSERT_EQ(log_error_errno(EIO, "x: %m"), -EIO);
+        ASSERT_EQ(log_error_errno(-ENOENT, "x"), -ENOENT);
+        log_set_max_level(LOG_LEVEL_INFO);
+}
+
+TEST(proto_roundtrip_with_fds) {
+        int sv[2];
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv));
+        json_object *m = json_object_new_object();
+        json_object_object_add(m, "op", json_object_new_string("pause"));
+        json_object_object_add(m, "id", json_object_new_int(7));
+        int pipefd[2];
+        ASSERT_OK(pipe(pipefd));
+        ASSERT_OK(proto_send(sv[0], m, pipefd, 2));
+        json_object_put(m);
+        close(pipefd[0]);
+        close(pipefd[1]);
+
+        json_object *got = NULL;
+        int fds[4];
+        size_t n = 0;
+        ASSERT_OK(proto_recv(sv[1], &got, fds, 4, &n));
+        ASSERT_EQ(n, (size_t)2);
+        json_object *op;
+        ASSERT_TRUE(json_object_object_get_ex(got, "op", &op));
+        ASSERT_STREQ(json_object_get_string(op), "pause");
+        ASSERT_EQ(write(fds[1], "x", 1), 1); /* the fds work */
+        char c;
+        ASSERT_EQ(read(fds[0], &c, 1), 1);
+        close(fds[0]);
+        close(fds[1]);
+        json_object_put(got);
+
+        /* Not JSON, and not an object: -EBADMSG, no crash. */
+        ASSERT_EQ(send(sv[0], "{bad", 4, 0), 4);
+        ASSERT_ERROR(proto_recv(sv[1], &got, fds, 4, &n), EBADMSG);
+        ASSERT_EQ(send(sv[0], "[1]", 3, 0), 3);
+        ASSERT_ERROR(proto_recv(sv[1], &got, fds, 4, &n), EBADMSG);
+        close(sv[0]);
+        ASSERT_ERROR(proto_recv(sv[1], &got, fds, 4, &n), ECONNRESET);
+        close(sv[1]);
+}
+
+TEST(write_file_atomic) {
+        char dir[] = "/tmp/vmtest.XXXXXX";
+        ASSERT_NOT_NULL(mkdtemp(dir));
+        char path[256];
+        snprintf(path, sizeof path, "%s/f.json", dir);
+        ASSERT_OK(write_file_atomic(path, "hello", 5, 0600));
+        char *buf;
+        size_t len;
+        ASSERT_OK(read_file(path, 100, &buf, &len));
+        ASSERT_EQ(len, (size_t)5);
+        ASSERT_STREQ(buf, "hello");
+        free(buf);
+        ASSERT_ERROR(read_file(path, 4, &buf, &len), EFBIG);
+        struct stat st;
+        ASSERT_OK(stat(path, &st));
+        ASSERT_EQ(st.st_mode & 0777, 0600u);
+        unlink(path);
+        rmdir(dir);
+}
+
+TEST_MAIN();

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/* vid: the Virtualization Infrastructure layer. A backend-neutral API for a
+ * partition (VM), its virtual processors (VPs), guest memory and interrupts;
+ * the only backend is KVM. Nothing above vid includes <linux/kvm.h>.
+ *
+ * Threading: vid owns one thread per VP once vid_partition_start() is
+ * called. Device callbacks (PIO/MMIO/MSR handlers) run on the VP thread that
+ * caused the exit and must not block for long. Everything else may be called
+ * from any thread unless noted. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vid_partition;
+struct vid_vp;
+
+#define VID_PAGE_SIZE 4096u
+#define VID_PAGE_SHIFT 12
+#define VID_MAX_VPS 64u
+
+/* Guest physical layout: RAM from 0 up to VID_LOW_RAM_MAX, the rest above
+ * 4 GiB; [VID_MMIO_HOLE_START, 4 GiB) is the MMIO hole (LAPIC, IOAPIC, ...). */
+#define VID_MMIO_HOLE_START 0xC0000000ull
+#define VID_LOW_RAM_MAX VID_MMIO_HOLE_START
+#define VID_HIGH_RAM_START 0x100000000ull
+
+struct vid_partition_config {
+        uint64_t ram_bytes; /* multiple of 2 MiB */
+        unsigned n_vps;     /* 1..VID_MAX_VPS */
+        bool hugepages;     /* back RAM with MFD_HUGETLB (fails if none reserved) */
+};
+
+/* Creates the VM, its RAM and VPs (not yet running). Checks the KVM
+ * capabilities we need and fails with -ENOTSUP, naming the missing one in err. */
+int vid_partition_create(const struct vid_partition_config *cfg, struct vid_partition **out,
+                         char *err, size_t errlen);
+/* Stops VP threads if running, then frees everything. Accepts NULL. */
+void vid_partition_destroy(struct vid_partition *p);
+
+unsigned vid_partition_vp_count(const struct vid_partition *p);
+struct vid_vp *vid_partition_vp(struct vid_partition *p, unsigned index);
+struct vid_partition *vid_vp_partition(struct vid_vp *vp);
+unsigned vid_vp_index(const struct vid_vp *vp);
+uint32_t vid_vp_apic_id(const struct vid_vp *vp);
+/* True on a PVM ("pagetable-based") nested KVM host; see docs/pvm.md. */
+bool vid_partition_is_pvm(const struct vid_partition *p);
+/* Host TSC frequency in kHz as KVM reports it (guest TSC runs at the same rate). */
+uint32_t vid_partition_tsc_khz(const struct vid_partition *p);
+
+/* ---- guest memory (memory.c) ---------------------------------------- */
+
+/* RAM regions as the guest sees them (for e820 / memory maps). */
+struct vid_ram_region {
+        uint64_t gpa;
+        uint64_t size;
+};
+size_t vid_ram_regions(const struct vid_partition *p, struct vid_ram_region out[2]);
+uint64_t vid_ram_size(const struct vid_partition *p);
+
+/* Bounds-checked access: -EFAULT unless [gpa, gpa+len) lies entirely in RAM
+ * (a range may span the two RAM regions only for read/write, never for map). */
+int gm_read(struct vid_partition *p, uint64_t gpa, void *buf, size_t len);
+int gm_write(struct vid_partition *p, uint64_t gpa, const void *buf, size_t len);
+/* Host pointer to a contiguous guest range inside one RAM region. */
+int gm_map(struct vid_partition *p, uint64_t gpa, size_t len, void **out);
+/* The RAM memfd and the offset of gpa in it (for zero-copy I/O and mmap). */
+int gm_fd_offset(struct vid_partition *p, uint64_t gpa, size_t len, int *fd, uint64_t *offset);
+
+/* A contiguous host view of an arbitrary list of guest pages (GPADLs, rings).
+ * With VID_PAGES_WRAP the pages from wrap_from to the end are mapped a second
+ * time right after the first mapping, so a reader can copy across the end of
+ * a ring without splitting. Each PFN is checked against RAM (-EFAULT). */
+#define VID_PAGES_WRAP 1u
+struct vid_pages {
+        void *base;     /* first page */
+        size_t n_pages; /* pages in the first mapping */
+        size_t map_len; /* bytes mapped in total (incl. the wrap copy) */
+};
+int vid_map_pages(struct vid_partition *p, const uint64_t *pfns, size_t n_pages, unsigned flags,
+                  size_t wrap_from, struct vid_pages *out);
+void vid_unmap_pages(struct vid_pages *m);
+
+/* ---- registers (vp.c) ------------------------------------------------ */
+
+struct vid_regs {
+        uint64_t rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
+        uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+        uint64_t rip, rflags;
+};
+
+struct vid_segment {
+        uint64_t base;
+        uint32_t limit;
+        uint16_t selector;
+        uint8_t type, present, dpl, db, s, l, g, avl, unusable;
+};
+
+struct vid_dtable {
+        uint64_t base;
+        uint16_t limit;
+};
+
+struct vid_sregs {
+        struct vid_segment cs, ds, es, fs, gs, ss, tr, ldt;
+        struct vid_dtable gdt, idt;
+        uint64_t cr0, cr2, cr3, cr4, cr8, efer, apic_base;
+};
+
+/* Register access. On the VP's own thread (inside a callback) these are
+ * cheap (synced through the shared run area); from another thread the
+ * partition must be paused. */
+int vid_vp_get_regs(struct vid_vp *vp, struct vid_regs *r);
+int vid_vp_set_regs(struct vid_vp *vp, const struct vid_regs *r);
+int vid_vp_get_sregs(struct vid_vp *vp, struct vid_sregs *s);
+int vid_vp_set_sregs(struct vid_vp *vp, const struct vid_sregs *s);
+int vid_vp_get_msr(struct vid_vp *vp, uint32_t index, uint64_t *value);
+int vid_vp_set_msr(struct vid_vp *vp, uint32_t index, uint64_t value);
+/* Current privilege level (0..3) of the VP, from the cached CS/SS. */
+int vid_vp_cpl(struct vid_vp *vp);
+
+/* Queue an exception for the next entry (e.g. #UD 6, #GP 13). */
+int vid_vp_inject_exception(struct vid_vp *vp, uint8_t vector, bool has_error_code, uint32_t error_code);
+
+/* Flat 32-bit protected mode, paging off (PVH entry), or 64-bit long mode
+ * with the given CR3 (Linux 64-bit boot). Sets segments/control registers. */
+int vid_vp_set_protected_mode_flat(struct vid_vp *vp);
+int vid_vp_set_long_mode(struct vid_vp *vp, uint64_t cr3, uint64_t gdt_base, uint16_t gdt_limit);
+
+/* ---- CPUID ----------------------------------------------------------- */
+
+struct vid_cpuid_entry {
+        uint32_t function, index, flags; /* flags: VID_CPUID_SIGNIFICANT_INDEX */
+        uint32_t eax, ebx, ecx, edx;
+};
+#define VID_CPUID_SIGNIFICANT_INDEX 1u
+#define VID_CPUID_MAX_ENTRIES 256u
+
+/* What the host supports (KVM_GET_SUPPORTED_CPUID), filtered: no KVM
+ * signature leaves. Returns the number of entries. */
+int vid_cpuid_supported(struct vid_partition *p, struct vid_cpuid_entry *out, size_t max);
+/* Set the same table on every VP (before start). */
+int vid_cpuid_set(struct vid_partition *p, const struct vid_cpuid_entry *e, size_t n);
+
+/* ---- devices: PIO / MMIO / MSR dispatch (io.c) ----------------------- */
+
+/* Called on the VP thread. offset is relative to the registered base; len
+ * is 1, 2, 4 or 8. A read callback fills data; if it fails, the guest reads
+ * all ones. Returning an error never stops the VM. */
+struct vid_io_ops {
+        void (*read)(void *opaque, struct vid_vp *vp, uint64_t offset, void *data, unsigned len);
+        void (*write)(void *opaque, struct vid_vp *vp, uint64_t offset, const void *data, unsigned len);
+};
+
+/* Registration checks: non-zero length, no overflow, no overlap (-EEXIST).
+ * Must happen before vid_partition_start(). */
+int vid_register_pio(struct vid_partition *p, uint16_t base, uint16_t len, const struct vid_io_ops *ops,
+                     void *opaque);
+int vid_register_mmio(struct vid_partition *p, uint64_t base, uint64_t len, const struct vid_io_ops *ops,
+                      void *opaque);
+
+/* User-space MSR handling: MSRs in the ranges exit to handler (KVM MSR
+ * filter). The handler returns 0, or -EPERM/-EINVAL to raise #GP. */
+typedef int (*vid_msr_fn)(void *opaque, struct vid_vp *vp, bool write, uint32_t index, uint64_t *value);
+struct vid_msr_range {
+        uint32_t first, count;
+};
+int vid_set_msr_handler(struct vid_partition *p, const struct vid_msr_range *ranges, size_t n,
+                        vid_msr_fn fn, void *opaque);
+
+/* ---- interrupts (irq.c) ---------------------------------------------- */
+
+/* ISA/IOAPIC line (e.g. 4 for COM1): edge devices pulse it. */
+int vid_irq_line(struct vid_partition *p, unsigned gsi, bool level);
+/* MSI to an APIC: fixed delivery, edge, physical destination. */
+int vid_msi_send(struct vid_partition *p, uint32_t apic_id, uint8_t vector);
+/* An MSI route usable by an irqfd; vector and destination can be changed. */
+int vid_msi_route_add(struct vid_partition *p, uint32_t apic_id, uint8_t vector, unsigned *gsi);
+int vid_msi_route_set(struct vid_partition *p, unsigned gsi, uint32_t apic_id, uint8_t vector);
+int vid_irqfd_assign(struct vid_partition *p, int eventfd, unsigned gsi);
+int vid_irqfd_deassign(struct vid_partition *p, int eventfd, unsigned gsi);
+/* Guest writes of exactly `len` bytes of value `datamatch` to the port/MMIO
+ * address signal eventfd inside KVM, without any exit to user space. */
+int vid_ioeventfd_assign(struct vid_partition *p, bool pio, uint64_t addr, unsigned len, uint64_t datamatch,
+                         int eventfd);
+int vid_ioeventfd_deassign(struct vid_partition *p, bool pio, uint64_t addr, unsigned len,
+                           uint64_t datamatch, int eventfd);
+
+/* ---- running (vp.c) -------------------------------------------------- */
+
+enum vid_exit_kind {
+        VID_EXIT_SHUTDOWN,   /* triple fault */
+        VID_EXIT_INTERNAL,   /* KVM internal error / unhandled emulation failure */
+        VID_EXIT_FAIL_ENTRY, /* hardware refused entry */
+        VID_EXIT_HYPERCALL,  /* KVM_EXIT_HYPERCALL (unused by Hyper-V guests) */
+        VID_EXIT_UNKNOWN,    /* an exit reason vid does not know */
+};
+
+struct vid_exit {
+        enum vid_exit_kind kind;
+        uint32_t reason;  /* backend exit reason */
+        uint32_t suberror;
+        uint64_t rip;
+        uint8_t insn[16]; /* instruction bytes at rip, when readable */
+        uint8_t insn_len;
+        uint64_t data[4]; /* backend detail */
+};
+
+/* Called on the VP thread for exits vid cannot handle itself. Return 0 to
+ * continue running this VP, or a positive exit status to stop the partition
+ * (it is passed to vid_partition_stop_requested()). */
+typedef int (*vid_exit_fn)(void *opaque, struct vid_vp *vp, const struct vid_exit *exit);
+
+/* Start one thread per VP. VP 0 runs; the others wait for INIT/SIPI from
+ * the guest (in-kernel LAPIC) unless started_all is set. */
+int vid_partition_start(struct vid_partition *p, vid_exit_fn on_exit, void *opaque);
+/* Park every VP outside KVM_RUN with all pending exits completed; returns
+ * once all are parked. Idempotent. */
+int vid_partition_pause(struct vid_partition *p);
+int vid_partition_resume(struct vid_partition *p);
+bool vid_partition_is_paused(const struct vid_partition *p);
+/* Request the partition to stop with an exit status and a reason; any
+ * thread, any time, first request wins. */
+void vid_partition_request_stop(struct vid_partition *p, int status, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/* An eventfd that becomes readable once a stop was requested. */
+int vid_partition_stop_fd(const struct vid_partition *p);
+/* Returns the requested status (-1 if none yet) and copies the reason. */
+int vid_partition_stop_requested(const struct vid_partition *p, char *reason, size_t len);
+/* Stop and join all VP threads (after a request, or to force a stop). */
+void vid_partition_join(struct vid_partition *p);
+
+/* Statistics, counted per partition (atomic). */
+struct vid_stats {
+        uint64_t exits, pio_exits, mmio_exits, msr_exits, pvm_fixups, unhandled_io;
+};
+void vid_partition_stats(const struct vid_partition *p, struct vid_stats *out);

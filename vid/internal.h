@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/* vid internals, shared by the files of this directory only. */
+#pragma once
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "vid/vid.h"
+
+struct io_range {
+        uint64_t base, len;
+        const struct vid_io_ops *ops;
+        void *opaque;
+};
+
+struct io_registry {
+        struct io_range *ranges; /* sorted by base, non-overlapping */
+        size_t n, cap;
+};
+
+struct ram_region {
+        uint64_t gpa, size, memfd_offset;
+        uint8_t *host;
+};
+
+#define VID_MAX_ROUTES 1024u
+#define VID_FIRST_MSI_GSI 24u /* 0..23 are the IOAPIC pins */
+
+struct vid_vp {
+        struct vid_partition *p;
+        unsigned index;
+        int fd;
+        struct kvm_run *run;
+        pthread_t thread;
+        bool thread_started;
+        bool on_thread_exit; /* inside an exit callback: regs live in run->s.regs */
+};
+
+struct vid_partition {
+        int kvm_fd, vm_fd;
+        bool pvm;
+        uint32_t tsc_khz;
+        size_t vcpu_mmap_size;
+
+        int memfd;
+        uint8_t *ram;
+        uint64_t ram_bytes;
+        struct ram_region regions[2];
+        size_t n_regions;
+
+        unsigned n_vps;
+        struct vid_vp *vps[VID_MAX_VPS];
+
+        struct io_registry pio, mmio;
+
+        vid_msr_fn msr_fn;
+        void *msr_opaque;
+
+        struct vid_cpuid_entry *cpuid;
+        size_t n_cpuid;
+
+        pthread_mutex_t irq_lock;
+        struct kvm_irq_routing_entry *routes;
+        unsigned n_routes;
+
+        /* run control, under lock */
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool started, pause_requested, stop_requested, joined;
+        unsigned n_running, n_parked;
+        int stop_status;
+        char stop_reason[512];
+        int stop_efd;
+        vid_exit_fn on_exit;
+        void *on_exit_opaque;
+
+        struct {
+                atomic_uint_fast64_t exits, pio_exits, mmio_exits, msr_exits, pvm_fixups, unhandled_io;
+        } stats;
+};
+
+/* io.c */
+int vid_io_dispatch(struct io_registry *reg, struct vid_vp *vp, uint64_t addr, void *data, unsigned len,
+                    bool write);
+void vid_io_free(struct io_registry *reg);
+
+/* irq.c */
+int vid_irq_init(struct vid_partition *p);
+void vid_irq_free(struct vid_partition *p);
+
+/* memory.c */
+int vid_memory_init(struct vid_partition *p, uint64_t ram_bytes, bool hugepages);
+void vid_memory_free(struct vid_partition *p);
+
+/* vp.c */
+int vid_vp_create(struct vid_partition *p, unsigned index, struct vid_vp **out);
+void vid_vp_destroy(struct vid_vp *vp);
+int vid_vp_translate(struct vid_vp *vp, uint64_t gva, uint64_t *gpa);
+/* Interrupt every VP thread (but the caller's) out of KVM_RUN. */
+void vid_kick_all(struct vid_partition *p);
+
+/* pvm.c: workarounds for the PVM nested KVM; never active elsewhere. */
+bool vid_pvm_detect(void);

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: MIT
+/* Guest RAM: one memfd (so it can be shared, snapshotted or backed by huge
+ * pages), mapped once; two KVM slots (below the MMIO hole and above 4 GiB).
+ * Every access from the host goes through the bounds checks here. */
+#include <errno.h>
+#include <linux/memfd.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/macro.h"
+#include "internal.h"
+
+int vid_memory_init(struct vid_partition *p, uint64_t ram_bytes, bool hugepages) {
+        unsigned flags = MFD_CLOEXEC | (hugepages ? (MFD_HUGETLB | MFD_HUGE_2MB) : 0);
+        p->memfd = memfd_create("vid-guest-ram", flags);
+        if (p->memfd < 0)
+                return -errno;
+        if (ftruncate(p->memfd, (off_t)ram_bytes) < 0)
+                return -errno;
+        void *ram = mmap(NULL, ram_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, p->memfd, 0);
+        if (ram == MAP_FAILED)
+                return -errno;
+        p->ram = ram;
+        p->ram_bytes = ram_bytes;
+        /* Guest memory is not ours to dump, and a forked helper must not see it. */
+        (void)madvise(ram, ram_bytes, MADV_DONTDUMP);
+        (void)madvise(ram, ram_bytes, MADV_DONTFORK);
+
+        uint64_t low = MIN(ram_bytes, VID_LOW_RAM_MAX);
+        p->regions[0] = (struct ram_region){ .gpa = 0, .size = low, .memfd_offset = 0, .host = p->ram };
+        p->n_regions = 1;
+        if (ram_bytes > low) {
+                p->regions[1] = (struct ram_region){ .gpa = VID_HIGH_RAM_START, .size = ram_bytes - low,
+                                                     .memfd_offset = low, .host = p->ram + low };
+                p->n_regions = 2;
+        }
+        for (size_t i = 0; i < p->n_regions; i++) {
+                struct kvm_userspace_memory_region m = {
+                        .slot = (uint32_t)i,
+                        .guest_phys_addr = p->regions[i].gpa,
+                        .memory_size = p->regions[i].size,
+                        .userspace_addr = (uint64_t)(uintptr_t)p->regions[i].host,
+                };
+                if (ioctl(p->vm_fd, KVM_SET_USER_MEMORY_REGION, &m) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
+void vid_memory_free(struct vid_partition *p) {
+        if (p->ram)
+                munmap(p->ram, p->ram_bytes);
+        p->ram = NULL;
+        p->memfd = safe_close(p->memfd);
+}
+
+size_t vid_ram_regions(const struct vid_partition *p, struct vid_ram_region out[2]) {
+        for (size_t i = 0; i < p->n_regions; i++)
+                out[i] = (struct vid_ram_region){ .gpa = p->regions[i].gpa, .size = p->regions[i].size };
+        return p->n_regions;
+}
+
+uint64_t vid_ram_size(const struct vid_partition *p) {
+        return p->ram_bytes;
+}
+
+/* The region holding all of [gpa, gpa+len), or NULL. len 0 is treated as 1. */
+static const struct ram_region *find_region(const struct vid_partition *p, uint64_t gpa, uint64_t len) {
+        uint64_t end;
+        if (ADD_OVERFLOW(gpa, len ? len : 1, &end))
+                return NULL;
+        for (size_t i = 0; i < p->n_regions; i++) {
+                const struct ram_region *r = &p->regions[i];
+                if (gpa >= r->gpa && end <= r->gpa + r->size)
+                        return r;
+        }
+        return NULL;
+}
+
+int gm_map(struct vid_partition *p, uint64_t gpa, size_t len, void **out) {
+        const struct ram_region *r = find_region(p, gpa, len);
+        if (!r)
+                return -EFAULT;
+        *out = r->host + (gpa - r->gpa);
+        return 0;
+}
+
+int gm_fd_offset(struct vid_partition *p, uint64_t gpa, size_t len, int *fd, uint64_t *offset) {
+        const struct ram_region *r = find_region(p, gpa, len);
+        if (!r)
+                return -EFAULT;
+        *fd = p->memfd;
+        *offset = r->memfd_offset + (gpa - r->gpa);
+        return 0;
+}
+
+/* Copy in pieces so that a range spanning both regions is handled, and a
+ * range touching the hole fails without copying anything. */
+static int gm_copy(struct vid_partition *p, uint64_t gpa, void *buf, size_t len, bool write) {
+        uint64_t end;
+        if (ADD_OVERFLOW(gpa, (uint64_t)len, &end))
+                return -EFAULT;
+        /* Validate first: a failed access must not leave a partial copy. */
+        for (uint64_t a = gpa; a < end;) {
+                const struct ram_region *r = find_region(p, a, 1);
+                if (!r)
+                        return -EFAULT;
+                a = MIN(end, r->gpa + r->size);
+        }
+        for (uint64_t a = gpa; a < end;) {
+                const struct ram_region *r = find_region(p, a, 1);
+                size_t n = (size_t)(MIN(end, r->gpa + r->size) - a);
+                uint8_t *h = r->host + (a - r->gpa);
+                if (write)
+                        memcpy(h, (const uint8_t *)buf + (a - gpa), n);
+                else
+                        memcpy((uint8_t *)buf + (a - gpa), h, n);
+                a += n;
+        }
+        return 0;
+}
+
+int gm_read(struct vid_partition *p, uint64_t gpa, void *buf, size_t len) {
+        return gm_copy(p, gpa, buf, len, false);
+}
+
+int gm_write(struct vid_partition *p, uint64_t gpa, const void *buf, size_t len) {
+        return gm_copy(p, gpa, (void *)buf, len, true);
+}
+
+/* Map pfns[from..to) at dst, merging runs of pages adjacent in the memfd. */
+static int map_run(struct vid_partition *p, uint8_t *dst, const uint64_t *pfns, size_t from, size_t to) {
+        size_t i = from;
+        while (i < to) {
+                uint64_t off0;
+                int fd;
+                if (gm_fd_offset(p, pfns[i] << VID_PAGE_SHIFT, VID_PAGE_SIZE, &fd, &off0) < 0)
+                        return -EFAULT;
+                size_t j = i + 1;
+                for (; j < to; j++) {
+                        uint64_t off;
+                        if (gm_fd_offset(p, pfns[j] << VID_PAGE_SHIFT, VID_PAGE_SIZE, &fd, &off) < 0)
+                                return -EFAULT;
+                        if (off != off0 + (j - i) * VID_PAGE_SIZE)
+                                break;
+                }
+                void *m = mmap(dst + (i - from) * VID_PAGE_SIZE, (j - i) * VID_PAGE_SIZE, PROT_READ | PROT_WRITE,
+                               MAP_SHARED | MAP_FIXED, p->memfd, (off_t)off0);
+                if (m == MAP_FAILED)
+                        return -errno;
+                i = j;
+        }
+        return 0;
+}
+
+int vid_map_pages(struct vid_partition *p, const uint64_t *pfns, size_t n_pages, unsigned flags, size_t wrap_from,
+                  struct vid_pages *out) {
+        if (n_pages == 0 || n_pages > (1u << 20))
+                return -EINVAL;
+        if ((flags & VID_PAGES_WRAP) && wrap_from >= n_pages)
+                return -EINVAL;
+        for (size_t i = 0; i < n_pages; i++)
+                if (pfns[i] > (UINT64_MAX >> VID_PAGE_SHIFT) || !find_region(p, pfns[i] << VID_PAGE_SHIFT, VID_PAGE_SIZE))
+                        return -EFAULT;
+
+        size_t total = n_pages + ((flags & VID_PAGES_WRAP) ? n_pages - wrap_from : 0);
+        size_t len = total * VID_PAGE_SIZE;
+        /* Reserve the whole range first so the fixed mappings cannot clobber
+         * anything else in our address space. */
+        uint8_t *base = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (base == MAP_FAILED)
+                return -errno;
+        int r = map_run(p, base, pfns, 0, n_pages);
+        if (r == 0 && (flags & VID_PAGES_WRAP))
+                r = map_run(p, base + n_pages * VID_PAGE_SIZE, pfns, wrap_from, n_pages);
+        if (r < 0) {
+                munmap(base, len);
+                return r;
+        }
+        *out = (struct vid_pages){ .base = base, .n_pages = n_pages, .map_len = len };
+        return 0;
+}
+
+void vid_unmap_pages(struct vid_pages *m) {
+        if (m && m->base) {
+                munmap(m->base, m->map_len);
+                m->base = NULL;
+        }
+}

@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: MIT
+/* Partition lifecycle: open /dev/kvm, check capabilities, create the VM,
+ * its in-kernel irqchip, RAM and VPs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/macro.h"
+#include "internal.h"
+
+struct required_cap {
+        int cap;
+        const char *name;
+        int min;
+};
+
+/* Everything the rest of the stack relies on; checked up front so a host
+ * without one fails with its name instead of misbehaving later. */
+static const struct required_cap required_caps[] = {
+        { KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY", 1 },
+        { KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP", 1 },
+        { KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING", 1 },
+        { KVM_CAP_SIGNAL_MSI, "KVM_CAP_SIGNAL_MSI", 1 },
+        { KVM_CAP_IRQFD, "KVM_CAP_IRQFD", 1 },
+        { KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD", 1 },
+        { KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT", 1 },
+        { KVM_CAP_X86_USER_SPACE_MSR, "KVM_CAP_X86_USER_SPACE_MSR", 1 },
+        { KVM_CAP_X86_MSR_FILTER, "KVM_CAP_X86_MSR_FILTER", 1 },
+        { KVM_CAP_SYNC_REGS, "KVM_CAP_SYNC_REGS", KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS },
+        { KVM_CAP_VCPU_EVENTS, "KVM_CAP_VCPU_EVENTS", 1 },
+        { KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE", 1 },
+        { KVM_CAP_GET_TSC_KHZ, "KVM_CAP_GET_TSC_KHZ", 1 },
+        { KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID", 1 },
+};
+
+static int seterr(char *err, size_t errlen, int r, const char *fmt, ...) _printf_(4, 5);
+static int seterr(char *err, size_t errlen, int r, const char *fmt, ...) {
+        if (err && errlen) {
+                va_list ap;
+                va_start(ap, fmt);
+                vsnprintf(err, errlen, fmt, ap);
+                va_end(ap);
+        }
+        return r;
+}
+
+static int check_caps(struct vid_partition *p, unsigned n_vps, char *err, size_t errlen) {
+        for (size_t i = 0; i < ARRAY_SIZE(required_caps); i++) {
+                int v = ioctl(p->kvm_fd, KVM_CHECK_EXTENSION, required_caps[i].cap);
+                if (v < required_caps[i].min ||
+                    (required_caps[i].min > 1 && (v & required_caps[i].min) != required_caps[i].min))
+                        return seterr(err, errlen, -ENOTSUP, "KVM lacks %s (required)", required_caps[i].name);
+        }
+        int max = ioctl(p->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+        if (max <= 0)
+                max = ioctl(p->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+        if (max > 0 && (unsigned)max < n_vps)
+                return seterr(err, errlen, -ENOTSUP, "KVM supports only %d vCPUs, %u requested", max, n_vps);
+        return 0;
+}
+
+int vid_partition_create(const struct vid_partition_config *cfg, struct vid_partition **out, char *err,
+                         size_t errlen) {
+        int r;
+        if (!cfg || cfg->n_vps == 0 || cfg->n_vps > VID_MAX_VPS)
+                return seterr(err, errlen, -EINVAL, "vCPU count must be 1..%u", VID_MAX_VPS);
+        if (cfg->ram_bytes == 0 || !IS_ALIGNED(cfg->ram_bytes, 2u << 20))
+                return seterr(err, errlen, -EINVAL, "RAM size must be a non-zero multiple of 2 MiB");
+
+        struct vid_partition *p = calloc(1, sizeof *p);
+        if (!p)
+                return -ENOMEM;
+        p->kvm_fd = p->vm_fd = p->memfd = p->stop_efd = -1;
+        p->stop_status = -1;
+        pthread_mutex_init(&p->lock, NULL);
+        pthread_mutex_init(&p->irq_lock, NULL);
+        pthread_cond_init(&p->cond, NULL);
+
+        p->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+        if (p->kvm_fd < 0) {
+                r = seterr(err, errlen, -errno, "cannot open /dev/kvm: %s", strerror(errno));
+                goto fail;
+        }
+        if (ioctl(p->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
+                r = seterr(err, errlen, -ENOTSUP, "unsupported KVM API version");
+                goto fail;
+        }
+        r = check_caps(p, cfg->n_vps, err, errlen);
+        if (r < 0)
+                goto fail;
+        p->pvm = vid_pvm_detect();
+        int mmap_size = ioctl(p->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+        if (mmap_size <= 0) {
+                r = seterr(err, errlen, -EIO, "KVM_GET_VCPU_MMAP_SIZE failed");
+                goto fail;
+        }
+        p->vcpu_mmap_size = (size_t)mmap_size;
+
+        p->vm_fd = ioctl(p->kvm_fd, KVM_CREATE_VM, 0);
+        if (p->vm_fd < 0) {
+                r = seterr(err, errlen, -errno, "KVM_CREATE_VM: %s", strerror(errno));
+                goto fail;
+        }
+        /* VT-x needs these three pages somewhere the guest will not use; the
+         * top of the MMIO hole below the BIOS area is free in our layout. */
+        if (ioctl(p->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){ 0xfeffc000 }) < 0 ||
+            ioctl(p->vm_fd, KVM_SET_TSS_ADDR, 0xfeffd000UL) < 0) {
+                r = seterr(err, errlen, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+                goto fail;
+        }
+        if (ioctl(p->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+                r = seterr(err, errlen, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+                goto fail;
+        }
+        struct kvm_enable_cap msr_cap = { .cap = KVM_CAP_X86_USER_SPACE_MSR,
+                                          .args[0] = KVM_MSR_EXIT_REASON_FILTER };
+        if (ioctl(p->vm_fd, KVM_ENABLE_CAP, &msr_cap) < 0) {
+                r = seterr(err, errlen, -errno, "enabling KVM_CAP_X86_USER_SPACE_MSR: %s", strerror(errno));
+                goto fail;
+        }
+        r = vid_irq_init(p);
+        if (r < 0) {
+                seterr(err, errlen, r, "setting up interrupt routing: %s", strerror(-r));
+                goto fail;
+        }
+        int khz = ioctl(p->vm_fd, KVM_GET_TSC_KHZ, 0);
+        p->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
+
+        r = vid_memory_init(p, cfg->ram_bytes, cfg->hugepages);
+        if (r < 0) {
+                seterr(err, errlen, r, "allocating %llu MiB of guest RAM: %s",
+                       (unsigned long long)(cfg->ram_bytes >> 20), strerror(-r));
+                goto fail;
+        }
+        p->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (p->stop_efd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        for (unsigned i = 0; i < cfg->n_vps; i++) {
+                r = vid_vp_create(p, i, &p->vps[i]);
+                if (r < 0) {
+                        seterr(err, errlen, r, "creating vCPU %u: %s", i, strerror(-r));
+                        goto fail;
+                }
+                p->n_vps++;
+        }
+        /* Default CPUID: what the host supports, KVM leaves removed. */
+        struct vid_cpuid_entry *e = calloc(VID_CPUID_MAX_ENTRIES, sizeof *e);
+        if (!e) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        r = vid_cpuid_supported(p, e, VID_CPUID_MAX_ENTRIES);
+        if (r >= 0)
+                r = vid_cpuid_set(p, e, (size_t)r);
+        free(e);
+        if (r < 0) {
+                seterr(err, errlen, r, "setting CPUID: %s", strerror(-r));
+                goto fail;
+        }
+        *out = p;
+        return 0;
+fail:
+        vid_partition_destroy(p);
+        return r;
+}
+
+void vid_partition_destroy(struct vid_partition *p) {
+        if (!p)
+                return;
+        if (p->started)
+                vid_partition_join(p);
+        for (unsigned i = 0; i < p->n_vps; i++)
+                vid_vp_destroy(p->vps[i]);
+        vid_io_free(&p->pio);
+        vid_io_free(&p->mmio);
+        vid_irq_free(p);
+        vid_memory_free(p);
+        free(p->cpuid);
+        safe_close(p->stop_efd);
+        safe_close(p->vm_fd);
+        safe_close(p->kvm_fd);
+        pthread_cond_destroy(&p->cond);
+        pthread_mutex_destroy(&p->lock);
+        pthread_mutex_destroy(&p->irq_lock);
+        free(p);
+}
+
+unsigned vid_partition_vp_count(const struct vid_partition *p) {
+        return p->n_vps;
+}
+
+struct vid_vp *vid_partition_vp(struct vid_partition *p, unsigned index) {
+        return index < p->n_vps ? p->vps[index] : NULL;
+}
+
+bool vid_partition_is_pvm(const struct vid_partition *p) {
+        return p->pvm;
+}
+
+uint32_t vid_partition_tsc_khz(const struct vid_partition *p) {
+        return p->tsc_khz;
+}
+
+int vid_partition_stop_fd(const struct vid_partition *p) {
+        return p->stop_efd;
+}
+
+void vid_partition_stats(const struct vid_partition *p, struct vid_stats *out) {
+        out->exits = atomic_load(&p->stats.exits);
+        out->pio_exits = atomic_load(&p->stats.pio_exits);
+        out->mmio_exits = atomic_load(&p->stats.mmio_exits);
+        out->msr_exits = atomic_load(&p->stats.msr_exits);
+        out->pvm_fixups = atomic_load(&p->stats.pvm_fixups);
+        out->unhandled_io = atomic_load(&p->stats.unhandled_io);
+}
+
+/* ---- CPUID ---- */
+
+int vid_cpuid_supported(struct vid_partition *p, struct vid_cpuid_entry *out, size_t max) {
+        size_t nent = VID_CPUID_MAX_ENTRIES;
+        _cleanup_free_ struct kvm_cpuid2 *c =
+                calloc(1, sizeof *c + nent * sizeof(struct kvm_cpuid_entry2));
+        if (!c)
+                return -ENOMEM;
+        c->nent = (uint32_t)nent;
+        if (ioctl(p->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0)
+                return -errno;
+        size_t n = 0;
+        for (uint32_t i = 0; i < c->nent; i++) {
+                const struct kvm_cpuid_entry2 *k = &c->entries[i];
+                /* The hypervisor range belongs to hvshim: a KVM signature
+                 * anywhere in it makes Linux pick KVM over Hyper-V
+                 * (docs/hyperv-guest-interface.md §1.1). */
+                if ((k->function & 0xffff0000u) == 0x40000000u)
+                        continue;
+                if (n == max)
+                        return -ENOBUFS;
+                out[n++] = (struct vid_cpuid_entry){
+                        .function = k->function, .index = k->index,
+                        .flags = (k->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) ? VID_CPUID_SIGNIFICANT_INDEX : 0,
+                        .eax = k->eax, .ebx = k->ebx, .ecx = k->ecx, .edx = k->edx,
+                };
+        }
+        return (int)n;
+}
+
+int vid_cpuid_set(struct vid_partition *p, const struct vid_cpuid_entry *e, size_t n) {
+        if (n > VID_CPUID_MAX_ENTRIES)
+                return -E2BIG;
+        _cleanup_free_ struct kvm_cpuid2 *c = calloc(1, sizeof *c + n * sizeof(struct kvm_cpuid_entry2));
+        if (!c)
+                return -ENOMEM;
+        for (unsigned v = 0; v < p->n_vps; v++) {
+                uint32_t apic_id = vid_vp_apic_id(p->vps[v]);
+                c->nent = (uint32_t)n;
+                for (size_t i = 0; i < n; i++) {
+                        struct kvm_cpuid_entry2 *k = &c->entries[i];
+                        *k = (struct kvm_cpuid_entry2){
+                                .function = e[i].function, .index = e[i].index,
+                                .flags = (e[i].flags & VID_CPUID_SIGNIFICANT_INDEX) ? KVM_CPUID_FLAG_SIGNIFCANT_INDEX : 0,
+                                .eax = e[i].eax, .ebx = e[i].ebx, .ecx = e[i].ecx, .edx = e[i].edx,
+                        };
+                        /* Per-VP identity: initial APIC ID in leaf 1, x2APIC ID in 0xB/0x1F. */
+                        if (k->function == 1)
+                                k->ebx = (k->ebx & 0x00ffffffu) | (apic_id << 24);
+                        if (k->function == 0xb || k->function == 0x1f)
+                                k->edx = apic_id;
+                }
+                if (ioctl(p->vps[v]->fd, KVM_SET_CPUID2, c) < 0)
+                        return -errno;
+        }
+        struct vid_cpuid_entry *copy = malloc(n * sizeof *copy + 1);
+        if (!copy)
+                return -ENOMEM;
+        memcpy(copy, e, n * sizeof *copy);
+        free(p->cpuid);
+        p->cpuid = copy;
+        p->n_cpuid = n;
+        return 0;
+}
+
+/* ---- MSR handler ---- */
+
+int vid_set_msr_handler(struct vid_partition *p, const struct vid_msr_range *ranges, size_t n, vid_msr_fn fn,
+                        void *opaque) {
+        if (n > KVM_MSR_FILTER_MAX_RANGES || !fn)
+                return -EINVAL;
+        struct kvm_msr_filter f = { .flags = KVM_MSR_FILTER_DEFAULT_ALLOW };
+        /* A zero bit in a range's bitmap denies the access in KVM, which
+         * with KVM_MSR_EXIT_REASON_FILTER becomes an exit to us. */
+        static const uint8_t deny_all[0x600 / 8];
+        for (size_t i = 0; i < n; i++) {
+                if (ranges[i].count == 0 || ranges[i].count > sizeof deny_all * 8)
+                        return -EINVAL;
+                f.ranges[i] = (struct kvm_msr_filter_range){
+                        .flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
+                        .nmsrs = ranges[i].count,
+                        .base = ranges[i].first,
+                        .bitmap = (uint8_t *)deny_all,
+                };
+        }
+        if (ioctl(p->vm_fd, KVM_X86_SET_MSR_FILTER, &f) < 0)
+                return -errno;
+        p->msr_fn = fn;
+        p->msr_opaque = opaque;
+        return 0;
+}
+
+void vid_partition_request_stop(struct vid_partition *p, int status, const char *fmt, ...) {
+        pthread_mutex_lock(&p->lock);
+        bool first = !p->stop_requested;
+        if (first) {
+                p->stop_requested = true;
+                p->stop_status = status;
+                va_list ap;
+                va_start(ap, fmt);
+                vsnprintf(p->stop_reason, sizeof p->stop_reason, fmt, ap);
+                va_end(ap);
+                pthread_cond_broadcast(&p->cond);
+        }
+        pthread_mutex_unlock(&p->lock);
+        if (first) {
+                uint64_t one = 1;
+                (void)!write(p->stop_efd, &one, sizeof one);
+                /* Kick the VPs out of KVM_RUN; they see stop_requested. */
+                vid_kick_all(p);
+        }
+}
+
+int vid_partition_stop_requested(const struct vid_partition *p, char *reason, size_t len) {
+        struct vid_partition *mp = (struct vid_partition *)p;
+        pthread_mutex_lock(&mp->lock);
+        int s = p->stop_requested ? p->stop_status : -1;
+        if (reason && len)
+                snprintf(reason, len, "%s", p->stop_requested ? p->stop_reason : "");
+        pthread_mutex_unlock(&mp->lock);
+        return s;
+}
