@@ -188,25 +188,28 @@ int vid_vp_cpl(struct vid_vp *vp) {
         return s.ss.dpl & 3;
 }
 
+/* struct kvm_msrs ends in a flexible array: room for one entry. */
+union one_msr {
+        struct kvm_msrs h;
+        uint8_t buf[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+};
+
 int vid_vp_get_msr(struct vid_vp *vp, uint32_t index, uint64_t *value) {
-        struct {
-                struct kvm_msrs h;
-                struct kvm_msr_entry e;
-        } m = { .h.nmsrs = 1, .e.index = index };
+        union one_msr m = { .h.nmsrs = 1 };
+        m.h.entries[0].index = index;
         int r = ioctl(vp->fd, KVM_GET_MSRS, &m);
         if (r < 0)
                 return -errno;
         if (r != 1)
                 return -EINVAL;
-        *value = m.e.data;
+        *value = m.h.entries[0].data;
         return 0;
 }
 
 int vid_vp_set_msr(struct vid_vp *vp, uint32_t index, uint64_t value) {
-        struct {
-                struct kvm_msrs h;
-                struct kvm_msr_entry e;
-        } m = { .h.nmsrs = 1, .e.index = index, .e.data = value };
+        union one_msr m = { .h.nmsrs = 1 };
+        m.h.entries[0].index = index;
+        m.h.entries[0].data = value;
         int r = ioctl(vp->fd, KVM_SET_MSRS, &m);
         if (r < 0)
                 return -errno;

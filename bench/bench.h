@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* Benchmark result rows. Every benchmark measures a baseline in the same run
+ * (memcpy, a host-side fio, a plain exit, a TAP written by a host process)
+ * and prints both, so the ratio means something on whatever machine it runs. */
+#pragma once
+
+#include <stdint.h>
+
+/* Prints "RESULT\t<metric>\t<ours>\t<baseline>\t<unit>\t<target>\t<better>",
+ * better is "higher" or "lower". baseline < 0: none. */
+void bench_result(const char *metric, double ours, double baseline, const char *unit, const char *target,
+                  const char *better);
+/* Monotonic time in nanoseconds. */
+uint64_t bench_now_ns(void);

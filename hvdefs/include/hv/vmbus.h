@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: MIT */
+/* VMBus wire formats: channel-management messages (§4), ring buffers and
+ * packets (§5) of docs/hyperv-guest-interface.md. Field names follow Linux
+ * (include/linux/hyperv.h) so the two can be compared line by line. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define VMBUS_PAGE_SIZE 4096u
+
+/* ---- connection ids and versions (§4.2) ---- */
+#define VMBUS_MESSAGE_CONNECTION_ID 1u
+#define VMBUS_MESSAGE_CONNECTION_ID_4 4u
+#define VMBUS_MESSAGE_PORT_ID 1u
+#define VMBUS_EVENT_CONNECTION_ID 2u
+#define VMBUS_MONITOR_CONNECTION_ID 3u
+#define VMBUS_MESSAGE_SINT 2u
+
+#define VMBUS_MAKE_VERSION(major, minor) (((uint32_t)(major) << 16) | (minor))
+#define VERSION_WS2008 0x0000000du
+#define VERSION_WIN7 0x00010001u
+#define VERSION_WIN8 0x00020004u
+#define VERSION_WIN8_1 0x00030000u
+#define VERSION_WIN10 0x00040000u
+#define VERSION_WIN10_V4_1 0x00040001u
+#define VERSION_WIN10_V5 0x00050000u
+#define VERSION_WIN10_V5_1 0x00050001u
+#define VERSION_WIN10_V5_2 0x00050002u
+#define VERSION_WIN10_V5_3 0x00050003u
+#define VERSION_WIN_COPPER 0x00060000u
+
+/* ---- channel messages (§4.1) ---- */
+enum vmbus_channel_message_type {
+        CHANNELMSG_INVALID = 0,
+        CHANNELMSG_OFFERCHANNEL = 1,
+        CHANNELMSG_RESCIND_CHANNELOFFER = 2,
+        CHANNELMSG_REQUESTOFFERS = 3,
+        CHANNELMSG_ALLOFFERS_DELIVERED = 4,
+        CHANNELMSG_OPENCHANNEL = 5,
+        CHANNELMSG_OPENCHANNEL_RESULT = 6,
+        CHANNELMSG_CLOSECHANNEL = 7,
+        CHANNELMSG_GPADL_HEADER = 8,
+        CHANNELMSG_GPADL_BODY = 9,
+        CHANNELMSG_GPADL_CREATED = 10,
+        CHANNELMSG_GPADL_TEARDOWN = 11,
+        CHANNELMSG_GPADL_TORNDOWN = 12,
+        CHANNELMSG_RELID_RELEASED = 13,
+        CHANNELMSG_INITIATE_CONTACT = 14,
+        CHANNELMSG_VERSION_RESPONSE = 15,
+        CHANNELMSG_UNLOAD = 16,
+        CHANNELMSG_UNLOAD_RESPONSE = 17,
+        CHANNELMSG_18 = 18,
+        CHANNELMSG_19 = 19,
+        CHANNELMSG_20 = 20,
+        CHANNELMSG_TL_CONNECT_REQUEST = 21,
+        CHANNELMSG_MODIFYCHANNEL = 22,
+        CHANNELMSG_TL_CONNECT_RESULT = 23,
+        CHANNELMSG_MODIFYCHANNEL_RESPONSE = 24,
+        CHANNELMSG_COUNT
+};
+
+struct vmbus_channel_message_header {
+        uint32_t msgtype;
+        uint32_t padding;
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmbus_channel_message_header) == 8, "header");
+
+#define VMBUS_CHANNEL_MAX_RELID 2047u /* relids are 1..2047 (§4.4) */
+#define VMBUS_OFFER_USER_DEFINED_BYTES 120u
+#define VMBUS_CHANNEL_ENUMERATE_DEVICE_INTERFACE 0x0001u
+#define VMBUS_CHANNEL_NAMED_PIPE_MODE 0x0010u
+#define VMBUS_CHANNEL_TLNPI_PROVIDER_OFFER 0x2000u
+#define VMBUS_PIPE_TYPE_BYTE 0u
+#define VMBUS_PIPE_TYPE_MESSAGE 4u
+
+/* OFFERCHANNEL, 196 bytes (§4.4) */
+struct vmbus_channel_offer_channel {
+        struct vmbus_channel_message_header header;
+        uint8_t if_type[16];
+        uint8_t if_instance[16];
+        uint64_t reserved1;
+        uint64_t reserved2;
+        uint16_t chn_flags;
+        uint16_t mmio_megabytes;
+        uint8_t user_def[VMBUS_OFFER_USER_DEFINED_BYTES]; /* pipe offers: pipe_mode u32 first */
+        uint16_t sub_channel_index;
+        uint16_t reserved3;
+        uint32_t child_relid;
+        uint8_t monitorid;
+        uint8_t monitor_allocated; /* bit 0; always 0 from us (§4.10) */
+        uint16_t is_dedicated_interrupt; /* bit 0 */
+        uint32_t connection_id;
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmbus_channel_offer_channel) == 196, "offer size");
+_Static_assert(offsetof(struct vmbus_channel_offer_channel, if_type) == 8, "if_type");
+_Static_assert(offsetof(struct vmbus_channel_offer_channel, chn_flags) == 56, "chn_flags");
+_Static_assert(offsetof(struct vmbus_channel_offer_channel, user_def) == 60, "user_def");
+_Static_assert(offsetof(struct vmbus_channel_offer_channel, sub_channel_index) == 180, "sub_channel_index");
+_Static_assert(offsetof(struct vmbus_channel_offer_channel, child_relid) == 184, "child_relid");
+_Static_assert(offsetof(struct vmbus_channel_offer_channel, monitorid) == 188, "monitorid");
+_Static_assert(offsetof(struct vmbus_channel_offer_channel, connection_id) == 192, "connection_id");
+
+/* RESCIND_CHANNELOFFER, RELID_RELEASED, CLOSECHANNEL: header + relid (12) */
+struct vmbus_channel_relid_message {
+        struct vmbus_channel_message_header header;
+        uint32_t child_relid;
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmbus_channel_relid_message) == 12, "relid message");
+
+/* OPENCHANNEL, 148 bytes (§4.6) */
+struct vmbus_channel_open_channel {
+        struct vmbus_channel_message_header header;
+        uint32_t child_relid;
+        uint32_t openid;
+        uint32_t ringbuffer_gpadlhandle;
+        uint32_t target_vp;
+        uint32_t downstream_ringbuffer_pageoffset;
+        uint8_t userdata[120];
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmbus_channel_open_channel) == 148, "open size");
+_Static_assert(offsetof(struct vmbus_channel_open_channel, userdata) == 28, "userdata");
+
+/* OPENCHANNEL_RESULT, 20 bytes */
+struct vmbus_channel_open_result {
+        struct vmbus_channel_message_header header;
+        uint32_t child_relid;
+        uint32_t openid;
+        uint32_t status;
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmbus_channel_open_result) == 20, "open result");
+
+/* GPADL_HEADER: 20 + range (8 + 8*n) (§4.5) */
+/* A range header; ceil((byte_offset + byte_count) / 4096) u64 PFNs follow it. */
+struct vmbus_gpa_range {
+        uint32_t byte_count;
+        uint32_t byte_offset;
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmbus_gpa_range) == 8, "gpa range");
+
+struct vmbus_channel_gpadl_header {
+        struct vmbus_channel_message_header header;
+        uint32_t child_relid;
+        uint32_t gpadl;
+        uint16_t range_buflen;
+        uint16_t rangecount;
+        /* rangecount x { struct vmbus_gpa_range, PFNs } follow at offset 20 */
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmbus_channel_gpadl_header) == 20, "gpadl header");
+#define VMBUS_GPADL_HEADER_MAX_PFNS 26u /* (240 - 20 - 8) / 8 */
+
+/* GPADL_BODY: 16 + 8*m */
+struct vmbus_channel_gpadl_body {
+        struct vmbus_channel_message_header header;
+        uint32_t msgnumber;
+        uint32_t gpadl;
+        uint64_t pfn[];
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmbus_channel_gpadl_body) == 16, "gpadl body");
+#define VMBUS_GPADL_BODY_MAX_PFNS 28u /* (240 - 16) / 8 */
+
+/* GPADL_CREATED, 20 bytes */
+struct vmbus_channel_gpadl_created {
+        struct vmbus_channel_message_header header;
+        uint32_t child_relid;
+        uint32_t gpadl;
+        uint32_t creation_status;
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmbus_channel_gpadl_created) == 20, "gpadl created");
+
+/* GPADL_TEARDOWN, 16 bytes */
+struct vmbus_channel_gpadl_teardown {
+        struct vmbus_channel_message_header header;
+        uint32_t child_relid;
+        uint32_t gpadl;
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmbus_channel_gpadl_teardown) == 16, "gpadl teardown");
+
+/* GPADL_TORNDOWN, 12 bytes */
+struct vmbus_channel_gpadl_torndown {
+        struct vmbus_channel_message_header header;
+        uint32_t gpadl;
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmbus_channel_gpadl_torndown) == 12, "gpadl torndown");
+
+/* INITIATE_CONTACT, 40 bytes (§4.3) */
+struct vmbus_channel_initiate_contact {
+        struct vmbus_channel_message_header header;
+        uint32_t vmbus_version_requested;
+        uint32_t target_vcpu;
+        union {
+                uint64_t interrupt_page; /* versions < 5.0 */
+                struct {
+                        uint8_t msg_sint;
+                        uint8_t msg_vtl;
+                        uint8_t reserved[2];
+                        uint32_t feature_flags;
+                } __attribute__((packed));
+        };
+        uint64_t monitor_page1;
+        uint64_t monitor_page2;
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmbus_channel_initiate_contact) == 40, "initiate contact");
+_Static_assert(offsetof(struct vmbus_channel_initiate_contact, monitor_page1) == 24, "monitor_page1");
+
+/* VERSION_RESPONSE, 16 bytes */
+struct vmbus_channel_version_response {
+        struct vmbus_channel_message_header header;
+        uint8_t version_supported;
+        uint8_t connection_state;
+        uint16_t padding;
+        uint32_t msg_conn_id;
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmbus_channel_version_response) == 16, "version response");
+
+/* MODIFYCHANNEL (16) and MODIFYCHANNEL_RESPONSE (16) */
+struct vmbus_channel_modifychannel {
+        struct vmbus_channel_message_header header;
+        uint32_t child_relid;
+        uint32_t target_vp;
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmbus_channel_modifychannel) == 16, "modifychannel");
+
+struct vmbus_channel_modifychannel_response {
+        struct vmbus_channel_message_header header;
+        uint32_t child_relid;
+        uint32_t status;
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmbus_channel_modifychannel_response) == 16, "modifychannel response");
+
+/* ---- ring buffers (§5.2) ---- */
+struct hv_ring_buffer {
+        uint32_t write_index;
+        uint32_t read_index;
+        uint32_t interrupt_mask;
+        uint32_t pending_send_sz;
+        uint32_t reserved1[12];
+        uint32_t feature_bits; /* bit 0: feat_pending_send_sz */
+        uint8_t reserved2[4028];
+        /* data area follows at offset 4096 */
+} __attribute__((packed));
+_Static_assert(sizeof(struct hv_ring_buffer) == 4096, "ring header");
+_Static_assert(offsetof(struct hv_ring_buffer, feature_bits) == 64, "feature_bits");
+#define VMBUS_RING_FEAT_PENDING_SEND_SZ 1u
+
+/* ---- packets (§5.3) ---- */
+enum vmbus_packet_type {
+        VM_PKT_INVALID = 0x0,
+        VM_PKT_SYNCH = 0x1,
+        VM_PKT_ADD_XFER_PAGESET = 0x2,
+        VM_PKT_RM_XFER_PAGESET = 0x3,
+        VM_PKT_ESTABLISH_GPADL = 0x4,
+        VM_PKT_TEARDOWN_GPADL = 0x5,
+        VM_PKT_DATA_INBAND = 0x6,
+        VM_PKT_DATA_USING_XFER_PAGES = 0x7,
+        VM_PKT_DATA_USING_GPADL = 0x8,
+        VM_PKT_DATA_USING_GPA_DIRECT = 0x9,
+        VM_PKT_CANCEL_REQUEST = 0xa,
+        VM_PKT_COMP = 0xb,
+        VM_PKT_DATA_USING_ADDITIONAL_PKT = 0xc,
+        VM_PKT_ADDITIONAL_DATA = 0xd,
+};
+#define VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED 1u
+#define VMBUS_PKT_TRAILER 8u
+
+struct vmpacket_descriptor {
+        uint16_t type;
+        uint16_t offset8; /* payload start, 8-byte units from the descriptor */
+        uint16_t len8;    /* total length without trailer, 8-byte units */
+        uint16_t flags;
+        uint64_t trans_id;
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmpacket_descriptor) == 16, "vmpacket_descriptor");
+
+/* GPA-direct (type 9) ranges: count, offset, then the PFNs. */
+struct vmbus_gpa_direct_header {
+        struct vmpacket_descriptor d;
+        uint32_t reserved;
+        uint32_t range_cnt;
+        /* struct vmbus_gpa_range ranges[range_cnt], variable length */
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmbus_gpa_direct_header) == 24, "gpa direct header");
+
+/* Transfer-page (type 7) packet: ranges into a pageset (netvsc receive). */
+struct vmtransfer_page_range {
+        uint32_t byte_count;
+        uint32_t byte_offset;
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmtransfer_page_range) == 8, "xfer range");
+
+struct vmtransfer_page_packet_header {
+        struct vmpacket_descriptor d;
+        uint16_t xfer_pageset_id;
+        uint8_t sender_owns_set;
+        uint8_t reserved;
+        uint32_t range_cnt;
+        struct vmtransfer_page_range ranges[];
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmtransfer_page_packet_header) == 24, "xfer header");
+
+/* Transaction ids with meaning (§5.7). */
+#define VMBUS_RQST_INIT 0xfffffffffffffffdull
+#define VMBUS_RQST_RESET 0xfffffffffffffffcull
+
+/* ---- monitor page (§4.10), for completeness: we never allocate monitors ---- */
+#define VMBUS_MONITOR_PAGE_SIZE 4096u
+
+/* ---- class GUIDs (§4.11), as wire bytes ---- */
+#define HV_GUID_BYTES(a, b, c, d0, d1, d2, d3, d4, d5, d6, d7)                             \
+        { (uint8_t)(a), (uint8_t)((a) >> 8), (uint8_t)((a) >> 16), (uint8_t)((a) >> 24), \
+          (uint8_t)(b), (uint8_t)((b) >> 8), (uint8_t)(c), (uint8_t)((c) >> 8),           \
+          d0, d1, d2, d3, d4, d5, d6, d7 }
+#define HV_SCSI_GUID HV_GUID_BYTES(0xba6163d9, 0x04a1, 0x4d29, 0xb6, 0x05, 0x72, 0xe2, 0xff, 0xb1, 0xdc, 0x7f)
+#define HV_NIC_GUID HV_GUID_BYTES(0xf8615163, 0xdf3e, 0x46c5, 0x91, 0x3f, 0xf2, 0xd2, 0xf9, 0x65, 0xed, 0x0e)
+#define HV_SHUTDOWN_GUID HV_GUID_BYTES(0x0e0b6031, 0x5213, 0x4934, 0x81, 0x8b, 0x38, 0xd9, 0x0c, 0xed, 0x39, 0xdb)
+#define HV_TS_GUID HV_GUID_BYTES(0x9527e630, 0xd0ae, 0x497b, 0xad, 0xce, 0xe8, 0x0a, 0xb0, 0x17, 0x5c, 0xaf)
+#define HV_HEART_BEAT_GUID HV_GUID_BYTES(0x57164f39, 0x9115, 0x4e78, 0xab, 0x55, 0x38, 0x2f, 0x3b, 0xd5, 0x42, 0x2d)
+#define HV_KVP_GUID HV_GUID_BYTES(0xa9a0f4e7, 0x5a45, 0x4d96, 0xb8, 0x27, 0x8a, 0x84, 0x1e, 0x8c, 0x03, 0xe6)
+#define HV_IDE_GUID HV_GUID_BYTES(0x32412632, 0x86cb, 0x44a2, 0x9b, 0x5c, 0x50, 0xd1, 0x41, 0x73, 0x54, 0xf5)

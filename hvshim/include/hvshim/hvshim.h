@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/* hvshim: the Hyper-V guest interface (TLFS) emulated in user space on top of
+ * vid: CPUID leaves, synthetic MSRs, the hypercall page and hypercalls,
+ * SynIC and reference time. KVM's own Hyper-V support is never used.
+ *
+ * Threading: MSR and hypercall handling run on VP threads. The host->guest
+ * calls (synic_post_message, synic_signal_event) may be called from any
+ * thread; synic_signal_event is lock-free (an atomic OR into the guest's
+ * event page and an eventfd write into an irqfd). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vid_partition;
+struct hvshim;
+
+struct hvshim_config {
+        bool reference_tsc;  /* CPUID 0x40000003 EAX bit 9 + the TSC page */
+        bool frequency_msrs; /* TSC/APIC frequency MSRs */
+        bool tsc_invariant;  /* EAX bit 15 + TSC_INVARIANT_CONTROL */
+        bool crash_msrs;     /* EDX bit 10 + CRASH_P0..4/CTL */
+};
+
+/* Sets CPUID, the MSR filter and the hypercall/doorbell ports on p. Must be
+ * called before vid_partition_start(). */
+int hvshim_create(struct vid_partition *p, const struct hvshim_config *cfg, struct hvshim **out);
+void hvshim_destroy(struct hvshim *hv);
+
+/* ---- guest -> host -------------------------------------------------- */
+
+/* HvPostMessage for a connection id. Runs on the VP thread of the caller;
+ * payload is a validated private copy. Returns an HV_STATUS_* code that the
+ * guest sees (e.g. HV_STATUS_INSUFFICIENT_BUFFERS to make it retry). */
+typedef uint16_t (*hvshim_message_fn)(void *opaque, unsigned vp_index, uint32_t message_type,
+                                      const void *payload, uint32_t size);
+int hvshim_set_message_handler(struct hvshim *hv, uint32_t connection_id, hvshim_message_fn fn, void *opaque);
+int hvshim_clear_message_handler(struct hvshim *hv, uint32_t connection_id);
+
+/* HvSignalEvent(connection_id) makes efd readable. Implemented with an
+ * ioeventfd on the doorbell port, so the signal never reaches user space
+ * (nor the vmwp main loop). At most HVSHIM_MAX_EVENTS registrations. */
+#define HVSHIM_MAX_EVENTS 4096u
+int hvshim_register_event(struct hvshim *hv, uint32_t connection_id, int efd);
+int hvshim_unregister_event(struct hvshim *hv, uint32_t connection_id);
+
+/* ---- host -> guest -------------------------------------------------- */
+
+/* Post a message to a VP's SINT: written into its SIMP slot if free, else
+ * queued (msg_pending + EOM, TLFS). Returns 0 if delivered or queued,
+ * -ENOBUFS if that VP's queue is full (HVSHIM_MAX_QUEUED), -EINVAL on a bad
+ * VP/SINT/size. A message for a VP whose SynIC is not enabled is queued
+ * and delivered once the guest enables SCONTROL, SIMP and unmasks the SINT. */
+#define HVSHIM_MAX_QUEUED 256u
+int synic_post_message(struct hvshim *hv, unsigned vp_index, unsigned sint, uint32_t message_type,
+                       const void *payload, size_t len);
+
+/* Set event flag `flag` of `sint` in the VP's SIEF page and raise the SINT
+ * (if enabled and unmasked; else remembered until unmask). */
+int synic_signal_event(struct hvshim *hv, unsigned vp_index, unsigned sint, unsigned flag);
+
+/* Partition reference time in 100 ns units (TIME_REF_COUNT). */
+uint64_t hvshim_reference_time(struct hvshim *hv);
+
+/* ---- notifications to the owner (vmwp) ------------------------------- */
+
+struct hvshim_crash_report {
+        uint64_t p[5]; /* CRASH_P0..P4 */
+        uint64_t ctl;
+        char message[512]; /* with CRASH_NOTIFY_MSG: the guest's log tail, NUL-terminated */
+};
+
+struct hvshim_owner_ops {
+        /* The guest reported a crash through the crash MSRs (on a VP thread). */
+        void (*guest_crashed)(void *opaque, const struct hvshim_crash_report *r);
+        /* The guest disabled SynIC messaging on a VP (kexec, CPU offline):
+         * queued messages for it were dropped. */
+        void (*synic_reset)(void *opaque, unsigned vp_index);
+};
+void hvshim_set_owner_ops(struct hvshim *hv, const struct hvshim_owner_ops *ops, void *opaque);
+
+struct hvshim_stats {
+        uint64_t hypercalls, post_messages, signal_events_user, hypercall_errors;
+        uint64_t msr_reads, msr_writes, msr_gp;
+        uint64_t messages_posted, messages_queued, messages_dropped, events_signaled;
+};
+void hvshim_get_stats(struct hvshim *hv, struct hvshim_stats *out);

@@ -1,0 +1,70 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The test command (README, .ci/run): installs what is missing, builds, runs
+# the whole suite with ctest and ends with one summary line.
+#
+#   scripts/test.sh          default run: debug build, unit + component +
+#                            integration + fuzz tiers (< 15 minutes on 2 cores)
+#   scripts/test.sh --ci     everything CI runs: the default run, plus the
+#                            asan+ubsan build's unit/component/integration
+#                            tiers and the stock-Linux acceptance test
+#   scripts/test.sh -L unit  only the given ctest label(s)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+ci=0 labels=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --ci) ci=1 ;;
+    -L) labels="$2"; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+scripts/deps.sh || exit 1
+jobs=$(nproc)
+results=()
+failed=0
+start=$(date +%s)
+
+run_suite() { # name preset label-regex
+  local name=$1 preset=$2 regex=$3
+  echo "=== [$name] configure + build ($preset)"
+  if ! cmake --preset "$preset" >/dev/null || ! cmake --build --preset "$preset" -j "$jobs"; then
+    results+=("$name: BUILD FAILED"); failed=1; return
+  fi
+  echo "=== [$name] ctest -L '$regex'"
+  local log=build/$preset/ctest-$name.log
+  ctest --preset "$preset" -j "$jobs" -L "$regex" --output-on-failure 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local line
+  line=$(grep -E "tests passed|No tests were found" "$log" | tail -1)
+  local skipped
+  skipped=$(grep -c "Skipped\|\*\*\*Not Run" "$log" || true)
+  results+=("$name: ${line:-no result} (${skipped} skipped)")
+  [ "$rc" -eq 0 ] || failed=1
+}
+
+if [ -n "$labels" ]; then
+  run_suite "debug" debug "$labels"
+else
+  run_suite "debug" debug "^(unit|component|integration)$"
+  run_suite "fuzz" fuzz "^fuzz$"
+  if [ "$ci" -eq 1 ]; then
+    run_suite "asan+ubsan" asan "^(unit|component|integration)$"
+    run_suite "linux" debug "^linux$"
+  fi
+fi
+
+echo
+echo "=== summary"
+for r in "${results[@]}"; do echo "  $r"; done
+elapsed=$(( $(date +%s) - start ))
+if [ "$failed" -eq 0 ]; then
+  echo "SUMMARY: PASS (${#results[@]} suites, ${elapsed}s)"
+else
+  echo "SUMMARY: FAIL (${#results[@]} suites, ${elapsed}s)"
+fi
+exit "$failed"
