@@ -4,7 +4,10 @@
  * (no double mapping: copies are split at the end of the ring, and every
  * byte goes through the ring's own PFN list), so the two check each other. */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
 
 #include "common/macro.h"
 #include "sim-internal.h"
@@ -130,22 +133,33 @@ static void ring_setup(struct vmbus_sim *s, struct vmbus_sim_ring *r, uint64_t b
         r->hdr->feature_bits = VMBUS_RING_FEAT_PENDING_SEND_SZ; /* as Linux (§5.2) */
 }
 
-int vmbus_sim_open(struct vmbus_sim *s, uint32_t relid, uint32_t connection_id, unsigned ring_pages,
-                   const void *userdata, size_t userdata_len, struct vmbus_sim_channel *ch) {
-        if (ring_pages < 2 || ring_pages > ARRAY_SIZE(ch->out.pfns) || userdata_len > 120)
+int vmbus_sim_channel_alloc(struct vmbus_sim *s, unsigned ring_pages, struct vmbus_sim_channel *ch) {
+        if (ring_pages < 2 || ring_pages > ARRAY_SIZE(ch->out.pfns))
                 return -EINVAL;
         uint64_t base = vmbus_sim_alloc_pages(s, 2 * (size_t)ring_pages);
         if (!base)
                 return -ENOMEM;
-        *ch = (struct vmbus_sim_channel){ .relid = relid, .connection_id = connection_id, .openid = relid,
-                                          .gpadl = vmbus_sim_next_gpadl_handle(s) };
+        *ch = (struct vmbus_sim_channel){ .gpadl = vmbus_sim_next_gpadl_handle(s) };
         ring_setup(s, &ch->out, base, ring_pages);
         ring_setup(s, &ch->in, base + ring_pages, ring_pages);
+        return 0;
+}
+
+int vmbus_sim_open(struct vmbus_sim *s, uint32_t relid, uint32_t connection_id, unsigned ring_pages,
+                   const void *userdata, size_t userdata_len, struct vmbus_sim_channel *ch) {
+        if (userdata_len > 120)
+                return -EINVAL;
+        int r = vmbus_sim_channel_alloc(s, ring_pages, ch);
+        if (r < 0)
+                return r;
+        ch->relid = relid;
+        ch->connection_id = connection_id;
+        ch->openid = relid;
         uint64_t pfns[2 * ARRAY_SIZE(ch->out.pfns)];
         memcpy(pfns, ch->out.pfns, ring_pages * sizeof *pfns);
         memcpy(pfns + ring_pages, ch->in.pfns, ring_pages * sizeof *pfns);
-        int r = vmbus_sim_create_gpadl(s, relid, ch->gpadl, pfns, 2 * (size_t)ring_pages,
-                                       2 * ring_pages * VMBUS_PAGE_SIZE);
+        r = vmbus_sim_create_gpadl(s, relid, ch->gpadl, pfns, 2 * (size_t)ring_pages,
+                                   2 * ring_pages * VMBUS_PAGE_SIZE);
         if (r != 0)
                 return r;
         struct vmbus_channel_open_channel o = { .header.msgtype = CHANNELMSG_OPENCHANNEL, .child_relid = relid,
@@ -277,4 +291,27 @@ int vmbus_sim_ring_read(struct vmbus_sim *s, struct vmbus_sim_channel *ch, void 
         *pkt = (struct vmbus_packet){ .type = d.type, .flags = d.flags, .trans_id = d.trans_id, .len = len,
                                       .offset = off, .data = buf };
         return (int)len;
+}
+
+int vmbus_sim_ring_wait(struct vmbus_sim *s, struct vmbus_sim_channel *ch, void *buf, size_t cap,
+                        struct vmbus_packet *pkt, int timeout_ms) {
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (;;) {
+                int r = vmbus_sim_ring_read(s, ch, buf, cap, pkt);
+                if (r != 0)
+                        return r;
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                long ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+                if (ms >= timeout_ms)
+                        return -ETIMEDOUT;
+                /* The event fd counts every host -> guest signal; a packet
+                 * written without one (interrupt_mask) is found by the next
+                 * poll round anyway. */
+                struct pollfd pfd = { .fd = s->event_fd, .events = POLLIN };
+                if (poll(&pfd, 1, 1) > 0) {
+                        eventfd_t v;
+                        (void)eventfd_read(s->event_fd, &v);
+                }
+        }
 }

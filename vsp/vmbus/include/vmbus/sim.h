@@ -96,6 +96,10 @@ struct vmbus_sim_channel {
         struct vmbus_sim_ring out; /* guest -> host (the guest's outbound ring) */
         struct vmbus_sim_ring in;  /* host -> guest */
 };
+/* Allocate and initialise the two rings of a channel without telling the
+ * host (ring library tests): ch->out.pfns then ch->in.pfns form the ring
+ * GPADL's page list, ring_pages (2..64) each. */
+int vmbus_sim_channel_alloc(struct vmbus_sim *s, unsigned ring_pages, struct vmbus_sim_channel *ch);
 /* Allocate 2 x ring_pages (header included, 2..64 each), create the ring
  * GPADL, initialise both headers as Linux does (feature_bits = 1) and send
  * OPENCHANNEL. Returns the OPENCHANNEL_RESULT status (0 = open) or < 0. */
@@ -118,6 +122,10 @@ int vmbus_sim_ring_write_raw(struct vmbus_sim *s, struct vmbus_sim_channel *ch, 
  * Signals the host if it freed space past the host's pending_send_sz. */
 int vmbus_sim_ring_read(struct vmbus_sim *s, struct vmbus_sim_channel *ch, void *buf, size_t cap,
                         struct vmbus_packet *pkt);
+/* vmbus_sim_ring_read, waiting up to timeout_ms for a packet (a provider
+ * thread answers asynchronously). -ETIMEDOUT if none came. */
+int vmbus_sim_ring_wait(struct vmbus_sim *s, struct vmbus_sim_channel *ch, void *buf, size_t cap,
+                        struct vmbus_packet *pkt, int timeout_ms);
 /* Raw access to a ring's bytes as the guest sees them (data area offset). */
 void vmbus_sim_ring_copy_in(struct vmbus_sim *s, const struct vmbus_sim_ring *r, uint32_t off, const void *src,
                             size_t len);
