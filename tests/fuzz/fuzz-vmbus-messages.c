@@ -67,8 +67,9 @@ static void post_message(struct fz *f, uint8_t arg, const uint8_t *p, size_t len
         uint8_t m[256] = { 0 };
         size_t n = MIN(len, sizeof m);
         memcpy(m, p, n);
-        if (!(arg & 0x80) && n >= 1) { /* shaped */
+        if (!(arg & 0x80) && n >= 1) { /* shaped: type byte, then the body after a header */
                 uint32_t type = m[0] % (CHANNELMSG_COUNT + 1);
+                n = MIN(n, sizeof m - 7);
                 memmove(m + 8, m + 1, n - 1);
                 memset(m, 0, 8);
                 memcpy(m, &type, 4);

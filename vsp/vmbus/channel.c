@@ -225,6 +225,9 @@ void vmbus_msg_modify(struct vmbus_server *srv, const void *msg, size_t len) {
  * the reply queue has room for one rescind per channel. */
 void vmbus_device_rescind(struct vmbus_device *dev) {
         struct vmbus_server *srv = dev->srv;
+        /* Closing drops the lock: a provider thread must not add
+         * sub-channels behind this loop meanwhile. */
+        dev->removing = true;
         for (unsigned i = dev->n_channels; i-- > 0;) {
                 struct vmbus_channel *ch = dev->channels[i];
                 if (ch->state == VMBUS_CH_OPEN)
@@ -251,7 +254,7 @@ int vmbus_device_offer_subchannels(struct vmbus_device *dev, unsigned n) {
         int r = 0;
         pthread_mutex_lock(&srv->lock);
         struct vmbus_channel *primary = dev->n_channels ? dev->channels[0] : NULL;
-        if (!primary || primary->state != VMBUS_CH_OPEN || srv->conn != VMBUS_CONN_CONNECTED)
+        if (!primary || primary->state != VMBUS_CH_OPEN || srv->conn != VMBUS_CONN_CONNECTED || dev->removing)
                 r = -ENOTCONN;
         else if (n > VMBUS_MAX_SUBCHANNELS || dev->n_channels - 1 + n > dev->ops->max_subchannels)
                 r = -EINVAL;

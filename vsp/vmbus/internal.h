@@ -75,6 +75,7 @@ struct vmbus_device {
         struct guid instance;
         void *data;
         uint8_t user_def[VMBUS_OFFER_USER_DEFINED_BYTES];
+        bool removing; /* hot remove in progress: no new sub-channels */
         unsigned n_channels; /* primary + sub-channels; atomic reads without lock */
         struct vmbus_channel *channels[1 + VMBUS_MAX_SUBCHANNELS];
 };

@@ -50,5 +50,6 @@ struct vmbus_sim {
 
         uint64_t flags[SIM_MAX_VPS][HV_EVENT_FLAGS_COUNT / 64];
         uint64_t events_signalled;
+        uint64_t doorbells;
         int event_fd;
 };

@@ -214,8 +214,17 @@ int vmbus_sim_signal(struct vmbus_sim *s, uint32_t connection_id) {
         for (unsigned i = 0; i < SIM_MAX_EVENTS; i++)
                 if (s->events[i].used && s->events[i].connection_id == connection_id)
                         r = eventfd_write(s->events[i].efd, 1) < 0 ? -errno : 0;
+        if (r == 0)
+                s->doorbells++;
         pthread_mutex_unlock(&s->lock);
         return r;
+}
+
+uint64_t vmbus_sim_doorbell_count(struct vmbus_sim *s) {
+        pthread_mutex_lock(&s->lock);
+        uint64_t n = s->doorbells;
+        pthread_mutex_unlock(&s->lock);
+        return n;
 }
 
 bool vmbus_sim_event_registered(struct vmbus_sim *s, uint32_t connection_id) {

@@ -255,6 +255,9 @@ struct vmbus_channel_modifychannel_response {
 _Static_assert(sizeof(struct vmbus_channel_modifychannel_response) == 16, "modifychannel response");
 
 /* ---- ring buffers (§5.2) ---- */
+/* Not packed: every field is naturally aligned and the header is the first
+ * bytes of a page, so the indices can be accessed atomically (the
+ * _Static_asserts below pin the layout). */
 struct hv_ring_buffer {
         uint32_t write_index;
         uint32_t read_index;
@@ -264,9 +267,11 @@ struct hv_ring_buffer {
         uint32_t feature_bits; /* bit 0: feat_pending_send_sz */
         uint8_t reserved2[4028];
         /* data area follows at offset 4096 */
-} __attribute__((packed));
+};
 _Static_assert(sizeof(struct hv_ring_buffer) == 4096, "ring header");
 _Static_assert(offsetof(struct hv_ring_buffer, feature_bits) == 64, "feature_bits");
+_Static_assert(offsetof(struct hv_ring_buffer, pending_send_sz) == 12, "pending_send_sz");
+_Static_assert(_Alignof(struct hv_ring_buffer) == 4, "ring header alignment");
 #define VMBUS_RING_FEAT_PENDING_SEND_SZ 1u
 
 /* ---- packets (§5.3) ---- */

@@ -62,6 +62,8 @@ uint16_t vmbus_sim_post(struct vmbus_sim *s, uint32_t connection_id, unsigned vp
 /* HvSignalEvent: -ENOENT if no eventfd is registered for the id. */
 int vmbus_sim_signal(struct vmbus_sim *s, uint32_t connection_id);
 bool vmbus_sim_event_registered(struct vmbus_sim *s, uint32_t connection_id);
+/* HvSignalEvent calls that reached a registered eventfd (doorbells). */
+uint64_t vmbus_sim_doorbell_count(struct vmbus_sim *s);
 
 /* ---- the guest-side driver (sim-guest.c) ------------------------------------------ */
 
