@@ -76,7 +76,8 @@ struct vid_partition {
         void *on_exit_opaque;
 
         struct {
-                atomic_uint_fast64_t exits, pio_exits, mmio_exits, msr_exits, pvm_fixups, unhandled_io;
+                atomic_uint_fast64_t exits, pio_exits, mmio_exits, msr_exits, unhandled_io;
+                atomic_uint_fast64_t pvm_fixups, pvm_int3, pvm_fwait, pvm_clac_stac, pvm_rdtscp, pvm_syscall;
         } stats;
 };
 
@@ -102,3 +103,4 @@ void vid_kick_all(struct vid_partition *p);
 
 /* pvm.c: workarounds for the PVM nested KVM; never active elsewhere. */
 bool vid_pvm_detect(void);
+bool vid_pvm_fixup(struct vid_vp *vp);

@@ -220,8 +220,13 @@ void vid_partition_stats(const struct vid_partition *p, struct vid_stats *out) {
         out->pio_exits = atomic_load(&p->stats.pio_exits);
         out->mmio_exits = atomic_load(&p->stats.mmio_exits);
         out->msr_exits = atomic_load(&p->stats.msr_exits);
-        out->pvm_fixups = atomic_load(&p->stats.pvm_fixups);
         out->unhandled_io = atomic_load(&p->stats.unhandled_io);
+        out->pvm_fixups = atomic_load(&p->stats.pvm_fixups);
+        out->pvm_int3 = atomic_load(&p->stats.pvm_int3);
+        out->pvm_fwait = atomic_load(&p->stats.pvm_fwait);
+        out->pvm_clac_stac = atomic_load(&p->stats.pvm_clac_stac);
+        out->pvm_rdtscp = atomic_load(&p->stats.pvm_rdtscp);
+        out->pvm_syscall = atomic_load(&p->stats.pvm_syscall);
 }
 
 /* ---- CPUID ---- */

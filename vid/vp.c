@@ -357,6 +357,8 @@ static int handle_exit(struct vid_vp *vp) {
                 record_exit(vp, &e, VID_EXIT_SHUTDOWN);
                 break;
         case KVM_EXIT_INTERNAL_ERROR:
+                if (vid_pvm_fixup(vp))
+                        return 0;
                 record_exit(vp, &e, VID_EXIT_INTERNAL);
                 break;
         case KVM_EXIT_FAIL_ENTRY:

@@ -233,6 +233,8 @@ void vid_partition_join(struct vid_partition *p);
 
 /* Statistics, counted per partition (atomic). */
 struct vid_stats {
-        uint64_t exits, pio_exits, mmio_exits, msr_exits, pvm_fixups, unhandled_io;
+        uint64_t exits, pio_exits, mmio_exits, msr_exits, unhandled_io;
+        /* PVM compatibility layer (docs/pvm.md): total and per instruction */
+        uint64_t pvm_fixups, pvm_int3, pvm_fwait, pvm_clac_stac, pvm_rdtscp, pvm_syscall;
 };
 void vid_partition_stats(const struct vid_partition *p, struct vid_stats *out);
