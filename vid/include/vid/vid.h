@@ -25,6 +25,10 @@ struct vid_vp;
 #define VID_MMIO_HOLE_START 0xC0000000ull
 #define VID_LOW_RAM_MAX VID_MMIO_HOLE_START
 #define VID_HIGH_RAM_START 0x100000000ull
+/* Guest-physical range vid reserves inside the MMIO hole for itself (the PVM
+ * syscall trampoline, docs/pvm.md); devices must not use it. */
+#define VID_RESERVED_GPA 0xfeb00000ull
+#define VID_RESERVED_SIZE 0x10000ull
 
 struct vid_partition_config {
         uint64_t ram_bytes; /* multiple of 2 MiB */
