@@ -86,36 +86,36 @@ static const struct acpi_pm_ops vm_pm_ops = {
 
 /* Every way a vCPU can end the VM gets its status and a reason naming the
  * vCPU, RIP and, for emulation failures, the instruction bytes. */
-static int on_vcpu_exit(void *opaque, struct vid_vp *vp, const struct vid_exit *e) {
-        struct vmwp_vm *vm = opaque;
-        unsigned idx = vid_vp_index(vp);
+int vmwp_exit_reason(const struct vid_exit *e, unsigned vcpu, char *buf, size_t len) {
         unsigned long long rip = (unsigned long long)e->rip;
-        char bytes[16 * 3 + 1] = "";
-        for (unsigned i = 0; i < e->insn_len && i < 16; i++)
-                snprintf(bytes + 3 * i, sizeof bytes - 3 * i, "%s%02x", i ? " " : "", e->insn[i]);
+        char bytes[16 * 3 + 1] = "unreadable";
+        for (unsigned i = 0, pos = 0; i < e->insn_len && i < 16; i++)
+                pos += (unsigned)snprintf(bytes + pos, sizeof bytes - pos, "%s%02x", i ? " " : "", e->insn[i]);
         switch (e->kind) {
         case VID_EXIT_SHUTDOWN:
-                vid_partition_request_stop(vm->p, VMWP_EXIT_TRIPLE_FAULT, "triple fault on vCPU %u at rip 0x%llx",
-                                           idx, rip);
+                snprintf(buf, len, "triple fault on vCPU %u at rip 0x%llx", vcpu, rip);
                 return VMWP_EXIT_TRIPLE_FAULT;
         case VID_EXIT_INTERNAL:
-                vid_partition_request_stop(vm->p, VMWP_EXIT_INTERNAL,
-                                           "internal error on vCPU %u at rip 0x%llx (KVM suberror %u), "
-                                           "instruction bytes: %s",
-                                           idx, rip, e->suberror, e->insn_len ? bytes : "unreadable");
+                snprintf(buf, len, "internal error on vCPU %u at rip 0x%llx (KVM suberror %u), instruction bytes: %s",
+                         vcpu, rip, e->suberror, bytes);
                 return VMWP_EXIT_INTERNAL;
         case VID_EXIT_FAIL_ENTRY:
-                vid_partition_request_stop(vm->p, VMWP_EXIT_INTERNAL,
-                                           "VM entry failed on vCPU %u at rip 0x%llx (hardware reason 0x%llx)", idx,
-                                           rip, (unsigned long long)e->data[0]);
+                snprintf(buf, len, "VM entry failed on vCPU %u at rip 0x%llx (hardware reason 0x%llx)", vcpu, rip,
+                         (unsigned long long)e->data[0]);
                 return VMWP_EXIT_INTERNAL;
         default:
-                vid_partition_request_stop(vm->p, VMWP_EXIT_INTERNAL,
-                                           "internal error on vCPU %u at rip 0x%llx: unhandled exit reason %u, "
-                                           "instruction bytes: %s",
-                                           idx, rip, e->reason, e->insn_len ? bytes : "unreadable");
+                snprintf(buf, len, "internal error on vCPU %u at rip 0x%llx: unhandled exit reason %u, "
+                         "instruction bytes: %s", vcpu, rip, e->reason, bytes);
                 return VMWP_EXIT_INTERNAL;
         }
+}
+
+static int on_vcpu_exit(void *opaque, struct vid_vp *vp, const struct vid_exit *e) {
+        struct vmwp_vm *vm = opaque;
+        char reason[256];
+        int status = vmwp_exit_reason(e, vid_vp_index(vp), reason, sizeof reason);
+        vid_partition_request_stop(vm->p, status, "%s", reason);
+        return status;
 }
 
 /* ---- building ---- */

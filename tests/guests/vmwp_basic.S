@@ -6,7 +6,7 @@
 # does what the first character of its command line says:
 #   p: ACPI power off (PM1a S5)   r: reset via 0xCF9   k: reset via 0x64
 #   e: echo COM1 input (polled) until '.', then power off
-#   t: triple fault (ud2 at 0x100810)   i: popcnt from MMIO at 0x100900
+#   t: triple fault (ud2 at 0x100807, IDT of not-present gates)   i: popcnt from MMIO at 0x100900
 #   anything else: hang (cli; hlt)
 #include "vmwp_pvh.h"
         .code32
@@ -138,13 +138,11 @@ binary_end:
         .org    0x800
 triple:                                 # 0x100800
         lidt    idtr0
-        .org    0x810
-        ud2                             # 0x100810
+        ud2                             # 0x100807
+idtr0:  .word   0x7ff                   # 256 not-present gates (zeroed RAM):
+        .long   0x1000                  # #UD -> #NP -> #DF -> shutdown
         .org    0x900
 internal:                               # 0x100900: KVM cannot emulate popcnt
         popcnt  0xd0000000, %eax
         jmp     hang
-        .p2align 3
-idtr0:  .word   0
-        .long   0
 PVH_NOTE(_start)

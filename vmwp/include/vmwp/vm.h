@@ -60,6 +60,11 @@ struct vmwp_timing {
 };
 void vmwp_vm_timing(const struct vmwp_vm *vm, struct vmwp_timing *out);
 
+struct vid_exit;
+/* The exit status and one-line reason for a vCPU exit vid could not handle
+ * (triple fault, emulation failure, failed entry). */
+int vmwp_exit_reason(const struct vid_exit *e, unsigned vcpu, char *buf, size_t len);
+
 /* Runs the VM to its end. control_fd: the vmms socket, or -1 (CLI). Returns
  * the exit status and the one-line reason. */
 int vmwp_run(struct vmwp_vm *vm, int control_fd, char *reason, size_t reason_len);
