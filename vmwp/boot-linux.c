@@ -83,6 +83,8 @@ static int place_kernel(const struct boot_linux_info *k, const struct boot_guest
         uint64_t need = MAX((uint64_t)k->init_size, (uint64_t)k->kernel_size);
         uint64_t low_end = boot_low_ram_end(g);
         uint64_t at = k->pref_address ? k->pref_address : DEFAULT_LOAD;
+        if (k->relocatable)
+                at = ALIGN_UP(at, (uint64_t)k->kernel_alignment);
         if (at < BOOT_HIGH_MEMORY || !boot_in_ram(g, at, need) || at + need > low_end) {
                 if (!k->relocatable)
                         return boot_error(err, errlen, -ERANGE,

@@ -102,6 +102,8 @@ static int finish(struct child *c, int timeout_s, char *err, size_t cap) {
                         ssize_t k = read(c->err_fd, err + n, cap - 1 - n);
                         if (k > 0)
                                 n += (size_t)k;
+                        else
+                                usleep(10000); /* EOF: the child is exiting */
                 }
                 int st;
                 if (waitpid(c->pid, &st, WNOHANG) == c->pid) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The bzImage header parser and loader on arbitrary images, into a 24 MiB
  * fake RAM: no write outside RAM, every failure explained, and a success
- * leaves the entry at load + 0x200 with boot_params at the zero page. */
+ * leaves the entry above 1 MiB + 0x200 with boot_params at the zero page. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char err[256] = "";
         int r = boot_linux_load(&req, &g, &e, err, sizeof err);
         if (r == 0) {
-                if (e.rsi != BOOT_ZERO_PAGE_GPA || (e.rip & 0xfff) != 0x200 || e.rip < 0x100000)
+                if (e.rsi != BOOT_ZERO_PAGE_GPA || e.rip < 0x100000 + 0x200)
                         abort();
         } else if (!err[0]) {
                 abort();
