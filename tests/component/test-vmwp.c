@@ -361,9 +361,16 @@ TEST(control_protocol) {
         m = recv_msg(sv[0]);
         ASSERT_STREQ(str_field(m, "state"), "running");
         json_object_put(m);
-        m = request(sv[0], "{\"op\":\"stats\",\"id\":4}");
-        ASSERT_GT(int_field(m, "serial_tx_bytes"), 40);
-        json_object_put(m);
+        /* The guest prints its report (~70 bytes) and then idles. */
+        int tx = 0;
+        for (int i = 0; i < 500 && tx < 60; i++) {
+                m = request(sv[0], "{\"op\":\"stats\",\"id\":4}");
+                ASSERT_EQ(int_field(m, "id"), 4);
+                tx = int_field(m, "serial_tx_bytes");
+                json_object_put(m);
+                usleep(10000);
+        }
+        ASSERT_GE(tx, 60);
         m = request(sv[0], "{\"op\":\"shutdown\",\"id\":5,\"reboot\":false}");
         ASSERT_STREQ(str_field(m, "ok"), "false");
         ASSERT_EQ(int_field(m, "errno"), ENOTSUP);
