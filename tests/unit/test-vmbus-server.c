@@ -93,15 +93,22 @@ static uint16_t post(struct fx *f, uint32_t conn, const void *m, size_t len) {
         return vmbus_sim_post(f->sim, conn, 0, m, len);
 }
 
-static struct vmbus_channel_version_response contact(struct fx *f, uint32_t conn, uint32_t version, uint32_t vcpu,
-                                                     unsigned *reply_vp) {
+static struct vmbus_channel_version_response contact_sint(struct fx *f, uint32_t conn, uint32_t version,
+                                                          uint32_t vcpu, unsigned *reply_vp, uint8_t sint) {
         struct vmbus_channel_initiate_contact ic = { .header.msgtype = CHANNELMSG_INITIATE_CONTACT,
                                                      .vmbus_version_requested = version, .target_vcpu = vcpu };
+        if (version >= VERSION_WIN10_V5)
+                ic.msg_sint = sint;
         ASSERT_EQ(post(f, conn, &ic, sizeof ic), HV_STATUS_SUCCESS);
         struct vmbus_channel_version_response vr;
         ASSERT_EQ(vmbus_sim_next_message(f->sim, reply_vp, &vr, sizeof vr), (int)sizeof vr);
         ASSERT_EQ(msgtype(&vr), CHANNELMSG_VERSION_RESPONSE);
         return vr;
+}
+
+static struct vmbus_channel_version_response contact(struct fx *f, uint32_t conn, uint32_t version, uint32_t vcpu,
+                                                     unsigned *reply_vp) {
+        return contact_sint(f, conn, version, vcpu, reply_vp, VMBUS_MESSAGE_SINT);
 }
 
 TEST(server_accepts_linux_versions) {
@@ -134,6 +141,9 @@ TEST(server_refuses_wrong_connection_id_and_unknown_versions) {
         vr = contact(&f, VMBUS_MESSAGE_CONNECTION_ID, VERSION_WIN7, 0, NULL);
         ASSERT_EQ(vr.version_supported, 0);
         vr = contact(&f, VMBUS_MESSAGE_CONNECTION_ID, 0x00040002, 0, NULL);
+        ASSERT_EQ(vr.version_supported, 0);
+        /* 5.x asking for messages on a SINT other than 2 (§4.3). */
+        vr = contact_sint(&f, VMBUS_MESSAGE_CONNECTION_ID_4, VERSION_WIN10_V5_3, 0, NULL, 3);
         ASSERT_EQ(vr.version_supported, 0);
         ASSERT_EQ(vmbus_server_version(f.srv), 0u);
         /* Connection ids other than 1 and 4 are not ours at all. */

@@ -75,6 +75,10 @@ static void msg_initiate_contact(struct vmbus_server *srv, uint32_t connection_i
          * used: every offer has monitor_allocated = 0 (§4.10). */
         bool ok = vp_ok && version_supported(v) &&
                   (v >= VERSION_WIN10_V5) == (connection_id == VMBUS_MESSAGE_CONNECTION_ID_4);
+        /* From 5.0 the guest names the SINT (and, newer, the VTL) it listens
+         * on; we deliver on SINT 2 of VTL 0 only (§4.3). */
+        if (v >= VERSION_WIN10_V5 && (ic.msg_sint != VMBUS_MESSAGE_SINT || ic.msg_vtl != 0))
+                ok = false;
         srv->msg_vp = vp_ok ? vp : 0;
         struct vmbus_channel_version_response resp = {
                 .header.msgtype = CHANNELMSG_VERSION_RESPONSE,
