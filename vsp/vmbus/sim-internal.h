@@ -36,6 +36,7 @@ struct vmbus_sim {
         pthread_mutex_t lock;
         unsigned vp_count;
         int memfd;
+        bool external_ram; /* memfd and ram belong to the caller */
         uint8_t *ram;
         size_t ram_bytes;
         uint64_t next_page;

@@ -14,21 +14,46 @@
 #include "hv/tlfs.h"
 #include "sim-internal.h"
 
-int vmbus_sim_new(size_t ram_bytes, unsigned vp_count, struct vmbus_sim **out) {
+static struct vmbus_sim *sim_alloc(size_t ram_bytes, unsigned vp_count) {
         if (ram_bytes < 2 * VMBUS_PAGE_SIZE || ram_bytes % VMBUS_PAGE_SIZE || vp_count == 0 ||
             vp_count > SIM_MAX_VPS)
-                return -EINVAL;
+                return NULL;
         struct vmbus_sim *s = calloc(1, sizeof *s);
         if (!s)
-                return -ENOMEM;
+                return NULL;
         pthread_mutex_init(&s->lock, NULL);
         s->vp_count = vp_count;
         s->ram_bytes = ram_bytes;
         s->next_page = 1;
         s->next_gpadl = 0xe1e10; /* Linux's first handle (§4.5) */
-        s->memfd = memfd_create("vmbus-sim-ram", MFD_CLOEXEC);
+        s->memfd = -1;
         s->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        int r = s->memfd < 0 || s->event_fd < 0 ? -errno : 0;
+        if (s->event_fd < 0) {
+                vmbus_sim_free(s);
+                return NULL;
+        }
+        return s;
+}
+
+int vmbus_sim_new_external(int memfd, uint8_t *ram, size_t ram_bytes, unsigned vp_count, struct vmbus_sim **out) {
+        if (memfd < 0 || !ram)
+                return -EINVAL;
+        struct vmbus_sim *s = sim_alloc(ram_bytes, vp_count);
+        if (!s)
+                return -EINVAL;
+        s->external_ram = true;
+        s->memfd = memfd;
+        s->ram = ram;
+        *out = s;
+        return 0;
+}
+
+int vmbus_sim_new(size_t ram_bytes, unsigned vp_count, struct vmbus_sim **out) {
+        struct vmbus_sim *s = sim_alloc(ram_bytes, vp_count);
+        if (!s)
+                return -EINVAL;
+        s->memfd = memfd_create("vmbus-sim-ram", MFD_CLOEXEC);
+        int r = s->memfd < 0 ? -errno : 0;
         if (r == 0 && ftruncate(s->memfd, (off_t)ram_bytes) < 0)
                 r = -errno;
         if (r == 0) {
@@ -49,9 +74,11 @@ int vmbus_sim_new(size_t ram_bytes, unsigned vp_count, struct vmbus_sim **out) {
 void vmbus_sim_free(struct vmbus_sim *s) {
         if (!s)
                 return;
-        if (s->ram)
-                munmap(s->ram, s->ram_bytes);
-        safe_close(s->memfd);
+        if (!s->external_ram) {
+                if (s->ram)
+                        munmap(s->ram, s->ram_bytes);
+                safe_close(s->memfd);
+        }
         safe_close(s->event_fd);
         free(s->queue);
         pthread_mutex_destroy(&s->lock);

@@ -31,6 +31,10 @@ struct vmbus_sim;
 extern const struct vmbus_host_ops vmbus_sim_ops; /* host context: the struct vmbus_sim */
 
 int vmbus_sim_new(size_t ram_bytes, unsigned vp_count, struct vmbus_sim **out);
+/* The same over RAM someone else owns (a vid partition: gm_map and
+ * gm_fd_offset of GPA 0): ram is its host view, memfd offset 0 is GPA 0.
+ * Both must outlive the sim. */
+int vmbus_sim_new_external(int memfd, uint8_t *ram, size_t ram_bytes, unsigned vp_count, struct vmbus_sim **out);
 void vmbus_sim_free(struct vmbus_sim *s);
 
 uint8_t *vmbus_sim_ram(struct vmbus_sim *s);
