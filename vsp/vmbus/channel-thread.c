@@ -6,6 +6,7 @@
  * doorbells at all). */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -36,8 +37,12 @@ static int channel_serve(struct vmbus_channel *ch) {
                         uint64_t now = now_us(CLOCK_MONOTONIC);
                         if (!idle_since)
                                 idle_since = now;
-                        if (now - idle_since < ops->poll_us)
+                        if (now - idle_since < ops->poll_us) {
+                                /* Idle polling must not starve the guest's
+                                 * vCPU thread when cores are shared. */
+                                sched_yield();
                                 continue;
+                        }
                 }
                 if (!vmbus_ring_unmask(rp))
                         return 0;

@@ -38,7 +38,9 @@ struct vmbus_server_config {
 int vmbus_server_new(const struct vmbus_server_config *cfg, const struct vmbus_host_ops *ops, void *host,
                      struct vmbus_server **out);
 /* Closes every channel, destroys every device, unmaps everything and
- * unregisters the handlers. Accepts NULL. */
+ * unregisters the handlers. Accepts NULL. Call it with the VPs stopped or
+ * paused: a message handler already running on a VP thread must not outlive
+ * the server. */
 void vmbus_server_free(struct vmbus_server *srv);
 
 /* The entry point the host's message handler calls (HvPostMessage on a
