@@ -70,23 +70,22 @@ uint16_t hv_signal_event_parse(uint64_t input, struct hv_signal_event *out) {
 const uint8_t hv_hypercall_stub[] = {
         0xf3, 0x0f, 0x1e, 0xfa,                   /* 0x00 endbr64 */
         0x48, 0x81, 0xf9, 0x5d, 0x00, 0x01, 0x00, /* 0x04 cmp $0x1005d, %rcx */
-        0x75, 0x15,                               /* 0x0b jne 0x22 */
-        0x48, 0x89, 0xd0,                         /* 0x0d mov %rdx, %rax */
-        0x48, 0xc1, 0xe8, 0x20,                   /* 0x10 shr $32, %rax */
-        0x75, 0x0c,                               /* 0x14 jne 0x22 */
-        0x89, 0xd0,                               /* 0x16 mov %edx, %eax */
-        0xba, LE16(VMSTACK_DOORBELL_PORT), 0, 0,  /* 0x18 mov $port, %edx */
-        0xef,                                     /* 0x1d out %eax, (%dx) */
-        0x31, 0xc0,                               /* 0x1e xor %eax, %eax */
-        0xc3,                                     /* 0x20 ret */
-        0xcc,                                     /* 0x21 int3 */
-        0x49, 0x89, 0xd1,                         /* 0x22 mov %rdx, %r9 */
-        0xba, LE16(VMSTACK_HYPERCALL_PORT), 0, 0, /* 0x25 mov $port, %edx */
-        0xed,                                     /* 0x2a in (%dx), %eax */
-        0xc3,                                     /* 0x2b ret */
+        0x75, 0x11,                               /* 0x0b jne 0x1e */
+        0x89, 0xd0,                               /* 0x0d mov %edx, %eax */
+        0x48, 0x39, 0xd0,                         /* 0x0f cmp %rdx, %rax */
+        0x75, 0x0a,                               /* 0x12 jne 0x1e */
+        0xba, LE16(VMSTACK_DOORBELL_PORT), 0, 0,  /* 0x14 mov $port, %edx */
+        0xef,                                     /* 0x19 out %eax, (%dx) */
+        0x31, 0xc0,                               /* 0x1a xor %eax, %eax */
+        0xc3,                                     /* 0x1c ret */
+        0xcc,                                     /* 0x1d int3 */
+        0x49, 0x89, 0xd1,                         /* 0x1e mov %rdx, %r9 */
+        0xba, LE16(VMSTACK_HYPERCALL_PORT), 0, 0, /* 0x21 mov $port, %edx */
+        0xed,                                     /* 0x26 in (%dx), %eax */
+        0xc3,                                     /* 0x27 ret */
 };
 const size_t hv_hypercall_stub_len = sizeof hv_hypercall_stub;
-_Static_assert(sizeof hv_hypercall_stub == 0x2c, "stub layout");
+_Static_assert(sizeof hv_hypercall_stub == 0x28, "stub layout");
 
 void hv_hypercall_page_fill(uint8_t page[HV_HYP_PAGE_SIZE]) {
         memset(page, 0xcc, HV_HYP_PAGE_SIZE);

@@ -655,7 +655,9 @@ cmd_msr_gp:
         jmp     done
 
 # ---- benchmark ----------------------------------------------------------
-# ARG = doorbell connection id, ARG2 = iterations, USER = run at CPL3.
+# ARG = doorbell connection id, ARG2 = iterations, ARG3 = doorbell id the
+# handler rings in the IRQ phase, ARG4 = doorbell id of the doorbell-only
+# phase, USER = run the loops at CPL3.
 # Phases are timed by the host between HG_MARK_BEGIN and HG_MARK_END.
 cmd_bench:
         call    enable_hypercall_page
@@ -675,28 +677,39 @@ bench_body:
         dec     %r12d
         jnz     1b
         MARK    HG_MARK_END
+        # Doorbells alone (an eventfd nobody answers): the stub's cost.
+        mov     $HG_PHASE_DOORBELL, %eax
+        mov     %rax, RES(HG_R_PHASE)
+        MARK    HG_MARK_BEGIN
+        mov     MBOX(HG_MB_ARG2), %r12d
+2:      mov     $0x1005d, %ecx
+        mov     MBOX(HG_MB_ARG4), %edx
+        HVCALL
+        dec     %r12d
+        jnz     2b
+        MARK    HG_MARK_END
         # Doorbell, then wait for the host's event interrupt.
         mov     $HG_PHASE_SIGNAL, %eax
         mov     %rax, RES(HG_R_PHASE)
         MARK    HG_MARK_BEGIN
         mov     MBOX(HG_MB_ARG2), %r12d
-2:      movl    $0, irq_seen(%rip)
+3:      movl    $0, irq_seen(%rip)
         mov     $0x1005d, %ecx
         mov     MBOX(HG_MB_ARG), %edx
         HVCALL
-3:      cmpl    $0, irq_seen(%rip)
-        jne     4f
+4:      cmpl    $0, irq_seen(%rip)
+        jne     6f
         cmpl    $0, MBOX(HG_MB_USER)
-        jne     3b                      # CPL3: spin (native)
+        jne     4b                      # CPL3: spin (no cli/sti/hlt there)
         cli                             # CPL0: wait in hlt
         cmpl    $0, irq_seen(%rip)
-        jne     4f
+        jne     5f
         sti
         hlt
-        jmp     3b
-4:      sti
-        dec     %r12d
-        jnz     2b
+        jmp     4b
+5:      sti
+6:      dec     %r12d
+        jnz     3b
         MARK    HG_MARK_END
         # From here the host drives: each event interrupt answers with a
         # doorbell from the handler.
@@ -704,10 +717,10 @@ bench_body:
         mov     $HG_PHASE_IRQ, %eax
         mov     %rax, RES(HG_R_PHASE)
         MARK    HG_MARK_BEGIN
-5:      cmpl    $0, MBOX(HG_MB_USER)
-        jne     5b
+7:      cmpl    $0, MBOX(HG_MB_USER)
+        jne     7b
         hlt
-        jmp     5b
+        jmp     7b
 
 # ---- interrupt and exception handlers -----------------------------------
 
@@ -786,7 +799,7 @@ bench_irq_isr:
         push    %r11
         lock btrq $1, SIEF2
         mov     $0x1005d, %ecx
-        mov     MBOX(HG_MB_ARG), %edx
+        mov     MBOX(HG_MB_ARG3), %edx
         HVCALL
         pop     %r11
         pop     %r9

@@ -26,6 +26,8 @@
 #define HG_MB_ARG 0x0c   /* connection id / iterations */
 #define HG_MB_ARG2 0x10  /* second connection id / iterations */
 #define HG_MB_USER 0x14  /* bench: 1 = run the loops at CPL3 */
+#define HG_MB_ARG3 0x18  /* bench: doorbell connection id of the IRQ phase */
+#define HG_MB_ARG4 0x1c  /* bench: doorbell connection id of the doorbell-only phase */
 
 #define HG_CMD_CPUID 1
 #define HG_CMD_HYPERCALL 2
@@ -133,5 +135,6 @@
 
 /* Benchmark phases (R_PHASE). */
 #define HG_PHASE_PIO 1      /* plain OUT to HG_PORT_BENCH (exit to user space) */
+#define HG_PHASE_DOORBELL 4 /* HvSignalEvent through the page, nobody answers */
 #define HG_PHASE_SIGNAL 2   /* HvSignalEvent doorbell -> host replies with an event */
 #define HG_PHASE_IRQ 3      /* host event -> guest ISR -> doorbell back */

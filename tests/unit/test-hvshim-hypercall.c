@@ -125,7 +125,7 @@ TEST(signal_event_input) {
 
 TEST(hypercall_page_layout) {
         const uint8_t *s = hv_hypercall_stub;
-        ASSERT_EQ(hv_hypercall_stub_len, 0x2cu);
+        ASSERT_EQ(hv_hypercall_stub_len, 0x28u);
         const uint8_t endbr[4] = { 0xf3, 0x0f, 0x1e, 0xfa }; /* 6.1.192+ look for it (§1.6) */
         ASSERT_MEMEQ(s, endbr, 4);
         ASSERT_EQ(s[HV_STUB_OUT_OFFSET], 0xefu); /* out %eax, (%dx) */
@@ -138,10 +138,12 @@ TEST(hypercall_page_layout) {
         ASSERT_EQ(s[HV_STUB_IN_OFFSET - 5], 0xbau);
         ASSERT_EQ(s[HV_STUB_IN_OFFSET - 4] | s[HV_STUB_IN_OFFSET - 3] << 8, VMSTACK_HYPERCALL_PORT);
         /* Both conditional jumps land on the slow path (mov %rdx, %r9). */
-        ASSERT_EQ(0x0d + (int8_t)s[0x0c], 0x22);
-        ASSERT_EQ(0x16 + (int8_t)s[0x15], 0x22);
+        ASSERT_EQ(s[0x0b], 0x75u);
+        ASSERT_EQ(0x0d + (int8_t)s[0x0c], 0x1e);
+        ASSERT_EQ(s[0x12], 0x75u);
+        ASSERT_EQ(0x14 + (int8_t)s[0x13], 0x1e);
         const uint8_t slow[3] = { 0x49, 0x89, 0xd1 };
-        ASSERT_MEMEQ(s + 0x22, slow, 3);
+        ASSERT_MEMEQ(s + 0x1e, slow, 3);
         uint8_t page[HV_HYP_PAGE_SIZE];
         hv_hypercall_page_fill(page);
         ASSERT_MEMEQ(page, s, hv_hypercall_stub_len);

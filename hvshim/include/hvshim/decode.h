@@ -139,28 +139,29 @@ uint16_t hv_signal_event_parse(uint64_t input, struct hv_signal_event *out);
 /* ---- the hypercall page --------------------------------------------- */
 /* The page content is ours (§1.6 KVM note). x86-64 only:
  *
- *   0x00 endbr64
- *   0x04 cmp  rcx, 0x1005d        fast HvSignalEvent?
+ *   0x00 endbr64                  (IBT-enabled callers, §1.6)
+ *   0x04 cmp  rcx, 0x1005d        fast HvSignalEvent, no rep/varhead?
  *   0x0b jne  slow
- *   0x0d mov  rax, rdx
- *   0x10 shr  rax, 32             flag number and RsvdZ must be 0
- *   0x14 jnz  slow
- *   0x16 mov  eax, edx            connection id
- *   0x18 mov  edx, VMSTACK_DOORBELL_PORT
- *   0x1d out  dx, eax             ioeventfd datamatch = id: no exit
- *   0x1e xor  eax, eax            HV_STATUS_SUCCESS
- *   0x20 ret
- *   0x21 int3                     (no straight-line speculation past ret)
- *   0x22 slow: mov r9, rdx        input GPA / fast input 1
- *   0x25 mov  edx, VMSTACK_HYPERCALL_PORT
- *   0x2a in   eax, dx             exit: hvshim returns the status in EAX
- *   0x2b ret
- *   0x2c int3 ... (rest of the page)
+ *   0x0d mov  eax, edx            connection id ...
+ *   0x0f cmp  rax, rdx            ... and flag number/RsvdZ (63:32) zero?
+ *   0x12 jne  slow
+ *   0x14 mov  edx, VMSTACK_DOORBELL_PORT
+ *   0x19 out  dx, eax             ioeventfd datamatch = id: no exit
+ *   0x1a xor  eax, eax            HV_STATUS_SUCCESS
+ *   0x1c ret
+ *   0x1d int3                     (no straight-line speculation past ret)
+ *   0x1e slow: mov r9, rdx        input GPA / fast input 1
+ *   0x21 mov  edx, VMSTACK_HYPERCALL_PORT
+ *   0x26 in   eax, dx             exit: hvshim returns the status in EAX
+ *   0x27 ret
+ *   0x28 int3 ... (rest of the page)
  *
- * Clobbers RAX, RDX, R9 and flags, all volatile in the hypercall ABI. */
-#define HV_STUB_OUT_OFFSET 0x1du
-#define HV_STUB_RET_OFFSET 0x20u
-#define HV_STUB_IN_OFFSET 0x2au
+ * Clobbers RAX, RDX, R9 and flags, all volatile in the hypercall ABI. The
+ * fast path is 10 instructions: on real hardware they cost nothing next to
+ * an exit; under PVM's CPL0 emulator each one counts (docs/hvshim.md). */
+#define HV_STUB_OUT_OFFSET 0x19u
+#define HV_STUB_RET_OFFSET 0x1cu
+#define HV_STUB_IN_OFFSET 0x26u
 extern const uint8_t hv_hypercall_stub[];
 extern const size_t hv_hypercall_stub_len;
 /* The whole page: the stub, then int3. */
