@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* hvshim signalling costs with tests/guests/hvshim_guest.S (HG_CMD_BENCH),
+/* hvshim signalling costs with tests/guests/hvshim_bench.S,
  * for a guest running its loops at CPL0 and at CPL3:
  *   - pio:    a plain port-I/O exit to user space (the baseline);
  *   - doorbell: HvSignalEvent through the hypercall page alone (stub +
@@ -20,6 +20,8 @@
 
 #include "bench.h"
 #include "tests/component/test-hvshim-harness.h"
+
+TINY_GUEST(hvshim_bench);
 
 #define CONN_SIGNAL 0x3003u
 #define CONN_IRQ 0x3004u
@@ -80,7 +82,7 @@ static double irq_round_trip_us(struct hg *h, int efd, unsigned iterations) {
 
 static void run(bool user, unsigned iterations) {
         struct hg h;
-        hg_init(&h, HG_CMD_BENCH, NULL);
+        hg_init_image(&h, tg_hvshim_bench, tg_hvshim_bench_len, 0, NULL);
         struct responder r = { .hv = h.hv, .efd = eventfd(0, EFD_CLOEXEC) };
         int irq_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), db_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         ASSERT_OK(r.efd);

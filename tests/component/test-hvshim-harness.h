@@ -133,9 +133,11 @@ static inline int hg_on_exit(void *opaque, struct vid_vp *vp, const struct vid_e
         return e->kind == VID_EXIT_SHUTDOWN ? VMWP_EXIT_TRIPLE_FAULT : VMWP_EXIT_INTERNAL;
 }
 
-/* A partition with hvshim (cfg NULL: all features) and the guest ready to
- * run `cmd`; set mailbox fields and registrations before hg_start(). */
-static inline void hg_init(struct hg *h, uint32_t cmd, const struct hvshim_config *cfg) {
+/* A partition with hvshim (cfg NULL: all features) and `image` loaded,
+ * ready to run `cmd`; set mailbox fields and registrations before
+ * hg_start(). */
+static inline void hg_init_image(struct hg *h, const unsigned char *image, unsigned len, uint32_t cmd,
+                                 const struct hvshim_config *cfg) {
         memset(h, 0, sizeof *h);
         pthread_mutex_init(&h->lock, NULL);
         pthread_cond_init(&h->cond, NULL);
@@ -149,12 +151,17 @@ static inline void hg_init(struct hg *h, uint32_t cmd, const struct hvshim_confi
         ASSERT_OK(r);
         ASSERT_OK(hvshim_create(h->p, cfg, &h->hv));
         ASSERT_OK(vid_register_pio(h->p, HG_PORT_BASE, HG_PORT_LEN, &hg_port_ops, h));
-        ASSERT_OK(gm_write(h->p, HG_LOAD, tg_hvshim_guest, tg_hvshim_guest_len));
+        ASSERT_OK(gm_write(h->p, HG_LOAD, image, len));
         hg_mailbox(h, HG_MB_CMD, cmd);
         struct vid_vp *vp = vid_partition_vp(h->p, 0);
         ASSERT_OK(vid_vp_set_protected_mode_flat(vp));
         struct vid_regs regs = { .rip = HG_LOAD, .rflags = 2 };
         ASSERT_OK(vid_vp_set_regs(vp, &regs));
+}
+
+/* The test guest, tests/guests/hvshim_guest.S. */
+static inline void hg_init(struct hg *h, uint32_t cmd, const struct hvshim_config *cfg) {
+        hg_init_image(h, tg_hvshim_guest, tg_hvshim_guest_len, cmd, cfg);
 }
 
 static inline void hg_start(struct hg *h) {

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Layout and protocol shared by tests/guests/hvshim_guest.S and the host
- * side (tests/component/test-hvshim*.c, bench/bench-hvshim.c). Only
- * #defines: the file is included by the assembler too.
+/* Layout and protocol shared by the guests tests/guests/hvshim_guest.S,
+ * hvshim_bench.S (and their hvshim_common.inc) and the host side
+ * (tests/component/test-hvshim*.c, bench/bench-hvshim.c). Only #defines:
+ * the file is included by the assembler too.
  *
- * Note: cmake/TinyGuest.cmake does not track this header; touch
- * hvshim_guest.S after changing it. */
+ * Note: cmake/TinyGuest.cmake does not track this header; touch the .S
+ * files after changing it. */
 #pragma once
 
 /* Guest physical = virtual (identity map of 4 GiB, user-accessible). */
@@ -20,12 +21,12 @@
 #define HG_RESULTS 0x107000 /* guest -> host, u64 slots, see HG_R_* */
 
 /* Mailbox (u32 fields, byte offsets). */
-#define HG_MB_CMD 0x00   /* HG_CMD_* */
+#define HG_MB_CMD 0x00   /* HG_CMD_* (hvshim_guest.S) */
 #define HG_MB_STEP 0x04  /* synic scenario: step counter written by the host */
 #define HG_MB_OP 0x08    /* synic scenario: HG_OP_* for that step */
 #define HG_MB_ARG 0x0c   /* connection id / iterations */
 #define HG_MB_ARG2 0x10  /* second connection id / iterations */
-#define HG_MB_USER 0x14  /* bench: 1 = run the loops at CPL3 */
+#define HG_MB_USER 0x14  /* bench: 1 = run the loops at CPL3 (hvshim_bench.S) */
 #define HG_MB_ARG3 0x18  /* bench: doorbell connection id of the IRQ phase */
 #define HG_MB_ARG4 0x1c  /* bench: doorbell connection id of the doorbell-only phase */
 
@@ -34,7 +35,6 @@
 #define HG_CMD_SYNIC 3
 #define HG_CMD_TIME 4
 #define HG_CMD_USER_HYPERCALL 5
-#define HG_CMD_BENCH 6
 #define HG_CMD_PIO_RIP 7
 #define HG_CMD_MSR_GP 8
 #define HG_CMD_CRASH 9
