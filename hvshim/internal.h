@@ -105,6 +105,10 @@ int hvshim_cpuid_install(struct hvshim *hv);
 
 /* reftime.c */
 int hvshim_time_init(struct hvshim *hv);
+/* Where KVM cannot report the TSC offset: IA32_TSC through KVM paired with
+ * rdtsc; *window = host TSC ticks around the best sample (the error bound
+ * is half of it). */
+int hvshim_tsc_offset_estimate(struct vid_vp *vp, int64_t *offset, uint64_t *window);
 int hvshim_tsc_page_update(struct hvshim *hv, uint64_t msr_value);
 
 /* synic.c */

@@ -31,8 +31,9 @@ static uint64_t mono_ns(void) {
         return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* The sample with the narrowest host window bounds the offset best. */
-static int estimate_tsc_offset(struct vid_vp *vp, int64_t *offset) {
+/* The sample with the narrowest host window bounds the offset best: KVM
+ * read the guest TSC somewhere inside [before, after]. */
+int hvshim_tsc_offset_estimate(struct vid_vp *vp, int64_t *offset, uint64_t *window) {
         uint64_t best = UINT64_MAX;
         for (int i = 0; i < OFFSET_SAMPLES; i++) {
                 uint64_t guest, before = __rdtsc();
@@ -45,6 +46,7 @@ static int estimate_tsc_offset(struct vid_vp *vp, int64_t *offset) {
                         *offset = (int64_t)(guest - (before + (after - before) / 2));
                 }
         }
+        *window = best;
         return 0;
 }
 
@@ -56,9 +58,10 @@ int hvshim_time_init(struct hvshim *hv) {
         struct vid_vp *vp0 = vid_partition_vp(hv->p, 0);
         if (!vp0)
                 return -EINVAL;
+        uint64_t window;
         int r = vid_vp_tsc_offset(vp0, &hv->tsc_offset);
         if (r == -ENOTSUP)
-                r = estimate_tsc_offset(vp0, &hv->tsc_offset);
+                r = hvshim_tsc_offset_estimate(vp0, &hv->tsc_offset, &window);
         if (r < 0)
                 return r;
         hv->tsc_hz = (uint64_t)vid_partition_tsc_khz(hv->p) * 1000u;

@@ -2,9 +2,12 @@
 /* Hypercall decoding and validation, the hypercall page, the CPUID leaves
  * and the reference-time arithmetic (hvshim/hypercall.c, cpuid.c):
  * well-formed and malformed input, with the TLFS status each gets. */
+#include <time.h>
+
 #include "common/test.h"
 #include "hv/vmstack.h"
 #include "hvshim/decode.h"
+#include "hvshim/internal.h"
 
 #define POST HVCALL_POST_MESSAGE
 #define SIGNAL HVCALL_SIGNAL_EVENT
@@ -196,6 +199,20 @@ TEST(reference_time_math) {
         ASSERT_EQ(hv_tsc_sequence_next(1), 2u);
         ASSERT_EQ(hv_tsc_sequence_next(0xfffffffeu), 1u); /* never 0 or 0xffffffff */
         ASSERT_EQ(hv_tsc_sequence_next(0xffffffffu), 1u);
+}
+
+/* Without a usable TSC rate (tsc_scale 0) the reference counter follows
+ * CLOCK_MONOTONIC from creation; no KVM needed to check that. */
+TEST(reference_time_without_tsc_rate) {
+        struct hvshim hv = { .tsc_scale = 0 };
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+        hv.mono_start_ns = now - 2000000000ull; /* created 2 s ago */
+        uint64_t t = hvshim_reference_time(&hv);
+        ASSERT_GE(t, 20000000u);
+        ASSERT_LT(t, 20000000u + 10000000u);
+        ASSERT_GE(hvshim_reference_time(&hv), t);
 }
 
 TEST_MAIN();
