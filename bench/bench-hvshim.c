@@ -82,7 +82,7 @@ static double irq_round_trip_us(struct hg *h, int efd, unsigned iterations) {
 
 static void run(bool user, unsigned iterations) {
         struct hg h;
-        hg_init_image(&h, tg_hvshim_bench, tg_hvshim_bench_len, 0, NULL);
+        hg_init_image(&h, tg_hvshim_bench, tg_hvshim_bench_len, 1, 0, NULL);
         struct responder r = { .hv = h.hv, .efd = eventfd(0, EFD_CLOEXEC) };
         int irq_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), db_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         ASSERT_OK(r.efd);

@@ -136,14 +136,14 @@ static inline int hg_on_exit(void *opaque, struct vid_vp *vp, const struct vid_e
 /* A partition with hvshim (cfg NULL: all features) and `image` loaded,
  * ready to run `cmd`; set mailbox fields and registrations before
  * hg_start(). */
-static inline void hg_init_image(struct hg *h, const unsigned char *image, unsigned len, uint32_t cmd,
-                                 const struct hvshim_config *cfg) {
+static inline void hg_init_image(struct hg *h, const unsigned char *image, unsigned len, unsigned n_vps,
+                                 uint32_t cmd, const struct hvshim_config *cfg) {
         memset(h, 0, sizeof *h);
         pthread_mutex_init(&h->lock, NULL);
         pthread_cond_init(&h->cond, NULL);
         h->marks = calloc(HG_MAX_MARKS, sizeof *h->marks);
         ASSERT_NOT_NULL(h->marks);
-        struct vid_partition_config pc = { .ram_bytes = 32u << 20, .n_vps = 1 };
+        struct vid_partition_config pc = { .ram_bytes = 32u << 20, .n_vps = n_vps };
         char err[256] = "";
         int r = vid_partition_create(&pc, &h->p, err, sizeof err);
         if (r < 0)
@@ -161,7 +161,7 @@ static inline void hg_init_image(struct hg *h, const unsigned char *image, unsig
 
 /* The test guest, tests/guests/hvshim_guest.S. */
 static inline void hg_init(struct hg *h, uint32_t cmd, const struct hvshim_config *cfg) {
-        hg_init_image(h, tg_hvshim_guest, tg_hvshim_guest_len, cmd, cfg);
+        hg_init_image(h, tg_hvshim_guest, tg_hvshim_guest_len, 1, cmd, cfg);
 }
 
 static inline void hg_start(struct hg *h) {

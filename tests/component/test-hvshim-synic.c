@@ -6,6 +6,8 @@
  * kexec-like disable that drops the queue and reports synic_reset. The
  * guest (tests/guests/hvshim_guest.S, HG_CMD_SYNIC) reports every SINT
  * interrupt and consumes or scans only when the host tells it to. */
+#include <sys/eventfd.h>
+
 #include "common/log.h"
 #include "hvshim/decode.h"
 #include "tests/component/test-hvshim-harness.h"
@@ -162,6 +164,78 @@ TEST(synic_messages_events_masking_reset) {
         disable_enable(&h, &rs);
         ASSERT_EQ(hg_count(&h, HG_MARK_EXC), 0u);
         hg_finish(&h, 0);
+}
+
+struct posted_vp {
+        pthread_mutex_t lock;
+        unsigned calls, vp;
+};
+
+static uint16_t on_message(void *opaque, unsigned vp_index, uint32_t type, const void *payload, uint32_t size) {
+        struct posted_vp *m = opaque;
+        pthread_mutex_lock(&m->lock);
+        m->calls++;
+        m->vp = vp_index;
+        pthread_mutex_unlock(&m->lock);
+        return HV_STATUS_SUCCESS;
+}
+
+static uint64_t guest_u64(struct hg *h, uint64_t gpa) {
+        uint64_t v;
+        ASSERT_OK(gm_read(h->p, gpa, &v, sizeof v));
+        return v;
+}
+
+/* Per-VP SynIC state and routing: each VP's VP_INDEX and hypercalls, and
+ * messages and events reaching the target VP's pages and APIC only. */
+TEST(synic_two_vps) {
+        struct hg h;
+        struct posted_vp pm = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        hg_init_image(&h, tg_hvshim_guest, tg_hvshim_guest_len, 2, HG_CMD_SMP, NULL);
+        int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        ASSERT_OK(hvshim_set_message_handler(h.hv, 0x11, on_message, &pm));
+        ASSERT_OK(hvshim_register_event(h.hv, 0x22, efd));
+        hg_mailbox(&h, HG_MB_ARG, 0x11);
+        hg_mailbox(&h, HG_MB_ARG2, 0x22);
+        hg_start(&h);
+        struct hg_mark ap;
+        ASSERT_TRUE(hg_wait_mark(&h, HG_MARK_AP_READY, 1, HG_TIMEOUT_MS, &ap));
+        ASSERT_EQ(ap.res[HG_R_AP_VP_INDEX], 1u);
+        ASSERT_EQ(ap.res[HG_R_AP_POST], HV_STATUS_SUCCESS);
+        ASSERT_EQ(ap.res[HG_R_AP_SIGNAL], HV_STATUS_SUCCESS);
+        ASSERT_EQ(pm.calls, 1u);
+        ASSERT_EQ(pm.vp, 1u);
+        uint64_t n = 0;
+        ASSERT_EQ(read(efd, &n, sizeof n), (ssize_t)sizeof n);
+        ASSERT_EQ(n, 1u);
+
+        /* One at a time: the handlers of both CPUs share the result slots. */
+        ASSERT_OK(synic_post_message(h.hv, 1, SINT, HVMSG_VMBUS, "vp1", 4));
+        struct hg_mark m;
+        ASSERT_TRUE(hg_wait_mark(&h, HG_MARK_IRQ, 1, HG_TIMEOUT_MS, &m));
+        ASSERT_EQ(m.res[HG_R_IRQ_CPU], 1u);
+        ASSERT_EQ(guest_u64(&h, HG_SIMP_AP + 0x200) & 0xffffffffu, HVMSG_VMBUS);
+        ASSERT_EQ(guest_u64(&h, HG_SIMP_AP + 0x210) & 0xffffffffu, 0x00317076u); /* "vp1" */
+        ASSERT_EQ(guest_u64(&h, HG_SIMP + 0x200), 0u);
+        ASSERT_OK(post(&h, 0x5150aaaa));
+        ASSERT_TRUE(hg_wait_mark(&h, HG_MARK_IRQ, 2, HG_TIMEOUT_MS, &m));
+        ASSERT_EQ(m.res[HG_R_IRQ_CPU], 0u);
+        ASSERT_EQ(guest_u64(&h, HG_SIMP + 0x200) & 0xffffffffu, HVMSG_VMBUS);
+        ASSERT_EQ(guest_u64(&h, HG_SIMP + 0x210) & 0xffffffffu, 0x5150aaaau);
+
+        ASSERT_OK(synic_signal_event(h.hv, 1, SINT, 8));
+        ASSERT_TRUE(hg_wait_mark(&h, HG_MARK_IRQ, 3, HG_TIMEOUT_MS, &m));
+        ASSERT_EQ(m.res[HG_R_IRQ_CPU], 1u);
+        ASSERT_EQ(guest_u64(&h, HG_SIEFP_AP + 0x200), 1u << 8);
+        ASSERT_EQ(guest_u64(&h, HG_SIEFP + 0x200), 0u);
+        ASSERT_OK(synic_signal_event(h.hv, 0, SINT, 7));
+        ASSERT_TRUE(hg_wait_mark(&h, HG_MARK_IRQ, 4, HG_TIMEOUT_MS, &m));
+        ASSERT_EQ(m.res[HG_R_IRQ_CPU], 0u);
+        ASSERT_EQ(guest_u64(&h, HG_SIEFP + 0x200), 1u << 7);
+        ASSERT_EQ(guest_u64(&h, HG_SIEFP_AP + 0x200), 1u << 8);
+        ASSERT_EQ(hg_count(&h, HG_MARK_EXC), 0u);
+        hg_finish(&h, 0);
+        close(efd);
 }
 
 TEST(synic_api_checks) {

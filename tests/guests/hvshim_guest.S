@@ -23,6 +23,8 @@ guest_main:
         je      cmd_msr_gp
         cmp     $HG_CMD_CRASH, %eax
         je      cmd_crash
+        cmp     $HG_CMD_SMP, %eax
+        je      cmd_smp
         jmp     done
 
 # ---- commands -----------------------------------------------------------
@@ -446,3 +448,94 @@ cmd_msr_gp:
         rdmsr
         jmp     done
 
+
+# Two VPs: VP 0 wakes VP 1 (INIT, SIPI to the real-mode trampoline below),
+# which reads VP_INDEX, makes hypercalls and enables its own SynIC pages.
+# Both then wait for interrupts, which the handler reports with the CPU.
+cmd_smp:
+        call    enable_hypercall_page
+        call    enable_synic
+        mov     $0xfee00000, %ebx
+        movl    $0x01000000, 0x310(%rbx)        # ICR high: APIC 1
+        movl    $0x00004500, 0x300(%rbx)        # INIT
+        lea     ap_trampoline(%rip), %rax
+        shr     $12, %eax
+        or      $0x4600, %eax                   # SIPI, vector = trampoline page
+        mov     %eax, 0x300(%rbx)
+        mov     %eax, 0x300(%rbx)               # second SIPI, as the MP spec says
+        MARK    HG_MARK_READY
+1:      sti
+        hlt
+        jmp     1b
+
+ap_main:
+        RDMSR64 MSR_VP_INDEX
+        mov     %rax, RES(HG_R_AP_VP_INDEX)
+        mov     $HG_INPUT_PAGE + 0x800, %edi    # HvPostMessage(ARG, type 1, 4 bytes)
+        mov     MBOX(HG_MB_ARG), %eax
+        mov     %eax, 0(%rdi)
+        movl    $0, 4(%rdi)
+        movl    $1, 8(%rdi)
+        movl    $4, 12(%rdi)
+        movl    $0xa9a9a9a9, 16(%rdi)
+        mov     $0x5c, %ecx
+        mov     %edi, %edx
+        xor     %r8d, %r8d
+        HVCALL
+        mov     %rax, RES(HG_R_AP_POST)
+        mov     $0x1005d, %ecx
+        mov     MBOX(HG_MB_ARG2), %edx
+        HVCALL
+        mov     %rax, RES(HG_R_AP_SIGNAL)
+        mov     $HG_SIMP_AP | 1, %esi
+        mov     $HG_SIEFP_AP | 1, %edi
+        call    enable_synic_at
+        MARK    HG_MARK_AP_READY
+1:      sti
+        hlt
+        jmp     1b
+
+# VP 1 starts here in real mode (CS = page, IP = 0): flat 32-bit protected
+# mode with the shared GDT, then long mode with VP 0's page tables and IDT.
+        .code16
+        .p2align 12
+ap_trampoline:
+        cli
+        mov     %cs, %ax
+        mov     %ax, %ds
+        lgdtl   ap_gdtr - ap_trampoline
+        mov     %cr0, %eax
+        or      $1, %eax
+        mov     %eax, %cr0
+        ljmpl   $KCODE32, $ap_protected
+        .p2align 3
+ap_gdtr: .word  gdt_end - gdt - 1
+        .long   gdt
+
+        .code32
+ap_protected:
+        mov     $KDATA, %ax
+        mov     %ax, %ds
+        mov     %ax, %es
+        mov     %ax, %ss
+        mov     $pml4, %eax
+        mov     %eax, %cr3
+        mov     %cr4, %eax
+        or      $0x20, %eax
+        mov     %eax, %cr4
+        mov     $0xc0000080, %ecx
+        rdmsr
+        or      $0x100, %eax
+        wrmsr
+        mov     %cr0, %eax
+        or      $0x80000000, %eax
+        mov     %eax, %cr0
+        ljmp    $KCODE, $ap_long
+
+        .code64
+ap_long:
+        mov     $HG_AP_STACK_TOP, %rsp
+        lidt    idtr(%rip)
+        mov     $0xfee00000, %ebx
+        movl    $0x1ff, 0xf0(%rbx)              # LAPIC software enable
+        jmp     ap_main

@@ -19,6 +19,9 @@
 #define HG_TSC_PAGE 0x105000
 #define HG_MAILBOX 0x106000 /* host -> guest, see HG_MB_* */
 #define HG_RESULTS 0x107000 /* guest -> host, u64 slots, see HG_R_* */
+#define HG_SIMP_AP 0x108000  /* VP 1's SynIC pages (HG_CMD_SMP) */
+#define HG_SIEFP_AP 0x109000
+#define HG_AP_STACK_TOP 0x30000
 
 /* Mailbox (u32 fields, byte offsets). */
 #define HG_MB_CMD 0x00   /* HG_CMD_* (hvshim_guest.S) */
@@ -38,6 +41,7 @@
 #define HG_CMD_PIO_RIP 7
 #define HG_CMD_MSR_GP 8
 #define HG_CMD_CRASH 9
+#define HG_CMD_SMP 10
 
 /* Synic scenario operations (HG_MB_OP), performed when HG_MB_STEP changes. */
 #define HG_OP_CONSUME 1   /* report slot 2 (type, size, flags, payload[0]); free it; EOM if pending */
@@ -70,6 +74,7 @@
 #define HG_MARK_BEGIN 9      /* bench phase begins (R_PHASE) */
 #define HG_MARK_END 10       /* bench phase ends (R_PHASE) */
 #define HG_MARK_PROBE 11     /* pio_rip: R_PROBE_* */
+#define HG_MARK_AP_READY 12  /* VP 1 is up: R_AP_* */
 
 /* Result slots (u64 index). */
 #define HG_R_CPUID0 0 /* 0x40000000 eax, ebx, ecx, edx in slots 0..3 */
@@ -130,8 +135,12 @@
 #define HG_R_PROBE_VALUE 67
 #define HG_R_PROBE_CPL 68
 
+#define HG_R_IRQ_CPU 69     /* APIC ID of the CPU that took the SINT interrupt */
+#define HG_R_AP_VP_INDEX 70 /* VP_INDEX read on VP 1 */
+#define HG_R_AP_POST 71     /* HvPostMessage status on VP 1 */
 #define HG_R_GP_COUNT 72   /* #GP taken by the MSR scenario */
 #define HG_R_GP_MASK 73    /* bit i: check i raised #GP */
+#define HG_R_AP_SIGNAL 74  /* fast HvSignalEvent status on VP 1 */
 
 /* Benchmark phases (R_PHASE). */
 #define HG_PHASE_PIO 1      /* plain OUT to HG_PORT_BENCH (exit to user space) */
