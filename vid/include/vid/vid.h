@@ -50,6 +50,10 @@ unsigned vid_vp_index(const struct vid_vp *vp);
 uint32_t vid_vp_apic_id(const struct vid_vp *vp);
 /* True on a PVM ("pagetable-based") nested KVM host; see docs/pvm.md. */
 bool vid_partition_is_pvm(const struct vid_partition *p);
+/* Kernel command-line options a stock Linux guest needs on this host, to
+ * keep it off instructions the PVM emulator cannot execute at CPL0
+ * (docs/pvm.md); "" on every other host. */
+const char *vid_pvm_linux_cmdline(const struct vid_partition *p);
 /* Host TSC frequency in kHz as KVM reports it (guest TSC runs at the same rate). */
 uint32_t vid_partition_tsc_khz(const struct vid_partition *p);
 
