@@ -314,7 +314,7 @@ static void record_exit(struct vid_vp *vp, struct vid_exit *e, enum vid_exit_kin
         }
         /* The instruction bytes are the first thing anyone debugging an
          * internal error asks for. The linear RIP is CS.base + RIP. */
-        uint64_t gpa;
+        uint64_t gpa = 0;
         uint64_t lin = run->s.regs.sregs.cs.base + e->rip;
         if (vid_vp_translate(vp, lin, &gpa) == 0) {
                 size_t n = sizeof e->insn;
