@@ -110,6 +110,13 @@ uint64_t vmbus_sim_alloc_pages(struct vmbus_sim *s, size_t n) {
         return first;
 }
 
+void vmbus_sim_set_alloc_start(struct vmbus_sim *s, uint64_t pfn) {
+        pthread_mutex_lock(&s->lock);
+        if (pfn > s->next_page && pfn < s->ram_bytes / VMBUS_PAGE_SIZE)
+                s->next_page = pfn;
+        pthread_mutex_unlock(&s->lock);
+}
+
 /* ---- messages ------------------------------------------------------------------ */
 
 static int sim_post_message(void *host, unsigned vp, const void *msg, size_t len) {

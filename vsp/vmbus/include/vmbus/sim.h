@@ -44,6 +44,8 @@ unsigned vmbus_sim_live_mappings(struct vmbus_sim *s);
 /* Pages for the guest's own use, from a bump allocator over RAM (after the
  * first page). Returns the first PFN, or 0 when RAM is exhausted. */
 uint64_t vmbus_sim_alloc_pages(struct vmbus_sim *s, size_t n);
+/* Hand out pages from pfn on (external RAM that holds a guest image below). */
+void vmbus_sim_set_alloc_start(struct vmbus_sim *s, uint64_t pfn);
 
 /* ---- host -> guest, as the guest sees it ---------------------------------- */
 
