@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint8_t hdr[128];
         struct rndis_rx_info info = { .has_csum = size & 1, .has_vlan = size & 2, .has_hash = size & 4 };
         uint32_t msg_len;
-        int off = rndis_packet_build_rx_header(hdr, sizeof hdr, size, &info, &msg_len);
+        int off = rndis_packet_build_rx_header(hdr, sizeof hdr, size, &info, 0, &msg_len);
         if (size && (off < 0 || msg_len != (uint32_t)off + size))
                 abort();
         free(copy);

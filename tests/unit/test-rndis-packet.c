@@ -177,12 +177,12 @@ TEST(rndis_packet_build_rx) {
         uint32_t msg_len;
         struct rndis_rx_info info = { .has_csum = true,
                                       .csum_info = NDIS_CSUM_RX_TCP_SUCCEEDED | NDIS_CSUM_RX_IP_SUCCEEDED };
-        int off = rndis_packet_build_rx_header(b, sizeof b, 1514, NULL, &msg_len);
+        int off = rndis_packet_build_rx_header(b, sizeof b, 1514, NULL, 0, &msg_len);
         ASSERT_EQ(off, 44);
         ASSERT_EQ(msg_len, 44u + 1514u);
         ASSERT_EQ(linux_accepts_rx(b, msg_len, 1514), ~0u);
 
-        off = rndis_packet_build_rx_header(b, sizeof b, 60, &info, &msg_len);
+        off = rndis_packet_build_rx_header(b, sizeof b, 60, &info, 0, &msg_len);
         ASSERT_EQ(off, 60);
         ASSERT_EQ((size_t)off, rndis_packet_rx_header_size(&info));
         ASSERT_EQ(msg_len, 120u);
@@ -191,10 +191,16 @@ TEST(rndis_packet_build_rx) {
         ASSERT_EQ(linux_accepts_rx(b, 1728, 60), info.csum_info);
 
         info.has_vlan = info.has_hash = true;
-        ASSERT_ERROR(rndis_packet_build_rx_header(b, 91, 60, &info, &msg_len), ENOBUFS);
-        ASSERT_EQ(rndis_packet_build_rx_header(b, 92, 60, &info, &msg_len), 92);
-        ASSERT_ERROR(rndis_packet_build_rx_header(b, sizeof b, 0, NULL, &msg_len), EINVAL);
-        ASSERT_ERROR(rndis_packet_build_rx_header(b, sizeof b, (size_t)UINT32_MAX, NULL, &msg_len), EINVAL);
+        ASSERT_ERROR(rndis_packet_build_rx_header(b, 91, 60, &info, 0, &msg_len), ENOBUFS);
+        ASSERT_EQ(rndis_packet_build_rx_header(b, 92, 60, &info, 0, &msg_len), 92);
+        ASSERT_ERROR(rndis_packet_build_rx_header(b, sizeof b, 0, NULL, 0, &msg_len), EINVAL);
+        ASSERT_ERROR(rndis_packet_build_rx_header(b, sizeof b, (size_t)UINT32_MAX, NULL, 0, &msg_len), EINVAL);
+        /* a fixed data offset (netvsp reads the frame into place first) */
+        ASSERT_EQ(rndis_packet_build_rx_header(b, 96, 60, &info, 96, &msg_len), 96);
+        ASSERT_EQ(msg_len, 156u);
+        ASSERT_EQ(u32_at(b, 8), 88u); /* data_offset from the body */
+        ASSERT_NE(linux_accepts_rx(b, msg_len, 60), ~0u);
+        ASSERT_ERROR(rndis_packet_build_rx_header(b, sizeof b, 60, &info, 91, &msg_len), EINVAL);
 }
 
 TEST_MAIN();

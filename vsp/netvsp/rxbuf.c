@@ -86,10 +86,25 @@ int netvsp_rxbuf_post(struct netvsp_rxbuf *rb, const uint32_t *slots, uint32_t n
         return 0;
 }
 
-int netvsp_rxbuf_complete(struct netvsp_rxbuf *rb, uint64_t trans_id) {
-        uint32_t head = (uint32_t)trans_id, gen = (uint32_t)(trans_id >> 32), n = 0;
+static bool posted_head(const struct netvsp_rxbuf *rb, uint64_t trans_id) {
+        uint32_t head = (uint32_t)trans_id, gen = (uint32_t)(trans_id >> 32);
+        return gen != 0 && head < rb->n_slots && rb->state[head] == NETVSP_SLOT_POSTED && rb->gen[head] == gen;
+}
 
-        if (gen == 0 || head >= rb->n_slots || rb->state[head] != NETVSP_SLOT_POSTED || rb->gen[head] != gen) {
+int netvsp_rxbuf_unpost(struct netvsp_rxbuf *rb, uint64_t trans_id) {
+        if (!posted_head(rb, trans_id))
+                return -ENOENT;
+        rb->gen[(uint32_t)trans_id] = 0;
+        for (uint32_t s = (uint32_t)trans_id; s != NO_SLOT; s = rb->next[s])
+                rb->state[s] = NETVSP_SLOT_FILLING;
+        rb->posted--;
+        return 0;
+}
+
+int netvsp_rxbuf_complete(struct netvsp_rxbuf *rb, uint64_t trans_id) {
+        uint32_t head = (uint32_t)trans_id, n = 0;
+
+        if (!posted_head(rb, trans_id)) {
                 rb->bogus_completions++;
                 return -ENOENT;
         }

@@ -16,6 +16,7 @@
 
 #include "common/fd-util.h"
 #include "common/log.h"
+#include "netvsp/netvsp.h"
 #include "tap-internal.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_sock *, nl_socket_free);
@@ -214,3 +215,12 @@ int tap_writev(struct tap *t, const struct iovec *iov, int n) {
                         return io_errno(t);
         }
 }
+
+/* The TAP as a netvsp backend. */
+static int tap_backend_tx(void *be, const struct iovec *iov, int n) {
+        return tap_writev(be, iov, n);
+}
+static ssize_t tap_backend_rx(void *be, const struct iovec *iov, int n) {
+        return tap_readv(be, iov, n);
+}
+const struct netvsp_backend_ops netvsp_tap_backend = { .tx = tap_backend_tx, .rx = tap_backend_rx };

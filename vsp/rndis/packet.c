@@ -104,20 +104,22 @@ static uint8_t *put_ppi(uint8_t *p, uint32_t type, uint32_t value) {
 }
 
 int rndis_packet_build_rx_header(void *buf, size_t cap, size_t frame_len, const struct rndis_rx_info *info,
-                                 uint32_t *msg_len) {
+                                 size_t data_off, uint32_t *msg_len) {
         size_t hdr = rndis_packet_rx_header_size(info), total;
         uint8_t *p = buf;
 
-        if (!buf || !msg_len)
+        if (!buf || !msg_len || (data_off && data_off < hdr))
                 return -EINVAL;
-        if (ADD_OVERFLOW(hdr, frame_len, &total) || total > UINT32_MAX || frame_len == 0)
+        if (data_off == 0)
+                data_off = hdr;
+        if (ADD_OVERFLOW(data_off, frame_len, &total) || total > UINT32_MAX || frame_len == 0)
                 return -EINVAL;
         if (cap < hdr)
                 return -ENOBUFS;
         /* Offsets from the start of the PACKET body; PPIs sit between the body
          * and the frame, as Hyper-V lays them out. */
         struct rndis_packet b = {
-                .data_offset = (uint32_t)(hdr - RNDIS_HEADER_SIZE),
+                .data_offset = (uint32_t)(data_off - RNDIS_HEADER_SIZE),
                 .data_len = (uint32_t)frame_len,
                 .per_pkt_info_offset = hdr > RNDIS_PACKET_HEADER_SIZE ? (uint32_t)sizeof b : 0,
                 .per_pkt_info_len = (uint32_t)(hdr - RNDIS_PACKET_HEADER_SIZE),
@@ -133,7 +135,7 @@ int rndis_packet_build_rx_header(void *buf, size_t cap, size_t frame_len, const 
         if (info && info->has_hash)
                 put_ppi(p, NBL_HASH_VALUE, info->hash);
         *msg_len = (uint32_t)total;
-        return (int)hdr;
+        return (int)data_off;
 }
 
 int rndis_build_indicate_status(void *buf, size_t cap, uint32_t status, const void *sbuf, uint32_t sbuf_len) {

@@ -57,6 +57,9 @@ int netvsp_rxbuf_unalloc(struct netvsp_rxbuf *rb, uint32_t slot);
 /* Posts n >= 1 filled slots as one batch; returns its transaction id in
  * *trans_id. The slots stay owned by the guest until completion. */
 int netvsp_rxbuf_post(struct netvsp_rxbuf *rb, const uint32_t *slots, uint32_t n, uint64_t *trans_id);
+/* Takes back a batch that could not be sent (ring full): its slots return
+ * to "filling" and its id becomes invalid. -ENOENT for an unknown id. */
+int netvsp_rxbuf_unpost(struct netvsp_rxbuf *rb, uint64_t trans_id);
 /* The guest completed the batch trans_id: its slots become free. Returns the
  * number of slots freed, or -ENOENT for an id that names no posted batch
  * (counted in bogus_completions; nothing changes). */

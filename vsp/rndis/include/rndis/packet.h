@@ -53,12 +53,14 @@ struct rndis_rx_info {
 size_t rndis_packet_rx_header_size(const struct rndis_rx_info *info);
 
 /* Writes a PACKET header (+ PPIs) for a frame of frame_len bytes into buf;
- * the caller copies the frame to buf + the returned offset. The message is
- * returned offset + frame_len bytes long (*msg_len). Returns the offset or
- * -ENOBUFS when cap cannot hold the header, or -EINVAL for a frame length
- * that does not fit a u32 message. */
+ * the frame belongs at buf + data_off (0: right after the PPIs, which is
+ * the returned offset; else at least rndis_packet_rx_header_size(): a fixed
+ * offset lets the caller read the frame into place before the header is
+ * known). The message is data_off + frame_len bytes long (*msg_len).
+ * Returns the data offset, -ENOBUFS when cap cannot hold the header, or
+ * -EINVAL for a bad data_off or a length that does not fit a u32 message. */
 int rndis_packet_build_rx_header(void *buf, size_t cap, size_t frame_len,
-                                 const struct rndis_rx_info *info, uint32_t *msg_len);
+                                 const struct rndis_rx_info *info, size_t data_off, uint32_t *msg_len);
 
 /* Decoded TCPIP_CHKSUM_PKTINFO / TCP_LARGESEND_PKTINFO / IEEE_8021Q_INFO. */
 static inline uint32_t rndis_csum_tcp_header_offset(uint32_t csum_info) {
