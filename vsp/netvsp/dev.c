@@ -223,17 +223,21 @@ static void deliver_link_indication(struct netvsp_dev *nd) {
 unsigned netvsp_process(struct netvsp_dev *nd) {
         unsigned want = 0;
 
-        if (!comp_flush(nd))
-                want |= NETVSP_WANT_RING_SPACE;
         if (nd->stall.active && !netvsp_tx_resume(nd))
-                want |= nd->stall.active ? NETVSP_WANT_BACKEND_TX : 0;
+                want |= NETVSP_WANT_BACKEND_TX;
         if (!comp_flush(nd))
                 want |= NETVSP_WANT_RING_SPACE;
         (void)rndis_device_take_events(&nd->rndis);
         deliver_link_indication(nd);
         if (!netvsp_flush_rx(nd))
                 return want | NETVSP_WANT_RING_SPACE; /* no new frames until the ring drains */
-        return want | netvsp_rx_frames(nd);
+        want |= netvsp_rx_frames(nd);
+        if (nd->link_indication) { /* the backend went away while reading */
+                deliver_link_indication(nd);
+                if (!netvsp_flush_rx(nd))
+                        want |= NETVSP_WANT_RING_SPACE;
+        }
+        return want;
 }
 
 const struct netvsp_stats *netvsp_dev_stats(const struct netvsp_dev *nd) {
