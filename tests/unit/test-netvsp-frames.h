@@ -195,3 +195,33 @@ static inline uint64_t nt_now_ms(void) {
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
+
+/* TCP segment with a full checksum; options (a multiple of 4 bytes) follow
+ * the 20-byte header. */
+static inline size_t nt_tcp(uint8_t *f, const uint8_t dmac[6], const uint8_t smac[6], const char *sip,
+                            const char *dip, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+                            uint8_t flags, const void *opts, size_t optlen, const void *data, size_t len) {
+        size_t n = nt_eth(f, dmac, smac, 0x0800), thl = 20 + optlen;
+        uint8_t *ip = f + n, *th = ip + 20;
+        n += nt_ip4(ip, 6, sip, dip, thl + len);
+        memset(th, 0, thl);
+        nt_put16(th, sport);
+        nt_put16(th + 2, dport);
+        nt_put16(th + 4, (uint16_t)(seq >> 16));
+        nt_put16(th + 6, (uint16_t)seq);
+        nt_put16(th + 8, (uint16_t)(ack >> 16));
+        nt_put16(th + 10, (uint16_t)ack);
+        th[12] = (uint8_t)((thl / 4) << 4);
+        th[13] = flags;
+        nt_put16(th + 14, 65535);
+        if (optlen)
+                memcpy(th + 20, opts, optlen);
+        if (len)
+                memcpy(th + thl, data, len);
+        nt_put16(th + 16, nt_csum(th, thl + len, nt_pseudo4(ip, 6, thl + len)));
+        return n + thl + len;
+}
+
+static inline uint32_t nt_get32(const uint8_t *p) {
+        return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}

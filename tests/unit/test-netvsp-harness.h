@@ -169,7 +169,9 @@ static inline uint32_t fk_u32(const uint8_t *p, size_t off) {
         return v;
 }
 
-static inline struct fake *fk_new(const struct netvsp_config *cfg_in, size_t recv_len) {
+/* be/be_ctx: another backend (the TAP) instead of the fake one. */
+static inline struct fake *fk_new_be(const struct netvsp_config *cfg_in, size_t recv_len,
+                                     const struct netvsp_backend_ops *be, void *be_ctx) {
         struct fake *f = calloc(1, sizeof *f);
         struct netvsp_config cfg;
         ASSERT_NOT_NULL(f);
@@ -188,9 +190,13 @@ static inline struct fake *fk_new(const struct netvsp_config *cfg_in, size_t rec
                 const uint8_t mac[6] = { 0x00, 0x15, 0x5d, 0x00, 0x00, 0x07 };
                 memcpy(cfg.rndis.mac, mac, 6);
         }
-        ASSERT_OK(netvsp_dev_new(&cfg, &fk_host, f, &fk_backend, f, &f->nd));
+        ASSERT_OK(netvsp_dev_new(&cfg, &fk_host, f, be ? be : &fk_backend, be ? be_ctx : f, &f->nd));
         f->next_tid = 1;
         return f;
+}
+
+static inline struct fake *fk_new(const struct netvsp_config *cfg_in, size_t recv_len) {
+        return fk_new_be(cfg_in, recv_len, NULL, NULL);
 }
 
 static inline void fk_free(struct fake *f) {
