@@ -225,3 +225,93 @@ static inline size_t nt_tcp(uint8_t *f, const uint8_t dmac[6], const uint8_t sma
 static inline uint32_t nt_get32(const uint8_t *p) {
         return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
+
+/* IPv6 address (no DAD, so it is usable at once) with IPv6 enabled. */
+static inline int nt_add_addr6(int ifindex, const char *ifname, const char *cidr) {
+        struct nl_sock *sk = nl_socket_alloc();
+        struct rtnl_addr *a = rtnl_addr_alloc();
+        struct nl_addr *local = NULL;
+        int r = -EIO;
+        /* No duplicate address detection: a tentative address drops the
+         * first packets, and nothing else is on this link anyway. */
+        static const char *const knobs[][2] = { { "accept_dad", "0" }, { "dad_transmits", "0" },
+                                                { "disable_ipv6", "0" } };
+        for (size_t i = 0; i < 3; i++) {
+                char path[128];
+                snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/%s", ifname, knobs[i][0]);
+                FILE *f = fopen(path, "w");
+                if (f) {
+                        fputs(knobs[i][1], f);
+                        fclose(f);
+                }
+        }
+        if (sk && a && nl_connect(sk, NETLINK_ROUTE) == 0 && nl_addr_parse(cidr, AF_INET6, &local) == 0) {
+                rtnl_addr_set_ifindex(a, ifindex);
+                rtnl_addr_set_local(a, local);
+                rtnl_addr_set_flags(a, IFA_F_NODAD);
+                r = rtnl_addr_add(sk, a, 0) == 0 ? 0 : -EIO;
+        }
+        if (local)
+                nl_addr_put(local);
+        rtnl_addr_put(a);
+        nl_socket_free(sk);
+        return r;
+}
+
+static inline int nt_add_neigh6(int ifindex, const char *ip, const uint8_t mac[6]) {
+        struct nl_sock *sk = nl_socket_alloc();
+        struct rtnl_neigh *n = rtnl_neigh_alloc();
+        struct nl_addr *dst = NULL, *ll = nl_addr_build(AF_LLC, mac, 6);
+        int r = -EIO;
+        if (sk && n && ll && nl_connect(sk, NETLINK_ROUTE) == 0 && nl_addr_parse(ip, AF_INET6, &dst) == 0) {
+                rtnl_neigh_set_ifindex(n, ifindex);
+                rtnl_neigh_set_dst(n, dst);
+                rtnl_neigh_set_lladdr(n, ll);
+                rtnl_neigh_set_state(n, NUD_PERMANENT);
+                r = rtnl_neigh_add(sk, n, NLM_F_CREATE) == 0 ? 0 : -EIO;
+        }
+        if (dst)
+                nl_addr_put(dst);
+        if (ll)
+                nl_addr_put(ll);
+        rtnl_neigh_put(n);
+        nl_socket_free(sk);
+        return r;
+}
+
+/* Sum of the IPv6 pseudo header for next header 6 (TCP). */
+static inline uint32_t nt_pseudo6(const uint8_t *ip6, size_t l4len) {
+        uint32_t s = 0;
+        for (int i = 8; i < 40; i += 2)
+                s += (uint32_t)(ip6[i] << 8 | ip6[i + 1]);
+        return s + 6 + (uint32_t)l4len;
+}
+
+/* TCP over IPv6 with a full checksum. */
+static inline size_t nt_tcp6(uint8_t *f, const uint8_t dmac[6], const uint8_t smac[6], const char *sip,
+                             const char *dip, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+                             uint8_t flags, const void *data, size_t len) {
+        size_t n = nt_eth(f, dmac, smac, 0x86dd);
+        uint8_t *ip = f + n, *th = ip + 40;
+        memset(ip, 0, 40);
+        ip[0] = 0x60;
+        nt_put16(ip + 4, (uint16_t)(20 + len));
+        ip[6] = 6;
+        ip[7] = 64;
+        inet_pton(AF_INET6, sip, ip + 8);
+        inet_pton(AF_INET6, dip, ip + 24);
+        memset(th, 0, 20);
+        nt_put16(th, sport);
+        nt_put16(th + 2, dport);
+        nt_put16(th + 4, (uint16_t)(seq >> 16));
+        nt_put16(th + 6, (uint16_t)seq);
+        nt_put16(th + 8, (uint16_t)(ack >> 16));
+        nt_put16(th + 10, (uint16_t)ack);
+        th[12] = 5 << 4;
+        th[13] = flags;
+        nt_put16(th + 14, 65535);
+        if (len)
+                memcpy(th + 20, data, len);
+        nt_put16(th + 16, nt_csum(th, 20 + len, nt_pseudo6(ip, 20 + len)));
+        return n + 40 + 20 + len;
+}

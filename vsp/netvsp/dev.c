@@ -17,6 +17,13 @@ void netvsp_config_init_defaults(struct netvsp_config *c) {
                 .rx_budget = 256,
         };
         rndis_config_init_defaults(&c->rndis);
+        /* What the data path honours end to end (tests/unit/test-netvsp-tap.c
+         * sends netvsc-style LSO frames over IPv4 and IPv6 and checksum-
+         * offloaded UDP through a TAP to sockets): TX checksums and LSOv2. */
+        c->rndis.caps = (struct rndis_offload_caps){
+                .tx_csum_ip4 = true, .tx_csum_ip6 = true, .lso_ip4 = true, .lso_ip6 = true,
+                .lso_max_size = 62780, /* Hyper-V's value */
+        };
 }
 
 int netvsp_dev_new(const struct netvsp_config *cfg, const struct netvsp_host_ops *host, void *host_ctx,
