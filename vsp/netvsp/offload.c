@@ -108,9 +108,10 @@ static int prepare_lso(const struct rndis_tx_packet *pkt, const uint8_t *head, s
                     (l4 == l3 + 40u && head[l3 + 6] != IPPROTO_TCP_))
                         return -EBADMSG;
         } else {
+                if (head_len < l3 + 20u) /* before reading the version/IHL byte */
+                        return -EBADMSG;
                 uint32_t ihl = (head[l3] & 0xfu) * 4u;
-                if (head_len < l3 + 20u || head[l3] >> 4 != 4 || ihl < 20 || l4 != l3 + ihl ||
-                    head[l3 + 9] != IPPROTO_TCP_)
+                if (head[l3] >> 4 != 4 || ihl < 20 || l4 != l3 + ihl || head[l3 + 9] != IPPROTO_TCP_)
                         return -EBADMSG;
         }
         if (head_len < l4 + 20u)
