@@ -4,6 +4,8 @@
  * responses in transfer-page packets (§7.4, §7.5), receive (§7.6), link
  * indications, flow control when the receive buffer or the host -> guest
  * ring is full, and hostile packets. */
+#include "common/config.h"
+#include "netvsp/tap.h"
 #include "tests/unit/test-netvsp-harness.h"
 #include "tests/unit/test-netvsp-frames.h"
 
@@ -358,6 +360,27 @@ TEST(netvsp_hostile_packets) {
         fk_expect_nothing(f);
         ASSERT_GE(netvsp_dev_stats(f->nd)->bad_packets, 5u);
         fk_free(f);
+}
+
+TEST(netvsp_config_from_vm_nic) {
+        struct vm_nic_config nic = { .mac = { 0x00, 0x15, 0x5d, 1, 2, 3 }, .mtu = 9000, .link_up = false,
+                                     .bridge = "br0" };
+        struct netvsp_config c;
+        struct tap_config tc;
+        ASSERT_OK(netvsp_config_from_vm_nic(&nic, &c, &tc));
+        ASSERT_MEMEQ(c.rndis.mac, nic.mac, 6);
+        ASSERT_EQ(c.rndis.mtu, 9000u);
+        ASSERT_FALSE(c.rndis.link_up);
+        ASSERT_TRUE(c.rndis.caps.lso_ip4); /* the honoured defaults */
+        ASSERT_TRUE(tc.create);
+        ASSERT_STREQ(tc.bridge, "br0");
+        ASSERT_EQ(tc.mtu, 9000u);
+        snprintf(nic.tap, sizeof nic.tap, "tap7");
+        ASSERT_OK(netvsp_config_from_vm_nic(&nic, &c, &tc));
+        ASSERT_FALSE(tc.create);
+        ASSERT_STREQ(tc.name, "tap7");
+        nic.mac[0] = 1; /* multicast */
+        ASSERT_ERROR(netvsp_config_from_vm_nic(&nic, &c, &tc), EINVAL);
 }
 
 TEST_MAIN();

@@ -2,13 +2,16 @@
 /* netvsp device: lifecycle, NVSP dispatch (§7.2, §7.3), completions and the
  * process loop that retries whatever waits for a resource (docs/netvsp.md). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/config.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "netvsp-internal.h"
 #include "netvsp/nvsp.h"
+#include "netvsp/tap.h"
 
 void netvsp_config_init_defaults(struct netvsp_config *c) {
         *c = (struct netvsp_config){
@@ -24,6 +27,17 @@ void netvsp_config_init_defaults(struct netvsp_config *c) {
                 .tx_csum_ip4 = true, .tx_csum_ip6 = true, .lso_ip4 = true, .lso_ip6 = true,
                 .lso_max_size = 62780, /* Hyper-V's value */
         };
+}
+
+int netvsp_config_from_vm_nic(const struct vm_nic_config *nic, struct netvsp_config *c, struct tap_config *tc) {
+        netvsp_config_init_defaults(c);
+        memcpy(c->rndis.mac, nic->mac, sizeof c->rndis.mac);
+        c->rndis.mtu = nic->mtu;
+        c->rndis.link_up = nic->link_up;
+        *tc = (struct tap_config){ .mtu = nic->mtu, .create = nic->tap[0] == 0 };
+        snprintf(tc->name, sizeof tc->name, "%s", nic->tap);
+        snprintf(tc->bridge, sizeof tc->bridge, "%s", nic->bridge);
+        return rndis_config_validate(&c->rndis);
 }
 
 int netvsp_dev_new(const struct netvsp_config *cfg, const struct netvsp_host_ops *host, void *host_ctx,

@@ -51,6 +51,13 @@ struct netvsp_config {
 };
 void netvsp_config_init_defaults(struct netvsp_config *c);
 
+struct vm_nic_config;
+struct tap_config;
+/* The device and TAP settings for one configured NIC (common/config.h):
+ * the stable MAC, MTU, initial link state; the TAP to open ("" = create
+ * one) and the bridge to attach it to. -EINVAL if out of range. */
+int netvsp_config_from_vm_nic(const struct vm_nic_config *nic, struct netvsp_config *c, struct tap_config *tc);
+
 /* Provided by the VMBus glue (or a test harness). All may be called only
  * from netvsp_handle_packet()/netvsp_process()/netvsp_set_link(). */
 struct netvsp_host_ops {
