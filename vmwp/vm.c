@@ -254,7 +254,11 @@ int vmwp_vm_start(struct vmwp_vm *vm) {
 void vmwp_vm_free(struct vmwp_vm *vm) {
         if (!vm)
                 return;
-        /* vCPU threads first: they call into the devices. */
+        /* vCPU threads first: they call into the devices; then what hangs
+         * off the partition (irqfds, ioeventfds), then the partition. */
+        if (vm->p)
+                vid_partition_join(vm->p);
+        vmwp_vm_detach_vmbus(vm);
         vid_partition_destroy(vm->p);
         acpi_pm_free(vm->pm);
         uart_free(vm->uart);
