@@ -33,11 +33,14 @@ extern const uint8_t isr_user_call[], isr_user_return[], user_return_insn[];
 __attribute__((noreturn)) void user_return_from_trap(uint64_t result);
 
 /* CPU state of the single vCPU (like a per-CPU area; not library state). */
-static struct tss64 tss;
-static struct idt_gate idt[256] __attribute__((aligned(16)));
-static uint8_t rsp0_stack[STACK_BYTES] __attribute__((aligned(16)));
-static uint8_t ist_stack[4096] __attribute__((aligned(16)));
-static uint8_t user_stack[STACK_BYTES] __attribute__((aligned(16)));
+#define NOINIT __attribute__((section(".bss.noinit"), aligned(16))) /* not zeroed at boot */
+/* .data, not .bss: the loader provides the zeroed I/O bitmap, entry.S does
+ * not have to clear 8 KiB with emulated instructions. */
+static struct tss64 tss __attribute__((section(".data"))) = { .iomap_base = offsetof(struct tss64, iomap) };
+static struct idt_gate idt[256]; /* zero: not present, unless cpu_init sets it */
+static uint8_t rsp0_stack[STACK_BYTES] NOINIT;
+static uint8_t ist_stack[4096] NOINIT;
+static uint8_t user_stack[STACK_BYTES] NOINIT;
 static struct cpu_counters counters;
 static bool sint_auto_eoi;
 
@@ -62,9 +65,16 @@ static void load_tss(void) {
         __asm__ volatile("ltr %w0" : : "r"(SEL_TSS));
 }
 
+/* Only the vectors that can occur get a gate (each gate costs emulated
+ * instructions at boot on the PVM host); anything else arrives as #NP with
+ * the vector in the error code and is reported as a fault. */
+static const uint8_t used_vectors[] = { VEC_SELF_IPI, VEC_TIMER, VEC_SINT, VEC_SPURIOUS };
+
 void cpu_init(void) {
-        for (unsigned v = 0; v < 256; v++)
+        for (unsigned v = 0; v < 48; v++) /* exceptions, then the (masked) 8259 range */
                 set_gate(v, isr_stubs + 16 * v, 0, 0);
+        for (size_t i = 0; i < sizeof used_vectors; i++)
+                set_gate(used_vectors[i], isr_stubs + 16 * used_vectors[i], 0, 0);
         set_gate(2, isr_stubs + 16 * 2, 0, 1); /* NMI and #DF on their own stack */
         set_gate(8, isr_stubs + 16 * 8, 0, 1);
         set_gate(3, isr_stubs + 16 * 3, 3, 0); /* int3 allowed from CPL3 (probe) */

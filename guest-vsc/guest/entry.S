@@ -40,37 +40,6 @@ pvh_entry:
         mov     %ax, %ss
         mov     $boot_stack + STACK_BYTES, %esp
 
-        /* .bss holds the page tables: a loader should zero it, we do not rely on it. */
-        mov     $__bss_start, %edi
-        mov     $__bss_end, %ecx
-        sub     %edi, %ecx
-        shr     $2, %ecx
-        xor     %eax, %eax
-        rep stosl
-
-        /* Identity map of the first 4 GiB with 2 MiB pages; the top GiB
-         * (MMIO: LAPIC, IOAPIC) uncached. mem.c maps RAM above 4 GiB. */
-        movl    $boot_pdpt + PTE_TABLE, boot_pml4
-        xor     %ecx, %ecx
-1:      mov     %ecx, %eax
-        shl     $12, %eax
-        add     $boot_pd + PTE_TABLE, %eax
-        mov     %eax, boot_pdpt(, %ecx, 8)
-        inc     %ecx
-        cmp     $BOOT_MAP_GIB, %ecx
-        jne     1b
-        xor     %ecx, %ecx
-2:      mov     %ecx, %eax
-        shl     $21, %eax
-        or      $PTE_2M, %eax
-        cmp     $MMIO_HOLE_2M_INDEX, %ecx
-        jb      3f
-        or      $(PTE_PCD | PTE_PWT), %eax
-3:      mov     %eax, boot_pd(, %ecx, 8)
-        inc     %ecx
-        cmp     $(BOOT_MAP_GIB * 512), %ecx
-        jne     2b
-
         mov     $boot_pml4, %eax
         mov     %eax, %cr3
         mov     %cr4, %eax
@@ -95,15 +64,21 @@ long_entry:
         mov     %ax, %fs
         mov     %ax, %gs
         mov     $boot_stack + STACK_BYTES, %rsp
+        mov     $__bss_start, %edi
+        mov     $__bss_end, %ecx
+        sub     %edi, %ecx
+        shr     $3, %ecx
+        xor     %eax, %eax
+        rep stosq
         /* "booted": in long mode (VMSTACK_MARKER_BOOTED). */
         mov     $VMSTACK_MARKER_PORT, %dx
         mov     $VMSTACK_MARKER_BOOTED, %al
         outb    %al, %dx
         mov     boot_start_info(%rip), %edi
         call    guest_main
-4:      cli
+6:      cli
         hlt
-        jmp     4b
+        jmp     6b
 
         .data
         .balign 16
@@ -125,15 +100,38 @@ boot_tsc:
 boot_start_info:
         .long   0
 
-        .bss
+/* The identity map of the first 4 GiB with 2 MiB pages, the top GiB (MMIO:
+ * LAPIC, IOAPIC) uncached, built by the assembler: the loader copies it in
+ * for free, where filling 2048 entries in a loop costs tens of ms at CPL0
+ * on the PVM host (every instruction emulated). mem.c maps RAM above 4 GiB. */
+        .data
         .balign 4096
-        .globl boot_pml4, boot_pdpt, boot_pd, boot_stack
+        .globl boot_pml4, boot_pdpt, boot_pd
 boot_pml4:
-        .skip   4096
+        .quad   boot_pdpt + PTE_TABLE
+        .fill   511, 8, 0
 boot_pdpt:
-        .skip   4096
+        .set    gib, 0
+        .rept   BOOT_MAP_GIB
+        .quad   boot_pd + gib * 4096 + PTE_TABLE
+        .set    gib, gib + 1
+        .endr
+        .fill   512 - BOOT_MAP_GIB, 8, 0
 boot_pd:
-        .skip   4096 * BOOT_MAP_GIB
+        .set    pde, 0
+        .rept   BOOT_MAP_GIB * 512
+        .if     pde >= MMIO_HOLE_2M_INDEX
+        .quad   (pde << 21) | PTE_2M | PTE_PCD | PTE_PWT
+        .else
+        .quad   (pde << 21) | PTE_2M
+        .endif
+        .set    pde, pde + 1
+        .endr
+
+        /* Written before use: not zeroed at boot. */
+        .section .bss.noinit, "aw", @nobits
+        .balign 4096
+        .globl boot_stack
 boot_stack:
         .skip   STACK_BYTES
 

@@ -12,6 +12,15 @@
 extern uint8_t __image_end[];
 extern uint64_t boot_pdpt[512];
 
+static bool cpu_has_gib_pages(void) {
+        uint32_t r[4];
+        cpuid(0x80000000, 0, r);
+        if (r[0] < 0x80000001)
+                return false;
+        cpuid(0x80000001, 0, r);
+        return r[3] & (1u << 26); /* Page1GB */
+}
+
 /* The allocator of the single guest (owned by the runtime, not the library). */
 static struct {
         uint64_t base, pages, free, hint, mapped_top;
@@ -56,7 +65,12 @@ static int map_high(const struct guest_boot *b) {
                         top = b->ram[i].base + b->ram[i].size;
         if (top > 512 * GIB)
                 top = 512 * GIB; /* one PDPT */
+        bool gib_pages = top > 4 * GIB && cpu_has_gib_pages();
         for (uint64_t g = BOOT_MAP_GIB; g * GIB < top; g++) {
+                if (gib_pages) {
+                        boot_pdpt[g] = g * GIB | PTE_2M; /* PS in a PDPT entry: 1 GiB */
+                        continue;
+                }
                 uint64_t *pd = mem_alloc_pages(1);
                 if (!pd)
                         return -ENOMEM;

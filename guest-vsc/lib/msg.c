@@ -62,6 +62,7 @@ static int check_offer(const struct vmbus_channel_offer_channel *o, const char *
                 *why = "offer with child_relid >= 2048";
                 return -EPROTO;
         }
+        *why = "";
         return 0;
 }
 

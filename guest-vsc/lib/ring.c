@@ -76,8 +76,10 @@ static bool ring_needs_signal(const struct vsc_ring *r, uint32_t old_write) {
 int vsc_ring_write(struct vsc_ring *r, uint16_t type, uint16_t flags, uint64_t trans_id, const void *extra,
                    size_t extra_len, const void *payload, size_t len, bool *signal) {
         *signal = false;
-        if (extra_len % 8 || extra_len > 0x7fff8u || len > r->size)
+        if (extra_len % 8 || extra_len > 0x7fff8u)
                 return -EINVAL;
+        if (len > r->size)
+                return -EMSGSIZE; /* can never fit */
         size_t hdrlen = sizeof(struct vmpacket_descriptor) + extra_len;
         size_t pktlen = hdrlen + len, padded = (pktlen + 7) & ~(size_t)7;
         if (padded / 8 > 0xffff)
