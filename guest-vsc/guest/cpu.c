@@ -29,8 +29,7 @@ _Static_assert(sizeof(struct idt_gate) == 16, "idt gate");
 
 extern uint64_t gdt[GDT_ENTRIES];
 extern const uint8_t isr_stubs[];
-extern const uint8_t isr_user_call[], isr_user_return[], user_return_insn[];
-__attribute__((noreturn)) void user_return_from_trap(uint64_t result);
+extern const uint8_t isr_user_call[], isr_int3[];
 
 /* CPU state of the single vCPU (like a per-CPU area; not library state). */
 #define NOINIT __attribute__((section(".bss.noinit"), aligned(16))) /* not zeroed at boot */
@@ -77,9 +76,8 @@ void cpu_init(void) {
                 set_gate(used_vectors[i], isr_stubs + 16 * used_vectors[i], 0, 0);
         set_gate(2, isr_stubs + 16 * 2, 0, 1); /* NMI and #DF on their own stack */
         set_gate(8, isr_stubs + 16 * 8, 0, 1);
-        set_gate(3, isr_stubs + 16 * 3, 3, 0); /* int3 allowed from CPL3 (probe) */
+        set_gate(3, isr_int3, 3, 0); /* DPL 3: the way back from CPL3 (isr.S) */
         set_gate(VEC_USER_CALL, isr_user_call, 3, 0);
-        set_gate(VEC_USER_RETURN, isr_user_return, 3, 0);
         load_tss();
         struct {
                 uint16_t limit;
@@ -121,14 +119,13 @@ __attribute__((noreturn)) static void fatal_exception(const struct trap_frame *f
 
 /* #UD from CPL3. On the PVM host a software interrupt (`int n`) executed at
  * CPL3 does not reach its DPL 3 gate: the guest gets #UD with RIP at the
- * int instruction (measured, docs/guest-vsc.md). We give those the meaning
- * the gate would have had; `ud2` at CPL3 is the documented way back. */
+ * int instruction (measured, docs/guest-vsc.md). The probe's `int 0x80` is
+ * given the meaning its gate has elsewhere, and `ud2; nop` is a null
+ * CPL0 round trip for the probe too. */
 static bool user_ud(struct trap_frame *f) {
         const uint8_t *insn = (const uint8_t *)(uintptr_t)f->rip;
         if ((f->cs & 3) != 3)
                 return false;
-        if (insn == user_return_insn)
-                user_return_from_trap(f->rdi);
         if (insn[0] == 0xcd && insn[1] == VEC_USER_CALL) {
                 counters.user_ud_int++;
                 f->rip += 2;

@@ -26,8 +26,7 @@
 #define BOOT_MAP_GIB 4
 
 /* Interrupt vectors. */
-#define VEC_USER_CALL 0x80   /* DPL 3 gate: CPL3 -> CPL0 null service (round-trip probe) */
-#define VEC_USER_RETURN 0x81 /* DPL 3 gate: CPL3 code is done, back to guest_user_call */
+#define VEC_USER_CALL 0x80 /* DPL 3 gate: CPL3 -> CPL0 null service (round-trip probe) */
 #define VEC_TIMER 0xef       /* LAPIC one-shot timer (wait deadlines) */
 #define VEC_SELF_IPI 0xee    /* probe: self IPI */
 #define VEC_SINT 0xf3        /* SynIC SINT2 (VMBus), §3.1 */
