@@ -49,6 +49,24 @@ static int note_rescind(struct vsc_bus *bus, uint32_t relid) {
         return 0;
 }
 
+int vsc_offer_release(struct vsc_bus *bus, uint32_t relid) {
+        struct vsc_offer *o = offer_by_relid(bus, relid);
+        if (!o || !o->rescinded)
+                return vsc_fail(bus, -ENOENT, "RELID_RELEASED for relid %u, which was not rescinded", relid);
+        struct vmbus_channel_relid_message m;
+        vsc_memset(&m, 0, sizeof m);
+        m.header.msgtype = CHANNELMSG_RELID_RELEASED;
+        m.child_relid = relid;
+        int r = vsc_post_message(bus, 0, &m, sizeof m, false);
+        if (r < 0)
+                return r;
+        size_t i = (size_t)(o - bus->offers);
+        for (; i + 1 < bus->n_offers; i++)
+                bus->offers[i] = bus->offers[i + 1];
+        bus->n_offers--;
+        return 0;
+}
+
 const struct vsc_offer *vsc_find_offer(const struct vsc_bus *bus, const uint8_t if_type[16], uint16_t sub_index) {
         for (unsigned i = 0; i < bus->n_offers; i++) {
                 const struct vsc_offer *o = &bus->offers[i];

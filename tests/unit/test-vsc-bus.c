@@ -322,6 +322,15 @@ TEST(rescind_marks_offer) {
         r.child_relid = 8; /* unknown relid */
         fake_queue_raw(h, &r, sizeof r, HVMSG_VMBUS);
         ASSERT_ERROR(vsc_poll_message(&bus, &m), EPROTO);
+        /* released: RELID_RELEASED goes out and relid 7 may be offered again */
+        ASSERT_ERROR(vsc_offer_release(&bus, 8), ENOENT);
+        ASSERT_OK(vsc_offer_release(&bus, 7));
+        ASSERT_EQ(h->log[h->n_log - 1].type, (uint32_t)CHANNELMSG_RELID_RELEASED);
+        ASSERT_EQ(bus.n_offers, 0u);
+        fake_add_offer(h, 7, 0xaa, 1, 0);
+        fake_queue_raw(h, &h->offers[h->n_offers - 1], sizeof h->offers[0], HVMSG_VMBUS);
+        ASSERT_EQ(vsc_poll_message(&bus, &m), 1);
+        ASSERT_NOT_NULL(vsc_find_offer(&bus, cls, 0));
         fake_bus_down(h, &bus);
 }
 

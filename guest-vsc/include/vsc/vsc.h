@@ -114,7 +114,7 @@ const char *vsc_msg_name(uint32_t type);
 /* ---- the bus ------------------------------------------------------------ */
 
 struct vsc_bus_stats {
-        uint64_t messages, messages_dropped, eoms, post_retries, interrupts_seen;
+        uint64_t messages, messages_dropped, eoms, post_retries;
         uint64_t signals_hypercall, signals_doorbell;
 };
 
@@ -165,7 +165,7 @@ void vsc_hv_disable(struct vsc_bus *bus);
 /* HvPostMessage to conn_id (0: the negotiated msg_conn_id) with Linux's
  * retry policy (§1.7): HV_STATUS_INSUFFICIENT_MEMORY/BUFFERS and (unless
  * fail_on_bad_conn) INVALID_CONNECTION_ID are retried with back-off, up to
- * VSC_POST_MAX_RETRIES; then -EAGAIN. INVALID_CONNECTION_ID with
+ * VSC_POST_MAX_RETRIES times and never past the wait deadline; then -EAGAIN. INVALID_CONNECTION_ID with
  * fail_on_bad_conn (INITIATE_CONTACT) is -ECONNREFUSED at once; any other
  * status is -EIO (the status is in the error line). */
 int vsc_post_message(struct vsc_bus *bus, uint32_t conn_id, const void *msg, size_t len,
@@ -190,6 +190,10 @@ int vsc_request_offers(struct vsc_bus *bus);
 /* First live offer of that class with that sub-channel index, or NULL. */
 const struct vsc_offer *vsc_find_offer(const struct vsc_bus *bus, const uint8_t if_type[16],
                                        uint16_t sub_channel_index);
+/* After a rescind (and after closing the channel, if it was open):
+ * RELID_RELEASED, and the relid leaves the offer table so the host may
+ * reuse it (§4.7). -ENOENT for a relid that was not rescinded. */
+int vsc_offer_release(struct vsc_bus *bus, uint32_t relid);
 /* UNLOAD and wait for UNLOAD_RESPONSE (only if version >= 3.0, §4.8). */
 int vsc_unload(struct vsc_bus *bus);
 
