@@ -192,6 +192,7 @@ struct guest_mode {
 int mode_boot(struct guest *g);
 int mode_enumerate(struct guest *g);
 int mode_probe(struct guest *g);
+int mode_echo(struct guest *g);
 /* Hyper-V enabled and VMBus connected / UNLOAD and disable (mode-enumerate.c). */
 int guest_vmbus_connect(struct guest *g);
 int guest_vmbus_disconnect(struct guest *g);

@@ -17,6 +17,7 @@ static const struct guest_mode modes[] = {
         { "boot", mode_boot },
         { "enumerate", mode_enumerate },
         { "probe", mode_probe },
+        { "echo", mode_echo },
 };
 
 int guest_fail(int r, const char *fmt, ...) {
@@ -129,7 +130,7 @@ void guest_main(uint32_t start_info) {
         char name[MODE_MAX];
         const struct guest_mode *m = pick_mode(g, name);
         if (!m)
-                guest_exit(guest_fail(-EINVAL, "unknown vsc.mode=%s (known: boot enumerate probe)", name));
+                guest_exit(guest_fail(-EINVAL, "unknown vsc.mode=%s (known: boot enumerate probe echo)", name));
         report("mode=%s", m->name);
         guest_exit(m->run(g));
 }
