@@ -138,12 +138,11 @@ void vsc_channel_signal(struct vsc_channel *ch) {
         }
 }
 
-int vsc_channel_send(struct vsc_channel *ch, uint16_t type, uint16_t flags, uint64_t trans_id, const void *payload,
-                     size_t len) {
+int vsc_channel_queue(struct vsc_channel *ch, uint16_t type, uint16_t flags, uint64_t trans_id, const void *payload,
+                      size_t len) {
         if (!ch->open)
                 return -ENOTCONN;
-        bool signal;
-        int r = vsc_ring_write(&ch->out, type, flags, trans_id, NULL, 0, payload, len, &signal);
+        int r = vsc_ring_put(&ch->out, type, flags, trans_id, NULL, 0, payload, len);
         if (r == -EAGAIN) {
                 /* Ask the host to signal us once it has freed enough (§5.2). */
                 uint32_t need = (uint32_t)(((sizeof(struct vmpacket_descriptor) + len + 7) & ~(size_t)7) +
@@ -156,11 +155,24 @@ int vsc_channel_send(struct vsc_channel *ch, uint16_t type, uint16_t flags, uint
         if (vsc_load32(RING_FIELD(&ch->out, pending_send_sz)))
                 vsc_store32(RING_FIELD(&ch->out, pending_send_sz), 0);
         ch->stats.sent++;
-        if (signal)
+        return 0;
+}
+
+void vsc_channel_flush(struct vsc_channel *ch) {
+        if (!ch->open || ch->out.published == ch->out.own)
+                return;
+        if (vsc_ring_publish(&ch->out))
                 vsc_channel_signal(ch);
         else
                 ch->stats.signals_suppressed++;
-        return 0;
+}
+
+int vsc_channel_send(struct vsc_channel *ch, uint16_t type, uint16_t flags, uint64_t trans_id, const void *payload,
+                     size_t len) {
+        int r = vsc_channel_queue(ch, type, flags, trans_id, payload, len);
+        if (r == 0 || r == -EAGAIN)
+                vsc_channel_flush(ch); /* on -EAGAIN: what is queued must reach the host to make room */
+        return r;
 }
 
 int vsc_channel_recv(struct vsc_channel *ch, void *buf, size_t cap, struct vsc_packet *pkt) {

@@ -16,6 +16,7 @@ int vsc_ring_init(struct vsc_ring *r, void *hdr, uint32_t data_bytes) {
         r->data = (uint8_t *)hdr + sizeof(struct hv_ring_buffer);
         r->size = data_bytes;
         r->own = 0;
+        r->published = 0;
         return 0;
 }
 
@@ -64,8 +65,10 @@ int vsc_ring_write_space(const struct vsc_ring *r, uint32_t *space) {
 }
 
 /* §5.5: signal only if the host is not polling (interrupt_mask 0) and the
- * ring was empty before this packet, judged by the read index *after* the
- * new write index is visible (the host may have caught up meanwhile). */
+ * ring was empty before these packets, judged by the read index *after* the
+ * new write index is visible (the host may have caught up meanwhile). With
+ * one publish per batch the host sees all of it or none of it, so this is
+ * Linux's rule with "this packet" read as "this batch". */
 static bool ring_needs_signal(const struct vsc_ring *r, uint32_t old_write) {
         vsc_mb();
         if (vsc_load32((const uint8_t *)r->hdr + RING_HDR_OFF(interrupt_mask)))
@@ -73,9 +76,8 @@ static bool ring_needs_signal(const struct vsc_ring *r, uint32_t old_write) {
         return vsc_load32((const uint8_t *)r->hdr + RING_HDR_OFF(read_index)) == old_write;
 }
 
-int vsc_ring_write(struct vsc_ring *r, uint16_t type, uint16_t flags, uint64_t trans_id, const void *extra,
-                   size_t extra_len, const void *payload, size_t len, bool *signal) {
-        *signal = false;
+int vsc_ring_put(struct vsc_ring *r, uint16_t type, uint16_t flags, uint64_t trans_id, const void *extra,
+                 size_t extra_len, const void *payload, size_t len) {
         if (extra_len % 8 || extra_len > 0x7fff8u)
                 return -EINVAL;
         if (len > r->size)
@@ -93,17 +95,33 @@ int vsc_ring_write(struct vsc_ring *r, uint16_t type, uint16_t flags, uint64_t t
                 .type = type, .offset8 = (uint16_t)(hdrlen / 8), .len8 = (uint16_t)(padded / 8),
                 .flags = flags, .trans_id = trans_id,
         };
-        uint32_t old = r->own, pos = old;
-        uint64_t trailer = (uint64_t)old << 32; /* §5.3 */
+        uint32_t pos = r->own;
+        uint64_t trailer = (uint64_t)pos << 32; /* §5.3 */
         copy_to_ring(r, &pos, &d, sizeof d);
         copy_to_ring(r, &pos, extra, extra_len);
         copy_to_ring(r, &pos, payload, len);
         zero_ring(r, &pos, padded - pktlen);
         copy_to_ring(r, &pos, &trailer, sizeof trailer);
         r->own = pos;
-        vsc_store32((uint8_t *)r->hdr + RING_HDR_OFF(write_index), pos);
-        *signal = ring_needs_signal(r, old);
         return 0;
+}
+
+bool vsc_ring_publish(struct vsc_ring *r) {
+        uint32_t old = r->published;
+        if (old == r->own)
+                return false; /* nothing new */
+        r->published = r->own;
+        vsc_store32((uint8_t *)r->hdr + RING_HDR_OFF(write_index), r->own);
+        return ring_needs_signal(r, old);
+}
+
+int vsc_ring_write(struct vsc_ring *r, uint16_t type, uint16_t flags, uint64_t trans_id, const void *extra,
+                   size_t extra_len, const void *payload, size_t len, bool *signal) {
+        *signal = false;
+        int ret = vsc_ring_put(r, type, flags, trans_id, extra, extra_len, payload, len);
+        if (ret == 0)
+                *signal = vsc_ring_publish(r);
+        return ret;
 }
 
 int vsc_ring_has_data(const struct vsc_ring *r) {

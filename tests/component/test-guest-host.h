@@ -31,6 +31,7 @@ struct guest_host {
         char out[OUT_MAX];
         size_t n_out;
         uint8_t lcr;
+        bool live;
         unsigned markers[4];
         struct timespec t0;
 };
@@ -47,8 +48,11 @@ static void uart_write(void *o, struct vid_vp *vp, uint64_t off, const void *dat
         pthread_mutex_lock(&h->lock);
         if (off == 3)
                 h->lcr = v;
-        else if (off == 0 && !(h->lcr & 0x80) && h->n_out < OUT_MAX - 1)
+        else if (off == 0 && !(h->lcr & 0x80) && h->n_out < OUT_MAX - 1) {
                 h->out[h->n_out++] = (char)v;
+                if (h->live)
+                        fputc(v, stderr); /* VM_GUEST_CONSOLE=1: follow the guest as it runs */
+        }
         pthread_mutex_unlock(&h->lock);
 }
 
@@ -177,6 +181,7 @@ static int guest_host_run(struct guest_host *h, const char *cmdline, const struc
         snprintf(elf, sizeof elf, "%s/guest-vsc/guest/vsc-guest.elf", build ? build : "build/debug");
         memset(h, 0, sizeof *h);
         pthread_mutex_init(&h->lock, NULL);
+        h->live = getenv("VM_GUEST_CONSOLE") != NULL;
         clock_gettime(CLOCK_MONOTONIC, &h->t0);
         int r = vid_partition_create(&cfg, &h->p, err, sizeof err);
         if (r < 0)

@@ -207,6 +207,32 @@ TEST(send_signals_on_empty_to_non_empty) {
         fake_bus_down(h, &bus);
 }
 
+TEST(queue_and_flush_signal_once) {
+        struct fake_host *h = fake_host_new();
+        struct vsc_bus bus;
+        struct vsc_channel ch;
+        const struct vsc_offer *o = one_offer(h, &bus);
+        ASSERT_OK(vsc_channel_open(&bus, &ch, o, 4 * 4096, 4 * 4096, NULL, 0));
+        for (int i = 0; i < 3; i++)
+                ASSERT_OK(vsc_channel_queue(&ch, VM_PKT_DATA_INBAND, 0, (uint64_t)i, "abcd", 4));
+        ASSERT_EQ(ch.out.hdr->write_index, 0u); /* nothing visible before the flush */
+        ASSERT_EQ(h->n_signals, 0u);
+        vsc_channel_flush(&ch);
+        ASSERT_EQ(ch.out.hdr->write_index, 3u * 32);
+        ASSERT_EQ(h->n_signals, 1u); /* one doorbell for the batch */
+        vsc_channel_flush(&ch);      /* nothing new: nothing happens */
+        ASSERT_EQ(h->n_signals, 1u);
+        ASSERT_EQ(ch.stats.signals_suppressed, 0ull);
+        /* the host consumed part of the previous batch: it is awake, no signal */
+        ch.out.hdr->read_index = 32;
+        ASSERT_OK(vsc_channel_queue(&ch, VM_PKT_DATA_INBAND, 0, 9, "abcd", 4));
+        vsc_channel_flush(&ch);
+        ASSERT_EQ(h->n_signals, 1u);
+        ASSERT_EQ(ch.stats.signals_suppressed, 1ull);
+        ASSERT_OK(vsc_channel_close(&ch));
+        fake_bus_down(h, &bus);
+}
+
 TEST(send_full_sets_pending_send_sz) {
         struct fake_host *h = fake_host_new();
         struct vsc_bus bus;

@@ -213,7 +213,8 @@ struct vsc_ring {
         struct hv_ring_buffer *hdr;
         uint8_t *data;
         uint32_t size; /* data area bytes, multiple of 8 */
-        uint32_t own;  /* outbound: our write index; inbound: our read index */
+        uint32_t own;       /* outbound: our write index; inbound: our read index */
+        uint32_t published; /* outbound: the write index the host has seen */
 };
 
 struct vsc_packet {
@@ -235,6 +236,13 @@ int vsc_ring_write_space(const struct vsc_ring *r, uint32_t *space);
  * the host's read_index is out of range. */
 int vsc_ring_write(struct vsc_ring *r, uint16_t type, uint16_t flags, uint64_t trans_id, const void *extra,
                    size_t extra_len, const void *payload, size_t len, bool *signal);
+/* Batching: vsc_ring_put writes a packet like vsc_ring_write but does not
+ * publish it; vsc_ring_publish makes everything put so far visible with one
+ * store of write_index and says whether the host must be signalled (once
+ * per batch, §5.5). Nothing put is visible to the host before publishing. */
+int vsc_ring_put(struct vsc_ring *r, uint16_t type, uint16_t flags, uint64_t trans_id, const void *extra,
+                 size_t extra_len, const void *payload, size_t len);
+bool vsc_ring_publish(struct vsc_ring *r);
 /* Reads the next packet into buf (whole packet, descriptor first, without
  * the trailer) and consumes it. -EAGAIN if empty; -EMSGSIZE if cap is too
  * small (nothing consumed, pkt->len says how much is needed); -EPROTO for a
@@ -272,6 +280,11 @@ int vsc_channel_close(struct vsc_channel *ch);
  * host's interrupt_mask is 0 (§5.5). -EAGAIN if the ring is full. */
 int vsc_channel_send(struct vsc_channel *ch, uint16_t type, uint16_t flags, uint64_t trans_id,
                      const void *payload, size_t len);
+/* Batching at the channel level: queue packets (unpublished), then flush:
+ * one write_index store and at most one signal for the whole batch. */
+int vsc_channel_queue(struct vsc_channel *ch, uint16_t type, uint16_t flags, uint64_t trans_id,
+                      const void *payload, size_t len);
+void vsc_channel_flush(struct vsc_channel *ch);
 /* Reads a packet; signals the host if it waits for space (pending_send_sz, §5.6). */
 int vsc_channel_recv(struct vsc_channel *ch, void *buf, size_t cap, struct vsc_packet *pkt);
 /* Waits until the inbound ring has data or the deadline passes (-ETIMEDOUT). */
