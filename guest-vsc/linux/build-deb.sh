@@ -13,7 +13,7 @@ chmod 0755 "$stage"
 
 install -d "$stage/DEBIAN" "$stage/usr/share/initramfs-tools/hooks" "$stage/usr/lib/modules-load.d" \
         "$stage/usr/lib/udev/rules.d" "$stage/usr/share/doc/vmstack-guest-hyperv"
-sed "s/@VERSION@/$version/" "$here/debian/control.in" >"$stage/DEBIAN/control"
+sed -e "/^#/d" -e "s/@VERSION@/$version/" "$here/debian/control.in" >"$stage/DEBIAN/control"
 install -m 0755 "$here/debian/postinst" "$here/debian/postrm" "$stage/DEBIAN/"
 install -m 0755 "$here/initramfs-tools/hooks/vmstack-hyperv" "$stage/usr/share/initramfs-tools/hooks/"
 install -m 0644 "$here/modules-load.d/vmstack-hyperv.conf" "$stage/usr/lib/modules-load.d/"
