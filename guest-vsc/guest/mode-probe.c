@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* vsc.mode=probe: what the primitives the VSC loops are built from cost on
  * this host, at CPL0 and at CPL3: the CPL3 -> CPL0 gate, port exits, the
- * doorbell (vsc.probe_doorbell=<connection id> with an ioeventfd behind it),
+ * doorbell (vsc.probe_doorbell=<connection id> with an ioeventfd behind it)
+ * directly and, on Hyper-V, as HvSignalEvent through the hypercall page,
  * a self IPI (interrupt delivery + EOI). One line per measurement:
  *   VSC probe=<name> cpl=<0|3> iterations=<n> ns_per_op=<t>
  * vsc.probe=<name,name,...> selects (default: all). */
@@ -15,6 +16,7 @@ struct probe_arg {
         unsigned n;
         uint32_t conn;
         uint64_t ticks;
+        struct vsc_bus *bus; /* with the hypercall page enabled, or NULL */
 };
 
 static long p_empty(void *a) {
@@ -86,6 +88,19 @@ static long p_doorbell(void *a) {
         return 0;
 }
 
+/* HvSignalEvent, fast form, through the host's hypercall page (CPL0 only:
+ * the TLFS makes it #UD above). */
+static long p_hvcall_signal(void *a) {
+        struct probe_arg *p = a;
+        const struct vsc_ops *o = p->bus->ops;
+        uint64_t t0 = rdtsc();
+        for (unsigned i = 0; i < p->n; i++)
+                o->hypercall(p->bus->ctx, p->bus->hypercall_page, HVCALL_SIGNAL_EVENT | HV_HYPERCALL_FAST_BIT,
+                             p->conn, 0);
+        p->ticks = rdtsc() - t0;
+        return 0;
+}
+
 /* Interrupt delivery and EOI: a self IPI. At CPL0 the IPI is sent with
  * interrupts off and taken in `sti; hlt` (how the guest waits); CPL3 code
  * runs with IF set for this probe (cli/sti fault at CPL3 on PVM) and spins.
@@ -140,6 +155,7 @@ static const struct probe probes[] = {
         { "port_exit", p_port, 3, 50 },
         { "doorbell", p_doorbell, 0, 50 },
         { "doorbell", p_doorbell, 3, 50 },
+        { "hvcall_signal", p_hvcall_signal, 0, 50 },
         { "self_ipi", p_self_ipi, 0, 20 },
         { "self_ipi", p_self_ipi, 3, 20 },
 };
@@ -157,8 +173,8 @@ static bool selected(const char *list, const char *name) {
         return false;
 }
 
-static int run_probe(const struct probe *pr, uint32_t conn) {
-        struct probe_arg a = { .n = pr->n, .conn = conn };
+static int run_probe(const struct probe *pr, uint32_t conn, struct vsc_bus *bus) {
+        struct probe_arg a = { .n = pr->n, .conn = conn, .bus = bus };
         bool irq = pr->fn == p_self_ipi;
         long r = pr->cpl == 3 ? cpu_run_user(pr->fn, &a, irq) : pr->fn(&a);
         if (r < 0)
@@ -179,11 +195,21 @@ int mode_probe(struct guest *g) {
                 const struct probe *pr = &probes[i];
                 if (!selected(list, pr->name))
                         continue;
-                if (pr->fn == p_doorbell && !ok)
+                if ((pr->fn == p_doorbell || pr->fn == p_hvcall_signal) && !ok)
                         continue; /* needs a connection id the host listens on */
-                int r = run_probe(pr, conn);
+                if (pr->fn == p_hvcall_signal && !g->bus.hv_enabled) {
+                        if (!g->hyperv)
+                                continue;
+                        vsc_bus_init(&g->bus, &guest_vsc_ops, NULL);
+                        int r = vsc_hv_enable(&g->bus);
+                        if (r < 0)
+                                return guest_fail(r, "%s", vsc_bus_error(&g->bus));
+                }
+                int r = run_probe(pr, conn, &g->bus);
                 if (r < 0)
                         return r;
         }
+        if (g->bus.hv_enabled)
+                vsc_hv_disable(&g->bus);
         return 0;
 }

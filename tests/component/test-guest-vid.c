@@ -5,12 +5,14 @@
  * exit to user space) and powers off; the probe figures are printed. */
 #include <sys/eventfd.h>
 
+#include "hvshim/hvshim.h"
 #include "tests/component/test-guest-host.h"
 
 #define DOORBELL_CONN 0x2001u
 
 struct doorbell {
         int efd;
+        struct hvshim *hv;
 };
 
 static void doorbell_setup(struct guest_host *h, void *opaque) {
@@ -27,6 +29,37 @@ static int run_guest(struct guest_host *h, const char *cmdline, int efd) {
         struct doorbell d = { .efd = efd };
         struct guest_host_hooks hooks = { .setup = doorbell_setup, .teardown = doorbell_teardown, .opaque = &d };
         return guest_host_run(h, cmdline, &hooks);
+}
+
+/* With hvshim: the guest sees Hyper-V, and HvSignalEvent through hvshim's
+ * hypercall page lands in the same registered doorbell eventfd. */
+static void hv_setup(struct guest_host *h, void *opaque) {
+        struct doorbell *d = opaque;
+        ASSERT_OK(hvshim_create(h->p, NULL, &d->hv));
+        ASSERT_OK(hvshim_register_event(d->hv, DOORBELL_CONN, d->efd));
+}
+
+static void hv_teardown(struct guest_host *h, void *opaque) {
+        struct doorbell *d = opaque;
+        hvshim_destroy(d->hv);
+}
+
+TEST(hypercall_page_signal_with_hvshim) {
+        struct guest_host h;
+        struct doorbell d = { .efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
+        struct guest_host_hooks hooks = { .setup = hv_setup, .teardown = hv_teardown, .opaque = &d };
+        uint64_t n = 0;
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "vsc.mode=probe vsc.probe=doorbell,hvcall_signal,user_call vsc.probe_doorbell=0x%x",
+                 DOORBELL_CONN);
+        ASSERT_EQ(guest_host_run(&h, cmd, &hooks), VMWP_EXIT_POWEROFF);
+        ASSERT_NOT_NULL(strstr(h.out, "\nVSC hyperv=present vendor=Microsoft_Hv "));
+        ASSERT_NOT_NULL(strstr(h.out, "\nVSC clock=hv-frequency-msrs "));
+        ASSERT_NOT_NULL(strstr(h.out, "\nVSC probe=hvcall_signal cpl=0 iterations=50 "));
+        ASSERT_NOT_NULL(strstr(h.out, "\nVSC result=ok status=0\n"));
+        ASSERT_EQ(read(d.efd, &n, 8), 8);
+        ASSERT_EQ(n, 150ull); /* 50 doorbells at CPL0, 50 at CPL3, 50 hypercalls */
+        close(d.efd);
 }
 
 TEST(boot_and_power_off) {
