@@ -35,11 +35,9 @@ struct vmbus_host_ops {
         int (*post_message)(void *host, unsigned vp_index, const void *msg, size_t len);
         /* Route HvPostMessage(connection_id) to fn; fn == NULL removes it. */
         int (*set_message_handler)(void *host, uint32_t connection_id, vmbus_host_message_fn fn, void *opaque);
-        /* HvSignalEvent(connection_id) makes efd readable. Called from
-         * inside a message handler (OPENCHANNEL, CLOSECHANNEL, UNLOAD) and
-         * from provider threads. An implementation may apply both later but
-         * must keep their order, and must then make efd readable once after
-         * registering, so that no doorbell rung in the gap is lost. */
+        /* HvSignalEvent(connection_id) makes efd readable from now on.
+         * Called from inside a message handler (OPENCHANNEL, CLOSECHANNEL,
+         * UNLOAD), before the reply is posted. */
         int (*register_event)(void *host, uint32_t connection_id, int efd);
         int (*unregister_event)(void *host, uint32_t connection_id);
         /* Set event flag `relid` of the VMBus SINT on a VP and raise it
@@ -63,12 +61,6 @@ struct vmbus_host_hv;
 extern const struct vmbus_host_ops vmbus_host_hv_ops;
 
 /* The host context to pass with vmbus_host_hv_ops to vmbus_server_new().
- * Must outlive the server; free it before hvshim_destroy(). Doorbell
- * registrations are applied by a thread of its own, because hvshim forbids
- * them inside a message handler (see host-hv.c). */
+ * Must outlive the server; free it before hvshim_destroy(). */
 int vmbus_host_hv_new(struct hvshim *hv, struct vid_partition *p, struct vmbus_host_hv **out);
 void vmbus_host_hv_free(struct vmbus_host_hv *h);
-/* Wait until every queued (un)registration is applied; *event_errors (if
- * not NULL) receives how many hvshim refused so far. For tests and
- * diagnostics. */
-void vmbus_host_hv_sync(struct vmbus_host_hv *h, uint64_t *event_errors);
