@@ -11,13 +11,18 @@
  * order. The worker answers {"event":"ready"} once the guest runs, or exits.
  *
  * Requests (vmms -> worker), each with an integer "id" echoed in the reply:
- *   {"op":"pause"} {"op":"resume"} {"op":"shutdown","reboot":bool}
+ *   {"op":"pause"} {"op":"resume"}
+ *   {"op":"shutdown","reboot":bool} (guest's shutdown service; errno ENOTCONN
+ *     until the guest opened it, ENOTSUP if not configured: fall back to
+ *     power-button)
  *   {"op":"power-button"} {"op":"stop"} {"op":"status"} {"op":"stats"}
  *   {"op":"kvp-get"} {"op":"kvp-set","key":s,"value":s}
  * Replies: {"id":n,"ok":true,...} or {"id":n,"ok":false,"errno":e,"error":s}
  * Events (worker -> vmms, no id):
  *   {"event":"ready"}, {"event":"state","state":"running"|"paused"},
- *   {"event":"heartbeat","status":"ok"|"no-contact"|"lost","last_us":n},
+ *   {"event":"heartbeat","status":"ok"|"no-contact"|"lost","last_us":n}
+ *      (last_us: wall-clock time of the last answered beat, µs since the
+ *      epoch, 0 if none; "status" replies carry "heartbeat"/"last_beat_us"),
  *   {"event":"kvp","items":{...}}, {"event":"guest-shutdown","ok":bool},
  *   {"event":"exit","status":n,"reason":s} (last message before exit)
  */
