@@ -162,7 +162,10 @@ static int setup_bus(struct vmms_daemon *d) {
                         return log_error_errno(r, "cannot connect to the bus at %s: %m", d->opt.bus_address);
         } else if ((r = sd_bus_open_system(&d->bus)) < 0)
                 return log_error_errno(r, "cannot connect to the system bus: %m");
-        if ((r = sd_bus_attach_event(d->bus, d->event, SD_EVENT_PRIORITY_NORMAL)) < 0 ||
+        /* Without its bus vmms is unreachable: exit (systemd restarts it; the
+         * workers keep running and are re-attached). */
+        if ((r = sd_bus_set_exit_on_disconnect(d->bus, 1)) < 0 ||
+            (r = sd_bus_attach_event(d->bus, d->event, SD_EVENT_PRIORITY_NORMAL)) < 0 ||
             (r = vmms_bus_manager_register(d)) < 0 || (r = vmms_bus_vm_register(d)) < 0)
                 return r;
         r = sd_bus_request_name(d->bus, VMMS_BUS_NAME, 0);

@@ -61,7 +61,7 @@ static int rec_fields(json_object *root, struct vmms_runtime_record *r, char *er
                 if (!known)
                         return rerr(err, errlen, key, "unknown field");
         }
-        if ((r1 = rec_u64(root, "version", true, 1, &version, err, errlen)) < 0 ||
+        if ((r1 = rec_u64(root, "version", true, UINT32_MAX, &version, err, errlen)) < 0 ||
             (r1 = rec_str(root, "id", true, id, sizeof id, err, errlen)) < 0 ||
             (r1 = rec_u64(root, "pid", true, 4194304, &pid, err, errlen)) < 0 ||
             (r1 = rec_u64(root, "starttime", true, UINT64_MAX >> 1, &r->starttime, err, errlen)) < 0 ||

@@ -139,49 +139,45 @@ static void handle_request(struct fake *f, json_object *req) {
                 send_msg(f, reply(req, false, ENOTSUP, "not supported by the fake worker"));
 }
 
-static int take_fd(json_object *map, const char *key, const int *fds, size_t n) {
-        json_object *v;
-        if (!json_object_object_get_ex(map, key, &v))
-                return -1;
-        int i = json_object_get_int(v);
-        return i >= 0 && (size_t)i < n ? fds[i] : -1;
+static int take_fd(json_object *msg, const char *key, const int *fds, size_t n) {
+        int fd = proto_fds_get(msg, key, 0, fds, n);
+        return fd < 0 ? -1 : fd;
 }
 
-static void check_fd_array(struct fake *f, json_object *map, const char *key, uint32_t want, const int *fds, size_t n) {
-        json_object *a;
-        if (!json_object_object_get_ex(map, key, &a) || json_object_array_length(a) != want)
-                finish(f, VMWP_EXIT_USAGE, "wrong number of fds");
+static void check_fd_array(struct fake *f, json_object *msg, const char *key, uint32_t want, const int *fds, size_t n) {
+        struct stat st;
         for (size_t i = 0; i < want; i++) {
-                int idx = json_object_get_int(json_object_array_get_idx(a, i));
-                struct stat st;
-                if (idx < 0 || (size_t)idx >= n || fstat(fds[idx], &st) < 0)
+                int fd = proto_fds_get(msg, key, i, fds, n);
+                if (fd < 0 || fstat(fd, &st) < 0)
                         finish(f, VMWP_EXIT_USAGE, "an fd is missing");
         }
+        if (proto_fds_get(msg, key, want, fds, n) != -ENOENT)
+                finish(f, VMWP_EXIT_USAGE, "too many fds");
 }
 
 static void configure(struct fake *f) {
-        json_object *msg = NULL, *cfg, *map, *v;
+        json_object *msg = NULL, *cfg, *v;
         int fds[PROTO_MAX_FDS];
         size_t n = 0;
         struct vm_config *c = malloc(sizeof *c);
         char err[256], line[512];
         if (!c || proto_recv(f->ctl, &msg, fds, PROTO_MAX_FDS, &n) < 0 ||
             !json_object_object_get_ex(msg, "op", &v) || strcmp(json_object_get_string(v), "config") ||
-            !json_object_object_get_ex(msg, "config", &cfg) || !json_object_object_get_ex(msg, "fds", &map))
+            !json_object_object_get_ex(msg, "config", &cfg))
                 finish(f, VMWP_EXIT_USAGE, "no configuration message");
         const char *js = json_object_to_json_string(cfg);
         if (vm_config_parse(js, strlen(js), c, err, sizeof err) < 0)
                 finish(f, VMWP_EXIT_USAGE, err);
         snprintf(f->name, sizeof f->name, "%s", c->name);
         snprintf(f->cmdline, sizeof f->cmdline, "%s", c->cmdline);
-        f->con_log = take_fd(map, "console_log", fds, n);
-        f->con_listen = take_fd(map, "console_listen", fds, n);
+        f->con_log = take_fd(msg, "console_log", fds, n);
+        f->con_listen = take_fd(msg, "console_listen", fds, n);
         f->reattach = !knob(f, "fake.no_reattach", 0);
-        f->ctl_listen = f->reattach ? take_fd(map, "control_listen", fds, n) : -1;
+        f->ctl_listen = f->reattach ? take_fd(msg, "control_listen", fds, n) : -1;
         f->shutdown_ic = c->ic.shutdown && knob(f, "fake.shutdown_ic", 0);
-        check_fd_array(f, map, "disks", c->n_disks, fds, n);
-        check_fd_array(f, map, "taps", c->n_nics, fds, n);
-        if (take_fd(map, "kernel", fds, n) < 0)
+        check_fd_array(f, msg, "disks", c->n_disks, fds, n);
+        check_fd_array(f, msg, "taps", c->n_nics, fds, n);
+        if (take_fd(msg, "kernel", fds, n) < 0)
                 finish(f, VMWP_EXIT_USAGE, "no kernel fd");
         snprintf(line, sizeof line, "fake-vmwp: %s booting (%u disks, %u nics)\n", c->name, c->n_disks, c->n_nics);
         console_out(f, line);

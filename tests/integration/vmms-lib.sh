@@ -119,9 +119,18 @@ expect_rc() {
   LAST_OUT=$out
 }
 
-# vm_prop VM PROPERTY: prints a property of a VM (by name) through vmctl --json.
+# vm_path VM: the object path of a VM (by name or id), through raw D-Bus.
+vm_path() {
+  bus call org.vmstack.VMMS1 /org/vmstack/VMMS1 org.vmstack.VMMS1.Manager GetVM s "$1" 2>/dev/null |
+    sed -n 's/^o "\(.*\)"$/\1/p'
+}
+
+# vm_prop VM PROPERTY: a VM property's value (strings unquoted).
 vm_prop() {
-  vmctl --json show "$1" | sed -n "s/^  \"$2\": \"\{0,1\}\([^\"]*\)\"\{0,1\},\{0,1\}$/\1/p" | head -1
+  local p
+  p=$(vm_path "$1")
+  [ -n "$p" ] || return 1
+  bus get-property org.vmstack.VMMS1 "$p" org.vmstack.VMMS1.VM "$2" | sed -e 's/^[a-z()]* //' -e 's/^"\(.*\)"$/\1/'
 }
 
 wait_state() { # VM STATE [timeout]
@@ -132,4 +141,11 @@ wait_state() { # VM STATE [timeout]
 vm_json() {
   printf '{"name":"%s","memory_mib":%s,"vcpus":1,"boot":{"kernel":"%s","cmdline":"%s"}%s}' \
     "$1" "${VM_MEMORY:-64}" "$(t_kernel)" "${2:-}" "${3:-}"
+}
+
+# t_create NAME [cmdline] [extra JSON members] [expected vmctl rc]: creates a
+# VM from vm_json through a file (a pipe would lose LAST_OUT in a subshell).
+t_create() {
+  vm_json "$1" "${2:-}" "${3:-}" >"$T/$1.json"
+  expect_rc "${4:-0}" vmctl create "$T/$1.json"
 }

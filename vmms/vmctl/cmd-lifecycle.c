@@ -61,9 +61,16 @@ static int lifecycle(struct vmctl *c, int argc, char **argv, const char *method,
         if (r || (r = vmctl_resolve(c, ref, &path)))
                 return r;
         if (o.force && !strcmp(method, "Delete")) {
-                /* Kill whatever runs; refused (and ignored) when it is off. */
-                if (vmctl_call_vm(c, path, "Kill", "kill", NULL) == 0)
-                        (void)vmctl_wait_state(c, path, "Off,Crashed", NULL, o.timeout_us);
+                char *state = NULL;
+                r = vmctl_get_string(c, path, "State", &state);
+                if (!r && strcmp(state, "Off") && strcmp(state, "Crashed") &&
+                    !(r = vmctl_call_vm(c, path, "Kill", "kill", NULL)))
+                        r = vmctl_wait_state(c, path, "Off,Crashed", NULL, o.timeout_us);
+                free(state);
+                if (r) {
+                        free(path);
+                        return r;
+                }
         }
         if (!strcmp(method, "Stop"))
                 r = vmctl_call_vm(c, path, method, argv[0], "u", o.stop_timeout_s);
