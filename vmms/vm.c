@@ -128,7 +128,9 @@ void vmms_vm_on_ready(struct vmms_vm *vm) {
         if (vm->state != VMMS_STATE_STARTING)
                 return;
         vm->op_timer = sd_event_source_disable_unref(vm->op_timer);
-        vm->running_since_us = now_us(CLOCK_REALTIME);
+        /* The runtime record's time, so that it survives a vmms restart. */
+        vm->running_since_us = vm->worker && vm->worker->rec.running_since_us ? vm->worker->rec.running_since_us
+                                                                              : now_us(CLOCK_REALTIME);
         snprintf(vm->hb_status, sizeof vm->hb_status, "%s", vm->config->ic.heartbeat ? "no-contact" : "unknown");
         vmms_vm_set_state(vm, VMMS_STATE_RUNNING);
 }

@@ -91,7 +91,7 @@ t_kernel() {
 # t_start_vmms [extra vmms options...]
 t_start_vmms() {
   "$VMMS" --bus-address="$ADDR" --state-dir="$T/state" --runtime-dir="$T/run" --log-dir="$T/log" \
-    --worker="$WORKER" --no-polkit --restart-delay-ms=100 "$@" >>"$T/vmms.log" 2>&1 &
+    --worker="$WORKER" ${VMMS_NO_POLKIT---no-polkit} --restart-delay-ms=100 "$@" >>"$T/vmms.log" 2>&1 &
   VMMS_PID=$!
   for _ in $(seq 200); do
     busctl --address="$ADDR" status org.vmstack.VMMS1 >/dev/null 2>&1 && return 0
@@ -148,4 +148,10 @@ vm_json() {
 t_create() {
   vm_json "$1" "${2:-}" "${3:-}" >"$T/$1.json"
   expect_rc "${4:-0}" vmctl create "$T/$1.json"
+}
+
+# alive PID: the process exists and is not a zombie (a re-attached worker is
+# not vmms's child; its zombie waits for whoever adopted it).
+alive() {
+  [ -r "/proc/$1/stat" ] && ! sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^[ZX]'
 }
