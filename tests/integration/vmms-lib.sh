@@ -155,3 +155,9 @@ t_create() {
 alive() {
   [ -r "/proc/$1/stat" ] && ! sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^[ZX]'
 }
+
+# bg CMD...: runs a command in the background and remembers it for wait_bg
+# (a plain `wait` would also wait for dbus-daemon and vmms).
+BG_PIDS=()
+bg() { "$@" & BG_PIDS+=($!); }
+wait_bg() { local p; for p in "${BG_PIDS[@]}"; do wait "$p"; done; BG_PIDS=(); }
