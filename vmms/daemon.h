@@ -139,8 +139,12 @@ int vmms_worker_reattach(struct vmms_vm *vm, const struct vmms_runtime_record *r
  * through to cb so that a D-Bus reply can wait for the worker. */
 int vmms_worker_request(struct vmms_worker *w, const char *op, struct json_object *args, vmms_reply_fn cb,
                         sd_bus_message *call);
+int vmms_worker_request_fds(struct vmms_worker *w, const char *op, struct json_object *args, const int *fds,
+                            size_t n_fds, vmms_reply_fn cb, sd_bus_message *call);
 int vmms_worker_kill(struct vmms_worker *w);
 pid_t vmms_worker_pid(const struct vmms_worker *w);
+/* Interactive: a connection to the worker's console socket. Read-only: the
+ * console log, opened for reading. */
 int vmms_worker_open_console(struct vmms_worker *w, bool read_only);
 int vmms_worker_record_update(struct vmms_worker *w);
 struct vmms_worker *vmms_worker_free(struct vmms_worker *w);

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* Starting a worker: vmms opens everything the VM needs (disk images with the
- * right mode and a lock, kernel and initrd, TAPs, the worker's listening
- * control and console sockets, the console log) and hands the fds over with
- * the configuration (common/proto.h), so that the worker needs no path
- * access and no privileges of its own. */
+/* Starting a worker: vmms opens what the VM needs (disk images with the right
+ * mode and a lock, TAPs) and hands the fds over with the configuration
+ * (common/proto.h), then gives the worker its re-attach listener. The
+ * worker serves the console itself (--serial socket:PATH) and appends to the
+ * console log (the configuration's serial_log). */
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -28,20 +28,20 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
-/* The fds that travel with the config message, and where each one is. */
+/* The fds that travel with the config message: one per disk, then one per
+ * NIC (common/proto.h), and the names of the TAPs vmms created. */
 struct spawn_fds {
         int fd[PROTO_MAX_FDS];
         size_t n;
-        json_object *map; /* the message's "fds" object */
+        char tap_names[VM_NICS_MAX][IFNAMSIZ];
 };
 
 static void spawn_fds_done(struct spawn_fds *s) {
         for (size_t i = 0; i < s->n; i++)
                 safe_close(s->fd[i]);
-        json_object_put(s->map);
 }
 
-/* Appends fd (taking it) and returns its index in the SCM_RIGHTS array. */
+/* Appends fd (taking it); returns its index in the SCM_RIGHTS array. */
 static int spawn_fds_add(struct spawn_fds *s, int fd) {
         if (fd < 0)
                 return fd;
@@ -54,8 +54,6 @@ static int spawn_fds_add(struct spawn_fds *s, int fd) {
 }
 
 static int open_disks(struct vmms_vm *vm, struct spawn_fds *s, char *err, size_t errlen) {
-        json_object *arr = json_object_new_array();
-        json_object_object_add(s->map, "disks", arr);
         for (uint32_t i = 0; i < vm->config->n_disks; i++) {
                 const struct vm_disk_config *dc = &vm->config->disks[i];
                 int fd = open(dc->path, (dc->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
@@ -82,40 +80,18 @@ static int open_disks(struct vmms_vm *vm, struct spawn_fds *s, char *err, size_t
                 int idx = spawn_fds_add(s, fd);
                 if (idx < 0)
                         return idx;
-                json_object_array_add(arr, json_object_new_int(idx));
         }
         return 0;
 }
 
 static int open_taps(struct vmms_vm *vm, struct spawn_fds *s, char *err, size_t errlen) {
-        json_object *arr = json_object_new_array(), *names = json_object_new_array();
-        json_object_object_add(s->map, "taps", arr);
-        json_object_object_add(s->map, "tap_names", names);
         for (uint32_t i = 0; i < vm->config->n_nics; i++) {
-                char ifname[IFNAMSIZ];
-                int idx = spawn_fds_add(s, vmms_tap_open(&vm->config->nics[i], &vm->config->id, i, ifname, err,
-                                                         errlen));
+                int idx = spawn_fds_add(s, vmms_tap_open(&vm->config->nics[i], &vm->config->id, i, s->tap_names[i],
+                                                         err, errlen));
                 if (idx < 0)
                         return idx;
-                json_object_array_add(arr, json_object_new_int(idx));
-                json_object_array_add(names, json_object_new_string(ifname));
         }
         return 0;
-}
-
-static int open_ro(struct spawn_fds *s, const char *key, const char *path, const char *field, char *err,
-                   size_t errlen) {
-        if (!path[0])
-                return 0;
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0) {
-                snprintf(err, errlen, "%s: %s: %s", field, path, strerror(errno));
-                return -errno;
-        }
-        int idx = spawn_fds_add(s, fd);
-        if (idx >= 0)
-                json_object_object_add(s->map, key, json_object_new_int(idx));
-        return idx < 0 ? idx : 0;
 }
 
 static int listen_unix(const char *path, int type, int backlog) {
@@ -132,42 +108,24 @@ static int listen_unix(const char *path, int type, int backlog) {
         return TAKE_FD(fd);
 }
 
-static int add_socket(struct vmms_vm *vm, struct spawn_fds *s, const char *file, int type, const char *key,
-                      char *path, char *err, size_t errlen) {
-        int r = vmms_vm_dir(vm, file, path, VMMS_SOCKET_PATH_MAX);
-        if (r >= 0)
-                r = spawn_fds_add(s, listen_unix(path, type, 8));
-        if (r < 0) {
-                snprintf(err, errlen, "%s socket %s: %s", key, path, strerror(-r));
-                return r;
-        }
-        json_object_object_add(s->map, key, json_object_new_int(r));
-        return 0;
-}
-
-static int open_runtime(struct vmms_vm *vm, struct spawn_fds *s, struct vmms_runtime_record *rec, char *err,
-                        size_t errlen) {
-        char dir[PATH_MAX], log[PATH_MAX];
+/* The VM's runtime directory, its control listener (the fd is returned) and
+ * the console socket path the worker will bind. */
+static int open_runtime(struct vmms_vm *vm, struct vmms_runtime_record *rec, char *err, size_t errlen) {
+        char dir[PATH_MAX];
         int r;
         if ((r = vmms_vm_dir(vm, NULL, dir, sizeof dir)) < 0 || (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
                 r = r < 0 ? r : -errno;
                 snprintf(err, errlen, "runtime directory %s: %s", dir, strerror(-r));
                 return r;
         }
-        if ((r = add_socket(vm, s, "control.sock", SOCK_SEQPACKET, "control_listen", rec->control, err, errlen)) < 0 ||
-            (r = add_socket(vm, s, "console.sock", SOCK_STREAM, "console_listen", rec->console, err, errlen)) < 0)
+        if ((r = vmms_vm_dir(vm, "console.sock", rec->console, sizeof rec->console)) < 0 ||
+            (r = vmms_vm_dir(vm, "control.sock", rec->control, sizeof rec->control)) < 0)
                 return r;
-        if ((r = vmms_console_log_path(vm, log, sizeof log)) < 0)
-                return r;
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
-        if (fd < 0) {
-                snprintf(err, errlen, "console log %s: %s", log, strerror(errno));
-                return -errno;
-        }
-        if ((r = spawn_fds_add(s, fd)) < 0)
-                return r;
-        json_object_object_add(s->map, "console_log", json_object_new_int(r));
-        return 0;
+        (void)unlink(rec->console); /* the worker refuses to replace anything but a socket */
+        int fd = listen_unix(rec->control, SOCK_SEQPACKET, 4);
+        if (fd < 0)
+                snprintf(err, errlen, "control socket %s: %s", rec->control, strerror(-fd));
+        return fd;
 }
 
 static int worker_log_fd(struct vmms_vm *vm) {
@@ -200,7 +158,7 @@ static void build_env(struct vmms_vm *vm, char **env, size_t max, char *store, s
 }
 
 /* In the child, between fork() and exec(): async-signal-safe calls only. */
-static _Noreturn void child_exec(const char *path, int ctl, int log_fd, int errp, char **env) {
+static _Noreturn void child_exec(const char *path, const char *serial, int ctl, int log_fd, int errp, char **env) {
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -217,15 +175,16 @@ static _Noreturn void child_exec(const char *path, int ctl, int log_fd, int errp
             dup2(log_fd, 2) < 0 || dup2(ctl, PROTO_CONTROL_FD) < 0 || dup3(errp, 4, O_CLOEXEC) < 0)
                 _exit(127);
         close_range(5, ~0u, 0);
-        char *argv[] = { (char *)"vmwp", (char *)"--control-fd", (char *)"3", NULL };
+        char *argv[] = { (char *)"vmwp", (char *)"--control-fd", (char *)"3", (char *)"--serial", (char *)serial, NULL };
         execve(path, argv, env);
         int e = errno;
         (void)!write(4, &e, sizeof e);
         _exit(127);
 }
 
-static int fork_worker(struct vmms_vm *vm, int ctl_child, pid_t *pid, int *pidfd, char *err, size_t errlen) {
-        char *env[40], store[256];
+static int fork_worker(struct vmms_vm *vm, const char *console, int ctl_child, pid_t *pid, int *pidfd, char *err,
+                       size_t errlen) {
+        char *env[40], store[256], serial[VMMS_SOCKET_PATH_MAX + 8];
         int errp[2];
         _cleanup_close_ int log_fd = worker_log_fd(vm);
         if (log_fd < 0) {
@@ -233,6 +192,8 @@ static int fork_worker(struct vmms_vm *vm, int ctl_child, pid_t *pid, int *pidfd
                 return log_fd;
         }
         build_env(vm, env, ARRAY_SIZE(env), store, sizeof store);
+        /* The worker serves the console on this socket (one client at a time). */
+        snprintf(serial, sizeof serial, "socket:%s", console);
         if (pipe2(errp, O_CLOEXEC) < 0)
                 return -errno;
         pid_t p = fork();
@@ -241,7 +202,7 @@ static int fork_worker(struct vmms_vm *vm, int ctl_child, pid_t *pid, int *pidfd
                 return -errno;
         }
         if (p == 0)
-                child_exec(vm->d->opt.worker, ctl_child, log_fd, errp[1], env);
+                child_exec(vm->d->opt.worker, serial, ctl_child, log_fd, errp[1], env);
         safe_close(errp[1]);
         int e = 0;
         ssize_t n = read_full(errp[0], &e, sizeof e);
@@ -275,9 +236,12 @@ static int send_config(struct vmms_vm *vm, int ctl, struct spawn_fds *s, const c
         struct vm_config *c = malloc(sizeof *c);
         if (!c)
                 return -ENOMEM;
-        /* A worker that only knows paths still logs to the same file. */
+        /* The worker appends the console output to the log itself, and every
+         * NIC names its (vmms-created) TAP, so each NIC comes with its fd. */
         *c = *vm->config;
         snprintf(c->serial_log, sizeof c->serial_log, "%s", log_path);
+        for (uint32_t i = 0; i < c->n_nics; i++)
+                snprintf(c->nics[i].tap, sizeof c->nics[i].tap, "%s", s->tap_names[i]);
         _cleanup_free_ char *json = vm_config_to_json(c);
         free(c);
         _cleanup_(json_object_putp) json_object *msg = json_object_new_object();
@@ -288,19 +252,23 @@ static int send_config(struct vmms_vm *vm, int ctl, struct spawn_fds *s, const c
         }
         json_object_object_add(msg, "op", json_object_new_string("config"));
         json_object_object_add(msg, "config", cfg);
-        json_object_object_add(msg, "fds", json_object_get(s->map));
         return proto_send(ctl, msg, s->fd, s->n);
 }
 
-static int prepare_fds(struct vmms_vm *vm, struct spawn_fds *s, struct vmms_runtime_record *rec, char *err,
-                       size_t errlen) {
+/* A worker that supports re-attach keeps running across a vmms restart. */
+static void reattach_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
+        if (!vm->worker)
+                return;
+        vm->worker->rec.reattach = error >= 0;
+        if (error < 0)
+                vmms_vm_log(vm, LOG_LEVEL_NOTICE, error,
+                            "the worker cannot re-attach (%m): this VM will not survive a vmms restart");
+        (void)vmms_worker_record_update(vm->worker);
+}
+
+static int prepare_fds(struct vmms_vm *vm, struct spawn_fds *s, char *err, size_t errlen) {
         int r;
-        if (!(s->map = json_object_new_object()))
-                return -ENOMEM;
-        if ((r = open_disks(vm, s, err, errlen)) < 0 || (r = open_taps(vm, s, err, errlen)) < 0 ||
-            (r = open_ro(s, "kernel", vm->config->kernel, "boot.kernel", err, errlen)) < 0 ||
-            (r = open_ro(s, "initrd", vm->config->initrd, "boot.initrd", err, errlen)) < 0 ||
-            (r = open_runtime(vm, s, rec, err, errlen)) < 0)
+        if ((r = open_disks(vm, s, err, errlen)) < 0 || (r = open_taps(vm, s, err, errlen)) < 0)
                 return r;
         return 0;
 }
@@ -312,12 +280,15 @@ int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t errlen) {
         int ctl[2], pidfd = -1, r;
         pid_t pid;
 
-        if ((r = prepare_fds(vm, &s, &rec, err, errlen)) < 0 ||
+        if ((r = prepare_fds(vm, &s, err, errlen)) < 0 ||
             (r = vmms_console_log_path(vm, log_path, sizeof log_path)) < 0)
                 return r;
+        _cleanup_close_ int listener = open_runtime(vm, &rec, err, errlen);
+        if (listener < 0)
+                return listener;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
                 return -errno;
-        r = fork_worker(vm, ctl[1], &pid, &pidfd, err, errlen);
+        r = fork_worker(vm, rec.console, ctl[1], &pid, &pidfd, err, errlen);
         safe_close(ctl[1]);
         if (r < 0) {
                 safe_close(ctl[0]);
@@ -340,5 +311,8 @@ int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t errlen) {
                 return r;
         }
         (void)vmms_worker_record_update(vm->worker);
+        r = vmms_worker_request_fds(vm->worker, "reattach-listen", NULL, &listener, 1, reattach_reply, NULL);
+        if (r < 0)
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, r, "cannot give the worker its re-attach listener: %m");
         return 0;
 }

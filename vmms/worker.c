@@ -69,6 +69,11 @@ static int request_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 
 int vmms_worker_request(struct vmms_worker *w, const char *op, json_object *args, vmms_reply_fn cb,
                         sd_bus_message *call) {
+        return vmms_worker_request_fds(w, op, args, NULL, 0, cb, call);
+}
+
+int vmms_worker_request_fds(struct vmms_worker *w, const char *op, json_object *args, const int *fds, size_t n_fds,
+                            vmms_reply_fn cb, sd_bus_message *call) {
         _cleanup_(json_object_putp) json_object *msg = args ? args : json_object_new_object();
         if (!msg)
                 return -ENOMEM;
@@ -84,7 +89,7 @@ int vmms_worker_request(struct vmms_worker *w, const char *op, json_object *args
         q->cb = cb;
         json_object_object_add(msg, "op", json_object_new_string(op));
         json_object_object_add(msg, "id", json_object_new_int64((int64_t)q->id));
-        int r = proto_send(w->ctl_fd, msg, NULL, 0);
+        int r = proto_send(w->ctl_fd, msg, fds, n_fds);
         if (r >= 0)
                 r = sd_event_add_time_relative(w->vm->d->event, &q->timer, CLOCK_MONOTONIC,
                                                w->vm->d->opt.request_timeout_us, 0, request_timeout, q);
@@ -269,6 +274,17 @@ pid_t vmms_worker_pid(const struct vmms_worker *w) {
 
 int vmms_worker_open_console(struct vmms_worker *w, bool read_only) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        if (read_only) {
+                /* Watching is reading the log: it has everything the console
+                 * printed, and it does not take the worker's one console
+                 * client slot away from whoever types. */
+                char path[PATH_MAX];
+                int r = vmms_console_log_path(w->vm, path, sizeof path);
+                if (r < 0)
+                        return r;
+                int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                return fd < 0 ? -errno : fd;
+        }
         if (!w->rec.console[0])
                 return -ENOTSUP;
         snprintf(sa.sun_path, sizeof sa.sun_path, "%s", w->rec.console);
@@ -276,9 +292,6 @@ int vmms_worker_open_console(struct vmms_worker *w, bool read_only) {
         if (fd < 0)
                 return -errno;
         if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-                return -errno;
-        /* Read-only: the client's writes fail, the worker sees end of input. */
-        if (read_only && shutdown(fd, SHUT_WR) < 0)
                 return -errno;
         return TAKE_FD(fd);
 }

@@ -123,21 +123,3 @@ fail:
                 *n_fds = 0;
         return r;
 }
-
-int proto_fds_get(struct json_object *msg, const char *key, size_t index, const int *fds, size_t n_fds) {
-        json_object *map, *v;
-        if (!json_object_object_get_ex(msg, "fds", &map) || !json_object_is_type(map, json_type_object) ||
-            !json_object_object_get_ex(map, key, &v))
-                return -ENOENT;
-        if (json_object_is_type(v, json_type_array)) {
-                if (index >= json_object_array_length(v))
-                        return -ENOENT;
-                v = json_object_array_get_idx(v, index);
-        }
-        if (!json_object_is_type(v, json_type_int))
-                return -EBADMSG;
-        int64_t i = json_object_get_int64(v);
-        if (i < 0 || (uint64_t)i >= n_fds)
-                return -EBADMSG;
-        return fds[i];
-}

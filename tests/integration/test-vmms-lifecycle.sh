@@ -12,10 +12,15 @@ t_pick_worker
 t_start_vmms
 H=$VM_BUILD_DIR/vmms/vmms-test-helper
 
-note "create from flags, with a disk and a NIC"
-truncate -s 16M "$T/images/d0.img"
-expect_rc 0 vmctl create --name=web1 --memory=64 --kernel="$(t_kernel)" --disk="$T/images/d0.img" --nic=auto \
-  --stop-timeout=2
+# vmwp refuses disks and NICs until storvsp/netvsp land: with the real
+# worker, web1 has none and the disk/TAP checks below are the fake's.
+DEVS=()
+if [ "$WORKER_KIND" = fake ]; then
+  truncate -s 16M "$T/images/d0.img"
+  DEVS=(--disk="$T/images/d0.img" --nic=auto)
+fi
+note "create from flags${DEVS[*]:+, with a disk and a NIC}"
+expect_rc 0 vmctl create --name=web1 --memory=64 --kernel="$(t_kernel)" "${DEVS[@]}" --stop-timeout=2
 echo "$LAST_OUT" | grep -q "^created VM web1 (" || fail "create output: $LAST_OUT"
 ID=$(vm_prop web1 Id)
 [ -n "$ID" ] || fail "no Id in vmctl --json show"
@@ -43,31 +48,31 @@ expect_rc 0 vmctl start web1 --timeout=120
 PID=$(vm_prop web1 WorkerPid)
 [ "$PID" -gt 0 ] && kill -0 "$PID" || fail "no worker pid"
 TAP=vt${ID:0:8}0 # "vt" + the first 8 hex digits of the id + the NIC index
-ip link show "$TAP" >/dev/null 2>&1 || fail "TAP $TAP not created"
-ip link show "$TAP" | grep -q "state \(UP\|UNKNOWN\)\|,UP" || fail "TAP $TAP not up"
+if [ "$WORKER_KIND" = fake ]; then
+  ip link show "$TAP" >/dev/null 2>&1 || fail "TAP $TAP not created"
+  ip link show "$TAP" | grep -q "state \(UP\|UNKNOWN\)\|,UP" || fail "TAP $TAP not up"
+fi
 grep -q '"pid"' "$T/run/vms/$ID/worker.json" || fail "no runtime record"
 expect_rc 5 vmctl start web1
 echo "$LAST_OUT" | grep -q "Start is not possible while the VM is Running" || fail "start twice: $LAST_OUT"
 
-note "a second VM may not use the same writable disk"
-t_create clash "" ",\"disks\":[{\"path\":\"$T/images/d0.img\"}]"
-expect_rc 1 vmctl start clash
-echo "$LAST_OUT" | grep -q "disks\[0\].path: .*in use by another VM" || fail "disk lock: $LAST_OUT"
-expect_rc 0 vmctl delete clash
+if [ "$WORKER_KIND" = fake ]; then
+  note "a second VM may not use the same writable disk"
+  t_create clash "" ",\"disks\":[{\"path\":\"$T/images/d0.img\"}]"
+  expect_rc 1 vmctl start clash
+  echo "$LAST_OUT" | grep -q "disks\[0\].path: .*in use by another VM" || fail "disk lock: $LAST_OUT"
+  expect_rc 0 vmctl delete clash
+fi
 
-note "console: log file and an attached client"
+note "console: an attached client, and the log"
 LOG=$(vm_prop web1 ConsoleLog)
 [ "$LOG" = "$T/log/$ID.console.log" ] || fail "ConsoleLog is $LOG"
-if [ "$WORKER_KIND" = fake ]; then
-  out=$(echo "hello console" | vmctl console web1 --timeout=10)
-  echo "$out" | grep -q "echo: hello console" || fail "console reply: $out"
-  grep -q "echo: hello console" "$LOG" || fail "console log lacks the session"
-  out=$(vmctl console web1 --read-only --timeout=1)
-  echo "$out" | grep -q "console attached" || fail "read-only console: $out"
-else
-  [ -S "$(vm_prop web1 ConsoleSocket)" ] || fail "no console socket"
-  expect_rc 0 vmctl console web1 --read-only --timeout=1
-fi
+[ -S "$(vm_prop web1 ConsoleSocket)" ] || fail "no console socket"
+out=$( (sleep 0.5; echo "hello console") | vmctl console web1 --timeout=20)
+echo "$out" | grep -q "hello console" || fail "console reply: $out"
+grep -q "hello console" "$LOG" || fail "the console log lacks the session"
+out=$(vmctl console web1 --read-only --timeout=1)
+[ -n "$out" ] && echo "$out" | grep -q "hello console" || fail "read-only console (the log): $out"
 
 note "pause and resume"
 expect_rc 0 vmctl pause web1
@@ -137,5 +142,6 @@ echo "$LAST_OUT" | grep -q "Delete is not possible while the VM is Running" || f
 expect_rc 0 vmctl delete web1 --force
 [ -e "$T/state/$ID.json" ] && fail "configuration file left after delete"
 [ -f "$LOG" ] || fail "the console log must survive delete"
+if [ "$WORKER_KIND" = real ]; then grep -q "irq ready\|vmwp" "$LOG" || fail "the guest printed nothing"; fi
 expect_rc 3 vmctl show web1
 echo "PASS (worker: $WORKER_KIND)"

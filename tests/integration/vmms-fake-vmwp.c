@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: MIT
 /* A test double of vmwp for the vmms integration tests: it speaks
  * common/proto.h exactly as vmms expects of the real worker (config message
- * with fds, ready/state/heartbeat/exit events, requests with ids, the
- * re-attach listener and the console socket) but runs no guest. Behaviour is
+ * with the disk and TAP fds, ready/state/heartbeat/exit events, requests
+ * with ids, the "reattach-listen" listener, the console on --serial
+ * socket:PATH with one client at a time, serial_log) like vmwp (docs/vmwp.md),
+ * but runs no guest. Behaviour is
  * chosen by "fake.*" words in the VM's boot.cmdline:
  *   fake.ready_ms=N      report ready after N ms (default 20)
  *   fake.exit_after_ms=N fake.exit_status=S   exit with S, N ms after ready
  *   fake.shutdown_ic     the guest runs the shutdown integration service
  *                        (otherwise shutdown answers ENOTSUP, as vmwp does today)
  *   fake.ignore_acpi     the guest ignores the ACPI power button
- *   fake.no_reattach     behave like a worker without the re-attach listener
+ *   fake.no_reattach     answer "reattach-listen" with EOPNOTSUPP, as a worker
+ *                        without re-attach does (it then exits when vmms goes)
  *   fake.setup_fail      fail setup (exit VMWP_EXIT_SETUP)
  * The console echoes each input line back as "echo: <line>". */
 #include <errno.h>
@@ -22,6 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,7 +35,7 @@
 #include "common/macro.h"
 #include "common/proto.h"
 
-#define MAX_CONSOLE_CLIENTS 8
+#define MAX_CONSOLE_CLIENTS 1 /* as vmwp: one client at a time */
 
 struct fake {
         int ctl, ctl_listen, con_listen, con_log;
@@ -108,9 +112,24 @@ static void schedule_exit(struct fake *f, int status, const char *reason) {
         f->pending_reason = reason;
 }
 
-static void handle_request(struct fake *f, json_object *req) {
+static bool is_listener(int fd) {
+        int type = 0, acc = 0;
+        socklen_t l1 = sizeof type, l2 = sizeof acc;
+        return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l1) == 0 && type == SOCK_SEQPACKET &&
+               getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &l2) == 0 && acc;
+}
+
+static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_fds) {
         json_object *v;
         const char *op = json_object_object_get_ex(req, "op", &v) ? json_object_get_string(v) : "";
+        if (!strcmp(op, "reattach-listen") && f->reattach && n_fds == 1 && is_listener(fds[0])) {
+                safe_close(f->ctl_listen);
+                f->ctl_listen = fds[0];
+                send_msg(f, reply(req, true, 0, NULL));
+                return;
+        }
+        for (size_t i = 0; i < n_fds; i++)
+                safe_close(fds[i]);
         if (!strcmp(op, "pause") || !strcmp(op, "resume")) {
                 f->paused = !strcmp(op, "pause");
                 send_msg(f, reply(req, true, 0, NULL));
@@ -136,26 +155,35 @@ static void handle_request(struct fake *f, json_object *req) {
                 json_object_object_add(m, "state", json_object_new_string(!f->ready ? "starting" : f->paused ? "paused" : "running"));
                 send_msg(f, m);
         } else
-                send_msg(f, reply(req, false, ENOTSUP, "not supported by the fake worker"));
+                send_msg(f, reply(req, false, EOPNOTSUPP, "unknown op"));
 }
 
-static int take_fd(json_object *msg, const char *key, const int *fds, size_t n) {
-        int fd = proto_fds_get(msg, key, 0, fds, n);
-        return fd < 0 ? -1 : fd;
+static int listen_console(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        if (strlen(path) >= sizeof sa.sun_path)
+                return -1;
+        strcpy(sa.sun_path, path);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        (void)unlink(path);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 4) < 0)
+                return safe_close(fd);
+        return fd;
 }
 
-static void check_fd_array(struct fake *f, json_object *msg, const char *key, uint32_t want, const int *fds, size_t n) {
+/* vmwp's rule: one fd per disk, then one per NIC that names a TAP. */
+static void check_fds(struct fake *f, const struct vm_config *c, const int *fds, size_t n) {
+        size_t want = c->n_disks;
         struct stat st;
-        for (size_t i = 0; i < want; i++) {
-                int fd = proto_fds_get(msg, key, i, fds, n);
-                if (fd < 0 || fstat(fd, &st) < 0)
-                        finish(f, VMWP_EXIT_USAGE, "an fd is missing");
-        }
-        if (proto_fds_get(msg, key, want, fds, n) != -ENOENT)
-                finish(f, VMWP_EXIT_USAGE, "too many fds");
+        for (uint32_t i = 0; i < c->n_nics; i++)
+                want += c->nics[i].tap[0] != 0;
+        if (n != want)
+                finish(f, VMWP_EXIT_USAGE, "wrong number of fds");
+        for (size_t i = 0; i < n; i++)
+                if (fstat(fds[i], &st) < 0)
+                        finish(f, VMWP_EXIT_USAGE, "an fd is not open");
 }
 
-static void configure(struct fake *f) {
+static void configure(struct fake *f, const char *serial) {
         json_object *msg = NULL, *cfg, *v;
         int fds[PROTO_MAX_FDS];
         size_t n = 0;
@@ -170,15 +198,14 @@ static void configure(struct fake *f) {
                 finish(f, VMWP_EXIT_USAGE, err);
         snprintf(f->name, sizeof f->name, "%s", c->name);
         snprintf(f->cmdline, sizeof f->cmdline, "%s", c->cmdline);
-        f->con_log = take_fd(msg, "console_log", fds, n);
-        f->con_listen = take_fd(msg, "console_listen", fds, n);
+        check_fds(f, c, fds, n);
+        if (c->serial_log[0] &&
+            (f->con_log = open(c->serial_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)) < 0)
+                finish(f, VMWP_EXIT_SETUP, "serial_log: cannot open");
+        if (serial && !strncmp(serial, "socket:", 7) && (f->con_listen = listen_console(serial + 7)) < 0)
+                finish(f, VMWP_EXIT_SETUP, "serial socket: cannot listen");
         f->reattach = !knob(f, "fake.no_reattach", 0);
-        f->ctl_listen = f->reattach ? take_fd(msg, "control_listen", fds, n) : -1;
         f->shutdown_ic = c->ic.shutdown && knob(f, "fake.shutdown_ic", 0);
-        check_fd_array(f, msg, "disks", c->n_disks, fds, n);
-        check_fd_array(f, msg, "taps", c->n_nics, fds, n);
-        if (take_fd(msg, "kernel", fds, n) < 0)
-                finish(f, VMWP_EXIT_USAGE, "no kernel fd");
         snprintf(line, sizeof line, "fake-vmwp: %s booting (%u disks, %u nics)\n", c->name, c->n_disks, c->n_nics);
         console_out(f, line);
         free(c);
@@ -189,14 +216,10 @@ static void configure(struct fake *f) {
 }
 
 static void become_ready(struct fake *f) {
-        json_object *m = json_object_new_object(), *feat = json_object_new_array();
+        json_object *m = json_object_new_object();
         f->ready = true;
         f->ready_at = 0;
-        if (f->reattach)
-                json_object_array_add(feat, json_object_new_string("reattach"));
-        json_object_array_add(feat, json_object_new_string("console"));
         json_object_object_add(m, "event", json_object_new_string("ready"));
-        json_object_object_add(m, "features", feat);
         send_msg(f, m);
         console_out(f, "fake-vmwp: guest running\n");
         long after = knob(f, "fake.exit_after_ms", -1);
@@ -218,7 +241,9 @@ static void heartbeat(struct fake *f) {
 
 static void on_control(struct fake *f) {
         json_object *msg = NULL;
-        int r = proto_recv(f->ctl, &msg, NULL, 0, NULL);
+        int fds[4];
+        size_t n_fds = 0;
+        int r = proto_recv(f->ctl, &msg, fds, ARRAY_SIZE(fds), &n_fds);
         if (r == -ECONNRESET || (r < 0 && r != -EBADMSG && r != -EAGAIN)) {
                 f->ctl = safe_close(f->ctl);
                 if (f->ctl_listen < 0)
@@ -226,7 +251,7 @@ static void on_control(struct fake *f) {
                 return; /* vmms restarts: wait for it on the listener */
         }
         if (r >= 0) {
-                handle_request(f, msg);
+                handle_request(f, msg, fds, n_fds);
                 json_object_put(msg);
         }
 }
@@ -234,11 +259,8 @@ static void on_control(struct fake *f) {
 static void on_console_input(struct fake *f, int i) {
         char buf[512], line[600];
         ssize_t n = read(f->con[i], buf, sizeof buf - 1);
-        if (n <= 0) { /* end of input (or a read-only client): keep sending output */
-                if (n < 0)
-                        f->con[i] = safe_close(f->con[i]);
-                else
-                        (void)shutdown(f->con[i], SHUT_RD);
+        if (n <= 0) { /* the client went away (vmwp drops it on end of input too) */
+                f->con[i] = safe_close(f->con[i]);
                 return;
         }
         buf[n] = 0;
@@ -285,7 +307,8 @@ static void run(struct fake *f) {
                 struct pollfd p[3 + MAX_CONSOLE_CLIENTS];
                 p[0] = (struct pollfd){ .fd = f->ctl, .events = POLLIN };
                 p[1] = (struct pollfd){ .fd = f->ctl_listen, .events = POLLIN };
-                p[2] = (struct pollfd){ .fd = f->con_listen, .events = POLLIN };
+                /* One console client at a time: others wait, as with vmwp. */
+                p[2] = (struct pollfd){ .fd = f->con[0] >= 0 ? -1 : f->con_listen, .events = POLLIN };
                 for (int i = 0; i < MAX_CONSOLE_CLIENTS; i++)
                         p[3 + i] = (struct pollfd){ .fd = f->con[i], .events = POLLIN };
                 if (poll(p, ARRAY_SIZE(p), poll_timeout(f)) < 0 && errno != EINTR)
@@ -316,12 +339,13 @@ int main(int argc, char **argv) {
         struct fake f = { .ctl = PROTO_CONTROL_FD, .ctl_listen = -1, .con_listen = -1, .con_log = -1 };
         for (int i = 0; i < MAX_CONSOLE_CLIENTS; i++)
                 f.con[i] = -1;
-        if (argc != 3 || strcmp(argv[1], "--control-fd") || strcmp(argv[2], "3")) {
-                fprintf(stderr, "usage: vmms-fake-vmwp --control-fd 3\n");
+        if ((argc != 3 && argc != 5) || strcmp(argv[1], "--control-fd") || strcmp(argv[2], "3") ||
+            (argc == 5 && strcmp(argv[3], "--serial"))) {
+                fprintf(stderr, "usage: vmms-fake-vmwp --control-fd 3 [--serial socket:PATH]\n");
                 return VMWP_EXIT_USAGE;
         }
         signal(SIGPIPE, SIG_IGN);
         signal(SIGTERM, on_sigterm);
-        configure(&f);
+        configure(&f, argc == 5 ? argv[4] : NULL);
         run(&f);
 }

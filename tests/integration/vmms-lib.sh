@@ -73,8 +73,17 @@ t_pick_worker() {
   note "worker: $WORKER_KIND ($WORKER)"
 }
 
-# The guest the real worker boots: the guest-vsc test guest when built.
+# The guest the real worker boots: the guest-vsc test guest when it is built,
+# otherwise vmwp's tiny PVH guest tg_vmwp_irq (tests/guests/vmwp_irq.S: idles
+# in HLT, echoes COM1 input, powers off on the ACPI power button or '.').
 t_guest_kernel() {
+  local g
+  for g in "$VM_BUILD_DIR"/guest-vsc/vsc-guest "$VM_BUILD_DIR"/guest-vsc/*.elf "$VM_BUILD_DIR"/tests/tg_vmwp_irq.elf; do
+    [ -f "$g" ] && { echo "$g"; return; }
+  done
+}
+
+t_kernel() {
   local g
   for g in "$VM_BUILD_DIR"/guest-vsc/vsc-guest "$VM_BUILD_DIR"/guest-vsc/*.elf; do
     [ -f "$g" ] && { echo "$g"; return; }

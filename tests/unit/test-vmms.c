@@ -316,18 +316,4 @@ TEST(journal_stream_detection) {
         ASSERT_FALSE(vmms_journal_stream_matches("", 0, 0));
 }
 
-TEST(proto_fds_map) {
-        const int fds[] = { 10, 11, 12, 13 };
-        json_object *m = json_tokener_parse("{\"op\":\"config\",\"fds\":{\"disks\":[0,1],\"taps\":[2],\"kernel\":3,"
-                                            "\"bad\":\"x\",\"far\":9}}");
-        ASSERT_EQ(proto_fds_get(m, "disks", 1, fds, 4), 11);
-        ASSERT_EQ(proto_fds_get(m, "taps", 0, fds, 4), 12);
-        ASSERT_EQ(proto_fds_get(m, "kernel", 0, fds, 4), 13);
-        ASSERT_EQ(proto_fds_get(m, "disks", 2, fds, 4), -ENOENT);
-        ASSERT_EQ(proto_fds_get(m, "initrd", 0, fds, 4), -ENOENT);
-        ASSERT_EQ(proto_fds_get(m, "bad", 0, fds, 4), -EBADMSG);
-        ASSERT_EQ(proto_fds_get(m, "far", 0, fds, 4), -EBADMSG);
-        json_object_put(m);
-}
-
 TEST_MAIN();

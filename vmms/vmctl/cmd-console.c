@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /* vmctl console VM [--read-only] [--timeout=SEC]: the VM's serial console.
- * vmms hands over a connected socket (VM.OpenConsole); this relays it to the
- * terminal. On a terminal: raw mode, Ctrl-] detaches. Otherwise stdin is
- * sent as input and, once it ends, vmctl leaves after a second without
- * output, so that `echo cmd | vmctl console vm` works in scripts. */
+ * vmms hands over a socket connected to the worker's console (VM.OpenConsole);
+ * this relays it to the terminal. On a terminal: raw mode, Ctrl-] detaches.
+ * Otherwise stdin is sent as input and, once it ends, vmctl leaves after a
+ * second without output, so that `echo cmd | vmctl console vm` works in
+ * scripts. --read-only gets the console log instead and follows it like
+ * `tail -f` (from its last 4 KiB). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -45,15 +47,33 @@ static int pump_input(int fd, bool tty, bool *in_open) {
         char buf[4096];
         ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
         if (n <= 0) {
+                /* No half-close: the worker drops a client whose input ends,
+                 * and the guest's answer is still to come. */
                 *in_open = false;
-                if (!tty)
-                        (void)shutdown(fd, SHUT_WR);
                 return 0;
         }
         char *esc = tty ? memchr(buf, CONSOLE_ESCAPE, (size_t)n) : NULL;
         if (write_full(fd, buf, esc ? (size_t)(esc - buf) : (size_t)n) < 0)
                 *in_open = false;
         return esc ? 1 : 0;
+}
+
+/* Follows the console log (a regular file) until the timeout or Ctrl-C. */
+static int follow_log(int fd, uint64_t timeout_us) {
+        uint64_t deadline = timeout_us ? now_us(CLOCK_MONOTONIC) + timeout_us : 0;
+        char buf[4096];
+        off_t end = lseek(fd, 0, SEEK_END);
+        (void)lseek(fd, end > (off_t)sizeof buf ? end - (off_t)sizeof buf : 0, SEEK_SET);
+        while (!deadline || now_us(CLOCK_MONOTONIC) < deadline) {
+                ssize_t k = read(fd, buf, sizeof buf);
+                if (k < 0 && errno != EINTR)
+                        return -errno;
+                if (k > 0 && write_full(STDOUT_FILENO, buf, (size_t)k) < 0)
+                        return 0;
+                if (k <= 0)
+                        (void)poll(NULL, 0, 200);
+        }
+        return 0;
 }
 
 static int relay(int fd, bool ro, bool tty, uint64_t timeout_us) {
@@ -123,7 +143,7 @@ static int run(struct vmctl *c, int argc, char **argv) {
                 fprintf(stderr, "Connected to the console of %s; Ctrl-] detaches.\r\n", argv[optind]);
         } else
                 tty = false;
-        r = relay(fd, ro, tty, timeout);
+        r = ro ? follow_log(fd, timeout) : relay(fd, ro, tty, timeout);
         if (tty)
                 (void)tcsetattr(STDIN_FILENO, TCSANOW, &saved);
         safe_close(fd);
@@ -134,8 +154,9 @@ static void help(void) {
         printf("Usage: vmctl console VM [--read-only] [--timeout=SEC]\n"
                "Attaches to the VM's serial console. On a terminal Ctrl-] detaches; with a\n"
                "pipe as input, vmctl sends it and leaves after a second without output.\n"
-               "--read-only only shows output (needs the read permission, not manage).\n"
-               "Everything the console prints is also in the VM's ConsoleLog file.\n");
+               "The worker serves one console client at a time; a second one waits.\n"
+               "--read-only follows the console log instead (like tail -f; needs the read\n"
+               "permission, not manage). The log is the VM's ConsoleLog file.\n");
 }
 
 const struct vmctl_command vmctl_cmd_console = { "console", "VM [--read-only]", "attach to the serial console", run, help };

@@ -21,41 +21,29 @@
  *   {"event":"kvp","items":{...}}, {"event":"guest-shutdown","ok":bool},
  *   {"event":"exit","status":n,"reason":s} (last message before exit)
  *
- * Additions for vmms (issue #9); all optional for the worker to use, and a
- * worker that ignores them keeps working:
+ * Additions for vmms (issue #9), compatible with workers that ignore them:
  *
- * - The config message carries an "fds" object naming every fd by its index
- *   in the SCM_RIGHTS array (proto_fds_get()). Disk and TAP fds still come
- *   first, in the order above, so a worker that ignores the map finds them:
- *     "disks":[i,...]          one per disk, opened O_RDWR or O_RDONLY as the
- *                              disk's read_only says and flock()ed by vmms (the
- *                              lock lives as long as the worker's copy); the
- *                              worker may add O_DIRECT with fcntl(F_SETFL)
- *     "taps":[i,...]           one per NIC: vmms always creates (or, for
- *                              "tap", attaches to) the TAP; IFF_TAP|IFF_NO_PI,
- *                              no vnet header, MTU set, up, on its bridge
- *     "tap_names":[s,...]      their interface names
- *     "kernel":i, "initrd":i   the boot files, O_RDONLY (initrd only if set)
- *     "control_listen":i       a listening SOCK_SEQPACKET socket: see Re-attach
- *     "console_listen":i       a listening SOCK_STREAM socket: see Console
- *     "console_log":i          the serial log, O_WRONLY|O_APPEND; with it the
- *                              worker does not open "serial_log" itself
- * - Re-attach (VMs keep running across a vmms restart): the worker accepts
- *   connections on control_listen; each accepted connection becomes the
- *   control connection (the newest wins; the old one is closed). When the
- *   control connection ends and the worker has control_listen, it keeps
- *   running and waits for the next connection; without control_listen it
- *   exits with VMWP_EXIT_CONTROL_LOST as before. Request ids are per
- *   connection. A worker that supports this says so in "ready".
- * - Console: the serial port's output goes to console_log and to every
- *   client accepted on console_listen; input from any client goes to the
- *   serial port's receiver. A client that half-closes (read-only viewers
- *   are shut down for writing by vmms) keeps receiving output.
- * - {"event":"ready","features":["reattach","console"]} names the optional
- *   features above that the worker implements.
- * - The "status" reply carries "state":"starting"|"running"|"paused" (vmms
- *   asks after re-attaching); "heartbeat" last_us is CLOCK_REALTIME in µs
- *   of the guest's last heartbeat (0: none yet).
+ * - TAPs: vmms creates the TAP of every NIC itself (IFF_TAP|IFF_NO_PI, no
+ *   vnet header, MTU set, up, on its bridge; or attaches to the NIC's
+ *   pre-created "tap") and writes its name into the NIC's "tap" in the
+ *   config it sends, so every NIC arrives with its fd. Disk fds are opened
+ *   O_RDWR or O_RDONLY as "read_only" says and flock()ed by vmms (the lock
+ *   lives as long as the worker's copy); the worker may add O_DIRECT with
+ *   fcntl(F_SETFL). vmms passes "--serial socket:PATH" and sets
+ *   "serial_log" to the VM's console log.
+ * - Re-attach, so that VMs keep running across a vmms restart or upgrade:
+ *   right after the config, vmms sends {"op":"reattach-listen","id":n} with
+ *   one fd, a listening SOCK_SEQPACKET socket that vmms bound in its runtime
+ *   directory. A worker that supports it answers ok and accepts on it: each
+ *   accepted connection becomes the control connection (the newest wins,
+ *   the previous one is closed), and when the control connection ends the
+ *   worker keeps running instead of exiting with VMWP_EXIT_CONTROL_LOST. A
+ *   restarted vmms connects, sends {"op":"status"} and carries on; events
+ *   while no vmms is connected are dropped. A worker without it answers
+ *   EOPNOTSUPP (closing the fd) and vmms knows the VM will not survive.
+ * - The "status" reply carries "state":"running"|"paused"; the "heartbeat"
+ *   event's last_us is CLOCK_REALTIME in µs of the guest's last heartbeat
+ *   (0: none yet).
  */
 #pragma once
 
@@ -67,10 +55,6 @@ struct json_object;
 #define PROTO_MAX_MSG (64u * 1024u)
 #define PROTO_MAX_FDS 128u
 #define PROTO_CONTROL_FD 3
-
-/* Feature names a worker may list in its "ready" event. */
-#define PROTO_FEATURE_REATTACH "reattach"
-#define PROTO_FEATURE_CONSOLE "console"
 
 /* Worker exit statuses: every way a VM ends has its own, plus a one-line
  * reason on stderr and in the "exit" event. */
@@ -95,8 +79,3 @@ int proto_send(int sock, struct json_object *msg, const int *fds, size_t n_fds);
  * Returns 0, -ECONNRESET on EOF, -EBADMSG for a malformed message. */
 int proto_recv(int sock, struct json_object **msg, int *fds, size_t max_fds, size_t *n_fds);
 
-/* The fd that the config message's "fds" object names as `key` (an integer
- * index into fds[]); for an array member ("disks", "taps") the index-th
- * element. Returns the fd, or -ENOENT when absent, -EBADMSG when the index
- * is malformed or out of range. */
-int proto_fds_get(struct json_object *msg, const char *key, size_t index, const int *fds, size_t n_fds);
