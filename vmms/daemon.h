@@ -65,6 +65,7 @@ struct vmms_vm {
         enum vmms_stop_phase stop_phase;
         bool stop_requested;       /* Stop/Kill: the end is "requested" */
         bool reboot_pending;       /* Reboot: start again when the worker ends */
+        bool user_kill;            /* the end was a Kill call (not an escalated Stop) */
         uint32_t stop_timeout_s;
         char forced_reason[192];   /* overrides the exit reason (e.g. start timeout) */
 };

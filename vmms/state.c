@@ -91,8 +91,9 @@ static void describe_end(const struct vmms_exit_report *r, char *buf, size_t len
         const char *why = r->reason && r->reason[0] ? r->reason : NULL;
         if (r->signal > 0) {
                 const char *name = sigabbrev_np(r->signal);
-                snprintf(buf, len, "worker killed by signal %s%s", name ? name : "?",
-                         r->requested ? " (Kill requested)" : "");
+                snprintf(buf, len, "worker killed by signal %s%s%s%s", name ? name : "?",
+                         r->requested ? " (" : "", r->requested ? (r->request ? r->request : "stop") : "",
+                         r->requested ? " requested)" : "");
         } else if (r->code >= 0)
                 snprintf(buf, len, "%s%s%s (exit status %d)", vmwp_exit_status_to_string(r->code),
                          why ? ": " : "", why ? why : "", r->code);

@@ -68,6 +68,7 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
         struct vmms_exit_report r = *report;
         struct vmms_exit_verdict v;
         r.requested = vm->stop_requested;
+        r.request = vm->user_kill ? "Kill" : vm->reboot_pending ? "Reboot" : "Stop";
         vmms_exit_classify(&r, &v);
         if (vm->forced_reason[0] && !vm->stop_requested) {
                 snprintf(v.reason, sizeof v.reason, "%s", vm->forced_reason);

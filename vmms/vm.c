@@ -110,7 +110,7 @@ int vmms_vm_start(struct vmms_vm *vm, char *err, size_t errlen) {
                 return -EUSERS;
         }
         vm->restart_timer = sd_event_source_disable_unref(vm->restart_timer);
-        vm->stop_requested = vm->reboot_pending = false;
+        vm->stop_requested = vm->reboot_pending = vm->user_kill = false;
         vm->stop_phase = VMMS_STOP_NONE;
         vm->forced_reason[0] = 0;
         int r = vmms_worker_spawn(vm, err, errlen);
@@ -203,7 +203,7 @@ int vmms_vm_kill(struct vmms_vm *vm) {
                 vmms_vm_cancel_restart(vm);
                 return 0;
         }
-        vm->stop_requested = true;
+        vm->stop_requested = vm->user_kill = true;
         vm->reboot_pending = false;
         vm->stop_phase = VMMS_STOP_KILLED;
         int r = vmms_worker_kill(vm->worker);

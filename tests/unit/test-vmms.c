@@ -73,7 +73,8 @@ TEST(state_names) {
 }
 
 static struct vmms_exit_verdict classify(int code, int sig, const char *reason, bool requested) {
-        struct vmms_exit_report r = { .code = code, .signal = sig, .reason = reason, .requested = requested };
+        struct vmms_exit_report r = { .code = code, .signal = sig, .reason = reason, .requested = requested,
+                                      .request = requested ? "Kill" : NULL };
         struct vmms_exit_verdict v;
         vmms_exit_classify(&r, &v);
         return v;
@@ -97,6 +98,9 @@ TEST(exit_classification) {
         ASSERT_EQ(v.end, VMMS_END_REQUESTED);
         ASSERT_EQ(v.state, VMMS_STATE_OFF);
         ASSERT_STREQ(v.reason, "worker killed by signal KILL (Kill requested)");
+        struct vmms_exit_report esc = { .code = -1, .signal = 9, .requested = true, .request = "Stop" };
+        vmms_exit_classify(&esc, &v);
+        ASSERT_STREQ(v.reason, "worker killed by signal KILL (Stop requested)");
         v = classify(-1, 0, NULL, false);
         ASSERT_EQ(v.end, VMMS_END_FAILURE);
         ASSERT_STREQ(v.reason, "worker ended without an exit status");

@@ -51,6 +51,7 @@ struct vmms_exit_report {
         int signal;         /* terminating signal; 0 if none or unknown */
         const char *reason; /* the worker's reason from its "exit" event; may be NULL */
         bool requested;     /* vmms stopped or killed it on request (Stop, Kill) */
+        const char *request; /* which request ("Kill", "Stop"), for the reason; may be NULL */
 };
 
 enum vmms_end {
