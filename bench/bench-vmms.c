@@ -177,7 +177,7 @@ static int setup(char *addr, size_t addrlen, pid_t *dbus, pid_t *vmms, const cha
                 snprintf(wk, sizeof wk, "%s/vmms/vmms-fake-vmwp", build);
         snprintf(worker_buf, sizeof worker_buf, "%s", wk);
         *worker = worker_buf;
-        char a_bus[PATH_MAX + 16], a_state[PATH_MAX], a_run[PATH_MAX], a_log[PATH_MAX], a_worker[PATH_MAX + 16];
+        char a_bus[PATH_MAX + 32], a_state[PATH_MAX], a_run[PATH_MAX], a_log[PATH_MAX], a_worker[PATH_MAX + 16];
         snprintf(a_bus, sizeof a_bus, "--bus-address=%s", addr);
         snprintf(a_state, sizeof a_state, "--state-dir=%s/state", dir);
         snprintf(a_run, sizeof a_run, "--runtime-dir=%s/run", dir);
@@ -224,7 +224,7 @@ static void measure_memory(struct bench *b, pid_t vmms, long vmms_before) {
 }
 
 static int bench_run(struct bench *b, int n, const char *kernel, pid_t vmms) {
-        char cfg[1024];
+        char cfg[PATH_MAX + 256];
         long ncores = sysconf(_SC_NPROCESSORS_ONLN);
         int r;
         if ((r = sd_bus_match_signal(b->bus, NULL, "org.vmstack.VMMS1", NULL, "org.freedesktop.DBus.Properties",

@@ -64,7 +64,7 @@ static int do_create(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) 
         const char *json;
         char err[320];
         struct guid id;
-        struct vmms_vm *vm, *other;
+        struct vmms_vm *vm = NULL, *other;
         uid_t uid;
         int r;
         if (!c)

@@ -276,9 +276,9 @@ static int prepare_fds(struct vmms_vm *vm, struct spawn_fds *s, char *err, size_
 int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t errlen) {
         _cleanup_(spawn_fds_done) struct spawn_fds s = { .n = 0 };
         struct vmms_runtime_record rec = { .id = vm->config->id };
-        char log_path[PATH_MAX];
+        char log_path[VM_PATH_MAX]; /* it becomes the config's serial_log */
         int ctl[2], pidfd = -1, r;
-        pid_t pid;
+        pid_t pid = 0;
 
         if ((r = prepare_fds(vm, &s, err, errlen)) < 0 ||
             (r = vmms_console_log_path(vm, log_path, sizeof log_path)) < 0)
