@@ -88,6 +88,13 @@ echo "$LAST_OUT" | grep -q "id: cannot be changed" || fail "id patch: $LAST_OUT"
 printf '#!/bin/sh\nsed -i "s/\\"vcpus\\":1/\\"vcpus\\":2/" "$1"\n' >"$T/editor.sh"; chmod +x "$T/editor.sh"
 EDITOR="$T/editor.sh" expect_rc 0 vmctl edit web2
 vm_prop web2 Config | grep -q '\\"vcpus\\":2' || fail "editor change lost"
+printf '#!/bin/sh\nsed -i "s/\\"vcpus\\":2/\\"vcpus\\":99/" "$1"\n' >"$T/bad-editor.sh"; chmod +x "$T/bad-editor.sh"
+EDITOR="$T/bad-editor.sh" expect_rc 4 vmctl edit web2
+echo "$LAST_OUT" | grep -q "vcpus: must be between" && echo "$LAST_OUT" | grep -q "your edit is kept in /tmp/vmctl-edit-" ||
+  fail "rejected edit: $LAST_OUT"
+kept=$(echo "$LAST_OUT" | sed -n 's/.*kept in \([^ ]*\) .*/\1/p')
+grep -q '"vcpus":99' "$kept" || fail "the rejected edit was not kept"
+rm -f "$kept"
 printf '#!/bin/sh\ntrue\n' >"$T/noop.sh"; chmod +x "$T/noop.sh"
 EDITOR="$T/noop.sh" expect_rc 0 vmctl edit web2
 echo "$LAST_OUT" | grep -q "no changes" || fail "unchanged edit: $LAST_OUT"

@@ -37,9 +37,11 @@ static int run_editor(const char *file) {
         return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -ECANCELED;
 }
 
-/* The current configuration through $EDITOR; *out is NULL if unchanged. */
-static int edit_interactively(const char *current, char **out) {
-        char tmp[] = "/tmp/vmctl-edit-XXXXXX.json";
+/* The current configuration through $EDITOR; *out is NULL if unchanged.
+ * The edited file stays (its path in tmp) until the update succeeded, so a
+ * rejected edit is not lost. */
+static int edit_interactively(const char *current, char **out, char tmp[static 32]) {
+        strcpy(tmp, "/tmp/vmctl-edit-XXXXXX.json");
         int fd = mkstemps(tmp, 5);
         *out = NULL;
         if (fd < 0)
@@ -58,9 +60,8 @@ static int edit_interactively(const char *current, char **out) {
         if (r == 0 && !strcmp(*out, current)) {
                 free(*out);
                 *out = NULL;
-        }
-        if (r == 0)
                 unlink(tmp);
+        }
         return r;
 }
 
@@ -98,7 +99,7 @@ static int run(struct vmctl *c, int argc, char **argv) {
                 { "patch", required_argument, NULL, OPT_PATCH },
                 {},
         };
-        char *path = NULL, *current = NULL, *edited = NULL, *json = NULL;
+        char *path = NULL, *current = NULL, *edited = NULL, *json = NULL, tmp[32] = "";
         json_object *cfg = NULL;
         const char *patch = NULL;
         int o, n_flags = 0, r = 0;
@@ -118,7 +119,7 @@ static int run(struct vmctl *c, int argc, char **argv) {
         if ((r = vmctl_resolve(c, ref, &path)) || (r = vmctl_get_string(c, path, "Config", &current)))
                 goto out;
         if (!patch && !n_flags) {
-                if ((r = edit_interactively(current, &edited)) || !edited) {
+                if ((r = edit_interactively(current, &edited, tmp)) || !edited) {
                         if (!r && !c->quiet)
                                 printf("%s: no changes\n", ref);
                         goto out;
@@ -134,6 +135,11 @@ static int run(struct vmctl *c, int argc, char **argv) {
                 r = vmctl_call_vm(c, path, "Update", "edit", "s", json);
         if (!r && !c->quiet)
                 printf("%s: configuration updated\n", ref);
+        if (edited && r)
+                fprintf(stderr, "vmctl edit: your edit is kept in %s (vmctl edit %s --patch=%s after fixing it)\n", tmp,
+                        ref, tmp);
+        else if (edited)
+                unlink(tmp);
 out:
         json_object_put(cfg);
         free(path), free(current), free(edited), free(json);
