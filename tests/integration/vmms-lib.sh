@@ -55,6 +55,16 @@ t_cleanup() {
     pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$rec")
     [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
   done
+  # Also workers whose record is gone or corrupt: they carry their VM's id
+  # (random, so only this test's) in VMSTACK_VM_ID.
+  local f id p
+  for f in "$T"/state/*.json; do
+    [ -f "$f" ] || continue
+    id=$(basename "$f" .json)
+    for p in $(grep -l -s -z "^VMSTACK_VM_ID=$id\$" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3); do
+      kill -9 "$p" 2>/dev/null
+    done
+  done
   [ -n "${DBUS_PID:-}" ] && kill "$DBUS_PID" 2>/dev/null
   wait 2>/dev/null
   if [ $rc -eq 0 ] && [ -z "${VMMS_KEEP:-}" ]; then rm -rf "$T"; else echo "test directory kept: $T" >&2; fi
