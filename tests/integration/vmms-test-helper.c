@@ -7,8 +7,12 @@
  *   vmms-test-helper notify SOCKET SECONDS
  *       binds a datagram socket like systemd's NOTIFY_SOCKET and prints each
  *       message it receives, until READY=1 arrived or SECONDS passed
- *       (exit 0 if READY=1 was seen, 1 otherwise). */
+ *       (exit 0 if READY=1 was seen, 1 otherwise).
+ *   vmms-test-helper listen SOCKET SECONDS
+ *       the same for SECONDS, printing every datagram (a stand-in for
+ *       journald's native socket), each followed by an empty line. */
 #include <errno.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,7 +92,7 @@ static int run_polkit(const char *address, uid_t uid, char **actions, int n) {
         }
 }
 
-static int run_notify(const char *path, int seconds) {
+static int run_dgram(const char *path, int seconds, bool until_ready) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         char buf[4096];
         int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -108,19 +112,21 @@ static int run_notify(const char *path, int seconds) {
                 if (n <= 0)
                         continue;
                 buf[n] = 0;
-                printf("notify: %s\n", buf);
+                printf(until_ready ? "notify: %s\n" : "%s\n\n", buf);
                 fflush(stdout);
-                if (strstr(buf, "READY=1"))
+                if (until_ready && strstr(buf, "READY=1"))
                         return 0;
         }
-        return 1;
+        return until_ready ? 1 : 0;
 }
 
 int main(int argc, char **argv) {
         if (argc >= 5 && !strcmp(argv[1], "polkit"))
                 return run_polkit(argv[2], (uid_t)strtoul(argv[3], NULL, 10), argv + 4, argc - 4);
         if (argc == 4 && !strcmp(argv[1], "notify"))
-                return run_notify(argv[2], atoi(argv[3]));
-        fprintf(stderr, "usage: vmms-test-helper polkit ADDRESS UID ACTION... | notify SOCKET SECONDS\n");
+                return run_dgram(argv[2], atoi(argv[3]), true);
+        if (argc == 4 && !strcmp(argv[1], "listen"))
+                return run_dgram(argv[2], atoi(argv[3]), false);
+        fprintf(stderr, "usage: vmms-test-helper polkit ADDRESS UID ACTION... | notify|listen SOCKET SECONDS\n");
         return 2;
 }
