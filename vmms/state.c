@@ -94,9 +94,14 @@ static void describe_end(const struct vmms_exit_report *r, char *buf, size_t len
                 snprintf(buf, len, "worker killed by signal %s%s%s%s", name ? name : "?",
                          r->requested ? " (" : "", r->requested ? (r->request ? r->request : "stop") : "",
                          r->requested ? " requested)" : "");
-        } else if (r->code >= 0)
-                snprintf(buf, len, "%s%s%s (exit status %d)", vmwp_exit_status_to_string(r->code),
-                         why ? ": " : "", why ? why : "", r->code);
+        } else if (r->code >= 0) {
+                const char *what = vmwp_exit_status_to_string(r->code);
+                /* vmwp's reasons often start with the same words ("powered off (ACPI S5)"). */
+                if (why && !strncmp(why, what, strlen(what)))
+                        what = NULL;
+                snprintf(buf, len, "%s%s%s (exit status %d)", what ? what : "", what && why ? ": " : "",
+                         why ? why : "", r->code);
+        }
         else
                 snprintf(buf, len, "worker ended without an exit status%s%s", why ? ": " : "",
                          why ? why : "");

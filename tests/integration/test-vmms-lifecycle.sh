@@ -100,7 +100,7 @@ if [ "$WORKER_KIND" = fake ]; then
   t_create deaf "fake.ignore_acpi" ',"stop_timeout_s":1'
   expect_rc 0 vmctl start deaf
   expect_rc 0 vmctl stop deaf
-  [ "$(vm_prop deaf ExitReason)" = "stopped: stopped by vmms (exit status 14)" ] || fail "deaf: $(vm_prop deaf ExitReason)"
+  [ "$(vm_prop deaf ExitReason)" = "stopped by vmms (exit status 14)" ] || fail "deaf: $(vm_prop deaf ExitReason)"
   note "reboot with the integration service restarts the worker"
   t_create rb "fake.shutdown_ic"
   expect_rc 0 vmctl start rb
@@ -118,6 +118,16 @@ expect_rc 0 vmctl kill db1
 [ "$(vm_prop db1 State)" = Off ] || fail "db1 not Off after kill"
 [ "$(vm_prop db1 ExitReason)" = "worker killed by signal KILL (Kill requested)" ] || fail "kill reason: $(vm_prop db1 ExitReason)"
 [ "$(vm_prop db1 Restarts)" = 0 ] || fail "a requested kill must not trigger on-failure"
+
+if [ "$WORKER_KIND" = real ] && [ -n "$(t_vsc_guest)" ]; then
+  note "the guest-vsc test guest boots through vmms and powers itself off"
+  expect_rc 0 vmctl create --name=vsc --memory=128 --kernel="$(t_vsc_guest)" --cmdline=vsc.mode=boot
+  expect_rc 0 vmctl start vsc --no-wait
+  wait_state vsc Off 120
+  [ "$(vm_prop vsc ExitReason)" = "powered off (ACPI S5) (exit status 0)" ] ||
+    fail "vsc: $(vm_prop vsc ExitReason)"
+  grep -q "^VSC result=ok" "$(vm_prop vsc ConsoleLog)" || fail "vsc guest: $(cat "$(vm_prop vsc ConsoleLog)")"
+fi
 
 note "wait"
 expect_rc 0 vmctl wait db1 Off,Crashed --timeout=1

@@ -83,10 +83,22 @@ t_pick_worker() {
   note "worker: $WORKER_KIND ($WORKER)"
 }
 
-# The guest the real worker boots: the guest-vsc test guest when it is built,
-# otherwise vmwp's tiny PVH guest tg_vmwp_irq (tests/guests/vmwp_irq.S: idles
-# in HLT, echoes COM1 input, powers off on the ACPI power button or '.').
+# The guest the real worker boots for VMs that must stay up: vmwp's tiny PVH
+# guest tg_vmwp_irq (tests/guests/vmwp_irq.S: idles in HLT, echoes COM1
+# input, powers off on the ACPI power button or '.'). The guest-vsc test guest
+# (t_vsc_guest) runs one mode and powers off, so the tests boot it where a
+# VM is meant to end by itself.
 t_guest_kernel() {
+  local g=$VM_BUILD_DIR/tests/tg_vmwp_irq.elf
+  [ -f "$g" ] && echo "$g"
+}
+
+t_vsc_guest() {
+  local g=$VM_BUILD_DIR/guest-vsc/guest/vsc-guest.elf
+  [ -f "$g" ] && echo "$g"
+}
+
+t_kernel() {
   local g
   for g in "$VM_BUILD_DIR"/guest-vsc/vsc-guest "$VM_BUILD_DIR"/guest-vsc/*.elf "$VM_BUILD_DIR"/tests/tg_vmwp_irq.elf; do
     [ -f "$g" ] && { echo "$g"; return; }

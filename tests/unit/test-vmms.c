@@ -85,6 +85,8 @@ TEST(exit_classification) {
         ASSERT_EQ(v.end, VMMS_END_CLEAN);
         ASSERT_EQ(v.state, VMMS_STATE_OFF);
         ASSERT_STREQ(v.reason, "powered off (exit status 0)");
+        v = classify(VMWP_EXIT_POWEROFF, 0, "powered off (ACPI S5)", false);
+        ASSERT_STREQ(v.reason, "powered off (ACPI S5) (exit status 0)");
         v = classify(VMWP_EXIT_RESET, 0, "guest rebooted", false);
         ASSERT_EQ(v.end, VMMS_END_RESET);
         v = classify(VMWP_EXIT_TRIPLE_FAULT, 0, "at rip 0x1000", false);
