@@ -18,6 +18,7 @@
 #include "common/proto.h"
 #include "icvsp/icvsp.h"
 #include "vid/vid.h"
+#include "reattach.h"
 #include "vm-internal.h"
 #include "vmwp/control.h"
 #include "vmwp/loop.h"
@@ -29,9 +30,16 @@ struct run_ctx {
         struct vmwp_loop *loop;
         int control_fd;
         struct vmwp_source *control_src;
+        struct vmwp_reattach *reattach; /* vmms's re-attach listener, if it sent one */
 };
 
 static void control_lost(struct run_ctx *c, int r) {
+        if (c->reattach) { /* vmms restarts: keep running, wait for it on the listener */
+                vmwp_source_free(c->control_src);
+                c->control_src = NULL;
+                c->control_fd = safe_close(c->control_fd);
+                return;
+        }
         vid_partition_request_stop(c->vm->p, VMWP_EXIT_CONTROL_LOST, "control connection to vmms lost (%s)",
                                    r == -ECONNRESET ? "closed" : strerror(-r));
         vmwp_source_free(c->control_src);
@@ -132,12 +140,31 @@ static int on_vmbus(struct vmwp_source *s, int fd, uint32_t revents, void *userd
         return 0;
 }
 
+static int on_control(struct vmwp_source *s, int fd, uint32_t revents, void *userdata);
+
+/* A (re)started vmms connected: the newest connection is the control peer. */
+static void on_reattach(int fd, void *userdata) {
+        struct run_ctx *c = userdata;
+        vmwp_source_free(c->control_src);
+        c->control_src = NULL;
+        safe_close(c->control_fd);
+        c->control_fd = fd;
+        if (vmwp_loop_add_io(c->loop, fd, EPOLLIN, on_control, c, &c->control_src) < 0)
+                control_lost(c, -ENOMEM);
+}
+
 static int on_control(struct vmwp_source *s, int fd, uint32_t revents, void *userdata) {
         struct run_ctx *c = userdata;
         struct json_object *req = NULL;
         int fds[CONTROL_MAX_FDS];
         size_t n_fds = 0;
         int r = proto_recv(fd, &req, fds, CONTROL_MAX_FDS, &n_fds);
+        if (r >= 0 && vmwp_reattach_is_request(req)) {
+                struct json_object *rep = vmwp_reattach_take(&c->reattach, c->loop, req, fds, n_fds, on_reattach, c);
+                json_object_put(req);
+                send_msg(c, rep);
+                return 0;
+        }
         /* Only the config message carries fds; any others are not ours to keep. */
         for (size_t i = 0; i < n_fds; i++)
                 safe_close(fds[i]);
@@ -249,6 +276,7 @@ int vmwp_run(struct vmwp_vm *vm, int control_fd, char *reason, size_t reason_len
                 }
                 send_msg(&c, ev);
         }
+        vmwp_reattach_free(c.reattach);
         vmwp_loop_free(c.loop);
         return status;
 }
