@@ -5,6 +5,7 @@
  * mistake fail the build of this test. The runtime checks below cover the
  * values that static asserts cannot express (GUID bytes, bit positions). */
 #include "common/test.h"
+#include "hv/storvsc.h"
 #include "hv/tlfs.h"
 #include "hv/vmbus.h"
 #include "hv/vmstack.h"
@@ -34,6 +35,15 @@ TEST(vmbus_constants) {
         ASSERT_EQ((unsigned)CHANNELMSG_COUNT, 25u);
         ASSERT_EQ(20 + 8 + 8 * VMBUS_GPADL_HEADER_MAX_PFNS, 236u); /* fits the 240-byte payload */
         ASSERT_EQ(16 + 8 * VMBUS_GPADL_BODY_MAX_PFNS, 240u);
+}
+
+TEST(storvsc_constants) {
+        ASSERT_EQ(sizeof(struct vstor_packet), (size_t)64);
+        ASSERT_EQ(STORVSC_MAX_PKT_SIZE, 80u);
+        ASSERT_EQ(VMSTOR_PROTO_VERSION(6, 2), (uint16_t)VMSTOR_PROTO_VERSION_WIN10);
+        ASSERT_EQ(VMSTOR_PROTO_VERSION(5, 1), (uint16_t)VMSTOR_PROTO_VERSION_WIN8);
+        ASSERT_EQ(SRB_STATUS_ERROR | SRB_STATUS_AUTOSENSE_VALID, 0x84u);
+        ASSERT_EQ(offsetof(struct vstor_packet, vm_srb.data_transfer_length), (size_t)24);
 }
 
 TEST_MAIN();
