@@ -86,8 +86,7 @@ static int create_sub_channels(struct storvsp_channel *ch, const struct storvsp_
                 out->new_sub_channels = (uint16_t)(n - c->sub_channels);
                 c->sub_channels = n;
         }
-        int r = reply_status(req, out, STORVSC_STATUS_SUCCESS);
-        return out->new_sub_channels && r == STORVSP_NONE ? STORVSP_REPLY : r;
+        return reply_status(req, out, STORVSC_STATUS_SUCCESS);
 }
 
 /* The handshake, in order, on the primary channel only (§6.3); anything

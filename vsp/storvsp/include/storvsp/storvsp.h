@@ -83,8 +83,8 @@ void storvsp_channel_free(struct storvsp_channel *ch);
 struct storvsp_reply {
         uint8_t data[STORVSC_MAX_PKT_SIZE];
         size_t len;
-        /* CREATE_SUB_CHANNELS was accepted: offer this many sub-channels
-         * (before or after writing the reply, §6.7). */
+        /* CREATE_SUB_CHANNELS was accepted: offer this many more sub-channels
+         * (§6.7). Set whatever the outcome (the guest may not want a reply). */
         uint16_t new_sub_channels;
 };
 
