@@ -25,6 +25,7 @@ struct ram_region {
 };
 
 #define VID_MAX_ROUTES 1024u
+#define VID_MSR_RANGE_MAX 0x600u /* MSRs per filter range */
 #define VID_FIRST_MSI_GSI 24u /* 0..23 are the IOAPIC pins */
 
 struct vid_vp {
@@ -35,6 +36,7 @@ struct vid_vp {
         pthread_t thread;
         bool thread_started;
         bool on_thread_exit; /* inside an exit callback: regs live in run->s.regs */
+        uint64_t pvm_lstar;  /* the guest's LSTAR (PVM syscall trampoline) */
 };
 
 struct vid_partition {
@@ -56,6 +58,12 @@ struct vid_partition {
 
         vid_msr_fn msr_fn;
         void *msr_opaque;
+        struct vid_msr_range msr_ranges[KVM_MSR_FILTER_MAX_RANGES];
+        size_t n_msr_ranges;
+
+        /* PVM compatibility layer state (pvm.c), unused elsewhere */
+        uint8_t *pvm_tramp;     /* host view of the trampoline slot */
+        uint64_t pvm_lstar_real; /* what KVM's LSTAR holds: the trampoline */
 
         struct vid_cpuid_entry *cpuid;
         size_t n_cpuid;
@@ -76,7 +84,8 @@ struct vid_partition {
         void *on_exit_opaque;
 
         struct {
-                atomic_uint_fast64_t exits, pio_exits, mmio_exits, msr_exits, pvm_fixups, unhandled_io;
+                atomic_uint_fast64_t exits, pio_exits, mmio_exits, msr_exits, unhandled_io;
+                atomic_uint_fast64_t pvm_fixups, pvm_int3, pvm_fwait, pvm_clac_stac, pvm_rdtscp, pvm_syscall;
         } stats;
 };
 
@@ -102,3 +111,14 @@ void vid_kick_all(struct vid_partition *p);
 
 /* pvm.c: workarounds for the PVM nested KVM; never active elsewhere. */
 bool vid_pvm_detect(void);
+bool vid_pvm_fixup(struct vid_vp *vp);
+int vid_pvm_init(struct vid_partition *p);
+void vid_pvm_free(struct vid_partition *p);
+/* MSRs vid itself filters on PVM (appended to the owner's ranges). */
+size_t vid_pvm_msr_ranges(const struct vid_partition *p, struct vid_msr_range *out, size_t max);
+/* Return true if vid handled the MSR access / MMIO exit itself. */
+bool vid_pvm_msr(struct vid_vp *vp, bool write, uint32_t index, uint64_t *value, int *result);
+bool vid_pvm_mmio(struct vid_vp *vp, uint64_t gpa, bool write);
+
+/* partition.c */
+int vid_msr_filter_apply(struct vid_partition *p);

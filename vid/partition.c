@@ -167,6 +167,13 @@ int vid_partition_create(const struct vid_partition_config *cfg, struct vid_part
                 seterr(err, errlen, r, "setting CPUID: %s", strerror(-r));
                 goto fail;
         }
+        if (p->pvm) {
+                r = vid_pvm_init(p);
+                if (r < 0) {
+                        seterr(err, errlen, r, "PVM compatibility layer: %s", strerror(-r));
+                        goto fail;
+                }
+        }
         *out = p;
         return 0;
 fail:
@@ -184,6 +191,7 @@ void vid_partition_destroy(struct vid_partition *p) {
         vid_io_free(&p->pio);
         vid_io_free(&p->mmio);
         vid_irq_free(p);
+        vid_pvm_free(p);
         vid_memory_free(p);
         free(p->cpuid);
         safe_close(p->stop_efd);
@@ -220,8 +228,13 @@ void vid_partition_stats(const struct vid_partition *p, struct vid_stats *out) {
         out->pio_exits = atomic_load(&p->stats.pio_exits);
         out->mmio_exits = atomic_load(&p->stats.mmio_exits);
         out->msr_exits = atomic_load(&p->stats.msr_exits);
-        out->pvm_fixups = atomic_load(&p->stats.pvm_fixups);
         out->unhandled_io = atomic_load(&p->stats.unhandled_io);
+        out->pvm_fixups = atomic_load(&p->stats.pvm_fixups);
+        out->pvm_int3 = atomic_load(&p->stats.pvm_int3);
+        out->pvm_fwait = atomic_load(&p->stats.pvm_fwait);
+        out->pvm_clac_stac = atomic_load(&p->stats.pvm_clac_stac);
+        out->pvm_rdtscp = atomic_load(&p->stats.pvm_rdtscp);
+        out->pvm_syscall = atomic_load(&p->stats.pvm_syscall);
 }
 
 /* ---- CPUID ---- */
@@ -291,26 +304,43 @@ int vid_cpuid_set(struct vid_partition *p, const struct vid_cpuid_entry *e, size
 
 /* ---- MSR handler ---- */
 
-int vid_set_msr_handler(struct vid_partition *p, const struct vid_msr_range *ranges, size_t n, vid_msr_fn fn,
-                        void *opaque) {
-        if (n > KVM_MSR_FILTER_MAX_RANGES || !fn)
-                return -EINVAL;
+/* Builds KVM's MSR filter from the owner's ranges plus vid's own (PVM). */
+int vid_msr_filter_apply(struct vid_partition *p) {
+        struct vid_msr_range all[KVM_MSR_FILTER_MAX_RANGES];
+        size_t n = p->n_msr_ranges;
+        memcpy(all, p->msr_ranges, n * sizeof *all);
+        n += vid_pvm_msr_ranges(p, all + n, ARRAY_SIZE(all) - n);
+        if (n == 0)
+                return 0;
         struct kvm_msr_filter f = { .flags = KVM_MSR_FILTER_DEFAULT_ALLOW };
         /* A zero bit in a range's bitmap denies the access in KVM, which
          * with KVM_MSR_EXIT_REASON_FILTER becomes an exit to us. */
-        static const uint8_t deny_all[0x600 / 8];
-        for (size_t i = 0; i < n; i++) {
-                if (ranges[i].count == 0 || ranges[i].count > sizeof deny_all * 8)
-                        return -EINVAL;
+        static const uint8_t deny_all[VID_MSR_RANGE_MAX / 8];
+        for (size_t i = 0; i < n; i++)
                 f.ranges[i] = (struct kvm_msr_filter_range){
                         .flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
-                        .nmsrs = ranges[i].count,
-                        .base = ranges[i].first,
+                        .nmsrs = all[i].count,
+                        .base = all[i].first,
                         .bitmap = (uint8_t *)deny_all,
                 };
+        return ioctl(p->vm_fd, KVM_X86_SET_MSR_FILTER, &f) < 0 ? -errno : 0;
+}
+
+int vid_set_msr_handler(struct vid_partition *p, const struct vid_msr_range *ranges, size_t n, vid_msr_fn fn,
+                        void *opaque) {
+        /* Keep room for the ranges vid filters itself on PVM. */
+        if (n > KVM_MSR_FILTER_MAX_RANGES - 2 || !fn)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (ranges[i].count == 0 || ranges[i].count > VID_MSR_RANGE_MAX)
+                        return -EINVAL;
+        memcpy(p->msr_ranges, ranges, n * sizeof *ranges);
+        p->n_msr_ranges = n;
+        int r = vid_msr_filter_apply(p);
+        if (r < 0) {
+                p->n_msr_ranges = 0;
+                return r;
         }
-        if (ioctl(p->vm_fd, KVM_X86_SET_MSR_FILTER, &f) < 0)
-                return -errno;
         p->msr_fn = fn;
         p->msr_opaque = opaque;
         return 0;

@@ -1,11 +1,227 @@
 // SPDX-License-Identifier: MIT
-/* Detection of the PVM ("pagetable-based") nested KVM our development and
- * CI machines provide (docs/pvm.md). The compatibility layer for stock
- * guests lives here as well and is only ever active when this says so. */
+/* The PVM ("pagetable-based") nested KVM of our development and CI machines
+ * emulates guest CPL0 code and fails on a few instructions a stock kernel
+ * uses (docs/pvm-host-notes.md, docs/pvm.md). We complete them here. This is
+ * the only place such workarounds live, and it only runs when PVM was
+ * detected at partition creation: on VT-x/AMD-V hosts these instructions
+ * never cause an exit. */
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include "common/macro.h"
 #include "internal.h"
+
+#define RFLAGS_AC (1ull << 18)
+#define MSR_IA32_TSC 0x10u
+#define MSR_TSC_AUX 0xc0000103u
+#define VECTOR_BP 3
 
 bool vid_pvm_detect(void) {
         return access("/sys/module/kvm_pvm", F_OK) == 0;
+}
+
+/* Up to `len` instruction bytes at the VP's RIP, page by page. */
+static int fetch_insn(struct vid_vp *vp, const struct kvm_regs *r, const struct kvm_sregs *s, uint8_t *buf,
+                      size_t len) {
+        uint64_t lin = s->cs.base + r->rip;
+        size_t done = 0;
+        while (done < len) {
+                uint64_t gpa;
+                int ret = vid_vp_translate(vp, lin + done, &gpa);
+                if (ret < 0)
+                        return done ? (int)done : ret;
+                size_t n = MIN(len - done, VID_PAGE_SIZE - (gpa & (VID_PAGE_SIZE - 1)));
+                if (gm_read(vp->p, gpa, buf + done, n) < 0)
+                        return done ? (int)done : -EFAULT;
+                done += n;
+        }
+        return (int)done;
+}
+
+static int complete_rdtscp(struct vid_vp *vp, struct kvm_regs *r) {
+        uint64_t tsc, aux;
+        int ret = vid_vp_get_msr(vp, MSR_IA32_TSC, &tsc);
+        if (ret < 0)
+                return ret;
+        ret = vid_vp_get_msr(vp, MSR_TSC_AUX, &aux);
+        if (ret < 0)
+                return ret;
+        r->rax = (uint32_t)tsc;
+        r->rdx = tsc >> 32;
+        r->rcx = (uint32_t)aux;
+        return 0;
+}
+
+/* Called on the VP thread for KVM_EXIT_INTERNAL_ERROR / emulation failure.
+ * Returns true if the instruction was completed and the VP can resume. */
+bool vid_pvm_fixup(struct vid_vp *vp) {
+        struct vid_partition *p = vp->p;
+        struct kvm_regs *r = &vp->run->s.regs.regs;
+        const struct kvm_sregs *s = &vp->run->s.regs.sregs;
+        uint8_t b[3] = { 0 };
+
+        if (!p->pvm || vp->run->internal.suberror != KVM_INTERNAL_ERROR_EMULATION)
+                return false;
+        if (fetch_insn(vp, r, s, b, sizeof b) < 1)
+                return false;
+
+        if (b[0] == 0xcc) { /* int3: a trap, so the guest sees RIP after it */
+                r->rip += 1;
+                vp->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+                if (vid_vp_inject_exception(vp, VECTOR_BP, false, 0) < 0)
+                        return false;
+                atomic_fetch_add(&p->stats.pvm_int3, 1);
+        } else if (b[0] == 0x9b) { /* fwait: no x87 exception can be pending */
+                r->rip += 1;
+                atomic_fetch_add(&p->stats.pvm_fwait, 1);
+        } else if (b[0] == 0x0f && b[1] == 0x01 && (b[2] == 0xca || b[2] == 0xcb)) { /* clac / stac */
+                r->rflags = b[2] == 0xca ? (r->rflags & ~RFLAGS_AC) : (r->rflags | RFLAGS_AC);
+                r->rip += 3;
+                atomic_fetch_add(&p->stats.pvm_clac_stac, 1);
+        } else if (b[0] == 0x0f && b[1] == 0x01 && b[2] == 0xf9) { /* rdtscp */
+                if (complete_rdtscp(vp, r) < 0)
+                        return false;
+                r->rip += 3;
+                atomic_fetch_add(&p->stats.pvm_rdtscp, 1);
+        } else
+                return false;
+
+        vp->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+        atomic_fetch_add(&p->stats.pvm_fixups, 1);
+        return true;
+}
+
+/* ---- SYSCALL from CPL3 --------------------------------------------------
+ * On PVM a guest SYSCALL from CPL3 arrives at LSTAR still at CPL3 (measured:
+ * CS 0x33, SS 0x2b at the entry). Fix: vid keeps the guest's LSTAR and
+ * points the real one at a trampoline mapped user-executable in a PML4 slot
+ * of the kernel half (copied into every process's page table from
+ * swapper_pg_dir). The trampoline's only instruction is a
+ * one-byte MMIO write; KVM completes an MMIO write before it exits, so at
+ * the exit vid can load the kernel CS/SS from STAR, apply FMASK and resume
+ * at the guest's LSTAR. RCX and R11 were set by the SYSCALL itself. */
+
+#define MSR_STAR 0xc0000081u
+#define MSR_LSTAR 0xc0000082u
+#define MSR_FMASK 0xc0000084u
+#define TRAMP_SLOT 2u
+#define TRAMP_GPA VID_RESERVED_GPA               /* PDPT, PD, PT, code */
+#define TRAMP_PAGES 4u
+#define TRAMP_DOORBELL_GPA (VID_RESERVED_GPA + 0x8000) /* no memslot: MMIO */
+/* PML4 slot 509 (0xfffffe8000000000): an unused hole in Linux's x86-64
+ * layout (Documentation/x86/x86_64/mm.rst), above KASLR's vaddr_end so no
+ * randomised region lands there. Slot 256, Linux's "reserved for the
+ * hypervisor" hole, is taken by the PVM host itself: a guest CPL3 fetch
+ * there faults (measured). Every other kernel slot works. */
+#define TRAMP_PML4_SLOT 509u
+#define TRAMP_VA (0xffff000000000000ull | ((uint64_t)TRAMP_PML4_SLOT << 39))
+#define PTE_P 0x1ull
+#define PTE_RW 0x2ull
+#define PTE_US 0x4ull
+#define PTE_A 0x20ull
+#define PTE_D 0x40ull
+#define CR4_LA57 (1ull << 12)
+#define CR3_ADDR_MASK 0x000ffffffffff000ull
+
+/* mov %al, 0xffa(%rip) -> TRAMP_VA + 0x1000 (the doorbell page); ud2 */
+static const uint8_t tramp_code[] = { 0x88, 0x05, 0xfa, 0x0f, 0x00, 0x00, 0x0f, 0x0b };
+#define TRAMP_INSN_END (TRAMP_VA + 6)
+
+int vid_pvm_init(struct vid_partition *p) {
+        size_t len = TRAMP_PAGES * VID_PAGE_SIZE;
+        uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED)
+                return -errno;
+        /* A and D preset everywhere, so the guest's walker never needs to
+         * write these tables. */
+        uint64_t *pdpt = (uint64_t *)m, *pd = (uint64_t *)(m + 0x1000), *pt = (uint64_t *)(m + 0x2000);
+        pdpt[0] = (TRAMP_GPA + 0x1000) | PTE_P | PTE_RW | PTE_US | PTE_A;
+        pd[0] = (TRAMP_GPA + 0x2000) | PTE_P | PTE_RW | PTE_US | PTE_A;
+        pt[0] = (TRAMP_GPA + 0x3000) | PTE_P | PTE_US | PTE_A;                /* code: read + execute */
+        pt[1] = TRAMP_DOORBELL_GPA | PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D; /* the MMIO doorbell */
+        memcpy(m + 0x3000, tramp_code, sizeof tramp_code);
+
+        struct kvm_userspace_memory_region r = {
+                .slot = TRAMP_SLOT, .guest_phys_addr = TRAMP_GPA, .memory_size = len,
+                .userspace_addr = (uint64_t)(uintptr_t)m,
+        };
+        if (ioctl(p->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+                int e = -errno;
+                munmap(m, len);
+                return e;
+        }
+        p->pvm_tramp = m;
+        p->pvm_lstar_real = TRAMP_VA;
+        return vid_msr_filter_apply(p);
+}
+
+void vid_pvm_free(struct vid_partition *p) {
+        if (p->pvm_tramp)
+                munmap(p->pvm_tramp, TRAMP_PAGES * VID_PAGE_SIZE);
+        p->pvm_tramp = NULL;
+}
+
+size_t vid_pvm_msr_ranges(const struct vid_partition *p, struct vid_msr_range *out, size_t max) {
+        if (!p->pvm || !p->pvm_tramp || max < 1)
+                return 0;
+        out[0] = (struct vid_msr_range){ .first = MSR_LSTAR, .count = 1 };
+        return 1;
+}
+
+/* Map the trampoline into the address space the guest runs now: its
+ * kernel page tables when it programs LSTAR (syscall_init, per CPU). */
+static int install_trampoline(struct vid_vp *vp) {
+        const struct kvm_sregs *s = &vp->run->s.regs.sregs;
+        if (s->cr4 & CR4_LA57)
+                return -EOPNOTSUPP; /* 5-level paging: not handled */
+        uint64_t entry = TRAMP_GPA | PTE_P | PTE_RW | PTE_US | PTE_A;
+        return gm_write(vp->p, (s->cr3 & CR3_ADDR_MASK) + TRAMP_PML4_SLOT * 8, &entry, sizeof entry);
+}
+
+bool vid_pvm_msr(struct vid_vp *vp, bool write, uint32_t index, uint64_t *value, int *result) {
+        if (index != MSR_LSTAR || !vp->p->pvm_tramp)
+                return false;
+        if (!write) {
+                *value = vp->pvm_lstar;
+                *result = 0;
+                return true;
+        }
+        vp->pvm_lstar = *value;
+        /* If the trampoline cannot be installed, let the guest's value
+         * through: syscalls then fail as they would without us. */
+        uint64_t real = install_trampoline(vp) == 0 ? vp->p->pvm_lstar_real : *value;
+        *result = vid_vp_set_msr(vp, MSR_LSTAR, real);
+        return true;
+}
+
+static struct kvm_segment kernel_seg(uint16_t sel, bool code) {
+        return (struct kvm_segment){ .base = 0, .limit = 0xffffffff, .selector = sel, .type = code ? 0xb : 0x3,
+                                     .present = 1, .dpl = 0, .db = code ? 0 : 1, .s = 1, .l = code, .g = 1 };
+}
+
+bool vid_pvm_mmio(struct vid_vp *vp, uint64_t gpa, bool write) {
+        if (!vp->p->pvm_tramp || gpa < TRAMP_DOORBELL_GPA || gpa >= TRAMP_DOORBELL_GPA + VID_PAGE_SIZE)
+                return false;
+        struct kvm_regs *r = &vp->run->s.regs.regs;
+        struct kvm_sregs *s = &vp->run->s.regs.sregs;
+        /* Only the trampoline's own write, arriving from a SYSCALL at CPL3,
+         * enters the kernel; any other touch of the page is ignored. */
+        if (!write || (s->ss.dpl & 3) != 3 || r->rip != TRAMP_INSN_END)
+                return true;
+        uint64_t star, fmask;
+        if (vid_vp_get_msr(vp, MSR_STAR, &star) < 0 || vid_vp_get_msr(vp, MSR_FMASK, &fmask) < 0)
+                return true;
+        uint16_t kcs = (uint16_t)((star >> 32) & 0xfffc);
+        s->cs = kernel_seg(kcs, true);
+        s->ss = kernel_seg((uint16_t)(kcs + 8), false);
+        r->rip = vp->pvm_lstar;
+        r->rflags &= ~fmask;
+        r->rflags |= 2; /* bit 1 always reads as one */
+        vp->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+        atomic_fetch_add(&vp->p->stats.pvm_syscall, 1);
+        atomic_fetch_add(&vp->p->stats.pvm_fixups, 1);
+        return true;
 }

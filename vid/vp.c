@@ -313,6 +313,8 @@ static void handle_io(struct vid_vp *vp) {
 static void handle_mmio(struct vid_vp *vp) {
         struct kvm_run *run = vp->run;
         atomic_fetch_add(&vp->p->stats.mmio_exits, 1);
+        if (vp->p->pvm && vid_pvm_mmio(vp, run->mmio.phys_addr, run->mmio.is_write))
+                return;
         unsigned len = MIN(run->mmio.len, 8u);
         if (vid_io_dispatch(&vp->p->mmio, vp, run->mmio.phys_addr, run->mmio.data, len, run->mmio.is_write) < 0)
                 atomic_fetch_add(&vp->p->stats.unhandled_io, 1);
@@ -323,7 +325,9 @@ static void handle_msr(struct vid_vp *vp, bool write) {
         struct vid_partition *p = vp->p;
         uint64_t value = write ? run->msr.data : 0;
         atomic_fetch_add(&p->stats.msr_exits, 1);
-        int r = p->msr_fn ? p->msr_fn(p->msr_opaque, vp, write, run->msr.index, &value) : -EPERM;
+        int r;
+        if (!(p->pvm && vid_pvm_msr(vp, write, run->msr.index, &value, &r)))
+                r = p->msr_fn ? p->msr_fn(p->msr_opaque, vp, write, run->msr.index, &value) : -EPERM;
         run->msr.error = r < 0 ? 1 : 0; /* error: KVM injects #GP */
         if (!write && r >= 0)
                 run->msr.data = value;
@@ -357,6 +361,8 @@ static int handle_exit(struct vid_vp *vp) {
                 record_exit(vp, &e, VID_EXIT_SHUTDOWN);
                 break;
         case KVM_EXIT_INTERNAL_ERROR:
+                if (vid_pvm_fixup(vp))
+                        return 0;
                 record_exit(vp, &e, VID_EXIT_INTERNAL);
                 break;
         case KVM_EXIT_FAIL_ENTRY:

@@ -25,6 +25,10 @@ struct vid_vp;
 #define VID_MMIO_HOLE_START 0xC0000000ull
 #define VID_LOW_RAM_MAX VID_MMIO_HOLE_START
 #define VID_HIGH_RAM_START 0x100000000ull
+/* Guest-physical range vid reserves inside the MMIO hole for itself (the PVM
+ * syscall trampoline, docs/pvm.md); devices must not use it. */
+#define VID_RESERVED_GPA 0xfeb00000ull
+#define VID_RESERVED_SIZE 0x10000ull
 
 struct vid_partition_config {
         uint64_t ram_bytes; /* multiple of 2 MiB */
@@ -233,6 +237,8 @@ void vid_partition_join(struct vid_partition *p);
 
 /* Statistics, counted per partition (atomic). */
 struct vid_stats {
-        uint64_t exits, pio_exits, mmio_exits, msr_exits, pvm_fixups, unhandled_io;
+        uint64_t exits, pio_exits, mmio_exits, msr_exits, unhandled_io;
+        /* PVM compatibility layer (docs/pvm.md): total and per instruction */
+        uint64_t pvm_fixups, pvm_int3, pvm_fwait, pvm_clac_stac, pvm_rdtscp, pvm_syscall;
 };
 void vid_partition_stats(const struct vid_partition *p, struct vid_stats *out);

@@ -1,0 +1,85 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Fetches a stock Debian cloud kernel (linux-image-*-cloud-amd64-unsigned) once
+# and caches it, extracted, under ${VM_CACHE_DIR:-/var/cache/vmstack}. Used by
+# the bzImage loader tests and the stock-Linux acceptance test (issue #12).
+#
+#   tests/lib/debian-kernel.sh            print the cached package root (the
+#                                         directory holding boot/ and lib/)
+#   tests/lib/debian-kernel.sh --vmlinuz  print the path of boot/vmlinuz-*
+#
+# Package choice: $VM_DEBIAN_KERNEL_PKG if set, else the newest
+# linux-image-6.1.0-<abi>-cloud-amd64-unsigned apt knows about (docs/pvm-host-notes.md
+# uses the 6.1 series). Exit status 77 (the test suite's "skip") with the reason on
+# stderr when the kernel cannot be had: no apt, no network, no permission.
+set -euo pipefail
+
+skip() {
+        echo "debian-kernel: $*" >&2
+        exit 77
+}
+
+want=root
+case "${1:-}" in
+--vmlinuz) want=vmlinuz ;;
+"") ;;
+*) echo "usage: $0 [--vmlinuz]" >&2; exit 2 ;;
+esac
+
+cache="${VM_CACHE_DIR:-/var/cache/vmstack}/debian-kernel"
+
+pick_package() {
+        if [ -n "${VM_DEBIAN_KERNEL_PKG:-}" ]; then
+                echo "$VM_DEBIAN_KERNEL_PKG"
+                return
+        fi
+        command -v apt-cache >/dev/null || skip "apt-cache not available"
+        local p
+        p=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$' 2>/dev/null |
+                awk '{print $1}' | sort -V | tail -1)
+        if [ -z "$p" ] && [ "$(id -u)" -eq 0 ]; then
+                apt-get update -qq >/dev/null 2>&1 || true
+                p=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$' 2>/dev/null |
+                        awk '{print $1}' | sort -V | tail -1)
+        fi
+        [ -n "$p" ] || skip "no linux-image-6.1.0-*-cloud-amd64-unsigned package known to apt"
+        echo "$p"
+}
+
+# A previously cached package is used as is (no apt call at all), so the
+# tests run offline once the cache is filled.
+existing=""
+if [ -z "${VM_DEBIAN_KERNEL_PKG:-}" ] && [ -d "$cache" ]; then
+        existing=$(find "$cache" -mindepth 1 -maxdepth 1 -type d -name 'linux-image-*' -exec test -e '{}/.complete' ';' -print 2>/dev/null | sort -V | tail -1)
+fi
+if [ -n "$existing" ]; then
+        root="$existing"
+else
+        pkg=$(pick_package)
+        root="$cache/$pkg"
+        if [ ! -e "$root/.complete" ]; then
+                command -v apt-get >/dev/null || skip "apt-get not available"
+                command -v dpkg-deb >/dev/null || skip "dpkg-deb not available"
+                mkdir -p "$cache" 2>/dev/null || skip "cannot create $cache (set VM_CACHE_DIR)"
+                tmp=$(mktemp -d "$cache/.download.XXXXXX") || skip "cannot write to $cache"
+                trap 'rm -rf "$tmp"' EXIT
+                (cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>"$tmp/err") ||
+                        skip "apt-get download $pkg failed: $(tail -1 "$tmp/err" 2>/dev/null)"
+                deb=$(ls "$tmp"/*.deb 2>/dev/null | head -1)
+                [ -n "$deb" ] || skip "apt-get download $pkg produced no .deb"
+                mkdir -p "$tmp/root"
+                dpkg-deb -x "$deb" "$tmp/root" || skip "dpkg-deb -x failed on $deb"
+                rm -rf "$root"
+                mv "$tmp/root" "$root"
+                touch "$root/.complete"
+        fi
+fi
+
+case "$want" in
+root) echo "$root" ;;
+vmlinuz)
+        v=$(ls "$root"/boot/vmlinuz-* 2>/dev/null | head -1)
+        [ -n "$v" ] || skip "no boot/vmlinuz-* in $root"
+        echo "$v"
+        ;;
+esac

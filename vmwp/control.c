@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+/* Control requests (common/include/common/proto.h). Everything in a request
+ * is untrusted input from a peer process: types are checked, unknown ops are
+ * answered, nothing is assumed present. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/macro.h"
+#include "vmwp/control.h"
+#include "vmwp/vm.h"
+
+struct json_object *vmwp_control_event(const char *name) {
+        struct json_object *o = json_object_new_object();
+        if (o)
+                json_object_object_add(o, "event", json_object_new_string(name));
+        return o;
+}
+
+static struct json_object *reply_new(struct json_object *id, bool ok) {
+        struct json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        if (id)
+                json_object_object_add(o, "id", json_object_get(id));
+        json_object_object_add(o, "ok", json_object_new_boolean(ok));
+        return o;
+}
+
+static struct json_object *reply_error(struct json_object *id, int err, const char *msg) {
+        struct json_object *o = reply_new(id, false);
+        if (o) {
+                json_object_object_add(o, "errno", json_object_new_int(err));
+                json_object_object_add(o, "error", json_object_new_string(msg));
+        }
+        return o;
+}
+
+static struct json_object *reply_result(struct json_object *id, int r) {
+        return r < 0 ? reply_error(id, -r, strerror(-r)) : reply_new(id, true);
+}
+
+struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void *opaque, struct json_object *req,
+                                        const char **state_event) {
+        *state_event = NULL;
+        struct json_object *id = NULL, *op = NULL;
+        if (!json_object_is_type(req, json_type_object))
+                return reply_error(NULL, EINVAL, "request must be a JSON object");
+        if (json_object_object_get_ex(req, "id", &id) && !json_object_is_type(id, json_type_int))
+                return reply_error(NULL, EINVAL, "\"id\" must be an integer");
+        if (!json_object_object_get_ex(req, "op", &op) || !json_object_is_type(op, json_type_string))
+                return reply_error(id, EINVAL, "\"op\" missing or not a string");
+        const char *o = json_object_get_string(op);
+
+        if (strcmp(o, "pause") == 0) {
+                int r = ops->pause(opaque);
+                if (r >= 0)
+                        *state_event = "paused";
+                return reply_result(id, r);
+        }
+        if (strcmp(o, "resume") == 0) {
+                int r = ops->resume(opaque);
+                if (r >= 0)
+                        *state_event = "running";
+                return reply_result(id, r);
+        }
+        if (strcmp(o, "stop") == 0) {
+                ops->stop(opaque);
+                return reply_new(id, true);
+        }
+        if (strcmp(o, "power-button") == 0) {
+                ops->power_button(opaque);
+                return reply_new(id, true);
+        }
+        if (strcmp(o, "status") == 0 || strcmp(o, "stats") == 0) {
+                struct json_object *rep = reply_new(id, true);
+                if (!rep)
+                        return NULL;
+                if (o[4] == 'u') {
+                        json_object_object_add(rep, "state",
+                                               json_object_new_string(ops->is_paused(opaque) ? "paused" : "running"));
+                        ops->status(opaque, rep);
+                } else if (ops->stats(opaque, rep) < 0) {
+                        json_object_put(rep);
+                        return reply_error(id, EIO, "collecting statistics failed");
+                }
+                return rep;
+        }
+        /* The guest side of these is the integration services (shutdown,
+         * KVP over VMBus), which this worker does not have yet: a definite
+         * "not supported", so vmms can fall back (power-button, stop). */
+        if (strcmp(o, "shutdown") == 0 || strcmp(o, "kvp-get") == 0 || strcmp(o, "kvp-set") == 0)
+                return reply_error(id, ENOTSUP, "integration services are not available in this worker");
+        if (strcmp(o, "config") == 0)
+                return reply_error(id, EBUSY, "the VM is already configured");
+        return reply_error(id, EOPNOTSUPP, "unknown op");
+}
+
+int vmwp_control_parse_config(struct json_object *msg, struct vm_config *cfg, char *err, size_t errlen) {
+        struct json_object *op, *c;
+        if (!json_object_object_get_ex(msg, "op", &op) || !json_object_is_type(op, json_type_string) ||
+            strcmp(json_object_get_string(op), "config") != 0)
+                return snprintf(err, errlen, "expected {\"op\":\"config\"} first"), -EINVAL;
+        if (!json_object_object_get_ex(msg, "config", &c) || !json_object_is_type(c, json_type_object))
+                return snprintf(err, errlen, "\"config\" missing or not an object"), -EINVAL;
+        size_t len;
+        const char *s = json_object_to_json_string_length(c, JSON_C_TO_STRING_PLAIN, &len);
+        if (!s)
+                return -ENOMEM;
+        return vm_config_parse(s, len, cfg, err, errlen);
+}
+
+int vmwp_control_assign_fds(const struct vm_config *cfg, int *fds, size_t n, struct vmwp_vm_options *opt,
+                            char *err, size_t errlen) {
+        size_t want_taps = 0;
+        for (uint32_t i = 0; i < cfg->n_nics; i++)
+                if (cfg->nics[i].tap[0])
+                        want_taps++;
+        if (n != cfg->n_disks + want_taps) {
+                snprintf(err, errlen, "received %zu fds, expected %u disk + %zu TAP fds", n, cfg->n_disks,
+                         want_taps);
+                for (size_t i = 0; i < n; i++)
+                        safe_close(fds[i]);
+                return -EINVAL;
+        }
+        for (size_t i = 0; i < cfg->n_disks; i++)
+                opt->disk_fds[opt->n_disk_fds++] = fds[i];
+        for (size_t i = cfg->n_disks; i < n; i++)
+                opt->tap_fds[opt->n_tap_fds++] = fds[i];
+        return 0;
+}

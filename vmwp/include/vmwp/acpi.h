@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* ACPI tables generated at start-up (docs/acpi.md): RSDP (v2), XSDT, FADT
+ * (revision 6, full hardware model: PM1a event/control blocks, PM timer,
+ * reset register), FACS, MADT and a DSDT with \_S5, the VMBus device
+ * (docs/hyperv-guest-interface.md §2.1, §2.3) and COM1.
+ *
+ * acpi_build() is a pure function: it lays the tables out in a caller
+ * buffer that will be copied to guest physical address `base`, fixing up
+ * every pointer and checksum. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ACPI_TABLES_MAX_SIZE (64u * 1024u)
+#define ACPI_MAX_CPUS 64u
+#define ACPI_IOAPIC_BASE 0xfec00000u
+#define ACPI_LAPIC_BASE 0xfee00000u
+#define ACPI_SCI_IRQ 9u
+#define ACPI_COM1_PORT 0x3f8u
+#define ACPI_COM1_IRQ 4u
+
+/* PM1 status/enable bits (ACPI 6.5 §4.8.3.1) and PM1 control bits (§4.8.3.2). */
+#define ACPI_PM1_TMR_STS 0x0001u
+#define ACPI_PM1_PWRBTN_STS 0x0100u
+#define ACPI_PM1_WAK_STS 0x8000u
+#define ACPI_PM1_TMR_EN 0x0001u
+#define ACPI_PM1_PWRBTN_EN 0x0100u
+#define ACPI_PM1_SCI_EN 0x0001u
+#define ACPI_PM1_SLP_TYP_SHIFT 10
+#define ACPI_PM1_SLP_TYP_MASK (7u << ACPI_PM1_SLP_TYP_SHIFT)
+#define ACPI_PM1_SLP_EN 0x2000u
+
+struct acpi_config {
+        uint64_t base;        /* guest physical address of buf[0]; below 4 GiB */
+        unsigned n_cpus;      /* 1..ACPI_MAX_CPUS, APIC ids 0..n-1 */
+        uint16_t pm1a_evt_port, pm1a_cnt_port, pm_tmr_port, reset_port;
+        uint8_t reset_value;
+        uint8_t slp_typ_s5;
+        bool com1;            /* describe COM1 in the DSDT */
+        bool vmbus;           /* describe the VMBus device in the DSDT */
+};
+
+/* Where each table landed (offsets into buf). */
+struct acpi_table_ref {
+        char sig[5];
+        size_t offset, length;
+};
+#define ACPI_MAX_TABLES 8u
+struct acpi_layout {
+        size_t size;        /* bytes of buf used */
+        uint64_t rsdp_gpa;  /* == base: the RSDP is first (16-byte aligned) */
+        size_t n_tables;
+        struct acpi_table_ref tables[ACPI_MAX_TABLES]; /* RSDP, XSDT, FACP, FACS, APIC, DSDT */
+};
+
+/* The fixed configuration of a vmstack VM with n_cpus vCPUs at base. */
+void acpi_config_default(struct acpi_config *c, uint64_t base, unsigned n_cpus);
+/* Returns 0, -EINVAL for a bad config, -ENOSPC if buf is too small. */
+int acpi_build(const struct acpi_config *c, uint8_t *buf, size_t size, struct acpi_layout *out);
+/* The 8-bit checksum over len bytes (0 for a correct table). */
+uint8_t acpi_checksum(const void *p, size_t len);
+/* Builds only the DSDT AML (for tests and the fuzzer); free() the result. */
+int acpi_build_dsdt(const struct acpi_config *c, uint8_t **out, size_t *out_len);

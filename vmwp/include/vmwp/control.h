@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/* The worker side of the vmms <-> vmwp protocol (common/include/common/proto.h).
+ * The request handler is a pure function over a parsed message and a small
+ * ops table, so it is unit-tested and fuzzed without a VM. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/config.h"
+
+struct json_object;
+struct vmwp_vm_options;
+
+struct vmwp_control_ops {
+        int (*pause)(void *opaque);
+        int (*resume)(void *opaque);
+        bool (*is_paused)(void *opaque);
+        void (*stop)(void *opaque);
+        void (*power_button)(void *opaque);
+        /* Add fields to a status / stats reply. */
+        void (*status)(void *opaque, struct json_object *into);
+        int (*stats)(void *opaque, struct json_object *into);
+};
+
+/* Handles one request. Returns the reply to send (never NULL unless out of
+ * memory). *state_event is set to "running"/"paused" when a state event must
+ * follow the reply, else NULL. Malformed requests get ok:false replies:
+ * EINVAL (no op, bad id), EOPNOTSUPP (unknown op), EBUSY (a second config),
+ * ENOTSUP (shutdown and KVP: the integration services are not built in). */
+struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void *opaque, struct json_object *req,
+                                        const char **state_event);
+
+/* {"op":"config","config":{...}} -> cfg; -EINVAL with the reason in err. */
+int vmwp_control_parse_config(struct json_object *msg, struct vm_config *cfg, char *err, size_t errlen);
+/* Assigns received fds: one per disk in disk order, then one per NIC with a
+ * "tap" name, in NIC order (proto.h). Takes ownership of all n fds (closes
+ * them on error). */
+int vmwp_control_assign_fds(const struct vm_config *cfg, int *fds, size_t n, struct vmwp_vm_options *opt,
+                            char *err, size_t errlen);
+
+/* {"event":name} with optional fields added by the caller. */
+struct json_object *vmwp_control_event(const char *name);

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* ACPI fixed hardware (ACPI 6.5 §4.8): the PM1a event block (status and
+ * enable), the PM1a control block (SLP_TYP/SLP_EN), the 24-bit PM timer at
+ * 3.579545 MHz, and the FADT reset register; plus the two legacy ways to
+ * leave a PC: the keyboard controller's reset command (0xFE to port 0x64)
+ * and our marker port. Ports come from hvdefs/include/hv/vmstack.h.
+ *
+ * The SCI is level-triggered (MADT override, vmwp/acpi.c): asserted while
+ * any enabled status bit is set, dropped when the guest clears it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vid_partition;
+struct acpi_pm;
+
+#define ACPI_PM_TIMER_HZ 3579545u
+
+struct acpi_pm_ops {
+        void (*power_off)(void *opaque);                 /* SLP_EN with SLP_TYP = S5 */
+        void (*reset)(void *opaque, const char *source); /* reset register / 8042 */
+        void (*sci)(void *opaque, bool level);
+        void (*marker)(void *opaque, uint32_t value);    /* VMSTACK_MARKER_PORT write */
+};
+
+struct acpi_pm_stats {
+        uint64_t unsupported_sleep; /* SLP_EN with a sleep type we do not offer */
+};
+
+int acpi_pm_new(const struct acpi_pm_ops *ops, void *opaque, uint8_t slp_typ_s5, struct acpi_pm **out);
+void acpi_pm_free(struct acpi_pm *pm);
+
+/* Register access by absolute port (len 1, 2 or 4). */
+uint32_t acpi_pm_read(struct acpi_pm *pm, uint16_t port, unsigned len);
+void acpi_pm_write(struct acpi_pm *pm, uint16_t port, unsigned len, uint32_t value);
+
+/* Press the power button: PWRBTN_STS, then an SCI if PWRBTN_EN is set. */
+void acpi_pm_power_button(struct acpi_pm *pm);
+/* The PM timer value now (24 bits). */
+uint32_t acpi_pm_timer(struct acpi_pm *pm);
+void acpi_pm_get_stats(struct acpi_pm *pm, struct acpi_pm_stats *out);
+
+/* Claims the PM1a event/control blocks, the PM timer, the reset register,
+ * port 0x64 and the marker port on p. */
+int acpi_pm_register(struct acpi_pm *pm, struct vid_partition *p);

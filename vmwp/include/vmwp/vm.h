@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/* One VM as the worker runs it (docs/vmwp.md). vmwp_vm_create() is the
+ * assembly point:
+ *
+ *   partition (vid) -> platform devices (COM1, ACPI PM, reset, markers)
+ *     -> [Hyper-V interface (hvshim) -> VMBus server -> providers from the
+ *         config: storvsp per SCSI controller, netvsp per NIC, ICs]
+ *     -> ACPI tables -> boot image (PVH or bzImage) -> vCPU 0 entry state
+ *
+ * vmwp_run() then drives it from the main thread's event loop until the VM
+ * ends, and returns the exit status (enum vmwp_exit_status). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "vmwp/console.h"
+
+struct vmwp_vm;
+struct vid_partition;
+struct json_object;
+
+#define VMWP_MAX_FDS (VM_DISKS_MAX + VM_NICS_MAX)
+
+struct vmwp_vm_options {
+        struct vmwp_console_spec serial;
+        bool timing;          /* print boot timestamps at exit */
+        uint64_t start_ns;    /* CLOCK_MONOTONIC at worker start (for timing) */
+        /* Received from vmms; ownership passes to the VM (closed on free). */
+        int disk_fds[VM_DISKS_MAX];
+        size_t n_disk_fds;
+        int tap_fds[VM_NICS_MAX];
+        size_t n_tap_fds;
+};
+
+void vmwp_vm_options_init(struct vmwp_vm_options *o);
+
+/* Builds everything; the VM does not run yet. Errors: -errno and a sentence. */
+int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, struct vmwp_vm **out, char *err,
+                   size_t errlen);
+int vmwp_vm_start(struct vmwp_vm *vm);
+void vmwp_vm_free(struct vmwp_vm *vm);
+
+const struct vm_config *vmwp_vm_config(const struct vmwp_vm *vm);
+struct vid_partition *vmwp_vm_partition(struct vmwp_vm *vm);
+struct vmwp_console *vmwp_vm_console(struct vmwp_vm *vm);
+struct uart *vmwp_vm_uart(struct vmwp_vm *vm);
+
+int vmwp_vm_pause(struct vmwp_vm *vm);
+int vmwp_vm_resume(struct vmwp_vm *vm);
+bool vmwp_vm_is_paused(const struct vmwp_vm *vm);
+void vmwp_vm_power_button(struct vmwp_vm *vm);
+/* Adds the counters of every part ("exits", "serial_tx_bytes", ...). */
+int vmwp_vm_stats(struct vmwp_vm *vm, struct json_object *into);
+/* Boot milestones (CLOCK_MONOTONIC ns, 0 if not reached). */
+struct vmwp_timing {
+        uint64_t start_ns, first_insn_ns, booted_ns, first_serial_ns;
+};
+void vmwp_vm_timing(const struct vmwp_vm *vm, struct vmwp_timing *out);
+
+struct vid_exit;
+/* The exit status and one-line reason for a vCPU exit vid could not handle
+ * (triple fault, emulation failure, failed entry). */
+int vmwp_exit_reason(const struct vid_exit *e, unsigned vcpu, char *buf, size_t len);
+
+/* Runs the VM to its end. control_fd: the vmms socket, or -1 (CLI). Returns
+ * the exit status and the one-line reason. */
+int vmwp_run(struct vmwp_vm *vm, int control_fd, char *reason, size_t reason_len);

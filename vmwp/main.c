@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+/* vmwp: runs one VM. Thin: parse the command line, get the configuration
+ * (a file, or the config message from vmms), build the VM, run it, exit
+ * with its status (common/include/common/proto.h, docs/vmwp.md). */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/fd-util.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "common/proto.h"
+#include "vmwp/control.h"
+#include "vmwp/vm.h"
+
+static const char usage[] =
+        "Usage: vmwp --config FILE.json [--serial stdio|file:PATH|socket:PATH|pty|none] [--timing]\n"
+        "       vmwp --control-fd N [--serial ...] [--timing]\n"
+        "\n"
+        "Runs one virtual machine (the Virtual Machine Worker Process).\n"
+        "\n"
+        "  --config FILE      VM configuration (JSON, common/config.h); standalone mode\n"
+        "  --control-fd N     vmms mode: receive the configuration and requests on the\n"
+        "                     SOCK_SEQPACKET socket N (common/proto.h); normally 3\n"
+        "  --serial SPEC      where COM1 goes: stdio (default with --config), file:PATH,\n"
+        "                     socket:PATH (a unix socket, one client at a time, its input\n"
+        "                     goes to the guest), pty (path printed on stderr), none\n"
+        "                     (default with --control-fd; serial_log still applies)\n"
+        "  --timing           print boot timestamps (first guest instruction, booted\n"
+        "                     marker, first serial byte) on exit\n"
+        "  -h, --help         this text\n"
+        "\n"
+        "Exit status: 0 powered off, 2 usage/config error, 3 setup failed, 10 reset,\n"
+        "11 triple fault, 12 internal error, 13 guest crash, 14 stopped (signal or\n"
+        "vmms), 15 control connection lost. The reason is printed as\n"
+        "\"vmwp: <vm name>: <reason>\".\n";
+
+struct args {
+        const char *config_path;
+        int control_fd;
+        const char *serial;
+        bool timing;
+};
+
+static int parse_args(int argc, char **argv, struct args *a) {
+        static const struct option opts[] = {
+                { "config", required_argument, NULL, 'c' }, { "control-fd", required_argument, NULL, 'f' },
+                { "serial", required_argument, NULL, 's' }, { "timing", no_argument, NULL, 't' },
+                { "help", no_argument, NULL, 'h' },        {},
+        };
+        *a = (struct args){ .control_fd = -1 };
+        int c;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+                switch (c) {
+                case 'c':
+                        a->config_path = optarg;
+                        break;
+                case 'f': {
+                        char *end;
+                        errno = 0;
+                        long v = strtol(optarg, &end, 10);
+                        if (errno || *end || v < 0 || v > 65535)
+                                return fprintf(stderr, "vmwp: --control-fd: not a file descriptor: %s\n", optarg), -EINVAL;
+                        a->control_fd = (int)v;
+                        break;
+                }
+                case 's':
+                        a->serial = optarg;
+                        break;
+                case 't':
+                        a->timing = true;
+                        break;
+                case 'h':
+                        fputs(usage, stdout);
+                        return 1;
+                default:
+                        fputs(usage, stderr);
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc || !a->config_path == (a->control_fd < 0)) {
+                fputs(usage, stderr);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* Reports a failure before the VM exists, to stderr and (vmms mode) as the exit event. */
+static int fail(int control_fd, const char *name, int status, const char *reason) {
+        fprintf(stderr, "vmwp: %s: %s\n", name, reason);
+        if (control_fd >= 0) {
+                struct json_object *ev = vmwp_control_event("exit");
+                if (ev) {
+                        json_object_object_add(ev, "status", json_object_new_int(status));
+                        json_object_object_add(ev, "reason", json_object_new_string(reason));
+                        (void)proto_send(control_fd, ev, NULL, 0);
+                        json_object_put(ev);
+                }
+        }
+        return status;
+}
+
+static int config_from_file(const char *path, struct vm_config *cfg, char *err, size_t errlen) {
+        _cleanup_free_ char *json = NULL;
+        size_t len;
+        int r = read_file(path, VM_CONFIG_MAX_BYTES, &json, &len);
+        if (r < 0)
+                return snprintf(err, errlen, "%s: %s", path, strerror(-r)), r;
+        char why[256] = "";
+        r = vm_config_parse(json, len, cfg, why, sizeof why);
+        if (r < 0)
+                snprintf(err, errlen, "%s: %s", path, why);
+        return r;
+}
+
+static int config_from_vmms(int fd, struct vm_config *cfg, struct vmwp_vm_options *opt, char *err, size_t errlen) {
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+                return snprintf(err, errlen, "--control-fd %d is not a socket", fd), -ENOTSOCK;
+        struct json_object *msg = NULL;
+        int fds[VMWP_MAX_FDS];
+        size_t n_fds = 0;
+        int r = proto_recv(fd, &msg, fds, VMWP_MAX_FDS, &n_fds);
+        if (r < 0)
+                return snprintf(err, errlen, "receiving the configuration: %s", strerror(-r)), r;
+        char why[256] = "";
+        r = vmwp_control_parse_config(msg, cfg, why, sizeof why);
+        json_object_put(msg);
+        if (r < 0) {
+                for (size_t i = 0; i < n_fds; i++)
+                        safe_close(fds[i]);
+                return snprintf(err, errlen, "configuration: %s", why), r;
+        }
+        r = vmwp_control_assign_fds(cfg, fds, n_fds, opt, why, sizeof why);
+        if (r < 0)
+                snprintf(err, errlen, "configuration: %s", why);
+        return r;
+}
+
+int main(int argc, char **argv) {
+        struct vmwp_vm_options opt;
+        vmwp_vm_options_init(&opt); /* first: the timing reference */
+        log_parse_environment();
+        struct args a;
+        int r = parse_args(argc, argv, &a);
+        if (r != 0)
+                return r > 0 ? 0 : VMWP_EXIT_USAGE;
+        const char *spec = a.serial ? a.serial : a.config_path ? "stdio" : "none";
+        if (vmwp_console_spec_parse(spec, &opt.serial) < 0) {
+                fprintf(stderr, "vmwp: --serial: invalid value \"%s\"\n", spec);
+                return VMWP_EXIT_USAGE;
+        }
+        opt.timing = a.timing;
+
+        _cleanup_free_ struct vm_config *cfg = calloc(1, sizeof *cfg);
+        if (!cfg)
+                return VMWP_EXIT_SETUP;
+        char err[512] = "";
+        r = a.config_path ? config_from_file(a.config_path, cfg, err, sizeof err)
+                          : config_from_vmms(a.control_fd, cfg, &opt, err, sizeof err);
+        if (r < 0)
+                return fail(a.control_fd, cfg->name[0] ? cfg->name : "-", VMWP_EXIT_USAGE, err);
+        log_set_prefix("vmwp");
+
+        struct vmwp_vm *vm;
+        r = vmwp_vm_create(cfg, &opt, &vm, err, sizeof err);
+        if (r < 0)
+                return fail(a.control_fd, cfg->name, VMWP_EXIT_SETUP, err);
+        const char *pty = vmwp_console_pty_path(vmwp_vm_console(vm));
+        if (pty)
+                fprintf(stderr, "vmwp: %s: serial console on %s\n", cfg->name, pty);
+        char reason[512] = "";
+        int status = vmwp_run(vm, a.control_fd, reason, sizeof reason);
+        vmwp_vm_free(vm);
+        fprintf(stderr, "vmwp: %s: %s\n", cfg->name, reason);
+        return status;
+}

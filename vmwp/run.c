@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: MIT
+/* The worker's main thread: one event loop over the control socket, a
+ * signalfd (SIGTERM/SIGINT), the partition's stop eventfd and the console.
+ * Every way out goes through vid_partition_request_stop(), so the first
+ * reason wins and the exit status always matches it. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/macro.h"
+#include "common/proto.h"
+#include "vid/vid.h"
+#include "vm-internal.h"
+#include "vmwp/control.h"
+#include "vmwp/loop.h"
+
+#define CONTROL_MAX_FDS 8u
+
+struct run_ctx {
+        struct vmwp_vm *vm;
+        struct vmwp_loop *loop;
+        int control_fd;
+        struct vmwp_source *control_src;
+};
+
+static void control_lost(struct run_ctx *c, int r) {
+        vid_partition_request_stop(c->vm->p, VMWP_EXIT_CONTROL_LOST, "control connection to vmms lost (%s)",
+                                   r == -ECONNRESET ? "closed" : strerror(-r));
+        vmwp_source_free(c->control_src);
+        c->control_src = NULL;
+        c->control_fd = -1;
+}
+
+static int send_msg(struct run_ctx *c, struct json_object *m) {
+        if (!m)
+                return -ENOMEM;
+        int r = c->control_fd >= 0 ? proto_send(c->control_fd, m, NULL, 0) : -ENOTCONN;
+        json_object_put(m);
+        if (r < 0 && r != -ENOTCONN && r != -ENOMEM)
+                control_lost(c, r);
+        return r;
+}
+
+/* ---- control ops over the VM ---- */
+
+static int op_pause(void *o) {
+        return vmwp_vm_pause(((struct run_ctx *)o)->vm);
+}
+static int op_resume(void *o) {
+        return vmwp_vm_resume(((struct run_ctx *)o)->vm);
+}
+static bool op_is_paused(void *o) {
+        return vmwp_vm_is_paused(((struct run_ctx *)o)->vm);
+}
+static void op_stop(void *o) {
+        vid_partition_request_stop(((struct run_ctx *)o)->vm->p, VMWP_EXIT_STOPPED, "stopped by vmms");
+}
+static void op_power_button(void *o) {
+        vmwp_vm_power_button(((struct run_ctx *)o)->vm);
+}
+static void op_status(void *o, struct json_object *into) {
+        struct vmwp_vm *vm = ((struct run_ctx *)o)->vm;
+        json_object_object_add(into, "name", json_object_new_string(vm->cfg.name));
+        json_object_object_add(into, "vcpus", json_object_new_int((int)vm->cfg.vcpus));
+        json_object_object_add(into, "memory_mib", json_object_new_int64(vm->cfg.memory_mib));
+        json_object_object_add(into, "uptime_us", json_object_new_int64((int64_t)((vmwp_now_ns() - vm->start_ns) / 1000)));
+}
+static int op_stats(void *o, struct json_object *into) {
+        return vmwp_vm_stats(((struct run_ctx *)o)->vm, into);
+}
+
+static const struct vmwp_control_ops control_ops = {
+        .pause = op_pause, .resume = op_resume, .is_paused = op_is_paused, .stop = op_stop,
+        .power_button = op_power_button, .status = op_status, .stats = op_stats,
+};
+
+static int on_control(struct vmwp_source *s, int fd, uint32_t revents, void *userdata) {
+        struct run_ctx *c = userdata;
+        struct json_object *req = NULL;
+        int fds[CONTROL_MAX_FDS];
+        size_t n_fds = 0;
+        int r = proto_recv(fd, &req, fds, CONTROL_MAX_FDS, &n_fds);
+        /* Only the config message carries fds; any others are not ours to keep. */
+        for (size_t i = 0; i < n_fds; i++)
+                safe_close(fds[i]);
+        if (r == -ECONNRESET || r == -ENOTCONN || r == -EPIPE) {
+                control_lost(c, r);
+                return 0;
+        }
+        if (r < 0) {
+                struct json_object *rep = json_object_new_object();
+                if (rep) {
+                        json_object_object_add(rep, "ok", json_object_new_boolean(false));
+                        json_object_object_add(rep, "errno", json_object_new_int(-r));
+                        json_object_object_add(rep, "error", json_object_new_string("malformed message"));
+                }
+                send_msg(c, rep);
+                return 0;
+        }
+        const char *state = NULL;
+        struct json_object *rep = vmwp_control_handle(&control_ops, c, req, &state);
+        json_object_put(req);
+        send_msg(c, rep);
+        if (state) {
+                struct json_object *ev = vmwp_control_event("state");
+                if (ev)
+                        json_object_object_add(ev, "state", json_object_new_string(state));
+                send_msg(c, ev);
+        }
+        return 0;
+}
+
+static int on_signal(struct vmwp_source *s, int fd, uint32_t revents, void *userdata) {
+        struct run_ctx *c = userdata;
+        struct signalfd_siginfo si;
+        if (read(fd, &si, sizeof si) != sizeof si)
+                return 0;
+        vid_partition_request_stop(c->vm->p, VMWP_EXIT_STOPPED, "stopped by signal %s",
+                                   si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+        return 0;
+}
+
+static int on_stop(struct vmwp_source *s, int fd, uint32_t revents, void *userdata) {
+        struct run_ctx *c = userdata;
+        vmwp_loop_exit(c->loop, 0);
+        return 0;
+}
+
+static void print_timing(struct vmwp_vm *vm) {
+        struct vmwp_timing t;
+        vmwp_vm_timing(vm, &t);
+#define REL(x) ((x) ? ((double)((x) - t.start_ns) / 1e6) : -1.0)
+        fprintf(stderr,
+                "vmwp: %s: timing: first guest instruction %+.3f ms, booted %+.3f ms, first serial byte %+.3f ms "
+                "(after worker start; -1: not reached)\n",
+                vm->cfg.name, REL(t.first_insn_ns), REL(t.booted_ns), REL(t.first_serial_ns));
+#undef REL
+        fprintf(stderr, "vmwp: %s: timing-ns: start=%llu first-insn=%llu booted=%llu first-serial=%llu\n",
+                vm->cfg.name, (unsigned long long)t.start_ns, (unsigned long long)t.first_insn_ns,
+                (unsigned long long)t.booted_ns, (unsigned long long)t.first_serial_ns);
+}
+
+static int setup_loop(struct run_ctx *c, int *sfd) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        /* Blocked before the vCPU threads exist, so they inherit the mask
+         * and the signals only ever arrive through the signalfd. */
+        if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+                return -EINVAL;
+        *sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (*sfd < 0)
+                return -errno;
+        int r = vmwp_loop_new(&c->loop);
+        if (r < 0)
+                return r;
+        if ((r = vmwp_loop_add_io(c->loop, *sfd, EPOLLIN, on_signal, c, NULL)) < 0 ||
+            (r = vmwp_loop_add_io(c->loop, vid_partition_stop_fd(c->vm->p), EPOLLIN, on_stop, c, NULL)) < 0 ||
+            (r = vmwp_console_attach(c->vm->console, c->loop, c->vm->uart)) < 0)
+                return r;
+        if (c->control_fd >= 0)
+                r = vmwp_loop_add_io(c->loop, c->control_fd, EPOLLIN, on_control, c, &c->control_src);
+        return r;
+}
+
+int vmwp_run(struct vmwp_vm *vm, int control_fd, char *reason, size_t reason_len) {
+        struct run_ctx c = { .vm = vm, .control_fd = control_fd };
+        _cleanup_close_ int sfd = -1;
+        int r = setup_loop(&c, &sfd);
+        if (r >= 0 && (r = vmwp_vm_start(vm)) >= 0) {
+                if (control_fd >= 0)
+                        send_msg(&c, vmwp_control_event("ready"));
+                r = vmwp_loop_run(c.loop);
+        }
+        if (r < 0)
+                vid_partition_request_stop(vm->p, VMWP_EXIT_SETUP, "worker event loop failed: %s", strerror(-r));
+        vid_partition_join(vm->p);
+        int status = vid_partition_stop_requested(vm->p, reason, reason_len);
+        if (vm->timing)
+                print_timing(vm);
+        if (c.control_fd >= 0) {
+                struct json_object *ev = vmwp_control_event("exit");
+                if (ev) {
+                        json_object_object_add(ev, "status", json_object_new_int(status));
+                        json_object_object_add(ev, "reason", json_object_new_string(reason));
+                }
+                send_msg(&c, ev);
+        }
+        vmwp_loop_free(c.loop);
+        return status;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* struct vmwp_vm, shared by vmwp/vm*.c and run.c only. */
+#pragma once
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "vmwp/console.h"
+#include "vmwp/pm.h"
+#include "vmwp/uart.h"
+#include "vmwp/vm.h"
+
+struct mapped_file {
+        const uint8_t *data;
+        size_t len;
+};
+
+struct vmwp_vm {
+        struct vm_config cfg;
+        struct vid_partition *p;
+        struct uart *uart;
+        struct acpi_pm *pm;
+        struct vmwp_console *console;
+
+        int disk_fds[VM_DISKS_MAX];
+        size_t n_disk_fds;
+        int tap_fds[VM_NICS_MAX];
+        size_t n_tap_fds;
+
+        bool timing;
+        uint64_t start_ns;
+        _Atomic uint64_t first_insn_ns, booted_ns, first_serial_ns;
+};
+
+uint64_t vmwp_now_ns(void);
+/* The Hyper-V interface, the VMBus server and the providers (vm-vmbus.c). */
+int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen);

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+/* What the control protocol and the run loop ask of a running VM, and the
+ * VMBus side of the assembly (vmwp_vm_attach_vmbus). */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/macro.h"
+#include "vid/vid.h"
+#include "vm-internal.h"
+
+const struct vm_config *vmwp_vm_config(const struct vmwp_vm *vm) {
+        return &vm->cfg;
+}
+
+struct vid_partition *vmwp_vm_partition(struct vmwp_vm *vm) {
+        return vm->p;
+}
+
+struct vmwp_console *vmwp_vm_console(struct vmwp_vm *vm) {
+        return vm->console;
+}
+
+struct uart *vmwp_vm_uart(struct vmwp_vm *vm) {
+        return vm->uart;
+}
+
+int vmwp_vm_pause(struct vmwp_vm *vm) {
+        return vid_partition_pause(vm->p);
+}
+
+int vmwp_vm_resume(struct vmwp_vm *vm) {
+        return vid_partition_resume(vm->p);
+}
+
+bool vmwp_vm_is_paused(const struct vmwp_vm *vm) {
+        return vid_partition_is_paused(vm->p);
+}
+
+void vmwp_vm_power_button(struct vmwp_vm *vm) {
+        acpi_pm_power_button(vm->pm);
+}
+
+void vmwp_vm_timing(const struct vmwp_vm *vm, struct vmwp_timing *out) {
+        *out = (struct vmwp_timing){ .start_ns = vm->start_ns, .first_insn_ns = atomic_load(&vm->first_insn_ns),
+                                     .booted_ns = atomic_load(&vm->booted_ns),
+                                     .first_serial_ns = atomic_load(&vm->first_serial_ns) };
+}
+
+static void add_u64(struct json_object *o, const char *key, uint64_t v) {
+        json_object_object_add(o, key, json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v));
+}
+
+int vmwp_vm_stats(struct vmwp_vm *vm, struct json_object *into) {
+        struct vid_stats vs;
+        struct uart_stats us;
+        struct vmwp_console_stats cs;
+        struct acpi_pm_stats ps;
+        vid_partition_stats(vm->p, &vs);
+        uart_get_stats(vm->uart, &us);
+        vmwp_console_get_stats(vm->console, &cs);
+        acpi_pm_get_stats(vm->pm, &ps);
+        add_u64(into, "exits", vs.exits);
+        add_u64(into, "pio_exits", vs.pio_exits);
+        add_u64(into, "mmio_exits", vs.mmio_exits);
+        add_u64(into, "msr_exits", vs.msr_exits);
+        add_u64(into, "unhandled_io", vs.unhandled_io);
+        add_u64(into, "serial_tx_bytes", us.tx_bytes);
+        add_u64(into, "serial_rx_bytes", us.rx_bytes);
+        add_u64(into, "serial_overruns", us.overruns);
+        add_u64(into, "console_dropped_bytes", cs.out_dropped);
+        add_u64(into, "console_clients", cs.clients);
+        add_u64(into, "acpi_unsupported_sleep", ps.unsupported_sleep);
+        return 0;
+}
+
+/* The VMBus side of the assembly: hvshim_create() (the Hyper-V CPUID
+ * leaves, synthetic MSRs, hypercall page, SynIC), then the VMBus server on
+ * it, then one provider per config entry (storvsp per SCSI controller with
+ * the disk fds in disk order, netvsp per NIC with its TAP fd, the ICs).
+ * This build links none of them yet (cmake/VmStack.cmake lists the allowed
+ * libraries; vmwp/CMakeLists.txt links those that exist), so a config that
+ * needs a provider is refused rather than booted without its devices. */
+int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
+        if (vm->cfg.n_disks > 0) {
+                snprintf(err, errlen, "disks: this vmwp has no storage provider (storvsp) built in");
+                return -ENOTSUP;
+        }
+        if (vm->cfg.n_nics > 0) {
+                snprintf(err, errlen, "nics: this vmwp has no network provider (netvsp) built in");
+                return -ENOTSUP;
+        }
+        return 0;
+}

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: MIT
+/* Building a VM from its configuration (the assembly point, see vm.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/macro.h"
+#include "common/proto.h"
+#include "hv/vmstack.h"
+#include "vid/vid.h"
+#include "vm-internal.h"
+#include "vmwp/acpi.h"
+#include "vmwp/boot.h"
+
+#define COM1_PORT 0x3f8
+#define COM1_IRQ 4
+#define BOOT_FILE_MAX (1ull << 30) /* kernel or initrd: 1 GiB at most */
+
+uint64_t vmwp_now_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void vmwp_vm_options_init(struct vmwp_vm_options *o) {
+        *o = (struct vmwp_vm_options){ .serial.kind = VMWP_CONSOLE_NONE, .start_ns = vmwp_now_ns() };
+}
+
+/* ---- device callbacks (vCPU threads) ---- */
+
+static void uart_tx(void *opaque, uint8_t byte) {
+        struct vmwp_vm *vm = opaque;
+        uint64_t zero = 0;
+        atomic_compare_exchange_strong(&vm->first_serial_ns, &zero, vmwp_now_ns());
+        vmwp_console_output(vm->console, byte);
+}
+
+static void uart_irq(void *opaque, bool level) {
+        struct vmwp_vm *vm = opaque;
+        (void)vid_irq_line(vm->p, COM1_IRQ, level);
+}
+
+static void uart_rx_space(void *opaque) {
+        struct vmwp_vm *vm = opaque;
+        vmwp_console_input_ready(vm->console);
+}
+
+static const struct uart_ops vm_uart_ops = { .tx = uart_tx, .irq = uart_irq, .rx_space = uart_rx_space };
+
+static void pm_power_off(void *opaque) {
+        struct vmwp_vm *vm = opaque;
+        vid_partition_request_stop(vm->p, VMWP_EXIT_POWEROFF, "powered off (ACPI S5)");
+}
+
+static void pm_reset(void *opaque, const char *source) {
+        struct vmwp_vm *vm = opaque;
+        vid_partition_request_stop(vm->p, VMWP_EXIT_RESET, "reset requested (%s)", source);
+}
+
+static void pm_sci(void *opaque, bool level) {
+        struct vmwp_vm *vm = opaque;
+        (void)vid_irq_line(vm->p, ACPI_SCI_IRQ, level);
+}
+
+static void pm_marker(void *opaque, uint32_t value) {
+        struct vmwp_vm *vm = opaque;
+        uint64_t zero = 0;
+        if (value == VMSTACK_MARKER_FIRST_INSN)
+                atomic_compare_exchange_strong(&vm->first_insn_ns, &zero, vmwp_now_ns());
+        else if (value == VMSTACK_MARKER_BOOTED)
+                atomic_compare_exchange_strong(&vm->booted_ns, &zero, vmwp_now_ns());
+}
+
+static const struct acpi_pm_ops vm_pm_ops = {
+        .power_off = pm_power_off, .reset = pm_reset, .sci = pm_sci, .marker = pm_marker,
+};
+
+/* Every way a vCPU can end the VM gets its status and a reason naming the
+ * vCPU, RIP and, for emulation failures, the instruction bytes. */
+int vmwp_exit_reason(const struct vid_exit *e, unsigned vcpu, char *buf, size_t len) {
+        unsigned long long rip = (unsigned long long)e->rip;
+        char bytes[16 * 3 + 1] = "unreadable";
+        for (unsigned i = 0, pos = 0; i < e->insn_len && i < 16; i++)
+                pos += (unsigned)snprintf(bytes + pos, sizeof bytes - pos, "%s%02x", i ? " " : "", e->insn[i]);
+        switch (e->kind) {
+        case VID_EXIT_SHUTDOWN:
+                snprintf(buf, len, "triple fault on vCPU %u at rip 0x%llx", vcpu, rip);
+                return VMWP_EXIT_TRIPLE_FAULT;
+        case VID_EXIT_INTERNAL:
+                snprintf(buf, len, "internal error on vCPU %u at rip 0x%llx (KVM suberror %u), instruction bytes: %s",
+                         vcpu, rip, e->suberror, bytes);
+                return VMWP_EXIT_INTERNAL;
+        case VID_EXIT_FAIL_ENTRY:
+                snprintf(buf, len, "VM entry failed on vCPU %u at rip 0x%llx (hardware reason 0x%llx)", vcpu, rip,
+                         (unsigned long long)e->data[0]);
+                return VMWP_EXIT_INTERNAL;
+        default:
+                snprintf(buf, len, "internal error on vCPU %u at rip 0x%llx: unhandled exit reason %u, "
+                         "instruction bytes: %s", vcpu, rip, e->reason, bytes);
+                return VMWP_EXIT_INTERNAL;
+        }
+}
+
+static int on_vcpu_exit(void *opaque, struct vid_vp *vp, const struct vid_exit *e) {
+        struct vmwp_vm *vm = opaque;
+        char reason[256];
+        int status = vmwp_exit_reason(e, vid_vp_index(vp), reason, sizeof reason);
+        vid_partition_request_stop(vm->p, status, "%s", reason);
+        return status;
+}
+
+/* ---- building ---- */
+
+static int map_file(const char *what, const char *path, struct mapped_file *m, char *err, size_t errlen) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno)), -errno;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno)), -errno;
+        if (!S_ISREG(st.st_mode) || st.st_size == 0 || (uint64_t)st.st_size > BOOT_FILE_MAX)
+                return snprintf(err, errlen, "%s %s: not a regular file of 1 byte to 1 GiB", what, path), -EINVAL;
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED)
+                return snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno)), -errno;
+        m->data = p;
+        m->len = (size_t)st.st_size;
+        return 0;
+}
+
+static void unmap_file(struct mapped_file *m) {
+        if (m->data)
+                munmap((void *)m->data, m->len);
+        *m = (struct mapped_file){ 0 };
+}
+
+static int guest_write(void *opaque, uint64_t gpa, const void *buf, size_t len) {
+        return gm_write(opaque, gpa, buf, len);
+}
+
+static int set_entry(struct vmwp_vm *vm, const struct boot_entry *e) {
+        struct vid_vp *vp = vid_partition_vp(vm->p, 0);
+        int r = e->mode == BOOT_MODE_LONG ? vid_vp_set_long_mode(vp, e->cr3, e->gdt_base, e->gdt_limit)
+                                          : vid_vp_set_protected_mode_flat(vp);
+        if (r < 0)
+                return r;
+        struct vid_regs regs = { .rip = e->rip, .rsi = e->rsi, .rbx = e->rbx, .rsp = e->rsp, .rflags = 2 };
+        return vid_vp_set_regs(vp, &regs);
+}
+
+static int load_boot_image(struct vmwp_vm *vm, uint64_t rsdp, char *err, size_t errlen) {
+        const struct vm_config *c = &vm->cfg;
+        _cleanup_(unmap_file) struct mapped_file kernel = { 0 }, initrd = { 0 };
+        int r = map_file("kernel", c->kernel, &kernel, err, errlen);
+        if (r < 0)
+                return r;
+        if (c->initrd[0] && (r = map_file("initrd", c->initrd, &initrd, err, errlen)) < 0)
+                return r;
+        struct boot_guest g = { .write = guest_write, .opaque = vm->p };
+        struct vid_ram_region regions[2];
+        g.n_ram = vid_ram_regions(vm->p, regions);
+        for (size_t i = 0; i < g.n_ram; i++)
+                g.ram[i] = (struct boot_ram_region){ .gpa = regions[i].gpa, .size = regions[i].size };
+        struct boot_request req = { .image = kernel.data, .image_len = kernel.len, .initrd = initrd.data,
+                                    .initrd_len = initrd.len, .cmdline = c->cmdline, .rsdp_gpa = rsdp };
+        struct boot_entry e;
+        char why[256] = "";
+        r = c->boot_kind == VM_BOOT_LINUX ? boot_linux_load(&req, &g, &e, why, sizeof why)
+                                          : boot_pvh_load(&req, &g, &e, why, sizeof why);
+        if (r < 0)
+                return snprintf(err, errlen, "kernel %s: %s", c->kernel, why), r;
+        r = set_entry(vm, &e);
+        if (r < 0)
+                snprintf(err, errlen, "setting the boot vCPU state: %s", strerror(-r));
+        return r;
+}
+
+static int write_acpi(struct vmwp_vm *vm, char *err, size_t errlen) {
+        struct acpi_config ac;
+        acpi_config_default(&ac, BOOT_ACPI_GPA, vm->cfg.vcpus);
+        _cleanup_free_ uint8_t *buf = malloc(BOOT_ACPI_SIZE);
+        if (!buf)
+                return -ENOMEM;
+        struct acpi_layout l;
+        int r = acpi_build(&ac, buf, BOOT_ACPI_SIZE, &l);
+        if (r >= 0)
+                r = gm_write(vm->p, BOOT_ACPI_GPA, buf, l.size);
+        if (r < 0)
+                snprintf(err, errlen, "building the ACPI tables: %s", strerror(-r));
+        return r;
+}
+
+static int add_devices(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen) {
+        int r = vmwp_console_open(&opt->serial, vm->cfg.serial_log, &vm->console, err, errlen);
+        if (r < 0)
+                return r;
+        if ((r = uart_new(&vm_uart_ops, vm, &vm->uart)) < 0 || (r = uart_register(vm->uart, vm->p, COM1_PORT)) < 0 ||
+            (r = acpi_pm_new(&vm_pm_ops, vm, VMSTACK_SLP_TYP_S5, &vm->pm)) < 0 ||
+            (r = acpi_pm_register(vm->pm, vm->p)) < 0)
+                snprintf(err, errlen, "creating the platform devices: %s", strerror(-r));
+        return r;
+}
+
+int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, struct vmwp_vm **out, char *err,
+                   size_t errlen) {
+        struct vmwp_vm *vm = calloc(1, sizeof *vm);
+        if (!vm)
+                return -ENOMEM;
+        vm->cfg = *cfg;
+        vm->timing = opt->timing;
+        vm->start_ns = opt->start_ns;
+        /* The fds are ours from here on, whatever happens. */
+        memcpy(vm->disk_fds, opt->disk_fds, sizeof vm->disk_fds);
+        memcpy(vm->tap_fds, opt->tap_fds, sizeof vm->tap_fds);
+        vm->n_disk_fds = opt->n_disk_fds, vm->n_tap_fds = opt->n_tap_fds;
+        opt->n_disk_fds = opt->n_tap_fds = 0;
+
+        struct vid_partition_config pc = { .ram_bytes = (uint64_t)cfg->memory_mib << 20, .n_vps = cfg->vcpus };
+        int r = vid_partition_create(&pc, &vm->p, err, errlen);
+        if (r >= 0)
+                r = add_devices(vm, opt, err, errlen);
+        if (r >= 0)
+                r = vmwp_vm_attach_vmbus(vm, err, errlen);
+        if (r >= 0)
+                r = write_acpi(vm, err, errlen);
+        if (r >= 0)
+                r = load_boot_image(vm, BOOT_ACPI_GPA, err, errlen);
+        if (r < 0) {
+                vmwp_vm_free(vm);
+                return r;
+        }
+        *out = vm;
+        return 0;
+}
+
+int vmwp_vm_start(struct vmwp_vm *vm) {
+        return vid_partition_start(vm->p, on_vcpu_exit, vm);
+}
+
+void vmwp_vm_free(struct vmwp_vm *vm) {
+        if (!vm)
+                return;
+        /* vCPU threads first: they call into the devices. */
+        vid_partition_destroy(vm->p);
+        acpi_pm_free(vm->pm);
+        uart_free(vm->uart);
+        vmwp_console_free(vm->console);
+        for (size_t i = 0; i < vm->n_disk_fds; i++)
+                safe_close(vm->disk_fds[i]);
+        for (size_t i = 0; i < vm->n_tap_fds; i++)
+                safe_close(vm->tap_fds[i]);
+        free(vm);
+}
