@@ -181,6 +181,7 @@ TEST(handshake_order_and_states) {
         ASSERT_EQ(control(ch, VSTOR_OPERATION_QUERY_PROPERTIES, 0, &r), STORVSC_STATUS_INVALID_DEVICE_STATE);
         send(ch, srb_packet(5, 0, cdb_tur, 6, UNKNOWN_TYPE, 0, 0), &o);
         ASSERT_EQ(o.status, STORVSC_STATUS_INVALID_DEVICE_STATE);
+        ASSERT_EQ(o.srb_status, SRB_STATUS_INVALID_REQUEST); /* not a silent success */
         ASSERT_EQ(control(sub, VSTOR_OPERATION_BEGIN_INITIALIZATION, 0, &r), STORVSC_STATUS_INVALID_DEVICE_STATE);
         ASSERT_FALSE(storvsp_controller_is_ready(c));
         uint16_t offered = 0;

@@ -43,6 +43,10 @@ static size_t complete(void *out, const struct storvsp_request *req, struct vsto
 size_t storvsp_complete_status(void *out, const struct storvsp_request *req, uint32_t ntstatus) {
         struct vstor_packet pkt;
         memset(&pkt, 0, sizeof pkt);
+        /* Linux reads only the SRB of an SRB completion: never let a refusal
+         * look like srb_status 0 with GOOD (a silent zero-byte success). */
+        if (req->operation == VSTOR_OPERATION_EXECUTE_SRB && ntstatus != STORVSC_STATUS_SUCCESS)
+                pkt.vm_srb.srb_status = SRB_STATUS_INVALID_REQUEST;
         return complete(out, req, &pkt, ntstatus);
 }
 

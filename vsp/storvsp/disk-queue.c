@@ -260,15 +260,27 @@ int disk_queue_reap(struct disk_queue *q, struct disk_completion *out, unsigned 
         unsigned got = 0;
         for (;;) {
                 disk_queue_drain_cq(q);
-                if (q->unsubmitted) /* continuations queued while draining */
-                        (void)disk_queue_submit(q);
                 while (q->ready_count && got < max)
                         disk_queue_pop_ready(q, &out[got++]);
-                if (got >= min_wait || got >= max || disk_queue_inflight(q) == 0)
+                if (got >= min_wait || got >= max || disk_queue_inflight(q) == 0) {
+                        if (q->unsubmitted) /* continuations queued while draining */
+                                (void)disk_queue_submit(q);
                         return (int)got;
-                struct io_uring_cqe *cqe;
-                int r = io_uring_wait_cqe(&q->ring, &cqe);
-                if (r < 0 && r != -EINTR && r != -ETIME)
+                }
+                int r;
+                if (q->unsubmitted) {
+                        /* submit what is prepared and wait, in one system call */
+                        r = io_uring_submit_and_wait(&q->ring, 1);
+                        q->stats.submit_calls++;
+                        if (r > 0) {
+                                q->stats.sqes += (unsigned)r;
+                                q->unsubmitted -= MIN(q->unsubmitted, (unsigned)r);
+                        }
+                } else {
+                        struct io_uring_cqe *cqe;
+                        r = io_uring_wait_cqe(&q->ring, &cqe);
+                }
+                if (r < 0 && r != -EINTR && r != -ETIME && r != -EAGAIN)
                         return got ? (int)got : r;
         }
 }

@@ -114,7 +114,9 @@ int disk_queue_prep(struct disk_queue *q, const struct disk_request *r);
  * number of SQEs handed to the kernel. */
 int disk_queue_submit(struct disk_queue *q);
 /* Moves up to max completions to out; waits until at least min_wait have
- * arrived (bounded by what is in flight). Returns the count. */
+ * arrived (bounded by what is in flight). Anything prepared and not yet
+ * submitted is submitted here, together with the wait when there is one
+ * (io_uring_submit_and_wait: one system call). Returns the count. */
 int disk_queue_reap(struct disk_queue *q, struct disk_completion *out, unsigned max, unsigned min_wait);
 unsigned disk_queue_inflight(const struct disk_queue *q);
 /* An eventfd signalled when completions arrive (for poll()); the owner

@@ -55,6 +55,8 @@ int storvsp_parse_packet(const void *data, size_t len, uint32_t max_transfer, st
  * more: the guest's max packet is 80, fact sheet §5.4). Each returns the
  * packet length written to out (STORVSC_MAX_PKT_SIZE bytes of room). */
 
+/* A completion carrying only a status (an SRB refused this way carries
+ * SRB_STATUS_INVALID_REQUEST too). */
 size_t storvsp_complete_status(void *out, const struct storvsp_request *req, uint32_t ntstatus);
 
 /* QUERY_PROTOCOL_VERSION: WIN10 0x0602, WIN8.1 0x0600 and WIN8 0x0501 are
