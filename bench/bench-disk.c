@@ -7,9 +7,14 @@
  * depth and duration: the host's fio with its io_uring engine (O_DIRECT,
  * registered files and fixed buffers: fio's best case).
  *
+ * Each workload alternates ours and fio VM_BENCH_ROUNDS times and reports
+ * the medians, so that load from other processes on a shared machine hits
+ * both sides alike.
+ *
  * Environment: VM_BENCH_DIR (image directory, default /var/tmp),
  * VM_BENCH_DISK_MB (image size, default 1024), VM_BENCH_SECONDS (per
- * measurement, default 5). */
+ * measurement, default 3), VM_BENCH_ROUNDS (default 3), VM_BENCH_ONLY (run
+ * the workloads whose name contains it). */
 #include <errno.h>
 #include <fcntl.h>
 #include <json.h>
@@ -20,6 +25,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "common/macro.h"
 #include "storvsp/disk.h"
 
 struct workload {
@@ -37,7 +43,8 @@ static const struct workload workloads[] = {
 };
 
 static uint64_t image_size;
-static double seconds = 5;
+static double seconds = 3;
+static unsigned rounds = 3;
 
 static uint64_t env_u64(const char *name, uint64_t def) {
         const char *s = getenv(name);
@@ -119,6 +126,16 @@ static double run_ours(struct disk *d, const struct workload *w, uint8_t *arena)
         return (double)done / ((double)(now - start) / 1e9);
 }
 
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *)a, y = *(const double *)b;
+        return (x > y) - (x < y);
+}
+
+static double median(double *v, unsigned n) {
+        qsort(v, n, sizeof *v, cmp_double);
+        return v[n / 2];
+}
+
 /* fio on the same image; returns IOPS, or -1 if fio is not there. */
 static double run_fio(const char *path, const struct workload *w) {
         char cmd[1024];
@@ -151,7 +168,8 @@ int main(void) {
         const char *base = getenv("VM_BENCH_DIR");
         char path[512];
         image_size = env_u64("VM_BENCH_DISK_MB", 1024) << 20;
-        seconds = (double)env_u64("VM_BENCH_SECONDS", 5);
+        seconds = (double)env_u64("VM_BENCH_SECONDS", 3);
+        rounds = (unsigned)CLAMP(env_u64("VM_BENCH_ROUNDS", 3), 1, 9);
         snprintf(path, sizeof path, "%s/bench-disk-%d.img", base && *base ? base : "/var/tmp", (int)getpid());
         int r = make_image(path);
         if (r < 0) {
@@ -171,8 +189,15 @@ int main(void) {
                 fprintf(stderr, "bench-disk: no O_DIRECT (%s): figures include the page cache\n", info.note);
         for (size_t i = 0; i < sizeof workloads / sizeof workloads[0]; i++) {
                 const struct workload *w = &workloads[i];
-                double ours = run_ours(d, w, arena);
-                double fio = run_fio(path, w);
+                const char *only = getenv("VM_BENCH_ONLY");
+                if (only && *only && !strstr(w->name, only))
+                        continue;
+                double ours_v[9], fio_v[9];
+                for (unsigned k = 0; k < rounds; k++) {
+                        ours_v[k] = run_ours(d, w, arena);
+                        fio_v[k] = run_fio(path, w);
+                }
+                double ours = median(ours_v, rounds), fio = median(fio_v, rounds);
                 char metric[96];
                 if (w->random) {
                         snprintf(metric, sizeof metric, "disk backend %s IOPS", w->name);

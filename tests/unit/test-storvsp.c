@@ -216,6 +216,7 @@ TEST(discovery_and_io) {
         struct disk *d0 = make_disk("lun0.img", 8 << 20, 512, false), *d5 = make_disk("lun5.img", 4 << 20, 4096, true);
         ASSERT_OK(storvsp_controller_attach(c, 0, d0, NULL));
         ASSERT_OK(storvsp_controller_attach(c, 5, d5, NULL));
+        ASSERT_FALSE(storvsp_controller_rescan_due(c)); /* not before the handshake */
         ASSERT_ERROR(storvsp_controller_attach(c, 5, d0, NULL), EEXIST);
         disk_unref(d0);
         disk_unref(d5);
@@ -342,8 +343,11 @@ TEST(hot_add_remove) {
         struct srb_out o;
         send(ch, srb_packet(40, 2, cdb_tur, 6, UNKNOWN_TYPE, 0, 0), &o);
         ASSERT_EQ(o.srb_status, SRB_STATUS_INVALID_LUN);
+        ASSERT_FALSE(storvsp_controller_rescan_due(c));
         struct disk *d = make_disk("hot.img", 1 << 20, 512, false);
         ASSERT_OK(storvsp_controller_attach(c, 2, d, NULL));
+        ASSERT_TRUE(storvsp_controller_rescan_due(c)); /* hot add: tell the guest */
+        ASSERT_FALSE(storvsp_controller_rescan_due(c)); /* once */
         /* the rescan notification the provider sends */
         uint8_t enumerate[STORVSC_MAX_PKT_SIZE];
         ASSERT_EQ(storvsp_build_enumerate_bus(enumerate), (size_t)80);
@@ -356,6 +360,7 @@ TEST(hot_add_remove) {
                   STORVSP_QUEUED);
         ASSERT_OK(storvsp_controller_detach(c, 2));
         ASSERT_ERROR(storvsp_controller_detach(c, 2), ENOENT);
+        ASSERT_TRUE(storvsp_controller_rescan_due(c));
         ASSERT_EQ(storvsp_channel_submit(ch), 1);
         send(ch, srb_packet(43, 2, cdb_tur, 6, UNKNOWN_TYPE, 0, 0), &o);
         ASSERT_EQ(o.srb_status, SRB_STATUS_INVALID_LUN);
@@ -387,9 +392,12 @@ TEST(reset_bus_waits_and_queue_limit) {
         handshake(ch, 0, NULL);
         const uint8_t r10[10] = { 0x28, 0, 0, 0, 0, 0, 0, 0, 8, 0 };
         struct storvsp_reply r[8];
-        for (unsigned i = 0; i < 4; i++)
+        for (unsigned i = 0; i < 4; i++) {
+                ASSERT_TRUE(storvsp_channel_has_room(ch));
                 ASSERT_EQ(storvsp_channel_handle(ch, pkt, srb_packet(100 + i, 0, r10, 10, READ_TYPE, 0x1000, 4096), &r[0]),
                           STORVSP_QUEUED);
+        }
+        ASSERT_FALSE(storvsp_channel_has_room(ch));
         /* the fifth waits in the ring */
         ASSERT_ERROR(storvsp_channel_handle(ch, pkt, srb_packet(104, 0, r10, 10, READ_TYPE, 0x1000, 4096), &r[0]),
                      EBUSY);

@@ -191,6 +191,10 @@ int storvsp_channel_handle(struct storvsp_channel *ch, const void *pkt, size_t l
         }
 }
 
+bool storvsp_channel_has_room(const struct storvsp_channel *ch) {
+        return ch->n_free > 0;
+}
+
 int storvsp_channel_submit(struct storvsp_channel *ch) {
         return disk_queue_submit(ch->q);
 }

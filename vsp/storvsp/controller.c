@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "common/macro.h"
 #include "storvsp-internal.h"
@@ -36,6 +38,11 @@ int storvsp_controller_new(const struct storvsp_controller_config *cfg, struct s
         if (!ctl)
                 return -ENOMEM;
         ctl->cfg = c;
+        ctl->rescan_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (ctl->rescan_efd < 0) {
+                free(ctl);
+                return -errno;
+        }
         pthread_mutex_init(&ctl->lock, NULL);
         ctl->state = STORVSP_EXPECT_BEGIN;
         *out = ctl;
@@ -48,7 +55,14 @@ void storvsp_controller_free(struct storvsp_controller *c) {
         for (unsigned i = 0; i < SCSI_MAX_LUNS; i++)
                 storvsp_lun_unref(c->luns[i]);
         pthread_mutex_destroy(&c->lock);
+        safe_close(c->rescan_efd);
         free(c);
+}
+
+static void notify_rescan(struct storvsp_controller *c) {
+        uint64_t one = 1;
+        /* cannot fail short of a counter overflow, which still leaves it readable */
+        (void)!write(c->rescan_efd, &one, sizeof one);
 }
 
 static void lun_config_from_disk(const struct disk_info *info, unsigned lun, struct scsi_lun_config *cfg) {
@@ -97,6 +111,8 @@ int storvsp_controller_attach(struct storvsp_controller *c, unsigned lun, struct
         }
         pthread_mutex_unlock(&c->lock);
         storvsp_lun_unref(l);
+        if (r == 0)
+                notify_rescan(c);
         return r;
 }
 
@@ -113,7 +129,18 @@ int storvsp_controller_detach(struct storvsp_controller *c, unsigned lun) {
         if (!l)
                 return -ENOENT;
         storvsp_lun_unref(l);
+        notify_rescan(c);
         return 0;
+}
+
+int storvsp_controller_rescan_fd(const struct storvsp_controller *c) {
+        return c->rescan_efd;
+}
+
+bool storvsp_controller_rescan_due(struct storvsp_controller *c) {
+        uint64_t v;
+        bool pending = read(c->rescan_efd, &v, sizeof v) == (ssize_t)sizeof v && v > 0;
+        return pending && storvsp_controller_is_ready(c);
 }
 
 bool storvsp_controller_is_ready(const struct storvsp_controller *c) {

@@ -37,6 +37,7 @@ struct storvsp_controller {
         int state;           /* atomic: enum storvsp_proto_state */
         uint16_t version;    /* atomic: negotiated protocol version */
         uint16_t sub_channels;
+        int rescan_efd; /* written on attach/detach */
 };
 
 /* Copies the LUN table (with references) under the lock. */

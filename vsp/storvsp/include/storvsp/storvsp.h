@@ -62,6 +62,12 @@ int storvsp_controller_attach(struct storvsp_controller *c, unsigned lun, struct
  * after which Linux removes the device); I/O in flight completes; the disk
  * is released when the last channel has let go of it. -ENOENT if absent. */
 int storvsp_controller_detach(struct storvsp_controller *c, unsigned lun);
+/* Hot add/remove notification for the primary channel's thread: an eventfd
+ * that becomes readable on attach/detach; storvsp_controller_rescan_due()
+ * consumes it and says whether to send ENUMERATE_BUS now (only once the
+ * guest finished the handshake: before that, its own scan sees the LUNs). */
+int storvsp_controller_rescan_fd(const struct storvsp_controller *c);
+bool storvsp_controller_rescan_due(struct storvsp_controller *c);
 /* True once the guest finished the init handshake (§6.3). */
 bool storvsp_controller_is_ready(const struct storvsp_controller *c);
 uint16_t storvsp_controller_version(const struct storvsp_controller *c);
@@ -80,6 +86,9 @@ int storvsp_channel_new(struct storvsp_controller *c, uint16_t index, const stru
  * the protocol state (a new handshake is expected). Accepts NULL. */
 void storvsp_channel_free(struct storvsp_channel *ch);
 
+/* data[0..16) is the VMBus descriptor (VM_PKT_COMP with the request's
+ * trans_id, or VM_PKT_DATA_INBAND for ENUMERATE_BUS), data[16..len) the
+ * vstor_packet: hand the payload to the ring's completion/inband writer. */
 struct storvsp_reply {
         uint8_t data[STORVSC_MAX_PKT_SIZE];
         size_t len;
@@ -99,6 +108,9 @@ enum storvsp_outcome {
  * the packet in the ring, reap, come back), or -EBADMSG for a packet that
  * is not storvsc protocol at all (counted; drop it). */
 int storvsp_channel_handle(struct storvsp_channel *ch, const void *pkt, size_t len, struct storvsp_reply *out);
+/* Whether a request slot is free: read the next packet only then, and the
+ * in-flight limit never has to push a packet back into the ring. */
+bool storvsp_channel_has_room(const struct storvsp_channel *ch);
 /* Submits everything queued since the last call (one io_uring_submit). */
 int storvsp_channel_submit(struct storvsp_channel *ch);
 /* Turns up to max finished requests into replies; waits for at least
