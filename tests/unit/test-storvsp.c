@@ -197,6 +197,10 @@ TEST(handshake_order_and_states) {
         send(sub, srb_packet(6, 0, cdb_tur, 6, UNKNOWN_TYPE, 0, 0), &o);
         ASSERT_EQ(o.srb_status, SRB_STATUS_INVALID_LUN); /* nothing attached */
         ASSERT_EQ(o.trans_id, 6ull);
+        /* operations a guest never sends, or that do not exist */
+        ASSERT_EQ(control(ch, VSTOR_OPERATION_COMPLETE_IO, 0, &r), STORVSC_STATUS_INVALID_DEVICE_REQUEST);
+        ASSERT_EQ(control(ch, VSTOR_OPERATION_ENUMERATE_BUS, 0, &r), STORVSC_STATUS_INVALID_DEVICE_REQUEST);
+        ASSERT_EQ(control(ch, 99, 0, &r), STORVSC_STATUS_INVALID_DEVICE_REQUEST);
         /* a packet that is not storvsc at all */
         ASSERT_ERROR(storvsp_channel_handle(ch, pkt, 12, &r), EBADMSG);
         /* closing the primary channel restarts the protocol */
