@@ -112,6 +112,8 @@ void vid_kick_all(struct vid_partition *p);
 /* pvm.c: workarounds for the PVM nested KVM; never active elsewhere. */
 bool vid_pvm_detect(void);
 bool vid_pvm_fixup(struct vid_vp *vp);
+/* Applied to every CPUID entry vid sets (hides CX16 on PVM). */
+void vid_pvm_cpuid_fixup(const struct vid_partition *p, struct kvm_cpuid_entry2 *e);
 int vid_pvm_init(struct vid_partition *p);
 void vid_pvm_free(struct vid_partition *p);
 /* MSRs vid itself filters on PVM (appended to the owner's ranges). */

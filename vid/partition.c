@@ -288,6 +288,7 @@ int vid_cpuid_set(struct vid_partition *p, const struct vid_cpuid_entry *e, size
                                 k->ebx = (k->ebx & 0x00ffffffu) | (apic_id << 24);
                         if (k->function == 0xb || k->function == 0x1f)
                                 k->edx = apic_id;
+                        vid_pvm_cpuid_fixup(p, k);
                 }
                 if (ioctl(p->vps[v]->fd, KVM_SET_CPUID2, c) < 0)
                         return -errno;

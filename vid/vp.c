@@ -228,6 +228,32 @@ int vid_vp_inject_exception(struct vid_vp *vp, uint8_t vector, bool has_error_co
         return ioctl(vp->fd, KVM_SET_VCPU_EVENTS, &ev) < 0 ? -errno : 0;
 }
 
+int vid_vp_complete_io(struct vid_vp *vp) {
+        if (!vp->on_thread_exit)
+                return -EINVAL;
+        /* With immediate_exit KVM applies the dirty sync regs, runs its
+         * completion of the exit and returns -EINTR without entering the
+         * guest, refreshing the registers in the run area. A kick that sets
+         * immediate_exit meanwhile is not lost: kicks are flags that the
+         * run loop checks after clearing immediate_exit. */
+        __atomic_store_n(&vp->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+        int r = ioctl(vp->fd, KVM_RUN, 0);
+        int err = r < 0 ? errno : 0;
+        __atomic_store_n(&vp->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+        vp->run->kvm_dirty_regs = 0;
+        return r < 0 && err != EINTR ? -err : 0;
+}
+
+int vid_vp_tsc_offset(struct vid_vp *vp, int64_t *offset) {
+        uint64_t v;
+        struct kvm_device_attr a = { .group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
+                                     .addr = (uint64_t)(uintptr_t)&v };
+        if (ioctl(vp->fd, KVM_HAS_DEVICE_ATTR, &a) < 0 || ioctl(vp->fd, KVM_GET_DEVICE_ATTR, &a) < 0)
+                return errno == ENXIO || errno == ENOTTY || errno == EINVAL ? -ENOTSUP : -errno;
+        *offset = (int64_t)v;
+        return 0;
+}
+
 int vid_vp_translate(struct vid_vp *vp, uint64_t gva, uint64_t *gpa) {
         struct kvm_translation t = { .linear_address = gva };
         if (ioctl(vp->fd, KVM_TRANSLATE, &t) < 0)
@@ -288,7 +314,7 @@ static void record_exit(struct vid_vp *vp, struct vid_exit *e, enum vid_exit_kin
         }
         /* The instruction bytes are the first thing anyone debugging an
          * internal error asks for. The linear RIP is CS.base + RIP. */
-        uint64_t gpa;
+        uint64_t gpa = 0;
         uint64_t lin = run->s.regs.sregs.cs.base + e->rip;
         if (vid_vp_translate(vp, lin, &gpa) == 0) {
                 size_t n = sizeof e->insn;

@@ -150,7 +150,7 @@ int boot_linux_load(const struct boot_request *req, const struct boot_guest *g, 
         if (cl > k.cmdline_size || cl >= BOOT_CMDLINE_MAX)
                 return boot_error(err, errlen, -E2BIG, "command line is %zu bytes; the kernel accepts %u", cl,
                                   MIN(k.cmdline_size, BOOT_CMDLINE_MAX - 1));
-        uint64_t load, span, initrd_at = 0;
+        uint64_t load = 0, span = 0, initrd_at = 0;
         if ((r = place_kernel(&k, g, &load, &span, err, errlen)) < 0)
                 return r;
         if (req->initrd && (r = place_initrd(&k, g, req->initrd_len, load + span, &initrd_at, err, errlen)) < 0)

@@ -146,9 +146,9 @@ static int add_segment(struct boot_elf_info *out, const struct phdr *p, size_t l
 }
 
 int boot_elf_parse(const uint8_t *img, size_t len, struct boot_elf_info *out, char *err, size_t errlen) {
-        uint64_t phoff;
-        unsigned phnum;
-        bool is64;
+        uint64_t phoff = 0;
+        unsigned phnum = 0;
+        bool is64 = false;
         int r = check_header(img, len, &is64, &phoff, &phnum, err, errlen);
         if (r < 0)
                 return r;

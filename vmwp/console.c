@@ -74,7 +74,10 @@ static int seterr(char *err, size_t errlen, int r, const char *what, const char 
 
 static int open_socket(struct vmwp_console *c, const char *path, char *err, size_t errlen) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        strncpy(sa.sun_path, path, sizeof sa.sun_path - 1);
+        size_t n = strlen(path);
+        if (n >= sizeof sa.sun_path)
+                return seterr(err, errlen, -ENAMETOOLONG, "console socket", path);
+        memcpy(sa.sun_path, path, n + 1);
         struct stat st;
         /* A stale socket from an earlier run is replaced; anything else is kept. */
         if (lstat(path, &st) == 0) {

@@ -22,6 +22,7 @@ struct vmwp_vm {
         struct uart *uart;
         struct acpi_pm *pm;
         struct vmwp_console *console;
+        struct hvshim *hv;
 
         int disk_fds[VM_DISKS_MAX];
         size_t n_disk_fds;
@@ -36,3 +37,5 @@ struct vmwp_vm {
 uint64_t vmwp_now_ns(void);
 /* The Hyper-V interface, the VMBus server and the providers (vm-vmbus.c). */
 int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen);
+/* Tear that down again; the VPs must be stopped (vid_partition_join). */
+void vmwp_vm_detach_vmbus(struct vmwp_vm *vm);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* What the control protocol and the run loop ask of a running VM, and the
- * VMBus side of the assembly (vmwp_vm_attach_vmbus). */
+ * VMBus side lives in vm-vmbus.c. */
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -72,24 +72,5 @@ int vmwp_vm_stats(struct vmwp_vm *vm, struct json_object *into) {
         add_u64(into, "console_dropped_bytes", cs.out_dropped);
         add_u64(into, "console_clients", cs.clients);
         add_u64(into, "acpi_unsupported_sleep", ps.unsupported_sleep);
-        return 0;
-}
-
-/* The VMBus side of the assembly: hvshim_create() (the Hyper-V CPUID
- * leaves, synthetic MSRs, hypercall page, SynIC), then the VMBus server on
- * it, then one provider per config entry (storvsp per SCSI controller with
- * the disk fds in disk order, netvsp per NIC with its TAP fd, the ICs).
- * This build links none of them yet (cmake/VmStack.cmake lists the allowed
- * libraries; vmwp/CMakeLists.txt links those that exist), so a config that
- * needs a provider is refused rather than booted without its devices. */
-int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
-        if (vm->cfg.n_disks > 0) {
-                snprintf(err, errlen, "disks: this vmwp has no storage provider (storvsp) built in");
-                return -ENOTSUP;
-        }
-        if (vm->cfg.n_nics > 0) {
-                snprintf(err, errlen, "nics: this vmwp has no network provider (netvsp) built in");
-                return -ENOTSUP;
-        }
         return 0;
 }

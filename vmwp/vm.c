@@ -170,8 +170,13 @@ static int load_boot_image(struct vmwp_vm *vm, uint64_t rsdp, char *err, size_t 
         g.n_ram = vid_ram_regions(vm->p, regions);
         for (size_t i = 0; i < g.n_ram; i++)
                 g.ram[i] = (struct boot_ram_region){ .gpa = regions[i].gpa, .size = regions[i].size };
+        /* A stock kernel on a PVM host needs a few extra options (vid/pvm.c);
+         * empty everywhere else. */
+        char cmdline[VM_CMDLINE_MAX + 256];
+        const char *extra = c->boot_kind == VM_BOOT_LINUX ? vid_pvm_linux_cmdline(vm->p) : "";
+        snprintf(cmdline, sizeof cmdline, "%s%s%s", c->cmdline, c->cmdline[0] && extra[0] ? " " : "", extra);
         struct boot_request req = { .image = kernel.data, .image_len = kernel.len, .initrd = initrd.data,
-                                    .initrd_len = initrd.len, .cmdline = c->cmdline, .rsdp_gpa = rsdp };
+                                    .initrd_len = initrd.len, .cmdline = cmdline, .rsdp_gpa = rsdp };
         struct boot_entry e;
         char why[256] = "";
         r = c->boot_kind == VM_BOOT_LINUX ? boot_linux_load(&req, &g, &e, why, sizeof why)
@@ -249,7 +254,11 @@ int vmwp_vm_start(struct vmwp_vm *vm) {
 void vmwp_vm_free(struct vmwp_vm *vm) {
         if (!vm)
                 return;
-        /* vCPU threads first: they call into the devices. */
+        /* vCPU threads first: they call into the devices; then what hangs
+         * off the partition (irqfds, ioeventfds), then the partition. */
+        if (vm->p)
+                vid_partition_join(vm->p);
+        vmwp_vm_detach_vmbus(vm);
         vid_partition_destroy(vm->p);
         acpi_pm_free(vm->pm);
         uart_free(vm->uart);

@@ -205,7 +205,9 @@ static int connect_retry(const char *path) {
         for (int i = 0; i < 2000; i++) {
                 int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
                 struct sockaddr_un sa = { .sun_family = AF_UNIX };
-                snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+                if (strlen(path) >= sizeof sa.sun_path)
+                        return -1;
+                memcpy(sa.sun_path, path, strlen(path) + 1);
                 if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
                         return fd;
                 close(fd);
@@ -290,6 +292,12 @@ TEST(config_errors) {
         write_bytes(cfg, "{\"name\":\"x\",\"memory_mib\":1}", 27);
         ASSERT_EQ(run_config(cfg, "none", err, sizeof err), 2);
         ASSERT_NOT_NULL(strstr(err, "memory_mib"));
+        /* A console socket path longer than sockaddr_un allows is refused,
+         * not silently truncated to another path. */
+        char sock[300] = "socket:/tmp/";
+        memset(sock + strlen(sock), 'x', 150);
+        ASSERT_EQ(run_config(setup("basic", "p", 1, NULL), sock, err, sizeof err), 2);
+        ASSERT_NOT_NULL(strstr(err, "--serial: invalid value"));
 }
 
 /* ---- control protocol ---- */

@@ -92,7 +92,16 @@
 #define HV_SYNIC_SINT_RESERVED (~0x7ffffull) /* bits 63:19 */
 #define HV_CRASH_CTL_CRASH_NOTIFY (1ull << 63)
 #define HV_CRASH_CTL_CRASH_NOTIFY_MSG (1ull << 62)
+/* Reserved (RsvdP) bit ranges: read as 0, so a guest that preserves them
+ * (read-modify-write, as Linux does) writes 0. */
+#define HV_X64_MSR_PAGE_RESERVED 0xffeull /* bits 11:1 of SIMP, SIEFP, REFERENCE_TSC, VP_ASSIST_PAGE */
+#define HV_X64_MSR_VP_ASSIST_PAGE_ENABLE (1ull << 0)
+#define HV_SYNIC_SINT_RESERVED_P1 0xff00ull /* bits 15:8 */
+#define HV_SYNIC_SCONTROL_RESERVED (~1ull)
+#define HV_SYNIC_FIRST_VALID_VECTOR 16u     /* an unmasked SINT with a lower vector is invalid */
+#define HV_EXPOSE_INVARIANT_TSC (1ull << 0) /* TSC_INVARIANT_CONTROL */
 
+#define HV_HYP_PAGE_SIZE 4096u /* always 4 KiB (§0) */
 #define HV_SYNIC_SINT_COUNT 16u
 #define HV_VMBUS_MESSAGE_SINT 2u
 
@@ -150,6 +159,11 @@ struct hv_input_signal_event {
 } __attribute__((packed));
 _Static_assert(sizeof(struct hv_input_signal_event) == 8, "hv_input_signal_event");
 
+/* HvPostMessage/HvSignalEvent connection ids carry 24 bits (§1.7); an
+ * event port has HV_EVENT_FLAGS_COUNT flags (§3.3). */
+#define HV_SIGNAL_EVENT_FLAG_SHIFT 32
+#define HV_SIGNAL_EVENT_RSVD_SHIFT 48
+
 /* ---- SynIC pages (§3.2, §3.3) ---- */
 #define HVMSG_NONE 0x00000000u
 #define HVMSG_VMBUS 0x00000001u /* VMBus channel messages */
@@ -185,6 +199,8 @@ struct hv_synic_event_flags_page {
 _Static_assert(sizeof(struct hv_synic_event_flags_page) == 4096, "hv_synic_event_flags_page");
 
 /* ---- reference TSC page (§9.2) ---- */
+#define HV_REFERENCE_TIME_HZ 10000000ull /* 100 ns units */
+#define HV_TSC_SEQUENCE_INVALID 0u       /* "use TIME_REF_COUNT instead" */
 struct hv_reference_tsc_page {
         uint32_t tsc_sequence; /* 0: invalid, use TIME_REF_COUNT */
         uint32_t reserved1;

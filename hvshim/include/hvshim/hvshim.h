@@ -16,6 +16,8 @@
 struct vid_partition;
 struct hvshim;
 
+/* Optional features (docs/hvshim.md). A NULL config enables all four. The
+ * TSC page and the frequency MSRs are dropped when KVM reports no TSC rate. */
 struct hvshim_config {
         bool reference_tsc;  /* CPUID 0x40000003 EAX bit 9 + the TSC page */
         bool frequency_msrs; /* TSC/APIC frequency MSRs */
@@ -24,8 +26,11 @@ struct hvshim_config {
 };
 
 /* Sets CPUID, the MSR filter and the hypercall/doorbell ports on p. Must be
- * called before vid_partition_start(). */
+ * called before vid_partition_start(). vid cannot undo registrations: after
+ * a failure, destroy the partition instead of starting it. */
 int hvshim_create(struct vid_partition *p, const struct hvshim_config *cfg, struct hvshim **out);
+/* Once the VPs are stopped (vid_partition_join) and before
+ * vid_partition_destroy(): removes ioeventfds and irqfds. Accepts NULL. */
 void hvshim_destroy(struct hvshim *hv);
 
 /* ---- guest -> host -------------------------------------------------- */
@@ -35,12 +40,18 @@ void hvshim_destroy(struct hvshim *hv);
  * guest sees (e.g. HV_STATUS_INSUFFICIENT_BUFFERS to make it retry). */
 typedef uint16_t (*hvshim_message_fn)(void *opaque, unsigned vp_index, uint32_t message_type,
                                       const void *payload, uint32_t size);
+/* Setting an id that has a handler replaces it. A handler must not set or
+ * clear handlers itself (it runs under the table's read lock); it may post
+ * messages and signal events. At most HVSHIM_MAX_MESSAGE_HANDLERS ids. */
+#define HVSHIM_MAX_MESSAGE_HANDLERS 64u
 int hvshim_set_message_handler(struct hvshim *hv, uint32_t connection_id, hvshim_message_fn fn, void *opaque);
 int hvshim_clear_message_handler(struct hvshim *hv, uint32_t connection_id);
 
 /* HvSignalEvent(connection_id) makes efd readable. Implemented with an
  * ioeventfd on the doorbell port, so the signal never reaches user space
- * (nor the vmwp main loop). At most HVSHIM_MAX_EVENTS registrations. */
+ * (nor the vmwp main loop). At most HVSHIM_MAX_EVENTS registrations; ids
+ * are 24 bits. hvshim keeps its own duplicate of efd. May be called while
+ * the partition runs. */
 #define HVSHIM_MAX_EVENTS 4096u
 int hvshim_register_event(struct hvshim *hv, uint32_t connection_id, int efd);
 int hvshim_unregister_event(struct hvshim *hv, uint32_t connection_id);
@@ -60,7 +71,8 @@ int synic_post_message(struct hvshim *hv, unsigned vp_index, unsigned sint, uint
  * (if enabled and unmasked; else remembered until unmask). */
 int synic_signal_event(struct hvshim *hv, unsigned vp_index, unsigned sint, unsigned flag);
 
-/* Partition reference time in 100 ns units (TIME_REF_COUNT). */
+/* Partition reference time in 100 ns units: the timeline of the guest's
+ * TIME_REF_COUNT and reference TSC page, 0 at hvshim_create(). */
 uint64_t hvshim_reference_time(struct hvshim *hv);
 
 /* ---- notifications to the owner (vmwp) ------------------------------- */

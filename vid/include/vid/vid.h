@@ -50,6 +50,10 @@ unsigned vid_vp_index(const struct vid_vp *vp);
 uint32_t vid_vp_apic_id(const struct vid_vp *vp);
 /* True on a PVM ("pagetable-based") nested KVM host; see docs/pvm.md. */
 bool vid_partition_is_pvm(const struct vid_partition *p);
+/* Kernel command-line options a stock Linux guest needs on this host, to
+ * keep it off instructions the PVM emulator cannot execute at CPL0
+ * (docs/pvm.md); "" on every other host. */
+const char *vid_pvm_linux_cmdline(const struct vid_partition *p);
 /* Host TSC frequency in kHz as KVM reports it (guest TSC runs at the same rate). */
 uint32_t vid_partition_tsc_khz(const struct vid_partition *p);
 
@@ -126,6 +130,16 @@ int vid_vp_cpl(struct vid_vp *vp);
 
 /* Queue an exception for the next entry (e.g. #UD 6, #GP 13). */
 int vid_vp_inject_exception(struct vid_vp *vp, uint8_t vector, bool has_error_code, uint32_t error_code);
+/* Inside a PIO/MMIO callback, on the VP's own thread: let KVM complete the
+ * exiting instruction now (store the data of a read, step past it) rather
+ * than on the next entry. Registers set afterwards are then final, e.g. RIP
+ * set back to the instruction to turn it into a fault with
+ * vid_vp_inject_exception() (KVM would otherwise complete the access and
+ * deliver the fault past it). -EINVAL outside a callback. */
+int vid_vp_complete_io(struct vid_vp *vp);
+/* The VP's TSC offset: guest TSC = host TSC + offset (vid never scales the
+ * TSC). -ENOTSUP where KVM cannot report it (KVM_VCPU_TSC_OFFSET, 5.16+). */
+int vid_vp_tsc_offset(struct vid_vp *vp, int64_t *offset);
 
 /* Flat 32-bit protected mode, paging off (PVH entry), or 64-bit long mode
  * with the given CR3 (Linux 64-bit boot). Sets segments/control registers. */

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: MIT
+/* The VMBus side of the assembly: the Hyper-V guest interface (hvshim:
+ * CPUID leaves, synthetic MSRs, hypercall page, SynIC), then the VMBus
+ * server on it, then one provider per configuration entry. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/proto.h"
+#include "hvshim/hvshim.h"
+#include "vid/vid.h"
+#include "vm-internal.h"
+
+static void guest_crashed(void *opaque, const struct hvshim_crash_report *r) {
+        struct vmwp_vm *vm = opaque;
+        vid_partition_request_stop(vm->p, VMWP_EXIT_GUEST_CRASH,
+                                   "guest crashed (Hyper-V crash MSRs: P0=0x%llx P2=0x%llx)%s%.200s",
+                                   (unsigned long long)r->p[0], (unsigned long long)r->p[2],
+                                   r->message[0] ? ": " : "", r->message);
+}
+
+static const struct hvshim_owner_ops hv_owner_ops = { .guest_crashed = guest_crashed };
+
+int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
+        /* Every enlightenment we implement: the reference TSC page and the
+         * frequency MSRs spare the guest clock calibration, TSC invariance
+         * lets it use the plain TSC, the crash MSRs report panics. */
+        const struct hvshim_config hc = { .reference_tsc = true, .frequency_msrs = true,
+                                          .tsc_invariant = true, .crash_msrs = true };
+        int r = hvshim_create(vm->p, &hc, &vm->hv);
+        if (r < 0) {
+                snprintf(err, errlen, "setting up the Hyper-V interface: %s", strerror(-r));
+                return r;
+        }
+        hvshim_set_owner_ops(vm->hv, &hv_owner_ops, vm);
+        if (vm->cfg.n_disks > 0) {
+                snprintf(err, errlen, "disks: this vmwp has no storage provider (storvsp) built in");
+                return -ENOTSUP;
+        }
+        if (vm->cfg.n_nics > 0) {
+                snprintf(err, errlen, "nics: this vmwp has no network provider (netvsp) built in");
+                return -ENOTSUP;
+        }
+        return 0;
+}
+
+void vmwp_vm_detach_vmbus(struct vmwp_vm *vm) {
+        hvshim_destroy(vm->hv);
+        vm->hv = NULL;
+}
