@@ -66,7 +66,7 @@ static int run1(struct disk_queue *q, const struct disk_request *r) {
 }
 
 TEST(block_device) {
-        int lfd;
+        int lfd = -1;
         int r = loop_attach(&lfd);
         if (r < 0)
                 TEST_SKIP("no loop device (%s): block-device paths untested here", strerror(-r));
