@@ -120,9 +120,9 @@ int hvshim_register_event(struct hvshim *hv, uint32_t connection_id, int efd) {
         _cleanup_close_ int dup = fcntl(efd, F_DUPFD_CLOEXEC, 3);
         if (dup < 0)
                 return -errno;
-        pthread_rwlock_wrlock(&hv->conn_lock);
+        pthread_rwlock_wrlock(&hv->event_lock);
         int r = event_insert(hv, connection_id, dup);
-        pthread_rwlock_unlock(&hv->conn_lock);
+        pthread_rwlock_unlock(&hv->event_lock);
         if (r == 0)
                 TAKE_FD(dup);
         return r;
@@ -132,7 +132,7 @@ int hvshim_unregister_event(struct hvshim *hv, uint32_t connection_id) {
         if (!hv)
                 return -EINVAL;
         int r = -ENOENT;
-        pthread_rwlock_wrlock(&hv->conn_lock);
+        pthread_rwlock_wrlock(&hv->event_lock);
         size_t i = event_lower_bound(hv, connection_id);
         if (event_at(hv, i, connection_id)) {
                 struct hvshim_event e = hv->events[i];
@@ -143,13 +143,13 @@ int hvshim_unregister_event(struct hvshim *hv, uint32_t connection_id) {
                         hv->n_events--;
                 }
         }
-        pthread_rwlock_unlock(&hv->conn_lock);
+        pthread_rwlock_unlock(&hv->event_lock);
         return r;
 }
 
 uint16_t hvshim_deliver_signal(struct hvshim *hv, uint32_t connection_id) {
         uint16_t status = HV_STATUS_INVALID_CONNECTION_ID;
-        pthread_rwlock_rdlock(&hv->conn_lock);
+        pthread_rwlock_rdlock(&hv->event_lock);
         size_t i = event_lower_bound(hv, connection_id);
         if (event_at(hv, i, connection_id)) {
                 /* Fails only if the counter would overflow, i.e. it is
@@ -157,7 +157,7 @@ uint16_t hvshim_deliver_signal(struct hvshim *hv, uint32_t connection_id) {
                 (void)!write(hv->events[i].efd, &(uint64_t){ 1 }, sizeof(uint64_t));
                 status = HV_STATUS_SUCCESS;
         }
-        pthread_rwlock_unlock(&hv->conn_lock);
+        pthread_rwlock_unlock(&hv->event_lock);
         return status;
 }
 

@@ -125,6 +125,7 @@ static int hvshim_init(struct hvshim *hv, struct vid_partition *p, const struct 
         pthread_mutex_init(&hv->msr_lock, NULL);
         pthread_mutex_init(&hv->ops_lock, NULL);
         pthread_rwlock_init(&hv->conn_lock, NULL);
+        pthread_rwlock_init(&hv->event_lock, NULL);
         hv->locks_init = true;
         hv_msr_partition_init(&hv->pmsrs);
         hv->vps = calloc(hv->n_vps, sizeof *hv->vps);
@@ -167,6 +168,7 @@ void hvshim_destroy(struct hvshim *hv) {
         if (hv->locks_init) {
                 hvshim_connections_free(hv);
                 pthread_rwlock_destroy(&hv->conn_lock);
+                pthread_rwlock_destroy(&hv->event_lock);
                 pthread_mutex_destroy(&hv->ops_lock);
                 pthread_mutex_destroy(&hv->msr_lock);
         }

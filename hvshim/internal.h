@@ -84,7 +84,10 @@ struct hvshim {
         struct hvshim_owner_ops ops;
         void *ops_opaque;
 
-        pthread_rwlock_t conn_lock; /* handlers and events */
+        /* Two locks, so a message handler (run under conn_lock) may
+         * register and unregister events (the VMBus server does on OPEN). */
+        pthread_rwlock_t conn_lock;  /* message handlers */
+        pthread_rwlock_t event_lock; /* event registrations */
         struct hvshim_msg_handler handlers[HVSHIM_MAX_MESSAGE_HANDLERS];
         size_t n_handlers;
         struct hvshim_event *events; /* sorted by connection_id */

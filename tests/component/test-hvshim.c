@@ -140,6 +140,41 @@ TEST(hypercall_page_post_and_signal) {
         close(efd);
 }
 
+/* The VMBus server registers a channel's event from inside its message
+ * handler (OPENCHANNEL) and unregisters it there (CLOSECHANNEL). */
+struct registering {
+        struct hvshim *hv;
+        int efd, result;
+};
+
+static uint16_t on_message_register(void *opaque, unsigned vp_index, uint32_t type, const void *payload,
+                                    uint32_t size) {
+        struct registering *g = opaque;
+        g->result = hvshim_register_event(g->hv, CONN_EVT, g->efd);
+        if (g->result == 0)
+                g->result = hvshim_unregister_event(g->hv, CONN_EVT);
+        if (g->result == 0)
+                g->result = hvshim_register_event(g->hv, CONN_EVT, g->efd);
+        return HV_STATUS_SUCCESS;
+}
+
+TEST(message_handler_may_register_events) {
+        struct hg h;
+        hg_init(&h, HG_CMD_HYPERCALL, NULL);
+        struct registering g = { .hv = h.hv, .efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), .result = 1 };
+        ASSERT_OK(g.efd);
+        ASSERT_OK(hvshim_set_message_handler(h.hv, CONN_MSG, on_message_register, &g));
+        hg_mailbox(&h, HG_MB_ARG, CONN_MSG);
+        hg_mailbox(&h, HG_MB_ARG2, CONN_EVT);
+        struct hg_mark d = run_to_done(&h);
+        ASSERT_EQ(hg_finish(&h, HG_TIMEOUT_MS), HG_DONE_STATUS);
+        ASSERT_EQ(g.result, 0);
+        /* The guest posts first, so its ten doorbells found the event. */
+        ASSERT_EQ(d.res[HG_R_SIGNAL_STATUS], HV_STATUS_SUCCESS);
+        ASSERT_EQ(efd_count(g.efd), 10u + 2u);
+        close(g.efd);
+}
+
 TEST(event_registration_api) {
         struct hg h;
         hg_init(&h, HG_CMD_CPUID, NULL);

@@ -5,6 +5,8 @@
  * mistake fail the build of this test. The runtime checks below cover the
  * values that static asserts cannot express (GUID bytes, bit positions). */
 #include "common/test.h"
+#include "hv/nvsp.h"
+#include "hv/rndis.h"
 #include "hv/storvsc.h"
 #include "hv/tlfs.h"
 #include "hv/vmbus.h"
@@ -35,6 +37,16 @@ TEST(vmbus_constants) {
         ASSERT_EQ((unsigned)CHANNELMSG_COUNT, 25u);
         ASSERT_EQ(20 + 8 + 8 * VMBUS_GPADL_HEADER_MAX_PFNS, 236u); /* fits the 240-byte payload */
         ASSERT_EQ(16 + 8 * VMBUS_GPADL_BODY_MAX_PFNS, 240u);
+}
+
+TEST(net_constants) {
+        /* §7.2: success is 1; §7.3: the versions Linux tries; §7.5 sizes */
+        ASSERT_EQ((unsigned)NVSP_STAT_SUCCESS, 1u);
+        ASSERT_EQ(NVSP_PROTOCOL_VERSION_61, 0x60001u);
+        ASSERT_EQ((unsigned)NVSP_MSG5_TYPE_SUBCHANNEL, 133u);
+        ASSERT_EQ(RNDIS_MSG_QUERY_C, 0x80000004u);
+        ASSERT_EQ(offsetof(struct ndis_offload, rsc), (size_t)NDIS_OFFLOAD_SIZE_6_1);
+        ASSERT_EQ(RNDIS_HEADER_SIZE + sizeof(struct rndis_initialize_complete) + 4096, (size_t)RNDIS_MAX_RESPONSE_SIZE);
 }
 
 TEST(storvsc_constants) {

@@ -42,7 +42,7 @@ typedef uint16_t (*hvshim_message_fn)(void *opaque, unsigned vp_index, uint32_t 
                                       const void *payload, uint32_t size);
 /* Setting an id that has a handler replaces it. A handler must not set or
  * clear handlers itself (it runs under the table's read lock); it may post
- * messages and signal events. At most HVSHIM_MAX_MESSAGE_HANDLERS ids. */
+ * messages, signal events and register/unregister events. At most HVSHIM_MAX_MESSAGE_HANDLERS ids. */
 #define HVSHIM_MAX_MESSAGE_HANDLERS 64u
 int hvshim_set_message_handler(struct hvshim *hv, uint32_t connection_id, hvshim_message_fn fn, void *opaque);
 int hvshim_clear_message_handler(struct hvshim *hv, uint32_t connection_id);

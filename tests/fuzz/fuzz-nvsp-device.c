@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: MIT
+/* The whole netvsp device against a hostile guest: a script of steps
+ * (VMBus packets, writes into guest memory, frames arriving from the
+ * backend, link changes, full rings and a full backend) run against a fake
+ * VMBus side. Whatever the guest does, every packet the device sends must be
+ * one the 6.1 guest accepts: completions of at most 40 bytes, transfer-page
+ * ranges inside the receive buffer and within a slot, each slot announced
+ * once until the guest completes it.
+ * Input: [u8 setup] then records [u8 kind][u16 len][len bytes]. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hv/nvsp.h"
+#include "netvsp/netvsp.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MEM (256u << 10)
+#define RECV_GPA 0u
+#define RECV_LEN (64u << 10)
+#define SEND_GPA (64u << 10)
+#define SEND_LEN (4u * 6144u)
+
+struct fz {
+        uint8_t *mem;
+        bool ring_full, be_gone;
+        int tx_budget;
+        uint8_t rx[4][2048];
+        size_t rx_len[4];
+        unsigned rx_n, rx_pos;
+        uint8_t owned[RECV_LEN / 68 + 1]; /* slots announced and not completed: 1 */
+        struct netvsp_dev *nd;
+};
+
+static int fz_comp(void *ctx, uint64_t tid, const void *msg, size_t len) {
+        struct fz *f = ctx;
+        if (len > sizeof(struct nvsp_message))
+                abort();
+        return f->ring_full ? -EAGAIN : 0;
+}
+
+static int fz_xfer(void *ctx, uint64_t tid, const struct vmtransfer_page_range *r, uint32_t n, const void *msg,
+                   size_t len) {
+        struct fz *f = ctx;
+        uint32_t slot = netvsp_dev_rxbuf(f->nd)->slot_size;
+        if (f->ring_full)
+                return -EAGAIN;
+        if (n == 0 || n > NETVSP_RX_BATCH_MAX || len < 16)
+                abort();
+        for (uint32_t i = 0; i < n; i++) {
+                if (r[i].byte_offset % slot || r[i].byte_count > slot || r[i].byte_count < 8 ||
+                    (uint64_t)r[i].byte_offset + r[i].byte_count > RECV_LEN)
+                        abort();
+                uint32_t s = r[i].byte_offset / slot;
+                if (f->owned[s]) /* announced twice before the guest gave it back */
+                        abort();
+                f->owned[s] = 1;
+        }
+        /* The fuzzed guest completes (or not) with its own packets; our
+         * bookkeeping forgets ownership when the device frees the slots. */
+        return 0;
+}
+
+static int fz_map_gpadl(void *ctx, uint32_t gpadl, void **base, size_t *len) {
+        struct fz *f = ctx;
+        if (gpadl == 1 || gpadl == 2) {
+                *base = f->mem + (gpadl == 1 ? RECV_GPA : SEND_GPA);
+                *len = gpadl == 1 ? RECV_LEN : SEND_LEN;
+                return 0;
+        }
+        return -ENOENT;
+}
+
+static int fz_map_gpa(void *ctx, uint64_t gpa, size_t len, void **host) {
+        struct fz *f = ctx;
+        if (gpa >= MEM || len > MEM - gpa)
+                return -EFAULT;
+        *host = f->mem + gpa;
+        return 0;
+}
+
+static const struct netvsp_host_ops fz_host = {
+        .send_completion = fz_comp, .send_xfer_pages = fz_xfer, .map_gpadl = fz_map_gpadl, .map_gpa = fz_map_gpa,
+};
+
+static int fz_tx(void *ctx, const struct iovec *iov, int n) {
+        struct fz *f = ctx;
+        size_t total = 0;
+        if (f->be_gone)
+                return -ENODEV;
+        if (f->tx_budget == 0)
+                return -EAGAIN;
+        if (f->tx_budget > 0)
+                f->tx_budget--;
+        for (int i = 0; i < n; i++) { /* touch every byte: ASan checks the iovecs */
+                volatile const uint8_t *p = iov[i].iov_base;
+                for (size_t k = 0; k < iov[i].iov_len; k += 64)
+                        (void)p[k];
+                total += iov[i].iov_len;
+        }
+        return total > 65535 + 64 ? -EINVAL : 0;
+}
+
+static ssize_t fz_rx(void *ctx, const struct iovec *iov, int n) {
+        struct fz *f = ctx;
+        if (f->be_gone)
+                return -ENODEV;
+        if (f->rx_pos == f->rx_n)
+                return -EAGAIN;
+        size_t i = f->rx_pos++ % 4, k = f->rx_len[i] < iov[1].iov_len ? f->rx_len[i] : iov[1].iov_len;
+        memset(iov[0].iov_base, 0, iov[0].iov_len);
+        memcpy(iov[1].iov_base, f->rx[i], k);
+        return (ssize_t)(iov[0].iov_len + k);
+}
+
+static const struct netvsp_backend_ops fz_be = { .tx = fz_tx, .rx = fz_rx };
+
+/* Slots the device freed (the guest completed them) are ours to reuse. */
+static void sync_owned(struct fz *f) {
+        const struct netvsp_rxbuf *rb = netvsp_dev_rxbuf(f->nd);
+        for (uint32_t s = 0; s < rb->n_slots; s++)
+                if (rb->state[s] != NETVSP_SLOT_POSTED)
+                        f->owned[s] = 0;
+}
+
+static void step(struct fz *f, uint8_t kind, const uint8_t *b, size_t len) {
+        switch (kind % 6) {
+        case 0: {
+                uint8_t *copy = malloc(len ? len : 1);
+                if (!copy)
+                        return;
+                memcpy(copy, b, len);
+                if (!netvsp_can_take_packet(f->nd))
+                        netvsp_process(f->nd);
+                (void)netvsp_handle_packet(f->nd, copy, len);
+                free(copy);
+                break;
+        }
+        case 1: { /* the guest writes its memory (send sections, RNDIS messages) */
+                uint32_t off;
+                if (len < 4)
+                        return;
+                memcpy(&off, b, 4);
+                off %= MEM;
+                size_t n = len - 4 < MEM - off ? len - 4 : MEM - off;
+                memcpy(f->mem + off, b + 4, n);
+                break;
+        }
+        case 2: /* a frame arrives from the network */
+                if (f->rx_n - f->rx_pos < 4) {
+                        size_t i = f->rx_n++ % 4;
+                        f->rx_len[i] = len < sizeof f->rx[i] ? len : sizeof f->rx[i];
+                        memcpy(f->rx[i], b, f->rx_len[i]);
+                }
+                break;
+        case 3:
+                netvsp_process(f->nd);
+                break;
+        case 4:
+                netvsp_set_link(f->nd, len && (b[0] & 1));
+                break;
+        default:
+                f->ring_full = len && (b[0] & 1);
+                f->tx_budget = len > 1 ? (int)(b[1] % 4) - 1 : -1;
+                f->be_gone = len > 2 && b[2] == 0xff;
+                break;
+        }
+        sync_owned(f);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        struct fz *f = calloc(1, sizeof *f);
+        struct netvsp_config cfg;
+        if (!f || size < 1)
+                goto out;
+        f->mem = calloc(1, MEM);
+        if (!f->mem)
+                goto out;
+        f->tx_budget = -1;
+        netvsp_config_init_defaults(&cfg);
+        cfg.rndis.mac[0] = 0x02;
+        cfg.rx_batch_max = 1 + data[0] % 8;
+        if (netvsp_dev_new(&cfg, &fz_host, f, &fz_be, f, &f->nd) < 0)
+                abort();
+        for (size_t pos = 1; pos + 3 <= size;) {
+                uint8_t kind = data[pos];
+                size_t len = (size_t)data[pos + 1] | (size_t)data[pos + 2] << 8;
+                pos += 3;
+                if (len > size - pos)
+                        len = size - pos;
+                step(f, kind, data + pos, len);
+                pos += len;
+        }
+        f->ring_full = false;
+        f->tx_budget = -1;
+        netvsp_process(f->nd);
+        netvsp_dev_free(f->nd);
+out:
+        if (f)
+                free(f->mem);
+        free(f);
+        return 0;
+}

@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: MIT
+/* netvsp device: lifecycle, NVSP dispatch (§7.2, §7.3), completions and the
+ * process loop that retries whatever waits for a resource (docs/netvsp.md). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "netvsp-internal.h"
+#include "netvsp/nvsp.h"
+#include "netvsp/tap.h"
+
+void netvsp_config_init_defaults(struct netvsp_config *c) {
+        *c = (struct netvsp_config){
+                .send_section_size = NETVSP_SEND_SECTION_SIZE,
+                .rx_batch_max = 32,
+                .rx_budget = 256,
+        };
+        rndis_config_init_defaults(&c->rndis);
+        /* What the data path honours end to end (tests/unit/test-netvsp-tap.c
+         * sends netvsc-style LSO frames over IPv4 and IPv6 and checksum-
+         * offloaded UDP through a TAP to sockets): TX checksums and LSOv2. */
+        c->rndis.caps = (struct rndis_offload_caps){
+                .tx_csum_ip4 = true, .tx_csum_ip6 = true, .lso_ip4 = true, .lso_ip6 = true,
+                .lso_max_size = 62780, /* Hyper-V's value */
+        };
+}
+
+int netvsp_config_from_vm_nic(const struct vm_nic_config *nic, struct netvsp_config *c, struct tap_config *tc) {
+        netvsp_config_init_defaults(c);
+        memcpy(c->rndis.mac, nic->mac, sizeof c->rndis.mac);
+        c->rndis.mtu = nic->mtu;
+        c->rndis.link_up = nic->link_up;
+        *tc = (struct tap_config){ .mtu = nic->mtu, .create = nic->tap[0] == 0 };
+        snprintf(tc->name, sizeof tc->name, "%s", nic->tap);
+        snprintf(tc->bridge, sizeof tc->bridge, "%s", nic->bridge);
+        return rndis_config_validate(&c->rndis);
+}
+
+int netvsp_dev_new(const struct netvsp_config *cfg, const struct netvsp_host_ops *host, void *host_ctx,
+                   const struct netvsp_backend_ops *be, void *be_ctx, struct netvsp_dev **out) {
+        struct netvsp_dev *nd;
+        int r;
+
+        if (!cfg || !host || !be || !out || !host->send_completion || !host->send_xfer_pages ||
+            !host->map_gpadl || !host->map_gpa || !be->tx || !be->rx)
+                return -EINVAL;
+        if (cfg->send_section_size < 68 || cfg->rx_batch_max < 1 || cfg->rx_batch_max > NETVSP_RX_BATCH_MAX ||
+            cfg->rx_budget < 1)
+                return -EINVAL;
+        nd = calloc(1, sizeof *nd);
+        if (!nd)
+                return -ENOMEM;
+        r = rndis_device_init(&nd->rndis, &cfg->rndis);
+        if (r < 0) {
+                free(nd);
+                return r;
+        }
+        nd->cfg = *cfg;
+        nd->host = host;
+        nd->host_ctx = host_ctx;
+        nd->be = be;
+        nd->be_ctx = be_ctx;
+        nd->be_link_up = cfg->rndis.link_up;
+        *out = nd;
+        return 0;
+}
+
+void netvsp_dev_free(struct netvsp_dev *nd) {
+        if (!nd)
+                return;
+        nd->stall.active = false; /* nothing is sent while tearing down */
+        nd->comp_n = 0;
+        netvsp_revoke_recv_buf(nd);
+        netvsp_revoke_send_buf(nd);
+        free(nd);
+}
+
+/* ---- completions: VM_PKT_COMP echoing the guest's trans_id ---- */
+
+static bool comp_flush(struct netvsp_dev *nd) {
+        while (nd->comp_n) {
+                struct netvsp_comp *c = &nd->comp[nd->comp_head];
+                int r = nd->host->send_completion(nd->host_ctx, c->trans_id, &c->msg, c->len);
+                if (r == -EAGAIN) {
+                        nd->stats.ring_full++;
+                        return false;
+                }
+                /* any other error: the channel is going away; the completion is moot */
+                nd->comp_head = (nd->comp_head + 1) % NETVSP_COMP_QUEUE;
+                nd->comp_n--;
+        }
+        return true;
+}
+
+void netvsp_complete(struct netvsp_dev *nd, uint64_t trans_id, const void *msg, size_t len) {
+        if (nd->comp_n == NETVSP_COMP_QUEUE || len > sizeof(struct nvsp_message)) {
+                nd->stats.bad_packets++; /* unreachable: packets are refused while the queue is busy */
+                return;
+        }
+        struct netvsp_comp *c = &nd->comp[(nd->comp_head + nd->comp_n) % NETVSP_COMP_QUEUE];
+        c->trans_id = trans_id;
+        c->len = (uint32_t)len;
+        memset(&c->msg, 0, sizeof c->msg);
+        if (len)
+                memcpy(&c->msg, msg, len);
+        nd->comp_n++;
+        comp_flush(nd);
+}
+
+void netvsp_complete_rndis(struct netvsp_dev *nd, uint64_t trans_id, uint32_t status) {
+        struct nvsp_message m;
+        size_t n = nvsp_build_rndis_pkt_complete(&m, status);
+        netvsp_complete(nd, trans_id, &m, n);
+}
+
+bool netvsp_can_take_packet(const struct netvsp_dev *nd) {
+        return nd->comp_n == 0 && !nd->stall.active;
+}
+
+/* ---- NVSP messages ---- */
+
+static void handle_init(struct netvsp_dev *nd, uint64_t tid, bool want_comp, const struct nvsp_request *q) {
+        struct nvsp_message m;
+        /* Linux tries one version per INIT (min = max); a second INIT once
+         * buffers exist would change the protocol under them: refuse it. */
+        uint32_t v = (nd->recv_ok || nd->send_ok) ? 0 : nvsp_negotiate(q->init.min_ver, q->init.max_ver);
+        if (v)
+                nd->version = v;
+        if (want_comp)
+                netvsp_complete(nd, tid, &m, nvsp_build_init_complete(&m, v, v ? NVSP_STAT_SUCCESS : NVSP_STAT_FAIL));
+}
+
+static void handle_subchannel(struct netvsp_dev *nd, uint64_t tid, bool want_comp) {
+        struct nvsp_message m;
+        /* RSS capabilities report < 2 queues, so Linux never asks; if a guest
+         * does, promise nothing: it waits for exactly what we say (§7.8). */
+        if (want_comp)
+                netvsp_complete(nd, tid, &m, nvsp_build_subchannel_complete(&m, NVSP_STAT_FAIL, 0));
+}
+
+static void dispatch(struct netvsp_dev *nd, const struct netvsp_vmbus_packet *p, const struct nvsp_request *q) {
+        bool want = p->flags & VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED;
+        switch (q->type) {
+        case NVSP_MSG_TYPE_INIT:
+                handle_init(nd, p->trans_id, want, q);
+                break;
+        case NVSP_MSG2_TYPE_SEND_NDIS_CONFIG: /* no completion: the guest logs one as an error */
+                nd->guest_mtu = q->ndis_config.mtu;
+                nd->guest_caps = q->ndis_config.capability;
+                break;
+        case NVSP_MSG1_TYPE_SEND_NDIS_VER:
+                nd->ndis_major = q->ndis_ver.major;
+                nd->ndis_minor = q->ndis_ver.minor;
+                break;
+        case NVSP_MSG1_TYPE_SEND_RECV_BUF:
+                netvsp_recv_buf(nd, p->trans_id, want, q->buf.gpadl, q->buf.id);
+                break;
+        case NVSP_MSG1_TYPE_SEND_SEND_BUF:
+                netvsp_send_buf(nd, p->trans_id, want, q->buf.gpadl, q->buf.id);
+                break;
+        case NVSP_MSG1_TYPE_REVOKE_RECV_BUF:
+                netvsp_revoke_recv_buf(nd);
+                break;
+        case NVSP_MSG1_TYPE_REVOKE_SEND_BUF:
+                netvsp_revoke_send_buf(nd);
+                break;
+        case NVSP_MSG1_TYPE_SEND_RNDIS_PKT:
+                netvsp_rndis_pkt(nd, p, want, q->rndis_pkt.section_index, q->rndis_pkt.section_size);
+                break;
+        case NVSP_MSG5_TYPE_SUBCHANNEL:
+                handle_subchannel(nd, p->trans_id, want);
+                break;
+        case NVSP_MSG4_TYPE_SWITCH_DATA_PATH: /* only with a VF; the only zero-length completion (§7.2) */
+                if (want)
+                        netvsp_complete(nd, p->trans_id, NULL, 0);
+                break;
+        default:
+                nd->stats.bad_packets++;
+                break;
+        }
+}
+
+/* A completion from the guest: for our transfer-page packets, NVSP 108. */
+static void handle_guest_completion(struct netvsp_dev *nd, const struct netvsp_vmbus_packet *p) {
+        if (!nd->recv_ok || netvsp_rxbuf_complete(&nd->rb, p->trans_id) < 0)
+                nd->stats.bogus_completions++;
+}
+
+int netvsp_handle_packet(struct netvsp_dev *nd, const void *pkt, size_t len) {
+        struct netvsp_vmbus_packet p;
+        struct nvsp_request q;
+
+        if (!netvsp_can_take_packet(nd))
+                return -EBUSY;
+        if (netvsp_vmbus_packet_decode(pkt, len, &p) < 0) {
+                nd->stats.bad_packets++;
+                return 0;
+        }
+        if (p.type == VM_PKT_COMP) {
+                handle_guest_completion(nd, &p);
+                return 0;
+        }
+        int r = nvsp_parse(p.payload, p.payload_len, nd->version, &q);
+        if (r < 0) {
+                nd->stats.bad_packets++;
+                /* a SEND_RNDIS_PKT we cannot read still owes its completion */
+                if (q.type == NVSP_MSG1_TYPE_SEND_RNDIS_PKT && (p.flags & VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED))
+                        netvsp_complete_rndis(nd, p.trans_id, NVSP_STAT_INVALID_RNDIS_PKT);
+                return 0;
+        }
+        if (p.type == VM_PKT_DATA_USING_GPA_DIRECT && q.type != NVSP_MSG1_TYPE_SEND_RNDIS_PKT) {
+                nd->stats.bad_packets++; /* page ranges only make sense with RNDIS data */
+                return 0;
+        }
+        dispatch(nd, &p, &q);
+        return 0;
+}
+
+/* ---- the process loop ---- */
+
+void netvsp_set_link(struct netvsp_dev *nd, bool up) {
+        nd->be_link_up = up;
+        if (rndis_device_set_link(&nd->rndis, up) && nd->rndis.state == RNDIS_STATE_INITIALIZED)
+                nd->link_indication = true;
+}
+
+static void deliver_link_indication(struct netvsp_dev *nd) {
+        uint8_t m[64];
+        int n;
+        if (!nd->link_indication || nd->ctrl_n == NETVSP_CTRL_QUEUE)
+                return;
+        nd->link_indication = false;
+        if (nd->rndis.state != RNDIS_STATE_INITIALIZED)
+                return;
+        n = rndis_build_media_status(m, sizeof m, nd->rndis.link_up);
+        if (n > 0)
+                netvsp_queue_ctrl(nd, m, (size_t)n);
+}
+
+unsigned netvsp_process(struct netvsp_dev *nd) {
+        unsigned want = 0;
+
+        if (nd->stall.active && !netvsp_tx_resume(nd))
+                want |= NETVSP_WANT_BACKEND_TX;
+        if (!comp_flush(nd))
+                want |= NETVSP_WANT_RING_SPACE;
+        (void)rndis_device_take_events(&nd->rndis);
+        deliver_link_indication(nd);
+        if (!netvsp_flush_rx(nd))
+                return want | NETVSP_WANT_RING_SPACE; /* no new frames until the ring drains */
+        want |= netvsp_rx_frames(nd);
+        if (nd->link_indication) { /* the backend went away while reading */
+                deliver_link_indication(nd);
+                if (!netvsp_flush_rx(nd))
+                        want |= NETVSP_WANT_RING_SPACE;
+        }
+        return want;
+}
+
+const struct netvsp_stats *netvsp_dev_stats(const struct netvsp_dev *nd) {
+        return &nd->stats;
+}
+const struct rndis_device *netvsp_dev_rndis(const struct netvsp_dev *nd) {
+        return &nd->rndis;
+}
+uint32_t netvsp_dev_version(const struct netvsp_dev *nd) {
+        return nd->version;
+}
+const struct netvsp_rxbuf *netvsp_dev_rxbuf(const struct netvsp_dev *nd) {
+        return &nd->rb;
+}

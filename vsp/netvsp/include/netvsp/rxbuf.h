@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* Receive-buffer section accounting (docs/hyperv-guest-interface.md §7.3
+ * step 5, §7.4). The guest's receive buffer is one section of
+ * num_sub_allocs slots of sub_alloc_size bytes; the host fills free slots
+ * with one RNDIS message each and announces a batch of them in one
+ * transfer-page packet. A slot is reused only after the guest completed the
+ * packet that carried it (VM_PKT_COMP with the packet's transaction id).
+ *
+ * Transaction ids name a batch: (generation << 32) | head slot, so a
+ * stale, duplicate or invented completion is recognised and ignored.
+ * Pure bookkeeping: no guest memory is touched here. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NETVSP_RXBUF_MAX_SLOTS 65536u /* hard limit (16 MiB / 256 bytes) */
+#define NETVSP_RXBUF_MIN_SLOT 68u     /* ETH_MIN_MTU: the guest refuses smaller (§7.3) */
+
+struct netvsp_rxbuf {
+        uint32_t buf_size;  /* bytes of the guest buffer */
+        uint32_t slot_size; /* sub_alloc_size */
+        uint32_t n_slots;   /* num_sub_allocs */
+        uint32_t n_free;
+        uint32_t *free_stack; /* n_slots entries; [0, n_free) are free */
+        uint32_t *next;       /* per slot: next slot of its batch, or UINT32_MAX */
+        uint32_t *gen;        /* per slot: generation while it heads a posted batch */
+        uint8_t *state;       /* per slot: enum netvsp_rxbuf_slot_state */
+        uint32_t generation;
+        uint64_t posted, completed, bogus_completions;
+};
+
+enum netvsp_rxbuf_slot_state {
+        NETVSP_SLOT_FREE,
+        NETVSP_SLOT_FILLING, /* allocated, not yet posted */
+        NETVSP_SLOT_POSTED,  /* in a transfer-page packet, owned by the guest */
+};
+
+/* Sets up n_slots = min(buf_size / slot_size, NETVSP_RXBUF_MAX_SLOTS) slots.
+ * -EINVAL when slot_size < 68 or the buffer holds no slot. */
+int netvsp_rxbuf_init(struct netvsp_rxbuf *rb, uint32_t buf_size, uint32_t slot_size);
+/* Frees the tables; accepts a zeroed or half-initialised struct. */
+void netvsp_rxbuf_destroy(struct netvsp_rxbuf *rb);
+
+static inline uint32_t netvsp_rxbuf_free_slots(const struct netvsp_rxbuf *rb) {
+        return rb->n_free;
+}
+static inline uint32_t netvsp_rxbuf_slot_offset(const struct netvsp_rxbuf *rb, uint32_t slot) {
+        return slot * rb->slot_size;
+}
+
+/* Takes a free slot for filling; -ENOSPC when all are with the guest. */
+int netvsp_rxbuf_alloc(struct netvsp_rxbuf *rb, uint32_t *slot);
+/* Gives back a slot that was allocated but not posted (frame dropped). */
+int netvsp_rxbuf_unalloc(struct netvsp_rxbuf *rb, uint32_t slot);
+/* Posts n >= 1 filled slots as one batch; returns its transaction id in
+ * *trans_id. The slots stay owned by the guest until completion. */
+int netvsp_rxbuf_post(struct netvsp_rxbuf *rb, const uint32_t *slots, uint32_t n, uint64_t *trans_id);
+/* Takes back a batch that could not be sent (ring full): its slots return
+ * to "filling" and its id becomes invalid. -ENOENT for an unknown id. */
+int netvsp_rxbuf_unpost(struct netvsp_rxbuf *rb, uint64_t trans_id);
+/* The guest completed the batch trans_id: its slots become free. Returns the
+ * number of slots freed, or -ENOENT for an id that names no posted batch
+ * (counted in bogus_completions; nothing changes). */
+int netvsp_rxbuf_complete(struct netvsp_rxbuf *rb, uint64_t trans_id);
+/* Slots currently owned by the guest. */
+uint32_t netvsp_rxbuf_posted_slots(const struct netvsp_rxbuf *rb);

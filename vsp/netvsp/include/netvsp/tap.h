@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/* TAP backend: the host side of a synthetic NIC (docs/netvsp.md).
+ *
+ * Three ways in: create a TAP (needs CAP_NET_ADMIN; set up with libnl-route:
+ * MTU, up, optional bridge master), open a pre-created TAP by name, or adopt
+ * a TAP file descriptor vmms hands over (the worker then needs no privilege).
+ * The fd is always IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, non-blocking, with
+ * TUNSETOFFLOAD(0): the kernel hands us complete, checksummed frames, while
+ * our writes may carry checksum/GSO requests in the virtio_net_hdr.
+ *
+ * Reads and writes never block. A TAP deleted under a running VM turns into
+ * an error state (tap_removed()), not a crash: I/O returns -ENODEV from then
+ * on and the link watch reports it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "common/macro.h"
+
+#define TAP_IFNAME_MAX 16 /* IFNAMSIZ */
+#define TAP_VNET_HDR_LEN 10u /* struct virtio_net_hdr */
+
+struct tap;
+
+struct tap_config {
+        char name[TAP_IFNAME_MAX];   /* create: wanted name ("" = kernel picks vmtap%d); open: existing */
+        char bridge[TAP_IFNAME_MAX]; /* create/open: make this bridge the master ("" = none) */
+        uint32_t mtu;                /* 0 = leave as is */
+        bool create;                 /* false: the TAP must exist already */
+};
+
+int tap_open(const struct tap_config *cfg, struct tap **out);
+/* Takes ownership of fd (a TUNSETIFF'd TAP with IFF_VNET_HDR and IFF_NO_PI,
+ * -EINVAL otherwise); changes no link settings. */
+int tap_adopt_fd(int fd, struct tap **out);
+/* Closes the fd (a TAP we created disappears with it) and the link watch. */
+void tap_close(struct tap *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct tap *, tap_close);
+#define _cleanup_tap_close_ _cleanup_(tap_closep)
+
+int tap_fd(const struct tap *t);
+const char *tap_name(const struct tap *t);
+int tap_ifindex(const struct tap *t);
+uint32_t tap_mtu(const struct tap *t);
+bool tap_removed(const struct tap *t);
+
+/* One frame: iov[0] must be the TAP_VNET_HDR_LEN-byte virtio_net_hdr.
+ * readv returns the bytes read (header included), -EAGAIN when empty,
+ * -ENODEV once the TAP is gone, other -errno on error.
+ * writev returns 0 when the frame was taken, -EAGAIN when the TAP queue is
+ * full (retry after POLLOUT), -ENODEV once the TAP is gone, another -errno
+ * when the kernel refused this frame (dropped). */
+ssize_t tap_readv(struct tap *t, const struct iovec *iov, int n);
+int tap_writev(struct tap *t, const struct iovec *iov, int n);
+
+/* ---- link state (tap-link.c) ---- */
+
+struct tap_link_state {
+        bool admin_up; /* IFF_UP */
+        bool carrier;  /* IFF_LOWER_UP */
+        bool removed;  /* RTM_DELLINK seen or I/O said ENODEV */
+        uint32_t mtu;
+};
+
+/* Starts watching RTNLGRP_LINK; returns the netlink fd to poll (POLLIN),
+ * which stays the same until tap_close(). Also reads the current state. */
+int tap_link_watch(struct tap *t);
+/* Processes pending link notifications for this TAP. Returns 1 when the
+ * state changed (st receives it), 0 when not, -errno on error. */
+int tap_link_process(struct tap *t, struct tap_link_state *st);
+void tap_link_state(const struct tap *t, struct tap_link_state *st);
+/* Sets the TAP administratively up or down (CAP_NET_ADMIN). */
+int tap_set_up(struct tap *t, bool up);

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: MIT
+/* Host -> guest (§7.4, §7.6): RNDIS responses, indications and received
+ * frames are written into free receive-buffer slots, one message per slot,
+ * and announced in transfer-page packets (pageset 0xCAFE) whose ranges stay
+ * owned by the guest until it completes the packet. Frames are read from
+ * the backend straight into their slot; the RNDIS header is written in
+ * front afterwards (the frame starts at a fixed offset). */
+#include <errno.h>
+#include <string.h>
+
+#include "common/macro.h"
+#include "netvsp-internal.h"
+#include "netvsp/nvsp.h"
+
+void netvsp_queue_ctrl(struct netvsp_dev *nd, const void *msg, size_t len) {
+        /* No receive buffer yet (the guest skipped §7.3 step 5), a full queue
+         * (a guest flooding requests it does not wait for), or a message
+         * larger than our responses can be: counted, not delivered. */
+        if (!nd->recv_ok || nd->ctrl_n == NETVSP_CTRL_QUEUE || len > NETVSP_CTRL_MSG_MAX) {
+                nd->stats.ctrl_dropped++;
+                return;
+        }
+        struct netvsp_ctrl_msg *m = &nd->ctrl[(nd->ctrl_head + nd->ctrl_n) % NETVSP_CTRL_QUEUE];
+        m->len = (uint32_t)len;
+        memcpy(m->data, msg, len);
+        nd->ctrl_n++;
+}
+
+/* Posts slots as one transfer-page packet; on a full ring the batch is
+ * taken back (slots stay filled) and -EAGAIN returned. */
+static int send_xfer(struct netvsp_dev *nd, const uint32_t *slots, const struct vmtransfer_page_range *ranges,
+                     uint32_t n, uint32_t channel_type) {
+        struct nvsp_message m;
+        size_t len = nvsp_build_rndis_pkt(&m, channel_type);
+        uint64_t tid;
+        int r = netvsp_rxbuf_post(&nd->rb, slots, n, &tid);
+        if (r < 0)
+                return r;
+        r = nd->host->send_xfer_pages(nd->host_ctx, tid, ranges, n, &m, len);
+        if (r == -EAGAIN) {
+                netvsp_rxbuf_unpost(&nd->rb, tid);
+                nd->stats.ring_full++;
+                return -EAGAIN;
+        }
+        /* other errors: the channel is closing; the slots stay posted until revoke */
+        return 0;
+}
+
+static int flush_ctrl(struct netvsp_dev *nd) {
+        while (nd->ctrl_n) {
+                struct netvsp_ctrl_msg *m = &nd->ctrl[nd->ctrl_head];
+                uint32_t slot;
+                if (netvsp_rxbuf_alloc(&nd->rb, &slot) < 0)
+                        return 0; /* the guest still holds every slot: retry after its completions */
+                uint32_t off = netvsp_rxbuf_slot_offset(&nd->rb, slot);
+                memcpy(nd->recv_base + off, m->data, m->len);
+                struct vmtransfer_page_range range = { .byte_count = m->len, .byte_offset = off };
+                if (send_xfer(nd, &slot, &range, 1, NVSP_RNDIS_CHANNEL_CONTROL) < 0) {
+                        netvsp_rxbuf_unalloc(&nd->rb, slot);
+                        return -EAGAIN;
+                }
+                nd->ctrl_head = (nd->ctrl_head + 1) % NETVSP_CTRL_QUEUE;
+                nd->ctrl_n--;
+        }
+        return 0;
+}
+
+static int flush_batch(struct netvsp_dev *nd) {
+        if (nd->batch_n == 0)
+                return 0;
+        int r = send_xfer(nd, nd->batch_slot, nd->batch_range, nd->batch_n, NVSP_RNDIS_CHANNEL_DATA);
+        if (r == -EAGAIN)
+                return r;
+        nd->batch_n = 0;
+        return 0;
+}
+
+bool netvsp_flush_rx(struct netvsp_dev *nd) {
+        if (!nd->recv_ok)
+                return true;
+        return flush_ctrl(nd) == 0 && flush_batch(nd) == 0;
+}
+
+void netvsp_rx_drop_all(struct netvsp_dev *nd) {
+        nd->stats.rx_dropped += nd->batch_n;
+        nd->stats.ctrl_dropped += nd->ctrl_n;
+        nd->batch_n = 0;
+        nd->ctrl_n = 0;
+}
+
+/* Reads one frame into a fresh slot and adds it to the batch. Returns 1
+ * when a frame was consumed (delivered or dropped), 0 when the backend is
+ * empty, -ENODEV when it is gone. */
+static int rx_one(struct netvsp_dev *nd, uint32_t slot) {
+        uint32_t off = netvsp_rxbuf_slot_offset(&nd->rb, slot), cap = nd->rb.slot_size - NETVSP_RX_DATA_OFFSET;
+        uint8_t *base = nd->recv_base + off, *frame = base + NETVSP_RX_DATA_OFFSET;
+        struct virtio_net_hdr vh;
+        struct iovec iov[2] = { { &vh, sizeof vh }, { frame, cap } };
+        struct rndis_rx_info info;
+        uint32_t msg_len;
+        ssize_t n = nd->be->rx(nd->be_ctx, iov, 2);
+
+        if (n == -EAGAIN || n == -ENODEV)
+                return n == -EAGAIN ? 0 : -ENODEV;
+        if (n < 0) {
+                nd->stats.rx_dropped++;
+                return 1;
+        }
+        size_t len = (size_t)n > sizeof vh ? (size_t)n - sizeof vh : 0;
+        if (len >= cap) { /* a frame larger than the MTU we told the guest */
+                nd->stats.rx_truncated++;
+                return 1;
+        }
+        if (len < 14 || !rndis_device_accepts(&nd->rndis, frame)) {
+                nd->stats.rx_filtered++;
+                return 1;
+        }
+        if ((vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+            netvsp_csum_complete(frame, len, vh.csum_start, vh.csum_offset) < 0) {
+                nd->stats.rx_dropped++;
+                return 1;
+        }
+        netvsp_rx_info(&vh, frame, len, &info);
+        if (rndis_packet_build_rx_header(base, NETVSP_RX_DATA_OFFSET, len, &info, NETVSP_RX_DATA_OFFSET, &msg_len) < 0) {
+                nd->stats.rx_dropped++;
+                return 1;
+        }
+        nd->batch_slot[nd->batch_n] = slot;
+        nd->batch_range[nd->batch_n] = (struct vmtransfer_page_range){ .byte_count = msg_len, .byte_offset = off };
+        nd->batch_n++;
+        nd->stats.rx_packets++;
+        nd->stats.rx_bytes += len;
+        return 2;
+}
+
+/* Frames arriving while the guest cannot take them (no buffer yet, RNDIS
+ * not initialised, packet filter 0 = interface down) are read and dropped,
+ * so it does not see stale traffic when it comes up. */
+static unsigned rx_discard(struct netvsp_dev *nd) {
+        for (uint32_t i = 0; i < nd->cfg.rx_budget; i++) {
+                struct virtio_net_hdr vh;
+                struct iovec iov[2] = { { &vh, sizeof vh }, { nd->resp, sizeof nd->resp } };
+                ssize_t n = nd->be->rx(nd->be_ctx, iov, 2);
+                if (n == -EAGAIN)
+                        return NETVSP_WANT_BACKEND_RX;
+                if (n == -ENODEV) {
+                        nd->be_gone = true;
+                        netvsp_set_link(nd, false);
+                        return 0;
+                }
+                nd->stats.rx_filtered++;
+        }
+        return NETVSP_WANT_BACKEND_RX;
+}
+
+unsigned netvsp_rx_frames(struct netvsp_dev *nd) {
+        if (nd->be_gone)
+                return 0;
+        if (!nd->recv_ok || nd->rndis.state != RNDIS_STATE_INITIALIZED || nd->rndis.packet_filter == 0)
+                return rx_discard(nd);
+        for (uint32_t i = 0; i < nd->cfg.rx_budget; i++) {
+                uint32_t slot;
+                int r;
+                if (nd->batch_n == nd->cfg.rx_batch_max && flush_batch(nd) < 0)
+                        return NETVSP_WANT_RING_SPACE;
+                /* the last slots are kept for control responses */
+                if (netvsp_rxbuf_free_slots(&nd->rb) <= NETVSP_RX_RESERVED_SLOTS || netvsp_rxbuf_alloc(&nd->rb, &slot) < 0)
+                        return flush_batch(nd) < 0 ? NETVSP_WANT_RING_SPACE : 0;
+                r = rx_one(nd, slot);
+                if (r < 2)
+                        netvsp_rxbuf_unalloc(&nd->rb, slot);
+                if (r == -ENODEV) {
+                        nd->be_gone = true;
+                        netvsp_set_link(nd, false);
+                        flush_batch(nd);
+                        return 0;
+                }
+                if (r == 0)
+                        break;
+        }
+        return flush_batch(nd) < 0 ? NETVSP_WANT_RING_SPACE : NETVSP_WANT_BACKEND_RX;
+}

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: MIT
+/* TAP file descriptor, link setup with libnl-route, non-blocking frame I/O
+ * (see netvsp/tap.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <netlink/errno.h>
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "common/fd-util.h"
+#include "common/log.h"
+#include "netvsp/netvsp.h"
+#include "tap-internal.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_sock *, nl_socket_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_link *, rtnl_link_put);
+
+int tap_nl_errno(int nle) {
+        switch (nle < 0 ? -nle : nle) {
+        case 0: return 0;
+        case NLE_PERM: return -EPERM;
+        case NLE_NOMEM: return -ENOMEM;
+        case NLE_EXIST: return -EEXIST;
+        case NLE_INVAL: return -EINVAL;
+        case NLE_RANGE: return -ERANGE;
+        case NLE_BUSY: return -EBUSY;
+        case NLE_AGAIN: return -EAGAIN;
+        case NLE_NODEV:
+        case NLE_OBJ_NOTFOUND: return -ENODEV;
+        case NLE_OPNOTSUPP: return -EOPNOTSUPP;
+        default: return -EIO;
+        }
+}
+
+int tap_nl_connect(struct nl_sock **out) {
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = nl_socket_alloc();
+        if (!sk)
+                return -ENOMEM;
+        int r = nl_connect(sk, NETLINK_ROUTE);
+        if (r < 0)
+                return tap_nl_errno(r);
+        *out = TAKE_PTR(sk);
+        return 0;
+}
+
+/* Checksummed, unsegmented frames from the kernel (we do not ask for
+ * partial checksums or GSO on receive: the guest would need RSC for
+ * that); our writes may still carry them. */
+static int tun_configure(int fd) {
+        int hdr = TAP_VNET_HDR_LEN;
+        if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 || ioctl(fd, TUNSETOFFLOAD, 0u) < 0)
+                return negative_errno();
+        return fd_set_nonblock(fd, true);
+}
+
+static int tun_attach(const char *name, int *fd_out, char name_out[TAP_IFNAME_MAX]) {
+        struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+        _cleanup_close_ int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name[0] ? name : "vmtap%d");
+        if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+                return negative_errno();
+        snprintf(name_out, TAP_IFNAME_MAX, "%s", ifr.ifr_name);
+        *fd_out = TAKE_FD(fd);
+        return 0;
+}
+
+/* MTU, master bridge and IFF_UP in one RTM_NEWLINK change. */
+static int link_setup(struct tap *t, uint32_t mtu, const char *bridge) {
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+        _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL, *change = NULL, *br = NULL;
+        int r = tap_nl_connect(&sk);
+        if (r < 0)
+                return r;
+        r = rtnl_link_get_kernel(sk, 0, t->name, &link);
+        if (r < 0)
+                return tap_nl_errno(r);
+        t->ifindex = rtnl_link_get_ifindex(link);
+        change = rtnl_link_alloc();
+        if (!change)
+                return -ENOMEM;
+        if (mtu)
+                rtnl_link_set_mtu(change, mtu);
+        if (bridge && bridge[0]) {
+                r = rtnl_link_get_kernel(sk, 0, bridge, &br);
+                if (r < 0)
+                        return tap_nl_errno(r);
+                rtnl_link_set_master(change, rtnl_link_get_ifindex(br));
+        }
+        rtnl_link_set_flags(change, IFF_UP);
+        return tap_nl_errno(rtnl_link_change(sk, link, change, 0));
+}
+
+static struct tap *tap_new(int fd, const char *name) {
+        struct tap *t = calloc(1, sizeof *t);
+        if (!t)
+                return NULL;
+        t->fd = fd;
+        snprintf(t->name, sizeof t->name, "%s", name);
+        return t;
+}
+
+int tap_open(const struct tap_config *cfg, struct tap **out) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_tap_close_ struct tap *t = NULL;
+        char name[TAP_IFNAME_MAX];
+        int r;
+
+        if (!cfg || !out || (!cfg->create && !cfg->name[0]) || (cfg->mtu && (cfg->mtu < 68 || cfg->mtu > 65521)))
+                return -EINVAL;
+        if (!cfg->create && if_nametoindex(cfg->name) == 0)
+                return -ENODEV; /* TUNSETIFF would silently create it */
+        r = tun_attach(cfg->name, &fd, name);
+        if (r < 0)
+                return log_debug_errno(r, "tap %s: TUNSETIFF: %m", cfg->name);
+        r = tun_configure(fd);
+        if (r < 0)
+                return r;
+        t = tap_new(fd, name);
+        if (!t)
+                return -ENOMEM;
+        fd = -1;
+        r = link_setup(t, cfg->mtu, cfg->bridge);
+        if (r < 0)
+                return log_debug_errno(r, "tap %s: link setup: %m", name);
+        *out = TAKE_PTR(t);
+        return 0;
+}
+
+int tap_adopt_fd(int fd, struct tap **out) {
+        struct ifreq ifr = { 0 };
+        struct tap *t;
+        int r;
+
+        if (fd < 0 || !out)
+                return -EINVAL;
+        if (ioctl(fd, TUNGETIFF, &ifr) < 0)
+                return negative_errno();
+        if ((ifr.ifr_flags & (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR)) != (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR))
+                return -EINVAL;
+        r = tun_configure(fd);
+        if (r < 0)
+                return r;
+        t = tap_new(fd, ifr.ifr_name);
+        if (!t)
+                return -ENOMEM;
+        t->ifindex = (int)if_nametoindex(t->name);
+        *out = t;
+        return 0;
+}
+
+void tap_close(struct tap *t) {
+        if (!t)
+                return;
+        if (t->mon)
+                nl_socket_free(t->mon);
+        safe_close(t->fd);
+        free(t);
+}
+
+int tap_fd(const struct tap *t) {
+        return t->fd;
+}
+const char *tap_name(const struct tap *t) {
+        return t->name;
+}
+int tap_ifindex(const struct tap *t) {
+        return t->ifindex;
+}
+uint32_t tap_mtu(const struct tap *t) {
+        return t->link.mtu;
+}
+bool tap_removed(const struct tap *t) {
+        return t->link.removed;
+}
+
+/* A tun file whose device was deleted answers EBADFD (tun_get() fails). */
+static int io_errno(struct tap *t) {
+        int e = errno;
+        if (e == EBADFD || e == ENODEV || e == ENXIO) {
+                tap_mark_removed(t);
+                return -ENODEV;
+        }
+        return e == EWOULDBLOCK ? -EAGAIN : -e;
+}
+
+ssize_t tap_readv(struct tap *t, const struct iovec *iov, int n) {
+        if (t->link.removed)
+                return -ENODEV;
+        for (;;) {
+                ssize_t r = readv(t->fd, iov, n);
+                if (r >= 0)
+                        return r;
+                if (errno != EINTR)
+                        return io_errno(t);
+        }
+}
+
+int tap_writev(struct tap *t, const struct iovec *iov, int n) {
+        if (t->link.removed)
+                return -ENODEV;
+        for (;;) {
+                ssize_t r = writev(t->fd, iov, n);
+                if (r >= 0)
+                        return 0; /* tun takes a frame whole or not at all */
+                if (errno != EINTR)
+                        return io_errno(t);
+        }
+}
+
+/* The TAP as a netvsp backend. */
+static int tap_backend_tx(void *be, const struct iovec *iov, int n) {
+        return tap_writev(be, iov, n);
+}
+static ssize_t tap_backend_rx(void *be, const struct iovec *iov, int n) {
+        return tap_readv(be, iov, n);
+}
+const struct netvsp_backend_ops netvsp_tap_backend = { .tx = tap_backend_tx, .rx = tap_backend_rx };
