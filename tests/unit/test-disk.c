@@ -303,6 +303,17 @@ TEST(open_checks_and_locking) {
         ASSERT_OK(disk_open(&o, &d2));
         disk_unref(d2);
         disk_unref(d);
+        /* released at once, even after an io_uring had the file registered */
+        o.read_only = false;
+        ASSERT_OK(disk_open(&o, &d));
+        struct disk_queue *q;
+        ASSERT_OK(disk_queue_new(2, &q));
+        struct disk_request fl = { .kind = DISK_FLUSH, .disk = d };
+        ASSERT_EQ(run1(q, &fl), 0);
+        disk_queue_free(q);
+        disk_unref(d);
+        ASSERT_OK(disk_open(&o, &d));
+        disk_unref(d);
         o.block_size = 1024;
         ASSERT_ERROR(disk_open(&o, &d), EINVAL);
         o.block_size = 512;

@@ -143,6 +143,14 @@ bool storvsp_controller_rescan_due(struct storvsp_controller *c) {
         return pending && storvsp_controller_is_ready(c);
 }
 
+uint64_t storvsp_controller_generation(const struct storvsp_controller *c) {
+        return __atomic_load_n(&c->generation, __ATOMIC_ACQUIRE);
+}
+
+unsigned storvsp_controller_queue_depth(const struct storvsp_controller *c) {
+        return c->cfg.queue_depth;
+}
+
 bool storvsp_controller_is_ready(const struct storvsp_controller *c) {
         return __atomic_load_n(&c->state, __ATOMIC_ACQUIRE) == STORVSP_READY;
 }

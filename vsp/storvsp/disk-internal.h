@@ -11,6 +11,7 @@
 struct disk {
         int refs; /* atomic */
         int fd;
+        bool locked; /* holds the image's flock */
         struct disk_info info;
         char note[160];
 };

@@ -149,8 +149,11 @@ static int disk_probe(struct disk *d, const struct disk_options *o) {
         d->info.size = ALIGN_DOWN(raw, (uint64_t)d->info.block_size);
         if (d->info.size != raw)
                 disk_note(d, "size not a multiple of the block size: tail ignored");
-        if (!o->no_lock && flock(d->fd, (o->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0)
-                return errno == EWOULDBLOCK ? -EBUSY : -errno;
+        if (!o->no_lock) {
+                if (flock(d->fd, (o->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0)
+                        return errno == EWOULDBLOCK ? -EBUSY : -errno;
+                d->locked = true;
+        }
         disk_setup_direct(d, o, raw);
         disk_probe_discard(d, &st);
         return 0;
@@ -195,6 +198,11 @@ struct disk *disk_ref(struct disk *d) {
 void disk_unref(struct disk *d) {
         if (!d || __atomic_sub_fetch(&d->refs, 1, __ATOMIC_ACQ_REL) > 0)
                 return;
+        /* Unlock explicitly: an io_uring that had the file registered drops
+         * its reference asynchronously, and the image must be free for the
+         * next user (a re-attach, a restarted VM) as soon as we let go. */
+        if (d->locked)
+                (void)flock(d->fd, LOCK_UN);
         safe_close(d->fd);
         free(d);
 }

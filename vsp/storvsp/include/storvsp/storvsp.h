@@ -68,6 +68,10 @@ int storvsp_controller_detach(struct storvsp_controller *c, unsigned lun);
  * guest finished the handshake: before that, its own scan sees the LUNs). */
 int storvsp_controller_rescan_fd(const struct storvsp_controller *c);
 bool storvsp_controller_rescan_due(struct storvsp_controller *c);
+/* Bumped on every attach/detach (cheap to poll). */
+uint64_t storvsp_controller_generation(const struct storvsp_controller *c);
+/* The effective per-channel request-slot count. */
+unsigned storvsp_controller_queue_depth(const struct storvsp_controller *c);
 /* True once the guest finished the init handshake (§6.3). */
 bool storvsp_controller_is_ready(const struct storvsp_controller *c);
 uint16_t storvsp_controller_version(const struct storvsp_controller *c);
