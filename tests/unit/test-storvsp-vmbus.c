@@ -222,15 +222,21 @@ TEST(batch_one_doorbell_one_signal) {
         uint8_t *buf;
         uint64_t gpa = guest_buffer(&f, 16, &buf);
         uint64_t doorbells = vmbus_sim_doorbell_count(f.sim), events = vmbus_sim_event_count(f.sim);
+        struct storvsp_device_stats st0, st;
+        storvsp_device_get_stats(f.sd[0], &st0);
         for (unsigned i = 0; i < 16; i++) {
                 const uint8_t r10[10] = { 0x28, 0, 0, 0, 0, (uint8_t)(8 * i), 0, 0, 8, 0 };
                 srb_send(&f, &ch, 100 + i, r10, 10, READ_TYPE, gpa + 4096ull * i, 4096, false);
         }
         ASSERT_OK(vmbus_sim_signal(f.sim, ch.connection_id)); /* one HvSignalEvent for the lot */
-        /* let the host finish everything before the guest reads anything */
-        for (int t = 0; t < 500 && vmbus_sim_event_count(f.sim) == events; t++)
+        /* let the host answer everything before the guest reads anything */
+        for (int t = 0; t < WAIT_MS; t++) {
+                storvsp_device_get_stats(f.sd[0], &st);
+                if (st.replies - st0.replies >= 16) /* counted as the batch is built */
+                        break;
                 usleep(1000);
-        usleep(100 * 1000);
+        }
+        usleep(50 * 1000); /* and published (send_end) */
         bool seen[16] = { false };
         for (unsigned i = 0; i < 16; i++) {
                 struct vmbus_packet p;
