@@ -53,7 +53,7 @@ static int add_policy(scmp_filter_ctx ctx, const struct sandbox_policy *p) {
         return 0;
 }
 
-/* Loads base + sanitizer + the given policies on the calling thread (or
+/* Loads sanitizer + base + the given policies on the calling thread (or
  * on every thread with tsync). */
 static int load(const struct sandbox_policy *const *policies, size_t n, bool tsync) {
         _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
@@ -64,9 +64,9 @@ static int load(const struct sandbox_policy *const *policies, size_t n, bool tsy
         if (r >= 0 && tsync)
                 r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
         if (r >= 0)
-                r = add_policy(ctx, sandbox_builtin_policy("base"));
-        if (r >= 0)
                 r = add_policy(ctx, &sandbox_sanitizer_policy);
+        if (r >= 0)
+                r = add_policy(ctx, sandbox_builtin_policy("base"));
         for (size_t i = 0; r >= 0 && i < n; i++)
                 r = add_policy(ctx, policies[i]);
         if (r >= 0)
