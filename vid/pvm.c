@@ -26,11 +26,14 @@ bool vid_pvm_detect(void) {
 /* docs/pvm-host-notes.md: cmpxchg16b is hidden through CPUID (below);
  * XSAVE, SMAP and the SSE4/AES/POPCNT/PCLMUL families cannot be hidden that
  * way on PVM (KVM reports the host's bits), so the guest is asked to leave
- * them alone. cryptomgr.notests saves ~600 s of emulated self-tests;
- * nokaslr keeps the kernel-half layout the syscall trampoline relies on. */
+ * them alone. cryptomgr.notests saves ~600 s of emulated self-tests and the
+ * initcall blacklist three more slow ones (tracing set-up, a KDF self-test)
+ * that only cost time; nokaslr keeps the kernel-half layout the syscall
+ * trampoline relies on. */
 const char *vid_pvm_linux_cmdline(const struct vid_partition *p) {
         return p->pvm ? "noxsave nokaslr mitigations=off nowatchdog cryptomgr.notests "
-                        "clearcpuid=59,129,137,147,148,151,153,308"
+                        "clearcpuid=59,129,137,147,148,151,153,308 "
+                        "initcall_blacklist=ftrace_check_for_weak_functions,trace_eval_init,crypto_kdf108_init"
                       : "";
 }
 

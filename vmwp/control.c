@@ -87,11 +87,18 @@ struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void
                 }
                 return rep;
         }
-        /* The guest side of these is the integration services (shutdown,
-         * KVP over VMBus), which this worker does not have yet: a definite
-         * "not supported", so vmms can fall back (power-button, stop). */
-        if (strcmp(o, "shutdown") == 0 || strcmp(o, "kvp-get") == 0 || strcmp(o, "kvp-set") == 0)
-                return reply_error(id, ENOTSUP, "integration services are not available in this worker");
+        if (strcmp(o, "shutdown") == 0) {
+                struct json_object *rb = NULL;
+                if (json_object_object_get_ex(req, "reboot", &rb) && !json_object_is_type(rb, json_type_boolean))
+                        return reply_error(id, EINVAL, "\"reboot\" must be true or false");
+                int r = ops->shutdown(opaque, rb && json_object_get_boolean(rb));
+                if (r == -ENOTCONN)
+                        return reply_error(id, ENOTCONN, "the guest has not started its shutdown service");
+                return reply_result(id, r);
+        }
+        /* KVP is not served by this worker yet: a definite "not supported". */
+        if (strcmp(o, "kvp-get") == 0 || strcmp(o, "kvp-set") == 0)
+                return reply_error(id, ENOTSUP, "key-value exchange is not available in this worker");
         if (strcmp(o, "config") == 0)
                 return reply_error(id, EBUSY, "the VM is already configured");
         return reply_error(id, EOPNOTSUPP, "unknown op");

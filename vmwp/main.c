@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +194,14 @@ static int sandbox_setup(const struct args *a, const struct vm_config *cfg, stru
 int main(int argc, char **argv) {
         struct vmwp_vm_options opt;
         vmwp_vm_options_init(&opt); /* first: the timing reference */
+        /* Before any thread exists (VM creation starts service threads), so
+         * every thread inherits the mask and SIGTERM/SIGINT only ever arrive
+         * through the main loop's signalfd. */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
         log_parse_environment();
         struct args a;
         int r = parse_args(argc, argv, &a);

@@ -16,7 +16,9 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/proto.h"
+#include "icvsp/icvsp.h"
 #include "vid/vid.h"
+#include "reattach.h"
 #include "vm-internal.h"
 #include "vmwp/control.h"
 #include "vmwp/loop.h"
@@ -28,9 +30,16 @@ struct run_ctx {
         struct vmwp_loop *loop;
         int control_fd;
         struct vmwp_source *control_src;
+        struct vmwp_reattach *reattach; /* vmms's re-attach listener, if it sent one */
 };
 
 static void control_lost(struct run_ctx *c, int r) {
+        if (c->reattach) { /* vmms restarts: keep running, wait for it on the listener */
+                vmwp_source_free(c->control_src);
+                c->control_src = NULL;
+                c->control_fd = safe_close(c->control_fd);
+                return;
+        }
         vid_partition_request_stop(c->vm->p, VMWP_EXIT_CONTROL_LOST, "control connection to vmms lost (%s)",
                                    r == -ECONNRESET ? "closed" : strerror(-r));
         vmwp_source_free(c->control_src);
@@ -65,8 +74,29 @@ static void op_stop(void *o) {
 static void op_power_button(void *o) {
         vmwp_vm_power_button(((struct run_ctx *)o)->vm);
 }
+static int op_shutdown(void *o, bool reboot) {
+        return vmwp_vm_shutdown(((struct run_ctx *)o)->vm, reboot);
+}
+
+/* CLOCK_MONOTONIC microseconds -> wall-clock microseconds since the epoch. */
+static uint64_t to_wall_us(uint64_t mono_us) {
+        if (mono_us == 0)
+                return 0;
+        uint64_t now_mono = now_us(CLOCK_MONOTONIC), now_wall = now_us(CLOCK_REALTIME);
+        return now_wall - MIN(now_wall, now_mono - MIN(now_mono, mono_us));
+}
+
+static void add_heartbeat(struct json_object *into, const struct vmwp_guest_events *g) {
+        json_object_object_add(into, "heartbeat",
+                               json_object_new_string(icvsp_heartbeat_state_to_string(g->heartbeat)));
+        json_object_object_add(into, "last_beat_us", json_object_new_int64((int64_t)to_wall_us(g->last_beat_us)));
+}
+
 static void op_status(void *o, struct json_object *into) {
         struct vmwp_vm *vm = ((struct run_ctx *)o)->vm;
+        struct vmwp_guest_events g;
+        vmwp_vm_peek_guest_events(vm, &g);
+        add_heartbeat(into, &g);
         json_object_object_add(into, "name", json_object_new_string(vm->cfg.name));
         json_object_object_add(into, "vcpus", json_object_new_int((int)vm->cfg.vcpus));
         json_object_object_add(into, "memory_mib", json_object_new_int64(vm->cfg.memory_mib));
@@ -78,8 +108,50 @@ static int op_stats(void *o, struct json_object *into) {
 
 static const struct vmwp_control_ops control_ops = {
         .pause = op_pause, .resume = op_resume, .is_paused = op_is_paused, .stop = op_stop,
-        .power_button = op_power_button, .status = op_status, .stats = op_stats,
+        .power_button = op_power_button, .shutdown = op_shutdown, .status = op_status, .stats = op_stats,
 };
+
+/* The guest's services reported something (vm-vmbus.c). */
+static int on_guest_event(struct vmwp_source *s, int fd, uint32_t revents, void *userdata) {
+        struct run_ctx *c = userdata;
+        struct vmwp_guest_events g;
+        vmwp_vm_take_guest_events(c->vm, &g);
+        if (g.heartbeat_changed) {
+                struct json_object *ev = vmwp_control_event("heartbeat");
+                if (ev) {
+                        json_object_object_add(ev, "status",
+                                               json_object_new_string(icvsp_heartbeat_state_to_string(g.heartbeat)));
+                        json_object_object_add(ev, "last_us", json_object_new_int64((int64_t)to_wall_us(g.last_beat_us)));
+                }
+                send_msg(c, ev);
+        }
+        if (g.shutdown_answered) {
+                struct json_object *ev = vmwp_control_event("guest-shutdown");
+                if (ev)
+                        json_object_object_add(ev, "ok", json_object_new_boolean(g.shutdown_accepted));
+                send_msg(c, ev);
+        }
+        return 0;
+}
+
+static int on_vmbus(struct vmwp_source *s, int fd, uint32_t revents, void *userdata) {
+        struct run_ctx *c = userdata;
+        vmwp_vm_vmbus_dispatch(c->vm);
+        return 0;
+}
+
+static int on_control(struct vmwp_source *s, int fd, uint32_t revents, void *userdata);
+
+/* A (re)started vmms connected: the newest connection is the control peer. */
+static void on_reattach(int fd, void *userdata) {
+        struct run_ctx *c = userdata;
+        vmwp_source_free(c->control_src);
+        c->control_src = NULL;
+        safe_close(c->control_fd);
+        c->control_fd = fd;
+        if (vmwp_loop_add_io(c->loop, fd, EPOLLIN, on_control, c, &c->control_src) < 0)
+                control_lost(c, -ENOMEM);
+}
 
 static int on_control(struct vmwp_source *s, int fd, uint32_t revents, void *userdata) {
         struct run_ctx *c = userdata;
@@ -87,6 +159,12 @@ static int on_control(struct vmwp_source *s, int fd, uint32_t revents, void *use
         int fds[CONTROL_MAX_FDS];
         size_t n_fds = 0;
         int r = proto_recv(fd, &req, fds, CONTROL_MAX_FDS, &n_fds);
+        if (r >= 0 && vmwp_reattach_is_request(req)) {
+                struct json_object *rep = vmwp_reattach_take(&c->reattach, c->loop, req, fds, n_fds, on_reattach, c);
+                json_object_put(req);
+                send_msg(c, rep);
+                return 0;
+        }
         /* Only the config message carries fds; any others are not ours to keep. */
         for (size_t i = 0; i < n_fds; i++)
                 safe_close(fds[i]);
@@ -164,7 +242,11 @@ static int setup_loop(struct run_ctx *c, int *sfd) {
                 return r;
         if ((r = vmwp_loop_add_io(c->loop, *sfd, EPOLLIN, on_signal, c, NULL)) < 0 ||
             (r = vmwp_loop_add_io(c->loop, vid_partition_stop_fd(c->vm->p), EPOLLIN, on_stop, c, NULL)) < 0 ||
+            (r = vmwp_loop_add_io(c->loop, vmwp_vm_guest_event_fd(c->vm), EPOLLIN, on_guest_event, c, NULL)) < 0 ||
             (r = vmwp_console_attach(c->vm->console, c->loop, c->vm->uart)) < 0)
+                return r;
+        if (vmwp_vm_vmbus_fd(c->vm) >= 0 &&
+            (r = vmwp_loop_add_io(c->loop, vmwp_vm_vmbus_fd(c->vm), EPOLLIN, on_vmbus, c, NULL)) < 0)
                 return r;
         if (c->control_fd >= 0)
                 r = vmwp_loop_add_io(c->loop, c->control_fd, EPOLLIN, on_control, c, &c->control_src);
@@ -194,6 +276,7 @@ int vmwp_run(struct vmwp_vm *vm, int control_fd, char *reason, size_t reason_len
                 }
                 send_msg(&c, ev);
         }
+        vmwp_reattach_free(c.reattach);
         vmwp_loop_free(c.loop);
         return status;
 }

@@ -2,6 +2,7 @@
 /* struct vmwp_vm, shared by vmwp/vm*.c and run.c only. */
 #pragma once
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -23,6 +24,14 @@ struct vmwp_vm {
         struct acpi_pm *pm;
         struct vmwp_console *console;
         struct hvshim *hv;
+        struct vmbus_host_hv *vmbus_host;
+        struct vmbus_server *vmbus;
+        struct icvsp *ic;
+
+        /* Guest events from service threads, for the main loop (vm-vmbus.c). */
+        pthread_mutex_t guest_lock;
+        struct vmwp_guest_events guest;
+        int guest_event_fd;
 
         int disk_fds[VM_DISKS_MAX];
         size_t n_disk_fds;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -223,6 +224,14 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         struct vmwp_vm *vm = calloc(1, sizeof *vm);
         if (!vm)
                 return -ENOMEM;
+        pthread_mutex_init(&vm->guest_lock, NULL);
+        vm->guest_event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (vm->guest_event_fd < 0) {
+                int e = -errno;
+                pthread_mutex_destroy(&vm->guest_lock);
+                free(vm);
+                return e;
+        }
         vm->cfg = *cfg;
         vm->timing = opt->timing;
         vm->start_ns = opt->start_ns;
@@ -294,5 +303,7 @@ void vmwp_vm_free(struct vmwp_vm *vm) {
                 safe_close(vm->disk_fds[i]);
         for (size_t i = 0; i < vm->n_tap_fds; i++)
                 safe_close(vm->tap_fds[i]);
+        safe_close(vm->guest_event_fd);
+        pthread_mutex_destroy(&vm->guest_lock);
         free(vm);
 }

@@ -25,7 +25,9 @@ static int perr(struct pctx *p, const char *field, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
-        if (p->err && p->errlen)
+        if (p->err && p->errlen && !p->path[0] && !field[0]) /* the document itself: no field to name */
+                snprintf(p->err, p->errlen, "%s", msg);
+        else if (p->err && p->errlen)
                 snprintf(p->err, p->errlen, "%s%s%s: %s", p->path, p->path[0] && field[0] ? "." : "",
                          field, msg);
         return -EINVAL;

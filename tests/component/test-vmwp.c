@@ -379,8 +379,16 @@ TEST(control_protocol) {
                 usleep(10000);
         }
         ASSERT_GE(tx, 60);
+        /* The shutdown service is offered but this tiny guest never opens
+         * it: vmms is told to fall back (power button). */
         m = request(sv[0], "{\"op\":\"shutdown\",\"id\":5,\"reboot\":false}");
         ASSERT_STREQ(str_field(m, "ok"), "false");
+        ASSERT_EQ(int_field(m, "errno"), ENOTCONN);
+        json_object_put(m);
+        m = request(sv[0], "{\"op\":\"shutdown\",\"id\":5,\"reboot\":1}");
+        ASSERT_EQ(int_field(m, "errno"), EINVAL);
+        json_object_put(m);
+        m = request(sv[0], "{\"op\":\"kvp-get\",\"id\":5}");
         ASSERT_EQ(int_field(m, "errno"), ENOTSUP);
         json_object_put(m);
         m = request(sv[0], "{\"op\":\"frobnicate\",\"id\":6}");

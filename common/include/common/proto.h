@@ -11,15 +11,44 @@
  * order. The worker answers {"event":"ready"} once the guest runs, or exits.
  *
  * Requests (vmms -> worker), each with an integer "id" echoed in the reply:
- *   {"op":"pause"} {"op":"resume"} {"op":"shutdown","reboot":bool}
+ *   {"op":"pause"} {"op":"resume"}
+ *   {"op":"shutdown","reboot":bool} (guest's shutdown service; errno ENOTCONN
+ *     until the guest opened it, ENOTSUP if not configured: fall back to
+ *     power-button)
  *   {"op":"power-button"} {"op":"stop"} {"op":"status"} {"op":"stats"}
  *   {"op":"kvp-get"} {"op":"kvp-set","key":s,"value":s}
  * Replies: {"id":n,"ok":true,...} or {"id":n,"ok":false,"errno":e,"error":s}
  * Events (worker -> vmms, no id):
  *   {"event":"ready"}, {"event":"state","state":"running"|"paused"},
- *   {"event":"heartbeat","status":"ok"|"no-contact"|"lost","last_us":n},
+ *   {"event":"heartbeat","status":"ok"|"no-contact"|"lost","last_us":n}
+ *      (last_us: wall-clock time of the last answered beat, µs since the
+ *      epoch, 0 if none; "status" replies carry "heartbeat"/"last_beat_us"),
  *   {"event":"kvp","items":{...}}, {"event":"guest-shutdown","ok":bool},
  *   {"event":"exit","status":n,"reason":s} (last message before exit)
+ *
+ * Additions for vmms (issue #9), compatible with workers that ignore them:
+ *
+ * - TAPs: vmms creates the TAP of every NIC itself (IFF_TAP|IFF_NO_PI, no
+ *   vnet header, MTU set, up, on its bridge; or attaches to the NIC's
+ *   pre-created "tap") and writes its name into the NIC's "tap" in the
+ *   config it sends, so every NIC arrives with its fd. Disk fds are opened
+ *   O_RDWR or O_RDONLY as "read_only" says and flock()ed by vmms (the lock
+ *   lives as long as the worker's copy); the worker may add O_DIRECT with
+ *   fcntl(F_SETFL). vmms passes "--serial socket:PATH" and sets
+ *   "serial_log" to the VM's console log.
+ * - Re-attach, so that VMs keep running across a vmms restart or upgrade:
+ *   right after the config, vmms sends {"op":"reattach-listen","id":n} with
+ *   one fd, a listening SOCK_SEQPACKET socket that vmms bound in its runtime
+ *   directory. A worker that supports it answers ok and accepts on it: each
+ *   accepted connection becomes the control connection (the newest wins,
+ *   the previous one is closed), and when the control connection ends the
+ *   worker keeps running instead of exiting with VMWP_EXIT_CONTROL_LOST. A
+ *   restarted vmms connects, sends {"op":"status"} and carries on; events
+ *   while no vmms is connected are dropped. A worker without it answers
+ *   EOPNOTSUPP (closing the fd) and vmms knows the VM will not survive.
+ * - The "status" reply carries "state":"running"|"paused"; the "heartbeat"
+ *   event's last_us is CLOCK_REALTIME in µs of the guest's last heartbeat
+ *   (0: none yet).
  */
 #pragma once
 
@@ -55,3 +84,4 @@ int proto_send(int sock, struct json_object *msg, const int *fds, size_t n_fds);
  * stored in fds (up to max_fds; extra fds are closed and -EMSGSIZE returned).
  * Returns 0, -ECONNRESET on EOF, -EBADMSG for a malformed message. */
 int proto_recv(int sock, struct json_object **msg, int *fds, size_t max_fds, size_t *n_fds);
+

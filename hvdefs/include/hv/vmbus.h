@@ -69,7 +69,12 @@ _Static_assert(sizeof(struct vmbus_channel_message_header) == 8, "header");
 #define VMBUS_CHANNEL_MAX_RELID 2047u /* relids are 1..2047 (§4.4) */
 #define VMBUS_OFFER_USER_DEFINED_BYTES 120u
 #define VMBUS_CHANNEL_ENUMERATE_DEVICE_INTERFACE 0x0001u
+#define VMBUS_CHANNEL_SUPPORTS_TRANSFER_PAGES 0x0002u
+#define VMBUS_CHANNEL_SUPPORTS_GPADLS 0x0004u
 #define VMBUS_CHANNEL_NAMED_PIPE_MODE 0x0010u
+#define VMBUS_CHANNEL_LOOPBACK_OFFER 0x0100u
+#define VMBUS_CHANNEL_PARENT_OFFER 0x0200u
+#define VMBUS_CHANNEL_REQUEST_MONITORED_NOTIFICATION 0x0400u
 #define VMBUS_CHANNEL_TLNPI_PROVIDER_OFFER 0x2000u
 #define VMBUS_PIPE_TYPE_BYTE 0u
 #define VMBUS_PIPE_TYPE_MESSAGE 4u
@@ -100,6 +105,22 @@ _Static_assert(offsetof(struct vmbus_channel_offer_channel, sub_channel_index) =
 _Static_assert(offsetof(struct vmbus_channel_offer_channel, child_relid) == 184, "child_relid");
 _Static_assert(offsetof(struct vmbus_channel_offer_channel, monitorid) == 188, "monitorid");
 _Static_assert(offsetof(struct vmbus_channel_offer_channel, connection_id) == 192, "connection_id");
+
+/* Status values of OPENCHANNEL_RESULT.status, GPADL_CREATED.creation_status
+ * and MODIFYCHANNEL_RESPONSE.status: Linux only tests for non-zero (§4.5,
+ * §4.6). The failure value is NTSTATUS STATUS_UNSUCCESSFUL. */
+#define VMBUS_STATUS_SUCCESS 0u
+#define VMBUS_STATUS_UNSUCCESSFUL 0xc0000001u
+
+/* VERSION_RESPONSE.connection_state (§4.3; ignored by Linux). */
+#define VMBUS_CONNECTION_STATE_SUCCESSFUL 0u
+#define VMBUS_CONNECTION_STATE_LOW_RESOURCES 1u
+#define VMBUS_CONNECTION_STATE_UNKNOWN_FAILURE 2u
+
+/* The host's message slot type for VMBus control messages (§3.2). */
+#define VMBUS_HV_MESSAGE_TYPE 1u
+/* Largest control message: one SynIC message payload (§3.2). */
+#define VMBUS_MESSAGE_MAX_BYTES 240u
 
 /* RESCIND_CHANNELOFFER, RELID_RELEASED, CLOSECHANNEL: header + relid (12) */
 struct vmbus_channel_relid_message {
@@ -158,6 +179,9 @@ struct vmbus_channel_gpadl_body {
 } __attribute__((packed));
 _Static_assert(sizeof(struct vmbus_channel_gpadl_body) == 16, "gpadl body");
 #define VMBUS_GPADL_BODY_MAX_PFNS 28u /* (240 - 16) / 8 */
+/* range_buflen is a u16 holding 8 bytes per range plus 8 per PFN, so one
+ * GPADL can never describe more than (65535 - 8) / 8 pages. */
+#define VMBUS_GPADL_WIRE_MAX_PFNS 8190u
 
 /* GPADL_CREATED, 20 bytes */
 struct vmbus_channel_gpadl_created {
@@ -203,6 +227,8 @@ struct vmbus_channel_initiate_contact {
 _Static_assert(sizeof(struct vmbus_channel_initiate_contact) == 40, "initiate contact");
 _Static_assert(offsetof(struct vmbus_channel_initiate_contact, monitor_page1) == 24, "monitor_page1");
 
+/* UNLOAD, UNLOAD_RESPONSE, REQUESTOFFERS, ALLOFFERS_DELIVERED: header only (8) */
+
 /* VERSION_RESPONSE, 16 bytes */
 struct vmbus_channel_version_response {
         struct vmbus_channel_message_header header;
@@ -229,6 +255,9 @@ struct vmbus_channel_modifychannel_response {
 _Static_assert(sizeof(struct vmbus_channel_modifychannel_response) == 16, "modifychannel response");
 
 /* ---- ring buffers (§5.2) ---- */
+/* Not packed: every field is naturally aligned and the header is the first
+ * bytes of a page, so the indices can be accessed atomically (the
+ * _Static_asserts below pin the layout). */
 struct hv_ring_buffer {
         uint32_t write_index;
         uint32_t read_index;
@@ -238,9 +267,11 @@ struct hv_ring_buffer {
         uint32_t feature_bits; /* bit 0: feat_pending_send_sz */
         uint8_t reserved2[4028];
         /* data area follows at offset 4096 */
-} __attribute__((packed));
+};
 _Static_assert(sizeof(struct hv_ring_buffer) == 4096, "ring header");
 _Static_assert(offsetof(struct hv_ring_buffer, feature_bits) == 64, "feature_bits");
+_Static_assert(offsetof(struct hv_ring_buffer, pending_send_sz) == 12, "pending_send_sz");
+_Static_assert(_Alignof(struct hv_ring_buffer) == 4, "ring header alignment");
 #define VMBUS_RING_FEAT_PENDING_SEND_SZ 1u
 
 /* ---- packets (§5.3) ---- */
@@ -297,6 +328,16 @@ struct vmtransfer_page_packet_header {
         struct vmtransfer_page_range ranges[];
 } __attribute__((packed));
 _Static_assert(sizeof(struct vmtransfer_page_packet_header) == 24, "xfer header");
+
+/* Pipe-mode channels (integration components, §8.1): every payload starts
+ * with this header. Linux ignores it; OpenVMM writes flags = 1 (data) and
+ * msgsize = the bytes that follow. */
+struct vmbus_pipe_hdr {
+        uint32_t flags;
+        uint32_t msgsize;
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmbus_pipe_hdr) == 8, "pipe header");
+#define VMBUS_PIPE_FLAG_DATA 1u
 
 /* Transaction ids with meaning (§5.7). */
 #define VMBUS_RQST_INIT 0xfffffffffffffffdull

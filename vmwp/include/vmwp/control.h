@@ -18,6 +18,8 @@ struct vmwp_control_ops {
         bool (*is_paused)(void *opaque);
         void (*stop)(void *opaque);
         void (*power_button)(void *opaque);
+        /* Graceful shutdown/reboot through the guest's integration service. */
+        int (*shutdown)(void *opaque, bool reboot);
         /* Add fields to a status / stats reply. */
         void (*status)(void *opaque, struct json_object *into);
         int (*stats)(void *opaque, struct json_object *into);
@@ -26,8 +28,9 @@ struct vmwp_control_ops {
 /* Handles one request. Returns the reply to send (never NULL unless out of
  * memory). *state_event is set to "running"/"paused" when a state event must
  * follow the reply, else NULL. Malformed requests get ok:false replies:
- * EINVAL (no op, bad id), EOPNOTSUPP (unknown op), EBUSY (a second config),
- * ENOTSUP (shutdown and KVP: the integration services are not built in). */
+ * EINVAL (no op, bad id, bad field), EOPNOTSUPP (unknown op), EBUSY (a
+ * second config), ENOTSUP (KVP: not built in), and shutdown's own errors
+ * (ENOTSUP: service not configured, ENOTCONN: guest has not opened it). */
 struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void *opaque, struct json_object *req,
                                         const char **state_event);
 

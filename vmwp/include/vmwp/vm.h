@@ -62,6 +62,28 @@ bool vmwp_vm_is_paused(const struct vmwp_vm *vm);
 void vmwp_vm_power_button(struct vmwp_vm *vm);
 /* Adds the counters of every part ("exits", "serial_tx_bytes", ...). */
 int vmwp_vm_stats(struct vmwp_vm *vm, struct json_object *into);
+
+/* Graceful shutdown/reboot through the shutdown integration service.
+ * -ENOTSUP without the service, -ENOTCONN if the guest has not opened it,
+ * -EBUSY while a request is unanswered. */
+int vmwp_vm_shutdown(struct vmwp_vm *vm, bool reboot);
+
+/* What the guest's services reported since the last call. */
+struct vmwp_guest_events {
+        int heartbeat;         /* enum icvsp_heartbeat_state */
+        uint64_t last_beat_us; /* CLOCK_MONOTONIC */
+        bool heartbeat_changed;
+        bool shutdown_answered, shutdown_accepted;
+};
+/* Readable when there is something for vmwp_vm_take_guest_events(). */
+int vmwp_vm_guest_event_fd(const struct vmwp_vm *vm);
+void vmwp_vm_take_guest_events(struct vmwp_vm *vm, struct vmwp_guest_events *out);
+/* The current state, without consuming the change flags. */
+void vmwp_vm_peek_guest_events(struct vmwp_vm *vm, struct vmwp_guest_events *out);
+/* The VMBus server's back-pressure timer: when readable, call
+ * vmwp_vm_vmbus_dispatch() (vmbus/server.h). -1 without a server. */
+int vmwp_vm_vmbus_fd(const struct vmwp_vm *vm);
+void vmwp_vm_vmbus_dispatch(struct vmwp_vm *vm);
 /* Boot milestones (CLOCK_MONOTONIC ns, 0 if not reached). */
 struct vmwp_timing {
         uint64_t start_ns, first_insn_ns, booted_ns, first_serial_ns;

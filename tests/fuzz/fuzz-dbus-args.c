@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+/* What D-Bus callers send vmms: "name or id" arguments and object paths,
+ * configurations for CreateVM/Update (vmms_config_parse_for) and the rules
+ * for changing a configuration in each state. The input is up to two
+ * documents separated by a 0x01 byte: the first is also tried as a name,
+ * an object path and a stop timeout. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmms/names.h"
+#include "vmms/validate.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void refs(const char *s) {
+        struct guid id;
+        char path[VMMS_VM_PATH_MAX];
+        int kind = vmms_vm_ref_parse(s, &id);
+        if (kind == VMMS_VM_REF_NAME && !vm_name_is_valid(s))
+                abort();
+        if (vmms_vm_path_to_id(s, &id) == 0 && strcmp(vmms_vm_path(&id, path), s) != 0)
+                abort(); /* one VM, one path */
+}
+
+static void configs(const char *a, size_t alen, const char *b, size_t blen) {
+        static const struct guid id = { { 1, 2, 3, 4, 5, 6, 0x47, 8, 0x89, 10, 11, 12, 13, 14, 15, 16 } };
+        struct vm_config *ca = malloc(sizeof *ca), *cb = malloc(sizeof *cb);
+        char err[320];
+        uint32_t t;
+        if (!ca || !cb)
+                goto out;
+        if (vmms_config_parse_for(a, alen, &id, true, ca, err, sizeof err) < 0) {
+                if (!err[0])
+                        abort(); /* every refusal says why */
+                goto out;
+        }
+        if (!guid_equal(&ca->id, &id))
+                abort();
+        for (int s = 0; s < VMMS_STATE_MAX; s++)
+                if (vmms_config_check_update(ca, ca, s, err, sizeof err) != 0)
+                        abort(); /* no change is always allowed */
+        if (vmms_stop_timeout_resolve((uint32_t)alen, ca, &t, err, sizeof err) == 0 && t == 0)
+                abort();
+        if (b && vmms_config_parse_for(b, blen, &id, true, cb, err, sizeof err) == 0)
+                for (int s = 0; s < VMMS_STATE_MAX; s++) {
+                        int r = vmms_config_check_update(ca, cb, s, err, sizeof err);
+                        if (r < 0 && !vmms_state_has_worker(s))
+                                abort(); /* a stopped VM takes any valid configuration */
+                }
+out:
+        free(ca);
+        free(cb);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        char *s = malloc(size + 1);
+        if (!s)
+                return 0;
+        memcpy(s, data, size);
+        s[size] = 0;
+        char *sep = memchr(s, 1, size);
+        size_t alen = sep ? (size_t)(sep - s) : size;
+        if (sep)
+                *sep = 0;
+        refs(s);
+        configs(s, alen, sep ? sep + 1 : NULL, sep ? size - alen - 1 : 0);
+        free(s);
+        return 0;
+}

@@ -1,0 +1,138 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The Debian package: build it with packaging/mkdeb.sh (dpkg-deb), check its
+# metadata and contents, verify the systemd unit with systemd-analyze (no
+# warnings allowed), load the D-Bus policy into a real dbus-daemon and check
+# who may own and call what, check the polkit and activation files, and
+# apply the sysusers.d and tmpfiles.d files to a scratch root.
+set -u
+: "${VM_BUILD_DIR:?run through ctest}" "${VM_SOURCE_DIR:?run through ctest}"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+note() { echo "--- $*"; }
+command -v dpkg-deb >/dev/null || { echo "SKIP: dpkg-deb missing (apt-get install dpkg-dev)"; exit 77; }
+T=$(mktemp -d /tmp/vmms-pkg.XXXXXX)
+chmod 755 "$T"
+PIDS=()
+cleanup() { local rc=$?; for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; [ $rc = 0 ] && rm -rf "$T" || echo "kept $T" >&2; }
+trap cleanup EXIT
+
+note "build"
+DEB=$("$VM_SOURCE_DIR/packaging/mkdeb.sh" "$VM_BUILD_DIR" "$T" 2>"$T/mkdeb.err") || fail "mkdeb: $(cat "$T/mkdeb.err")"
+[ -f "$DEB" ] || fail "no package"
+VERSION=$(sed -n 's/^project(vmstack VERSION \([0-9.]*\).*/\1/p' "$VM_SOURCE_DIR/CMakeLists.txt")
+[ "$(basename "$DEB")" = "vmstack_${VERSION}_$(dpkg --print-architecture).deb" ] || fail "name $(basename "$DEB")"
+
+note "metadata"
+[ "$(dpkg-deb -f "$DEB" Package)" = vmstack ] || fail "Package"
+[ "$(dpkg-deb -f "$DEB" Version)" = "$VERSION" ] || fail "Version"
+dpkg-deb -f "$DEB" Depends | grep -q "libsystemd0" && dpkg-deb -f "$DEB" Depends | grep -q "dbus" || fail "Depends"
+dpkg-deb -I "$DEB" | grep -q " postinst" && dpkg-deb -I "$DEB" | grep -q " prerm" || fail "maintainer scripts"
+
+note "contents, owners and modes"
+dpkg-deb -c "$DEB" >"$T/contents"
+want() { # mode path
+  grep -q "^$1 root/root .* \./$2\$" "$T/contents" || fail "missing or wrong: $1 $2 ($(grep "$2" "$T/contents"))"
+}
+want -rwxr-xr-x usr/libexec/vmstack/vmms
+want -rwxr-xr-x usr/bin/vmctl
+want -rw-r--r-- usr/lib/systemd/system/vmms.service
+want -rw-r--r-- usr/share/dbus-1/system.d/org.vmstack.VMMS1.conf
+want -rw-r--r-- usr/share/dbus-1/system-services/org.vmstack.VMMS1.service
+want -rw-r--r-- usr/share/polkit-1/actions/org.vmstack.vmms.policy
+want -rw-r--r-- usr/lib/sysusers.d/vmstack.conf
+want -rw-r--r-- usr/lib/tmpfiles.d/vmstack.conf
+want -rw-r--r-- usr/share/doc/vmstack/dbus-api.md
+want -rw-r--r-- usr/share/doc/vmstack/vmms.md
+if [ -x "$VM_BUILD_DIR/vmwp/vmwp" ]; then want -rwxr-xr-x usr/libexec/vmstack/vmwp; else
+  grep -q "vmwp is not built" "$T/mkdeb.err" || fail "no warning about the missing worker"; fi
+grep -q "^drwxr-xr-x root/root .* \./\$" "$T/contents" || fail "package root mode"
+grep -v "^d" "$T/contents" | grep -v "root/root" && fail "files not owned by root"
+R=$T/root
+dpkg-deb -x "$DEB" "$R"
+"$R/usr/bin/vmctl" --help | grep -q "^Usage: vmctl" || fail "vmctl does not run"
+"$R/usr/libexec/vmstack/vmms" --version | grep -q "vmms $VERSION" || fail "vmms --version"
+
+note "systemd-analyze verify (the unit, with the package and the host's units in one root)"
+if command -v systemd-analyze >/dev/null && systemd-analyze verify --help >/dev/null 2>&1; then
+  cp -an /usr/lib/systemd/system/. "$R/usr/lib/systemd/system/" 2>/dev/null
+  out=$(systemd-analyze verify --man=no --root="$R" vmms.service 2>&1); rc=$?
+  [ $rc = 0 ] && [ -z "$out" ] || fail "systemd-analyze verify (rc $rc): $out"
+  # The check is not vacuous: a wrong value is reported.
+  sed 's/^OOMPolicy=continue/OOMPolicy=sometimes/' "$R/usr/lib/systemd/system/vmms.service" >"$R/usr/lib/systemd/system/vmms-bad.service"
+  systemd-analyze verify --man=no --root="$R" vmms-bad.service 2>&1 | grep -q "Failed to parse OOM policy" || fail "verify sees nothing"
+  rm "$R/usr/lib/systemd/system/vmms-bad.service"
+  U=$R/usr/lib/systemd/system/vmms.service
+  for k in Type=notify KillMode=process OOMPolicy=continue "DeviceAllow=/dev/kvm rw" "DeviceAllow=/dev/net/tun rw" \
+           RuntimeDirectoryPreserve=yes NoNewPrivileges=yes ProtectSystem=full ProtectHome=read-only \
+           "StateDirectory=vmstack vmstack/vms"; do
+    grep -qx "$k" "$U" || fail "unit lacks $k"
+  done
+else
+  echo "SKIP (part): systemd-analyze cannot run here; the unit was not verified"
+fi
+
+note "D-Bus policy in a real dbus-daemon: root owns, others call but cannot own"
+command -v dbus-daemon >/dev/null || fail "dbus-daemon missing"
+# The system bus's own default policy (from the installed system.conf) plus
+# the package's file: what a real system bus would enforce.
+SYSCONF=/usr/share/dbus-1/system.conf
+[ -f "$SYSCONF" ] || fail "no $SYSCONF"
+{
+  echo '<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"'
+  echo ' "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">'
+  echo "<busconfig><listen>unix:path=$T/bus</listen><auth>EXTERNAL</auth>"
+  sed -n '/<policy context="default">/,/<\/policy>/p' "$SYSCONF"
+  echo "<include>$R/usr/share/dbus-1/system.d/org.vmstack.VMMS1.conf</include></busconfig>"
+} >"$T/bus.conf"
+dbus-daemon --config-file="$T/bus.conf" --nofork --nopidfile >"$T/dbus.log" 2>&1 & PIDS+=($!)
+for _ in $(seq 100); do [ -S "$T/bus" ] && break; sleep 0.05; done
+[ -S "$T/bus" ] || fail "dbus-daemon rejected the policy: $(cat "$T/dbus.log")"
+chmod 777 "$T/bus"
+ADDR=unix:path=$T/bus
+NOBODY=$(id -u nobody)
+mkdir -p "$T/state" "$T/run" "$T/log"
+mkdir -p "$T/n" && chown "$NOBODY" "$T/n" # so that only the bus can stop nobody's vmms
+setpriv --reuid="$NOBODY" --regid="$(id -g nobody)" --clear-groups "$R/usr/libexec/vmstack/vmms" --bus-address="$ADDR" \
+  --state-dir="$T/n/state" --runtime-dir="$T/n/run" --log-dir="$T/n/log" >"$T/nobody-vmms.log" 2>&1 &&
+  fail "nobody could run vmms"
+grep -q "cannot own org.vmstack.VMMS1" "$T/nobody-vmms.log" || fail "nobody's vmms: $(cat "$T/nobody-vmms.log")"
+"$R/usr/libexec/vmstack/vmms" --bus-address="$ADDR" --state-dir="$T/state" --runtime-dir="$T/run" \
+  --log-dir="$T/log" --no-polkit >"$T/vmms.log" 2>&1 & PIDS+=($!)
+for _ in $(seq 100); do busctl --address="$ADDR" status org.vmstack.VMMS1 >/dev/null 2>&1 && break; sleep 0.05; done
+busctl --address="$ADDR" status org.vmstack.VMMS1 >/dev/null 2>&1 || fail "root could not own the name: $(cat "$T/vmms.log")"
+as_nobody() { setpriv --reuid="$NOBODY" --regid="$(id -g nobody)" --clear-groups "$@"; }
+as_nobody "$R/usr/bin/vmctl" --address="$ADDR" list >/dev/null || fail "nobody may not call ListVMs"
+as_nobody busctl --address="$ADDR" get-property org.vmstack.VMMS1 /org/vmstack/VMMS1 org.vmstack.VMMS1.Manager Version \
+  >/dev/null || fail "nobody may not read properties"
+as_nobody busctl --address="$ADDR" introspect org.vmstack.VMMS1 /org/vmstack/VMMS1 >/dev/null || fail "nobody may not introspect"
+out=$(as_nobody busctl --address="$ADDR" set-property org.vmstack.VMMS1 /org/vmstack/VMMS1 org.vmstack.VMMS1.Manager Version s x 2>&1)
+echo "$out" | grep -qi "access denied\|AccessDenied" || fail "Properties.Set not denied by the bus: $out"
+out=$(as_nobody "$R/usr/bin/vmctl" --address="$ADDR" create --name=x --kernel=/k 2>&1); rc=$?
+[ $rc = 6 ] || fail "nobody's CreateVM: rc $rc: $out"
+
+note "activation file and polkit actions"
+A=$R/usr/share/dbus-1/system-services/org.vmstack.VMMS1.service
+grep -qx "Name=org.vmstack.VMMS1" "$A" && grep -qx "SystemdService=dbus-org.vmstack.VMMS1.service" "$A" && grep -qx "User=root" "$A" ||
+  fail "activation file"
+grep -qx "Alias=dbus-org.vmstack.VMMS1.service" "$R/usr/lib/systemd/system/vmms.service" || fail "no alias for activation"
+P=$R/usr/share/polkit-1/actions/org.vmstack.vmms.policy
+grep -q '<action id="org.vmstack.vmms.manage">' "$P" && grep -q '<action id="org.vmstack.vmms.read">' "$P" || fail "polkit actions"
+if command -v xmllint >/dev/null; then
+  xmllint --noout "$P" "$R/usr/share/dbus-1/system.d/org.vmstack.VMMS1.conf" || fail "XML not well-formed"
+fi
+grep -q "VMMS_POLKIT_ACTION_MANAGE \"org.vmstack.vmms.manage\"" "$VM_SOURCE_DIR/vmms/include/vmms/names.h" || fail "action names differ from vmms"
+
+note "sysusers.d and tmpfiles.d on a scratch root"
+S=$T/sysroot
+mkdir -p "$S/etc"
+: >"$S/etc/passwd"; : >"$S/etc/group"; : >"$S/etc/shadow"; : >"$S/etc/gshadow"
+echo "root:x:0:" >"$S/etc/group"
+echo "root:x:0:0:root:/root:/bin/sh" >"$S/etc/passwd"
+systemd-sysusers --root="$S" "$R/usr/lib/sysusers.d/vmstack.conf" || fail "systemd-sysusers"
+grep -q "^vmstack:x:[0-9]*:" "$S/etc/group" || fail "no vmstack group: $(cat "$S/etc/group")"
+systemd-tmpfiles --root="$S" --create "$R/usr/lib/tmpfiles.d/vmstack.conf" || fail "systemd-tmpfiles"
+[ "$(stat -c %a "$S/var/lib/vmstack/vms")" = 700 ] || fail "state dir mode"
+[ "$(stat -c %a "$S/run/vmstack")" = 755 ] || fail "runtime dir mode"
+GID=$(grep "^vmstack:" "$S/etc/group" | cut -d: -f3)
+[ "$(stat -c %g "$S/var/log/vmstack")" = "$GID" ] || fail "log dir group"
+echo "PASS"

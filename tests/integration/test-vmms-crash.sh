@@ -1,0 +1,89 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Worker ends vmms did not ask for: kill -9 (Crashed, with the reason, and
+# the restart policy applied with back-off and a limit), guest reboot (worker
+# exit VMWP_EXIT_RESET restarts the VM), setup failure, start timeout.
+set -u
+source "$(dirname "$0")/vmms-lib.sh"
+t_setup
+t_pick_worker
+t_start_vmms --restart-burst=3 --restart-window=60 --start-timeout=2
+
+wait_restarts() { # VM N
+  for _ in $(seq 200); do [ "$(vm_prop "$1" Restarts)" = "u $2" ] || [ "$(vm_prop "$1" Restarts)" = "$2" ] && break; sleep 0.1; done
+}
+
+note "kill -9 of the worker, restart policy never: Crashed with the reason"
+t_create never1 "" ',"restart_policy":"never"'
+expect_rc 0 vmctl start never1 --timeout=120
+kill -9 "$(vm_prop never1 WorkerPid)"
+wait_state never1 Crashed
+[ "$(vm_prop never1 ExitReason)" = "worker killed by signal KILL" ] || fail "reason: $(vm_prop never1 ExitReason)"
+[ "$(vm_prop never1 Restarts)" = 0 ] || fail "never restarted"
+[ "$(vm_prop never1 WorkerPid)" = 0 ] || fail "WorkerPid after the end"
+expect_rc 0 vmctl start never1 --timeout=120
+expect_rc 0 vmctl kill never1
+
+note "kill -9, restart policy on-failure: restarted after the back-off"
+t_create onf "" ',"restart_policy":"on-failure"'
+expect_rc 0 vmctl start onf --timeout=120
+P1=$(vm_prop onf WorkerPid)
+kill -9 "$P1"
+wait_restarts onf 1
+wait_state onf Running 120
+P2=$(vm_prop onf WorkerPid)
+[ "$P2" != "$P1" ] && [ "$P2" -gt 0 ] || fail "no new worker ($P1 -> $P2)"
+[ "$(vm_prop onf ExitReason)" = "worker killed by signal KILL" ] || fail "reason kept: $(vm_prop onf ExitReason)"
+grep -q "vm onf: restarting in 100 ms (restart policy on-failure)" "$T/vmms.log" || fail "no back-off logged"
+note "a Stop during the back-off cancels the restart"
+kill -9 "$P2"
+wait_state onf Crashed
+expect_rc 0 vmctl stop onf
+sleep 1
+[ "$(vm_prop onf State)" = Crashed ] || fail "restarted although stopped: $(vm_prop onf State)"
+
+if [ "$WORKER_KIND" = fake ]; then
+  note "a crashing guest hits the restart limit"
+  t_create crashy "fake.exit_after_ms=50" ',"restart_policy":"always"'
+  expect_rc 0 vmctl start crashy
+  for _ in $(seq 100); do
+    vm_prop crashy ExitReason | grep -q "restart limit reached" && break; sleep 0.1
+  done
+  [ "$(vm_prop crashy State)" = Crashed ] || fail "crashy: $(vm_prop crashy State)"
+  [ "$(vm_prop crashy Restarts)" = 3 ] || fail "crashy restarts: $(vm_prop crashy Restarts)"
+  vm_prop crashy ExitReason | grep -q "^guest crashed: exit requested by fake.exit_after_ms (exit status 13) (restart limit reached: 3 restarts in 60 s)$" ||
+    fail "crashy reason: $(vm_prop crashy ExitReason)"
+  grep -q "restarting in 200 ms" "$T/vmms.log" && grep -q "restarting in 400 ms" "$T/vmms.log" || fail "no exponential back-off"
+
+  note "guest reboot (exit status 10) starts a new worker at once, policy never"
+  t_create resetter "fake.exit_after_ms=100 fake.exit_status=10" ',"restart_policy":"never"'
+  expect_rc 0 vmctl start resetter
+  wait_restarts resetter 2
+  expect_rc 0 vmctl kill resetter
+  grep -q "vm resetter: worker ended: reset: exit requested by fake.exit_after_ms (exit status 10)" "$T/vmms.log" || fail "no reset logged"
+
+  note "guest power-off with policy always restarts; on-failure does not"
+  t_create poweroff "fake.exit_after_ms=50 fake.exit_status=0" ',"restart_policy":"on-failure"'
+  expect_rc 0 vmctl start poweroff
+  wait_state poweroff Off
+  sleep 0.5
+  [ "$(vm_prop poweroff State)" = Off ] && [ "$(vm_prop poweroff Restarts)" = 0 ] || fail "on-failure restarted a clean power-off"
+
+  note "setup failure: Crashed with the worker's reason"
+  t_create broken "fake.setup_fail"
+  expect_rc 1 vmctl start broken
+  echo "$LAST_OUT" | grep -q "setup failed: setup failed on request (fake.setup_fail) (exit status 3)" || fail "start of broken: $LAST_OUT"
+
+  note "start timeout: killed and Crashed"
+  t_create slow "fake.ready_ms=10000"
+  expect_rc 1 vmctl start slow
+  [ "$(vm_prop slow ExitReason)" = "the worker did not report ready within 2 s" ] || fail "slow: $(vm_prop slow ExitReason)"
+
+  note "worker binary missing: a clear error, the VM stays Off"
+fi
+t_stop_vmms
+t_start_vmms --worker=/nonexistent/vmwp
+expect_rc 1 vmctl start never1
+echo "$LAST_OUT" | grep -q "cannot execute the worker /nonexistent/vmwp: No such file or directory" || fail "missing worker: $LAST_OUT"
+[ "$(vm_prop never1 State)" = Off ] || [ "$(vm_prop never1 State)" = Crashed ] || fail "state after failed start"
+echo "PASS (worker: $WORKER_KIND)"

@@ -1,0 +1,89 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# vmms restarts while VMs run: the workers keep running and the new vmms
+# re-attaches to them (runtime records + the workers' control listeners),
+# including a paused VM; a worker that died while vmms was away is reported
+# Crashed and its restart policy applied; a corrupt runtime record is kept
+# aside and reported; a second vmms on the same runtime directory refuses.
+set -u
+source "$(dirname "$0")/vmms-lib.sh"
+t_setup
+t_pick_worker
+t_start_vmms
+
+note "three running VMs, one paused, one off"
+for v in a b c; do t_create "$v"; expect_rc 0 vmctl start "$v" --timeout=120; done
+t_create off1
+t_create gone "" ',"restart_policy":"on-failure"'
+expect_rc 0 vmctl start gone --timeout=120
+expect_rc 0 vmctl pause b
+PA=$(vm_prop a WorkerPid) PB=$(vm_prop b WorkerPid) PC=$(vm_prop c WorkerPid) PG=$(vm_prop gone WorkerPid)
+SINCE_A=$(vm_prop a RunningSince)
+
+note "a second vmms on the same runtime directory refuses to start"
+"$VMMS" --bus-address="$ADDR" --state-dir="$T/state" --runtime-dir="$T/run" --log-dir="$T/log" \
+  --worker="$WORKER" --no-polkit >"$T/second.log" 2>&1 && fail "a second vmms started"
+grep -q "another vmms uses $T/run" "$T/second.log" || fail "second vmms: $(cat "$T/second.log")"
+
+note "stop vmms (SIGTERM): the VMs keep running"
+t_stop_vmms
+for p in $PA $PB $PC $PG; do alive "$p" || fail "worker $p died with vmms"; done
+grep -q "exiting; running VMs keep running" "$T/vmms.log" || fail "no exit message"
+
+note "while vmms is away: one worker dies, one record gets corrupted"
+kill -9 "$PG"
+ID_C=$(sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' "$T/state"/*.json | while read -r id; do
+  grep -q '"name": *"c"' "$T/state/$id.json" && echo "$id"; done)
+[ -n "$ID_C" ] || fail "cannot find c's id"
+cp "$T/run/vms/$ID_C/worker.json" "$T/c-record.json"
+echo "{ not json" >"$T/run/vms/$ID_C/worker.json"
+
+note "start vmms again: re-attached"
+t_start_vmms
+[ "$(vm_prop a State)" = Running ] || fail "a: $(vm_prop a State)"
+[ "$(vm_prop a WorkerPid)" = "$PA" ] || fail "a has a new worker"
+[ "$(vm_prop a RunningSince)" = "$SINCE_A" ] || fail "a's RunningSince changed"
+for _ in $(seq 50); do [ "$(vm_prop b State)" = Paused ] && break; sleep 0.1; done
+[ "$(vm_prop b State)" = Paused ] || fail "b: $(vm_prop b State) (paused before the restart)"
+[ "$(vm_prop off1 State)" = Off ] || fail "off1"
+grep -q "vm a: re-attached to worker $PA" "$T/vmms.log" || fail "no re-attach logged"
+
+note "the dead worker: Crashed, restart policy applied"
+wait_state gone Running 120
+[ "$(vm_prop gone ExitReason)" = "the worker ended while vmms was not running" ] || fail "gone: $(vm_prop gone ExitReason)"
+[ "$(vm_prop gone Restarts)" = 1 ] || fail "gone restarts"
+
+note "the corrupt record: kept aside and reported"
+[ -f "$T/run/vms/$ID_C/worker.json.corrupt" ] || fail "corrupt record not kept"
+bus get-property org.vmstack.VMMS1 /org/vmstack/VMMS1 org.vmstack.VMMS1.Manager Problems | grep -q "corrupt runtime record" ||
+  fail "Problems: $(bus get-property org.vmstack.VMMS1 /org/vmstack/VMMS1 org.vmstack.VMMS1.Manager Problems)"
+alive "$PC" || fail "c's worker was killed"
+kill -9 "$PC"
+
+note "re-attached VMs are fully managed"
+expect_rc 0 vmctl resume b
+expect_rc 0 vmctl pause a
+expect_rc 0 vmctl resume a
+if [ "$WORKER_KIND" = fake ]; then
+  out=$(echo "after restart" | vmctl console a --timeout=10)
+  echo "$out" | grep -q "echo: after restart" || fail "console after re-attach: $out"
+fi
+expect_rc 0 vmctl stop a --timeout=60
+[ "$(vm_prop a State)" = Off ] || fail "a not Off"
+[ "$(vm_prop a ExitStatus)" = "0" ] || [ "$(vm_prop a ExitStatus)" = "14" ] || fail "a's exit status unknown: $(vm_prop a ExitStatus)"
+alive "$PA" && fail "a's worker still runs"
+expect_rc 0 vmctl kill b
+expect_rc 0 vmctl kill gone
+
+if [ "$WORKER_KIND" = fake ]; then
+  note "a worker without re-attach support ends with vmms; reported Crashed"
+  t_create old "fake.no_reattach"
+  expect_rc 0 vmctl start old
+  PO=$(vm_prop old WorkerPid)
+  t_stop_vmms
+  for _ in $(seq 50); do alive "$PO" || break; sleep 0.1; done
+  alive "$PO" && fail "the old worker survived the lost control connection"
+  t_start_vmms
+  [ "$(vm_prop old State)" = Crashed ] || fail "old: $(vm_prop old State)"
+fi
+echo "PASS (worker: $WORKER_KIND)"

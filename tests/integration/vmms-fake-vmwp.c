@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: MIT
+/* A test double of vmwp for the vmms integration tests: it speaks
+ * common/proto.h exactly as vmms expects of the real worker (config message
+ * with the disk and TAP fds, ready/state/heartbeat/exit events, requests
+ * with ids, the "reattach-listen" listener, the console on --serial
+ * socket:PATH with one client at a time, serial_log) like vmwp (docs/vmwp.md),
+ * but runs no guest. Behaviour is
+ * chosen by "fake.*" words in the VM's boot.cmdline:
+ *   fake.ready_ms=N      report ready after N ms (default 20)
+ *   fake.exit_after_ms=N fake.exit_status=S   exit with S, N ms after ready
+ *   fake.shutdown_ic     the guest runs the shutdown integration service
+ *                        (otherwise shutdown answers ENOTSUP, as vmwp does today)
+ *   fake.ignore_acpi     the guest ignores the ACPI power button
+ *   fake.no_reattach     answer "reattach-listen" with EOPNOTSUPP, as a worker
+ *                        without re-attach does (it then exits when vmms goes)
+ *   fake.setup_fail      fail setup (exit VMWP_EXIT_SETUP)
+ * The console echoes each input line back as "echo: <line>". */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/fd-util.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "common/proto.h"
+
+#define MAX_CONSOLE_CLIENTS 1 /* as vmwp: one client at a time */
+
+struct fake {
+        int ctl, ctl_listen, con_listen, con_log;
+        int con[MAX_CONSOLE_CLIENTS];
+        char name[VM_NAME_MAX + 1];
+        char cmdline[VM_CMDLINE_MAX];
+        bool paused, ready, shutdown_ic, reattach;
+        uint64_t ready_at, exit_at, hb_next, pending_exit_at;
+        int exit_status, pending_exit_status;
+        const char *pending_reason;
+};
+
+static long knob(const struct fake *f, const char *name, long def) {
+        const char *p = strstr(f->cmdline, name);
+        if (!p)
+                return def;
+        p += strlen(name);
+        return *p == '=' ? strtol(p + 1, NULL, 10) : 1;
+}
+
+static uint64_t now_ms(void) {
+        return now_us(CLOCK_MONOTONIC) / 1000;
+}
+
+static void send_msg(struct fake *f, json_object *m) {
+        if (f->ctl >= 0 && proto_send(f->ctl, m, NULL, 0) < 0)
+                f->ctl = safe_close(f->ctl);
+        json_object_put(m);
+}
+
+static void console_out(struct fake *f, const char *s) {
+        if (f->con_log >= 0)
+                (void)write_full(f->con_log, s, strlen(s));
+        for (int i = 0; i < MAX_CONSOLE_CLIENTS; i++)
+                if (f->con[i] >= 0 && write_full(f->con[i], s, strlen(s)) < 0)
+                        f->con[i] = safe_close(f->con[i]);
+}
+
+static _Noreturn void finish(struct fake *f, int status, const char *reason) {
+        char line[256];
+        snprintf(line, sizeof line, "fake-vmwp: %s: exiting: %s\n", f->name, reason);
+        console_out(f, line);
+        json_object *m = json_object_new_object();
+        json_object_object_add(m, "event", json_object_new_string("exit"));
+        json_object_object_add(m, "status", json_object_new_int(status));
+        json_object_object_add(m, "reason", json_object_new_string(reason));
+        send_msg(f, m);
+        fprintf(stderr, "fake-vmwp: %s\n", reason);
+        exit(status);
+}
+
+static json_object *reply(json_object *req, bool ok, int err, const char *error) {
+        json_object *m = json_object_new_object(), *id;
+        if (json_object_object_get_ex(req, "id", &id))
+                json_object_object_add(m, "id", json_object_get(id));
+        json_object_object_add(m, "ok", json_object_new_boolean(ok));
+        if (!ok) {
+                json_object_object_add(m, "errno", json_object_new_int(err));
+                json_object_object_add(m, "error", json_object_new_string(error));
+        }
+        return m;
+}
+
+static void state_event(struct fake *f) {
+        json_object *m = json_object_new_object();
+        json_object_object_add(m, "event", json_object_new_string("state"));
+        json_object_object_add(m, "state", json_object_new_string(f->paused ? "paused" : "running"));
+        send_msg(f, m);
+}
+
+static void schedule_exit(struct fake *f, int status, const char *reason) {
+        f->pending_exit_at = now_ms() + 20;
+        f->pending_exit_status = status;
+        f->pending_reason = reason;
+}
+
+static bool is_listener(int fd) {
+        int type = 0, acc = 0;
+        socklen_t l1 = sizeof type, l2 = sizeof acc;
+        return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l1) == 0 && type == SOCK_SEQPACKET &&
+               getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &l2) == 0 && acc;
+}
+
+static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_fds) {
+        json_object *v;
+        const char *op = json_object_object_get_ex(req, "op", &v) ? json_object_get_string(v) : "";
+        if (!strcmp(op, "reattach-listen") && f->reattach && n_fds == 1 && is_listener(fds[0])) {
+                safe_close(f->ctl_listen);
+                f->ctl_listen = fds[0];
+                send_msg(f, reply(req, true, 0, NULL));
+                return;
+        }
+        for (size_t i = 0; i < n_fds; i++)
+                safe_close(fds[i]);
+        if (!strcmp(op, "pause") || !strcmp(op, "resume")) {
+                f->paused = !strcmp(op, "pause");
+                send_msg(f, reply(req, true, 0, NULL));
+                state_event(f);
+        } else if (!strcmp(op, "shutdown")) {
+                if (!f->shutdown_ic) {
+                        send_msg(f, reply(req, false, ENOTSUP, "the guest runs no shutdown integration service"));
+                        return;
+                }
+                bool reboot = json_object_object_get_ex(req, "reboot", &v) && json_object_get_boolean(v);
+                send_msg(f, reply(req, true, 0, NULL));
+                schedule_exit(f, reboot ? VMWP_EXIT_RESET : VMWP_EXIT_POWEROFF,
+                              reboot ? "guest rebooted" : "guest shut down");
+        } else if (!strcmp(op, "power-button")) {
+                send_msg(f, reply(req, true, 0, NULL));
+                if (!knob(f, "fake.ignore_acpi", 0))
+                        schedule_exit(f, VMWP_EXIT_POWEROFF, "guest powered off after the power button");
+        } else if (!strcmp(op, "stop")) {
+                send_msg(f, reply(req, true, 0, NULL));
+                finish(f, VMWP_EXIT_STOPPED, "stopped by vmms");
+        } else if (!strcmp(op, "status")) {
+                json_object *m = reply(req, true, 0, NULL);
+                json_object_object_add(m, "state", json_object_new_string(!f->ready ? "starting" : f->paused ? "paused" : "running"));
+                send_msg(f, m);
+        } else
+                send_msg(f, reply(req, false, EOPNOTSUPP, "unknown op"));
+}
+
+static int listen_console(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        if (strlen(path) >= sizeof sa.sun_path)
+                return -1;
+        strcpy(sa.sun_path, path);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        (void)unlink(path);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 4) < 0)
+                return safe_close(fd);
+        return fd;
+}
+
+/* vmwp's rule: one fd per disk, then one per NIC that names a TAP. */
+static void check_fds(struct fake *f, const struct vm_config *c, const int *fds, size_t n) {
+        size_t want = c->n_disks;
+        struct stat st;
+        for (uint32_t i = 0; i < c->n_nics; i++)
+                want += c->nics[i].tap[0] != 0;
+        if (n != want)
+                finish(f, VMWP_EXIT_USAGE, "wrong number of fds");
+        for (size_t i = 0; i < n; i++)
+                if (fstat(fds[i], &st) < 0)
+                        finish(f, VMWP_EXIT_USAGE, "an fd is not open");
+}
+
+static void configure(struct fake *f, const char *serial) {
+        json_object *msg = NULL, *cfg, *v;
+        int fds[PROTO_MAX_FDS];
+        size_t n = 0;
+        struct vm_config *c = malloc(sizeof *c);
+        char err[256], line[512];
+        if (!c || proto_recv(f->ctl, &msg, fds, PROTO_MAX_FDS, &n) < 0 ||
+            !json_object_object_get_ex(msg, "op", &v) || strcmp(json_object_get_string(v), "config") ||
+            !json_object_object_get_ex(msg, "config", &cfg))
+                finish(f, VMWP_EXIT_USAGE, "no configuration message");
+        const char *js = json_object_to_json_string(cfg);
+        if (vm_config_parse(js, strlen(js), c, err, sizeof err) < 0)
+                finish(f, VMWP_EXIT_USAGE, err);
+        snprintf(f->name, sizeof f->name, "%s", c->name);
+        snprintf(f->cmdline, sizeof f->cmdline, "%s", c->cmdline);
+        check_fds(f, c, fds, n);
+        if (c->serial_log[0] &&
+            (f->con_log = open(c->serial_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)) < 0)
+                finish(f, VMWP_EXIT_SETUP, "serial_log: cannot open");
+        if (serial && !strncmp(serial, "socket:", 7) && (f->con_listen = listen_console(serial + 7)) < 0)
+                finish(f, VMWP_EXIT_SETUP, "serial socket: cannot listen");
+        f->reattach = !knob(f, "fake.no_reattach", 0);
+        f->shutdown_ic = c->ic.shutdown && knob(f, "fake.shutdown_ic", 0);
+        snprintf(line, sizeof line, "fake-vmwp: %s booting (%u disks, %u nics)\n", c->name, c->n_disks, c->n_nics);
+        console_out(f, line);
+        free(c);
+        json_object_put(msg);
+        if (knob(f, "fake.setup_fail", 0))
+                finish(f, VMWP_EXIT_SETUP, "setup failed on request (fake.setup_fail)");
+        f->ready_at = now_ms() + (uint64_t)knob(f, "fake.ready_ms", 20);
+}
+
+static void become_ready(struct fake *f) {
+        json_object *m = json_object_new_object();
+        f->ready = true;
+        f->ready_at = 0;
+        json_object_object_add(m, "event", json_object_new_string("ready"));
+        send_msg(f, m);
+        console_out(f, "fake-vmwp: guest running\n");
+        long after = knob(f, "fake.exit_after_ms", -1);
+        if (after >= 0) {
+                f->exit_at = now_ms() + (uint64_t)after;
+                f->exit_status = (int)knob(f, "fake.exit_status", VMWP_EXIT_GUEST_CRASH);
+        }
+        f->hb_next = now_ms() + 100;
+}
+
+static void heartbeat(struct fake *f) {
+        json_object *m = json_object_new_object();
+        json_object_object_add(m, "event", json_object_new_string("heartbeat"));
+        json_object_object_add(m, "status", json_object_new_string("ok"));
+        json_object_object_add(m, "last_us", json_object_new_int64((int64_t)now_us(CLOCK_REALTIME)));
+        send_msg(f, m);
+        f->hb_next = now_ms() + 1000;
+}
+
+static void on_control(struct fake *f) {
+        json_object *msg = NULL;
+        int fds[4];
+        size_t n_fds = 0;
+        int r = proto_recv(f->ctl, &msg, fds, ARRAY_SIZE(fds), &n_fds);
+        if (r == -ECONNRESET || (r < 0 && r != -EBADMSG && r != -EAGAIN)) {
+                f->ctl = safe_close(f->ctl);
+                if (f->ctl_listen < 0)
+                        finish(f, VMWP_EXIT_CONTROL_LOST, "control connection to vmms lost");
+                return; /* vmms restarts: wait for it on the listener */
+        }
+        if (r >= 0) {
+                handle_request(f, msg, fds, n_fds);
+                json_object_put(msg);
+        }
+}
+
+static void on_console_input(struct fake *f, int i) {
+        char buf[512], line[600];
+        ssize_t n = read(f->con[i], buf, sizeof buf - 1);
+        if (n <= 0) { /* the client went away (vmwp drops it on end of input too) */
+                f->con[i] = safe_close(f->con[i]);
+                return;
+        }
+        buf[n] = 0;
+        for (char *save = NULL, *l = strtok_r(buf, "\r\n", &save); l; l = strtok_r(NULL, "\r\n", &save)) {
+                snprintf(line, sizeof line, "echo: %s\n", l);
+                console_out(f, line);
+        }
+}
+
+static void accept_console(struct fake *f) {
+        int fd = accept4(f->con_listen, NULL, NULL, SOCK_CLOEXEC);
+        for (int i = 0; fd >= 0 && i < MAX_CONSOLE_CLIENTS; i++)
+                if (f->con[i] < 0) {
+                        f->con[i] = fd;
+                        (void)write_full(fd, "fake-vmwp: console attached\n", 28);
+                        return;
+                }
+        safe_close(fd);
+}
+
+static int poll_timeout(const struct fake *f) {
+        uint64_t now = now_ms(), next = UINT64_MAX;
+        const uint64_t t[] = { f->ready_at, f->exit_at, f->ready ? f->hb_next : 0, f->pending_exit_at };
+        for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+                if (t[i] && t[i] < next)
+                        next = t[i];
+        return next == UINT64_MAX ? -1 : next <= now ? 0 : (int)(next - now);
+}
+
+static void timers(struct fake *f) {
+        uint64_t now = now_ms();
+        if (f->ready_at && now >= f->ready_at)
+                become_ready(f);
+        if (f->exit_at && now >= f->exit_at)
+                finish(f, f->exit_status, "exit requested by fake.exit_after_ms");
+        if (f->pending_exit_at && now >= f->pending_exit_at)
+                finish(f, f->pending_exit_status, f->pending_reason);
+        if (f->ready && !f->paused && now >= f->hb_next)
+                heartbeat(f);
+}
+
+static void run(struct fake *f) {
+        for (;;) {
+                struct pollfd p[3 + MAX_CONSOLE_CLIENTS];
+                p[0] = (struct pollfd){ .fd = f->ctl, .events = POLLIN };
+                p[1] = (struct pollfd){ .fd = f->ctl_listen, .events = POLLIN };
+                /* One console client at a time: others wait, as with vmwp. */
+                p[2] = (struct pollfd){ .fd = f->con[0] >= 0 ? -1 : f->con_listen, .events = POLLIN };
+                for (int i = 0; i < MAX_CONSOLE_CLIENTS; i++)
+                        p[3 + i] = (struct pollfd){ .fd = f->con[i], .events = POLLIN };
+                if (poll(p, ARRAY_SIZE(p), poll_timeout(f)) < 0 && errno != EINTR)
+                        finish(f, VMWP_EXIT_INTERNAL, "poll failed");
+                timers(f);
+                if (p[0].revents && f->ctl >= 0)
+                        on_control(f);
+                if (p[1].revents & POLLIN) { /* a (re)started vmms: the newest connection wins */
+                        int fd = accept4(f->ctl_listen, NULL, NULL, SOCK_CLOEXEC);
+                        if (fd >= 0) {
+                                safe_close(f->ctl);
+                                f->ctl = fd;
+                        }
+                }
+                if (p[2].revents & POLLIN)
+                        accept_console(f);
+                for (int i = 0; i < MAX_CONSOLE_CLIENTS; i++)
+                        if (f->con[i] >= 0 && (p[3 + i].revents & (POLLIN | POLLHUP)))
+                                on_console_input(f, i);
+        }
+}
+
+static void on_sigterm(int sig) {
+        _exit(VMWP_EXIT_STOPPED);
+}
+
+int main(int argc, char **argv) {
+        struct fake f = { .ctl = PROTO_CONTROL_FD, .ctl_listen = -1, .con_listen = -1, .con_log = -1 };
+        for (int i = 0; i < MAX_CONSOLE_CLIENTS; i++)
+                f.con[i] = -1;
+        if ((argc != 3 && argc != 5) || strcmp(argv[1], "--control-fd") || strcmp(argv[2], "3") ||
+            (argc == 5 && strcmp(argv[3], "--serial"))) {
+                fprintf(stderr, "usage: vmms-fake-vmwp --control-fd 3 [--serial socket:PATH]\n");
+                return VMWP_EXIT_USAGE;
+        }
+        signal(SIGPIPE, SIG_IGN);
+        signal(SIGTERM, on_sigterm);
+        configure(&f, argc == 5 ? argv[4] : NULL);
+        run(&f);
+}

@@ -1,0 +1,194 @@
+# SPDX-License-Identifier: MIT
+# Shared helpers of the vmms/vmctl integration tests (sourced, not run): a
+# private dbus-daemon, a vmms on it with its own state/runtime/log dirs, and
+# assertions. Every test gets a fresh directory and cleans up its processes.
+#
+# Worker selection: VMMS_TEST_WORKER=real|fake (default: real when the real
+# vmwp, a bootable test guest and /dev/kvm are available, else fake).
+
+: "${VM_BUILD_DIR:?run through ctest (VM_BUILD_DIR unset)}"
+VMMS=$VM_BUILD_DIR/vmms/vmms
+VMCTL_BIN=$VM_BUILD_DIR/vmms/vmctl
+FAKE_WORKER=$VM_BUILD_DIR/vmms/vmms-fake-vmwp
+REAL_WORKER=$VM_BUILD_DIR/vmwp/vmwp
+
+fail() { echo "FAIL: $*" >&2; [ -n "${T:-}" ] && [ -f "$T/vmms.log" ] && tail -n 40 "$T/vmms.log" >&2; exit 1; }
+note() { echo "--- $*"; }
+
+t_setup() {
+  [ "$(id -u)" = 0 ] || { echo "SKIP: the vmms integration tests run as root (TAPs, /dev/kvm, setpriv)"; exit 77; }
+  command -v dbus-daemon >/dev/null || { echo "SKIP: dbus-daemon not installed"; exit 77; }
+  T=$(mktemp -d /tmp/vmms-test.XXXXXX)
+  chmod 755 "$T"
+  VMMS_PID= DBUS_PID=
+  trap t_cleanup EXIT
+  cat >"$T/bus.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <listen>unix:path=$T/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+CONF
+  dbus-daemon --config-file="$T/bus.conf" --nofork --nopidfile >"$T/dbus.log" 2>&1 &
+  DBUS_PID=$!
+  ADDR="unix:path=$T/bus"
+  for _ in $(seq 100); do [ -S "$T/bus" ] && break; sleep 0.05; done
+  [ -S "$T/bus" ] || fail "dbus-daemon did not start"
+  chmod 777 "$T/bus"
+  mkdir -p "$T/state" "$T/run" "$T/log" "$T/images"
+}
+
+t_cleanup() {
+  local rc=$?
+  [ -n "${VMMS_PID:-}" ] && kill "$VMMS_PID" 2>/dev/null
+  # Workers outlive vmms by design; end those of this test (their runtime
+  # records name them), by pid, never by name.
+  for rec in "$T"/run/vms/*/worker.json; do
+    [ -f "$rec" ] || continue
+    pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$rec")
+    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+  done
+  # Also workers whose record is gone or corrupt: they carry their VM's id
+  # (random, so only this test's) in VMSTACK_VM_ID.
+  local f id p
+  for f in "$T"/state/*.json; do
+    [ -f "$f" ] || continue
+    id=$(basename "$f" .json)
+    for p in $(grep -l -s -z "^VMSTACK_VM_ID=$id\$" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3); do
+      kill -9 "$p" 2>/dev/null
+    done
+  done
+  [ -n "${DBUS_PID:-}" ] && kill "$DBUS_PID" 2>/dev/null
+  wait 2>/dev/null
+  if [ $rc -eq 0 ] && [ -z "${VMMS_KEEP:-}" ]; then rm -rf "$T"; else echo "test directory kept: $T" >&2; fi
+}
+
+# Chooses the worker binary; sets WORKER and WORKER_KIND.
+t_pick_worker() {
+  local want=${VMMS_TEST_WORKER:-auto}
+  if [ "$want" != fake ] && [ -x "$REAL_WORKER" ] && [ -n "$(t_guest_kernel)" ] && [ -w /dev/kvm ]; then
+    WORKER=$REAL_WORKER WORKER_KIND=real
+  elif [ "$want" = real ]; then
+    echo "SKIP: VMMS_TEST_WORKER=real but vmwp, a test guest or /dev/kvm is missing"; exit 77
+  else
+    WORKER=$FAKE_WORKER WORKER_KIND=fake
+  fi
+  note "worker: $WORKER_KIND ($WORKER)"
+}
+
+# The guest the real worker boots for VMs that must stay up: vmwp's tiny PVH
+# guest tg_vmwp_irq (tests/guests/vmwp_irq.S: idles in HLT, echoes COM1
+# input, powers off on the ACPI power button or '.'). The guest-vsc test guest
+# (t_vsc_guest) runs one mode and powers off, so the tests boot it where a
+# VM is meant to end by itself.
+t_guest_kernel() {
+  local g=$VM_BUILD_DIR/tests/tg_vmwp_irq.elf
+  [ -f "$g" ] && echo "$g"
+}
+
+t_vsc_guest() {
+  local g=$VM_BUILD_DIR/guest-vsc/guest/vsc-guest.elf
+  [ -f "$g" ] && echo "$g"
+}
+
+t_kernel() {
+  local g
+  for g in "$VM_BUILD_DIR"/guest-vsc/vsc-guest "$VM_BUILD_DIR"/guest-vsc/*.elf "$VM_BUILD_DIR"/tests/tg_vmwp_irq.elf; do
+    [ -f "$g" ] && { echo "$g"; return; }
+  done
+}
+
+t_kernel() {
+  local g
+  for g in "$VM_BUILD_DIR"/guest-vsc/vsc-guest "$VM_BUILD_DIR"/guest-vsc/*.elf; do
+    [ -f "$g" ] && { echo "$g"; return; }
+  done
+}
+
+t_kernel() {
+  if [ "${WORKER_KIND:-fake}" = real ]; then t_guest_kernel; else
+    [ -f "$T/images/kernel" ] || echo "fake kernel" >"$T/images/kernel"
+    echo "$T/images/kernel"
+  fi
+}
+
+# t_start_vmms [extra vmms options...]
+t_start_vmms() {
+  "$VMMS" --bus-address="$ADDR" --state-dir="$T/state" --runtime-dir="$T/run" --log-dir="$T/log" \
+    --worker="$WORKER" ${VMMS_NO_POLKIT---no-polkit} --restart-delay-ms=100 "$@" >>"$T/vmms.log" 2>&1 &
+  VMMS_PID=$!
+  for _ in $(seq 200); do
+    busctl --address="$ADDR" status org.vmstack.VMMS1 >/dev/null 2>&1 && return 0
+    kill -0 "$VMMS_PID" 2>/dev/null || fail "vmms exited at start"
+    sleep 0.05
+  done
+  fail "vmms did not acquire its bus name"
+}
+
+t_stop_vmms() {
+  kill -TERM "$VMMS_PID"
+  wait "$VMMS_PID" 2>/dev/null
+  VMMS_PID=
+}
+
+vmctl() { "$VMCTL_BIN" --address="$ADDR" "$@"; }
+bus() { busctl --address="$ADDR" "$@"; }
+
+# expect_rc CODE command...: runs the command, checks its exit code.
+expect_rc() {
+  local want=$1; shift
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  [ "$rc" = "$want" ] || fail "'$*' exited $rc, expected $want: $out"
+  LAST_OUT=$out
+}
+
+# vm_path VM: the object path of a VM (by name or id), through raw D-Bus.
+vm_path() {
+  bus call org.vmstack.VMMS1 /org/vmstack/VMMS1 org.vmstack.VMMS1.Manager GetVM s "$1" 2>/dev/null |
+    sed -n 's/^o "\(.*\)"$/\1/p'
+}
+
+# vm_prop VM PROPERTY: a VM property's value (strings unquoted).
+vm_prop() {
+  local p
+  p=$(vm_path "$1")
+  [ -n "$p" ] || return 1
+  bus get-property org.vmstack.VMMS1 "$p" org.vmstack.VMMS1.VM "$2" | sed -e 's/^[a-z()]* //' -e 's/^"\(.*\)"$/\1/'
+}
+
+wait_state() { # VM STATE [timeout]
+  vmctl wait "$1" "$2" --timeout="${3:-30}" >/dev/null || fail "$1 did not reach $2 (it is $(vm_prop "$1" State): $(vm_prop "$1" ExitReason))"
+}
+
+# A minimal configuration for the chosen worker: name [extra cmdline words].
+vm_json() {
+  printf '{"name":"%s","memory_mib":%s,"vcpus":1,"boot":{"kernel":"%s","cmdline":"%s"}%s}' \
+    "$1" "${VM_MEMORY:-64}" "$(t_kernel)" "${2:-}" "${3:-}"
+}
+
+# t_create NAME [cmdline] [extra JSON members] [expected vmctl rc]: creates a
+# VM from vm_json through a file (a pipe would lose LAST_OUT in a subshell).
+t_create() {
+  vm_json "$1" "${2:-}" "${3:-}" >"$T/$1.json"
+  expect_rc "${4:-0}" vmctl create "$T/$1.json"
+}
+
+# alive PID: the process exists and is not a zombie (a re-attached worker is
+# not vmms's child; its zombie waits for whoever adopted it).
+alive() {
+  [ -r "/proc/$1/stat" ] && ! sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^[ZX]'
+}
+
+# bg CMD...: runs a command in the background and remembers it for wait_bg
+# (a plain `wait` would also wait for dbus-daemon and vmms).
+BG_PIDS=()
+bg() { "$@" & BG_PIDS+=($!); }
+wait_bg() { local p; for p in "${BG_PIDS[@]}"; do wait "$p"; done; BG_PIDS=(); }

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT
+/* vmctl's configuration building: flags -> JSON configuration, and RFC 7386
+ * merge patches (with the RFC's own examples). */
+#include <json-c/json.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/macro.h"
+#include "common/test.h"
+#include "vmms/vmctl-build.h"
+
+static const struct vmctl_build_ctx ctx = { .cwd = "/home/op", .mac_random = { 0xab, 0xcd, 0xef } };
+
+static json_object *build(const char *const *flags) {
+        json_object *cfg = json_object_new_object();
+        char err[256];
+        for (const char *const *f = flags; *f; f += 2)
+                if (vmctl_config_set(cfg, f[0], f[1], &ctx, err, sizeof err) < 0) {
+                        fprintf(stderr, "%s\n", err);
+                        test_fail_(__FILE__, __LINE__, f[0], err);
+                }
+        return cfg;
+}
+
+static void parse_ok(json_object *cfg, struct vm_config *c) {
+        char err[256];
+        const char *s = json_object_to_json_string(cfg);
+        if (vm_config_parse(s, strlen(s), c, err, sizeof err) < 0)
+                test_fail_(__FILE__, __LINE__, s, err);
+}
+
+TEST(size_parse) {
+        uint32_t mib;
+        ASSERT_OK(vmctl_size_parse_mib("512", &mib));
+        ASSERT_EQ(mib, 512u);
+        ASSERT_OK(vmctl_size_parse_mib("512M", &mib));
+        ASSERT_EQ(mib, 512u);
+        ASSERT_OK(vmctl_size_parse_mib("2G", &mib));
+        ASSERT_EQ(mib, 2048u);
+        ASSERT_OK(vmctl_size_parse_mib("3GiB", &mib));
+        ASSERT_EQ(mib, 3072u);
+        ASSERT_ERROR(vmctl_size_parse_mib("2T", &mib), EINVAL);
+        ASSERT_ERROR(vmctl_size_parse_mib("", &mib), EINVAL);
+        ASSERT_ERROR(vmctl_size_parse_mib("-1", &mib), EINVAL);
+        ASSERT_ERROR(vmctl_size_parse_mib("99999999999G", &mib), ERANGE);
+        ASSERT_ERROR(vmctl_size_parse_mib("4194304G", &mib), ERANGE);
+}
+
+TEST(flags_build_a_valid_config) {
+        struct vm_config *c = malloc(sizeof *c);
+        json_object *cfg = build((const char *const[]){
+                "name", "web1", "memory", "1G", "vcpus", "2", "kernel", "guest.elf", "cmdline", "console=ttyS0",
+                "disk", "/img/root.img", "disk", "/img/data.img,ro,sector-size=4096", "disk", "/img/x.img,lun=5",
+                "nic", "auto", "nic", "mac=00:15:5d:00:00:09,bridge=br0,mtu=9000,link=down",
+                "restart-policy", "on-failure", "stop-timeout", "10", NULL });
+        parse_ok(cfg, c);
+        ASSERT_STREQ(c->name, "web1");
+        ASSERT_EQ(c->memory_mib, 1024u);
+        ASSERT_EQ(c->vcpus, 2u);
+        ASSERT_STREQ(c->kernel, "/home/op/guest.elf");
+        ASSERT_STREQ(c->cmdline, "console=ttyS0");
+        ASSERT_EQ(c->n_disks, 3u);
+        ASSERT_EQ(c->disks[0].lun, 0u);
+        ASSERT_EQ(c->disks[1].lun, 1u); /* the next free LUN */
+        ASSERT_TRUE(c->disks[1].read_only);
+        ASSERT_EQ(c->disks[1].sector_size, 4096u);
+        ASSERT_EQ(c->disks[2].lun, 5u);
+        ASSERT_EQ(c->n_nics, 2u);
+        static const uint8_t gen[6] = { 0x00, 0x15, 0x5d, 0xab, 0xcd, 0xef };
+        ASSERT_MEMEQ(c->nics[0].mac, gen, 6);
+        ASSERT_STREQ(c->nics[1].bridge, "br0");
+        ASSERT_EQ(c->nics[1].mtu, 9000u);
+        ASSERT_FALSE(c->nics[1].link_up);
+        ASSERT_EQ(c->restart_policy, VM_RESTART_ON_FAILURE);
+        ASSERT_EQ(c->stop_timeout_s, 10u);
+        json_object_put(cfg);
+        free(c);
+}
+
+TEST(flags_remove_devices) {
+        struct vm_config *c = malloc(sizeof *c);
+        char err[256];
+        json_object *cfg = build((const char *const[]){ "name", "a", "kernel", "/k", "disk", "/d0", "disk", "/d1",
+                                                        "nic", "auto", NULL });
+        ASSERT_OK(vmctl_config_set(cfg, "remove-disk", "0", &ctx, err, sizeof err));
+        ASSERT_OK(vmctl_config_set(cfg, "remove-nic", "0", &ctx, err, sizeof err));
+        parse_ok(cfg, c);
+        ASSERT_EQ(c->n_disks, 1u);
+        ASSERT_STREQ(c->disks[0].path, "/d1");
+        ASSERT_EQ(c->n_nics, 0u);
+        ASSERT_ERROR(vmctl_config_set(cfg, "remove-nic", "0", &ctx, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "--remove-nic: needs an index below 0 (see vmctl show)");
+        json_object_put(cfg);
+        free(c);
+}
+
+TEST(flag_errors_name_the_flag) {
+        json_object *cfg = json_object_new_object();
+        char err[256];
+        ASSERT_ERROR(vmctl_config_set(cfg, "memory", "lots", &ctx, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "--memory: needs a size such as 512, 512M or 2G");
+        ASSERT_ERROR(vmctl_config_set(cfg, "disk", "/x,fast", &ctx, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "--disk: unknown option \"fast\" (ro, bus=, controller=, lun=, sector-size=)");
+        ASSERT_ERROR(vmctl_config_set(cfg, "disk", "/x,lun=99", &ctx, err, sizeof err), EINVAL);
+        ASSERT_ERROR(vmctl_config_set(cfg, "nic", "speed=10", &ctx, err, sizeof err), EINVAL);
+        ASSERT_ERROR(vmctl_config_set(cfg, "vcpus", "two", &ctx, err, sizeof err), EINVAL);
+        ASSERT_ERROR(vmctl_config_set(cfg, "colour", "blue", &ctx, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "--colour: unknown option");
+        ASSERT_ERROR(vmctl_config_set(cfg, "kernel", "", &ctx, err, sizeof err), EINVAL);
+        json_object_put(cfg);
+}
+
+/* RFC 7386 Appendix A. */
+TEST(merge_patch_rfc7386_examples) {
+        static const char *const cases[][3] = {
+                { "{\"a\":\"b\"}", "{\"a\":\"c\"}", "{\"a\":\"c\"}" },
+                { "{\"a\":\"b\"}", "{\"b\":\"c\"}", "{\"a\":\"b\",\"b\":\"c\"}" },
+                { "{\"a\":\"b\"}", "{\"a\":null}", "{}" },
+                { "{\"a\":\"b\",\"b\":\"c\"}", "{\"a\":null}", "{\"b\":\"c\"}" },
+                { "{\"a\":[\"b\"]}", "{\"a\":\"c\"}", "{\"a\":\"c\"}" },
+                { "{\"a\":\"c\"}", "{\"a\":[\"b\"]}", "{\"a\":[\"b\"]}" },
+                { "{\"a\":{\"b\":\"c\"}}", "{\"a\":{\"b\":\"d\",\"c\":null}}", "{\"a\":{\"b\":\"d\"}}" },
+                { "{\"a\":[{\"b\":\"c\"}]}", "{\"a\":[1]}", "{\"a\":[1]}" },
+                { "[\"a\",\"b\"]", "[\"c\",\"d\"]", "[\"c\",\"d\"]" },
+                { "{\"a\":\"b\"}", "[\"c\"]", "[\"c\"]" },
+                { "{\"e\":null}", "{\"a\":1}", "{\"e\":null,\"a\":1}" },
+                { "[1,2]", "{\"a\":\"b\",\"c\":null}", "{\"a\":\"b\"}" },
+                { "{}", "{\"a\":{\"bb\":{\"ccc\":null}}}", "{\"a\":{\"bb\":{}}}" },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                json_object *t = json_tokener_parse(cases[i][0]), *p = json_tokener_parse(cases[i][1]),
+                            *want = json_tokener_parse(cases[i][2]);
+                ASSERT_OK(vmctl_merge_patch(&t, p));
+                if (!json_object_equal(t, want))
+                        test_fail_(__FILE__, __LINE__, cases[i][1], json_object_to_json_string(t));
+                json_object_put(t), json_object_put(p), json_object_put(want);
+        }
+}
+
+TEST(merge_patch_depth_limit) {
+        /* Deeper than json-c's parser allows (32), so built by hand. */
+        json_object *p = json_object_new_int(1);
+        for (int i = 0; i < 40; i++) {
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "a", p);
+                p = o;
+        }
+        json_object *t = json_object_new_object();
+        ASSERT_ERROR(vmctl_merge_patch(&t, p), ELOOP);
+        json_object_put(t), json_object_put(p);
+}
+
+TEST_MAIN();

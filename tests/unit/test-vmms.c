@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: MIT
+/* vmms's pure parts: object paths and VM references, the state machine, exit
+ * classification and the restart policy, runtime records, /proc/<pid>/stat,
+ * D-Bus argument validation, command-line options. */
+#include <json-c/json.h>
+#include <string.h>
+
+#include "common/proto.h"
+#include "common/test.h"
+#include "vmms/daemon.h"
+#include "vmms/names.h"
+#include "vmms/runtime.h"
+#include "vmms/state.h"
+#include "vmms/validate.h"
+
+#define ID1 "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
+
+TEST(vm_path_roundtrip) {
+        struct guid id, back;
+        char path[VMMS_VM_PATH_MAX];
+        ASSERT_OK(guid_from_string(ID1, &id));
+        ASSERT_STREQ(vmms_vm_path(&id, path), "/org/vmstack/VMMS1/vm/0f1e2d3c_4b5a_4978_8695_a4b3c2d1e0f9");
+        ASSERT_OK(vmms_vm_path_to_id(path, &back));
+        ASSERT_TRUE(guid_equal(&id, &back));
+}
+
+TEST(vm_path_rejects_others) {
+        struct guid id;
+        ASSERT_ERROR(vmms_vm_path_to_id("/org/vmstack/VMMS1/vm/0F1E2D3C_4b5a_4978_8695_a4b3c2d1e0f9", &id), EINVAL);
+        ASSERT_ERROR(vmms_vm_path_to_id("/org/vmstack/VMMS1/vm/0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", &id), EINVAL);
+        ASSERT_ERROR(vmms_vm_path_to_id("/org/vmstack/VMMS1/vm/0f1e2d3c_4b5a_4978_8695_a4b3c2d1e0f", &id), EINVAL);
+        ASSERT_ERROR(vmms_vm_path_to_id("/org/vmstack/VMMS1", &id), EINVAL);
+        ASSERT_ERROR(vmms_vm_path_to_id("/org/vmstack/VMMS1/vmx/0f1e2d3c_4b5a_4978_8695_a4b3c2d1e0f9", &id), EINVAL);
+        ASSERT_ERROR(vmms_vm_path_to_id(NULL, &id), EINVAL);
+}
+
+TEST(vm_ref_parse) {
+        struct guid id, want;
+        ASSERT_OK(guid_from_string(ID1, &want));
+        ASSERT_EQ(vmms_vm_ref_parse(ID1, &id), VMMS_VM_REF_ID);
+        ASSERT_TRUE(guid_equal(&id, &want));
+        ASSERT_EQ(vmms_vm_ref_parse("web-1.example", &id), VMMS_VM_REF_NAME);
+        ASSERT_ERROR(vmms_vm_ref_parse("", &id), EINVAL);
+        ASSERT_ERROR(vmms_vm_ref_parse("has space", &id), EINVAL);
+        ASSERT_ERROR(vmms_vm_ref_parse("-dash", &id), EINVAL);
+        ASSERT_TRUE(vmms_name_is_id_like(ID1));
+        ASSERT_FALSE(vmms_name_is_id_like("web1"));
+}
+
+TEST(state_ops) {
+        char msg[200];
+        ASSERT_OK(vmms_state_check_op(VMMS_STATE_OFF, VMMS_OP_START, msg, sizeof msg));
+        ASSERT_OK(vmms_state_check_op(VMMS_STATE_CRASHED, VMMS_OP_START, msg, sizeof msg));
+        ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_RUNNING, VMMS_OP_START, msg, sizeof msg), EALREADY);
+        ASSERT_TRUE(strstr(msg, "Start is not possible while the VM is Running (possible in: Off, Crashed)") != NULL);
+        ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_STOPPING, VMMS_OP_PAUSE, msg, sizeof msg), EBUSY);
+        ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_RUNNING, VMMS_OP_DELETE, msg, sizeof msg), EINVAL);
+        ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_OFF, VMMS_OP_STOP, msg, sizeof msg), EALREADY);
+        ASSERT_OK(vmms_state_check_op(VMMS_STATE_CRASHED, VMMS_OP_STOP, msg, sizeof msg));
+        ASSERT_OK(vmms_state_check_op(VMMS_STATE_STARTING, VMMS_OP_KILL, msg, sizeof msg));
+        ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_PAUSED, VMMS_OP_PAUSE, msg, sizeof msg), EALREADY);
+        ASSERT_OK(vmms_state_check_op(VMMS_STATE_PAUSED, VMMS_OP_RESUME, msg, sizeof msg));
+        ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_OFF, VMMS_OP_CONSOLE, msg, sizeof msg), EINVAL);
+        ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_MAX, VMMS_OP_START, msg, sizeof msg), EINVAL);
+}
+
+TEST(state_names) {
+        for (int s = 0; s < VMMS_STATE_MAX; s++)
+                ASSERT_EQ(vmms_state_from_string(vmms_state_to_string(s)), s);
+        ASSERT_ERROR(vmms_state_from_string("running"), EINVAL);
+        ASSERT_TRUE(vmms_state_has_worker(VMMS_STATE_PAUSED));
+        ASSERT_FALSE(vmms_state_has_worker(VMMS_STATE_CRASHED));
+}
+
+static struct vmms_exit_verdict classify(int code, int sig, const char *reason, bool requested) {
+        struct vmms_exit_report r = { .code = code, .signal = sig, .reason = reason, .requested = requested,
+                                      .request = requested ? "Kill" : NULL };
+        struct vmms_exit_verdict v;
+        vmms_exit_classify(&r, &v);
+        return v;
+}
+
+TEST(exit_classification) {
+        struct vmms_exit_verdict v = classify(VMWP_EXIT_POWEROFF, 0, NULL, false);
+        ASSERT_EQ(v.end, VMMS_END_CLEAN);
+        ASSERT_EQ(v.state, VMMS_STATE_OFF);
+        ASSERT_STREQ(v.reason, "powered off (exit status 0)");
+        v = classify(VMWP_EXIT_POWEROFF, 0, "powered off (ACPI S5)", false);
+        ASSERT_STREQ(v.reason, "powered off (ACPI S5) (exit status 0)");
+        v = classify(VMWP_EXIT_RESET, 0, "guest rebooted", false);
+        ASSERT_EQ(v.end, VMMS_END_RESET);
+        v = classify(VMWP_EXIT_TRIPLE_FAULT, 0, "at rip 0x1000", false);
+        ASSERT_EQ(v.end, VMMS_END_FAILURE);
+        ASSERT_EQ(v.state, VMMS_STATE_CRASHED);
+        ASSERT_STREQ(v.reason, "triple fault: at rip 0x1000 (exit status 11)");
+        v = classify(-1, 9, NULL, false);
+        ASSERT_EQ(v.state, VMMS_STATE_CRASHED);
+        ASSERT_STREQ(v.reason, "worker killed by signal KILL");
+        v = classify(-1, 9, NULL, true);
+        ASSERT_EQ(v.end, VMMS_END_REQUESTED);
+        ASSERT_EQ(v.state, VMMS_STATE_OFF);
+        ASSERT_STREQ(v.reason, "worker killed by signal KILL (Kill requested)");
+        struct vmms_exit_report esc = { .code = -1, .signal = 9, .requested = true, .request = "Stop" };
+        vmms_exit_classify(&esc, &v);
+        ASSERT_STREQ(v.reason, "worker killed by signal KILL (Stop requested)");
+        v = classify(-1, 0, NULL, false);
+        ASSERT_EQ(v.end, VMMS_END_FAILURE);
+        ASSERT_STREQ(v.reason, "worker ended without an exit status");
+        v = classify(VMWP_EXIT_STOPPED, 0, NULL, false);
+        ASSERT_EQ(v.end, VMMS_END_CLEAN);
+        v = classify(77, 0, NULL, false);
+        ASSERT_EQ(v.end, VMMS_END_FAILURE);
+}
+
+TEST(restart_policy) {
+        const struct vmms_restart_limits lim = { .base_delay_us = 100, .max_delay_us = 350, .window_us = 10000, .burst = 3 };
+        struct vmms_restart_state st = { 0 };
+        uint64_t d;
+        ASSERT_EQ(vmms_restart_decide(VM_RESTART_NEVER, VMMS_END_FAILURE, &lim, &st, 1000, &d), VMMS_RESTART_NO);
+        ASSERT_EQ(vmms_restart_decide(VM_RESTART_ON_FAILURE, VMMS_END_CLEAN, &lim, &st, 1000, &d), VMMS_RESTART_NO);
+        ASSERT_EQ(vmms_restart_decide(VM_RESTART_ALWAYS, VMMS_END_REQUESTED, &lim, &st, 1000, &d), VMMS_RESTART_NO);
+        ASSERT_EQ(vmms_restart_decide(VM_RESTART_NEVER, VMMS_END_RESET, &lim, &st, 1000, &d), VMMS_RESTART_YES);
+        ASSERT_EQ(d, 0u);
+        ASSERT_EQ(st.count, 0u); /* resets do not count */
+        ASSERT_EQ(vmms_restart_decide(VM_RESTART_ON_FAILURE, VMMS_END_FAILURE, &lim, &st, 1000, &d), VMMS_RESTART_YES);
+        ASSERT_EQ(d, 100u);
+        ASSERT_EQ(vmms_restart_decide(VM_RESTART_ON_FAILURE, VMMS_END_FAILURE, &lim, &st, 2000, &d), VMMS_RESTART_YES);
+        ASSERT_EQ(d, 200u);
+        ASSERT_EQ(vmms_restart_decide(VM_RESTART_ALWAYS, VMMS_END_CLEAN, &lim, &st, 3000, &d), VMMS_RESTART_YES);
+        ASSERT_EQ(d, 350u); /* capped */
+        ASSERT_EQ(vmms_restart_decide(VM_RESTART_ALWAYS, VMMS_END_FAILURE, &lim, &st, 4000, &d), VMMS_RESTART_LIMIT);
+        /* After the window the count starts again. */
+        ASSERT_EQ(vmms_restart_decide(VM_RESTART_ALWAYS, VMMS_END_FAILURE, &lim, &st, 1000 + 10000, &d), VMMS_RESTART_YES);
+        ASSERT_EQ(d, 100u);
+        ASSERT_EQ(st.count, 1u);
+}
+
+TEST(runtime_record_roundtrip) {
+        struct vmms_runtime_record r = { .pid = 4242, .starttime = 123456789, .started_at_us = 1700000000000000ull,
+                                         .running_since_us = 1700000000500000ull, .reattach = true },
+                                   back;
+        char err[128];
+        ASSERT_OK(guid_from_string(ID1, &r.id));
+        strcpy(r.boot_id, "7ce93210-3965-4917-abaf-70dd233a72df");
+        strcpy(r.control, "/run/vmstack/vms/" ID1 "/control.sock");
+        strcpy(r.console, "/run/vmstack/vms/" ID1 "/console.sock");
+        char *json = vmms_runtime_record_to_json(&r);
+        ASSERT_NOT_NULL(json);
+        ASSERT_OK(vmms_runtime_record_parse(json, strlen(json), &back, err, sizeof err));
+        ASSERT_MEMEQ(&r, &back, sizeof r);
+        free(json);
+}
+
+TEST(runtime_record_errors) {
+        struct vmms_runtime_record r;
+        char err[128];
+        static const struct {
+                const char *json, *err;
+        } cases[] = {
+                { "[]", "record: is not a JSON object" },
+                { "{\"version\":1}", "id: is required" },
+                { "{\"version\":2,\"id\":\"" ID1 "\",\"pid\":5,\"starttime\":1,\"boot_id\":\"b\",\"control\":\"/c\",\"started_at_us\":1}",
+                  "version: must be 1" },
+                { "{\"version\":1,\"id\":\"" ID1 "\",\"pid\":1,\"starttime\":1,\"boot_id\":\"b\",\"control\":\"/c\",\"started_at_us\":1}",
+                  "pid: must be a process id above 1" },
+                { "{\"version\":1,\"id\":\"" ID1 "\",\"pid\":5,\"starttime\":1,\"boot_id\":\"b\",\"control\":\"c\",\"started_at_us\":1}",
+                  "control: must be an absolute path" },
+                { "{\"version\":1,\"bogus\":1}", "bogus: unknown field" },
+                { "{\"version\":1,\"id\":\"nope\",\"pid\":5,\"starttime\":1,\"boot_id\":\"b\",\"control\":\"/c\",\"started_at_us\":1}",
+                  "id: is not a GUID" },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                ASSERT_ERROR(vmms_runtime_record_parse(cases[i].json, strlen(cases[i].json), &r, err, sizeof err), EINVAL);
+                ASSERT_STREQ(err, cases[i].err);
+        }
+}
+
+TEST(proc_stat) {
+        struct vmms_proc_stat st;
+        /* A command name with spaces and a ')' in it; a zombie with status 10<<8. */
+        static const char zombie[] = "4242 (vm (x) y) Z 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 "
+                                     "987654 0 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 "
+                                     "0 0 0 0 0 0 0 2560\n";
+        ASSERT_OK(vmms_proc_stat_parse(zombie, strlen(zombie), &st));
+        ASSERT_EQ(st.state, 'Z');
+        ASSERT_EQ(st.starttime, 987654u);
+        ASSERT_EQ(st.exit_code, 2560);
+        static const char short_line[] = "1 (init) S 0 1 1 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 55";
+        ASSERT_OK(vmms_proc_stat_parse(short_line, strlen(short_line), &st));
+        ASSERT_EQ(st.starttime, 55u);
+        ASSERT_EQ(st.exit_code, -1);
+        ASSERT_ERROR(vmms_proc_stat_parse("1 (init S 0", 11, &st), EINVAL);
+        ASSERT_ERROR(vmms_proc_stat_parse("1 (init) S 0 1", 14, &st), EINVAL);
+        ASSERT_ERROR(vmms_proc_stat_parse("", 0, &st), EINVAL);
+}
+
+static const char base_cfg[] = "{\"name\":\"web1\",\"memory_mib\":256,\"boot\":{\"kernel\":\"/k\"},"
+                               "\"nics\":[{\"mac\":\"00:15:5d:00:00:01\"}],\"restart_policy\":\"never\"}";
+
+TEST(config_parse_for_injects_the_id) {
+        struct vm_config *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+        struct guid id;
+        char err[256], with_id[512];
+        ASSERT_OK(guid_from_string(ID1, &id));
+        ASSERT_OK(vmms_config_parse_for(base_cfg, strlen(base_cfg), &id, false, a, err, sizeof err));
+        ASSERT_TRUE(guid_equal(&a->id, &id));
+        /* The same as if the caller had written the id: instance GUIDs derive from it. */
+        snprintf(with_id, sizeof with_id, "{\"id\":\"%s\",%s", ID1, base_cfg + 1);
+        ASSERT_OK(vm_config_parse(with_id, strlen(with_id), b, err, sizeof err));
+        ASSERT_TRUE(guid_equal(&a->nics[0].instance, &b->nics[0].instance));
+        ASSERT_TRUE(guid_equal(&a->scsi_instance[2], &b->scsi_instance[2]));
+        free(a), free(b);
+}
+
+TEST(config_parse_for_errors) {
+        struct vm_config *c = malloc(sizeof *c);
+        struct guid id, other;
+        char err[256], doc[512];
+        ASSERT_OK(guid_from_string(ID1, &id));
+        ASSERT_OK(guid_generate(&other));
+        snprintf(doc, sizeof doc, "{\"id\":\"%s\",%s", guid_to_string(&other, (char[GUID_STRING_MAX]){ 0 }), base_cfg + 1);
+        ASSERT_OK(vmms_config_parse_for(doc, strlen(doc), &id, false, c, err, sizeof err));
+        ASSERT_ERROR(vmms_config_parse_for(doc, strlen(doc), &id, true, c, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "id: cannot be changed");
+        static const char idname[] = "{\"name\":\"" ID1 "\",\"boot\":{\"kernel\":\"/k\"}}";
+        ASSERT_ERROR(vmms_config_parse_for(idname, strlen(idname), &id, false, c, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "name: must not have the form of a VM id");
+        static const char nullid[] = "{\"id\":\"00000000-0000-0000-0000-000000000000\",\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"}}";
+        ASSERT_ERROR(vmms_config_parse_for(nullid, strlen(nullid), &id, false, c, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "id: must not be the null GUID");
+        static const char badmem[] = "{\"name\":\"a\",\"memory_mib\":1,\"boot\":{\"kernel\":\"/k\"}}";
+        ASSERT_ERROR(vmms_config_parse_for(badmem, strlen(badmem), &id, false, c, err, sizeof err), EINVAL);
+        ASSERT_TRUE(strncmp(err, "memory_mib: ", 12) == 0);
+        ASSERT_ERROR(vmms_config_parse_for("{\"name\":\"a\"\0}", 13, &id, false, c, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "configuration: contains a NUL byte");
+        char *big = malloc(VM_CONFIG_MAX_BYTES + 2);
+        memset(big, ' ', VM_CONFIG_MAX_BYTES + 1);
+        ASSERT_ERROR(vmms_config_parse_for(big, VM_CONFIG_MAX_BYTES + 1, &id, false, c, err, sizeof err), EINVAL);
+        free(big), free(c);
+}
+
+TEST(config_update_rules) {
+        struct vm_config *cur = malloc(sizeof *cur), *next = malloc(sizeof *next);
+        struct guid id;
+        char err[256];
+        ASSERT_OK(guid_from_string(ID1, &id));
+        ASSERT_OK(vmms_config_parse_for(base_cfg, strlen(base_cfg), &id, true, cur, err, sizeof err));
+        *next = *cur;
+        snprintf(next->name, sizeof next->name, "renamed");
+        next->restart_policy = VM_RESTART_ALWAYS;
+        ASSERT_OK(vmms_config_check_update(cur, next, VMMS_STATE_RUNNING, err, sizeof err));
+        next->memory_mib = 512;
+        ASSERT_ERROR(vmms_config_check_update(cur, next, VMMS_STATE_RUNNING, err, sizeof err), EBUSY);
+        ASSERT_STREQ(err, "memory_mib: can only change while the VM is Off or Crashed (it is Running)");
+        ASSERT_OK(vmms_config_check_update(cur, next, VMMS_STATE_OFF, err, sizeof err));
+        *next = *cur;
+        next->n_nics = 0;
+        ASSERT_ERROR(vmms_config_check_update(cur, next, VMMS_STATE_PAUSED, err, sizeof err), EBUSY);
+        ASSERT_TRUE(strncmp(err, "nics: ", 6) == 0);
+        ASSERT_OK(vmms_config_check_update(cur, next, VMMS_STATE_CRASHED, err, sizeof err));
+        next->id.b[0] ^= 1;
+        ASSERT_ERROR(vmms_config_check_update(cur, next, VMMS_STATE_OFF, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "id: cannot be changed");
+        free(cur), free(next);
+}
+
+TEST(stop_timeout) {
+        struct vm_config c;
+        uint32_t t;
+        char err[128];
+        vm_config_init_defaults(&c);
+        c.stop_timeout_s = 42;
+        ASSERT_OK(vmms_stop_timeout_resolve(0, &c, &t, err, sizeof err));
+        ASSERT_EQ(t, 42u);
+        ASSERT_OK(vmms_stop_timeout_resolve(5, &c, &t, err, sizeof err));
+        ASSERT_EQ(t, 5u);
+        ASSERT_ERROR(vmms_stop_timeout_resolve(3601, &c, &t, err, sizeof err), EINVAL);
+        ASSERT_TRUE(strncmp(err, "timeout: ", 9) == 0);
+}
+
+/* getopt wants char **: copy the literals (o keeps pointers into the copies
+ * until the next call). */
+static int parse_args(struct vmms_options *o, char *err, size_t errlen, const char *const *args) {
+        static char store[16][128];
+        char *argv[16];
+        int n = 0;
+        for (; args[n] && n < 15; n++)
+                argv[n] = strncpy(store[n], args[n], sizeof store[n] - 1);
+        argv[n] = NULL;
+        return vmms_options_parse(n, argv, o, err, errlen);
+}
+
+TEST(options) {
+        struct vmms_options o;
+        char err[256];
+        ASSERT_EQ(parse_args(&o, err, sizeof err,
+                             (const char *const[]){ "vmms", "--state-dir=/s", "--max-vms=7", "--restart-delay-ms=250",
+                                                    "--no-polkit", "--worker=/opt/vmwp", "--group=", NULL }),
+                  0);
+        ASSERT_STREQ(o.state_dir, "/s");
+        ASSERT_EQ(o.max_vms, 7u);
+        ASSERT_EQ(o.restart.base_delay_us, 250000u);
+        ASSERT_FALSE(o.polkit);
+        ASSERT_STREQ(o.worker, "/opt/vmwp");
+        ASSERT_STREQ(o.group, "");
+        ASSERT_STREQ(o.runtime_dir, "/run/vmstack");
+        ASSERT_ERROR(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", "--max-vms=0", NULL }), EINVAL);
+        ASSERT_ERROR(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", "--worker=vmwp", NULL }), EINVAL);
+        ASSERT_STREQ(err, "--worker: needs an absolute path");
+        ASSERT_ERROR(parse_args(&o, err, sizeof err,
+                                (const char *const[]){ "vmms", "--runtime-dir=/a/very/long/path/that/is/much/too/long/for/unix/sockets/below/it", NULL }),
+                     EINVAL);
+        ASSERT_ERROR(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", "extra", NULL }), EINVAL);
+        ASSERT_STREQ(err, "unexpected argument: extra");
+}
+
+TEST(journal_stream_detection) {
+        ASSERT_TRUE(vmms_journal_stream_matches("8:123456", 8, 123456));
+        ASSERT_FALSE(vmms_journal_stream_matches("8:123456", 8, 123457));
+        ASSERT_FALSE(vmms_journal_stream_matches("8:123456x", 8, 123456));
+        ASSERT_FALSE(vmms_journal_stream_matches(NULL, 8, 123456));
+        ASSERT_FALSE(vmms_journal_stream_matches("", 0, 0));
+}
+
+TEST_MAIN();

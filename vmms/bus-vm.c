@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: MIT
+/* org.vmstack.VMMS1.VM at /org/vmstack/VMMS1/vm/<id> (docs/dbus-api.md).
+ * Every method that changes a VM is authorized first (auth.c); the work is
+ * done in a do_*() continuation that looks the VM up again by path, because
+ * an asynchronous polkit check may outlive the VM. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/macro.h"
+#include "daemon.h"
+#include "vmms/validate.h"
+#include "worker.h"
+
+static int lookup(struct vmms_daemon *d, sd_bus_message *m, struct vmms_vm **vm, sd_bus_error *e) {
+        *vm = vmms_daemon_find_path(d, sd_bus_message_get_path(m));
+        if (!*vm)
+                return sd_bus_error_setf(e, VMMS_ERROR_NO_SUCH_VM, "the VM was deleted");
+        return 0;
+}
+
+static int check_op(struct vmms_vm *vm, enum vmms_op op, sd_bus_error *e) {
+        char msg[200];
+        if (vmms_state_check_op(vm->state, op, msg, sizeof msg) == 0)
+                return 0;
+        return sd_bus_error_setf(e, VMMS_ERROR_INVALID_STATE, "VM '%s': %s", vm->config->name, msg);
+}
+
+/* Resolves the VM and checks that op is allowed; *vm is NULL on error. */
+static int begin(struct vmms_daemon *d, sd_bus_message *m, enum vmms_op op, struct vmms_vm **vm, sd_bus_error *e) {
+        int r = lookup(d, m, vm, e);
+        if (r >= 0)
+                r = check_op(*vm, op, e);
+        return r;
+}
+
+static int do_start(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
+        struct vmms_vm *vm;
+        char err[320];
+        int r = begin(d, m, VMMS_OP_START, &vm, e);
+        if (r < 0)
+                return r;
+        vmms_vm_cancel_restart(vm);
+        if ((r = vmms_vm_start(vm, err, sizeof err)) < 0)
+                return sd_bus_error_setf(e, r == -EUSERS ? VMMS_ERROR_LIMIT_EXCEEDED : VMMS_ERROR_FAILED,
+                                         "cannot start VM '%s': %s", vm->config->name, err);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int do_stop(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
+        struct vmms_vm *vm;
+        uint32_t timeout, resolved;
+        char err[200];
+        int r;
+        if ((r = sd_bus_message_rewind(m, true)) < 0 || (r = sd_bus_message_read(m, "u", &timeout)) < 0 ||
+            (r = begin(d, m, VMMS_OP_STOP, &vm, e)) < 0)
+                return r;
+        if (vmms_stop_timeout_resolve(timeout, vm->config, &resolved, err, sizeof err) < 0)
+                return sd_bus_error_set(e, VMMS_ERROR_INVALID_ARGUMENT, err);
+        if ((r = vmms_vm_stop(vm, resolved)) < 0)
+                return r;
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int do_kill(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
+        struct vmms_vm *vm;
+        int r = begin(d, m, VMMS_OP_KILL, &vm, e);
+        if (r < 0 || (r = vmms_vm_kill(vm)) < 0)
+                return r;
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int do_reboot(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
+        struct vmms_vm *vm;
+        int r = begin(d, m, VMMS_OP_REBOOT, &vm, e);
+        if (r < 0 || (r = vmms_vm_reboot(vm)) < 0)
+                return r;
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+/* Pause and Resume answer when the worker did. */
+static void pause_resume_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
+        json_object *v;
+        bool pause = !strcmp(sd_bus_message_get_member(call), "Pause");
+        if (error < 0) {
+                const char *why = reply && json_object_object_get_ex(reply, "error", &v) ? json_object_get_string(v) : NULL;
+                (void)sd_bus_reply_method_errorf(call, VMMS_ERROR_FAILED, "the worker could not %s VM '%s': %s",
+                                                 pause ? "pause" : "resume", vm->config->name,
+                                                 why ? why : strerror(-error));
+                return;
+        }
+        if (vm->state == (pause ? VMMS_STATE_RUNNING : VMMS_STATE_PAUSED))
+                vmms_vm_set_state(vm, pause ? VMMS_STATE_PAUSED : VMMS_STATE_RUNNING);
+        (void)sd_bus_reply_method_return(call, NULL);
+}
+
+static int do_pause_resume(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
+        struct vmms_vm *vm;
+        bool pause = !strcmp(sd_bus_message_get_member(m), "Pause");
+        int r = begin(d, m, pause ? VMMS_OP_PAUSE : VMMS_OP_RESUME, &vm, e);
+        if (r < 0)
+                return r;
+        r = vmms_worker_request(vm->worker, pause ? "pause" : "resume", NULL, pause_resume_reply, m);
+        if (r < 0)
+                return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot reach the worker of VM '%s': %s",
+                                         vm->config->name, strerror(-r));
+        return 1;
+}
+
+static int do_delete(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
+        struct vmms_vm *vm;
+        int r = begin(d, m, VMMS_OP_DELETE, &vm, e);
+        if (r < 0)
+                return r;
+        vmms_vm_cancel_restart(vm);
+        if ((r = vmms_store_remove(vm)) < 0)
+                return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot remove the configuration of '%s': %s",
+                                         vm->config->name, strerror(-r));
+        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "deleted");
+        (void)vmms_bus_emit_vm_removed(vm);
+        vmms_daemon_remove_vm(d, vm);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int do_update(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
+        _cleanup_free_ struct vm_config *c = malloc(sizeof *c);
+        struct vmms_vm *vm, *other;
+        const char *json;
+        char err[320];
+        int r;
+        if (!c)
+                return -ENOMEM;
+        if ((r = sd_bus_message_rewind(m, true)) < 0 || (r = sd_bus_message_read(m, "s", &json)) < 0 ||
+            (r = lookup(d, m, &vm, e)) < 0)
+                return r;
+        if (vmms_config_parse_for(json, strlen(json), &vm->config->id, true, c, err, sizeof err) < 0)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_CONFIG, "%s", err);
+        if ((other = vmms_daemon_find_name(d, c->name)) && other != vm)
+                return sd_bus_error_setf(e, VMMS_ERROR_EXISTS, "name: a VM named '%s' exists (id %s)", c->name,
+                                         other->id);
+        if (vmms_config_check_update(vm->config, c, vm->state, err, sizeof err) < 0)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_STATE, "%s", err);
+        if ((r = vmms_store_save(vm, c)) < 0)
+                return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot store the configuration: %s", strerror(-r));
+        *vm->config = *c;
+        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "configuration updated");
+        (void)sd_bus_emit_properties_changed(d->bus, vm->path, VMMS_VM_IFACE, "Name", "Config", "ConsoleLog", NULL);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int do_console(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
+        struct vmms_vm *vm;
+        int ro = 0, r;
+        if ((r = sd_bus_message_rewind(m, true)) < 0 || (r = sd_bus_message_read(m, "b", &ro)) < 0 ||
+            (r = begin(d, m, VMMS_OP_CONSOLE, &vm, e)) < 0)
+                return r;
+        _cleanup_close_ int fd = vmms_worker_open_console(vm->worker, ro);
+        if (fd < 0)
+                return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "the console of VM '%s' is not available: %s",
+                                         vm->config->name, strerror(-fd));
+        return sd_bus_reply_method_return(m, "h", fd);
+}
+
+#define AUTHORIZED(name, fn, action)                                                    \
+        static int name(sd_bus_message *m, void *userdata, sd_bus_error *e) {           \
+                struct vmms_vm *vm = userdata;                                          \
+                return vmms_auth_run(vm->d, m, action, fn, e);                          \
+        }
+AUTHORIZED(method_start, do_start, VMMS_POLKIT_ACTION_MANAGE)
+AUTHORIZED(method_stop, do_stop, VMMS_POLKIT_ACTION_MANAGE)
+AUTHORIZED(method_kill, do_kill, VMMS_POLKIT_ACTION_MANAGE)
+AUTHORIZED(method_reboot, do_reboot, VMMS_POLKIT_ACTION_MANAGE)
+AUTHORIZED(method_pause_resume, do_pause_resume, VMMS_POLKIT_ACTION_MANAGE)
+AUTHORIZED(method_delete, do_delete, VMMS_POLKIT_ACTION_MANAGE)
+#undef AUTHORIZED
+
+static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        struct vmms_vm *vm = userdata;
+        const char *json;
+        int r = sd_bus_message_read(m, "s", &json);
+        if (r < 0)
+                return r;
+        if (strlen(json) > VM_CONFIG_MAX_BYTES)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_CONFIG, "configuration: larger than %u bytes",
+                                         VM_CONFIG_MAX_BYTES);
+        return vmms_auth_run(vm->d, m, VMMS_POLKIT_ACTION_MANAGE, do_update, e);
+}
+
+static int method_console(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        struct vmms_vm *vm = userdata;
+        int ro, r = sd_bus_message_read(m, "b", &ro);
+        if (r < 0)
+                return r;
+        /* Watching the console is reading; typing into it is managing. */
+        return vmms_auth_run(vm->d, m, ro ? VMMS_POLKIT_ACTION_READ : VMMS_POLKIT_ACTION_MANAGE, do_console, e);
+}
+
+#define VM_OF(userdata) ((struct vmms_vm *)(userdata))
+#define PROP(name) \
+        static int name(sd_bus *bus, const char *path, const char *iface, const char *prop, sd_bus_message *reply, \
+                        void *userdata, sd_bus_error *e)
+
+PROP(prop_id) {
+        return sd_bus_message_append(reply, "s", VM_OF(userdata)->id);
+}
+PROP(prop_name) {
+        return sd_bus_message_append(reply, "s", VM_OF(userdata)->config->name);
+}
+PROP(prop_state) {
+        return sd_bus_message_append(reply, "s", vmms_state_to_string(VM_OF(userdata)->state));
+}
+PROP(prop_config) {
+        _cleanup_free_ char *json = vm_config_to_json(VM_OF(userdata)->config);
+        return json ? sd_bus_message_append(reply, "s", json) : -ENOMEM;
+}
+PROP(prop_pid) {
+        return sd_bus_message_append(reply, "u", (uint32_t)vmms_worker_pid(VM_OF(userdata)->worker));
+}
+PROP(prop_running_since) {
+        return sd_bus_message_append(reply, "t", VM_OF(userdata)->running_since_us);
+}
+PROP(prop_uptime) {
+        uint64_t since = VM_OF(userdata)->running_since_us, now = now_us(CLOCK_REALTIME);
+        return sd_bus_message_append(reply, "t", since && now > since ? now - since : (uint64_t)0);
+}
+PROP(prop_exit_reason) {
+        return sd_bus_message_append(reply, "s", VM_OF(userdata)->exit_reason);
+}
+PROP(prop_exit_status) {
+        return sd_bus_message_append(reply, "i", VM_OF(userdata)->exit_status);
+}
+PROP(prop_heartbeat) {
+        return sd_bus_message_append(reply, "(st)", VM_OF(userdata)->hb_status, VM_OF(userdata)->hb_last_us);
+}
+PROP(prop_restarts) {
+        return sd_bus_message_append(reply, "u", VM_OF(userdata)->restarts);
+}
+PROP(prop_owner) {
+        return sd_bus_message_append(reply, "u", (uint32_t)VM_OF(userdata)->owner);
+}
+PROP(prop_console_log) {
+        char buf[PATH_MAX];
+        int r = vmms_console_log_path(VM_OF(userdata), buf, sizeof buf);
+        return r < 0 ? r : sd_bus_message_append(reply, "s", buf);
+}
+PROP(prop_console_socket) {
+        struct vmms_worker *w = VM_OF(userdata)->worker;
+        return sd_bus_message_append(reply, "s", w ? w->rec.console : "");
+}
+#undef PROP
+
+#define EMITS SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+static const sd_bus_vtable vm_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Id", "s", prop_id, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Name", "s", prop_name, 0, EMITS),
+        SD_BUS_PROPERTY("State", "s", prop_state, 0, EMITS),
+        SD_BUS_PROPERTY("Config", "s", prop_config, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
+        SD_BUS_PROPERTY("WorkerPid", "u", prop_pid, 0, EMITS),
+        SD_BUS_PROPERTY("RunningSince", "t", prop_running_since, 0, EMITS),
+        SD_BUS_PROPERTY("Uptime", "t", prop_uptime, 0, 0),
+        SD_BUS_PROPERTY("ExitReason", "s", prop_exit_reason, 0, EMITS),
+        SD_BUS_PROPERTY("ExitStatus", "i", prop_exit_status, 0, EMITS),
+        SD_BUS_PROPERTY("Heartbeat", "(st)", prop_heartbeat, 0, EMITS),
+        SD_BUS_PROPERTY("Restarts", "u", prop_restarts, 0, EMITS),
+        SD_BUS_PROPERTY("Owner", "u", prop_owner, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ConsoleLog", "s", prop_console_log, 0, EMITS),
+        SD_BUS_PROPERTY("ConsoleSocket", "s", prop_console_socket, 0, EMITS),
+        SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_ARGS("u", timeout_s), SD_BUS_NO_RESULT, method_stop,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Kill", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_kill, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Reboot", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reboot, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Pause", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_pause_resume,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Resume", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_pause_resume,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Update", SD_BUS_ARGS("s", config), SD_BUS_NO_RESULT, method_update,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenConsole", SD_BUS_ARGS("b", read_only), SD_BUS_RESULT("h", fd), method_console,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+#undef EMITS
+
+static int vm_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found, sd_bus_error *e) {
+        struct vmms_vm *vm = vmms_daemon_find_path(userdata, path);
+        if (!vm)
+                return 0;
+        *found = vm;
+        return 1;
+}
+
+static int vm_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *e) {
+        struct vmms_daemon *d = userdata;
+        char **l = calloc(d->n_vms + 1, sizeof *l);
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < d->n_vms; i++)
+                if (!(l[i] = strdup(d->vms[i]->path))) {
+                        for (size_t k = 0; k < i; k++)
+                                free(l[k]);
+                        free(l);
+                        return -ENOMEM;
+                }
+        *nodes = l;
+        return 0;
+}
+
+int vmms_bus_vm_register(struct vmms_daemon *d) {
+        int r = sd_bus_add_fallback_vtable(d->bus, NULL, VMMS_VM_PATH_PREFIX, VMMS_VM_IFACE, vm_vtable, vm_find, d);
+        if (r >= 0)
+                r = sd_bus_add_node_enumerator(d->bus, NULL, VMMS_VM_PATH_PREFIX, vm_enumerate, d);
+        if (r < 0)
+                return log_error_errno(r, "cannot register the VM interface: %m");
+        return 0;
+}

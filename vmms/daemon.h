@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/* vmms internals: the daemon, its VMs and their workers. Everything hangs off
+ * struct vmms_daemon (no global state); one sd-event loop, one thread. */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "common/config.h"
+#include "common/macro.h"
+#include "vmms/names.h"
+#include "vmms/runtime.h"
+#include "vmms/state.h"
+
+struct json_object;
+struct vmms_worker;
+
+struct vmms_options {
+        const char *bus_address; /* NULL: the system bus */
+        const char *state_dir;
+        const char *runtime_dir;
+        const char *log_dir;
+        char worker[PATH_MAX];
+        const char *group; /* members may manage VMs; "" for none */
+        unsigned max_vms, max_vms_per_user, max_starting, max_pending, max_pending_per_sender;
+        uint64_t start_timeout_us; /* Starting -> killed if not ready by then */
+        uint64_t stop_grace_us;    /* after {"op":"stop"}: SIGKILL if still alive */
+        uint64_t request_timeout_us;
+        struct vmms_restart_limits restart;
+        bool polkit;
+};
+
+/* Parses the command line; 0 to run, 1 after --help/--version was printed,
+ * -EINVAL with a message in err. */
+int vmms_options_parse(int argc, char **argv, struct vmms_options *o, char *err, size_t errlen);
+
+enum vmms_stop_phase {
+        VMMS_STOP_NONE,
+        VMMS_STOP_GRACEFUL, /* shutdown IC or ACPI power button sent; timer running */
+        VMMS_STOP_HARD,     /* {"op":"stop"} sent; SIGKILL on the grace timer */
+        VMMS_STOP_KILLED,   /* SIGKILL sent */
+};
+
+struct vmms_vm {
+        struct vmms_daemon *d;
+        struct vm_config *config;
+        char path[VMMS_VM_PATH_MAX];
+        char id[GUID_STRING_MAX];
+        uid_t owner;
+        enum vmms_state state;
+        char exit_reason[256];
+        int exit_status;           /* last worker exit status, -1 if none/unknown */
+        struct vmms_worker *worker;
+        uint64_t running_since_us; /* CLOCK_REALTIME; 0 while not running */
+        char hb_status[16];
+        uint64_t hb_last_us;
+        unsigned restarts;
+        struct vmms_restart_state restart;
+        sd_event_source *restart_timer;
+        sd_event_source *op_timer; /* start timeout, stop timeout, kill grace */
+        enum vmms_stop_phase stop_phase;
+        bool stop_requested;       /* Stop/Kill: the end is "requested" */
+        bool reboot_pending;       /* Reboot: start again when the worker ends */
+        bool user_kill;            /* the end was a Kill call (not an escalated Stop) */
+        uint32_t stop_timeout_s;
+        char forced_reason[192];   /* overrides the exit reason (e.g. start timeout) */
+};
+
+struct vmms_pending_auth;
+
+struct vmms_daemon {
+        sd_event *event;
+        sd_bus *bus;
+        struct vmms_options opt;
+        struct vmms_vm **vms;
+        size_t n_vms, cap_vms;
+        int lock_fd;
+        gid_t group_gid;
+        bool have_group;
+        bool journal;
+        char boot_id[VMMS_BOOT_ID_LEN + 1];
+        char **problems; /* corrupt files and records found at start: "path: reason" */
+        size_t n_problems;
+        struct vmms_pending_auth *pending;
+        unsigned n_pending;
+};
+
+/* daemon.c */
+int vmms_daemon_new(const struct vmms_options *opt, struct vmms_daemon **out);
+struct vmms_daemon *vmms_daemon_free(struct vmms_daemon *d);
+int vmms_daemon_run(struct vmms_daemon *d);
+int vmms_daemon_add_problem(struct vmms_daemon *d, const char *fmt, ...) _printf_(2, 3);
+struct vmms_vm *vmms_daemon_find_id(struct vmms_daemon *d, const struct guid *id);
+struct vmms_vm *vmms_daemon_find_name(struct vmms_daemon *d, const char *name);
+struct vmms_vm *vmms_daemon_find_path(struct vmms_daemon *d, const char *path);
+int vmms_daemon_add_vm(struct vmms_daemon *d, struct vmms_vm *vm);
+void vmms_daemon_remove_vm(struct vmms_daemon *d, struct vmms_vm *vm);
+unsigned vmms_daemon_count_state(struct vmms_daemon *d, enum vmms_state s);
+unsigned vmms_daemon_count_owner(struct vmms_daemon *d, uid_t owner);
+
+/* log-journal.c: per-VM log lines carry VMSTACK_VM_ID/VMSTACK_VM_NAME fields
+ * in the journal; on stderr they are prefixed with the VM name. */
+bool vmms_journal_stream_matches(const char *env, dev_t dev, ino_t ino);
+void vmms_log_setup(struct vmms_daemon *d);
+int vmms_vm_log(const struct vmms_vm *vm, int level, int error, const char *fmt, ...) _printf_(4, 5);
+
+/* store.c: configurations under the state directory */
+int vmms_store_load(struct vmms_daemon *d);
+int vmms_store_save(struct vmms_vm *vm, const struct vm_config *c);
+int vmms_store_remove(struct vmms_vm *vm);
+int vmms_vm_dir(const struct vmms_vm *vm, const char *file, char *buf, size_t len);
+int vmms_console_log_path(const struct vmms_vm *vm, char *buf, size_t len);
+
+/* vm.c: the state machine applied */
+struct vmms_vm *vmms_vm_new(struct vmms_daemon *d, const struct vm_config *c, uid_t owner);
+struct vmms_vm *vmms_vm_free(struct vmms_vm *vm);
+void vmms_vm_set_state(struct vmms_vm *vm, enum vmms_state s);
+void vmms_vm_emit_changed(struct vmms_vm *vm, const char *prop);
+int vmms_vm_start(struct vmms_vm *vm, char *err, size_t errlen);
+int vmms_vm_stop(struct vmms_vm *vm, uint32_t timeout_s);
+int vmms_vm_kill(struct vmms_vm *vm);
+int vmms_vm_reboot(struct vmms_vm *vm);
+void vmms_vm_cancel_restart(struct vmms_vm *vm);
+/* Called by the worker module. */
+void vmms_vm_on_event(struct vmms_vm *vm, struct json_object *ev);
+void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *r);
+void vmms_vm_on_ready(struct vmms_vm *vm);
+
+/* worker.c and spawn.c */
+typedef void (*vmms_reply_fn)(struct vmms_vm *vm, sd_bus_message *call, struct json_object *reply, int error);
+int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t errlen);
+int vmms_worker_reattach(struct vmms_vm *vm, const struct vmms_runtime_record *rec, int pidfd, char *err,
+                         size_t errlen);
+/* Sends {"op":op,...args}; args (may be NULL) is consumed. cb runs once with
+ * the reply, or with -ECONNRESET/-ETIMEDOUT. call (may be NULL) is passed
+ * through to cb so that a D-Bus reply can wait for the worker. */
+int vmms_worker_request(struct vmms_worker *w, const char *op, struct json_object *args, vmms_reply_fn cb,
+                        sd_bus_message *call);
+int vmms_worker_request_fds(struct vmms_worker *w, const char *op, struct json_object *args, const int *fds,
+                            size_t n_fds, vmms_reply_fn cb, sd_bus_message *call);
+int vmms_worker_kill(struct vmms_worker *w);
+pid_t vmms_worker_pid(const struct vmms_worker *w);
+/* Interactive: a connection to the worker's console socket. Read-only: the
+ * console log, opened for reading. */
+int vmms_worker_open_console(struct vmms_worker *w, bool read_only);
+int vmms_worker_record_update(struct vmms_worker *w);
+struct vmms_worker *vmms_worker_free(struct vmms_worker *w);
+/* The identity check behind re-attach: opens a pidfd for rec->pid and
+ * verifies its start time. -ESRCH if that process is gone. */
+int vmms_worker_open_pidfd(const struct vmms_runtime_record *rec, int *pidfd);
+int vmms_proc_stat_read(pid_t pid, struct vmms_proc_stat *out);
+
+/* tap.c */
+int vmms_tap_open(const struct vm_nic_config *nic, const struct guid *id, unsigned index, char *ifname,
+                  char *err, size_t errlen);
+
+/* reattach.c */
+int vmms_reattach_all(struct vmms_daemon *d);
+int vmms_record_path(const struct vmms_vm *vm, char *buf, size_t len);
+
+/* auth.c */
+typedef int (*vmms_authorized_fn)(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e);
+/* Runs fn now when the caller may perform `action`, or later after polkit
+ * said yes; replies PermissionDenied otherwise. Returns what a method
+ * handler returns. */
+int vmms_auth_run(struct vmms_daemon *d, sd_bus_message *m, const char *action, vmms_authorized_fn fn,
+                  sd_bus_error *e);
+void vmms_auth_free_all(struct vmms_daemon *d);
+int vmms_auth_caller_uid(sd_bus_message *m, uid_t *uid);
+
+/* bus-manager.c, bus-vm.c */
+int vmms_bus_manager_register(struct vmms_daemon *d);
+int vmms_bus_vm_register(struct vmms_daemon *d);
+int vmms_bus_emit_vm_added(struct vmms_vm *vm);
+int vmms_bus_emit_vm_removed(struct vmms_vm *vm);
+int vmms_bus_error_from_errno(sd_bus_error *e, int r, const char *msg);
+
+/* hostcaps.c */
+int vmms_host_capabilities(struct vmms_daemon *d, sd_bus_message *reply);

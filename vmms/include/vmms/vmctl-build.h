@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* vmctl's configuration building, as pure functions with a fuzz target
+ * (tests/fuzz/fuzz-vmctl-build.c): `vmctl create`/`vmctl edit` flags applied
+ * to a JSON configuration document, and RFC 7386 JSON merge patches
+ * (`vmctl edit --patch`). The result is checked by vm_config_parse() (in
+ * vmctl, for an early message, and again by vmms). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct json_object;
+
+struct vmctl_build_ctx {
+        const char *cwd;         /* relative paths in flags are made absolute against this */
+        uint8_t mac_random[3];   /* the low three bytes of a generated MAC address */
+};
+
+/* Applies one flag (without the leading "--") to cfg, a JSON object:
+ *   name=S memory=SIZE (MiB, or with M/G suffix) vcpus=N kernel=PATH initrd=PATH
+ *   cmdline=S boot=pvh|linux serial-log=PATH restart-policy=P stop-timeout=SEC
+ *   disk=PATH[,ro][,bus=scsi|ide][,controller=N][,lun=N][,sector-size=N]
+ *   nic=[mac=MAC][,bridge=BR][,tap=IF][,mtu=N][,link=up|down]   (or "auto")
+ *   remove-disk=INDEX remove-nic=INDEX
+ * Returns 0, or -EINVAL with "--<flag>: <reason>" in err. */
+int vmctl_config_set(struct json_object *cfg, const char *flag, const char *value,
+                     const struct vmctl_build_ctx *ctx, char *err, size_t errlen);
+
+/* "512", "512M", "512MiB", "2G", "2GiB" -> MiB. -EINVAL/-ERANGE. */
+int vmctl_size_parse_mib(const char *s, uint32_t *mib);
+
+/* RFC 7386: applies patch to *target (replacing *target when the patch is
+ * not an object). Objects nest at most 32 deep. Returns 0 or -errno. */
+int vmctl_merge_patch(struct json_object **target, struct json_object *patch);

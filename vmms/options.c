@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+#define VMMS_DEFAULT_STATE_DIR "/var/lib/vmstack/vms"
+#define VMMS_DEFAULT_RUNTIME_DIR "/run/vmstack"
+#define VMMS_DEFAULT_LOG_DIR "/var/log/vmstack"
+#define VMMS_DEFAULT_GROUP "vmstack"
+
+enum {
+        OPT_BUS = 0x100, OPT_STATE, OPT_RUNTIME, OPT_LOGDIR, OPT_WORKER, OPT_GROUP, OPT_MAX_VMS,
+        OPT_MAX_USER, OPT_MAX_STARTING, OPT_MAX_PENDING, OPT_START_TIMEOUT, OPT_RESTART_DELAY,
+        OPT_RESTART_MAX_DELAY, OPT_RESTART_BURST, OPT_RESTART_WINDOW, OPT_NO_POLKIT, OPT_VERSION,
+        OPT_STOP_GRACE,
+};
+
+static const struct option options[] = {
+        { "bus-address", required_argument, NULL, OPT_BUS },
+        { "state-dir", required_argument, NULL, OPT_STATE },
+        { "runtime-dir", required_argument, NULL, OPT_RUNTIME },
+        { "log-dir", required_argument, NULL, OPT_LOGDIR },
+        { "worker", required_argument, NULL, OPT_WORKER },
+        { "group", required_argument, NULL, OPT_GROUP },
+        { "max-vms", required_argument, NULL, OPT_MAX_VMS },
+        { "max-vms-per-user", required_argument, NULL, OPT_MAX_USER },
+        { "max-starting", required_argument, NULL, OPT_MAX_STARTING },
+        { "max-pending", required_argument, NULL, OPT_MAX_PENDING },
+        { "start-timeout", required_argument, NULL, OPT_START_TIMEOUT },
+        { "stop-grace", required_argument, NULL, OPT_STOP_GRACE },
+        { "restart-delay-ms", required_argument, NULL, OPT_RESTART_DELAY },
+        { "restart-max-delay-ms", required_argument, NULL, OPT_RESTART_MAX_DELAY },
+        { "restart-burst", required_argument, NULL, OPT_RESTART_BURST },
+        { "restart-window", required_argument, NULL, OPT_RESTART_WINDOW },
+        { "no-polkit", no_argument, NULL, OPT_NO_POLKIT },
+        { "version", no_argument, NULL, OPT_VERSION },
+        { "help", no_argument, NULL, 'h' },
+        {},
+};
+
+static void usage(void) {
+        printf("Usage: vmms [OPTIONS]\n"
+               "The vmstack Virtual Machine Management Service (D-Bus name " VMMS_BUS_NAME ").\n\n"
+               "  --bus-address=ADDR       D-Bus address to serve on (default: the system bus)\n"
+               "  --state-dir=DIR          VM configurations (default " VMMS_DEFAULT_STATE_DIR ")\n"
+               "  --runtime-dir=DIR        runtime records and sockets (default " VMMS_DEFAULT_RUNTIME_DIR ")\n"
+               "  --log-dir=DIR            console and worker logs (default " VMMS_DEFAULT_LOG_DIR ")\n"
+               "  --worker=PATH            the vmwp binary (default: vmwp next to vmms)\n"
+               "  --group=NAME             members may manage VMs (default " VMMS_DEFAULT_GROUP ", \"\" for none)\n"
+               "  --max-vms=N              VMs in total (default 1024)\n"
+               "  --max-vms-per-user=N     VMs a non-root user may own (default 32)\n"
+               "  --max-starting=N         VMs starting at the same time (default 128)\n"
+               "  --max-pending=N          authorization checks in flight (default 256)\n"
+               "  --start-timeout=SEC      kill a worker that is not ready by then (default 120)\n"
+               "  --stop-grace=SEC         SIGKILL a worker this long after a hard stop (default 10)\n"
+               "  --restart-delay-ms=MS    first restart back-off (default 1000, doubling)\n"
+               "  --restart-max-delay-ms=MS  back-off ceiling (default 60000)\n"
+               "  --restart-burst=N        restarts allowed per window (default 5)\n"
+               "  --restart-window=SEC     restart limit window (default 300)\n"
+               "  --no-polkit              never ask polkit; root and --group only\n"
+               "  --version, --help\n"
+               "Environment: VM_LOG_LEVEL=err|warning|notice|info|debug\n");
+}
+
+static int num(const char *arg, unsigned long long min, unsigned long long max, unsigned long long *out) {
+        char *end;
+        if (!arg || *arg < '0' || *arg > '9')
+                return -EINVAL;
+        errno = 0;
+        unsigned long long v = strtoull(arg, &end, 10);
+        if (errno || *end || v < min || v > max)
+                return -EINVAL;
+        *out = v;
+        return 0;
+}
+
+static void defaults(struct vmms_options *o) {
+        *o = (struct vmms_options){
+                .state_dir = VMMS_DEFAULT_STATE_DIR,
+                .runtime_dir = VMMS_DEFAULT_RUNTIME_DIR,
+                .log_dir = VMMS_DEFAULT_LOG_DIR,
+                .group = VMMS_DEFAULT_GROUP,
+                .max_vms = 1024,
+                .max_vms_per_user = 32,
+                .max_starting = 128,
+                .max_pending = 256,
+                .max_pending_per_sender = 16,
+                .start_timeout_us = 120 * 1000000ull,
+                .stop_grace_us = 10 * 1000000ull,
+                .request_timeout_us = 10 * 1000000ull,
+                .restart = { .base_delay_us = 1000000, .max_delay_us = 60000000, .window_us = 300000000,
+                             .burst = 5 },
+                .polkit = true,
+        };
+        /* The worker lives next to vmms (installed and build tree alike). */
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n > 0) {
+                self[n] = 0;
+                snprintf(o->worker, sizeof o->worker, "%s/vmwp", dirname(self));
+        } else
+                snprintf(o->worker, sizeof o->worker, "/usr/libexec/vmstack/vmwp");
+}
+
+/* Applies one numeric option; the table keeps option parsing flat. */
+static int numeric_option(struct vmms_options *o, int c, const char *arg) {
+        unsigned long long v;
+        static const struct {
+                int opt;
+                unsigned long long min, max;
+        } ranges[] = {
+                { OPT_MAX_VMS, 1, 65536 },        { OPT_MAX_USER, 0, 65536 },
+                { OPT_MAX_STARTING, 1, 65536 },   { OPT_MAX_PENDING, 1, 65536 },
+                { OPT_START_TIMEOUT, 1, 86400 },  { OPT_STOP_GRACE, 1, 3600 },
+                { OPT_RESTART_DELAY, 0, 3600000 }, { OPT_RESTART_MAX_DELAY, 0, 86400000 },
+                { OPT_RESTART_BURST, 0, 1000 },   { OPT_RESTART_WINDOW, 1, 86400 },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(ranges); i++) {
+                if (ranges[i].opt != c)
+                        continue;
+                if (num(arg, ranges[i].min, ranges[i].max, &v) < 0)
+                        return -ERANGE;
+                switch (c) {
+                case OPT_MAX_VMS: o->max_vms = (unsigned)v; break;
+                case OPT_MAX_USER: o->max_vms_per_user = (unsigned)v; break;
+                case OPT_MAX_STARTING: o->max_starting = (unsigned)v; break;
+                case OPT_MAX_PENDING: o->max_pending = (unsigned)v; break;
+                case OPT_START_TIMEOUT: o->start_timeout_us = v * 1000000ull; break;
+                case OPT_STOP_GRACE: o->stop_grace_us = v * 1000000ull; break;
+                case OPT_RESTART_DELAY: o->restart.base_delay_us = v * 1000ull; break;
+                case OPT_RESTART_MAX_DELAY: o->restart.max_delay_us = v * 1000ull; break;
+                case OPT_RESTART_BURST: o->restart.burst = (unsigned)v; break;
+                case OPT_RESTART_WINDOW: o->restart.window_us = v * 1000000ull; break;
+                }
+                return 0;
+        }
+        return -EINVAL;
+}
+
+static int check_dir_option(const char *name, const char *v, char *err, size_t errlen) {
+        if (v[0] != '/' || strlen(v) > 64) {
+                /* Sockets live below the runtime directory: sun_path is 108 bytes. */
+                snprintf(err, errlen, "--%s: needs an absolute path of at most 64 characters", name);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int vmms_options_parse(int argc, char **argv, struct vmms_options *o, char *err, size_t errlen) {
+        int c;
+        defaults(o);
+        optind = 0; /* getopt's own state: reset so that tests can parse twice */
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'h': usage(); return 1;
+                case OPT_VERSION: printf("vmms %s\n", VMSTACK_VERSION); return 1;
+                case OPT_BUS: o->bus_address = optarg; break;
+                case OPT_STATE: o->state_dir = optarg; break;
+                case OPT_RUNTIME: o->runtime_dir = optarg; break;
+                case OPT_LOGDIR: o->log_dir = optarg; break;
+                case OPT_GROUP: o->group = optarg; break;
+                case OPT_NO_POLKIT: o->polkit = false; break;
+                case OPT_WORKER:
+                        if (optarg[0] != '/' || strlen(optarg) >= sizeof o->worker) {
+                                snprintf(err, errlen, "--worker: needs an absolute path");
+                                return -EINVAL;
+                        }
+                        snprintf(o->worker, sizeof o->worker, "%s", optarg);
+                        break;
+                case '?':
+                        snprintf(err, errlen, "unknown option or missing value: %s (see --help)",
+                                 argv[optind - 1]);
+                        return -EINVAL;
+                default:
+                        if (numeric_option(o, c, optarg) < 0) {
+                                snprintf(err, errlen, "%s: value out of range (see --help)", argv[optind - 1]);
+                                return -EINVAL;
+                        }
+                }
+        }
+        if (optind < argc) {
+                snprintf(err, errlen, "unexpected argument: %s", argv[optind]);
+                return -EINVAL;
+        }
+        if (check_dir_option("state-dir", o->state_dir, err, errlen) < 0 ||
+            check_dir_option("runtime-dir", o->runtime_dir, err, errlen) < 0 ||
+            check_dir_option("log-dir", o->log_dir, err, errlen) < 0)
+                return -EINVAL;
+        if (o->restart.max_delay_us < o->restart.base_delay_us)
+                o->restart.max_delay_us = o->restart.base_delay_us;
+        return 0;
+}

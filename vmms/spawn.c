@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: MIT
+/* Starting a worker: vmms opens what the VM needs (disk images with the right
+ * mode and a lock, TAPs) and hands the fds over with the configuration
+ * (common/proto.h), then gives the worker its re-attach listener. The
+ * worker serves the console itself (--serial socket:PATH) and appends to the
+ * console log (the configuration's serial_log). */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/fd-util.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "common/proto.h"
+#include "worker.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+
+/* The fds that travel with the config message: one per disk, then one per
+ * NIC (common/proto.h), and the names of the TAPs vmms created. */
+struct spawn_fds {
+        int fd[PROTO_MAX_FDS];
+        size_t n;
+        char tap_names[VM_NICS_MAX][IFNAMSIZ];
+};
+
+static void spawn_fds_done(struct spawn_fds *s) {
+        for (size_t i = 0; i < s->n; i++)
+                safe_close(s->fd[i]);
+}
+
+/* Appends fd (taking it); returns its index in the SCM_RIGHTS array. */
+static int spawn_fds_add(struct spawn_fds *s, int fd) {
+        if (fd < 0)
+                return fd;
+        if (s->n >= PROTO_MAX_FDS) {
+                safe_close(fd);
+                return -EMSGSIZE;
+        }
+        s->fd[s->n] = fd;
+        return (int)s->n++;
+}
+
+static int open_disks(struct vmms_vm *vm, struct spawn_fds *s, char *err, size_t errlen) {
+        for (uint32_t i = 0; i < vm->config->n_disks; i++) {
+                const struct vm_disk_config *dc = &vm->config->disks[i];
+                int fd = open(dc->path, (dc->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
+                struct stat st;
+                if (fd < 0 || fstat(fd, &st) < 0) {
+                        int r = -errno;
+                        snprintf(err, errlen, "disks[%u].path: %s: %s", i, dc->path, strerror(errno));
+                        safe_close(fd);
+                        return r;
+                }
+                if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+                        snprintf(err, errlen, "disks[%u].path: %s is not a file or block device", i, dc->path);
+                        safe_close(fd);
+                        return -EINVAL;
+                }
+                /* The lock belongs to the open file description, which the
+                 * worker inherits: it holds as long as the VM runs, across a
+                 * vmms restart, and keeps two VMs off one writable image. */
+                if (flock(fd, (dc->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+                        snprintf(err, errlen, "disks[%u].path: %s is in use by another VM", i, dc->path);
+                        safe_close(fd);
+                        return -EBUSY;
+                }
+                int idx = spawn_fds_add(s, fd);
+                if (idx < 0)
+                        return idx;
+        }
+        return 0;
+}
+
+static int open_taps(struct vmms_vm *vm, struct spawn_fds *s, char *err, size_t errlen) {
+        for (uint32_t i = 0; i < vm->config->n_nics; i++) {
+                int idx = spawn_fds_add(s, vmms_tap_open(&vm->config->nics[i], &vm->config->id, i, s->tap_names[i],
+                                                         err, errlen));
+                if (idx < 0)
+                        return idx;
+        }
+        return 0;
+}
+
+static int listen_unix(const char *path, int type, int backlog) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        if (strlen(path) >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        _cleanup_close_ int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        (void)unlink(path); /* a stale socket of an earlier run */
+        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, backlog) < 0)
+                return -errno;
+        return TAKE_FD(fd);
+}
+
+/* The VM's runtime directory, its control listener (the fd is returned) and
+ * the console socket path the worker will bind. */
+static int open_runtime(struct vmms_vm *vm, struct vmms_runtime_record *rec, char *err, size_t errlen) {
+        char dir[PATH_MAX];
+        int r;
+        if ((r = vmms_vm_dir(vm, NULL, dir, sizeof dir)) < 0 || (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
+                r = r < 0 ? r : -errno;
+                snprintf(err, errlen, "runtime directory %s: %s", dir, strerror(-r));
+                return r;
+        }
+        if ((r = vmms_vm_dir(vm, "console.sock", rec->console, sizeof rec->console)) < 0 ||
+            (r = vmms_vm_dir(vm, "control.sock", rec->control, sizeof rec->control)) < 0)
+                return r;
+        (void)unlink(rec->console); /* the worker refuses to replace anything but a socket */
+        int fd = listen_unix(rec->control, SOCK_SEQPACKET, 4);
+        if (fd < 0)
+                snprintf(err, errlen, "control socket %s: %s", rec->control, strerror(-fd));
+        return fd;
+}
+
+static int worker_log_fd(struct vmms_vm *vm) {
+        char path[PATH_MAX];
+        if (vm->d->journal) /* the worker logs to the journal through our stream */
+                return fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+        if (snprintf(path, sizeof path, "%s/%s.worker.log", vm->d->opt.log_dir, vm->id) >= (int)sizeof path)
+                return -ENAMETOOLONG;
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+        return fd < 0 ? -errno : fd;
+}
+
+/* The worker's environment: nothing of ours but the log settings. */
+static void build_env(struct vmms_vm *vm, char **env, size_t max, char *store, size_t storelen) {
+        extern char **environ;
+        size_t n = 0, used = 0;
+        const char *fixed[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
+        env[n++] = (char *)fixed[0];
+        int k = snprintf(store, storelen, "VMSTACK_VM_ID=%s", vm->id);
+        env[n++] = store;
+        used = (size_t)k + 1;
+        snprintf(store + used, storelen - used, "VMSTACK_VM_NAME=%s", vm->config->name);
+        env[n++] = store + used;
+        for (char **e = environ; *e && n + 1 < max; e++)
+                if (!strncmp(*e, "VM_", 3) || !strncmp(*e, "ASAN_OPTIONS=", 13) ||
+                    !strncmp(*e, "UBSAN_OPTIONS=", 14) || !strncmp(*e, "LSAN_OPTIONS=", 13) ||
+                    (vm->d->journal && !strncmp(*e, "JOURNAL_STREAM=", 15)))
+                        env[n++] = *e;
+        env[n] = NULL;
+}
+
+/* In the child, between fork() and exec(): async-signal-safe calls only. */
+static _Noreturn void child_exec(const char *path, const char *serial, int ctl, int log_fd, int errp, char **env) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        /* Own session: a Ctrl-C aimed at a foreground vmms must not reach VMs. */
+        setsid();
+        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        /* Move everything above the target numbers first, so dup2 cannot clobber. */
+        ctl = fcntl(ctl, F_DUPFD_CLOEXEC, 10);
+        log_fd = fcntl(log_fd, F_DUPFD_CLOEXEC, 10);
+        errp = fcntl(errp, F_DUPFD_CLOEXEC, 10);
+        devnull = fcntl(devnull, F_DUPFD_CLOEXEC, 10);
+        if (ctl < 0 || log_fd < 0 || errp < 0 || devnull < 0 || dup2(devnull, 0) < 0 || dup2(log_fd, 1) < 0 ||
+            dup2(log_fd, 2) < 0 || dup2(ctl, PROTO_CONTROL_FD) < 0 || dup3(errp, 4, O_CLOEXEC) < 0)
+                _exit(127);
+        close_range(5, ~0u, 0);
+        char *argv[] = { (char *)"vmwp", (char *)"--control-fd", (char *)"3", (char *)"--serial", (char *)serial, NULL };
+        execve(path, argv, env);
+        int e = errno;
+        (void)!write(4, &e, sizeof e);
+        _exit(127);
+}
+
+static int fork_worker(struct vmms_vm *vm, const char *console, int ctl_child, pid_t *pid, int *pidfd, char *err,
+                       size_t errlen) {
+        char *env[40], store[256], serial[VMMS_SOCKET_PATH_MAX + 8];
+        int errp[2];
+        _cleanup_close_ int log_fd = worker_log_fd(vm);
+        if (log_fd < 0) {
+                snprintf(err, errlen, "worker log in %s: %s", vm->d->opt.log_dir, strerror(-log_fd));
+                return log_fd;
+        }
+        build_env(vm, env, ARRAY_SIZE(env), store, sizeof store);
+        /* The worker serves the console on this socket (one client at a time). */
+        snprintf(serial, sizeof serial, "socket:%s", console);
+        if (pipe2(errp, O_CLOEXEC) < 0)
+                return -errno;
+        pid_t p = fork();
+        if (p < 0) {
+                safe_close(errp[0]), safe_close(errp[1]);
+                return -errno;
+        }
+        if (p == 0)
+                child_exec(vm->d->opt.worker, serial, ctl_child, log_fd, errp[1], env);
+        safe_close(errp[1]);
+        int e = 0;
+        ssize_t n = read_full(errp[0], &e, sizeof e);
+        safe_close(errp[0]);
+        if (n == (ssize_t)sizeof e) {
+                (void)waitpid(p, NULL, 0);
+                snprintf(err, errlen, "cannot execute the worker %s: %s", vm->d->opt.worker, strerror(e));
+                return -e;
+        }
+        /* Our own unreaped child: its pid cannot have been reused yet. */
+        *pidfd = (int)syscall(SYS_pidfd_open, p, 0);
+        if (*pidfd < 0) {
+                int r = -errno;
+                kill(p, SIGKILL);
+                (void)waitpid(p, NULL, 0);
+                return r;
+        }
+        *pid = p;
+        return 0;
+}
+
+static int read_starttime(pid_t pid, uint64_t *starttime) {
+        struct vmms_proc_stat st;
+        int r = vmms_proc_stat_read(pid, &st);
+        if (r >= 0)
+                *starttime = st.starttime;
+        return r;
+}
+
+static int send_config(struct vmms_vm *vm, int ctl, struct spawn_fds *s, const char *log_path) {
+        struct vm_config *c = malloc(sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        /* The worker appends the console output to the log itself, and every
+         * NIC names its (vmms-created) TAP, so each NIC comes with its fd. */
+        *c = *vm->config;
+        snprintf(c->serial_log, sizeof c->serial_log, "%s", log_path);
+        for (uint32_t i = 0; i < c->n_nics; i++)
+                snprintf(c->nics[i].tap, sizeof c->nics[i].tap, "%s", s->tap_names[i]);
+        _cleanup_free_ char *json = vm_config_to_json(c);
+        free(c);
+        _cleanup_(json_object_putp) json_object *msg = json_object_new_object();
+        json_object *cfg = json ? json_tokener_parse(json) : NULL;
+        if (!msg || !cfg) {
+                json_object_put(cfg);
+                return -ENOMEM;
+        }
+        json_object_object_add(msg, "op", json_object_new_string("config"));
+        json_object_object_add(msg, "config", cfg);
+        return proto_send(ctl, msg, s->fd, s->n);
+}
+
+/* A worker that supports re-attach keeps running across a vmms restart. */
+static void reattach_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
+        if (!vm->worker)
+                return;
+        vm->worker->rec.reattach = error >= 0;
+        if (error < 0)
+                vmms_vm_log(vm, LOG_LEVEL_NOTICE, error,
+                            "the worker cannot re-attach (%m): this VM will not survive a vmms restart");
+        (void)vmms_worker_record_update(vm->worker);
+}
+
+static int prepare_fds(struct vmms_vm *vm, struct spawn_fds *s, char *err, size_t errlen) {
+        int r;
+        if ((r = open_disks(vm, s, err, errlen)) < 0 || (r = open_taps(vm, s, err, errlen)) < 0)
+                return r;
+        return 0;
+}
+
+int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t errlen) {
+        _cleanup_(spawn_fds_done) struct spawn_fds s = { .n = 0 };
+        struct vmms_runtime_record rec = { .id = vm->config->id };
+        char log_path[VM_PATH_MAX]; /* it becomes the config's serial_log */
+        int ctl[2], pidfd = -1, r;
+        pid_t pid = 0;
+
+        if ((r = prepare_fds(vm, &s, err, errlen)) < 0 ||
+            (r = vmms_console_log_path(vm, log_path, sizeof log_path)) < 0)
+                return r;
+        _cleanup_close_ int listener = open_runtime(vm, &rec, err, errlen);
+        if (listener < 0)
+                return listener;
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
+                return -errno;
+        r = fork_worker(vm, rec.console, ctl[1], &pid, &pidfd, err, errlen);
+        safe_close(ctl[1]);
+        if (r < 0) {
+                safe_close(ctl[0]);
+                return r;
+        }
+        rec.pid = pid;
+        rec.started_at_us = now_us(CLOCK_REALTIME);
+        snprintf(rec.boot_id, sizeof rec.boot_id, "%s", vm->d->boot_id);
+        if ((r = read_starttime(pid, &rec.starttime)) < 0 || (r = send_config(vm, ctl[0], &s, log_path)) < 0) {
+                snprintf(err, errlen, "worker %d did not take its configuration: %s", (int)pid, strerror(-r));
+                syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                (void)waitpid(pid, NULL, 0);
+                safe_close(pidfd), safe_close(ctl[0]);
+                return r;
+        }
+        if ((r = vmms_worker_attach(vm, pid, pidfd, ctl[0], true, &rec, &vm->worker)) < 0) {
+                snprintf(err, errlen, "cannot watch worker %d: %s", (int)pid, strerror(-r));
+                kill(pid, SIGKILL); /* our unreaped child: the pid is still ours */
+                (void)waitpid(pid, NULL, 0);
+                return r;
+        }
+        (void)vmms_worker_record_update(vm->worker);
+        r = vmms_worker_request_fds(vm->worker, "reattach-listen", NULL, &listener, 1, reattach_reply, NULL);
+        if (r < 0)
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, r, "cannot give the worker its re-attach listener: %m");
+        return 0;
+}

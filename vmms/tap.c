@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+/* TAP devices for a VM's NICs. vmms creates them (it is privileged; the
+ * worker will be sandboxed) and hands the open queue fds to the worker. A TAP
+ * that is not persistent lives exactly as long as an fd to it is open, so a
+ * VM's TAPs go away with its worker and survive a vmms restart. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <linux/sockios.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include "common/macro.h"
+#include "daemon.h"
+
+/* "vt" + 8 hex digits of the VM id + NIC index: unique per VM and NIC, within
+ * IFNAMSIZ, and recognisable in `ip link`. */
+static void tap_default_name(const struct guid *id, unsigned index, char *ifname) {
+        snprintf(ifname, IFNAMSIZ, "vt%02x%02x%02x%02x%u", id->b[3], id->b[2], id->b[1], id->b[0], index);
+}
+
+static int ifreq_ioctl(unsigned long req, struct ifreq *ifr) {
+        _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (s < 0)
+                return -errno;
+        return ioctl(s, req, ifr) < 0 ? -errno : 0;
+}
+
+static int tap_configure(const struct vm_nic_config *nic, const char *ifname, char *err, size_t errlen) {
+        struct ifreq ifr = { 0 };
+        int r;
+        snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+        ifr.ifr_mtu = (int)nic->mtu;
+        if ((r = ifreq_ioctl(SIOCSIFMTU, &ifr)) < 0) {
+                snprintf(err, errlen, "%s: cannot set MTU %u: %s", ifname, nic->mtu, strerror(-r));
+                return r;
+        }
+        if (nic->bridge[0]) {
+                struct ifreq br = { 0 }, idx = { 0 };
+                snprintf(idx.ifr_name, IFNAMSIZ, "%s", ifname);
+                snprintf(br.ifr_name, IFNAMSIZ, "%s", nic->bridge);
+                if ((r = ifreq_ioctl(SIOCGIFINDEX, &idx)) >= 0) {
+                        br.ifr_ifindex = idx.ifr_ifindex;
+                        r = ifreq_ioctl(SIOCBRADDIF, &br);
+                }
+                if (r < 0) {
+                        snprintf(err, errlen, "%s: cannot attach to bridge %s: %s", ifname, nic->bridge,
+                                 strerror(-r));
+                        return r;
+                }
+        }
+        if ((r = ifreq_ioctl(SIOCGIFFLAGS, &ifr)) < 0)
+                return r;
+        ifr.ifr_flags |= IFF_UP;
+        if ((r = ifreq_ioctl(SIOCSIFFLAGS, &ifr)) < 0) {
+                snprintf(err, errlen, "%s: cannot bring the interface up: %s", ifname, strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+int vmms_tap_open(const struct vm_nic_config *nic, const struct guid *id, unsigned index, char *ifname,
+                  char *err, size_t errlen) {
+        _cleanup_close_ int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                snprintf(err, errlen, "/dev/net/tun: %s", strerror(errno));
+                return -errno;
+        }
+        struct ifreq ifr = { 0 };
+        /* Plain Ethernet frames: no packet-info prefix and no virtio-net
+         * header, which is what a worker that reads and writes frames expects
+         * (documented in common/proto.h). */
+        ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+        if (nic->tap[0])
+                snprintf(ifr.ifr_name, IFNAMSIZ, "%s", nic->tap);
+        else
+                tap_default_name(id, index, ifr.ifr_name);
+        if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+                int r = -errno;
+                snprintf(err, errlen, "nics[%u]: cannot create TAP %s: %s", index, ifr.ifr_name, strerror(errno));
+                return r;
+        }
+        snprintf(ifname, IFNAMSIZ, "%s", ifr.ifr_name);
+        /* A pre-created TAP ("tap" in the configuration) is the admin's:
+         * its MTU, bridge and link state are left as they are. */
+        if (nic->tap[0])
+                return TAKE_FD(fd);
+        int r = tap_configure(nic, ifname, err, errlen);
+        if (r < 0)
+                return r;
+        return TAKE_FD(fd);
+}

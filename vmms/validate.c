@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/macro.h"
+#include "vmms/names.h"
+#include "vmms/validate.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free);
+
+/* Inserts "id" when the document is an object without one. Anything else is
+ * left for vm_config_parse() to report with its own precise message. */
+static char *with_id(const char *json, size_t len, const struct guid *id, bool *had_id) {
+        _cleanup_(json_tokener_freep) json_tokener *tok = json_tokener_new_ex(32);
+        if (!tok)
+                return NULL;
+        _cleanup_(json_object_putp) json_object *root = json_tokener_parse_ex(tok, json, (int)len);
+        *had_id = true;
+        if (!root || json_tokener_get_error(tok) != json_tokener_success ||
+            !json_object_is_type(root, json_type_object) || json_object_object_get_ex(root, "id", NULL))
+                return strndup(json, len);
+        char s[GUID_STRING_MAX];
+        *had_id = false;
+        json_object_object_add(root, "id", json_object_new_string(guid_to_string(id, s)));
+        const char *out = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        return out ? strdup(out) : NULL;
+}
+
+int vmms_config_parse_for(const char *json, size_t len, const struct guid *id, bool must_match,
+                          struct vm_config *out, char *err, size_t errlen) {
+        bool had_id;
+        if (len > VM_CONFIG_MAX_BYTES) {
+                snprintf(err, errlen, "configuration: larger than %u bytes", VM_CONFIG_MAX_BYTES);
+                return -EINVAL;
+        }
+        if (memchr(json, 0, len)) {
+                snprintf(err, errlen, "configuration: contains a NUL byte");
+                return -EINVAL;
+        }
+        _cleanup_free_ char *doc = with_id(json, len, id, &had_id);
+        if (!doc)
+                return -ENOMEM;
+        int r = vm_config_parse(doc, strlen(doc), out, err, errlen);
+        if (r < 0)
+                return r;
+        if (vmms_name_is_id_like(out->name)) {
+                snprintf(err, errlen, "name: must not have the form of a VM id");
+                return -EINVAL;
+        }
+        if (guid_is_null(&out->id)) {
+                snprintf(err, errlen, "id: must not be the null GUID");
+                return -EINVAL;
+        }
+        if (had_id && must_match && !guid_equal(&out->id, id)) {
+                snprintf(err, errlen, "id: cannot be changed");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* The first worker-visible field that differs, or NULL. */
+static const char *first_worker_change(const struct vm_config *a, const struct vm_config *b) {
+        if (a->memory_mib != b->memory_mib)
+                return "memory_mib";
+        if (a->vcpus != b->vcpus)
+                return "vcpus";
+        if (a->boot_kind != b->boot_kind || strcmp(a->kernel, b->kernel) || strcmp(a->initrd, b->initrd) ||
+            strcmp(a->cmdline, b->cmdline))
+                return "boot";
+        if (strcmp(a->serial_log, b->serial_log))
+                return "serial_log";
+        if (a->n_disks != b->n_disks || memcmp(a->disks, b->disks, sizeof a->disks[0] * a->n_disks))
+                return "disks";
+        if (memcmp(a->scsi_instance, b->scsi_instance, sizeof a->scsi_instance))
+                return "scsi_instances";
+        if (a->n_nics != b->n_nics || memcmp(a->nics, b->nics, sizeof a->nics[0] * a->n_nics))
+                return "nics";
+        if (memcmp(&a->ic, &b->ic, sizeof a->ic))
+                return "integration";
+        return NULL;
+}
+
+int vmms_config_check_update(const struct vm_config *cur, const struct vm_config *next, enum vmms_state s,
+                             char *err, size_t errlen) {
+        if (!guid_equal(&cur->id, &next->id)) {
+                snprintf(err, errlen, "id: cannot be changed");
+                return -EINVAL;
+        }
+        if (!vmms_state_has_worker(s))
+                return 0;
+        const char *f = first_worker_change(cur, next);
+        if (f) {
+                snprintf(err, errlen, "%s: can only change while the VM is Off or Crashed (it is %s)", f,
+                         vmms_state_to_string(s));
+                return -EBUSY;
+        }
+        return 0;
+}
+
+int vmms_stop_timeout_resolve(uint32_t requested, const struct vm_config *c, uint32_t *out_s, char *err,
+                              size_t errlen) {
+        if (requested > VMMS_STOP_TIMEOUT_MAX_S) {
+                snprintf(err, errlen, "timeout: must be 0 (the VM's stop_timeout_s) or 1..%u seconds",
+                         VMMS_STOP_TIMEOUT_MAX_S);
+                return -EINVAL;
+        }
+        *out_s = requested ? requested : c->stop_timeout_s;
+        return 0;
+}

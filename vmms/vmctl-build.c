@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/macro.h"
+#include "vmms/vmctl-build.h"
+
+static int ferr(char *err, size_t errlen, const char *flag, const char *fmt, ...) _printf_(4, 5);
+static int ferr(char *err, size_t errlen, const char *flag, const char *fmt, ...) {
+        char msg[256];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        snprintf(err, errlen, "--%s: %s", flag, msg);
+        return -EINVAL;
+}
+
+static int parse_u32(const char *s, uint32_t max, uint32_t *out) {
+        char *end;
+        if (!s || *s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno || *end || v > max)
+                return -ERANGE;
+        *out = (uint32_t)v;
+        return 0;
+}
+
+int vmctl_size_parse_mib(const char *s, uint32_t *mib) {
+        char num[24];
+        size_t n = 0;
+        while (s[n] >= '0' && s[n] <= '9' && n < sizeof num - 1) {
+                num[n] = s[n];
+                n++;
+        }
+        num[n] = 0;
+        const char *suffix = s + n;
+        uint32_t v, mult;
+        if (n == 0)
+                return -EINVAL;
+        if (!*suffix || !strcmp(suffix, "M") || !strcmp(suffix, "MiB"))
+                mult = 1;
+        else if (!strcmp(suffix, "G") || !strcmp(suffix, "GiB"))
+                mult = 1024;
+        else
+                return -EINVAL;
+        if (parse_u32(num, UINT32_MAX, &v) < 0 || MUL_OVERFLOW(v, mult, mib))
+                return -ERANGE;
+        return 0;
+}
+
+static int set_path(json_object *o, const char *key, const char *value, const struct vmctl_build_ctx *ctx,
+                    const char *flag, char *err, size_t errlen) {
+        char buf[VM_PATH_MAX];
+        if (!*value)
+                return ferr(err, errlen, flag, "needs a path");
+        int n = value[0] == '/' ? snprintf(buf, sizeof buf, "%s", value)
+                                : snprintf(buf, sizeof buf, "%s/%s", ctx->cwd ? ctx->cwd : "", value);
+        if (n < 0 || (size_t)n >= sizeof buf || buf[0] != '/')
+                return ferr(err, errlen, flag, "path too long or not absolute");
+        json_object_object_add(o, key, json_object_new_string(buf));
+        return 0;
+}
+
+static json_object *child_object(json_object *cfg, const char *key) {
+        json_object *o;
+        if (json_object_object_get_ex(cfg, key, &o) && json_object_is_type(o, json_type_object))
+                return o;
+        o = json_object_new_object();
+        json_object_object_add(cfg, key, o);
+        return o;
+}
+
+static json_object *child_array(json_object *cfg, const char *key) {
+        json_object *a;
+        if (json_object_object_get_ex(cfg, key, &a) && json_object_is_type(a, json_type_array))
+                return a;
+        a = json_object_new_array();
+        json_object_object_add(cfg, key, a);
+        return a;
+}
+
+/* The next LUN on `controller` that no disk in the array uses. */
+static uint32_t next_free_lun(json_object *disks, uint32_t controller) {
+        for (uint32_t lun = 0; lun < VM_SCSI_LUNS_MAX; lun++) {
+                bool used = false;
+                for (size_t i = 0; i < json_object_array_length(disks); i++) {
+                        json_object *d = json_object_array_get_idx(disks, i), *c, *l;
+                        uint32_t dc = 0, dl = 0;
+                        if (json_object_object_get_ex(d, "controller", &c))
+                                dc = (uint32_t)json_object_get_int(c);
+                        if (json_object_object_get_ex(d, "lun", &l))
+                                dl = (uint32_t)json_object_get_int(l);
+                        used |= dc == controller && dl == lun;
+                }
+                if (!used)
+                        return lun;
+        }
+        return VM_SCSI_LUNS_MAX; /* vm_config_parse() will name the field */
+}
+
+/* One "key=value" (or bare word) option of --disk; *path set by the first. */
+static int disk_option(json_object *d, const char *opt, bool *have_lun, const char *flag, char *err,
+                       size_t errlen) {
+        uint32_t v;
+        if (!strcmp(opt, "ro") || !strcmp(opt, "readonly")) {
+                json_object_object_add(d, "read_only", json_object_new_boolean(true));
+                return 0;
+        }
+        if (!strcmp(opt, "bus=scsi") || !strcmp(opt, "bus=ide")) {
+                json_object_object_add(d, "bus", json_object_new_string(opt + 4));
+                return 0;
+        }
+        static const struct {
+                const char *prefix, *key;
+                uint32_t max;
+        } nums[] = { { "controller=", "controller", VM_SCSI_CONTROLLERS_MAX - 1 },
+                     { "lun=", "lun", VM_SCSI_LUNS_MAX - 1 },
+                     { "sector-size=", "sector_size", 4096 } };
+        for (size_t i = 0; i < ARRAY_SIZE(nums); i++) {
+                size_t l = strlen(nums[i].prefix);
+                if (strncmp(opt, nums[i].prefix, l))
+                        continue;
+                if (parse_u32(opt + l, nums[i].max, &v) < 0)
+                        return ferr(err, errlen, flag, "%s needs a number up to %u", nums[i].key, nums[i].max);
+                json_object_object_add(d, nums[i].key, json_object_new_int64(v));
+                if (!strcmp(nums[i].key, "lun"))
+                        *have_lun = true;
+                return 0;
+        }
+        return ferr(err, errlen, flag, "unknown option \"%s\" (ro, bus=, controller=, lun=, sector-size=)", opt);
+}
+
+static int add_disk(json_object *cfg, const char *value, const struct vmctl_build_ctx *ctx, char *err,
+                    size_t errlen) {
+        _cleanup_free_ char *copy = strdup(value);
+        if (!copy)
+                return -ENOMEM;
+        json_object *d = json_object_new_object();
+        if (!d)
+                return -ENOMEM;
+        char *save = NULL, *path = strtok_r(copy, ",", &save);
+        bool have_lun = false;
+        int r = path ? set_path(d, "path", path, ctx, "disk", err, errlen)
+                     : ferr(err, errlen, "disk", "needs PATH[,ro][,lun=N]");
+        for (char *opt; r == 0 && (opt = strtok_r(NULL, ",", &save));)
+                r = disk_option(d, opt, &have_lun, "disk", err, errlen);
+        if (r < 0) {
+                json_object_put(d);
+                return r;
+        }
+        json_object *disks = child_array(cfg, "disks"), *c;
+        if (!have_lun) {
+                uint32_t controller = json_object_object_get_ex(d, "controller", &c) ? (uint32_t)json_object_get_int(c) : 0;
+                json_object_object_add(d, "lun", json_object_new_int64(next_free_lun(disks, controller)));
+        }
+        json_object_array_add(disks, d);
+        return 0;
+}
+
+static int nic_option(json_object *n, const char *opt, char *err, size_t errlen) {
+        static const char *const strs[] = { "mac", "bridge", "tap" };
+        uint32_t v;
+        for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
+                size_t l = strlen(strs[i]);
+                if (!strncmp(opt, strs[i], l) && opt[l] == '=') {
+                        json_object_object_add(n, strs[i], json_object_new_string(opt + l + 1));
+                        return 0;
+                }
+        }
+        if (!strncmp(opt, "mtu=", 4)) {
+                if (parse_u32(opt + 4, 65535, &v) < 0)
+                        return ferr(err, errlen, "nic", "mtu needs a number");
+                json_object_object_add(n, "mtu", json_object_new_int64(v));
+                return 0;
+        }
+        if (!strcmp(opt, "link=up") || !strcmp(opt, "link=down")) {
+                json_object_object_add(n, "link_up", json_object_new_boolean(opt[5] == 'u'));
+                return 0;
+        }
+        if (!strcmp(opt, "auto"))
+                return 0;
+        return ferr(err, errlen, "nic", "unknown option \"%s\" (mac=, bridge=, tap=, mtu=, link=)", opt);
+}
+
+static int add_nic(json_object *cfg, const char *value, const struct vmctl_build_ctx *ctx, char *err,
+                   size_t errlen) {
+        _cleanup_free_ char *copy = strdup(value);
+        json_object *n = json_object_new_object();
+        if (!copy || !n) {
+                json_object_put(n);
+                return -ENOMEM;
+        }
+        char *save = NULL;
+        int r = 0;
+        for (char *opt = strtok_r(copy, ",", &save); r == 0 && opt; opt = strtok_r(NULL, ",", &save))
+                r = nic_option(n, opt, err, errlen);
+        if (r < 0) {
+                json_object_put(n);
+                return r;
+        }
+        if (!json_object_object_get_ex(n, "mac", NULL)) {
+                /* 00:15:5d is the prefix Hyper-V uses for generated addresses. */
+                uint8_t mac[6] = { 0x00, 0x15, 0x5d, ctx->mac_random[0], ctx->mac_random[1], ctx->mac_random[2] };
+                char s[18];
+                vm_mac_format(mac, s);
+                json_object_object_add(n, "mac", json_object_new_string(s));
+        }
+        json_object_array_add(child_array(cfg, "nics"), n);
+        return 0;
+}
+
+static int remove_item(json_object *cfg, const char *key, const char *value, const char *flag, char *err,
+                       size_t errlen) {
+        json_object *a;
+        uint32_t idx;
+        if (!json_object_object_get_ex(cfg, key, &a) || !json_object_is_type(a, json_type_array))
+                return ferr(err, errlen, flag, "the configuration has no %s", key);
+        if (parse_u32(value, UINT32_MAX, &idx) < 0 || idx >= json_object_array_length(a))
+                return ferr(err, errlen, flag, "needs an index below %zu (see vmctl show)",
+                            json_object_array_length(a));
+        return json_object_array_del_idx(a, idx, 1) < 0 ? -EINVAL : 0;
+}
+
+static int set_number(json_object *cfg, const char *key, const char *flag, const char *value, uint32_t max,
+                      char *err, size_t errlen) {
+        uint32_t v;
+        if (parse_u32(value, max, &v) < 0)
+                return ferr(err, errlen, flag, "needs a number from 0 to %u", max);
+        json_object_object_add(cfg, key, json_object_new_int64(v));
+        return 0;
+}
+
+int vmctl_config_set(json_object *cfg, const char *flag, const char *value, const struct vmctl_build_ctx *ctx,
+                     char *err, size_t errlen) {
+        uint32_t mib;
+        if (!cfg || !json_object_is_type(cfg, json_type_object))
+                return ferr(err, errlen, flag, "the configuration is not a JSON object");
+        if (!value)
+                return ferr(err, errlen, flag, "needs a value");
+        if (!strcmp(flag, "name")) {
+                json_object_object_add(cfg, "name", json_object_new_string(value));
+                return 0;
+        }
+        if (!strcmp(flag, "memory")) {
+                if (vmctl_size_parse_mib(value, &mib) < 0)
+                        return ferr(err, errlen, flag, "needs a size such as 512, 512M or 2G");
+                json_object_object_add(cfg, "memory_mib", json_object_new_int64(mib));
+                return 0;
+        }
+        if (!strcmp(flag, "vcpus"))
+                return set_number(cfg, "vcpus", flag, value, 4096, err, errlen);
+        if (!strcmp(flag, "stop-timeout"))
+                return set_number(cfg, "stop_timeout_s", flag, value, 86400, err, errlen);
+        if (!strcmp(flag, "kernel") || !strcmp(flag, "initrd"))
+                return set_path(child_object(cfg, "boot"), flag, value, ctx, flag, err, errlen);
+        if (!strcmp(flag, "serial-log"))
+                return set_path(cfg, "serial_log", value, ctx, flag, err, errlen);
+        if (!strcmp(flag, "cmdline") || !strcmp(flag, "boot")) {
+                json_object_object_add(child_object(cfg, "boot"), !strcmp(flag, "boot") ? "kind" : "cmdline",
+                                       json_object_new_string(value));
+                return 0;
+        }
+        if (!strcmp(flag, "restart-policy")) {
+                json_object_object_add(cfg, "restart_policy", json_object_new_string(value));
+                return 0;
+        }
+        if (!strcmp(flag, "disk"))
+                return add_disk(cfg, value, ctx, err, errlen);
+        if (!strcmp(flag, "nic"))
+                return add_nic(cfg, value, ctx, err, errlen);
+        if (!strcmp(flag, "remove-disk"))
+                return remove_item(cfg, "disks", value, flag, err, errlen);
+        if (!strcmp(flag, "remove-nic"))
+                return remove_item(cfg, "nics", value, flag, err, errlen);
+        return ferr(err, errlen, flag, "unknown option");
+}
+
+static int merge_patch_depth(json_object **target, json_object *patch, unsigned depth) {
+        if (depth > 32)
+                return -ELOOP;
+        if (!json_object_is_type(patch, json_type_object)) {
+                json_object_put(*target);
+                *target = json_object_get(patch);
+                return 0;
+        }
+        if (!*target || !json_object_is_type(*target, json_type_object)) {
+                json_object_put(*target);
+                *target = json_object_new_object();
+                if (!*target)
+                        return -ENOMEM;
+        }
+        json_object_object_foreach(patch, key, value) {
+                if (!value) { /* JSON null: remove the member */
+                        json_object_object_del(*target, key);
+                        continue;
+                }
+                json_object *cur = NULL;
+                if (json_object_object_get_ex(*target, key, &cur))
+                        json_object_get(cur);
+                int r = merge_patch_depth(&cur, value, depth + 1);
+                if (r < 0) {
+                        json_object_put(cur);
+                        return r;
+                }
+                json_object_object_add(*target, key, cur);
+        }
+        return 0;
+}
+
+int vmctl_merge_patch(json_object **target, json_object *patch) {
+        return merge_patch_depth(target, patch, 0);
+}

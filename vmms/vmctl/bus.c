@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "vmctl.h"
+#include "vmms/names.h"
+
+int vmctl_connect(struct vmctl *c) {
+        const char *addr = c->address ? c->address : getenv("VMCTL_BUS_ADDRESS");
+        int r;
+        if (addr && *addr) {
+                if ((r = sd_bus_new(&c->bus)) < 0 || (r = sd_bus_set_address(c->bus, addr)) < 0 ||
+                    (r = sd_bus_set_bus_client(c->bus, 1)) < 0 || (r = sd_bus_negotiate_fds(c->bus, 1)) < 0 ||
+                    (r = sd_bus_start(c->bus)) < 0) {
+                        fprintf(stderr, "vmctl: cannot connect to the bus at %s: %s\n", addr, strerror(-r));
+                        return VMCTL_EXIT_UNREACHABLE;
+                }
+        } else if ((r = sd_bus_open_system(&c->bus)) < 0) {
+                fprintf(stderr, "vmctl: cannot connect to the system bus: %s\n", strerror(-r));
+                return VMCTL_EXIT_UNREACHABLE;
+        }
+        /* Let polkit ask for a password where an agent runs. */
+        (void)sd_bus_set_allow_interactive_authorization(c->bus, 1);
+        return 0;
+}
+
+static const struct {
+        const char *name;
+        int code;
+        const char *hint;
+} error_map[] = {
+        { VMMS_ERROR_NO_SUCH_VM, VMCTL_EXIT_NO_SUCH_VM, "`vmctl list` shows the VMs" },
+        { VMMS_ERROR_INVALID_CONFIG, VMCTL_EXIT_INVALID, "fix the named field and try again" },
+        { VMMS_ERROR_INVALID_ARGUMENT, VMCTL_EXIT_INVALID, NULL },
+        { VMMS_ERROR_INVALID_STATE, VMCTL_EXIT_STATE, "`vmctl show` shows the state" },
+        { VMMS_ERROR_PERMISSION_DENIED, VMCTL_EXIT_DENIED, NULL },
+        { VMMS_ERROR_LIMIT_EXCEEDED, VMCTL_EXIT_LIMIT, NULL },
+        { VMMS_ERROR_EXISTS, VMCTL_EXIT_EXISTS, "choose another name" },
+        { SD_BUS_ERROR_ACCESS_DENIED, VMCTL_EXIT_DENIED, "the D-Bus policy does not allow this call" },
+        { SD_BUS_ERROR_SERVICE_UNKNOWN, VMCTL_EXIT_UNREACHABLE, "is vmms running? (systemctl status vmms)" },
+        { SD_BUS_ERROR_NAME_HAS_NO_OWNER, VMCTL_EXIT_UNREACHABLE, "is vmms running? (systemctl status vmms)" },
+        { SD_BUS_ERROR_NO_REPLY, VMCTL_EXIT_UNREACHABLE, "vmms did not answer in time" },
+        { SD_BUS_ERROR_TIMEOUT, VMCTL_EXIT_UNREACHABLE, "vmms did not answer in time" },
+        { SD_BUS_ERROR_UNKNOWN_OBJECT, VMCTL_EXIT_NO_SUCH_VM, "the VM was deleted" },
+};
+
+int vmctl_fail(const sd_bus_error *e, int r, const char *what) {
+        if (e && sd_bus_error_is_set(e)) {
+                for (size_t i = 0; i < ARRAY_SIZE(error_map); i++)
+                        if (sd_bus_error_has_name(e, error_map[i].name)) {
+                                fprintf(stderr, "vmctl: %s: %s%s%s%s\n", what, e->message ? e->message : e->name,
+                                        error_map[i].hint ? " (" : "", error_map[i].hint ? error_map[i].hint : "",
+                                        error_map[i].hint ? ")" : "");
+                                return error_map[i].code;
+                        }
+                fprintf(stderr, "vmctl: %s: %s\n", what, e->message ? e->message : e->name);
+                return VMCTL_EXIT_FAILURE;
+        }
+        fprintf(stderr, "vmctl: %s: %s\n", what, strerror(r < 0 ? -r : r));
+        return r == -ECONNREFUSED || r == -ENOENT ? VMCTL_EXIT_UNREACHABLE : VMCTL_EXIT_FAILURE;
+}
+
+int vmctl_resolve(struct vmctl *c, const char *ref, char **path) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        const char *p;
+        char what[128];
+        snprintf(what, sizeof what, "VM '%.80s'", ref);
+        int r = sd_bus_call_method(c->bus, VMMS_BUS_NAME, VMMS_MANAGER_PATH, VMMS_MANAGER_IFACE, "GetVM", &e, &reply,
+                                   "s", ref);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "o", &p);
+        if (r >= 0 && !(*path = strdup(p)))
+                r = -ENOMEM;
+        sd_bus_message_unref(reply);
+        if (r < 0) {
+                r = vmctl_fail(&e, r, what);
+                sd_bus_error_free(&e);
+                return r;
+        }
+        return 0;
+}
+
+int vmctl_get_string(struct vmctl *c, const char *path, const char *prop, char **out) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r = sd_bus_get_property_string(c->bus, VMMS_BUS_NAME, path, VMMS_VM_IFACE, prop, &e, out);
+        if (r < 0) {
+                r = vmctl_fail(&e, r, prop);
+                sd_bus_error_free(&e);
+                return r;
+        }
+        return 0;
+}
+
+int vmctl_call_vm(struct vmctl *c, const char *path, const char *method, const char *what, const char *types, ...) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message *m = NULL, *reply = NULL;
+        va_list ap;
+        int r = sd_bus_message_new_method_call(c->bus, &m, VMMS_BUS_NAME, path, VMMS_VM_IFACE, method);
+        va_start(ap, types);
+        if (r >= 0 && types)
+                r = sd_bus_message_appendv(m, types, ap);
+        va_end(ap);
+        if (r >= 0)
+                r = sd_bus_call(c->bus, m, 0, &e, &reply);
+        sd_bus_message_unref(m);
+        sd_bus_message_unref(reply);
+        if (r < 0) {
+                r = vmctl_fail(&e, r, what);
+                sd_bus_error_free(&e);
+                return r;
+        }
+        return 0;
+}
+
+static bool in_list(const char *state, const char *list) {
+        size_t n = strlen(state);
+        for (const char *p = list; p && *p;) {
+                const char *comma = strchr(p, ',');
+                size_t l = comma ? (size_t)(comma - p) : strlen(p);
+                if (l == n && !strncmp(p, state, n))
+                        return true;
+                p = comma ? comma + 1 : NULL;
+        }
+        return false;
+}
+
+static int on_changed(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        *(bool *)userdata = true;
+        return 0;
+}
+
+int vmctl_wait_state(struct vmctl *c, const char *path, const char *want, const char *fail, uint64_t timeout_us) {
+        sd_bus_slot *slot = NULL;
+        bool changed = true;
+        uint64_t deadline = timeout_us ? now_us(CLOCK_MONOTONIC) + timeout_us : 0;
+        /* Subscribe before the first read, so that no change falls between. */
+        int r = sd_bus_match_signal(c->bus, &slot, VMMS_BUS_NAME, path, "org.freedesktop.DBus.Properties",
+                                    "PropertiesChanged", on_changed, &changed);
+        if (r < 0)
+                return vmctl_fail(NULL, r, "cannot watch the VM");
+        for (r = -1; r < 0;) {
+                if (changed) {
+                        char *state = NULL;
+                        changed = false;
+                        if ((r = vmctl_get_string(c, path, "State", &state)) != 0)
+                                break;
+                        r = in_list(state, want) ? VMCTL_EXIT_OK : in_list(state, fail) ? VMCTL_EXIT_FAILURE : -1;
+                        if (r == VMCTL_EXIT_FAILURE) {
+                                char *why = NULL;
+                                (void)vmctl_get_string(c, path, "ExitReason", &why);
+                                fprintf(stderr, "vmctl: the VM is %s: %s\n", state, why && *why ? why : "no reason recorded");
+                                free(why);
+                        }
+                        free(state);
+                        continue;
+                }
+                uint64_t now = now_us(CLOCK_MONOTONIC);
+                if (deadline && now >= deadline) {
+                        fprintf(stderr, "vmctl: timed out waiting for state %s\n", want);
+                        r = VMCTL_EXIT_TIMEOUT;
+                        break;
+                }
+                int k = sd_bus_process(c->bus, NULL);
+                if (k == 0)
+                        k = sd_bus_wait(c->bus, deadline ? deadline - now : UINT64_MAX);
+                if (k < 0) {
+                        r = vmctl_fail(NULL, k, "lost the connection to vmms");
+                        break;
+                }
+        }
+        sd_bus_slot_unref(slot);
+        return r;
+}

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: MIT
+/* vmctl create [FILE|-] [flags] [--start]: a configuration from a JSON file,
+ * from flags, or both (flags apply on top of the file). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/fd-util.h"
+#include "vmctl.h"
+#include "vmms/names.h"
+#include "vmms/vmctl-build.h"
+
+static const char *const flag_names[VMCTL_OPT_CONFIG_END - VMCTL_OPT_CONFIG_FIRST] = {
+        "name", "memory", "vcpus", "kernel", "initrd", "cmdline", "boot", "disk", "nic",
+        "restart-policy", "stop-timeout", "serial-log", "remove-disk", "remove-nic",
+};
+
+int vmctl_apply_option(json_object *cfg, int c, const char *arg) {
+        struct vmctl_build_ctx ctx = { 0 };
+        char cwd[PATH_MAX], err[300];
+        if (c < VMCTL_OPT_CONFIG_FIRST || c >= VMCTL_OPT_CONFIG_END)
+                return VMCTL_EXIT_USAGE;
+        ctx.cwd = getcwd(cwd, sizeof cwd);
+        if (getrandom(ctx.mac_random, sizeof ctx.mac_random, 0) < 0)
+                return VMCTL_EXIT_FAILURE;
+        if (vmctl_config_set(cfg, flag_names[c - VMCTL_OPT_CONFIG_FIRST], arg, &ctx, err, sizeof err) < 0) {
+                fprintf(stderr, "vmctl: %s\n", err);
+                return VMCTL_EXIT_INVALID;
+        }
+        return 0;
+}
+
+int vmctl_check_config(json_object *cfg, char **json_out) {
+        const char *s = json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        struct vm_config *vc = malloc(sizeof *vc);
+        char err[300];
+        if (!s || !vc) {
+                free(vc);
+                return VMCTL_EXIT_FAILURE;
+        }
+        int r = vm_config_parse(s, strlen(s), vc, err, sizeof err);
+        free(vc);
+        if (r < 0) {
+                fprintf(stderr, "vmctl: invalid configuration: %s\n", err);
+                return VMCTL_EXIT_INVALID;
+        }
+        *json_out = strdup(s);
+        return *json_out ? 0 : VMCTL_EXIT_FAILURE;
+}
+
+int vmctl_read_input(const char *path, char **out) {
+        size_t len;
+        int r;
+        if (strcmp(path, "-")) {
+                r = read_file(path, VM_CONFIG_MAX_BYTES, out, &len);
+        } else {
+                char *buf = malloc(VM_CONFIG_MAX_BYTES + 1);
+                ssize_t n = buf ? read_full(STDIN_FILENO, buf, VM_CONFIG_MAX_BYTES + 1) : -ENOMEM;
+                r = n < 0 ? (int)n : n > (ssize_t)VM_CONFIG_MAX_BYTES ? -EFBIG : 0;
+                if (r == 0) {
+                        buf[n] = 0;
+                        *out = buf;
+                } else
+                        free(buf);
+        }
+        if (r < 0)
+                fprintf(stderr, "vmctl: %s: %s\n", path, r == -EFBIG ? "larger than 64 KiB" : strerror(-r));
+        return r < 0 ? VMCTL_EXIT_INVALID : 0;
+}
+
+static int load_base(const char *file, json_object **cfg) {
+        char *text = NULL;
+        if (!file) {
+                *cfg = json_object_new_object();
+                return *cfg ? 0 : VMCTL_EXIT_FAILURE;
+        }
+        int r = vmctl_read_input(file, &text);
+        if (r)
+                return r;
+        enum json_tokener_error je;
+        *cfg = json_tokener_parse_verbose(text, &je);
+        free(text);
+        if (!*cfg || !json_object_is_type(*cfg, json_type_object)) {
+                fprintf(stderr, "vmctl: %s: not a JSON object (%s)\n", file, json_tokener_error_desc(je));
+                json_object_put(*cfg);
+                return VMCTL_EXIT_INVALID;
+        }
+        return 0;
+}
+
+static int create_and_report(struct vmctl *c, const char *json, char **path) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        const char *p;
+        int r = sd_bus_call_method(c->bus, VMMS_BUS_NAME, VMMS_MANAGER_PATH, VMMS_MANAGER_IFACE, "CreateVM", &e,
+                                   &reply, "s", json);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "o", &p);
+        if (r >= 0 && !(*path = strdup(p)))
+                r = -ENOMEM;
+        sd_bus_message_unref(reply);
+        if (r < 0) {
+                r = vmctl_fail(&e, r, "create");
+                sd_bus_error_free(&e);
+                return r;
+        }
+        return 0;
+}
+
+static int print_created(struct vmctl *c, const char *path) {
+        char *id = NULL, *name = NULL;
+        int r = vmctl_get_string(c, path, "Id", &id);
+        if (!r)
+                r = vmctl_get_string(c, path, "Name", &name);
+        if (!r && c->json) {
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "path", json_object_new_string(path));
+                json_object_object_add(o, "id", json_object_new_string(id));
+                json_object_object_add(o, "name", json_object_new_string(name));
+                printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+                json_object_put(o);
+        } else if (!r && !c->quiet)
+                printf("created VM %s (%s)\n", name, id);
+        free(id), free(name);
+        return r;
+}
+
+static int run(struct vmctl *c, int argc, char **argv) {
+        enum { OPT_START = 1, OPT_TIMEOUT };
+        static const struct option opts[] = {
+                VMCTL_CONFIG_OPTION_ENTRIES,
+                { "start", no_argument, NULL, OPT_START },
+                { "timeout", required_argument, NULL, OPT_TIMEOUT },
+                {},
+        };
+        json_object *cfg = NULL;
+        char *json = NULL, *path = NULL;
+        bool start = false;
+        uint64_t timeout = 0;
+        int o, r;
+        /* Flags apply after the file: collect them first. */
+        while ((o = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+                if (o == '?')
+                        return VMCTL_EXIT_USAGE;
+        const char *file = optind < argc ? argv[optind] : NULL;
+        if (optind + 1 < argc) {
+                fprintf(stderr, "vmctl create: one configuration file at most (see --help)\n");
+                return VMCTL_EXIT_USAGE;
+        }
+        if ((r = load_base(file, &cfg)))
+                return r;
+        optind = 0;
+        while (r == 0 && (o = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+                if (o == OPT_START)
+                        start = true;
+                else if (o == OPT_TIMEOUT)
+                        r = vmctl_parse_seconds(optarg, &timeout) < 0 ? VMCTL_EXIT_USAGE : 0;
+                else
+                        r = vmctl_apply_option(cfg, o, optarg);
+        if (!r)
+                r = vmctl_check_config(cfg, &json);
+        if (!r)
+                r = create_and_report(c, json, &path);
+        if (!r)
+                r = print_created(c, path);
+        if (!r && start && !(r = vmctl_call_vm(c, path, "Start", "start", NULL)))
+                r = vmctl_wait_state(c, path, "Running", "Off,Crashed", timeout);
+        json_object_put(cfg);
+        free(json), free(path);
+        return r;
+}
+
+static void help(void) {
+        printf("Usage: vmctl create [FILE|-] [OPTIONS]\n"
+               "Creates a VM from a JSON configuration (docs/dbus-api.md) and/or flags;\n"
+               "flags apply on top of FILE. Prints the new VM's name and id.\n\n" VMCTL_CONFIG_OPTIONS_HELP
+               "  --start                start the VM and wait until it runs\n"
+               "  --timeout=SEC          with --start: give up waiting after SEC\n"
+               "Example: vmctl create --name=web1 --memory=1G --kernel=/boot/guest.elf \\\n"
+               "           --disk=/var/lib/images/web1.img --nic=bridge=br0 --start\n");
+}
+
+const struct vmctl_command vmctl_cmd_create = { "create", "[FILE|-] [--name ...]", "create a VM", run, help };

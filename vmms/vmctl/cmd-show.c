@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT
+/* vmctl list | show VM | host: reading state; no authorization needed. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "vmctl.h"
+#include "vmms/names.h"
+
+/* One variant of an a{sv} into a JSON value (the types vmms uses). */
+static int read_variant(sd_bus_message *m, json_object **out) {
+        char type;
+        const char *contents;
+        int r = sd_bus_message_peek_type(m, &type, &contents);
+        if (r <= 0)
+                return r < 0 ? r : -EBADMSG;
+        if ((r = sd_bus_message_enter_container(m, 'v', contents)) < 0)
+                return r;
+        struct { /* not a union: "(st)" fills two members */
+                const char *s;
+                uint32_t u;
+                int32_t i;
+                uint64_t t;
+                int b;
+        } v;
+        if (!strcmp(contents, "s") && (r = sd_bus_message_read(m, "s", &v.s)) >= 0)
+                *out = json_object_new_string(v.s);
+        else if (!strcmp(contents, "u") && (r = sd_bus_message_read(m, "u", &v.u)) >= 0)
+                *out = json_object_new_int64(v.u);
+        else if (!strcmp(contents, "i") && (r = sd_bus_message_read(m, "i", &v.i)) >= 0)
+                *out = json_object_new_int64(v.i);
+        else if (!strcmp(contents, "t") && (r = sd_bus_message_read(m, "t", &v.t)) >= 0)
+                *out = json_object_new_uint64(v.t);
+        else if (!strcmp(contents, "b") && (r = sd_bus_message_read(m, "b", &v.b)) >= 0)
+                *out = json_object_new_boolean(v.b);
+        else if (!strcmp(contents, "(st)") && (r = sd_bus_message_read(m, "(st)", &v.s, &v.t)) >= 0) {
+                *out = json_object_new_object();
+                json_object_object_add(*out, "status", json_object_new_string(v.s));
+                json_object_object_add(*out, "last_us", json_object_new_uint64(v.t));
+        } else if (!strcmp(contents, "as")) {
+                *out = json_object_new_array();
+                char **l = NULL;
+                if ((r = sd_bus_message_read_strv(m, &l)) >= 0)
+                        for (char **p = l; *p; p++)
+                                json_object_array_add(*out, json_object_new_string(*p));
+                for (char **p = l; p && *p; p++)
+                        free(*p);
+                free(l);
+        } else
+                r = r < 0 ? r : sd_bus_message_skip(m, contents);
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+static int read_dict(sd_bus_message *m, json_object *obj) {
+        int r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *key;
+                json_object *v = NULL;
+                if ((r = sd_bus_message_read(m, "s", &key)) < 0 || (r = read_variant(m, &v)) < 0 ||
+                    (r = sd_bus_message_exit_container(m)) < 0)
+                        return r;
+                json_object_object_add(obj, key, v);
+        }
+        return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
+static void print_human(json_object *obj) {
+        json_object_object_foreach(obj, key, val) {
+                if (!strcmp(key, "Config"))
+                        continue;
+                char buf[96];
+                const char *s = json_object_get_string(val);
+                if (!strcmp(key, "Uptime") || !strcmp(key, "RunningSince")) {
+                        if (!strcmp(key, "RunningSince"))
+                                continue;
+                        vmctl_format_duration((uint64_t)json_object_get_uint64(val), buf, sizeof buf);
+                        s = buf;
+                } else if (json_object_is_type(val, json_type_object) && !strcmp(key, "Heartbeat")) {
+                        json_object *st, *last;
+                        json_object_object_get_ex(val, "status", &st);
+                        json_object_object_get_ex(val, "last_us", &last);
+                        uint64_t l = (uint64_t)json_object_get_uint64(last), now = now_us(CLOCK_REALTIME);
+                        char ago[48] = "never";
+                        if (l && now > l)
+                                vmctl_format_duration(now - l, ago, sizeof ago);
+                        snprintf(buf, sizeof buf, "%s (last: %s%s)", json_object_get_string(st), ago, l ? " ago" : "");
+                        s = buf;
+                }
+                printf("%-14s %s\n", key, s && *s ? s : "-");
+        }
+        json_object *cfg;
+        if (json_object_object_get_ex(obj, "Config", &cfg))
+                printf("Config:\n%s\n", json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static int get_dict(struct vmctl *c, const char *path, const char *iface, const char *method, json_object *obj) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        int r = iface ? sd_bus_call_method(c->bus, VMMS_BUS_NAME, path, "org.freedesktop.DBus.Properties", "GetAll",
+                                           &e, &reply, "s", iface)
+                      : sd_bus_call_method(c->bus, VMMS_BUS_NAME, path, VMMS_MANAGER_IFACE, method, &e, &reply, NULL);
+        if (r >= 0)
+                r = read_dict(reply, obj);
+        sd_bus_message_unref(reply);
+        if (r < 0) {
+                r = vmctl_fail(&e, r, iface ? "show" : method);
+                sd_bus_error_free(&e);
+                return r;
+        }
+        return 0;
+}
+
+static int run_show(struct vmctl *c, int argc, char **argv) {
+        char *path = NULL;
+        json_object *obj = json_object_new_object(), *cfg;
+        if (argc != 2) {
+                fprintf(stderr, "vmctl show: needs one VM name or id (see --help)\n");
+                json_object_put(obj);
+                return VMCTL_EXIT_USAGE;
+        }
+        int r = vmctl_resolve(c, argv[1], &path);
+        if (!r)
+                r = get_dict(c, path, VMMS_VM_IFACE, NULL, obj);
+        /* Config is a JSON document: show it as one, not as a string. */
+        if (!r && json_object_object_get_ex(obj, "Config", &cfg) && (cfg = json_tokener_parse(json_object_get_string(cfg))))
+                json_object_object_add(obj, "Config", cfg);
+        if (!r && c->json)
+                printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        else if (!r)
+                print_human(obj);
+        json_object_put(obj);
+        free(path);
+        return r;
+}
+
+static int run_host(struct vmctl *c, int argc, char **argv) {
+        json_object *obj = json_object_new_object();
+        int r = get_dict(c, VMMS_MANAGER_PATH, NULL, "GetHostCapabilities", obj);
+        if (!r && c->json)
+                printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        else if (!r) {
+                json_object_object_foreach(obj, key, val)
+                        printf("%-18s %s\n", key, json_object_get_string(val));
+        }
+        json_object_put(obj);
+        return r;
+}
+
+static int run_list(struct vmctl *c, int argc, char **argv) {
+        static const char *const headers[] = { "NAME", "STATE", "ID" };
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        const char *path, *id, *name, *state;
+        json_object *arr = json_object_new_array();
+        struct vmctl_table *t = vmctl_table_new(3, headers);
+        int r = sd_bus_call_method(c->bus, VMMS_BUS_NAME, VMMS_MANAGER_PATH, VMMS_MANAGER_IFACE, "ListVMs", &e, &reply, NULL);
+        if (r >= 0)
+                r = sd_bus_message_enter_container(reply, 'a', "(osss)");
+        while (r >= 0 && (r = sd_bus_message_read(reply, "(osss)", &path, &id, &name, &state)) > 0) {
+                const char *row[] = { name, state, id };
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "name", json_object_new_string(name));
+                json_object_object_add(o, "state", json_object_new_string(state));
+                json_object_object_add(o, "id", json_object_new_string(id));
+                json_object_object_add(o, "path", json_object_new_string(path));
+                json_object_array_add(arr, o);
+                if (t)
+                        (void)vmctl_table_add(t, row);
+        }
+        if (r < 0)
+                r = vmctl_fail(&e, r, "list");
+        else if (c->json)
+                printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY));
+        else if (t)
+                vmctl_table_print(t);
+        sd_bus_error_free(&e);
+        sd_bus_message_unref(reply);
+        json_object_put(arr);
+        vmctl_table_free(t);
+        return r < 0 ? VMCTL_EXIT_FAILURE : r;
+}
+
+static void help_list(void) {
+        printf("Usage: vmctl [--json] list\nLists all VMs: name, state and id.\n");
+}
+static void help_show(void) {
+        printf("Usage: vmctl [--json] show VM\nShows a VM's properties (state, worker, uptime, heartbeat, last exit\n"
+               "reason, console) and its configuration.\n");
+}
+static void help_host(void) {
+        printf("Usage: vmctl [--json] host\nShows the host's capabilities: KVM, virtualization kind, limits.\n");
+}
+
+const struct vmctl_command vmctl_cmd_list = { "list", "", "list VMs", run_list, help_list };
+const struct vmctl_command vmctl_cmd_show = { "show", "VM", "show a VM", run_show, help_show };
+const struct vmctl_command vmctl_cmd_host = { "host", "", "show host capabilities", run_host, help_host };

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+/* vmctl wait VM STATE[,STATE...] [--timeout=SEC] */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmctl.h"
+#include "vmms/state.h"
+
+static int run(struct vmctl *c, int argc, char **argv) {
+        static const struct option opts[] = { { "timeout", required_argument, NULL, 't' }, {} };
+        uint64_t timeout = 0;
+        char *path = NULL;
+        int o;
+        while ((o = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+                if (o != 't' || vmctl_parse_seconds(optarg, &timeout) < 0) {
+                        fprintf(stderr, "vmctl wait: invalid option or value (see --help)\n");
+                        return VMCTL_EXIT_USAGE;
+                }
+        if (optind + 2 != argc) {
+                fprintf(stderr, "vmctl wait: needs a VM and a state list (see --help)\n");
+                return VMCTL_EXIT_USAGE;
+        }
+        /* Check the names here: a typo would otherwise wait forever. */
+        char *list = strdup(argv[optind + 1]), *save = NULL;
+        for (char *s = list ? strtok_r(list, ",", &save) : NULL; s; s = strtok_r(NULL, ",", &save))
+                if (vmms_state_from_string(s) < 0) {
+                        fprintf(stderr, "vmctl wait: unknown state '%s' (Off, Starting, Running, Paused, Stopping, "
+                                        "Crashed)\n", s);
+                        free(list);
+                        return VMCTL_EXIT_USAGE;
+                }
+        free(list);
+        int r = vmctl_resolve(c, argv[optind], &path);
+        if (!r)
+                r = vmctl_wait_state(c, path, argv[optind + 1], NULL, timeout);
+        free(path);
+        return r;
+}
+
+static void help(void) {
+        printf("Usage: vmctl wait VM STATE[,STATE...] [--timeout=SEC]\n"
+               "Waits until the VM is in one of the states (Off, Starting, Running, Paused,\n"
+               "Stopping, Crashed). Exit code 9 on timeout.\n");
+}
+
+const struct vmctl_command vmctl_cmd_wait = { "wait", "VM STATE[,STATE] [--timeout=SEC]", "wait for a state", run, help };

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/* vmctl internals: one command per cmd-*.c file, bus helpers in bus.c,
+ * output in output.c. Exit codes are part of the interface (vmctl --help,
+ * docs/vmms.md). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+
+#include "common/macro.h"
+
+enum vmctl_exit {
+        VMCTL_EXIT_OK = 0,
+        VMCTL_EXIT_FAILURE = 1,       /* the operation failed (see the message) */
+        VMCTL_EXIT_USAGE = 2,         /* bad command line */
+        VMCTL_EXIT_NO_SUCH_VM = 3,
+        VMCTL_EXIT_INVALID = 4,       /* invalid configuration or argument */
+        VMCTL_EXIT_STATE = 5,         /* not possible in the VM's current state */
+        VMCTL_EXIT_DENIED = 6,        /* permission denied */
+        VMCTL_EXIT_LIMIT = 7,         /* a limit was reached */
+        VMCTL_EXIT_UNREACHABLE = 8,   /* vmms is not running or not reachable */
+        VMCTL_EXIT_TIMEOUT = 9,       /* the wait timed out */
+        VMCTL_EXIT_EXISTS = 10,       /* the name or id is taken */
+};
+
+struct vmctl {
+        sd_bus *bus;
+        const char *address; /* NULL: the system bus (or $DBUS_SYSTEM_BUS_ADDRESS) */
+        bool json;
+        bool quiet;
+};
+
+struct vmctl_command {
+        const char *name;
+        const char *args;
+        const char *summary;
+        int (*run)(struct vmctl *c, int argc, char **argv);
+        void (*help)(void);
+};
+
+/* bus.c */
+int vmctl_connect(struct vmctl *c);
+/* Prints "vmctl: <what>: <message>" (with a hint) and returns the exit code
+ * that the D-Bus error (or errno) means. */
+int vmctl_fail(const sd_bus_error *e, int r, const char *what);
+/* Resolves a name or id to an object path (GetVM); prints errors itself and
+ * returns a vmctl_exit code on failure, 0 on success. */
+int vmctl_resolve(struct vmctl *c, const char *ref, char **path);
+int vmctl_get_string(struct vmctl *c, const char *path, const char *prop, char **out);
+/* Waits until State is one of `want` (comma-separated). If it becomes one of
+ * `fail` first, prints the VM's ExitReason and returns VMCTL_EXIT_FAILURE. */
+int vmctl_wait_state(struct vmctl *c, const char *path, const char *want, const char *fail, uint64_t timeout_us);
+int vmctl_call_vm(struct vmctl *c, const char *path, const char *method, const char *what, const char *types, ...);
+
+/* output.c */
+void vmctl_format_duration(uint64_t usec, char *buf, size_t len);
+struct vmctl_table;
+struct vmctl_table *vmctl_table_new(unsigned n_cols, const char *const *headers);
+int vmctl_table_add(struct vmctl_table *t, const char *const *cells);
+void vmctl_table_print(struct vmctl_table *t);
+void vmctl_table_free(struct vmctl_table *t);
+int vmctl_parse_seconds(const char *s, uint64_t *usec);
+
+/* cmd-*.c */
+extern const struct vmctl_command vmctl_cmd_create, vmctl_cmd_list, vmctl_cmd_show, vmctl_cmd_host,
+        vmctl_cmd_start, vmctl_cmd_stop, vmctl_cmd_kill, vmctl_cmd_reboot, vmctl_cmd_pause, vmctl_cmd_resume,
+        vmctl_cmd_delete, vmctl_cmd_edit, vmctl_cmd_console, vmctl_cmd_wait;
+
+/* cmd-create.c: the configuration flags create and edit share. */
+enum {
+        VMCTL_OPT_CONFIG_FIRST = 0x100,
+        VMCTL_OPT_NAME = VMCTL_OPT_CONFIG_FIRST, VMCTL_OPT_MEMORY, VMCTL_OPT_VCPUS, VMCTL_OPT_KERNEL,
+        VMCTL_OPT_INITRD, VMCTL_OPT_CMDLINE, VMCTL_OPT_BOOT, VMCTL_OPT_DISK, VMCTL_OPT_NIC,
+        VMCTL_OPT_RESTART_POLICY, VMCTL_OPT_STOP_TIMEOUT, VMCTL_OPT_SERIAL_LOG, VMCTL_OPT_REMOVE_DISK,
+        VMCTL_OPT_REMOVE_NIC, VMCTL_OPT_CONFIG_END,
+};
+/* getopt_long entries of the configuration flags, for create and edit. */
+#define VMCTL_CONFIG_OPTION_ENTRIES                                            \
+        { "name", required_argument, NULL, VMCTL_OPT_NAME },                   \
+        { "memory", required_argument, NULL, VMCTL_OPT_MEMORY },               \
+        { "vcpus", required_argument, NULL, VMCTL_OPT_VCPUS },                 \
+        { "kernel", required_argument, NULL, VMCTL_OPT_KERNEL },               \
+        { "initrd", required_argument, NULL, VMCTL_OPT_INITRD },               \
+        { "cmdline", required_argument, NULL, VMCTL_OPT_CMDLINE },             \
+        { "boot", required_argument, NULL, VMCTL_OPT_BOOT },                   \
+        { "disk", required_argument, NULL, VMCTL_OPT_DISK },                   \
+        { "nic", required_argument, NULL, VMCTL_OPT_NIC },                     \
+        { "restart-policy", required_argument, NULL, VMCTL_OPT_RESTART_POLICY }, \
+        { "stop-timeout", required_argument, NULL, VMCTL_OPT_STOP_TIMEOUT },   \
+        { "serial-log", required_argument, NULL, VMCTL_OPT_SERIAL_LOG }
+#define VMCTL_CONFIG_OPTIONS_HELP                                                                 \
+        "  --name=NAME            VM name ([A-Za-z0-9._-], up to 64)\n"                               \
+        "  --memory=SIZE          memory: 512, 512M, 2G (MiB by default)\n"                           \
+        "  --vcpus=N              virtual processors\n"                                               \
+        "  --kernel=PATH          kernel (PVH ELF, or bzImage with --boot=linux)\n"                   \
+        "  --initrd=PATH          initrd (linux boot only)\n"                                         \
+        "  --cmdline=TEXT         kernel command line\n"                                              \
+        "  --boot=pvh|linux       boot protocol (default pvh)\n"                                      \
+        "  --disk=PATH[,ro][,bus=scsi|ide][,controller=N][,lun=N][,sector-size=N]   add a disk\n"     \
+        "  --nic=[mac=MAC][,bridge=BR][,tap=IF][,mtu=N][,link=down]   add a NIC (\"auto\": defaults)\n" \
+        "  --restart-policy=never|on-failure|always\n"                                                \
+        "  --stop-timeout=SEC     graceful shutdown timeout of Stop\n"                                \
+        "  --serial-log=PATH      console log file (default: vmms's log directory)\n"
+struct json_object;
+/* Applies a configuration option (its getopt value) to cfg; prints the error
+ * and returns VMCTL_EXIT_INVALID, or 0. */
+int vmctl_apply_option(struct json_object *cfg, int c, const char *arg);
+/* Checks cfg with vm_config_parse() before it goes to vmms, so that the
+ * message comes early; returns 0 or VMCTL_EXIT_INVALID. */
+int vmctl_check_config(struct json_object *cfg, char **json_out);
+/* Reads a whole file ("-": stdin), at most 64 KiB. */
+int vmctl_read_input(const char *path, char **out);

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/* The vmms side of one worker process (spawn.c starts it, worker.c talks to
+ * it and watches it). Private to vmms/. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "daemon.h"
+
+#define VMMS_WORKER_MAX_REQUESTS 32u
+
+struct vmms_request {
+        struct vmms_request *next;
+        struct vmms_worker *w;
+        uint64_t id;
+        vmms_reply_fn cb;
+        sd_bus_message *call;
+        sd_event_source *timer;
+};
+
+struct vmms_worker {
+        struct vmms_vm *vm;
+        pid_t pid;
+        int pidfd;
+        bool is_child;   /* spawned by this vmms: waitid() gives the exit status */
+        int ctl_fd;
+        sd_event_source *ctl_src, *pid_src, *eof_timer;
+        uint64_t next_id;
+        struct vmms_request *requests;
+        unsigned n_requests;
+        bool ended;      /* its pidfd fired: the process is gone */
+        bool exit_event; /* the worker's {"event":"exit"} arrived */
+        int exit_event_status;
+        char exit_event_reason[192];
+        struct vmms_runtime_record rec;
+};
+
+/* Takes ownership of pidfd and ctl_fd (also on failure). */
+int vmms_worker_attach(struct vmms_vm *vm, pid_t pid, int pidfd, int ctl_fd, bool is_child,
+                       const struct vmms_runtime_record *rec, struct vmms_worker **out);

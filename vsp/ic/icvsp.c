@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: MIT
+/* The integration-services host: one thread per VM serving every IC
+ * channel (epoll over the channels' doorbells, a periodic timer, a stop
+ * eventfd). The services are host-initiated request/answer protocols with
+ * one request outstanding at a time (§5.6: the shutdown callback reads one
+ * packet per interrupt), so one thread and one lock are plenty.
+ *
+ * Locking: ic->lock is held by the thread while it serves and by the
+ * provider open/close callbacks (VP threads), so when close returns the
+ * thread no longer touches that channel (vmbus/provider.h). */
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/macro.h"
+#include "hv/vmbus.h"
+#include "internal.h"
+#include "vmbus/provider.h"
+#include "vmbus/server.h"
+
+uint64_t ic_now_us(void) {
+        return now_us(CLOCK_MONOTONIC);
+}
+
+int ic_send_request(struct ic_service *s, const void *body, size_t len, uint64_t now) {
+        uint8_t pkt[IC_PACKET_MAX];
+        if (!s->ch || !s->negotiated || s->outstanding)
+                return s->outstanding ? -EBUSY : -ENOTCONN;
+        size_t n = icmsg_build(pkt, sizeof pkt, s->ops->msgtype, s->fw, s->msg, ++s->txid, body, len);
+        if (n == 0)
+                return -EMSGSIZE;
+        struct vmbus_ring_pair *rp = vmbus_channel_rings(s->ch);
+        vmbus_ring_send_begin(rp);
+        int r = vmbus_ring_send_inband(rp, s->txid, false, pkt, n);
+        vmbus_ring_send_end(rp);
+        if (r < 0)
+                return r;
+        s->outstanding = true;
+        s->outstanding_type = s->ops->msgtype;
+        s->sent_us = now;
+        s->ic->stats.requests_sent++;
+        return 0;
+}
+
+static int send_negotiate(struct ic_service *s, uint64_t now) {
+        uint8_t pkt[IC_PACKET_MAX];
+        size_t n = ic_negotiate_build(pkt, sizeof pkt, s->ops->msg_versions, s->ops->n_msg_versions, ++s->txid);
+        struct vmbus_ring_pair *rp = vmbus_channel_rings(s->ch);
+        vmbus_ring_send_begin(rp);
+        int r = vmbus_ring_send_inband(rp, s->txid, false, pkt, n);
+        vmbus_ring_send_end(rp);
+        if (r == 0) {
+                s->outstanding = true;
+                s->outstanding_type = ICMSGTYPE_NEGOTIATE;
+                s->sent_us = now;
+        }
+        return r;
+}
+
+static void handle_answer(struct ic_service *s, const uint8_t *pkt, size_t len, uint64_t now) {
+        struct icmsg_hdr h;
+        const uint8_t *body;
+        size_t blen;
+        if (icmsg_parse(pkt, len, &h, &body, &blen) < 0 || !s->outstanding || h.icmsgtype != s->outstanding_type) {
+                s->ic->stats.bad_packets++;
+                return;
+        }
+        s->outstanding = false;
+        s->ic->stats.responses++;
+        if (h.icmsgtype != ICMSGTYPE_NEGOTIATE) {
+                s->ops->response(s, &h, body, blen, now);
+                return;
+        }
+        int r = ic_negotiate_parse(body, blen, s->ops->msg_versions, s->ops->n_msg_versions, &s->fw, &s->msg);
+        if (r < 0) {
+                /* No common version: the service stays unusable until the
+                 * guest opens it again. */
+                s->ic->stats.negotiation_failures++;
+                return;
+        }
+        s->negotiated = true;
+        s->ic->stats.negotiations++;
+        s->ops->ready(s, now);
+}
+
+/* Drain the guest->host ring. Re-check after publishing read_index: a
+ * packet written meanwhile came without a doorbell (§5.5). */
+static void serve_channel(struct ic_service *s, uint64_t now) {
+        struct vmbus_ring_pair *rp = vmbus_channel_rings(s->ch);
+        do {
+                if (vmbus_ring_recv_begin(rp) < 0)
+                        return;
+                for (;;) {
+                        struct vmbus_packet p;
+                        int r = vmbus_ring_recv(rp, s->ic->rxbuf, sizeof s->ic->rxbuf, &p);
+                        if (r == -EMSGSIZE) {
+                                s->ic->stats.bad_packets++;
+                                continue;
+                        }
+                        if (r <= 0)
+                                break;
+                        if (p.type == VM_PKT_DATA_INBAND)
+                                handle_answer(s, vmbus_packet_payload(&p), vmbus_packet_payload_len(&p), now);
+                        else
+                                s->ic->stats.bad_packets++;
+                }
+                vmbus_ring_recv_end(rp);
+        } while (s->ch && !vmbus_ring_broken(rp) && vmbus_ring_has_data(rp));
+}
+
+static void tick(struct icvsp *ic, uint64_t now) {
+        for (unsigned i = 0; i < IC_N_SERVICES; i++) {
+                struct ic_service *s = &ic->svc[i];
+                if (!ic->enabled[i])
+                        continue;
+                if (s->outstanding && now - s->sent_us > ICVSP_REQUEST_TIMEOUT_MS * 1000ull) {
+                        s->outstanding = false;
+                        ic->stats.timeouts++;
+                        if (s->outstanding_type != ICMSGTYPE_NEGOTIATE)
+                                s->ops->abandoned(s, now);
+                }
+                s->ops->tick(s, now);
+        }
+}
+
+static void *ic_thread(void *arg) {
+        struct icvsp *ic = arg;
+        pthread_setname_np(pthread_self(), "icvsp");
+        for (;;) {
+                struct epoll_event ev[IC_N_SERVICES + 2];
+                int n = epoll_wait(ic->epfd, ev, ARRAY_SIZE(ev), -1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        break;
+                pthread_mutex_lock(&ic->lock);
+                uint64_t now = ic_now_us(), v;
+                bool stop = false;
+                for (int i = 0; i < n; i++) {
+                        if (ev[i].data.ptr == &ic->stopfd) {
+                                stop = true;
+                                continue;
+                        }
+                        if (ev[i].data.ptr == &ic->timerfd) {
+                                (void)!read(ic->timerfd, &v, sizeof v);
+                                tick(ic, now);
+                                continue;
+                        }
+                        struct ic_service *s = ev[i].data.ptr;
+                        if (s->ch) {
+                                (void)!read(vmbus_channel_event_fd(s->ch), &v, sizeof v);
+                                serve_channel(s, now);
+                        }
+                }
+                pthread_mutex_unlock(&ic->lock);
+                if (stop)
+                        break;
+        }
+        return NULL;
+}
+
+/* ---- VMBus provider callbacks (VP threads) ---- */
+
+static int ic_open(struct vmbus_channel *ch, const struct vmbus_open_request *req) {
+        struct ic_service *s = vmbus_device_data(vmbus_channel_device(ch));
+        struct icvsp *ic = s->ic;
+        if (req->sub_channel_index != 0)
+                return -EINVAL;
+        pthread_mutex_lock(&ic->lock);
+        int r = 0;
+        if (s->ch)
+                r = -EBUSY;
+        if (r == 0) {
+                struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
+                if (epoll_ctl(ic->epfd, EPOLL_CTL_ADD, vmbus_channel_event_fd(ch), &ev) < 0)
+                        r = -errno;
+        }
+        if (r == 0) {
+                s->ch = ch;
+                s->negotiated = false;
+                s->outstanding = false;
+                /* The host speaks first on IC channels (§8.2). */
+                r = send_negotiate(s, ic_now_us());
+                if (r < 0) {
+                        epoll_ctl(ic->epfd, EPOLL_CTL_DEL, vmbus_channel_event_fd(ch), NULL);
+                        s->ch = NULL;
+                }
+        }
+        pthread_mutex_unlock(&ic->lock);
+        return r;
+}
+
+static void ic_close(struct vmbus_channel *ch) {
+        struct ic_service *s = vmbus_device_data(vmbus_channel_device(ch));
+        struct icvsp *ic = s->ic;
+        pthread_mutex_lock(&ic->lock);
+        if (s->ch == ch) {
+                epoll_ctl(ic->epfd, EPOLL_CTL_DEL, vmbus_channel_event_fd(ch), NULL);
+                s->ch = NULL;
+                s->negotiated = false;
+                if (s->outstanding && s->outstanding_type != ICMSGTYPE_NEGOTIATE)
+                        s->ops->abandoned(s, ic_now_us());
+                s->outstanding = false;
+        }
+        pthread_mutex_unlock(&ic->lock);
+}
+
+#define IC_PROVIDER(sym, nm, guid)                                                          \
+        static const struct vmbus_provider_ops sym = {                                      \
+                .name = nm, .class_id = { guid },                                           \
+                .chn_flags = VMBUS_CHANNEL_NAMED_PIPE_MODE | VMBUS_CHANNEL_ENUMERATE_DEVICE_INTERFACE, \
+                .pipe_mode = VMBUS_PIPE_TYPE_MESSAGE, .guest_max_packet = IC_GUEST_MAX_PACKET, \
+                .drive = VMBUS_DRIVE_EVENTFD, .open = ic_open, .close = ic_close,           \
+        }
+IC_PROVIDER(shutdown_provider, "shutdown", HV_SHUTDOWN_GUID);
+IC_PROVIDER(heartbeat_provider, "heartbeat", HV_HEART_BEAT_GUID);
+
+static const struct {
+        const struct vmbus_provider_ops *provider;
+        const struct ic_service_ops *ops;
+} services[IC_N_SERVICES] = {
+        [IC_SHUTDOWN] = { &shutdown_provider, &ic_shutdown_ops },
+        [IC_HEARTBEAT] = { &heartbeat_provider, &ic_heartbeat_ops },
+};
+
+/* ---- lifecycle ---- */
+
+static int add_fd(struct icvsp *ic, int fd, void *tag) {
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
+        return epoll_ctl(ic->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int start_thread(struct icvsp *ic) {
+        ic->epfd = epoll_create1(EPOLL_CLOEXEC);
+        ic->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        ic->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (ic->epfd < 0 || ic->timerfd < 0 || ic->stopfd < 0)
+                return -errno;
+        struct itimerspec its = { .it_interval = { 0, ICVSP_TICK_MS * 1000000L },
+                                  .it_value = { 0, ICVSP_TICK_MS * 1000000L } };
+        if (timerfd_settime(ic->timerfd, 0, &its, NULL) < 0)
+                return -errno;
+        int r = add_fd(ic, ic->timerfd, &ic->timerfd);
+        if (r == 0)
+                r = add_fd(ic, ic->stopfd, &ic->stopfd);
+        if (r == 0)
+                r = -pthread_create(&ic->thread, NULL, ic_thread, ic);
+        ic->thread_started = r == 0;
+        return r;
+}
+
+int icvsp_new(struct vmbus_server *srv, const struct icvsp_config *cfg, const struct icvsp_owner_ops *ops,
+              void *opaque, struct icvsp **out) {
+        struct icvsp *ic = calloc(1, sizeof *ic);
+        if (!ic)
+                return -ENOMEM;
+        pthread_mutex_init(&ic->lock, NULL);
+        ic->epfd = ic->timerfd = ic->stopfd = -1;
+        ic->ops = ops;
+        ic->opaque = opaque;
+        ic->enabled[IC_SHUTDOWN] = cfg->shutdown;
+        ic->enabled[IC_HEARTBEAT] = cfg->heartbeat;
+        uint32_t hb_ms = cfg->heartbeat_interval_ms ? cfg->heartbeat_interval_ms : ICVSP_HEARTBEAT_INTERVAL_MS;
+        static const struct guid shutdown_instance = { HV_SHUTDOWN_INSTANCE };
+        int r = start_thread(ic);
+        for (unsigned i = 0; i < IC_N_SERVICES && r == 0; i++) {
+                struct ic_service *s = &ic->svc[i];
+                *s = (struct ic_service){ .ic = ic, .ops = services[i].ops, .hb_interval_us = hb_ms * 1000ull,
+                                          .hb_state = ICVSP_HEARTBEAT_NO_CONTACT };
+                if (!ic->enabled[i])
+                        continue;
+                struct vmbus_device_config dc = {
+                        .ops = services[i].provider, .data = s,
+                        .instance_id = i == IC_HEARTBEAT ? cfg->heartbeat_instance : shutdown_instance,
+                };
+                r = vmbus_server_add_device(srv, &dc, &s->dev);
+        }
+        if (r < 0) {
+                icvsp_free(ic);
+                return r;
+        }
+        *out = ic;
+        return 0;
+}
+
+void icvsp_free(struct icvsp *ic) {
+        if (!ic)
+                return;
+        if (ic->thread_started) {
+                (void)!write(ic->stopfd, &(uint64_t){ 1 }, sizeof(uint64_t));
+                pthread_join(ic->thread, NULL);
+        }
+        safe_close(ic->epfd);
+        safe_close(ic->timerfd);
+        safe_close(ic->stopfd);
+        pthread_mutex_destroy(&ic->lock);
+        free(ic);
+}
+
+void icvsp_get_stats(struct icvsp *ic, struct icvsp_stats *out) {
+        pthread_mutex_lock(&ic->lock);
+        *out = ic->stats;
+        pthread_mutex_unlock(&ic->lock);
+}

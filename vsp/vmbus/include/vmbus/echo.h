@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/* The echo provider: a tiny in-tree VSP for tests and benchmarks, and the
+ * smallest complete example of the provider API (docs/vmbus.md).
+ *
+ * Every in-band packet the guest sends comes back with the same payload and
+ * transaction id: as a completion (VM_PKT_COMP) if the guest requested one,
+ * else as an in-band packet. An in-band payload that is a struct
+ * vmbus_echo_subchannel_request asks for sub-channels instead; the answer
+ * is a completion carrying the int32 result of
+ * vmbus_device_offer_subchannels(). Completions from the guest are
+ * consumed silently. */
+#pragma once
+
+#include <stdint.h>
+
+#include "common/guid.h"
+#include "vmbus/provider.h"
+
+/* 3c5e0e3a-7b1d-4f36-9d0c-6f6b2a1e5c01: a class no guest driver binds. */
+#define VMBUS_ECHO_CLASS_ID \
+        GUID_INIT(0x3c5e0e3a, 0x7b1d, 0x4f36, 0x9d, 0x0c, 0x6f, 0x6b, 0x2a, 0x1e, 0x5c, 0x01)
+
+#define VMBUS_ECHO_GUEST_MAX_PACKET 16384u
+#define VMBUS_ECHO_MAX_SUBCHANNELS 8u
+
+struct vmbus_echo_subchannel_request {
+        char magic[8]; /* "SUBCHAN\0" */
+        uint32_t count;
+        uint32_t reserved;
+};
+
+/* Optional device data (vmbus_device_config.data): counters the provider
+ * updates atomically. Owned by the caller. */
+struct vmbus_echo_stats {
+        uint64_t packets, bytes, completions_seen, oversized, blocked;
+};
+
+/* Doorbell-driven (a library thread per channel, no polling). */
+extern const struct vmbus_provider_ops vmbus_echo_ops;
+/* The same, polling 50 µs before sleeping (benchmarks). */
+extern const struct vmbus_provider_ops vmbus_echo_polling_ops;
