@@ -38,6 +38,9 @@ struct vmwp_vm {
         int tap_fds[VM_NICS_MAX];
         size_t n_tap_fds;
 
+        struct sandbox *sandbox; /* not owned */
+        const char *sandbox_probe;
+
         bool timing;
         uint64_t start_ns;
         _Atomic uint64_t first_insn_ns, booted_ns, first_serial_ns;
@@ -46,5 +49,7 @@ struct vmwp_vm {
 uint64_t vmwp_now_ns(void);
 /* The Hyper-V interface, the VMBus server and the providers (vm-vmbus.c). */
 int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen);
+/* One storvsp device per SCSI controller of the configuration (vm-storage.c). */
+int vmwp_vm_add_disks(struct vmwp_vm *vm, char *err, size_t errlen);
 /* Tear that down again; the VPs must be stopped (vid_partition_join). */
 void vmwp_vm_detach_vmbus(struct vmwp_vm *vm);

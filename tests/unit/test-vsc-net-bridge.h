@@ -43,7 +43,8 @@ static inline void br_deliver(struct bridge *b) {
         }
         if (!b->held)
                 return;
-        if (__atomic_load_n(&slot->header.message_type, __ATOMIC_ACQUIRE) != HVMSG_NONE) {
+        uint32_t *type = (uint32_t *)(void *)((uint8_t *)slot + offsetof(struct hv_message, header.message_type));
+        if (__atomic_load_n(type, __ATOMIC_ACQUIRE) != HVMSG_NONE) {
                 slot->header.message_flags |= HV_MESSAGE_FLAG_PENDING;
                 return;
         }
@@ -51,7 +52,7 @@ static inline void br_deliver(struct bridge *b) {
         memcpy(slot->payload, b->msg, (size_t)b->msg_len);
         slot->header.payload_size = (uint8_t)b->msg_len;
         slot->header.message_flags = vmbus_sim_pending_messages(b->sim) ? HV_MESSAGE_FLAG_PENDING : 0;
-        __atomic_store_n(&slot->header.message_type, HVMSG_VMBUS, __ATOMIC_RELEASE);
+        __atomic_store_n(type, HVMSG_VMBUS, __ATOMIC_RELEASE);
         b->held = false;
 }
 
