@@ -9,12 +9,37 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 
 #include "netvsp/provider.h"
+#include "common/macro.h"
 #include "vid/vid.h"
 #include "vm-internal.h"
 #include "vm-net.h"
 #include "vmbus/server.h"
+#include "vmwp/sandbox.h"
+
+/* What netvsp's threads call once the worker is sandboxed (docs/sandbox.md):
+ * OPENCHANNEL (a VP thread) makes the channel's epoll set and starts the
+ * thread; the thread waits in epoll_wait, polls the link watch, reads the
+ * link watch (recvmsg) and, after lost link notifications (ENOBUFS), asks
+ * the kernel again over a fresh NETLINK_ROUTE socket (tap-link.c
+ * refresh(): socket, setsockopt for libnl's buffer sizes, bind,
+ * getsockname, sendmsg, recvmsg). TAP I/O is readv/writev (base). Only
+ * netlink sockets: socket() is allowed for AF_NETLINK alone. */
+static const struct sandbox_rule netvsp_rules[] = {
+        SANDBOX_ALLOW(__NR_epoll_create1), SANDBOX_ALLOW(__NR_epoll_ctl), SANDBOX_ALLOW(__NR_epoll_wait),
+        SANDBOX_ALLOW(__NR_epoll_pwait), SANDBOX_ALLOW(__NR_eventfd2), SANDBOX_ALLOW(__NR_poll),
+        SANDBOX_ALLOW(__NR_ppoll), SANDBOX_ALLOW(__NR_recvmsg), SANDBOX_ALLOW(__NR_recvfrom),
+        SANDBOX_ALLOW(__NR_sendmsg), SANDBOX_ALLOW(__NR_sendto), SANDBOX_ALLOW_ARG(__NR_socket, 0, AF_NETLINK),
+        SANDBOX_ALLOW(__NR_bind), SANDBOX_ALLOW(__NR_setsockopt), SANDBOX_ALLOW(__NR_getsockopt),
+        SANDBOX_ALLOW(__NR_getsockname),
+};
+
+static const struct sandbox_policy netvsp_policy = {
+        .name = "netvsp", .rules = netvsp_rules, .n_rules = ARRAY_SIZE(netvsp_rules),
+};
 
 static int map_guest(void *opaque, uint64_t gpa, size_t len, void **host) {
         return gm_map(opaque, gpa, len, host);
@@ -36,6 +61,10 @@ static const char *hint(int r, const struct netvsp_nic_config *nc) {
 static int add_nic(struct vmwp_vm *vm, uint32_t i, int fd, char *err, size_t errlen) {
         const struct vm_nic_config *c = &vm->cfg.nics[i];
         struct netvsp_nic_config nc = { .tap_fd = fd, .gm = { map_guest, vm->p } };
+        if (vm->sandbox) { /* each channel thread narrows itself to "netvsp" */
+                nc.thread_policy = sandbox_thread_hook;
+                nc.thread_policy_opaque = vm->sandbox;
+        }
         int r = netvsp_config_from_vm_nic(c, &nc.dev, &nc.tap);
         if (r < 0) {
                 safe_close(fd);
@@ -66,6 +95,11 @@ static int add_nic(struct vmwp_vm *vm, uint32_t i, int fd, char *err, size_t err
 
 int vmwp_vm_add_nics(struct vmwp_vm *vm, char *err, size_t errlen) {
         size_t next_fd = 0;
+        if (vm->cfg.n_nics > 0 && vm->sandbox) {
+                int r = sandbox_register_policy(vm->sandbox, &netvsp_policy);
+                if (r < 0)
+                        return snprintf(err, errlen, "sandbox: netvsp policy: %s", strerror(-r)), r;
+        }
         for (uint32_t i = 0; i < vm->cfg.n_nics; i++) {
                 int fd = -1;
                 /* vmms passes one fd per NIC that has a "tap", in NIC order */

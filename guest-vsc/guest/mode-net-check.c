@@ -51,14 +51,18 @@ static long exchange(struct check *c, const uint8_t *frame, uint32_t len, uint64
         uint64_t t0 = clock_ns(), deadline = t0 + c->timeout_ns;
         c->got = false;
         int r = net_mode_send_now(c->m, frame, len, deadline);
-        while (r == 0 && !c->got) {
+        if (r < 0)
+                return r;
+        while (!c->got) {
                 if (clock_ns() >= deadline)
                         return -ETIMEDOUT;
-                r = net_mode_poll(c->m);
+                r = net_mode_poll(c->m); /* packets handled, or < 0 */
+                if (r < 0)
+                        return r;
                 cpu_relax();
         }
         *rtt = clock_ns() - t0;
-        return r;
+        return 0;
 }
 
 static long check_loop(void *arg) {

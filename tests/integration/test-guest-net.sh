@@ -69,6 +69,10 @@ check_net_check() { # NAME PEER-IP PORT SIZE COUNT
                 '^VSC net_stats .* rx_bad=0 .* bogus_completions=0 ' \
                 '^VSC net_close=ok$' '^VSC unload=ok$' '^VSC result=ok status=0$' '^vmwp: .*powered off'
         grep '^VSC ' "$tmp/$1.out" | tail -1 | grep -q '^VSC result=' || { echo "FAIL [$1]: result is not last"; fail=1; }
+        # every answer was a frame of its own: ARP, 5 ICMP echo replies, the UDP echoes
+        local rx
+        rx=$(sed -n 's/^VSC net_stats .* rx_frames=\([0-9]*\) .*/\1/p' "$tmp/$1.out")
+        [ "${rx:-0}" -ge $((1 + 5 + $5)) ] || { echo "FAIL [$1]: only ${rx:-0} frames received for $((1 + 5 + $5)) answers"; fail=1; }
 }
 
 show() {

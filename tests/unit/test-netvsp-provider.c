@@ -17,11 +17,22 @@ static void host_setup(struct ns_env *e) {
         ASSERT_OK(nt_add_addr((int)if_nametoindex(e->tap), e->tap, NT_HOST_IP "/24"));
 }
 
+/* The sandbox hook (vmwp: sandbox_thread_hook): called on each channel
+ * thread with the policy name. */
+static int record_policy(void *opaque, const char *name) {
+        struct ns_env *e = opaque;
+        __atomic_fetch_add(&e->policy_calls, 1, __ATOMIC_SEQ_CST);
+        snprintf(e->policy_name, sizeof e->policy_name, "%s", name);
+        return 0;
+}
+
 static void env_up(struct ns_env *e, const char *tap) {
         struct netvsp_nic_config nc;
         memset(e, 0, sizeof *e);
         ns_enter_netns();
         ns_nic_config(e, &nc, tap);
+        nc.thread_policy = record_policy;
+        nc.thread_policy_opaque = e;
         ns_start(e, &nc);
         host_setup(e);
         ns_open(e);

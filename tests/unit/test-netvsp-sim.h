@@ -45,6 +45,8 @@ struct ns_env {
         uint32_t comp_status[NS_MAX_EVENTS];
         int n_comps;
         uint8_t mac[6];
+        int policy_calls; /* the thread_policy hook */
+        char policy_name[16];
 };
 
 static inline int ns_map(void *opaque, uint64_t gpa, size_t len, void **host) {

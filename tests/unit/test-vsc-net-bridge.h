@@ -36,14 +36,16 @@ static inline uint8_t *br_ptr(struct bridge *b, uint64_t gpa) {
 static inline void br_deliver(struct bridge *b) {
         if (!(b->simp & 1))
                 return;
-        struct hv_message *slot = &((struct hv_message_page *)(void *)br_ptr(b, b->simp & ~0xfffull))->sint_message[2];
+        uint8_t *page = br_ptr(b, b->simp & ~0xfffull);
+        uint8_t *sp = page + offsetof(struct hv_message_page, sint_message) + 2 * sizeof(struct hv_message);
+        struct hv_message *slot = (struct hv_message *)(void *)sp;
         if (!b->held) {
                 b->msg_len = vmbus_sim_next_message(b->sim, NULL, b->msg, sizeof b->msg);
                 b->held = b->msg_len >= 0;
         }
         if (!b->held)
                 return;
-        uint32_t *type = (uint32_t *)(void *)((uint8_t *)slot + offsetof(struct hv_message, header.message_type));
+        uint32_t *type = (uint32_t *)(void *)(sp + offsetof(struct hv_message, header.message_type));
         if (__atomic_load_n(type, __ATOMIC_ACQUIRE) != HVMSG_NONE) {
                 slot->header.message_flags |= HV_MESSAGE_FLAG_PENDING;
                 return;

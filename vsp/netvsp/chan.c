@@ -187,7 +187,10 @@ static bool sleep_for_work(struct netvsp_chan *c) {
 static void *chan_thread(void *arg) {
         struct netvsp_chan *c = arg;
         int r;
+        const struct netvsp_nic_config *cfg = &c->nic->cfg;
         pthread_setname_np(pthread_self(), "netvsp");
+        if (cfg->thread_policy && cfg->thread_policy(cfg->thread_policy_opaque, "netvsp") < 0)
+                c->local.thread_policy_failures++;
         do
                 r = run_busy(c);
         while (r == 0 && sleep_for_work(c));

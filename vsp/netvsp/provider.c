@@ -107,6 +107,7 @@ void netvsp_chan_publish_stats(struct netvsp_chan *c) {
         s->doorbells += c->local.doorbells;
         s->link_changes += c->local.link_changes;
         s->channels_broken += c->local.channels_broken;
+        s->thread_policy_failures += c->local.thread_policy_failures;
         s->link_up = netvsp_dev_rndis(c->nd)->link_up;
         s->tap_removed = tap_removed(nic->tap);
         s->dev = *netvsp_dev_stats(c->nd);

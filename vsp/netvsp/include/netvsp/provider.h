@@ -41,6 +41,11 @@ struct netvsp_nic_config {
         /* Keep polling this long after the last progress with the guest's
          * doorbells masked (0: NETVSP_DEFAULT_POLL_US; UINT32_MAX: never poll). */
         unsigned poll_us;
+        /* Called first thing on each channel thread with the policy name
+         * "netvsp" (vmwp: sandbox_thread_hook, docs/sandbox.md); NULL: none.
+         * A failure leaves the thread under its creator's filter (counted). */
+        int (*thread_policy)(void *opaque, const char *policy);
+        void *thread_policy_opaque;
 };
 
 struct netvsp_nic;
@@ -62,6 +67,7 @@ struct netvsp_nic_stats {
         uint64_t doorbells;      /* wake-ups by the guest's doorbell */
         uint64_t link_changes;   /* TAP state changes passed to the device */
         uint64_t channels_broken; /* rings found corrupt: the channel is no longer served */
+        uint64_t thread_policy_failures;
         bool link_up;            /* what the guest was last told */
         bool tap_removed;
         struct netvsp_stats dev; /* the open channel's device counters (last channel's after close) */
