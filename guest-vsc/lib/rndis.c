@@ -29,6 +29,9 @@ static int request(struct vsc_net *net, uint32_t len, uint32_t want_type, uint32
         r = vsc_net_wait(net, type_name(type));
         if (r < 0)
                 return r;
+        if (vsc_net_rd32(net->comp_msg) != NVSP_MSG1_TYPE_SEND_RNDIS_PKT_COMPLETE)
+                return vsc_fail(net->bus, -EPROTO, "bad host message: NVSP type %u completes the %s",
+                                vsc_net_rd32(net->comp_msg), type_name(type));
         uint32_t st = vsc_net_rd32(net->comp_msg + 4);
         if (nvsp_status)
                 *nvsp_status = st;

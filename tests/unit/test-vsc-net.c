@@ -281,6 +281,24 @@ TEST(client_malformed_rndis_gets_errors) {
         env_down(&e);
 }
 
+/* A request the host completes but never answers (HALT has no response):
+ * the wait ends at the deadline with a line that names it. */
+TEST(client_times_out_with_a_clear_line) {
+        struct env e;
+        env_up(&e, "vscn4");
+        net_up(&e);
+        e.bus.timeout_ns = 300000000ull;
+        uint32_t halt[3] = { RNDIS_MSG_HALT, 12, 77 }, st = 0;
+        uint64_t t0 = nt_now_ms();
+        ASSERT_ERROR(vsc_net_control_raw(&e.net, halt, sizeof halt, RNDIS_MSG_INIT_C, &st), ETIMEDOUT);
+        ASSERT_GE(nt_now_ms() - t0, 300u);
+        ASSERT_LT(nt_now_ms() - t0, 3000u);
+        ASSERT_STREQ(vsc_bus_error(&e.bus), "timeout: no RNDIS HALT response from the host within 300 ms");
+        e.bus.timeout_ns = 5000000000ull;
+        ASSERT_OK(vsc_net_close(&e.net));
+        env_down(&e);
+}
+
 /* ---- the client's parsers against a hostile host (no root needed) ---- */
 
 static void put32(uint8_t *p, uint32_t v) {
