@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The worker's main thread: one event loop over the control socket, a
- * signalfd (SIGTERM/SIGINT), the partition's stop eventfd and the console.
+ * signalfd (SIGTERM/SIGINT; SIGUSR1 samples the vCPUs), the partition's stop eventfd and the console.
  * Every way out goes through vid_partition_request_stop(), so the first
  * reason wins and the exit status always matches it. */
 #include <errno.h>
@@ -195,11 +195,30 @@ static int on_control(struct vmwp_source *s, int fd, uint32_t revents, void *use
         return 0;
 }
 
+/* SIGUSR1: a diagnostic sample of where every vCPU is (RIP, RSP, CPL),
+ * for finding what a slow guest spends its time on. Pauses briefly. */
+static void sample_vcpus(struct vmwp_vm *vm) {
+        if (vid_partition_pause(vm->p) < 0)
+                return;
+        for (unsigned i = 0; i < vid_partition_vp_count(vm->p); i++) {
+                struct vid_vp *vp = vid_partition_vp(vm->p, i);
+                struct vid_regs r;
+                if (vid_vp_get_regs(vp, &r) == 0)
+                        fprintf(stderr, "vmwp: %s: vcpu%u rip=0x%llx rsp=0x%llx cpl=%d\n", vm->cfg.name, i,
+                                (unsigned long long)r.rip, (unsigned long long)r.rsp, vid_vp_cpl(vp));
+        }
+        vid_partition_resume(vm->p);
+}
+
 static int on_signal(struct vmwp_source *s, int fd, uint32_t revents, void *userdata) {
         struct run_ctx *c = userdata;
         struct signalfd_siginfo si;
         if (read(fd, &si, sizeof si) != sizeof si)
                 return 0;
+        if (si.ssi_signo == SIGUSR1) {
+                sample_vcpus(c->vm);
+                return 0;
+        }
         vid_partition_request_stop(c->vm->p, VMWP_EXIT_STOPPED, "stopped by signal %s",
                                    si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
         return 0;
@@ -230,6 +249,7 @@ static int setup_loop(struct run_ctx *c, int *sfd) {
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGUSR1);
         /* Blocked before the vCPU threads exist, so they inherit the mask
          * and the signals only ever arrive through the signalfd. */
         if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
