@@ -23,7 +23,7 @@ struct owner {
         uint32_t status;
 };
 
-static void on_heartbeat(void *opaque, enum icvsp_heartbeat_state st, uint64_t last) {
+static inline void on_heartbeat(void *opaque, enum icvsp_heartbeat_state st, uint64_t last) {
         struct owner *o = opaque;
         pthread_mutex_lock(&o->lock);
         o->hb = st;
@@ -31,7 +31,7 @@ static void on_heartbeat(void *opaque, enum icvsp_heartbeat_state st, uint64_t l
         pthread_mutex_unlock(&o->lock);
 }
 
-static void on_shutdown(void *opaque, bool accepted, uint32_t status) {
+static inline void on_shutdown(void *opaque, bool accepted, uint32_t status) {
         struct owner *o = opaque;
         pthread_mutex_lock(&o->lock);
         o->answers++;
@@ -40,7 +40,7 @@ static void on_shutdown(void *opaque, bool accepted, uint32_t status) {
         pthread_mutex_unlock(&o->lock);
 }
 
-static void on_kvp(void *opaque) {
+static inline void on_kvp(void *opaque) {
         struct owner *o = opaque;
         pthread_mutex_lock(&o->lock);
         o->kvp_changes++;
@@ -63,18 +63,18 @@ struct env {
         size_t len;
 };
 
-static uint64_t fake_reference_time(void *opaque) {
+static inline uint64_t fake_reference_time(void *opaque) {
         return *(const uint64_t *)opaque;
 }
 
 /* The configuration every test starts from: no service, short intervals. */
-static struct icvsp_config env_config(void) {
+static inline struct icvsp_config env_config(void) {
         struct icvsp_config c = { .heartbeat_interval_ms = 100, .kvp_poll_ms = 200 };
         ASSERT_OK(guid_from_string("11111111-2222-4333-8444-555555555555", &c.heartbeat_instance));
         return c;
 }
 
-static void env_init_cfg(struct env *e, const struct icvsp_config *c) {
+static inline void env_init_cfg(struct env *e, const struct icvsp_config *c) {
         memset(e, 0, sizeof *e);
         pthread_mutex_init(&e->o.lock, NULL);
         ASSERT_OK(vmbus_sim_new(16u << 20, 1, &e->sim));
@@ -86,20 +86,20 @@ static void env_init_cfg(struct env *e, const struct icvsp_config *c) {
         ASSERT_GE(e->n_offers, 0);
 }
 
-static void env_init(struct env *e, bool shutdown, bool heartbeat) {
+static inline void env_init(struct env *e, bool shutdown, bool heartbeat) {
         struct icvsp_config c = env_config();
         c.shutdown = shutdown;
         c.heartbeat = heartbeat;
         env_init_cfg(e, &c);
 }
 
-static void env_free(struct env *e) {
+static inline void env_free(struct env *e) {
         vmbus_server_free(e->srv);
         icvsp_free(e->ic);
         vmbus_sim_free(e->sim);
 }
 
-static const struct vmbus_channel_offer_channel *find_offer(struct env *e, const uint8_t class_id[16]) {
+static inline const struct vmbus_channel_offer_channel *find_offer(struct env *e, const uint8_t class_id[16]) {
         for (int i = 0; i < e->n_offers; i++)
                 if (memcmp(e->offers[i].if_type, class_id, 16) == 0)
                         return &e->offers[i];
@@ -108,7 +108,7 @@ static const struct vmbus_channel_offer_channel *find_offer(struct env *e, const
 
 /* Read the next host request into e->buf and copy its payload into
  * e->payload (for the answer); returns the payload length and the header. */
-static size_t host_request_ms(struct env *e, struct vmbus_sim_channel *ch, struct icmsg_hdr *h, int ms) {
+static inline size_t host_request_ms(struct env *e, struct vmbus_sim_channel *ch, struct icmsg_hdr *h, int ms) {
         int n = vmbus_sim_ring_wait(e->sim, ch, e->buf, sizeof e->buf, &e->p, ms);
         ASSERT_GT(n, 0);
         ASSERT_EQ(e->p.type, VM_PKT_DATA_INBAND);
@@ -129,18 +129,18 @@ static size_t host_request_ms(struct env *e, struct vmbus_sim_channel *ch, struc
         return len;
 }
 
-static size_t host_request(struct env *e, struct vmbus_sim_channel *ch, struct icmsg_hdr *h) {
+static inline size_t host_request(struct env *e, struct vmbus_sim_channel *ch, struct icmsg_hdr *h) {
         return host_request_ms(e, ch, h, 5000);
 }
 
 /* Nothing from the host for ms milliseconds. */
-static void no_request(struct env *e, struct vmbus_sim_channel *ch, int ms) {
+static inline void no_request(struct env *e, struct vmbus_sim_channel *ch, int ms) {
         ASSERT_EQ(vmbus_sim_ring_wait(e->sim, ch, e->buf, sizeof e->buf, &e->p, ms), -ETIMEDOUT);
 }
 
 /* Answer e->payload in place, as hv_utils does: same length, response
  * flag, status, the host's trans_id. */
-static void guest_answer_len(struct env *e, struct vmbus_sim_channel *ch, size_t len, uint32_t status) {
+static inline void guest_answer_len(struct env *e, struct vmbus_sim_channel *ch, size_t len, uint32_t status) {
         struct icmsg_hdr h;
         memcpy(&h, e->payload + sizeof(struct vmbuspipe_hdr), sizeof h);
         h.icflags = ICMSGHDRFLAG_TRANSACTION | ICMSGHDRFLAG_RESPONSE;
@@ -149,12 +149,12 @@ static void guest_answer_len(struct env *e, struct vmbus_sim_channel *ch, size_t
         ASSERT_OK(vmbus_sim_ring_write(e->sim, ch, VM_PKT_DATA_INBAND, 0, e->p.trans_id, e->payload, len));
 }
 
-static void guest_answer(struct env *e, struct vmbus_sim_channel *ch, uint32_t status) {
+static inline void guest_answer(struct env *e, struct vmbus_sim_channel *ch, uint32_t status) {
         guest_answer_len(e, ch, e->len, status);
 }
 
 /* The versions of a negotiate request (§8.2): frameworks, then messages. */
-static void negotiate_lists(struct env *e, struct ic_version fw[IC_MAX_VERSIONS], unsigned *nfw,
+static inline void negotiate_lists(struct env *e, struct ic_version fw[IC_MAX_VERSIONS], unsigned *nfw,
                             struct ic_version msg[IC_MAX_VERSIONS], unsigned *nmsg) {
         struct icmsg_negotiate n;
         memcpy(&n, e->payload + ICMSG_HDR, sizeof n);
@@ -170,7 +170,7 @@ static void negotiate_lists(struct env *e, struct ic_version fw[IC_MAX_VERSIONS]
 /* The guest's answer to the pending negotiate request: chosen versions,
  * counts 1/1 and icmsgsize 0x10 as vmbus_prep_negotiate_resp writes them
  * (or 0/0 when fw.major == 0: no match). */
-static void answer_negotiate(struct env *e, struct vmbus_sim_channel *ch, struct ic_version fw,
+static inline void answer_negotiate(struct env *e, struct vmbus_sim_channel *ch, struct ic_version fw,
                              struct ic_version want) {
         struct icmsg_hdr h;
         memcpy(&h, e->payload + sizeof(struct vmbuspipe_hdr), sizeof h);
@@ -184,7 +184,7 @@ static void answer_negotiate(struct env *e, struct vmbus_sim_channel *ch, struct
 }
 
 /* Open a service and negotiate like Linux 6.1 (framework 3.0, message want). */
-static void open_and_negotiate(struct env *e, const uint8_t class_id[16], struct ic_version want,
+static inline void open_and_negotiate(struct env *e, const uint8_t class_id[16], struct ic_version want,
                                struct vmbus_sim_channel *ch) {
         const struct vmbus_channel_offer_channel *o = find_offer(e, class_id);
         ASSERT_NOT_NULL(o);
@@ -200,7 +200,7 @@ static void open_and_negotiate(struct env *e, const uint8_t class_id[16], struct
         answer_negotiate(e, ch, (struct ic_version){ 3, 0 }, want);
 }
 
-static bool wait_owner(struct owner *o, bool (*cond)(struct owner *), int ms) {
+static inline bool wait_owner(struct owner *o, bool (*cond)(struct owner *), int ms) {
         for (int i = 0; i < ms; i++) {
                 pthread_mutex_lock(&o->lock);
                 bool ok = cond(o);
@@ -212,7 +212,7 @@ static bool wait_owner(struct owner *o, bool (*cond)(struct owner *), int ms) {
         return false;
 }
 
-static struct icvsp_stats stats_of(struct env *e) {
+static inline struct icvsp_stats stats_of(struct env *e) {
         struct icvsp_stats st;
         icvsp_get_stats(e->ic, &st);
         return st;

@@ -306,7 +306,11 @@ int icvsp_kvp_set(struct icvsp *ic, uint8_t pool, const char *key, const char *v
         pthread_mutex_lock(&ic->lock);
         struct ic_service *s = &ic->svc[IC_KVP];
         int r = host_store(s->kvp, pool, key, value);
-        if (r == 0 && !ic->paused)
+        /* Without a guest to tell, a deletion is done at once (a slot
+         * kept for a DELETE nobody receives would fill the table). */
+        if (r == 0 && !value && !(s->ch && s->negotiated) && s->kvp->pushing < 0)
+                host_remove(s->kvp, (unsigned)find_host(s->kvp, pool, key));
+        else if (r == 0 && !ic->paused)
                 kvp_tick(s, ic_now_us());
         pthread_mutex_unlock(&ic->lock);
         return r;
