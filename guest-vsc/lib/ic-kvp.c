@@ -186,7 +186,7 @@ static uint32_t kvp_set(struct vsc_kvp_store *s, struct hv_kvp_exchange_msg *m, 
         return HV_S_OK;
 }
 
-static uint32_t kvp_delete(struct vsc_kvp_store *s, struct hv_kvp_exchange_msg *m) {
+static uint32_t kvp_delete(struct vsc_kvp_store *s, struct hv_kvp_exchange_msg *m, struct vsc_ic_result *out) {
         char key[VSC_KVP_KEY_MAX];
         if (key_of(m->body.kvp_delete.key, m->body.kvp_delete.key_size, key) < 0)
                 return HV_S_CONT;
@@ -194,6 +194,8 @@ static uint32_t kvp_delete(struct vsc_kvp_store *s, struct hv_kvp_exchange_msg *
         if (!it)
                 return HV_S_CONT;
         size_t i = (size_t)(it - s->items);
+        vsc_memcpy(&s->removed, it, sizeof *it);
+        out->kvp_item = &s->removed;
         __builtin_memmove(&s->items[i], &s->items[i + 1], (s->n_items - i - 1) * sizeof s->items[0]);
         s->n_items--;
         return HV_S_OK;
@@ -257,7 +259,7 @@ uint32_t vsc_ic_kvp_serve(struct vsc_kvp_store *s, uint8_t *body, size_t body_le
         case KVP_OP_SET:
                 return kvp_set(s, &m, out);
         case KVP_OP_DELETE:
-                return kvp_delete(s, &m);
+                return kvp_delete(s, &m, out);
         case KVP_OP_GET:
                 status = kvp_get(s, &m, out);
                 break;

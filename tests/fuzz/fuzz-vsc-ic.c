@@ -49,7 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         if (!memchr(store.items[k].key, 0, sizeof store.items[k].key) ||
                             !memchr(store.items[k].value, 0, sizeof store.items[k].value) || !store.items[k].key[0])
                                 abort();
-                if (r.kvp_item && (r.kvp_item < store.items || r.kvp_item >= store.items + store.n_items))
+                if (r.kvp_item && r.kvp_item != &store.removed &&
+                    (r.kvp_item < store.items || r.kvp_item >= store.items + store.n_items))
                         abort();
         }
         return 0;

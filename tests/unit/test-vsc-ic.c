@@ -307,7 +307,10 @@ TEST(kvp_set_get_delete_enumerate) {
         kvp_req(&q, KVP_OP_ENUMERATE, KVP_POOL_EXTERNAL, NULL, NULL, 1);
         ASSERT_EQ(kvp(&ic, &s, &q), HV_S_CONT);
         kvp_req(&q, KVP_OP_DELETE, KVP_POOL_EXTERNAL, "Greeting", NULL, 0);
-        ASSERT_EQ(kvp(&ic, &s, &q), HV_S_OK);
+        struct vsc_ic_result r;
+        ASSERT_EQ(handle(&ic, &s, &q, &r), 1);
+        ASSERT_EQ(r.status, HV_S_OK);
+        ASSERT_STREQ(r.kvp_item->key, "Greeting"); /* what was removed */
         ASSERT_EQ(s.n_items, 0u);
         kvp_req(&q, KVP_OP_DELETE, KVP_POOL_EXTERNAL, "Greeting", NULL, 0);
         ASSERT_EQ(kvp(&ic, &s, &q), HV_S_CONT); /* the daemon's "no such key" */

@@ -53,6 +53,7 @@ struct vsc_kvp_store {
         const char *auto_values[KVP_AUTO_KEY_COUNT]; /* NULL reads as "" */
         struct vsc_kvp_item items[VSC_KVP_MAX_ITEMS];
         unsigned n_items;
+        struct vsc_kvp_item removed; /* the item the last DELETE removed */
 };
 extern const char *const vsc_kvp_auto_keys[KVP_AUTO_KEY_COUNT];
 
@@ -77,7 +78,9 @@ struct vsc_ic_result {
         uint8_t time_flags;
         uint8_t kvp_op, kvp_pool;
         uint32_t kvp_index;
-        const struct vsc_kvp_item *kvp_item; /* SET, GET, ENUMERATE of a stored item; NULL otherwise */
+        /* SET, GET, ENUMERATE of a stored item, DELETE (store->removed);
+         * NULL otherwise. Valid until the next call. */
+        const struct vsc_kvp_item *kvp_item;
 };
 
 /* The versions hv_utils offers, preference order (§8.2). */
