@@ -46,6 +46,8 @@ struct vmwp_vm {
 uint64_t vmwp_now_ns(void);
 /* The Hyper-V interface, the VMBus server and the providers (vm-vmbus.c). */
 int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen);
+/* One storvsp device per SCSI controller of the configuration (vm-storage.c). */
+int vmwp_vm_add_disks(struct vmwp_vm *vm, char *err, size_t errlen);
 /* Tear that down again; the VPs must be stopped (vid_partition_join). */
 void vmwp_vm_detach_vmbus(struct vmwp_vm *vm);
 /* The integration services of the configuration (vm-ic.c), on vm->vmbus. */

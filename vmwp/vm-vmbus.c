@@ -46,10 +46,8 @@ int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
         }
         if ((r = vmwp_vm_add_integration_services(vm, err, errlen)) < 0)
                 return r;
-        if (vm->cfg.n_disks > 0) {
-                snprintf(err, errlen, "disks: this vmwp has no storage provider (storvsp) built in");
-                return -ENOTSUP;
-        }
+        if ((r = vmwp_vm_add_disks(vm, err, errlen)) < 0)
+                return r;
         if (vm->cfg.n_nics > 0) {
                 snprintf(err, errlen, "nics: this vmwp has no network provider (netvsp) built in");
                 return -ENOTSUP;

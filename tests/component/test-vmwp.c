@@ -284,9 +284,13 @@ TEST(sigterm_stops) {
 
 TEST(config_errors) {
         char err[4096];
-        ASSERT_EQ(run_config(setup("basic", "p", 1, ",\"disks\":[{\"path\":\"/tmp/x.img\"}]"), "none", err,
-                             sizeof err), 3);
-        ASSERT_NOT_NULL(strstr(err, "vmwp: tvm: disks: this vmwp has no storage provider"));
+        /* A disk that cannot be opened is named with the reason. */
+        ASSERT_EQ(run_config(setup("basic", "p", 1, ",\"disks\":[{\"path\":\"/nonexistent/x.img\"}]"), "none",
+                             err, sizeof err), 3);
+        ASSERT_NOT_NULL(strstr(err, "vmwp: tvm: disks[0] (/nonexistent/x.img): No such file or directory"));
+        ASSERT_EQ(run_config(setup("basic", "p", 1, ",\"disks\":[{\"path\":\"/tmp/x.img\",\"bus\":\"ide\"}]"),
+                             "none", err, sizeof err), 3);
+        ASSERT_NOT_NULL(strstr(err, "disks[0]: bus \"ide\": this worker has no emulated IDE controller"));
         char cfg[600];
         snprintf(cfg, sizeof cfg, "%s/bad.json", dir);
         write_bytes(cfg, "{\"name\":\"x\",\"memory_mib\":1}", 27);

@@ -7,6 +7,7 @@
 #include "common/test.h"
 #include "hv/nvsp.h"
 #include "hv/rndis.h"
+#include "hv/storvsc.h"
 #include "hv/tlfs.h"
 #include "hv/vmbus.h"
 #include "hv/vmstack.h"
@@ -46,6 +47,15 @@ TEST(net_constants) {
         ASSERT_EQ(RNDIS_MSG_QUERY_C, 0x80000004u);
         ASSERT_EQ(offsetof(struct ndis_offload, rsc), (size_t)NDIS_OFFLOAD_SIZE_6_1);
         ASSERT_EQ(RNDIS_HEADER_SIZE + sizeof(struct rndis_initialize_complete) + 4096, (size_t)RNDIS_MAX_RESPONSE_SIZE);
+}
+
+TEST(storvsc_constants) {
+        ASSERT_EQ(sizeof(struct vstor_packet), (size_t)64);
+        ASSERT_EQ(STORVSC_MAX_PKT_SIZE, 80u);
+        ASSERT_EQ(VMSTOR_PROTO_VERSION(6, 2), (uint16_t)VMSTOR_PROTO_VERSION_WIN10);
+        ASSERT_EQ(VMSTOR_PROTO_VERSION(5, 1), (uint16_t)VMSTOR_PROTO_VERSION_WIN8);
+        ASSERT_EQ(SRB_STATUS_ERROR | SRB_STATUS_AUTOSENSE_VALID, 0x84u);
+        ASSERT_EQ(offsetof(struct vstor_packet, vm_srb.data_transfer_length), (size_t)24);
 }
 
 TEST_MAIN();

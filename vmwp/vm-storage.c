@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: MIT
+/* Disks of the configuration: one storvsp device (synthetic SCSI
+ * controller, VMBus) per controller index, each disk attached at its LUN.
+ * Disk images arrive as fds from vmms (in disk order) or, for standalone
+ * runs, are opened by path here. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/macro.h"
+#include "storvsp/disk.h"
+#include "storvsp/provider.h"
+#include "vid/vid.h"
+#include "vm-internal.h"
+#include "vmbus/server.h"
+
+static int map_guest(void *opaque, uint64_t gpa, size_t len, void **host) {
+        return gm_map(opaque, gpa, len, host);
+}
+
+/* The disk image for config entry i: vmms's fd if it sent one, else the path. */
+static int open_disk(struct vmwp_vm *vm, uint32_t i, struct disk **out) {
+        const struct vm_disk_config *dc = &vm->cfg.disks[i];
+        struct disk_options o = { .path = dc->path, .fd = -1, .read_only = dc->read_only,
+                                  .block_size = dc->sector_size };
+        if (i < vm->n_disk_fds) {
+                o.fd = vm->disk_fds[i];
+                vm->disk_fds[i] = -1; /* disk_open owns it now, even on error */
+        }
+        return disk_open(&o, out);
+}
+
+static void device_config(struct vmwp_vm *vm, struct storvsp_device_config *cfg) {
+        /* storvsc asks for min(vCPUs - 1, this) sub-channels (§6.3 step 6). */
+        *cfg = (struct storvsp_device_config){
+                .controller.max_sub_channels = (uint16_t)MIN(vm->cfg.vcpus - 1, (uint32_t)VMBUS_MAX_SUBCHANNELS),
+                .gm = { .map = map_guest, .opaque = vm->p },
+        };
+        struct vid_ram_region regions[2];
+        size_t n = vid_ram_regions(vm->p, regions);
+        for (size_t i = 0; i < n && i < STORVSP_MAX_RAM_REGIONS; i++)
+                if (gm_map(vm->p, regions[i].gpa, regions[i].size, &cfg->ram[cfg->n_ram].base) == 0)
+                        cfg->ram[cfg->n_ram++].len = regions[i].size;
+}
+
+static int add_controller(struct vmwp_vm *vm, uint32_t ctrl, char *err, size_t errlen) {
+        struct storvsp_device_config cfg;
+        device_config(vm, &cfg);
+        struct storvsp_device *dev;
+        int r = storvsp_device_new(&cfg, &dev);
+        if (r < 0)
+                return snprintf(err, errlen, "SCSI controller %u: %s", ctrl, strerror(-r)), r;
+        for (uint32_t i = 0; i < vm->cfg.n_disks && r >= 0; i++) {
+                const struct vm_disk_config *dc = &vm->cfg.disks[i];
+                if (dc->bus != VM_DISK_SCSI || dc->controller != ctrl)
+                        continue;
+                struct disk *d;
+                r = open_disk(vm, i, &d);
+                if (r >= 0) {
+                        r = storvsp_controller_attach(storvsp_device_controller(dev), dc->lun, d, NULL);
+                        disk_unref(d); /* the controller holds its own reference */
+                }
+                if (r < 0)
+                        snprintf(err, errlen, "disks[%u] (%s): %s", i, dc->path, strerror(-r));
+        }
+        if (r >= 0) {
+                struct vmbus_device_config vc = { .ops = &storvsp_provider_ops,
+                                                  .instance_id = vm->cfg.scsi_instance[ctrl], .data = dev };
+                r = vmbus_server_add_device(vm->vmbus, &vc, NULL);
+                if (r < 0)
+                        snprintf(err, errlen, "SCSI controller %u: offering it: %s", ctrl, strerror(-r));
+        }
+        if (r < 0)
+                storvsp_device_free(dev); /* not added: still ours */
+        return r;
+}
+
+int vmwp_vm_add_disks(struct vmwp_vm *vm, char *err, size_t errlen) {
+        bool used[VM_SCSI_CONTROLLERS_MAX] = { false };
+        for (uint32_t i = 0; i < vm->cfg.n_disks; i++) {
+                if (vm->cfg.disks[i].bus != VM_DISK_SCSI) {
+                        snprintf(err, errlen, "disks[%u]: bus \"ide\": this worker has no emulated IDE controller", i);
+                        return -ENOTSUP;
+                }
+                used[vm->cfg.disks[i].controller] = true;
+        }
+        for (uint32_t c = 0; c < VM_SCSI_CONTROLLERS_MAX; c++) {
+                int r = used[c] ? add_controller(vm, c, err, errlen) : 0;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

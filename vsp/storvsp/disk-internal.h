@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/* Private state of the disk backend (disk.c, disk-queue.c, disk-ops.c). */
+#pragma once
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "storvsp/disk.h"
+
+struct disk {
+        int refs; /* atomic */
+        int fd;
+        bool locked; /* holds the image's flock */
+        struct disk_info info;
+        char note[160];
+};
+
+/* One request in flight. A request may take several SQEs one after the
+ * other (short transfers, discard ranges, write-same chunks, write-zeroes
+ * fallback, a flush after a write-through fallocate), never two at once. */
+struct disk_op {
+        struct disk_request req; /* iov points to the caller's vector */
+        uint64_t done;           /* bytes finished */
+        void *bounce;            /* O_DIRECT-aligned copy of the data, or a pattern chunk */
+        size_t bounce_len;
+        struct iovec *iov_rest;  /* remaining vector after a short transfer */
+        unsigned iov_rest_cnt;
+        struct disk_range *ranges; /* DISCARD: private copy */
+        unsigned range_next;
+        bool flush_after;        /* write-through fallocate: fdatasync at the end */
+        bool flushing;
+        bool zero_fallback;      /* WRITE_ZEROES became a write of zeros */
+        bool in_use;
+        int fixed_index;         /* fixed buffer index, or -1 */
+        int file_index;          /* registered file slot, or -1 */
+        int final_res;
+};
+
+struct disk_fixed_region {
+        uint8_t *base;
+        size_t len;
+};
+
+struct disk_queue {
+        struct io_uring ring;
+        bool ring_ok;
+        unsigned depth;
+        struct disk_op *ops;
+        unsigned *free_ops; /* stack of free op indices */
+        unsigned n_free;
+        unsigned *ready;    /* ops completed without a CQE, FIFO */
+        unsigned ready_head, ready_count;
+        unsigned unsubmitted; /* SQEs prepared since the last submit */
+        struct disk *files[DISK_QUEUE_MAX_FILES];
+        bool files_registered;
+        struct disk_fixed_region fixed[DISK_QUEUE_MAX_FIXED];
+        unsigned n_fixed;
+        int efd;
+        disk_fault_fn fault;
+        void *fault_opaque;
+        struct disk_queue_stats stats;
+};
+
+/* disk-ops.c: starts (or continues) an op; returns 0 when an SQE was
+ * queued, 1 when the op is finished (op->final_res set). */
+int disk_op_start(struct disk_queue *q, struct disk_op *op);
+int disk_op_advance(struct disk_queue *q, struct disk_op *op, int res);
+void disk_op_release(struct disk_op *op);
+
+/* disk-queue.c helpers used by disk-ops.c */
+struct io_uring_sqe *disk_queue_sqe(struct disk_queue *q, struct disk_op *op);
+int disk_queue_fixed_index(const struct disk_queue *q, const void *base, size_t len);
+
+/* disk.c */
+bool disk_iov_direct_ok(const struct disk *d, const struct iovec *iov, unsigned n);

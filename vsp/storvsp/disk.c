@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: MIT
+/* Opening and probing a disk image: regular file or block device, from a
+ * path or a handed-over fd; O_DIRECT when the file system takes it and its
+ * alignment fits the guest's logical block size; size, lock and discard
+ * support. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "common/fd-util.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "disk-internal.h"
+
+static void disk_note(struct disk *d, const char *msg) {
+        size_t n = strlen(d->note);
+        snprintf(d->note + n, sizeof d->note - n, "%s%s", n ? "; " : "", msg);
+        d->info.note = d->note;
+}
+
+static int disk_set_direct(int fd, bool on) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0)
+                return -errno;
+        fl = on ? fl | O_DIRECT : fl & ~O_DIRECT;
+        return RET_NERRNO(fcntl(fd, F_SETFL, fl));
+}
+
+static int disk_acquire_fd(const struct disk_options *o, int *out) {
+        if (o->fd >= 0) {
+                int fl = fcntl(o->fd, F_GETFL);
+                if (fl < 0)
+                        return -errno;
+                if (!o->read_only && (fl & O_ACCMODE) != O_RDWR)
+                        return -EBADF; /* handed over read-only, asked writable */
+                *out = o->fd;
+                return 0;
+        }
+        if (!o->path)
+                return -EINVAL;
+        int fd = open(o->path, (o->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        *out = fd;
+        return 0;
+}
+
+/* O_DIRECT alignment from statx (Linux 6.1+), else the device's logical
+ * block size, else a probe read. Returns false if O_DIRECT cannot work. */
+static bool disk_probe_alignment(struct disk *d, uint64_t raw_size) {
+        struct statx sx;
+        if (statx(d->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 && (sx.stx_mask & STATX_DIOALIGN)) {
+                if (sx.stx_dio_mem_align == 0 || sx.stx_dio_offset_align == 0)
+                        return false; /* the file system says: no direct I/O */
+                d->info.dio_mem_align = sx.stx_dio_mem_align;
+                d->info.dio_len_align = sx.stx_dio_offset_align;
+                return true;
+        }
+        int lbs;
+        if (d->info.block_device && ioctl(d->fd, BLKSSZGET, &lbs) == 0 && lbs > 0) {
+                d->info.dio_mem_align = d->info.dio_len_align = (uint32_t)lbs;
+                return true;
+        }
+        for (uint32_t a = 512; a <= 4096 && a <= raw_size; a *= 8) {
+                void *buf;
+                if (posix_memalign(&buf, a, a) != 0)
+                        return false;
+                ssize_t n = pread(d->fd, buf, a, 0);
+                free(buf);
+                if (n == (ssize_t)a) {
+                        d->info.dio_mem_align = d->info.dio_len_align = a;
+                        return true;
+                }
+        }
+        return false;
+}
+
+static void disk_setup_direct(struct disk *d, const struct disk_options *o, uint64_t raw_size) {
+        if (o->buffered) {
+                disk_note(d, "buffered I/O by request");
+                return;
+        }
+        if (disk_set_direct(d->fd, true) < 0) {
+                disk_note(d, "file system refuses O_DIRECT: buffered I/O");
+                return;
+        }
+        if (!disk_probe_alignment(d, raw_size) || d->info.dio_len_align > d->info.block_size ||
+            d->info.dio_mem_align > 4096) {
+                /* e.g. a 4Kn host device under a 512-byte guest disk */
+                (void)disk_set_direct(d->fd, false);
+                d->info.dio_mem_align = d->info.dio_len_align = 0;
+                disk_note(d, "O_DIRECT alignment does not fit the logical block size: buffered I/O");
+                return;
+        }
+        d->info.direct = true;
+}
+
+static void disk_probe_discard(struct disk *d, const struct stat *st) {
+        if (d->info.read_only)
+                return;
+        if (d->info.block_device) {
+                char path[96], buf[32] = "";
+                snprintf(path, sizeof path, "/sys/dev/block/%u:%u/queue/discard_max_bytes", major(st->st_rdev),
+                         minor(st->st_rdev));
+                FILE *f = fopen(path, "re");
+                if (f) {
+                        if (!fgets(buf, sizeof buf, f))
+                                buf[0] = 0;
+                        fclose(f);
+                }
+                d->info.discard = strtoull(buf, NULL, 10) > 0;
+                /* a device discard need not zero: LBPRZ stays 0 */
+                return;
+        }
+        /* Punching past EOF changes nothing but tells whether holes work. */
+        off_t at = (off_t)ALIGN_UP((uint64_t)st->st_size, 4096u);
+        if (fallocate(d->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, 4096) == 0) {
+                d->info.discard = true;
+                d->info.discard_zeroes = true;
+        } else {
+                disk_note(d, "no hole punching: discard disabled");
+        }
+}
+
+static int disk_probe(struct disk *d, const struct disk_options *o) {
+        struct stat st;
+        if (fstat(d->fd, &st) < 0)
+                return -errno;
+        uint64_t raw;
+        if (S_ISREG(st.st_mode)) {
+                raw = (uint64_t)st.st_size;
+        } else if (S_ISBLK(st.st_mode)) {
+                d->info.block_device = true;
+                if (ioctl(d->fd, BLKGETSIZE64, &raw) < 0)
+                        return -errno;
+        } else {
+                return -EINVAL;
+        }
+        if (raw < d->info.block_size)
+                return -EINVAL;
+        d->info.size = ALIGN_DOWN(raw, (uint64_t)d->info.block_size);
+        if (d->info.size != raw)
+                disk_note(d, "size not a multiple of the block size: tail ignored");
+        if (!o->no_lock) {
+                if (flock(d->fd, (o->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0)
+                        return errno == EWOULDBLOCK ? -EBUSY : -errno;
+                d->locked = true;
+        }
+        disk_setup_direct(d, o, raw);
+        disk_probe_discard(d, &st);
+        return 0;
+}
+
+int disk_open(const struct disk_options *o, struct disk **out) {
+        int owned_fd = o ? o->fd : -1;
+        if (!o || !out || (o->block_size != 0 && o->block_size != 512 && o->block_size != 4096)) {
+                safe_close(owned_fd);
+                return -EINVAL;
+        }
+        struct disk *d = calloc(1, sizeof *d);
+        if (!d) {
+                safe_close(owned_fd);
+                return -ENOMEM;
+        }
+        d->refs = 1;
+        d->info.note = d->note;
+        d->info.block_size = o->block_size ? o->block_size : 512;
+        d->info.read_only = o->read_only;
+        int r = disk_acquire_fd(o, &d->fd);
+        if (r < 0) {
+                d->fd = owned_fd;
+                disk_unref(d);
+                return r;
+        }
+        r = disk_probe(d, o);
+        if (r < 0) {
+                disk_unref(d);
+                return r;
+        }
+        *out = d;
+        return 0;
+}
+
+struct disk *disk_ref(struct disk *d) {
+        if (d)
+                __atomic_add_fetch(&d->refs, 1, __ATOMIC_RELAXED);
+        return d;
+}
+
+void disk_unref(struct disk *d) {
+        if (!d || __atomic_sub_fetch(&d->refs, 1, __ATOMIC_ACQ_REL) > 0)
+                return;
+        /* Unlock explicitly: an io_uring that had the file registered drops
+         * its reference asynchronously, and the image must be free for the
+         * next user (a re-attach, a restarted VM) as soon as we let go. */
+        if (d->locked)
+                (void)flock(d->fd, LOCK_UN);
+        safe_close(d->fd);
+        free(d);
+}
+
+void disk_get_info(const struct disk *d, struct disk_info *info) {
+        *info = d->info;
+}
+
+bool disk_iov_direct_ok(const struct disk *d, const struct iovec *iov, unsigned n) {
+        uintptr_t mem_mask = d->info.dio_mem_align - 1, len_mask = d->info.dio_len_align - 1;
+        if (n > DISK_MAX_IOV)
+                return false;
+        for (unsigned i = 0; i < n; i++)
+                if (((uintptr_t)iov[i].iov_base & mem_mask) || (iov[i].iov_len & len_mask))
+                        return false;
+        return true;
+}

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/* disk: the storage backend of storvsp. A disk is a raw image file or a
+ * block device; a disk queue is one io_uring, owned by one thread (one per
+ * VMBus channel), that runs requests on any number of disks.
+ *
+ * - O_DIRECT whenever the file system allows it (probed at open; otherwise
+ *   buffered, with disk_info.note saying why);
+ * - data moves straight between the file and the caller's iovecs (guest RAM
+ *   mapped from the VM's memfd: no copy), except when O_DIRECT's alignment
+ *   rules are not met by the buffer, which then goes through a bounce buffer;
+ * - FUA as RWF_DSYNC, flush as fdatasync, discard as fallocate(PUNCH_HOLE)
+ *   on files and BLKDISCARD on block devices, write-zeroes as
+ *   fallocate(ZERO_RANGE / PUNCH_HOLE);
+ * - batched: disk_queue_prep() only fills SQEs, disk_queue_submit() is one
+ *   io_uring_submit() for all of them, disk_queue_reap() takes completions
+ *   in batches; registered files always, fixed buffers for memory the owner
+ *   registers (guest RAM) when a request is one contiguous buffer in it.
+ * Errors come back as negative errno per request; scsi_complete_io() turns
+ * them into sense data. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct disk;
+struct disk_queue;
+
+/* Hard limits (docs/THREAT_MODEL.md). */
+#define DISK_QUEUE_MAX_DEPTH 1024u   /* requests in flight per queue */
+#define DISK_QUEUE_MAX_FILES 256u    /* registered disks per queue */
+#define DISK_QUEUE_MAX_FIXED 64u     /* registered fixed-buffer regions */
+#define DISK_MAX_IOV 1024u           /* IOV_MAX: longer vectors are bounced */
+#define DISK_MAX_RANGES 256u         /* discard ranges per request */
+
+struct disk_options {
+        const char *path; /* opened when fd < 0 */
+        int fd;           /* >= 0: an fd handed over (e.g. by vmms); the disk owns it, even on error */
+        bool read_only;   /* open read-only; every write is refused with -EROFS */
+        bool buffered;    /* never use O_DIRECT */
+        bool no_lock;     /* skip the flock() that keeps two VMs off one image */
+        uint32_t block_size; /* logical block size the guest sees: 512 or 4096 (0: 512) */
+};
+
+/* Opens and probes. Returns -EINVAL for an unusable image (not a regular
+ * file or block device, smaller than one block), -EBUSY if another
+ * process holds the image lock, -EROFS/-EBADF for a handed-over fd whose
+ * mode does not allow what was asked. */
+int disk_open(const struct disk_options *o, struct disk **out);
+struct disk *disk_ref(struct disk *d);
+void disk_unref(struct disk *d); /* accepts NULL; closes with the last reference */
+
+struct disk_info {
+        uint64_t size;          /* bytes usable: a multiple of block_size */
+        uint32_t block_size;
+        uint32_t dio_mem_align; /* O_DIRECT buffer alignment (0: buffered) */
+        uint32_t dio_len_align; /* O_DIRECT offset/length alignment (0: buffered) */
+        bool direct;
+        bool block_device;
+        bool read_only;
+        bool discard;           /* discard does something */
+        bool discard_zeroes;    /* discarded ranges read back as zeros */
+        const char *note;       /* why something is degraded ("" if nothing) */
+};
+void disk_get_info(const struct disk *d, struct disk_info *info);
+
+/* ---- requests ---- */
+
+enum disk_op_kind {
+        DISK_READ,
+        DISK_WRITE,
+        DISK_FLUSH,
+        DISK_DISCARD,     /* ranges; advisory unless discard_zeroes */
+        DISK_WRITE_ZEROES,
+        DISK_WRITE_SAME,  /* pattern repeated over [offset, offset + len) */
+};
+
+struct disk_range {
+        uint64_t offset, len;
+};
+
+struct disk_request {
+        enum disk_op_kind kind;
+        struct disk *disk;
+        uint64_t offset, len; /* bytes, multiples of the block size */
+        /* READ/WRITE: the data; must stay valid until the completion. */
+        const struct iovec *iov;
+        unsigned iovcnt;
+        bool fua;             /* writes: durable before completion */
+        bool may_unmap;       /* WRITE_ZEROES: holes allowed */
+        const void *pattern;  /* WRITE_SAME: one block (copied at prep) */
+        const struct disk_range *ranges; /* DISCARD (copied at prep) */
+        unsigned n_ranges;
+        uint64_t user_data;
+};
+
+struct disk_completion {
+        uint64_t user_data;
+        int res; /* bytes moved (READ/WRITE), 0, or -errno */
+};
+
+int disk_queue_new(unsigned depth, struct disk_queue **out);
+/* Waits for in-flight requests (their completions are dropped), then frees. */
+void disk_queue_free(struct disk_queue *q);
+
+/* Queues a request without submitting. -EBUSY: the queue is full (reap
+ * first); -EINVAL: a malformed request (caller bug). Failures found here
+ * (a write to a read-only disk, an out-of-range offset, no memory for a
+ * bounce buffer) are not errors of this call: they complete the request
+ * with that errno, reported by the next disk_queue_reap(). */
+int disk_queue_prep(struct disk_queue *q, const struct disk_request *r);
+/* Submits everything prepared, in one io_uring_submit(). Returns the
+ * number of SQEs handed to the kernel. */
+int disk_queue_submit(struct disk_queue *q);
+/* Moves up to max completions to out; waits until at least min_wait have
+ * arrived (bounded by what is in flight). Anything prepared and not yet
+ * submitted is submitted here, together with the wait when there is one
+ * (io_uring_submit_and_wait: one system call). Returns the count. */
+int disk_queue_reap(struct disk_queue *q, struct disk_completion *out, unsigned max, unsigned min_wait);
+unsigned disk_queue_inflight(const struct disk_queue *q);
+/* An eventfd signalled when completions arrive (for poll()); the owner
+ * reads it before reaping. Created on first use. */
+int disk_queue_eventfd(struct disk_queue *q);
+
+/* Registers [base, base + len) (e.g. a guest RAM region) as fixed buffers:
+ * single-buffer requests inside it use READ_FIXED/WRITE_FIXED, saving the
+ * per-I/O page pinning. Pins the memory (RLIMIT_MEMLOCK). */
+int disk_queue_register_memory(struct disk_queue *q, void *base, size_t len);
+/* Drops the queue's registration (and reference) of a disk that was hot
+ * removed; -EBUSY while requests on it are in flight. */
+int disk_queue_forget_disk(struct disk_queue *q, struct disk *d);
+
+struct disk_queue_stats {
+        uint64_t requests, completions, submit_calls, sqes;
+        uint64_t bounced, fixed, short_retries;
+};
+void disk_queue_get_stats(const struct disk_queue *q, struct disk_queue_stats *s);
+
+/* Test hook: called with each final result; returns the result to report
+ * (e.g. -EIO or -ENOSPC to simulate a failing device). */
+typedef int (*disk_fault_fn)(void *opaque, const struct disk_request *r, int res);
+void disk_queue_set_fault_hook(struct disk_queue *q, disk_fault_fn fn, void *opaque);
