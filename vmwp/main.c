@@ -17,11 +17,13 @@
 #include "common/macro.h"
 #include "common/proto.h"
 #include "vmwp/control.h"
+#include "vmwp/sandbox.h"
 #include "vmwp/vm.h"
 
 static const char usage[] =
         "Usage: vmwp --config FILE.json [--serial stdio|file:PATH|socket:PATH|pty|none] [--timing]\n"
-        "       vmwp --control-fd N [--serial ...] [--timing]\n"
+        "            [--sandbox-user NAME|UID[:GID]] [--no-sandbox] [--sandbox-probe PATH]\n"
+        "       vmwp --control-fd N [--serial ...] [--timing] [--sandbox-user ...]\n"
         "\n"
         "Runs one virtual machine (the Virtual Machine Worker Process).\n"
         "\n"
@@ -34,11 +36,16 @@ static const char usage[] =
         "                     (default with --control-fd; serial_log still applies)\n"
         "  --timing           print boot timestamps (first guest instruction, booted\n"
         "                     marker, first serial byte) on exit\n"
+        "  --sandbox-user U   user (and group) the sandboxed worker runs as when started\n"
+        "                     as root (default: vmstack-worker if it exists, else 65534)\n"
+        "  --no-sandbox       run without the sandbox (development only; docs/sandbox.md)\n"
+        "  --sandbox-probe P  testing aid: once started, try open(P) from the main and a\n"
+        "                     vCPU thread and report the result on stderr\n"
         "  -h, --help         this text\n"
         "\n"
         "Exit status: 0 powered off, 2 usage/config error, 3 setup failed, 10 reset,\n"
         "11 triple fault, 12 internal error, 13 guest crash, 14 stopped (signal or\n"
-        "vmms), 15 control connection lost. The reason is printed as\n"
+        "vmms), 15 control connection lost, 16 forbidden system call (sandbox). The reason is printed as\n"
         "\"vmwp: <vm name>: <reason>\".\n";
 
 struct args {
@@ -46,13 +53,16 @@ struct args {
         int control_fd;
         const char *serial;
         bool timing;
+        struct sandbox_options sandbox;
 };
 
 static int parse_args(int argc, char **argv, struct args *a) {
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' }, { "control-fd", required_argument, NULL, 'f' },
                 { "serial", required_argument, NULL, 's' }, { "timing", no_argument, NULL, 't' },
-                { "help", no_argument, NULL, 'h' },        {},
+                { "sandbox-user", required_argument, NULL, 'u' }, { "no-sandbox", no_argument, NULL, 'n' },
+                { "sandbox-probe", required_argument, NULL, 'p' }, { "help", no_argument, NULL, 'h' },
+                {},
         };
         *a = (struct args){ .control_fd = -1 };
         int c;
@@ -76,6 +86,15 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 case 't':
                         a->timing = true;
                         break;
+                case 'u':
+                        a->sandbox.user = optarg;
+                        break;
+                case 'n':
+                        a->sandbox.disabled = true;
+                        break;
+                case 'p':
+                        a->sandbox.probe_path = optarg;
+                        break;
                 case 'h':
                         fputs(usage, stdout);
                         return 1;
@@ -84,7 +103,7 @@ static int parse_args(int argc, char **argv, struct args *a) {
                         return -EINVAL;
                 }
         }
-        if (optind < argc || !a->config_path == (a->control_fd < 0)) {
+        if (optind < argc || !a->config_path == (a->control_fd < 0) || (a->sandbox.disabled && a->sandbox.user)) {
                 fputs(usage, stderr);
                 return -EINVAL;
         }
@@ -143,6 +162,35 @@ static int config_from_vmms(int fd, struct vm_config *cfg, struct vmwp_vm_option
         return r;
 }
 
+/* Step one of the sandbox (vmwp/sandbox.h), before the VM is built: keeps
+ * only the control socket and the fds vmms sent. */
+static int sandbox_setup(const struct args *a, const struct vm_config *cfg, struct vmwp_vm_options *opt,
+                         struct sandbox **sb, char *err, size_t errlen) {
+        opt->sandbox_probe = a->sandbox.probe_path;
+        if (a->sandbox.disabled) {
+                fprintf(stderr, "vmwp: %s: WARNING: the sandbox is DISABLED (--no-sandbox): the guest is one bug "
+                        "away from everything this process may do; development only\n", cfg->name);
+                return 0;
+        }
+        int r = sandbox_new(&a->sandbox, sb, err, errlen);
+        if (r < 0)
+                return r;
+        int keep[1 + VMWP_MAX_FDS];
+        size_t n = 0;
+        if (a->control_fd >= 0)
+                keep[n++] = a->control_fd;
+        for (size_t i = 0; i < opt->n_disk_fds; i++)
+                keep[n++] = opt->disk_fds[i];
+        for (size_t i = 0; i < opt->n_tap_fds; i++)
+                keep[n++] = opt->tap_fds[i];
+        char why[384] = "";
+        r = sandbox_prepare(*sb, keep, n, cfg->n_nics > 0, why, sizeof why);
+        if (r < 0)
+                snprintf(err, errlen, "sandbox: %s", why);
+        opt->sandbox = *sb;
+        return r;
+}
+
 int main(int argc, char **argv) {
         struct vmwp_vm_options opt;
         vmwp_vm_options_init(&opt); /* first: the timing reference */
@@ -175,6 +223,11 @@ int main(int argc, char **argv) {
         if (r < 0)
                 return fail(a.control_fd, cfg->name[0] ? cfg->name : "-", VMWP_EXIT_USAGE, err);
         log_set_prefix("vmwp");
+        _cleanup_(sandbox_freep) struct sandbox *sb = NULL;
+        r = sandbox_setup(&a, cfg, &opt, &sb, err, sizeof err);
+        if (r < 0)
+                return fail(a.control_fd, cfg->name, r == -EINVAL || r == -ENOENT ? VMWP_EXIT_USAGE : VMWP_EXIT_SETUP,
+                            err);
 
         struct vmwp_vm *vm;
         r = vmwp_vm_create(cfg, &opt, &vm, err, sizeof err);

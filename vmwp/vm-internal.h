@@ -38,6 +38,9 @@ struct vmwp_vm {
         int tap_fds[VM_NICS_MAX];
         size_t n_tap_fds;
 
+        struct sandbox *sandbox; /* not owned */
+        const char *sandbox_probe;
+
         bool timing;
         uint64_t start_ns;
         _Atomic uint64_t first_insn_ns, booted_ns, first_serial_ns;

@@ -13,6 +13,7 @@
 #include "vid/vid.h"
 #include "vm-internal.h"
 #include "vmbus/server.h"
+#include "vmwp/sandbox-providers.h"
 
 static int map_guest(void *opaque, uint64_t gpa, size_t len, void **host) {
         return gm_map(opaque, gpa, len, host);
@@ -77,6 +78,11 @@ static int add_controller(struct vmwp_vm *vm, uint32_t ctrl, char *err, size_t e
 
 int vmwp_vm_add_disks(struct vmwp_vm *vm, char *err, size_t errlen) {
         bool used[VM_SCSI_CONTROLLERS_MAX] = { false };
+        if (vm->cfg.n_disks > 0 && vm->sandbox) {
+                int r = sandbox_register_policy(vm->sandbox, &sandbox_storvsp_policy);
+                if (r < 0)
+                        return snprintf(err, errlen, "sandbox: storvsp policy: %s", strerror(-r)), r;
+        }
         for (uint32_t i = 0; i < vm->cfg.n_disks; i++) {
                 if (vm->cfg.disks[i].bus != VM_DISK_SCSI) {
                         snprintf(err, errlen, "disks[%u]: bus \"ide\": this worker has no emulated IDE controller", i);

@@ -21,6 +21,7 @@
 #include "vm-internal.h"
 #include "vmwp/acpi.h"
 #include "vmwp/boot.h"
+#include "vmwp/sandbox.h"
 
 #define COM1_PORT 0x3f8
 #define COM1_IRQ 4
@@ -75,8 +76,10 @@ static void pm_sci(void *opaque, bool level) {
 static void pm_marker(void *opaque, uint32_t value) {
         struct vmwp_vm *vm = opaque;
         uint64_t zero = 0;
-        if (value == VMSTACK_MARKER_FIRST_INSN)
-                atomic_compare_exchange_strong(&vm->first_insn_ns, &zero, vmwp_now_ns());
+        /* The --sandbox-probe from a vCPU thread, on the guest's first exit. */
+        if (value == VMSTACK_MARKER_FIRST_INSN &&
+            atomic_compare_exchange_strong(&vm->first_insn_ns, &zero, vmwp_now_ns()))
+                sandbox_probe(vm->sandbox_probe, "vCPU thread");
         else if (value == VMSTACK_MARKER_BOOTED)
                 atomic_compare_exchange_strong(&vm->booted_ns, &zero, vmwp_now_ns());
 }
@@ -232,6 +235,8 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         vm->cfg = *cfg;
         vm->timing = opt->timing;
         vm->start_ns = opt->start_ns;
+        vm->sandbox = opt->sandbox;
+        vm->sandbox_probe = opt->sandbox_probe;
         /* The fds are ours from here on, whatever happens. */
         memcpy(vm->disk_fds, opt->disk_fds, sizeof vm->disk_fds);
         memcpy(vm->tap_fds, opt->tap_fds, sizeof vm->tap_fds);
@@ -256,8 +261,30 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         return 0;
 }
 
-int vmwp_vm_start(struct vmwp_vm *vm) {
+static int start_vps(void *opaque) {
+        struct vmwp_vm *vm = opaque;
         return vid_partition_start(vm->p, on_vcpu_exit, vm);
+}
+
+/* The sandbox goes on here: after this point nothing opens a path, and
+ * before it no guest instruction has run (docs/sandbox.md, "Order"). */
+int vmwp_vm_start(struct vmwp_vm *vm) {
+        if (!vm->sandbox) {
+                sandbox_probe(vm->sandbox_probe, "main thread");
+                return start_vps(vm);
+        }
+        char err[384] = "";
+        int r = sandbox_enter(vm->sandbox, err, sizeof err);
+        if (r >= 0 && (r = sandbox_run_as(vm->sandbox, "vcpu", start_vps, vm)) < 0)
+                snprintf(err, sizeof err, "starting the vCPUs under the \"vcpu\" policy: %s", strerror(-r));
+        if (r >= 0 && (r = sandbox_thread_policy(vm->sandbox, "main")) < 0)
+                snprintf(err, sizeof err, "loading the \"main\" policy: %s", strerror(-r));
+        if (r < 0) {
+                vid_partition_request_stop(vm->p, VMWP_EXIT_SETUP, "sandbox: %s", err);
+                return r;
+        }
+        sandbox_probe(vm->sandbox_probe, "main thread");
+        return 0;
 }
 
 void vmwp_vm_free(struct vmwp_vm *vm) {

@@ -19,6 +19,7 @@ const char *vmwp_exit_status_to_string(int status) {
         case VMWP_EXIT_GUEST_CRASH: return "guest crashed";
         case VMWP_EXIT_STOPPED: return "stopped";
         case VMWP_EXIT_CONTROL_LOST: return "control connection lost";
+        case VMWP_EXIT_SANDBOX: return "forbidden system call (sandbox)";
         default: return "unknown";
         }
 }

@@ -130,6 +130,13 @@ echo "root:x:0:" >"$S/etc/group"
 echo "root:x:0:0:root:/root:/bin/sh" >"$S/etc/passwd"
 systemd-sysusers --root="$S" "$R/usr/lib/sysusers.d/vmstack.conf" || fail "systemd-sysusers"
 grep -q "^vmstack:x:[0-9]*:" "$S/etc/group" || fail "no vmstack group: $(cat "$S/etc/group")"
+# The account the sandboxed workers run as: a system user with no login.
+grep -Eq "^vmstack-worker:x:[0-9]+:[0-9]+:" "$S/etc/passwd" || fail "no vmstack-worker user: $(cat "$S/etc/passwd")"
+# The unit must let workers build their sandbox (docs/sandbox.md).
+for cap in CAP_SYS_ADMIN CAP_SETPCAP CAP_SETUID CAP_SETGID; do
+  grep -Eq "^CapabilityBoundingSet=.*\b$cap\b" "$R/usr/lib/systemd/system/vmms.service" ||
+    fail "vmms.service bounding set lacks $cap (the worker sandbox needs it)"
+done
 systemd-tmpfiles --root="$S" --create "$R/usr/lib/tmpfiles.d/vmstack.conf" || fail "systemd-tmpfiles"
 [ "$(stat -c %a "$S/var/lib/vmstack/vms")" = 700 ] || fail "state dir mode"
 [ "$(stat -c %a "$S/run/vmstack")" = 755 ] || fail "runtime dir mode"

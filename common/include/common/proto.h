@@ -83,6 +83,7 @@ enum vmwp_exit_status {
         VMWP_EXIT_GUEST_CRASH = 13,  /* guest reported a crash (Hyper-V crash MSRs) */
         VMWP_EXIT_STOPPED = 14,      /* stopped by the host (stop request, signal) */
         VMWP_EXIT_CONTROL_LOST = 15, /* control connection to vmms lost */
+        VMWP_EXIT_SANDBOX = 16,      /* a system call the sandbox forbids (docs/sandbox.md) */
 };
 
 const char *vmwp_exit_status_to_string(int status);

@@ -33,6 +33,10 @@ struct vmwp_vm_options {
         size_t n_disk_fds;
         int tap_fds[VM_NICS_MAX];
         size_t n_tap_fds;
+        /* The worker sandbox (vmwp/sandbox.h), entered by vmwp_vm_start();
+         * NULL: none (--no-sandbox, tests, benchmarks). Not owned. */
+        struct sandbox *sandbox;
+        const char *sandbox_probe; /* --sandbox-probe PATH, or NULL */
 };
 
 void vmwp_vm_options_init(struct vmwp_vm_options *o);
@@ -40,6 +44,10 @@ void vmwp_vm_options_init(struct vmwp_vm_options *o);
 /* Builds everything; the VM does not run yet. Errors: -errno and a sentence. */
 int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, struct vmwp_vm **out, char *err,
                    size_t errlen);
+/* Starts the vCPUs. With a sandbox, enters it first (every fd the VM
+ * needs exists by now), starts the vCPU threads under the "vcpu" policy and
+ * narrows the calling (main) thread to "main"; a failure stops the VM with
+ * VMWP_EXIT_SETUP and a "sandbox: ..." reason. */
 int vmwp_vm_start(struct vmwp_vm *vm);
 void vmwp_vm_free(struct vmwp_vm *vm);
 

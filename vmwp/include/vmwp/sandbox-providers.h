@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: MIT */
+/* Seccomp policies for the providers the worker links (sandbox-providers.c). */
+#pragma once
+
+#include "vmwp/sandbox.h"
+
+extern const struct sandbox_policy sandbox_storvsp_policy;

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: MIT
+/* The seccomp policies of the providers vmwp links (docs/sandbox.md). They
+ * live here rather than in vsp/: the policy types are the worker's, and the
+ * worker decides what its threads may do. A provider's channel threads start
+ * on VP threads (ops->open) and inherit the "vcpu" filter, which every
+ * registered policy joins (sandbox_register_policy). When a provider starts
+ * using a new system call on its run-time path, it is added here; the
+ * SIGSYS line names it. */
+#include <linux/fs.h>
+#include <stddef.h>
+#include <sys/file.h>
+#include <sys/syscall.h>
+
+#include "common/macro.h"
+#include "vmwp/sandbox.h"
+#include "vmwp/sandbox-providers.h"
+
+/* storvsp (vsp/storvsp): a channel thread sets up its io_uring at open,
+ * registers the disk files and guest RAM, submits and reaps; discard of a
+ * block device is a BLKDISCARD ioctl, of a file fallocate(PUNCH_HOLE); the
+ * image's flock is released when its last reference goes. */
+static const struct sandbox_rule storvsp_rules[] = {
+        SANDBOX_ALLOW(__NR_io_uring_setup), SANDBOX_ALLOW(__NR_io_uring_enter),
+        SANDBOX_ALLOW(__NR_io_uring_register), SANDBOX_ALLOW(__NR_fallocate), SANDBOX_ALLOW(__NR_fdatasync),
+        SANDBOX_ALLOW(__NR_fsync), SANDBOX_IOCTL(BLKDISCARD), SANDBOX_ALLOW_ARG(__NR_flock, 1, LOCK_UN),
+        SANDBOX_ALLOW(__NR_eventfd2), SANDBOX_ALLOW(__NR_poll), SANDBOX_ALLOW(__NR_ppoll),
+};
+
+const struct sandbox_policy sandbox_storvsp_policy = {
+        .name = "storvsp", .rules = storvsp_rules, .n_rules = ARRAY_SIZE(storvsp_rules),
+};
