@@ -8,7 +8,15 @@
  *
  * Locking: ic->lock is held by the thread while it serves, by the provider
  * open/close callbacks (VP threads) and by the API calls, so when close
- * returns the thread no longer touches that channel (vmbus/provider.h). */
+ * returns the thread no longer touches that channel (vmbus/provider.h).
+ *
+ * Doorbells: only the icvsp thread changes its epoll set. open/close run on
+ * VP threads, whose sandbox policy has no epoll_ctl (docs/sandbox.md); they
+ * set s->ch and kick the thread, which registers the new channel's eventfd
+ * (edge-triggered, tagged with a generation). A closed channel's
+ * registration is not removed by fd number (the number may already name
+ * another file): it goes when the server closes that eventfd, and until
+ * then its events carry an old generation and are ignored. */
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -149,40 +157,80 @@ static void tick(struct icvsp *ic, uint64_t now) {
         }
 }
 
+#define TAG_SPECIAL (1ull << 63)
+#define TAG_STOP (TAG_SPECIAL | 1)
+#define TAG_TIMER (TAG_SPECIAL | 2)
+#define TAG_KICK (TAG_SPECIAL | 3)
+#define TAG_CHANNEL(gen, i) ((gen) << 8 | (i)) /* gen < 2^55 */
+
+/* Registers the doorbell of every newly opened channel (the thread only). */
+static void sync_doorbells(struct icvsp *ic, uint64_t now) {
+        for (unsigned i = 0; i < IC_N_SERVICES; i++) {
+                struct ic_service *s = &ic->svc[i];
+                if (!s->ch) {
+                        s->ep_ch = NULL;
+                        continue;
+                }
+                if (s->ep_ch == s->ch)
+                        continue;
+                int fd = vmbus_channel_event_fd(s->ch);
+                struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u64 = TAG_CHANNEL(++s->ep_gen, i) };
+                if (epoll_ctl(ic->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 &&
+                    (errno != EEXIST || epoll_ctl(ic->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)) {
+                        ic->stats.bad_packets++; /* cannot happen short of ENOMEM: the tick still polls */
+                        continue;
+                }
+                s->ep_ch = s->ch;
+                /* A doorbell that rang before the registration: look now. */
+                serve_channel(s, now);
+        }
+}
+
+static void on_event(struct icvsp *ic, uint64_t tag, uint64_t now, bool *stop) {
+        uint64_t v;
+        if (tag == TAG_STOP) {
+                *stop = true;
+        } else if (tag == TAG_TIMER) {
+                (void)!read(ic->timerfd, &v, sizeof v);
+                tick(ic, now);
+                /* A missed doorbell cannot strand a request: poll each tick. */
+                for (unsigned i = 0; i < IC_N_SERVICES; i++)
+                        if (ic->svc[i].ch)
+                                serve_channel(&ic->svc[i], now);
+        } else if (tag == TAG_KICK) {
+                (void)!read(ic->kickfd, &v, sizeof v);
+        } else if ((tag & 0xff) < IC_N_SERVICES) {
+                struct ic_service *s = &ic->svc[tag & 0xff];
+                if (s->ch && s->ep_ch == s->ch && tag >> 8 == s->ep_gen) {
+                        (void)!read(vmbus_channel_event_fd(s->ch), &v, sizeof v);
+                        serve_channel(s, now);
+                }
+        }
+}
+
 static void *ic_thread(void *arg) {
         struct icvsp *ic = arg;
         pthread_setname_np(pthread_self(), "icvsp");
-        for (;;) {
-                struct epoll_event ev[IC_N_SERVICES + 2];
+        bool stop = false;
+        while (!stop) {
+                struct epoll_event ev[IC_N_SERVICES + 3];
                 int n = epoll_wait(ic->epfd, ev, ARRAY_SIZE(ev), -1);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
                         break;
                 pthread_mutex_lock(&ic->lock);
-                uint64_t now = ic_now_us(), v;
-                bool stop = false;
-                for (int i = 0; i < n; i++) {
-                        if (ev[i].data.ptr == &ic->stopfd) {
-                                stop = true;
-                                continue;
-                        }
-                        if (ev[i].data.ptr == &ic->timerfd) {
-                                (void)!read(ic->timerfd, &v, sizeof v);
-                                tick(ic, now);
-                                continue;
-                        }
-                        struct ic_service *s = ev[i].data.ptr;
-                        if (s->ch) {
-                                (void)!read(vmbus_channel_event_fd(s->ch), &v, sizeof v);
-                                serve_channel(s, now);
-                        }
-                }
+                uint64_t now = ic_now_us();
+                for (int i = 0; i < n; i++)
+                        on_event(ic, ev[i].data.u64, now, &stop);
+                sync_doorbells(ic, now);
                 pthread_mutex_unlock(&ic->lock);
-                if (stop)
-                        break;
         }
         return NULL;
+}
+
+static void kick(struct icvsp *ic) {
+        (void)!write(ic->kickfd, &(uint64_t){ 1 }, sizeof(uint64_t));
 }
 
 /* ---- VMBus provider callbacks (VP threads) ---- */
@@ -198,25 +246,18 @@ static int ic_open(struct vmbus_channel *ch, const struct vmbus_open_request *re
         if (req->sub_channel_index != 0)
                 return -EINVAL;
         pthread_mutex_lock(&ic->lock);
-        int r = 0;
-        if (s->ch)
-                r = -EBUSY;
-        if (r == 0) {
-                struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
-                if (epoll_ctl(ic->epfd, EPOLL_CTL_ADD, vmbus_channel_event_fd(ch), &ev) < 0)
-                        r = -errno;
-        }
+        int r = s->ch ? -EBUSY : 0;
         if (r == 0) {
                 s->ch = ch;
                 reset_channel_state(s);
                 /* The host speaks first on IC channels (§8.2). */
                 r = send_negotiate(s, ic_now_us());
-                if (r < 0) {
-                        epoll_ctl(ic->epfd, EPOLL_CTL_DEL, vmbus_channel_event_fd(ch), NULL);
+                if (r < 0)
                         s->ch = NULL;
-                }
         }
         pthread_mutex_unlock(&ic->lock);
+        if (r == 0)
+                kick(ic); /* the thread registers the doorbell */
         return r;
 }
 
@@ -225,7 +266,6 @@ static void ic_close(struct vmbus_channel *ch) {
         struct icvsp *ic = s->ic;
         pthread_mutex_lock(&ic->lock);
         if (s->ch == ch) {
-                epoll_ctl(ic->epfd, EPOLL_CTL_DEL, vmbus_channel_event_fd(ch), NULL);
                 s->ch = NULL;
                 bool pending = s->outstanding && s->outstanding_type != ICMSGTYPE_NEGOTIATE;
                 reset_channel_state(s);
@@ -260,8 +300,8 @@ static const struct {
 
 /* ---- lifecycle ---- */
 
-static int add_fd(struct icvsp *ic, int fd, void *tag) {
-        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
+static int add_fd(struct icvsp *ic, int fd, uint64_t tag) {
+        struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
         return epoll_ctl(ic->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
@@ -269,15 +309,18 @@ static int start_thread(struct icvsp *ic) {
         ic->epfd = epoll_create1(EPOLL_CLOEXEC);
         ic->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
         ic->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (ic->epfd < 0 || ic->timerfd < 0 || ic->stopfd < 0)
+        ic->kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (ic->epfd < 0 || ic->timerfd < 0 || ic->stopfd < 0 || ic->kickfd < 0)
                 return -errno;
         struct itimerspec its = { .it_interval = { 0, ICVSP_TICK_MS * 1000000L },
                                   .it_value = { 0, ICVSP_TICK_MS * 1000000L } };
         if (timerfd_settime(ic->timerfd, 0, &its, NULL) < 0)
                 return -errno;
-        int r = add_fd(ic, ic->timerfd, &ic->timerfd);
+        int r = add_fd(ic, ic->timerfd, TAG_TIMER);
         if (r == 0)
-                r = add_fd(ic, ic->stopfd, &ic->stopfd);
+                r = add_fd(ic, ic->stopfd, TAG_STOP);
+        if (r == 0)
+                r = add_fd(ic, ic->kickfd, TAG_KICK);
         if (r == 0)
                 r = -pthread_create(&ic->thread, NULL, ic_thread, ic);
         ic->thread_started = r == 0;
@@ -321,7 +364,7 @@ int icvsp_new(struct vmbus_server *srv, const struct icvsp_config *cfg, const st
         if (!ic)
                 return -ENOMEM;
         pthread_mutex_init(&ic->lock, NULL);
-        ic->epfd = ic->timerfd = ic->stopfd = -1;
+        ic->epfd = ic->timerfd = ic->stopfd = ic->kickfd = -1;
         ic->ops = ops;
         ic->opaque = opaque;
         ic->cfg = *cfg;
@@ -354,6 +397,7 @@ void icvsp_free(struct icvsp *ic) {
         safe_close(ic->epfd);
         safe_close(ic->timerfd);
         safe_close(ic->stopfd);
+        safe_close(ic->kickfd);
         pthread_mutex_destroy(&ic->lock);
         free(ic);
 }

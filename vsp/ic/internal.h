@@ -44,6 +44,10 @@ struct ic_service {
         size_t n_msg_versions;
         struct vmbus_device *dev;
         struct vmbus_channel *ch; /* non-NULL while the guest has it open */
+        /* The channel whose doorbell the icvsp thread has in its epoll set,
+         * and that registration's generation (icvsp.c, sync_doorbells). */
+        struct vmbus_channel *ep_ch;
+        uint64_t ep_gen;
         bool negotiated;
         struct ic_version fw, msg;
         /* One request at a time (§5.6). The negotiation has no timeout: a
@@ -77,7 +81,7 @@ struct icvsp {
         pthread_mutex_t lock;
         pthread_t thread;
         bool thread_started;
-        int epfd, timerfd, stopfd;
+        int epfd, timerfd, stopfd, kickfd;
         bool paused;
         uint64_t resumed_us;
         struct ic_service svc[IC_N_SERVICES];
