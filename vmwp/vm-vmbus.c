@@ -14,6 +14,7 @@
 #include "icvsp/icvsp.h"
 #include "vid/vid.h"
 #include "vm-internal.h"
+#include "vm-net.h"
 #include "vmbus/server.h"
 
 static void guest_crashed(void *opaque, const struct hvshim_crash_report *r) {
@@ -48,11 +49,7 @@ int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
                 return r;
         if ((r = vmwp_vm_add_disks(vm, err, errlen)) < 0)
                 return r;
-        if (vm->cfg.n_nics > 0) {
-                snprintf(err, errlen, "nics: this vmwp has no network provider (netvsp) built in");
-                return -ENOTSUP;
-        }
-        return 0;
+        return vmwp_vm_add_nics(vm, err, errlen);
 }
 
 /* The VPs are stopped: no message handler runs, no guest touches a ring. */

@@ -38,8 +38,8 @@
  *
  * Additions for vmms (issue #9), compatible with workers that ignore them:
  *
- * - TAPs: vmms creates the TAP of every NIC itself (IFF_TAP|IFF_NO_PI, no
- *   vnet header, MTU set, up, on its bridge; or attaches to the NIC's
+ * - TAPs: vmms creates the TAP of every NIC itself (IFF_TAP|IFF_NO_PI|
+ *   IFF_VNET_HDR, MTU set, up, on its bridge; or attaches to the NIC's
  *   pre-created "tap") and writes its name into the NIC's "tap" in the
  *   config it sends, so every NIC arrives with its fd. Disk fds are opened
  *   O_RDWR or O_RDONLY as "read_only" says and flock()ed by vmms (the lock
