@@ -407,8 +407,18 @@ TEST(control_protocol) {
         m = request(sv[0], "{\"op\":\"shutdown\",\"id\":5,\"reboot\":1}");
         ASSERT_EQ(int_field(m, "errno"), EINVAL);
         json_object_put(m);
+        /* KVP is offered too; this guest never opens it: no items, not
+         * ready, and host items wait for it. */
         m = request(sv[0], "{\"op\":\"kvp-get\",\"id\":5}");
-        ASSERT_EQ(int_field(m, "errno"), ENOTSUP);
+        ASSERT_STREQ(str_field(m, "ok"), "true");
+        ASSERT_STREQ(str_field(m, "ready"), "false");
+        ASSERT_STREQ(str_field(m, "items"), "{ }");
+        json_object_put(m);
+        m = request(sv[0], "{\"op\":\"kvp-set\",\"id\":5,\"key\":\"k\",\"value\":\"v\"}");
+        ASSERT_STREQ(str_field(m, "ok"), "true");
+        json_object_put(m);
+        m = request(sv[0], "{\"op\":\"kvp-get\",\"id\":5}");
+        ASSERT_STREQ(str_field(m, "host"), "{ \"k\": \"v\" }");
         json_object_put(m);
         m = request(sv[0], "{\"op\":\"frobnicate\",\"id\":6}");
         ASSERT_EQ(int_field(m, "errno"), EOPNOTSUPP);
