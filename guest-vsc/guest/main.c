@@ -18,6 +18,8 @@ static const struct guest_mode modes[] = {
         { "enumerate", mode_enumerate },
         { "probe", mode_probe },
         { "echo", mode_echo },
+        { "disk-check", mode_disk_check },
+        { "disk-bench", mode_disk_bench },
 };
 
 int guest_fail(int r, const char *fmt, ...) {
@@ -130,7 +132,7 @@ void guest_main(uint32_t start_info) {
         char name[MODE_MAX];
         const struct guest_mode *m = pick_mode(g, name);
         if (!m)
-                guest_exit(guest_fail(-EINVAL, "unknown vsc.mode=%s (known: boot enumerate probe echo)", name));
+                guest_exit(guest_fail(-EINVAL, "unknown vsc.mode=%s (known: boot enumerate probe echo disk-check disk-bench)", name));
         report("mode=%s", m->name);
         guest_exit(m->run(g));
 }
