@@ -161,6 +161,14 @@ TEST(init_follows_linux_6_1) {
                         ASSERT_EQ(q->v.version.revision, 0);
                 }
         }
+        /* unmasking clears the channel's SIEF flag, so the next signal
+         * interrupts again (the host raises SINT only on 0 -> 1, §3.3) */
+        uint8_t *flags = sc.bus.siefp->flags[VMBUS_MESSAGE_SINT];
+        flags[0] = 0xff;
+        ASSERT_OK(vsc_stor_mask(&sc.s, true));
+        ASSERT_EQ(flags[0], 0xff);
+        ASSERT_OK(vsc_stor_mask(&sc.s, false));
+        ASSERT_EQ(flags[0], (uint8_t)(0xff & ~(1u << SCSI_RELID)));
         /* no multi-channel flag: nothing is asked for, like Linux */
         ASSERT_EQ(vsc_stor_open_subchannels(&sc.s, 2), 0);
         ASSERT_EQ(sc.n_log, 6u);

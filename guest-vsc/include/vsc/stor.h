@@ -158,7 +158,8 @@ static inline unsigned vsc_stor_inflight(const struct vsc_stor *s) {
         return VSC_STOR_MAX_INFLIGHT - s->n_free;
 }
 /* Inbound interrupt_mask of every channel (polling at CPL3, §5.6). Unmask
- * returns > 0 if data arrived meanwhile. */
+ * also clears the channels' SIEF event flags, so the host's next signal
+ * interrupts again (§3.3), and returns > 0 if data arrived meanwhile. */
 int vsc_stor_mask(struct vsc_stor *s, bool masked);
 
 /* ---- SCSI commands (CDB builders) ---------------------------------------- */
