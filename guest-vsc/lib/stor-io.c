@@ -227,19 +227,27 @@ static int complete(struct vsc_stor *s, unsigned chan, const struct vsc_stor_rep
 
 int vsc_stor_poll(struct vsc_stor *s, struct vsc_stor_result *out, unsigned max) {
         unsigned n = 0;
+        if (s->deferred_err) { /* after the completions that came before it */
+                int r = s->deferred_err;
+                s->deferred_err = 0;
+                return r;
+        }
         for (unsigned c = 0; c < s->n_channels && n < max; c++) {
                 while (n < max) {
                         struct vsc_stor_reply reply;
                         int r = vsc_stor_take(s, c, &reply);
+                        if (r == 0 && reply.unsolicited)
+                                continue;
+                        if (r == 0)
+                                r = complete(s, c, &reply, &out[n]);
                         if (r == -EAGAIN)
                                 break;
-                        if (r < 0)
+                        if (r < 0 && n == 0)
                                 return r;
-                        if (reply.unsolicited)
-                                continue;
-                        r = complete(s, c, &reply, &out[n]);
-                        if (r < 0)
-                                return r;
+                        if (r < 0) { /* the caller gets what completed first */
+                                s->deferred_err = r;
+                                return (int)n;
+                        }
                         n++;
                 }
         }

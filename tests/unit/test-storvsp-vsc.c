@@ -433,6 +433,16 @@ TEST(sub_channels_on_request) {
         ASSERT_EQ(vsc_stor_poll(&sc.s, res, 2), 1);
         ASSERT_EQ(res[0].channel, 2);
         ASSERT_EQ(sc.log[sc.n_log - 1].chan, 2u);
+        /* a good completion followed by a bad packet: the good one first */
+        sc.srb = NULL;
+        ASSERT_OK(vsc_stor_submit(&sc.s, 0, &tur));
+        vsc_stor_flush(&sc.s);
+        script_idle(sc.h);
+        host_complete(&sc, 0, 200, &sc.log[sc.n_log - 1].v); /* never sent */
+        ASSERT_EQ(vsc_stor_poll(&sc.s, res, 2), 1);
+        ASSERT_EQ(res[0].user, 77ull);
+        ASSERT_ERROR(vsc_stor_poll(&sc.s, res, 2), EPROTO);
+        ASSERT_EQ(vsc_stor_poll(&sc.s, res, 2), 0);
         /* a completion on another channel than the request's (§6.7) */
         sc.srb = wrong_channel;
         ASSERT_OK(vsc_stor_submit(&sc.s, 1, &tur));

@@ -115,6 +115,7 @@ struct vsc_stor {
         uint32_t max_transfer; /* what we use: props.max_transfer_bytes in 4 KiB units, <= VSC_STOR_MAX_TRANSFER */
         bool initialized;
         bool rescan; /* the host sent ENUMERATE_BUS / REMOVE_DEVICE */
+        int deferred_err; /* a protocol error found after completions poll returned */
         struct vsc_stor_slot slots[VSC_STOR_MAX_INFLIGHT];
         uint16_t free_slots[VSC_STOR_MAX_INFLIGHT];
         unsigned n_free;
@@ -147,7 +148,9 @@ int vsc_stor_submit(struct vsc_stor *s, unsigned chan, const struct vsc_stor_cmd
 void vsc_stor_flush(struct vsc_stor *s);
 /* Takes up to max completions from all channels. Count, or -EPROTO for a
  * packet that breaks the protocol (dropped; the error line says what), or
- * the ring's error. Unsolicited packets set s->rescan. */
+ * the ring's error; an error found after some completions is returned by
+ * the next call, so no completion is lost. Unsolicited packets set
+ * s->rescan. */
 int vsc_stor_poll(struct vsc_stor *s, struct vsc_stor_result *out, unsigned max);
 /* Waits until a channel has a packet or the deadline (bus clock) passes. */
 int vsc_stor_wait(struct vsc_stor *s, uint64_t deadline_ns);
