@@ -12,7 +12,8 @@
 # Environment: VM_BUILD_DIR (default build/release, else build/debug),
 # VM_BENCH_ROUNDS (3), VM_BENCH_SECONDS (5), VM_BENCH_DIR (where the 1 GiB
 # image goes; default /var/tmp: a real file system for O_DIRECT),
-# VM_BENCH_ONLY (a substring of the workload names to run).
+# VM_BENCH_ONLY (a substring of the workload names to run),
+# VM_BENCH_GUEST_OPTS (more guest options, e.g. vsc.disk.sleep_us=50).
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${VM_BUILD_DIR:-$src/build/release}
@@ -22,6 +23,7 @@ elf=$build/guest-vsc/guest/vsc-guest.elf
 rounds=${VM_BENCH_ROUNDS:-3}
 secs=${VM_BENCH_SECONDS:-5}
 only=${VM_BENCH_ONLY:-}
+gopts=${VM_BENCH_GUEST_OPTS:-}
 note() { echo "bench-storvsp-guest: $*" >&2; }
 
 [ -x "$vmwp" ] && [ -f "$elf" ] || { note "vmwp or the guest is not built in $build"; exit 1; }
@@ -38,7 +40,7 @@ guest() {
         cat >"$dir/vm.json" <<JSON
 { "name": "bench-storvsp", "memory_mib": 256, "vcpus": 1,
   "boot": { "kind": "pvh", "kernel": "$(realpath "$elf")",
-            "cmdline": "vsc.mode=disk-bench vsc.disk.rw=$1 vsc.disk.bs=$2 vsc.disk.qd=$3 vsc.disk.ms=$((secs * 1000)) vsc.timeout_ms=30000" },
+            "cmdline": "vsc.mode=disk-bench vsc.disk.rw=$1 vsc.disk.bs=$2 vsc.disk.qd=$3 vsc.disk.ms=$((secs * 1000)) vsc.timeout_ms=30000 $gopts" },
   "disks": [ { "path": "$img" } ] }
 JSON
         local line
