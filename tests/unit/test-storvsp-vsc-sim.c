@@ -113,6 +113,56 @@ static void pattern_io(struct rig *r, uint8_t lun, bool write, uint8_t *buf, uin
         }
 }
 
+/* Linux's discovery (§6.8): INQUIRY of LUN 0 (absent: PQ 3), REPORT LUNS,
+ * READ CAPACITY(16) of what it lists. */
+static void discover(struct rig *r, uint8_t *data, struct vsc_scsi_capacity *cap) {
+        struct vsc_stor_cmd c = { .dir = VSC_STOR_DIR_IN, .buf = data, .len = 36 };
+        struct vsc_stor_result res;
+        struct vsc_scsi_inquiry inq;
+        c.cdb_len = vsc_scsi_inquiry(c.cdb, false, 0, 36);
+        exec_ok(r, &c, &res);
+        ASSERT_OK(vsc_scsi_parse_inquiry(data, res.data_len, &inq));
+        ASSERT_EQ(inq.qualifier, 3);
+        c.cdb_len = vsc_scsi_report_luns(c.cdb, 4096);
+        c.len = 4096;
+        exec_ok(r, &c, &res);
+        uint16_t luns[8];
+        unsigned n;
+        ASSERT_OK(vsc_scsi_parse_report_luns(data, res.data_len, luns, 8, &n));
+        ASSERT_EQ(n, 1u);
+        ASSERT_EQ(luns[0], 2);
+        c.lun = 2;
+        c.cdb_len = vsc_scsi_read_capacity16(c.cdb, 32);
+        c.len = 32;
+        exec_ok(r, &c, &res);
+        ASSERT_OK(vsc_scsi_parse_capacity16(data, res.data_len, cap));
+}
+
+/* Refused requests carry sense; the controller carries on. */
+static void refused(struct rig *r, uint8_t *data, uint64_t blocks) {
+        struct vsc_stor_cmd c = { .lun = 2, .cdb = { 0x02 }, .cdb_len = 6, .dir = VSC_STOR_DIR_NONE };
+        struct vsc_stor_result res;
+        struct vsc_scsi_sense sense;
+        ASSERT_OK(vsc_stor_exec(&r->s, &c, &res));
+        ASSERT_EQ(res.srb_status, SRB_STATUS_ERROR | SRB_STATUS_AUTOSENSE_VALID);
+        ASSERT_OK(vsc_scsi_parse_sense(res.sense, res.sense_len, &sense));
+        ASSERT_EQ(sense.key, 5);
+        ASSERT_EQ(sense.asc, 0x20);
+        c.cdb_len = vsc_scsi_rw(c.cdb, false, blocks, 1, false, true);
+        c.dir = VSC_STOR_DIR_IN;
+        c.buf = data;
+        c.len = 512;
+        ASSERT_OK(vsc_stor_exec(&r->s, &c, &res));
+        ASSERT_OK(vsc_scsi_parse_sense(res.sense, res.sense_len, &sense));
+        ASSERT_EQ(sense.asc, 0x21);
+        c.lun = 9;
+        c.cdb_len = vsc_scsi_test_unit_ready(c.cdb);
+        c.dir = VSC_STOR_DIR_NONE;
+        c.len = 0;
+        ASSERT_OK(vsc_stor_exec(&r->s, &c, &res));
+        ASSERT_EQ(res.srb_status, SRB_STATUS_INVALID_LUN);
+}
+
 TEST(client_meets_storvsp) {
         struct rig r;
         rig_up(&r, 2, 512);
@@ -122,29 +172,8 @@ TEST(client_meets_storvsp) {
         ASSERT_EQ(vsc_stor_open_subchannels(&r.s, 2), 2);
         ASSERT_EQ(r.s.n_channels, 3u);
         uint8_t *data = sim_bridge_ops.alloc_pages(&r.br, 2);
-        struct vsc_stor_cmd c = { .dir = VSC_STOR_DIR_IN, .buf = data, .len = 4096 };
-        struct vsc_stor_result res;
-        /* discovery as Linux: INQUIRY of LUN 0 (absent: PQ 3), REPORT LUNS, READ CAPACITY(16) */
-        c.cdb_len = vsc_scsi_inquiry(c.cdb, false, 0, 36);
-        c.len = 36;
-        exec_ok(&r, &c, &res);
-        struct vsc_scsi_inquiry inq;
-        ASSERT_OK(vsc_scsi_parse_inquiry(data, res.data_len, &inq));
-        ASSERT_EQ(inq.qualifier, 3);
-        c.cdb_len = vsc_scsi_report_luns(c.cdb, 4096);
-        c.len = 4096;
-        exec_ok(&r, &c, &res);
-        uint16_t luns[8];
-        unsigned n;
-        ASSERT_OK(vsc_scsi_parse_report_luns(data, res.data_len, luns, 8, &n));
-        ASSERT_EQ(n, 1u);
-        ASSERT_EQ(luns[0], 2);
-        c.lun = 2;
-        c.cdb_len = vsc_scsi_read_capacity16(c.cdb, 32);
-        c.len = 32;
-        exec_ok(&r, &c, &res);
         struct vsc_scsi_capacity cap;
-        ASSERT_OK(vsc_scsi_parse_capacity16(data, res.data_len, &cap));
+        discover(&r, data, &cap);
         ASSERT_EQ(cap.blocks, (uint64_t)IMAGE_BYTES / 512);
         ASSERT_EQ(cap.block_size, 512u);
         /* 1 MiB of pattern, 64 KiB requests, 12 in flight over 3 channels; flush; read back */
@@ -153,6 +182,7 @@ TEST(client_meets_storvsp) {
         vsc_stor_pattern_fill(w, bytes, 7, 0, 2, 0);
         pattern_io(&r, 2, true, w, bytes, 64u << 10, 12);
         struct vsc_stor_cmd sync = { .lun = 2 };
+        struct vsc_stor_result res;
         sync.cdb_len = vsc_scsi_sync_cache10(sync.cdb);
         exec_ok(&r, &sync, &res);
         pattern_io(&r, 2, false, rd, bytes, 64u << 10, 12);
@@ -166,30 +196,7 @@ TEST(client_meets_storvsp) {
         ASSERT_OK(vsc_stor_pattern_check(img, bytes, 7, 0, 2, 0, &bad));
         free(img);
         close(fd);
-        /* refused requests carry sense; the controller carries on */
-        struct vsc_scsi_sense sense;
-        memset(c.cdb, 0, 16);
-        c.cdb[0] = 0x02;
-        c.cdb_len = 6;
-        c.dir = VSC_STOR_DIR_NONE;
-        c.len = 0;
-        ASSERT_OK(vsc_stor_exec(&r.s, &c, &res));
-        ASSERT_EQ(res.srb_status, SRB_STATUS_ERROR | SRB_STATUS_AUTOSENSE_VALID);
-        ASSERT_OK(vsc_scsi_parse_sense(res.sense, res.sense_len, &sense));
-        ASSERT_EQ(sense.key, 5);
-        ASSERT_EQ(sense.asc, 0x20);
-        c.cdb_len = vsc_scsi_rw(c.cdb, false, cap.blocks, 1, false, true);
-        c.dir = VSC_STOR_DIR_IN;
-        c.len = 512;
-        ASSERT_OK(vsc_stor_exec(&r.s, &c, &res));
-        ASSERT_OK(vsc_scsi_parse_sense(res.sense, res.sense_len, &sense));
-        ASSERT_EQ(sense.asc, 0x21);
-        c.lun = 9;
-        c.cdb_len = vsc_scsi_test_unit_ready(c.cdb);
-        c.dir = VSC_STOR_DIR_NONE;
-        c.len = 0;
-        ASSERT_OK(vsc_stor_exec(&r.s, &c, &res));
-        ASSERT_EQ(res.srb_status, SRB_STATUS_INVALID_LUN);
+        refused(&r, data, cap.blocks);
         ASSERT_EQ(r.s.stats.bad_packets, 0ull);
         rig_down(&r);
 }

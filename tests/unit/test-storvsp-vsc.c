@@ -201,39 +201,11 @@ TEST(init_failures_have_clear_lines) {
         script_down(&sc);
 }
 
-TEST(srb_packets_as_storvsc_sends_them) {
-        struct script sc;
-        script_up(&sc);
-        ASSERT_OK(vsc_stor_init(&sc.s));
-        unsigned first = sc.n_log;
-        sc.h->cpl = 3; /* the steady state: doorbell port, not the hypercall page */
-        uint8_t *buf = fake_alloc(sc.h, 6);
-        struct vsc_stor_cmd rd = { .dir = VSC_STOR_DIR_IN, .buf = buf + 512, .len = 16384, .lun = 3,
-                                   .target_id = 1, .path_id = 2, .user = 5 };
-        rd.cdb_len = vsc_scsi_rw(rd.cdb, false, 0x123456789ull, 32, true, false);
-        ASSERT_EQ(rd.cdb_len, 16); /* the LBA needs READ(16) */
-        struct vsc_stor_cmd tur = cmd_tur();
-        ASSERT_OK(vsc_stor_submit(&sc.s, 0, &rd));
-        ASSERT_OK(vsc_stor_submit(&sc.s, 0, &tur));
-        ASSERT_EQ(vsc_stor_inflight(&sc.s), 2u);
-        unsigned bells = sc.h->n_doorbells;
-        vsc_stor_flush(&sc.s);
-        ASSERT_EQ(sc.h->n_doorbells, bells + 1); /* one doorbell for the batch (§5.5) */
-        struct vsc_stor_result res[4];
-        int n = 0;
-        for (int tries = 0; n < 2 && tries < 10; tries++) {
-                script_idle(sc.h);
-                int k = vsc_stor_poll(&sc.s, res + n, 4);
-                ASSERT_GE(k, 0);
-                n += k;
-        }
-        ASSERT_EQ(n, 2);
-        ASSERT_EQ(res[0].user, 5ull);
-        ASSERT_TRUE(vsc_stor_result_ok(&res[0]));
-        ASSERT_EQ(res[0].data_len, 16384u);
-        ASSERT_EQ(res[1].user, 77ull);
+/* The READ (5 pages from buf + 512) and the TEST UNIT READY after it, as
+ * the responder logged them from the ring. */
+static void check_srb_layout(const struct script *sc, unsigned first, const uint8_t *buf) {
         /* the READ: GPA-direct, one range at offset 512 over 5 pages (§6.5) */
-        const struct logged *q = &sc.log[first];
+        const struct logged *q = &sc->log[first];
         ASSERT_EQ(q->p.type, (uint16_t)VM_PKT_DATA_USING_GPA_DIRECT);
         ASSERT_EQ(q->p.flags, (uint16_t)VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED);
         ASSERT_EQ(q->p.trans_id, 1ull); /* slot 0 + 1, like blk-mq tag + 1 (§5.7) */
@@ -269,12 +241,46 @@ TEST(srb_packets_as_storvsc_sends_them) {
         ASSERT_EQ(srb->queue_action, SRB_SIMPLE_TAG_REQUEST);
         ASSERT_EQ(srb->time_out_value, 60u);
         /* no data: an inband packet, UNKNOWN_TYPE, no direction flag */
-        q = &sc.log[first + 1];
+        q = &sc->log[first + 1];
         ASSERT_EQ(q->p.type, (uint16_t)VM_PKT_DATA_INBAND);
         ASSERT_EQ(q->p.payload_off, 16u);
         ASSERT_EQ(q->v.vm_srb.data_in, UNKNOWN_TYPE);
         ASSERT_EQ(q->v.vm_srb.data_transfer_length, 0u);
         ASSERT_EQ(q->v.vm_srb.srb_flags & (SRB_FLAGS_DATA_IN | SRB_FLAGS_DATA_OUT), 0u);
+}
+
+TEST(srb_packets_as_storvsc_sends_them) {
+        struct script sc;
+        script_up(&sc);
+        ASSERT_OK(vsc_stor_init(&sc.s));
+        unsigned first = sc.n_log;
+        sc.h->cpl = 3; /* the steady state: doorbell port, not the hypercall page */
+        uint8_t *buf = fake_alloc(sc.h, 6);
+        struct vsc_stor_cmd rd = { .dir = VSC_STOR_DIR_IN, .buf = buf + 512, .len = 16384, .lun = 3,
+                                   .target_id = 1, .path_id = 2, .user = 5 };
+        rd.cdb_len = vsc_scsi_rw(rd.cdb, false, 0x123456789ull, 32, true, false);
+        ASSERT_EQ(rd.cdb_len, 16); /* the LBA needs READ(16) */
+        struct vsc_stor_cmd tur = cmd_tur();
+        ASSERT_OK(vsc_stor_submit(&sc.s, 0, &rd));
+        ASSERT_OK(vsc_stor_submit(&sc.s, 0, &tur));
+        ASSERT_EQ(vsc_stor_inflight(&sc.s), 2u);
+        unsigned bells = sc.h->n_doorbells;
+        vsc_stor_flush(&sc.s);
+        ASSERT_EQ(sc.h->n_doorbells, bells + 1); /* one doorbell for the batch (§5.5) */
+        struct vsc_stor_result res[4];
+        int n = 0;
+        for (int tries = 0; n < 2 && tries < 10; tries++) {
+                script_idle(sc.h);
+                int k = vsc_stor_poll(&sc.s, res + n, 4);
+                ASSERT_GE(k, 0);
+                n += k;
+        }
+        ASSERT_EQ(n, 2);
+        ASSERT_EQ(res[0].user, 5ull);
+        ASSERT_TRUE(vsc_stor_result_ok(&res[0]));
+        ASSERT_EQ(res[0].data_len, 16384u);
+        ASSERT_EQ(res[1].user, 77ull);
+        check_srb_layout(&sc, first, buf);
         /* commands the client refuses to send */
         struct vsc_stor_cmd bad = rd;
         bad.len = (1u << 20) + 4096;
@@ -470,8 +476,8 @@ TEST(pattern_is_the_documented_text) {
         ASSERT_EQ(bad, 4160ull);
 }
 
-TEST(scsi_cdbs_and_parsers) {
-        uint8_t cdb[16], d[64];
+TEST(scsi_cdbs) {
+        uint8_t cdb[16];
         ASSERT_EQ(vsc_scsi_rw(cdb, true, 0xffffffffull, 0xffff, false, false), 10);
         ASSERT_EQ(cdb[0], 0x2a);
         ASSERT_EQ(vsc_scsi_rw(cdb, true, 0x100000000ull, 1, false, false), 16);
@@ -485,6 +491,10 @@ TEST(scsi_cdbs_and_parsers) {
         ASSERT_EQ(param[3], 16);
         ASSERT_EQ(param[15], 0x10);
         ASSERT_EQ(param[19], 8);
+}
+
+TEST(scsi_report_luns_and_capacity) {
+        uint8_t d[64];
         /* REPORT LUNS: peripheral and flat addressing; duplicates refused */
         uint16_t luns[4];
         unsigned n;
@@ -524,6 +534,9 @@ TEST(scsi_cdbs_and_parsers) {
         d[4] = 0, d[5] = 0, d[6] = 2, d[7] = 0;
         ASSERT_OK(vsc_scsi_parse_capacity10(d, 8, &cap));
         ASSERT_EQ(cap.blocks, 0x100000000ull);
+}
+
+TEST(scsi_sense_inquiry_mode) {
         /* sense: fixed and descriptor format */
         struct vsc_scsi_sense s;
         uint8_t fixed[18] = { 0x70, 0, 0x05, [12] = 0x21, [13] = 0x01 }, desc[8] = { 0x72, 0x07, 0x27, 0x00 };
