@@ -18,10 +18,12 @@ disk_require() {
         trap 'rm -rf "$tmp"' EXIT
 }
 
-# vm_json NAME CMDLINE DISKS_JSON: the worker's configuration file.
+# vm_json NAME CMDLINE DISKS_JSON: the worker's configuration file ($VCPUS
+# vCPUs, default 1: the guest runs on the first; more make vmwp offer
+# sub-channels, vCPUs - 1).
 vm_json() {
         cat >"$tmp/$1.json" <<JSON
-{ "name": "disk-$1", "memory_mib": 128, "vcpus": 1,
+{ "name": "disk-$1", "memory_mib": 128, "vcpus": ${VCPUS:-1},
   "boot": { "kind": "pvh", "kernel": "$(realpath "$elf")", "cmdline": "$2" },
   "disks": [ $3 ] }
 JSON

@@ -13,6 +13,8 @@
 #            PROTECT 27h, the host's pattern read back, the image unchanged
 #  multi     two LUNs on one controller and a second controller, each disk
 #            with its own pattern (no cross-wiring)
+#  sub       a VM with two vCPUs: the guest asks for a sub-channel
+#            (CREATE_SUB_CHANNELS, §6.7) and spreads its I/O over both
 # Every worker exits 0: a system call outside the sandbox would be status 16.
 set -uo pipefail
 . "$(dirname "$0")/guest-disk-lib.sh"
@@ -89,5 +91,15 @@ n=$(grep -c '^VSC disk_controller=' "$tmp/multi.out")
 check_regions multi 0:0 "$tmp/a.img" "$seed"
 check_regions multi 0:3 "$tmp/b.img" "$seed"
 check_regions multi 1:0 "$tmp/c.img" "$seed"
+
+# ---- a sub-channel ----
+truncate -s 16M "$tmp/sub.img"
+VCPUS=2 boot sub "vsc.mode=disk-check vsc.disk.seed=$seed vsc.disk.subchannels=1 vsc.disk.regions=8" \
+        "$(disk "$tmp/sub.img")"
+rc=$?
+[ $rc -eq 0 ] || { echo "FAIL [sub]: vmwp exit status $rc"; fail=1; }
+check sub '^VSC disk_controller=0 .* multi_channel=1 max_sub_channels=1 channels=2 ' \
+        '^VSC disk_read=0:0 .* compared=1$' '^VSC result=ok status=0$'
+check_regions sub 0:0 "$tmp/sub.img" "$seed"
 
 finish
