@@ -7,8 +7,9 @@
  * frames through netvsp, driven by an in-process "guest" that speaks NVSP
  * and RNDIS exactly as netvsc does (send-buffer sections, transfer-page
  * packets completed at once) but without VMBus rings: it measures what the
- * provider adds per frame. Adding the end-to-end row with the test guest is
- * adding one more struct path (below) whose send/receive go through it.
+ * provider adds per frame. The end to end rows with the test guest over
+ * VMBus are bench-net-guest.c's (a guest run boots a VM, so it is its own
+ * program).
  *
  *   guest->TAP: frames are UDP datagrams to a socket in the namespace that
  *               a thread drains (the kernel delivers what the TAP takes);
@@ -336,7 +337,7 @@ static int setup(struct bench *b) {
         return bind(b->sink, (struct sockaddr *)&a, sizeof a) < 0 ? -errno : 0;
 }
 
-/* One way through the data path; a future "test guest over VMBus" is one more. */
+/* One way through the data path. */
 struct path {
         const char *name;
         double (*tx)(struct bench *, size_t);

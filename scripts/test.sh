@@ -53,6 +53,14 @@ else
   run_suite "debug" debug "^(unit|component|integration)$"
   run_suite "fuzz" fuzz "^fuzz$"
   if [ "$ci" -eq 1 ]; then
+    # The benchmarks use the release preset: it must keep building (-O2
+    # finds warnings the debug build does not).
+    echo "=== [release] configure + build"
+    if cmake --preset release >/dev/null && cmake --build --preset release -j "$jobs" >/dev/null; then
+      results+=("release: build OK")
+    else
+      results+=("release: BUILD FAILED"); failed=1
+    fi
     run_suite "asan+ubsan" asan "^(unit|component|integration)$"
     run_suite "linux" debug "^linux$"
   fi

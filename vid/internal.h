@@ -62,7 +62,7 @@ struct vid_partition {
         size_t n_msr_ranges;
 
         /* PVM compatibility layer state (pvm.c), unused elsewhere */
-        uint8_t *pvm_tramp;     /* host view of the trampoline slot */
+        bool pvm_tramp;          /* the syscall trampoline is in use */
         uint64_t pvm_lstar_real; /* what KVM's LSTAR holds: the trampoline */
 
         struct vid_cpuid_entry *cpuid;
@@ -115,7 +115,6 @@ bool vid_pvm_fixup(struct vid_vp *vp);
 /* Applied to every CPUID entry vid sets (hides CX16 on PVM). */
 void vid_pvm_cpuid_fixup(const struct vid_partition *p, struct kvm_cpuid_entry2 *e);
 int vid_pvm_init(struct vid_partition *p);
-void vid_pvm_free(struct vid_partition *p);
 /* MSRs vid itself filters on PVM (appended to the owner's ranges). */
 size_t vid_pvm_msr_ranges(const struct vid_partition *p, struct vid_msr_range *out, size_t max);
 /* Return true if vid handled the MSR access / MMIO exit itself. */

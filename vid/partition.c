@@ -191,7 +191,6 @@ void vid_partition_destroy(struct vid_partition *p) {
         vid_io_free(&p->pio);
         vid_io_free(&p->mmio);
         vid_irq_free(p);
-        vid_pvm_free(p);
         vid_memory_free(p);
         free(p->cpuid);
         safe_close(p->stop_efd);

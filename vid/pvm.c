@@ -128,10 +128,13 @@ bool vid_pvm_fixup(struct vid_vp *vp) {
 #define MSR_STAR 0xc0000081u
 #define MSR_LSTAR 0xc0000082u
 #define MSR_FMASK 0xc0000084u
-#define TRAMP_SLOT 2u
-#define TRAMP_GPA VID_RESERVED_GPA               /* PDPT, PD, PT, code */
+/* PDPT, PD, PT and code in guest RAM that Linux direct-maps, so its own
+ * page-table walkers (the W+X check at mark_rodata_ro, ptdump) can follow
+ * our PML4 entry; the doorbell page has no memslot, so a write is MMIO. */
+#define TRAMP_GPA VID_RESERVED_RAM_GPA
 #define TRAMP_PAGES 4u
-#define TRAMP_DOORBELL_GPA (VID_RESERVED_GPA + 0x8000) /* no memslot: MMIO */
+#define TRAMP_DOORBELL_GPA (VID_RESERVED_GPA + 0x8000)
+_Static_assert(TRAMP_PAGES * VID_PAGE_SIZE <= VID_RESERVED_RAM_SIZE, "trampoline pages");
 /* PML4 slot 509 (0xfffffe8000000000): an unused hole in Linux's x86-64
  * layout (Documentation/x86/x86_64/mm.rst), above KASLR's vaddr_end so no
  * randomised region lands there. Slot 256, Linux's "reserved for the
@@ -144,6 +147,8 @@ bool vid_pvm_fixup(struct vid_vp *vp) {
 #define PTE_US 0x4ull
 #define PTE_A 0x20ull
 #define PTE_D 0x40ull
+#define PTE_NX (1ull << 63)
+#define EFER_NXE (1ull << 11)
 #define CR4_LA57 (1ull << 12)
 #define CR3_ADDR_MASK 0x000ffffffffff000ull
 
@@ -152,37 +157,33 @@ static const uint8_t tramp_code[] = { 0x88, 0x05, 0xfa, 0x0f, 0x00, 0x00, 0x0f, 
 #define TRAMP_INSN_END (TRAMP_VA + 6)
 
 int vid_pvm_init(struct vid_partition *p) {
-        size_t len = TRAMP_PAGES * VID_PAGE_SIZE;
-        uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED)
-                return -errno;
-        /* A and D preset everywhere, so the guest's walker never needs to
-         * write these tables. */
-        uint64_t *pdpt = (uint64_t *)m, *pd = (uint64_t *)(m + 0x1000), *pt = (uint64_t *)(m + 0x2000);
-        pdpt[0] = (TRAMP_GPA + 0x1000) | PTE_P | PTE_RW | PTE_US | PTE_A;
-        pd[0] = (TRAMP_GPA + 0x2000) | PTE_P | PTE_RW | PTE_US | PTE_A;
-        pt[0] = (TRAMP_GPA + 0x3000) | PTE_P | PTE_US | PTE_A;                /* code: read + execute */
-        pt[1] = TRAMP_DOORBELL_GPA | PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D; /* the MMIO doorbell */
-        memcpy(m + 0x3000, tramp_code, sizeof tramp_code);
-
-        struct kvm_userspace_memory_region r = {
-                .slot = TRAMP_SLOT, .guest_phys_addr = TRAMP_GPA, .memory_size = len,
-                .userspace_addr = (uint64_t)(uintptr_t)m,
-        };
-        if (ioctl(p->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
-                int e = -errno;
-                munmap(m, len);
-                return e;
-        }
-        p->pvm_tramp = m;
+        p->pvm_tramp = true;
         p->pvm_lstar_real = TRAMP_VA;
         return vid_msr_filter_apply(p);
 }
 
-void vid_pvm_free(struct vid_partition *p) {
-        if (p->pvm_tramp)
-                munmap(p->pvm_tramp, TRAMP_PAGES * VID_PAGE_SIZE);
-        p->pvm_tramp = NULL;
+/* The trampoline's page tables and code, written into the reserved RAM
+ * pages each time it is installed: nothing the loader or the guest did to
+ * those pages before can break it. A and D are preset, so the guest's
+ * walker never writes these tables; NX on the doorbell page (when the guest
+ * enabled NX) keeps it from being a W+X mapping. */
+static int write_trampoline(struct vid_vp *vp) {
+        uint8_t page[VID_PAGE_SIZE];
+        uint64_t *e = (uint64_t *)(void *)page;
+        bool nx = vp->run->s.regs.sregs.efer & EFER_NXE;
+        int r = 0;
+        for (unsigned i = 0; i < TRAMP_PAGES && r == 0; i++) {
+                memset(page, 0, sizeof page);
+                if (i < 2) /* PDPT[0] -> PD, PD[0] -> PT */
+                        e[0] = (TRAMP_GPA + (i + 1) * VID_PAGE_SIZE) | PTE_P | PTE_RW | PTE_US | PTE_A;
+                else if (i == 2) {
+                        e[0] = (TRAMP_GPA + 3 * VID_PAGE_SIZE) | PTE_P | PTE_US | PTE_A; /* code: read + execute */
+                        e[1] = TRAMP_DOORBELL_GPA | PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | (nx ? PTE_NX : 0);
+                } else
+                        memcpy(page, tramp_code, sizeof tramp_code);
+                r = gm_write(vp->p, TRAMP_GPA + i * VID_PAGE_SIZE, page, sizeof page);
+        }
+        return r;
 }
 
 size_t vid_pvm_msr_ranges(const struct vid_partition *p, struct vid_msr_range *out, size_t max) {
@@ -198,6 +199,9 @@ static int install_trampoline(struct vid_vp *vp) {
         const struct kvm_sregs *s = &vp->run->s.regs.sregs;
         if (s->cr4 & CR4_LA57)
                 return -EOPNOTSUPP; /* 5-level paging: not handled */
+        int r = write_trampoline(vp);
+        if (r < 0)
+                return r;
         uint64_t entry = TRAMP_GPA | PTE_P | PTE_RW | PTE_US | PTE_A;
         return gm_write(vp->p, (s->cr3 & CR3_ADDR_MASK) + TRAMP_PML4_SLOT * 8, &entry, sizeof entry);
 }

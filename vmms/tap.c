@@ -70,10 +70,11 @@ int vmms_tap_open(const struct vm_nic_config *nic, const struct guid *id, unsign
                 return -errno;
         }
         struct ifreq ifr = { 0 };
-        /* Plain Ethernet frames: no packet-info prefix and no virtio-net
-         * header, which is what a worker that reads and writes frames expects
-         * (documented in common/proto.h). */
-        ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+        /* Ethernet frames with a virtio-net header and no packet-info
+         * prefix: the header carries checksum and segmentation offload
+         * between the guest's netvsc and the host stack (netvsp finds the
+         * flag on the fd; documented in common/proto.h). */
+        ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
         if (nic->tap[0])
                 snprintf(ifr.ifr_name, IFNAMSIZ, "%s", nic->tap);
         else

@@ -225,7 +225,7 @@ int sandbox_enter(struct sandbox *sb, char *err, size_t errlen) {
         _cleanup_close_ int status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
         if (status_fd < 0)
                 return snprintf(err, errlen, "/proc/self/status: %s", strerror(errno)), -errno;
-        struct fd_census c;
+        struct fd_census c = { 0 };
         int r = fd_census(&c);
         if (r < 0)
                 return snprintf(err, errlen, "listing fds: %s", strerror(-r)), r;

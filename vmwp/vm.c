@@ -23,6 +23,13 @@
 #include "vmwp/boot.h"
 #include "vmwp/sandbox.h"
 
+/* vid writes its own pages (the PVM syscall trampoline) in the reserved
+ * legacy area: the ACPI tables must end before them. */
+_Static_assert(BOOT_ACPI_GPA + BOOT_ACPI_SIZE <= VID_RESERVED_RAM_GPA, "ACPI tables overlap vid's pages");
+_Static_assert(VID_RESERVED_RAM_GPA >= BOOT_LOW_RESERVED_START &&
+                       VID_RESERVED_RAM_GPA + VID_RESERVED_RAM_SIZE <= BOOT_HIGH_MEMORY,
+               "vid's pages must be in the reserved legacy area");
+
 #define COM1_PORT 0x3f8
 #define COM1_IRQ 4
 #define BOOT_FILE_MAX (1ull << 30) /* kernel or initrd: 1 GiB at most */

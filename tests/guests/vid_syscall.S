@@ -67,6 +67,19 @@ entry:
         cmp     %rax, %rcx              # RCX must be the user return RIP
         sete    %al
         out     %al, $0x11
+        # Walk the trampoline's PML4 entry the way the guest kernel's own
+        # walkers do: the PDPT must be RAM the guest maps (here: the first
+        # 2 MiB, identity-mapped) and present.
+        mov     pml4 + 509 * 8(%rip), %rax
+        mov     $0x000ffffffffff000, %rdx
+        and     %rdx, %rax
+        cmp     $0x200000, %rax
+        jae     1f
+        mov     (%rax), %rax            # PDPT[0]
+        and     $1, %eax
+        jmp     2f
+1:      xor     %eax, %eax
+2:      out     %al, $0x11
         sysretq
         .p2align 3
 gdt:    .quad   0

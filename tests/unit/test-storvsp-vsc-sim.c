@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The guest's storvsc client (vsc/stor.h) against the real thing: the VMBus
  * server with storvsp controllers on image files, reached through the
- * VMBus sim (test-storvsp-vsc-bridge.h), so both ends of issue #7 meet
+ * VMBus sim (test-vsc-net-bridge.h), so both ends of issue #7 meet
  * without KVM: the handshake, sub-channels, discovery, pattern I/O with
  * many requests in flight over several channels, flush, and refused
  * requests with their sense; the image holds what the guest wrote. */
@@ -10,7 +10,7 @@
 
 #include "common/macro.h"
 #include "storvsp/provider.h"
-#include "tests/unit/test-storvsp-vsc-bridge.h"
+#include "tests/unit/test-vsc-net-bridge.h" /* the vsc library on the VMBus sim, for any client */
 #include "vmbus/server.h"
 #include "vsc/stor.h"
 
@@ -20,7 +20,7 @@ struct rig {
         char dir[64], image[96];
         struct vmbus_sim *sim;
         struct vmbus_server *srv;
-        struct sim_bridge br;
+        struct bridge br;
         struct vsc_bus bus;
         struct vsc_stor s;
 };
@@ -57,8 +57,8 @@ static void rig_up(struct rig *r, uint16_t max_sub_channels, uint32_t block_size
         struct vmbus_device_config vc = { .ops = &storvsp_provider_ops, .data = sd };
         vc.instance_id.b[0] = 0x42;
         ASSERT_OK(vmbus_server_add_device(r->srv, &vc, NULL));
-        sim_bridge_init(&r->br, r->sim);
-        vsc_bus_init(&r->bus, &sim_bridge_ops, &r->br);
+        r->br.sim = r->sim;
+        vsc_bus_init(&r->bus, &bridge_ops, &r->br);
         r->bus.timeout_ns = 5000000000ull;
         ASSERT_OK(vsc_hv_enable(&r->bus));
         ASSERT_OK(vsc_connect(&r->bus));
@@ -109,7 +109,7 @@ static void pattern_io(struct rig *r, uint8_t lun, bool write, uint8_t *buf, uin
                         done += chunk;
                 }
                 if (n == 0)
-                        ASSERT_OK(vsc_stor_wait(&r->s, sb_now(&r->br) + 5000000000ull));
+                        ASSERT_OK(vsc_stor_wait(&r->s, br_now(&r->br) + 5000000000ull));
         }
 }
 
@@ -171,14 +171,14 @@ TEST(client_meets_storvsp) {
         ASSERT_TRUE(r.s.props.flags & STORAGE_CHANNEL_SUPPORTS_MULTI_CHANNEL);
         ASSERT_EQ(vsc_stor_open_subchannels(&r.s, 2), 2);
         ASSERT_EQ(r.s.n_channels, 3u);
-        uint8_t *data = sim_bridge_ops.alloc_pages(&r.br, 2);
+        uint8_t *data = bridge_ops.alloc_pages(&r.br, 2);
         struct vsc_scsi_capacity cap;
         discover(&r, data, &cap);
         ASSERT_EQ(cap.blocks, (uint64_t)IMAGE_BYTES / 512);
         ASSERT_EQ(cap.block_size, 512u);
         /* 1 MiB of pattern, 64 KiB requests, 12 in flight over 3 channels; flush; read back */
         uint32_t bytes = 1u << 20;
-        uint8_t *w = sim_bridge_ops.alloc_pages(&r.br, bytes / 4096), *rd = sim_bridge_ops.alloc_pages(&r.br, bytes / 4096);
+        uint8_t *w = bridge_ops.alloc_pages(&r.br, bytes / 4096), *rd = bridge_ops.alloc_pages(&r.br, bytes / 4096);
         vsc_stor_pattern_fill(w, bytes, 7, 0, 2, 0);
         pattern_io(&r, 2, true, w, bytes, 64u << 10, 12);
         struct vsc_stor_cmd sync = { .lun = 2 };
@@ -205,7 +205,7 @@ TEST(client_on_4k_sectors) {
         struct rig r;
         rig_up(&r, 0, 4096);
         ASSERT_EQ(vsc_stor_open_subchannels(&r.s, 3), 0); /* none configured: nothing asked */
-        uint8_t *data = sim_bridge_ops.alloc_pages(&r.br, 1);
+        uint8_t *data = bridge_ops.alloc_pages(&r.br, 1);
         struct vsc_stor_cmd c = { .dir = VSC_STOR_DIR_IN, .buf = data, .len = 32, .lun = 2 };
         struct vsc_stor_result res;
         c.cdb_len = vsc_scsi_read_capacity16(c.cdb, 32);

@@ -53,9 +53,11 @@ int tap_nl_connect(struct nl_sock **out) {
 /* Checksummed, unsegmented frames from the kernel (we do not ask for
  * partial checksums or GSO on receive: the guest would need RSC for
  * that); our writes may still carry them. */
-static int tun_configure(int fd) {
+static int tun_configure(int fd, bool vnet_hdr) {
         int hdr = TAP_VNET_HDR_LEN;
-        if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 || ioctl(fd, TUNSETOFFLOAD, 0u) < 0)
+        if (vnet_hdr && ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0)
+                return negative_errno();
+        if (ioctl(fd, TUNSETOFFLOAD, 0u) < 0)
                 return negative_errno();
         return fd_set_nonblock(fd, true);
 }
@@ -99,11 +101,12 @@ static int link_setup(struct tap *t, uint32_t mtu, const char *bridge) {
         return tap_nl_errno(rtnl_link_change(sk, link, change, 0));
 }
 
-static struct tap *tap_new(int fd, const char *name) {
+static struct tap *tap_new(int fd, const char *name, bool vnet_hdr) {
         struct tap *t = calloc(1, sizeof *t);
         if (!t)
                 return NULL;
         t->fd = fd;
+        t->vnet_hdr = vnet_hdr;
         snprintf(t->name, sizeof t->name, "%s", name);
         return t;
 }
@@ -121,10 +124,10 @@ int tap_open(const struct tap_config *cfg, struct tap **out) {
         r = tun_attach(cfg->name, &fd, name);
         if (r < 0)
                 return log_debug_errno(r, "tap %s: TUNSETIFF: %m", cfg->name);
-        r = tun_configure(fd);
+        r = tun_configure(fd, true);
         if (r < 0)
                 return r;
-        t = tap_new(fd, name);
+        t = tap_new(fd, name, true);
         if (!t)
                 return -ENOMEM;
         fd = -1;
@@ -144,12 +147,13 @@ int tap_adopt_fd(int fd, struct tap **out) {
                 return -EINVAL;
         if (ioctl(fd, TUNGETIFF, &ifr) < 0)
                 return negative_errno();
-        if ((ifr.ifr_flags & (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR)) != (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR))
+        if ((ifr.ifr_flags & (IFF_TUN | IFF_TAP | IFF_NO_PI)) != (IFF_TAP | IFF_NO_PI))
                 return -EINVAL;
-        r = tun_configure(fd);
+        bool vnet_hdr = ifr.ifr_flags & IFF_VNET_HDR;
+        r = tun_configure(fd, vnet_hdr);
         if (r < 0)
                 return r;
-        t = tap_new(fd, ifr.ifr_name);
+        t = tap_new(fd, ifr.ifr_name, vnet_hdr);
         if (!t)
                 return -ENOMEM;
         t->ifindex = (int)if_nametoindex(t->name);
@@ -181,6 +185,9 @@ uint32_t tap_mtu(const struct tap *t) {
 bool tap_removed(const struct tap *t) {
         return t->link.removed;
 }
+bool tap_has_vnet_hdr(const struct tap *t) {
+        return t->vnet_hdr;
+}
 
 /* A tun file whose device was deleted answers EBADFD (tun_get() fails). */
 static int io_errno(struct tap *t) {
@@ -192,11 +199,23 @@ static int io_errno(struct tap *t) {
         return e == EWOULDBLOCK ? -EAGAIN : -e;
 }
 
+/* Without IFF_VNET_HDR the kernel neither reads nor writes the header:
+ * skip iov[0] (the caller's TAP_VNET_HDR_LEN bytes) and account for it. */
+static bool vnet_iov_ok(const struct iovec *iov, int n) {
+        return n >= 2 && iov[0].iov_len == TAP_VNET_HDR_LEN;
+}
+
 ssize_t tap_readv(struct tap *t, const struct iovec *iov, int n) {
         if (t->link.removed)
                 return -ENODEV;
+        if (!t->vnet_hdr && !vnet_iov_ok(iov, n))
+                return -EINVAL;
         for (;;) {
-                ssize_t r = readv(t->fd, iov, n);
+                ssize_t r = t->vnet_hdr ? readv(t->fd, iov, n) : readv(t->fd, iov + 1, n - 1);
+                if (r >= 0 && !t->vnet_hdr) {
+                        memset(iov[0].iov_base, 0, TAP_VNET_HDR_LEN); /* nothing to do for the reader */
+                        return r + TAP_VNET_HDR_LEN;
+                }
                 if (r >= 0)
                         return r;
                 if (errno != EINTR)
@@ -207,8 +226,14 @@ ssize_t tap_readv(struct tap *t, const struct iovec *iov, int n) {
 int tap_writev(struct tap *t, const struct iovec *iov, int n) {
         if (t->link.removed)
                 return -ENODEV;
+        if (!t->vnet_hdr && !vnet_iov_ok(iov, n))
+                return -EINVAL;
+        /* flags and gso_type: a checksum or GSO request this TAP cannot pass
+         * on would leave the frame corrupt: refuse it (counted as dropped). */
+        if (!t->vnet_hdr && (((const uint8_t *)iov[0].iov_base)[0] || ((const uint8_t *)iov[0].iov_base)[1]))
+                return -EOPNOTSUPP;
         for (;;) {
-                ssize_t r = writev(t->fd, iov, n);
+                ssize_t r = t->vnet_hdr ? writev(t->fd, iov, n) : writev(t->fd, iov + 1, n - 1);
                 if (r >= 0)
                         return 0; /* tun takes a frame whole or not at all */
                 if (errno != EINTR)

@@ -26,9 +26,16 @@ struct vid_vp;
 #define VID_LOW_RAM_MAX VID_MMIO_HOLE_START
 #define VID_HIGH_RAM_START 0x100000000ull
 /* Guest-physical range vid reserves inside the MMIO hole for itself (the PVM
- * syscall trampoline, docs/pvm.md); devices must not use it. */
+ * syscall trampoline's doorbell, docs/pvm.md); devices must not use it. */
 #define VID_RESERVED_GPA 0xfeb00000ull
 #define VID_RESERVED_SIZE 0x10000ull
+/* Guest RAM pages vid may write for itself (the PVM syscall trampoline's
+ * page tables and code): in the legacy BIOS area below 1 MiB, which boot
+ * loaders keep reserved in the guest's memory map and leave alone. Linux
+ * maps the first MiB in its direct map whatever the memory map says, so
+ * its page-table walkers can read tables placed here. */
+#define VID_RESERVED_RAM_GPA 0xfc000ull
+#define VID_RESERVED_RAM_SIZE 0x4000ull
 
 struct vid_partition_config {
         uint64_t ram_bytes; /* multiple of 2 MiB */

@@ -9,7 +9,8 @@
  *   0x7000  Linux boot_params ("zero page")
  *   0x9000  identity page tables (PML4, PDPT, 4 PDs: 0-4 GiB, 2 MiB pages)
  *   0x20000 kernel command line
- *   0x9fc00-0xfffff reserved (EBDA/VGA/BIOS area); the ACPI tables at 0xe0000
+ *   0x9fc00-0xfffff reserved (EBDA/VGA/BIOS area); the ACPI tables at 0xe0000,
+ *                   vid's own pages at VID_RESERVED_RAM_GPA (0xfc000)
  *   0x100000 upwards: kernel, initrd (high), free RAM */
 #pragma once
 
@@ -29,7 +30,7 @@
 #define BOOT_LOW_RESERVED_START 0x9fc00u
 #define BOOT_HIGH_MEMORY 0x100000u
 #define BOOT_ACPI_GPA 0xe0000u
-#define BOOT_ACPI_SIZE 0x20000u
+#define BOOT_ACPI_SIZE 0x1c000u /* up to vid's reserved pages at 0xfc000 */
 
 /* e820 / PVH memory map types (ACPI 6.5 §15, Xen start_info.h). */
 #define BOOT_E820_RAM 1u

@@ -4,9 +4,13 @@
  * Three ways in: create a TAP (needs CAP_NET_ADMIN; set up with libnl-route:
  * MTU, up, optional bridge master), open a pre-created TAP by name, or adopt
  * a TAP file descriptor vmms hands over (the worker then needs no privilege).
- * The fd is always IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, non-blocking, with
+ * The fd is IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, non-blocking, with
  * TUNSETOFFLOAD(0): the kernel hands us complete, checksummed frames, while
- * our writes may carry checksum/GSO requests in the virtio_net_hdr.
+ * our writes may carry checksum/GSO requests in the virtio_net_hdr. An
+ * adopted fd may lack IFF_VNET_HDR (the flag is fixed when the fd was
+ * attached): the callers' frames still start with a virtio_net_hdr, which is
+ * dropped on write (it must then request nothing: tap_has_vnet_hdr() tells
+ * the device not to offer offloads) and zeroed on read.
  *
  * Reads and writes never block. A TAP deleted under a running VM turns into
  * an error state (tap_removed()), not a crash: I/O returns -ENODEV from then
@@ -34,8 +38,9 @@ struct tap_config {
 };
 
 int tap_open(const struct tap_config *cfg, struct tap **out);
-/* Takes ownership of fd (a TUNSETIFF'd TAP with IFF_VNET_HDR and IFF_NO_PI,
- * -EINVAL otherwise); changes no link settings. */
+/* Takes ownership of fd (a TUNSETIFF'd TAP with IFF_NO_PI, with or without
+ * IFF_VNET_HDR; -EINVAL for a TUN or a TAP with packet information, the fd
+ * is then still the caller's); changes no link settings. */
 int tap_adopt_fd(int fd, struct tap **out);
 /* Closes the fd (a TAP we created disappears with it) and the link watch. */
 void tap_close(struct tap *t);
@@ -47,6 +52,8 @@ const char *tap_name(const struct tap *t);
 int tap_ifindex(const struct tap *t);
 uint32_t tap_mtu(const struct tap *t);
 bool tap_removed(const struct tap *t);
+/* false for an adopted fd without IFF_VNET_HDR: no checksum/GSO offloads. */
+bool tap_has_vnet_hdr(const struct tap *t);
 
 /* One frame: iov[0] must be the TAP_VNET_HDR_LEN-byte virtio_net_hdr.
  * readv returns the bytes read (header included), -EAGAIN when empty,

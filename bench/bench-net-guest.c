@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: MIT
+/* The test guest's network path end to end: UDP packets/s and throughput
+ * guest->host and host->guest through netvsp (vsc-guest.elf in
+ * vsc.mode=net-bench on vmwp, its NIC on a TAP), beside the same datagrams
+ * written to / read from that TAP by a host process in the same run (the
+ * baseline). In a private network namespace; rounds alternate baseline and
+ * guest, medians of ROUNDS.
+ *
+ *   guest->host: the guest sends datagrams to 10.77.0.1:9000 as fast as its
+ *     NIC takes them; both figures count what the host's UDP socket got
+ *     (the guest reports its sending time, until the last completion);
+ *   host->guest: a thread blasts datagrams at 10.77.0.2:9000 (a permanent
+ *     neighbour entry); the guest counts what arrived in its window, the
+ *     baseline what a host process read off the TAP in the same time.
+ *
+ * Also the host peer of the net-check integration test:
+ *   bench-net-guest --echo ADDR:PORT [--seconds N]   UDP echo server
+ * Needs root (unshare, TAP) and /dev/kvm; prints why and exits 1 otherwise. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <linux/if_tun.h>
+#include <linux/virtio_net.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "bench.h"
+#include "netvsp/tap.h"
+#include "tests/unit/test-netvsp-frames.h"
+
+#define ROUNDS 3
+#define BENCH_MS 1000u
+#define TAP_NAME "vmbg0"
+#define PORT 9000
+static const uint8_t gmac[6] = NT_GUEST_MAC;
+
+struct env {
+        char vmwp[512], elf[512], cfg[64];
+        int sink;
+        uint8_t host_mac[6];
+        atomic_bool stop_sink, stop_blast;
+        atomic_ullong sunk;
+        size_t blast_payload;
+};
+
+/* ---- UDP echo server (the net-check peer) ---- */
+
+static int echo_server(const char *spec, unsigned seconds) {
+        char addr[64];
+        snprintf(addr, sizeof addr, "%s", spec);
+        char *colon = strrchr(addr, ':');
+        if (!colon)
+                return fprintf(stderr, "bench-net-guest: --echo ADDR:PORT\n"), 2;
+        *colon = 0;
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1)) };
+        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (s < 0 || inet_pton(AF_INET, addr, &a.sin_addr) != 1 || bind(s, (struct sockaddr *)&a, sizeof a) < 0)
+                return fprintf(stderr, "bench-net-guest: cannot bind %s: %s\n", spec, strerror(errno)), 1;
+        uint64_t end = bench_now_ns() + (uint64_t)seconds * 1000000000ull;
+        unsigned long n = 0;
+        while (bench_now_ns() < end) {
+                uint8_t buf[65536];
+                struct sockaddr_in from;
+                socklen_t fl = sizeof from;
+                if (poll(&(struct pollfd){ .fd = s, .events = POLLIN }, 1, 200) <= 0)
+                        continue;
+                ssize_t k = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+                if (k >= 0 && sendto(s, buf, (size_t)k, 0, (struct sockaddr *)&from, fl) == k)
+                        n++;
+        }
+        fprintf(stderr, "bench-net-guest: echoed %lu datagrams\n", n);
+        return 0;
+}
+
+/* ---- host side: sink and blaster ---- */
+
+static void *sink_thread(void *arg) {
+        struct env *e = arg;
+        static uint8_t bufs[64][2048];
+        struct mmsghdr mm[64];
+        struct iovec iov[64];
+        for (int i = 0; i < 64; i++) {
+                iov[i] = (struct iovec){ bufs[i], sizeof bufs[i] };
+                mm[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+        }
+        while (!atomic_load(&e->stop_sink)) {
+                int n = recvmmsg(e->sink, mm, 64, MSG_DONTWAIT, NULL);
+                if (n > 0)
+                        atomic_fetch_add(&e->sunk, (unsigned long long)n);
+                else
+                        poll(&(struct pollfd){ .fd = e->sink, .events = POLLIN }, 1, 10);
+        }
+        return NULL;
+}
+
+static void *blast_thread(void *arg) {
+        struct env *e = arg;
+        static uint8_t data[1500];
+        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+        inet_pton(AF_INET, NT_GUEST_IP, &dst.sin_addr);
+        struct iovec iov = { data, e->blast_payload };
+        struct mmsghdr mm[32];
+        for (int i = 0; i < 32; i++)
+                mm[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &dst, .msg_namelen = sizeof dst,
+                                                       .msg_iov = &iov, .msg_iovlen = 1 } };
+        while (!atomic_load(&e->stop_blast))
+                if (sendmmsg(s, mm, 32, MSG_DONTWAIT) < 0)
+                        sched_yield();
+        close(s);
+        return NULL;
+}
+
+static pthread_t blast_start(struct env *e, size_t frame) {
+        pthread_t th;
+        e->blast_payload = frame - 42;
+        atomic_store(&e->stop_blast, false);
+        pthread_create(&th, NULL, blast_thread, e);
+        return th;
+}
+
+static void blast_stop(struct env *e, pthread_t th) {
+        atomic_store(&e->stop_blast, true);
+        pthread_join(th, NULL);
+}
+
+/* ---- the baseline: a host process on the same TAP ---- */
+
+static struct tap *open_tap(void) {
+        struct tap_config tc = { .name = TAP_NAME, .mtu = 1500 };
+        struct tap *t = NULL;
+        return tap_open(&tc, &t) < 0 ? NULL : t;
+}
+
+/* guest->host: datagrams written to the TAP; what the socket got per second. */
+static double base_tx(struct env *e, size_t frame) {
+        struct tap *tap = open_tap();
+        uint8_t f[1600], data[1500] = { 0 };
+        struct virtio_net_hdr vh = { 0 };
+        if (!tap)
+                return -1;
+        size_t n = nt_udp(f, e->host_mac, gmac, NT_GUEST_IP, NT_HOST_IP, 40001, PORT, data, frame - 42, false);
+        struct iovec iov[2] = { { &vh, sizeof vh }, { f, n } };
+        usleep(20000);
+        uint64_t s0 = atomic_load(&e->sunk), t0 = bench_now_ns(), t;
+        while ((t = bench_now_ns()) - t0 < BENCH_MS * 1000000ull)
+                for (int i = 0; i < 64; i++)
+                        if (tap_writev(tap, iov, 2) == -EAGAIN)
+                                poll(&(struct pollfd){ .fd = tap_fd(tap), .events = POLLOUT }, 1, 1);
+        usleep(50000); /* the kernel finishes delivering to the socket */
+        tap_close(tap);
+        return (double)(atomic_load(&e->sunk) - s0) * 1e9 / (double)(t - t0);
+}
+
+/* host->guest: frames a host process read off the TAP while the blaster runs. */
+static double base_rx(struct env *e, size_t frame) {
+        struct tap *tap = open_tap();
+        uint8_t buf[2048];
+        struct virtio_net_hdr vh;
+        struct iovec iov[2] = { { &vh, sizeof vh }, { buf, sizeof buf } };
+        if (!tap)
+                return -1;
+        pthread_t th = blast_start(e, frame);
+        uint64_t got = 0, t0 = bench_now_ns(), t;
+        while ((t = bench_now_ns()) - t0 < BENCH_MS * 1000000ull) {
+                ssize_t k = tap_readv(tap, iov, 2);
+                if (k > 0 && (size_t)k == sizeof vh + frame && buf[23] == 17)
+                        got++;
+                else if (k == -EAGAIN)
+                        poll(&(struct pollfd){ .fd = tap_fd(tap), .events = POLLIN }, 1, 1);
+        }
+        blast_stop(e, th);
+        tap_close(tap);
+        return (double)got * 1e9 / (double)(t - t0);
+}
+
+/* ---- the test guest on vmwp ---- */
+
+struct vm {
+        pid_t pid;
+        int fd;           /* vmwp's stdout + stderr (the guest's serial) */
+        char buf[8192];
+        size_t len;
+};
+
+static int vm_start(struct env *e, struct vm *vm, const char *args) {
+        FILE *f = fopen(e->cfg, "w");
+        if (!f)
+                return -errno;
+        fprintf(f,
+                "{\"name\":\"bench-net-guest\",\"memory_mib\":128,\"vcpus\":1,\"boot\":{\"kind\":\"pvh\","
+                "\"kernel\":\"%s\",\"cmdline\":\"vsc.mode=net-bench vsc.ip=" NT_GUEST_IP " vsc.peer=" NT_HOST_IP
+                " vsc.port=%d vsc.bench_ms=%u vsc.net_recv_kib=2048 vsc.timeout_ms=20000 %s\"},"
+                "\"nics\":[{\"mac\":\"02:00:5e:10:00:02\",\"tap\":\"" TAP_NAME "\"}]}\n",
+                e->elf, PORT, BENCH_MS, args);
+        fclose(f);
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        vm->pid = fork();
+        if (vm->pid == 0) {
+                int nul = open("/dev/null", O_RDONLY);
+                dup2(nul, 0);
+                dup2(p[1], 1);
+                dup2(p[1], 2);
+                execl(e->vmwp, e->vmwp, "--config", e->cfg, "--serial", "stdio", (char *)NULL);
+                _exit(127);
+        }
+        close(p[1]);
+        vm->fd = p[0];
+        vm->len = 0;
+        return vm->pid < 0 ? -errno : 0;
+}
+
+/* The next output line starting with prefix (others are skipped), within
+ * ms; false on timeout or end of output. */
+static bool vm_expect(struct vm *vm, const char *prefix, char *line, size_t cap, int ms) {
+        uint64_t end = bench_now_ns() + (uint64_t)ms * 1000000ull;
+        for (;;) {
+                char *nl = memchr(vm->buf, '\n', vm->len);
+                if (nl) {
+                        size_t n = (size_t)(nl - vm->buf);
+                        bool match = strncmp(vm->buf, prefix, strlen(prefix)) == 0;
+                        if (match)
+                                snprintf(line, cap, "%.*s", (int)n, vm->buf);
+                        if (getenv("VM_GUEST_CONSOLE"))
+                                fprintf(stderr, "%.*s\n", (int)n, vm->buf);
+                        memmove(vm->buf, nl + 1, vm->len - n - 1);
+                        vm->len -= n + 1;
+                        if (match)
+                                return true;
+                        continue;
+                }
+                int left = (int)((end - MIN(end, bench_now_ns())) / 1000000);
+                if (left <= 0 || vm->len == sizeof vm->buf ||
+                    poll(&(struct pollfd){ .fd = vm->fd, .events = POLLIN }, 1, left) <= 0)
+                        return false;
+                ssize_t k = read(vm->fd, vm->buf + vm->len, sizeof vm->buf - vm->len);
+                if (k <= 0)
+                        return false;
+                vm->len += (size_t)k;
+        }
+}
+
+static bool vm_finish(struct vm *vm) {
+        char line[256];
+        bool ok = vm_expect(vm, "VSC result=ok", line, sizeof line, 30000);
+        int st = 0;
+        if (!ok)
+                kill(vm->pid, SIGKILL);
+        waitpid(vm->pid, &st, 0);
+        close(vm->fd);
+        return ok && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static uint64_t field(const char *line, const char *key) {
+        const char *p = strstr(line, key);
+        return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+struct guest_result {
+        double pps;
+        double doorbells_per_k;
+};
+
+/* guest->host: datagrams the host socket got during the guest's run. */
+static int guest_tx(struct env *e, size_t frame, struct guest_result *out) {
+        struct vm vm;
+        char args[64], line[512];
+        snprintf(args, sizeof args, "vsc.bench=tx vsc.frame=%zu", frame);
+        if (vm_start(e, &vm, args) < 0)
+                return -1;
+        bool ok = vm_expect(&vm, "VSC net_bench_ready=tx", line, sizeof line, 60000);
+        uint64_t s0 = atomic_load(&e->sunk);
+        ok = ok && vm_expect(&vm, "VSC net_bench=tx", line, sizeof line, 60000);
+        usleep(50000);
+        uint64_t got = atomic_load(&e->sunk) - s0, ns = field(line, " ns="), sent = field(line, " frames=");
+        ok = vm_finish(&vm) && ok && ns;
+        if (!ok)
+                return -1;
+        out->pps = (double)got * 1e9 / (double)ns;
+        out->doorbells_per_k = sent ? (double)field(line, " doorbells=") * 1000.0 / (double)sent : 0;
+        return 0;
+}
+
+/* host->guest: what the guest counted while the blaster ran. */
+static int guest_rx(struct env *e, size_t frame, struct guest_result *out) {
+        struct vm vm;
+        char args[64], line[512];
+        snprintf(args, sizeof args, "vsc.bench=rx vsc.frame=%zu", frame);
+        if (vm_start(e, &vm, args) < 0)
+                return -1;
+        bool ok = vm_expect(&vm, "VSC net_bench_ready=rx", line, sizeof line, 60000);
+        pthread_t th = blast_start(e, frame);
+        ok = ok && vm_expect(&vm, "VSC net_bench=rx", line, sizeof line, 60000);
+        blast_stop(e, th);
+        uint64_t got = field(line, " frames="), ns = field(line, " ns=");
+        ok = vm_finish(&vm) && ok && ns;
+        if (!ok)
+                return -1;
+        out->pps = (double)got * 1e9 / (double)ns;
+        out->doorbells_per_k = got ? (double)field(line, " doorbells=") * 1000.0 / (double)got : 0;
+        return 0;
+}
+
+/* ---- set-up and the table ---- */
+
+static int make_tap(struct env *e) {
+        struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+        int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+        snprintf(ifr.ifr_name, sizeof ifr.ifr_name, TAP_NAME);
+        if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETPERSIST, 1) < 0)
+                return -errno;
+        close(fd);
+        struct tap *t = open_tap(); /* MTU and up */
+        if (!t)
+                return -EIO;
+        int idx = tap_ifindex(t);
+        tap_close(t);
+        if (nt_add_addr(idx, TAP_NAME, NT_HOST_IP "/24") < 0 || nt_add_neigh(idx, NT_GUEST_IP, gmac) < 0)
+                return -EIO;
+        struct ifreq hw = { .ifr_name = TAP_NAME };
+        e->sink = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (ioctl(e->sink, SIOCGIFHWADDR, &hw) < 0)
+                return -errno;
+        memcpy(e->host_mac, hw.ifr_hwaddr.sa_data, 6);
+        int big = 64 << 20;
+        setsockopt(e->sink, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+        inet_pton(AF_INET, NT_HOST_IP, &a.sin_addr);
+        return bind(e->sink, (struct sockaddr *)&a, sizeof a) < 0 ? -errno : 0;
+}
+
+static int find_build(struct env *e) {
+        char exe[512] = "";
+        const char *dir = getenv("VM_BUILD_DIR");
+        if (!dir) {
+                ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+                if (n <= 0)
+                        return -errno;
+                exe[n] = 0;
+                dir = dirname(dirname(exe));
+        }
+        snprintf(e->vmwp, sizeof e->vmwp, "%s/vmwp/vmwp", dir);
+        snprintf(e->elf, sizeof e->elf, "%s/guest-vsc/guest/vsc-guest.elf", dir);
+        snprintf(e->cfg, sizeof e->cfg, "/tmp/bench-net-guest.%d.json", (int)getpid());
+        return access(e->vmwp, X_OK) == 0 && access(e->elf, R_OK) == 0 ? 0 : -ENOENT;
+}
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *)a, y = *(const double *)b;
+        return (x > y) - (x < y);
+}
+
+/* Median of ROUNDS alternating baseline and guest runs. */
+static bool measure(struct env *e, bool tx, size_t frame, double *base, struct guest_result *ours) {
+        double vb[ROUNDS], vo[ROUNDS], vd[ROUNDS];
+        for (int i = 0; i < ROUNDS; i++) {
+                struct guest_result g;
+                vb[i] = tx ? base_tx(e, frame) : base_rx(e, frame);
+                if ((tx ? guest_tx(e, frame, &g) : guest_rx(e, frame, &g)) < 0)
+                        return false;
+                vo[i] = g.pps;
+                vd[i] = g.doorbells_per_k;
+        }
+        qsort(vb, ROUNDS, sizeof vb[0], cmp_double);
+        qsort(vo, ROUNDS, sizeof vo[0], cmp_double);
+        qsort(vd, ROUNDS, sizeof vd[0], cmp_double);
+        *base = vb[ROUNDS / 2];
+        ours->pps = vo[ROUNDS / 2];
+        ours->doorbells_per_k = vd[ROUNDS / 2];
+        return true;
+}
+
+static void report(const char *dir, size_t frame, const struct guest_result *g, double base) {
+        char m[128];
+        snprintf(m, sizeof m, "net-guest: %s %zu-byte UDP frames", dir, frame + 4);
+        bench_result(m, g->pps / 1e3, base / 1e3, "kpps", "-", "higher");
+        snprintf(m, sizeof m, "net-guest: %s %zu-byte throughput", dir, frame + 4);
+        bench_result(m, g->pps * (double)(frame + 4) * 8 / 1e9, base * (double)(frame + 4) * 8 / 1e9, "Gbit/s", "-",
+                     "higher");
+        snprintf(m, sizeof m, "net-guest: %s %zu-byte guest doorbells per 1000 frames", dir, frame + 4);
+        bench_result(m, g->doorbells_per_k, -1, "count", "-", "lower");
+}
+
+int main(int argc, char **argv) {
+        if (argc >= 3 && strcmp(argv[1], "--echo") == 0)
+                return echo_server(argv[2], argc >= 5 && strcmp(argv[3], "--seconds") == 0 ? (unsigned)atoi(argv[4]) : 600);
+        struct env e = { .sink = -1 };
+        static const size_t sizes[] = { 60, 1514 }; /* 64 and 1518 bytes on the wire */
+        if (find_build(&e) < 0)
+                return fprintf(stderr, "bench-net-guest: vmwp or vsc-guest.elf not built\n"), 1;
+        int r = nt_netns_enter();
+        if (r == 0)
+                r = make_tap(&e);
+        if (r < 0)
+                return fprintf(stderr, "bench-net-guest: no TAP in a network namespace (%s): needs root\n",
+                               strerror(-r)), 1;
+        pthread_t sink;
+        pthread_create(&sink, NULL, sink_thread, &e);
+        int fails = 0;
+        for (int dir = 0; dir < 2; dir++)
+                for (size_t i = 0; i < 2; i++) {
+                        double base;
+                        struct guest_result g;
+                        if (!measure(&e, dir == 0, sizes[i], &base, &g)) {
+                                fprintf(stderr, "bench-net-guest: the guest run failed (VM_GUEST_CONSOLE=1 shows it)\n");
+                                fails++;
+                                continue;
+                        }
+                        report(dir == 0 ? "guest->host" : "host->guest", sizes[i], &g, base);
+                }
+        atomic_store(&e.stop_sink, true);
+        pthread_join(sink, NULL);
+        unlink(e.cfg);
+        return fails ? 1 : 0;
+}

@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: MIT
+/* The guest's netvsc client (guest-vsc/lib: nvsp.c, rndis.c, net-*.c)
+ * against the real VMBus server and netvsp provider (over the sim) and a
+ * TAP in a private network namespace: Linux 6.1's init sequence, what it
+ * learns from the host, frames both ways through the kernel, batching (one
+ * doorbell per flush), link changes, malformed RNDIS answered with errors,
+ * close. Plus the client's parsers against hostile host messages. The
+ * end-to-end part skips without root. */
+#include <netinet/in.h>
+#include <netlink/route/link.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include "netvsp/provider.h"
+#include "tests/unit/test-netvsp-frames.h"
+#include "tests/unit/test-vsc-net-bridge.h"
+#include "vmbus/server.h"
+#include "vsc/net.h"
+
+struct env {
+        struct bridge br;
+        struct vmbus_server *srv;
+        struct netvsp_nic *nic;
+        struct vsc_bus bus;
+        struct vsc_net net;
+        uint8_t host_mac[6];
+        /* frames the client received */
+        unsigned frames, arp_replies, udp_frames;
+        uint8_t last[2048];
+        uint32_t last_len;
+};
+
+static int map_sim(void *opaque, uint64_t gpa, size_t len, void **host) {
+        struct env *e = opaque;
+        if (gpa >= vmbus_sim_ram_size(e->br.sim) || len > vmbus_sim_ram_size(e->br.sim) - gpa)
+                return -EFAULT;
+        *host = vmbus_sim_ram(e->br.sim) + gpa;
+        return 0;
+}
+
+static void on_frame(void *opaque, const uint8_t *f, uint32_t len) {
+        struct env *e = opaque;
+        e->frames++;
+        if (len >= 42 && f[12] == 0x08 && f[13] == 0x06 && f[21] == 2)
+                e->arp_replies++;
+        if (len >= 42 && f[12] == 0x08 && f[13] == 0x00 && f[23] == 17)
+                e->udp_frames++;
+        if (len <= sizeof e->last) {
+                memcpy(e->last, f, len);
+                e->last_len = len;
+        }
+}
+
+static const uint8_t nic_class[16] = HV_NIC_GUID;
+
+static void env_up(struct env *e, const char *tap) {
+        memset(e, 0, sizeof *e);
+        int r = nt_netns_enter();
+        if (r < 0)
+                TEST_SKIP("cannot create a network namespace (%s): needs root", strerror(-r));
+        ASSERT_OK(vmbus_sim_new(64u << 20, 1, &e->br.sim));
+        struct vmbus_server_config sc = { .vp_count = 1 };
+        ASSERT_OK(vmbus_server_new(&sc, &vmbus_sim_ops, e->br.sim, &e->srv));
+        static const uint8_t mac[6] = NT_GUEST_MAC;
+        struct netvsp_nic_config nc = { .tap_fd = -1, .gm = { map_sim, e } };
+        netvsp_config_init_defaults(&nc.dev);
+        memcpy(nc.dev.rndis.mac, mac, 6);
+        nc.dev.rndis.link_up = true;
+        nc.tap = (struct tap_config){ .mtu = 1500, .create = true };
+        snprintf(nc.tap.name, sizeof nc.tap.name, "%s", tap);
+        ASSERT_OK(netvsp_nic_new(&nc, &e->nic, NULL));
+        struct vmbus_device_config dc = { .ops = &netvsp_provider_ops, .data = e->nic };
+        ASSERT_OK(guid_from_string("5e1f0c3a-9a7d-4b1e-8f00-000000000002", &dc.instance_id));
+        struct vmbus_device *dev;
+        ASSERT_OK(vmbus_server_add_device(e->srv, &dc, &dev));
+        ASSERT_OK(nt_add_addr((int)if_nametoindex(tap), tap, NT_HOST_IP "/24"));
+        struct ifreq ifr = { 0 };
+        snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", tap);
+        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ASSERT_OK(ioctl(s, SIOCGIFHWADDR, &ifr));
+        memcpy(e->host_mac, ifr.ifr_hwaddr.sa_data, 6);
+        close(s);
+
+        vsc_bus_init(&e->bus, &bridge_ops, &e->br);
+        e->bus.timeout_ns = 5000000000ull;
+        ASSERT_OK(vsc_hv_enable(&e->bus));
+        ASSERT_OK(vsc_connect(&e->bus));
+        ASSERT_OK(vsc_request_offers(&e->bus));
+}
+
+static void net_up(struct env *e) {
+        const struct vsc_offer *o = vsc_find_offer(&e->bus, nic_class, 0);
+        ASSERT_NOT_NULL(o);
+        struct vsc_net_config cfg;
+        vsc_net_config_default(&cfg);
+        cfg.ring_bytes = 32 * 4096;
+        cfg.recv_buf_bytes = 1u << 20;
+        cfg.send_buf_bytes = 16 * 6144;
+        int r = vsc_net_open(&e->bus, &e->net, o, &cfg);
+        if (r < 0)
+                fprintf(stderr, "vsc_net_open: %s\n", vsc_bus_error(&e->bus));
+        ASSERT_OK(r);
+        vsc_net_set_rx(&e->net, on_frame, e);
+        ASSERT_OK(vsc_net_set_packet_filter(&e->net, 0x0d));
+}
+
+static void env_down(struct env *e) {
+        ASSERT_OK(vsc_unload(&e->bus));
+        vsc_hv_disable(&e->bus);
+        vmbus_server_free(e->srv);
+        ASSERT_EQ(vmbus_sim_live_mappings(e->br.sim), 0u);
+        vmbus_sim_free(e->br.sim);
+}
+
+/* Polls until cond() holds or ms pass. */
+static bool poll_until(struct env *e, bool (*cond)(struct env *), int ms) {
+        uint64_t end = nt_now_ms() + (uint64_t)ms;
+        while (!cond(e) && nt_now_ms() < end) {
+                ASSERT_OK(vsc_net_poll(&e->net, 0));
+                br_idle(&e->br, 0);
+        }
+        return cond(e);
+}
+
+static bool got_arp_reply(struct env *e) {
+        return e->arp_replies > 0;
+}
+
+TEST(client_init_sequence_learns_the_device) {
+        struct env e;
+        env_up(&e, "vscn0");
+        net_up(&e);
+        struct vsc_net *n = &e.net;
+        static const uint8_t mac[6] = NT_GUEST_MAC;
+        ASSERT_EQ(n->nvsp_version, NVSP_PROTOCOL_VERSION_61); /* the first one tried (§7.3) */
+        ASSERT_MEMEQ(n->mac, mac, 6);
+        ASSERT_EQ(n->max_frame_size, 1500u);
+        ASSERT_EQ(n->max_pkt_per_msg, 8u);
+        ASSERT_EQ(n->pkt_align, 8u);
+        ASSERT_EQ(n->section_size, 6144u);
+        ASSERT_EQ(n->sections, 16u);
+        ASSERT_GE(n->recv_slot_size, 1514u);
+        ASSERT_TRUE(n->link_up);
+        ASSERT_EQ(n->link_speed, 100000000u); /* 10 Gbit/s in 100 bps units */
+        ASSERT_EQ(n->rss_queues, 1u);
+        ASSERT_STREQ(n->friendly_name, "Network_Adapter");
+        ASSERT_EQ(n->hwcaps.header.type, NDIS_OBJECT_TYPE_OFFLOAD);
+        ASSERT_EQ(n->hwcaps.csum.ip4_txcsum & NDIS_TXCSUM_ALL_TCP4, NDIS_TXCSUM_ALL_TCP4);
+        struct netvsp_nic_stats st;
+        for (int i = 0; i < 100; i++) { /* the provider publishes its counters per round */
+                netvsp_nic_get_stats(e.nic, &st);
+                if (st.dev.ctrl_requests >= 10)
+                        break;
+                usleep(10000);
+        }
+        /* INIT, 4 queries, offload SET, 3 queries (NVSP >= 5), packet filter */
+        ASSERT_EQ(st.dev.ctrl_requests, 10u);
+        ASSERT_EQ(n->stats.bogus_completions, 0u);
+        ASSERT_EQ(n->stats.rx_bad, 0u);
+        ASSERT_OK(vsc_net_close(n));
+        env_down(&e);
+}
+
+TEST(client_frames_both_ways_through_the_kernel) {
+        struct env e;
+        env_up(&e, "vscn1");
+        net_up(&e);
+        uint8_t f[2048];
+        size_t len = nt_arp_request(f, e.net.mac, NT_GUEST_IP, NT_HOST_IP);
+        ASSERT_OK(vsc_net_send(&e.net, f, (uint32_t)len));
+        ASSERT_OK(vsc_net_flush(&e.net));
+        ASSERT_TRUE(poll_until(&e, got_arp_reply, 3000));
+        ASSERT_EQ(e.last_len, 42u);
+        ASSERT_MEMEQ(e.last, e.net.mac, 6);
+
+        /* 40 datagrams, one flush: 5 sections of 8 (max_pkt_per_msg), one doorbell */
+        int sink = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9000) };
+        inet_pton(AF_INET, NT_HOST_IP, &a.sin_addr);
+        ASSERT_OK(bind(sink, (struct sockaddr *)&a, sizeof a));
+        uint64_t db0 = vmbus_sim_doorbell_count(e.br.sim), sec0 = e.net.stats.tx_sections;
+        uint8_t payload[100];
+        for (unsigned i = 0; i < 40; i++) {
+                memset(payload, (int)i, sizeof payload);
+                len = nt_udp(f, e.host_mac, e.net.mac, NT_GUEST_IP, NT_HOST_IP, 4000, 9000, payload, sizeof payload,
+                             false);
+                ASSERT_OK(vsc_net_send(&e.net, f, (uint32_t)len));
+        }
+        ASSERT_OK(vsc_net_flush(&e.net));
+        ASSERT_EQ(e.net.stats.tx_sections - sec0, 5u);
+        ASSERT_LE(vmbus_sim_doorbell_count(e.br.sim) - db0, 1u);
+        unsigned got = 0;
+        uint8_t buf[256];
+        for (uint64_t end = nt_now_ms() + 3000; got < 40 && nt_now_ms() < end;) {
+                ssize_t k = recv(sink, buf, sizeof buf, MSG_DONTWAIT);
+                if (k == 100 && buf[0] == (uint8_t)got && buf[99] == (uint8_t)got)
+                        got++;
+                else if (k < 0)
+                        ASSERT_OK(vsc_net_poll(&e.net, 0));
+        }
+        ASSERT_EQ(got, 40u); /* every datagram, in order, intact (padding did not leak into frames) */
+        /* host -> guest: datagrams from a host socket */
+        struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(7) };
+        inet_pton(AF_INET, NT_GUEST_IP, &dst.sin_addr);
+        ASSERT_OK(nt_add_neigh((int)if_nametoindex("vscn1"), NT_GUEST_IP, e.net.mac));
+        unsigned before = e.udp_frames;
+        for (int i = 0; i < 50; i++)
+                ASSERT_OK(sendto(sink, payload, sizeof payload, 0, (struct sockaddr *)&dst, sizeof dst));
+        for (uint64_t end = nt_now_ms() + 3000; e.udp_frames - before < 50 && nt_now_ms() < end;) {
+                ASSERT_OK(vsc_net_poll(&e.net, 0));
+                br_idle(&e.br, 0);
+        }
+        ASSERT_EQ(e.udp_frames - before, 50u);
+        ASSERT_EQ(vsc_net_tx_pending(&e.net), 0u);
+        close(sink);
+        ASSERT_OK(vsc_net_close(&e.net));
+        env_down(&e);
+}
+
+static bool link_down(struct env *e) {
+        return !e->net.link_up;
+}
+static bool link_up(struct env *e) {
+        return e->net.link_up;
+}
+
+static void set_admin(const char *ifname, bool up) {
+        struct nl_sock *sk = nl_socket_alloc();
+        struct rtnl_link *l = NULL, *chg = rtnl_link_alloc();
+        ASSERT_OK(nl_connect(sk, NETLINK_ROUTE));
+        ASSERT_OK(rtnl_link_get_kernel(sk, 0, ifname, &l));
+        if (up)
+                rtnl_link_set_flags(chg, IFF_UP);
+        else
+                rtnl_link_unset_flags(chg, IFF_UP);
+        ASSERT_OK(rtnl_link_change(sk, l, chg, 0));
+        rtnl_link_put(l);
+        rtnl_link_put(chg);
+        nl_socket_free(sk);
+}
+
+TEST(client_sees_link_changes) {
+        struct env e;
+        env_up(&e, "vscn2");
+        net_up(&e);
+        set_admin("vscn2", false);
+        ASSERT_TRUE(poll_until(&e, link_down, 3000));
+        set_admin("vscn2", true);
+        ASSERT_TRUE(poll_until(&e, link_up, 3000));
+        ASSERT_GE(e.net.stats.indications, 2u);
+        ASSERT_OK(vsc_net_close(&e.net));
+        env_down(&e);
+}
+
+/* Malformed RNDIS from the guest: error statuses, and the NIC still works. */
+TEST(client_malformed_rndis_gets_errors) {
+        struct env e;
+        env_up(&e, "vscn3");
+        net_up(&e);
+        uint32_t st;
+        /* QUERY whose info buffer lies beyond the message: FAILURE */
+        uint32_t q[7] = { RNDIS_MSG_QUERY, 28, 900, RNDIS_OID_GEN_MAXIMUM_FRAME_SIZE, 64, 20, 0 };
+        ASSERT_OK(vsc_net_control_raw(&e.net, q, sizeof q, RNDIS_MSG_QUERY_C, &st));
+        ASSERT_EQ(st, (uint32_t)NVSP_STAT_SUCCESS);
+        struct vsc_rndis_msg m;
+        ASSERT_OK(vsc_rndis_parse(e.net.resp, e.net.resp_len, &m));
+        ASSERT_EQ(m.status, RNDIS_STATUS_FAILURE);
+        /* a message whose msg_len runs past what was sent: INVALID_RNDIS_PKT */
+        uint32_t bad[4] = { RNDIS_MSG_PACKET, 4000, 36, 3000 };
+        ASSERT_OK(vsc_net_control_raw(&e.net, bad, sizeof bad, 0, &st));
+        ASSERT_EQ(st, (uint32_t)NVSP_STAT_INVALID_RNDIS_PKT);
+        /* still a working NIC */
+        uint8_t f[64];
+        size_t len = nt_arp_request(f, e.net.mac, NT_GUEST_IP, NT_HOST_IP);
+        ASSERT_OK(vsc_net_send(&e.net, f, (uint32_t)len));
+        ASSERT_OK(vsc_net_flush(&e.net));
+        ASSERT_TRUE(poll_until(&e, got_arp_reply, 3000));
+        ASSERT_OK(vsc_net_close(&e.net));
+        env_down(&e);
+}
+
+/* A request the host completes but never answers (HALT has no response):
+ * the wait ends at the deadline with a line that names it. */
+TEST(client_times_out_with_a_clear_line) {
+        struct env e;
+        env_up(&e, "vscn4");
+        net_up(&e);
+        e.bus.timeout_ns = 300000000ull;
+        uint32_t halt[3] = { RNDIS_MSG_HALT, 12, 77 }, st = 0;
+        uint64_t t0 = nt_now_ms();
+        ASSERT_ERROR(vsc_net_control_raw(&e.net, halt, sizeof halt, RNDIS_MSG_INIT_C, &st), ETIMEDOUT);
+        ASSERT_GE(nt_now_ms() - t0, 300u);
+        ASSERT_LT(nt_now_ms() - t0, 3000u);
+        ASSERT_STREQ(vsc_bus_error(&e.bus), "timeout: no RNDIS HALT response from the host within 300 ms");
+        e.bus.timeout_ns = 5000000000ull;
+        ASSERT_OK(vsc_net_close(&e.net));
+        env_down(&e);
+}
+
+/* ---- the client's parsers against a hostile host (no root needed) ---- */
+
+static void put32(uint8_t *p, uint32_t v) {
+        memcpy(p, &v, 4);
+}
+
+TEST(parse_rndis_packet_bounds) {
+        uint8_t m[128] = { 0 };
+        struct vsc_rndis_msg r;
+        put32(m, RNDIS_MSG_PACKET);
+        put32(m + 4, 44 + 60);
+        put32(m + 8, 36);
+        put32(m + 12, 60);
+        ASSERT_OK(vsc_rndis_parse(m, sizeof m, &r));
+        ASSERT_EQ(r.info_len, 60u);
+        ASSERT_TRUE(r.info == m + 44);
+        ASSERT_ERROR(vsc_rndis_parse(m, 100, &r), EPROTO); /* msg_len beyond the range */
+        put32(m + 12, 61);
+        ASSERT_ERROR(vsc_rndis_parse(m, sizeof m, &r), EPROTO); /* data past msg_len */
+        put32(m + 12, 60);
+        put32(m + 8, 96);
+        ASSERT_ERROR(vsc_rndis_parse(m, sizeof m, &r), EPROTO); /* data_offset >= body */
+        put32(m + 8, 36);
+        put32(m + 28, 36); /* PPIs at the data, running past the message */
+        put32(m + 32, 200);
+        ASSERT_ERROR(vsc_rndis_parse(m, sizeof m, &r), EPROTO);
+        put32(m + 32, 0);
+        put32(m + 4, 4);
+        ASSERT_ERROR(vsc_rndis_parse(m, sizeof m, &r), EPROTO); /* msg_len < header */
+        put32(m, 0x80000006); /* RESET_C: netvsc does not handle it */
+        put32(m + 4, 16);
+        ASSERT_ERROR(vsc_rndis_parse(m, sizeof m, &r), EOPNOTSUPP);
+}
+
+TEST(parse_query_complete_bounds) {
+        uint8_t m[64] = { 0 };
+        struct vsc_rndis_msg r;
+        put32(m, RNDIS_MSG_QUERY_C);
+        put32(m + 4, 30);
+        put32(m + 8, 7);
+        put32(m + 16, 6);
+        put32(m + 20, 16);
+        ASSERT_OK(vsc_rndis_parse(m, sizeof m, &r));
+        ASSERT_EQ(r.req_id, 7u);
+        ASSERT_EQ(r.info_len, 6u);
+        put32(m + 20, 12); /* inside the header (§7.4: >= 16) */
+        ASSERT_ERROR(vsc_rndis_parse(m, sizeof m, &r), EPROTO);
+        put32(m + 20, 16);
+        put32(m + 16, 7); /* one byte past msg_len */
+        ASSERT_ERROR(vsc_rndis_parse(m, sizeof m, &r), EPROTO);
+        put32(m + 4, 5000); /* a response larger than Linux's buffer */
+        uint8_t big[5000] = { 0 };
+        memcpy(big, m, 24);
+        ASSERT_ERROR(vsc_rndis_parse(big, sizeof big, &r), EPROTO);
+}
+
+TEST(parse_xfer_packet_checks) {
+        uint8_t p[96] = { 0 };
+        struct vsc_packet pk = { .type = VM_PKT_DATA_USING_XFER_PAGES, .len = 56, .payload_off = 40 };
+        struct vsc_net_xfer x;
+        uint16_t id = NVSP_RECV_BUF_ID;
+        memcpy(p + 16, &id, 2);
+        put32(p + 20, 2);
+        put32(p + 40, NVSP_MSG1_TYPE_SEND_RNDIS_PKT);
+        ASSERT_OK(vsc_net_parse_xfer(p, &pk, &x));
+        ASSERT_EQ(x.range_cnt, 2u);
+        put32(p + 20, 3); /* ranges overlap the payload */
+        ASSERT_ERROR(vsc_net_parse_xfer(p, &pk, &x), EPROTO);
+        put32(p + 20, 0);
+        ASSERT_ERROR(vsc_net_parse_xfer(p, &pk, &x), EPROTO);
+        put32(p + 20, 2);
+        id = 0xcaff;
+        memcpy(p + 16, &id, 2);
+        ASSERT_ERROR(vsc_net_parse_xfer(p, &pk, &x), EPROTO); /* not the receive buffer */
+        id = NVSP_RECV_BUF_ID;
+        memcpy(p + 16, &id, 2);
+        put32(p + 40, NVSP_MSG1_TYPE_SEND_RNDIS_PKT_COMPLETE); /* netvsc checks the NVSP type */
+        ASSERT_ERROR(vsc_net_parse_xfer(p, &pk, &x), EPROTO);
+        put32(p + 40, NVSP_MSG1_TYPE_SEND_RNDIS_PKT);
+        pk.len = 48; /* NVSP message shorter than 16 bytes */
+        ASSERT_ERROR(vsc_net_parse_xfer(p, &pk, &x), EPROTO);
+}
+
+TEST_MAIN();

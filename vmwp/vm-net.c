@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: MIT
+/* The VM's NICs: one netvsp device per vm_nic_config (docs/netvsp.md,
+ * docs/vmwp.md). Where the TAP comes from:
+ *   - vmms mode: every NIC with a "tap" name arrives with its fd (common/
+ *     proto.h, in NIC order); the worker adopts it and needs no privilege;
+ *   - vmwp --config: a NIC with a "tap" name opens that existing TAP, one
+ *     without creates a TAP (CAP_NET_ADMIN) and attaches it to "bridge".
+ * The server owns each NIC once added (provider destroy frees it). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+
+#include "netvsp/provider.h"
+#include "common/macro.h"
+#include "vid/vid.h"
+#include "vm-internal.h"
+#include "vm-net.h"
+#include "vmbus/server.h"
+#include "vmwp/sandbox.h"
+
+/* What netvsp's threads call once the worker is sandboxed (docs/sandbox.md):
+ * OPENCHANNEL (a VP thread) makes the channel's epoll set and starts the
+ * thread; the thread waits in epoll_wait, polls the link watch, reads the
+ * link watch (recvmsg) and, after lost link notifications (ENOBUFS), asks
+ * the kernel again over a fresh NETLINK_ROUTE socket (tap-link.c
+ * refresh(): socket, setsockopt for libnl's buffer sizes, bind,
+ * getsockname, sendmsg, recvmsg). TAP I/O is readv/writev (base). Only
+ * netlink sockets: socket() is allowed for AF_NETLINK alone. */
+static const struct sandbox_rule netvsp_rules[] = {
+        SANDBOX_ALLOW(__NR_epoll_create1), SANDBOX_ALLOW(__NR_epoll_ctl), SANDBOX_ALLOW(__NR_epoll_wait),
+        SANDBOX_ALLOW(__NR_epoll_pwait), SANDBOX_ALLOW(__NR_eventfd2), SANDBOX_ALLOW(__NR_poll),
+        SANDBOX_ALLOW(__NR_ppoll), SANDBOX_ALLOW(__NR_recvmsg), SANDBOX_ALLOW(__NR_recvfrom),
+        SANDBOX_ALLOW(__NR_sendmsg), SANDBOX_ALLOW(__NR_sendto), SANDBOX_ALLOW_ARG(__NR_socket, 0, AF_NETLINK),
+        SANDBOX_ALLOW(__NR_bind), SANDBOX_ALLOW(__NR_setsockopt), SANDBOX_ALLOW(__NR_getsockopt),
+        SANDBOX_ALLOW(__NR_getsockname),
+};
+
+static const struct sandbox_policy netvsp_policy = {
+        .name = "netvsp", .rules = netvsp_rules, .n_rules = ARRAY_SIZE(netvsp_rules),
+};
+
+static int map_guest(void *opaque, uint64_t gpa, size_t len, void **host) {
+        return gm_map(opaque, gpa, len, host);
+}
+
+/* What the worker can be told to do about a failed TAP, for the message. */
+static const char *hint(int r, const struct netvsp_nic_config *nc) {
+        if (nc->tap_fd >= 0)
+                return "";
+        if (r == -EPERM || r == -EACCES)
+                return " (needs CAP_NET_ADMIN; or let vmms pass the TAP)";
+        if (r == -ENODEV && !nc->tap.create)
+                return " (no such TAP: create it first, or leave \"tap\" empty to have one created)";
+        if (r == -ENODEV && nc->tap.bridge[0])
+                return " (does the bridge exist?)";
+        return "";
+}
+
+static int add_nic(struct vmwp_vm *vm, uint32_t i, int fd, char *err, size_t errlen) {
+        const struct vm_nic_config *c = &vm->cfg.nics[i];
+        struct netvsp_nic_config nc = { .tap_fd = fd, .gm = { map_guest, vm->p } };
+        if (vm->sandbox) { /* each channel thread narrows itself to "netvsp" */
+                nc.thread_policy = sandbox_thread_hook;
+                nc.thread_policy_opaque = vm->sandbox;
+        }
+        int r = netvsp_config_from_vm_nic(c, &nc.dev, &nc.tap);
+        if (r < 0) {
+                safe_close(fd);
+                snprintf(err, errlen, "nics[%u]: MAC/MTU not usable for a synthetic NIC", i);
+                return r;
+        }
+        struct netvsp_nic *nic;
+        const char *why = "";
+        r = netvsp_nic_new(&nc, &nic, &why); /* takes the fd, also on failure */
+        if (r < 0 && fd >= 0) {
+                snprintf(err, errlen, "nics[%u]: %s (%s): %s", i, why, c->tap, strerror(-r));
+                return r;
+        }
+        if (r < 0) {
+                snprintf(err, errlen, "nics[%u]: %s %s%s%s: %s%s", i, why, nc.tap.name[0] ? nc.tap.name : "vmtap%d",
+                         nc.tap.bridge[0] ? " on bridge " : "", nc.tap.bridge, strerror(-r), hint(r, &nc));
+                return r;
+        }
+        struct vmbus_device_config dc = { .ops = &netvsp_provider_ops, .instance_id = c->instance, .data = nic };
+        struct vmbus_device *dev;
+        r = vmbus_server_add_device(vm->vmbus, &dc, &dev);
+        if (r < 0) {
+                netvsp_nic_free(nic);
+                snprintf(err, errlen, "nics[%u]: adding the VMBus device: %s", i, strerror(-r));
+        }
+        return r;
+}
+
+int vmwp_vm_add_nics(struct vmwp_vm *vm, char *err, size_t errlen) {
+        size_t next_fd = 0;
+        if (vm->cfg.n_nics > 0 && vm->sandbox) {
+                int r = sandbox_register_policy(vm->sandbox, &netvsp_policy);
+                if (r < 0)
+                        return snprintf(err, errlen, "sandbox: netvsp policy: %s", strerror(-r)), r;
+        }
+        for (uint32_t i = 0; i < vm->cfg.n_nics; i++) {
+                int fd = -1;
+                /* vmms passes one fd per NIC that has a "tap", in NIC order */
+                if (vm->cfg.nics[i].tap[0] && next_fd < vm->n_tap_fds) {
+                        fd = vm->tap_fds[next_fd];
+                        vm->tap_fds[next_fd++] = -1; /* the NIC owns it now */
+                }
+                int r = add_nic(vm, i, fd, err, errlen);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/* netvsp as a VMBus provider (vmbus/provider.h, docs/netvsp.md "The VMBus
+ * provider glue"). One struct netvsp_nic per configured NIC owns its TAP
+ * (created, opened by name, or adopted from vmms) and its link watch; vmwp
+ * adds it with vmbus_server_add_device(.ops = &netvsp_provider_ops,
+ * .data = nic). When the guest opens the channel a netvsp_dev and one thread
+ * are created for it: the thread waits (epoll) on the guest's doorbell, the
+ * TAP (read and/or write, as the device wants), the link watch and a stop
+ * eventfd; it drains the ring in batches, publishes once and signals the
+ * guest at most once per batch (§5.6), and while traffic flows it keeps
+ * polling for a while with the guest's signals masked (§5.5). Close stops
+ * and joins the thread before it returns. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netvsp/netvsp.h"
+#include "netvsp/tap.h"
+#include "vmbus/provider.h"
+
+extern const struct vmbus_provider_ops netvsp_provider_ops;
+
+#define NETVSP_GUEST_MAX_PACKET 4624u /* netvsc's max_pkt_size (§5.4) */
+#define NETVSP_DEFAULT_POLL_US 50u
+
+/* Host pointers to guest RAM for GPA-direct pages (vmwp: gm_map on the
+ * partition). map must fail with -EFAULT outside RAM and may be called from
+ * the channel thread at any time while a channel is open. */
+struct netvsp_guest_memory {
+        int (*map)(void *opaque, uint64_t gpa, size_t len, void **host);
+        void *opaque;
+};
+
+struct netvsp_nic_config {
+        struct netvsp_config dev;  /* MAC, MTU, offloads, batching (netvsp_config_from_vm_nic) */
+        struct tap_config tap;     /* used when tap_fd < 0: create, or open by name */
+        int tap_fd;                /* >= 0: a TAP fd from vmms; owned by the NIC from netvsp_nic_new on */
+        struct netvsp_guest_memory gm;
+        /* Keep polling this long after the last progress with the guest's
+         * doorbells masked (0: NETVSP_DEFAULT_POLL_US; UINT32_MAX: never poll). */
+        unsigned poll_us;
+        /* Called first thing on each channel thread with the policy name
+         * "netvsp" (vmwp: sandbox_thread_hook, docs/sandbox.md); NULL: none.
+         * A failure leaves the thread under its creator's filter (counted). */
+        int (*thread_policy)(void *opaque, const char *policy);
+        void *thread_policy_opaque;
+};
+
+struct netvsp_nic;
+
+/* Opens (or adopts) the TAP and starts watching its link. A TAP fd without
+ * IFF_VNET_HDR works without offloads (they are taken out of cfg->dev).
+ * On failure the fd is closed and *why (if given) names the step. */
+int netvsp_nic_new(const struct netvsp_nic_config *cfg, struct netvsp_nic **out, const char **why);
+/* Accepts NULL. After a successful vmbus_server_add_device the server frees
+ * the NIC (ops destroy); otherwise the caller does. */
+void netvsp_nic_free(struct netvsp_nic *nic);
+const char *netvsp_nic_tap_name(const struct netvsp_nic *nic);
+
+struct netvsp_nic_stats {
+        uint64_t opens, closes;
+        uint64_t batches;        /* serve() rounds */
+        uint64_t polls;          /* idle rounds spent polling */
+        uint64_t sleeps;         /* epoll waits */
+        uint64_t doorbells;      /* wake-ups by the guest's doorbell */
+        uint64_t link_changes;   /* TAP state changes passed to the device */
+        uint64_t channels_broken; /* rings found corrupt: the channel is no longer served */
+        uint64_t thread_policy_failures;
+        bool link_up;            /* what the guest was last told */
+        bool tap_removed;
+        struct netvsp_stats dev; /* the open channel's device counters (last channel's after close) */
+};
+/* A consistent snapshot (the channel thread updates it once per batch). */
+void netvsp_nic_get_stats(struct netvsp_nic *nic, struct netvsp_nic_stats *out);

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: MIT
+/* netvsp as a VMBus provider: the NIC (TAP + link watch), the provider
+ * callbacks and the host operations netvsp_dev uses (docs/netvsp.md "The
+ * VMBus provider glue"). The channel thread is in chan.c. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+#include "common/log.h"
+#include "common/macro.h"
+#include "hv/vmbus.h"
+#include "provider-internal.h"
+#include "vmbus/server.h"
+
+/* ---- host operations (called on the channel thread only) ---- */
+
+static int host_send_completion(void *ctx, uint64_t trans_id, const void *msg, size_t len) {
+        struct netvsp_chan *c = ctx;
+        return vmbus_ring_send_completion(c->rp, trans_id, msg, len);
+}
+
+/* §7.4: one transfer-page packet per batch of receive slots, pageset 0xCAFE,
+ * completion requested, and the NVSP 107 message as its payload: netvsc
+ * reads the message after the ranges and drops the packet without it. */
+static int host_send_xfer_pages(void *ctx, uint64_t trans_id, const struct vmtransfer_page_range *ranges,
+                                uint32_t n, const void *msg, size_t len) {
+        struct netvsp_chan *c = ctx;
+        struct {
+                uint16_t xfer_pageset_id;
+                uint8_t sender_owns_set, reserved;
+                uint32_t range_cnt;
+        } _packed_ x = { .xfer_pageset_id = NVSP_RECV_BUF_ID, .range_cnt = n };
+        _Static_assert(sizeof x + sizeof(struct vmpacket_descriptor) == sizeof(struct vmtransfer_page_packet_header),
+                       "transfer-page header (§5.3)");
+        struct iovec ext[2] = { { &x, sizeof x }, { (void *)ranges, (size_t)n * sizeof *ranges } };
+        struct iovec payload = { (void *)msg, len };
+        struct vmbus_send_desc d = { .type = VM_PKT_DATA_USING_XFER_PAGES,
+                                     .flags = VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED,
+                                     .trans_id = trans_id, .ext = ext, .ext_cnt = 2,
+                                     .iov = &payload, .iovcnt = 1 };
+        if (n == 0)
+                return -EINVAL;
+        return vmbus_ring_send(c->rp, &d);
+}
+
+/* The receive and send buffers: one range each (Linux, §4.5), kept mapped
+ * by a GPADL reference until the device unmaps them (revoke or close), so
+ * the guest's teardown is answered only after that (§7.7). */
+static int host_map_gpadl(void *ctx, uint32_t handle, void **base, size_t *len) {
+        struct netvsp_chan *c = ctx;
+        struct vmbus_gpadl *g;
+        unsigned slot = NETVSP_CHAN_GPADLS;
+        for (unsigned i = 0; i < NETVSP_CHAN_GPADLS; i++)
+                if (!c->gpadls[i].g)
+                        slot = i;
+        if (slot == NETVSP_CHAN_GPADLS)
+                return -ENOSPC;
+        int r = vmbus_channel_gpadl_get(c->ch, handle, &g);
+        if (r < 0)
+                return r;
+        uint8_t *data;
+        if (vmbus_gpadl_range_count(g) != 1 || vmbus_gpadl_buffer(g, 0, &data, len) < 0) {
+                vmbus_gpadl_put(g);
+                return -EINVAL;
+        }
+        *base = data;
+        c->gpadls[slot].handle = handle;
+        c->gpadls[slot].g = g;
+        return 0;
+}
+
+static void host_unmap_gpadl(void *ctx, uint32_t handle) {
+        struct netvsp_chan *c = ctx;
+        for (unsigned i = 0; i < NETVSP_CHAN_GPADLS; i++)
+                if (c->gpadls[i].g && c->gpadls[i].handle == handle) {
+                        vmbus_gpadl_put(c->gpadls[i].g);
+                        c->gpadls[i].g = NULL;
+                        return;
+                }
+}
+
+static int host_map_gpa(void *ctx, uint64_t gpa, size_t len, void **host) {
+        struct netvsp_chan *c = ctx;
+        const struct netvsp_guest_memory *gm = &c->nic->cfg.gm;
+        return gm->map(gm->opaque, gpa, len, host);
+}
+
+const struct netvsp_host_ops netvsp_chan_host_ops = {
+        .send_completion = host_send_completion,
+        .send_xfer_pages = host_send_xfer_pages,
+        .map_gpadl = host_map_gpadl,
+        .unmap_gpadl = host_unmap_gpadl,
+        .map_gpa = host_map_gpa,
+};
+
+/* ---- statistics ---- */
+
+void netvsp_chan_publish_stats(struct netvsp_chan *c) {
+        struct netvsp_nic *nic = c->nic;
+        pthread_mutex_lock(&nic->stats_lock);
+        struct netvsp_nic_stats *s = &nic->stats;
+        s->batches += c->local.batches;
+        s->polls += c->local.polls;
+        s->sleeps += c->local.sleeps;
+        s->doorbells += c->local.doorbells;
+        s->link_changes += c->local.link_changes;
+        s->channels_broken += c->local.channels_broken;
+        s->thread_policy_failures += c->local.thread_policy_failures;
+        s->link_up = netvsp_dev_rndis(c->nd)->link_up;
+        s->tap_removed = tap_removed(nic->tap);
+        s->dev = *netvsp_dev_stats(c->nd);
+        pthread_mutex_unlock(&nic->stats_lock);
+        c->local = (struct netvsp_nic_stats){ 0 };
+}
+
+void netvsp_nic_get_stats(struct netvsp_nic *nic, struct netvsp_nic_stats *out) {
+        pthread_mutex_lock(&nic->stats_lock);
+        *out = nic->stats;
+        pthread_mutex_unlock(&nic->stats_lock);
+}
+
+static void count_open(struct netvsp_nic *nic, bool open) {
+        pthread_mutex_lock(&nic->stats_lock);
+        if (open)
+                nic->stats.opens++;
+        else
+                nic->stats.closes++;
+        pthread_mutex_unlock(&nic->stats_lock);
+}
+
+/* ---- provider callbacks (VP threads, the server's control path) ---- */
+
+bool netvsp_nic_link_up(const struct netvsp_nic *nic) {
+        struct tap_link_state st;
+        tap_link_state(nic->tap, &st);
+        /* a link watch that could not start leaves the state unknown: up */
+        bool tap_up = nic->link_fd < 0 ? !st.removed : st.admin_up && st.carrier && !st.removed;
+        return nic->cfg.dev.rndis.link_up && tap_up;
+}
+
+static void chan_free(struct netvsp_chan *c) {
+        if (!c)
+                return;
+        netvsp_dev_free(c->nd); /* unmaps (puts) the buffers' GPADLs */
+        for (unsigned i = 0; i < NETVSP_CHAN_GPADLS; i++)
+                if (c->gpadls[i].g)
+                        vmbus_gpadl_put(c->gpadls[i].g);
+        safe_close(c->epfd);
+        safe_close(c->stop_fd);
+        free(c);
+}
+
+static int netvsp_open(struct vmbus_channel *ch, const struct vmbus_open_request *req) {
+        struct netvsp_nic *nic = vmbus_device_data(vmbus_channel_device(ch));
+        if (req->sub_channel_index != 0)
+                return -EINVAL; /* no vRSS: we never offer sub-channels (§7.8) */
+        struct netvsp_chan *c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        c->nic = nic;
+        c->ch = ch;
+        c->rp = vmbus_channel_rings(ch);
+        c->epfd = epoll_create1(EPOLL_CLOEXEC);
+        c->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        /* link changes while no channel was open are still queued */
+        struct tap_link_state st;
+        if (nic->link_fd >= 0)
+                (void)tap_link_process(nic->tap, &st);
+        struct netvsp_config dc = nic->cfg.dev;
+        dc.rndis.link_up = netvsp_nic_link_up(nic);
+        int r = c->epfd < 0 || c->stop_fd < 0 ? -errno : 0;
+        if (r == 0)
+                r = netvsp_dev_new(&dc, &netvsp_chan_host_ops, c, &netvsp_tap_backend, nic->tap, &c->nd);
+        if (r == 0)
+                r = netvsp_chan_start(c);
+        if (r < 0) {
+                chan_free(c);
+                return r;
+        }
+        vmbus_channel_set_data(ch, c);
+        count_open(nic, true);
+        return 0;
+}
+
+static void netvsp_close(struct vmbus_channel *ch) {
+        struct netvsp_chan *c = vmbus_channel_data(ch);
+        if (!c)
+                return;
+        netvsp_chan_stop(c); /* joined: nothing touches the rings after this */
+        netvsp_chan_publish_stats(c);
+        count_open(c->nic, false);
+        vmbus_channel_set_data(ch, NULL);
+        chan_free(c);
+}
+
+static void netvsp_destroy(struct vmbus_device *dev) {
+        netvsp_nic_free(vmbus_device_data(dev));
+}
+
+const struct vmbus_provider_ops netvsp_provider_ops = {
+        .name = "netvsp",
+        .class_id = { .b = HV_NIC_GUID },
+        .chn_flags = 0,
+        .guest_max_packet = NETVSP_GUEST_MAX_PACKET,
+        .max_subchannels = 0,
+        .drive = VMBUS_DRIVE_EVENTFD,
+        .open = netvsp_open,
+        .close = netvsp_close,
+        .destroy = netvsp_destroy,
+};
+
+/* ---- the NIC ---- */
+
+int netvsp_nic_new(const struct netvsp_nic_config *cfg, struct netvsp_nic **out, const char **why) {
+        const char *dummy;
+        why = why ? why : &dummy;
+        *why = "configuration";
+        if (!cfg || !out || !cfg->gm.map) {
+                if (cfg && cfg->tap_fd >= 0)
+                        safe_close(cfg->tap_fd);
+                return -EINVAL;
+        }
+        struct netvsp_nic *nic = calloc(1, sizeof *nic);
+        if (!nic) {
+                safe_close(cfg->tap_fd);
+                return -ENOMEM;
+        }
+        nic->cfg = *cfg;
+        nic->link_fd = -1;
+        pthread_mutex_init(&nic->stats_lock, NULL);
+        int r;
+        if (cfg->tap_fd >= 0) {
+                *why = "the TAP fd from vmms";
+                r = tap_adopt_fd(cfg->tap_fd, &nic->tap);
+                if (r < 0)
+                        safe_close(cfg->tap_fd);
+        } else {
+                *why = cfg->tap.create ? "creating the TAP" : "opening the TAP";
+                r = tap_open(&cfg->tap, &nic->tap);
+        }
+        nic->cfg.tap_fd = -1;
+        if (r >= 0 && !tap_has_vnet_hdr(nic->tap)) /* the kernel cannot take checksum/GSO requests */
+                nic->cfg.dev.rndis.caps = (struct rndis_offload_caps){ 0 };
+        if (r >= 0) {
+                /* Without the watch the NIC still works; the guest is not told
+                 * about link changes then (counted nowhere: logged once). */
+                nic->link_fd = tap_link_watch(nic->tap);
+                if (nic->link_fd < 0)
+                        log_debug_errno(nic->link_fd, "netvsp %s: no link watch: %m", tap_name(nic->tap));
+        }
+        if (r < 0) {
+                netvsp_nic_free(nic);
+                return r;
+        }
+        nic->stats.link_up = netvsp_nic_link_up(nic);
+        *out = nic;
+        return 0;
+}
+
+void netvsp_nic_free(struct netvsp_nic *nic) {
+        if (!nic)
+                return;
+        tap_close(nic->tap); /* also the link watch */
+        pthread_mutex_destroy(&nic->stats_lock);
+        free(nic);
+}
+
+const char *netvsp_nic_tap_name(const struct netvsp_nic *nic) {
+        return tap_name(nic->tap);
+}
