@@ -197,6 +197,8 @@ int mode_echo(struct guest *g);
 int mode_services(struct guest *g);
 int mode_net_check(struct guest *g); /* mode-net-check.c */
 int mode_net_bench(struct guest *g); /* mode-net-bench.c */
+int mode_disk_check(struct guest *g); /* mode-disk-check.c */
+int mode_disk_bench(struct guest *g); /* mode-disk-bench.c */
 /* Hyper-V enabled and VMBus connected / UNLOAD and disable (mode-enumerate.c). */
 int guest_vmbus_connect(struct guest *g);
 int guest_vmbus_disconnect(struct guest *g);

@@ -21,6 +21,8 @@ static const struct guest_mode modes[] = {
         { "services", mode_services },
         { "net-check", mode_net_check },
         { "net-bench", mode_net_bench },
+        { "disk-check", mode_disk_check },
+        { "disk-bench", mode_disk_bench },
 };
 
 int guest_fail(int r, const char *fmt, ...) {
@@ -135,7 +137,8 @@ void guest_main(uint32_t start_info) {
         char name[MODE_MAX];
         const struct guest_mode *m = pick_mode(g, name);
         if (!m)
-                guest_exit(guest_fail(-EINVAL, "unknown vsc.mode=%s (known: boot enumerate probe echo net-check net-bench services)", name));
+                guest_exit(guest_fail(-EINVAL, "unknown vsc.mode=%s (known: boot enumerate probe echo net-check net-bench services "
+                                                "disk-check disk-bench)", name));
         report("mode=%s", m->name);
         guest_exit(m->run(g));
 }
