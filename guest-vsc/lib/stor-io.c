@@ -295,23 +295,10 @@ int vsc_stor_exec(struct vsc_stor *s, const struct vsc_stor_cmd *cmd, struct vsc
         }
 }
 
-/* Test-and-clear of the channel's event flag in SINT2's SIEF area (§3.3):
- * the host raises the interrupt only when a flag goes 0 -> 1, so a guest
- * that means to sleep until the next signal clears it first, as Linux's
- * vmbus_chan_sched does on every interrupt. */
-static void clear_event_flag(struct vsc_stor *s, const struct vsc_channel *ch) {
-        if (!s->bus->siefp || ch->relid >= HV_EVENT_FLAGS_COUNT)
-                return;
-        uint64_t *w = (uint64_t *)(void *)s->bus->siefp->flags[VMBUS_MESSAGE_SINT] + ch->relid / 64;
-        __atomic_fetch_and(w, ~(1ull << (ch->relid % 64)), __ATOMIC_SEQ_CST);
-}
-
 int vsc_stor_mask(struct vsc_stor *s, bool masked) {
         int any = 0;
         for (unsigned i = 0; i < s->n_channels; i++) {
-                if (!masked)
-                        clear_event_flag(s, &s->ch[i]);
-                int r = vsc_channel_mask(&s->ch[i], masked);
+                int r = vsc_channel_mask(&s->ch[i], masked); /* clears the event flag on unmask */
                 if (r < 0)
                         return r;
                 any |= r;
