@@ -174,10 +174,10 @@ static int bad_shapes(struct hostile *h, uint32_t relid) {
                 e = refuse(h, "carried_past_range_buflen", relid, 16, 1,
                            &(struct range){ .byte_count = 8192, .n_pfns = 2, .pfns = { RAM_PFN, RAM_PFN + 1 } }, 1,
                            ~0u);
-        if (e == 0) /* 4 bytes of a PFN */
+        if (e == 0) /* the range header, one PFN and half of the next */
                 e = refuse(h, "carried_not_whole_pfns", relid, 24, 1,
                            &(struct range){ .byte_count = 8192, .n_pfns = 2, .pfns = { RAM_PFN, RAM_PFN + 1 } }, 1,
-                           12);
+                           20);
         if (e == 0)
                 e = refuse(h, "unknown_relid", 2000, 16, 1, &r, 1, ~0u);
         if (e == 0)
