@@ -181,9 +181,11 @@ static int nvsp(struct hostile *h, struct vsc_net *n, const char *name, const ui
                 bool may_drop) {
         uint8_t m[NVSP_MESSAGE_SIZE] = { 0 };
         memcpy(m, w, 4u * words);
-        uint32_t type = 0, st = 0;
+        uint8_t comp[NVSP_MESSAGE_SIZE] = { 0 };
         int r = vsc_net_send_raw(n, extra ? VM_PKT_DATA_USING_GPA_DIRECT : VM_PKT_DATA_INBAND, extra, extra_len, m,
-                                 len, NVSP_WAIT_NS, &type, &st);
+                                 len, NVSP_WAIT_NS, comp);
+        /* the status word: INIT_COMPLETE has it after the version and the MDL length (§7.2) */
+        uint32_t type = rd32(comp), st = rd32(comp + (type == NVSP_MSG_TYPE_INIT_COMPLETE ? 12 : 4));
         if (r < 0 && r != -ETIMEDOUT)
                 return guest_fail(r, "nvsp %s: %s", name, vsc_bus_error(h->bus));
         bool ok = r == -ETIMEDOUT ? may_drop : type == want_type && st == want_status;

@@ -94,7 +94,7 @@ static long random_loop(void *arg) {
 }
 
 static int random_cdbs(struct hostile *h, struct vsc_stor *s, uint8_t lun) {
-        struct rnd x = { .h = h, .s = s, .lun = lun, .n = hostile_opt(h, "cdbs", 1, 10000000, 3000) };
+        struct rnd x = { .h = h, .s = s, .lun = lun, .n = hostile_opt(h, "cdbs", 1, 10000000, 20000) };
         uint64_t t0 = clock_ns();
         vsc_stor_mask(s, true);
         cpu_run_user(random_loop, &x, false);

@@ -4,7 +4,7 @@
 #include "vsc/net-raw.h"
 
 int vsc_net_send_raw(struct vsc_net *net, uint16_t pkt_type, const void *extra, size_t extra_len, const void *msg,
-                     uint32_t len, uint64_t timeout_ns, uint32_t *comp_type, uint32_t *comp_status) {
+                     uint32_t len, uint64_t timeout_ns, uint8_t comp[NVSP_MESSAGE_SIZE]) {
         struct vsc_bus *bus = net->bus;
         uint64_t tid = vsc_net_ctrl_tid(net);
         vsc_net_wait_arm(net, tid, 0, 0);
@@ -21,8 +21,7 @@ int vsc_net_send_raw(struct vsc_net *net, uint16_t pkt_type, const void *extra, 
                 if (r < 0)
                         break;
                 if (net->wait_comp) {
-                        *comp_type = net->comp_len >= 4 ? vsc_net_rd32(net->comp_msg) : 0;
-                        *comp_status = net->comp_len >= 8 ? vsc_net_rd32(net->comp_msg + 4) : 0;
+                        vsc_memcpy(comp, net->comp_msg, NVSP_MESSAGE_SIZE); /* zero-padded by the client */
                         r = 0;
                         break;
                 }
