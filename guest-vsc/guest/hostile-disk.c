@@ -14,6 +14,7 @@
  * disk_written", default 64), vsc.hostile.fault_delay_ms=N (between the
  * writes after it, default 20), vsc.hostile.fault_wait_ms=N (how long to
  * wait for a failure, default 60000), vsc.hostile.seed (the pattern).
+ * "hostile_phase=fault_reported" follows the report, before the disk closes.
  *
  * Lines: VSC fault_disk=<c>:<lun> block_bytes=<B> blocks=<disk blocks>
  *        VSC fault_ack=<n>               (block n is acknowledged: FUA write GOOD)
@@ -152,7 +153,8 @@ int hostile_diskfault(struct hostile *h) {
         const struct vsc_offer *o = hostile_offer(h, scsi_class, ctrl);
         if (!o)
                 return guest_fail(-ENODEV, "diskfault: no SCSI controller %u", ctrl);
-        struct fault f = { .h = h, .ctrl = (uint8_t)ctrl, .seed = h->rng };
+        struct fault f = { .h = h, .ctrl = (uint8_t)ctrl,
+                           .seed = (uint32_t)hostile_opt(h, "seed", 1, 0xffffffffu, 1) };
         f.s = hostile_stor_open(h, o);
         if (!f.s)
                 return -EIO;
@@ -178,6 +180,8 @@ int hostile_diskfault(struct hostile *h) {
         /* the rest of the VM, with this disk still attached and failing */
         if (r == 0)
                 r = hostile_alive(h, o->child_relid);
+        if (r == 0) /* the host looks at the VM while it still runs */
+                hostile_phase(h, "fault_reported");
         hostile_stor_close(h, f.s);
         return r;
 }
