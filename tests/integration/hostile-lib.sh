@@ -5,8 +5,12 @@
 # worker's memory, fds and threads. Sourced, not run (the test glob is
 # test-*.sh).
 
-# src, build, elf, vmwp, fail, check, pattern, finish
-. "$(dirname "${BASH_SOURCE[0]}")/guest-disk-lib.sh"
+# Also sourced after vmms-lib.sh: nothing here may reuse its names.
+src=${VM_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+build=${VM_BUILD_DIR:-$src/build/debug}
+elf=$build/guest-vsc/guest/vsc-guest.elf
+vmwp=$build/vmwp/vmwp
+fail=0
 
 # The bound on what a flooding guest may make its worker allocate
 # (docs/THREAT_MODEL.md, "Worker resources"): anonymous memory at the end
@@ -86,6 +90,23 @@ check_sub() {
                 bad "[$name] $sub: no survivor check after it"
 }
 
+check() { # NAME REGEX...: each must match a line of the guest's output ($tmp/NAME.out)
+        local name=$1
+        shift
+        for re in "$@"; do
+                grep -Eq "$re" "$tmp/$name.out" || bad "[$name] no line matching /$re/"
+        done
+}
+
+# pattern SEED C L OFFSET BYTES: the records vsc_stor_pattern_fill() writes
+# (guest-vsc/include/vsc/stor.h; the same as guest-disk-lib.sh, whose other
+# names clash with vmms-lib.sh's).
+pattern() {
+        awk -v s="$1" -v c="$2" -v l="$3" -v o="$4" -v n="$5" 'BEGIN {
+                for (i = 0; i < n; i += 64)
+                        printf "VSCDISK s=%08x c=%u l=%03u o=%015.0f.................\n", s, c, l, o + i }'
+}
+
 # proc_mem PID: "rss_anon_kb fds threads" of a process (as root: also of a
 # sandboxed worker, which is not dumpable).
 proc_mem() {
@@ -149,4 +170,9 @@ check_acked() {
         done
         [ $bad_blocks -eq 0 ] || bad "[$name] $bad_blocks of $n acknowledged blocks are not in $img"
         echo "  [$name] host: $((n - bad_blocks)) of $n acknowledged blocks are in the image"
+}
+
+finish() {
+        [ $fail -eq 0 ] && echo PASS || echo FAIL
+        exit $fail
 }
