@@ -107,19 +107,22 @@ uint8_t i8042_read(struct i8042 *k, uint16_t port) {
         return v;
 }
 
-/* Returns true when the command resets the system. */
-static bool controller_command(struct i8042 *k, uint8_t cmd) {
+#define RESET_PULSE "keyboard controller reset (0xFE to port 0x64)"
+#define RESET_OUTPUT_PORT "keyboard controller reset (output port bit 0 cleared)"
+
+/* Returns the reason when the command resets the system, else NULL. */
+static const char *controller_command(struct i8042 *k, uint8_t cmd) {
         k->stats.commands++;
         if (cmd >= 0x20 && cmd <= 0x3f) {
                 ctrl_respond(k, k->ram[cmd & 0x1fu]);
-                return false;
+                return NULL;
         }
         if ((cmd >= 0x60 && cmd <= 0x7f) || (cmd >= 0xd1 && cmd <= 0xd4)) {
                 k->pending = cmd; /* the data byte follows on port 0x60 */
-                return false;
+                return NULL;
         }
         if (cmd >= 0xf0)
-                return !(cmd & 0x01u); /* pulse: bit 0 low pulses the reset line */
+                return cmd & 0x01u ? NULL : RESET_PULSE; /* bit 0 low pulses the reset line */
         switch (cmd) {
         case 0xa4:
                 ctrl_respond(k, 0xf1);
@@ -158,31 +161,31 @@ static bool controller_command(struct i8042 *k, uint8_t cmd) {
                 k->stats.ignored++;
                 break;
         }
-        return false;
+        return NULL;
 }
 
-/* The data byte of a pending controller command; true: reset. */
-static bool controller_data(struct i8042 *k, uint8_t cmd, uint8_t v) {
+/* The data byte of a pending controller command; the reset reason or NULL. */
+static const char *controller_data(struct i8042 *k, uint8_t cmd, uint8_t v) {
         if (cmd >= 0x60 && cmd <= 0x7f) {
                 k->ram[cmd & 0x1fu] = v;
                 if (cmd == 0x60)
                         k->sys_flag = v & I8042_CTR_SYS;
-                return false;
+                return NULL;
         }
         switch (cmd) {
         case 0xd1:
                 k->outport = (uint8_t)(v | OUTPORT_A20);
-                return !(v & OUTPORT_RESET);
+                return v & OUTPORT_RESET ? NULL : RESET_OUTPUT_PORT;
         case 0xd2:
                 ctrl_respond(k, v); /* appears as if the keyboard sent it */
-                return false;
+                return NULL;
         default:
-                return false; /* D3, D4: no auxiliary device */
+                return NULL; /* D3, D4: no auxiliary device */
         }
 }
 
 void i8042_write(struct i8042 *k, uint16_t port, uint8_t v) {
-        bool reset = false;
+        const char *reset = NULL;
         pthread_mutex_lock(&k->lock);
         if (port == I8042_CMD_PORT) {
                 k->last_was_cmd = true;
@@ -204,14 +207,18 @@ void i8042_write(struct i8042 *k, uint16_t port, uint8_t v) {
         refill(k);
         pthread_mutex_unlock(&k->lock);
         if (reset && k->ops && k->ops->reset)
-                k->ops->reset(k->opaque); /* outside the lock: it stops the VM */
+                k->ops->reset(k->opaque, reset); /* outside the lock: it stops the VM */
 }
 
 int i8042_type_char(struct i8042 *k, uint8_t c) {
         unsigned key, mod;
-        if (!keymap_char(c, &key, &mod))
-                return -EINVAL;
+        bool known = keymap_char(c, &key, &mod);
         pthread_mutex_lock(&k->lock);
+        if (!known) {
+                k->stats.dropped_keys++;
+                pthread_mutex_unlock(&k->lock);
+                return -EINVAL;
+        }
         int r = 0;
         if (!k->kbd.scanning) {
                 k->stats.dropped_keys++; /* a disabled keyboard does not scan */

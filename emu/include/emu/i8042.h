@@ -48,7 +48,7 @@ struct vid_partition;
 
 struct i8042_ops {
         void (*irq)(void *opaque, bool level);   /* IRQ 1 */
-        void (*reset)(void *opaque);             /* 0xFE, or output port bit 0 cleared */
+        void (*reset)(void *opaque, const char *source); /* pulse 0xFE, or output port bit 0 cleared */
         void (*input_space)(void *opaque);       /* the keyboard queue has room again */
 };
 
