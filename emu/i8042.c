@@ -96,6 +96,10 @@ uint8_t i8042_read(struct i8042 *k, uint16_t port) {
         } else {
                 v = k->out; /* an empty buffer reads its last value */
                 k->obf = false;
+                /* The line drops before the next byte raises it again: the
+                 * guest's interrupt controller sees ISA IRQ 1 edge-triggered,
+                 * and a line that stayed up would never interrupt again. */
+                update_irq(k);
                 refill(k);
         }
         bool room = k->kbd_full && k->kbd.count <= I8042_KBD_QUEUE / 2;
