@@ -58,6 +58,6 @@ int ide_register(struct ide_controller *c, struct vid_partition *p, uint16_t bm_
             (r = vid_register_pio(p, IDE_SECONDARY_CTL, 1, &ctl1_ops, c)) < 0 ||
             (r = vid_register_pio(p, bm_base, 16, &bm_ops, c)) < 0)
                 return r;
-        atomic_store(&c->bm_registered, bm_base);
+        ide_bm_claimed(c, bm_base);
         return 0;
 }

@@ -92,6 +92,10 @@ void ide_set_decode(struct ide_controller *c, bool io, bool bus_master, bool cha
         atomic_store(&c->bm_base, bm_base);
 }
 
+void ide_bm_claimed(struct ide_controller *c, uint16_t bm_base) {
+        atomic_store(&c->bm_registered, bm_base);
+}
+
 void ide_get_stats(struct ide_controller *c, struct ide_stats *out) {
         pthread_mutex_lock(&c->stats_lock);
         *out = c->stats;

@@ -81,6 +81,9 @@ void ide_bm_write(struct ide_controller *c, unsigned offset, unsigned len, uint3
 void ide_set_decode(struct ide_controller *c, bool io, bool bus_master, bool channel0, bool channel1,
                     uint16_t bm_base);
 
+/* Where the 16-byte bus-master block's ports exist (ide_register() sets
+ * it; tests and fuzzers without a partition call it themselves). */
+void ide_bm_claimed(struct ide_controller *c, uint16_t bm_base);
 /* Claims the legacy ports of both channels and the 16-byte bus-master
  * block at bm_base. */
 int ide_register(struct ide_controller *c, struct vid_partition *p, uint16_t bm_base);
