@@ -46,6 +46,8 @@ static bool unmodified_alias(unsigned i, uint8_t c) {
 }
 
 bool keymap_char(uint8_t c, unsigned *key, unsigned *modifier) {
+        if (c == 0)
+                return false; /* 0 marks "no character" in the table */
         for (unsigned i = KEY_LCTRL + 1; i < ARRAY_SIZE(keys); i++) {
                 if (keys[i].plain == (char)c || unmodified_alias(i, c)) {
                         *key = i, *modifier = 0;
