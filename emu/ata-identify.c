@@ -91,5 +91,5 @@ void ata_identify(const struct ata_identity *who, const struct ata_settings *s, 
         uint8_t sum = 0xa5;
         for (unsigned i = 0; i < ATA_IDENTIFY_WORDS - 1; i++)
                 sum = (uint8_t)(sum + (id[i] & 0xffu) + (id[i] >> 8));
-        id[255] = (uint16_t)(((uint8_t)-sum) << 8 | 0xa5u);
+        id[255] = (uint16_t)((unsigned)(uint8_t)(0u - sum) << 8 | 0xa5u);
 }

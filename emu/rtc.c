@@ -108,7 +108,7 @@ static int64_t period_ticks(const struct rtc *r) {
         unsigned rs = r->cmos[REG_A] & 0x0fu;
         if (rs == 0 || (r->cmos[REG_A] & DV_MASK) == DV_RESET || (r->cmos[REG_A] & DV_MASK) == 0x70u)
                 return 0;
-        return rs <= 2 ? (rs == 1 ? 128 : 256) : 1ll << (rs - 1);
+        return rs <= 2 ? (int64_t)(rs == 1 ? 128 : 256) : (int64_t)1 << (rs - 1);
 }
 
 static int64_t ticks_since(const struct rtc *r, int64_t mono) {

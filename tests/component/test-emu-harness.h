@@ -139,6 +139,21 @@ static inline bool emu_read_until(int fd, const char *want, char *buf, size_t ca
         return strstr(buf, want) != NULL;
 }
 
+/* A "cost <what> <hex PM timer ticks>" line of a guest: prints and returns
+ * microseconds per operation (n operations were timed). */
+static inline double emu_cost(const char *serial, const char *what, unsigned n) {
+        char key[64];
+        snprintf(key, sizeof key, "cost %s ", what);
+        const char *p = strstr(serial, key);
+        ASSERT_NOT_NULL(p);
+        unsigned ticks;
+        ASSERT_EQ(sscanf(p + strlen(key), "%x", &ticks), 1);
+        ASSERT_GT(ticks, 0u);
+        double us = ticks / 3.579545 / n;
+        printf("cost: %s: %.1f us per operation (%u timed)\n", what, us, n);
+        return us;
+}
+
 /* main() of a test-emu program. */
 #define EMU_TEST_MAIN()                                                                  \
         int main(int argc, char **argv) {                                                \

@@ -45,6 +45,7 @@ TEST(keyboard_bytes_arrive_and_reset_through_the_controller) {
         ASSERT_EQ(status, 10);
         ASSERT_NOT_NULL(strstr(err, "vmwp: emu: reset requested (keyboard controller reset (0xFE to port 0x64))"));
         ASSERT_NOT_NULL(strstr(serial, "scan 1e9e2a30b0aa34b4\n"));
+        emu_cost(serial, "kbc", 1000);
         ASSERT_NULL(strstr(serial, "FAIL"));
         close(fd);
 }

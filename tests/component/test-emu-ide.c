@@ -247,6 +247,10 @@ TEST(ide_guest_pio_dma_and_storvsp_view) {
         }
         ASSERT_NULL(strstr(serial, "FAIL"));
         fputs(serial, stdout);
+        emu_cost(serial, "status", 1000);
+        emu_cost(serial, "pio", 100);
+        double dma = emu_cost(serial, "dma", 20);
+        printf("cost: 64 KiB DMA reads: %.1f MB/s\n", 65536 / dma);
         check_identify();
 
         /* The host's view of the image: what each step wrote, where. */

@@ -69,6 +69,7 @@ TEST(time_periodic_update_alarm_and_set) {
         ASSERT_NOT_NULL(strstr(serial, "alarm ok\n"));
         ASSERT_NOT_NULL(strstr(serial, "set ok\n"));
         ASSERT_NOT_NULL(strstr(serial, "rtc done\n"));
+        emu_cost(serial, "cmos", 1000);
 }
 
 EMU_TEST_MAIN()

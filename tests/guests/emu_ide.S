@@ -52,6 +52,7 @@ main64:
         call    t_nien
         call    t_flush
         call    t_xcheck
+        call    t_cost
         lea     msg_done(%rip), %rsi
         call    puts
         jmp     poweroff
@@ -675,11 +676,90 @@ t_xcheck:
         jmp     ok_line
 9:      jmp     fail_line
 
+# What accesses cost, in PM timer ticks (3.579545 MHz): 1000 alternate
+# status reads, 100 one-sector PIO reads (command, interrupt, 256 words),
+# 20 DMA reads of 64 KiB. Printed as "cost <what> <ticks>".
+read_pm:
+        push    %rdx
+        mov     $0x608, %dx
+        in      %dx, %eax
+        and     $0xffffff, %eax
+        pop     %rdx
+        ret
+
+cost_start:                             # the PM timer now, into cost_t0
+        push    %rax
+        call    read_pm
+        mov     %eax, cost_t0(%rip)
+        pop     %rax
+        ret
+
+cost_line:                              # RSI = name: "cost <name> <ticks since cost_start>"
+        call    read_pm
+        sub     cost_t0(%rip), %eax
+        and     $0xffffff, %eax
+        push    %rsi
+        push    %rax
+        lea     msg_cost(%rip), %rsi
+        call    puts
+        pop     %rax
+        pop     %rsi
+        call    puts
+        push    %rax
+        mov     $' ', %al
+        call    putc
+        pop     %rax
+        call    puthex32
+        jmp     nl
+
+t_cost:
+        call    cost_start
+        mov     $1000, %ecx
+1:      INB     ATA_CTL
+        dec     %ecx
+        jnz     1b
+        lea     msg_c_status(%rip), %rsi
+        call    cost_line
+        call    cost_start
+        mov     $100, %r15d
+2:      mov     irq_count(%rip), %r12d
+        mov     $0x20, %al
+        xor     %ebx, %ebx
+        mov     $1, %ecx
+        call    issue28
+        mov     $BUF_B, %edi
+        mov     $1, %ecx
+        mov     $1, %r9d
+        call    pio_in
+        dec     %r15d
+        jnz     2b
+        lea     msg_c_pio(%rip), %rsi
+        call    cost_line
+        movl    $BUF_B, PRD             # one 64 KiB region
+        movl    $0x80000000, PRD + 4
+        call    cost_start
+        mov     $20, %r15d
+3:      mov     $0xc8, %al              # READ DMA, 128 sectors
+        xor     %ah, %ah
+        mov     $0x08, %ebx
+        mov     $2048, %r13
+        mov     $128, %r14d
+        call    dma
+        dec     %r15d
+        jnz     3b
+        lea     msg_c_dma(%rip), %rsi
+        jmp     cost_line
+
+cost_t0:     .long 0
 irq_count:   .long 0
 irq_status:  .byte 0
         .p2align 2
 bm_base:     .long 0
 msg_done:    .asciz "ide done\n"
+msg_cost:    .asciz "cost "
+msg_c_status: .asciz "status"
+msg_c_pio:   .asciz "pio"
+msg_c_dma:   .asciz "dma"
 msg_pci:     .asciz "pci"
 msg_reset:   .asciz "reset"
 msg_identify: .asciz "identify"

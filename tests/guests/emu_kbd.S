@@ -28,6 +28,7 @@ main64:
         sti
         call    t_controller
         call    t_keyboard
+        call    t_cost
         lea     msg_ready(%rip), %rsi
         call    puts
 1:      hlt
@@ -181,11 +182,31 @@ t_keyboard:
         jmp     ok_line
 9:      jmp     fail_line
 
+# 1000 status register reads, in PM timer ticks: "cost kbc <ticks>".
+t_cost:
+        push    %rdx
+        mov     $0x608, %dx
+        in      %dx, %eax
+        mov     %eax, %r12d
+        mov     $1000, %ecx
+1:      in      $0x64, %al
+        dec     %ecx
+        jnz     1b
+        in      %dx, %eax
+        sub     %r12d, %eax
+        and     $0xffffff, %eax
+        pop     %rdx
+        lea     msg_cost(%rip), %rsi
+        call    puts
+        call    puthex32
+        jmp     nl
+
 done:    .byte 0
         .p2align 2
 nscans:  .long 0
 scans:   .fill 64, 1, 0
 msg_ready: .asciz "kbd ready\n"
+msg_cost:  .asciz "cost kbc "
 msg_scan:  .asciz "scan "
 msg_ctrl:  .asciz "controller"
 msg_kbd:   .asciz "keyboard"

@@ -42,6 +42,7 @@ main64:
         call    t_alarm
         cli
         call    t_set
+        call    t_cost
         lea     msg_done(%rip), %rsi
         call    puts
         jmp     poweroff
@@ -280,6 +281,23 @@ t_set:
 9:      movzbl  %al, %eax
         jmp     fail_line
 
+# 1000 reads of a time register (index write + data read: two exits),
+# in PM timer ticks: "cost cmos <ticks>".
+t_cost:
+        call    read_pm
+        mov     %eax, %r12d
+        mov     $1000, %ecx
+1:      CMOS_READ 0x00
+        dec     %ecx
+        jnz     1b
+        call    read_pm
+        sub     %r12d, %eax
+        and     $0xffffff, %eax
+        lea     msg_cost(%rip), %rsi
+        call    puts
+        call    puthex32
+        jmp     nl
+
 pf_count: .long 0
 uf_count: .long 0
 af_count: .long 0
@@ -297,5 +315,6 @@ msg_update:   .asciz "update "
 msg_alarm:    .asciz "alarm"
 msg_set:      .asciz "set"
 msg_done:     .asciz "rtc done\n"
+msg_cost:     .asciz "cost cmos "
         .code32
 PVH_NOTE(_start)
