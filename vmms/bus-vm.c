@@ -164,6 +164,19 @@ static int do_console(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e)
         return sd_bus_reply_method_return(m, "h", fd);
 }
 
+/* SetKVP(s key, s value) / RemoveKVP(s key): a host KVP item for the guest. */
+static int do_kvp(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
+        struct vmms_vm *vm;
+        const char *key, *value = NULL;
+        bool set = !strcmp(sd_bus_message_get_member(m), "SetKVP");
+        int r;
+        if ((r = sd_bus_message_rewind(m, true)) < 0 ||
+            (r = set ? sd_bus_message_read(m, "ss", &key, &value) : sd_bus_message_read(m, "s", &key)) < 0 ||
+            (r = begin(d, m, VMMS_OP_KVP, &vm, e)) < 0)
+                return r;
+        return vmms_kvp_request(vm, m, key, value, e);
+}
+
 #define AUTHORIZED(name, fn, action)                                                    \
         static int name(sd_bus_message *m, void *userdata, sd_bus_error *e) {           \
                 struct vmms_vm *vm = userdata;                                          \
@@ -175,6 +188,7 @@ AUTHORIZED(method_kill, do_kill, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_reboot, do_reboot, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_pause_resume, do_pause_resume, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_delete, do_delete, VMMS_POLKIT_ACTION_MANAGE)
+AUTHORIZED(method_kvp, do_kvp, VMMS_POLKIT_ACTION_MANAGE)
 #undef AUTHORIZED
 
 static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *e) {
@@ -235,6 +249,12 @@ PROP(prop_exit_status) {
 PROP(prop_heartbeat) {
         return sd_bus_message_append(reply, "(st)", VM_OF(userdata)->hb_status, VM_OF(userdata)->hb_last_us);
 }
+PROP(prop_guest_kvp) {
+        return vmms_kvp_append(reply, VM_OF(userdata)->kvp_guest);
+}
+PROP(prop_host_kvp) {
+        return vmms_kvp_append(reply, VM_OF(userdata)->kvp_host);
+}
 PROP(prop_restarts) {
         return sd_bus_message_append(reply, "u", VM_OF(userdata)->restarts);
 }
@@ -265,6 +285,8 @@ static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_PROPERTY("ExitReason", "s", prop_exit_reason, 0, EMITS),
         SD_BUS_PROPERTY("ExitStatus", "i", prop_exit_status, 0, EMITS),
         SD_BUS_PROPERTY("Heartbeat", "(st)", prop_heartbeat, 0, EMITS),
+        SD_BUS_PROPERTY("GuestKVP", "a{ss}", prop_guest_kvp, 0, EMITS),
+        SD_BUS_PROPERTY("HostKVP", "a{ss}", prop_host_kvp, 0, EMITS),
         SD_BUS_PROPERTY("Restarts", "u", prop_restarts, 0, EMITS),
         SD_BUS_PROPERTY("Owner", "u", prop_owner, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("ConsoleLog", "s", prop_console_log, 0, EMITS),
@@ -280,6 +302,10 @@ static const sd_bus_vtable vm_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Update", SD_BUS_ARGS("s", config), SD_BUS_NO_RESULT, method_update,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetKVP", SD_BUS_ARGS("s", key, "s", value), SD_BUS_NO_RESULT, method_kvp,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveKVP", SD_BUS_ARGS("s", key), SD_BUS_NO_RESULT, method_kvp,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenConsole", SD_BUS_ARGS("b", read_only), SD_BUS_RESULT("h", fd), method_console,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

@@ -68,6 +68,8 @@ struct vmms_vm {
         bool user_kill;            /* the end was a Kill call (not an escalated Stop) */
         uint32_t stop_timeout_s;
         char forced_reason[192];   /* overrides the exit reason (e.g. start timeout) */
+        struct json_object *kvp_guest; /* the guest's KVP items as last reported; NULL: none */
+        struct json_object *kvp_host;  /* host items (SetKVP), kept across guest reboots */
 };
 
 struct vmms_pending_auth;
@@ -129,6 +131,20 @@ void vmms_vm_cancel_restart(struct vmms_vm *vm);
 void vmms_vm_on_event(struct vmms_vm *vm, struct json_object *ev);
 void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *r);
 void vmms_vm_on_ready(struct vmms_vm *vm);
+
+/* kvp.c: KVP items (docs/integration-services.md) */
+void vmms_kvp_on_event(struct vmms_vm *vm, struct json_object *ev);
+/* A worker is ready or re-attached: push the host items, read its items. */
+void vmms_kvp_sync(struct vmms_vm *vm);
+/* The worker ended; a reboot keeps the host items for the next worker. */
+void vmms_kvp_worker_ended(struct vmms_vm *vm, bool reboot);
+void vmms_kvp_free(struct vmms_vm *vm);
+/* SetKVP (value) / RemoveKVP (value NULL): checks, then the worker's
+ * kvp-set; the D-Bus reply follows the worker's. Returns what a method
+ * handler returns. */
+int vmms_kvp_request(struct vmms_vm *vm, sd_bus_message *call, const char *key, const char *value, sd_bus_error *e);
+/* Appends items as a{ss} (NULL: empty). */
+int vmms_kvp_append(sd_bus_message *reply, struct json_object *items);
 
 /* worker.c and spawn.c */
 typedef void (*vmms_reply_fn)(struct vmms_vm *vm, sd_bus_message *call, struct json_object *reply, int error);

@@ -92,6 +92,7 @@ static void reattach_one(struct vmms_vm *vm) {
         snprintf(vm->hb_status, sizeof vm->hb_status, "%s", vm->config->ic.heartbeat ? "no-contact" : "unknown");
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "re-attached to worker %d", (int)rec.pid);
         (void)vmms_worker_request(vm->worker, "status", NULL, status_reply, NULL);
+        vmms_kvp_sync(vm); /* the worker has the VM's KVP items */
 }
 
 int vmms_reattach_all(struct vmms_daemon *d) {

@@ -16,7 +16,7 @@ static const char *const state_names[VMMS_STATE_MAX] = {
 static const char *const op_names[VMMS_OP_MAX] = {
         [VMMS_OP_START] = "Start",   [VMMS_OP_STOP] = "Stop",     [VMMS_OP_KILL] = "Kill",
         [VMMS_OP_REBOOT] = "Reboot", [VMMS_OP_PAUSE] = "Pause",   [VMMS_OP_RESUME] = "Resume",
-        [VMMS_OP_DELETE] = "Delete", [VMMS_OP_CONSOLE] = "OpenConsole",
+        [VMMS_OP_DELETE] = "Delete", [VMMS_OP_CONSOLE] = "OpenConsole", [VMMS_OP_KVP] = "SetKVP",
 };
 
 #define S(x) (1u << VMMS_STATE_##x)
@@ -31,6 +31,7 @@ static const unsigned op_allowed[VMMS_OP_MAX] = {
         [VMMS_OP_RESUME] = S(PAUSED),
         [VMMS_OP_DELETE] = S(OFF) | S(CRASHED),
         [VMMS_OP_CONSOLE] = S(STARTING) | S(RUNNING) | S(PAUSED) | S(STOPPING),
+        [VMMS_OP_KVP] = S(RUNNING) | S(PAUSED),
 };
 /* Where an operation leads: asking for it there again is "already". */
 static const unsigned op_already[VMMS_OP_MAX] = {

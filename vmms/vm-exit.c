@@ -86,6 +86,7 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
         vm->exit_status = r.code;
         snprintf(vm->exit_reason, sizeof vm->exit_reason, "%s", v.reason);
         vm->stop_phase = VMMS_STOP_NONE;
+        vmms_kvp_worker_ended(vm, v.end == VMMS_END_RESET);
         vmms_vm_log(vm, v.end == VMMS_END_FAILURE ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, 0, "worker ended: %s",
                     v.reason);
 

@@ -34,6 +34,7 @@ struct vmms_vm *vmms_vm_free(struct vmms_vm *vm) {
         if (!vm)
                 return NULL;
         vm->worker = vmms_worker_free(vm->worker);
+        vmms_kvp_free(vm);
         sd_event_source_disable_unref(vm->restart_timer);
         sd_event_source_disable_unref(vm->op_timer);
         free(vm->config);
@@ -133,6 +134,7 @@ void vmms_vm_on_ready(struct vmms_vm *vm) {
                                                                               : now_us(CLOCK_REALTIME);
         snprintf(vm->hb_status, sizeof vm->hb_status, "%s", vm->config->ic.heartbeat ? "no-contact" : "unknown");
         vmms_vm_set_state(vm, VMMS_STATE_RUNNING);
+        vmms_kvp_sync(vm);
 }
 
 static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -148,17 +150,24 @@ static void power_button_reply(struct vmms_vm *vm, sd_bus_message *call, json_ob
                 vmms_vm_log(vm, LOG_LEVEL_NOTICE, error, "ACPI power button failed (%m); waiting for the timeout");
 }
 
-/* The shutdown integration service answers ENOTSUP until the guest runs it:
- * fall back to the ACPI power button (or, for a reboot, a hard reset). */
+/* The worker answers ENOTSUP without the shutdown integration service and
+ * ENOTCONN until the guest has opened and negotiated it: fall back to the
+ * ACPI power button (or, for a reboot, a hard reset). */
 static void shutdown_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
         if (error >= 0 || !vm->worker || vm->stop_phase != VMMS_STOP_GRACEFUL)
                 return;
-        vmms_vm_log(vm, LOG_LEVEL_INFO, error, "guest shutdown service unavailable (%m); %s",
+        vmms_vm_log(vm, LOG_LEVEL_INFO, error, "the guest did not take the shutdown request (%m); %s",
                     vm->reboot_pending ? "resetting" : "pressing the ACPI power button");
         if (vm->reboot_pending)
                 hard_stop(vm);
         else if (vmms_worker_request(vm->worker, "power-button", NULL, power_button_reply, NULL) < 0)
                 hard_stop(vm);
+}
+
+/* The guest refused (§8.3: E_FAIL, e.g. flags it does not support): the
+ * same fallback as a guest without the service. */
+static void shutdown_refused(struct vmms_vm *vm) {
+        shutdown_reply(vm, NULL, NULL, -ECANCELED);
 }
 
 static void graceful_stop(struct vmms_vm *vm, bool reboot) {
@@ -243,6 +252,10 @@ void vmms_vm_on_event(struct vmms_vm *vm, json_object *ev) {
         } else if (!strcmp(name, "guest-shutdown")) {
                 bool ok = json_object_object_get_ex(ev, "ok", &v) && json_object_get_boolean(v);
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "guest %s the shutdown request", ok ? "accepted" : "refused");
+                if (!ok)
+                        shutdown_refused(vm);
+        } else if (!strcmp(name, "kvp")) {
+                vmms_kvp_on_event(vm, ev);
         } else
                 vmms_vm_log(vm, LOG_LEVEL_DEBUG, 0, "worker event %s", name);
 }

@@ -41,6 +41,63 @@ static struct json_object *reply_result(struct json_object *id, int r) {
         return r < 0 ? reply_error(id, -r, strerror(-r)) : reply_new(id, true);
 }
 
+/* {"op":"kvp-get"[,"key":s]}: the guest's and the host's items, or one
+ * value of the guest's ("value"). */
+static struct json_object *kvp_get(const struct vmwp_control_ops *ops, void *opaque, struct json_object *req,
+                                   struct json_object *id) {
+        struct json_object *key = NULL, *items = NULL, *v = NULL;
+        if (json_object_object_get_ex(req, "key", &key) && !json_object_is_type(key, json_type_string))
+                return reply_error(id, EINVAL, "\"key\" must be a string");
+        struct json_object *rep = reply_new(id, true);
+        if (!rep)
+                return NULL;
+        int r = ops->kvp_get ? ops->kvp_get(opaque, rep) : -ENOTSUP;
+        if (r >= 0 && key) {
+                if (!json_object_object_get_ex(rep, "items", &items) ||
+                    !json_object_object_get_ex(items, json_object_get_string(key), &v))
+                        r = -ENOENT;
+                else
+                        json_object_object_add(rep, "value", json_object_get(v));
+        }
+        if (r < 0) {
+                json_object_put(rep);
+                return r == -ENOENT ? reply_error(id, ENOENT, "the guest reported no such key")
+                                    : reply_result(id, r);
+        }
+        return rep;
+}
+
+/* {"op":"kvp-set","key":s,"value":s} or {"op":"kvp-set","key":s,"delete":true} */
+static struct json_object *kvp_set(const struct vmwp_control_ops *ops, void *opaque, struct json_object *req,
+                                   struct json_object *id) {
+        struct json_object *key = NULL, *value = NULL, *del = NULL;
+        if (!json_object_object_get_ex(req, "key", &key) || !json_object_is_type(key, json_type_string))
+                return reply_error(id, EINVAL, "\"key\" missing or not a string");
+        if (json_object_object_get_ex(req, "delete", &del) && !json_object_is_type(del, json_type_boolean))
+                return reply_error(id, EINVAL, "\"delete\" must be true or false");
+        bool deleting = del && json_object_get_boolean(del);
+        bool has_value = json_object_object_get_ex(req, "value", &value);
+        if (deleting == has_value || (has_value && !json_object_is_type(value, json_type_string)))
+                return reply_error(id, EINVAL, "need a string \"value\", or \"delete\":true");
+        if (strlen(json_object_get_string(key)) != (size_t)json_object_get_string_len(key) ||
+            (has_value && strlen(json_object_get_string(value)) != (size_t)json_object_get_string_len(value)))
+                return reply_error(id, EINVAL, "key and value may not contain NUL");
+        int r = ops->kvp_set ? ops->kvp_set(opaque, json_object_get_string(key),
+                                            deleting ? NULL : json_object_get_string(value))
+                             : -ENOTSUP;
+        switch (r) {
+        case -EINVAL:
+                return reply_error(id, EINVAL, "key or value too long or not valid UTF-8 (key: 1-255, value: up to "
+                                               "1023 UTF-16 code units)");
+        case -ENOSPC:
+                return reply_error(id, ENOSPC, "too many host items");
+        case -ENOENT:
+                return reply_error(id, ENOENT, "no such host item");
+        default:
+                return reply_result(id, r);
+        }
+}
+
 struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void *opaque, struct json_object *req,
                                         const char **state_event) {
         *state_event = NULL;
@@ -91,14 +148,15 @@ struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void
                 struct json_object *rb = NULL;
                 if (json_object_object_get_ex(req, "reboot", &rb) && !json_object_is_type(rb, json_type_boolean))
                         return reply_error(id, EINVAL, "\"reboot\" must be true or false");
-                int r = ops->shutdown(opaque, rb && json_object_get_boolean(rb));
+                int r = ops->shutdown ? ops->shutdown(opaque, rb && json_object_get_boolean(rb)) : -ENOTSUP;
                 if (r == -ENOTCONN)
                         return reply_error(id, ENOTCONN, "the guest has not started its shutdown service");
                 return reply_result(id, r);
         }
-        /* KVP is not served by this worker yet: a definite "not supported". */
-        if (strcmp(o, "kvp-get") == 0 || strcmp(o, "kvp-set") == 0)
-                return reply_error(id, ENOTSUP, "key-value exchange is not available in this worker");
+        if (strcmp(o, "kvp-get") == 0)
+                return kvp_get(ops, opaque, req, id);
+        if (strcmp(o, "kvp-set") == 0)
+                return kvp_set(ops, opaque, req, id);
         if (strcmp(o, "config") == 0)
                 return reply_error(id, EBUSY, "the VM is already configured");
         return reply_error(id, EOPNOTSUPP, "unknown op");

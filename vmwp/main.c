@@ -210,6 +210,7 @@ int main(int argc, char **argv) {
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGUSR1);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
         log_parse_environment();
         struct args a;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The worker's main thread: one event loop over the control socket, a
- * signalfd (SIGTERM/SIGINT), the partition's stop eventfd and the console.
+ * signalfd (SIGTERM/SIGINT; SIGUSR1 samples the vCPUs), the partition's stop eventfd and the console.
  * Every way out goes through vid_partition_request_stop(), so the first
  * reason wins and the exit status always matches it. */
 #include <errno.h>
@@ -60,10 +60,18 @@ static int send_msg(struct run_ctx *c, struct json_object *m) {
 /* ---- control ops over the VM ---- */
 
 static int op_pause(void *o) {
-        return vmwp_vm_pause(((struct run_ctx *)o)->vm);
+        struct vmwp_vm *vm = ((struct run_ctx *)o)->vm;
+        int r = vmwp_vm_pause(vm);
+        if (r >= 0)
+                vmwp_vm_ic_pause(vm, true);
+        return r;
 }
 static int op_resume(void *o) {
-        return vmwp_vm_resume(((struct run_ctx *)o)->vm);
+        struct vmwp_vm *vm = ((struct run_ctx *)o)->vm;
+        int r = vmwp_vm_resume(vm);
+        if (r >= 0)
+                vmwp_vm_ic_pause(vm, false); /* the guest's clock needs a SYNC (§8.5) */
+        return r;
 }
 static bool op_is_paused(void *o) {
         return vmwp_vm_is_paused(((struct run_ctx *)o)->vm);
@@ -76,6 +84,24 @@ static void op_power_button(void *o) {
 }
 static int op_shutdown(void *o, bool reboot) {
         return vmwp_vm_shutdown(((struct run_ctx *)o)->vm, reboot);
+}
+static int op_kvp_get(void *o, struct json_object *into) {
+        struct vmwp_vm *vm = ((struct run_ctx *)o)->vm;
+        struct json_object *items, *host;
+        int r = vmwp_vm_kvp_items(vm, true, &items);
+        if (r < 0)
+                return r;
+        if ((r = vmwp_vm_kvp_items(vm, false, &host)) < 0) {
+                json_object_put(items);
+                return r;
+        }
+        json_object_object_add(into, "items", items);
+        json_object_object_add(into, "host", host);
+        json_object_object_add(into, "ready", json_object_new_boolean(vmwp_vm_kvp_ready(vm)));
+        return 0;
+}
+static int op_kvp_set(void *o, const char *key, const char *value) {
+        return vmwp_vm_kvp_set(((struct run_ctx *)o)->vm, key, value);
 }
 
 /* CLOCK_MONOTONIC microseconds -> wall-clock microseconds since the epoch. */
@@ -108,10 +134,11 @@ static int op_stats(void *o, struct json_object *into) {
 
 static const struct vmwp_control_ops control_ops = {
         .pause = op_pause, .resume = op_resume, .is_paused = op_is_paused, .stop = op_stop,
-        .power_button = op_power_button, .shutdown = op_shutdown, .status = op_status, .stats = op_stats,
+        .power_button = op_power_button, .shutdown = op_shutdown, .kvp_get = op_kvp_get, .kvp_set = op_kvp_set,
+        .status = op_status, .stats = op_stats,
 };
 
-/* The guest's services reported something (vm-vmbus.c). */
+/* The guest's services reported something (vm-ic.c). */
 static int on_guest_event(struct vmwp_source *s, int fd, uint32_t revents, void *userdata) {
         struct run_ctx *c = userdata;
         struct vmwp_guest_events g;
@@ -129,6 +156,15 @@ static int on_guest_event(struct vmwp_source *s, int fd, uint32_t revents, void 
                 struct json_object *ev = vmwp_control_event("guest-shutdown");
                 if (ev)
                         json_object_object_add(ev, "ok", json_object_new_boolean(g.shutdown_accepted));
+                send_msg(c, ev);
+        }
+        struct json_object *items;
+        if (g.kvp_changed && vmwp_vm_kvp_items(c->vm, true, &items) >= 0) {
+                struct json_object *ev = vmwp_control_event("kvp");
+                if (ev)
+                        json_object_object_add(ev, "items", items);
+                else
+                        json_object_put(items);
                 send_msg(c, ev);
         }
         return 0;
@@ -195,11 +231,30 @@ static int on_control(struct vmwp_source *s, int fd, uint32_t revents, void *use
         return 0;
 }
 
+/* SIGUSR1: a diagnostic sample of where every vCPU is (RIP, RSP, CPL),
+ * for finding what a slow guest spends its time on. Pauses briefly. */
+static void sample_vcpus(struct vmwp_vm *vm) {
+        if (vid_partition_pause(vm->p) < 0)
+                return;
+        for (unsigned i = 0; i < vid_partition_vp_count(vm->p); i++) {
+                struct vid_vp *vp = vid_partition_vp(vm->p, i);
+                struct vid_regs r;
+                if (vid_vp_get_regs(vp, &r) == 0)
+                        fprintf(stderr, "vmwp: %s: vcpu%u rip=0x%llx rsp=0x%llx cpl=%d\n", vm->cfg.name, i,
+                                (unsigned long long)r.rip, (unsigned long long)r.rsp, vid_vp_cpl(vp));
+        }
+        vid_partition_resume(vm->p);
+}
+
 static int on_signal(struct vmwp_source *s, int fd, uint32_t revents, void *userdata) {
         struct run_ctx *c = userdata;
         struct signalfd_siginfo si;
         if (read(fd, &si, sizeof si) != sizeof si)
                 return 0;
+        if (si.ssi_signo == SIGUSR1) {
+                sample_vcpus(c->vm);
+                return 0;
+        }
         vid_partition_request_stop(c->vm->p, VMWP_EXIT_STOPPED, "stopped by signal %s",
                                    si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
         return 0;
@@ -230,6 +285,7 @@ static int setup_loop(struct run_ctx *c, int *sfd) {
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGUSR1);
         /* Blocked before the vCPU threads exist, so they inherit the mask
          * and the signals only ever arrive through the signalfd. */
         if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)

@@ -76,6 +76,8 @@ static const struct sandbox_rule main_rules[] = {
         SANDBOX_IOCTL(TCGETS), SANDBOX_IOCTL(TCSETS), SANDBOX_IOCTL(TCSETSW), SANDBOX_IOCTL(TCSETSF),
         SANDBOX_IOCTL(KVM_IRQ_LINE), SANDBOX_IOCTL(KVM_SIGNAL_MSI), SANDBOX_IOCTL(KVM_IRQFD),
         SANDBOX_IOCTL(KVM_IOEVENTFD), SANDBOX_IOCTL(KVM_SET_GSI_ROUTING),
+        /* SIGUSR1's vCPU sample reads the parked VPs' registers (run.c). */
+        SANDBOX_IOCTL(KVM_GET_REGS), SANDBOX_IOCTL(KVM_GET_SREGS),
 };
 
 /* vCPU threads: KVM_RUN and what an exit needs: registers, MSRs, event

@@ -17,9 +17,12 @@
 #include "vmwp/sandbox-providers.h"
 
 /* storvsp (vsp/storvsp): a channel thread sets up its io_uring at open,
- * registers the disk files and guest RAM, submits and reaps; discard of a
- * block device is a BLKDISCARD ioctl, of a file fallocate(PUNCH_HOLE); the
- * image's flock is released when its last reference goes. */
+ * registers the disk files (and guest RAM when configured), submits and
+ * reaps, and tears the ring down itself when it ends (unregistering the
+ * files); discard of a block device is a BLKDISCARD ioctl, of a file
+ * fallocate(PUNCH_HOLE). An image's flock goes with its last close(); only
+ * a disk an io_uring still holds is unlocked with flock(LOCK_UN), which is
+ * why the main thread, which frees the devices at exit, needs no flock. */
 static const struct sandbox_rule storvsp_rules[] = {
         SANDBOX_ALLOW(__NR_io_uring_setup), SANDBOX_ALLOW(__NR_io_uring_enter),
         SANDBOX_ALLOW(__NR_io_uring_register), SANDBOX_ALLOW(__NR_fallocate), SANDBOX_ALLOW(__NR_fdatasync),

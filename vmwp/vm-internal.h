@@ -29,7 +29,7 @@ struct vmwp_vm {
         struct icvsp *ic;
         struct vmwp_emu *emu; /* the emulated legacy devices (vm-emu.c) */
 
-        /* Guest events from service threads, for the main loop (vm-vmbus.c). */
+        /* Guest events from service threads, for the main loop (vm-ic.c). */
         pthread_mutex_t guest_lock;
         struct vmwp_guest_events guest;
         int guest_event_fd;
@@ -57,3 +57,7 @@ struct disk;
 int vmwp_vm_open_disk(struct vmwp_vm *vm, uint32_t i, struct disk **out);
 /* Tear that down again; the VPs must be stopped (vid_partition_join). */
 void vmwp_vm_detach_vmbus(struct vmwp_vm *vm);
+/* The integration services of the configuration (vm-ic.c), on vm->vmbus. */
+int vmwp_vm_add_integration_services(struct vmwp_vm *vm, char *err, size_t errlen);
+/* Adds the integration services' counters to a "stats" reply (vm-ic.c). */
+void vmwp_vm_ic_stats(struct vmwp_vm *vm, struct json_object *into);

@@ -1,12 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* The VMBus side of the assembly: the Hyper-V guest interface (hvshim:
  * CPUID leaves, synthetic MSRs, hypercall page, SynIC), the VMBus server on
- * it, then the devices of the configuration: the integration services, and
- * (as they land) storvsp per SCSI controller and netvsp per NIC.
- *
- * Guest events from the service threads (heartbeat, shutdown answers) are
- * recorded here and announced on an eventfd that the main loop (run.c)
- * turns into control-protocol events. */
+ * it, then the devices of the configuration: the integration services
+ * (vm-ic.c), and (as they land) storvsp per SCSI controller and netvsp per
+ * NIC. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,47 +27,7 @@ static void guest_crashed(void *opaque, const struct hvshim_crash_report *r) {
 
 static const struct hvshim_owner_ops hv_owner_ops = { .guest_crashed = guest_crashed };
 
-static void notify(struct vmwp_vm *vm) {
-        (void)!write(vm->guest_event_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
-}
-
-/* icvsp thread, its lock held: record and wake the main loop. */
-static void ic_heartbeat(void *opaque, enum icvsp_heartbeat_state st, uint64_t last_beat_us) {
-        struct vmwp_vm *vm = opaque;
-        pthread_mutex_lock(&vm->guest_lock);
-        vm->guest.heartbeat = st;
-        vm->guest.last_beat_us = last_beat_us;
-        vm->guest.heartbeat_changed = true;
-        pthread_mutex_unlock(&vm->guest_lock);
-        notify(vm);
-}
-
-static void ic_shutdown_answered(void *opaque, bool accepted, uint32_t status) {
-        struct vmwp_vm *vm = opaque;
-        pthread_mutex_lock(&vm->guest_lock);
-        vm->guest.shutdown_answered = true;
-        vm->guest.shutdown_accepted = accepted;
-        pthread_mutex_unlock(&vm->guest_lock);
-        notify(vm);
-}
-
-static const struct icvsp_owner_ops ic_owner_ops = { .heartbeat = ic_heartbeat,
-                                                     .shutdown_answered = ic_shutdown_answered };
-
-static int add_integration_services(struct vmwp_vm *vm, char *err, size_t errlen) {
-        const struct vm_ic_config *c = &vm->cfg.ic;
-        if (!c->shutdown && !c->heartbeat)
-                return 0;
-        struct icvsp_config ic = { .shutdown = c->shutdown, .heartbeat = c->heartbeat };
-        guid_derive(&vm->cfg.id, "heartbeat", &ic.heartbeat_instance);
-        int r = icvsp_new(vm->vmbus, &ic, &ic_owner_ops, vm, &vm->ic);
-        if (r < 0)
-                snprintf(err, errlen, "integration services: %s", strerror(-r));
-        return r;
-}
-
 int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
-        vm->guest.heartbeat = vm->cfg.ic.heartbeat ? ICVSP_HEARTBEAT_NO_CONTACT : ICVSP_HEARTBEAT_UNKNOWN;
         /* Every enlightenment we implement: the reference TSC page and the
          * frequency MSRs spare the guest clock calibration, TSC invariance
          * lets it use the plain TSC, the crash MSRs report panics. */
@@ -88,7 +45,7 @@ int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
                 snprintf(err, errlen, "setting up the VMBus server: %s", strerror(-r));
                 return r;
         }
-        if ((r = add_integration_services(vm, err, errlen)) < 0)
+        if ((r = vmwp_vm_add_integration_services(vm, err, errlen)) < 0)
                 return r;
         if ((r = vmwp_vm_add_disks(vm, err, errlen)) < 0)
                 return r;
@@ -107,30 +64,6 @@ void vmwp_vm_detach_vmbus(struct vmwp_vm *vm) {
         vm->vmbus_host = NULL;
         hvshim_destroy(vm->hv);
         vm->hv = NULL;
-}
-
-int vmwp_vm_shutdown(struct vmwp_vm *vm, bool reboot) {
-        return vm->ic ? icvsp_request_shutdown(vm->ic, reboot) : -ENOTSUP;
-}
-
-int vmwp_vm_guest_event_fd(const struct vmwp_vm *vm) {
-        return vm->guest_event_fd;
-}
-
-void vmwp_vm_take_guest_events(struct vmwp_vm *vm, struct vmwp_guest_events *out) {
-        uint64_t v;
-        (void)!read(vm->guest_event_fd, &v, sizeof v);
-        pthread_mutex_lock(&vm->guest_lock);
-        *out = vm->guest;
-        vm->guest.heartbeat_changed = false;
-        vm->guest.shutdown_answered = false;
-        pthread_mutex_unlock(&vm->guest_lock);
-}
-
-void vmwp_vm_peek_guest_events(struct vmwp_vm *vm, struct vmwp_guest_events *out) {
-        pthread_mutex_lock(&vm->guest_lock);
-        *out = vm->guest;
-        pthread_mutex_unlock(&vm->guest_lock);
 }
 
 int vmwp_vm_vmbus_fd(const struct vmwp_vm *vm) {

@@ -184,6 +184,7 @@ struct guest {
         struct vsc_hv_info hv;
         struct vsc_bus bus;
         uint64_t timeout_ns;
+        bool reset_on_exit; /* guest_exit resets instead of powering off (a reboot) */
 };
 struct guest_mode {
         const char *name;
@@ -193,8 +194,11 @@ int mode_boot(struct guest *g);
 int mode_enumerate(struct guest *g);
 int mode_probe(struct guest *g);
 int mode_echo(struct guest *g);
+int mode_services(struct guest *g);
 int mode_net_check(struct guest *g); /* mode-net-check.c */
 int mode_net_bench(struct guest *g); /* mode-net-bench.c */
+int mode_disk_check(struct guest *g); /* mode-disk-check.c */
+int mode_disk_bench(struct guest *g); /* mode-disk-bench.c */
 /* Hyper-V enabled and VMBus connected / UNLOAD and disable (mode-enumerate.c). */
 int guest_vmbus_connect(struct guest *g);
 int guest_vmbus_disconnect(struct guest *g);

@@ -18,8 +18,11 @@ static const struct guest_mode modes[] = {
         { "enumerate", mode_enumerate },
         { "probe", mode_probe },
         { "echo", mode_echo },
+        { "services", mode_services },
         { "net-check", mode_net_check },
         { "net-bench", mode_net_bench },
+        { "disk-check", mode_disk_check },
+        { "disk-bench", mode_disk_bench },
 };
 
 int guest_fail(int r, const char *fmt, ...) {
@@ -37,6 +40,8 @@ void guest_exit(int status) {
                 report("result=ok status=0");
         else
                 report("result=fail status=%d", status < 0 ? -status : status);
+        if (the_guest.reset_on_exit) /* reset register (FADT), as a reboot ends */
+                outb(VMSTACK_RESET_PORT, VMSTACK_RESET_VALUE);
         acpi_power_off(&the_guest.power);
 }
 
@@ -132,7 +137,8 @@ void guest_main(uint32_t start_info) {
         char name[MODE_MAX];
         const struct guest_mode *m = pick_mode(g, name);
         if (!m)
-                guest_exit(guest_fail(-EINVAL, "unknown vsc.mode=%s (known: boot enumerate probe echo net-check net-bench)", name));
+                guest_exit(guest_fail(-EINVAL, "unknown vsc.mode=%s (known: boot enumerate probe echo net-check net-bench services "
+                                                "disk-check disk-bench)", name));
         report("mode=%s", m->name);
         guest_exit(m->run(g));
 }

@@ -197,10 +197,23 @@ int vsc_channel_recv(struct vsc_channel *ch, void *buf, size_t cap, struct vsc_p
         return 0;
 }
 
+/* Test-and-clear of the channel's event flag in SINT2's SIEF area (§3.3):
+ * the host raises the interrupt only when a flag goes 0 -> 1, so a guest
+ * that means to sleep until the next signal clears it first, as Linux's
+ * vmbus_chan_sched does on every interrupt. */
+static void clear_event_flag(struct vsc_channel *ch) {
+        struct vsc_bus *bus = ch->bus;
+        if (!bus->siefp || ch->relid >= HV_EVENT_FLAGS_COUNT)
+                return;
+        uint64_t *w = (uint64_t *)(void *)bus->siefp->flags[VMBUS_MESSAGE_SINT] + ch->relid / 64;
+        __atomic_fetch_and(w, ~(1ull << (ch->relid % 64)), __ATOMIC_SEQ_CST);
+}
+
 int vsc_channel_mask(struct vsc_channel *ch, bool masked) {
         vsc_store32(RING_FIELD(&ch->in, interrupt_mask), masked ? 1 : 0);
         if (masked)
                 return 0;
+        clear_event_flag(ch);
         vsc_mb(); /* unmask before the re-check, or a packet can slip by unsignalled */
         return vsc_ring_has_data(&ch->in);
 }
@@ -218,6 +231,12 @@ int vsc_channel_wait(struct vsc_channel *ch, uint64_t timeout_ns) {
                 if (now >= deadline)
                         return vsc_fail(bus, -ETIMEDOUT, "relid %u: no packet from the host within %lu ms",
                                         ch->relid, (now - start) / 1000000);
+                /* Clear, then look once more: a packet written after the
+                 * look sets the flag again and its interrupt ends idle(). */
+                clear_event_flag(ch);
+                vsc_mb();
+                if (vsc_ring_has_data(&ch->in) > 0)
+                        return 0;
                 bus->ops->idle(bus->ctx, deadline);
         }
 }

@@ -282,6 +282,21 @@ TEST(sigterm_stops) {
         ASSERT_NULL(strstr(err, "first guest instruction -1"));
 }
 
+/* SIGUSR1 samples where the vCPUs are and the VM keeps running (with the
+ * sandbox on: the sample's register reads are allowed on the main thread). */
+TEST(sigusr1_samples_vcpus) {
+        char err[4096];
+        const char *args[] = { "--config", setup("basic", "h", 1, NULL), "--serial", "none", NULL };
+        struct child c = spawn(args, -1);
+        usleep(300000);
+        kill(c.pid, SIGUSR1);
+        usleep(300000);
+        kill(c.pid, SIGTERM);
+        ASSERT_EQ(finish(&c, 30, err, sizeof err), 14);
+        ASSERT_NOT_NULL(strstr(err, "vmwp: tvm: vcpu0 rip=0x"));
+        ASSERT_NOT_NULL(strstr(err, "stopped by signal SIGTERM"));
+}
+
 TEST(config_errors) {
         char err[4096];
         /* A disk that cannot be opened is named with the reason. */
@@ -393,8 +408,18 @@ TEST(control_protocol) {
         m = request(sv[0], "{\"op\":\"shutdown\",\"id\":5,\"reboot\":1}");
         ASSERT_EQ(int_field(m, "errno"), EINVAL);
         json_object_put(m);
+        /* KVP is offered too; this guest never opens it: no items, not
+         * ready, and host items wait for it. */
         m = request(sv[0], "{\"op\":\"kvp-get\",\"id\":5}");
-        ASSERT_EQ(int_field(m, "errno"), ENOTSUP);
+        ASSERT_STREQ(str_field(m, "ok"), "true");
+        ASSERT_STREQ(str_field(m, "ready"), "false");
+        ASSERT_STREQ(str_field(m, "items"), "{ }");
+        json_object_put(m);
+        m = request(sv[0], "{\"op\":\"kvp-set\",\"id\":5,\"key\":\"k\",\"value\":\"v\"}");
+        ASSERT_STREQ(str_field(m, "ok"), "true");
+        json_object_put(m);
+        m = request(sv[0], "{\"op\":\"kvp-get\",\"id\":5}");
+        ASSERT_STREQ(str_field(m, "host"), "{ \"k\": \"v\" }");
         json_object_put(m);
         m = request(sv[0], "{\"op\":\"frobnicate\",\"id\":6}");
         ASSERT_EQ(int_field(m, "errno"), EOPNOTSUPP);

@@ -125,7 +125,11 @@ t_start_vmms() {
     --worker="$WORKER" ${VMMS_NO_POLKIT---no-polkit} --restart-delay-ms=100 "$@" >>"$T/vmms.log" 2>&1 &
   VMMS_PID=$!
   for _ in $(seq 200); do
-    busctl --address="$ADDR" status org.vmstack.VMMS1 >/dev/null 2>&1 && return 0
+    # NameHasOwner, not "busctl status": the latter reads the peer's
+    # credentials (cgroup), which fail inside "ip netns exec" (its /sys
+    # has no cgroup file system).
+    busctl --address="$ADDR" call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
+      NameHasOwner s org.vmstack.VMMS1 2>/dev/null | grep -q "^b true" && return 0
     kill -0 "$VMMS_PID" 2>/dev/null || fail "vmms exited at start"
     sleep 0.05
   done

@@ -2,12 +2,21 @@
 /* The liburing disk backend on temporary image files: read/write/flush/
  * discard/write-zeroes/write-same round trips, O_DIRECT and buffered,
  * bounce buffers for unaligned guest buffers, fixed buffers, batching,
- * read-only refusal, size checks, locking, ENOSPC (tiny tmpfs when we may
- * mount one) and EIO/ENOSPC through the test fault hook. */
+ * read-only refusal, size checks, locking (and releasing the lock without
+ * flock once the queues let go, as the sandboxed worker must), ENOSPC (tiny
+ * tmpfs when we may mount one) and EIO/ENOSPC through the test fault hook. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/mount.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 
@@ -326,6 +335,67 @@ TEST(open_checks_and_locking) {
         disk_get_info(d, &info);
         ASSERT_EQ(info.size, 1ull << 20);
         disk_unref(d);
+}
+
+/* Runs fn(path) in a child whose seccomp filter kills it on flock(LOCK_UN)
+ * (the sandboxed main thread has no flock, docs/sandbox.md). Returns the
+ * child's wait status. */
+static int without_unlock(void (*fn)(const char *path), const char *path) {
+        pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+                struct sock_filter f[] = {
+                        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+                        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+                        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+                        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+                        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_flock, 0, 3),
+                        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+                        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, LOCK_UN, 0, 1),
+                        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+                        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+                };
+                struct sock_fprog prog = { .len = sizeof f / sizeof f[0], .filter = f };
+                if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+                        _exit(2);
+                fn(path);
+                _exit(0);
+        }
+        int st;
+        ASSERT_EQ(waitpid(pid, &st, 0), pid);
+        return st;
+}
+
+/* A disk used through a queue, the queue freed, the disk released. */
+static void use_and_release(const char *path) {
+        struct disk *d = open_disk(path, false, false, 512);
+        struct disk_queue *q;
+        ASSERT_OK(disk_queue_new(2, &q));
+        uint8_t *buf = aligned(4096);
+        struct iovec iov = { buf, 4096 };
+        ASSERT_EQ(rw(q, d, false, 0, &iov, 1, false), 4096); /* the ring registers the file */
+        disk_queue_free(q);
+        disk_unref(d);
+        free(buf);
+}
+
+static void unlock_directly(const char *path) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        (void)flock(fd, LOCK_UN);
+}
+
+TEST(release_without_flock_after_queues) {
+        char path[512];
+        make_image(path, sizeof path, "noflock.img", 1 << 20);
+        /* the harness kills an unlock (the test can fail) */
+        int st = without_unlock(unlock_directly, path);
+        ASSERT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+        /* the queue unregisters its files, so close() alone releases the
+         * image: no flock(LOCK_UN) on the way, and the lock is free after */
+        st = without_unlock(use_and_release, path);
+        ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        struct disk *again = open_disk(path, false, false, 512);
+        disk_unref(again);
 }
 
 TEST(out_of_range_and_malformed) {

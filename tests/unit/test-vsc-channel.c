@@ -207,6 +207,39 @@ TEST(send_signals_on_empty_to_non_empty) {
         fake_bus_down(h, &bus);
 }
 
+/* The host raises a channel's interrupt only when its event flag goes
+ * 0 -> 1 (hvshim, §3.3): a waiting guest must clear the flag before it
+ * idles, or it sleeps through every later signal. */
+static struct vsc_channel *flag_ch;
+static bool flag_was_clear;
+static void idle_check_flag(struct fake_host *h) {
+        const uint64_t *w = (const uint64_t *)(const void *)flag_ch->bus->siefp->flags[VMBUS_MESSAGE_SINT];
+        flag_was_clear = !(w[flag_ch->relid / 64] & (1ull << (flag_ch->relid % 64)));
+        host_send(flag_ch, "late", 4); /* the host answers while the guest sleeps */
+        h->on_idle = NULL;
+}
+
+TEST(wait_clears_event_flag_before_idle) {
+        struct fake_host *h = fake_host_new();
+        struct vsc_bus bus;
+        struct vsc_channel ch;
+        const struct vsc_offer *o = one_offer(h, &bus);
+        ASSERT_OK(vsc_channel_open(&bus, &ch, o, 4 * 4096, 4 * 4096, NULL, 0));
+        uint64_t *w = (uint64_t *)(void *)bus.siefp->flags[VMBUS_MESSAGE_SINT];
+        w[ch.relid / 64] |= 1ull << (ch.relid % 64); /* an earlier signal, never consumed */
+        flag_ch = &ch;
+        flag_was_clear = false;
+        h->on_idle = idle_check_flag;
+        ASSERT_OK(vsc_channel_wait(&ch, 1000000000ull));
+        ASSERT_TRUE(flag_was_clear);
+        /* unmasking clears it as well */
+        w[ch.relid / 64] |= 1ull << (ch.relid % 64);
+        ASSERT_GE(vsc_channel_mask(&ch, false), 0);
+        ASSERT_EQ(w[ch.relid / 64] & (1ull << (ch.relid % 64)), 0ull);
+        ASSERT_OK(vsc_channel_close(&ch));
+        fake_bus_down(h, &bus);
+}
+
 TEST(queue_and_flush_signal_once) {
         struct fake_host *h = fake_host_new();
         struct vsc_bus bus;

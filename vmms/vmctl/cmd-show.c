@@ -40,6 +40,15 @@ static int read_variant(sd_bus_message *m, json_object **out) {
                 *out = json_object_new_object();
                 json_object_object_add(*out, "status", json_object_new_string(v.s));
                 json_object_object_add(*out, "last_us", json_object_new_uint64(v.t));
+        } else if (!strcmp(contents, "a{ss}")) { /* GuestKVP, HostKVP */
+                const char *k;
+                *out = json_object_new_object();
+                if ((r = sd_bus_message_enter_container(m, 'a', "{ss}")) >= 0) {
+                        while ((r = sd_bus_message_read(m, "{ss}", &k, &v.s)) > 0)
+                                json_object_object_add(*out, k, json_object_new_string(v.s));
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(m);
+                }
         } else if (!strcmp(contents, "as")) {
                 *out = json_object_new_array();
                 char **l = NULL;
@@ -92,6 +101,17 @@ static void print_human(json_object *obj) {
                                 vmctl_format_duration(now - l, ago, sizeof ago);
                         snprintf(buf, sizeof buf, "%s (last: %s%s)", json_object_get_string(st), ago, l ? " ago" : "");
                         s = buf;
+                }
+                if (json_object_is_type(val, json_type_object) && strcmp(key, "Heartbeat")) {
+                        /* KVP items: one KEY=VALUE per line */
+                        bool first = true;
+                        json_object_object_foreach(val, k, v) {
+                                printf("%-14s %s=%s\n", first ? key : "", k, json_object_get_string(v));
+                                first = false;
+                        }
+                        if (first)
+                                printf("%-14s -\n", key);
+                        continue;
                 }
                 printf("%-14s %s\n", key, s && *s ? s : "-");
         }

@@ -7,6 +7,7 @@
 #include "common/macro.h"
 #include "internal.h"
 
+/* What hv_utils accepts (§8.2), newest first. */
 static const struct ic_version heartbeat_versions[] = { { 3, 0 }, { 1, 0 } };
 
 const char *icvsp_heartbeat_state_to_string(enum icvsp_heartbeat_state s) {
@@ -40,9 +41,10 @@ static void hb_ready(struct ic_service *s, uint64_t now) {
 static void hb_tick(struct ic_service *s, uint64_t now) {
         if (s->negotiated && !s->outstanding && now - s->hb_last_sent_us >= s->hb_interval_us)
                 send_beat(s, now);
-        /* Contact lost: no good answer for LOST_AFTER intervals. */
-        if (s->hb_state == ICVSP_HEARTBEAT_OK &&
-            now - s->hb_last_beat_us > ICVSP_HEARTBEAT_LOST_AFTER * s->hb_interval_us)
+        /* Contact lost: no good answer for LOST_AFTER intervals, counted
+         * from the last resume at the earliest (a paused guest cannot answer). */
+        uint64_t since = MAX(s->hb_last_beat_us, s->ic->resumed_us);
+        if (s->hb_state == ICVSP_HEARTBEAT_OK && now - since > ICVSP_HEARTBEAT_LOST_AFTER * s->hb_interval_us)
                 set_state(s, ICVSP_HEARTBEAT_LOST);
 }
 
@@ -63,6 +65,8 @@ static void hb_response(struct ic_service *s, const struct icmsg_hdr *h, const u
         set_state(s, ICVSP_HEARTBEAT_OK);
 }
 
+/* A beat that timed out is simply not an answer; the liveness check in
+ * hb_tick decides what that means. */
 static void hb_abandoned(struct ic_service *s, uint64_t now) {
 }
 
@@ -71,6 +75,7 @@ const struct ic_service_ops ic_heartbeat_ops = {
         .msgtype = ICMSGTYPE_HEARTBEAT,
         .msg_versions = heartbeat_versions,
         .n_msg_versions = ARRAY_SIZE(heartbeat_versions),
+        .timeout_ms = ICVSP_REQUEST_TIMEOUT_MS,
         .ready = hb_ready,
         .tick = hb_tick,
         .response = hb_response,

@@ -12,16 +12,20 @@
 struct vmbus_channel;
 struct vmbus_device;
 struct ic_service;
+struct ic_kvp;
 
-/* One integration service (a VMBus device class). */
+/* One integration service (a VMBus device class). Every callback runs with
+ * ic->lock held. */
 struct ic_service_ops {
         const char *name;
         uint16_t msgtype;
         const struct ic_version *msg_versions; /* the host's, newest first */
         size_t n_msg_versions;
+        uint32_t timeout_ms; /* default request timeout */
         /* Negotiation finished: versions in s->fw/s->msg. */
         void (*ready)(struct ic_service *s, uint64_t now_us);
-        /* Periodic, every ICVSP_TICK_MS, with the lock held. */
+        /* Periodic, every ICVSP_TICK_MS (never while paused), and after
+         * every answer, so a service sends its next request at once. */
         void (*tick)(struct ic_service *s, uint64_t now_us);
         /* The guest answered our outstanding request of msgtype. */
         void (*response)(struct ic_service *s, const struct icmsg_hdr *h, const uint8_t *body, size_t len,
@@ -29,44 +33,67 @@ struct ic_service_ops {
         /* The outstanding request was not answered in time, or the channel
          * closed with one outstanding. */
         void (*abandoned)(struct ic_service *s, uint64_t now_us);
+        /* The VM resumed after a pause (optional). */
+        void (*resumed)(struct ic_service *s, uint64_t now_us);
 };
 
 struct ic_service {
         struct icvsp *ic;
         const struct ic_service_ops *ops;
+        const struct ic_version *msg_versions; /* ops' list, or a subset (time sync without v4) */
+        size_t n_msg_versions;
         struct vmbus_device *dev;
         struct vmbus_channel *ch; /* non-NULL while the guest has it open */
+        /* The channel whose doorbell the icvsp thread has in its epoll set,
+         * and that registration's generation (icvsp.c, sync_doorbells). */
+        struct vmbus_channel *ep_ch;
+        uint64_t ep_gen;
         bool negotiated;
         struct ic_version fw, msg;
-        bool outstanding;       /* a request waits for its answer */
+        /* One request at a time (§5.6). The negotiation has no timeout: a
+         * Linux guest without hv_kvp_daemon answers it after 55 s (§8.6). */
+        bool outstanding;
         uint16_t outstanding_type;
+        uint64_t outstanding_id; /* VMBus trans_id; the guest echoes it */
+        uint64_t next_id;
         uint64_t sent_us;
-        uint8_t txid;
+        uint64_t timeout_us;
         /* heartbeat */
         uint64_t hb_seq, hb_last_sent_us, hb_last_beat_us, hb_interval_us;
         enum icvsp_heartbeat_state hb_state;
+        /* time sync */
+        bool ts_sync_pending;
+        uint8_t ts_flags_sent;
+        uint64_t ts_last_us, ts_interval_us;
+        /* KVP */
+        struct ic_kvp *kvp;
 };
 
-enum { IC_SHUTDOWN, IC_HEARTBEAT, IC_N_SERVICES };
+enum { IC_SHUTDOWN, IC_HEARTBEAT, IC_TIMESYNC, IC_KVP, IC_N_SERVICES };
 
 #define ICVSP_TICK_MS 250u
-#define IC_GUEST_MAX_PACKET 4096u /* util channels (§5.4, §8.1) */
-#define IC_PACKET_MAX (ICMSG_HDR + sizeof(struct shutdown_msg_data))
+#define IC_GUEST_MAX_PACKET 4096u      /* util channels (§5.4, §8.1) */
+#define IC_KVP_GUEST_MAX_PACKET 16384u /* KVP channel (§5.4) */
+#define IC_PACKET_MAX (ICMSG_HDR + sizeof(struct hv_kvp_exchange_msg))
+_Static_assert(IC_PACKET_MAX >= ICMSG_HDR + sizeof(struct shutdown_msg_data), "largest request");
 
 struct icvsp {
         pthread_mutex_t lock;
         pthread_t thread;
         bool thread_started;
-        int epfd, timerfd, stopfd;
+        int epfd, timerfd, stopfd, kickfd;
+        bool paused;
+        uint64_t resumed_us;
         struct ic_service svc[IC_N_SERVICES];
         bool enabled[IC_N_SERVICES];
         const struct icvsp_owner_ops *ops;
         void *opaque;
+        struct icvsp_config cfg;
         struct icvsp_stats stats;
         uint8_t rxbuf[IC_GUEST_MAX_PACKET];
 };
 
-extern const struct ic_service_ops ic_shutdown_ops, ic_heartbeat_ops;
+extern const struct ic_service_ops ic_shutdown_ops, ic_heartbeat_ops, ic_timesync_ops, ic_kvp_ops;
 
 /* icmsg.c: pure framing (fuzzed) */
 extern const struct ic_version ic_framework_versions[2];
@@ -77,6 +104,30 @@ size_t ic_negotiate_build(uint8_t *buf, size_t cap, const struct ic_version *msg
 int icmsg_parse(const uint8_t *pkt, size_t len, struct icmsg_hdr *hdr, const uint8_t **body, size_t *body_len);
 int ic_negotiate_parse(const uint8_t *body, size_t len, const struct ic_version *msg_versions, size_t n_msg,
                        struct ic_version *fw, struct ic_version *msg);
+
+/* timesync-msg in timesync.c: the request body for a negotiated version
+ * (v4 ictimesync_ref_data or v1/v3 ictimesync_data, §8.5); returns its length. */
+size_t ic_timesync_body(uint8_t *buf, size_t cap, struct ic_version msg, uint64_t parenttime,
+                        uint64_t reftime, uint8_t flags);
+
+/* kvp-msg.c: pure KVP message handling (fuzzed) */
+int ic_utf8_to_utf16(const char *s, uint8_t *out, size_t cap);
+int ic_utf16_to_utf8(const uint8_t *in, size_t in_bytes, char *out, size_t cap);
+/* A request (KVP_OP_SET/DELETE/ENUMERATE) into m; -EINVAL for strings that
+ * do not fit the wire limits. */
+int ic_kvp_build(struct hv_kvp_exchange_msg *m, uint8_t op, uint8_t pool, const char *key, const char *value,
+                 uint32_t index);
+/* The guest's answer to ENUMERATE(pool, index): key and value as UTF-8.
+ * -EBADMSG: too short, another operation/pool, bad sizes or UTF-16. */
+int ic_kvp_parse_enumerate(const uint8_t *body, size_t len, uint8_t pool, char key[ICVSP_KVP_KEY_MAX],
+                           char value[ICVSP_KVP_VALUE_MAX]);
+/* Host API strings: valid UTF-8, no NUL, key 1..255 and value 0..1023
+ * UTF-16 code units. */
+int ic_kvp_check_strings(const char *key, const char *value);
+
+/* kvp.c */
+int ic_kvp_new(struct ic_service *s);
+void ic_kvp_free(struct ic_service *s);
 
 /* icvsp.c */
 uint64_t ic_now_us(void);

@@ -11,6 +11,7 @@
 
 static const struct ic_version shutdown_versions[] = { { 3, 2 }, { 3, 1 }, { 3, 0 }, { 1, 0 } };
 
+/* Nothing to send until the owner asks (icvsp_request_shutdown). */
 static void sd_ready(struct ic_service *s, uint64_t now) {
 }
 
@@ -33,6 +34,7 @@ const struct ic_service_ops ic_shutdown_ops = {
         .msgtype = ICMSGTYPE_SHUTDOWN,
         .msg_versions = shutdown_versions,
         .n_msg_versions = ARRAY_SIZE(shutdown_versions),
+        .timeout_ms = ICVSP_REQUEST_TIMEOUT_MS,
         .ready = sd_ready,
         .tick = sd_tick,
         .response = sd_response,

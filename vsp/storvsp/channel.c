@@ -37,10 +37,15 @@ int storvsp_channel_new(struct storvsp_controller *c, uint16_t index, const stru
         return 0;
 }
 
+void storvsp_channel_quiesce(struct storvsp_channel *ch) {
+        if (ch)
+                disk_queue_free(TAKE_PTR(ch->q)); /* waits for the I/O in flight */
+}
+
 void storvsp_channel_free(struct storvsp_channel *ch) {
         if (!ch)
                 return;
-        disk_queue_free(ch->q); /* waits for the I/O in flight */
+        storvsp_channel_quiesce(ch);
         for (unsigned i = 0; ch->slots && i < ch->depth; i++) {
                 storvsp_lun_unref(ch->slots[i].lun);
                 free(ch->slots[i].iov);

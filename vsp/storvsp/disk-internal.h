@@ -12,6 +12,7 @@ struct disk {
         int refs; /* atomic */
         int fd;
         bool locked; /* holds the image's flock */
+        int uring_refs; /* atomic: io_urings that have the file registered */
         struct disk_info info;
         char note[160];
 };

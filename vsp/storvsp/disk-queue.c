@@ -57,6 +57,14 @@ void disk_queue_free(struct disk_queue *q) {
                 struct disk_completion c[16];
                 while (disk_queue_inflight(q) > 0 && disk_queue_reap(q, c, ARRAY_SIZE(c), 1) >= 0)
                         ;
+                /* Unregistering puts the ring's file references now, on this
+                 * thread; io_uring_queue_exit alone would leave them to the
+                 * ring's asynchronous teardown (and the images' flocks with
+                 * them, see disk_unref). */
+                if (q->files_registered && io_uring_unregister_files(&q->ring) == 0)
+                        for (unsigned i = 0; i < DISK_QUEUE_MAX_FILES; i++)
+                                if (q->files[i])
+                                        __atomic_sub_fetch(&q->files[i]->uring_refs, 1, __ATOMIC_ACQ_REL);
                 io_uring_queue_exit(&q->ring);
         }
         for (unsigned i = 0; i < DISK_QUEUE_MAX_FILES; i++)
@@ -104,6 +112,7 @@ static int disk_queue_file_index(struct disk_queue *q, struct disk *d) {
         if (free_slot < 0 || io_uring_register_files_update(&q->ring, (unsigned)free_slot, &d->fd, 1) != 1)
                 return -1; /* fall back to the plain fd */
         q->files[free_slot] = disk_ref(d);
+        __atomic_add_fetch(&d->uring_refs, 1, __ATOMIC_ACQ_REL);
         return free_slot;
 }
 
@@ -115,7 +124,8 @@ int disk_queue_forget_disk(struct disk_queue *q, struct disk *d) {
                 if (q->files[i] != d)
                         continue;
                 int none = -1;
-                (void)io_uring_register_files_update(&q->ring, i, &none, 1);
+                if (io_uring_register_files_update(&q->ring, i, &none, 1) == 1)
+                        __atomic_sub_fetch(&d->uring_refs, 1, __ATOMIC_ACQ_REL);
                 disk_unref(TAKE_PTR(q->files[i]));
         }
         return 0;

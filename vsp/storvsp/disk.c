@@ -198,10 +198,15 @@ struct disk *disk_ref(struct disk *d) {
 void disk_unref(struct disk *d) {
         if (!d || __atomic_sub_fetch(&d->refs, 1, __ATOMIC_ACQ_REL) > 0)
                 return;
-        /* Unlock explicitly: an io_uring that had the file registered drops
-         * its reference asynchronously, and the image must be free for the
-         * next user (a re-attach, a restarted VM) as soon as we let go. */
-        if (d->locked)
+        /* The image must be free for the next user (a re-attach, a
+         * restarted VM) as soon as we let go. close() releases the flock
+         * unless an io_uring still holds the file: one that had it
+         * registered and was torn down without unregistering it drops its
+         * reference asynchronously, so then unlock explicitly. Queues
+         * unregister their files (disk_queue_free, disk_queue_forget_disk),
+         * so in the worker this is the exception, and the sandboxed main
+         * thread that frees the last disks needs no flock (docs/sandbox.md). */
+        if (d->locked && __atomic_load_n(&d->uring_refs, __ATOMIC_ACQUIRE) > 0)
                 (void)flock(d->fd, LOCK_UN);
         safe_close(d->fd);
         free(d);

@@ -16,14 +16,24 @@
  *     until the guest opened it, ENOTSUP if not configured: fall back to
  *     power-button)
  *   {"op":"power-button"} {"op":"stop"} {"op":"status"} {"op":"stats"}
- *   {"op":"kvp-get"} {"op":"kvp-set","key":s,"value":s}
+ *   {"op":"kvp-get"[,"key":s]} (KVP integration service: reply "items" {key:
+ *     value} the guest's items from its last scan, "host" the host items,
+ *     "ready" whether the guest's service is negotiated; with "key": also
+ *     "value", ENOENT if the guest has no such item)
+ *   {"op":"kvp-set","key":s,"value":s} / {"op":"kvp-set","key":s,"delete":true}
+ *     (a host item for the guest's host-to-guest pool, pushed when its
+ *     service is up; EINVAL key/value not valid or too long, ENOSPC too
+ *     many items, ENOENT deleting an unknown item; ENOTSUP without the
+ *     service, for every kvp op)
  * Replies: {"id":n,"ok":true,...} or {"id":n,"ok":false,"errno":e,"error":s}
  * Events (worker -> vmms, no id):
  *   {"event":"ready"}, {"event":"state","state":"running"|"paused"},
  *   {"event":"heartbeat","status":"ok"|"no-contact"|"lost","last_us":n}
  *      (last_us: wall-clock time of the last answered beat, µs since the
  *      epoch, 0 if none; "status" replies carry "heartbeat"/"last_beat_us"),
- *   {"event":"kvp","items":{...}}, {"event":"guest-shutdown","ok":bool},
+ *   {"event":"kvp","items":{...}} (the guest's items changed; as kvp-get's
+ *      "items"), {"event":"guest-shutdown","ok":bool} (the guest answered
+ *      the shutdown request: accepted, or refused with a failure status),
  *   {"event":"exit","status":n,"reason":s} (last message before exit)
  *
  * Additions for vmms (issue #9), compatible with workers that ignore them:

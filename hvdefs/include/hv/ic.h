@@ -71,6 +71,16 @@ struct icmsg_negotiate {
 } __attribute__((packed));
 _Static_assert(sizeof(struct icmsg_negotiate) == 8, "icmsg_negotiate");
 
+/* vmbus_prep_negotiate_resp (§8.2): the guest's answer carries one
+ * framework and one message version after the counts, icmsgsize 0x10. */
+#define IC_NEGOTIATE_PKT_SIZE(nfw, nmsg) \
+        (ICMSG_HDR + sizeof(struct icmsg_negotiate) + ((size_t)(nfw) + (nmsg)) * sizeof(struct ic_version))
+#define IC_NEGOTIATE_RESPONSE_SIZE 0x10u
+
+/* What each service needs in a host request before it acts on it (§8.3,
+ * §8.4, §8.5): hv_utils drops shorter requests without an answer. */
+#define IC_HEARTBEAT_MIN_PAYLOAD (ICMSG_HDR + sizeof(uint64_t))
+
 struct heartbeat_msg_data {
         uint64_t seq_num;
         uint32_t reserved[8];
@@ -114,3 +124,96 @@ struct ictimesync_ref_data { /* message version 4.0 */
         uint8_t reserved[3];
 } __attribute__((packed));
 _Static_assert(sizeof(struct ictimesync_ref_data) == 22, "ictimesync_ref_data");
+
+/* Time sync uses ictimesync_ref_data for message versions above 3.x (§8.5). */
+#define IC_TIMESYNC_REF_DATA_MAJOR 4u
+_Static_assert(ICMSG_HDR + sizeof(struct ictimesync_data) == 53, "timesync v1/v3 minimum (§8.5)");
+_Static_assert(ICMSG_HDR + sizeof(struct ictimesync_ref_data) == 50, "timesync v4 minimum (§8.5)");
+_Static_assert(offsetof(struct ictimesync_data, flags) == 24, "ictimesync_data.flags @52");
+_Static_assert(offsetof(struct ictimesync_ref_data, flags) == 16, "ictimesync_ref_data.flags @44");
+
+/* ---- KVP (§8.6; include/uapi/linux/hyperv.h, drivers/hv/hv_kvp.c) ----------
+ * Keys and values travel as NUL-terminated UTF-16LE; key_size/value_size
+ * count bytes including the terminator. */
+#define HV_KVP_EXCHANGE_MAX_KEY_SIZE 512u
+#define HV_KVP_EXCHANGE_MAX_VALUE_SIZE 2048u
+
+enum hv_kvp_exchg_op {
+        KVP_OP_GET = 0,
+        KVP_OP_SET = 1,
+        KVP_OP_DELETE = 2,
+        KVP_OP_ENUMERATE = 3,
+        KVP_OP_GET_IP_INFO = 4,
+        KVP_OP_SET_IP_INFO = 5,
+};
+
+enum hv_kvp_exchg_pool {
+        KVP_POOL_EXTERNAL = 0,      /* host -> guest, set by the administrator */
+        KVP_POOL_GUEST = 1,         /* guest -> host, set by guest software */
+        KVP_POOL_AUTO = 2,          /* guest -> host intrinsic data (OSName, ...) */
+        KVP_POOL_AUTO_EXTERNAL = 3, /* host -> guest intrinsic data (HostName, ...) */
+        KVP_POOL_AUTO_INTERNAL = 4,
+        KVP_POOL_COUNT = 5,
+};
+
+/* Value types (registry types). Linux sends only REG_SZ; it reads REG_U32 and
+ * REG_U64 (8) from the host; OpenVMM names 11 REG_QWORD. */
+#define KVP_REG_SZ 1u
+#define KVP_REG_U32 4u
+#define KVP_REG_U64 8u
+#define KVP_REG_QWORD 11u
+
+/* The intrinsic keys a Linux guest enumerates in KVP_POOL_AUTO, by index
+ * (include/uapi/linux/hyperv.h; hv_kvp_daemon). Past the last: HV_S_CONT. */
+#define KVP_AUTO_KEY_COUNT 10u
+
+struct hv_kvp_hdr {
+        uint8_t operation;
+        uint8_t pool;
+        uint16_t pad;
+} __attribute__((packed));
+_Static_assert(sizeof(struct hv_kvp_hdr) == 4, "hv_kvp_hdr");
+
+struct hv_kvp_exchg_msg_value {
+        uint32_t value_type;
+        uint32_t key_size;
+        uint32_t value_size;
+        uint8_t key[HV_KVP_EXCHANGE_MAX_KEY_SIZE];
+        union {
+                uint8_t value[HV_KVP_EXCHANGE_MAX_VALUE_SIZE];
+                uint32_t value_u32;
+                uint64_t value_u64;
+        } __attribute__((packed));
+} __attribute__((packed));
+_Static_assert(sizeof(struct hv_kvp_exchg_msg_value) == 2572, "hv_kvp_exchg_msg_value");
+_Static_assert(offsetof(struct hv_kvp_exchg_msg_value, key) == 12, "kvp key");
+_Static_assert(offsetof(struct hv_kvp_exchg_msg_value, value) == 524, "kvp value");
+
+struct hv_kvp_msg_enumerate {
+        uint32_t index;
+        struct hv_kvp_exchg_msg_value data;
+} __attribute__((packed));
+_Static_assert(sizeof(struct hv_kvp_msg_enumerate) == 2576, "hv_kvp_msg_enumerate");
+
+struct hv_kvp_msg_delete {
+        uint32_t key_size;
+        uint8_t key[HV_KVP_EXCHANGE_MAX_KEY_SIZE];
+} __attribute__((packed));
+_Static_assert(sizeof(struct hv_kvp_msg_delete) == 516, "hv_kvp_msg_delete");
+
+/* Linux's struct hv_kvp_msg without its IP-injection arm (KVP_OP_*_IP_INFO,
+ * 7430 bytes, not used here): header + the largest GET/SET/DELETE/ENUMERATE
+ * body. Every request is sent at this size (OpenVMM sends the same 2580
+ * bytes), because the guest answers in place within the bytes it received
+ * (hv_kvp.c kvp_respond_to_host: buf_len = recv_len). */
+struct hv_kvp_exchange_msg {
+        struct hv_kvp_hdr kvp_hdr; /* in answers: the first 4 bytes may be read as an int error by Linux */
+        union {
+                struct hv_kvp_exchg_msg_value kvp_get; /* and kvp_set */
+                struct hv_kvp_msg_delete kvp_delete;
+                struct hv_kvp_msg_enumerate kvp_enum_data;
+        } body;
+} __attribute__((packed));
+_Static_assert(sizeof(struct hv_kvp_exchange_msg) == 2580, "KVP request body");
+_Static_assert(offsetof(struct hv_kvp_exchange_msg, body) == 4, "KVP body offset");
+_Static_assert(ICMSG_HDR + sizeof(struct hv_kvp_exchange_msg) <= 16384, "KVP max packet (§5.4)");

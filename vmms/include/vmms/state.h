@@ -30,6 +30,7 @@ enum vmms_op {
         VMMS_OP_RESUME,
         VMMS_OP_DELETE,
         VMMS_OP_CONSOLE,
+        VMMS_OP_KVP, /* SetKVP, RemoveKVP: the worker's KVP service */
         VMMS_OP_MAX,
 };
 

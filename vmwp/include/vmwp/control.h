@@ -20,6 +20,11 @@ struct vmwp_control_ops {
         void (*power_button)(void *opaque);
         /* Graceful shutdown/reboot through the guest's integration service. */
         int (*shutdown)(void *opaque, bool reboot);
+        /* KVP (the integration service, §8.6): add "items" (the guest's),
+         * "host" (the host's items) and "ready" to a reply; set a host
+         * item, or delete it (value NULL). NULL ops answer ENOTSUP. */
+        int (*kvp_get)(void *opaque, struct json_object *into);
+        int (*kvp_set)(void *opaque, const char *key, const char *value);
         /* Add fields to a status / stats reply. */
         void (*status)(void *opaque, struct json_object *into);
         int (*stats)(void *opaque, struct json_object *into);
@@ -29,8 +34,10 @@ struct vmwp_control_ops {
  * memory). *state_event is set to "running"/"paused" when a state event must
  * follow the reply, else NULL. Malformed requests get ok:false replies:
  * EINVAL (no op, bad id, bad field), EOPNOTSUPP (unknown op), EBUSY (a
- * second config), ENOTSUP (KVP: not built in), and shutdown's own errors
- * (ENOTSUP: service not configured, ENOTCONN: guest has not opened it). */
+ * second config), and the integration services' own errors (ENOTSUP: the
+ * service is not configured; shutdown: ENOTCONN, the guest has not opened
+ * it, EBUSY, a request is pending; kvp-get with "key": ENOENT; kvp-set:
+ * EINVAL, ENOSPC, ENOENT for deleting an unknown key). */
 struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void *opaque, struct json_object *req,
                                         const char **state_event);
 

@@ -71,12 +71,26 @@ int vmwp_vm_stats(struct vmwp_vm *vm, struct json_object *into);
  * -EBUSY while a request is unanswered. */
 int vmwp_vm_shutdown(struct vmwp_vm *vm, bool reboot);
 
+/* The integration services learn that the VPs stopped or run again (no
+ * timeouts while paused; a time SYNC after resuming, §8.5). */
+void vmwp_vm_ic_pause(struct vmwp_vm *vm, bool paused);
+
+/* KVP (§8.6): a host item for the guest's host-to-guest pool (value NULL
+ * deletes it); -ENOTSUP without the service, -EINVAL/-ENOSPC/-ENOENT as
+ * icvsp_kvp_set. */
+int vmwp_vm_kvp_set(struct vmwp_vm *vm, const char *key, const char *value);
+/* The guest's items from the last scan of its pools (guest = true) or the
+ * host items set with vmwp_vm_kvp_set, as a new JSON object {key: value}. */
+int vmwp_vm_kvp_items(struct vmwp_vm *vm, bool guest, struct json_object **out);
+bool vmwp_vm_kvp_ready(struct vmwp_vm *vm);
+
 /* What the guest's services reported since the last call. */
 struct vmwp_guest_events {
         int heartbeat;         /* enum icvsp_heartbeat_state */
         uint64_t last_beat_us; /* CLOCK_MONOTONIC */
         bool heartbeat_changed;
         bool shutdown_answered, shutdown_accepted;
+        bool kvp_changed; /* vmwp_vm_kvp_items(vm, true) has news */
 };
 /* Readable when there is something for vmwp_vm_take_guest_events(). */
 int vmwp_vm_guest_event_fd(const struct vmwp_vm *vm);

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The integration services (docs/hyperv-guest-interface.md §8): VMBus
- * devices hv_utils serves in a Linux guest. One struct icvsp per VM adds the
- * configured services to the VMBus server and runs them on one thread of
- * its own (the services are host-initiated: negotiate on open, periodic
- * heartbeats, shutdown on request), so no VP thread ever waits on a guest.
- * docs/integration-services.md describes the protocol handling. */
+ * devices hv_utils serves in a Linux guest — shutdown, heartbeat, time
+ * sync, key-value exchange. One struct icvsp per VM adds the configured
+ * services to the VMBus server and runs them on one thread of its own (the
+ * services are host-initiated: negotiate on open, periodic heartbeats, time
+ * samples and KVP scans, shutdown on request), so no VP thread ever waits on
+ * a guest. docs/integration-services.md describes the protocol handling. */
 #pragma once
 
 #include <stdbool.h>
@@ -25,13 +26,39 @@ enum icvsp_heartbeat_state {
 const char *icvsp_heartbeat_state_to_string(enum icvsp_heartbeat_state s);
 
 struct icvsp_config {
-        bool shutdown, heartbeat;
+        bool shutdown, heartbeat, timesync, kvp;
         uint32_t heartbeat_interval_ms; /* 0: ICVSP_HEARTBEAT_INTERVAL_MS */
         struct guid heartbeat_instance; /* stable per VM (Hyper-V derives it per VM too) */
+        /* Time sync: a SAMPLE every interval (0: only the SYNC after
+         * negotiation and after each resume). */
+        uint32_t timesync_interval_s;
+        /* The partition's reference counter (100 ns units, §1.5), sampled
+         * with the host time for ictimesync_ref_data (§8.5). Without it the
+         * host offers time sync only up to 3.0 (no reference time to send). */
+        uint64_t (*reference_time)(void *opaque);
+        void *reference_opaque;
+        /* KVP: how often the guest's pools are enumerated (0: ICVSP_KVP_POLL_MS). */
+        uint32_t kvp_poll_ms;
+        /* Unanswered requests are dropped after this (0: per service,
+         * ICVSP_REQUEST_TIMEOUT_MS, KVP ICVSP_KVP_TIMEOUT_MS). */
+        uint32_t request_timeout_ms;
 };
 #define ICVSP_HEARTBEAT_INTERVAL_MS 2000u /* what Hyper-V sends (§8.4) */
 #define ICVSP_HEARTBEAT_LOST_AFTER 3u     /* intervals without an answer */
 #define ICVSP_REQUEST_TIMEOUT_MS 10000u   /* an unanswered request is dropped */
+/* Linux answers a KVP request once its daemon did, or with E_FAIL after
+ * HV_UTIL_TIMEOUT (30 s, hv_utils_transport.h). */
+#define ICVSP_KVP_TIMEOUT_MS 35000u
+#define ICVSP_KVP_POLL_MS 10000u
+
+/* KVP limits (docs/integration-services.md): what the host keeps. */
+#define ICVSP_KVP_MAX_HOST_ITEMS 64u   /* keys the host pushes */
+#define ICVSP_KVP_MAX_GUEST_ITEMS 128u /* keys read from the guest's pools */
+#define ICVSP_KVP_MAX_INDEX 64u        /* enumeration indices per pool and scan */
+/* UTF-8 sizes (NUL included) of the longest key and value: 255 and 1023
+ * UTF-16 code units, 3 bytes each at most. */
+#define ICVSP_KVP_KEY_MAX 766u
+#define ICVSP_KVP_VALUE_MAX 3070u
 
 /* Called on the icvsp thread with its lock held: record and return, never
  * call back into icvsp. */
@@ -39,6 +66,8 @@ struct icvsp_owner_ops {
         void (*heartbeat)(void *opaque, enum icvsp_heartbeat_state state, uint64_t last_beat_us);
         /* The guest answered a shutdown/reboot request: accepted (S_OK) or not. */
         void (*shutdown_answered)(void *opaque, bool accepted, uint32_t status);
+        /* A KVP scan found the guest's items changed (icvsp_kvp_list). */
+        void (*kvp_changed)(void *opaque);
 };
 
 /* Adds the configured services to srv (offered at the guest's next
@@ -50,6 +79,12 @@ int icvsp_new(struct vmbus_server *srv, const struct icvsp_config *cfg, const st
  * Accepts NULL. */
 void icvsp_free(struct icvsp *ic);
 
+/* The VM's virtual processors stop / run again. While paused nothing is sent
+ * and nothing times out (the guest cannot answer); resuming restarts the
+ * timeouts and sends a time SYNC (§8.5: after resume). */
+void icvsp_pause(struct icvsp *ic);
+void icvsp_resume(struct icvsp *ic);
+
 /* Ask the guest to shut down (reboot = restart). -ENOTCONN if the guest has
  * not opened and negotiated the shutdown service, -EBUSY while an earlier
  * request is unanswered, -ENOTSUP if it is not configured. */
@@ -58,8 +93,30 @@ bool icvsp_shutdown_ready(struct icvsp *ic);
 
 enum icvsp_heartbeat_state icvsp_heartbeat(struct icvsp *ic, uint64_t *last_beat_us);
 
+/* Time sync: sent so far, and whether the service is negotiated (the
+ * version's major in *major, 0 if not). */
+bool icvsp_timesync_ready(struct icvsp *ic, unsigned *major);
+
+/* KVP. Host items are pushed to the guest (KVP_OP_SET into `pool`) as soon
+ * as its service is negotiated, again whenever it negotiates anew, and
+ * retried after failures at every scan; value NULL deletes (KVP_OP_DELETE).
+ * Keys: 1..255 UTF-16 code units, values up to 1023, valid UTF-8 without
+ * NUL. -EINVAL (bad string, pool), -ENOSPC (ICVSP_KVP_MAX_HOST_ITEMS),
+ * -ENOENT (delete of an unknown key), -ENOTSUP (service not configured). */
+int icvsp_kvp_set(struct icvsp *ic, uint8_t pool, const char *key, const char *value);
+/* Calls fn for every host item (guest = false) or every item of the last
+ * complete scan of the guest's pools (guest = true), under the lock: fn
+ * must not call into icvsp. -ENOTSUP if not configured. */
+typedef void (*icvsp_kvp_fn)(void *opaque, uint8_t pool, const char *key, const char *value);
+int icvsp_kvp_list(struct icvsp *ic, bool guest, icvsp_kvp_fn fn, void *opaque);
+/* Negotiated with the guest; *scans: completed scans of the guest's pools. */
+bool icvsp_kvp_ready(struct icvsp *ic, uint64_t *scans);
+
 struct icvsp_stats {
-        uint64_t requests_sent, responses, bad_packets, timeouts, negotiations, negotiation_failures;
+        uint64_t requests_sent, responses, bad_packets, stale_answers, timeouts, negotiations,
+                negotiation_failures;
         uint64_t heartbeats_answered;
+        uint64_t timesync_syncs, timesync_samples, timesync_answered;
+        uint64_t kvp_sets, kvp_deletes, kvp_push_failures, kvp_enumerates, kvp_bad_items, kvp_scans;
 };
 void icvsp_get_stats(struct icvsp *ic, struct icvsp_stats *out);

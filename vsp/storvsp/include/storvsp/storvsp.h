@@ -89,6 +89,13 @@ int storvsp_channel_new(struct storvsp_controller *c, uint16_t index, const stru
  * away, the guest will not read them); closing the primary channel resets
  * the protocol state (a new handshake is expected). Accepts NULL. */
 void storvsp_channel_free(struct storvsp_channel *ch);
+/* The first half of storvsp_channel_free, for the thread that drove the
+ * channel to call as its last act: waits for the I/O in flight, releases
+ * the disks registered with the channel's io_uring and closes it, so every
+ * io_uring call stays on that thread (its sandbox policy has them; the
+ * thread that frees the channel later may not, docs/sandbox.md). Nothing
+ * but storvsp_channel_free may follow. Accepts NULL; idempotent. */
+void storvsp_channel_quiesce(struct storvsp_channel *ch);
 
 /* data[0..16) is the VMBus descriptor (VM_PKT_COMP with the request's
  * trans_id, or VM_PKT_DATA_INBAND for ENUMERATE_BUS), data[16..len) the

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+/* The integration services of a VM (vsp/ic, docs/integration-services.md):
+ * created from the configuration's "integration" section, fed with the
+ * partition's reference time (time sync v4) and the VM's state (pause,
+ * resume), asked for shutdowns and KVP items by the control protocol.
+ *
+ * Guest events from the service thread (heartbeat, shutdown answers, KVP
+ * changes) are recorded here and announced on an eventfd that the main
+ * loop (run.c) turns into control-protocol events. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/proto.h"
+#include "hv/ic.h"
+#include "hvshim/hvshim.h"
+#include "icvsp/icvsp.h"
+#include "vm-internal.h"
+
+static void notify(struct vmwp_vm *vm) {
+        (void)!write(vm->guest_event_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
+}
+
+/* icvsp thread, its lock held: record and wake the main loop. */
+static void ic_heartbeat(void *opaque, enum icvsp_heartbeat_state st, uint64_t last_beat_us) {
+        struct vmwp_vm *vm = opaque;
+        pthread_mutex_lock(&vm->guest_lock);
+        vm->guest.heartbeat = st;
+        vm->guest.last_beat_us = last_beat_us;
+        vm->guest.heartbeat_changed = true;
+        pthread_mutex_unlock(&vm->guest_lock);
+        notify(vm);
+}
+
+static void ic_shutdown_answered(void *opaque, bool accepted, uint32_t status) {
+        struct vmwp_vm *vm = opaque;
+        pthread_mutex_lock(&vm->guest_lock);
+        vm->guest.shutdown_answered = true;
+        vm->guest.shutdown_accepted = accepted;
+        pthread_mutex_unlock(&vm->guest_lock);
+        notify(vm);
+}
+
+static void ic_kvp_changed(void *opaque) {
+        struct vmwp_vm *vm = opaque;
+        pthread_mutex_lock(&vm->guest_lock);
+        vm->guest.kvp_changed = true;
+        pthread_mutex_unlock(&vm->guest_lock);
+        notify(vm);
+}
+
+static const struct icvsp_owner_ops ic_owner_ops = {
+        .heartbeat = ic_heartbeat, .shutdown_answered = ic_shutdown_answered, .kvp_changed = ic_kvp_changed
+};
+
+/* The partition reference counter (§1.5) the guest compares time samples
+ * against (§8.5, ictimesync_ref_data.vmreferencetime). */
+static uint64_t reference_time(void *opaque) {
+        struct vmwp_vm *vm = opaque;
+        return hvshim_reference_time(vm->hv);
+}
+
+/* Hyper-V's host-provided intrinsic items (KVP_POOL_AUTO_EXTERNAL), which
+ * a Linux guest's daemon keeps in /var/lib/hyperv/.kvp_pool_3. */
+static void push_intrinsic_items(struct vmwp_vm *vm) {
+        char id[GUID_STRING_MAX], host[256] = "";
+        guid_to_string(&vm->cfg.id, id);
+        (void)gethostname(host, sizeof host - 1);
+        (void)icvsp_kvp_set(vm->ic, KVP_POOL_AUTO_EXTERNAL, "VirtualMachineName", vm->cfg.name);
+        (void)icvsp_kvp_set(vm->ic, KVP_POOL_AUTO_EXTERNAL, "VirtualMachineId", id);
+        if (host[0])
+                (void)icvsp_kvp_set(vm->ic, KVP_POOL_AUTO_EXTERNAL, "HostName", host);
+}
+
+int vmwp_vm_add_integration_services(struct vmwp_vm *vm, char *err, size_t errlen) {
+        const struct vm_ic_config *c = &vm->cfg.ic;
+        vm->guest.heartbeat = c->heartbeat ? ICVSP_HEARTBEAT_NO_CONTACT : ICVSP_HEARTBEAT_UNKNOWN;
+        if (!c->shutdown && !c->heartbeat && !c->timesync && !c->kvp)
+                return 0;
+        struct icvsp_config ic = {
+                .shutdown = c->shutdown, .heartbeat = c->heartbeat, .timesync = c->timesync, .kvp = c->kvp,
+                .timesync_interval_s = c->timesync_interval_s, .reference_time = reference_time,
+                .reference_opaque = vm,
+        };
+        guid_derive(&vm->cfg.id, "heartbeat", &ic.heartbeat_instance);
+        int r = icvsp_new(vm->vmbus, &ic, &ic_owner_ops, vm, &vm->ic);
+        if (r < 0) {
+                snprintf(err, errlen, "integration services: %s", strerror(-r));
+                return r;
+        }
+        if (c->kvp)
+                push_intrinsic_items(vm);
+        return 0;
+}
+
+int vmwp_vm_shutdown(struct vmwp_vm *vm, bool reboot) {
+        return vm->ic ? icvsp_request_shutdown(vm->ic, reboot) : -ENOTSUP;
+}
+
+void vmwp_vm_ic_pause(struct vmwp_vm *vm, bool paused) {
+        if (!vm->ic)
+                return;
+        if (paused)
+                icvsp_pause(vm->ic);
+        else
+                icvsp_resume(vm->ic);
+}
+
+/* ---- KVP for the control protocol ---- */
+
+int vmwp_vm_kvp_set(struct vmwp_vm *vm, const char *key, const char *value) {
+        return vm->ic ? icvsp_kvp_set(vm->ic, KVP_POOL_EXTERNAL, key, value) : -ENOTSUP;
+}
+
+/* What the items of one object may take in a control message, JSON
+ * escapes (6 bytes per byte at worst) included: the guest's and the host's
+ * objects of a kvp-get reply together stay below PROTO_MAX_MSG. Items past
+ * the budget are left out. */
+#define KVP_JSON_BUDGET (PROTO_MAX_MSG * 3 / 8)
+
+struct kvp_collect {
+        struct json_object *obj;
+        bool host;
+        size_t budget;
+};
+
+static void add_item(void *opaque, uint8_t pool, const char *key, const char *value) {
+        struct kvp_collect *k = opaque;
+        /* Host: only what the administrator set (pool 0), not the
+         * intrinsic items. Guest: the intrinsic pool is listed first and
+         * wins over a guest-pool item of the same name. */
+        size_t cost = 6 * (strlen(key) + strlen(value)) + 8;
+        if ((k->host && pool != KVP_POOL_EXTERNAL) || json_object_object_get_ex(k->obj, key, NULL) ||
+            cost > k->budget)
+                return;
+        k->budget -= cost;
+        json_object_object_add(k->obj, key, json_object_new_string(value));
+}
+
+int vmwp_vm_kvp_items(struct vmwp_vm *vm, bool guest, struct json_object **out) {
+        struct kvp_collect k = { .obj = json_object_new_object(), .host = !guest, .budget = KVP_JSON_BUDGET };
+        if (!k.obj)
+                return -ENOMEM;
+        int r = vm->ic ? icvsp_kvp_list(vm->ic, guest, add_item, &k) : -ENOTSUP;
+        if (r < 0) {
+                json_object_put(k.obj);
+                return r;
+        }
+        *out = k.obj;
+        return 0;
+}
+
+bool vmwp_vm_kvp_ready(struct vmwp_vm *vm) {
+        return vm->ic && icvsp_kvp_ready(vm->ic, NULL);
+}
+
+/* ---- guest events for the main loop ---- */
+
+int vmwp_vm_guest_event_fd(const struct vmwp_vm *vm) {
+        return vm->guest_event_fd;
+}
+
+void vmwp_vm_take_guest_events(struct vmwp_vm *vm, struct vmwp_guest_events *out) {
+        uint64_t v;
+        (void)!read(vm->guest_event_fd, &v, sizeof v);
+        pthread_mutex_lock(&vm->guest_lock);
+        *out = vm->guest;
+        vm->guest.heartbeat_changed = false;
+        vm->guest.shutdown_answered = false;
+        vm->guest.kvp_changed = false;
+        pthread_mutex_unlock(&vm->guest_lock);
+}
+
+void vmwp_vm_peek_guest_events(struct vmwp_vm *vm, struct vmwp_guest_events *out) {
+        pthread_mutex_lock(&vm->guest_lock);
+        *out = vm->guest;
+        pthread_mutex_unlock(&vm->guest_lock);
+}
+
+static void add_u64(struct json_object *o, const char *key, uint64_t v) {
+        json_object_object_add(o, key, json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v));
+}
+
+/* The services' counters for the "stats" op. */
+void vmwp_vm_ic_stats(struct vmwp_vm *vm, struct json_object *into) {
+        if (!vm->ic)
+                return;
+        struct icvsp_stats s;
+        icvsp_get_stats(vm->ic, &s);
+        add_u64(into, "ic_requests", s.requests_sent);
+        add_u64(into, "ic_bad_packets", s.bad_packets + s.kvp_bad_items);
+        add_u64(into, "ic_timeouts", s.timeouts);
+        add_u64(into, "ic_heartbeats", s.heartbeats_answered);
+        add_u64(into, "ic_timesync_syncs", s.timesync_syncs);
+        add_u64(into, "ic_timesync_samples", s.timesync_samples);
+        add_u64(into, "ic_kvp_scans", s.kvp_scans);
+        add_u64(into, "ic_kvp_push_failures", s.kvp_push_failures);
+}

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: MIT
+/* Key-value exchange (docs/hyperv-guest-interface.md §8.6): the host
+ * pushes its items into the guest's host-to-guest pools (KVP_OP_SET /
+ * KVP_OP_DELETE) and reads the guest's items by enumerating its pools
+ * (KVP_OP_ENUMERATE with index 0, 1, ... until the guest answers with a
+ * non-zero status, HV_S_CONT at the end). The guest serializes transactions
+ * (hv_kvp.c reads no packet while one is being handled), so this is one
+ * state machine with at most one request outstanding:
+ *
+ *   negotiated -> push dirty host items -> scan AUTO, then GUEST pool
+ *      -> (items changed? tell the owner) -> idle until the next poll
+ *
+ * A Linux guest without hv_kvp_daemon answers every request with E_FAIL:
+ * pushes are retried at every scan, the scan finds nothing. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/macro.h"
+#include "internal.h"
+
+static const struct ic_version kvp_versions[] = { { 4, 0 }, { 3, 0 }, { 1, 0 } }; /* hv_kvp.c, §8.2 */
+static const uint8_t scan_pools[] = { KVP_POOL_AUTO, KVP_POOL_GUEST };
+
+struct kvp_item {
+        char *key, *value;
+        uint8_t pool;
+        bool dirty;    /* host: SET (or DELETE) still to send */
+        bool deleting; /* host: removed by the owner, DELETE pending */
+        bool failed;   /* host: the guest refused the last push: retry at the next scan */
+};
+
+struct ic_kvp {
+        struct kvp_item host[ICVSP_KVP_MAX_HOST_ITEMS];
+        unsigned n_host;
+        struct kvp_item guest[ICVSP_KVP_MAX_GUEST_ITEMS]; /* the last complete scan */
+        unsigned n_guest;
+        struct kvp_item scan[ICVSP_KVP_MAX_GUEST_ITEMS]; /* the scan in progress */
+        unsigned n_scan;
+        int pushing; /* host item whose SET/DELETE is outstanding, -1 if none */
+        bool scanning;
+        unsigned scan_pool;
+        uint32_t index;
+        uint64_t next_scan_us, poll_us, scans;
+        char key[ICVSP_KVP_KEY_MAX], value[ICVSP_KVP_VALUE_MAX]; /* decode buffers */
+};
+
+static void item_free(struct kvp_item *it) {
+        free(it->key);
+        free(it->value);
+        *it = (struct kvp_item){ 0 };
+}
+
+static void items_free(struct kvp_item *items, unsigned *n) {
+        for (unsigned i = 0; i < *n; i++)
+                item_free(&items[i]);
+        *n = 0;
+}
+
+int ic_kvp_new(struct ic_service *s) {
+        s->kvp = calloc(1, sizeof *s->kvp);
+        if (!s->kvp)
+                return -ENOMEM;
+        s->kvp->pushing = -1;
+        s->kvp->poll_us = (s->ic->cfg.kvp_poll_ms ? s->ic->cfg.kvp_poll_ms : ICVSP_KVP_POLL_MS) * 1000ull;
+        return 0;
+}
+
+void ic_kvp_free(struct ic_service *s) {
+        struct ic_kvp *k = s->kvp;
+        if (!k)
+                return;
+        items_free(k->host, &k->n_host);
+        items_free(k->guest, &k->n_guest);
+        items_free(k->scan, &k->n_scan);
+        free(k);
+        s->kvp = NULL;
+}
+
+static void host_remove(struct ic_kvp *k, unsigned i) {
+        item_free(&k->host[i]);
+        memmove(&k->host[i], &k->host[i + 1], (k->n_host - i - 1) * sizeof k->host[0]);
+        k->host[--k->n_host] = (struct kvp_item){ 0 };
+}
+
+static bool send_push(struct ic_service *s, unsigned i, uint64_t now) {
+        struct ic_kvp *k = s->kvp;
+        struct kvp_item *it = &k->host[i];
+        struct hv_kvp_exchange_msg m;
+        uint8_t op = it->deleting ? KVP_OP_DELETE : KVP_OP_SET;
+        if (ic_kvp_build(&m, op, it->pool, it->key, it->value, 0) < 0 || ic_send_request(s, &m, sizeof m, now) < 0)
+                return false;
+        /* Cleared now: a change while this is outstanding sets it again. */
+        it->dirty = false;
+        k->pushing = (int)i;
+        s->ic->stats.kvp_sets += op == KVP_OP_SET;
+        s->ic->stats.kvp_deletes += op == KVP_OP_DELETE;
+        return true;
+}
+
+static bool send_enumerate(struct ic_service *s, uint64_t now) {
+        struct ic_kvp *k = s->kvp;
+        struct hv_kvp_exchange_msg m;
+        if (ic_kvp_build(&m, KVP_OP_ENUMERATE, scan_pools[k->scan_pool], NULL, NULL, k->index) < 0 ||
+            ic_send_request(s, &m, sizeof m, now) < 0)
+                return false;
+        s->ic->stats.kvp_enumerates++;
+        return true;
+}
+
+static void start_scan(struct ic_service *s) {
+        struct ic_kvp *k = s->kvp;
+        items_free(k->scan, &k->n_scan);
+        k->scanning = true;
+        k->scan_pool = 0;
+        k->index = 0;
+        for (unsigned i = 0; i < k->n_host; i++)
+                if (k->host[i].failed)
+                        k->host[i].dirty = true;
+}
+
+static bool same_items(const struct kvp_item *a, unsigned na, const struct kvp_item *b, unsigned nb) {
+        if (na != nb)
+                return false;
+        for (unsigned i = 0; i < na; i++)
+                if (a[i].pool != b[i].pool || strcmp(a[i].key, b[i].key) || strcmp(a[i].value, b[i].value))
+                        return false;
+        return true;
+}
+
+static void finish_scan(struct ic_service *s, uint64_t now) {
+        struct ic_kvp *k = s->kvp;
+        k->scanning = false;
+        k->scans++;
+        s->ic->stats.kvp_scans++;
+        k->next_scan_us = now + k->poll_us;
+        if (same_items(k->scan, k->n_scan, k->guest, k->n_guest)) {
+                items_free(k->scan, &k->n_scan);
+                return;
+        }
+        items_free(k->guest, &k->n_guest);
+        memcpy(k->guest, k->scan, k->n_scan * sizeof k->scan[0]);
+        k->n_guest = k->n_scan;
+        memset(k->scan, 0, sizeof k->scan);
+        k->n_scan = 0;
+        if (s->ic->ops && s->ic->ops->kvp_changed)
+                s->ic->ops->kvp_changed(s->ic->opaque);
+}
+
+static void next_pool(struct ic_service *s, uint64_t now) {
+        struct ic_kvp *k = s->kvp;
+        k->index = 0;
+        if (++k->scan_pool == ARRAY_SIZE(scan_pools))
+                finish_scan(s, now);
+}
+
+static void kvp_tick(struct ic_service *s, uint64_t now) {
+        struct ic_kvp *k = s->kvp;
+        if (!s->negotiated || s->outstanding)
+                return;
+        if (!k->scanning && now >= k->next_scan_us)
+                start_scan(s);
+        /* Host items first: they are what an administrator just changed. */
+        for (unsigned i = 0; i < k->n_host; i++)
+                if (k->host[i].dirty)
+                        if (send_push(s, i, now))
+                                return;
+        if (k->scanning)
+                (void)send_enumerate(s, now);
+}
+
+/* The guest's (new) service: it may have lost what it had (a reloaded
+ * hv_utils, a new daemon), so every host item is pushed again. */
+static void kvp_ready(struct ic_service *s, uint64_t now) {
+        struct ic_kvp *k = s->kvp;
+        k->pushing = -1;
+        k->scanning = false;
+        k->next_scan_us = now;
+        for (unsigned i = 0; i < k->n_host; i++)
+                k->host[i].dirty = true;
+        kvp_tick(s, now);
+}
+
+static void push_done(struct ic_service *s, bool ok) {
+        struct ic_kvp *k = s->kvp;
+        unsigned i = (unsigned)k->pushing;
+        k->pushing = -1;
+        if (i >= k->n_host || k->host[i].dirty) /* changed meanwhile: pushed again */
+                return;
+        /* A DELETE is done either way: a guest without the key refuses it. */
+        if (k->host[i].deleting) {
+                host_remove(k, i);
+                return;
+        }
+        k->host[i].failed = !ok;
+        if (!ok)
+                s->ic->stats.kvp_push_failures++;
+}
+
+static void scan_answer(struct ic_service *s, uint32_t status, const uint8_t *body, size_t len, uint64_t now) {
+        struct ic_kvp *k = s->kvp;
+        if (status != HV_S_OK) { /* HV_S_CONT: past the last item; E_FAIL: no daemon */
+                next_pool(s, now);
+                return;
+        }
+        uint8_t pool = scan_pools[k->scan_pool];
+        if (ic_kvp_parse_enumerate(body, len, pool, k->key, k->value) < 0) {
+                s->ic->stats.kvp_bad_items++;
+        } else if (k->n_scan < ICVSP_KVP_MAX_GUEST_ITEMS) {
+                struct kvp_item *it = &k->scan[k->n_scan];
+                it->key = strdup(k->key);
+                it->value = strdup(k->value);
+                it->pool = pool;
+                if (it->key && it->value)
+                        k->n_scan++;
+                else
+                        item_free(it);
+        }
+        if (++k->index >= ICVSP_KVP_MAX_INDEX || k->n_scan == ICVSP_KVP_MAX_GUEST_ITEMS)
+                next_pool(s, now);
+}
+
+static void kvp_response(struct ic_service *s, const struct icmsg_hdr *h, const uint8_t *body, size_t len,
+                         uint64_t now) {
+        struct ic_kvp *k = s->kvp;
+        if (k->pushing >= 0) {
+                push_done(s, h->status == HV_S_OK);
+                return;
+        }
+        if (k->scanning)
+                scan_answer(s, h->status, body, len, now);
+}
+
+/* No answer in time (a hung daemon) or the channel closed: give up this
+ * round; pushes are retried at the next scan. */
+static void kvp_abandoned(struct ic_service *s, uint64_t now) {
+        struct ic_kvp *k = s->kvp;
+        if (k->pushing >= 0)
+                push_done(s, false);
+        if (k->scanning) {
+                k->scanning = false;
+                items_free(k->scan, &k->n_scan);
+                k->next_scan_us = now + k->poll_us;
+        }
+}
+
+const struct ic_service_ops ic_kvp_ops = {
+        .name = "kvp",
+        .msgtype = ICMSGTYPE_KVPEXCHANGE,
+        .msg_versions = kvp_versions,
+        .n_msg_versions = ARRAY_SIZE(kvp_versions),
+        .timeout_ms = ICVSP_KVP_TIMEOUT_MS,
+        .ready = kvp_ready,
+        .tick = kvp_tick,
+        .response = kvp_response,
+        .abandoned = kvp_abandoned,
+};
+
+/* ---- API (any thread) ---- */
+
+static int find_host(const struct ic_kvp *k, uint8_t pool, const char *key) {
+        for (unsigned i = 0; i < k->n_host; i++)
+                if (k->host[i].pool == pool && !strcmp(k->host[i].key, key))
+                        return (int)i;
+        return -ENOENT;
+}
+
+static int host_store(struct ic_kvp *k, uint8_t pool, const char *key, const char *value) {
+        int i = find_host(k, pool, key);
+        char *v = value ? strdup(value) : NULL;
+        if (value && !v)
+                return -ENOMEM;
+        if (i < 0 && !value)
+                return -ENOENT;
+        if (i >= 0 && !value && k->host[i].deleting)
+                return -ENOENT;
+        if (i < 0) {
+                if (k->n_host == ICVSP_KVP_MAX_HOST_ITEMS) {
+                        free(v);
+                        return -ENOSPC;
+                }
+                char *kk = strdup(key);
+                if (!kk) {
+                        free(v);
+                        return -ENOMEM;
+                }
+                i = (int)k->n_host++;
+                k->host[i] = (struct kvp_item){ .key = kk, .pool = pool };
+        }
+        struct kvp_item *it = &k->host[i];
+        if (value) {
+                free(it->value);
+                it->value = v;
+        }
+        it->deleting = !value;
+        it->dirty = true;
+        it->failed = false;
+        return 0;
+}
+
+int icvsp_kvp_set(struct icvsp *ic, uint8_t pool, const char *key, const char *value) {
+        if (!ic->enabled[IC_KVP])
+                return -ENOTSUP;
+        if ((pool != KVP_POOL_EXTERNAL && pool != KVP_POOL_AUTO_EXTERNAL) || ic_kvp_check_strings(key, value) < 0)
+                return -EINVAL;
+        pthread_mutex_lock(&ic->lock);
+        struct ic_service *s = &ic->svc[IC_KVP];
+        int r = host_store(s->kvp, pool, key, value);
+        /* Without a guest to tell, a deletion is done at once (a slot
+         * kept for a DELETE nobody receives would fill the table). */
+        if (r == 0 && !value && !(s->ch && s->negotiated) && s->kvp->pushing < 0)
+                host_remove(s->kvp, (unsigned)find_host(s->kvp, pool, key));
+        else if (r == 0 && !ic->paused)
+                kvp_tick(s, ic_now_us());
+        pthread_mutex_unlock(&ic->lock);
+        return r;
+}
+
+int icvsp_kvp_list(struct icvsp *ic, bool guest, icvsp_kvp_fn fn, void *opaque) {
+        if (!ic->enabled[IC_KVP])
+                return -ENOTSUP;
+        pthread_mutex_lock(&ic->lock);
+        struct ic_kvp *k = ic->svc[IC_KVP].kvp;
+        const struct kvp_item *items = guest ? k->guest : k->host;
+        unsigned n = guest ? k->n_guest : k->n_host;
+        for (unsigned i = 0; i < n; i++)
+                if (!items[i].deleting)
+                        fn(opaque, items[i].pool, items[i].key, items[i].value);
+        pthread_mutex_unlock(&ic->lock);
+        return 0;
+}
+
+bool icvsp_kvp_ready(struct icvsp *ic, uint64_t *scans) {
+        if (!ic->enabled[IC_KVP])
+                return false;
+        pthread_mutex_lock(&ic->lock);
+        struct ic_service *s = &ic->svc[IC_KVP];
+        bool ready = s->ch && s->negotiated;
+        if (scans)
+                *scans = s->kvp->scans;
+        pthread_mutex_unlock(&ic->lock);
+        return ready;
+}
