@@ -1,5 +1,13 @@
 // SPDX-License-Identifier: MIT
-/* The DSDT: \_S5 for ACPI power-off, the VMBus device and COM1.
+/* The DSDT: \_S5 for ACPI power-off, the VMBus device, COM1 and the
+ * emulated legacy devices (docs/emulated-devices.md): the i8042 keyboard
+ * controller (PNP0303: Linux's i8042 driver finds it through PNP), the
+ * CMOS RTC (PNP0B00: rtc_cmos), and, with IDE disks, PCI bus 0 behind a
+ * PNP0A03 host bridge. Linux with ACPI scans PCI only below such a bridge
+ * (pci_acpi_init() sets up ACPI IRQ routing and skips the legacy conf1
+ * scan), and takes the windows for BARs from its _CRS: bus 0, the conf1
+ * ports, and I/O below and above them (the bus-master BAR at 0xC000). The
+ * IDE function is in compatibility mode with no interrupt pin, so no _PRT.
  *
  * VMBus: Linux 6.1's hv_vmbus is an ACPI driver matching _HID "VMBus" and
  * needs a _CRS that evaluates, even if empty (docs/hyperv-guest-interface.md
@@ -58,6 +66,56 @@ static void add_com1(struct aml *a) {
         aml_close(a);
 }
 
+static void add_i8042(struct aml *a) {
+        aml_device_open(a, "PS2K");
+        aml_name(a, "_HID");
+        aml_eisaid(a, "PNP0303"); /* IBM enhanced (101/102-key, PS/2) keyboard controller */
+        aml_name(a, "_STA");
+        aml_integer(a, 0x0f);
+        aml_name(a, "_CRS");
+        aml_buffer_open(a);
+        aml_res_io(a, ACPI_I8042_DATA_PORT, 1);
+        aml_res_io(a, ACPI_I8042_CMD_PORT, 1);
+        aml_res_irq(a, ACPI_I8042_IRQ);
+        aml_res_end(a);
+        aml_close(a);
+        aml_close(a);
+}
+
+static void add_rtc(struct aml *a) {
+        aml_device_open(a, "RTC");
+        aml_name(a, "_HID");
+        aml_eisaid(a, "PNP0B00"); /* AT real-time clock */
+        aml_name(a, "_STA");
+        aml_integer(a, 0x0f);
+        aml_name(a, "_CRS");
+        aml_buffer_open(a);
+        aml_res_io(a, ACPI_RTC_PORT, 2);
+        aml_res_irq(a, ACPI_RTC_IRQ);
+        aml_res_end(a);
+        aml_close(a);
+        aml_close(a);
+}
+
+static void add_pci0(struct aml *a) {
+        aml_device_open(a, "PCI0");
+        aml_name(a, "_HID");
+        aml_eisaid(a, "PNP0A03"); /* PCI bus */
+        aml_name(a, "_UID");
+        aml_integer(a, 0);
+        aml_name(a, "_BBN");
+        aml_integer(a, 0);
+        aml_name(a, "_CRS");
+        aml_buffer_open(a);
+        aml_res_word_bus(a, 0, 0);
+        aml_res_io(a, ACPI_PCI_CONF1_PORT, 8);
+        aml_res_word_io(a, 0x0000, ACPI_PCI_CONF1_PORT - 1);
+        aml_res_word_io(a, ACPI_PCI_CONF1_PORT + 8, 0xffff);
+        aml_res_end(a);
+        aml_close(a);
+        aml_close(a);
+}
+
 int acpi_build_dsdt(const struct acpi_config *c, uint8_t **out, size_t *out_len) {
         struct aml a;
         aml_init(&a, ACPI_TABLES_MAX_SIZE / 2);
@@ -70,6 +128,12 @@ int acpi_build_dsdt(const struct acpi_config *c, uint8_t **out, size_t *out_len)
                 add_vmbus(&a);
         if (c->com1)
                 add_com1(&a);
+        if (c->i8042)
+                add_i8042(&a);
+        if (c->rtc)
+                add_rtc(&a);
+        if (c->pci)
+                add_pci0(&a);
         aml_close(&a);
         return aml_finish(&a, out, out_len);
 }

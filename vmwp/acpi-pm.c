@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* ACPI PM1a event/control, PM timer, reset register (ACPI 6.5 §4.8.3),
- * the 8042 reset command and the marker port. */
+/* ACPI PM1a event/control, PM timer, reset register (ACPI 6.5 §4.8.3)
+ * and the marker port. (The 8042's reset command is the i8042's, emu/.) */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -14,8 +14,6 @@
 #include "vmwp/acpi.h"
 #include "vmwp/pm.h"
 
-#define KBC_STATUS_PORT 0x64
-#define KBC_CMD_RESET 0xfe
 /* Reset control register (0xCF9): SYS_RST (bit 1) + RST_CPU (bit 2) is a
  * hard reset (0x6), with FULL_RST (bit 3) a full one (0xE). */
 #define RST_CNT_MASK 0x0e
@@ -109,8 +107,6 @@ uint32_t acpi_pm_read(struct acpi_pm *pm, uint16_t port, unsigned len) {
         pthread_mutex_lock(&pm->lock);
         if (port == VMSTACK_RESET_PORT) {
                 v = pm->rst_cnt;
-        } else if (port == KBC_STATUS_PORT) {
-                v = 0; /* input and output buffers empty: no keyboard behind it */
         } else {
                 for (size_t i = 0; i < 3; i++)
                         if (port >= blocks[i] && port + len <= blocks[i] + sizes[i]) {
@@ -205,18 +201,6 @@ PORT_OPS(cnt, VMSTACK_PM1A_CNT_PORT);
 PORT_OPS(tmr, VMSTACK_PM_TMR_PORT);
 PORT_OPS(rst, VMSTACK_RESET_PORT);
 
-static void kbc_read(void *o, struct vid_vp *vp, uint64_t off, void *d, unsigned len) {
-        memset(d, 0, len); /* status: both buffers empty */
-}
-
-static void kbc_write(void *o, struct vid_vp *vp, uint64_t off, const void *d, unsigned len) {
-        struct acpi_pm *pm = o;
-        if (len == 1 && *(const uint8_t *)d == KBC_CMD_RESET && pm->ops->reset)
-                pm->ops->reset(pm->opaque, "keyboard controller reset (0xFE to port 0x64)");
-}
-
-static const struct vid_io_ops kbc_ops = { .read = kbc_read, .write = kbc_write };
-
 static void marker_write(void *o, struct vid_vp *vp, uint64_t off, const void *d, unsigned len) {
         struct acpi_pm *pm = o;
         uint32_t v = 0;
@@ -232,9 +216,11 @@ int acpi_pm_register(struct acpi_pm *pm, struct vid_partition *p) {
         if ((r = vid_register_pio(p, VMSTACK_PM1A_EVT_PORT, 4, &evt_ops, pm)) < 0 ||
             (r = vid_register_pio(p, VMSTACK_PM1A_CNT_PORT, 2, &cnt_ops, pm)) < 0 ||
             (r = vid_register_pio(p, VMSTACK_PM_TMR_PORT, 4, &tmr_ops, pm)) < 0 ||
-            (r = vid_register_pio(p, VMSTACK_RESET_PORT, 1, &rst_ops, pm)) < 0 ||
-            (r = vid_register_pio(p, KBC_STATUS_PORT, 1, &kbc_ops, pm)) < 0 ||
             (r = vid_register_pio(p, VMSTACK_MARKER_PORT, 4, &marker_ops, pm)) < 0)
                 return r;
         return 0;
+}
+
+int acpi_pm_register_reset(struct acpi_pm *pm, struct vid_partition *p) {
+        return vid_register_pio(p, VMSTACK_RESET_PORT, 1, &rst_ops, pm);
 }

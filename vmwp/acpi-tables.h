@@ -134,6 +134,7 @@ ASSERT_OFFSET(struct acpi_fadt, hypervisor_vendor_identity, 268);
 #define ACPI_FADT_RESET_REG_SUP (1u << 10)
 /* IA-PC boot architecture flags (§5.2.9.3). */
 #define ACPI_IAPC_LEGACY_DEVICES (1u << 0)
+#define ACPI_IAPC_8042 (1u << 1)
 #define ACPI_IAPC_VGA_NOT_PRESENT (1u << 2)
 #define ACPI_IAPC_CMOS_RTC_NOT_PRESENT (1u << 5)
 

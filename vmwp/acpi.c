@@ -27,7 +27,7 @@ void acpi_config_default(struct acpi_config *c, uint64_t base, unsigned n_cpus) 
                 .pm1a_evt_port = VMSTACK_PM1A_EVT_PORT, .pm1a_cnt_port = VMSTACK_PM1A_CNT_PORT,
                 .pm_tmr_port = VMSTACK_PM_TMR_PORT, .reset_port = VMSTACK_RESET_PORT,
                 .reset_value = VMSTACK_RESET_VALUE, .slp_typ_s5 = VMSTACK_SLP_TYP_S5,
-                .com1 = true, .vmbus = true,
+                .com1 = true, .vmbus = true, .i8042 = true, .rtc = true,
         };
 }
 
@@ -102,8 +102,11 @@ static void fadt_fill(const struct acpi_config *c, struct acpi_fadt *f, uint64_t
         /* C2/C3 not supported (latencies above 100/1000 us, §5.2.9). */
         f->p_lvl2_lat = 101;
         f->p_lvl3_lat = 1001;
-        /* No i8042 (bit 1 clear), no VGA, no CMOS RTC: none is emulated. */
-        f->iapc_boot_arch = ACPI_IAPC_LEGACY_DEVICES | ACPI_IAPC_VGA_NOT_PRESENT | ACPI_IAPC_CMOS_RTC_NOT_PRESENT;
+        /* No VGA; the i8042 and the CMOS RTC as emulated (§5.2.9.3). The
+         * century byte of the RTC's CMOS RAM is named for the OS. */
+        f->iapc_boot_arch = (uint16_t)(ACPI_IAPC_LEGACY_DEVICES | ACPI_IAPC_VGA_NOT_PRESENT |
+                                       (c->i8042 ? ACPI_IAPC_8042 : 0) | (c->rtc ? 0 : ACPI_IAPC_CMOS_RTC_NOT_PRESENT));
+        f->century = c->rtc ? ACPI_RTC_CENTURY : 0;
         /* Fixed-feature power button (PWR_BUTTON clear); no sleep button. */
         f->flags = ACPI_FADT_WBINVD | ACPI_FADT_PROC_C1 | ACPI_FADT_SLP_BUTTON | ACPI_FADT_RESET_REG_SUP;
         f->reset_reg = gas_io(c->reset_port, 8, ACPI_GAS_ACCESS_BYTE);

@@ -341,3 +341,26 @@ void aml_res_end(struct aml *a) {
         static const uint8_t d[2] = { 0x79, 0x00 };
         aml_bytes(a, d, sizeof d);
 }
+
+/* Word Address Space Descriptor (§6.4.3.5.3): tag 88h, length 13,
+ * resource type, general flags (bit 3 _MAF, bit 2 _MIF, bit 1 _DEC = 0,
+ * bit 0 = 0: producer), type-specific flags, then granularity, minimum,
+ * maximum, translation offset and length, 16 bits each. */
+static void word_space(struct aml *a, uint8_t type, uint8_t type_flags, uint16_t min, uint16_t max) {
+        uint16_t len = (uint16_t)(max - min + 1);
+        uint8_t d[16] = { 0x88, 13, 0, type, 0x0c, type_flags, 0, 0, (uint8_t)min, (uint8_t)(min >> 8),
+                          (uint8_t)max, (uint8_t)(max >> 8), 0, 0, (uint8_t)len, (uint8_t)(len >> 8) };
+        if (max < min) {
+                fail(a, -EINVAL);
+                return;
+        }
+        aml_bytes(a, d, sizeof d);
+}
+
+void aml_res_word_bus(struct aml *a, uint16_t min, uint16_t max) {
+        word_space(a, 2, 0, min, max);
+}
+
+void aml_res_word_io(struct aml *a, uint16_t min, uint16_t max) {
+        word_space(a, 1, 0x03, min, max); /* _RNG = 3: ISA and non-ISA ranges */
+}

@@ -22,6 +22,7 @@
 
 static const char usage[] =
         "Usage: vmwp --config FILE.json [--serial stdio|file:PATH|socket:PATH|pty|none] [--timing]\n"
+        "            [--keyboard socket:PATH|none]\n"
         "            [--sandbox-user NAME|UID[:GID]] [--no-sandbox] [--sandbox-probe PATH]\n"
         "       vmwp --control-fd N [--serial ...] [--timing] [--sandbox-user ...]\n"
         "\n"
@@ -34,6 +35,9 @@ static const char usage[] =
         "                     socket:PATH (a unix socket, one client at a time, its input\n"
         "                     goes to the guest), pty (path printed on stderr), none\n"
         "                     (default with --control-fd; serial_log still applies)\n"
+        "  --keyboard SPEC    socket:PATH: a unix socket (one client at a time) whose\n"
+        "                     bytes are typed on the emulated PS/2 keyboard as ASCII\n"
+        "                     characters (US layout); none (default)\n"
         "  --timing           print boot timestamps (first guest instruction, booted\n"
         "                     marker, first serial byte) on exit\n"
         "  --sandbox-user U   user (and group) the sandboxed worker runs as when started\n"
@@ -52,6 +56,7 @@ struct args {
         const char *config_path;
         int control_fd;
         const char *serial;
+        const char *keyboard;
         bool timing;
         struct sandbox_options sandbox;
 };
@@ -61,7 +66,8 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 { "config", required_argument, NULL, 'c' }, { "control-fd", required_argument, NULL, 'f' },
                 { "serial", required_argument, NULL, 's' }, { "timing", no_argument, NULL, 't' },
                 { "sandbox-user", required_argument, NULL, 'u' }, { "no-sandbox", no_argument, NULL, 'n' },
-                { "sandbox-probe", required_argument, NULL, 'p' }, { "help", no_argument, NULL, 'h' },
+                { "sandbox-probe", required_argument, NULL, 'p' }, { "keyboard", required_argument, NULL, 'k' },
+                { "help", no_argument, NULL, 'h' },
                 {},
         };
         *a = (struct args){ .control_fd = -1 };
@@ -85,6 +91,9 @@ static int parse_args(int argc, char **argv, struct args *a) {
                         break;
                 case 't':
                         a->timing = true;
+                        break;
+                case 'k':
+                        a->keyboard = optarg;
                         break;
                 case 'u':
                         a->sandbox.user = optarg;
@@ -211,6 +220,11 @@ int main(int argc, char **argv) {
         const char *spec = a.serial ? a.serial : a.config_path ? "stdio" : "none";
         if (vmwp_console_spec_parse(spec, &opt.serial) < 0) {
                 fprintf(stderr, "vmwp: --serial: invalid value \"%s\"\n", spec);
+                return VMWP_EXIT_USAGE;
+        }
+        if (a.keyboard && (vmwp_console_spec_parse(a.keyboard, &opt.keyboard) < 0 ||
+                           (opt.keyboard.kind != VMWP_CONSOLE_SOCKET && opt.keyboard.kind != VMWP_CONSOLE_NONE))) {
+                fprintf(stderr, "vmwp: --keyboard: invalid value \"%s\" (socket:PATH or none)\n", a.keyboard);
                 return VMWP_EXIT_USAGE;
         }
         opt.timing = a.timing;

@@ -7,6 +7,7 @@
  * using a new system call on its run-time path, it is added here; the
  * SIGSYS line names it. */
 #include <linux/fs.h>
+#include <linux/kvm.h>
 #include <stddef.h>
 #include <sys/file.h>
 #include <sys/syscall.h>
@@ -31,4 +32,21 @@ static const struct sandbox_rule storvsp_rules[] = {
 
 const struct sandbox_policy sandbox_storvsp_policy = {
         .name = "storvsp", .rules = storvsp_rules, .n_rules = ARRAY_SIZE(storvsp_rules),
+};
+
+/* The emulated devices' service thread (emu/service.h, vmwp/vm-emu.c),
+ * narrowed to this once the sandbox is entered: it sleeps in poll(2) on
+ * its kick eventfd, the IDE disk queue's io_uring eventfd, the RTC's
+ * timerfd and the keyboard socket; submits and reaps IDE I/O (registering
+ * a disk with the ring on first use); raises IRQ 14/15/8/1 (KVM_IRQ_LINE);
+ * re-arms the RTC timer; accepts and reads keyboard clients; at exit
+ * drains the ring and drops the disks, releasing their image locks. */
+static const struct sandbox_rule emu_rules[] = {
+        SANDBOX_ALLOW(__NR_poll), SANDBOX_ALLOW(__NR_ppoll), SANDBOX_ALLOW(__NR_io_uring_enter),
+        SANDBOX_ALLOW(__NR_io_uring_register), SANDBOX_IOCTL(KVM_IRQ_LINE), SANDBOX_ALLOW(__NR_timerfd_settime),
+        SANDBOX_ALLOW(__NR_accept4), SANDBOX_ALLOW_ARG(__NR_flock, 1, LOCK_UN),
+};
+
+const struct sandbox_policy sandbox_emu_policy = {
+        .name = "emu", .rules = emu_rules, .n_rules = ARRAY_SIZE(emu_rules),
 };

@@ -27,6 +27,7 @@ struct vmwp_vm {
         struct vmbus_host_hv *vmbus_host;
         struct vmbus_server *vmbus;
         struct icvsp *ic;
+        struct vmwp_emu *emu; /* the emulated legacy devices (vm-emu.c) */
 
         /* Guest events from service threads, for the main loop (vm-ic.c). */
         pthread_mutex_t guest_lock;
@@ -51,6 +52,9 @@ uint64_t vmwp_now_ns(void);
 int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen);
 /* One storvsp device per SCSI controller of the configuration (vm-storage.c). */
 int vmwp_vm_add_disks(struct vmwp_vm *vm, char *err, size_t errlen);
+/* The disk image of config entry i: vmms's fd if it sent one, else the path. */
+struct disk;
+int vmwp_vm_open_disk(struct vmwp_vm *vm, uint32_t i, struct disk **out);
 /* Tear that down again; the VPs must be stopped (vid_partition_join). */
 void vmwp_vm_detach_vmbus(struct vmwp_vm *vm);
 /* The integration services of the configuration (vm-ic.c), on vm->vmbus. */

@@ -8,6 +8,7 @@
 
 #include "common/macro.h"
 #include "vid/vid.h"
+#include "vm-emu.h"
 #include "vm-internal.h"
 
 const struct vm_config *vmwp_vm_config(const struct vmwp_vm *vm) {
@@ -72,6 +73,7 @@ int vmwp_vm_stats(struct vmwp_vm *vm, struct json_object *into) {
         add_u64(into, "console_dropped_bytes", cs.out_dropped);
         add_u64(into, "console_clients", cs.clients);
         add_u64(into, "acpi_unsupported_sleep", ps.unsupported_sleep);
+        vmwp_vm_emu_stats(vm, into);
         vmwp_vm_ic_stats(vm, into);
         return 0;
 }

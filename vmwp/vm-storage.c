@@ -20,7 +20,7 @@ static int map_guest(void *opaque, uint64_t gpa, size_t len, void **host) {
 }
 
 /* The disk image for config entry i: vmms's fd if it sent one, else the path. */
-static int open_disk(struct vmwp_vm *vm, uint32_t i, struct disk **out) {
+int vmwp_vm_open_disk(struct vmwp_vm *vm, uint32_t i, struct disk **out) {
         const struct vm_disk_config *dc = &vm->cfg.disks[i];
         struct disk_options o = { .path = dc->path, .fd = -1, .read_only = dc->read_only,
                                   .block_size = dc->sector_size };
@@ -55,7 +55,7 @@ static int add_controller(struct vmwp_vm *vm, uint32_t ctrl, char *err, size_t e
                 if (dc->bus != VM_DISK_SCSI || dc->controller != ctrl)
                         continue;
                 struct disk *d;
-                r = open_disk(vm, i, &d);
+                r = vmwp_vm_open_disk(vm, i, &d);
                 if (r >= 0) {
                         r = storvsp_controller_attach(storvsp_device_controller(dev), dc->lun, d, NULL);
                         disk_unref(d); /* the controller holds its own reference */
@@ -83,10 +83,8 @@ int vmwp_vm_add_disks(struct vmwp_vm *vm, char *err, size_t errlen) {
                         return snprintf(err, errlen, "sandbox: storvsp policy: %s", strerror(-r)), r;
         }
         for (uint32_t i = 0; i < vm->cfg.n_disks; i++) {
-                if (vm->cfg.disks[i].bus != VM_DISK_SCSI) {
-                        snprintf(err, errlen, "disks[%u]: bus \"ide\": this worker has no emulated IDE controller", i);
-                        return -ENOTSUP;
-                }
+                if (vm->cfg.disks[i].bus != VM_DISK_SCSI)
+                        continue; /* the emulated IDE controller's (vm-emu.c) */
                 used[vm->cfg.disks[i].controller] = true;
         }
         for (uint32_t c = 0; c < VM_SCSI_CONTROLLERS_MAX; c++) {

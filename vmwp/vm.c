@@ -18,6 +18,7 @@
 #include "common/proto.h"
 #include "hv/vmstack.h"
 #include "vid/vid.h"
+#include "vm-emu.h"
 #include "vm-internal.h"
 #include "vmwp/acpi.h"
 #include "vmwp/boot.h"
@@ -203,6 +204,7 @@ static int load_boot_image(struct vmwp_vm *vm, uint64_t rsdp, char *err, size_t 
 static int write_acpi(struct vmwp_vm *vm, char *err, size_t errlen) {
         struct acpi_config ac;
         acpi_config_default(&ac, BOOT_ACPI_GPA, vm->cfg.vcpus);
+        vmwp_vm_emu_acpi(vm, &ac);
         _cleanup_free_ uint8_t *buf = malloc(BOOT_ACPI_SIZE);
         if (!buf)
                 return -ENOMEM;
@@ -221,9 +223,11 @@ static int add_devices(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *er
                 return r;
         if ((r = uart_new(&vm_uart_ops, vm, &vm->uart)) < 0 || (r = uart_register(vm->uart, vm->p, COM1_PORT)) < 0 ||
             (r = acpi_pm_new(&vm_pm_ops, vm, VMSTACK_SLP_TYP_S5, &vm->pm)) < 0 ||
-            (r = acpi_pm_register(vm->pm, vm->p)) < 0)
+            (r = acpi_pm_register(vm->pm, vm->p)) < 0) {
                 snprintf(err, errlen, "creating the platform devices: %s", strerror(-r));
-        return r;
+                return r;
+        }
+        return vmwp_vm_add_emu(vm, opt, err, errlen);
 }
 
 int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, struct vmwp_vm **out, char *err,
@@ -282,6 +286,8 @@ int vmwp_vm_start(struct vmwp_vm *vm) {
         }
         char err[384] = "";
         int r = sandbox_enter(vm->sandbox, err, sizeof err);
+        if (r >= 0 && (r = vmwp_vm_emu_sandboxed(vm)) < 0)
+                snprintf(err, sizeof err, "loading the \"emu\" policy: %s", strerror(-r));
         if (r >= 0 && (r = sandbox_run_as(vm->sandbox, "vcpu", start_vps, vm)) < 0)
                 snprintf(err, sizeof err, "starting the vCPUs under the \"vcpu\" policy: %s", strerror(-r));
         if (r >= 0 && (r = sandbox_thread_policy(vm->sandbox, "main")) < 0)
@@ -301,6 +307,7 @@ void vmwp_vm_free(struct vmwp_vm *vm) {
          * off the partition (irqfds, ioeventfds), then the partition. */
         if (vm->p)
                 vid_partition_join(vm->p);
+        vmwp_vm_free_emu(vm);
         vmwp_vm_detach_vmbus(vm);
         vid_partition_destroy(vm->p);
         acpi_pm_free(vm->pm);

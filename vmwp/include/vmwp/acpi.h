@@ -20,6 +20,13 @@
 #define ACPI_SCI_IRQ 9u
 #define ACPI_COM1_PORT 0x3f8u
 #define ACPI_COM1_IRQ 4u
+#define ACPI_I8042_DATA_PORT 0x60u
+#define ACPI_I8042_CMD_PORT 0x64u
+#define ACPI_I8042_IRQ 1u
+#define ACPI_RTC_PORT 0x70u
+#define ACPI_RTC_IRQ 8u
+#define ACPI_RTC_CENTURY 0x32u /* the CMOS century byte (FADT CENTURY) */
+#define ACPI_PCI_CONF1_PORT 0xcf8u
 
 /* PM1 status/enable bits (ACPI 6.5 §4.8.3.1) and PM1 control bits (§4.8.3.2). */
 #define ACPI_PM1_TMR_STS 0x0001u
@@ -40,6 +47,13 @@ struct acpi_config {
         uint8_t slp_typ_s5;
         bool com1;            /* describe COM1 in the DSDT */
         bool vmbus;           /* describe the VMBus device in the DSDT */
+        /* Emulated devices (docs/emulated-devices.md): the i8042 (PNP0303,
+         * FADT 8042 flag), the CMOS RTC (PNP0B00, FADT CENTURY), and PCI
+         * bus 0 behind a PNP0A03 host bridge (the IDE controller's PIIX3
+         * functions, reached through configuration mechanism #1). */
+        bool i8042;
+        bool rtc;
+        bool pci;
 };
 
 /* Where each table landed (offsets into buf). */

@@ -49,6 +49,10 @@ void aml_bytes(struct aml *a, const void *p, size_t n);
 void aml_res_io(struct aml *a, uint16_t base, uint8_t len);
 void aml_res_irq(struct aml *a, uint8_t irq);
 void aml_res_end(struct aml *a);
+/* Word address space descriptors (§6.4.3.5.3) of a bridge's windows:
+ * ResourceProducer, MinFixed, MaxFixed, PosDecode; I/O with EntireRange. */
+void aml_res_word_bus(struct aml *a, uint16_t min, uint16_t max);
+void aml_res_word_io(struct aml *a, uint16_t min, uint16_t max);
 
 /* Encodes a PkgLength for a package whose content (after the PkgLength
  * itself) is content_len bytes; returns the encoded size 1..4, or 0 if it

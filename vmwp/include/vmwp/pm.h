@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* ACPI fixed hardware (ACPI 6.5 §4.8): the PM1a event block (status and
  * enable), the PM1a control block (SLP_TYP/SLP_EN), the 24-bit PM timer at
- * 3.579545 MHz, and the FADT reset register; plus the two legacy ways to
- * leave a PC: the keyboard controller's reset command (0xFE to port 0x64)
- * and our marker port. Ports come from hvdefs/include/hv/vmstack.h.
+ * 3.579545 MHz, and the FADT reset register (0xCF9); plus our marker port.
+ * Ports come from hvdefs/include/hv/vmstack.h. The keyboard controller's
+ * reset command is the emulated i8042's (emu/i8042.h).
  *
  * The SCI is level-triggered (MADT override, vmwp/acpi.c): asserted while
  * any enabled status bit is set, dropped when the guest clears it. */
@@ -19,7 +19,7 @@ struct acpi_pm;
 
 struct acpi_pm_ops {
         void (*power_off)(void *opaque);                 /* SLP_EN with SLP_TYP = S5 */
-        void (*reset)(void *opaque, const char *source); /* reset register / 8042 */
+        void (*reset)(void *opaque, const char *source); /* reset register */
         void (*sci)(void *opaque, bool level);
         void (*marker)(void *opaque, uint32_t value);    /* VMSTACK_MARKER_PORT write */
 };
@@ -41,6 +41,9 @@ void acpi_pm_power_button(struct acpi_pm *pm);
 uint32_t acpi_pm_timer(struct acpi_pm *pm);
 void acpi_pm_get_stats(struct acpi_pm *pm, struct acpi_pm_stats *out);
 
-/* Claims the PM1a event/control blocks, the PM timer, the reset register,
- * port 0x64 and the marker port on p. */
+/* Claims the PM1a event/control blocks, the PM timer and the marker port on p. */
 int acpi_pm_register(struct acpi_pm *pm, struct vid_partition *p);
+/* Claims the reset register 0xCF9 as a port of its own. A VM with the PCI
+ * host bridge (emu/pci.h) does not: 0xCF9 sits inside CONFIG_ADDRESS there,
+ * and the bridge forwards byte accesses to acpi_pm_read/acpi_pm_write. */
+int acpi_pm_register_reset(struct acpi_pm *pm, struct vid_partition *p);

@@ -5,3 +5,4 @@
 #include "vmwp/sandbox.h"
 
 extern const struct sandbox_policy sandbox_storvsp_policy;
+extern const struct sandbox_policy sandbox_emu_policy;

@@ -26,6 +26,9 @@ struct json_object;
 
 struct vmwp_vm_options {
         struct vmwp_console_spec serial;
+        /* --keyboard: VMWP_CONSOLE_NONE, or VMWP_CONSOLE_SOCKET with a path
+         * whose clients type on the emulated i8042 (docs/emulated-devices.md). */
+        struct vmwp_console_spec keyboard;
         bool timing;          /* print boot timestamps at exit */
         uint64_t start_ns;    /* CLOCK_MONOTONIC at worker start (for timing) */
         /* Received from vmms; ownership passes to the VM (closed on free). */

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/* ide: an emulated IDE controller, two channels of two devices each, on
+ * the legacy ports (primary 0x1F0-0x1F7 + 0x3F6, IRQ 14; secondary
+ * 0x170-0x177 + 0x376, IRQ 15), with bus-master DMA through a PIIX3-style
+ * BMIDE register block (docs/emulated-devices.md). Disks are storvsp's
+ * backends (storvsp/disk.h): one image can be attached here or to a
+ * synthetic SCSI controller, with the same durability.
+ *
+ * Threads: the register callbacks run on vCPU threads; the disk I/O runs
+ * on one service thread (emu/service.h) that owns the io_uring. A vCPU
+ * never waits for the disk: a command that needs the backend leaves the
+ * channel BSY, ide_ops.kick wakes the service thread, which takes the
+ * request (ide_take_request), runs it and completes it (ide_complete):
+ * DRQ for the next PIO block, or the end of the command, and INTRQ.
+ * Each channel has its own lock; a channel runs one command at a time. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "emu/ata.h"
+#include "emu/bmdma.h"
+#include "storvsp/disk.h"
+
+struct ide_controller;
+struct vid_partition;
+
+#define IDE_CHANNELS 2u
+#define IDE_DRIVES 4u /* slot = channel * 2 + device */
+#define IDE_PRIMARY_CMD 0x1f0u
+#define IDE_PRIMARY_CTL 0x3f6u
+#define IDE_PRIMARY_IRQ 14u
+#define IDE_SECONDARY_CMD 0x170u
+#define IDE_SECONDARY_CTL 0x376u
+#define IDE_SECONDARY_IRQ 15u
+/* Hard limit: a PIO command moves through a per-channel buffer of this
+ * many sectors; longer transfers run as several backend requests. */
+#define IDE_BUF_SECTORS 128u
+
+struct ide_ops {
+        /* INTRQ of a channel changed (level; the ISA line is edge-triggered
+         * in the guest's interrupt controller, so a rising edge interrupts). */
+        void (*irq)(void *opaque, unsigned channel, bool level);
+        /* Guest memory: the PRD table, and host views of the data buffers
+         * (-EFAULT outside RAM). */
+        int (*gm_read)(void *opaque, uint64_t gpa, void *buf, size_t len);
+        int (*gm_map)(void *opaque, uint64_t gpa, size_t len, void **host);
+        /* A backend request is waiting: wake the service thread. */
+        void (*kick)(void *opaque);
+};
+
+int ide_new(const struct ide_ops *ops, void *opaque, struct ide_controller **out);
+/* Frees the controller (the disks must have been released, see below, or
+ * are released here). Accepts NULL. */
+void ide_free(struct ide_controller *c);
+/* Attaches a disk (the controller takes its own reference) at slot 0..3.
+ * -EINVAL: not 512-byte sectors; -EEXIST: slot taken. Before the guest runs. */
+int ide_attach(struct ide_controller *c, unsigned slot, struct disk *d, const struct ata_identity *id);
+bool ide_channel_has_drives(const struct ide_controller *c, unsigned channel);
+/* Drops the disk references (on the thread that may release the image
+ * locks: the service thread, under the worker sandbox). */
+void ide_release_disks(struct ide_controller *c);
+
+/* ---- registers (vCPU threads; also the fuzzer and unit tests) ---- */
+
+/* Command block: offset 0 (data, len 1/2/4) .. 7 (status/command). */
+uint32_t ide_cmd_read(struct ide_controller *c, unsigned channel, unsigned offset, unsigned len);
+void ide_cmd_write(struct ide_controller *c, unsigned channel, unsigned offset, unsigned len, uint32_t value);
+/* Control block: alternate status / device control. */
+uint8_t ide_ctl_read(struct ide_controller *c, unsigned channel);
+void ide_ctl_write(struct ide_controller *c, unsigned channel, uint8_t value);
+/* Bus-master block: offset 0-7 primary, 8-15 secondary. */
+uint32_t ide_bm_read(struct ide_controller *c, unsigned offset, unsigned len);
+void ide_bm_write(struct ide_controller *c, unsigned offset, unsigned len, uint32_t value);
+
+/* What the PCI function decodes (PCI command register, IDETIM decode
+ * enables, BAR4): the ports are registered once, accesses outside what
+ * the function decodes read all ones. */
+void ide_set_decode(struct ide_controller *c, bool io, bool bus_master, bool channel0, bool channel1,
+                    uint16_t bm_base);
+
+/* Where the 16-byte bus-master block's ports exist (ide_register() sets
+ * it; tests and fuzzers without a partition call it themselves). */
+void ide_bm_claimed(struct ide_controller *c, uint16_t bm_base);
+/* Claims the legacy ports of both channels and the 16-byte bus-master
+ * block at bm_base. */
+int ide_register(struct ide_controller *c, struct vid_partition *p, uint16_t bm_base);
+
+/* ---- the backend side (the service thread) ---- */
+
+struct ide_request {
+        enum disk_op_kind kind; /* DISK_READ, DISK_WRITE or DISK_FLUSH */
+        struct disk *disk;
+        uint64_t offset, len;
+        const struct iovec *iov; /* valid until ide_complete */
+        unsigned iovcnt;
+        bool fua;
+};
+/* The request channel ch wants run, if any (it is then in flight). */
+bool ide_take_request(struct ide_controller *c, unsigned channel, struct ide_request *out);
+/* Its result: bytes moved or 0 (flush), or -errno. */
+void ide_complete(struct ide_controller *c, unsigned channel, int res);
+
+struct ide_stats {
+        uint64_t commands, aborted, pio_bytes, dma_bytes, dma_errors, io_errors;
+        uint64_t ignored_writes; /* command/task file writes while busy, data port without DRQ */
+        uint64_t resets;
+};
+void ide_get_stats(struct ide_controller *c, struct ide_stats *out);

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/* pci: PCI configuration mechanism #1 (PCI Local Bus 3.0 §3.2.2.3.2:
+ * CONFIG_ADDRESS at 0xCF8, CONFIG_DATA at 0xCFC-0xCFF) over bus 0, and the
+ * functions of a PIIX3 chipset that the emulated IDE controller needs
+ * (emu/piix.c): the i440FX host bridge 8086:1237 at 00:00.0, the PIIX3
+ * ISA bridge 8086:7000 at 00:01.0 (function 0 must exist for the IDE
+ * function to be found) and the PIIX3 IDE function 8086:7010 at 00:01.1 in
+ * compatibility mode, its BAR4 the bus-master block.
+ *
+ * Byte accesses to 0xCF9 are the chipset's reset control register, which
+ * the PIIX3 decodes inside the CONFIG_ADDRESS dword: they go to the
+ * callbacks the owner gives (vmwp's ACPI reset register). */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vid_partition;
+struct ide_controller;
+
+#define PCI_CONF1_PORT 0xcf8u
+#define PCI_RESET_PORT 0xcf9u
+#define PCI_CFG_SIZE 256u
+
+struct pci_function {
+        uint8_t cfg[PCI_CFG_SIZE];
+        uint8_t wmask[PCI_CFG_SIZE]; /* bits the guest may change */
+        /* After a guest write of len bytes at offset (bus lock held). */
+        void (*written)(struct pci_function *f, unsigned offset, unsigned len);
+        void *opaque;
+};
+
+struct pci_reset_ops {
+        void (*write)(void *opaque, uint8_t value);
+        uint8_t (*read)(void *opaque);
+};
+
+struct pci_bus {
+        pthread_mutex_t lock;
+        uint32_t address; /* CONFIG_ADDRESS */
+        struct pci_function *fn[256]; /* bus 0, by devfn */
+        const struct pci_reset_ops *reset;
+        void *reset_opaque;
+};
+
+void pci_bus_init(struct pci_bus *b, const struct pci_reset_ops *reset, void *reset_opaque);
+void pci_bus_destroy(struct pci_bus *b);
+/* -EEXIST if taken, -EINVAL for a bad slot/function. */
+int pci_bus_add(struct pci_bus *b, unsigned dev, unsigned fn, struct pci_function *f);
+
+/* The port decoder (pure; fuzzed through fuzz-ide-pci.c). port 0xCF8-0xCFF. */
+uint32_t pci_conf1_read(struct pci_bus *b, uint16_t port, unsigned len);
+void pci_conf1_write(struct pci_bus *b, uint16_t port, unsigned len, uint32_t value);
+/* Claims 0xCF8-0xCFF. */
+int pci_bus_register(struct pci_bus *b, struct vid_partition *p);
+
+void pci_function_init(struct pci_function *f, uint16_t vendor, uint16_t device, uint32_t class_code,
+                       uint8_t revision, uint8_t header_type);
+
+/* ---- the PIIX3 functions (piix.c) ---- */
+
+#define PIIX_IDE_BM_BASE 0xc000u /* where "the BIOS" put BAR4 */
+
+struct piix {
+        struct pci_bus bus;
+        struct pci_function host, isa, ide;
+        struct ide_controller *ctrl; /* not owned */
+};
+
+/* Builds the three functions on a bus; the IDE function drives what ctrl
+ * decodes (command register, IDE decode enables, BAR4). */
+int piix_init(struct piix *x, struct ide_controller *ctrl, const struct pci_reset_ops *reset, void *reset_opaque);
+void piix_destroy(struct piix *x);

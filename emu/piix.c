@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+/* The PIIX3 chipset functions on PCI bus 0 (see emu/pci.h). Register
+ * offsets and defaults from the Intel 82371FB/82371SB (PIIX/PIIX3)
+ * datasheet: §2.2 (PCI-to-ISA bridge configuration), §2.3 (IDE interface
+ * configuration: PCICMD, BMIBA at 20h, IDETIM at 40h/42h with IDE Decode
+ * Enable in bit 15, SIDETIM at 44h); the host bridge is the 82441FX
+ * (i440FX) PMC. Only what guests look at is modelled; chipset registers
+ * that do nothing here are plain read/write storage, as a BIOS expects. */
+#include <errno.h>
+#include <string.h>
+
+#include "emu/ide.h"
+#include "emu/pci.h"
+
+#define PCI_VENDOR_INTEL 0x8086u
+#define PCI_CMD_IO 0x0001u
+#define PCI_CMD_MASTER 0x0004u
+#define PIIX_IDETIM_PRI 0x40u
+#define PIIX_IDETIM_SEC 0x42u
+#define PIIX_IDETIM_DECODE 0x8000u
+#define PIIX_BMIBA 0x20u
+
+static uint16_t cfg16(const struct pci_function *f, unsigned off) {
+        return (uint16_t)(f->cfg[off] | f->cfg[off + 1] << 8);
+}
+
+static void put16(struct pci_function *f, unsigned off, uint16_t v) {
+        f->cfg[off] = (uint8_t)v;
+        f->cfg[off + 1] = (uint8_t)(v >> 8);
+}
+
+/* Chipset registers 40h-FFh: storage the guest may write. */
+static void writable_from(struct pci_function *f, unsigned off) {
+        memset(f->wmask + off, 0xff, PCI_CFG_SIZE - off);
+}
+
+static void ide_written(struct pci_function *f, unsigned offset, unsigned len) {
+        struct piix *x = f->opaque;
+        uint16_t cmd = cfg16(f, 0x04);
+        uint32_t bar = (uint32_t)cfg16(f, PIIX_BMIBA) & 0xfff0u;
+        ide_set_decode(x->ctrl, cmd & PCI_CMD_IO, cmd & PCI_CMD_MASTER,
+                       cfg16(f, PIIX_IDETIM_PRI) & PIIX_IDETIM_DECODE, cfg16(f, PIIX_IDETIM_SEC) & PIIX_IDETIM_DECODE,
+                       (uint16_t)bar);
+}
+
+static void init_ide(struct piix *x) {
+        struct pci_function *f = &x->ide;
+        /* Mass storage, IDE; programming interface 80h: bus master, both
+         * channels in compatibility mode (legacy ports and IRQs 14/15). */
+        pci_function_init(f, PCI_VENDOR_INTEL, 0x7010, 0x010180, 0x00, 0x00);
+        put16(f, 0x04, PCI_CMD_IO | PCI_CMD_MASTER); /* as the BIOS leaves it */
+        put16(f, 0x06, 0x0280);                      /* fast back-to-back, medium DEVSEL */
+        f->wmask[0x04] = PCI_CMD_IO | PCI_CMD_MASTER;
+        /* BMIBA: I/O space indicator in bit 0, 16 bytes (bits 15-4 writable). */
+        put16(f, PIIX_BMIBA, PIIX_IDE_BM_BASE | 1);
+        f->wmask[PIIX_BMIBA] = 0xf0;
+        f->wmask[PIIX_BMIBA + 1] = 0xff;
+        put16(f, PIIX_IDETIM_PRI, PIIX_IDETIM_DECODE);
+        put16(f, PIIX_IDETIM_SEC, PIIX_IDETIM_DECODE);
+        memset(f->wmask + PIIX_IDETIM_PRI, 0xff, 5); /* IDETIM x2, SIDETIM */
+        f->written = ide_written;
+        f->opaque = x;
+}
+
+int piix_init(struct piix *x, struct ide_controller *ctrl, const struct pci_reset_ops *reset, void *reset_opaque) {
+        memset(x, 0, sizeof *x);
+        pci_bus_init(&x->bus, reset, reset_opaque);
+        x->ctrl = ctrl;
+        pci_function_init(&x->host, PCI_VENDOR_INTEL, 0x1237, 0x060000, 0x02, 0x00);
+        put16(&x->host, 0x04, 0x0006); /* memory space, bus master */
+        writable_from(&x->host, 0x40);
+        /* PCI-to-ISA bridge, function 0 of a multi-function device (header
+         * type bit 7): Linux scans functions 1-7 only when function 0 exists. */
+        pci_function_init(&x->isa, PCI_VENDOR_INTEL, 0x7000, 0x060100, 0x00, 0x80);
+        put16(&x->isa, 0x04, 0x0007);
+        writable_from(&x->isa, 0x40);
+        memset(x->isa.cfg + 0x60, 0x80, 4); /* PIRQRC[A:D]: routing disabled (§2.2.8) */
+        init_ide(x);
+        int r;
+        if ((r = pci_bus_add(&x->bus, 0, 0, &x->host)) < 0 || (r = pci_bus_add(&x->bus, 1, 0, &x->isa)) < 0 ||
+            (r = pci_bus_add(&x->bus, 1, 1, &x->ide)) < 0)
+                return r;
+        ide_written(&x->ide, 0, 0);
+        return 0;
+}
+
+void piix_destroy(struct piix *x) {
+        pci_bus_destroy(&x->bus);
+}

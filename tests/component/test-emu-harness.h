@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers of the emulated-device component tests (test-emu-*.c): run the
+ * vmwp binary on a tiny PVH guest with a configuration, collect its exit
+ * status, stderr and serial output, talk to its sockets. */
+#pragma once
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "common/test.h"
+
+static char emu_dir[] = "/tmp/vmwp-emu-XXXXXX";
+static char emu_vmwp[1024];
+
+static void emu_write_file(const char *path, const void *p, size_t n) {
+        FILE *f = fopen(path, "w");
+        ASSERT_NOT_NULL(f);
+        ASSERT_EQ(fwrite(p, 1, n, f), n);
+        fclose(f);
+}
+
+static size_t emu_read_file(const char *path, char *buf, size_t cap) {
+        FILE *f = fopen(path, "r");
+        if (!f)
+                return 0;
+        size_t n = fread(buf, 1, cap - 1, f);
+        buf[n] = 0;
+        fclose(f);
+        return n;
+}
+
+/* Writes the guest ELF and a configuration with `extra` JSON members;
+ * returns the configuration's path (static). */
+static const char *emu_setup(const unsigned char *elf, size_t elf_len, const char *extra) {
+        static char cfg[600];
+        char kernel[512], json[4096];
+        snprintf(kernel, sizeof kernel, "%s/guest.elf", emu_dir);
+        emu_write_file(kernel, elf, elf_len);
+        snprintf(json, sizeof json,
+                 "{\"name\":\"emu\",\"id\":\"6b0e1e57-3c1c-4f5e-9a46-1d2e3f405162\",\"memory_mib\":64,\"vcpus\":1,"
+                 "\"boot\":{\"kind\":\"pvh\",\"kernel\":\"%s\",\"cmdline\":\"\"}%s}",
+                 kernel, extra ? extra : "");
+        snprintf(cfg, sizeof cfg, "%s/vm.json", emu_dir);
+        emu_write_file(cfg, json, strlen(json));
+        return cfg;
+}
+
+struct emu_child {
+        pid_t pid;
+        int err_fd;
+};
+
+static struct emu_child emu_spawn(const char *const *args) {
+        int errp[2];
+        ASSERT_OK(pipe2(errp, O_CLOEXEC));
+        const char *argv[16] = { emu_vmwp };
+        for (size_t i = 0; args[i] && i < 14; i++)
+                argv[i + 1] = args[i];
+        pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+                int devnull = open("/dev/null", O_RDWR);
+                dup2(devnull, 0);
+                dup2(devnull, 1);
+                dup2(errp[1], 2);
+                execv(emu_vmwp, (char **)argv);
+                _exit(127);
+        }
+        close(errp[1]);
+        return (struct emu_child){ .pid = pid, .err_fd = errp[0] };
+}
+
+/* Waits (at most timeout_s) and returns the exit status; stderr in err. */
+static int emu_finish(struct emu_child *c, int timeout_s, char *err, size_t cap) {
+        size_t n = 0;
+        int status = -1;
+        for (int ms = 0; ms < timeout_s * 1000; ms += 10) {
+                struct pollfd p = { .fd = c->err_fd, .events = POLLIN };
+                if (poll(&p, 1, 10) > 0) {
+                        ssize_t k = read(c->err_fd, err + n, cap - 1 - n);
+                        if (k > 0)
+                                n += (size_t)k;
+                        else
+                                usleep(10000);
+                }
+                int st;
+                if (waitpid(c->pid, &st, WNOHANG) == c->pid) {
+                        ssize_t k;
+                        while ((k = read(c->err_fd, err + n, cap - 1 - n)) > 0)
+                                n += (size_t)k;
+                        status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                        break;
+                }
+        }
+        if (status < 0) {
+                kill(c->pid, SIGKILL);
+                waitpid(c->pid, NULL, 0);
+                fprintf(stderr, "vmwp did not exit in %d s\n", timeout_s);
+        }
+        err[n] = 0;
+        close(c->err_fd);
+        return status;
+}
+
+static inline int emu_connect(const char *path) {
+        for (int i = 0; i < 2000; i++) {
+                int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                struct sockaddr_un sa = { .sun_family = AF_UNIX };
+                if (fd < 0 || strlen(path) >= sizeof sa.sun_path)
+                        return -1;
+                memcpy(sa.sun_path, path, strlen(path) + 1);
+                if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+                        return fd;
+                close(fd);
+                usleep(5000);
+        }
+        return -1;
+}
+
+/* Reads from fd until `want` appears (or timeout_ms passes). */
+static inline bool emu_read_until(int fd, const char *want, char *buf, size_t cap, int timeout_ms) {
+        size_t n = strlen(buf);
+        for (int t = 0; t < timeout_ms && n < cap - 1; t += 10) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                if (poll(&p, 1, 10) <= 0)
+                        continue;
+                ssize_t k = read(fd, buf + n, cap - 1 - n);
+                if (k <= 0)
+                        break;
+                n += (size_t)k;
+                buf[n] = 0;
+                if (strstr(buf, want))
+                        return true;
+        }
+        return strstr(buf, want) != NULL;
+}
+
+/* A "cost <what> <hex PM timer ticks>" line of a guest: prints and returns
+ * microseconds per operation (n operations were timed). */
+static inline double emu_cost(const char *serial, const char *what, unsigned n) {
+        char key[64];
+        snprintf(key, sizeof key, "cost %s ", what);
+        const char *p = strstr(serial, key);
+        ASSERT_NOT_NULL(p);
+        unsigned ticks;
+        ASSERT_EQ(sscanf(p + strlen(key), "%x", &ticks), 1);
+        ASSERT_GT(ticks, 0u);
+        double us = ticks / 3.579545 / n;
+        printf("cost: %s: %.1f us per operation (%u timed)\n", what, us, n);
+        return us;
+}
+
+/* main() of a test-emu program. */
+#define EMU_TEST_MAIN()                                                                  \
+        int main(int argc, char **argv) {                                                \
+                TEST_REQUIRE_KVM();                                                      \
+                const char *b = getenv("VM_BUILD_DIR");                                  \
+                snprintf(emu_vmwp, sizeof emu_vmwp, "%s/vmwp/vmwp", b ? b : "build/debug"); \
+                if (access(emu_vmwp, X_OK) != 0)                                         \
+                        TEST_SKIP("%s not built", emu_vmwp);                             \
+                ASSERT_NOT_NULL(mkdtemp(emu_dir));                                       \
+                int r = test_run_all_(argc > 1 ? argv[1] : NULL);                        \
+                char cmd[128];                                                           \
+                snprintf(cmd, sizeof cmd, "rm -rf %s", emu_dir);                         \
+                (void)!system(cmd);                                                      \
+                return r;                                                                \
+        }

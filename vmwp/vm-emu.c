@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: MIT
+/* The emulated legacy devices of a VM (docs/emulated-devices.md): what a
+ * guest without Hyper-V drivers needs to boot and use a disk before any
+ * VMBus driver loads, as Hyper-V's root partition emulates them.
+ *
+ *   every VM      CMOS RTC (0x70/0x71, IRQ 8), i8042 keyboard controller
+ *                 (0x60/0x64, IRQ 1), --keyboard socket:PATH for keystrokes
+ *   IDE disks     PCI bus 0 via conf1 (0xCF8-0xCFF; 0xCF9 stays the ACPI
+ *                 reset register), PIIX3 host/ISA/IDE functions, the IDE
+ *                 controller (0x1F0/0x3F6 IRQ 14, 0x170/0x376 IRQ 15, BMIDE
+ *                 at 0xC000) on storvsp's disk backend
+ *
+ * Everything runs in the worker: register accesses on the vCPU thread that
+ * made them, disk I/O, the RTC timer and the keyboard socket on one
+ * service thread (emu/service.h). */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/proto.h"
+#include "emu/i8042.h"
+#include "emu/ide-backend.h"
+#include "emu/ide.h"
+#include "emu/pci.h"
+#include "emu/rtc.h"
+#include "emu/service.h"
+#include "hv/vmstack.h"
+#include "vid/vid.h"
+#include "vm-emu.h"
+#include "vm-internal.h"
+#include "vmwp/acpi.h"
+#include "vmwp/sandbox-providers.h"
+
+struct vmwp_emu {
+        struct vmwp_vm *vm;
+        struct emu_service *svc;
+        struct rtc rtc;
+        struct i8042 kbd;
+        struct ide_controller *ide; /* NULL: no IDE disks, no PCI */
+        struct piix piix;
+        struct vmwp_kbd_socket *kbd_socket;
+        bool rtc_ok, kbd_ok, piix_ok;
+};
+
+/* ---- callbacks ---- */
+
+static void rtc_irq(void *opaque, bool level) {
+        struct vmwp_emu *e = opaque;
+        (void)vid_irq_line(e->vm->p, RTC_IRQ, level);
+}
+
+static const struct rtc_ops rtc_ops = { .irq = rtc_irq };
+
+static void kbd_irq(void *opaque, bool level) {
+        struct vmwp_emu *e = opaque;
+        (void)vid_irq_line(e->vm->p, I8042_KBD_IRQ, level);
+}
+
+static void kbd_reset(void *opaque, const char *source) {
+        struct vmwp_emu *e = opaque;
+        vid_partition_request_stop(e->vm->p, VMWP_EXIT_RESET, "reset requested (%s)", source);
+}
+
+static void kbd_input_space(void *opaque) {
+        struct vmwp_emu *e = opaque;
+        emu_service_kick(e->svc);
+}
+
+static const struct i8042_ops kbd_ops = { .irq = kbd_irq, .reset = kbd_reset, .input_space = kbd_input_space };
+
+static void ide_irq(void *opaque, unsigned channel, bool level) {
+        struct vmwp_emu *e = opaque;
+        (void)vid_irq_line(e->vm->p, channel ? IDE_SECONDARY_IRQ : IDE_PRIMARY_IRQ, level);
+}
+
+static int ide_gm_read(void *opaque, uint64_t gpa, void *buf, size_t len) {
+        struct vmwp_emu *e = opaque;
+        return gm_read(e->vm->p, gpa, buf, len);
+}
+
+static int ide_gm_map(void *opaque, uint64_t gpa, size_t len, void **host) {
+        struct vmwp_emu *e = opaque;
+        return gm_map(e->vm->p, gpa, len, host);
+}
+
+static void ide_kick(void *opaque) {
+        struct vmwp_emu *e = opaque;
+        emu_service_kick(e->svc);
+}
+
+static const struct ide_ops ide_ops = { .irq = ide_irq, .gm_read = ide_gm_read, .gm_map = ide_gm_map,
+                                        .kick = ide_kick };
+
+/* 0xCF9 inside the PCI host bridge's CONFIG_ADDRESS: the ACPI reset register. */
+static void reset_write(void *opaque, uint8_t v) {
+        struct vmwp_emu *e = opaque;
+        acpi_pm_write(e->vm->pm, VMSTACK_RESET_PORT, 1, v);
+}
+
+static uint8_t reset_read(void *opaque) {
+        struct vmwp_emu *e = opaque;
+        return (uint8_t)acpi_pm_read(e->vm->pm, VMSTACK_RESET_PORT, 1);
+}
+
+static const struct pci_reset_ops reset_ops = { .write = reset_write, .read = reset_read };
+
+/* ---- building ---- */
+
+/* Serial numbers stable across restarts: from the VM id and the slot. */
+static void identity(const struct vmwp_vm *vm, unsigned slot, struct ata_identity *id) {
+        const uint8_t *g = vm->cfg.id.b;
+        *id = (struct ata_identity){ .device1 = slot % 2 };
+        snprintf(id->model, sizeof id->model, "Virtual HD");
+        snprintf(id->firmware, sizeof id->firmware, "1.1.0");
+        snprintf(id->serial, sizeof id->serial, "%02X%02X%02X%02X%02X%02X%02X%02X-%u", g[0], g[1], g[2], g[3], g[4],
+                 g[5], g[6], g[7], slot);
+}
+
+static bool has_ide_disks(const struct vm_config *c) {
+        for (uint32_t i = 0; i < c->n_disks; i++)
+                if (c->disks[i].bus == VM_DISK_IDE)
+                        return true;
+        return false;
+}
+
+static int attach_disks(struct vmwp_emu *e, char *err, size_t errlen) {
+        const struct vm_config *c = &e->vm->cfg;
+        for (uint32_t i = 0; i < c->n_disks; i++) {
+                const struct vm_disk_config *dc = &c->disks[i];
+                if (dc->bus != VM_DISK_IDE)
+                        continue;
+                if (dc->sector_size && dc->sector_size != ATA_SECTOR_SIZE)
+                        return snprintf(err, errlen, "disks[%u] (%s): IDE disks have 512-byte sectors", i,
+                                        dc->path), -EINVAL;
+                struct disk *d;
+                int r = vmwp_vm_open_disk(e->vm, i, &d);
+                if (r >= 0) {
+                        struct ata_identity id;
+                        identity(e->vm, dc->lun, &id);
+                        r = ide_attach(e->ide, dc->lun, d, &id);
+                        disk_unref(d); /* the controller holds its own reference */
+                }
+                if (r < 0)
+                        return snprintf(err, errlen, "disks[%u] (%s): %s", i, dc->path,
+                                        r == -EEXIST ? "IDE slot (lun) already in use" : strerror(-r)), r;
+        }
+        return 0;
+}
+
+static int add_ide(struct vmwp_emu *e, char *err, size_t errlen) {
+        struct vid_partition *p = e->vm->p;
+        int r = ide_new(&ide_ops, e, &e->ide);
+        if (r < 0)
+                return snprintf(err, errlen, "IDE controller: %s", strerror(-r)), r;
+        if ((r = attach_disks(e, err, errlen)) < 0)
+                return r;
+        if ((r = piix_init(&e->piix, e->ide, &reset_ops, e)) < 0)
+                return snprintf(err, errlen, "PCI functions: %s", strerror(-r)), r;
+        e->piix_ok = true;
+        if ((r = pci_bus_register(&e->piix.bus, p)) < 0 || (r = ide_register(e->ide, p, PIIX_IDE_BM_BASE)) < 0 ||
+            (r = ide_backend_attach(e->ide, e->svc, NULL)) < 0)
+                return snprintf(err, errlen, "IDE controller: %s", strerror(-r)), r;
+        return 0;
+}
+
+static int add_platform(struct vmwp_emu *e, const struct vmwp_vm_options *opt, char *err, size_t errlen) {
+        struct vid_partition *p = e->vm->p;
+        struct vid_ram_region regions[2];
+        size_t n = vid_ram_regions(p, regions);
+        struct rtc_config rc = { 0 };
+        for (size_t i = 0; i < n; i++)
+                *(regions[i].gpa < VID_HIGH_RAM_START ? &rc.low_ram_bytes : &rc.high_ram_bytes) += regions[i].size;
+        struct rtc_clock now;
+        rtc_clock_now(&now);
+        rtc_init(&e->rtc, &rc, &rtc_ops, e, &now);
+        e->rtc_ok = true;
+        i8042_init(&e->kbd, &kbd_ops, e);
+        e->kbd_ok = true;
+        int r;
+        if ((r = rtc_attach(&e->rtc, p, e->svc)) < 0 || (r = i8042_register(&e->kbd, p)) < 0)
+                return snprintf(err, errlen, "RTC and keyboard controller: %s", strerror(-r)), r;
+        if (opt->keyboard.kind == VMWP_CONSOLE_SOCKET)
+                return vmwp_kbd_socket_open(opt->keyboard.path, &e->kbd, e->svc, &e->kbd_socket, err, errlen);
+        return 0;
+}
+
+int vmwp_vm_add_emu(struct vmwp_vm *vm, const struct vmwp_vm_options *opt, char *err, size_t errlen) {
+        struct vmwp_emu *e = calloc(1, sizeof *e);
+        if (!e)
+                return -ENOMEM;
+        e->vm = vm;
+        vm->emu = e;
+        int r = emu_service_new(&e->svc);
+        if (r < 0)
+                return snprintf(err, errlen, "emulated devices: %s", strerror(-r)), r;
+        if ((r = add_platform(e, opt, err, errlen)) < 0)
+                return r;
+        r = has_ide_disks(&vm->cfg) ? add_ide(e, err, errlen) : acpi_pm_register_reset(vm->pm, vm->p);
+        if (r < 0)
+                return err[0] ? r : (snprintf(err, errlen, "reset register: %s", strerror(-r)), r);
+        if (vm->sandbox && (r = sandbox_register_policy(vm->sandbox, &sandbox_emu_policy)) < 0)
+                return snprintf(err, errlen, "sandbox: emu policy: %s", strerror(-r)), r;
+        if ((r = emu_service_start(e->svc)) < 0)
+                return snprintf(err, errlen, "emulated devices: service thread: %s", strerror(-r)), r;
+        return 0;
+}
+
+void vmwp_vm_emu_acpi(const struct vmwp_vm *vm, struct acpi_config *ac) {
+        ac->i8042 = ac->rtc = vm->emu != NULL;
+        ac->pci = vm->emu && vm->emu->ide;
+}
+
+static int narrow(void *arg) {
+        return sandbox_thread_policy(arg, "emu");
+}
+
+int vmwp_vm_emu_sandboxed(struct vmwp_vm *vm) {
+        if (!vm->emu || !vm->sandbox)
+                return 0;
+        return emu_service_call(vm->emu->svc, narrow, vm->sandbox);
+}
+
+static void add_u64(struct json_object *o, const char *key, uint64_t v) {
+        json_object_object_add(o, key, json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v));
+}
+
+void vmwp_vm_emu_stats(struct vmwp_vm *vm, struct json_object *into) {
+        struct vmwp_emu *e = vm->emu;
+        if (!e)
+                return;
+        struct rtc_stats rs;
+        struct i8042_stats ks;
+        rtc_get_stats(&e->rtc, &rs);
+        i8042_get_stats(&e->kbd, &ks);
+        add_u64(into, "rtc_interrupts", rs.interrupts);
+        add_u64(into, "rtc_time_sets", rs.time_sets);
+        add_u64(into, "kbd_keys", ks.keys);
+        add_u64(into, "kbd_dropped_keys", ks.dropped_keys);
+        add_u64(into, "kbd_controller_commands", ks.commands);
+        if (e->ide) {
+                struct ide_stats is;
+                ide_get_stats(e->ide, &is);
+                add_u64(into, "ide_commands", is.commands);
+                add_u64(into, "ide_aborted", is.aborted);
+                add_u64(into, "ide_pio_bytes", is.pio_bytes);
+                add_u64(into, "ide_dma_bytes", is.dma_bytes);
+                add_u64(into, "ide_dma_errors", is.dma_errors);
+                add_u64(into, "ide_io_errors", is.io_errors);
+                add_u64(into, "ide_ignored", is.ignored_writes);
+                add_u64(into, "ide_resets", is.resets);
+        }
+}
+
+void vmwp_vm_free_emu(struct vmwp_vm *vm) {
+        struct vmwp_emu *e = vm->emu;
+        if (!e)
+                return;
+        /* The thread first: it drains the disk I/O (into guest RAM, which
+         * must still be mapped) and releases the disks. */
+        emu_service_free(e->svc);
+        if (e->piix_ok)
+                piix_destroy(&e->piix);
+        ide_free(e->ide);
+        if (e->kbd_ok)
+                i8042_destroy(&e->kbd);
+        if (e->rtc_ok)
+                rtc_destroy(&e->rtc);
+        free(e);
+        vm->emu = NULL;
+}
