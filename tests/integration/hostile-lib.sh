@@ -12,6 +12,8 @@ elf=$build/guest-vsc/guest/vsc-guest.elf
 vmwp=$build/vmwp/vmwp
 fail=0
 
+HOSTILE_FD_SLACK=2
+
 # The bound on what a flooding guest may make its worker allocate
 # (docs/THREAT_MODEL.md, "Worker resources"): anonymous memory at the end
 # of the flood, and at its peak, at most this much above its start.
@@ -147,7 +149,12 @@ check_bounded() {
         read -r rss0 fd0 th0 <<<"$a"
         read -r rss1 fd1 th1 <<<"$b"
         echo "  [$name] worker from $from to $to: rss_anon $rss0 -> $rss1 kB (peak $peak kB), fds $fd0 -> $fd1, threads $th0 -> $th1"
-        [ "$fd1" -eq "$fd0" ] || bad "[$name] fds $fd0 -> $fd1"
+        # A channel the guest opened during the phase keeps its eventfds (the
+        # connection's doorbell, hvshim/dispatch.c; a storvsp queue's
+        # completions, made on first use): up to HOSTILE_FD_SLACK more fds is
+        # state, not a leak. A leak per message or per open/close cycle
+        # shows as tens or thousands.
+        [ "$fd1" -le $((fd0 + HOSTILE_FD_SLACK)) ] || bad "[$name] fds $fd0 -> $fd1"
         [ "$th1" -eq "$th0" ] || bad "[$name] threads $th0 -> $th1"
         [ $((rss1 - rss0)) -le $HOSTILE_RSS_BOUND_KB ] && [ $((peak - rss0)) -le $HOSTILE_RSS_BOUND_KB ] ||
                 bad "[$name] anonymous memory grew by more than $HOSTILE_RSS_BOUND_KB kB"
