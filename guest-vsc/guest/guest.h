@@ -199,6 +199,7 @@ int mode_net_check(struct guest *g); /* mode-net-check.c */
 int mode_net_bench(struct guest *g); /* mode-net-bench.c */
 int mode_disk_check(struct guest *g); /* mode-disk-check.c */
 int mode_disk_bench(struct guest *g); /* mode-disk-bench.c */
+int mode_hostile(struct guest *g);    /* hostile.c (docs/hostile-guests.md) */
 /* Hyper-V enabled and VMBus connected / UNLOAD and disable (mode-enumerate.c). */
 int guest_vmbus_connect(struct guest *g);
 int guest_vmbus_disconnect(struct guest *g);

@@ -23,6 +23,7 @@ static const struct guest_mode modes[] = {
         { "net-bench", mode_net_bench },
         { "disk-check", mode_disk_check },
         { "disk-bench", mode_disk_bench },
+        { "hostile", mode_hostile },
 };
 
 int guest_fail(int r, const char *fmt, ...) {
@@ -138,7 +139,7 @@ void guest_main(uint32_t start_info) {
         const struct guest_mode *m = pick_mode(g, name);
         if (!m)
                 guest_exit(guest_fail(-EINVAL, "unknown vsc.mode=%s (known: boot enumerate probe echo net-check net-bench services "
-                                                "disk-check disk-bench)", name));
+                                                "disk-check disk-bench hostile)", name));
         report("mode=%s", m->name);
         guest_exit(m->run(g));
 }

@@ -203,6 +203,17 @@ TEST(handshake_order_and_states) {
         ASSERT_EQ(control(ch, 99, 0, &r), STORVSC_STATUS_INVALID_DEVICE_REQUEST);
         /* a packet that is not storvsc at all */
         ASSERT_ERROR(storvsp_channel_handle(ch, pkt, 12, &r), EBADMSG);
+        /* a truncated SRB after the handshake: refused with a whole 64-byte
+         * vstor_packet (Linux drops shorter completions), not a mirrored 48 */
+        ASSERT_EQ(srb_packet(7, 0, cdb_tur, 6, UNKNOWN_TYPE, 0, 0), (size_t)80);
+        struct vmpacket_descriptor d;
+        memcpy(&d, pkt, sizeof d);
+        d.len8 = 3; /* 8 bytes of vstor_packet */
+        memcpy(pkt, &d, sizeof d);
+        ASSERT_EQ(storvsp_channel_handle(ch, pkt, 24, &r), STORVSP_REPLY);
+        decode(&r, &o);
+        ASSERT_EQ(o.trans_id, 7ull);
+        ASSERT_EQ(o.srb_status, SRB_STATUS_INVALID_REQUEST);
         /* closing the primary channel restarts the protocol */
         storvsp_channel_free(sub);
         storvsp_channel_free(ch);

@@ -164,6 +164,13 @@ int storvsp_channel_handle(struct storvsp_channel *ch, const void *pkt, size_t l
                 ch->stats.dropped++;
                 return r;
         }
+        /* Replies mirror the request's size only until a version is
+         * negotiated (pre-5.19 kernels send 48 bytes before WIN8); after it
+         * every completion is a whole vstor_packet, or Linux drops it
+         * ("Invalid pkt") and the refusal of a truncated request never
+         * reaches the guest (found by vsc.hostile=scsi). */
+        if (__atomic_load_n(&ch->c->version, __ATOMIC_ACQUIRE) && req.payload_len < VSTOR_PACKET_SIZE)
+                req.payload_len = VSTOR_PACKET_SIZE;
         bool ready = storvsp_controller_is_ready(ch->c);
         if (req.reject)
                 ch->stats.rejected++;
