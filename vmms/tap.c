@@ -79,15 +79,19 @@ int vmms_tap_open(const struct vm_nic_config *nic, const struct guid *id, unsign
                 snprintf(ifr.ifr_name, IFNAMSIZ, "%s", nic->tap);
         else
                 tap_default_name(id, index, ifr.ifr_name);
+        struct ifreq probe = ifr;
+        bool existed = nic->tap[0] && ifreq_ioctl(SIOCGIFINDEX, &probe) == 0;
         if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
                 int r = -errno;
                 snprintf(err, errlen, "nics[%u]: cannot create TAP %s: %s", index, ifr.ifr_name, strerror(errno));
                 return r;
         }
         snprintf(ifname, IFNAMSIZ, "%s", ifr.ifr_name);
-        /* A pre-created TAP ("tap" in the configuration) is the admin's:
-         * its MTU, bridge and link state are left as they are. */
-        if (nic->tap[0])
+        /* A pre-created TAP ("tap" in the configuration, present before we
+         * attached) is the admin's: its MTU, bridge and link state are left
+         * as they are. One we created, under its configured name or ours,
+         * is configured and brought up. */
+        if (existed)
                 return TAKE_FD(fd);
         int r = tap_configure(nic, ifname, err, errlen);
         if (r < 0)
