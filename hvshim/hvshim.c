@@ -17,7 +17,7 @@ static uint64_t ref_time_cb(void *opaque) {
 }
 
 static int msr_read(struct hvshim *hv, struct synic_vp *sv, uint32_t index, uint64_t *value) {
-        struct hv_msr_env env = { .vp_index = sv->index, .tsc_hz = hv->tsc_hz, .apic_hz = HV_KVM_APIC_HZ,
+        struct hv_msr_env env = { .vp_index = sv->index, .tsc_hz = hv->tsc_hz, .apic_hz = HV_KVM_APIC_HZ * hv->time_dilation,
                                   .ref_time = ref_time_cb, .opaque = hv };
         pthread_mutex_t *lock = hv_msr_is_per_vp(index) ? &sv->lock : &hv->msr_lock;
         HV_STAT_INC(hv, msr_reads);
@@ -121,6 +121,9 @@ static const struct hvshim_config default_config = {
 static int hvshim_init(struct hvshim *hv, struct vid_partition *p, const struct hvshim_config *cfg) {
         hv->p = p;
         hv->cfg = cfg ? *cfg : default_config;
+        if (hv->cfg.time_dilation > HVSHIM_MAX_TIME_DILATION)
+                return -EINVAL;
+        hv->time_dilation = hv->cfg.time_dilation ? hv->cfg.time_dilation : 1u;
         hv->n_vps = vid_partition_vp_count(p);
         pthread_mutex_init(&hv->msr_lock, NULL);
         pthread_mutex_init(&hv->ops_lock, NULL);

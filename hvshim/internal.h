@@ -70,7 +70,8 @@ struct hvshim {
         bool locks_init;
 
         /* Reference time (reftime.c), fixed at creation. */
-        uint64_t tsc_hz;
+        uint64_t tsc_hz;         /* as the guest is told: the TSC's rate x time_dilation */
+        unsigned time_dilation; /* >= 1 */
         int64_t tsc_offset;     /* guest TSC = host TSC + tsc_offset */
         uint64_t tsc_scale;     /* 0: no usable reference TSC page */
         int64_t ref_offset;     /* page offset: reference time 0 at creation */

@@ -64,7 +64,10 @@ int hvshim_time_init(struct hvshim *hv) {
                 r = hvshim_tsc_offset_estimate(vp0, &hv->tsc_offset, &window);
         if (r < 0)
                 return r;
-        hv->tsc_hz = (uint64_t)vid_partition_tsc_khz(hv->p) * 1000u;
+        /* Dilation: the guest is told a k times faster TSC (and APIC
+         * timer), so every interval it derives from them, and the
+         * reference time computed here, is k times longer in real time. */
+        hv->tsc_hz = (uint64_t)vid_partition_tsc_khz(hv->p) * 1000u * hv->time_dilation;
         hv->tsc_scale = hv_tsc_scale(hv->tsc_hz);
         hv->mono_start_ns = mono_ns();
         hv->ref_offset = -(int64_t)hv_tsc_to_ref(guest_tsc(hv), hv->tsc_scale, 0);
@@ -79,7 +82,7 @@ int hvshim_time_init(struct hvshim *hv) {
 
 uint64_t hvshim_reference_time(struct hvshim *hv) {
         if (!hv->tsc_scale)
-                return (mono_ns() - hv->mono_start_ns) / 100u;
+                return (mono_ns() - hv->mono_start_ns) / 100u / hv->time_dilation;
         return hv_tsc_to_ref(guest_tsc(hv), hv->tsc_scale, hv->ref_offset);
 }
 

@@ -31,8 +31,13 @@ int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
         /* Every enlightenment we implement: the reference TSC page and the
          * frequency MSRs spare the guest clock calibration, TSC invariance
          * lets it use the plain TSC, the crash MSRs report panics. */
-        const struct hvshim_config hc = { .reference_tsc = true, .frequency_msrs = true,
-                                          .tsc_invariant = true, .crash_msrs = true };
+        const struct hvshim_config hc = {
+                .reference_tsc = true,
+                .frequency_msrs = true,
+                .tsc_invariant = true,
+                .crash_msrs = true,
+                .time_dilation = vm->cfg.boot_kind == VM_BOOT_LINUX ? vid_pvm_linux_time_dilation(vm->p) : 1u,
+        };
         int r = hvshim_create(vm->p, &hc, &vm->hv);
         if (r < 0) {
                 snprintf(err, errlen, "setting up the Hyper-V interface: %s", strerror(-r));

@@ -307,6 +307,47 @@ TEST(reference_time_agrees_with_tsc_page) {
         ASSERT_EQ(d.res[HG_R_APIC_FREQ], HV_KVM_APIC_HZ);
 }
 
+TEST(time_dilation_scales_frequencies_and_reference_time) {
+        struct hvshim_config cfg = { .reference_tsc = true, .frequency_msrs = true, .time_dilation = 4 };
+        struct hg h;
+        hg_init(&h, HG_CMD_TIME, &cfg);
+        uint64_t tsc_hz = (uint64_t)vid_partition_tsc_khz(h.p) * 1000u;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        uint64_t ref0 = hvshim_reference_time(h.hv);
+        struct hg_mark d = run_to_done(&h);
+        uint64_t ref1 = hvshim_reference_time(h.hv);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        ASSERT_EQ(hg_finish(&h, HG_TIMEOUT_MS), HG_DONE_STATUS);
+        /* The guest is told a 4x faster TSC and APIC timer ... */
+        ASSERT_EQ(d.res[HG_R_TSC_FREQ], 4 * tsc_hz);
+        ASSERT_EQ(d.res[HG_R_APIC_FREQ], 4 * HV_KVM_APIC_HZ);
+        /* ... the page and the MSR follow from that rate ... */
+        ASSERT_EQ(d.res[HG_R_TSC_SCALE], hv_tsc_scale(4 * tsc_hz));
+        ASSERT_EQ(d.res[HG_R_PAGE2], hv_tsc_to_ref(d.res[HG_R_TSC_RAW], d.res[HG_R_TSC_SCALE],
+                                                   (int64_t)d.res[HG_R_TSC_OFFSET]));
+        ASSERT_LE(d.res[HG_R_REF1], d.res[HG_R_PAGE2]);
+        /* ... so reference time advances at a quarter of real time (within
+         * the rounding of one scale step). */
+        uint64_t real_100ns = (uint64_t)((t1.tv_sec - t0.tv_sec) * 10000000ll + (t1.tv_nsec - t0.tv_nsec) / 100);
+        printf("reference time advanced %llu, real time %llu (100 ns)\n", (unsigned long long)(ref1 - ref0),
+               (unsigned long long)real_100ns);
+        ASSERT_LE(ref1 - ref0, real_100ns / 4 + 1);
+        ASSERT_GE(ref1 - ref0, real_100ns / 5);
+}
+
+TEST(time_dilation_out_of_range_is_refused) {
+        struct vid_partition_config pc = { .ram_bytes = 4u << 20, .n_vps = 1 };
+        struct vid_partition *p;
+        struct hvshim *hv = NULL;
+        char err[256];
+        ASSERT_OK(vid_partition_create(&pc, &p, err, sizeof err));
+        struct hvshim_config cfg = { .time_dilation = HVSHIM_MAX_TIME_DILATION + 1 };
+        ASSERT_EQ(hvshim_create(p, &cfg, &hv), -EINVAL);
+        ASSERT_TRUE(hv == NULL);
+        vid_partition_destroy(p);
+}
+
 TEST(reference_time_host_side) {
         struct vid_partition_config pc = { .ram_bytes = 4u << 20, .n_vps = 2 };
         struct vid_partition *p;

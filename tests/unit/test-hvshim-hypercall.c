@@ -204,7 +204,7 @@ TEST(reference_time_math) {
 /* Without a usable TSC rate (tsc_scale 0) the reference counter follows
  * CLOCK_MONOTONIC from creation; no KVM needed to check that. */
 TEST(reference_time_without_tsc_rate) {
-        struct hvshim hv = { .tsc_scale = 0 };
+        struct hvshim hv = { .tsc_scale = 0, .time_dilation = 1 };
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
@@ -213,6 +213,11 @@ TEST(reference_time_without_tsc_rate) {
         ASSERT_GE(t, 20000000u);
         ASSERT_LT(t, 20000000u + 10000000u);
         ASSERT_GE(hvshim_reference_time(&hv), t);
+        /* Dilated 2x: 2 s of real time are 1 s of guest time. */
+        hv.time_dilation = 2;
+        t = hvshim_reference_time(&hv);
+        ASSERT_GE(t, 10000000u);
+        ASSERT_LT(t, 10000000u + 5000000u);
 }
 
 TEST_MAIN();

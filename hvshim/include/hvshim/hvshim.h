@@ -23,7 +23,13 @@ struct hvshim_config {
         bool frequency_msrs; /* TSC/APIC frequency MSRs */
         bool tsc_invariant;  /* EAX bit 15 + TSC_INVARIANT_CONTROL */
         bool crash_msrs;     /* EDX bit 10 + CRASH_P0..4/CTL */
+        /* Guest time runs this many times slower than real time (0 and 1:
+         * not at all): the TSC and APIC frequencies the guest is told, and
+         * with them the reference time, are scaled by it. For hosts that
+         * emulate the guest kernel (vid_pvm_linux_time_dilation()). */
+        unsigned time_dilation;
 };
+#define HVSHIM_MAX_TIME_DILATION 64u
 
 /* Sets CPUID, the MSR filter and the hypercall/doorbell ports on p. Must be
  * called before vid_partition_start(). vid cannot undo registrations: after

@@ -61,6 +61,11 @@ bool vid_partition_is_pvm(const struct vid_partition *p);
  * keep it off instructions the PVM emulator cannot execute at CPL0
  * (docs/pvm.md); "" on every other host. */
 const char *vid_pvm_linux_cmdline(const struct vid_partition *p);
+/* How many times slower than real time a stock Linux guest's clock should
+ * run here (hvshim_config.time_dilation): on PVM the guest's timer tick
+ * runs emulated and would take most of the vCPU (docs/pvm.md, "Time
+ * dilation"); 1 on every other host. */
+unsigned vid_pvm_linux_time_dilation(const struct vid_partition *p);
 /* Host TSC frequency in kHz as KVM reports it (guest TSC runs at the same rate). */
 uint32_t vid_partition_tsc_khz(const struct vid_partition *p);
 
