@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* vsc.hostile=diskfault: the guest side of the fault tests
- * (tests/integration/test-fault-disk.sh, docs/hostile-guests.md "Faults").
+ * (tests/integration/test-fault-disk.sh, docs/hostile-guests.md "Fault matrix").
  * The host makes the disk's storage fail under the running VM (a full file
  * system, one that turns read-only, one that returns I/O errors); the
  * guest writes numbered blocks with FUA, one at a time, and says which ones
@@ -18,7 +18,7 @@
  *
  * Lines: VSC fault_disk=<c>:<lun> block_bytes=<B> blocks=<disk blocks>
  *        VSC fault_ack=<n>               (block n is acknowledged: FUA write GOOD)
- *        VSC hostile_case=diskfault/first_failed_write ok=1 block=<n> srb_status=.. sense_key=.. asc=.. ascq=..
+ *        VSC hostile_case=diskfault/first_failed_write ok=1 block=<n> srb_status=.. status=.. sense_key=.. asc=.. ascq=..
  *        VSC hostile_case=diskfault/sync_after_fault ...  write_again ...  read_acknowledged ... */
 #include "hostile.h"
 

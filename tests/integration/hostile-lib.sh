@@ -15,7 +15,7 @@ fail=0
 HOSTILE_FD_SLACK=2
 
 # The bound on what a flooding guest may make its worker allocate
-# (docs/THREAT_MODEL.md, "Worker resources"): anonymous memory at the end
+# (docs/THREAT_MODEL.md, "Worker resources", which lists it): anonymous memory at the end
 # of the flood, and at its peak, at most this much above its start.
 HOSTILE_RSS_BOUND_KB=8192
 

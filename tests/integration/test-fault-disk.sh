@@ -140,6 +140,8 @@ expect_rc 1 vmctl start rwonro --timeout=60
 echo "  [rwonro] $LAST_OUT"
 echo "$LAST_OUT" | grep -q "Read-only file system" || bad "[rwonro] the refusal does not name the cause: $LAST_OUT"
 st=$(vm_prop rwonro State)
-[ "$st" = Off ] || [ "$st" = Crashed ] || bad "[rwonro] state $st after a refused start"
+# vmms opens the images before it forks the worker (vmms/spawn.c): a
+# refusal leaves the VM as it was.
+[ "$st" = Off ] || bad "[rwonro] state $st after a refused start"
 alive "$VMMS_PID" || fail "vmms is gone"
 finish

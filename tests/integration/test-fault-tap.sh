@@ -3,7 +3,7 @@
 # The TAP removed under a running VM, through vmms (docs/hostile-guests.md,
 # "Fault matrix"), in a network namespace of its own: vmms creates the VM's
 # TAP; once the test guest (vsc.hostile=link) has its NIC up, `ip link del`
-# removes the TAP. The guest must see the link go down (MEDIUM_DISCONNECT),
+# removes the TAP. The guest must see the link go down (MEDIA_DISCONNECT),
 # the media query say disconnected, its frames still be completed, the NIC
 # close and open again; vmms must say Running all along and Off with the
 # guest's own power-off after; a second VM with its own TAP is unaffected;

@@ -9,7 +9,8 @@
 # every point (Running, then Off with the guest's own power-off as the
 # reason), its guest got every answer it had to, its worker's fds, threads
 # and anonymous memory are back where they were after the flood (within
-# HOSTILE_RSS_BOUND_KB), and no worker log has a sanitizer report.
+# HOSTILE_FD_SLACK and HOSTILE_RSS_BOUND_KB), and no worker log has a
+# sanitizer report.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 source "$(dirname "$0")/hostile-lib.sh"

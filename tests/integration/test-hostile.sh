@@ -8,7 +8,8 @@
 # still work. Here the host checks that the worker served it all to the
 # end (the guest's own power-off, status 0), that no case went wrong, that
 # no sanitizer spoke (the asan preset runs this too), and, around the
-# flood, that the worker's fds and threads came back and its anonymous
+# flood, that the worker's fds and threads came back (up to the eventfds
+# of channels left open, HOSTILE_FD_SLACK) and its anonymous
 # memory stayed within HOSTILE_RSS_BOUND_KB. The NIC parts run in a network
 # namespace of their own: a TAP, and for vsc.hostile=link the TAP deleted
 # under the running VM.

@@ -98,20 +98,8 @@ t_vsc_guest() {
   [ -f "$g" ] && echo "$g"
 }
 
-t_kernel() {
-  local g
-  for g in "$VM_BUILD_DIR"/guest-vsc/vsc-guest "$VM_BUILD_DIR"/guest-vsc/*.elf "$VM_BUILD_DIR"/tests/tg_vmwp_irq.elf; do
-    [ -f "$g" ] && { echo "$g"; return; }
-  done
-}
-
-t_kernel() {
-  local g
-  for g in "$VM_BUILD_DIR"/guest-vsc/vsc-guest "$VM_BUILD_DIR"/guest-vsc/*.elf; do
-    [ -f "$g" ] && { echo "$g"; return; }
-  done
-}
-
+# t_kernel: the boot image of the current worker kind (the fake worker
+# only needs a file).
 t_kernel() {
   if [ "${WORKER_KIND:-fake}" = real ]; then t_guest_kernel; else
     [ -f "$T/images/kernel" ] || echo "fake kernel" >"$T/images/kernel"
