@@ -2,7 +2,8 @@
 /* PVH boot: an ELF32/ELF64 image with the Xen PVH entry note
  * (XEN_ELFNOTE_PHYS32_ENTRY, xen/include/public/elfnote.h), entered in flat
  * 32-bit protected mode with EBX = the hvm_start_info address
- * (xen/include/public/arch-x86/hvm/start_info.h, version 1 with memmap).
+ * (xen/include/public/arch-x86/hvm/start_info.h, version 1 with memmap;
+ * an initrd is module 0 of the module list, as Linux's PVH entry expects).
  * Every field of the image is untrusted: offsets and sizes are checked
  * against the file and the segments against RAM before anything is written. */
 #include <elf.h>
@@ -30,6 +31,18 @@ struct hvm_start_info {
 ASSERT_SIZE(struct hvm_start_info, 56);
 ASSERT_OFFSET(struct hvm_start_info, rsdp_paddr, 32);
 ASSERT_OFFSET(struct hvm_start_info, memmap_entries, 48);
+
+/* start_info.h: the module list; Linux takes module 0 as its initrd. */
+struct hvm_modlist_entry {
+        uint64_t paddr;
+        uint64_t size;
+        uint64_t cmdline_paddr;
+        uint64_t reserved;
+} _packed_;
+ASSERT_SIZE(struct hvm_modlist_entry, 32);
+_Static_assert(BOOT_PVH_INFO_GPA + sizeof(struct hvm_start_info) <= BOOT_PVH_MODLIST_GPA &&
+                       BOOT_PVH_MODLIST_GPA + sizeof(struct hvm_modlist_entry) <= BOOT_PVH_MEMMAP_GPA,
+               "PVH start info, module list and memory map overlap");
 
 struct hvm_memmap_table_entry {
         uint64_t addr;
@@ -218,8 +231,25 @@ static int load_segments(const struct boot_request *req, const struct boot_guest
         return 0;
 }
 
-static int write_start_info(const struct boot_request *req, const struct boot_guest *g, char *err,
-                            size_t errlen) {
+/* The initrd goes as high as possible in low RAM (below 4 GiB, page
+ * aligned), above every loaded segment, as Linux's own loaders place it. */
+static int place_initrd(const struct boot_request *req, const struct boot_guest *g, const struct boot_elf_info *info,
+                        uint64_t *at, char *err, size_t errlen) {
+        uint64_t floor = BOOT_HIGH_MEMORY, top = boot_low_ram_end(g), len = req->initrd_len;
+        for (size_t i = 0; i < info->n_segments; i++)
+                floor = MAX(floor, info->seg[i].paddr + info->seg[i].memsz);
+        floor = (floor + 0xfffu) & ~0xfffull;
+        if (len == 0 || top < floor || top - floor < len)
+                return boot_error(err, errlen, -ERANGE,
+                                  "initrd of %llu KiB does not fit between the kernel (ends 0x%llx) and 0x%llx",
+                                  (unsigned long long)(len >> 10), (unsigned long long)floor,
+                                  (unsigned long long)top);
+        *at = (top - len) & ~0xfffull;
+        return 0;
+}
+
+static int write_start_info(const struct boot_request *req, const struct boot_guest *g, uint64_t initrd_at,
+                            char *err, size_t errlen) {
         struct boot_e820 map[BOOT_MAX_E820];
         size_t n = boot_e820_build(g, map);
         struct hvm_memmap_table_entry mm[BOOT_MAX_E820];
@@ -239,6 +269,14 @@ static int write_start_info(const struct boot_request *req, const struct boot_gu
                 si.cmdline_paddr = BOOT_CMDLINE_GPA;
                 r = g->write(g->opaque, BOOT_CMDLINE_GPA, req->cmdline, cl + 1);
         }
+        if (r >= 0 && req->initrd) {
+                struct hvm_modlist_entry m = { .paddr = initrd_at, .size = req->initrd_len };
+                si.nr_modules = 1;
+                si.modlist_paddr = BOOT_PVH_MODLIST_GPA;
+                r = g->write(g->opaque, BOOT_PVH_MODLIST_GPA, &m, sizeof m);
+                if (r >= 0)
+                        r = g->write(g->opaque, initrd_at, req->initrd, req->initrd_len);
+        }
         if (r >= 0)
                 r = g->write(g->opaque, BOOT_PVH_MEMMAP_GPA, mm, n * sizeof mm[0]);
         if (r >= 0)
@@ -254,10 +292,11 @@ int boot_pvh_load(const struct boot_request *req, const struct boot_guest *g, st
         int r = boot_elf_parse(req->image, req->image_len, &info, err, errlen);
         if (r < 0)
                 return r;
-        if (req->initrd)
-                return boot_error(err, errlen, -ENOTSUP, "PVH: an initrd is not supported");
+        uint64_t initrd_at = 0;
+        if (req->initrd && (r = place_initrd(req, g, &info, &initrd_at, err, errlen)) < 0)
+                return r;
         if ((r = load_segments(req, g, &info, err, errlen)) < 0 ||
-            (r = write_start_info(req, g, err, errlen)) < 0)
+            (r = write_start_info(req, g, initrd_at, err, errlen)) < 0)
                 return r;
         /* PVH ABI (xen docs/misc/pvh.pandoc): 32-bit flat protected mode,
          * paging off, EBX = start info; nothing else is defined. */

@@ -191,8 +191,11 @@ static int load_boot_image(struct vmwp_vm *vm, uint64_t rsdp, char *err, size_t 
                                     .initrd_len = initrd.len, .cmdline = cmdline, .rsdp_gpa = rsdp };
         struct boot_entry e;
         char why[256] = "";
-        r = c->boot_kind == VM_BOOT_LINUX ? boot_linux_load(&req, &g, &e, why, sizeof why)
-                                          : boot_pvh_load(&req, &g, &e, why, sizeof why);
+        /* "linux" takes a bzImage or an uncompressed vmlinux (an ELF with
+         * the PVH note, which spares the guest its decompressor). */
+        bool elf = kernel.len >= 4 && memcmp(kernel.data, "\177ELF", 4) == 0;
+        r = c->boot_kind == VM_BOOT_LINUX && !elf ? boot_linux_load(&req, &g, &e, why, sizeof why)
+                                                  : boot_pvh_load(&req, &g, &e, why, sizeof why);
         if (r < 0)
                 return snprintf(err, errlen, "kernel %s: %s", c->kernel, why), r;
         r = set_entry(vm, &e);

@@ -286,4 +286,55 @@ TEST(e820_with_high_ram) {
         fake_guest_free(&f);
 }
 
+TEST(initrd_is_module_zero_at_the_top_of_low_ram) {
+        struct fake_guest f;
+        struct boot_guest g;
+        struct boot_entry e;
+        char err[256] = "";
+        fake_guest_init(&f, &g, RAM, 0);
+        struct elf_spec s = good(false);
+        size_t len = make_elf(&s, img, sizeof img);
+        static uint8_t rd[10000];
+        for (size_t i = 0; i < sizeof rd; i++)
+                rd[i] = (uint8_t)(i * 7 + 1);
+        struct boot_request req = { .image = img, .image_len = len, .initrd = rd, .initrd_len = sizeof rd,
+                                    .cmdline = "rdinit=/init", .rsdp_gpa = 0xe0000 };
+        ASSERT_OK(boot_pvh_load(&req, &g, &e, err, sizeof err));
+        check_start_info(&f, "rdinit=/init");
+        const uint8_t *si = f.ram + BOOT_PVH_INFO_GPA;
+        uint32_t nr;
+        uint64_t modlist, m[4];
+        memcpy(&nr, si + 12, 4);
+        memcpy(&modlist, si + 16, 8);
+        ASSERT_EQ(nr, 1u);
+        ASSERT_EQ(modlist, (uint64_t)BOOT_PVH_MODLIST_GPA);
+        memcpy(m, f.ram + BOOT_PVH_MODLIST_GPA, sizeof m);
+        uint64_t want = ((uint64_t)RAM - sizeof rd) & ~0xfffull; /* page aligned, as high as it fits */
+        ASSERT_EQ(m[0], want);
+        ASSERT_EQ(m[1], (uint64_t)sizeof rd);
+        ASSERT_EQ(m[2], 0u); /* no module command line */
+        ASSERT_MEMEQ(f.ram + want, rd, sizeof rd);
+        fake_guest_free(&f);
+}
+
+TEST(initrd_that_does_not_fit_is_refused_before_anything_is_written) {
+        struct fake_guest f;
+        struct boot_guest g;
+        struct boot_entry e;
+        char err[256] = "";
+        fake_guest_init(&f, &g, RAM, 0);
+        struct elf_spec s = good(false);
+        size_t len = make_elf(&s, img, sizeof img);
+        /* RAM above the kernel's segment (ends at 0x103000) is 16 MiB - 0x103000. */
+        size_t big = RAM - 0x103000 + 1;
+        uint8_t *rd = calloc(1, big);
+        ASSERT_TRUE(rd != NULL);
+        struct boot_request req = { .image = img, .image_len = len, .initrd = rd, .initrd_len = big };
+        ASSERT_EQ(boot_pvh_load(&req, &g, &e, err, sizeof err), -ERANGE);
+        ASSERT_TRUE(strstr(err, "initrd") != NULL);
+        ASSERT_EQ(f.writes, 0u); /* not the kernel either */
+        free(rd);
+        fake_guest_free(&f);
+}
+
 TEST_MAIN();

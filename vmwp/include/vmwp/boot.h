@@ -20,6 +20,7 @@
 
 #define BOOT_GDT_GPA 0x500u
 #define BOOT_PVH_INFO_GPA 0x6000u
+#define BOOT_PVH_MODLIST_GPA 0x6040u /* one hvm_modlist_entry: the initrd */
 #define BOOT_PVH_MEMMAP_GPA 0x6100u
 #define BOOT_ZERO_PAGE_GPA 0x7000u
 #define BOOT_STACK_TOP 0x8ff0u
@@ -78,7 +79,7 @@ struct boot_entry {
 struct boot_request {
         const uint8_t *image;
         size_t image_len;
-        const uint8_t *initrd; /* Linux only; NULL: none */
+        const uint8_t *initrd; /* NULL: none (PVH: passed as module 0) */
         size_t initrd_len;
         const char *cmdline;   /* may be NULL */
         uint64_t rsdp_gpa;     /* 0: no ACPI */
