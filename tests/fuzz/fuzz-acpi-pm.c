@@ -14,12 +14,8 @@
 
 #include "hv/vmstack.h"
 #include "vmwp/pm.h"
+#include "tests/fuzz/fuzz-check.h"
 
-#define CHECK(x)                      \
-        do {                          \
-                if (!(x))             \
-                        abort();      \
-        } while (0)
 
 #define S5 5u
 

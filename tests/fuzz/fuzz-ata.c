@@ -14,12 +14,8 @@
 #include <string.h>
 
 #include "emu/ata.h"
+#include "tests/fuzz/fuzz-check.h"
 
-#define CHECK(x)                      \
-        do {                          \
-                if (!(x))             \
-                        abort();      \
-        } while (0)
 
 static void check_settings(const struct ata_settings *s) {
         CHECK(s->multiple <= ATA_MAX_MULTIPLE && (s->multiple & (s->multiple - 1)) == 0);

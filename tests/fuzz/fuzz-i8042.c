@@ -11,12 +11,8 @@
 #include <string.h>
 
 #include "emu/i8042.h"
+#include "tests/fuzz/fuzz-check.h"
 
-#define CHECK(x)                      \
-        do {                          \
-                if (!(x))             \
-                        abort();      \
-        } while (0)
 
 static bool level;
 static unsigned resets;

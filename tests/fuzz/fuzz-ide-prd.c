@@ -11,12 +11,8 @@
 #include <string.h>
 
 #include "emu/bmdma.h"
+#include "tests/fuzz/fuzz-check.h"
 
-#define CHECK(x)                      \
-        do {                          \
-                if (!(x))             \
-                        abort();      \
-        } while (0)
 
 struct ram {
         const uint8_t *p;

@@ -18,12 +18,8 @@
 
 #include "emu/ide.h"
 #include "emu/pci.h"
+#include "tests/fuzz/fuzz-check.h"
 
-#define CHECK(x)                      \
-        do {                          \
-                if (!(x))             \
-                        abort();      \
-        } while (0)
 
 #define DISK_SECTORS 2048u
 #define RAM_SIZE (256u * 1024)

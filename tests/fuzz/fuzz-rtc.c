@@ -12,12 +12,8 @@
 #include <string.h>
 
 #include "emu/rtc.h"
+#include "tests/fuzz/fuzz-check.h"
 
-#define CHECK(x)                      \
-        do {                          \
-                if (!(x))             \
-                        abort();      \
-        } while (0)
 
 static bool level;
 static int64_t now_mono, armed;

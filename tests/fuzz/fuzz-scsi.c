@@ -10,12 +10,8 @@
 #include <string.h>
 
 #include "scsi/scsi.h"
+#include "tests/fuzz/fuzz-check.h"
 
-#define CHECK(x)                      \
-        do {                          \
-                if (!(x))             \
-                        abort();      \
-        } while (0)
 
 static void check_io(const struct scsi_lun *lun, const struct scsi_io *io) {
         uint64_t cap = lun->cfg.n_blocks;

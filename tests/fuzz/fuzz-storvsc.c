@@ -16,13 +16,9 @@
 #include "hv/vmbus.h"
 #include "storvsp/protocol.h"
 #include "storvsp/storvsp.h"
+#include "tests/fuzz/fuzz-check.h"
 
 #define ARENA (64u * 1024u)
-#define CHECK(x)                 \
-        do {                     \
-                if (!(x))        \
-                        abort(); \
-        } while (0)
 
 static uint8_t arena[ARENA] __attribute__((aligned(4096)));
 static char image[64];

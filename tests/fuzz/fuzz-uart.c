@@ -11,12 +11,8 @@
 #include <stdlib.h>
 
 #include "vmwp/uart.h"
+#include "tests/fuzz/fuzz-check.h"
 
-#define CHECK(x)                      \
-        do {                          \
-                if (!(x))             \
-                        abort();      \
-        } while (0)
 
 static bool level;
 static uint64_t tx_bytes, rx_space_calls;

@@ -33,11 +33,7 @@ if [ -z "${FAULT_IN_MOUNTNS:-}" ]; then
   exec unshare -m --propagation private env FAULT_IN_MOUNTNS=1 bash "$0" "$@"
 fi
 t_setup
-[ "${VMMS_TEST_WORKER:-real}" = fake ] && { echo "SKIP: needs the real worker (VMMS_TEST_WORKER=fake)"; exit 77; }
-VMMS_TEST_WORKER=real
-t_pick_worker
-GUEST=$(t_vsc_guest)
-[ -n "$GUEST" ] || { echo "SKIP: the guest-vsc test guest is not built"; exit 77; }
+t_need_guest_vsc
 HELPER=$VM_BUILD_DIR/tests/fault-helper
 [ -x "$HELPER" ] || fail "$HELPER is not built"
 tmp=$T

@@ -19,11 +19,7 @@ if [ -z "${FAULT_IN_NETNS:-}" ]; then
 fi
 ip link set lo up
 t_setup
-[ "${VMMS_TEST_WORKER:-real}" = fake ] && { echo "SKIP: needs the real worker (VMMS_TEST_WORKER=fake)"; exit 77; }
-VMMS_TEST_WORKER=real
-t_pick_worker
-GUEST=$(t_vsc_guest)
-[ -n "$GUEST" ] || { echo "SKIP: the guest-vsc test guest is not built"; exit 77; }
+t_need_guest_vsc
 tmp=$T
 t_start_vmms
 

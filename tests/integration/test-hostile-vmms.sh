@@ -15,11 +15,7 @@ set -u
 source "$(dirname "$0")/vmms-lib.sh"
 source "$(dirname "$0")/hostile-lib.sh"
 t_setup
-[ "${VMMS_TEST_WORKER:-real}" = fake ] && { echo "SKIP: needs the real worker (VMMS_TEST_WORKER=fake)"; exit 77; }
-VMMS_TEST_WORKER=real
-t_pick_worker
-GUEST=$(t_vsc_guest)
-[ -n "$GUEST" ] || { echo "SKIP: the guest-vsc test guest is not built"; exit 77; }
+t_need_guest_vsc
 t_start_vmms
 MY_VMMS=$VMMS_PID
 

@@ -17,11 +17,7 @@ set -u
 source "$(dirname "$0")/vmms-lib.sh"
 t_setup
 # The fake worker has no guest to run services: this test needs the real one.
-[ "${VMMS_TEST_WORKER:-real}" = fake ] && { echo "SKIP: needs the real worker (VMMS_TEST_WORKER=fake)"; exit 77; }
-VMMS_TEST_WORKER=real
-t_pick_worker
-GUEST=$(t_vsc_guest)
-[ -n "$GUEST" ] || { echo "SKIP: the guest-vsc test guest is not built"; exit 77; }
+t_need_guest_vsc
 t_start_vmms
 V="org.vmstack.VMMS1"
 

@@ -83,6 +83,17 @@ t_pick_worker() {
   note "worker: $WORKER_KIND ($WORKER)"
 }
 
+# t_need_guest_vsc: for tests whose VMs run the guest-vsc test guest: picks
+# the real worker (skips, exit 77, with VMMS_TEST_WORKER=fake or without
+# vmwp, the guest or /dev/kvm) and sets GUEST to the guest's ELF.
+t_need_guest_vsc() {
+  [ "${VMMS_TEST_WORKER:-real}" = fake ] && { echo "SKIP: needs the real worker (VMMS_TEST_WORKER=fake)"; exit 77; }
+  VMMS_TEST_WORKER=real
+  t_pick_worker
+  GUEST=$(t_vsc_guest)
+  [ -n "$GUEST" ] || { echo "SKIP: the guest-vsc test guest is not built"; exit 77; }
+}
+
 # The guest the real worker boots for VMs that must stay up: vmwp's tiny PVH
 # guest tg_vmwp_irq (tests/guests/vmwp_irq.S: idles in HLT, echoes COM1
 # input, powers off on the ACPI power button or '.'). The guest-vsc test guest
