@@ -10,7 +10,7 @@ PKGS=(
   liburing-dev libnl-3-dev libnl-route-3-dev libjson-c-dev libsystemd-dev
   libseccomp-dev
   # tests and tools they drive
-  acpica-tools dbus iproute2 busybox-static cpio fio kmod xz-utils zstd
+  acpica-tools dbus iproute2 busybox-static cpio fio kmod xz-utils zstd lz4
   qemu-system-x86 dpkg-dev fakeroot systemd procps util-linux
 )
 
