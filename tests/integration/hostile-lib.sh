@@ -156,6 +156,13 @@ check_bounded() {
         # shows as tens or thousands.
         [ "$fd1" -le $((fd0 + HOSTILE_FD_SLACK)) ] || bad "[$name] fds $fd0 -> $fd1"
         [ "$th1" -eq "$th0" ] || bad "[$name] threads $th0 -> $th1"
+        # Under AddressSanitizer freed memory waits in a quarantine and its
+        # shadow is resident too (26 MB over a flood, measured): the bound is
+        # the plain build's to check; here it is only reported.
+        if grep -q '^VM_SANITIZE:STRING=.*address' "$build/CMakeCache.txt" 2>/dev/null; then
+                echo "  [$name] ASan build: memory bound not checked here"
+                return
+        fi
         [ $((rss1 - rss0)) -le $HOSTILE_RSS_BOUND_KB ] && [ $((peak - rss0)) -le $HOSTILE_RSS_BOUND_KB ] ||
                 bad "[$name] anonymous memory grew by more than $HOSTILE_RSS_BOUND_KB kB"
 }
