@@ -121,7 +121,7 @@ wait_line() { # NAME REGEX TIMEOUT_S
 save_artifacts() {
 	cp "$log" "$art/console.log" 2>/dev/null
 	tr -d '\r' <"$log" 2>/dev/null | grep '^LINUX dmesg ' | sed 's/^LINUX dmesg //' >"$art/dmesg-hv.txt"
-	for k in first-kernel-message init hv_vmbus disk network powered-off; do
+	for k in first-kernel-message init hv_vmbus disk network ready powered-off; do
 		echo "$k ${seen[$k]:--}"
 	done >"$art/milestones.txt"
 }
