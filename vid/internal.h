@@ -42,6 +42,9 @@ struct vid_vp {
 struct vid_partition {
         int kvm_fd, vm_fd;
         bool pvm;
+        /* KVM_GET_SUPPORTED_CPUID, asked once: every host CPUID it runs is
+         * an exit to L0 on a nested host (~1 ms in all). */
+        struct kvm_cpuid2 *supported_cpuid;
         uint32_t tsc_khz;
         size_t vcpu_mmap_size;
 

@@ -196,6 +196,7 @@ void vid_partition_destroy(struct vid_partition *p) {
         safe_close(p->stop_efd);
         safe_close(p->vm_fd);
         safe_close(p->kvm_fd);
+        free(p->supported_cpuid);
         pthread_cond_destroy(&p->cond);
         pthread_mutex_destroy(&p->lock);
         pthread_mutex_destroy(&p->irq_lock);
@@ -239,14 +240,18 @@ void vid_partition_stats(const struct vid_partition *p, struct vid_stats *out) {
 /* ---- CPUID ---- */
 
 int vid_cpuid_supported(struct vid_partition *p, struct vid_cpuid_entry *out, size_t max) {
-        size_t nent = VID_CPUID_MAX_ENTRIES;
-        _cleanup_free_ struct kvm_cpuid2 *c =
-                calloc(1, sizeof *c + nent * sizeof(struct kvm_cpuid_entry2));
-        if (!c)
-                return -ENOMEM;
-        c->nent = (uint32_t)nent;
-        if (ioctl(p->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0)
-                return -errno;
+        if (!p->supported_cpuid) {
+                size_t nent = VID_CPUID_MAX_ENTRIES;
+                _cleanup_free_ struct kvm_cpuid2 *q =
+                        calloc(1, sizeof *q + nent * sizeof(struct kvm_cpuid_entry2));
+                if (!q)
+                        return -ENOMEM;
+                q->nent = (uint32_t)nent;
+                if (ioctl(p->kvm_fd, KVM_GET_SUPPORTED_CPUID, q) < 0)
+                        return -errno;
+                p->supported_cpuid = TAKE_PTR(q);
+        }
+        const struct kvm_cpuid2 *c = p->supported_cpuid;
         size_t n = 0;
         for (uint32_t i = 0; i < c->nent; i++) {
                 const struct kvm_cpuid_entry2 *k = &c->entries[i];

@@ -59,10 +59,24 @@ int sandbox_parse_user(const char *spec, uid_t *uid, gid_t *gid, char *err, size
         return 0;
 }
 
+/* The default account is a system user that sysusers.d puts in /etc/passwd
+ * (packaging/): that file is read directly, not through NSS, whose modules
+ * (libnss_systemd and what it links: ~300 KiB resident, about a
+ * millisecond) would otherwise be loaded into every worker. */
 void sandbox_default_user(uid_t *uid, gid_t *gid) {
-        struct passwd *pw = getpwnam(WORKER_ACCOUNT);
-        *uid = pw ? pw->pw_uid : NOBODY_ID;
-        *gid = pw ? pw->pw_gid : NOBODY_ID;
+        *uid = NOBODY_ID;
+        *gid = NOBODY_ID;
+        FILE *f = fopen("/etc/passwd", "re");
+        if (!f)
+                return;
+        struct passwd *pw;
+        while ((pw = fgetpwent(f)))
+                if (strcmp(pw->pw_name, WORKER_ACCOUNT) == 0) {
+                        *uid = pw->pw_uid;
+                        *gid = pw->pw_gid;
+                        break;
+                }
+        fclose(f);
 }
 
 static int last_cap(void) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Building a VM from its configuration (the assembly point, see vm.h). */
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <stdatomic.h>
@@ -300,6 +301,9 @@ int vmwp_vm_start(struct vmwp_vm *vm) {
                 return r;
         }
         sandbox_probe(vm->sandbox_probe, "main thread");
+        /* Building the VM and the seccomp programs freed most of what they
+         * allocated; give those pages back (the guest is running already). */
+        malloc_trim(0);
         return 0;
 }
 
