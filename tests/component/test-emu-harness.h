@@ -12,26 +12,10 @@
 #include <sys/wait.h>
 
 #include "common/test.h"
+#include "tests/lib/test-files.h"
 
 static char emu_dir[] = "/tmp/vmwp-emu-XXXXXX";
 static char emu_vmwp[1024];
-
-static void emu_write_file(const char *path, const void *p, size_t n) {
-        FILE *f = fopen(path, "w");
-        ASSERT_NOT_NULL(f);
-        ASSERT_EQ(fwrite(p, 1, n, f), n);
-        fclose(f);
-}
-
-static size_t emu_read_file(const char *path, char *buf, size_t cap) {
-        FILE *f = fopen(path, "r");
-        if (!f)
-                return 0;
-        size_t n = fread(buf, 1, cap - 1, f);
-        buf[n] = 0;
-        fclose(f);
-        return n;
-}
 
 /* Writes the guest ELF and a configuration with `extra` JSON members;
  * returns the configuration's path (static). */
@@ -39,13 +23,13 @@ static const char *emu_setup(const unsigned char *elf, size_t elf_len, const cha
         static char cfg[600];
         char kernel[512], json[4096];
         snprintf(kernel, sizeof kernel, "%s/guest.elf", emu_dir);
-        emu_write_file(kernel, elf, elf_len);
+        test_write_file(kernel, elf, elf_len);
         snprintf(json, sizeof json,
                  "{\"name\":\"emu\",\"id\":\"6b0e1e57-3c1c-4f5e-9a46-1d2e3f405162\",\"memory_mib\":64,\"vcpus\":1,"
                  "\"boot\":{\"kind\":\"pvh\",\"kernel\":\"%s\",\"cmdline\":\"\"}%s}",
                  kernel, extra ? extra : "");
         snprintf(cfg, sizeof cfg, "%s/vm.json", emu_dir);
-        emu_write_file(cfg, json, strlen(json));
+        test_write_file(cfg, json, strlen(json));
         return cfg;
 }
 

@@ -12,7 +12,7 @@ TINY_GUEST(emu_kbd_elf);
 /* Waits until the serial file holds `want`. */
 static bool serial_has(const char *path, const char *want, char *buf, size_t cap) {
         for (int i = 0; i < 3000; i++) {
-                emu_read_file(path, buf, cap);
+                test_read_file(path, buf, cap);
                 if (strstr(buf, want))
                         return true;
                 usleep(10000);
@@ -40,7 +40,7 @@ TEST(keyboard_bytes_arrive_and_reset_through_the_controller) {
         /* 'a', Shift+'b', '.': make and break codes, set 2 translated to set 1. */
         ASSERT_EQ(write(fd, "aB.", 3), 3);
         int status = emu_finish(&c, 60, err, sizeof err);
-        emu_read_file(out, serial, sizeof serial);
+        test_read_file(out, serial, sizeof serial);
         fputs(serial, stdout);
         ASSERT_EQ(status, 10);
         ASSERT_NOT_NULL(strstr(err, "vmwp: emu: reset requested (keyboard controller reset (0xFE to port 0x64))"));

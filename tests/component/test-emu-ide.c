@@ -227,7 +227,7 @@ static void run_guest(void) {
         const char *args[] = { "--config", cfg, "--serial", spec, NULL };
         struct emu_child c = emu_spawn(args);
         int status = emu_finish(&c, 240, err, sizeof err);
-        emu_read_file(out, serial, sizeof serial);
+        test_read_file(out, serial, sizeof serial);
         if (status != 0)
                 fprintf(stderr, "vmwp stderr:\n%s\nserial:\n%s\n", err, serial);
         ASSERT_EQ(status, 0);

@@ -13,6 +13,7 @@
 
 #include "common/proto.h"
 #include "common/test.h"
+#include "tests/lib/test-files.h"
 #include "tests/guests/tinyguest.h"
 #include "vid/vid.h"
 #include "vmwp/vm.h"
@@ -24,40 +25,23 @@ TINY_GUEST(vmwp_irq_elf);
 static char dir[] = "/tmp/vmwp-test-XXXXXX";
 static char vmwp_bin[1024];
 
-static void write_bytes(const char *path, const void *p, size_t n) {
-        FILE *f = fopen(path, "w");
-        ASSERT_NOT_NULL(f);
-        ASSERT_EQ(fwrite(p, 1, n, f), n);
-        fclose(f);
-}
-
-static size_t read_bytes(const char *path, char *buf, size_t cap) {
-        FILE *f = fopen(path, "r");
-        if (!f)
-                return 0;
-        size_t n = fread(buf, 1, cap - 1, f);
-        buf[n] = 0;
-        fclose(f);
-        return n;
-}
-
 /* Writes the guest and a config; returns the config path (static). */
 static const char *setup(const char *guest, const char *cmdline, unsigned vcpus, const char *extra) {
         static char cfg[600];
         char kernel[512], json[2048];
         snprintf(kernel, sizeof kernel, "%s/%s.elf", dir, guest);
         if (strcmp(guest, "basic") == 0)
-                write_bytes(kernel, tg_vmwp_basic_elf, tg_vmwp_basic_elf_len);
+                test_write_file(kernel, tg_vmwp_basic_elf, tg_vmwp_basic_elf_len);
         else if (strcmp(guest, "smp") == 0)
-                write_bytes(kernel, tg_vmwp_smp_elf, tg_vmwp_smp_elf_len);
+                test_write_file(kernel, tg_vmwp_smp_elf, tg_vmwp_smp_elf_len);
         else
-                write_bytes(kernel, tg_vmwp_irq_elf, tg_vmwp_irq_elf_len);
+                test_write_file(kernel, tg_vmwp_irq_elf, tg_vmwp_irq_elf_len);
         snprintf(json, sizeof json,
                  "{\"name\":\"tvm\",\"memory_mib\":32,\"vcpus\":%u,\"boot\":{\"kind\":\"pvh\",\"kernel\":\"%s\","
                  "\"cmdline\":\"%s\"}%s}",
                  vcpus, kernel, cmdline, extra ? extra : "");
         snprintf(cfg, sizeof cfg, "%s/vm.json", dir);
-        write_bytes(cfg, json, strlen(json));
+        test_write_file(cfg, json, strlen(json));
         return cfg;
 }
 
@@ -145,7 +129,7 @@ TEST(poweroff_and_byte_exact_serial_through_pvh) {
         size_t wl = (size_t)snprintf(want, sizeof want, "%sp hello world", report_prefix);
         memcpy(want + wl, report_tail, sizeof report_tail - 1);
         wl += sizeof report_tail - 1;
-        size_t n = read_bytes(path, out, sizeof out);
+        size_t n = test_read_file(path, out, sizeof out);
         ASSERT_EQ(n, wl);
         ASSERT_MEMEQ(out, want, wl);
 }
@@ -165,7 +149,7 @@ TEST(serial_to_stdout_and_serial_log) {
         ASSERT_MEMEQ(out, report_prefix, sizeof report_prefix - 1);
         char path[600];
         snprintf(path, sizeof path, "%s/serial.log", dir);
-        ASSERT_EQ(read_bytes(path, log, sizeof log), n);
+        ASSERT_EQ(test_read_file(path, log, sizeof log), n);
         ASSERT_MEMEQ(log, out, n);
 }
 
@@ -266,7 +250,7 @@ TEST(multi_vcpu_start) {
         snprintf(path, sizeof path, "%s/smp.out", dir);
         snprintf(serial, sizeof serial, "file:%s", path);
         ASSERT_EQ(run_config(setup("smp", "", 2, NULL), serial, err, sizeof err), 0);
-        read_bytes(path, out, sizeof out);
+        test_read_file(path, out, sizeof out);
         ASSERT_STREQ(out, "smp: Aok\n");
 }
 
@@ -309,7 +293,7 @@ TEST(config_errors) {
         ASSERT_NOT_NULL(strstr(err, "vmwp: tvm: disks[0] (/nonexistent/x.img): No such file or directory"));
         char cfg[600];
         snprintf(cfg, sizeof cfg, "%s/bad.json", dir);
-        write_bytes(cfg, "{\"name\":\"x\",\"memory_mib\":1}", 27);
+        test_write_file(cfg, "{\"name\":\"x\",\"memory_mib\":1}", 27);
         ASSERT_EQ(run_config(cfg, "none", err, sizeof err), 2);
         ASSERT_NOT_NULL(strstr(err, "memory_mib"));
         /* A console socket path longer than sockaddr_un allows is refused,
@@ -354,7 +338,7 @@ static struct child start_controlled(int sv[2], const char *guest, const char *c
         close(sv[1]);
         const char *cfg = setup(guest, cmdline, 1, NULL);
         char json[4096];
-        size_t n = read_bytes(cfg, json, sizeof json);
+        size_t n = test_read_file(cfg, json, sizeof json);
         ASSERT_GT(n, 0u);
         char msg[4200];
         snprintf(msg, sizeof msg, "{\"op\":\"config\",\"config\":%s}", json);

@@ -100,14 +100,9 @@ check() { # NAME REGEX...: each must match a line of the guest's output ($tmp/NA
         done
 }
 
-# pattern SEED C L OFFSET BYTES: the records vsc_stor_pattern_fill() writes
-# (guest-vsc/include/vsc/stor.h; the same as guest-disk-lib.sh, whose other
-# names clash with vmms-lib.sh's).
-pattern() {
-        awk -v s="$1" -v c="$2" -v l="$3" -v o="$4" -v n="$5" 'BEGIN {
-                for (i = 0; i < n; i += 64)
-                        printf "VSCDISK s=%08x c=%u l=%03u o=%015.0f.................\n", s, c, l, o + i }'
-}
+# pattern (shared with guest-disk-lib.sh, whose other names clash with
+# vmms-lib.sh's)
+. "$(dirname "${BASH_SOURCE[0]}")/pattern-lib.sh"
 
 # proc_mem PID: "rss_anon_kb fds threads" of a process (as root: also of a
 # sandboxed worker, which is not dumpable).
