@@ -83,20 +83,7 @@ static int echo_server(const char *spec, unsigned seconds) {
 
 static void *sink_thread(void *arg) {
         struct env *e = arg;
-        static uint8_t bufs[64][2048];
-        struct mmsghdr mm[64];
-        struct iovec iov[64];
-        for (int i = 0; i < 64; i++) {
-                iov[i] = (struct iovec){ bufs[i], sizeof bufs[i] };
-                mm[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
-        }
-        while (!atomic_load(&e->stop_sink)) {
-                int n = recvmmsg(e->sink, mm, 64, MSG_DONTWAIT, NULL);
-                if (n > 0)
-                        atomic_fetch_add(&e->sunk, (unsigned long long)n);
-                else
-                        poll(&(struct pollfd){ .fd = e->sink, .events = POLLIN }, 1, 10);
-        }
+        bench_udp_sink(e->sink, &e->stop_sink, &e->sunk);
         return NULL;
 }
 

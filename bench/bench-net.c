@@ -183,20 +183,7 @@ static size_t frame_to_host(struct bench *b, uint8_t *f, size_t frame_len) {
 
 static void *sink_thread(void *arg) {
         struct bench *b = arg;
-        static uint8_t bufs[64][2048];
-        struct mmsghdr mm[64];
-        struct iovec iov[64];
-        for (int i = 0; i < 64; i++) {
-                iov[i] = (struct iovec){ bufs[i], sizeof bufs[i] };
-                mm[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
-        }
-        while (!atomic_load(&b->stop)) {
-                int n = recvmmsg(b->sink, mm, 64, MSG_DONTWAIT, NULL);
-                if (n > 0)
-                        atomic_fetch_add(&b->sunk, (unsigned long long)n);
-                else
-                        poll(&(struct pollfd){ .fd = b->sink, .events = POLLIN }, 1, 10);
-        }
+        bench_udp_sink(b->sink, &b->stop, &b->sunk);
         return NULL;
 }
 

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
+#include <poll.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "bench.h"
@@ -15,4 +17,21 @@ uint64_t bench_now_ns(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void bench_udp_sink(int fd, const atomic_bool *stop, atomic_ullong *count) {
+        static uint8_t bufs[64][2048];
+        struct mmsghdr mm[64];
+        struct iovec iov[64];
+        for (int i = 0; i < 64; i++) {
+                iov[i] = (struct iovec){ bufs[i], sizeof bufs[i] };
+                mm[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+        }
+        while (!atomic_load(stop)) {
+                int n = recvmmsg(fd, mm, 64, MSG_DONTWAIT, NULL);
+                if (n > 0)
+                        atomic_fetch_add(count, (unsigned long long)n);
+                else
+                        poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, 10);
+        }
 }

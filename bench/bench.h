@@ -4,6 +4,7 @@
  * and prints both, so the ratio means something on whatever machine it runs. */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 /* Prints "RESULT\t<metric>\t<ours>\t<baseline>\t<unit>\t<target>\t<better>",
@@ -12,3 +13,6 @@ void bench_result(const char *metric, double ours, double baseline, const char *
                   const char *better);
 /* Monotonic time in nanoseconds. */
 uint64_t bench_now_ns(void);
+/* A sink thread's loop: receives datagrams on fd (MSG_DONTWAIT),
+ * 64 per recvmmsg(), adding their number to *count, until *stop. */
+void bench_udp_sink(int fd, const atomic_bool *stop, atomic_ullong *count);

@@ -13,6 +13,7 @@
 
 #include "common/test.h"
 #include "tests/lib/test-files.h"
+#include "tests/lib/vmwp-child.h"
 
 static char emu_dir[] = "/tmp/vmwp-emu-XXXXXX";
 static char emu_vmwp[1024];
@@ -33,61 +34,8 @@ static const char *emu_setup(const unsigned char *elf, size_t elf_len, const cha
         return cfg;
 }
 
-struct emu_child {
-        pid_t pid;
-        int err_fd;
-};
-
-static struct emu_child emu_spawn(const char *const *args) {
-        int errp[2];
-        ASSERT_OK(pipe2(errp, O_CLOEXEC));
-        const char *argv[16] = { emu_vmwp };
-        for (size_t i = 0; args[i] && i < 14; i++)
-                argv[i + 1] = args[i];
-        pid_t pid = fork();
-        ASSERT_GE(pid, 0);
-        if (pid == 0) {
-                int devnull = open("/dev/null", O_RDWR);
-                dup2(devnull, 0);
-                dup2(devnull, 1);
-                dup2(errp[1], 2);
-                execv(emu_vmwp, (char **)argv);
-                _exit(127);
-        }
-        close(errp[1]);
-        return (struct emu_child){ .pid = pid, .err_fd = errp[0] };
-}
-
-/* Waits (at most timeout_s) and returns the exit status; stderr in err. */
-static int emu_finish(struct emu_child *c, int timeout_s, char *err, size_t cap) {
-        size_t n = 0;
-        int status = -1;
-        for (int ms = 0; ms < timeout_s * 1000; ms += 10) {
-                struct pollfd p = { .fd = c->err_fd, .events = POLLIN };
-                if (poll(&p, 1, 10) > 0) {
-                        ssize_t k = read(c->err_fd, err + n, cap - 1 - n);
-                        if (k > 0)
-                                n += (size_t)k;
-                        else
-                                usleep(10000);
-                }
-                int st;
-                if (waitpid(c->pid, &st, WNOHANG) == c->pid) {
-                        ssize_t k;
-                        while ((k = read(c->err_fd, err + n, cap - 1 - n)) > 0)
-                                n += (size_t)k;
-                        status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-                        break;
-                }
-        }
-        if (status < 0) {
-                kill(c->pid, SIGKILL);
-                waitpid(c->pid, NULL, 0);
-                fprintf(stderr, "vmwp did not exit in %d s\n", timeout_s);
-        }
-        err[n] = 0;
-        close(c->err_fd);
-        return status;
+static struct vmwp_child emu_spawn(const char *const *args) {
+        return vmwp_child_spawn(emu_vmwp, args, -1, false);
 }
 
 static inline int emu_connect(const char *path) {

@@ -28,7 +28,7 @@ TEST(keyboard_bytes_arrive_and_reset_through_the_controller) {
         snprintf(sock, sizeof sock, "%s/kbd.sock", emu_dir);
         snprintf(kspec, sizeof kspec, "socket:%s", sock);
         const char *args[] = { "--config", cfg, "--serial", spec, "--keyboard", kspec, NULL };
-        struct emu_child c = emu_spawn(args);
+        struct vmwp_child c = emu_spawn(args);
         int fd = emu_connect(sock);
         ASSERT_GE(fd, 0);
         bool ready = serial_has(out, "kbd ready\n", serial, sizeof serial);
@@ -39,7 +39,7 @@ TEST(keyboard_bytes_arrive_and_reset_through_the_controller) {
         ASSERT_NOT_NULL(strstr(serial, "keyboard ok\n"));
         /* 'a', Shift+'b', '.': make and break codes, set 2 translated to set 1. */
         ASSERT_EQ(write(fd, "aB.", 3), 3);
-        int status = emu_finish(&c, 60, err, sizeof err);
+        int status = vmwp_child_finish(&c, 60, err, sizeof err);
         test_read_file(out, serial, sizeof serial);
         fputs(serial, stdout);
         ASSERT_EQ(status, 10);
@@ -54,8 +54,8 @@ TEST(keyboard_option_refuses_other_kinds) {
         char err[4096];
         const char *cfg = emu_setup(tg_emu_kbd_elf, tg_emu_kbd_elf_len, NULL);
         const char *args[] = { "--config", cfg, "--serial", "none", "--keyboard", "pty", NULL };
-        struct emu_child c = emu_spawn(args);
-        ASSERT_EQ(emu_finish(&c, 30, err, sizeof err), 2);
+        struct vmwp_child c = emu_spawn(args);
+        ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 2);
         ASSERT_NOT_NULL(strstr(err, "--keyboard: invalid value \"pty\""));
 }
 

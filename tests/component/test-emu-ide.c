@@ -225,8 +225,8 @@ static void run_guest(void) {
         snprintf(out, sizeof out, "%s/serial.out", emu_dir);
         snprintf(spec, sizeof spec, "file:%s", out);
         const char *args[] = { "--config", cfg, "--serial", spec, NULL };
-        struct emu_child c = emu_spawn(args);
-        int status = emu_finish(&c, 240, err, sizeof err);
+        struct vmwp_child c = emu_spawn(args);
+        int status = vmwp_child_finish(&c, 240, err, sizeof err);
         test_read_file(out, serial, sizeof serial);
         if (status != 0)
                 fprintf(stderr, "vmwp stderr:\n%s\nserial:\n%s\n", err, serial);

@@ -24,8 +24,8 @@ TEST(time_periodic_update_alarm_and_set) {
         snprintf(spec, sizeof spec, "file:%s", out);
         const char *args[] = { "--config", cfg, "--serial", spec, NULL };
         time_t t0 = time(NULL);
-        struct emu_child c = emu_spawn(args);
-        int status = emu_finish(&c, 120, err, sizeof err);
+        struct vmwp_child c = emu_spawn(args);
+        int status = vmwp_child_finish(&c, 120, err, sizeof err);
         time_t t1 = time(NULL);
         test_read_file(out, serial, sizeof serial);
         fputs(serial, stdout);

@@ -14,6 +14,7 @@
 #include "common/proto.h"
 #include "common/test.h"
 #include "tests/lib/test-files.h"
+#include "tests/lib/vmwp-child.h"
 #include "tests/guests/tinyguest.h"
 #include "vid/vid.h"
 #include "vmwp/vm.h"
@@ -45,74 +46,14 @@ static const char *setup(const char *guest, const char *cmdline, unsigned vcpus,
         return cfg;
 }
 
-struct child {
-        pid_t pid;
-        int err_fd, out_fd;
-};
-
-/* Starts vmwp with argv (NULL-terminated, without argv[0]); stdout and
- * stderr are pipes; control_fd (if >= 0) becomes fd 3. */
-static struct child spawn(const char *const *args, int control_fd) {
-        int errp[2], outp[2];
-        ASSERT_OK(pipe2(errp, O_CLOEXEC));
-        ASSERT_OK(pipe2(outp, O_CLOEXEC));
-        const char *argv[16] = { vmwp_bin };
-        for (size_t i = 0; args[i]; i++)
-                argv[i + 1] = args[i];
-        pid_t pid = fork();
-        ASSERT_GE(pid, 0);
-        if (pid == 0) {
-                int devnull = open("/dev/null", O_RDONLY);
-                dup2(devnull, 0);
-                dup2(outp[1], 1);
-                dup2(errp[1], 2);
-                if (control_fd >= 0)
-                        dup2(control_fd, 3);
-                execv(vmwp_bin, (char **)argv);
-                _exit(127);
-        }
-        close(errp[1]);
-        close(outp[1]);
-        return (struct child){ .pid = pid, .err_fd = errp[0], .out_fd = outp[0] };
-}
-
-/* Waits (at most timeout_s) and returns the exit status; stderr in err. */
-static int finish(struct child *c, int timeout_s, char *err, size_t cap) {
-        size_t n = 0;
-        int status = -1;
-        for (int ms = 0; ms < timeout_s * 1000; ms += 10) {
-                struct pollfd p = { .fd = c->err_fd, .events = POLLIN };
-                if (poll(&p, 1, 10) > 0) {
-                        ssize_t k = read(c->err_fd, err + n, cap - 1 - n);
-                        if (k > 0)
-                                n += (size_t)k;
-                        else
-                                usleep(10000); /* EOF: the child is exiting */
-                }
-                int st;
-                if (waitpid(c->pid, &st, WNOHANG) == c->pid) {
-                        ssize_t k;
-                        while ((k = read(c->err_fd, err + n, cap - 1 - n)) > 0)
-                                n += (size_t)k;
-                        status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-                        break;
-                }
-        }
-        if (status < 0) {
-                kill(c->pid, SIGKILL);
-                waitpid(c->pid, NULL, 0);
-                fprintf(stderr, "vmwp did not exit in %d s\n", timeout_s);
-        }
-        err[n] = 0;
-        close(c->err_fd);
-        close(c->out_fd);
-        return status;
+static struct vmwp_child spawn(const char *const *args, int control_fd) {
+        return vmwp_child_spawn(vmwp_bin, args, control_fd, true);
 }
 
 static int run_config(const char *cfg, const char *serial, char *err, size_t cap) {
         const char *args[] = { "--config", cfg, "--serial", serial, NULL };
-        struct child c = spawn(args, -1);
-        return finish(&c, 30, err, cap);
+        struct vmwp_child c = spawn(args, -1);
+        return vmwp_child_finish(&c, 30, err, cap);
 }
 
 static const char report_prefix[] = "vmwp-pvh: start_info ok\ncmdline: ";
@@ -139,12 +80,12 @@ TEST(serial_to_stdout_and_serial_log) {
         snprintf(extra, sizeof extra, ",\"serial_log\":\"%s/serial.log\"", dir);
         const char *cfg = setup("basic", "p", 1, extra);
         const char *args[] = { "--config", cfg, NULL }; /* --serial stdio is the default */
-        struct child c = spawn(args, -1);
+        struct vmwp_child c = spawn(args, -1);
         size_t n = 0;
         ssize_t k;
         while ((k = read(c.out_fd, out + n, sizeof out - 1 - n)) > 0)
                 n += (size_t)k;
-        ASSERT_EQ(finish(&c, 30, err, sizeof err), 0);
+        ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 0);
         ASSERT_GT(n, sizeof report_prefix);
         ASSERT_MEMEQ(out, report_prefix, sizeof report_prefix - 1);
         char path[600];
@@ -223,7 +164,7 @@ static void socket_echo(const char *guest, const char *cmdline, const char *read
         snprintf(sock, sizeof sock, "%s/console.sock", dir);
         snprintf(serial, sizeof serial, "socket:%s", sock);
         const char *args[] = { "--config", setup(guest, cmdline, 1, NULL), "--serial", serial, NULL };
-        struct child c = spawn(args, -1);
+        struct vmwp_child c = spawn(args, -1);
         int fd = connect_retry(sock);
         ASSERT_GE(fd, 0);
         /* Output before the client connected is dropped (a serial line has
@@ -232,7 +173,7 @@ static void socket_echo(const char *guest, const char *cmdline, const char *read
                 ASSERT_TRUE(read_until(fd, ready, buf, sizeof buf));
         ASSERT_EQ(write(fd, "hi there.", 9), 9);
         ASSERT_TRUE(read_until(fd, "hi there.", buf, sizeof buf));
-        ASSERT_EQ(finish(&c, 30, err, sizeof err), 0);
+        ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 0);
         ASSERT_NOT_NULL(strstr(err, "powered off"));
         close(fd);
 }
@@ -257,10 +198,10 @@ TEST(multi_vcpu_start) {
 TEST(sigterm_stops) {
         char err[4096];
         const char *args[] = { "--config", setup("basic", "h", 1, NULL), "--serial", "none", "--timing", NULL };
-        struct child c = spawn(args, -1);
+        struct vmwp_child c = spawn(args, -1);
         usleep(300000);
         kill(c.pid, SIGTERM);
-        ASSERT_EQ(finish(&c, 30, err, sizeof err), 14);
+        ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 14);
         ASSERT_NOT_NULL(strstr(err, "vmwp: tvm: stopped by signal SIGTERM"));
         ASSERT_NOT_NULL(strstr(err, "timing: first guest instruction +"));
         ASSERT_NULL(strstr(err, "first guest instruction -1"));
@@ -271,12 +212,12 @@ TEST(sigterm_stops) {
 TEST(sigusr1_samples_vcpus) {
         char err[4096];
         const char *args[] = { "--config", setup("basic", "h", 1, NULL), "--serial", "none", NULL };
-        struct child c = spawn(args, -1);
+        struct vmwp_child c = spawn(args, -1);
         usleep(300000);
         kill(c.pid, SIGUSR1);
         usleep(300000);
         kill(c.pid, SIGTERM);
-        ASSERT_EQ(finish(&c, 30, err, sizeof err), 14);
+        ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 14);
         ASSERT_NOT_NULL(strstr(err, "vmwp: tvm: vcpu0 rip=0x"));
         ASSERT_NOT_NULL(strstr(err, "stopped by signal SIGTERM"));
 }
@@ -331,10 +272,10 @@ static struct json_object *request(int fd, const char *json) {
         return recv_msg(fd);
 }
 
-static struct child start_controlled(int sv[2], const char *guest, const char *cmdline) {
+static struct vmwp_child start_controlled(int sv[2], const char *guest, const char *cmdline) {
         ASSERT_OK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv));
         const char *args[] = { "--control-fd", "3", NULL };
-        struct child c = spawn(args, sv[1]);
+        struct vmwp_child c = spawn(args, sv[1]);
         close(sv[1]);
         const char *cfg = setup(guest, cmdline, 1, NULL);
         char json[4096];
@@ -354,7 +295,7 @@ static struct child start_controlled(int sv[2], const char *guest, const char *c
 TEST(control_protocol) {
         int sv[2];
         char err[4096];
-        struct child c = start_controlled(sv, "basic", "h");
+        struct vmwp_child c = start_controlled(sv, "basic", "h");
         struct json_object *m = request(sv[0], "{\"op\":\"pause\",\"id\":1}");
         ASSERT_EQ(int_field(m, "id"), 1);
         ASSERT_STREQ(str_field(m, "ok"), "true");
@@ -416,14 +357,14 @@ TEST(control_protocol) {
         ASSERT_EQ(int_field(m, "status"), 14);
         ASSERT_STREQ(str_field(m, "reason"), "stopped by vmms");
         json_object_put(m);
-        ASSERT_EQ(finish(&c, 30, err, sizeof err), 14);
+        ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 14);
         close(sv[0]);
 }
 
 TEST(control_power_button) {
         int sv[2];
         char err[4096];
-        struct child c = start_controlled(sv, "irq", "");
+        struct vmwp_child c = start_controlled(sv, "irq", "");
         usleep(500000); /* let the guest enable PWRBTN_EN */
         struct json_object *m = request(sv[0], "{\"op\":\"power-button\",\"id\":1}");
         ASSERT_STREQ(str_field(m, "ok"), "true");
@@ -432,16 +373,16 @@ TEST(control_power_button) {
         ASSERT_STREQ(str_field(m, "event"), "exit");
         ASSERT_EQ(int_field(m, "status"), 0);
         json_object_put(m);
-        ASSERT_EQ(finish(&c, 30, err, sizeof err), 0);
+        ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 0);
         close(sv[0]);
 }
 
 TEST(control_lost) {
         int sv[2];
         char err[4096];
-        struct child c = start_controlled(sv, "basic", "h");
+        struct vmwp_child c = start_controlled(sv, "basic", "h");
         close(sv[0]);
-        ASSERT_EQ(finish(&c, 30, err, sizeof err), 15);
+        ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 15);
         ASSERT_NOT_NULL(strstr(err, "control connection to vmms lost"));
 }
 
