@@ -212,7 +212,9 @@ TEST(handshake_discovery_and_io) {
 
 /* A batch of 16 reads behind one doorbell: all served from that doorbell
  * (the thread drains the ring, masked, and polls while I/O is in flight),
- * and, the guest not reading meanwhile, answered with one interrupt. */
+ * handed to io_uring in submits of at most 8 (the device starts on the
+ * first ones while the rest are parsed), and, the guest not reading
+ * meanwhile, answered with one interrupt. */
 TEST(batch_one_doorbell_one_signal) {
         struct fx f;
         fx_setup(&f);
@@ -223,6 +225,13 @@ TEST(batch_one_doorbell_one_signal) {
         uint64_t gpa = guest_buffer(&f, 16, &buf);
         uint64_t doorbells = vmbus_sim_doorbell_count(f.sim), events = vmbus_sim_event_count(f.sim);
         struct storvsp_device_stats st0, st;
+        /* the thread polls briefly after the handshake; wait until it sleeps */
+        storvsp_device_get_stats(f.sd[0], &st0);
+        for (int t = 0; t < WAIT_MS && st0.polls == 0; t++) {
+                usleep(1000);
+                storvsp_device_get_stats(f.sd[0], &st0);
+        }
+        usleep(20 * 1000);
         storvsp_device_get_stats(f.sd[0], &st0);
         for (unsigned i = 0; i < 16; i++) {
                 const uint8_t r10[10] = { 0x28, 0, 0, 0, 0, (uint8_t)(8 * i), 0, 0, 8, 0 };
@@ -250,6 +259,9 @@ TEST(batch_one_doorbell_one_signal) {
         }
         ASSERT_EQ(vmbus_sim_doorbell_count(f.sim) - doorbells, 1ull);
         ASSERT_EQ(vmbus_sim_event_count(f.sim) - events, 1ull);
+        storvsp_device_get_stats(f.sd[0], &st);
+        ASSERT_EQ(st.submitted - st0.submitted, 16ull);
+        ASSERT_EQ(st.submits - st0.submits, 2ull); /* one drain, two submits of 8 */
         ASSERT_OK(vmbus_sim_close(f.sim, &ch));
         fx_free(&f);
 }

@@ -32,8 +32,11 @@ int disk_queue_new(unsigned depth, struct disk_queue **out) {
         q->n_free = depth;
 
         /* SUBMIT_ALL: one bad SQE does not stop the batch; COOP_TASKRUN:
-         * no IPI to this thread for completions (we poll/wait ourselves). */
-        struct io_uring_params p = { .flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN };
+         * no IPI to this thread for completions (we poll/wait ourselves);
+         * TASKRUN_FLAG: the kernel says when completions wait for us to
+         * enter it (disk_queue_drain_cq). */
+        struct io_uring_params p = { .flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
+                                              IORING_SETUP_TASKRUN_FLAG };
         int r = io_uring_queue_init_params(depth, &q->ring, &p);
         if (r == -EINVAL) {
                 memset(&p, 0, sizeof p);
@@ -242,6 +245,13 @@ static void disk_queue_cqe(struct disk_queue *q, const struct io_uring_cqe *cqe)
 static unsigned disk_queue_drain_cq(struct disk_queue *q) {
         struct io_uring_cqe *cqe;
         unsigned head, n = 0;
+        /* With COOP_TASKRUN a finished read or write reaches the CQ ring
+         * only when this thread enters the kernel: a poller that just
+         * peeks at the ring would never see it. */
+        if (IO_URING_READ_ONCE(*q->ring.sq.kflags) & IORING_SQ_TASKRUN) {
+                (void)io_uring_get_events(&q->ring);
+                q->stats.get_events++;
+        }
         io_uring_for_each_cqe(&q->ring, head, cqe) {
                 disk_queue_cqe(q, cqe);
                 n++;

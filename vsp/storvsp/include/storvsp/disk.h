@@ -132,7 +132,7 @@ int disk_queue_register_memory(struct disk_queue *q, void *base, size_t len);
 int disk_queue_forget_disk(struct disk_queue *q, struct disk *d);
 
 struct disk_queue_stats {
-        uint64_t requests, completions, submit_calls, sqes;
+        uint64_t requests, completions, submit_calls, sqes, get_events;
         uint64_t bounced, fixed, short_retries;
 };
 void disk_queue_get_stats(const struct disk_queue *q, struct disk_queue_stats *s);

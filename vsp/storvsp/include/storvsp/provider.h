@@ -45,5 +45,6 @@ struct storvsp_controller *storvsp_device_controller(struct storvsp_device *d);
 
 struct storvsp_device_stats {
         uint64_t batches, replies, backlogged, polls, sleeps, subchannel_offer_failures, ram_unregistered;
+        uint64_t submits, submitted; /* io_uring_submit calls with requests, and the requests they carried */
 };
 void storvsp_device_get_stats(const struct storvsp_device *d, struct storvsp_device_stats *s);
