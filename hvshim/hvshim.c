@@ -12,6 +12,11 @@ static const struct vid_msr_range msr_ranges[] = {
         { .first = HV_MSR_FIRST, .count = HV_MSR_LAST - HV_MSR_FIRST + 1 },
 };
 
+size_t hvshim_msr_ranges(const struct vid_msr_range **ranges) {
+        *ranges = msr_ranges;
+        return ARRAY_SIZE(msr_ranges);
+}
+
 static uint64_t ref_time_cb(void *opaque) {
         return hvshim_reference_time(opaque);
 }

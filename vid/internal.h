@@ -63,6 +63,8 @@ struct vid_partition {
         void *msr_opaque;
         struct vid_msr_range msr_ranges[KVM_MSR_FILTER_MAX_RANGES];
         size_t n_msr_ranges;
+        struct vid_msr_range msr_applied[KVM_MSR_FILTER_MAX_RANGES]; /* KVM's filter now */
+        size_t n_msr_applied;
 
         /* PVM compatibility layer state (pvm.c), unused elsewhere */
         bool pvm_tramp;          /* the syscall trampoline is in use */
@@ -89,6 +91,7 @@ struct vid_partition {
         struct {
                 atomic_uint_fast64_t exits, pio_exits, mmio_exits, msr_exits, unhandled_io;
                 atomic_uint_fast64_t pvm_fixups, pvm_int3, pvm_fwait, pvm_clac_stac, pvm_rdtscp, pvm_syscall;
+                atomic_uint_fast64_t msr_filter_sets;
         } stats;
 };
 
@@ -117,7 +120,8 @@ bool vid_pvm_detect(void);
 bool vid_pvm_fixup(struct vid_vp *vp);
 /* Applied to every CPUID entry vid sets (hides CX16 on PVM). */
 void vid_pvm_cpuid_fixup(const struct vid_partition *p, struct kvm_cpuid_entry2 *e);
-int vid_pvm_init(struct vid_partition *p);
+/* Turns the syscall trampoline on (before the MSR filter is built). */
+void vid_pvm_prepare(struct vid_partition *p);
 /* MSRs vid itself filters on PVM (appended to the owner's ranges). */
 size_t vid_pvm_msr_ranges(const struct vid_partition *p, struct vid_msr_range *out, size_t max);
 /* Return true if vid handled the MSR access / MMIO exit itself. */
@@ -126,3 +130,5 @@ bool vid_pvm_mmio(struct vid_vp *vp, uint64_t gpa, bool write);
 
 /* partition.c */
 int vid_msr_filter_apply(struct vid_partition *p);
+/* Validates and stores the owner's MSR ranges (not yet applied). */
+int vid_msr_ranges_set(struct vid_partition *p, const struct vid_msr_range *ranges, size_t n);

@@ -116,14 +116,38 @@ int vid_partition_create(const struct vid_partition_config *cfg, struct vid_part
                 r = seterr(err, errlen, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
                 goto fail;
         }
-        if (ioctl(p->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-                r = seterr(err, errlen, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
-                goto fail;
-        }
         struct kvm_enable_cap msr_cap = { .cap = KVM_CAP_X86_USER_SPACE_MSR,
                                           .args[0] = KVM_MSR_EXIT_REASON_FILTER };
         if (ioctl(p->vm_fd, KVM_ENABLE_CAP, &msr_cap) < 0) {
                 r = seterr(err, errlen, -errno, "enabling KVM_CAP_X86_USER_SPACE_MSR: %s", strerror(errno));
+                goto fail;
+        }
+        /* The MSR filter first: KVM_X86_SET_MSR_FILTER waits for a normal
+         * grace period of the VM's SRCU, cheap only while nothing has used
+         * it yet; after the memory slot or the irqchip it took 13 ms on
+         * the PVM host, most of a start (docs/vmwp.md, "Performance"). */
+        if (cfg->n_msr_ranges) {
+                r = vid_msr_ranges_set(p, cfg->msr_ranges, cfg->n_msr_ranges);
+                if (r < 0) {
+                        seterr(err, errlen, r, "invalid MSR ranges in the partition config");
+                        goto fail;
+                }
+        }
+        if (p->pvm)
+                vid_pvm_prepare(p);
+        r = vid_msr_filter_apply(p);
+        if (r < 0) {
+                seterr(err, errlen, r, "KVM_X86_SET_MSR_FILTER: %s", strerror(-r));
+                goto fail;
+        }
+        r = vid_memory_init(p, cfg->ram_bytes, cfg->hugepages);
+        if (r < 0) {
+                seterr(err, errlen, r, "allocating %llu MiB of guest RAM: %s",
+                       (unsigned long long)(cfg->ram_bytes >> 20), strerror(-r));
+                goto fail;
+        }
+        if (ioctl(p->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+                r = seterr(err, errlen, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
                 goto fail;
         }
         r = vid_irq_init(p);
@@ -134,12 +158,6 @@ int vid_partition_create(const struct vid_partition_config *cfg, struct vid_part
         int khz = ioctl(p->vm_fd, KVM_GET_TSC_KHZ, 0);
         p->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
 
-        r = vid_memory_init(p, cfg->ram_bytes, cfg->hugepages);
-        if (r < 0) {
-                seterr(err, errlen, r, "allocating %llu MiB of guest RAM: %s",
-                       (unsigned long long)(cfg->ram_bytes >> 20), strerror(-r));
-                goto fail;
-        }
         p->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (p->stop_efd < 0) {
                 r = -errno;
@@ -166,13 +184,6 @@ int vid_partition_create(const struct vid_partition_config *cfg, struct vid_part
         if (r < 0) {
                 seterr(err, errlen, r, "setting CPUID: %s", strerror(-r));
                 goto fail;
-        }
-        if (p->pvm) {
-                r = vid_pvm_init(p);
-                if (r < 0) {
-                        seterr(err, errlen, r, "PVM compatibility layer: %s", strerror(-r));
-                        goto fail;
-                }
         }
         *out = p;
         return 0;
@@ -234,6 +245,7 @@ void vid_partition_stats(const struct vid_partition *p, struct vid_stats *out) {
         out->pvm_fwait = atomic_load(&p->stats.pvm_fwait);
         out->pvm_clac_stac = atomic_load(&p->stats.pvm_clac_stac);
         out->pvm_rdtscp = atomic_load(&p->stats.pvm_rdtscp);
+        out->msr_filter_sets = atomic_load(&p->stats.msr_filter_sets);
         out->pvm_syscall = atomic_load(&p->stats.pvm_syscall);
 }
 
@@ -309,13 +321,15 @@ int vid_cpuid_set(struct vid_partition *p, const struct vid_cpuid_entry *e, size
 
 /* ---- MSR handler ---- */
 
-/* Builds KVM's MSR filter from the owner's ranges plus vid's own (PVM). */
+/* Builds KVM's MSR filter from the owner's ranges plus vid's own (PVM);
+ * no ioctl when KVM has that filter already (each one costs an SRCU grace
+ * period, see vid_partition_create). */
 int vid_msr_filter_apply(struct vid_partition *p) {
         struct vid_msr_range all[KVM_MSR_FILTER_MAX_RANGES];
         size_t n = p->n_msr_ranges;
         memcpy(all, p->msr_ranges, n * sizeof *all);
         n += vid_pvm_msr_ranges(p, all + n, ARRAY_SIZE(all) - n);
-        if (n == 0)
+        if (n == p->n_msr_applied && memcmp(all, p->msr_applied, n * sizeof *all) == 0)
                 return 0;
         struct kvm_msr_filter f = { .flags = KVM_MSR_FILTER_DEFAULT_ALLOW };
         /* A zero bit in a range's bitmap denies the access in KVM, which
@@ -328,22 +342,39 @@ int vid_msr_filter_apply(struct vid_partition *p) {
                         .base = all[i].first,
                         .bitmap = (uint8_t *)deny_all,
                 };
-        return ioctl(p->vm_fd, KVM_X86_SET_MSR_FILTER, &f) < 0 ? -errno : 0;
+        if (ioctl(p->vm_fd, KVM_X86_SET_MSR_FILTER, &f) < 0)
+                return -errno;
+        atomic_fetch_add(&p->stats.msr_filter_sets, 1);
+        memcpy(p->msr_applied, all, n * sizeof *all);
+        p->n_msr_applied = n;
+        return 0;
 }
 
-int vid_set_msr_handler(struct vid_partition *p, const struct vid_msr_range *ranges, size_t n, vid_msr_fn fn,
-                        void *opaque) {
+int vid_msr_ranges_set(struct vid_partition *p, const struct vid_msr_range *ranges, size_t n) {
         /* Keep room for the ranges vid filters itself on PVM. */
-        if (n > KVM_MSR_FILTER_MAX_RANGES - 2 || !fn)
+        if (n > KVM_MSR_FILTER_MAX_RANGES - 2 || (n && !ranges))
                 return -EINVAL;
         for (size_t i = 0; i < n; i++)
                 if (ranges[i].count == 0 || ranges[i].count > VID_MSR_RANGE_MAX)
                         return -EINVAL;
         memcpy(p->msr_ranges, ranges, n * sizeof *ranges);
         p->n_msr_ranges = n;
-        int r = vid_msr_filter_apply(p);
+        return 0;
+}
+
+int vid_set_msr_handler(struct vid_partition *p, const struct vid_msr_range *ranges, size_t n, vid_msr_fn fn,
+                        void *opaque) {
+        if (!fn)
+                return -EINVAL;
+        struct vid_msr_range old[KVM_MSR_FILTER_MAX_RANGES];
+        size_t n_old = p->n_msr_ranges;
+        memcpy(old, p->msr_ranges, n_old * sizeof *old);
+        int r = vid_msr_ranges_set(p, ranges, n);
+        if (r == 0)
+                r = vid_msr_filter_apply(p); /* nothing to do if declared at create */
         if (r < 0) {
-                p->n_msr_ranges = 0;
+                memcpy(p->msr_ranges, old, n_old * sizeof *old);
+                p->n_msr_ranges = n_old;
                 return r;
         }
         p->msr_fn = fn;

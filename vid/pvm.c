@@ -165,10 +165,9 @@ _Static_assert(TRAMP_PAGES * VID_PAGE_SIZE <= VID_RESERVED_RAM_SIZE, "trampoline
 static const uint8_t tramp_code[] = { 0x88, 0x05, 0xfa, 0x0f, 0x00, 0x00, 0x0f, 0x0b };
 #define TRAMP_INSN_END (TRAMP_VA + 6)
 
-int vid_pvm_init(struct vid_partition *p) {
+void vid_pvm_prepare(struct vid_partition *p) {
         p->pvm_tramp = true;
         p->pvm_lstar_real = TRAMP_VA;
-        return vid_msr_filter_apply(p);
 }
 
 /* The trampoline's page tables and code, written into the reserved RAM

@@ -18,6 +18,7 @@
 #include "common/macro.h"
 #include "common/proto.h"
 #include "hv/vmstack.h"
+#include "hvshim/hvshim.h"
 #include "vid/vid.h"
 #include "vm-emu.h"
 #include "vm-internal.h"
@@ -259,6 +260,7 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         opt->n_disk_fds = opt->n_tap_fds = 0;
 
         struct vid_partition_config pc = { .ram_bytes = (uint64_t)cfg->memory_mib << 20, .n_vps = cfg->vcpus };
+        pc.n_msr_ranges = hvshim_msr_ranges(&pc.msr_ranges); /* hvshim's, known now: one early MSR filter */
         int r = vid_partition_create(&pc, &vm->p, err, errlen);
         if (r >= 0)
                 r = add_devices(vm, opt, err, errlen);

@@ -144,6 +144,7 @@ static inline void hg_init_image(struct hg *h, const unsigned char *image, unsig
         h->marks = calloc(HG_MAX_MARKS, sizeof *h->marks);
         ASSERT_NOT_NULL(h->marks);
         struct vid_partition_config pc = { .ram_bytes = 32u << 20, .n_vps = n_vps };
+        pc.n_msr_ranges = hvshim_msr_ranges(&pc.msr_ranges); /* as vmwp does */
         char err[256] = "";
         int r = vid_partition_create(&pc, &h->p, err, sizeof err);
         if (r < 0)

@@ -345,6 +345,45 @@ TEST(syscall_from_user_mode) {
         vid_partition_destroy(p);
 }
 
+static int msr_nop(void *opaque, struct vid_vp *vp, bool write, uint32_t index, uint64_t *value) {
+        return -EPERM;
+}
+
+/* KVM's MSR filter is set once when the owner declares its ranges at
+ * create time (each set waits for an SRCU grace period: 13 ms of a start
+ * on the PVM host); a handler with other ranges still gets them. */
+TEST(msr_filter_declared_at_create) {
+        static const struct vid_msr_range hv[] = { { 0x40000000, 0x119 } }, other[] = { { 0x40000200, 4 } };
+        char err[256];
+        struct vid_partition *p;
+        struct vid_stats st;
+        struct vid_partition_config cfg = { .ram_bytes = 2u << 20, .n_vps = 1, .msr_ranges = hv, .n_msr_ranges = 1 };
+        ASSERT_OK(vid_partition_create(&cfg, &p, err, sizeof err));
+        vid_partition_stats(p, &st);
+        ASSERT_EQ(st.msr_filter_sets, 1u);
+        ASSERT_OK(vid_set_msr_handler(p, hv, 1, msr_nop, NULL)); /* the same: no second set */
+        vid_partition_stats(p, &st);
+        ASSERT_EQ(st.msr_filter_sets, 1u);
+        ASSERT_OK(vid_set_msr_handler(p, other, 1, msr_nop, NULL)); /* different: set again */
+        vid_partition_stats(p, &st);
+        ASSERT_EQ(st.msr_filter_sets, 2u);
+        ASSERT_ERROR(vid_set_msr_handler(p, other, 1, NULL, NULL), EINVAL);
+        vid_partition_destroy(p);
+
+        /* not declared: set by the handler (and on PVM once at create) */
+        cfg.n_msr_ranges = 0;
+        ASSERT_OK(vid_partition_create(&cfg, &p, err, sizeof err));
+        ASSERT_OK(vid_set_msr_handler(p, hv, 1, msr_nop, NULL));
+        vid_partition_stats(p, &st);
+        ASSERT_EQ(st.msr_filter_sets, vid_partition_is_pvm(p) ? 2u : 1u);
+        vid_partition_destroy(p);
+
+        static const struct vid_msr_range empty[] = { { 0x40000000, 0 } };
+        cfg.msr_ranges = empty, cfg.n_msr_ranges = 1;
+        ASSERT_ERROR(vid_partition_create(&cfg, &p, err, sizeof err), EINVAL);
+        ASSERT_TRUE(strstr(err, "MSR") != NULL);
+}
+
 TEST(missing_args_rejected) {
         struct vid_partition *p;
         char err[128];

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 struct vid_partition;
+struct vid_msr_range;
 struct hvshim;
 
 /* Optional features (docs/hvshim.md). A NULL config enables all four. The
@@ -35,6 +36,9 @@ struct hvshim_config {
  * called before vid_partition_start(). vid cannot undo registrations: after
  * a failure, destroy the partition instead of starting it. */
 int hvshim_create(struct vid_partition *p, const struct hvshim_config *cfg, struct hvshim **out);
+/* The MSR ranges hvshim_create routes to itself, for
+ * vid_partition_config.msr_ranges (the filter is then set up once, early). */
+size_t hvshim_msr_ranges(const struct vid_msr_range **ranges);
 /* Once the VPs are stopped (vid_partition_join) and before
  * vid_partition_destroy(): removes ioeventfds and irqfds. Accepts NULL. */
 void hvshim_destroy(struct hvshim *hv);

@@ -37,10 +37,17 @@ struct vid_vp;
 #define VID_RESERVED_RAM_GPA 0xfc000ull
 #define VID_RESERVED_RAM_SIZE 0x4000ull
 
+struct vid_msr_range;
 struct vid_partition_config {
         uint64_t ram_bytes; /* multiple of 2 MiB */
         unsigned n_vps;     /* 1..VID_MAX_VPS */
         bool hugepages;     /* back RAM with MFD_HUGETLB (fails if none reserved) */
+        /* The MSR ranges the owner will pass to vid_set_msr_handler, if it
+         * knows them now (optional): KVM's MSR filter is then installed
+         * once, first, where it is cheap; set later it waits for a grace
+         * period of KVM's SRCU (~13 ms on the PVM host, docs/vmwp.md). */
+        const struct vid_msr_range *msr_ranges;
+        size_t n_msr_ranges;
 };
 
 /* Creates the VM, its RAM and VPs (not yet running). Checks the KVM
@@ -266,5 +273,6 @@ struct vid_stats {
         uint64_t exits, pio_exits, mmio_exits, msr_exits, unhandled_io;
         /* PVM compatibility layer (docs/pvm.md): total and per instruction */
         uint64_t pvm_fixups, pvm_int3, pvm_fwait, pvm_clac_stac, pvm_rdtscp, pvm_syscall;
+        uint64_t msr_filter_sets; /* KVM_X86_SET_MSR_FILTER calls (each an SRCU grace period) */
 };
 void vid_partition_stats(const struct vid_partition *p, struct vid_stats *out);
