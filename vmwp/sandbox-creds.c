@@ -28,6 +28,29 @@ static int parse_id(const char *s, unsigned long *out) {
         return 0;
 }
 
+/* Accounts are read from /etc/passwd directly, never through NSS: the
+ * worker is linked statically, where glibc's NSS would have to load shared
+ * modules (and crashed doing so), and NSS modules (libnss_systemd and what
+ * it links: ~300 KiB resident, about a millisecond) do not belong in every
+ * worker anyway. The default account is a system user that sysusers.d puts
+ * there (packaging/); numeric ids need no lookup. Finds name, or (name
+ * NULL) uid; false if absent. */
+static bool passwd_find(const char *name, uid_t uid, uid_t *uid_out, gid_t *gid_out) {
+        FILE *f = fopen("/etc/passwd", "re");
+        if (!f)
+                return false;
+        struct passwd *pw;
+        bool found = false;
+        while (!found && (pw = fgetpwent(f)))
+                if (name ? strcmp(pw->pw_name, name) == 0 : pw->pw_uid == uid) {
+                        *uid_out = pw->pw_uid;
+                        *gid_out = pw->pw_gid;
+                        found = true;
+                }
+        fclose(f);
+        return found;
+}
+
 int sandbox_parse_user(const char *spec, uid_t *uid, gid_t *gid, char *err, size_t errlen) {
         char user[256];
         const char *colon = strchr(spec, ':');
@@ -43,40 +66,27 @@ int sandbox_parse_user(const char *spec, uid_t *uid, gid_t *gid, char *err, size
                         return snprintf(err, errlen, "--sandbox-user: invalid group id \"%s\"", colon + 1), -EINVAL;
                 have_gid = true;
         }
+        uid_t pu;
+        gid_t pg;
         if (parse_id(user, &u) < 0) {
-                struct passwd *pw = getpwnam(user);
-                if (!pw)
-                        return snprintf(err, errlen, "--sandbox-user: no user \"%s\"", user), -ENOENT;
-                u = pw->pw_uid;
+                if (!passwd_find(user, 0, &pu, &pg))
+                        return snprintf(err, errlen, "--sandbox-user: no user \"%s\" in /etc/passwd", user), -ENOENT;
+                u = pu;
                 if (!have_gid)
-                        g = pw->pw_gid;
+                        g = pg;
         } else if (!have_gid) {
-                struct passwd *pw = getpwuid((uid_t)u);
-                g = pw ? pw->pw_gid : u;
+                g = passwd_find(NULL, (uid_t)u, &pu, &pg) ? pg : u;
         }
         *uid = (uid_t)u;
         *gid = (gid_t)g;
         return 0;
 }
 
-/* The default account is a system user that sysusers.d puts in /etc/passwd
- * (packaging/): that file is read directly, not through NSS, whose modules
- * (libnss_systemd and what it links: ~300 KiB resident, about a
- * millisecond) would otherwise be loaded into every worker. */
 void sandbox_default_user(uid_t *uid, gid_t *gid) {
-        *uid = NOBODY_ID;
-        *gid = NOBODY_ID;
-        FILE *f = fopen("/etc/passwd", "re");
-        if (!f)
-                return;
-        struct passwd *pw;
-        while ((pw = fgetpwent(f)))
-                if (strcmp(pw->pw_name, WORKER_ACCOUNT) == 0) {
-                        *uid = pw->pw_uid;
-                        *gid = pw->pw_gid;
-                        break;
-                }
-        fclose(f);
+        if (!passwd_find(WORKER_ACCOUNT, 0, uid, gid)) {
+                *uid = NOBODY_ID;
+                *gid = NOBODY_ID;
+        }
 }
 
 static int last_cap(void) {

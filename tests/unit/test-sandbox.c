@@ -219,6 +219,8 @@ TEST(sandbox_user_parsing) {
         ASSERT_EQ(g, 0u);
         ASSERT_OK(sandbox_parse_user("nobody", &u, &g, err, sizeof err));
         ASSERT_EQ(u, 65534u);
+        ASSERT_OK(sandbox_parse_user("65534", &u, &g, err, sizeof err)); /* group from /etc/passwd */
+        ASSERT_EQ(g, 65534u);
         ASSERT_ERROR(sandbox_parse_user("no-such-user-here", &u, &g, err, sizeof err), ENOENT);
         ASSERT_NOT_NULL(strstr(err, "no user"));
         ASSERT_ERROR(sandbox_parse_user("12:x", &u, &g, err, sizeof err), EINVAL);
