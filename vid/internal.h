@@ -130,5 +130,3 @@ bool vid_pvm_mmio(struct vid_vp *vp, uint64_t gpa, bool write);
 
 /* partition.c */
 int vid_msr_filter_apply(struct vid_partition *p);
-/* Validates and stores the owner's MSR ranges (not yet applied). */
-int vid_msr_ranges_set(struct vid_partition *p, const struct vid_msr_range *ranges, size_t n);

@@ -52,6 +52,8 @@ static int seterr(char *err, size_t errlen, int r, const char *fmt, ...) {
         return r;
 }
 
+static int msr_ranges_set(struct vid_partition *p, const struct vid_msr_range *ranges, size_t n);
+
 static int check_caps(struct vid_partition *p, unsigned n_vps, char *err, size_t errlen) {
         for (size_t i = 0; i < ARRAY_SIZE(required_caps); i++) {
                 int v = ioctl(p->kvm_fd, KVM_CHECK_EXTENSION, required_caps[i].cap);
@@ -127,7 +129,7 @@ int vid_partition_create(const struct vid_partition_config *cfg, struct vid_part
          * it yet; after the memory slot or the irqchip it took 13 ms on
          * the PVM host, most of a start (docs/vmwp.md, "Performance"). */
         if (cfg->n_msr_ranges) {
-                r = vid_msr_ranges_set(p, cfg->msr_ranges, cfg->n_msr_ranges);
+                r = msr_ranges_set(p, cfg->msr_ranges, cfg->n_msr_ranges);
                 if (r < 0) {
                         seterr(err, errlen, r, "invalid MSR ranges in the partition config");
                         goto fail;
@@ -350,7 +352,8 @@ int vid_msr_filter_apply(struct vid_partition *p) {
         return 0;
 }
 
-int vid_msr_ranges_set(struct vid_partition *p, const struct vid_msr_range *ranges, size_t n) {
+/* Validates and stores the owner's MSR ranges (not yet applied). */
+static int msr_ranges_set(struct vid_partition *p, const struct vid_msr_range *ranges, size_t n) {
         /* Keep room for the ranges vid filters itself on PVM. */
         if (n > KVM_MSR_FILTER_MAX_RANGES - 2 || (n && !ranges))
                 return -EINVAL;
@@ -369,7 +372,7 @@ int vid_set_msr_handler(struct vid_partition *p, const struct vid_msr_range *ran
         struct vid_msr_range old[KVM_MSR_FILTER_MAX_RANGES];
         size_t n_old = p->n_msr_ranges;
         memcpy(old, p->msr_ranges, n_old * sizeof *old);
-        int r = vid_msr_ranges_set(p, ranges, n);
+        int r = msr_ranges_set(p, ranges, n);
         if (r == 0)
                 r = vid_msr_filter_apply(p); /* nothing to do if declared at create */
         if (r < 0) {

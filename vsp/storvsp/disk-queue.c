@@ -245,9 +245,11 @@ static void disk_queue_cqe(struct disk_queue *q, const struct io_uring_cqe *cqe)
 static unsigned disk_queue_drain_cq(struct disk_queue *q) {
         struct io_uring_cqe *cqe;
         unsigned head, n = 0;
-        /* With COOP_TASKRUN a finished read or write reaches the CQ ring
-         * only when this thread enters the kernel: a poller that just
-         * peeks at the ring would never see it. */
+        /* With COOP_TASKRUN a finished read or write that needs task work
+         * reaches the CQ ring only when this thread enters the kernel (or
+         * at the next interrupt's return to user space, up to a tick
+         * later): a poller that only peeks at the ring would wait that
+         * long. */
         if (IO_URING_READ_ONCE(*q->ring.sq.kflags) & IORING_SQ_TASKRUN) {
                 (void)io_uring_get_events(&q->ring);
                 q->stats.get_events++;
