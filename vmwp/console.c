@@ -150,16 +150,19 @@ static int open_sink(struct vmwp_console *c, const struct vmwp_console_spec *spe
         return -EINVAL;
 }
 
-int vmwp_console_open(const struct vmwp_console_spec *spec, const char *log_path, struct vmwp_console **out,
-                      char *err, size_t errlen) {
+int vmwp_console_open(const struct vmwp_console_spec *spec, const char *log_path, int log_fd,
+                      struct vmwp_console **out, char *err, size_t errlen) {
         struct vmwp_console *c = calloc(1, sizeof *c);
-        if (!c)
+        if (!c) {
+                safe_close(log_fd);
                 return -ENOMEM;
+        }
         pthread_mutex_init(&c->lock, NULL);
         c->kind = spec->kind;
-        c->out_fd = c->in_fd = c->log_fd = c->listen_fd = c->client_fd = c->pty_slave_fd = c->ready_efd = -1;
+        c->out_fd = c->in_fd = c->listen_fd = c->client_fd = c->pty_slave_fd = c->ready_efd = -1;
+        c->log_fd = log_fd; /* vmms opened it; closed with the console */
         int r = open_sink(c, spec, err, errlen);
-        if (r >= 0 && log_path && log_path[0]) {
+        if (r >= 0 && c->log_fd < 0 && log_path && log_path[0]) {
                 c->log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
                 if (c->log_fd < 0)
                         r = seterr(err, errlen, -errno, "serial_log: cannot open", log_path);

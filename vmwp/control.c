@@ -176,22 +176,62 @@ int vmwp_control_parse_config(struct json_object *msg, struct vm_config *cfg, ch
         return vm_config_parse(s, len, cfg, err, errlen);
 }
 
-int vmwp_control_assign_fds(const struct vm_config *cfg, int *fds, size_t n, struct vmwp_vm_options *opt,
-                            char *err, size_t errlen) {
+/* "files": the fds after the disks and TAPs, in this order, each at most
+ * once (vmms/spawn.c). Returns a mask of VMWP_FILE_*. */
+static int parse_files(struct json_object *msg, char *err, size_t errlen) {
+        static const char *const names[] = { "kernel", "initrd", "serial_log" };
+        struct json_object *files;
+        int mask = 0;
+        size_t next = 0;
+        if (!json_object_object_get_ex(msg, "files", &files))
+                return 0;
+        if (!json_object_is_type(files, json_type_array) || json_object_array_length(files) > ARRAY_SIZE(names))
+                return snprintf(err, errlen, "\"files\" must be an array of at most 3 names"), -EINVAL;
+        for (size_t i = 0; i < json_object_array_length(files); i++) {
+                const char *s = json_object_get_string(json_object_array_get_idx(files, i));
+                while (next < ARRAY_SIZE(names) && (!s || strcmp(s, names[next])))
+                        next++;
+                if (next == ARRAY_SIZE(names))
+                        return snprintf(err, errlen, "\"files\": kernel, initrd, serial_log, in this order"),
+                               -EINVAL;
+                mask |= 1 << next++;
+        }
+        return mask;
+}
+
+static void close_all(int *fds, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                safe_close(fds[i]);
+}
+
+int vmwp_control_assign_fds(const struct vm_config *cfg, struct json_object *msg, int *fds, size_t n,
+                            struct vmwp_vm_options *opt, char *err, size_t errlen) {
         size_t want_taps = 0;
         for (uint32_t i = 0; i < cfg->n_nics; i++)
                 if (cfg->nics[i].tap[0])
                         want_taps++;
-        if (n != cfg->n_disks + want_taps) {
-                snprintf(err, errlen, "received %zu fds, expected %u disk + %zu TAP fds", n, cfg->n_disks,
-                         want_taps);
-                for (size_t i = 0; i < n; i++)
-                        safe_close(fds[i]);
+        int files = parse_files(msg, err, errlen);
+        if (files < 0) {
+                close_all(fds, n);
+                return files;
+        }
+        size_t n_files = (size_t)__builtin_popcount((unsigned)files);
+        if (n != cfg->n_disks + want_taps + n_files) {
+                snprintf(err, errlen, "received %zu fds, expected %u disk + %zu TAP + %zu file fds", n, cfg->n_disks,
+                         want_taps, n_files);
+                close_all(fds, n);
                 return -EINVAL;
         }
-        for (size_t i = 0; i < cfg->n_disks; i++)
-                opt->disk_fds[opt->n_disk_fds++] = fds[i];
-        for (size_t i = cfg->n_disks; i < n; i++)
-                opt->tap_fds[opt->n_tap_fds++] = fds[i];
+        size_t k = 0;
+        for (; k < cfg->n_disks; k++)
+                opt->disk_fds[opt->n_disk_fds++] = fds[k];
+        for (; k < cfg->n_disks + want_taps; k++)
+                opt->tap_fds[opt->n_tap_fds++] = fds[k];
+        if (files & VMWP_FILE_KERNEL)
+                opt->kernel_fd = fds[k++];
+        if (files & VMWP_FILE_INITRD)
+                opt->initrd_fd = fds[k++];
+        if (files & VMWP_FILE_SERIAL_LOG)
+                opt->serial_log_fd = fds[k++];
         return 0;
 }

@@ -159,13 +159,14 @@ static int config_from_vmms(int fd, struct vm_config *cfg, struct vmwp_vm_option
                 return snprintf(err, errlen, "receiving the configuration: %s", strerror(-r)), r;
         char why[256] = "";
         r = vmwp_control_parse_config(msg, cfg, why, sizeof why);
-        json_object_put(msg);
         if (r < 0) {
+                json_object_put(msg);
                 for (size_t i = 0; i < n_fds; i++)
                         safe_close(fds[i]);
                 return snprintf(err, errlen, "configuration: %s", why), r;
         }
-        r = vmwp_control_assign_fds(cfg, fds, n_fds, opt, why, sizeof why);
+        r = vmwp_control_assign_fds(cfg, msg, fds, n_fds, opt, why, sizeof why);
+        json_object_put(msg);
         if (r < 0)
                 snprintf(err, errlen, "configuration: %s", why);
         return r;
@@ -192,6 +193,10 @@ static int sandbox_setup(const struct args *a, const struct vm_config *cfg, stru
                 keep[n++] = opt->disk_fds[i];
         for (size_t i = 0; i < opt->n_tap_fds; i++)
                 keep[n++] = opt->tap_fds[i];
+        const int files[] = { opt->kernel_fd, opt->initrd_fd, opt->serial_log_fd };
+        for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+                if (files[i] >= 0)
+                        keep[n++] = files[i];
         char why[384] = "";
         r = sandbox_prepare(*sb, keep, n, cfg->n_nics > 0, why, sizeof why);
         if (r < 0)
@@ -246,6 +251,8 @@ int main(int argc, char **argv) {
 
         struct vmwp_vm *vm;
         r = vmwp_vm_create(cfg, &opt, &vm, err, sizeof err);
+        /* The boot images are in guest RAM now (or the VM failed). */
+        safe_close(opt.kernel_fd), safe_close(opt.initrd_fd), safe_close(opt.serial_log_fd);
         if (r < 0)
                 return fail(a.control_fd, cfg->name, VMWP_EXIT_SETUP, err);
         const char *pty = vmwp_console_pty_path(vmwp_vm_console(vm));

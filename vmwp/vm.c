@@ -44,7 +44,8 @@ uint64_t vmwp_now_ns(void) {
 }
 
 void vmwp_vm_options_init(struct vmwp_vm_options *o) {
-        *o = (struct vmwp_vm_options){ .serial.kind = VMWP_CONSOLE_NONE, .start_ns = vmwp_now_ns() };
+        *o = (struct vmwp_vm_options){ .serial.kind = VMWP_CONSOLE_NONE, .start_ns = vmwp_now_ns(),
+                                       .kernel_fd = -1, .initrd_fd = -1, .serial_log_fd = -1 };
 }
 
 /* ---- device callbacks (vCPU threads) ---- */
@@ -134,8 +135,12 @@ static int on_vcpu_exit(void *opaque, struct vid_vp *vp, const struct vid_exit *
 
 /* ---- building ---- */
 
-static int map_file(const char *what, const char *path, struct mapped_file *m, char *err, size_t errlen) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+/* Maps a boot file: the fd vmms opened, or (standalone) the path, opened
+ * non-blocking so that a FIFO cannot hold the worker in setup. */
+static int map_file(const char *what, const char *path, int given_fd, struct mapped_file *m, char *err,
+                    size_t errlen) {
+        _cleanup_close_ int own = given_fd < 0 ? open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK) : -1;
+        int fd = given_fd < 0 ? own : given_fd;
         if (fd < 0)
                 return snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno)), -errno;
         struct stat st;
@@ -171,13 +176,14 @@ static int set_entry(struct vmwp_vm *vm, const struct boot_entry *e) {
         return vid_vp_set_regs(vp, &regs);
 }
 
-static int load_boot_image(struct vmwp_vm *vm, uint64_t rsdp, char *err, size_t errlen) {
+static int load_boot_image(struct vmwp_vm *vm, const struct vmwp_vm_options *opt, uint64_t rsdp, char *err,
+                           size_t errlen) {
         const struct vm_config *c = &vm->cfg;
         _cleanup_(unmap_file) struct mapped_file kernel = { 0 }, initrd = { 0 };
-        int r = map_file("kernel", c->kernel, &kernel, err, errlen);
+        int r = map_file("kernel", c->kernel, opt->kernel_fd, &kernel, err, errlen);
         if (r < 0)
                 return r;
-        if (c->initrd[0] && (r = map_file("initrd", c->initrd, &initrd, err, errlen)) < 0)
+        if (c->initrd[0] && (r = map_file("initrd", c->initrd, opt->initrd_fd, &initrd, err, errlen)) < 0)
                 return r;
         struct boot_guest g = { .write = guest_write, .opaque = vm->p };
         struct vid_ram_region regions[2];
@@ -223,7 +229,8 @@ static int write_acpi(struct vmwp_vm *vm, char *err, size_t errlen) {
 }
 
 static int add_devices(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen) {
-        int r = vmwp_console_open(&opt->serial, vm->cfg.serial_log, &vm->console, err, errlen);
+        int r = vmwp_console_open(&opt->serial, vm->cfg.serial_log, opt->serial_log_fd, &vm->console, err, errlen);
+        opt->serial_log_fd = -1; /* the console owns it now, whatever happened */
         if (r < 0)
                 return r;
         if ((r = uart_new(&vm_uart_ops, vm, &vm->uart)) < 0 || (r = uart_register(vm->uart, vm->p, COM1_PORT)) < 0 ||
@@ -269,7 +276,7 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         if (r >= 0)
                 r = write_acpi(vm, err, errlen);
         if (r >= 0)
-                r = load_boot_image(vm, BOOT_ACPI_GPA, err, errlen);
+                r = load_boot_image(vm, opt, BOOT_ACPI_GPA, err, errlen);
         if (r < 0) {
                 vmwp_vm_free(vm);
                 return r;

@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 struct vmwp_vm_options opt;
                 vmwp_vm_options_init(&opt);
                 int fds[2] = { -1, -1 };
-                (void)vmwp_control_assign_fds(cfg, fds, 2, &opt, err, sizeof err);
+                (void)vmwp_control_assign_fds(cfg, req, fds, 2, &opt, err, sizeof err);
         }
         free(cfg);
         json_object_put(req);

@@ -170,17 +170,28 @@ static int listen_console(const char *path) {
         return fd;
 }
 
-/* vmwp's rule: one fd per disk, then one per NIC that names a TAP. */
-static void check_fds(struct fake *f, const struct vm_config *c, const int *fds, size_t n) {
-        size_t want = c->n_disks;
+/* vmwp's rule: one fd per disk, then one per NIC that names a TAP, then
+ * the files the message names (kernel, initrd, serial_log). Returns the
+ * console log's fd, or -1. */
+static int check_fds(struct fake *f, const struct vm_config *c, json_object *msg, const int *fds, size_t n) {
+        size_t want = c->n_disks, n_files = 0;
         struct stat st;
+        json_object *files, *last = NULL;
         for (uint32_t i = 0; i < c->n_nics; i++)
                 want += c->nics[i].tap[0] != 0;
-        if (n != want)
+        if (json_object_object_get_ex(msg, "files", &files) && json_object_is_type(files, json_type_array)) {
+                n_files = json_object_array_length(files);
+                last = n_files ? json_object_array_get_idx(files, n_files - 1) : NULL;
+        }
+        if (n != want + n_files)
                 finish(f, VMWP_EXIT_USAGE, "wrong number of fds");
         for (size_t i = 0; i < n; i++)
                 if (fstat(fds[i], &st) < 0)
                         finish(f, VMWP_EXIT_USAGE, "an fd is not open");
+        bool log = last && !strcmp(json_object_get_string(last), "serial_log");
+        for (size_t i = want; i + (log ? 1 : 0) < n; i++)
+                close(fds[i]); /* the boot files: the fake boots nothing */
+        return log ? fds[n - 1] : -1;
 }
 
 static void configure(struct fake *f, const char *serial) {
@@ -198,8 +209,8 @@ static void configure(struct fake *f, const char *serial) {
                 finish(f, VMWP_EXIT_USAGE, err);
         snprintf(f->name, sizeof f->name, "%s", c->name);
         snprintf(f->cmdline, sizeof f->cmdline, "%s", c->cmdline);
-        check_fds(f, c, fds, n);
-        if (c->serial_log[0] &&
+        f->con_log = check_fds(f, c, msg, fds, n);
+        if (f->con_log < 0 && c->serial_log[0] &&
             (f->con_log = open(c->serial_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)) < 0)
                 finish(f, VMWP_EXIT_SETUP, "serial_log: cannot open");
         if (serial && !strncmp(serial, "socket:", 7) && (f->con_listen = listen_console(serial + 7)) < 0)

@@ -35,9 +35,10 @@ struct vmwp_console_stats {
         uint64_t out_bytes, out_dropped, in_bytes, clients;
 };
 
-/* log_path: the serial_log file (may be NULL or ""). */
-int vmwp_console_open(const struct vmwp_console_spec *spec, const char *log_path, struct vmwp_console **out,
-                      char *err, size_t errlen);
+/* The serial_log: log_fd when vmms opened it (taken, also on error), else
+ * log_path is opened (may be NULL or "": none). */
+int vmwp_console_open(const struct vmwp_console_spec *spec, const char *log_path, int log_fd,
+                      struct vmwp_console **out, char *err, size_t errlen);
 void vmwp_console_free(struct vmwp_console *c);
 /* Starts reading input (and accepting clients) on loop into u. */
 int vmwp_console_attach(struct vmwp_console *c, struct vmwp_loop *loop, struct uart *u);

@@ -22,7 +22,9 @@ struct vmwp_vm;
 struct vid_partition;
 struct json_object;
 
-#define VMWP_MAX_FDS (VM_DISKS_MAX + VM_NICS_MAX)
+#define VMWP_MAX_FDS (VM_DISKS_MAX + VM_NICS_MAX + 3)
+
+enum { VMWP_FILE_KERNEL = 1, VMWP_FILE_INITRD = 2, VMWP_FILE_SERIAL_LOG = 4 };
 
 struct vmwp_vm_options {
         struct vmwp_console_spec serial;
@@ -36,6 +38,10 @@ struct vmwp_vm_options {
         size_t n_disk_fds;
         int tap_fds[VM_NICS_MAX];
         size_t n_tap_fds;
+        /* vmms opens the boot files and the console log (-1: open the
+         * configuration's paths, standalone). The VM reads the boot files
+         * and takes the log fd; main() closes what is left. */
+        int kernel_fd, initrd_fd, serial_log_fd;
         /* The worker sandbox (vmwp/sandbox.h), entered by vmwp_vm_start();
          * NULL: none (--no-sandbox, tests, benchmarks). Not owned. */
         struct sandbox *sandbox;
