@@ -183,7 +183,10 @@ static int setup(char *addr, size_t addrlen, pid_t *dbus, pid_t *vmms, const cha
         snprintf(a_run, sizeof a_run, "--runtime-dir=%s/run", dir);
         snprintf(a_log, sizeof a_log, "--log-dir=%s/logs", dir);
         snprintf(a_worker, sizeof a_worker, "--worker=%s", wk);
-        char *vargv[] = { vmms_bin, a_bus, a_state, a_run, a_log, a_worker, (char *)"--no-polkit",
+        char a_pool[PATH_MAX + 32];
+        /* The guest kernel lives in the build tree: the one storage pool. */
+        snprintf(a_pool, sizeof a_pool, "--storage-pool=%s", build);
+        char *vargv[] = { vmms_bin, a_bus, a_state, a_run, a_log, a_worker, a_pool, (char *)"--no-polkit",
                           (char *)"--max-starting=1000", (char *)"--max-vms=2000", NULL };
         *vmms = spawn(vargv, log);
         return 0;

@@ -36,6 +36,22 @@ int vmms_auth_caller_uid(sd_bus_message *m, uid_t *uid) {
         return sd_bus_creds_get_euid(c, uid);
 }
 
+int vmms_auth_caller_cred(sd_bus_message *m, struct vmms_cred *out) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *c = NULL;
+        const gid_t *gids;
+        uid_t uid;
+        int r = sd_bus_query_sender_creds(m, CREDS_MASK, &c);
+        if (r < 0 || (r = sd_bus_creds_get_euid(c, &uid)) < 0)
+                return r;
+        int n = sd_bus_creds_get_supplementary_gids(c, &gids);
+        if (n < 0 || sd_bus_creds_get_egid(c, &out->gid) < 0)
+                return vmms_cred_of_user(uid, out); /* the bus cannot tell: the user database */
+        out->uid = uid;
+        out->n_groups = MIN((size_t)n, (size_t)VMMS_CRED_GROUPS_MAX); /* fewer groups: fewer rights */
+        memcpy(out->groups, gids, out->n_groups * sizeof *gids);
+        return 0;
+}
+
 /* Group membership from the caller's credentials; when the bus cannot tell
  * the supplementary groups, from the group database. */
 static bool in_group(struct vmms_daemon *d, sd_bus_creds *c, uid_t uid) {

@@ -27,6 +27,23 @@ int vmms_bus_emit_vm_removed(struct vmms_vm *vm) {
         return r < 0 ? r : k;
 }
 
+int vmms_bus_check_files(struct vmms_daemon *d, sd_bus_message *m, const struct vm_config *c,
+                         const struct vm_config *cur, sd_bus_error *e) {
+        _cleanup_free_ struct vmms_cred *cred = malloc(sizeof *cred);
+        char err[1200];
+        if (!cred)
+                return -ENOMEM;
+        int r = vmms_auth_caller_cred(m, cred);
+        if (r < 0)
+                return sd_bus_error_set_errnof(e, r, "cannot determine the caller's identity: %s", strerror(-r));
+        r = vmms_config_check_files(&d->opt.paths, c, cur, cred, err, sizeof err);
+        if (r == -EPERM || r == -EACCES)
+                return sd_bus_error_setf(e, VMMS_ERROR_PERMISSION_DENIED, "%s", err);
+        if (r < 0)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_CONFIG, "%s", err);
+        return 0;
+}
+
 static int check_limits(struct vmms_daemon *d, uid_t uid, sd_bus_error *e) {
         if (d->n_vms >= d->opt.max_vms)
                 return sd_bus_error_setf(e, VMMS_ERROR_LIMIT_EXCEEDED,
@@ -82,6 +99,8 @@ static int do_create(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) 
         if ((other = vmms_daemon_find_name(d, c->name)))
                 return sd_bus_error_setf(e, VMMS_ERROR_EXISTS, "name: a VM named '%s' exists (id %s)", c->name,
                                          other->id);
+        if ((r = vmms_bus_check_files(d, m, c, NULL, e)) < 0)
+                return r;
         if ((r = create_vm(d, c, uid, &vm, e)) < 0)
                 return r;
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "created by uid %u", (unsigned)uid);

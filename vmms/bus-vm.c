@@ -143,6 +143,8 @@ static int do_update(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) 
                                          other->id);
         if (vmms_config_check_update(vm->config, c, vm->state, err, sizeof err) < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_STATE, "%s", err);
+        if ((r = vmms_bus_check_files(d, m, c, vm->config, e)) < 0)
+                return r;
         if ((r = vmms_store_save(vm, c)) < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot store the configuration: %s", strerror(-r));
         *vm->config = *c;
@@ -157,10 +159,11 @@ static int do_console(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e)
         if ((r = sd_bus_message_rewind(m, true)) < 0 || (r = sd_bus_message_read(m, "b", &ro)) < 0 ||
             (r = begin(d, m, VMMS_OP_CONSOLE, &vm, e)) < 0)
                 return r;
-        _cleanup_close_ int fd = vmms_worker_open_console(vm->worker, ro);
+        char why[PATH_MAX + 128] = "";
+        _cleanup_close_ int fd = vmms_worker_open_console(vm->worker, ro, why, sizeof why);
         if (fd < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "the console of VM '%s' is not available: %s",
-                                         vm->config->name, strerror(-fd));
+                                         vm->config->name, why[0] ? why : strerror(-fd));
         return sd_bus_reply_method_return(m, "h", fd);
 }
 

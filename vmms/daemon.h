@@ -13,11 +13,13 @@
 #include "common/config.h"
 #include "common/macro.h"
 #include "vmms/names.h"
+#include "vmms/paths.h"
 #include "vmms/runtime.h"
 #include "vmms/state.h"
 
 struct json_object;
 struct vmms_worker;
+struct vmms_cred;
 
 struct vmms_options {
         const char *bus_address; /* NULL: the system bus */
@@ -32,6 +34,7 @@ struct vmms_options {
         uint64_t request_timeout_us;
         struct vmms_restart_limits restart;
         bool polkit;
+        struct vmms_path_policy paths; /* --storage-pool, --allow-block-devices */
 };
 
 /* Parses the command line; 0 to run, 1 after --help/--version was printed,
@@ -161,8 +164,8 @@ int vmms_worker_request_fds(struct vmms_worker *w, const char *op, struct json_o
 int vmms_worker_kill(struct vmms_worker *w);
 pid_t vmms_worker_pid(const struct vmms_worker *w);
 /* Interactive: a connection to the worker's console socket. Read-only: the
- * console log, opened for reading. */
-int vmms_worker_open_console(struct vmms_worker *w, bool read_only);
+ * console log, opened for reading (a reason in err when it is refused). */
+int vmms_worker_open_console(struct vmms_worker *w, bool read_only, char *err, size_t errlen);
 int vmms_worker_record_update(struct vmms_worker *w);
 struct vmms_worker *vmms_worker_free(struct vmms_worker *w);
 /* The identity check behind re-attach: opens a pidfd for rec->pid and
@@ -187,12 +190,43 @@ int vmms_auth_run(struct vmms_daemon *d, sd_bus_message *m, const char *action, 
                   sd_bus_error *e);
 void vmms_auth_free_all(struct vmms_daemon *d);
 int vmms_auth_caller_uid(sd_bus_message *m, uid_t *uid);
+/* The caller's file-system identity as the bus daemon reports it. */
+int vmms_auth_caller_cred(sd_bus_message *m, struct vmms_cred *c);
+
+/* files.c: host files opened for a VM (docs/vmms.md "Host files") */
+#define VMMS_CRED_GROUPS_MAX 256
+struct vmms_cred {
+        uid_t uid;
+        gid_t gid;
+        size_t n_groups;
+        gid_t groups[VMMS_CRED_GROUPS_MAX];
+};
+/* The identity of a user from the user database (a VM's owner at start). */
+int vmms_cred_of_user(uid_t uid, struct vmms_cred *c);
+/* Opens a kernel, initrd or disk of a VM, as `as` would (see files.c);
+ * the path must pass the policy. Returns the fd, or -errno with
+ * "<path>: <reason>" in err: -EPERM/-EACCES for what the policy or the
+ * file's permissions refuse, -EINVAL for the wrong kind of file. */
+int vmms_file_open(const struct vmms_path_policy *p, const char *path, enum vmms_file_use use,
+                   const struct vmms_cred *as, char *err, size_t errlen);
+/* CreateVM and Update: vmms_config_check_paths(), then every path that is
+ * new (or newly writable) against cur is opened as `as` and closed again:
+ * it exists, has the right kind and the caller may use it. */
+int vmms_config_check_files(const struct vmms_path_policy *p, const struct vm_config *next,
+                            const struct vm_config *cur, const struct vmms_cred *as, char *err, size_t errlen);
+/* Opens a log vmms writes (appends, creating it 0640) or reads: a regular
+ * file, never through a symlink, never blocking on a FIFO. */
+int vmms_log_open(const char *path, bool write, char *err, size_t errlen);
 
 /* bus-manager.c, bus-vm.c */
 int vmms_bus_manager_register(struct vmms_daemon *d);
 int vmms_bus_vm_register(struct vmms_daemon *d);
 int vmms_bus_emit_vm_added(struct vmms_vm *vm);
 int vmms_bus_emit_vm_removed(struct vmms_vm *vm);
+/* The path policy and the caller's access for CreateVM/Update: 0, or a
+ * PermissionDenied / InvalidConfig error naming the field. */
+int vmms_bus_check_files(struct vmms_daemon *d, sd_bus_message *m, const struct vm_config *c,
+                         const struct vm_config *cur, sd_bus_error *e);
 int vmms_bus_error_from_errno(sd_bus_error *e, int r, const char *msg);
 
 /* hostcaps.c */

@@ -18,7 +18,7 @@ enum {
         OPT_BUS = 0x100, OPT_STATE, OPT_RUNTIME, OPT_LOGDIR, OPT_WORKER, OPT_GROUP, OPT_MAX_VMS,
         OPT_MAX_USER, OPT_MAX_STARTING, OPT_MAX_PENDING, OPT_START_TIMEOUT, OPT_RESTART_DELAY,
         OPT_RESTART_MAX_DELAY, OPT_RESTART_BURST, OPT_RESTART_WINDOW, OPT_NO_POLKIT, OPT_VERSION,
-        OPT_STOP_GRACE,
+        OPT_STOP_GRACE, OPT_POOL, OPT_ALLOW_BLOCK,
 };
 
 static const struct option options[] = {
@@ -39,6 +39,8 @@ static const struct option options[] = {
         { "restart-burst", required_argument, NULL, OPT_RESTART_BURST },
         { "restart-window", required_argument, NULL, OPT_RESTART_WINDOW },
         { "no-polkit", no_argument, NULL, OPT_NO_POLKIT },
+        { "storage-pool", required_argument, NULL, OPT_POOL },
+        { "allow-block-devices", no_argument, NULL, OPT_ALLOW_BLOCK },
         { "version", no_argument, NULL, OPT_VERSION },
         { "help", no_argument, NULL, 'h' },
         {},
@@ -64,6 +66,11 @@ static void usage(void) {
                "  --restart-burst=N        restarts allowed per window (default 5)\n"
                "  --restart-window=SEC     restart limit window (default 300)\n"
                "  --no-polkit              never ask polkit; root and --group only\n"
+               "  --storage-pool=DIR[:ro]  disks, kernels and initrds must be files below DIR\n"
+               "                           (repeatable, up to 16; default " VMMS_DEFAULT_POOL ");\n"
+               "                           :ro admits read-only use only\n"
+               "  --allow-block-devices    block devices under /dev for every VM owner who can\n"
+               "                           open them (default: root-owned VMs only)\n"
                "  --version, --help\n"
                "Environment: VM_LOG_LEVEL=err|warning|notice|info|debug\n");
 }
@@ -152,6 +159,21 @@ static int check_dir_option(const char *name, const char *v, char *err, size_t e
         return 0;
 }
 
+static int add_pool(struct vmms_options *o, const char *arg, char *err, size_t errlen) {
+        struct vmms_pool pool;
+        int r = vmms_pool_parse(arg, &pool);
+        if (r >= 0)
+                r = vmms_path_policy_add(&o->paths, &pool);
+        if (r == -EINVAL)
+                snprintf(err, errlen, "--storage-pool=%s: needs a plain absolute directory other than /, "
+                         "optionally followed by :ro", arg);
+        else if (r == -EEXIST)
+                snprintf(err, errlen, "--storage-pool=%s: given twice", arg);
+        else if (r < 0)
+                snprintf(err, errlen, "--storage-pool: at most %u pools", VMMS_POOLS_MAX);
+        return r;
+}
+
 int vmms_options_parse(int argc, char **argv, struct vmms_options *o, char *err, size_t errlen) {
         int c;
         defaults(o);
@@ -167,6 +189,11 @@ int vmms_options_parse(int argc, char **argv, struct vmms_options *o, char *err,
                 case OPT_LOGDIR: o->log_dir = optarg; break;
                 case OPT_GROUP: o->group = optarg; break;
                 case OPT_NO_POLKIT: o->polkit = false; break;
+                case OPT_ALLOW_BLOCK: o->paths.allow_block_devices = true; break;
+                case OPT_POOL:
+                        if (add_pool(o, optarg, err, errlen) < 0)
+                                return -EINVAL;
+                        break;
                 case OPT_WORKER:
                         if (optarg[0] != '/' || strlen(optarg) >= sizeof o->worker) {
                                 snprintf(err, errlen, "--worker: needs an absolute path");
@@ -193,6 +220,8 @@ int vmms_options_parse(int argc, char **argv, struct vmms_options *o, char *err,
             check_dir_option("runtime-dir", o->runtime_dir, err, errlen) < 0 ||
             check_dir_option("log-dir", o->log_dir, err, errlen) < 0)
                 return -EINVAL;
+        if (!o->paths.n_pools)
+                (void)add_pool(o, VMMS_DEFAULT_POOL, err, errlen);
         if (o->restart.max_delay_us < o->restart.base_delay_us)
                 o->restart.max_delay_us = o->restart.base_delay_us;
         return 0;

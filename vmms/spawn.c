@@ -34,6 +34,8 @@ struct spawn_fds {
         int fd[PROTO_MAX_FDS];
         size_t n;
         char tap_names[VM_NICS_MAX][IFNAMSIZ];
+        const char *files[3]; /* what follows the disks and TAPs: "kernel", "initrd", "serial_log" */
+        size_t n_files;
 };
 
 static void spawn_fds_done(struct spawn_fds *s) {
@@ -53,21 +55,16 @@ static int spawn_fds_add(struct spawn_fds *s, int fd) {
         return (int)s->n++;
 }
 
-static int open_disks(struct vmms_vm *vm, struct spawn_fds *s, char *err, size_t errlen) {
+static int open_disks(struct vmms_vm *vm, const struct vmms_cred *owner, struct spawn_fds *s, char *err,
+                      size_t errlen) {
+        char why[1024];
         for (uint32_t i = 0; i < vm->config->n_disks; i++) {
                 const struct vm_disk_config *dc = &vm->config->disks[i];
-                int fd = open(dc->path, (dc->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
-                struct stat st;
-                if (fd < 0 || fstat(fd, &st) < 0) {
-                        int r = -errno;
-                        snprintf(err, errlen, "disks[%u].path: %s: %s", i, dc->path, strerror(errno));
-                        safe_close(fd);
-                        return r;
-                }
-                if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-                        snprintf(err, errlen, "disks[%u].path: %s is not a file or block device", i, dc->path);
-                        safe_close(fd);
-                        return -EINVAL;
+                int fd = vmms_file_open(&vm->d->opt.paths, dc->path,
+                                        dc->read_only ? VMMS_FILE_DISK_RO : VMMS_FILE_DISK_RW, owner, why, sizeof why);
+                if (fd < 0) {
+                        snprintf(err, errlen, "disks[%u].path: %s", i, why);
+                        return fd;
                 }
                 /* The lock belongs to the open file description, which the
                  * worker inherits: it holds as long as the VM runs, across a
@@ -81,6 +78,36 @@ static int open_disks(struct vmms_vm *vm, struct spawn_fds *s, char *err, size_t
                 if (idx < 0)
                         return idx;
         }
+        return 0;
+}
+
+/* The kernel, the initrd and the console log travel as fds too, after the
+ * disks and TAPs, named in the message's "files" (common/proto.h): the
+ * worker opens no host path (docs/vmms.md "Host files"). */
+static int open_files(struct vmms_vm *vm, const struct vmms_cred *owner, const char *log_path, struct spawn_fds *s,
+                      char *err, size_t errlen) {
+        const struct vm_config *c = vm->config;
+        char why[1024];
+        int fd = vmms_file_open(&vm->d->opt.paths, c->kernel, VMMS_FILE_BOOT, owner, why, sizeof why);
+        if (fd < 0)
+                return snprintf(err, errlen, "boot.kernel: %s", why), fd;
+        if ((fd = spawn_fds_add(s, fd)) < 0)
+                return fd;
+        s->files[s->n_files++] = "kernel";
+        if (c->initrd[0]) {
+                fd = vmms_file_open(&vm->d->opt.paths, c->initrd, VMMS_FILE_BOOT, owner, why, sizeof why);
+                if (fd < 0)
+                        return snprintf(err, errlen, "boot.initrd: %s", why), fd;
+                if ((fd = spawn_fds_add(s, fd)) < 0)
+                        return fd;
+                s->files[s->n_files++] = "initrd";
+        }
+        fd = vmms_log_open(log_path, true, why, sizeof why);
+        if (fd < 0)
+                return snprintf(err, errlen, "console log: %s", why), fd;
+        if ((fd = spawn_fds_add(s, fd)) < 0)
+                return fd;
+        s->files[s->n_files++] = "serial_log";
         return 0;
 }
 
@@ -128,14 +155,16 @@ static int open_runtime(struct vmms_vm *vm, struct vmms_runtime_record *rec, cha
         return fd;
 }
 
-static int worker_log_fd(struct vmms_vm *vm) {
-        char path[PATH_MAX];
+static int worker_log_fd(struct vmms_vm *vm, char *err, size_t errlen) {
+        char path[PATH_MAX], why[PATH_MAX + 128];
         if (vm->d->journal) /* the worker logs to the journal through our stream */
                 return fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
         if (snprintf(path, sizeof path, "%s/%s.worker.log", vm->d->opt.log_dir, vm->id) >= (int)sizeof path)
                 return -ENAMETOOLONG;
-        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
-        return fd < 0 ? -errno : fd;
+        int fd = vmms_log_open(path, true, why, sizeof why);
+        if (fd < 0)
+                snprintf(err, errlen, "worker log: %s", why);
+        return fd;
 }
 
 /* The worker's environment: nothing of ours but the log settings. */
@@ -186,11 +215,9 @@ static int fork_worker(struct vmms_vm *vm, const char *console, int ctl_child, p
                        size_t errlen) {
         char *env[40], store[256], serial[VMMS_SOCKET_PATH_MAX + 8];
         int errp[2];
-        _cleanup_close_ int log_fd = worker_log_fd(vm);
-        if (log_fd < 0) {
-                snprintf(err, errlen, "worker log in %s: %s", vm->d->opt.log_dir, strerror(-log_fd));
+        _cleanup_close_ int log_fd = worker_log_fd(vm, err, errlen);
+        if (log_fd < 0)
                 return log_fd;
-        }
         build_env(vm, env, ARRAY_SIZE(env), store, sizeof store);
         /* The worker serves the console on this socket (one client at a time). */
         snprintf(serial, sizeof serial, "socket:%s", console);
@@ -252,6 +279,12 @@ static int send_config(struct vmms_vm *vm, int ctl, struct spawn_fds *s, const c
         }
         json_object_object_add(msg, "op", json_object_new_string("config"));
         json_object_object_add(msg, "config", cfg);
+        json_object *files = json_object_new_array();
+        for (size_t i = 0; files && i < s->n_files; i++)
+                json_object_array_add(files, json_object_new_string(s->files[i]));
+        if (!files)
+                return -ENOMEM;
+        json_object_object_add(msg, "files", files);
         return proto_send(ctl, msg, s->fd, s->n);
 }
 
@@ -266,9 +299,14 @@ static void reattach_reply(struct vmms_vm *vm, sd_bus_message *call, json_object
         (void)vmms_worker_record_update(vm->worker);
 }
 
-static int prepare_fds(struct vmms_vm *vm, struct spawn_fds *s, char *err, size_t errlen) {
+/* Everything is opened with the VM owner's rights (files.c). */
+static int prepare_fds(struct vmms_vm *vm, const char *log_path, struct spawn_fds *s, char *err, size_t errlen) {
+        _cleanup_free_ struct vmms_cred *owner = malloc(sizeof *owner);
         int r;
-        if ((r = open_disks(vm, s, err, errlen)) < 0 || (r = open_taps(vm, s, err, errlen)) < 0)
+        if (!owner)
+                return -ENOMEM;
+        if ((r = vmms_cred_of_user(vm->owner, owner)) < 0 || (r = open_disks(vm, owner, s, err, errlen)) < 0 ||
+            (r = open_taps(vm, s, err, errlen)) < 0 || (r = open_files(vm, owner, log_path, s, err, errlen)) < 0)
                 return r;
         return 0;
 }
@@ -280,8 +318,8 @@ int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t errlen) {
         int ctl[2], pidfd = -1, r;
         pid_t pid = 0;
 
-        if ((r = prepare_fds(vm, &s, err, errlen)) < 0 ||
-            (r = vmms_console_log_path(vm, log_path, sizeof log_path)) < 0)
+        if ((r = vmms_console_log_path(vm, log_path, sizeof log_path)) < 0 ||
+            (r = prepare_fds(vm, log_path, &s, err, errlen)) < 0)
                 return r;
         _cleanup_close_ int listener = open_runtime(vm, &rec, err, errlen);
         if (listener < 0)

@@ -272,7 +272,7 @@ pid_t vmms_worker_pid(const struct vmms_worker *w) {
         return w ? w->pid : 0;
 }
 
-int vmms_worker_open_console(struct vmms_worker *w, bool read_only) {
+int vmms_worker_open_console(struct vmms_worker *w, bool read_only, char *err, size_t errlen) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         if (read_only) {
                 /* Watching is reading the log: it has everything the console
@@ -282,16 +282,20 @@ int vmms_worker_open_console(struct vmms_worker *w, bool read_only) {
                 int r = vmms_console_log_path(w->vm, path, sizeof path);
                 if (r < 0)
                         return r;
-                int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-                return fd < 0 ? -errno : fd;
+                return vmms_log_open(path, false, err, errlen);
         }
         if (!w->rec.console[0])
                 return -ENOTSUP;
         snprintf(sa.sun_path, sizeof sa.sun_path, "%s", w->rec.console);
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        /* Non-blocking: a worker that stopped accepting (SIGSTOP, a full
+         * backlog) gets EAGAIN, not a frozen event loop. */
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
         if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+                return -errno;
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
                 return -errno;
         return TAKE_FD(fd);
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* What D-Bus callers send vmms: "name or id" arguments and object paths,
  * configurations for CreateVM/Update (vmms_config_parse_for) and the rules
- * for changing a configuration in each state. The input is up to two
+ * for changing a configuration in each state, and the host-path policy
+ * (vmms_config_check_paths, vmms_pool_parse). The input is up to two
  * documents separated by a 0x01 byte: the first is also tried as a name,
  * an object path and a stop timeout. */
 #include <stdint.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "vmms/names.h"
+#include "vmms/paths.h"
 #include "vmms/validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -21,6 +23,26 @@ static void refs(const char *s) {
                 abort();
         if (vmms_vm_path_to_id(s, &id) == 0 && strcmp(vmms_vm_path(&id, path), s) != 0)
                 abort(); /* one VM, one path */
+}
+
+/* The path policy: an accepted path is plain and below a pool (or /dev);
+ * an unchanged configuration always passes for whoever may edit it. */
+static void paths(const struct vm_config *a, const struct vm_config *b) {
+        static const struct vmms_path_policy p = { .pools = { { .dir = "/pool" }, { .dir = "/iso", .read_only = true } },
+                                                   .n_pools = 2 };
+        char err[1200];
+        int r = vmms_config_check_paths(&p, a, NULL, true, err, sizeof err);
+        if (r < 0 && !err[0])
+                abort();
+        if (r == 0 && !vmms_path_is_plain(a->kernel))
+                abort();
+        if (r == 0 && vmms_config_check_paths(&p, a, a, false, err, sizeof err) != 0)
+                abort(); /* what was accepted stays editable */
+        if (b)
+                (void)vmms_config_check_paths(&p, b, a, false, err, sizeof err);
+        struct vmms_pool pool;
+        if (vmms_pool_parse(a->kernel, &pool) == 0 && !vmms_path_is_plain(pool.dir))
+                abort();
 }
 
 static void configs(const char *a, size_t alen, const char *b, size_t blen) {
@@ -42,7 +64,9 @@ static void configs(const char *a, size_t alen, const char *b, size_t blen) {
                         abort(); /* no change is always allowed */
         if (vmms_stop_timeout_resolve((uint32_t)alen, ca, &t, err, sizeof err) == 0 && t == 0)
                 abort();
-        if (b && vmms_config_parse_for(b, blen, &id, true, cb, err, sizeof err) == 0)
+        bool have_b = b && vmms_config_parse_for(b, blen, &id, true, cb, err, sizeof err) == 0;
+        paths(ca, have_b ? cb : NULL);
+        if (have_b)
                 for (int s = 0; s < VMMS_STATE_MAX; s++) {
                         int r = vmms_config_check_update(ca, cb, s, err, sizeof err);
                         if (r < 0 && !vmms_state_has_worker(s))

@@ -139,6 +139,7 @@ for cap in CAP_SYS_ADMIN CAP_SETPCAP CAP_SETUID CAP_SETGID; do
 done
 systemd-tmpfiles --root="$S" --create "$R/usr/lib/tmpfiles.d/vmstack.conf" || fail "systemd-tmpfiles"
 [ "$(stat -c %a "$S/var/lib/vmstack/vms")" = 700 ] || fail "state dir mode"
+[ "$(stat -c %a "$S/var/lib/vmstack/images")" = 2770 ] || fail "default storage pool mode"
 [ "$(stat -c %a "$S/run/vmstack")" = 755 ] || fail "runtime dir mode"
 GID=$(grep "^vmstack:" "$S/etc/group" | cut -d: -f3)
 [ "$(stat -c %g "$S/var/log/vmstack")" = "$GID" ] || fail "log dir group"

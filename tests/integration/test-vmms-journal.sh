@@ -27,7 +27,8 @@ unshare -m sh -c '
   mount -t tmpfs tmpfs /run/systemd && mkdir -p /run/systemd/journal &&
   touch /run/systemd/journal/socket && mount --bind "$1" /run/systemd/journal/socket &&
   exec env JOURNAL_STREAM="$2" "$3" --bus-address="$4" --state-dir="$5/state" --runtime-dir="$5/run" \
-    --log-dir="$5/log" --worker="$6" --no-polkit' sh "$T/journal.sock" "$JS" "$VMMS" "$ADDR" "$T" "$WORKER" \
+    --log-dir="$5/log" --worker="$6" --no-polkit --storage-pool="$5" --storage-pool="$7"' \
+  sh "$T/journal.sock" "$JS" "$VMMS" "$ADDR" "$T" "$WORKER" "$VM_BUILD_DIR" \
   >>"$T/vmms.log" 2>&1 &
 VMMS_PID=$!
 for _ in $(seq 100); do bus status org.vmstack.VMMS1 >/dev/null 2>&1 && break; sleep 0.05; done

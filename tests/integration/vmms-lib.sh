@@ -118,10 +118,12 @@ t_kernel() {
   fi
 }
 
-# t_start_vmms [extra vmms options...]
+# t_start_vmms [extra vmms options...]: the test directory and the build
+# tree are its storage pools (VMMS_POOLS overrides that).
 t_start_vmms() {
   "$VMMS" --bus-address="$ADDR" --state-dir="$T/state" --runtime-dir="$T/run" --log-dir="$T/log" \
-    --worker="$WORKER" ${VMMS_NO_POLKIT---no-polkit} --restart-delay-ms=100 "$@" >>"$T/vmms.log" 2>&1 &
+    --worker="$WORKER" ${VMMS_NO_POLKIT---no-polkit} --restart-delay-ms=100 \
+    ${VMMS_POOLS---storage-pool="$T" --storage-pool="$VM_BUILD_DIR"} "$@" >>"$T/vmms.log" 2>&1 &
   VMMS_PID=$!
   for _ in $(seq 200); do
     # NameHasOwner, not "busctl status": the latter reads the peer's

@@ -89,7 +89,7 @@ cat >"$T/linux.json" <<EOF
   "integration": { "shutdown": true, "heartbeat": true, "timesync": false, "kvp": false },
   "stop_timeout_s": 600 }
 EOF
-t_start_vmms
+t_start_vmms --storage-pool="$kroot" # the kernel lives in the package cache
 expect_rc 0 vmctl create "$T/linux.json"
 start=$(date +%s)
 expect_rc 0 vmctl start linux

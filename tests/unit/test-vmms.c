@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* vmms's pure parts: object paths and VM references, the state machine, exit
  * classification and the restart policy, runtime records, /proc/<pid>/stat,
- * D-Bus argument validation, command-line options. */
+ * D-Bus argument validation, the host-path policy, command-line options. */
 #include <json-c/json.h>
 #include <string.h>
 
@@ -9,6 +9,7 @@
 #include "common/test.h"
 #include "vmms/daemon.h"
 #include "vmms/names.h"
+#include "vmms/paths.h"
 #include "vmms/runtime.h"
 #include "vmms/state.h"
 #include "vmms/validate.h"
@@ -312,6 +313,124 @@ TEST(options) {
                      EINVAL);
         ASSERT_ERROR(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", "extra", NULL }), EINVAL);
         ASSERT_STREQ(err, "unexpected argument: extra");
+}
+
+TEST(storage_pool_options) {
+        struct vmms_options o;
+        char err[256];
+        ASSERT_EQ(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", NULL }), 0);
+        ASSERT_EQ(o.paths.n_pools, 1u);
+        ASSERT_STREQ(o.paths.pools[0].dir, VMMS_DEFAULT_POOL);
+        ASSERT_FALSE(o.paths.allow_block_devices);
+        ASSERT_EQ(parse_args(&o, err, sizeof err,
+                             (const char *const[]){ "vmms", "--storage-pool=/srv/vm", "--storage-pool=/srv/iso:ro",
+                                                    "--allow-block-devices", NULL }),
+                  0);
+        ASSERT_EQ(o.paths.n_pools, 2u);
+        ASSERT_STREQ(o.paths.pools[1].dir, "/srv/iso");
+        ASSERT_TRUE(o.paths.pools[1].read_only);
+        ASSERT_TRUE(o.paths.allow_block_devices);
+        const char *bad[] = { "--storage-pool=/", "--storage-pool=srv", "--storage-pool=/srv/../etc",
+                              "--storage-pool=/srv/", "--storage-pool=/srv//vm", "--storage-pool=:ro" };
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+                ASSERT_ERROR(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", bad[i], NULL }), EINVAL);
+        ASSERT_ERROR(parse_args(&o, err, sizeof err,
+                                (const char *const[]){ "vmms", "--storage-pool=/a", "--storage-pool=/a", NULL }),
+                     EINVAL);
+        ASSERT_STREQ(err, "--storage-pool=/a: given twice");
+}
+
+TEST(path_is_plain) {
+        ASSERT_TRUE(vmms_path_is_plain("/a"));
+        ASSERT_TRUE(vmms_path_is_plain("/a/b.img"));
+        ASSERT_TRUE(vmms_path_is_plain("/a/..b/.c"));
+        const char *bad[] = { "", "/", "a/b", "//a", "/a//b", "/a/", "/a/./b", "/a/../b", "/a/..", "/." };
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+                ASSERT_FALSE(vmms_path_is_plain(bad[i]));
+}
+
+static struct vmms_path_policy test_policy(void) {
+        struct vmms_path_policy p = { .n_pools = 2 };
+        snprintf(p.pools[0].dir, sizeof p.pools[0].dir, "/pool");
+        snprintf(p.pools[1].dir, sizeof p.pools[1].dir, "/iso");
+        p.pools[1].read_only = true;
+        return p;
+}
+
+TEST(path_place) {
+        struct vmms_path_policy p = test_policy();
+        struct vmms_path_place pl;
+        char err[512];
+        ASSERT_OK(vmms_path_place(&p, "/pool/a/b.img", VMMS_FILE_DISK_RW, false, &pl, err, sizeof err));
+        ASSERT_STREQ(pl.root, "/pool");
+        ASSERT_STREQ(pl.rel, "a/b.img");
+        ASSERT_FALSE(pl.block);
+        ASSERT_ERROR(vmms_path_place(&p, "/poolx/a", VMMS_FILE_DISK_RW, true, &pl, err, sizeof err), EPERM);
+        ASSERT_STREQ(err, "/poolx/a: not in a storage pool (pools: /pool, /iso (read-only); vmms --storage-pool "
+                          "adds one)");
+        ASSERT_ERROR(vmms_path_place(&p, "/pool", VMMS_FILE_BOOT, true, &pl, err, sizeof err), EPERM);
+        ASSERT_ERROR(vmms_path_place(&p, "/pool/../etc/shadow", VMMS_FILE_DISK_RO, true, &pl, err, sizeof err),
+                     EINVAL);
+        /* The innermost pool decides (a mount inside a pool is a pool of its own). */
+        snprintf(p.pools[2].dir, sizeof p.pools[2].dir, "/pool/ro");
+        p.pools[2].read_only = true;
+        p.n_pools = 3;
+        ASSERT_ERROR(vmms_path_place(&p, "/pool/ro/x.img", VMMS_FILE_DISK_RW, true, &pl, err, sizeof err), EPERM);
+        ASSERT_OK(vmms_path_place(&p, "/pool/ro/x.img", VMMS_FILE_DISK_RO, true, &pl, err, sizeof err));
+        ASSERT_STREQ(pl.root, "/pool/ro");
+        ASSERT_STREQ(pl.rel, "x.img");
+        ASSERT_OK(vmms_path_place(&p, "/pool/rox.img", VMMS_FILE_DISK_RW, true, &pl, err, sizeof err));
+        ASSERT_STREQ(pl.root, "/pool");
+        p.n_pools = 2;
+        ASSERT_OK(vmms_path_place(&p, "/iso/d.iso", VMMS_FILE_DISK_RO, false, &pl, err, sizeof err));
+        ASSERT_OK(vmms_path_place(&p, "/iso/vmlinuz", VMMS_FILE_BOOT, false, &pl, err, sizeof err));
+        ASSERT_ERROR(vmms_path_place(&p, "/iso/d.iso", VMMS_FILE_DISK_RW, true, &pl, err, sizeof err), EPERM);
+        /* Block devices: root-owned VMs, or everyone with --allow-block-devices. */
+        ASSERT_ERROR(vmms_path_place(&p, "/dev/sdb", VMMS_FILE_DISK_RW, false, &pl, err, sizeof err), EPERM);
+        ASSERT_OK(vmms_path_place(&p, "/dev/disk/by-id/x", VMMS_FILE_DISK_RW, true, &pl, err, sizeof err));
+        ASSERT_STREQ(pl.root, "/dev");
+        ASSERT_TRUE(pl.block);
+        ASSERT_ERROR(vmms_path_place(&p, "/dev/sdb", VMMS_FILE_BOOT, true, &pl, err, sizeof err), EPERM);
+        p.allow_block_devices = true;
+        ASSERT_OK(vmms_path_place(&p, "/dev/sdb", VMMS_FILE_DISK_RO, false, &pl, err, sizeof err));
+}
+
+TEST(config_check_paths) {
+        struct vmms_path_policy p = test_policy();
+        struct vm_config *cur = calloc(1, sizeof *cur), *next = calloc(1, sizeof *next);
+        char err[1200];
+        ASSERT_NOT_NULL(cur);
+        ASSERT_NOT_NULL(next);
+        snprintf(next->kernel, sizeof next->kernel, "/pool/k");
+        next->n_disks = 2;
+        snprintf(next->disks[0].path, sizeof next->disks[0].path, "/pool/a.img");
+        snprintf(next->disks[1].path, sizeof next->disks[1].path, "/etc/shadow");
+        ASSERT_ERROR(vmms_config_check_paths(&p, next, NULL, true, err, sizeof err), EPERM);
+        ASSERT_STREQ(err, "disks[1].path: /etc/shadow: not in a storage pool (pools: /pool, /iso (read-only); vmms "
+                          "--storage-pool adds one)");
+        snprintf(next->disks[1].path, sizeof next->disks[1].path, "/dev/sdb");
+        ASSERT_OK(vmms_config_check_paths(&p, next, NULL, true, err, sizeof err));
+        ASSERT_ERROR(vmms_config_check_paths(&p, next, NULL, false, err, sizeof err), EPERM);
+        /* What root set up stays editable by others; only new paths are checked. */
+        *cur = *next;
+        snprintf(cur->serial_log, sizeof cur->serial_log, "/var/log/web.log");
+        snprintf(next->serial_log, sizeof next->serial_log, "/var/log/web.log");
+        ASSERT_OK(vmms_config_check_paths(&p, next, cur, false, err, sizeof err));
+        ASSERT_ERROR(vmms_config_check_paths(&p, next, NULL, false, err, sizeof err), EPERM);
+        ASSERT_STREQ(err, "serial_log: only root may choose the console log's path (by default vmms keeps it in its "
+                          "log directory)");
+        snprintf(next->serial_log, sizeof next->serial_log, "/etc/cron.d/x");
+        ASSERT_ERROR(vmms_config_check_paths(&p, next, cur, false, err, sizeof err), EPERM);
+        /* A read-only disk made writable is a new use. */
+        next->serial_log[0] = cur->serial_log[0] = 0;
+        cur->disks[0].read_only = true;
+        snprintf(next->disks[0].path, sizeof next->disks[0].path, "/iso/x.iso");
+        snprintf(cur->disks[0].path, sizeof cur->disks[0].path, "/iso/x.iso");
+        ASSERT_ERROR(vmms_config_check_paths(&p, next, cur, true, err, sizeof err), EPERM);
+        next->disks[0].read_only = true;
+        ASSERT_OK(vmms_config_check_paths(&p, next, cur, false, err, sizeof err));
+        free(cur);
+        free(next);
 }
 
 TEST(journal_stream_detection) {

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MIT
+/* The path policy of VM configurations (vmms/include/vmms/paths.h): pure
+ * string checks; files.c does the opening. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vmms/paths.h"
+
+bool vmms_path_is_plain(const char *path) {
+        if (!path || path[0] != '/' || !path[1])
+                return false;
+        for (const char *s = path + 1;;) {
+                const char *e = strchr(s, '/');
+                size_t n = e ? (size_t)(e - s) : strlen(s);
+                if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+                        return false;
+                if (!e)
+                        return true;
+                s = e + 1;
+        }
+}
+
+int vmms_pool_parse(const char *arg, struct vmms_pool *out) {
+        size_t n = strlen(arg);
+        bool ro = n > 3 && !strcmp(arg + n - 3, ":ro");
+        if (ro)
+                n -= 3;
+        if (n >= sizeof out->dir)
+                return -EINVAL;
+        memcpy(out->dir, arg, n);
+        out->dir[n] = 0;
+        out->read_only = ro;
+        return vmms_path_is_plain(out->dir) ? 0 : -EINVAL;
+}
+
+int vmms_path_policy_add(struct vmms_path_policy *p, const struct vmms_pool *pool) {
+        for (size_t i = 0; i < p->n_pools; i++)
+                if (!strcmp(p->pools[i].dir, pool->dir))
+                        return -EEXIST;
+        if (p->n_pools >= VMMS_POOLS_MAX)
+                return -E2BIG;
+        p->pools[p->n_pools++] = *pool;
+        return 0;
+}
+
+/* The part of path below dir, or NULL. */
+static const char *below(const char *dir, const char *path) {
+        size_t n = strlen(dir);
+        if (strncmp(path, dir, n) || path[n] != '/' || !path[n + 1])
+                return NULL;
+        return path + n + 1;
+}
+
+static void pools_list(const struct vmms_path_policy *p, char *buf, size_t len) {
+        size_t used = 0;
+        buf[0] = 0;
+        for (size_t i = 0; i < p->n_pools && used < len; i++) {
+                int k = snprintf(buf + used, len - used, "%s%s%s", i ? ", " : "", p->pools[i].dir,
+                                 p->pools[i].read_only ? " (read-only)" : "");
+                if (k < 0)
+                        break;
+                used += (size_t)k;
+        }
+        if (!p->n_pools)
+                snprintf(buf, len, "none");
+}
+
+int vmms_path_place(const struct vmms_path_policy *p, const char *path, enum vmms_file_use use, bool owner_root,
+                    struct vmms_path_place *out, char *err, size_t errlen) {
+        if (!vmms_path_is_plain(path)) {
+                snprintf(err, errlen, "%s: needs a plain absolute path (no '.', '..' or empty components)", path);
+                return -EINVAL;
+        }
+        const char *rel = below(VMMS_BLOCK_ROOT, path);
+        if (rel) {
+                if (use == VMMS_FILE_BOOT) {
+                        snprintf(err, errlen, "%s: a kernel or initrd must be a file in a storage pool", path);
+                        return -EPERM;
+                }
+                if (!owner_root && !p->allow_block_devices) {
+                        snprintf(err, errlen, "%s: only VMs owned by root may use block devices (vmms "
+                                 "--allow-block-devices allows them for everyone who can open them)", path);
+                        return -EPERM;
+                }
+                *out = (struct vmms_path_place){ .root = VMMS_BLOCK_ROOT, .rel = rel, .block = true };
+                return 0;
+        }
+        /* The innermost pool: a pool inside another (a file system mounted
+         * there) is where its files are resolved. */
+        const struct vmms_pool *best = NULL;
+        for (size_t i = 0; i < p->n_pools; i++)
+                if (below(p->pools[i].dir, path) && (!best || strlen(p->pools[i].dir) > strlen(best->dir)))
+                        best = &p->pools[i];
+        if (best) {
+                if (best->read_only && use == VMMS_FILE_DISK_RW) {
+                        snprintf(err, errlen, "%s: storage pool %s is read-only; attach the disk read-only", path,
+                                 best->dir);
+                        return -EPERM;
+                }
+                *out = (struct vmms_path_place){ .root = best->dir, .rel = below(best->dir, path) };
+                return 0;
+        }
+        char pools[512];
+        pools_list(p, pools, sizeof pools);
+        snprintf(err, errlen, "%s: not in a storage pool (pools: %s; vmms --storage-pool adds one)", path, pools);
+        return -EPERM;
+}
+
+struct check_ctx {
+        const struct vmms_path_policy *p;
+        const struct vm_config *cur;
+        bool root;
+        char *err;
+        size_t errlen;
+};
+
+bool vmms_config_had_path(const struct vm_config *cur, const char *path, enum vmms_file_use use) {
+        if (!cur)
+                return false;
+        if (use == VMMS_FILE_BOOT)
+                return !strcmp(cur->kernel, path) || !strcmp(cur->initrd, path);
+        for (uint32_t i = 0; i < cur->n_disks; i++)
+                if (!strcmp(cur->disks[i].path, path) &&
+                    (use == VMMS_FILE_DISK_RO || !cur->disks[i].read_only))
+                        return true;
+        return false;
+}
+
+static int check_one(void *opaque, const char *field, const char *path, enum vmms_file_use use) {
+        struct check_ctx *c = opaque;
+        struct vmms_path_place place;
+        char why[768];
+        if (vmms_config_had_path(c->cur, path, use))
+                return 0;
+        int r = vmms_path_place(c->p, path, use, c->root, &place, why, sizeof why);
+        if (r < 0)
+                snprintf(c->err, c->errlen, "%s: %s", field, why);
+        return r;
+}
+
+int vmms_config_for_each_path(const struct vm_config *c, vmms_path_fn fn, void *opaque) {
+        char field[32];
+        int r = fn(opaque, "boot.kernel", c->kernel, VMMS_FILE_BOOT);
+        if (r >= 0 && c->initrd[0])
+                r = fn(opaque, "boot.initrd", c->initrd, VMMS_FILE_BOOT);
+        for (uint32_t i = 0; r >= 0 && i < c->n_disks && i < VM_DISKS_MAX; i++) {
+                snprintf(field, sizeof field, "disks[%u].path", i);
+                r = fn(opaque, field, c->disks[i].path,
+                       c->disks[i].read_only ? VMMS_FILE_DISK_RO : VMMS_FILE_DISK_RW);
+        }
+        return r;
+}
+
+int vmms_config_check_paths(const struct vmms_path_policy *p, const struct vm_config *next,
+                            const struct vm_config *cur, bool caller_root, char *err, size_t errlen) {
+        /* The console log: vmms creates it in its log directory. A chosen
+         * path is root's alone: vmms appends guest output to it. */
+        if (next->serial_log[0] && !caller_root && !(cur && !strcmp(cur->serial_log, next->serial_log))) {
+                snprintf(err, errlen, "serial_log: only root may choose the console log's path (by default "
+                         "vmms keeps it in its log directory)");
+                return -EPERM;
+        }
+        if (next->serial_log[0] && !vmms_path_is_plain(next->serial_log)) {
+                snprintf(err, errlen, "serial_log: %s: needs a plain absolute path (no '.', '..' or empty "
+                         "components)", next->serial_log);
+                return -EINVAL;
+        }
+        struct check_ctx c = { .p = p, .cur = cur, .root = caller_root, .err = err, .errlen = errlen };
+        return vmms_config_for_each_path(next, check_one, &c);
+}
