@@ -6,6 +6,8 @@
 #   scripts/test.sh          default run: debug build, unit + component +
 #                            integration + fuzz tiers (< 15 minutes on 2 cores)
 #   scripts/test.sh --ci     everything CI runs: the default run, plus the
+#                            release preset and two plain builds (no preset:
+#                            Release, and Debian's packaging flags), the
 #                            asan+ubsan build's unit/component/integration
 #                            tiers and the stock-Linux acceptance test
 #   scripts/test.sh -L unit  only the given ctest label(s)
@@ -17,7 +19,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --ci) ci=1 ;;
     -L) labels="$2"; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -47,6 +49,36 @@ run_suite() { # name preset label-regex
   [ "$rc" -eq 0 ] || failed=1
 }
 
+# A build without presets, as a user or packager runs it: no -Werror
+# (VMSTACK_WERROR is off), their build type and flags. Warnings are shown,
+# not fatal; the build must succeed. cmake --fresh: flags taken from the
+# environment now, not from an earlier run's cache.
+plain_build() { # name dir cmake-args...
+  local name=$1 dir=$2; shift 2
+  echo "=== [$name] configure + build (no preset: $*)"
+  local log=$dir.log
+  mkdir -p "$(dirname "$dir")"
+  if cmake --fresh -S . -B "$dir" "$@" >"$log" 2>&1 && cmake --build "$dir" -j "$jobs" >>"$log" 2>&1; then
+    local warnings
+    warnings=$(grep -c "warning:" "$log" || true)
+    results+=("$name: build OK (${warnings} warnings, $log)")
+  else
+    tail -30 "$log"
+    results+=("$name: BUILD FAILED ($log)"); failed=1
+  fi
+}
+
+# Debian's packaging flags, as debhelper's cmake build system passes them:
+# CPPFLAGS folded into CFLAGS (CMake ignores CPPFLAGS), build type None.
+deb_build() {
+  local CFLAGS CPPFLAGS LDFLAGS
+  export DEB_BUILD_MAINT_OPTIONS=hardening=+all
+  CFLAGS="$(dpkg-buildflags --get CFLAGS) $(dpkg-buildflags --get CPPFLAGS)"
+  LDFLAGS=$(dpkg-buildflags --get LDFLAGS)
+  unset DEB_BUILD_MAINT_OPTIONS
+  CFLAGS=$CFLAGS LDFLAGS=$LDFLAGS plain_build "plain-deb" build/plain-deb -DCMAKE_BUILD_TYPE=None
+}
+
 if [ -n "$labels" ]; then
   run_suite "debug" debug "$labels"
 else
@@ -60,6 +92,14 @@ else
       results+=("release: build OK")
     else
       results+=("release: BUILD FAILED"); failed=1
+    fi
+    # What a packager runs: -O3 finds warnings -O2 does not, and their
+    # compiler may be newer than ours; a warning must not fail their build.
+    plain_build "plain-release" build/plain-release -DCMAKE_BUILD_TYPE=Release
+    if command -v dpkg-buildflags >/dev/null; then
+      deb_build
+    else
+      results+=("plain-deb: BUILD FAILED (dpkg-buildflags missing: apt-get install dpkg-dev)"); failed=1
     fi
     run_suite "asan+ubsan" asan "^(unit|component|integration)$"
     run_suite "linux" debug "^linux$"

@@ -37,6 +37,9 @@ ASSERT_SIZE(struct boot_params, 4096);
 
 int boot_linux_parse(const uint8_t *img, size_t len, struct boot_linux_info *out, char *err, size_t errlen) {
         struct setup_header h;
+        /* zeroed on every error path: a caller never depends on each
+         * boot_error() returning a negative value to skip reading it */
+        *out = (struct boot_linux_info){ 0 };
         if (len < HDR_OFFSET + sizeof h)
                 return boot_error(err, errlen, -ENOEXEC, "not a bzImage (%zu bytes, too short)", len);
         memcpy(&h, img + HDR_OFFSET, sizeof h);

@@ -148,6 +148,9 @@ int boot_parse(uint32_t start_info_pa, struct guest_boot *b);
 int boot_cmdline_get(const struct guest_boot *b, const char *key, char *out, size_t len);
 int mem_init(const struct guest_boot *b);
 void *mem_alloc_pages(size_t n);
+/* Contents unspecified: the first touch of each page is what costs at
+ * emulated CPL0 (docs/guest-vsc.md, "NIC open"). */
+void *mem_alloc_pages_unzeroed(size_t n);
 void mem_free_pages(void *p, size_t n);
 struct mem_stats {
         uint64_t pool_base, pool_pages, free_pages, mapped_top;

@@ -117,7 +117,7 @@ static uint64_t find_run(uint64_t from, uint64_t n) {
         return pool.pages;
 }
 
-void *mem_alloc_pages(size_t n) {
+void *mem_alloc_pages_unzeroed(size_t n) {
         if (n == 0 || n > pool.free)
                 return NULL;
         uint64_t first = find_run(pool.hint, n);
@@ -127,8 +127,13 @@ void *mem_alloc_pages(size_t n) {
                 return NULL;
         mark(first, n, true);
         pool.hint = first + n;
-        void *p = (void *)(uintptr_t)(pool.base + first * PAGE);
-        memset(p, 0, n * PAGE);
+        return (void *)(uintptr_t)(pool.base + first * PAGE);
+}
+
+void *mem_alloc_pages(size_t n) {
+        void *p = mem_alloc_pages_unzeroed(n);
+        if (p)
+                memset(p, 0, n * PAGE);
         return p;
 }
 

@@ -53,6 +53,10 @@ static void *g_alloc_pages(void *ctx, size_t n) {
         return mem_alloc_pages(n);
 }
 
+static void *g_alloc_pages_unzeroed(void *ctx, size_t n) {
+        return mem_alloc_pages_unzeroed(n);
+}
+
 static void g_free_pages(void *ctx, void *p, size_t n) {
         mem_free_pages(p, n);
 }
@@ -71,6 +75,7 @@ const struct vsc_ops guest_vsc_ops = {
         .now_ns = g_now_ns,
         .idle = g_idle,
         .alloc_pages = g_alloc_pages,
+        .alloc_pages_unzeroed = g_alloc_pages_unzeroed,
         .free_pages = g_free_pages,
         .virt_to_phys = g_virt_to_phys,
 };

@@ -27,6 +27,12 @@ void *vsc_pages_alloc(struct vsc_bus *bus, size_t n) {
         return bus->ops->alloc_pages(bus->ctx, n);
 }
 
+void *vsc_pages_alloc_unzeroed(struct vsc_bus *bus, size_t n) {
+        if (bus->ops->alloc_pages_unzeroed)
+                return bus->ops->alloc_pages_unzeroed(bus->ctx, n);
+        return bus->ops->alloc_pages(bus->ctx, n);
+}
+
 void vsc_pages_free(struct vsc_bus *bus, void *p, size_t n) {
         if (p)
                 bus->ops->free_pages(bus->ctx, p, n);

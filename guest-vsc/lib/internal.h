@@ -41,6 +41,8 @@ static inline uint64_t vsc_deadline(const struct vsc_bus *bus) {
         return bus->ops->now_ns(bus->ctx) + bus->timeout_ns;
 }
 
-/* Pages from the platform, NULL-safe free. */
+/* Pages from the platform, NULL-safe free. _unzeroed: contents
+ * unspecified (vsc_ops.alloc_pages_unzeroed says when that is right). */
 void *vsc_pages_alloc(struct vsc_bus *bus, size_t n);
+void *vsc_pages_alloc_unzeroed(struct vsc_bus *bus, size_t n);
 void vsc_pages_free(struct vsc_bus *bus, void *p, size_t n);

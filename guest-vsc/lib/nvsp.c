@@ -119,7 +119,10 @@ static int recv_buffer(struct vsc_net *net) {
         net->recv_len = net->cfg.recv_buf_bytes;
         if (net->nvsp_version <= NVSP_PROTOCOL_VERSION_2 && net->recv_len > RECV_BUF_LEGACY_MAX)
                 net->recv_len = RECV_BUF_LEGACY_MAX;
-        net->recv_buf = vsc_pages_alloc(bus, net->recv_len / VMBUS_PAGE_SIZE);
+        /* Unzeroed: the guest reads only the ranges the host's transfer
+         * pages name, which the host wrote (net-rx.c copies exactly those);
+         * 16 MiB zeroed took 0.85 s of emulated CPL0 on a PVM host. */
+        net->recv_buf = vsc_pages_alloc_unzeroed(bus, net->recv_len / VMBUS_PAGE_SIZE);
         if (!net->recv_buf)
                 return vsc_fail(bus, -ENOMEM, "netvsc: no memory for a %u KiB receive buffer", net->recv_len / 1024);
         int r = vsc_gpadl_create(bus, net->ch.relid, net->recv_buf, net->recv_len, &net->recv_gpadl);
@@ -149,7 +152,9 @@ static int recv_buffer(struct vsc_net *net) {
 static int send_buffer(struct vsc_net *net) {
         struct vsc_bus *bus = net->bus;
         net->send_len = net->cfg.send_buf_bytes;
-        net->send_buf = vsc_pages_alloc(bus, net->send_len / VMBUS_PAGE_SIZE);
+        /* Unzeroed: every byte of a section the host may read (message,
+         * frame, alignment padding) is written before it is sent (net-tx.c). */
+        net->send_buf = vsc_pages_alloc_unzeroed(bus, net->send_len / VMBUS_PAGE_SIZE);
         if (!net->send_buf)
                 return vsc_fail(bus, -ENOMEM, "netvsc: no memory for a %u KiB send buffer", net->send_len / 1024);
         int r = vsc_gpadl_create(bus, net->ch.relid, net->send_buf, net->send_len, &net->send_gpadl);

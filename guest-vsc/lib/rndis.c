@@ -70,6 +70,9 @@ static uint32_t put_request(struct vsc_net *net, uint32_t type, uint32_t oid, co
 int vsc_net_query(struct vsc_net *net, uint32_t oid, const void *in, uint32_t in_len, void *out, uint32_t out_cap,
                   uint32_t *out_len) {
         struct vsc_rndis_msg m;
+        /* defined on every path, so a caller never depends on each error
+         * path (vsc_fail()) returning a negative value to skip reading it */
+        *out_len = 0;
         if (in_len > VMBUS_PAGE_SIZE - REQ_HDR)
                 return -EMSGSIZE;
         int r = request(net, put_request(net, RNDIS_MSG_QUERY, oid, in, in_len), RNDIS_MSG_QUERY_C, NULL);
@@ -91,6 +94,7 @@ int vsc_net_query(struct vsc_net *net, uint32_t oid, const void *in, uint32_t in
 
 int vsc_net_set(struct vsc_net *net, uint32_t oid, const void *in, uint32_t in_len, uint32_t *status) {
         struct vsc_rndis_msg m;
+        *status = RNDIS_STATUS_FAILURE; /* as *out_len in vsc_net_query() */
         if (in_len > VMBUS_PAGE_SIZE - REQ_HDR)
                 return -EMSGSIZE;
         int r = request(net, put_request(net, RNDIS_MSG_SET, oid, in, in_len), RNDIS_MSG_SET_C, NULL);

@@ -5,13 +5,18 @@
 # the bzImage loader tests and the stock-Linux acceptance test (issue #12).
 #
 #   tests/lib/debian-kernel.sh            print the cached package root (the
-#                                         directory holding boot/ and lib/)
+#                                         directory holding boot/ and the
+#                                         modules: lib/modules/ up to Debian
+#                                         12, usr/lib/modules/ from 13 on,
+#                                         .ko or .ko.xz/.zst; the initramfs
+#                                         builder takes either)
 #   tests/lib/debian-kernel.sh --vmlinuz  print the path of boot/vmlinuz-*
 #
 # Package choice: $VM_DEBIAN_KERNEL_PKG if set, else the newest
 # linux-image-6.1.0-<abi>-cloud-amd64-unsigned apt knows about (docs/pvm-host-notes.md
-# uses the 6.1 series). Exit status 77 (the test suite's "skip") with the reason on
-# stderr when the kernel cannot be had: no apt, no network, no permission.
+# uses the 6.1 series), else the newest cloud-amd64-unsigned kernel of any series
+# (a distribution without 6.1). Exit status 77 (the test suite's "skip") with the
+# reason on stderr when the kernel cannot be had: no apt, no network, no permission.
 set -euo pipefail
 
 skip() {
@@ -28,6 +33,15 @@ esac
 
 cache="${VM_CACHE_DIR:-/var/cache/vmstack}/debian-kernel"
 
+# The newest 6.1 cloud kernel, else the newest of any series (Debian 13:
+# linux-image-6.12.<n>+deb13-cloud-amd64-unsigned).
+newest_cloud_kernel() {
+        local all
+        all=$(apt-cache search --names-only '^linux-image-[0-9][^ ]*-cloud-amd64-unsigned$' 2>/dev/null |
+                awk '{print $1}' | sort -V)
+        { grep -E '^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$' <<<"$all" || echo "$all"; } | tail -1
+}
+
 pick_package() {
         if [ -n "${VM_DEBIAN_KERNEL_PKG:-}" ]; then
                 echo "$VM_DEBIAN_KERNEL_PKG"
@@ -35,14 +49,12 @@ pick_package() {
         fi
         command -v apt-cache >/dev/null || skip "apt-cache not available"
         local p
-        p=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$' 2>/dev/null |
-                awk '{print $1}' | sort -V | tail -1)
+        p=$(newest_cloud_kernel)
         if [ -z "$p" ] && [ "$(id -u)" -eq 0 ]; then
                 apt-get update -qq >/dev/null 2>&1 || true
-                p=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$' 2>/dev/null |
-                        awk '{print $1}' | sort -V | tail -1)
+                p=$(newest_cloud_kernel)
         fi
-        [ -n "$p" ] || skip "no linux-image-6.1.0-*-cloud-amd64-unsigned package known to apt"
+        [ -n "$p" ] || skip "no linux-image-*-cloud-amd64-unsigned package known to apt"
         echo "$p"
 }
 

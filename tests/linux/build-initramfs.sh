@@ -11,12 +11,45 @@
 # all of vmlinux's, when the module loads, which took minutes of emulated
 # CPL0 time per module there (docs/linux-guests.md). Elsewhere the modules
 # are copied as they are.
+#
+# Kernel packages lay their modules out two ways: lib/modules/<ver>/ (Debian
+# 12) or usr/lib/modules/<ver>/ (merged /usr: Debian 13, current Ubuntu and
+# Fedora), each module as .ko or compressed (.ko.xz, .ko.zst, .ko.gz).
+# busybox's insmod loads only plain ELF objects, so a compressed module is
+# decompressed into the initramfs; /init always finds /lib/modules/<m>.ko.
+#
+# Environment (tests/linux/test-build-initramfs.sh): VM_INITRAMFS_BUSYBOX,
+# the busybox to copy (default /bin/busybox); VM_INITRAMFS_STRIP_BTF, 1 or 0
+# to strip .BTF or not (default: 1 on a PVM host).
 set -euo pipefail
 kroot=$1 out=$2
 here=$(cd "$(dirname "$0")" && pwd)
 mods=(hv_vmbus scsi_common scsi_mod scsi_transport_fc hv_storvsc sd_mod hv_netvsc hv_utils)
-bb=/bin/busybox
+bb=${VM_INITRAMFS_BUSYBOX:-/bin/busybox}
 [ -x "$bb" ] || { echo "busybox-static missing: $bb" >&2; exit 77; }
+strip_btf=${VM_INITRAMFS_STRIP_BTF:-$([ -e /sys/module/kvm_pvm ] && echo 1 || echo 0)}
+
+# find_module NAME: the path of NAME.ko[.xz|.zst|.gz] in either layout.
+find_module() {
+  local d
+  for d in "$kroot"/lib/modules/*/kernel "$kroot"/usr/lib/modules/*/kernel; do
+    [ -d "$d" ] || continue
+    find "$d" \( -name "$1.ko" -o -name "$1.ko.xz" -o -name "$1.ko.zst" -o -name "$1.ko.gz" \) -print -quit
+  done | head -1
+}
+
+# copy_module SRC DST: DST is SRC as a plain .ko.
+copy_module() {
+  local tool
+  case "$1" in
+  *.ko) cp "$1" "$2"; return ;;
+  *.ko.xz) tool=xz ;;
+  *.ko.zst) tool=zstd ;;
+  *.ko.gz) tool=gzip ;;
+  esac
+  command -v "$tool" >/dev/null || { echo "$tool missing: cannot decompress $1" >&2; exit 1; }
+  "$tool" -dc "$1" >"$2" || { echo "$tool -d failed on $1" >&2; exit 1; }
+}
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
@@ -25,10 +58,10 @@ cp "$bb" "$root/bin/busybox"
 install -m 755 "$here/initramfs/init" "$root/init"
 install -m 755 "$here/initramfs/udhcpc.sh" "$root/etc/udhcpc.sh"
 for m in "${mods[@]}"; do
-  f=$(find "$kroot"/lib/modules/*/kernel -name "$m.ko" -print -quit)
-  [ -n "$f" ] || { echo "module $m not in $kroot" >&2; exit 1; }
-  cp "$f" "$root/lib/modules/$m.ko"
-  if [ -e /sys/module/kvm_pvm ]; then
+  f=$(find_module "$m")
+  [ -n "$f" ] || { echo "module $m not in $kroot/{,usr/}lib/modules" >&2; exit 1; }
+  copy_module "$f" "$root/lib/modules/$m.ko"
+  if [ "$strip_btf" = 1 ]; then
     objcopy --remove-section=.BTF "$root/lib/modules/$m.ko" || { echo "objcopy failed on $m.ko" >&2; exit 1; }
   fi
 done

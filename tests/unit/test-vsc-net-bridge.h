@@ -25,6 +25,7 @@ struct bridge {
         int msg_len;
         unsigned cpl;
         uint64_t posts, signals, doorbells;
+        uint64_t unzeroed_pages; /* handed out by alloc_pages_unzeroed */
 };
 
 static inline uint8_t *br_ptr(struct bridge *b, uint64_t gpa) {
@@ -156,6 +157,18 @@ static inline void *br_alloc(void *ctx, size_t n) {
         return br_ptr(b, pfn * 4096);
 }
 
+/* Filled with 0xA5, not zeroed: a client that reads such a buffer before
+ * writing it (or before the host did) sees garbage, and its tests fail. */
+static inline void *br_alloc_unzeroed(void *ctx, size_t n) {
+        struct bridge *b = ctx;
+        uint64_t pfn = vmbus_sim_alloc_pages(b->sim, n);
+        if (!pfn)
+                return NULL;
+        memset(br_ptr(b, pfn * 4096), 0xa5, n * 4096);
+        b->unzeroed_pages += n;
+        return br_ptr(b, pfn * 4096);
+}
+
 static inline void br_free(void *ctx, void *p, size_t n) {
         /* the sim's page allocator only bumps: nothing to give back */
 }
@@ -169,4 +182,5 @@ static const struct vsc_ops bridge_ops = {
         .cpuid = br_cpuid, .rdmsr = br_rdmsr, .wrmsr = br_wrmsr, .hypercall = br_hypercall,
         .doorbell = br_doorbell, .cpl = br_cpl, .now_ns = br_now, .idle = br_idle,
         .alloc_pages = br_alloc, .free_pages = br_free, .virt_to_phys = br_v2p,
+        .alloc_pages_unzeroed = br_alloc_unzeroed,
 };

@@ -136,10 +136,11 @@ int vsc_net_close(struct vsc_net *net);
 /* OID_GEN_CURRENT_PACKET_FILTER (NDIS_PACKET_TYPE_*; 0x0D = directed,
  * all-multicast, broadcast). Returns the SET_C status mapped to 0/-EIO. */
 int vsc_net_set_packet_filter(struct vsc_net *net, uint32_t filter);
-/* QUERY oid with an optional input object; *out_len = bytes returned.
- * -EIO with the status in the error line if the host refused. */
+/* QUERY oid with an optional input object; *out_len = bytes returned (0
+ * on any error). -EIO with the status in the error line if the host refused. */
 int vsc_net_query(struct vsc_net *net, uint32_t oid, const void *in, uint32_t in_len, void *out, uint32_t out_cap,
                   uint32_t *out_len);
+/* SET oid; *status = the SET_C status (RNDIS_STATUS_FAILURE on any error). */
 int vsc_net_set(struct vsc_net *net, uint32_t oid, const void *in, uint32_t in_len, uint32_t *status);
 /* Sends any control message (a test's malformed one) and waits for the
  * completion of its NVSP packet and, if want_type != 0, for a response of
