@@ -52,7 +52,7 @@ struct vmms_vm {
         char id[GUID_STRING_MAX];
         uid_t owner;
         enum vmms_state state;
-        char exit_reason[256];
+        char exit_reason[VMMS_EXIT_REASON_MAX];
         int exit_status;           /* last worker exit status, -1 if none/unknown */
         struct vmms_worker *worker;
         uint64_t running_since_us; /* CLOCK_REALTIME; 0 while not running */

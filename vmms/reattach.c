@@ -27,7 +27,7 @@ static void record_gone(struct vmms_vm *vm, const char *path, const char *why) {
         vm->state = VMMS_STATE_CRASHED;
         if (vmms_restart_decide(vm->config->restart_policy, VMMS_END_FAILURE, &vm->d->opt.restart, &vm->restart,
                                 now_us(CLOCK_MONOTONIC), &delay) == VMMS_RESTART_YES) {
-                char err[256];
+                char err[VMMS_EXIT_REASON_MAX - 64];
                 vm->restarts++;
                 if (vmms_vm_start(vm, err, sizeof err) < 0)
                         vmms_vm_log(vm, LOG_LEVEL_ERR, 0, "restart failed: %s", err);

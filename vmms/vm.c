@@ -115,8 +115,15 @@ int vmms_vm_start(struct vmms_vm *vm, char *err, size_t errlen) {
         vm->stop_phase = VMMS_STOP_NONE;
         vm->forced_reason[0] = 0;
         int r = vmms_worker_spawn(vm, err, errlen);
-        if (r < 0)
+        if (r < 0) {
+                /* Also in ExitReason, where `vmctl show` looks, not only in
+                 * the caller's error (a restart has no caller). */
+                snprintf(vm->exit_reason, sizeof vm->exit_reason, "cannot start: %s", err);
+                vm->exit_status = -1;
+                vmms_vm_emit_changed(vm, "ExitReason");
+                vmms_vm_emit_changed(vm, "ExitStatus");
                 return r;
+        }
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "worker %d started", (int)vmms_worker_pid(vm->worker));
         set_op_timer(vm, vm->d->opt.start_timeout_us, on_start_timeout);
         snprintf(vm->hb_status, sizeof vm->hb_status, "unknown");
