@@ -147,7 +147,7 @@ static int run(struct vmctl *c, int argc, char **argv) {
         uint64_t timeout = 0;
         int o, r;
         /* Flags apply after the file: collect them first. */
-        while ((o = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+        while ((o = vmctl_getopt(c, argc, argv, opts)) >= 0)
                 if (o == '?')
                         return VMCTL_EXIT_USAGE;
         const char *file = optind < argc ? argv[optind] : NULL;
@@ -158,12 +158,13 @@ static int run(struct vmctl *c, int argc, char **argv) {
         if ((r = load_base(file, &cfg)))
                 return r;
         optind = 0;
-        while (r == 0 && (o = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+        while (r == 0 && (o = vmctl_getopt(c, argc, argv, opts)) >= 0)
                 if (o == OPT_START)
                         start = true;
-                else if (o == OPT_TIMEOUT)
-                        r = vmctl_parse_seconds(optarg, &timeout) < 0 ? VMCTL_EXIT_USAGE : 0;
-                else
+                else if (o == OPT_TIMEOUT && vmctl_parse_seconds(optarg, &timeout) < 0) {
+                        fprintf(stderr, "vmctl create: --timeout: '%s' is not a number of seconds\n", optarg);
+                        r = VMCTL_EXIT_USAGE;
+                } else if (o != OPT_TIMEOUT)
                         r = vmctl_apply_option(cfg, o, optarg);
         if (!r)
                 r = vmctl_check_config(cfg, &json);

@@ -84,11 +84,9 @@ static int run_kvp(struct vmctl *c, int argc, char **argv) {
         static const struct option opts[] = { { "delete", required_argument, NULL, OPT_DELETE }, {} };
         const char *del = NULL;
         int o;
-        while ((o = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
-                if (o != OPT_DELETE) {
-                        fprintf(stderr, "vmctl kvp: invalid option (see --help)\n");
+        while ((o = vmctl_getopt(c, argc, argv, opts)) >= 0) {
+                if (o != OPT_DELETE)
                         return VMCTL_EXIT_USAGE;
-                }
                 del = optarg;
         }
         int rest = argc - optind;

@@ -139,13 +139,11 @@ static int get_dict(struct vmctl *c, const char *path, const char *iface, const 
 
 static int run_show(struct vmctl *c, int argc, char **argv) {
         char *path = NULL;
-        json_object *obj = json_object_new_object(), *cfg;
-        if (argc != 2) {
-                fprintf(stderr, "vmctl show: needs one VM name or id (see --help)\n");
-                json_object_put(obj);
+        json_object *obj, *cfg;
+        if (vmctl_getopt(c, argc, argv, NULL) != -1 || vmctl_check_args(argc, argv, 1))
                 return VMCTL_EXIT_USAGE;
-        }
-        int r = vmctl_resolve(c, argv[1], &path);
+        obj = json_object_new_object();
+        int r = vmctl_resolve(c, argv[optind], &path);
         if (!r)
                 r = get_dict(c, path, VMMS_VM_IFACE, NULL, obj);
         /* Config is a JSON document: show it as one, not as a string. */
@@ -161,6 +159,8 @@ static int run_show(struct vmctl *c, int argc, char **argv) {
 }
 
 static int run_host(struct vmctl *c, int argc, char **argv) {
+        if (vmctl_getopt(c, argc, argv, NULL) != -1 || vmctl_check_args(argc, argv, 0))
+                return VMCTL_EXIT_USAGE;
         json_object *obj = json_object_new_object();
         int r = get_dict(c, VMMS_MANAGER_PATH, NULL, "GetHostCapabilities", obj);
         if (!r && c->json)
@@ -178,6 +178,8 @@ static int run_list(struct vmctl *c, int argc, char **argv) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
         const char *path, *id, *name, *state;
+        if (vmctl_getopt(c, argc, argv, NULL) != -1 || vmctl_check_args(argc, argv, 0))
+                return VMCTL_EXIT_USAGE;
         json_object *arr = json_object_new_array();
         struct vmctl_table *t = vmctl_table_new(3, headers);
         int r = sd_bus_call_method(c->bus, VMMS_BUS_NAME, VMMS_MANAGER_PATH, VMMS_MANAGER_IFACE, "ListVMs", &e, &reply, NULL);
