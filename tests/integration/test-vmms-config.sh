@@ -3,7 +3,7 @@
 # Configurations: invalid ones are refused naming the field; files in the
 # state directory that cannot be used (corrupt JSON, invalid values, an id
 # that does not match the file name, a duplicate name) are reported and
-# skipped, and left untouched; Update/edit: what may change while running,
+# skipped, left untouched, listed by vmctl host and flagged by vmctl list; Update/edit: what may change while running,
 # disks and NICs added and removed while Off, merge patches and $EDITOR.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
@@ -25,7 +25,12 @@ echo "{}" >"$T/state/$G1.json.tmpAbC123"
 sums=$(cd "$T/state" && md5sum ./* | sort)
 t_start_vmms
 expect_rc 0 vmctl list
-[ "$(echo "$LAST_OUT" | wc -l)" = 2 ] || fail "only 'good' should be loaded: $LAST_OUT"
+echo "$LAST_OUT" | grep -qx "4 configuration files or runtime records could not be used: see vmctl host" ||
+  fail "list does not flag the skipped files: $LAST_OUT"
+[ "$(vmctl list 2>/dev/null | wc -l)" = 2 ] || fail "only 'good' should be loaded: $(vmctl list 2>&1)"
+expect_rc 0 vmctl host
+echo "$LAST_OUT" | grep -qF "  $T/state/$G3.json: invalid configuration: memory_mib" || fail "host: $LAST_OUT"
+[ "$(vmctl host --json | jq '.problems | length')" = 4 ] || fail "host --json: $(vmctl host --json)"
 P=$(bus get-property org.vmstack.VMMS1 /org/vmstack/VMMS1 org.vmstack.VMMS1.Manager Problems)
 echo "$P" | grep -q "$G2.json: invalid configuration: invalid JSON" || fail "truncated file not reported: $P"
 echo "$P" | grep -q "$G3.json: invalid configuration: memory_mib: must be between" || fail "badmem not reported: $P"
