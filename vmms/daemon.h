@@ -114,6 +114,9 @@ int vmms_vm_log(const struct vmms_vm *vm, int level, int error, const char *fmt,
 int vmms_store_load(struct vmms_daemon *d);
 int vmms_store_save(struct vmms_vm *vm, const struct vm_config *c);
 int vmms_store_remove(struct vmms_vm *vm);
+/* Keeps a Crashed VM's state, ExitReason and ExitStatus across a vmms
+ * restart (<state-dir>/<id>.state); other states remove it. */
+int vmms_store_save_state(struct vmms_vm *vm);
 int vmms_vm_dir(const struct vmms_vm *vm, const char *file, char *buf, size_t len);
 int vmms_console_log_path(const struct vmms_vm *vm, char *buf, size_t len);
 

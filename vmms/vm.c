@@ -50,11 +50,14 @@ void vmms_vm_emit_changed(struct vmms_vm *vm, const char *prop) {
 
 void vmms_vm_set_state(struct vmms_vm *vm, enum vmms_state s) {
         enum vmms_state old = vm->state;
+        int r;
         vm->state = s;
         if (old != s)
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "%s -> %s", vmms_state_to_string(old), vmms_state_to_string(s));
+        if ((old == VMMS_STATE_CRASHED || s == VMMS_STATE_CRASHED) && (r = vmms_store_save_state(vm)) < 0)
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, r, "cannot store the VM's state: %m");
         /* One signal with everything a state change touches. */
-        int r = sd_bus_emit_properties_changed(vm->d->bus, vm->path, VMMS_VM_IFACE, "State", "WorkerPid",
+        r = sd_bus_emit_properties_changed(vm->d->bus, vm->path, VMMS_VM_IFACE, "State", "WorkerPid",
                                                "RunningSince", "ExitReason", "ExitStatus", "Heartbeat", "Restarts",
                                                "ConsoleSocket", NULL);
         if (r < 0)
