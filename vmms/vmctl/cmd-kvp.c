@@ -102,9 +102,14 @@ static int run_kvp(struct vmctl *c, int argc, char **argv) {
         const char *eq = arg ? strchr(arg, '=') : NULL;
         if (del) {
                 r = vmctl_call_vm(c, path, "RemoveKVP", "kvp --delete", "s", del);
+                if (!r && !c->quiet && !c->json)
+                        printf("%s: host item %s removed\n", argv[optind], del);
         } else if (eq) {
                 char *key = strndup(arg, (size_t)(eq - arg));
                 r = key ? vmctl_call_vm(c, path, "SetKVP", "kvp", "ss", key, eq + 1) : VMCTL_EXIT_FAILURE;
+                if (!r && !c->quiet && !c->json)
+                        printf("%s: host item %s set (the guest sees it once its KVP service runs)\n",
+                               argv[optind], key);
                 free(key);
         } else if (arg) {
                 r = get_one(c, path, arg);
