@@ -39,7 +39,7 @@ static int begin(struct vmms_daemon *d, sd_bus_message *m, enum vmms_op op, stru
 
 static int do_start(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
         struct vmms_vm *vm;
-        char err[320];
+        char err[VMMS_EXIT_REASON_MAX - 64];
         int r = begin(d, m, VMMS_OP_START, &vm, e);
         if (r < 0)
                 return r;

@@ -55,7 +55,7 @@ struct vmms_vm {
         char id[GUID_STRING_MAX];
         uid_t owner;
         enum vmms_state state;
-        char exit_reason[256];
+        char exit_reason[VMMS_EXIT_REASON_MAX];
         int exit_status;           /* last worker exit status, -1 if none/unknown */
         struct vmms_worker *worker;
         uint64_t running_since_us; /* CLOCK_REALTIME; 0 while not running */
@@ -117,6 +117,9 @@ int vmms_vm_log(const struct vmms_vm *vm, int level, int error, const char *fmt,
 int vmms_store_load(struct vmms_daemon *d);
 int vmms_store_save(struct vmms_vm *vm, const struct vm_config *c);
 int vmms_store_remove(struct vmms_vm *vm);
+/* Keeps a Crashed VM's state, ExitReason and ExitStatus across a vmms
+ * restart (<state-dir>/<id>.state); other states remove it. */
+int vmms_store_save_state(struct vmms_vm *vm);
 int vmms_vm_dir(const struct vmms_vm *vm, const char *file, char *buf, size_t len);
 int vmms_console_log_path(const struct vmms_vm *vm, char *buf, size_t len);
 

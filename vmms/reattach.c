@@ -25,9 +25,11 @@ static void record_gone(struct vmms_vm *vm, const char *path, const char *why) {
         (void)unlink(path);
         uint64_t delay;
         vm->state = VMMS_STATE_CRASHED;
+        vm->exit_status = -1;
+        (void)vmms_store_save_state(vm);
         if (vmms_restart_decide(vm->config->restart_policy, VMMS_END_FAILURE, &vm->d->opt.restart, &vm->restart,
                                 now_us(CLOCK_MONOTONIC), &delay) == VMMS_RESTART_YES) {
-                char err[256];
+                char err[VMMS_EXIT_REASON_MAX - 64];
                 vm->restarts++;
                 if (vmms_vm_start(vm, err, sizeof err) < 0)
                         vmms_vm_log(vm, LOG_LEVEL_ERR, 0, "restart failed: %s", err);
@@ -89,6 +91,7 @@ static void reattach_one(struct vmms_vm *vm) {
         }
         vm->running_since_us = rec.running_since_us;
         vm->state = rec.running_since_us ? VMMS_STATE_RUNNING : VMMS_STATE_STARTING;
+        (void)vmms_store_save_state(vm); /* a worker runs: no longer Crashed */
         snprintf(vm->hb_status, sizeof vm->hb_status, "%s", vm->config->ic.heartbeat ? "no-contact" : "unknown");
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "re-attached to worker %d", (int)rec.pid);
         (void)vmms_worker_request(vm->worker, "status", NULL, status_reply, NULL);

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,56 @@ static int config_path(struct vmms_daemon *d, const char *id, char *buf, size_t 
         return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+static int state_path(struct vmms_daemon *d, const char *id, char *buf, size_t len) {
+        int n = snprintf(buf, len, "%s/%s.state", d->opt.state_dir, id);
+        return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* A Crashed VM's state, reason and status survive a vmms restart in
+ * <state-dir>/<id>.state (written atomically); any other state removes
+ * the file. A worker that runs is found again through its runtime record,
+ * which wins over this file. */
+int vmms_store_save_state(struct vmms_vm *vm) {
+        char path[PATH_MAX];
+        int r = state_path(vm->d, vm->id, path, sizeof path);
+        if (r < 0)
+                return r;
+        if (vm->state != VMMS_STATE_CRASHED)
+                return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+        json_object *o = json_object_new_object();
+        if (!o)
+                return -ENOMEM;
+        json_object_object_add(o, "state", json_object_new_string(vmms_state_to_string(vm->state)));
+        json_object_object_add(o, "exit_reason", json_object_new_string(vm->exit_reason));
+        json_object_object_add(o, "exit_status", json_object_new_int(vm->exit_status));
+        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        r = s ? write_file_atomic(path, s, strlen(s), 0600) : -ENOMEM;
+        json_object_put(o);
+        return r;
+}
+
+/* Restores what vmms_store_save_state() kept; a file that is not usable is
+ * reported and the VM stays Off. */
+static void load_state(struct vmms_vm *vm) {
+        char path[PATH_MAX];
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        if (state_path(vm->d, vm->id, path, sizeof path) < 0 || read_file(path, 16384, &text, &len) < 0)
+                return;
+        json_object *o = json_tokener_parse(text), *st, *why, *code;
+        if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "state", &st) ||
+            !json_object_is_type(st, json_type_string) || strcmp(json_object_get_string(st), "Crashed") ||
+            !json_object_object_get_ex(o, "exit_reason", &why) || !json_object_is_type(why, json_type_string) ||
+            !json_object_object_get_ex(o, "exit_status", &code) || !json_object_is_type(code, json_type_int))
+                (void)vmms_daemon_add_problem(vm->d, "%s: not a VM state vmms wrote; ignored (the VM is Off)", path);
+        else {
+                vm->state = VMMS_STATE_CRASHED;
+                snprintf(vm->exit_reason, sizeof vm->exit_reason, "%s", json_object_get_string(why));
+                vm->exit_status = json_object_get_int(code);
+        }
+        json_object_put(o);
+}
+
 int vmms_store_save(struct vmms_vm *vm, const struct vm_config *c) {
         char path[PATH_MAX];
         int r = config_path(vm->d, vm->id, path, sizeof path);
@@ -62,6 +113,8 @@ int vmms_store_remove(struct vmms_vm *vm) {
                 return r;
         if (unlink(path) < 0 && errno != ENOENT)
                 return -errno;
+        if (state_path(vm->d, vm->id, path, sizeof path) >= 0)
+                (void)unlink(path);
         _cleanup_close_ int dfd = open(vm->d->opt.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0)
                 (void)fsync(dfd);
@@ -104,6 +157,7 @@ static int load_one(struct vmms_daemon *d, int dfd, const char *name, const stru
         struct vmms_vm *vm = vmms_vm_new(d, c, st.st_uid);
         if (!vm)
                 return -ENOMEM;
+        load_state(vm);
         if ((r = vmms_daemon_add_vm(d, vm)) < 0) {
                 vmms_vm_free(vm);
                 return r;

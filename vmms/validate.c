@@ -41,6 +41,8 @@ int vmms_config_parse_for(const char *json, size_t len, const struct guid *id, b
                 snprintf(err, errlen, "configuration: contains a NUL byte");
                 return -EINVAL;
         }
+        if (vm_config_check_duplicate_keys(json, len, err, errlen) < 0) /* with_id() rewrites the text */
+                return -EINVAL;
         _cleanup_free_ char *doc = with_id(json, len, id, &had_id);
         if (!doc)
                 return -ENOMEM;

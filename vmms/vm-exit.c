@@ -14,7 +14,7 @@ static void restart_now_or_schedule(struct vmms_vm *vm, enum vmms_end end, enum 
 
 static int on_restart_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         struct vmms_vm *vm = userdata;
-        char err[256];
+        char err[VMMS_EXIT_REASON_MAX - 64];
         vm->restart_timer = sd_event_source_disable_unref(vm->restart_timer);
         if (vm->worker)
                 return 0;
@@ -22,7 +22,7 @@ static int on_restart_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         int r = vmms_vm_start(vm, err, sizeof err);
         if (r < 0) {
                 vmms_vm_log(vm, LOG_LEVEL_ERR, r, "restart failed: %s", err);
-                snprintf(vm->exit_reason, sizeof vm->exit_reason, "restart failed: %.200s", err);
+                snprintf(vm->exit_reason, sizeof vm->exit_reason, "restart failed: %s", err);
                 /* Counts against the limit like any other failure. */
                 restart_now_or_schedule(vm, VMMS_END_FAILURE, VMMS_STATE_CRASHED);
         }
@@ -54,13 +54,13 @@ static void restart_now_or_schedule(struct vmms_vm *vm, enum vmms_end end, enum 
 }
 
 static void restart_after_reset(struct vmms_vm *vm) {
-        char err[256];
+        char err[VMMS_EXIT_REASON_MAX - 64];
         vm->restarts++;
         int r = vmms_vm_start(vm, err, sizeof err);
         if (r >= 0)
                 return;
         vmms_vm_log(vm, LOG_LEVEL_ERR, r, "cannot start the VM again after a reset: %s", err);
-        snprintf(vm->exit_reason, sizeof vm->exit_reason, "restart after reset failed: %.200s", err);
+        snprintf(vm->exit_reason, sizeof vm->exit_reason, "restart after reset failed: %s", err);
         vmms_vm_set_state(vm, VMMS_STATE_CRASHED);
 }
 

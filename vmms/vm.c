@@ -50,11 +50,14 @@ void vmms_vm_emit_changed(struct vmms_vm *vm, const char *prop) {
 
 void vmms_vm_set_state(struct vmms_vm *vm, enum vmms_state s) {
         enum vmms_state old = vm->state;
+        int r;
         vm->state = s;
         if (old != s)
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "%s -> %s", vmms_state_to_string(old), vmms_state_to_string(s));
+        if ((old == VMMS_STATE_CRASHED || s == VMMS_STATE_CRASHED) && (r = vmms_store_save_state(vm)) < 0)
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, r, "cannot store the VM's state: %m");
         /* One signal with everything a state change touches. */
-        int r = sd_bus_emit_properties_changed(vm->d->bus, vm->path, VMMS_VM_IFACE, "State", "WorkerPid",
+        r = sd_bus_emit_properties_changed(vm->d->bus, vm->path, VMMS_VM_IFACE, "State", "WorkerPid",
                                                "RunningSince", "ExitReason", "ExitStatus", "Heartbeat", "Restarts",
                                                "ConsoleSocket", NULL);
         if (r < 0)
@@ -115,8 +118,15 @@ int vmms_vm_start(struct vmms_vm *vm, char *err, size_t errlen) {
         vm->stop_phase = VMMS_STOP_NONE;
         vm->forced_reason[0] = 0;
         int r = vmms_worker_spawn(vm, err, errlen);
-        if (r < 0)
+        if (r < 0) {
+                /* Also in ExitReason, where `vmctl show` looks, not only in
+                 * the caller's error (a restart has no caller). */
+                snprintf(vm->exit_reason, sizeof vm->exit_reason, "cannot start: %s", err);
+                vm->exit_status = -1;
+                vmms_vm_emit_changed(vm, "ExitReason");
+                vmms_vm_emit_changed(vm, "ExitStatus");
                 return r;
+        }
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "worker %d started", (int)vmms_worker_pid(vm->worker));
         set_op_timer(vm, vm->d->opt.start_timeout_us, on_start_timeout);
         snprintf(vm->hb_status, sizeof vm->hb_status, "unknown");

@@ -230,11 +230,12 @@ static int remove_item(json_object *cfg, const char *key, const char *value, con
         return json_object_array_del_idx(a, idx, 1) < 0 ? -EINVAL : 0;
 }
 
-static int set_number(json_object *cfg, const char *key, const char *flag, const char *value, uint32_t max,
-                      char *err, size_t errlen) {
+/* The ranges are the server's (common/config.h), so that vmctl and vmms agree. */
+static int set_number(json_object *cfg, const char *key, const char *flag, const char *value, uint32_t min,
+                      uint32_t max, char *err, size_t errlen) {
         uint32_t v;
-        if (parse_u32(value, max, &v) < 0)
-                return ferr(err, errlen, flag, "needs a number from 0 to %u", max);
+        if (parse_u32(value, max, &v) < 0 || v < min)
+                return ferr(err, errlen, flag, "needs a number from %u to %u", min, max);
         json_object_object_add(cfg, key, json_object_new_int64(v));
         return 0;
 }
@@ -257,9 +258,9 @@ int vmctl_config_set(json_object *cfg, const char *flag, const char *value, cons
                 return 0;
         }
         if (!strcmp(flag, "vcpus"))
-                return set_number(cfg, "vcpus", flag, value, 4096, err, errlen);
+                return set_number(cfg, "vcpus", flag, value, 1, VM_VCPUS_MAX, err, errlen);
         if (!strcmp(flag, "stop-timeout"))
-                return set_number(cfg, "stop_timeout_s", flag, value, 86400, err, errlen);
+                return set_number(cfg, "stop_timeout_s", flag, value, 1, 3600, err, errlen);
         if (!strcmp(flag, "kernel") || !strcmp(flag, "initrd"))
                 return set_path(child_object(cfg, "boot"), flag, value, ctx, flag, err, errlen);
         if (!strcmp(flag, "serial-log"))

@@ -34,7 +34,7 @@ struct vmms_worker {
         bool ended;      /* its pidfd fired: the process is gone */
         bool exit_event; /* the worker's {"event":"exit"} arrived */
         int exit_event_status;
-        char exit_event_reason[192];
+        char exit_event_reason[VMMS_EXIT_REASON_MAX];
         struct vmms_runtime_record rec;
 };
 

@@ -237,7 +237,7 @@ int main(int argc, char **argv) {
         _cleanup_free_ struct vm_config *cfg = calloc(1, sizeof *cfg);
         if (!cfg)
                 return VMWP_EXIT_SETUP;
-        char err[512] = "";
+        char err[VM_PATH_MAX + 512] = ""; /* room for a whole path and the cause after it */
         r = a.config_path ? config_from_file(a.config_path, cfg, err, sizeof err)
                           : config_from_vmms(a.control_fd, cfg, &opt, err, sizeof err);
         if (r < 0)

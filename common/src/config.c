@@ -3,6 +3,7 @@
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/config.h"
@@ -211,6 +212,9 @@ static int parse_boot(struct pctx *p, json_object *b, struct vm_config *c) {
         static const char *const keys[] = { "kind", "kernel", "initrd", "cmdline", NULL };
         size_t saved;
         int r, kind = (int)c->boot_kind;
+        if (!b)
+                return perr(p, "boot.kernel", "is required (the guest's kernel: a PVH ELF, or a bzImage with "
+                                              "\"kind\":\"linux\")");
         if ((r = expect_object(p, b, "boot")) < 0)
                 return r;
         push_path(p, &saved, "boot");
@@ -266,6 +270,8 @@ static int parse_nic(struct pctx *p, json_object *n, struct vm_nic_config *nic) 
                 return r;
         if (vm_mac_parse(mac, nic->mac) < 0)
                 return perr(p, "mac", "must look like 00:15:5d:00:00:01");
+        if (!(nic->mac[0] | nic->mac[1] | nic->mac[2] | nic->mac[3] | nic->mac[4] | nic->mac[5]))
+                return perr(p, "mac", "00:00:00:00:00:00 is not a valid address");
         if (nic->mac[0] & 1)
                 return perr(p, "mac", "must be a unicast address");
         for (const char *s = nic->tap; *s; s++)
@@ -329,7 +335,11 @@ static int parse_ic(struct pctx *p, json_object *o, struct vm_ic_config *ic) {
 static int check_cross_fields(struct pctx *p, struct vm_config *c) {
         for (uint32_t i = 0; i < c->n_disks; i++)
                 for (uint32_t j = 0; j < i; j++)
-                        if (c->disks[i].bus == c->disks[j].bus &&
+                        if (!strcmp(c->disks[i].path, c->disks[j].path)) {
+                                snprintf(p->path, sizeof p->path, "disks[%u]", i);
+                                return perr(p, "path", "%s is disks[%u] already; a disk image can be attached "
+                                            "once", c->disks[i].path, j);
+                        } else if (c->disks[i].bus == c->disks[j].bus &&
                             c->disks[i].controller == c->disks[j].controller &&
                             c->disks[i].lun == c->disks[j].lun) {
                                 snprintf(p->path, sizeof p->path, "disks[%u]", i);
@@ -371,7 +381,8 @@ static int parse_root(struct pctx *p, json_object *root, struct vm_config *c) {
         int r, policy = (int)c->restart_policy;
 
         if (!json_object_is_type(root, json_type_object))
-                return perr(p, "", "the configuration must be a JSON object");
+                return perr(p, "", "the configuration must be a JSON object ({...}), not %s",
+                            json_object_is_type(root, json_type_array) ? "an array" : "a single value");
         if ((r = check_keys(p, root, keys)) < 0 || (r = get_u32(p, root, "version", 1, 1, &version)) < 0 ||
             (r = get_str(p, root, "name", c->name, sizeof c->name, true)) < 0)
                 return r;
@@ -410,6 +421,65 @@ static int parse_root(struct pctx *p, json_object *root, struct vm_config *c) {
         return check_cross_fields(p, c);
 }
 
+/* json-c keeps the last of two equal keys without a word; in a
+ * configuration that is a mistake to report ("memory_mib" twice). Scans the
+ * text json-c accepted: for each object the keys as written. Objects with
+ * more than DUP_KEYS_MAX keys are not checked beyond those (check_keys()
+ * refuses such objects anyway); nesting is bounded by the tokener's depth. */
+#define DUP_KEYS_MAX 64
+#define DUP_DEPTH_MAX 32
+static bool find_duplicate_key(const char *s, size_t len, char *out, size_t outlen) {
+        struct level {
+                bool object, want_key;
+                unsigned n;
+                size_t off[DUP_KEYS_MAX], klen[DUP_KEYS_MAX];
+        } *st = calloc(DUP_DEPTH_MAX, sizeof *st);
+        int depth = -1;
+        bool found = false;
+        if (!st)
+                return false;
+        for (size_t i = 0; i < len && !found; i++) {
+                char ch = s[i];
+                if (ch == '{' || ch == '[') {
+                        if (++depth >= DUP_DEPTH_MAX)
+                                break;
+                        st[depth] = (struct level){ .object = ch == '{', .want_key = ch == '{' };
+                } else if (ch == '}' || ch == ']') {
+                        depth--;
+                } else if (ch == ',' && depth >= 0 && st[depth].object) {
+                        st[depth].want_key = true;
+                } else if (ch == '"') {
+                        size_t start = ++i;
+                        while (i < len && s[i] != '"')
+                                i += s[i] == '\\' ? 2 : 1;
+                        if (depth < 0 || !st[depth].object || !st[depth].want_key)
+                                continue;
+                        struct level *l = &st[depth];
+                        size_t kl = MIN(i, len) - start;
+                        l->want_key = false;
+                        for (unsigned k = 0; k < l->n && !found; k++)
+                                if (l->klen[k] == kl && !memcmp(s + l->off[k], s + start, kl)) {
+                                        snprintf(out, outlen, "%.*s", (int)MIN(kl, 200), s + start);
+                                        found = true;
+                                }
+                        if (l->n < DUP_KEYS_MAX) {
+                                l->off[l->n] = start;
+                                l->klen[l->n++] = kl;
+                        }
+                }
+        }
+        free(st);
+        return found;
+}
+
+int vm_config_check_duplicate_keys(const char *json, size_t len, char *err, size_t errlen) {
+        char dup[256];
+        if (!find_duplicate_key(json, len, dup, sizeof dup))
+                return 0;
+        snprintf(err, errlen, "%s: appears twice in one object (only one may be given)", dup);
+        return -EINVAL;
+}
+
 int vm_config_parse(const char *json, size_t len, struct vm_config *out, char *err, size_t errlen) {
         struct pctx p = { .err = err, .errlen = errlen };
         if (err && errlen)
@@ -430,6 +500,9 @@ int vm_config_parse(const char *json, size_t len, struct vm_config *out, char *e
                 if (json[i] != ' ' && json[i] != '\n' && json[i] != '\t' && json[i] != '\r' &&
                     !(json[i] == 0 && i == len - 1))
                         return perr(&p, "", "trailing data after the JSON object");
+        char dup[256];
+        if (find_duplicate_key(json, len, dup, sizeof dup))
+                return perr(&p, dup, "appears twice in one object (only one may be given)");
 
         struct vm_config *c = malloc(sizeof *c);
         if (!c)

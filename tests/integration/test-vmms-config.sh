@@ -3,7 +3,7 @@
 # Configurations: invalid ones are refused naming the field; files in the
 # state directory that cannot be used (corrupt JSON, invalid values, an id
 # that does not match the file name, a duplicate name) are reported and
-# skipped, and left untouched; Update/edit: what may change while running,
+# skipped, left untouched, listed by vmctl host and flagged by vmctl list; Update/edit: what may change while running,
 # disks and NICs added and removed while Off, merge patches and $EDITOR.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
@@ -25,7 +25,12 @@ echo "{}" >"$T/state/$G1.json.tmpAbC123"
 sums=$(cd "$T/state" && md5sum ./* | sort)
 t_start_vmms
 expect_rc 0 vmctl list
-[ "$(echo "$LAST_OUT" | wc -l)" = 2 ] || fail "only 'good' should be loaded: $LAST_OUT"
+echo "$LAST_OUT" | grep -qx "4 configuration files or runtime records could not be used: see vmctl host" ||
+  fail "list does not flag the skipped files: $LAST_OUT"
+[ "$(vmctl list 2>/dev/null | wc -l)" = 2 ] || fail "only 'good' should be loaded: $(vmctl list 2>&1)"
+expect_rc 0 vmctl host
+echo "$LAST_OUT" | grep -qF "  $T/state/$G3.json: invalid configuration: memory_mib" || fail "host: $LAST_OUT"
+[ "$(vmctl host --json | jq '.problems | length')" = 4 ] || fail "host --json: $(vmctl host --json)"
 P=$(bus get-property org.vmstack.VMMS1 /org/vmstack/VMMS1 org.vmstack.VMMS1.Manager Problems)
 echo "$P" | grep -q "$G2.json: invalid configuration: invalid JSON" || fail "truncated file not reported: $P"
 echo "$P" | grep -q "$G3.json: invalid configuration: memory_mib: must be between" || fail "badmem not reported: $P"
@@ -40,12 +45,25 @@ bad() { # json expected-substring
   expect_rc 4 vmctl create "$T/bad.json"
   echo "$LAST_OUT" | grep -qF "$2" || fail "'$1': $LAST_OUT"
 }
-bad '{"name":"x"}' 'boot: must be an object'
+bad '{"name":"x"}' 'a kernel is required: --kernel=PATH'
 bad '{"name":"x","boot":{"kernel":"rel/k"}}' 'boot.kernel: must be an absolute path'
 bad '{"name":"x","boot":{"kernel":"/k"},"disks":[{"path":"/d","lun":70}]}' 'disks[0].lun: must be between 0 and 63'
 bad '{"name":"x","boot":{"kernel":"/k"},"nics":[{"mac":"01:00:00:00:00:01"}]}' 'nics[0].mac: must be a unicast address'
 bad '{"name":"bad name","boot":{"kernel":"/k"}}' 'name: must be 1-64 characters'
-bad '[1,2]' 'not a JSON object'
+bad '[1,2]' 'the configuration must be a JSON object ({...}), not an array'
+bad '{"name":"x","memory_mib":64,"memory_mib":128,"boot":{"kernel":"/k"}}' 'memory_mib: appears twice in one object'
+bad '{"name":"x","boot":{"kernel":"/k"},"nics":[{"mac":"00:00:00:00:00:00"}]}' 'nics[0].mac: 00:00:00:00:00:00 is not a valid address'
+bad '{"name":"x","boot":{"kernel":"/k"},"disks":[{"path":"/d"},{"path":"/d","lun":1}]}' 'disks[1].path: /d is disks[0] already'
+expect_rc 4 vmctl create --name=nokernel --memory=64
+echo "$LAST_OUT" | grep -qF "a kernel is required: --kernel=PATH" || fail "create without --kernel: $LAST_OUT"
+expect_rc 4 vmctl create --name=x --kernel=/k --vcpus=65
+echo "$LAST_OUT" | grep -qF "vcpus: needs a number from 1 to 64" || fail "vcpus range: $LAST_OUT"
+# vmms says the same for what vmctl checks (raw D-Bus):
+for j in '[1]|not an array' '{"name":"x","name":"y","boot":{"kernel":"/k"}}|name: appears twice' \
+         '{"name":"x"}|boot.kernel: is required'; do
+  out=$(bus call org.vmstack.VMMS1 /org/vmstack/VMMS1 org.vmstack.VMMS1.Manager CreateVM s "${j%|*}" 2>&1)
+  echo "$out" | grep -qF "${j#*|}" || fail "vmms, ${j%|*}: $out"
+done
 # Past vmctl's own check, vmms says the same (raw D-Bus):
 out=$(bus call org.vmstack.VMMS1 /org/vmstack/VMMS1 org.vmstack.VMMS1.Manager CreateVM s \
   '{"name":"x","boot":{"kernel":"/k"},"restart_policy":"sometimes"}' 2>&1)

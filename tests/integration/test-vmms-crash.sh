@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Worker ends vmms did not ask for: kill -9 (Crashed, with the reason, and
 # the restart policy applied with back-off and a limit), guest reboot (worker
-# exit VMWP_EXIT_RESET restarts the VM), setup failure, start timeout.
+# exit VMWP_EXIT_RESET restarts the VM), setup failure, start timeout; the
+# cause of a failed start in ExitReason (disk, not an ELF, missing kernel).
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 t_setup
@@ -80,6 +81,31 @@ if [ "$WORKER_KIND" = fake ]; then
   [ "$(vm_prop slow ExitReason)" = "the worker did not report ready within 2 s" ] || fail "slow: $(vm_prop slow ExitReason)"
 
   note "worker binary missing: a clear error, the VM stays Off"
+fi
+
+note "a failed start says why in ExitReason: a disk vmms cannot open"
+t_create nodisk "" ",\"disks\":[{\"path\":\"$T/images/nodisk.img\"}]"
+expect_rc 1 vmctl start nodisk
+want="cannot start: disks[0].path: $T/images/nodisk.img: No such file or directory"
+[ "$(vm_prop nodisk ExitReason)" = "$want" ] || fail "nodisk: $(vm_prop nodisk ExitReason)"
+[ "$(vm_prop nodisk ExitStatus)" = "-1" ] || fail "nodisk status: $(vm_prop nodisk ExitStatus)"
+if [ "$WORKER_KIND" = real ]; then
+  note "the worker's setup errors reach ExitReason: not an ELF (under a long path), a missing kernel"
+  LONG=$T/images/$(printf 'd%.0s' $(seq 200))/$(printf 'e%.0s' $(seq 200))
+  mkdir -p "$LONG" && echo "not an elf" >"$LONG/notelf"
+  printf '{"name":"notelf","memory_mib":64,"boot":{"kernel":"%s"}}' "$LONG/notelf" >"$T/notelf.json"
+  expect_rc 0 vmctl create "$T/notelf.json"
+  expect_rc 1 vmctl start notelf
+  want="setup failed: kernel $LONG/notelf: not an ELF file (bad magic) (exit status 3)"
+  [ "$(vmctl --json show notelf | jq -r .ExitReason)" = "$want" ] || fail "notelf: $(vmctl --json show notelf | jq -r .ExitReason)"
+  [ "$(vm_prop notelf ExitReason)" = "$want" ] || fail "notelf (busctl): $(vm_prop notelf ExitReason)"
+  [ "$(vm_prop notelf State)" = Crashed ] && [ "$(vm_prop notelf ExitStatus)" = 3 ] || fail "notelf state"
+  printf '{"name":"nokernel","memory_mib":64,"boot":{"kernel":"%s"}}' "$T/images/missing" >"$T/nokernel.json"
+  expect_rc 0 vmctl create "$T/nokernel.json"
+  expect_rc 1 vmctl start nokernel
+  echo "$LAST_OUT" | grep -qF "kernel $T/images/missing: No such file or directory" || fail "start of nokernel: $LAST_OUT"
+  want="setup failed: kernel $T/images/missing: No such file or directory (exit status 3)"
+  [ "$(vm_prop nokernel ExitReason)" = "$want" ] || fail "nokernel: $(vm_prop nokernel ExitReason)"
 fi
 t_stop_vmms
 t_start_vmms --worker=/nonexistent/vmwp

@@ -3,7 +3,8 @@
 # The whole VM lifecycle through vmctl against vmms on a private bus: create
 # (flags and file), list/show (tables and --json), start, console (+ log),
 # pause/resume, reboot, stop (graceful with fallback, then timeout), kill,
-# delete, and vmctl's exit codes and messages for the usual mistakes.
+# delete, and vmctl's exit codes and messages for the usual mistakes
+# (global options after the command, unknown options, extra arguments).
 # Uses the real vmwp when it is built and a guest exists, else the fake.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
@@ -144,6 +145,30 @@ expect_rc 2 vmctl frobnicate
 expect_rc 2 vmctl start
 expect_rc 0 vmctl start --help
 expect_rc 8 "$VMCTL_BIN" --address="unix:path=$T/nonexistent" list
+
+note "global options before or after the command; unknown options and extra arguments are exit code 2"
+expect_rc 0 "$VMCTL_BIN" list --address="$ADDR" --json
+[ "$(echo "$LAST_OUT" | jq -r '.[] | select(.name == "db1") | .state')" = Off ] || fail "list --json after: $LAST_OUT"
+expect_rc 0 "$VMCTL_BIN" show db1 --address "$ADDR" --json
+[ "$(echo "$LAST_OUT" | jq -r .Name)" = db1 ] || fail "show --json after: $LAST_OUT"
+expect_rc 0 vmctl host --json -q
+echo "$LAST_OUT" | jq -e .vmstack_version >/dev/null || fail "host --json after: $LAST_OUT"
+expect_rc 0 vmctl wait db1 Off --quiet --timeout=1
+expect_rc 2 vmctl list --bogus
+echo "$LAST_OUT" | grep -q "vmctl list: unknown option or unexpected value '--bogus'" || fail "list --bogus: $LAST_OUT"
+[ "$(echo "$LAST_OUT" | grep -c NAME)" = 0 ] || fail "list --bogus printed the table: $LAST_OUT"
+expect_rc 2 vmctl list extra
+echo "$LAST_OUT" | grep -q "unexpected argument 'extra'" || fail "list extra: $LAST_OUT"
+expect_rc 2 vmctl host -x
+echo "$LAST_OUT" | grep -q "unknown option '-x'" || fail "host -x: $LAST_OUT"
+expect_rc 2 vmctl show db1 extra
+expect_rc 2 vmctl kvp db1 --bogus
+expect_rc 2 vmctl wait db1 Off --timeout
+echo "$LAST_OUT" | grep -q "option '--timeout' needs a value" || fail "missing value: $LAST_OUT"
+expect_rc 2 vmctl stop db1 --shutdown-timeout=0
+echo "$LAST_OUT" | grep -q "from 1 to 3600" || fail "shutdown-timeout range: $LAST_OUT"
+expect_rc 2 vmctl stop db1 --shutdown-timeout=3601
+expect_rc 2 vmctl console db1 --bogus
 
 note "delete"
 expect_rc 0 vmctl start web1

@@ -4,7 +4,8 @@
 # re-attaches to them (runtime records + the workers' control listeners),
 # including a paused VM; a worker that died while vmms was away is reported
 # Crashed and its restart policy applied; a corrupt runtime record is kept
-# aside and reported; a second vmms on the same runtime directory refuses.
+# aside and reported; a Crashed VM stays Crashed with its ExitReason; a
+# second vmms on the same runtime directory refuses.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 t_setup
@@ -17,6 +18,12 @@ t_create off1
 t_create gone "" ',"restart_policy":"on-failure"'
 expect_rc 0 vmctl start gone --timeout=120
 expect_rc 0 vmctl pause b
+note "a VM that crashed (kill -9 of its worker, restart policy never)"
+t_create crashed "" ',"restart_policy":"never"'
+expect_rc 0 vmctl start crashed --timeout=120
+kill -9 "$(vm_prop crashed WorkerPid)"
+wait_state crashed Crashed
+[ "$(vm_prop crashed ExitReason)" = "worker killed by signal KILL" ] || fail "crashed: $(vm_prop crashed ExitReason)"
 PA=$(vm_prop a WorkerPid) PB=$(vm_prop b WorkerPid) PC=$(vm_prop c WorkerPid) PG=$(vm_prop gone WorkerPid)
 SINCE_A=$(vm_prop a RunningSince)
 
@@ -47,6 +54,15 @@ for _ in $(seq 50); do [ "$(vm_prop b State)" = Paused ] && break; sleep 0.1; do
 [ "$(vm_prop b State)" = Paused ] || fail "b: $(vm_prop b State) (paused before the restart)"
 [ "$(vm_prop off1 State)" = Off ] || fail "off1"
 grep -q "vm a: re-attached to worker $PA" "$T/vmms.log" || fail "no re-attach logged"
+
+note "the crashed VM is still Crashed, with its ExitReason"
+[ "$(vm_prop crashed State)" = Crashed ] || fail "crashed after the restart: $(vm_prop crashed State)"
+[ "$(vm_prop crashed ExitReason)" = "worker killed by signal KILL" ] || fail "crashed's reason: $(vm_prop crashed ExitReason)"
+[ "$(vm_prop crashed ExitStatus)" = "-1" ] || fail "crashed's status: $(vm_prop crashed ExitStatus)"
+expect_rc 0 vmctl start crashed --timeout=120
+expect_rc 0 vmctl kill crashed
+ID_X=$(vm_prop crashed Id)
+[ -e "$T/state/$ID_X.state" ] && fail "the saved Crashed state outlived the VM's next run"
 
 note "the dead worker: Crashed, restart policy applied"
 wait_state gone Running 120

@@ -110,12 +110,21 @@ static void expect_error(const char *json, const char *msg) {
 
 TEST(config_errors_name_the_field) {
         expect_error("", "invalid JSON");
-        expect_error("[]", "must be a JSON object");
+        expect_error("[]", "must be a JSON object ({...}), not an array");
+        expect_error("\"x\"", "must be a JSON object ({...}), not a single value");
+        expect_error("{\"name\":\"a\",\"name\":\"b\",\"boot\":{\"kernel\":\"/k\"}}", "name: appears twice");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\",\"kernel\":\"/j\"}}", "kernel: appears twice");
+        /* The same key in two different objects is fine; a key inside a string is no key. */
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\",\"cmdline\":\"name\\\"x\"},\"nics\":"
+                     "[{\"mac\":\"00:00:00:00:00:00\"}]}", "nics[0].mac: 00:00:00:00:00:00 is not a valid address");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/d\"},{\"path\":\"/d\","
+                     "\"lun\":1}]}", "disks[1].path: /d is disks[0] already");
         expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"}} x", "trailing data");
         expect_error("{\"boot\":{\"kernel\":\"/k\"}}", "name: is required");
         expect_error("{\"name\":\"-a\",\"boot\":{\"kernel\":\"/k\"}}", "name: must be");
         expect_error("{\"name\":\"a/b\",\"boot\":{\"kernel\":\"/k\"}}", "name: must be");
-        expect_error("{\"name\":\"a\"}", "boot: must be an object");
+        expect_error("{\"name\":\"a\"}", "boot.kernel: is required");
+        expect_error("{\"name\":\"a\",\"boot\":3}", "boot: must be an object");
         expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"k\"}}", "boot.kernel: must be an absolute path");
         expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\",\"kind\":\"efi\"}}", "boot.kind: unknown value");
         expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\",\"initrd\":\"/i\"}}", "boot.initrd");

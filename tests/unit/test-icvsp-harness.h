@@ -19,6 +19,7 @@ struct owner {
         pthread_mutex_t lock;
         enum icvsp_heartbeat_state hb;
         unsigned hb_changes, answers, kvp_changes;
+        uint64_t hb_last; /* last_beat_us of the newest heartbeat callback */
         bool accepted;
         uint32_t status;
 };
@@ -27,6 +28,7 @@ static inline void on_heartbeat(void *opaque, enum icvsp_heartbeat_state st, uin
         struct owner *o = opaque;
         pthread_mutex_lock(&o->lock);
         o->hb = st;
+        o->hb_last = last;
         o->hb_changes++;
         pthread_mutex_unlock(&o->lock);
 }

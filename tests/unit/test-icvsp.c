@@ -161,6 +161,46 @@ TEST(heartbeat_ok_then_lost) {
         env_free(&e);
 }
 
+/* vmms's Heartbeat property is the time of the last beat: the owner hears
+ * of every answered beat, not only of the first (the state stays OK). The
+ * interval is long enough that the state cannot flip to lost in between. */
+TEST(heartbeat_reports_every_beat) {
+        struct env e;
+        struct vmbus_sim_channel ch;
+        struct icvsp_config c = env_config();
+        c.heartbeat = true;
+        c.heartbeat_interval_ms = 1000;
+        env_init_cfg(&e, &c);
+        open_and_negotiate(&e, hb_class, (struct ic_version){ 3, 0 }, &ch);
+        struct icmsg_hdr h;
+        uint64_t last[2] = { 0, 0 };
+        unsigned changes[2] = { 0, 0 };
+        struct icvsp_stats st_hb;
+        for (int i = 0; i < 2; i++) {
+                host_request(&e, &ch, &h);
+                ASSERT_EQ(h.icmsgtype, ICMSGTYPE_HEARTBEAT);
+                uint64_t seq;
+                memcpy(&seq, e.payload + ICMSG_HDR, 8);
+                seq++;
+                memcpy(e.payload + ICMSG_HDR, &seq, 8);
+                guest_answer(&e, &ch, HV_S_OK);
+                WAIT_STATS(&e, st_hb, st_hb.heartbeats_answered == (uint64_t)i + 1);
+                ASSERT_TRUE(wait_owner(&e.o, hb_ok, 5000));
+                pthread_mutex_lock(&e.o.lock);
+                last[i] = e.o.hb_last;
+                changes[i] = e.o.hb_changes;
+                pthread_mutex_unlock(&e.o.lock);
+        }
+        ASSERT_GT(last[0], 0u);
+        ASSERT_GT(last[1], last[0]);
+        ASSERT_EQ(changes[0], 1u);
+        ASSERT_EQ(changes[1], 2u);
+        uint64_t now_last = 0;
+        ASSERT_EQ(icvsp_heartbeat(e.ic, &now_last), ICVSP_HEARTBEAT_OK);
+        ASSERT_EQ(now_last, last[1]);
+        env_free(&e);
+}
+
 TEST(heartbeat_wrong_sequence_is_not_a_beat) {
         struct env e;
         struct vmbus_sim_channel ch;

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 /* vmctl's configuration building: flags -> JSON configuration, and RFC 7386
  * merge patches (with the RFC's own examples). */
+#include <getopt.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/config.h"
 #include "common/macro.h"
 #include "common/test.h"
 #include "vmms/vmctl-build.h"
+#include "vmms/vmctl/vmctl.h"
 
 static const struct vmctl_build_ctx ctx = { .cwd = "/home/op", .mac_random = { 0xab, 0xcd, 0xef } };
 
@@ -148,6 +151,36 @@ TEST(merge_patch_depth_limit) {
         json_object *t = json_object_new_object();
         ASSERT_ERROR(vmctl_merge_patch(&t, p), ELOOP);
         json_object_put(t), json_object_put(p);
+}
+
+/* Global options may follow the command; unknown options are '?'. */
+TEST(getopt_global_options_after_the_command) {
+        static const struct option opts[] = { { "timeout", required_argument, NULL, 't' }, {} };
+        char *argv1[] = { (char *)"wait", (char *)"vm1", (char *)"--json", (char *)"Off", (char *)"-q", (char *)"--timeout=3", (char *)"--address=unix:path=/x", NULL };
+        struct vmctl c = { 0 };
+        int o, seen = 0;
+        optind = 0;
+        while ((o = vmctl_getopt(&c, 7, argv1, opts)) >= 0) {
+                ASSERT_EQ(o, 't');
+                ASSERT_STREQ(optarg, "3");
+                seen++;
+        }
+        ASSERT_EQ(seen, 1);
+        ASSERT_TRUE(c.json && c.quiet);
+        ASSERT_STREQ(c.address, "unix:path=/x");
+        ASSERT_EQ(vmctl_check_args(7, argv1, 2), 0); /* vm1 Off */
+        ASSERT_EQ(vmctl_check_args(7, argv1, 1), 2);
+
+        char *argv2[] = { (char *)"list", (char *)"--bogus", NULL };
+        optind = 0;
+        ASSERT_EQ(vmctl_getopt(&c, 2, argv2, NULL), '?');
+        char *argv3[] = { (char *)"wait", (char *)"vm1", (char *)"--timeout", NULL };
+        optind = 0;
+        ASSERT_EQ(vmctl_getopt(&c, 3, argv3, opts), '?');
+        char *argv4[] = { (char *)"list", (char *)"extra", NULL };
+        optind = 0;
+        ASSERT_EQ(vmctl_getopt(&c, 2, argv4, NULL), -1);
+        ASSERT_EQ(vmctl_check_args(2, argv4, 0), 2);
 }
 
 TEST_MAIN();

@@ -119,15 +119,17 @@ static int run(struct vmctl *c, int argc, char **argv) {
         uint64_t timeout = 0;
         char *path = NULL;
         int o, fd = -1;
-        while ((o = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+        while ((o = vmctl_getopt(c, argc, argv, opts)) >= 0)
                 if (o == 'r')
                         ro = true;
-                else if (o != 't' || vmctl_parse_seconds(optarg, &timeout) < 0)
+                else if (o != 't')
                         return VMCTL_EXIT_USAGE;
-        if (optind + 1 != argc) {
-                fprintf(stderr, "vmctl console: needs one VM name or id (see --help)\n");
+                else if (vmctl_parse_seconds(optarg, &timeout) < 0) {
+                        fprintf(stderr, "vmctl console: --timeout: '%s' is not a number of seconds\n", optarg);
+                        return VMCTL_EXIT_USAGE;
+                }
+        if (vmctl_check_args(argc, argv, 1))
                 return VMCTL_EXIT_USAGE;
-        }
         int r = vmctl_resolve(c, argv[optind], &path);
         if (!r)
                 r = open_console(c, path, ro, &fd);

@@ -77,7 +77,7 @@ int vmctl_read_input(const char *path, char **out) {
 }
 
 static int load_base(const char *file, json_object **cfg) {
-        char *text = NULL;
+        _cleanup_free_ char *text = NULL;
         if (!file) {
                 *cfg = json_object_new_object();
                 return *cfg ? 0 : VMCTL_EXIT_FAILURE;
@@ -87,12 +87,27 @@ static int load_base(const char *file, json_object **cfg) {
                 return r;
         enum json_tokener_error je;
         *cfg = json_tokener_parse_verbose(text, &je);
-        free(text);
-        if (!*cfg || !json_object_is_type(*cfg, json_type_object)) {
-                fprintf(stderr, "vmctl: %s: not a JSON object (%s)\n", file, json_tokener_error_desc(je));
+        if (!*cfg) {
+                fprintf(stderr, "vmctl: %s: not valid JSON (%s)\n", file, json_tokener_error_desc(je));
+                return VMCTL_EXIT_INVALID;
+        }
+        if (!json_object_is_type(*cfg, json_type_object)) {
+                fprintf(stderr, "vmctl: %s: the configuration must be a JSON object ({...}), not %s\n", file,
+                        json_object_is_type(*cfg, json_type_array) ? "an array" : "a single value");
                 json_object_put(*cfg);
                 return VMCTL_EXIT_INVALID;
         }
+        /* json-c keeps the last of two equal keys: let the parser's check
+         * (which sees the text) say so before anything else. */
+        struct vm_config *vc = malloc(sizeof *vc);
+        char err[300] = "";
+        if (vc && vm_config_parse(text, strlen(text), vc, err, sizeof err) < 0 && strstr(err, "appears twice")) {
+                fprintf(stderr, "vmctl: %s: %s\n", file, err);
+                free(vc);
+                json_object_put(*cfg);
+                return VMCTL_EXIT_INVALID;
+        }
+        free(vc);
         return 0;
 }
 
@@ -147,7 +162,7 @@ static int run(struct vmctl *c, int argc, char **argv) {
         uint64_t timeout = 0;
         int o, r;
         /* Flags apply after the file: collect them first. */
-        while ((o = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+        while ((o = vmctl_getopt(c, argc, argv, opts)) >= 0)
                 if (o == '?')
                         return VMCTL_EXIT_USAGE;
         const char *file = optind < argc ? argv[optind] : NULL;
@@ -158,13 +173,20 @@ static int run(struct vmctl *c, int argc, char **argv) {
         if ((r = load_base(file, &cfg)))
                 return r;
         optind = 0;
-        while (r == 0 && (o = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+        while (r == 0 && (o = vmctl_getopt(c, argc, argv, opts)) >= 0)
                 if (o == OPT_START)
                         start = true;
-                else if (o == OPT_TIMEOUT)
-                        r = vmctl_parse_seconds(optarg, &timeout) < 0 ? VMCTL_EXIT_USAGE : 0;
-                else
+                else if (o == OPT_TIMEOUT && vmctl_parse_seconds(optarg, &timeout) < 0) {
+                        fprintf(stderr, "vmctl create: --timeout: '%s' is not a number of seconds\n", optarg);
+                        r = VMCTL_EXIT_USAGE;
+                } else if (o != OPT_TIMEOUT)
                         r = vmctl_apply_option(cfg, o, optarg);
+        json_object *boot, *kernel;
+        if (!r && (!json_object_object_get_ex(cfg, "boot", &boot) || !json_object_object_get_ex(boot, "kernel", &kernel))) {
+                fprintf(stderr, "vmctl create: a kernel is required: --kernel=PATH (a PVH ELF, or a bzImage with "
+                                "--boot=linux), or boot.kernel in the file\n");
+                r = VMCTL_EXIT_INVALID;
+        }
         if (!r)
                 r = vmctl_check_config(cfg, &json);
         if (!r)

@@ -103,7 +103,7 @@ static int run(struct vmctl *c, int argc, char **argv) {
         json_object *cfg = NULL;
         const char *patch = NULL;
         int o, n_flags = 0, r = 0;
-        while ((o = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+        while ((o = vmctl_getopt(c, argc, argv, opts)) >= 0) {
                 if (o == '?')
                         return VMCTL_EXIT_USAGE;
                 if (o == OPT_PATCH)
@@ -128,7 +128,7 @@ static int run(struct vmctl *c, int argc, char **argv) {
         } else if (!(r = parse_doc(current, "the current configuration", &cfg)) && patch)
                 r = apply_patch(&cfg, patch);
         optind = 0;
-        while (!r && n_flags && (o = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+        while (!r && n_flags && (o = vmctl_getopt(c, argc, argv, opts)) >= 0)
                 if (o != OPT_PATCH)
                         r = vmctl_apply_option(cfg, o, optarg);
         if (!r && !(r = vmctl_check_config(cfg, &json)))

@@ -84,11 +84,9 @@ static int run_kvp(struct vmctl *c, int argc, char **argv) {
         static const struct option opts[] = { { "delete", required_argument, NULL, OPT_DELETE }, {} };
         const char *del = NULL;
         int o;
-        while ((o = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
-                if (o != OPT_DELETE) {
-                        fprintf(stderr, "vmctl kvp: invalid option (see --help)\n");
+        while ((o = vmctl_getopt(c, argc, argv, opts)) >= 0) {
+                if (o != OPT_DELETE)
                         return VMCTL_EXIT_USAGE;
-                }
                 del = optarg;
         }
         int rest = argc - optind;
@@ -104,9 +102,14 @@ static int run_kvp(struct vmctl *c, int argc, char **argv) {
         const char *eq = arg ? strchr(arg, '=') : NULL;
         if (del) {
                 r = vmctl_call_vm(c, path, "RemoveKVP", "kvp --delete", "s", del);
+                if (!r && !c->quiet && !c->json)
+                        printf("%s: host item %s removed\n", argv[optind], del);
         } else if (eq) {
                 char *key = strndup(arg, (size_t)(eq - arg));
                 r = key ? vmctl_call_vm(c, path, "SetKVP", "kvp", "ss", key, eq + 1) : VMCTL_EXIT_FAILURE;
+                if (!r && !c->quiet && !c->json)
+                        printf("%s: host item %s set (the guest sees it once its KVP service runs)\n",
+                               argv[optind], key);
                 free(key);
         } else if (arg) {
                 r = get_one(c, path, arg);

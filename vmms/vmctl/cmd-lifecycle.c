@@ -14,7 +14,7 @@ struct lifecycle_opts {
         uint32_t stop_timeout_s;
 };
 
-static int parse_opts(int argc, char **argv, struct lifecycle_opts *o, const char **ref) {
+static int parse_opts(struct vmctl *ctl, int argc, char **argv, struct lifecycle_opts *o, const char **ref) {
         enum { OPT_NO_WAIT = 1, OPT_TIMEOUT, OPT_FORCE, OPT_STOP_TIMEOUT };
         static const struct option opts[] = {
                 { "no-wait", no_argument, NULL, OPT_NO_WAIT },
@@ -26,30 +26,35 @@ static int parse_opts(int argc, char **argv, struct lifecycle_opts *o, const cha
         uint64_t us;
         int c;
         *o = (struct lifecycle_opts){ 0 };
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+        while ((c = vmctl_getopt(ctl, argc, argv, opts)) >= 0)
                 switch (c) {
                 case OPT_NO_WAIT: o->no_wait = true; break;
                 case OPT_FORCE: o->force = true; break;
                 case OPT_TIMEOUT:
-                        if (vmctl_parse_seconds(optarg, &o->timeout_us) < 0)
-                                goto bad;
+                        if (vmctl_parse_seconds(optarg, &o->timeout_us) < 0) {
+                                fprintf(stderr, "vmctl %s: --timeout: '%s' is not a number of seconds (0 to "
+                                                "31536000)\n", argv[0], optarg);
+                                return VMCTL_EXIT_USAGE;
+                        }
                         break;
                 case OPT_STOP_TIMEOUT:
-                        if (vmctl_parse_seconds(optarg, &us) < 0 || us / 1000000 > 3600 || us < 1000000)
-                                goto bad;
+                        /* The range of Stop(u timeout_s): 0 there means the VM's own. */
+                        if (vmctl_parse_seconds(optarg, &us) < 0 || us % 1000000 || us / 1000000 > 3600 ||
+                            us < 1000000) {
+                                fprintf(stderr, "vmctl %s: --shutdown-timeout: '%s' is not a whole number of seconds "
+                                                "from 1 to 3600 (leave it out for the VM's stop_timeout_s)\n",
+                                        argv[0], optarg);
+                                return VMCTL_EXIT_USAGE;
+                        }
                         o->stop_timeout_s = (uint32_t)(us / 1000000);
                         break;
-                default: goto bad;
+                default:
+                        return VMCTL_EXIT_USAGE;
                 }
-        if (optind + 1 != argc) {
-                fprintf(stderr, "vmctl %s: needs exactly one VM name or id (see --help)\n", argv[0]);
+        if (vmctl_check_args(argc, argv, 1))
                 return VMCTL_EXIT_USAGE;
-        }
         *ref = argv[optind];
         return 0;
-bad:
-        fprintf(stderr, "vmctl %s: invalid option or value (see --help)\n", argv[0]);
-        return VMCTL_EXIT_USAGE;
 }
 
 static int lifecycle(struct vmctl *c, int argc, char **argv, const char *method, const char *want,
@@ -57,7 +62,7 @@ static int lifecycle(struct vmctl *c, int argc, char **argv, const char *method,
         struct lifecycle_opts o;
         const char *ref;
         char *path = NULL;
-        int r = parse_opts(argc, argv, &o, &ref);
+        int r = parse_opts(c, argc, argv, &o, &ref);
         if (r || (r = vmctl_resolve(c, ref, &path)))
                 return r;
         if (o.force && !strcmp(method, "Delete")) {

@@ -139,13 +139,11 @@ static int get_dict(struct vmctl *c, const char *path, const char *iface, const 
 
 static int run_show(struct vmctl *c, int argc, char **argv) {
         char *path = NULL;
-        json_object *obj = json_object_new_object(), *cfg;
-        if (argc != 2) {
-                fprintf(stderr, "vmctl show: needs one VM name or id (see --help)\n");
-                json_object_put(obj);
+        json_object *obj, *cfg;
+        if (vmctl_getopt(c, argc, argv, NULL) != -1 || vmctl_check_args(argc, argv, 1))
                 return VMCTL_EXIT_USAGE;
-        }
-        int r = vmctl_resolve(c, argv[1], &path);
+        obj = json_object_new_object();
+        int r = vmctl_resolve(c, argv[optind], &path);
         if (!r)
                 r = get_dict(c, path, VMMS_VM_IFACE, NULL, obj);
         /* Config is a JSON document: show it as one, not as a string. */
@@ -160,15 +158,52 @@ static int run_show(struct vmctl *c, int argc, char **argv) {
         return r;
 }
 
+/* The Manager's Problems: files vmms skipped at start. NULL on error (a
+ * vmms without the property); the caller frees the strv. */
+static char **get_problems(struct vmctl *c) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        char **l = NULL;
+        int r = sd_bus_get_property_strv(c->bus, VMMS_BUS_NAME, VMMS_MANAGER_PATH, VMMS_MANAGER_IFACE, "Problems", &e,
+                                         &l);
+        sd_bus_error_free(&e);
+        return r < 0 ? NULL : l;
+}
+
+static void strv_free(char **l) {
+        for (char **p = l; p && *p; p++)
+                free(*p);
+        free(l);
+}
+
+static size_t strv_len(char **l) {
+        size_t n = 0;
+        while (l && l[n])
+                n++;
+        return n;
+}
+
 static int run_host(struct vmctl *c, int argc, char **argv) {
+        if (vmctl_getopt(c, argc, argv, NULL) != -1 || vmctl_check_args(argc, argv, 0))
+                return VMCTL_EXIT_USAGE;
         json_object *obj = json_object_new_object();
         int r = get_dict(c, VMMS_MANAGER_PATH, NULL, "GetHostCapabilities", obj);
+        char **problems = r ? NULL : get_problems(c);
+        json_object *arr = json_object_new_array();
+        for (char **p = problems; p && *p; p++)
+                json_object_array_add(arr, json_object_new_string(*p));
+        json_object_object_add(obj, "problems", arr);
         if (!r && c->json)
                 printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         else if (!r) {
                 json_object_object_foreach(obj, key, val)
-                        printf("%-18s %s\n", key, json_object_get_string(val));
+                        if (strcmp(key, "problems"))
+                                printf("%-18s %s\n", key, json_object_get_string(val));
+                printf("%-18s %s\n", "problems", strv_len(problems) ? "files vmms skipped at start (fix them and "
+                                                                      "restart vmms):" : "none");
+                for (char **p = problems; p && *p; p++)
+                        printf("  %s\n", *p);
         }
+        strv_free(problems);
         json_object_put(obj);
         return r;
 }
@@ -178,6 +213,8 @@ static int run_list(struct vmctl *c, int argc, char **argv) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
         const char *path, *id, *name, *state;
+        if (vmctl_getopt(c, argc, argv, NULL) != -1 || vmctl_check_args(argc, argv, 0))
+                return VMCTL_EXIT_USAGE;
         json_object *arr = json_object_new_array();
         struct vmctl_table *t = vmctl_table_new(3, headers);
         int r = sd_bus_call_method(c->bus, VMMS_BUS_NAME, VMMS_MANAGER_PATH, VMMS_MANAGER_IFACE, "ListVMs", &e, &reply, NULL);
@@ -198,8 +235,16 @@ static int run_list(struct vmctl *c, int argc, char **argv) {
                 r = vmctl_fail(&e, r, "list");
         else if (c->json)
                 printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY));
-        else if (t)
+        else if (t) {
                 vmctl_table_print(t);
+                char **problems = get_problems(c);
+                size_t n = strv_len(problems);
+                /* On stderr: scripts that read the table keep working. */
+                if (n)
+                        fprintf(stderr, "%zu configuration file%s or runtime record%s could not be used: see vmctl "
+                                        "host\n", n, n == 1 ? "" : "s", n == 1 ? "" : "s");
+                strv_free(problems);
+        }
         sd_bus_error_free(&e);
         sd_bus_message_unref(reply);
         json_object_put(arr);
@@ -208,14 +253,16 @@ static int run_list(struct vmctl *c, int argc, char **argv) {
 }
 
 static void help_list(void) {
-        printf("Usage: vmctl [--json] list\nLists all VMs: name, state and id.\n");
+        printf("Usage: vmctl [--json] list\nLists all VMs: name, state and id; says so (on stderr) when vmms skipped\n"
+               "configuration files or runtime records at start (vmctl host lists them).\n");
 }
 static void help_show(void) {
         printf("Usage: vmctl [--json] show VM\nShows a VM's properties (state, worker, uptime, heartbeat, last exit\n"
                "reason, console) and its configuration.\n");
 }
 static void help_host(void) {
-        printf("Usage: vmctl [--json] host\nShows the host's capabilities: KVM, virtualization kind, limits.\n");
+        printf("Usage: vmctl [--json] host\nShows the host's capabilities: KVM, virtualization kind, limits,\n"
+               "and the configuration files and runtime records vmms skipped at start (problems).\n");
 }
 
 const struct vmctl_command vmctl_cmd_list = { "list", "", "list VMs", run_list, help_list };

@@ -13,9 +13,11 @@ static int run(struct vmctl *c, int argc, char **argv) {
         uint64_t timeout = 0;
         char *path = NULL;
         int o;
-        while ((o = getopt_long(argc, argv, "", opts, NULL)) >= 0)
-                if (o != 't' || vmctl_parse_seconds(optarg, &timeout) < 0) {
-                        fprintf(stderr, "vmctl wait: invalid option or value (see --help)\n");
+        while ((o = vmctl_getopt(c, argc, argv, opts)) >= 0)
+                if (o != 't')
+                        return VMCTL_EXIT_USAGE;
+                else if (vmctl_parse_seconds(optarg, &timeout) < 0) {
+                        fprintf(stderr, "vmctl wait: --timeout: '%s' is not a number of seconds\n", optarg);
                         return VMCTL_EXIT_USAGE;
                 }
         if (optind + 2 != argc) {

@@ -15,6 +15,7 @@ static const struct vmctl_command *const commands[] = {
 
 static void usage(void) {
         printf("Usage: vmctl [--address=ADDR] [--json] [--quiet] COMMAND [ARGS...]\n"
+               "       (the options may also follow the command)\n"
                "Manage vmstack VMs through vmms (D-Bus org.vmstack.VMMS1).\n\nCommands:\n");
         for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
                 printf("  %-8s %-28s %s\n", commands[i]->name, commands[i]->args, commands[i]->summary);
@@ -65,6 +66,13 @@ int main(int argc, char **argv) {
                                 commands[i]->help();
                                 return 0;
                         }
+                /* --address may follow the command too, and the bus is
+                 * opened before the command parses its options. */
+                for (int k = 1; k < sub_argc && strcmp(sub_argv[k], "--"); k++)
+                        if (!strncmp(sub_argv[k], "--address=", 10))
+                                c.address = sub_argv[k] + 10;
+                        else if (!strcmp(sub_argv[k], "--address") && k + 1 < sub_argc)
+                                c.address = sub_argv[++k];
                 int r = vmctl_connect(&c);
                 if (r == 0) {
                         optind = 0;

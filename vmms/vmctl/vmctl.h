@@ -53,6 +53,17 @@ int vmctl_get_string(struct vmctl *c, const char *path, const char *prop, char *
 int vmctl_wait_state(struct vmctl *c, const char *path, const char *want, const char *fail, uint64_t timeout_us);
 int vmctl_call_vm(struct vmctl *c, const char *path, const char *method, const char *what, const char *types, ...);
 
+/* args.c */
+struct option;
+/* getopt_long() over a command's options (cmd_opts, may be NULL) and the
+ * global ones, which it applies to c (--address, --json, -q/--quiet: they may
+ * follow the command). Returns the next command option, -1 at the end, or
+ * '?' after printing what is wrong (unknown option, missing value). */
+int vmctl_getopt(struct vmctl *c, int argc, char **argv, const struct option *cmd_opts);
+/* After vmctl_getopt(): exactly `want` arguments are left, else the message
+ * and VMCTL_EXIT_USAGE. */
+int vmctl_check_args(int argc, char **argv, int want);
+
 /* output.c */
 void vmctl_format_duration(uint64_t usec, char *buf, size_t len);
 struct vmctl_table;

@@ -20,8 +20,11 @@ const char *icvsp_heartbeat_state_to_string(enum icvsp_heartbeat_state s) {
         }
 }
 
-static void set_state(struct ic_service *s, enum icvsp_heartbeat_state st) {
-        if (s->hb_state == st)
+/* The owner hears of every change of state and of every answered beat (at
+ * most one per interval: a response only counts for the one outstanding
+ * request), so that its "last beat" is the last one, not the first. */
+static void set_state(struct ic_service *s, enum icvsp_heartbeat_state st, bool beat) {
+        if (s->hb_state == st && !beat)
                 return;
         s->hb_state = st;
         if (s->ic->ops && s->ic->ops->heartbeat)
@@ -45,7 +48,7 @@ static void hb_tick(struct ic_service *s, uint64_t now) {
          * from the last resume at the earliest (a paused guest cannot answer). */
         uint64_t since = MAX(s->hb_last_beat_us, s->ic->resumed_us);
         if (s->hb_state == ICVSP_HEARTBEAT_OK && now - since > ICVSP_HEARTBEAT_LOST_AFTER * s->hb_interval_us)
-                set_state(s, ICVSP_HEARTBEAT_LOST);
+                set_state(s, ICVSP_HEARTBEAT_LOST, false);
 }
 
 static void hb_response(struct ic_service *s, const struct icmsg_hdr *h, const uint8_t *body, size_t len,
@@ -62,7 +65,7 @@ static void hb_response(struct ic_service *s, const struct icmsg_hdr *h, const u
         }
         s->hb_last_beat_us = now;
         s->ic->stats.heartbeats_answered++;
-        set_state(s, ICVSP_HEARTBEAT_OK);
+        set_state(s, ICVSP_HEARTBEAT_OK, true);
 }
 
 /* A beat that timed out is simply not an answer; the liveness check in

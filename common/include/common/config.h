@@ -90,6 +90,11 @@ struct vm_config {
         uint32_t stop_timeout_s;
 };
 
+/* A key given twice in one object of the JSON text (json-c would keep the
+ * last one silently): -EINVAL with "<key>: appears twice ..." in err. Part
+ * of vm_config_parse(); for callers that rewrite the text before parsing. */
+int vm_config_check_duplicate_keys(const char *json, size_t len, char *err, size_t errlen);
+
 /* Parse and validate. On error returns -EINVAL (or -ENOMEM) and writes
  * "<field>: <reason>" into err. Missing optional fields get defaults;
  * missing instance GUIDs are derived from the VM id, so they are stable. */

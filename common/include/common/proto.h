@@ -29,8 +29,10 @@
  * Events (worker -> vmms, no id):
  *   {"event":"ready"}, {"event":"state","state":"running"|"paused"},
  *   {"event":"heartbeat","status":"ok"|"no-contact"|"lost","last_us":n}
- *      (last_us: wall-clock time of the last answered beat, µs since the
- *      epoch, 0 if none; "status" replies carry "heartbeat"/"last_beat_us"),
+ *      (on each change of status and each answered beat, at most one per
+ *      heartbeat interval; last_us: wall-clock time of the last answered
+ *      beat, µs since the epoch, 0 if none; "status" replies carry
+ *      "heartbeat"/"last_beat_us"),
  *   {"event":"kvp","items":{...}} (the guest's items changed; as kvp-get's
  *      "items"), {"event":"guest-shutdown","ok":bool} (the guest answered
  *      the shutdown request: accepted, or refused with a failure status),

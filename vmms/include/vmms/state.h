@@ -11,6 +11,10 @@
 
 #include "common/config.h"
 
+/* ExitReason: long enough for a worker's reason that names a whole path
+ * (VM_PATH_MAX) followed by its cause, and vmms's additions around it. */
+#define VMMS_EXIT_REASON_MAX (VM_PATH_MAX + 512)
+
 enum vmms_state {
         VMMS_STATE_OFF,
         VMMS_STATE_STARTING,
@@ -65,7 +69,7 @@ enum vmms_end {
 struct vmms_exit_verdict {
         enum vmms_end end;
         enum vmms_state state; /* Off or Crashed */
-        char reason[256];
+        char reason[VMMS_EXIT_REASON_MAX];
 };
 
 void vmms_exit_classify(const struct vmms_exit_report *r, struct vmms_exit_verdict *v);

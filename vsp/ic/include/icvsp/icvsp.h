@@ -63,6 +63,8 @@ struct icvsp_config {
 /* Called on the icvsp thread with its lock held: record and return, never
  * call back into icvsp. */
 struct icvsp_owner_ops {
+        /* On every change of state and every answered beat (at most one
+         * per heartbeat interval); last_beat_us: the newest answer. */
         void (*heartbeat)(void *opaque, enum icvsp_heartbeat_state state, uint64_t last_beat_us);
         /* The guest answered a shutdown/reboot request: accepted (S_OK) or not. */
         void (*shutdown_answered)(void *opaque, bool accepted, uint32_t status);
