@@ -73,7 +73,11 @@ if [ "$WORKER_KIND" = fake ]; then
   note "setup failure: Crashed with the worker's reason"
   t_create broken "fake.setup_fail"
   expect_rc 1 vmctl start broken
-  echo "$LAST_OUT" | grep -q "setup failed: setup failed on request (fake.setup_fail) (exit status 3)" || fail "start of broken: $LAST_OUT"
+  echo "$LAST_OUT" | grep -q "setup failed on request (fake.setup_fail) (exit status 3)" || fail "start of broken: $LAST_OUT"
+  vm_json broken2 "fake.setup_fail" >"$T/broken2.json"
+  expect_rc 1 vmctl create "$T/broken2.json" --start
+  echo "$LAST_OUT" | grep -q "the VM was created but did not start; it stays defined" || fail "create --start: $LAST_OUT"
+  vm_prop broken2 State >/dev/null || fail "create --start: the VM is not defined"
 
   note "start timeout: killed and Crashed"
   t_create slow "fake.ready_ms=10000"

@@ -195,6 +195,9 @@ static int run(struct vmctl *c, int argc, char **argv) {
                 r = print_created(c, path);
         if (!r && start && !(r = vmctl_call_vm(c, path, "Start", "start", NULL)))
                 r = vmctl_wait_state(c, path, "Running", "Off,Crashed", timeout);
+        if (r && start && path) /* the VM exists: say so, and how to go on */
+                fprintf(stderr, "vmctl create: the VM was created but did not start; it stays defined (vmctl "
+                                "start to retry, vmctl delete to remove it)\n");
         json_object_put(cfg);
         free(json), free(path);
         return r;
