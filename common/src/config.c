@@ -445,7 +445,8 @@ static bool find_duplicate_key(const char *s, size_t len, char *out, size_t outl
                                 break;
                         st[depth] = (struct level){ .object = ch == '{', .want_key = ch == '{' };
                 } else if (ch == '}' || ch == ']') {
-                        depth--;
+                        if (depth >= 0) /* text json-c has not vetted yet may close more than it opened */
+                                depth--;
                 } else if (ch == ',' && depth >= 0 && st[depth].object) {
                         st[depth].want_key = true;
                 } else if (ch == '"') {
