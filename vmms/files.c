@@ -104,10 +104,8 @@ static int reopen(int pathfd, int flags) {
         _cleanup_close_ int fd = open(p, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
-        int fl = fcntl(fd, F_GETFL);
-        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
-                return -errno;
-        return TAKE_FD(fd);
+        int r = fd_set_nonblock(fd, false);
+        return r < 0 ? r : TAKE_FD(fd);
 }
 
 static const char *type_name(mode_t m) {

@@ -294,10 +294,8 @@ int vmms_worker_open_console(struct vmms_worker *w, bool read_only, char *err, s
                 return -errno;
         if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
                 return -errno;
-        int fl = fcntl(fd, F_GETFL);
-        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
-                return -errno;
-        return TAKE_FD(fd);
+        int r = fd_set_nonblock(fd, false);
+        return r < 0 ? r : TAKE_FD(fd);
 }
 
 int vmms_worker_record_update(struct vmms_worker *w) {
