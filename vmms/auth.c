@@ -48,7 +48,8 @@ int vmms_auth_caller_cred(sd_bus_message *m, struct vmms_cred *out) {
                 return vmms_cred_of_user(uid, out); /* the bus cannot tell: the user database */
         out->uid = uid;
         out->n_groups = MIN((size_t)n, (size_t)VMMS_CRED_GROUPS_MAX); /* fewer groups: fewer rights */
-        memcpy(out->groups, gids, out->n_groups * sizeof *gids);
+        if (out->n_groups > 0) /* no groups: the bus may hand back no array at all */
+                memcpy(out->groups, gids, out->n_groups * sizeof *gids);
         return 0;
 }
 
