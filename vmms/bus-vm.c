@@ -159,6 +159,8 @@ static int do_console(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e)
         if ((r = sd_bus_message_rewind(m, true)) < 0 || (r = sd_bus_message_read(m, "b", &ro)) < 0 ||
             (r = begin(d, m, VMMS_OP_CONSOLE, &vm, e)) < 0)
                 return r;
+        if (!ro)
+                return vmms_console_open_interactive(vm, m, e);
         char why[PATH_MAX + 128] = "";
         _cleanup_close_ int fd = vmms_worker_open_console(vm->worker, ro, why, sizeof why);
         if (fd < 0)

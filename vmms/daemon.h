@@ -176,6 +176,23 @@ struct vmms_worker *vmms_worker_free(struct vmms_worker *w);
 int vmms_worker_open_pidfd(const struct vmms_runtime_record *rec, int *pidfd);
 int vmms_proc_stat_read(pid_t pid, struct vmms_proc_stat *out);
 
+/* console.c: OpenConsole(false), one interactive client at a time */
+struct vmms_console_holder {
+        uid_t uid;
+        pid_t pid;        /* 0: unknown (not handed out by this vmms) */
+        char comm[16];
+        uint64_t since_us; /* CLOCK_REALTIME */
+        uint64_t seq;      /* the worker's number of that connection ("clients") */
+};
+/* Asks the worker whether its console is free; the D-Bus reply (the
+ * connected socket, or org.vmstack.Error.Busy naming the holder) follows
+ * its answer. Returns what a method handler returns. */
+int vmms_console_open_interactive(struct vmms_vm *vm, sd_bus_message *m, sd_bus_error *e);
+/* "VM 'NAME': the console is in use by uid U (USER), pid P (COMM), since
+ * DATE" (local time); a holder with pid 0 is one vmms did not hand out. */
+void vmms_console_busy_message(const char *vm_name, const struct vmms_console_holder *h, const char *user,
+                               char *buf, size_t len);
+
 /* tap.c */
 int vmms_tap_open(const struct vm_nic_config *nic, const struct guid *id, unsigned index, char *ifname,
                   char *err, size_t errlen);

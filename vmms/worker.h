@@ -36,6 +36,9 @@ struct vmms_worker {
         int exit_event_status;
         char exit_event_reason[VMMS_EXIT_REASON_MAX];
         struct vmms_runtime_record rec;
+        struct vmms_console_holder console_holder; /* whom vmms handed the console to last */
+        struct vmms_console_holder console_claim;  /* the caller whose console-status is outstanding */
+        bool console_claiming;
 };
 
 /* Takes ownership of pidfd and ctl_fd (also on failure). */

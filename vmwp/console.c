@@ -2,6 +2,7 @@
 /* Serial console sinks. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/fd-util.h"
+#include "common/log.h"
 #include "common/macro.h"
 #include "vmwp/console.h"
 #include "vmwp/loop.h"
@@ -39,6 +41,7 @@ struct vmwp_console {
         struct vmwp_source *in_src, *listen_src, *ready_src;
         uint8_t pending[PENDING_MAX];
         size_t pending_len, pending_off;
+        uint64_t client_since_us; /* CLOCK_REALTIME when client_fd connected */
         struct vmwp_console_stats stats;
 };
 
@@ -88,7 +91,7 @@ static int open_socket(struct vmwp_console *c, const char *path, char *err, size
         c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (c->listen_fd < 0)
                 return seterr(err, errlen, -errno, "serial socket", path);
-        if (bind(c->listen_fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(c->listen_fd, 1) < 0)
+        if (bind(c->listen_fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(c->listen_fd, 4) < 0)
                 return seterr(err, errlen, -errno, "serial socket: cannot listen on", path);
         snprintf(c->sock_path, sizeof c->sock_path, "%s", path);
         return 0;
@@ -239,9 +242,18 @@ static void drop_input(struct vmwp_console *c) {
                 c->client_fd = safe_close(c->client_fd);
                 pthread_mutex_unlock(&c->lock);
                 c->pending_len = c->pending_off = 0;
-                if (c->listen_src)
-                        (void)vmwp_source_set_events(c->listen_src, EPOLLIN);
+                c->client_since_us = 0;
         }
+}
+
+/* Whether the client has closed its end (or shut it down), even if the loop
+ * has not read its EOF yet: a holder that left must not make the next
+ * client "busy". Input it sent but the guest has not taken is dropped. */
+static bool client_gone(struct vmwp_console *c) {
+        struct pollfd p = { .fd = c->client_fd, .events = POLLIN | POLLRDHUP };
+        if (poll(&p, 1, 0) <= 0)
+                return false;
+        return p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL);
 }
 
 static int on_input(struct vmwp_source *s, int fd, uint32_t revents, void *userdata) {
@@ -260,19 +272,52 @@ static int on_input(struct vmwp_source *s, int fd, uint32_t revents, void *userd
         return 0;
 }
 
+/* One client at a time. A second one is told so and closed at once, never
+ * left waiting in the backlog (vmms asks first: console_client_status). */
+static void refuse_client(int fd) {
+        static const char msg[] = "vmwp: the console is in use by another client\r\n";
+        (void)!send(fd, msg, sizeof msg - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        safe_close(fd);
+}
+
+/* Accepts what is queued on the listening socket: the first gets the free
+ * slot, the others are refused. */
+static void accept_queued(struct vmwp_console *c) {
+        for (unsigned i = 0; i < 16; i++) {
+                int cfd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (cfd < 0)
+                        return;
+                if (c->client_fd >= 0 && client_gone(c))
+                        drop_input(c);
+                if (c->client_fd >= 0) {
+                        refuse_client(cfd);
+                        continue;
+                }
+                pthread_mutex_lock(&c->lock);
+                c->client_fd = cfd;
+                c->stats.clients++;
+                pthread_mutex_unlock(&c->lock);
+                c->client_since_us = now_us(CLOCK_REALTIME);
+                if (vmwp_loop_add_io(c->loop, cfd, EPOLLIN, on_input, c, &c->in_src) < 0)
+                        drop_input(c);
+        }
+}
+
 static int on_accept(struct vmwp_source *s, int fd, uint32_t revents, void *userdata) {
-        struct vmwp_console *c = userdata;
-        int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (cfd < 0)
-                return 0;
-        pthread_mutex_lock(&c->lock);
-        c->client_fd = cfd;
-        c->stats.clients++;
-        pthread_mutex_unlock(&c->lock);
-        /* One client at a time: stop accepting until this one leaves. */
-        (void)vmwp_source_set_events(s, 0);
-        if (vmwp_loop_add_io(c->loop, cfd, EPOLLIN, on_input, c, &c->in_src) < 0)
+        accept_queued(userdata);
+        return 0;
+}
+
+int vmwp_console_client_status(struct vmwp_console *c, struct vmwp_console_client *out) {
+        if (c->kind != VMWP_CONSOLE_SOCKET || !c->loop)
+                return -ENOTSUP;
+        /* Connections already made are counted before answering, so that
+         * one vmms handed out just before is seen as the holder. */
+        if (c->client_fd >= 0 && client_gone(c))
                 drop_input(c);
+        accept_queued(c);
+        *out = (struct vmwp_console_client){ .connected = c->client_fd >= 0, .clients = c->stats.clients,
+                                             .since_us = c->client_since_us };
         return 0;
 }
 

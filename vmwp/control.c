@@ -157,6 +157,15 @@ struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void
                 return kvp_get(ops, opaque, req, id);
         if (strcmp(o, "kvp-set") == 0)
                 return kvp_set(ops, opaque, req, id);
+        if (strcmp(o, "console-status") == 0) {
+                struct json_object *rep = reply_new(id, true);
+                int r = !rep ? -ENOMEM : ops->console_status ? ops->console_status(opaque, rep) : -ENOTSUP;
+                if (r < 0) {
+                        json_object_put(rep);
+                        return r == -ENOMEM ? NULL : reply_error(id, -r, "the console is not a socket");
+                }
+                return rep;
+        }
         if (strcmp(o, "config") == 0)
                 return reply_error(id, EBUSY, "the VM is already configured");
         return reply_error(id, EOPNOTSUPP, "unknown op");

@@ -128,6 +128,16 @@ static void op_status(void *o, struct json_object *into) {
         json_object_object_add(into, "memory_mib", json_object_new_int64(vm->cfg.memory_mib));
         json_object_object_add(into, "uptime_us", json_object_new_int64((int64_t)((vmwp_now_ns() - vm->start_ns) / 1000)));
 }
+static int op_console_status(void *o, struct json_object *into) {
+        struct vmwp_console_client cc;
+        int r = vmwp_console_client_status(vmwp_vm_console(((struct run_ctx *)o)->vm), &cc);
+        if (r < 0)
+                return r;
+        json_object_object_add(into, "connected", json_object_new_boolean(cc.connected));
+        json_object_object_add(into, "clients", json_object_new_int64((int64_t)cc.clients));
+        json_object_object_add(into, "since_us", json_object_new_int64((int64_t)cc.since_us));
+        return 0;
+}
 static int op_stats(void *o, struct json_object *into) {
         return vmwp_vm_stats(((struct run_ctx *)o)->vm, into);
 }
@@ -135,7 +145,7 @@ static int op_stats(void *o, struct json_object *into) {
 static const struct vmwp_control_ops control_ops = {
         .pause = op_pause, .resume = op_resume, .is_paused = op_is_paused, .stop = op_stop,
         .power_button = op_power_button, .shutdown = op_shutdown, .kvp_get = op_kvp_get, .kvp_set = op_kvp_set,
-        .status = op_status, .stats = op_stats,
+        .status = op_status, .stats = op_stats, .console_status = op_console_status,
 };
 
 /* The guest's services reported something (vm-ic.c). */

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # The whole VM lifecycle through vmctl against vmms on a private bus: create
-# (flags and file), list/show (tables and --json), start, console (+ log),
+# (flags and file), list/show (tables and --json), start, console (+ log;
+# a second interactive client is busy and told who holds it),
 # pause/resume, reboot, stop (graceful with fallback, then timeout), kill,
 # delete, and vmctl's exit codes and messages for the usual mistakes
 # (global options after the command, unknown options, extra arguments).
@@ -74,6 +75,33 @@ echo "$out" | grep -q "hello console" || fail "console reply: $out"
 grep -q "hello console" "$LOG" || fail "the console log lacks the session"
 out=$(vmctl console web1 --read-only --timeout=1)
 [ -n "$out" ] && echo "$out" | grep -q "hello console" || fail "read-only console (the log): $out"
+
+note "console: a second interactive client is told who holds it, at once; watching still works"
+mkfifo "$T/hold.in"
+"$VMCTL_BIN" --address="$ADDR" console web1 --timeout=60 <"$T/hold.in" >"$T/hold.out" 2>&1 &
+HOLDER=$!
+exec 7>"$T/hold.in" # the holder's input stays open: it keeps the console
+for _ in $(seq 100); do [ -s "$T/hold.out" ] && break; sleep 0.05; done
+t0=$(date +%s%N)
+expect_rc 11 vmctl console web1 --timeout=20
+[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 3000 ] || fail "a busy console took more than 3 s to say so"
+echo "$LAST_OUT" | grep -q "the console is in use by uid 0 (root), pid $HOLDER (vmctl), since 20[0-9-]* [0-9:]*" ||
+  fail "busy console message: $LAST_OUT"
+echo "$LAST_OUT" | grep -q -- "--read-only" || fail "no hint to watch instead: $LAST_OUT"
+out=$(gdbus call --address="$ADDR" --dest org.vmstack.VMMS1 --object-path "$(vm_path web1)" \
+  --method org.vmstack.VMMS1.VM.OpenConsole false 2>&1)
+echo "$out" | grep -q "org.vmstack.Error.Busy: VM 'web1': the console is in use by uid 0" || fail "Busy over D-Bus: $out"
+out=$(vmctl console web1 --read-only --timeout=1) || fail "watching a held console"
+echo "$out" | grep -q "hello console" || fail "read-only console while held: $out"
+kill -0 "$HOLDER" || fail "the holder ended: $(cat "$T/hold.out")"
+echo "typed by the holder" >&7
+for _ in $(seq 100); do grep -q "typed by the holder" "$T/hold.out" && break; sleep 0.05; done
+grep -q "typed by the holder" "$T/hold.out" || fail "the holder lost its console: $(cat "$T/hold.out")"
+note "console: the holder leaves, the next caller gets it at once"
+kill "$HOLDER"; wait "$HOLDER" 2>/dev/null
+exec 7>&-
+out=$( (sleep 0.5; echo "next client") | vmctl console web1 --timeout=20) || fail "console after the holder left"
+echo "$out" | grep -q "next client" || fail "console after the holder left: $out"
 
 note "pause and resume"
 expect_rc 0 vmctl pause web1

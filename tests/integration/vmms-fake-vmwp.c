@@ -3,7 +3,8 @@
  * common/proto.h exactly as vmms expects of the real worker (config message
  * with the disk and TAP fds, ready/state/heartbeat/exit events, requests
  * with ids, the "reattach-listen" listener, the console on --serial
- * socket:PATH with one client at a time, serial_log) like vmwp (docs/vmwp.md),
+ * socket:PATH with one client at a time, a second one refused, and
+ * "console-status", serial_log) like vmwp (docs/vmwp.md),
  * but runs no guest. Behaviour is
  * chosen by "fake.*" words in the VM's boot.cmdline:
  *   fake.ready_ms=N      report ready after N ms (default 20)
@@ -40,6 +41,7 @@
 struct fake {
         int ctl, ctl_listen, con_listen, con_log;
         int con[MAX_CONSOLE_CLIENTS];
+        uint64_t con_clients, con_since_us; /* as vmwp's "console-status" */
         char name[VM_NAME_MAX + 1];
         char cmdline[VM_CMDLINE_MAX];
         bool paused, ready, shutdown_ic, reattach;
@@ -119,6 +121,21 @@ static bool is_listener(int fd) {
                getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &l2) == 0 && acc;
 }
 
+static void accept_console(struct fake *f);
+
+static void console_status(struct fake *f, json_object *req) {
+        if (f->con_listen < 0) {
+                send_msg(f, reply(req, false, ENOTSUP, "the console is not a socket"));
+                return;
+        }
+        accept_console(f);
+        json_object *m = reply(req, true, 0, NULL);
+        json_object_object_add(m, "connected", json_object_new_boolean(f->con[0] >= 0));
+        json_object_object_add(m, "clients", json_object_new_int64((int64_t)f->con_clients));
+        json_object_object_add(m, "since_us", json_object_new_int64((int64_t)f->con_since_us));
+        send_msg(f, m);
+}
+
 static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_fds) {
         json_object *v;
         const char *op = json_object_object_get_ex(req, "op", &v) ? json_object_get_string(v) : "";
@@ -154,7 +171,9 @@ static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_
                 json_object *m = reply(req, true, 0, NULL);
                 json_object_object_add(m, "state", json_object_new_string(!f->ready ? "starting" : f->paused ? "paused" : "running"));
                 send_msg(f, m);
-        } else
+        } else if (!strcmp(op, "console-status"))
+                console_status(f, req);
+        else
                 send_msg(f, reply(req, false, EOPNOTSUPP, "unknown op"));
 }
 
@@ -163,7 +182,7 @@ static int listen_console(const char *path) {
         if (strlen(path) >= sizeof sa.sun_path)
                 return -1;
         strcpy(sa.sun_path, path);
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         (void)unlink(path);
         if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 4) < 0)
                 return safe_close(fd);
@@ -281,15 +300,24 @@ static void on_console_input(struct fake *f, int i) {
         }
 }
 
+/* Accepts what is queued: the free slot goes to the first, the others are
+ * refused with a line, as vmwp does. A client that hung up frees the slot. */
 static void accept_console(struct fake *f) {
-        int fd = accept4(f->con_listen, NULL, NULL, SOCK_CLOEXEC);
-        for (int i = 0; fd >= 0 && i < MAX_CONSOLE_CLIENTS; i++)
-                if (f->con[i] < 0) {
-                        f->con[i] = fd;
-                        (void)write_full(fd, "fake-vmwp: console attached\n", 28);
-                        return;
+        struct pollfd p = { .fd = f->con[0], .events = POLLRDHUP };
+        if (f->con[0] >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR)))
+                f->con[0] = safe_close(f->con[0]);
+        int fd;
+        while ((fd = accept4(f->con_listen, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+                if (f->con[0] >= 0) {
+                        (void)write_full(fd, "vmwp: the console is in use by another client\r\n", 47);
+                        safe_close(fd);
+                        continue;
                 }
-        safe_close(fd);
+                f->con[0] = fd;
+                f->con_clients++;
+                f->con_since_us = now_us(CLOCK_REALTIME);
+                (void)write_full(fd, "fake-vmwp: console attached\n", 28);
+        }
 }
 
 static int poll_timeout(const struct fake *f) {
@@ -318,8 +346,7 @@ static void run(struct fake *f) {
                 struct pollfd p[3 + MAX_CONSOLE_CLIENTS];
                 p[0] = (struct pollfd){ .fd = f->ctl, .events = POLLIN };
                 p[1] = (struct pollfd){ .fd = f->ctl_listen, .events = POLLIN };
-                /* One console client at a time: others wait, as with vmwp. */
-                p[2] = (struct pollfd){ .fd = f->con[0] >= 0 ? -1 : f->con_listen, .events = POLLIN };
+                p[2] = (struct pollfd){ .fd = f->con_listen, .events = POLLIN };
                 for (int i = 0; i < MAX_CONSOLE_CLIENTS; i++)
                         p[3 + i] = (struct pollfd){ .fd = f->con[i], .events = POLLIN };
                 if (poll(p, ARRAY_SIZE(p), poll_timeout(f)) < 0 && errno != EINTR)

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* The worker's control requests of the integration services (vmwp/control.c,
  * common/proto.h): shutdown, kvp-get, kvp-set — the field checks, the
- * errors vmms relies on, and ops a worker does not have (NULL: ENOTSUP). */
+ * errors vmms relies on, and ops a worker does not have (NULL: ENOTSUP);
+ * console-status (the serial console's client slot). */
 #include <json-c/json.h>
 
 #include "common/test.h"
@@ -35,7 +36,14 @@ static int st_kvp_set(void *o, const char *key, const char *value) {
         return s->set_r;
 }
 
-static const struct vmwp_control_ops ops = { .shutdown = st_shutdown, .kvp_get = st_kvp_get, .kvp_set = st_kvp_set };
+static int st_console_status(void *o, struct json_object *into) {
+        json_object_object_add(into, "connected", json_object_new_boolean(true));
+        json_object_object_add(into, "clients", json_object_new_int64(2));
+        return 0;
+}
+
+static const struct vmwp_control_ops ops = { .shutdown = st_shutdown, .kvp_get = st_kvp_get, .kvp_set = st_kvp_set,
+                                             .console_status = st_console_status };
 static const struct vmwp_control_ops no_ic_ops = { 0 };
 
 /* Sends req (JSON text), returns the errno of the reply (0 for ok). */
@@ -115,6 +123,20 @@ TEST(kvp_set_op) {
         s.set_r = -ENOENT;
         ASSERT_EQ(call(&ops, &s, "{\"op\":\"kvp-set\",\"key\":\"k\",\"delete\":true}", NULL), ENOENT);
         ASSERT_EQ(call(&no_ic_ops, &s, "{\"op\":\"kvp-set\",\"key\":\"k\",\"value\":\"v\"}", NULL), ENOTSUP);
+}
+
+TEST(console_status_op) {
+        struct stub s = { 0 };
+        struct json_object *rep, *v;
+        ASSERT_EQ(call(&ops, &s, "{\"op\":\"console-status\",\"id\":7}", &rep), 0);
+        ASSERT_TRUE(json_object_object_get_ex(rep, "connected", &v));
+        ASSERT_TRUE(json_object_get_boolean(v));
+        ASSERT_TRUE(json_object_object_get_ex(rep, "clients", &v));
+        ASSERT_EQ(json_object_get_int64(v), 2);
+        ASSERT_TRUE(json_object_object_get_ex(rep, "id", &v));
+        ASSERT_EQ(json_object_get_int(v), 7);
+        json_object_put(rep);
+        ASSERT_EQ(call(&no_ic_ops, &s, "{\"op\":\"console-status\"}", NULL), ENOTSUP);
 }
 
 TEST_MAIN();

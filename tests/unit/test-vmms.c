@@ -3,7 +3,9 @@
  * classification and the restart policy, runtime records, /proc/<pid>/stat,
  * D-Bus argument validation, the host-path policy, command-line options. */
 #include <json-c/json.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/proto.h"
 #include "common/test.h"
@@ -439,6 +441,26 @@ TEST(journal_stream_detection) {
         ASSERT_FALSE(vmms_journal_stream_matches("8:123456x", 8, 123456));
         ASSERT_FALSE(vmms_journal_stream_matches(NULL, 8, 123456));
         ASSERT_FALSE(vmms_journal_stream_matches("", 0, 0));
+}
+
+TEST(console_busy_message) {
+        char buf[512];
+        setenv("TZ", "UTC", 1);
+        tzset();
+        struct vmms_console_holder h = { .uid = 1000, .pid = 4242, .comm = "vmctl", .since_us = 1732200000000000ull };
+        vmms_console_busy_message("web1", &h, "alice", buf, sizeof buf);
+        ASSERT_STREQ(buf, "VM 'web1': the console is in use by uid 1000 (alice), pid 4242 (vmctl), since "
+                          "2024-11-21 14:40:00 UTC");
+        h.comm[0] = 0;
+        h.since_us = 0;
+        vmms_console_busy_message("web1", &h, "", buf, sizeof buf);
+        ASSERT_STREQ(buf, "VM 'web1': the console is in use by uid 1000 (no such user), pid 4242 (?)");
+        /* Not handed out by this vmms (a direct connection, or before a
+         * restart): only the worker's "since" is known. */
+        struct vmms_console_holder unknown = { .since_us = 1732200000000000ull };
+        vmms_console_busy_message("web1", &unknown, NULL, buf, sizeof buf);
+        ASSERT_STREQ(buf, "VM 'web1': the console is in use by a client vmms did not hand it to (connected "
+                          "directly to the console socket, or before vmms restarted), since 2024-11-21 14:40:00 UTC");
 }
 
 TEST_MAIN();

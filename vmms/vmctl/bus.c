@@ -42,6 +42,7 @@ static const struct {
         { VMMS_ERROR_PERMISSION_DENIED, VMCTL_EXIT_DENIED, NULL },
         { VMMS_ERROR_LIMIT_EXCEEDED, VMCTL_EXIT_LIMIT, NULL },
         { VMMS_ERROR_EXISTS, VMCTL_EXIT_EXISTS, "choose another name" },
+        { VMMS_ERROR_BUSY, VMCTL_EXIT_BUSY, NULL },
         { SD_BUS_ERROR_ACCESS_DENIED, VMCTL_EXIT_DENIED, "the D-Bus policy does not allow this call" },
         { SD_BUS_ERROR_SERVICE_UNKNOWN, VMCTL_EXIT_UNREACHABLE, "is vmms running? (systemctl status vmms)" },
         { SD_BUS_ERROR_NAME_HAS_NO_OWNER, VMCTL_EXIT_UNREACHABLE, "is vmms running? (systemctl status vmms)" },

@@ -35,7 +35,10 @@ static int open_console(struct vmctl *c, const char *path, bool ro, int *fd) {
                 r = -errno;
         sd_bus_message_unref(reply);
         if (r < 0) {
+                bool busy = sd_bus_error_has_name(&e, VMMS_ERROR_BUSY);
                 r = vmctl_fail(&e, r, "console");
+                if (busy)
+                        fprintf(stderr, "vmctl: `vmctl console VM --read-only` follows the console meanwhile\n");
                 sd_bus_error_free(&e);
                 return r;
         }
@@ -156,7 +159,8 @@ static void help(void) {
         printf("Usage: vmctl console VM [--read-only] [--timeout=SEC]\n"
                "Attaches to the VM's serial console. On a terminal Ctrl-] detaches; with a\n"
                "pipe as input, vmctl sends it and leaves after a second without output.\n"
-               "The worker serves one console client at a time; a second one waits.\n"
+               "The worker serves one console client at a time: while someone holds it,\n"
+               "vmctl says who and since when and exits with 11.\n"
                "--read-only follows the console log instead (like tail -f; needs the read\n"
                "permission, not manage). The log is the VM's ConsoleLog file.\n");
 }

@@ -29,7 +29,7 @@ static void usage(void) {
                "  0 success               1 the operation failed    2 bad command line\n"
                "  3 no such VM            4 invalid configuration   5 wrong VM state\n"
                "  6 permission denied     7 limit reached           8 vmms not reachable\n"
-               "  9 timed out             10 name or id taken\n");
+               "  9 timed out             10 name or id taken   11 in use (console)\n");
 }
 
 int main(int argc, char **argv) {

@@ -22,6 +22,7 @@ enum vmctl_exit {
         VMCTL_EXIT_UNREACHABLE = 8,   /* vmms is not running or not reachable */
         VMCTL_EXIT_TIMEOUT = 9,       /* the wait timed out */
         VMCTL_EXIT_EXISTS = 10,       /* the name or id is taken */
+        VMCTL_EXIT_BUSY = 11,         /* in use by someone else (the interactive console) */
 };
 
 struct vmctl {

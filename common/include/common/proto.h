@@ -25,6 +25,13 @@
  *     service is up; EINVAL key/value not valid or too long, ENOSPC too
  *     many items, ENOENT deleting an unknown item; ENOTSUP without the
  *     service, for every kvp op)
+ *   {"op":"console-status"} (the serial console socket's one client slot:
+ *     reply "connected" bool, "clients" how many were accepted so far, the
+ *     holder being number "clients", "since_us" CLOCK_REALTIME µs when the
+ *     holder connected; connections already queued are accepted and a
+ *     client that hung up is dropped before the answer; ENOTSUP when the
+ *     console is not a socket. The worker refuses a second client with a
+ *     line of text and closes it, so nobody waits silently)
  * Replies: {"id":n,"ok":true,...} or {"id":n,"ok":false,"errno":e,"error":s}
  * Events (worker -> vmms, no id):
  *   {"event":"ready"}, {"event":"state","state":"running"|"paused"},

@@ -22,6 +22,7 @@
 #define VMMS_ERROR_PERMISSION_DENIED "org.vmstack.Error.PermissionDenied"
 #define VMMS_ERROR_LIMIT_EXCEEDED "org.vmstack.Error.LimitExceeded"
 #define VMMS_ERROR_EXISTS "org.vmstack.Error.Exists"
+#define VMMS_ERROR_BUSY "org.vmstack.Error.Busy"
 #define VMMS_ERROR_FAILED "org.vmstack.Error.Failed"
 
 #define VMMS_POLKIT_ACTION_MANAGE "org.vmstack.vmms.manage"

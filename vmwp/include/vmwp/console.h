@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Where COM1 goes (vmwp --serial): stdio, a file, a unix socket (one client
- * at a time, its input goes to the guest) or a pty; plus, independently,
+ * at a time, its input goes to the guest; a second one is refused with a
+ * line of text) or a pty; plus, independently,
  * the config's serial_log file. Output is called on vCPU threads; input is
  * read by the worker's main loop and fed to the UART with backpressure
  * (nothing is read while the UART's input queue is full). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +49,15 @@ int vmwp_console_attach(struct vmwp_console *c, struct vmwp_loop *loop, struct u
 void vmwp_console_output(struct vmwp_console *c, uint8_t byte);
 /* Called from the UART when its input queue has room again (any thread). */
 void vmwp_console_input_ready(struct vmwp_console *c);
+/* The socket console's client slot, for vmms's "console-status": whether a
+ * client holds it, how many were accepted so far (the holder is number
+ * `clients`) and since when (CLOCK_REALTIME µs). Accepts queued connections
+ * and drops a client that has hung up first. -ENOTSUP for other sinks. */
+struct vmwp_console_client {
+        bool connected;
+        uint64_t clients, since_us;
+};
+int vmwp_console_client_status(struct vmwp_console *c, struct vmwp_console_client *out);
 /* The pty's slave path, or NULL. */
 const char *vmwp_console_pty_path(const struct vmwp_console *c);
 void vmwp_console_get_stats(struct vmwp_console *c, struct vmwp_console_stats *out);

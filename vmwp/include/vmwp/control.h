@@ -25,6 +25,9 @@ struct vmwp_control_ops {
          * item, or delete it (value NULL). NULL ops answer ENOTSUP. */
         int (*kvp_get)(void *opaque, struct json_object *into);
         int (*kvp_set)(void *opaque, const char *key, const char *value);
+        /* "console-status": add "connected", "clients", "since_us" (the
+         * serial console's client slot); -ENOTSUP without a socket console. */
+        int (*console_status)(void *opaque, struct json_object *into);
         /* Add fields to a status / stats reply. */
         void (*status)(void *opaque, struct json_object *into);
         int (*stats)(void *opaque, struct json_object *into);
@@ -37,7 +40,8 @@ struct vmwp_control_ops {
  * second config), and the integration services' own errors (ENOTSUP: the
  * service is not configured; shutdown: ENOTCONN, the guest has not opened
  * it, EBUSY, a request is pending; kvp-get with "key": ENOENT; kvp-set:
- * EINVAL, ENOSPC, ENOENT for deleting an unknown key). */
+ * EINVAL, ENOSPC, ENOENT for deleting an unknown key; console-status:
+ * ENOTSUP, the console is not a socket). */
 struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void *opaque, struct json_object *req,
                                         const char **state_event);
 
