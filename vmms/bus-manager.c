@@ -27,6 +27,13 @@ int vmms_bus_emit_vm_removed(struct vmms_vm *vm) {
         return r < 0 ? r : k;
 }
 
+int vmms_bus_check_memory(const struct vm_config *c, const struct vm_config *cur, sd_bus_error *e) {
+        char err[256];
+        if (vmms_config_check_memory(c, cur, vmms_host_memory_mib(), err, sizeof err) < 0)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_CONFIG, "%s", err);
+        return 0;
+}
+
 int vmms_bus_check_files(struct vmms_daemon *d, sd_bus_message *m, const struct vm_config *c,
                          const struct vm_config *cur, sd_bus_error *e) {
         _cleanup_free_ struct vmms_cred *cred = malloc(sizeof *cred);
@@ -99,7 +106,7 @@ static int do_create(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) 
         if ((other = vmms_daemon_find_name(d, c->name)))
                 return sd_bus_error_setf(e, VMMS_ERROR_EXISTS, "name: a VM named '%s' exists (id %s)", c->name,
                                          other->id);
-        if ((r = vmms_bus_check_files(d, m, c, NULL, e)) < 0)
+        if ((r = vmms_bus_check_memory(c, NULL, e)) < 0 || (r = vmms_bus_check_files(d, m, c, NULL, e)) < 0)
                 return r;
         if ((r = create_vm(d, c, uid, &vm, e)) < 0)
                 return r;

@@ -45,7 +45,9 @@ static int do_start(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
                 return r;
         vmms_vm_cancel_restart(vm);
         if ((r = vmms_vm_start(vm, err, sizeof err)) < 0)
-                return sd_bus_error_setf(e, r == -EUSERS ? VMMS_ERROR_LIMIT_EXCEEDED : VMMS_ERROR_FAILED,
+                return sd_bus_error_setf(e, r == -EUSERS  ? VMMS_ERROR_LIMIT_EXCEEDED
+                                            : r == -E2BIG ? VMMS_ERROR_INVALID_CONFIG
+                                                          : VMMS_ERROR_FAILED,
                                          "cannot start VM '%s': %s", vm->config->name, err);
         return sd_bus_reply_method_return(m, NULL);
 }
@@ -143,7 +145,7 @@ static int do_update(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) 
                                          other->id);
         if (vmms_config_check_update(vm->config, c, vm->state, err, sizeof err) < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_STATE, "%s", err);
-        if ((r = vmms_bus_check_files(d, m, c, vm->config, e)) < 0)
+        if ((r = vmms_bus_check_memory(c, vm->config, e)) < 0 || (r = vmms_bus_check_files(d, m, c, vm->config, e)) < 0)
                 return r;
         if ((r = vmms_store_save(vm, c)) < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot store the configuration: %s", strerror(-r));

@@ -248,6 +248,10 @@ int vmms_bus_emit_vm_removed(struct vmms_vm *vm);
 int vmms_bus_check_files(struct vmms_daemon *d, sd_bus_message *m, const struct vm_config *c,
                          const struct vm_config *cur, sd_bus_error *e);
 int vmms_bus_error_from_errno(sd_bus_error *e, int r, const char *msg);
+/* Memory above the host's RAM without "allow_memory_over_host" (CreateVM,
+ * Update): 0, or InvalidConfig naming both sizes. */
+int vmms_bus_check_memory(const struct vm_config *c, const struct vm_config *cur, sd_bus_error *e);
 
 /* hostcaps.c */
 int vmms_host_capabilities(struct vmms_daemon *d, sd_bus_message *reply);
+uint64_t vmms_host_memory_mib(void);

@@ -53,11 +53,18 @@ static int add(sd_bus_message *m, const char *key, const char *type, ...) {
         return r < 0 ? r : sd_bus_message_close_container(m);
 }
 
+/* The host's RAM (the kernel's totalram, /proc/meminfo's MemTotal); 0 when
+ * it cannot tell. */
+uint64_t vmms_host_memory_mib(void) {
+        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+        return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz >> 20 : 0;
+}
+
 int vmms_host_capabilities(struct vmms_daemon *d, sd_bus_message *reply) {
         uint32_t max_vcpus = 0;
         int kvm = kvm_probe(&max_vcpus);
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN), pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-        uint64_t mem_mib = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz >> 20 : 0;
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        uint64_t mem_mib = vmms_host_memory_mib();
         int r = sd_bus_message_open_container(reply, 'a', "{sv}");
         if (r >= 0)
                 r = add(reply, "vmstack_version", "s", VMSTACK_VERSION);

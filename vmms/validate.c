@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,4 +113,17 @@ int vmms_stop_timeout_resolve(uint32_t requested, const struct vm_config *c, uin
         }
         *out_s = requested ? requested : c->stop_timeout_s;
         return 0;
+}
+
+int vmms_config_check_memory(const struct vm_config *c, const struct vm_config *cur, uint64_t host_mib, char *err,
+                             size_t errlen) {
+        if (!host_mib || c->memory_mib <= host_mib || c->allow_memory_over_host)
+                return 0;
+        if (cur && cur->memory_mib == c->memory_mib && !cur->allow_memory_over_host)
+                return 0;
+        snprintf(err, errlen,
+                 "memory_mib: %" PRIu32 " MiB is more than this host's memory (%" PRIu64 " MiB); set "
+                 "\"allow_memory_over_host\": true (vmctl --force) to allow it",
+                 c->memory_mib, host_mib);
+        return -E2BIG;
 }

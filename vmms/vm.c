@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "vmms/validate.h"
 #include "worker.h"
 
 struct vmms_vm *vmms_vm_new(struct vmms_daemon *d, const struct vm_config *c, uid_t owner) {
@@ -117,7 +118,11 @@ int vmms_vm_start(struct vmms_vm *vm, char *err, size_t errlen) {
         vm->stop_requested = vm->reboot_pending = vm->user_kill = false;
         vm->stop_phase = VMMS_STOP_NONE;
         vm->forced_reason[0] = 0;
-        int r = vmms_worker_spawn(vm, err, errlen);
+        /* The host may have less memory than when the VM was created (or
+         * its configuration file came from elsewhere). */
+        int r = vmms_config_check_memory(vm->config, NULL, vmms_host_memory_mib(), err, errlen);
+        if (r >= 0)
+                r = vmms_worker_spawn(vm, err, errlen);
         if (r < 0) {
                 /* Also in ExitReason, where `vmctl show` looks, not only in
                  * the caller's error (a restart has no caller). */

@@ -245,6 +245,10 @@ int vmctl_config_set(json_object *cfg, const char *flag, const char *value, cons
         uint32_t mib;
         if (!cfg || !json_object_is_type(cfg, json_type_object))
                 return ferr(err, errlen, flag, "the configuration is not a JSON object");
+        if (!strcmp(flag, "force")) { /* vmms refuses memory above the host's otherwise */
+                json_object_object_add(cfg, "allow_memory_over_host", json_object_new_boolean(true));
+                return 0;
+        }
         if (!value)
                 return ferr(err, errlen, flag, "needs a value");
         if (!strcmp(flag, "name")) {

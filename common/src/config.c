@@ -374,7 +374,7 @@ static void derive_instances(struct vm_config *c) {
 }
 
 static int parse_root(struct pctx *p, json_object *root, struct vm_config *c) {
-        static const char *const keys[] = { "version", "name", "id", "memory_mib", "vcpus", "boot",
+        static const char *const keys[] = { "version", "name", "id", "memory_mib", "allow_memory_over_host", "vcpus", "boot",
                                             "serial_log", "disks", "scsi_instances", "nics",
                                             "integration", "restart_policy", "stop_timeout_s", NULL };
         uint32_t version = 1;
@@ -391,6 +391,7 @@ static int parse_root(struct pctx *p, json_object *root, struct vm_config *c) {
                             VM_NAME_MAX);
         if ((r = get_guid(p, root, "id", &c->id)) < 0 ||
             (r = get_u32(p, root, "memory_mib", VM_MEMORY_MIN_MIB, VM_MEMORY_MAX_MIB, &c->memory_mib)) < 0 ||
+            (r = get_bool(p, root, "allow_memory_over_host", &c->allow_memory_over_host)) < 0 ||
             (r = get_u32(p, root, "vcpus", 1, VM_VCPUS_MAX, &c->vcpus)) < 0 ||
             (r = parse_boot(p, get(root, "boot"), c)) < 0 ||
             (r = get_path(p, root, "serial_log", c->serial_log, false)) < 0 ||
@@ -548,6 +549,8 @@ char *vm_config_to_json(const struct vm_config *c) {
         add_str(root, "name", c->name);
         add_guid(root, "id", &c->id);
         add_int(root, "memory_mib", c->memory_mib);
+        if (c->allow_memory_over_host)
+                add_bool(root, "allow_memory_over_host", true);
         add_int(root, "vcpus", c->vcpus);
         add_str(boot, "kind", vm_boot_kind_to_string(c->boot_kind));
         add_str(boot, "kernel", c->kernel);

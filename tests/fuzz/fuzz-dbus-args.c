@@ -64,6 +64,13 @@ static void configs(const char *a, size_t alen, const char *b, size_t blen) {
                         abort(); /* no change is always allowed */
         if (vmms_stop_timeout_resolve((uint32_t)alen, ca, &t, err, sizeof err) == 0 && t == 0)
                 abort();
+        /* The host-memory rule: an unchanged configuration is never refused
+         * again, and a refusal names memory_mib. */
+        uint64_t host = alen * 64;
+        if (vmms_config_check_memory(ca, ca, host, err, sizeof err) != 0)
+                abort();
+        if (vmms_config_check_memory(ca, NULL, host, err, sizeof err) < 0 && strncmp(err, "memory_mib: ", 12))
+                abort();
         bool have_b = b && vmms_config_parse_for(b, blen, &id, true, cb, err, sizeof err) == 0;
         paths(ca, have_b ? cb : NULL);
         if (have_b)

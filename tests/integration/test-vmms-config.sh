@@ -117,10 +117,47 @@ printf '#!/bin/sh\ntrue\n' >"$T/noop.sh"; chmod +x "$T/noop.sh"
 EDITOR="$T/noop.sh" expect_rc 0 vmctl edit web2
 echo "$LAST_OUT" | grep -q "no changes" || fail "unchanged edit: $LAST_OUT"
 
+note "memory above the host's RAM: refused at create, edit and start unless forced"
+HOST_MIB=$(( $(sed -n 's/^MemTotal: *\([0-9]*\) kB$/\1/p' /proc/meminfo) / 1024 ))
+BIG=$((HOST_MIB + 1))
+G6=66666666-6666-4666-8666-666666666666
+if [ "$BIG" -le 262144 ]; then # memory_mib's own limit
+  expect_rc 4 vmctl create --name=big --memory=$BIG --kernel="$K"
+  echo "$LAST_OUT" | grep -qF "memory_mib: $BIG MiB is more than this host's memory ($HOST_MIB MiB); set \"allow_memory_over_host\": true (vmctl --force)" ||
+    fail "create above the host's memory: $LAST_OUT"
+  expect_rc 0 vmctl create --name=big --memory=$BIG --kernel="$K" --force
+  vm_prop big Config | grep -q 'allow_memory_over_host[\"]*:true' || fail "--force not kept: $(vm_prop big Config)"
+  expect_rc 0 vmctl start big
+  expect_rc 0 vmctl kill big
+  expect_rc 0 vmctl edit big --stop-timeout=5 # the size was accepted: other edits go on
+  echo '{"allow_memory_over_host": null}' >"$T/unforce.json"
+  expect_rc 4 vmctl edit big --patch="$T/unforce.json"
+  echo "$LAST_OUT" | grep -qF "memory_mib: $BIG MiB is more than this host's memory" || fail "allowance removed: $LAST_OUT"
+  expect_rc 0 vmctl create --name=small --memory=64 --kernel="$K"
+  expect_rc 4 vmctl edit small --memory=$BIG
+  echo "$LAST_OUT" | grep -qF "memory_mib: $BIG MiB is more than this host's memory ($HOST_MIB MiB)" || fail "edit: $LAST_OUT"
+  vm_prop small Config | grep -q 'memory_mib[\"]*:64' || fail "a refused edit changed the VM"
+  expect_rc 0 vmctl edit small --memory=$BIG --force
+  # A configuration file from elsewhere (another host, an older vmms) is
+  # loaded, and refused at Start.
+  printf '{"id":"%s","name":"import","memory_mib":%s,"boot":{"kernel":"%s"}}' $G6 $BIG "$K" >"$T/state/$G6.json"
+else
+  note "(host has more than 256 GiB: memory_mib's own limit is below it, nothing to refuse)"
+fi
+
 note "the stored file follows every change and survives a restart"
 ID=$(vm_prop web2 Id)
 grep -q '"vcpus":2' "$T/state/$ID.json" || fail "file not updated"
 t_stop_vmms
 t_start_vmms
 vm_prop web2 Config | grep -q '\\"vcpus\\":2' || fail "lost over a restart"
+if [ -f "$T/state/$G6.json" ]; then
+  expect_rc 4 vmctl start import
+  echo "$LAST_OUT" | grep -qF "cannot start VM 'import': memory_mib: $BIG MiB is more than this host's memory" ||
+    fail "start above the host's memory: $LAST_OUT"
+  [ "$(vm_prop import State)" = Off ] || fail "import: $(vm_prop import State)"
+  vm_prop import ExitReason | grep -qF "cannot start: memory_mib: $BIG MiB" || fail "ExitReason: $(vm_prop import ExitReason)"
+  expect_rc 0 vmctl edit import --force
+  expect_rc 0 vmctl start import
+fi
 echo "PASS"

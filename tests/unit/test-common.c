@@ -59,7 +59,8 @@ static const char good_config[] =
         "  \"disks\": [ { \"path\": \"/img/a.raw\" }, { \"path\": \"/img/b.raw\", \"lun\": 1,"
         "               \"read_only\": true, \"sector_size\": 4096 } ],"
         "  \"nics\": [ { \"mac\": \"00:15:5d:00:00:01\", \"bridge\": \"br0\" } ],"
-        "  \"integration\": { \"kvp\": false }, \"restart_policy\": \"on-failure\" }";
+        "  \"integration\": { \"kvp\": false }, \"restart_policy\": \"on-failure\","
+        "  \"allow_memory_over_host\": true }";
 
 TEST(config_parse_good) {
         struct vm_config *c = malloc(sizeof *c);
@@ -84,6 +85,7 @@ TEST(config_parse_good) {
         ASSERT_TRUE(c->ic.shutdown);
         ASSERT_FALSE(c->ic.kvp);
         ASSERT_EQ(c->restart_policy, VM_RESTART_ON_FAILURE);
+        ASSERT_TRUE(c->allow_memory_over_host);
 
         /* Round trip: serialised and parsed again gives the same config,
          * including the derived (now explicit) instance GUIDs. */

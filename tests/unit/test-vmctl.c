@@ -97,6 +97,20 @@ TEST(flags_remove_devices) {
         free(c);
 }
 
+TEST(flag_force_allows_memory_over_host) {
+        struct vm_config *c = malloc(sizeof *c);
+        char err[256];
+        json_object *cfg = build((const char *const[]){ "name", "big", "kernel", "/k", "memory", "200G", NULL });
+        parse_ok(cfg, c);
+        ASSERT_FALSE(c->allow_memory_over_host);
+        ASSERT_OK(vmctl_config_set(cfg, "force", NULL, &ctx, err, sizeof err)); /* --force takes no value */
+        parse_ok(cfg, c);
+        ASSERT_TRUE(c->allow_memory_over_host);
+        ASSERT_EQ(c->memory_mib, 200u * 1024u);
+        json_object_put(cfg);
+        free(c);
+}
+
 TEST(flag_errors_name_the_flag) {
         json_object *cfg = json_object_new_object();
         char err[256];

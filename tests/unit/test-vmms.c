@@ -443,6 +443,31 @@ TEST(journal_stream_detection) {
         ASSERT_FALSE(vmms_journal_stream_matches("", 0, 0));
 }
 
+TEST(config_check_memory) {
+        struct vm_config *c = calloc(1, sizeof *c), *cur = calloc(1, sizeof *cur);
+        char err[256];
+        c->memory_mib = 8192;
+        ASSERT_OK(vmms_config_check_memory(c, NULL, 8192, err, sizeof err));
+        ASSERT_OK(vmms_config_check_memory(c, NULL, 0, err, sizeof err)); /* host size unknown */
+        ASSERT_ERROR(vmms_config_check_memory(c, NULL, 4096, err, sizeof err), E2BIG);
+        ASSERT_STREQ(err, "memory_mib: 8192 MiB is more than this host's memory (4096 MiB); set "
+                          "\"allow_memory_over_host\": true (vmctl --force) to allow it");
+        c->allow_memory_over_host = true;
+        ASSERT_OK(vmms_config_check_memory(c, NULL, 4096, err, sizeof err));
+        /* Update: an unchanged size that was accepted stays editable; a new
+         * size, or the allowance taken away, is checked. */
+        c->allow_memory_over_host = false;
+        cur->memory_mib = 8192;
+        ASSERT_OK(vmms_config_check_memory(c, cur, 4096, err, sizeof err));
+        cur->memory_mib = 4000;
+        ASSERT_ERROR(vmms_config_check_memory(c, cur, 4096, err, sizeof err), E2BIG);
+        cur->memory_mib = 8192;
+        cur->allow_memory_over_host = true;
+        ASSERT_ERROR(vmms_config_check_memory(c, cur, 4096, err, sizeof err), E2BIG);
+        free(c);
+        free(cur);
+}
+
 TEST(console_busy_message) {
         char buf[512];
         setenv("TZ", "UTC", 1);

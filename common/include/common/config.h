@@ -67,6 +67,10 @@ struct vm_config {
         char name[VM_NAME_MAX + 1];
         struct guid id;
         uint32_t memory_mib;
+        /* vmms refuses memory_mib above the host's RAM unless this is set
+         * ("allow_memory_over_host": true, `vmctl create/edit --force`);
+         * vmwp ignores it. */
+        bool allow_memory_over_host;
         uint32_t vcpus;
 
         enum vm_boot_kind boot_kind;

@@ -29,6 +29,14 @@ int vmms_config_parse_for(const char *json, size_t len, const struct guid *id, b
 int vmms_config_check_update(const struct vm_config *cur, const struct vm_config *next, enum vmms_state s,
                              char *err, size_t errlen);
 
+/* memory_mib above host_mib (the host's RAM, MemTotal; 0: unknown, not
+ * checked) is refused unless c->allow_memory_over_host. With cur (Update)
+ * only a change of memory_mib or of the allowance is checked, so a VM
+ * that was accepted stays editable. -E2BIG with "memory_mib: ..." naming
+ * both sizes. */
+int vmms_config_check_memory(const struct vm_config *c, const struct vm_config *cur, uint64_t host_mib, char *err,
+                             size_t errlen);
+
 /* Stop(timeout): 0 means the VM's stop_timeout_s; otherwise 1..3600. */
 int vmms_stop_timeout_resolve(uint32_t requested, const struct vm_config *c, uint32_t *out_s, char *err,
                               size_t errlen);

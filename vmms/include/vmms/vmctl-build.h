@@ -22,6 +22,7 @@ struct vmctl_build_ctx {
  *   disk=PATH[,ro][,bus=scsi|ide][,controller=N][,lun=N][,sector-size=N]
  *   nic=[mac=MAC][,bridge=BR][,tap=IF][,mtu=N][,link=up|down]   (or "auto")
  *   remove-disk=INDEX remove-nic=INDEX
+ *   force (no value: "allow_memory_over_host": true)
  * Returns 0, or -EINVAL with "--<flag>: <reason>" in err. */
 int vmctl_config_set(struct json_object *cfg, const char *flag, const char *value,
                      const struct vmctl_build_ctx *ctx, char *err, size_t errlen);
