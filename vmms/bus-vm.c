@@ -121,6 +121,7 @@ static int do_delete(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) 
         if ((r = vmms_store_remove(vm)) < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot remove the configuration of '%s': %s",
                                          vm->config->name, strerror(-r));
+        vmms_vm_logs_remove(vm);
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "deleted");
         (void)vmms_bus_emit_vm_removed(vm);
         vmms_daemon_remove_vm(d, vm);

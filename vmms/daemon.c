@@ -192,7 +192,8 @@ int vmms_daemon_new(const struct vmms_options *opt, struct vmms_daemon **out) {
         if ((r = setup_dirs(d)) < 0 || (r = sd_event_new(&d->event)) < 0 ||
             (r = sd_event_add_signal(d->event, NULL, SIGTERM, on_signal, d)) < 0 ||
             (r = sd_event_add_signal(d->event, NULL, SIGINT, on_signal, d)) < 0 || (r = setup_bus(d)) < 0 ||
-            (r = vmms_store_load(d)) < 0 || (r = vmms_reattach_all(d)) < 0) {
+            (r = vmms_store_load(d)) < 0 || (r = vmms_reattach_all(d)) < 0 ||
+            (r = vmms_logs_timer_start(d)) < 0) {
                 vmms_daemon_free(d);
                 return r;
         }
@@ -204,6 +205,7 @@ struct vmms_daemon *vmms_daemon_free(struct vmms_daemon *d) {
         if (!d)
                 return NULL;
         vmms_auth_free_all(d);
+        sd_event_source_disable_unref(d->log_timer);
         for (size_t i = 0; i < d->n_vms; i++)
                 vmms_vm_free(d->vms[i]);
         free(d->vms);

@@ -35,6 +35,8 @@ struct vmms_options {
         struct vmms_restart_limits restart;
         bool polkit;
         struct vmms_path_policy paths; /* --storage-pool, --allow-block-devices */
+        uint64_t log_max_bytes;        /* --log-max-size: rotate the console/worker logs beyond; 0: never */
+        uint64_t log_check_us;         /* --log-check-interval-ms */
 };
 
 /* Parses the command line; 0 to run, 1 after --help/--version was printed,
@@ -73,6 +75,7 @@ struct vmms_vm {
         char forced_reason[192];   /* overrides the exit reason (e.g. start timeout) */
         struct json_object *kvp_guest; /* the guest's KVP items as last reported; NULL: none */
         struct json_object *kvp_host;  /* host items (SetKVP), kept across guest reboots */
+        int log_rotate_error;          /* the last rotation failure, logged once */
 };
 
 struct vmms_pending_auth;
@@ -92,6 +95,7 @@ struct vmms_daemon {
         size_t n_problems;
         struct vmms_pending_auth *pending;
         unsigned n_pending;
+        sd_event_source *log_timer; /* rotates the logs of running VMs (logs.c) */
 };
 
 /* daemon.c */
@@ -122,6 +126,14 @@ int vmms_store_remove(struct vmms_vm *vm);
 int vmms_store_save_state(struct vmms_vm *vm);
 int vmms_vm_dir(const struct vmms_vm *vm, const char *file, char *buf, size_t len);
 int vmms_console_log_path(const struct vmms_vm *vm, char *buf, size_t len);
+int vmms_worker_log_path(const struct vmms_vm *vm, char *buf, size_t len);
+
+/* logs.c: console and worker logs bounded by --log-max-size (copytruncate
+ * into "<log>.1") and removed with their VM (docs/vmms.md "Files") */
+int vmms_log_rotate(const char *path, uint64_t max_bytes, char *err, size_t errlen);
+void vmms_vm_logs_rotate(struct vmms_vm *vm);
+void vmms_vm_logs_remove(struct vmms_vm *vm);
+int vmms_logs_timer_start(struct vmms_daemon *d);
 
 /* vm.c: the state machine applied */
 struct vmms_vm *vmms_vm_new(struct vmms_daemon *d, const struct vm_config *c, uid_t owner);
@@ -234,9 +246,11 @@ int vmms_file_open(const struct vmms_path_policy *p, const char *path, enum vmms
  * it exists, has the right kind and the caller may use it. */
 int vmms_config_check_files(const struct vmms_path_policy *p, const struct vm_config *next,
                             const struct vm_config *cur, const struct vmms_cred *as, char *err, size_t errlen);
-/* Opens a log vmms writes (appends, creating it 0640) or reads: a regular
- * file, never through a symlink, never blocking on a FIFO. */
-int vmms_log_open(const char *path, bool write, char *err, size_t errlen);
+/* Opens a log vmms writes (appends, creating it 0640), reads, or rotates
+ * (read-write, to copy and truncate it; -ENOENT if it does not exist): a
+ * regular file, never through a symlink, never blocking on a FIFO. */
+enum vmms_log_access { VMMS_LOG_READ, VMMS_LOG_APPEND, VMMS_LOG_ROTATE };
+int vmms_log_open(const char *path, enum vmms_log_access how, char *err, size_t errlen);
 
 /* bus-manager.c, bus-vm.c */
 int vmms_bus_manager_register(struct vmms_daemon *d);

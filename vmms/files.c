@@ -201,9 +201,11 @@ int vmms_file_open(const struct vmms_path_policy *p, const char *path, enum vmms
         return r;
 }
 
-int vmms_log_open(const char *path, bool write, char *err, size_t errlen) {
+int vmms_log_open(const char *path, enum vmms_log_access how, char *err, size_t errlen) {
+        static const int flags[] = { [VMMS_LOG_READ] = O_RDONLY, [VMMS_LOG_APPEND] = O_WRONLY | O_APPEND,
+                                     [VMMS_LOG_ROTATE] = O_RDWR };
         _cleanup_close_ int pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (pfd < 0 && errno == ENOENT && write) {
+        if (pfd < 0 && errno == ENOENT && how == VMMS_LOG_APPEND) {
                 /* O_EXCL: never through a symlink or onto what appeared meanwhile. */
                 int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
                               0640);
@@ -223,7 +225,7 @@ int vmms_log_open(const char *path, bool write, char *err, size_t errlen) {
                          S_ISLNK(st.st_mode) ? "a symbolic link" : type_name(st.st_mode));
                 return -EINVAL;
         }
-        int fd = reopen(pfd, write ? O_WRONLY | O_APPEND : O_RDONLY);
+        int fd = reopen(pfd, flags[how]);
         if (fd < 0)
                 snprintf(err, errlen, "%s: %s", path, strerror(-fd));
         return fd;

@@ -18,7 +18,7 @@ enum {
         OPT_BUS = 0x100, OPT_STATE, OPT_RUNTIME, OPT_LOGDIR, OPT_WORKER, OPT_GROUP, OPT_MAX_VMS,
         OPT_MAX_USER, OPT_MAX_STARTING, OPT_MAX_PENDING, OPT_START_TIMEOUT, OPT_RESTART_DELAY,
         OPT_RESTART_MAX_DELAY, OPT_RESTART_BURST, OPT_RESTART_WINDOW, OPT_NO_POLKIT, OPT_VERSION,
-        OPT_STOP_GRACE, OPT_POOL, OPT_ALLOW_BLOCK,
+        OPT_STOP_GRACE, OPT_POOL, OPT_ALLOW_BLOCK, OPT_LOG_MAX_SIZE, OPT_LOG_CHECK,
 };
 
 static const struct option options[] = {
@@ -41,6 +41,8 @@ static const struct option options[] = {
         { "no-polkit", no_argument, NULL, OPT_NO_POLKIT },
         { "storage-pool", required_argument, NULL, OPT_POOL },
         { "allow-block-devices", no_argument, NULL, OPT_ALLOW_BLOCK },
+        { "log-max-size", required_argument, NULL, OPT_LOG_MAX_SIZE },
+        { "log-check-interval-ms", required_argument, NULL, OPT_LOG_CHECK },
         { "version", no_argument, NULL, OPT_VERSION },
         { "help", no_argument, NULL, 'h' },
         {},
@@ -71,6 +73,10 @@ static void usage(void) {
                "                           :ro admits read-only use only\n"
                "  --allow-block-devices    block devices under /dev for every VM owner who can\n"
                "                           open them (default: root-owned VMs only)\n"
+               "  --log-max-size=BYTES     rotate a console or worker log beyond this size into\n"
+               "                           <log>.1 (copy, then truncate; default 1048576, 0: never)\n"
+               "  --log-check-interval-ms=MS  how often the logs of running VMs are checked\n"
+               "                           (default 5000; also when a worker ends)\n"
                "  --version, --help\n"
                "Environment: VM_LOG_LEVEL=err|warning|notice|info|debug\n");
 }
@@ -104,6 +110,8 @@ static void defaults(struct vmms_options *o) {
                 .restart = { .base_delay_us = 1000000, .max_delay_us = 60000000, .window_us = 300000000,
                              .burst = 5 },
                 .polkit = true,
+                .log_max_bytes = 1024 * 1024,
+                .log_check_us = 5 * 1000000ull,
         };
         /* The worker lives next to vmms (installed and build tree alike). */
         char self[PATH_MAX];
@@ -127,6 +135,7 @@ static int numeric_option(struct vmms_options *o, int c, const char *arg) {
                 { OPT_START_TIMEOUT, 1, 86400 },  { OPT_STOP_GRACE, 1, 3600 },
                 { OPT_RESTART_DELAY, 0, 3600000 }, { OPT_RESTART_MAX_DELAY, 0, 86400000 },
                 { OPT_RESTART_BURST, 0, 1000 },   { OPT_RESTART_WINDOW, 1, 86400 },
+                { OPT_LOG_MAX_SIZE, 0, 1ull << 40 }, { OPT_LOG_CHECK, 10, 3600000 },
         };
         for (size_t i = 0; i < ARRAY_SIZE(ranges); i++) {
                 if (ranges[i].opt != c)
@@ -144,6 +153,8 @@ static int numeric_option(struct vmms_options *o, int c, const char *arg) {
                 case OPT_RESTART_MAX_DELAY: o->restart.max_delay_us = v * 1000ull; break;
                 case OPT_RESTART_BURST: o->restart.burst = (unsigned)v; break;
                 case OPT_RESTART_WINDOW: o->restart.window_us = v * 1000000ull; break;
+                case OPT_LOG_MAX_SIZE: o->log_max_bytes = v; break;
+                case OPT_LOG_CHECK: o->log_check_us = v * 1000ull; break;
                 }
                 return 0;
         }

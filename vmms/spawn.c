@@ -102,7 +102,7 @@ static int open_files(struct vmms_vm *vm, const struct vmms_cred *owner, const c
                         return fd;
                 s->files[s->n_files++] = "initrd";
         }
-        fd = vmms_log_open(log_path, true, why, sizeof why);
+        fd = vmms_log_open(log_path, VMMS_LOG_APPEND, why, sizeof why);
         if (fd < 0)
                 return snprintf(err, errlen, "console log: %s", why), fd;
         if ((fd = spawn_fds_add(s, fd)) < 0)
@@ -159,9 +159,10 @@ static int worker_log_fd(struct vmms_vm *vm, char *err, size_t errlen) {
         char path[PATH_MAX], why[PATH_MAX + 128];
         if (vm->d->journal) /* the worker logs to the journal through our stream */
                 return fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
-        if (snprintf(path, sizeof path, "%s/%s.worker.log", vm->d->opt.log_dir, vm->id) >= (int)sizeof path)
-                return -ENAMETOOLONG;
-        int fd = vmms_log_open(path, true, why, sizeof why);
+        int fd = vmms_worker_log_path(vm, path, sizeof path);
+        if (fd < 0)
+                return fd;
+        fd = vmms_log_open(path, VMMS_LOG_APPEND, why, sizeof why);
         if (fd < 0)
                 snprintf(err, errlen, "worker log: %s", why);
         return fd;

@@ -35,6 +35,11 @@ int vmms_console_log_path(const struct vmms_vm *vm, char *buf, size_t len) {
         return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+int vmms_worker_log_path(const struct vmms_vm *vm, char *buf, size_t len) {
+        int n = snprintf(buf, len, "%s/%s.worker.log", vm->d->opt.log_dir, vm->id);
+        return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
 static int config_path(struct vmms_daemon *d, const char *id, char *buf, size_t len) {
         int n = snprintf(buf, len, "%s/%s.json", d->opt.state_dir, id);
         return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;

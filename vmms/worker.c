@@ -282,7 +282,7 @@ int vmms_worker_open_console(struct vmms_worker *w, bool read_only, char *err, s
                 int r = vmms_console_log_path(w->vm, path, sizeof path);
                 if (r < 0)
                         return r;
-                return vmms_log_open(path, false, err, errlen);
+                return vmms_log_open(path, VMMS_LOG_READ, err, errlen);
         }
         if (!w->rec.console[0])
                 return -ENOTSUP;

@@ -15,6 +15,8 @@
  *   fake.no_reattach     answer "reattach-listen" with EOPNOTSUPP, as a worker
  *                        without re-attach does (it then exits when vmms goes)
  *   fake.setup_fail      fail setup (exit VMWP_EXIT_SETUP)
+ *   fake.chatter=N       once running, print N bytes to the console and N to
+ *                        stderr (the worker log) every 10 ms: a chatty guest
  * The console echoes each input line back as "echo: <line>". */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +47,7 @@ struct fake {
         char name[VM_NAME_MAX + 1];
         char cmdline[VM_CMDLINE_MAX];
         bool paused, ready, shutdown_ic, reattach;
-        uint64_t ready_at, exit_at, hb_next, pending_exit_at;
+        uint64_t ready_at, exit_at, hb_next, pending_exit_at, chatter_next;
         int exit_status, pending_exit_status;
         const char *pending_reason;
 };
@@ -258,6 +260,8 @@ static void become_ready(struct fake *f) {
                 f->exit_status = (int)knob(f, "fake.exit_status", VMWP_EXIT_GUEST_CRASH);
         }
         f->hb_next = now_ms() + 100;
+        if (knob(f, "fake.chatter", 0) > 0)
+                f->chatter_next = now_ms() + 10;
 }
 
 static void heartbeat(struct fake *f) {
@@ -320,9 +324,20 @@ static void accept_console(struct fake *f) {
         }
 }
 
+static void chatter(struct fake *f) {
+        static const char line[] = "fake-vmwp: chatter 0123456789abcdefghijklmnopqrstuvwxyz0123456789\n";
+        for (long n = knob(f, "fake.chatter", 0); n > 0; n -= (long)sizeof line - 1) {
+                console_out(f, line);
+                fputs(line, stderr);
+        }
+        fflush(stderr);
+        f->chatter_next = now_ms() + 10;
+}
+
 static int poll_timeout(const struct fake *f) {
         uint64_t now = now_ms(), next = UINT64_MAX;
-        const uint64_t t[] = { f->ready_at, f->exit_at, f->ready ? f->hb_next : 0, f->pending_exit_at };
+        const uint64_t t[] = { f->ready_at, f->exit_at, f->ready ? f->hb_next : 0, f->pending_exit_at,
+                               f->chatter_next };
         for (size_t i = 0; i < ARRAY_SIZE(t); i++)
                 if (t[i] && t[i] < next)
                         next = t[i];
@@ -339,6 +354,8 @@ static void timers(struct fake *f) {
                 finish(f, f->pending_exit_status, f->pending_reason);
         if (f->ready && !f->paused && now >= f->hb_next)
                 heartbeat(f);
+        if (f->chatter_next && now >= f->chatter_next)
+                chatter(f);
 }
 
 static void run(struct fake *f) {

@@ -119,10 +119,13 @@ t_kernel() {
 }
 
 # t_start_vmms [extra vmms options...]: the test directory and the build
-# tree are its storage pools (VMMS_POOLS overrides that).
+# tree are its storage pools (VMMS_POOLS overrides that). Logs are not
+# rotated (--log-max-size=0): tests read a guest's whole console log for
+# its results and a worker's whole log for sanitizer reports;
+# test-vmms-logs passes its own limit (a later option wins).
 t_start_vmms() {
   "$VMMS" --bus-address="$ADDR" --state-dir="$T/state" --runtime-dir="$T/run" --log-dir="$T/log" \
-    --worker="$WORKER" ${VMMS_NO_POLKIT---no-polkit} --restart-delay-ms=100 \
+    --worker="$WORKER" ${VMMS_NO_POLKIT---no-polkit} --restart-delay-ms=100 --log-max-size=0 \
     ${VMMS_POOLS---storage-pool="$T" --storage-pool="$VM_BUILD_DIR"} "$@" >>"$T/vmms.log" 2>&1 &
   VMMS_PID=$!
   for _ in $(seq 200); do

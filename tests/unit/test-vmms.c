@@ -5,7 +5,9 @@
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/proto.h"
 #include "common/test.h"
@@ -317,6 +319,23 @@ TEST(options) {
         ASSERT_STREQ(err, "unexpected argument: extra");
 }
 
+TEST(log_options) {
+        struct vmms_options o;
+        char err[256];
+        ASSERT_EQ(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", NULL }), 0);
+        ASSERT_EQ(o.log_max_bytes, 1024u * 1024u); /* bounded by default */
+        ASSERT_EQ(o.log_check_us, 5000000u);
+        ASSERT_EQ(parse_args(&o, err, sizeof err,
+                             (const char *const[]){ "vmms", "--log-max-size=0", "--log-check-interval-ms=250", NULL }),
+                  0);
+        ASSERT_EQ(o.log_max_bytes, 0u);
+        ASSERT_EQ(o.log_check_us, 250000u);
+        ASSERT_ERROR(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", "--log-max-size=1M", NULL }),
+                     EINVAL);
+        ASSERT_ERROR(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", "--log-check-interval-ms=0", NULL }),
+                     EINVAL);
+}
+
 TEST(storage_pool_options) {
         struct vmms_options o;
         char err[256];
@@ -466,6 +485,60 @@ TEST(config_check_memory) {
         ASSERT_ERROR(vmms_config_check_memory(c, cur, 4096, err, sizeof err), E2BIG);
         free(c);
         free(cur);
+}
+
+static void write_text(const char *path, const char *s, size_t n) {
+        FILE *f = fopen(path, "w");
+        ASSERT_NOT_NULL(f);
+        ASSERT_EQ(fwrite(s, 1, n, f), n);
+        fclose(f);
+}
+
+static long file_size(const char *path) {
+        struct stat st;
+        return lstat(path, &st) < 0 ? -1 : (long)st.st_size;
+}
+
+TEST(log_rotate_copytruncate) {
+        char dir[] = "/tmp/test-vmms-log.XXXXXX", log[128], old[140], victim[128], err[512], buf[64];
+        ASSERT_NOT_NULL(mkdtemp(dir));
+        snprintf(log, sizeof log, "%s/vm.console.log", dir);
+        snprintf(old, sizeof old, "%s.1", log);
+        snprintf(victim, sizeof victim, "%s/victim", dir);
+        char text[10000];
+        for (size_t i = 0; i < sizeof text; i++)
+                text[i] = (char)('a' + i % 26);
+        write_text(log, text, 100);
+        ASSERT_OK(vmms_log_rotate(log, 4000, err, sizeof err)); /* small enough: untouched */
+        ASSERT_EQ(file_size(log), 100);
+        ASSERT_EQ(file_size(old), -1);
+        ASSERT_OK(vmms_log_rotate(log, 0, err, sizeof err)); /* 0: unbounded */
+        /* A symlink at <log>.1 is replaced, not written through. */
+        write_text(victim, "precious", 8);
+        ASSERT_OK(symlink(victim, old));
+        write_text(log, text, sizeof text);
+        ASSERT_OK(vmms_log_rotate(log, 4000, err, sizeof err));
+        ASSERT_EQ(file_size(log), 0);
+        ASSERT_EQ(file_size(old), 4000); /* the last 4000 bytes */
+        FILE *f = fopen(old, "r");
+        ASSERT_NOT_NULL(f);
+        ASSERT_EQ(fread(buf, 1, 3, f), 3u);
+        fclose(f);
+        ASSERT_MEMEQ(buf, text + sizeof text - 4000, 3);
+        ASSERT_EQ(file_size(victim), 8);
+        /* A log that is a symlink or a FIFO is not ours to rotate. */
+        ASSERT_OK(unlink(log));
+        ASSERT_OK(symlink(victim, log));
+        ASSERT_OK(vmms_log_rotate(log, 4, err, sizeof err));
+        ASSERT_EQ(file_size(victim), 8);
+        ASSERT_OK(unlink(log));
+        ASSERT_OK(mkfifo(log, 0600));
+        ASSERT_OK(vmms_log_rotate(log, 4, err, sizeof err)); /* and never blocks on it */
+        ASSERT_OK(unlink(log));
+        ASSERT_OK(vmms_log_rotate(log, 4, err, sizeof err)); /* gone: nothing to do */
+        ASSERT_OK(unlink(old));
+        ASSERT_OK(unlink(victim));
+        ASSERT_OK(rmdir(dir));
 }
 
 TEST(console_busy_message) {
