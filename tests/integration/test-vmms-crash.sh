@@ -15,11 +15,7 @@ wait_restarts() { # VM N
 }
 
 note "kill -9 of the worker, restart policy never: Crashed with the reason"
-t_create never1 "" ',"restart_policy":"never"'
-expect_rc 0 vmctl start never1 --timeout=120
-kill -9 "$(vm_prop never1 WorkerPid)"
-wait_state never1 Crashed
-[ "$(vm_prop never1 ExitReason)" = "worker killed by signal KILL" ] || fail "reason: $(vm_prop never1 ExitReason)"
+t_crash_by_kill never1
 [ "$(vm_prop never1 Restarts)" = 0 ] || fail "never restarted"
 [ "$(vm_prop never1 WorkerPid)" = 0 ] || fail "WorkerPid after the end"
 expect_rc 0 vmctl start never1 --timeout=120

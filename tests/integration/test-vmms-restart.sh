@@ -19,11 +19,7 @@ t_create gone "" ',"restart_policy":"on-failure"'
 expect_rc 0 vmctl start gone --timeout=120
 expect_rc 0 vmctl pause b
 note "a VM that crashed (kill -9 of its worker, restart policy never)"
-t_create crashed "" ',"restart_policy":"never"'
-expect_rc 0 vmctl start crashed --timeout=120
-kill -9 "$(vm_prop crashed WorkerPid)"
-wait_state crashed Crashed
-[ "$(vm_prop crashed ExitReason)" = "worker killed by signal KILL" ] || fail "crashed: $(vm_prop crashed ExitReason)"
+t_crash_by_kill crashed
 PA=$(vm_prop a WorkerPid) PB=$(vm_prop b WorkerPid) PC=$(vm_prop c WorkerPid) PG=$(vm_prop gone WorkerPid)
 SINCE_A=$(vm_prop a RunningSince)
 

@@ -189,6 +189,16 @@ t_create() {
   expect_rc "${4:-0}" vmctl create "$T/$1.json"
 }
 
+# t_crash_by_kill NAME: creates NAME (restart policy never), starts it, kills
+# its worker with SIGKILL and waits until the VM is Crashed for that reason.
+t_crash_by_kill() {
+  t_create "$1" "" ',"restart_policy":"never"'
+  expect_rc 0 vmctl start "$1" --timeout=120
+  kill -9 "$(vm_prop "$1" WorkerPid)"
+  wait_state "$1" Crashed
+  [ "$(vm_prop "$1" ExitReason)" = "worker killed by signal KILL" ] || fail "$1: reason: $(vm_prop "$1" ExitReason)"
+}
+
 # alive PID: the process exists and is not a zombie (a re-attached worker is
 # not vmms's child; its zombie waits for whoever adopted it).
 alive() {
