@@ -73,6 +73,15 @@ struct vid_partition {
         struct vid_cpuid_entry *cpuid;
         size_t n_cpuid;
 
+        /* Dirty-page tracking (dirty.c): on while migrating; host writes
+         * are marked in dirty_user, a bit per page of RAM. */
+        atomic_bool dirty_active;
+        _Atomic uint64_t *dirty_user;
+
+        /* The MSRs a VP's saved state holds (state.c), found on first use. */
+        uint32_t *state_msrs;
+        size_t n_state_msrs;
+
         pthread_mutex_t irq_lock;
         struct kvm_irq_routing_entry *routes;
         unsigned n_routes;
@@ -107,6 +116,8 @@ void vid_irq_free(struct vid_partition *p);
 /* memory.c */
 int vid_memory_init(struct vid_partition *p, uint64_t ram_bytes, bool hugepages);
 void vid_memory_free(struct vid_partition *p);
+/* Re-registers the RAM slots with these KVM_MEM_* flags. */
+int vid_memory_set_flags(struct vid_partition *p, uint32_t flags);
 
 /* vp.c */
 int vid_vp_create(struct vid_partition *p, unsigned index, struct vid_vp **out);
@@ -127,6 +138,14 @@ size_t vid_pvm_msr_ranges(const struct vid_partition *p, struct vid_msr_range *o
 /* Return true if vid handled the MSR access / MMIO exit itself. */
 bool vid_pvm_msr(struct vid_vp *vp, bool write, uint32_t index, uint64_t *value, int *result);
 bool vid_pvm_mmio(struct vid_vp *vp, uint64_t gpa, bool write);
+/* Saved state (state.c): the value of MSR index to save, given what KVM
+ * holds (the guest's LSTAR, not the trampoline's); and applying a saved
+ * value, with the VP's system registers as restored (true: handled, *r set). */
+uint64_t vid_pvm_msr_saved(const struct vid_vp *vp, uint32_t index, uint64_t kvm_value);
+/* state.c: the state's VP count and RAM size are this partition's. */
+struct vid_partition_state;
+int vid_state_fits(const struct vid_partition *p, const struct vid_partition_state *st, char *err, size_t errlen);
+bool vid_pvm_msr_restore(struct vid_vp *vp, uint32_t index, uint64_t value, const struct kvm_sregs *s, int *r);
 
 /* partition.c */
 int vid_msr_filter_apply(struct vid_partition *p);

@@ -36,9 +36,14 @@ int vid_memory_init(struct vid_partition *p, uint64_t ram_bytes, bool hugepages)
                                                      .memfd_offset = low, .host = p->ram + low };
                 p->n_regions = 2;
         }
+        return vid_memory_set_flags(p, 0);
+}
+
+int vid_memory_set_flags(struct vid_partition *p, uint32_t flags) {
         for (size_t i = 0; i < p->n_regions; i++) {
                 struct kvm_userspace_memory_region m = {
                         .slot = (uint32_t)i,
+                        .flags = flags,
                         .guest_phys_addr = p->regions[i].gpa,
                         .memory_size = p->regions[i].size,
                         .userspace_addr = (uint64_t)(uintptr_t)p->regions[i].host,
@@ -127,7 +132,10 @@ int gm_read(struct vid_partition *p, uint64_t gpa, void *buf, size_t len) {
 }
 
 int gm_write(struct vid_partition *p, uint64_t gpa, const void *buf, size_t len) {
-        return gm_copy(p, gpa, (void *)buf, len, true);
+        int r = gm_copy(p, gpa, (void *)buf, len, true);
+        if (r == 0)
+                vid_mark_dirty(p, gpa, len);
+        return r;
 }
 
 /* Map pfns[from..to) at dst, merging runs of pages adjacent in the memfd. */

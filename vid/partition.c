@@ -206,6 +206,8 @@ void vid_partition_destroy(struct vid_partition *p) {
         vid_irq_free(p);
         vid_memory_free(p);
         free(p->cpuid);
+        free(p->state_msrs);
+        free((void *)p->dirty_user);
         safe_close(p->stop_efd);
         safe_close(p->vm_fd);
         safe_close(p->kvm_fd);
@@ -316,6 +318,8 @@ int vid_cpuid_set(struct vid_partition *p, const struct vid_cpuid_entry *e, size
                 return -ENOMEM;
         memcpy(copy, e, n * sizeof *copy);
         free(p->cpuid);
+        free(p->state_msrs);
+        free((void *)p->dirty_user);
         p->cpuid = copy;
         p->n_cpuid = n;
         return 0;

@@ -175,10 +175,10 @@ void vid_pvm_prepare(struct vid_partition *p) {
  * those pages before can break it. A and D are preset, so the guest's
  * walker never writes these tables; NX on the doorbell page (when the guest
  * enabled NX) keeps it from being a W+X mapping. */
-static int write_trampoline(struct vid_vp *vp) {
+static int write_trampoline(struct vid_vp *vp, const struct kvm_sregs *s) {
         uint8_t page[VID_PAGE_SIZE];
         uint64_t *e = (uint64_t *)(void *)page;
-        bool nx = vp->run->s.regs.sregs.efer & EFER_NXE;
+        bool nx = s->efer & EFER_NXE;
         int r = 0;
         for (unsigned i = 0; i < TRAMP_PAGES && r == 0; i++) {
                 memset(page, 0, sizeof page);
@@ -201,17 +201,25 @@ size_t vid_pvm_msr_ranges(const struct vid_partition *p, struct vid_msr_range *o
         return 1;
 }
 
-/* Map the trampoline into the address space the guest runs now: its
+/* Map the trampoline into the address space the guest runs now (s): its
  * kernel page tables when it programs LSTAR (syscall_init, per CPU). */
-static int install_trampoline(struct vid_vp *vp) {
-        const struct kvm_sregs *s = &vp->run->s.regs.sregs;
+static int install_trampoline(struct vid_vp *vp, const struct kvm_sregs *s) {
         if (s->cr4 & CR4_LA57)
                 return -EOPNOTSUPP; /* 5-level paging: not handled */
-        int r = write_trampoline(vp);
+        int r = write_trampoline(vp, s);
         if (r < 0)
                 return r;
         uint64_t entry = TRAMP_GPA | PTE_P | PTE_RW | PTE_US | PTE_A;
         return gm_write(vp->p, (s->cr3 & CR3_ADDR_MASK) + TRAMP_PML4_SLOT * 8, &entry, sizeof entry);
+}
+
+/* The guest's LSTAR goes to vp->pvm_lstar; KVM's points at the trampoline.
+ * If the trampoline cannot be installed, the guest's value goes through:
+ * syscalls then fail as they would without us. */
+static int set_lstar(struct vid_vp *vp, uint64_t value, const struct kvm_sregs *s) {
+        vp->pvm_lstar = value;
+        uint64_t real = value && install_trampoline(vp, s) == 0 ? vp->p->pvm_lstar_real : value;
+        return vid_vp_set_msr(vp, MSR_LSTAR, real);
 }
 
 bool vid_pvm_msr(struct vid_vp *vp, bool write, uint32_t index, uint64_t *value, int *result) {
@@ -222,11 +230,20 @@ bool vid_pvm_msr(struct vid_vp *vp, bool write, uint32_t index, uint64_t *value,
                 *result = 0;
                 return true;
         }
-        vp->pvm_lstar = *value;
-        /* If the trampoline cannot be installed, let the guest's value
-         * through: syscalls then fail as they would without us. */
-        uint64_t real = install_trampoline(vp) == 0 ? vp->p->pvm_lstar_real : *value;
-        *result = vid_vp_set_msr(vp, MSR_LSTAR, real);
+        *result = set_lstar(vp, *value, &vp->run->s.regs.sregs);
+        return true;
+}
+
+uint64_t vid_pvm_msr_saved(const struct vid_vp *vp, uint32_t index, uint64_t kvm_value) {
+        return index == MSR_LSTAR && vp->p->pvm_tramp ? vp->pvm_lstar : kvm_value;
+}
+
+/* A restored guest may come from a host without the trampoline: install it
+ * in the restored address space as if the guest had just written LSTAR. */
+bool vid_pvm_msr_restore(struct vid_vp *vp, uint32_t index, uint64_t value, const struct kvm_sregs *s, int *r) {
+        if (index != MSR_LSTAR || !vp->p->pvm_tramp)
+                return false;
+        *r = set_lstar(vp, value, s);
         return true;
 }
 

@@ -109,6 +109,22 @@ int vid_map_pages(struct vid_partition *p, const uint64_t *pfns, size_t n_pages,
                   size_t wrap_from, struct vid_pages *out);
 void vid_unmap_pages(struct vid_pages *m);
 
+/* ---- dirty pages (dirty.c) ---------------------------------------------- */
+
+/* Tracking of the guest RAM pages written since the last look, for live
+ * migration. Bitmaps have a bit per page of RAM taken as one array (the
+ * part below the MMIO hole, then the part from 4 GiB: vid_ram_regions()),
+ * vid_dirty_bitmap_words() words long. gm_write() marks what it writes;
+ * a device that writes guest RAM through a mapping (gm_map, vid_map_pages)
+ * marks it with vid_mark_dirty() (cheap and a no-op while not tracking).
+ * vid_dirty_log_get() returns the pages written since the previous call
+ * (or since start) and clears them. */
+int vid_dirty_log_start(struct vid_partition *p);
+int vid_dirty_log_stop(struct vid_partition *p);
+size_t vid_dirty_bitmap_words(const struct vid_partition *p);
+int vid_dirty_log_get(struct vid_partition *p, uint64_t *bitmap, size_t n_words);
+void vid_mark_dirty(struct vid_partition *p, uint64_t gpa, uint64_t len);
+
 /* ---- registers (vp.c) ------------------------------------------------ */
 
 struct vid_regs {

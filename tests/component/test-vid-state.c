@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: MIT
+/* vid's saved state against /dev/kvm: a guest with SSE registers, MSRs
+ * (LSTAR among them: hidden state on a PVM host), a ticking LAPIC timer and
+ * a halted vCPU is paused, saved (vid sections + sparse RAM), destroyed,
+ * restored into a brand-new partition and checks for itself that nothing
+ * changed. Also: what the file holds, refusals of a mismatched or damaged
+ * state, and that a running partition is not saved; the dirty-page log. */
+#include <poll.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/proto.h"
+#include "common/test.h"
+#include "common/vmstate.h"
+#include "tests/guests/tinyguest.h"
+#include "vid/state.h"
+#include "vid/vid.h"
+
+TINY_GUEST(vid_state);
+
+#define DONE_STATUS 100
+#define TICKS_GPA 0x10000u
+#define FLAG_GPA 0x10008u
+#define RAM_BYTES (16u << 20)
+
+struct rec {
+        struct vid_partition *p;
+        pthread_mutex_t lock;
+        bool ready, done;
+        int result;     /* port 0x11 */
+        uint32_t ticks; /* port 0x14 */
+};
+
+static void pio_write(void *opaque, struct vid_vp *vp, uint64_t off, const void *data, unsigned len) {
+        struct rec *r = opaque;
+        (void)vp;
+        pthread_mutex_lock(&r->lock);
+        if (off == 0x1 && len == 1)
+                r->result = *(const uint8_t *)data;
+        else if (off == 0x4 && len == 4)
+                memcpy(&r->ticks, data, 4);
+        else if (off == 0xe)
+                r->ready = true;
+        pthread_mutex_unlock(&r->lock);
+        if (off == 0xf)
+                vid_partition_request_stop(r->p, DONE_STATUS, "guest done");
+}
+
+static void pio_read(void *opaque, struct vid_vp *vp, uint64_t off, void *data, unsigned len) {
+        (void)opaque, (void)vp, (void)off;
+        memset(data, 0xff, len);
+}
+
+static const struct vid_io_ops pio_ops = { .read = pio_read, .write = pio_write };
+
+static int on_exit_cb(void *opaque, struct vid_vp *vp, const struct vid_exit *e) {
+        (void)opaque, (void)vp;
+        return e->kind == VID_EXIT_SHUTDOWN ? VMWP_EXIT_TRIPLE_FAULT : VMWP_EXIT_INTERNAL;
+}
+
+static struct vid_partition *make(struct rec *r, uint64_t ram) {
+        struct vid_partition_config cfg = { .ram_bytes = ram, .n_vps = 1 };
+        struct vid_partition *p;
+        char err[256];
+        int ret = vid_partition_create(&cfg, &p, err, sizeof err);
+        if (ret < 0)
+                fprintf(stderr, "vid_partition_create: %s\n", err);
+        ASSERT_OK(ret);
+        r->p = p;
+        r->ready = r->done = false;
+        r->result = -1;
+        ASSERT_OK(vid_register_pio(p, 0x10, 0x10, &pio_ops, r));
+        return p;
+}
+
+static bool wait_ready(struct rec *r, int ms) {
+        for (int i = 0; i < ms; i++) {
+                pthread_mutex_lock(&r->lock);
+                bool ok = r->ready;
+                pthread_mutex_unlock(&r->lock);
+                if (ok)
+                        return true;
+                usleep(1000);
+        }
+        return false;
+}
+
+static uint64_t ticks_of(struct vid_partition *p) {
+        uint64_t t = 0;
+        ASSERT_OK(gm_read(p, TICKS_GPA, &t, sizeof t));
+        return t;
+}
+
+static uint64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Saves p's vid sections into a new memfd and maps it. */
+struct saved {
+        int fd;
+        uint8_t *buf;
+        size_t len;
+        struct vmstate_section secs[64];
+        size_t n;
+};
+
+static void save(struct vid_partition *p, struct saved *s) {
+        s->fd = memfd_create("state", MFD_CLOEXEC);
+        ASSERT_TRUE(s->fd >= 0);
+        struct vmstate_writer *w;
+        ASSERT_OK(vmstate_writer_new(s->fd, 0, &w));
+        ASSERT_OK(vid_state_save(p, w));
+        ASSERT_OK(vmstate_finish(w));
+        s->len = (size_t)vmstate_written(w);
+        vmstate_writer_free(w);
+        s->buf = mmap(NULL, s->len, PROT_READ | PROT_WRITE, MAP_PRIVATE, s->fd, 0);
+        ASSERT_TRUE(s->buf != MAP_FAILED);
+        char err[256] = "";
+        struct vmstate_header h;
+        int n = vmstate_index(s->buf, s->len, &h, s->secs, ARRAY_SIZE(s->secs), err, sizeof err);
+        if (n < 0)
+                fprintf(stderr, "vmstate_index: %s\n", err);
+        ASSERT_TRUE(n > 0);
+        s->n = (size_t)n;
+}
+
+static void saved_free(struct saved *s) {
+        munmap(s->buf, s->len);
+        close(s->fd);
+}
+
+static int wait_stop(struct vid_partition *p, int timeout_ms) {
+        struct pollfd pfd = { .fd = vid_partition_stop_fd(p), .events = POLLIN };
+        if (poll(&pfd, 1, timeout_ms) <= 0)
+                fprintf(stderr, "timed out waiting for the guest\n");
+        int s = vid_partition_stop_requested(p, NULL, 0);
+        vid_partition_join(p);
+        return s;
+}
+
+TEST(save_restore_into_new_partition) {
+        TEST_REQUIRE_KVM();
+        struct rec r = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        struct vid_partition *p = make(&r, RAM_BYTES);
+        ASSERT_OK(gm_write(p, 0x1000, tg_vid_state, tg_vid_state_len));
+        struct vid_vp *vp = vid_partition_vp(p, 0);
+        ASSERT_OK(vid_vp_set_protected_mode_flat(vp));
+        struct vid_regs regs = { .rip = 0x1000, .rflags = 2 };
+        ASSERT_OK(vid_vp_set_regs(vp, &regs));
+        ASSERT_OK(vid_partition_start(p, on_exit_cb, &r));
+        ASSERT_TRUE(wait_ready(&r, 20000));
+
+        /* Saving a running partition is refused. */
+        struct vmstate_writer *w;
+        int nfd = memfd_create("x", MFD_CLOEXEC);
+        ASSERT_OK(vmstate_writer_new(nfd, 0, &w));
+        ASSERT_ERROR(vid_state_save(p, w), EBUSY);
+        vmstate_writer_free(w);
+        close(nfd);
+
+        /* A few ticks, then pause and save. */
+        uint64_t t0 = now_ms();
+        while (ticks_of(p) < 3 && now_ms() - t0 < 20000)
+                usleep(2000);
+        ASSERT_OK(vid_partition_pause(p));
+        uint64_t ticks_saved = ticks_of(p);
+        ASSERT_TRUE(ticks_saved >= 3);
+        struct saved s;
+        save(p, &s);
+        printf("# state file: %zu bytes for %u MiB of RAM, %zu sections\n", s.len, RAM_BYTES >> 20, s.n);
+        vid_partition_destroy(p);
+
+        /* What the file holds: PART, one VP, RAM (sparse), END. */
+        ASSERT_NOT_NULL(vmstate_find(s.secs, s.n, VID_STATE_TAG_PART, 0));
+        const struct vmstate_section *vs = vmstate_find(s.secs, s.n, VID_STATE_TAG_VP, 0);
+        ASSERT_NOT_NULL(vs);
+        struct vid_vp_state *st = malloc(sizeof *st);
+        char err[256] = "";
+        ASSERT_OK(vid_vp_state_decode(vs, st, err, sizeof err));
+        ASSERT_EQ(st->mp_state, VID_MP_HALTED); /* saved in its hlt loop */
+        bool lstar_seen = false;
+        for (uint32_t i = 0; i < st->n_msr_index; i++)
+                if (st->msr_index[i] == 0xc0000082u) {
+                        ASSERT_EQ(st->msr_value[i], 0xffffffff81234560ull); /* the guest's, not a trampoline */
+                        lstar_seen = true;
+                }
+        ASSERT_TRUE(lstar_seen);
+        ASSERT_EQ(st->msr_index[0], 0x10u); /* TSC first */
+        printf("# vCPU: %u MSRs, XSAVE %u bytes\n", st->n_msr_index, st->xsave_len);
+        free(st);
+        const struct vmstate_section *ram = vmstate_find(s.secs, s.n, VID_STATE_TAG_RAM, 0);
+        ASSERT_NOT_NULL(ram);
+        ASSERT_TRUE(ram->length < RAM_BYTES / 4); /* untouched pages are not written */
+
+        /* A partition of another size refuses the state and stays unstarted. */
+        struct rec r2 = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        struct vid_partition *q = make(&r2, RAM_BYTES * 2);
+        ASSERT_ERROR(vid_state_restore(q, s.secs, s.n, err, sizeof err), EINVAL);
+        ASSERT_NOT_NULL(strstr(err, "MiB of RAM"));
+        vid_partition_destroy(q);
+
+        /* Restore into a new partition; the guest resumes in hlt and checks. */
+        q = make(&r2, RAM_BYTES);
+        int rr = vid_state_restore(q, s.secs, s.n, err, sizeof err);
+        if (rr < 0)
+                fprintf(stderr, "restore: %s\n", err);
+        ASSERT_OK(rr);
+        ASSERT_EQ(ticks_of(q), ticks_saved);
+        uint64_t one = 1;
+        ASSERT_OK(gm_write(q, FLAG_GPA, &one, sizeof one));
+        ASSERT_OK(vid_partition_start(q, on_exit_cb, &r2));
+        ASSERT_EQ(wait_stop(q, 20000), DONE_STATUS);
+        ASSERT_EQ(r2.result, 0); /* else: the number of the check that failed (vid_state.S) */
+        ASSERT_TRUE(r2.ticks >= ticks_saved);
+        vid_partition_destroy(q);
+        saved_free(&s);
+}
+
+static bool bit(const uint64_t *b, uint64_t page) {
+        return b[page / 64] >> (page % 64) & 1;
+}
+
+static size_t bits(const uint64_t *b, size_t words) {
+        size_t n = 0;
+        for (size_t i = 0; i < words; i++)
+                n += (size_t)__builtin_popcountll(b[i]);
+        return n;
+}
+
+/* The dirty log sees what the vCPU writes (the tick counter, the stack the
+ * timer interrupt pushes onto) and what the host writes with gm_write, and
+ * each look clears what it reported. */
+TEST(dirty_pages) {
+        TEST_REQUIRE_KVM();
+        struct rec r = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        struct vid_partition *p = make(&r, RAM_BYTES);
+        ASSERT_OK(gm_write(p, 0x1000, tg_vid_state, tg_vid_state_len));
+        struct vid_vp *vp = vid_partition_vp(p, 0);
+        ASSERT_OK(vid_vp_set_protected_mode_flat(vp));
+        struct vid_regs regs = { .rip = 0x1000, .rflags = 2 };
+        ASSERT_OK(vid_vp_set_regs(vp, &regs));
+        size_t words = vid_dirty_bitmap_words(p);
+        ASSERT_EQ(words, (size_t)(RAM_BYTES / 4096 / 64));
+        uint64_t *b = calloc(words, sizeof *b);
+        ASSERT_ERROR(vid_dirty_log_get(p, b, words), EINVAL); /* not tracking */
+        ASSERT_OK(vid_partition_start(p, on_exit_cb, &r));
+        ASSERT_TRUE(wait_ready(&r, 20000));
+        ASSERT_OK(vid_dirty_log_start(p));
+        ASSERT_ERROR(vid_dirty_log_start(p), EALREADY);
+        ASSERT_ERROR(vid_dirty_log_get(p, b, words - 1), ENOSPC);
+        ASSERT_OK(vid_dirty_log_get(p, b, words));
+        uint64_t t = ticks_of(p), t0 = now_ms();
+        while (ticks_of(p) < t + 2 && now_ms() - t0 < 20000)
+                usleep(2000);
+        ASSERT_OK(vid_partition_pause(p));
+        ASSERT_OK(vid_dirty_log_get(p, b, words));
+        ASSERT_TRUE(bit(b, TICKS_GPA / 4096)); /* the handler's incq */
+        ASSERT_TRUE(bit(b, 0x1f));             /* its interrupt frames below 0x20000 */
+        ASSERT_TRUE(!bit(b, 0x80));
+        printf("# %zu pages dirty after two ticks\n", bits(b, words));
+        ASSERT_OK(vid_dirty_log_get(p, b, words));
+        ASSERT_EQ(bits(b, words), 0u); /* paused: nothing new */
+        ASSERT_OK(gm_write(p, 0x50000 + 10, "x", 1));
+        ASSERT_OK(gm_write(p, 0x60ff0, "0123456789abcdefghij", 20)); /* crosses into 0x61 */
+        ASSERT_OK(vid_dirty_log_get(p, b, words));
+        ASSERT_EQ(bits(b, words), 3u);
+        ASSERT_TRUE(bit(b, 0x50) && bit(b, 0x60) && bit(b, 0x61));
+        ASSERT_OK(vid_dirty_log_stop(p));
+        ASSERT_OK(gm_write(p, 0x70000, "y", 1)); /* not tracking: not marked, no error */
+        ASSERT_OK(vid_dirty_log_start(p));
+        ASSERT_OK(vid_dirty_log_get(p, b, words));
+        ASSERT_TRUE(!bit(b, 0x70));
+        free(b);
+        vid_partition_request_stop(p, DONE_STATUS, "test over");
+        vid_partition_join(p);
+        vid_partition_destroy(p);
+}
+
+/* Damaged VP sections are refused by the pure decoder with a sentence. */
+TEST(vp_section_checks) {
+        TEST_REQUIRE_KVM();
+        struct rec r = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        struct vid_partition *p = make(&r, RAM_BYTES);
+        struct vid_vp_state *st = malloc(sizeof *st), *back = malloc(sizeof *back);
+        ASSERT_OK(vid_vp_state_get(vid_partition_vp(p, 0), st));
+        char err[256];
+        int fd = memfd_create("s", MFD_CLOEXEC);
+        struct vmstate_writer *w;
+        ASSERT_OK(vmstate_writer_new(fd, 0, &w));
+        ASSERT_OK(vmstate_encode(w, &vid_vp_state_desc, 0, st));
+        st->mp_state = 9;
+        ASSERT_OK(vmstate_encode(w, &vid_vp_state_desc, 1, st));
+        st->mp_state = 0;
+        st->n_msr_value--;
+        ASSERT_OK(vmstate_encode(w, &vid_vp_state_desc, 2, st));
+        st->n_msr_value++;
+        st->xsave_len = 100;
+        ASSERT_OK(vmstate_encode(w, &vid_vp_state_desc, 3, st));
+        ASSERT_OK(vmstate_finish(w));
+        size_t len = (size_t)vmstate_written(w);
+        vmstate_writer_free(w);
+        uint8_t *buf = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+        struct vmstate_section secs[8];
+        struct vmstate_header h;
+        ASSERT_EQ(vmstate_index(buf, len, &h, secs, 8, err, sizeof err), 4);
+        ASSERT_OK(vid_vp_state_decode(&secs[0], back, err, sizeof err));
+        ASSERT_EQ(back->gprs[16], st->gprs[16]);
+        ASSERT_EQ(back->n_msr_index, st->n_msr_index);
+        ASSERT_TRUE(memcmp(back->lapic, st->lapic, sizeof st->lapic) == 0);
+        ASSERT_ERROR(vid_vp_state_decode(&secs[1], back, err, sizeof err), EINVAL);
+        ASSERT_NOT_NULL(strstr(err, "MP state"));
+        ASSERT_ERROR(vid_vp_state_decode(&secs[2], back, err, sizeof err), EINVAL);
+        ASSERT_NOT_NULL(strstr(err, "MSRs"));
+        ASSERT_ERROR(vid_vp_state_decode(&secs[3], back, err, sizeof err), EINVAL);
+        ASSERT_NOT_NULL(strstr(err, "XSAVE"));
+        munmap(buf, len);
+        close(fd);
+        free(st);
+        free(back);
+        vid_partition_destroy(p);
+}
+
+TEST_MAIN()

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: MIT
+/* Dirty-page tracking for live migration (vid.h, "dirty pages"): KVM's
+ * dirty log for what the vCPUs write, and a bitmap of our own for what the
+ * host writes into guest RAM (gm_write, and devices that write through
+ * their mappings and say so with vid_mark_dirty). Both are indexed by
+ * page of guest RAM as one array (below the MMIO hole, then from 4 GiB),
+ * the numbering the saved-state RAM section uses. */
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "common/macro.h"
+#include "internal.h"
+
+size_t vid_dirty_bitmap_words(const struct vid_partition *p) {
+        return DIV_ROUND_UP(p->ram_bytes >> VID_PAGE_SHIFT, 64);
+}
+
+int vid_dirty_log_start(struct vid_partition *p) {
+        if (atomic_load(&p->dirty_active))
+                return -EALREADY;
+        if (!p->dirty_user) {
+                p->dirty_user = calloc(vid_dirty_bitmap_words(p), sizeof *p->dirty_user);
+                if (!p->dirty_user)
+                        return -ENOMEM;
+        }
+        int r = vid_memory_set_flags(p, KVM_MEM_LOG_DIRTY_PAGES);
+        if (r < 0)
+                return r;
+        atomic_store(&p->dirty_active, true);
+        return 0;
+}
+
+int vid_dirty_log_stop(struct vid_partition *p) {
+        if (!atomic_load(&p->dirty_active))
+                return 0;
+        atomic_store(&p->dirty_active, false);
+        return vid_memory_set_flags(p, 0);
+}
+
+void vid_mark_dirty(struct vid_partition *p, uint64_t gpa, uint64_t len) {
+        if (!atomic_load_explicit(&p->dirty_active, memory_order_acquire) || len == 0)
+                return;
+        for (size_t i = 0; i < p->n_regions; i++) {
+                const struct ram_region *r = &p->regions[i];
+                uint64_t from = MAX(gpa, r->gpa), end;
+                if (ADD_OVERFLOW(gpa, len, &end))
+                        end = UINT64_MAX;
+                end = MIN(end, r->gpa + r->size);
+                for (uint64_t a = ALIGN_DOWN(from, VID_PAGE_SIZE); a < end; a += VID_PAGE_SIZE) {
+                        uint64_t page = (r->memfd_offset + (a - r->gpa)) >> VID_PAGE_SHIFT;
+                        atomic_fetch_or_explicit(&p->dirty_user[page / 64], 1ull << (page % 64),
+                                                 memory_order_relaxed);
+                }
+        }
+}
+
+int vid_dirty_log_get(struct vid_partition *p, uint64_t *bitmap, size_t n_words) {
+        size_t words = vid_dirty_bitmap_words(p);
+        if (!atomic_load(&p->dirty_active))
+                return -EINVAL;
+        if (n_words < words)
+                return -ENOSPC;
+        memset(bitmap, 0, n_words * sizeof *bitmap);
+        for (size_t i = 0; i < p->n_regions; i++) {
+                const struct ram_region *r = &p->regions[i];
+                size_t pages = r->size >> VID_PAGE_SHIFT;
+                uint64_t *slot = calloc(DIV_ROUND_UP(pages, 64), sizeof *slot);
+                if (!slot)
+                        return -ENOMEM;
+                struct kvm_dirty_log log = { .slot = (uint32_t)i, .dirty_bitmap = slot };
+                if (ioctl(p->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
+                        int e = errno;
+                        free(slot);
+                        return -e;
+                }
+                /* Both region starts are page-aligned multiples of 2 MiB in
+                 * RAM offsets, so slot words map onto whole bitmap words. */
+                size_t first = (size_t)(r->memfd_offset >> VID_PAGE_SHIFT) / 64;
+                for (size_t w = 0; w < DIV_ROUND_UP(pages, 64); w++)
+                        bitmap[first + w] |= slot[w];
+                free(slot);
+        }
+        for (size_t w = 0; w < words; w++)
+                bitmap[w] |= atomic_exchange_explicit(&p->dirty_user[w], 0, memory_order_relaxed);
+        return 0;
+}

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/* The guest-visible state vid owns, as plain data (docs/saved-state.md,
+ * sections "VP", "PART", "RAM"): each vCPU's architectural state, the
+ * partition's interrupt controllers and clock, and guest RAM. Capture and
+ * apply need the partition paused (or not yet started); encode/decode are
+ * pure and fuzzed (tests/fuzz/fuzz-vid-state.c).
+ *
+ * The values are architectural (registers, the XSAVE image in the standard
+ * format, the 1 KiB local APIC register page, MSRs by index) or, for the
+ * PIC and IOAPIC, KVM's documented layouts. Host quirks never reach the
+ * file: on a PVM host the guest's own LSTAR is saved, not the syscall
+ * trampoline's address, and the trampoline is set up again on apply. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/vmstate.h"
+
+struct vid_partition;
+struct vid_vp;
+
+#define VID_STATE_TAG_VP VMSTATE_TAG('V', 'P', ' ', ' ')
+#define VID_STATE_TAG_PART VMSTATE_TAG('P', 'A', 'R', 'T')
+#define VID_STATE_TAG_RAM VMSTATE_TAG('R', 'A', 'M', ' ')
+
+#define VID_STATE_XSAVE_MAX 16384u /* KVM_GET_XSAVE2's size with AMX tiles is 11008 */
+#define VID_STATE_XSAVE_MIN 576u   /* legacy area + XSAVE header */
+#define VID_STATE_MSRS_MAX 320u
+#define VID_STATE_XCRS_MAX 16u
+#define VID_STATE_LAPIC_SIZE 1024u
+#define VID_STATE_SEGMENTS 8u /* cs ds es fs gs ss tr ldt */
+
+/* enum for mp_state (KVM's values, which are the architectural activity
+ * states plus SIPI wait). */
+enum {
+        VID_MP_RUNNABLE = 0,
+        VID_MP_UNINITIALIZED = 1,
+        VID_MP_INIT_RECEIVED = 2,
+        VID_MP_HALTED = 3,
+        VID_MP_SIPI_RECEIVED = 4,
+        VID_MP_MAX = VID_MP_SIPI_RECEIVED,
+};
+
+struct vid_vp_state {
+        /* rax rbx rcx rdx rsi rdi rsp rbp r8..r15 rip rflags */
+        uint64_t gprs[18];
+        uint32_t n_gprs;
+        /* Segments in the order above: base, limit, and selector | type << 16
+         * | present << 20 | dpl << 21 | db << 23 | s << 24 | l << 25 | g << 26
+         * | avl << 27 | unusable << 28. */
+        uint64_t seg_base[VID_STATE_SEGMENTS];
+        uint32_t seg_limit[VID_STATE_SEGMENTS];
+        uint32_t seg_attr[VID_STATE_SEGMENTS];
+        uint32_t n_seg_base, n_seg_limit, n_seg_attr;
+        uint64_t gdt_base, idt_base;
+        uint32_t gdt_limit, idt_limit;
+        uint64_t cr0, cr2, cr3, cr4, cr8, efer, apic_base;
+        /* The XSAVE image (standard format), as long as the host's. */
+        uint8_t xsave[VID_STATE_XSAVE_MAX];
+        uint32_t xsave_len;
+        uint32_t xcr_index[VID_STATE_XCRS_MAX];
+        uint64_t xcr_value[VID_STATE_XCRS_MAX];
+        uint32_t n_xcr_index, n_xcr_value;
+        uint8_t lapic[VID_STATE_LAPIC_SIZE];
+        /* Pending and injected events (an exception, an interrupt, an NMI,
+         * the interrupt shadow) at the instruction boundary the VP stopped on. */
+        bool exc_injected, exc_pending, exc_has_error_code, exc_has_payload;
+        uint8_t exc_vector;
+        uint32_t exc_error_code;
+        uint64_t exc_payload;
+        bool irq_injected, irq_soft;
+        uint8_t irq_vector;
+        uint8_t interrupt_shadow;
+        bool nmi_injected, nmi_pending, nmi_masked;
+        uint32_t sipi_vector;
+        uint32_t mp_state;
+        uint64_t dr[4], dr6, dr7;
+        uint32_t n_dr;
+        /* Every MSR the host's KVM lists as state (KVM_GET_MSR_INDEX_LIST)
+         * that it can read, in the order they are applied (TSC first,
+         * TSC_DEADLINE last). */
+        uint32_t msr_index[VID_STATE_MSRS_MAX];
+        uint64_t msr_value[VID_STATE_MSRS_MAX];
+        uint32_t n_msr_index, n_msr_value;
+};
+
+struct vid_partition_state {
+        uint32_t n_vps;
+        uint64_t ram_bytes;
+        uint32_t tsc_khz;
+        /* KVM's struct kvm_pic_state (master, slave) and kvm_ioapic_state. */
+        uint8_t pic[2][16];
+        uint8_t ioapic[216];
+        uint64_t clock_ns; /* KVM clock */
+};
+
+extern const struct vmstate_desc vid_vp_state_desc;
+extern const struct vmstate_desc vid_partition_state_desc;
+
+/* The VP's state now (partition paused or not started). */
+int vid_vp_state_get(struct vid_vp *vp, struct vid_vp_state *st);
+/* Applies st (checked by vid_vp_state_check) to the VP. */
+int vid_vp_state_set(struct vid_vp *vp, const struct vid_vp_state *st, char *err, size_t errlen);
+
+int vid_partition_state_get(struct vid_partition *p, struct vid_partition_state *st);
+/* Refuses a state that does not fit this partition (VP count, RAM size,
+ * TSC frequency KVM cannot scale to) with a sentence. */
+int vid_partition_state_set(struct vid_partition *p, const struct vid_partition_state *st, char *err,
+                            size_t errlen);
+
+/* Pure: section -> struct, with the checks encode guarantees (array counts
+ * in pairs, sizes, enum ranges, a valid XSAVE header). */
+int vid_vp_state_decode(const struct vmstate_section *s, struct vid_vp_state *out, char *err, size_t errlen);
+int vid_partition_state_decode(const struct vmstate_section *s, struct vid_partition_state *out, char *err,
+                               size_t errlen);
+
+/* Every section vid owns, in order: PART, one VP per vCPU, RAM. */
+int vid_state_save(struct vid_partition *p, struct vmstate_writer *w);
+/* Applies PART, each VP and RAM from an index made by vmstate_index(). The
+ * partition must be fresh (created with the saved VP count and RAM size,
+ * not started). */
+int vid_state_restore(struct vid_partition *p, const struct vmstate_section *secs, size_t n, char *err,
+                      size_t errlen);
+
+/* Guest RAM (RAM section). Pages the guest never touched are holes in the
+ * memfd and are not written; the payload is
+ *   u64 ram_bytes, then extents: u64 offset, u64 length, length bytes.
+ * The offset is into guest RAM as one array (the part below the MMIO hole,
+ * then the part from 4 GiB; vid_ram_regions()), page-aligned, extents in
+ * increasing order without overlap. ram_save writes the bulk section;
+ * ram_check validates a payload against a RAM size (pure); ram_load
+ * copies the extents into guest RAM. */
+int vid_ram_save(struct vid_partition *p, struct vmstate_writer *w);
+int vid_ram_check(const struct vmstate_section *s, uint64_t ram_bytes, char *err, size_t errlen);
+int vid_ram_load(struct vid_partition *p, const struct vmstate_section *s, char *err, size_t errlen);

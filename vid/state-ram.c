@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: MIT
+/* Guest RAM in the saved state (the RAM section, vid/state.h) and the
+ * order in which vid writes and applies its sections.
+ *
+ * RAM is written sparsely: guest RAM is a memfd, pages the guest never
+ * touched are holes in it (SEEK_DATA/SEEK_HOLE find them without reading
+ * a byte), and only the data extents go into the file. A restore copies
+ * the extents into the fresh partition's memfd, whose holes stay holes. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/macro.h"
+#include "internal.h"
+#include "vid/state.h"
+
+#define RAM_VERSION 1
+#define RAM_EXTENT_HEADER 16u
+
+static int seterr(char *err, size_t errlen, int r, const char *fmt, ...) _printf_(4, 5);
+static int seterr(char *err, size_t errlen, int r, const char *fmt, ...) {
+        if (err && errlen) {
+                va_list ap;
+                va_start(ap, fmt);
+                vsnprintf(err, errlen, fmt, ap);
+                va_end(ap);
+        }
+        return r;
+}
+
+static void put_le64(uint8_t *b, uint64_t v) {
+        for (int i = 0; i < 8; i++)
+                b[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const uint8_t *b) {
+        uint64_t v = 0;
+        for (int i = 7; i >= 0; i--)
+                v = v << 8 | b[i];
+        return v;
+}
+
+struct extent {
+        uint64_t offset, length;
+};
+
+/* The memfd's data extents, page-aligned (a filesystem without hole
+ * tracking reports everything as data, which is correct, just larger). */
+static int data_extents(struct vid_partition *p, struct extent **out, size_t *n_out) {
+        struct extent *ext = NULL;
+        size_t n = 0, cap = 0;
+        off_t pos = 0, end = (off_t)p->ram_bytes;
+        while (pos < end) {
+                off_t data = lseek(p->memfd, pos, SEEK_DATA);
+                if (data < 0) {
+                        if (errno == ENXIO)
+                                break; /* no data after pos */
+                        free(ext);
+                        return -errno;
+                }
+                off_t hole = lseek(p->memfd, data, SEEK_HOLE);
+                if (hole < 0) {
+                        free(ext);
+                        return -errno;
+                }
+                uint64_t from = ALIGN_DOWN((uint64_t)data, VID_PAGE_SIZE);
+                uint64_t to = MIN(ALIGN_UP((uint64_t)hole, VID_PAGE_SIZE), p->ram_bytes);
+                if (n && ext[n - 1].offset + ext[n - 1].length >= from) {
+                        ext[n - 1].length = to - ext[n - 1].offset; /* touching: merge */
+                } else {
+                        if (n == cap) {
+                                size_t nc = cap ? cap * 2 : 64;
+                                struct extent *ne = realloc(ext, nc * sizeof *ne);
+                                if (!ne) {
+                                        free(ext);
+                                        return -ENOMEM;
+                                }
+                                ext = ne, cap = nc;
+                        }
+                        ext[n++] = (struct extent){ from, to - from };
+                }
+                pos = (off_t)to;
+        }
+        *out = ext;
+        *n_out = n;
+        return 0;
+}
+
+int vid_ram_save(struct vid_partition *p, struct vmstate_writer *w) {
+        struct extent *ext;
+        size_t n;
+        int r = data_extents(p, &ext, &n);
+        if (r < 0)
+                return r;
+        uint64_t total = 8;
+        for (size_t i = 0; i < n; i++)
+                total += RAM_EXTENT_HEADER + ext[i].length;
+        uint8_t hdr[RAM_EXTENT_HEADER];
+        put_le64(hdr, p->ram_bytes);
+        r = vmstate_bulk_begin(w, VID_STATE_TAG_RAM, 0, RAM_VERSION, total);
+        if (r == 0)
+                r = vmstate_bulk_write(w, hdr, 8);
+        for (size_t i = 0; i < n && r == 0; i++) {
+                put_le64(hdr, ext[i].offset);
+                put_le64(hdr + 8, ext[i].length);
+                r = vmstate_bulk_write(w, hdr, sizeof hdr);
+                if (r == 0)
+                        r = vmstate_bulk_write(w, p->ram + ext[i].offset, ext[i].length);
+        }
+        free(ext);
+        return r < 0 ? r : vmstate_bulk_end(w);
+}
+
+/* Walks the extents of a RAM payload; each (offset, length, data) goes to
+ * fn when it is not NULL. Pure apart from fn. */
+static int ram_walk(const struct vmstate_section *s, uint64_t ram_bytes, char *err, size_t errlen,
+                    void (*fn)(void *opaque, uint64_t offset, const uint8_t *data, uint64_t length), void *opaque) {
+        if (s->tag != VID_STATE_TAG_RAM || s->version == 0 || s->version > RAM_VERSION)
+                return seterr(err, errlen, -EINVAL, "section RAM: version %u is not one this build reads (1..%u)",
+                              s->version, RAM_VERSION);
+        if (s->length < 8)
+                return seterr(err, errlen, -EINVAL, "section RAM: payload too short");
+        uint64_t saved = get_le64(s->payload);
+        if (saved != ram_bytes)
+                return seterr(err, errlen, -EINVAL, "section RAM: %llu MiB saved, the VM has %llu MiB",
+                              (unsigned long long)(saved >> 20), (unsigned long long)(ram_bytes >> 20));
+        uint64_t off = 8, prev_end = 0;
+        while (off < s->length) {
+                if (s->length - off < RAM_EXTENT_HEADER)
+                        return seterr(err, errlen, -EINVAL, "section RAM: extent header cut at byte %llu",
+                                      (unsigned long long)off);
+                uint64_t at = get_le64(s->payload + off), len = get_le64(s->payload + off + 8), end;
+                off += RAM_EXTENT_HEADER;
+                if (!IS_ALIGNED(at, VID_PAGE_SIZE) || !IS_ALIGNED(len, VID_PAGE_SIZE) || len == 0 ||
+                    ADD_OVERFLOW(at, len, &end) || at < prev_end || end > ram_bytes)
+                        return seterr(err, errlen, -EINVAL,
+                                      "section RAM: extent at 0x%llx, %llu bytes: not page-aligned, out of "
+                                      "order or beyond RAM",
+                                      (unsigned long long)at, (unsigned long long)len);
+                if (s->length - off < len)
+                        return seterr(err, errlen, -EINVAL, "section RAM: extent at 0x%llx cut short",
+                                      (unsigned long long)at);
+                if (fn)
+                        fn(opaque, at, s->payload + off, len);
+                off += len;
+                prev_end = end;
+        }
+        return 0;
+}
+
+int vid_ram_check(const struct vmstate_section *s, uint64_t ram_bytes, char *err, size_t errlen) {
+        return ram_walk(s, ram_bytes, err, errlen, NULL, NULL);
+}
+
+static void copy_extent(void *opaque, uint64_t offset, const uint8_t *data, uint64_t length) {
+        struct vid_partition *p = opaque;
+        memcpy(p->ram + offset, data, length);
+}
+
+int vid_ram_load(struct vid_partition *p, const struct vmstate_section *s, char *err, size_t errlen) {
+        /* Checked in full first: a bad extent must not leave RAM half-written. */
+        int r = ram_walk(s, p->ram_bytes, err, errlen, NULL, NULL);
+        return r < 0 ? r : ram_walk(s, p->ram_bytes, err, errlen, copy_extent, p);
+}
+
+/* ---- every vid section ------------------------------------------------- */
+
+int vid_state_save(struct vid_partition *p, struct vmstate_writer *w) {
+        if (p->started && !vid_partition_is_paused(p) && vid_partition_stop_requested(p, NULL, 0) < 0)
+                return -EBUSY;
+        struct vid_partition_state ps;
+        int r = vid_partition_state_get(p, &ps);
+        if (r == 0)
+                r = vmstate_encode(w, &vid_partition_state_desc, 0, &ps);
+        struct vid_vp_state *st = r == 0 ? malloc(sizeof *st) : NULL;
+        if (r == 0 && !st)
+                r = -ENOMEM;
+        for (unsigned i = 0; r == 0 && i < p->n_vps; i++) {
+                r = vid_vp_state_get(p->vps[i], st);
+                if (r == 0)
+                        r = vmstate_encode(w, &vid_vp_state_desc, i, st);
+        }
+        free(st);
+        return r < 0 ? r : vid_ram_save(p, w);
+}
+
+int vid_state_restore(struct vid_partition *p, const struct vmstate_section *secs, size_t n, char *err,
+                      size_t errlen) {
+        if (p->started)
+                return seterr(err, errlen, -EBUSY, "the partition already ran");
+        const struct vmstate_section *part = vmstate_find(secs, n, VID_STATE_TAG_PART, 0);
+        const struct vmstate_section *ram = vmstate_find(secs, n, VID_STATE_TAG_RAM, 0);
+        if (!part || !ram)
+                return seterr(err, errlen, -EINVAL, "the state has no %s section", part ? "RAM" : "PART");
+        struct vid_partition_state ps;
+        int r = vid_partition_state_decode(part, &ps, err, errlen);
+        if (r == 0)
+                r = vid_state_fits(p, &ps, err, errlen);
+        if (r < 0)
+                return r;
+        /* Every VP section decodes before anything is applied. */
+        struct vid_vp_state *st = calloc(p->n_vps, sizeof *st);
+        if (!st)
+                return -ENOMEM;
+        for (unsigned i = 0; r == 0 && i < p->n_vps; i++) {
+                const struct vmstate_section *s = vmstate_find(secs, n, VID_STATE_TAG_VP, i);
+                r = s ? vid_vp_state_decode(s, &st[i], err, errlen)
+                      : seterr(err, errlen, -EINVAL, "the state has no section for vCPU %u", i);
+        }
+        if (r == 0)
+                r = vid_ram_check(ram, p->ram_bytes, err, errlen);
+        if (r == 0)
+                r = vid_partition_state_set(p, &ps, err, errlen);
+        if (r == 0)
+                r = vid_ram_load(p, ram, err, errlen);
+        for (unsigned i = 0; r == 0 && i < p->n_vps; i++)
+                r = vid_vp_state_set(p->vps[i], &st[i], err, errlen);
+        free(st);
+        return r;
+}
