@@ -89,8 +89,8 @@ static int data_extents(struct vid_partition *p, struct extent **out, size_t *n_
 }
 
 int vid_ram_save(struct vid_partition *p, struct vmstate_writer *w) {
-        struct extent *ext;
-        size_t n;
+        struct extent *ext = NULL;
+        size_t n = 0;
         int r = data_extents(p, &ext, &n);
         if (r < 0)
                 return r;

@@ -214,8 +214,8 @@ out:
 }
 
 static int msrs_get(struct vid_vp *vp, struct vid_vp_state *st) {
-        const uint32_t *idx;
-        size_t n;
+        const uint32_t *idx = NULL;
+        size_t n = 0;
         int r = state_msrs(vp, &idx, &n);
         if (r < 0)
                 return r;
