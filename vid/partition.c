@@ -41,17 +41,6 @@ static const struct required_cap required_caps[] = {
         { KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID", 1 },
 };
 
-static int seterr(char *err, size_t errlen, int r, const char *fmt, ...) _printf_(4, 5);
-static int seterr(char *err, size_t errlen, int r, const char *fmt, ...) {
-        if (err && errlen) {
-                va_list ap;
-                va_start(ap, fmt);
-                vsnprintf(err, errlen, fmt, ap);
-                va_end(ap);
-        }
-        return r;
-}
-
 static int msr_ranges_set(struct vid_partition *p, const struct vid_msr_range *ranges, size_t n);
 
 static int check_caps(struct vid_partition *p, unsigned n_vps, char *err, size_t errlen) {
@@ -59,13 +48,13 @@ static int check_caps(struct vid_partition *p, unsigned n_vps, char *err, size_t
                 int v = ioctl(p->kvm_fd, KVM_CHECK_EXTENSION, required_caps[i].cap);
                 if (v < required_caps[i].min ||
                     (required_caps[i].min > 1 && (v & required_caps[i].min) != required_caps[i].min))
-                        return seterr(err, errlen, -ENOTSUP, "KVM lacks %s (required)", required_caps[i].name);
+                        return errorf(err, errlen, -ENOTSUP, "KVM lacks %s (required)", required_caps[i].name);
         }
         int max = ioctl(p->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
         if (max <= 0)
                 max = ioctl(p->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
         if (max > 0 && (unsigned)max < n_vps)
-                return seterr(err, errlen, -ENOTSUP, "KVM supports only %d vCPUs, %u requested", max, n_vps);
+                return errorf(err, errlen, -ENOTSUP, "KVM supports only %d vCPUs, %u requested", max, n_vps);
         return 0;
 }
 
@@ -73,9 +62,9 @@ int vid_partition_create(const struct vid_partition_config *cfg, struct vid_part
                          size_t errlen) {
         int r;
         if (!cfg || cfg->n_vps == 0 || cfg->n_vps > VID_MAX_VPS)
-                return seterr(err, errlen, -EINVAL, "vCPU count must be 1..%u", VID_MAX_VPS);
+                return errorf(err, errlen, -EINVAL, "vCPU count must be 1..%u", VID_MAX_VPS);
         if (cfg->ram_bytes == 0 || !IS_ALIGNED(cfg->ram_bytes, 2u << 20))
-                return seterr(err, errlen, -EINVAL, "RAM size must be a non-zero multiple of 2 MiB");
+                return errorf(err, errlen, -EINVAL, "RAM size must be a non-zero multiple of 2 MiB");
 
         struct vid_partition *p = calloc(1, sizeof *p);
         if (!p)
@@ -88,11 +77,11 @@ int vid_partition_create(const struct vid_partition_config *cfg, struct vid_part
 
         p->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
         if (p->kvm_fd < 0) {
-                r = seterr(err, errlen, -errno, "cannot open /dev/kvm: %s", strerror(errno));
+                r = errorf(err, errlen, -errno, "cannot open /dev/kvm: %s", strerror(errno));
                 goto fail;
         }
         if (ioctl(p->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
-                r = seterr(err, errlen, -ENOTSUP, "unsupported KVM API version");
+                r = errorf(err, errlen, -ENOTSUP, "unsupported KVM API version");
                 goto fail;
         }
         r = check_caps(p, cfg->n_vps, err, errlen);
@@ -101,27 +90,27 @@ int vid_partition_create(const struct vid_partition_config *cfg, struct vid_part
         p->pvm = vid_pvm_detect();
         int mmap_size = ioctl(p->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
         if (mmap_size <= 0) {
-                r = seterr(err, errlen, -EIO, "KVM_GET_VCPU_MMAP_SIZE failed");
+                r = errorf(err, errlen, -EIO, "KVM_GET_VCPU_MMAP_SIZE failed");
                 goto fail;
         }
         p->vcpu_mmap_size = (size_t)mmap_size;
 
         p->vm_fd = ioctl(p->kvm_fd, KVM_CREATE_VM, 0);
         if (p->vm_fd < 0) {
-                r = seterr(err, errlen, -errno, "KVM_CREATE_VM: %s", strerror(errno));
+                r = errorf(err, errlen, -errno, "KVM_CREATE_VM: %s", strerror(errno));
                 goto fail;
         }
         /* VT-x needs these three pages somewhere the guest will not use; the
          * top of the MMIO hole below the BIOS area is free in our layout. */
         if (ioctl(p->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){ 0xfeffc000 }) < 0 ||
             ioctl(p->vm_fd, KVM_SET_TSS_ADDR, 0xfeffd000UL) < 0) {
-                r = seterr(err, errlen, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+                r = errorf(err, errlen, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
                 goto fail;
         }
         struct kvm_enable_cap msr_cap = { .cap = KVM_CAP_X86_USER_SPACE_MSR,
                                           .args[0] = KVM_MSR_EXIT_REASON_FILTER };
         if (ioctl(p->vm_fd, KVM_ENABLE_CAP, &msr_cap) < 0) {
-                r = seterr(err, errlen, -errno, "enabling KVM_CAP_X86_USER_SPACE_MSR: %s", strerror(errno));
+                r = errorf(err, errlen, -errno, "enabling KVM_CAP_X86_USER_SPACE_MSR: %s", strerror(errno));
                 goto fail;
         }
         /* The MSR filter first: KVM_X86_SET_MSR_FILTER waits for a normal
@@ -131,7 +120,7 @@ int vid_partition_create(const struct vid_partition_config *cfg, struct vid_part
         if (cfg->n_msr_ranges) {
                 r = msr_ranges_set(p, cfg->msr_ranges, cfg->n_msr_ranges);
                 if (r < 0) {
-                        seterr(err, errlen, r, "invalid MSR ranges in the partition config");
+                        errorf(err, errlen, r, "invalid MSR ranges in the partition config");
                         goto fail;
                 }
         }
@@ -139,22 +128,22 @@ int vid_partition_create(const struct vid_partition_config *cfg, struct vid_part
                 vid_pvm_prepare(p);
         r = vid_msr_filter_apply(p);
         if (r < 0) {
-                seterr(err, errlen, r, "KVM_X86_SET_MSR_FILTER: %s", strerror(-r));
+                errorf(err, errlen, r, "KVM_X86_SET_MSR_FILTER: %s", strerror(-r));
                 goto fail;
         }
         r = vid_memory_init(p, cfg->ram_bytes, cfg->hugepages);
         if (r < 0) {
-                seterr(err, errlen, r, "allocating %llu MiB of guest RAM: %s",
+                errorf(err, errlen, r, "allocating %llu MiB of guest RAM: %s",
                        (unsigned long long)(cfg->ram_bytes >> 20), strerror(-r));
                 goto fail;
         }
         if (ioctl(p->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-                r = seterr(err, errlen, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+                r = errorf(err, errlen, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
                 goto fail;
         }
         r = vid_irq_init(p);
         if (r < 0) {
-                seterr(err, errlen, r, "setting up interrupt routing: %s", strerror(-r));
+                errorf(err, errlen, r, "setting up interrupt routing: %s", strerror(-r));
                 goto fail;
         }
         int khz = ioctl(p->vm_fd, KVM_GET_TSC_KHZ, 0);
@@ -168,7 +157,7 @@ int vid_partition_create(const struct vid_partition_config *cfg, struct vid_part
         for (unsigned i = 0; i < cfg->n_vps; i++) {
                 r = vid_vp_create(p, i, &p->vps[i]);
                 if (r < 0) {
-                        seterr(err, errlen, r, "creating vCPU %u: %s", i, strerror(-r));
+                        errorf(err, errlen, r, "creating vCPU %u: %s", i, strerror(-r));
                         goto fail;
                 }
                 p->n_vps++;
@@ -184,7 +173,7 @@ int vid_partition_create(const struct vid_partition_config *cfg, struct vid_part
                 r = vid_cpuid_set(p, e, (size_t)r);
         free(e);
         if (r < 0) {
-                seterr(err, errlen, r, "setting CPUID: %s", strerror(-r));
+                errorf(err, errlen, r, "setting CPUID: %s", strerror(-r));
                 goto fail;
         }
         *out = p;

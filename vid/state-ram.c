@@ -7,28 +7,16 @@
  * a byte), and only the data extents go into the file. A restore copies
  * the extents into the fresh partition's memfd, whose holes stay holes. */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/macro.h"
 #include "internal.h"
 #include "vid/state.h"
 
 #define RAM_VERSION 1
 #define RAM_EXTENT_HEADER 16u
-
-static int seterr(char *err, size_t errlen, int r, const char *fmt, ...) _printf_(4, 5);
-static int seterr(char *err, size_t errlen, int r, const char *fmt, ...) {
-        if (err && errlen) {
-                va_list ap;
-                va_start(ap, fmt);
-                vsnprintf(err, errlen, fmt, ap);
-                va_end(ap);
-        }
-        return r;
-}
 
 static void put_le64(uint8_t *b, uint64_t v) {
         for (int i = 0; i < 8; i++)
@@ -118,29 +106,29 @@ int vid_ram_save(struct vid_partition *p, struct vmstate_writer *w) {
 static int ram_walk(const struct vmstate_section *s, uint64_t ram_bytes, char *err, size_t errlen,
                     void (*fn)(void *opaque, uint64_t offset, const uint8_t *data, uint64_t length), void *opaque) {
         if (s->tag != VID_STATE_TAG_RAM || s->version == 0 || s->version > RAM_VERSION)
-                return seterr(err, errlen, -EINVAL, "section RAM: version %u is not one this build reads (1..%u)",
+                return errorf(err, errlen, -EINVAL, "section RAM: version %u is not one this build reads (1..%u)",
                               s->version, RAM_VERSION);
         if (s->length < 8)
-                return seterr(err, errlen, -EINVAL, "section RAM: payload too short");
+                return errorf(err, errlen, -EINVAL, "section RAM: payload too short");
         uint64_t saved = get_le64(s->payload);
         if (saved != ram_bytes)
-                return seterr(err, errlen, -EINVAL, "section RAM: %llu MiB saved, the VM has %llu MiB",
+                return errorf(err, errlen, -EINVAL, "section RAM: %llu MiB saved, the VM has %llu MiB",
                               (unsigned long long)(saved >> 20), (unsigned long long)(ram_bytes >> 20));
         uint64_t off = 8, prev_end = 0;
         while (off < s->length) {
                 if (s->length - off < RAM_EXTENT_HEADER)
-                        return seterr(err, errlen, -EINVAL, "section RAM: extent header cut at byte %llu",
+                        return errorf(err, errlen, -EINVAL, "section RAM: extent header cut at byte %llu",
                                       (unsigned long long)off);
                 uint64_t at = get_le64(s->payload + off), len = get_le64(s->payload + off + 8), end;
                 off += RAM_EXTENT_HEADER;
                 if (!IS_ALIGNED(at, VID_PAGE_SIZE) || !IS_ALIGNED(len, VID_PAGE_SIZE) || len == 0 ||
                     ADD_OVERFLOW(at, len, &end) || at < prev_end || end > ram_bytes)
-                        return seterr(err, errlen, -EINVAL,
+                        return errorf(err, errlen, -EINVAL,
                                       "section RAM: extent at 0x%llx, %llu bytes: not page-aligned, out of "
                                       "order or beyond RAM",
                                       (unsigned long long)at, (unsigned long long)len);
                 if (s->length - off < len)
-                        return seterr(err, errlen, -EINVAL, "section RAM: extent at 0x%llx cut short",
+                        return errorf(err, errlen, -EINVAL, "section RAM: extent at 0x%llx cut short",
                                       (unsigned long long)at);
                 if (fn)
                         fn(opaque, at, s->payload + off, len);
@@ -189,11 +177,11 @@ int vid_state_save(struct vid_partition *p, struct vmstate_writer *w) {
 int vid_state_restore(struct vid_partition *p, const struct vmstate_section *secs, size_t n, char *err,
                       size_t errlen) {
         if (p->started)
-                return seterr(err, errlen, -EBUSY, "the partition already ran");
+                return errorf(err, errlen, -EBUSY, "the partition already ran");
         const struct vmstate_section *part = vmstate_find(secs, n, VID_STATE_TAG_PART, 0);
         const struct vmstate_section *ram = vmstate_find(secs, n, VID_STATE_TAG_RAM, 0);
         if (!part || !ram)
-                return seterr(err, errlen, -EINVAL, "the state has no %s section", part ? "RAM" : "PART");
+                return errorf(err, errlen, -EINVAL, "the state has no %s section", part ? "RAM" : "PART");
         struct vid_partition_state ps;
         int r = vid_partition_state_decode(part, &ps, err, errlen);
         if (r == 0)
@@ -207,7 +195,7 @@ int vid_state_restore(struct vid_partition *p, const struct vmstate_section *sec
         for (unsigned i = 0; r == 0 && i < p->n_vps; i++) {
                 const struct vmstate_section *s = vmstate_find(secs, n, VID_STATE_TAG_VP, i);
                 r = s ? vid_vp_state_decode(s, &st[i], err, errlen)
-                      : seterr(err, errlen, -EINVAL, "the state has no section for vCPU %u", i);
+                      : errorf(err, errlen, -EINVAL, "the state has no section for vCPU %u", i);
         }
         if (r == 0)
                 r = vid_ram_check(ram, p->ram_bytes, err, errlen);

@@ -8,11 +8,10 @@
  * first, TSC_DEADLINE last: KVM ignores a deadline until the LAPIC timer is
  * in TSC-deadline mode), MP state, pending events, debug registers. */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "common/log.h"
 #include "common/macro.h"
 #include "internal.h"
 #include "vid/state.h"
@@ -24,17 +23,6 @@ _Static_assert(sizeof(struct kvm_pic_state) == 16, "kvm_pic_state");
 _Static_assert(sizeof(struct kvm_ioapic_state) == 216, "kvm_ioapic_state");
 _Static_assert(sizeof(struct kvm_lapic_state) == VID_STATE_LAPIC_SIZE, "kvm_lapic_state");
 _Static_assert(sizeof(struct kvm_xsave) <= VID_STATE_XSAVE_MAX, "kvm_xsave");
-
-static int seterr(char *err, size_t errlen, int r, const char *fmt, ...) _printf_(4, 5);
-static int seterr(char *err, size_t errlen, int r, const char *fmt, ...) {
-        if (err && errlen) {
-                va_list ap;
-                va_start(ap, fmt);
-                vsnprintf(err, errlen, fmt, ap);
-                va_end(ap);
-        }
-        return r;
-}
 
 /* ---- descriptors ------------------------------------------------------ */
 
@@ -135,7 +123,7 @@ int vid_vp_state_decode(const struct vmstate_section *s, struct vid_vp_state *ou
         else if (out->gdt_limit > 0xffff || out->idt_limit > 0xffff)
                 bad = "descriptor-table limit above 64 KiB";
         if (bad)
-                return seterr(err, errlen, -EINVAL, "section VP #%u: %s", s->instance, bad);
+                return errorf(err, errlen, -EINVAL, "section VP #%u: %s", s->instance, bad);
         return 0;
 }
 
@@ -146,9 +134,9 @@ int vid_partition_state_decode(const struct vmstate_section *s, struct vid_parti
         if (r < 0)
                 return r;
         if (out->n_vps == 0 || out->n_vps > VID_MAX_VPS)
-                return seterr(err, errlen, -EINVAL, "section PART: %u vCPUs (1..%u)", out->n_vps, VID_MAX_VPS);
+                return errorf(err, errlen, -EINVAL, "section PART: %u vCPUs (1..%u)", out->n_vps, VID_MAX_VPS);
         if (out->ram_bytes == 0 || !IS_ALIGNED(out->ram_bytes, 2u << 20))
-                return seterr(err, errlen, -EINVAL, "section PART: RAM size %llu is not a multiple of 2 MiB",
+                return errorf(err, errlen, -EINVAL, "section PART: RAM size %llu is not a multiple of 2 MiB",
                               (unsigned long long)out->ram_bytes);
         return 0;
 }
@@ -255,7 +243,7 @@ static int msrs_set(struct vid_vp *vp, const struct vid_vp_state *st, const stru
                 if (vid_pvm_msr_restore(vp, st->msr_index[i], v, sregs, &r)) {
                         if (r < 0) {
                                 free(m);
-                                return seterr(err, errlen, r, "vCPU %u: MSR 0x%x: %s", vp->index,
+                                return errorf(err, errlen, r, "vCPU %u: MSR 0x%x: %s", vp->index,
                                               st->msr_index[i], strerror(-r));
                         }
                         continue;
@@ -269,9 +257,9 @@ static int msrs_set(struct vid_vp *vp, const struct vid_vp_state *st, const stru
         uint32_t failed = r >= 0 && (uint32_t)r < k ? m->entries[r].index : 0;
         free(m);
         if (r < 0)
-                return seterr(err, errlen, -e, "vCPU %u: KVM_SET_MSRS: %s", vp->index, strerror(e));
+                return errorf(err, errlen, -e, "vCPU %u: KVM_SET_MSRS: %s", vp->index, strerror(e));
         if ((uint32_t)r < k)
-                return seterr(err, errlen, -EINVAL, "vCPU %u: this host refuses the saved value of MSR 0x%x",
+                return errorf(err, errlen, -EINVAL, "vCPU %u: this host refuses the saved value of MSR 0x%x",
                               vp->index, failed);
         return 0;
 }
@@ -379,7 +367,7 @@ int vid_vp_state_get(struct vid_vp *vp, struct vid_vp_state *st) {
 #define TRY(call, what)                                                                            \
         do {                                                                                       \
                 if ((call) < 0)                                                                    \
-                        return seterr(err, errlen, -errno, "vCPU %u: %s: %s", vp->index, (what), \
+                        return errorf(err, errlen, -errno, "vCPU %u: %s: %s", vp->index, (what), \
                                       strerror(errno));                                           \
         } while (0)
 
@@ -389,11 +377,11 @@ int vid_vp_state_set(struct vid_vp *vp, const struct vid_vp_state *st, char *err
                               x[10], x[11], x[12], x[13], x[14], x[15], x[16], x[17] };
         int r = vid_vp_set_regs(vp, &g);
         if (r < 0)
-                return seterr(err, errlen, r, "vCPU %u: KVM_SET_REGS: %s", vp->index, strerror(-r));
+                return errorf(err, errlen, r, "vCPU %u: KVM_SET_REGS: %s", vp->index, strerror(-r));
 
         int xlen = xsave_size(vp->p);
         if (st->xsave_len > (uint32_t)xlen)
-                return seterr(err, errlen, -EINVAL,
+                return errorf(err, errlen, -EINVAL,
                               "vCPU %u: the saved XSAVE image (%u bytes) is larger than this host's (%d): "
                               "it has processor features this host lacks",
                               vp->index, st->xsave_len, xlen);
@@ -405,7 +393,7 @@ int vid_vp_state_set(struct vid_vp *vp, const struct vid_vp_state *st, char *err
         int e = errno;
         free(xs);
         if (r < 0)
-                return seterr(err, errlen, -e, "vCPU %u: KVM_SET_XSAVE: %s (a feature in the image this host lacks?)",
+                return errorf(err, errlen, -e, "vCPU %u: KVM_SET_XSAVE: %s (a feature in the image this host lacks?)",
                               vp->index, strerror(e));
         if (st->n_xcr_index) {
                 struct kvm_xcrs xcrs = { .nr_xcrs = st->n_xcr_index };
@@ -422,7 +410,7 @@ int vid_vp_state_set(struct vid_vp *vp, const struct vid_vp_state *st, char *err
                 *sreg_seg(&s, i) = seg_from(st->seg_base[i], st->seg_limit[i], st->seg_attr[i]);
         r = vid_vp_set_sregs(vp, &s);
         if (r < 0)
-                return seterr(err, errlen, r, "vCPU %u: KVM_SET_SREGS: %s", vp->index, strerror(-r));
+                return errorf(err, errlen, r, "vCPU %u: KVM_SET_SREGS: %s", vp->index, strerror(-r));
 
         struct kvm_lapic_state lapic;
         memcpy(lapic.regs, st->lapic, sizeof lapic.regs);
@@ -502,9 +490,9 @@ static bool tsc_khz_close(uint32_t a, uint32_t b) {
 
 int vid_state_fits(const struct vid_partition *p, const struct vid_partition_state *st, char *err, size_t errlen) {
         if (st->n_vps != p->n_vps)
-                return seterr(err, errlen, -EINVAL, "the state has %u vCPUs, this VM %u", st->n_vps, p->n_vps);
+                return errorf(err, errlen, -EINVAL, "the state has %u vCPUs, this VM %u", st->n_vps, p->n_vps);
         if (st->ram_bytes != p->ram_bytes)
-                return seterr(err, errlen, -EINVAL, "the state has %llu MiB of RAM, this VM %llu MiB",
+                return errorf(err, errlen, -EINVAL, "the state has %llu MiB of RAM, this VM %llu MiB",
                               (unsigned long long)(st->ram_bytes >> 20), (unsigned long long)(p->ram_bytes >> 20));
         return 0;
 }
@@ -518,7 +506,7 @@ int vid_partition_state_set(struct vid_partition *p, const struct vid_partition_
                 /* The guest calibrated its clocks to the saved frequency: let KVM scale. */
                 for (unsigned i = 0; i < p->n_vps; i++)
                         if (ioctl(p->vps[i]->fd, KVM_SET_TSC_KHZ, (unsigned long)st->tsc_khz) < 0)
-                                return seterr(err, errlen, -ENOTSUP,
+                                return errorf(err, errlen, -ENOTSUP,
                                               "the guest's TSC ran at %u kHz, this host's at %u kHz, and KVM "
                                               "cannot scale it: %s",
                                               st->tsc_khz, p->tsc_khz, strerror(errno));
@@ -530,9 +518,9 @@ int vid_partition_state_set(struct vid_partition *p, const struct vid_partition_
         if (r == 0)
                 r = irqchip_set(p, KVM_IRQCHIP_IOAPIC, st->ioapic, sizeof st->ioapic);
         if (r < 0)
-                return seterr(err, errlen, r, "KVM_SET_IRQCHIP: %s", strerror(-r));
+                return errorf(err, errlen, r, "KVM_SET_IRQCHIP: %s", strerror(-r));
         struct kvm_clock_data clock = { .clock = st->clock_ns };
         if (ioctl(p->vm_fd, KVM_SET_CLOCK, &clock) < 0)
-                return seterr(err, errlen, -errno, "KVM_SET_CLOCK: %s", strerror(errno));
+                return errorf(err, errlen, -errno, "KVM_SET_CLOCK: %s", strerror(errno));
         return 0;
 }

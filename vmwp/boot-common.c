@@ -6,16 +6,6 @@
 
 #include "boot-internal.h"
 
-int boot_error(char *err, size_t errlen, int r, const char *fmt, ...) {
-        if (err && errlen) {
-                va_list ap;
-                va_start(ap, fmt);
-                vsnprintf(err, errlen, fmt, ap);
-                va_end(ap);
-        }
-        return r;
-}
-
 bool boot_in_ram(const struct boot_guest *g, uint64_t gpa, uint64_t len) {
         uint64_t end;
         if (ADD_OVERFLOW(gpa, len, &end))

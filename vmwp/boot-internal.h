@@ -2,14 +2,11 @@
 /* Helpers shared by the boot loaders (vmwp/boot-*.c). */
 #pragma once
 
-#include <stdarg.h>
 #include <stdio.h>
 
+#include "common/log.h" /* errorf */
 #include "common/macro.h"
 #include "vmwp/boot.h"
-
-/* Writes the sentence into err and returns r (a negative errno). */
-int boot_error(char *err, size_t errlen, int r, const char *fmt, ...) _printf_(4, 5);
 
 /* Writes len bytes of zeros. */
 int boot_write_zeros(const struct boot_guest *g, uint64_t gpa, uint64_t len);

@@ -38,21 +38,21 @@ ASSERT_SIZE(struct boot_params, 4096);
 int boot_linux_parse(const uint8_t *img, size_t len, struct boot_linux_info *out, char *err, size_t errlen) {
         struct setup_header h;
         /* zeroed on every error path: a caller never depends on each
-         * boot_error() returning a negative value to skip reading it */
+         * errorf() returning a negative value to skip reading it */
         *out = (struct boot_linux_info){ 0 };
         if (len < HDR_OFFSET + sizeof h)
-                return boot_error(err, errlen, -ENOEXEC, "not a bzImage (%zu bytes, too short)", len);
+                return errorf(err, errlen, -ENOEXEC, "not a bzImage (%zu bytes, too short)", len);
         memcpy(&h, img + HDR_OFFSET, sizeof h);
         if (h.boot_flag != BOOT_FLAG || h.header != HDR_MAGIC)
-                return boot_error(err, errlen, -ENOEXEC, "not a bzImage (no 0xAA55 boot flag / \"HdrS\" header)");
+                return errorf(err, errlen, -ENOEXEC, "not a bzImage (no 0xAA55 boot flag / \"HdrS\" header)");
         if (h.version < MIN_VERSION)
-                return boot_error(err, errlen, -ENOTSUP,
+                return errorf(err, errlen, -ENOTSUP,
                                   "bzImage boot protocol %u.%02u is too old: 2.12 or newer required",
                                   h.version >> 8, h.version & 0xff);
         if (!(h.loadflags & LOADED_HIGH))
-                return boot_error(err, errlen, -ENOTSUP, "zImage (not loaded high) is not supported");
+                return errorf(err, errlen, -ENOTSUP, "zImage (not loaded high) is not supported");
         if (!(h.xloadflags & XLF_KERNEL_64))
-                return boot_error(err, errlen, -ENOTSUP, "kernel has no 64-bit entry point (XLF_KERNEL_64)");
+                return errorf(err, errlen, -ENOTSUP, "kernel has no 64-bit entry point (XLF_KERNEL_64)");
         *out = (struct boot_linux_info){ .version = h.version, .xloadflags = h.xloadflags,
                                          .setup_sects = h.setup_sects ? h.setup_sects : 4,
                                          .init_size = h.init_size, .kernel_alignment = h.kernel_alignment,
@@ -61,17 +61,17 @@ int boot_linux_parse(const uint8_t *img, size_t len, struct boot_linux_info *out
                                          .relocatable = h.relocatable_kernel != 0 };
         out->setup_size = ((size_t)out->setup_sects + 1) * 512;
         if (len <= out->setup_size)
-                return boot_error(err, errlen, -EINVAL, "bzImage truncated: %zu bytes, setup alone is %zu", len,
+                return errorf(err, errlen, -EINVAL, "bzImage truncated: %zu bytes, setup alone is %zu", len,
                                   out->setup_size);
         out->kernel_size = len - out->setup_size;
         /* syssize counts 16-byte paragraphs of the protected-mode code
          * (rounded up, hence the slack of one paragraph). */
         if ((uint64_t)h.syssize * 16 > (uint64_t)out->kernel_size + 15)
-                return boot_error(err, errlen, -EINVAL, "bzImage truncated: syssize says %llu bytes, file has %zu",
+                return errorf(err, errlen, -EINVAL, "bzImage truncated: syssize says %llu bytes, file has %zu",
                                   (unsigned long long)h.syssize * 16, out->kernel_size);
         if (out->relocatable &&
             (out->kernel_alignment == 0 || (out->kernel_alignment & (out->kernel_alignment - 1))))
-                return boot_error(err, errlen, -EINVAL, "bzImage: kernel_alignment 0x%x is not a power of two",
+                return errorf(err, errlen, -EINVAL, "bzImage: kernel_alignment 0x%x is not a power of two",
                                   out->kernel_alignment);
         /* The header ends at 0x202 + the jump's offset byte (boot.rst). */
         out->header_end = MIN((size_t)0x202 + img[0x201], HDR_OFFSET + sizeof h);
@@ -90,13 +90,13 @@ static int place_kernel(const struct boot_linux_info *k, const struct boot_guest
                 at = ALIGN_UP(at, (uint64_t)k->kernel_alignment);
         if (at < BOOT_HIGH_MEMORY || !boot_in_ram(g, at, need) || at + need > low_end) {
                 if (!k->relocatable)
-                        return boot_error(err, errlen, -ERANGE,
+                        return errorf(err, errlen, -ERANGE,
                                           "kernel needs %llu MiB at 0x%llx, more than the guest's low RAM",
                                           (unsigned long long)(need >> 20), (unsigned long long)at);
                 at = ALIGN_UP((uint64_t)BOOT_HIGH_MEMORY, (uint64_t)k->kernel_alignment);
         }
         if (!boot_in_ram(g, at, need) || at + need > low_end)
-                return boot_error(err, errlen, -ERANGE, "kernel needs %llu KiB from 0x%llx: not enough RAM",
+                return errorf(err, errlen, -ERANGE, "kernel needs %llu KiB from 0x%llx: not enough RAM",
                                   (unsigned long long)(need >> 10), (unsigned long long)at);
         *load = at;
         *span = need;
@@ -109,7 +109,7 @@ static int place_initrd(const struct boot_linux_info *k, const struct boot_guest
                         uint64_t kernel_end, uint64_t *at, char *err, size_t errlen) {
         uint64_t limit = MIN((uint64_t)k->initrd_addr_max + 1, boot_low_ram_end(g));
         if (len > limit || ALIGN_DOWN(limit - len, 4096) < kernel_end)
-                return boot_error(err, errlen, -ERANGE,
+                return errorf(err, errlen, -ERANGE,
                                   "initrd of %zu KiB does not fit between the kernel (ends 0x%llx) and 0x%llx",
                                   len >> 10, (unsigned long long)kernel_end, (unsigned long long)limit);
         *at = ALIGN_DOWN(limit - len, 4096);
@@ -148,10 +148,10 @@ int boot_linux_load(const struct boot_request *req, const struct boot_guest *g, 
         if (r < 0)
                 return r;
         if (!boot_in_ram(g, 0, BOOT_LOW_RESERVED_START))
-                return boot_error(err, errlen, -ERANGE, "Linux boot needs RAM from 0 to 0x%x", BOOT_LOW_RESERVED_START);
+                return errorf(err, errlen, -ERANGE, "Linux boot needs RAM from 0 to 0x%x", BOOT_LOW_RESERVED_START);
         size_t cl = req->cmdline ? strlen(req->cmdline) : 0;
         if (cl > k.cmdline_size || cl >= BOOT_CMDLINE_MAX)
-                return boot_error(err, errlen, -E2BIG, "command line is %zu bytes; the kernel accepts %u", cl,
+                return errorf(err, errlen, -E2BIG, "command line is %zu bytes; the kernel accepts %u", cl,
                                   MIN(k.cmdline_size, BOOT_CMDLINE_MAX - 1));
         uint64_t load = 0, span = 0, initrd_at = 0;
         if ((r = place_kernel(&k, g, &load, &span, err, errlen)) < 0)
@@ -179,7 +179,7 @@ int boot_linux_load(const struct boot_request *req, const struct boot_guest *g, 
         fill_e820(bp, g);
 
         if ((r = write_all(req, g, bp, &k, load, cl)) < 0)
-                return boot_error(err, errlen, r, "writing the kernel into guest memory failed");
+                return errorf(err, errlen, r, "writing the kernel into guest memory failed");
         *entry = (struct boot_entry){ .mode = BOOT_MODE_LONG, .rip = load + ENTRY_64_OFFSET,
                                       .rsi = BOOT_ZERO_PAGE_GPA, .rsp = BOOT_STACK_TOP,
                                       .cr3 = BOOT_PAGE_TABLES_GPA, .gdt_base = BOOT_GDT_GPA, .gdt_limit = 31 };

@@ -83,15 +83,15 @@ static int scan_notes(const uint8_t *img, const struct phdr *p, uint64_t *entry,
                 uint64_t desc_off = name_off + ALIGN_UP((uint64_t)h[0], align);
                 uint64_t next = desc_off + ALIGN_UP((uint64_t)h[1], align);
                 if (desc_off > end || next > end || desc_off + h[1] > end)
-                        return boot_error(err, errlen, -EINVAL, "ELF: note at offset %llu overruns its segment",
+                        return errorf(err, errlen, -EINVAL, "ELF: note at offset %llu overruns its segment",
                                           (unsigned long long)pos);
                 if (h[0] == 4 && memcmp(img + name_off, "Xen", 4) == 0 && h[2] == XEN_ELFNOTE_PHYS32_ENTRY) {
                         if (h[1] != 4 && h[1] != 8)
-                                return boot_error(err, errlen, -EINVAL, "ELF: PVH entry note has %u bytes", h[1]);
+                                return errorf(err, errlen, -EINVAL, "ELF: PVH entry note has %u bytes", h[1]);
                         uint64_t v = 0;
                         memcpy(&v, img + desc_off, h[1]);
                         if (v > 0xffffffffu)
-                                return boot_error(err, errlen, -EINVAL, "ELF: PVH entry 0x%llx is above 4 GiB",
+                                return errorf(err, errlen, -EINVAL, "ELF: PVH entry 0x%llx is above 4 GiB",
                                                   (unsigned long long)v);
                         *entry = v;
                 }
@@ -103,15 +103,15 @@ static int scan_notes(const uint8_t *img, const struct phdr *p, uint64_t *entry,
 static int check_header(const uint8_t *img, size_t len, bool *is64, uint64_t *phoff, unsigned *phnum,
                         char *err, size_t errlen) {
         if (len < EI_NIDENT || memcmp(img, ELFMAG, SELFMAG) != 0)
-                return boot_error(err, errlen, -ENOEXEC, "not an ELF file (bad magic)");
+                return errorf(err, errlen, -ENOEXEC, "not an ELF file (bad magic)");
         if (img[EI_CLASS] != ELFCLASS32 && img[EI_CLASS] != ELFCLASS64)
-                return boot_error(err, errlen, -EINVAL, "ELF: bad class %u", img[EI_CLASS]);
+                return errorf(err, errlen, -EINVAL, "ELF: bad class %u", img[EI_CLASS]);
         if (img[EI_DATA] != ELFDATA2LSB)
-                return boot_error(err, errlen, -ENOTSUP, "ELF: not little-endian");
+                return errorf(err, errlen, -ENOTSUP, "ELF: not little-endian");
         *is64 = img[EI_CLASS] == ELFCLASS64;
         size_t ehsize = *is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
         if (len < ehsize)
-                return boot_error(err, errlen, -EINVAL, "ELF: truncated header (%zu bytes)", len);
+                return errorf(err, errlen, -EINVAL, "ELF: truncated header (%zu bytes)", len);
         uint16_t type, machine, phentsize;
         if (*is64) {
                 Elf64_Ehdr e;
@@ -125,16 +125,16 @@ static int check_header(const uint8_t *img, size_t len, bool *is64, uint64_t *ph
                 *phoff = e.e_phoff;
         }
         if (type != ET_EXEC)
-                return boot_error(err, errlen, -ENOTSUP, "ELF: not an executable (e_type %u)", type);
+                return errorf(err, errlen, -ENOTSUP, "ELF: not an executable (e_type %u)", type);
         if (machine != EM_X86_64 && machine != EM_386)
-                return boot_error(err, errlen, -ENOTSUP, "ELF: not an x86 image (e_machine %u)", machine);
+                return errorf(err, errlen, -ENOTSUP, "ELF: not an x86 image (e_machine %u)", machine);
         if (phentsize != (*is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)))
-                return boot_error(err, errlen, -EINVAL, "ELF: bad program header size %u", phentsize);
+                return errorf(err, errlen, -EINVAL, "ELF: bad program header size %u", phentsize);
         if (*phnum == 0 || *phnum > ELF_MAX_PHDRS)
-                return boot_error(err, errlen, -EINVAL, "ELF: %u program headers (1..%u allowed)", *phnum,
+                return errorf(err, errlen, -EINVAL, "ELF: %u program headers (1..%u allowed)", *phnum,
                                   ELF_MAX_PHDRS);
         if (*phoff > len || (uint64_t)*phnum * phentsize > len - *phoff)
-                return boot_error(err, errlen, -EINVAL, "ELF: program headers beyond the end of the file");
+                return errorf(err, errlen, -EINVAL, "ELF: program headers beyond the end of the file");
         return 0;
 }
 
@@ -142,16 +142,16 @@ static int add_segment(struct boot_elf_info *out, const struct phdr *p, size_t l
                        size_t errlen) {
         uint64_t end;
         if (p->filesz > p->memsz)
-                return boot_error(err, errlen, -EINVAL, "ELF: segment %u has filesz > memsz", idx);
+                return errorf(err, errlen, -EINVAL, "ELF: segment %u has filesz > memsz", idx);
         if (p->offset > len || p->filesz > len - p->offset)
-                return boot_error(err, errlen, -EINVAL, "ELF: segment %u extends beyond the end of the file", idx);
+                return errorf(err, errlen, -EINVAL, "ELF: segment %u extends beyond the end of the file", idx);
         if (ADD_OVERFLOW(p->paddr, p->memsz, &end))
-                return boot_error(err, errlen, -EINVAL, "ELF: segment %u wraps the address space", idx);
+                return errorf(err, errlen, -EINVAL, "ELF: segment %u wraps the address space", idx);
         for (size_t i = 0; i < out->n_segments; i++)
                 if (boot_overlaps(p->paddr, p->memsz, out->seg[i].paddr, out->seg[i].memsz))
-                        return boot_error(err, errlen, -EINVAL, "ELF: segment %u overlaps an earlier segment", idx);
+                        return errorf(err, errlen, -EINVAL, "ELF: segment %u overlaps an earlier segment", idx);
         if (out->n_segments == BOOT_ELF_MAX_SEGMENTS)
-                return boot_error(err, errlen, -EINVAL, "ELF: more than %u loadable segments",
+                return errorf(err, errlen, -EINVAL, "ELF: more than %u loadable segments",
                                   BOOT_ELF_MAX_SEGMENTS);
         out->seg[out->n_segments++] = (struct boot_elf_segment){ .paddr = p->paddr, .filesz = p->filesz,
                                                                  .memsz = p->memsz, .offset = p->offset };
@@ -176,7 +176,7 @@ int boot_elf_parse(const uint8_t *img, size_t len, struct boot_elf_info *out, ch
                                 return r;
                 } else if (p.type == PT_NOTE) {
                         if (p.offset > len || p.filesz > len - p.offset)
-                                return boot_error(err, errlen, -EINVAL, "ELF: note segment %u beyond the file", i);
+                                return errorf(err, errlen, -EINVAL, "ELF: note segment %u beyond the file", i);
                         uint64_t e = UINT64_MAX;
                         if ((r = scan_notes(img, &p, &e, err, errlen)) < 0)
                                 return r;
@@ -185,14 +185,14 @@ int boot_elf_parse(const uint8_t *img, size_t len, struct boot_elf_info *out, ch
                 }
         }
         if (out->n_segments == 0)
-                return boot_error(err, errlen, -EINVAL, "ELF: no loadable segment");
+                return errorf(err, errlen, -EINVAL, "ELF: no loadable segment");
         if (!have_entry)
-                return boot_error(err, errlen, -ENOTSUP,
+                return errorf(err, errlen, -ENOTSUP,
                                   "ELF: no Xen PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY); not a PVH image");
         for (size_t i = 0; i < out->n_segments; i++)
                 if (out->pvh_entry >= out->seg[i].paddr && out->pvh_entry < out->seg[i].paddr + out->seg[i].memsz)
                         return 0;
-        return boot_error(err, errlen, -EINVAL, "ELF: PVH entry 0x%llx is outside every loadable segment",
+        return errorf(err, errlen, -EINVAL, "ELF: PVH entry 0x%llx is outside every loadable segment",
                           (unsigned long long)out->pvh_entry);
 }
 
@@ -211,11 +211,11 @@ static int load_segments(const struct boot_request *req, const struct boot_guest
         for (size_t i = 0; i < info->n_segments; i++) {
                 const struct boot_elf_segment *s = &info->seg[i];
                 if (!boot_in_ram(g, s->paddr, s->memsz))
-                        return boot_error(err, errlen, -ERANGE, "ELF: segment at 0x%llx (%llu bytes) is not in RAM",
+                        return errorf(err, errlen, -ERANGE, "ELF: segment at 0x%llx (%llu bytes) is not in RAM",
                                           (unsigned long long)s->paddr, (unsigned long long)s->memsz);
                 for (size_t k = 0; k < ARRAY_SIZE(pvh_reserved); k++)
                         if (boot_overlaps(s->paddr, s->memsz, pvh_reserved[k].gpa, pvh_reserved[k].len))
-                                return boot_error(err, errlen, -ERANGE, "ELF: segment at 0x%llx overlaps %s at 0x%llx",
+                                return errorf(err, errlen, -ERANGE, "ELF: segment at 0x%llx overlaps %s at 0x%llx",
                                                   (unsigned long long)s->paddr, pvh_reserved[k].what,
                                                   (unsigned long long)pvh_reserved[k].gpa);
         }
@@ -225,7 +225,7 @@ static int load_segments(const struct boot_request *req, const struct boot_guest
                 if (r >= 0)
                         r = boot_write_zeros(g, s->paddr + s->filesz, s->memsz - s->filesz);
                 if (r < 0)
-                        return boot_error(err, errlen, r, "ELF: writing segment at 0x%llx failed",
+                        return errorf(err, errlen, r, "ELF: writing segment at 0x%llx failed",
                                           (unsigned long long)s->paddr);
         }
         return 0;
@@ -240,7 +240,7 @@ static int place_initrd(const struct boot_request *req, const struct boot_guest 
                 floor = MAX(floor, info->seg[i].paddr + info->seg[i].memsz);
         floor = (floor + 0xfffu) & ~0xfffull;
         if (len == 0 || top < floor || top - floor < len)
-                return boot_error(err, errlen, -ERANGE,
+                return errorf(err, errlen, -ERANGE,
                                   "initrd of %llu KiB does not fit between the kernel (ends 0x%llx) and 0x%llx",
                                   (unsigned long long)(len >> 10), (unsigned long long)floor,
                                   (unsigned long long)top);
@@ -262,7 +262,7 @@ static int write_start_info(const struct boot_request *req, const struct boot_gu
         };
         size_t cl = req->cmdline ? strlen(req->cmdline) : 0;
         if (cl >= BOOT_CMDLINE_MAX)
-                return boot_error(err, errlen, -E2BIG, "command line is %zu bytes, at most %u allowed", cl,
+                return errorf(err, errlen, -E2BIG, "command line is %zu bytes, at most %u allowed", cl,
                                   BOOT_CMDLINE_MAX - 1);
         int r = 0;
         if (cl > 0) {
@@ -282,7 +282,7 @@ static int write_start_info(const struct boot_request *req, const struct boot_gu
         if (r >= 0)
                 r = g->write(g->opaque, BOOT_PVH_INFO_GPA, &si, sizeof si);
         if (r < 0)
-                return boot_error(err, errlen, r, "PVH: writing the start info failed (is RAM below 1 MiB?)");
+                return errorf(err, errlen, r, "PVH: writing the start info failed (is RAM below 1 MiB?)");
         return 0;
 }
 

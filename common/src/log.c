@@ -122,3 +122,13 @@ bool ratelimit_below(struct ratelimit *rl, unsigned *suppressed) {
         __atomic_store_n(&rl->lock, 0, __ATOMIC_RELEASE);
         return ok;
 }
+
+int errorf(char *err, size_t errlen, int r, const char *fmt, ...) {
+        if (err && errlen) {
+                va_list ap;
+                va_start(ap, fmt);
+                vsnprintf(err, errlen, fmt, ap);
+                va_end(ap);
+        }
+        return r;
+}

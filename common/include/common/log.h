@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "common/macro.h"
 
@@ -27,6 +28,11 @@ void log_set_sink(log_sink_fn fn, void *userdata);
 void log_parse_environment(void);
 /* Prefix added to every stderr line (e.g. "vmwp[vm1]"). */
 void log_set_prefix(const char *prefix);
+
+/* For functions that report a failure as a sentence in a caller's buffer
+ * rather than a log line: writes it into err (NULL or errlen 0: nowhere)
+ * and returns r, so "return errorf(err, errlen, -EINVAL, ...)". */
+int errorf(char *err, size_t errlen, int r, const char *fmt, ...) _printf_(4, 5);
 
 /* Returns -abs(error) so it can be used as "return log_error_errno(r, ...)".
  * "%m" in fmt expands to strerror(-error). */
