@@ -18,18 +18,6 @@
 #define RAM_VERSION 1
 #define RAM_EXTENT_HEADER 16u
 
-static void put_le64(uint8_t *b, uint64_t v) {
-        for (int i = 0; i < 8; i++)
-                b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le64(const uint8_t *b) {
-        uint64_t v = 0;
-        for (int i = 7; i >= 0; i--)
-                v = v << 8 | b[i];
-        return v;
-}
-
 struct extent {
         uint64_t offset, length;
 };
@@ -86,13 +74,13 @@ int vid_ram_save(struct vid_partition *p, struct vmstate_writer *w) {
         for (size_t i = 0; i < n; i++)
                 total += RAM_EXTENT_HEADER + ext[i].length;
         uint8_t hdr[RAM_EXTENT_HEADER];
-        put_le64(hdr, p->ram_bytes);
+        vmstate_put_le64(hdr, p->ram_bytes);
         r = vmstate_bulk_begin(w, VID_STATE_TAG_RAM, 0, RAM_VERSION, total);
         if (r == 0)
                 r = vmstate_bulk_write(w, hdr, 8);
         for (size_t i = 0; i < n && r == 0; i++) {
-                put_le64(hdr, ext[i].offset);
-                put_le64(hdr + 8, ext[i].length);
+                vmstate_put_le64(hdr, ext[i].offset);
+                vmstate_put_le64(hdr + 8, ext[i].length);
                 r = vmstate_bulk_write(w, hdr, sizeof hdr);
                 if (r == 0)
                         r = vmstate_bulk_write(w, p->ram + ext[i].offset, ext[i].length);
@@ -110,7 +98,7 @@ static int ram_walk(const struct vmstate_section *s, uint64_t ram_bytes, char *e
                               s->version, RAM_VERSION);
         if (s->length < 8)
                 return errorf(err, errlen, -EINVAL, "section RAM: payload too short");
-        uint64_t saved = get_le64(s->payload);
+        uint64_t saved = vmstate_le64(s->payload);
         if (saved != ram_bytes)
                 return errorf(err, errlen, -EINVAL, "section RAM: %llu MiB saved, the VM has %llu MiB",
                               (unsigned long long)(saved >> 20), (unsigned long long)(ram_bytes >> 20));
@@ -119,7 +107,7 @@ static int ram_walk(const struct vmstate_section *s, uint64_t ram_bytes, char *e
                 if (s->length - off < RAM_EXTENT_HEADER)
                         return errorf(err, errlen, -EINVAL, "section RAM: extent header cut at byte %llu",
                                       (unsigned long long)off);
-                uint64_t at = get_le64(s->payload + off), len = get_le64(s->payload + off + 8), end;
+                uint64_t at = vmstate_le64(s->payload + off), len = vmstate_le64(s->payload + off + 8), end;
                 off += RAM_EXTENT_HEADER;
                 if (!IS_ALIGNED(at, VID_PAGE_SIZE) || !IS_ALIGNED(len, VID_PAGE_SIZE) || len == 0 ||
                     ADD_OVERFLOW(at, len, &end) || at < prev_end || end > ram_bytes)
@@ -145,12 +133,6 @@ int vid_ram_check(const struct vmstate_section *s, uint64_t ram_bytes, char *err
 static void copy_extent(void *opaque, uint64_t offset, const uint8_t *data, uint64_t length) {
         struct vid_partition *p = opaque;
         memcpy(p->ram + offset, data, length);
-}
-
-int vid_ram_load(struct vid_partition *p, const struct vmstate_section *s, char *err, size_t errlen) {
-        /* Checked in full first: a bad extent must not leave RAM half-written. */
-        int r = ram_walk(s, p->ram_bytes, err, errlen, NULL, NULL);
-        return r < 0 ? r : ram_walk(s, p->ram_bytes, err, errlen, copy_extent, p);
 }
 
 /* ---- every vid section ------------------------------------------------- */
@@ -201,8 +183,8 @@ int vid_state_restore(struct vid_partition *p, const struct vmstate_section *sec
                 r = vid_ram_check(ram, p->ram_bytes, err, errlen);
         if (r == 0)
                 r = vid_partition_state_set(p, &ps, err, errlen);
-        if (r == 0)
-                r = vid_ram_load(p, ram, err, errlen);
+        if (r == 0) /* checked in full above: a bad extent cannot leave RAM half-written */
+                r = ram_walk(ram, p->ram_bytes, err, errlen, copy_extent, p);
         for (unsigned i = 0; r == 0 && i < p->n_vps; i++)
                 r = vid_vp_state_set(p->vps[i], &st[i], err, errlen);
         free(st);

@@ -197,5 +197,29 @@ int vmstate_finish(struct vmstate_writer *w);
 /* Bytes written to the fd so far (for progress). */
 uint64_t vmstate_written(const struct vmstate_writer *w);
 
+/* Little-endian integers in a payload, for the owners of bulk sections
+ * (their layout is theirs) and for this library. */
+static inline uint16_t vmstate_le16(const uint8_t *p) {
+        return (uint16_t)(p[0] | p[1] << 8);
+}
+static inline uint32_t vmstate_le32(const uint8_t *p) {
+        return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t vmstate_le64(const uint8_t *p) {
+        return (uint64_t)vmstate_le32(p) | (uint64_t)vmstate_le32(p + 4) << 32;
+}
+static inline void vmstate_put_le16(uint8_t *p, uint16_t v) {
+        p[0] = (uint8_t)v;
+        p[1] = (uint8_t)(v >> 8);
+}
+static inline void vmstate_put_le32(uint8_t *p, uint32_t v) {
+        vmstate_put_le16(p, (uint16_t)v);
+        vmstate_put_le16(p + 2, (uint16_t)(v >> 16));
+}
+static inline void vmstate_put_le64(uint8_t *p, uint64_t v) {
+        vmstate_put_le32(p, (uint32_t)v);
+        vmstate_put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
 /* CRC-32C (Castagnoli), with the SSE4.2 instruction where the CPU has it. */
 uint32_t vmstate_crc32c(uint32_t crc, const void *buf, size_t len);

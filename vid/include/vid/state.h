@@ -130,8 +130,7 @@ int vid_state_restore(struct vid_partition *p, const struct vmstate_section *sec
  * The offset is into guest RAM as one array (the part below the MMIO hole,
  * then the part from 4 GiB; vid_ram_regions()), page-aligned, extents in
  * increasing order without overlap. ram_save writes the bulk section;
- * ram_check validates a payload against a RAM size (pure); ram_load
- * copies the extents into guest RAM. */
+ * ram_check validates a payload against a RAM size (pure);
+ * vid_state_restore copies the extents into guest RAM. */
 int vid_ram_save(struct vid_partition *p, struct vmstate_writer *w);
 int vid_ram_check(const struct vmstate_section *s, uint64_t ram_bytes, char *err, size_t errlen);
-int vid_ram_load(struct vid_partition *p, const struct vmstate_section *s, char *err, size_t errlen);
