@@ -75,6 +75,15 @@ static struct vid_partition *make(struct rec *r, uint64_t ram) {
         return p;
 }
 
+/* vid_state.S at its flat 32-bit entry on VP 0. */
+static void load_guest(struct vid_partition *p) {
+        ASSERT_OK(gm_write(p, 0x1000, tg_vid_state, tg_vid_state_len));
+        struct vid_vp *vp = vid_partition_vp(p, 0);
+        ASSERT_OK(vid_vp_set_protected_mode_flat(vp));
+        struct vid_regs regs = { .rip = 0x1000, .rflags = 2 };
+        ASSERT_OK(vid_vp_set_regs(vp, &regs));
+}
+
 static bool wait_ready(struct rec *r, int ms) {
         for (int i = 0; i < ms; i++) {
                 pthread_mutex_lock(&r->lock);
@@ -146,11 +155,7 @@ TEST(save_restore_into_new_partition) {
         TEST_REQUIRE_KVM();
         struct rec r = { .lock = PTHREAD_MUTEX_INITIALIZER };
         struct vid_partition *p = make(&r, RAM_BYTES);
-        ASSERT_OK(gm_write(p, 0x1000, tg_vid_state, tg_vid_state_len));
-        struct vid_vp *vp = vid_partition_vp(p, 0);
-        ASSERT_OK(vid_vp_set_protected_mode_flat(vp));
-        struct vid_regs regs = { .rip = 0x1000, .rflags = 2 };
-        ASSERT_OK(vid_vp_set_regs(vp, &regs));
+        load_guest(p);
         ASSERT_OK(vid_partition_start(p, on_exit_cb, &r));
         ASSERT_TRUE(wait_ready(&r, 20000));
 
@@ -238,11 +243,7 @@ TEST(dirty_pages) {
         TEST_REQUIRE_KVM();
         struct rec r = { .lock = PTHREAD_MUTEX_INITIALIZER };
         struct vid_partition *p = make(&r, RAM_BYTES);
-        ASSERT_OK(gm_write(p, 0x1000, tg_vid_state, tg_vid_state_len));
-        struct vid_vp *vp = vid_partition_vp(p, 0);
-        ASSERT_OK(vid_vp_set_protected_mode_flat(vp));
-        struct vid_regs regs = { .rip = 0x1000, .rflags = 2 };
-        ASSERT_OK(vid_vp_set_regs(vp, &regs));
+        load_guest(p);
         size_t words = vid_dirty_bitmap_words(p);
         ASSERT_EQ(words, (size_t)(RAM_BYTES / 4096 / 64));
         uint64_t *b = calloc(words, sizeof *b);

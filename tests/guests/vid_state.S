@@ -21,59 +21,9 @@
         .set STAR_VAL, 0x0023001000000000
         .set LSTAR_VAL, 0xffffffff81234560
 
-        .code32
-        .globl _start
-_start:
-        lgdt    gdtr
-        movl    $pdpt + 3, pml4
-        mov     $0, %ecx
-1:      mov     %ecx, %eax
-        shl     $12, %eax
-        add     $pd + 3, %eax
-        mov     %eax, pdpt(,%ecx,8)
-        inc     %ecx
-        cmp     $4, %ecx
-        jne     1b
-        mov     $0, %ecx
-2:      mov     %ecx, %eax
-        shl     $21, %eax
-        or      $0x83, %eax
-        mov     %eax, pd(,%ecx,8)
-        inc     %ecx
-        cmp     $2048, %ecx
-        jne     2b
-        mov     $pml4, %eax
-        mov     %eax, %cr3
-        mov     %cr4, %eax
-        or      $0x220, %eax            # PAE, OSFXSR (SSE)
-        mov     %eax, %cr4
-        mov     $0xc0000080, %ecx       # EFER.LME
-        rdmsr
-        or      $0x100, %eax
-        wrmsr
-        mov     %cr0, %eax
-        and     $~0x4, %eax             # EM off
-        or      $0x80000002, %eax       # PG, MP
-        mov     %eax, %cr0
-        ljmp    $0x08, $long_mode
-
-        .code64
-long_mode:
-        mov     $0x10, %ax
-        mov     %ax, %ds
-        mov     %ax, %es
-        mov     %ax, %ss
-        mov     $0x20000, %rsp
-        lea     handler(%rip), %rax     # 16-byte gate for vector 0x40
-        lea     idt + 0x40 * 16(%rip), %rdi
-        mov     %ax, (%rdi)
-        movw    $0x08, 2(%rdi)
-        movw    $0x8e00, 4(%rdi)
-        shr     $16, %rax
-        mov     %ax, 6(%rdi)
-        shr     $16, %rax
-        mov     %eax, 8(%rdi)
-        lidt    idtr(%rip)
+#define LONGMODE_STACK 0x20000
+#include "vid_longmode.inc"
+        LONGMODE_GATE handler, 0x40
 
         mov     $MSR_KGS, %ecx
         mov     $KGS_VAL, %rax
@@ -195,17 +145,4 @@ pat:    .quad   0x0101010101010101, 0x0202020202020202
         .quad   0x1313131313131313, 0x1414141414141414
         .quad   0x1515151515151515, 0x1616161616161616
         .quad   0x1717171717171717, 0x1818181818181818
-        .p2align 3
-gdt:    .quad   0
-        .quad   0x00af9a000000ffff      # 0x08 64-bit code
-        .quad   0x00cf92000000ffff      # 0x10 data
-gdtr:   .word   gdtr - gdt - 1
-        .long   gdt
-        .p2align 3
-idtr:   .word   256 * 16 - 1
-        .quad   idt
-        .p2align 12
-pml4:   .fill   512, 8, 0
-pdpt:   .fill   512, 8, 0
-pd:     .fill   2048, 8, 0
-idt:    .fill   256 * 16, 1, 0
+        LONGMODE_TABLES
