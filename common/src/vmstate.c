@@ -113,13 +113,6 @@ _printf_(5, 6) static int fail(char *err, size_t errlen, int r, const struct vms
         return r;
 }
 
-static bool all_zero(const uint8_t *p, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                if (p[i])
-                        return false;
-        return true;
-}
-
 int vmstate_parse_header(const void *buf, size_t len, struct vmstate_header *out, char *err, size_t errlen) {
         const uint8_t *p = buf;
         if (!p || len < 8 || memcmp(p, VMSTATE_MAGIC, 8) != 0)
@@ -229,7 +222,7 @@ int vmstate_next_section(const void *buf, size_t len, uint64_t *off, struct vmst
                             name, s.instance, s.offset, MAX(s.length, padded + trailer),
                             left - VMSTATE_SECTION_HEADER_SIZE);
         }
-        if (!all_zero(s.payload + s.length, padded - s.length))
+        if (!mem_is_zero(s.payload + s.length, padded - s.length))
                 return fail(err, errlen, -EINVAL, &s, "nonzero padding after the payload");
         if (bulk) {
                 const uint8_t *t = s.payload + padded;
@@ -308,7 +301,7 @@ int vmstate_next_field(const struct vmstate_section *s, uint64_t *off, struct vm
         };
         uint64_t padded = VMSTATE_PAD((uint64_t)f.length);
         if (f.id == 0 || f.id > VMSTATE_FIELD_ID_MAX || padded > left - VMSTATE_FIELD_HEADER_SIZE ||
-            !vmstate_value_ok(f.kind, f.value, f.length) || !all_zero(f.value + f.length, padded - f.length))
+            !vmstate_value_ok(f.kind, f.value, f.length) || !mem_is_zero(f.value + f.length, padded - f.length))
                 return -EINVAL;
         *off += VMSTATE_FIELD_HEADER_SIZE + padded;
         *out = f;

@@ -4,6 +4,7 @@
  * operation; the data itself never passes through this module. */
 #include <string.h>
 
+#include "common/macro.h"
 #include "scsi-internal.h"
 
 #define RW_FUA 0x08u
@@ -195,13 +196,6 @@ void scsi_unmap(struct scsi_ctx *c) {
         c->r->io.n_descriptors = (uint32_t)n;
 }
 
-static bool all_zero(const uint8_t *p, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                if (p[i])
-                        return false;
-        return true;
-}
-
 /* SBC-3 5.44/5.45. With UNMAP = 1 and an all-zero block we may deallocate
  * (reads return zeros when LBPRZ); with a non-zero block we must write it,
  * since unmapped blocks would not read back as that pattern. */
@@ -231,7 +225,7 @@ void scsi_write_same(struct scsi_ctx *c) {
         io->lba = r.lba;
         io->blocks = r.blocks;
         io->fua = !scsi_lun_write_cache_enabled(c->lun);
-        if (all_zero(block, cfg->block_size)) {
+        if (mem_is_zero(block, cfg->block_size)) {
                 io->kind = SCSI_IO_WRITE_ZEROES;
                 io->may_unmap = (flags & WS_UNMAP) && cfg->discard && cfg->discard_zeroes;
         } else {

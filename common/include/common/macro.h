@@ -4,6 +4,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -68,6 +69,15 @@ static inline void freep(void *p) {
         free(*(void **)p);
 }
 #define _cleanup_free_ _cleanup_(freep)
+
+/* Whether all n bytes at p are zero (padding, an unwritten block). */
+static inline bool mem_is_zero(const void *p, size_t n) {
+        const uint8_t *b = p;
+        for (size_t i = 0; i < n; i++)
+                if (b[i])
+                        return false;
+        return true;
+}
 
 /* close() that keeps errno and accepts -1; returns -1 for "fd = safe_close(fd)". */
 static inline int safe_close(int fd) {
