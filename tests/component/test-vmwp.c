@@ -159,7 +159,13 @@ static bool read_until(int fd, const char *want, char *buf, size_t cap) {
         return false;
 }
 
-static void socket_echo(const char *guest, const char *cmdline, const char *ready) {
+/* The guest's output before the client connected is dropped (a serial
+ * line has no memory), so the test does not wait for a ready text: input
+ * written early waits in the UART (the guests leave its FIFO off, whose
+ * enabling would clear it) and raises the receive interrupt when the guest
+ * sets IER, as on a 16550. The interrupt-driven guest echoes only from its
+ * handler. */
+static void socket_echo(const char *guest, const char *cmdline) {
         char err[4096], buf[4096], sock[600], serial[700];
         snprintf(sock, sizeof sock, "%s/console.sock", dir);
         snprintf(serial, sizeof serial, "socket:%s", sock);
@@ -167,10 +173,6 @@ static void socket_echo(const char *guest, const char *cmdline, const char *read
         struct vmwp_child c = spawn(args, -1);
         int fd = connect_retry(sock);
         ASSERT_GE(fd, 0);
-        /* Output before the client connected is dropped (a serial line has
-         * no memory), so wait for the guest's ready text only when it comes later. */
-        if (ready)
-                ASSERT_TRUE(read_until(fd, ready, buf, sizeof buf));
         ASSERT_EQ(write(fd, "hi there.", 9), 9);
         ASSERT_TRUE(read_until(fd, "hi there.", buf, sizeof buf));
         ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 0);
@@ -179,11 +181,11 @@ static void socket_echo(const char *guest, const char *cmdline, const char *read
 }
 
 TEST(serial_input_polled) {
-        socket_echo("basic", "e", NULL);
+        socket_echo("basic", "e");
 }
 
 TEST(serial_input_interrupt_driven) {
-        socket_echo("irq", "", "irq ready\n");
+        socket_echo("irq", "");
 }
 
 TEST(multi_vcpu_start) {
