@@ -20,7 +20,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "vmwp/console.h"
-#include "vmwp/loop.h"
+#include "common/devworker.h"
 #include "vmwp/uart.h"
 
 #define PENDING_MAX 256u
@@ -36,9 +36,9 @@ struct vmwp_console {
         char pty_path[64];
         char sock_path[VM_PATH_MAX];
 
-        struct vmwp_loop *loop;
+        struct devworker *loop;
         struct uart *uart;
-        struct vmwp_source *in_src, *listen_src, *ready_src;
+        struct dw_source *in_src, *listen_src, *ready_src;
         uint8_t pending[PENDING_MAX];
         size_t pending_len, pending_off;
         uint64_t client_since_us; /* CLOCK_REALTIME when client_fd connected */
@@ -231,11 +231,11 @@ static void flush_pending(struct vmwp_console *c) {
         if (c->pending_off == c->pending_len)
                 c->pending_len = c->pending_off = 0;
         if (c->in_src)
-                (void)vmwp_source_set_events(c->in_src, c->pending_len ? 0 : EPOLLIN);
+                (void)dw_source_set_events(c->in_src, c->pending_len ? 0 : EPOLLIN);
 }
 
 static void drop_input(struct vmwp_console *c) {
-        vmwp_source_free(c->in_src);
+        dw_source_free(c->in_src);
         c->in_src = NULL;
         if (c->kind == VMWP_CONSOLE_SOCKET) {
                 pthread_mutex_lock(&c->lock);
@@ -256,7 +256,7 @@ static bool client_gone(struct vmwp_console *c) {
         return p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL);
 }
 
-static int on_input(struct vmwp_source *s, int fd, uint32_t revents, void *userdata) {
+static int on_input(struct dw_source *s, int fd, uint32_t revents, void *userdata) {
         struct vmwp_console *c = userdata;
         ssize_t n = read(fd, c->pending, sizeof c->pending);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -298,12 +298,12 @@ static void accept_queued(struct vmwp_console *c) {
                 c->stats.clients++;
                 pthread_mutex_unlock(&c->lock);
                 c->client_since_us = now_us(CLOCK_REALTIME);
-                if (vmwp_loop_add_io(c->loop, cfd, EPOLLIN, on_input, c, &c->in_src) < 0)
+                if (devworker_add_io(c->loop, cfd, EPOLLIN, on_input, c, &c->in_src) < 0)
                         drop_input(c);
         }
 }
 
-static int on_accept(struct vmwp_source *s, int fd, uint32_t revents, void *userdata) {
+static int on_accept(struct dw_source *s, int fd, uint32_t revents, void *userdata) {
         accept_queued(userdata);
         return 0;
 }
@@ -321,7 +321,7 @@ int vmwp_console_client_status(struct vmwp_console *c, struct vmwp_console_clien
         return 0;
 }
 
-static int on_ready(struct vmwp_source *s, int fd, uint32_t revents, void *userdata) {
+static int on_ready(struct dw_source *s, int fd, uint32_t revents, void *userdata) {
         struct vmwp_console *c = userdata;
         uint64_t v;
         (void)!read(fd, &v, sizeof v);
@@ -335,17 +335,17 @@ void vmwp_console_input_ready(struct vmwp_console *c) {
         (void)!write(c->ready_efd, &one, sizeof one);
 }
 
-int vmwp_console_attach(struct vmwp_console *c, struct vmwp_loop *loop, struct uart *u) {
+int vmwp_console_attach(struct vmwp_console *c, struct devworker *loop, struct uart *u) {
         c->loop = loop;
         c->uart = u;
-        int r = vmwp_loop_add_io(loop, c->ready_efd, EPOLLIN, on_ready, c, &c->ready_src);
+        int r = devworker_add_io(loop, c->ready_efd, EPOLLIN, on_ready, c, &c->ready_src);
         if (r < 0)
                 return r;
         if (c->kind == VMWP_CONSOLE_SOCKET)
-                return vmwp_loop_add_io(loop, c->listen_fd, EPOLLIN, on_accept, c, &c->listen_src);
+                return devworker_add_io(loop, c->listen_fd, EPOLLIN, on_accept, c, &c->listen_src);
         if (c->in_fd < 0)
                 return 0;
-        r = vmwp_loop_add_io(loop, c->in_fd, EPOLLIN, on_input, c, &c->in_src);
+        r = devworker_add_io(loop, c->in_fd, EPOLLIN, on_input, c, &c->in_src);
         /* stdin that epoll cannot watch (a regular file, /dev/null) gives no input. */
         return r == -EPERM ? 0 : r;
 }

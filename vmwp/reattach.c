@@ -11,11 +11,11 @@
 
 #include "common/macro.h"
 #include "reattach.h"
-#include "vmwp/loop.h"
+#include "common/devworker.h"
 
 struct vmwp_reattach {
         int listen_fd;
-        struct vmwp_source *src;
+        struct dw_source *src;
         vmwp_reattach_fn fn;
         void *userdata;
 };
@@ -48,7 +48,7 @@ static bool is_listener(int fd) {
                getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &l2) == 0 && acc;
 }
 
-static int on_accept(struct vmwp_source *s, int fd, uint32_t revents, void *userdata) {
+static int on_accept(struct dw_source *s, int fd, uint32_t revents, void *userdata) {
         struct vmwp_reattach *ra = userdata;
         int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
         if (cfd >= 0)
@@ -59,12 +59,12 @@ static int on_accept(struct vmwp_source *s, int fd, uint32_t revents, void *user
 void vmwp_reattach_free(struct vmwp_reattach *ra) {
         if (!ra)
                 return;
-        vmwp_source_free(ra->src);
+        dw_source_free(ra->src);
         safe_close(ra->listen_fd);
         free(ra);
 }
 
-struct json_object *vmwp_reattach_take(struct vmwp_reattach **ra, struct vmwp_loop *loop, struct json_object *req,
+struct json_object *vmwp_reattach_take(struct vmwp_reattach **ra, struct devworker *loop, struct json_object *req,
                                        int *fds, size_t n_fds, vmwp_reattach_fn fn, void *userdata) {
         int fd = n_fds == 1 ? fds[0] : -1;
         for (size_t i = fd >= 0 ? 1 : 0; i < n_fds; i++)
@@ -79,7 +79,7 @@ struct json_object *vmwp_reattach_take(struct vmwp_reattach **ra, struct vmwp_lo
                 return reply(req, ENOMEM, "out of memory");
         }
         *n = (struct vmwp_reattach){ .listen_fd = fd, .fn = fn, .userdata = userdata };
-        int r = vmwp_loop_add_io(loop, fd, EPOLLIN, on_accept, n, &n->src);
+        int r = devworker_add_io(loop, fd, EPOLLIN, on_accept, n, &n->src);
         if (r < 0) {
                 vmwp_reattach_free(n);
                 return reply(req, -r, strerror(-r));

@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 struct json_object;
-struct vmwp_loop;
+struct devworker;
 struct vmwp_reattach;
 
 /* A new control connection (fd, blocking, close-on-exec) was accepted. */
@@ -22,7 +22,7 @@ bool vmwp_reattach_is_request(struct json_object *req);
  * socket (closing every other fd) and starts accepting on it. Returns the
  * reply to send ({"ok":true} or an error; NULL without memory). A second
  * request replaces the listener. */
-struct json_object *vmwp_reattach_take(struct vmwp_reattach **ra, struct vmwp_loop *loop, struct json_object *req,
+struct json_object *vmwp_reattach_take(struct vmwp_reattach **ra, struct devworker *loop, struct json_object *req,
                                        int *fds, size_t n_fds, vmwp_reattach_fn fn, void *userdata);
 
 void vmwp_reattach_free(struct vmwp_reattach *ra);

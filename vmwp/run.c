@@ -21,28 +21,28 @@
 #include "reattach.h"
 #include "vm-internal.h"
 #include "vmwp/control.h"
-#include "vmwp/loop.h"
+#include "common/devworker.h"
 
 #define CONTROL_MAX_FDS 8u
 
 struct run_ctx {
         struct vmwp_vm *vm;
-        struct vmwp_loop *loop;
+        struct devworker *loop;
         int control_fd;
-        struct vmwp_source *control_src;
+        struct dw_source *control_src;
         struct vmwp_reattach *reattach; /* vmms's re-attach listener, if it sent one */
 };
 
 static void control_lost(struct run_ctx *c, int r) {
         if (c->reattach) { /* vmms restarts: keep running, wait for it on the listener */
-                vmwp_source_free(c->control_src);
+                dw_source_free(c->control_src);
                 c->control_src = NULL;
                 c->control_fd = safe_close(c->control_fd);
                 return;
         }
         vid_partition_request_stop(c->vm->p, VMWP_EXIT_CONTROL_LOST, "control connection to vmms lost (%s)",
                                    r == -ECONNRESET ? "closed" : strerror(-r));
-        vmwp_source_free(c->control_src);
+        dw_source_free(c->control_src);
         c->control_src = NULL;
         c->control_fd = -1;
 }
@@ -149,7 +149,7 @@ static const struct vmwp_control_ops control_ops = {
 };
 
 /* The guest's services reported something (vm-ic.c). */
-static int on_guest_event(struct vmwp_source *s, int fd, uint32_t revents, void *userdata) {
+static int on_guest_event(struct dw_source *s, int fd, uint32_t revents, void *userdata) {
         struct run_ctx *c = userdata;
         struct vmwp_guest_events g;
         vmwp_vm_take_guest_events(c->vm, &g);
@@ -180,26 +180,26 @@ static int on_guest_event(struct vmwp_source *s, int fd, uint32_t revents, void 
         return 0;
 }
 
-static int on_vmbus(struct vmwp_source *s, int fd, uint32_t revents, void *userdata) {
+static int on_vmbus(struct dw_source *s, int fd, uint32_t revents, void *userdata) {
         struct run_ctx *c = userdata;
         vmwp_vm_vmbus_dispatch(c->vm);
         return 0;
 }
 
-static int on_control(struct vmwp_source *s, int fd, uint32_t revents, void *userdata);
+static int on_control(struct dw_source *s, int fd, uint32_t revents, void *userdata);
 
 /* A (re)started vmms connected: the newest connection is the control peer. */
 static void on_reattach(int fd, void *userdata) {
         struct run_ctx *c = userdata;
-        vmwp_source_free(c->control_src);
+        dw_source_free(c->control_src);
         c->control_src = NULL;
         safe_close(c->control_fd);
         c->control_fd = fd;
-        if (vmwp_loop_add_io(c->loop, fd, EPOLLIN, on_control, c, &c->control_src) < 0)
+        if (devworker_add_io(c->loop, fd, EPOLLIN, on_control, c, &c->control_src) < 0)
                 control_lost(c, -ENOMEM);
 }
 
-static int on_control(struct vmwp_source *s, int fd, uint32_t revents, void *userdata) {
+static int on_control(struct dw_source *s, int fd, uint32_t revents, void *userdata) {
         struct run_ctx *c = userdata;
         struct json_object *req = NULL;
         int fds[CONTROL_MAX_FDS];
@@ -256,7 +256,7 @@ static void sample_vcpus(struct vmwp_vm *vm) {
         vid_partition_resume(vm->p);
 }
 
-static int on_signal(struct vmwp_source *s, int fd, uint32_t revents, void *userdata) {
+static int on_signal(struct dw_source *s, int fd, uint32_t revents, void *userdata) {
         struct run_ctx *c = userdata;
         struct signalfd_siginfo si;
         if (read(fd, &si, sizeof si) != sizeof si)
@@ -270,9 +270,9 @@ static int on_signal(struct vmwp_source *s, int fd, uint32_t revents, void *user
         return 0;
 }
 
-static int on_stop(struct vmwp_source *s, int fd, uint32_t revents, void *userdata) {
+static int on_stop(struct dw_source *s, int fd, uint32_t revents, void *userdata) {
         struct run_ctx *c = userdata;
-        vmwp_loop_exit(c->loop, 0);
+        devworker_exit(c->loop, 0);
         return 0;
 }
 
@@ -303,19 +303,19 @@ static int setup_loop(struct run_ctx *c, int *sfd) {
         *sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
         if (*sfd < 0)
                 return -errno;
-        int r = vmwp_loop_new(&c->loop);
+        int r = devworker_new(NULL, &c->loop);
         if (r < 0)
                 return r;
-        if ((r = vmwp_loop_add_io(c->loop, *sfd, EPOLLIN, on_signal, c, NULL)) < 0 ||
-            (r = vmwp_loop_add_io(c->loop, vid_partition_stop_fd(c->vm->p), EPOLLIN, on_stop, c, NULL)) < 0 ||
-            (r = vmwp_loop_add_io(c->loop, vmwp_vm_guest_event_fd(c->vm), EPOLLIN, on_guest_event, c, NULL)) < 0 ||
+        if ((r = devworker_add_io(c->loop, *sfd, EPOLLIN, on_signal, c, NULL)) < 0 ||
+            (r = devworker_add_io(c->loop, vid_partition_stop_fd(c->vm->p), EPOLLIN, on_stop, c, NULL)) < 0 ||
+            (r = devworker_add_io(c->loop, vmwp_vm_guest_event_fd(c->vm), EPOLLIN, on_guest_event, c, NULL)) < 0 ||
             (r = vmwp_console_attach(c->vm->console, c->loop, c->vm->uart)) < 0)
                 return r;
         if (vmwp_vm_vmbus_fd(c->vm) >= 0 &&
-            (r = vmwp_loop_add_io(c->loop, vmwp_vm_vmbus_fd(c->vm), EPOLLIN, on_vmbus, c, NULL)) < 0)
+            (r = devworker_add_io(c->loop, vmwp_vm_vmbus_fd(c->vm), EPOLLIN, on_vmbus, c, NULL)) < 0)
                 return r;
         if (c->control_fd >= 0)
-                r = vmwp_loop_add_io(c->loop, c->control_fd, EPOLLIN, on_control, c, &c->control_src);
+                r = devworker_add_io(c->loop, c->control_fd, EPOLLIN, on_control, c, &c->control_src);
         return r;
 }
 
@@ -326,7 +326,7 @@ int vmwp_run(struct vmwp_vm *vm, int control_fd, char *reason, size_t reason_len
         if (r >= 0 && (r = vmwp_vm_start(vm)) >= 0) {
                 if (control_fd >= 0)
                         send_msg(&c, vmwp_control_event("ready"));
-                r = vmwp_loop_run(c.loop);
+                r = devworker_run(c.loop);
         }
         if (r < 0)
                 vid_partition_request_stop(vm->p, VMWP_EXIT_SETUP, "worker event loop failed: %s", strerror(-r));
@@ -343,6 +343,6 @@ int vmwp_run(struct vmwp_vm *vm, int control_fd, char *reason, size_t reason_len
                 send_msg(&c, ev);
         }
         vmwp_reattach_free(c.reattach);
-        vmwp_loop_free(c.loop);
+        devworker_free(c.loop);
         return status;
 }

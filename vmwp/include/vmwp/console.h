@@ -13,7 +13,7 @@
 
 #include "common/config.h"
 
-struct vmwp_loop;
+struct devworker;
 struct uart;
 struct vmwp_console;
 
@@ -43,7 +43,7 @@ int vmwp_console_open(const struct vmwp_console_spec *spec, const char *log_path
                       struct vmwp_console **out, char *err, size_t errlen);
 void vmwp_console_free(struct vmwp_console *c);
 /* Starts reading input (and accepting clients) on loop into u. */
-int vmwp_console_attach(struct vmwp_console *c, struct vmwp_loop *loop, struct uart *u);
+int vmwp_console_attach(struct vmwp_console *c, struct devworker *loop, struct uart *u);
 /* One byte from the guest (vCPU thread). Never blocks on a socket or pty
  * client: what it cannot take is dropped and counted. */
 void vmwp_console_output(struct vmwp_console *c, uint8_t byte);
