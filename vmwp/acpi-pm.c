@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/vmstate.h"
 #include "hv/vmstack.h"
 #include "vid/vid.h"
 #include "vmwp/acpi.h"
@@ -30,6 +31,7 @@ struct acpi_pm {
         uint32_t tmr_epoch; /* timer bit-23 period at the last TMR_STS clear */
         uint8_t rst_cnt;
         bool sci_level;
+        bool quiesced, button_held; /* a press while quiesced waits for resume */
         struct acpi_pm_stats stats;
 };
 
@@ -167,8 +169,89 @@ void acpi_pm_write(struct acpi_pm *pm, uint16_t port, unsigned len, uint32_t val
 
 void acpi_pm_power_button(struct acpi_pm *pm) {
         pthread_mutex_lock(&pm->lock);
-        pm->pm1_sts |= ACPI_PM1_PWRBTN_STS;
+        if (pm->quiesced) {
+                pm->button_held = true;
+        } else {
+                pm->pm1_sts |= ACPI_PM1_PWRBTN_STS;
+                update_sci(pm);
+        }
+        pthread_mutex_unlock(&pm->lock);
+}
+
+/* ---- quiesce, save, restore (docs/vm-state.md) ---------------------- */
+
+void acpi_pm_quiesce(struct acpi_pm *pm) {
+        pthread_mutex_lock(&pm->lock);
+        pm->quiesced = true;
+        pthread_mutex_unlock(&pm->lock);
+}
+
+void acpi_pm_resume(struct acpi_pm *pm) {
+        pthread_mutex_lock(&pm->lock);
+        pm->quiesced = false;
+        if (pm->button_held) {
+                pm->button_held = false;
+                pm->pm1_sts |= ACPI_PM1_PWRBTN_STS;
+        }
         update_sci(pm);
+        pthread_mutex_unlock(&pm->lock);
+}
+
+void acpi_pm_get_state(struct acpi_pm *pm, struct acpi_pm_state *out) {
+        memset(out, 0, sizeof *out);
+        pthread_mutex_lock(&pm->lock);
+        *out = (struct acpi_pm_state){ .pm1_sts = pm->pm1_sts, .pm1_en = pm->pm1_en, .pm1_cnt = pm->pm1_cnt,
+                                       .tmr_epoch = pm->tmr_epoch, .rst_cnt = pm->rst_cnt, .ticks = ticks(pm),
+                                       .button_held = pm->button_held };
+        pthread_mutex_unlock(&pm->lock);
+}
+
+#define F(id, kind, m) VMSTATE_FIELD(id, kind, struct acpi_pm_state, m)
+static const struct vmstate_field_desc pm_fields[] = {
+        F(1, VMSTATE_U16, pm1_sts), F(2, VMSTATE_U16, pm1_en),    F(3, VMSTATE_U16, pm1_cnt),
+        F(4, VMSTATE_U32, tmr_epoch), F(5, VMSTATE_U8, rst_cnt), F(6, VMSTATE_U64, ticks),
+        F(7, VMSTATE_BOOL, button_held),
+};
+#undef F
+
+const struct vmstate_desc acpi_pm_state_desc = {
+        .tag = ACPI_PM_STATE_TAG, .version = 1, .fields = pm_fields, .n_fields = ARRAY_SIZE(pm_fields),
+        .name = "ACPI PM",
+};
+
+int acpi_pm_state_decode(const struct vmstate_section *s, struct acpi_pm_state *out, char *err, size_t errlen) {
+        memset(out, 0, sizeof *out);
+        int r = vmstate_decode(s, &acpi_pm_state_desc, out, err, errlen);
+        if (r < 0)
+                return r;
+        const char *bad = NULL;
+        if (out->pm1_en & (uint16_t)~PM1_EN_MASK)
+                bad = "PM1 enable has bits no event uses";
+        else if (!(out->pm1_cnt & ACPI_PM1_SCI_EN) || (out->pm1_cnt & ~(ACPI_PM1_SCI_EN | ACPI_PM1_SLP_TYP_MASK)))
+                bad = "PM1 control is not SCI_EN plus a sleep type";
+        else if (out->rst_cnt & (uint8_t)~RST_CNT_MASK)
+                bad = "reset control has reserved bits set";
+        else if (out->ticks >> 62)
+                bad = "PM timer beyond a century";
+        else if (out->tmr_epoch > (uint32_t)(out->ticks >> 23))
+                bad = "PM timer status epoch after the timer";
+        if (bad)
+                return errorf(err, errlen, -EINVAL, "section ACPM: %s", bad);
+        return 0;
+}
+
+void acpi_pm_set_state(struct acpi_pm *pm, const struct acpi_pm_state *s) {
+        pthread_mutex_lock(&pm->lock);
+        pm->pm1_sts = s->pm1_sts;
+        pm->pm1_en = s->pm1_en;
+        pm->pm1_cnt = s->pm1_cnt;
+        pm->tmr_epoch = s->tmr_epoch;
+        pm->rst_cnt = s->rst_cnt;
+        pm->button_held = s->button_held;
+        /* The timer goes on from its saved count: no time passed while saved. */
+        uint64_t ns = (uint64_t)((unsigned __int128)s->ticks * 1000000000u / ACPI_PM_TIMER_HZ);
+        pm->start_ns = mono_ns() - ns;
+        pm->sci_level = (status(pm) & pm->pm1_en & (ACPI_PM1_TMR_STS | ACPI_PM1_PWRBTN_STS)) != 0;
         pthread_mutex_unlock(&pm->lock);
 }
 

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/macro.h"
+#include "common/vmstate.h"
 #include "vid/vid.h"
 #include "vmwp/uart.h"
 
@@ -69,6 +71,7 @@ struct uart {
         bool input_refused;
 
         bool irq_level;
+        bool quiesced; /* input waits ahead of the FIFO (uart_quiesce) */
         struct uart_stats stats;
 };
 
@@ -139,7 +142,7 @@ static void rx_push(struct uart *u, uint8_t b) {
 /* Moves waiting input into the FIFO (never in loopback: the receiver is
  * then connected to the transmitter only). */
 static void refill(struct uart *u) {
-        if (u->mcr & MCR_LOOP)
+        if ((u->mcr & MCR_LOOP) || u->quiesced)
                 return;
         while (u->in_count > 0 && u->rx_count < fifo_capacity(u)) {
                 rx_push(u, u->input[u->in_head]);
@@ -309,9 +312,102 @@ size_t uart_receive(struct uart *u, const uint8_t *buf, size_t len) {
         if (n < len)
                 u->input_refused = true;
         refill(u);
-        update_irq(u);
+        if (!u->quiesced)
+                update_irq(u);
         pthread_mutex_unlock(&u->lock);
         return n;
+}
+
+/* ---- quiesce, save, restore (docs/vm-state.md) ---------------------- */
+
+void uart_quiesce(struct uart *u) {
+        pthread_mutex_lock(&u->lock);
+        u->quiesced = true;
+        pthread_mutex_unlock(&u->lock);
+}
+
+void uart_resume(struct uart *u) {
+        pthread_mutex_lock(&u->lock);
+        u->quiesced = false;
+        refill(u);
+        update_irq(u);
+        pthread_mutex_unlock(&u->lock);
+}
+
+void uart_get_state(struct uart *u, struct uart_state *out) {
+        memset(out, 0, sizeof *out);
+        pthread_mutex_lock(&u->lock);
+        *out = (struct uart_state){ .ier = u->ier, .lcr = u->lcr, .mcr = u->mcr, .lsr = u->lsr, .msr = u->msr,
+                                    .scr = u->scr, .fcr = u->fcr, .dll = u->dll, .dlm = u->dlm,
+                                    .thr_ipending = u->thr_ipending, .rx_count = u->rx_count,
+                                    .in_count = u->in_count };
+        for (unsigned i = 0; i < u->rx_count; i++)
+                out->rx_fifo[i] = u->rx_fifo[(u->rx_head + i) % UART_FIFO_SIZE];
+        for (unsigned i = 0; i < u->in_count; i++)
+                out->input[i] = u->input[(u->in_head + i) % UART_INPUT_MAX];
+        pthread_mutex_unlock(&u->lock);
+}
+
+#define F(id, kind, m) VMSTATE_FIELD(id, kind, struct uart_state, m)
+#define A(id, kind, m, n) VMSTATE_ARRAY(id, kind, struct uart_state, m, n)
+static const struct vmstate_field_desc uart_fields[] = {
+        F(1, VMSTATE_U8, ier),  F(2, VMSTATE_U8, lcr),  F(3, VMSTATE_U8, mcr),
+        F(4, VMSTATE_U8, lsr),  F(5, VMSTATE_U8, msr),  F(6, VMSTATE_U8, scr),
+        F(7, VMSTATE_U8, fcr),  F(8, VMSTATE_U8, dll),  F(9, VMSTATE_U8, dlm),
+        F(10, VMSTATE_BOOL, thr_ipending),
+        A(11, VMSTATE_VARBYTES, rx_fifo, rx_count),
+        A(12, VMSTATE_VARBYTES, input, in_count),
+};
+#undef F
+#undef A
+
+const struct vmstate_desc uart_state_desc = {
+        .tag = UART_STATE_TAG, .version = 1, .fields = uart_fields, .n_fields = ARRAY_SIZE(uart_fields),
+        .name = "UART",
+};
+
+int uart_state_decode(const struct vmstate_section *s, struct uart_state *out, char *err, size_t errlen) {
+        memset(out, 0, sizeof *out);
+        int r = vmstate_decode(s, &uart_state_desc, out, err, errlen);
+        if (r < 0)
+                return r;
+        const char *bad = NULL;
+        if (out->ier & 0xf0)
+                bad = "IER has reserved bits set";
+        else if (out->mcr & 0xe0)
+                bad = "MCR has reserved bits set";
+        else if (out->fcr & (uint8_t)~0xc1u)
+                bad = "FCR holds bits that self-clear";
+        else if (out->rx_count > ((out->fcr & FCR_ENABLE) ? UART_FIFO_SIZE : 1u))
+                bad = "more received bytes than the FIFO holds";
+        else if (!out->rx_count != !(out->lsr & LSR_DR))
+                bad = "LSR data-ready disagrees with the receive FIFO";
+        if (bad)
+                return errorf(err, errlen, -EINVAL, "section UART: %s", bad);
+        return 0;
+}
+
+void uart_set_state(struct uart *u, const struct uart_state *s) {
+        pthread_mutex_lock(&u->lock);
+        u->ier = s->ier;
+        u->lcr = s->lcr;
+        u->mcr = s->mcr;
+        u->lsr = s->lsr;
+        u->msr = s->msr;
+        u->scr = s->scr;
+        u->fcr = s->fcr;
+        u->dll = s->dll;
+        u->dlm = s->dlm;
+        u->thr_ipending = s->thr_ipending;
+        u->rx_head = u->in_head = 0;
+        u->rx_count = MIN(s->rx_count, UART_FIFO_SIZE);
+        u->in_count = MIN(s->in_count, UART_INPUT_MAX);
+        memcpy(u->rx_fifo, s->rx_fifo, u->rx_count);
+        memcpy(u->input, s->input, u->in_count);
+        /* The interrupt line's level is the IOAPIC's saved state; recompute
+         * ours without signalling (the restored irqchip already has it). */
+        u->irq_level = pending_interrupt(u) != IIR_NONE;
+        pthread_mutex_unlock(&u->lock);
 }
 
 void uart_get_stats(struct uart *u, struct uart_stats *out) {

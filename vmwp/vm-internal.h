@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "devices.h"
 #include "vmwp/console.h"
 #include "vmwp/pm.h"
 #include "vmwp/uart.h"
@@ -28,6 +29,9 @@ struct vmwp_vm {
         struct vmbus_server *vmbus;
         struct icvsp *ic;
         struct vmwp_emu *emu; /* the emulated legacy devices (vm-emu.c) */
+        /* Every row of guest-visible state but vid's (devices.h), in
+         * dependency order. */
+        struct vmwp_devices devices;
 
         /* Guest events from service threads, for the main loop (vm-ic.c). */
         pthread_mutex_t guest_lock;
@@ -48,6 +52,8 @@ struct vmwp_vm {
 };
 
 uint64_t vmwp_now_ns(void);
+/* The UART's and ACPI PM's rows of the device table (vm-platform.c). */
+int vmwp_vm_add_platform_rows(struct vmwp_vm *vm);
 /* The Hyper-V interface, the VMBus server and the providers (vm-vmbus.c). */
 int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen);
 /* One storvsp device per SCSI controller of the configuration (vm-storage.c). */

@@ -27,11 +27,24 @@ struct uart *vmwp_vm_uart(struct vmwp_vm *vm) {
         return vm->uart;
 }
 
+/* vCPUs first (each on an instruction boundary, nothing more to ask of
+ * the devices), then the devices in reverse table order; resume is the
+ * mirror image (docs/vm-state.md, "What consistent means"). */
 int vmwp_vm_pause(struct vmwp_vm *vm) {
-        return vid_partition_pause(vm->p);
+        int r = vid_partition_pause(vm->p);
+        if (r < 0)
+                return r;
+        char err[256] = "";
+        r = vmwp_devices_quiesce(&vm->devices, err, sizeof err);
+        if (r < 0) {
+                fprintf(stderr, "vmwp: %s: pause: %s\n", vm->cfg.name, err);
+                vid_partition_resume(vm->p);
+        }
+        return r;
 }
 
 int vmwp_vm_resume(struct vmwp_vm *vm) {
+        vmwp_devices_resume(&vm->devices);
         return vid_partition_resume(vm->p);
 }
 

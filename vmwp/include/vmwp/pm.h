@@ -10,7 +10,10 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "common/vmstate.h"
 
 struct vid_partition;
 struct acpi_pm;
@@ -40,6 +43,29 @@ void acpi_pm_power_button(struct acpi_pm *pm);
 /* The PM timer value now (24 bits). */
 uint32_t acpi_pm_timer(struct acpi_pm *pm);
 void acpi_pm_get_stats(struct acpi_pm *pm, struct acpi_pm_stats *out);
+
+/* Quiesce (docs/vm-state.md): a power-button press waits for resume. */
+void acpi_pm_quiesce(struct acpi_pm *pm);
+void acpi_pm_resume(struct acpi_pm *pm);
+
+/* The guest-visible state as plain data (docs/saved-state.md, "ACPM"):
+ * the registers and the PM timer's full count, which continues from the
+ * saved value on restore. */
+#define ACPI_PM_STATE_TAG VMSTATE_TAG('A', 'C', 'P', 'M')
+struct acpi_pm_state {
+        uint16_t pm1_sts, pm1_en, pm1_cnt;
+        uint32_t tmr_epoch;
+        uint8_t rst_cnt;
+        uint64_t ticks;
+        bool button_held;
+};
+struct vmstate_section;
+extern const struct vmstate_desc acpi_pm_state_desc;
+void acpi_pm_get_state(struct acpi_pm *pm, struct acpi_pm_state *out);
+/* Pure: decodes and checks an ACPM section. */
+int acpi_pm_state_decode(const struct vmstate_section *s, struct acpi_pm_state *out, char *err, size_t errlen);
+/* Before the vCPUs first run; the SCI level is the restored IOAPIC's. */
+void acpi_pm_set_state(struct acpi_pm *pm, const struct acpi_pm_state *s);
 
 /* Claims the PM1a event/control blocks, the PM timer and the marker port on p. */
 int acpi_pm_register(struct acpi_pm *pm, struct vid_partition *p);

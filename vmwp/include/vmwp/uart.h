@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/vmstate.h"
+
 struct vid_partition;
 struct uart;
 
@@ -60,6 +62,32 @@ void uart_write(struct uart *u, unsigned reg, uint8_t value);
 size_t uart_receive(struct uart *u, const uint8_t *buf, size_t len);
 
 void uart_get_stats(struct uart *u, struct uart_stats *out);
+
+/* Quiesce (docs/vm-state.md): input is still accepted but waits ahead of
+ * the FIFO and no interrupt changes until uart_resume(). Guest register
+ * accesses come from vCPUs, which are parked first. */
+void uart_quiesce(struct uart *u);
+void uart_resume(struct uart *u);
+
+/* The guest-visible state as plain data (docs/saved-state.md, "UART"),
+ * with the input accepted from the console ahead of the FIFO. */
+#define UART_STATE_TAG VMSTATE_TAG('U', 'A', 'R', 'T')
+struct uart_state {
+        uint8_t ier, lcr, mcr, lsr, msr, scr, fcr, dll, dlm;
+        bool thr_ipending;
+        uint32_t rx_count; /* the receive FIFO, oldest byte first */
+        uint8_t rx_fifo[UART_FIFO_SIZE];
+        uint32_t in_count;
+        uint8_t input[UART_INPUT_MAX];
+};
+struct vmstate_section;
+extern const struct vmstate_desc uart_state_desc;
+void uart_get_state(struct uart *u, struct uart_state *out);
+/* Pure: decodes and checks a UART section. */
+int uart_state_decode(const struct vmstate_section *s, struct uart_state *out, char *err, size_t errlen);
+/* Before the vCPUs first run; the interrupt line is not signalled (the
+ * restored IOAPIC holds its level). */
+void uart_set_state(struct uart *u, const struct uart_state *s);
 
 /* Claims [base, base + 8) on p; accesses wider than a byte are split. */
 int uart_register(struct uart *u, struct vid_partition *p, uint16_t base);

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+/* The worker's device table (devices.h). */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "devices.h"
+
+int vmwp_devices_add(struct vmwp_devices *t, const struct vmwp_device_ops *ops, void *dev) {
+        if (!ops || !ops->name || !ops->quiesce || !ops->resume)
+                return -EINVAL;
+        if (t->n >= VMWP_DEVICES_MAX)
+                return -ENOSPC;
+        if (t->n_quiesced)
+                return -EBUSY; /* rows join a running table only */
+        t->rows[t->n++] = (struct vmwp_device_row){ ops, dev };
+        return 0;
+}
+
+int vmwp_devices_quiesce(struct vmwp_devices *t, char *err, size_t errlen) {
+        while (t->n_quiesced < t->n) {
+                struct vmwp_device_row *d = &t->rows[t->n - 1 - t->n_quiesced];
+                int r = d->ops->quiesce(d->dev);
+                if (r < 0) {
+                        vmwp_devices_resume(t);
+                        return errorf(err, errlen, r, "quiescing %s: %s", d->ops->name, strerror(-r));
+                }
+                t->n_quiesced++;
+        }
+        return 0;
+}
+
+void vmwp_devices_resume(struct vmwp_devices *t) {
+        while (t->n_quiesced > 0) {
+                struct vmwp_device_row *d = &t->rows[t->n - t->n_quiesced];
+                d->ops->resume(d->dev);
+                t->n_quiesced--;
+        }
+}
+
+bool vmwp_devices_quiesced(const struct vmwp_devices *t) {
+        return t->n_quiesced == t->n;
+}
+
+int vmwp_devices_save(struct vmwp_devices *t, struct vmstate_writer *w, char *err, size_t errlen) {
+        if (!vmwp_devices_quiesced(t))
+                return errorf(err, errlen, -EBUSY, "the devices are not quiesced");
+        for (size_t i = 0; i < t->n; i++)
+                if (!t->rows[i].ops->save)
+                        return errorf(err, errlen, -EOPNOTSUPP, "%s cannot be saved yet", t->rows[i].ops->name);
+        for (size_t i = 0; i < t->n; i++) {
+                struct vmwp_device_row *d = &t->rows[i];
+                int r = d->ops->save(d->dev, w, err, errlen);
+                if (r < 0) {
+                        if (err && errlen && !err[0])
+                                snprintf(err, errlen, "saving %s: %s", d->ops->name, strerror(-r));
+                        return r;
+                }
+        }
+        return 0;
+}
+
+int vmwp_devices_restore(struct vmwp_devices *t, const struct vmstate_section *secs, size_t n, char *err,
+                         size_t errlen) {
+        for (size_t i = 0; i < t->n; i++)
+                if (!t->rows[i].ops->restore)
+                        return errorf(err, errlen, -EOPNOTSUPP, "%s cannot be restored yet", t->rows[i].ops->name);
+        for (size_t i = 0; i < t->n; i++) {
+                struct vmwp_device_row *d = &t->rows[i];
+                int r = d->ops->restore(d->dev, secs, n, err, errlen);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

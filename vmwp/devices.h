@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* The worker's device table (docs/vm-state.md, "The device lifecycle
+ * contract"): every part of the worker that holds guest-visible state
+ * apart from vid's vCPUs and irqchip is one row, added in dependency order
+ * as the VM is built (platform devices, then hvshim, the VMBus server and
+ * its providers). Pause parks the vCPUs first (vid), then quiesces the rows
+ * in reverse order; resume goes in table order, then the vCPUs run. A new
+ * device adds one row and one section; nothing else in pause, save,
+ * migration or checkpoints changes. */
+#pragma once
+
+#include <stddef.h>
+
+struct vmstate_writer;
+struct vmstate_section;
+
+struct vmwp_device_ops {
+        const char *name; /* "uart", "storvsp" */
+        /* Stop touching guest state: no ring read, no guest RAM write, no
+         * interrupt, host I/O drained or recorded. Idempotent. */
+        int (*quiesce)(void *dev);
+        void (*resume)(void *dev);
+        /* Only while quiesced: plain data, no host pointers or fds. NULL:
+         * the device cannot be saved yet (the save is refused, naming it). */
+        int (*save)(void *dev, struct vmstate_writer *w, char *err, size_t errlen);
+        /* On a device built from the same configuration that has not run:
+         * finds its sections in secs (the whole file), decodes all of them
+         * (pure, fuzzed) and only then applies. */
+        int (*restore)(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen);
+};
+
+#define VMWP_DEVICES_MAX 48u
+
+struct vmwp_devices {
+        size_t n, n_quiesced;
+        struct vmwp_device_row {
+                const struct vmwp_device_ops *ops;
+                void *dev;
+        } rows[VMWP_DEVICES_MAX];
+};
+
+int vmwp_devices_add(struct vmwp_devices *t, const struct vmwp_device_ops *ops, void *dev);
+/* Reverse table order. On a failure the rows already quiesced are resumed
+ * and the error names the device. */
+int vmwp_devices_quiesce(struct vmwp_devices *t, char *err, size_t errlen);
+/* Table order; only what was quiesced. */
+void vmwp_devices_resume(struct vmwp_devices *t);
+bool vmwp_devices_quiesced(const struct vmwp_devices *t);
+/* Table order; the devices must be quiesced. */
+int vmwp_devices_save(struct vmwp_devices *t, struct vmstate_writer *w, char *err, size_t errlen);
+int vmwp_devices_restore(struct vmwp_devices *t, const struct vmstate_section *secs, size_t n, char *err,
+                         size_t errlen);
