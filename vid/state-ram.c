@@ -138,7 +138,7 @@ static void copy_extent(void *opaque, uint64_t offset, const uint8_t *data, uint
 /* ---- every vid section ------------------------------------------------- */
 
 int vid_state_save(struct vid_partition *p, struct vmstate_writer *w) {
-        if (p->started && !vid_partition_is_paused(p) && vid_partition_stop_requested(p, NULL, 0) < 0)
+        if (!vid_partition_is_quiet(p))
                 return -EBUSY;
         struct vid_partition_state ps;
         int r = vid_partition_state_get(p, &ps);

@@ -550,6 +550,14 @@ bool vid_partition_is_paused(const struct vid_partition *p) {
         return paused;
 }
 
+bool vid_partition_started(const struct vid_partition *p) {
+        return p->started;
+}
+
+bool vid_partition_is_quiet(const struct vid_partition *p) {
+        return !p->started || vid_partition_is_paused(p) || vid_partition_stop_requested(p, NULL, 0) >= 0;
+}
+
 void vid_partition_join(struct vid_partition *p) {
         if (!p->started || p->joined)
                 return;

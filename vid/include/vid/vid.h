@@ -273,6 +273,11 @@ int vid_partition_start(struct vid_partition *p, vid_exit_fn on_exit, void *opaq
 int vid_partition_pause(struct vid_partition *p);
 int vid_partition_resume(struct vid_partition *p);
 bool vid_partition_is_paused(const struct vid_partition *p);
+/* Whether vid_partition_start() was called. */
+bool vid_partition_started(const struct vid_partition *p);
+/* No VP runs guest code: never started, paused, or stopping. What saving
+ * guest-visible state needs (vid/state.h and the layers above). */
+bool vid_partition_is_quiet(const struct vid_partition *p);
 /* Request the partition to stop with an exit status and a reason; any
  * thread, any time, first request wins. */
 void vid_partition_request_stop(struct vid_partition *p, int status, const char *fmt, ...)
