@@ -7,6 +7,7 @@
 
 #include "hvshim/decode.h"
 #include "hvshim/hvshim.h"
+#include "hvshim/state.h"
 #include "vid/vid.h"
 
 #define HV_SIEF_WORDS_PER_SINT (HV_EVENT_FLAGS_COUNT / 64u)
@@ -69,7 +70,8 @@ struct hvshim {
         unsigned n_vps_init;
         bool locks_init;
 
-        /* Reference time (reftime.c), fixed at creation. */
+        /* Reference time (reftime.c), fixed at creation or restore. */
+        uint32_t tsc_khz;        /* the partition's TSC rate at creation (KVM's, unscaled) */
         uint64_t tsc_hz;         /* as the guest is told: the TSC's rate x time_dilation */
         unsigned time_dilation; /* >= 1 */
         int64_t tsc_offset;     /* guest TSC = host TSC + tsc_offset */
@@ -114,6 +116,14 @@ int hvshim_time_init(struct hvshim *hv);
  * is half of it). */
 int hvshim_tsc_offset_estimate(struct vid_vp *vp, int64_t *offset, uint64_t *window);
 int hvshim_tsc_page_update(struct hvshim *hv, uint64_t msr_value);
+/* The formula's parameters and the reference time now (msr_lock held). */
+void hvshim_time_state_get(struct hvshim *hv, struct hvshim_partition_state *st);
+/* Takes the saved formula over after vid restored the guest TSC (VP 0's
+ * was saved_tsc): reference time continues from there. Changes nothing
+ * when it fails (a TSC that KVM now scales, the offset unreadable);
+ * msr_lock held. The caller publishes the TSC page again. */
+int hvshim_time_state_set(struct hvshim *hv, const struct hvshim_partition_state *st, uint64_t saved_tsc,
+                          char *err, size_t errlen);
 
 /* synic.c */
 void synic_vp_init(struct hvshim *hv, struct synic_vp *sv, unsigned index);
@@ -123,6 +133,14 @@ void synic_vp_free(struct synic_vp *sv);
 bool synic_msrs_changed(struct synic_vp *sv, const struct hv_msr_vp *old);
 /* EOM (sv->lock held): deliver queued messages into free slots. */
 void synic_eom(struct synic_vp *sv);
+/* Saved state (hvshim/state.h): capture; queues built from a decoded
+ * state (-ENOMEM), then applied to a VP that never ran, which takes them
+ * over (q is left empty). */
+void synic_vp_state_get(struct synic_vp *sv, struct hvshim_synic_state *st);
+int synic_queues_build(const struct hvshim_synic_state *st, struct synic_queue q[HV_SYNIC_SINT_COUNT]);
+void synic_queues_free(struct synic_queue q[HV_SYNIC_SINT_COUNT]);
+void synic_vp_state_set(struct synic_vp *sv, const struct hvshim_synic_state *st,
+                        struct synic_queue q[HV_SYNIC_SINT_COUNT]);
 
 /* connection.c */
 uint16_t hvshim_deliver_message(struct hvshim *hv, unsigned vp_index, const struct hv_post_message *m);

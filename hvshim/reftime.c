@@ -19,6 +19,7 @@
 #include <time.h>
 #include <x86intrin.h>
 
+#include "common/log.h"
 #include "common/macro.h"
 #include "internal.h"
 
@@ -54,20 +55,27 @@ static uint64_t guest_tsc(const struct hvshim *hv) {
         return __rdtsc() + (uint64_t)hv->tsc_offset;
 }
 
-int hvshim_time_init(struct hvshim *hv) {
+/* VP 0's: one reference time for all VPs needs one TSC timeline. */
+static int tsc_offset_read(struct hvshim *hv, int64_t *offset) {
         struct vid_vp *vp0 = vid_partition_vp(hv->p, 0);
         if (!vp0)
                 return -EINVAL;
         uint64_t window;
-        int r = vid_vp_tsc_offset(vp0, &hv->tsc_offset);
+        int r = vid_vp_tsc_offset(vp0, offset);
         if (r == -ENOTSUP)
-                r = hvshim_tsc_offset_estimate(vp0, &hv->tsc_offset, &window);
+                r = hvshim_tsc_offset_estimate(vp0, offset, &window);
+        return r;
+}
+
+int hvshim_time_init(struct hvshim *hv) {
+        int r = tsc_offset_read(hv, &hv->tsc_offset);
         if (r < 0)
                 return r;
         /* Dilation: the guest is told a k times faster TSC (and APIC
          * timer), so every interval it derives from them, and the
          * reference time computed here, is k times longer in real time. */
-        hv->tsc_hz = (uint64_t)vid_partition_tsc_khz(hv->p) * 1000u * hv->time_dilation;
+        hv->tsc_khz = vid_partition_tsc_khz(hv->p);
+        hv->tsc_hz = (uint64_t)hv->tsc_khz * 1000u * hv->time_dilation;
         hv->tsc_scale = hv_tsc_scale(hv->tsc_hz);
         hv->mono_start_ns = mono_ns();
         hv->ref_offset = -(int64_t)hv_tsc_to_ref(guest_tsc(hv), hv->tsc_scale, 0);
@@ -106,5 +114,56 @@ int hvshim_tsc_page_update(struct hvshim *hv, uint64_t msr_value) {
                 return 0; /* stays invalid: the guest uses TIME_REF_COUNT */
         hv->tsc_sequence = hv_tsc_sequence_next(hv->tsc_sequence);
         __atomic_store_n(seq, hv->tsc_sequence, __ATOMIC_RELEASE);
+        return 0;
+}
+
+/* ---- saved state (hvshim/state.h) ---- */
+
+void hvshim_time_state_get(struct hvshim *hv, struct hvshim_partition_state *st) {
+        st->tsc_hz = hv->tsc_hz;
+        st->time_dilation = hv->time_dilation;
+        st->tsc_scale = hv->tsc_scale;
+        st->ref_offset = (uint64_t)hv->ref_offset;
+        st->tsc_sequence = hv->tsc_sequence;
+        st->reference_time = hvshim_reference_time(hv);
+}
+
+/* The guest calibrated to the saved rate and scale (and dilation): keep
+ * them. Reference time continues from where the guest's VP 0 stopped: at
+ * the guest TSC that vid saved, the formula gives what it gave then. vid
+ * restored the guest TSC to that value, which moved its offset from the
+ * host TSC: the offset is read again. Where KVM cannot offset the TSC
+ * (PVM: the guest TSC is the host's) the TSC jumped by the time the state
+ * lay saved; reference time must not, so the formula's offset takes the
+ * difference between the saved TSC and the TSC now, and the TSC page in
+ * the guest's RAM is published again (a new sequence). Where the TSC was
+ * restored, that difference is the few microseconds since vid set it.
+ * Without a TSC rate the monotonic clock is shifted to continue from the
+ * saved reference time instead. */
+int hvshim_time_state_set(struct hvshim *hv, const struct hvshim_partition_state *st, uint64_t saved_tsc,
+                          char *err, size_t errlen) {
+        /* guest_tsc() adds an offset to the host TSC: right only while KVM
+         * does not scale it, which vid asks for when the saved rate is
+         * another host's (vid/state.c). */
+        uint32_t khz = vid_partition_tsc_khz(hv->p);
+        if (khz != hv->tsc_khz)
+                return errorf(err, errlen, -ENOTSUP,
+                              "the guest's TSC ran at %u kHz, this host's at %u kHz: hvshim's reference time "
+                              "cannot follow a TSC that KVM scales",
+                              khz, hv->tsc_khz);
+        int64_t offset = 0;
+        int r = tsc_offset_read(hv, &offset);
+        if (r < 0)
+                return errorf(err, errlen, r, "reading the guest TSC offset after restoring it: %s", strerror(-r));
+        hv->tsc_offset = offset;
+        hv->tsc_hz = st->tsc_hz;
+        hv->time_dilation = st->time_dilation;
+        hv->tsc_scale = st->tsc_scale;
+        hv->tsc_sequence = st->tsc_sequence;
+        /* Both modulo 2^64, as the formula and hvshim_reference_time(); the
+         * decoder bounds reference_time so that the product fits. */
+        hv->ref_offset = (int64_t)(st->ref_offset + hv_tsc_to_ref(saved_tsc, st->tsc_scale, 0) -
+                                   hv_tsc_to_ref(guest_tsc(hv), st->tsc_scale, 0));
+        hv->mono_start_ns = mono_ns() - st->reference_time * 100u * st->time_dilation;
         return 0;
 }

@@ -40,14 +40,18 @@ void synic_vp_init(struct hvshim *hv, struct synic_vp *sv, unsigned index) {
         sv->lock_init = true;
 }
 
-static void queue_drop(struct synic_vp *sv) {
+void synic_queues_free(struct synic_queue q[HV_SYNIC_SINT_COUNT]) {
         for (unsigned s = 0; s < HV_SYNIC_SINT_COUNT; s++) {
-                for (struct synic_qmsg *m = sv->queue[s].head, *next; m; m = next) {
+                for (struct synic_qmsg *m = q[s].head, *next; m; m = next) {
                         next = m->next;
                         free(m);
                 }
-                sv->queue[s] = (struct synic_queue){ 0 };
+                q[s] = (struct synic_queue){ 0 };
         }
+}
+
+static void queue_drop(struct synic_vp *sv) {
+        synic_queues_free(sv->queue);
         sv->n_queued = 0;
 }
 
@@ -247,19 +251,27 @@ int synic_signal_event(struct hvshim *hv, unsigned vp_index, unsigned sint, unsi
         return 0;
 }
 
-/* Map the enabled page at the register's GPA. An overlay page appears
- * zeroed (as KVM and OpenVMM do) when enabled or moved. */
-static uint8_t *page_map(struct vid_partition *p, uint64_t now, uint64_t old) {
+/* The enabled page at the register's GPA, as it is. */
+static uint8_t *page_map(struct vid_partition *p, uint64_t v) {
         void *page;
-        if (!hv_msr_enabled(now) || gm_map(p, hv_msr_page_gpa(now), HV_HYP_PAGE_SIZE, &page) < 0)
+        if (!hv_msr_enabled(v) || gm_map(p, hv_msr_page_gpa(v), HV_HYP_PAGE_SIZE, &page) < 0)
                 return NULL;
-        if (!hv_msr_enabled(old) || hv_msr_page_gpa(old) != hv_msr_page_gpa(now))
+        return page;
+}
+
+/* A guest's MSR write: an overlay page appears zeroed (as KVM and OpenVMM
+ * do) when enabled or moved. Never on restore, where the page holds the
+ * saved guest's messages and flags (docs/vm-state.md). */
+static uint8_t *page_enable(struct vid_partition *p, uint64_t now, uint64_t old) {
+        uint8_t *page = page_map(p, now);
+        if (page && (!hv_msr_enabled(old) || hv_msr_page_gpa(old) != hv_msr_page_gpa(now)))
                 memset(page, 0, HV_HYP_PAGE_SIZE);
         return page;
 }
 
-static void siefp_changed(struct synic_vp *sv, uint64_t old) {
-        uint64_t *page = (uint64_t *)(void *)page_map(sv->hv->p, sv->msrs.siefp, old);
+/* Publish the SIEF page (or NULL) and move into it what was signalled
+ * while there was none. */
+static void sief_publish(struct synic_vp *sv, uint64_t *page) {
         atomic_store(&sv->sief, page);
         sief_quiesce(sv);
         if (!page)
@@ -278,6 +290,20 @@ static void siefp_changed(struct synic_vp *sv, uint64_t old) {
         }
 }
 
+static void siefp_changed(struct synic_vp *sv, uint64_t old) {
+        sief_publish(sv, (uint64_t *)(void *)page_enable(sv->hv->p, sv->msrs.siefp, old));
+}
+
+/* Publish what is deliverable, then pay the interrupts owed to the SINTs
+ * that just became deliverable (see the top of this file). */
+static void deliverable_publish(struct synic_vp *sv) {
+        unsigned mask = deliverable_mask(&sv->msrs);
+        unsigned newly = mask & ~atomic_exchange(&sv->deliverable, mask);
+        for (unsigned s = 0; s < HV_SYNIC_SINT_COUNT; s++)
+                if ((newly & (1u << s)) && (atomic_fetch_and(&sv->pending_irq, ~(1u << s)) & (1u << s)))
+                        synic_inject(sv, s);
+}
+
 /* Messaging switched off (kexec, CPU offline): what was queued or owed
  * belongs to the guest that is gone. */
 static void synic_reset(struct synic_vp *sv) {
@@ -292,7 +318,7 @@ static void synic_reset(struct synic_vp *sv) {
 bool synic_msrs_changed(struct synic_vp *sv, const struct hv_msr_vp *old) {
         const struct hv_msr_vp *now = &sv->msrs;
         if (now->simp != old->simp)
-                sv->simp = page_map(sv->hv->p, now->simp, old->simp);
+                sv->simp = page_enable(sv->hv->p, now->simp, old->simp);
         if (now->siefp != old->siefp)
                 siefp_changed(sv, old->siefp);
         for (unsigned s = 0; s < HV_SYNIC_SINT_COUNT; s++)
@@ -305,14 +331,101 @@ bool synic_msrs_changed(struct synic_vp *sv, const struct hv_msr_vp *old) {
         if (reset)
                 synic_reset(sv);
 
-        /* Publish what is deliverable, then pay the interrupts owed to the
-         * SINTs that just became deliverable (see the top of this file). */
-        unsigned mask = deliverable_mask(now);
-        unsigned newly = mask & ~atomic_exchange(&sv->deliverable, mask);
-        for (unsigned s = 0; s < HV_SYNIC_SINT_COUNT; s++)
-                if ((newly & (1u << s)) && (atomic_fetch_and(&sv->pending_irq, ~(1u << s)) & (1u << s)))
-                        synic_inject(sv, s);
+        deliverable_publish(sv);
         if (sv->active)
                 synic_eom(sv);
         return reset;
+}
+
+/* ---- saved state (hvshim/state.h) ---- */
+
+void synic_vp_state_get(struct synic_vp *sv, struct hvshim_synic_state *st) {
+        memset(st, 0, sizeof *st);
+        pthread_mutex_lock(&sv->lock);
+        st->vp_assist = sv->msrs.vp_assist;
+        st->scontrol = sv->msrs.scontrol;
+        st->siefp = sv->msrs.siefp;
+        st->simp = sv->msrs.simp;
+        memcpy(st->sint, sv->msrs.sint, sizeof st->sint);
+        st->n_sint = HV_SYNIC_SINT_COUNT;
+        st->pending_irq = atomic_load(&sv->pending_irq);
+        uint32_t n = 0;
+        for (unsigned s = 0; s < HV_SYNIC_SINT_COUNT; s++)
+                for (unsigned w = 0; w < HV_SIEF_WORDS_PER_SINT; w++) {
+                        uint64_t bits = __atomic_load_n(&sv->shadow[s][w], __ATOMIC_SEQ_CST);
+                        if (bits) {
+                                st->shadow_word[n] = s * HV_SIEF_WORDS_PER_SINT + w;
+                                st->shadow_bits[n++] = bits;
+                        }
+                }
+        st->n_shadow_word = st->n_shadow_bits = n;
+        n = 0;
+        for (unsigned s = 0; s < HV_SYNIC_SINT_COUNT; s++)
+                for (const struct synic_qmsg *m = sv->queue[s].head; m && n < HVSHIM_MAX_QUEUED; m = m->next) {
+                        uint8_t size = MIN(m->msg.header.payload_size, (uint8_t)HV_MESSAGE_PAYLOAD_BYTES);
+                        st->msg_sint[n] = s;
+                        st->msg_type[n] = m->msg.header.message_type;
+                        st->msg_size[n++] = size;
+                        memcpy(st->msg_payload + st->msg_payload_len, m->msg.payload, size);
+                        st->msg_payload_len += size;
+                }
+        st->n_msg_sint = st->n_msg_type = st->n_msg_size = n;
+        pthread_mutex_unlock(&sv->lock);
+}
+
+int synic_queues_build(const struct hvshim_synic_state *st, struct synic_queue q[HV_SYNIC_SINT_COUNT]) {
+        memset(q, 0, HV_SYNIC_SINT_COUNT * sizeof *q);
+        uint32_t at = 0;
+        for (uint32_t i = 0; i < st->n_msg_sint; i++) {
+                struct synic_qmsg *qm = calloc(1, sizeof *qm);
+                if (!qm) {
+                        synic_queues_free(q);
+                        return -ENOMEM;
+                }
+                qm->msg.header.message_type = st->msg_type[i];
+                qm->msg.header.payload_size = (uint8_t)st->msg_size[i];
+                memcpy(qm->msg.payload, st->msg_payload + at, st->msg_size[i]);
+                at += st->msg_size[i];
+                struct synic_queue *sq = &q[st->msg_sint[i]];
+                if (sq->tail)
+                        sq->tail->next = qm;
+                else
+                        sq->head = qm;
+                sq->tail = qm;
+        }
+        return 0;
+}
+
+/* The state of a VP that never ran (checked by hvshim_synic_state_decode),
+ * with its queues already built. The SIMP and SIEF pages are guest RAM
+ * that vid restored: they are mapped as they are, never zeroed as on a
+ * guest's enable, or the messages in their slots and the flags not yet
+ * taken would be lost. Nothing is delivered here: a queued message waits
+ * for the guest's EOM as it did when saved, an owed interrupt for its
+ * SINT to become deliverable (one that is deliverable is paid now, into
+ * the LAPIC that vid restored). */
+void synic_vp_state_set(struct synic_vp *sv, const struct hvshim_synic_state *st,
+                        struct synic_queue q[HV_SYNIC_SINT_COUNT]) {
+        pthread_mutex_lock(&sv->lock);
+        sv->msrs.vp_assist = st->vp_assist;
+        sv->msrs.scontrol = st->scontrol;
+        sv->msrs.siefp = st->siefp;
+        sv->msrs.simp = st->simp;
+        memcpy(sv->msrs.sint, st->sint, sizeof sv->msrs.sint);
+        atomic_store(&sv->pending_irq, st->pending_irq);
+        for (uint32_t i = 0; i < st->n_shadow_word; i++)
+                __atomic_store_n(&sv->shadow[st->shadow_word[i] / HV_SIEF_WORDS_PER_SINT]
+                                            [st->shadow_word[i] % HV_SIEF_WORDS_PER_SINT],
+                                 st->shadow_bits[i], __ATOMIC_SEQ_CST);
+        memcpy(sv->queue, q, sizeof sv->queue);
+        memset(q, 0, HV_SYNIC_SINT_COUNT * sizeof *q);
+        sv->n_queued = st->n_msg_sint;
+
+        sv->simp = page_map(sv->hv->p, st->simp);
+        sv->active = hv_msr_enabled(st->scontrol) && sv->simp;
+        for (unsigned s = 0; s < HV_SYNIC_SINT_COUNT; s++)
+                route_update(sv, s);
+        sief_publish(sv, (uint64_t *)(void *)page_map(sv->hv->p, st->siefp));
+        deliverable_publish(sv);
+        pthread_mutex_unlock(&sv->lock);
 }

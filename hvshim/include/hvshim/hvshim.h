@@ -82,7 +82,8 @@ int synic_post_message(struct hvshim *hv, unsigned vp_index, unsigned sint, uint
 int synic_signal_event(struct hvshim *hv, unsigned vp_index, unsigned sint, unsigned flag);
 
 /* Partition reference time in 100 ns units: the timeline of the guest's
- * TIME_REF_COUNT and reference TSC page, 0 at hvshim_create(). */
+ * TIME_REF_COUNT and reference TSC page, 0 at hvshim_create() (after
+ * hvshim_state_restore(), the saved timeline's, continued). */
 uint64_t hvshim_reference_time(struct hvshim *hv);
 
 /* ---- notifications to the owner (vmwp) ------------------------------- */
