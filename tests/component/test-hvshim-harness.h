@@ -21,7 +21,7 @@ TINY_GUEST(hvshim_guest);
 
 #define HG_DONE_STATUS 100
 #define HG_FAIL_STATUS 101
-#define HG_SNAPSHOT_SLOTS 80
+#define HG_SNAPSHOT_SLOTS 88
 #define HG_MAX_MARKS 4096
 #define HG_TIMEOUT_MS 20000
 
@@ -133,11 +133,9 @@ static inline int hg_on_exit(void *opaque, struct vid_vp *vp, const struct vid_e
         return e->kind == VID_EXIT_SHUTDOWN ? VMWP_EXIT_TRIPLE_FAULT : VMWP_EXIT_INTERNAL;
 }
 
-/* A partition with hvshim (cfg NULL: all features) and `image` loaded,
- * ready to run `cmd`; set mailbox fields and registrations before
- * hg_start(). */
-static inline void hg_init_image(struct hg *h, const unsigned char *image, unsigned len, unsigned n_vps,
-                                 uint32_t cmd, const struct hvshim_config *cfg) {
+/* A partition with hvshim (cfg NULL: all features) and the test device,
+ * with nothing in its RAM (a restore fills it). */
+static inline void hg_init_bare(struct hg *h, unsigned n_vps, const struct hvshim_config *cfg) {
         memset(h, 0, sizeof *h);
         pthread_mutex_init(&h->lock, NULL);
         pthread_cond_init(&h->cond, NULL);
@@ -152,6 +150,13 @@ static inline void hg_init_image(struct hg *h, const unsigned char *image, unsig
         ASSERT_OK(r);
         ASSERT_OK(hvshim_create(h->p, cfg, &h->hv));
         ASSERT_OK(vid_register_pio(h->p, HG_PORT_BASE, HG_PORT_LEN, &hg_port_ops, h));
+}
+
+/* hg_init_bare() with `image` loaded, ready to run `cmd`; set mailbox
+ * fields and registrations before hg_start(). */
+static inline void hg_init_image(struct hg *h, const unsigned char *image, unsigned len, unsigned n_vps,
+                                 uint32_t cmd, const struct hvshim_config *cfg) {
+        hg_init_bare(h, n_vps, cfg);
         ASSERT_OK(gm_write(h->p, HG_LOAD, image, len));
         hg_mailbox(h, HG_MB_CMD, cmd);
         struct vid_vp *vp = vid_partition_vp(h->p, 0);

@@ -25,6 +25,8 @@ guest_main:
         je      cmd_crash
         cmp     $HG_CMD_SMP, %eax
         je      cmd_smp
+        cmp     $HG_CMD_STATE, %eax
+        je      cmd_state
         jmp     done
 
 # ---- commands -----------------------------------------------------------
@@ -246,9 +248,25 @@ synic_loop:
         WRMSR64 MSR_SIMP, 0
 7:      mov     MBOX(HG_MB_OP), %eax
         cmp     $HG_OP_ENABLE, %eax
-        jne     8f
+        jne     10f
         WRMSR64 MSR_SIMP, HG_SIMP | 1
         WRMSR64 MSR_SCONTROL, 1
+10:     mov     MBOX(HG_MB_OP), %eax
+        cmp     $HG_OP_TIME, %eax
+        jne     11f
+        call    op_time
+11:     mov     MBOX(HG_MB_OP), %eax
+        cmp     $HG_OP_READ_MSRS, %eax
+        jne     12f
+        call    op_read_msrs
+12:     mov     MBOX(HG_MB_OP), %eax
+        cmp     $HG_OP_SIEFP_OFF, %eax
+        jne     13f
+        WRMSR64 MSR_SIEFP, 0
+13:     mov     MBOX(HG_MB_OP), %eax
+        cmp     $HG_OP_SIEFP_ON, %eax
+        jne     8f
+        WRMSR64 MSR_SIEFP, HG_SIEFP | 1
 8:      mov     %r12, RES(HG_R_STEP)
         MARK    HG_MARK_STEP_DONE
         jmp     synic_loop
@@ -293,6 +311,43 @@ op_scan:
         cmp     $32, %r13d
         jne     1b
         mov     MBOX(HG_MB_OP), %eax
+        ret
+
+# The state scenario (tests/component/test-hvshim-state.c): everything a
+# saved state must carry is enabled, then the host drives the synic loop.
+cmd_state:
+        call    enable_hypercall_page
+        WRMSR64 MSR_REFERENCE_TSC, HG_TSC_PAGE | 1
+        call    enable_synic
+        xor     %r12d, %r12d            # last step seen
+        MARK    HG_MARK_READY
+        jmp     synic_loop
+
+op_time:
+        RDMSR64 MSR_TIME_REF_COUNT
+        mov     %rax, RES(HG_R_REF1)
+        call    page_time
+        mov     %rax, RES(HG_R_PAGE1)
+        mov     %r10, RES(HG_R_TSC_RAW)
+        mov     HG_TSC_PAGE, %eax
+        mov     %rax, RES(HG_R_TSC_SEQ)
+        ret
+
+op_read_msrs:
+        RDMSR64 MSR_HYPERCALL
+        mov     %rax, RES(HG_R_HC_MSR)
+        RDMSR64 MSR_SINT2
+        mov     %rax, RES(HG_R_SINT2)
+        RDMSR64 MSR_SIMP
+        mov     %rax, RES(HG_R_SIMP_MSR)
+        RDMSR64 MSR_SIEFP
+        mov     %rax, RES(HG_R_SIEFP_MSR)
+        RDMSR64 MSR_SCONTROL
+        mov     %rax, RES(HG_R_SCONTROL_MSR)
+        RDMSR64 MSR_GUEST_OS_ID
+        mov     %rax, RES(HG_R_OS_ID)
+        RDMSR64 MSR_REFERENCE_TSC
+        mov     %rax, RES(HG_R_REFTSC_MSR)
         ret
 
 cmd_time:

@@ -42,6 +42,7 @@
 #define HG_CMD_MSR_GP 8
 #define HG_CMD_CRASH 9
 #define HG_CMD_SMP 10
+#define HG_CMD_STATE 11 /* hypercall page, TSC page, SynIC; then the synic scenario's loop */
 
 /* Synic scenario operations (HG_MB_OP), performed when HG_MB_STEP changes. */
 #define HG_OP_CONSUME 1   /* report slot 2 (type, size, flags, payload[0]); free it; EOM if pending */
@@ -51,6 +52,10 @@
 #define HG_OP_REVECTOR 5  /* SINT2.vector = HG_VECTOR_ALT */
 #define HG_OP_DISABLE 6   /* SCONTROL = 0, SIMP disabled (kexec-like) */
 #define HG_OP_ENABLE 7    /* SIMP and SCONTROL enabled again */
+#define HG_OP_TIME 8      /* R_REF1 = TIME_REF_COUNT, then R_PAGE1 = TSC page time (R_TSC_RAW, R_TSC_SEQ) */
+#define HG_OP_READ_MSRS 9 /* R_HC_MSR, R_SINT2 .. R_REFTSC_MSR */
+#define HG_OP_SIEFP_OFF 10 /* SIEFP disabled */
+#define HG_OP_SIEFP_ON 11  /* SIEFP enabled at HG_SIEFP again */
 
 #define HG_VECTOR_SINT 0xf3 /* HYPERVISOR_CALLBACK_VECTOR, as Linux */
 #define HG_VECTOR_ALT 0xf4
@@ -141,6 +146,12 @@
 #define HG_R_GP_COUNT 72   /* #GP taken by the MSR scenario */
 #define HG_R_GP_MASK 73    /* bit i: check i raised #GP */
 #define HG_R_AP_SIGNAL 74  /* fast HvSignalEvent status on VP 1 */
+#define HG_R_SINT2 75      /* HG_OP_READ_MSRS */
+#define HG_R_SIMP_MSR 76
+#define HG_R_SIEFP_MSR 77
+#define HG_R_SCONTROL_MSR 78
+#define HG_R_OS_ID 79
+#define HG_R_REFTSC_MSR 80
 
 /* Benchmark phases (R_PHASE). */
 #define HG_PHASE_PIO 1      /* plain OUT to HG_PORT_BENCH (exit to user space) */
