@@ -9,8 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/proto.h"
 #include "hvshim/hvshim.h"
+#include "hvshim/state.h"
 #include "icvsp/icvsp.h"
 #include "vid/vid.h"
 #include "vm-internal.h"
@@ -26,6 +28,31 @@ static void guest_crashed(void *opaque, const struct hvshim_crash_report *r) {
 }
 
 static const struct hvshim_owner_ops hv_owner_ops = { .guest_crashed = guest_crashed };
+
+/* hvshim's row of the device table: it runs on VP threads only (no timers
+ * of its own), so once the vCPUs are parked and the rows above it (the
+ * VMBus server and the providers, which post through it) are quiesced it
+ * has nothing left to stop. */
+static int hv_row_quiesce(void *dev) {
+        return 0;
+}
+
+static void hv_row_resume(void *dev) {
+}
+
+static int hv_row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
+        int r = hvshim_state_save(dev, w);
+        return r < 0 ? errorf(err, errlen, r, "saving the Hyper-V interface: %s", strerror(-r)) : 0;
+}
+
+static int hv_row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        return hvshim_state_restore(dev, secs, n, err, errlen);
+}
+
+static const struct vmwp_device_ops hv_row = {
+        .name = "hvshim", .quiesce = hv_row_quiesce, .resume = hv_row_resume,
+        .save = hv_row_save, .restore = hv_row_restore,
+};
 
 int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
         /* Every enlightenment we implement: the reference TSC page and the
@@ -44,6 +71,8 @@ int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
                 return r;
         }
         hvshim_set_owner_ops(vm->hv, &hv_owner_ops, vm);
+        if ((r = vmwp_devices_add(&vm->devices, &hv_row, vm->hv)) < 0)
+                return errorf(err, errlen, r, "the device table: %s", strerror(-r));
         struct vmbus_server_config sc = { .vp_count = vm->cfg.vcpus };
         if ((r = vmbus_host_hv_new(vm->hv, vm->p, &vm->vmbus_host)) < 0 ||
             (r = vmbus_server_new(&sc, &vmbus_host_hv_ops, vm->vmbus_host, &vm->vmbus)) < 0) {
