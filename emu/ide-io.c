@@ -3,8 +3,10 @@
  * disk queue's io_uring runs with COOP_TASKRUN, so completions are posted
  * in the context of the thread that submitted; a vCPU halted in KVM_RUN,
  * waiting for the very interrupt the completion raises, would never post
- * it. The service thread submits, sleeps in poll(2) on the ring's eventfd
- * and completes the channel (registers, INTRQ). */
+ * it. The service thread submits, sleeps on the ring's eventfd and
+ * completes the channel (registers, INTRQ). When the service pauses, what
+ * is in flight is waited for and completed before the pause returns, so
+ * no read lands in guest RAM afterwards (docs/vm-state.md: drained). */
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -23,10 +25,11 @@ struct ide_backend {
         bool inflight[IDE_CHANNELS];
 };
 
-static void reap(struct ide_backend *b) {
+/* min_wait 0: what has completed; 1: waits until nothing is in flight. */
+static void reap(struct ide_backend *b, unsigned min_wait) {
         struct disk_completion done[IDE_CHANNELS];
         int n;
-        while ((n = disk_queue_reap(b->q, done, ARRAY_SIZE(done), 0)) > 0)
+        while ((n = disk_queue_reap(b->q, done, ARRAY_SIZE(done), min_wait)) > 0)
                 for (int i = 0; i < n; i++) {
                         unsigned ch = (unsigned)done[i].user_data;
                         if (ch < IDE_CHANNELS) {
@@ -56,7 +59,7 @@ static void take(struct ide_backend *b) {
  * chunk): take again after reaping. */
 static void run(struct ide_backend *b) {
         take(b);
-        reap(b);
+        reap(b, 0);
         take(b);
 }
 
@@ -69,6 +72,12 @@ static void on_event(void *opaque, short revents) {
         uint64_t v;
         (void)!read(b->efd, &v, sizeof v);
         run(b);
+}
+
+/* The service is parking: complete what is in flight (the channel may
+ * then want its next PIO chunk: taken after resume, not now). */
+static void on_pause(void *opaque) {
+        reap(opaque, 1);
 }
 
 static void backend_exit(void *opaque) {
@@ -91,6 +100,8 @@ int ide_backend_attach(struct ide_controller *c, struct emu_service *s, struct i
         b->efd = disk_queue_eventfd(b->q);
         int src = b->efd < 0 ? b->efd : emu_service_add(s, b->efd, POLLIN, on_event, b);
         r = src < 0 ? src : emu_service_on_wake(s, on_wake, b);
+        if (r >= 0)
+                r = emu_service_on_pause(s, on_pause, b);
         if (r >= 0)
                 r = emu_service_on_exit(s, backend_exit, b);
         if (r < 0) {

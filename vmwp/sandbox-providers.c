@@ -35,14 +35,17 @@ const struct sandbox_policy sandbox_storvsp_policy = {
 };
 
 /* The emulated devices' service thread (emu/service.h, vmwp/vm-emu.c),
- * narrowed to this once the sandbox is entered: it sleeps in poll(2) on
- * its kick eventfd, the IDE disk queue's io_uring eventfd, the RTC's
- * timerfd and the keyboard socket; submits and reaps IDE I/O (registering
- * a disk with the ring on first use); raises IRQ 14/15/8/1 (KVM_IRQ_LINE);
- * re-arms the RTC timer; accepts and reads keyboard clients; at exit
- * drains the ring and drops the disks, releasing their image locks. */
+ * narrowed to this once the sandbox is entered: a device worker
+ * (common/devworker.h) sleeping in epoll_wait on its kick eventfd, the IDE
+ * disk queue's io_uring eventfd, the RTC's timerfd and the keyboard
+ * socket, whose client it adds to and removes from its epoll set
+ * (epoll_ctl); submits and reaps IDE I/O (registering a disk with the
+ * ring on first use); raises IRQ 14/15/8/1 (KVM_IRQ_LINE); re-arms the RTC
+ * timer; accepts and reads keyboard clients; at exit drains the ring and
+ * drops the disks, releasing their image locks. */
 static const struct sandbox_rule emu_rules[] = {
-        SANDBOX_ALLOW(__NR_poll), SANDBOX_ALLOW(__NR_ppoll), SANDBOX_ALLOW(__NR_io_uring_enter),
+        SANDBOX_ALLOW(__NR_epoll_wait), SANDBOX_ALLOW(__NR_epoll_pwait), SANDBOX_ALLOW(__NR_epoll_ctl),
+        SANDBOX_ALLOW(__NR_io_uring_enter),
         SANDBOX_ALLOW(__NR_io_uring_register), SANDBOX_IOCTL(KVM_IRQ_LINE), SANDBOX_ALLOW(__NR_timerfd_settime),
         SANDBOX_ALLOW(__NR_accept4), SANDBOX_ALLOW_ARG(__NR_flock, 1, LOCK_UN),
 };
