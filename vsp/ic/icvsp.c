@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* The integration-services host: one thread per VM serving every IC
- * channel (epoll over the channels' doorbells, a periodic timer, a stop
- * eventfd). The services are host-initiated request/answer protocols with
+/* The integration-services host: one device worker (common/devworker.h)
+ * per VM serving every IC channel (the channels' doorbells and a periodic
+ * timer). The services are host-initiated request/answer protocols with
  * one request outstanding at a time (§5.6: the shutdown callback reads one
  * packet per interrupt; §8.6: KVP transactions are serialized), so one
  * thread and one lock are plenty.
@@ -10,21 +10,22 @@
  * open/close callbacks (VP threads) and by the API calls, so when close
  * returns the thread no longer touches that channel (vmbus/provider.h).
  *
- * Doorbells: only the icvsp thread changes its epoll set. open/close run on
- * VP threads, whose sandbox policy has no epoll_ctl (docs/sandbox.md); they
- * set s->ch and kick the thread, which registers the new channel's eventfd
- * (edge-triggered, tagged with a generation). A closed channel's
- * registration is not removed by fd number (the number may already name
- * another file): it goes when the server closes that eventfd, and until
- * then its events carry an old generation and are ignored. */
+ * Doorbells: open/close run on VP threads, whose sandbox policy has no
+ * epoll_ctl (docs/sandbox.md): they add and remove the channel's eventfd
+ * through devworker_call, which runs on the icvsp thread (never with
+ * ic->lock held: that thread's callbacks take it). Close removes it before
+ * the server closes the eventfd, so the number it goes by still names
+ * it. The doorbell is level-triggered and read before the ring is served:
+ * a signal during the serve leaves it readable, and so does one that
+ * comes while the worker is paused (quiesce loses no doorbell). */
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/devworker.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "hv/vmbus.h"
@@ -53,8 +54,8 @@ static int send_packet(struct ic_service *s, const uint8_t *pkt, size_t n, uint1
 
 int ic_send_request(struct ic_service *s, const void *body, size_t len, uint64_t now) {
         uint8_t pkt[IC_PACKET_MAX];
-        if (!s->ch || !s->negotiated || s->outstanding)
-                return s->outstanding ? -EBUSY : -ENOTCONN;
+        if (!s->ch || !s->negotiated || s->outstanding || s->held)
+                return s->outstanding || s->held ? -EBUSY : -ENOTCONN;
         size_t n = icmsg_build(pkt, sizeof pkt, s->ops->msgtype, s->fw, s->msg, (uint8_t)(s->next_id + 1), body,
                                len);
         if (n == 0)
@@ -63,6 +64,19 @@ int ic_send_request(struct ic_service *s, const void *body, size_t len, uint64_t
         if (r == 0)
                 s->ic->stats.requests_sent++;
         return r;
+}
+
+int ic_request(struct ic_service *s, const void *body, size_t len, uint64_t now) {
+        if (!s->ic->quiesced)
+                return ic_send_request(s, body, len, now);
+        if (!s->ch || !s->negotiated || s->outstanding || s->held)
+                return s->outstanding || s->held ? -EBUSY : -ENOTCONN;
+        if (len > sizeof s->held_body)
+                return -EMSGSIZE;
+        memcpy(s->held_body, body, len);
+        s->held_len = len;
+        s->held = true;
+        return 0;
 }
 
 static int send_negotiate(struct ic_service *s, uint64_t now) {
@@ -157,80 +171,48 @@ static void tick(struct icvsp *ic, uint64_t now) {
         }
 }
 
-#define TAG_SPECIAL (1ull << 63)
-#define TAG_STOP (TAG_SPECIAL | 1)
-#define TAG_TIMER (TAG_SPECIAL | 2)
-#define TAG_KICK (TAG_SPECIAL | 3)
-#define TAG_CHANNEL(gen, i) ((gen) << 8 | (i)) /* gen < 2^55 */
+/* ---- the icvsp thread ---- */
 
-/* Registers the doorbell of every newly opened channel (the thread only). */
-static void sync_doorbells(struct icvsp *ic, uint64_t now) {
-        for (unsigned i = 0; i < IC_N_SERVICES; i++) {
-                struct ic_service *s = &ic->svc[i];
-                if (!s->ch) {
-                        s->ep_ch = NULL;
-                        continue;
-                }
-                if (s->ep_ch == s->ch)
-                        continue;
-                int fd = vmbus_channel_event_fd(s->ch);
-                struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u64 = TAG_CHANNEL(++s->ep_gen, i) };
-                if (epoll_ctl(ic->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 &&
-                    (errno != EEXIST || epoll_ctl(ic->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)) {
-                        ic->stats.bad_packets++; /* cannot happen short of ENOMEM: the tick still polls */
-                        continue;
-                }
-                s->ep_ch = s->ch;
-                /* A doorbell that rang before the registration: look now. */
-                serve_channel(s, now);
-        }
+static int on_timer(struct dw_source *src, int fd, uint32_t revents, void *opaque) {
+        struct icvsp *ic = opaque;
+        pthread_mutex_lock(&ic->lock);
+        uint64_t now = ic_now_us();
+        tick(ic, now);
+        /* A missed doorbell cannot strand a request: poll each tick. */
+        for (unsigned i = 0; i < IC_N_SERVICES; i++)
+                if (ic->svc[i].ch)
+                        serve_channel(&ic->svc[i], now);
+        pthread_mutex_unlock(&ic->lock);
+        return 0;
 }
 
-static void on_event(struct icvsp *ic, uint64_t tag, uint64_t now, bool *stop) {
-        uint64_t v;
-        if (tag == TAG_STOP) {
-                *stop = true;
-        } else if (tag == TAG_TIMER) {
-                (void)!read(ic->timerfd, &v, sizeof v);
-                tick(ic, now);
-                /* A missed doorbell cannot strand a request: poll each tick. */
-                for (unsigned i = 0; i < IC_N_SERVICES; i++)
-                        if (ic->svc[i].ch)
-                                serve_channel(&ic->svc[i], now);
-        } else if (tag == TAG_KICK) {
-                (void)!read(ic->kickfd, &v, sizeof v);
-        } else if ((tag & 0xff) < IC_N_SERVICES) {
-                struct ic_service *s = &ic->svc[tag & 0xff];
-                if (s->ch && s->ep_ch == s->ch && tag >> 8 == s->ep_gen) {
-                        (void)!read(vmbus_channel_event_fd(s->ch), &v, sizeof v);
-                        serve_channel(s, now);
-                }
-        }
+static int on_doorbell(struct dw_source *src, int fd, uint32_t revents, void *opaque) {
+        struct ic_service *s = opaque;
+        eventfd_t v;
+        (void)eventfd_read(fd, &v); /* first: a signal from here on is seen again */
+        pthread_mutex_lock(&s->ic->lock);
+        if (s->ch) /* NULL: closing, the source goes next */
+                serve_channel(s, ic_now_us());
+        pthread_mutex_unlock(&s->ic->lock);
+        return 0;
 }
 
-static void *ic_thread(void *arg) {
-        struct icvsp *ic = arg;
-        pthread_setname_np(pthread_self(), "icvsp");
-        bool stop = false;
-        while (!stop) {
-                struct epoll_event ev[IC_N_SERVICES + 3];
-                int n = epoll_wait(ic->epfd, ev, ARRAY_SIZE(ev), -1);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        break;
-                pthread_mutex_lock(&ic->lock);
-                uint64_t now = ic_now_us();
-                for (int i = 0; i < n; i++)
-                        on_event(ic, ev[i].data.u64, now, &stop);
-                sync_doorbells(ic, now);
-                pthread_mutex_unlock(&ic->lock);
-        }
-        return NULL;
+struct doorbell_req {
+        struct ic_service *s;
+        int fd;
+};
+
+/* devworker_call: on the icvsp thread, the only one that owns s->doorbell. */
+static int doorbell_add(void *arg) {
+        struct doorbell_req *d = arg;
+        return devworker_add_io(d->s->ic->w, d->fd, EPOLLIN, on_doorbell, d->s, &d->s->doorbell);
 }
 
-static void kick(struct icvsp *ic) {
-        (void)!write(ic->kickfd, &(uint64_t){ 1 }, sizeof(uint64_t));
+static int doorbell_drop(void *arg) {
+        struct ic_service *s = arg;
+        dw_source_free(s->doorbell);
+        s->doorbell = NULL;
+        return 0;
 }
 
 /* ---- VMBus provider callbacks (VP threads) ---- */
@@ -238,6 +220,8 @@ static void kick(struct icvsp *ic) {
 static void reset_channel_state(struct ic_service *s) {
         s->negotiated = false;
         s->outstanding = false;
+        s->held = false;
+        s->negotiate_held = false;
 }
 
 static int ic_open(struct vmbus_channel *ch, const struct vmbus_open_request *req) {
@@ -246,18 +230,25 @@ static int ic_open(struct vmbus_channel *ch, const struct vmbus_open_request *re
         if (req->sub_channel_index != 0)
                 return -EINVAL;
         pthread_mutex_lock(&ic->lock);
-        int r = s->ch ? -EBUSY : 0;
-        if (r == 0) {
-                s->ch = ch;
-                reset_channel_state(s);
-                /* The host speaks first on IC channels (§8.2). */
-                r = send_negotiate(s, ic_now_us());
-                if (r < 0)
-                        s->ch = NULL;
-        }
+        bool busy = s->ch != NULL;
         pthread_mutex_unlock(&ic->lock);
-        if (r == 0)
-                kick(ic); /* the thread registers the doorbell */
+        if (busy)
+                return -EBUSY;
+        int r = devworker_call(ic->w, doorbell_add, &(struct doorbell_req){ s, vmbus_channel_event_fd(ch) });
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&ic->lock);
+        s->ch = ch;
+        reset_channel_state(s);
+        /* The host speaks first on IC channels (§8.2); while quiesced it
+         * does at resume. */
+        s->negotiate_held = ic->quiesced;
+        r = ic->quiesced ? 0 : send_negotiate(s, ic_now_us());
+        if (r < 0)
+                s->ch = NULL;
+        pthread_mutex_unlock(&ic->lock);
+        if (r < 0)
+                (void)devworker_call(ic->w, doorbell_drop, s);
         return r;
 }
 
@@ -265,14 +256,18 @@ static void ic_close(struct vmbus_channel *ch) {
         struct ic_service *s = vmbus_device_data(vmbus_channel_device(ch));
         struct icvsp *ic = s->ic;
         pthread_mutex_lock(&ic->lock);
-        if (s->ch == ch) {
+        bool ours = s->ch == ch;
+        if (ours) {
                 s->ch = NULL;
-                bool pending = s->outstanding && s->outstanding_type != ICMSGTYPE_NEGOTIATE;
+                bool pending = (s->outstanding && s->outstanding_type != ICMSGTYPE_NEGOTIATE) || s->held;
                 reset_channel_state(s);
                 if (pending)
                         s->ops->abandoned(s, ic_now_us());
         }
         pthread_mutex_unlock(&ic->lock);
+        /* Before the server closes the eventfd (after this returns). */
+        if (ours)
+                (void)devworker_call(ic->w, doorbell_drop, s);
 }
 
 #define IC_PROVIDER(sym, nm, guid, max_pkt)                                                 \
@@ -300,30 +295,12 @@ static const struct {
 
 /* ---- lifecycle ---- */
 
-static int add_fd(struct icvsp *ic, int fd, uint64_t tag) {
-        struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
-        return epoll_ctl(ic->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
-}
-
 static int start_thread(struct icvsp *ic) {
-        ic->epfd = epoll_create1(EPOLL_CLOEXEC);
-        ic->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-        ic->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        ic->kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (ic->epfd < 0 || ic->timerfd < 0 || ic->stopfd < 0 || ic->kickfd < 0)
-                return -errno;
-        struct itimerspec its = { .it_interval = { 0, ICVSP_TICK_MS * 1000000L },
-                                  .it_value = { 0, ICVSP_TICK_MS * 1000000L } };
-        if (timerfd_settime(ic->timerfd, 0, &its, NULL) < 0)
-                return -errno;
-        int r = add_fd(ic, ic->timerfd, TAG_TIMER);
+        int r = devworker_new(&(struct devworker_config){ .name = "icvsp" }, &ic->w);
         if (r == 0)
-                r = add_fd(ic, ic->stopfd, TAG_STOP);
+                r = devworker_add_timer(ic->w, ICVSP_TICK_MS * 1000ull, ICVSP_TICK_MS * 1000ull, on_timer, ic, NULL);
         if (r == 0)
-                r = add_fd(ic, ic->kickfd, TAG_KICK);
-        if (r == 0)
-                r = -pthread_create(&ic->thread, NULL, ic_thread, ic);
-        ic->thread_started = r == 0;
+                r = devworker_start(ic->w);
         return r;
 }
 
@@ -364,7 +341,6 @@ int icvsp_new(struct vmbus_server *srv, const struct icvsp_config *cfg, const st
         if (!ic)
                 return -ENOMEM;
         pthread_mutex_init(&ic->lock, NULL);
-        ic->epfd = ic->timerfd = ic->stopfd = ic->kickfd = -1;
         ic->ops = ops;
         ic->opaque = opaque;
         ic->cfg = *cfg;
@@ -389,15 +365,8 @@ int icvsp_new(struct vmbus_server *srv, const struct icvsp_config *cfg, const st
 void icvsp_free(struct icvsp *ic) {
         if (!ic)
                 return;
-        if (ic->thread_started) {
-                (void)!write(ic->stopfd, &(uint64_t){ 1 }, sizeof(uint64_t));
-                pthread_join(ic->thread, NULL);
-        }
+        devworker_free(ic->w); /* stops the thread */
         ic_kvp_free(&ic->svc[IC_KVP]);
-        safe_close(ic->epfd);
-        safe_close(ic->timerfd);
-        safe_close(ic->stopfd);
-        safe_close(ic->kickfd);
         pthread_mutex_destroy(&ic->lock);
         free(ic);
 }
@@ -408,21 +377,52 @@ void icvsp_pause(struct icvsp *ic) {
         pthread_mutex_unlock(&ic->lock);
 }
 
+/* The thread first: once it is parked no callback reads a ring, answers
+ * or sends. Then the flag, under the lock: API calls from here on hold
+ * what they would send. One that sends in between is still before the
+ * consistent point (this has not returned yet). */
+int icvsp_quiesce(struct icvsp *ic) {
+        int r = devworker_pause(ic->w);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&ic->lock);
+        ic->quiesced = ic->paused = true;
+        pthread_mutex_unlock(&ic->lock);
+        return 0;
+}
+
+/* What quiesce held, in the order it was asked for: the negotiate of a
+ * channel opened meanwhile, a request made through the API. */
+static void send_held(struct ic_service *s, uint64_t now) {
+        if (s->negotiate_held) {
+                s->negotiate_held = false;
+                if (send_negotiate(s, now) < 0)
+                        s->ic->stats.bad_packets++; /* a fresh ring has room: cannot happen */
+        }
+        if (s->held) {
+                s->held = false;
+                if (ic_send_request(s, s->held_body, s->held_len, now) < 0)
+                        s->ops->abandoned(s, now); /* it was accepted: tell the owner it failed */
+        }
+}
+
 void icvsp_resume(struct icvsp *ic) {
         pthread_mutex_lock(&ic->lock);
         uint64_t now = ic_now_us();
-        ic->paused = false;
+        ic->paused = ic->quiesced = false;
         ic->resumed_us = now;
         for (unsigned i = 0; i < IC_N_SERVICES; i++) {
                 struct ic_service *s = &ic->svc[i];
                 if (!ic->enabled[i])
                         continue;
                 s->sent_us = now; /* the pause does not count against the guest */
+                send_held(s, now);
                 if (s->ops->resumed)
                         s->ops->resumed(s, now);
         }
         tick(ic, now);
         pthread_mutex_unlock(&ic->lock);
+        devworker_resume(ic->w);
 }
 
 void icvsp_get_stats(struct icvsp *ic, struct icvsp_stats *out) {

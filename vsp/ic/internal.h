@@ -9,10 +9,15 @@
 #include "hv/ic.h"
 #include "icvsp/icvsp.h"
 
+struct devworker;
+struct dw_source;
 struct vmbus_channel;
 struct vmbus_device;
 struct ic_service;
 struct ic_kvp;
+
+/* The longest request body an API call makes (icvsp_request_shutdown). */
+#define IC_HELD_BODY_MAX sizeof(struct shutdown_msg_data)
 
 /* One integration service (a VMBus device class). Every callback runs with
  * ic->lock held. */
@@ -44,10 +49,7 @@ struct ic_service {
         size_t n_msg_versions;
         struct vmbus_device *dev;
         struct vmbus_channel *ch; /* non-NULL while the guest has it open */
-        /* The channel whose doorbell the icvsp thread has in its epoll set,
-         * and that registration's generation (icvsp.c, sync_doorbells). */
-        struct vmbus_channel *ep_ch;
-        uint64_t ep_gen;
+        struct dw_source *doorbell; /* its eventfd; the icvsp thread's (devworker_call) */
         bool negotiated;
         struct ic_version fw, msg;
         /* One request at a time (§5.6). The negotiation has no timeout: a
@@ -58,6 +60,11 @@ struct ic_service {
         uint64_t next_id;
         uint64_t sent_us;
         uint64_t timeout_us;
+        /* Held while quiesced, sent by icvsp_resume: the negotiate of a
+         * channel opened meanwhile, a request made through the API. */
+        bool negotiate_held, held;
+        uint8_t held_body[IC_HELD_BODY_MAX];
+        size_t held_len;
         /* heartbeat */
         uint64_t hb_seq, hb_last_sent_us, hb_last_beat_us, hb_interval_us;
         enum icvsp_heartbeat_state hb_state;
@@ -79,10 +86,9 @@ _Static_assert(IC_PACKET_MAX >= ICMSG_HDR + sizeof(struct shutdown_msg_data), "l
 
 struct icvsp {
         pthread_mutex_t lock;
-        pthread_t thread;
-        bool thread_started;
-        int epfd, timerfd, stopfd, kickfd;
-        bool paused;
+        struct devworker *w; /* the icvsp thread */
+        bool paused;   /* the VPs are stopped (icvsp_pause) or quiesced */
+        bool quiesced; /* icvsp_quiesce: the thread is parked, API requests are held */
         uint64_t resumed_us;
         struct ic_service svc[IC_N_SERVICES];
         bool enabled[IC_N_SERVICES];
@@ -133,3 +139,6 @@ void ic_kvp_free(struct ic_service *s);
 uint64_t ic_now_us(void);
 /* Send a request on the open, negotiated channel; marks it outstanding. */
 int ic_send_request(struct ic_service *s, const void *body, size_t len, uint64_t now_us);
+/* The same for a request an API call makes: while quiesced it is checked
+ * as a send would be and held (one per service), then sent at resume. */
+int ic_request(struct ic_service *s, const void *body, size_t len, uint64_t now_us);

@@ -50,7 +50,7 @@ int icvsp_request_shutdown(struct icvsp *ic, bool reboot) {
                 .flags = (reboot ? IC_SHUTDOWN_FLAG_REBOOT : IC_SHUTDOWN_FLAG_SHUTDOWN) | IC_SHUTDOWN_FLAG_FORCED,
         };
         pthread_mutex_lock(&ic->lock);
-        int r = ic_send_request(&ic->svc[IC_SHUTDOWN], &d, sizeof d, ic_now_us());
+        int r = ic_request(&ic->svc[IC_SHUTDOWN], &d, sizeof d, ic_now_us());
         pthread_mutex_unlock(&ic->lock);
         return r;
 }

@@ -85,6 +85,18 @@ void icvsp_free(struct icvsp *ic);
  * and nothing times out (the guest cannot answer); resuming restarts the
  * timeouts and sends a time SYNC (§8.5: after resume). */
 void icvsp_pause(struct icvsp *ic);
+/* Quiesce (docs/vm-state.md), with the VPs already parked: returns once
+ * the service thread is parked; from then on no service reads a ring,
+ * writes guest RAM or signals the guest. It implies icvsp_pause. Requests
+ * made meanwhile are checked as usual and held, not failed: a shutdown
+ * request (0, or -EBUSY/-ENOTCONN as ever), KVP items (pushed at resume),
+ * time sync (its SYNC follows the resume), the negotiate of a channel
+ * opened meanwhile. Doorbells wait. Idempotent; 0 or -EDEADLK on the
+ * service thread (an owner callback). */
+int icvsp_quiesce(struct icvsp *ic);
+/* Ends icvsp_pause and icvsp_quiesce alike: the thread runs again, what was
+ * held is sent (exactly once), the timeouts restart and time sync sends a
+ * SYNC. */
 void icvsp_resume(struct icvsp *ic);
 
 /* Ask the guest to shut down (reboot = restart). -ENOTCONN if the guest has
