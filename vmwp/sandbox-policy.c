@@ -96,9 +96,13 @@ static const struct sandbox_rule vcpu_rules[] = {
         SANDBOX_IOCTL(KVM_X86_SET_MSR_FILTER),
         SANDBOX_ALLOW(__NR_eventfd2), SANDBOX_ALLOW_ARG(__NR_fcntl, 1, F_DUPFD_CLOEXEC), SANDBOX_ALLOW(__NR_sendto),
         /* The VMBus server on VP threads: its retry timer (server.c), and
-         * the library's channel threads (channel-thread.c), which start
-         * here in OPENCHANNEL and wait for the doorbell in poll(). */
+         * the library's channel threads (channel-thread.c), device workers
+         * created here in OPENCHANNEL (an epoll set with the doorbell in
+         * it) that wait in epoll_wait; provider threads started here that
+         * wait in poll(). */
         SANDBOX_ALLOW(__NR_timerfd_settime), SANDBOX_ALLOW(__NR_poll), SANDBOX_ALLOW(__NR_ppoll),
+        SANDBOX_ALLOW(__NR_epoll_create1), SANDBOX_ALLOW(__NR_epoll_ctl), SANDBOX_ALLOW(__NR_epoll_wait),
+        SANDBOX_ALLOW(__NR_epoll_pwait),
         { .nr = __NR_clone, .n_cmp = 1,
           .cmp = { { .arg = 0, .op = SANDBOX_CMP_MASKED_EQ, .mask = THREAD_FLAGS | NS_FLAGS, .value = THREAD_FLAGS } } },
         { .nr = __NR_rt_sigaction, .n_cmp = 1,

@@ -10,10 +10,10 @@
  * open/close callbacks (VP threads) and by the API calls, so when close
  * returns the thread no longer touches that channel (vmbus/provider.h).
  *
- * Doorbells: open/close run on VP threads, whose sandbox policy has no
- * epoll_ctl (docs/sandbox.md): they add and remove the channel's eventfd
- * through devworker_call, which runs on the icvsp thread (never with
- * ic->lock held: that thread's callbacks take it). Close removes it before
+ * Doorbells: open/close run on VP threads, and a running device worker's
+ * sources change only on its own thread (devworker.h): they add and
+ * remove the channel's eventfd through devworker_call, which runs there
+ * (never with ic->lock held: that thread's callbacks take it). Close removes it before
  * the server closes the eventfd, so the number it goes by still names
  * it. The doorbell is level-triggered and read before the ring is served:
  * a signal during the serve leaves it readable, and so does one that
@@ -202,7 +202,7 @@ struct doorbell_req {
         int fd;
 };
 
-/* devworker_call: on the icvsp thread, the only one that owns s->doorbell. */
+/* devworker_call: on the icvsp thread, the only one that touches s->doorbell. */
 static int doorbell_add(void *arg) {
         struct doorbell_req *d = arg;
         return devworker_add_io(d->s->ic->w, d->fd, EPOLLIN, on_doorbell, d->s, &d->s->doorbell);

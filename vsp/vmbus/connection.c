@@ -205,8 +205,10 @@ uint16_t vmbus_server_handle_message(struct vmbus_server *srv, uint32_t connecti
         pthread_mutex_lock(&srv->lock);
         /* While earlier replies still wait for room in the SynIC queue, take
          * nothing new: the guest retries on INSUFFICIENT_BUFFERS, and every
-         * request is still answered in order. */
-        if (vmbus_flush_locked(srv) > 0) {
+         * request is still answered in order. Nor while quiesced (the VPs
+         * are parked first, so this is a safety net): the reply would wait
+         * and the handler may start or stop library threads. */
+        if (srv->quiesced || vmbus_flush_locked(srv) > 0) {
                 srv->stats.refused_busy++;
                 status = HV_STATUS_INSUFFICIENT_BUFFERS;
         } else {

@@ -26,6 +26,8 @@
 #include "vmbus/ring.h"
 #include "vmbus/server.h"
 
+struct devworker;
+
 enum vmbus_conn_state {
         VMBUS_CONN_DISCONNECTED,
         VMBUS_CONN_CONNECTED,
@@ -61,10 +63,11 @@ struct vmbus_channel {
         struct vmbus_ring_pair rings;
         int efd;
         void *data;
-        pthread_t thread;
-        bool thread_running;
-        int stop_efd;
-        int stop; /* atomic: tells the library thread to return */
+        /* VMBUS_DRIVE_THREAD: the library thread and its serve state
+         * (channel-thread.c; masked and idle_since are its own). */
+        struct devworker *worker;
+        bool masked;
+        uint64_t idle_since;
         int dead; /* atomic: the provider's process failed; not served */
 };
 
@@ -139,6 +142,9 @@ struct vmbus_server {
         struct vmbus_outmsg *deferred; /* ring of replies waiting for room */
         unsigned def_head, def_count, def_cap;
         int timer_fd;
+        /* vmbus_server_quiesce: messages wait in the queue above, guest
+         * messages are refused, library threads are paused. */
+        bool quiesced;
 
         struct vmbus_server_stats stats;
 };
@@ -164,9 +170,12 @@ void vmbus_msg_modify(struct vmbus_server *srv, const void *msg, size_t len);
 void vmbus_channel_close(struct vmbus_channel *ch);
 void vmbus_device_rescind(struct vmbus_device *dev);
 
-/* channel-thread.c: the VMBUS_DRIVE_THREAD loop */
+/* channel-thread.c: the VMBUS_DRIVE_THREAD loop. Start, stop, pause and
+ * resume on the control path (serial held); no-ops without a thread. */
 int vmbus_channel_thread_start(struct vmbus_channel *ch);
 void vmbus_channel_thread_stop(struct vmbus_channel *ch);
+void vmbus_channel_thread_pause(struct vmbus_channel *ch);
+void vmbus_channel_thread_resume(struct vmbus_channel *ch);
 
 /* gpadl.c */
 void vmbus_msg_gpadl_header(struct vmbus_server *srv, const void *msg, size_t len);

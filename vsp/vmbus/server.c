@@ -130,7 +130,7 @@ unsigned vmbus_post_room_locked(const struct vmbus_server *srv) {
 int vmbus_post_locked(struct vmbus_server *srv, const void *msg, size_t len) {
         if (len > VMBUS_MESSAGE_MAX_BYTES)
                 return -EINVAL;
-        if (srv->def_count == 0) {
+        if (srv->def_count == 0 && !srv->quiesced) {
                 int r = srv->ops->post_message(srv->host, srv->msg_vp, msg, len);
                 if (r == 0) {
                         srv->stats.replies_posted++;
@@ -149,14 +149,14 @@ int vmbus_post_locked(struct vmbus_server *srv, const void *msg, size_t len) {
         m->vp = srv->msg_vp;
         m->len = (uint32_t)len;
         memcpy(m->msg, msg, len);
-        if (srv->def_count++ == 0)
+        if (srv->def_count++ == 0 && !srv->quiesced)
                 retry_timer_arm(srv, true);
         srv->stats.replies_deferred++;
         return 0;
 }
 
 int vmbus_flush_locked(struct vmbus_server *srv) {
-        while (srv->def_count) {
+        while (srv->def_count && !srv->quiesced) {
                 struct vmbus_outmsg *m = &srv->deferred[srv->def_head];
                 int r = srv->ops->post_message(srv->host, m->vp, m->msg, m->len);
                 if (r == -ENOBUFS)
@@ -185,6 +185,48 @@ int vmbus_server_dispatch(struct vmbus_server *srv) {
         return r;
 }
 
+/* ---- quiesce (docs/vm-state.md) ------------------------------------------- */
+
+/* serial and lock held; lock is dropped around fn. Open channels stay
+ * open while serial is held; relids may change meanwhile (sub-channel
+ * offers take lock only), so each is read again under lock. */
+static void for_open_channels(struct vmbus_server *srv, void (*fn)(struct vmbus_channel *ch)) {
+        for (uint32_t relid = 1; relid <= VMBUS_CHANNEL_MAX_RELID; relid++) {
+                struct vmbus_channel *ch = srv->relids[relid];
+                if (!ch || ch->state != VMBUS_CH_OPEN)
+                        continue;
+                pthread_mutex_unlock(&srv->lock);
+                fn(ch);
+                pthread_mutex_lock(&srv->lock);
+        }
+}
+
+int vmbus_server_quiesce(struct vmbus_server *srv) {
+        pthread_mutex_lock(&srv->serial);
+        pthread_mutex_lock(&srv->lock);
+        /* First, so that what a library thread posts before it parks
+         * (sub-channel offers) waits too. */
+        srv->quiesced = true;
+        retry_timer_arm(srv, false);
+        for_open_channels(srv, vmbus_channel_thread_pause);
+        pthread_mutex_unlock(&srv->lock);
+        pthread_mutex_unlock(&srv->serial);
+        return 0;
+}
+
+void vmbus_server_resume(struct vmbus_server *srv) {
+        pthread_mutex_lock(&srv->serial);
+        pthread_mutex_lock(&srv->lock);
+        srv->quiesced = false;
+        /* In order; what finds no room waits for the retry timer as any
+         * deferred reply does. */
+        if (vmbus_flush_locked(srv) > 0)
+                retry_timer_arm(srv, true);
+        for_open_channels(srv, vmbus_channel_thread_resume);
+        pthread_mutex_unlock(&srv->lock);
+        pthread_mutex_unlock(&srv->serial);
+}
+
 /* ---- channels and relids --------------------------------------------------- */
 
 struct vmbus_channel *vmbus_channel_new_locked(struct vmbus_server *srv, struct vmbus_device *dev,
@@ -204,7 +246,7 @@ struct vmbus_channel *vmbus_channel_new_locked(struct vmbus_server *srv, struct 
         *ch = (struct vmbus_channel){ .srv = srv, .dev = dev, .relid = relid,
                                       .connection_id = VMBUS_CHANNEL_CONNECTION_ID(relid),
                                       .sub_index = sub_index, .state = VMBUS_CH_UNOFFERED,
-                                      .efd = -1, .stop_efd = -1 };
+                                      .efd = -1 };
         srv->relids[relid] = ch;
         srv->n_channels++;
         return ch;

@@ -88,6 +88,21 @@ void vmbus_server_reset(struct vmbus_server *srv);
 int vmbus_server_fd(const struct vmbus_server *srv);
 int vmbus_server_dispatch(struct vmbus_server *srv);
 
+/* ---- quiesce (docs/vm-state.md) --------------------------------------- */
+
+/* With the VPs parked: pauses the library thread of every open
+ * VMBUS_DRIVE_THREAD channel (it finishes the round it is in; no process()
+ * call, ring access or guest signal from it until resume) and holds every
+ * message to the guest (offers of hot-added devices and sub-channels,
+ * rescinds, deferred replies) in the reply queue, in order. Guest messages
+ * are refused with HV_STATUS_INSUFFICIENT_BUFFERS (the guest retries).
+ * Providers with their own threads (VMBUS_DRIVE_EVENTFD) quiesce
+ * themselves. Idempotent; returns 0. Not from a library thread. */
+int vmbus_server_quiesce(struct vmbus_server *srv);
+/* Posts what was held (exactly once, in order; what finds the SynIC queue
+ * full waits as a deferred reply does) and resumes the threads. */
+void vmbus_server_resume(struct vmbus_server *srv);
+
 /* ---- observation ------------------------------------------------------- */
 
 struct vmbus_server_stats {
