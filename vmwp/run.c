@@ -61,17 +61,11 @@ static int send_msg(struct run_ctx *c, struct json_object *m) {
 
 static int op_pause(void *o) {
         struct vmwp_vm *vm = ((struct run_ctx *)o)->vm;
-        int r = vmwp_vm_pause(vm);
-        if (r >= 0)
-                vmwp_vm_ic_pause(vm, true);
-        return r;
+        return vmwp_vm_pause(vm);
 }
 static int op_resume(void *o) {
         struct vmwp_vm *vm = ((struct run_ctx *)o)->vm;
-        int r = vmwp_vm_resume(vm);
-        if (r >= 0)
-                vmwp_vm_ic_pause(vm, false); /* the guest's clock needs a SYNC (§8.5) */
-        return r;
+        return vmwp_vm_resume(vm); /* the integration services' row sends a time SYNC (§8.5) */
 }
 static bool op_is_paused(void *o) {
         return vmwp_vm_is_paused(((struct run_ctx *)o)->vm);

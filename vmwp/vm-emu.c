@@ -186,6 +186,21 @@ static int add_platform(struct vmwp_emu *e, const struct vmwp_vm_options *opt, c
         return 0;
 }
 
+/* The emulated devices' row: their service thread parked (the IDE
+ * backend's disk reads completed first, emu_service_on_pause), the RTC's
+ * timer and keyboard input waiting. */
+static int emu_row_quiesce(void *dev) {
+        return emu_service_pause(dev);
+}
+
+static void emu_row_resume(void *dev) {
+        emu_service_resume(dev);
+}
+
+static const struct vmwp_device_ops emu_row = {
+        .name = "emulated devices", .quiesce = emu_row_quiesce, .resume = emu_row_resume,
+};
+
 int vmwp_vm_add_emu(struct vmwp_vm *vm, const struct vmwp_vm_options *opt, char *err, size_t errlen) {
         struct vmwp_emu *e = calloc(1, sizeof *e);
         if (!e)
@@ -204,6 +219,8 @@ int vmwp_vm_add_emu(struct vmwp_vm *vm, const struct vmwp_vm_options *opt, char 
                 return snprintf(err, errlen, "sandbox: emu policy: %s", strerror(-r)), r;
         if ((r = emu_service_start(e->svc)) < 0)
                 return snprintf(err, errlen, "emulated devices: service thread: %s", strerror(-r)), r;
+        if ((r = vmwp_devices_add(&vm->devices, &emu_row, e->svc)) < 0)
+                return snprintf(err, errlen, "emulated devices: device table: %s", strerror(-r)), r;
         return 0;
 }
 

@@ -74,6 +74,20 @@ static void push_intrinsic_items(struct vmwp_vm *vm) {
                 (void)icvsp_kvp_set(vm->ic, KVP_POOL_AUTO_EXTERNAL, "HostName", host);
 }
 
+/* The integration services' row of the device table: no timeouts while
+ * quiesced, host requests held, a time SYNC after resuming (§8.5). */
+static int ic_row_quiesce(void *dev) {
+        return icvsp_quiesce(dev);
+}
+
+static void ic_row_resume(void *dev) {
+        icvsp_resume(dev);
+}
+
+static const struct vmwp_device_ops ic_row = {
+        .name = "integration services", .quiesce = ic_row_quiesce, .resume = ic_row_resume,
+};
+
 int vmwp_vm_add_integration_services(struct vmwp_vm *vm, char *err, size_t errlen) {
         const struct vm_ic_config *c = &vm->cfg.ic;
         vm->guest.heartbeat = c->heartbeat ? ICVSP_HEARTBEAT_NO_CONTACT : ICVSP_HEARTBEAT_UNKNOWN;
@@ -90,6 +104,8 @@ int vmwp_vm_add_integration_services(struct vmwp_vm *vm, char *err, size_t errle
                 snprintf(err, errlen, "integration services: %s", strerror(-r));
                 return r;
         }
+        if ((r = vmwp_devices_add(&vm->devices, &ic_row, vm->ic)) < 0)
+                return snprintf(err, errlen, "integration services: device table: %s", strerror(-r)), r;
         if (c->kvp)
                 push_intrinsic_items(vm);
         return 0;
@@ -99,14 +115,6 @@ int vmwp_vm_shutdown(struct vmwp_vm *vm, bool reboot) {
         return vm->ic ? icvsp_request_shutdown(vm->ic, reboot) : -ENOTSUP;
 }
 
-void vmwp_vm_ic_pause(struct vmwp_vm *vm, bool paused) {
-        if (!vm->ic)
-                return;
-        if (paused)
-                icvsp_pause(vm->ic);
-        else
-                icvsp_resume(vm->ic);
-}
 
 /* ---- KVP for the control protocol ---- */
 

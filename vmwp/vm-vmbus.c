@@ -54,6 +54,20 @@ static const struct vmwp_device_ops hv_row = {
         .save = hv_row_save, .restore = hv_row_restore,
 };
 
+/* The VMBus server's row: its library channel threads parked, every
+ * message to the guest held until resume. */
+static int vmbus_row_quiesce(void *dev) {
+        return vmbus_server_quiesce(dev);
+}
+
+static void vmbus_row_resume(void *dev) {
+        vmbus_server_resume(dev);
+}
+
+static const struct vmwp_device_ops vmbus_row = {
+        .name = "VMBus server", .quiesce = vmbus_row_quiesce, .resume = vmbus_row_resume,
+};
+
 int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
         /* Every enlightenment we implement: the reference TSC page and the
          * frequency MSRs spare the guest clock calibration, TSC invariance
@@ -79,6 +93,8 @@ int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
                 snprintf(err, errlen, "setting up the VMBus server: %s", strerror(-r));
                 return r;
         }
+        if ((r = vmwp_devices_add(&vm->devices, &vmbus_row, vm->vmbus)) < 0)
+                return errorf(err, errlen, r, "the device table: %s", strerror(-r));
         if ((r = vmwp_vm_add_integration_services(vm, err, errlen)) < 0)
                 return r;
         if ((r = vmwp_vm_add_disks(vm, err, errlen)) < 0)

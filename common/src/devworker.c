@@ -19,6 +19,7 @@ struct dw_source {
         struct dw_source *next;
         int fd;
         bool is_timer, dead, again;
+        bool unwatched; /* events 0: out of the epoll set (hang-ups would still wake it) */
         dw_source_fn fn;
         void *opaque;
 };
@@ -170,8 +171,22 @@ int devworker_add_timer(struct devworker *w, uint64_t initial_us, uint64_t inter
 }
 
 int dw_source_set_events(struct dw_source *s, uint32_t events) {
+        if (s->dead)
+                return -EINVAL;
+        /* epoll reports EPOLLHUP/EPOLLERR whatever the mask: a hung-up fd
+         * watched for nothing would wake the thread forever, so events 0
+         * takes the fd out of the set. */
+        if (!events) {
+                if (!s->unwatched && epoll_ctl(s->w->epfd, EPOLL_CTL_DEL, s->fd, NULL) < 0)
+                        return -errno;
+                s->unwatched = true;
+                return 0;
+        }
         struct epoll_event ev = { .events = events, .data.ptr = s };
-        return epoll_ctl(s->w->epfd, EPOLL_CTL_MOD, s->fd, &ev) < 0 ? -errno : 0;
+        if (epoll_ctl(s->w->epfd, s->unwatched ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, s->fd, &ev) < 0)
+                return -errno;
+        s->unwatched = false;
+        return 0;
 }
 
 int dw_source_set_timer(struct dw_source *s, uint64_t initial_us, uint64_t interval_us) {
@@ -181,7 +196,8 @@ int dw_source_set_timer(struct dw_source *s, uint64_t initial_us, uint64_t inter
 void dw_source_free(struct dw_source *s) {
         if (!s || s->dead)
                 return;
-        (void)epoll_ctl(s->w->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+        if (!s->unwatched)
+                (void)epoll_ctl(s->w->epfd, EPOLL_CTL_DEL, s->fd, NULL);
         s->dead = true; /* released by reap() after the current batch */
         s->again = false;
 }

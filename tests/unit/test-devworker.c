@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -219,6 +220,39 @@ TEST(caller_thread_loop) {
         ASSERT_EQ(devworker_add_io(w, -1, EPOLLIN, fail_cb, NULL, NULL), -EINVAL);
         devworker_free(w);
         close(efd);
+}
+
+static int count_cb(struct dw_source *s, int fd, uint32_t revents, void *opaque) {
+        (void)s, (void)fd, (void)revents;
+        atomic_fetch_add((atomic_ullong *)opaque, 1);
+        return 0;
+}
+
+/* A hung-up fd watched for nothing does not wake the thread (epoll reports
+ * EPOLLHUP whatever the mask); watched again, the hang-up is seen. */
+TEST(events_zero_ignores_a_hang_up) {
+        int sv[2];
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+        close(sv[1]);
+        atomic_ullong calls = 0;
+        struct devworker *w;
+        struct dw_source *src;
+        ASSERT_OK(devworker_new(&(struct devworker_config){ .name = "t-hup" }, &w));
+        ASSERT_OK(devworker_add_io(w, sv[0], EPOLLIN, count_cb, &calls, &src));
+        ASSERT_OK(dw_source_set_events(src, 0));
+        ASSERT_OK(dw_source_set_events(src, 0));
+        ASSERT_OK(devworker_start(w));
+        sleep_ms(20);
+        ASSERT_EQ(atomic_load(&calls), 0ull);
+        ASSERT_OK(devworker_pause(w));
+        ASSERT_OK(dw_source_set_events(src, EPOLLIN));
+        devworker_resume(w);
+        ASSERT_TRUE(wait_for(&calls, 1, 2000));
+        ASSERT_OK(devworker_pause(w));
+        dw_source_free(src);
+        devworker_resume(w);
+        devworker_free(w);
+        close(sv[0]);
 }
 
 static int refuse_start(void *opaque) {

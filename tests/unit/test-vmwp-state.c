@@ -30,23 +30,28 @@ struct fake {
 
 static struct fake *g_log; /* one trace for all rows, in call order */
 
+static void note(char op, const struct fake *f) {
+        size_t n = strlen(g_log->trace);
+        g_log->trace[n] = op;
+        g_log->trace[n + 1] = f ? f->trace[0] : 0;
+        g_log->trace[n + 2] = 0;
+}
+
 static int fake_quiesce(void *dev) {
         struct fake *f = dev;
         if (f->fail_quiesce)
                 return -f->fail_quiesce;
-        strcat(g_log->trace, "q");
-        strncat(g_log->trace, f->trace, 1);
+        note('q', f);
         return 0;
 }
 
 static void fake_resume(void *dev) {
-        strcat(g_log->trace, "r");
-        strncat(g_log->trace, ((struct fake *)dev)->trace, 1);
+        note('r', dev);
 }
 
 static int fake_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
         (void)dev, (void)w, (void)err, (void)errlen;
-        strcat(g_log->trace, "s");
+        note('s', NULL);
         return 0;
 }
 

@@ -61,7 +61,9 @@ int devworker_add_io(struct devworker *w, int fd, uint32_t events, dw_source_fn 
 /* A timer firing after initial_us, then every interval_us (0: once). */
 int devworker_add_timer(struct devworker *w, uint64_t initial_us, uint64_t interval_us, dw_source_fn fn,
                         void *opaque, struct dw_source **out);
-/* Changes the watched events (0 stops watching an I/O source). */
+/* Changes the watched events; 0 takes the fd out of the set (hang-ups and
+ * errors included, which epoll reports whatever the mask) until events are
+ * set again. */
 int dw_source_set_events(struct dw_source *s, uint32_t events);
 /* Re-arms a timer (initial_us 0 disarms it). */
 int dw_source_set_timer(struct dw_source *s, uint64_t initial_us, uint64_t interval_us);

@@ -77,10 +77,6 @@ int vmwp_vm_stats(struct vmwp_vm *vm, struct json_object *into);
  * -EBUSY while a request is unanswered. */
 int vmwp_vm_shutdown(struct vmwp_vm *vm, bool reboot);
 
-/* The integration services learn that the VPs stopped or run again (no
- * timeouts while paused; a time SYNC after resuming, §8.5). */
-void vmwp_vm_ic_pause(struct vmwp_vm *vm, bool paused);
-
 /* KVP (§8.6): a host item for the guest's host-to-guest pool (value NULL
  * deletes it); -ENOTSUP without the service, -EINVAL/-ENOSPC/-ENOENT as
  * icvsp_kvp_set. */
