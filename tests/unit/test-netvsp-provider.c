@@ -7,15 +7,9 @@
  * corruption, close while traffic flows, reopen, and an adopted TAP fd
  * without a virtio_net_hdr. Skips without root (unshare, TAP). */
 #include <netinet/in.h>
-#include <netlink/route/link.h>
-#include <stdatomic.h>
 
 #include "netvsp/tap.h"
 #include "tests/unit/test-netvsp-sim.h"
-
-static void host_setup(struct ns_env *e) {
-        ASSERT_OK(nt_add_addr((int)if_nametoindex(e->tap), e->tap, NT_HOST_IP "/24"));
-}
 
 /* The sandbox hook (vmwp: sandbox_thread_hook): called on each channel
  * thread with the policy name. */
@@ -34,18 +28,10 @@ static void env_up(struct ns_env *e, const char *tap) {
         nc.thread_policy = record_policy;
         nc.thread_policy_opaque = e;
         ns_start(e, &nc);
-        host_setup(e);
+        ns_host_setup(e);
         ns_open(e);
         ns_nvsp_init(e);
         ns_rndis_up(e);
-}
-
-static void arp_roundtrip(struct ns_env *e, unsigned section) {
-        uint8_t f[2048];
-        size_t n = nt_arp_request(f, e->mac, NT_GUEST_IP, NT_HOST_IP);
-        uint64_t tid = ns_send_frame(e, section, f, (uint32_t)n);
-        ASSERT_EQ(ns_wait_frame(e, ns_is_arp_reply, f, 5000), (ssize_t)42);
-        ASSERT_EQ(ns_comp_status(e, tid, 5000), (int)NVSP_STAT_SUCCESS);
 }
 
 static bool moved_both_ways(const struct netvsp_nic_stats *s) {
@@ -55,7 +41,7 @@ static bool moved_both_ways(const struct netvsp_nic_stats *s) {
 TEST(glue_init_and_arp_through_the_kernel) {
         struct ns_env e;
         env_up(&e, "nvp0");
-        arp_roundtrip(&e, 0);
+        ns_arp_roundtrip(&e, 0);
         struct netvsp_nic_stats st;
         ns_stats_when(&e, moved_both_ways, &st);
         ASSERT_EQ(st.opens, 1u);
@@ -141,21 +127,6 @@ TEST(glue_batch_of_frames_one_doorbell) {
         ns_stop(&e);
 }
 
-static void set_admin(const char *ifname, bool up) {
-        struct nl_sock *sk = nl_socket_alloc();
-        struct rtnl_link *l = NULL, *chg = rtnl_link_alloc();
-        ASSERT_OK(nl_connect(sk, NETLINK_ROUTE));
-        ASSERT_OK(rtnl_link_get_kernel(sk, 0, ifname, &l));
-        if (up)
-                rtnl_link_set_flags(chg, IFF_UP);
-        else
-                rtnl_link_unset_flags(chg, IFF_UP);
-        ASSERT_OK(rtnl_link_change(sk, l, chg, 0));
-        rtnl_link_put(l);
-        rtnl_link_put(chg);
-        nl_socket_free(sk);
-}
-
 static bool two_link_changes(const struct netvsp_nic_stats *s) {
         return s->link_changes >= 2;
 }
@@ -163,7 +134,7 @@ static bool two_link_changes(const struct netvsp_nic_stats *s) {
 TEST(glue_link_down_and_up_from_the_host) {
         struct ns_env e;
         env_up(&e, "nvp2");
-        set_admin(e.tap, false);
+        ns_set_admin(e.tap, false);
         ASSERT_TRUE(ns_wait_indication(&e, RNDIS_STATUS_MEDIA_DISCONNECT, 5000));
         /* the guest's query agrees */
         uint32_t q[7] = { RNDIS_MSG_QUERY, 28, e.next_req++, RNDIS_OID_GEN_MEDIA_CONNECT_STATUS, 0, 20, 0 };
@@ -173,13 +144,13 @@ TEST(glue_link_down_and_up_from_the_host) {
         memcpy(&state, r.data + 8 + 16, 4);
         ASSERT_EQ(state, NDIS_MEDIA_STATE_DISCONNECTED);
         e.n_indications = 0;
-        set_admin(e.tap, true);
+        ns_set_admin(e.tap, true);
         ASSERT_TRUE(ns_wait_indication(&e, RNDIS_STATUS_MEDIA_CONNECT, 5000));
         struct netvsp_nic_stats st;
         ns_stats_when(&e, two_link_changes, &st);
         ASSERT_GE(st.link_changes, 2u);
         ASSERT_TRUE(st.link_up);
-        arp_roundtrip(&e, 1); /* and it still carries frames */
+        ns_arp_roundtrip(&e, 1); /* and it still carries frames */
         ns_stop(&e);
 }
 
@@ -198,7 +169,7 @@ static void delete_link(const char *ifname) {
 TEST(glue_tap_removed_under_a_running_channel) {
         struct ns_env e;
         env_up(&e, "nvp3");
-        arp_roundtrip(&e, 0);
+        ns_arp_roundtrip(&e, 0);
         delete_link(e.tap);
         ASSERT_TRUE(ns_wait_indication(&e, RNDIS_STATUS_MEDIA_DISCONNECT, 5000));
         uint8_t f[64];
@@ -248,7 +219,7 @@ TEST(glue_malformed_rndis_then_traffic) {
         /* garbage that is not NVSP at all */
         uint32_t junk[4] = { 0xdeadbeef, 1, 2, 3 };
         ns_send_nvsp(&e, junk, 4, true);
-        arp_roundtrip(&e, 3);
+        ns_arp_roundtrip(&e, 3);
         struct netvsp_nic_stats st;
         ns_stats_when(&e, counted_garbage, &st);
         ASSERT_GE(st.dev.tx_malformed, 1u);
@@ -282,29 +253,11 @@ TEST(glue_ring_corruption_then_reopen) {
         ns_open(&e);
         ns_nvsp_init(&e);
         ns_rndis_up(&e);
-        arp_roundtrip(&e, 0);
+        ns_arp_roundtrip(&e, 0);
         struct vmbus_server_stats ss;
         vmbus_server_get_stats(e.srv, &ss);
         ASSERT_EQ(ss.channels_broken, 1u);
         ns_stop(&e);
-}
-
-struct blaster {
-        atomic_bool stop;
-        atomic_ulong sent;
-};
-
-static void *blast(void *arg) {
-        struct blaster *b = arg;
-        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(9) };
-        inet_pton(AF_INET, NT_GUEST_IP, &dst.sin_addr);
-        uint8_t data[512] = { 0 };
-        while (!atomic_load(&b->stop))
-                if (sendto(s, data, sizeof data, MSG_DONTWAIT, (struct sockaddr *)&dst, sizeof dst) > 0)
-                        atomic_fetch_add(&b->sent, 1);
-        close(s);
-        return NULL;
 }
 
 /* Close while frames flow both ways: close returns (the thread is joined),
@@ -312,10 +265,8 @@ static void *blast(void *arg) {
 TEST(glue_close_during_traffic) {
         struct ns_env e;
         env_up(&e, "nvp6");
-        ASSERT_OK(nt_add_neigh((int)if_nametoindex(e.tap), NT_GUEST_IP, e.mac));
-        struct blaster b = { 0 };
-        pthread_t th;
-        ASSERT_OK(-pthread_create(&th, NULL, blast, &b));
+        struct ns_blaster b;
+        ns_blast_start(&e, &b);
         uint8_t f[64];
         size_t n = nt_arp_request(f, e.mac, NT_GUEST_IP, NT_HOST_IP);
         for (unsigned i = 0; i < 8; i++)
@@ -338,15 +289,11 @@ TEST(glue_close_during_traffic) {
         ns_open(&e);
         ns_nvsp_init(&e);
         ns_rndis_up(&e);
-        atomic_store(&b.stop, true);
-        pthread_join(th, NULL);
+        ns_blast_stop(&b);
         /* The blaster filled the TAP's queue while nothing read the guest's
-         * ring; a kernel reply queued behind a full qdisc is dropped, so
-         * the backlog is taken first (the NIC delivers all of it). */
-        uint64_t end = nt_now_ms() + 20000;
-        while (ns_next(&e, 300, &p, buf, NULL, 0, NULL) != -ETIMEDOUT)
-                ASSERT_LT(nt_now_ms(), end);
-        arp_roundtrip(&e, 0);
+         * ring: the backlog is taken first (the NIC delivers all of it). */
+        ns_drain(&e);
+        ns_arp_roundtrip(&e, 0);
         ns_stop(&e);
 }
 
@@ -365,8 +312,8 @@ TEST(glue_adopted_fd_without_vnet_hdr) {
         ASSERT_OK(ioctl(fd, TUNSETIFF, &ifr));
         nc.tap_fd = fd;
         ns_start(&e, &nc);
-        set_admin("nvp7", true);
-        host_setup(&e);
+        ns_set_admin("nvp7", true);
+        ns_host_setup(&e);
         ns_open(&e);
         ns_nvsp_init(&e);
         ns_rndis_up(&e);
@@ -382,7 +329,7 @@ TEST(glue_adopted_fd_without_vnet_hdr) {
         ASSERT_EQ(caps.header.type, NDIS_OBJECT_TYPE_OFFLOAD);
         ASSERT_EQ(caps.csum.ip4_txcsum, 0u);
         ASSERT_EQ(caps.lsov2.ip4_encap, 0u);
-        arp_roundtrip(&e, 0);
+        ns_arp_roundtrip(&e, 0);
         ns_stop(&e);
 }
 

@@ -6,7 +6,10 @@
 #pragma once
 
 #include <linux/if_tun.h>
+#include <netinet/in.h>
+#include <netlink/route/link.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -427,4 +430,91 @@ static inline const uint8_t *ns_guest_mac(void) {
 
 static inline bool ns_is_arp_reply(const uint8_t *f, size_t n) {
         return n >= 42 && f[12] == 0x08 && f[13] == 0x06 && f[21] == 2 && memcmp(f, ns_guest_mac(), 6) == 0;
+}
+
+/* The host end of the TAP: NT_HOST_IP/24. */
+static inline void ns_host_setup(struct ns_env *e) {
+        ASSERT_OK(nt_add_addr((int)if_nametoindex(e->tap), e->tap, NT_HOST_IP "/24"));
+}
+
+/* An ARP request from the guest in send section `section`: the kernel's
+ * reply arrives and the send is completed with status 1. */
+static inline void ns_arp_roundtrip(struct ns_env *e, unsigned section) {
+        uint8_t f[2048];
+        size_t n = nt_arp_request(f, e->mac, NT_GUEST_IP, NT_HOST_IP);
+        uint64_t tid = ns_send_frame(e, section, f, (uint32_t)n);
+        ASSERT_EQ(ns_wait_frame(e, ns_is_arp_reply, f, 5000), (ssize_t)42);
+        ASSERT_EQ(ns_comp_status(e, tid, 5000), (int)NVSP_STAT_SUCCESS);
+}
+
+/* Reads (and completes) host packets until none came for 300 ms: the
+ * backlog a blaster left in the TAP's queue. A kernel reply queued behind
+ * a full queue is dropped, so a test takes the backlog before it expects
+ * a specific reply. */
+static inline void ns_drain(struct ns_env *e) {
+        uint8_t buf[8192];
+        struct vmbus_packet p;
+        uint64_t end = nt_now_ms() + 20000;
+        int t;
+        while ((t = ns_next(e, 300, &p, buf, NULL, 0, NULL)) != -ETIMEDOUT) {
+                if (t == VM_PKT_COMP)
+                        ns_note_comp(e, &p, buf);
+                ASSERT_LT(nt_now_ms(), end);
+        }
+}
+
+/* A host thread sending 512-byte UDP datagrams at the guest as fast as
+ * the kernel takes them, or one every gap_us (ns_blast_start adds a
+ * neighbour entry for the guest, so they go out of the TAP). */
+struct ns_blaster {
+        atomic_bool stop;
+        atomic_ulong sent;
+        atomic_uint gap_us; /* 0: flood */
+        pthread_t th;
+};
+
+static inline void *ns_blast(void *arg) {
+        struct ns_blaster *b = arg;
+        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(9) };
+        inet_pton(AF_INET, NT_GUEST_IP, &dst.sin_addr);
+        uint8_t data[512] = { 0 };
+        while (!atomic_load(&b->stop)) {
+                if (sendto(s, data, sizeof data, MSG_DONTWAIT, (struct sockaddr *)&dst, sizeof dst) > 0)
+                        atomic_fetch_add(&b->sent, 1);
+                unsigned gap = atomic_load(&b->gap_us);
+                if (gap)
+                        usleep(gap);
+        }
+        close(s);
+        return NULL;
+}
+
+static inline void ns_blast_start(struct ns_env *e, struct ns_blaster *b) {
+        ASSERT_OK(nt_add_neigh((int)if_nametoindex(e->tap), NT_GUEST_IP, e->mac));
+        atomic_store(&b->stop, false);
+        atomic_store(&b->sent, 0);
+        atomic_store(&b->gap_us, 0);
+        ASSERT_OK(-pthread_create(&b->th, NULL, ns_blast, b));
+}
+
+static inline void ns_blast_stop(struct ns_blaster *b) {
+        atomic_store(&b->stop, true);
+        pthread_join(b->th, NULL);
+}
+
+/* The TAP administratively up or down, as the host's admin would. */
+static inline void ns_set_admin(const char *ifname, bool up) {
+        struct nl_sock *sk = nl_socket_alloc();
+        struct rtnl_link *l = NULL, *chg = rtnl_link_alloc();
+        ASSERT_OK(nl_connect(sk, NETLINK_ROUTE));
+        ASSERT_OK(rtnl_link_get_kernel(sk, 0, ifname, &l));
+        if (up)
+                rtnl_link_set_flags(chg, IFF_UP);
+        else
+                rtnl_link_unset_flags(chg, IFF_UP);
+        ASSERT_OK(rtnl_link_change(sk, l, chg, 0));
+        rtnl_link_put(l);
+        rtnl_link_put(chg);
+        nl_socket_free(sk);
 }
