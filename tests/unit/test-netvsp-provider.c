@@ -11,12 +11,15 @@
 #include "netvsp/tap.h"
 #include "tests/unit/test-netvsp-sim.h"
 
-/* The sandbox hook (vmwp: sandbox_thread_hook): called on each channel
- * thread with the policy name. */
+/* The sandbox hook (vmwp: sandbox_thread_hook): called first thing on
+ * each channel worker's thread with the policy name. */
+static char policy_thread[16];
+
 static int record_policy(void *opaque, const char *name) {
         struct ns_env *e = opaque;
         __atomic_fetch_add(&e->policy_calls, 1, __ATOMIC_SEQ_CST);
         snprintf(e->policy_name, sizeof e->policy_name, "%s", name);
+        pthread_getname_np(pthread_self(), policy_thread, sizeof policy_thread);
         return 0;
 }
 
@@ -50,6 +53,11 @@ TEST(glue_init_and_arp_through_the_kernel) {
         ASSERT_GE(st.dev.tx_packets, 1u);
         ASSERT_GE(st.dev.rx_packets, 1u);
         ASSERT_EQ(st.channels_broken, 0u);
+        /* the hook ran once, on the channel's worker, before it served */
+        ASSERT_EQ(__atomic_load_n(&e.policy_calls, __ATOMIC_SEQ_CST), 1);
+        ASSERT_STREQ(e.policy_name, "netvsp");
+        ASSERT_STREQ(policy_thread, "netvsp");
+        ASSERT_EQ(st.thread_policy_failures, 0u);
         ns_stop(&e);
 }
 
