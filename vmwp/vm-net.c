@@ -21,13 +21,13 @@
 #include "vmwp/sandbox.h"
 
 /* What netvsp's threads call once the worker is sandboxed (docs/sandbox.md):
- * OPENCHANNEL (a VP thread) makes the channel's epoll set and starts the
- * thread; the thread waits in epoll_wait, polls the link watch, reads the
- * link watch (recvmsg) and, after lost link notifications (ENOBUFS), asks
- * the kernel again over a fresh NETLINK_ROUTE socket (tap-link.c
- * refresh(): socket, setsockopt for libnl's buffer sizes, bind,
- * getsockname, sendmsg, recvmsg). TAP I/O is readv/writev (base). Only
- * netlink sockets: socket() is allowed for AF_NETLINK alone. */
+ * OPENCHANNEL (a VP thread) makes the channel's device worker (an epoll set
+ * and its kick eventfd) and starts its thread; the thread waits in
+ * epoll_wait, reads the link watch (poll, recvmsg) and, after lost link
+ * notifications (ENOBUFS), asks the kernel again over a fresh NETLINK_ROUTE
+ * socket (tap-link.c refresh(): socket, setsockopt for libnl's buffer
+ * sizes, bind, getsockname, sendmsg, recvmsg). TAP I/O is readv/writev
+ * (base). Only netlink sockets: socket() is allowed for AF_NETLINK alone. */
 static const struct sandbox_rule netvsp_rules[] = {
         SANDBOX_ALLOW(__NR_epoll_create1), SANDBOX_ALLOW(__NR_epoll_ctl), SANDBOX_ALLOW(__NR_epoll_wait),
         SANDBOX_ALLOW(__NR_epoll_pwait), SANDBOX_ALLOW(__NR_eventfd2), SANDBOX_ALLOW(__NR_poll),

@@ -1,55 +1,55 @@
 // SPDX-License-Identifier: MIT
-/* The channel thread of netvsp (docs/netvsp.md "The VMBus provider glue").
+/* The channel worker of netvsp (docs/netvsp.md "The VMBus provider glue"):
+ * a device worker (common/devworker.h) whose sources are the guest's
+ * doorbell, the TAP (POLLIN / POLLOUT as the device wants) and the link
+ * watch.
  *
  * One round (serve): drain the guest's ring into the device while it can
  * take packets, pass on link changes, let the device retry what waits and
  * move TAP frames to the guest; one read_index publish, one write_index
  * publish and at most one guest signal per round (§5.5, §5.6).
  *
- * While rounds make progress the thread keeps going with the guest's
- * signals masked, and for poll_us after the last progress it polls
- * (sched_yield between rounds: the cores are shared with the vCPUs); then it
- * unmasks, re-checks (no lost doorbell) and sleeps in epoll on the doorbell,
- * the TAP (POLLIN / POLLOUT as the device wants), the link watch and the
- * stop eventfd. A TAP that is gone is taken out of the set: a detached tun
- * fd reports EPOLLERR forever. */
+ * The first source that fires while the channel is idle masks the guest's
+ * signals and becomes the pump: it serves a round per call and returns
+ * DW_AGAIN while rounds make progress and for poll_us after the last
+ * progress (sched_yield between idle rounds: the cores are shared with the
+ * vCPUs), so a pause gets in between two rounds. Sources that fire while
+ * the pump runs only note what happened (the worker looks at epoll between
+ * DW_AGAIN calls, so the link watch is seen while traffic flows). When
+ * polling ends the pump unmasks, re-checks (no lost doorbell), sets the TAP
+ * to what the device waits for and the worker sleeps. Sources are changed
+ * only then, so the pump is never freed under itself. A TAP that is gone is
+ * taken out of the set: a detached tun fd reports EPOLLERR forever, whatever
+ * events it is registered for. */
 #include <errno.h>
-#include <poll.h>
 #include <sched.h>
-#include <string.h>
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/devworker.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "provider-internal.h"
 
-/* How often a busy thread looks at the link watch (it does not sleep in
- * epoll while traffic flows). */
-#define LINK_CHECK_US 1000u
-
-enum { TAG_DOORBELL, TAG_TAP, TAG_LINK, TAG_STOP };
-
-static int ep_ctl(struct netvsp_chan *c, int op, int fd, uint32_t events, uint32_t tag) {
-        struct epoll_event ev = { .events = events, .data.u32 = tag };
-        return epoll_ctl(c->epfd, op, fd, &ev) < 0 ? -errno : 0;
-}
-
-/* Registers the TAP for what the device waits for, or takes it out. */
+/* Sets the TAP source to what the device waits for, or frees it once the
+ * TAP is gone. */
 static void update_tap(struct netvsp_chan *c) {
         struct tap *t = c->nic->tap;
         unsigned ev = 0;
-        if (!tap_removed(t)) {
-                if (c->want & NETVSP_WANT_BACKEND_RX)
-                        ev |= EPOLLIN;
-                if (c->want & NETVSP_WANT_BACKEND_TX)
-                        ev |= EPOLLOUT;
-        }
-        if (ev == c->tap_events)
+        if (!c->src_tap)
                 return;
-        int op = ev == 0 ? EPOLL_CTL_DEL : c->tap_events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
-        if (ep_ctl(c, op, tap_fd(t), ev, TAG_TAP) == 0 || op == EPOLL_CTL_DEL)
+        if (tap_removed(t)) {
+                dw_source_free(c->src_tap);
+                c->src_tap = NULL;
+                c->tap_events = 0;
+                return;
+        }
+        if (c->want & NETVSP_WANT_BACKEND_RX)
+                ev |= EPOLLIN;
+        if (c->want & NETVSP_WANT_BACKEND_TX)
+                ev |= EPOLLOUT;
+        if (ev != c->tap_events && dw_source_set_events(c->src_tap, ev) == 0)
                 c->tap_events = ev;
 }
 
@@ -78,8 +78,10 @@ static int serve(struct netvsp_chan *c) {
         vmbus_ring_send_begin(rp);
         if (vmbus_ring_recv_begin(rp) >= 0) {
                 /* while the device is blocked (TAP full, completion waiting
-                 * for ring space) the packets stay in the guest's ring */
-                while (netvsp_can_take_packet(c->nd)) {
+                 * for ring space) the packets stay in the guest's ring; a
+                 * pause request ends the drain early (the rest stays there
+                 * too), so quiescing never waits for a large busy ring */
+                while (netvsp_can_take_packet(c->nd) && !devworker_should_yield(c->w)) {
                         struct vmbus_packet p;
                         int k = vmbus_ring_recv(rp, c->pkt, sizeof c->pkt, &p);
                         if (k == -EMSGSIZE) /* skipped and counted by the ring library */
@@ -97,15 +99,10 @@ static int serve(struct netvsp_chan *c) {
         }
         c->want = netvsp_process(c->nd);
         vmbus_ring_send_end(rp);
-        update_tap(c);
         c->local.batches++;
         if (vmbus_ring_broken(rp))
                 return -EBADMSG;
         return work + (int)MIN(frames_moved(netvsp_dev_stats(c->nd)) - before, (uint64_t)INT32_MAX / 2);
-}
-
-static bool stopping(const struct netvsp_chan *c) {
-        return __atomic_load_n(&c->stopping, __ATOMIC_ACQUIRE);
 }
 
 static unsigned poll_budget_us(const struct netvsp_chan *c) {
@@ -113,113 +110,117 @@ static unsigned poll_budget_us(const struct netvsp_chan *c) {
         return p == 0 ? NETVSP_DEFAULT_POLL_US : p == UINT32_MAX ? 0 : p;
 }
 
-/* Serves until idle. 0: idle or blocked, sleep; 1: stopping; -EBADMSG. */
-static int run_busy(struct netvsp_chan *c) {
-        struct vmbus_ring_pair *rp = c->rp;
-        unsigned poll_us = poll_budget_us(c);
-        uint64_t idle_since = now_us(CLOCK_MONOTONIC), link_checked = idle_since;
-
-        vmbus_ring_mask(rp); /* from here on the guest does not ring (§5.5) */
-        while (!stopping(c)) {
-                int n = serve(c);
-                if (n < 0)
-                        return n;
-                uint64_t now = now_us(CLOCK_MONOTONIC);
-                if (now - link_checked >= LINK_CHECK_US) {
-                        struct pollfd p = { .fd = c->nic->link_fd, .events = POLLIN };
-                        if (p.fd >= 0 && poll(&p, 1, 0) > 0)
-                                c->link_pending = true;
-                        link_checked = now;
-                }
-                if (n > 0) {
-                        idle_since = now;
-                        netvsp_chan_publish_stats(c);
-                        continue;
-                }
-                if (now - idle_since < poll_us) {
-                        c->local.polls++;
-                        sched_yield();
-                        continue;
-                }
-                if (!vmbus_ring_unmask(rp)) /* re-checks: a packet written meanwhile is seen */
-                        return 0;
-                if (!netvsp_can_take_packet(c->nd))
-                        return 0; /* blocked: the TAP's POLLOUT or the guest's signal wakes us */
-                vmbus_ring_mask(rp);
-        }
-        return 1;
+/* A broken ring: not served any more (vmbus/ring.h); close still stops the
+ * worker. Every source goes, so nothing wakes the worker again. */
+static void chan_broken(struct netvsp_chan *c) {
+        dw_source_free(c->src_doorbell);
+        dw_source_free(c->src_tap);
+        dw_source_free(c->src_link);
+        c->src_doorbell = c->src_tap = c->src_link = NULL;
+        c->broken = true;
+        c->local.channels_broken++;
+        netvsp_chan_publish_stats(c);
 }
 
-static void drain_eventfd(int fd) {
-        uint64_t v;
-        (void)!read(fd, &v, sizeof v);
-}
-
-/* Waits for the guest, the TAP, the link watch or close. false: stop. */
-static bool sleep_for_work(struct netvsp_chan *c) {
-        struct epoll_event ev[4];
-        int n;
+/* The channel goes idle: the guest rings again and the worker sleeps on
+ * the doorbell, the TAP (as the device wants) and the link watch. */
+static void chan_sleep(struct netvsp_chan *c) {
+        c->busy = false;
+        update_tap(c);
         c->local.sleeps++;
         netvsp_chan_publish_stats(c);
-        do
-                n = epoll_wait(c->epfd, ev, (int)ARRAY_SIZE(ev), -1);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return false;
-        for (int i = 0; i < n; i++) {
-                switch (ev[i].data.u32) {
-                case TAG_STOP:
-                        return false;
-                case TAG_DOORBELL:
-                        drain_eventfd(vmbus_channel_event_fd(c->ch));
-                        c->local.doorbells++;
-                        break;
-                case TAG_LINK:
-                        c->link_pending = true;
-                        break;
-                default: /* the TAP: the next round reads or writes it */
-                        break;
-                }
+}
+
+/* One call of the pump: DW_AGAIN while it serves or polls, 0 when idle. */
+static int chan_round(struct netvsp_chan *c) {
+        struct vmbus_ring_pair *rp = c->rp;
+        if (!c->busy) {
+                vmbus_ring_mask(rp); /* from here on the guest does not ring (§5.5) */
+                c->busy = true;
+                c->idle_since = now_us(CLOCK_MONOTONIC);
         }
-        return !stopping(c);
+        int n = serve(c);
+        if (n < 0) {
+                chan_broken(c);
+                return 0;
+        }
+        uint64_t now = now_us(CLOCK_MONOTONIC);
+        if (n > 0) {
+                c->idle_since = now;
+                netvsp_chan_publish_stats(c);
+                return DW_AGAIN;
+        }
+        if (now - c->idle_since < poll_budget_us(c)) {
+                c->local.polls++;
+                sched_yield();
+                return DW_AGAIN;
+        }
+        /* unmask re-checks: a packet written meanwhile is seen; a blocked
+         * device sleeps (the TAP's POLLOUT or the guest's signal for
+         * pending_send_sz wakes it) */
+        if (vmbus_ring_unmask(rp) && netvsp_can_take_packet(c->nd)) {
+                vmbus_ring_mask(rp);
+                return DW_AGAIN;
+        }
+        chan_sleep(c);
+        return 0;
 }
 
-static void *chan_thread(void *arg) {
-        struct netvsp_chan *c = arg;
-        int r;
-        const struct netvsp_nic_config *cfg = &c->nic->cfg;
-        pthread_setname_np(pthread_self(), "netvsp");
-        if (cfg->thread_policy && cfg->thread_policy(cfg->thread_policy_opaque, "netvsp") < 0)
-                c->local.thread_policy_failures++;
-        do
-                r = run_busy(c);
-        while (r == 0 && sleep_for_work(c));
-        if (r < 0) /* a broken ring: not served any more (vmbus/ring.h); close still joins us */
-                c->local.channels_broken++;
-        netvsp_chan_publish_stats(c);
-        return NULL;
-}
-
-int netvsp_chan_start(struct netvsp_chan *c) {
-        int r = ep_ctl(c, EPOLL_CTL_ADD, vmbus_channel_event_fd(c->ch), EPOLLIN, TAG_DOORBELL);
-        if (r == 0)
-                r = ep_ctl(c, EPOLL_CTL_ADD, c->stop_fd, EPOLLIN, TAG_STOP);
-        if (r == 0 && c->nic->link_fd >= 0)
-                r = ep_ctl(c, EPOLL_CTL_ADD, c->nic->link_fd, EPOLLIN, TAG_LINK);
-        if (r < 0)
-                return r;
-        c->want = NETVSP_WANT_BACKEND_RX; /* stale frames are read and dropped until the guest is ready */
-        update_tap(c);
-        r = -pthread_create(&c->thread, NULL, chan_thread, c);
-        c->started = r == 0;
+/* Every source: note the event; the pump (or this source, becoming it)
+ * serves. */
+static int chan_event(struct dw_source *s, int fd, uint32_t revents, void *opaque) {
+        struct netvsp_chan *c = opaque;
+        if (c->broken)
+                return 0;
+        if (revents && s == c->src_doorbell) {
+                uint64_t v;
+                (void)!read(fd, &v, sizeof v);
+                c->local.doorbells++;
+        } else if (revents && s == c->src_link) {
+                c->link_pending = true;
+        }
+        if (c->pump && c->pump != s)
+                return 0;
+        int r = chan_round(c);
+        c->pump = r == DW_AGAIN ? s : NULL;
         return r;
 }
 
+/* First thing on the worker's thread: the sandbox's per-thread policy. A
+ * failure leaves the thread under its creator's filter (counted). */
+static int chan_on_start(void *opaque) {
+        struct netvsp_chan *c = opaque;
+        const struct netvsp_nic_config *cfg = &c->nic->cfg;
+        if (cfg->thread_policy && cfg->thread_policy(cfg->thread_policy_opaque, "netvsp") < 0)
+                c->local.thread_policy_failures++;
+        return 0;
+}
+
+static void chan_on_exit(void *opaque) {
+        netvsp_chan_publish_stats(opaque);
+}
+
+int netvsp_chan_start(struct netvsp_chan *c) {
+        const struct devworker_config wc = {
+                .name = "netvsp", .on_start = chan_on_start, .on_exit = chan_on_exit, .opaque = c,
+        };
+        int r = devworker_new(&wc, &c->w);
+        if (r < 0)
+                return r;
+        r = devworker_add_io(c->w, vmbus_channel_event_fd(c->ch), EPOLLIN, chan_event, c, &c->src_doorbell);
+        if (r == 0 && c->nic->link_fd >= 0)
+                r = devworker_add_io(c->w, c->nic->link_fd, EPOLLIN, chan_event, c, &c->src_link);
+        /* stale frames are read and dropped until the guest is ready */
+        c->want = NETVSP_WANT_BACKEND_RX;
+        if (r == 0 && !tap_removed(c->nic->tap))
+                r = devworker_add_io(c->w, tap_fd(c->nic->tap), EPOLLIN, chan_event, c, &c->src_tap);
+        if (r < 0)
+                return r;
+        c->tap_events = c->src_tap ? EPOLLIN : 0;
+        return devworker_start(c->w);
+}
+
 void netvsp_chan_stop(struct netvsp_chan *c) {
-        if (!c->started)
-                return;
-        __atomic_store_n(&c->stopping, true, __ATOMIC_RELEASE); /* a busy thread never sleeps */
-        (void)!write(c->stop_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
-        pthread_join(c->thread, NULL);
-        c->started = false;
+        if (c->w)
+                devworker_stop(c->w); /* joined */
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The VMBus glue of netvsp, shared by provider.c (NIC, provider callbacks,
- * host ops) and chan.c (the channel thread). */
+ * host ops) and chan.c (the channel worker). */
 #pragma once
 
 #include <pthread.h>
@@ -8,6 +8,8 @@
 #include "netvsp/provider.h"
 #include "vmbus/ring.h"
 
+struct devworker;
+struct dw_source;
 struct vmbus_gpadl;
 
 struct netvsp_nic {
@@ -34,14 +36,16 @@ struct netvsp_chan {
                 uint32_t handle;
                 struct vmbus_gpadl *g;
         } gpadls[NETVSP_CHAN_GPADLS];
-        int epfd, stop_fd;
-        unsigned tap_events;   /* EPOLLIN/EPOLLOUT the TAP is registered for; 0: not registered */
+        struct devworker *w;
+        struct dw_source *src_doorbell, *src_tap, *src_link; /* NULL once gone */
+        struct dw_source *pump; /* the source serving rounds (DW_AGAIN), NULL when idle */
+        uint64_t idle_since;   /* last progress of the pump, CLOCK_MONOTONIC µs */
+        unsigned tap_events;   /* EPOLLIN/EPOLLOUT the TAP source waits for */
         unsigned want;         /* last NETVSP_WANT_* from netvsp_process */
+        bool busy;             /* the pump runs: the guest's signals are masked */
         bool link_pending;     /* the link watch fd was readable */
-        bool stopping;         /* atomic: close wants the thread to end */
-        bool started;
-        pthread_t thread;
-        struct netvsp_nic_stats local; /* this thread's counters, published per batch */
+        bool broken;           /* the ring is corrupt: no longer served */
+        struct netvsp_nic_stats local; /* the worker's counters, published per round */
         uint8_t pkt[NETVSP_CHAN_PKT_MAX];
 };
 
@@ -53,4 +57,5 @@ void netvsp_chan_publish_stats(struct netvsp_chan *c);
 
 /* chan.c */
 int netvsp_chan_start(struct netvsp_chan *c);
+/* Stops and joins the worker; nothing touches the rings after it returns. */
 void netvsp_chan_stop(struct netvsp_chan *c);

@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: MIT
 /* netvsp as a VMBus provider: the NIC (TAP + link watch), the provider
  * callbacks and the host operations netvsp_dev uses (docs/netvsp.md "The
- * VMBus provider glue"). The channel thread is in chan.c. */
+ * VMBus provider glue"). The channel worker is in chan.c. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 
+#include "common/devworker.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "hv/vmbus.h"
@@ -143,12 +142,11 @@ bool netvsp_nic_link_up(const struct netvsp_nic *nic) {
 static void chan_free(struct netvsp_chan *c) {
         if (!c)
                 return;
+        devworker_free(c->w); /* stops it first; the fds are the channel's and the NIC's */
         netvsp_dev_free(c->nd); /* unmaps (puts) the buffers' GPADLs */
         for (unsigned i = 0; i < NETVSP_CHAN_GPADLS; i++)
                 if (c->gpadls[i].g)
                         vmbus_gpadl_put(c->gpadls[i].g);
-        safe_close(c->epfd);
-        safe_close(c->stop_fd);
         free(c);
 }
 
@@ -162,17 +160,13 @@ static int netvsp_open(struct vmbus_channel *ch, const struct vmbus_open_request
         c->nic = nic;
         c->ch = ch;
         c->rp = vmbus_channel_rings(ch);
-        c->epfd = epoll_create1(EPOLL_CLOEXEC);
-        c->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         /* link changes while no channel was open are still queued */
         struct tap_link_state st;
         if (nic->link_fd >= 0)
                 (void)tap_link_process(nic->tap, &st);
         struct netvsp_config dc = nic->cfg.dev;
         dc.rndis.link_up = netvsp_nic_link_up(nic);
-        int r = c->epfd < 0 || c->stop_fd < 0 ? -errno : 0;
-        if (r == 0)
-                r = netvsp_dev_new(&dc, &netvsp_chan_host_ops, c, &netvsp_tap_backend, nic->tap, &c->nd);
+        int r = netvsp_dev_new(&dc, &netvsp_chan_host_ops, c, &netvsp_tap_backend, nic->tap, &c->nd);
         if (r == 0)
                 r = netvsp_chan_start(c);
         if (r < 0) {

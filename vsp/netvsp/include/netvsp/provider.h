@@ -3,13 +3,13 @@
  * provider glue"). One struct netvsp_nic per configured NIC owns its TAP
  * (created, opened by name, or adopted from vmms) and its link watch; vmwp
  * adds it with vmbus_server_add_device(.ops = &netvsp_provider_ops,
- * .data = nic). When the guest opens the channel a netvsp_dev and one thread
- * are created for it: the thread waits (epoll) on the guest's doorbell, the
- * TAP (read and/or write, as the device wants), the link watch and a stop
- * eventfd; it drains the ring in batches, publishes once and signals the
+ * .data = nic). When the guest opens the channel a netvsp_dev and one device
+ * worker (common/devworker.h) are created for it: the worker waits on the
+ * guest's doorbell, the TAP (read and/or write, as the device wants) and the
+ * link watch; it drains the ring in batches, publishes once and signals the
  * guest at most once per batch (§5.6), and while traffic flows it keeps
  * polling for a while with the guest's signals masked (§5.5). Close stops
- * and joins the thread before it returns. */
+ * and joins the worker before it returns. */
 #pragma once
 
 #include <stdbool.h>
@@ -41,8 +41,8 @@ struct netvsp_nic_config {
         /* Keep polling this long after the last progress with the guest's
          * doorbells masked (0: NETVSP_DEFAULT_POLL_US; UINT32_MAX: never poll). */
         unsigned poll_us;
-        /* Called first thing on each channel thread with the policy name
-         * "netvsp" (vmwp: sandbox_thread_hook, docs/sandbox.md); NULL: none.
+        /* Called first thing on each channel worker's thread with the policy
+         * name "netvsp" (vmwp: sandbox_thread_hook, docs/sandbox.md); NULL: none.
          * A failure leaves the thread under its creator's filter (counted). */
         int (*thread_policy)(void *opaque, const char *policy);
         void *thread_policy_opaque;
@@ -72,5 +72,5 @@ struct netvsp_nic_stats {
         bool tap_removed;
         struct netvsp_stats dev; /* the open channel's device counters (last channel's after close) */
 };
-/* A consistent snapshot (the channel thread updates it once per batch). */
+/* A consistent snapshot (the channel worker updates it once per round). */
 void netvsp_nic_get_stats(struct netvsp_nic *nic, struct netvsp_nic_stats *out);
