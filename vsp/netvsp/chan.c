@@ -200,7 +200,7 @@ static void chan_on_exit(void *opaque) {
         netvsp_chan_publish_stats(opaque);
 }
 
-int netvsp_chan_start(struct netvsp_chan *c) {
+int netvsp_chan_start(struct netvsp_chan *c, bool paused) {
         const struct devworker_config wc = {
                 .name = "netvsp", .on_start = chan_on_start, .on_exit = chan_on_exit, .opaque = c,
         };
@@ -217,10 +217,12 @@ int netvsp_chan_start(struct netvsp_chan *c) {
         if (r < 0)
                 return r;
         c->tap_events = c->src_tap ? EPOLLIN : 0;
+        if (paused) /* opened while the NIC is quiesced: runs nothing until resumed */
+                (void)devworker_pause(c->w);
         return devworker_start(c->w);
 }
 
 void netvsp_chan_stop(struct netvsp_chan *c) {
         if (c->w)
-                devworker_stop(c->w); /* joined */
+                devworker_stop(c->w); /* joined, also when paused */
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The VMBus glue of netvsp, shared by provider.c (NIC, provider callbacks,
- * host ops) and chan.c (the channel worker). */
+ * host ops, quiesce) and chan.c (the channel worker). */
 #pragma once
 
 #include <pthread.h>
@@ -11,6 +11,7 @@
 struct devworker;
 struct dw_source;
 struct vmbus_gpadl;
+struct netvsp_chan;
 
 struct netvsp_nic {
         struct netvsp_nic_config cfg;
@@ -18,6 +19,12 @@ struct netvsp_nic {
         int link_fd;                 /* the TAP's link watch (netlink), -1 if none */
         pthread_mutex_t stats_lock;  /* guards stats */
         struct netvsp_nic_stats stats;
+        /* Guards chan and quiesced: open/close (the server's control path)
+         * against quiesce/resume (vmwp). Never taken on the channel worker,
+         * so holding it across devworker_pause/call cannot deadlock. */
+        pthread_mutex_t chan_lock;
+        struct netvsp_chan *chan;    /* the open channel, NULL if none */
+        bool quiesced;
 };
 
 /* The receive and send buffers: the only GPADLs netvsc registers (§7.3). */
@@ -56,6 +63,8 @@ bool netvsp_nic_link_up(const struct netvsp_nic *nic);
 void netvsp_chan_publish_stats(struct netvsp_chan *c);
 
 /* chan.c */
-int netvsp_chan_start(struct netvsp_chan *c);
-/* Stops and joins the worker; nothing touches the rings after it returns. */
+/* Starts the channel's worker; paused: it runs nothing until resumed. */
+int netvsp_chan_start(struct netvsp_chan *c, bool paused);
+/* Stops and joins the worker (also a paused one); nothing touches the
+ * rings after it returns. */
 void netvsp_chan_stop(struct netvsp_chan *c);

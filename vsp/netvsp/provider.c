@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* netvsp as a VMBus provider: the NIC (TAP + link watch), the provider
- * callbacks and the host operations netvsp_dev uses (docs/netvsp.md "The
- * VMBus provider glue"). The channel worker is in chan.c. */
+ * callbacks, the host operations netvsp_dev uses and quiesce/resume
+ * (docs/netvsp.md "The VMBus provider glue"). The channel worker is in
+ * chan.c. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,8 +168,14 @@ static int netvsp_open(struct vmbus_channel *ch, const struct vmbus_open_request
         struct netvsp_config dc = nic->cfg.dev;
         dc.rndis.link_up = netvsp_nic_link_up(nic);
         int r = netvsp_dev_new(&dc, &netvsp_chan_host_ops, c, &netvsp_tap_backend, nic->tap, &c->nd);
+        pthread_mutex_lock(&nic->chan_lock);
+        if (r == 0 && nic->chan)
+                r = -EBUSY; /* one channel per NIC (no sub-channels) */
         if (r == 0)
-                r = netvsp_chan_start(c);
+                r = netvsp_chan_start(c, nic->quiesced);
+        if (r == 0)
+                nic->chan = c;
+        pthread_mutex_unlock(&nic->chan_lock);
         if (r < 0) {
                 chan_free(c);
                 return r;
@@ -182,7 +189,10 @@ static void netvsp_close(struct vmbus_channel *ch) {
         struct netvsp_chan *c = vmbus_channel_data(ch);
         if (!c)
                 return;
-        netvsp_chan_stop(c); /* joined: nothing touches the rings after this */
+        pthread_mutex_lock(&c->nic->chan_lock);
+        c->nic->chan = NULL;
+        pthread_mutex_unlock(&c->nic->chan_lock);
+        netvsp_chan_stop(c); /* joined (also when quiesced): nothing touches the rings after this */
         netvsp_chan_publish_stats(c);
         count_open(c->nic, false);
         vmbus_channel_set_data(ch, NULL);
@@ -224,6 +234,7 @@ int netvsp_nic_new(const struct netvsp_nic_config *cfg, struct netvsp_nic **out,
         nic->cfg = *cfg;
         nic->link_fd = -1;
         pthread_mutex_init(&nic->stats_lock, NULL);
+        pthread_mutex_init(&nic->chan_lock, NULL);
         int r;
         if (cfg->tap_fd >= 0) {
                 *why = "the TAP fd from vmms";
@@ -258,9 +269,35 @@ void netvsp_nic_free(struct netvsp_nic *nic) {
                 return;
         tap_close(nic->tap); /* also the link watch */
         pthread_mutex_destroy(&nic->stats_lock);
+        pthread_mutex_destroy(&nic->chan_lock);
         free(nic);
 }
 
 const char *netvsp_nic_tap_name(const struct netvsp_nic *nic) {
         return tap_name(nic->tap);
+}
+
+/* ---- quiesce, resume (docs/vm-state.md) ---- */
+
+/* Everything that touches guest state runs on the channel's worker, so
+ * parking it is the whole quiesce: its pause handshake returns between two
+ * rounds (a round ends with its read_index and write_index published and
+ * its signal sent); the doorbell, TAP and link watch events stay pending
+ * in the kernel, a pump's DW_AGAIN is kept, and resume picks up both. */
+int netvsp_nic_quiesce(struct netvsp_nic *nic) {
+        int r = 0;
+        pthread_mutex_lock(&nic->chan_lock);
+        nic->quiesced = true;
+        if (nic->chan)
+                r = devworker_pause(nic->chan->w);
+        pthread_mutex_unlock(&nic->chan_lock);
+        return r;
+}
+
+void netvsp_nic_resume(struct netvsp_nic *nic) {
+        pthread_mutex_lock(&nic->chan_lock);
+        nic->quiesced = false;
+        if (nic->chan)
+                devworker_resume(nic->chan->w);
+        pthread_mutex_unlock(&nic->chan_lock);
 }

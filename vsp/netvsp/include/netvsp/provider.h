@@ -9,7 +9,8 @@
  * link watch; it drains the ring in batches, publishes once and signals the
  * guest at most once per batch (§5.6), and while traffic flows it keeps
  * polling for a while with the guest's signals masked (§5.5). Close stops
- * and joins the worker before it returns. */
+ * and joins the worker before it returns. vmwp quiesces and resumes the NIC
+ * around a save (docs/vm-state.md). */
 #pragma once
 
 #include <stdbool.h>
@@ -74,3 +75,19 @@ struct netvsp_nic_stats {
 };
 /* A consistent snapshot (the channel worker updates it once per round). */
 void netvsp_nic_get_stats(struct netvsp_nic *nic, struct netvsp_nic_stats *out);
+
+/* ---- quiesce, resume (docs/vm-state.md) ---- */
+
+/* Stops the NIC touching guest state. When it returns, and until
+ * netvsp_nic_resume, netvsp reads no guest ring, writes nothing into guest
+ * RAM (no received frame, completion or indication), signals no interrupt
+ * and reads no frame from the TAP (frames wait in the kernel's queue,
+ * which drops past its length as a NIC's FIFO would). Guest frames already
+ * written to the TAP stay sent; their completions not yet in the ring are
+ * kept and posted after resume, as are link changes seen meanwhile.
+ * Idempotent, prompt under load (the worker finishes at most the round it
+ * is in, and a ring drain stops at the request). Also without an open
+ * channel: one opened while quiesced starts parked, and close works while
+ * quiesced. Returns 0 (-EDEADLK on the channel worker itself). */
+int netvsp_nic_quiesce(struct netvsp_nic *nic);
+void netvsp_nic_resume(struct netvsp_nic *nic);
