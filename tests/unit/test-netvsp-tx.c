@@ -109,17 +109,31 @@ TEST(netvsp_tx_backend_full_stalls_without_loss) {
         struct fake *f = up(NULL);
         uint8_t fr[3][256];
         size_t len[3];
-        uint32_t pos = 0;
+        uint32_t pos = 0, first = 0;
         uint64_t tid;
         for (int i = 0; i < 3; i++) {
                 len[i] = udp_frame(fr[i], (uint16_t)(10 + i), 50);
                 pos += fk_rndis_packet(section(f, 0) + pos, fr[i], (uint32_t)len[i], NULL, 0, i < 2 ? 8 : 0);
+                first = first ? first : pos;
         }
         f->tx_budget = 1; /* the TAP takes one frame, then is full */
         ASSERT_OK(fk_gpa_direct(f, 0, 0, pos, NULL, NULL, 0, &tid));
         fk_expect_nothing(f); /* completion held */
         ASSERT_EQ(f->n_tx, 1);
         ASSERT_FALSE(netvsp_can_take_packet(f->nd));
+        /* the saved state names the packet by guest terms: where it resumes,
+         * what its stream is made of, the completion it owes */
+        struct netvsp_dev_state st;
+        netvsp_dev_get_state(f->nd, &st);
+        ASSERT_TRUE(st.stall.active);
+        ASSERT_TRUE(st.stall.want_comp);
+        ASSERT_EQ(st.stall.trans_id, tid);
+        ASSERT_EQ(st.stall.msgs, 1u);
+        ASSERT_EQ(st.stall.pos, (uint64_t)first);
+        ASSERT_EQ(st.stall.section_index, 0u);
+        ASSERT_EQ(st.stall.section_size, pos);
+        ASSERT_EQ(st.stall.n_pages, 0u);
+        ASSERT_EQ(st.n_comps, 0u);
         ASSERT_ERROR(fk_gpa_direct(f, 0, 1, 100, NULL, NULL, 0, NULL), EBUSY); /* the ring waits */
         ASSERT_EQ(netvsp_process(f->nd) & NETVSP_WANT_BACKEND_TX, NETVSP_WANT_BACKEND_TX);
         ASSERT_EQ(f->tx_eagains, 2);

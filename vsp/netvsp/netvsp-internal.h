@@ -28,6 +28,11 @@ struct netvsp_tx_stall {
         uint32_t msgs;     /* RNDIS messages walked so far */
         size_t pos;        /* stream offset of the message to resume at */
         struct netvsp_sg sg;
+        /* What the stream was made of, as guest addresses (saved state:
+         * the sg's host pointers are derived from these again). */
+        uint32_t section_index, section_size;
+        uint32_t n_pages;
+        struct netvsp_gpa_page pages[NETVSP_MAX_GPA_PAGES];
 };
 
 struct netvsp_dev {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* netvsp as a VMBus provider: the NIC (TAP + link watch), the provider
- * callbacks, the host operations netvsp_dev uses and quiesce/resume
- * (docs/netvsp.md "The VMBus provider glue"). The channel worker is in
- * chan.c. */
+ * callbacks, the host operations netvsp_dev uses, quiesce/resume and the
+ * state snapshot (docs/netvsp.md "The VMBus provider glue"). The channel
+ * worker is in chan.c. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,7 +277,7 @@ const char *netvsp_nic_tap_name(const struct netvsp_nic *nic) {
         return tap_name(nic->tap);
 }
 
-/* ---- quiesce, resume (docs/vm-state.md) ---- */
+/* ---- quiesce, resume, state (docs/vm-state.md) ---- */
 
 /* Everything that touches guest state runs on the channel's worker, so
  * parking it is the whole quiesce: its pause handshake returns between two
@@ -300,4 +300,42 @@ void netvsp_nic_resume(struct netvsp_nic *nic) {
         if (nic->chan)
                 devworker_resume(nic->chan->w);
         pthread_mutex_unlock(&nic->chan_lock);
+}
+
+struct state_call {
+        struct netvsp_chan *c;
+        struct netvsp_nic_state *st;
+        uint64_t *owner;
+        uint32_t n, slots;
+};
+
+/* On the worker (also while it is parked): nothing changes under us. */
+static int state_on_worker(void *arg) {
+        struct state_call *a = arg;
+        if (a->st) {
+                a->st->channel_open = true;
+                a->st->channel_broken = a->c->broken;
+                netvsp_dev_get_state(a->c->nd, &a->st->dev);
+        }
+        if (a->owner)
+                a->slots = netvsp_dev_get_rx_slots(a->c->nd, a->owner, a->n);
+        return 0;
+}
+
+static uint32_t snapshot(struct netvsp_nic *nic, struct state_call *a) {
+        pthread_mutex_lock(&nic->chan_lock);
+        a->c = nic->chan;
+        if (a->c)
+                (void)devworker_call(a->c->w, state_on_worker, a);
+        pthread_mutex_unlock(&nic->chan_lock);
+        return a->slots;
+}
+
+void netvsp_nic_get_state(struct netvsp_nic *nic, struct netvsp_nic_state *out) {
+        memset(out, 0, sizeof *out);
+        snapshot(nic, &(struct state_call){ .st = out });
+}
+
+uint32_t netvsp_nic_get_rx_slots(struct netvsp_nic *nic, uint64_t *owner, uint32_t n) {
+        return snapshot(nic, &(struct state_call){ .owner = owner, .n = n });
 }

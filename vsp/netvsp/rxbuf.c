@@ -124,3 +124,18 @@ uint32_t netvsp_rxbuf_posted_slots(const struct netvsp_rxbuf *rb) {
                 n += rb->state[i] == NETVSP_SLOT_POSTED;
         return n;
 }
+
+void netvsp_rxbuf_owners(const struct netvsp_rxbuf *rb, uint64_t *owner, uint32_t n) {
+        n = MIN(n, rb->n_slots);
+        for (uint32_t i = 0; i < n; i++)
+                owner[i] = 0;
+        /* a batch's head carries its generation; the rest hang off next[] */
+        for (uint32_t head = 0; head < rb->n_slots; head++) {
+                if (rb->state[head] != NETVSP_SLOT_POSTED || rb->gen[head] == 0)
+                        continue;
+                uint64_t tid = (uint64_t)rb->gen[head] << 32 | head;
+                for (uint32_t s = head; s != NO_SLOT; s = rb->next[s])
+                        if (s < n)
+                                owner[s] = tid;
+        }
+}

@@ -168,6 +168,10 @@ void netvsp_rndis_pkt(struct netvsp_dev *nd, const struct netvsp_vmbus_packet *p
         s->status = NVSP_STAT_SUCCESS;
         s->msgs = 0;
         s->pos = 0;
+        s->section_index = section_index;
+        s->section_size = section_size;
+        s->n_pages = p->n_pages;
+        memcpy(s->pages, p->pages, (size_t)p->n_pages * sizeof *p->pages);
         if (build_stream(nd, p, section_index, section_size, &s->sg) < 0) {
                 nd->stats.tx_malformed++;
                 if (want_comp)

@@ -116,6 +116,86 @@ unsigned netvsp_process(struct netvsp_dev *nd);
 /* Backend link state (TAP admin up && carrier && present). */
 void netvsp_set_link(struct netvsp_dev *nd, bool up);
 
+/* What the guest can observe of a device, as plain data (no host pointers,
+ * fds or iovecs): what a saved state needs (docs/vm-state.md, "The device
+ * lifecycle contract"). Consistent only while the device is not driven
+ * (the NIC quiesced). A restore derives the host pointers again: the
+ * buffers from their GPADL ids, the stalled packet's stream from its
+ * section and guest pages. Not in here: the rings (guest RAM, their host
+ * indices are the VMBus channel's), configuration (MAC, MTU, offload
+ * capabilities: the VM's), counters. */
+struct netvsp_dev_state {
+        /* NVSP (§7.3) */
+        uint32_t nvsp_version;       /* negotiated; 0 before INIT */
+        uint32_t ndis_major, ndis_minor;
+        uint32_t guest_mtu;          /* SEND_NDIS_CONFIG */
+        uint64_t guest_caps;
+
+        /* the receive buffer (§7.3 step 5, §7.4) */
+        bool recv_buf;               /* mapped; the fields below are valid */
+        uint32_t recv_gpadl;
+        uint32_t recv_slot_size, recv_slots; /* sub_alloc_size, num_sub_allocs as answered */
+        uint32_t recv_generation;    /* of the last transfer-page id handed out */
+        uint32_t recv_posted_slots;  /* slots the guest holds (netvsp_dev_get_rx_slots) */
+        /* Filled slots not yet announced (the ring was full); byte_offset =
+         * slot * recv_slot_size. */
+        uint32_t rx_batch_n;
+        struct {
+                uint32_t slot, byte_count;
+        } rx_batch[NETVSP_RX_BATCH_MAX];
+
+        /* the send buffer (§7.3 step 6) */
+        bool send_buf;
+        uint32_t send_gpadl, send_sections;
+
+        /* RNDIS (§7.4, §7.5) */
+        uint32_t rndis_state;        /* enum rndis_state */
+        uint8_t current_mac[6];
+        bool link_up;                /* the media state the guest was told */
+        bool backend_link_up;        /* the TAP's, as last passed to netvsp_set_link */
+        bool link_indication;        /* an INDICATE_STATUS for link_up is still owed */
+        uint32_t packet_filter;
+        struct rndis_offload_state offload;
+        bool rss_enabled;
+        uint32_t rss_hashinfo, rss_table_len;
+        uint8_t rss_key[NDIS_RSS_HASH_KEY_SIZE];
+        uint32_t rss_table[NDIS_RSS_INDIRECTION_MAX_ENTRIES];
+
+        /* owed to the guest */
+        uint32_t n_comps;            /* completions waiting for ring space, oldest first */
+        struct {
+                uint64_t trans_id;
+                uint32_t len;
+                uint8_t msg[NVSP_MESSAGE_SIZE];
+        } comps[NETVSP_COMP_QUEUE];
+        uint32_t n_ctrl;             /* RNDIS responses/indications waiting for a slot */
+        struct {
+                uint32_t len;
+                uint8_t data[NETVSP_CTRL_MSG_MAX];
+        } ctrl[NETVSP_CTRL_QUEUE];
+        /* A SEND_RNDIS_PKT stopped by a full TAP: its frames before pos went
+         * out, the walk resumes at pos, the completion is owed. The stream is
+         * the section's first section_size bytes (section_index
+         * NVSP_INVALID_SECTION_INDEX: none) followed by the pages. */
+        struct {
+                bool active, want_comp;
+                uint64_t trans_id;
+                uint32_t status;     /* NVSP status of the owed completion */
+                uint32_t msgs;       /* RNDIS messages walked */
+                uint64_t pos;        /* stream offset of the next message */
+                uint32_t section_index, section_size;
+                uint32_t n_pages;
+                struct netvsp_gpa_page pages[NETVSP_MAX_GPA_PAGES];
+        } stall;
+};
+
+void netvsp_dev_get_state(const struct netvsp_dev *nd, struct netvsp_dev_state *out);
+/* Which transfer-page packet holds each receive slot: owner[i] is the
+ * transaction id of the posted batch slot i belongs to, 0 when the host
+ * has it. Fills min(n, slots) entries; returns the slot count (0 without a
+ * receive buffer). */
+uint32_t netvsp_dev_get_rx_slots(const struct netvsp_dev *nd, uint64_t *owner, uint32_t n);
+
 const struct netvsp_stats *netvsp_dev_stats(const struct netvsp_dev *nd);
 const struct rndis_device *netvsp_dev_rndis(const struct netvsp_dev *nd);
 uint32_t netvsp_dev_version(const struct netvsp_dev *nd);

@@ -76,7 +76,7 @@ struct netvsp_nic_stats {
 /* A consistent snapshot (the channel worker updates it once per round). */
 void netvsp_nic_get_stats(struct netvsp_nic *nic, struct netvsp_nic_stats *out);
 
-/* ---- quiesce, resume (docs/vm-state.md) ---- */
+/* ---- quiesce, resume, state (docs/vm-state.md) ---- */
 
 /* Stops the NIC touching guest state. When it returns, and until
  * netvsp_nic_resume, netvsp reads no guest ring, writes nothing into guest
@@ -91,3 +91,15 @@ void netvsp_nic_get_stats(struct netvsp_nic *nic, struct netvsp_nic_stats *out);
  * quiesced. Returns 0 (-EDEADLK on the channel worker itself). */
 int netvsp_nic_quiesce(struct netvsp_nic *nic);
 void netvsp_nic_resume(struct netvsp_nic *nic);
+
+/* What a save of the NIC needs, as plain data (netvsp/netvsp.h). */
+struct netvsp_nic_state {
+        bool channel_open;   /* false: nothing below is set */
+        bool channel_broken; /* its ring was found corrupt: no longer served */
+        struct netvsp_dev_state dev;
+};
+/* A consistent snapshot, taken on the channel worker (while quiesced: what
+ * a save writes; otherwise one moment of a moving device). */
+void netvsp_nic_get_state(struct netvsp_nic *nic, struct netvsp_nic_state *out);
+/* netvsp_dev_get_rx_slots of the open channel (0 without one). */
+uint32_t netvsp_nic_get_rx_slots(struct netvsp_nic *nic, uint64_t *owner, uint32_t n);

@@ -66,3 +66,6 @@ int netvsp_rxbuf_unpost(struct netvsp_rxbuf *rb, uint64_t trans_id);
 int netvsp_rxbuf_complete(struct netvsp_rxbuf *rb, uint64_t trans_id);
 /* Slots currently owned by the guest. */
 uint32_t netvsp_rxbuf_posted_slots(const struct netvsp_rxbuf *rb);
+/* owner[i] (i < min(n, n_slots)) = the transaction id of the posted batch
+ * slot i belongs to, 0 if it is not with the guest (saved state). */
+void netvsp_rxbuf_owners(const struct netvsp_rxbuf *rb, uint64_t *owner, uint32_t n);
