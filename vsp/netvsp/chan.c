@@ -10,12 +10,13 @@
  * publish and at most one guest signal per round (§5.5, §5.6).
  *
  * The first source that fires while the channel is idle masks the guest's
- * signals and becomes the pump: it serves a round per call and returns
- * DW_AGAIN while rounds make progress and for poll_us after the last
- * progress (sched_yield between idle rounds: the cores are shared with the
- * vCPUs), so a pause gets in between two rounds. Sources that fire while
- * the pump runs only note what happened (the worker looks at epoll between
- * DW_AGAIN calls, so the link watch is seen while traffic flows). When
+ * signals and becomes the pump: it serves rounds while they make progress
+ * and for poll_us after the last progress (sched_yield between idle rounds:
+ * the cores are shared with the vCPUs). It returns DW_AGAIN after at most
+ * PUMP_SLICE_US, and at once when a pause or stop is asked, so a pause gets
+ * in between two rounds and the worker looks at epoll at least that often
+ * (the link watch is seen while traffic flows) without an epoll_wait per
+ * round. Sources that fire while the pump runs only note what happened. When
  * polling ends the pump unmasks, re-checks (no lost doorbell), sets the TAP
  * to what the device waits for and the worker sleeps. Sources are changed
  * only then, so the pump is never freed under itself. A TAP that is gone is
@@ -31,6 +32,9 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "provider-internal.h"
+
+/* How long the pump serves before the worker looks at its other sources. */
+#define PUMP_SLICE_US 1000u
 
 /* Sets the TAP source to what the device waits for, or frees it once the
  * TAP is gone. */
@@ -131,8 +135,9 @@ static void chan_sleep(struct netvsp_chan *c) {
         netvsp_chan_publish_stats(c);
 }
 
-/* One call of the pump: DW_AGAIN while it serves or polls, 0 when idle. */
-static int chan_round(struct netvsp_chan *c) {
+/* One round of the pump: DW_AGAIN while it serves or polls, 0 when idle.
+ * *now: when the round ended. */
+static int chan_round(struct netvsp_chan *c, uint64_t *now_out) {
         struct vmbus_ring_pair *rp = c->rp;
         if (!c->busy) {
                 vmbus_ring_mask(rp); /* from here on the guest does not ring (§5.5) */
@@ -144,7 +149,7 @@ static int chan_round(struct netvsp_chan *c) {
                 chan_broken(c);
                 return 0;
         }
-        uint64_t now = now_us(CLOCK_MONOTONIC);
+        uint64_t now = *now_out = now_us(CLOCK_MONOTONIC);
         if (n > 0) {
                 c->idle_since = now;
                 netvsp_chan_publish_stats(c);
@@ -181,7 +186,11 @@ static int chan_event(struct dw_source *s, int fd, uint32_t revents, void *opaqu
         }
         if (c->pump && c->pump != s)
                 return 0;
-        int r = chan_round(c);
+        uint64_t start = now_us(CLOCK_MONOTONIC), now = start;
+        int r;
+        do
+                r = chan_round(c, &now);
+        while (r == DW_AGAIN && !devworker_should_yield(c->w) && now - start < PUMP_SLICE_US);
         c->pump = r == DW_AGAIN ? s : NULL;
         return r;
 }
