@@ -1,0 +1,57 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Pause and resume (vmctl) a VM whose NIC is busy, through vmms, in a
+# network namespace of its own: the test guest (vsc.mode=net-check) has
+# 100000 UDP datagrams echoed by a host peer through netvsp and a TAP while
+# the VM is paused and resumed over and over (vmwp's device table quiesces
+# the NIC's channel worker, docs/vm-state.md). Every datagram must come
+# back, the guest must finish with result=ok, vmms must see Paused/Running
+# each time, and the worker log must hold no sanitizer report.
+set -u
+source "$(dirname "$0")/vmms-lib.sh"
+source "$(dirname "$0")/hostile-lib.sh"
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (network namespace, TAPs)"; exit 77; }
+command -v ip >/dev/null || { echo "SKIP: iproute2 (ip) not installed"; exit 77; }
+if [ -z "${NET_PAUSE_IN_NETNS:-}" ]; then
+  unshare -n true 2>/dev/null || { echo "SKIP: cannot create a network namespace"; exit 77; }
+  exec unshare -n env NET_PAUSE_IN_NETNS=1 bash "$0" "$@"
+fi
+ip link set lo up
+t_setup
+t_need_guest_vsc
+PEER_BIN=$VM_BUILD_DIR/bench/bench-net-guest
+[ -x "$PEER_BIN" ] || { echo "SKIP: $PEER_BIN is not built"; exit 77; }
+t_start_vmms
+
+ip tuntap add dev npause0 mode tap || fail "ip tuntap add"
+ip addr add 10.79.0.1/24 dev npause0
+ip link set npause0 up
+"$PEER_BIN" --echo 10.79.0.1:7779 --seconds 300 2>"$T/peer.log" &
+PEER=$!
+trap 'kill $PEER 2>/dev/null' EXIT
+console() { cat "$(vm_prop "$1" ConsoleLog)" 2>/dev/null; }
+from_guest() { ip -s link show npause0 | awk '/RX:/ { getline; print $2; exit }'; } # frames the TAP got
+
+note "pause and resume while 100000 UDP datagrams are echoed"
+printf '{"name":"np","memory_mib":128,"vcpus":1,"boot":{"kernel":"%s","cmdline":"%s"},"nics":[{"mac":"02:00:5e:10:00:40","tap":"npause0"}]}' \
+  "$GUEST" "vsc.mode=net-check vsc.ip=10.79.0.2 vsc.peer=10.79.0.1 vsc.port=7779 vsc.udp_n=100000 vsc.timeout_ms=60000" \
+  >"$T/np.json"
+expect_rc 0 vmctl create "$T/np.json"
+expect_rc 0 vmctl start np --timeout=120
+pauses=0 busy=0
+while [ $pauses -lt 100 ] && vmctl pause np >/dev/null 2>&1; do
+  pauses=$((pauses + 1))
+  [ "$(vm_prop np State)" = Paused ] || bad "[np] $(vm_prop np State) after pause $pauses"
+  n=$(from_guest)
+  [ "${n:-0}" -gt 1000 ] && busy=$((busy + 1)) # paused while the datagrams flowed
+  sleep 0.02
+  expect_rc 0 vmctl resume np
+done
+echo "  paused $pauses times, $busy of them while datagrams flowed"
+[ $busy -ge 1 ] || bad "[np] no pause landed while the datagrams flowed"
+wait_state np Off 300
+console np | grep -E '^VSC (udp|net_stats|error|result)' | sed 's/^/  [np] /'
+console np | grep -q '^VSC udp=ok sent=100000 received=100000 ' || bad "[np] not every datagram came back"
+console np | grep -q '^VSC result=ok status=0$' || bad "[np] the guest did not finish with result=ok"
+sanitizer_clean "$T/log/$(vm_prop np Id).worker.log" np
+finish
