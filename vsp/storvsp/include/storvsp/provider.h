@@ -2,10 +2,11 @@
 /* storvsp as a VMBus provider (vmbus/provider.h): one storvsp_device per
  * synthetic SCSI controller, added with vmbus_server_add_device(.ops =
  * &storvsp_provider_ops, .data = the device). Every open channel gets a
- * thread that drains the ring in batches, submits the batch's disk I/O with
- * one io_uring_submit, writes completions in batches (one guest signal per
- * batch at most), and busy-polls briefly with the guest's doorbells masked
- * while I/O is in flight. docs/storvsp.md has the loop. */
+ * device worker (common/devworker.h) that drains the ring in batches,
+ * submits the batch's disk I/O with one io_uring_submit, writes completions
+ * in batches (one guest signal per batch at most), and busy-polls briefly
+ * with the guest's doorbells masked after any work. docs/storvsp.md has the
+ * loop. */
 #pragma once
 
 #include <stddef.h>
