@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* The VMBus glue of storvsp: the provider ops and the device. Every open
- * channel is served by its own device worker (vchan.c). */
+/* The VMBus glue of storvsp: the provider ops, the device, and its
+ * lifecycle. Every open channel is served by its own device worker
+ * (vchan.c); the device keeps the list of them so that it can quiesce and
+ * resume them together (docs/vm-state.md). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +32,15 @@ static int storvsp_open(struct vmbus_channel *ch, const struct vmbus_open_reques
         for (unsigned i = 0; r == 0 && i < d->cfg.n_ram; i++)
                 if (storvsp_channel_register_memory(v->core, d->cfg.ram[i].base, d->cfg.ram[i].len) < 0)
                         DEV_STAT(d, ram_unregistered, 1); /* no fixed buffers: still zero-copy */
-        if (r == 0)
-                r = storvsp_vchan_start(v);
+        if (r == 0) {
+                pthread_mutex_lock(&d->lock);
+                r = storvsp_vchan_start(v, d->quiesced); /* opened while quiesced: it waits for the resume */
+                if (r == 0) {
+                        v->next = d->vchans;
+                        d->vchans = v;
+                }
+                pthread_mutex_unlock(&d->lock);
+        }
         if (r < 0) {
                 vchan_free(v);
                 return r;
@@ -44,7 +53,15 @@ static void storvsp_close(struct vmbus_channel *ch) {
         struct storvsp_vchan *v = vmbus_channel_data(ch);
         if (!v)
                 return;
-        vchan_free(v); /* a busy worker yields to the stop */
+        struct storvsp_device *d = v->dev;
+        pthread_mutex_lock(&d->lock);
+        for (struct storvsp_vchan **pp = &d->vchans; *pp; pp = &(*pp)->next)
+                if (*pp == v) {
+                        *pp = v->next;
+                        break;
+                }
+        pthread_mutex_unlock(&d->lock);
+        vchan_free(v); /* a quiesced worker stops too; what it held is dropped */
         vmbus_channel_set_data(ch, NULL);
 }
 
@@ -75,6 +92,7 @@ int storvsp_device_new(const struct storvsp_device_config *cfg, struct storvsp_d
                 free(d);
                 return r;
         }
+        pthread_mutex_init(&d->lock, NULL);
         /* the channels size their backlog from the effective depth */
         d->cfg.controller.queue_depth = storvsp_controller_queue_depth(d->ctl);
         *out = d;
@@ -85,6 +103,7 @@ void storvsp_device_free(struct storvsp_device *d) {
         if (!d)
                 return;
         storvsp_controller_free(d->ctl);
+        pthread_mutex_destroy(&d->lock);
         free(d);
 }
 
@@ -94,4 +113,63 @@ struct storvsp_controller *storvsp_device_controller(struct storvsp_device *d) {
 
 void storvsp_device_get_stats(const struct storvsp_device *d, struct storvsp_device_stats *s) {
         *s = d->stats;
+}
+
+/* The device lock is held throughout: a channel opened meanwhile starts
+ * paused, one closed meanwhile waits. Workers are paused one after the
+ * other (each finishes the batch it is in), then each drains its disk
+ * queue on its own thread. */
+int storvsp_device_quiesce(struct storvsp_device *d) {
+        int r = 0;
+        pthread_mutex_lock(&d->lock);
+        if (!d->quiesced)
+                DEV_STAT(d, quiesces, 1);
+        d->quiesced = true;
+        for (struct storvsp_vchan *v = d->vchans; v && r == 0; v = v->next)
+                r = devworker_pause(v->w);
+        for (struct storvsp_vchan *v = d->vchans; v && r == 0; v = v->next)
+                r = storvsp_vchan_hold(v);
+        pthread_mutex_unlock(&d->lock);
+        return r;
+}
+
+void storvsp_device_resume(struct storvsp_device *d) {
+        pthread_mutex_lock(&d->lock);
+        if (d->quiesced)
+                for (struct storvsp_vchan *v = d->vchans; v; v = v->next) {
+                        devworker_resume(v->w);
+                        storvsp_vchan_wake(v);
+                }
+        d->quiesced = false;
+        pthread_mutex_unlock(&d->lock);
+}
+
+bool storvsp_device_is_quiesced(struct storvsp_device *d) {
+        pthread_mutex_lock(&d->lock);
+        bool q = d->quiesced;
+        pthread_mutex_unlock(&d->lock);
+        return q;
+}
+
+/* The workers are parked (the pause handshake orders their writes before
+ * these reads): their backlogs are read here directly. */
+int storvsp_device_for_each_pending(struct storvsp_device *d,
+                                    int (*fn)(void *opaque, const struct storvsp_pending *p), void *opaque) {
+        int r = 0, count = 0;
+        pthread_mutex_lock(&d->lock);
+        if (!d->quiesced)
+                r = -EBUSY;
+        for (struct storvsp_vchan *v = d->vchans; v && r == 0; v = v->next)
+                for (unsigned i = 0; i < v->backlog_count && r == 0; i++, count++) {
+                        const struct storvsp_reply *rep = &v->backlog[(v->backlog_head + i) % v->backlog_cap];
+                        struct vmpacket_descriptor desc;
+                        memcpy(&desc, rep->data, sizeof desc);
+                        struct storvsp_pending p = { .channel = vmbus_channel_subchannel_index(v->ch),
+                                                     .type = desc.type, .trans_id = desc.trans_id,
+                                                     .len = (uint32_t)rep->len };
+                        memcpy(p.packet, rep->data, rep->len);
+                        r = fn(opaque, &p);
+                }
+        pthread_mutex_unlock(&d->lock);
+        return r < 0 ? r : count;
 }

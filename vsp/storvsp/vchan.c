@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: MIT
-/* The worker of an open storvsp channel (docs/storvsp.md, "The channel
- * worker"): a device worker (common/devworker.h) that moves packets between
- * the ring pair and the storvsp core (storvsp.h). Per batch: replies held
- * back by a full guest ring, then finished I/O, then new
- * packets while a request slot is free; io_uring_submit per SUBMIT_BATCH
- * requests, one read_index and one write_index publish, at most one guest
- * signal (§5.6). A wake-up (the doorbell, the disk queue's eventfd, the
- * primary channel's hot-plug eventfd) starts a session: batches with the
- * guest's doorbells masked (§5.5) until poll_us passed without progress.
- * A session returns DW_AGAIN instead of going on while a pause or stop
- * waits, and continues where it was after the resume. */
+/* The worker of an open storvsp channel (docs/storvsp.md, "VMBus
+ * provider"): a device worker (common/devworker.h) that moves packets
+ * between the ring pair and the storvsp core (storvsp.h). Per batch:
+ * replies held back (by a full guest ring or a quiesce), then finished I/O,
+ * then new packets while a request slot is free; io_uring_submit per
+ * SUBMIT_BATCH requests, one read_index and one write_index publish, at
+ * most one guest signal (§5.6). A wake-up (the doorbell, the disk queue's
+ * eventfd, the primary channel's hot-plug eventfd) starts a session:
+ * batches with the guest's doorbells masked (§5.5) until poll_us passed
+ * without progress. A session returns DW_AGAIN instead of going on while a
+ * pause or stop waits, and continues where it was after the resume. */
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -206,8 +206,8 @@ static bool session_begin(struct storvsp_vchan *v) {
         return doorbell || disk;
 }
 
-/* The doorbell and the disk queue's eventfd. revents 0: the call after a
- * DW_AGAIN. */
+/* The doorbell and the disk queue's eventfd (also written by a resume).
+ * revents 0: the call after a DW_AGAIN. */
 static int on_wake(struct dw_source *s, int fd, uint32_t revents, void *opaque) {
         struct storvsp_vchan *v = opaque;
         (void)s;
@@ -240,7 +240,7 @@ static void on_worker_exit(void *opaque) {
         storvsp_channel_quiesce(v->core);
 }
 
-int storvsp_vchan_start(struct storvsp_vchan *v) {
+int storvsp_vchan_start(struct storvsp_vchan *v, bool paused) {
         const struct devworker_config cfg = { .name = "storvsp", .on_exit = on_worker_exit, .opaque = v };
         int fds[ARRAY_SIZE(v->src)] = {
                 vmbus_channel_event_fd(v->ch),
@@ -254,9 +254,38 @@ int storvsp_vchan_start(struct storvsp_vchan *v) {
         for (unsigned i = 0; r == 0 && i < ARRAY_SIZE(fds); i++)
                 if (fds[i] >= 0)
                         r = devworker_add_io(v->w, fds[i], EPOLLIN, i == 2 ? on_rescan : on_wake, v, &v->src[i]);
+        if (r == 0 && paused) /* parks before its first callback */
+                r = devworker_pause(v->w);
         if (r == 0)
                 r = devworker_start(v->w);
         if (r < 0)
                 devworker_free(TAKE_PTR(v->w));
         return r;
+}
+
+static int hold_inflight(void *arg) {
+        struct storvsp_vchan *v = arg;
+        while (storvsp_channel_inflight(v->core) > 0) {
+                int n = storvsp_channel_reap(v->core, v->replies, REPLIES_PER_REAP, 1);
+                if (n < 0)
+                        return n;
+                for (int i = 0; i < n; i++) {
+                        DEV_STAT(v->dev, replies, 1);
+                        if (keep(v, &v->replies[i]))
+                                DEV_STAT(v->dev, held, 1);
+                }
+        }
+        return 0;
+}
+
+int storvsp_vchan_hold(struct storvsp_vchan *v) {
+        return devworker_call(v->w, hold_inflight, v);
+}
+
+void storvsp_vchan_wake(struct storvsp_vchan *v) {
+        /* The disk queue's eventfd doubles as the wake-up: io_uring adds to
+         * it, and so may we. Its callback starts a session whose first batch
+         * posts the backlog. */
+        uint64_t one = 1;
+        (void)!write(v->disk_efd, &one, sizeof one);
 }
