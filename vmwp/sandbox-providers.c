@@ -16,18 +16,22 @@
 #include "vmwp/sandbox.h"
 #include "vmwp/sandbox-providers.h"
 
-/* storvsp (vsp/storvsp): a channel thread sets up its io_uring at open,
- * registers the disk files (and guest RAM when configured), submits and
- * reaps, and tears the ring down itself when it ends (unregistering the
- * files); discard of a block device is a BLKDISCARD ioctl, of a file
- * fallocate(PUNCH_HOLE). An image's flock goes with its last close(); only
- * a disk an io_uring still holds is unlocked with flock(LOCK_UN), which is
- * why the main thread, which frees the devices at exit, needs no flock. */
+/* storvsp (vsp/storvsp): OPENCHANNEL (a VP thread) sets up the channel's
+ * io_uring and its eventfd and the channel's device worker (an epoll set
+ * and a kick eventfd, common/devworker.h) with the doorbell and those
+ * eventfds in it; the worker thread waits in epoll_wait, registers the disk
+ * files (and guest RAM when configured), submits and reaps, and tears the
+ * ring down itself when it ends (unregistering the files); discard of a
+ * block device is a BLKDISCARD ioctl, of a file fallocate(PUNCH_HOLE). An
+ * image's flock goes with its last close(); only a disk an io_uring still
+ * holds is unlocked with flock(LOCK_UN), which is why the main thread,
+ * which frees the devices at exit, needs no flock. */
 static const struct sandbox_rule storvsp_rules[] = {
         SANDBOX_ALLOW(__NR_io_uring_setup), SANDBOX_ALLOW(__NR_io_uring_enter),
         SANDBOX_ALLOW(__NR_io_uring_register), SANDBOX_ALLOW(__NR_fallocate), SANDBOX_ALLOW(__NR_fdatasync),
         SANDBOX_ALLOW(__NR_fsync), SANDBOX_IOCTL(BLKDISCARD), SANDBOX_ALLOW_ARG(__NR_flock, 1, LOCK_UN),
-        SANDBOX_ALLOW(__NR_eventfd2), SANDBOX_ALLOW(__NR_poll), SANDBOX_ALLOW(__NR_ppoll),
+        SANDBOX_ALLOW(__NR_eventfd2), SANDBOX_ALLOW(__NR_epoll_create1), SANDBOX_ALLOW(__NR_epoll_ctl),
+        SANDBOX_ALLOW(__NR_epoll_wait), SANDBOX_ALLOW(__NR_epoll_pwait),
 };
 
 const struct sandbox_policy sandbox_storvsp_policy = {

@@ -5,22 +5,11 @@
  * served from one doorbell and answered with one guest signal, sub-channels
  * on request, hot add with ENUMERATE_BUS, two controllers in one VM,
  * closing and removing devices. */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdlib.h>
+#include "tests/unit/test-storvsp-harness.h"
 
-#include "common/macro.h"
-#include "common/test.h"
-#include "hv/storvsc.h"
-#include "hv/vmbus.h"
-#include "storvsp/provider.h"
-#include "vmbus/server.h"
-#include "vmbus/sim.h"
+#define WAIT_MS STH_WAIT_MS
 
-#define WAIT_MS 5000
-#define RING_PAGES 32 /* 128 KiB per ring, like storvsc (§6.1) */
-
-static char dir[256];
+static const char *dir;
 
 struct fx {
         struct vmbus_sim *sim;
@@ -30,25 +19,8 @@ struct fx {
         struct vmbus_channel_offer_channel offer[8];
 };
 
-static int sim_map(void *opaque, uint64_t gpa, size_t len, void **host) {
-        struct vmbus_sim *s = opaque;
-        if (gpa >= vmbus_sim_ram_size(s) || len > vmbus_sim_ram_size(s) - gpa)
-                return -EFAULT;
-        *host = vmbus_sim_ram(s) + gpa;
-        return 0;
-}
-
 static struct disk *make_disk(const char *name) {
-        char path[400];
-        snprintf(path, sizeof path, "%s/%s", dir, name);
-        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        ASSERT_GE(fd, 0);
-        ASSERT_EQ(ftruncate(fd, 8 << 20), 0);
-        close(fd);
-        struct disk_options o = { .path = path, .fd = -1, .block_size = 512 };
-        struct disk *d;
-        ASSERT_OK(disk_open(&o, &d));
-        return d;
+        return sth_disk(dir, name, 8 << 20);
 }
 
 static void fx_setup(struct fx *f) {
@@ -59,7 +31,7 @@ static void fx_setup(struct fx *f) {
         for (unsigned i = 0; i < 2; i++) {
                 struct storvsp_device_config dc = {
                         .controller = { .max_sub_channels = 2, .queue_depth = 32 },
-                        .gm = { sim_map, f->sim },
+                        .gm = { sth_map, f->sim },
                         .ram = { { vmbus_sim_ram(f->sim), vmbus_sim_ram_size(f->sim) } },
                         .n_ram = 1,
                 };
@@ -83,125 +55,41 @@ static void fx_free(struct fx *f) {
         vmbus_sim_free(f->sim);
 }
 
-static void open_channel(struct fx *f, const struct vmbus_channel_offer_channel *o, struct vmbus_sim_channel *ch) {
-        static const uint8_t props[24]; /* storvsc's OPENCHANNEL userdata (§6.1) */
-        ASSERT_EQ(vmbus_sim_open(f->sim, o->child_relid, o->connection_id, RING_PAGES, props, sizeof props, ch), 0);
-}
-
-/* Waits for one packet from the host; checks the §5.4 size limit. */
-static void wait_packet(struct fx *f, struct vmbus_sim_channel *ch, struct vmbus_packet *p, struct vstor_packet *v) {
-        static uint8_t buf[256];
-        ASSERT_GT(vmbus_sim_ring_wait(f->sim, ch, buf, sizeof buf, p, WAIT_MS), 0);
-        ASSERT_LE(p->len, STORVSC_MAX_PKT_SIZE);
-        ASSERT_EQ(vmbus_packet_payload_len(p), (uint32_t)sizeof *v);
-        memcpy(v, vmbus_packet_payload(p), sizeof *v);
-}
-
-static uint32_t control(struct fx *f, struct vmbus_sim_channel *ch, uint32_t op, uint16_t arg) {
-        struct vstor_packet v = { .operation = op, .flags = REQUEST_COMPLETION_FLAG };
-        if (op == VSTOR_OPERATION_QUERY_PROTOCOL_VERSION)
-                v.version.major_minor = arg;
-        if (op == VSTOR_OPERATION_CREATE_SUB_CHANNELS)
-                v.sub_channel_count = arg;
-        ASSERT_OK(vmbus_sim_ring_write(f->sim, ch, VM_PKT_DATA_INBAND, VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED,
-                                       VMBUS_RQST_INIT, &v, sizeof v));
-        struct vmbus_packet p;
-        wait_packet(f, ch, &p, &v);
-        ASSERT_EQ(p.type, VM_PKT_COMP);
-        ASSERT_EQ(p.trans_id, VMBUS_RQST_INIT);
-        ASSERT_EQ(v.operation, (uint32_t)VSTOR_OPERATION_COMPLETE_IO);
-        return v.status;
-}
-
-static void handshake(struct fx *f, struct vmbus_sim_channel *ch) {
-        ASSERT_EQ(control(f, ch, VSTOR_OPERATION_BEGIN_INITIALIZATION, 0), 0u);
-        ASSERT_EQ(control(f, ch, VSTOR_OPERATION_QUERY_PROTOCOL_VERSION, VMSTOR_PROTO_VERSION_WIN10), 0u);
-        ASSERT_EQ(control(f, ch, VSTOR_OPERATION_QUERY_PROPERTIES, 0), 0u);
-        ASSERT_EQ(control(f, ch, VSTOR_OPERATION_END_INITIALIZATION, 0), 0u);
-}
-
-/* Writes an EXECUTE_SRB the way vmbus_sendpacket_mpb_desc does (GPA-direct,
- * one range) or inband without data; signal = ring the doorbell. */
-static void srb_send(struct fx *f, struct vmbus_sim_channel *ch, uint64_t id, const uint8_t *cdb, uint8_t cdb_len,
-                     uint8_t data_in, uint64_t gpa, uint32_t len, bool signal) {
-        struct vstor_packet v = { .operation = VSTOR_OPERATION_EXECUTE_SRB, .flags = REQUEST_COMPLETION_FLAG };
-        v.vm_srb.length = sizeof v.vm_srb;
-        v.vm_srb.cdb_length = cdb_len;
-        v.vm_srb.sense_info_length = STORVSC_SENSE_BUFFER_SIZE;
-        v.vm_srb.data_in = data_in;
-        v.vm_srb.data_transfer_length = len;
-        memcpy(v.vm_srb.cdb, cdb, cdb_len);
-        uint8_t pkt[1024];
-        uint32_t off = (uint32_t)(gpa & 4095), n = len ? (off + len + 4095) / 4096 : 0;
-        size_t hdr = len ? 32 + 8 * (size_t)n : 16;
-        struct vmpacket_descriptor d = { .type = len ? VM_PKT_DATA_USING_GPA_DIRECT : VM_PKT_DATA_INBAND,
-                                         .offset8 = (uint16_t)(hdr / 8), .len8 = (uint16_t)((hdr + 64) / 8),
-                                         .flags = VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED, .trans_id = id };
-        memset(pkt, 0, hdr);
-        memcpy(pkt, &d, sizeof d);
-        if (len) {
-                uint32_t range[3] = { 1, len, off }; /* range_cnt, byte_count, byte_offset */
-                memcpy(pkt + 20, range, sizeof range);
-                for (uint32_t i = 0; i < n; i++) {
-                        uint64_t pfn = (gpa >> 12) + i;
-                        memcpy(pkt + 32 + 8 * i, &pfn, 8);
-                }
-        }
-        memcpy(pkt + hdr, &v, sizeof v);
-        ASSERT_OK(vmbus_sim_ring_write_raw(f->sim, ch, pkt, hdr + 64, signal));
-}
-
-static void srb_wait(struct fx *f, struct vmbus_sim_channel *ch, uint64_t id, uint8_t srb_status) {
-        struct vmbus_packet p;
-        struct vstor_packet v;
-        wait_packet(f, ch, &p, &v);
-        ASSERT_EQ(p.type, VM_PKT_COMP);
-        ASSERT_EQ(p.trans_id, id);
-        ASSERT_EQ(v.vm_srb.srb_status, srb_status);
-}
-
-static uint64_t guest_buffer(struct fx *f, size_t pages, uint8_t **host) {
-        uint64_t pfn = vmbus_sim_alloc_pages(f->sim, pages);
-        ASSERT_NE(pfn, 0ull);
-        *host = vmbus_sim_ram(f->sim) + pfn * 4096;
-        return pfn * 4096;
-}
-
 static const uint8_t cdb_inquiry[6] = { 0x12, 0, 0, 0, 36, 0 };
 
 TEST(handshake_discovery_and_io) {
         struct fx f;
         fx_setup(&f);
         struct vmbus_sim_channel ch;
-        open_channel(&f, &f.offer[0], &ch);
-        handshake(&f, &ch);
+        sth_open(f.sim, &f.offer[0], &ch);
+        sth_handshake(f.sim, &ch);
         uint8_t *buf;
-        uint64_t gpa = guest_buffer(&f, 32, &buf);
-        srb_send(&f, &ch, 1, cdb_inquiry, 6, READ_TYPE, gpa, 36, true);
-        srb_wait(&f, &ch, 1, SRB_STATUS_SUCCESS);
+        uint64_t gpa = sth_guest_buffer(f.sim, 32, &buf);
+        sth_srb_send(f.sim, &ch, 1, cdb_inquiry, 6, READ_TYPE, gpa, 36, true);
+        sth_srb_wait(f.sim, &ch, 1, SRB_STATUS_SUCCESS);
         ASSERT_MEMEQ(buf + 8, "Msft    Virtual Disk", 20);
         /* 64 KiB written from guest pages starting mid-page, read back */
         for (unsigned i = 0; i < 65536; i++)
                 buf[512 + i] = (uint8_t)(i * 13 + 1);
         const uint8_t w10[10] = { 0x2a, 0, 0, 0, 0, 64, 0, 0, 128, 0 };
-        srb_send(&f, &ch, 2, w10, 10, WRITE_TYPE, gpa + 512, 65536, true);
-        srb_wait(&f, &ch, 2, SRB_STATUS_SUCCESS);
+        sth_srb_send(f.sim, &ch, 2, w10, 10, WRITE_TYPE, gpa + 512, 65536, true);
+        sth_srb_wait(f.sim, &ch, 2, SRB_STATUS_SUCCESS);
         const uint8_t r10[10] = { 0x28, 0, 0, 0, 0, 64, 0, 0, 128, 0 };
-        srb_send(&f, &ch, 3, r10, 10, READ_TYPE, gpa + 65536 + 4096, 65536, true);
-        srb_wait(&f, &ch, 3, SRB_STATUS_SUCCESS);
+        sth_srb_send(f.sim, &ch, 3, r10, 10, READ_TYPE, gpa + 65536 + 4096, 65536, true);
+        sth_srb_wait(f.sim, &ch, 3, SRB_STATUS_SUCCESS);
         ASSERT_MEMEQ(buf + 65536 + 4096, buf + 512, 65536);
         const uint8_t tur[6] = { 0 };
-        srb_send(&f, &ch, 4, tur, 6, UNKNOWN_TYPE, 0, 0, true);
-        srb_wait(&f, &ch, 4, SRB_STATUS_SUCCESS);
-        srb_send(&f, &ch, 5, tur, 6, UNKNOWN_TYPE, 0, 0, true);
-        srb_wait(&f, &ch, 5, SRB_STATUS_SUCCESS);
+        sth_srb_send(f.sim, &ch, 4, tur, 6, UNKNOWN_TYPE, 0, 0, true);
+        sth_srb_wait(f.sim, &ch, 4, SRB_STATUS_SUCCESS);
+        sth_srb_send(f.sim, &ch, 5, tur, 6, UNKNOWN_TYPE, 0, 0, true);
+        sth_srb_wait(f.sim, &ch, 5, SRB_STATUS_SUCCESS);
         /* hot add: ENUMERATE_BUS arrives unasked (§6.6), then the LUN answers */
         struct disk *d = make_disk("hot.img");
         ASSERT_OK(storvsp_controller_attach(storvsp_device_controller(f.sd[0]), 3, d, NULL));
         disk_unref(d);
         struct vmbus_packet p;
         struct vstor_packet v;
-        wait_packet(&f, &ch, &p, &v);
+        sth_wait_packet(f.sim, &ch, &p, &v);
         ASSERT_EQ(p.type, VM_PKT_DATA_INBAND);
         ASSERT_EQ(p.trans_id, 0ull);
         ASSERT_EQ(p.flags & VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED, 0);
@@ -219,10 +107,10 @@ TEST(batch_one_doorbell_one_signal) {
         struct fx f;
         fx_setup(&f);
         struct vmbus_sim_channel ch;
-        open_channel(&f, &f.offer[0], &ch);
-        handshake(&f, &ch);
+        sth_open(f.sim, &f.offer[0], &ch);
+        sth_handshake(f.sim, &ch);
         uint8_t *buf;
-        uint64_t gpa = guest_buffer(&f, 16, &buf);
+        uint64_t gpa = sth_guest_buffer(f.sim, 16, &buf);
         uint64_t doorbells = vmbus_sim_doorbell_count(f.sim), events = vmbus_sim_event_count(f.sim);
         struct storvsp_device_stats st0, st;
         /* the thread polls briefly after the handshake; wait until it sleeps */
@@ -235,7 +123,7 @@ TEST(batch_one_doorbell_one_signal) {
         storvsp_device_get_stats(f.sd[0], &st0);
         for (unsigned i = 0; i < 16; i++) {
                 const uint8_t r10[10] = { 0x28, 0, 0, 0, 0, (uint8_t)(8 * i), 0, 0, 8, 0 };
-                srb_send(&f, &ch, 100 + i, r10, 10, READ_TYPE, gpa + 4096ull * i, 4096, false);
+                sth_srb_send(f.sim, &ch, 100 + i, r10, 10, READ_TYPE, gpa + 4096ull * i, 4096, false);
         }
         ASSERT_OK(vmbus_sim_signal(f.sim, ch.connection_id)); /* one HvSignalEvent for the lot */
         /* let the host answer everything before the guest reads anything */
@@ -250,7 +138,7 @@ TEST(batch_one_doorbell_one_signal) {
         for (unsigned i = 0; i < 16; i++) {
                 struct vmbus_packet p;
                 struct vstor_packet v;
-                wait_packet(&f, &ch, &p, &v);
+                sth_wait_packet(f.sim, &ch, &p, &v);
                 ASSERT_EQ(v.vm_srb.srb_status, SRB_STATUS_SUCCESS);
                 ASSERT_GE(p.trans_id, 100ull);
                 ASSERT_LT(p.trans_id, 116ull);
@@ -270,9 +158,9 @@ TEST(sub_channels_on_request) {
         struct fx f;
         fx_setup(&f);
         struct vmbus_sim_channel ch, sub;
-        open_channel(&f, &f.offer[0], &ch);
-        handshake(&f, &ch);
-        ASSERT_EQ(control(&f, &ch, VSTOR_OPERATION_CREATE_SUB_CHANNELS, 2), 0u);
+        sth_open(f.sim, &f.offer[0], &ch);
+        sth_handshake(f.sim, &ch);
+        ASSERT_EQ(sth_control(f.sim, &ch, VSTOR_OPERATION_CREATE_SUB_CHANNELS, 2), 0u);
         struct vmbus_channel_offer_channel o[2];
         for (unsigned i = 0; i < 2; i++) {
                 ASSERT_EQ(vmbus_sim_expect(f.sim, CHANNELMSG_OFFERCHANNEL, &o[i], sizeof o[i]), (int)sizeof o[i]);
@@ -280,12 +168,12 @@ TEST(sub_channels_on_request) {
                 ASSERT_MEMEQ(o[i].if_instance, f.offer[0].if_instance, 16); /* same instance (§6.7) */
         }
         ASSERT_EQ(vmbus_device_channel_count(f.dev[0]), 3u);
-        open_channel(&f, &o[1], &sub);
+        sth_open(f.sim, &o[1], &sub);
         /* no handshake on sub-channels; SRBs complete where they came in */
         uint8_t *buf;
-        uint64_t gpa = guest_buffer(&f, 1, &buf);
-        srb_send(&f, &sub, 7, cdb_inquiry, 6, READ_TYPE, gpa, 36, true);
-        srb_wait(&f, &sub, 7, SRB_STATUS_SUCCESS);
+        uint64_t gpa = sth_guest_buffer(f.sim, 1, &buf);
+        sth_srb_send(f.sim, &sub, 7, cdb_inquiry, 6, READ_TYPE, gpa, 36, true);
+        sth_srb_wait(f.sim, &sub, 7, SRB_STATUS_SUCCESS);
         ASSERT_EQ(buf[0], 0x00);
         ASSERT_OK(vmbus_sim_close(f.sim, &sub));
         ASSERT_OK(vmbus_sim_close(f.sim, &ch));
@@ -296,24 +184,24 @@ TEST(two_controllers_and_remove) {
         struct fx f;
         fx_setup(&f);
         struct vmbus_sim_channel a, b;
-        open_channel(&f, &f.offer[0], &a);
-        open_channel(&f, &f.offer[1], &b);
-        handshake(&f, &a);
-        handshake(&f, &b);
+        sth_open(f.sim, &f.offer[0], &a);
+        sth_open(f.sim, &f.offer[1], &b);
+        sth_handshake(f.sim, &a);
+        sth_handshake(f.sim, &b);
         uint8_t *buf;
-        uint64_t gpa = guest_buffer(&f, 4, &buf);
+        uint64_t gpa = sth_guest_buffer(f.sim, 4, &buf);
         memset(buf, 0xaa, 4096);
         memset(buf + 4096, 0xbb, 4096);
         const uint8_t w10[10] = { 0x2a, 0, 0, 0, 0, 0, 0, 0, 8, 0 };
         const uint8_t r10[10] = { 0x28, 0, 0, 0, 0, 0, 0, 0, 8, 0 };
-        srb_send(&f, &a, 1, w10, 10, WRITE_TYPE, gpa, 4096, true);
-        srb_send(&f, &b, 1, w10, 10, WRITE_TYPE, gpa + 4096, 4096, true);
-        srb_wait(&f, &a, 1, SRB_STATUS_SUCCESS);
-        srb_wait(&f, &b, 1, SRB_STATUS_SUCCESS);
-        srb_send(&f, &a, 2, r10, 10, READ_TYPE, gpa + 8192, 4096, true);
-        srb_send(&f, &b, 2, r10, 10, READ_TYPE, gpa + 12288, 4096, true);
-        srb_wait(&f, &a, 2, SRB_STATUS_SUCCESS);
-        srb_wait(&f, &b, 2, SRB_STATUS_SUCCESS);
+        sth_srb_send(f.sim, &a, 1, w10, 10, WRITE_TYPE, gpa, 4096, true);
+        sth_srb_send(f.sim, &b, 1, w10, 10, WRITE_TYPE, gpa + 4096, 4096, true);
+        sth_srb_wait(f.sim, &a, 1, SRB_STATUS_SUCCESS);
+        sth_srb_wait(f.sim, &b, 1, SRB_STATUS_SUCCESS);
+        sth_srb_send(f.sim, &a, 2, r10, 10, READ_TYPE, gpa + 8192, 4096, true);
+        sth_srb_send(f.sim, &b, 2, r10, 10, READ_TYPE, gpa + 12288, 4096, true);
+        sth_srb_wait(f.sim, &a, 2, SRB_STATUS_SUCCESS);
+        sth_srb_wait(f.sim, &b, 2, SRB_STATUS_SUCCESS);
         for (unsigned i = 0; i < 4096; i++) { /* each controller its own disk */
                 ASSERT_EQ(buf[8192 + i], 0xaa);
                 ASSERT_EQ(buf[12288 + i], 0xbb);
@@ -323,24 +211,13 @@ TEST(two_controllers_and_remove) {
         struct vmbus_channel_relid_message rescind;
         ASSERT_GT(vmbus_sim_expect(f.sim, CHANNELMSG_RESCIND_CHANNELOFFER, &rescind, sizeof rescind), 0);
         ASSERT_EQ(rescind.child_relid, f.offer[1].child_relid);
-        srb_send(&f, &a, 3, r10, 10, READ_TYPE, gpa + 8192, 4096, true); /* the other one carries on */
-        srb_wait(&f, &a, 3, SRB_STATUS_SUCCESS);
+        sth_srb_send(f.sim, &a, 3, r10, 10, READ_TYPE, gpa + 8192, 4096, true); /* the other one carries on */
+        sth_srb_wait(f.sim, &a, 3, SRB_STATUS_SUCCESS);
         ASSERT_OK(vmbus_sim_close(f.sim, &a));
         fx_free(&f);
 }
 
-static void cleanup(void) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (dir[0] && system(cmd) != 0)
-                fprintf(stderr, "could not remove %s\n", dir);
-}
-
 int main(int argc, char **argv) {
-        const char *base = getenv("VM_BUILD_DIR");
-        snprintf(dir, sizeof dir, "%s/test-storvsp-vmbus-XXXXXX", base ? base : "/var/tmp");
-        if (!mkdtemp(dir))
-                TEST_SKIP("no temporary directory: %s", strerror(errno));
-        atexit(cleanup);
+        dir = sth_make_dir("test-storvsp-vmbus");
         return test_run_all_(argc > 1 ? argv[1] : NULL);
 }

@@ -2,14 +2,18 @@
 /* storvsp as a VMBus provider (vmbus/provider.h): one storvsp_device per
  * synthetic SCSI controller, added with vmbus_server_add_device(.ops =
  * &storvsp_provider_ops, .data = the device). Every open channel gets a
- * thread that drains the ring in batches, submits the batch's disk I/O with
- * one io_uring_submit, writes completions in batches (one guest signal per
- * batch at most), and busy-polls briefly with the guest's doorbells masked
- * while I/O is in flight. docs/storvsp.md has the loop. */
+ * device worker (common/devworker.h) that drains the ring in batches,
+ * submits the batch's disk I/O with one io_uring_submit, writes completions
+ * in batches (one guest signal per batch at most), and busy-polls briefly
+ * with the guest's doorbells masked after any work. The device quiesces and
+ * resumes as docs/vm-state.md describes. docs/storvsp.md has the loop. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "hv/storvsc.h"
 #include "storvsp/storvsp.h"
 #include "vmbus/provider.h"
 
@@ -46,5 +50,52 @@ struct storvsp_controller *storvsp_device_controller(struct storvsp_device *d);
 struct storvsp_device_stats {
         uint64_t batches, replies, backlogged, polls, sleeps, subchannel_offer_failures, ram_unregistered;
         uint64_t submits, submitted; /* io_uring_submit calls with requests, and the requests they carried */
+        uint64_t quiesces; /* storvsp_device_quiesce calls that quiesced a running device */
+        uint64_t held;     /* completions of I/O a quiesce waited for, kept for the resume */
 };
 void storvsp_device_get_stats(const struct storvsp_device *d, struct storvsp_device_stats *s);
+
+/* ---- quiesce and resume (docs/vm-state.md, "What consistent means") ----
+ *
+ * When storvsp_device_quiesce returns, no channel of the device reads its
+ * ring, writes a completion or anything else into guest memory, or signals
+ * the guest, until storvsp_device_resume; the guest may go on ringing. Disk
+ * I/O in flight is waited for (a read lands in guest RAM through its
+ * iovecs); its completions are kept, not posted, and go out first after the
+ * resume, in order, ahead of anything new. A channel the guest opens while
+ * the device is quiesced starts quiesced; one it closes drops what it held
+ * (the guest will not read that ring again).
+ *
+ * Quiesce is idempotent and returns once every channel's worker finished
+ * its current batch and the I/O in flight completed, however busy the guest
+ * keeps the rings. Any thread but a channel worker of the device (-EDEADLK);
+ * 0, or a negative errno from the disk queue (the device stays quiesced:
+ * call it again or resume). Resume of a running device does nothing. */
+int storvsp_device_quiesce(struct storvsp_device *d);
+void storvsp_device_resume(struct storvsp_device *d);
+bool storvsp_device_is_quiesced(struct storvsp_device *d);
+
+/* What a quiesced device owes the guest, as plain data for its saved state
+ * (no host pointers, fds or iovecs). A quiesce leaves nothing in flight on
+ * the host: every request storvsp took from a ring is answered either in
+ * the guest's ring (guest RAM, saved with it) or here, its I/O done and its
+ * completion built byte for byte as it will be written. A restore writes
+ * these into the channel's ring, in order, before serving it; requests
+ * still in the guest's ring are read from the restored RAM. The completion
+ * is saved rather than the request because the request has already run:
+ * a read's data is in guest RAM, a write on the disk; resubmitting is only
+ * for I/O that was never waited for, which a quiesce does not leave. */
+struct storvsp_pending {
+        uint16_t channel;  /* sub-channel index: 0 is the primary */
+        uint16_t type;     /* VM_PKT_COMP: a completion; VM_PKT_DATA_INBAND: an unsolicited ENUMERATE_BUS */
+        uint64_t trans_id; /* the guest's transaction id it completes (0 for ENUMERATE_BUS) */
+        uint32_t len;      /* bytes of packet: descriptor + vstor_packet */
+        uint8_t packet[STORVSC_MAX_PKT_SIZE];
+};
+
+/* Calls fn for each pending completion, channel by channel, in the order
+ * they will reach the guest; stops at fn's first negative return and
+ * returns it. fn runs under the device's lock: it must not call into the
+ * device. -EBUSY unless the device is quiesced; the count on success. */
+int storvsp_device_for_each_pending(struct storvsp_device *d,
+                                    int (*fn)(void *opaque, const struct storvsp_pending *p), void *opaque);
