@@ -43,6 +43,22 @@ static void device_config(struct vmwp_vm *vm, struct storvsp_device_config *cfg)
         };
 }
 
+/* Each SCSI controller's row of the device table (docs/vm-state.md):
+ * quiesce parks its channel workers and waits for the I/O in flight, whose
+ * completions are held until resume; no save yet, so a save names it and
+ * refuses. */
+static int storvsp_row_quiesce(void *dev) {
+        return storvsp_device_quiesce(dev);
+}
+
+static void storvsp_row_resume(void *dev) {
+        storvsp_device_resume(dev);
+}
+
+static const struct vmwp_device_ops storvsp_row = {
+        .name = "storvsp", .quiesce = storvsp_row_quiesce, .resume = storvsp_row_resume,
+};
+
 static int add_controller(struct vmwp_vm *vm, uint32_t ctrl, char *err, size_t errlen) {
         struct storvsp_device_config cfg;
         device_config(vm, &cfg);
@@ -70,8 +86,14 @@ static int add_controller(struct vmwp_vm *vm, uint32_t ctrl, char *err, size_t e
                 if (r < 0)
                         snprintf(err, errlen, "SCSI controller %u: offering it: %s", ctrl, strerror(-r));
         }
-        if (r < 0)
+        if (r < 0) {
                 storvsp_device_free(dev); /* not added: still ours */
+                return r;
+        }
+        /* after the server's row: quiesced before it (reverse order); the
+         * server owns the device until vmwp_vm_detach_vmbus */
+        if ((r = vmwp_devices_add(&vm->devices, &storvsp_row, dev)) < 0)
+                snprintf(err, errlen, "SCSI controller %u: the device table: %s", ctrl, strerror(-r));
         return r;
 }
 

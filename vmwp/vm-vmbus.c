@@ -106,6 +106,8 @@ int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
 void vmwp_vm_detach_vmbus(struct vmwp_vm *vm) {
         /* The server closes the channels through the providers, which must
          * still be alive; then the providers go, then what they ran on. */
+        /* The table's rows point at what goes now: no pause after this. */
+        vm->devices.n = vm->devices.n_quiesced = 0;
         vmbus_server_free(vm->vmbus);
         vm->vmbus = NULL;
         icvsp_free(vm->ic);

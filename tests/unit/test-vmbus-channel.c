@@ -160,6 +160,14 @@ static void corrupt_and_check(void (*corrupt)(struct vmbus_sim *, struct vmbus_s
          * cannot even look). */
         int r = vmbus_sim_ring_wait(f.sim, &a, buf, sizeof buf, &p, 50);
         ASSERT_TRUE(r == -ETIMEDOUT || r == -EBADMSG);
+        /* The host finds the corruption on A's worker, which a loaded
+         * machine may not have run yet: a close before that would stop the
+         * worker with the doorbell unserved. */
+        struct vmbus_channel *ca = vmbus_server_open_channel(f.srv, a.relid);
+        ASSERT_NOT_NULL(ca);
+        for (int i = 0; i < 5000 && !vmbus_channel_failed(ca); i++)
+                usleep(1000);
+        ASSERT_TRUE(vmbus_channel_failed(ca));
         /* The guest can still close it; it is counted as broken. */
         ASSERT_OK(vmbus_sim_close(f.sim, &a));
         ASSERT_EQ(stats(&f).channels_broken, 1u);

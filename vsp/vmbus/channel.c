@@ -150,6 +150,10 @@ void vmbus_msg_open(struct vmbus_server *srv, const void *msg, size_t len) {
         (void)vmbus_post_locked(srv, &res, sizeof res);
 }
 
+bool vmbus_channel_failed(const struct vmbus_channel *ch) {
+        return vmbus_ring_broken(&ch->rings) || __atomic_load_n(&ch->dead, __ATOMIC_ACQUIRE);
+}
+
 /* serial and lock held; lock is dropped around the provider. On return the
  * provider is done with the rings and they are unmapped. */
 void vmbus_channel_close(struct vmbus_channel *ch) {

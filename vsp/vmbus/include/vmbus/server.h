@@ -124,3 +124,6 @@ void vmbus_server_gpadl_usage(struct vmbus_server *srv, unsigned *gpadls, unsign
 /* The channel with this relid if it is open (tests, diagnostics). Not a
  * reference: only valid while the caller keeps the channel open. */
 struct vmbus_channel *vmbus_server_open_channel(struct vmbus_server *srv, uint32_t relid);
+/* The channel is no longer served: its ring was found corrupt or its
+ * provider failed (§5). The guest can still close it. Any thread. */
+bool vmbus_channel_failed(const struct vmbus_channel *ch);
