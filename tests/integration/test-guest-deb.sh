@@ -70,8 +70,11 @@ if command -v mkinitramfs >/dev/null && [ -n "$kver" ]; then
         cp /etc/initramfs-tools/initramfs.conf "$tmp/conf/" && cp "$hook" "$tmp/conf/hooks/"
         sed -i 's/^MODULES=.*/MODULES=dep/' "$tmp/conf/initramfs.conf"
         mkinitramfs -d "$tmp/conf" -o "$tmp/initrd.img" "$kver" || bad "mkinitramfs failed"
+        # Listed once and searched after: "lsinitramfs | grep -q" can lose
+        # lsinitramfs to SIGPIPE, which pipefail counts as a miss.
+        listing=$(lsinitramfs "$tmp/initrd.img")
         for m in hv_vmbus hv_storvsc hv_netvsc hv_utils; do
-                lsinitramfs "$tmp/initrd.img" | grep -q "/$m.ko" || bad "initramfs: $m missing"
+                grep -q "/$m.ko" <<<"$listing" || bad "initramfs: $m missing"
         done
 else
         echo "NOTE: no initramfs-tools or no kernel with hv_vmbus here: real mkinitramfs run skipped"
