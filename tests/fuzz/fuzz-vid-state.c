@@ -5,31 +5,18 @@
  * encode back to a section that decodes to the same struct. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "tests/fuzz/fuzz-check.h"
+#include "tests/lib/vmstate-roundtrip.h"
 #include "vid/state.h"
 
+static int decode_vp(const struct vmstate_section *s, void *out, char *err, size_t errlen) {
+        return vid_vp_state_decode(s, out, err, errlen);
+}
+
+/* A VP section that decodes encodes back to one that decodes the same. */
 static void vp_round_trip(const struct vid_vp_state *st) {
-        int fd = memfd_create("fuzz", MFD_CLOEXEC);
-        struct vmstate_writer *w;
-        CHECK(fd >= 0 && vmstate_writer_new(fd, 0, &w) == 0);
-        CHECK(vmstate_encode(w, &vid_vp_state_desc, 0, st) == 0 && vmstate_finish(w) == 0);
-        size_t len = (size_t)vmstate_written(w);
-        vmstate_writer_free(w);
-        uint8_t *buf = malloc(len);
-        CHECK(buf && pread(fd, buf, len, 0) == (ssize_t)len);
-        struct vmstate_section secs[2];
-        struct vmstate_header h;
-        char err[256];
-        CHECK(vmstate_index(buf, len, &h, secs, 2, err, sizeof err) == 1);
-        struct vid_vp_state *back = malloc(sizeof *back);
-        CHECK(back && vid_vp_state_decode(&secs[0], back, err, sizeof err) == 0);
-        CHECK(memcmp(back, st, sizeof *st) == 0);
-        free(back);
-        free(buf);
-        close(fd);
+        CHECK(vmstate_test_round_trip(&vid_vp_state_desc, 0, st, sizeof *st, decode_vp));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -9,13 +9,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "common/test.h"
 #include "common/vmstate.h"
 #include "hv/vmstack.h"
+#include "tests/lib/vmstate-roundtrip.h"
 #include "vmwp/devices.h"
 #include "vmwp/acpi.h"
 #include "vmwp/pm.h"
@@ -106,17 +105,7 @@ struct image {
 };
 
 static void write_section(const struct vmstate_desc *d, const void *st, struct image *img) {
-        int fd = memfd_create("state", MFD_CLOEXEC);
-        struct vmstate_writer *w;
-        ASSERT_OK(fd);
-        ASSERT_OK(vmstate_writer_new(fd, 0, &w));
-        ASSERT_OK(vmstate_encode(w, d, 0, st));
-        ASSERT_OK(vmstate_finish(w));
-        img->len = (size_t)vmstate_written(w);
-        vmstate_writer_free(w);
-        img->data = malloc(img->len);
-        ASSERT_EQ(pread(fd, img->data, img->len, 0), (ssize_t)img->len);
-        close(fd);
+        ASSERT_OK(vmstate_test_encode(d, 0, st, &img->data, &img->len));
         struct vmstate_header h;
         char err[256];
         int n = vmstate_index(img->data, img->len, &h, img->secs, 8, err, sizeof err);
