@@ -18,6 +18,8 @@
  * (the caller frees it); 0 or a negative errno. */
 static inline int vmstate_test_encode(const struct vmstate_desc *d, uint32_t instance, const void *st,
                                       uint8_t **data, size_t *len) {
+        *data = NULL;
+        *len = 0;
         int fd = memfd_create("vmstate-test", MFD_CLOEXEC);
         if (fd < 0)
                 return -1;
@@ -44,8 +46,8 @@ typedef int (*vmstate_test_decode_fn)(const struct vmstate_section *s, void *out
 /* True when st, encoded and indexed, decodes with decode to the same bytes. */
 static inline bool vmstate_test_round_trip(const struct vmstate_desc *d, uint32_t instance, const void *st,
                                            size_t size, vmstate_test_decode_fn decode) {
-        uint8_t *buf;
-        size_t len;
+        uint8_t *buf = NULL;
+        size_t len = 0;
         if (vmstate_test_encode(d, instance, st, &buf, &len) < 0)
                 return false;
         struct vmstate_section secs[2];
