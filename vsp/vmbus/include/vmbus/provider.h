@@ -22,6 +22,8 @@
 struct vmbus_device;
 struct vmbus_channel;
 struct vmbus_gpadl;
+struct vmstate_writer;
+struct vmstate_section;
 
 /* Who waits for the guest's doorbell (HvSignalEvent on the channel's
  * connection id). */
@@ -86,6 +88,35 @@ struct vmbus_provider_ops {
         /* The device is being removed (hot remove, server teardown), after
          * close and reset. Free the provider's device state. Optional. */
         void (*destroy)(struct vmbus_device *dev);
+
+        /* ---- saved state (docs/vm-state.md) ------------------------------
+         * Optional; a save is refused (-EOPNOTSUPP, naming the provider)
+         * while a channel of a provider without them is open. */
+
+        /* With the server quiesced (vmbus_server_quiesce) and the provider's
+         * own threads parked (its quiesce): write this open channel's
+         * provider state as plain data (versions, counters, GPADL handles,
+         * owed completions; never pointers or fds), one or more sections
+         * whose instance is vmbus_channel_relid(ch). */
+        int (*save_channel)(struct vmbus_channel *ch, struct vmstate_writer *w, char *err, size_t errlen);
+        /* Called by vmbus_server_restore instead of open, for a channel that
+         * was open when saved: the ring pair is mapped again over the same
+         * guest pages (whose bytes are the restored guest RAM), the doorbell
+         * is registered and every GPADL exists again (vmbus_channel_gpadl_get
+         * works). secs is the whole file's index (vmstate_index); find the
+         * sections with instance vmbus_channel_relid(ch). Decode them all
+         * first (pure, fuzzed), then rebuild the channel's state without
+         * anything the guest can see: no ring write, no signal, no message.
+         * The channel comes back quiesced: it serves nothing until resumed
+         * (VMBUS_DRIVE_EVENTFD providers: their own resume, vmwp's row;
+         * VMBUS_DRIVE_THREAD: vmbus_server_resume starts the library thread).
+         * On resume, serve the ring once before waiting for a doorbell: the
+         * guest may have queued packets with its interrupt mask set.
+         * Return 0, or -errno with a sentence naming the section and field;
+         * on failure nothing of the channel may be kept (close is not
+         * called). */
+        int (*restore_channel)(struct vmbus_channel *ch, const struct vmbus_open_request *req,
+                               const struct vmstate_section *secs, size_t n, char *err, size_t errlen);
 };
 
 #define VMBUS_MAX_SUBCHANNELS 64u

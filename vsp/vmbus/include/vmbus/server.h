@@ -103,6 +103,30 @@ int vmbus_server_quiesce(struct vmbus_server *srv);
  * full waits as a deferred reply does) and resumes the threads. */
 void vmbus_server_resume(struct vmbus_server *srv);
 
+/* ---- saved state (docs/vm-state.md, docs/saved-state.md) -------------- */
+
+/* Quiesced server (-EBUSY otherwise): writes the connection (version,
+ * message VP, offers requested), every channel (relid, device class and
+ * instance, sub-channel index, state; for open ones the ring GPADL, its
+ * split, target VP, open id and the OPENCHANNEL user data), every GPADL
+ * (handle, owner relid, state, ranges and PFNs; a pending one's bytes so
+ * far) and the messages held for the guest, as plain data; then each open
+ * channel's provider state through ops->save_channel. -EOPNOTSUPP (naming
+ * the provider) if an open channel's provider cannot save. */
+int vmbus_server_save(struct vmbus_server *srv, struct vmstate_writer *w, char *err, size_t errlen);
+/* On a server that has seen no guest message, with the same devices added
+ * in the same order (the same configuration): decodes every VMBus section
+ * of secs (the whole file's index) with pure, fuzzed functions and checks
+ * them against this server (each saved device exists, relids, limits)
+ * before changing anything; then rebuilds relids, GPADLs (pages mapped
+ * again), channels (open ones through the provider's restore_channel) and
+ * the held messages. The server is left quiesced: vmbus_server_resume
+ * posts the held messages and starts the library threads. On failure the
+ * server is as it was built (nothing restored) and err names the section
+ * and field. */
+int vmbus_server_restore(struct vmbus_server *srv, const struct vmstate_section *secs, size_t n, char *err,
+                         size_t errlen);
+
 /* ---- observation ------------------------------------------------------- */
 
 struct vmbus_server_stats {
