@@ -7,6 +7,7 @@
  * a byte), and only the data extents go into the file. A restore copies
  * the extents into the fresh partition's memfd, whose holes stay holes. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -64,15 +65,31 @@ static int data_extents(struct vid_partition *p, struct extent **out, size_t *n_
         return 0;
 }
 
+static uint64_t payload_size(const struct extent *ext, size_t n) {
+        uint64_t total = 8;
+        for (size_t i = 0; i < n; i++)
+                total += RAM_EXTENT_HEADER + ext[i].length;
+        return total;
+}
+
+int vid_ram_save_size(struct vid_partition *p, uint64_t *bytes) {
+        struct extent *ext = NULL;
+        size_t n = 0;
+        int r = data_extents(p, &ext, &n);
+        if (r < 0)
+                return r;
+        *bytes = payload_size(ext, n);
+        free(ext);
+        return 0;
+}
+
 int vid_ram_save(struct vid_partition *p, struct vmstate_writer *w) {
         struct extent *ext = NULL;
         size_t n = 0;
         int r = data_extents(p, &ext, &n);
         if (r < 0)
                 return r;
-        uint64_t total = 8;
-        for (size_t i = 0; i < n; i++)
-                total += RAM_EXTENT_HEADER + ext[i].length;
+        uint64_t total = payload_size(ext, n);
         uint8_t hdr[RAM_EXTENT_HEADER];
         vmstate_put_le64(hdr, p->ram_bytes);
         r = vmstate_bulk_begin(w, VID_STATE_TAG_RAM, 0, RAM_VERSION, total);

@@ -73,5 +73,7 @@ int vmwp_devices_restore(struct vmwp_devices *t, const struct vmstate_section *s
                 if (r < 0)
                         return r;
         }
+        /* Restored devices are quiesced: the first resume starts them. */
+        t->n_quiesced = t->n;
         return 0;
 }

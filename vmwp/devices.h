@@ -48,5 +48,8 @@ void vmwp_devices_resume(struct vmwp_devices *t);
 bool vmwp_devices_quiesced(const struct vmwp_devices *t);
 /* Table order; the devices must be quiesced. */
 int vmwp_devices_save(struct vmwp_devices *t, struct vmstate_writer *w, char *err, size_t errlen);
+/* Table order, on devices that have not run. Afterwards every row counts
+ * as quiesced: vmwp_devices_resume starts them. On a failure the rows
+ * restored so far keep their state (the worker gives up on the VM). */
 int vmwp_devices_restore(struct vmwp_devices *t, const struct vmstate_section *secs, size_t n, char *err,
                          size_t errlen);

@@ -3,6 +3,7 @@
  * (a file, or the config message from vmms), build the VM, run it, exit
  * with its status (common/include/common/proto.h, docs/vmwp.md). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <pthread.h>
@@ -22,7 +23,7 @@
 
 static const char usage[] =
         "Usage: vmwp --config FILE.json [--serial stdio|file:PATH|socket:PATH|pty|none] [--timing]\n"
-        "            [--keyboard socket:PATH|none]\n"
+        "            [--keyboard socket:PATH|none] [--restore STATE]\n"
         "            [--sandbox-user NAME|UID[:GID]] [--no-sandbox] [--sandbox-probe PATH]\n"
         "       vmwp --control-fd N [--serial ...] [--timing] [--sandbox-user ...]\n"
         "\n"
@@ -38,6 +39,9 @@ static const char usage[] =
         "  --keyboard SPEC    socket:PATH: a unix socket (one client at a time) whose\n"
         "                     bytes are typed on the emulated PS/2 keyboard as ASCII\n"
         "                     characters (US layout); none (default)\n"
+        "  --restore STATE    standalone: resume the VM from a saved state (a file\n"
+        "                     written by a save of the same configuration) instead\n"
+        "                     of booting it (docs/vm-state.md)\n"
         "  --timing           print boot timestamps (first guest instruction, booted\n"
         "                     marker, first serial byte) on exit\n"
         "  --sandbox-user U   user (and group) the sandboxed worker runs as when started\n"
@@ -57,6 +61,7 @@ struct args {
         int control_fd;
         const char *serial;
         const char *keyboard;
+        const char *restore;
         bool timing;
         struct sandbox_options sandbox;
 };
@@ -67,7 +72,7 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 { "serial", required_argument, NULL, 's' }, { "timing", no_argument, NULL, 't' },
                 { "sandbox-user", required_argument, NULL, 'u' }, { "no-sandbox", no_argument, NULL, 'n' },
                 { "sandbox-probe", required_argument, NULL, 'p' }, { "keyboard", required_argument, NULL, 'k' },
-                { "help", no_argument, NULL, 'h' },
+                { "restore", required_argument, NULL, 'r' }, { "help", no_argument, NULL, 'h' },
                 {},
         };
         *a = (struct args){ .control_fd = -1 };
@@ -95,6 +100,9 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 case 'k':
                         a->keyboard = optarg;
                         break;
+                case 'r':
+                        a->restore = optarg;
+                        break;
                 case 'u':
                         a->sandbox.user = optarg;
                         break;
@@ -112,7 +120,8 @@ static int parse_args(int argc, char **argv, struct args *a) {
                         return -EINVAL;
                 }
         }
-        if (optind < argc || !a->config_path == (a->control_fd < 0) || (a->sandbox.disabled && a->sandbox.user)) {
+        if (optind < argc || !a->config_path == (a->control_fd < 0) || (a->sandbox.disabled && a->sandbox.user) ||
+            (a->restore && !a->config_path)) {
                 fputs(usage, stderr);
                 return -EINVAL;
         }
@@ -193,7 +202,7 @@ static int sandbox_setup(const struct args *a, const struct vm_config *cfg, stru
                 keep[n++] = opt->disk_fds[i];
         for (size_t i = 0; i < opt->n_tap_fds; i++)
                 keep[n++] = opt->tap_fds[i];
-        const int files[] = { opt->kernel_fd, opt->initrd_fd, opt->serial_log_fd };
+        const int files[] = { opt->kernel_fd, opt->initrd_fd, opt->serial_log_fd, opt->saved_state_fd };
         for (size_t i = 0; i < ARRAY_SIZE(files); i++)
                 if (files[i] >= 0)
                         keep[n++] = files[i];
@@ -243,6 +252,13 @@ int main(int argc, char **argv) {
         if (r < 0)
                 return fail(a.control_fd, cfg->name[0] ? cfg->name : "-", VMWP_EXIT_USAGE, err);
         log_set_prefix("vmwp");
+        if (a.restore) { /* like vmms's fd: main's, closed once the VM is built */
+                opt.saved_state_fd = open(a.restore, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+                if (opt.saved_state_fd < 0) {
+                        snprintf(err, sizeof err, "--restore %s: %s", a.restore, strerror(errno));
+                        return fail(a.control_fd, cfg->name, VMWP_EXIT_USAGE, err);
+                }
+        }
         _cleanup_(sandbox_freep) struct sandbox *sb = NULL;
         r = sandbox_setup(&a, cfg, &opt, &sb, err, sizeof err);
         if (r < 0)
@@ -251,8 +267,9 @@ int main(int argc, char **argv) {
 
         struct vmwp_vm *vm;
         r = vmwp_vm_create(cfg, &opt, &vm, err, sizeof err);
-        /* The boot images are in guest RAM now (or the VM failed). */
+        /* The boot images or the saved state are in guest RAM now (or the VM failed). */
         safe_close(opt.kernel_fd), safe_close(opt.initrd_fd), safe_close(opt.serial_log_fd);
+        safe_close(opt.saved_state_fd);
         if (r < 0)
                 return fail(a.control_fd, cfg->name, VMWP_EXIT_SETUP, err);
         const char *pty = vmwp_console_pty_path(vmwp_vm_console(vm));

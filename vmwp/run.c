@@ -182,6 +182,48 @@ static int on_vmbus(struct dw_source *s, int fd, uint32_t revents, void *userdat
 
 static int on_control(struct dw_source *s, int fd, uint32_t revents, void *userdata);
 
+/* {"op":"save"} with the state file's fd (docs/vm-state.md): progress
+ * events while it writes, then the reply; the VM stays paused. */
+static void save_progress(void *opaque, uint64_t done, uint64_t total) {
+        struct json_object *ev = vmwp_control_event("save-progress");
+        if (ev) {
+                json_object_object_add(ev, "done", json_object_new_int64((int64_t)MIN(done, (uint64_t)INT64_MAX)));
+                json_object_object_add(ev, "total", json_object_new_int64((int64_t)MIN(total, (uint64_t)INT64_MAX)));
+        }
+        send_msg(opaque, ev);
+}
+
+static struct json_object *op_save(struct run_ctx *c, struct json_object *req, int fd) {
+        struct json_object *id = NULL;
+        if (json_object_object_get_ex(req, "id", &id) && !json_object_is_type(id, json_type_int))
+                id = NULL;
+        struct json_object *rep = json_object_new_object();
+        if (!rep)
+                return NULL;
+        if (id)
+                json_object_object_add(rep, "id", json_object_get(id));
+        char err[512] = "";
+        uint64_t t0 = vmwp_now_ns();
+        int64_t r = fd < 0 ? errorf(err, sizeof err, -EINVAL, "save needs the state file's fd")
+                           : vmwp_vm_save(c->vm, fd, save_progress, c, err, sizeof err);
+        json_object_object_add(rep, "ok", json_object_new_boolean(r >= 0));
+        if (r >= 0) {
+                json_object_object_add(rep, "bytes", json_object_new_int64(r));
+                json_object_object_add(rep, "ms", json_object_new_double((double)(vmwp_now_ns() - t0) / 1e6));
+        } else {
+                fprintf(stderr, "vmwp: %s: save: %s\n", c->vm->cfg.name, err);
+                json_object_object_add(rep, "errno", json_object_new_int((int)-r));
+                json_object_object_add(rep, "error", json_object_new_string(err));
+        }
+        return rep;
+}
+
+static bool is_op(struct json_object *req, const char *name) {
+        struct json_object *op;
+        return json_object_object_get_ex(req, "op", &op) && json_object_is_type(op, json_type_string) &&
+               strcmp(json_object_get_string(op), name) == 0;
+}
+
 /* A (re)started vmms connected: the newest connection is the control peer. */
 static void on_reattach(int fd, void *userdata) {
         struct run_ctx *c = userdata;
@@ -202,6 +244,14 @@ static int on_control(struct dw_source *s, int fd, uint32_t revents, void *userd
         if (r >= 0 && vmwp_reattach_is_request(req)) {
                 struct json_object *rep = vmwp_reattach_take(&c->reattach, c->loop, req, fds, n_fds, on_reattach, c);
                 json_object_put(req);
+                send_msg(c, rep);
+                return 0;
+        }
+        if (r >= 0 && is_op(req, "save")) {
+                struct json_object *rep = op_save(c, req, n_fds == 1 ? fds[0] : -1);
+                json_object_put(req);
+                for (size_t i = 0; i < n_fds; i++)
+                        safe_close(fds[i]);
                 send_msg(c, rep);
                 return 0;
         }

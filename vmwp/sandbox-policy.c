@@ -78,6 +78,15 @@ static const struct sandbox_rule main_rules[] = {
         SANDBOX_IOCTL(KVM_IOEVENTFD), SANDBOX_IOCTL(KVM_SET_GSI_ROUTING),
         /* SIGUSR1's vCPU sample reads the parked VPs' registers (run.c). */
         SANDBOX_IOCTL(KVM_GET_REGS), SANDBOX_IOCTL(KVM_GET_SREGS),
+        /* A save (vm-state.c) reads the parked VPs' and the partition's
+         * state (vid/state.c: reads only; every set ioctl of a restore runs
+         * before the sandbox), finds guest RAM's data extents with
+         * lseek(SEEK_DATA/SEEK_HOLE) on the memfd and syncs the state file. */
+        SANDBOX_IOCTL(KVM_GET_MSRS), SANDBOX_IOCTL(KVM_GET_VCPU_EVENTS), SANDBOX_IOCTL(KVM_GET_XSAVE),
+        SANDBOX_IOCTL(KVM_GET_XSAVE2), SANDBOX_IOCTL(KVM_GET_XCRS), SANDBOX_IOCTL(KVM_GET_LAPIC),
+        SANDBOX_IOCTL(KVM_GET_MP_STATE), SANDBOX_IOCTL(KVM_GET_DEBUGREGS), SANDBOX_IOCTL(KVM_GET_IRQCHIP),
+        SANDBOX_IOCTL(KVM_GET_CLOCK), SANDBOX_IOCTL(KVM_GET_MSR_INDEX_LIST), SANDBOX_IOCTL(KVM_CHECK_EXTENSION),
+        SANDBOX_ALLOW(__NR_lseek), SANDBOX_ALLOW(__NR_fdatasync),
 };
 
 /* vCPU threads: KVM_RUN and what an exit needs: registers, MSRs, event

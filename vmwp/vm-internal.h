@@ -43,6 +43,12 @@ struct vmwp_vm {
         int tap_fds[VM_NICS_MAX];
         size_t n_tap_fds;
 
+        /* Between vmwp_vm_create and vmwp_vm_start of a restored VM: the
+         * mapped, indexed state file the device rows restore from
+         * (vm-state.c). */
+        struct vmwp_restore *restore;
+        bool restored;
+
         struct sandbox *sandbox; /* not owned */
         const char *sandbox_probe;
 
@@ -52,6 +58,13 @@ struct vmwp_vm {
 };
 
 uint64_t vmwp_now_ns(void);
+/* Saved state (vm-state.c): step 1 of a restore, before the sandbox:
+ * index the file and apply vid's sections; step 2, on the thread that
+ * starts the vCPUs: restore the device rows and resume them. */
+struct vmwp_restore;
+int vmwp_vm_restore_prepare(struct vmwp_vm *vm, int fd, char *err, size_t errlen);
+int vmwp_vm_restore_devices(struct vmwp_vm *vm, char *err, size_t errlen);
+void vmwp_restore_free(struct vmwp_restore *rs);
 /* The UART's and ACPI PM's rows of the device table (vm-platform.c). */
 int vmwp_vm_add_platform_rows(struct vmwp_vm *vm);
 /* The Hyper-V interface, the VMBus server and the providers (vm-vmbus.c). */

@@ -45,7 +45,8 @@ uint64_t vmwp_now_ns(void) {
 
 void vmwp_vm_options_init(struct vmwp_vm_options *o) {
         *o = (struct vmwp_vm_options){ .serial.kind = VMWP_CONSOLE_NONE, .start_ns = vmwp_now_ns(),
-                                       .kernel_fd = -1, .initrd_fd = -1, .serial_log_fd = -1 };
+                                       .kernel_fd = -1, .initrd_fd = -1, .serial_log_fd = -1,
+                                       .saved_state_fd = -1 };
 }
 
 /* ---- device callbacks (vCPU threads) ---- */
@@ -273,9 +274,13 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
                 r = add_devices(vm, opt, err, errlen);
         if (r >= 0)
                 r = vmwp_vm_attach_vmbus(vm, err, errlen);
-        if (r >= 0)
+        /* A restored VM's RAM, ACPI tables included, comes from the state. */
+        vm->restored = opt->saved_state_fd >= 0;
+        if (r >= 0 && vm->restored)
+                r = vmwp_vm_restore_prepare(vm, opt->saved_state_fd, err, errlen);
+        if (r >= 0 && !vm->restored)
                 r = write_acpi(vm, err, errlen);
-        if (r >= 0)
+        if (r >= 0 && !vm->restored)
                 r = load_boot_image(vm, opt, BOOT_ACPI_GPA, err, errlen);
         if (r < 0) {
                 vmwp_vm_free(vm);
@@ -287,7 +292,18 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
 
 static int start_vps(void *opaque) {
         struct vmwp_vm *vm = opaque;
+        char err[512] = "";
+        /* A restored VM's devices first (vm-state.c), on this thread. */
+        int r = vmwp_vm_restore_devices(vm, err, sizeof err);
+        if (r < 0) {
+                vid_partition_request_stop(vm->p, VMWP_EXIT_SETUP, "%s", err);
+                return r;
+        }
         return vid_partition_start(vm->p, on_vcpu_exit, vm);
+}
+
+bool vmwp_vm_restored(const struct vmwp_vm *vm) {
+        return vm->restored;
 }
 
 /* The sandbox goes on here: after this point nothing opens a path, and
@@ -323,6 +339,7 @@ void vmwp_vm_free(struct vmwp_vm *vm) {
          * off the partition (irqfds, ioeventfds), then the partition. */
         if (vm->p)
                 vid_partition_join(vm->p);
+        vmwp_restore_free(vm->restore);
         vmwp_vm_free_emu(vm);
         vmwp_vm_detach_vmbus(vm);
         vid_partition_destroy(vm->p);

@@ -44,6 +44,9 @@ struct vmstate_writer {
         /* Every (tag, instance) written so far: the reader refuses repeats. */
         struct section_key *sections;
         size_t n_sections, cap_sections;
+
+        void (*progress)(void *opaque, uint64_t written);
+        void *progress_opaque;
 };
 
 static int writer_fail(struct vmstate_writer *w, int r) {
@@ -62,11 +65,24 @@ static int writer_enter(struct vmstate_writer *w, enum writer_state want) {
 }
 
 static int writer_write(struct vmstate_writer *w, const void *buf, size_t len) {
-        int r = write_full(w->fd, buf, len);
-        if (r < 0)
-                return writer_fail(w, r);
-        w->written += len;
+        const uint8_t *p = buf;
+        do {
+                size_t n = w->progress ? MIN(len, (size_t)VMSTATE_PROGRESS_STEP) : len;
+                int r = write_full(w->fd, p, n);
+                if (r < 0)
+                        return writer_fail(w, r);
+                w->written += n;
+                p += n, len -= n;
+                if (w->progress)
+                        w->progress(w->progress_opaque, w->written);
+        } while (len > 0);
         return 0;
+}
+
+void vmstate_writer_set_progress(struct vmstate_writer *w, void (*fn)(void *opaque, uint64_t written),
+                                 void *opaque) {
+        if (w)
+                w->progress = fn, w->progress_opaque = opaque;
 }
 
 static void section_header(uint8_t h[VMSTATE_SECTION_HEADER_SIZE], uint32_t tag, uint32_t instance,

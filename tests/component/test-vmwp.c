@@ -3,6 +3,7 @@
  * booted through the PVH loader): serial output and input, every exit path
  * with its status and reason, multi-vCPU start, and the vmms control
  * protocol over a socketpair. */
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <poll.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include "common/macro.h"
 #include "common/proto.h"
 #include "common/test.h"
 #include "tests/lib/test-files.h"
@@ -274,9 +276,14 @@ static struct json_object *request(int fd, const char *json) {
         return recv_msg(fd);
 }
 
-static struct vmwp_child start_controlled(int sv[2], const char *guest, const char *cmdline) {
+/* A worker under a control socket, as vmms runs it; serial: a --serial
+ * spec or NULL; state_fd >= 0: restore from it (the config message's
+ * "saved_state" file). Returns once the worker is ready, or (state_fd)
+ * with *exit_ev set if it exited instead. */
+static struct vmwp_child start_worker(int sv[2], const char *guest, const char *cmdline, const char *serial,
+                                      int state_fd, struct json_object **exit_ev) {
         ASSERT_OK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv));
-        const char *args[] = { "--control-fd", "3", NULL };
+        const char *args[] = { "--control-fd", "3", serial ? "--serial" : NULL, serial, NULL };
         struct vmwp_child c = spawn(args, sv[1]);
         close(sv[1]);
         const char *cfg = setup(guest, cmdline, 1, NULL);
@@ -284,14 +291,23 @@ static struct vmwp_child start_controlled(int sv[2], const char *guest, const ch
         size_t n = test_read_file(cfg, json, sizeof json);
         ASSERT_GT(n, 0u);
         char msg[4200];
-        snprintf(msg, sizeof msg, "{\"op\":\"config\",\"config\":%s}", json);
+        snprintf(msg, sizeof msg, "{\"op\":\"config\",\"config\":%s%s}", json,
+                 state_fd >= 0 ? ",\"files\":[\"saved_state\"]" : "");
         struct json_object *m = json_tokener_parse(msg);
-        ASSERT_OK(proto_send(sv[0], m, NULL, 0));
+        ASSERT_OK(proto_send(sv[0], m, state_fd >= 0 ? &state_fd : NULL, state_fd >= 0 ? 1 : 0));
         json_object_put(m);
         m = recv_msg(sv[0]);
+        if (exit_ev && strcmp(str_field(m, "event"), "exit") == 0) {
+                *exit_ev = m;
+                return c;
+        }
         ASSERT_STREQ(str_field(m, "event"), "ready");
         json_object_put(m);
         return c;
+}
+
+static struct vmwp_child start_controlled(int sv[2], const char *guest, const char *cmdline) {
+        return start_worker(sv, guest, cmdline, NULL, -1, NULL);
 }
 
 TEST(control_protocol) {
@@ -386,6 +402,159 @@ TEST(control_lost) {
         close(sv[0]);
         ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 15);
         ASSERT_NOT_NULL(strstr(err, "control connection to vmms lost"));
+}
+
+/* ---- saved state (docs/vm-state.md) ---- */
+
+/* {"op":"save"} with fd: the reply (progress events before it counted in
+ * *progress, the last one's done/total must match). */
+static struct json_object *save_request(int sock, int fd, int *progress) {
+        struct json_object *req = json_tokener_parse("{\"op\":\"save\",\"id\":9}");
+        ASSERT_OK(proto_send(sock, req, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0));
+        json_object_put(req);
+        *progress = 0;
+        long long last_done = -1, last_total = -1;
+        for (;;) {
+                struct json_object *m = recv_msg(sock);
+                ASSERT_NOT_NULL(m);
+                if (strcmp(str_field(m, "event"), "save-progress") == 0) {
+                        struct json_object *v;
+                        ASSERT_TRUE(json_object_object_get_ex(m, "done", &v));
+                        last_done = json_object_get_int64(v);
+                        ASSERT_TRUE(json_object_object_get_ex(m, "total", &v));
+                        last_total = json_object_get_int64(v);
+                        ASSERT_LE(last_done, last_total);
+                        (*progress)++;
+                        json_object_put(m);
+                        continue;
+                }
+                ASSERT_EQ(int_field(m, "id"), 9);
+                if (strcmp(str_field(m, "ok"), "true") == 0) {
+                        ASSERT_GT(*progress, 0);
+                        ASSERT_EQ(last_done, last_total); /* the final event */
+                        ASSERT_EQ(last_done, (long long)json_object_get_int64(json_object_object_get(m, "bytes")));
+                }
+                return m;
+        }
+}
+
+static void expect_exit(int sock, struct vmwp_child *c, int status, const char *reason) {
+        char err[8192];
+        struct json_object *m = recv_msg(sock);
+        ASSERT_STREQ(str_field(m, "event"), "exit");
+        ASSERT_EQ(int_field(m, "status"), status);
+        if (reason && !strstr(str_field(m, "reason"), reason))
+                ASSERT_STREQ(str_field(m, "reason"), reason);
+        json_object_put(m);
+        ASSERT_EQ(vmwp_child_finish(c, 30, err, sizeof err), status);
+        close(sock);
+}
+
+/* The interrupt-driven echo guest (IOAPIC, LAPIC, the UART's IER and
+ * FIFO-less receive) saved in the middle of its session and resumed in a
+ * new worker: it goes on echoing from its interrupt handler and powers off
+ * on '.'. A save refused (a read-only fd) leaves it running. */
+TEST(save_and_restore_in_a_new_worker) {
+        char buf[4096], sock[600], serial[700], state[600];
+        snprintf(sock, sizeof sock, "%s/save.sock", dir);
+        snprintf(serial, sizeof serial, "socket:%s", sock);
+        snprintf(state, sizeof state, "%s/vm.vmrs", dir);
+        int sv[2], progress;
+        struct vmwp_child c = start_worker(sv, "irq", "", serial, -1, NULL);
+        int con = connect_retry(sock);
+        ASSERT_GE(con, 0);
+        ASSERT_EQ(write(con, "ab", 2), 2);
+        ASSERT_TRUE(read_until(con, "ab", buf, sizeof buf));
+
+        int ro = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        struct json_object *m = save_request(sv[0], ro, &progress);
+        close(ro);
+        ASSERT_STREQ(str_field(m, "ok"), "false");
+        json_object_put(m);
+        ASSERT_EQ(write(con, "cd", 2), 2); /* still running */
+        ASSERT_TRUE(read_until(con, "cd", buf, sizeof buf));
+
+        int fd = open(state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ASSERT_GE(fd, 0);
+        m = save_request(sv[0], fd, &progress);
+        if (strcmp(str_field(m, "ok"), "true") != 0)
+                ASSERT_STREQ(str_field(m, "error"), "");
+        struct stat st;
+        ASSERT_OK(fstat(fd, &st));
+        ASSERT_EQ((long long)st.st_size, (long long)json_object_get_int64(json_object_object_get(m, "bytes")));
+        json_object_put(m);
+        close(fd);
+        m = request(sv[0], "{\"op\":\"status\",\"id\":10}");
+        ASSERT_STREQ(str_field(m, "state"), "paused");
+        json_object_put(m);
+        /* Typed while saved: waits in the socket, reaches the restored guest. */
+        ASSERT_EQ(write(con, "ef", 2), 2);
+        m = request(sv[0], "{\"op\":\"stop\",\"id\":11}");
+        json_object_put(m);
+        expect_exit(sv[0], &c, 14, "stopped by vmms");
+        close(con);
+
+        fd = open(state, O_RDONLY | O_CLOEXEC);
+        c = start_worker(sv, "irq", "", serial, fd, NULL);
+        close(fd);
+        con = connect_retry(sock);
+        ASSERT_GE(con, 0);
+        ASSERT_EQ(write(con, "gh.", 3), 3);
+        ASSERT_TRUE(read_until(con, "gh.", buf, sizeof buf));
+        expect_exit(sv[0], &c, 0, "powered off");
+        close(con);
+}
+
+/* A state that is corrupt, truncated, or for another configuration is
+ * refused before the guest runs: exit 3 with a reason naming the problem. */
+TEST(restore_refuses_bad_state) {
+        char state[600], bad[600];
+        snprintf(state, sizeof state, "%s/ok.vmrs", dir);
+        snprintf(bad, sizeof bad, "%s/bad.vmrs", dir);
+        int sv[2], progress;
+        struct vmwp_child c = start_worker(sv, "basic", "h", NULL, -1, NULL);
+        int fd = open(state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        struct json_object *m = save_request(sv[0], fd, &progress);
+        ASSERT_STREQ(str_field(m, "ok"), "true");
+        json_object_put(m);
+        json_object_put(request(sv[0], "{\"op\":\"stop\",\"id\":2}"));
+        expect_exit(sv[0], &c, 14, NULL);
+        struct stat st;
+        ASSERT_OK(fstat(fd, &st));
+        uint8_t *data = malloc((size_t)st.st_size);
+        ASSERT_EQ(pread(fd, data, (size_t)st.st_size, 0), st.st_size);
+        close(fd);
+        static const struct {
+                const char *what;
+                off_t cut;    /* > 0: truncate to this many bytes */
+                off_t flip;   /* > 0: flip a bit here */
+                const char *reason;
+        } cases[] = {
+                { "truncated", 4096, 0, "saved state:" },
+                { "header", 0, 3, "saved state:" },
+                { "a section", 0, 40, "saved state:" },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                int b = open(bad, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                ASSERT_EQ(write(b, data, cases[i].cut ? (size_t)cases[i].cut : (size_t)st.st_size),
+                          cases[i].cut ? cases[i].cut : st.st_size);
+                if (cases[i].flip) {
+                        uint8_t x = data[cases[i].flip] ^ 0x10;
+                        ASSERT_EQ(pwrite(b, &x, 1, cases[i].flip), 1);
+                }
+                struct json_object *ev = NULL;
+                c = start_worker(sv, "basic", "h", NULL, b, &ev);
+                close(b);
+                ASSERT_NOT_NULL(ev);
+                ASSERT_EQ(int_field(ev, "status"), 3);
+                if (!strstr(str_field(ev, "reason"), cases[i].reason))
+                        ASSERT_STREQ(str_field(ev, "reason"), cases[i].what);
+                json_object_put(ev);
+                char err[8192];
+                ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 3);
+                close(sv[0]);
+        }
+        free(data);
 }
 
 int main(int argc, char **argv) {

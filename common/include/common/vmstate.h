@@ -196,6 +196,12 @@ int vmstate_bulk_end(struct vmstate_writer *w); /* -EINVAL if fewer bytes than a
 int vmstate_finish(struct vmstate_writer *w);
 /* Bytes written to the fd so far (for progress). */
 uint64_t vmstate_written(const struct vmstate_writer *w);
+/* fn(opaque, vmstate_written()) after every write to the fd; a bulk write
+ * reaches the fd in pieces of at most VMSTATE_PROGRESS_STEP bytes, so a
+ * long RAM extent reports as it goes. NULL: none. */
+#define VMSTATE_PROGRESS_STEP (4u << 20)
+void vmstate_writer_set_progress(struct vmstate_writer *w, void (*fn)(void *opaque, uint64_t written),
+                                 void *opaque);
 
 /* Little-endian integers in a payload, for the owners of bulk sections
  * (their layout is theirs) and for this library. */

@@ -22,9 +22,9 @@ struct vmwp_vm;
 struct vid_partition;
 struct json_object;
 
-#define VMWP_MAX_FDS (VM_DISKS_MAX + VM_NICS_MAX + 3)
+#define VMWP_MAX_FDS (VM_DISKS_MAX + VM_NICS_MAX + 4)
 
-enum { VMWP_FILE_KERNEL = 1, VMWP_FILE_INITRD = 2, VMWP_FILE_SERIAL_LOG = 4 };
+enum { VMWP_FILE_KERNEL = 1, VMWP_FILE_INITRD = 2, VMWP_FILE_SERIAL_LOG = 4, VMWP_FILE_SAVED_STATE = 8 };
 
 struct vmwp_vm_options {
         struct vmwp_console_spec serial;
@@ -42,6 +42,9 @@ struct vmwp_vm_options {
          * configuration's paths, standalone). The VM reads the boot files
          * and takes the log fd; main() closes what is left. */
         int kernel_fd, initrd_fd, serial_log_fd;
+        /* A saved state (docs/vm-state.md) to restore instead of booting:
+         * vmms's fd, or --restore FILE standalone; -1: boot. Not owned. */
+        int saved_state_fd;
         /* The worker sandbox (vmwp/sandbox.h), entered by vmwp_vm_start();
          * NULL: none (--no-sandbox, tests, benchmarks). Not owned. */
         struct sandbox *sandbox;
@@ -64,6 +67,17 @@ const struct vm_config *vmwp_vm_config(const struct vmwp_vm *vm);
 struct vid_partition *vmwp_vm_partition(struct vmwp_vm *vm);
 struct vmwp_console *vmwp_vm_console(struct vmwp_vm *vm);
 struct uart *vmwp_vm_uart(struct vmwp_vm *vm);
+
+/* Saved state (docs/vm-state.md): pauses the VM if it runs (vCPUs, then
+ * every device), writes the whole VM to fd (a regular file is fdatasync'd
+ * before this returns) and leaves it paused. progress (may be NULL) hears
+ * (bytes written, bytes expected) a few times a second and once at the
+ * end with done == total. Returns the bytes written, or -errno with a
+ * sentence; on failure a VM that ran runs again. Main thread. */
+int64_t vmwp_vm_save(struct vmwp_vm *vm, int fd, void (*progress)(void *opaque, uint64_t done, uint64_t total),
+                     void *opaque, char *err, size_t errlen);
+/* The VM was restored from a saved state (options' saved_state_fd). */
+bool vmwp_vm_restored(const struct vmwp_vm *vm);
 
 int vmwp_vm_pause(struct vmwp_vm *vm);
 int vmwp_vm_resume(struct vmwp_vm *vm);
