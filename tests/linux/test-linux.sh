@@ -121,7 +121,7 @@ wait_line() { # NAME REGEX TIMEOUT_S
 save_artifacts() {
 	cp "$log" "$art/console.log" 2>/dev/null
 	tr -d '\r' <"$log" 2>/dev/null | grep '^LINUX dmesg ' | sed 's/^LINUX dmesg //' >"$art/dmesg-hv.txt"
-	for k in first-kernel-message init hv_vmbus disk network ready powered-off; do
+	for k in first-kernel-message init hv_vmbus disk network ready save-ms restore-ms round-after-resume powered-off; do
 		echo "$k ${seen[$k]:--}"
 	done >"$art/milestones.txt"
 }
@@ -154,6 +154,40 @@ check '^LINUX net ping=ok$'
 # The heartbeat reaches vmms.
 for _ in $(seq 60); do vm_prop linux Heartbeat | grep -q ok && break; sleep 2; done
 vm_prop linux Heartbeat | grep -q ok || fail "heartbeat not ok in vmms: $(vm_prop linux Heartbeat)"
+
+# Saved state (docs/vm-state.md): save the running guest between its
+# rounds, leave it saved a while, resume it in a new worker; the rounds
+# after the resume write and read the disk and ping the host, and the
+# heartbeat goes on.
+last_round() {
+	local text
+	text=$(tr -d '\r' <"$log")
+	grep -Eo '^LINUX round=[0-9]+' <<<"$text" | tail -1 | sed 's/.*=//'
+}
+wait_line round '^LINUX round=1 ' 900
+before=$(last_round)
+note "saving the guest after round $before"
+t0=$(date +%s%N)
+expect_rc 0 vmctl save linux
+seen[save-ms]=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$(vm_prop linux State)" = Saved ] || fail "State after save: $(vm_prop linux State)"
+sleep 3
+note "resuming the guest from its saved state"
+t0=$(date +%s%N)
+expect_rc 0 vmctl start linux
+seen[restore-ms]=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$(vm_prop linux State)" = Running ] || fail "State after the resume: $(vm_prop linux State)"
+resumed_at=$(date +%s)
+want=$((before + 2))
+wait_line round-after-resume "^LINUX round=$want " 900
+for r in $(seq $((before + 1)) $want); do check "^LINUX round=$r disk=ok ping=ok "; done
+for _ in $(seq 60); do
+	beat=$(vm_prop linux Heartbeat)
+	case "$beat" in *ok*) [ "$(echo "$beat" | grep -Eo '[0-9]{10,}' | head -1 | cut -c1-10)" -ge "$resumed_at" ] 2>/dev/null && break ;; esac
+	sleep 2
+done
+note "heartbeat after the resume: $beat"
+echo "$beat" | grep -q ok || fail "heartbeat not ok after the resume: $beat"
 
 # Graceful stop through the shutdown integration service.
 note "stopping through the shutdown service"

@@ -68,6 +68,22 @@
  * - The "status" reply carries "state":"running"|"paused"; the "heartbeat"
  *   event's last_us is CLOCK_REALTIME in µs of the guest's last heartbeat
  *   (0: none yet).
+ *
+ * Saved state (issue #19, docs/vm-state.md):
+ * - {"op":"save","id":n} with one fd, the state file vmms created: the
+ *   worker pauses the VM if it runs (vCPUs, then every device quiesced),
+ *   writes the whole state to the fd (a regular file is fdatasync'd),
+ *   sends {"event":"save-progress","done":bytes,"total":bytes} a few times
+ *   a second and once with done == total, then replies ok with "bytes"
+ *   and "ms" and STAYS PAUSED (vmms then stops it for the Saved state).
+ *   On failure it replies with errno and a sentence and is in the state it
+ *   was in before (running or paused). Without exactly one fd: EINVAL.
+ * - Restore: the config message's "files" ends with "saved_state", the
+ *   state file's fd (read-only): the worker builds the VM from the config,
+ *   applies the state instead of booting (kernel and initrd are not needed)
+ *   and sends "ready" once the restored VM runs; a state that is corrupt,
+ *   truncated, newer or for another configuration ends the worker with
+ *   status 3 and a reason starting "saved state: ".
  */
 #pragma once
 
