@@ -64,8 +64,19 @@ static void vmbus_row_resume(void *dev) {
         vmbus_server_resume(dev);
 }
 
+/* Its sections and, through the providers' save_channel/restore_channel,
+ * every open channel's (docs/vm-state.md). */
+static int vmbus_row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
+        return vmbus_server_save(dev, w, err, errlen);
+}
+
+static int vmbus_row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        return vmbus_server_restore(dev, secs, n, err, errlen);
+}
+
 static const struct vmwp_device_ops vmbus_row = {
         .name = "VMBus server", .quiesce = vmbus_row_quiesce, .resume = vmbus_row_resume,
+        .save = vmbus_row_save, .restore = vmbus_row_restore,
 };
 
 int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {

@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/macro.h"
 #include "internal.h"
 
@@ -67,12 +68,13 @@ static void channel_doorbell_teardown(struct vmbus_channel *ch) {
 }
 
 /* Everything before the provider's open; the ring GPADL is validated. */
-static int channel_prepare(struct vmbus_channel *ch, const struct vmbus_channel_open_channel *o) {
+static int channel_prepare(struct vmbus_channel *ch, const struct vmbus_channel_open_channel *o, bool restoring) {
         struct vmbus_server *srv = ch->srv;
         struct vmbus_gpadl *g = vmbus_gpadl_find_locked(srv, o->ringbuffer_gpadlhandle);
         /* A ring GPADL is whole pages of this channel (§5.1), each ring at
          * least a header page and one data page. */
-        if (!g || g->state != VMBUS_GPADL_READY || g->relid != ch->relid || g->n_ranges != 1 ||
+        if (!g || (g->state != VMBUS_GPADL_READY && !(restoring && g->state == VMBUS_GPADL_TEARDOWN)) ||
+            g->relid != ch->relid || g->n_ranges != 1 ||
             g->ranges[0].byte_offset != 0 || g->ranges[0].byte_count != g->n_pages * VMBUS_PAGE_SIZE ||
             g->n_pages < 4 || o->downstream_ringbuffer_pageoffset < 2 ||
             o->downstream_ringbuffer_pageoffset > g->n_pages - 2 || !vmbus_vp_valid(srv, o->target_vp))
@@ -88,6 +90,7 @@ static int channel_prepare(struct vmbus_channel *ch, const struct vmbus_channel_
         vmbus_gpadl_get_locked(g);
         ch->ring_gpadl = g;
         ch->openid = o->openid;
+        memcpy(ch->userdata, o->userdata, sizeof ch->userdata);
         ch->data = NULL;
         __atomic_store_n(&ch->target_vp, o->target_vp, __ATOMIC_RELEASE);
         __atomic_store_n(&ch->dead, 0, __ATOMIC_RELEASE);
@@ -106,7 +109,7 @@ static void channel_unprepare(struct vmbus_channel *ch) {
 static int channel_open(struct vmbus_channel *ch, const struct vmbus_channel_open_channel *o) {
         struct vmbus_server *srv = ch->srv;
         const struct vmbus_provider_ops *ops = ch->dev->ops;
-        int r = channel_prepare(ch, o);
+        int r = channel_prepare(ch, o, false);
         if (r < 0)
                 return r;
         struct vmbus_open_request req = { .sub_channel_index = ch->sub_index, .target_vp = o->target_vp,
@@ -125,6 +128,37 @@ static int channel_open(struct vmbus_channel *ch, const struct vmbus_channel_ope
                 channel_unprepare(ch);
                 return r;
         }
+        ch->state = VMBUS_CH_OPEN;
+        return 0;
+}
+
+int vmbus_channel_restore_open(struct vmbus_channel *ch, const struct vmbus_channel_open_channel *o, bool dead,
+                               const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        struct vmbus_server *srv = ch->srv;
+        const struct vmbus_provider_ops *ops = ch->dev->ops;
+        if (!ops->restore_channel)
+                return errorf(err, errlen, -EOPNOTSUPP, "the %s provider cannot restore its channels yet",
+                              ops->name);
+        int r = channel_prepare(ch, o, true);
+        if (r < 0)
+                return errorf(err, errlen, r, "VBCH #%u: its rings cannot be mapped: %s", ch->relid, strerror(-r));
+        struct vmbus_open_request req = { .sub_channel_index = ch->sub_index, .target_vp = o->target_vp,
+                                          .userdata = o->userdata, .userdata_len = sizeof o->userdata };
+        pthread_mutex_unlock(&srv->lock);
+        r = ops->restore_channel(ch, &req, secs, n, err, errlen);
+        if (r > 0)
+                r = 0;
+        if (r == 0 && ops->drive == VMBUS_DRIVE_THREAD) {
+                r = vmbus_channel_thread_start(ch); /* paused: the server is quiesced */
+                if (r < 0)
+                        ops->close(ch);
+        }
+        pthread_mutex_lock(&srv->lock);
+        if (r < 0) {
+                channel_unprepare(ch);
+                return r;
+        }
+        __atomic_store_n(&ch->dead, dead ? 1 : 0, __ATOMIC_RELEASE);
         ch->state = VMBUS_CH_OPEN;
         return 0;
 }

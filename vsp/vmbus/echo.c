@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/macro.h"
 #include "vmbus/echo.h"
 
@@ -111,6 +112,72 @@ static int echo_process(struct vmbus_channel *ch) {
         return r < 0 ? r : done;
 }
 
+/* ---- saved state ---- */
+
+static const struct vmstate_field_desc echo_fields[] = {
+        VMSTATE_FIELD(1, VMSTATE_BOOL, struct vmbus_echo_state, holding),
+        VMSTATE_FIELD(2, VMSTATE_U16, struct vmbus_echo_state, type),
+        VMSTATE_FIELD(3, VMSTATE_U16, struct vmbus_echo_state, flags),
+        VMSTATE_FIELD(4, VMSTATE_U64, struct vmbus_echo_state, trans_id),
+        VMSTATE_FIELD(5, VMSTATE_U32, struct vmbus_echo_state, offset),
+        VMSTATE_ARRAY(6, VMSTATE_VARBYTES, struct vmbus_echo_state, data, len),
+};
+const struct vmstate_desc vmbus_echo_state_desc = {
+        .tag = VMBUS_ECHO_STATE_TAG, .version = 1, .fields = echo_fields, .n_fields = ARRAY_SIZE(echo_fields),
+        .name = "echo channel",
+};
+
+int vmbus_echo_state_decode(const struct vmstate_section *s, struct vmbus_echo_state *out, char *err,
+                            size_t errlen) {
+        memset(out, 0, sizeof *out);
+        int r = vmstate_decode(s, &vmbus_echo_state_desc, out, err, errlen);
+        if (r < 0)
+                return r;
+        if (out->offset > out->len || (!out->holding && (out->len || out->type || out->flags || out->trans_id)))
+                return errorf(err, errlen, -EINVAL, "section VBEC #%u: held packet of %u bytes, payload at %u",
+                              s->instance, out->len, out->offset);
+        return 0;
+}
+
+static int echo_save_channel(struct vmbus_channel *ch, struct vmstate_writer *w, char *err, size_t errlen) {
+        const struct echo_channel *e = vmbus_channel_data(ch);
+        struct vmbus_echo_state *st = calloc(1, sizeof *st);
+        if (!st)
+                return -ENOMEM;
+        if (e->holding)
+                *st = (struct vmbus_echo_state){ .holding = true, .type = e->held.type, .flags = e->held.flags,
+                                                 .trans_id = e->held.trans_id, .offset = e->held.offset,
+                                                 .len = e->held.len };
+        memcpy(st->data, e->held_buf, st->len);
+        int r = vmstate_encode(w, &vmbus_echo_state_desc, vmbus_channel_relid(ch), st);
+        free(st);
+        return r;
+}
+
+static int echo_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request *req,
+                                const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        const struct vmstate_section *s = vmstate_find(secs, n, VMBUS_ECHO_STATE_TAG, vmbus_channel_relid(ch));
+        if (!s)
+                return errorf(err, errlen, -ENOENT, "the state has no VBEC section for channel %u",
+                              vmbus_channel_relid(ch));
+        struct vmbus_echo_state *st = malloc(sizeof *st);
+        struct echo_channel *e = calloc(1, sizeof *e);
+        int r = !st || !e ? -ENOMEM : vmbus_echo_state_decode(s, st, err, errlen);
+        if (r == 0 && st->holding) {
+                memcpy(e->held_buf, st->data, st->len);
+                e->held = (struct vmbus_packet){ .type = st->type, .flags = st->flags, .trans_id = st->trans_id,
+                                                 .len = st->len, .offset = st->offset, .data = e->held_buf };
+                e->holding = true;
+        }
+        free(st);
+        if (r < 0) {
+                free(e);
+                return r;
+        }
+        vmbus_channel_set_data(ch, e);
+        return 0;
+}
+
 const struct vmbus_provider_ops vmbus_echo_ops = {
         .name = "echo",
         .class_id = VMBUS_ECHO_CLASS_ID,
@@ -120,6 +187,8 @@ const struct vmbus_provider_ops vmbus_echo_ops = {
         .open = echo_open,
         .process = echo_process,
         .close = echo_close,
+        .save_channel = echo_save_channel,
+        .restore_channel = echo_restore_channel,
 };
 
 const struct vmbus_provider_ops vmbus_echo_polling_ops = {
@@ -132,4 +201,6 @@ const struct vmbus_provider_ops vmbus_echo_polling_ops = {
         .open = echo_open,
         .process = echo_process,
         .close = echo_close,
+        .save_channel = echo_save_channel,
+        .restore_channel = echo_restore_channel,
 };

@@ -96,9 +96,8 @@ int vmbus_gpadl_parse_ranges(const uint8_t *buf, uint32_t buflen, uint16_t range
         return 0;
 }
 
-/* The whole range buffer arrived: parse, map (every PFN must be guest RAM:
- * -EFAULT otherwise) and answer. A failed GPADL is forgotten. */
-static void gpadl_complete(struct vmbus_gpadl *g) {
+/* Parse and map (every PFN must be guest RAM: -EFAULT otherwise). */
+static int gpadl_parse_map(struct vmbus_gpadl *g) {
         struct vmbus_server *srv = g->srv;
         size_t max_pages = g->buflen / 8 - g->rangecount;
         g->pfns = calloc(max_pages, sizeof *g->pfns);
@@ -108,17 +107,40 @@ static void gpadl_complete(struct vmbus_gpadl *g) {
                                                                   g->ranges, g->pfns, &g->n_pages);
         if (r == 0)
                 r = srv->ops->map_pages(srv->host, g->pfns, g->n_pages, 0, 0, &g->map);
+        return r;
+}
+
+static void gpadl_set_ready(struct vmbus_gpadl *g) {
         if (g->state == VMBUS_GPADL_PENDING)
-                srv->n_pending--;
+                g->srv->n_pending--;
         g->state = VMBUS_GPADL_READY;
         g->n_ranges = g->rangecount;
         free(g->buf);
         g->buf = NULL;
+}
+
+/* The whole range buffer arrived: parse, map and answer. A failed GPADL
+ * is forgotten. */
+static void gpadl_complete(struct vmbus_gpadl *g) {
+        struct vmbus_server *srv = g->srv;
+        int r = gpadl_parse_map(g);
+        gpadl_set_ready(g);
         send_created(srv, g->relid, g->handle, r == 0 ? VMBUS_STATUS_SUCCESS : VMBUS_STATUS_UNSUCCESSFUL);
         if (r < 0) {
                 gpadl_unlink_locked(g);
                 gpadl_destroy(g);
         }
+}
+
+int vmbus_gpadl_complete_quiet(struct vmbus_gpadl *g) {
+        int r = gpadl_parse_map(g);
+        if (r < 0) {
+                free(g->pfns), free(g->ranges);
+                g->pfns = NULL, g->ranges = NULL;
+                return r;
+        }
+        gpadl_set_ready(g);
+        return 0;
 }
 
 /* Limits and consistency of a GPADL_HEADER; 0 or -errno. */

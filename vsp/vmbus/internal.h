@@ -58,6 +58,7 @@ struct vmbus_channel {
         /* while open */
         uint32_t target_vp; /* atomic access: MODIFYCHANNEL vs. signalling */
         uint32_t openid;
+        uint8_t userdata[120];          /* OPENCHANNEL's, for a saved state */
         struct vmbus_gpadl *ring_gpadl; /* holds a reference */
         struct vmbus_host_mapping in_map, out_map;
         struct vmbus_ring_pair rings;
@@ -168,6 +169,11 @@ void vmbus_msg_close(struct vmbus_server *srv, const void *msg, size_t len);
 void vmbus_msg_relid_released(struct vmbus_server *srv, const void *msg, size_t len);
 void vmbus_msg_modify(struct vmbus_server *srv, const void *msg, size_t len);
 void vmbus_channel_close(struct vmbus_channel *ch);
+/* Restore (state.c): open ch as OPENCHANNEL o would, with the provider's
+ * restore_channel instead of open and nothing sent to the guest; the
+ * server is quiesced, so a library thread starts paused. */
+int vmbus_channel_restore_open(struct vmbus_channel *ch, const struct vmbus_channel_open_channel *o, bool dead,
+                               const struct vmstate_section *secs, size_t n, char *err, size_t errlen);
 void vmbus_device_rescind(struct vmbus_device *dev);
 
 /* channel-thread.c: the VMBUS_DRIVE_THREAD loop. Start, stop, pause and
@@ -187,6 +193,10 @@ void vmbus_gpadl_put_locked(struct vmbus_gpadl *g);
 /* Drop the GPADLs of one relid (or all with relid 0) without answering. */
 void vmbus_gpadls_orphan_locked(struct vmbus_server *srv, uint32_t relid);
 void vmbus_gpadls_free_all(struct vmbus_server *srv);
+/* Restore (state.c): a GPADL whose range buffer is whole is parsed and
+ * mapped as on its last GPADL_BODY, without answering the guest; 0 or
+ * -errno (the GPADL stays in the table, pending). */
+int vmbus_gpadl_complete_quiet(struct vmbus_gpadl *g);
 /* Pure parser of a complete range buffer (fuzzed): fills ranges/n_pages. */
 int vmbus_gpadl_parse_ranges(const uint8_t *buf, uint32_t buflen, uint16_t rangecount, size_t max_pages,
                              struct vmbus_gpadl_range *ranges, uint64_t *pfns, size_t *n_pages);

@@ -11,6 +11,8 @@
  * consumed silently. */
 #pragma once
 
+#include "common/vmstate.h"
+
 #include <stdint.h>
 
 #include "common/guid.h"
@@ -39,3 +41,21 @@ struct vmbus_echo_stats {
 extern const struct vmbus_provider_ops vmbus_echo_ops;
 /* The same, polling 50 µs before sleeping (benchmarks). */
 extern const struct vmbus_provider_ops vmbus_echo_polling_ops;
+
+/* Saved state (docs/vm-state.md): the packet an echo channel consumed but
+ * could not answer yet (its ring was full), section "VBEC", instance: the
+ * channel's relid. */
+#define VMBUS_ECHO_STATE_TAG VMSTATE_TAG('V', 'B', 'E', 'C')
+struct vmbus_echo_state {
+        bool holding;
+        uint16_t type, flags;
+        uint64_t trans_id;
+        uint32_t offset; /* payload start in data */
+        uint32_t len;
+        uint8_t data[VMBUS_ECHO_GUEST_MAX_PACKET];
+};
+extern const struct vmstate_desc vmbus_echo_state_desc;
+/* Pure: decodes and checks (offset within len, a held packet's type). */
+int vmbus_echo_state_decode(const struct vmstate_section *s, struct vmbus_echo_state *out, char *err,
+                            size_t errlen);
+
