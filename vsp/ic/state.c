@@ -65,7 +65,10 @@ int icvsp_channel_state_decode(const struct vmstate_section *s, struct icvsp_cha
                           : out->held && (!out->negotiated || out->held_len == 0)         ? "held"
                           : out->kvp_pushing != UINT32_MAX && out->kvp_pushing >= ICVSP_KVP_MAX_HOST_ITEMS
                                   ? "kvp_pushing"
-                          : out->kvp_scan_pool > 1 || out->kvp_index >= ICVSP_KVP_MAX_INDEX ? "kvp_scan"
+                          /* scan_pool 2: past the last pool (kvp.c scan_pools) */
+                          : out->kvp_scan_pool > 2 || (out->kvp_scanning && out->kvp_scan_pool == 2) ||
+                                            out->kvp_index >= ICVSP_KVP_MAX_INDEX
+                                  ? "kvp_scan"
                                                                                            : NULL;
         return bad ? errorf(err, errlen, -EINVAL, "section ICCH #%u: %s out of range", s->instance, bad) : 0;
 }
