@@ -57,7 +57,8 @@ TEST(state_ops) {
         ASSERT_OK(vmms_state_check_op(VMMS_STATE_OFF, VMMS_OP_START, msg, sizeof msg));
         ASSERT_OK(vmms_state_check_op(VMMS_STATE_CRASHED, VMMS_OP_START, msg, sizeof msg));
         ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_RUNNING, VMMS_OP_START, msg, sizeof msg), EALREADY);
-        ASSERT_TRUE(strstr(msg, "Start is not possible while the VM is Running (possible in: Off, Crashed)") != NULL);
+        ASSERT_TRUE(strstr(msg, "Start is not possible while the VM is Running (possible in: Off, Crashed, Saved)") !=
+                    NULL);
         ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_STOPPING, VMMS_OP_PAUSE, msg, sizeof msg), EBUSY);
         ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_RUNNING, VMMS_OP_DELETE, msg, sizeof msg), EINVAL);
         ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_OFF, VMMS_OP_STOP, msg, sizeof msg), EALREADY);
@@ -67,6 +68,23 @@ TEST(state_ops) {
         ASSERT_OK(vmms_state_check_op(VMMS_STATE_PAUSED, VMMS_OP_RESUME, msg, sizeof msg));
         ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_OFF, VMMS_OP_CONSOLE, msg, sizeof msg), EINVAL);
         ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_MAX, VMMS_OP_START, msg, sizeof msg), EINVAL);
+        /* The Saved state (docs/vm-state.md): saved from Running or Paused,
+         * resumed by Start, never lost by Stop or Kill by accident. */
+        ASSERT_OK(vmms_state_check_op(VMMS_STATE_RUNNING, VMMS_OP_SAVE, msg, sizeof msg));
+        ASSERT_OK(vmms_state_check_op(VMMS_STATE_PAUSED, VMMS_OP_SAVE, msg, sizeof msg));
+        ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_OFF, VMMS_OP_SAVE, msg, sizeof msg), EINVAL);
+        ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_SAVED, VMMS_OP_SAVE, msg, sizeof msg), EALREADY);
+        ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_SAVING, VMMS_OP_SAVE, msg, sizeof msg), EALREADY);
+        ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_SAVING, VMMS_OP_PAUSE, msg, sizeof msg), EBUSY);
+        ASSERT_OK(vmms_state_check_op(VMMS_STATE_SAVED, VMMS_OP_START, msg, sizeof msg));
+        ASSERT_OK(vmms_state_check_op(VMMS_STATE_SAVED, VMMS_OP_DELETE, msg, sizeof msg));
+        ASSERT_OK(vmms_state_check_op(VMMS_STATE_SAVED, VMMS_OP_DISCARD_SAVED, msg, sizeof msg));
+        ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_OFF, VMMS_OP_DISCARD_SAVED, msg, sizeof msg), EALREADY);
+        ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_SAVED, VMMS_OP_STOP, msg, sizeof msg), EINVAL);
+        ASSERT_TRUE(strstr(msg, "Stop is not possible while the VM is Saved") != NULL);
+        ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_SAVED, VMMS_OP_KILL, msg, sizeof msg), EINVAL);
+        ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_SAVED, VMMS_OP_CONSOLE, msg, sizeof msg), EINVAL);
+        ASSERT_OK(vmms_state_check_op(VMMS_STATE_SAVING, VMMS_OP_KILL, msg, sizeof msg));
 }
 
 TEST(state_names) {
@@ -75,6 +93,9 @@ TEST(state_names) {
         ASSERT_ERROR(vmms_state_from_string("running"), EINVAL);
         ASSERT_TRUE(vmms_state_has_worker(VMMS_STATE_PAUSED));
         ASSERT_FALSE(vmms_state_has_worker(VMMS_STATE_CRASHED));
+        ASSERT_TRUE(vmms_state_has_worker(VMMS_STATE_SAVING));
+        ASSERT_FALSE(vmms_state_has_worker(VMMS_STATE_SAVED));
+        ASSERT_STREQ(vmms_state_to_string(VMMS_STATE_SAVED), "Saved");
 }
 
 static struct vmms_exit_verdict classify(int code, int sig, const char *reason, bool requested) {
