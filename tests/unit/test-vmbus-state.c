@@ -278,4 +278,189 @@ TEST(a_held_packet_survives) {
         vmbus_sim_free(f.sim);
 }
 
+/* ---- refusals ---- */
+
+/* A copy of a saved state with sections changed by fn (false: dropped),
+ * written and indexed again. */
+typedef bool (*mutate_fn)(uint32_t tag, uint32_t instance, void *st, const struct fx *f);
+
+static int rewrite_state(const struct fx *f, const struct vmstate_section *secs, size_t n, mutate_fn fn,
+                         uint8_t **map, size_t *len, struct vmstate_section *out, size_t max) {
+        int fd = memfd_create("vmbus-state-x", MFD_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        struct vmstate_writer *w;
+        ASSERT_OK(vmstate_writer_new(fd, 0, &w));
+        char err[256] = "";
+        static union {
+                struct vmbus_saved_server sv;
+                struct vmbus_saved_channel ch;
+                struct vmbus_saved_gpadl gp;
+                struct vmbus_echo_state ec;
+        } st;
+        for (size_t i = 0; i < n; i++) {
+                const struct vmstate_desc *d = NULL;
+                if (secs[i].tag == VMBUS_STATE_TAG_SERVER) {
+                        ASSERT_OK(vmbus_server_state_decode(&secs[i], &st.sv, err, sizeof err));
+                        d = &vmbus_server_state_desc;
+                } else if (secs[i].tag == VMBUS_STATE_TAG_CHANNEL) {
+                        ASSERT_OK(vmbus_channel_state_decode(&secs[i], &st.ch, err, sizeof err));
+                        d = &vmbus_channel_state_desc;
+                } else if (secs[i].tag == VMBUS_STATE_TAG_GPADL) {
+                        ASSERT_OK(vmbus_gpadl_state_decode(&secs[i], &st.gp, err, sizeof err));
+                        d = &vmbus_gpadl_state_desc;
+                } else {
+                        ASSERT_EQ(secs[i].tag, VMBUS_ECHO_STATE_TAG);
+                        ASSERT_OK(vmbus_echo_state_decode(&secs[i], &st.ec, err, sizeof err));
+                        d = &vmbus_echo_state_desc;
+                }
+                if (fn(secs[i].tag, secs[i].instance, &st, f))
+                        ASSERT_OK(vmstate_encode(w, d, secs[i].instance, &st));
+        }
+        ASSERT_OK(vmstate_finish(w));
+        *len = (size_t)vmstate_written(w);
+        vmstate_writer_free(w);
+        *map = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+        ASSERT_TRUE(*map != MAP_FAILED);
+        close(fd);
+        struct vmstate_header h;
+        int r = vmstate_index(*map, *len, &h, out, max, err, sizeof err);
+        if (r < 0)
+                ASSERT_STREQ(err, "");
+        return r;
+}
+
+static bool bad_target_vp(uint32_t tag, uint32_t instance, void *st, const struct fx *f) {
+        if (tag == VMBUS_STATE_TAG_CHANNEL && instance == f->ch[1].relid)
+                ((struct vmbus_saved_channel *)st)->target_vp = 2;
+        return true;
+}
+
+static bool no_ring_gpadl(uint32_t tag, uint32_t instance, void *st, const struct fx *f) {
+        if (tag == VMBUS_STATE_TAG_SERVER)
+                ((struct vmbus_saved_server *)st)->n_gpadls--;
+        return !(tag == VMBUS_STATE_TAG_GPADL && instance == f->ch[0].gpadl);
+}
+
+static bool sub_is_primary(uint32_t tag, uint32_t instance, void *st, const struct fx *f) {
+        if (tag == VMBUS_STATE_TAG_CHANNEL && instance == f->ch[2].relid)
+                ((struct vmbus_saved_channel *)st)->sub_index = 0;
+        return true;
+}
+
+static bool one_more_channel(uint32_t tag, uint32_t instance, void *st, const struct fx *f) {
+        if (tag == VMBUS_STATE_TAG_SERVER)
+                ((struct vmbus_saved_server *)st)->n_channels++;
+        return true;
+}
+
+static bool pfn_outside_ram(uint32_t tag, uint32_t instance, void *st, const struct fx *f) {
+        if (tag == VMBUS_STATE_TAG_GPADL && instance == f->data_gpadl)
+                vmstate_put_le64(((struct vmbus_saved_gpadl *)st)->buf + 8 + 8, 1ull << 30);
+        return true;
+}
+
+/* A refused restore left srv as built: nothing mapped, nothing connected,
+ * and a new guest connects, gets the offers a fresh server makes (relids
+ * 1 and 2) and echoes on a channel. */
+static void fresh_guest_works(struct fx *f, struct vmbus_server *srv) {
+        unsigned gpadls, pages;
+        vmbus_server_gpadl_usage(srv, &gpadls, &pages);
+        ASSERT_EQ(gpadls + pages, 0u);
+        ASSERT_EQ(vmbus_server_version(srv), 0u);
+        ASSERT_EQ(vmbus_sim_live_mappings(f->sim), 0u);
+        while (vmbus_sim_pending_messages(f->sim))
+                (void)vmbus_sim_next_message(f->sim, NULL, buf, sizeof buf);
+        ASSERT_EQ(vmbus_sim_connect(f->sim, VERSION_WIN10_V5_3), 1);
+        struct vmbus_channel_offer_channel offers[4];
+        ASSERT_EQ(vmbus_sim_request_offers(f->sim, offers, 4), 2);
+        for (unsigned i = 0; i < 2; i++) {
+                ASSERT_EQ(offers[i].child_relid, i + 1);
+                ASSERT_EQ(offers[i].if_instance[0], i + 1);
+                ASSERT_EQ(offers[i].sub_channel_index, 0u);
+        }
+        struct vmbus_sim_channel c;
+        ASSERT_EQ(vmbus_sim_open(f->sim, offers[0].child_relid, offers[0].connection_id, 8, NULL, 0, &c), 0);
+        put(f->sim, &c, 5);
+        expect_echoes(f->sim, &c, 5, 5);
+        ASSERT_OK(vmbus_sim_close(f->sim, &c));
+        vmbus_server_free(srv);
+        ASSERT_EQ(vmbus_sim_live_mappings(f->sim), 0u);
+}
+
+static void expect_refusal(struct fx *f, const struct vmstate_section *secs, size_t n, int want, const char *what) {
+        struct vmbus_server *srv = new_server(f, 0);
+        add_devices(f, srv, 2);
+        char err[256] = "";
+        int r = vmbus_server_restore(srv, secs, n, err, sizeof err);
+        if (r != want || !strstr(err, what))
+                ASSERT_STREQ(err, what);
+        ASSERT_EQ(r, want);
+        fresh_guest_works(f, srv);
+}
+
+TEST(refusals_leave_the_server_as_built) {
+        static struct fx f;
+        fx_setup(&f);
+        for (uint64_t id = 1; id <= 5; id++)
+                for (unsigned c = 0; c < 3; c++)
+                        put(f.sim, &f.ch[c], id);
+        ASSERT_OK(vmbus_server_quiesce(f.srv));
+        static struct vmstate_section secs[64], x[66];
+        uint8_t *map, *xmap;
+        size_t len, xlen;
+        int n = save_state(&f, &map, &len, secs, ARRAY_SIZE(secs));
+        vmbus_server_free(f.srv);
+        f.srv = NULL;
+
+        /* A device this server lacks (device 2 is not added). */
+        struct vmbus_server *srv = new_server(&f, 0);
+        add_devices(&f, srv, 1);
+        char err[256] = "";
+        ASSERT_EQ(vmbus_server_restore(srv, secs, (size_t)n, err, sizeof err), -ENOENT);
+        ASSERT_NOT_NULL(strstr(err, "VBCH #2: a device this VM does not have"));
+        vmbus_server_free(srv);
+
+        struct {
+                mutate_fn fn;
+                int want;
+                const char *what;
+        } cases[] = {
+                { bad_target_vp, -EINVAL, "target VP 2 of 2" },
+                { no_ring_gpadl, -EINVAL, "ring GPADL" },
+                { sub_is_primary, -EINVAL, "channel 0 of echo is also at relid" },
+                { pfn_outside_ram, -EFAULT, "PFN 0x40000000 is not guest RAM" },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                int xn = rewrite_state(&f, secs, (size_t)n, cases[i].fn, &xmap, &xlen, x, ARRAY_SIZE(x));
+                expect_refusal(&f, x, (size_t)xn, cases[i].want, cases[i].what);
+                munmap(xmap, xlen);
+        }
+        /* Two sections for one relid (a file cannot hold them: an index
+         * made by hand). */
+        int xn = rewrite_state(&f, secs, (size_t)n, one_more_channel, &xmap, &xlen, x, ARRAY_SIZE(x) - 1);
+        const struct vmstate_section *dup = vmstate_find(x, (size_t)xn, VMBUS_STATE_TAG_CHANNEL, f.ch[1].relid);
+        ASSERT_NOT_NULL(dup);
+        x[xn] = *dup;
+        expect_refusal(&f, x, (size_t)xn + 1, -EINVAL, "a second section for this relid");
+        munmap(xmap, xlen);
+        /* A truncated channel section. */
+        memcpy(x, secs, sizeof secs[0] * (size_t)n);
+        struct vmstate_section *t = (struct vmstate_section *)vmstate_find(x, (size_t)n, VMBUS_STATE_TAG_CHANNEL,
+                                                                           f.ch[2].relid);
+        ASSERT_NOT_NULL(t);
+        t->length -= 12;
+        expect_refusal(&f, x, (size_t)n, -EINVAL, "section VBCH #3 at offset");
+        /* Refused while applying: the sub-channel's provider state is
+         * missing, so its restore_channel fails after the other channels
+         * were reopened and every GPADL mapped again; all of it is undone. */
+        size_t m = 0;
+        for (int i = 0; i < n; i++)
+                if (!(secs[i].tag == VMBUS_ECHO_STATE_TAG && secs[i].instance == f.ch[2].relid))
+                        x[m++] = secs[i];
+        ASSERT_EQ(m, (size_t)n - 1);
+        expect_refusal(&f, x, m, -ENOENT, "no VBEC section for channel");
+        munmap(map, len);
+        vmbus_sim_free(f.sim);
+}
+
 TEST_MAIN();
