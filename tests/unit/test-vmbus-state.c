@@ -173,8 +173,12 @@ TEST(save_restore_continues_the_guest) {
         size_t len;
         int n = save_state(&f, &map, &len, secs, ARRAY_SIZE(secs));
         unsigned msgs = vmbus_sim_pending_messages(f.sim);
+        uint64_t h0 = ram_hash(f.sim), ev0 = vmbus_sim_event_count(f.sim);
         vmbus_server_free(f.srv);
-        ASSERT_EQ(vmbus_sim_pending_messages(f.sim), msgs); /* the old worker's end says nothing */
+        /* The old worker's end says nothing and writes no ring. */
+        ASSERT_EQ(vmbus_sim_pending_messages(f.sim), msgs);
+        ASSERT_EQ(ram_hash(f.sim), h0);
+        ASSERT_EQ(vmbus_sim_event_count(f.sim), ev0);
 
         /* Refused: a server without device 2, one with too few relids, one
          * the guest already used. Each stays empty and usable. */
@@ -273,6 +277,63 @@ TEST(a_held_packet_survives) {
         munmap(map, len);
         vmbus_server_resume(f.srv);
         expect_echoes(f.sim, &f.ch[0], 1, id);
+        vmbus_server_free(f.srv);
+        ASSERT_EQ(vmbus_sim_live_mappings(f.sim), 0u);
+        vmbus_sim_free(f.sim);
+}
+
+/* A device hot-removed while quiesced: its rescind is held, the restored
+ * server (built without it) keeps the rescinded relid with its GPADLs,
+ * posts the rescind once at resume, and frees the relid at the guest's
+ * RELID_RELEASED. */
+TEST(a_rescind_held_across_the_save) {
+        static struct fx f;
+        fx_setup(&f);
+        put(f.sim, &f.ch[0], 1);
+        expect_echoes(f.sim, &f.ch[0], 1, 1);
+        ASSERT_OK(vmbus_server_quiesce(f.srv));
+        /* fx_setup kept no device pointer: device 2 through its channel. */
+        struct vmbus_channel *c2 = vmbus_server_open_channel(f.srv, f.ch[1].relid);
+        ASSERT_NOT_NULL(c2);
+        ASSERT_OK(vmbus_server_remove_device(f.srv, vmbus_channel_device(c2)));
+        ASSERT_EQ(vmbus_sim_pending_messages(f.sim), 0u); /* held */
+        static struct vmstate_section secs[64];
+        uint8_t *map;
+        size_t len;
+        int n = save_state(&f, &map, &len, secs, ARRAY_SIZE(secs));
+        vmbus_server_free(f.srv);
+        f.srv = new_server(&f, 0);
+        add_devices(&f, f.srv, 1);
+        char err[256] = "";
+        int r = vmbus_server_restore(f.srv, secs, (size_t)n, err, sizeof err);
+        if (r < 0)
+                ASSERT_STREQ(err, "");
+        munmap(map, len);
+        unsigned gpadls, pages;
+        vmbus_server_gpadl_usage(f.srv, &gpadls, &pages);
+        ASSERT_EQ(gpadls, 5u); /* 3 rings, the data GPADL, the pending one */
+        ASSERT_EQ(vmbus_sim_pending_messages(f.sim), 0u);
+        vmbus_server_resume(f.srv);
+        struct vmbus_channel_relid_message m;
+        ASSERT_EQ(vmbus_sim_expect(f.sim, CHANNELMSG_RESCIND_CHANNELOFFER, &m, sizeof m), (int)sizeof m);
+        ASSERT_EQ(m.child_relid, f.ch[1].relid);
+        ASSERT_EQ(vmbus_sim_pending_messages(f.sim), 0u);
+        put(f.sim, &f.ch[0], 2);
+        put(f.sim, &f.ch[2], 2);
+        expect_echoes(f.sim, &f.ch[0], 2, 2);
+        expect_echoes(f.sim, &f.ch[2], 2, 2);
+        /* The guest lets the relid go; its GPADLs go with it. */
+        struct vmbus_channel_relid_message rel = { .header.msgtype = CHANNELMSG_RELID_RELEASED,
+                                                   .child_relid = f.ch[1].relid };
+        ASSERT_EQ(vmbus_sim_post(f.sim, 1, 0, &rel, sizeof rel), HV_STATUS_SUCCESS);
+        vmbus_server_gpadl_usage(f.srv, &gpadls, &pages);
+        ASSERT_EQ(gpadls, 2u);
+        ASSERT_EQ(vmbus_sim_pending_messages(f.sim), 0u); /* nothing answers RELID_RELEASED */
+        /* The relid is free again: a hot-added device takes it. */
+        ASSERT_OK(vmbus_server_add_device(f.srv, &f.dc[1], NULL));
+        struct vmbus_channel_offer_channel o;
+        ASSERT_EQ(vmbus_sim_expect(f.sim, CHANNELMSG_OFFERCHANNEL, &o, sizeof o), (int)sizeof o);
+        ASSERT_EQ(o.child_relid, f.ch[1].relid);
         vmbus_server_free(f.srv);
         ASSERT_EQ(vmbus_sim_live_mappings(f.sim), 0u);
         vmbus_sim_free(f.sim);
