@@ -162,6 +162,12 @@ TEST(save_restore_continues_the_guest) {
         for (uint64_t id = 1; id <= 20; id++)
                 for (unsigned c = 0; c < 3; c++)
                         put(f.sim, &f.ch[c], id);
+        /* The guest tears the sub-channel's ring down while it is open:
+         * answered only when the channel closes (after the restore). */
+        struct vmbus_channel_gpadl_teardown td = { .header.msgtype = CHANNELMSG_GPADL_TEARDOWN,
+                                                   .child_relid = f.ch[2].relid, .gpadl = f.ch[2].gpadl };
+        ASSERT_EQ(vmbus_sim_post(f.sim, 1, 0, &td, sizeof td), HV_STATUS_SUCCESS);
+        ASSERT_EQ(vmbus_sim_pending_messages(f.sim), 0u);
         ASSERT_OK(vmbus_server_quiesce(f.srv));
         /* Queued while quiesced: served only by the restored server. */
         for (uint64_t id = 21; id <= 30; id++)
@@ -232,7 +238,13 @@ TEST(save_restore_continues_the_guest) {
         ASSERT_EQ(vmbus_sim_open(f.sim, o.child_relid, o.connection_id, 8, NULL, 0, &c3), 0);
         put(f.sim, &c3, 7);
         expect_echoes(f.sim, &c3, 7, 7);
-        ASSERT_OK(vmbus_sim_close(f.sim, &f.ch[2]));
+        struct vmbus_channel_relid_message cl = { .header.msgtype = CHANNELMSG_CLOSECHANNEL,
+                                                  .child_relid = f.ch[2].relid };
+        ASSERT_EQ(vmbus_sim_post(f.sim, 1, 0, &cl, sizeof cl), HV_STATUS_SUCCESS);
+        struct vmbus_channel_gpadl_torndown tdn;
+        ASSERT_EQ(vmbus_sim_expect(f.sim, CHANNELMSG_GPADL_TORNDOWN, &tdn, sizeof tdn), (int)sizeof tdn);
+        ASSERT_EQ(tdn.gpadl, f.ch[2].gpadl);
+        ASSERT_EQ(vmbus_sim_pending_messages(f.sim), 0u);
         put(f.sim, &f.ch[0], 31);
         expect_echoes(f.sim, &f.ch[0], 31, 31);
         unsigned gpadls, pages;
