@@ -266,8 +266,10 @@ static int plan_check_server(struct vmbus_server *srv, const struct restore_plan
         if (sv->conn == VMBUS_STATE_CONNECTED && !vmbus_version_supported(sv->version))
                 return errorf(err, errlen, -EINVAL, "VBSV: version 0x%x is not one this server negotiates",
                               sv->version);
-        if (sv->conn == VMBUS_STATE_CONNECTED &&
-            (!vmbus_vp_valid(srv, sv->msg_vp) || (sv->version < VERSION_WIN8_1 && sv->msg_vp != 0)))
+        /* The server's message VP is always one of the VM's (0 until a
+         * contact names another), connected or not. */
+        if (!vmbus_vp_valid(srv, sv->msg_vp) ||
+            (sv->conn == VMBUS_STATE_CONNECTED && sv->version < VERSION_WIN8_1 && sv->msg_vp != 0))
                 return errorf(err, errlen, -EINVAL, "VBSV: message VP %u of %u (version 0x%x)", sv->msg_vp,
                               srv->vp_count, sv->version);
         struct held_check hc = { .srv = srv };
