@@ -9,6 +9,7 @@
 
 #include "common/macro.h"
 #include "emu/rtc.h"
+#include "emu/state.h"
 
 #define NSEC 1000000000ll
 #define REG_A 0x0au
@@ -414,6 +415,42 @@ void rtc_write(struct rtc *r, uint16_t port, uint8_t v, const struct rtc_clock *
 
 void rtc_tick(struct rtc *r, const struct rtc_clock *now) {
         pthread_mutex_lock(&r->lock);
+        settle(r, now);
+        pthread_mutex_unlock(&r->lock);
+}
+
+/* ---- saved state (emu/state.h) ---- */
+
+void rtc_get_state(struct rtc *r, const struct rtc_clock *now, struct rtc_state *out) {
+        pthread_mutex_lock(&r->lock);
+        advance(r, now);
+        int64_t sec;
+        uint32_t nsec;
+        guest_time(r, now, &sec, &nsec);
+        *out = (struct rtc_state){
+                .index = r->index, .guest_sec = (uint64_t)sec, .guest_nsec = nsec, .frozen = r->frozen,
+                .last_sec = (uint64_t)r->last_sec, .periodic_ns = (uint64_t)MAX(now->mono_ns - r->last_mono, 0),
+                .epoch_ns = (uint64_t)MAX(now->mono_ns - r->pf_epoch, 0), .irq_level = r->irq_level,
+        };
+        memcpy(out->cmos, r->cmos, sizeof out->cmos);
+        pthread_mutex_unlock(&r->lock);
+}
+
+void rtc_set_state(struct rtc *r, const struct rtc_state *st, const struct rtc_clock *now) {
+        pthread_mutex_lock(&r->lock);
+        memcpy(r->cmos, st->cmos, sizeof r->cmos);
+        r->index = st->index;
+        /* No time passed while saved: the guest time goes on from where it
+         * stood (time sync corrects the guest's clock after a resume). */
+        set_guest_time(r, now, (int64_t)st->guest_sec, st->guest_nsec);
+        r->frozen = st->frozen;
+        r->frozen_sec = (int64_t)st->guest_sec, r->frozen_nsec = st->guest_nsec;
+        r->last_sec = (int64_t)st->last_sec;
+        r->last_mono = now->mono_ns - (int64_t)st->periodic_ns;
+        r->pf_epoch = now->mono_ns - (int64_t)st->epoch_ns;
+        /* The line's level is in the restored IOAPIC already: settle only
+         * signals a change from here on. */
+        r->irq_level = st->irq_level;
         settle(r, now);
         pthread_mutex_unlock(&r->lock);
 }

@@ -112,6 +112,30 @@ static int do_pause_resume(struct vmms_daemon *d, sd_bus_message *m, sd_bus_erro
         return 1;
 }
 
+/* Save answers once the state is durable on disk (save.c). */
+static int do_save(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
+        struct vmms_vm *vm;
+        char err[PATH_MAX + 128];
+        int r = begin(d, m, VMMS_OP_SAVE, &vm, e);
+        if (r < 0)
+                return r;
+        if ((r = vmms_vm_save(vm, m, err, sizeof err)) < 0)
+                return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot save VM '%s': %s", vm->config->name, err);
+        return 1;
+}
+
+static int do_discard_saved(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
+        struct vmms_vm *vm;
+        int r = begin(d, m, VMMS_OP_DISCARD_SAVED, &vm, e);
+        if (r < 0)
+                return r;
+        if ((r = vmms_vm_discard_saved(vm)) < 0)
+                return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot remove the saved state of '%s': %s",
+                                         vm->config->name, strerror(-r));
+        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "saved state discarded");
+        return sd_bus_reply_method_return(m, NULL);
+}
+
 static int do_delete(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
         struct vmms_vm *vm;
         int r = begin(d, m, VMMS_OP_DELETE, &vm, e);
@@ -197,6 +221,8 @@ AUTHORIZED(method_reboot, do_reboot, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_pause_resume, do_pause_resume, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_delete, do_delete, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_kvp, do_kvp, VMMS_POLKIT_ACTION_MANAGE)
+AUTHORIZED(method_save, do_save, VMMS_POLKIT_ACTION_MANAGE)
+AUTHORIZED(method_discard_saved, do_discard_saved, VMMS_POLKIT_ACTION_MANAGE)
 #undef AUTHORIZED
 
 static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *e) {
@@ -274,6 +300,12 @@ PROP(prop_console_log) {
         int r = vmms_console_log_path(VM_OF(userdata), buf, sizeof buf);
         return r < 0 ? r : sd_bus_message_append(reply, "s", buf);
 }
+PROP(prop_save_progress) {
+        return sd_bus_message_append(reply, "(tt)", VM_OF(userdata)->save_done, VM_OF(userdata)->save_total);
+}
+PROP(prop_saved_size) {
+        return sd_bus_message_append(reply, "t", VM_OF(userdata)->saved_bytes);
+}
 PROP(prop_console_socket) {
         struct vmms_worker *w = VM_OF(userdata)->worker;
         return sd_bus_message_append(reply, "s", w ? w->rec.console : "");
@@ -299,6 +331,8 @@ static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_PROPERTY("Owner", "u", prop_owner, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("ConsoleLog", "s", prop_console_log, 0, EMITS),
         SD_BUS_PROPERTY("ConsoleSocket", "s", prop_console_socket, 0, EMITS),
+        SD_BUS_PROPERTY("SaveProgress", "(tt)", prop_save_progress, 0, EMITS),
+        SD_BUS_PROPERTY("SavedStateSize", "t", prop_saved_size, 0, EMITS),
         SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_ARGS("u", timeout_s), SD_BUS_NO_RESULT, method_stop,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
@@ -309,6 +343,9 @@ static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Resume", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_pause_resume,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Save", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_save, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DiscardSavedState", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_discard_saved,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Update", SD_BUS_ARGS("s", config), SD_BUS_NO_RESULT, method_update,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetKVP", SD_BUS_ARGS("s", key, "s", value), SD_BUS_NO_RESULT, method_kvp,

@@ -76,6 +76,13 @@ struct vmms_vm {
         struct json_object *kvp_guest; /* the guest's KVP items as last reported; NULL: none */
         struct json_object *kvp_host;  /* host items (SetKVP), kept across guest reboots */
         int log_rotate_error;          /* the last rotation failure, logged once */
+        /* Saved state (save.c, docs/vm-state.md). */
+        sd_bus_message *save_call;     /* the Save call waiting for the worker */
+        enum vmms_state save_from;     /* Running or Paused: where a failed save returns */
+        bool save_committed;           /* the file is in place: the worker's end makes the VM Saved */
+        bool restoring;                /* this worker restores the saved state */
+        uint64_t save_done, save_total; /* SaveProgress */
+        uint64_t saved_bytes;          /* SavedStateSize */
 };
 
 struct vmms_pending_auth;
@@ -149,6 +156,24 @@ void vmms_vm_cancel_restart(struct vmms_vm *vm);
 void vmms_vm_on_event(struct vmms_vm *vm, struct json_object *ev);
 void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *r);
 void vmms_vm_on_ready(struct vmms_vm *vm);
+
+/* save.c: Hyper-V's Saved state (docs/vm-state.md, docs/vmms.md "Saved
+ * state"): <state-dir>/<id>.vmrs, written by the worker through an fd. */
+int vmms_saved_path(const struct vmms_vm *vm, bool tmp, char *buf, size_t len);
+/* Save: creates the file, asks the worker; the D-Bus reply follows the
+ * worker's (call may be NULL). */
+int vmms_vm_save(struct vmms_vm *vm, sd_bus_message *call, char *err, size_t errlen);
+void vmms_vm_on_save_progress(struct vmms_vm *vm, struct json_object *ev);
+/* The worker ended while Saving or while restoring: true when this took
+ * care of the VM's state (Saved, or back to it). */
+bool vmms_vm_saved_on_exit(struct vmms_vm *vm, const char *reason);
+/* A restored worker runs: the state is consumed (the file goes). */
+void vmms_vm_saved_consumed(struct vmms_vm *vm);
+int vmms_vm_discard_saved(struct vmms_vm *vm);
+/* The file to restore from, opened for the worker. */
+int vmms_saved_open(struct vmms_vm *vm, char *err, size_t errlen);
+/* At load: a VM with a state file is Saved; a stale temporary is removed. */
+void vmms_saved_load(struct vmms_vm *vm);
 
 /* kvp.c: KVP items (docs/integration-services.md) */
 void vmms_kvp_on_event(struct vmms_vm *vm, struct json_object *ev);

@@ -34,7 +34,7 @@ struct spawn_fds {
         int fd[PROTO_MAX_FDS];
         size_t n;
         char tap_names[VM_NICS_MAX][IFNAMSIZ];
-        const char *files[3]; /* what follows the disks and TAPs: "kernel", "initrd", "serial_log" */
+        const char *files[4]; /* after the disks and TAPs: "kernel", "initrd", "serial_log", "saved_state" */
         size_t n_files;
 };
 
@@ -108,6 +108,12 @@ static int open_files(struct vmms_vm *vm, const struct vmms_cred *owner, const c
         if ((fd = spawn_fds_add(s, fd)) < 0)
                 return fd;
         s->files[s->n_files++] = "serial_log";
+        if (vm->restoring) { /* a Saved VM: the worker restores it instead of booting */
+                fd = vmms_saved_open(vm, err, errlen);
+                if (fd < 0 || (fd = spawn_fds_add(s, fd)) < 0)
+                        return fd;
+                s->files[s->n_files++] = "saved_state";
+        }
         return 0;
 }
 

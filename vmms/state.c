@@ -11,27 +11,36 @@ static const char *const state_names[VMMS_STATE_MAX] = {
         [VMMS_STATE_OFF] = "Off",           [VMMS_STATE_STARTING] = "Starting",
         [VMMS_STATE_RUNNING] = "Running",   [VMMS_STATE_PAUSED] = "Paused",
         [VMMS_STATE_STOPPING] = "Stopping", [VMMS_STATE_CRASHED] = "Crashed",
+        [VMMS_STATE_SAVING] = "Saving",     [VMMS_STATE_SAVED] = "Saved",
 };
 
 static const char *const op_names[VMMS_OP_MAX] = {
         [VMMS_OP_START] = "Start",   [VMMS_OP_STOP] = "Stop",     [VMMS_OP_KILL] = "Kill",
         [VMMS_OP_REBOOT] = "Reboot", [VMMS_OP_PAUSE] = "Pause",   [VMMS_OP_RESUME] = "Resume",
         [VMMS_OP_DELETE] = "Delete", [VMMS_OP_CONSOLE] = "OpenConsole", [VMMS_OP_KVP] = "SetKVP",
+        [VMMS_OP_SAVE] = "Save",     [VMMS_OP_DISCARD_SAVED] = "DiscardSavedState",
 };
 
 #define S(x) (1u << VMMS_STATE_##x)
 /* The states each operation is allowed in. Stop and Kill are allowed in
- * Crashed so that a pending restart (restart policy) can be cancelled. */
+ * Crashed so that a pending restart (restart policy) can be cancelled.
+ * Start resumes a Saved VM. Stop and Kill are not allowed in Saved: they
+ * would lose the saved state by accident; DiscardSavedState says so. A
+ * Saved VM's devices are not changed (Update): its state must match
+ * it (vmms_config_check_update). Kill while Saving ends the save (the VM is not lost: its worker's
+ * end is handled as any other). */
 static const unsigned op_allowed[VMMS_OP_MAX] = {
-        [VMMS_OP_START] = S(OFF) | S(CRASHED),
+        [VMMS_OP_START] = S(OFF) | S(CRASHED) | S(SAVED),
         [VMMS_OP_STOP] = S(STARTING) | S(RUNNING) | S(PAUSED) | S(CRASHED),
-        [VMMS_OP_KILL] = S(STARTING) | S(RUNNING) | S(PAUSED) | S(STOPPING) | S(CRASHED),
+        [VMMS_OP_KILL] = S(STARTING) | S(RUNNING) | S(PAUSED) | S(STOPPING) | S(CRASHED) | S(SAVING),
         [VMMS_OP_REBOOT] = S(RUNNING),
         [VMMS_OP_PAUSE] = S(RUNNING),
         [VMMS_OP_RESUME] = S(PAUSED),
-        [VMMS_OP_DELETE] = S(OFF) | S(CRASHED),
+        [VMMS_OP_DELETE] = S(OFF) | S(CRASHED) | S(SAVED),
         [VMMS_OP_CONSOLE] = S(STARTING) | S(RUNNING) | S(PAUSED) | S(STOPPING),
         [VMMS_OP_KVP] = S(RUNNING) | S(PAUSED),
+        [VMMS_OP_SAVE] = S(RUNNING) | S(PAUSED),
+        [VMMS_OP_DISCARD_SAVED] = S(SAVED),
 };
 /* Where an operation leads: asking for it there again is "already". */
 static const unsigned op_already[VMMS_OP_MAX] = {
@@ -40,6 +49,8 @@ static const unsigned op_already[VMMS_OP_MAX] = {
         [VMMS_OP_KILL] = S(OFF),
         [VMMS_OP_PAUSE] = S(PAUSED),
         [VMMS_OP_RESUME] = S(RUNNING),
+        [VMMS_OP_SAVE] = S(SAVING) | S(SAVED),
+        [VMMS_OP_DISCARD_SAVED] = S(OFF),
 };
 #undef S
 
@@ -60,7 +71,7 @@ const char *vmms_op_to_string(enum vmms_op op) {
 
 bool vmms_state_has_worker(enum vmms_state s) {
         return s == VMMS_STATE_STARTING || s == VMMS_STATE_RUNNING || s == VMMS_STATE_PAUSED ||
-               s == VMMS_STATE_STOPPING;
+               s == VMMS_STATE_STOPPING || s == VMMS_STATE_SAVING;
 }
 
 int vmms_state_check_op(enum vmms_state s, enum vmms_op op, char *msg, size_t msglen) {
@@ -73,7 +84,7 @@ int vmms_state_check_op(enum vmms_state s, enum vmms_op op, char *msg, size_t ms
                 snprintf(msg, msglen, "%s allowed", op_names[op]);
                 return 0;
         }
-        char allowed[128] = "";
+        char allowed[160] = "";
         for (int i = 0; i < VMMS_STATE_MAX; i++)
                 if (op_allowed[op] & (1u << i)) {
                         size_t l = strlen(allowed);
@@ -83,7 +94,7 @@ int vmms_state_check_op(enum vmms_state s, enum vmms_op op, char *msg, size_t ms
                  state_names[s], allowed);
         if (op_already[op] & bit)
                 return -EALREADY;
-        if (s == VMMS_STATE_STARTING || s == VMMS_STATE_STOPPING)
+        if (s == VMMS_STATE_STARTING || s == VMMS_STATE_STOPPING || s == VMMS_STATE_SAVING)
                 return -EBUSY;
         return -EINVAL;
 }

@@ -120,6 +120,9 @@ int vmms_store_remove(struct vmms_vm *vm) {
                 return -errno;
         if (state_path(vm->d, vm->id, path, sizeof path) >= 0)
                 (void)unlink(path);
+        for (int tmp = 0; tmp < 2; tmp++) /* the saved state goes with the VM */
+                if (vmms_saved_path(vm, tmp, path, sizeof path) >= 0)
+                        (void)unlink(path);
         _cleanup_close_ int dfd = open(vm->d->opt.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0)
                 (void)fsync(dfd);
@@ -163,6 +166,7 @@ static int load_one(struct vmms_daemon *d, int dfd, const char *name, const stru
         if (!vm)
                 return -ENOMEM;
         load_state(vm);
+        vmms_saved_load(vm);
         if ((r = vmms_daemon_add_vm(d, vm)) < 0) {
                 vmms_vm_free(vm);
                 return r;

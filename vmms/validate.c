@@ -93,12 +93,14 @@ int vmms_config_check_update(const struct vm_config *cur, const struct vm_config
                 snprintf(err, errlen, "id: cannot be changed");
                 return -EINVAL;
         }
-        if (!vmms_state_has_worker(s))
+        /* A Saved VM's state is for the devices it has: as while it runs. */
+        if (!vmms_state_has_worker(s) && s != VMMS_STATE_SAVED)
                 return 0;
         const char *f = first_worker_change(cur, next);
         if (f) {
-                snprintf(err, errlen, "%s: can only change while the VM is Off or Crashed (it is %s)", f,
-                         vmms_state_to_string(s));
+                snprintf(err, errlen, "%s: can only change while the VM is Off or Crashed (it is %s%s)", f,
+                         vmms_state_to_string(s),
+                         s == VMMS_STATE_SAVED ? ": DiscardSavedState, or start it and shut it down, first" : "");
                 return -EBUSY;
         }
         return 0;

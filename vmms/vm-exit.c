@@ -87,6 +87,13 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
         vm->exit_status = r.code;
         snprintf(vm->exit_reason, sizeof vm->exit_reason, "%s", v.reason);
         vm->stop_phase = VMMS_STOP_NONE;
+        /* A save that completed (Saved), or a restore that never ran (Saved
+         * again): no restart policy applies. */
+        if (vmms_vm_saved_on_exit(vm, r.reason)) {
+                vmms_kvp_worker_ended(vm, false);
+                vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "worker ended: %s", vm->exit_reason);
+                return;
+        }
         vmms_kvp_worker_ended(vm, v.end == VMMS_END_RESET);
         vmms_vm_log(vm, v.end == VMMS_END_FAILURE ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, 0, "worker ended: %s",
                     v.reason);

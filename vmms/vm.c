@@ -121,9 +121,11 @@ int vmms_vm_start(struct vmms_vm *vm, char *err, size_t errlen) {
         /* The host may have less memory than when the VM was created (or
          * its configuration file came from elsewhere). */
         int r = vmms_config_check_memory(vm->config, NULL, vmms_host_memory_mib(), err, errlen);
+        vm->restoring = vm->state == VMMS_STATE_SAVED; /* the worker restores instead of booting */
         if (r >= 0)
                 r = vmms_worker_spawn(vm, err, errlen);
         if (r < 0) {
+                vm->restoring = false; /* a Saved VM stays Saved */
                 /* Also in ExitReason, where `vmctl show` looks, not only in
                  * the caller's error (a restart has no caller). */
                 snprintf(vm->exit_reason, sizeof vm->exit_reason, "cannot start: %s", err);
@@ -148,6 +150,7 @@ void vmms_vm_on_ready(struct vmms_vm *vm) {
         vm->running_since_us = vm->worker && vm->worker->rec.running_since_us ? vm->worker->rec.running_since_us
                                                                               : now_us(CLOCK_REALTIME);
         snprintf(vm->hb_status, sizeof vm->hb_status, "%s", vm->config->ic.heartbeat ? "no-contact" : "unknown");
+        vmms_vm_saved_consumed(vm); /* a restored VM runs: its saved state is used up */
         vmms_vm_set_state(vm, VMMS_STATE_RUNNING);
         vmms_kvp_sync(vm);
 }
@@ -271,6 +274,8 @@ void vmms_vm_on_event(struct vmms_vm *vm, json_object *ev) {
                         shutdown_refused(vm);
         } else if (!strcmp(name, "kvp")) {
                 vmms_kvp_on_event(vm, ev);
+        } else if (!strcmp(name, "save-progress")) {
+                vmms_vm_on_save_progress(vm, ev);
         } else
                 vmms_vm_log(vm, LOG_LEVEL_DEBUG, 0, "worker event %s", name);
 }

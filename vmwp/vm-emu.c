@@ -19,13 +19,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/proto.h"
+#include "common/vmstate.h"
 #include "emu/i8042.h"
 #include "emu/ide-backend.h"
 #include "emu/ide.h"
 #include "emu/pci.h"
 #include "emu/rtc.h"
 #include "emu/service.h"
+#include "emu/state.h"
 #include "hv/vmstack.h"
 #include "vid/vid.h"
 #include "vm-emu.h"
@@ -190,15 +193,59 @@ static int add_platform(struct vmwp_emu *e, const struct vmwp_vm_options *opt, c
  * backend's disk reads completed first, emu_service_on_pause), the RTC's
  * timer and keyboard input waiting. */
 static int emu_row_quiesce(void *dev) {
-        return emu_service_pause(dev);
+        struct vmwp_emu *e = dev;
+        return emu_service_pause(e->svc);
 }
 
 static void emu_row_resume(void *dev) {
-        emu_service_resume(dev);
+        struct vmwp_emu *e = dev;
+        emu_service_resume(e->svc);
+}
+
+/* The RTC ("RTC ") and the i8042 ("KBC "), docs/saved-state.md. */
+static int emu_row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
+        struct vmwp_emu *e = dev;
+        if (e->ide)
+                return errorf(err, errlen, -EOPNOTSUPP, "a VM with IDE disks cannot be saved yet");
+        struct rtc_clock now;
+        rtc_clock_now(&now);
+        struct rtc_state rs;
+        rtc_get_state(&e->rtc, &now, &rs);
+        struct i8042_state *ks = malloc(sizeof *ks);
+        if (!ks)
+                return -ENOMEM;
+        i8042_get_state(&e->kbd, ks);
+        int r = vmstate_encode(w, &rtc_state_desc, 0, &rs);
+        if (r == 0)
+                r = vmstate_encode(w, &i8042_state_desc, 0, ks);
+        free(ks);
+        return r < 0 ? errorf(err, errlen, r, "writing the emulated devices' sections: %s", strerror(-r)) : 0;
+}
+
+static int emu_row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        struct vmwp_emu *e = dev;
+        const struct vmstate_section *rsec = vmstate_find(secs, n, RTC_STATE_TAG, 0);
+        const struct vmstate_section *ksec = vmstate_find(secs, n, I8042_STATE_TAG, 0);
+        if (!rsec || !ksec)
+                return errorf(err, errlen, -EINVAL, "the state has no %s section", rsec ? "KBC" : "RTC");
+        struct rtc_state rs;
+        struct i8042_state *ks = malloc(sizeof *ks);
+        int r = !ks ? -ENOMEM : rtc_state_decode(rsec, &rs, err, errlen);
+        if (r == 0)
+                r = i8042_state_decode(ksec, ks, err, errlen);
+        if (r == 0) {
+                struct rtc_clock now;
+                rtc_clock_now(&now);
+                rtc_set_state(&e->rtc, &rs, &now);
+                i8042_set_state(&e->kbd, ks);
+        }
+        free(ks);
+        return r;
 }
 
 static const struct vmwp_device_ops emu_row = {
         .name = "emulated devices", .quiesce = emu_row_quiesce, .resume = emu_row_resume,
+        .save = emu_row_save, .restore = emu_row_restore,
 };
 
 int vmwp_vm_add_emu(struct vmwp_vm *vm, const struct vmwp_vm_options *opt, char *err, size_t errlen) {
@@ -219,7 +266,7 @@ int vmwp_vm_add_emu(struct vmwp_vm *vm, const struct vmwp_vm_options *opt, char 
                 return snprintf(err, errlen, "sandbox: emu policy: %s", strerror(-r)), r;
         if ((r = emu_service_start(e->svc)) < 0)
                 return snprintf(err, errlen, "emulated devices: service thread: %s", strerror(-r)), r;
-        if ((r = vmwp_devices_add(&vm->devices, &emu_row, e->svc)) < 0)
+        if ((r = vmwp_devices_add(&vm->devices, &emu_row, e)) < 0)
                 return snprintf(err, errlen, "emulated devices: device table: %s", strerror(-r)), r;
         return 0;
 }

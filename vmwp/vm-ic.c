@@ -84,8 +84,19 @@ static void ic_row_resume(void *dev) {
         icvsp_resume(dev);
 }
 
+/* The KVP items; each open channel's state goes through the VMBus
+ * server's row (the providers' save_channel/restore_channel). */
+static int ic_row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
+        return icvsp_save(dev, w, err, errlen);
+}
+
+static int ic_row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        return icvsp_restore(dev, secs, n, err, errlen);
+}
+
 static const struct vmwp_device_ops ic_row = {
         .name = "integration services", .quiesce = ic_row_quiesce, .resume = ic_row_resume,
+        .save = ic_row_save, .restore = ic_row_restore,
 };
 
 int vmwp_vm_add_integration_services(struct vmwp_vm *vm, char *err, size_t errlen) {

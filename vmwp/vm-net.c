@@ -60,8 +60,10 @@ static const char *hint(int r, const struct netvsp_nic_config *nc) {
 }
 
 /* Each NIC's row of the device table (docs/vm-state.md): quiesce parks its
- * channel worker (no ring read, guest RAM write, interrupt or TAP read);
- * no save yet, so a save names the NIC and refuses. */
+ * channel worker (no ring read, guest RAM write, interrupt or TAP read).
+ * Everything the guest sees of a NIC is its channel's (section NVCH,
+ * through the VMBus server's row): the row saves nothing of its own, and
+ * its restore leaves the NIC quiesced for the first resume. */
 static int nic_row_quiesce(void *dev) {
         return netvsp_nic_quiesce(dev);
 }
@@ -70,8 +72,17 @@ static void nic_row_resume(void *dev) {
         netvsp_nic_resume(dev);
 }
 
+static int nic_row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
+        return 0;
+}
+
+static int nic_row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        return netvsp_nic_restored(dev);
+}
+
 static const struct vmwp_device_ops nic_row = {
         .name = "netvsp", .quiesce = nic_row_quiesce, .resume = nic_row_resume,
+        .save = nic_row_save, .restore = nic_row_restore,
 };
 
 static int add_nic(struct vmwp_vm *vm, uint32_t i, int fd, char *err, size_t errlen) {

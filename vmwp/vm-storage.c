@@ -45,8 +45,8 @@ static void device_config(struct vmwp_vm *vm, struct storvsp_device_config *cfg)
 
 /* Each SCSI controller's row of the device table (docs/vm-state.md):
  * quiesce parks its channel workers and waits for the I/O in flight, whose
- * completions are held until resume; no save yet, so a save names it and
- * refuses. */
+ * completions are held until resume; save and restore the controller
+ * (its channels go through the VMBus server's row). */
 static int storvsp_row_quiesce(void *dev) {
         return storvsp_device_quiesce(dev);
 }
@@ -55,13 +55,23 @@ static void storvsp_row_resume(void *dev) {
         storvsp_device_resume(dev);
 }
 
+static int storvsp_row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
+        return storvsp_device_save(dev, w, err, errlen);
+}
+
+static int storvsp_row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        return storvsp_device_restore(dev, secs, n, err, errlen);
+}
+
 static const struct vmwp_device_ops storvsp_row = {
         .name = "storvsp", .quiesce = storvsp_row_quiesce, .resume = storvsp_row_resume,
+        .save = storvsp_row_save, .restore = storvsp_row_restore,
 };
 
 static int add_controller(struct vmwp_vm *vm, uint32_t ctrl, char *err, size_t errlen) {
         struct storvsp_device_config cfg;
         device_config(vm, &cfg);
+        cfg.state_instance = ctrl;
         struct storvsp_device *dev;
         int r = storvsp_device_new(&cfg, &dev);
         if (r < 0)

@@ -5,7 +5,10 @@
  * inbound interrupt_mask set: ARP for the peer, ICMP echo to it, UDP
  * datagrams to vsc.port that the peer echoes back, each checked byte for
  * byte. Options: vsc.ip=, vsc.peer= (required), vsc.port= (7777),
- * vsc.icmp_n= (5), vsc.udp_n= (10), vsc.udp_size= (64). */
+ * vsc.icmp_n= (5), vsc.udp_n= (10), vsc.udp_size= (64), vsc.udp_retries=
+ * (0: a datagram without its echo fails the mode; N: sent again up to N
+ * times, each after vsc.udp_retry_ms= (200) without its echo, as a UDP
+ * application over a lossy network would; counted as "resent"). */
 #include "mode-net.h"
 
 #define ICMP_ID 0x5653
@@ -13,8 +16,8 @@
 
 struct check {
         struct net_mode *m;
-        unsigned icmp_n, udp_n, udp_size;
-        uint64_t timeout_ns;
+        unsigned icmp_n, udp_n, udp_size, udp_retries, udp_resent;
+        uint64_t timeout_ns, retry_ns;
         /* what came back */
         uint16_t want_seq;
         bool got;
@@ -90,7 +93,17 @@ static long check_loop(void *arg) {
                 fill(c->payload, c->udp_size, i + 1000);
                 uint32_t len = (uint32_t)vsc_ip_udp(f, m->peer_mac, m->net.mac, m->ip, m->peer, UDP_SPORT, m->port,
                                                     c->payload, c->udp_size);
-                if ((r = exchange(c, f, len, &rtt)) < 0)
+                for (unsigned t = 0;; t++) {
+                        uint64_t full = c->timeout_ns;
+                        if (t < c->udp_retries)
+                                c->timeout_ns = c->retry_ns;
+                        r = exchange(c, f, len, &rtt);
+                        c->timeout_ns = full;
+                        if (r != -ETIMEDOUT || t >= c->udp_retries)
+                                break;
+                        c->udp_resent++;
+                }
+                if (r < 0)
                         return fail(c, (int)r, "UDP echo of datagram", i);
                 c->udp_ok++;
         }
@@ -133,6 +146,8 @@ int mode_net_check(struct guest *g) {
         c.icmp_n = (unsigned)net_mode_opt(g, "vsc.icmp_n", 0, 1000, 5);
         c.udp_n = (unsigned)net_mode_opt(g, "vsc.udp_n", 0, 100000, 10);
         c.udp_size = (unsigned)net_mode_opt(g, "vsc.udp_size", 1, 1400, 64);
+        c.udp_retries = (unsigned)net_mode_opt(g, "vsc.udp_retries", 0, 100, 0);
+        c.retry_ns = (uint64_t)net_mode_opt(g, "vsc.udp_retry_ms", 1, 60000, 200) * 1000000u;
         r = malformed(m);
         if (r == 0) {
                 vsc_channel_mask(&m->net.ch, true); /* polling from here on (§5.6) */
@@ -148,6 +163,7 @@ int mode_net_check(struct guest *g) {
                 report("icmp=%s sent=%u received=%u rtt_us_min=%lu rtt_us_avg=%lu", c.icmp_ok == c.icmp_n ? "ok" : "fail",
                        c.icmp_n, c.icmp_ok, c.rtt_min / 1000, c.rtt_sum / c.icmp_ok / 1000);
         if (r == 0)
-                report("udp=ok sent=%u received=%u size=%u port=%u", c.udp_n, c.udp_ok, c.udp_size, m->port);
+                report("udp=ok sent=%u received=%u size=%u port=%u resent=%u", c.udp_n, c.udp_ok, c.udp_size, m->port,
+                       c.udp_resent);
         return net_mode_close(m, r);
 }

@@ -65,7 +65,7 @@ check_net_check() { # NAME PEER-IP PORT SIZE COUNT
                 '^VSC net_malformed=packet nvsp_status=5$' \
                 '^VSC arp=ok peer_mac=([0-9a-f]{2}:){5}[0-9a-f]{2} us=[0-9]+$' \
                 '^VSC icmp=ok sent=5 received=5 rtt_us_min=[0-9]+ rtt_us_avg=[0-9]+$' \
-                "^VSC udp=ok sent=$5 received=$5 size=$4 port=$3\$" \
+                "^VSC udp=ok sent=$5 received=$5 size=$4 port=$3 resent=0\$" \
                 '^VSC net_stats .* rx_bad=0 .* bogus_completions=0 ' \
                 '^VSC net_close=ok$' '^VSC unload=ok$' '^VSC result=ok status=0$' '^vmwp: .*powered off'
         grep '^VSC ' "$tmp/$1.out" | tail -1 | grep -q '^VSC result=' || { echo "FAIL [$1]: result is not last"; fail=1; }

@@ -77,6 +77,12 @@ static int lifecycle(struct vmctl *c, int argc, char **argv, const char *method,
                         return r;
                 }
         }
+        if (!strcmp(method, "Start") && !c->quiet && !c->json) {
+                char *state = NULL;
+                if (!vmctl_get_string(c, path, "State", &state) && !strcmp(state, "Saved"))
+                        printf("%s: resuming from its saved state\n", ref);
+                free(state);
+        }
         if (!strcmp(method, "Stop"))
                 r = vmctl_call_vm(c, path, method, argv[0], "u", o.stop_timeout_s);
         else
@@ -90,7 +96,8 @@ static int lifecycle(struct vmctl *c, int argc, char **argv, const char *method,
 }
 
 static int run_start(struct vmctl *c, int argc, char **argv) {
-        return lifecycle(c, argc, argv, "Start", "Running", "Off,Crashed");
+        /* A Saved VM resumes; a restore that fails leaves it Saved. */
+        return lifecycle(c, argc, argv, "Start", "Running", "Off,Crashed,Saved");
 }
 static int run_stop(struct vmctl *c, int argc, char **argv) {
         return lifecycle(c, argc, argv, "Stop", "Off,Crashed", NULL);
@@ -114,7 +121,8 @@ static int run_delete(struct vmctl *c, int argc, char **argv) {
 static void help_start(void) {
         printf("Usage: vmctl start VM [--no-wait] [--timeout=SEC]\n"
                "Starts the VM and waits until it is Running (fails if it ends up Off or Crashed,\n"
-               "printing why).\n");
+               "printing why). A Saved VM resumes from its saved state (it stays Saved if that\n"
+               "fails).\n");
 }
 static void help_stop(void) {
         printf("Usage: vmctl stop VM [--shutdown-timeout=SEC] [--no-wait] [--timeout=SEC]\n"
@@ -136,8 +144,8 @@ static void help_resume(void) {
         printf("Usage: vmctl resume VM\nContinues a paused VM.\n");
 }
 static void help_delete(void) {
-        printf("Usage: vmctl delete VM [--force]\nDeletes an Off or Crashed VM's configuration (disk images and\n"
-               "logs stay). --force kills a running VM first.\n");
+        printf("Usage: vmctl delete VM [--force]\nDeletes an Off, Crashed or Saved VM's configuration and saved state\n"
+               "(disk images and logs stay). --force kills a running VM first.\n");
 }
 
 const struct vmctl_command vmctl_cmd_start = { "start", "VM", "start a VM", run_start, help_start };

@@ -208,6 +208,10 @@ static int doorbell_add(void *arg) {
         return devworker_add_io(d->s->ic->w, d->fd, EPOLLIN, on_doorbell, d->s, &d->s->doorbell);
 }
 
+int ic_doorbell_add(struct ic_service *s, int fd) {
+        return devworker_call(s->ic->w, doorbell_add, &(struct doorbell_req){ s, fd });
+}
+
 static int doorbell_drop(void *arg) {
         struct ic_service *s = arg;
         dw_source_free(s->doorbell);
@@ -234,7 +238,7 @@ static int ic_open(struct vmbus_channel *ch, const struct vmbus_open_request *re
         pthread_mutex_unlock(&ic->lock);
         if (busy)
                 return -EBUSY;
-        int r = devworker_call(ic->w, doorbell_add, &(struct doorbell_req){ s, vmbus_channel_event_fd(ch) });
+        int r = ic_doorbell_add(s, vmbus_channel_event_fd(ch));
         if (r < 0)
                 return r;
         pthread_mutex_lock(&ic->lock);
@@ -276,6 +280,7 @@ static void ic_close(struct vmbus_channel *ch) {
                 .chn_flags = VMBUS_CHANNEL_NAMED_PIPE_MODE | VMBUS_CHANNEL_ENUMERATE_DEVICE_INTERFACE, \
                 .pipe_mode = VMBUS_PIPE_TYPE_MESSAGE, .guest_max_packet = max_pkt,          \
                 .drive = VMBUS_DRIVE_EVENTFD, .open = ic_open, .close = ic_close,           \
+                .save_channel = ic_save_channel, .restore_channel = ic_restore_channel,     \
         }
 IC_PROVIDER(shutdown_provider, "shutdown", HV_SHUTDOWN_GUID, IC_GUEST_MAX_PACKET);
 IC_PROVIDER(heartbeat_provider, "heartbeat", HV_HEART_BEAT_GUID, IC_GUEST_MAX_PACKET);

@@ -142,3 +142,18 @@ int ic_send_request(struct ic_service *s, const void *body, size_t len, uint64_t
 /* The same for a request an API call makes: while quiesced it is checked
  * as a send would be and held (one per service), then sent at resume. */
 int ic_request(struct ic_service *s, const void *body, size_t len, uint64_t now_us);
+
+/* Saved state (state.c, kvp.c). */
+struct vmstate_writer;
+struct vmstate_section;
+struct vmbus_open_request;
+int ic_save_channel(struct vmbus_channel *ch, struct vmstate_writer *w, char *err, size_t errlen);
+int ic_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request *req,
+                       const struct vmstate_section *secs, size_t n, char *err, size_t errlen);
+/* The channel's doorbell on the icvsp thread (icvsp.c). */
+int ic_doorbell_add(struct ic_service *s, int fd);
+void ic_kvp_get_progress(struct ic_service *s, struct icvsp_channel_state *st);
+void ic_kvp_set_progress(struct ic_service *s, const struct icvsp_channel_state *st);
+int ic_kvp_save(struct ic_service *s, struct vmstate_writer *w);
+int ic_kvp_restore(struct ic_service *s, const struct vmstate_section *sec, char *err, size_t errlen);
+

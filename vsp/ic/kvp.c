@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/macro.h"
 #include "internal.h"
 
@@ -340,4 +341,161 @@ bool icvsp_kvp_ready(struct icvsp *ic, uint64_t *scans) {
                 *scans = s->kvp->scans;
         pthread_mutex_unlock(&ic->lock);
         return ready;
+}
+
+/* ---- saved state (state.c, icvsp.h "ICKV") ---- */
+
+static const struct vmstate_field_desc kvp_fields[] = {
+        VMSTATE_FIELD(1, VMSTATE_U64, struct icvsp_kvp_state, next_scan_in_us),
+        VMSTATE_ARRAY(2, VMSTATE_VARBYTES, struct icvsp_kvp_state, host, host_len),
+        VMSTATE_ARRAY(3, VMSTATE_VARBYTES, struct icvsp_kvp_state, guest, guest_len),
+        VMSTATE_ARRAY(4, VMSTATE_VARBYTES, struct icvsp_kvp_state, scan, scan_len),
+};
+const struct vmstate_desc icvsp_kvp_state_desc = {
+        .tag = ICVSP_KVP_STATE_TAG, .version = 1, .fields = kvp_fields, .n_fields = ARRAY_SIZE(kvp_fields),
+        .name = "KVP items",
+};
+
+#define KVP_REC_NO_VALUE 0xffffu
+#define KVP_FLAG_DIRTY 1u
+#define KVP_FLAG_DELETING 2u
+#define KVP_FLAG_FAILED 4u
+
+static uint32_t items_encode(const struct kvp_item *items, unsigned n, uint8_t *out) {
+        uint32_t off = 0;
+        for (unsigned i = 0; i < n; i++) {
+                const struct kvp_item *it = &items[i];
+                size_t kl = strlen(it->key), vl = it->value ? strlen(it->value) : 0;
+                out[off] = it->pool;
+                out[off + 1] = (uint8_t)((it->dirty ? KVP_FLAG_DIRTY : 0) | (it->deleting ? KVP_FLAG_DELETING : 0) |
+                                         (it->failed ? KVP_FLAG_FAILED : 0));
+                vmstate_put_le16(out + off + 2, (uint16_t)kl);
+                vmstate_put_le16(out + off + 4, it->value ? (uint16_t)vl : KVP_REC_NO_VALUE);
+                memcpy(out + off + 6, it->key, kl);
+                memcpy(out + off + 6 + kl, it->value ? it->value : "", vl);
+                off += (uint32_t)(6 + kl + vl);
+        }
+        return off;
+}
+
+/* Walks records; fn (may be NULL) gets each as NUL-terminated copies.
+ * Returns the count or -EINVAL. Pure apart from fn. */
+static int items_walk(const uint8_t *p, uint32_t len, unsigned max, bool host,
+                      int (*fn)(void *opaque, uint8_t pool, uint8_t flags, const char *key, const char *value),
+                      void *opaque) {
+        static _Thread_local char key[ICVSP_KVP_KEY_MAX], value[ICVSP_KVP_VALUE_MAX];
+        uint32_t off = 0;
+        unsigned n = 0;
+        while (off < len) {
+                if (len - off < 6 || n == max)
+                        return -EINVAL;
+                uint8_t pool = p[off], flags = p[off + 1];
+                uint16_t kl = vmstate_le16(p + off + 2), vl = vmstate_le16(p + off + 4);
+                bool has_value = vl != KVP_REC_NO_VALUE;
+                uint32_t vlen = has_value ? vl : 0;
+                if (pool >= KVP_POOL_COUNT || flags > 7 || (!host && flags) || kl == 0 || kl >= sizeof key ||
+                    vlen >= sizeof value || (!host && !has_value) || len - off - 6 < (uint32_t)kl + vlen)
+                        return -EINVAL;
+                memcpy(key, p + off + 6, kl);
+                key[kl] = 0;
+                memcpy(value, p + off + 6 + kl, vlen);
+                value[vlen] = 0;
+                if (strlen(key) != kl || strlen(value) != vlen ||
+                    ic_kvp_check_strings(key, has_value ? value : NULL) < 0)
+                        return -EINVAL;
+                if (fn && fn(opaque, pool, flags, key, has_value ? value : NULL) < 0)
+                        return -ENOMEM;
+                off += 6u + kl + vlen;
+                n++;
+        }
+        return (int)n;
+}
+
+int icvsp_kvp_state_decode(const struct vmstate_section *s, struct icvsp_kvp_state *out, char *err, size_t errlen) {
+        memset(out, 0, offsetof(struct icvsp_kvp_state, host));
+        out->host_len = out->guest_len = out->scan_len = 0;
+        int r = vmstate_decode(s, &icvsp_kvp_state_desc, out, err, errlen);
+        if (r < 0)
+                return r;
+        if (items_walk(out->host, out->host_len, ICVSP_KVP_MAX_HOST_ITEMS, true, NULL, NULL) < 0 ||
+            items_walk(out->guest, out->guest_len, ICVSP_KVP_MAX_GUEST_ITEMS, false, NULL, NULL) < 0 ||
+            items_walk(out->scan, out->scan_len, ICVSP_KVP_MAX_GUEST_ITEMS, false, NULL, NULL) < 0)
+                return errorf(err, errlen, -EINVAL, "section ICKV: a malformed item");
+        return 0;
+}
+
+int ic_kvp_save(struct ic_service *s, struct vmstate_writer *w) {
+        struct ic_kvp *k = s->kvp;
+        struct icvsp_kvp_state *st = malloc(sizeof *st);
+        if (!st)
+                return -ENOMEM;
+        uint64_t now = ic_now_us();
+        st->next_scan_in_us = k->next_scan_us > now ? k->next_scan_us - now : 0;
+        st->host_len = items_encode(k->host, k->n_host, st->host);
+        st->guest_len = items_encode(k->guest, k->n_guest, st->guest);
+        st->scan_len = items_encode(k->scan, k->n_scan, st->scan);
+        int r = vmstate_encode(w, &icvsp_kvp_state_desc, 0, st);
+        free(st);
+        return r;
+}
+
+struct items_fill {
+        struct kvp_item *items;
+        unsigned *n;
+};
+
+static int item_add(void *opaque, uint8_t pool, uint8_t flags, const char *key, const char *value) {
+        struct items_fill *f = opaque;
+        struct kvp_item *it = &f->items[*f->n];
+        *it = (struct kvp_item){ .key = strdup(key), .value = value ? strdup(value) : NULL, .pool = pool,
+                                 .dirty = flags & KVP_FLAG_DIRTY, .deleting = flags & KVP_FLAG_DELETING,
+                                 .failed = flags & KVP_FLAG_FAILED };
+        if (!it->key || (value && !it->value)) {
+                item_free(it);
+                return -ENOMEM;
+        }
+        (*f->n)++;
+        return 0;
+}
+
+/* Replaces the items: the ones built with the VM (the intrinsic items)
+ * give way to the saved ones, which include them. */
+int ic_kvp_restore(struct ic_service *s, const struct vmstate_section *sec, char *err, size_t errlen) {
+        struct ic_kvp *k = s->kvp;
+        struct icvsp_kvp_state *st = malloc(sizeof *st);
+        int r = !st ? -ENOMEM : icvsp_kvp_state_decode(sec, st, err, errlen);
+        if (r == 0 && k->pushing >= 0 &&
+            items_walk(st->host, st->host_len, ICVSP_KVP_MAX_HOST_ITEMS, true, NULL, NULL) <= k->pushing)
+                r = errorf(err, errlen, -EINVAL, "section ICKV: the push in progress has no item");
+        if (r == 0) {
+                items_free(k->host, &k->n_host);
+                items_free(k->guest, &k->n_guest);
+                items_free(k->scan, &k->n_scan);
+                if (items_walk(st->host, st->host_len, ICVSP_KVP_MAX_HOST_ITEMS, true, item_add,
+                               &(struct items_fill){ k->host, &k->n_host }) < 0 ||
+                    items_walk(st->guest, st->guest_len, ICVSP_KVP_MAX_GUEST_ITEMS, false, item_add,
+                               &(struct items_fill){ k->guest, &k->n_guest }) < 0 ||
+                    items_walk(st->scan, st->scan_len, ICVSP_KVP_MAX_GUEST_ITEMS, false, item_add,
+                               &(struct items_fill){ k->scan, &k->n_scan }) < 0)
+                        r = -ENOMEM;
+                k->next_scan_us = ic_now_us() + st->next_scan_in_us;
+        }
+        free(st);
+        return r;
+}
+
+void ic_kvp_get_progress(struct ic_service *s, struct icvsp_channel_state *st) {
+        struct ic_kvp *k = s->kvp;
+        st->kvp_pushing = k->pushing < 0 ? UINT32_MAX : (uint32_t)k->pushing;
+        st->kvp_scanning = k->scanning;
+        st->kvp_scan_pool = (uint8_t)k->scan_pool;
+        st->kvp_index = k->index;
+}
+
+void ic_kvp_set_progress(struct ic_service *s, const struct icvsp_channel_state *st) {
+        struct ic_kvp *k = s->kvp;
+        k->pushing = st->kvp_pushing == UINT32_MAX ? -1 : (int)st->kvp_pushing;
+        k->scanning = st->kvp_scanning;
+        k->scan_pool = st->kvp_scan_pool;
+        k->index = st->kvp_index;
 }

@@ -4,6 +4,7 @@
  * state snapshot (docs/netvsp.md "The VMBus provider glue"). The channel
  * worker is in chan.c. */
 #include <errno.h>
+#include <sys/eventfd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,6 +200,67 @@ static void netvsp_close(struct vmbus_channel *ch) {
         chan_free(c);
 }
 
+/* ---- saved state (netvsp.h "NVCH", docs/netvsp.md "Saved state") ---- */
+
+struct save_call {
+        struct netvsp_chan *c;
+        struct vmstate_writer *w;
+};
+
+static int save_on_worker(void *arg) {
+        struct save_call *a = arg;
+        return netvsp_dev_save(a->c->nd, a->c->nic->cfg.dev.rndis.mac, a->w, vmbus_channel_relid(a->c->ch));
+}
+
+static int netvsp_save_channel(struct vmbus_channel *ch, struct vmstate_writer *w, char *err, size_t errlen) {
+        struct netvsp_chan *c = vmbus_channel_data(ch);
+        /* On the parked worker: the device is the worker's. */
+        int r = devworker_call(c->w, save_on_worker, &(struct save_call){ c, w });
+        return r < 0 ? errorf(err, errlen, r, "writing section NVCH #%u: %s", vmbus_channel_relid(ch), strerror(-r))
+                     : 0;
+}
+
+/* Opened as the guest's OPENCHANNEL would have (quiesced: the worker is
+ * parked), then the device's state applied on that worker. */
+struct restore_call {
+        struct netvsp_chan *c;
+        const struct netvsp_saved *st;
+        char *err;
+        size_t errlen;
+};
+
+static int restore_on_worker(void *arg) {
+        struct restore_call *a = arg;
+        return netvsp_dev_restore(a->c->nd, a->st, a->err, a->errlen);
+}
+
+static int netvsp_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request *req,
+                                  const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        struct netvsp_nic *nic = vmbus_device_data(vmbus_channel_device(ch));
+        uint32_t relid = vmbus_channel_relid(ch);
+        const struct vmstate_section *sec = vmstate_find(secs, n, NETVSP_STATE_TAG, relid);
+        if (!sec)
+                return errorf(err, errlen, -EINVAL, "the state has no NVCH section for channel %u", relid);
+        struct netvsp_saved *st = malloc(sizeof *st);
+        int r = !st ? -ENOMEM : netvsp_saved_decode(sec, st, err, errlen);
+        if (r == 0) {
+                pthread_mutex_lock(&nic->chan_lock);
+                nic->quiesced = true; /* restored quiesced: the NIC's resume starts it */
+                pthread_mutex_unlock(&nic->chan_lock);
+                r = netvsp_open(ch, req);
+        }
+        if (r == 0) {
+                struct netvsp_chan *c = vmbus_channel_data(ch);
+                r = devworker_call(c->w, restore_on_worker, &(struct restore_call){ c, st, err, errlen });
+                if (r < 0)
+                        netvsp_close(ch); /* nothing of the channel is kept */
+                else /* the guest may have queued packets while saved: serve them at once */
+                        (void)eventfd_write(vmbus_channel_event_fd(ch), 1);
+        }
+        free(st);
+        return r;
+}
+
 static void netvsp_destroy(struct vmbus_device *dev) {
         netvsp_nic_free(vmbus_device_data(dev));
 }
@@ -213,6 +275,8 @@ const struct vmbus_provider_ops netvsp_provider_ops = {
         .open = netvsp_open,
         .close = netvsp_close,
         .destroy = netvsp_destroy,
+        .save_channel = netvsp_save_channel,
+        .restore_channel = netvsp_restore_channel,
 };
 
 /* ---- the NIC ---- */
@@ -292,6 +356,14 @@ int netvsp_nic_quiesce(struct netvsp_nic *nic) {
                 r = devworker_pause(nic->chan->w);
         pthread_mutex_unlock(&nic->chan_lock);
         return r;
+}
+
+/* Restored NICs come back quiesced (a channel's restore parks it too). */
+int netvsp_nic_restored(struct netvsp_nic *nic) {
+        pthread_mutex_lock(&nic->chan_lock);
+        nic->quiesced = true;
+        pthread_mutex_unlock(&nic->chan_lock);
+        return 0;
 }
 
 void netvsp_nic_resume(struct netvsp_nic *nic) {

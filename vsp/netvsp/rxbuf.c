@@ -139,3 +139,43 @@ void netvsp_rxbuf_owners(const struct netvsp_rxbuf *rb, uint64_t *owner, uint32_
                                 owner[s] = tid;
         }
 }
+
+int netvsp_rxbuf_restore(struct netvsp_rxbuf *rb, uint32_t generation, const uint64_t *tids, const uint32_t *lens,
+                         uint32_t n_batches, const uint32_t *slots, const uint32_t *filling, uint32_t n_filling) {
+        if (rb->n_free != rb->n_slots)
+                return -EBUSY;
+        uint8_t *seen = calloc(rb->n_slots, 1);
+        if (!seen)
+                return -ENOMEM;
+        int r = 0;
+        uint32_t k = 0;
+        for (uint32_t b = 0; r == 0 && b < n_batches; b++) {
+                uint32_t head = (uint32_t)tids[b], gen = (uint32_t)(tids[b] >> 32);
+                if (lens[b] == 0 || lens[b] > rb->n_slots - k || gen == 0 || slots[k] != head)
+                        r = -EINVAL;
+                for (uint32_t i = 0; r == 0 && i < lens[b]; i++, k++)
+                        r = slots[k] < rb->n_slots && !seen[slots[k]]++ ? 0 : -EINVAL;
+        }
+        for (uint32_t i = 0; r == 0 && i < n_filling; i++)
+                r = filling[i] < rb->n_slots && !seen[filling[i]]++ ? 0 : -EINVAL;
+        if (r == 0) {
+                k = 0;
+                for (uint32_t b = 0; b < n_batches; b++) {
+                        for (uint32_t i = 0; i < lens[b]; i++, k++) {
+                                rb->state[slots[k]] = NETVSP_SLOT_POSTED;
+                                rb->next[slots[k]] = i + 1 < lens[b] ? slots[k + 1] : NO_SLOT;
+                        }
+                        rb->gen[(uint32_t)tids[b]] = (uint32_t)(tids[b] >> 32);
+                }
+                for (uint32_t i = 0; i < n_filling; i++)
+                        rb->state[filling[i]] = NETVSP_SLOT_FILLING;
+                rb->n_free = 0;
+                for (uint32_t i = rb->n_slots; i-- > 0;) /* low slots handed out first, as after init */
+                        if (!seen[i])
+                                rb->free_stack[rb->n_free++] = i;
+                rb->generation = generation;
+                rb->posted = n_batches;
+        }
+        free(seen);
+        return r;
+}

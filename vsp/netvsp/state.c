@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 /* The device's guest-visible state as plain data (netvsp_dev_state,
  * docs/vm-state.md): what a saved state will hold. */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/macro.h"
 #include "netvsp-internal.h"
 
@@ -87,4 +90,240 @@ uint32_t netvsp_dev_get_rx_slots(const struct netvsp_dev *nd, uint64_t *owner, u
                 return 0;
         netvsp_rxbuf_owners(&nd->rb, owner, n);
         return nd->rb.n_slots;
+}
+
+/* ---- the saved state (netvsp.h "NVCH") ---- */
+
+#define F(id_, kind_, m_) VMSTATE_FIELD(id_, kind_, struct netvsp_saved, m_)
+#define A(id_, kind_, m_, n_) VMSTATE_ARRAY(id_, kind_, struct netvsp_saved, m_, n_)
+static const struct vmstate_field_desc saved_fields[] = {
+        F(1, VMSTATE_BYTES, perm_mac),         F(2, VMSTATE_U32, nvsp_version),
+        F(3, VMSTATE_U32, ndis_major),         F(4, VMSTATE_U32, ndis_minor),
+        F(5, VMSTATE_U32, guest_mtu),          F(6, VMSTATE_U64, guest_caps),
+        F(7, VMSTATE_BOOL, recv_buf),          F(8, VMSTATE_U32, recv_gpadl),
+        F(9, VMSTATE_U32, recv_slot_size),     F(10, VMSTATE_U32, recv_slots),
+        F(11, VMSTATE_U32, recv_generation),   F(12, VMSTATE_BOOL, send_buf),
+        F(13, VMSTATE_U32, send_gpadl),        F(14, VMSTATE_U32, send_sections),
+        F(15, VMSTATE_U32, rndis_state),       F(16, VMSTATE_BYTES, current_mac),
+        F(17, VMSTATE_BOOL, link_up),          F(18, VMSTATE_BOOL, backend_link_up),
+        F(19, VMSTATE_BOOL, link_indication),  F(20, VMSTATE_U32, packet_filter),
+        F(21, VMSTATE_U32, offload),           F(22, VMSTATE_BOOL, rss_enabled),
+        F(23, VMSTATE_U32, rss_hashinfo),      F(24, VMSTATE_BYTES, rss_key),
+        A(25, VMSTATE_U32_ARRAY, rss_table, rss_table_len),
+        A(26, VMSTATE_VARBYTES, comps, comps_len),
+        A(27, VMSTATE_VARBYTES, ctrl, ctrl_len),
+        A(28, VMSTATE_U32_ARRAY, rx_batch_slot, rx_batch_n),
+        A(29, VMSTATE_U32_ARRAY, rx_batch_bytes, rx_batch_bytes_n),
+        A(30, VMSTATE_U64_ARRAY, posted_tid, n_posted),
+        A(31, VMSTATE_U32_ARRAY, posted_len, n_posted_len),
+        A(32, VMSTATE_U32_ARRAY, posted_slots, n_posted_slots),
+        F(33, VMSTATE_BOOL, stall_comp),       F(34, VMSTATE_U64, stall_trans_id),
+        F(35, VMSTATE_U32, stall_status),
+};
+#undef F
+#undef A
+const struct vmstate_desc netvsp_saved_desc = {
+        .tag = NETVSP_STATE_TAG, .version = 1, .fields = saved_fields, .n_fields = ARRAY_SIZE(saved_fields),
+        .name = "netvsp channel",
+};
+
+static uint32_t offload_bits(const struct rndis_offload_state *o) {
+        return (uint32_t)o->tx_csum_tcp4 | (uint32_t)o->tx_csum_udp4 << 1 | (uint32_t)o->tx_csum_tcp6 << 2 |
+               (uint32_t)o->tx_csum_udp6 << 3 | (uint32_t)o->lso_ip4 << 4 | (uint32_t)o->lso_ip6 << 5;
+}
+
+static struct rndis_offload_state offload_from(uint32_t b) {
+        return (struct rndis_offload_state){ .tx_csum_tcp4 = b & 1, .tx_csum_udp4 = b & 2, .tx_csum_tcp6 = b & 4,
+                                             .tx_csum_udp6 = b & 8, .lso_ip4 = b & 16, .lso_ip6 = b & 32 };
+}
+
+/* The posted batches from the slot owners (a batch: the slots of one id,
+ * its head first, then in next[] order). */
+static void saved_posted(const struct netvsp_dev *nd, struct netvsp_saved *st) {
+        const struct netvsp_rxbuf *rb = &nd->rb;
+        for (uint32_t head = 0; head < rb->n_slots; head++) {
+                if (rb->state[head] != NETVSP_SLOT_POSTED || rb->gen[head] == 0)
+                        continue;
+                uint32_t n = 0;
+                for (uint32_t s = head; s != UINT32_MAX; s = rb->next[s], n++)
+                        st->posted_slots[st->n_posted_slots++] = s;
+                st->posted_tid[st->n_posted] = (uint64_t)rb->gen[head] << 32 | head;
+                st->posted_len[st->n_posted++] = n;
+        }
+        st->n_posted_len = st->n_posted;
+}
+
+int netvsp_dev_save(const struct netvsp_dev *nd, const uint8_t perm_mac[6], struct vmstate_writer *w,
+                    uint32_t instance) {
+        struct netvsp_dev_state *ds = malloc(sizeof *ds);
+        struct netvsp_saved *st = calloc(1, sizeof *st);
+        int r = ds && st ? 0 : -ENOMEM;
+        if (r == 0) {
+                netvsp_dev_get_state(nd, ds);
+                memcpy(st->perm_mac, perm_mac, 6);
+                st->nvsp_version = ds->nvsp_version, st->ndis_major = ds->ndis_major, st->ndis_minor = ds->ndis_minor;
+                st->guest_mtu = ds->guest_mtu, st->guest_caps = ds->guest_caps;
+                st->recv_buf = ds->recv_buf, st->recv_gpadl = ds->recv_gpadl, st->recv_slot_size = ds->recv_slot_size;
+                st->recv_slots = ds->recv_slots, st->recv_generation = ds->recv_generation;
+                st->send_buf = ds->send_buf, st->send_gpadl = ds->send_gpadl, st->send_sections = ds->send_sections;
+                st->rndis_state = ds->rndis_state;
+                memcpy(st->current_mac, ds->current_mac, 6);
+                st->link_up = ds->link_up, st->backend_link_up = ds->backend_link_up;
+                st->link_indication = ds->link_indication, st->packet_filter = ds->packet_filter;
+                st->offload = offload_bits(&ds->offload), st->rss_enabled = ds->rss_enabled;
+                st->rss_hashinfo = ds->rss_hashinfo, st->rss_table_len = ds->rss_table_len;
+                memcpy(st->rss_key, ds->rss_key, sizeof st->rss_key);
+                memcpy(st->rss_table, ds->rss_table, sizeof st->rss_table);
+                for (uint32_t i = 0; i < ds->n_comps; i++, st->comps_len += 16u + NVSP_MESSAGE_SIZE) {
+                        vmstate_put_le64(st->comps + st->comps_len, ds->comps[i].trans_id);
+                        vmstate_put_le32(st->comps + st->comps_len + 8, ds->comps[i].len);
+                        memcpy(st->comps + st->comps_len + 16, ds->comps[i].msg, NVSP_MESSAGE_SIZE);
+                }
+                for (uint32_t i = 0; i < ds->n_ctrl; i++) {
+                        vmstate_put_le32(st->ctrl + st->ctrl_len, ds->ctrl[i].len);
+                        memcpy(st->ctrl + st->ctrl_len + 8, ds->ctrl[i].data, ds->ctrl[i].len);
+                        st->ctrl_len += 8u + ALIGN_UP(ds->ctrl[i].len, 8u);
+                }
+                st->rx_batch_n = st->rx_batch_bytes_n = ds->rx_batch_n;
+                for (uint32_t i = 0; i < ds->rx_batch_n; i++) {
+                        st->rx_batch_slot[i] = ds->rx_batch[i].slot;
+                        st->rx_batch_bytes[i] = ds->rx_batch[i].byte_count;
+                }
+                if (nd->recv_ok)
+                        saved_posted(nd, st);
+                st->stall_comp = ds->stall.active && ds->stall.want_comp;
+                st->stall_trans_id = st->stall_comp ? ds->stall.trans_id : 0;
+                st->stall_status = st->stall_comp ? ds->stall.status : 0;
+                r = vmstate_encode(w, &netvsp_saved_desc, instance, st);
+        }
+        free(ds);
+        free(st);
+        return r;
+}
+
+static bool nvsp_version_known(uint32_t v) {
+        return v == 0 || v == NVSP_PROTOCOL_VERSION_1 || v == NVSP_PROTOCOL_VERSION_2 ||
+               v == NVSP_PROTOCOL_VERSION_4 || v == NVSP_PROTOCOL_VERSION_5 || v == NVSP_PROTOCOL_VERSION_6 ||
+               v == NVSP_PROTOCOL_VERSION_61;
+}
+
+/* The queued records' framing (pure). */
+static bool records_ok(const struct netvsp_saved *st) {
+        if (st->comps_len % (16u + NVSP_MESSAGE_SIZE))
+                return false;
+        for (uint32_t off = 0; off < st->comps_len; off += 16u + NVSP_MESSAGE_SIZE)
+                if (vmstate_le32(st->comps + off + 8) > NVSP_MESSAGE_SIZE)
+                        return false;
+        uint32_t off = 0, n = 0;
+        while (off < st->ctrl_len) {
+                if (st->ctrl_len - off < 8 || ++n > NETVSP_CTRL_QUEUE)
+                        return false;
+                uint32_t len = vmstate_le32(st->ctrl + off);
+                if (len == 0 || len > NETVSP_CTRL_MSG_MAX || ALIGN_UP(len, 8u) > st->ctrl_len - off - 8)
+                        return false;
+                off += 8u + ALIGN_UP(len, 8u);
+        }
+        return true;
+}
+
+int netvsp_saved_decode(const struct vmstate_section *s, struct netvsp_saved *out, char *err, size_t errlen) {
+        memset(out, 0, offsetof(struct netvsp_saved, posted_tid));
+        out->n_posted = out->n_posted_len = out->n_posted_slots = 0;
+        out->stall_comp = false, out->stall_trans_id = 0, out->stall_status = 0;
+        int r = vmstate_decode(s, &netvsp_saved_desc, out, err, errlen);
+        if (r < 0)
+                return r;
+        uint32_t sum = 0;
+        for (uint32_t i = 0; i < out->n_posted && i < out->n_posted_len; i++)
+                sum += MIN(out->posted_len[i], NETVSP_RXBUF_MAX_SLOTS);
+        const char *bad =
+                !nvsp_version_known(out->nvsp_version)                                        ? "nvsp_version"
+                : out->rndis_state > RNDIS_STATE_HALTED                                       ? "rndis_state"
+                : out->offload > 63                                                           ? "offload"
+                : out->recv_buf && (out->recv_slot_size < NETVSP_RXBUF_MIN_SLOT || out->recv_slots == 0 ||
+                                    out->recv_slots > NETVSP_RXBUF_MAX_SLOTS)                 ? "recv_slots"
+                : !out->recv_buf && (out->n_posted || out->rx_batch_n)                        ? "receive slots without a buffer"
+                : out->rx_batch_n != out->rx_batch_bytes_n || out->n_posted != out->n_posted_len ||
+                                  sum != out->n_posted_slots                                  ? "batch counts"
+                : !records_ok(out)                                                            ? "queued messages"
+                                                                                              : NULL;
+        for (uint32_t i = 0; !bad && i < out->rx_batch_n; i++)
+                if (out->rx_batch_slot[i] >= out->recv_slots || out->rx_batch_bytes[i] > out->recv_slot_size)
+                        bad = "rx_batch";
+        return bad ? errorf(err, errlen, -EINVAL, "section NVCH #%u: %s out of range", s->instance, bad) : 0;
+}
+
+static int map_buffers(struct netvsp_dev *nd, const struct netvsp_saved *st, char *err, size_t errlen) {
+        void *base;
+        size_t len;
+        if (st->recv_buf) {
+                if (nd->host->map_gpadl(nd->host_ctx, st->recv_gpadl, &base, &len) < 0)
+                        return errorf(err, errlen, -EINVAL, "NVCH: receive buffer GPADL %u is gone", st->recv_gpadl);
+                nd->recv_ok = true, nd->recv_gpadl = st->recv_gpadl, nd->recv_base = base, nd->recv_len = len;
+                if (len > NETVSP_MAX_RECV_BUF || netvsp_rxbuf_init(&nd->rb, (uint32_t)len, st->recv_slot_size) < 0 ||
+                    nd->rb.n_slots != st->recv_slots)
+                        return errorf(err, errlen, -EINVAL, "NVCH: the receive buffer does not hold %u slots of %u",
+                                      st->recv_slots, st->recv_slot_size);
+                if (netvsp_rxbuf_restore(&nd->rb, st->recv_generation, st->posted_tid, st->posted_len, st->n_posted,
+                                         st->posted_slots, st->rx_batch_slot, st->rx_batch_n) < 0)
+                        return errorf(err, errlen, -EINVAL, "NVCH: the receive slots the guest holds are inconsistent");
+        }
+        if (st->send_buf) {
+                if (nd->host->map_gpadl(nd->host_ctx, st->send_gpadl, &base, &len) < 0)
+                        return errorf(err, errlen, -EINVAL, "NVCH: send buffer GPADL %u is gone", st->send_gpadl);
+                nd->send_ok = true, nd->send_gpadl = st->send_gpadl, nd->send_base = base, nd->send_len = len;
+                nd->send_sections = (uint32_t)(len / nd->cfg.send_section_size);
+                if (len > NETVSP_MAX_SEND_BUF || nd->send_sections != st->send_sections)
+                        return errorf(err, errlen, -EINVAL, "NVCH: the send buffer does not hold %u sections",
+                                      st->send_sections);
+        }
+        return 0;
+}
+
+static void restore_queues(struct netvsp_dev *nd, const struct netvsp_saved *st) {
+        for (uint32_t off = 0; off < st->comps_len && nd->comp_n < NETVSP_COMP_QUEUE; off += 16u + NVSP_MESSAGE_SIZE) {
+                struct netvsp_comp *c = &nd->comp[(nd->comp_head + nd->comp_n++) % NETVSP_COMP_QUEUE];
+                c->trans_id = vmstate_le64(st->comps + off);
+                c->len = vmstate_le32(st->comps + off + 8);
+                memcpy(&c->msg, st->comps + off + 16, NVSP_MESSAGE_SIZE);
+        }
+        for (uint32_t off = 0; off < st->ctrl_len;) {
+                struct netvsp_ctrl_msg *m = &nd->ctrl[(nd->ctrl_head + nd->ctrl_n++) % NETVSP_CTRL_QUEUE];
+                m->len = vmstate_le32(st->ctrl + off);
+                memcpy(m->data, st->ctrl + off + 8, m->len);
+                off += 8u + ALIGN_UP(m->len, 8u);
+        }
+        nd->batch_n = st->rx_batch_n;
+        for (uint32_t i = 0; i < st->rx_batch_n; i++) {
+                nd->batch_slot[i] = st->rx_batch_slot[i];
+                nd->batch_range[i] = (struct vmtransfer_page_range){
+                        .byte_count = st->rx_batch_bytes[i],
+                        .byte_offset = netvsp_rxbuf_slot_offset(&nd->rb, st->rx_batch_slot[i]) };
+        }
+        /* The stalled send's remaining frames are dropped; its completion is owed. */
+        if (st->stall_comp)
+                netvsp_complete_rndis(nd, st->stall_trans_id, st->stall_status);
+}
+
+int netvsp_dev_restore(struct netvsp_dev *nd, const struct netvsp_saved *st, char *err, size_t errlen) {
+        if (nd->version || nd->recv_ok || nd->send_ok)
+                return errorf(err, errlen, -EBUSY, "NVCH: the device is in use");
+        if (memcmp(st->perm_mac, nd->cfg.rndis.mac, 6))
+                return errorf(err, errlen, -EINVAL, "NVCH: saved for another MAC address than this NIC's");
+        int r = map_buffers(nd, st, err, errlen);
+        if (r < 0)
+                return r;
+        nd->version = st->nvsp_version, nd->ndis_major = st->ndis_major, nd->ndis_minor = st->ndis_minor;
+        nd->guest_mtu = st->guest_mtu, nd->guest_caps = st->guest_caps;
+        struct rndis_device *rd = &nd->rndis;
+        rd->state = (enum rndis_state)st->rndis_state;
+        memcpy(rd->current_mac, st->current_mac, 6);
+        rd->link_up = st->link_up, rd->packet_filter = st->packet_filter, rd->offload = offload_from(st->offload);
+        rd->rss_enabled = st->rss_enabled, rd->rss_hashinfo = st->rss_hashinfo;
+        rd->rss_table_len = MIN(st->rss_table_len, (uint32_t)RNDIS_RSS_TABLE_MAX);
+        memcpy(rd->rss_key, st->rss_key, sizeof rd->rss_key);
+        memcpy(rd->rss_table, st->rss_table, rd->rss_table_len * sizeof rd->rss_table[0]);
+        nd->be_link_up = st->backend_link_up, nd->link_indication = st->link_indication;
+        restore_queues(nd, st);
+        return 0;
 }

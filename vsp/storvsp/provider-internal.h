@@ -67,3 +67,11 @@ int storvsp_vchan_hold(struct storvsp_vchan *v);
 /* After devworker_resume: have the worker serve what was held and what the
  * guest queued meanwhile. Any thread. */
 void storvsp_vchan_wake(struct storvsp_vchan *v);
+
+/* provider.c: OPENCHANNEL (also a restored channel's start, quiesced). */
+int storvsp_provider_open(struct vmbus_channel *ch, const struct vmbus_open_request *req);
+/* state.c: the VMBus provider hooks of the saved state. */
+int storvsp_save_channel(struct vmbus_channel *ch, struct vmstate_writer *w, char *err, size_t errlen);
+int storvsp_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request *req,
+                            const struct vmstate_section *secs, size_t n, char *err, size_t errlen);
+

@@ -17,7 +17,7 @@ static void vchan_free(struct storvsp_vchan *v) {
         free(v);
 }
 
-static int storvsp_open(struct vmbus_channel *ch, const struct vmbus_open_request *req) {
+int storvsp_provider_open(struct vmbus_channel *ch, const struct vmbus_open_request *req) {
         struct storvsp_device *d = vmbus_device_data(vmbus_channel_device(ch));
         struct storvsp_vchan *v = calloc(1, sizeof *v);
         if (!v)
@@ -75,9 +75,11 @@ const struct vmbus_provider_ops storvsp_provider_ops = {
         .guest_max_packet = STORVSC_MAX_PKT_SIZE, /* 80: §5.4 */
         .max_subchannels = STORVSP_MAX_SUB_CHANNELS,
         .drive = VMBUS_DRIVE_EVENTFD,
-        .open = storvsp_open,
+        .open = storvsp_provider_open,
         .close = storvsp_close,
         .destroy = storvsp_destroy,
+        .save_channel = storvsp_save_channel,
+        .restore_channel = storvsp_restore_channel,
 };
 
 int storvsp_device_new(const struct storvsp_device_config *cfg, struct storvsp_device **out) {

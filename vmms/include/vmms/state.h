@@ -22,6 +22,8 @@ enum vmms_state {
         VMMS_STATE_PAUSED,
         VMMS_STATE_STOPPING,
         VMMS_STATE_CRASHED,
+        VMMS_STATE_SAVING, /* the worker writes the saved state (docs/vm-state.md) */
+        VMMS_STATE_SAVED,  /* no worker; the state file restores it at Start */
         VMMS_STATE_MAX,
 };
 
@@ -35,6 +37,8 @@ enum vmms_op {
         VMMS_OP_DELETE,
         VMMS_OP_CONSOLE,
         VMMS_OP_KVP, /* SetKVP, RemoveKVP: the worker's KVP service */
+        VMMS_OP_SAVE,
+        VMMS_OP_DISCARD_SAVED, /* DiscardSavedState */
         VMMS_OP_MAX,
 };
 
@@ -42,7 +46,7 @@ const char *vmms_state_to_string(enum vmms_state s);
 /* -EINVAL for an unknown name. */
 int vmms_state_from_string(const char *s);
 const char *vmms_op_to_string(enum vmms_op op);
-/* A worker exists in these states (Starting, Running, Paused, Stopping). */
+/* A worker exists in these states (Starting, Running, Paused, Stopping, Saving). */
 bool vmms_state_has_worker(enum vmms_state s);
 
 /* 0 if op is allowed in state s; -EALREADY when the VM already is where the

@@ -134,3 +134,58 @@ struct icvsp_stats {
         uint64_t kvp_sets, kvp_deletes, kvp_push_failures, kvp_enumerates, kvp_bad_items, kvp_scans;
 };
 void icvsp_get_stats(struct icvsp *ic, struct icvsp_stats *out);
+
+/* ---- saved state (docs/vm-state.md, docs/saved-state.md) ---- */
+
+#include "common/vmstate.h"
+
+/* Per open channel ("ICCH", instance: relid), written through the VMBus
+ * provider hooks. Times are intervals; kvp_pushing is UINT32_MAX when no
+ * host item's push is outstanding. */
+#define ICVSP_CHANNEL_STATE_TAG VMSTATE_TAG('I', 'C', 'C', 'H')
+#define ICVSP_HELD_MAX 2060u /* the largest request body: shutdown_msg_data */
+struct icvsp_channel_state {
+        uint8_t service; /* 0 shutdown, 1 heartbeat, 2 time sync, 3 KVP */
+        bool negotiated;
+        uint16_t fw_major, fw_minor, msg_major, msg_minor;
+        bool outstanding;
+        uint16_t outstanding_type;
+        uint64_t outstanding_id, next_id;
+        bool negotiate_held, held;
+        uint32_t held_len;
+        uint8_t held_body[ICVSP_HELD_MAX];
+        uint64_t hb_seq;
+        uint8_t hb_state;
+        uint64_t hb_beat_ago_us; /* 0: no beat yet; else 1 + microseconds since it */
+        bool ts_sync_pending;
+        uint8_t ts_flags_sent;
+        uint32_t kvp_pushing;
+        bool kvp_scanning;
+        uint8_t kvp_scan_pool;
+        uint32_t kvp_index;
+};
+extern const struct vmstate_desc icvsp_channel_state_desc;
+int icvsp_channel_state_decode(const struct vmstate_section *s, struct icvsp_channel_state *out, char *err,
+                               size_t errlen);
+
+/* The KVP items ("ICKV", instance 0; only with the KVP service): the host
+ * items with their push state, the guest's items of the last scan and of
+ * the scan in progress, as records u8 pool, u8 flags (1 dirty, 2 deleting,
+ * 4 failed), u16 key length, u16 value length (0xFFFF: none), key and
+ * value bytes without NUL. */
+#define ICVSP_KVP_STATE_TAG VMSTATE_TAG('I', 'C', 'K', 'V')
+#define ICVSP_KVP_RECORD_MAX (6u + ICVSP_KVP_KEY_MAX + ICVSP_KVP_VALUE_MAX)
+struct icvsp_kvp_state {
+        uint64_t next_scan_in_us;
+        uint32_t host_len, guest_len, scan_len;
+        uint8_t host[ICVSP_KVP_MAX_HOST_ITEMS * ICVSP_KVP_RECORD_MAX];
+        uint8_t guest[ICVSP_KVP_MAX_GUEST_ITEMS * ICVSP_KVP_RECORD_MAX];
+        uint8_t scan[ICVSP_KVP_MAX_GUEST_ITEMS * ICVSP_KVP_RECORD_MAX];
+};
+extern const struct vmstate_desc icvsp_kvp_state_desc;
+/* Pure: every record well formed (lengths, valid strings, pools). */
+int icvsp_kvp_state_decode(const struct vmstate_section *s, struct icvsp_kvp_state *out, char *err, size_t errlen);
+
+/* The row's part (the KVP items); restore also quiesces the services. */
+int icvsp_save(struct icvsp *ic, struct vmstate_writer *w, char *err, size_t errlen);
+int icvsp_restore(struct icvsp *ic, const struct vmstate_section *secs, size_t n, char *err, size_t errlen);

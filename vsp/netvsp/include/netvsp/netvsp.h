@@ -190,6 +190,61 @@ struct netvsp_dev_state {
 };
 
 void netvsp_dev_get_state(const struct netvsp_dev *nd, struct netvsp_dev_state *out);
+
+/* ---- the saved state (docs/vm-state.md, docs/saved-state.md "NVCH") ----
+ * One section per open channel (instance: relid), written through the
+ * VMBus provider hooks: netvsp_dev_state flattened, plus the receive
+ * slots the guest holds, as batches (transaction id, slots), so that its
+ * completions free them after the restore and no slot it holds is
+ * written. A SEND_RNDIS_PKT stalled on a full TAP is not carried over: its
+ * remaining frames are dropped (a NIC may lose frames) and its completion
+ * is sent, so the guest loses no send completion. */
+#include "common/vmstate.h"
+#define NETVSP_STATE_TAG VMSTATE_TAG('N', 'V', 'C', 'H')
+#define NETVSP_STATE_COMPS_BYTES (NETVSP_COMP_QUEUE * (16u + NVSP_MESSAGE_SIZE))
+#define NETVSP_STATE_CTRL_BYTES (NETVSP_CTRL_QUEUE * (8u + NETVSP_CTRL_MSG_MAX))
+struct netvsp_saved {
+        uint8_t perm_mac[6];
+        uint32_t nvsp_version, ndis_major, ndis_minor, guest_mtu;
+        uint64_t guest_caps;
+        bool recv_buf;
+        uint32_t recv_gpadl, recv_slot_size, recv_slots, recv_generation;
+        bool send_buf;
+        uint32_t send_gpadl, send_sections;
+        uint32_t rndis_state;
+        uint8_t current_mac[6];
+        bool link_up, backend_link_up, link_indication;
+        uint32_t packet_filter, offload; /* offload: bits tx_csum tcp4 udp4 tcp6 udp6, lso ip4 ip6 */
+        bool rss_enabled;
+        uint32_t rss_hashinfo;
+        uint8_t rss_key[NDIS_RSS_HASH_KEY_SIZE];
+        uint32_t rss_table_len;
+        uint32_t rss_table[NDIS_RSS_INDIRECTION_MAX_ENTRIES];
+        uint32_t comps_len; /* records: u64 trans_id, u32 len, u32 0, NVSP_MESSAGE_SIZE bytes */
+        uint8_t comps[NETVSP_STATE_COMPS_BYTES];
+        uint32_t ctrl_len;  /* records: u32 len, u32 0, len bytes padded to 8 */
+        uint8_t ctrl[NETVSP_STATE_CTRL_BYTES];
+        uint32_t rx_batch_n, rx_batch_bytes_n;
+        uint32_t rx_batch_slot[NETVSP_RX_BATCH_MAX], rx_batch_bytes[NETVSP_RX_BATCH_MAX];
+        /* posted batches: trans ids, each batch's slot count, the slots */
+        uint32_t n_posted, n_posted_len, n_posted_slots;
+        uint64_t posted_tid[NETVSP_RXBUF_MAX_SLOTS];
+        uint32_t posted_len[NETVSP_RXBUF_MAX_SLOTS];
+        uint32_t posted_slots[NETVSP_RXBUF_MAX_SLOTS];
+        /* a stalled send: its completion is owed (frames dropped) */
+        bool stall_comp;
+        uint64_t stall_trans_id;
+        uint32_t stall_status;
+};
+extern const struct vmstate_desc netvsp_saved_desc;
+/* The device's state as a section (heap: sizeof is about 1 MiB). */
+int netvsp_dev_save(const struct netvsp_dev *nd, const uint8_t perm_mac[6], struct vmstate_writer *w,
+                    uint32_t instance);
+/* Pure: every value in range and consistent (slots, batches, queues). */
+int netvsp_saved_decode(const struct vmstate_section *s, struct netvsp_saved *out, char *err, size_t errlen);
+/* On a fresh device: maps the buffers again (host ops map_gpadl), rebuilds
+ * the receive slots and queues; sends nothing. */
+int netvsp_dev_restore(struct netvsp_dev *nd, const struct netvsp_saved *st, char *err, size_t errlen);
 /* Which transfer-page packet holds each receive slot: owner[i] is the
  * transaction id of the posted batch slot i belongs to, 0 when the host
  * has it. Fills min(n, slots) entries; returns the slot count (0 without a

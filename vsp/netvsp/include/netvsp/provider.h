@@ -90,6 +90,9 @@ void netvsp_nic_get_stats(struct netvsp_nic *nic, struct netvsp_nic_stats *out);
  * channel: one opened while quiesced starts parked, and close works while
  * quiesced. Returns 0 (-EDEADLK on the channel worker itself). */
 int netvsp_nic_quiesce(struct netvsp_nic *nic);
+/* After a restore (docs/vm-state.md): the NIC counts as quiesced, its
+ * channel (restored through the VMBus hooks) waits for netvsp_nic_resume. */
+int netvsp_nic_restored(struct netvsp_nic *nic);
 void netvsp_nic_resume(struct netvsp_nic *nic);
 
 /* What a save of the NIC needs, as plain data (netvsp/netvsp.h). */

@@ -69,3 +69,12 @@ uint32_t netvsp_rxbuf_posted_slots(const struct netvsp_rxbuf *rb);
 /* owner[i] (i < min(n, n_slots)) = the transaction id of the posted batch
  * slot i belongs to, 0 if it is not with the guest (saved state). */
 void netvsp_rxbuf_owners(const struct netvsp_rxbuf *rb, uint64_t *owner, uint32_t n);
+
+/* Saved state: on a freshly initialised buffer of the same geometry, marks
+ * the posted batches (trans id = generation << 32 | first slot; slots
+ * concatenated, lens per batch) and the slots being filled, and continues
+ * the generation. -EINVAL (nothing changed) for a slot out of range, used
+ * twice, or an id that does not name its batch's first slot. */
+int netvsp_rxbuf_restore(struct netvsp_rxbuf *rb, uint32_t generation, const uint64_t *tids, const uint32_t *lens,
+                         uint32_t n_batches, const uint32_t *slots, const uint32_t *filling, uint32_t n_filling);
+

@@ -35,6 +35,9 @@ struct storvsp_device_config {
         /* Keep polling this long after the last progress while requests are
          * in flight, with the guest's doorbells masked (0: 50 us). */
         unsigned poll_us;
+        /* The instance of the controller's saved-state section (vmwp: the
+         * SCSI controller's number). */
+        uint32_t state_instance;
 };
 
 struct storvsp_device;
@@ -99,3 +102,48 @@ struct storvsp_pending {
  * device. -EBUSY unless the device is quiesced; the count on success. */
 int storvsp_device_for_each_pending(struct storvsp_device *d,
                                     int (*fn)(void *opaque, const struct storvsp_pending *p), void *opaque);
+
+/* ---- saved state (docs/vm-state.md, docs/saved-state.md) ---- */
+
+#include "common/vmstate.h"
+
+/* The controller ("STCT", instance: state_instance): the handshake's
+ * progress and what the guest set per LUN, with each LUN's geometry to
+ * check the restoring VM's disks against. Per open channel ("STCH",
+ * instance: relid, through the VMBus provider hooks): the replies owed to
+ * the guest, in order, as packet bytes (records u16 length, bytes padded
+ * to 8). I/O in flight was completed at quiesce, so nothing is to be
+ * resubmitted. */
+#define STORVSP_CONTROLLER_STATE_TAG VMSTATE_TAG('S', 'T', 'C', 'T')
+#define STORVSP_CHANNEL_STATE_TAG VMSTATE_TAG('S', 'T', 'C', 'H')
+#define STORVSP_STATE_LUNS 256u
+#define STORVSP_STATE_LUN_READ_ONLY 1u
+#define STORVSP_STATE_LUN_WCE 2u
+struct storvsp_controller_state {
+        uint8_t proto_state; /* 0 expect BEGIN .. 4 ready */
+        uint16_t version, sub_channels;
+        uint32_t n_luns, n_blocks_count, block_size_count, flags_count;
+        uint32_t lun[STORVSP_STATE_LUNS];
+        uint64_t n_blocks[STORVSP_STATE_LUNS];
+        uint32_t block_size[STORVSP_STATE_LUNS];
+        uint32_t flags[STORVSP_STATE_LUNS];
+};
+#define STORVSP_STATE_REPLIES_BYTES ((STORVSP_MAX_QUEUE_DEPTH + 4u) * (8u + 80u))
+struct storvsp_channel_state {
+        uint16_t sub_index;
+        uint32_t replies_len;
+        uint8_t replies[STORVSP_STATE_REPLIES_BYTES];
+};
+extern const struct vmstate_desc storvsp_controller_state_desc;
+extern const struct vmstate_desc storvsp_channel_state_desc;
+/* Pure decoders (fuzzed: tests/fuzz/fuzz-storvsp-state.c). */
+int storvsp_controller_state_decode(const struct vmstate_section *s, struct storvsp_controller_state *out,
+                                    char *err, size_t errlen);
+int storvsp_channel_state_decode(const struct vmstate_section *s, struct storvsp_channel_state *out, char *err,
+                                 size_t errlen);
+/* The device's row: the controller section; restore checks the LUNs
+ * against the attached disks and leaves the device quiesced. */
+int storvsp_device_save(struct storvsp_device *d, struct vmstate_writer *w, char *err, size_t errlen);
+int storvsp_device_restore(struct storvsp_device *d, const struct vmstate_section *secs, size_t n, char *err,
+                           size_t errlen);
+

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+/* The device sections of a saved state (docs/saved-state.md): the VMBus
+ * server's (VBSV, VBCH, VBGP) and the echo provider's (VBEC), the
+ * integration services' (ICCH, ICKV), storvsp's (STCT, STCH), netvsp's
+ * (NVCH) and the emulated devices' (RTC, KBC). The input is taken as the
+ * payload of each kind and goes through its pure decoder, as a restore
+ * does before it applies anything; what a decoder accepts must encode back
+ * to a section that decodes the same, and hold the invariants the apply
+ * steps rely on without checking again. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu/state.h"
+#include "icvsp/icvsp.h"
+#include "netvsp/netvsp.h"
+#include "storvsp/provider.h"
+#include "tests/fuzz/fuzz-check.h"
+#include "tests/lib/vmstate-roundtrip.h"
+#include "vmbus/echo.h"
+#include "vmbus/state.h"
+
+typedef int (*decode_fn)(const struct vmstate_section *s, void *out, char *err, size_t errlen);
+
+#define DECODER(name, fn, type)                                                                   \
+        static int name(const struct vmstate_section *s, void *out, char *err, size_t errlen) {   \
+                return fn(s, (type *)out, err, errlen);                                           \
+        }
+DECODER(d_server, vmbus_server_state_decode, struct vmbus_saved_server)
+DECODER(d_channel, vmbus_channel_state_decode, struct vmbus_saved_channel)
+DECODER(d_gpadl, vmbus_gpadl_state_decode, struct vmbus_saved_gpadl)
+DECODER(d_echo, vmbus_echo_state_decode, struct vmbus_echo_state)
+DECODER(d_icch, icvsp_channel_state_decode, struct icvsp_channel_state)
+DECODER(d_ickv, icvsp_kvp_state_decode, struct icvsp_kvp_state)
+DECODER(d_stct, storvsp_controller_state_decode, struct storvsp_controller_state)
+DECODER(d_stch, storvsp_channel_state_decode, struct storvsp_channel_state)
+DECODER(d_nvch, netvsp_saved_decode, struct netvsp_saved)
+DECODER(d_rtc, rtc_state_decode, struct rtc_state)
+DECODER(d_kbc, i8042_state_decode, struct i8042_state)
+
+static const struct kind {
+        const struct vmstate_desc *desc;
+        decode_fn decode;
+        size_t size;
+} kinds[] = {
+        { &vmbus_server_state_desc, d_server, sizeof(struct vmbus_saved_server) },
+        { &vmbus_channel_state_desc, d_channel, sizeof(struct vmbus_saved_channel) },
+        { &vmbus_gpadl_state_desc, d_gpadl, sizeof(struct vmbus_saved_gpadl) },
+        { &vmbus_echo_state_desc, d_echo, sizeof(struct vmbus_echo_state) },
+        { &icvsp_channel_state_desc, d_icch, sizeof(struct icvsp_channel_state) },
+        { &icvsp_kvp_state_desc, d_ickv, sizeof(struct icvsp_kvp_state) },
+        { &storvsp_controller_state_desc, d_stct, sizeof(struct storvsp_controller_state) },
+        { &storvsp_channel_state_desc, d_stch, sizeof(struct storvsp_channel_state) },
+        { &netvsp_saved_desc, d_nvch, sizeof(struct netvsp_saved) },
+        { &rtc_state_desc, d_rtc, sizeof(struct rtc_state) },
+        { &i8042_state_desc, d_kbc, sizeof(struct i8042_state) },
+};
+
+/* What the apply steps take for granted once a decoder said yes. */
+static void accepted(const struct kind *k, const void *st) {
+        if (k->decode == d_kbc) {
+                const struct i8042_state *s = st;
+                CHECK(s->cq_len <= I8042_CTRL_QUEUE && s->kq_len <= I8042_KBD_QUEUE);
+        } else if (k->decode == d_rtc) {
+                const struct rtc_state *s = st;
+                CHECK(s->index < RTC_CMOS_SIZE && s->guest_nsec < 1000000000u);
+        } else if (k->decode == d_server) {
+                CHECK(vmbus_state_held_walk(st, NULL, NULL) >= 0);
+        } else if (k->decode == d_gpadl) {
+                const struct vmbus_saved_gpadl *s = st;
+                CHECK(s->filled <= s->buflen && s->buflen <= VMBUS_STATE_GPADL_BYTES && s->rangecount > 0);
+        } else if (k->decode == d_icch) {
+                const struct icvsp_channel_state *s = st;
+                CHECK(s->held_len <= ICVSP_HELD_MAX && s->service < 4);
+        } else if (k->decode == d_nvch) {
+                const struct netvsp_saved *s = st;
+                CHECK(s->rx_batch_n <= NETVSP_RX_BATCH_MAX && s->n_posted == s->n_posted_len);
+                CHECK(s->rss_table_len <= NDIS_RSS_INDIRECTION_MAX_ENTRIES);
+        } else if (k->decode == d_stct) {
+                const struct storvsp_controller_state *s = st;
+                for (uint32_t i = 0; i < s->n_luns; i++)
+                        CHECK(s->lun[i] < STORVSP_STATE_LUNS);
+        }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        char err[256];
+        for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+                const struct kind *k = &kinds[i];
+                struct vmstate_section raw = { .tag = k->desc->tag, .instance = 1, .version = 1, .payload = data,
+                                               .length = size };
+                void *st = calloc(1, k->size);
+                CHECK(st);
+                if (k->decode(&raw, st, err, sizeof err) == 0) {
+                        accepted(k, st);
+                        CHECK(vmstate_test_round_trip(k->desc, 1, st, k->size, k->decode));
+                }
+                free(st);
+        }
+        return 0;
+}

@@ -1,0 +1,135 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Hyper-V's Saved state through vmms (docs/vm-state.md, docs/vmms.md "Saved
+# state") with the real worker and the guest-vsc test guest in
+# vsc.mode=services (its VMBus channels open, heartbeat answered, KVP and
+# time sync running):
+#   vmctl save -> Saved, <id>.vmrs in place (no .tmp), SavedStateSize and
+#     SaveProgress, the worker gone; Stop and device changes refused;
+#   vmms restarted -> still Saved;
+#   vmctl start -> the guest goes on: heartbeat beats again, KVP answers, a
+#     time SYNC after the resume, the shutdown service shuts it down; the
+#     file is consumed;
+#   a corrupt state -> Start fails, the VM stays Saved with the reason;
+#   discard-saved -> Off, the file gone; delete of a Saved VM removes it;
+#   a save that cannot be done (an IDE disk) -> refused, the VM still runs.
+set -u
+source "$(dirname "$0")/vmms-lib.sh"
+t_setup
+t_need_guest_vsc
+t_start_vmms
+
+svc_json() {
+  printf '{"name":"%s","memory_mib":128,"vcpus":1,"boot":{"kernel":"%s","cmdline":"vsc.mode=services vsc.hostname=%s"},"integration":{"timesync_interval_s":2},"stop_timeout_s":60%s}' \
+    "$1" "$GUEST" "$1" "${2:-}"
+}
+console() { cat "$(vm_prop "$1" ConsoleLog)" 2>/dev/null; }
+wait_for() {
+  local secs=$1 what=$2; shift 2
+  for _ in $(seq $((secs * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  fail "timed out waiting for $what"
+}
+console_has() { console "$1" | grep -Eq "$2"; }
+console_count() { console "$1" | grep -Ec "$2"; }
+hb_after() { # VM MICROSECONDS: a heartbeat "ok" newer than that
+  local hb
+  hb=$(vm_prop "$1" Heartbeat)
+  case "$hb" in '"ok" '*) [ "${hb#\"ok\" }" -gt "$2" ] ;; *) return 1 ;; esac
+}
+
+svc_json svc >"$T/svc.json"
+expect_rc 0 vmctl create "$T/svc.json"
+expect_rc 0 vmctl start svc --timeout=60
+wait_for 60 "the services to open" console_has svc '^VSC services=open shutdown=1 heartbeat=1 timesync=1 kvp=1$'
+wait_for 30 "a heartbeat" hb_after svc 0
+id=$(vm_prop svc Id)
+vmrs=$T/state/$id.vmrs
+
+note "save the running guest"
+expect_rc 0 vmctl save svc
+echo "$LAST_OUT" | grep -Eq '^svc saved \([0-9.]+ MiB in [0-9.]+ s\)' || fail "vmctl save said: $LAST_OUT"
+[ "$(vm_prop svc State)" = Saved ] || fail "State after save: $(vm_prop svc State)"
+[ -f "$vmrs" ] && [ ! -e "$vmrs.tmp" ] || fail "state file: $(ls -l "$T/state")"
+size=$(vm_prop svc SavedStateSize)
+[ "$size" = "$(stat -c %s "$vmrs")" ] || fail "SavedStateSize $size, file $(stat -c %s "$vmrs")"
+[ "$(vm_prop svc SaveProgress)" = "$size $size" ] || fail "SaveProgress: $(vm_prop svc SaveProgress)"
+[ "$(vm_prop svc WorkerPid)" = 0 ] || fail "a worker after save"
+[ "$(head -c 8 "$vmrs" | od -An -c | tr -d ' ')" = 'VMSTACK032' ] || fail "not a saved state: $(head -c 8 "$vmrs" | od -c)"
+
+note "refused while Saved: stop, kill, a device change"
+expect_rc 5 vmctl stop svc
+echo "$LAST_OUT" | grep -q "Stop is not possible while the VM is Saved" || fail "stop: $LAST_OUT"
+expect_rc 5 vmctl kill svc
+expect_rc 5 vmctl edit svc --memory=256
+echo "$LAST_OUT" | grep -q "DiscardSavedState" || fail "edit: $LAST_OUT"
+
+note "a vmms restart keeps it Saved"
+t_stop_vmms
+t_start_vmms
+[ "$(vm_prop svc State)" = Saved ] || fail "State after the vmms restart: $(vm_prop svc State)"
+[ "$(vm_prop svc SavedStateSize)" = "$size" ] || fail "SavedStateSize after the restart"
+
+note "resume: the guest goes on where it was"
+syncs=$(console_count svc '^VSC timesync=sync ')
+before=$(($(date +%s%N) / 1000))
+expect_rc 0 vmctl start svc --timeout=60
+echo "$LAST_OUT" | grep -q "resuming from its saved state" || fail "vmctl start said: $LAST_OUT"
+[ "$(vm_prop svc State)" = Running ] || fail "State after the resume: $(vm_prop svc State)"
+[ ! -e "$vmrs" ] || fail "the consumed state file is still there"
+[ "$(vm_prop svc SavedStateSize)" = 0 ] || fail "SavedStateSize after the resume"
+wait_for 30 "a heartbeat after the resume" hb_after svc "$before"
+wait_for 30 "a time SYNC after the resume" sh -c "[ \$('$VMCTL_BIN' --address='$ADDR' show svc >/dev/null; cat '$(vm_prop svc ConsoleLog)' | grep -Ec '^VSC timesync=sync ') -gt $syncs ]"
+expect_rc 0 vmctl kvp svc FullyQualifiedDomainName
+[ "$LAST_OUT" = svc ] || fail "KVP after the resume: $LAST_OUT"
+[ "$(console_count svc '^VSC services=open ')" = 1 ] || fail "the guest opened its services again: $(console svc)"
+
+note "save from Paused, twice in a row"
+expect_rc 0 vmctl pause svc
+expect_rc 0 vmctl save svc
+expect_rc 0 vmctl start svc --timeout=60
+[ "$(vm_prop svc State)" = Running ] || fail "a VM saved while paused resumes running: $(vm_prop svc State)"
+expect_rc 0 vmctl save svc
+expect_rc 0 vmctl start svc --timeout=60
+wait_for 30 "a heartbeat after the third resume" hb_after svc "$(($(date +%s%N) / 1000 - 1000000))"
+
+note "a corrupt state is refused and stays"
+expect_rc 0 vmctl save svc
+printf 'X' | dd of="$vmrs" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+expect_rc 1 vmctl start svc --timeout=60
+[ "$(vm_prop svc State)" = Saved ] || fail "State after a refused restore: $(vm_prop svc State)"
+vm_prop svc ExitReason | grep -q "saved state" || fail "ExitReason: $(vm_prop svc ExitReason)"
+[ -f "$vmrs" ] || fail "the refused state file was removed"
+
+note "discard-saved: Off, the file gone; then a fresh boot"
+expect_rc 0 vmctl discard-saved svc
+[ "$(vm_prop svc State)" = Off ] && [ ! -e "$vmrs" ] || fail "after discard: $(vm_prop svc State), $(ls "$T/state")"
+expect_rc 5 vmctl discard-saved svc
+expect_rc 0 vmctl start svc --timeout=60
+wait_for 60 "the services after a fresh boot" sh -c "[ \$(cat '$(vm_prop svc ConsoleLog)' | grep -c '^VSC services=open ') -ge 2 ]"
+
+note "the guest still shuts down through its shutdown service after a resume"
+expect_rc 0 vmctl save svc
+expect_rc 0 vmctl start svc --timeout=60
+expect_rc 0 vmctl stop svc --timeout=60
+vm_prop svc ExitReason | grep -q "powered off" || fail "stop after a resume: $(vm_prop svc ExitReason)"
+
+note "delete of a Saved VM removes its state"
+expect_rc 0 vmctl start svc --timeout=60
+wait_for 60 "the services" sh -c "[ \$(cat '$(vm_prop svc ConsoleLog)' | grep -c '^VSC services=open ') -ge 3 ]"
+expect_rc 0 vmctl save svc
+expect_rc 0 vmctl delete svc
+[ ! -e "$vmrs" ] || fail "delete left the state file"
+
+note "a save that cannot be done leaves the VM running"
+truncate -s 1M "$T/images/ide.img"
+svc_json ide ",\"disks\":[{\"path\":\"$T/images/ide.img\",\"bus\":\"ide\"}]" >"$T/ide.json"
+expect_rc 0 vmctl create "$T/ide.json"
+expect_rc 0 vmctl start ide --timeout=60
+expect_rc 1 vmctl save ide
+echo "$LAST_OUT" | grep -q "IDE disks cannot be saved" || fail "save with IDE: $LAST_OUT"
+[ "$(vm_prop ide State)" = Running ] || fail "State after a refused save: $(vm_prop ide State)"
+ideid=$(vm_prop ide Id)
+[ ! -e "$T/state/$ideid.vmrs" ] && [ ! -e "$T/state/$ideid.vmrs.tmp" ] || fail "a refused save left a file"
+expect_rc 0 vmctl kill ide
+
+echo PASS

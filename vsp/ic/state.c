@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+/* The integration services' saved state (docs/saved-state.md "ICCH",
+ * "ICKV"; docs/vm-state.md): per open channel, through the VMBus
+ * provider hooks, the negotiated versions, the request the guest still
+ * owes an answer to (matched by its transaction id after the restore),
+ * what quiesce held, and each service's own progress; per VM, through the
+ * row, the KVP items. Times are saved as intervals, never as host clock
+ * readings. A restored service is quiesced: icvsp_resume sends what was
+ * held, then a time SYNC (§8.5), and the channel's ring is served once
+ * before the first doorbell. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+
+#include "common/devworker.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "internal.h"
+#include "vmbus/provider.h"
+
+#define F(id_, kind_, type_, m_) VMSTATE_FIELD(id_, kind_, type_, m_)
+
+_Static_assert(ICVSP_HELD_MAX >= IC_HELD_BODY_MAX, "a held request fits its saved field");
+
+static const struct vmstate_field_desc channel_fields[] = {
+        F(1, VMSTATE_U8, struct icvsp_channel_state, service),
+        F(2, VMSTATE_BOOL, struct icvsp_channel_state, negotiated),
+        F(3, VMSTATE_U16, struct icvsp_channel_state, fw_major),
+        F(4, VMSTATE_U16, struct icvsp_channel_state, fw_minor),
+        F(5, VMSTATE_U16, struct icvsp_channel_state, msg_major),
+        F(6, VMSTATE_U16, struct icvsp_channel_state, msg_minor),
+        F(7, VMSTATE_BOOL, struct icvsp_channel_state, outstanding),
+        F(8, VMSTATE_U16, struct icvsp_channel_state, outstanding_type),
+        F(9, VMSTATE_U64, struct icvsp_channel_state, outstanding_id),
+        F(10, VMSTATE_U64, struct icvsp_channel_state, next_id),
+        F(11, VMSTATE_BOOL, struct icvsp_channel_state, negotiate_held),
+        F(12, VMSTATE_BOOL, struct icvsp_channel_state, held),
+        VMSTATE_ARRAY(13, VMSTATE_VARBYTES, struct icvsp_channel_state, held_body, held_len),
+        F(14, VMSTATE_U64, struct icvsp_channel_state, hb_seq),
+        F(15, VMSTATE_U8, struct icvsp_channel_state, hb_state),
+        F(16, VMSTATE_U64, struct icvsp_channel_state, hb_beat_ago_us),
+        F(17, VMSTATE_BOOL, struct icvsp_channel_state, ts_sync_pending),
+        F(18, VMSTATE_U8, struct icvsp_channel_state, ts_flags_sent),
+        F(19, VMSTATE_U32, struct icvsp_channel_state, kvp_pushing),
+        F(20, VMSTATE_BOOL, struct icvsp_channel_state, kvp_scanning),
+        F(21, VMSTATE_U8, struct icvsp_channel_state, kvp_scan_pool),
+        F(22, VMSTATE_U32, struct icvsp_channel_state, kvp_index),
+};
+const struct vmstate_desc icvsp_channel_state_desc = {
+        .tag = ICVSP_CHANNEL_STATE_TAG, .version = 1, .fields = channel_fields,
+        .n_fields = ARRAY_SIZE(channel_fields), .name = "integration service channel",
+};
+
+int icvsp_channel_state_decode(const struct vmstate_section *s, struct icvsp_channel_state *out, char *err,
+                               size_t errlen) {
+        memset(out, 0, sizeof *out);
+        int r = vmstate_decode(s, &icvsp_channel_state_desc, out, err, errlen);
+        if (r < 0)
+                return r;
+        const char *bad = out->service >= IC_N_SERVICES                                   ? "service"
+                          : out->hb_state > ICVSP_HEARTBEAT_LOST                          ? "hb_state"
+                          : out->outstanding && !out->negotiated &&
+                                            out->outstanding_type != ICMSGTYPE_NEGOTIATE ? "outstanding_type"
+                          : out->held && (!out->negotiated || out->held_len == 0)         ? "held"
+                          : out->kvp_pushing != UINT32_MAX && out->kvp_pushing >= ICVSP_KVP_MAX_HOST_ITEMS
+                                  ? "kvp_pushing"
+                          /* scan_pool 2: past the last pool (kvp.c scan_pools) */
+                          : out->kvp_scan_pool > 2 || (out->kvp_scanning && out->kvp_scan_pool == 2) ||
+                                            out->kvp_index >= ICVSP_KVP_MAX_INDEX
+                                  ? "kvp_scan"
+                                                                                           : NULL;
+        return bad ? errorf(err, errlen, -EINVAL, "section ICCH #%u: %s out of range", s->instance, bad) : 0;
+}
+
+static unsigned service_index(const struct ic_service *s) {
+        return (unsigned)(s - s->ic->svc);
+}
+
+/* ---- VMBus provider hooks ---- */
+
+int ic_save_channel(struct vmbus_channel *ch, struct vmstate_writer *w, char *err, size_t errlen) {
+        struct ic_service *s = vmbus_device_data(vmbus_channel_device(ch));
+        struct icvsp *ic = s->ic;
+        struct icvsp_channel_state st;
+        pthread_mutex_lock(&ic->lock);
+        uint64_t now = ic_now_us();
+        st = (struct icvsp_channel_state){
+                .service = (uint8_t)service_index(s), .negotiated = s->negotiated,
+                .fw_major = s->fw.major, .fw_minor = s->fw.minor, .msg_major = s->msg.major,
+                .msg_minor = s->msg.minor, .outstanding = s->outstanding, .outstanding_type = s->outstanding_type,
+                .outstanding_id = s->outstanding_id, .next_id = s->next_id, .negotiate_held = s->negotiate_held,
+                .held = s->held, .held_len = (uint32_t)s->held_len, .hb_seq = s->hb_seq,
+                .hb_state = (uint8_t)s->hb_state,
+                .hb_beat_ago_us = s->hb_last_beat_us ? now - MIN(now, s->hb_last_beat_us) + 1 : 0,
+                .ts_sync_pending = s->ts_sync_pending, .ts_flags_sent = s->ts_flags_sent,
+                .kvp_pushing = UINT32_MAX,
+        };
+        memcpy(st.held_body, s->held_body, s->held_len);
+        if (s->kvp)
+                ic_kvp_get_progress(s, &st);
+        pthread_mutex_unlock(&ic->lock);
+        int r = vmstate_encode(w, &icvsp_channel_state_desc, vmbus_channel_relid(ch), &st);
+        return r < 0 ? errorf(err, errlen, r, "writing section ICCH #%u: %s", vmbus_channel_relid(ch), strerror(-r))
+                     : 0;
+}
+
+struct doorbell_add_req {
+        struct ic_service *s;
+        int fd;
+};
+
+int ic_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request *req,
+                       const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        struct ic_service *s = vmbus_device_data(vmbus_channel_device(ch));
+        struct icvsp *ic = s->ic;
+        uint32_t relid = vmbus_channel_relid(ch);
+        const struct vmstate_section *sec = vmstate_find(secs, n, ICVSP_CHANNEL_STATE_TAG, relid);
+        if (!sec)
+                return errorf(err, errlen, -EINVAL, "the state has no ICCH section for channel %u", relid);
+        struct icvsp_channel_state st;
+        int r = icvsp_channel_state_decode(sec, &st, err, errlen);
+        if (r < 0)
+                return r;
+        if (st.service != service_index(s) || req->sub_channel_index != 0)
+                return errorf(err, errlen, -EINVAL, "section ICCH #%u: service %u on the %s channel", relid,
+                              st.service, s->ops->name);
+        if (st.kvp_pushing != UINT32_MAX && !s->kvp)
+                return errorf(err, errlen, -EINVAL, "section ICCH #%u: KVP progress on the %s channel", relid,
+                              s->ops->name);
+        /* Restored quiesced: the service thread parked before it can see
+         * the channel (idempotent). */
+        if ((r = icvsp_quiesce(ic)) < 0 || (r = ic_doorbell_add(s, vmbus_channel_event_fd(ch))) < 0)
+                return errorf(err, errlen, r, "integration services: %s", strerror(-r));
+        pthread_mutex_lock(&ic->lock);
+        uint64_t now = ic_now_us();
+        s->ch = ch;
+        s->negotiated = st.negotiated;
+        s->fw = (struct ic_version){ st.fw_major, st.fw_minor };
+        s->msg = (struct ic_version){ st.msg_major, st.msg_minor };
+        s->outstanding = st.outstanding;
+        s->outstanding_type = st.outstanding_type;
+        s->outstanding_id = st.outstanding_id;
+        s->next_id = st.next_id;
+        s->sent_us = now; /* resume restarts the clock of the request anyway */
+        s->negotiate_held = st.negotiate_held;
+        s->held = st.held;
+        s->held_len = MIN((size_t)st.held_len, sizeof s->held_body);
+        memcpy(s->held_body, st.held_body, s->held_len);
+        s->hb_seq = st.hb_seq;
+        s->hb_state = (enum icvsp_heartbeat_state)st.hb_state;
+        s->hb_last_beat_us = st.hb_beat_ago_us ? now - MIN(now, st.hb_beat_ago_us - 1) : 0;
+        s->hb_last_sent_us = now;
+        s->ts_sync_pending = st.ts_sync_pending;
+        s->ts_flags_sent = st.ts_flags_sent;
+        if (s->kvp)
+                ic_kvp_set_progress(s, &st);
+        pthread_mutex_unlock(&ic->lock);
+        /* The guest may have answered while saved: read the ring at once. */
+        (void)eventfd_write(vmbus_channel_event_fd(ch), 1);
+        return 0;
+}
+
+/* ---- the row: KVP items ---- */
+
+int icvsp_save(struct icvsp *ic, struct vmstate_writer *w, char *err, size_t errlen) {
+        if (!ic->enabled[IC_KVP])
+                return 0;
+        pthread_mutex_lock(&ic->lock);
+        int r = ic_kvp_save(&ic->svc[IC_KVP], w);
+        pthread_mutex_unlock(&ic->lock);
+        return r < 0 ? errorf(err, errlen, r, "writing section ICKV: %s", strerror(-r)) : 0;
+}
+
+int icvsp_restore(struct icvsp *ic, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        int r = icvsp_quiesce(ic); /* come back quiesced, channels open or not */
+        if (r < 0)
+                return r;
+        const struct vmstate_section *sec = vmstate_find(secs, n, ICVSP_KVP_STATE_TAG, 0);
+        if (!ic->enabled[IC_KVP])
+                return sec ? errorf(err, errlen, -EINVAL, "the state has KVP items, this VM has no KVP service") : 0;
+        if (!sec)
+                return errorf(err, errlen, -EINVAL, "the state has no ICKV section");
+        pthread_mutex_lock(&ic->lock);
+        r = ic_kvp_restore(&ic->svc[IC_KVP], sec, err, errlen);
+        pthread_mutex_unlock(&ic->lock);
+        return r;
+}
