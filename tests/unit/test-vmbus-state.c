@@ -162,6 +162,12 @@ TEST(save_restore_continues_the_guest) {
         for (uint64_t id = 1; id <= 20; id++)
                 for (unsigned c = 0; c < 3; c++)
                         put(f.sim, &f.ch[c], id);
+        /* The guest tears the sub-channel's ring down while it is open:
+         * answered only when the channel closes (after the restore). */
+        struct vmbus_channel_gpadl_teardown td = { .header.msgtype = CHANNELMSG_GPADL_TEARDOWN,
+                                                   .child_relid = f.ch[2].relid, .gpadl = f.ch[2].gpadl };
+        ASSERT_EQ(vmbus_sim_post(f.sim, 1, 0, &td, sizeof td), HV_STATUS_SUCCESS);
+        ASSERT_EQ(vmbus_sim_pending_messages(f.sim), 0u);
         ASSERT_OK(vmbus_server_quiesce(f.srv));
         /* Queued while quiesced: served only by the restored server. */
         for (uint64_t id = 21; id <= 30; id++)
@@ -173,8 +179,12 @@ TEST(save_restore_continues_the_guest) {
         size_t len;
         int n = save_state(&f, &map, &len, secs, ARRAY_SIZE(secs));
         unsigned msgs = vmbus_sim_pending_messages(f.sim);
+        uint64_t h0 = ram_hash(f.sim), ev0 = vmbus_sim_event_count(f.sim);
         vmbus_server_free(f.srv);
-        ASSERT_EQ(vmbus_sim_pending_messages(f.sim), msgs); /* the old worker's end says nothing */
+        /* The old worker's end says nothing and writes no ring. */
+        ASSERT_EQ(vmbus_sim_pending_messages(f.sim), msgs);
+        ASSERT_EQ(ram_hash(f.sim), h0);
+        ASSERT_EQ(vmbus_sim_event_count(f.sim), ev0);
 
         /* Refused: a server without device 2, one with too few relids, one
          * the guest already used. Each stays empty and usable. */
@@ -228,7 +238,13 @@ TEST(save_restore_continues_the_guest) {
         ASSERT_EQ(vmbus_sim_open(f.sim, o.child_relid, o.connection_id, 8, NULL, 0, &c3), 0);
         put(f.sim, &c3, 7);
         expect_echoes(f.sim, &c3, 7, 7);
-        ASSERT_OK(vmbus_sim_close(f.sim, &f.ch[2]));
+        struct vmbus_channel_relid_message cl = { .header.msgtype = CHANNELMSG_CLOSECHANNEL,
+                                                  .child_relid = f.ch[2].relid };
+        ASSERT_EQ(vmbus_sim_post(f.sim, 1, 0, &cl, sizeof cl), HV_STATUS_SUCCESS);
+        struct vmbus_channel_gpadl_torndown tdn;
+        ASSERT_EQ(vmbus_sim_expect(f.sim, CHANNELMSG_GPADL_TORNDOWN, &tdn, sizeof tdn), (int)sizeof tdn);
+        ASSERT_EQ(tdn.gpadl, f.ch[2].gpadl);
+        ASSERT_EQ(vmbus_sim_pending_messages(f.sim), 0u);
         put(f.sim, &f.ch[0], 31);
         expect_echoes(f.sim, &f.ch[0], 31, 31);
         unsigned gpadls, pages;
@@ -275,6 +291,248 @@ TEST(a_held_packet_survives) {
         expect_echoes(f.sim, &f.ch[0], 1, id);
         vmbus_server_free(f.srv);
         ASSERT_EQ(vmbus_sim_live_mappings(f.sim), 0u);
+        vmbus_sim_free(f.sim);
+}
+
+/* A device hot-removed while quiesced: its rescind is held, the restored
+ * server (built without it) keeps the rescinded relid with its GPADLs,
+ * posts the rescind once at resume, and frees the relid at the guest's
+ * RELID_RELEASED. */
+TEST(a_rescind_held_across_the_save) {
+        static struct fx f;
+        fx_setup(&f);
+        put(f.sim, &f.ch[0], 1);
+        expect_echoes(f.sim, &f.ch[0], 1, 1);
+        ASSERT_OK(vmbus_server_quiesce(f.srv));
+        /* fx_setup kept no device pointer: device 2 through its channel. */
+        struct vmbus_channel *c2 = vmbus_server_open_channel(f.srv, f.ch[1].relid);
+        ASSERT_NOT_NULL(c2);
+        ASSERT_OK(vmbus_server_remove_device(f.srv, vmbus_channel_device(c2)));
+        ASSERT_EQ(vmbus_sim_pending_messages(f.sim), 0u); /* held */
+        static struct vmstate_section secs[64];
+        uint8_t *map;
+        size_t len;
+        int n = save_state(&f, &map, &len, secs, ARRAY_SIZE(secs));
+        vmbus_server_free(f.srv);
+        f.srv = new_server(&f, 0);
+        add_devices(&f, f.srv, 1);
+        char err[256] = "";
+        int r = vmbus_server_restore(f.srv, secs, (size_t)n, err, sizeof err);
+        if (r < 0)
+                ASSERT_STREQ(err, "");
+        munmap(map, len);
+        unsigned gpadls, pages;
+        vmbus_server_gpadl_usage(f.srv, &gpadls, &pages);
+        ASSERT_EQ(gpadls, 5u); /* 3 rings, the data GPADL, the pending one */
+        ASSERT_EQ(vmbus_sim_pending_messages(f.sim), 0u);
+        vmbus_server_resume(f.srv);
+        struct vmbus_channel_relid_message m;
+        ASSERT_EQ(vmbus_sim_expect(f.sim, CHANNELMSG_RESCIND_CHANNELOFFER, &m, sizeof m), (int)sizeof m);
+        ASSERT_EQ(m.child_relid, f.ch[1].relid);
+        ASSERT_EQ(vmbus_sim_pending_messages(f.sim), 0u);
+        put(f.sim, &f.ch[0], 2);
+        put(f.sim, &f.ch[2], 2);
+        expect_echoes(f.sim, &f.ch[0], 2, 2);
+        expect_echoes(f.sim, &f.ch[2], 2, 2);
+        /* The guest lets the relid go; its GPADLs go with it. */
+        struct vmbus_channel_relid_message rel = { .header.msgtype = CHANNELMSG_RELID_RELEASED,
+                                                   .child_relid = f.ch[1].relid };
+        ASSERT_EQ(vmbus_sim_post(f.sim, 1, 0, &rel, sizeof rel), HV_STATUS_SUCCESS);
+        vmbus_server_gpadl_usage(f.srv, &gpadls, &pages);
+        ASSERT_EQ(gpadls, 2u);
+        ASSERT_EQ(vmbus_sim_pending_messages(f.sim), 0u); /* nothing answers RELID_RELEASED */
+        /* The relid is free again: a hot-added device takes it. */
+        ASSERT_OK(vmbus_server_add_device(f.srv, &f.dc[1], NULL));
+        struct vmbus_channel_offer_channel o;
+        ASSERT_EQ(vmbus_sim_expect(f.sim, CHANNELMSG_OFFERCHANNEL, &o, sizeof o), (int)sizeof o);
+        ASSERT_EQ(o.child_relid, f.ch[1].relid);
+        vmbus_server_free(f.srv);
+        ASSERT_EQ(vmbus_sim_live_mappings(f.sim), 0u);
+        vmbus_sim_free(f.sim);
+}
+
+/* ---- refusals ---- */
+
+/* A copy of a saved state with sections changed by fn (false: dropped),
+ * written and indexed again. */
+typedef bool (*mutate_fn)(uint32_t tag, uint32_t instance, void *st, const struct fx *f);
+
+static int rewrite_state(const struct fx *f, const struct vmstate_section *secs, size_t n, mutate_fn fn,
+                         uint8_t **map, size_t *len, struct vmstate_section *out, size_t max) {
+        int fd = memfd_create("vmbus-state-x", MFD_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        struct vmstate_writer *w;
+        ASSERT_OK(vmstate_writer_new(fd, 0, &w));
+        char err[256] = "";
+        static union {
+                struct vmbus_saved_server sv;
+                struct vmbus_saved_channel ch;
+                struct vmbus_saved_gpadl gp;
+                struct vmbus_echo_state ec;
+        } st;
+        for (size_t i = 0; i < n; i++) {
+                const struct vmstate_desc *d = NULL;
+                if (secs[i].tag == VMBUS_STATE_TAG_SERVER) {
+                        ASSERT_OK(vmbus_server_state_decode(&secs[i], &st.sv, err, sizeof err));
+                        d = &vmbus_server_state_desc;
+                } else if (secs[i].tag == VMBUS_STATE_TAG_CHANNEL) {
+                        ASSERT_OK(vmbus_channel_state_decode(&secs[i], &st.ch, err, sizeof err));
+                        d = &vmbus_channel_state_desc;
+                } else if (secs[i].tag == VMBUS_STATE_TAG_GPADL) {
+                        ASSERT_OK(vmbus_gpadl_state_decode(&secs[i], &st.gp, err, sizeof err));
+                        d = &vmbus_gpadl_state_desc;
+                } else {
+                        ASSERT_EQ(secs[i].tag, VMBUS_ECHO_STATE_TAG);
+                        ASSERT_OK(vmbus_echo_state_decode(&secs[i], &st.ec, err, sizeof err));
+                        d = &vmbus_echo_state_desc;
+                }
+                if (fn(secs[i].tag, secs[i].instance, &st, f))
+                        ASSERT_OK(vmstate_encode(w, d, secs[i].instance, &st));
+        }
+        ASSERT_OK(vmstate_finish(w));
+        *len = (size_t)vmstate_written(w);
+        vmstate_writer_free(w);
+        *map = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+        ASSERT_TRUE(*map != MAP_FAILED);
+        close(fd);
+        struct vmstate_header h;
+        int r = vmstate_index(*map, *len, &h, out, max, err, sizeof err);
+        if (r < 0)
+                ASSERT_STREQ(err, "");
+        return r;
+}
+
+static bool bad_target_vp(uint32_t tag, uint32_t instance, void *st, const struct fx *f) {
+        if (tag == VMBUS_STATE_TAG_CHANNEL && instance == f->ch[1].relid)
+                ((struct vmbus_saved_channel *)st)->target_vp = 2;
+        return true;
+}
+
+static bool no_ring_gpadl(uint32_t tag, uint32_t instance, void *st, const struct fx *f) {
+        if (tag == VMBUS_STATE_TAG_SERVER)
+                ((struct vmbus_saved_server *)st)->n_gpadls--;
+        return !(tag == VMBUS_STATE_TAG_GPADL && instance == f->ch[0].gpadl);
+}
+
+static bool sub_is_primary(uint32_t tag, uint32_t instance, void *st, const struct fx *f) {
+        if (tag == VMBUS_STATE_TAG_CHANNEL && instance == f->ch[2].relid)
+                ((struct vmbus_saved_channel *)st)->sub_index = 0;
+        return true;
+}
+
+static bool one_more_channel(uint32_t tag, uint32_t instance, void *st, const struct fx *f) {
+        if (tag == VMBUS_STATE_TAG_SERVER)
+                ((struct vmbus_saved_server *)st)->n_channels++;
+        return true;
+}
+
+static bool pfn_outside_ram(uint32_t tag, uint32_t instance, void *st, const struct fx *f) {
+        if (tag == VMBUS_STATE_TAG_GPADL && instance == f->data_gpadl)
+                vmstate_put_le64(((struct vmbus_saved_gpadl *)st)->buf + 8 + 8, 1ull << 30);
+        return true;
+}
+
+/* A refused restore left srv as built: nothing mapped, nothing connected,
+ * and a new guest connects, gets the offers a fresh server makes (relids
+ * 1 and 2) and echoes on a channel. */
+static void fresh_guest_works(struct fx *f, struct vmbus_server *srv) {
+        unsigned gpadls, pages;
+        vmbus_server_gpadl_usage(srv, &gpadls, &pages);
+        ASSERT_EQ(gpadls + pages, 0u);
+        ASSERT_EQ(vmbus_server_version(srv), 0u);
+        ASSERT_EQ(vmbus_sim_live_mappings(f->sim), 0u);
+        while (vmbus_sim_pending_messages(f->sim))
+                (void)vmbus_sim_next_message(f->sim, NULL, buf, sizeof buf);
+        ASSERT_EQ(vmbus_sim_connect(f->sim, VERSION_WIN10_V5_3), 1);
+        struct vmbus_channel_offer_channel offers[4];
+        ASSERT_EQ(vmbus_sim_request_offers(f->sim, offers, 4), 2);
+        for (unsigned i = 0; i < 2; i++) {
+                ASSERT_EQ(offers[i].child_relid, i + 1);
+                ASSERT_EQ(offers[i].if_instance[0], i + 1);
+                ASSERT_EQ(offers[i].sub_channel_index, 0u);
+        }
+        struct vmbus_sim_channel c;
+        ASSERT_EQ(vmbus_sim_open(f->sim, offers[0].child_relid, offers[0].connection_id, 8, NULL, 0, &c), 0);
+        put(f->sim, &c, 5);
+        expect_echoes(f->sim, &c, 5, 5);
+        ASSERT_OK(vmbus_sim_close(f->sim, &c));
+        vmbus_server_free(srv);
+        ASSERT_EQ(vmbus_sim_live_mappings(f->sim), 0u);
+}
+
+static void expect_refusal(struct fx *f, const struct vmstate_section *secs, size_t n, int want, const char *what) {
+        struct vmbus_server *srv = new_server(f, 0);
+        add_devices(f, srv, 2);
+        char err[256] = "";
+        int r = vmbus_server_restore(srv, secs, n, err, sizeof err);
+        if (r != want || !strstr(err, what))
+                ASSERT_STREQ(err, what);
+        ASSERT_EQ(r, want);
+        fresh_guest_works(f, srv);
+}
+
+TEST(refusals_leave_the_server_as_built) {
+        static struct fx f;
+        fx_setup(&f);
+        for (uint64_t id = 1; id <= 5; id++)
+                for (unsigned c = 0; c < 3; c++)
+                        put(f.sim, &f.ch[c], id);
+        ASSERT_OK(vmbus_server_quiesce(f.srv));
+        static struct vmstate_section secs[64], x[66];
+        uint8_t *map, *xmap;
+        size_t len, xlen;
+        int n = save_state(&f, &map, &len, secs, ARRAY_SIZE(secs));
+        vmbus_server_free(f.srv);
+        f.srv = NULL;
+
+        /* A device this server lacks (device 2 is not added). */
+        struct vmbus_server *srv = new_server(&f, 0);
+        add_devices(&f, srv, 1);
+        char err[256] = "";
+        ASSERT_EQ(vmbus_server_restore(srv, secs, (size_t)n, err, sizeof err), -ENOENT);
+        ASSERT_NOT_NULL(strstr(err, "VBCH #2: a device this VM does not have"));
+        vmbus_server_free(srv);
+
+        struct {
+                mutate_fn fn;
+                int want;
+                const char *what;
+        } cases[] = {
+                { bad_target_vp, -EINVAL, "target VP 2 of 2" },
+                { no_ring_gpadl, -EINVAL, "ring GPADL" },
+                { sub_is_primary, -EINVAL, "channel 0 of echo is also at relid" },
+                { pfn_outside_ram, -EFAULT, "PFN 0x40000000 is not guest RAM" },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                int xn = rewrite_state(&f, secs, (size_t)n, cases[i].fn, &xmap, &xlen, x, ARRAY_SIZE(x));
+                expect_refusal(&f, x, (size_t)xn, cases[i].want, cases[i].what);
+                munmap(xmap, xlen);
+        }
+        /* Two sections for one relid (a file cannot hold them: an index
+         * made by hand). */
+        int xn = rewrite_state(&f, secs, (size_t)n, one_more_channel, &xmap, &xlen, x, ARRAY_SIZE(x) - 1);
+        const struct vmstate_section *dup = vmstate_find(x, (size_t)xn, VMBUS_STATE_TAG_CHANNEL, f.ch[1].relid);
+        ASSERT_NOT_NULL(dup);
+        x[xn] = *dup;
+        expect_refusal(&f, x, (size_t)xn + 1, -EINVAL, "a second section for this relid");
+        munmap(xmap, xlen);
+        /* A truncated channel section. */
+        memcpy(x, secs, sizeof secs[0] * (size_t)n);
+        struct vmstate_section *t = (struct vmstate_section *)vmstate_find(x, (size_t)n, VMBUS_STATE_TAG_CHANNEL,
+                                                                           f.ch[2].relid);
+        ASSERT_NOT_NULL(t);
+        t->length -= 12;
+        expect_refusal(&f, x, (size_t)n, -EINVAL, "section VBCH #3 at offset");
+        /* Refused while applying: the sub-channel's provider state is
+         * missing, so its restore_channel fails after the other channels
+         * were reopened and every GPADL mapped again; all of it is undone. */
+        size_t m = 0;
+        for (int i = 0; i < n; i++)
+                if (!(secs[i].tag == VMBUS_ECHO_STATE_TAG && secs[i].instance == f.ch[2].relid))
+                        x[m++] = secs[i];
+        ASSERT_EQ(m, (size_t)n - 1);
+        expect_refusal(&f, x, m, -ENOENT, "no VBEC section for channel");
+        munmap(map, len);
         vmbus_sim_free(f.sim);
 }
 

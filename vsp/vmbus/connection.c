@@ -42,7 +42,7 @@ static const struct {
 
 /* §4.2: the versions Linux 6.1 and current kernels offer that we serve.
  * 6.0 ("Copper") is refused: it would need its feature negotiation. */
-static bool version_supported(uint32_t v) {
+bool vmbus_version_supported(uint32_t v) {
         switch (v) {
         case VERSION_WIN8:
         case VERSION_WIN8_1:
@@ -73,7 +73,7 @@ static void msg_initiate_contact(struct vmbus_server *srv, uint32_t connection_i
          * 1 only; the wrong pairing is refused so the guest tries the next
          * version. The interrupt page (< 5.0) and the monitor pages are not
          * used: every offer has monitor_allocated = 0 (§4.10). */
-        bool ok = vp_ok && version_supported(v) &&
+        bool ok = vp_ok && vmbus_version_supported(v) &&
                   (v >= VERSION_WIN10_V5) == (connection_id == VMBUS_MESSAGE_CONNECTION_ID_4);
         /* From 5.0 the guest names the SINT (and, newer, the VTL) it listens
          * on; we deliver on SINT 2 of VTL 0 only (§4.3). */

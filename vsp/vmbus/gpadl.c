@@ -299,7 +299,10 @@ int vmbus_channel_gpadl_get(struct vmbus_channel *ch, uint32_t handle, struct vm
         pthread_mutex_lock(&srv->lock);
         struct vmbus_gpadl *g = vmbus_gpadl_find_locked(srv, handle);
         struct vmbus_channel *owner = g ? srv->relids[g->relid] : NULL;
-        if (g && g->state == VMBUS_GPADL_READY && owner && owner->dev && owner->dev == ch->dev) {
+        /* While a restore applies, a provider takes back what it held when
+         * saved, a GPADL the guest wants torn down included. */
+        bool usable = g && (g->state == VMBUS_GPADL_READY || (g->state == VMBUS_GPADL_TEARDOWN && srv->restoring));
+        if (usable && owner && owner->dev && owner->dev == ch->dev) {
                 vmbus_gpadl_get_locked(g);
                 *out = g;
                 r = 0;

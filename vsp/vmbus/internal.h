@@ -146,6 +146,9 @@ struct vmbus_server {
         /* vmbus_server_quiesce: messages wait in the queue above, guest
          * messages are refused, library threads are paused. */
         bool quiesced;
+        /* vmbus_server_restore is applying a state: providers' restore_channel
+         * may take GPADLs the guest already asked to tear down. */
+        bool restoring;
 
         struct vmbus_server_stats stats;
 };
@@ -160,6 +163,7 @@ void vmbus_channel_free_locked(struct vmbus_channel *ch);
 bool vmbus_vp_valid(const struct vmbus_server *srv, uint32_t vp);
 
 /* connection.c */
+bool vmbus_version_supported(uint32_t version);
 void vmbus_send_offer_locked(struct vmbus_server *srv, struct vmbus_channel *ch);
 void vmbus_disconnect(struct vmbus_server *srv);
 

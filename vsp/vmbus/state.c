@@ -115,10 +115,24 @@ static int save_gpadl(const struct vmbus_gpadl *g, struct vmstate_writer *w) {
         return r;
 }
 
+/* Every open channel's provider can save: checked before anything is
+ * written. */
+static int save_check_providers(struct vmbus_server *srv, char *err, size_t errlen) {
+        for (uint32_t relid = 1; relid <= VMBUS_CHANNEL_MAX_RELID; relid++) {
+                const struct vmbus_channel *ch = srv->relids[relid];
+                if (ch && ch->state == VMBUS_CH_OPEN && !ch->dev->ops->save_channel)
+                        return errorf(err, errlen, -EOPNOTSUPP, "the %s provider cannot save its channels yet",
+                                      ch->dev->ops->name);
+        }
+        return 0;
+}
+
 /* serial held (nothing opens or closes), lock held except around the
  * providers' save_channel. */
 static int save_locked(struct vmbus_server *srv, struct vmstate_writer *w, char *err, size_t errlen) {
-        int r = save_server(srv, w, err, errlen);
+        int r = save_check_providers(srv, err, errlen);
+        if (r == 0)
+                r = save_server(srv, w, err, errlen);
         for (uint32_t relid = 1; r == 0 && relid <= VMBUS_CHANNEL_MAX_RELID; relid++)
                 if (srv->relids[relid])
                         r = save_channel(srv->relids[relid], w);
@@ -128,12 +142,8 @@ static int save_locked(struct vmbus_server *srv, struct vmstate_writer *w, char 
                 struct vmbus_channel *ch = srv->relids[relid];
                 if (!ch || ch->state != VMBUS_CH_OPEN)
                         continue;
-                const struct vmbus_provider_ops *ops = ch->dev->ops;
-                if (!ops->save_channel)
-                        return errorf(err, errlen, -EOPNOTSUPP, "the %s provider cannot save its channels yet",
-                                      ops->name);
                 pthread_mutex_unlock(&srv->lock);
-                r = ops->save_channel(ch, w, err, errlen);
+                r = ch->dev->ops->save_channel(ch, w, err, errlen);
                 pthread_mutex_lock(&srv->lock);
         }
         return r;
@@ -155,19 +165,28 @@ int vmbus_server_save(struct vmbus_server *srv, struct vmstate_writer *w, char *
 
 struct restore_plan {
         struct vmbus_saved_server *server;
-        size_t n_ch, n_gp;
+        size_t n_ch, n_gp, n_dev;
         struct vmbus_saved_channel *ch;
         uint32_t *ch_relid;
         struct vmbus_device **ch_dev;
-        const struct vmstate_section **gp_sec; /* decoded again one at a time while applying */
+        const struct vmstate_section **gp_sec; /* decoded again one at a time (they are big) */
+        /* apply: the channels to create (all but the primaries), and the
+         * relids add_device gave the primaries (srv->devices order), for
+         * an undo */
+        struct vmbus_channel **ch_new;
+        uint32_t *dev_relid;
 };
 
 static void plan_free(struct restore_plan *p) {
+        for (size_t i = 0; p->ch_new && i < p->n_ch; i++)
+                free(p->ch_new[i]);
         free(p->server);
         free(p->ch);
         free(p->ch_relid);
         free(p->ch_dev);
         free(p->gp_sec);
+        free(p->ch_new);
+        free(p->dev_relid);
 }
 
 static struct vmbus_device *device_by_guid(struct vmbus_server *srv, const uint8_t cls[16], const uint8_t inst[16]) {
@@ -195,11 +214,15 @@ static int plan_decode(struct vmbus_server *srv, const struct vmstate_section *s
         if (p->n_ch != p->server->n_channels || p->n_gp != p->server->n_gpadls)
                 return errorf(err, errlen, -EINVAL, "VBSV: %u channels and %u GPADLs announced, %zu and %zu saved",
                               p->server->n_channels, p->server->n_gpadls, p->n_ch, p->n_gp);
+        for (const struct vmbus_device *d = srv->devices; d; d = d->next)
+                p->n_dev++;
         p->ch = calloc(p->n_ch + 1, sizeof *p->ch);
         p->ch_relid = calloc(p->n_ch + 1, sizeof *p->ch_relid);
         p->ch_dev = calloc(p->n_ch + 1, sizeof *p->ch_dev);
         p->gp_sec = calloc(p->n_gp + 1, sizeof *p->gp_sec);
-        if (!p->ch || !p->ch_relid || !p->ch_dev || !p->gp_sec)
+        p->ch_new = calloc(p->n_ch + 1, sizeof *p->ch_new);
+        p->dev_relid = calloc(p->n_dev + 1, sizeof *p->dev_relid);
+        if (!p->ch || !p->ch_relid || !p->ch_dev || !p->gp_sec || !p->ch_new || !p->dev_relid)
                 return -ENOMEM;
         size_t c = 0, g = 0;
         for (size_t i = 0; i < n && r == 0; i++) {
@@ -223,37 +246,87 @@ static const struct vmbus_saved_channel *plan_channel(const struct restore_plan 
         return NULL;
 }
 
+struct held_check {
+        const struct vmbus_server *srv;
+        unsigned bad_vp;
+        bool bad;
+};
+
+static void held_check_one(void *opaque, uint32_t vp, const uint8_t *msg, uint32_t len) {
+        struct held_check *hc = opaque;
+        if (!vmbus_vp_valid(hc->srv, vp) && !hc->bad) {
+                hc->bad = true;
+                hc->bad_vp = vp;
+        }
+}
+
+/* The connection and the messages held for the guest. */
+static int plan_check_server(struct vmbus_server *srv, const struct restore_plan *p, char *err, size_t errlen) {
+        const struct vmbus_saved_server *sv = p->server;
+        if (sv->conn == VMBUS_STATE_CONNECTED && !vmbus_version_supported(sv->version))
+                return errorf(err, errlen, -EINVAL, "VBSV: version 0x%x is not one this server negotiates",
+                              sv->version);
+        /* The server's message VP is always one of the VM's (0 until a
+         * contact names another), connected or not. */
+        if (!vmbus_vp_valid(srv, sv->msg_vp) ||
+            (sv->conn == VMBUS_STATE_CONNECTED && sv->version < VERSION_WIN8_1 && sv->msg_vp != 0))
+                return errorf(err, errlen, -EINVAL, "VBSV: message VP %u of %u (version 0x%x)", sv->msg_vp,
+                              srv->vp_count, sv->version);
+        struct held_check hc = { .srv = srv };
+        int held = vmbus_state_held_walk(sv, held_check_one, &hc);
+        if (held < 0 || (unsigned)held > srv->def_cap)
+                return errorf(err, errlen, -EINVAL, "VBSV: %d held messages, this server keeps at most %u", held,
+                              srv->def_cap);
+        if (hc.bad)
+                return errorf(err, errlen, -EINVAL, "VBSV: a held message for VP %u of %u", hc.bad_vp,
+                              srv->vp_count);
+        return 0;
+}
+
+/* One VBCH against this server: its device, sub-channel, target VP. */
+static int plan_check_channel(struct vmbus_server *srv, struct restore_plan *p, size_t i, char *err,
+                              size_t errlen) {
+        const struct vmbus_saved_channel *c = &p->ch[i];
+        uint32_t relid = p->ch_relid[i];
+        if (p->server->conn == VMBUS_STATE_DISCONNECTED && c->state != VMBUS_STATE_CH_UNOFFERED)
+                return errorf(err, errlen, -EINVAL, "VBCH #%u: offered on a disconnected bus", relid);
+        if (!c->has_device)
+                return 0;
+        struct vmbus_device *d = device_by_guid(srv, c->class_id, c->instance_id);
+        if (!d)
+                return errorf(err, errlen, -ENOENT, "VBCH #%u: a device this VM does not have", relid);
+        const struct vmbus_provider_ops *ops = d->ops;
+        if (c->sub_index > ops->max_subchannels)
+                return errorf(err, errlen, -EINVAL, "VBCH #%u: sub-channel %u of %s (at most %u)", relid,
+                              c->sub_index, ops->name, ops->max_subchannels);
+        if (c->state == VMBUS_STATE_CH_OPEN && !vmbus_vp_valid(srv, c->target_vp))
+                return errorf(err, errlen, -EINVAL, "VBCH #%u: target VP %u of %u", relid, c->target_vp,
+                              srv->vp_count);
+        if (c->state == VMBUS_STATE_CH_OPEN && !ops->restore_channel)
+                return errorf(err, errlen, -EOPNOTSUPP, "VBCH #%u: the %s provider cannot restore its channels yet",
+                              relid, ops->name);
+        for (size_t j = 0; j < i; j++)
+                if (p->ch_dev[j] == d && p->ch[j].sub_index == c->sub_index)
+                        return errorf(err, errlen, -EINVAL, "VBCH #%u: channel %u of %s is also at relid %u", relid,
+                                      c->sub_index, ops->name, p->ch_relid[j]);
+        p->ch_dev[i] = d;
+        return 0;
+}
+
 /* Everything that needs this server: devices, sub-channel numbering,
  * relids, limits, VPs. */
 static int plan_check_channels(struct vmbus_server *srv, struct restore_plan *p, char *err, size_t errlen) {
-        const struct vmbus_saved_server *sv = p->server;
-        if (sv->conn == VMBUS_STATE_CONNECTED && (!sv->version || sv->msg_vp >= srv->vp_count))
-                return errorf(err, errlen, -EINVAL, "VBSV: version 0x%x, message VP %u of %u", sv->version,
-                              sv->msg_vp, srv->vp_count);
         if (p->n_ch > srv->lim.max_channels)
                 return errorf(err, errlen, -EINVAL, "VBSV: %zu channels, this VM allows %u", p->n_ch,
                               srv->lim.max_channels);
+        uint8_t seen[VMBUS_CHANNEL_MAX_RELID + 1] = { 0 };
         for (size_t i = 0; i < p->n_ch; i++) {
-                const struct vmbus_saved_channel *c = &p->ch[i];
-                uint32_t relid = p->ch_relid[i];
-                if (sv->conn == VMBUS_STATE_DISCONNECTED && c->state != VMBUS_STATE_CH_UNOFFERED)
-                        return errorf(err, errlen, -EINVAL, "VBCH #%u: offered on a disconnected bus", relid);
-                if (!c->has_device)
-                        continue;
-                struct vmbus_device *d = device_by_guid(srv, c->class_id, c->instance_id);
-                if (!d)
-                        return errorf(err, errlen, -ENOENT, "VBCH #%u: a device this VM does not have", relid);
-                if (c->sub_index > d->ops->max_subchannels)
-                        return errorf(err, errlen, -EINVAL, "VBCH #%u: sub-channel %u of %s (at most %u)", relid,
-                                      c->sub_index, d->ops->name, d->ops->max_subchannels);
-                if (c->state == VMBUS_STATE_CH_OPEN && c->target_vp >= srv->vp_count)
-                        return errorf(err, errlen, -EINVAL, "VBCH #%u: target VP %u of %u", relid, c->target_vp,
-                                      srv->vp_count);
-                for (size_t j = 0; j < i; j++)
-                        if (p->ch_dev[j] == d && p->ch[j].sub_index == c->sub_index)
-                                return errorf(err, errlen, -EINVAL, "VBCH #%u: channel %u of %s twice", relid,
-                                              c->sub_index, d->ops->name);
-                p->ch_dev[i] = d;
+                uint32_t relid = p->ch_relid[i]; /* 1..MAX: the decoder checked */
+                if (seen[relid]++)
+                        return errorf(err, errlen, -EINVAL, "VBCH #%u: a second section for this relid", relid);
+                int r = plan_check_channel(srv, p, i, err, errlen);
+                if (r < 0)
+                        return r;
         }
         /* Every device has its primary, and its sub-channels are 1..n-1. */
         for (struct vmbus_device *d = srv->devices; d; d = d->next) {
@@ -268,78 +341,123 @@ static int plan_check_channels(struct vmbus_server *srv, struct restore_plan *p,
         return 0;
 }
 
+/* Every PFN of a complete GPADL is guest RAM (what map_pages will need). */
+static bool gpadl_pfns_in_ram(struct vmbus_server *srv, const struct vmbus_saved_gpadl *g, uint64_t *bad) {
+        uint32_t pos = 0;
+        for (unsigned i = 0; i < g->rangecount; i++) {
+                uint32_t count = vmstate_le32(g->buf + pos), offset = vmstate_le32(g->buf + pos + 4);
+                uint64_t n = DIV_ROUND_UP((uint64_t)offset + count, VMBUS_PAGE_SIZE);
+                pos += 8;
+                for (uint64_t k = 0; k < n; k++, pos += 8) {
+                        uint64_t pfn = vmstate_le64(g->buf + pos);
+                        uint8_t byte;
+                        if (srv->ops->read(srv->host, pfn * VMBUS_PAGE_SIZE, &byte, 1) < 0) {
+                                *bad = pfn;
+                                return false;
+                        }
+                }
+        }
+        return true;
+}
+
 /* A GPADL section against the channels and limits (the range checks are
- * the decoder's); accumulates the totals. */
+ * the decoder's); accumulates the totals and each owner's count. */
 static int plan_check_gpadl(struct vmbus_server *srv, const struct restore_plan *p, const struct vmstate_section *s,
-                            const struct vmbus_saved_gpadl *g, unsigned *pages, unsigned *pending, char *err,
-                            size_t errlen) {
-        const struct vmbus_saved_channel *owner = plan_channel(p, g->relid, NULL);
-        if (!owner || !owner->has_device ||
-            (owner->state != VMBUS_STATE_CH_OFFERED && owner->state != VMBUS_STATE_CH_OPEN))
+                            const struct vmbus_saved_gpadl *g, unsigned *pages, unsigned *pending,
+                            unsigned *per_channel, char *err, size_t errlen) {
+        size_t idx;
+        const struct vmbus_saved_channel *owner = plan_channel(p, g->relid, &idx);
+        /* Offered, open, or since rescinded or released: GPADLs stay until
+         * the relid is freed. */
+        if (!owner || owner->state == VMBUS_STATE_CH_UNOFFERED)
                 return errorf(err, errlen, -EINVAL, "VBGP #%u: relid %u has no offered channel", s->instance,
                               g->relid);
+        if (++per_channel[idx] > srv->lim.max_gpadls_per_channel)
+                return errorf(err, errlen, -EDQUOT, "VBGP #%u: more than %u GPADLs on relid %u", s->instance,
+                              srv->lim.max_gpadls_per_channel, g->relid);
         unsigned n = g->buflen / 8u - g->rangecount;
-        if (n > srv->lim.max_gpadl_pages || n > srv->lim.max_total_gpadl_pages - MIN(*pages, srv->lim.max_total_gpadl_pages))
+        if (n > srv->lim.max_gpadl_pages ||
+            n > srv->lim.max_total_gpadl_pages - MIN(*pages, srv->lim.max_total_gpadl_pages))
                 return errorf(err, errlen, -EDQUOT, "VBGP #%u: %u pages over this VM's limits", s->instance, n);
+        uint64_t bad;
+        if (g->state != VMBUS_STATE_GPADL_PENDING && !gpadl_pfns_in_ram(srv, g, &bad))
+                return errorf(err, errlen, -EFAULT, "VBGP #%u: PFN 0x%llx is not guest RAM", s->instance,
+                              (unsigned long long)bad);
         *pages += n;
         *pending += g->state == VMBUS_STATE_GPADL_PENDING;
         return 0;
 }
 
+/* An open channel's ring GPADL: its own, complete, and the shape
+ * channel_prepare wants (one range of whole pages from offset 0, at least
+ * two pages per ring, the split inside). */
+static int plan_check_ring(const struct restore_plan *p, size_t i, const struct vmbus_saved_gpadl *g,
+                           bool found, char *err, size_t errlen) {
+        const struct vmbus_saved_channel *c = &p->ch[i];
+        uint32_t relid = p->ch_relid[i];
+        if (!found || g->relid != relid || g->state == VMBUS_STATE_GPADL_PENDING)
+                return errorf(err, errlen, -EINVAL, "VBCH #%u: ring GPADL %u missing, pending or another's", relid,
+                              c->ring_gpadl);
+        uint32_t n_pages = g->buflen / 8u - 1u;
+        if (g->rangecount != 1 || vmstate_le32(g->buf + 4) != 0 ||
+            vmstate_le32(g->buf) != (uint64_t)n_pages * VMBUS_PAGE_SIZE || n_pages < 4 ||
+            c->ring_send_pages > n_pages - 2)
+                return errorf(err, errlen, -EINVAL, "VBCH #%u: ring GPADL %u of %u pages split at %u", relid,
+                              c->ring_gpadl, n_pages, c->ring_send_pages);
+        return 0;
+}
+
 static int plan_check_gpadls(struct vmbus_server *srv, const struct restore_plan *p, char *err, size_t errlen) {
+        if (p->n_gp > srv->lim.max_gpadls)
+                return errorf(err, errlen, -EDQUOT, "VBSV: %zu GPADLs, this VM allows %u", p->n_gp,
+                              srv->lim.max_gpadls);
         struct vmbus_saved_gpadl *g = malloc(sizeof *g);
-        if (!g)
-                return -ENOMEM;
+        unsigned *per_channel = calloc(p->n_ch + 1, sizeof *per_channel);
+        int r = !g || !per_channel ? -ENOMEM : 0;
         unsigned pages = 0, pending = 0;
-        int r = p->n_gp > srv->lim.max_gpadls ? errorf(err, errlen, -EDQUOT, "VBSV: %zu GPADLs, this VM allows %u",
-                                                      p->n_gp, srv->lim.max_gpadls)
-                                             : 0;
         for (size_t i = 0; r == 0 && i < p->n_gp; i++) {
-                r = vmbus_gpadl_state_decode(p->gp_sec[i], g, err, errlen);
+                for (size_t j = 0; j < i && r == 0; j++)
+                        if (p->gp_sec[j]->instance == p->gp_sec[i]->instance)
+                                r = errorf(err, errlen, -EINVAL, "VBGP #%u: a second section for this handle",
+                                           p->gp_sec[i]->instance);
                 if (r == 0)
-                        r = plan_check_gpadl(srv, p, p->gp_sec[i], g, &pages, &pending, err, errlen);
+                        r = vmbus_gpadl_state_decode(p->gp_sec[i], g, err, errlen);
+                if (r == 0)
+                        r = plan_check_gpadl(srv, p, p->gp_sec[i], g, &pages, &pending, per_channel, err, errlen);
         }
         if (r == 0 && pending > srv->lim.max_pending_gpadls)
                 r = errorf(err, errlen, -EDQUOT, "VBSV: %u pending GPADLs, this VM allows %u", pending,
                            srv->lim.max_pending_gpadls);
-        /* An open channel's ring GPADL: its own, complete (channel_prepare
-         * checks its shape again when the rings are mapped). */
         for (size_t i = 0; r == 0 && i < p->n_ch; i++) {
-                const struct vmbus_saved_channel *c = &p->ch[i];
-                if (c->state != VMBUS_STATE_CH_OPEN)
+                if (p->ch[i].state != VMBUS_STATE_CH_OPEN)
                         continue;
                 const struct vmstate_section *gs = NULL;
                 for (size_t j = 0; j < p->n_gp && !gs; j++)
-                        if (p->gp_sec[j]->instance == c->ring_gpadl)
+                        if (p->gp_sec[j]->instance == p->ch[i].ring_gpadl)
                                 gs = p->gp_sec[j];
-                if (!gs || vmbus_gpadl_state_decode(gs, g, err, errlen) < 0 || g->relid != p->ch_relid[i] ||
-                    g->state == VMBUS_STATE_GPADL_PENDING)
-                        r = errorf(err, errlen, -EINVAL, "VBCH #%u: ring GPADL %u missing, pending or another's",
-                                   p->ch_relid[i], c->ring_gpadl);
+                bool found = gs && vmbus_gpadl_state_decode(gs, g, err, errlen) == 0;
+                r = plan_check_ring(p, i, g, found, err, errlen);
         }
+        free(per_channel);
         free(g);
         return r;
 }
 
 /* ---- restore: apply (serial and lock held) ---- */
 
-static struct vmbus_channel *channel_at(struct vmbus_server *srv, struct vmbus_device *dev, uint16_t sub,
-                                        uint32_t relid) {
-        struct vmbus_channel *ch = sub == 0 && dev ? dev->channels[0] : calloc(1, sizeof *ch);
-        if (!ch)
-                return NULL;
-        if (!(sub == 0 && dev)) {
-                *ch = (struct vmbus_channel){ .srv = srv, .dev = dev, .sub_index = sub, .efd = -1 };
-                srv->n_channels++;
+/* The only allocations of the channel step, before anything changes. */
+static int apply_alloc_channels(struct vmbus_server *srv, struct restore_plan *p) {
+        for (size_t i = 0; i < p->n_ch; i++) {
+                if (p->ch_dev[i] && p->ch[i].sub_index == 0)
+                        continue; /* the primary add_device made */
+                p->ch_new[i] = calloc(1, sizeof *p->ch_new[i]);
+                if (!p->ch_new[i])
+                        return -ENOMEM;
         }
-        ch->relid = relid;
-        ch->connection_id = VMBUS_CHANNEL_CONNECTION_ID(relid);
-        srv->relids[relid] = ch;
-        if (dev) {
-                dev->channels[sub] = ch;
-                dev->n_channels = MAX(dev->n_channels, (unsigned)sub + 1);
-        }
-        return ch;
+        size_t k = 0;
+        for (const struct vmbus_device *d = srv->devices; d; d = d->next)
+                p->dev_relid[k++] = d->channels[0]->relid;
+        return 0;
 }
 
 static const enum vmbus_channel_state ch_states[] = {
@@ -349,17 +467,33 @@ static const enum vmbus_channel_state ch_states[] = {
         [VMBUS_STATE_CH_RELEASED] = VMBUS_CH_RELEASED,
 };
 
-static int apply_channels(struct vmbus_server *srv, const struct restore_plan *p) {
-        /* The primaries leave the relids add_device gave them. */
+/* Every channel at its saved relid: the primaries move, sub-channels and
+ * rescinded relids are created (as vmbus_channel_new_locked would, at a
+ * given relid). Cannot fail. */
+static void apply_channels(struct vmbus_server *srv, struct restore_plan *p) {
         for (struct vmbus_device *d = srv->devices; d; d = d->next)
                 srv->relids[d->channels[0]->relid] = NULL;
         for (size_t i = 0; i < p->n_ch; i++) {
-                struct vmbus_channel *ch = channel_at(srv, p->ch_dev[i], p->ch[i].sub_index, p->ch_relid[i]);
-                if (!ch)
-                        return -ENOMEM;
+                struct vmbus_device *dev = p->ch_dev[i];
+                uint16_t sub = p->ch[i].sub_index;
+                struct vmbus_channel *ch = p->ch_new[i];
+                if (ch) {
+                        p->ch_new[i] = NULL;
+                        *ch = (struct vmbus_channel){ .srv = srv, .dev = dev, .sub_index = sub, .efd = -1 };
+                        srv->n_channels++;
+                } else {
+                        ch = dev->channels[0];
+                }
+                ch->relid = p->ch_relid[i];
+                ch->connection_id = VMBUS_CHANNEL_CONNECTION_ID(ch->relid);
                 ch->state = ch_states[p->ch[i].state];
+                srv->relids[ch->relid] = ch;
+                if (dev) {
+                        dev->channels[sub] = ch;
+                        __atomic_store_n(&dev->n_channels, MAX(dev->n_channels, (unsigned)sub + 1),
+                                         __ATOMIC_RELEASE);
+                }
         }
-        return 0;
 }
 
 static int apply_gpadl(struct vmbus_server *srv, const struct vmbus_saved_gpadl *st, uint32_t handle) {
@@ -386,16 +520,17 @@ static int apply_gpadl(struct vmbus_server *srv, const struct vmbus_saved_gpadl 
         return r;
 }
 
-static int apply_gpadls(struct vmbus_server *srv, const struct restore_plan *p) {
+/* Saved newest first (the table's order); pushed oldest first to keep it. */
+static int apply_gpadls(struct vmbus_server *srv, const struct restore_plan *p, char *err, size_t errlen) {
         struct vmbus_saved_gpadl *st = malloc(sizeof *st);
         if (!st)
                 return -ENOMEM;
         int r = 0;
-        char err[8];
-        for (size_t i = 0; r == 0 && i < p->n_gp; i++) {
-                r = vmbus_gpadl_state_decode(p->gp_sec[i], st, err, sizeof err); /* checked: cannot fail */
-                if (r == 0)
-                        r = apply_gpadl(srv, st, p->gp_sec[i]->instance);
+        for (size_t i = p->n_gp; r == 0 && i-- > 0;) {
+                r = vmbus_gpadl_state_decode(p->gp_sec[i], st, err, errlen); /* checked: cannot fail */
+                if (r == 0 && (r = apply_gpadl(srv, st, p->gp_sec[i]->instance)) < 0)
+                        errorf(err, errlen, r, "VBGP #%u: its pages cannot be mapped: %s", p->gp_sec[i]->instance,
+                               strerror(-r));
         }
         free(st);
         return r;
@@ -408,14 +543,6 @@ static void held_push(void *opaque, uint32_t vp, const uint8_t *msg, uint32_t le
         m->len = len;
         memcpy(m->msg, msg, len);
         srv->def_count++;
-}
-
-static int apply_held(struct vmbus_server *srv, const struct vmbus_saved_server *sv, char *err, size_t errlen) {
-        int n = vmbus_state_held_walk(sv, NULL, NULL);
-        if (n < 0 || (unsigned)n > srv->def_cap)
-                return errorf(err, errlen, -EINVAL, "VBSV: %d held messages, room for %u", n, srv->def_cap);
-        vmbus_state_held_walk(sv, held_push, srv);
-        return 0;
 }
 
 static int apply_open(struct vmbus_server *srv, const struct restore_plan *p, const struct vmstate_section *secs,
@@ -449,24 +576,48 @@ static void answer_teardowns(struct vmbus_server *srv) {
         }
 }
 
-static int apply_locked(struct vmbus_server *srv, const struct restore_plan *p, const struct vmstate_section *secs,
+static int apply_locked(struct vmbus_server *srv, struct restore_plan *p, const struct vmstate_section *secs,
                         size_t n, char *err, size_t errlen) {
         const struct vmbus_saved_server *sv = p->server;
         srv->quiesced = true; /* nothing reaches the guest until resume */
+        srv->restoring = true;
         srv->conn = sv->conn == VMBUS_STATE_CONNECTED ? VMBUS_CONN_CONNECTED : VMBUS_CONN_DISCONNECTED;
         srv->version = sv->version;
         srv->msg_vp = sv->msg_vp;
         srv->offers_requested = sv->offers_requested;
-        int r = apply_channels(srv, p);
+        apply_channels(srv, p);
+        int r = apply_gpadls(srv, p, err, errlen);
         if (r == 0)
-                r = apply_gpadls(srv, p);
-        if (r == 0)
-                r = apply_held(srv, sv, err, errlen);
+                vmbus_state_held_walk(sv, held_push, srv); /* checked: fits */
         if (r == 0)
                 r = apply_open(srv, p, secs, n, err, errlen);
         if (r == 0)
                 answer_teardowns(srv);
+        srv->restoring = false;
         return r;
+}
+
+/* Back to the server as built: what was restored is closed (the providers
+ * whose restore_channel succeeded get their close), dropped and reset as a
+ * VM reset does, the primaries return to the relids add_device gave them,
+ * nothing stays queued, the counters are as before. */
+static void undo_locked(struct vmbus_server *srv, const struct restore_plan *p,
+                        const struct vmbus_server_stats *stats, bool quiesced) {
+        srv->restoring = false;
+        vmbus_disconnect(srv); /* quiesced: what it answers is queued, dropped below */
+        for (struct vmbus_device *d = srv->devices; d; d = d->next)
+                srv->relids[d->channels[0]->relid] = NULL;
+        size_t k = 0;
+        for (struct vmbus_device *d = srv->devices; d; d = d->next) {
+                struct vmbus_channel *ch = d->channels[0];
+                ch->relid = p->dev_relid[k++];
+                ch->connection_id = VMBUS_CHANNEL_CONNECTION_ID(ch->relid);
+                srv->relids[ch->relid] = ch;
+        }
+        srv->def_head = srv->def_count = 0;
+        srv->msg_vp = 0;
+        srv->stats = *stats;
+        srv->quiesced = quiesced;
 }
 
 static bool server_fresh(const struct vmbus_server *srv) {
@@ -488,14 +639,18 @@ int vmbus_server_restore(struct vmbus_server *srv, const struct vmstate_section 
         if (r == 0)
                 r = plan_decode(srv, secs, n, &p, err, errlen);
         if (r == 0)
+                r = plan_check_server(srv, &p, err, errlen);
+        if (r == 0)
                 r = plan_check_channels(srv, &p, err, errlen);
         if (r == 0)
                 r = plan_check_gpadls(srv, &p, err, errlen);
-        if (r == 0 && (r = apply_locked(srv, &p, secs, n, err, errlen)) < 0) {
-                /* Back to an empty bus, as after a VM reset; nothing queued. */
-                vmbus_disconnect(srv);
-                srv->def_count = 0;
-                srv->quiesced = false;
+        if (r == 0)
+                r = apply_alloc_channels(srv, &p);
+        if (r == 0) {
+                struct vmbus_server_stats stats = srv->stats;
+                bool quiesced = srv->quiesced;
+                if ((r = apply_locked(srv, &p, secs, n, err, errlen)) < 0)
+                        undo_locked(srv, &p, &stats, quiesced);
         }
         pthread_mutex_unlock(&srv->lock);
         pthread_mutex_unlock(&srv->serial);
