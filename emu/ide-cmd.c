@@ -69,6 +69,23 @@ static void submit(struct ide_channel *ch, enum disk_op_kind kind, uint32_t sect
         ide_want_io(ch);
 }
 
+/* A restored channel that wanted its transfer when it was saved (emu/state.h):
+ * the same request again, from its phase. */
+void ide_want_again(struct ide_channel *ch) {
+        switch (ch->phase) {
+        case IDE_PIO_IN:
+                return submit(ch, DISK_READ, ch->chunk);
+        case IDE_PIO_OUT:
+                return submit(ch, DISK_WRITE, ch->chunk);
+        case IDE_FLUSH:
+                return submit(ch, DISK_FLUSH, 0);
+        case IDE_DMA:
+                return ide_dma_begin(ch);
+        case IDE_IDLE:
+                return;
+        }
+}
+
 static void read_chunk(struct ide_channel *ch) {
         submit(ch, DISK_READ, MIN(ch->left, IDE_BUF_SECTORS));
 }

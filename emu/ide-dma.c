@@ -54,7 +54,7 @@ static int map_regions(struct ide_channel *ch, unsigned *iovcnt) {
         return 0;
 }
 
-static void dma_begin(struct ide_channel *ch) {
+void ide_dma_begin(struct ide_channel *ch) {
         const struct ide_ops *ops = ch->ctrl->ops;
         bool to_memory = ch->cmd.action == ATA_READ;
         /* The bus master's direction must match the command's. */
@@ -83,7 +83,7 @@ void ide_dma_command(struct ide_channel *ch) {
         /* Waiting for START: BSY (the guest polls the BMIDE status, not this). */
         cur(ch)->status = ATA_STAT_BSY | ATA_STAT_DRDY | ATA_STAT_DSC;
         if ((ch->bm_cmd & BM_CMD_START) && bus_master_enabled(ch))
-                dma_begin(ch);
+                ide_dma_begin(ch);
 }
 
 void ide_dma_complete(struct ide_channel *ch, int res) {
@@ -134,7 +134,7 @@ static void bm_write_command(struct ide_channel *ch, uint8_t v) {
                  * once the drive asks for it (a DMA command). */
                 ch->bm_status |= BM_STS_ACTIVE;
                 if (ch->phase == IDE_DMA && !ch->io_busy && !ch->in_reset && bus_master_enabled(ch))
-                        dma_begin(ch);
+                        ide_dma_begin(ch);
         } else if ((old & BM_CMD_START) && !(v & BM_CMD_START) && !ch->io_busy) {
                 /* Stop: nothing in flight, so nothing is active any more. A
                  * transfer in flight cannot be recalled; it completes. */

@@ -96,3 +96,7 @@ void ide_command(struct ide_channel *ch, uint8_t code);
 void ide_dma_command(struct ide_channel *ch);
 void ide_dma_complete(struct ide_channel *ch, int res);
 void ide_dma_reset(struct ide_channel *ch);
+/* Walks the PRD table and wants the transfer (START with the bus master on). */
+void ide_dma_begin(struct ide_channel *ch);
+/* Saved state: the transfer a restored channel wanted, asked for again. */
+void ide_want_again(struct ide_channel *ch);

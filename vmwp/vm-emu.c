@@ -202,11 +202,54 @@ static void emu_row_resume(void *dev) {
         emu_service_resume(e->svc);
 }
 
-/* The RTC ("RTC ") and the i8042 ("KBC "), docs/saved-state.md. */
+/* With IDE disks: each channel ("IDEC") and the PCI functions ("PIIX"). */
+static int ide_save(struct vmwp_emu *e, struct vmstate_writer *w) {
+        struct ide_channel_state *st = malloc(sizeof *st);
+        struct piix_state *ps = malloc(sizeof *ps);
+        int r = st && ps ? 0 : -ENOMEM;
+        for (unsigned c = 0; r == 0 && c < IDE_CHANNELS; c++)
+                if ((r = ide_get_state(e->ide, c, st)) == 0)
+                        r = vmstate_encode(w, &ide_channel_state_desc, c, st);
+        if (r == 0) {
+                piix_get_state(&e->piix, ps);
+                r = vmstate_encode(w, &piix_state_desc, 0, ps);
+        }
+        free(st);
+        free(ps);
+        return r;
+}
+
+static int ide_restore(struct vmwp_emu *e, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        const struct vmstate_section *cs[IDE_CHANNELS], *px = vmstate_find(secs, n, PIIX_STATE_TAG, 0);
+        for (unsigned c = 0; c < IDE_CHANNELS; c++)
+                cs[c] = vmstate_find(secs, n, IDE_STATE_TAG, c);
+        if (!e->ide)
+                return cs[0] || px ? errorf(err, errlen, -EINVAL, "the state has IDE disks, this VM has none") : 0;
+        if (!cs[0] || !cs[1] || !px)
+                return errorf(err, errlen, -EINVAL, "the state has no IDE controller, this VM has IDE disks");
+        struct ide_channel_state *st = malloc(IDE_CHANNELS * sizeof *st);
+        struct piix_state *ps = malloc(sizeof *ps);
+        int r = st && ps ? 0 : -ENOMEM;
+        for (unsigned c = 0; r == 0 && c < IDE_CHANNELS; c++)
+                r = ide_channel_state_decode(cs[c], &st[c], err, errlen);
+        if (r == 0)
+                r = piix_state_decode(px, ps, err, errlen);
+        if (r == 0)
+                r = piix_set_state(&e->piix, ps, err, errlen);
+        for (unsigned c = 0; r == 0 && c < IDE_CHANNELS; c++)
+                r = ide_set_state(e->ide, c, &st[c], err, errlen);
+        free(st);
+        free(ps);
+        return r;
+}
+
+/* The RTC ("RTC "), the i8042 ("KBC ") and the IDE controller,
+ * docs/saved-state.md. */
 static int emu_row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
         struct vmwp_emu *e = dev;
-        if (e->ide)
-                return errorf(err, errlen, -EOPNOTSUPP, "a VM with IDE disks cannot be saved yet");
+        int ri = e->ide ? ide_save(e, w) : 0;
+        if (ri < 0)
+                return errorf(err, errlen, ri, "writing the IDE controller's sections: %s", strerror(-ri));
         struct rtc_clock now;
         rtc_clock_now(&now);
         struct rtc_state rs;
@@ -233,6 +276,8 @@ static int emu_row_restore(void *dev, const struct vmstate_section *secs, size_t
         int r = !ks ? -ENOMEM : rtc_state_decode(rsec, &rs, err, errlen);
         if (r == 0)
                 r = i8042_state_decode(ksec, ks, err, errlen);
+        if (r == 0)
+                r = ide_restore(e, secs, n, err, errlen);
         if (r == 0) {
                 struct rtc_clock now;
                 rtc_clock_now(&now);

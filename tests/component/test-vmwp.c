@@ -251,59 +251,15 @@ TEST(config_errors) {
 
 /* ---- control protocol ---- */
 
-static struct json_object *recv_msg(int fd) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        if (poll(&p, 1, 20000) <= 0)
-                return NULL;
-        struct json_object *m = NULL;
-        return proto_recv(fd, &m, NULL, 0, NULL) == 0 ? m : NULL;
-}
-
-static const char *str_field(struct json_object *m, const char *k) {
-        struct json_object *v;
-        return m && json_object_object_get_ex(m, k, &v) ? json_object_get_string(v) : "";
-}
-
-static int int_field(struct json_object *m, const char *k) {
-        struct json_object *v;
-        return m && json_object_object_get_ex(m, k, &v) ? json_object_get_int(v) : -1;
-}
-
-static struct json_object *request(int fd, const char *json) {
-        struct json_object *req = json_tokener_parse(json);
-        ASSERT_OK(proto_send(fd, req, NULL, 0));
-        json_object_put(req);
-        return recv_msg(fd);
-}
-
-/* A worker under a control socket, as vmms runs it; serial: a --serial
- * spec or NULL; state_fd >= 0: restore from it (the config message's
- * "saved_state" file). Returns once the worker is ready, or (state_fd)
- * with *exit_ev set if it exited instead. */
+/* A worker under a control socket, as vmms runs it (tests/lib/vmwp-child.h);
+ * serial: a --serial spec or NULL; state_fd >= 0: restore from it. */
 static struct vmwp_child start_worker(int sv[2], const char *guest, const char *cmdline, const char *serial,
                                       int state_fd, struct json_object **exit_ev) {
-        ASSERT_OK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv));
         const char *args[] = { "--control-fd", "3", serial ? "--serial" : NULL, serial, NULL };
-        struct vmwp_child c = spawn(args, sv[1]);
-        close(sv[1]);
-        const char *cfg = setup(guest, cmdline, 1, NULL);
         char json[4096];
-        size_t n = test_read_file(cfg, json, sizeof json);
+        size_t n = test_read_file(setup(guest, cmdline, 1, NULL), json, sizeof json);
         ASSERT_GT(n, 0u);
-        char msg[4200];
-        snprintf(msg, sizeof msg, "{\"op\":\"config\",\"config\":%s%s}", json,
-                 state_fd >= 0 ? ",\"files\":[\"saved_state\"]" : "");
-        struct json_object *m = json_tokener_parse(msg);
-        ASSERT_OK(proto_send(sv[0], m, state_fd >= 0 ? &state_fd : NULL, state_fd >= 0 ? 1 : 0));
-        json_object_put(m);
-        m = recv_msg(sv[0]);
-        if (exit_ev && strcmp(str_field(m, "event"), "exit") == 0) {
-                *exit_ev = m;
-                return c;
-        }
-        ASSERT_STREQ(str_field(m, "event"), "ready");
-        json_object_put(m);
-        return c;
+        return vmwp_child_start_controlled(vmwp_bin, args, json, NULL, 0, state_fd, sv, exit_ev);
 }
 
 static struct vmwp_child start_controlled(int sv[2], const char *guest, const char *cmdline) {
@@ -314,66 +270,66 @@ TEST(control_protocol) {
         int sv[2];
         char err[4096];
         struct vmwp_child c = start_controlled(sv, "basic", "h");
-        struct json_object *m = request(sv[0], "{\"op\":\"pause\",\"id\":1}");
-        ASSERT_EQ(int_field(m, "id"), 1);
-        ASSERT_STREQ(str_field(m, "ok"), "true");
+        struct json_object *m = vmwp_ctl_request(sv[0], "{\"op\":\"pause\",\"id\":1}");
+        ASSERT_EQ(vmwp_ctl_int(m, "id"), 1);
+        ASSERT_STREQ(vmwp_ctl_str(m, "ok"), "true");
         json_object_put(m);
-        m = recv_msg(sv[0]);
-        ASSERT_STREQ(str_field(m, "event"), "state");
-        ASSERT_STREQ(str_field(m, "state"), "paused");
+        m = vmwp_ctl_recv(sv[0]);
+        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "state");
+        ASSERT_STREQ(vmwp_ctl_str(m, "state"), "paused");
         json_object_put(m);
-        m = request(sv[0], "{\"op\":\"status\",\"id\":2}");
-        ASSERT_STREQ(str_field(m, "state"), "paused");
-        ASSERT_STREQ(str_field(m, "name"), "tvm");
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"status\",\"id\":2}");
+        ASSERT_STREQ(vmwp_ctl_str(m, "state"), "paused");
+        ASSERT_STREQ(vmwp_ctl_str(m, "name"), "tvm");
         json_object_put(m);
-        m = request(sv[0], "{\"op\":\"resume\",\"id\":3}");
-        ASSERT_STREQ(str_field(m, "ok"), "true");
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"resume\",\"id\":3}");
+        ASSERT_STREQ(vmwp_ctl_str(m, "ok"), "true");
         json_object_put(m);
-        m = recv_msg(sv[0]);
-        ASSERT_STREQ(str_field(m, "state"), "running");
+        m = vmwp_ctl_recv(sv[0]);
+        ASSERT_STREQ(vmwp_ctl_str(m, "state"), "running");
         json_object_put(m);
         /* The guest prints its report (~70 bytes) and then idles. */
         int tx = 0;
         for (int i = 0; i < 500 && tx < 60; i++) {
-                m = request(sv[0], "{\"op\":\"stats\",\"id\":4}");
-                ASSERT_EQ(int_field(m, "id"), 4);
-                tx = int_field(m, "serial_tx_bytes");
+                m = vmwp_ctl_request(sv[0], "{\"op\":\"stats\",\"id\":4}");
+                ASSERT_EQ(vmwp_ctl_int(m, "id"), 4);
+                tx = vmwp_ctl_int(m, "serial_tx_bytes");
                 json_object_put(m);
                 usleep(10000);
         }
         ASSERT_GE(tx, 60);
         /* The shutdown service is offered but this tiny guest never opens
          * it: vmms is told to fall back (power button). */
-        m = request(sv[0], "{\"op\":\"shutdown\",\"id\":5,\"reboot\":false}");
-        ASSERT_STREQ(str_field(m, "ok"), "false");
-        ASSERT_EQ(int_field(m, "errno"), ENOTCONN);
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"shutdown\",\"id\":5,\"reboot\":false}");
+        ASSERT_STREQ(vmwp_ctl_str(m, "ok"), "false");
+        ASSERT_EQ(vmwp_ctl_int(m, "errno"), ENOTCONN);
         json_object_put(m);
-        m = request(sv[0], "{\"op\":\"shutdown\",\"id\":5,\"reboot\":1}");
-        ASSERT_EQ(int_field(m, "errno"), EINVAL);
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"shutdown\",\"id\":5,\"reboot\":1}");
+        ASSERT_EQ(vmwp_ctl_int(m, "errno"), EINVAL);
         json_object_put(m);
         /* KVP is offered too; this guest never opens it: no items, not
          * ready, and host items wait for it. */
-        m = request(sv[0], "{\"op\":\"kvp-get\",\"id\":5}");
-        ASSERT_STREQ(str_field(m, "ok"), "true");
-        ASSERT_STREQ(str_field(m, "ready"), "false");
-        ASSERT_STREQ(str_field(m, "items"), "{ }");
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"kvp-get\",\"id\":5}");
+        ASSERT_STREQ(vmwp_ctl_str(m, "ok"), "true");
+        ASSERT_STREQ(vmwp_ctl_str(m, "ready"), "false");
+        ASSERT_STREQ(vmwp_ctl_str(m, "items"), "{ }");
         json_object_put(m);
-        m = request(sv[0], "{\"op\":\"kvp-set\",\"id\":5,\"key\":\"k\",\"value\":\"v\"}");
-        ASSERT_STREQ(str_field(m, "ok"), "true");
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"kvp-set\",\"id\":5,\"key\":\"k\",\"value\":\"v\"}");
+        ASSERT_STREQ(vmwp_ctl_str(m, "ok"), "true");
         json_object_put(m);
-        m = request(sv[0], "{\"op\":\"kvp-get\",\"id\":5}");
-        ASSERT_STREQ(str_field(m, "host"), "{ \"k\": \"v\" }");
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"kvp-get\",\"id\":5}");
+        ASSERT_STREQ(vmwp_ctl_str(m, "host"), "{ \"k\": \"v\" }");
         json_object_put(m);
-        m = request(sv[0], "{\"op\":\"frobnicate\",\"id\":6}");
-        ASSERT_EQ(int_field(m, "errno"), EOPNOTSUPP);
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"frobnicate\",\"id\":6}");
+        ASSERT_EQ(vmwp_ctl_int(m, "errno"), EOPNOTSUPP);
         json_object_put(m);
-        m = request(sv[0], "{\"op\":\"stop\",\"id\":7}");
-        ASSERT_STREQ(str_field(m, "ok"), "true");
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"stop\",\"id\":7}");
+        ASSERT_STREQ(vmwp_ctl_str(m, "ok"), "true");
         json_object_put(m);
-        m = recv_msg(sv[0]);
-        ASSERT_STREQ(str_field(m, "event"), "exit");
-        ASSERT_EQ(int_field(m, "status"), 14);
-        ASSERT_STREQ(str_field(m, "reason"), "stopped by vmms");
+        m = vmwp_ctl_recv(sv[0]);
+        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "exit");
+        ASSERT_EQ(vmwp_ctl_int(m, "status"), 14);
+        ASSERT_STREQ(vmwp_ctl_str(m, "reason"), "stopped by vmms");
         json_object_put(m);
         ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 14);
         close(sv[0]);
@@ -384,12 +340,12 @@ TEST(control_power_button) {
         char err[4096];
         struct vmwp_child c = start_controlled(sv, "irq", "");
         usleep(500000); /* let the guest enable PWRBTN_EN */
-        struct json_object *m = request(sv[0], "{\"op\":\"power-button\",\"id\":1}");
-        ASSERT_STREQ(str_field(m, "ok"), "true");
+        struct json_object *m = vmwp_ctl_request(sv[0], "{\"op\":\"power-button\",\"id\":1}");
+        ASSERT_STREQ(vmwp_ctl_str(m, "ok"), "true");
         json_object_put(m);
-        m = recv_msg(sv[0]);
-        ASSERT_STREQ(str_field(m, "event"), "exit");
-        ASSERT_EQ(int_field(m, "status"), 0);
+        m = vmwp_ctl_recv(sv[0]);
+        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "exit");
+        ASSERT_EQ(vmwp_ctl_int(m, "status"), 0);
         json_object_put(m);
         ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 0);
         close(sv[0]);
@@ -406,45 +362,13 @@ TEST(control_lost) {
 
 /* ---- saved state (docs/vm-state.md) ---- */
 
-/* {"op":"save"} with fd: the reply (progress events before it counted in
- * *progress, the last one's done/total must match). */
-static struct json_object *save_request(int sock, int fd, int *progress) {
-        struct json_object *req = json_tokener_parse("{\"op\":\"save\",\"id\":9}");
-        ASSERT_OK(proto_send(sock, req, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0));
-        json_object_put(req);
-        *progress = 0;
-        long long last_done = -1, last_total = -1;
-        for (;;) {
-                struct json_object *m = recv_msg(sock);
-                ASSERT_NOT_NULL(m);
-                if (strcmp(str_field(m, "event"), "save-progress") == 0) {
-                        struct json_object *v;
-                        ASSERT_TRUE(json_object_object_get_ex(m, "done", &v));
-                        last_done = json_object_get_int64(v);
-                        ASSERT_TRUE(json_object_object_get_ex(m, "total", &v));
-                        last_total = json_object_get_int64(v);
-                        ASSERT_LE(last_done, last_total);
-                        (*progress)++;
-                        json_object_put(m);
-                        continue;
-                }
-                ASSERT_EQ(int_field(m, "id"), 9);
-                if (strcmp(str_field(m, "ok"), "true") == 0) {
-                        ASSERT_GT(*progress, 0);
-                        ASSERT_EQ(last_done, last_total); /* the final event */
-                        ASSERT_EQ(last_done, (long long)json_object_get_int64(json_object_object_get(m, "bytes")));
-                }
-                return m;
-        }
-}
-
 static void expect_exit(int sock, struct vmwp_child *c, int status, const char *reason) {
         char err[8192];
-        struct json_object *m = recv_msg(sock);
-        ASSERT_STREQ(str_field(m, "event"), "exit");
-        ASSERT_EQ(int_field(m, "status"), status);
-        if (reason && !strstr(str_field(m, "reason"), reason))
-                ASSERT_STREQ(str_field(m, "reason"), reason);
+        struct json_object *m = vmwp_ctl_recv(sock);
+        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "exit");
+        ASSERT_EQ(vmwp_ctl_int(m, "status"), status);
+        if (reason && !strstr(vmwp_ctl_str(m, "reason"), reason))
+                ASSERT_STREQ(vmwp_ctl_str(m, "reason"), reason);
         json_object_put(m);
         ASSERT_EQ(vmwp_child_finish(c, 30, err, sizeof err), status);
         close(sock);
@@ -467,29 +391,29 @@ TEST(save_and_restore_in_a_new_worker) {
         ASSERT_TRUE(read_until(con, "ab", buf, sizeof buf));
 
         int ro = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        struct json_object *m = save_request(sv[0], ro, &progress);
+        struct json_object *m = vmwp_ctl_save(sv[0], ro, &progress);
         close(ro);
-        ASSERT_STREQ(str_field(m, "ok"), "false");
+        ASSERT_STREQ(vmwp_ctl_str(m, "ok"), "false");
         json_object_put(m);
         ASSERT_EQ(write(con, "cd", 2), 2); /* still running */
         ASSERT_TRUE(read_until(con, "cd", buf, sizeof buf));
 
         int fd = open(state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         ASSERT_GE(fd, 0);
-        m = save_request(sv[0], fd, &progress);
-        if (strcmp(str_field(m, "ok"), "true") != 0)
-                ASSERT_STREQ(str_field(m, "error"), "");
+        m = vmwp_ctl_save(sv[0], fd, &progress);
+        if (strcmp(vmwp_ctl_str(m, "ok"), "true") != 0)
+                ASSERT_STREQ(vmwp_ctl_str(m, "error"), "");
         struct stat st;
         ASSERT_OK(fstat(fd, &st));
         ASSERT_EQ((long long)st.st_size, (long long)json_object_get_int64(json_object_object_get(m, "bytes")));
         json_object_put(m);
         close(fd);
-        m = request(sv[0], "{\"op\":\"status\",\"id\":10}");
-        ASSERT_STREQ(str_field(m, "state"), "paused");
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"status\",\"id\":10}");
+        ASSERT_STREQ(vmwp_ctl_str(m, "state"), "paused");
         json_object_put(m);
         /* Typed while saved: waits in the socket, reaches the restored guest. */
         ASSERT_EQ(write(con, "ef", 2), 2);
-        m = request(sv[0], "{\"op\":\"stop\",\"id\":11}");
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"stop\",\"id\":11}");
         json_object_put(m);
         expect_exit(sv[0], &c, 14, "stopped by vmms");
         close(con);
@@ -514,10 +438,10 @@ TEST(restore_refuses_bad_state) {
         int sv[2], progress;
         struct vmwp_child c = start_worker(sv, "basic", "h", NULL, -1, NULL);
         int fd = open(state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        struct json_object *m = save_request(sv[0], fd, &progress);
-        ASSERT_STREQ(str_field(m, "ok"), "true");
+        struct json_object *m = vmwp_ctl_save(sv[0], fd, &progress);
+        ASSERT_STREQ(vmwp_ctl_str(m, "ok"), "true");
         json_object_put(m);
-        json_object_put(request(sv[0], "{\"op\":\"stop\",\"id\":2}"));
+        json_object_put(vmwp_ctl_request(sv[0], "{\"op\":\"stop\",\"id\":2}"));
         expect_exit(sv[0], &c, 14, NULL);
         struct stat st;
         ASSERT_OK(fstat(fd, &st));
@@ -546,9 +470,9 @@ TEST(restore_refuses_bad_state) {
                 c = start_worker(sv, "basic", "h", NULL, b, &ev);
                 close(b);
                 ASSERT_NOT_NULL(ev);
-                ASSERT_EQ(int_field(ev, "status"), 3);
-                if (!strstr(str_field(ev, "reason"), cases[i].reason))
-                        ASSERT_STREQ(str_field(ev, "reason"), cases[i].what);
+                ASSERT_EQ(vmwp_ctl_int(ev, "status"), 3);
+                if (!strstr(vmwp_ctl_str(ev, "reason"), cases[i].reason))
+                        ASSERT_STREQ(vmwp_ctl_str(ev, "reason"), cases[i].what);
                 json_object_put(ev);
                 char err[8192];
                 ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 3);

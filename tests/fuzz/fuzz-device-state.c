@@ -36,6 +36,8 @@ DECODER(d_stch, storvsp_channel_state_decode, struct storvsp_channel_state)
 DECODER(d_nvch, netvsp_saved_decode, struct netvsp_saved)
 DECODER(d_rtc, rtc_state_decode, struct rtc_state)
 DECODER(d_kbc, i8042_state_decode, struct i8042_state)
+DECODER(d_ide, ide_channel_state_decode, struct ide_channel_state)
+DECODER(d_piix, piix_state_decode, struct piix_state)
 
 static const struct kind {
         const struct vmstate_desc *desc;
@@ -53,6 +55,8 @@ static const struct kind {
         { &netvsp_saved_desc, d_nvch, sizeof(struct netvsp_saved) },
         { &rtc_state_desc, d_rtc, sizeof(struct rtc_state) },
         { &i8042_state_desc, d_kbc, sizeof(struct i8042_state) },
+        { &ide_channel_state_desc, d_ide, sizeof(struct ide_channel_state) },
+        { &piix_state_desc, d_piix, sizeof(struct piix_state) },
 };
 
 /* What the apply steps take for granted once a decoder said yes. */
@@ -75,6 +79,10 @@ static void accepted(const struct kind *k, const void *st) {
                 const struct netvsp_saved *s = st;
                 CHECK(s->rx_batch_n <= NETVSP_RX_BATCH_MAX && s->n_posted == s->n_posted_len);
                 CHECK(s->rss_table_len <= NDIS_RSS_INDIRECTION_MAX_ENTRIES);
+        } else if (k->decode == d_ide) {
+                const struct ide_channel_state *s = st;
+                CHECK(s->pos <= s->drq_end && s->drq_end <= IDE_STATE_BUF_BYTES && s->fill <= IDE_STATE_BUF_BYTES &&
+                      s->cur < 2 && s->chunk <= IDE_BUF_SECTORS);
         } else if (k->decode == d_stct) {
                 const struct storvsp_controller_state *s = st;
                 for (uint32_t i = 0; i < s->n_luns; i++)

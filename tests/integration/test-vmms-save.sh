@@ -12,7 +12,8 @@
 #     file is consumed;
 #   a corrupt state -> Start fails, the VM stays Saved with the reason;
 #   discard-saved -> Off, the file gone; delete of a Saved VM removes it;
-#   a save that cannot be done (an IDE disk) -> refused, the VM still runs.
+#   a worker killed while saving -> the save fails, no file, never Saved;
+#   a VM with an IDE disk saves and resumes.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 t_setup
@@ -120,16 +121,31 @@ expect_rc 0 vmctl save svc
 expect_rc 0 vmctl delete svc
 [ ! -e "$vmrs" ] || fail "delete left the state file"
 
-note "a save that cannot be done leaves the VM running"
+note "a worker that dies while saving: the save fails, the VM is never Saved, no file is left"
+svc_json dies ",\"restart_policy\":\"never\"" >"$T/dies.json"
+expect_rc 0 vmctl create "$T/dies.json"
+expect_rc 0 vmctl start dies --timeout=60
+diesid=$(vm_prop dies Id)
+pid=$(vm_prop dies WorkerPid)
+kill -STOP "$pid"
+vmctl save dies >"$T/dies.out" 2>&1 &
+save_pid=$!
+wait_for 10 "the save to start" sh -c "[ -e '$T/state/$diesid.vmrs.tmp' ]"
+[ "$(vm_prop dies State)" = Saving ] || fail "State while saving: $(vm_prop dies State)"
+kill -KILL "$pid"
+wait $save_pid && fail "vmctl save succeeded with its worker killed: $(cat "$T/dies.out")"
+grep -q "cannot save VM 'dies'" "$T/dies.out" || fail "vmctl save said: $(cat "$T/dies.out")"
+wait_state dies Crashed
+[ ! -e "$T/state/$diesid.vmrs" ] && [ ! -e "$T/state/$diesid.vmrs.tmp" ] || fail "a failed save left a file"
+
+note "a VM with IDE disks is saved and resumed too"
 truncate -s 1M "$T/images/ide.img"
 svc_json ide ",\"disks\":[{\"path\":\"$T/images/ide.img\",\"bus\":\"ide\"}]" >"$T/ide.json"
 expect_rc 0 vmctl create "$T/ide.json"
 expect_rc 0 vmctl start ide --timeout=60
-expect_rc 1 vmctl save ide
-echo "$LAST_OUT" | grep -q "IDE disks cannot be saved" || fail "save with IDE: $LAST_OUT"
-[ "$(vm_prop ide State)" = Running ] || fail "State after a refused save: $(vm_prop ide State)"
-ideid=$(vm_prop ide Id)
-[ ! -e "$T/state/$ideid.vmrs" ] && [ ! -e "$T/state/$ideid.vmrs.tmp" ] || fail "a refused save left a file"
+wait_for 60 "the services" sh -c "cat '$(vm_prop ide ConsoleLog)' | grep -q '^VSC services=open '"
+expect_rc 0 vmctl save ide
+expect_rc 0 vmctl start ide --timeout=60
 expect_rc 0 vmctl kill ide
 
 echo PASS

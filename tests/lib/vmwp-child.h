@@ -4,13 +4,16 @@
 #pragma once
 
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/proto.h"
 #include "common/test.h"
 
 struct vmwp_child {
@@ -82,3 +85,110 @@ static inline int vmwp_child_finish(struct vmwp_child *c, int timeout_s, char *e
                 close(c->out_fd);
         return status;
 }
+
+/* ---- the vmms side of a worker (common/proto.h) -------------------------- */
+
+/* The next message (20 s at most), or NULL. */
+static inline struct json_object *vmwp_ctl_recv(int fd) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, 20000) <= 0)
+                return NULL;
+        struct json_object *m = NULL;
+        return proto_recv(fd, &m, NULL, 0, NULL) == 0 ? m : NULL;
+}
+
+static inline const char *vmwp_ctl_str(struct json_object *m, const char *k) {
+        struct json_object *v;
+        return m && json_object_object_get_ex(m, k, &v) ? json_object_get_string(v) : "";
+}
+
+static inline int vmwp_ctl_int(struct json_object *m, const char *k) {
+        struct json_object *v;
+        return m && json_object_object_get_ex(m, k, &v) ? json_object_get_int(v) : -1;
+}
+
+/* Sends json; returns the next message (the reply, or an event before it). */
+static inline struct json_object *vmwp_ctl_request(int fd, const char *json) {
+        struct json_object *req = json_tokener_parse(json);
+        ASSERT_OK(proto_send(fd, req, NULL, 0));
+        json_object_put(req);
+        return vmwp_ctl_recv(fd);
+}
+
+/* Starts bin with args under a control socket (sv[0] is ours afterwards)
+ * and sends config_json as the config message with fds (the disks', as
+ * vmms sends them) and state_fd (>= 0) as the "saved_state" file. Returns
+ * once "ready" came, or with *exit_ev set (if exit_ev is given) when the
+ * worker exited instead. */
+static inline struct vmwp_child vmwp_child_start_controlled(const char *bin, const char *const *args,
+                                                            const char *config_json, const int *disk_fds,
+                                                            size_t n_disks, int state_fd, int sv[2],
+                                                            struct json_object **exit_ev) {
+        int fds[16];
+        size_t n_fds = 0;
+        for (size_t i = 0; i < n_disks && n_fds < 15; i++)
+                fds[n_fds++] = disk_fds[i];
+        if (state_fd >= 0)
+                fds[n_fds++] = state_fd;
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv));
+        struct vmwp_child c = vmwp_child_spawn(bin, args, sv[1], true);
+        close(sv[1]);
+        size_t len = strlen(config_json) + 128;
+        char *msg = malloc(len);
+        ASSERT_NOT_NULL(msg);
+        snprintf(msg, len, "{\"op\":\"config\",\"config\":%s%s}", config_json,
+                 state_fd >= 0 ? ",\"files\":[\"saved_state\"]" : "");
+        struct json_object *m = json_tokener_parse(msg);
+        free(msg);
+        ASSERT_OK(proto_send(sv[0], m, n_fds ? fds : NULL, n_fds));
+        json_object_put(m);
+        m = vmwp_ctl_recv(sv[0]);
+        if (exit_ev && strcmp(vmwp_ctl_str(m, "event"), "exit") == 0) {
+                *exit_ev = m;
+                return c;
+        }
+        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "ready");
+        json_object_put(m);
+        return c;
+}
+
+/* {"op":"save"} with fd: the reply (progress events before it counted in
+ * *progress; after an ok the last one's done must equal its total and the
+ * reply's bytes); the "exit" event or NULL when the worker ended. */
+static inline struct json_object *vmwp_ctl_save(int sock, int fd, int *progress) {
+        struct json_object *req = json_tokener_parse("{\"op\":\"save\",\"id\":9}");
+        int sent = proto_send(sock, req, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
+        json_object_put(req);
+        *progress = 0;
+        if (sent < 0)
+                return NULL; /* the worker is gone */
+        long long last_done = -1, last_total = -1;
+        for (;;) {
+                struct json_object *m = vmwp_ctl_recv(sock);
+                if (!m || !strcmp(vmwp_ctl_str(m, "event"), "exit"))
+                        return m; /* gone, or ending */
+                if (strcmp(vmwp_ctl_str(m, "event"), "save-progress") == 0) {
+                        struct json_object *v;
+                        ASSERT_TRUE(json_object_object_get_ex(m, "done", &v));
+                        last_done = json_object_get_int64(v);
+                        ASSERT_TRUE(json_object_object_get_ex(m, "total", &v));
+                        last_total = json_object_get_int64(v);
+                        ASSERT_LE(last_done, last_total);
+                        (*progress)++;
+                        json_object_put(m);
+                        continue;
+                }
+                if (!strcmp(vmwp_ctl_str(m, "event"), "state")) { /* not the reply */
+                        json_object_put(m);
+                        continue;
+                }
+                ASSERT_EQ(vmwp_ctl_int(m, "id"), 9);
+                if (strcmp(vmwp_ctl_str(m, "ok"), "true") == 0) {
+                        ASSERT_GT(*progress, 0);
+                        ASSERT_EQ(last_done, last_total); /* the final event */
+                        ASSERT_EQ(last_done, (long long)json_object_get_int64(json_object_object_get(m, "bytes")));
+                }
+                return m;
+        }
+}
+

@@ -14,6 +14,8 @@
 
 #include "common/vmstate.h"
 #include "emu/i8042.h"
+#include "emu/ide.h"
+#include "emu/pci.h"
 #include "emu/rtc.h"
 
 #define RTC_STATE_TAG VMSTATE_TAG('R', 'T', 'C', ' ')
@@ -58,3 +60,59 @@ void rtc_set_state(struct rtc *r, const struct rtc_state *st, const struct rtc_c
 void i8042_get_state(struct i8042 *k, struct i8042_state *out);
 int i8042_state_decode(const struct vmstate_section *s, struct i8042_state *out, char *err, size_t errlen);
 void i8042_set_state(struct i8042 *k, const struct i8042_state *st);
+
+/* ---- the IDE controller and its PCI functions ("IDEC", "PIIX") ----
+ * One IDEC per channel (instance: 0 primary, 1 secondary): the task file,
+ * the command in progress with its PIO buffer, the bus master registers
+ * and both drives' settings. Disk I/O in flight was completed at quiesce
+ * (the service's pause hook); a transfer the channel still wanted is
+ * asked for again at restore (a DMA one walks the guest's PRD table
+ * again: guest RAM is as it was). PIIX: the three functions' configuration
+ * spaces; the restoring VM's read-only bytes must be the same. */
+#define IDE_STATE_TAG VMSTATE_TAG('I', 'D', 'E', 'C')
+#define PIIX_STATE_TAG VMSTATE_TAG('P', 'I', 'I', 'X')
+#define IDE_STATE_BUF_BYTES (IDE_BUF_SECTORS * 512u)
+struct ide_channel_state {
+        uint8_t tf[13]; /* feature nsect lbal lbam lbah, the same five HOB, device, command */
+        uint8_t devctl;
+        bool in_reset;
+        uint8_t phase, cur;
+        uint8_t cmd_action, cmd_proto, cmd_error, cmd_nsect;
+        bool cmd_set_nsect, cmd_lba48, cmd_fua;
+        uint64_t cmd_lba;
+        uint32_t cmd_count;
+        uint16_t cmd_block;
+        uint64_t lba_next;
+        uint32_t left, chunk, pos, fill, drq_end;
+        uint32_t buf_len;
+        uint8_t buf[IDE_STATE_BUF_BYTES];
+        bool io_wanted, intrq, irq_level, dma_exact;
+        uint8_t bm_cmd, bm_status;
+        uint32_t prd_table;
+        /* per drive (master, slave) */
+        uint8_t drv_present[2], drv_status[2], drv_error[2], drv_flags[2]; /* flags: 1 ro, 2 write cache, 4 lookahead */
+        uint8_t drv_multiple[2], drv_xfer[2], drv_power[2], drv_heads[2], drv_spt[2];
+        uint32_t drv_sectors_n;
+        uint64_t drv_sectors[2];
+};
+struct piix_state {
+        uint32_t address; /* CONFIG_ADDRESS */
+        uint8_t host[PCI_CFG_SIZE], isa[PCI_CFG_SIZE], ide[PCI_CFG_SIZE];
+};
+extern const struct vmstate_desc ide_channel_state_desc;
+extern const struct vmstate_desc piix_state_desc;
+
+/* Only with the devices quiesced (no request in flight: -EBUSY). */
+int ide_get_state(struct ide_controller *c, unsigned channel, struct ide_channel_state *out);
+int ide_channel_state_decode(const struct vmstate_section *s, struct ide_channel_state *out, char *err,
+                             size_t errlen);
+/* Checks the drives against the attached ones (presence, size), then
+ * applies; a wanted transfer is asked for again. */
+int ide_set_state(struct ide_controller *c, unsigned channel, const struct ide_channel_state *st, char *err,
+                  size_t errlen);
+void piix_get_state(struct piix *x, struct piix_state *out);
+int piix_state_decode(const struct vmstate_section *s, struct piix_state *out, char *err, size_t errlen);
+/* Refuses a state whose read-only configuration bytes differ (another
+ * device); the IDE function's decode follows the restored registers. */
+int piix_set_state(struct piix *x, const struct piix_state *st, char *err, size_t errlen);
+
