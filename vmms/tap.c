@@ -29,9 +29,29 @@ static int ifreq_ioctl(unsigned long req, struct ifreq *ifr) {
         return ioctl(s, req, ifr) < 0 ? -errno : 0;
 }
 
+/* The host side's MAC: FE and the guest's last five bytes, as libvirt does.
+ * Stable, so that a TAP created again for the same NIC (the next start, a
+ * resume from the Saved state, a reboot) has the address the last one had:
+ * a bridge takes the lowest MAC of its ports as its own unless one was set,
+ * and a bridge whose address changed is not reached by a guest that cached
+ * the old one (its ARP entry stays valid for a while). FE is high, so a
+ * physical port's MAC stays the bridge's. */
+static int tap_set_mac(const struct vm_nic_config *nic, const char *ifname) {
+        struct ifreq ifr = { 0 };
+        snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+        ifr.ifr_hwaddr.sa_family = 1; /* ARPHRD_ETHER */
+        ifr.ifr_hwaddr.sa_data[0] = (char)0xfe;
+        memcpy(ifr.ifr_hwaddr.sa_data + 1, nic->mac + 1, 5);
+        return ifreq_ioctl(SIOCSIFHWADDR, &ifr);
+}
+
 static int tap_configure(const struct vm_nic_config *nic, const char *ifname, char *err, size_t errlen) {
         struct ifreq ifr = { 0 };
         int r;
+        if ((r = tap_set_mac(nic, ifname)) < 0) {
+                snprintf(err, errlen, "%s: cannot set its MAC address: %s", ifname, strerror(-r));
+                return r;
+        }
         snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
         ifr.ifr_mtu = (int)nic->mtu;
         if ((r = ifreq_ioctl(SIOCSIFMTU, &ifr)) < 0) {
