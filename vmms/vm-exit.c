@@ -89,7 +89,7 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
         vm->stop_phase = VMMS_STOP_NONE;
         /* A save that completed (Saved), or a restore that never ran (Saved
          * again): no restart policy applies. */
-        if (vmms_vm_saved_on_exit(vm, r.reason)) {
+        if (vmms_vm_saved_on_exit(vm, v.reason)) { /* r.reason was the freed worker's */
                 vmms_kvp_worker_ended(vm, false);
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "worker ended: %s", vm->exit_reason);
                 return;
