@@ -8,18 +8,12 @@
 #include <time.h>
 
 #include "test-icvsp-harness.h"
+#include "tests/lib/vmstate-file.h"
 
 static const uint8_t sd_class[16] = HV_SHUTDOWN_GUID;
 static const uint8_t hb_class[16] = HV_HEART_BEAT_GUID;
 static const uint8_t ts_class[16] = HV_TS_GUID;
 static const uint8_t kvp_class[16] = HV_KVP_GUID;
-
-static uint64_t ram_hash(const uint8_t *p, size_t n) {
-        uint64_t h = 0xcbf29ce484222325ull;
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ p[i]) * 0x100000001b3ull;
-        return h;
-}
 
 static void expect_type(struct env *e, struct vmbus_sim_channel *ch, uint16_t type) {
         struct icmsg_hdr h;
@@ -134,7 +128,7 @@ TEST(quiesce_holds_host_requests_and_guest_answers) {
         struct icvsp_stats before = stats_of(&e);
         uint8_t *ram = vmbus_sim_ram(e.sim);
         size_t ram_size = vmbus_sim_ram_size(e.sim);
-        uint64_t h = ram_hash(ram, ram_size), events = vmbus_sim_event_count(e.sim);
+        uint64_t h = test_ram_hash(ram, ram_size), events = vmbus_sim_event_count(e.sim);
         unsigned msgs = vmbus_sim_pending_messages(e.sim);
         /* The host: a shutdown and a KVP item. */
         ASSERT_OK(icvsp_request_shutdown(e.ic, false));
@@ -142,7 +136,7 @@ TEST(quiesce_holds_host_requests_and_guest_answers) {
         ASSERT_OK(icvsp_kvp_set(e.ic, KVP_POOL_EXTERNAL, "held", "1"));
         struct timespec ms50 = { 0, 50000000 };
         nanosleep(&ms50, NULL);
-        ASSERT_EQ(ram_hash(ram, ram_size), h);
+        ASSERT_EQ(test_ram_hash(ram, ram_size), h);
         ASSERT_EQ(vmbus_sim_event_count(e.sim), events);
         ASSERT_EQ(vmbus_sim_pending_messages(e.sim), msgs);
         struct icvsp_stats st = stats_of(&e);

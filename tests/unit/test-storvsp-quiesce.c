@@ -22,6 +22,7 @@
 
 #include "common/log.h"
 #include "common/vmstate.h"
+#include "tests/lib/vmstate-file.h"
 #include "tests/unit/test-storvsp-harness.h"
 #include "vmbus/server.h"
 #include <sys/mman.h>
@@ -665,29 +666,16 @@ TEST(quiesce_idle_and_unopened) {
 
 /* ---- saved state (docs/storvsp.md "Saved state") ---------------------- */
 
+static int save_rig(void *opaque, struct vmstate_writer *w, char *err, size_t errlen) {
+        struct rig *r = opaque;
+        int k = vmbus_server_save(r->srv, w, err, errlen);
+        return k < 0 ? k : storvsp_device_save(r->sd, w, err, errlen);
+}
+
 /* The VMBus server's and the controller's state of the quiesced rig in a
  * memfd; the index in secs. */
 static int rig_save(struct rig *r, uint8_t **map, size_t *len, struct vmstate_section *secs, size_t max) {
-        int fd = memfd_create("storvsp-state", MFD_CLOEXEC);
-        ASSERT_GE(fd, 0);
-        struct vmstate_writer *w;
-        char err[256] = "";
-        ASSERT_OK(vmstate_writer_new(fd, 0, &w));
-        int k = vmbus_server_save(r->srv, w, err, sizeof err);
-        if (k == 0)
-                k = storvsp_device_save(r->sd, w, err, sizeof err);
-        if (k < 0)
-                ASSERT_STREQ(err, "");
-        ASSERT_OK(vmstate_finish(w));
-        *len = (size_t)vmstate_written(w);
-        vmstate_writer_free(w);
-        *map = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
-        ASSERT_TRUE(*map != MAP_FAILED);
-        close(fd);
-        struct vmstate_header h;
-        int n = vmstate_index(*map, *len, &h, secs, max, err, sizeof err);
-        ASSERT_GT(n, 0);
-        return n;
+        return vmstate_test_save(save_rig, r, map, len, secs, max);
 }
 
 /* A new server and device over the same guest RAM and image, as a new

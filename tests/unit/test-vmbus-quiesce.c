@@ -14,17 +14,14 @@
 #include "vmbus/echo.h"
 #include "vmbus/server.h"
 #include "vmbus/sim.h"
+#include "tests/lib/vmstate-file.h"
 
 #define BUSY 48u  /* packets written before the quiesce */
 #define HELD 16u  /* packets written while quiesced */
 #define PAYLOAD 200u
 
 static uint64_t ram_hash(struct vmbus_sim *sim) {
-        const uint8_t *p = vmbus_sim_ram(sim);
-        uint64_t h = 0xcbf29ce484222325ull;
-        for (size_t i = 0, n = vmbus_sim_ram_size(sim); i < n; i++)
-                h = (h ^ p[i]) * 0x100000001b3ull;
-        return h;
+        return test_ram_hash(vmbus_sim_ram(sim), vmbus_sim_ram_size(sim));
 }
 
 static void put(struct vmbus_sim *sim, struct vmbus_sim_channel *ch, uint64_t id) {

@@ -19,17 +19,14 @@
 #include "vmbus/server.h"
 #include "vmbus/sim.h"
 #include "vmbus/state.h"
+#include "tests/lib/vmstate-file.h"
 
 #define PAYLOAD 200u
 
 static uint8_t buf[1024];
 
 static uint64_t ram_hash(struct vmbus_sim *sim) {
-        const uint8_t *p = vmbus_sim_ram(sim);
-        uint64_t h = 0xcbf29ce484222325ull;
-        for (size_t i = 0, n = vmbus_sim_ram_size(sim); i < n; i++)
-                h = (h ^ p[i]) * 0x100000001b3ull;
-        return h;
+        return test_ram_hash(vmbus_sim_ram(sim), vmbus_sim_ram_size(sim));
 }
 
 static void put(struct vmbus_sim *sim, struct vmbus_sim_channel *ch, uint64_t id) {
@@ -134,26 +131,13 @@ static void fx_setup(struct fx *f) {
         gpadl_header_only(f, f->ch[1].relid, f->pending_gpadl);
 }
 
+static int save_server(void *srv, struct vmstate_writer *w, char *err, size_t errlen) {
+        return vmbus_server_save(srv, w, err, errlen);
+}
+
 /* The state of f->srv (quiesced) in a memfd; the index in secs. */
 static int save_state(struct fx *f, uint8_t **map, size_t *len, struct vmstate_section *secs, size_t max) {
-        int fd = memfd_create("vmbus-state", MFD_CLOEXEC);
-        ASSERT_GE(fd, 0);
-        struct vmstate_writer *w;
-        char err[256] = "";
-        ASSERT_OK(vmstate_writer_new(fd, 0, &w));
-        int r = vmbus_server_save(f->srv, w, err, sizeof err);
-        if (r < 0)
-                ASSERT_STREQ(err, "");
-        ASSERT_OK(vmstate_finish(w));
-        *len = (size_t)vmstate_written(w);
-        vmstate_writer_free(w);
-        *map = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
-        ASSERT_TRUE(*map != MAP_FAILED);
-        close(fd);
-        struct vmstate_header h;
-        int n = vmstate_index(*map, *len, &h, secs, max, err, sizeof err);
-        ASSERT_GT(n, 0);
-        return n;
+        return vmstate_test_save(save_server, f->srv, map, len, secs, max);
 }
 
 TEST(save_restore_continues_the_guest) {
