@@ -140,6 +140,23 @@ static int save_state(struct fx *f, uint8_t **map, size_t *len, struct vmstate_s
         return vmstate_test_save(save_server, f->srv, map, len, secs, max);
 }
 
+/* Saves f->srv (quiesced), frees it and restores the state into a new
+ * server built with ndev devices, which must accept it. */
+static void save_and_rebuild(struct fx *f, unsigned ndev) {
+        static struct vmstate_section secs[64];
+        uint8_t *map;
+        size_t len;
+        int n = save_state(f, &map, &len, secs, ARRAY_SIZE(secs));
+        vmbus_server_free(f->srv);
+        f->srv = new_server(f, 0);
+        add_devices(f, f->srv, ndev);
+        char err[256] = "";
+        int r = vmbus_server_restore(f->srv, secs, (size_t)n, err, sizeof err);
+        if (r < 0)
+                ASSERT_STREQ(err, "");
+        munmap(map, len);
+}
+
 TEST(save_restore_continues_the_guest) {
         static struct fx f;
         fx_setup(&f);
@@ -259,18 +276,7 @@ TEST(a_held_packet_survives) {
         }
         ASSERT_GT(id, 100u);
         ASSERT_OK(vmbus_server_quiesce(f.srv));
-        static struct vmstate_section secs[64];
-        uint8_t *map;
-        size_t len;
-        int n = save_state(&f, &map, &len, secs, ARRAY_SIZE(secs));
-        vmbus_server_free(f.srv);
-        f.srv = new_server(&f, 0);
-        add_devices(&f, f.srv, 2);
-        char err[256] = "";
-        int r = vmbus_server_restore(f.srv, secs, (size_t)n, err, sizeof err);
-        if (r < 0)
-                ASSERT_STREQ(err, "");
-        munmap(map, len);
+        save_and_rebuild(&f, 2);
         vmbus_server_resume(f.srv);
         expect_echoes(f.sim, &f.ch[0], 1, id);
         vmbus_server_free(f.srv);
@@ -293,18 +299,7 @@ TEST(a_rescind_held_across_the_save) {
         ASSERT_NOT_NULL(c2);
         ASSERT_OK(vmbus_server_remove_device(f.srv, vmbus_channel_device(c2)));
         ASSERT_EQ(vmbus_sim_pending_messages(f.sim), 0u); /* held */
-        static struct vmstate_section secs[64];
-        uint8_t *map;
-        size_t len;
-        int n = save_state(&f, &map, &len, secs, ARRAY_SIZE(secs));
-        vmbus_server_free(f.srv);
-        f.srv = new_server(&f, 0);
-        add_devices(&f, f.srv, 1);
-        char err[256] = "";
-        int r = vmbus_server_restore(f.srv, secs, (size_t)n, err, sizeof err);
-        if (r < 0)
-                ASSERT_STREQ(err, "");
-        munmap(map, len);
+        save_and_rebuild(&f, 1);
         unsigned gpadls, pages;
         vmbus_server_gpadl_usage(f.srv, &gpadls, &pages);
         ASSERT_EQ(gpadls, 5u); /* 3 rings, the data GPADL, the pending one */

@@ -106,6 +106,25 @@ static void channel_unprepare(struct vmbus_channel *ch) {
         ch->data = NULL;
 }
 
+/* After the provider's open or restore_channel returned r (called with the
+ * lock dropped): starts a thread-driven channel's thread, closing the
+ * provider's side if that fails, retakes the lock and undoes
+ * channel_prepare on failure. 0 or the error. */
+static int channel_opened(struct vmbus_channel *ch, int r) {
+        const struct vmbus_provider_ops *ops = ch->dev->ops;
+        if (r > 0)
+                r = 0;
+        if (r == 0 && ops->drive == VMBUS_DRIVE_THREAD) {
+                r = vmbus_channel_thread_start(ch);
+                if (r < 0)
+                        ops->close(ch);
+        }
+        pthread_mutex_lock(&ch->srv->lock);
+        if (r < 0)
+                channel_unprepare(ch);
+        return r;
+}
+
 static int channel_open(struct vmbus_channel *ch, const struct vmbus_channel_open_channel *o) {
         struct vmbus_server *srv = ch->srv;
         const struct vmbus_provider_ops *ops = ch->dev->ops;
@@ -115,19 +134,9 @@ static int channel_open(struct vmbus_channel *ch, const struct vmbus_channel_ope
         struct vmbus_open_request req = { .sub_channel_index = ch->sub_index, .target_vp = o->target_vp,
                                           .userdata = o->userdata, .userdata_len = sizeof o->userdata };
         pthread_mutex_unlock(&srv->lock);
-        r = ops->open(ch, &req);
-        if (r > 0)
-                r = 0;
-        if (r == 0 && ops->drive == VMBUS_DRIVE_THREAD) {
-                r = vmbus_channel_thread_start(ch);
-                if (r < 0)
-                        ops->close(ch);
-        }
-        pthread_mutex_lock(&srv->lock);
-        if (r < 0) {
-                channel_unprepare(ch);
+        r = channel_opened(ch, ops->open(ch, &req));
+        if (r < 0)
                 return r;
-        }
         ch->state = VMBUS_CH_OPEN;
         return 0;
 }
@@ -145,19 +154,10 @@ int vmbus_channel_restore_open(struct vmbus_channel *ch, const struct vmbus_chan
         struct vmbus_open_request req = { .sub_channel_index = ch->sub_index, .target_vp = o->target_vp,
                                           .userdata = o->userdata, .userdata_len = sizeof o->userdata };
         pthread_mutex_unlock(&srv->lock);
-        r = ops->restore_channel(ch, &req, secs, n, err, errlen);
-        if (r > 0)
-                r = 0;
-        if (r == 0 && ops->drive == VMBUS_DRIVE_THREAD) {
-                r = vmbus_channel_thread_start(ch); /* paused: the server is quiesced */
-                if (r < 0)
-                        ops->close(ch);
-        }
-        pthread_mutex_lock(&srv->lock);
-        if (r < 0) {
-                channel_unprepare(ch);
+        /* A thread-driven channel's thread starts paused: the server is quiesced. */
+        r = channel_opened(ch, ops->restore_channel(ch, &req, secs, n, err, errlen));
+        if (r < 0)
                 return r;
-        }
         __atomic_store_n(&ch->dead, dead ? 1 : 0, __ATOMIC_RELEASE);
         ch->state = VMBUS_CH_OPEN;
         return 0;
