@@ -52,7 +52,6 @@ fault_vm() {
   expect_rc 0 vmctl start "$1" --timeout=120
 }
 
-console() { cat "$(vm_prop "$1" ConsoleLog)" 2>/dev/null; }
 wait_line() { # VM REGEX [seconds]
   for _ in $(seq $((${3:-120} * 10))); do console "$1" | grep -Eq "$2" && return 0; sleep 0.1; done
   fail "$1: no console line /$2/ within ${3:-120} s: $(console "$1" | tail -n 5)"

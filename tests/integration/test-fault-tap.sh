@@ -23,7 +23,6 @@ t_need_guest_vsc
 tmp=$T
 t_start_vmms
 
-console() { cat "$(vm_prop "$1" ConsoleLog)" 2>/dev/null; }
 has() { console "$1" | grep -Eq "$2" || bad "[$1] no console line /$2/"; }
 
 note "a VM beside it, with a TAP of its own"

@@ -31,7 +31,6 @@ ip link set npause0 up
 "$PEER_BIN" --echo 10.79.0.1:7779 --seconds 300 2>"$T/peer.log" &
 PEER=$!
 trap 'kill $PEER 2>/dev/null' EXIT
-console() { cat "$(vm_prop "$1" ConsoleLog)" 2>/dev/null; }
 from_guest() { ip -s link show npause0 | awk '/RX:/ { getline; print $2; exit }'; } # frames the TAP got
 
 note "pause and resume while 100000 UDP datagrams are echoed"

@@ -27,15 +27,6 @@ svc_json() {
     "$1" "$GUEST" "$2" "${3:-\"timesync_interval_s\":2}" "${4:-}"
 }
 create_svc() { svc_json "$@" >"$T/$1.json"; expect_rc 0 vmctl create "$T/$1.json"; }
-console() { cat "$(vm_prop "$1" ConsoleLog)" 2>/dev/null; }
-# wait_for SECONDS DESCRIPTION COMMAND...: until the command succeeds.
-wait_for() {
-  local secs=$1 what=$2; shift 2
-  for _ in $(seq $((secs * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  fail "timed out waiting for $what"
-}
-console_has() { console "$1" | grep -Eq "$2"; }
-console_count() { console "$1" | grep -Ec "$2"; }
 
 note "start the services guest"
 create_svc svc "vsc.hostname=guest-svc vsc.ip=10.1.2.3"

@@ -26,14 +26,6 @@ svc_json() {
   printf '{"name":"%s","memory_mib":128,"vcpus":1,"boot":{"kernel":"%s","cmdline":"vsc.mode=services vsc.hostname=%s"},"integration":{"timesync_interval_s":2},"stop_timeout_s":60%s}' \
     "$1" "$GUEST" "$1" "${2:-}"
 }
-console() { cat "$(vm_prop "$1" ConsoleLog)" 2>/dev/null; }
-wait_for() {
-  local secs=$1 what=$2; shift 2
-  for _ in $(seq $((secs * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  fail "timed out waiting for $what"
-}
-console_has() { console "$1" | grep -Eq "$2"; }
-console_count() { console "$1" | grep -Ec "$2"; }
 hb_after() { # VM MICROSECONDS: a heartbeat "ok" newer than that
   local hb
   hb=$(vm_prop "$1" Heartbeat)

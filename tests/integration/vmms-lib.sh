@@ -172,6 +172,18 @@ vm_prop() {
   bus get-property org.vmstack.VMMS1 "$p" org.vmstack.VMMS1.VM "$2" | sed -e 's/^[a-z()]* //' -e 's/^"\(.*\)"$/\1/'
 }
 
+# console VM: its console log so far.
+console() { cat "$(vm_prop "$1" ConsoleLog)" 2>/dev/null; }
+console_has() { console "$1" | grep -Eq "$2"; }
+console_count() { console "$1" | grep -Ec "$2"; }
+
+# wait_for SECONDS DESCRIPTION COMMAND...: until the command succeeds.
+wait_for() {
+  local secs=$1 what=$2; shift 2
+  for _ in $(seq $((secs * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  fail "timed out waiting for $what"
+}
+
 wait_state() { # VM STATE [timeout]
   vmctl wait "$1" "$2" --timeout="${3:-30}" >/dev/null || fail "$1 did not reach $2 (it is $(vm_prop "$1" State): $(vm_prop "$1" ExitReason))"
 }
