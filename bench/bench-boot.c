@@ -193,15 +193,6 @@ static int write_config(char *path, size_t len) {
         return 0;
 }
 
-static double median(double *v, int n) {
-        for (int i = 1; i < n; i++)
-                for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
-                        double t = v[j];
-                        v[j] = v[j - 1], v[j - 1] = t;
-                }
-        return v[n / 2];
-}
-
 int main(int argc, char **argv) {
         if (argc == 3 && strcmp(argv[1], "--baseline-child") == 0) {
                 snprintf(build_dir, sizeof build_dir, "%s", argv[2]);
@@ -227,11 +218,12 @@ int main(int argc, char **argv) {
                                 build_dir);
                         return 1;
                 }
-        double base_insn = median(b_insn, RUNS);
-        bench_result("boot: exec -> first guest instruction", median(insn, RUNS), base_insn, "ms", "< 10", "lower");
-        bench_result("boot: exec -> first serial byte", median(serial, RUNS), base_insn, "ms", "-", "lower");
-        bench_result("boot: worker RSS without guest RAM", median(rss, RUNS), median(b_rss, RUNS), "MiB", "< 3",
+        double base_insn = bench_median(b_insn, RUNS);
+        bench_result("boot: exec -> first guest instruction", bench_median(insn, RUNS), base_insn, "ms", "< 10",
                      "lower");
+        bench_result("boot: exec -> first serial byte", bench_median(serial, RUNS), base_insn, "ms", "-", "lower");
+        bench_result("boot: worker RSS without guest RAM", bench_median(rss, RUNS), bench_median(b_rss, RUNS), "MiB",
+                     "< 3", "lower");
         char cmd[PATH_MAX + 16];
         *strrchr(config, '/') = 0;
         snprintf(cmd, sizeof cmd, "rm -rf %s", config);

@@ -126,16 +126,6 @@ static double run_ours(struct disk *d, const struct workload *w, uint8_t *arena)
         return (double)done / ((double)(now - start) / 1e9);
 }
 
-static int cmp_double(const void *a, const void *b) {
-        double x = *(const double *)a, y = *(const double *)b;
-        return (x > y) - (x < y);
-}
-
-static double median(double *v, unsigned n) {
-        qsort(v, n, sizeof *v, cmp_double);
-        return v[n / 2];
-}
-
 /* fio on the same image; returns IOPS, or -1 if fio is not there. */
 static double run_fio(const char *path, const struct workload *w) {
         char cmd[1024];
@@ -197,7 +187,7 @@ int main(void) {
                         ours_v[k] = run_ours(d, w, arena);
                         fio_v[k] = run_fio(path, w);
                 }
-                double ours = median(ours_v, rounds), fio = median(fio_v, rounds);
+                double ours = bench_median(ours_v, rounds), fio = bench_median(fio_v, rounds);
                 char metric[96];
                 if (w->random) {
                         snprintf(metric, sizeof metric, "disk backend %s IOPS", w->name);

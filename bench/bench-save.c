@@ -44,15 +44,6 @@ static double ms_since(uint64_t t0) {
         return (double)(bench_now_ns() - t0) / 1e6;
 }
 
-static double median(double *v, int n) {
-        for (int i = 1; i < n; i++)
-                for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
-                        double t = v[j];
-                        v[j] = v[j - 1], v[j - 1] = t;
-                }
-        return v[n / 2];
-}
-
 /* ---- vmwp ---- */
 
 struct worker {
@@ -146,7 +137,7 @@ static bool ours(double *save_ms, double *restore_ms, double *pause_ms, double *
                         return false;
                 p[i] = ms_since(t0);
         }
-        *pause_ms = median(p, PAUSES);
+        *pause_ms = bench_median(p, PAUSES);
         int fd = open(state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         uint64_t t0 = bench_now_ns();
         bool ok = fd >= 0 && request(w.sock, "save", 3, fd);
@@ -276,7 +267,7 @@ static bool qemu(double *save_ms, double *restore_ms, double *pause_ms, double *
                         return false;
                 p[i] = ms_since(t0);
         }
-        *pause_ms = median(p, PAUSES);
+        *pause_ms = bench_median(p, PAUSES);
         uint64_t t0 = bench_now_ns();
         bool ok = qmp_ok(&q, "{\"execute\":\"stop\"}") && qmp_ok(&q, migrate) &&
                   wait_for(&q, "{\"execute\":\"query-migrate\"}", "status", "completed");
@@ -331,12 +322,14 @@ int main(void) {
                                 "(QEMU %.3f), file %.2f MiB (QEMU %.2f)\n",
                         i, s[i], q ? qs[i] : -1, r[i], q ? qr[i] : -1, p[i], q ? qp[i] : -1, z[i], q ? qz[i] : -1);
         }
-        bench_result("save: pause -> state durable (128 MiB guest)", median(s, ROUNDS), q ? median(qs, ROUNDS) : -1,
-                     "ms", "<= 60, <= 0.2x", "lower");
-        bench_result("restore: exec -> guest running", median(r, ROUNDS), q ? median(qr, ROUNDS) : -1, "ms",
-                     "<= 10, <= 0.2x", "lower");
-        bench_result("pause -> resume", median(p, ROUNDS), q ? median(qp, ROUNDS) : -1, "ms", "<= 1", "lower");
-        bench_result("saved state file", median(z, ROUNDS), q ? median(qz, ROUNDS) : -1, "MiB", "-", "lower");
+        bench_result("save: pause -> state durable (128 MiB guest)", bench_median(s, ROUNDS),
+                     q ? bench_median(qs, ROUNDS) : -1, "ms", "<= 60, <= 0.2x", "lower");
+        bench_result("restore: exec -> guest running", bench_median(r, ROUNDS), q ? bench_median(qr, ROUNDS) : -1,
+                     "ms", "<= 10, <= 0.2x", "lower");
+        bench_result("pause -> resume", bench_median(p, ROUNDS), q ? bench_median(qp, ROUNDS) : -1, "ms", "<= 1",
+                     "lower");
+        bench_result("saved state file", bench_median(z, ROUNDS), q ? bench_median(qz, ROUNDS) : -1, "MiB", "-",
+                     "lower");
         char cmd[64];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         return system(cmd) == 0 ? 0 : 1;

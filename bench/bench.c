@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -34,4 +35,14 @@ void bench_udp_sink(int fd, const atomic_bool *stop, atomic_ullong *count) {
                 else
                         poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, 10);
         }
+}
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *)a, y = *(const double *)b;
+        return (x > y) - (x < y);
+}
+
+double bench_median(double *v, unsigned n) {
+        qsort(v, n, sizeof *v, cmp_double);
+        return v[n / 2];
 }

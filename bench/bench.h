@@ -13,6 +13,8 @@ void bench_result(const char *metric, double ours, double baseline, const char *
                   const char *better);
 /* Monotonic time in nanoseconds. */
 uint64_t bench_now_ns(void);
+/* The median of v[0..n) (n > 0; v is sorted in place). */
+double bench_median(double *v, unsigned n);
 /* A sink thread's loop: receives datagrams on fd (MSG_DONTWAIT),
  * 64 per recvmmsg(), adding their number to *count, until *stop. */
 void bench_udp_sink(int fd, const atomic_bool *stop, atomic_ullong *count);
