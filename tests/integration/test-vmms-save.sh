@@ -116,12 +116,12 @@ expect_rc 0 vmctl delete svc
 [ ! -e "$vmrs" ] || fail "delete left the state file"
 
 note "the test guest writing and verifying its disk, saved and resumed 20 times"
-# disk-check writes a pattern into 16 regions of 16 MiB, flushes, reads it
+# disk-check writes a pattern into 64 regions of 4 MiB (its largest), flushes, reads it
 # all back and compares (docs/guest-vsc.md); every save lands in the middle
 # of its I/O (storvsp's requests in flight are completed at quiesce, their
 # completions carried over in the state).
 truncate -s 2G "$T/images/soak.img"
-printf '{"name":"dsk","memory_mib":128,"vcpus":1,"boot":{"kernel":"%s","cmdline":"vsc.mode=disk-check vsc.disk.seed=77 vsc.disk.regions=16 vsc.disk.region_kib=16384"},"disks":[{"path":"%s"}],"restart_policy":"never"}' \
+printf '{"name":"dsk","memory_mib":128,"vcpus":1,"boot":{"kernel":"%s","cmdline":"vsc.mode=disk-check vsc.disk.seed=77 vsc.disk.regions=64 vsc.disk.region_kib=4096"},"disks":[{"path":"%s"}],"restart_policy":"never"}' \
   "$GUEST" "$T/images/soak.img" >"$T/dsk.json"
 expect_rc 0 vmctl create "$T/dsk.json"
 expect_rc 0 vmctl start dsk --timeout=60
@@ -138,8 +138,9 @@ done
 echo "  $saves saves; vmctl save/start ms:$times"
 [ $saves -eq 20 ] || fail "only $saves saves landed before the guest finished"
 wait_state dsk Off 300
-console dsk | grep -E '^VSC (disk_|error|result)' | sed 's/^/  [dsk] /'
-console dsk | grep -q '^VSC disk_read=0:0 regions=[0-9]* .* compared=1$' || fail "dsk: the pattern was not read back"
+console dsk | grep -E '^VSC (disk_(write|flush|read)|error|result)' | sed 's/^/  [dsk] /'
+! console dsk | grep -q '^VSC warning=' || fail "dsk: the guest ignored an option: $(console dsk | grep '^VSC warning=')"
+console dsk | grep -q '^VSC disk_read=0:0 regions=64 bytes=268435456 .* compared=1$' || fail "dsk: the 256 MiB pattern was not read back"
 console dsk | grep -q '^VSC result=ok status=0$' || fail "dsk: the guest did not finish with result=ok"
 
 note "a worker that dies while saving: the save fails, the VM is never Saved, no file is left"
