@@ -136,7 +136,11 @@ TEST(heartbeat_ok_then_lost) {
                 size_t len = host_request(&e, &ch, &h);
                 /* Each request went into the empty ring (one at a time),
                  * so each interrupted the guest (§5.6): the negotiate
-                 * request and this beat and the ones before. */
+                 * request and this beat and the ones before. The service
+                 * signals after its ring write, which the guest may read
+                 * first: wait (5 s at most) for the interrupt. */
+                for (int ms = 0; ms < 5000 && vmbus_sim_event_count(e.sim) < (uint64_t)(2 + i); ms++)
+                        usleep(1000);
                 ASSERT_GE(vmbus_sim_event_count(e.sim), (uint64_t)(2 + i));
                 ASSERT_EQ(h.icmsgtype, ICMSGTYPE_HEARTBEAT);
                 ASSERT_EQ(h.icvermsg.major, 3);
