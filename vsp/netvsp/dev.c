@@ -96,11 +96,9 @@ static bool comp_flush(struct netvsp_dev *nd) {
         return true;
 }
 
-void netvsp_complete(struct netvsp_dev *nd, uint64_t trans_id, const void *msg, size_t len) {
-        if (nd->comp_n == NETVSP_COMP_QUEUE || len > sizeof(struct nvsp_message)) {
-                nd->stats.bad_packets++; /* unreachable: packets are refused while the queue is busy */
-                return;
-        }
+int netvsp_queue_completion(struct netvsp_dev *nd, uint64_t trans_id, const void *msg, size_t len) {
+        if (nd->comp_n == NETVSP_COMP_QUEUE || len > sizeof(struct nvsp_message))
+                return -ENOSPC;
         struct netvsp_comp *c = &nd->comp[(nd->comp_head + nd->comp_n) % NETVSP_COMP_QUEUE];
         c->trans_id = trans_id;
         c->len = (uint32_t)len;
@@ -108,6 +106,14 @@ void netvsp_complete(struct netvsp_dev *nd, uint64_t trans_id, const void *msg, 
         if (len)
                 memcpy(&c->msg, msg, len);
         nd->comp_n++;
+        return 0;
+}
+
+void netvsp_complete(struct netvsp_dev *nd, uint64_t trans_id, const void *msg, size_t len) {
+        if (netvsp_queue_completion(nd, trans_id, msg, len) < 0) {
+                nd->stats.bad_packets++; /* unreachable: packets are refused while the queue is busy */
+                return;
+        }
         comp_flush(nd);
 }
 

@@ -86,6 +86,9 @@ struct netvsp_dev {
 /* Queues (or sends) a completion; never fails: the queue has room for the
  * one completion each packet owes, as no packet is taken while it is busy. */
 void netvsp_complete(struct netvsp_dev *nd, uint64_t trans_id, const void *msg, size_t len);
+/* Appends a completion without sending it (a restore: posted at the first
+ * round after resume). -ENOSPC when the queue is full. */
+int netvsp_queue_completion(struct netvsp_dev *nd, uint64_t trans_id, const void *msg, size_t len);
 void netvsp_complete_rndis(struct netvsp_dev *nd, uint64_t trans_id, uint32_t status);
 
 /* buffers.c: SEND_RECV_BUF, SEND_SEND_BUF, REVOKE_* */

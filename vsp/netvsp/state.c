@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "netvsp-internal.h"
+#include "netvsp/nvsp.h"
 
 static void get_rndis(const struct rndis_device *r, struct netvsp_dev_state *out) {
         out->rndis_state = (uint32_t)r->state;
@@ -207,11 +208,15 @@ static bool nvsp_version_known(uint32_t v) {
                v == NVSP_PROTOCOL_VERSION_61;
 }
 
-/* The queued records' framing (pure). */
+#define COMP_RECORD (16u + NVSP_MESSAGE_SIZE)
+
+/* The queued records' framing (pure). The completion queue must hold the
+ * saved completions and the one a stalled send owes: a state with more
+ * cannot be restored without losing one. */
 static bool records_ok(const struct netvsp_saved *st) {
-        if (st->comps_len % (16u + NVSP_MESSAGE_SIZE))
+        if (st->comps_len % COMP_RECORD || st->comps_len / COMP_RECORD + st->stall_comp > NETVSP_COMP_QUEUE)
                 return false;
-        for (uint32_t off = 0; off < st->comps_len; off += 16u + NVSP_MESSAGE_SIZE)
+        for (uint32_t off = 0; off < st->comps_len; off += COMP_RECORD)
                 if (vmstate_le32(st->comps + off + 8) > NVSP_MESSAGE_SIZE)
                         return false;
         uint32_t off = 0, n = 0;
@@ -280,13 +285,11 @@ static int map_buffers(struct netvsp_dev *nd, const struct netvsp_saved *st, cha
         return 0;
 }
 
+/* The decoder bounded every queue: nothing here is dropped. */
 static void restore_queues(struct netvsp_dev *nd, const struct netvsp_saved *st) {
-        for (uint32_t off = 0; off < st->comps_len && nd->comp_n < NETVSP_COMP_QUEUE; off += 16u + NVSP_MESSAGE_SIZE) {
-                struct netvsp_comp *c = &nd->comp[(nd->comp_head + nd->comp_n++) % NETVSP_COMP_QUEUE];
-                c->trans_id = vmstate_le64(st->comps + off);
-                c->len = vmstate_le32(st->comps + off + 8);
-                memcpy(&c->msg, st->comps + off + 16, NVSP_MESSAGE_SIZE);
-        }
+        for (uint32_t off = 0; off < st->comps_len; off += COMP_RECORD)
+                (void)netvsp_queue_completion(nd, vmstate_le64(st->comps + off), st->comps + off + 16,
+                                              vmstate_le32(st->comps + off + 8));
         for (uint32_t off = 0; off < st->ctrl_len;) {
                 struct netvsp_ctrl_msg *m = &nd->ctrl[(nd->ctrl_head + nd->ctrl_n++) % NETVSP_CTRL_QUEUE];
                 m->len = vmstate_le32(st->ctrl + off);
@@ -300,9 +303,14 @@ static void restore_queues(struct netvsp_dev *nd, const struct netvsp_saved *st)
                         .byte_count = st->rx_batch_bytes[i],
                         .byte_offset = netvsp_rxbuf_slot_offset(&nd->rb, st->rx_batch_slot[i]) };
         }
-        /* The stalled send's remaining frames are dropped; its completion is owed. */
-        if (st->stall_comp)
-                netvsp_complete_rndis(nd, st->stall_trans_id, st->stall_status);
+        /* The stalled send's remaining frames are dropped; its completion is
+         * owed. Queued, not sent: a restore writes no guest ring (it is
+         * posted with the others in the first round after resume). */
+        if (st->stall_comp) {
+                struct nvsp_message m;
+                size_t n = nvsp_build_rndis_pkt_complete(&m, st->stall_status);
+                (void)netvsp_queue_completion(nd, st->stall_trans_id, &m, n);
+        }
 }
 
 int netvsp_dev_restore(struct netvsp_dev *nd, const struct netvsp_saved *st, char *err, size_t errlen) {
