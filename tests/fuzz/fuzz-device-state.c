@@ -59,6 +59,42 @@ static const struct kind {
         { &piix_state_desc, d_piix, sizeof(struct piix_state) },
 };
 
+/* NVCH: what netvsp_dev_restore and netvsp_rxbuf_restore take for granted:
+ * the completion queue holds the saved completions and the stalled send's;
+ * every receive slot the guest holds or that waits unannounced is in range
+ * and named once; each posted id names its batch's first slot; the batch
+ * lengths add up (in 64 bits) to the slots given. */
+static void nvch_accepted(const struct netvsp_saved *s) {
+        CHECK(s->rx_batch_n <= NETVSP_RX_BATCH_MAX && s->rx_batch_n == s->rx_batch_bytes_n);
+        CHECK(s->n_posted == s->n_posted_len && s->n_posted_slots <= NETVSP_RXBUF_MAX_SLOTS);
+        CHECK(s->rss_table_len <= NDIS_RSS_INDIRECTION_MAX_ENTRIES);
+        CHECK(s->comps_len % (16u + NVSP_MESSAGE_SIZE) == 0);
+        CHECK(s->comps_len / (16u + NVSP_MESSAGE_SIZE) + s->stall_comp <= NETVSP_COMP_QUEUE);
+        if (!s->recv_buf) {
+                CHECK(s->n_posted == 0 && s->n_posted_slots == 0 && s->rx_batch_n == 0);
+                return;
+        }
+        CHECK(s->recv_slots > 0 && s->recv_slots <= NETVSP_RXBUF_MAX_SLOTS);
+        static uint8_t used[NETVSP_RXBUF_MAX_SLOTS];
+        memset(used, 0, s->recv_slots);
+        uint64_t k = 0;
+        for (uint32_t b = 0; b < s->n_posted; b++) {
+                CHECK(s->posted_len[b] > 0 && s->posted_tid[b] >> 32 != 0);
+                CHECK(k + s->posted_len[b] <= s->n_posted_slots);
+                CHECK(s->posted_slots[k] == (uint32_t)s->posted_tid[b]);
+                for (uint32_t i = 0; i < s->posted_len[b]; i++, k++) {
+                        CHECK(s->posted_slots[k] < s->recv_slots && !used[s->posted_slots[k]]);
+                        used[s->posted_slots[k]] = 1;
+                }
+        }
+        CHECK(k == s->n_posted_slots);
+        for (uint32_t i = 0; i < s->rx_batch_n; i++) {
+                CHECK(s->rx_batch_slot[i] < s->recv_slots && !used[s->rx_batch_slot[i]]);
+                CHECK(s->rx_batch_bytes[i] <= s->recv_slot_size);
+                used[s->rx_batch_slot[i]] = 1;
+        }
+}
+
 /* What the apply steps take for granted once a decoder said yes. */
 static void accepted(const struct kind *k, const void *st) {
         if (k->decode == d_kbc) {
@@ -76,9 +112,7 @@ static void accepted(const struct kind *k, const void *st) {
                 const struct icvsp_channel_state *s = st;
                 CHECK(s->held_len <= ICVSP_HELD_MAX && s->service < 4);
         } else if (k->decode == d_nvch) {
-                const struct netvsp_saved *s = st;
-                CHECK(s->rx_batch_n <= NETVSP_RX_BATCH_MAX && s->n_posted == s->n_posted_len);
-                CHECK(s->rss_table_len <= NDIS_RSS_INDIRECTION_MAX_ENTRIES);
+                nvch_accepted(st);
         } else if (k->decode == d_ide) {
                 const struct ide_channel_state *s = st;
                 CHECK(s->pos <= s->drq_end && s->drq_end <= IDE_STATE_BUF_BYTES && s->fill <= IDE_STATE_BUF_BYTES &&

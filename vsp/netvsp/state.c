@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The device's guest-visible state as plain data (netvsp_dev_state,
  * docs/vm-state.md): what a saved state will hold. */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +232,47 @@ static bool records_ok(const struct netvsp_saved *st) {
         return true;
 }
 
+/* Marks slot in seen; false when it is out of range or already taken. */
+static bool take_slot(uint64_t *seen, uint32_t slot, uint32_t n_slots) {
+        if (slot >= n_slots || seen[slot / 64] & (1ull << (slot % 64)))
+                return false;
+        seen[slot / 64] |= 1ull << (slot % 64);
+        return true;
+}
+
+/* The receive slots (pure, what netvsp_rxbuf_restore relies on): each
+ * posted batch's id names its first slot with a non-zero generation, the
+ * lengths add up (64-bit: 65536 lengths of 65536 wrap 32 bits) to the
+ * slots given, and no slot, posted or filled, is out of range or used
+ * twice. */
+static const char *slots_bad(const struct netvsp_saved *st) {
+        if (st->rx_batch_n != st->rx_batch_bytes_n || st->n_posted != st->n_posted_len)
+                return "batch counts";
+        if (!st->recv_buf)
+                return st->n_posted || st->n_posted_slots || st->rx_batch_n ? "receive slots without a buffer" : NULL;
+        uint64_t sum = 0;
+        for (uint32_t b = 0; b < st->n_posted; b++)
+                sum += st->posted_len[b];
+        if (sum != st->n_posted_slots)
+                return "batch counts";
+        static_assert(NETVSP_RXBUF_MAX_SLOTS % 64 == 0, "bitmap words");
+        uint64_t seen[NETVSP_RXBUF_MAX_SLOTS / 64] = { 0 };
+        uint32_t k = 0;
+        for (uint32_t b = 0; b < st->n_posted; b++) {
+                uint32_t head = (uint32_t)st->posted_tid[b], gen = (uint32_t)(st->posted_tid[b] >> 32);
+                if (st->posted_len[b] == 0 || gen == 0 || st->posted_slots[k] != head)
+                        return "posted receive slots";
+                for (uint32_t i = 0; i < st->posted_len[b]; i++, k++)
+                        if (!take_slot(seen, st->posted_slots[k], st->recv_slots))
+                                return "posted receive slots";
+        }
+        for (uint32_t i = 0; i < st->rx_batch_n; i++)
+                if (!take_slot(seen, st->rx_batch_slot[i], st->recv_slots) ||
+                    st->rx_batch_bytes[i] > st->recv_slot_size)
+                        return "rx_batch";
+        return NULL;
+}
+
 int netvsp_saved_decode(const struct vmstate_section *s, struct netvsp_saved *out, char *err, size_t errlen) {
         memset(out, 0, offsetof(struct netvsp_saved, posted_tid));
         out->n_posted = out->n_posted_len = out->n_posted_slots = 0;
@@ -238,23 +280,15 @@ int netvsp_saved_decode(const struct vmstate_section *s, struct netvsp_saved *ou
         int r = vmstate_decode(s, &netvsp_saved_desc, out, err, errlen);
         if (r < 0)
                 return r;
-        uint32_t sum = 0;
-        for (uint32_t i = 0; i < out->n_posted && i < out->n_posted_len; i++)
-                sum += MIN(out->posted_len[i], NETVSP_RXBUF_MAX_SLOTS);
         const char *bad =
                 !nvsp_version_known(out->nvsp_version)                                        ? "nvsp_version"
                 : out->rndis_state > RNDIS_STATE_HALTED                                       ? "rndis_state"
                 : out->offload > 63                                                           ? "offload"
+                : out->rss_table_len > RNDIS_RSS_TABLE_MAX                                    ? "rss_table"
                 : out->recv_buf && (out->recv_slot_size < NETVSP_RXBUF_MIN_SLOT || out->recv_slots == 0 ||
                                     out->recv_slots > NETVSP_RXBUF_MAX_SLOTS)                 ? "recv_slots"
-                : !out->recv_buf && (out->n_posted || out->rx_batch_n)                        ? "receive slots without a buffer"
-                : out->rx_batch_n != out->rx_batch_bytes_n || out->n_posted != out->n_posted_len ||
-                                  sum != out->n_posted_slots                                  ? "batch counts"
                 : !records_ok(out)                                                            ? "queued messages"
-                                                                                              : NULL;
-        for (uint32_t i = 0; !bad && i < out->rx_batch_n; i++)
-                if (out->rx_batch_slot[i] >= out->recv_slots || out->rx_batch_bytes[i] > out->recv_slot_size)
-                        bad = "rx_batch";
+                                                                                              : slots_bad(out);
         return bad ? errorf(err, errlen, -EINVAL, "section NVCH #%u: %s out of range", s->instance, bad) : 0;
 }
 
