@@ -353,8 +353,11 @@ int netvsp_dev_restore(struct netvsp_dev *nd, const struct netvsp_saved *st, cha
         if (memcmp(st->perm_mac, nd->cfg.rndis.mac, 6))
                 return errorf(err, errlen, -EINVAL, "NVCH: saved for another MAC address than this NIC's");
         int r = map_buffers(nd, st, err, errlen);
-        if (r < 0)
+        if (r < 0) { /* nothing applied: the device is as new (buffers unmapped) */
+                netvsp_revoke_recv_buf(nd);
+                netvsp_revoke_send_buf(nd);
                 return r;
+        }
         nd->version = st->nvsp_version, nd->ndis_major = st->ndis_major, nd->ndis_minor = st->ndis_minor;
         nd->guest_mtu = st->guest_mtu, nd->guest_caps = st->guest_caps;
         struct rndis_device *rd = &nd->rndis;
