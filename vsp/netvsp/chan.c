@@ -120,7 +120,8 @@ static void chan_broken(struct netvsp_chan *c) {
         dw_source_free(c->src_doorbell);
         dw_source_free(c->src_tap);
         dw_source_free(c->src_link);
-        c->src_doorbell = c->src_tap = c->src_link = NULL;
+        dw_source_free(c->src_announce);
+        c->src_doorbell = c->src_tap = c->src_link = c->src_announce = NULL;
         c->broken = true;
         c->local.channels_broken++;
         netvsp_chan_publish_stats(c);
@@ -193,6 +194,35 @@ static int chan_event(struct dw_source *s, int fd, uint32_t revents, void *opaqu
         while (r == DW_AGAIN && !devworker_should_yield(c->w) && now - start < PUMP_SLICE_US);
         c->pump = r == DW_AGAIN ? s : NULL;
         return r;
+}
+
+/* The announce (docs/netvsp.md "Saved state"): QEMU's announce-self
+ * schedule (5 rounds, the first at once, then 50 ms growing by 100 ms),
+ * so a switch that missed one frame learns from the next. A full TAP
+ * skips a round rather than waiting. */
+#define ANNOUNCE_ROUNDS 5u
+#define ANNOUNCE_FIRST_GAP_US 50000u
+#define ANNOUNCE_STEP_US 100000u
+
+static int announce_event(struct dw_source *s, int fd, uint32_t revents, void *opaque) {
+        struct netvsp_chan *c = opaque;
+        (void)netvsp_announce(c->nd);
+        netvsp_chan_publish_stats(c);
+        if (++c->announce_round < ANNOUNCE_ROUNDS &&
+            dw_source_set_timer(s, ANNOUNCE_FIRST_GAP_US + (c->announce_round - 1) * ANNOUNCE_STEP_US, 0) == 0)
+                return 0;
+        dw_source_free(s); /* released after this batch */
+        c->src_announce = NULL;
+        return 0;
+}
+
+int netvsp_chan_announce(struct netvsp_chan *c) {
+        if (c->broken)
+                return 0;
+        c->announce_round = 0;
+        if (c->src_announce) /* an announce still running starts over */
+                return dw_source_set_timer(c->src_announce, 1, 0);
+        return devworker_add_timer(c->w, 1, 0, announce_event, c, &c->src_announce);
 }
 
 /* First thing on the worker's thread: the sandbox's per-thread policy. A

@@ -234,6 +234,17 @@ void netvsp_set_link(struct netvsp_dev *nd, bool up) {
                 nd->link_indication = true;
 }
 
+/* The saved link states are the old backend's: the TAP may have changed
+ * while the VM was saved, and the new worker's link watch saw nothing of
+ * it. The guest is told the current state in any case: a redundant
+ * MEDIA_CONNECT makes Linux netvsc notify its peers (gratuitous ARP,
+ * unsolicited NA; docs/netvsp.md "Saved state"). */
+void netvsp_dev_resume_restored(struct netvsp_dev *nd, bool up) {
+        netvsp_set_link(nd, up);
+        if (nd->rndis.state == RNDIS_STATE_INITIALIZED)
+                nd->link_indication = true;
+}
+
 static void deliver_link_indication(struct netvsp_dev *nd) {
         uint8_t m[64];
         int n;

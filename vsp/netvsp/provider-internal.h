@@ -25,6 +25,7 @@ struct netvsp_nic {
         pthread_mutex_t chan_lock;
         struct netvsp_chan *chan;    /* the open channel, NULL if none */
         bool quiesced;
+        bool restored; /* a channel was restored: its first resume reports the link and announces */
 };
 
 /* The receive and send buffers: the only GPADLs netvsc registers (§7.3). */
@@ -46,6 +47,8 @@ struct netvsp_chan {
         struct devworker *w;
         struct dw_source *src_doorbell, *src_tap, *src_link; /* NULL once gone */
         struct dw_source *pump; /* the source serving rounds (DW_AGAIN), NULL when idle */
+        struct dw_source *src_announce; /* the announce timer while it runs */
+        unsigned announce_round;        /* RARP rounds done */
         uint64_t idle_since;   /* last progress of the pump, CLOCK_MONOTONIC µs */
         unsigned tap_events;   /* EPOLLIN/EPOLLOUT the TAP source waits for */
         unsigned want;         /* last NETVSP_WANT_* from netvsp_process */
@@ -68,3 +71,7 @@ int netvsp_chan_start(struct netvsp_chan *c, bool paused);
 /* Stops and joins the worker (also a paused one); nothing touches the
  * rings after it returns. */
 void netvsp_chan_stop(struct netvsp_chan *c);
+/* Starts the announce after a restore (on the worker, or parked): RARP
+ * frames at once and after 50, 150, 250 and 350 ms more, from a timer of
+ * the worker (it never sleeps for them). */
+int netvsp_chan_announce(struct netvsp_chan *c);

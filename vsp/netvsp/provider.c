@@ -252,10 +252,14 @@ static int netvsp_restore_channel(struct vmbus_channel *ch, const struct vmbus_o
         if (r == 0) {
                 struct netvsp_chan *c = vmbus_channel_data(ch);
                 r = devworker_call(c->w, restore_on_worker, &(struct restore_call){ c, st, err, errlen });
-                if (r < 0)
+                if (r < 0) {
                         netvsp_close(ch); /* nothing of the channel is kept */
-                else /* the guest may have queued packets while saved: serve them at once */
+                } else { /* the guest may have queued packets while saved: serve them at once */
                         (void)eventfd_write(vmbus_channel_event_fd(ch), 1);
+                        pthread_mutex_lock(&nic->chan_lock);
+                        nic->restored = true;
+                        pthread_mutex_unlock(&nic->chan_lock);
+                }
         }
         free(st);
         return r;
@@ -366,9 +370,27 @@ int netvsp_nic_restored(struct netvsp_nic *nic) {
         return 0;
 }
 
+/* On the parked worker, before the first round after a restore: the TAP
+ * may have changed while the VM was saved (this worker's link watch saw
+ * none of it), and switches must learn where the guest's MAC is now. */
+static int restored_on_worker(void *arg) {
+        struct netvsp_chan *c = arg;
+        struct tap_link_state st;
+        if (c->nic->link_fd >= 0)
+                (void)tap_link_process(c->nic->tap, &st);
+        netvsp_dev_resume_restored(c->nd, netvsp_nic_link_up(c->nic));
+        return netvsp_chan_announce(c);
+}
+
 void netvsp_nic_resume(struct netvsp_nic *nic) {
         pthread_mutex_lock(&nic->chan_lock);
         nic->quiesced = false;
+        if (nic->chan && nic->restored) {
+                int r = devworker_call(nic->chan->w, restored_on_worker, nic->chan);
+                if (r < 0) /* the link state is still reported; only the RARPs are missing */
+                        log_debug_errno(r, "netvsp %s: no announce after restore: %m", tap_name(nic->tap));
+        }
+        nic->restored = false;
         if (nic->chan)
                 devworker_resume(nic->chan->w);
         pthread_mutex_unlock(&nic->chan_lock);

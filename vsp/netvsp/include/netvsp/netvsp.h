@@ -91,6 +91,7 @@ struct netvsp_stats {
         uint64_t tx_packets, tx_bytes, tx_dropped, tx_malformed, tx_stalls;
         uint64_t rx_packets, rx_bytes, rx_filtered, rx_dropped, rx_truncated;
         uint64_t ctrl_requests, ctrl_dropped, bad_packets, bogus_completions, ring_full;
+        uint64_t announces; /* RARP frames sent after a restore */
 };
 
 struct netvsp_dev;
@@ -115,6 +116,24 @@ unsigned netvsp_process(struct netvsp_dev *nd);
 
 /* Backend link state (TAP admin up && carrier && present). */
 void netvsp_set_link(struct netvsp_dev *nd, bool up);
+
+/* After a restore, before the first round (docs/netvsp.md "Saved state"):
+ * the backend's current link state replaces the saved one and the guest
+ * is told it once more (an INDICATE_STATUS, also when unchanged), in the
+ * first round after resume. Writes no guest memory itself. */
+void netvsp_dev_resume_restored(struct netvsp_dev *nd, bool up);
+
+/* The announce after a restore: a RARP frame (ethertype 0x8035, broadcast,
+ * source and both hardware addresses the MAC, RFC 903 op 3), as QEMU's
+ * announce-self sends. */
+#define NETVSP_ETH_P_RARP 0x8035u
+#define NETVSP_RARP_LEN 60u
+size_t netvsp_rarp_build(uint8_t frame[NETVSP_RARP_LEN], const uint8_t mac[6]);
+/* Sends one RARP from the guest's current MAC through the backend (counted
+ * in stats.announces). 0, -ENOTCONN when the guest has not initialised
+ * RNDIS or the backend's link is down (nothing sent), or the backend's
+ * error (-EAGAIN: full, this one is skipped). */
+int netvsp_announce(struct netvsp_dev *nd);
 
 /* What the guest can observe of a device, as plain data (no host pointers,
  * fds or iovecs): what a saved state needs (docs/vm-state.md, "The device
