@@ -1,0 +1,908 @@
+// SPDX-License-Identifier: MIT
+/* netvsp's saved state (docs/netvsp.md "Saved state", docs/saved-state.md
+ * "NVCH").
+ *
+ * The device (the fake host of test-netvsp-harness.h): a restore writes no
+ * ring (the completion of a send stalled on a full TAP is queued, posted
+ * at the first round), the completion queue holds everything a state may
+ * carry and the decoder refuses what it cannot hold, the receive-slot
+ * checks are the pure decoder's (range, overlap, a 32-bit wrap of the
+ * slot count), the RNDIS state (filter, offloads, RSS) comes back, a
+ * refused restore applies nothing and leaves a device the guest can use,
+ * the RARP announce frame.
+ *
+ * The provider (the simulated guest of test-netvsp-sim.h, a real TAP in a
+ * private network namespace, handed over as an fd the way vmms does):
+ * traffic both ways, quiesce, save, tear the server and NIC down, restore
+ * into a new server and NIC, resume, several times: no frame or completion
+ * lost or doubled, the state (versions, RNDIS, the receive slots the guest
+ * holds) the same after the restore; a link change while saved is
+ * indicated after resume; the RARP announce after a restore and not after
+ * a plain pause; a corrupt section applies nothing and the same server
+ * then restores the good state. The provider tests skip without root. */
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+
+#include "common/macro.h"
+#include "tests/lib/vmstate-file.h"
+#include "tests/lib/vmstate-roundtrip.h"
+#include "tests/unit/test-netvsp-guest.h"
+#include "tests/unit/test-netvsp-harness.h"
+#include "tests/unit/test-netvsp-sim.h"
+
+#define COMP_REC (16u + NVSP_MESSAGE_SIZE)
+
+static const uint8_t fk_mac[6] = { 0x00, 0x15, 0x5d, 0x00, 0x00, 0x07 };
+
+/* ---- the device, against the fake host -------------------------------- */
+
+static struct fake *dev_up(void) {
+        struct fake *f = fk_new(NULL, 1u << 20);
+        fk_nvsp_init(f);
+        fk_rndis_up(f);
+        return f;
+}
+
+static int save_fake(void *opaque, struct vmstate_writer *w, char *err, size_t errlen) {
+        return netvsp_dev_save(opaque, fk_mac, w, 7);
+}
+
+/* The device's NVCH section, written and decoded as a restore reads it
+ * (heap: about 1 MiB). */
+static struct netvsp_saved *dev_saved(struct fake *f) {
+        struct vmstate_section secs[4];
+        uint8_t *map;
+        size_t len;
+        ASSERT_EQ(vmstate_test_save(save_fake, f->nd, &map, &len, secs, ARRAY_SIZE(secs)), 1);
+        struct netvsp_saved *st = malloc(sizeof *st);
+        ASSERT_NOT_NULL(st);
+        char err[256] = "";
+        int r = netvsp_saved_decode(&secs[0], st, err, sizeof err);
+        if (r < 0)
+                ASSERT_STREQ(err, "");
+        munmap(map, len);
+        return st;
+}
+
+/* st through the writer and the pure decoder again; 0 or -EINVAL (err). */
+static int redecode(const struct netvsp_saved *st, char *err, size_t errlen) {
+        uint8_t *buf;
+        size_t len;
+        ASSERT_OK(vmstate_test_encode(&netvsp_saved_desc, 7, st, &buf, &len));
+        struct vmstate_section secs[2];
+        struct vmstate_header h;
+        ASSERT_EQ(vmstate_index(buf, len, &h, secs, 2, err, errlen), 1);
+        struct netvsp_saved *back = malloc(sizeof *back);
+        ASSERT_NOT_NULL(back);
+        err[0] = 0;
+        int r = netvsp_saved_decode(&secs[0], back, err, errlen);
+        free(back);
+        free(buf);
+        return r;
+}
+
+static uint8_t *dev_section(struct fake *f, uint32_t i) {
+        return f->mem + FK_SEND_GPA + (size_t)i * 6144;
+}
+
+/* A SEND_RNDIS_PKT of one broadcast frame from section i. */
+static uint64_t dev_send(struct fake *f, uint32_t i) {
+        uint8_t fr[60] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x15, 0x5d, 0, 0, 7, 0x88, 0xb5 };
+        uint32_t n = fk_rndis_packet(dev_section(f, i), fr, sizeof fr, NULL, 0, 0);
+        uint64_t tid;
+        ASSERT_OK(fk_gpa_direct(f, 0, i, n, NULL, NULL, 0, &tid));
+        return tid;
+}
+
+/* A device whose send is stalled on a full backend (its completion owed). */
+static struct fake *dev_stalled(uint64_t *tid) {
+        struct fake *f = dev_up();
+        f->tx_budget = 0;
+        *tid = dev_send(f, 0);
+        netvsp_process(f->nd);
+        fk_expect_nothing(f);
+        ASSERT_FALSE(netvsp_can_take_packet(f->nd));
+        return f;
+}
+
+/* (1) The completion of a send stalled on a full TAP is owed after the
+ * restore: queued, not written into the ring by the restore (which runs
+ * before the device is resumed); the first round posts it, once. */
+TEST(restore_queues_the_stalled_send_completion) {
+        uint64_t tid;
+        struct fake *f = dev_stalled(&tid);
+        struct netvsp_saved *st = dev_saved(f);
+        ASSERT_TRUE(st->stall_comp);
+        ASSERT_EQ(st->stall_trans_id, tid);
+        struct fake *g = fk_new(NULL, 1u << 20);
+        char err[256] = "";
+        ASSERT_OK(netvsp_dev_restore(g->nd, st, err, sizeof err));
+        ASSERT_EQ(g->n_out, 0); /* the restore sent nothing */
+        ASSERT_FALSE(netvsp_can_take_packet(g->nd));
+        struct netvsp_dev_state ds;
+        netvsp_dev_get_state(g->nd, &ds);
+        ASSERT_EQ(ds.n_comps, 1u);
+        ASSERT_EQ(ds.comps[0].trans_id, tid);
+        netvsp_process(g->nd);
+        struct fk_out *c = fk_expect_comp(g, tid, NVSP_MSG1_TYPE_SEND_RNDIS_PKT_COMPLETE, 8);
+        ASSERT_EQ(fk_u32(c->msg, 4), (uint32_t)NVSP_STAT_SUCCESS);
+        netvsp_process(g->nd);
+        fk_expect_nothing(g); /* once */
+        ASSERT_TRUE(netvsp_can_take_packet(g->nd));
+        ASSERT_EQ(g->n_tx, 0); /* the stalled frame is dropped, not sent by the restore */
+        free(st);
+        fk_free(f);
+        fk_free(g);
+}
+
+/* Completion records as the saver writes them, ids base, base + 1, ... */
+static void put_comps(struct netvsp_saved *st, unsigned n, uint64_t base) {
+        st->comps_len = n * COMP_REC;
+        memset(st->comps, 0, st->comps_len);
+        for (unsigned i = 0; i < n; i++) {
+                uint8_t *r = st->comps + i * COMP_REC;
+                vmstate_put_le64(r, base + i);
+                vmstate_put_le32(r + 8, 8);
+                vmstate_put_le32(r + 16, NVSP_MSG1_TYPE_SEND_RNDIS_PKT_COMPLETE);
+                vmstate_put_le32(r + 20, NVSP_STAT_SUCCESS);
+        }
+}
+
+/* (2) The queue holds NETVSP_COMP_QUEUE completions: a state with 4 owed
+ * completions plus the stalled send's would lose one, so the decoder
+ * refuses it; up to the queue's size every completion comes, in order. */
+TEST(decoder_refuses_more_completions_than_the_queue_holds) {
+        uint64_t tid;
+        struct fake *f = dev_stalled(&tid);
+        struct netvsp_saved *st = dev_saved(f);
+        char err[256];
+        put_comps(st, NETVSP_COMP_QUEUE, 100);
+        ASSERT_EQ(redecode(st, err, sizeof err), -EINVAL);
+        ASSERT_NOT_NULL(strstr(err, "queued messages"));
+        for (unsigned n = NETVSP_COMP_QUEUE - 1;; n = NETVSP_COMP_QUEUE) {
+                put_comps(st, n, 100);
+                st->stall_comp = n < NETVSP_COMP_QUEUE;
+                ASSERT_OK(redecode(st, err, sizeof err));
+                struct fake *g = fk_new(NULL, 1u << 20);
+                ASSERT_OK(netvsp_dev_restore(g->nd, st, err, sizeof err));
+                ASSERT_EQ(g->n_out, 0);
+                netvsp_process(g->nd);
+                for (unsigned i = 0; i < n; i++)
+                        fk_expect_comp(g, 100 + i, NVSP_MSG1_TYPE_SEND_RNDIS_PKT_COMPLETE, 8);
+                if (st->stall_comp)
+                        fk_expect_comp(g, tid, NVSP_MSG1_TYPE_SEND_RNDIS_PKT_COMPLETE, 8);
+                fk_expect_nothing(g);
+                fk_free(g);
+                if (n == NETVSP_COMP_QUEUE)
+                        break;
+        }
+        free(st);
+        fk_free(f);
+}
+
+static void dev_frames(struct fake *f, int n) {
+        for (int i = 0; i < n; i++) {
+                struct fk_frame *fr = &f->rx[f->n_rx++];
+                memset(fr, 0, sizeof *fr);
+                memset(fr->data, 0xff, 6);
+                memcpy(fr->data + 6, (const uint8_t[]){ 0x02, 0, 0, 0, 0, 1 }, 6);
+                fr->data[12] = 0x88, fr->data[13] = 0xb5;
+                fr->data[14] = (uint8_t)f->n_rx;
+                fr->len = 60;
+        }
+}
+
+/* A device holding receive slots: 3 frames in a transfer-page packet the
+ * guest has not completed, 3 more filled while the ring was full (a batch
+ * not yet announced). */
+static struct fake *dev_holding_slots(uint64_t *tid) {
+        struct fake *f = dev_up();
+        dev_frames(f, 3);
+        netvsp_process(f->nd);
+        struct fk_out *o = fk_next(f);
+        ASSERT_EQ(o->type, VM_PKT_DATA_USING_XFER_PAGES);
+        ASSERT_EQ(o->n, 3u);
+        *tid = o->tid;
+        fk_expect_nothing(f);
+        f->ring_full = true;
+        dev_frames(f, 3);
+        netvsp_process(f->nd);
+        fk_expect_nothing(f);
+        f->ring_full = false;
+        return f;
+}
+
+/* (4) The receive slots the guest holds come back as they were: the same
+ * owners, the unannounced batch announced in the first round, the held
+ * packet's completion frees its slots (once: a second is bogus). */
+TEST(restore_keeps_the_receive_slots_the_guest_holds) {
+        uint64_t tid;
+        struct fake *f = dev_holding_slots(&tid);
+        struct netvsp_saved *st = dev_saved(f);
+        ASSERT_EQ(st->n_posted, 1u);
+        ASSERT_EQ(st->posted_tid[0], tid);
+        ASSERT_EQ(st->posted_len[0], 3u);
+        ASSERT_EQ(st->rx_batch_n, 3u);
+        struct fake *g = fk_new(NULL, 1u << 20);
+        char err[256] = "";
+        ASSERT_OK(netvsp_dev_restore(g->nd, st, err, sizeof err));
+        ASSERT_EQ(g->n_out, 0);
+        uint32_t n = netvsp_dev_rxbuf(f->nd)->n_slots;
+        uint64_t *a = calloc(n, 8), *b = calloc(n, 8);
+        ASSERT_EQ(netvsp_dev_get_rx_slots(f->nd, a, n), n);
+        ASSERT_EQ(netvsp_dev_get_rx_slots(g->nd, b, n), n);
+        ASSERT_MEMEQ(a, b, (size_t)n * 8);
+        netvsp_process(g->nd);
+        struct fk_out *o = fk_next(g);
+        ASSERT_EQ(o->type, VM_PKT_DATA_USING_XFER_PAGES);
+        ASSERT_EQ(o->n, 3u);
+        uint32_t slot = netvsp_dev_rxbuf(g->nd)->slot_size;
+        for (uint32_t i = 0; i < o->n; i++) /* not into a slot of the held packet */
+                ASSERT_EQ(a[o->r[i].byte_offset / slot], 0u);
+        fk_expect_nothing(g);
+        ASSERT_EQ(netvsp_rxbuf_posted_slots(netvsp_dev_rxbuf(g->nd)), 6u);
+        fk_complete_xfer(g, tid);
+        ASSERT_EQ(netvsp_rxbuf_posted_slots(netvsp_dev_rxbuf(g->nd)), 3u);
+        ASSERT_EQ(netvsp_dev_stats(g->nd)->bogus_completions, 0u);
+        fk_complete_xfer(g, tid);
+        ASSERT_EQ(netvsp_dev_stats(g->nd)->bogus_completions, 1u);
+        free(a);
+        free(b);
+        free(st);
+        fk_free(f);
+        fk_free(g);
+}
+
+/* (5) What netvsp_rxbuf_restore relies on is checked by the pure decoder
+ * before anything is mapped: slots in range, none used twice (posted or
+ * filled), ids that name their batch's first slot, and a slot count that
+ * adds up in 64 bits (65536 batches of 65536 slots are 2^32: 0 in 32). */
+TEST(decoder_checks_the_receive_slots) {
+        uint64_t tid;
+        struct fake *f = dev_holding_slots(&tid);
+        struct netvsp_saved *st = dev_saved(f), *c = malloc(sizeof *c);
+        ASSERT_NOT_NULL(c);
+        char err[256];
+        memcpy(c, st, sizeof *c);
+        ASSERT_OK(redecode(c, err, sizeof err));
+#define REFUSED(change, what)                                          \
+        do {                                                           \
+                memcpy(c, st, sizeof *c);                              \
+                change;                                                \
+                ASSERT_EQ(redecode(c, err, sizeof err), -EINVAL);      \
+                ASSERT_NOT_NULL(strstr(err, what));                    \
+        } while (0)
+        REFUSED(c->posted_slots[1] = c->recv_slots, "posted receive slots");
+        REFUSED(c->posted_slots[2] = c->posted_slots[1], "posted receive slots");
+        REFUSED(c->posted_tid[0] += 1, "posted receive slots");
+        REFUSED(c->posted_tid[0] &= 0xffffffffu, "posted receive slots");
+        REFUSED(c->posted_len[0] = 2, "batch counts");
+        REFUSED(c->rx_batch_slot[0] = c->posted_slots[1], "rx_batch");
+        REFUSED(c->rx_batch_slot[1] = c->rx_batch_slot[0], "rx_batch");
+        REFUSED(c->rx_batch_slot[2] = c->recv_slots, "rx_batch");
+        REFUSED(c->rx_batch_bytes[0] = c->recv_slot_size + 1, "rx_batch");
+        REFUSED(c->recv_buf = false, "without a buffer");
+        REFUSED((c->n_posted = c->n_posted_len = NETVSP_RXBUF_MAX_SLOTS, c->n_posted_slots = 0,
+                 c->rx_batch_n = c->rx_batch_bytes_n = 0), "batch counts");
+        for (uint32_t i = 0; i < NETVSP_RXBUF_MAX_SLOTS; i++) { /* the wrap, with every id well formed */
+                st->posted_tid[i] = 1ull << 32;
+                st->posted_len[i] = NETVSP_RXBUF_MAX_SLOTS;
+        }
+        REFUSED((c->n_posted = c->n_posted_len = NETVSP_RXBUF_MAX_SLOTS, c->n_posted_slots = 0,
+                 c->rx_batch_n = c->rx_batch_bytes_n = 0), "batch counts");
+#undef REFUSED
+        free(c);
+        free(st);
+        fk_free(f);
+}
+
+/* RNDIS INIT'ed device with offloads on and RSS set. */
+static void dev_rndis_settings(struct fake *f) {
+        uint8_t m[1024], r[RNDIS_MAX_RESPONSE_SIZE];
+        uint8_t p[28] = { NDIS_OBJECT_TYPE_DEFAULT, 3, 28, 0, 1, 4, 4, 4, 4, 0, 0, 2, 2 };
+        uint32_t n = fk_oid_req(m, RNDIS_MSG_SET, 50, RNDIS_OID_TCP_OFFLOAD_PARAMETERS, p, 28);
+        ASSERT_EQ(fk_rndis(f, m, n, r), 16u);
+        ASSERT_EQ(fk_u32(r, 12), RNDIS_STATUS_SUCCESS);
+        uint8_t rss[40 + 4 * 128 + 40];
+        struct ndis_recv_scale_param h = {
+                .hdr = { NDIS_OBJECT_TYPE_RSS_PARAMETERS, 2, 40 },
+                .hashinfo = NDIS_HASH_FUNC_TOEPLITZ | 0x100u | 0x200u /* IPv4, TCP over IPv4 */,
+                .indirect_tabsize = 4 * 128,
+                .indirect_taboffset = 40,
+                .hashkey_size = 40,
+                .hashkey_offset = 40 + 4 * 128,
+        };
+        memset(rss, 0, sizeof rss);
+        memcpy(rss, &h, sizeof h);
+        for (uint32_t i = 0; i < 40; i++)
+                rss[40 + 4 * 128 + i] = (uint8_t)(3 * i + 1);
+        n = fk_oid_req(m, RNDIS_MSG_SET, 51, RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS, rss, sizeof rss);
+        ASSERT_EQ(fk_rndis(f, m, n, r), 16u);
+        ASSERT_EQ(fk_u32(r, 12), RNDIS_STATUS_SUCCESS);
+        uint32_t filter = 0x2f;
+        n = fk_oid_req(m, RNDIS_MSG_SET, 52, RNDIS_OID_GEN_CURRENT_PACKET_FILTER, &filter, 4);
+        ASSERT_EQ(fk_rndis(f, m, n, r), 16u);
+        ASSERT_EQ(fk_u32(r, 12), RNDIS_STATUS_SUCCESS);
+}
+
+/* (6) The RNDIS state comes back: filter, offloads, RSS (key, table, hash
+ * info), the MAC and link the guest was told; and the device answers. */
+TEST(restore_keeps_the_rndis_state) {
+        struct fake *f = dev_up();
+        dev_rndis_settings(f);
+        const struct rndis_device *a = netvsp_dev_rndis(f->nd);
+        ASSERT_TRUE(a->rss_enabled);
+        ASSERT_TRUE(a->offload.tx_csum_tcp4);
+        struct netvsp_saved *st = dev_saved(f);
+        struct fake *g = fk_new(NULL, 1u << 20);
+        char err[256] = "";
+        ASSERT_OK(netvsp_dev_restore(g->nd, st, err, sizeof err));
+        const struct rndis_device *b = netvsp_dev_rndis(g->nd);
+        ASSERT_EQ(b->state, a->state);
+        ASSERT_MEMEQ(b->current_mac, a->current_mac, 6);
+        ASSERT_EQ(b->link_up, a->link_up);
+        ASSERT_EQ(b->packet_filter, 0x2fu);
+        ASSERT_MEMEQ(&b->offload, &a->offload, sizeof a->offload);
+        ASSERT_TRUE(b->rss_enabled);
+        ASSERT_EQ(b->rss_hashinfo, a->rss_hashinfo);
+        ASSERT_EQ(b->rss_table_len, 128u);
+        ASSERT_MEMEQ(b->rss_key, a->rss_key, sizeof a->rss_key);
+        ASSERT_MEMEQ(b->rss_table, a->rss_table, sizeof a->rss_table);
+        ASSERT_EQ(netvsp_dev_version(g->nd), netvsp_dev_version(f->nd));
+        uint8_t m[64], r[RNDIS_MAX_RESPONSE_SIZE];
+        uint32_t n = fk_oid_req(m, RNDIS_MSG_QUERY, 60, RNDIS_OID_GEN_CURRENT_PACKET_FILTER, NULL, 0);
+        ASSERT_EQ(fk_rndis(g, m, n, r), 28u);
+        ASSERT_EQ(fk_u32(r, 12), RNDIS_STATUS_SUCCESS);
+        ASSERT_EQ(fk_u32(r, 24), 0x2fu);
+        free(st);
+        fk_free(f);
+        fk_free(g);
+}
+
+/* (7) A restore that fails applies nothing: no buffer stays mapped, no
+ * version is set, nothing is sent, and the guest can still bring the
+ * device up from scratch (or a good state be restored). */
+TEST(refused_restore_applies_nothing) {
+        uint64_t tid;
+        struct fake *f = dev_holding_slots(&tid);
+        struct netvsp_saved *st = dev_saved(f), *c = malloc(sizeof *c);
+        struct fake *g = fk_new(NULL, 1u << 20);
+        char err[256];
+        memcpy(c, st, sizeof *c);
+        c->perm_mac[5] ^= 1;
+        ASSERT_EQ(netvsp_dev_restore(g->nd, c, err, sizeof err), -EINVAL);
+        ASSERT_NOT_NULL(strstr(err, "another MAC"));
+        memcpy(c, st, sizeof *c);
+        c->send_gpadl = 99;
+        ASSERT_EQ(netvsp_dev_restore(g->nd, c, err, sizeof err), -EINVAL);
+        ASSERT_NOT_NULL(strstr(err, "send buffer GPADL 99 is gone"));
+        ASSERT_EQ(g->unmapped, 1); /* the receive buffer was mapped, and given back */
+        memcpy(c, st, sizeof *c);
+        c->recv_slots++;
+        ASSERT_EQ(netvsp_dev_restore(g->nd, c, err, sizeof err), -EINVAL);
+        ASSERT_NOT_NULL(strstr(err, "does not hold"));
+        ASSERT_EQ(g->unmapped, 2);
+        struct netvsp_dev_state ds;
+        netvsp_dev_get_state(g->nd, &ds);
+        ASSERT_EQ(ds.nvsp_version, 0u);
+        ASSERT_FALSE(ds.recv_buf);
+        ASSERT_FALSE(ds.send_buf);
+        ASSERT_EQ(ds.n_comps, 0u);
+        ASSERT_EQ(g->n_out, 0);
+        netvsp_process(g->nd);
+        ASSERT_EQ(g->n_out, 0);
+        ASSERT_OK(netvsp_dev_restore(g->nd, st, err, sizeof err)); /* the good one still applies */
+        struct fake *h = fk_new(NULL, 1u << 20);
+        c->send_gpadl = 99;
+        c->recv_slots--;
+        ASSERT_EQ(netvsp_dev_restore(h->nd, c, err, sizeof err), -EINVAL);
+        fk_nvsp_init(h); /* the guest brings it up as new */
+        fk_rndis_up(h);
+        free(c);
+        free(st);
+        fk_free(f);
+        fk_free(g);
+        fk_free(h);
+}
+
+/* (8) The announce frame: a RARP from the guest's MAC to everyone (QEMU's
+ * announce-self frame), only once the guest uses the NIC and the link is
+ * up. After a restore the guest is told the link state once more. */
+TEST(announce_is_a_rarp_from_the_guest_mac) {
+        struct fake *f = fk_new(NULL, 1u << 20);
+        ASSERT_EQ(netvsp_announce(f->nd), -ENOTCONN);
+        fk_nvsp_init(f);
+        fk_rndis_up(f);
+        ASSERT_OK(netvsp_announce(f->nd));
+        ASSERT_EQ(f->n_tx, 1);
+        const struct fk_frame *fr = &f->tx[0];
+        static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+        static const uint8_t arp[10] = { 0x80, 0x35, 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x03 };
+        static const uint8_t zero[60] = { 0 };
+        ASSERT_EQ(fr->len, (size_t)NETVSP_RARP_LEN);
+        ASSERT_MEMEQ(fr->data, bcast, 6);
+        ASSERT_MEMEQ(fr->data + 6, fk_mac, 6);
+        ASSERT_MEMEQ(fr->data + 12, arp, sizeof arp);
+        ASSERT_MEMEQ(fr->data + 22, fk_mac, 6);
+        ASSERT_MEMEQ(fr->data + 28, zero, 4);
+        ASSERT_MEMEQ(fr->data + 32, fk_mac, 6);
+        ASSERT_MEMEQ(fr->data + 38, zero, 60 - 38);
+        ASSERT_MEMEQ(&fr->vh, zero, sizeof fr->vh);
+        ASSERT_EQ(netvsp_dev_stats(f->nd)->announces, 1u);
+        f->tx_budget = 0;
+        ASSERT_EQ(netvsp_announce(f->nd), -EAGAIN); /* a full TAP: skipped */
+        f->tx_budget = -1;
+        netvsp_set_link(f->nd, false);
+        ASSERT_EQ(netvsp_announce(f->nd), -ENOTCONN);
+        ASSERT_EQ(f->n_tx, 1);
+        fk_free(f);
+}
+
+/* The link state reported after a restore, in the first round: the
+ * backend's now (a change while saved) or, unchanged, once more. */
+static uint32_t indication_after_restore(bool link_now) {
+        struct fake *f = dev_up();
+        struct netvsp_saved *st = dev_saved(f);
+        ASSERT_TRUE(st->link_up);
+        struct fake *g = fk_new(NULL, 1u << 20);
+        char err[256] = "";
+        ASSERT_OK(netvsp_dev_restore(g->nd, st, err, sizeof err));
+        netvsp_dev_resume_restored(g->nd, link_now);
+        ASSERT_EQ(g->n_out, 0);
+        netvsp_process(g->nd);
+        struct fk_out *o = fk_next(g);
+        ASSERT_EQ(o->type, VM_PKT_DATA_USING_XFER_PAGES);
+        ASSERT_EQ(o->n, 1u);
+        const uint8_t *m = g->mem + FK_RECV_GPA + o->r[0].byte_offset;
+        ASSERT_EQ(fk_u32(m, 0), RNDIS_MSG_INDICATE);
+        fk_expect_nothing(g);
+        ASSERT_EQ(netvsp_dev_rndis(g->nd)->link_up, link_now);
+        uint32_t status = fk_u32(m, 8);
+        free(st);
+        fk_free(f);
+        fk_free(g);
+        return status;
+}
+
+TEST(restore_reports_the_link_at_resume) {
+        ASSERT_EQ(indication_after_restore(false), RNDIS_STATUS_MEDIA_DISCONNECT);
+        ASSERT_EQ(indication_after_restore(true), RNDIS_STATUS_MEDIA_CONNECT);
+}
+/* ---- the provider: save into a new server and NIC --------------------- */
+
+#define NS_INSTANCE "5e1f0c3a-9a7d-4b1e-8f00-000000000001"
+
+/* A TAP made as vmms makes it (no virtio_net_hdr), up, with the host's
+ * address. The test keeps this fd for the whole test, as vmms keeps the
+ * one it passes: the TAP and the frames queued in it outlive each worker;
+ * each NIC adopts a dup. */
+static int rig_tap(const char *name) {
+        struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
+        snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
+        int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+        ASSERT_OK(fd);
+        ASSERT_OK(ioctl(fd, TUNSETIFF, &ifr));
+        ns_set_admin(name, true);
+        ASSERT_OK(nt_add_addr((int)if_nametoindex(name), name, NT_HOST_IP "/24"));
+        return fd;
+}
+
+static void rig_nic_config(struct ns_env *e, struct netvsp_nic_config *nc, int tap_fd) {
+        char name[16];
+        snprintf(name, sizeof name, "%s", e->tap);
+        ns_nic_config(e, nc, name);
+        nc->tap_fd = dup(tap_fd);
+        ASSERT_OK(nc->tap_fd);
+}
+
+/* Sim, server and NIC on the test's TAP; the guest has brought it up. */
+static int rig_up(struct ns_env *e, const char *tap) {
+        struct netvsp_nic_config nc;
+        memset(e, 0, sizeof *e);
+        ns_enter_netns();
+        int fd = rig_tap(tap);
+        snprintf(e->tap, sizeof e->tap, "%s", tap);
+        rig_nic_config(e, &nc, fd);
+        ns_start(e, &nc);
+        ns_open(e);
+        ns_nvsp_init(e);
+        ns_rndis_up(e);
+        return fd;
+}
+
+/* A new server and NIC over the same guest, as a new worker builds them
+ * from the same configuration (mac: another NIC's, or NULL). */
+static void rig_rebuild(struct ns_env *e, int tap_fd, const uint8_t *mac) {
+        struct vmbus_server_config sc = { .vp_count = 1 };
+        ASSERT_OK(vmbus_server_new(&sc, &vmbus_sim_ops, e->sim, &e->srv));
+        struct netvsp_nic_config nc;
+        rig_nic_config(e, &nc, tap_fd);
+        if (mac)
+                memcpy(nc.dev.rndis.mac, mac, 6);
+        const char *why = "";
+        ASSERT_OK(netvsp_nic_new(&nc, &e->nic, &why));
+        struct vmbus_device_config dc = { .ops = &netvsp_provider_ops, .data = e->nic };
+        ASSERT_OK(guid_from_string(NS_INSTANCE, &dc.instance_id));
+        struct vmbus_device *dev;
+        ASSERT_OK(vmbus_server_add_device(e->srv, &dc, &dev));
+}
+
+static int save_server(void *opaque, struct vmstate_writer *w, char *err, size_t errlen) {
+        return vmbus_server_save(opaque, w, err, errlen);
+}
+
+/* What the restored NIC must show again. */
+struct snap {
+        struct netvsp_nic_state st;
+        uint64_t owner[NETVSP_RXBUF_MAX_SLOTS];
+        uint32_t slots;
+        struct netvsp_nic_stats stats;
+};
+
+static void snap_take(struct ns_env *e, struct snap *s) {
+        netvsp_nic_get_state(e->nic, &s->st);
+        ASSERT_TRUE(s->st.channel_open);
+        s->slots = netvsp_nic_get_rx_slots(e->nic, s->owner, NETVSP_RXBUF_MAX_SLOTS);
+        netvsp_nic_get_stats(e->nic, &s->stats);
+}
+
+/* A quiesced VM (NIC, then server, as vmwp's device table does): its state
+ * into a file, the server and NIC freed (the old worker exits). The file
+ * stays mapped (*map, *len) and indexed in secs. */
+static int rig_save_down(struct ns_env *e, struct snap *before, uint8_t **map, size_t *len,
+                         struct vmstate_section *secs, size_t max) {
+        if (before)
+                snap_take(e, before);
+        int n = vmstate_test_save(save_server, e->srv, map, len, secs, max);
+        vmbus_server_free(e->srv); /* closes the channel, destroys the NIC */
+        e->srv = NULL;
+        e->nic = NULL;
+        return n;
+}
+
+/* Restores into the rebuilt server (quiesced, as vmwp's restore leaves
+ * it); the NIC's state must be what was saved. */
+static void rig_restore(struct ns_env *e, const struct snap *before, const struct vmstate_section *secs, int n) {
+        char err[256] = "";
+        int r = vmbus_server_restore(e->srv, secs, (size_t)n, err, sizeof err);
+        if (r < 0)
+                ASSERT_STREQ(err, "");
+        ASSERT_OK(netvsp_nic_restored(e->nic));
+        if (!before)
+                return;
+        static struct snap after;
+        snap_take(e, &after);
+        struct netvsp_dev_state want = before->st.dev;
+        if (want.stall.active) { /* its frames are dropped, its completion owed */
+                if (want.stall.want_comp) {
+                        ASSERT_LT(want.n_comps, NETVSP_COMP_QUEUE);
+                        ASSERT_EQ(after.st.dev.comps[want.n_comps].trans_id, want.stall.trans_id);
+                        want.comps[want.n_comps] = after.st.dev.comps[want.n_comps];
+                        want.n_comps++;
+                }
+                memset(&want.stall, 0, sizeof want.stall);
+        }
+        ASSERT_MEMEQ(&after.st.dev, &want, sizeof want);
+        ASSERT_EQ(after.slots, before->slots);
+        ASSERT_MEMEQ(after.owner, before->owner, (size_t)before->slots * 8);
+}
+
+static void rig_resume(struct ns_env *e) {
+        vmbus_server_resume(e->srv);
+        netvsp_nic_resume(e->nic);
+}
+
+static void rig_quiesce(struct ns_env *e) {
+        ASSERT_OK(netvsp_nic_quiesce(e->nic));
+        ASSERT_OK(vmbus_server_quiesce(e->srv));
+}
+
+/* One save into a new server and NIC; while_saved runs between. */
+static void rig_cycle(struct ns_env *e, int tap_fd, void (*while_saved)(struct ns_env *), struct snap *before) {
+        static struct vmstate_section secs[64];
+        uint8_t *map;
+        size_t len;
+        int n = rig_save_down(e, before, &map, &len, secs, ARRAY_SIZE(secs));
+        if (while_saved)
+                while_saved(e);
+        rig_rebuild(e, tap_fd, NULL);
+        rig_restore(e, before, secs, n);
+        munmap(map, len);
+}
+
+/* The host sends numbered UDP datagrams to the guest, at most WINDOW
+ * ahead of what the guest received, so the TAP's queue (500 frames) never
+ * overflows, also while the VM is saved: every one must arrive, once. */
+#define RX_MAX 200000u
+#define RX_WINDOW 128u
+#define RX_PORT 9
+
+struct rx_seq {
+        atomic_bool stop;
+        atomic_uint sent, received, dups;
+        uint8_t *seen;
+        pthread_t th;
+        struct ns_env *e;
+};
+
+static void rx_on_frame(struct guest *g, const uint8_t *f, size_t n) {
+        struct rx_seq *x = g->opaque;
+        if (n < 46 || f[12] != 0x08 || f[13] != 0x00 || f[23] != 17 || f[36] != 0 || f[37] != RX_PORT)
+                return;
+        uint32_t seq;
+        memcpy(&seq, f + 42, 4);
+        ASSERT_LT(seq, RX_MAX);
+        if (x->seen[seq]++)
+                atomic_fetch_add(&x->dups, 1);
+        else
+                atomic_fetch_add(&x->received, 1);
+}
+
+static void *rx_sender(void *arg) {
+        struct rx_seq *x = arg;
+        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(RX_PORT) };
+        inet_pton(AF_INET, NT_GUEST_IP, &dst.sin_addr);
+        uint32_t seq = 0;
+        while (!atomic_load(&x->stop) && seq < RX_MAX) {
+                if (seq - atomic_load(&x->received) >= RX_WINDOW) {
+                        usleep(200);
+                        continue;
+                }
+                if (sendto(s, &seq, sizeof seq, 0, (struct sockaddr *)&dst, sizeof dst) == sizeof seq)
+                        atomic_store(&x->sent, ++seq);
+        }
+        close(s);
+        return NULL;
+}
+
+static void rx_start(struct ns_env *e, struct rx_seq *x) {
+        memset(x, 0, sizeof *x);
+        x->e = e;
+        x->seen = calloc(RX_MAX, 1);
+        ASSERT_NOT_NULL(x->seen);
+        ASSERT_OK(nt_add_neigh((int)if_nametoindex(e->tap), NT_GUEST_IP, e->mac));
+        ASSERT_OK(-pthread_create(&x->th, NULL, rx_sender, x));
+}
+
+static void rx_stop(struct rx_seq *x) {
+        atomic_store(&x->stop, true);
+        pthread_join(x->th, NULL);
+}
+
+/* The guest sends without waiting for its completions and leaves its
+ * inbound ring alone until it is full and a completion waits in netvsp. */
+static void completions_pile_up(struct ns_env *e, struct guest *g) {
+        guest_park(g);
+        g->reuse_sections = g->no_reading = true;
+        guest_run(g);
+        struct netvsp_nic_state st;
+        for (int i = 0; i < 1000; i++) {
+                netvsp_nic_get_state(e->nic, &st);
+                if (st.dev.n_comps > 0)
+                        return;
+                usleep(5000);
+        }
+        ASSERT_TRUE(false);
+}
+
+/* (9) Traffic both ways (the guest sends from its sections and completes
+ * what it receives, the host sends numbered datagrams), saved into a new
+ * server and NIC 10 times, 3 of them with completions waiting for ring
+ * space: each restore shows the saved state again (versions, buffers,
+ * RNDIS state, queues, which packet holds each receive slot), every send is completed exactly once and put on the TAP
+ * once, every datagram reaches the guest exactly once. */
+TEST(save_restore_under_traffic_into_a_new_server) {
+        struct ns_env e;
+        struct guest g;
+        struct rx_seq x;
+        static struct snap before;
+        int fd = rig_up(&e, "nvs0");
+        guest_start(&e, &g);
+        g.on_frame = rx_on_frame;
+        g.opaque = &x;
+        rx_start(&e, &x);
+        guest_run(&g);
+        wait_for_traffic(&g, 1000);
+        uint64_t tx = 0, held = 0, owed = 0;
+        for (int i = 0; i < 10; i++) {
+                if (i % 3 == 1) /* the guest stops reading: completions wait in netvsp */
+                        completions_pile_up(&e, &g);
+                ASSERT_OK(netvsp_nic_quiesce(e.nic));
+                guest_park(&g); /* the vCPUs park after the devices quiesced: the ring fills on */
+                ASSERT_OK(vmbus_server_quiesce(e.srv));
+                rig_cycle(&e, fd, NULL, &before);
+                tx += before.stats.dev.tx_packets;
+                held += before.st.dev.recv_posted_slots;
+                owed += before.st.dev.n_comps + before.st.dev.rx_batch_n;
+                ASSERT_EQ(before.stats.dev.tx_dropped, 0u);
+                ASSERT_EQ(before.stats.dev.bogus_completions, 0u);
+                rig_resume(&e);
+                g.reuse_sections = g.no_reading = false;
+                guest_run(&g);
+                wait_for_traffic(&g, 300);
+        }
+        ASSERT_GT(owed, 0u);
+        rx_stop(&x);
+        unsigned sent = atomic_load(&x.sent);
+        for (uint64_t end = nt_now_ms() + 20000; atomic_load(&x.received) < sent && nt_now_ms() < end;)
+                usleep(1000);
+        guest_park(&g);
+        guest_finish(&g); /* every send completed exactly once */
+        fprintf(stderr, "10 saves: %u sends, %u datagrams received (%u sent), %llu receive slots held and "
+                        "%llu completions/frames queued across saves\n",
+                g.sent, atomic_load(&x.received), sent, (unsigned long long)held, (unsigned long long)owed);
+        ASSERT_EQ(atomic_load(&x.dups), 0u);
+        ASSERT_EQ(atomic_load(&x.received), sent);
+        ASSERT_GT(held, 0u);
+        struct netvsp_nic_stats s;
+        netvsp_nic_get_stats(e.nic, &s);
+        ASSERT_EQ(s.dev.bogus_completions, 0u);
+        ASSERT_EQ(s.dev.tx_dropped, 0u);
+        ASSERT_EQ(tx + s.dev.tx_packets, (uint64_t)g.sent); /* each frame on the TAP once */
+        free(x.seen);
+        ns_drain(&e);
+        ns_arp_roundtrip(&e, 0);
+        ns_stop(&e);
+        close(fd);
+}
+
+static void admin_down(struct ns_env *e) {
+        ns_set_admin(e->tap, false);
+}
+
+/* (10) The TAP goes down while the VM is saved (the new worker's link
+ * watch never sees a change): the guest hears of it after resume; the
+ * link coming back is indicated as usual. */
+TEST(link_change_while_saved_is_indicated_after_resume) {
+        struct ns_env e;
+        int fd = rig_up(&e, "nvs1");
+        rig_quiesce(&e);
+        rig_cycle(&e, fd, admin_down, NULL);
+        struct netvsp_nic_state st;
+        netvsp_nic_get_state(e.nic, &st);
+        ASSERT_TRUE(st.dev.link_up); /* what the guest was told, until resume */
+        e.n_indications = 0;
+        rig_resume(&e);
+        ASSERT_TRUE(ns_wait_indication(&e, RNDIS_STATUS_MEDIA_DISCONNECT, 5000));
+        netvsp_nic_get_state(e.nic, &st);
+        ASSERT_FALSE(st.dev.link_up);
+        e.n_indications = 0;
+        ns_set_admin(e.tap, true);
+        ASSERT_TRUE(ns_wait_indication(&e, RNDIS_STATUS_MEDIA_CONNECT, 5000));
+        ns_arp_roundtrip(&e, 0);
+        ns_stop(&e);
+        close(fd);
+}
+
+/* Captures RARP frames arriving at the TAP (what the worker writes to it). */
+static int rarp_socket(const char *tap) {
+        int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(NETVSP_ETH_P_RARP));
+        ASSERT_OK(s);
+        struct sockaddr_ll a = { .sll_family = AF_PACKET, .sll_protocol = htons(NETVSP_ETH_P_RARP),
+                                 .sll_ifindex = (int)if_nametoindex(tap) };
+        ASSERT_OK(bind(s, (struct sockaddr *)&a, sizeof a));
+        int on = 1;
+        ASSERT_OK(setsockopt(s, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on));
+        return s;
+}
+
+/* The next RARP within ms: checked (broadcast, from mac, RARP request for
+ * mac) and its kernel receive time in µs; -1 if none came. */
+static int64_t rarp_next(int s, const uint8_t mac[6], int ms) {
+        struct pollfd p = { .fd = s, .events = POLLIN };
+        if (poll(&p, 1, ms) != 1)
+                return -1;
+        uint8_t f[2048], cbuf[256];
+        struct iovec iov = { f, sizeof f };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+        ssize_t n = recvmsg(s, &mh, 0);
+        ASSERT_GE(n, (ssize_t)42);
+        static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+        ASSERT_MEMEQ(f, bcast, 6);
+        ASSERT_MEMEQ(f + 6, mac, 6);
+        ASSERT_EQ(f[12] << 8 | f[13], (int)NETVSP_ETH_P_RARP);
+        ASSERT_EQ(f[21], 3); /* request reverse */
+        ASSERT_MEMEQ(f + 22, mac, 6);
+        ASSERT_MEMEQ(f + 32, mac, 6);
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+                        struct timespec ts;
+                        memcpy(&ts, CMSG_DATA(c), sizeof ts);
+                        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+                }
+        ASSERT_TRUE(false);
+        return -1;
+}
+
+/* (11) The announce: after a plain pause and resume none; after a restore
+ * none while quiesced, then 5 RARPs from the guest's MAC once resumed, at
+ * least 50, 150, 250 and 350 ms apart, and no more; the guest is told the
+ * link state once more (its driver notifies its peers). */
+TEST(announce_after_restore_not_after_pause) {
+        struct ns_env e;
+        int fd = rig_up(&e, "nvs2");
+        int s = rarp_socket(e.tap);
+        rig_quiesce(&e);
+        rig_resume(&e);
+        ASSERT_EQ(rarp_next(s, e.mac, 700), -1);
+        rig_quiesce(&e);
+        rig_cycle(&e, fd, NULL, NULL);
+        ASSERT_EQ(rarp_next(s, e.mac, 200), -1); /* restored, not resumed */
+        e.n_indications = 0;
+        rig_resume(&e);
+        int64_t t[5];
+        for (int i = 0; i < 5; i++) {
+                t[i] = rarp_next(s, e.mac, 5000);
+                ASSERT_GE(t[i], 0);
+        }
+        static const int64_t min_gap_us[4] = { 50000, 150000, 250000, 350000 };
+        for (int i = 0; i < 4; i++) {
+                fprintf(stderr, "RARP %d -> %d: %lld us\n", i, i + 1, (long long)(t[i + 1] - t[i]));
+                ASSERT_GE(t[i + 1] - t[i], min_gap_us[i] - 2000); /* the kernel stamps the frame after the send */
+        }
+        ASSERT_EQ(rarp_next(s, e.mac, 800), -1);
+        ASSERT_TRUE(ns_wait_indication(&e, RNDIS_STATUS_MEDIA_CONNECT, 5000));
+        struct netvsp_nic_stats st;
+        netvsp_nic_get_stats(e.nic, &st);
+        ASSERT_EQ(st.dev.announces, 5u);
+        ns_arp_roundtrip(&e, 0);
+        close(s);
+        ns_stop(&e);
+        close(fd);
+}
+
+/* (12) A section that cannot be applied changes nothing: a corrupt NVCH
+ * (refused by the pure decoder) and one saved for another NIC (refused
+ * when applied) leave the server as built, and the same server then
+ * restores the good state and the guest's NIC works. */
+TEST(restore_refusals_leave_a_usable_server) {
+        struct ns_env e;
+        int fd = rig_up(&e, "nvs3");
+        rig_quiesce(&e);
+        static struct vmstate_section secs[64], bad[64];
+        uint8_t *map;
+        size_t len;
+        int n = rig_save_down(&e, NULL, &map, &len, secs, ARRAY_SIZE(secs));
+        rig_rebuild(&e, fd, NULL);
+        const struct vmstate_section *nv = vmstate_find(secs, (size_t)n, NETVSP_STATE_TAG, e.offer.child_relid);
+        ASSERT_NOT_NULL(nv);
+        struct netvsp_saved *st = malloc(sizeof *st);
+        char err[256] = "";
+        ASSERT_OK(netvsp_saved_decode(nv, st, err, sizeof err));
+        for (int k = 0; k < 2; k++) {
+                struct netvsp_saved *c = malloc(sizeof *c);
+                memcpy(c, st, sizeof *c);
+                if (k == 0)
+                        put_comps(c, NETVSP_COMP_QUEUE, 1), c->stall_comp = true;
+                else
+                        c->perm_mac[0] ^= 0x02;
+                uint8_t *buf;
+                size_t blen;
+                ASSERT_OK(vmstate_test_encode(&netvsp_saved_desc, e.offer.child_relid, c, &buf, &blen));
+                struct vmstate_section one[2];
+                struct vmstate_header h;
+                ASSERT_EQ(vmstate_index(buf, blen, &h, one, 2, err, sizeof err), 1);
+                memcpy(bad, secs, sizeof bad);
+                bad[nv - secs] = one[0];
+                err[0] = 0;
+                ASSERT_EQ(vmbus_server_restore(e.srv, bad, (size_t)n, err, sizeof err), -EINVAL);
+                fprintf(stderr, "refused: %s\n", err);
+                ASSERT_NOT_NULL(strstr(err, k == 0 ? "NVCH" : "another MAC"));
+                free(buf);
+                free(c);
+        }
+        rig_restore(&e, NULL, secs, n);
+        munmap(map, len);
+        free(st);
+        rig_resume(&e);
+        ns_drain(&e);
+        ns_arp_roundtrip(&e, 0);
+        ns_stop(&e);
+        close(fd);
+}
+
+TEST_MAIN();
