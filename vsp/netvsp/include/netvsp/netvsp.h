@@ -259,10 +259,15 @@ extern const struct vmstate_desc netvsp_saved_desc;
 /* The device's state as a section (heap: sizeof is about 1 MiB). */
 int netvsp_dev_save(const struct netvsp_dev *nd, const uint8_t perm_mac[6], struct vmstate_writer *w,
                     uint32_t instance);
-/* Pure: every value in range and consistent (slots, batches, queues). */
+/* Pure: every value in range and consistent: the receive slots (in range,
+ * each named once, batch ids naming their first slot, lengths adding up in
+ * 64 bits), the queues (the owed completions and the stalled send's fit
+ * NETVSP_COMP_QUEUE). What it accepts the restore can apply in full. */
 int netvsp_saved_decode(const struct vmstate_section *s, struct netvsp_saved *out, char *err, size_t errlen);
 /* On a fresh device: maps the buffers again (host ops map_gpadl), rebuilds
- * the receive slots and queues; sends nothing. */
+ * the receive slots and queues, queues the stalled send's completion; sends
+ * nothing (the first netvsp_process posts what is owed). On failure nothing
+ * is applied: what was mapped is unmapped again. */
 int netvsp_dev_restore(struct netvsp_dev *nd, const struct netvsp_saved *st, char *err, size_t errlen);
 /* Which transfer-page packet holds each receive slot: owner[i] is the
  * transaction id of the posted batch slot i belongs to, 0 when the host
