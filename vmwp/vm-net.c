@@ -28,14 +28,16 @@
  * notifications (ENOBUFS), asks the kernel again over a fresh NETLINK_ROUTE
  * socket (tap-link.c refresh(): socket, setsockopt for libnl's buffer
  * sizes, bind, getsockname, sendmsg, recvmsg). TAP I/O is readv/writev
- * (base). Only netlink sockets: socket() is allowed for AF_NETLINK alone. */
+ * (base). Only netlink sockets: socket() is allowed for AF_NETLINK alone.
+ * The first resume after a restore adds the announce timer on the thread
+ * (a timerfd, re-armed for each RARP: docs/netvsp.md "Saved state"). */
 static const struct sandbox_rule netvsp_rules[] = {
         SANDBOX_ALLOW(__NR_epoll_create1), SANDBOX_ALLOW(__NR_epoll_ctl), SANDBOX_ALLOW(__NR_epoll_wait),
         SANDBOX_ALLOW(__NR_epoll_pwait), SANDBOX_ALLOW(__NR_eventfd2), SANDBOX_ALLOW(__NR_poll),
         SANDBOX_ALLOW(__NR_ppoll), SANDBOX_ALLOW(__NR_recvmsg), SANDBOX_ALLOW(__NR_recvfrom),
         SANDBOX_ALLOW(__NR_sendmsg), SANDBOX_ALLOW(__NR_sendto), SANDBOX_ALLOW_ARG(__NR_socket, 0, AF_NETLINK),
         SANDBOX_ALLOW(__NR_bind), SANDBOX_ALLOW(__NR_setsockopt), SANDBOX_ALLOW(__NR_getsockopt),
-        SANDBOX_ALLOW(__NR_getsockname),
+        SANDBOX_ALLOW(__NR_getsockname), SANDBOX_ALLOW(__NR_timerfd_create), SANDBOX_ALLOW(__NR_timerfd_settime),
 };
 
 static const struct sandbox_policy netvsp_policy = {
