@@ -202,6 +202,7 @@ int mode_net_check(struct guest *g); /* mode-net-check.c */
 int mode_net_bench(struct guest *g); /* mode-net-bench.c */
 int mode_disk_check(struct guest *g); /* mode-disk-check.c */
 int mode_disk_bench(struct guest *g); /* mode-disk-bench.c */
+int mode_soak(struct guest *g);       /* mode-soak.c: disk and network together */
 int mode_hostile(struct guest *g);    /* hostile.c (docs/hostile-guests.md) */
 /* Hyper-V enabled and VMBus connected / UNLOAD and disable (mode-enumerate.c). */
 int guest_vmbus_connect(struct guest *g);
@@ -209,5 +210,8 @@ int guest_vmbus_disconnect(struct guest *g);
 /* Final report line ("result=ok status=0" or "result=fail status=N" with N
  * the positive errno), then ACPI power off. */
 __attribute__((noreturn)) void guest_exit(int status);
+/* The option `name` (e.g. "vsc.soak.qd") as a number within [min, max],
+ * else def (with a warning= line if it was given but bad). */
+uint64_t guest_opt(const struct guest *g, const char *name, uint64_t def, uint64_t min, uint64_t max);
 /* Report a failure line "error=..." and return r. */
 int guest_fail(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

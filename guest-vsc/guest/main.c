@@ -23,6 +23,7 @@ static const struct guest_mode modes[] = {
         { "net-bench", mode_net_bench },
         { "disk-check", mode_disk_check },
         { "disk-bench", mode_disk_bench },
+        { "soak", mode_soak },
         { "hostile", mode_hostile },
 };
 
@@ -44,6 +45,18 @@ void guest_exit(int status) {
         if (the_guest.reset_on_exit) /* reset register (FADT), as a reboot ends */
                 outb(VMSTACK_RESET_PORT, VMSTACK_RESET_VALUE);
         acpi_power_off(&the_guest.power);
+}
+
+uint64_t guest_opt(const struct guest *g, const char *name, uint64_t def, uint64_t min, uint64_t max) {
+        char v[24];
+        bool ok = false;
+        if (boot_cmdline_get(&g->boot, name, v, sizeof v) < 0)
+                return def;
+        uint64_t n = parse_u64(v, &ok);
+        if (ok && n >= min && n <= max)
+                return n;
+        report("warning=ignoring %s=%s (allowed %lu..%lu)", name, v, min, max);
+        return def;
 }
 
 int mode_boot(struct guest *g) {
@@ -139,7 +152,7 @@ void guest_main(uint32_t start_info) {
         const struct guest_mode *m = pick_mode(g, name);
         if (!m)
                 guest_exit(guest_fail(-EINVAL, "unknown vsc.mode=%s (known: boot enumerate probe echo net-check net-bench services "
-                                                "disk-check disk-bench hostile)", name));
+                                                "disk-check disk-bench soak hostile)", name));
         report("mode=%s", m->name);
         guest_exit(m->run(g));
 }

@@ -18,16 +18,9 @@
 static const uint8_t scsi_class[16] = HV_SCSI_GUID;
 
 uint64_t disk_opt(const struct guest *g, const char *key, uint64_t def, uint64_t min, uint64_t max) {
-        char name[48], v[24];
-        bool ok = false;
+        char name[48];
         vsc_snprintf(name, sizeof name, "vsc.disk.%s", key);
-        if (boot_cmdline_get(&g->boot, name, v, sizeof v) < 0)
-                return def;
-        uint64_t n = parse_u64(v, &ok);
-        if (ok && n >= min && n <= max)
-                return n;
-        report("warning=ignoring %s=%s (allowed %lu..%lu)", name, v, min, max);
-        return def;
+        return guest_opt(g, name, def, min, max);
 }
 
 void disk_sense_text(const struct vsc_stor_result *res, char *out, size_t len) {

@@ -44,7 +44,7 @@ static inline struct vsc_stor *disk_stor(struct disk_env *e, const struct disk_l
         return &e->ctrl[lun->ctrl];
 }
 
-/* vsc.disk.<key>=N, within [min, max], else def (a warning line if set but bad). */
+/* vsc.disk.<key>=N, within [min, max], else def (a warning line if set but bad; guest_opt). */
 uint64_t disk_opt(const struct guest *g, const char *key, uint64_t def, uint64_t min, uint64_t max);
 /* "sense_key=0x5 asc=0x24 ascq=0x0" (or "sense=none") for a result. */
 void disk_sense_text(const struct vsc_stor_result *res, char *out, size_t len);

@@ -132,9 +132,10 @@ int net_mode_open(struct guest *g, struct net_mode *m) {
         cfg.ring_bytes = (uint32_t)net_mode_opt(g, "vsc.net_ring_kib", 8, 4096, cfg.ring_bytes / 1024) * 1024;
         cfg.recv_buf_bytes = (uint32_t)net_mode_opt(g, "vsc.net_recv_kib", 4, 32768, cfg.recv_buf_bytes / 1024) * 1024;
         cfg.send_buf_bytes = (uint32_t)net_mode_opt(g, "vsc.net_send_kib", 8, 16384, cfg.send_buf_bytes / 1024) * 1024;
-        if ((r = guest_vmbus_connect(g)) < 0)
+        /* a mode with other devices (soak) may have connected already */
+        if (!g->bus.version && (r = guest_vmbus_connect(g)) < 0)
                 return r;
-        if ((r = vsc_request_offers(&g->bus)) < 0)
+        if (!g->bus.all_offers_delivered && (r = vsc_request_offers(&g->bus)) < 0)
                 return guest_fail(r, "%s", vsc_bus_error(&g->bus));
         const struct vsc_offer *o = vsc_find_offer(&g->bus, nic_class, 0);
         if (!o)
@@ -152,7 +153,7 @@ int net_mode_open(struct guest *g, struct net_mode *m) {
         return 0;
 }
 
-int net_mode_close(struct net_mode *m, int status) {
+int net_mode_close_nic(struct net_mode *m) {
         const struct vsc_net_stats *s = &m->net.stats;
         report("net_stats tx_frames=%lu tx_sections=%lu tx_busy=%lu tx_errors=%lu rx_frames=%lu rx_xfer=%lu rx_bad=%lu "
                "indications=%lu bogus_completions=%lu arp_answered=%lu icmp_answered=%lu",
@@ -162,6 +163,12 @@ int net_mode_close(struct net_mode *m, int status) {
         if (r < 0)
                 return guest_fail(r, "%s", vsc_bus_error(&m->g->bus));
         report("net_close=ok");
-        r = guest_vmbus_disconnect(m->g);
+        return 0;
+}
+
+int net_mode_close(struct net_mode *m, int status) {
+        int r = net_mode_close_nic(m);
+        if (r == 0)
+                r = guest_vmbus_disconnect(m->g);
         return status < 0 ? status : r;
 }

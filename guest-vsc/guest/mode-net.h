@@ -30,11 +30,14 @@ struct net_mode {
 struct net_mode *net_mode_alloc(void);
 /* vsc.<key>= as a number in [lo, hi], else dflt. */
 uint64_t net_mode_opt(const struct guest *g, const char *key, uint64_t lo, uint64_t hi, uint64_t dflt);
-/* VMBus, the NIC offer, vsc_net_open (sizes from vsc.net_ring_kib,
- * vsc.net_recv_kib, vsc.net_send_kib), the packet filter; reports net=up. */
+/* VMBus (unless connected, with the offers, already), the NIC offer,
+ * vsc_net_open (sizes from vsc.net_ring_kib, vsc.net_recv_kib,
+ * vsc.net_send_kib), the packet filter; reports net=up. */
 int net_mode_open(struct guest *g, struct net_mode *m);
 /* vsc_net_close, UNLOAD; reports net_close= and the client's counters. */
 int net_mode_close(struct net_mode *m, int status);
+/* The same without the UNLOAD: for a mode that has other channels open. */
+int net_mode_close_nic(struct net_mode *m);
 /* One round: inbound packets (the responder answers ARP/ICMP at once),
  * then the responder's frames published. Any CPL. */
 int net_mode_poll(struct net_mode *m);
