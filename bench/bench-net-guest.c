@@ -13,8 +13,10 @@
  *     neighbour entry); the guest counts what arrived in its window, the
  *     baseline what a host process read off the TAP in the same time.
  *
- * Also the host peer of the net-check integration test:
- *   bench-net-guest --echo ADDR:PORT [--seconds N]   UDP echo server
+ * Also the host peer of the net-check and soak integration tests:
+ *   bench-net-guest --echo ADDR:PORT [--seconds N] [--dup-every N]
+ * a UDP echo server; --dup-every N echoes every Nth datagram twice (a
+ * network that duplicates, which the soak mode must catch).
  * Needs root (unshare, TAP) and /dev/kvm; prints why and exits 1 otherwise. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,7 +54,7 @@ struct env {
 
 /* ---- UDP echo server (the net-check peer) ---- */
 
-static int echo_server(const char *spec, unsigned seconds) {
+static int echo_server(const char *spec, unsigned seconds, unsigned dup_every) {
         char addr[64];
         snprintf(addr, sizeof addr, "%s", spec);
         char *colon = strrchr(addr, ':');
@@ -74,6 +76,8 @@ static int echo_server(const char *spec, unsigned seconds) {
                 ssize_t k = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
                 if (k >= 0 && sendto(s, buf, (size_t)k, 0, (struct sockaddr *)&from, fl) == k)
                         n++;
+                if (k >= 0 && dup_every && n % dup_every == 0)
+                        (void)sendto(s, buf, (size_t)k, 0, (struct sockaddr *)&from, fl);
         }
         fprintf(stderr, "bench-net-guest: echoed %lu datagrams\n", n);
         return 0;
@@ -378,8 +382,18 @@ static void report(const char *dir, size_t frame, const struct guest_result *g, 
 }
 
 int main(int argc, char **argv) {
-        if (argc >= 3 && strcmp(argv[1], "--echo") == 0)
-                return echo_server(argv[2], argc >= 5 && strcmp(argv[3], "--seconds") == 0 ? (unsigned)atoi(argv[4]) : 600);
+        if (argc >= 3 && strcmp(argv[1], "--echo") == 0) {
+                unsigned seconds = 600, dup_every = 0;
+                for (int i = 3; i + 1 < argc; i += 2) {
+                        if (strcmp(argv[i], "--seconds") == 0)
+                                seconds = (unsigned)atoi(argv[i + 1]);
+                        else if (strcmp(argv[i], "--dup-every") == 0)
+                                dup_every = (unsigned)atoi(argv[i + 1]);
+                        else
+                                return fprintf(stderr, "bench-net-guest: unknown option %s\n", argv[i]), 2;
+                }
+                return echo_server(argv[2], seconds, dup_every);
+        }
         struct env e = { .sink = -1 };
         static const size_t sizes[] = { 60, 1514 }; /* 64 and 1518 bytes on the wire */
         if (find_build(&e) < 0)
