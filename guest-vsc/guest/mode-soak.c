@@ -18,7 +18,8 @@
  *
  * Lines:
  *   VSC soak_start=<c>:<l> blocks=<n> block_bytes=<b> qd=<q> seed=<s> window=<w> ping_us=<t> ping_size=<n> port=<p>
- *   VSC soak_progress ms=<t> written=<n> read=<n> bad=<n> pings=<n> answered=<n> lost=<n> dup=<n>
+ *   VSC soak_progress ms=<t> written=<n> read=<n> bad=<n> pings=<n> resolved=<n> answered=<n> lost=<n> dup=<n>
+ *       (resolved: every ping below it was answered or lost)
  *   VSC soak_bad=<c>:<l> block=<i> phase=old|new|final verdict=<v> want_seq=<n> found_seq=<n>  (the first 4)
  *   VSC soak_stop=duration|rounds|datagram ms=<t>
  *   VSC soak_disk=<c>:<l> written=<n> read=<n> final_read=<n> bad=<n> rounds=<n>
@@ -67,8 +68,8 @@ static void on_frame(struct net_mode *m, const struct vsc_ip_frame *fr, const ui
 static void progress(struct soak *k, uint64_t now) {
         const struct soak_disk *d = &k->disk;
         const struct vsc_soak_pings *p = &k->pings;
-        report("soak_progress ms=%lu written=%lu read=%lu bad=%lu pings=%lu answered=%lu lost=%lu dup=%lu",
-               (now - k->t0) / 1000000, d->written, d->read, d->bad, p->sent, p->answered, p->lost, p->dup);
+        report("soak_progress ms=%lu written=%lu read=%lu bad=%lu pings=%lu resolved=%lu answered=%lu lost=%lu dup=%lu",
+               (now - k->t0) / 1000000, d->written, d->read, d->bad, p->sent, p->lo, p->answered, p->lost, p->dup);
         k->next_progress = now + k->progress_ns;
 }
 

@@ -50,39 +50,63 @@ expect_rc 0 vmctl create "$T/soak.json"
 expect_rc 0 vmctl start soak --timeout=120
 path=$(vm_path soak)
 
-# written= on the guest's last progress line
-written() { console soak | sed -n 's/^VSC soak_progress .* written=\([0-9]*\) .*/\1/p' | tail -n 1; }
-answered() { console soak | sed -n 's/^VSC soak_progress .* answered=\([0-9]*\) .*/\1/p' | tail -n 1; }
-# wait_traffic WRITTEN ANSWERED WHAT: both halves moved past the values
-# given (blocks written, pings answered); a guest that ended fails at once
-wait_traffic() {
+CONSOLE=$(vm_prop soak ConsoleLog)
+# The guest's progress lines so far, complete ones only: a save may land in
+# the middle of a line (its end follows the resume).
+progress() {
+  cp "$CONSOLE" "$T/console.snap"
+  [ -z "$(tail -c 1 "$T/console.snap")" ] || sed -i '$d' "$T/console.snap"
+  grep '^VSC soak_progress ' "$T/console.snap"
+}
+# KEY= on the guest's last progress line, or on line N
+prog() { progress | sed -n "${2:-\$}s/.* $1=\([0-9]*\).*/\1/p"; }
+progress_lines() { progress | wc -l; }
+# wait_guest WHAT COMMAND...: until the command succeeds; a guest that ended
+# fails at once
+wait_guest() {
+  local what=$1
+  shift
   for _ in $(seq 600); do
-    [ "$(written)" -gt "$1" ] 2>/dev/null && [ "$(answered)" -gt "$2" ] 2>/dev/null && return 0
-    console_has soak '^VSC result=' && fail "the guest ended before $3: $(console soak | grep -E '^VSC (error|result)=' | tr '\n' ' ')"
+    "$@" && return 0
+    console_has soak '^VSC result=' && fail "the guest ended before $what: $(console soak | grep -E '^VSC (error|result)=' | tr '\n' ' ')"
     sleep 0.1
   done
-  fail "timed out waiting for $3"
+  fail "timed out waiting for $what"
 }
+# both halves moved past the values given: blocks written, pings answered
+moved() { [ "$(prog written)" -gt "$1" ] 2>/dev/null && [ "$(prog answered)" -gt "$2" ] 2>/dev/null; }
+lines_past() { [ "$(progress_lines)" -gt "$1" ]; }
+resolved_past() { [ "$(prog resolved)" -ge "$1" ] 2>/dev/null; }
 
 note "save and resume $SAVES times while the guest writes, reads and pings"
-wait_traffic 0 0 "the soak to run"
-saves=0 times=""
+wait_guest "the soak to run" moved 0 0
+saves=0 times="" lost_per_save=""
 while [ $saves -lt $SAVES ]; do
-  w=$(written) a=$(answered)
-  wait_traffic "$w" "$a" "disk and network traffic after resume $saves"
+  w=$(prog written) a=$(prog answered)
+  wait_guest "disk and network traffic before save $((saves + 1))" moved "$w" "$a"
   [ "$(vm_prop soak State)" = Running ] || fail "State before save $((saves + 1)): $(vm_prop soak State)"
   t0=$(date +%s%N)
   expect_rc 0 vmctl save soak
   t1=$(date +%s%N)
   [ "$(vm_prop soak State)" = Saved ] || fail "State after save $((saves + 1)): $(vm_prop soak State)"
+  n=$(progress_lines) lost0=$(prog lost)
   expect_rc 0 vmctl start soak --timeout=120
   t2=$(date +%s%N)
   saves=$((saves + 1))
   times="$times $(((t1 - t0) / 1000000))/$(((t2 - t1) / 1000000))"
+  # The pings in flight at the save are those below the first progress line
+  # after the resume: once each is answered or lost, the save's losses are known.
+  wait_guest "progress after resume $saves" lines_past "$n"
+  first=$(prog pings $((n + 1)))
+  wait_guest "the pings in flight at save $saves to be answered or lost" resolved_past "$first"
+  lost=$(($(prog lost) - lost0))
+  lost_per_save="$lost_per_save $lost"
+  [ "$lost" -ge 0 ] && [ "$lost" -le $WINDOW ] || fail "save $saves lost $lost pings (at most the $WINDOW in flight)"
 done
 echo "  $saves saves; vmctl save/start ms:$times"
-w=$(written) a=$(answered)
-wait_traffic "$w" "$a" "traffic after the last resume"
+echo "  pings lost per save:$lost_per_save"
+w=$(prog written) a=$(prog answered)
+wait_guest "traffic after the last resume" moved "$w" "$a"
 
 note "stop the run: every block is read once more"
 for _ in $(seq 60); do
