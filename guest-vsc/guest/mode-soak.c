@@ -17,7 +17,8 @@
  * never-sent reply, or if the peer answered nothing.
  *
  * Lines:
- *   VSC soak_start=<c>:<l> blocks=<n> block_bytes=<b> qd=<q> seed=<s> window=<w> ping_us=<t> ping_size=<n> port=<p>
+ *   VSC soak_start=<c>:<l> blocks=<n> block_bytes=<b> qd=<q> seed=<s> window=<w> ping_us=<t>
+ *       ping_size=<n> port=<p>
  *   VSC soak_progress ms=<t> written=<n> read=<n> bad=<n> pings=<n> resolved=<n> answered=<n> lost=<n> dup=<n>
  *       (resolved: every ping below it was answered or lost)
  *   VSC soak_bad=<c>:<l> block=<i> phase=old|new|final verdict=<v> want_seq=<n> found_seq=<n>  (the first 4)
