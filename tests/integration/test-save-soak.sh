@@ -35,6 +35,13 @@ t_start_vmms
 # State changes as vmms announces them (PropertiesChanged), one per line.
 busctl --address="$ADDR" monitor --json=short org.vmstack.VMMS1 >"$T/signals.json" 2>"$T/monitor.err" &
 MON=$!
+# ready once it sees our own calls
+for _ in $(seq 100); do
+  bus call org.vmstack.VMMS1 /org/vmstack/VMMS1 org.vmstack.VMMS1.Manager ListVMs >/dev/null
+  grep -q '"member":"ListVMs"' "$T/signals.json" && break
+  sleep 0.1
+done
+grep -q '"member":"ListVMs"' "$T/signals.json" || fail "busctl monitor sees nothing: $(cat "$T/monitor.err")"
 ip link add ssoakbr0 type bridge || fail "ip link add bridge"
 ip addr add 10.96.0.1/24 dev ssoakbr0
 ip link set ssoakbr0 up
@@ -94,17 +101,19 @@ while [ $saves -lt $SAVES ]; do
   t2=$(date +%s%N)
   saves=$((saves + 1))
   times="$times $(((t1 - t0) / 1000000))/$(((t2 - t1) / 1000000))"
-  # The pings in flight at the save are those below the first progress line
-  # after the resume: once each is answered or lost, the save's losses are known.
-  wait_guest "progress after resume $saves" lines_past "$n"
-  first=$(prog pings $((n + 1)))
+  # The pings in flight at the save are below the count on a progress line
+  # begun after the resume: line n + 2 (n + 1 may be one the save cut in
+  # two, its figures from before). Once every ping below it is answered or
+  # lost, the save's losses are known.
+  wait_guest "progress after resume $saves" lines_past $((n + 1))
+  first=$(prog pings $((n + 2)))
   wait_guest "the pings in flight at save $saves to be answered or lost" resolved_past "$first"
   lost=$(($(prog lost) - lost0))
   lost_per_save="$lost_per_save $lost"
   [ "$lost" -ge 0 ] && [ "$lost" -le $WINDOW ] || fail "save $saves lost $lost pings (at most the $WINDOW in flight)"
 done
 echo "  $saves saves; vmctl save/start ms:$times"
-echo "  pings lost per save:$lost_per_save"
+echo "  pings lost per save:$lost_per_save (sum $(($(echo "$lost_per_save" | tr ' ' '+')))"
 w=$(prog written) a=$(prog answered)
 wait_guest "traffic after the last resume" moved "$w" "$a"
 
