@@ -113,7 +113,7 @@ while [ $saves -lt $SAVES ]; do
   [ "$lost" -ge 0 ] && [ "$lost" -le $WINDOW ] || fail "save $saves lost $lost pings (at most the $WINDOW in flight)"
 done
 echo "  $saves saves; vmctl save/start ms:$times"
-echo "  pings lost per save:$lost_per_save (sum $(($(echo "$lost_per_save" | tr ' ' '+')))"
+echo "  pings lost per save:$lost_per_save (sum $(($(echo "$lost_per_save" | tr ' ' '+'))))"
 w=$(prog written) a=$(prog answered)
 wait_guest "traffic after the last resume" moved "$w" "$a"
 
