@@ -5,6 +5,7 @@
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "vid/vid.h"
 
@@ -18,6 +19,12 @@ struct io_registry {
         struct io_range *ranges; /* sorted by base, non-overlapping */
         size_t n, cap;
 };
+
+static inline uint64_t vid_now_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 struct ram_region {
         uint64_t gpa, size, memfd_offset;
@@ -90,6 +97,9 @@ struct vid_partition {
         pthread_mutex_t lock;
         pthread_cond_t cond;
         bool started, pause_requested, stop_requested, joined;
+        /* CLOCK_MONOTONIC of VP 0's first KVM_RUN and of the first stop
+         * request (vid_partition_times; 0: not yet). */
+        _Atomic uint64_t first_run_ns, stop_ns;
         unsigned n_running, n_parked;
         int stop_status;
         char stop_reason[512];

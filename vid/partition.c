@@ -383,6 +383,7 @@ void vid_partition_request_stop(struct vid_partition *p, int status, const char 
         bool first = !p->stop_requested;
         if (first) {
                 p->stop_requested = true;
+                atomic_store(&p->stop_ns, vid_now_ns());
                 p->stop_status = status;
                 va_list ap;
                 va_start(ap, fmt);
@@ -397,6 +398,11 @@ void vid_partition_request_stop(struct vid_partition *p, int status, const char 
                 /* Kick the VPs out of KVM_RUN; they see stop_requested. */
                 vid_kick_all(p);
         }
+}
+
+void vid_partition_times(const struct vid_partition *p, uint64_t *first_run_ns, uint64_t *stop_ns) {
+        *first_run_ns = atomic_load(&p->first_run_ns);
+        *stop_ns = atomic_load(&p->stop_ns);
 }
 
 int vid_partition_stop_requested(const struct vid_partition *p, char *reason, size_t len) {

@@ -446,6 +446,8 @@ static void *vp_thread(void *arg) {
         sigemptyset(&set);
         sigaddset(&set, SIGRTMIN);
         pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        if (vp->index == 0)
+                atomic_store(&p->first_run_ns, vid_now_ns());
 
         for (;;) {
                 __atomic_store_n(&vp->run->immediate_exit, 0, __ATOMIC_SEQ_CST);

@@ -43,7 +43,8 @@ static const char usage[] =
         "                     written by a save of the same configuration) instead\n"
         "                     of booting it (docs/vm-state.md)\n"
         "  --timing           print boot timestamps (first guest instruction, booted\n"
-        "                     marker, first serial byte) on exit\n"
+        "                     marker, first serial byte) and the start-up and exit\n"
+        "                     phases (docs/vmwp.md) on exit\n"
         "  --sandbox-user U   user (and group) the sandboxed worker runs as when started\n"
         "                     as root (default: vmstack-worker if it exists, else 65534)\n"
         "  --no-sandbox       run without the sandbox (development only; docs/sandbox.md)\n"
@@ -214,6 +215,21 @@ static int sandbox_setup(const struct args *a, const struct vm_config *cfg, stru
         return r;
 }
 
+/* --timing: every phase's end, raw (read by bench/bench-save.c) and in ms
+ * after the worker's start. */
+static void print_phases(const char *name, const uint64_t *t) {
+        char raw[VMWP_PHASE_COUNT * 32], rel[VMWP_PHASE_COUNT * 32];
+        size_t a = 0, b = 0;
+        for (int i = 0; i < VMWP_PHASE_COUNT; i++) {
+                a += (size_t)snprintf(raw + a, sizeof raw - a, " %s=%llu", vmwp_phase_name(i), (unsigned long long)t[i]);
+                if (i > VMWP_PHASE_START && t[i])
+                        b += (size_t)snprintf(rel + b, sizeof rel - b, " %s %+.3f", vmwp_phase_name(i),
+                                              (double)(t[i] - t[VMWP_PHASE_START]) / 1e6);
+        }
+        fprintf(stderr, "vmwp: %s: timing: phases (ms after worker start):%s\n", name, rel);
+        fprintf(stderr, "vmwp: %s: timing-phases-ns:%s\n", name, raw);
+}
+
 int main(int argc, char **argv) {
         struct vmwp_vm_options opt;
         vmwp_vm_options_init(&opt); /* first: the timing reference */
@@ -251,6 +267,7 @@ int main(int argc, char **argv) {
                           : config_from_vmms(a.control_fd, cfg, &opt, err, sizeof err);
         if (r < 0)
                 return fail(a.control_fd, cfg->name[0] ? cfg->name : "-", VMWP_EXIT_USAGE, err);
+        opt.phase_ns[VMWP_PHASE_CONFIG] = vmwp_now_ns();
         log_set_prefix("vmwp");
         if (a.restore) { /* like vmms's fd: main's, closed once the VM is built */
                 opt.saved_state_fd = open(a.restore, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -264,6 +281,7 @@ int main(int argc, char **argv) {
         if (r < 0)
                 return fail(a.control_fd, cfg->name, r == -EINVAL || r == -ENOENT ? VMWP_EXIT_USAGE : VMWP_EXIT_SETUP,
                             err);
+        opt.phase_ns[VMWP_PHASE_SANDBOX] = vmwp_now_ns();
 
         struct vmwp_vm *vm;
         r = vmwp_vm_create(cfg, &opt, &vm, err, sizeof err);
@@ -278,6 +296,9 @@ int main(int argc, char **argv) {
         char reason[512] = "";
         int status = vmwp_run(vm, a.control_fd, reason, sizeof reason);
         vmwp_vm_free(vm);
+        opt.phase_ns[VMWP_PHASE_FREED] = vmwp_now_ns();
+        if (a.timing)
+                print_phases(cfg->name, opt.phase_ns);
         fprintf(stderr, "vmwp: %s: %s\n", cfg->name, reason);
         return status;
 }

@@ -375,6 +375,8 @@ int vmwp_run(struct vmwp_vm *vm, int control_fd, char *reason, size_t reason_len
         if (r < 0)
                 vid_partition_request_stop(vm->p, VMWP_EXIT_SETUP, "worker event loop failed: %s", strerror(-r));
         vid_partition_join(vm->p);
+        vm->phase_ns[VMWP_PHASE_JOINED] = vmwp_now_ns();
+        vid_partition_times(vm->p, &vm->phase_ns[VMWP_PHASE_GUEST], &vm->phase_ns[VMWP_PHASE_STOP]);
         int status = vid_partition_stop_requested(vm->p, reason, reason_len);
         if (vm->timing)
                 print_timing(vm);

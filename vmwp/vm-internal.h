@@ -54,10 +54,10 @@ struct vmwp_vm {
 
         bool timing;
         uint64_t start_ns;
+        uint64_t *phase_ns; /* the options' (enum vmwp_phase) */
         _Atomic uint64_t first_insn_ns, booted_ns, first_serial_ns;
 };
 
-uint64_t vmwp_now_ns(void);
 /* Saved state (vm-state.c): step 1 of a restore, before the sandbox:
  * index the file and apply vid's sections; step 2, on the thread that
  * starts the vCPUs: restore the device rows and resume them. */

@@ -47,6 +47,17 @@ void vmwp_vm_options_init(struct vmwp_vm_options *o) {
         *o = (struct vmwp_vm_options){ .serial.kind = VMWP_CONSOLE_NONE, .start_ns = vmwp_now_ns(),
                                        .kernel_fd = -1, .initrd_fd = -1, .serial_log_fd = -1,
                                        .saved_state_fd = -1 };
+        o->phase_ns[VMWP_PHASE_START] = o->start_ns;
+}
+
+const char *vmwp_phase_name(enum vmwp_phase p) {
+        static const char *const names[VMWP_PHASE_COUNT] = {
+                [VMWP_PHASE_START] = "start",     [VMWP_PHASE_CONFIG] = "config",   [VMWP_PHASE_SANDBOX] = "sandbox",
+                [VMWP_PHASE_KVM] = "kvm",         [VMWP_PHASE_DEVICES] = "devices", [VMWP_PHASE_IMAGE] = "image",
+                [VMWP_PHASE_ENTERED] = "entered", [VMWP_PHASE_STARTED] = "started", [VMWP_PHASE_GUEST] = "guest",
+                [VMWP_PHASE_STOP] = "stop",       [VMWP_PHASE_JOINED] = "joined",   [VMWP_PHASE_FREED] = "freed",
+        };
+        return (unsigned)p < VMWP_PHASE_COUNT ? names[p] : "?";
 }
 
 /* ---- device callbacks (vCPU threads) ---- */
@@ -259,6 +270,7 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         vm->cfg = *cfg;
         vm->timing = opt->timing;
         vm->start_ns = opt->start_ns;
+        vm->phase_ns = opt->phase_ns;
         vm->sandbox = opt->sandbox;
         vm->sandbox_probe = opt->sandbox_probe;
         /* The fds are ours from here on, whatever happens. */
@@ -270,10 +282,12 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         struct vid_partition_config pc = { .ram_bytes = (uint64_t)cfg->memory_mib << 20, .n_vps = cfg->vcpus };
         pc.n_msr_ranges = hvshim_msr_ranges(&pc.msr_ranges); /* hvshim's, known now: one early MSR filter */
         int r = vid_partition_create(&pc, &vm->p, err, errlen);
+        vm->phase_ns[VMWP_PHASE_KVM] = vmwp_now_ns();
         if (r >= 0)
                 r = add_devices(vm, opt, err, errlen);
         if (r >= 0)
                 r = vmwp_vm_attach_vmbus(vm, err, errlen);
+        vm->phase_ns[VMWP_PHASE_DEVICES] = vmwp_now_ns();
         /* A restored VM's RAM, ACPI tables included, comes from the state. */
         vm->restored = opt->saved_state_fd >= 0;
         if (r >= 0 && vm->restored)
@@ -282,6 +296,7 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
                 r = write_acpi(vm, err, errlen);
         if (r >= 0 && !vm->restored)
                 r = load_boot_image(vm, opt, BOOT_ACPI_GPA, err, errlen);
+        vm->phase_ns[VMWP_PHASE_IMAGE] = vmwp_now_ns();
         if (r < 0) {
                 vmwp_vm_free(vm);
                 return r;
@@ -311,12 +326,16 @@ bool vmwp_vm_restored(const struct vmwp_vm *vm) {
 int vmwp_vm_start(struct vmwp_vm *vm) {
         if (!vm->sandbox) {
                 sandbox_probe(vm->sandbox_probe, "main thread");
-                return start_vps(vm);
+                vm->phase_ns[VMWP_PHASE_ENTERED] = vmwp_now_ns();
+                int r = start_vps(vm);
+                vm->phase_ns[VMWP_PHASE_STARTED] = vmwp_now_ns();
+                return r;
         }
         char err[384] = "";
         int r = sandbox_enter(vm->sandbox, err, sizeof err);
         if (r >= 0 && (r = vmwp_vm_emu_sandboxed(vm)) < 0)
                 snprintf(err, sizeof err, "loading the \"emu\" policy: %s", strerror(-r));
+        vm->phase_ns[VMWP_PHASE_ENTERED] = vmwp_now_ns();
         if (r >= 0 && (r = sandbox_run_as(vm->sandbox, "vcpu", start_vps, vm)) < 0)
                 snprintf(err, sizeof err, "starting the vCPUs under the \"vcpu\" policy: %s", strerror(-r));
         if (r >= 0 && (r = sandbox_thread_policy(vm->sandbox, "main")) < 0)
@@ -326,6 +345,7 @@ int vmwp_vm_start(struct vmwp_vm *vm) {
                 return r;
         }
         sandbox_probe(vm->sandbox_probe, "main thread");
+        vm->phase_ns[VMWP_PHASE_STARTED] = vmwp_now_ns();
         /* Building the VM and the seccomp programs freed most of what they
          * allocated; give those pages back (the guest is running already). */
         malloc_trim(0);

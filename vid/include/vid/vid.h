@@ -288,6 +288,10 @@ int vid_partition_stop_fd(const struct vid_partition *p);
 int vid_partition_stop_requested(const struct vid_partition *p, char *reason, size_t len);
 /* Stop and join all VP threads (after a request, or to force a stop). */
 void vid_partition_join(struct vid_partition *p);
+/* CLOCK_MONOTONIC (ns) when VP 0 first entered KVM_RUN and when the first
+ * stop was requested; 0 for what has not happened (start-up and exit
+ * timing, vmwp --timing). */
+void vid_partition_times(const struct vid_partition *p, uint64_t *first_run_ns, uint64_t *stop_ns);
 
 /* Statistics, counted per partition (atomic). */
 struct vid_stats {

@@ -26,6 +26,29 @@ struct json_object;
 
 enum { VMWP_FILE_KERNEL = 1, VMWP_FILE_INITRD = 2, VMWP_FILE_SERIAL_LOG = 4, VMWP_FILE_SAVED_STATE = 8 };
 
+/* Where a worker's start and exit go (--timing, docs/vmwp.md
+ * "Performance"): CLOCK_MONOTONIC ns at the end of each phase, 0 for one
+ * not reached. Recorded always (a clock read each), printed with --timing. */
+enum vmwp_phase {
+        VMWP_PHASE_START,     /* main() entered */
+        VMWP_PHASE_CONFIG,    /* configuration read and parsed (file or vmms) */
+        VMWP_PHASE_SANDBOX,   /* sandbox step one: fds closed, namespaces */
+        VMWP_PHASE_KVM,       /* KVM VM, RAM, irqchip, vCPUs, CPUID (vid) */
+        VMWP_PHASE_DEVICES,   /* devices, hvshim, VMBus, providers */
+        VMWP_PHASE_IMAGE,     /* ACPI + boot image, or the saved state applied */
+        VMWP_PHASE_ENTERED,   /* sandbox step two: empty root, credentials, filter */
+        VMWP_PHASE_STARTED,   /* vCPU threads started ("ready" to vmms) */
+        VMWP_PHASE_GUEST,     /* vCPU 0's first KVM_RUN */
+        VMWP_PHASE_STOP,      /* the guest's exit (or a stop) requested */
+        VMWP_PHASE_JOINED,    /* vCPU threads joined, event loop done */
+        VMWP_PHASE_FREED,     /* the VM torn down: devices, KVM VM, RAM */
+        VMWP_PHASE_COUNT
+};
+/* CLOCK_MONOTONIC in ns. */
+uint64_t vmwp_now_ns(void);
+/* "start", "config", ...: the names --timing prints. */
+const char *vmwp_phase_name(enum vmwp_phase p);
+
 struct vmwp_vm_options {
         struct vmwp_console_spec serial;
         /* --keyboard: VMWP_CONSOLE_NONE, or VMWP_CONSOLE_SOCKET with a path
@@ -49,6 +72,9 @@ struct vmwp_vm_options {
          * NULL: none (--no-sandbox, tests, benchmarks). Not owned. */
         struct sandbox *sandbox;
         const char *sandbox_probe; /* --sandbox-probe PATH, or NULL */
+        /* The phases (enum vmwp_phase); the VM records its own into this
+         * array, which must outlive it. */
+        uint64_t phase_ns[VMWP_PHASE_COUNT];
 };
 
 void vmwp_vm_options_init(struct vmwp_vm_options *o);
