@@ -2,6 +2,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -35,6 +36,18 @@ void bench_udp_sink(int fd, const atomic_bool *stop, atomic_ullong *count) {
                 else
                         poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, 10);
         }
+}
+
+uint64_t bench_phase_ns(const char *log, const char *phase) {
+        const char *line = strstr(log, "timing-phases-ns:");
+        if (!line)
+                return 0;
+        const char *end = strchr(line, '\n');
+        size_t n = strlen(phase);
+        for (const char *s = line; (s = strstr(s, phase)) && (!end || s < end); s += n)
+                if (s[-1] == ' ' && s[n] == '=')
+                        return strtoull(s + n + 1, NULL, 10);
+        return 0;
 }
 
 static int cmp_double(const void *a, const void *b) {

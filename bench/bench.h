@@ -15,6 +15,10 @@ void bench_result(const char *metric, double ours, double baseline, const char *
 uint64_t bench_now_ns(void);
 /* The median of v[0..n) (n > 0; v is sorted in place). */
 double bench_median(double *v, unsigned n);
+/* vmwp --timing's phase name (vmwp_phase_name(): "start", "guest", ...) in
+ * its "timing-phases-ns:" line somewhere in log: CLOCK_MONOTONIC ns, 0 when
+ * the line or the phase is missing or the phase was not reached. */
+uint64_t bench_phase_ns(const char *log, const char *phase);
 /* A sink thread's loop: receives datagrams on fd (MSG_DONTWAIT),
  * 64 per recvmmsg(), adding their number to *count, until *stop. */
 void bench_udp_sink(int fd, const atomic_bool *stop, atomic_ullong *count);
