@@ -60,6 +60,8 @@ struct vid_partition {
         uint64_t ram_bytes;
         struct ram_region regions[2];
         size_t n_regions;
+        /* Set by the last VP thread of a stopped partition (memory.c). */
+        bool slots_removed;
 
         unsigned n_vps;
         struct vid_vp *vps[VID_MAX_VPS];
@@ -126,7 +128,11 @@ void vid_irq_free(struct vid_partition *p);
 /* memory.c */
 int vid_memory_init(struct vid_partition *p, uint64_t ram_bytes, bool hugepages);
 void vid_memory_free(struct vid_partition *p);
-/* Re-registers the RAM slots with these KVM_MEM_* flags. */
+/* The last VP thread of a stopped partition: RAM leaves the guest's
+ * address space (the host mapping stays: a save still reads it). */
+void vid_memory_remove_slots(struct vid_partition *p);
+/* Re-registers the RAM slots with these KVM_MEM_* flags; after
+ * vid_memory_remove_slots only flags 0 (a no-op), else -ESHUTDOWN. */
 int vid_memory_set_flags(struct vid_partition *p, uint32_t flags);
 
 /* vp.c */

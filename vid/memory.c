@@ -40,6 +40,8 @@ int vid_memory_init(struct vid_partition *p, uint64_t ram_bytes, bool hugepages)
 }
 
 int vid_memory_set_flags(struct vid_partition *p, uint32_t flags) {
+        if (p->slots_removed)
+                return flags ? -ESHUTDOWN : 0;
         for (size_t i = 0; i < p->n_regions; i++) {
                 struct kvm_userspace_memory_region m = {
                         .slot = (uint32_t)i,
@@ -52,6 +54,25 @@ int vid_memory_set_flags(struct vid_partition *p, uint32_t flags) {
                         return -errno;
         }
         return 0;
+}
+
+/* Why a stopped partition drops its slots at once: KVM frees a replaced
+ * I/O bus with call_srcu() (the in-kernel PIC and IOAPIC register theirs
+ * at KVM_CREATE_IRQCHIP, each ioeventfd its own), and kvm_destroy_vm()
+ * waits for those callbacks (srcu_barrier). Their grace period runs at
+ * the normal, jiffy-paced speed: a VM closed within ~15 ms of its
+ * creation waited 8-10 ms in close() on the PVM host (docs/vmwp.md,
+ * "Performance"). Deleting a memory slot waits for an expedited grace
+ * period, which ends the pending ones early. The VP threads hold the
+ * memory-slot ioctl in their seccomp policy (the PVM trampoline's slot);
+ * the main thread, which destroys the partition, does not, and keeps it
+ * that way. */
+void vid_memory_remove_slots(struct vid_partition *p) {
+        for (size_t i = 0; i < p->n_regions; i++) {
+                struct kvm_userspace_memory_region m = { .slot = (uint32_t)i, .guest_phys_addr = p->regions[i].gpa };
+                (void)ioctl(p->vm_fd, KVM_SET_USER_MEMORY_REGION, &m);
+        }
+        p->slots_removed = true;
 }
 
 void vid_memory_free(struct vid_partition *p) {

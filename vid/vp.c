@@ -472,6 +472,15 @@ static void *vp_thread(void *arg) {
         /* Leave the VP consistent for a later state save. */
         flush_pending(vp);
         pthread_mutex_lock(&p->lock);
+        /* The partition never runs again after a stop: the last VP thread
+         * takes the RAM out of the guest's address space (memory.c says
+         * why here). A VP thread vid_partition_start() creates after this
+         * sees stop_requested before it would enter the guest. */
+        if (p->n_running == 1 && p->stop_requested) {
+                pthread_mutex_unlock(&p->lock);
+                vid_memory_remove_slots(p);
+                pthread_mutex_lock(&p->lock);
+        }
         p->n_running--;
         pthread_cond_broadcast(&p->cond);
         pthread_mutex_unlock(&p->lock);

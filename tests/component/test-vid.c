@@ -270,6 +270,34 @@ TEST(multi_vcpu_start) {
         vid_partition_destroy(p); /* joins */
 }
 
+/* Once stopped, the partition never runs again: its last VP thread takes
+ * the RAM slots out of KVM (so closing the VM does not wait for a normal
+ * SRCU grace period, vid/memory.c), while the host still reads RAM. Also
+ * the start-up and stop timestamps vmwp --timing prints. */
+TEST(stopped_partition_drops_its_ram_slots) {
+        struct rec r;
+        struct vid_partition *p = make(2, &r);
+        ASSERT_OK(gm_write(p, 0x8000, tg_vid_smp_ap, tg_vid_smp_ap_len));
+        boot32(p, tg_vid_smp_bsp, tg_vid_smp_bsp_len, 0x1000);
+        uint64_t run_ns, stop_ns;
+        vid_partition_times(p, &run_ns, &stop_ns);
+        ASSERT_EQ(run_ns, 0u);
+        ASSERT_EQ(stop_ns, 0u);
+        ASSERT_OK(vid_dirty_log_start(p)); /* the slots are there before the stop */
+        ASSERT_OK(vid_dirty_log_stop(p));
+        ASSERT_OK(vid_partition_start(p, on_exit_cb, &r));
+        ASSERT_TRUE(wait_for(&r, smp_done, 20000));
+        vid_partition_request_stop(p, DONE_STATUS, "test");
+        vid_partition_join(p);
+        vid_partition_times(p, &run_ns, &stop_ns);
+        ASSERT_TRUE(run_ns > 0 && stop_ns >= run_ns);
+        ASSERT_ERROR(vid_dirty_log_start(p), ESHUTDOWN); /* no slot to log */
+        unsigned char code[4];
+        ASSERT_OK(gm_read(p, 0x1000, code, sizeof code));
+        ASSERT_TRUE(memcmp(code, tg_vid_smp_bsp, sizeof code) == 0);
+        vid_partition_destroy(p);
+}
+
 TEST(triple_fault_reported) {
         struct rec r;
         struct vid_partition *p = make(1, &r);
