@@ -80,3 +80,5 @@ void vmwp_vm_detach_vmbus(struct vmwp_vm *vm);
 int vmwp_vm_add_integration_services(struct vmwp_vm *vm, char *err, size_t errlen);
 /* Adds the integration services' counters to a "stats" reply (vm-ic.c). */
 void vmwp_vm_ic_stats(struct vmwp_vm *vm, struct json_object *into);
+/* Adds the SCSI controllers' counters to a "stats" reply (vm-storage.c). */
+void vmwp_vm_storage_stats(struct vmwp_vm *vm, struct json_object *into);

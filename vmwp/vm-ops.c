@@ -88,5 +88,6 @@ int vmwp_vm_stats(struct vmwp_vm *vm, struct json_object *into) {
         add_u64(into, "acpi_unsupported_sleep", ps.unsupported_sleep);
         vmwp_vm_emu_stats(vm, into);
         vmwp_vm_ic_stats(vm, into);
+        vmwp_vm_storage_stats(vm, into);
         return 0;
 }

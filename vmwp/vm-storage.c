@@ -4,6 +4,8 @@
  * Disk images arrive as fds from vmms (in disk order) or, for standalone
  * runs, are opened by path here. */
 #include <errno.h>
+#include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -105,6 +107,27 @@ static int add_controller(struct vmwp_vm *vm, uint32_t ctrl, char *err, size_t e
         if ((r = vmwp_devices_add(&vm->devices, &storvsp_row, dev)) < 0)
                 snprintf(err, errlen, "SCSI controller %u: the device table: %s", ctrl, strerror(-r));
         return r;
+}
+
+/* The SCSI controllers' counters, summed, for the "stats" op: how often a
+ * save or pause quiesced them and how many completions of I/O in flight a
+ * quiesce waited for (bench/bench-save.c shows its save landed mid-I/O). */
+void vmwp_vm_storage_stats(struct vmwp_vm *vm, struct json_object *into) {
+        struct storvsp_device_stats sum = { 0 };
+        bool any = false;
+        for (size_t i = 0; i < vm->devices.n; i++) {
+                if (vm->devices.rows[i].ops != &storvsp_row)
+                        continue;
+                struct storvsp_device_stats s;
+                storvsp_device_get_stats(vm->devices.rows[i].dev, &s);
+                sum.replies += s.replies, sum.quiesces += s.quiesces, sum.held += s.held;
+                any = true;
+        }
+        if (!any)
+                return;
+        json_object_object_add(into, "storvsp_replies", json_object_new_int64((int64_t)MIN(sum.replies, INT64_MAX)));
+        json_object_object_add(into, "storvsp_quiesces", json_object_new_int64((int64_t)MIN(sum.quiesces, INT64_MAX)));
+        json_object_object_add(into, "storvsp_held", json_object_new_int64((int64_t)MIN(sum.held, INT64_MAX)));
 }
 
 int vmwp_vm_add_disks(struct vmwp_vm *vm, char *err, size_t errlen) {
