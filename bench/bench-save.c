@@ -1,20 +1,31 @@
 // SPDX-License-Identifier: MIT
 /* Saved state (docs/vm-state.md, issue #19), ours beside QEMU's in the same
- * run, on the same 128 MiB guest (tests' tg_vmwp_irq: a PVH ELF that idles
- * in HLT with its interrupts set up):
- *   - save: pause -> the state durable on disk. vmwp: the control op
- *     "save" with a file's fd (it pauses, writes, fdatasyncs) until its
- *     reply. QEMU 7.2 -M microvm without firmware: QMP stop, migrate
- *     "exec:cat > FILE" until query-migrate says completed, then fsync.
+ * run. Two guests of 128 MiB:
+ *   - idle: tests' tg_vmwp_irq, a PVH ELF idling in HLT with its interrupts
+ *     set up; QEMU runs the same ELF, so these rows compare like with like.
+ *   - mid-I/O: our test guest (guest-vsc, vsc.mode=disk-check) writing and
+ *     verifying a pattern on a storvsp disk; the save lands while its writes
+ *     run (after its region list, before its "disk_write" line), the
+ *     restored worker finishes the run and the bench checks that the guest
+ *     read back and compared every byte ("result=ok"), so each round also
+ *     proves the restore. QEMU 7.2 cannot run that guest's I/O (it has no
+ *     storvsp, and our guest has no virtio driver): its column on these rows
+ *     is its idle guest's, said so in the metric name.
+ * Rows, medians over ROUNDS rounds (each round also on stderr):
+ *   - save: pause -> the state durable on disk. vmwp: the control op "save"
+ *     with a file's fd (it pauses, writes, fdatasyncs) until its reply.
+ *     QEMU -M microvm without firmware: QMP stop, migrate "exec:cat > FILE"
+ *     until query-migrate says completed, then fsync.
  *   - restore: exec of the process -> the guest runs again. vmwp: the
- *     config message with the state's fd until "ready" (the vCPUs are
- *     started). QEMU: exec with -incoming "exec:cat FILE", QMP cont, until
- *     query-status says running.
- *   - pause -> resume: vmwp's pause and resume ops (vCPUs and every
- *     device) until the resume's reply; QEMU's stop and cont.
- *   - the state file's size.
- * Medians over ROUNDS rounds; each row also per round on stderr. QEMU rows
- * are skipped (baseline -) when qemu-system-x86_64 is missing. */
+ *     config message with the state's fd until the restored vCPU 0 entered
+ *     KVM_RUN (vmwp --timing's "guest" phase: the first guest instruction
+ *     as near as the host can see it), and until "ready". QEMU: exec with
+ *     -incoming "exec:cat FILE", QMP cont, until query-status says running.
+ *   - pause -> resume: vmwp's pause and resume ops (vCPUs and every device)
+ *     until the resume's reply; QEMU's stop and cont.
+ *   - the state file's size; mid-I/O: the completions of disk I/O in flight
+ *     that the save's quiesce waited for and carried in the state (storvsp).
+ * QEMU rows are skipped (baseline -) when qemu-system-x86_64 is missing. */
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -37,6 +48,10 @@
 #define ROUNDS 5
 #define PAUSES 20
 #define GUEST_MIB 128u
+/* The mid-I/O guest: 16 regions of 4 MiB written, flushed, read back and
+ * compared on a 1 GiB sparse disk. */
+#define IO_CMDLINE "vsc.mode=disk-check vsc.disk.regions=16 vsc.disk.region_kib=4096"
+#define IO_DISK_BYTES (1ll << 30)
 
 static char build_dir[PATH_MAX - 64], dir[] = "/tmp/bench-save-XXXXXX";
 
@@ -49,6 +64,8 @@ static double ms_since(uint64_t t0) {
 struct worker {
         pid_t pid;
         int sock;
+        char err[PATH_MAX]; /* its stderr (--timing's lines) */
+        int status;         /* its exit status once ended */
 };
 
 static struct json_object *recv_msg(int sock, int timeout_ms) {
@@ -71,7 +88,8 @@ static struct json_object *reply_to(int sock, int id) {
         }
 }
 
-static bool request(int sock, const char *op, int id, int fd) {
+/* Sends op; returns its reply when "ok" (the caller puts it), else NULL. */
+static struct json_object *request_reply(int sock, const char *op, int id, int fd) {
         char buf[96];
         snprintf(buf, sizeof buf, "{\"op\":\"%s\",\"id\":%d}", op, id);
         struct json_object *req = json_tokener_parse(buf), *rep = NULL, *ok;
@@ -81,53 +99,148 @@ static bool request(int sock, const char *op, int id, int fd) {
         if (rep && !good)
                 fprintf(stderr, "bench-save: %s: %s\n", op, json_object_to_json_string(rep));
         json_object_put(req);
-        json_object_put(rep);
-        return good;
+        if (!good) {
+                json_object_put(rep);
+                return NULL;
+        }
+        return rep;
 }
 
-/* A worker under a control socket; with state_fd >= 0 it restores. Returns
- * once "ready" came (false on anything else). */
-static bool worker_start(struct worker *w, int state_fd) {
+static bool request(int sock, const char *op, int id, int fd) {
+        struct json_object *rep = request_reply(sock, op, id, fd);
+        json_object_put(rep);
+        return rep != NULL;
+}
+
+/* A stats counter of the worker (-1: none). */
+static long long stat_of(struct worker *w, const char *key) {
+        struct json_object *rep = request_reply(w->sock, "stats", 7, -1), *v;
+        long long n = rep && json_object_object_get_ex(rep, key, &v) ? json_object_get_int64(v) : -1;
+        json_object_put(rep);
+        return n;
+}
+
+/* A worker under a control socket, --timing, stderr into w->err, COM1 into
+ * serial (NULL: none), with the configuration cfg and its fds (disks, then
+ * the saved state). Returns once "ready" came (false on anything else). */
+static bool worker_start(struct worker *w, const char *cfg, int *fds, size_t n_fds, const char *serial,
+                         const char *name) {
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return false;
-        char vmwp[PATH_MAX];
+        char vmwp[PATH_MAX], spec[PATH_MAX + 8];
         snprintf(vmwp, sizeof vmwp, "%s/vmwp/vmwp", build_dir);
+        snprintf(spec, sizeof spec, "file:%s", serial ? serial : "/dev/null");
+        snprintf(w->err, sizeof w->err, "%s/%s.err", dir, name);
         w->pid = fork();
         if (w->pid == 0) {
-                dup2(sv[1], 3);
-                int null = open("/dev/null", O_RDWR);
-                dup2(null, 1);
-                execl(vmwp, "vmwp", "--control-fd", "3", (char *)NULL);
+                int null = open("/dev/null", O_RDWR), err = open(w->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+                if (null < 0 || err < 0 || dup2(sv[1], 3) < 0 || dup2(null, 1) < 0 || dup2(err, 2) < 0)
+                        _exit(127);
+                execl(vmwp, "vmwp", "--control-fd", "3", "--serial", spec, "--timing", (char *)NULL);
                 _exit(127);
         }
         close(sv[1]);
         w->sock = sv[0];
-        char cfg[PATH_MAX + 512];
-        snprintf(cfg, sizeof cfg,
-                 "{\"op\":\"config\",\"config\":{\"name\":\"bench\",\"memory_mib\":%u,\"vcpus\":1,\"boot\":{\"kind\":"
-                 "\"pvh\",\"kernel\":\"%s/tests/tg_vmwp_irq.elf\",\"cmdline\":\"\"}}%s}",
-                 GUEST_MIB, build_dir, state_fd >= 0 ? ",\"files\":[\"saved_state\"]" : "");
-        struct json_object *m = json_tokener_parse(cfg), *ev, *v;
-        bool ok = m && proto_send(w->sock, m, state_fd >= 0 ? &state_fd : NULL, state_fd >= 0 ? 1 : 0) == 0;
+        struct json_object *m = json_tokener_parse(cfg), *ev = NULL, *v;
+        bool ok = m && proto_send(w->sock, m, n_fds ? fds : NULL, n_fds) == 0;
         json_object_put(m);
         ok = ok && (ev = recv_msg(w->sock, 30000)) && json_object_object_get_ex(ev, "event", &v) &&
              !strcmp(json_object_get_string(v), "ready");
+        if (!ok && ev)
+                fprintf(stderr, "bench-save: worker %s: %s\n", name, json_object_to_json_string(ev));
+        json_object_put(ev);
         return ok;
 }
 
-static void worker_end(struct worker *w) {
-        (void)request(w->sock, "stop", 99, -1);
+/* Waits for the worker's exit (stopping it first if stop; else for its
+ * "exit" event, up to two minutes) and reaps it. */
+static void worker_end(struct worker *w, bool stop) {
+        if (stop)
+                (void)request(w->sock, "stop", 99, -1);
+        for (struct json_object *m, *v; !stop && (m = recv_msg(w->sock, 120000));) {
+                bool end = json_object_object_get_ex(m, "event", &v) && !strcmp(json_object_get_string(v), "exit");
+                json_object_put(m);
+                if (end)
+                        break;
+        }
         close(w->sock);
         int st;
         waitpid(w->pid, &st, 0);
+        w->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static bool ours(double *save_ms, double *restore_ms, double *pause_ms, double *size_mib) {
+static char *slurp(const char *path) {
+        static char buf[65536];
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+                fclose(f);
+        buf[n] = 0;
+        return buf;
+}
+
+/* Polls path until it holds text (false after timeout_ms). */
+static bool wait_text(const char *path, const char *text, int timeout_ms) {
+        for (int i = 0; i < timeout_ms; i++) {
+                if (strstr(slurp(path), text))
+                        return true;
+                usleep(1000);
+        }
+        return false;
+}
+
+struct round {
+        double save_ms, restore_ms, ready_ms, pause_ms, size_mib, held;
+        uint64_t restore_t0; /* the restoring worker's fork */
+};
+
+/* Saves the running worker w into a new file; restores it in a new worker
+ * (restored) and times both. Returns the state fd (-1: failed). */
+static int save_restore(struct worker *w, const char *cfg_restore, int *fds, size_t n_fds, const char *serial,
+                        const char *name, struct worker *restored, struct round *r) {
         char state[PATH_MAX];
-        snprintf(state, sizeof state, "%s/ours.vmrs", dir);
-        struct worker w;
-        if (!worker_start(&w, -1))
+        snprintf(state, sizeof state, "%s/%s.vmrs", dir, name);
+        int fd = open(state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        uint64_t t0 = bench_now_ns();
+        bool ok = fd >= 0 && request(w->sock, "save", 3, fd);
+        r->save_ms = ms_since(t0);
+        r->held = (double)stat_of(w, "storvsp_held");
+        struct stat st;
+        r->size_mib = fd >= 0 && fstat(fd, &st) == 0 ? (double)st.st_size / 1048576.0 : 0;
+        worker_end(w, true);
+        if (!ok) {
+                if (fd >= 0)
+                        close(fd);
+                return -1;
+        }
+        fds[n_fds] = fd;
+        r->restore_t0 = bench_now_ns();
+        ok = worker_start(restored, cfg_restore, fds, n_fds + 1, serial, name);
+        r->ready_ms = ms_since(r->restore_t0);
+        close(fd);
+        return ok ? 0 : -1;
+}
+
+/* The restored vCPU 0's first KVM_RUN, from --timing at the worker's exit. */
+static bool restore_first_run(struct worker *w, struct round *r) {
+        uint64_t g = bench_phase_ns(slurp(w->err), "guest");
+        r->restore_ms = g > r->restore_t0 ? (double)(g - r->restore_t0) / 1e6 : -1;
+        if (r->restore_ms < 0)
+                fprintf(stderr, "bench-save: no \"guest\" phase from the restored worker: %s\n", slurp(w->err));
+        return r->restore_ms > 0;
+}
+
+static bool ours_idle(struct round *r) {
+        char cfg[PATH_MAX + 512], cfg_restore[PATH_MAX + 600];
+        snprintf(cfg, sizeof cfg,
+                 "{\"op\":\"config\",\"config\":{\"name\":\"bench\",\"memory_mib\":%u,\"vcpus\":1,\"boot\":{"
+                 "\"kind\":\"pvh\",\"kernel\":\"%s/tests/tg_vmwp_irq.elf\",\"cmdline\":\"\"}}",
+                 GUEST_MIB, build_dir);
+        snprintf(cfg_restore, sizeof cfg_restore, "%s,\"files\":[\"saved_state\"]}", cfg);
+        strcat(cfg, "}");
+        struct worker w, rw;
+        if (!worker_start(&w, cfg, NULL, 0, NULL, "idle"))
                 return false;
         usleep(100 * 1000); /* the guest set itself up and idles */
         double p[PAUSES];
@@ -137,22 +250,61 @@ static bool ours(double *save_ms, double *restore_ms, double *pause_ms, double *
                         return false;
                 p[i] = ms_since(t0);
         }
-        *pause_ms = bench_median(p, PAUSES);
-        int fd = open(state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        uint64_t t0 = bench_now_ns();
-        bool ok = fd >= 0 && request(w.sock, "save", 3, fd);
-        *save_ms = ms_since(t0);
-        struct stat st;
-        *size_mib = fd >= 0 && fstat(fd, &st) == 0 ? (double)st.st_size / 1048576.0 : 0;
-        worker_end(&w);
-        if (!ok)
+        r->pause_ms = bench_median(p, PAUSES);
+        int fds[1];
+        if (save_restore(&w, cfg_restore, fds, 0, NULL, "idle-restored", &rw, r) < 0)
                 return false;
-        t0 = bench_now_ns();
-        ok = worker_start(&w, fd);
-        *restore_ms = ms_since(t0);
-        close(fd);
-        worker_end(&w);
-        return ok;
+        worker_end(&rw, true);
+        return restore_first_run(&rw, r);
+}
+
+/* The mid-I/O round: boot the disk-check guest, save while its writes
+ * run, restore, let it finish and check its result. */
+static bool ours_io(struct round *r) {
+        char disk[PATH_MAX], serial[PATH_MAX], serial2[PATH_MAX];
+        snprintf(disk, sizeof disk, "%s/disk.img", dir);
+        snprintf(serial, sizeof serial, "%s/io.serial", dir);
+        snprintf(serial2, sizeof serial2, "%s/io-restored.serial", dir);
+        int dfd = open(disk, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (dfd < 0 || ftruncate(dfd, IO_DISK_BYTES) < 0)
+                return false;
+        char cfg[3 * PATH_MAX], cfg_restore[3 * PATH_MAX + 64];
+        snprintf(cfg, sizeof cfg,
+                 "{\"op\":\"config\",\"config\":{\"name\":\"bench-io\",\"memory_mib\":%u,\"vcpus\":1,\"boot\":{"
+                 "\"kind\":\"pvh\",\"kernel\":\"%s/guest-vsc/guest/vsc-guest.elf\",\"cmdline\":\"%s\"},"
+                 "\"disks\":[{\"path\":\"%s\"}]}",
+                 GUEST_MIB, build_dir, IO_CMDLINE, disk);
+        snprintf(cfg_restore, sizeof cfg_restore, "%s,\"files\":[\"saved_state\"]}", cfg);
+        strcat(cfg, "}");
+        struct worker w, rw;
+        int fds[2] = { dfd, -1 };
+        bool ok = worker_start(&w, cfg, fds, 1, serial, "io");
+        /* Every region listed: the writes start now; give them 20 ms. */
+        ok = ok && wait_text(serial, "VSC disk_region=0:0 index=15 ", 60000);
+        usleep(20 * 1000);
+        if (ok && strstr(slurp(serial), "VSC disk_write=")) {
+                fprintf(stderr, "bench-save: the guest finished its writes before the save\n");
+                ok = false;
+        }
+        if (!ok) {
+                worker_end(&w, true);
+                fprintf(stderr, "bench-save: mid-I/O guest: %s\n", slurp(serial));
+                return false;
+        }
+        if (save_restore(&w, cfg_restore, fds, 1, serial2, "io-restored", &rw, r) < 0)
+                return false;
+        close(dfd);
+        worker_end(&rw, false); /* the guest finishes and powers off */
+        if (!restore_first_run(&rw, r))
+                return false;
+        const char *out = slurp(serial2);
+        if (rw.status != 0 || !strstr(out, "VSC disk_read=0:0 regions=16 bytes=67108864 ") ||
+            !strstr(out, " compared=1\n") || !strstr(out, "VSC result=ok status=0")) {
+                fprintf(stderr, "bench-save: the restored guest did not finish its check (exit %d): %s\n", rw.status,
+                        out);
+                return false;
+        }
+        return true;
 }
 
 /* ---- QEMU through QMP ---- */
@@ -212,7 +364,7 @@ static bool qemu_start(struct qmp *q, const char *incoming) {
                 int null = open("/dev/null", O_RDWR);
                 dup2(null, 0), dup2(null, 1), dup2(null, 2);
                 const char *args[] = { "qemu-system-x86_64", "-M", "microvm,x-option-roms=off,rtc=off", "-enable-kvm",
-                                       "-cpu", "host", "-m", mem, "-kernel", kernel, "-nodefaults", "-no-user-config",
+                                       "-cpu", "host,-arch-capabilities", "-m", mem, "-kernel", kernel, "-nodefaults", "-no-user-config",
                                        "-display", "none", "-serial", "none", "-qmp", qmparg,
                                        incoming ? "-incoming" : NULL, incoming, NULL };
                 execvp(args[0], (char **)args);
@@ -308,28 +460,55 @@ int main(void) {
         bool q = have_qemu();
         if (!q)
                 fprintf(stderr, "bench-save: qemu-system-x86_64 not installed: no baseline\n");
-        double s[ROUNDS], r[ROUNDS], p[ROUNDS], z[ROUNDS], qs[ROUNDS], qr[ROUNDS], qp[ROUNDS], qz[ROUNDS];
+        fprintf(stderr, "bench-save: mid-I/O rows: QEMU cannot run the guest's VMBus disk I/O; its column is its "
+                        "idle guest's\n");
+        enum { S, R, Y, P, Z, H, N_COL };
+        double o[N_COL][ROUNDS], io[N_COL][ROUNDS], qm[N_COL][ROUNDS];
         for (int i = 0; i < ROUNDS; i++) {
-                if (!ours(&s[i], &r[i], &p[i], &z[i])) {
+                struct round a = { 0 }, b = { 0 }, c = { 0 };
+                if (!ours_idle(&a) || !ours_io(&b)) {
                         fprintf(stderr, "bench-save: round %d of vmwp failed (is %s/vmwp/vmwp built?)\n", i, build_dir);
                         return 1;
                 }
-                if (q && !qemu(&qs[i], &qr[i], &qp[i], &qz[i])) {
+                if (q && !qemu(&c.save_ms, &c.restore_ms, &c.pause_ms, &c.size_mib)) {
                         fprintf(stderr, "bench-save: round %d of QEMU failed: no baseline\n", i);
                         q = false;
                 }
-                fprintf(stderr, "round %d: save %.2f ms (QEMU %.2f), restore %.2f ms (QEMU %.2f), pause->resume %.3f ms "
-                                "(QEMU %.3f), file %.2f MiB (QEMU %.2f)\n",
-                        i, s[i], q ? qs[i] : -1, r[i], q ? qr[i] : -1, p[i], q ? qp[i] : -1, z[i], q ? qz[i] : -1);
+                const struct round *rs[3] = { &a, &b, &c };
+                double(*cols[3])[ROUNDS] = { o, io, qm };
+                for (int k = 0; k < 3; k++) {
+                        cols[k][S][i] = rs[k]->save_ms, cols[k][R][i] = rs[k]->restore_ms;
+                        cols[k][Y][i] = rs[k]->ready_ms, cols[k][P][i] = rs[k]->pause_ms;
+                        cols[k][Z][i] = rs[k]->size_mib, cols[k][H][i] = rs[k]->held;
+                }
+                fprintf(stderr,
+                        "round %d: save idle %.2f ms, mid-I/O %.2f ms (%.0f completions held) (QEMU idle %.2f); "
+                        "restore -> first KVM_RUN idle %.2f ms, mid-I/O %.2f ms (-> ready %.2f, %.2f) (QEMU -> "
+                        "running %.2f); pause->resume %.3f ms (QEMU %.3f); file idle %.2f MiB, mid-I/O %.2f MiB "
+                        "(QEMU %.2f)\n",
+                        i, a.save_ms, b.save_ms, b.held, q ? c.save_ms : -1, a.restore_ms, b.restore_ms, a.ready_ms,
+                        b.ready_ms, q ? c.restore_ms : -1, a.pause_ms, q ? c.pause_ms : -1, a.size_mib, b.size_mib,
+                        q ? c.size_mib : -1);
         }
-        bench_result("save: pause -> state durable (128 MiB guest)", bench_median(s, ROUNDS),
-                     q ? bench_median(qs, ROUNDS) : -1, "ms", "<= 60, <= 0.2x", "lower");
-        bench_result("restore: exec -> guest running", bench_median(r, ROUNDS), q ? bench_median(qr, ROUNDS) : -1,
-                     "ms", "<= 10, <= 0.2x", "lower");
-        bench_result("pause -> resume", bench_median(p, ROUNDS), q ? bench_median(qp, ROUNDS) : -1, "ms", "<= 1",
+#define MED(col, k) bench_median(col[k], ROUNDS)
+#define QMED(k) (q ? bench_median(qm[k], ROUNDS) : -1)
+        bench_result("save: pause -> state durable, idle 128 MiB guest", MED(o, S), QMED(S), "ms", "<= 60, <= 0.2x",
                      "lower");
-        bench_result("saved state file", bench_median(z, ROUNDS), q ? bench_median(qz, ROUNDS) : -1, "MiB", "-",
+        bench_result("save: mid-I/O 128 MiB guest (QEMU: idle)", MED(io, S), QMED(S), "ms", "<= 60, <= 0.2x",
                      "lower");
+        bench_result("restore: exec -> first KVM_RUN, idle (QEMU: running)", MED(o, R), QMED(R), "ms",
+                     "<= 10, <= 0.2x", "lower");
+        bench_result("restore: exec -> first KVM_RUN, mid-I/O (QEMU: idle)", MED(io, R), QMED(R), "ms",
+                     "<= 10, <= 0.2x", "lower");
+        bench_result("restore: exec -> ready event, mid-I/O (QEMU: idle)", MED(io, Y), QMED(R), "ms", "-", "lower");
+        bench_result("pause -> resume", MED(o, P), QMED(P), "ms", "<= 1", "lower");
+        bench_result("saved state file, idle", MED(o, Z), QMED(Z), "MiB", "-", "lower");
+        bench_result("saved state file, mid-I/O (QEMU: idle)", MED(io, Z), QMED(Z), "MiB", "-", "lower");
+        bench_result("mid-I/O: disk completions the save waited for", MED(io, H), -1, "count", "-", "-");
+        if (getenv("BENCH_SAVE_KEEP")) { /* the workers' --timing lines, for a closer look */
+                fprintf(stderr, "bench-save: files kept in %s\n", dir);
+                return 0;
+        }
         char cmd[64];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         return system(cmd) == 0 ? 0 : 1;
