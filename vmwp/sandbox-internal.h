@@ -2,6 +2,8 @@
 /* Shared by vmwp/sandbox*.c only. */
 #pragma once
 
+#include <linux/filter.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -20,6 +22,15 @@
 #define SANDBOX_SANITIZER 0
 #endif
 
+/* A filter compiled ahead (sandbox_precompile_start): the process filter
+ * (name "") or a thread policy's. */
+struct sandbox_bpf {
+        const char *name;
+        struct sock_filter *insns;
+        unsigned short len;
+};
+#define SANDBOX_MAX_BPF (SANDBOX_MAX_POLICIES + 3u)
+
 struct sandbox {
         uid_t uid;
         gid_t gid;
@@ -31,9 +42,19 @@ struct sandbox {
         char *probe_path;
         const struct sandbox_policy *extra[SANDBOX_MAX_POLICIES];
         size_t n_extra;
+        /* sandbox_precompile_start(): the helper thread owns bpf[] until
+         * sandbox_enter() joins it; read-only from then on. */
+        pthread_t compiler;
+        bool compiling, precompile_stale;
+        struct sandbox_bpf bpf[SANDBOX_MAX_BPF];
+        size_t n_bpf;
 };
 
 /* sandbox-seccomp.c */
+/* Joins the precompile helper, if any; keeps its filters unless a policy
+ * was registered after it started. */
+void sandbox_precompile_wait(struct sandbox *sb);
+void sandbox_bpf_free(struct sandbox *sb);
 /* The filter of every thread (TSYNC): the union of all policies. */
 int sandbox_load_process_filter(struct sandbox *sb);
 int sandbox_install_sigsys_handler(void);

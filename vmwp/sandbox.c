@@ -58,6 +58,7 @@ int sandbox_new(const struct sandbox_options *o, struct sandbox **out, char *err
 void sandbox_free(struct sandbox *sb) {
         if (!sb)
                 return;
+        sandbox_bpf_free(sb);
         free(sb->probe_path);
         free(sb);
 }

@@ -288,6 +288,11 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         if (r >= 0)
                 r = vmwp_vm_attach_vmbus(vm, err, errlen);
         vm->phase_ns[VMWP_PHASE_DEVICES] = vmwp_now_ns();
+        /* Every policy is registered now: their filters compile on another
+         * thread while the boot image or the saved state goes in (a
+         * failure only means they compile when loaded). */
+        if (r >= 0 && vm->sandbox)
+                (void)sandbox_precompile_start(vm->sandbox);
         /* A restored VM's RAM, ACPI tables included, comes from the state. */
         vm->restored = opt->saved_state_fd >= 0;
         if (r >= 0 && vm->restored)

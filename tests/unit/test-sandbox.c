@@ -35,6 +35,12 @@ static const struct sandbox_rule provider_rules[] = { SANDBOX_ALLOW(__NR_uname) 
 static const struct sandbox_policy provider_policy = { .name = "test-provider", .rules = provider_rules,
                                                        .n_rules = 1 };
 
+/* How the child's filters are compiled: when loaded (as without
+ * sandbox_precompile_start), ahead after the registration (the worker's
+ * way), or ahead before it (stale: compiled again when loaded). */
+enum compile { COMPILE_AT_LOAD, COMPILE_AHEAD, COMPILE_AHEAD_STALE };
+static enum compile child_compile;
+
 /* In the child: the worker's steps (no namespaces: those need
  * sandbox_prepare() and are covered by tests/component/test-sandbox.c). */
 static void child_enter(const char *policy, bool with_provider) {
@@ -43,12 +49,21 @@ static void child_enter(const char *policy, bool with_provider) {
         char err[256] = "";
         if (sandbox_new(&o, &sb, err, sizeof err) < 0 || !sb)
                 _exit(100);
+        if (child_compile == COMPILE_AHEAD_STALE && sandbox_precompile_start(sb) < 0)
+                _exit(104);
         if (with_provider && sandbox_register_policy(sb, &provider_policy) < 0)
                 _exit(101);
+        if (child_compile == COMPILE_AHEAD && sandbox_precompile_start(sb) < 0)
+                _exit(104);
         if (sandbox_enter(sb, err, sizeof err) < 0) {
                 fprintf(stderr, "sandbox_enter: %s\n", err);
                 _exit(102);
         }
+        /* Ahead: the process filter, "main", "vcpu" and the provider's, kept
+         * unless a policy came after the compile started. */
+        bool kept = child_compile == COMPILE_AHEAD || (child_compile == COMPILE_AHEAD_STALE && !with_provider);
+        if (sandbox_precompiled(sb) != (kept ? 3u + with_provider : 0u))
+                _exit(105);
         if (policy && sandbox_thread_policy(sb, policy) < 0)
                 _exit(103);
 }
@@ -140,6 +155,7 @@ TEST(vcpu_policy_starts_threads_not_processes) {
         ASSERT_NOT_NULL(strstr(err, want));
 }
 
+
 static void tty_ioctl(void) {
         struct termios t;
         /* Allowed request on a non-tty: the kernel answers ENOTTY. */
@@ -175,14 +191,23 @@ TEST(signals_only_to_own_threads) {
 
 TEST(provider_policy_joins_vcpu_and_loads_by_name) {
         char err[1024];
-        ASSERT_EQ(run_child("test-provider", true, call_uname, err, sizeof err), 0);
-        /* Provider threads start on VP threads, so "vcpu" holds their calls. */
-        ASSERT_EQ(run_child("vcpu", true, call_uname, err, sizeof err), 0);
-        /* Filters stack: "main" keeps uname out although the process
-         * filter (every policy together) has it. */
-        ASSERT_EQ(run_child("main", true, call_uname, err, sizeof err), VMWP_EXIT_SANDBOX);
-        /* Without the registration the process filter lacks uname too. */
-        ASSERT_EQ(run_child(NULL, false, call_uname, err, sizeof err), VMWP_EXIT_SANDBOX);
+        /* The same filters whether compiled when loaded or ahead (the
+         * worker's way), and a policy registered after the compile
+         * started makes it compile again (else uname would be missing
+         * from the process filter). */
+        for (child_compile = COMPILE_AT_LOAD; child_compile <= COMPILE_AHEAD_STALE; child_compile++) {
+                ASSERT_EQ(run_child("test-provider", true, call_uname, err, sizeof err), 0);
+                /* Provider threads start on VP threads, so "vcpu" holds their calls. */
+                ASSERT_EQ(run_child("vcpu", true, call_uname, err, sizeof err), 0);
+                /* Filters stack: "main" keeps uname out although the process
+                 * filter (every policy together) has it. */
+                ASSERT_EQ(run_child("main", true, call_uname, err, sizeof err), VMWP_EXIT_SANDBOX);
+                /* Without the registration the process filter lacks uname too. */
+                ASSERT_EQ(run_child(NULL, false, call_uname, err, sizeof err), VMWP_EXIT_SANDBOX);
+                ASSERT_EQ(run_child("main", false, tty_ioctl, err, sizeof err), 0);
+                ASSERT_EQ(run_child("vcpu", false, tty_ioctl, err, sizeof err), VMWP_EXIT_SANDBOX);
+        }
+        child_compile = COMPILE_AT_LOAD;
 }
 
 TEST(policy_registration_rules) {
