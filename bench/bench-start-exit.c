@@ -177,7 +177,7 @@ int main(void) {
                      q ? bench_median(qtot, RUNS) : -1, "ms", "<= 0.1x", "lower");
         for (int k = 0; k < P_N; k++) {
                 char metric[96];
-                snprintf(metric, sizeof metric, "  start->exit phase: %s", phase_label[k]);
+                snprintf(metric, sizeof metric, "  phase: %s", phase_label[k]);
                 bench_result(metric, bench_median(ph[k], RUNS), -1, "ms", "-", "lower");
         }
         char cmd[64];
