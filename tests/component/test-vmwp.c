@@ -211,6 +211,37 @@ TEST(sigterm_stops) {
         ASSERT_NULL(strstr(err, "first guest instruction -1"));
 }
 
+/* --timing's phases (docs/vmwp.md): every one reached by a guest that
+ * powers off, in the order the worker passes them; none without it. */
+TEST(timing_phases_in_order) {
+        static const char *const order[] = { "start",   "config", "sandbox", "kvm",    "devices", "image",
+                                             "entered", "guest",  "stop",    "joined", "freed" };
+        char err[8192];
+        const char *args[] = { "--config", setup("basic", "p", 1, NULL), "--serial", "none", "--timing", NULL };
+        struct vmwp_child c = spawn(args, -1);
+        ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 0);
+        const char *line = strstr(err, "timing-phases-ns:");
+        ASSERT_NOT_NULL(line);
+        unsigned long long prev = 0;
+        for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
+                char key[32];
+                snprintf(key, sizeof key, " %s=", order[i]);
+                const char *at = strstr(line, key);
+                ASSERT_NOT_NULL(at);
+                unsigned long long t = strtoull(at + strlen(key), NULL, 10);
+                ASSERT_TRUE(t > 0 && t >= prev);
+                prev = t;
+        }
+        const char *started = strstr(line, " started=");
+        ASSERT_NOT_NULL(started);
+        ASSERT_TRUE(strtoull(started + 9, NULL, 10) >= strtoull(strstr(line, " entered=") + 9, NULL, 10));
+        ASSERT_NOT_NULL(strstr(err, "timing: phases (ms after worker start): config +"));
+        const char *quiet[] = { "--config", setup("basic", "p", 1, NULL), "--serial", "none", NULL };
+        c = spawn(quiet, -1);
+        ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 0);
+        ASSERT_NULL(strstr(err, "timing"));
+}
+
 /* SIGUSR1 samples where the vCPUs are and the VM keeps running (with the
  * sandbox on: the sample's register reads are allowed on the main thread). */
 TEST(sigusr1_samples_vcpus) {
