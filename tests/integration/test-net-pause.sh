@@ -30,7 +30,7 @@ ip addr add 10.79.0.1/24 dev npause0
 ip link set npause0 up
 "$PEER_BIN" --echo 10.79.0.1:7779 --seconds 300 2>"$T/peer.log" &
 PEER=$!
-trap 'kill $PEER 2>/dev/null' EXIT
+t_on_exit 'kill $PEER'
 from_guest() { ip -s link show npause0 | awk '/RX:/ { getline; print $2; exit }'; } # frames the TAP got
 
 note "pause and resume while 100000 UDP datagrams are echoed"
@@ -72,7 +72,7 @@ ip addr add 10.80.0.1/24 dev brsave
 ip link set brsave up
 "$PEER_BIN" --echo 10.80.0.1:7780 --seconds 300 2>"$T/peer2.log" &
 PEER2=$!
-trap 'kill $PEER $PEER2 2>/dev/null' EXIT
+t_on_exit 'kill $PEER2'
 printf '{"name":"ns","memory_mib":128,"vcpus":1,"boot":{"kernel":"%s","cmdline":"%s"},"nics":[{"mac":"02:00:5e:10:00:41","bridge":"brsave"}]}' \
   "$GUEST" "vsc.mode=net-check vsc.ip=10.80.0.2 vsc.peer=10.80.0.1 vsc.port=7780 vsc.udp_n=100000 vsc.udp_retries=5 vsc.timeout_ms=60000" \
   >"$T/ns.json"

@@ -47,7 +47,7 @@ ip addr add 10.96.0.1/24 dev ssoakbr0
 ip link set ssoakbr0 up
 "$PEER_BIN" --echo 10.96.0.1:7796 --seconds 600 2>"$T/peer.log" &
 PEER=$!
-trap 'rc=$?; kill $PEER $MON 2>/dev/null; (exit $rc); t_cleanup' EXIT
+t_on_exit 'kill $PEER $MON'
 
 truncate -s 64M "$T/images/soak.img"
 printf '{"name":"soak","memory_mib":128,"vcpus":1,"boot":{"kernel":"%s","cmdline":"%s"},"disks":[{"path":"%s"}],"nics":[{"mac":"02:00:5e:10:00:96","bridge":"ssoakbr0"}],"restart_policy":"never"}' \

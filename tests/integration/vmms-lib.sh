@@ -20,7 +20,7 @@ t_setup() {
   command -v dbus-daemon >/dev/null || { echo "SKIP: dbus-daemon not installed"; exit 77; }
   T=$(mktemp -d /tmp/vmms-test.XXXXXX)
   chmod 755 "$T"
-  VMMS_PID= DBUS_PID=
+  VMMS_PID= DBUS_PID= T_ON_EXIT=
   trap t_cleanup EXIT
   cat >"$T/bus.conf" <<CONF
 <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -45,8 +45,15 @@ CONF
   mkdir -p "$T/state" "$T/run" "$T/log" "$T/images"
 }
 
+# t_on_exit CMD: CMD (a shell command line) runs first when the test ends,
+# before vmms and the workers are stopped: a test's own helpers (a peer, a
+# monitor). Use it instead of a trap of its own, which would replace
+# t_cleanup's and leave vmms, dbus-daemon and the test directory behind.
+t_on_exit() { T_ON_EXIT="${T_ON_EXIT:-}$1;"; }
+
 t_cleanup() {
   local rc=$?
+  [ -n "${T_ON_EXIT:-}" ] && eval "$T_ON_EXIT" 2>/dev/null
   [ -n "${VMMS_PID:-}" ] && kill "$VMMS_PID" 2>/dev/null
   # Workers outlive vmms by design; end those of this test (their runtime
   # records name them), by pid, never by name.
