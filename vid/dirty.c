@@ -38,6 +38,28 @@ int vid_dirty_log_stop(struct vid_partition *p) {
         return vid_memory_set_flags(p, 0);
 }
 
+const atomic_bool *vid_dirty_flag(const struct vid_partition *p) {
+        return &p->dirty_active;
+}
+
+static void mark_pages(struct vid_partition *p, uint64_t first, uint64_t end) {
+        for (uint64_t page = first; page < end; page++)
+                atomic_fetch_or_explicit(&p->dirty_user[page / 64], 1ull << (page % 64), memory_order_relaxed);
+}
+
+/* The flag is read with acquire (a plain load on x86) so that the bitmap
+ * allocated before it was first set is seen; a write that races with the
+ * start of tracking is in the first full copy, taken after the start. */
+void vid_mark_dirty_host(struct vid_partition *p, const void *host, size_t len) {
+        if (!atomic_load_explicit(&p->dirty_active, memory_order_acquire) || len == 0)
+                return;
+        uintptr_t a = (uintptr_t)host, base = (uintptr_t)p->ram;
+        if (a < base || a - base >= p->ram_bytes)
+                return;
+        uint64_t off = a - base, end = MIN((uint64_t)p->ram_bytes, off + MIN((uint64_t)len, (uint64_t)p->ram_bytes));
+        mark_pages(p, off >> VID_PAGE_SHIFT, DIV_ROUND_UP(end, VID_PAGE_SIZE));
+}
+
 void vid_mark_dirty(struct vid_partition *p, uint64_t gpa, uint64_t len) {
         if (!atomic_load_explicit(&p->dirty_active, memory_order_acquire) || len == 0)
                 return;
@@ -47,11 +69,10 @@ void vid_mark_dirty(struct vid_partition *p, uint64_t gpa, uint64_t len) {
                 if (ADD_OVERFLOW(gpa, len, &end))
                         end = UINT64_MAX;
                 end = MIN(end, r->gpa + r->size);
-                for (uint64_t a = ALIGN_DOWN(from, VID_PAGE_SIZE); a < end; a += VID_PAGE_SIZE) {
-                        uint64_t page = (r->memfd_offset + (a - r->gpa)) >> VID_PAGE_SHIFT;
-                        atomic_fetch_or_explicit(&p->dirty_user[page / 64], 1ull << (page % 64),
-                                                 memory_order_relaxed);
-                }
+                if (from >= end)
+                        continue;
+                mark_pages(p, (r->memfd_offset + (from - r->gpa)) >> VID_PAGE_SHIFT,
+                           DIV_ROUND_UP(r->memfd_offset + (end - r->gpa), VID_PAGE_SIZE));
         }
 }
 

@@ -270,7 +270,19 @@ TEST(dirty_pages) {
         ASSERT_OK(vid_dirty_log_get(p, b, words));
         ASSERT_EQ(bits(b, words), 3u);
         ASSERT_TRUE(bit(b, 0x50) && bit(b, 0x60) && bit(b, 0x61));
+        /* Through a mapping: by host pointer; outside the RAM mapping ignored. */
+        uint8_t *h;
+        ASSERT_OK(gm_map(p, 0x80ffe, 4, (void **)&h));
+        vid_mark_dirty_host(p, h, 4); /* 0x80 and 0x81 */
+        vid_mark_dirty_host(p, &words, sizeof words);
+        vid_mark_dirty_host(p, h, 0);
+        ASSERT_TRUE(atomic_load(vid_dirty_flag(p)));
+        ASSERT_OK(vid_dirty_log_get(p, b, words));
+        ASSERT_EQ(bits(b, words), 2u);
+        ASSERT_TRUE(bit(b, 0x80) && bit(b, 0x81));
         ASSERT_OK(vid_dirty_log_stop(p));
+        ASSERT_TRUE(!atomic_load(vid_dirty_flag(p)));
+        vid_mark_dirty_host(p, h, 4); /* not tracking: nothing */
         ASSERT_OK(gm_write(p, 0x70000, "y", 1)); /* not tracking: not marked, no error */
         ASSERT_OK(vid_dirty_log_start(p));
         ASSERT_OK(vid_dirty_log_get(p, b, words));

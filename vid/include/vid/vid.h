@@ -9,6 +9,7 @@
  * from any thread unless noted. */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -116,14 +117,24 @@ void vid_unmap_pages(struct vid_pages *m);
  * part below the MMIO hole, then the part from 4 GiB: vid_ram_regions()),
  * vid_dirty_bitmap_words() words long. gm_write() marks what it writes;
  * a device that writes guest RAM through a mapping (gm_map, vid_map_pages)
- * marks it with vid_mark_dirty() (cheap and a no-op while not tracking).
+ * marks it with vid_mark_dirty() (cheap and a no-op while not tracking),
+ * AFTER the write: a page marked before it is written may be copied and
+ * cleared in between, and the write then never reaches the copy.
  * vid_dirty_log_get() returns the pages written since the previous call
- * (or since start) and clears them. */
+ * (or since start) and clears them. docs/vm-state.md, "Dirty pages", says
+ * who marks what. */
 int vid_dirty_log_start(struct vid_partition *p);
 int vid_dirty_log_stop(struct vid_partition *p);
 size_t vid_dirty_bitmap_words(const struct vid_partition *p);
 int vid_dirty_log_get(struct vid_partition *p, uint64_t *bitmap, size_t n_words);
 void vid_mark_dirty(struct vid_partition *p, uint64_t gpa, uint64_t len);
+/* The same for a host pointer gm_map() returned (or one inside its range):
+ * [host, host + len) of the RAM mapping; anything outside it is ignored. */
+void vid_mark_dirty_host(struct vid_partition *p, const void *host, size_t len);
+/* True while tracking: a flag that lives as long as the partition, for a
+ * layer that has work to do before it can mark (finding the GPAs of a
+ * mapping) to skip it with one relaxed load while not tracking. */
+const atomic_bool *vid_dirty_flag(const struct vid_partition *p);
 
 /* ---- registers (vp.c) ------------------------------------------------ */
 
