@@ -110,10 +110,11 @@ int hvshim_tsc_page_update(struct hvshim *hv, uint64_t msr_value) {
         __atomic_store_n((uint32_t *)(void *)(page + 4), 0, __ATOMIC_RELAXED);
         __atomic_store_n(scale, hv->tsc_scale, __ATOMIC_RELAXED);
         __atomic_store_n(offset, hv->ref_offset, __ATOMIC_RELAXED);
-        if (!hv->tsc_scale)
-                return 0; /* stays invalid: the guest uses TIME_REF_COUNT */
-        hv->tsc_sequence = hv_tsc_sequence_next(hv->tsc_sequence);
-        __atomic_store_n(seq, hv->tsc_sequence, __ATOMIC_RELEASE);
+        if (hv->tsc_scale) { /* else it stays invalid: the guest uses TIME_REF_COUNT */
+                hv->tsc_sequence = hv_tsc_sequence_next(hv->tsc_sequence);
+                __atomic_store_n(seq, hv->tsc_sequence, __ATOMIC_RELEASE);
+        }
+        vid_mark_dirty_host(hv->p, page, 24); /* guest RAM: docs/vm-state.md, "Dirty pages" */
         return 0;
 }
 

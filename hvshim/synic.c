@@ -141,8 +141,10 @@ static void route_update(struct synic_vp *sv, unsigned s) {
 /* ---- message slots ---- */
 
 /* Write m into a free slot: payload, size and flags first, message_type
- * last with release ordering (§3.4). False if the slot is occupied. */
-static bool slot_write(uint8_t *slot, const struct hv_message *m, bool more) {
+ * last with release ordering (§3.4), then mark the slot dirty (the page is
+ * guest RAM: docs/vm-state.md, "Dirty pages"). False if the slot is
+ * occupied. */
+static bool slot_write(struct vid_partition *p, uint8_t *slot, const struct hv_message *m, bool more) {
         uint32_t *type = (uint32_t *)(void *)(slot + SLOT_TYPE);
         if (__atomic_load_n(type, __ATOMIC_ACQUIRE) != HVMSG_NONE)
                 return false;
@@ -151,6 +153,7 @@ static bool slot_write(uint8_t *slot, const struct hv_message *m, bool more) {
         slot[SLOT_SIZE_BYTE] = m->header.payload_size;
         slot[SLOT_FLAGS] = more ? HV_MESSAGE_FLAG_PENDING : 0;
         __atomic_store_n(type, m->header.message_type, __ATOMIC_RELEASE);
+        vid_mark_dirty_host(p, slot, SLOT_SIZE);
         return true;
 }
 
@@ -163,7 +166,7 @@ static void flush_sint(struct synic_vp *sv, unsigned s) {
         while (q->head && sv->active) {
                 uint8_t *slot = sv->simp + s * SLOT_SIZE;
                 struct synic_qmsg *m = q->head;
-                if (slot_write(slot, &m->msg, m->next != NULL)) {
+                if (slot_write(sv->hv->p, slot, &m->msg, m->next != NULL)) {
                         q->head = m->next;
                         if (!q->head)
                                 q->tail = NULL;
@@ -174,6 +177,7 @@ static void flush_sint(struct synic_vp *sv, unsigned s) {
                         continue;
                 }
                 __atomic_fetch_or(slot + SLOT_FLAGS, HV_MESSAGE_FLAG_PENDING, __ATOMIC_SEQ_CST);
+                vid_mark_dirty_host(sv->hv->p, slot + SLOT_FLAGS, 1);
                 if (__atomic_load_n((uint32_t *)(void *)(slot + SLOT_TYPE), __ATOMIC_SEQ_CST) != HVMSG_NONE)
                         break;
         }
@@ -201,7 +205,7 @@ int synic_post_message(struct hvshim *hv, unsigned vp_index, unsigned sint, uint
         pthread_mutex_lock(&sv->lock);
         struct synic_queue *q = &sv->queue[sint];
         int r = 0;
-        if (sv->active && !q->head && slot_write(sv->simp + sint * SLOT_SIZE, &qm->msg, false)) {
+        if (sv->active && !q->head && slot_write(hv->p, sv->simp + sint * SLOT_SIZE, &qm->msg, false)) {
                 HV_STAT_INC(hv, messages_posted);
                 synic_raise(sv, sint);
                 free(qm);
@@ -242,6 +246,8 @@ int synic_signal_event(struct hvshim *hv, unsigned vp_index, unsigned sint, unsi
         uint64_t *w = page ? &page[sint * HV_SIEF_WORDS_PER_SINT + word] : &sv->shadow[sint][word];
         /* The guest test-and-clears bits atomically (§3.3). */
         uint64_t old = __atomic_fetch_or(w, bit, __ATOMIC_SEQ_CST);
+        if (page && !(old & bit)) /* the page is guest RAM (gm_map): dirty now */
+                vid_mark_dirty_host(hv->p, w, sizeof *w);
         atomic_fetch_sub(&sv->sief_users, 1);
         HV_STAT_INC(hv, events_signaled);
         /* Interrupt only when the flag goes 0 -> 1: a flag still set has an
@@ -264,8 +270,10 @@ static uint8_t *page_map(struct vid_partition *p, uint64_t v) {
  * saved guest's messages and flags (docs/vm-state.md). */
 static uint8_t *page_enable(struct vid_partition *p, uint64_t now, uint64_t old) {
         uint8_t *page = page_map(p, now);
-        if (page && (!hv_msr_enabled(old) || hv_msr_page_gpa(old) != hv_msr_page_gpa(now)))
+        if (page && (!hv_msr_enabled(old) || hv_msr_page_gpa(old) != hv_msr_page_gpa(now))) {
                 memset(page, 0, HV_HYP_PAGE_SIZE);
+                vid_mark_dirty_host(p, page, HV_HYP_PAGE_SIZE);
+        }
         return page;
 }
 
@@ -281,8 +289,10 @@ static void sief_publish(struct synic_vp *sv, uint64_t *page) {
                 uint64_t any = 0;
                 for (unsigned w = 0; w < HV_SIEF_WORDS_PER_SINT; w++) {
                         uint64_t bits = __atomic_exchange_n(&sv->shadow[s][w], 0, __ATOMIC_SEQ_CST);
-                        if (bits)
+                        if (bits) {
                                 __atomic_fetch_or(&page[s * HV_SIEF_WORDS_PER_SINT + w], bits, __ATOMIC_SEQ_CST);
+                                vid_mark_dirty_host(sv->hv->p, &page[s * HV_SIEF_WORDS_PER_SINT + w], 8);
+                        }
                         any |= bits;
                 }
                 if (any)
