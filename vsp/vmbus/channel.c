@@ -21,6 +21,15 @@ static void ring_signal(void *opaque) {
         vmbus_channel_signal(opaque);
 }
 
+/* The ring library wrote [off, off + len) of a ring: pages [0, in_map's)
+ * of the ring GPADL are the in ring, the rest the out ring. */
+static void ring_dirty(void *opaque, const struct vmbus_ring *r, uint32_t off, uint32_t len) {
+        struct vmbus_channel *ch = opaque;
+        bool in = r == &ch->rings.in;
+        const uint64_t *pfns = ch->ring_gpadl->pfns + (in ? 0 : ch->in_map.n_pages);
+        vmbus_pages_dirty(ch->srv, pfns, in ? ch->in_map.n_pages : ch->out_map.n_pages, off, len);
+}
+
 /* Map the two rings of the ring GPADL (§5.1): pages [0, send_pages) are the
  * guest's outbound ring, the rest its inbound ring; each with its data
  * area mapped twice (header page excluded from the wrap). */
@@ -41,8 +50,10 @@ static int channel_map_rings(struct vmbus_channel *ch, const struct vmbus_gpadl 
         if (r < 0) {
                 srv->ops->unmap_pages(srv->host, &ch->out_map);
                 srv->ops->unmap_pages(srv->host, &ch->in_map);
+                return r;
         }
-        return r;
+        vmbus_ring_set_dirty(&ch->rings, srv->dirty, ring_dirty, ch);
+        return 0;
 }
 
 static void channel_unmap_rings(struct vmbus_channel *ch) {

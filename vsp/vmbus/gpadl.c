@@ -328,6 +328,26 @@ unsigned vmbus_gpadl_range_count(const struct vmbus_gpadl *g) {
         return g->n_ranges;
 }
 
+void vmbus_pages_dirty(struct vmbus_server *srv, const uint64_t *pfns, size_t n_pages, size_t off, size_t len) {
+        if (!srv->dirty || !atomic_load_explicit(srv->dirty, memory_order_relaxed))
+                return;
+        for (size_t page = off / VMBUS_PAGE_SIZE; len > 0 && page < n_pages; page++) {
+                size_t in_page = off % VMBUS_PAGE_SIZE, n = MIN(len, VMBUS_PAGE_SIZE - in_page);
+                srv->ops->mark_dirty(srv->host, pfns[page] * VMBUS_PAGE_SIZE + in_page, n);
+                off += n;
+                len -= n;
+        }
+}
+
+void vmbus_gpadl_mark_dirty(const struct vmbus_gpadl *g, unsigned range, size_t offset, size_t len) {
+        if (!g->srv->dirty || !atomic_load_explicit(g->srv->dirty, memory_order_relaxed) || range >= g->n_ranges ||
+            offset >= g->ranges[range].byte_count)
+                return;
+        const struct vmbus_gpadl_range *r = &g->ranges[range];
+        len = MIN(len, r->byte_count - offset);
+        vmbus_pages_dirty(g->srv, g->pfns + r->first_page, r->n_pages, r->byte_offset + offset, len);
+}
+
 int vmbus_gpadl_buffer(const struct vmbus_gpadl *g, unsigned range, uint8_t **data, size_t *len) {
         if (range >= g->n_ranges)
                 return -EINVAL;

@@ -124,6 +124,14 @@ static int host_hv_write(void *host, uint64_t gpa, const void *buf, size_t len) 
         return gm_write(((struct vmbus_host_hv *)host)->p, gpa, buf, len);
 }
 
+static const atomic_bool *host_hv_dirty_flag(void *host) {
+        return vid_dirty_flag(((struct vmbus_host_hv *)host)->p);
+}
+
+static void host_hv_mark_dirty(void *host, uint64_t gpa, uint64_t len) {
+        vid_mark_dirty(((struct vmbus_host_hv *)host)->p, gpa, len);
+}
+
 const struct vmbus_host_ops vmbus_host_hv_ops = {
         .post_message = host_hv_post_message,
         .set_message_handler = host_hv_set_message_handler,
@@ -134,4 +142,6 @@ const struct vmbus_host_ops vmbus_host_hv_ops = {
         .unmap_pages = host_hv_unmap_pages,
         .read = host_hv_read,
         .write = host_hv_write,
+        .dirty_flag = host_hv_dirty_flag,
+        .mark_dirty = host_hv_mark_dirty,
 };

@@ -150,6 +150,9 @@ struct vmbus_server {
          * may take GPADLs the guest already asked to tear down. */
         bool restoring;
 
+        /* The host's dirty-page flag (vmbus_host_ops.dirty_flag), or NULL. */
+        const atomic_bool *dirty;
+
         struct vmbus_server_stats stats;
 };
 
@@ -201,6 +204,10 @@ void vmbus_gpadls_free_all(struct vmbus_server *srv);
  * mapped as on its last GPADL_BODY, without answering the guest; 0 or
  * -errno (the GPADL stays in the table, pending). */
 int vmbus_gpadl_complete_quiet(struct vmbus_gpadl *g);
+/* Report the host's write of [off, off + len) of a contiguous mapping of
+ * pfns[0..n_pages) as dirty guest pages, while the host tracks them
+ * (docs/vm-state.md, "Dirty pages"); bytes past the pages are ignored. */
+void vmbus_pages_dirty(struct vmbus_server *srv, const uint64_t *pfns, size_t n_pages, size_t off, size_t len);
 /* Pure parser of a complete range buffer (fuzzed): fills ranges/n_pages. */
 int vmbus_gpadl_parse_ranges(const uint8_t *buf, uint32_t buflen, uint16_t rangecount, size_t max_pages,
                              struct vmbus_gpadl_range *ranges, uint64_t *pfns, size_t *n_pages);

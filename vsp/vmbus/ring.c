@@ -6,6 +6,7 @@
  * memory and is only ever written to the shared header, never read back
  * from it, so a guest scribbling over it cannot steer us. */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "common/macro.h"
@@ -21,6 +22,34 @@ static int ring_break(struct vmbus_ring_pair *rp) {
         __atomic_compare_exchange_n(&rp->broken, &expected, -EBADMSG, false, __ATOMIC_SEQ_CST,
                                     __ATOMIC_SEQ_CST);
         return -EBADMSG;
+}
+
+void vmbus_ring_set_dirty(struct vmbus_ring_pair *rp, const atomic_bool *active, vmbus_ring_dirty_fn fn,
+                          void *opaque) {
+        rp->dirty_active = fn ? active : NULL;
+        rp->dirty = fn;
+        rp->dirty_opaque = opaque;
+}
+
+/* Report a host write, after it (docs/vm-state.md, "Dirty pages"). */
+static inline void ring_dirty(const struct vmbus_ring_pair *rp, const struct vmbus_ring *r, uint32_t off,
+                              uint32_t len) {
+        if (rp->dirty_active && atomic_load_explicit(rp->dirty_active, memory_order_relaxed))
+                rp->dirty(rp->dirty_opaque, r, off, len);
+}
+
+#define RING_FIELD_DIRTY(rp, r, field) \
+        ring_dirty(rp, r, (uint32_t)offsetof(struct hv_ring_buffer, field), (uint32_t)sizeof((r)->hdr->field))
+
+/* The data bytes [start, start + len) modulo the data area. */
+static void ring_data_dirty(const struct vmbus_ring_pair *rp, const struct vmbus_ring *r, uint32_t start,
+                            uint32_t len) {
+        if (!rp->dirty_active || !atomic_load_explicit(rp->dirty_active, memory_order_relaxed))
+                return;
+        uint32_t first = MIN(len, r->size - start);
+        rp->dirty(rp->dirty_opaque, r, RING_HEADER_BYTES + start, first);
+        if (len > first)
+                rp->dirty(rp->dirty_opaque, r, RING_HEADER_BYTES, len - first);
 }
 
 int vmbus_ring_broken(const struct vmbus_ring_pair *rp) {
@@ -156,6 +185,7 @@ int vmbus_ring_recv_end(struct vmbus_ring_pair *rp) {
         if (in->priv == in->batch_start || vmbus_ring_broken(rp))
                 return 0;
         store_release(&in->hdr->read_index, in->priv);
+        RING_FIELD_DIRTY(rp, in, read_index);
         /* Order the read_index store before reading pending_send_sz: the
          * guest sets pending_send_sz and then re-reads read_index (§5.6). */
         smp_mb();
@@ -178,6 +208,7 @@ int vmbus_ring_recv_end(struct vmbus_ring_pair *rp) {
 
 void vmbus_ring_mask(struct vmbus_ring_pair *rp) {
         WRITE_ONCE(rp->in.hdr->interrupt_mask, 1u);
+        RING_FIELD_DIRTY(rp, &rp->in, interrupt_mask);
 }
 
 bool vmbus_ring_has_data(struct vmbus_ring_pair *rp) {
@@ -187,6 +218,7 @@ bool vmbus_ring_has_data(struct vmbus_ring_pair *rp) {
 
 bool vmbus_ring_unmask(struct vmbus_ring_pair *rp) {
         WRITE_ONCE(rp->in.hdr->interrupt_mask, 0u);
+        RING_FIELD_DIRTY(rp, &rp->in, interrupt_mask);
         /* Order the unmask before the re-check: a packet the guest published
          * before it could see the cleared mask was written without a signal
          * (§5.5), so it must be visible here. */
@@ -237,6 +269,7 @@ static int out_reserve(struct vmbus_ring_pair *rp, uint32_t need) {
         if (f > need)
                 return 0;
         WRITE_ONCE(rp->out.hdr->pending_send_sz, need);
+        RING_FIELD_DIRTY(rp, &rp->out, pending_send_sz);
         /* Order the pending_send_sz store before re-reading read_index: the
          * guest may have consumed everything just before seeing it. */
         smp_mb();
@@ -286,10 +319,13 @@ static int send_one(struct vmbus_ring_pair *rp, const struct vmbus_send_desc *d)
         memset(p, 0, (size_t)(start + len - p));
         uint64_t trailer = (uint64_t)out->priv << 32; /* §5.3 */
         memcpy(start + len, &trailer, sizeof trailer);
+        ring_data_dirty(rp, out, out->priv, need);
 
         out->priv = (out->priv + need) % out->size;
-        if (READ_ONCE(out->hdr->pending_send_sz))
+        if (READ_ONCE(out->hdr->pending_send_sz)) {
                 WRITE_ONCE(out->hdr->pending_send_sz, 0u);
+                RING_FIELD_DIRTY(rp, out, pending_send_sz);
+        }
         rp->stats.packets_out++;
         rp->stats.bytes_out += len;
         return 0;
@@ -315,6 +351,7 @@ int vmbus_ring_send_end(struct vmbus_ring_pair *rp) {
         if (out->priv == out->batch_start || vmbus_ring_broken(rp))
                 return 0;
         store_release(&out->hdr->write_index, out->priv);
+        RING_FIELD_DIRTY(rp, out, write_index);
         /* Order the write_index store before reading the guest's mask and
          * read_index; pairs with the guest's unmask-then-recheck (§5.6). */
         smp_mb();

@@ -38,7 +38,8 @@ static void limits_apply_defaults(struct vmbus_limits *l) {
 
 static bool host_ops_valid(const struct vmbus_host_ops *o) {
         return o && o->post_message && o->set_message_handler && o->register_event && o->unregister_event &&
-               o->signal_event && o->map_pages && o->unmap_pages && o->read && o->write;
+               o->signal_event && o->map_pages && o->unmap_pages && o->read && o->write &&
+               !o->dirty_flag == !o->mark_dirty;
 }
 
 int vmbus_server_new(const struct vmbus_server_config *cfg, const struct vmbus_host_ops *ops, void *host,
@@ -52,6 +53,7 @@ int vmbus_server_new(const struct vmbus_server_config *cfg, const struct vmbus_h
         pthread_mutex_init(&srv->lock, NULL);
         srv->ops = ops;
         srv->host = host;
+        srv->dirty = ops->dirty_flag ? ops->dirty_flag(host) : NULL;
         srv->vp_count = cfg->vp_count;
         srv->lim = cfg->limits;
         limits_apply_defaults(&srv->lim);

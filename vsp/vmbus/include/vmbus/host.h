@@ -7,6 +7,7 @@
  * the server touches guest memory or the SynIC any other way. */
 #pragma once
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,7 +50,16 @@ struct vmbus_host_ops {
         void (*unmap_pages)(void *host, struct vmbus_host_mapping *m);
         /* Bounds-checked copies; -EFAULT outside guest RAM. */
         int (*read)(void *host, uint64_t gpa, void *buf, size_t len);
-        int (*write)(void *host, uint64_t gpa, const void *buf, size_t len);
+        int (*write)(void *host, uint64_t gpa, const void *buf, size_t len); /* marks what it writes */
+        /* Dirty-page tracking for live migration (docs/vm-state.md, "Dirty
+         * pages"); both optional (a host without them never tracks).
+         * dirty_flag: a flag, true while the host wants to know which guest
+         * pages we write, valid as long as the host; the server reads it
+         * with one relaxed load before finding the GPAs of a write.
+         * mark_dirty: [gpa, gpa + len) was written through a mapping from
+         * map_pages (called after the write). Any thread, no locks of ours. */
+        const atomic_bool *(*dirty_flag)(void *host);
+        void (*mark_dirty)(void *host, uint64_t gpa, uint64_t len);
 };
 
 /* ---- production implementation over hvshim + vid (host-hv.c) ---------- */

@@ -165,6 +165,12 @@ uint32_t vmbus_gpadl_handle(const struct vmbus_gpadl *g);
  * host mapping that stays valid until the reference is put. The guest may
  * change it at any time: copy, then validate. -EINVAL past the last range. */
 int vmbus_gpadl_buffer(const struct vmbus_gpadl *g, unsigned range, uint8_t **data, size_t *len);
+/* After writing [offset, offset + len) of that buffer (bytes past the range
+ * are ignored): its guest pages are dirty while the host tracks them (live
+ * migration, docs/vm-state.md "Dirty pages"); one relaxed load otherwise.
+ * Writes through the ring library and vmbus_channel_gpa_write are marked
+ * already; a provider marks what it writes into a GPADL buffer itself. */
+void vmbus_gpadl_mark_dirty(const struct vmbus_gpadl *g, unsigned range, size_t offset, size_t len);
 unsigned vmbus_gpadl_range_count(const struct vmbus_gpadl *g);
 
 /* Copy to/from the guest pages of a GPA-direct range (storvsc data buffers),

@@ -18,6 +18,7 @@
  * be serialised by its user. */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +28,13 @@
 
 /* Called to raise the channel's guest event (SIEF bit + SINT, §5.8). */
 typedef void (*vmbus_ring_signal_fn)(void *opaque);
+
+struct vmbus_ring;
+/* Called after the host wrote [off, off + len) of ring r's mapping (header
+ * page first, then the data area, offsets within one copy: a write across
+ * the end of the data area comes as two calls), for live migration's dirty
+ * pages (docs/vm-state.md, "Dirty pages"). */
+typedef void (*vmbus_ring_dirty_fn)(void *opaque, const struct vmbus_ring *r, uint32_t off, uint32_t len);
 
 struct vmbus_ring {
         struct hv_ring_buffer *hdr; /* shared, guest-writable */
@@ -52,6 +60,10 @@ struct vmbus_ring_pair {
         int broken; /* 0, or the -errno it broke with; atomic access only */
         vmbus_ring_signal_fn signal;
         void *signal_opaque;
+        /* vmbus_ring_set_dirty: dirty called while *dirty_active */
+        const atomic_bool *dirty_active;
+        vmbus_ring_dirty_fn dirty;
+        void *dirty_opaque;
         struct vmbus_ring_stats stats;
 };
 
@@ -64,6 +76,12 @@ struct vmbus_ring_pair {
 int vmbus_ring_pair_init(struct vmbus_ring_pair *rp, void *in_base, size_t in_len, void *out_base,
                          size_t out_len, uint32_t guest_max_packet, vmbus_ring_signal_fn signal,
                          void *opaque);
+
+/* Every host write to either ring (packets, write_index, read_index,
+ * interrupt_mask, pending_send_sz) is reported to fn while *active (one
+ * relaxed load per write otherwise). After init, before the pair is used. */
+void vmbus_ring_set_dirty(struct vmbus_ring_pair *rp, const atomic_bool *active, vmbus_ring_dirty_fn fn,
+                          void *opaque);
 
 /* 0 while healthy, else the negative errno that broke it (-EBADMSG). */
 int vmbus_ring_broken(const struct vmbus_ring_pair *rp);
