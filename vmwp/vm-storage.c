@@ -21,6 +21,10 @@ static int map_guest(void *opaque, uint64_t gpa, size_t len, void **host) {
         return gm_map(opaque, gpa, len, host);
 }
 
+static void mark_guest_dirty(void *opaque, const void *host, size_t len) {
+        vid_mark_dirty_host(opaque, host, len);
+}
+
 /* The disk image for config entry i: vmms's fd if it sent one, else the path. */
 int vmwp_vm_open_disk(struct vmwp_vm *vm, uint32_t i, struct disk **out) {
         const struct vm_disk_config *dc = &vm->cfg.disks[i];
@@ -41,7 +45,7 @@ static void device_config(struct vmwp_vm *vm, struct storvsp_device_config *cfg)
          * 1 GiB) for no measurable gain (docs/storvsp.md, "Performance"). */
         *cfg = (struct storvsp_device_config){
                 .controller.max_sub_channels = (uint16_t)MIN(vm->cfg.vcpus - 1, (uint32_t)VMBUS_MAX_SUBCHANNELS),
-                .gm = { .map = map_guest, .opaque = vm->p },
+                .gm = { .map = map_guest, .opaque = vm->p, .mark_dirty = mark_guest_dirty },
         };
 }
 

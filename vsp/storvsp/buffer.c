@@ -53,6 +53,13 @@ void storvsp_iov_from_buf(const struct iovec *iov, unsigned n, const void *src, 
         }
 }
 
+void storvsp_iov_mark_dirty(const struct storvsp_guest_memory *gm, const struct iovec *iov, unsigned n) {
+        if (!gm->mark_dirty)
+                return;
+        for (unsigned i = 0; i < n; i++)
+                gm->mark_dirty(gm->opaque, iov[i].iov_base, iov[i].iov_len);
+}
+
 void storvsp_iov_to_buf(const struct iovec *iov, unsigned n, void *dst, size_t len) {
         uint8_t *p = dst;
         for (unsigned i = 0; i < n && len; i++) {

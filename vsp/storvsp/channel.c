@@ -38,8 +38,13 @@ int storvsp_channel_new(struct storvsp_controller *c, uint16_t index, const stru
 }
 
 void storvsp_channel_quiesce(struct storvsp_channel *ch) {
-        if (ch)
-                disk_queue_free(TAKE_PTR(ch->q)); /* waits for the I/O in flight */
+        if (!ch || !ch->q)
+                return;
+        disk_queue_free(TAKE_PTR(ch->q)); /* waits for the I/O in flight */
+        /* Reads it waited for landed in guest RAM without a completion. */
+        for (unsigned i = 0; ch->slots && i < ch->depth; i++)
+                if (ch->slots[i].used)
+                        storvsp_slot_mark_dirty(ch, &ch->slots[i]);
 }
 
 void storvsp_channel_free(struct storvsp_channel *ch) {

@@ -183,8 +183,14 @@ int storvsp_srb_execute(struct storvsp_channel *ch, const struct storvsp_request
                 if (map_scratch(ch, req, res.st.data_len, &n) < 0)
                         return reply_invalid(req, out);
                 storvsp_iov_from_buf(ch->scratch_iov, n, ch->data_in, res.st.data_len);
+                storvsp_iov_mark_dirty(&ch->gm, ch->scratch_iov, n);
         }
         return reply_scsi(req, &res.st, lun == NULL, out);
+}
+
+void storvsp_slot_mark_dirty(struct storvsp_channel *ch, const struct storvsp_slot *s) {
+        if (s->io.kind == SCSI_IO_READ && s->iov)
+                storvsp_iov_mark_dirty(&ch->gm, s->iov, s->iovcnt);
 }
 
 int storvsp_srb_reap(struct storvsp_channel *ch, struct storvsp_reply *out, unsigned max, unsigned min_wait) {
@@ -197,6 +203,7 @@ int storvsp_srb_reap(struct storvsp_channel *ch, struct storvsp_reply *out, unsi
                 if (comp[i].user_data >= ch->depth || !ch->slots[comp[i].user_data].used)
                         continue;
                 struct storvsp_slot *s = &ch->slots[comp[i].user_data];
+                storvsp_slot_mark_dirty(ch, s); /* before its completion reaches the ring */
                 struct scsi_status st;
                 scsi_complete_io(&s->io, comp[i].res, &st);
                 out[replies].new_sub_channels = 0;

@@ -90,6 +90,10 @@ int storvsp_map_buffer(const struct storvsp_guest_memory *gm, const struct storv
                        struct iovec *iov, unsigned max_iov, unsigned *n);
 void storvsp_iov_from_buf(const struct iovec *iov, unsigned n, const void *src, size_t len);
 void storvsp_iov_to_buf(const struct iovec *iov, unsigned n, void *dst, size_t len);
+/* After writing into guest memory through iov (mapped by storvsp_map_buffer). */
+void storvsp_iov_mark_dirty(const struct storvsp_guest_memory *gm, const struct iovec *iov, unsigned n);
+/* A request slot's disk read is done (completed or drained): its buffer is dirty. */
+void storvsp_slot_mark_dirty(struct storvsp_channel *ch, const struct storvsp_slot *s);
 
 /* srb.c */
 int storvsp_srb_execute(struct storvsp_channel *ch, const struct storvsp_request *req, struct storvsp_reply *out);

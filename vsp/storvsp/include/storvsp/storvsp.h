@@ -77,10 +77,16 @@ bool storvsp_controller_is_ready(const struct storvsp_controller *c);
 uint16_t storvsp_controller_version(const struct storvsp_controller *c);
 
 /* How the core reaches guest memory: a host pointer for [gpa, gpa + len)
- * (len <= 4096, never crossing a page), or -EFAULT. vmwp passes gm_map. */
+ * (len <= 4096, never crossing a page), or -EFAULT. vmwp passes gm_map.
+ * mark_dirty (optional): [host, host + len), from map, was written (live
+ * migration's dirty pages, docs/vm-state.md): called after a disk read
+ * landed there and before its completion is posted, and after immediate
+ * data (INQUIRY, sense, mode pages...) was copied in. vmwp passes
+ * vid_mark_dirty_host. */
 struct storvsp_guest_memory {
         int (*map)(void *opaque, uint64_t gpa, size_t len, void **host);
         void *opaque;
+        void (*mark_dirty)(void *opaque, const void *host, size_t len);
 };
 
 int storvsp_channel_new(struct storvsp_controller *c, uint16_t index, const struct storvsp_guest_memory *gm,
