@@ -88,12 +88,22 @@ static int host_map_gpa(void *ctx, uint64_t gpa, size_t len, void **host) {
         return gm->map(gm->opaque, gpa, len, host);
 }
 
+static void host_mark_dirty(void *ctx, uint32_t handle, size_t off, size_t len) {
+        struct netvsp_chan *c = ctx;
+        for (unsigned i = 0; i < NETVSP_CHAN_GPADLS; i++)
+                if (c->gpadls[i].g && c->gpadls[i].handle == handle) {
+                        vmbus_gpadl_mark_dirty(c->gpadls[i].g, 0, off, len);
+                        return;
+                }
+}
+
 const struct netvsp_host_ops netvsp_chan_host_ops = {
         .send_completion = host_send_completion,
         .send_xfer_pages = host_send_xfer_pages,
         .map_gpadl = host_map_gpadl,
         .unmap_gpadl = host_unmap_gpadl,
         .map_gpa = host_map_gpa,
+        .mark_dirty = host_mark_dirty,
 };
 
 /* ---- statistics ---- */

@@ -26,6 +26,12 @@ void netvsp_queue_ctrl(struct netvsp_dev *nd, const void *msg, size_t len) {
         nd->ctrl_n++;
 }
 
+/* After writing [off, off + len) of the receive buffer. */
+static void recv_dirty(struct netvsp_dev *nd, uint32_t off, size_t len) {
+        if (nd->host->mark_dirty)
+                nd->host->mark_dirty(nd->host_ctx, nd->recv_gpadl, off, len);
+}
+
 /* Posts slots as one transfer-page packet; on a full ring the batch is
  * taken back (slots stay filled) and -EAGAIN returned. */
 static int send_xfer(struct netvsp_dev *nd, const uint32_t *slots, const struct vmtransfer_page_range *ranges,
@@ -54,6 +60,7 @@ static int flush_ctrl(struct netvsp_dev *nd) {
                         return 0; /* the guest still holds every slot: retry after its completions */
                 uint32_t off = netvsp_rxbuf_slot_offset(&nd->rb, slot);
                 memcpy(nd->recv_base + off, m->data, m->len);
+                recv_dirty(nd, off, m->len);
                 struct vmtransfer_page_range range = { .byte_count = m->len, .byte_offset = off };
                 if (send_xfer(nd, &slot, &range, 1, NVSP_RNDIS_CHANNEL_CONTROL) < 0) {
                         netvsp_rxbuf_unalloc(&nd->rb, slot);
@@ -88,25 +95,14 @@ void netvsp_rx_drop_all(struct netvsp_dev *nd) {
         nd->ctrl_n = 0;
 }
 
-/* Reads one frame into a fresh slot and adds it to the batch. Returns 1
- * when a frame was consumed (delivered or dropped), 0 when the backend is
- * empty, -ENODEV when it is gone. */
-static int rx_one(struct netvsp_dev *nd, uint32_t slot) {
+/* A frame of len bytes is in the slot at off: check it, write the RNDIS
+ * header in front of it and add it to the batch. 2 when batched, 1 when
+ * dropped. */
+static int rx_take(struct netvsp_dev *nd, uint32_t slot, const struct virtio_net_hdr *vh, size_t len) {
         uint32_t off = netvsp_rxbuf_slot_offset(&nd->rb, slot), cap = nd->rb.slot_size - NETVSP_RX_DATA_OFFSET;
         uint8_t *base = nd->recv_base + off, *frame = base + NETVSP_RX_DATA_OFFSET;
-        struct virtio_net_hdr vh;
-        struct iovec iov[2] = { { &vh, sizeof vh }, { frame, cap } };
         struct rndis_rx_info info;
         uint32_t msg_len;
-        ssize_t n = nd->be->rx(nd->be_ctx, iov, 2);
-
-        if (n == -EAGAIN || n == -ENODEV)
-                return n == -EAGAIN ? 0 : -ENODEV;
-        if (n < 0) {
-                nd->stats.rx_dropped++;
-                return 1;
-        }
-        size_t len = (size_t)n > sizeof vh ? (size_t)n - sizeof vh : 0;
         if (len >= cap) { /* a frame larger than the MTU we told the guest */
                 nd->stats.rx_truncated++;
                 return 1;
@@ -115,12 +111,12 @@ static int rx_one(struct netvsp_dev *nd, uint32_t slot) {
                 nd->stats.rx_filtered++;
                 return 1;
         }
-        if ((vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
-            netvsp_csum_complete(frame, len, vh.csum_start, vh.csum_offset) < 0) {
+        if ((vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+            netvsp_csum_complete(frame, len, vh->csum_start, vh->csum_offset) < 0) {
                 nd->stats.rx_dropped++;
                 return 1;
         }
-        netvsp_rx_info(&vh, frame, len, &info);
+        netvsp_rx_info(vh, frame, len, &info);
         if (rndis_packet_build_rx_header(base, NETVSP_RX_DATA_OFFSET, len, &info, NETVSP_RX_DATA_OFFSET, &msg_len) < 0) {
                 nd->stats.rx_dropped++;
                 return 1;
@@ -131,6 +127,30 @@ static int rx_one(struct netvsp_dev *nd, uint32_t slot) {
         nd->stats.rx_packets++;
         nd->stats.rx_bytes += len;
         return 2;
+}
+
+/* Reads one frame into a fresh slot and adds it to the batch. Returns 1
+ * when a frame was consumed (delivered or dropped), 0 when the backend is
+ * empty, -ENODEV when it is gone. */
+static int rx_one(struct netvsp_dev *nd, uint32_t slot) {
+        uint32_t off = netvsp_rxbuf_slot_offset(&nd->rb, slot), cap = nd->rb.slot_size - NETVSP_RX_DATA_OFFSET;
+        struct virtio_net_hdr vh;
+        struct iovec iov[2] = { { &vh, sizeof vh }, { nd->recv_base + off + NETVSP_RX_DATA_OFFSET, cap } };
+        ssize_t n = nd->be->rx(nd->be_ctx, iov, 2);
+
+        if (n == -EAGAIN || n == -ENODEV)
+                return n == -EAGAIN ? 0 : -ENODEV;
+        if (n < 0) {
+                nd->stats.rx_dropped++;
+                return 1;
+        }
+        size_t len = (size_t)n > sizeof vh ? (size_t)n - sizeof vh : 0;
+        int r = rx_take(nd, slot, &vh, len);
+        /* The frame is in the slot even when dropped, the RNDIS header in
+         * front of it when taken: both are guest RAM, marked after the
+         * last write and before the packet that posts them. */
+        recv_dirty(nd, off, NETVSP_RX_DATA_OFFSET + MIN(len, (size_t)cap));
+        return r;
 }
 
 /* Frames arriving while the guest cannot take them (no buffer yet, RNDIS

@@ -72,6 +72,11 @@ struct netvsp_host_ops {
         void (*unmap_gpadl)(void *ctx, uint32_t gpadl);
         /* Host pointer to [gpa, gpa + len), which lies within one page. */
         int (*map_gpa)(void *ctx, uint64_t gpa, size_t len, void **host);
+        /* Optional: [off, off + len) of a mapped GPADL was written (every
+         * receive-buffer slot a frame or response went into, whether posted
+         * or dropped), after the write and before the packet announcing it:
+         * live migration's dirty pages (docs/vm-state.md). */
+        void (*mark_dirty)(void *ctx, uint32_t gpadl, size_t off, size_t len);
 };
 
 /* The frame backend; iov[0] is always a struct virtio_net_hdr (10 bytes).
