@@ -88,6 +88,12 @@ void ide_dma_command(struct ide_channel *ch) {
 
 void ide_dma_complete(struct ide_channel *ch, int res) {
         uint64_t want = (uint64_t)ch->chunk * ATA_SECTOR_SIZE;
+        const struct ide_ops *ops = ch->ctrl->ops;
+        /* A read wrote guest RAM (all of it, or part of it if it failed)
+         * before the guest can see the command end. */
+        if (ch->req.kind == DISK_READ && ops->gm_dirty)
+                for (unsigned i = 0; i < ch->req.iovcnt; i++)
+                        ops->gm_dirty(ch->ctrl->opaque, ch->req.iov[i].iov_base, ch->req.iov[i].iov_len);
         if (res < 0 || (uint64_t)res != want) {
                 IDE_STAT_ADD(ch->ctrl, io_errors, 1);
                 ch->bm_status &= (uint8_t)~BM_STS_ACTIVE;

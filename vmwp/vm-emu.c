@@ -88,13 +88,18 @@ static int ide_gm_map(void *opaque, uint64_t gpa, size_t len, void **host) {
         return gm_map(e->vm->p, gpa, len, host);
 }
 
+static void ide_gm_dirty(void *opaque, const void *host, size_t len) {
+        struct vmwp_emu *e = opaque;
+        vid_mark_dirty_host(e->vm->p, host, len);
+}
+
 static void ide_kick(void *opaque) {
         struct vmwp_emu *e = opaque;
         emu_service_kick(e->svc);
 }
 
 static const struct ide_ops ide_ops = { .irq = ide_irq, .gm_read = ide_gm_read, .gm_map = ide_gm_map,
-                                        .kick = ide_kick };
+                                        .kick = ide_kick, .gm_dirty = ide_gm_dirty };
 
 /* 0xCF9 inside the PCI host bridge's CONFIG_ADDRESS: the ACPI reset register. */
 static void reset_write(void *opaque, uint8_t v) {

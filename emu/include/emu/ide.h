@@ -49,6 +49,10 @@ struct ide_ops {
         int (*gm_map)(void *opaque, uint64_t gpa, size_t len, void **host);
         /* A backend request is waiting: wake the service thread. */
         void (*kick)(void *opaque);
+        /* Optional: [host, host + len), from gm_map, was written by a DMA
+         * read; called when the transfer ends, before the command completes
+         * (live migration's dirty pages, docs/vm-state.md). */
+        void (*gm_dirty)(void *opaque, const void *host, size_t len);
 };
 
 int ide_new(const struct ide_ops *ops, void *opaque, struct ide_controller **out);
