@@ -218,6 +218,52 @@ static struct json_object *op_save(struct run_ctx *c, struct json_object *req, i
         return rep;
 }
 
+static bool is_op(struct json_object *req, const char *name);
+
+/* {"op":"dirty-check"[,"rounds":n][,"round_ms":n]}: the pre-copy check
+ * (vmwp_vm_dirty_check), a test aid for an unsandboxed worker. */
+static struct json_object *op_dirty_check(struct run_ctx *c, struct json_object *req) {
+        struct json_object *id = NULL, *v;
+        if (json_object_object_get_ex(req, "id", &id) && !json_object_is_type(id, json_type_int))
+                id = NULL;
+        int64_t rounds = 5, round_ms = 50;
+        char err[512] = "";
+        int r = 0;
+        if (json_object_object_get_ex(req, "rounds", &v))
+                rounds = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+        if (json_object_object_get_ex(req, "round_ms", &v))
+                round_ms = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+        struct vmwp_dirty_check res = { 0 };
+        if (rounds < 1 || rounds > 1000 || round_ms < 1 || round_ms > 10000)
+                r = errorf(err, sizeof err, -EINVAL, "\"rounds\" (1-1000) and \"round_ms\" (1-10000) must be integers");
+        else
+                r = vmwp_vm_dirty_check(c->vm, (unsigned)rounds, (unsigned)round_ms, &res, err, sizeof err);
+        struct json_object *rep = json_object_new_object();
+        if (!rep)
+                return NULL;
+        if (id)
+                json_object_object_add(rep, "id", json_object_get(id));
+        json_object_object_add(rep, "ok", json_object_new_boolean(r >= 0));
+        if (r < 0) {
+                json_object_object_add(rep, "errno", json_object_new_int(-r));
+                json_object_object_add(rep, "error", json_object_new_string(err));
+                return rep;
+        }
+        json_object_object_add(rep, "ram_pages", json_object_new_int64((int64_t)res.ram_pages));
+        json_object_object_add(rep, "copied", json_object_new_int64((int64_t)res.copied));
+        json_object_object_add(rep, "last", json_object_new_int64((int64_t)res.last));
+        json_object_object_add(rep, "mismatched", json_object_new_int64((int64_t)res.mismatched));
+        struct json_object *gpas = json_object_new_array();
+        for (size_t i = 0; gpas && i < MIN(res.mismatched, (uint64_t)ARRAY_SIZE(res.mismatch_gpa)); i++) {
+                char hex[24];
+                snprintf(hex, sizeof hex, "0x%llx", (unsigned long long)res.mismatch_gpa[i]);
+                json_object_array_add(gpas, json_object_new_string(hex));
+        }
+        if (gpas)
+                json_object_object_add(rep, "mismatch_gpas", gpas);
+        return rep;
+}
+
 static bool is_op(struct json_object *req, const char *name) {
         struct json_object *op;
         return json_object_object_get_ex(req, "op", &op) && json_object_is_type(op, json_type_string) &&
@@ -244,6 +290,14 @@ static int on_control(struct dw_source *s, int fd, uint32_t revents, void *userd
         if (r >= 0 && vmwp_reattach_is_request(req)) {
                 struct json_object *rep = vmwp_reattach_take(&c->reattach, c->loop, req, fds, n_fds, on_reattach, c);
                 json_object_put(req);
+                send_msg(c, rep);
+                return 0;
+        }
+        if (r >= 0 && is_op(req, "dirty-check")) {
+                struct json_object *rep = op_dirty_check(c, req);
+                json_object_put(req);
+                for (size_t i = 0; i < n_fds; i++)
+                        safe_close(fds[i]);
                 send_msg(c, rep);
                 return 0;
         }

@@ -105,6 +105,25 @@ int64_t vmwp_vm_save(struct vmwp_vm *vm, int fd, void (*progress)(void *opaque, 
 /* The VM was restored from a saved state (options' saved_state_fd). */
 bool vmwp_vm_restored(const struct vmwp_vm *vm);
 
+/* The pre-copy check (vm-dirty.c; docs/vm-state.md, "Dirty pages"), a
+ * test aid: with dirty-page tracking on, guest RAM is copied to a side
+ * buffer while the VM runs, then for `rounds` rounds `round_ms` apart the
+ * pages dirtied meanwhile; then the VM is paused (every device
+ * quiesced), the last dirty pages are copied, the copy compared with RAM,
+ * and the VM resumed. mismatched counts the pages that differ: written by
+ * someone who did not mark them. -EBUSY while paused, -EPERM in a
+ * sandboxed worker. Main thread. */
+struct vmwp_dirty_check {
+        unsigned rounds;
+        uint64_t ram_pages;
+        uint64_t copied;     /* pages copied again while running */
+        uint64_t last;       /* pages dirty at the pause */
+        uint64_t mismatched; /* pages that differ after all */
+        uint64_t mismatch_gpa[8];
+};
+int vmwp_vm_dirty_check(struct vmwp_vm *vm, unsigned rounds, unsigned round_ms, struct vmwp_dirty_check *res,
+                        char *err, size_t errlen);
+
 int vmwp_vm_pause(struct vmwp_vm *vm);
 int vmwp_vm_resume(struct vmwp_vm *vm);
 bool vmwp_vm_is_paused(const struct vmwp_vm *vm);

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: MIT
+/* Dirty-page marking by every writer of guest RAM, proved the way live
+ * migration will rely on it (docs/vm-state.md, "Dirty pages"): the test
+ * guest in vsc.mode=soak keeps a storvsp disk and a netvsp NIC busy
+ * (checksummed blocks written and read back, UDP pings echoed by a peer on
+ * a bridge in a network namespace of our own), while the worker's
+ * dirty-check op copies guest RAM to a side buffer, re-copies the dirty
+ * pages round after round, pauses (vCPUs and devices quiesced), copies the
+ * last ones and compares: any page a device wrote without marking it
+ * (ring packets and indices, SynIC message and event pages, disk reads,
+ * receive-buffer slots) differs. Then the guest must go on and end well:
+ * the check disturbs nothing. The op's refusals are checked too. */
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "common/macro.h"
+#include "common/proto.h"
+#include "common/test.h"
+#include "tests/lib/test-files.h"
+#include "tests/lib/vmwp-child.h"
+
+#define BRIDGE "dirtybr0"
+#define PEER_PORT 7798
+#define STOP_PORT 7799
+
+static char dir[] = "/tmp/vmwp-dirty-XXXXXX";
+static char build[512], vmwp_bin[600], peer_bin[600], elf[600];
+static pid_t peer = -1, worker = -1;
+
+static void sh(const char *cmd) {
+        ASSERT_EQ(system(cmd), 0);
+}
+
+static size_t file_text(const char *path, char *buf, size_t cap) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        ssize_t n = read(fd, buf, cap - 1);
+        close(fd);
+        buf[n > 0 ? n : 0] = 0;
+        return n > 0 ? (size_t)n : 0;
+}
+
+/* KEY's value on the last "VSC soak_progress" line of the serial log. */
+static long progress(const char *serial, const char *key) {
+        static char buf[1 << 20];
+        file_text(serial, buf, sizeof buf);
+        char *line = NULL, *p = buf;
+        while ((p = strstr(p, "VSC soak_progress ")))
+                line = p++;
+        char want[64];
+        snprintf(want, sizeof want, " %s=", key);
+        char *v = line ? strstr(line, want) : NULL;
+        return v ? strtol(v + strlen(want), NULL, 10) : -1;
+}
+
+static struct json_object *dirty_check(int sock, int rounds, int round_ms) {
+        char req[128];
+        snprintf(req, sizeof req, "{\"op\":\"dirty-check\",\"id\":9,\"rounds\":%d,\"round_ms\":%d}", rounds, round_ms);
+        return vmwp_ctl_request(sock, req);
+}
+
+TEST(precopy_under_disk_and_network_traffic) {
+        char cfg[2048], img[600], serial_spec[700], serial[600], out[1 << 16];
+        snprintf(img, sizeof img, "%s/disk.img", dir);
+        snprintf(serial, sizeof serial, "%s/serial.out", dir);
+        snprintf(serial_spec, sizeof serial_spec, "file:%s", serial);
+        int disk = open(img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ASSERT_GE(disk, 0);
+        ASSERT_OK(ftruncate(disk, 64 << 20));
+        snprintf(cfg, sizeof cfg,
+                 "{\"name\":\"dirty\",\"memory_mib\":128,\"vcpus\":1,\"boot\":{\"kind\":\"pvh\",\"kernel\":\"%s\","
+                 "\"cmdline\":\"vsc.mode=soak vsc.ip=10.98.0.2 vsc.peer=10.98.0.1 vsc.port=%d vsc.soak.ms=0 "
+                 "vsc.soak.stop_port=%d vsc.soak.progress_ms=100 vsc.soak.ping_us=200 vsc.timeout_ms=30000\"},"
+                 "\"disks\":[{\"path\":\"%s\"}],\"nics\":[{\"mac\":\"02:00:5e:10:00:98\",\"bridge\":\"" BRIDGE "\"}]}",
+                 elf, PEER_PORT, STOP_PORT, img);
+        const char *args[] = { "--control-fd", "3", "--no-sandbox", "--serial", serial_spec, NULL };
+        int sv[2];
+        struct json_object *ev = NULL;
+        struct vmwp_child c = vmwp_child_start_controlled(vmwp_bin, args, cfg, &disk, 1, -1, sv, &ev);
+        close(disk);
+        worker = c.pid;
+        if (ev)
+                ASSERT_STREQ(vmwp_ctl_str(ev, "reason"), "");
+
+        /* Both kinds of traffic flowing before the first check. */
+        for (int i = 0; i < 600 && (progress(serial, "written") < 32 || progress(serial, "answered") < 32); i++)
+                usleep(50000);
+        ASSERT_GE(progress(serial, "written"), 32);
+        ASSERT_GE(progress(serial, "answered"), 32);
+
+        for (int i = 0; i < 3; i++) {
+                long w0 = progress(serial, "written"), a0 = progress(serial, "answered");
+                struct json_object *m = dirty_check(sv[0], 6, 40);
+                if (strcmp(vmwp_ctl_str(m, "ok"), "true") != 0)
+                        ASSERT_STREQ(vmwp_ctl_str(m, "error"), "");
+                printf("# round %d: ram_pages=%d copied=%d last=%d mismatched=%d %s\n", i,
+                       vmwp_ctl_int(m, "ram_pages"), vmwp_ctl_int(m, "copied"), vmwp_ctl_int(m, "last"),
+                       vmwp_ctl_int(m, "mismatched"), vmwp_ctl_str(m, "mismatch_gpas"));
+                ASSERT_EQ(vmwp_ctl_int(m, "ram_pages"), 128 * 256);
+                ASSERT_GT(vmwp_ctl_int(m, "copied"), 0); /* the guest and devices dirtied pages */
+                ASSERT_EQ(vmwp_ctl_int(m, "mismatched"), 0);
+                json_object_put(m);
+                /* The traffic went on across the check and after it. */
+                for (int k = 0; k < 200 && (progress(serial, "written") <= w0 || progress(serial, "answered") <= a0);
+                     k++)
+                        usleep(50000);
+                ASSERT_GT(progress(serial, "written"), w0);
+                ASSERT_GT(progress(serial, "answered"), a0);
+        }
+
+        /* Refusals: bad arguments, a paused VM. */
+        struct json_object *m = vmwp_ctl_request(sv[0], "{\"op\":\"dirty-check\",\"id\":1,\"rounds\":0}");
+        ASSERT_EQ(vmwp_ctl_int(m, "errno"), EINVAL);
+        json_object_put(m);
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"dirty-check\",\"id\":1,\"round_ms\":\"x\"}");
+        ASSERT_EQ(vmwp_ctl_int(m, "errno"), EINVAL);
+        json_object_put(m);
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"pause\",\"id\":2}");
+        ASSERT_STREQ(vmwp_ctl_str(m, "ok"), "true");
+        json_object_put(m);
+        json_object_put(vmwp_ctl_recv(sv[0])); /* state: paused */
+        m = dirty_check(sv[0], 1, 1);
+        ASSERT_EQ(vmwp_ctl_int(m, "errno"), EBUSY);
+        json_object_put(m);
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"resume\",\"id\":3}");
+        ASSERT_STREQ(vmwp_ctl_str(m, "ok"), "true");
+        json_object_put(m);
+        json_object_put(vmwp_ctl_recv(sv[0])); /* state: running */
+
+        /* The guest ends its run with every block and ping accounted for:
+         * the stop datagram until it says it stopped. */
+        int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ASSERT_GE(u, 0);
+        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(STOP_PORT),
+                                  .sin_addr.s_addr = htonl(0x0a620002) }; /* 10.98.0.2 */
+        static char log[1 << 20];
+        for (int i = 0; i < 60 && (file_text(serial, log, sizeof log), !strstr(log, "VSC soak_stop=")); i++) {
+                (void)sendto(u, "VSCSOAK-STOP", 12, 0, (struct sockaddr *)&to, sizeof to);
+                usleep(500000);
+        }
+        close(u);
+        ASSERT_NOT_NULL(strstr(log, "VSC soak_stop="));
+        m = vmwp_ctl_recv(sv[0]);
+        for (int i = 0; i < 10 && m && strcmp(vmwp_ctl_str(m, "event"), "exit") != 0; i++) {
+                json_object_put(m);
+                m = vmwp_ctl_recv(sv[0]);
+        }
+        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "exit");
+        json_object_put(m);
+        ASSERT_EQ(vmwp_child_finish(&c, 60, out, sizeof out), 0);
+        close(sv[0]);
+        worker = -1;
+        file_text(serial, log, sizeof log);
+        if (!strstr(log, "VSC result=ok"))
+                ASSERT_STREQ(strstr(log, "VSC soak_disk") ? strstr(log, "VSC soak_disk") : log, "VSC result=ok");
+        ASSERT_NOT_NULL(strstr(log, " bad=0 "));
+}
+
+/* Also on a failed assertion (it exits): nothing of ours outlives the test. */
+static void cleanup(void) {
+        if (worker > 0) {
+                kill(worker, SIGKILL);
+                waitpid(worker, NULL, 0);
+        }
+        if (peer > 0) {
+                kill(peer, SIGTERM);
+                waitpid(peer, NULL, 0);
+        }
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        (void)!system(cmd);
+}
+
+int main(int argc, char **argv) {
+        TEST_REQUIRE_KVM();
+        const char *b = getenv("VM_BUILD_DIR");
+        snprintf(build, sizeof build, "%s", b ? b : "build/debug");
+        snprintf(vmwp_bin, sizeof vmwp_bin, "%s/vmwp/vmwp", build);
+        snprintf(peer_bin, sizeof peer_bin, "%s/bench/bench-net-guest", build);
+        snprintf(elf, sizeof elf, "%s/guest-vsc/guest/vsc-guest.elf", build);
+        if (access(vmwp_bin, X_OK) != 0 || access(peer_bin, X_OK) != 0 || access(elf, R_OK) != 0)
+                TEST_SKIP("vmwp, bench-net-guest or vsc-guest.elf not built");
+        if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0)
+                TEST_SKIP("needs root for a network namespace of its own");
+        if (system("command -v ip >/dev/null") != 0)
+                TEST_SKIP("iproute2 (ip) not installed");
+        sh("ip link set lo up && ip link add " BRIDGE " type bridge && ip addr add 10.98.0.1/24 dev " BRIDGE
+           " && ip link set " BRIDGE " up");
+        ASSERT_NOT_NULL(mkdtemp(dir));
+        char addr[64];
+        snprintf(addr, sizeof addr, "10.98.0.1:%d", PEER_PORT);
+        peer = fork();
+        ASSERT_GE(peer, 0);
+        if (peer == 0) {
+                int devnull = open("/dev/null", O_WRONLY);
+                dup2(devnull, 2);
+                execl(peer_bin, peer_bin, "--echo", addr, "--seconds", "300", (char *)NULL);
+                _exit(127);
+        }
+        atexit(cleanup);
+        return test_run_all_(argc > 1 ? argv[1] : NULL);
+}
