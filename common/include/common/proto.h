@@ -84,6 +84,15 @@
  *   and sends "ready" once the restored VM runs; a state that is corrupt,
  *   truncated, newer or for another configuration ends the worker with
  *   status 3 and a reason starting "saved state: ".
+ *
+ * Test aid (docs/vm-state.md, "Dirty pages"); vmms never sends it:
+ * - {"op":"dirty-check","id":n[,"rounds":1-1000 (5)][,"round_ms":1-10000
+ *   (50)]}: a pre-copy of guest RAM against a side buffer (tracking on,
+ *   full copy, the dirty pages each round, pause, last copy, compare,
+ *   resume). Replies "ram_pages", "copied", "last", "mismatched" (pages
+ *   that differ: written without a mark) and "mismatch_gpas" (the first
+ *   8). EPERM in a sandboxed worker, EBUSY while paused, EINVAL for bad
+ *   arguments.
  */
 #pragma once
 
