@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: MIT
+/* The live-migration stream's hello and records (common/migstream.h,
+ * docs/migration.md). Pure: the destination runs these on what the peer
+ * sent, and so does the fuzz target. */
+#include <errno.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/macro.h"
+#include "common/migstream.h"
+#include "common/vmstate.h"
+
+int mig_hello_encode(const struct mig_hello *h, uint8_t *buf, size_t cap) {
+        size_t shape_len = strnlen(h->shape, sizeof h->shape);
+        size_t total = MIG_HELLO_HEADER + ALIGN_UP(shape_len, 8u);
+        if (shape_len > MIG_SHAPE_MAX || cap < total)
+                return -E2BIG;
+        memset(buf, 0, total);
+        memcpy(buf, MIG_MAGIC, 8);
+        vmstate_put_le16(buf + 8, MIG_MAJOR);
+        vmstate_put_le16(buf + 10, MIG_MINOR);
+        vmstate_put_le32(buf + 12, h->page_size);
+        vmstate_put_le64(buf + 16, h->ram_bytes);
+        vmstate_put_le32(buf + 24, h->vcpus);
+        vmstate_put_le32(buf + 28, (uint32_t)shape_len);
+        memcpy(buf + MIG_HELLO_HEADER, h->shape, shape_len);
+        uint32_t crc = vmstate_crc32c(0, buf, 44);
+        vmstate_put_le32(buf + 44, vmstate_crc32c(crc, buf + MIG_HELLO_HEADER, shape_len));
+        return (int)total;
+}
+
+int mig_hello_parse(const void *buf, size_t len, struct mig_hello *out, char *err, size_t errlen) {
+        const uint8_t *b = buf;
+        if (len < MIG_HELLO_HEADER)
+                return 0;
+        if (memcmp(b, MIG_MAGIC, 8) != 0)
+                return errorf(err, errlen, -EINVAL, "not a vmstack migration stream (no VMSTMIG magic)");
+        uint16_t major = vmstate_le16(b + 8), minor = vmstate_le16(b + 10);
+        if (major != MIG_MAJOR)
+                return errorf(err, errlen, -EPROTONOSUPPORT,
+                              "the source speaks migration format %u.%u; this build speaks %u.x", major, minor,
+                              MIG_MAJOR);
+        uint32_t shape_len = vmstate_le32(b + 28);
+        if (shape_len > MIG_SHAPE_MAX)
+                return errorf(err, errlen, -EINVAL, "hello: a shape of %u bytes (at most %u)", shape_len,
+                              MIG_SHAPE_MAX);
+        size_t total = MIG_HELLO_HEADER + ALIGN_UP((size_t)shape_len, 8u);
+        if (len < total)
+                return 0;
+        uint32_t crc = vmstate_crc32c(0, b, 44);
+        if (vmstate_crc32c(crc, b + MIG_HELLO_HEADER, shape_len) != vmstate_le32(b + 44))
+                return errorf(err, errlen, -EINVAL, "hello: CRC mismatch (corrupt stream)");
+        if (vmstate_le64(b + 32) != 0 || vmstate_le32(b + 40) != 0)
+                return errorf(err, errlen, -EINVAL, "hello: unknown flags 0x%llx",
+                              (unsigned long long)vmstate_le64(b + 32));
+        for (size_t i = shape_len; i < total - MIG_HELLO_HEADER; i++)
+                if (b[MIG_HELLO_HEADER + i])
+                        return errorf(err, errlen, -EINVAL, "hello: nonzero padding after the shape");
+        *out = (struct mig_hello){ .major = major, .minor = minor, .page_size = vmstate_le32(b + 12),
+                                   .ram_bytes = vmstate_le64(b + 16), .vcpus = vmstate_le32(b + 24),
+                                   .shape_len = shape_len };
+        for (uint32_t i = 0; i < shape_len; i++) { /* printable: it goes into messages */
+                uint8_t c = b[MIG_HELLO_HEADER + i];
+                out->shape[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+        }
+        out->shape[shape_len] = 0;
+        return (int)total;
+}
+
+int mig_hello_check(const struct mig_hello *src, const struct mig_hello *dst, char *err, size_t errlen) {
+        if (src->page_size != dst->page_size)
+                return errorf(err, errlen, -EINVAL, "the source's page size is %u, this host's %u", src->page_size,
+                              dst->page_size);
+        if (src->ram_bytes != dst->ram_bytes)
+                return errorf(err, errlen, -EINVAL, "the source VM has %llu MiB of RAM, this one %llu MiB",
+                              (unsigned long long)(src->ram_bytes >> 20), (unsigned long long)(dst->ram_bytes >> 20));
+        if (src->vcpus != dst->vcpus)
+                return errorf(err, errlen, -EINVAL, "the source VM has %u vCPUs, this one %u", src->vcpus, dst->vcpus);
+        if (strcmp(src->shape, dst->shape) != 0)
+                return errorf(err, errlen, -EINVAL, "the source VM's devices are \"%s\", this one's \"%s\"", src->shape,
+                              dst->shape);
+        return 0;
+}
+
+void mig_record_encode(uint8_t *buf, uint32_t type, uint64_t addr, uint64_t length, uint32_t payload_crc) {
+        vmstate_put_le32(buf, type);
+        vmstate_put_le32(buf + 4, 0);
+        vmstate_put_le64(buf + 8, addr);
+        vmstate_put_le64(buf + 16, length);
+        vmstate_put_le32(buf + 24, payload_crc);
+        vmstate_put_le32(buf + 28, vmstate_crc32c(0, buf, 28));
+}
+
+uint64_t mig_record_payload(const struct mig_record *r) {
+        switch (r->type) {
+        case MIG_PAGES:
+        case MIG_ABORT:
+        case MIG_REFUSE:
+                return r->length;
+        default:
+                return 0;
+        }
+}
+
+static int check_range(const struct mig_record *r, uint64_t ram_bytes, uint64_t max, char *err, size_t errlen) {
+        uint64_t end;
+        if (r->length == 0 || r->length > max || r->addr % MIG_PAGE_SIZE || r->length % MIG_PAGE_SIZE ||
+            ADD_OVERFLOW(r->addr, r->length, &end) || end > ram_bytes)
+                return errorf(err, errlen, -EINVAL,
+                              "record %s at RAM offset 0x%llx, %llu bytes: not page-aligned, empty, too long or "
+                              "beyond the %llu MiB of RAM",
+                              r->type == MIG_PAGES ? "PAGES" : "ZERO", (unsigned long long)r->addr,
+                              (unsigned long long)r->length, (unsigned long long)(ram_bytes >> 20));
+        return 0;
+}
+
+int mig_record_parse(const void *hdr, uint64_t ram_bytes, bool from_source, struct mig_record *out, char *err,
+                     size_t errlen) {
+        const uint8_t *b = hdr;
+        if (vmstate_crc32c(0, b, 28) != vmstate_le32(b + 28))
+                return errorf(err, errlen, -EINVAL, "record header CRC mismatch (corrupt stream)");
+        struct mig_record r = { .type = vmstate_le32(b), .addr = vmstate_le64(b + 8), .length = vmstate_le64(b + 16),
+                                .payload_crc = vmstate_le32(b + 24) };
+        if (vmstate_le32(b + 4) != 0)
+                return errorf(err, errlen, -EINVAL, "record type %u: unknown flags 0x%x", r.type, vmstate_le32(b + 4));
+        bool source_type = r.type >= MIG_PAGES && r.type <= MIG_ABORT;
+        bool dest_type = r.type >= MIG_ACCEPT && r.type <= MIG_RUNNING;
+        if (from_source ? !source_type : !dest_type)
+                return errorf(err, errlen, -EINVAL, "unknown record type %u", r.type);
+        int ret = 0;
+        switch (r.type) {
+        case MIG_PAGES:
+                ret = check_range(&r, ram_bytes, MIG_PAGES_MAX, err, errlen);
+                break;
+        case MIG_ZERO:
+                ret = check_range(&r, ram_bytes, ram_bytes, err, errlen);
+                break;
+        case MIG_ABORT:
+        case MIG_REFUSE:
+                if (r.addr != 0 || r.length > MIG_TEXT_MAX)
+                        ret = errorf(err, errlen, -EINVAL, "record %s with %llu bytes of text (at most %u)",
+                                     r.type == MIG_ABORT ? "ABORT" : "REFUSE", (unsigned long long)r.length,
+                                     MIG_TEXT_MAX);
+                break;
+        default: /* PASS counts passes; STATE, ACCEPT, RUNNING carry nothing */
+                if (r.length != 0 || r.payload_crc != 0 || (r.type != MIG_PASS && r.addr != 0))
+                        ret = errorf(err, errlen, -EINVAL, "record type %u with a length or address", r.type);
+        }
+        if (ret < 0)
+                return ret;
+        if (mig_record_payload(&r) == 0 && r.payload_crc != 0)
+                return errorf(err, errlen, -EINVAL, "record type %u: a payload CRC without a payload", r.type);
+        *out = r;
+        return 0;
+}
+
+uint64_t mig_state_max(uint64_t ram_bytes) {
+        return ram_bytes > UINT64_MAX - MIG_STATE_EXTRA ? UINT64_MAX : ram_bytes + MIG_STATE_EXTRA;
+}
+
+int mig_state_section_span(const void *hdr, uint64_t *span, bool *end, char *err, size_t errlen) {
+        const uint8_t *b = hdr;
+        if (vmstate_crc32c(0, b, 28) != vmstate_le32(b + 28))
+                return errorf(err, errlen, -EINVAL, "saved state: section header CRC mismatch (corrupt stream)");
+        uint16_t flags = vmstate_le16(b + 10);
+        uint64_t length = vmstate_le64(b + 16);
+        if (flags & ~(VMSTATE_SECTION_OPTIONAL | VMSTATE_SECTION_BULK))
+                return errorf(err, errlen, -EINVAL, "saved state: section flags 0x%x", flags);
+        *end = vmstate_le32(b) == VMSTATE_TAG_END;
+        if (*end && length != 0)
+                return errorf(err, errlen, -EINVAL, "saved state: an end section with a payload");
+        /* Far below UINT64_MAX: the sum cannot overflow. */
+        if (length > MIG_STATE_EXTRA + (1ull << 48))
+                return errorf(err, errlen, -EINVAL, "saved state: a section of %llu bytes",
+                              (unsigned long long)length);
+        *span = VMSTATE_SECTION_HEADER_SIZE + ALIGN_UP(length, 8u) + (flags & VMSTATE_SECTION_BULK ? 8u : 0u);
+        return 0;
+}
+
+/* The saved state after STATE at buf[off..len): its length, or an error. */
+static int64_t walk_state(const uint8_t *b, size_t len, size_t off, uint64_t ram_bytes, char *err, size_t errlen) {
+        struct vmstate_header vh;
+        int r = vmstate_parse_header(b + off, len - off, &vh, err, errlen);
+        if (r < 0)
+                return r;
+        uint64_t at = (uint64_t)r, max = MIN(mig_state_max(ram_bytes), (uint64_t)(len - off));
+        for (;;) {
+                uint64_t span;
+                bool end;
+                if (max - MIN(at, max) < VMSTATE_SECTION_HEADER_SIZE)
+                        return errorf(err, errlen, -EINVAL, "the stream ends inside the saved state (byte %llu)",
+                                      (unsigned long long)at);
+                if ((r = mig_state_section_span(b + off + at, &span, &end, err, errlen)) < 0)
+                        return r;
+                if (span > max - at)
+                        return errorf(err, errlen, -EINVAL, "the stream ends inside the saved state (byte %llu)",
+                                      (unsigned long long)at);
+                at += span;
+                if (end)
+                        return (int64_t)at;
+        }
+}
+
+/* A reason from the peer, printable, for a message. */
+void mig_text(const uint8_t *p, uint64_t len, char *out, size_t cap) {
+        size_t n = (size_t)MIN(len, (uint64_t)cap - 1);
+        for (size_t i = 0; i < n; i++)
+                out[i] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
+        out[n] = 0;
+}
+
+int64_t mig_stream_walk(const void *buf, size_t len, const struct mig_hello *dst,
+                        void (*fn)(void *opaque, const struct mig_record *r, const uint8_t *payload), void *opaque,
+                        char *err, size_t errlen) {
+        const uint8_t *b = buf;
+        struct mig_hello h;
+        int r = mig_hello_parse(b, len, &h, err, errlen);
+        if (r == 0)
+                return errorf(err, errlen, -EINVAL, "the stream ends inside the hello (%zu bytes)", len);
+        if (r < 0 || (r = mig_hello_check(&h, dst, err, errlen)) < 0)
+                return r;
+        size_t off = (size_t)r;
+        for (;;) {
+                struct mig_record rec;
+                if (len - off < MIG_RECORD_HEADER)
+                        return errorf(err, errlen, -EINVAL, "the stream ends at byte %zu, before its STATE record",
+                                      off);
+                if ((r = mig_record_parse(b + off, dst->ram_bytes, true, &rec, err, errlen)) < 0)
+                        return r;
+                off += MIG_RECORD_HEADER;
+                uint64_t pl = mig_record_payload(&rec);
+                if (len - off < pl)
+                        return errorf(err, errlen, -EINVAL, "the stream ends inside a record of type %u at byte %zu",
+                                      rec.type, off - MIG_RECORD_HEADER);
+                if (pl && vmstate_crc32c(0, b + off, (size_t)pl) != rec.payload_crc)
+                        return errorf(err, errlen, -EINVAL, "record type %u at byte %zu: payload CRC mismatch",
+                                      rec.type, off - MIG_RECORD_HEADER);
+                if (rec.type == MIG_ABORT) {
+                        char why[MIG_TEXT_MAX + 1];
+                        mig_text(b + off, pl, why, sizeof why);
+                        return errorf(err, errlen, -ECANCELED, "the source gave up: %s", why);
+                }
+                if (rec.type == MIG_STATE) {
+                        int64_t n = walk_state(b, len, off, dst->ram_bytes, err, errlen);
+                        if (n < 0)
+                                return n;
+                        rec.length = (uint64_t)n;
+                        if (fn)
+                                fn(opaque, &rec, b + off);
+                        return (int64_t)(off + (size_t)n);
+                }
+                if (fn)
+                        fn(opaque, &rec, b + off);
+                off += (size_t)pl;
+        }
+}
