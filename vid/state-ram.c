@@ -19,14 +19,10 @@
 #define RAM_VERSION 1
 #define RAM_EXTENT_HEADER 16u
 
-struct extent {
-        uint64_t offset, length;
-};
-
 /* The memfd's data extents, page-aligned (a filesystem without hole
  * tracking reports everything as data, which is correct, just larger). */
-static int data_extents(struct vid_partition *p, struct extent **out, size_t *n_out) {
-        struct extent *ext = NULL;
+int vid_ram_extents(struct vid_partition *p, struct vid_ram_extent **out, size_t *n_out) {
+        struct vid_ram_extent *ext = NULL;
         size_t n = 0, cap = 0;
         off_t pos = 0, end = (off_t)p->ram_bytes;
         while (pos < end) {
@@ -49,14 +45,14 @@ static int data_extents(struct vid_partition *p, struct extent **out, size_t *n_
                 } else {
                         if (n == cap) {
                                 size_t nc = cap ? cap * 2 : 64;
-                                struct extent *ne = realloc(ext, nc * sizeof *ne);
+                                struct vid_ram_extent *ne = realloc(ext, nc * sizeof *ne);
                                 if (!ne) {
                                         free(ext);
                                         return -ENOMEM;
                                 }
                                 ext = ne, cap = nc;
                         }
-                        ext[n++] = (struct extent){ from, to - from };
+                        ext[n++] = (struct vid_ram_extent){ from, to - from };
                 }
                 pos = (off_t)to;
         }
@@ -65,7 +61,7 @@ static int data_extents(struct vid_partition *p, struct extent **out, size_t *n_
         return 0;
 }
 
-static uint64_t payload_size(const struct extent *ext, size_t n) {
+static uint64_t payload_size(const struct vid_ram_extent *ext, size_t n) {
         uint64_t total = 8;
         for (size_t i = 0; i < n; i++)
                 total += RAM_EXTENT_HEADER + ext[i].length;
@@ -73,9 +69,9 @@ static uint64_t payload_size(const struct extent *ext, size_t n) {
 }
 
 int vid_ram_save_size(struct vid_partition *p, uint64_t *bytes) {
-        struct extent *ext = NULL;
+        struct vid_ram_extent *ext = NULL;
         size_t n = 0;
-        int r = data_extents(p, &ext, &n);
+        int r = vid_ram_extents(p, &ext, &n);
         if (r < 0)
                 return r;
         *bytes = payload_size(ext, n);
@@ -84,9 +80,9 @@ int vid_ram_save_size(struct vid_partition *p, uint64_t *bytes) {
 }
 
 int vid_ram_save(struct vid_partition *p, struct vmstate_writer *w) {
-        struct extent *ext = NULL;
+        struct vid_ram_extent *ext = NULL;
         size_t n = 0;
-        int r = data_extents(p, &ext, &n);
+        int r = vid_ram_extents(p, &ext, &n);
         if (r < 0)
                 return r;
         uint64_t total = payload_size(ext, n);
@@ -167,7 +163,7 @@ static void copy_extent(void *opaque, uint64_t offset, const uint8_t *data, uint
 
 /* ---- every vid section ------------------------------------------------- */
 
-int vid_state_save(struct vid_partition *p, struct vmstate_writer *w) {
+int vid_state_save_cpus(struct vid_partition *p, struct vmstate_writer *w) {
         if (!vid_partition_is_quiet(p))
                 return -EBUSY;
         struct vid_partition_state ps;
@@ -183,6 +179,11 @@ int vid_state_save(struct vid_partition *p, struct vmstate_writer *w) {
                         r = vmstate_encode(w, &vid_vp_state_desc, i, st);
         }
         free(st);
+        return r;
+}
+
+int vid_state_save(struct vid_partition *p, struct vmstate_writer *w) {
+        int r = vid_state_save_cpus(p, w);
         return r < 0 ? r : vid_ram_save(p, w);
 }
 

@@ -137,3 +137,25 @@ int vid_ram_save(struct vid_partition *p, struct vmstate_writer *w);
  * save's progress total). */
 int vid_ram_save_size(struct vid_partition *p, uint64_t *bytes);
 int vid_ram_check(const struct vmstate_section *s, uint64_t ram_bytes, char *err, size_t errlen);
+
+/* ---- live migration (migrate-ram.c, docs/migration.md) ----------------- */
+
+/* PART and one VP per vCPU, without RAM (the partition quiet). */
+int vid_state_save_cpus(struct vid_partition *p, struct vmstate_writer *w);
+/* Every vid section, with a RAM section holding only the pages set in
+ * bitmap (vid_dirty_log_get's numbering), all-zero ones included: the
+ * final state of a live migration, whose destination has the rest. */
+int vid_state_save_pages(struct vid_partition *p, struct vmstate_writer *w, const uint64_t *bitmap);
+/* The memfd's data extents (RAM offsets, page-aligned, in order, touching
+ * ones merged); holes are pages never written. *out is the caller's to free. */
+struct vid_ram_extent {
+        uint64_t offset, length;
+};
+int vid_ram_extents(struct vid_partition *p, struct vid_ram_extent **out, size_t *n);
+/* Guest RAM as one array in the host (RAM offsets), for reading. */
+const uint8_t *vid_ram_host(const struct vid_partition *p);
+/* A partition that has not run yet takes pages from a migration source:
+ * len bytes at RAM offset off (page-aligned, inside RAM; -EINVAL else)
+ * written, or zeroed (holes punched where the memfd can). */
+int vid_ram_write(struct vid_partition *p, uint64_t off, const void *data, uint64_t len);
+int vid_ram_zero(struct vid_partition *p, uint64_t off, uint64_t len);
