@@ -187,23 +187,25 @@ int vmwp_control_parse_config(struct json_object *msg, struct vm_config *cfg, ch
 
 /* "files": the fds after the disks and TAPs, in this order, each at most
  * once (vmms/spawn.c). "saved_state": restore the VM from it instead of
- * booting (docs/vm-state.md). Returns a mask of VMWP_FILE_*. */
+ * booting (docs/vm-state.md); "migrate_incoming": receive the VM from a
+ * live migration's source over this socket (docs/migration.md). Returns a mask of VMWP_FILE_*. */
 static int parse_files(struct json_object *msg, char *err, size_t errlen) {
-        static const char *const names[] = { "kernel", "initrd", "serial_log", "saved_state" };
+        static const char *const names[] = { "kernel", "initrd", "serial_log", "saved_state", "migrate_incoming" };
         struct json_object *files;
         int mask = 0;
         size_t next = 0;
         if (!json_object_object_get_ex(msg, "files", &files))
                 return 0;
         if (!json_object_is_type(files, json_type_array) || json_object_array_length(files) > ARRAY_SIZE(names))
-                return snprintf(err, errlen, "\"files\" must be an array of at most 4 names"), -EINVAL;
+                return snprintf(err, errlen, "\"files\" must be an array of at most 5 names"), -EINVAL;
         for (size_t i = 0; i < json_object_array_length(files); i++) {
                 const char *s = json_object_get_string(json_object_array_get_idx(files, i));
                 while (next < ARRAY_SIZE(names) && (!s || strcmp(s, names[next])))
                         next++;
                 if (next == ARRAY_SIZE(names))
                         return snprintf(err, errlen,
-                                        "\"files\": kernel, initrd, serial_log, saved_state, in this order"),
+                                        "\"files\": kernel, initrd, serial_log, saved_state, "
+                                        "migrate_incoming, in this order"),
                                -EINVAL;
                 mask |= 1 << next++;
         }
@@ -226,6 +228,11 @@ int vmwp_control_assign_fds(const struct vm_config *cfg, struct json_object *msg
                 close_all(fds, n);
                 return files;
         }
+        if ((files & VMWP_FILE_SAVED_STATE) && (files & VMWP_FILE_MIGRATE_INCOMING)) {
+                snprintf(err, errlen, "\"files\": saved_state and migrate_incoming exclude each other");
+                close_all(fds, n);
+                return -EINVAL;
+        }
         size_t n_files = (size_t)__builtin_popcount((unsigned)files);
         if (n != cfg->n_disks + want_taps + n_files) {
                 snprintf(err, errlen, "received %zu fds, expected %u disk + %zu TAP + %zu file fds", n, cfg->n_disks,
@@ -246,5 +253,8 @@ int vmwp_control_assign_fds(const struct vm_config *cfg, struct json_object *msg
                 opt->serial_log_fd = fds[k++];
         if (files & VMWP_FILE_SAVED_STATE)
                 opt->saved_state_fd = fds[k++];
+        if (files & VMWP_FILE_MIGRATE_INCOMING)
+                opt->migrate_incoming_fd = fds[k++];
+
         return 0;
 }

@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "common/fd-util.h"
 #include "common/log.h"
@@ -23,7 +26,7 @@
 
 static const char usage[] =
         "Usage: vmwp --config FILE.json [--serial stdio|file:PATH|socket:PATH|pty|none] [--timing]\n"
-        "            [--keyboard socket:PATH|none] [--restore STATE]\n"
+        "            [--keyboard socket:PATH|none] [--restore STATE] [--incoming fd:N|PATH]\n"
         "            [--sandbox-user NAME|UID[:GID]] [--no-sandbox] [--sandbox-probe PATH]\n"
         "       vmwp --control-fd N [--serial ...] [--timing] [--sandbox-user ...]\n"
         "\n"
@@ -42,6 +45,11 @@ static const char usage[] =
         "  --restore STATE    standalone: resume the VM from a saved state (a file\n"
         "                     written by a save of the same configuration) instead\n"
         "                     of booting it (docs/vm-state.md)\n"
+        "  --incoming SPEC    standalone: receive the VM from a live migration's\n"
+        "                     source instead of booting it: fd:N, a connected stream\n"
+        "                     socket inherited as fd N, or PATH, a unix socket to\n"
+        "                     listen on for the source's one connection\n"
+        "                     (docs/migration.md)\n"
         "  --timing           print boot timestamps (first guest instruction, booted\n"
         "                     marker, first serial byte) and the start-up and exit\n"
         "                     phases (docs/vmwp.md) on exit\n"
@@ -63,6 +71,7 @@ struct args {
         const char *serial;
         const char *keyboard;
         const char *restore;
+        const char *incoming;
         bool timing;
         struct sandbox_options sandbox;
 };
@@ -73,7 +82,8 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 { "serial", required_argument, NULL, 's' }, { "timing", no_argument, NULL, 't' },
                 { "sandbox-user", required_argument, NULL, 'u' }, { "no-sandbox", no_argument, NULL, 'n' },
                 { "sandbox-probe", required_argument, NULL, 'p' }, { "keyboard", required_argument, NULL, 'k' },
-                { "restore", required_argument, NULL, 'r' }, { "help", no_argument, NULL, 'h' },
+                { "restore", required_argument, NULL, 'r' }, { "incoming", required_argument, NULL, 'i' },
+                { "help", no_argument, NULL, 'h' },
                 {},
         };
         *a = (struct args){ .control_fd = -1 };
@@ -104,6 +114,9 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 case 'r':
                         a->restore = optarg;
                         break;
+                case 'i':
+                        a->incoming = optarg;
+                        break;
                 case 'u':
                         a->sandbox.user = optarg;
                         break;
@@ -122,7 +135,7 @@ static int parse_args(int argc, char **argv, struct args *a) {
                 }
         }
         if (optind < argc || !a->config_path == (a->control_fd < 0) || (a->sandbox.disabled && a->sandbox.user) ||
-            (a->restore && !a->config_path)) {
+            (a->restore && !a->config_path) || (a->incoming && (!a->config_path || a->restore))) {
                 fputs(usage, stderr);
                 return -EINVAL;
         }
@@ -182,6 +195,36 @@ static int config_from_vmms(int fd, struct vm_config *cfg, struct vmwp_vm_option
         return r;
 }
 
+/* --incoming fd:N (an inherited, connected stream socket) or PATH (a unix
+ * socket to listen on for one connection, then removed). */
+static int incoming_open(const char *spec, char *err, size_t errlen) {
+        if (strncmp(spec, "fd:", 3) == 0) {
+                char *end;
+                errno = 0;
+                long v = strtol(spec + 3, &end, 10);
+                int type = 0;
+                socklen_t tl = sizeof type;
+                if (errno || *end || v < 3 || v > 65535 || getsockopt((int)v, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+                    type != SOCK_STREAM)
+                        return snprintf(err, errlen, "--incoming %s: not a stream socket", spec), -EINVAL;
+                return fcntl((int)v, F_DUPFD_CLOEXEC, 3);
+        }
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        if (strlen(spec) >= sizeof sa.sun_path)
+                return snprintf(err, errlen, "--incoming %s: path too long", spec), -EINVAL;
+        strcpy(sa.sun_path, spec);
+        _cleanup_close_ int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 1) < 0)
+                return snprintf(err, errlen, "--incoming %s: %s", spec, strerror(errno)), -errno;
+        fprintf(stderr, "vmwp: waiting for the migration source on %s\n", spec);
+        int c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+        int e = errno;
+        unlink(spec);
+        if (c < 0)
+                return snprintf(err, errlen, "--incoming %s: accept: %s", spec, strerror(e)), -e;
+        return c;
+}
+
 /* Step one of the sandbox (vmwp/sandbox.h), before the VM is built: keeps
  * only the control socket and the fds vmms sent. */
 static int sandbox_setup(const struct args *a, const struct vm_config *cfg, struct vmwp_vm_options *opt,
@@ -203,7 +246,8 @@ static int sandbox_setup(const struct args *a, const struct vm_config *cfg, stru
                 keep[n++] = opt->disk_fds[i];
         for (size_t i = 0; i < opt->n_tap_fds; i++)
                 keep[n++] = opt->tap_fds[i];
-        const int files[] = { opt->kernel_fd, opt->initrd_fd, opt->serial_log_fd, opt->saved_state_fd };
+        const int files[] = { opt->kernel_fd, opt->initrd_fd, opt->serial_log_fd, opt->saved_state_fd,
+                              opt->migrate_incoming_fd };
         for (size_t i = 0; i < ARRAY_SIZE(files); i++)
                 if (files[i] >= 0)
                         keep[n++] = files[i];
@@ -242,6 +286,8 @@ int main(int argc, char **argv) {
         sigaddset(&set, SIGINT);
         sigaddset(&set, SIGUSR1);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
+        /* A save or migration to a socket whose peer went away gets EPIPE. */
+        signal(SIGPIPE, SIG_IGN);
         log_parse_environment();
         struct args a;
         int r = parse_args(argc, argv, &a);
@@ -276,6 +322,10 @@ int main(int argc, char **argv) {
                         return fail(a.control_fd, cfg->name, VMWP_EXIT_USAGE, err);
                 }
         }
+        if (a.incoming && (r = incoming_open(a.incoming, err, sizeof err)) < 0)
+                return fail(a.control_fd, cfg->name, r == -EINVAL ? VMWP_EXIT_USAGE : VMWP_EXIT_SETUP, err);
+        if (a.incoming)
+                opt.migrate_incoming_fd = r;
         _cleanup_(sandbox_freep) struct sandbox *sb = NULL;
         r = sandbox_setup(&a, cfg, &opt, &sb, err, sizeof err);
         if (r < 0)
@@ -287,7 +337,7 @@ int main(int argc, char **argv) {
         r = vmwp_vm_create(cfg, &opt, &vm, err, sizeof err);
         /* The boot images or the saved state are in guest RAM now (or the VM failed). */
         safe_close(opt.kernel_fd), safe_close(opt.initrd_fd), safe_close(opt.serial_log_fd);
-        safe_close(opt.saved_state_fd);
+        safe_close(opt.saved_state_fd), safe_close(opt.migrate_incoming_fd);
         if (r < 0)
                 return fail(a.control_fd, cfg->name, VMWP_EXIT_SETUP, err);
         const char *pty = vmwp_console_pty_path(vmwp_vm_console(vm));

@@ -21,6 +21,7 @@
 #include "reattach.h"
 #include "vm-internal.h"
 #include "vmwp/control.h"
+#include "vmwp/migrate.h"
 #include "common/devworker.h"
 
 #define CONTROL_MAX_FDS 8u
@@ -264,6 +265,57 @@ static struct json_object *op_dirty_check(struct run_ctx *c, struct json_object 
         return rep;
 }
 
+/* {"op":"migrate-send"} with a connected stream socket to the destination
+ * worker (docs/migration.md): migrate-progress events after each pass,
+ * then the reply; on success the VM stays paused (it runs on the
+ * destination), on failure it runs here as before. */
+static void migrate_progress(void *opaque, const struct vmwp_migrate_progress *p) {
+        struct json_object *ev = vmwp_control_event("migrate-progress");
+        if (ev) {
+                json_object_object_add(ev, "pass", json_object_new_int64(p->pass));
+                json_object_object_add(ev, "bytes", json_object_new_int64((int64_t)MIN(p->bytes_sent, INT64_MAX)));
+                json_object_object_add(ev, "dirty_pages", json_object_new_int64((int64_t)MIN(p->dirty_pages, INT64_MAX)));
+                json_object_object_add(ev, "dirty_rate", json_object_new_int64((int64_t)MIN(p->dirty_rate, INT64_MAX)));
+                json_object_object_add(ev, "bandwidth", json_object_new_int64((int64_t)MIN(p->bandwidth, INT64_MAX)));
+                json_object_object_add(ev, "expected_downtime_ms",
+                                       json_object_new_int64((int64_t)MIN(p->expected_downtime_ms, INT64_MAX)));
+        }
+        send_msg(opaque, ev);
+}
+
+static struct json_object *op_migrate(struct run_ctx *c, struct json_object *req, int fd) {
+        struct json_object *id = NULL;
+        if (json_object_object_get_ex(req, "id", &id) && !json_object_is_type(id, json_type_int))
+                id = NULL;
+        struct json_object *rep = json_object_new_object();
+        if (!rep)
+                return NULL;
+        if (id)
+                json_object_object_add(rep, "id", json_object_get(id));
+        char err[1024] = "";
+        struct vmwp_migrate_options o;
+        struct vmwp_migrate_result res = { 0 };
+        int r = fd < 0 ? errorf(err, sizeof err, -EINVAL, "migrate-send needs the destination's socket")
+                       : vmwp_migrate_options_parse(req, &o, err, sizeof err);
+        if (r >= 0)
+                r = vmwp_vm_migrate_send(c->vm, fd, &o, migrate_progress, c, &res, err, sizeof err);
+        json_object_object_add(rep, "ok", json_object_new_boolean(r >= 0));
+        if (r >= 0) {
+                json_object_object_add(rep, "passes", json_object_new_int64(res.passes));
+                json_object_object_add(rep, "bytes", json_object_new_int64((int64_t)MIN(res.bytes, INT64_MAX)));
+                json_object_object_add(rep, "pages", json_object_new_int64((int64_t)res.pages));
+                json_object_object_add(rep, "zero_pages", json_object_new_int64((int64_t)res.zero_pages));
+                json_object_object_add(rep, "final_pages", json_object_new_int64((int64_t)res.final_pages));
+                json_object_object_add(rep, "total_ms", json_object_new_double((double)res.total_ns / 1e6));
+                json_object_object_add(rep, "downtime_ms", json_object_new_double((double)res.downtime_ns / 1e6));
+        } else {
+                fprintf(stderr, "vmwp: %s: migrate: %s\n", c->vm->cfg.name, err);
+                json_object_object_add(rep, "errno", json_object_new_int(-r));
+                json_object_object_add(rep, "error", json_object_new_string(err));
+        }
+        return rep;
+}
+
 static bool is_op(struct json_object *req, const char *name) {
         struct json_object *op;
         return json_object_object_get_ex(req, "op", &op) && json_object_is_type(op, json_type_string) &&
@@ -301,8 +353,9 @@ static int on_control(struct dw_source *s, int fd, uint32_t revents, void *userd
                 send_msg(c, rep);
                 return 0;
         }
-        if (r >= 0 && is_op(req, "save")) {
-                struct json_object *rep = op_save(c, req, n_fds == 1 ? fds[0] : -1);
+        if (r >= 0 && (is_op(req, "save") || is_op(req, "migrate-send"))) {
+                int file = n_fds == 1 ? fds[0] : -1;
+                struct json_object *rep = is_op(req, "save") ? op_save(c, req, file) : op_migrate(c, req, file);
                 json_object_put(req);
                 for (size_t i = 0; i < n_fds; i++)
                         safe_close(fds[i]);

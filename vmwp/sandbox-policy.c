@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
@@ -87,6 +88,11 @@ static const struct sandbox_rule main_rules[] = {
         SANDBOX_IOCTL(KVM_GET_MP_STATE), SANDBOX_IOCTL(KVM_GET_DEBUGREGS), SANDBOX_IOCTL(KVM_GET_IRQCHIP),
         SANDBOX_IOCTL(KVM_GET_CLOCK), SANDBOX_IOCTL(KVM_GET_MSR_INDEX_LIST), SANDBOX_IOCTL(KVM_CHECK_EXTENSION),
         SANDBOX_ALLOW(__NR_lseek), SANDBOX_ALLOW(__NR_fdatasync),
+        /* A live migration's source (migrate.c): dirty tracking toggles
+         * the RAM slots' KVM_MEM_LOG_DIRTY_PAGES and reads the log; the
+         * stream's send timeout. */
+        SANDBOX_IOCTL(KVM_GET_DIRTY_LOG), SANDBOX_IOCTL(KVM_SET_USER_MEMORY_REGION),
+        SANDBOX_ALLOW_ARG(__NR_setsockopt, 1, SOL_SOCKET),
 };
 
 /* vCPU threads: KVM_RUN and what an exit needs: registers, MSRs, event

@@ -48,6 +48,9 @@ struct vmwp_vm {
          * (vm-state.c). */
         struct vmwp_restore *restore;
         bool restored;
+        /* A migration destination's socket, for RUNNING once the vCPUs
+         * run (migrate-in.c); -1 otherwise. */
+        int migrate_fd;
 
         struct sandbox *sandbox; /* not owned */
         const char *sandbox_probe;

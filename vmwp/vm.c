@@ -24,6 +24,7 @@
 #include "vm-internal.h"
 #include "vmwp/acpi.h"
 #include "vmwp/boot.h"
+#include "vmwp/migrate.h"
 #include "vmwp/sandbox.h"
 
 /* vid writes its own pages (the PVM syscall trampoline) in the reserved
@@ -46,7 +47,7 @@ uint64_t vmwp_now_ns(void) {
 void vmwp_vm_options_init(struct vmwp_vm_options *o) {
         *o = (struct vmwp_vm_options){ .serial.kind = VMWP_CONSOLE_NONE, .start_ns = vmwp_now_ns(),
                                        .kernel_fd = -1, .initrd_fd = -1, .serial_log_fd = -1,
-                                       .saved_state_fd = -1 };
+                                       .saved_state_fd = -1, .migrate_incoming_fd = -1 };
         o->phase_ns[VMWP_PHASE_START] = o->start_ns;
 }
 
@@ -260,6 +261,7 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         if (!vm)
                 return -ENOMEM;
         pthread_mutex_init(&vm->guest_lock, NULL);
+        vm->migrate_fd = -1;
         vm->guest_event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (vm->guest_event_fd < 0) {
                 int e = -errno;
@@ -294,9 +296,11 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         if (r >= 0 && vm->sandbox)
                 (void)sandbox_precompile_start(vm->sandbox);
         /* A restored VM's RAM, ACPI tables included, comes from the state. */
-        vm->restored = opt->saved_state_fd >= 0;
-        if (r >= 0 && vm->restored)
+        vm->restored = opt->saved_state_fd >= 0 || opt->migrate_incoming_fd >= 0;
+        if (r >= 0 && opt->saved_state_fd >= 0)
                 r = vmwp_vm_restore_prepare(vm, opt->saved_state_fd, err, errlen);
+        else if (r >= 0 && opt->migrate_incoming_fd >= 0) /* the whole stream, before the sandbox */
+                r = vmwp_vm_migrate_receive(vm, opt->migrate_incoming_fd, err, errlen);
         if (r >= 0 && !vm->restored)
                 r = write_acpi(vm, err, errlen);
         if (r >= 0 && !vm->restored)
@@ -317,6 +321,17 @@ static int start_vps(void *opaque) {
         int r = vmwp_vm_restore_devices(vm, err, sizeof err);
         if (r < 0) {
                 vid_partition_request_stop(vm->p, VMWP_EXIT_SETUP, "%s", err);
+                return r;
+        }
+        /* A migration's destination tells the source that the VM runs
+         * here as its vCPUs start, so that it stops its copy. If the
+         * source cannot be told, it gave up and runs the VM itself: this
+         * copy must not start. */
+        if ((r = vmwp_vm_migrate_ack(vm)) < 0) {
+                vid_partition_request_stop(vm->p, VMWP_EXIT_SETUP,
+                                           "migration: the source cannot be told that the VM runs here (%s); it "
+                                           "keeps running there",
+                                           strerror(-r));
                 return r;
         }
         return vid_partition_start(vm->p, on_vcpu_exit, vm);
@@ -376,6 +391,7 @@ void vmwp_vm_free(struct vmwp_vm *vm) {
         for (size_t i = 0; i < vm->n_tap_fds; i++)
                 safe_close(vm->tap_fds[i]);
         safe_close(vm->guest_event_fd);
+        safe_close(vm->migrate_fd);
         pthread_mutex_destroy(&vm->guest_lock);
         free(vm);
 }

@@ -24,7 +24,13 @@ struct json_object;
 
 #define VMWP_MAX_FDS (VM_DISKS_MAX + VM_NICS_MAX + 4)
 
-enum { VMWP_FILE_KERNEL = 1, VMWP_FILE_INITRD = 2, VMWP_FILE_SERIAL_LOG = 4, VMWP_FILE_SAVED_STATE = 8 };
+enum {
+        VMWP_FILE_KERNEL = 1,
+        VMWP_FILE_INITRD = 2,
+        VMWP_FILE_SERIAL_LOG = 4,
+        VMWP_FILE_SAVED_STATE = 8,
+        VMWP_FILE_MIGRATE_INCOMING = 16,
+};
 
 /* Where a worker's start and exit go (--timing, docs/vmwp.md
  * "Performance"): CLOCK_MONOTONIC ns at the end of each phase, 0 for one
@@ -68,6 +74,10 @@ struct vmwp_vm_options {
         /* A saved state (docs/vm-state.md) to restore instead of booting:
          * vmms's fd, or --restore FILE standalone; -1: boot. Not owned. */
         int saved_state_fd;
+        /* A live migration's incoming stream socket (docs/migration.md):
+         * vmms's fd, or --incoming standalone; -1: none. Not owned (the VM
+         * keeps a duplicate until it has told the source it runs). */
+        int migrate_incoming_fd;
         /* The worker sandbox (vmwp/sandbox.h), entered by vmwp_vm_start();
          * NULL: none (--no-sandbox, tests, benchmarks). Not owned. */
         struct sandbox *sandbox;

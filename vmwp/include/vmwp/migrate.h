@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/* Live migration between two workers (docs/migration.md): the source's
+ * pre-copy passes and switch-over (migrate.c), the destination's receive
+ * (migrate-in.c). The stream is common/migstream.h. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct json_object;
+struct vmwp_vm;
+
+struct vmwp_migrate_options {
+        uint32_t max_downtime_ms; /* the pause the switch-over may take; default 300 */
+        uint32_t max_passes;      /* pre-copy passes before giving up; default 30 */
+        uint32_t max_time_ms;     /* pre-copy time before giving up; default 60000 */
+        uint32_t peer_timeout_ms; /* the destination's answers and reads; default 30000 */
+};
+void vmwp_migrate_options_init(struct vmwp_migrate_options *o);
+/* {"max_downtime_ms":n,"max_passes":n,"max_time_ms":n,"peer_timeout_ms":n},
+ * each optional, from a migrate-send request; -EINVAL and a sentence for a
+ * wrong type or a value out of range. */
+int vmwp_migrate_options_parse(struct json_object *req, struct vmwp_migrate_options *o, char *err, size_t errlen);
+
+/* What the source reports after each pass. */
+struct vmwp_migrate_progress {
+        uint32_t pass;             /* 1: all of RAM; then the pages dirtied meanwhile */
+        uint64_t bytes_sent;       /* the whole stream so far */
+        uint64_t dirty_pages;      /* dirtied during this pass: the next pass's work */
+        uint64_t dirty_rate;       /* pages per second during this pass */
+        uint64_t bandwidth;        /* bytes per second this pass reached */
+        uint64_t expected_downtime_ms; /* sending dirty_pages at that bandwidth, and the devices */
+};
+
+struct vmwp_migrate_result {
+        uint32_t passes;
+        uint64_t bytes;       /* the whole stream */
+        uint64_t pages, zero_pages; /* PAGES and ZERO pages sent, every pass */
+        uint64_t final_pages; /* in the final state's RAM section */
+        uint64_t total_ns;    /* from the request to the destination's RUNNING */
+        uint64_t downtime_ns; /* from the pause to the destination's RUNNING */
+};
+
+/* The source: sends the VM over the connected stream socket fd while it
+ * runs, pass after pass, until what is left fits max_downtime_ms; then
+ * pauses it (vCPUs and devices), sends the final state and waits for the
+ * destination's RUNNING. Success leaves the VM paused (the caller stops
+ * it: it runs on the destination now). Any failure (the peer gone or
+ * refusing, no convergence within the limits, no RUNNING in time) stops
+ * the tracking, resumes a VM it paused and returns -errno with a sentence:
+ * the VM keeps running here. Main thread; blocks until done. */
+int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_options *o,
+                         void (*progress)(void *opaque, const struct vmwp_migrate_progress *p), void *opaque,
+                         struct vmwp_migrate_result *res, char *err, size_t errlen);
+
+/* The destination, step 1 (vmwp_vm_create, before the sandbox, on a VM
+ * built from the same configuration that has not run): the hello checked
+ * against this VM (answered ACCEPT or REFUSE), every page written into
+ * guest RAM, the final saved state into a memfd, indexed and vid's
+ * sections applied (vm-state.c). Keeps a duplicate of fd for step 2.
+ * On a failure the source is told why (REFUSE) where the stream still
+ * allows it. */
+int vmwp_vm_migrate_receive(struct vmwp_vm *vm, int fd, char *err, size_t errlen);
+/* Step 2, with the devices restored, right before the vCPUs start (on
+ * the thread that starts them): RUNNING to the source, then the socket is
+ * closed. A failure (the source gone: it gave up and runs the VM) means
+ * the vCPUs must not start. 0 when the VM did not come from a migration. */
+int vmwp_vm_migrate_ack(struct vmwp_vm *vm);
+
+/* The VM's shape for the hello (RAM, vCPUs, the device table's rows). */
+struct mig_hello;
+void vmwp_vm_migrate_hello(const struct vmwp_vm *vm, struct mig_hello *h);

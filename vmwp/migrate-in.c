@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: MIT
+/* Live migration, the destination (vmwp/migrate.h, docs/migration.md).
+ *
+ * A worker started with an incoming migration socket builds the VM from
+ * its configuration as a restore does, then, before the sandbox, receives
+ * the whole stream: the hello (checked against this VM: refused early when
+ * RAM, vCPUs or devices differ), the pre-copied pages straight into guest
+ * RAM, and the final saved state into a memfd, which the restore path then
+ * indexes and applies like a state file (vid's sections now, the devices'
+ * on the thread that starts the vCPUs). Once the vCPUs run, RUNNING goes
+ * back to the source. Every record is checked (common/migstream.c, fuzzed)
+ * before it is applied; a corrupt, truncated or hostile stream ends the
+ * worker with a sentence and the guest never runs here. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/macro.h"
+#include "common/migstream.h"
+#include "common/vmstate.h"
+#include "vid/state.h"
+#include "vid/vid.h"
+#include "vm-internal.h"
+#include "vmwp/migrate.h"
+
+/* The source streams without pause; this long without a byte, it is gone. */
+#define RECV_TIMEOUT_MS 60000
+
+void vmwp_vm_migrate_hello(const struct vmwp_vm *vm, struct mig_hello *h) {
+        *h = (struct mig_hello){ .major = MIG_MAJOR, .minor = MIG_MINOR, .page_size = MIG_PAGE_SIZE,
+                                 .ram_bytes = vid_ram_size(vm->p), .vcpus = vm->cfg.vcpus };
+        size_t n = 0;
+        for (size_t i = 0; i < vm->devices.n; i++) {
+                int k = snprintf(h->shape + n, sizeof h->shape - n, "%s%s", i ? "," : "", vm->devices.rows[i].ops->name);
+                if (k < 0 || (size_t)k >= sizeof h->shape - n)
+                        break; /* the table is far shorter than MIG_SHAPE_MAX */
+                n += (size_t)k;
+        }
+        h->shape_len = (uint32_t)n;
+}
+
+struct receiver {
+        int fd;
+        uint64_t bytes;
+        uint8_t *buf; /* MIG_PAGES_MAX */
+};
+
+static int recv_all(struct receiver *rc, void *buf, size_t len) {
+        uint8_t *b = buf;
+        while (len > 0) {
+                struct pollfd p = { .fd = rc->fd, .events = POLLIN };
+                int r = poll(&p, 1, RECV_TIMEOUT_MS);
+                if (r == 0)
+                        return -ETIMEDOUT;
+                if (r < 0 && errno != EINTR)
+                        return -errno;
+                ssize_t k = recv(rc->fd, b, len, MSG_DONTWAIT);
+                if (k == 0)
+                        return -ECONNRESET;
+                if (k < 0 && errno != EAGAIN && errno != EINTR)
+                        return -errno;
+                if (k > 0)
+                        b += k, len -= (size_t)k, rc->bytes += (uint64_t)k;
+        }
+        return 0;
+}
+
+static int io_error(struct receiver *rc, int r, char *err, size_t errlen) {
+        return errorf(err, errlen, r, "after %llu bytes: %s", (unsigned long long)rc->bytes,
+                      r == -ECONNRESET  ? "the source closed the stream"
+                      : r == -ETIMEDOUT ? "nothing from the source for 60 s"
+                                        : strerror(-r));
+}
+
+static void send_to_source(int fd, uint32_t type, const char *text) {
+        uint8_t rec[MIG_RECORD_HEADER + MIG_TEXT_MAX];
+        size_t n = text ? strnlen(text, MIG_TEXT_MAX) : 0;
+        memcpy(rec + MIG_RECORD_HEADER, text ? text : "", n);
+        mig_record_encode(rec, type, 0, n, n ? vmstate_crc32c(0, rec + MIG_RECORD_HEADER, n) : 0);
+        (void)!send(fd, rec, MIG_RECORD_HEADER + n, MSG_NOSIGNAL);
+}
+
+static int receive_hello(struct vmwp_vm *vm, struct receiver *rc, char *err, size_t errlen) {
+        uint8_t buf[MIG_HELLO_HEADER + MIG_SHAPE_MAX + 8];
+        struct mig_hello src, mine;
+        size_t have = MIG_HELLO_HEADER;
+        int r = recv_all(rc, buf, have);
+        if (r < 0)
+                return io_error(rc, r, err, errlen);
+        while ((r = mig_hello_parse(buf, have, &src, err, errlen)) == 0) {
+                size_t need = MIG_HELLO_HEADER + ALIGN_UP((size_t)vmstate_le32(buf + 28), 8u);
+                if ((r = recv_all(rc, buf + have, need - have)) < 0)
+                        return io_error(rc, r, err, errlen);
+                have = need;
+        }
+        vmwp_vm_migrate_hello(vm, &mine);
+        if (r < 0 || (r = mig_hello_check(&src, &mine, err, errlen)) < 0)
+                return r;
+        send_to_source(rc->fd, MIG_ACCEPT, NULL);
+        return 0;
+}
+
+/* Socket -> memfd, n bytes, through the buffer. */
+static int copy_to(struct receiver *rc, int out, uint64_t n, char *err, size_t errlen) {
+        while (n > 0) {
+                size_t k = (size_t)MIN(n, (uint64_t)MIG_PAGES_MAX);
+                int r = recv_all(rc, rc->buf, k);
+                if (r < 0)
+                        return io_error(rc, r, err, errlen);
+                for (size_t done = 0; done < k;) {
+                        ssize_t w = write(out, rc->buf + done, k - done);
+                        if (w < 0 && errno != EINTR)
+                                return errorf(err, errlen, -errno, "buffering the final state: %s", strerror(errno));
+                        if (w > 0)
+                                done += (size_t)w;
+                }
+                n -= k;
+        }
+        return 0;
+}
+
+/* The saved state after STATE, framed by its section headers, into a new
+ * memfd (*out) for the restore path to index. */
+static int receive_state(struct vmwp_vm *vm, struct receiver *rc, int *out, char *err, size_t errlen) {
+        _cleanup_close_ int fd = memfd_create("vmwp-migration-state", MFD_CLOEXEC);
+        if (fd < 0)
+                return errorf(err, errlen, -errno, "memfd_create: %s", strerror(errno));
+        uint8_t hdr[VMSTATE_SECTION_HEADER_SIZE];
+        int r = recv_all(rc, hdr, VMSTATE_HEADER_SIZE);
+        if (r < 0)
+                return io_error(rc, r, err, errlen);
+        uint32_t header_size = vmstate_le32(hdr + 12);
+        if (header_size < VMSTATE_HEADER_SIZE || header_size > 4096 || header_size % 8)
+                return errorf(err, errlen, -EINVAL, "saved state: a header of %u bytes", header_size);
+        if (write(fd, hdr, VMSTATE_HEADER_SIZE) != VMSTATE_HEADER_SIZE)
+                return errorf(err, errlen, -EIO, "buffering the final state");
+        if ((r = copy_to(rc, fd, header_size - VMSTATE_HEADER_SIZE, err, errlen)) < 0)
+                return r;
+        uint64_t total = header_size, max = mig_state_max(vid_ram_size(vm->p));
+        for (bool end = false; !end;) {
+                uint64_t span;
+                if ((r = recv_all(rc, hdr, sizeof hdr)) < 0)
+                        return io_error(rc, r, err, errlen);
+                if ((r = mig_state_section_span(hdr, &span, &end, err, errlen)) < 0)
+                        return r;
+                if (span > max - MIN(total, max))
+                        return errorf(err, errlen, -EINVAL, "saved state: over %llu MiB",
+                                      (unsigned long long)(max >> 20));
+                if (write(fd, hdr, sizeof hdr) != (ssize_t)sizeof hdr)
+                        return errorf(err, errlen, -EIO, "buffering the final state");
+                if ((r = copy_to(rc, fd, span - sizeof hdr, err, errlen)) < 0)
+                        return r;
+                total += span;
+        }
+        *out = TAKE_FD(fd);
+        return 0;
+}
+
+/* Records until STATE: pages into RAM; then the state's memfd in *state. */
+static int receive_records(struct vmwp_vm *vm, struct receiver *rc, int *state, char *err, size_t errlen) {
+        uint64_t ram = vid_ram_size(vm->p);
+        for (;;) {
+                uint8_t hdr[MIG_RECORD_HEADER];
+                struct mig_record rec;
+                int r = recv_all(rc, hdr, sizeof hdr);
+                if (r < 0)
+                        return io_error(rc, r, err, errlen);
+                if ((r = mig_record_parse(hdr, ram, true, &rec, err, errlen)) < 0)
+                        return r;
+                uint64_t pl = mig_record_payload(&rec); /* <= MIG_PAGES_MAX: checked */
+                if (pl && (r = recv_all(rc, rc->buf, (size_t)pl)) < 0)
+                        return io_error(rc, r, err, errlen);
+                if (pl && vmstate_crc32c(0, rc->buf, (size_t)pl) != rec.payload_crc)
+                        return errorf(err, errlen, -EINVAL, "record type %u ending at byte %llu: payload CRC mismatch",
+                                      rec.type, (unsigned long long)rc->bytes);
+                switch (rec.type) {
+                case MIG_PAGES:
+                        r = vid_ram_write(vm->p, rec.addr, rc->buf, rec.length);
+                        break;
+                case MIG_ZERO:
+                        r = vid_ram_zero(vm->p, rec.addr, rec.length);
+                        break;
+                case MIG_ABORT: {
+                        char why[MIG_TEXT_MAX + 1];
+                        mig_text(rc->buf, pl, why, sizeof why);
+                        return errorf(err, errlen, -ECANCELED, "the source gave up: %s", why);
+                }
+                case MIG_STATE:
+                        return receive_state(vm, rc, state, err, errlen);
+                default: /* PASS */
+                        break;
+                }
+                if (r < 0)
+                        return errorf(err, errlen, r, "writing guest RAM: %s", strerror(-r));
+        }
+}
+
+int vmwp_vm_migrate_receive(struct vmwp_vm *vm, int fd, char *err, size_t errlen) {
+        char why[512] = "";
+        struct receiver rc = { .fd = fd };
+        int state = -1, r = 0;
+        vm->migrate_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        rc.buf = malloc(MIG_PAGES_MAX);
+        if (vm->migrate_fd < 0 || !rc.buf)
+                r = errorf(why, sizeof why, vm->migrate_fd < 0 ? -errno : -ENOMEM, "%s",
+                           vm->migrate_fd < 0 ? strerror(errno) : "out of memory");
+        if (r >= 0)
+                r = receive_hello(vm, &rc, why, sizeof why);
+        if (r >= 0)
+                r = receive_records(vm, &rc, &state, why, sizeof why);
+        free(rc.buf);
+        if (r >= 0) {
+                r = vmwp_vm_restore_prepare(vm, state, why, sizeof why);
+                safe_close(state); /* mapped by now, or refused */
+                if (r < 0) /* "saved state: ..." already */
+                        return send_to_source(fd, MIG_REFUSE, why), errorf(err, errlen, r, "migration: %s", why);
+        }
+        if (r < 0) {
+                send_to_source(fd, MIG_REFUSE, why);
+                return errorf(err, errlen, r, "migration: %s", why);
+        }
+        return 0;
+}
+
+int vmwp_vm_migrate_ack(struct vmwp_vm *vm) {
+        if (vm->migrate_fd < 0)
+                return 0;
+        uint8_t rec[MIG_RECORD_HEADER];
+        mig_record_encode(rec, MIG_RUNNING, 0, 0, 0);
+        ssize_t n = send(vm->migrate_fd, rec, sizeof rec, MSG_NOSIGNAL);
+        int r = n == (ssize_t)sizeof rec ? 0 : n < 0 ? -errno : -EIO;
+        vm->migrate_fd = safe_close(vm->migrate_fd);
+        return r;
+}

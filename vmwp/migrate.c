@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: MIT
+/* Live migration, the source (vmwp/migrate.h, docs/migration.md).
+ *
+ * Pre-copy: dirty tracking on, all of RAM's data extents sent while the
+ * guest runs (an all-zero page as a ZERO record, never as data), then pass
+ * after pass the pages dirtied during the previous one, measuring the
+ * bandwidth reached and the rate the guest dirties pages, until sending
+ * what is dirty would fit the downtime budget. Then the switch-over: the
+ * VM paused (vCPUs parked, devices quiesced), the final saved state (the
+ * devices' and vid's sections, the RAM section holding only the last
+ * dirty pages: the saved-state format, so the destination reuses the
+ * restore path) streamed after a STATE record, and the destination's
+ * RUNNING awaited. Any failure stops the tracking and resumes the VM if
+ * this code paused it: one copy runs, here.
+ *
+ * Pages are copied into a buffer before they are checked for zero and
+ * CRC'd: the guest keeps writing them, and the record must carry one
+ * consistent snapshot of each page (the dirty log catches the later
+ * writes). */
+#include <errno.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/macro.h"
+#include "common/migstream.h"
+#include "common/vmstate.h"
+#include "vid/state.h"
+#include "vid/vid.h"
+#include "vm-internal.h"
+#include "vmwp/migrate.h"
+
+#define PAGE MIG_PAGE_SIZE
+/* Pausing and quiescing, the vCPU and device sections: what a switch-over
+ * costs besides the pages (measured 1-2 ms; generous). */
+#define SWITCH_OVERHEAD_NS (3u * 1000000u)
+
+void vmwp_migrate_options_init(struct vmwp_migrate_options *o) {
+        *o = (struct vmwp_migrate_options){ .max_downtime_ms = 300, .max_passes = 30, .max_time_ms = 60000,
+                                            .peer_timeout_ms = 30000 };
+}
+
+int vmwp_migrate_options_parse(struct json_object *req, struct vmwp_migrate_options *o, char *err, size_t errlen) {
+        static const struct {
+                const char *key;
+                size_t off;
+                int64_t min, max;
+        } keys[] = {
+                { "max_downtime_ms", offsetof(struct vmwp_migrate_options, max_downtime_ms), 0, 600000 },
+                { "max_passes", offsetof(struct vmwp_migrate_options, max_passes), 1, 1000 },
+                { "max_time_ms", offsetof(struct vmwp_migrate_options, max_time_ms), 1, 3600000 },
+                { "peer_timeout_ms", offsetof(struct vmwp_migrate_options, peer_timeout_ms), 100, 600000 },
+        };
+        vmwp_migrate_options_init(o);
+        for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+                struct json_object *v;
+                if (!json_object_object_get_ex(req, keys[i].key, &v))
+                        continue;
+                int64_t n = json_object_get_int64(v);
+                if (!json_object_is_type(v, json_type_int) || n < keys[i].min || n > keys[i].max)
+                        return errorf(err, errlen, -EINVAL, "\"%s\" must be an integer from %lld to %lld", keys[i].key,
+                                      (long long)keys[i].min, (long long)keys[i].max);
+                *(uint32_t *)((char *)o + keys[i].off) = (uint32_t)n;
+        }
+        return 0;
+}
+
+/* ---- the socket ---- */
+
+struct sender {
+        int fd;
+        int timeout_ms;
+        uint64_t bytes; /* sent so far */
+        uint8_t *buf;   /* a record being built: header, then up to MIG_PAGES_MAX of pages */
+        uint64_t pages_at, pages_len;   /* the PAGES record in buf */
+        uint64_t zero_at, zero_len;     /* the ZERO run not sent yet */
+        uint64_t n_pages, n_zero;
+};
+
+static int wait_fd(int fd, short events, int timeout_ms) {
+        struct pollfd p = { .fd = fd, .events = events };
+        int r = poll(&p, 1, timeout_ms);
+        if (r < 0)
+                return errno == EINTR ? 0 : -errno;
+        return r == 0 ? -ETIMEDOUT : 0;
+}
+
+static int send_all(struct sender *s, const void *buf, size_t len) {
+        const uint8_t *b = buf;
+        while (len > 0) {
+                ssize_t k = send(s->fd, b, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
+                        int r = wait_fd(s->fd, POLLOUT, s->timeout_ms);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (k < 0)
+                        return -errno;
+                b += k, len -= (size_t)k, s->bytes += (uint64_t)k;
+        }
+        return 0;
+}
+
+/* A record from the destination (no payload but a REFUSE's reason). */
+static int recv_record(struct sender *s, int timeout_ms, struct mig_record *rec, char *why, size_t whylen) {
+        uint8_t hdr[MIG_RECORD_HEADER], text[MIG_TEXT_MAX];
+        size_t got = 0, want = sizeof hdr;
+        uint8_t *into = hdr;
+        for (int part = 0; part < 2; part++) {
+                while (got < want) {
+                        int r = wait_fd(s->fd, POLLIN, timeout_ms);
+                        if (r < 0)
+                                return r;
+                        /* read(2), not recv(2): the sandbox's main policy (poll said readable). */
+                        ssize_t k = read(s->fd, into + got, want - got);
+                        if (k == 0)
+                                return -ECONNRESET;
+                        if (k < 0 && errno != EAGAIN && errno != EINTR)
+                                return -errno;
+                        if (k > 0)
+                                got += (size_t)k;
+                }
+                if (part == 0) {
+                        int r = mig_record_parse(hdr, 0, false, rec, why, whylen);
+                        if (r < 0)
+                                return r;
+                        into = text, got = 0, want = (size_t)mig_record_payload(rec);
+                }
+        }
+        if (rec->type == MIG_REFUSE)
+                mig_text(text, want, why, whylen);
+        return 0;
+}
+
+static int send_record(struct sender *s, uint32_t type, uint64_t addr, uint64_t length, const void *payload) {
+        uint8_t hdr[MIG_RECORD_HEADER];
+        /* ZERO has no payload: its length is the range's. */
+        mig_record_encode(hdr, type, addr, length, payload ? vmstate_crc32c(0, payload, length) : 0);
+        int r = send_all(s, hdr, sizeof hdr);
+        return r < 0 || !payload ? r : send_all(s, payload, length);
+}
+
+static int flush_pages(struct sender *s) {
+        if (!s->pages_len)
+                return 0;
+        uint8_t *payload = s->buf + MIG_RECORD_HEADER;
+        mig_record_encode(s->buf, MIG_PAGES, s->pages_at, s->pages_len, vmstate_crc32c(0, payload, s->pages_len));
+        s->n_pages += s->pages_len / PAGE;
+        uint64_t len = s->pages_len;
+        s->pages_len = 0;
+        return send_all(s, s->buf, MIG_RECORD_HEADER + len);
+}
+
+static int flush_zero(struct sender *s) {
+        if (!s->zero_len)
+                return 0;
+        s->n_zero += s->zero_len / PAGE;
+        uint64_t len = s->zero_len;
+        s->zero_len = 0;
+        return send_record(s, MIG_ZERO, s->zero_at, len, NULL);
+}
+
+static bool all_zero(const uint8_t *p) {
+        const uint64_t *w = (const uint64_t *)(const void *)p;
+        uint64_t acc = 0;
+        for (size_t i = 0; i < PAGE / 8; i++)
+                acc |= w[i];
+        return acc == 0;
+}
+
+/* One page of guest RAM at RAM offset off into the records being built. */
+static int send_page(struct sender *s, const uint8_t *ram, uint64_t off) {
+        int r;
+        if (s->pages_len && (s->pages_at + s->pages_len != off || s->pages_len == MIG_PAGES_MAX) &&
+            (r = flush_pages(s)) < 0)
+                return r;
+        uint8_t *slot = s->buf + MIG_RECORD_HEADER + s->pages_len;
+        memcpy(slot, ram + off, PAGE);
+        if (all_zero(slot)) {
+                if ((r = flush_pages(s)) < 0)
+                        return r;
+                if (s->zero_len && s->zero_at + s->zero_len != off && (r = flush_zero(s)) < 0)
+                        return r;
+                if (!s->zero_len)
+                        s->zero_at = off;
+                s->zero_len += PAGE;
+                return 0;
+        }
+        if ((r = flush_zero(s)) < 0)
+                return r;
+        if (!s->pages_len)
+                s->pages_at = off;
+        s->pages_len += PAGE;
+        return 0;
+}
+
+static int flush(struct sender *s) {
+        int r = flush_pages(s);
+        return r < 0 ? r : flush_zero(s);
+}
+
+/* ---- the passes ---- */
+
+struct migration {
+        struct vmwp_vm *vm;
+        const struct vmwp_migrate_options *o;
+        struct sender s;
+        uint64_t *dirty;
+        size_t words;
+        uint64_t t0;
+        void (*progress)(void *opaque, const struct vmwp_migrate_progress *p);
+        void *opaque;
+        struct vmwp_migrate_progress last;
+};
+
+static int pass_all(struct migration *m) {
+        struct vid_ram_extent *ext = NULL;
+        size_t n = 0;
+        int r = vid_ram_extents(m->vm->p, &ext, &n);
+        const uint8_t *ram = vid_ram_host(m->vm->p);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                for (uint64_t off = ext[i].offset; r >= 0 && off < ext[i].offset + ext[i].length; off += PAGE)
+                        r = send_page(&m->s, ram, off);
+        free(ext);
+        return r;
+}
+
+static int pass_dirty(struct migration *m) {
+        const uint8_t *ram = vid_ram_host(m->vm->p);
+        int r = 0;
+        for (size_t w = 0; r >= 0 && w < m->words; w++)
+                for (uint64_t bits = m->dirty[w]; r >= 0 && bits; bits &= bits - 1)
+                        r = send_page(&m->s, ram, ((uint64_t)w * 64 + (uint64_t)__builtin_ctzll(bits)) * PAGE);
+        return r;
+}
+
+static uint64_t count_dirty(const uint64_t *b, size_t words) {
+        uint64_t n = 0;
+        for (size_t i = 0; i < words; i++)
+                n += (uint64_t)__builtin_popcountll(b[i]);
+        return n;
+}
+
+/* Pre-copy until the rest fits the budget: 0 (ready to switch over, the
+ * pages still dirty in m->dirty) or an error. */
+static int precopy(struct migration *m, struct vmwp_migrate_result *res, char *err, size_t errlen) {
+        uint64_t budget_ns = (uint64_t)m->o->max_downtime_ms * 1000000u;
+        for (uint32_t pass = 1;; pass++) {
+                uint64_t start = vmwp_now_ns(), bytes0 = m->s.bytes;
+                int r = pass == 1 ? pass_all(m) : pass_dirty(m);
+                if (r >= 0 && (r = flush(&m->s)) >= 0)
+                        r = send_record(&m->s, MIG_PASS, pass, 0, NULL);
+                if (r < 0)
+                        return errorf(err, errlen, r, "pass %u: sending to the destination: %s", pass, strerror(-r));
+                if ((r = vid_dirty_log_get(m->vm->p, m->dirty, m->words)) < 0)
+                        return errorf(err, errlen, r, "reading the dirty log: %s", strerror(-r));
+                uint64_t ns = MAX(vmwp_now_ns() - start, 1000u), sent = m->s.bytes - bytes0;
+                uint64_t dirty = count_dirty(m->dirty, m->words);
+                /* Below a few MB a pass is too short to measure a link by:
+                 * assume at least 1 GB/s (a loopback socket does 3-10). */
+                uint64_t bw = MAX(sent * 1000000000u / ns, 1000000000u);
+                struct vmwp_migrate_progress *p = &m->last;
+                *p = (struct vmwp_migrate_progress){
+                        .pass = pass, .bytes_sent = m->s.bytes, .dirty_pages = dirty,
+                        .dirty_rate = dirty * 1000000000u / ns, .bandwidth = sent * 1000000000u / ns,
+                };
+                uint64_t expect_ns = SWITCH_OVERHEAD_NS + dirty * (PAGE + 16) * 1000000000u / bw;
+                p->expected_downtime_ms = DIV_ROUND_UP(expect_ns, 1000000u);
+                res->passes = pass;
+                if (m->progress)
+                        m->progress(m->opaque, p);
+                if (expect_ns <= budget_ns)
+                        return 0;
+                uint64_t elapsed_ms = (vmwp_now_ns() - m->t0) / 1000000u;
+                if (pass >= m->o->max_passes || elapsed_ms >= m->o->max_time_ms)
+                        return errorf(err, errlen, -ETIMEDOUT,
+                                      "did not converge: after %u passes in %llu ms, %llu pages are dirty (the guest "
+                                      "dirties %llu pages/s, the link carries %llu MB/s): %llu ms of downtime "
+                                      "expected, the budget is %u ms",
+                                      pass, (unsigned long long)elapsed_ms, (unsigned long long)dirty,
+                                      (unsigned long long)p->dirty_rate, (unsigned long long)(p->bandwidth / 1000000u),
+                                      (unsigned long long)p->expected_downtime_ms, m->o->max_downtime_ms);
+        }
+}
+
+/* Paused: the final state after a STATE record, then RUNNING awaited. */
+static int switch_over(struct migration *m, struct vmwp_migrate_result *res, char *err, size_t errlen) {
+        uint64_t *more = calloc(m->words, sizeof *more);
+        if (!more)
+                return -ENOMEM;
+        /* What the vCPUs and the devices' quiesce wrote since the last look. */
+        int r = vid_dirty_log_get(m->vm->p, more, m->words);
+        for (size_t i = 0; r >= 0 && i < m->words; i++)
+                m->dirty[i] |= more[i];
+        free(more);
+        if (r < 0)
+                return errorf(err, errlen, r, "reading the dirty log: %s", strerror(-r));
+        res->final_pages = count_dirty(m->dirty, m->words);
+        if ((r = send_record(&m->s, MIG_STATE, 0, 0, NULL)) < 0)
+                return errorf(err, errlen, r, "sending to the destination: %s", strerror(-r));
+        struct vmstate_writer *w = NULL;
+        r = vmstate_writer_new(m->s.fd, 0, &w);
+        if (r >= 0)
+                r = vmwp_devices_save(&m->vm->devices, w, err, errlen);
+        if (r >= 0 && (r = vid_state_save_pages(m->vm->p, w, m->dirty)) < 0)
+                errorf(err, errlen, r, "the vCPUs and the last pages: %s", strerror(-r));
+        if (r >= 0 && (r = vmstate_finish(w)) < 0)
+                errorf(err, errlen, r, "the end section: %s", strerror(-r));
+        m->s.bytes += vmstate_written(w);
+        vmstate_writer_free(w);
+        if (r < 0)
+                return errorf(err, errlen, r, "sending the final state: %s", err);
+        struct mig_record rec;
+        char why[MIG_TEXT_MAX + 1] = "";
+        r = recv_record(&m->s, (int)m->o->peer_timeout_ms, &rec, why, sizeof why);
+        if (r == -ETIMEDOUT)
+                return errorf(err, errlen, r, "the destination did not report running within %u ms",
+                              m->o->peer_timeout_ms);
+        if (r < 0)
+                return errorf(err, errlen, r, "waiting for the destination to run: %s",
+                              r == -EINVAL ? why : r == -ECONNRESET ? "it closed the stream" : strerror(-r));
+        if (rec.type != MIG_RUNNING)
+                return errorf(err, errlen, -ECONNABORTED, "the destination did not start the VM: %s",
+                              rec.type == MIG_REFUSE ? why : "it answered something else");
+        return 0;
+}
+
+static int handshake(struct migration *m, char *err, size_t errlen) {
+        struct mig_hello h;
+        uint8_t buf[MIG_HELLO_HEADER + MIG_SHAPE_MAX + 8];
+        vmwp_vm_migrate_hello(m->vm, &h);
+        int n = mig_hello_encode(&h, buf, sizeof buf);
+        if (n < 0)
+                return errorf(err, errlen, n, "this VM's shape does not fit a hello");
+        int r = send_all(&m->s, buf, (size_t)n);
+        if (r < 0)
+                return errorf(err, errlen, r, "sending the hello: %s", strerror(-r));
+        struct mig_record rec;
+        char why[MIG_TEXT_MAX + 1] = "";
+        r = recv_record(&m->s, (int)m->o->peer_timeout_ms, &rec, why, sizeof why);
+        if (r < 0)
+                return errorf(err, errlen, r, "the destination's answer to the hello: %s",
+                              r == -EINVAL ? why : r == -ECONNRESET ? "it closed the stream" : strerror(-r));
+        if (rec.type == MIG_REFUSE)
+                return errorf(err, errlen, -ECONNREFUSED, "the destination refused: %s", why);
+        if (rec.type != MIG_ACCEPT)
+                return errorf(err, errlen, -EPROTO, "the destination answered the hello with record type %u",
+                              rec.type);
+        return 0;
+}
+
+int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_options *o,
+                         void (*progress)(void *opaque, const struct vmwp_migrate_progress *p), void *opaque,
+                         struct vmwp_migrate_result *res, char *err, size_t errlen) {
+        int type = 0;
+        socklen_t tl = sizeof type;
+        *res = (struct vmwp_migrate_result){ 0 };
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_STREAM)
+                return errorf(err, errlen, -ENOTSOCK, "the migration fd is not a connected stream socket");
+        if (vmwp_vm_is_paused(vm))
+                return errorf(err, errlen, -EBUSY, "the VM is paused: live migration moves a running VM");
+        struct migration m = { .vm = vm, .o = o, .t0 = vmwp_now_ns(), .progress = progress, .opaque = opaque,
+                               .s = { .fd = fd, .timeout_ms = (int)o->peer_timeout_ms } };
+        m.words = vid_dirty_bitmap_words(vm->p);
+        m.dirty = calloc(m.words, sizeof *m.dirty);
+        m.s.buf = malloc(MIG_RECORD_HEADER + MIG_PAGES_MAX);
+        if (!m.dirty || !m.s.buf) {
+                free(m.dirty), free(m.s.buf);
+                return -ENOMEM;
+        }
+        /* Bounds the final state's writes (the writer blocks) as poll
+         * bounds ours: a destination that stops reading fails the move. */
+        struct timeval tv = { .tv_sec = o->peer_timeout_ms / 1000, .tv_usec = o->peer_timeout_ms % 1000 * 1000 };
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        bool tracking = false, paused = false;
+        int r = handshake(&m, err, errlen);
+        if (r >= 0) {
+                r = vid_dirty_log_start(vm->p);
+                tracking = r >= 0;
+                if (r < 0)
+                        errorf(err, errlen, r, "starting dirty-page tracking: %s",
+                               r == -EALREADY ? "a migration is under way" : strerror(-r));
+        }
+        if (r >= 0)
+                r = precopy(&m, res, err, errlen);
+        uint64_t t_pause = 0;
+        if (r >= 0) {
+                t_pause = vmwp_now_ns();
+                r = vmwp_vm_pause(vm);
+                paused = r >= 0;
+                if (r < 0)
+                        errorf(err, errlen, r, "pausing the VM: %s", strerror(-r));
+        }
+        if (r >= 0)
+                r = switch_over(&m, res, err, errlen);
+        uint64_t t_end = vmwp_now_ns();
+        if (r < 0 && r != -ECONNRESET && r != -EPIPE) { /* tell a destination still listening */
+                char why[MIG_TEXT_MAX];
+                size_t n = strnlen(err, sizeof why - 1);
+                memcpy(why, err, n);
+                (void)send_record(&m.s, MIG_ABORT, 0, n, why);
+        }
+        if (tracking)
+                (void)vid_dirty_log_stop(vm->p);
+        if (r < 0 && paused)
+                (void)vmwp_vm_resume(vm);
+        res->bytes = m.s.bytes;
+        res->pages = m.s.n_pages, res->zero_pages = m.s.n_zero;
+        res->total_ns = t_end - m.t0;
+        res->downtime_ns = t_pause ? t_end - t_pause : 0;
+        free(m.dirty), free(m.s.buf);
+        return r < 0 ? r : 0;
+}
