@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: MIT
+/* Live migration between two vmwp workers on this host (docs/migration.md):
+ * the interrupt-driven echo guest moves over a stream socketpair in the
+ * middle of its serial session and goes on echoing on the destination,
+ * back and forth; a destination that dies mid-transfer or never reports
+ * running, and a guest that cannot meet its downtime budget, leave the
+ * VM running on the source; a corrupt or cut stream is refused by the
+ * destination (a relay process between the two flips a byte or stops). */
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "common/macro.h"
+#include "common/migstream.h"
+#include "common/proto.h"
+#include "common/test.h"
+#include "tests/guests/tinyguest.h"
+#include "tests/lib/test-files.h"
+#include "tests/lib/vmwp-child.h"
+
+TINY_GUEST(vmwp_irq_elf);
+
+static char dir[] = "/tmp/vmwp-migrate-test-XXXXXX";
+static char vmwp_bin[1024], config_json[2048];
+
+static void setup(void) {
+        char kernel[512];
+        snprintf(kernel, sizeof kernel, "%s/irq.elf", dir);
+        test_write_file(kernel, tg_vmwp_irq_elf, tg_vmwp_irq_elf_len);
+        snprintf(config_json, sizeof config_json,
+                 "{\"name\":\"mvm\",\"memory_mib\":32,\"vcpus\":1,\"boot\":{\"kind\":\"pvh\",\"kernel\":\"%s\","
+                 "\"cmdline\":\"\"}}",
+                 kernel);
+}
+
+static int connect_retry(const char *path) {
+        for (int i = 0; i < 4000; i++) {
+                int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                struct sockaddr_un sa = { .sun_family = AF_UNIX };
+                memcpy(sa.sun_path, path, strlen(path) + 1);
+                if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+                        return fd;
+                close(fd);
+                usleep(5000);
+        }
+        return -1;
+}
+
+/* Writes text to the guest and reads until its echo came (20 s at most). */
+static bool echo(int con, const char *text) {
+        char buf[4096];
+        size_t n = 0;
+        if (write(con, text, strlen(text)) != (ssize_t)strlen(text))
+                return false;
+        for (int i = 0; i < 2000 && n < sizeof buf - 1; i++) {
+                struct pollfd p = { .fd = con, .events = POLLIN };
+                if (poll(&p, 1, 10) <= 0)
+                        continue;
+                ssize_t k = read(con, buf + n, sizeof buf - 1 - n);
+                if (k <= 0)
+                        return false;
+                n += (size_t)k;
+                if (memmem(buf, n, text, strlen(text)))
+                        return true;
+        }
+        return false;
+}
+
+struct worker {
+        struct vmwp_child c;
+        int ctl;   /* our end of its control socket */
+        int con;   /* its serial console */
+        char sock[600];
+};
+
+/* A worker booting the guest (mig_fd < 0) or receiving it over mig_fd;
+ * a booted one's console is connected. */
+static void worker_start(struct worker *w, int n, int mig_fd) {
+        snprintf(w->sock, sizeof w->sock, "%s/serial-%d.sock", dir, n);
+        char serial[700];
+        snprintf(serial, sizeof serial, "socket:%s", w->sock);
+        const char *args[] = { "--control-fd", "3", "--serial", serial, NULL };
+        int sv[2];
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv));
+        w->c = vmwp_child_spawn(vmwp_bin, args, sv[1], true);
+        close(sv[1]);
+        w->ctl = sv[0];
+        char msg[4096];
+        snprintf(msg, sizeof msg, "{\"op\":\"config\",\"config\":%s%s}", config_json,
+                 mig_fd >= 0 ? ",\"files\":[\"migrate_incoming\"]" : "");
+        struct json_object *m = json_tokener_parse(msg);
+        ASSERT_OK(proto_send(w->ctl, m, mig_fd >= 0 ? &mig_fd : NULL, mig_fd >= 0 ? 1 : 0));
+        json_object_put(m);
+        w->con = -1;
+        if (mig_fd < 0) {
+                m = vmwp_ctl_recv(w->ctl);
+                ASSERT_STREQ(vmwp_ctl_str(m, "event"), "ready");
+                json_object_put(m);
+                w->con = connect_retry(w->sock);
+                ASSERT_GE(w->con, 0);
+        }
+}
+
+/* The exit event and status; reason (if given) must be in it. */
+static void worker_end(struct worker *w, int status, const char *reason) {
+        char err[16384];
+        struct json_object *m = vmwp_ctl_recv(w->ctl);
+        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "exit");
+        if (reason && !strstr(vmwp_ctl_str(m, "reason"), reason))
+                ASSERT_STREQ(vmwp_ctl_str(m, "reason"), reason);
+        ASSERT_EQ(vmwp_ctl_int(m, "status"), status);
+        json_object_put(m);
+        ASSERT_EQ(vmwp_child_finish(&w->c, 30, err, sizeof err), status);
+        close(w->ctl);
+        if (w->con >= 0)
+                close(w->con);
+}
+
+static void worker_stop(struct worker *w) {
+        json_object_put(vmwp_ctl_request(w->ctl, "{\"op\":\"stop\",\"id\":99}"));
+        worker_end(w, 14, "stopped by vmms");
+}
+
+static const char *state_of(struct worker *w) {
+        static char state[32];
+        struct json_object *m = vmwp_ctl_request(w->ctl, "{\"op\":\"status\",\"id\":7}");
+        snprintf(state, sizeof state, "%s", vmwp_ctl_str(m, "state"));
+        json_object_put(m);
+        return state;
+}
+
+/* {"op":"migrate-send"} with fd and extra options: the reply, after
+ * counting the progress events (each with every field). */
+static struct json_object *migrate(struct worker *w, int fd, const char *opts, int *progress) {
+        char req[512];
+        snprintf(req, sizeof req, "{\"op\":\"migrate-send\",\"id\":5%s}", opts);
+        struct json_object *m = json_tokener_parse(req);
+        ASSERT_OK(proto_send(w->ctl, m, &fd, 1));
+        json_object_put(m);
+        *progress = 0;
+        for (;;) {
+                m = vmwp_ctl_recv(w->ctl);
+                if (!m || !strcmp(vmwp_ctl_str(m, "event"), "exit")) { /* the source died: say why */
+                        char err[16384];
+                        vmwp_child_finish(&w->c, 30, err, sizeof err);
+                        fprintf(stderr, "source worker:\n%s\n", err);
+                }
+                ASSERT_NOT_NULL(m);
+                if (!strcmp(vmwp_ctl_str(m, "event"), "exit"))
+                        ASSERT_STREQ(vmwp_ctl_str(m, "reason"), "");
+                if (strcmp(vmwp_ctl_str(m, "event"), "migrate-progress") == 0) {
+                        static const char *const keys[] = { "pass", "bytes", "dirty_pages", "dirty_rate",
+                                                            "bandwidth", "expected_downtime_ms" };
+                        for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+                                ASSERT_TRUE(json_object_object_get_ex(m, keys[i], NULL));
+                        ASSERT_EQ(vmwp_ctl_int(m, "pass"), *progress + 1);
+                        (*progress)++;
+                        json_object_put(m);
+                        continue;
+                }
+                ASSERT_EQ(vmwp_ctl_int(m, "id"), 5);
+                return m;
+        }
+}
+
+/* src -> a new worker; returns the new one, running, console connected. */
+static void migrate_ok(struct worker *src, struct worker *dst, int n) {
+        int sp[2], progress;
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp));
+        worker_start(dst, n, sp[1]);
+        close(sp[1]);
+        struct json_object *m = migrate(src, sp[0], "", &progress);
+        close(sp[0]);
+        if (strcmp(vmwp_ctl_str(m, "ok"), "true") != 0)
+                ASSERT_STREQ(vmwp_ctl_str(m, "error"), "");
+        ASSERT_GE(progress, 1);
+        ASSERT_GT(vmwp_ctl_int(m, "bytes"), 0);
+        ASSERT_GT(vmwp_ctl_int(m, "pages"), 0);
+        json_object_put(m);
+        ASSERT_STREQ(state_of(src), "paused");
+        m = vmwp_ctl_recv(dst->ctl);
+        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "ready");
+        json_object_put(m);
+        dst->con = connect_retry(dst->sock);
+        ASSERT_GE(dst->con, 0);
+}
+
+/* The echo guest moves mid-session, then back and forth: each new worker
+ * echoes, the one it left stays paused until stopped. */
+TEST(migrate_back_and_forth) {
+        struct worker a, b;
+        worker_start(&a, 0, -1);
+        ASSERT_TRUE(echo(a.con, "ab"));
+        for (int i = 1; i <= 4; i++) {
+                char text[16];
+                /* Typed on the source just before the move: reaches the
+                 * destination's guest or was echoed before the pause. */
+                migrate_ok(&a, &b, i);
+                worker_stop(&a);
+                snprintf(text, sizeof text, "m%d", i);
+                ASSERT_TRUE(echo(b.con, text));
+                a = b;
+        }
+        ASSERT_EQ(write(a.con, ".", 1), 1); /* powers off, on the last destination */
+        worker_end(&a, 0, "powered off");
+}
+
+/* A relay between source and destination (a child process): copies both
+ * ways, flipping one bit at byte `flip` of the source's stream (>= 0), or
+ * closing both after `cut` bytes of it (>= 0). */
+static pid_t relay(int src, int dst, long flip, long cut) {
+        pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid)
+                return pid;
+        long at = 0;
+        char buf[65536];
+        for (;;) {
+                struct pollfd p[2] = { { .fd = src, .events = POLLIN }, { .fd = dst, .events = POLLIN } };
+                if (poll(p, 2, 30000) <= 0)
+                        _exit(1);
+                for (int i = 0; i < 2; i++) {
+                        if (!p[i].revents)
+                                continue;
+                        ssize_t k = read(p[i].fd, buf, sizeof buf);
+                        if (k <= 0)
+                                _exit(0);
+                        if (i == 0) {
+                                if (cut >= 0 && at + k > cut)
+                                        _exit(write(dst, buf, (size_t)(cut - at)) < 0);
+                                if (flip >= at && flip < at + k)
+                                        buf[flip - at] ^= 0x10;
+                                at += k;
+                        }
+                        if (write(p[1 - i].fd, buf, (size_t)k) != k)
+                                _exit(0);
+                }
+        }
+}
+
+/* Corrupt (a flipped bit in the hello, a record header, a page, the final
+ * state) and cut streams: the destination refuses with a reason and never
+ * runs the guest; the source is told or sees the stream end, and its
+ * guest keeps echoing. */
+TEST(corrupt_or_cut_stream_is_refused) {
+        static const struct {
+                long flip, cut;
+                const char *reason;
+        } cases[] = {
+                { 3, -1, "magic" },          /* the hello */
+                { 100, -1, "CRC" },          /* the first record's header or its pages */
+                { 20000, -1, "CRC" },        /* inside the pages */
+                { -1, 60, "closed the stream" },
+                { -1, 20000, "closed the stream" },
+        };
+        struct worker a, b;
+        worker_start(&a, 0, -1);
+        ASSERT_TRUE(echo(a.con, "ab"));
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                int s1[2], s2[2], progress;
+                ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s1));
+                ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s2));
+                worker_start(&b, 10 + (int)i, s2[1]);
+                close(s2[1]);
+                pid_t r = relay(s1[1], s2[0], cases[i].flip, cases[i].cut);
+                close(s1[1]), close(s2[0]);
+                struct json_object *m = migrate(&a, s1[0], ",\"peer_timeout_ms\":5000", &progress);
+                close(s1[0]);
+                ASSERT_STREQ(vmwp_ctl_str(m, "ok"), "false");
+                json_object_put(m);
+                worker_end(&b, 3, cases[i].reason);
+                waitpid(r, NULL, 0);
+                ASSERT_STREQ(state_of(&a), "running");
+                char text[16];
+                snprintf(text, sizeof text, "c%zu", i);
+                ASSERT_TRUE(echo(a.con, text));
+        }
+        worker_stop(&a);
+}
+
+/* A destination that dies mid-transfer (the relay closes after the hello
+ * and a few pages, as a killed worker's socket does) or after taking the
+ * final state without ever reporting that it runs: the source gives up
+ * and its guest runs on. A budget nobody can meet (0 ms): refused after
+ * max_passes, running on, and the destination told why. */
+TEST(failed_migration_leaves_the_source_running) {
+        struct worker a, b;
+        worker_start(&a, 0, -1);
+        ASSERT_TRUE(echo(a.con, "ab"));
+
+        /* Destination killed mid-transfer. */
+        int sp[2], progress;
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp));
+        worker_start(&b, 1, sp[1]);
+        close(sp[1]);
+        pid_t killer = fork();
+        ASSERT_GE(killer, 0);
+        if (killer == 0) { /* once the stream flows, the destination dies */
+                usleep(1000);
+                kill(b.c.pid, SIGKILL);
+                _exit(0);
+        }
+        struct json_object *m = migrate(&a, sp[0], "", &progress);
+        close(sp[0]);
+        waitpid(killer, NULL, 0);
+        /* On a fast host the move may have finished before the kill. */
+        bool moved = strcmp(vmwp_ctl_str(m, "ok"), "true") == 0;
+        json_object_put(m);
+        char err[16384];
+        vmwp_child_finish(&b.c, 30, err, sizeof err);
+        close(b.ctl);
+        if (moved)
+                fprintf(stderr, "(the move finished before the kill)\n");
+        else {
+                ASSERT_STREQ(state_of(&a), "running");
+                ASSERT_TRUE(echo(a.con, "k1"));
+        }
+
+        /* Destination that takes everything and never answers RUNNING. */
+        if (!moved) {
+                ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp));
+                pid_t mute = fork();
+                ASSERT_GE(mute, 0);
+                if (mute == 0) {
+                        close(sp[0]);
+                        uint8_t rec[MIG_RECORD_HEADER], buf[65536];
+                        mig_record_encode(rec, MIG_ACCEPT, 0, 0, 0);
+                        struct pollfd p = { .fd = sp[1], .events = POLLIN };
+                        bool accepted = false;
+                        while (poll(&p, 1, 20000) > 0 && read(sp[1], buf, sizeof buf) > 0)
+                                if (!accepted)
+                                        accepted = write(sp[1], rec, sizeof rec) == sizeof rec;
+                        _exit(0);
+                }
+                close(sp[1]);
+                m = migrate(&a, sp[0], ",\"peer_timeout_ms\":1500", &progress);
+                close(sp[0]);
+                ASSERT_STREQ(vmwp_ctl_str(m, "ok"), "false");
+                if (!strstr(vmwp_ctl_str(m, "error"), "did not report running"))
+                        ASSERT_STREQ(vmwp_ctl_str(m, "error"), "did not report running");
+                json_object_put(m);
+                kill(mute, SIGKILL);
+                waitpid(mute, NULL, 0);
+                ASSERT_STREQ(state_of(&a), "running");
+                ASSERT_TRUE(echo(a.con, "k2"));
+        }
+
+        /* No budget: refused after 3 passes; the destination hears why. */
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp));
+        worker_start(&b, 2, sp[1]);
+        close(sp[1]);
+        m = migrate(&a, sp[0], ",\"max_downtime_ms\":0,\"max_passes\":3", &progress);
+        close(sp[0]);
+        ASSERT_STREQ(vmwp_ctl_str(m, "ok"), "false");
+        if (!strstr(vmwp_ctl_str(m, "error"), "did not converge"))
+                ASSERT_STREQ(vmwp_ctl_str(m, "error"), "did not converge");
+        ASSERT_EQ(progress, 3);
+        json_object_put(m);
+        worker_end(&b, 3, "the source gave up: did not converge");
+        ASSERT_STREQ(state_of(&a), "running");
+        ASSERT_TRUE(echo(a.con, "k3"));
+        worker_stop(&a);
+}
+
+int main(int argc, char **argv) {
+        TEST_REQUIRE_KVM();
+        const char *b = getenv("VM_BUILD_DIR");
+        snprintf(vmwp_bin, sizeof vmwp_bin, "%s/vmwp/vmwp", b ? b : "build/debug");
+        if (access(vmwp_bin, X_OK) != 0)
+                TEST_SKIP("%s not built", vmwp_bin);
+        signal(SIGPIPE, SIG_IGN);
+        ASSERT_NOT_NULL(mkdtemp(dir));
+        setup();
+        int r = test_run_all_(argc > 1 ? argv[1] : NULL);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        (void)!system(cmd);
+        return r;
+}
