@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+/* The live-migration stream as a destination reads it (common/migstream.h):
+ * mig_stream_walk() on any bytes, against a destination of 32 MiB, one
+ * vCPU and a fixed device shape, the hello's shape taken from the input
+ * when it parses (so the walk gets past the check); each record it hands
+ * over must lie inside RAM and the input; the final state it frames is
+ * indexed as the restore path would. Also the record parser in both
+ * directions and the state framing on the raw input. */
+#include <string.h>
+
+#include "common/migstream.h"
+#include "common/vmstate.h"
+#include "tests/fuzz/fuzz-check.h"
+
+#define RAM (32ull << 20)
+
+struct walk {
+        const uint8_t *buf;
+        size_t len;
+        unsigned records;
+};
+
+static void on_record(void *opaque, const struct mig_record *r, const uint8_t *payload) {
+        struct walk *w = opaque;
+        w->records++;
+        CHECK(payload >= w->buf && (size_t)(payload - w->buf) <= w->len);
+        if (r->type == MIG_PAGES || r->type == MIG_ZERO)
+                CHECK(r->addr + r->length <= RAM && r->length % MIG_PAGE_SIZE == 0);
+        if (r->type == MIG_PAGES)
+                CHECK(r->length <= MIG_PAGES_MAX && r->length <= w->len - (size_t)(payload - w->buf));
+        if (r->type == MIG_STATE) {
+                CHECK(r->length <= w->len - (size_t)(payload - w->buf));
+                static struct vmstate_section secs[64];
+                char err[256];
+                (void)vmstate_index(payload, (size_t)r->length, NULL, secs, 64, err, sizeof err);
+        }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        struct mig_hello dst = { .major = MIG_MAJOR, .page_size = MIG_PAGE_SIZE, .ram_bytes = RAM, .vcpus = 1 };
+        strcpy(dst.shape, "uart,acpi-pm");
+        struct mig_hello h;
+        char err[512];
+        if (mig_hello_parse(data, size, &h, err, sizeof err) > 0) {
+                CHECK(h.shape_len <= MIG_SHAPE_MAX && strlen(h.shape) == h.shape_len);
+                dst.vcpus = h.vcpus, dst.ram_bytes = h.ram_bytes == RAM ? RAM : dst.ram_bytes;
+                memcpy(dst.shape, h.shape, sizeof dst.shape);
+        }
+        struct walk w = { .buf = data, .len = size };
+        int64_t n = mig_stream_walk(data, size, &dst, on_record, &w, err, sizeof err);
+        CHECK(n <= (int64_t)size);
+        CHECK(n < 0 ? strlen(err) > 0 : w.records > 0);
+        struct mig_record r;
+        if (size >= MIG_RECORD_HEADER) {
+                for (int from_source = 0; from_source < 2; from_source++)
+                        if (mig_record_parse(data, RAM, from_source, &r, err, sizeof err) == 0)
+                                CHECK(mig_record_payload(&r) <= (from_source ? MIG_PAGES_MAX : MIG_TEXT_MAX) ||
+                                      r.type == MIG_ZERO);
+                uint64_t span;
+                bool end;
+                if (mig_state_section_span(data, &span, &end, err, sizeof err) == 0)
+                        CHECK(span >= VMSTATE_SECTION_HEADER_SIZE && span % 8 == 0);
+        }
+        return 0;
+}
