@@ -93,6 +93,26 @@
  *   that differ: written without a mark) and "mismatch_gpas" (the first
  *   8). EPERM in a sandboxed worker, EBUSY while paused, EINVAL for bad
  *   arguments.
+ *
+ * Live migration (issue #20, docs/migration.md):
+ * - {"op":"migrate-send","id":n[,"max_downtime_ms":300][,"max_passes":30]
+ *   [,"max_time_ms":60000][,"peer_timeout_ms":30000]} with one fd, a
+ *   connected stream socket to the destination worker: the worker sends
+ *   the running VM (pre-copy passes), sends {"event":"migrate-progress",
+ *   "pass":n,"bytes":n,"dirty_pages":n,"dirty_rate":pages/s,
+ *   "bandwidth":bytes/s,"expected_downtime_ms":n} after each pass, pauses
+ *   when the rest fits max_downtime_ms, sends the final state and waits
+ *   for the destination's RUNNING; then replies ok with "passes", "bytes",
+ *   "pages", "zero_pages", "final_pages", "total_ms", "downtime_ms" and
+ *   STAYS PAUSED (the caller stops it). On failure (refused, peer gone,
+ *   no convergence, no RUNNING in time) it replies with errno and a
+ *   sentence and the VM runs as before.
+ * - Destination: the config message's "files" ends with
+ *   "migrate_incoming", the socket's fd (not with "saved_state"): the
+ *   worker builds the VM, receives the whole stream before the sandbox,
+ *   restores, tells the source as its vCPUs start and sends "ready"; a
+ *   refused, corrupt or cut stream ends it with status 3 and a reason
+ *   starting "migration: ".
  */
 #pragma once
 
