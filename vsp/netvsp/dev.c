@@ -37,6 +37,9 @@ int netvsp_config_from_vm_nic(const struct vm_nic_config *nic, struct netvsp_con
         *tc = (struct tap_config){ .mtu = nic->mtu, .create = nic->tap[0] == 0 };
         snprintf(tc->name, sizeof tc->name, "%s", nic->tap);
         snprintf(tc->bridge, sizeof tc->bridge, "%s", nic->bridge);
+        tc->set_mac = tc->create;
+        tc->mac[0] = 0xfe;
+        memcpy(tc->mac + 1, nic->mac + 1, 5);
         return rndis_config_validate(&c->rndis);
 }
 

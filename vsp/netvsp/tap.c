@@ -21,6 +21,7 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_sock *, nl_socket_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_link *, rtnl_link_put);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_addr *, nl_addr_put);
 
 int tap_nl_errno(int nle) {
         switch (nle < 0 ? -nle : nle) {
@@ -75,8 +76,8 @@ static int tun_attach(const char *name, int *fd_out, char name_out[TAP_IFNAME_MA
         return 0;
 }
 
-/* MTU, master bridge and IFF_UP in one RTM_NEWLINK change. */
-static int link_setup(struct tap *t, uint32_t mtu, const char *bridge) {
+/* MAC, MTU, master bridge and IFF_UP in one RTM_NEWLINK change. */
+static int link_setup(struct tap *t, uint32_t mtu, const char *bridge, const uint8_t *mac) {
         _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
         _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL, *change = NULL, *br = NULL;
         int r = tap_nl_connect(&sk);
@@ -91,6 +92,12 @@ static int link_setup(struct tap *t, uint32_t mtu, const char *bridge) {
                 return -ENOMEM;
         if (mtu)
                 rtnl_link_set_mtu(change, mtu);
+        if (mac) {
+                _cleanup_(nl_addr_putp) struct nl_addr *a = nl_addr_build(AF_LLC, mac, 6);
+                if (!a)
+                        return -ENOMEM;
+                rtnl_link_set_addr(change, a);
+        }
         if (bridge && bridge[0]) {
                 r = rtnl_link_get_kernel(sk, 0, bridge, &br);
                 if (r < 0)
@@ -131,7 +138,7 @@ int tap_open(const struct tap_config *cfg, struct tap **out) {
         if (!t)
                 return -ENOMEM;
         fd = -1;
-        r = link_setup(t, cfg->mtu, cfg->bridge);
+        r = link_setup(t, cfg->mtu, cfg->bridge, cfg->create && cfg->set_mac ? cfg->mac : NULL);
         if (r < 0)
                 return log_debug_errno(r, "tap %s: link setup: %m", name);
         *out = TAKE_PTR(t);

@@ -35,6 +35,12 @@ struct tap_config {
         char bridge[TAP_IFNAME_MAX]; /* create/open: make this bridge the master ("" = none) */
         uint32_t mtu;                /* 0 = leave as is */
         bool create;                 /* false: the TAP must exist already */
+        /* create: the TAP's own MAC (set_mac), as vmms sets it on the TAPs it
+         * creates: FE and the guest's last five bytes, stable across the
+         * workers of one VM, so the bridge's address (the lowest of its
+         * ports') does not change under a guest that cached it. */
+        bool set_mac;
+        uint8_t mac[6];
 };
 
 int tap_open(const struct tap_config *cfg, struct tap **out);
