@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/vmstate.h"
 #include "devices.h"
 
 int vmwp_devices_add(struct vmwp_devices *t, const struct vmwp_device_ops *ops, void *dev) {
@@ -75,5 +76,33 @@ int vmwp_devices_restore(struct vmwp_devices *t, const struct vmstate_section *s
         }
         /* Restored devices are quiesced: the first resume starts them. */
         t->n_quiesced = t->n;
+        return 0;
+}
+
+static bool tag_listed(const uint32_t *tags, uint32_t tag) {
+        for (; tags && *tags; tags++)
+                if (*tags == tag)
+                        return true;
+        return false;
+}
+
+int vmwp_devices_check_sections(const struct vmwp_devices *t, const uint32_t *also,
+                                const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        for (size_t i = 0; i < n; i++) {
+                const struct vmstate_section *s = &secs[i];
+                if ((s->flags & VMSTATE_SECTION_OPTIONAL) || tag_listed(also, s->tag))
+                        continue;
+                bool read = false;
+                for (size_t j = 0; j < t->n && !read; j++)
+                        read = tag_listed(t->rows[j].ops->tags, s->tag);
+                if (read)
+                        continue;
+                char name[5];
+                vmstate_tag_name(s->tag, name);
+                return errorf(err, errlen, -EPROTONOSUPPORT,
+                              "section %s #%u at offset %llu: no device of this VM reads it and it is not "
+                              "marked optional (saved by a newer vmstack, or a device this VM lacks)",
+                              name, s->instance, (unsigned long long)s->offset);
+        }
         return 0;
 }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct vmstate_writer;
 struct vmstate_section;
@@ -27,6 +28,11 @@ struct vmwp_device_ops {
          * finds its sections in secs (the whole file), decodes all of them
          * (pure, fuzzed) and only then applies. */
         int (*restore)(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen);
+        /* The section tags its restore reads (itself or, for a provider,
+         * through the VMBus server's restore_channel), 0-terminated. A
+         * section whose tag no row and no vid part reads is refused
+         * unless it is OPTIONAL (vmwp_devices_check_sections). */
+        const uint32_t *tags;
 };
 
 #define VMWP_DEVICES_MAX 48u
@@ -48,6 +54,12 @@ void vmwp_devices_resume(struct vmwp_devices *t);
 bool vmwp_devices_quiesced(const struct vmwp_devices *t);
 /* Table order; the devices must be quiesced. */
 int vmwp_devices_save(struct vmwp_devices *t, struct vmstate_writer *w, char *err, size_t errlen);
+/* Before anything is applied: refuses (-EPROTONOSUPPORT, naming the tag,
+ * instance and offset) a section of secs whose tag neither a row's tags
+ * nor also (0-terminated: vid's) list, unless it is flagged
+ * VMSTATE_SECTION_OPTIONAL (docs/saved-state.md, "Compatibility rules"). */
+int vmwp_devices_check_sections(const struct vmwp_devices *t, const uint32_t *also,
+                                const struct vmstate_section *secs, size_t n, char *err, size_t errlen);
 /* Table order, on devices that have not run. Afterwards every row counts
  * as quiesced: vmwp_devices_resume starts them. On a failure the rows
  * restored so far keep their state (the worker gives up on the VM). */

@@ -293,9 +293,11 @@ static int emu_row_restore(void *dev, const struct vmstate_section *secs, size_t
         return r;
 }
 
+static const uint32_t emu_tags[] = { RTC_STATE_TAG, I8042_STATE_TAG, IDE_STATE_TAG, PIIX_STATE_TAG, 0 };
+
 static const struct vmwp_device_ops emu_row = {
         .name = "emulated devices", .quiesce = emu_row_quiesce, .resume = emu_row_resume,
-        .save = emu_row_save, .restore = emu_row_restore,
+        .save = emu_row_save, .restore = emu_row_restore, .tags = emu_tags,
 };
 
 int vmwp_vm_add_emu(struct vmwp_vm *vm, const struct vmwp_vm_options *opt, char *err, size_t errlen) {

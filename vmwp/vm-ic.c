@@ -94,9 +94,11 @@ static int ic_row_restore(void *dev, const struct vmstate_section *secs, size_t 
         return icvsp_restore(dev, secs, n, err, errlen);
 }
 
+static const uint32_t ic_tags[] = { ICVSP_CHANNEL_STATE_TAG, ICVSP_KVP_STATE_TAG, 0 };
+
 static const struct vmwp_device_ops ic_row = {
         .name = "integration services", .quiesce = ic_row_quiesce, .resume = ic_row_resume,
-        .save = ic_row_save, .restore = ic_row_restore,
+        .save = ic_row_save, .restore = ic_row_restore, .tags = ic_tags,
 };
 
 int vmwp_vm_add_integration_services(struct vmwp_vm *vm, char *err, size_t errlen) {

@@ -20,6 +20,7 @@
 #include "vm-net.h"
 #include "vmbus/server.h"
 #include "vmwp/sandbox.h"
+#include "netvsp/netvsp.h"
 
 /* What netvsp's threads call once the worker is sandboxed (docs/sandbox.md):
  * OPENCHANNEL (a VP thread) makes the channel's device worker (an epoll set
@@ -82,9 +83,11 @@ static int nic_row_restore(void *dev, const struct vmstate_section *secs, size_t
         return netvsp_nic_restored(dev);
 }
 
+static const uint32_t nic_tags[] = { NETVSP_STATE_TAG, 0 };
+
 static const struct vmwp_device_ops nic_row = {
         .name = "netvsp", .quiesce = nic_row_quiesce, .resume = nic_row_resume,
-        .save = nic_row_save, .restore = nic_row_restore,
+        .save = nic_row_save, .restore = nic_row_restore, .tags = nic_tags,
 };
 
 static int add_nic(struct vmwp_vm *vm, uint32_t i, int fd, char *err, size_t errlen) {

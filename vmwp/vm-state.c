@@ -157,7 +157,17 @@ static int restore_index(int fd, struct vmwp_restore **out, char *err, size_t er
 
 int vmwp_vm_restore_prepare(struct vmwp_vm *vm, int fd, char *err, size_t errlen) {
         char why[384] = "";
+        /* vid's own sections; the device rows list theirs. Every section
+         * is checked before anything is applied. */
+        static const uint32_t vid_tags[] = { VID_STATE_TAG_PART, VID_STATE_TAG_VP, VID_STATE_TAG_RAM, 0 };
         int r = restore_index(fd, &vm->restore, why, sizeof why);
+        if (r >= 0)
+                r = vmwp_devices_check_sections(&vm->devices, vid_tags, vm->restore->secs, vm->restore->n, why,
+                                                sizeof why);
+        if (r < 0 && vm->restore) {
+                vmwp_restore_free(vm->restore);
+                vm->restore = NULL;
+        }
         if (r >= 0 && (r = vid_state_restore(vm->p, vm->restore->secs, vm->restore->n, why, sizeof why)) < 0) {
                 vmwp_restore_free(vm->restore);
                 vm->restore = NULL;

@@ -69,9 +69,11 @@ static int storvsp_row_restore(void *dev, const struct vmstate_section *secs, si
         return storvsp_device_restore(dev, secs, n, err, errlen);
 }
 
+static const uint32_t storvsp_tags[] = { STORVSP_CONTROLLER_STATE_TAG, STORVSP_CHANNEL_STATE_TAG, 0 };
+
 static const struct vmwp_device_ops storvsp_row = {
         .name = "storvsp", .quiesce = storvsp_row_quiesce, .resume = storvsp_row_resume,
-        .save = storvsp_row_save, .restore = storvsp_row_restore,
+        .save = storvsp_row_save, .restore = storvsp_row_restore, .tags = storvsp_tags,
 };
 
 static int add_controller(struct vmwp_vm *vm, uint32_t ctrl, char *err, size_t errlen) {

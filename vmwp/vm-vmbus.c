@@ -18,6 +18,7 @@
 #include "vm-internal.h"
 #include "vm-net.h"
 #include "vmbus/server.h"
+#include "vmbus/state.h"
 
 static void guest_crashed(void *opaque, const struct hvshim_crash_report *r) {
         struct vmwp_vm *vm = opaque;
@@ -49,9 +50,11 @@ static int hv_row_restore(void *dev, const struct vmstate_section *secs, size_t 
         return hvshim_state_restore(dev, secs, n, err, errlen);
 }
 
+static const uint32_t hv_tags[] = { HVSHIM_STATE_TAG_PARTITION, HVSHIM_STATE_TAG_SYNIC, 0 };
+
 static const struct vmwp_device_ops hv_row = {
         .name = "hvshim", .quiesce = hv_row_quiesce, .resume = hv_row_resume,
-        .save = hv_row_save, .restore = hv_row_restore,
+        .save = hv_row_save, .restore = hv_row_restore, .tags = hv_tags,
 };
 
 /* The VMBus server's row: its library channel threads parked, every
@@ -74,9 +77,11 @@ static int vmbus_row_restore(void *dev, const struct vmstate_section *secs, size
         return vmbus_server_restore(dev, secs, n, err, errlen);
 }
 
+static const uint32_t vmbus_tags[] = { VMBUS_STATE_TAG_SERVER, VMBUS_STATE_TAG_CHANNEL, VMBUS_STATE_TAG_GPADL, 0 };
+
 static const struct vmwp_device_ops vmbus_row = {
         .name = "VMBus server", .quiesce = vmbus_row_quiesce, .resume = vmbus_row_resume,
-        .save = vmbus_row_save, .restore = vmbus_row_restore,
+        .save = vmbus_row_save, .restore = vmbus_row_restore, .tags = vmbus_tags,
 };
 
 int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {

@@ -15,6 +15,7 @@
 #include "common/macro.h"
 #include "common/proto.h"
 #include "common/test.h"
+#include "common/vmstate.h"
 #include "tests/lib/test-files.h"
 #include "tests/lib/vmwp-child.h"
 #include "tests/guests/tinyguest.h"
@@ -460,6 +461,37 @@ TEST(save_and_restore_in_a_new_worker) {
         close(con);
 }
 
+/* Writes the saved state data (len bytes) to path with one more small
+ * section, tagged ZZZZ (a tag no build reads) and flagged as given, before
+ * its end section (the last 32 bytes). Returns an fd open on it. */
+static int write_with_extra_section(const char *path, const uint8_t *data, size_t len, uint16_t flags) {
+        char tmp[700];
+        snprintf(tmp, sizeof tmp, "%s.extra", path);
+        int t = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ASSERT_GE(t, 0);
+        struct vmstate_writer *w;
+        ASSERT_OK(vmstate_writer_new(t, 0, &w));
+        ASSERT_OK(vmstate_begin(w, VMSTATE_TAG('Z', 'Z', 'Z', 'Z'), 0, 1, flags));
+        ASSERT_OK(vmstate_put_u32(w, 1, 42));
+        ASSERT_OK(vmstate_end(w));
+        ASSERT_OK(vmstate_finish(w));
+        vmstate_writer_free(w);
+        uint8_t extra[256];
+        ssize_t n = pread(t, extra, sizeof extra, 0);
+        close(t);
+        unlink(tmp);
+        ASSERT_GT(n, (ssize_t)(VMSTATE_HEADER_SIZE + VMSTATE_SECTION_HEADER_SIZE));
+        int b = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ASSERT_GE(b, 0);
+        size_t body = len - VMSTATE_SECTION_HEADER_SIZE, section = (size_t)n - VMSTATE_HEADER_SIZE -
+                                                                    VMSTATE_SECTION_HEADER_SIZE;
+        ASSERT_EQ(write(b, data, body), (ssize_t)body);
+        ASSERT_EQ(write(b, extra + VMSTATE_HEADER_SIZE, section), (ssize_t)section);
+        ASSERT_EQ(write(b, data + body, VMSTATE_SECTION_HEADER_SIZE), (ssize_t)VMSTATE_SECTION_HEADER_SIZE);
+        ASSERT_EQ(lseek(b, 0, SEEK_SET), 0);
+        return b;
+}
+
 /* A state that is corrupt, truncated, or for another configuration is
  * refused before the guest runs: exit 3 with a reason naming the problem. */
 TEST(restore_refuses_bad_state) {
@@ -509,6 +541,29 @@ TEST(restore_refuses_bad_state) {
                 ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 3);
                 close(sv[0]);
         }
+        /* A section no device reads (docs/saved-state.md, "Compatibility
+         * rules"): refused, naming it, unless a newer build flagged it
+         * optional, in which case the VM comes back. */
+        int b = write_with_extra_section(bad, data, (size_t)st.st_size, 0);
+        struct json_object *ev = NULL;
+        c = start_worker(sv, "basic", "h", NULL, b, &ev);
+        close(b);
+        ASSERT_NOT_NULL(ev);
+        ASSERT_EQ(vmwp_ctl_int(ev, "status"), 3);
+        if (!strstr(vmwp_ctl_str(ev, "reason"), "section ZZZZ #0"))
+                ASSERT_STREQ(vmwp_ctl_str(ev, "reason"), "refused, naming ZZZZ");
+        json_object_put(ev);
+        char err[8192];
+        ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 3);
+        close(sv[0]);
+        b = write_with_extra_section(bad, data, (size_t)st.st_size, VMSTATE_SECTION_OPTIONAL);
+        c = start_worker(sv, "basic", "h", NULL, b, NULL);
+        close(b);
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"status\",\"id\":3}");
+        ASSERT_STREQ(vmwp_ctl_str(m, "state"), "running");
+        json_object_put(m);
+        json_object_put(vmwp_ctl_request(sv[0], "{\"op\":\"stop\",\"id\":4}"));
+        expect_exit(sv[0], &c, 14, NULL);
         free(data);
 }
 

@@ -139,6 +139,34 @@ static void spoil_dr(struct uart_state *s) {
         s->lsr &= (uint8_t)~1u;
 }
 
+/* A section no row reads is refused before anything is applied, unless
+ * a newer build flagged it optional; vid's tags come from the caller. */
+TEST(unknown_sections_are_refused_unless_optional) {
+        static const uint32_t a_tags[] = { VMSTATE_TAG('A', 'A', 'A', 'A'), 0 };
+        static const uint32_t vid[] = { VMSTATE_TAG('P', 'A', 'R', 'T'), 0 };
+        const struct vmwp_device_ops a_ops = { .name = "a", .quiesce = fake_quiesce, .resume = fake_resume,
+                                               .tags = a_tags };
+        struct fake a = { "a" };
+        struct vmwp_devices t = { 0 };
+        ASSERT_OK(vmwp_devices_add(&t, &a_ops, &a));
+        ASSERT_OK(vmwp_devices_add(&t, &fake_ops, &a)); /* reads nothing */
+        struct vmstate_section secs[3] = {
+                { .tag = VMSTATE_TAG('P', 'A', 'R', 'T') },
+                { .tag = VMSTATE_TAG('A', 'A', 'A', 'A'), .instance = 1 },
+                { .tag = VMSTATE_TAG('Z', 'Z', 'Z', 'Z'), .instance = 7, .offset = 4096 },
+        };
+        char err[256] = "";
+        ASSERT_OK(vmwp_devices_check_sections(&t, vid, secs, 2, err, sizeof err));
+        ASSERT_EQ(vmwp_devices_check_sections(&t, vid, secs, 3, err, sizeof err), -EPROTONOSUPPORT);
+        ASSERT_NOT_NULL(strstr(err, "section ZZZZ #7 at offset 4096"));
+        ASSERT_NOT_NULL(strstr(err, "not marked optional"));
+        /* vid's tags are only vid's when the caller says so. */
+        ASSERT_EQ(vmwp_devices_check_sections(&t, NULL, secs, 1, err, sizeof err), -EPROTONOSUPPORT);
+        ASSERT_NOT_NULL(strstr(err, "PART"));
+        secs[2].flags = VMSTATE_SECTION_OPTIONAL;
+        ASSERT_OK(vmwp_devices_check_sections(&t, vid, secs, 3, err, sizeof err));
+}
+
 TEST(uart_holds_input_while_quiesced_and_round_trips) {
         struct irq_log il = { 0 };
         struct uart *u;
