@@ -77,8 +77,10 @@ int ide_get_state(struct ide_controller *c, unsigned channel, struct ide_channel
                 };
                 tf_get(&ch->tf, out->tf);
                 /* The buffer's bytes that matter: data-in up to fill, data-out
-                 * up to the chunk. */
-                out->buf_len = MIN(MAX(MAX(ch->fill, ch->drq_end), ch->chunk * ATA_SECTOR_SIZE), IDE_BUF_BYTES);
+                 * up to the chunk (a DMA's chunk, its sector count, is not in
+                 * the buffer). */
+                uint32_t out_bytes = ch->phase == IDE_PIO_OUT ? ch->chunk * ATA_SECTOR_SIZE : 0;
+                out->buf_len = MIN(MAX(MAX(ch->fill, ch->drq_end), out_bytes), IDE_BUF_BYTES);
                 memcpy(out->buf, ch->buf, out->buf_len);
                 for (unsigned d = 0; d < 2; d++) {
                         const struct ide_drive *dr = &ch->drive[d];
@@ -95,6 +97,57 @@ int ide_get_state(struct ide_controller *c, unsigned channel, struct ide_channel
         return r;
 }
 
+/* What the channel's status says against what it is doing (ide-cmd.c,
+ * ide-dma.c): DRQ only on the drive running a PIO transfer with a block
+ * left to move and nothing asked of the disk; never with BSY; a PIO phase
+ * not waiting for the disk shows its DRQ block; a wanted transfer, a DMA
+ * phase and a flush keep BSY (a flush, only while wanted: its end is the
+ * command's). SRST hides all of it behind BSY, so it is not checked then. */
+static const char *ide_status_bad(const struct ide_channel_state *st) {
+        for (unsigned d = 0; d < 2; d++) {
+                uint8_t s = st->drv_status[d];
+                if ((s & ATA_STAT_BSY) && (s & ATA_STAT_DRQ))
+                        return "status BSY with DRQ";
+                if ((s & ATA_STAT_DRQ) && !st->in_reset &&
+                    (d != st->cur || (st->phase != IDE_PIO_IN && st->phase != IDE_PIO_OUT) || st->io_wanted ||
+                     st->pos >= st->drq_end))
+                        return "DRQ without a transfer";
+        }
+        if (st->in_reset)
+                return NULL;
+        uint8_t s = st->drv_status[st->cur];
+        bool pio = st->phase == IDE_PIO_IN || st->phase == IDE_PIO_OUT;
+        if (pio && !st->io_wanted && !(s & ATA_STAT_DRQ))
+                return "a PIO phase without DRQ or a transfer";
+        if ((st->io_wanted || st->phase == IDE_DMA || st->phase == IDE_FLUSH) && !(s & ATA_STAT_BSY))
+                return "a transfer without BSY";
+        if (st->phase == IDE_FLUSH && !st->io_wanted)
+                return "a flush that is not wanted";
+        return NULL;
+}
+
+/* The PIO buffer: positions inside the bytes that were saved; the DRQ
+ * block inside the data (data-in: the fill; data-out: the chunk, which
+ * fits the buffer), and a read asked for again fits it too. A DMA's chunk is its sector count (up to
+ * 65536): it never touches the buffer. */
+static const char *ide_buffer_bad(const struct ide_channel_state *st) {
+        if (st->pos > st->drq_end || st->fill > st->buf_len || st->drq_end > st->buf_len)
+                return "PIO buffer position or length beyond the saved buffer";
+        if (st->chunk > 65536u)
+                return "chunk";
+        if (st->phase == IDE_PIO_IN && st->drq_end > st->fill)
+                return "a data-in block beyond the buffer's fill";
+        if (st->phase == IDE_PIO_OUT &&
+            (st->chunk > IDE_BUF_SECTORS || st->chunk * ATA_SECTOR_SIZE > st->buf_len ||
+             st->drq_end > st->chunk * ATA_SECTOR_SIZE))
+                return "a data-out block beyond the chunk";
+        /* A wanted read is asked for again into the buffer, chunk sectors
+         * (ide_want_again); identify's data-in leaves an older chunk. */
+        if (st->phase == IDE_PIO_IN && st->io_wanted && st->chunk > IDE_BUF_SECTORS)
+                return "a data-in chunk beyond the buffer";
+        return NULL;
+}
+
 int ide_channel_state_decode(const struct vmstate_section *s, struct ide_channel_state *out, char *err,
                              size_t errlen) {
         memset(out, 0, offsetof(struct ide_channel_state, buf));
@@ -105,9 +158,6 @@ int ide_channel_state_decode(const struct vmstate_section *s, struct ide_channel
         const char *bad = s->instance >= IDE_CHANNELS                                 ? "channel"
                           : out->phase > IDE_FLUSH || out->cur > 1                     ? "phase"
                           : out->cmd_action > ATA_DIAGNOSE || out->cmd_proto > ATA_PROTO_DMA ? "command"
-                          : out->pos > IDE_BUF_BYTES || out->fill > IDE_BUF_BYTES ||
-                                            out->drq_end > IDE_BUF_BYTES || out->pos > out->drq_end ||
-                                            out->chunk > IDE_BUF_SECTORS                 ? "PIO buffer"
                           : out->drv_sectors_n != 2                                    ? "drives"
                           : out->io_wanted && out->phase == IDE_IDLE                   ? "io_wanted"
                                                                                        : NULL;
@@ -115,6 +165,10 @@ int ide_channel_state_decode(const struct vmstate_section *s, struct ide_channel
                 if (out->drv_present[d] > 1 || out->drv_flags[d] > 7 || out->drv_multiple[d] > 16 ||
                     out->drv_power[d] > ATA_POWER_STANDBY)
                         bad = "drive settings";
+        if (!bad)
+                bad = ide_buffer_bad(out);
+        if (!bad)
+                bad = ide_status_bad(out);
         return bad ? errorf(err, errlen, -EINVAL, "section IDEC #%u: %s out of range", s->instance, bad) : 0;
 }
 

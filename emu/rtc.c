@@ -449,8 +449,19 @@ void rtc_set_state(struct rtc *r, const struct rtc_state *st, const struct rtc_c
         r->last_mono = now->mono_ns - (int64_t)st->periodic_ns;
         r->pf_epoch = now->mono_ns - (int64_t)st->epoch_ns;
         /* The line's level is in the restored IOAPIC already: settle only
-         * signals a change from here on. */
+         * signals a change from here on, and not before the VM resumes
+         * (rtc_resume): nothing may reach the interrupt controller while
+         * the restore is still applying state. */
         r->irq_level = st->irq_level;
-        settle(r, now);
+        r->settle_owed = true;
+        pthread_mutex_unlock(&r->lock);
+}
+
+void rtc_resume(struct rtc *r, const struct rtc_clock *now) {
+        pthread_mutex_lock(&r->lock);
+        if (r->settle_owed) {
+                r->settle_owed = false;
+                settle(r, now);
+        }
         pthread_mutex_unlock(&r->lock);
 }

@@ -46,16 +46,51 @@ const struct vmstate_desc i8042_state_desc = {
         .name = "i8042",
 };
 
+/* Register C's flags that raise IRQF when register B enables them. */
+static bool rtc_irqf_due(uint8_t b, uint8_t c) {
+        return ((c & RTC_C_PF) && (b & RTC_B_PIE)) || ((c & RTC_C_AF) && (b & RTC_B_AIE)) ||
+               ((c & RTC_C_UF) && (b & RTC_B_UIE));
+}
+
+/* What rtc.c never holds (docs/saved-state.md, "RTC "): the index port keeps
+ * 7 bits (bit 7 is the NMI mask, not stored); register A's UIP is computed
+ * on read, never stored; register C's low nibble is always 0 and IRQF only
+ * follows an enabled flag, with the line's level; register D is VRT only;
+ * the clock stands exactly when SET or the divider reset says so; times and
+ * intervals stay where the arithmetic on them cannot overflow. */
+static const char *rtc_state_bad(const struct rtc_state *st) {
+        const uint8_t a = st->cmos[0x0a], b = st->cmos[0x0b], c = st->cmos[0x0c], d = st->cmos[0x0d];
+        const bool reset = (a & 0x70u) == 0x60u || (a & 0x70u) == 0x70u;
+        if (st->index >= RTC_CMOS_SIZE)
+                return "index";
+        if (st->guest_nsec >= 1000000000u)
+                return "nanoseconds";
+        if ((a & RTC_A_UIP) || (c & 0x0fu) || d != RTC_D_VRT)
+                return "register A, C or D";
+        if ((c & RTC_C_IRQF) && !rtc_irqf_due(b, c))
+                return "register C's IRQF without an enabled flag";
+        if (st->irq_level != !!(c & RTC_C_IRQF))
+                return "IRQ 8's level against register C's IRQF";
+        if (st->frozen != ((b & RTC_B_SET) || reset))
+                return "frozen against SET and the divider";
+        if ((int64_t)st->guest_sec > RTC_STATE_SEC_MAX || (int64_t)st->guest_sec < -RTC_STATE_SEC_MAX ||
+            (int64_t)st->last_sec > RTC_STATE_SEC_MAX || (int64_t)st->last_sec < -RTC_STATE_SEC_MAX)
+                return "time";
+        if (st->periodic_ns > RTC_STATE_NS_MAX || st->epoch_ns > RTC_STATE_NS_MAX)
+                return "interval";
+        return NULL;
+}
+
 int rtc_state_decode(const struct vmstate_section *s, struct rtc_state *out, char *err, size_t errlen) {
         memset(out, 0, sizeof *out);
         int r = vmstate_decode(s, &rtc_state_desc, out, err, errlen);
         if (r < 0)
                 return r;
-        /* The index port keeps 7 bits (bit 7 is the NMI mask, not stored). */
-        if (out->index >= RTC_CMOS_SIZE || out->guest_nsec >= 1000000000u)
-                return errorf(err, errlen, -EINVAL, "section RTC: index %u, nanoseconds %u", out->index,
-                              out->guest_nsec);
-        return 0;
+        const char *bad = rtc_state_bad(out);
+        return bad ? errorf(err, errlen, -EINVAL, "section RTC: %s out of range (index %u, registers A-D %02x %02x "
+                                                  "%02x %02x)", bad, out->index, out->cmos[0x0a], out->cmos[0x0b],
+                            out->cmos[0x0c], out->cmos[0x0d])
+                   : 0;
 }
 
 /* The controller commands that wait for a data byte (i8042.c). */

@@ -204,6 +204,10 @@ static int emu_row_quiesce(void *dev) {
 
 static void emu_row_resume(void *dev) {
         struct vmwp_emu *e = dev;
+        /* A restored RTC raises what came due only now (emu/state.h). */
+        struct rtc_clock now;
+        rtc_clock_now(&now);
+        rtc_resume(&e->rtc, &now);
         emu_service_resume(e->svc);
 }
 

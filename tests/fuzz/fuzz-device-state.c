@@ -102,7 +102,14 @@ static void accepted(const struct kind *k, const void *st) {
                 CHECK(s->cq_len <= I8042_CTRL_QUEUE && s->kq_len <= I8042_KBD_QUEUE);
         } else if (k->decode == d_rtc) {
                 const struct rtc_state *s = st;
+                uint8_t b = s->cmos[0x0b], c = s->cmos[0x0c];
+                bool due = ((c & RTC_C_PF) && (b & RTC_B_PIE)) || ((c & RTC_C_AF) && (b & RTC_B_AIE)) ||
+                           ((c & RTC_C_UF) && (b & RTC_B_UIE));
                 CHECK(s->index < RTC_CMOS_SIZE && s->guest_nsec < 1000000000u);
+                CHECK(!(s->cmos[0x0a] & RTC_A_UIP) && !(c & 0x0f) && s->cmos[0x0d] == RTC_D_VRT);
+                CHECK(s->irq_level == !!(c & RTC_C_IRQF) && (!(c & RTC_C_IRQF) || due));
+                CHECK(s->periodic_ns <= RTC_STATE_NS_MAX && s->epoch_ns <= RTC_STATE_NS_MAX);
+                CHECK((int64_t)s->guest_sec <= RTC_STATE_SEC_MAX && (int64_t)s->guest_sec >= -RTC_STATE_SEC_MAX);
         } else if (k->decode == d_server) {
                 CHECK(vmbus_state_held_walk(st, NULL, NULL) >= 0);
         } else if (k->decode == d_gpadl) {
@@ -115,8 +122,22 @@ static void accepted(const struct kind *k, const void *st) {
                 nvch_accepted(st);
         } else if (k->decode == d_ide) {
                 const struct ide_channel_state *s = st;
-                CHECK(s->pos <= s->drq_end && s->drq_end <= IDE_STATE_BUF_BYTES && s->fill <= IDE_STATE_BUF_BYTES &&
-                      s->cur < 2 && s->chunk <= IDE_BUF_SECTORS);
+                bool pio = s->phase == 1 || s->phase == 2; /* PIO in, PIO out */
+                CHECK(s->pos <= s->drq_end && s->drq_end <= s->buf_len && s->fill <= s->buf_len &&
+                      s->buf_len <= IDE_STATE_BUF_BYTES && s->cur < 2 && s->chunk <= 65536u);
+                /* What ide_want_again and the data port use stays in the buffer. */
+                if (s->phase == 2 || (s->phase == 1 && s->io_wanted))
+                        CHECK(s->chunk <= IDE_BUF_SECTORS && (s->phase == 1 || s->chunk * 512u <= s->buf_len));
+                if (s->phase == 1)
+                        CHECK(s->drq_end <= s->fill);
+                for (unsigned d = 0; d < 2; d++) {
+                        uint8_t v = s->drv_status[d];
+                        CHECK(!((v & ATA_STAT_BSY) && (v & ATA_STAT_DRQ)));
+                        if ((v & ATA_STAT_DRQ) && !s->in_reset)
+                                CHECK(d == s->cur && pio && !s->io_wanted && s->pos < s->drq_end);
+                }
+                if (!s->in_reset && (s->io_wanted || s->phase >= 3))
+                        CHECK(s->drv_status[s->cur] & ATA_STAT_BSY);
         } else if (k->decode == d_stct) {
                 const struct storvsp_controller_state *s = st;
                 for (uint32_t i = 0; i < s->n_luns; i++)

@@ -9,6 +9,8 @@
 #include "common/test.h"
 #include "emu/ide.h"
 #include "emu/pci.h"
+#include "emu/state.h"
+#include "tests/lib/vmstate-roundtrip.h"
 
 #define SECTORS 4096u
 #define RAM_SIZE (1u << 20)
@@ -336,6 +338,94 @@ TEST(dma_refusals) {
         ide_bm_write(c, 0, 1, BM_CMD_WRITE_MEM | BM_CMD_START);
         ASSERT_FALSE(ide_take_request(c, 0, &(struct ide_request){ 0 }));
         ASSERT_EQ(ide_ctl_read(c, 0) & ATA_STAT_BSY, ATA_STAT_BSY);
+        ide_free(c);
+}
+
+/* ---- saved state (emu/ide-state.c) ---- */
+
+/* st through the real writer and reader and ide_channel_state_decode. */
+static int decode_ide(const struct ide_channel_state *st, char *err, size_t errlen) {
+        uint8_t *buf;
+        size_t len;
+        ASSERT_OK(vmstate_test_encode(&ide_channel_state_desc, 0, st, &buf, &len));
+        struct vmstate_section secs[2];
+        struct vmstate_header h;
+        ASSERT_EQ(vmstate_index(buf, len, &h, secs, 2, err, errlen), 1);
+        static struct ide_channel_state back;
+        int r = ide_channel_state_decode(&secs[0], &back, err, errlen);
+        free(buf);
+        return r;
+}
+
+static void refused(const struct ide_channel_state *st, const char *why) {
+        char err[256] = "";
+        ASSERT_EQ(decode_ide(st, err, sizeof err), -EINVAL);
+        if (!strstr(err, why))
+                ASSERT_STREQ(err, why);
+}
+
+/* The states a channel really holds decode (a DMA of 256 sectors among
+ * them: its chunk is not the PIO buffer's); inconsistent ones are refused,
+ * each naming what is wrong. */
+TEST(saved_states_decode_and_inconsistent_ones_are_refused) {
+        static struct ide_channel_state st, bad;
+        char err[256] = "";
+        struct ide_controller *c = make(false);
+        /* DMA of 256 sectors (count 0), two 64 KiB PRD entries. */
+        ide_bm_write(c, 4, 4, 0x1000);
+        prd(0, 0x10000, 0, false);
+        prd(1, 0x20000, 0, true);
+        ide_bm_write(c, 0, 1, BM_CMD_WRITE_MEM | BM_CMD_START);
+        lba28(c, ATA_CMD_READ_DMA, 0, 0);
+        ASSERT_TRUE(run_backend(c, 0));
+        ASSERT_EQ(status(c), 0x50);
+        ide_bm_write(c, 0, 1, 0);
+        ASSERT_OK(ide_get_state(c, 0, &st));
+        ASSERT_EQ(st.chunk, 256u);
+        ASSERT_OK(decode_ide(&st, err, sizeof err));
+        /* A PIO read waiting for its first chunk, then in its first block. */
+        lba28(c, ATA_CMD_READ_SECTORS, 10, 3);
+        ASSERT_OK(ide_get_state(c, 0, &st));
+        ASSERT_TRUE(st.io_wanted);
+        ASSERT_OK(decode_ide(&st, err, sizeof err));
+        bad = st, bad.chunk = IDE_BUF_SECTORS + 1;
+        refused(&bad, "data-in chunk beyond the buffer");
+        bad = st, bad.drv_status[0] = 0x50;
+        refused(&bad, "a transfer without BSY");
+        ASSERT_TRUE(run_backend(c, 0));
+        ASSERT_EQ(status(c) & ATA_STAT_DRQ, ATA_STAT_DRQ);
+        (void)ide_cmd_read(c, 0, 0, 2);
+        ASSERT_OK(ide_get_state(c, 0, &st));
+        ASSERT_EQ(st.pos, 2u);
+        ASSERT_OK(decode_ide(&st, err, sizeof err));
+
+        bad = st, bad.pos = bad.drq_end + 1;
+        refused(&bad, "PIO buffer position");
+        bad = st, bad.drq_end = bad.buf_len + 512, bad.fill = bad.drq_end;
+        refused(&bad, "beyond the saved buffer");
+        bad = st, bad.fill = bad.drq_end - 2;
+        refused(&bad, "data-in block beyond the buffer's fill");
+        bad = st, bad.phase = 0; /* idle, yet DRQ */
+        refused(&bad, "DRQ without a transfer");
+        bad = st, bad.pos = bad.drq_end;
+        refused(&bad, "DRQ without a transfer");
+        bad = st, bad.drv_status[1] = 0x58;
+        refused(&bad, "DRQ without a transfer");
+        bad = st, bad.drv_status[0] |= ATA_STAT_BSY;
+        refused(&bad, "status BSY with DRQ");
+        bad = st, bad.drv_status[0] = 0x50;
+        refused(&bad, "a PIO phase without DRQ");
+        bad = st, bad.phase = 3, bad.drv_status[0] = 0x50; /* DMA, not BSY */
+        refused(&bad, "a transfer without BSY");
+        bad = st, bad.phase = 4, bad.drv_status[0] = 0xd0; /* a flush not wanted */
+        refused(&bad, "a flush that is not wanted");
+        bad = st, bad.phase = 2, bad.chunk = IDE_BUF_SECTORS + 1;
+        refused(&bad, "data-out block beyond the chunk");
+        bad = st, bad.chunk = 65537;
+        refused(&bad, "chunk");
+        /* SRST hides the status: DRQ left over from the transfer is fine. */
+        bad = st, bad.in_reset = true, bad.phase = 0;
+        ASSERT_OK(decode_ide(&bad, err, sizeof err));
         ide_free(c);
 }
 

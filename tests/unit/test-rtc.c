@@ -2,12 +2,15 @@
 /* The MC146818 RTC register decoder (emu/rtc.c, rtc-time.c) with a
  * synthetic clock: formats, the update-in-progress window, SET and the
  * divider reset, periodic/update/alarm flags, IRQ 8 and the host timer it
- * asks for, CMOS contents, and the calendar arithmetic. */
+ * asks for, CMOS contents, the calendar arithmetic, and the saved state:
+ * its decoder's refusals and a restore that raises nothing before resume. */
 #include <time.h>
 
 #include "common/macro.h"
 #include "common/test.h"
 #include "emu/rtc.h"
+#include "emu/state.h"
+#include "tests/lib/vmstate-roundtrip.h"
 
 #define NS 1000000000ll
 #define T0 1709251198ll /* 2024-02-29 23:59:58 UTC, a Thursday */
@@ -236,6 +239,104 @@ TEST(calendar) {
                 ASSERT_EQ(d.month, (unsigned)tm.tm_mon + 1);
                 ASSERT_EQ(d.weekday, (unsigned)tm.tm_wday);
         }
+}
+
+/* st through the real writer and reader and rtc_state_decode. */
+static int decode_rtc(const struct rtc_state *st, char *err, size_t errlen) {
+        uint8_t *buf;
+        size_t len;
+        ASSERT_OK(vmstate_test_encode(&rtc_state_desc, 0, st, &buf, &len));
+        struct vmstate_section secs[2];
+        struct vmstate_header h;
+        ASSERT_EQ(vmstate_index(buf, len, &h, secs, 2, err, errlen), 1);
+        struct rtc_state back;
+        int r = rtc_state_decode(&secs[0], &back, err, errlen);
+        free(buf);
+        return r;
+}
+
+/* The periodic flag came due (2 Hz, PIE on) before the save but no timer
+ * tick brought IRQF up: the restore owes IRQ 8. It may raise it only at
+ * resume, never while the restore applies state (the VM's other devices
+ * and interrupt controller are not all restored yet). */
+TEST(restore_raises_irq8_only_at_resume) {
+        struct rtc r;
+        init(&r, 0, 0);
+        wr(&r, 0x0a, 0x2f, 0);
+        wr(&r, 0x0b, RTC_B_PIE | RTC_B_24H, 0);
+        struct rtc_clock c = at(NS / 2 + 1000000);
+        struct rtc_state st;
+        rtc_get_state(&r, &c, &st);
+        rtc_destroy(&r);
+        ASSERT_EQ(st.cmos[0x0c], RTC_C_PF);
+        ASSERT_FALSE(st.irq_level);
+        char err[256] = "";
+        ASSERT_OK(decode_rtc(&st, err, sizeof err));
+
+        init(&r, 0, 0);
+        c = at(10 * NS);
+        rtc_set_state(&r, &st, &c);
+        ASSERT_EQ(edges, 0u);
+        ASSERT_FALSE(level);
+        ASSERT_EQ(armed, -1); /* no timer either: the service is parked */
+        rtc_resume(&r, &c);
+        ASSERT_TRUE(level);
+        ASSERT_EQ(edges, 1u);
+        ASSERT_EQ(armed, 0);
+        rtc_resume(&r, &c); /* once */
+        ASSERT_EQ(edges, 1u);
+        ASSERT_EQ(rd(&r, 0x0c, 10 * NS), RTC_C_IRQF | RTC_C_PF);
+        ASSERT_FALSE(level);
+        rtc_destroy(&r);
+}
+
+/* A state the device never holds is refused, naming what is wrong. */
+TEST(saved_state_refusals) {
+        struct rtc r;
+        init(&r, 0, 0);
+        struct rtc_clock c = at(0);
+        struct rtc_state ok, bad;
+        rtc_get_state(&r, &c, &ok);
+        rtc_destroy(&r);
+        char err[256] = "";
+        ASSERT_OK(decode_rtc(&ok, err, sizeof err));
+        static const struct {
+                const char *why;
+                unsigned at; /* a CMOS byte to set, or 0 */
+                uint8_t v;
+        } regs[] = {
+                { "register A, C or D", 0x0a, 0xa6 },                  /* UIP stored */
+                { "register A, C or D", 0x0c, 0x01 },                  /* C's low nibble */
+                { "register A, C or D", 0x0d, 0x00 },                  /* D without VRT */
+                { "IRQF without an enabled flag", 0x0c, RTC_C_IRQF | RTC_C_PF }, /* PIE off */
+                { "frozen against SET", 0x0b, RTC_B_SET | RTC_B_24H },
+                { "frozen against SET", 0x0a, 0x66 }, /* divider reset, not frozen */
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(regs); i++) {
+                bad = ok;
+                bad.cmos[regs[i].at] = regs[i].v;
+                ASSERT_EQ(decode_rtc(&bad, err, sizeof err), -EINVAL);
+                if (!strstr(err, regs[i].why))
+                        ASSERT_STREQ(err, regs[i].why);
+        }
+        bad = ok, bad.index = 128;
+        ASSERT_EQ(decode_rtc(&bad, err, sizeof err), -EINVAL);
+        ASSERT_NOT_NULL(strstr(err, "index out of range"));
+        bad = ok, bad.guest_nsec = 1000000000u;
+        ASSERT_EQ(decode_rtc(&bad, err, sizeof err), -EINVAL);
+        bad = ok, bad.irq_level = true; /* IRQF clear */
+        ASSERT_EQ(decode_rtc(&bad, err, sizeof err), -EINVAL);
+        ASSERT_NOT_NULL(strstr(err, "IRQ 8's level"));
+        bad = ok, bad.guest_sec = (uint64_t)INT64_MIN;
+        ASSERT_EQ(decode_rtc(&bad, err, sizeof err), -EINVAL);
+        ASSERT_NOT_NULL(strstr(err, "time out of range"));
+        bad = ok, bad.epoch_ns = UINT64_MAX;
+        ASSERT_EQ(decode_rtc(&bad, err, sizeof err), -EINVAL);
+        ASSERT_NOT_NULL(strstr(err, "interval out of range"));
+        /* Consistent: frozen with SET, IRQF with PIE and PF, the line high. */
+        bad = ok, bad.cmos[0x0b] = RTC_B_SET | RTC_B_PIE, bad.frozen = true;
+        bad.cmos[0x0c] = RTC_C_IRQF | RTC_C_PF, bad.irq_level = true;
+        ASSERT_OK(decode_rtc(&bad, err, sizeof err));
 }
 
 TEST_MAIN();

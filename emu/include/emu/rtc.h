@@ -79,6 +79,7 @@ struct rtc {
         int64_t last_sec;      /* update/alarm flags computed up to this guest second */
         int64_t pf_epoch;      /* when the divider chain started (periodic boundaries) */
         bool irq_level;
+        bool settle_owed; /* restored: rtc_resume settles (emu/state.h) */
         /* The host timer (rtc-pio.c); arm(0) disarms. NULL: none (fuzzer). */
         void (*arm)(struct rtc *r, int64_t mono_deadline_ns);
         int timer_fd;

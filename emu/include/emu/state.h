@@ -6,7 +6,7 @@
  * goes on from the guest time it had when the VM was paused (the time-sync
  * integration service sets the guest's clock after a resume), and its
  * periodic interrupt keeps its phase. Decoders are pure (fuzzed by
- * tests/fuzz/fuzz-emu-state.c). */
+ * tests/fuzz/fuzz-device-state.c). */
 #pragma once
 
 #include <stdbool.h>
@@ -53,9 +53,21 @@ extern const struct vmstate_desc rtc_state_desc;
 extern const struct vmstate_desc i8042_state_desc;
 
 void rtc_get_state(struct rtc *r, const struct rtc_clock *now, struct rtc_state *out);
-/* Pure: refuses an index or register value the device never holds. */
+/* Bounds a decoder keeps times in (the RTC's years are 0..9999: ~2^38 s)
+ * and intervals in (2^62 ns, 146 years of uptime). */
+#define RTC_STATE_SEC_MAX ((int64_t)1 << 40)
+#define RTC_STATE_NS_MAX ((uint64_t)1 << 62)
+/* Pure: refuses an index, register value or combination the device never
+ * holds (rtc_state_bad in state.c lists them). */
 int rtc_state_decode(const struct vmstate_section *s, struct rtc_state *out, char *err, size_t errlen);
+/* Applies a decoded state; raises no interrupt and arms no timer: the
+ * flags that came due while the state lay saved are brought up to date,
+ * and IRQ 8 raised if they ask for it, by rtc_resume at the emulated
+ * devices' resume, after the restored VM's devices all stand. */
 void rtc_set_state(struct rtc *r, const struct rtc_state *st, const struct rtc_clock *now);
+/* Settles a restored RTC (a no-op otherwise): runs once, at the first
+ * resume after rtc_set_state. */
+void rtc_resume(struct rtc *r, const struct rtc_clock *now);
 
 void i8042_get_state(struct i8042 *k, struct i8042_state *out);
 int i8042_state_decode(const struct vmstate_section *s, struct i8042_state *out, char *err, size_t errlen);
