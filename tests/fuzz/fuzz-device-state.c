@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "emu/state.h"
+#include "hv/ic.h"
 #include "icvsp/icvsp.h"
 #include "netvsp/netvsp.h"
 #include "storvsp/provider.h"
@@ -118,6 +119,21 @@ static void accepted(const struct kind *k, const void *st) {
         } else if (k->decode == d_icch) {
                 const struct icvsp_channel_state *s = st;
                 CHECK(s->held_len <= ICVSP_HELD_MAX && s->service < 4);
+                /* Versions only from a negotiation; the outstanding request's
+                 * id the last one given out; held only what could be held. */
+                if (s->negotiated)
+                        CHECK(s->fw_major && s->msg_major);
+                else
+                        CHECK(!s->fw_major && !s->fw_minor && !s->msg_major && !s->msg_minor && !s->held);
+                if (s->outstanding)
+                        CHECK(s->outstanding_id != 0 && s->outstanding_id == s->next_id);
+                if (s->held)
+                        CHECK(!s->outstanding && s->service == 0 && s->held_len > 0);
+                if (s->negotiate_held)
+                        CHECK(!s->negotiated && !s->outstanding);
+                CHECK(s->ts_flags_sent <= ICTIMESYNCFLAG_SAMPLE && s->hb_state <= ICVSP_HEARTBEAT_LOST);
+                if (s->service != 3)
+                        CHECK(s->kvp_pushing == UINT32_MAX && !s->kvp_scanning && !s->kvp_scan_pool && !s->kvp_index);
         } else if (k->decode == d_nvch) {
                 nvch_accepted(st);
         } else if (k->decode == d_ide) {

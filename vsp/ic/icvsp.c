@@ -263,8 +263,13 @@ static void ic_close(struct vmbus_channel *ch) {
         bool ours = s->ch == ch;
         if (ours) {
                 s->ch = NULL;
-                bool pending = (s->outstanding && s->outstanding_type != ICMSGTYPE_NEGOTIATE) || s->held;
+                /* A refused restore's undo closes what it restored: the
+                 * request it held is the saved VM's, never answered or
+                 * failed here (the VM stays saved). */
+                bool pending = ((s->outstanding && s->outstanding_type != ICMSGTYPE_NEGOTIATE) || s->held) &&
+                               !s->restored;
                 reset_channel_state(s);
+                s->restored = false;
                 if (pending)
                         s->ops->abandoned(s, ic_now_us());
         }
@@ -421,6 +426,7 @@ void icvsp_resume(struct icvsp *ic) {
                 if (!ic->enabled[i])
                         continue;
                 s->sent_us = now; /* the pause does not count against the guest */
+                s->restored = false;
                 send_held(s, now);
                 if (s->ops->resumed)
                         s->ops->resumed(s, now);

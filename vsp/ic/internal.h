@@ -74,6 +74,9 @@ struct ic_service {
         uint64_t ts_last_us, ts_interval_us;
         /* KVP */
         struct ic_kvp *kvp;
+        /* Restored (ic_restore_channel) and not yet resumed: a close then
+         * is a refused restore's undo, which tells the owner nothing. */
+        bool restored;
 };
 
 enum { IC_SHUTDOWN, IC_HEARTBEAT, IC_TIMESYNC, IC_KVP, IC_N_SERVICES };

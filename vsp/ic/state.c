@@ -52,24 +52,66 @@ const struct vmstate_desc icvsp_channel_state_desc = {
         .n_fields = ARRAY_SIZE(channel_fields), .name = "integration service channel",
 };
 
+static const struct ic_service_ops *const service_ops[IC_N_SERVICES] = {
+        [IC_SHUTDOWN] = &ic_shutdown_ops, [IC_HEARTBEAT] = &ic_heartbeat_ops,
+        [IC_TIMESYNC] = &ic_timesync_ops, [IC_KVP] = &ic_kvp_ops,
+};
+
+static bool version_in(const struct ic_version *list, size_t n, uint16_t major, uint16_t minor) {
+        for (size_t i = 0; i < n; i++)
+                if (list[i].major == major && list[i].minor == minor)
+                        return true;
+        return false;
+}
+
+/* What the service could have negotiated and sent (icvsp.c): versions from
+ * the host's own lists (all 0 before negotiation); one request at a time,
+ * its id the last one given out (send_packet), of the service's type once
+ * negotiated; a negotiate held only before it was sent, a request held only
+ * on a negotiated shutdown channel with nothing outstanding (ic_request);
+ * the time-sync flags a request can carry; KVP progress only on KVP. */
+static const char *channel_state_bad(const struct icvsp_channel_state *st) {
+        if (st->service >= IC_N_SERVICES)
+                return "service";
+        const struct ic_service_ops *ops = service_ops[st->service];
+        if (st->negotiated ? !version_in(ic_framework_versions, ARRAY_SIZE(ic_framework_versions), st->fw_major,
+                                         st->fw_minor) ||
+                                     !version_in(ops->msg_versions, ops->n_msg_versions, st->msg_major,
+                                                 st->msg_minor)
+                           : st->fw_major || st->fw_minor || st->msg_major || st->msg_minor)
+                return "versions (never offered, or without a negotiation)";
+        if (st->outstanding &&
+            (st->outstanding_type != (st->negotiated ? ops->msgtype : ICMSGTYPE_NEGOTIATE) ||
+             st->outstanding_id == 0 || st->outstanding_id != st->next_id))
+                return "outstanding request (type or transaction id)";
+        if (st->negotiate_held && (st->negotiated || st->outstanding))
+                return "negotiate_held";
+        if (st->held && (!st->negotiated || st->outstanding || st->service != IC_SHUTDOWN || st->held_len == 0 ||
+                         st->held_len > IC_HELD_BODY_MAX))
+                return "held";
+        if (st->hb_state > ICVSP_HEARTBEAT_LOST)
+                return "hb_state";
+        if (st->ts_flags_sent > ICTIMESYNCFLAG_SAMPLE)
+                return "ts_flags_sent";
+        if (st->service != IC_KVP &&
+            (st->kvp_pushing != UINT32_MAX || st->kvp_scanning || st->kvp_scan_pool || st->kvp_index))
+                return "KVP progress on another service";
+        if (st->kvp_pushing != UINT32_MAX && st->kvp_pushing >= ICVSP_KVP_MAX_HOST_ITEMS)
+                return "kvp_pushing";
+        /* scan_pool 2: past the last pool (kvp.c scan_pools) */
+        if (st->kvp_scan_pool > 2 || (st->kvp_scanning && st->kvp_scan_pool == 2) ||
+            st->kvp_index >= ICVSP_KVP_MAX_INDEX)
+                return "kvp_scan";
+        return NULL;
+}
+
 int icvsp_channel_state_decode(const struct vmstate_section *s, struct icvsp_channel_state *out, char *err,
                                size_t errlen) {
         memset(out, 0, sizeof *out);
         int r = vmstate_decode(s, &icvsp_channel_state_desc, out, err, errlen);
         if (r < 0)
                 return r;
-        const char *bad = out->service >= IC_N_SERVICES                                   ? "service"
-                          : out->hb_state > ICVSP_HEARTBEAT_LOST                          ? "hb_state"
-                          : out->outstanding && !out->negotiated &&
-                                            out->outstanding_type != ICMSGTYPE_NEGOTIATE ? "outstanding_type"
-                          : out->held && (!out->negotiated || out->held_len == 0)         ? "held"
-                          : out->kvp_pushing != UINT32_MAX && out->kvp_pushing >= ICVSP_KVP_MAX_HOST_ITEMS
-                                  ? "kvp_pushing"
-                          /* scan_pool 2: past the last pool (kvp.c scan_pools) */
-                          : out->kvp_scan_pool > 2 || (out->kvp_scanning && out->kvp_scan_pool == 2) ||
-                                            out->kvp_index >= ICVSP_KVP_MAX_INDEX
-                                  ? "kvp_scan"
-                                                                                           : NULL;
+        const char *bad = channel_state_bad(out);
         return bad ? errorf(err, errlen, -EINVAL, "section ICCH #%u: %s out of range", s->instance, bad) : 0;
 }
 
@@ -155,6 +197,9 @@ int ic_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request
         s->ts_flags_sent = st.ts_flags_sent;
         if (s->kvp)
                 ic_kvp_set_progress(s, &st);
+        /* Until the first resume: a refused restore closes it again
+         * (vmbus_server_restore's undo) and must report nothing. */
+        s->restored = true;
         pthread_mutex_unlock(&ic->lock);
         /* The guest may have answered while saved: read the ring at once. */
         (void)eventfd_write(vmbus_channel_event_fd(ch), 1);
