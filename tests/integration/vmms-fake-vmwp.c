@@ -17,6 +17,15 @@
  *   fake.setup_fail      fail setup (exit VMWP_EXIT_SETUP)
  *   fake.chatter=N       once running, print N bytes to the console and N to
  *                        stderr (the worker log) every 10 ms: a chatty guest
+ *   fake.save_ms=N       "save" takes about N ms (default 200), sending
+ *                        save-progress events as it writes
+ *   fake.save_fail       "save" fails with ENOSPC (the VM runs on)
+ * "save" (common/proto.h) pauses, writes a small state file (the magic
+ * FAKE_STATE_MAGIC and FAKE_STATE_BYTES in all) to the fd vmms passes,
+ * with save-progress events and a last one with done == total, replies
+ * ok with "bytes" and "ms" and stays paused, as vmwp does. A start with a
+ * "saved_state" file checks the magic (exit 3, "saved state: ...", as
+ * vmwp refuses a bad state) and runs on.
  * The console echoes each input line back as "echo: <line>". */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +48,8 @@
 #include "common/proto.h"
 
 #define MAX_CONSOLE_CLIENTS 1 /* as vmwp: one client at a time */
+#define FAKE_STATE_MAGIC "FAKEVMRS"
+#define FAKE_STATE_BYTES (256u * 1024u)
 
 struct fake {
         int ctl, ctl_listen, con_listen, con_log;
@@ -138,6 +149,55 @@ static void console_status(struct fake *f, json_object *req) {
         send_msg(f, m);
 }
 
+static void save_progress(struct fake *f, uint64_t done, uint64_t total) {
+        json_object *m = json_object_new_object();
+        json_object_object_add(m, "event", json_object_new_string("save-progress"));
+        json_object_object_add(m, "done", json_object_new_int64((int64_t)done));
+        json_object_object_add(m, "total", json_object_new_int64((int64_t)total));
+        send_msg(f, m);
+}
+
+/* As vmwp's op_save (vmwp/run.c): pause, write, progress, reply; on a
+ * failure the VM is as it was. */
+static void save(struct fake *f, json_object *req, int fd) {
+        static uint8_t chunk[FAKE_STATE_BYTES / 8];
+        if (fd < 0) {
+                send_msg(f, reply(req, false, EINVAL, "save needs the state file's fd"));
+                return;
+        }
+        if (knob(f, "fake.save_fail", 0)) {
+                send_msg(f, reply(req, false, ENOSPC, "writing the state: No space left on device"));
+                return;
+        }
+        uint64_t t0 = now_us(CLOCK_MONOTONIC), step_us = (uint64_t)knob(f, "fake.save_ms", 200) * 1000 / 8;
+        bool was_paused = f->paused;
+        f->paused = true;
+        if (!was_paused)
+                state_event(f);
+        memset(chunk, 0x5a, sizeof chunk);
+        memcpy(chunk, FAKE_STATE_MAGIC, strlen(FAKE_STATE_MAGIC));
+        int r = 0;
+        for (unsigned i = 0; i < 8 && r == 0; i++) {
+                r = write_full(fd, chunk, sizeof chunk);
+                memset(chunk, 0x5a, strlen(FAKE_STATE_MAGIC));
+                save_progress(f, (i + 1) * (uint64_t)sizeof chunk, FAKE_STATE_BYTES);
+                usleep((useconds_t)step_us);
+        }
+        if (r == 0 && fdatasync(fd) < 0)
+                r = -errno;
+        if (r < 0) {
+                f->paused = was_paused;
+                if (!was_paused)
+                        state_event(f);
+                send_msg(f, reply(req, false, -r, "writing the state failed"));
+                return;
+        }
+        json_object *m = reply(req, true, 0, NULL);
+        json_object_object_add(m, "bytes", json_object_new_int64(FAKE_STATE_BYTES));
+        json_object_object_add(m, "ms", json_object_new_double((double)(now_us(CLOCK_MONOTONIC) - t0) / 1e3));
+        send_msg(f, m);
+}
+
 static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_fds) {
         json_object *v;
         const char *op = json_object_object_get_ex(req, "op", &v) ? json_object_get_string(v) : "";
@@ -145,6 +205,12 @@ static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_
                 safe_close(f->ctl_listen);
                 f->ctl_listen = fds[0];
                 send_msg(f, reply(req, true, 0, NULL));
+                return;
+        }
+        if (!strcmp(op, "save")) {
+                save(f, req, n_fds == 1 ? fds[0] : -1);
+                for (size_t i = 0; i < n_fds; i++)
+                        safe_close(fds[i]);
                 return;
         }
         for (size_t i = 0; i < n_fds; i++)
@@ -210,6 +276,12 @@ static int check_fds(struct fake *f, const struct vm_config *c, json_object *msg
                 if (fstat(fds[i], &st) < 0)
                         finish(f, VMWP_EXIT_USAGE, "an fd is not open");
         bool log = last && !strcmp(json_object_get_string(last), "serial_log");
+        if (last && !strcmp(json_object_get_string(last), "saved_state")) {
+                char magic[sizeof FAKE_STATE_MAGIC - 1];
+                if (n == 0 || pread(fds[n - 1], magic, sizeof magic, 0) != (ssize_t)sizeof magic ||
+                    memcmp(magic, FAKE_STATE_MAGIC, sizeof magic) != 0)
+                        finish(f, VMWP_EXIT_SETUP, "saved state: not a state this worker saved");
+        }
         for (size_t i = want; i + (log ? 1 : 0) < n; i++)
                 close(fds[i]); /* the boot files: the fake boots nothing */
         return log ? fds[n - 1] : -1;
