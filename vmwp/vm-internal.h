@@ -51,6 +51,10 @@ struct vmwp_vm {
         /* A migration destination's socket, for RUNNING once the vCPUs
          * run (migrate-in.c); -1 otherwise. */
         int migrate_fd;
+        /* Receiving a live migration (options' migrate_incoming_fd): its
+         * disks are opened without the image lock, which the source holds
+         * until it is stopped (docs/migration.md, "Storage"). */
+        bool incoming;
 
         struct sandbox *sandbox; /* not owned */
         const char *sandbox_probe;

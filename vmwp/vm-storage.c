@@ -29,7 +29,7 @@ static void mark_guest_dirty(void *opaque, const void *host, size_t len) {
 int vmwp_vm_open_disk(struct vmwp_vm *vm, uint32_t i, struct disk **out) {
         const struct vm_disk_config *dc = &vm->cfg.disks[i];
         struct disk_options o = { .path = dc->path, .fd = -1, .read_only = dc->read_only,
-                                  .block_size = dc->sector_size };
+                                  .block_size = dc->sector_size, .no_lock = vm->incoming };
         if (i < vm->n_disk_fds) {
                 o.fd = vm->disk_fds[i];
                 vm->disk_fds[i] = -1; /* disk_open owns it now, even on error */

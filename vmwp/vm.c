@@ -280,6 +280,7 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         memcpy(vm->tap_fds, opt->tap_fds, sizeof vm->tap_fds);
         vm->n_disk_fds = opt->n_disk_fds, vm->n_tap_fds = opt->n_tap_fds;
         opt->n_disk_fds = opt->n_tap_fds = 0;
+        vm->incoming = opt->migrate_incoming_fd >= 0;
 
         struct vid_partition_config pc = { .ram_bytes = (uint64_t)cfg->memory_mib << 20, .n_vps = cfg->vcpus };
         pc.n_msr_ranges = hvshim_msr_ranges(&pc.msr_ranges); /* hvshim's, known now: one early MSR filter */
