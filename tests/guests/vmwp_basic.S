@@ -7,6 +7,10 @@
 #   p: ACPI power off (PM1a S5)   r: reset via 0xCF9   k: reset via 0x64
 #   e: echo COM1 input (polled) until '.', then power off
 #   t: triple fault (ud2 at 0x100807, IDT of not-present gates)   i: popcnt from MMIO at 0x100900
+#   w: dirty every page of 4..16 MiB over and over, each sweep checking
+#      that every page holds the previous sweep's value (live migration's
+#      tests: a write lost or replayed prints "dirty BAD" and powers off;
+#      a '.' every 64 sweeps; needs 16 MiB of RAM)
 #   anything else: hang (cli; hlt)
 #include "vmwp_pvh.h"
         .code32
@@ -67,6 +71,8 @@ _start:
         je      triple
         cmp     $'i', %al
         je      internal
+        cmp     $'w', %al
+        je      dirty
 hang:   cli
         hlt
         jmp     hang
@@ -96,6 +102,26 @@ echo:
         cmp     $'.', %al
         je      poweroff
         jmp     echo
+dirty:                                  # sweep n writes n to each page, checking n-1 first
+        xor     %ecx, %ecx
+2:      mov     $0x400000, %ebx
+1:      cmp     %ecx, (%ebx)
+        jne     dirty_bad
+        lea     1(%ecx), %eax
+        mov     %eax, (%ebx)
+        add     $4096, %ebx
+        cmp     $0x1000000, %ebx
+        jb      1b
+        inc     %ecx
+        test    $63, %ecx               # a '.' every 64 sweeps
+        jnz     2b
+        mov     $'.', %al
+        call    putc
+        jmp     2b
+dirty_bad:                              # a page lost a write (or got one twice)
+        mov     $msg_dirty_bad, %eax
+        call    puts
+        jmp     poweroff
 bad:
         mov     $msg_bad, %eax
         call    puts
@@ -132,6 +158,7 @@ msg_cmdline:    .asciz "cmdline: "
 msg_nl:         .asciz "\n"
 msg_rsdp:       .asciz "rsdp ok\nmemmap "
 msg_bad:        .asciz "start_info BAD\n"
+msg_dirty_bad:  .asciz "dirty BAD\n"
 binary:         .byte 0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff, 0x0d, 0x0a
 binary_end:
 

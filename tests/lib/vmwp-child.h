@@ -120,6 +120,35 @@ static inline struct json_object *vmwp_ctl_request(int fd, const char *json) {
  * vmms sends them) and state_fd (>= 0) as the "saved_state" file. Returns
  * once "ready" came, or with *exit_ev set (if exit_ev is given) when the
  * worker exited instead. */
+/* Starts the worker and sends the config message, with file_fd (>= 0) as
+ * the file named file_name ("saved_state", "migrate_incoming"); does not
+ * wait for "ready" (an incoming migration's worker says it only once the
+ * stream arrived). */
+static inline struct vmwp_child vmwp_child_spawn_configured(const char *bin, const char *const *args,
+                                                            const char *config_json, const int *disk_fds,
+                                                            size_t n_disks, int file_fd, const char *file_name,
+                                                            int sv[2]) {
+        int fds[16];
+        size_t n_fds = 0;
+        for (size_t i = 0; i < n_disks && n_fds < 15; i++)
+                fds[n_fds++] = disk_fds[i];
+        if (file_fd >= 0)
+                fds[n_fds++] = file_fd;
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv));
+        struct vmwp_child c = vmwp_child_spawn(bin, args, sv[1], true);
+        close(sv[1]);
+        size_t len = strlen(config_json) + 128;
+        char *msg = malloc(len);
+        ASSERT_NOT_NULL(msg);
+        snprintf(msg, len, "{\"op\":\"config\",\"config\":%s%s%s%s}", config_json,
+                 file_fd >= 0 ? ",\"files\":[\"" : "", file_fd >= 0 ? file_name : "", file_fd >= 0 ? "\"]" : "");
+        struct json_object *m = json_tokener_parse(msg);
+        free(msg);
+        ASSERT_OK(proto_send(sv[0], m, n_fds ? fds : NULL, n_fds));
+        json_object_put(m);
+        return c;
+}
+
 static inline struct vmwp_child vmwp_child_start_controlled(const char *bin, const char *const *args,
                                                             const char *config_json, const int *disk_fds,
                                                             size_t n_disks, int state_fd, int sv[2],

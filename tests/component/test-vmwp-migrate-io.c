@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: MIT
+/* Live migration with real work in the guest (docs/migration.md), beside
+ * test-vmwp-migrate.c's echo guest: the built-in test guest checking its
+ * pattern on a shared disk (vsc.mode=disk-check) moves mid-I/O three times
+ * and finishes on the last worker; a destination SIGKILLed after a fixed
+ * number of stream bytes (a relay thread, so the kill always lands
+ * mid-transfer) leaves the guest running on the source; a guest that
+ * dirties 12 MiB over and over, checking on every sweep that each page
+ * holds the previous sweep's value, is refused a 0 ms budget and runs on,
+ * then moves with the default budget and keeps checking on the
+ * destination: a write lost in the move fails it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "common/macro.h"
+#include "common/proto.h"
+#include "common/test.h"
+#include "tests/lib/test-files.h"
+#include "tests/lib/vmwp-child.h"
+#include "tests/guests/tinyguest.h"
+
+TINY_GUEST(vmwp_basic_elf);
+
+static char dir[] = "/tmp/vmwp-migrate-test-XXXXXX";
+static char vmwp_bin[1024], elf[1024];
+
+struct worker {
+        struct vmwp_child c;
+        int sock;
+        char serial[700];
+};
+
+static char tiny_elf[700];
+
+/* The test guest on the shared disk, or (cmdline "w...") the tiny guest
+ * that dirties 12 MiB over and over, without a disk. */
+static void config_json(char *json, size_t cap, const char *cmdline) {
+        bool tiny = cmdline[0] == 'w';
+        char disks[700] = "";
+        if (!tiny)
+                snprintf(disks, sizeof disks, ",\"disks\":[{\"path\":\"%s/disk.img\"}]", dir);
+        snprintf(json, cap,
+                 "{\"name\":\"mig\",\"memory_mib\":64,\"vcpus\":1,\"boot\":{\"kind\":\"pvh\",\"kernel\":\"%s\","
+                 "\"cmdline\":\"%s\"}%s}",
+                 tiny ? tiny_elf : elf, cmdline, disks);
+}
+
+static int open_disk(void) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/disk.img", dir);
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        return fd;
+}
+
+#define GUEST_CMDLINE "vsc.mode=disk-check vsc.disk.regions=64 vsc.disk.region_kib=1024"
+
+static void worker_args(struct worker *w, int n, const char *args[5]) {
+        snprintf(w->serial, sizeof w->serial, "%s/serial%d.out", dir, n);
+        static char spec[5][720];
+        snprintf(spec[n % 5], sizeof spec[0], "file:%s", w->serial);
+        args[0] = "--control-fd", args[1] = "3", args[2] = "--serial", args[3] = spec[n % 5], args[4] = NULL;
+}
+
+/* A worker that boots the guest, once "ready". */
+static struct worker start_source(int n, const char *cmdline) {
+        struct worker w;
+        const char *args[5];
+        char json[2048];
+        int sv[2];
+        worker_args(&w, n, args);
+        config_json(json, sizeof json, cmdline);
+        int disk = cmdline[0] == 'w' ? -1 : open_disk();
+        w.c = vmwp_child_start_controlled(vmwp_bin, args, json, &disk, disk >= 0, -1, sv, NULL);
+        if (disk >= 0)
+                close(disk);
+        w.sock = sv[0];
+        return w;
+}
+
+/* A worker waiting for a migration on stream (passed, then closed here). */
+static struct worker start_dest(int n, int stream, const char *cmdline) {
+        struct worker w;
+        const char *args[5];
+        char json[2048];
+        int sv[2];
+        worker_args(&w, n, args);
+        config_json(json, sizeof json, cmdline);
+        int disk = cmdline[0] == 'w' ? -1 : open_disk(); /* shared storage: the source's image */
+        w.c = vmwp_child_spawn_configured(vmwp_bin, args, json, &disk, disk >= 0, stream, "migrate_incoming", sv);
+        close(stream);
+        if (disk >= 0)
+                close(disk);
+        w.sock = sv[0];
+        return w;
+}
+
+static bool serial_has(const struct worker *w, const char *needle) {
+        static char buf[1 << 20];
+        size_t n = test_read_file(w->serial, buf, sizeof buf);
+        return memmem(buf, MIN(n, sizeof buf), needle, strlen(needle)) != NULL; /* the output holds NULs */
+}
+
+static void wait_serial(const struct worker *w, const char *needle) {
+        for (int i = 0; i < 6000 && !serial_has(w, needle); i++)
+                usleep(10000);
+        ASSERT_TRUE(serial_has(w, needle));
+}
+
+/* {"op":"migrate-send"} with the stream: the reply; progress events counted. */
+static struct json_object *migrate(struct worker *src, int stream, const char *opts, int *progress) {
+        char req[256];
+        snprintf(req, sizeof req, "{\"op\":\"migrate-send\",\"id\":7%s}", opts);
+        struct json_object *m = json_tokener_parse(req);
+        ASSERT_OK(proto_send(src->sock, m, &stream, 1));
+        json_object_put(m);
+        close(stream);
+        *progress = 0;
+        for (;;) {
+                m = vmwp_ctl_recv(src->sock);
+                if (!m) { /* the worker went away: show why */
+                        char err[16384];
+                        vmwp_child_finish(&src->c, 5, err, sizeof err);
+                        fprintf(stderr, "%s", err);
+                }
+                ASSERT_NOT_NULL(m);
+                const char *ev = vmwp_ctl_str(m, "event");
+                if (!strcmp(ev, "migrate-progress")) {
+                        ASSERT_GE(vmwp_ctl_int(m, "pass"), *progress);
+                        if (getenv("MIG_DEBUG"))
+                                fprintf(stderr, "progress: %s\n", json_object_to_json_string(m));
+                        (*progress)++;
+                } else if (!ev[0]) {
+                        ASSERT_EQ(vmwp_ctl_int(m, "id"), 7);
+                        return m;
+                }
+                json_object_put(m);
+        }
+}
+
+static const char *state_of(struct worker *w) {
+        static char s[32];
+        struct json_object *m = vmwp_ctl_request(w->sock, "{\"op\":\"status\",\"id\":3}");
+        while (m && strcmp(vmwp_ctl_str(m, "event"), "") != 0) { /* a state event first */
+                json_object_put(m);
+                m = vmwp_ctl_recv(w->sock);
+        }
+        snprintf(s, sizeof s, "%s", vmwp_ctl_str(m, "state"));
+        json_object_put(m);
+        return s;
+}
+
+/* The worker's "exit" event and status. */
+static void expect_exit(struct worker *w, int status, const char *reason) {
+        struct json_object *m;
+        while ((m = vmwp_ctl_recv(w->sock)) && strcmp(vmwp_ctl_str(m, "event"), "exit") != 0)
+                json_object_put(m);
+        ASSERT_NOT_NULL(m);
+        if (reason && !strstr(vmwp_ctl_str(m, "reason"), reason))
+                fprintf(stderr, "exit reason: %s\n", vmwp_ctl_str(m, "reason"));
+        if (reason && !strstr(vmwp_ctl_str(m, "reason"), reason))
+                ASSERT_STREQ(vmwp_ctl_str(m, "reason"), reason);
+        ASSERT_EQ(vmwp_ctl_int(m, "status"), status);
+        json_object_put(m);
+        char err[16384];
+        ASSERT_EQ(vmwp_child_finish(&w->c, 120, err, sizeof err), status);
+        close(w->sock);
+}
+
+static void stream_pair(int s[2]) {
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
+}
+
+static void fresh_disk(void) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/disk.img", dir);
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ASSERT_GE(fd, 0);
+        ASSERT_OK(ftruncate(fd, 128 << 20));
+        close(fd);
+}
+
+static double num(struct json_object *m, const char *k) {
+        return json_object_get_double(json_object_object_get(m, k));
+}
+
+/* Three moves while the guest writes and checks its pattern; it finishes
+ * on the fourth worker with every check passing. */
+TEST(migrates_mid_io_back_and_forth) {
+        fresh_disk();
+        struct worker w[4];
+        w[0] = start_source(0, GUEST_CMDLINE);
+        wait_serial(&w[0], "VSC disk=0:0");
+        for (int i = 1; i < 4; i++) {
+                int s[2], progress;
+                stream_pair(s);
+                w[i] = start_dest(i, s[1], GUEST_CMDLINE);
+                struct json_object *rep = migrate(&w[i - 1], s[0], "", &progress);
+                if (strcmp(vmwp_ctl_str(rep, "ok"), "true") != 0) {
+                        char err[16384];
+                        vmwp_child_finish(&w[i].c, 5, err, sizeof err);
+                        fprintf(stderr, "destination: %s", err);
+                        ASSERT_STREQ(vmwp_ctl_str(rep, "error"), "");
+                }
+                ASSERT_GE(progress, 1);
+                ASSERT_EQ(vmwp_ctl_int(rep, "passes"), progress);
+                ASSERT_TRUE(num(rep, "downtime_ms") > 0 && num(rep, "downtime_ms") <= num(rep, "total_ms"));
+                fprintf(stderr, "move %d: %d passes, %.0f KiB sent, %d last pages, downtime %.2f ms, total %.2f ms\n", i,
+                        progress, num(rep, "bytes") / 1024, vmwp_ctl_int(rep, "final_pages"), num(rep, "downtime_ms"),
+                        num(rep, "total_ms"));
+                json_object_put(rep);
+                struct json_object *m = vmwp_ctl_recv(w[i].sock);
+                ASSERT_STREQ(vmwp_ctl_str(m, "event"), "ready");
+                json_object_put(m);
+                ASSERT_STREQ(state_of(&w[i - 1]), "paused");
+                json_object_put(vmwp_ctl_request(w[i - 1].sock, "{\"op\":\"stop\",\"id\":4}"));
+                expect_exit(&w[i - 1], 14, "stopped by vmms");
+                ASSERT_FALSE(serial_has(&w[i - 1], "VSC result=")); /* it moved mid-run */
+        }
+        expect_exit(&w[3], 0, "powered off");
+        ASSERT_TRUE(serial_has(&w[3], "VSC result=ok status=0"));
+}
+
+/* Between source and destination: forwards both ways and SIGKILLs the
+ * destination once kill_after bytes went to it. */
+struct relay {
+        int src, dst;
+        pid_t victim;
+        size_t kill_after, forwarded;
+};
+
+static void *relay_main(void *arg) {
+        struct relay *r = arg;
+        uint8_t buf[65536];
+        for (;;) {
+                struct pollfd p[2] = { { .fd = r->src, .events = POLLIN }, { .fd = r->dst, .events = POLLIN } };
+                if (poll(p, 2, 30000) <= 0)
+                        break;
+                int from = p[0].revents ? r->src : r->dst, to = from == r->src ? r->dst : r->src;
+                ssize_t n = read(from, buf, sizeof buf);
+                if (n <= 0 || write(to, buf, (size_t)n) != n)
+                        break;
+                if (from == r->src && (r->forwarded += (size_t)n) >= r->kill_after) {
+                        kill(r->victim, SIGKILL);
+                        break;
+                }
+        }
+        close(r->src);
+        close(r->dst);
+        return NULL;
+}
+
+TEST(destination_killed_mid_transfer_leaves_the_source_running) {
+        fresh_disk();
+        struct worker src = start_source(0, GUEST_CMDLINE);
+        wait_serial(&src, "VSC disk=0:0");
+        int a[2], b[2], progress;
+        stream_pair(a);
+        stream_pair(b);
+        struct worker dst = start_dest(1, b[1], GUEST_CMDLINE);
+        struct relay r = { .src = a[1], .dst = b[0], .victim = dst.c.pid, .kill_after = 64 * 1024 };
+        pthread_t t;
+        ASSERT_OK(pthread_create(&t, NULL, relay_main, &r));
+        struct json_object *rep = migrate(&src, a[0], "", &progress);
+        pthread_join(t, NULL);
+        ASSERT_STREQ(vmwp_ctl_str(rep, "ok"), "false");
+        ASSERT_TRUE(strstr(vmwp_ctl_str(rep, "error"), "the destination") != NULL);
+        fprintf(stderr, "source: %s\n", vmwp_ctl_str(rep, "error"));
+        json_object_put(rep);
+        ASSERT_TRUE(r.forwarded >= r.kill_after);
+        char err[16384];
+        ASSERT_EQ(vmwp_child_finish(&dst.c, 30, err, sizeof err), 128 + SIGKILL);
+        close(dst.sock);
+        ASSERT_STREQ(state_of(&src), "running");
+        expect_exit(&src, 0, "powered off");
+        ASSERT_TRUE(serial_has(&src, "VSC result=ok status=0"));
+}
+
+/* A guest that dirties 12 MiB as fast as it can against the tiniest
+ * budget (0 ms: only a pass that ends with nothing dirty meets it):
+ * refused after the passes allowed, and the VM runs on (it then moves
+ * with the default budget). */
+TEST(a_budget_that_cannot_be_met_is_refused_and_the_guest_runs_on) {
+        struct worker src, dst;
+        struct json_object *rep = NULL;
+        int s[2], progress;
+        /* A vCPU thread starved for a whole pass on a loaded 2-core host
+         * dirties nothing in it, which meets even this budget: try again. */
+        for (int attempt = 0; attempt < 5; attempt++) {
+                src = start_source(0, "w");
+                wait_serial(&src, "."); /* 64 sweeps done: it is in its loop */
+                stream_pair(s);
+                dst = start_dest(1, s[1], "w");
+                rep = migrate(&src, s[0], ",\"max_downtime_ms\":0,\"max_passes\":3", &progress);
+                if (strcmp(vmwp_ctl_str(rep, "ok"), "false") == 0)
+                        break;
+                fprintf(stderr, "converged (a pass with nothing dirty): %s%s\n", json_object_to_json_string(rep),
+                        serial_has(&src, "dirty BAD") ? " [the source's guest reported dirty BAD]" : "");
+                json_object_put(rep);
+                rep = NULL;
+                struct json_object *m = vmwp_ctl_recv(dst.sock);
+                ASSERT_STREQ(vmwp_ctl_str(m, "event"), "ready");
+                json_object_put(m);
+                json_object_put(vmwp_ctl_request(src.sock, "{\"op\":\"stop\",\"id\":4}"));
+                expect_exit(&src, 14, "stopped by vmms");
+                json_object_put(vmwp_ctl_request(dst.sock, "{\"op\":\"stop\",\"id\":4}"));
+                expect_exit(&dst, 14, "stopped by vmms");
+        }
+        ASSERT_NOT_NULL(rep);
+        ASSERT_EQ(vmwp_ctl_int(rep, "errno"), ETIMEDOUT);
+        ASSERT_TRUE(strstr(vmwp_ctl_str(rep, "error"), "did not converge: after 3 passes") != NULL);
+        fprintf(stderr, "refused: %s\n", vmwp_ctl_str(rep, "error"));
+        ASSERT_EQ(progress, 3);
+        json_object_put(rep);
+        ASSERT_STREQ(state_of(&src), "running");
+        /* The source closed the stream: the destination gives up, never runs. */
+        expect_exit(&dst, 3, "the source gave up: did not converge");
+        ASSERT_STREQ(state_of(&src), "running");
+
+        stream_pair(s);
+        dst = start_dest(2, s[1], "w");
+        rep = migrate(&src, s[0], "", &progress);
+        if (strcmp(vmwp_ctl_str(rep, "ok"), "true") != 0)
+                ASSERT_STREQ(vmwp_ctl_str(rep, "error"), "");
+        fprintf(stderr, "dirtying guest, 300 ms budget: %d passes, %.0f KiB sent, %d last pages, downtime %.2f ms, "
+                "total %.2f ms\n", progress, num(rep, "bytes") / 1024, vmwp_ctl_int(rep, "final_pages"),
+                num(rep, "downtime_ms"), num(rep, "total_ms"));
+        ASSERT_GT(vmwp_ctl_int(rep, "final_pages"), 0);
+        json_object_put(rep);
+        struct json_object *m = vmwp_ctl_recv(dst.sock);
+        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "ready");
+        json_object_put(m);
+        /* 128 more sweeps on the destination, each checking every page
+         * holds the last one's value: no write was lost in the move. */
+        for (int i = 0; i < 6000 && !serial_has(&dst, "..") && !serial_has(&dst, "dirty BAD"); i++)
+                usleep(10000);
+        ASSERT_FALSE(serial_has(&dst, "dirty BAD"));
+        ASSERT_TRUE(serial_has(&dst, ".."));
+        json_object_put(vmwp_ctl_request(src.sock, "{\"op\":\"stop\",\"id\":4}"));
+        expect_exit(&src, 14, "stopped by vmms");
+        ASSERT_STREQ(state_of(&dst), "running");
+        json_object_put(vmwp_ctl_request(dst.sock, "{\"op\":\"stop\",\"id\":4}"));
+        expect_exit(&dst, 14, "stopped by vmms");
+}
+
+int main(int argc, char **argv) {
+        TEST_REQUIRE_KVM();
+        const char *b = getenv("VM_BUILD_DIR");
+        snprintf(vmwp_bin, sizeof vmwp_bin, "%s/vmwp/vmwp", b ? b : "build/debug");
+        snprintf(elf, sizeof elf, "%s/guest-vsc/guest/vsc-guest.elf", b ? b : "build/debug");
+        if (access(vmwp_bin, X_OK) != 0 || access(elf, R_OK) != 0)
+                TEST_SKIP("%s or %s not built", vmwp_bin, elf);
+        signal(SIGPIPE, SIG_IGN);
+        ASSERT_NOT_NULL(mkdtemp(dir));
+        snprintf(tiny_elf, sizeof tiny_elf, "%s/basic.elf", dir);
+        test_write_file(tiny_elf, tg_vmwp_basic_elf, tg_vmwp_basic_elf_len);
+        int r = test_run_all_(argc > 1 ? argv[1] : NULL);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        (void)!system(cmd);
+        return r;
+}
