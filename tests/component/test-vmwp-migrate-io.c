@@ -28,7 +28,7 @@
 
 TINY_GUEST(vmwp_basic_elf);
 
-static char dir[] = "/tmp/vmwp-migrate-test-XXXXXX";
+static char dir[] = "/tmp/vmwp-migrate-io-test-XXXXXX";
 static char vmwp_bin[1024], elf[1024];
 
 struct worker {
