@@ -133,8 +133,9 @@ int vid_state_restore(struct vid_partition *p, const struct vmstate_section *sec
  * ram_check validates a payload against a RAM size (pure);
  * vid_state_restore copies the extents into guest RAM. */
 int vid_ram_save(struct vid_partition *p, struct vmstate_writer *w);
-/* The RAM section's payload size vid_ram_save would write now (for a
- * save's progress total). */
+/* An upper bound of the RAM section's payload vid_ram_save would write
+ * now, for a save's progress total: the memfd's data extents, found
+ * without reading RAM (vid_ram_save leaves out their all-zero pages). */
 int vid_ram_save_size(struct vid_partition *p, uint64_t *bytes);
 int vid_ram_check(const struct vmstate_section *s, uint64_t ram_bytes, char *err, size_t errlen);
 
