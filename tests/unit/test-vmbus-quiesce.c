@@ -15,34 +15,18 @@
 #include "vmbus/server.h"
 #include "vmbus/sim.h"
 #include "tests/lib/vmstate-file.h"
+#include "test-vmbus-echo.h"
 
 #define BUSY 48u  /* packets written before the quiesce */
 #define HELD 16u  /* packets written while quiesced */
-#define PAYLOAD 200u
 
 static uint64_t ram_hash(struct vmbus_sim *sim) {
         return test_ram_hash(vmbus_sim_ram(sim), vmbus_sim_ram_size(sim));
 }
 
-static void put(struct vmbus_sim *sim, struct vmbus_sim_channel *ch, uint64_t id) {
-        uint8_t msg[PAYLOAD];
-        memset(msg, (int)(id & 0xff), sizeof msg);
-        ASSERT_OK(vmbus_sim_ring_write(sim, ch, VM_PKT_DATA_INBAND, 0, id, msg, sizeof msg));
-}
 
 static uint8_t buf[1024];
 
-/* The echoes of ids first..last, in order. */
-static void expect_echoes(struct vmbus_sim *sim, struct vmbus_sim_channel *ch, uint64_t first, uint64_t last) {
-        struct vmbus_packet p;
-        for (uint64_t id = first; id <= last; id++) {
-                ASSERT_GT(vmbus_sim_ring_wait(sim, ch, buf, sizeof buf, &p, 5000), 0);
-                ASSERT_EQ(p.type, VM_PKT_DATA_INBAND);
-                ASSERT_EQ(p.trans_id, id);
-                ASSERT_EQ(vmbus_packet_payload_len(&p), PAYLOAD);
-                ASSERT_EQ(((const uint8_t *)vmbus_packet_payload(&p))[PAYLOAD - 1], (uint8_t)(id & 0xff));
-        }
-}
 
 static void nothing_more(struct vmbus_sim *sim, struct vmbus_sim_channel *ch) {
         struct vmbus_packet p;
@@ -91,9 +75,9 @@ static void check_resumed(struct fx *f) {
         ASSERT_EQ(vmbus_sim_expect(f->sim, CHANNELMSG_OFFERCHANNEL, &o, sizeof o), (int)sizeof o);
         ASSERT_EQ(o.if_instance[0], 3);
         ASSERT_EQ(o.sub_channel_index, 0u);
-        expect_echoes(f->sim, &f->ch[1], 1, BUSY + HELD);
+        echo_expect(f->sim, &f->ch[1], 1, BUSY + HELD, 0);
         nothing_more(f->sim, &f->ch[1]);
-        expect_echoes(f->sim, &f->ch[0], 1, BUSY + HELD);
+        echo_expect(f->sim, &f->ch[0], 1, BUSY + HELD, 0);
         struct vmbus_packet p;
         ASSERT_GT(vmbus_sim_ring_wait(f->sim, &f->ch[0], buf, sizeof buf, &p, 5000), 0);
         ASSERT_EQ(p.type, VM_PKT_COMP);
@@ -117,15 +101,15 @@ TEST(quiesce_holds_library_threads_and_host_messages) {
         fx_setup(&f);
         /* Busy: the threads are serving when the quiesce comes. */
         for (uint64_t id = 1; id <= BUSY; id++) {
-                put(f.sim, &f.ch[0], id);
-                put(f.sim, &f.ch[1], id);
+                echo_put(f.sim, &f.ch[0], id);
+                echo_put(f.sim, &f.ch[1], id);
         }
         ASSERT_OK(vmbus_server_quiesce(f.srv));
         ASSERT_OK(vmbus_server_quiesce(f.srv)); /* idempotent */
         /* The guest on its way in: more packets, a sub-channel request. */
         for (uint64_t id = BUSY + 1; id <= BUSY + HELD; id++) {
-                put(f.sim, &f.ch[0], id);
-                put(f.sim, &f.ch[1], id);
+                echo_put(f.sim, &f.ch[0], id);
+                echo_put(f.sim, &f.ch[1], id);
         }
         struct vmbus_echo_subchannel_request req = { .magic = "SUBCHAN", .count = 2 };
         ASSERT_OK(vmbus_sim_ring_write(f.sim, &f.ch[0], VM_PKT_DATA_INBAND,

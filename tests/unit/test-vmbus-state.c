@@ -20,8 +20,8 @@
 #include "vmbus/sim.h"
 #include "vmbus/state.h"
 #include "tests/lib/vmstate-file.h"
+#include "test-vmbus-echo.h"
 
-#define PAYLOAD 200u
 
 static uint8_t buf[1024];
 
@@ -29,22 +29,7 @@ static uint64_t ram_hash(struct vmbus_sim *sim) {
         return test_ram_hash(vmbus_sim_ram(sim), vmbus_sim_ram_size(sim));
 }
 
-static void put(struct vmbus_sim *sim, struct vmbus_sim_channel *ch, uint64_t id) {
-        uint8_t msg[PAYLOAD];
-        memset(msg, (int)(id & 0xff), sizeof msg);
-        ASSERT_OK(vmbus_sim_ring_write(sim, ch, VM_PKT_DATA_INBAND, 0, id, msg, sizeof msg));
-}
 
-static void expect_echoes(struct vmbus_sim *sim, struct vmbus_sim_channel *ch, uint64_t first, uint64_t last) {
-        struct vmbus_packet p;
-        for (uint64_t id = first; id <= last; id++) {
-                ASSERT_GT(vmbus_sim_ring_wait(sim, ch, buf, sizeof buf, &p, 5000), 0);
-                ASSERT_EQ(p.type, VM_PKT_DATA_INBAND);
-                ASSERT_EQ(p.trans_id, id);
-                ASSERT_EQ(((const uint8_t *)vmbus_packet_payload(&p))[PAYLOAD - 1], (uint8_t)(id & 0xff));
-        }
-        ASSERT_EQ(vmbus_sim_ring_wait(sim, ch, buf, sizeof buf, &p, 30), -ETIMEDOUT);
-}
 
 struct fx {
         struct vmbus_sim *sim;
@@ -162,7 +147,7 @@ TEST(save_restore_continues_the_guest) {
         fx_setup(&f);
         for (uint64_t id = 1; id <= 20; id++)
                 for (unsigned c = 0; c < 3; c++)
-                        put(f.sim, &f.ch[c], id);
+                        echo_put(f.sim, &f.ch[c], id);
         /* The guest tears the sub-channel's ring down while it is open:
          * answered only when the channel closes (after the restore). */
         struct vmbus_channel_gpadl_teardown td = { .header.msgtype = CHANNELMSG_GPADL_TEARDOWN,
@@ -173,7 +158,7 @@ TEST(save_restore_continues_the_guest) {
         /* Queued while quiesced: served only by the restored server. */
         for (uint64_t id = 21; id <= 30; id++)
                 for (unsigned c = 0; c < 3; c++)
-                        put(f.sim, &f.ch[c], id);
+                        echo_put(f.sim, &f.ch[c], id);
         ASSERT_OK(vmbus_server_add_device(f.srv, &f.dc[2], NULL)); /* its offer is held */
         static struct vmstate_section secs[64];
         uint8_t *map;
@@ -221,7 +206,7 @@ TEST(save_restore_continues_the_guest) {
         vmbus_server_resume(f.srv);
 
         for (unsigned c = 0; c < 3; c++)
-                expect_echoes(f.sim, &f.ch[c], 1, 30);
+                echo_expect(f.sim, &f.ch[c], 1, 30, 30);
         struct vmbus_channel_offer_channel o;
         ASSERT_EQ(vmbus_sim_expect(f.sim, CHANNELMSG_OFFERCHANNEL, &o, sizeof o), (int)sizeof o);
         ASSERT_EQ(o.if_instance[0], 3);
@@ -237,8 +222,8 @@ TEST(save_restore_continues_the_guest) {
         /* The new device opens; an old channel closes; traffic goes on. */
         struct vmbus_sim_channel c3;
         ASSERT_EQ(vmbus_sim_open(f.sim, o.child_relid, o.connection_id, 8, NULL, 0, &c3), 0);
-        put(f.sim, &c3, 7);
-        expect_echoes(f.sim, &c3, 7, 7);
+        echo_put(f.sim, &c3, 7);
+        echo_expect(f.sim, &c3, 7, 7, 30);
         struct vmbus_channel_relid_message cl = { .header.msgtype = CHANNELMSG_CLOSECHANNEL,
                                                   .child_relid = f.ch[2].relid };
         ASSERT_EQ(vmbus_sim_post(f.sim, 1, 0, &cl, sizeof cl), HV_STATUS_SUCCESS);
@@ -246,8 +231,8 @@ TEST(save_restore_continues_the_guest) {
         ASSERT_EQ(vmbus_sim_expect(f.sim, CHANNELMSG_GPADL_TORNDOWN, &tdn, sizeof tdn), (int)sizeof tdn);
         ASSERT_EQ(tdn.gpadl, f.ch[2].gpadl);
         ASSERT_EQ(vmbus_sim_pending_messages(f.sim), 0u);
-        put(f.sim, &f.ch[0], 31);
-        expect_echoes(f.sim, &f.ch[0], 31, 31);
+        echo_put(f.sim, &f.ch[0], 31);
+        echo_expect(f.sim, &f.ch[0], 31, 31, 30);
         unsigned gpadls, pages;
         vmbus_server_gpadl_usage(f.srv, &gpadls, &pages);
         ASSERT_EQ(gpadls, 3u); /* the rings of channels 1, 2 and the new one */
@@ -263,7 +248,7 @@ TEST(a_held_packet_survives) {
         fx_setup(&f);
         /* Fill both rings without reading: the echo thread blocks with a
          * packet in hand once the guest's inbound ring is full. */
-        uint8_t msg[PAYLOAD];
+        uint8_t msg[ECHO_PAYLOAD];
         uint64_t id = 0;
         for (int tries = 0; tries < 200; tries++) {
                 memset(msg, (int)((id + 1) & 0xff), sizeof msg);
@@ -278,7 +263,7 @@ TEST(a_held_packet_survives) {
         ASSERT_OK(vmbus_server_quiesce(f.srv));
         save_and_rebuild(&f, 2);
         vmbus_server_resume(f.srv);
-        expect_echoes(f.sim, &f.ch[0], 1, id);
+        echo_expect(f.sim, &f.ch[0], 1, id, 30);
         vmbus_server_free(f.srv);
         ASSERT_EQ(vmbus_sim_live_mappings(f.sim), 0u);
         vmbus_sim_free(f.sim);
@@ -291,8 +276,8 @@ TEST(a_held_packet_survives) {
 TEST(a_rescind_held_across_the_save) {
         static struct fx f;
         fx_setup(&f);
-        put(f.sim, &f.ch[0], 1);
-        expect_echoes(f.sim, &f.ch[0], 1, 1);
+        echo_put(f.sim, &f.ch[0], 1);
+        echo_expect(f.sim, &f.ch[0], 1, 1, 30);
         ASSERT_OK(vmbus_server_quiesce(f.srv));
         /* fx_setup kept no device pointer: device 2 through its channel. */
         struct vmbus_channel *c2 = vmbus_server_open_channel(f.srv, f.ch[1].relid);
@@ -309,10 +294,10 @@ TEST(a_rescind_held_across_the_save) {
         ASSERT_EQ(vmbus_sim_expect(f.sim, CHANNELMSG_RESCIND_CHANNELOFFER, &m, sizeof m), (int)sizeof m);
         ASSERT_EQ(m.child_relid, f.ch[1].relid);
         ASSERT_EQ(vmbus_sim_pending_messages(f.sim), 0u);
-        put(f.sim, &f.ch[0], 2);
-        put(f.sim, &f.ch[2], 2);
-        expect_echoes(f.sim, &f.ch[0], 2, 2);
-        expect_echoes(f.sim, &f.ch[2], 2, 2);
+        echo_put(f.sim, &f.ch[0], 2);
+        echo_put(f.sim, &f.ch[2], 2);
+        echo_expect(f.sim, &f.ch[0], 2, 2, 30);
+        echo_expect(f.sim, &f.ch[2], 2, 2, 30);
         /* The guest lets the relid go; its GPADLs go with it. */
         struct vmbus_channel_relid_message rel = { .header.msgtype = CHANNELMSG_RELID_RELEASED,
                                                    .child_relid = f.ch[1].relid };
@@ -432,8 +417,8 @@ static void fresh_guest_works(struct fx *f, struct vmbus_server *srv) {
         }
         struct vmbus_sim_channel c;
         ASSERT_EQ(vmbus_sim_open(f->sim, offers[0].child_relid, offers[0].connection_id, 8, NULL, 0, &c), 0);
-        put(f->sim, &c, 5);
-        expect_echoes(f->sim, &c, 5, 5);
+        echo_put(f->sim, &c, 5);
+        echo_expect(f->sim, &c, 5, 5, 30);
         ASSERT_OK(vmbus_sim_close(f->sim, &c));
         vmbus_server_free(srv);
         ASSERT_EQ(vmbus_sim_live_mappings(f->sim), 0u);
@@ -455,7 +440,7 @@ TEST(refusals_leave_the_server_as_built) {
         fx_setup(&f);
         for (uint64_t id = 1; id <= 5; id++)
                 for (unsigned c = 0; c < 3; c++)
-                        put(f.sim, &f.ch[c], id);
+                        echo_put(f.sim, &f.ch[c], id);
         ASSERT_OK(vmbus_server_quiesce(f.srv));
         static struct vmstate_section secs[64], x[66];
         uint8_t *map, *xmap;
