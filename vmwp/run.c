@@ -222,7 +222,7 @@ static struct json_object *op_save(struct run_ctx *c, struct json_object *req, i
 static bool is_op(struct json_object *req, const char *name);
 
 /* {"op":"dirty-check"[,"rounds":n][,"round_ms":n]}: the pre-copy check
- * (vmwp_vm_dirty_check), a test aid for an unsandboxed worker. */
+ * (vmwp_vm_dirty_check), a test aid; vmms never sends it. */
 static struct json_object *op_dirty_check(struct run_ctx *c, struct json_object *req) {
         struct json_object *id = NULL, *v;
         if (json_object_object_get_ex(req, "id", &id) && !json_object_is_type(id, json_type_int))

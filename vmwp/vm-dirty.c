@@ -108,10 +108,6 @@ int vmwp_vm_dirty_check(struct vmwp_vm *vm, unsigned rounds, unsigned round_ms, 
         *res = (struct vmwp_dirty_check){ .rounds = rounds, .ram_pages = vid_ram_size(vm->p) / VID_PAGE_SIZE };
         if (rounds < 1 || rounds > 1000 || round_ms < 1 || round_ms > 10000)
                 return errorf(err, errlen, -EINVAL, "rounds must be 1-1000 and round_ms 1-10000");
-        /* The sandbox keeps KVM's memory-slot ioctl, which switches dirty
-         * logging on and off, off the main thread (vid/memory.c). */
-        if (vm->sandbox)
-                return errorf(err, errlen, -EPERM, "dirty-check needs a worker without the sandbox (--no-sandbox)");
         if (vmwp_vm_is_paused(vm))
                 return errorf(err, errlen, -EBUSY, "dirty-check needs a running VM");
         struct ram_view v;

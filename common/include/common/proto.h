@@ -91,8 +91,7 @@
  *   full copy, the dirty pages each round, pause, last copy, compare,
  *   resume). Replies "ram_pages", "copied", "last", "mismatched" (pages
  *   that differ: written without a mark) and "mismatch_gpas" (the first
- *   8). EPERM in a sandboxed worker, EBUSY while paused, EINVAL for bad
- *   arguments.
+ *   8). EBUSY while paused, EINVAL for bad arguments.
  *
  * Live migration (issue #20, docs/migration.md):
  * - {"op":"migrate-send","id":n[,"max_downtime_ms":300][,"max_passes":30]

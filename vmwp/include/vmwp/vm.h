@@ -121,8 +121,8 @@ bool vmwp_vm_restored(const struct vmwp_vm *vm);
  * pages dirtied meanwhile; then the VM is paused (every device
  * quiesced), the last dirty pages are copied, the copy compared with RAM,
  * and the VM resumed. mismatched counts the pages that differ: written by
- * someone who did not mark them. -EBUSY while paused, -EPERM in a
- * sandboxed worker. Main thread. */
+ * someone who did not mark them. -EBUSY while paused. Main thread
+ * (the sandbox's main policy holds the dirty-log ioctls). */
 struct vmwp_dirty_check {
         unsigned rounds;
         uint64_t ram_pages;
