@@ -67,8 +67,43 @@ static struct json_object *dirty_check(int sock, int rounds, int round_ms) {
         return vmwp_ctl_request(sock, req);
 }
 
+/* Ends a soak run: the stop datagram to the guest at ip until it says it
+ * stopped, its exit event and status 0, then its verdict: result=ok and
+ * no bad block. The run's last lines are printed. */
+static void soak_finish(struct vmwp_child *c, int ctl, const char *serial, uint32_t ip) {
+        static char log[1 << 20], out[1 << 16];
+        int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ASSERT_GE(u, 0);
+        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(STOP_PORT), .sin_addr.s_addr = htonl(ip) };
+        for (int i = 0; i < 60 && (file_text(serial, log, sizeof log), !strstr(log, "VSC soak_stop=")); i++) {
+                (void)sendto(u, "VSCSOAK-STOP", 12, 0, (struct sockaddr *)&to, sizeof to);
+                usleep(500000);
+        }
+        close(u);
+        ASSERT_NOT_NULL(strstr(log, "VSC soak_stop="));
+        struct json_object *m = vmwp_ctl_recv(ctl);
+        for (int i = 0; i < 10 && m && strcmp(vmwp_ctl_str(m, "event"), "exit") != 0; i++) {
+                json_object_put(m);
+                m = vmwp_ctl_recv(ctl);
+        }
+        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "exit");
+        json_object_put(m);
+        ASSERT_EQ(vmwp_child_finish(c, 60, out, sizeof out), 0);
+        close(ctl);
+        worker = -1;
+        file_text(serial, log, sizeof log);
+        char *disk_line = strstr(log, "VSC soak_disk"), *net_line = strstr(log, "VSC soak_net");
+        if (disk_line)
+                printf("# %.*s\n", (int)strcspn(disk_line, "\n"), disk_line);
+        if (net_line)
+                printf("# %.*s\n", (int)strcspn(net_line, "\n"), net_line);
+        if (!strstr(log, "VSC result=ok"))
+                ASSERT_STREQ(disk_line ? disk_line : log, "VSC result=ok");
+        ASSERT_NOT_NULL(strstr(log, " bad=0 "));
+}
+
 TEST(precopy_under_disk_and_network_traffic) {
-        char cfg[2048], img[600], serial_spec[700], serial[600], out[1 << 16];
+        char cfg[2048], img[600], serial_spec[700], serial[600];
         snprintf(img, sizeof img, "%s/disk.img", dir);
         snprintf(serial, sizeof serial, "%s/serial.out", dir);
         snprintf(serial_spec, sizeof serial_spec, "file:%s", serial);
@@ -137,31 +172,7 @@ TEST(precopy_under_disk_and_network_traffic) {
 
         /* The guest ends its run with every block and ping accounted for:
          * the stop datagram until it says it stopped. */
-        int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        ASSERT_GE(u, 0);
-        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(STOP_PORT),
-                                  .sin_addr.s_addr = htonl(0x0a620002) }; /* 10.98.0.2 */
-        static char log[1 << 20];
-        for (int i = 0; i < 60 && (file_text(serial, log, sizeof log), !strstr(log, "VSC soak_stop=")); i++) {
-                (void)sendto(u, "VSCSOAK-STOP", 12, 0, (struct sockaddr *)&to, sizeof to);
-                usleep(500000);
-        }
-        close(u);
-        ASSERT_NOT_NULL(strstr(log, "VSC soak_stop="));
-        m = vmwp_ctl_recv(sv[0]);
-        for (int i = 0; i < 10 && m && strcmp(vmwp_ctl_str(m, "event"), "exit") != 0; i++) {
-                json_object_put(m);
-                m = vmwp_ctl_recv(sv[0]);
-        }
-        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "exit");
-        json_object_put(m);
-        ASSERT_EQ(vmwp_child_finish(&c, 60, out, sizeof out), 0);
-        close(sv[0]);
-        worker = -1;
-        file_text(serial, log, sizeof log);
-        if (!strstr(log, "VSC result=ok"))
-                ASSERT_STREQ(strstr(log, "VSC soak_disk") ? strstr(log, "VSC soak_disk") : log, "VSC result=ok");
-        ASSERT_NOT_NULL(strstr(log, " bad=0 "));
+        soak_finish(&c, sv[0], serial, 0x0a620002); /* 10.98.0.2 */
 }
 
 /* Reads only, of data that differs from block to block, at queue depth 32
@@ -259,7 +270,6 @@ static struct vmwp_child migrate_target(const char *cfg, const char *serial_spec
  * accounted for. */
 TEST(live_migration_under_disk_and_network_traffic) {
         char cfg[2048], img[600], serial_spec[700], serial[600], out[1 << 16];
-        static char log[1 << 20];
         snprintf(img, sizeof img, "%s/migrate.img", dir);
         int disk = open(img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         ASSERT_GE(disk, 0);
@@ -328,35 +338,7 @@ TEST(live_migration_under_disk_and_network_traffic) {
         }
         close(disk);
 
-        int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        ASSERT_GE(u, 0);
-        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(STOP_PORT),
-                                  .sin_addr.s_addr = htonl(0x0a620003) }; /* 10.98.0.3 */
-        for (int i = 0; i < 60 && (file_text(serial, log, sizeof log), !strstr(log, "VSC soak_stop=")); i++) {
-                (void)sendto(u, "VSCSOAK-STOP", 12, 0, (struct sockaddr *)&to, sizeof to);
-                usleep(500000);
-        }
-        close(u);
-        ASSERT_NOT_NULL(strstr(log, "VSC soak_stop="));
-        struct json_object *m = vmwp_ctl_recv(sv[0]);
-        for (int i = 0; i < 10 && m && strcmp(vmwp_ctl_str(m, "event"), "exit") != 0; i++) {
-                json_object_put(m);
-                m = vmwp_ctl_recv(sv[0]);
-        }
-        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "exit");
-        json_object_put(m);
-        ASSERT_EQ(vmwp_child_finish(&c, 60, out, sizeof out), 0);
-        close(sv[0]);
-        worker = -1;
-        file_text(serial, log, sizeof log);
-        char *disk_line = strstr(log, "VSC soak_disk"), *net_line = strstr(log, "VSC soak_net");
-        if (disk_line)
-                printf("# %.*s\n", (int)strcspn(disk_line, "\n"), disk_line);
-        if (net_line)
-                printf("# %.*s\n", (int)strcspn(net_line, "\n"), net_line);
-        if (!strstr(log, "VSC result=ok"))
-                ASSERT_STREQ(disk_line ? disk_line : log, "VSC result=ok");
-        ASSERT_NOT_NULL(strstr(log, " bad=0 "));
+        soak_finish(&c, sv[0], serial, 0x0a620003); /* 10.98.0.3 */
 }
 
 /* Also on a failed assertion (it exits): nothing of ours outlives the test. */
