@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "qmp.h"
 #include "common/proto.h"
 
 #define ROUNDS 5
@@ -160,74 +161,11 @@ static bool ours(struct round *r) {
 
 /* ---- QEMU ---- */
 
-struct qmp {
-        pid_t pid;
-        FILE *f;
-};
-
-static struct json_object *qmp_read(struct qmp *q) {
-        char line[65536];
-        while (fgets(line, sizeof line, q->f)) {
-                struct json_object *o = json_tokener_parse(line), *v;
-                if (o && !json_object_object_get_ex(o, "event", &v))
-                        return o;
-                json_object_put(o);
-        }
-        return NULL;
-}
-
-static struct json_object *qmp_cmd(struct qmp *q, const char *json) {
-        fprintf(q->f, "%s\n", json);
-        fflush(q->f);
-        return qmp_read(q);
-}
-
-static bool qmp_ok(struct qmp *q, const char *json) {
-        struct json_object *r = qmp_cmd(q, json), *v;
-        bool ok = r && json_object_object_get_ex(r, "return", &v);
-        json_object_put(r);
-        return ok;
-}
-
 static bool qemu_start(struct qmp *q, const char *name, const char *incoming) {
-        char sock[PATH_MAX], kernel[PATH_MAX], qmparg[PATH_MAX + 32], mem[16];
+        char sock[PATH_MAX], kernel[PATH_MAX];
         snprintf(sock, sizeof sock, "%s/%s.qmp", dir, name);
         snprintf(kernel, sizeof kernel, "%s/tests/tg_vmwp_irq.elf", build_dir);
-        snprintf(qmparg, sizeof qmparg, "unix:%s,server=on,wait=off", sock);
-        snprintf(mem, sizeof mem, "%u", GUEST_MIB);
-        unlink(sock);
-        q->pid = fork();
-        if (q->pid == 0) {
-                int null = open("/dev/null", O_RDWR);
-                dup2(null, 0), dup2(null, 1), dup2(null, 2);
-                const char *args[] = { "qemu-system-x86_64", "-M", "microvm,x-option-roms=off,rtc=off", "-enable-kvm",
-                                       "-cpu", "host,-arch-capabilities", "-m", mem, "-kernel", kernel, "-nodefaults",
-                                       "-no-user-config", "-display", "none", "-serial", "none", "-qmp", qmparg,
-                                       incoming ? "-incoming" : NULL, incoming, NULL };
-                execvp(args[0], (char **)args);
-                _exit(127);
-        }
-        int s = -1;
-        for (int i = 0; i < 3000 && s < 0; i++) {
-                struct sockaddr_un sa = { .sun_family = AF_UNIX };
-                memcpy(sa.sun_path, sock, strlen(sock) + 1);
-                s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
-                        close(s);
-                        s = -1;
-                        usleep(1000);
-                }
-        }
-        if (s < 0 || !(q->f = fdopen(s, "r+")))
-                return false;
-        json_object_put(qmp_read(q)); /* the greeting */
-        return qmp_ok(q, "{\"execute\":\"qmp_capabilities\"}");
-}
-
-static void qemu_end(struct qmp *q) {
-        (void)qmp_ok(q, "{\"execute\":\"quit\"}");
-        fclose(q->f);
-        waitpid(q->pid, NULL, 0);
+        return qmp_qemu_start(q, sock, kernel, GUEST_MIB, incoming);
 }
 
 static bool qemu(struct round *r) {
@@ -253,8 +191,8 @@ static bool qemu(struct round *r) {
                         ok = false;
                 json_object_put(rep);
         }
-        qemu_end(&src);
-        qemu_end(&dst);
+        qmp_qemu_end(&src);
+        qmp_qemu_end(&dst);
         return ok && done;
 }
 

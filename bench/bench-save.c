@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "qmp.h"
 #include "common/proto.h"
 
 #define ROUNDS 5
@@ -309,98 +310,11 @@ static bool ours_io(struct round *r) {
 
 /* ---- QEMU through QMP ---- */
 
-struct qmp {
-        pid_t pid;
-        FILE *f;
-};
-
-/* The next line that is not an event. */
-static struct json_object *qmp_read(struct qmp *q) {
-        char line[65536];
-        while (fgets(line, sizeof line, q->f)) {
-                struct json_object *o = json_tokener_parse(line), *v;
-                if (o && !json_object_object_get_ex(o, "event", &v))
-                        return o;
-                json_object_put(o);
-        }
-        return NULL;
-}
-
-static struct json_object *qmp_cmd(struct qmp *q, const char *json) {
-        fprintf(q->f, "%s\n", json);
-        fflush(q->f);
-        return qmp_read(q);
-}
-
-static bool qmp_ok(struct qmp *q, const char *json) {
-        struct json_object *r = qmp_cmd(q, json), *v;
-        bool ok = r && json_object_object_get_ex(r, "return", &v);
-        json_object_put(r);
-        return ok;
-}
-
-/* -1: failed, 0: in progress, 1: the field holds want. */
-static int qmp_status(struct qmp *q, const char *cmd, const char *field, const char *want) {
-        struct json_object *r = qmp_cmd(q, cmd), *ret, *v;
-        int res = -1;
-        if (r && json_object_object_get_ex(r, "return", &ret)) {
-                const char *s = json_object_object_get_ex(ret, field, &v) ? json_object_get_string(v) : "";
-                res = !strcmp(s, want) ? 1 : !strcmp(s, "failed") ? -1 : 0;
-        }
-        json_object_put(r);
-        return res;
-}
-
 static bool qemu_start(struct qmp *q, const char *incoming) {
-        char sock[PATH_MAX], kernel[PATH_MAX], qmparg[PATH_MAX + 32];
+        char sock[PATH_MAX], kernel[PATH_MAX];
         snprintf(sock, sizeof sock, "%s/qmp.sock", dir);
         snprintf(kernel, sizeof kernel, "%s/tests/tg_vmwp_irq.elf", build_dir);
-        snprintf(qmparg, sizeof qmparg, "unix:%s,server=on,wait=off", sock);
-        unlink(sock);
-        char mem[16];
-        snprintf(mem, sizeof mem, "%u", GUEST_MIB);
-        q->pid = fork();
-        if (q->pid == 0) {
-                int null = open("/dev/null", O_RDWR);
-                dup2(null, 0), dup2(null, 1), dup2(null, 2);
-                const char *args[] = { "qemu-system-x86_64", "-M", "microvm,x-option-roms=off,rtc=off", "-enable-kvm",
-                                       "-cpu", "host,-arch-capabilities", "-m", mem, "-kernel", kernel, "-nodefaults", "-no-user-config",
-                                       "-display", "none", "-serial", "none", "-qmp", qmparg,
-                                       incoming ? "-incoming" : NULL, incoming, NULL };
-                execvp(args[0], (char **)args);
-                _exit(127);
-        }
-        int s = -1;
-        for (int i = 0; i < 3000 && s < 0; i++) {
-                struct sockaddr_un sa = { .sun_family = AF_UNIX };
-                memcpy(sa.sun_path, sock, strlen(sock) + 1);
-                s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
-                        close(s);
-                        s = -1;
-                        usleep(1000);
-                }
-        }
-        if (s < 0 || !(q->f = fdopen(s, "r+")))
-                return false;
-        json_object_put(qmp_read(q)); /* the greeting */
-        return qmp_ok(q, "{\"execute\":\"qmp_capabilities\"}");
-}
-
-static void qemu_end(struct qmp *q) {
-        (void)qmp_ok(q, "{\"execute\":\"quit\"}");
-        fclose(q->f);
-        int st;
-        waitpid(q->pid, &st, 0);
-}
-
-static bool wait_for(struct qmp *q, const char *cmd, const char *field, const char *want) {
-        for (int i = 0; i < 30000; i++) {
-                int r = qmp_status(q, cmd, field, want);
-                if (r != 0)
-                        return r > 0;
-        }
-        return false;
+        return qmp_qemu_start(q, sock, kernel, GUEST_MIB, incoming);
 }
 
 static bool qemu(double *save_ms, double *restore_ms, double *pause_ms, double *size_mib) {
@@ -422,7 +336,7 @@ static bool qemu(double *save_ms, double *restore_ms, double *pause_ms, double *
         *pause_ms = bench_median(p, PAUSES);
         uint64_t t0 = bench_now_ns();
         bool ok = qmp_ok(&q, "{\"execute\":\"stop\"}") && qmp_ok(&q, migrate) &&
-                  wait_for(&q, "{\"execute\":\"query-migrate\"}", "status", "completed");
+                  qmp_wait_for(&q, "{\"execute\":\"query-migrate\"}", "status", "completed");
         int fd = open(state, O_RDONLY | O_CLOEXEC);
         ok = ok && fd >= 0 && fsync(fd) == 0;
         *save_ms = ms_since(t0);
@@ -430,14 +344,14 @@ static bool qemu(double *save_ms, double *restore_ms, double *pause_ms, double *
         *size_mib = fd >= 0 && fstat(fd, &st) == 0 ? (double)st.st_size / 1048576.0 : 0;
         if (fd >= 0)
                 close(fd);
-        qemu_end(&q);
+        qmp_qemu_end(&q);
         if (!ok)
                 return false;
         t0 = bench_now_ns();
-        ok = qemu_start(&q, incoming) && wait_for(&q, "{\"execute\":\"query-migrate\"}", "status", "completed") &&
-             qmp_ok(&q, "{\"execute\":\"cont\"}") && wait_for(&q, "{\"execute\":\"query-status\"}", "status", "running");
+        ok = qemu_start(&q, incoming) && qmp_wait_for(&q, "{\"execute\":\"query-migrate\"}", "status", "completed") &&
+             qmp_ok(&q, "{\"execute\":\"cont\"}") && qmp_wait_for(&q, "{\"execute\":\"query-status\"}", "status", "running");
         *restore_ms = ms_since(t0);
-        qemu_end(&q);
+        qmp_qemu_end(&q);
         return ok;
 }
 

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: MIT
+/* QMP client for the benchmarks' QEMU baseline (qmp.h). */
+#include "qmp.h"
+
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct json_object *qmp_read(struct qmp *q) {
+        char line[65536];
+        while (fgets(line, sizeof line, q->f)) {
+                struct json_object *o = json_tokener_parse(line), *v;
+                if (o && !json_object_object_get_ex(o, "event", &v))
+                        return o;
+                json_object_put(o);
+        }
+        return NULL;
+}
+
+struct json_object *qmp_cmd(struct qmp *q, const char *json) {
+        fprintf(q->f, "%s\n", json);
+        fflush(q->f);
+        return qmp_read(q);
+}
+
+bool qmp_ok(struct qmp *q, const char *json) {
+        struct json_object *r = qmp_cmd(q, json), *v;
+        bool ok = r && json_object_object_get_ex(r, "return", &v);
+        json_object_put(r);
+        return ok;
+}
+
+int qmp_status(struct qmp *q, const char *cmd, const char *field, const char *want) {
+        struct json_object *r = qmp_cmd(q, cmd), *ret, *v;
+        int res = -1;
+        if (r && json_object_object_get_ex(r, "return", &ret)) {
+                const char *s = json_object_object_get_ex(ret, field, &v) ? json_object_get_string(v) : "";
+                res = !strcmp(s, want) ? 1 : !strcmp(s, "failed") ? -1 : 0;
+        }
+        json_object_put(r);
+        return res;
+}
+
+bool qmp_wait_for(struct qmp *q, const char *cmd, const char *field, const char *want) {
+        for (int i = 0; i < 30000; i++) {
+                int r = qmp_status(q, cmd, field, want);
+                if (r != 0)
+                        return r > 0;
+        }
+        return false;
+}
+
+bool qmp_qemu_start(struct qmp *q, const char *sock, const char *kernel, unsigned mem_mib, const char *incoming) {
+        char qmparg[sizeof ((struct sockaddr_un *)0)->sun_path + 32], mem[16];
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        if (strlen(sock) >= sizeof sa.sun_path)
+                return false;
+        memcpy(sa.sun_path, sock, strlen(sock) + 1);
+        snprintf(qmparg, sizeof qmparg, "unix:%s,server=on,wait=off", sock);
+        snprintf(mem, sizeof mem, "%u", mem_mib);
+        unlink(sock);
+        q->f = NULL;
+        q->pid = fork();
+        if (q->pid < 0)
+                return false;
+        if (q->pid == 0) {
+                int null = open("/dev/null", O_RDWR);
+                dup2(null, 0), dup2(null, 1), dup2(null, 2);
+                /* -cpu host without arch-capabilities: the PVM host refuses it. */
+                const char *args[] = { "qemu-system-x86_64", "-M", "microvm,x-option-roms=off,rtc=off", "-enable-kvm",
+                                       "-cpu", "host,-arch-capabilities", "-m", mem, "-kernel", kernel, "-nodefaults",
+                                       "-no-user-config", "-display", "none", "-serial", "none", "-qmp", qmparg,
+                                       incoming ? "-incoming" : NULL, incoming, NULL };
+                execvp(args[0], (char **)args);
+                _exit(127);
+        }
+        int s = -1;
+        for (int i = 0; i < 3000 && s < 0; i++) {
+                s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
+                        close(s);
+                        s = -1;
+                        usleep(1000);
+                }
+        }
+        if (s < 0 || !(q->f = fdopen(s, "r+"))) {
+                if (s >= 0)
+                        close(s);
+                kill(q->pid, SIGKILL);
+                waitpid(q->pid, NULL, 0);
+                return false;
+        }
+        json_object_put(qmp_read(q)); /* the greeting */
+        return qmp_ok(q, "{\"execute\":\"qmp_capabilities\"}");
+}
+
+void qmp_qemu_end(struct qmp *q) {
+        if (q->f) {
+                (void)qmp_ok(q, "{\"execute\":\"quit\"}");
+                fclose(q->f);
+                q->f = NULL;
+        }
+        waitpid(q->pid, NULL, 0);
+}
