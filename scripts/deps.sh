@@ -8,7 +8,7 @@ PKGS=(
   # build
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   liburing-dev libnl-3-dev libnl-route-3-dev libjson-c-dev libsystemd-dev
-  libseccomp-dev
+  libseccomp-dev libgnutls28-dev
   # tests and tools they drive
   acpica-tools dbus iproute2 busybox-static cpio fio kmod xz-utils zstd lz4
   qemu-system-x86 dpkg-dev fakeroot systemd procps util-linux

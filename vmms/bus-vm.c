@@ -124,6 +124,59 @@ static int do_save(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
         return 1;
 }
 
+/* Migrate(s destination, a{sv} options): answers when the destination runs
+ * the VM, or with the reason the VM runs on here (migrate.c). */
+static int read_migrate_options(sd_bus_message *m, const char **mode, int64_t *downtime, sd_bus_error *e) {
+        int r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        while (r > 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *key;
+                uint32_t u;
+                if ((r = sd_bus_message_read(m, "s", &key)) < 0)
+                        return r;
+                if (!strcmp(key, "mode"))
+                        r = sd_bus_message_read(m, "v", "s", mode);
+                else if (!strcmp(key, "max-downtime-ms") && (r = sd_bus_message_read(m, "v", "u", &u)) >= 0)
+                        *downtime = u;
+                else if (strcmp(key, "max-downtime-ms") != 0)
+                        return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT,
+                                                 "options: unknown key '%.64s' (mode, max-downtime-ms)", key);
+                if (r < 0)
+                        return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT,
+                                                 "options: %s: wrong type (mode: s, max-downtime-ms: u)", key);
+                if ((r = sd_bus_message_exit_container(m)) < 0)
+                        return r;
+        }
+        return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
+static int do_migrate(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
+        struct vmms_vm *vm;
+        struct vmms_migrate_args a;
+        const char *dest, *mode = NULL;
+        int64_t downtime = 0;
+        char err[700];
+        int r;
+        if ((r = sd_bus_message_rewind(m, true)) < 0 || (r = sd_bus_message_read(m, "s", &dest)) < 0 ||
+            (r = read_migrate_options(m, &mode, &downtime, e)) < 0 || (r = begin(d, m, VMMS_OP_MIGRATE, &vm, e)) < 0)
+                return r;
+        if (vmms_migrate_args_check(dest, mode, downtime, &a, err, sizeof err) < 0)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "%s", err);
+        if ((r = vmms_vm_migrate(vm, m, &a, err, sizeof err)) < 0)
+                return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot migrate VM '%s': %s", vm->config->name, err);
+        return 1;
+}
+
+static int do_cancel_migration(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
+        struct vmms_vm *vm;
+        int r = begin(d, m, VMMS_OP_CANCEL_MIGRATION, &vm, e);
+        if (r < 0)
+                return r;
+        if (vmms_vm_cancel_migration(vm) < 0)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_STATE, "VM '%s': no migration to cancel",
+                                         vm->config->name);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
 static int do_discard_saved(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
         struct vmms_vm *vm;
         int r = begin(d, m, VMMS_OP_DISCARD_SAVED, &vm, e);
@@ -223,6 +276,8 @@ AUTHORIZED(method_delete, do_delete, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_kvp, do_kvp, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_save, do_save, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_discard_saved, do_discard_saved, VMMS_POLKIT_ACTION_MANAGE)
+AUTHORIZED(method_migrate, do_migrate, VMMS_POLKIT_ACTION_MIGRATE)
+AUTHORIZED(method_cancel_migration, do_cancel_migration, VMMS_POLKIT_ACTION_MIGRATE)
 #undef AUTHORIZED
 
 static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *e) {
@@ -306,6 +361,11 @@ PROP(prop_save_progress) {
 PROP(prop_saved_size) {
         return sd_bus_message_append(reply, "t", VM_OF(userdata)->saved_bytes);
 }
+PROP(prop_migration_progress) {
+        struct vmms_vm *vm = VM_OF(userdata);
+        return sd_bus_message_append(reply, "(utttt)", vm->mig_pass, vm->mig_bytes, vm->mig_dirty_pages,
+                                     vm->mig_dirty_rate, vm->mig_expected_downtime_ms);
+}
 PROP(prop_console_socket) {
         struct vmms_worker *w = VM_OF(userdata)->worker;
         return sd_bus_message_append(reply, "s", w ? w->rec.console : "");
@@ -333,6 +393,7 @@ static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_PROPERTY("ConsoleSocket", "s", prop_console_socket, 0, EMITS),
         SD_BUS_PROPERTY("SaveProgress", "(tt)", prop_save_progress, 0, EMITS),
         SD_BUS_PROPERTY("SavedStateSize", "t", prop_saved_size, 0, EMITS),
+        SD_BUS_PROPERTY("MigrationProgress", "(utttt)", prop_migration_progress, 0, EMITS),
         SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_ARGS("u", timeout_s), SD_BUS_NO_RESULT, method_stop,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
@@ -344,6 +405,10 @@ static const sd_bus_vtable vm_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Save", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_save, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Migrate", SD_BUS_ARGS("s", destination, "a{sv}", options), SD_BUS_NO_RESULT,
+                                method_migrate, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CancelMigration", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_cancel_migration,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("DiscardSavedState", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_discard_saved,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Update", SD_BUS_ARGS("s", config), SD_BUS_NO_RESULT, method_update,

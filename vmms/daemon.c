@@ -183,6 +183,7 @@ int vmms_daemon_new(const struct vmms_options *opt, struct vmms_daemon **out) {
                 return -ENOMEM;
         d->opt = *opt;
         d->lock_fd = -1;
+        d->mig_listen_fd = -1;
         vmms_log_setup(d);
         setup_identity(d);
         sigemptyset(&ss);
@@ -193,7 +194,7 @@ int vmms_daemon_new(const struct vmms_options *opt, struct vmms_daemon **out) {
             (r = sd_event_add_signal(d->event, NULL, SIGTERM, on_signal, d)) < 0 ||
             (r = sd_event_add_signal(d->event, NULL, SIGINT, on_signal, d)) < 0 || (r = setup_bus(d)) < 0 ||
             (r = vmms_store_load(d)) < 0 || (r = vmms_reattach_all(d)) < 0 ||
-            (r = vmms_logs_timer_start(d)) < 0) {
+            (r = vmms_logs_timer_start(d)) < 0 || (r = vmms_migration_listen(d)) < 0) {
                 vmms_daemon_free(d);
                 return r;
         }
@@ -205,6 +206,8 @@ struct vmms_daemon *vmms_daemon_free(struct vmms_daemon *d) {
         if (!d)
                 return NULL;
         vmms_auth_free_all(d);
+        vmms_migrations_free(d);
+        vmms_incoming_free_all(d);
         sd_event_source_disable_unref(d->log_timer);
         for (size_t i = 0; i < d->n_vms; i++)
                 vmms_vm_free(d->vms[i]);

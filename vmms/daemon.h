@@ -21,6 +21,8 @@ struct json_object;
 struct vmms_worker;
 struct vmms_cred;
 
+#define VMMS_MIGRATION_ALLOW_MAX 16u
+
 struct vmms_options {
         const char *bus_address; /* NULL: the system bus */
         const char *state_dir;
@@ -37,6 +39,12 @@ struct vmms_options {
         struct vmms_path_policy paths; /* --storage-pool, --allow-block-devices */
         uint64_t log_max_bytes;        /* --log-max-size: rotate the console/worker logs beyond; 0: never */
         uint64_t log_check_us;         /* --log-check-interval-ms */
+        /* Live migration between vmms (migrate.c, migrate-in.c, migconn.c) */
+        const char *migration_listen;  /* ADDR[:PORT]; NULL: no incoming migrations */
+        const char *migration_cert, *migration_key, *migration_ca;
+        const char *migration_allow[VMMS_MIGRATION_ALLOW_MAX];
+        size_t n_migration_allow;
+        bool migration_insecure;
 };
 
 /* Parses the command line; 0 to run, 1 after --help/--version was printed,
@@ -83,6 +91,14 @@ struct vmms_vm {
         bool restoring;                /* this worker restores the saved state */
         uint64_t save_done, save_total; /* SaveProgress */
         uint64_t saved_bytes;          /* SavedStateSize */
+        /* Live migration (migrate.c, migrate-in.c) */
+        struct vmms_migration *migration; /* outgoing, while Migrating */
+        bool migrated_away;            /* the destination runs it: this worker's end removes the VM */
+        bool migrating_in;             /* an incoming migration's worker, not ready yet: not stored */
+        int incoming_fd;               /* the worker's end of the relay, for the spawn; -1 */
+        sd_event_source *remove_src;   /* removal deferred out of the worker's callbacks */
+        uint32_t mig_pass;             /* MigrationProgress */
+        uint64_t mig_bytes, mig_dirty_pages, mig_dirty_rate, mig_expected_downtime_ms;
 };
 
 struct vmms_pending_auth;
@@ -103,6 +119,11 @@ struct vmms_daemon {
         struct vmms_pending_auth *pending;
         unsigned n_pending;
         sd_event_source *log_timer; /* rotates the logs of running VMs (logs.c) */
+        struct vmms_mig_tls *mig_tls;  /* NULL: migration not configured */
+        int mig_listen_fd;
+        sd_event_source *mig_listen_src;
+        struct vmms_incoming *incoming; /* incoming channels (migrate-in.c) */
+        unsigned n_incoming;
 };
 
 /* daemon.c */
@@ -175,6 +196,33 @@ int vmms_saved_open(struct vmms_vm *vm, char *err, size_t errlen);
 /* At load: a VM with a state file is Saved; a stale temporary is removed. */
 void vmms_saved_load(struct vmms_vm *vm);
 
+/* migrate.c: Migrate() on the source (docs/migration.md "vmms") */
+struct vmms_migrate_args {
+        char host[256];
+        uint16_t port;
+        uint32_t max_downtime_ms;
+};
+/* The destination and the a{sv} options as pure checks: -EINVAL with a
+ * sentence. */
+int vmms_migrate_args_check(const char *dest, const char *mode, int64_t max_downtime_ms,
+                            struct vmms_migrate_args *out, char *err, size_t errlen);
+int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_migrate_args *a, char *err,
+                    size_t errlen);
+int vmms_vm_cancel_migration(struct vmms_vm *vm);
+void vmms_vm_on_migrate_progress(struct vmms_vm *vm, struct json_object *ev);
+/* The worker ended: true when this took care of the VM (migrated away). */
+bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason);
+/* Forgets a VM (configuration, logs, object): after it moved away, or an
+ * incoming one that never ran. Deferred to the loop's next turn. */
+void vmms_vm_remove_later(struct vmms_vm *vm, bool remove_logs);
+void vmms_migrations_free(struct vmms_daemon *d);
+
+/* migrate-in.c: the destination's listener */
+int vmms_migration_listen(struct vmms_daemon *d);
+void vmms_incoming_free_all(struct vmms_daemon *d);
+/* The incoming VM runs: store its configuration. */
+void vmms_vm_migrated_in(struct vmms_vm *vm);
+
 /* kvp.c: KVP items (docs/integration-services.md) */
 void vmms_kvp_on_event(struct vmms_vm *vm, struct json_object *ev);
 /* A worker is ready or re-attached: push the host items, read its items. */
@@ -201,6 +249,9 @@ int vmms_worker_request(struct vmms_worker *w, const char *op, struct json_objec
                         sd_bus_message *call);
 int vmms_worker_request_fds(struct vmms_worker *w, const char *op, struct json_object *args, const int *fds,
                             size_t n_fds, vmms_reply_fn cb, sd_bus_message *call);
+/* The same with its own timeout (a migration outlasts --request-timeout). */
+int vmms_worker_request_fds_timeout(struct vmms_worker *w, const char *op, struct json_object *args, const int *fds,
+                                    size_t n_fds, uint64_t timeout_us, vmms_reply_fn cb, sd_bus_message *call);
 int vmms_worker_kill(struct vmms_worker *w);
 pid_t vmms_worker_pid(const struct vmms_worker *w);
 /* Interactive: a connection to the worker's console socket. Read-only: the

@@ -18,7 +18,8 @@ enum {
         OPT_BUS = 0x100, OPT_STATE, OPT_RUNTIME, OPT_LOGDIR, OPT_WORKER, OPT_GROUP, OPT_MAX_VMS,
         OPT_MAX_USER, OPT_MAX_STARTING, OPT_MAX_PENDING, OPT_START_TIMEOUT, OPT_RESTART_DELAY,
         OPT_RESTART_MAX_DELAY, OPT_RESTART_BURST, OPT_RESTART_WINDOW, OPT_NO_POLKIT, OPT_VERSION,
-        OPT_STOP_GRACE, OPT_POOL, OPT_ALLOW_BLOCK, OPT_LOG_MAX_SIZE, OPT_LOG_CHECK,
+        OPT_STOP_GRACE, OPT_POOL, OPT_ALLOW_BLOCK, OPT_LOG_MAX_SIZE, OPT_LOG_CHECK, OPT_MIG_LISTEN, OPT_MIG_CERT,
+        OPT_MIG_KEY, OPT_MIG_CA, OPT_MIG_ALLOW, OPT_MIG_INSECURE,
 };
 
 static const struct option options[] = {
@@ -43,6 +44,12 @@ static const struct option options[] = {
         { "allow-block-devices", no_argument, NULL, OPT_ALLOW_BLOCK },
         { "log-max-size", required_argument, NULL, OPT_LOG_MAX_SIZE },
         { "log-check-interval-ms", required_argument, NULL, OPT_LOG_CHECK },
+        { "migration-listen", required_argument, NULL, OPT_MIG_LISTEN },
+        { "migration-cert", required_argument, NULL, OPT_MIG_CERT },
+        { "migration-key", required_argument, NULL, OPT_MIG_KEY },
+        { "migration-ca", required_argument, NULL, OPT_MIG_CA },
+        { "migration-allow", required_argument, NULL, OPT_MIG_ALLOW },
+        { "migration-insecure", no_argument, NULL, OPT_MIG_INSECURE },
         { "version", no_argument, NULL, OPT_VERSION },
         { "help", no_argument, NULL, 'h' },
         {},
@@ -77,6 +84,14 @@ static void usage(void) {
                "                           <log>.1 (copy, then truncate; default 1048576, 0: never)\n"
                "  --log-check-interval-ms=MS  how often the logs of running VMs are checked\n"
                "                           (default 5000; also when a worker ends)\n"
+               "  --migration-listen=ADDR[:PORT]  accept incoming live migrations there (default: off;\n"
+               "                           port 7390; docs/migration.md \"The channel\")\n"
+               "  --migration-cert=PEM --migration-key=PEM --migration-ca=PEM\n"
+               "                           this host's certificate and key, and the CA that signs\n"
+               "                           every peer's (TLS 1.3, both ends authenticated)\n"
+               "  --migration-allow=NAME   a source host whose certificate names NAME may migrate\n"
+               "                           VMs here (repeatable, up to 16)\n"
+               "  --migration-insecure     no TLS, no authentication: loopback addresses only (tests)\n"
                "  --version, --help\n"
                "Environment: VM_LOG_LEVEL=err|warning|notice|info|debug\n");
 }
@@ -201,6 +216,19 @@ int vmms_options_parse(int argc, char **argv, struct vmms_options *o, char *err,
                 case OPT_GROUP: o->group = optarg; break;
                 case OPT_NO_POLKIT: o->polkit = false; break;
                 case OPT_ALLOW_BLOCK: o->paths.allow_block_devices = true; break;
+                case OPT_MIG_LISTEN: o->migration_listen = optarg; break;
+                case OPT_MIG_CERT: o->migration_cert = optarg; break;
+                case OPT_MIG_KEY: o->migration_key = optarg; break;
+                case OPT_MIG_CA: o->migration_ca = optarg; break;
+                case OPT_MIG_INSECURE: o->migration_insecure = true; break;
+                case OPT_MIG_ALLOW:
+                        if (o->n_migration_allow >= VMMS_MIGRATION_ALLOW_MAX || !optarg[0]) {
+                                snprintf(err, errlen, "--migration-allow: 1 to %u non-empty names",
+                                         VMMS_MIGRATION_ALLOW_MAX);
+                                return -EINVAL;
+                        }
+                        o->migration_allow[o->n_migration_allow++] = optarg;
+                        break;
                 case OPT_POOL:
                         if (add_pool(o, optarg, err, errlen) < 0)
                                 return -EINVAL;

@@ -34,7 +34,7 @@ struct spawn_fds {
         int fd[PROTO_MAX_FDS];
         size_t n;
         char tap_names[VM_NICS_MAX][IFNAMSIZ];
-        const char *files[4]; /* after the disks and TAPs: "kernel", "initrd", "serial_log", "saved_state" */
+        const char *files[5]; /* after the disks and TAPs: "kernel", "initrd", "serial_log", "saved_state" or "migrate_incoming" */
         size_t n_files;
 };
 
@@ -69,7 +69,9 @@ static int open_disks(struct vmms_vm *vm, const struct vmms_cred *owner, struct 
                 /* The lock belongs to the open file description, which the
                  * worker inherits: it holds as long as the VM runs, across a
                  * vmms restart, and keeps two VMs off one writable image. */
-                if (flock(fd, (dc->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+                /* An incoming migration's source holds the lock until the
+                 * destination runs (docs/migration.md "Storage"). */
+                if (flock(fd, (dc->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0 && !vm->migrating_in) {
                         snprintf(err, errlen, "disks[%u].path: %s is in use by another VM", i, dc->path);
                         safe_close(fd);
                         return -EBUSY;
@@ -108,6 +110,12 @@ static int open_files(struct vmms_vm *vm, const struct vmms_cred *owner, const c
         if ((fd = spawn_fds_add(s, fd)) < 0)
                 return fd;
         s->files[s->n_files++] = "serial_log";
+        if (vm->incoming_fd >= 0) { /* an incoming migration: the relay's socket */
+                fd = fcntl(vm->incoming_fd, F_DUPFD_CLOEXEC, 3);
+                if (fd < 0 || (fd = spawn_fds_add(s, fd)) < 0)
+                        return fd < 0 ? -errno : fd;
+                s->files[s->n_files++] = "migrate_incoming";
+        }
         if (vm->restoring) { /* a Saved VM: the worker restores it instead of booting */
                 fd = vmms_saved_open(vm, err, errlen);
                 if (fd < 0 || (fd = spawn_fds_add(s, fd)) < 0)

@@ -12,6 +12,7 @@ static const char *const state_names[VMMS_STATE_MAX] = {
         [VMMS_STATE_RUNNING] = "Running",   [VMMS_STATE_PAUSED] = "Paused",
         [VMMS_STATE_STOPPING] = "Stopping", [VMMS_STATE_CRASHED] = "Crashed",
         [VMMS_STATE_SAVING] = "Saving",     [VMMS_STATE_SAVED] = "Saved",
+        [VMMS_STATE_MIGRATING] = "Migrating",
 };
 
 static const char *const op_names[VMMS_OP_MAX] = {
@@ -19,6 +20,7 @@ static const char *const op_names[VMMS_OP_MAX] = {
         [VMMS_OP_REBOOT] = "Reboot", [VMMS_OP_PAUSE] = "Pause",   [VMMS_OP_RESUME] = "Resume",
         [VMMS_OP_DELETE] = "Delete", [VMMS_OP_CONSOLE] = "OpenConsole", [VMMS_OP_KVP] = "SetKVP",
         [VMMS_OP_SAVE] = "Save",     [VMMS_OP_DISCARD_SAVED] = "DiscardSavedState",
+        [VMMS_OP_MIGRATE] = "Migrate", [VMMS_OP_CANCEL_MIGRATION] = "CancelMigration",
 };
 
 #define S(x) (1u << VMMS_STATE_##x)
@@ -32,7 +34,7 @@ static const char *const op_names[VMMS_OP_MAX] = {
 static const unsigned op_allowed[VMMS_OP_MAX] = {
         [VMMS_OP_START] = S(OFF) | S(CRASHED) | S(SAVED),
         [VMMS_OP_STOP] = S(STARTING) | S(RUNNING) | S(PAUSED) | S(CRASHED),
-        [VMMS_OP_KILL] = S(STARTING) | S(RUNNING) | S(PAUSED) | S(STOPPING) | S(CRASHED) | S(SAVING),
+        [VMMS_OP_KILL] = S(STARTING) | S(RUNNING) | S(PAUSED) | S(STOPPING) | S(CRASHED) | S(SAVING) | S(MIGRATING),
         [VMMS_OP_REBOOT] = S(RUNNING),
         [VMMS_OP_PAUSE] = S(RUNNING),
         [VMMS_OP_RESUME] = S(PAUSED),
@@ -41,6 +43,8 @@ static const unsigned op_allowed[VMMS_OP_MAX] = {
         [VMMS_OP_KVP] = S(RUNNING) | S(PAUSED),
         [VMMS_OP_SAVE] = S(RUNNING) | S(PAUSED),
         [VMMS_OP_DISCARD_SAVED] = S(SAVED),
+        [VMMS_OP_MIGRATE] = S(RUNNING),
+        [VMMS_OP_CANCEL_MIGRATION] = S(MIGRATING),
 };
 /* Where an operation leads: asking for it there again is "already". */
 static const unsigned op_already[VMMS_OP_MAX] = {
@@ -50,6 +54,7 @@ static const unsigned op_already[VMMS_OP_MAX] = {
         [VMMS_OP_PAUSE] = S(PAUSED),
         [VMMS_OP_RESUME] = S(RUNNING),
         [VMMS_OP_SAVE] = S(SAVING) | S(SAVED),
+        [VMMS_OP_MIGRATE] = S(MIGRATING),
         [VMMS_OP_DISCARD_SAVED] = S(OFF),
 };
 #undef S
@@ -71,7 +76,7 @@ const char *vmms_op_to_string(enum vmms_op op) {
 
 bool vmms_state_has_worker(enum vmms_state s) {
         return s == VMMS_STATE_STARTING || s == VMMS_STATE_RUNNING || s == VMMS_STATE_PAUSED ||
-               s == VMMS_STATE_STOPPING || s == VMMS_STATE_SAVING;
+               s == VMMS_STATE_STOPPING || s == VMMS_STATE_SAVING || s == VMMS_STATE_MIGRATING;
 }
 
 int vmms_state_check_op(enum vmms_state s, enum vmms_op op, char *msg, size_t msglen) {
@@ -94,7 +99,8 @@ int vmms_state_check_op(enum vmms_state s, enum vmms_op op, char *msg, size_t ms
                  state_names[s], allowed);
         if (op_already[op] & bit)
                 return -EALREADY;
-        if (s == VMMS_STATE_STARTING || s == VMMS_STATE_STOPPING || s == VMMS_STATE_SAVING)
+        if (s == VMMS_STATE_STARTING || s == VMMS_STATE_STOPPING || s == VMMS_STATE_SAVING ||
+            s == VMMS_STATE_MIGRATING)
                 return -EBUSY;
         return -EINVAL;
 }

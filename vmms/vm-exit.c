@@ -87,6 +87,20 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
         vm->exit_status = r.code;
         snprintf(vm->exit_reason, sizeof vm->exit_reason, "%s", v.reason);
         vm->stop_phase = VMMS_STOP_NONE;
+        /* Moved to another host, or an incoming VM that never ran here:
+         * the VM goes. */
+        if (vmms_vm_migration_on_exit(vm, v.reason)) {
+                vmms_kvp_worker_ended(vm, false);
+                return;
+        }
+        if (vm->migrating_in) {
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "incoming migration failed: %s", v.reason);
+                vm->migrating_in = false;
+                vmms_kvp_worker_ended(vm, false);
+                vmms_vm_set_state(vm, VMMS_STATE_OFF);
+                vmms_vm_remove_later(vm, true);
+                return;
+        }
         /* A save that completed (Saved), or a restore that never ran (Saved
          * again): no restart policy applies. */
         if (vmms_vm_saved_on_exit(vm, v.reason)) { /* r.reason was the freed worker's */

@@ -25,6 +25,7 @@ struct vmms_vm *vmms_vm_new(struct vmms_daemon *d, const struct vm_config *c, ui
         vm->owner = owner;
         vm->state = VMMS_STATE_OFF;
         vm->exit_status = -1;
+        vm->incoming_fd = -1;
         snprintf(vm->hb_status, sizeof vm->hb_status, "unknown");
         guid_to_string(&c->id, vm->id);
         vmms_vm_path(&c->id, vm->path);
@@ -38,6 +39,7 @@ struct vmms_vm *vmms_vm_free(struct vmms_vm *vm) {
         vmms_kvp_free(vm);
         sd_event_source_disable_unref(vm->restart_timer);
         sd_event_source_disable_unref(vm->op_timer);
+        sd_event_source_disable_unref(vm->remove_src);
         free(vm->config);
         free(vm);
         return NULL;
@@ -151,6 +153,7 @@ void vmms_vm_on_ready(struct vmms_vm *vm) {
                                                                               : now_us(CLOCK_REALTIME);
         snprintf(vm->hb_status, sizeof vm->hb_status, "%s", vm->config->ic.heartbeat ? "no-contact" : "unknown");
         vmms_vm_saved_consumed(vm); /* a restored VM runs: its saved state is used up */
+        vmms_vm_migrated_in(vm);    /* an incoming VM runs: it is defined here now */
         vmms_vm_set_state(vm, VMMS_STATE_RUNNING);
         vmms_kvp_sync(vm);
 }
@@ -274,6 +277,8 @@ void vmms_vm_on_event(struct vmms_vm *vm, json_object *ev) {
                         shutdown_refused(vm);
         } else if (!strcmp(name, "kvp")) {
                 vmms_kvp_on_event(vm, ev);
+        } else if (!strcmp(name, "migrate-progress")) {
+                vmms_vm_on_migrate_progress(vm, ev);
         } else if (!strcmp(name, "save-progress")) {
                 vmms_vm_on_save_progress(vm, ev);
         } else

@@ -74,6 +74,11 @@ int vmms_worker_request(struct vmms_worker *w, const char *op, json_object *args
 
 int vmms_worker_request_fds(struct vmms_worker *w, const char *op, json_object *args, const int *fds, size_t n_fds,
                             vmms_reply_fn cb, sd_bus_message *call) {
+        return vmms_worker_request_fds_timeout(w, op, args, fds, n_fds, w->vm->d->opt.request_timeout_us, cb, call);
+}
+
+int vmms_worker_request_fds_timeout(struct vmms_worker *w, const char *op, json_object *args, const int *fds,
+                                    size_t n_fds, uint64_t timeout_us, vmms_reply_fn cb, sd_bus_message *call) {
         _cleanup_(json_object_putp) json_object *msg = args ? args : json_object_new_object();
         if (!msg)
                 return -ENOMEM;
@@ -92,7 +97,7 @@ int vmms_worker_request_fds(struct vmms_worker *w, const char *op, json_object *
         int r = proto_send(w->ctl_fd, msg, fds, n_fds);
         if (r >= 0)
                 r = sd_event_add_time_relative(w->vm->d->event, &q->timer, CLOCK_MONOTONIC,
-                                               w->vm->d->opt.request_timeout_us, 0, request_timeout, q);
+                                               timeout_us, 0, request_timeout, q);
         if (r < 0) {
                 free(q);
                 return r;

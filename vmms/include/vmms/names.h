@@ -27,6 +27,7 @@
 
 #define VMMS_POLKIT_ACTION_MANAGE "org.vmstack.vmms.manage"
 #define VMMS_POLKIT_ACTION_READ "org.vmstack.vmms.read"
+#define VMMS_POLKIT_ACTION_MIGRATE "org.vmstack.vmms.migrate"
 
 /* "/org/vmstack/VMMS1/vm/" + 36 + NUL */
 #define VMMS_VM_PATH_MAX (sizeof(VMMS_VM_PATH_PREFIX) + GUID_STRING_MAX + 1)

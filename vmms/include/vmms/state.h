@@ -24,6 +24,7 @@ enum vmms_state {
         VMMS_STATE_CRASHED,
         VMMS_STATE_SAVING, /* the worker writes the saved state (docs/vm-state.md) */
         VMMS_STATE_SAVED,  /* no worker; the state file restores it at Start */
+        VMMS_STATE_MIGRATING, /* the worker sends the running VM to another vmms (docs/migration.md) */
         VMMS_STATE_MAX,
 };
 
@@ -39,6 +40,8 @@ enum vmms_op {
         VMMS_OP_KVP, /* SetKVP, RemoveKVP: the worker's KVP service */
         VMMS_OP_SAVE,
         VMMS_OP_DISCARD_SAVED, /* DiscardSavedState */
+        VMMS_OP_MIGRATE,
+        VMMS_OP_CANCEL_MIGRATION,
         VMMS_OP_MAX,
 };
 
@@ -46,7 +49,7 @@ const char *vmms_state_to_string(enum vmms_state s);
 /* -EINVAL for an unknown name. */
 int vmms_state_from_string(const char *s);
 const char *vmms_op_to_string(enum vmms_op op);
-/* A worker exists in these states (Starting, Running, Paused, Stopping, Saving). */
+/* A worker exists in these states (Starting, Running, Paused, Stopping, Saving, Migrating). */
 bool vmms_state_has_worker(enum vmms_state s);
 
 /* 0 if op is allowed in state s; -EALREADY when the VM already is where the

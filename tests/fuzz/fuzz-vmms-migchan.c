@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+/* The migration channel's frame, request, answer and address parsers
+ * (vmms/migchan.h): what another host's vmms sends. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmms/migchan.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        uint32_t len;
+        char err[512];
+        bool ok;
+        (void)vmms_migchan_frame_parse(data, size, VMMS_MIGCHAN_REQUEST, &len);
+        (void)vmms_migchan_frame_parse(data, size, VMMS_MIGCHAN_ANSWER, &len);
+        const char *body = (const char *)data;
+        size_t blen = size;
+        if (size >= VMMS_MIGCHAN_FRAME_SIZE && !memcmp(data, VMMS_MIGCHAN_MAGIC, 4))
+                body += VMMS_MIGCHAN_FRAME_SIZE, blen -= VMMS_MIGCHAN_FRAME_SIZE;
+        struct vmms_migchan_request *q = malloc(sizeof *q);
+        if (q) {
+                if (vmms_migchan_request_parse(body, blen, q, err, sizeof err) == 0) {
+                        char *again = vmms_migchan_request_build(&q->config, q->owner, q->mode);
+                        free(again);
+                }
+                free(q);
+        }
+        (void)vmms_migchan_answer_parse(body, blen, &ok, err, sizeof err);
+        char *s = malloc(blen + 1), host[256];
+        uint16_t port;
+        if (s) {
+                memcpy(s, body, blen);
+                s[blen] = 0;
+                (void)vmms_migchan_address_parse(s, host, sizeof host, &port);
+                free(s);
+        }
+        return 0;
+}

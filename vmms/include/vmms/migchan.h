@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/* The migration channel between two vmms (docs/migration.md "The channel"):
+ * after the TLS handshake the source sends one request frame carrying the
+ * VM's configuration, the destination answers with one answer frame; then
+ * the channel carries the workers' stream (common/migstream.h) unchanged.
+ * Pure functions with a fuzz target (tests/fuzz/fuzz-vmms-migchan.c). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/config.h"
+
+#define VMMS_MIGCHAN_MAGIC "VMMC"
+#define VMMS_MIGCHAN_VERSION 1u
+#define VMMS_MIGCHAN_FRAME_SIZE 16u
+/* A request body: the configuration (VM_CONFIG_MAX_BYTES) escaped as a
+ * JSON string (at most 6 bytes per byte for \u00XX) and a few fields. */
+#define VMMS_MIGCHAN_BODY_MAX (6u * VM_CONFIG_MAX_BYTES + 1024u)
+#define VMMS_MIGCHAN_ERROR_MAX 512u
+#define VMMS_MIGCHAN_DEFAULT_PORT 7390u
+
+enum vmms_migchan_kind {
+        VMMS_MIGCHAN_REQUEST = 1, /* source -> destination */
+        VMMS_MIGCHAN_ANSWER = 2,  /* destination -> source */
+};
+
+enum vmms_migrate_mode {
+        VMMS_MIGRATE_LIVE,
+};
+
+/* Frame: magic "VMMC", u16 version, u16 kind, u32 body length, u32 zero;
+ * little-endian; the JSON body follows. */
+void vmms_migchan_frame_build(uint8_t out[VMMS_MIGCHAN_FRAME_SIZE], enum vmms_migchan_kind kind, uint32_t body_len);
+/* 0 and *body_len, or -EBADMSG (magic, reserved), -EPROTONOSUPPORT
+ * (version), -EPROTO (not the kind expected), -EMSGSIZE (too long). */
+int vmms_migchan_frame_parse(const uint8_t *buf, size_t len, enum vmms_migchan_kind expect, uint32_t *body_len);
+
+struct vmms_migchan_request {
+        struct vm_config config; /* parsed and validated; its id is set */
+        uint32_t owner;
+        enum vmms_migrate_mode mode;
+};
+
+/* {"config":"<the configuration as JSON>","owner":uid,"mode":"live"};
+ * NULL on ENOMEM. */
+char *vmms_migchan_request_build(const struct vm_config *c, uid_t owner, enum vmms_migrate_mode mode);
+/* -EINVAL with "<field>: <reason>" in err. */
+int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan_request *out, char *err,
+                               size_t errlen);
+
+/* {"ok":true} or {"ok":false,"error":"..."}; NULL on ENOMEM. */
+char *vmms_migchan_answer_build(const char *error);
+/* 0 with *ok; a refusal's reason in why (printable ASCII, cut to
+ * VMMS_MIGCHAN_ERROR_MAX); -EINVAL for a malformed answer. */
+int vmms_migchan_answer_parse(const char *body, size_t len, bool *ok, char *why, size_t whylen);
+
+/* "HOST", "HOST:PORT", "[V6]:PORT": host (no brackets) and port
+ * (VMMS_MIGCHAN_DEFAULT_PORT when absent). -EINVAL for anything else. */
+int vmms_migchan_address_parse(const char *s, char *host, size_t hostlen, uint16_t *port);

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: MIT
+/* The migration channel's frames and bodies (vmms/migchan.h): what a peer
+ * vmms sends before the workers' stream. Every input here comes from the
+ * network (authenticated, but another host): bounded, checked, never
+ * trusted to be well-formed. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/macro.h"
+#include "vmms/migchan.h"
+
+static void put_le16(uint8_t *p, uint16_t v) {
+        p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8);
+}
+static void put_le32(uint8_t *p, uint32_t v) {
+        for (int i = 0; i < 4; i++)
+                p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint16_t get_le16(const uint8_t *p) {
+        return (uint16_t)(p[0] | p[1] << 8);
+}
+static uint32_t get_le32(const uint8_t *p) {
+        return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void vmms_migchan_frame_build(uint8_t out[VMMS_MIGCHAN_FRAME_SIZE], enum vmms_migchan_kind kind, uint32_t body_len) {
+        memcpy(out, VMMS_MIGCHAN_MAGIC, 4);
+        put_le16(out + 4, VMMS_MIGCHAN_VERSION);
+        put_le16(out + 6, (uint16_t)kind);
+        put_le32(out + 8, body_len);
+        put_le32(out + 12, 0);
+}
+
+int vmms_migchan_frame_parse(const uint8_t *buf, size_t len, enum vmms_migchan_kind expect, uint32_t *body_len) {
+        if (len < VMMS_MIGCHAN_FRAME_SIZE || memcmp(buf, VMMS_MIGCHAN_MAGIC, 4) != 0 || get_le32(buf + 12) != 0)
+                return -EBADMSG;
+        if (get_le16(buf + 4) != VMMS_MIGCHAN_VERSION)
+                return -EPROTONOSUPPORT;
+        if (get_le16(buf + 6) != (uint16_t)expect)
+                return -EPROTO;
+        uint32_t n = get_le32(buf + 8);
+        if (n == 0 || n > (expect == VMMS_MIGCHAN_REQUEST ? VMMS_MIGCHAN_BODY_MAX : VMMS_MIGCHAN_ERROR_MAX + 256u))
+                return -EMSGSIZE;
+        *body_len = n;
+        return 0;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free);
+
+static char *to_string_dup(json_object *o) {
+        const char *s = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : NULL;
+        return s ? strdup(s) : NULL;
+}
+
+char *vmms_migchan_request_build(const struct vm_config *c, uid_t owner, enum vmms_migrate_mode mode) {
+        (void)mode; /* live is the only mode yet */
+        _cleanup_free_ char *cfg = vm_config_to_json(c);
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        if (!cfg || !o)
+                return NULL;
+        json_object_object_add(o, "config", json_object_new_string(cfg));
+        json_object_object_add(o, "owner", json_object_new_int64((int64_t)owner));
+        json_object_object_add(o, "mode", json_object_new_string("live"));
+        return to_string_dup(o);
+}
+
+/* The body as a JSON object with exactly `keys`, each at most once. */
+static int parse_object(const char *body, size_t len, const char *const *keys, size_t n_keys, json_object **out,
+                        char *err, size_t errlen) {
+        if (len > VMMS_MIGCHAN_BODY_MAX || len > INT32_MAX || memchr(body, 0, len))
+                return snprintf(err, errlen, "request: malformed"), -EINVAL;
+        _cleanup_(json_tokener_freep) json_tokener *tok = json_tokener_new_ex(8);
+        if (!tok)
+                return -ENOMEM;
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        json_object *o = json_tokener_parse_ex(tok, body, (int)len);
+        if (!o || json_tokener_get_error(tok) != json_tokener_success || tok->char_offset != (int)len ||
+            !json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                return snprintf(err, errlen, "not a JSON object"), -EINVAL;
+        }
+        json_object_object_foreach(o, k, v) {
+                (void)v;
+                bool known = false;
+                for (size_t i = 0; i < n_keys; i++)
+                        known |= strcmp(k, keys[i]) == 0;
+                if (!known) {
+                        snprintf(err, errlen, "%.64s: unknown field", k);
+                        json_object_put(o);
+                        return -EINVAL;
+                }
+        }
+        *out = o;
+        return 0;
+}
+
+int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan_request *out, char *err,
+                               size_t errlen) {
+        static const char *const keys[] = { "config", "owner", "mode" };
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *v;
+        char why[320];
+        int r = parse_object(body, len, keys, ARRAY_SIZE(keys), &o, err, errlen);
+        if (r < 0)
+                return r;
+        if (!json_object_object_get_ex(o, "owner", &v) || !json_object_is_type(v, json_type_int) ||
+            json_object_get_int64(v) < 0 || json_object_get_int64(v) >= UINT32_MAX)
+                return snprintf(err, errlen, "owner: must be a uid"), -EINVAL;
+        out->owner = (uint32_t)json_object_get_int64(v);
+        if (!json_object_object_get_ex(o, "mode", &v) || !json_object_is_type(v, json_type_string) ||
+            strcmp(json_object_get_string(v), "live") != 0)
+                return snprintf(err, errlen, "mode: must be \"live\""), -EINVAL;
+        out->mode = VMMS_MIGRATE_LIVE;
+        if (!json_object_object_get_ex(o, "config", &v) || !json_object_is_type(v, json_type_string))
+                return snprintf(err, errlen, "config: must be the configuration as a string"), -EINVAL;
+        size_t clen = (size_t)json_object_get_string_len(v);
+        if (clen > VM_CONFIG_MAX_BYTES)
+                return snprintf(err, errlen, "config: larger than %u bytes", VM_CONFIG_MAX_BYTES), -EINVAL;
+        if (vm_config_parse(json_object_get_string(v), clen, &out->config, why, sizeof why) < 0)
+                return snprintf(err, errlen, "config: %s", why), -EINVAL;
+        if (guid_is_null(&out->config.id))
+                return snprintf(err, errlen, "config: id: is required"), -EINVAL;
+        return 0;
+}
+
+char *vmms_migchan_answer_build(const char *error) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "ok", json_object_new_boolean(!error));
+        if (error) {
+                char cut[VMMS_MIGCHAN_ERROR_MAX];
+                snprintf(cut, sizeof cut, "%s", error);
+                json_object_object_add(o, "error", json_object_new_string(cut));
+        }
+        return to_string_dup(o);
+}
+
+int vmms_migchan_answer_parse(const char *body, size_t len, bool *ok, char *why, size_t whylen) {
+        static const char *const keys[] = { "ok", "error" };
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *v;
+        char err[128];
+        if (whylen)
+                why[0] = 0;
+        if (len > VMMS_MIGCHAN_ERROR_MAX + 256u || parse_object(body, len, keys, ARRAY_SIZE(keys), &o, err, sizeof err) < 0)
+                return -EINVAL;
+        if (!json_object_object_get_ex(o, "ok", &v) || !json_object_is_type(v, json_type_boolean))
+                return -EINVAL;
+        *ok = json_object_get_boolean(v);
+        if (json_object_object_get_ex(o, "error", &v)) {
+                if (!json_object_is_type(v, json_type_string) || *ok)
+                        return -EINVAL;
+                /* The peer's words end up in our logs and D-Bus errors:
+                 * printable ASCII only, bounded. */
+                const char *s = json_object_get_string(v);
+                size_t k = 0;
+                for (; s[k] && k + 1 < whylen && k < VMMS_MIGCHAN_ERROR_MAX; k++)
+                        why[k] = s[k] >= 0x20 && s[k] < 0x7f ? s[k] : '?';
+                if (whylen)
+                        why[k] = 0;
+        } else if (!*ok)
+                snprintf(why, whylen, "refused without a reason");
+        return 0;
+}
+
+int vmms_migchan_address_parse(const char *s, char *host, size_t hostlen, uint16_t *port) {
+        const char *h = s, *colon, *end;
+        size_t n;
+        if (!s || !*s)
+                return -EINVAL;
+        if (*s == '[') {
+                end = strchr(s, ']');
+                if (!end || (end[1] && end[1] != ':'))
+                        return -EINVAL;
+                h = s + 1;
+                n = (size_t)(end - h);
+                colon = end[1] ? end + 1 : NULL;
+        } else {
+                colon = strrchr(s, ':');
+                if (colon && strchr(s, ':') != colon)
+                        return -EINVAL; /* a bare IPv6 address needs brackets */
+                n = colon ? (size_t)(colon - s) : strlen(s);
+        }
+        if (n == 0 || n >= hostlen)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (!((h[i] >= 'a' && h[i] <= 'z') || (h[i] >= 'A' && h[i] <= 'Z') || (h[i] >= '0' && h[i] <= '9') ||
+                      h[i] == '.' || h[i] == '-' || h[i] == ':' || h[i] == '_'))
+                        return -EINVAL;
+        memcpy(host, h, n);
+        host[n] = 0;
+        *port = VMMS_MIGCHAN_DEFAULT_PORT;
+        if (colon) {
+                char *e;
+                if (colon[1] < '0' || colon[1] > '9')
+                        return -EINVAL;
+                unsigned long p = strtoul(colon + 1, &e, 10);
+                if (*e || p == 0 || p > 65535)
+                        return -EINVAL;
+                *port = (uint16_t)p;
+        }
+        return 0;
+}

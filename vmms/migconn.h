@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* The network end of a migration channel (docs/migration.md "The
+ * channel"): TCP, TLS 1.3 through GnuTLS with X.509 certificates on both
+ * sides, or plain TCP on loopback in the explicit insecure mode; frames
+ * (vmms/migchan.h) and the relay between the channel and a worker's
+ * socketpair. Blocking I/O: these run on a channel's own thread, never on
+ * the event loop; a stuck peer is cut by the socket timeouts or by
+ * shutdown(2) from the loop. Private to vmms/. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vmms/migchan.h"
+
+struct vmms_options;
+struct vmms_mig_tls;
+
+/* The credentials from --migration-cert/-key/-ca (or the insecure mode),
+ * loaded once at start: -EINVAL with a sentence for bad files. *out stays
+ * NULL when migration is not configured at all. */
+int vmms_mig_tls_load(const struct vmms_options *o, struct vmms_mig_tls **out, char *err, size_t errlen);
+struct vmms_mig_tls *vmms_mig_tls_free(struct vmms_mig_tls *t);
+bool vmms_mig_tls_insecure(const struct vmms_mig_tls *t);
+
+struct vmms_mig_conn {
+        int fd;
+        void *session; /* gnutls_session_t; NULL in the insecure mode */
+};
+#define VMMS_MIG_CONN_NULL ((struct vmms_mig_conn){ .fd = -1 })
+
+/* Source: resolves host (the insecure mode only accepts loopback
+ * addresses), connects (timeout 10 s) and, with TLS, shakes hands
+ * verifying the destination's certificate against the CA and host.
+ * publish(fd, opaque) is called with the socket as soon as it exists (so
+ * that the loop can shut it down to cancel); a non-zero return aborts. */
+int vmms_mig_connect(const struct vmms_mig_tls *t, const char *host, uint16_t port, struct vmms_mig_conn *c,
+                     int (*publish)(int fd, void *opaque), void *opaque, char *err, size_t errlen);
+/* Destination: the handshake on an accepted socket (taken into c); the
+ * source's certificate must verify against the CA and match one of the
+ * allowed names, which is returned in peer. */
+int vmms_mig_accept(const struct vmms_mig_tls *t, const char *const *allow, size_t n_allow, int fd,
+                    struct vmms_mig_conn *c, char *peer, size_t peerlen, char *err, size_t errlen);
+int vmms_mig_send_frame(struct vmms_mig_conn *c, enum vmms_migchan_kind kind, const char *body);
+/* The body NUL-terminated in *body (free it); -EBADMSG etc. from the frame. */
+int vmms_mig_recv_frame(struct vmms_mig_conn *c, enum vmms_migchan_kind kind, char **body, uint32_t *len);
+/* Copies both ways between the channel and wfd (the worker's stream) until
+ * both sides ended; bytes counted into *to_net and *from_net. */
+int vmms_mig_relay(struct vmms_mig_conn *c, int wfd, uint64_t *to_net, uint64_t *from_net, char *err, size_t errlen);
+void vmms_mig_conn_close(struct vmms_mig_conn *c);
+/* Whether a listen or connect address is loopback (127/8, ::1). */
+bool vmms_mig_is_loopback(const struct sockaddr *sa);

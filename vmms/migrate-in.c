@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: MIT
+/* Incoming migrations on the destination vmms (docs/migration.md "vmms"):
+ * --migration-listen accepts TCP connections; each gets a channel thread
+ * that shakes hands (migconn.c: the source's certificate against the CA
+ * and --migration-allow), reads the request and hands it to the loop. The
+ * loop checks it against this host's policy — the configuration parses,
+ * no VM with its id or name here, --max-vms, the owner's limit and
+ * identity, memory, every path inside this host's storage pools and
+ * accessible to the owner — and then defines the VM (not stored yet) and
+ * starts a worker with "migrate_incoming", its end of a socketpair. The
+ * thread answers the source and relays. The VM is stored once its worker
+ * reports ready; a worker that ends before removes it again. */
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/macro.h"
+#include "migconn.h"
+#include "vmms/validate.h"
+#include "worker.h"
+
+#define VMMS_INCOMING_MAX 4u
+
+struct vmms_incoming {
+        struct vmms_daemon *d;
+        struct vmms_incoming *next;
+        pthread_t thread;
+        int note[2];  /* [0] the loop's, [1] the thread's */
+        int wpair[2]; /* [0] for the worker, [1] the thread's end */
+        int fd;       /* the accepted socket, until the thread takes it */
+        sd_event_source *note_src;
+        pthread_mutex_t lock;
+        int net_fd;
+        /* Thread -> loop, before note 'R': */
+        char *body;
+        uint32_t len;
+        char peer[256];
+        /* Loop -> thread, before note 'G': NULL to accept */
+        char answer_error[VMMS_MIGCHAN_ERROR_MAX];
+        bool refused;
+        int thread_r;
+        char thread_err[512];
+};
+
+static void note_send(int fd, char type) {
+        (void)send(fd, &type, 1, MSG_NOSIGNAL);
+}
+
+static void *incoming_thread(void *opaque) {
+        struct vmms_incoming *in = opaque;
+        struct vmms_daemon *d = in->d;
+        struct vmms_mig_conn c = VMMS_MIG_CONN_NULL;
+        char type = 0;
+        int r = vmms_mig_accept(d->mig_tls, d->opt.migration_allow, d->opt.n_migration_allow, TAKE_FD(in->fd), &c,
+                                in->peer, sizeof in->peer, in->thread_err, sizeof in->thread_err);
+        pthread_mutex_lock(&in->lock);
+        in->net_fd = c.fd;
+        pthread_mutex_unlock(&in->lock);
+        if (r >= 0 && (r = vmms_mig_recv_frame(&c, VMMS_MIGCHAN_REQUEST, &in->body, &in->len)) < 0)
+                snprintf(in->thread_err, sizeof in->thread_err, "reading the request: %s", strerror(-r));
+        if (r >= 0) {
+                note_send(in->note[1], 'R');
+                if (recv(in->note[1], &type, 1, 0) != 1 || type != 'G')
+                        r = -ECANCELED;
+        }
+        if (r >= 0) {
+                _cleanup_free_ char *ans = vmms_migchan_answer_build(in->refused ? in->answer_error : NULL);
+                r = ans ? vmms_mig_send_frame(&c, VMMS_MIGCHAN_ANSWER, ans) : -ENOMEM;
+                if (r >= 0 && !in->refused) {
+                        uint64_t to = 0, from = 0;
+                        r = vmms_mig_relay(&c, in->wpair[1], &to, &from, in->thread_err, sizeof in->thread_err);
+                }
+        }
+        in->thread_r = r;
+        pthread_mutex_lock(&in->lock);
+        in->net_fd = -1;
+        pthread_mutex_unlock(&in->lock);
+        vmms_mig_conn_close(&c);
+        note_send(in->note[1], 'D');
+        return NULL;
+}
+
+static void incoming_cut(struct vmms_incoming *in) {
+        pthread_mutex_lock(&in->lock);
+        if (in->net_fd >= 0)
+                (void)shutdown(in->net_fd, SHUT_RDWR);
+        pthread_mutex_unlock(&in->lock);
+        if (in->wpair[1] >= 0)
+                (void)shutdown(in->wpair[1], SHUT_RDWR);
+        if (in->note[0] >= 0)
+                (void)shutdown(in->note[0], SHUT_RDWR);
+}
+
+static void incoming_free(struct vmms_incoming *in, bool join) {
+        if (join) {
+                incoming_cut(in);
+                pthread_join(in->thread, NULL);
+        }
+        for (struct vmms_incoming **p = &in->d->incoming; *p; p = &(*p)->next)
+                if (*p == in) {
+                        *p = in->next;
+                        in->d->n_incoming--;
+                        break;
+                }
+        sd_event_source_disable_unref(in->note_src);
+        safe_close(in->note[0]), safe_close(in->note[1]);
+        safe_close(in->wpair[0]), safe_close(in->wpair[1]);
+        safe_close(in->fd);
+        pthread_mutex_destroy(&in->lock);
+        free(in->body);
+        free(in);
+}
+
+/* The destination's policy for an incoming VM: what CreateVM and Start
+ * would check, for the owner the source names. */
+static int check_request(struct vmms_daemon *d, const struct vmms_migchan_request *q, char *err, size_t errlen) {
+        struct vmms_vm *other;
+        char why[1200];
+        if ((other = vmms_daemon_find_id(d, &q->config.id)))
+                return snprintf(err, errlen, "VM id %s exists here (%s)", other->id, other->config->name), -EEXIST;
+        if ((other = vmms_daemon_find_name(d, q->config.name)))
+                return snprintf(err, errlen, "a VM named '%s' exists here", q->config.name), -EEXIST;
+        if (d->n_vms >= d->opt.max_vms)
+                return snprintf(err, errlen, "--max-vms (%u) reached", d->opt.max_vms), -EUSERS;
+        if (q->owner != 0 && vmms_daemon_count_owner(d, q->owner) >= d->opt.max_vms_per_user)
+                return snprintf(err, errlen, "uid %u owns --max-vms-per-user VMs here", q->owner), -EUSERS;
+        if (vmms_config_check_memory(&q->config, NULL, vmms_host_memory_mib(), why, sizeof why) < 0)
+                return snprintf(err, errlen, "%s", why), -E2BIG;
+        _cleanup_free_ struct vmms_cred *cred = malloc(sizeof *cred);
+        if (!cred)
+                return -ENOMEM;
+        if (vmms_cred_of_user(q->owner, cred) < 0)
+                return snprintf(err, errlen, "owner: uid %u is not a user here", q->owner), -ENOENT;
+        int r = vmms_config_check_files(&d->opt.paths, &q->config, NULL, cred, why, sizeof why);
+        if (r < 0)
+                return snprintf(err, errlen, "%s", why), r;
+        return 0;
+}
+
+/* Defines the VM and starts its incoming worker. */
+static int accept_request(struct vmms_incoming *in, const struct vmms_migchan_request *q, char *err, size_t errlen) {
+        struct vmms_vm *vm = vmms_vm_new(in->d, &q->config, q->owner);
+        if (!vm)
+                return -ENOMEM;
+        int r = vmms_daemon_add_vm(in->d, vm);
+        if (r < 0) {
+                vmms_vm_free(vm);
+                return r;
+        }
+        vm->migrating_in = true;
+        vm->incoming_fd = in->wpair[0];
+        (void)vmms_bus_emit_vm_added(vm);
+        r = vmms_vm_start(vm, err, errlen);
+        vm->incoming_fd = -1;
+        in->wpair[0] = safe_close(in->wpair[0]); /* the worker has it */
+        if (r < 0) {
+                vmms_vm_remove_later(vm, true);
+                return r;
+        }
+        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "incoming migration from %s", in->peer);
+        return 0;
+}
+
+static void decide(struct vmms_incoming *in) {
+        _cleanup_free_ struct vmms_migchan_request *q = malloc(sizeof *q);
+        char err[VMMS_MIGCHAN_ERROR_MAX] = "";
+        int r = q ? vmms_migchan_request_parse(in->body, in->len, q, err, sizeof err) : -ENOMEM;
+        if (r >= 0)
+                r = check_request(in->d, q, err, sizeof err);
+        if (r >= 0)
+                r = accept_request(in, q, err, sizeof err);
+        if (r < 0) {
+                if (!err[0])
+                        snprintf(err, sizeof err, "%s", strerror(-r));
+                log_warning("incoming migration from %s refused: %s", in->peer, err);
+                snprintf(in->answer_error, sizeof in->answer_error, "%s", err);
+                in->refused = true;
+        }
+        note_send(in->note[0], 'G');
+}
+
+static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct vmms_incoming *in = userdata;
+        char type = 'D';
+        ssize_t k = recv(fd, &type, 1, MSG_DONTWAIT);
+        if (k < 0 && errno == EAGAIN)
+                return 0;
+        if (k == 1 && type == 'R') {
+                decide(in);
+                return 0;
+        }
+        pthread_join(in->thread, NULL);
+        if (in->thread_r < 0)
+                log_notice("incoming migration channel from %s ended: %s", in->peer[0] ? in->peer : "?",
+                           in->thread_err[0] ? in->thread_err : strerror(-in->thread_r));
+        incoming_free(in, false);
+        return 0;
+}
+
+static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userdata) {
+        struct vmms_daemon *d = userdata;
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        if (d->n_incoming >= VMMS_INCOMING_MAX) {
+                log_notice("incoming migration refused: %u in progress", d->n_incoming);
+                safe_close(fd);
+                return 0;
+        }
+        struct vmms_incoming *in = calloc(1, sizeof *in);
+        if (!in) {
+                safe_close(fd);
+                return 0;
+        }
+        *in = (struct vmms_incoming){ .d = d, .note = { -1, -1 }, .wpair = { -1, -1 }, .fd = fd, .net_fd = -1 };
+        pthread_mutex_init(&in->lock, NULL);
+        in->next = d->incoming;
+        d->incoming = in;
+        d->n_incoming++;
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, in->note) < 0 ||
+            socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in->wpair) < 0 ||
+            sd_event_add_io(d->event, &in->note_src, in->note[0], EPOLLIN, on_note, in) < 0 ||
+            pthread_create(&in->thread, NULL, incoming_thread, in) != 0) {
+                log_warning("cannot take an incoming migration: out of resources");
+                incoming_free(in, false);
+        }
+        return 0;
+}
+
+int vmms_migration_listen(struct vmms_daemon *d) {
+        char host[256], err[600];
+        uint16_t port;
+        int r = vmms_mig_tls_load(&d->opt, &d->mig_tls, err, sizeof err);
+        if (r < 0)
+                return log_error_errno(r, "%s", err);
+        if (!d->opt.migration_listen)
+                return 0;
+        if (vmms_migchan_address_parse(d->opt.migration_listen, host, sizeof host, &port) < 0)
+                return log_error_errno(-EINVAL, "--migration-listen=%s: not ADDR[:PORT]", d->opt.migration_listen);
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV }, *ai = NULL;
+        char svc[8];
+        snprintf(svc, sizeof svc, "%u", port);
+        if (getaddrinfo(host, svc, &hints, &ai) != 0 || !ai)
+                return log_error_errno(-EINVAL, "--migration-listen=%s: cannot resolve %s", d->opt.migration_listen,
+                                       host);
+        if (vmms_mig_tls_insecure(d->mig_tls) && !vmms_mig_is_loopback(ai->ai_addr)) {
+                freeaddrinfo(ai);
+                return log_error_errno(-EPERM, "--migration-insecure: --migration-listen must be a loopback address");
+        }
+        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
+        r = fd < 0 ? -errno : 0;
+        if (r == 0)
+                (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (r == 0 && (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 8) < 0))
+                r = -errno;
+        freeaddrinfo(ai);
+        if (r < 0) {
+                safe_close(fd);
+                return log_error_errno(r, "--migration-listen=%s: %m", d->opt.migration_listen);
+        }
+        d->mig_listen_fd = fd;
+        r = sd_event_add_io(d->event, &d->mig_listen_src, fd, EPOLLIN, on_accept, d);
+        if (r < 0)
+                return log_error_errno(r, "cannot watch the migration listener: %m");
+        log_info("accepting migrations on %s%s", d->opt.migration_listen,
+                 vmms_mig_tls_insecure(d->mig_tls) ? " (insecure: no TLS, no authentication)" : " (TLS)");
+        return 0;
+}
+
+void vmms_incoming_free_all(struct vmms_daemon *d) {
+        while (d->incoming)
+                incoming_free(d->incoming, true);
+        d->mig_listen_src = sd_event_source_disable_unref(d->mig_listen_src);
+        d->mig_listen_fd = safe_close(d->mig_listen_fd);
+        d->mig_tls = vmms_mig_tls_free(d->mig_tls);
+}
+
+void vmms_vm_migrated_in(struct vmms_vm *vm) {
+        if (!vm->migrating_in)
+                return;
+        vm->migrating_in = false;
+        int r = vmms_store_save(vm, vm->config);
+        if (r < 0)
+                vmms_vm_log(vm, LOG_LEVEL_ERR, r, "cannot store the configuration of the migrated VM: %m");
+        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migrated in: running here");
+}

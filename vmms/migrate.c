@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: MIT
+/* Migrate() on the source vmms (docs/migration.md "vmms", docs/dbus-api.md).
+ * A channel thread connects to the destination vmms (migconn.c: TLS or the
+ * loopback-only insecure mode), sends the request (the VM's configuration)
+ * and reads the answer; once accepted it tells the loop, which hands the
+ * worker its end of a socketpair with {"op":"migrate-send"}, and relays
+ * between that socketpair and the channel. The worker's reply decides: ok
+ * (the destination runs the VM) -> the caller is answered, the worker is
+ * stopped and its end removes the VM here; a failure -> the worker runs on
+ * (it resumed itself) and the VM is Running again. CancelMigration shuts
+ * the channel down, which fails the worker's op unless the destination
+ * already took over. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/macro.h"
+#include "migconn.h"
+#include "worker.h"
+
+/* The worker's op ends after max_time_ms (60 s) plus the wait for the
+ * destination's RUNNING (30 s); vmms waits a little longer. */
+#define MIGRATE_REQUEST_TIMEOUT_US (100 * 1000000ull)
+
+struct vmms_migration {
+        struct vmms_vm *vm;
+        sd_bus_message *call;
+        struct vmms_migrate_args a;
+        char *request;
+        pthread_t thread;
+        bool thread_started, thread_done, worker_asked, worker_answered, succeeded;
+        int note[2];  /* [0] the loop's, [1] the thread's (SOCK_SEQPACKET) */
+        int wpair[2]; /* [0] for the worker, [1] the thread's end */
+        sd_event_source *note_src;
+        pthread_mutex_t lock; /* net_fd, cancelled */
+        int net_fd;
+        bool cancelled;
+        uint64_t t0_us, to_net, from_net;
+        /* Written by the thread before its last note, read after the join. */
+        int thread_r;
+        char thread_err[1024];
+};
+
+struct note_msg {
+        char type; /* 'A' accepted, 'D' done */
+};
+
+int vmms_migrate_args_check(const char *dest, const char *mode, int64_t max_downtime_ms,
+                            struct vmms_migrate_args *out, char *err, size_t errlen) {
+        if (vmms_migchan_address_parse(dest, out->host, sizeof out->host, &out->port) < 0)
+                return snprintf(err, errlen, "destination: '%.100s' is not HOST or HOST:PORT", dest), -EINVAL;
+        if (mode && strcmp(mode, "live") != 0)
+                return snprintf(err, errlen, "mode: '%.32s' is not supported (live)", mode), -EINVAL;
+        if (max_downtime_ms < 0 || max_downtime_ms > 600000)
+                return snprintf(err, errlen, "max-downtime-ms: must be 0..600000"), -EINVAL;
+        out->max_downtime_ms = (uint32_t)max_downtime_ms;
+        return 0;
+}
+
+static void note_send(struct vmms_migration *m, char type) {
+        struct note_msg n = { .type = type };
+        (void)send(m->note[1], &n, sizeof n, MSG_NOSIGNAL);
+}
+
+static int publish_fd(int fd, void *opaque) {
+        struct vmms_migration *m = opaque;
+        pthread_mutex_lock(&m->lock);
+        m->net_fd = fd;
+        bool c = m->cancelled;
+        pthread_mutex_unlock(&m->lock);
+        return c && fd >= 0;
+}
+
+static void *channel_thread(void *opaque) {
+        struct vmms_migration *m = opaque;
+        struct vmms_mig_conn c = VMMS_MIG_CONN_NULL;
+        char *body = NULL, why[VMMS_MIGCHAN_ERROR_MAX + 1];
+        uint32_t len;
+        bool ok = false;
+        int r = vmms_mig_connect(m->vm->d->mig_tls, m->a.host, m->a.port, &c, publish_fd, m, m->thread_err,
+                                 sizeof m->thread_err);
+        if (r >= 0 && (r = vmms_mig_send_frame(&c, VMMS_MIGCHAN_REQUEST, m->request)) < 0)
+                snprintf(m->thread_err, sizeof m->thread_err, "sending the request: %s", strerror(-r));
+        if (r >= 0 && (r = vmms_mig_recv_frame(&c, VMMS_MIGCHAN_ANSWER, &body, &len)) < 0)
+                snprintf(m->thread_err, sizeof m->thread_err, "no answer from the destination: %s", strerror(-r));
+        if (r >= 0 && (r = vmms_migchan_answer_parse(body, len, &ok, why, sizeof why)) < 0)
+                snprintf(m->thread_err, sizeof m->thread_err, "the destination's answer is malformed");
+        free(body);
+        if (r >= 0 && !ok) {
+                snprintf(m->thread_err, sizeof m->thread_err, "the destination refused: %s", why);
+                r = -EPERM;
+        }
+        if (r >= 0) {
+                note_send(m, 'A');
+                r = vmms_mig_relay(&c, m->wpair[1], &m->to_net, &m->from_net, m->thread_err, sizeof m->thread_err);
+        }
+        m->thread_r = r;
+        pthread_mutex_lock(&m->lock);
+        m->net_fd = -1;
+        pthread_mutex_unlock(&m->lock);
+        vmms_mig_conn_close(&c);
+        note_send(m, 'D');
+        return NULL;
+}
+
+/* Cuts the channel: the thread's blocking calls return, the worker's
+ * stream ends. */
+static void channel_cut(struct vmms_migration *m) {
+        pthread_mutex_lock(&m->lock);
+        m->cancelled = true;
+        if (m->net_fd >= 0)
+                (void)shutdown(m->net_fd, SHUT_RDWR);
+        pthread_mutex_unlock(&m->lock);
+        if (m->wpair[1] >= 0)
+                (void)shutdown(m->wpair[1], SHUT_RDWR);
+}
+
+static void migration_free(struct vmms_migration *m) {
+        if (!m)
+                return;
+        if (m->thread_started) {
+                channel_cut(m);
+                pthread_join(m->thread, NULL);
+        }
+        sd_event_source_disable_unref(m->note_src);
+        safe_close(m->note[0]), safe_close(m->note[1]);
+        safe_close(m->wpair[0]), safe_close(m->wpair[1]);
+        pthread_mutex_destroy(&m->lock);
+        sd_bus_message_unref(m->call);
+        free(m->request);
+        if (m->vm && m->vm->migration == m)
+                m->vm->migration = NULL;
+        free(m);
+}
+
+static void emit_progress(struct vmms_vm *vm) {
+        vmms_vm_emit_changed(vm, "MigrationProgress");
+}
+
+/* Once nothing refers to it any more: the thread ended and the worker
+ * answered (or was never asked). */
+static void maybe_free(struct vmms_migration *m) {
+        if (m->thread_done && (m->worker_answered || !m->worker_asked))
+                migration_free(m);
+}
+
+static void fail(struct vmms_migration *m, const char *why) {
+        struct vmms_vm *vm = m->vm;
+        vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "migration to %s:%u failed: %s", m->a.host, m->a.port, why);
+        if (m->call) {
+                (void)sd_bus_reply_method_errorf(m->call, VMMS_ERROR_FAILED, "cannot migrate VM '%s' to %s: %s",
+                                                 vm->config->name, m->a.host, why);
+                m->call = sd_bus_message_unref(m->call);
+        }
+        if (vm->state == VMMS_STATE_MIGRATING && vm->worker)
+                vmms_vm_set_state(vm, VMMS_STATE_RUNNING); /* the worker resumed it */
+        channel_cut(m);
+}
+
+static void stop_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
+        if (error < 0 && vm->worker)
+                (void)vmms_worker_kill(vm->worker); /* the VM runs on the destination */
+}
+
+static void migrate_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
+        struct vmms_migration *m = vm->migration;
+        json_object *v;
+        if (!m)
+                return;
+        m->worker_answered = true;
+        if (error < 0) {
+                const char *why = reply && json_object_object_get_ex(reply, "error", &v) ? json_object_get_string(v)
+                                                                                          : strerror(-error);
+                fail(m, m->cancelled && !m->succeeded ? "cancelled" : why);
+                maybe_free(m);
+                return;
+        }
+        double total = json_object_object_get_ex(reply, "total_ms", &v) ? json_object_get_double(v) : 0;
+        double down = json_object_object_get_ex(reply, "downtime_ms", &v) ? json_object_get_double(v) : 0;
+        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migrated to %s:%u (%.1f ms in the worker, %.1f ms downtime, %.1f ms in vmms)",
+                    m->a.host, m->a.port, total, down, (double)(now_us(CLOCK_MONOTONIC) - m->t0_us) / 1000.0);
+        m->succeeded = true;
+        vm->migrated_away = true;
+        if (m->call) {
+                (void)sd_bus_reply_method_return(m->call, NULL);
+                m->call = sd_bus_message_unref(m->call);
+        }
+        channel_cut(m); /* nothing more to carry: the destination runs */
+        if (!vm->worker || vmms_worker_request(vm->worker, "stop", NULL, stop_reply, NULL) < 0)
+                stop_reply(vm, NULL, NULL, -EIO);
+        maybe_free(m);
+}
+
+static void ask_worker(struct vmms_migration *m) {
+        struct vmms_vm *vm = m->vm;
+        json_object *args = json_object_new_object();
+        if (args && m->a.max_downtime_ms)
+                json_object_object_add(args, "max_downtime_ms", json_object_new_int64(m->a.max_downtime_ms));
+        int r = !args ? -ENOMEM
+                      : vmms_worker_request_fds_timeout(vm->worker, "migrate-send", args, &m->wpair[0], 1,
+                                                        MIGRATE_REQUEST_TIMEOUT_US, migrate_reply, NULL);
+        /* The worker has its copy; ours would keep the stream open. */
+        m->wpair[0] = safe_close(m->wpair[0]);
+        if (r < 0) {
+                char why[128];
+                snprintf(why, sizeof why, "cannot reach the worker: %s", strerror(-r));
+                fail(m, why);
+                return;
+        }
+        m->worker_asked = true;
+}
+
+static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct vmms_migration *m = userdata;
+        struct note_msg n;
+        ssize_t k = recv(fd, &n, sizeof n, MSG_DONTWAIT);
+        if (k < 0 && errno == EAGAIN)
+                return 0;
+        if (k != (ssize_t)sizeof n)
+                n.type = 'D';
+        if (n.type == 'A' && !m->cancelled) {
+                if (m->vm->worker)
+                        ask_worker(m);
+                else
+                        fail(m, "the worker ended");
+                return 0;
+        }
+        if (n.type != 'D')
+                return 0;
+        pthread_join(m->thread, NULL);
+        m->thread_started = false;
+        m->thread_done = true;
+        m->note_src = sd_event_source_disable_unref(m->note_src);
+        if (!m->worker_asked && !m->succeeded)
+                fail(m, m->cancelled ? "cancelled" : m->thread_err[0] ? m->thread_err : strerror(-m->thread_r));
+        else if (m->thread_r < 0)
+                vmms_vm_log(m->vm, LOG_LEVEL_DEBUG, 0, "migration channel ended: %s", m->thread_err);
+        maybe_free(m);
+        return 0;
+}
+
+int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_migrate_args *a, char *err,
+                    size_t errlen) {
+        if (!vm->d->mig_tls)
+                return snprintf(err, errlen, "migration is not configured on this host (vmms --migration-cert/"
+                                             "-key/-ca, or --migration-insecure)"),
+                       -EOPNOTSUPP;
+        struct vmms_migration *m = calloc(1, sizeof *m);
+        if (!m)
+                return -ENOMEM;
+        *m = (struct vmms_migration){ .vm = vm, .a = *a, .note = { -1, -1 }, .wpair = { -1, -1 }, .net_fd = -1,
+                                      .t0_us = now_us(CLOCK_MONOTONIC) };
+        pthread_mutex_init(&m->lock, NULL);
+        int r = -ENOMEM;
+        if (!(m->request = vmms_migchan_request_build(vm->config, vm->owner, VMMS_MIGRATE_LIVE)) ||
+            socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, m->note) < 0 ||
+            socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, m->wpair) < 0 ||
+            (r = sd_event_add_io(vm->d->event, &m->note_src, m->note[0], EPOLLIN, on_note, m)) < 0 ||
+            (r = -pthread_create(&m->thread, NULL, channel_thread, m)) < 0) {
+                migration_free(m);
+                return snprintf(err, errlen, "cannot set up the channel: %s", strerror(-r)), r;
+        }
+        m->thread_started = true;
+        m->call = sd_bus_message_ref(call);
+        vm->migration = m;
+        vm->mig_pass = 0;
+        vm->mig_bytes = vm->mig_dirty_pages = vm->mig_dirty_rate = vm->mig_expected_downtime_ms = 0;
+        emit_progress(vm);
+        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migrating to %s:%u", a->host, a->port);
+        vmms_vm_set_state(vm, VMMS_STATE_MIGRATING);
+        return 0;
+}
+
+int vmms_vm_cancel_migration(struct vmms_vm *vm) {
+        if (!vm->migration)
+                return -ENOENT;
+        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migration cancelled");
+        channel_cut(vm->migration);
+        return 0;
+}
+
+void vmms_vm_on_migrate_progress(struct vmms_vm *vm, json_object *ev) {
+        json_object *v;
+        if (vm->state != VMMS_STATE_MIGRATING)
+                return;
+#define GET(key, field, type) \
+        if (json_object_object_get_ex(ev, key, &v) && json_object_get_int64(v) >= 0) \
+                vm->field = (type)json_object_get_int64(v);
+        GET("pass", mig_pass, uint32_t)
+        GET("bytes", mig_bytes, uint64_t)
+        GET("dirty_pages", mig_dirty_pages, uint64_t)
+        GET("dirty_rate", mig_dirty_rate, uint64_t)
+        GET("expected_downtime_ms", mig_expected_downtime_ms, uint64_t)
+#undef GET
+        emit_progress(vm);
+}
+
+static int on_remove(sd_event_source *s, void *userdata) {
+        struct vmms_vm *vm = userdata;
+        vm->remove_src = sd_event_source_disable_unref(vm->remove_src);
+        if (vm->worker)
+                return 0; /* started again meanwhile: keep it */
+        (void)vmms_store_remove(vm);
+        vmms_vm_logs_remove(vm);
+        (void)vmms_bus_emit_vm_removed(vm);
+        vmms_daemon_remove_vm(vm->d, vm);
+        return 0;
+}
+
+void vmms_vm_remove_later(struct vmms_vm *vm, bool remove_logs) {
+        (void)remove_logs;
+        if (!vm->remove_src && sd_event_add_defer(vm->d->event, &vm->remove_src, on_remove, vm) < 0)
+                vmms_vm_log(vm, LOG_LEVEL_ERR, -ENOMEM, "cannot schedule the VM's removal");
+}
+
+bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason) {
+        struct vmms_migration *m = vm->migration;
+        if (m && !m->succeeded) {
+                m->worker_answered = true; /* its request went with the worker */
+                char why[VMMS_EXIT_REASON_MAX];
+                snprintf(why, sizeof why, "the worker ended (%s)", reason ? reason : "no reason");
+                fail(m, why);
+                maybe_free(m);
+        } else if (m) {
+                m->worker_answered = true;
+                maybe_free(m);
+        }
+        if (vm->migrated_away) {
+                vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "moved to another host: removed here");
+                vmms_vm_set_state(vm, VMMS_STATE_OFF);
+                vmms_vm_remove_later(vm, true);
+                return true;
+        }
+        return false;
+}
+
+void vmms_migrations_free(struct vmms_daemon *d) {
+        for (size_t i = 0; i < d->n_vms; i++)
+                migration_free(d->vms[i]->migration);
+}
