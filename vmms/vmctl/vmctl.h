@@ -78,7 +78,7 @@ int vmctl_parse_seconds(const char *s, uint64_t *usec);
 extern const struct vmctl_command vmctl_cmd_create, vmctl_cmd_list, vmctl_cmd_show, vmctl_cmd_host,
         vmctl_cmd_start, vmctl_cmd_stop, vmctl_cmd_kill, vmctl_cmd_reboot, vmctl_cmd_pause, vmctl_cmd_resume,
         vmctl_cmd_delete, vmctl_cmd_edit, vmctl_cmd_console, vmctl_cmd_wait, vmctl_cmd_kvp, vmctl_cmd_save,
-        vmctl_cmd_discard_saved;
+        vmctl_cmd_discard_saved, vmctl_cmd_migrate;
 
 /* cmd-create.c: the configuration flags create and edit share. */
 enum {

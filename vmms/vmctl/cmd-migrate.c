@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+/* vmctl migrate VM HOST[:PORT]: Migrate() (docs/migration.md "vmms"). The
+ * call answers once the destination runs the VM; meanwhile the worker's
+ * passes arrive as PropertiesChanged(MigrationProgress), shown as one line
+ * that updates in place on a terminal. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "vmctl.h"
+#include "vmms/names.h"
+
+struct migrate_call {
+        bool done, changed;
+        int r;
+        sd_bus_error e;
+};
+
+static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret) {
+        struct migrate_call *s = userdata;
+        s->done = true;
+        if (sd_bus_message_is_method_error(m, NULL)) {
+                sd_bus_error_copy(&s->e, sd_bus_message_get_error(m));
+                s->r = -EIO;
+        }
+        return 0;
+}
+
+static int on_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret) {
+        ((struct migrate_call *)userdata)->changed = true;
+        return 0;
+}
+
+static void show_progress(struct vmctl *c, const char *path, const char *ref, bool tty) {
+        sd_bus_message *reply = NULL;
+        uint32_t pass = 0;
+        uint64_t bytes = 0, dirty = 0, rate = 0, downtime = 0;
+        if (sd_bus_get_property(c->bus, VMMS_BUS_NAME, path, VMMS_VM_IFACE, "MigrationProgress", NULL, &reply,
+                                "(utttt)") < 0 ||
+            sd_bus_message_read(reply, "(utttt)", &pass, &bytes, &dirty, &rate, &downtime) < 0 || pass == 0) {
+                sd_bus_message_unref(reply);
+                return;
+        }
+        sd_bus_message_unref(reply);
+        printf("%smigrating %s: pass %" PRIu32 ", %.1f MiB sent, %" PRIu64 " pages dirty (%" PRIu64
+               " pages/s), expected downtime %" PRIu64 " ms%s",
+               tty ? "\r" : "", ref, pass, (double)bytes / 1048576.0, dirty, rate, downtime, tty ? "\033[K" : "\n");
+        fflush(stdout);
+}
+
+static int call_migrate(struct vmctl *c, const char *path, const char *dest, uint32_t downtime,
+                        struct migrate_call *s, sd_bus_slot **slot) {
+        sd_bus_message *m = NULL;
+        int r = sd_bus_message_new_method_call(c->bus, &m, VMMS_BUS_NAME, path, VMMS_VM_IFACE, "Migrate");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", dest);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "{sv}", "mode", "s", "live");
+        if (r >= 0 && downtime)
+                r = sd_bus_message_append(m, "{sv}", "max-downtime-ms", "u", downtime);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_call_async(c->bus, slot, m, on_reply, s, 120 * 1000000ull);
+        sd_bus_message_unref(m);
+        return r;
+}
+
+static int run_migrate(struct vmctl *c, int argc, char **argv) {
+        static const struct option opts[] = {
+                { "live", no_argument, NULL, 'l' },
+                { "max-downtime", required_argument, NULL, 'd' },
+                {},
+        };
+        uint32_t downtime = 0;
+        char *end;
+        int o;
+        while ((o = vmctl_getopt(c, argc, argv, opts)) >= 0) {
+                if (o == 'd') {
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        if (!*optarg || *end || v > 600000) {
+                                fprintf(stderr, "vmctl migrate: --max-downtime: '%s' is not 0..600000 ms\n", optarg);
+                                return VMCTL_EXIT_USAGE;
+                        }
+                        downtime = (uint32_t)v;
+                } else if (o != 'l')
+                        return VMCTL_EXIT_USAGE;
+        }
+        if (vmctl_check_args(argc, argv, 2))
+                return VMCTL_EXIT_USAGE;
+        const char *ref = argv[optind], *dest = argv[optind + 1];
+        char *path = NULL;
+        int r = vmctl_resolve(c, ref, &path);
+        if (r)
+                return r;
+        struct migrate_call s = { .e = SD_BUS_ERROR_NULL };
+        sd_bus_slot *match = NULL, *call = NULL;
+        bool tty = isatty(STDOUT_FILENO), show = !c->quiet && !c->json;
+        uint64_t t0 = now_us(CLOCK_MONOTONIC);
+        r = sd_bus_match_signal(c->bus, &match, VMMS_BUS_NAME, path, "org.freedesktop.DBus.Properties",
+                                "PropertiesChanged", on_changed, &s);
+        if (r >= 0)
+                r = call_migrate(c, path, dest, downtime, &s, &call);
+        while (r >= 0 && !s.done) {
+                if (s.changed && show) {
+                        s.changed = false;
+                        show_progress(c, path, ref, tty);
+                }
+                int k = sd_bus_process(c->bus, NULL);
+                if (k == 0)
+                        k = sd_bus_wait(c->bus, UINT64_MAX);
+                if (k < 0)
+                        r = k;
+        }
+        if (show && tty)
+                printf("\r\033[K");
+        sd_bus_slot_unref(call);
+        sd_bus_slot_unref(match);
+        free(path);
+        if (r < 0 || s.r < 0) {
+                r = vmctl_fail(&s.e, r < 0 ? r : s.r, "migrate");
+                sd_bus_error_free(&s.e);
+                return r;
+        }
+        double secs = (double)(now_us(CLOCK_MONOTONIC) - t0) / 1e6;
+        if (c->json)
+                printf("{\"vm\":\"%s\",\"destination\":\"%s\",\"seconds\":%.3f}\n", ref, dest, secs);
+        else if (!c->quiet)
+                printf("%s migrated to %s in %.2f s; it runs there now\n", ref, dest, secs);
+        return 0;
+}
+
+static void help_migrate(void) {
+        printf("Usage: vmctl migrate VM HOST[:PORT] [--live] [--max-downtime=MS]\n"
+               "Live-migrates a running VM to the vmms on HOST (port 7390 unless given), which\n"
+               "must accept migrations (vmms --migration-listen). Shows the passes; returns once the\n"
+               "VM runs there, and it is removed here. On failure the VM keeps running here.\n"
+               "  --live              pre-copy while the guest runs (the only mode yet)\n"
+               "  --max-downtime=MS   the pause the switch-over may take (default 300)\n");
+}
+
+const struct vmctl_command vmctl_cmd_migrate = { "migrate", "VM HOST[:PORT]", "live-migrate a VM to another host",
+                                                 run_migrate, help_migrate };
