@@ -202,7 +202,7 @@ static int check_peer_name(struct vmms_mig_conn *c, const char *const *allow, si
         gnutls_x509_crt_t crt;
         if (!certs || n == 0 || gnutls_x509_crt_init(&crt) < 0)
                 return snprintf(err, errlen, "the source presented no certificate"), -EACCES;
-        int r = -EACCES;
+        int r = -EPERM;
         if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) >= 0)
                 for (size_t i = 0; i < n_allow && r < 0; i++)
                         if (gnutls_x509_crt_check_hostname2(crt, allow[i], 0)) {
@@ -223,7 +223,6 @@ int vmms_mig_accept(const struct vmms_mig_tls *t, const char *const *allow, size
                     struct vmms_mig_conn *c, char *peer, size_t peerlen, char *err, size_t errlen) {
         c->fd = fd;
         set_timeouts(fd, MIG_IO_TIMEOUT_S);
-        snprintf(peer, peerlen, "(insecure)");
         if (!t->cred)
                 return 0;
         int r = session_new(t, c, GNUTLS_SERVER);

@@ -39,8 +39,9 @@ struct vmms_mig_conn {
 int vmms_mig_connect(const struct vmms_mig_tls *t, const char *host, uint16_t port, struct vmms_mig_conn *c,
                      int (*publish)(int fd, void *opaque), void *opaque, char *err, size_t errlen);
 /* Destination: the handshake on an accepted socket (taken into c); the
- * source's certificate must verify against the CA and match one of the
- * allowed names, which is returned in peer. */
+ * source's certificate must verify against the CA (else the handshake
+ * fails) and match one of the allowed names, which then replaces peer (the address)
+ * (else -EPERM: the channel is up and can carry the refusal). */
 int vmms_mig_accept(const struct vmms_mig_tls *t, const char *const *allow, size_t n_allow, int fd,
                     struct vmms_mig_conn *c, char *peer, size_t peerlen, char *err, size_t errlen);
 int vmms_mig_send_frame(struct vmms_mig_conn *c, enum vmms_migchan_kind kind, const char *body);

@@ -10,6 +10,7 @@
  * starts a worker with "migrate_incoming", its end of a socketpair. The
  * thread answers the source and relays. The VM is stored once its worker
  * reports ready; a worker that ends before removes it again. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -62,6 +63,14 @@ static void *incoming_thread(void *opaque) {
         pthread_mutex_lock(&in->lock);
         in->net_fd = c.fd;
         pthread_mutex_unlock(&in->lock);
+        if (r == -EPERM) { /* a certificate of our CA, for a host we do not allow: tell it why */
+                char *ignored = NULL;
+                uint32_t len;
+                _cleanup_free_ char *ans = vmms_migchan_answer_build(in->thread_err);
+                if (ans && vmms_mig_recv_frame(&c, VMMS_MIGCHAN_REQUEST, &ignored, &len) >= 0)
+                        (void)vmms_mig_send_frame(&c, VMMS_MIGCHAN_ANSWER, ans);
+                free(ignored);
+        }
         if (r >= 0 && (r = vmms_mig_recv_frame(&c, VMMS_MIGCHAN_REQUEST, &in->body, &in->len)) < 0)
                 snprintf(in->thread_err, sizeof in->thread_err, "reading the request: %s", strerror(-r));
         if (r >= 0) {
@@ -197,7 +206,7 @@ static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         }
         pthread_join(in->thread, NULL);
         if (in->thread_r < 0)
-                log_notice("incoming migration channel from %s ended: %s", in->peer[0] ? in->peer : "?",
+                log_notice("incoming migration channel from %s ended: %s", in->peer,
                            in->thread_err[0] ? in->thread_err : strerror(-in->thread_r));
         incoming_free(in, false);
         return 0;
@@ -205,7 +214,10 @@ static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 
 static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userdata) {
         struct vmms_daemon *d = userdata;
-        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        struct sockaddr_storage sa;
+        socklen_t salen = sizeof sa;
+        char addr[INET6_ADDRSTRLEN] = "?";
+        int fd = accept4(lfd, (struct sockaddr *)&sa, &salen, SOCK_CLOEXEC);
         if (fd < 0)
                 return 0;
         if (d->n_incoming >= VMMS_INCOMING_MAX) {
@@ -220,6 +232,11 @@ static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userda
         }
         *in = (struct vmms_incoming){ .d = d, .note = { -1, -1 }, .wpair = { -1, -1 }, .fd = fd, .net_fd = -1 };
         pthread_mutex_init(&in->lock, NULL);
+        if (sa.ss_family == AF_INET)
+                inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, addr, sizeof addr);
+        else if (sa.ss_family == AF_INET6)
+                inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, addr, sizeof addr);
+        snprintf(in->peer, sizeof in->peer, "%s", addr);
         in->next = d->incoming;
         d->incoming = in;
         d->n_incoming++;

@@ -7,7 +7,10 @@
 #     and back B->A;
 #   refusals leave the source running: nobody listening, a destination
 #     that already has a VM of that name, a destination without the kernel
-#     in its storage pools.
+#     in its storage pools;
+#   with TLS (certificates made with openssl, one CA): A->B->A; a source
+#     whose certificate names a host B does not allow, and one from
+#     another CA, are refused and the VM keeps running.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 t_setup
@@ -27,7 +30,7 @@ for _ in $(seq 100); do [ -S "$B/bus" ] && break; sleep 0.05; done
 start_b() {
   "$VMMS" --bus-address="$ADDRB" --state-dir="$B/state" --runtime-dir="$B/run" --log-dir="$B/log" \
     --worker="$WORKER" --no-polkit --log-max-size=0 --storage-pool="$T" --storage-pool="$VM_BUILD_DIR" \
-    --migration-insecure --migration-listen=127.0.0.1:$PB "$@" >>"$B/vmms.log" 2>&1 &
+    --migration-listen=127.0.0.1:$PB "$@" >>"$B/vmms.log" 2>&1 &
   BVMMS=$!
   for _ in $(seq 200); do
     busctl --address="$ADDRB" call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
@@ -43,7 +46,7 @@ b_workers() { # end B's workers by their runtime records
   done
 }
 t_on_exit 'b_workers; stop_b; kill $BDBUS'
-start_b
+start_b --migration-insecure
 vmctlb() { "$VMCTL_BIN" --address="$ADDRB" "$@"; }
 vm_prop_b() { ADDR=$ADDRB vm_prop "$@"; }
 
@@ -92,5 +95,74 @@ wait_for 20 "vmms B listening" sh -c "[ \$(grep -c 'accepting migrations' '$B/vm
 expect_rc 1 vmctl migrate mig 127.0.0.1:$PB
 echo "$LAST_OUT" | grep -q "the destination refused: .*boot.kernel" || fail "pools: $LAST_OUT"
 [ "$(vm_prop mig State)" = Running ] || fail "State after the pool refusal: $(vm_prop mig State)"
+stop_b
+
+note "TLS: certificates from one CA; A is hosta, B is hostb (both also localhost)"
+command -v openssl >/dev/null || { echo "SKIP (TLS part): openssl missing"; echo PASS; exit 0; }
+P=$T/pki; mkdir -p "$P"
+ca() { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/$1.key" -out "$P/$1.pem" \
+         -days 2 -subj "/CN=$1" -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign >/dev/null 2>&1; }
+cert() { # NAME CA
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/$1.key" -out "$P/$1.csr" -subj "/CN=$1" >/dev/null 2>&1
+  printf 'subjectAltName=DNS:%s,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' "$1" >"$P/$1.ext"
+  openssl x509 -req -in "$P/$1.csr" -CA "$P/$2.pem" -CAkey "$P/$2.key" -CAcreateserial -out "$P/$1.pem" -days 2 \
+    -extfile "$P/$1.ext" >/dev/null 2>&1
+}
+ca ca; ca rogue-ca
+cert hosta ca; cert hostb ca; cert hostc ca; cert rogue rogue-ca
+[ -s "$P/hosta.pem" ] && [ -s "$P/rogue.pem" ] || fail "openssl did not make the certificates"
+tls() { echo --migration-cert="$P/$1.pem" --migration-key="$P/$1.key" --migration-ca="$P/ca.pem"; }
+t_stop_vmms
+# shellcheck disable=SC2046
+t_start_vmms $(tls hosta) --migration-listen=127.0.0.1:$PA --migration-allow=hostb
+# shellcheck disable=SC2046
+start_b $(tls hostb) --migration-allow=hosta
+grep -q "accepting migrations on 127.0.0.1:$PB (TLS)" "$B/vmms.log" || fail "B does not listen with TLS"
+[ "$(vm_prop mig State)" = Running ] || fail "the VM after the vmms restart: $(vm_prop mig State)"
+
+note "TLS: A -> B -> A"
+t0=$(date +%s%N)
+expect_rc 0 vmctl migrate mig localhost:$PB
+echo "migration A->B through vmms with TLS: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+[ "$(vm_prop_b mig State)" = Running ] || fail "State on B (TLS): $(vm_prop_b mig State)"
+wait_for 30 "the VM gone from A" sh -c "! '$VMCTL_BIN' --address='$ADDR' show mig >/dev/null 2>&1"
+ADDR=$ADDRB expect_rc 0 vmctl migrate mig localhost:$PA
+[ "$(vm_prop mig State)" = Running ] || fail "State on A (TLS): $(vm_prop mig State)"
+wait_for 30 "the VM gone from B" sh -c "! '$VMCTL_BIN' --address='$ADDRB' show mig >/dev/null 2>&1"
+
+note "TLS: insecure source against a TLS destination: refused"
+t_stop_vmms
+t_start_vmms --migration-insecure
+expect_rc 1 vmctl migrate mig 127.0.0.1:$PB
+echo "$LAST_OUT" | grep -q "no answer from the destination" || fail "insecure against TLS: $LAST_OUT"
+[ "$(vm_prop mig State)" = Running ] || fail "State after the insecure attempt: $(vm_prop mig State)"
+
+note "TLS: B does not trust hostc (same CA, not in --migration-allow): refused"
+t_stop_vmms
+# shellcheck disable=SC2046
+t_start_vmms $(tls hostc)
+expect_rc 1 vmctl migrate mig localhost:$PB
+echo "$LAST_OUT" | grep -q "the destination refused: the source's certificate (CN=hostc) names no host in --migration-allow" ||
+  fail "hostc: $LAST_OUT"
+grep -q "names no host in --migration-allow" "$B/vmms.log" || fail "B's reason: $(tail -3 "$B/vmms.log")"
+[ "$(vm_prop mig State)" = Running ] || fail "State after the hostc refusal: $(vm_prop mig State)"
+[ -z "$(vm_prop_b mig State)" ] || fail "B defined the VM"
+
+note "TLS: a certificate from another CA: refused"
+t_stop_vmms
+t_start_vmms --migration-cert="$P/rogue.pem" --migration-key="$P/rogue.key" --migration-ca="$P/ca.pem"
+expect_rc 1 vmctl migrate mig localhost:$PB
+echo "$LAST_OUT" | grep -q "no answer from the destination\|sending the request\|TLS handshake" || fail "rogue: $LAST_OUT"
+grep -q "incoming migration channel from 127.0.0.1 ended: TLS handshake" "$B/vmms.log" || fail "B's log: $(tail -3 "$B/vmms.log")"
+[ "$(vm_prop mig State)" = Running ] || fail "State after the rogue refusal: $(vm_prop mig State)"
+[ -z "$(vm_prop_b mig State)" ] || fail "B defined the VM"
+
+note "TLS: B's certificate is not valid for the name dialled: the source refuses"
+t_stop_vmms
+# shellcheck disable=SC2046
+t_start_vmms $(tls hosta)
+expect_rc 1 vmctl migrate mig 127.0.0.1:$PB
+echo "$LAST_OUT" | grep -q "TLS handshake: the peer's certificate: .*name in the certificate does not match" || fail "wrong name: $LAST_OUT"
+[ "$(vm_prop mig State)" = Running ] || fail "State after the name mismatch: $(vm_prop mig State)"
 expect_rc 0 vmctl stop mig --timeout=30
 echo "PASS"
