@@ -60,6 +60,7 @@ t0=$(date +%s%N)
 expect_rc 0 vmctl migrate mig 127.0.0.1:$PB
 echo "migration A->B through vmms: $(( ($(date +%s%N) - t0) / 1000000 )) ms ($LAST_OUT)"
 echo "$LAST_OUT" | grep -q "mig migrated to 127.0.0.1:$PB" || fail "vmctl migrate said: $LAST_OUT"
+echo "$LAST_OUT" | grep -Eq "^migrating mig: pass 1, [0-9.]+ MiB sent" || fail "no progress line: $LAST_OUT"
 [ "$(vm_prop_b mig State)" = Running ] || fail "State on B: $(vm_prop_b mig State)"
 [ "$(vm_prop_b mig Id)" = "$id" ] || fail "the id changed on B"
 [ -f "$B/state/$id.json" ] || fail "B did not store the configuration"
@@ -70,6 +71,14 @@ note "B -> A"
 ADDR=$ADDRB expect_rc 0 vmctl migrate mig 127.0.0.1:$PA
 [ "$(vm_prop mig State)" = Running ] || fail "State on A after the way back: $(vm_prop mig State)"
 wait_for 30 "the VM gone from B" sh -c "! '$VMCTL_BIN' --address='$ADDRB' show mig >/dev/null 2>&1"
+
+note "bad arguments and states"
+expect_rc 4 vmctl migrate mig "no such:host"
+expect_rc 2 vmctl migrate mig 127.0.0.1:$PB --max-downtime=x
+t_create idle
+expect_rc 5 vmctl migrate idle 127.0.0.1:$PB
+echo "$LAST_OUT" | grep -q "Migrate is not possible while the VM is Off (possible in: Running)" || fail "Off: $LAST_OUT"
+expect_rc 0 vmctl delete idle
 
 note "refused: nobody listens there; the VM keeps running"
 expect_rc 1 vmctl migrate mig 127.0.0.1:$((PB + 1))

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: MIT
+/* The vmms migration channel's pure parts (vmms/migchan.h): frames, the
+ * request and answer bodies, destination addresses, Migrate()'s options. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/test.h"
+#include "vmms/daemon.h"
+#include "vmms/migchan.h"
+
+#define ID1 "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
+
+TEST(frame_roundtrip_and_refusals) {
+        uint8_t f[VMMS_MIGCHAN_FRAME_SIZE];
+        uint32_t len = 0;
+        vmms_migchan_frame_build(f, VMMS_MIGCHAN_REQUEST, 1234);
+        ASSERT_OK(vmms_migchan_frame_parse(f, sizeof f, VMMS_MIGCHAN_REQUEST, &len));
+        ASSERT_EQ(len, 1234u);
+        ASSERT_ERROR(vmms_migchan_frame_parse(f, sizeof f, VMMS_MIGCHAN_ANSWER, &len), EPROTO);
+        ASSERT_ERROR(vmms_migchan_frame_parse(f, sizeof f - 1, VMMS_MIGCHAN_REQUEST, &len), EBADMSG);
+        vmms_migchan_frame_build(f, VMMS_MIGCHAN_REQUEST, VMMS_MIGCHAN_BODY_MAX + 1);
+        ASSERT_ERROR(vmms_migchan_frame_parse(f, sizeof f, VMMS_MIGCHAN_REQUEST, &len), EMSGSIZE);
+        vmms_migchan_frame_build(f, VMMS_MIGCHAN_ANSWER, 4096); /* answers are short */
+        ASSERT_ERROR(vmms_migchan_frame_parse(f, sizeof f, VMMS_MIGCHAN_ANSWER, &len), EMSGSIZE);
+        vmms_migchan_frame_build(f, VMMS_MIGCHAN_REQUEST, 0);
+        ASSERT_ERROR(vmms_migchan_frame_parse(f, sizeof f, VMMS_MIGCHAN_REQUEST, &len), EMSGSIZE);
+        vmms_migchan_frame_build(f, VMMS_MIGCHAN_REQUEST, 10);
+        f[4] = 2;
+        ASSERT_ERROR(vmms_migchan_frame_parse(f, sizeof f, VMMS_MIGCHAN_REQUEST, &len), EPROTONOSUPPORT);
+        f[4] = 1, f[0] = 'X';
+        ASSERT_ERROR(vmms_migchan_frame_parse(f, sizeof f, VMMS_MIGCHAN_REQUEST, &len), EBADMSG);
+        f[0] = 'V', f[15] = 1;
+        ASSERT_ERROR(vmms_migchan_frame_parse(f, sizeof f, VMMS_MIGCHAN_REQUEST, &len), EBADMSG);
+}
+
+TEST(request_roundtrip) {
+        const char *cfg = "{\"name\":\"web1\",\"id\":\"" ID1 "\",\"memory_mib\":256,\"boot\":{\"kernel\":\"/k\"}}";
+        struct vm_config *c = malloc(sizeof *c);
+        struct vmms_migchan_request *q = malloc(sizeof *q);
+        char err[256];
+        ASSERT_NOT_NULL(c);
+        ASSERT_NOT_NULL(q);
+        ASSERT_OK(vm_config_parse(cfg, strlen(cfg), c, err, sizeof err));
+        char *body = vmms_migchan_request_build(c, 1000, VMMS_MIGRATE_LIVE);
+        ASSERT_NOT_NULL(body);
+        ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err));
+        ASSERT_STREQ(q->config.name, "web1");
+        ASSERT_EQ(q->config.memory_mib, 256u);
+        ASSERT_TRUE(guid_equal(&q->config.id, &c->id));
+        ASSERT_EQ(q->owner, 1000u);
+        free(body);
+        free(c);
+        free(q);
+}
+
+static int parse(const char *body, char *err, size_t errlen) {
+        struct vmms_migchan_request *q = malloc(sizeof *q);
+        int r = q ? vmms_migchan_request_parse(body, strlen(body), q, err, errlen) : -ENOMEM;
+        free(q);
+        return r;
+}
+
+TEST(request_refusals_name_the_field) {
+        char err[256];
+        ASSERT_ERROR(parse("[]", err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "not a JSON object");
+        ASSERT_ERROR(parse("{\"config\":\"{}\",\"owner\":0,\"mode\":\"live\",\"x\":1}", err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "x: unknown field");
+        ASSERT_ERROR(parse("{\"config\":\"{}\",\"owner\":-1,\"mode\":\"live\"}", err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "owner: must be a uid");
+        ASSERT_ERROR(parse("{\"config\":\"{}\",\"owner\":0,\"mode\":\"quick\"}", err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "mode: must be \"live\"");
+        ASSERT_ERROR(parse("{\"config\":{},\"owner\":0,\"mode\":\"live\"}", err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "config: must be the configuration as a string");
+        /* A configuration without an id cannot be the same VM. */
+        ASSERT_ERROR(parse("{\"config\":\"{\\\"name\\\":\\\"a\\\",\\\"boot\\\":{\\\"kernel\\\":\\\"/k\\\"}}\","
+                           "\"owner\":0,\"mode\":\"live\"}",
+                           err, sizeof err),
+                     EINVAL);
+        ASSERT_STREQ(err, "config: id: is required");
+        ASSERT_ERROR(parse("{\"config\":\"{\\\"name\\\":\\\"a\\\"}\",\"owner\":0,\"mode\":\"live\"}", err, sizeof err),
+                     EINVAL);
+        ASSERT_TRUE(strncmp(err, "config: ", 8) == 0);
+        ASSERT_ERROR(parse("{\"config\":\"{}\",\"owner\":0,\"mode\":\"live\"} trailing", err, sizeof err), EINVAL);
+}
+
+TEST(answer) {
+        bool ok = false;
+        char why[64];
+        char *a = vmms_migchan_answer_build(NULL);
+        ASSERT_OK(vmms_migchan_answer_parse(a, strlen(a), &ok, why, sizeof why));
+        ASSERT_TRUE(ok);
+        free(a);
+        a = vmms_migchan_answer_build("a VM named 'x' exists here");
+        ASSERT_OK(vmms_migchan_answer_parse(a, strlen(a), &ok, why, sizeof why));
+        ASSERT_FALSE(ok);
+        ASSERT_STREQ(why, "a VM named 'x' exists here");
+        free(a);
+        const char *ctl = "{\"ok\":false,\"error\":\"bad\\u001b[31mred\"}";
+        ASSERT_OK(vmms_migchan_answer_parse(ctl, strlen(ctl), &ok, why, sizeof why));
+        ASSERT_STREQ(why, "bad?[31mred"); /* no terminal escapes from a peer */
+        const char *none = "{\"ok\":false}";
+        ASSERT_OK(vmms_migchan_answer_parse(none, strlen(none), &ok, why, sizeof why));
+        ASSERT_STREQ(why, "refused without a reason");
+        const char *both = "{\"ok\":true,\"error\":\"x\"}";
+        ASSERT_ERROR(vmms_migchan_answer_parse(both, strlen(both), &ok, why, sizeof why), EINVAL);
+        ASSERT_ERROR(vmms_migchan_answer_parse("{}", 2, &ok, why, sizeof why), EINVAL);
+}
+
+TEST(address) {
+        char host[64];
+        uint16_t port;
+        ASSERT_OK(vmms_migchan_address_parse("hostb", host, sizeof host, &port));
+        ASSERT_STREQ(host, "hostb");
+        ASSERT_EQ(port, VMMS_MIGCHAN_DEFAULT_PORT);
+        ASSERT_OK(vmms_migchan_address_parse("10.0.0.2:7000", host, sizeof host, &port));
+        ASSERT_STREQ(host, "10.0.0.2");
+        ASSERT_EQ(port, 7000);
+        ASSERT_OK(vmms_migchan_address_parse("[::1]:7001", host, sizeof host, &port));
+        ASSERT_STREQ(host, "::1");
+        ASSERT_EQ(port, 7001);
+        ASSERT_OK(vmms_migchan_address_parse("[fe80::1]", host, sizeof host, &port));
+        ASSERT_EQ(port, VMMS_MIGCHAN_DEFAULT_PORT);
+        const char *bad[] = { "", ":7000", "h:", "h:0", "h:65536", "h:7x", "::1", "[::1", "[::1]x", "a b", "h/x:1" };
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+                ASSERT_ERROR(vmms_migchan_address_parse(bad[i], host, sizeof host, &port), EINVAL);
+}
+
+TEST(migrate_options) {
+        struct vmms_migrate_args a;
+        char err[128];
+        ASSERT_OK(vmms_migrate_args_check("hostb:7000", "live", 150, &a, err, sizeof err));
+        ASSERT_STREQ(a.host, "hostb");
+        ASSERT_EQ(a.port, 7000);
+        ASSERT_EQ(a.max_downtime_ms, 150u);
+        ASSERT_OK(vmms_migrate_args_check("hostb", NULL, 0, &a, err, sizeof err));
+        ASSERT_ERROR(vmms_migrate_args_check("hostb", "quick", 0, &a, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "mode: 'quick' is not supported (live)");
+        ASSERT_ERROR(vmms_migrate_args_check("hostb", NULL, 600001, &a, err, sizeof err), EINVAL);
+        ASSERT_ERROR(vmms_migrate_args_check("a b", NULL, 0, &a, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "destination: 'a b' is not HOST or HOST:PORT");
+}
+
+TEST_MAIN();
