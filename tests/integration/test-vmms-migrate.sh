@@ -85,6 +85,25 @@ expect_rc 1 vmctl migrate mig 127.0.0.1:$((PB + 1))
 echo "$LAST_OUT" | grep -q "cannot connect" || fail "no listener: $LAST_OUT"
 [ "$(vm_prop mig State)" = Running ] || fail "State after a refused migration: $(vm_prop mig State)"
 
+note "cancel: a destination that accepts and never answers"
+PC=$((PB + 2))
+python3 -c 'import socket,sys,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
+c, _ = s.accept(); time.sleep(120)' "$PC" &
+SILENT=$!
+t_on_exit "kill $SILENT"
+wait_for 10 "the silent listener" sh -c "ss -ltn | grep -q ':$PC '"
+vmctl migrate mig 127.0.0.1:$PC >"$T/cancel.out" 2>&1 &
+MIG=$!
+wait_for 10 "Migrating" sh -c "[ \"\$(busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path mig)' org.vmstack.VMMS1.VM State)\" = 's \"Migrating\"' ]"
+expect_rc 5 vmctl stop mig
+bus call org.vmstack.VMMS1 "$(vm_path mig)" org.vmstack.VMMS1.VM CancelMigration >/dev/null || fail "CancelMigration"
+wait "$MIG"; rc=$?
+[ "$rc" = 1 ] || fail "vmctl migrate after the cancel exited $rc: $(cat "$T/cancel.out")"
+grep -q "cancelled" "$T/cancel.out" || fail "cancel: $(cat "$T/cancel.out")"
+[ "$(vm_prop mig State)" = Running ] || fail "State after the cancel: $(vm_prop mig State)"
+kill $SILENT 2>/dev/null
+
 note "refused: the destination has a VM of that name"
 vm_json mig >"$T/other.json"
 expect_rc 0 vmctlb create "$T/other.json"
@@ -92,6 +111,18 @@ expect_rc 1 vmctl migrate mig 127.0.0.1:$PB
 echo "$LAST_OUT" | grep -q "the destination refused: a VM named 'mig' exists here" || fail "name clash: $LAST_OUT"
 [ "$(vm_prop mig State)" = Running ] || fail "State after the refusal: $(vm_prop mig State)"
 expect_rc 0 vmctlb delete mig
+
+note "the destination's worker dies at once: the source keeps running, B forgets the VM"
+stop_b
+cp /bin/false "$T/dead-worker"
+n=$(grep -c "accepting migrations" "$B/vmms.log")
+start_b --migration-insecure --worker="$T/dead-worker"
+expect_rc 1 vmctl migrate mig 127.0.0.1:$PB
+[ "$(vm_prop mig State)" = Running ] || fail "State after the destination's worker died: $(vm_prop mig State)"
+wait_for 10 "B forgetting the VM" sh -c "! '$VMCTL_BIN' --address='$ADDRB' show mig >/dev/null 2>&1"
+ls "$B/state" | grep -q json && fail "B stored the VM: $(ls "$B/state")"
+kill -0 "$(vm_prop mig WorkerPid)" || fail "the source's worker is gone"
+echo "  ($LAST_OUT)"
 
 note "refused: the kernel is outside the destination's storage pools"
 stop_b
