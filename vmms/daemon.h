@@ -216,6 +216,8 @@ bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason);
  * incoming one that never ran. Deferred to the loop's next turn. */
 void vmms_vm_remove_later(struct vmms_vm *vm, bool remove_logs);
 void vmms_migrations_free(struct vmms_daemon *d);
+/* A VM that goes away takes its migration (the channel thread) along. */
+void vmms_vm_migration_free(struct vmms_vm *vm);
 
 /* migrate-in.c: the destination's listener */
 int vmms_migration_listen(struct vmms_daemon *d);

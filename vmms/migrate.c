@@ -340,7 +340,11 @@ bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason) {
         return false;
 }
 
+void vmms_vm_migration_free(struct vmms_vm *vm) {
+        migration_free(vm->migration); /* cuts the channel and joins its thread */
+}
+
 void vmms_migrations_free(struct vmms_daemon *d) {
         for (size_t i = 0; i < d->n_vms; i++)
-                migration_free(d->vms[i]->migration);
+                vmms_vm_migration_free(d->vms[i]);
 }

@@ -17,7 +17,12 @@ t_setup
 VMMS_TEST_WORKER=${VMMS_TEST_WORKER:-real}
 t_pick_worker
 [ "$WORKER_KIND" = real ] || { echo "SKIP: needs the real worker"; exit 77; }
-PA=$((20000 + RANDOM % 20000)); PB=$((PA + 1))
+# Three free loopback ports (others' tests run beside this one).
+read -r PA PB PC < <(python3 -c 'import socket
+ss=[socket.socket() for _ in range(3)]
+[s.bind(("127.0.0.1", 0)) for s in ss]
+print(*[s.getsockname()[1] for s in ss])')
+[ -n "$PC" ] || fail "no free ports"
 t_start_vmms --migration-insecure --migration-listen=127.0.0.1:$PA
 
 # Host B.
@@ -61,7 +66,8 @@ expect_rc 0 vmctl migrate mig 127.0.0.1:$PB
 echo "migration A->B through vmms: $(( ($(date +%s%N) - t0) / 1000000 )) ms ($LAST_OUT)"
 echo "$LAST_OUT" | grep -q "mig migrated to 127.0.0.1:$PB" || fail "vmctl migrate said: $LAST_OUT"
 echo "$LAST_OUT" | grep -Eq "^migrating mig: pass 1, [0-9.]+ MiB sent" || fail "no progress line: $LAST_OUT"
-[ "$(vm_prop_b mig State)" = Running ] || fail "State on B: $(vm_prop_b mig State)"
+# Migrate() answers once B's worker took over; B shows Running when it reports ready.
+ADDR=$ADDRB wait_state mig Running 30
 [ "$(vm_prop_b mig Id)" = "$id" ] || fail "the id changed on B"
 [ -f "$B/state/$id.json" ] || fail "B did not store the configuration"
 wait_for 30 "the VM gone from A" sh -c "! '$VMCTL_BIN' --address='$ADDR' show mig >/dev/null 2>&1"
@@ -69,7 +75,7 @@ wait_for 30 "the VM gone from A" sh -c "! '$VMCTL_BIN' --address='$ADDR' show mi
 
 note "B -> A"
 ADDR=$ADDRB expect_rc 0 vmctl migrate mig 127.0.0.1:$PA
-[ "$(vm_prop mig State)" = Running ] || fail "State on A after the way back: $(vm_prop mig State)"
+wait_state mig Running 30
 wait_for 30 "the VM gone from B" sh -c "! '$VMCTL_BIN' --address='$ADDRB' show mig >/dev/null 2>&1"
 
 note "bad arguments and states"
@@ -81,12 +87,11 @@ echo "$LAST_OUT" | grep -q "Migrate is not possible while the VM is Off (possibl
 expect_rc 0 vmctl delete idle
 
 note "refused: nobody listens there; the VM keeps running"
-expect_rc 1 vmctl migrate mig 127.0.0.1:$((PB + 1))
+expect_rc 1 vmctl migrate mig 127.0.0.1:$PC
 echo "$LAST_OUT" | grep -q "cannot connect" || fail "no listener: $LAST_OUT"
 [ "$(vm_prop mig State)" = Running ] || fail "State after a refused migration: $(vm_prop mig State)"
 
 note "cancel: a destination that accepts and never answers"
-PC=$((PB + 2))
 python3 -c 'import socket,sys,time
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
 c, _ = s.accept(); time.sleep(120)' "$PC" &
@@ -164,10 +169,10 @@ note "TLS: A -> B -> A"
 t0=$(date +%s%N)
 expect_rc 0 vmctl migrate mig localhost:$PB
 echo "migration A->B through vmms with TLS: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
-[ "$(vm_prop_b mig State)" = Running ] || fail "State on B (TLS): $(vm_prop_b mig State)"
+ADDR=$ADDRB wait_state mig Running 30
 wait_for 30 "the VM gone from A" sh -c "! '$VMCTL_BIN' --address='$ADDR' show mig >/dev/null 2>&1"
 ADDR=$ADDRB expect_rc 0 vmctl migrate mig localhost:$PA
-[ "$(vm_prop mig State)" = Running ] || fail "State on A (TLS): $(vm_prop mig State)"
+wait_state mig Running 30
 wait_for 30 "the VM gone from B" sh -c "! '$VMCTL_BIN' --address='$ADDRB' show mig >/dev/null 2>&1"
 
 note "TLS: insecure source against a TLS destination: refused"
