@@ -8,7 +8,8 @@
 #   refusals leave the source running: nobody listening, a destination
 #     that already has a VM of that name, a destination without the kernel
 #     in its storage pools;
-#   with TLS (certificates made with openssl, one CA): A->B->A; a source
+#   with TLS (certificates made with openssl, one CA): A->B->A; a guest
+#     dirtying and checking 12 MiB moves without a lost write; a source
 #     whose certificate names a host B does not allow, and one from
 #     another CA, are refused and the VM keeps running.
 set -u
@@ -174,6 +175,25 @@ wait_for 30 "the VM gone from A" sh -c "! '$VMCTL_BIN' --address='$ADDR' show mi
 ADDR=$ADDRB expect_rc 0 vmctl migrate mig localhost:$PA
 wait_state mig Running 30
 wait_for 30 "the VM gone from B" sh -c "! '$VMCTL_BIN' --address='$ADDRB' show mig >/dev/null 2>&1"
+
+note "TLS: a guest dirtying 12 MiB and checking every page on every sweep moves A -> B"
+# tests/guests/vmwp_basic.S 'w': a lost or replayed write prints "dirty BAD" and powers off.
+printf '{"name":"dirty","memory_mib":64,"vcpus":1,"boot":{"kernel":"%s","cmdline":"w"}}' \
+  "$VM_BUILD_DIR/tests/tg_vmwp_basic.elf" >"$T/dirty.json"
+expect_rc 0 vmctl create "$T/dirty.json"
+expect_rc 0 vmctl start dirty --timeout=60
+wait_for 30 "the guest sweeping" sh -c "grep -q '\.\.' '$(vm_prop dirty ConsoleLog)'"
+t0=$(date +%s%N)
+expect_rc 0 vmctl migrate dirty localhost:$PB
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+echo "dirtying guest A->B with TLS: $ms ms; $(echo "$LAST_OUT" | grep '^migrating' | tail -1)"
+ADDR=$ADDRB wait_state dirty Running 30
+blog=$(vm_prop_b dirty ConsoleLog)
+dots=$(tr -cd . <"$blog" | wc -c)
+wait_for 30 "the guest sweeping on B" sh -c "[ \$(tr -cd . <'$blog' | wc -c) -gt $dots ]"
+! grep -q "dirty BAD" "$blog" || fail "a page lost a write in the move"
+[ "$(vm_prop_b dirty State)" = Running ] || fail "the dirtying guest on B: $(vm_prop_b dirty State) $(vm_prop_b dirty ExitReason)"
+expect_rc 0 vmctlb kill dirty
 
 note "TLS: insecure source against a TLS destination: refused"
 t_stop_vmms
