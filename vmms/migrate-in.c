@@ -130,7 +130,7 @@ static void incoming_free(struct vmms_incoming *in, bool join) {
  * would check, for the owner the source names. */
 static int check_request(struct vmms_daemon *d, const struct vmms_migchan_request *q, char *err, size_t errlen) {
         struct vmms_vm *other;
-        char why[1200];
+        char why[VMMS_MIGCHAN_ERROR_MAX];
         if ((other = vmms_daemon_find_id(d, &q->config.id)))
                 return snprintf(err, errlen, "VM id %s exists here (%s)", other->id, other->config->name), -EEXIST;
         if ((other = vmms_daemon_find_name(d, q->config.name)))

@@ -203,7 +203,7 @@ static int receive_records(struct vmwp_vm *vm, struct receiver *rc, int *state, 
 }
 
 int vmwp_vm_migrate_receive(struct vmwp_vm *vm, int fd, char *err, size_t errlen) {
-        char why[512] = "";
+        char why[MIG_TEXT_MAX] = "";
         struct receiver rc = { .fd = fd };
         int state = -1, r = 0;
         vm->migrate_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
