@@ -194,6 +194,15 @@ static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userda
                 if (r == -EAGAIN)
                         return 0;
                 if (r == -ECONNRESET || r == -ECONNREFUSED || r == -EPIPE) {
+                        /* A worker that exits with messages of ours unread
+                         * leaves ECONNRESET pending on our end, and the
+                         * kernel reports it once ahead of what the worker
+                         * sent last (its "exit" event, with the reason):
+                         * read on; the end proper repeats the error. */
+                        if (!w->ctl_reset_seen) {
+                                w->ctl_reset_seen = true;
+                                continue;
+                        }
                         control_lost(w);
                         return 0;
                 }

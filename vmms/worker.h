@@ -33,6 +33,7 @@ struct vmms_worker {
         unsigned n_requests;
         bool ended;      /* its pidfd fired: the process is gone */
         bool exit_event; /* the worker's {"event":"exit"} arrived */
+        bool ctl_reset_seen; /* one connection error read already (on_control) */
         int exit_event_status;
         char exit_event_reason[VMMS_EXIT_REASON_MAX];
         struct vmms_runtime_record rec;
