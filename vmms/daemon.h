@@ -95,6 +95,7 @@ struct vmms_vm {
         struct vmms_migration *migration; /* outgoing, while Migrating */
         bool migrated_away;            /* the destination runs it: this worker's end removes the VM */
         bool migrating_in;             /* an incoming migration's worker, not ready yet: not stored */
+        bool migrate_in_aborted;       /* that worker ended before it ran: a source that asks resumes */
         int incoming_fd;               /* the worker's end of the relay, for the spawn; -1 */
         sd_event_source *remove_src;   /* removal deferred out of the worker's callbacks */
         uint32_t mig_pass;             /* MigrationProgress */

@@ -96,6 +96,9 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
         if (vm->migrating_in) {
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "incoming migration failed: %s", v.reason);
                 vm->migrating_in = false;
+                /* It never ran (status 3: set-up, the commit included); a
+                 * source that asks is told so until the VM is gone. */
+                vm->migrate_in_aborted = true;
                 vmms_kvp_worker_ended(vm, false);
                 vmms_vm_set_state(vm, VMMS_STATE_OFF);
                 vmms_vm_remove_later(vm, true);
