@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* The migration channel's frame, request, answer and address parsers
- * (vmms/migchan.h): what another host's vmms sends. */
+/* The migration channel's frame, request, answer, query, outcome and
+ * address parsers (vmms/migchan.h): what another host's vmms sends. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,6 +29,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 free(q);
         }
         (void)vmms_migchan_answer_parse(body, blen, &ok, err, sizeof err);
+        struct guid id;
+        if (vmms_migchan_query_parse(body, blen, &id) == 1) { /* a query reads back the same */
+                char *again = vmms_migchan_query_build(&id);
+                struct guid id2;
+                if (again && (vmms_migchan_query_parse(again, strlen(again), &id2) != 1 || memcmp(&id, &id2, sizeof id)))
+                        abort();
+                free(again);
+        }
+        enum vmms_migchan_outcome oc;
+        if (vmms_migchan_outcome_parse(body, blen, &oc, err, sizeof err) == 0 && oc > VMMS_OUTCOME_PENDING)
+                abort();
         char *s = malloc(blen + 1), host[256];
         uint16_t port;
         if (s) {
