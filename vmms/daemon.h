@@ -212,7 +212,10 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
 int vmms_vm_cancel_migration(struct vmms_vm *vm);
 void vmms_vm_on_migrate_progress(struct vmms_vm *vm, struct json_object *ev);
 /* The worker ended: true when this took care of the VM (migrated away). */
-bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason);
+bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason, enum vmms_end end, enum vmms_state state);
+/* The restart policy's part of a worker's end (vm-exit.c), also after a
+ * migration that held it back learned that the VM stays here. */
+void vmms_vm_exit_finish(struct vmms_vm *vm, enum vmms_end end, enum vmms_state state);
 /* Forgets a VM (configuration, logs, object): after it moved away, or an
  * incoming one that never ran. Deferred to the loop's next turn. */
 void vmms_vm_remove_later(struct vmms_vm *vm, bool remove_logs);

@@ -49,6 +49,11 @@ struct vmms_migration {
          * VM stays paused here and a query thread asks the destination's
          * vmms who has it, again after retry_src until it knows. */
         bool committed, resolved;
+        /* The worker ended inside its op (it may have committed): its
+         * end's restart policy waits for the destination's answer. */
+        bool worker_gone;
+        enum vmms_end exit_end;
+        enum vmms_state exit_state;
         unsigned queries;
         enum vmms_migchan_outcome outcome;
         sd_event_source *retry_src;
@@ -276,15 +281,27 @@ static void query_done(struct vmms_migration *m) {
                             m->a.port);
                 m->resolved = true;
                 succeed(m);
+                bool gone = m->worker_gone;
                 maybe_free(m);
+                if (gone) { /* no worker's end to wait for */
+                        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "moved to another host: removed here");
+                        vmms_vm_set_state(vm, VMMS_STATE_OFF);
+                        vmms_vm_remove_later(vm, true);
+                }
                 return;
         }
         if (m->thread_r >= 0 && m->outcome == VMMS_OUTCOME_ABORTED) {
                 m->resolved = true;
+                bool gone = m->worker_gone;
+                enum vmms_end end = m->exit_end;
+                enum vmms_state state = m->exit_state;
                 if (vm->worker)
                         (void)vmms_worker_request(vm->worker, "resume", NULL, resume_reply, NULL);
-                fail(m, "the destination did not take the VM (the commit did not reach it); it runs here again");
+                fail(m, gone ? "the worker ended during the migration, and the destination does not have the VM"
+                             : "the destination did not take the VM (the commit did not reach it); it runs here again");
                 maybe_free(m);
+                if (gone) /* the worker's end, held back until now */
+                        vmms_vm_exit_finish(vm, end, state);
                 return;
         }
         if (m->queries == 1 || m->queries % 10 == 0)
@@ -445,8 +462,25 @@ void vmms_vm_remove_later(struct vmms_vm *vm, bool remove_logs) {
                 vmms_vm_log(vm, LOG_LEVEL_ERR, -ENOMEM, "cannot schedule the VM's removal");
 }
 
-bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason) {
+bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason, enum vmms_end end, enum vmms_state state) {
         struct vmms_migration *m = vm->migration;
+        /* Ended inside its migrate-send (it may have sent the COMMIT), or
+         * committed and waiting for the answer: only the destination knows
+         * whether the VM runs there; restarting it here could run it twice. */
+        if (m && !m->succeeded && !m->resolved && m->worker_asked && (!m->worker_answered || m->committed)) {
+                m->worker_answered = true;
+                m->worker_gone = true;
+                m->exit_end = end, m->exit_state = state;
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "the worker ended during the migration (%s); asking %s:%u who has "
+                            "the VM before anything else", reason ? reason : "no reason", m->a.host, m->a.port);
+                if (!m->committed) {
+                        m->committed = true;
+                        channel_cut(m);
+                        if (m->thread_done)
+                                query_start(m);
+                }
+                return true;
+        }
         if (m && !m->succeeded) {
                 m->worker_answered = true; /* its request went with the worker */
                 char why[VMMS_EXIT_REASON_MAX];

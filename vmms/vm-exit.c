@@ -89,7 +89,7 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
         vm->stop_phase = VMMS_STOP_NONE;
         /* Moved to another host, or an incoming VM that never ran here:
          * the VM goes. */
-        if (vmms_vm_migration_on_exit(vm, v.reason)) {
+        if (vmms_vm_migration_on_exit(vm, v.reason, v.end, v.state)) {
                 vmms_kvp_worker_ended(vm, false);
                 return;
         }
@@ -112,12 +112,15 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
                 return;
         }
         vmms_kvp_worker_ended(vm, v.end == VMMS_END_RESET);
-        vmms_vm_log(vm, v.end == VMMS_END_FAILURE ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, 0, "worker ended: %s",
-                    v.reason);
+        vmms_vm_exit_finish(vm, v.end, v.state);
+}
 
-        if (v.end == VMMS_END_RESET) {
+void vmms_vm_exit_finish(struct vmms_vm *vm, enum vmms_end end, enum vmms_state state) {
+        vmms_vm_log(vm, end == VMMS_END_FAILURE ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, 0, "worker ended: %s",
+                    vm->exit_reason);
+        if (end == VMMS_END_RESET) {
                 restart_after_reset(vm);
                 return;
         }
-        restart_now_or_schedule(vm, v.end, v.state);
+        restart_now_or_schedule(vm, end, state);
 }

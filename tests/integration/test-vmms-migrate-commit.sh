@@ -9,18 +9,28 @@
 #     learns B has the VM, stops its copy: the VM runs on B only;
 #   the source's COMMIT lost on the way (fake.lose_commit): B never runs
 #     the VM; A asks, learns B gave it up, resumes: it runs on A only;
-#   CancelMigration is refused while the commit is unresolved.
+#   CancelMigration is refused while the commit is unresolved;
+#   the source's worker killed after the COMMIT (fake.delay_running_ms
+#     holds B between the COMMIT and running): A holds the worker's end
+#     back, asks, learns B has the VM, removes it and restarts nothing;
+#   the source's worker killed mid-transfer (fake.migrate_ms): B never
+#     runs it, A asks, then applies the restart policy;
+#   the destination's worker killed mid-transfer, and the network cut
+#     mid-transfer (a TCP relay between the two, killed): A runs on, B
+#     forgets the VM.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 t_setup
 VMMS_TEST_WORKER=fake
 t_pick_worker
-read -r PA PB < <(t_free_ports 2)
-[ -n "$PB" ] || fail "no free ports"
+read -r PA PB PC < <(t_free_ports 3)
+[ -n "$PC" ] || fail "no free ports"
 t_start_vmms --migration-insecure --migration-listen=127.0.0.1:$PA
 t_host_b_start "$PB" --migration-insecure
 
 gone_from() { ! "$VMCTL_BIN" --address="$1" show "$2" >/dev/null 2>&1; }
+b_committed() { grep -q 'fake-vmwp: committed' "$(ADDR=$ADDRB vm_prop "$1" ConsoleLog)"; }
+b_has_worker() { [ "$(ADDR=$ADDRB vm_prop "$1" WorkerPid)" -gt 0 ]; }
 
 note "a plain move A -> B -> A"
 t_create plain
@@ -70,5 +80,90 @@ wait_for 10 "lc gone from B" gone_from "$ADDRB" lc
 ls "$B/state" | grep -q "$(vm_prop lc Id)" && fail "B stored the VM"
 # It stops normally on A.
 expect_rc 0 vmctl stop lc --timeout=30
+
+note "the source's worker killed after the COMMIT: B has the VM; A asks, removes it, restarts nothing"
+t_create ks "fake.delay_running_ms=3000" ',"restart_policy":"always"'
+expect_rc 0 vmctl start ks --timeout=30
+wait_state ks Running
+vmctl migrate ks 127.0.0.1:$PB >"$T/ks.out" 2>&1 &
+MIG=$!
+wait_for 20 "B's copy committed" b_committed ks
+kill -9 "$(vm_prop ks WorkerPid)"
+wait "$MIG"; rc=$?
+[ "$rc" = 0 ] || fail "vmctl migrate exited $rc: $(cat "$T/ks.out")"
+ADDR=$ADDRB wait_state ks Running
+wait_for 10 "ks gone from A" gone_from "$ADDR" ks
+grep -q "ks.*the worker ended during the migration" "$T/vmms.log" || fail "A did not hold the worker's end back"
+grep -q "ks.*restarting" "$T/vmms.log" && fail "A restarted a VM that runs on B"
+
+note "the source's worker killed mid-transfer: B never runs it; A applies its restart policy"
+t_create km "fake.migrate_ms=4000" ',"restart_policy":"always"'
+expect_rc 0 vmctl start km --timeout=30
+wait_state km Running
+pid=$(vm_prop km WorkerPid)
+vmctl migrate km 127.0.0.1:$PB >"$T/km.out" 2>&1 &
+MIG=$!
+wait_for 20 "km arriving on B" sh -c "'$VMCTL_BIN' --address='$ADDRB' show km >/dev/null 2>&1"
+sleep 0.5
+kill -9 "$pid"
+wait "$MIG"; rc=$?
+[ "$rc" = 1 ] || fail "vmctl migrate exited $rc: $(cat "$T/km.out")"
+grep -q "the worker ended during the migration, and the destination does not have the VM" "$T/km.out" ||
+  fail "vmctl migrate said: $(cat "$T/km.out")"
+wait_state km Running 30
+[ "$(vm_prop km WorkerPid)" != "$pid" ] || fail "km was not restarted"
+wait_for 10 "km gone from B" gone_from "$ADDRB" km
+expect_rc 0 vmctl stop km --timeout=30
+
+note "the destination's worker killed mid-transfer: A runs on"
+t_create kd "fake.migrate_ms=4000"
+expect_rc 0 vmctl start kd --timeout=30
+wait_state kd Running
+pid=$(vm_prop kd WorkerPid)
+vmctl migrate kd 127.0.0.1:$PB >"$T/kd.out" 2>&1 &
+MIG=$!
+wait_for 20 "kd's worker on B" b_has_worker kd
+sleep 0.5
+kill -9 "$(ADDR=$ADDRB vm_prop kd WorkerPid)"
+wait "$MIG"; rc=$?
+[ "$rc" = 1 ] || fail "vmctl migrate exited $rc: $(cat "$T/kd.out")"
+wait_state kd Running
+[ "$(vm_prop kd WorkerPid)" = "$pid" ] || fail "kd's worker on A changed"
+wait_for 10 "kd gone from B" gone_from "$ADDRB" kd
+
+note "the network cut mid-transfer (a TCP relay killed): A runs on, B forgets"
+python3 -c 'import socket,sys,threading
+l=socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); l.bind(("127.0.0.1", int(sys.argv[1]))); l.listen(4)
+def pump(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d: break
+            b.sendall(d)
+    except OSError: pass
+    for s in (a, b):
+        try: s.shutdown(socket.SHUT_RDWR)
+        except OSError: pass
+while True:
+    c, _ = l.accept(); u = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+    threading.Thread(target=pump, args=(c, u), daemon=True).start()
+    threading.Thread(target=pump, args=(u, c), daemon=True).start()' "$PC" "$PB" &
+RELAY=$!
+t_on_exit "kill $RELAY 2>/dev/null"
+wait_for 10 "the relay" sh -c "ss -ltn | grep -q ':$PC '"
+t_create cut "fake.migrate_ms=4000"
+expect_rc 0 vmctl start cut --timeout=30
+wait_state cut Running
+pid=$(vm_prop cut WorkerPid)
+vmctl migrate cut 127.0.0.1:$PC >"$T/cut.out" 2>&1 &
+MIG=$!
+wait_for 20 "cut arriving on B" sh -c "'$VMCTL_BIN' --address='$ADDRB' show cut >/dev/null 2>&1"
+sleep 0.5
+kill -9 "$RELAY"
+wait "$MIG"; rc=$?
+[ "$rc" = 1 ] || fail "vmctl migrate exited $rc: $(cat "$T/cut.out")"
+wait_state cut Running
+[ "$(vm_prop cut WorkerPid)" = "$pid" ] || fail "cut's worker on A changed"
+wait_for 70 "cut gone from B" gone_from "$ADDRB" cut
 
 echo "PASS"

@@ -25,6 +25,9 @@
  *                        committed-unconfirmed (as a link cut right then)
  *   fake.lose_running    as a migration's destination, take the COMMIT and
  *                        run, but close the stream without RUNNING
+ *   fake.delay_running_ms=N  as a destination, wait N ms between taking the
+ *                        COMMIT (printing "fake-vmwp: committed") and RUNNING
+ *   fake.migrate_ms=N    as a source, send passes for N ms before the state
  * "migrate-send" and a config with "migrate_incoming" speak the stream of
  * common/migstream.h without RAM: hello, ACCEPT, a PASS, STATE, and the
  * commit (common/migcommit.h) as vmwp does; the source pauses for it and
@@ -225,6 +228,13 @@ static void migrate_send(struct fake *f, json_object *req, int fd) {
                 snprintf(err, sizeof err, "the destination refused: %s", why[0] ? why : strerror(-r));
         bool was_paused = f->paused;
         f->paused = true;
+        /* fake.migrate_ms: a pass every 50 ms for that long, a transfer
+         * one can cut or kill mid-way. */
+        for (long t = 0; r >= 0 && t < knob(f, "fake.migrate_ms", 0); t += 50) {
+                if ((r = mig_send_record(fd, MIG_PASS, NULL, 10000)) < 0)
+                        snprintf(err, sizeof err, "pass: sending to the destination: %s", strerror(-r));
+                usleep(50000);
+        }
         if (r >= 0 && ((r = mig_send_record(fd, MIG_PASS, NULL, 10000)) < 0 ||
                        (r = mig_send_record(fd, MIG_STATE, NULL, 10000)) < 0))
                 snprintf(err, sizeof err, "sending: %s", strerror(-r));
@@ -269,12 +279,20 @@ static void migrate_receive(struct fake *f, int fd) {
                         r = -ECANCELED;
         if (r < 0 && !err[0])
                 snprintf(err, sizeof err, "%s", strerror(-r));
-        if (r >= 0 && knob(f, "fake.lose_running", 0)) {
+        long delay_ms = knob(f, "fake.delay_running_ms", 0);
+        bool lose = knob(f, "fake.lose_running", 0);
+        if (r >= 0 && (lose || delay_ms > 0)) {
                 if ((r = mig_send_record(fd, MIG_READY, NULL, 10000)) >= 0 &&
                     (r = mig_recv_record(fd, 60000, true, &rec, err, sizeof err)) >= 0 && rec.type != MIG_COMMIT)
                         r = -EPROTO;
                 if (r < 0)
                         snprintf(err, sizeof err, "no COMMIT from the source");
+                if (r >= 0 && delay_ms > 0) { /* committed: it runs, whatever the source does meanwhile */
+                        console_out(f, "fake-vmwp: committed\n");
+                        usleep((useconds_t)delay_ms * 1000);
+                }
+                if (r >= 0 && !lose)
+                        (void)mig_send_record(fd, MIG_RUNNING, NULL, 1000);
         } else if (r >= 0)
                 r = mig_commit_destination(fd, 60000, err, sizeof err);
         safe_close(fd);
