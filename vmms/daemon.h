@@ -100,6 +100,7 @@ struct vmms_vm {
         sd_event_source *remove_src;   /* removal deferred out of the worker's callbacks */
         uint32_t mig_pass;             /* MigrationProgress */
         uint64_t mig_bytes, mig_dirty_pages, mig_dirty_rate, mig_expected_downtime_ms;
+        struct vmms_lock_handover *handover; /* image locks still held by the source (lock-handover.c) */
 };
 
 struct vmms_pending_auth;
@@ -212,6 +213,12 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
 int vmms_vm_cancel_migration(struct vmms_vm *vm);
 void vmms_vm_on_migrate_progress(struct vmms_vm *vm, struct json_object *ev);
 /* The worker ended: true when this took care of the VM (migrated away). */
+/* An incoming VM's image locks (lock-handover.c): add(disk, its fd, shared)
+ * at the spawn for an image whose lock the source holds; start once the VM
+ * runs here; free when the worker ends or the VM goes. */
+int vmms_vm_handover_add(struct vmms_vm *vm, uint32_t disk, int fd, bool shared);
+void vmms_vm_handover_start(struct vmms_vm *vm);
+void vmms_vm_handover_free(struct vmms_vm *vm);
 bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason, enum vmms_end end, enum vmms_state state);
 /* The restart policy's part of a worker's end (vm-exit.c), also after a
  * migration that held it back learned that the VM stays here. */

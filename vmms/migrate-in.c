@@ -334,4 +334,5 @@ void vmms_vm_migrated_in(struct vmms_vm *vm) {
         if (r < 0)
                 vmms_vm_log(vm, LOG_LEVEL_ERR, r, "cannot store the configuration of the migrated VM: %m");
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migrated in: running here");
+        vmms_vm_handover_start(vm); /* the source's worker ends now: its image locks become ours */
 }

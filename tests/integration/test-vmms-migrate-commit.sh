@@ -3,7 +3,8 @@
 # The commit point of a live migration through two vmms (docs/migration.md
 # "One running copy"), with the fake worker (no KVM needed: it speaks the
 # stream and the commit exactly as vmwp does, without RAM):
-#   a plain move A->B->A;
+#   a plain move A->B->A, the image lock taken over by each destination
+#     once the source's worker is gone;
 #   the destination's RUNNING lost after it took the COMMIT
 #     (fake.lose_running): the source stays paused and Migrating, asks B,
 #     learns B has the VM, stops its copy: the VM runs on B only;
@@ -32,16 +33,27 @@ gone_from() { ! "$VMCTL_BIN" --address="$1" show "$2" >/dev/null 2>&1; }
 b_committed() { grep -q 'fake-vmwp: committed' "$(ADDR=$ADDRB vm_prop "$1" ConsoleLog)"; }
 b_has_worker() { [ "$(ADDR=$ADDRB vm_prop "$1" WorkerPid)" -gt 0 ]; }
 
-note "a plain move A -> B -> A"
-t_create plain
+note "a plain move A -> B -> A; the image lock moves along"
+truncate -s 1M "$T/plain.img"
+image_locked() { ! flock -n -x "$T/plain.img" true; }
+t_create plain "" ",\"disks\":[{\"path\":\"$T/plain.img\"}]"
 expect_rc 0 vmctl start plain --timeout=30
 wait_state plain Running
+image_locked || fail "A's worker does not hold the image lock"
 expect_rc 0 vmctl migrate plain 127.0.0.1:$PB
 ADDR=$ADDRB wait_state plain Running
 wait_for 10 "plain gone from A" gone_from "$ADDR" plain
+# A's worker is gone, and with it its lock: B's vmms takes it over.
+wait_for 10 "B holding the image lock" image_locked
+grep -q "plain.*took over the image lock of 1 disk from the source" "$B/vmms.log" || fail "B did not log the lock"
 ADDR=$ADDRB expect_rc 0 vmctl migrate plain 127.0.0.1:$PA
 wait_state plain Running
 wait_for 10 "plain gone from B" gone_from "$ADDRB" plain
+wait_for 10 "A holding the image lock again" image_locked
+# Another VM on that image is refused while the moved one runs.
+t_create other "" ",\"disks\":[{\"path\":\"$T/plain.img\"}]"
+expect_rc 1 vmctl start other --timeout=30
+echo "$LAST_OUT" | grep -q "in use by another VM" || fail "a second VM on the image: $LAST_OUT"
 
 note "RUNNING lost: B has the VM; A asks, then stops its copy"
 t_create lr "fake.lose_running"
