@@ -92,18 +92,37 @@ static int publish_fd(int fd, void *opaque) {
         return c && fd >= 0;
 }
 
+/* Connects to the destination, sends one request frame (what: for the
+ * messages) and reads the answer's body into *body. */
+static int ask(struct vmms_migration *m, struct vmms_mig_conn *c, const char *request, const char *what, char **body,
+               uint32_t *len) {
+        int r = vmms_mig_connect(m->vm->d->mig_tls, m->a.host, m->a.port, c, publish_fd, m, m->thread_err,
+                                 sizeof m->thread_err);
+        if (r >= 0 && (r = vmms_mig_send_frame(c, VMMS_MIGCHAN_REQUEST, request)) < 0)
+                snprintf(m->thread_err, sizeof m->thread_err, "sending the %s: %s", what, strerror(-r));
+        if (r >= 0 && (r = vmms_mig_recv_frame(c, VMMS_MIGCHAN_ANSWER, body, len)) < 0)
+                snprintf(m->thread_err, sizeof m->thread_err, "no answer to the %s: %s", what, strerror(-r));
+        return r;
+}
+
+/* A channel thread's end: its result, the connection closed, the loop told. */
+static void *thread_end(struct vmms_migration *m, struct vmms_mig_conn *c, int r) {
+        m->thread_r = r;
+        pthread_mutex_lock(&m->lock);
+        m->net_fd = -1;
+        pthread_mutex_unlock(&m->lock);
+        vmms_mig_conn_close(c);
+        note_send(m, 'D');
+        return NULL;
+}
+
 static void *channel_thread(void *opaque) {
         struct vmms_migration *m = opaque;
         struct vmms_mig_conn c = VMMS_MIG_CONN_NULL;
         char *body = NULL, why[VMMS_MIGCHAN_ERROR_MAX + 1];
         uint32_t len;
         bool ok = false;
-        int r = vmms_mig_connect(m->vm->d->mig_tls, m->a.host, m->a.port, &c, publish_fd, m, m->thread_err,
-                                 sizeof m->thread_err);
-        if (r >= 0 && (r = vmms_mig_send_frame(&c, VMMS_MIGCHAN_REQUEST, m->request)) < 0)
-                snprintf(m->thread_err, sizeof m->thread_err, "sending the request: %s", strerror(-r));
-        if (r >= 0 && (r = vmms_mig_recv_frame(&c, VMMS_MIGCHAN_ANSWER, &body, &len)) < 0)
-                snprintf(m->thread_err, sizeof m->thread_err, "no answer from the destination: %s", strerror(-r));
+        int r = ask(m, &c, m->request, "request", &body, &len);
         if (r >= 0 && (r = vmms_migchan_answer_parse(body, len, &ok, why, sizeof why)) < 0)
                 snprintf(m->thread_err, sizeof m->thread_err, "the destination's answer is malformed");
         free(body);
@@ -115,13 +134,7 @@ static void *channel_thread(void *opaque) {
                 note_send(m, 'A');
                 r = vmms_mig_relay(&c, m->wpair[1], &m->to_net, &m->from_net, m->thread_err, sizeof m->thread_err);
         }
-        m->thread_r = r;
-        pthread_mutex_lock(&m->lock);
-        m->net_fd = -1;
-        pthread_mutex_unlock(&m->lock);
-        vmms_mig_conn_close(&c);
-        note_send(m, 'D');
-        return NULL;
+        return thread_end(m, &c, r);
 }
 
 /* Asks the destination's vmms who has the VM (after an unconfirmed
@@ -132,23 +145,11 @@ static void *query_thread(void *opaque) {
         _cleanup_free_ char *q = vmms_migchan_query_build(&m->vm->config->id);
         char *body = NULL;
         uint32_t len;
-        int r = q ? vmms_mig_connect(m->vm->d->mig_tls, m->a.host, m->a.port, &c, publish_fd, m, m->thread_err,
-                                     sizeof m->thread_err)
-                  : -ENOMEM;
-        if (r >= 0 && (r = vmms_mig_send_frame(&c, VMMS_MIGCHAN_REQUEST, q)) < 0)
-                snprintf(m->thread_err, sizeof m->thread_err, "sending the query: %s", strerror(-r));
-        if (r >= 0 && (r = vmms_mig_recv_frame(&c, VMMS_MIGCHAN_ANSWER, &body, &len)) < 0)
-                snprintf(m->thread_err, sizeof m->thread_err, "no answer to the query: %s", strerror(-r));
+        int r = q ? ask(m, &c, q, "query", &body, &len) : -ENOMEM;
         if (r >= 0)
                 r = vmms_migchan_outcome_parse(body, len, &m->outcome, m->thread_err, sizeof m->thread_err);
         free(body);
-        m->thread_r = r;
-        pthread_mutex_lock(&m->lock);
-        m->net_fd = -1;
-        pthread_mutex_unlock(&m->lock);
-        vmms_mig_conn_close(&c);
-        note_send(m, 'D');
-        return NULL;
+        return thread_end(m, &c, r);
 }
 
 /* Cuts the channel: the thread's blocking calls return, the worker's

@@ -84,20 +84,12 @@ struct sender {
         uint64_t n_pages, n_zero;
 };
 
-static int wait_fd(int fd, short events, int timeout_ms) {
-        struct pollfd p = { .fd = fd, .events = events };
-        int r = poll(&p, 1, timeout_ms);
-        if (r < 0)
-                return errno == EINTR ? 0 : -errno;
-        return r == 0 ? -ETIMEDOUT : 0;
-}
-
 static int send_all(struct sender *s, const void *buf, size_t len) {
         const uint8_t *b = buf;
         while (len > 0) {
                 ssize_t k = send(s->fd, b, len, MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
-                        int r = wait_fd(s->fd, POLLOUT, s->timeout_ms);
+                        int r = mig_wait_fd(s->fd, POLLOUT, s->timeout_ms);
                         if (r < 0)
                                 return r;
                         continue;

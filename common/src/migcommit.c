@@ -11,7 +11,7 @@
 #include "common/migcommit.h"
 #include "common/vmstate.h"
 
-static int wait_fd(int fd, short events, int timeout_ms) {
+int mig_wait_fd(int fd, short events, int timeout_ms) {
         struct pollfd p = { .fd = fd, .events = events };
         int r = poll(&p, 1, timeout_ms);
         if (r < 0)
@@ -27,7 +27,7 @@ int mig_send_record(int fd, uint32_t type, const char *text, int timeout_ms) {
         for (size_t done = 0, len = MIG_RECORD_HEADER + n; done < len;) {
                 ssize_t k = send(fd, rec + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
-                        int r = wait_fd(fd, POLLOUT, timeout_ms);
+                        int r = mig_wait_fd(fd, POLLOUT, timeout_ms);
                         if (r < 0)
                                 return r;
                         continue;
@@ -41,7 +41,7 @@ int mig_send_record(int fd, uint32_t type, const char *text, int timeout_ms) {
 
 static int recv_exact(int fd, uint8_t *buf, size_t want, int timeout_ms) {
         for (size_t got = 0; got < want;) {
-                int r = wait_fd(fd, POLLIN, timeout_ms);
+                int r = mig_wait_fd(fd, POLLIN, timeout_ms);
                 if (r < 0)
                         return r;
                 ssize_t k = read(fd, buf + got, want - got); /* poll said readable */

@@ -32,6 +32,29 @@ t_host_b_start "$PB" --migration-insecure
 gone_from() { ! "$VMCTL_BIN" --address="$1" show "$2" >/dev/null 2>&1; }
 b_committed() { grep -q 'fake-vmwp: committed' "$(ADDR=$ADDRB vm_prop "$1" ConsoleLog)"; }
 b_has_worker() { [ "$(ADDR=$ADDRB vm_prop "$1" WorkerPid)" -gt 0 ]; }
+on_b() { "$VMCTL_BIN" --address="$ADDRB" show "$1" >/dev/null 2>&1; }
+# start_vm NAME CMDLINE [JSON members]: created and Running on A; PID its worker.
+start_vm() {
+  t_create "$1" "$2" "${3:-}"
+  expect_rc 0 vmctl start "$1" --timeout=30
+  wait_state "$1" Running
+  PID=$(vm_prop "$1" WorkerPid)
+}
+# migrate_bg NAME PORT: vmctl migrate in the background (MIG; its output in $T/NAME.out).
+migrate_bg() { vmctl migrate "$1" "127.0.0.1:$2" >"$T/$1.out" 2>&1 & MIG=$!; }
+# migrate_done NAME RC [TEXT]: vmctl migrate ended with RC, saying TEXT.
+migrate_done() {
+  local rc
+  wait "$MIG"; rc=$?
+  [ "$rc" = "$2" ] || fail "vmctl migrate $1 exited $rc: $(cat "$T/$1.out")"
+  [ -z "${3:-}" ] || grep -q "$3" "$T/$1.out" || fail "vmctl migrate $1 said: $(cat "$T/$1.out")"
+}
+# stays_on_a NAME: Running on A with its worker PID, gone from B.
+stays_on_a() {
+  wait_state "$1" Running
+  [ "$(vm_prop "$1" WorkerPid)" = "$PID" ] || fail "$1's worker on A changed"
+  wait_for 70 "$1 gone from B" gone_from "$ADDRB" "$1"
+}
 
 note "a plain move A -> B -> A; the image lock moves along"
 truncate -s 1M "$T/plain.img"
@@ -56,26 +79,19 @@ expect_rc 1 vmctl start other --timeout=30
 echo "$LAST_OUT" | grep -q "in use by another VM" || fail "a second VM on the image: $LAST_OUT"
 
 note "RUNNING lost: B has the VM; A asks, then stops its copy"
-t_create lr "fake.lose_running"
-expect_rc 0 vmctl start lr --timeout=30
-wait_state lr Running
-pid=$(vm_prop lr WorkerPid)
+start_vm lr "fake.lose_running"
 expect_rc 0 vmctl migrate lr 127.0.0.1:$PB
 ADDR=$ADDRB wait_state lr Running
 wait_for 10 "lr gone from A" gone_from "$ADDR" lr
-wait_for 10 "A's worker of lr ended" sh -c "! kill -0 $pid"
+wait_for 10 "A's worker of lr ended" sh -c "! kill -0 $PID"
 grep -q "lr.*the VM stays paused here while 127.0.0.1:$PB is asked who has it" "$T/vmms.log" ||
   fail "A did not log the unconfirmed commit: $(grep lr "$T/vmms.log" | tail -5)"
 grep -q "lr.*the destination has the VM" "$T/vmms.log" || fail "A did not log B's answer"
 grep -q "migration query from .* about VM" "$B/vmms.log" || fail "B did not log the query"
 
 note "COMMIT lost: B never runs the VM; A asks, then resumes it"
-t_create lc "fake.lose_commit"
-expect_rc 0 vmctl start lc --timeout=30
-wait_state lc Running
-pid=$(vm_prop lc WorkerPid)
-vmctl migrate lc 127.0.0.1:$PB >"$T/lc.out" 2>&1 &
-MIG=$!
+start_vm lc "fake.lose_commit"
+migrate_bg lc "$PB"
 wait_for 10 "the unconfirmed commit" grep -q "lc.*is asked who has it" "$T/vmms.log"
 # Unresolved: no cancel (the VM may be running there, for all A knows).
 if [ "$(vm_prop lc State)" = Migrating ]; then
@@ -83,65 +99,42 @@ if [ "$(vm_prop lc State)" = Migrating ]; then
     fail "CancelMigration was taken while the commit is unresolved"
   echo "$out" | grep -q "committed" || echo "$out" | grep -q "no migration" || fail "cancel said: $out"
 fi
-wait "$MIG"; rc=$?
-[ "$rc" = 1 ] || fail "vmctl migrate exited $rc: $(cat "$T/lc.out")"
-grep -q "the destination did not take the VM" "$T/lc.out" || fail "vmctl migrate said: $(cat "$T/lc.out")"
-wait_state lc Running
-[ "$(vm_prop lc WorkerPid)" = "$pid" ] || fail "the source's worker changed"
-wait_for 10 "lc gone from B" gone_from "$ADDRB" lc
+migrate_done lc 1 "the destination did not take the VM"
+stays_on_a lc
 ls "$B/state" | grep -q "$(vm_prop lc Id)" && fail "B stored the VM"
-# It stops normally on A.
 expect_rc 0 vmctl stop lc --timeout=30
 
 note "the source's worker killed after the COMMIT: B has the VM; A asks, removes it, restarts nothing"
-t_create ks "fake.delay_running_ms=3000" ',"restart_policy":"always"'
-expect_rc 0 vmctl start ks --timeout=30
-wait_state ks Running
-vmctl migrate ks 127.0.0.1:$PB >"$T/ks.out" 2>&1 &
-MIG=$!
+start_vm ks "fake.delay_running_ms=3000" ',"restart_policy":"always"'
+migrate_bg ks "$PB"
 wait_for 20 "B's copy committed" b_committed ks
-kill -9 "$(vm_prop ks WorkerPid)"
-wait "$MIG"; rc=$?
-[ "$rc" = 0 ] || fail "vmctl migrate exited $rc: $(cat "$T/ks.out")"
+kill -9 "$PID"
+migrate_done ks 0
 ADDR=$ADDRB wait_state ks Running
 wait_for 10 "ks gone from A" gone_from "$ADDR" ks
 grep -q "ks.*the worker ended during the migration" "$T/vmms.log" || fail "A did not hold the worker's end back"
 grep -q "ks.*restarting" "$T/vmms.log" && fail "A restarted a VM that runs on B"
 
 note "the source's worker killed mid-transfer: B never runs it; A applies its restart policy"
-t_create km "fake.migrate_ms=4000" ',"restart_policy":"always"'
-expect_rc 0 vmctl start km --timeout=30
-wait_state km Running
-pid=$(vm_prop km WorkerPid)
-vmctl migrate km 127.0.0.1:$PB >"$T/km.out" 2>&1 &
-MIG=$!
-wait_for 20 "km arriving on B" sh -c "'$VMCTL_BIN' --address='$ADDRB' show km >/dev/null 2>&1"
+start_vm km "fake.migrate_ms=4000" ',"restart_policy":"always"'
+migrate_bg km "$PB"
+wait_for 20 "km arriving on B" on_b km
 sleep 0.5
-kill -9 "$pid"
-wait "$MIG"; rc=$?
-[ "$rc" = 1 ] || fail "vmctl migrate exited $rc: $(cat "$T/km.out")"
-grep -q "the worker ended during the migration, and the destination does not have the VM" "$T/km.out" ||
-  fail "vmctl migrate said: $(cat "$T/km.out")"
+kill -9 "$PID"
+migrate_done km 1 "the worker ended during the migration, and the destination does not have the VM"
 wait_state km Running 30
-[ "$(vm_prop km WorkerPid)" != "$pid" ] || fail "km was not restarted"
+[ "$(vm_prop km WorkerPid)" != "$PID" ] || fail "km was not restarted"
 wait_for 10 "km gone from B" gone_from "$ADDRB" km
 expect_rc 0 vmctl stop km --timeout=30
 
 note "the destination's worker killed mid-transfer: A runs on"
-t_create kd "fake.migrate_ms=4000"
-expect_rc 0 vmctl start kd --timeout=30
-wait_state kd Running
-pid=$(vm_prop kd WorkerPid)
-vmctl migrate kd 127.0.0.1:$PB >"$T/kd.out" 2>&1 &
-MIG=$!
+start_vm kd "fake.migrate_ms=4000"
+migrate_bg kd "$PB"
 wait_for 20 "kd's worker on B" b_has_worker kd
 sleep 0.5
 kill -9 "$(ADDR=$ADDRB vm_prop kd WorkerPid)"
-wait "$MIG"; rc=$?
-[ "$rc" = 1 ] || fail "vmctl migrate exited $rc: $(cat "$T/kd.out")"
-wait_state kd Running
-[ "$(vm_prop kd WorkerPid)" = "$pid" ] || fail "kd's worker on A changed"
-wait_for 10 "kd gone from B" gone_from "$ADDRB" kd
+migrate_done kd 1
+stays_on_a kd
 
 note "the network cut mid-transfer (a TCP relay killed): A runs on, B forgets"
 python3 -c 'import socket,sys,threading
@@ -163,19 +156,12 @@ while True:
 RELAY=$!
 t_on_exit "kill $RELAY 2>/dev/null"
 wait_for 10 "the relay" sh -c "ss -ltn | grep -q ':$PC '"
-t_create cut "fake.migrate_ms=4000"
-expect_rc 0 vmctl start cut --timeout=30
-wait_state cut Running
-pid=$(vm_prop cut WorkerPid)
-vmctl migrate cut 127.0.0.1:$PC >"$T/cut.out" 2>&1 &
-MIG=$!
-wait_for 20 "cut arriving on B" sh -c "'$VMCTL_BIN' --address='$ADDRB' show cut >/dev/null 2>&1"
+start_vm cut "fake.migrate_ms=4000"
+migrate_bg cut "$PC"
+wait_for 20 "cut arriving on B" on_b cut
 sleep 0.5
 kill -9 "$RELAY"
-wait "$MIG"; rc=$?
-[ "$rc" = 1 ] || fail "vmctl migrate exited $rc: $(cat "$T/cut.out")"
-wait_state cut Running
-[ "$(vm_prop cut WorkerPid)" = "$pid" ] || fail "cut's worker on A changed"
-wait_for 70 "cut gone from B" gone_from "$ADDRB" cut
+migrate_done cut 1
+stays_on_a cut
 
 echo "PASS"

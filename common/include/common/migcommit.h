@@ -20,6 +20,9 @@
 
 #include "common/migstream.h"
 
+/* poll(2) for events on fd: 0 (ready, or interrupted: look again),
+ * -ETIMEDOUT after timeout_ms, or -errno. */
+int mig_wait_fd(int fd, short events, int timeout_ms);
 /* One record of type with an optional reason (ABORT, REFUSE), sent whole
  * within timeout_ms: 0 or -errno (-ETIMEDOUT, -EPIPE). */
 int mig_send_record(int fd, uint32_t type, const char *text, int timeout_ms);
