@@ -44,6 +44,11 @@ struct vid_vp {
         bool thread_started;
         bool on_thread_exit; /* inside an exit callback: regs live in run->s.regs */
         uint64_t pvm_lstar;  /* the guest's LSTAR (PVM syscall trampoline) */
+        /* Throttling (throttle.c), this VP's thread only: the end of its
+         * guest share of the period (0: not throttled) and its timer. */
+        uint64_t throttle_due;
+        timer_t throttle_timer;
+        bool throttle_timer_on;
 };
 
 struct vid_partition {
@@ -86,6 +91,11 @@ struct vid_partition {
          * are marked in dirty_user, a bit per page of RAM. */
         atomic_bool dirty_active;
         _Atomic uint64_t *dirty_user;
+
+        /* Throttling (throttle.c): the share of each period the VPs spend
+         * parked, 0..VID_THROTTLE_MAX_PCT, set under lock; their time slept. */
+        atomic_uint throttle_pct;
+        _Atomic uint64_t throttled_ns;
 
         /* The MSRs a VP's saved state holds (state.c), found on first use. */
         uint32_t *state_msrs;
@@ -141,6 +151,12 @@ void vid_vp_destroy(struct vid_vp *vp);
 int vid_vp_translate(struct vid_vp *vp, uint64_t gva, uint64_t *gpa);
 /* Interrupt every VP thread (but the caller's) out of KVM_RUN. */
 void vid_kick_all(struct vid_partition *p);
+
+/* throttle.c, on the VP's thread: before each KVM_RUN (sleeps the
+ * period's parked share once the guest share is used up, arms the timer
+ * that ends the next one), and when the thread ends. */
+void vid_vp_throttle(struct vid_vp *vp);
+void vid_vp_throttle_end(struct vid_vp *vp);
 
 /* pvm.c: workarounds for the PVM nested KVM; never active elsewhere. */
 bool vid_pvm_detect(void);

@@ -73,7 +73,13 @@ int vid_partition_create(const struct vid_partition_config *cfg, struct vid_part
         p->stop_status = -1;
         pthread_mutex_init(&p->lock, NULL);
         pthread_mutex_init(&p->irq_lock, NULL);
-        pthread_cond_init(&p->cond, NULL);
+        /* Monotonic: a throttled VP's timed sleep (throttle.c) must not
+         * stretch when the wall clock is set back. */
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&p->cond, &ca);
+        pthread_condattr_destroy(&ca);
 
         p->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
         if (p->kvm_fd < 0) {

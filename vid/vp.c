@@ -21,8 +21,16 @@
 
 #define SYNC_FLAGS (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)
 
+/* The VP's run area, for the kick handler: a kick sets immediate_exit
+ * before it signals, but the throttle's timer (throttle.c) only signals;
+ * setting it here too means a signal that arrives just before KVM_RUN
+ * still makes it return at once. */
+static _Thread_local struct kvm_run *kick_run;
+
 static void kick_handler(int sig) {
         (void)sig;
+        if (kick_run)
+                __atomic_store_n(&kick_run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 }
 
 static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
@@ -445,6 +453,7 @@ static void *vp_thread(void *arg) {
         sigset_t set;
         sigemptyset(&set);
         sigaddset(&set, SIGRTMIN);
+        kick_run = vp->run;
         pthread_sigmask(SIG_UNBLOCK, &set, NULL);
         if (vp->index == 0)
                 atomic_store(&p->first_run_ns, vid_now_ns());
@@ -453,6 +462,7 @@ static void *vp_thread(void *arg) {
                 __atomic_store_n(&vp->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
                 if (!park_if_requested(vp))
                         break;
+                vid_vp_throttle(vp);
                 vp->run->kvm_valid_regs = SYNC_FLAGS;
                 int r = ioctl(vp->fd, KVM_RUN, 0);
                 if (r < 0) {
@@ -469,6 +479,7 @@ static void *vp_thread(void *arg) {
                 if (status > 0)
                         break;
         }
+        vid_vp_throttle_end(vp);
         /* Leave the VP consistent for a later state save. */
         flush_pending(vp);
         pthread_mutex_lock(&p->lock);
@@ -536,6 +547,7 @@ int vid_partition_pause(struct vid_partition *p) {
                 return -EINVAL;
         pthread_mutex_lock(&p->lock);
         p->pause_requested = true;
+        pthread_cond_broadcast(&p->cond); /* a throttled VP asleep (throttle.c) parks now */
         pthread_mutex_unlock(&p->lock);
         vid_kick_all(p);
         pthread_mutex_lock(&p->lock);

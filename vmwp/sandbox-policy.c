@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -120,6 +121,10 @@ static const struct sandbox_rule vcpu_rules[] = {
         SANDBOX_ALLOW(__NR_epoll_pwait),
         { .nr = __NR_clone, .n_cmp = 1,
           .cmp = { { .arg = 0, .op = SANDBOX_CMP_MASKED_EQ, .mask = THREAD_FLAGS | NS_FLAGS, .value = THREAD_FLAGS } } },
+        /* A throttled VP's own timer (vid/throttle.c, a migration's
+         * auto-converge): monotonic, signalling its thread only. */
+        SANDBOX_ALLOW_ARG(__NR_timer_create, 0, CLOCK_MONOTONIC), SANDBOX_ALLOW(__NR_timer_settime),
+        SANDBOX_ALLOW(__NR_timer_delete),
         { .nr = __NR_rt_sigaction, .n_cmp = 1,
           .cmp = { { .arg = 0, .op = SANDBOX_CMP_MASKED_EQ, .kind = SANDBOX_VALUE_SIGRTMIN, .mask = 0xffffffffu } } },
 };

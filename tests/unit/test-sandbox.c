@@ -15,6 +15,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 
 #include "common/proto.h"
 #include "common/test.h"
@@ -169,6 +170,35 @@ TEST(ioctl_by_request_number) {
         ASSERT_EQ(run_child("vcpu", false, tty_ioctl, err, sizeof err), VMWP_EXIT_SANDBOX);
         char want[64];
         snprintf(want, sizeof want, "blocked system call %d ", __NR_ioctl);
+        ASSERT_NOT_NULL(strstr(err, want));
+}
+
+/* A throttled VP's own timer (vid/throttle.c): monotonic, signalling
+ * its thread. */
+static void thread_timer(void) {
+        struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGRTMIN };
+        sev._sigev_un._tid = gettid();
+        timer_t t;
+        EXPECT(timer_create(CLOCK_MONOTONIC, &sev, &t) == 0);
+        struct itimerspec its = { .it_value = { .tv_sec = 100 } };
+        EXPECT(timer_settime(t, 0, &its, NULL) == 0);
+        EXPECT(timer_delete(t) == 0);
+}
+
+static void realtime_timer(void) {
+        struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGRTMIN };
+        sev._sigev_un._tid = gettid();
+        timer_t t;
+        (void)timer_create(CLOCK_REALTIME, &sev, &t);
+}
+
+TEST(vcpu_threads_have_a_monotonic_timer_main_has_none) {
+        char err[1024];
+        ASSERT_EQ(run_child("vcpu", false, thread_timer, err, sizeof err), 0);
+        ASSERT_EQ(run_child("vcpu", false, realtime_timer, err, sizeof err), VMWP_EXIT_SANDBOX);
+        ASSERT_EQ(run_child("main", false, thread_timer, err, sizeof err), VMWP_EXIT_SANDBOX);
+        char want[64];
+        snprintf(want, sizeof want, "blocked system call %d ", __NR_timer_create);
         ASSERT_NOT_NULL(strstr(err, want));
 }
 

@@ -284,6 +284,16 @@ int vid_partition_start(struct vid_partition *p, vid_exit_fn on_exit, void *opaq
 int vid_partition_pause(struct vid_partition *p);
 int vid_partition_resume(struct vid_partition *p);
 bool vid_partition_is_paused(const struct vid_partition *p);
+/* Throttling (throttle.c; a live migration's auto-converge): every VP
+ * spends pct % of each VID_THROTTLE_PERIOD_NS parked outside KVM_RUN
+ * (asleep, kicked out of the guest by a timer of its own thread); 0, the
+ * default, turns it off. Any thread; -EINVAL above VID_THROTTLE_MAX_PCT. */
+#define VID_THROTTLE_PERIOD_NS 10000000u
+#define VID_THROTTLE_MAX_PCT 99u
+int vid_partition_set_throttle(struct vid_partition *p, unsigned pct);
+unsigned vid_partition_throttle(const struct vid_partition *p);
+/* The VPs' time parked by the throttle so far, all VPs together. */
+uint64_t vid_partition_throttled_ns(const struct vid_partition *p);
 /* Whether vid_partition_start() was called. */
 bool vid_partition_started(const struct vid_partition *p);
 /* No VP runs guest code: never started, paused, or stopping. What saving

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+/* vid's VP throttle (vid/throttle.c, auto-converge) without KVM: a thread
+ * plays a VP's run loop, its "guest" a spin until run->immediate_exit is
+ * set, its kick handler setting that flag as vid's does. The throttle's
+ * own timer must kick it out of the "guest", and it must sleep about the
+ * share it was given of every period; at 0 it sleeps no more. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "common/test.h"
+#include "vid/internal.h"
+
+static struct kvm_run run;
+static atomic_bool stop;
+static _Atomic uint64_t rounds;
+
+static void on_kick(int sig) {
+        (void)sig;
+        __atomic_store_n(&run.immediate_exit, 1, __ATOMIC_SEQ_CST);
+}
+
+static void *vp_loop(void *arg) {
+        struct vid_vp *vp = arg;
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGRTMIN);
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        while (!atomic_load(&stop)) {
+                __atomic_store_n(&run.immediate_exit, 0, __ATOMIC_SEQ_CST);
+                vid_vp_throttle(vp);
+                while (!__atomic_load_n(&run.immediate_exit, __ATOMIC_SEQ_CST) && !atomic_load(&stop))
+                        ; /* the guest */
+                atomic_fetch_add(&rounds, 1);
+        }
+        vid_vp_throttle_end(vp);
+        return NULL;
+}
+
+static struct vid_partition p;
+static struct vid_vp vp;
+static pthread_t thread;
+
+static void start(void) {
+        pthread_mutex_init(&p.lock, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&p.cond, &ca);
+        vp = (struct vid_vp){ .p = &p, .run = &run };
+        struct sigaction sa = { .sa_handler = on_kick };
+        sigemptyset(&sa.sa_mask);
+        ASSERT_OK(sigaction(SIGRTMIN, &sa, NULL));
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGRTMIN);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        atomic_store(&stop, false);
+        ASSERT_OK(-pthread_create(&thread, NULL, vp_loop, &vp));
+        /* vid_kick_all's view of it: turning the throttle on kicks it. */
+        vp.thread = thread;
+        vp.thread_started = true;
+        p.vps[0] = &vp;
+        p.n_vps = 1;
+}
+
+static void finish(void) {
+        atomic_store(&stop, true);
+        pthread_join(thread, NULL);
+        ASSERT_FALSE(vp.throttle_timer_on);
+}
+
+/* The share of wall time the VP slept over seconds. */
+static double slept_share(double seconds) {
+        uint64_t t0 = vid_now_ns(), s0 = vid_partition_throttled_ns(&p);
+        usleep((useconds_t)(seconds * 1e6));
+        return (double)(vid_partition_throttled_ns(&p) - s0) / (double)(vid_now_ns() - t0);
+}
+
+TEST(the_vp_sleeps_its_share_and_full_speed_returns_at_zero) {
+        start();
+        usleep(50000);
+        ASSERT_TRUE(vid_partition_throttled_ns(&p) == 0);
+        uint64_t r0 = atomic_load(&rounds);
+        usleep(100000);
+        ASSERT_TRUE(atomic_load(&rounds) == r0); /* unthrottled: nothing kicks the guest */
+
+        ASSERT_OK(vid_partition_set_throttle(&p, 50));
+        ASSERT_EQ(vid_partition_throttle(&p), 50u);
+        double half = slept_share(0.6);
+        /* About 50 % of every 10 ms; a loaded host stretches the guest
+         * share (the thread waits for a CPU), never the sleep: generous. */
+        fprintf(stderr, "50 %%: slept %.0f %%, %llu rounds\n", half * 100, (unsigned long long)atomic_load(&rounds));
+        ASSERT_TRUE(half > 0.25 && half < 0.75);
+        /* Each period is one timer kick: about 60 in 0.6 s. */
+        ASSERT_TRUE(atomic_load(&rounds) - r0 >= 20);
+
+        ASSERT_OK(vid_partition_set_throttle(&p, 90));
+        double most = slept_share(0.6);
+        fprintf(stderr, "90 %%: slept %.0f %%\n", most * 100);
+        ASSERT_TRUE(most > 0.6 && most > half);
+
+        ASSERT_OK(vid_partition_set_throttle(&p, 0));
+        usleep(50000); /* a sleep under way ends, the last timer fires and is deleted */
+        uint64_t s = vid_partition_throttled_ns(&p);
+        r0 = atomic_load(&rounds);
+        usleep(200000);
+        ASSERT_TRUE(vid_partition_throttled_ns(&p) == s);
+        ASSERT_TRUE(atomic_load(&rounds) == r0);
+        ASSERT_FALSE(__atomic_load_n(&vp.throttle_timer_on, __ATOMIC_SEQ_CST));
+        finish();
+}
+
+TEST(shares_above_99_are_refused) {
+        struct vid_partition q = { 0 };
+        pthread_mutex_init(&q.lock, NULL);
+        pthread_cond_init(&q.cond, NULL);
+        ASSERT_ERROR(vid_partition_set_throttle(&q, 100), EINVAL);
+        ASSERT_OK(vid_partition_set_throttle(&q, VID_THROTTLE_MAX_PCT));
+        ASSERT_EQ(vid_partition_throttle(&q), 99u);
+}
+
+TEST_MAIN()

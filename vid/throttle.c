@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+/* Throttling the VPs (a live migration's auto-converge, docs/migration.md
+ * "Convergence"): while a share pct is set, every VP spends pct % of each
+ * VID_THROTTLE_PERIOD_NS parked outside KVM_RUN, so that a guest dirtying
+ * memory faster than the link carries it slows down enough for pre-copy
+ * to converge.
+ *
+ * Each VP times itself, with no thread of its own: a POSIX timer of the
+ * VP's thread (SIGEV_THREAD_ID, vid's kick signal SIGRTMIN) fires when its
+ * share of guest time in the period is used up. The kick handler sets the
+ * thread's own run->immediate_exit (vp.c), so a signal that lands between
+ * the deadline check and KVM_RUN's entry is not lost: KVM_RUN returns at
+ * once and the next round of the loop sees the deadline passed. The VP
+ * then sleeps its share on the partition's condition variable (a timed
+ * wait on CLOCK_MONOTONIC, no busy waiting), which pause, resume, stop and
+ * every change of the share broadcast: none of them waits for a sleeping
+ * VP's slice to end. The same on any KVM host: the signal is what kicks a
+ * VP out of KVM_RUN for a pause too.
+ *
+ * Setting 0 turns it off: a VP that sees 0 deletes its timer; the
+ * partition runs at full speed again. */
+#include <errno.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/macro.h"
+#include "internal.h"
+
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
+
+static struct timespec to_timespec(uint64_t ns) {
+        return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u) };
+}
+
+int vid_partition_set_throttle(struct vid_partition *p, unsigned pct) {
+        if (pct > VID_THROTTLE_MAX_PCT)
+                return -EINVAL;
+        pthread_mutex_lock(&p->lock);
+        atomic_store(&p->throttle_pct, pct);
+        /* A VP sleeping its share re-reads it (a lower share or 0 ends
+         * its sleep early). */
+        pthread_cond_broadcast(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+        /* VPs in the guest see the new share at their next deadline (at
+         * most one period away); one that never had a timer must be told
+         * now, or it would run on unthrottled until its next exit. */
+        if (pct)
+                vid_kick_all(p);
+        return 0;
+}
+
+unsigned vid_partition_throttle(const struct vid_partition *p) {
+        return atomic_load(&p->throttle_pct);
+}
+
+uint64_t vid_partition_throttled_ns(const struct vid_partition *p) {
+        return atomic_load(&p->throttled_ns);
+}
+
+static void timer_off(struct vid_vp *vp) {
+        if (vp->throttle_timer_on) {
+                timer_delete(vp->throttle_timer);
+                vp->throttle_timer_on = false;
+        }
+}
+
+/* The timer fires at deadline (CLOCK_MONOTONIC) with SIGRTMIN for this
+ * thread only. */
+static int timer_arm(struct vid_vp *vp, uint64_t deadline) {
+        if (!vp->throttle_timer_on) {
+                struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGRTMIN };
+                sev.sigev_notify_thread_id = gettid();
+                if (timer_create(CLOCK_MONOTONIC, &sev, &vp->throttle_timer) < 0)
+                        return -errno;
+                vp->throttle_timer_on = true;
+        }
+        struct itimerspec its = { .it_value = to_timespec(deadline) };
+        return timer_settime(vp->throttle_timer, TIMER_ABSTIME, &its, NULL) < 0 ? -errno : 0;
+}
+
+/* Sleeps pct % of a period, or less when paused, stopped or the share
+ * changed meanwhile. */
+static void sleep_share(struct vid_vp *vp, unsigned pct) {
+        struct vid_partition *p = vp->p;
+        uint64_t start = vid_now_ns(), until = start + VID_THROTTLE_PERIOD_NS / 100u * pct;
+        struct timespec ts = to_timespec(until);
+        pthread_mutex_lock(&p->lock);
+        while (!p->pause_requested && !p->stop_requested && atomic_load(&p->throttle_pct) == pct &&
+               vid_now_ns() < until)
+                if (pthread_cond_timedwait(&p->cond, &p->lock, &ts) == ETIMEDOUT)
+                        break;
+        pthread_mutex_unlock(&p->lock);
+        atomic_fetch_add(&p->throttled_ns, vid_now_ns() - start);
+}
+
+void vid_vp_throttle(struct vid_vp *vp) {
+        unsigned pct = atomic_load(&vp->p->throttle_pct);
+        if (!pct) {
+                timer_off(vp);
+                vp->throttle_due = 0;
+                return;
+        }
+        uint64_t now = vid_now_ns();
+        if (vp->throttle_due && now < vp->throttle_due)
+                return; /* an exit inside this period's guest share */
+        if (vp->throttle_due) { /* the guest share used up: the rest of the period out */
+                sleep_share(vp, pct);
+                now = vid_now_ns();
+                pct = atomic_load(&vp->p->throttle_pct);
+                if (!pct) {
+                        timer_off(vp);
+                        vp->throttle_due = 0;
+                        return;
+                }
+        }
+        vp->throttle_due = now + VID_THROTTLE_PERIOD_NS / 100u * (100u - pct);
+        /* No timer (a host out of them): this VP sleeps only at its exits,
+         * and a migration that needed the throttle says it did not converge. */
+        if (timer_arm(vp, vp->throttle_due) < 0)
+                timer_off(vp);
+}
+
+void vid_vp_throttle_end(struct vid_vp *vp) {
+        timer_off(vp);
+        vp->throttle_due = 0;
+}
