@@ -44,7 +44,7 @@
 
 void vmwp_migrate_options_init(struct vmwp_migrate_options *o) {
         *o = (struct vmwp_migrate_options){ .max_downtime_ms = 300, .max_passes = 30, .max_time_ms = 60000,
-                                            .peer_timeout_ms = 30000 };
+                                            .peer_timeout_ms = 30000, .auto_converge = true };
 }
 
 int vmwp_migrate_options_parse(struct json_object *req, struct vmwp_migrate_options *o, char *err, size_t errlen) {
@@ -69,7 +69,21 @@ int vmwp_migrate_options_parse(struct json_object *req, struct vmwp_migrate_opti
                                       (long long)keys[i].min, (long long)keys[i].max);
                 *(uint32_t *)((char *)o + keys[i].off) = (uint32_t)n;
         }
+        struct json_object *v;
+        if (json_object_object_get_ex(req, "auto_converge", &v)) {
+                if (!json_object_is_type(v, json_type_boolean))
+                        return errorf(err, errlen, -EINVAL, "\"auto_converge\" must be true or false");
+                o->auto_converge = json_object_get_boolean(v);
+        }
         return 0;
+}
+
+uint32_t vmwp_migrate_throttle_next(uint32_t pct, uint64_t prev_expect_ns, uint64_t expect_ns, uint64_t budget_ns) {
+        if (expect_ns <= budget_ns || !prev_expect_ns || expect_ns < prev_expect_ns / 4 * 3)
+                return pct;
+        if (!pct)
+                return VMWP_THROTTLE_INITIAL_PCT;
+        return MIN(pct + VMWP_THROTTLE_STEP_PCT, VMWP_THROTTLE_MAX_PCT);
 }
 
 /* ---- the socket ---- */
@@ -210,10 +224,28 @@ static uint64_t count_dirty(const uint64_t *b, size_t words) {
         return n;
 }
 
+/* Auto-converge after a pass that left the estimate above the budget. */
+static void throttle(struct migration *m, uint64_t prev_expect_ns, uint64_t expect_ns, uint64_t budget_ns) {
+        uint32_t pct = vid_partition_throttle(m->vm->p);
+        uint32_t next = vmwp_migrate_throttle_next(pct, prev_expect_ns, expect_ns, budget_ns);
+        if (next != pct)
+                (void)vid_partition_set_throttle(m->vm->p, next); /* 20..99: in range */
+}
+
+static const char *throttle_note(uint32_t pct, bool auto_converge) {
+        static _Thread_local char note[96];
+        if (!auto_converge)
+                return " (auto-converge off)";
+        if (!pct)
+                return "";
+        snprintf(note, sizeof note, ", with the vCPUs throttled to %u %% of each 10 ms parked", pct);
+        return note;
+}
+
 /* Pre-copy until the rest fits the budget: 0 (ready to switch over, the
  * pages still dirty in m->dirty) or an error. */
 static int precopy(struct migration *m, struct vmwp_migrate_result *res, char *err, size_t errlen) {
-        uint64_t budget_ns = (uint64_t)m->o->max_downtime_ms * 1000000u;
+        uint64_t budget_ns = (uint64_t)m->o->max_downtime_ms * 1000000u, prev_expect_ns = 0;
         for (uint32_t pass = 1;; pass++) {
                 uint64_t start = vmwp_now_ns(), bytes0 = m->s.bytes;
                 int r = pass == 1 ? pass_all(m) : pass_dirty(m);
@@ -236,6 +268,10 @@ static int precopy(struct migration *m, struct vmwp_migrate_result *res, char *e
                 uint64_t expect_ns = SWITCH_OVERHEAD_NS + dirty * (PAGE + 16) * 1000000000u / bw;
                 p->expected_downtime_ms = DIV_ROUND_UP(expect_ns, 1000000u);
                 res->passes = pass;
+                if (expect_ns > budget_ns && m->o->auto_converge)
+                        throttle(m, prev_expect_ns, expect_ns, budget_ns);
+                prev_expect_ns = expect_ns;
+                p->throttle_pct = vid_partition_throttle(m->vm->p);
                 if (m->progress)
                         m->progress(m->opaque, p);
                 if (expect_ns <= budget_ns)
@@ -245,10 +281,11 @@ static int precopy(struct migration *m, struct vmwp_migrate_result *res, char *e
                         return errorf(err, errlen, -ETIMEDOUT,
                                       "did not converge: after %u passes in %llu ms, %llu pages are dirty (the guest "
                                       "dirties %llu pages/s, the link carries %llu MB/s): %llu ms of downtime "
-                                      "expected, the budget is %u ms",
+                                      "expected, the budget is %u ms%s",
                                       pass, (unsigned long long)elapsed_ms, (unsigned long long)dirty,
                                       (unsigned long long)p->dirty_rate, (unsigned long long)(p->bandwidth / 1000000u),
-                                      (unsigned long long)p->expected_downtime_ms, m->o->max_downtime_ms);
+                                      (unsigned long long)p->expected_downtime_ms, m->o->max_downtime_ms,
+                                      throttle_note(p->throttle_pct, m->o->auto_converge));
         }
 }
 
@@ -340,6 +377,7 @@ int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_o
                         errorf(err, errlen, r, "starting dirty-page tracking: %s",
                                r == -EALREADY ? "a migration is under way" : strerror(-r));
         }
+        uint64_t throttled0 = vid_partition_throttled_ns(vm->p);
         if (r >= 0)
                 r = precopy(&m, res, err, errlen);
         uint64_t t_pause = 0;
@@ -350,6 +388,12 @@ int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_o
                 if (r < 0)
                         errorf(err, errlen, r, "pausing the VM: %s", strerror(-r));
         }
+        /* Every way on from here (the switch-over, after the pause; a
+         * failure or a cancel, which resume or keep running the VM) wants
+         * the vCPUs at full speed again: auto-converge ends here. */
+        res->throttle_pct = vid_partition_throttle(vm->p);
+        (void)vid_partition_set_throttle(vm->p, 0);
+        res->throttled_ns = vid_partition_throttled_ns(vm->p) - throttled0;
         if (r >= 0)
                 r = switch_over(&m, res, err, errlen);
         uint64_t t_end = vmwp_now_ns();

@@ -279,6 +279,7 @@ static void migrate_progress(void *opaque, const struct vmwp_migrate_progress *p
                 json_object_object_add(ev, "bandwidth", json_object_new_int64((int64_t)MIN(p->bandwidth, INT64_MAX)));
                 json_object_object_add(ev, "expected_downtime_ms",
                                        json_object_new_int64((int64_t)MIN(p->expected_downtime_ms, INT64_MAX)));
+                json_object_object_add(ev, "throttle_pct", json_object_new_int64(p->throttle_pct));
         }
         send_msg(opaque, ev);
 }
@@ -309,12 +310,16 @@ static struct json_object *op_migrate(struct run_ctx *c, struct json_object *req
                 json_object_object_add(rep, "total_ms", json_object_new_double((double)res.total_ns / 1e6));
                 json_object_object_add(rep, "downtime_ms", json_object_new_double((double)res.downtime_ns / 1e6));
         } else {
+                json_object_object_add(rep, "passes", json_object_new_int64(res.passes));
                 fprintf(stderr, "vmwp: %s: migrate: %s\n", c->vm->cfg.name, err);
                 json_object_object_add(rep, "errno", json_object_new_int(-r));
                 json_object_object_add(rep, "error", json_object_new_string(err));
                 if (res.committed) /* paused, and the destination's to tell */
                         json_object_object_add(rep, "committed", json_object_new_boolean(true));
         }
+        /* Auto-converge's last throttle, either way (it is off again now). */
+        json_object_object_add(rep, "throttle_pct", json_object_new_int64(res.throttle_pct));
+        json_object_object_add(rep, "throttled_ms", json_object_new_double((double)res.throttled_ns / 1e6));
         return rep;
 }
 

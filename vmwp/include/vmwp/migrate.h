@@ -15,10 +15,11 @@ struct vmwp_migrate_options {
         uint32_t max_passes;      /* pre-copy passes before giving up; default 30 */
         uint32_t max_time_ms;     /* pre-copy time before giving up; default 60000 */
         uint32_t peer_timeout_ms; /* the destination's answers and reads; default 30000 */
+        bool auto_converge;       /* throttle the vCPUs when passes do not converge; default true */
 };
 void vmwp_migrate_options_init(struct vmwp_migrate_options *o);
-/* {"max_downtime_ms":n,"max_passes":n,"max_time_ms":n,"peer_timeout_ms":n},
- * each optional, from a migrate-send request; -EINVAL and a sentence for a
+/* {"max_downtime_ms":n,"max_passes":n,"max_time_ms":n,"peer_timeout_ms":n,
+ * "auto_converge":bool}, each optional, from a migrate-send request; -EINVAL and a sentence for a
  * wrong type or a value out of range. */
 int vmwp_migrate_options_parse(struct json_object *req, struct vmwp_migrate_options *o, char *err, size_t errlen);
 
@@ -30,7 +31,18 @@ struct vmwp_migrate_progress {
         uint64_t dirty_rate;       /* pages per second during this pass */
         uint64_t bandwidth;        /* bytes per second this pass reached */
         uint64_t expected_downtime_ms; /* sending dirty_pages at that bandwidth, and the devices */
+        uint32_t throttle_pct;     /* auto-converge: the share of each 10 ms the vCPUs spend parked from now on */
 };
+
+/* Auto-converge (docs/migration.md, "Convergence"): the throttle after a
+ * pass whose estimate is expect_ns, the previous pass's prev_expect_ns (0
+ * after pass 1: nothing to compare with yet). Unchanged while the
+ * estimate fits the budget or falls clearly (below 3/4 of the previous
+ * one); otherwise 20 %, then 10 more per pass, at most 99. Pure. */
+#define VMWP_THROTTLE_INITIAL_PCT 20u
+#define VMWP_THROTTLE_STEP_PCT 10u
+#define VMWP_THROTTLE_MAX_PCT 99u
+uint32_t vmwp_migrate_throttle_next(uint32_t pct, uint64_t prev_expect_ns, uint64_t expect_ns, uint64_t budget_ns);
 
 struct vmwp_migrate_result {
         uint32_t passes;
@@ -43,6 +55,8 @@ struct vmwp_migrate_result {
          * stays paused here (the destination's confirmation was lost; its
          * vmms knows whether it runs). */
         bool committed;
+        uint32_t throttle_pct; /* auto-converge's throttle at the end (0: never on); off again either way */
+        uint64_t throttled_ns; /* the vCPUs' time parked by it, all vCPUs together */
 };
 
 /* The source: sends the VM over the connected stream socket fd while it
@@ -54,8 +68,11 @@ struct vmwp_migrate_result {
  * the limits, no READY in time) stops the tracking, resumes a VM it paused
  * and returns -errno with a sentence: the VM keeps running here. A failure
  * after COMMIT (no RUNNING) sets res->committed and leaves the VM paused:
- * only the destination's side knows whether it runs there. Main thread;
- * blocks until done. */
+ * only the destination's side knows whether it runs there. With
+ * auto_converge, passes that leave the estimate above the budget and not
+ * clearly falling throttle the vCPUs (vid_partition_set_throttle); the
+ * throttle is off again when this returns, whatever the outcome. Main
+ * thread; blocks until done. */
 int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_options *o,
                          void (*progress)(void *opaque, const struct vmwp_migrate_progress *p), void *opaque,
                          struct vmwp_migrate_result *res, char *err, size_t errlen);

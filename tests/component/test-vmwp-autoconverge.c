@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: MIT
+/* Auto-converge (docs/migration.md, "Convergence"): the tiny guest that
+ * dirties 12 MiB over and over ("w": every sweep checks that each page
+ * holds the previous sweep's value, a '.' every 64 sweeps) against a
+ * downtime budget of a few ms, which its dirty set does not fit:
+ *   - with auto_converge off the migration fails with the reason and the
+ *     guest runs on at the speed it had;
+ *   - with it on but passes too few, the vCPUs end up throttled hard, the
+ *     migration fails, and the guest is back at full speed afterwards (the
+ *     rate of its '.' before and after, with a generous margin);
+ *   - with it on (the default) the same budget is met: the throttle
+ *     slows the guest until its dirty pages fit, the move succeeds and
+ *     the guest keeps checking on the destination (a lost write fails it).
+ * A wrong type for auto_converge is refused. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common/macro.h"
+#include "common/proto.h"
+#include "common/test.h"
+#include "tests/lib/test-files.h"
+#include "tests/lib/vmwp-child.h"
+#include "tests/guests/tinyguest.h"
+
+TINY_GUEST(vmwp_basic_elf);
+
+static char dir[] = "/tmp/vmwp-autoconv-test-XXXXXX";
+static char vmwp_bin[1024], elf[700];
+
+/* A budget the dirtying guest's 12 MiB does not fit: the switch-over's
+ * fixed cost is taken as 3 ms, so 1 ms is left for the pages (about
+ * 250 of its 3072 at 1 GB/s). */
+#define SMALL_BUDGET ",\"max_downtime_ms\":4"
+
+struct worker {
+        struct vmwp_child c;
+        int sock;
+        char serial[700];
+};
+
+static void spawn_args(struct worker *w, int n, const char *args[5], char *json, size_t cap) {
+        static char spec[4][720];
+        snprintf(w->serial, sizeof w->serial, "%s/serial%d.out", dir, n);
+        snprintf(spec[n % 4], sizeof spec[0], "file:%s", w->serial);
+        args[0] = "--control-fd", args[1] = "3", args[2] = "--serial", args[3] = spec[n % 4], args[4] = NULL;
+        snprintf(json, cap,
+                 "{\"name\":\"ac\",\"memory_mib\":64,\"vcpus\":1,\"boot\":{\"kind\":\"pvh\",\"kernel\":\"%s\","
+                 "\"cmdline\":\"w\"}}",
+                 elf);
+}
+
+static struct worker start_source(int n) {
+        struct worker w;
+        const char *args[5];
+        char json[2048];
+        int sv[2];
+        spawn_args(&w, n, args, json, sizeof json);
+        w.c = vmwp_child_start_controlled(vmwp_bin, args, json, NULL, 0, -1, sv, NULL);
+        w.sock = sv[0];
+        return w;
+}
+
+static struct worker start_dest(int n, int stream) {
+        struct worker w;
+        const char *args[5];
+        char json[2048];
+        int sv[2];
+        spawn_args(&w, n, args, json, sizeof json);
+        w.c = vmwp_child_spawn_configured(vmwp_bin, args, json, NULL, 0, stream, "migrate_incoming", sv);
+        close(stream);
+        w.sock = sv[0];
+        return w;
+}
+
+static const char *serial(const struct worker *w, size_t *len) {
+        static char buf[1 << 20];
+        *len = MIN(test_read_file(w->serial, buf, sizeof buf), sizeof buf);
+        return buf;
+}
+
+static bool serial_has(const struct worker *w, const char *needle) {
+        size_t n;
+        const char *s = serial(w, &n);
+        return memmem(s, n, needle, strlen(needle)) != NULL; /* the output holds NULs */
+}
+
+/* The guest's '.'s so far: one per 64 sweeps of 12 MiB (its boot output
+ * has none). */
+static unsigned dots(const struct worker *w) {
+        size_t n;
+        const char *s = serial(w, &n);
+        unsigned d = 0;
+        for (size_t i = 0; i < n; i++)
+                d += s[i] == '.';
+        return d;
+}
+
+static double now_s(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The guest's progress: '.'s per second, over at least seconds and at
+ * least 8 of them (a loaded host stalls a vCPU now and then). */
+static double dot_rate(const struct worker *w, double seconds) {
+        unsigned d0 = dots(w);
+        double t0 = now_s(), t;
+        while ((t = now_s()) - t0 < seconds || (dots(w) - d0 < 8 && t - t0 < 60))
+                usleep(20000);
+        return (double)(dots(w) - d0) / (t - t0);
+}
+
+static void wait_dots(const struct worker *w, unsigned n) {
+        for (int i = 0; i < 6000 && dots(w) < n && !serial_has(w, "dirty BAD"); i++)
+                usleep(10000);
+        ASSERT_FALSE(serial_has(w, "dirty BAD"));
+        ASSERT_GE(dots(w), n);
+}
+
+/* {"op":"migrate-send"} with the stream: the reply; progress events
+ * counted, the highest throttle_pct they reported in *max_pct. */
+static struct json_object *migrate(struct worker *src, int stream, const char *opts, int *progress, int *max_pct) {
+        char req[256];
+        snprintf(req, sizeof req, "{\"op\":\"migrate-send\",\"id\":7%s}", opts);
+        struct json_object *m = json_tokener_parse(req);
+        ASSERT_NOT_NULL(m);
+        ASSERT_OK(proto_send(src->sock, m, &stream, 1));
+        json_object_put(m);
+        close(stream);
+        *progress = *max_pct = 0;
+        for (;;) {
+                m = vmwp_ctl_recv(src->sock);
+                ASSERT_NOT_NULL(m);
+                const char *ev = vmwp_ctl_str(m, "event");
+                if (!strcmp(ev, "migrate-progress")) {
+                        if (getenv("MIG_DEBUG"))
+                                fprintf(stderr, "progress: %s\n", json_object_to_json_string(m));
+                        (*progress)++;
+                        *max_pct = MAX(*max_pct, vmwp_ctl_int(m, "throttle_pct"));
+                } else if (!ev[0]) {
+                        ASSERT_EQ(vmwp_ctl_int(m, "id"), 7);
+                        return m;
+                }
+                json_object_put(m);
+        }
+}
+
+static const char *state_of(struct worker *w) {
+        static char s[32];
+        struct json_object *m = vmwp_ctl_request(w->sock, "{\"op\":\"status\",\"id\":3}");
+        while (m && strcmp(vmwp_ctl_str(m, "event"), "") != 0) {
+                json_object_put(m);
+                m = vmwp_ctl_recv(w->sock);
+        }
+        snprintf(s, sizeof s, "%s", vmwp_ctl_str(m, "state"));
+        json_object_put(m);
+        return s;
+}
+
+static void stop(struct worker *w, int status) {
+        json_object_put(vmwp_ctl_request(w->sock, "{\"op\":\"stop\",\"id\":4}"));
+        struct json_object *m;
+        while ((m = vmwp_ctl_recv(w->sock)) && strcmp(vmwp_ctl_str(m, "event"), "exit") != 0)
+                json_object_put(m);
+        ASSERT_NOT_NULL(m);
+        json_object_put(m);
+        char err[16384];
+        ASSERT_EQ(vmwp_child_finish(&w->c, 120, err, sizeof err), status);
+        close(w->sock);
+}
+
+static double num(struct json_object *m, const char *k) {
+        return json_object_get_double(json_object_object_get(m, k));
+}
+
+static bool ok(struct json_object *rep) {
+        return json_object_get_boolean(json_object_object_get(rep, "ok"));
+}
+
+/* A failed move: the destination was told and ends without running. */
+static void dest_gave_up(struct worker *dst) {
+        char err[16384];
+        ASSERT_EQ(vmwp_child_finish(&dst->c, 60, err, sizeof err), 3);
+        close(dst->sock);
+}
+
+TEST(the_option_must_be_a_boolean) {
+        struct worker src = start_source(0);
+        wait_dots(&src, 1);
+        int s[2], progress, pct;
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
+        struct json_object *rep = migrate(&src, s[0], ",\"auto_converge\":1", &progress, &pct);
+        close(s[1]);
+        ASSERT_FALSE(ok(rep));
+        ASSERT_EQ(vmwp_ctl_int(rep, "errno"), EINVAL);
+        ASSERT_STREQ(vmwp_ctl_str(rep, "error"), "\"auto_converge\" must be true or false");
+        ASSERT_EQ(progress, 0);
+        json_object_put(rep);
+        ASSERT_STREQ(state_of(&src), "running");
+        stop(&src, 14);
+}
+
+/* Without auto-converge a few ms cannot be met: refused, the guest runs
+ * on at its speed. Then with it, and passes too few to converge: the
+ * throttle climbs, the move fails all the same, and the guest is back at
+ * full speed (at 50 % or more of the throttle the rate would be half or
+ * less). */
+TEST(a_failed_migration_leaves_the_guest_at_full_speed) {
+        struct worker src = start_source(0);
+        wait_dots(&src, 2);
+        double before = dot_rate(&src, 3);
+        int s[2], progress, pct;
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
+        struct worker dst = start_dest(1, s[1]);
+        struct json_object *rep =
+                migrate(&src, s[0], SMALL_BUDGET ",\"auto_converge\":false,\"max_passes\":6", &progress, &pct);
+        fprintf(stderr, "auto-converge off: %s\n", json_object_to_json_string(rep));
+        ASSERT_FALSE(ok(rep));
+        ASSERT_EQ(vmwp_ctl_int(rep, "errno"), ETIMEDOUT);
+        ASSERT_TRUE(strstr(vmwp_ctl_str(rep, "error"), "did not converge: after 6 passes") != NULL);
+        ASSERT_TRUE(strstr(vmwp_ctl_str(rep, "error"), "(auto-converge off)") != NULL);
+        ASSERT_EQ(progress, 6);
+        ASSERT_EQ(pct, 0);
+        ASSERT_EQ(vmwp_ctl_int(rep, "throttle_pct"), 0);
+        ASSERT_TRUE(num(rep, "throttled_ms") == 0);
+        json_object_put(rep);
+        dest_gave_up(&dst);
+        ASSERT_STREQ(state_of(&src), "running");
+
+        /* 0 ms can never be met (the switch-over alone is taken as 3):
+         * the throttle rises every pass the estimate does not clearly
+         * fall, to 70 % or more within 12 passes. */
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
+        dst = start_dest(2, s[1]);
+        rep = migrate(&src, s[0], ",\"max_downtime_ms\":0,\"max_passes\":12", &progress, &pct);
+        fprintf(stderr, "auto-converge, 0 ms: %s\n", json_object_to_json_string(rep));
+        ASSERT_FALSE(ok(rep));
+        ASSERT_EQ(vmwp_ctl_int(rep, "errno"), ETIMEDOUT);
+        ASSERT_TRUE(strstr(vmwp_ctl_str(rep, "error"), "with the vCPUs throttled to") != NULL);
+        ASSERT_GE(pct, 50);
+        ASSERT_EQ(vmwp_ctl_int(rep, "throttle_pct"), pct);
+        ASSERT_TRUE(num(rep, "throttled_ms") > 0);
+        json_object_put(rep);
+        dest_gave_up(&dst);
+        ASSERT_STREQ(state_of(&src), "running");
+        double after = dot_rate(&src, 3);
+        fprintf(stderr, "guest progress: %.2f sweeps/s before, %.2f after the failed moves\n", before * 64, after * 64);
+        ASSERT_TRUE(after >= before * 0.6);
+        ASSERT_FALSE(serial_has(&src, "dirty BAD"));
+        stop(&src, 14);
+}
+
+/* The same small budget, auto-converge on (the default): the throttle
+ * brings the dirty pages down until they fit; the guest moves and keeps
+ * checking every page on the destination. */
+TEST(auto_converge_meets_a_small_budget) {
+        struct worker src = start_source(0);
+        wait_dots(&src, 2);
+        int s[2], progress, pct;
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
+        struct worker dst = start_dest(1, s[1]);
+        struct json_object *rep = migrate(&src, s[0], SMALL_BUDGET, &progress, &pct);
+        fprintf(stderr, "auto-converge on: %d passes, %s\n", progress, json_object_to_json_string(rep));
+        if (!ok(rep))
+                ASSERT_STREQ(vmwp_ctl_str(rep, "error"), "");
+        ASSERT_GT(pct, 0);
+        ASSERT_GT(vmwp_ctl_int(rep, "throttle_pct"), 0);
+        ASSERT_TRUE(num(rep, "throttled_ms") > 0);
+        ASSERT_GT(vmwp_ctl_int(rep, "final_pages"), 0);
+        json_object_put(rep);
+        struct json_object *m = vmwp_ctl_recv(dst.sock);
+        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "ready");
+        json_object_put(m);
+        ASSERT_STREQ(state_of(&src), "paused");
+        stop(&src, 14);
+        /* Two '.'s (128 sweeps) on the destination, at full speed, each
+         * sweep checking every page holds the last one's value. */
+        wait_dots(&dst, 2);
+        ASSERT_STREQ(state_of(&dst), "running");
+        stop(&dst, 14);
+}
+
+int main(int argc, char **argv) {
+        TEST_REQUIRE_KVM();
+        const char *b = getenv("VM_BUILD_DIR");
+        snprintf(vmwp_bin, sizeof vmwp_bin, "%s/vmwp/vmwp", b ? b : "build/debug");
+        if (access(vmwp_bin, X_OK) != 0)
+                TEST_SKIP("%s not built", vmwp_bin);
+        signal(SIGPIPE, SIG_IGN);
+        ASSERT_NOT_NULL(mkdtemp(dir));
+        snprintf(elf, sizeof elf, "%s/basic.elf", dir);
+        test_write_file(elf, tg_vmwp_basic_elf, tg_vmwp_basic_elf_len);
+        int r = test_run_all_(argc > 1 ? argv[1] : NULL);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        (void)!system(cmd);
+        return r;
+}
