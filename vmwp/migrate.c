@@ -238,7 +238,7 @@ static const char *throttle_note(uint32_t pct, bool auto_converge) {
                 return " (auto-converge off)";
         if (!pct)
                 return "";
-        snprintf(note, sizeof note, ", with the vCPUs throttled to %u %% of each 10 ms parked", pct);
+        snprintf(note, sizeof note, ", with the vCPUs throttled (auto-converge: parked %u %% of the time)", pct);
         return note;
 }
 

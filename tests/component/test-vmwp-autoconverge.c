@@ -11,7 +11,8 @@
  *   - with it on (the default) the same budget is met: the throttle
  *     slows the guest until its dirty pages fit, the move succeeds and
  *     the guest keeps checking on the destination (a lost write fails it).
- * A wrong type for auto_converge is refused. */
+ * A wrong type for auto_converge is refused. Tests/unit/test-vid-throttle.c
+ * has the throttle itself without KVM. */
 #include <errno.h>
 #include <json-c/json.h>
 #include <signal.h>
@@ -31,10 +32,13 @@ TINY_GUEST(vmwp_basic_elf);
 static char dir[] = "/tmp/vmwp-autoconv-test-XXXXXX";
 static char vmwp_bin[1024], elf[700];
 
-/* A budget the dirtying guest's 12 MiB does not fit: the switch-over's
- * fixed cost is taken as 3 ms, so 1 ms is left for the pages (about
- * 250 of its 3072 at 1 GB/s). */
-#define SMALL_BUDGET ",\"max_downtime_ms\":4"
+/* A budget the dirtying guest does not fit: the switch-over's fixed cost
+ * is taken as 3 ms, so only a pass that ends with no page dirty meets
+ * it. Unthrottled, the vCPU writes pages all through every pass (unless
+ * a loaded host starves its thread for a whole pass: the test tries
+ * again); throttled hard, it sleeps through most of the short late
+ * passes. Not a smaller one: 0 ms can never be met. */
+#define SMALL_BUDGET ",\"max_downtime_ms\":3"
 
 struct worker {
         struct vmwp_child c;
@@ -42,34 +46,36 @@ struct worker {
         char serial[700];
 };
 
-static void spawn_args(struct worker *w, int n, const char *args[5], char *json, size_t cap) {
-        static char spec[4][720];
-        snprintf(w->serial, sizeof w->serial, "%s/serial%d.out", dir, n);
-        snprintf(spec[n % 4], sizeof spec[0], "file:%s", w->serial);
-        args[0] = "--control-fd", args[1] = "3", args[2] = "--serial", args[3] = spec[n % 4], args[4] = NULL;
+/* Every worker its own serial file. */
+static void spawn_args(struct worker *w, const char *args[5], char *json, size_t cap) {
+        static char spec[720];
+        static int n;
+        snprintf(w->serial, sizeof w->serial, "%s/serial%d.out", dir, n++);
+        snprintf(spec, sizeof spec, "file:%s", w->serial);
+        args[0] = "--control-fd", args[1] = "3", args[2] = "--serial", args[3] = spec, args[4] = NULL;
         snprintf(json, cap,
                  "{\"name\":\"ac\",\"memory_mib\":64,\"vcpus\":1,\"boot\":{\"kind\":\"pvh\",\"kernel\":\"%s\","
                  "\"cmdline\":\"w\"}}",
                  elf);
 }
 
-static struct worker start_source(int n) {
+static struct worker start_source(void) {
         struct worker w;
         const char *args[5];
         char json[2048];
         int sv[2];
-        spawn_args(&w, n, args, json, sizeof json);
+        spawn_args(&w, args, json, sizeof json);
         w.c = vmwp_child_start_controlled(vmwp_bin, args, json, NULL, 0, -1, sv, NULL);
         w.sock = sv[0];
         return w;
 }
 
-static struct worker start_dest(int n, int stream) {
+static struct worker start_dest(int stream) {
         struct worker w;
         const char *args[5];
         char json[2048];
         int sv[2];
-        spawn_args(&w, n, args, json, sizeof json);
+        spawn_args(&w, args, json, sizeof json);
         w.c = vmwp_child_spawn_configured(vmwp_bin, args, json, NULL, 0, stream, "migrate_incoming", sv);
         close(stream);
         w.sock = sv[0];
@@ -105,14 +111,20 @@ static double now_s(void) {
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The guest's progress: '.'s per second, over at least seconds and at
- * least 8 of them (a loaded host stalls a vCPU now and then). */
-static double dot_rate(const struct worker *w, double seconds) {
-        unsigned d0 = dots(w);
+/* The guest's progress: '.'s per second, timed from one '.' to the
+ * third after it (or what came within 90 s: a guest slowed down shows
+ * as a low rate, not as a hang). */
+static double dot_rate(const struct worker *w) {
+        unsigned d = dots(w);
         double t0 = now_s(), t;
-        while ((t = now_s()) - t0 < seconds || (dots(w) - d0 < 8 && t - t0 < 60))
-                usleep(20000);
-        return (double)(dots(w) - d0) / (t - t0);
+        while (dots(w) == d && now_s() - t0 < 90)
+                usleep(5000);
+        d = dots(w);
+        t0 = now_s();
+        while (dots(w) < d + 3 && (t = now_s()) - t0 < 90)
+                usleep(5000);
+        t = now_s();
+        return (double)(dots(w) - d) / (t - t0);
 }
 
 static void wait_dots(const struct worker *w, unsigned n) {
@@ -190,7 +202,7 @@ static void dest_gave_up(struct worker *dst) {
 }
 
 TEST(the_option_must_be_a_boolean) {
-        struct worker src = start_source(0);
+        struct worker src = start_source();
         wait_dots(&src, 1);
         int s[2], progress, pct;
         ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
@@ -205,21 +217,35 @@ TEST(the_option_must_be_a_boolean) {
         stop(&src, 14);
 }
 
-/* Without auto-converge a few ms cannot be met: refused, the guest runs
- * on at its speed. Then with it, and passes too few to converge: the
- * throttle climbs, the move fails all the same, and the guest is back at
- * full speed (at 50 % or more of the throttle the rate would be half or
- * less). */
+/* Without auto-converge the small budget cannot be met: refused, the
+ * guest runs on. Then with it, and passes too few to converge: the
+ * throttle climbs to 70 % or more, the move fails all the same, and the
+ * guest is back at full speed: half its rate before or better, where a
+ * throttle left on would allow 30 % at most. */
 TEST(a_failed_migration_leaves_the_guest_at_full_speed) {
-        struct worker src = start_source(0);
-        wait_dots(&src, 2);
-        double before = dot_rate(&src, 3);
+        struct worker src = start_source(), dst;
+        wait_dots(&src, 1);
+        double before = dot_rate(&src);
         int s[2], progress, pct;
-        ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
-        struct worker dst = start_dest(1, s[1]);
-        struct json_object *rep =
-                migrate(&src, s[0], SMALL_BUDGET ",\"auto_converge\":false,\"max_passes\":6", &progress, &pct);
-        fprintf(stderr, "auto-converge off: %s\n", json_object_to_json_string(rep));
+        struct json_object *rep = NULL;
+        for (int attempt = 0; attempt < 5; attempt++) {
+                ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
+                dst = start_dest(s[1]);
+                rep = migrate(&src, s[0], SMALL_BUDGET ",\"auto_converge\":false,\"max_passes\":6", &progress, &pct);
+                fprintf(stderr, "auto-converge off: %s\n", json_object_to_json_string(rep));
+                if (!ok(rep))
+                        break;
+                /* A pass with nothing dirty (the vCPU thread starved by the
+                 * host for all of it): moved. Back to a fresh source. */
+                json_object_put(rep);
+                rep = NULL;
+                stop(&src, 14);
+                stop(&dst, 14);
+                src = start_source();
+                wait_dots(&src, 1);
+                before = dot_rate(&src);
+        }
+        ASSERT_NOT_NULL(rep);
         ASSERT_FALSE(ok(rep));
         ASSERT_EQ(vmwp_ctl_int(rep, "errno"), ETIMEDOUT);
         ASSERT_TRUE(strstr(vmwp_ctl_str(rep, "error"), "did not converge: after 6 passes") != NULL);
@@ -234,23 +260,24 @@ TEST(a_failed_migration_leaves_the_guest_at_full_speed) {
 
         /* 0 ms can never be met (the switch-over alone is taken as 3):
          * the throttle rises every pass the estimate does not clearly
-         * fall, to 70 % or more within 12 passes. */
+         * fall, to 70 % or more within 20 passes. */
         ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
-        dst = start_dest(2, s[1]);
-        rep = migrate(&src, s[0], ",\"max_downtime_ms\":0,\"max_passes\":12", &progress, &pct);
+        dst = start_dest(s[1]);
+        rep = migrate(&src, s[0], ",\"max_downtime_ms\":0,\"max_passes\":20", &progress, &pct);
         fprintf(stderr, "auto-converge, 0 ms: %s\n", json_object_to_json_string(rep));
         ASSERT_FALSE(ok(rep));
         ASSERT_EQ(vmwp_ctl_int(rep, "errno"), ETIMEDOUT);
-        ASSERT_TRUE(strstr(vmwp_ctl_str(rep, "error"), "with the vCPUs throttled to") != NULL);
-        ASSERT_GE(pct, 50);
+        ASSERT_TRUE(strstr(vmwp_ctl_str(rep, "error"), "with the vCPUs throttled (auto-converge: parked ") != NULL);
+        ASSERT_GE(pct, 70);
         ASSERT_EQ(vmwp_ctl_int(rep, "throttle_pct"), pct);
         ASSERT_TRUE(num(rep, "throttled_ms") > 0);
         json_object_put(rep);
         dest_gave_up(&dst);
         ASSERT_STREQ(state_of(&src), "running");
-        double after = dot_rate(&src, 3);
-        fprintf(stderr, "guest progress: %.2f sweeps/s before, %.2f after the failed moves\n", before * 64, after * 64);
-        ASSERT_TRUE(after >= before * 0.6);
+        /* At 70 % or more still on, the rate would be 30 % or less. */
+        double after = dot_rate(&src);
+        fprintf(stderr, "guest progress: %.1f sweeps/s before, %.1f after the failed moves\n", before * 64, after * 64);
+        ASSERT_TRUE(before > 0 && after >= before * 0.5);
         ASSERT_FALSE(serial_has(&src, "dirty BAD"));
         stop(&src, 14);
 }
@@ -259,11 +286,11 @@ TEST(a_failed_migration_leaves_the_guest_at_full_speed) {
  * brings the dirty pages down until they fit; the guest moves and keeps
  * checking every page on the destination. */
 TEST(auto_converge_meets_a_small_budget) {
-        struct worker src = start_source(0);
+        struct worker src = start_source();
         wait_dots(&src, 2);
         int s[2], progress, pct;
         ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
-        struct worker dst = start_dest(1, s[1]);
+        struct worker dst = start_dest(s[1]);
         struct json_object *rep = migrate(&src, s[0], SMALL_BUDGET, &progress, &pct);
         fprintf(stderr, "auto-converge on: %d passes, %s\n", progress, json_object_to_json_string(rep));
         if (!ok(rep))
@@ -271,7 +298,7 @@ TEST(auto_converge_meets_a_small_budget) {
         ASSERT_GT(pct, 0);
         ASSERT_GT(vmwp_ctl_int(rep, "throttle_pct"), 0);
         ASSERT_TRUE(num(rep, "throttled_ms") > 0);
-        ASSERT_GT(vmwp_ctl_int(rep, "final_pages"), 0);
+        ASSERT_TRUE(num(rep, "downtime_ms") > 0);
         json_object_put(rep);
         struct json_object *m = vmwp_ctl_recv(dst.sock);
         ASSERT_STREQ(vmwp_ctl_str(m, "event"), "ready");
