@@ -126,7 +126,8 @@ static int do_save(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
 
 /* Migrate(s destination, a{sv} options): answers when the destination runs
  * the VM, or with the reason the VM runs on here (migrate.c). */
-static int read_migrate_options(sd_bus_message *m, const char **mode, int64_t *downtime, sd_bus_error *e) {
+static int read_migrate_options(sd_bus_message *m, const char **mode, int64_t *downtime, int *auto_converge,
+                                sd_bus_error *e) {
         int r = sd_bus_message_enter_container(m, 'a', "{sv}");
         while (r > 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
                 const char *key;
@@ -137,12 +138,17 @@ static int read_migrate_options(sd_bus_message *m, const char **mode, int64_t *d
                         r = sd_bus_message_read(m, "v", "s", mode);
                 else if (!strcmp(key, "max-downtime-ms") && (r = sd_bus_message_read(m, "v", "u", &u)) >= 0)
                         *downtime = u;
+                else if (!strcmp(key, "auto-converge"))
+                        r = sd_bus_message_read(m, "v", "b", auto_converge);
                 else if (strcmp(key, "max-downtime-ms") != 0)
                         return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT,
-                                                 "options: unknown key '%.64s' (mode, max-downtime-ms)", key);
+                                                 "options: unknown key '%.64s' (mode, max-downtime-ms, auto-converge)",
+                                                 key);
                 if (r < 0)
                         return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT,
-                                                 "options: %s: wrong type (mode: s, max-downtime-ms: u)", key);
+                                                 "options: %s: wrong type (mode: s, max-downtime-ms: u, "
+                                                 "auto-converge: b)",
+                                                 key);
                 if ((r = sd_bus_message_exit_container(m)) < 0)
                         return r;
         }
@@ -154,13 +160,15 @@ static int do_migrate(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e)
         struct vmms_migrate_args a;
         const char *dest, *mode = NULL;
         int64_t downtime = 0;
+        int auto_converge = 1;
         char err[700];
         int r;
         if ((r = sd_bus_message_rewind(m, true)) < 0 || (r = sd_bus_message_read(m, "s", &dest)) < 0 ||
-            (r = read_migrate_options(m, &mode, &downtime, e)) < 0 || (r = begin(d, m, VMMS_OP_MIGRATE, &vm, e)) < 0)
+            (r = read_migrate_options(m, &mode, &downtime, &auto_converge, e)) < 0 || (r = begin(d, m, VMMS_OP_MIGRATE, &vm, e)) < 0)
                 return r;
         if (vmms_migrate_args_check(dest, mode, downtime, &a, err, sizeof err) < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "%s", err);
+        a.no_auto_converge = !auto_converge;
         if ((r = vmms_vm_migrate(vm, m, &a, err, sizeof err)) < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot migrate VM '%s': %s", vm->config->name, err);
         return 1;

@@ -203,6 +203,7 @@ struct vmms_migrate_args {
         char host[256];
         uint16_t port;
         uint32_t max_downtime_ms;
+        bool no_auto_converge; /* the options' auto-converge: false (the worker's default is on) */
 };
 /* The destination and the a{sv} options as pure checks: -EINVAL with a
  * sentence. */

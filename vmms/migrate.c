@@ -337,6 +337,8 @@ static void ask_worker(struct vmms_migration *m) {
         json_object *args = json_object_new_object();
         if (args && m->a.max_downtime_ms)
                 json_object_object_add(args, "max_downtime_ms", json_object_new_int64(m->a.max_downtime_ms));
+        if (args && m->a.no_auto_converge)
+                json_object_object_add(args, "auto_converge", json_object_new_boolean(false));
         int r = !args ? -ENOMEM
                       : vmms_worker_request_fds_timeout(vm->worker, "migrate-send", args, &m->wpair[0], 1,
                                                         MIGRATE_REQUEST_TIMEOUT_US, migrate_reply, NULL);

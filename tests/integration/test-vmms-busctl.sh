@@ -63,6 +63,11 @@ gcall --object-path /org/vmstack/VMMS1 --method org.vmstack.VMMS1.Manager.GetVM 
 gcall --object-path /org/vmstack/VMMS1 --method org.vmstack.VMMS1.Manager.GetVM "bad name" | grep -q "org.vmstack.Error.InvalidArgument" || fail "InvalidArgument"
 out=$(gcall --object-path "$P" --method org.vmstack.VMMS1.VM.Pause)
 echo "$out" | grep -q "org.vmstack.Error.InvalidState.*Pause is not possible while the VM is Off" || fail "InvalidState: $out"
+# Migrate's auto-converge option is a boolean (checked before the state).
+out=$(gcall --object-path "$P" --method org.vmstack.VMMS1.VM.Migrate 127.0.0.1:1 "{'auto-converge': <'no'>}")
+echo "$out" | grep -q "org.vmstack.Error.InvalidArgument.*options: auto-converge: wrong type" || fail "auto-converge: $out"
+out=$(gcall --object-path "$P" --method org.vmstack.VMMS1.VM.Migrate 127.0.0.1:1 "{'auto-converge': <false>}")
+echo "$out" | grep -q "org.vmstack.Error.InvalidState.*Migrate is not possible while the VM is Off" || fail "Migrate when Off: $out"
 out=$(gcall --object-path "$P" --method org.vmstack.VMMS1.VM.Stop 4000)
 echo "$out" | grep -q "org.vmstack.Error.InvalidState" || fail "Stop when Off: $out"
 bus call $V Start >/dev/null

@@ -53,7 +53,7 @@ static void show_progress(struct vmctl *c, const char *path, const char *ref, bo
 }
 
 static int call_migrate(struct vmctl *c, const char *path, const char *dest, uint32_t downtime,
-                        struct migrate_call *s, sd_bus_slot **slot) {
+                        bool auto_converge, struct migrate_call *s, sd_bus_slot **slot) {
         sd_bus_message *m = NULL;
         int r = sd_bus_message_new_method_call(c->bus, &m, VMMS_BUS_NAME, path, VMMS_VM_IFACE, "Migrate");
         if (r >= 0)
@@ -64,6 +64,8 @@ static int call_migrate(struct vmctl *c, const char *path, const char *dest, uin
                 r = sd_bus_message_append(m, "{sv}", "mode", "s", "live");
         if (r >= 0 && downtime)
                 r = sd_bus_message_append(m, "{sv}", "max-downtime-ms", "u", downtime);
+        if (r >= 0 && !auto_converge)
+                r = sd_bus_message_append(m, "{sv}", "auto-converge", "b", 0);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r >= 0)
@@ -76,9 +78,11 @@ static int run_migrate(struct vmctl *c, int argc, char **argv) {
         static const struct option opts[] = {
                 { "live", no_argument, NULL, 'l' },
                 { "max-downtime", required_argument, NULL, 'd' },
+                { "no-auto-converge", no_argument, NULL, 'A' },
                 {},
         };
         uint32_t downtime = 0;
+        bool auto_converge = true;
         char *end;
         int o;
         while ((o = vmctl_getopt(c, argc, argv, opts)) >= 0) {
@@ -89,7 +93,9 @@ static int run_migrate(struct vmctl *c, int argc, char **argv) {
                                 return VMCTL_EXIT_USAGE;
                         }
                         downtime = (uint32_t)v;
-                } else if (o != 'l')
+                } else if (o == 'A')
+                        auto_converge = false;
+                else if (o != 'l')
                         return VMCTL_EXIT_USAGE;
         }
         if (vmctl_check_args(argc, argv, 2))
@@ -106,7 +112,7 @@ static int run_migrate(struct vmctl *c, int argc, char **argv) {
         r = sd_bus_match_signal(c->bus, &match, VMMS_BUS_NAME, path, "org.freedesktop.DBus.Properties",
                                 "PropertiesChanged", on_changed, &s);
         if (r >= 0)
-                r = call_migrate(c, path, dest, downtime, &s, &call);
+                r = call_migrate(c, path, dest, downtime, auto_converge, &s, &call);
         while (r >= 0 && !s.done) {
                 if (s.changed && show) {
                         s.changed = false;
@@ -137,12 +143,14 @@ static int run_migrate(struct vmctl *c, int argc, char **argv) {
 }
 
 static void help_migrate(void) {
-        printf("Usage: vmctl migrate VM HOST[:PORT] [--live] [--max-downtime=MS]\n"
+        printf("Usage: vmctl migrate VM HOST[:PORT] [--live] [--max-downtime=MS] [--no-auto-converge]\n"
                "Live-migrates a running VM to the vmms on HOST (port 7390 unless given), which\n"
                "must accept migrations (vmms --migration-listen). Shows the passes; returns once the\n"
                "VM runs there, and it is removed here. On failure the VM keeps running here.\n"
                "  --live              pre-copy while the guest runs (the only mode yet)\n"
-               "  --max-downtime=MS   the pause the switch-over may take (default 300)\n");
+               "  --max-downtime=MS   the pause the switch-over may take (default 300)\n"
+               "  --no-auto-converge  never throttle the vCPUs: a guest that dirties memory faster\n"
+               "                      than the link carries it fails to move instead\n");
 }
 
 const struct vmctl_command vmctl_cmd_migrate = { "migrate", "VM HOST[:PORT]", "live-migrate a VM to another host",
