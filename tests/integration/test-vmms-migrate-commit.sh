@@ -11,6 +11,8 @@
 #   the source's COMMIT lost on the way (fake.lose_commit): B never runs
 #     the VM; A asks, learns B gave it up, resumes: it runs on A only;
 #   CancelMigration is refused while the commit is unresolved;
+#   Migrate's options (vmctl migrate --no-auto-converge --max-downtime)
+#     reach the source's worker's migrate-send, and nothing when not given;
 #   the source's worker killed after the COMMIT (fake.delay_running_ms
 #     holds B between the COMMIT and running): A holds the worker's end
 #     back, asks, learns B has the VM, removes it and restarts nothing;
@@ -103,6 +105,22 @@ migrate_done lc 1 "the destination did not take the VM"
 stays_on_a lc
 ls "$B/state" | grep -q "$(vm_prop lc Id)" && fail "B stored the VM"
 expect_rc 0 vmctl stop lc --timeout=30
+
+note "Migrate's options reach the source's worker: vmctl migrate --no-auto-converge --max-downtime"
+start_vm opts "fake.migrate_ms=2000"
+log=$(vm_prop opts ConsoleLog)
+vmctl migrate opts "127.0.0.1:$PB" --no-auto-converge --max-downtime=7 >"$T/opts.out" 2>&1 & MIG=$!
+wait_for 20 "the worker's migrate-send" grep -q "fake-vmwp: migrate-send" "$log"
+grep -q "fake-vmwp: migrate-send max_downtime_ms=7 auto_converge=false" "$log" || fail "options: $(grep migrate-send "$log")"
+migrate_done opts 0
+ADDR=$ADDRB wait_state opts Running
+start_vm opts2 "fake.migrate_ms=2000"
+log=$(vm_prop opts2 ConsoleLog)
+migrate_bg opts2 "$PB"
+wait_for 20 "the worker's migrate-send" grep -q "fake-vmwp: migrate-send" "$log"
+grep -q "fake-vmwp: migrate-send max_downtime_ms=- auto_converge=-" "$log" || fail "defaults: $(grep migrate-send "$log")"
+migrate_done opts2 0
+ADDR=$ADDRB wait_state opts2 Running
 
 note "the source's worker killed after the COMMIT: B has the VM; A asks, removes it, restarts nothing"
 start_vm ks "fake.delay_running_ms=3000" ',"restart_policy":"always"'

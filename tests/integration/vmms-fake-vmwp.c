@@ -28,7 +28,9 @@
  *   fake.delay_running_ms=N  as a destination, wait N ms between taking the
  *                        COMMIT (printing "fake-vmwp: committed") and RUNNING
  *   fake.migrate_ms=N    as a source, send passes for N ms before the state
- * "migrate-send" and a config with "migrate_incoming" speak the stream of
+ * "migrate-send" prints "fake-vmwp: migrate-send" and the options it got
+ * (max_downtime_ms, auto_converge; "-" if absent) on the console, then it
+ * and a config with "migrate_incoming" speak the stream of
  * common/migstream.h without RAM: hello, ACCEPT, a PASS, STATE, and the
  * commit (common/migcommit.h) as vmwp does; the source pauses for it and
  * stays paused after a commit, resumes after a failure before one.
@@ -219,6 +221,12 @@ static void migrate_send(struct fake *f, json_object *req, int fd) {
         struct mig_record rec;
         char why[MIG_TEXT_MAX + 1] = "", err[MIG_TEXT_MAX + 128] = "";
         bool committed = false;
+        json_object *v;
+        char seen[160];
+        snprintf(seen, sizeof seen, "fake-vmwp: migrate-send max_downtime_ms=%s auto_converge=%s\n",
+                 json_object_object_get_ex(req, "max_downtime_ms", &v) ? json_object_to_json_string(v) : "-",
+                 json_object_object_get_ex(req, "auto_converge", &v) ? json_object_to_json_string(v) : "-");
+        console_out(f, seen);
         memcpy(h.shape, "fake", 5);
         int n = mig_hello_encode(&h, hello, sizeof hello);
         int r = n < 0 ? n : write_full(fd, hello, (size_t)n);
