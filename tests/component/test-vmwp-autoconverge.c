@@ -203,7 +203,8 @@ static void dest_gave_up(struct worker *dst) {
 
 TEST(the_option_must_be_a_boolean) {
         struct worker src = start_source();
-        wait_dots(&src, 1);
+        for (int i = 0; i < 6000 && !serial_has(&src, "memmap"); i++) /* booted */
+                usleep(10000);
         int s[2], progress, pct;
         ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
         struct json_object *rep = migrate(&src, s[0], ",\"auto_converge\":1", &progress, &pct);
@@ -287,7 +288,7 @@ TEST(a_failed_migration_leaves_the_guest_at_full_speed) {
  * checking every page on the destination. */
 TEST(auto_converge_meets_a_small_budget) {
         struct worker src = start_source();
-        wait_dots(&src, 2);
+        wait_dots(&src, 1);
         int s[2], progress, pct;
         ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
         struct worker dst = start_dest(s[1]);
