@@ -12,7 +12,8 @@
 
 int mig_hello_encode(const struct mig_hello *h, uint8_t *buf, size_t cap) {
         size_t shape_len = strnlen(h->shape, sizeof h->shape);
-        size_t total = MIG_HELLO_HEADER + ALIGN_UP(shape_len, 8u);
+        size_t padded = ALIGN_UP(shape_len, 8u);
+        size_t total = MIG_HELLO_HEADER + padded + CPUFEAT_BYTES;
         if (shape_len > MIG_SHAPE_MAX || cap < total)
                 return -E2BIG;
         memset(buf, 0, total);
@@ -23,10 +24,21 @@ int mig_hello_encode(const struct mig_hello *h, uint8_t *buf, size_t cap) {
         vmstate_put_le64(buf + 16, h->ram_bytes);
         vmstate_put_le32(buf + 24, h->vcpus);
         vmstate_put_le32(buf + 28, (uint32_t)shape_len);
+        vmstate_put_le32(buf + 40, CPUFEAT_BYTES);
         memcpy(buf + MIG_HELLO_HEADER, h->shape, shape_len);
+        uint8_t *cpu = buf + MIG_HELLO_HEADER + padded;
+        cpufeat_encode(&h->cpu, cpu);
         uint32_t crc = vmstate_crc32c(0, buf, 44);
-        vmstate_put_le32(buf + 44, vmstate_crc32c(crc, buf + MIG_HELLO_HEADER, shape_len));
+        crc = vmstate_crc32c(crc, buf + MIG_HELLO_HEADER, shape_len);
+        vmstate_put_le32(buf + 44, vmstate_crc32c(crc, cpu, CPUFEAT_BYTES));
         return (int)total;
+}
+
+size_t mig_hello_size(const void *hdr) {
+        const uint8_t *b = hdr;
+        uint32_t shape_len = MIN(vmstate_le32(b + 28), MIG_SHAPE_MAX);
+        uint32_t cpu_len = MIN(vmstate_le32(b + 40), CPUFEAT_BYTES);
+        return MIG_HELLO_HEADER + ALIGN_UP((size_t)shape_len, 8u) + cpu_len;
 }
 
 int mig_hello_parse(const void *buf, size_t len, struct mig_hello *out, char *err, size_t errlen) {
@@ -40,25 +52,34 @@ int mig_hello_parse(const void *buf, size_t len, struct mig_hello *out, char *er
                 return errorf(err, errlen, -EPROTONOSUPPORT,
                               "the source speaks migration format %u.%u; this build speaks %u.x", major, minor,
                               MIG_MAJOR);
-        uint32_t shape_len = vmstate_le32(b + 28);
+        uint32_t shape_len = vmstate_le32(b + 28), cpu_len = vmstate_le32(b + 40);
         if (shape_len > MIG_SHAPE_MAX)
                 return errorf(err, errlen, -EINVAL, "hello: a shape of %u bytes (at most %u)", shape_len,
                               MIG_SHAPE_MAX);
-        size_t total = MIG_HELLO_HEADER + ALIGN_UP((size_t)shape_len, 8u);
+        if (cpu_len != CPUFEAT_BYTES)
+                return errorf(err, errlen, -EINVAL, "hello: CPU features of %u bytes (this build reads %u)", cpu_len,
+                              CPUFEAT_BYTES);
+        size_t padded = ALIGN_UP((size_t)shape_len, 8u), total = mig_hello_size(b);
         if (len < total)
                 return 0;
+        const uint8_t *cpu = b + MIG_HELLO_HEADER + padded;
         uint32_t crc = vmstate_crc32c(0, b, 44);
-        if (vmstate_crc32c(crc, b + MIG_HELLO_HEADER, shape_len) != vmstate_le32(b + 44))
+        crc = vmstate_crc32c(crc, b + MIG_HELLO_HEADER, shape_len);
+        if (vmstate_crc32c(crc, cpu, CPUFEAT_BYTES) != vmstate_le32(b + 44))
                 return errorf(err, errlen, -EINVAL, "hello: CRC mismatch (corrupt stream)");
-        if (vmstate_le64(b + 32) != 0 || vmstate_le32(b + 40) != 0)
+        if (vmstate_le64(b + 32) != 0)
                 return errorf(err, errlen, -EINVAL, "hello: unknown flags 0x%llx",
                               (unsigned long long)vmstate_le64(b + 32));
-        for (size_t i = shape_len; i < total - MIG_HELLO_HEADER; i++)
+        for (size_t i = shape_len; i < padded; i++)
                 if (b[MIG_HELLO_HEADER + i])
                         return errorf(err, errlen, -EINVAL, "hello: nonzero padding after the shape");
+        char why[128];
+        struct cpufeat f;
+        if (cpufeat_decode(cpu, CPUFEAT_BYTES, &f, why, sizeof why) < 0)
+                return errorf(err, errlen, -EINVAL, "hello: %s", why);
         *out = (struct mig_hello){ .major = major, .minor = minor, .page_size = vmstate_le32(b + 12),
                                    .ram_bytes = vmstate_le64(b + 16), .vcpus = vmstate_le32(b + 24),
-                                   .shape_len = shape_len };
+                                   .shape_len = shape_len, .cpu = f };
         for (uint32_t i = 0; i < shape_len; i++) { /* printable: it goes into messages */
                 uint8_t c = b[MIG_HELLO_HEADER + i];
                 out->shape[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
@@ -79,7 +100,7 @@ int mig_hello_check(const struct mig_hello *src, const struct mig_hello *dst, ch
         if (strcmp(src->shape, dst->shape) != 0)
                 return errorf(err, errlen, -EINVAL, "the source VM's devices are \"%s\", this one's \"%s\"", src->shape,
                               dst->shape);
-        return 0;
+        return cpufeat_missing(&src->cpu, &dst->cpu, err, errlen);
 }
 
 void mig_record_encode(uint8_t *buf, uint32_t type, uint64_t addr, uint64_t length, uint32_t payload_crc) {

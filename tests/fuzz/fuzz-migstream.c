@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* The live-migration stream as a destination reads it (common/migstream.h):
  * mig_stream_walk() on any bytes, against a destination of 32 MiB, one
- * vCPU and a fixed device shape, the hello's shape taken from the input
- * when it parses (so the walk gets past the check); each record it hands
+ * vCPU and a fixed device shape, the hello's shape and CPU features taken
+ * from the input when it parses (so the walk gets past the check); the
+ * hello's CPU features are also compared with a fixed host's, and must
+ * pass against themselves and against a host with every bit; each record it hands
  * over must lie inside RAM and the input; the final state it frames is
  * indexed as the restore path would. Also the record parser in both
  * directions and the state framing on the raw input. */
@@ -46,6 +48,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 CHECK(h.shape_len <= MIG_SHAPE_MAX && strlen(h.shape) == h.shape_len);
                 dst.vcpus = h.vcpus, dst.ram_bytes = h.ram_bytes == RAM ? RAM : dst.ram_bytes;
                 memcpy(dst.shape, h.shape, sizeof dst.shape);
+                CHECK(strlen(h.cpu.vendor) <= 12 && h.cpu.phys_bits <= 64);
+                CHECK(cpufeat_missing(&h.cpu, &h.cpu, err, sizeof err) == 0);
+                struct cpufeat all = h.cpu;
+                memset(all.word, 0xff, sizeof all.word);
+                all.phys_bits = 64;
+                CHECK(cpufeat_missing(&h.cpu, &all, err, sizeof err) == 0);
+                struct cpufeat host = { .vendor = "GenuineIntel", .phys_bits = 39, .word = { 0xfffa3203u, 0x178bfbffu } };
+                if (cpufeat_missing(&h.cpu, &host, err, sizeof err) < 0)
+                        CHECK(strlen(err) > 0 && strlen(err) < sizeof err);
+                uint8_t block[CPUFEAT_BYTES];
+                struct cpufeat back;
+                cpufeat_encode(&h.cpu, block);
+                CHECK(cpufeat_decode(block, sizeof block, &back, err, sizeof err) == 0);
+                CHECK(memcmp(back.word, h.cpu.word, sizeof back.word) == 0 && back.phys_bits == h.cpu.phys_bits);
+                dst.cpu = h.cpu;
         }
         struct walk w = { .buf = data, .len = size };
         int64_t n = mig_stream_walk(data, size, &dst, on_record, &w, err, sizeof err);

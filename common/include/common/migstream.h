@@ -6,9 +6,12 @@
  *   destination -> source:  ACCEPT | REFUSE,  then RUNNING | REFUSE
  *
  *   hello  = "VMSTMIG\x1a" u16 major u16 minor u32 page_size u64 ram_bytes
- *            u32 vcpus u32 shape_len u64 flags u32 reserved
- *            u32 crc32c(bytes 0..43, then the shape)              (48 bytes)
+ *            u32 vcpus u32 shape_len u64 flags u32 cpu_len
+ *            u32 crc32c(bytes 0..43, then the shape, then the CPU block)
+ *                                                                   (48 bytes)
  *            shape[shape_len], zero-padded to a multiple of 8
+ *            cpu[cpu_len]: the CPU features the guest was offered
+ *            (common/cpufeat.h; cpu_len is CPUFEAT_BYTES)
  *   record = u32 type u32 flags u64 addr u64 length u32 crc32c(payload)
  *            u32 crc32c(bytes 0..27)                               (32 bytes)
  *            payload[length] (PAGES, ABORT, REFUSE; none for the others)
@@ -30,12 +33,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/cpufeat.h"
+
 #define MIG_MAGIC "VMSTMIG\x1a"
 #define MIG_MAJOR 2 /* 2: READY and COMMIT before the destination runs */
 #define MIG_MINOR 0
 #define MIG_PAGE_SIZE 4096u
 #define MIG_HELLO_HEADER 48u
 #define MIG_SHAPE_MAX 1024u /* the device table's row names */
+/* The longest hello: header, shape, CPU features. */
+#define MIG_HELLO_MAX (MIG_HELLO_HEADER + MIG_SHAPE_MAX + CPUFEAT_BYTES)
 #define MIG_RECORD_HEADER 32u
 #define MIG_PAGES_MAX (4u << 20)     /* payload of one PAGES record */
 #define MIG_TEXT_MAX 1024u           /* ABORT and REFUSE reasons */
@@ -62,6 +69,9 @@ struct mig_hello {
         uint32_t vcpus;
         uint32_t shape_len;
         char shape[MIG_SHAPE_MAX + 1]; /* NUL-terminated */
+        /* Source: what its guest was offered; destination: what this
+         * host's KVM supports. */
+        struct cpufeat cpu;
 };
 
 struct mig_record {
@@ -70,15 +80,19 @@ struct mig_record {
         uint32_t payload_crc;
 };
 
-/* The hello into buf (at least MIG_HELLO_HEADER + MIG_SHAPE_MAX bytes);
- * returns its length or -E2BIG (shape too long). */
+/* The hello into buf (at least MIG_HELLO_MAX bytes); returns its length
+ * or -E2BIG (shape too long). */
 int mig_hello_encode(const struct mig_hello *h, uint8_t *buf, size_t cap);
 /* The hello at the start of buf: its length (> 0), 0 when len is too
- * short to hold it yet (read more), or -EINVAL / -EPROTONOSUPPORT with a
- * sentence. */
+ * short to hold it yet (read more: mig_hello_size), or -EINVAL /
+ * -EPROTONOSUPPORT with a sentence. */
 int mig_hello_parse(const void *buf, size_t len, struct mig_hello *out, char *err, size_t errlen);
-/* Refuses (-EINVAL, a sentence naming the field) a source VM whose shape
- * is not the destination's. */
+/* The whole hello's length from its first MIG_HELLO_HEADER bytes, once
+ * mig_hello_parse returned 0 on them (at most MIG_HELLO_MAX). */
+size_t mig_hello_size(const void *hdr);
+/* Refuses a source VM whose shape is not the destination's (-EINVAL, a
+ * sentence naming the field), or whose guest was offered CPU features
+ * the destination lacks (-ENOTSUP, naming them). */
 int mig_hello_check(const struct mig_hello *src, const struct mig_hello *dst, char *err, size_t errlen);
 
 /* A record header into buf[MIG_RECORD_HEADER]; crc is the payload's. */
