@@ -311,10 +311,21 @@ int vid_cpuid_set(struct vid_partition *p, const struct vid_cpuid_entry *e, size
         struct vid_cpuid_entry *copy = malloc(n * sizeof *copy + 1);
         if (!copy)
                 return -ENOMEM;
-        memcpy(copy, e, n * sizeof *copy);
+        /* Kept as the guest sees it (host quirks applied, APIC IDs aside):
+         * the saved state's CPID section and the migration hello carry it. */
+        for (size_t i = 0; i < n; i++) {
+                struct kvm_cpuid_entry2 k = { .function = e[i].function, .index = e[i].index, .eax = e[i].eax,
+                                              .ebx = e[i].ebx, .ecx = e[i].ecx, .edx = e[i].edx };
+                vid_pvm_cpuid_fixup(p, &k);
+                copy[i] = e[i];
+                copy[i].eax = k.eax, copy[i].ebx = k.ebx, copy[i].ecx = k.ecx, copy[i].edx = k.edx;
+        }
         free(p->cpuid);
+        /* The MSRs that make up a VP's state depend on its CPUID: asked
+         * again at the next save. */
         free(p->state_msrs);
-        free((void *)p->dirty_user);
+        p->state_msrs = NULL;
+        p->n_state_msrs = 0;
         p->cpuid = copy;
         p->n_cpuid = n;
         return 0;

@@ -221,8 +221,16 @@ static void copy_extent(void *opaque, uint64_t offset, const uint8_t *data, uint
 int vid_state_save_cpus(struct vid_partition *p, struct vmstate_writer *w) {
         if (!vid_partition_is_quiet(p))
                 return -EBUSY;
+        struct vid_cpuid_state *cs = malloc(sizeof *cs);
+        if (!cs)
+                return -ENOMEM;
+        int r = vid_cpuid_state_get(p, cs);
+        if (r == 0)
+                r = vmstate_encode(w, &vid_cpuid_state_desc, 0, cs);
+        free(cs);
         struct vid_partition_state ps;
-        int r = vid_partition_state_get(p, &ps);
+        if (r == 0)
+                r = vid_partition_state_get(p, &ps);
         if (r == 0)
                 r = vmstate_encode(w, &vid_partition_state_desc, 0, &ps);
         struct vid_vp_state *st = r == 0 ? malloc(sizeof *st) : NULL;
@@ -248,13 +256,20 @@ int vid_state_restore(struct vid_partition *p, const struct vmstate_section *sec
                 return errorf(err, errlen, -EBUSY, "the partition already ran");
         const struct vmstate_section *part = vmstate_find(secs, n, VID_STATE_TAG_PART, 0);
         const struct vmstate_section *ram = vmstate_find(secs, n, VID_STATE_TAG_RAM, 0);
-        if (!part || !ram)
-                return errorf(err, errlen, -EINVAL, "the state has no %s section", part ? "RAM" : "PART");
+        const struct vmstate_section *cpid = vmstate_find(secs, n, VID_STATE_TAG_CPUID, 0);
+        if (!part || !ram || !cpid)
+                return errorf(err, errlen, -EINVAL, "the state has no %s section",
+                              !part ? "PART" : !ram ? "RAM" : "CPID (the guest's CPUID)");
         struct vid_partition_state ps;
         int r = vid_partition_state_decode(part, &ps, err, errlen);
         if (r == 0)
                 r = vid_state_fits(p, &ps, err, errlen);
         if (r < 0)
+                return r;
+        _cleanup_free_ struct vid_cpuid_state *cs = malloc(sizeof *cs);
+        if (!cs)
+                return -ENOMEM;
+        if ((r = vid_cpuid_state_decode(cpid, cs, err, errlen)) < 0)
                 return r;
         /* Every VP section decodes before anything is applied. */
         struct vid_vp_state *st = calloc(p->n_vps, sizeof *st);
@@ -267,6 +282,11 @@ int vid_state_restore(struct vid_partition *p, const struct vmstate_section *sec
         }
         if (r == 0)
                 r = vid_ram_check(ram, p->ram_bytes, err, errlen);
+        /* The CPUID first: refused here when this host lacks a feature the
+         * guest was offered (nothing applied yet); KVM checks XSAVE, XCR0
+         * and MSRs against it. */
+        if (r == 0)
+                r = vid_cpuid_state_set(p, cs, err, errlen);
         if (r == 0)
                 r = vid_partition_state_set(p, &ps, err, errlen);
         if (r == 0) /* checked in full above: a bad extent cannot leave RAM half-written */

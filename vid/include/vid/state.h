@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/cpufeat.h"
 #include "common/vmstate.h"
 
 struct vid_partition;
@@ -24,6 +25,7 @@ struct vid_vp;
 #define VID_STATE_TAG_VP VMSTATE_TAG('V', 'P', ' ', ' ')
 #define VID_STATE_TAG_PART VMSTATE_TAG('P', 'A', 'R', 'T')
 #define VID_STATE_TAG_RAM VMSTATE_TAG('R', 'A', 'M', ' ')
+#define VID_STATE_TAG_CPUID VMSTATE_TAG('C', 'P', 'I', 'D')
 
 #define VID_STATE_XSAVE_MAX 16384u /* KVM_GET_XSAVE2's size with AMX tiles is 11008 */
 #define VID_STATE_XSAVE_MIN 576u   /* legacy area + XSAVE header */
@@ -31,6 +33,7 @@ struct vid_vp;
 #define VID_STATE_XCRS_MAX 16u
 #define VID_STATE_LAPIC_SIZE 1024u
 #define VID_STATE_SEGMENTS 8u /* cs ds es fs gs ss tr ldt */
+#define VID_STATE_CPUID_MAX 256u /* VID_CPUID_MAX_ENTRIES */
 
 /* enum for mp_state (KVM's values, which are the architectural activity
  * states plus SIPI wait). */
@@ -96,6 +99,19 @@ struct vid_partition_state {
         uint64_t clock_ns; /* KVM clock */
 };
 
+/* The CPUID table the guest was offered (CPID section): the entries vid
+ * gave KVM_SET_CPUID2, as the guest sees them, save the per-vCPU APIC IDs
+ * (leaves 1, 0xB, 0x1F), which vid fills in on every host. Entry i is
+ * function[i], index[i] (the subleaf), flags[i] (VID_CPUID_SIGNIFICANT_INDEX)
+ * and its four registers. */
+struct vid_cpuid_state {
+        uint32_t function[VID_STATE_CPUID_MAX], index[VID_STATE_CPUID_MAX], flags[VID_STATE_CPUID_MAX];
+        uint32_t eax[VID_STATE_CPUID_MAX], ebx[VID_STATE_CPUID_MAX], ecx[VID_STATE_CPUID_MAX],
+                edx[VID_STATE_CPUID_MAX];
+        uint32_t n_function, n_index, n_flags, n_eax, n_ebx, n_ecx, n_edx;
+};
+
+extern const struct vmstate_desc vid_cpuid_state_desc;
 extern const struct vmstate_desc vid_vp_state_desc;
 extern const struct vmstate_desc vid_partition_state_desc;
 
@@ -116,7 +132,23 @@ int vid_vp_state_decode(const struct vmstate_section *s, struct vid_vp_state *ou
 int vid_partition_state_decode(const struct vmstate_section *s, struct vid_partition_state *out, char *err,
                                size_t errlen);
 
-/* Every section vid owns, in order: PART, one VP per vCPU, RAM. */
+/* Pure: a CPID section -> struct: every array as long as the others, 1 to
+ * VID_STATE_CPUID_MAX entries, leaf 0 and leaf 1 among them, known flags,
+ * no (function, index) twice. */
+int vid_cpuid_state_decode(const struct vmstate_section *s, struct vid_cpuid_state *out, char *err, size_t errlen);
+/* Pure: the feature words of a table (common/cpufeat.h). */
+void vid_cpuid_state_features(const struct vid_cpuid_state *st, struct cpufeat *out);
+/* The partition's table now (what its guest is offered), and what this
+ * host's KVM supports, as vid would offer it (host quirks applied). */
+int vid_cpuid_state_get(const struct vid_partition *p, struct vid_cpuid_state *st);
+int vid_cpuid_host_features(struct vid_partition *p, struct cpufeat *out);
+int vid_cpuid_guest_features(const struct vid_partition *p, struct cpufeat *out);
+/* Refuses (-ENOTSUP, a sentence naming the features) a saved table that
+ * offered the guest something this host's KVM does not support; else
+ * installs it on every VP (before the VP state that depends on it). */
+int vid_cpuid_state_set(struct vid_partition *p, const struct vid_cpuid_state *st, char *err, size_t errlen);
+
+/* Every section vid owns, in order: CPID, PART, one VP per vCPU, RAM. */
 int vid_state_save(struct vid_partition *p, struct vmstate_writer *w);
 /* Applies PART, each VP and RAM from an index made by vmstate_index(). The
  * partition must be fresh (created with the saved VP count and RAM size,
