@@ -45,6 +45,9 @@ void vmwp_vm_migrate_hello(const struct vmwp_vm *vm, struct mig_hello *h) {
                 n += (size_t)k;
         }
         h->shape_len = (uint32_t)n;
+        /* What the guest was offered; a destination replaces it with what
+         * its host supports (receive_hello). */
+        (void)vid_cpuid_guest_features(vm->p, &h->cpu);
 }
 
 struct receiver {
@@ -85,19 +88,25 @@ static int send_to_source(int fd, uint32_t type, const char *text) {
 }
 
 static int receive_hello(struct vmwp_vm *vm, struct receiver *rc, char *err, size_t errlen) {
-        uint8_t buf[MIG_HELLO_HEADER + MIG_SHAPE_MAX + 8];
+        uint8_t buf[MIG_HELLO_MAX];
         struct mig_hello src, mine;
         size_t have = MIG_HELLO_HEADER;
         int r = recv_all(rc, buf, have);
         if (r < 0)
                 return io_error(rc, r, err, errlen);
         while ((r = mig_hello_parse(buf, have, &src, err, errlen)) == 0) {
-                size_t need = MIG_HELLO_HEADER + ALIGN_UP((size_t)vmstate_le32(buf + 28), 8u);
+                size_t need = mig_hello_size(buf);
+                if (need <= have || need > sizeof buf)
+                        return errorf(err, errlen, -EINVAL, "hello: a length of %zu bytes", need);
                 if ((r = recv_all(rc, buf + have, need - have)) < 0)
                         return io_error(rc, r, err, errlen);
                 have = need;
         }
         vmwp_vm_migrate_hello(vm, &mine);
+        /* Refused before a page moves when this host's CPU lacks a feature
+         * the guest was offered (the restore checks the CPID section again). */
+        if (r >= 0 && (r = vid_cpuid_host_features(vm->p, &mine.cpu)) < 0)
+                return errorf(err, errlen, r, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-r));
         if (r < 0 || (r = mig_hello_check(&src, &mine, err, errlen)) < 0)
                 return r;
         (void)send_to_source(rc->fd, MIG_ACCEPT, NULL);

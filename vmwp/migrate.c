@@ -323,7 +323,7 @@ static int switch_over(struct migration *m, struct vmwp_migrate_result *res, cha
 
 static int handshake(struct migration *m, char *err, size_t errlen) {
         struct mig_hello h;
-        uint8_t buf[MIG_HELLO_HEADER + MIG_SHAPE_MAX + 8];
+        uint8_t buf[MIG_HELLO_MAX];
         vmwp_vm_migrate_hello(m->vm, &h);
         int n = mig_hello_encode(&h, buf, sizeof buf);
         if (n < 0)
