@@ -15,6 +15,8 @@
 #include "common/test.h"
 #include "common/vmstate.h"
 #include "tests/guests/tinyguest.h"
+#include "tests/lib/cpufeat-missing.h"
+#include "tests/lib/vmstate-roundtrip.h"
 #include "vid/state.h"
 #include "vid/vid.h"
 
@@ -400,6 +402,88 @@ TEST(vp_section_checks) {
         free(st);
         free(back);
         vid_partition_destroy(p);
+}
+
+/* s's sections with the CPID section replaced by cs (into secs, from a
+ * new file in *buf: the caller frees it), or left out (cs NULL). */
+static size_t with_cpuid(const struct saved *s, const struct vid_cpuid_state *cs, struct vmstate_section *secs,
+                         uint8_t **buf) {
+        size_t n = 0, len;
+        struct vmstate_section mine[2];
+        *buf = NULL;
+        if (cs) {
+                char err[256];
+                ASSERT_OK(vmstate_test_encode(&vid_cpuid_state_desc, 0, cs, buf, &len));
+                ASSERT_EQ(vmstate_index(*buf, len, NULL, mine, 2, err, sizeof err), 1);
+        }
+        for (size_t i = 0; i < s->n; i++)
+                if (s->secs[i].tag != VID_STATE_TAG_CPUID)
+                        secs[n++] = s->secs[i];
+                else if (cs)
+                        secs[n++] = mine[0];
+        return n;
+}
+
+/* The guest's CPUID travels in the CPID section and comes back as saved
+ * (a value the host would not give, the brand string, kept); a table
+ * offering a feature this host lacks is refused naming it, as is a state
+ * without the section, and neither leaves a trace: the same partition
+ * then takes the good state. */
+TEST(cpuid_travels_and_a_missing_feature_is_refused) {
+        TEST_REQUIRE_KVM();
+        struct rec r = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        struct vid_partition *p = make(&r, RAM_BYTES);
+        struct saved s;
+        save(p, &s); /* not started: quiet */
+        vid_partition_destroy(p);
+        const struct vmstate_section *cpid = vmstate_find(s.secs, s.n, VID_STATE_TAG_CPUID, 0);
+        ASSERT_NOT_NULL(cpid);
+        struct vid_cpuid_state *cs = malloc(sizeof *cs), *now = malloc(sizeof *now), *claim = malloc(sizeof *claim);
+        char err[512] = "";
+        ASSERT_OK(vid_cpuid_state_decode(cpid, cs, err, sizeof err));
+        ASSERT_GT(cs->n_function, 2u);
+        struct vmstate_section secs[64];
+        uint8_t *buf;
+
+        *claim = *cs;
+        const char *name = test_cpuid_claim_missing(claim);
+        ASSERT_NOT_NULL(name);
+        printf("# claiming %s, which this host lacks\n", name);
+        struct vid_partition *q = make(&r, RAM_BYTES);
+        size_t n = with_cpuid(&s, claim, secs, &buf);
+        ASSERT_ERROR(vid_state_restore(q, secs, n, err, sizeof err), ENOTSUP);
+        if (!strstr(err, name) || !strstr(err, "this host's CPU lacks"))
+                ASSERT_STREQ(err, name);
+        free(buf);
+        ASSERT_OK(vid_cpuid_state_get(q, now));
+        ASSERT_TRUE(memcmp(now, cs, sizeof *now) == 0); /* nothing installed */
+
+        n = with_cpuid(&s, NULL, secs, &buf);
+        ASSERT_ERROR(vid_state_restore(q, secs, n, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "the state has no CPID (the guest's CPUID) section");
+
+        /* The saved table, not this host's: a brand string changed. */
+        *claim = *cs;
+        bool brand = false;
+        for (uint32_t i = 0; i < claim->n_function; i++)
+                if (claim->function[i] == 0x80000002u) {
+                        claim->eax[i] = 0x74736554u; /* "Test" */
+                        brand = true;
+                }
+        for (uint32_t i = 0; !brand && i < claim->n_function; i++)
+                if (claim->function[i] == 1)
+                        claim->eax[i] ^= 1; /* leaf 1's stepping */
+        n = with_cpuid(&s, claim, secs, &buf);
+        int rr = vid_state_restore(q, secs, n, err, sizeof err);
+        if (rr < 0)
+                fprintf(stderr, "restore: %s\n", err);
+        ASSERT_OK(rr);
+        free(buf);
+        ASSERT_OK(vid_cpuid_state_get(q, now));
+        ASSERT_TRUE(memcmp(now, claim, sizeof *now) == 0);
+        vid_partition_destroy(q);
+        free(cs), free(now), free(claim);
+        saved_free(&s);
 }
 
 TEST_MAIN()

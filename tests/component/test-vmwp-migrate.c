@@ -20,6 +20,7 @@
 #include "common/proto.h"
 #include "common/test.h"
 #include "tests/guests/tinyguest.h"
+#include "tests/lib/cpufeat-missing.h"
 #include "tests/lib/test-files.h"
 #include "tests/lib/vmwp-child.h"
 
@@ -280,6 +281,104 @@ TEST(corrupt_or_cut_stream_is_refused) {
                 snprintf(text, sizeof text, "c%zu", i);
                 ASSERT_TRUE(echo(a.con, text));
         }
+        worker_stop(&a);
+}
+
+static bool read_full(int fd, void *buf, size_t len) {
+        for (size_t done = 0; done < len;) {
+                ssize_t k = read(fd, (uint8_t *)buf + done, len - done);
+                if (k <= 0)
+                        return false;
+                done += (size_t)k;
+        }
+        return true;
+}
+
+/* A relay (a child process) that rewrites the source's hello so that its
+ * guest claims a CPU feature this host lacks (a source on a host with
+ * more), then copies both ways. Into report: the feature's name (64
+ * bytes), then, once either side closes, how many bytes of the source's
+ * stream followed the hello (a long). */
+static pid_t relay_claiming_a_feature(int src, int dst, int report) {
+        pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid)
+                return pid;
+        uint8_t hello[MIG_HELLO_MAX], out[MIG_HELLO_MAX];
+        struct mig_hello h;
+        char err[512], name[64] = "";
+        if (!read_full(src, hello, MIG_HELLO_HEADER) || mig_hello_parse(hello, MIG_HELLO_HEADER, &h, err, sizeof err))
+                _exit(1);
+        size_t len = mig_hello_size(hello);
+        if (!read_full(src, hello + MIG_HELLO_HEADER, len - MIG_HELLO_HEADER) ||
+            mig_hello_parse(hello, len, &h, err, sizeof err) != (int)len)
+                _exit(1);
+        const struct test_missing *m = test_missing_in(&h.cpu);
+        if (!m)
+                _exit(1);
+        h.cpu.word[m->word] |= 1u << m->bit;
+        snprintf(name, sizeof name, "%s", m->name);
+        int n = mig_hello_encode(&h, out, sizeof out);
+        if (n <= 0 || write(dst, out, (size_t)n) != n || write(report, name, sizeof name) != sizeof name)
+                _exit(1);
+        long after = 0;
+        char buf[65536];
+        for (;;) {
+                struct pollfd p[2] = { { .fd = src, .events = POLLIN }, { .fd = dst, .events = POLLIN } };
+                if (poll(p, 2, 30000) <= 0)
+                        break;
+                ssize_t k = 0;
+                int i = p[0].revents ? 0 : 1;
+                if ((k = read(p[i].fd, buf, sizeof buf)) <= 0)
+                        break;
+                if (i == 0)
+                        after += k;
+                if (write(p[1 - i].fd, buf, (size_t)k) != k)
+                        break;
+        }
+        _exit(write(report, &after, sizeof after) == sizeof after ? 0 : 1);
+}
+
+/* The source's guest was offered a CPU feature the destination's host
+ * lacks (the relay makes the hello say so): the destination refuses at
+ * the hello, naming the feature, before a page moves; the source is told
+ * why and its guest keeps echoing. */
+TEST(destination_lacking_a_cpu_feature_refuses_at_the_hello) {
+        struct worker a, b;
+        worker_start(&a, 0, -1);
+        ASSERT_TRUE(echo(a.con, "ab"));
+        int s1[2], s2[2], rep[2], progress;
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s1));
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s2));
+        ASSERT_OK(pipe2(rep, O_CLOEXEC));
+        worker_start(&b, 20, s2[1]);
+        close(s2[1]);
+        pid_t r = relay_claiming_a_feature(s1[1], s2[0], rep[1]);
+        close(s1[1]), close(s2[0]), close(rep[1]);
+        struct json_object *m = migrate(&a, s1[0], ",\"peer_timeout_ms\":5000", &progress);
+        close(s1[0]);
+        char name[64];
+        ASSERT_TRUE(read_full(rep[0], name, sizeof name));
+        name[sizeof name - 1] = 0;
+        printf("# the hello claims %s, which this host lacks\n", name);
+        ASSERT_STREQ(vmwp_ctl_str(m, "ok"), "false");
+        const char *e = vmwp_ctl_str(m, "error");
+        if (!strstr(e, "the destination refused: ") || !strstr(e, name))
+                ASSERT_STREQ(e, name);
+        ASSERT_EQ(progress, 0); /* no pass began */
+        json_object_put(m);
+        char reason[160];
+        snprintf(reason, sizeof reason, "this host's CPU lacks a feature the guest was offered: %s", name);
+        worker_end(&b, 3, reason);
+        int status;
+        ASSERT_EQ(waitpid(r, &status, 0), r);
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        long after = -1;
+        ASSERT_TRUE(read_full(rep[0], &after, sizeof after));
+        close(rep[0]);
+        ASSERT_LE(after, (long)(MIG_RECORD_HEADER + MIG_TEXT_MAX)); /* an ABORT at most, never a page */
+        ASSERT_STREQ(state_of(&a), "running");
+        ASSERT_TRUE(echo(a.con, "cpu"));
         worker_stop(&a);
 }
 

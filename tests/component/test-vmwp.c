@@ -16,7 +16,9 @@
 #include "common/proto.h"
 #include "common/test.h"
 #include "common/vmstate.h"
+#include "tests/lib/cpufeat-missing.h"
 #include "tests/lib/test-files.h"
+#include "tests/lib/vmstate-roundtrip.h"
 #include "tests/lib/vmwp-child.h"
 #include "tests/guests/tinyguest.h"
 #include "vid/vid.h"
@@ -492,6 +494,37 @@ static int write_with_extra_section(const char *path, const uint8_t *data, size_
         return b;
 }
 
+/* Writes the saved state data (len bytes) to path with its CPID section
+ * (the guest's CPUID) claiming a feature this host lacks, named in *name,
+ * as a state saved on a host with more would. Returns an fd open on it. */
+static int write_with_cpuid_claim(const char *path, const uint8_t *data, size_t len, const char **name) {
+        static struct vmstate_section secs[VMSTATE_SECTIONS_MAX];
+        char err[256] = "";
+        int n = vmstate_index(data, len, NULL, secs, VMSTATE_SECTIONS_MAX, err, sizeof err);
+        ASSERT_GT(n, 0);
+        const struct vmstate_section *cpid = vmstate_find(secs, (size_t)n, VMSTATE_TAG('C', 'P', 'I', 'D'), 0);
+        ASSERT_NOT_NULL(cpid);
+        struct vid_cpuid_state *cs = malloc(sizeof *cs);
+        ASSERT_OK(vid_cpuid_state_decode(cpid, cs, err, sizeof err));
+        *name = test_cpuid_claim_missing(cs);
+        ASSERT_NOT_NULL(*name);
+        uint8_t *sec;
+        size_t sec_len;
+        ASSERT_OK(vmstate_test_encode(&vid_cpuid_state_desc, 0, cs, &sec, &sec_len));
+        free(cs);
+        /* The file: what precedes CPID, the new one, what follows it. */
+        size_t at = (size_t)cpid->offset, after = at + VMSTATE_SECTION_HEADER_SIZE + ALIGN_UP((size_t)cpid->length, 8u);
+        size_t body = sec_len - VMSTATE_HEADER_SIZE - VMSTATE_SECTION_HEADER_SIZE;
+        int b = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ASSERT_GE(b, 0);
+        ASSERT_EQ(write(b, data, at), (ssize_t)at);
+        ASSERT_EQ(write(b, sec + VMSTATE_HEADER_SIZE, body), (ssize_t)body);
+        ASSERT_EQ(write(b, data + after, len - after), (ssize_t)(len - after));
+        free(sec);
+        ASSERT_EQ(lseek(b, 0, SEEK_SET), 0);
+        return b;
+}
+
 /* A state that is corrupt, truncated, or for another configuration is
  * refused before the guest runs: exit 3 with a reason naming the problem. */
 TEST(restore_refuses_bad_state) {
@@ -564,6 +597,22 @@ TEST(restore_refuses_bad_state) {
         json_object_put(m);
         json_object_put(vmwp_ctl_request(sv[0], "{\"op\":\"stop\",\"id\":4}"));
         expect_exit(sv[0], &c, 14, NULL);
+
+        /* Saved where the guest was offered a feature this host lacks:
+         * refused before it runs, naming the feature. */
+        const char *name;
+        b = write_with_cpuid_claim(bad, data, (size_t)st.st_size, &name);
+        ev = NULL;
+        c = start_worker(sv, "basic", "h", NULL, b, &ev);
+        close(b);
+        ASSERT_NOT_NULL(ev);
+        ASSERT_EQ(vmwp_ctl_int(ev, "status"), 3);
+        if (!strstr(vmwp_ctl_str(ev, "reason"), name) ||
+            !strstr(vmwp_ctl_str(ev, "reason"), "saved state: this host's CPU lacks a feature the guest was offered"))
+                ASSERT_STREQ(vmwp_ctl_str(ev, "reason"), name);
+        json_object_put(ev);
+        ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 3);
+        close(sv[0]);
         free(data);
 }
 
