@@ -216,7 +216,7 @@ static void save(struct fake *f, json_object *req, int fd) {
 
 /* As vmwp's op_migrate (vmwp/migrate.c), without RAM. */
 static void migrate_send(struct fake *f, json_object *req, int fd) {
-        uint8_t hello[MIG_HELLO_HEADER + 8];
+        uint8_t hello[MIG_HELLO_MAX];
         struct mig_hello h = { .page_size = MIG_PAGE_SIZE, .ram_bytes = 1u << 20, .vcpus = 1, .shape_len = 4 };
         struct mig_record rec;
         char why[MIG_TEXT_MAX + 1] = "", err[MIG_TEXT_MAX + 128] = "";
@@ -265,7 +265,7 @@ static void migrate_send(struct fake *f, json_object *req, int fd) {
 /* As vmwp's migrate_incoming: the stream, then the commit; any failure
  * ends the worker with status 3 before it runs. */
 static void migrate_receive(struct fake *f, int fd) {
-        uint8_t buf[MIG_HELLO_HEADER + MIG_SHAPE_MAX + 8];
+        uint8_t buf[MIG_HELLO_MAX];
         char err[MIG_TEXT_MAX + 128] = "", reason[sizeof err + 16];
         struct mig_hello h;
         struct mig_record rec;
