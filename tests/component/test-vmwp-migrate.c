@@ -254,7 +254,7 @@ TEST(corrupt_or_cut_stream_is_refused) {
                 const char *reason;
         } cases[] = {
                 { 3, -1, "magic" },          /* the hello */
-                { 100, -1, "CRC" },          /* the first record's header or its pages */
+                { 200, -1, "CRC" },          /* the first record's header (the hello is 192 bytes) or its pages */
                 { 20000, -1, "CRC" },        /* inside the pages */
                 { -1, 60, "closed the stream" },
                 { -1, 20000, "closed the stream" },
