@@ -194,27 +194,33 @@ static void save_progress(void *opaque, uint64_t done, uint64_t total) {
         send_msg(opaque, ev);
 }
 
-static struct json_object *op_save(struct run_ctx *c, struct json_object *req, int fd) {
-        struct json_object *id = NULL;
-        if (json_object_object_get_ex(req, "id", &id) && !json_object_is_type(id, json_type_int))
-                id = NULL;
-        struct json_object *rep = json_object_new_object();
+/* The reply to a long op (save, migrate-send, dirty-check): its id (when
+ * an integer), ok, and on failure errno and the sentence; NULL on ENOMEM. */
+static struct json_object *op_reply(struct json_object *req, int r, const char *err) {
+        struct json_object *id = NULL, *rep = json_object_new_object();
         if (!rep)
                 return NULL;
-        if (id)
+        if (json_object_object_get_ex(req, "id", &id) && json_object_is_type(id, json_type_int))
                 json_object_object_add(rep, "id", json_object_get(id));
+        json_object_object_add(rep, "ok", json_object_new_boolean(r >= 0));
+        if (r < 0) {
+                json_object_object_add(rep, "errno", json_object_new_int(-r));
+                json_object_object_add(rep, "error", json_object_new_string(err));
+        }
+        return rep;
+}
+
+static struct json_object *op_save(struct run_ctx *c, struct json_object *req, int fd) {
         char err[512] = "";
         uint64_t t0 = vmwp_now_ns();
         int64_t r = fd < 0 ? errorf(err, sizeof err, -EINVAL, "save needs the state file's fd")
                            : vmwp_vm_save(c->vm, fd, save_progress, c, err, sizeof err);
-        json_object_object_add(rep, "ok", json_object_new_boolean(r >= 0));
-        if (r >= 0) {
+        if (r < 0)
+                fprintf(stderr, "vmwp: %s: save: %s\n", c->vm->cfg.name, err);
+        struct json_object *rep = op_reply(req, r < 0 ? (int)r : 0, err);
+        if (rep && r >= 0) {
                 json_object_object_add(rep, "bytes", json_object_new_int64(r));
                 json_object_object_add(rep, "ms", json_object_new_double((double)(vmwp_now_ns() - t0) / 1e6));
-        } else {
-                fprintf(stderr, "vmwp: %s: save: %s\n", c->vm->cfg.name, err);
-                json_object_object_add(rep, "errno", json_object_new_int((int)-r));
-                json_object_object_add(rep, "error", json_object_new_string(err));
         }
         return rep;
 }
@@ -224,9 +230,7 @@ static bool is_op(struct json_object *req, const char *name);
 /* {"op":"dirty-check"[,"rounds":n][,"round_ms":n]}: the pre-copy check
  * (vmwp_vm_dirty_check), a test aid; vmms never sends it. */
 static struct json_object *op_dirty_check(struct run_ctx *c, struct json_object *req) {
-        struct json_object *id = NULL, *v;
-        if (json_object_object_get_ex(req, "id", &id) && !json_object_is_type(id, json_type_int))
-                id = NULL;
+        struct json_object *v;
         int64_t rounds = 5, round_ms = 50;
         char err[512] = "";
         int r = 0;
@@ -239,17 +243,9 @@ static struct json_object *op_dirty_check(struct run_ctx *c, struct json_object 
                 r = errorf(err, sizeof err, -EINVAL, "\"rounds\" (1-1000) and \"round_ms\" (1-10000) must be integers");
         else
                 r = vmwp_vm_dirty_check(c->vm, (unsigned)rounds, (unsigned)round_ms, &res, err, sizeof err);
-        struct json_object *rep = json_object_new_object();
-        if (!rep)
-                return NULL;
-        if (id)
-                json_object_object_add(rep, "id", json_object_get(id));
-        json_object_object_add(rep, "ok", json_object_new_boolean(r >= 0));
-        if (r < 0) {
-                json_object_object_add(rep, "errno", json_object_new_int(-r));
-                json_object_object_add(rep, "error", json_object_new_string(err));
+        struct json_object *rep = op_reply(req, r, err);
+        if (!rep || r < 0)
                 return rep;
-        }
         json_object_object_add(rep, "ram_pages", json_object_new_int64((int64_t)res.ram_pages));
         json_object_object_add(rep, "copied", json_object_new_int64((int64_t)res.copied));
         json_object_object_add(rep, "last", json_object_new_int64((int64_t)res.last));
@@ -285,14 +281,6 @@ static void migrate_progress(void *opaque, const struct vmwp_migrate_progress *p
 }
 
 static struct json_object *op_migrate(struct run_ctx *c, struct json_object *req, int fd) {
-        struct json_object *id = NULL;
-        if (json_object_object_get_ex(req, "id", &id) && !json_object_is_type(id, json_type_int))
-                id = NULL;
-        struct json_object *rep = json_object_new_object();
-        if (!rep)
-                return NULL;
-        if (id)
-                json_object_object_add(rep, "id", json_object_get(id));
         char err[1024] = "";
         struct vmwp_migrate_options o;
         struct vmwp_migrate_result res = { 0 };
@@ -300,7 +288,9 @@ static struct json_object *op_migrate(struct run_ctx *c, struct json_object *req
                        : vmwp_migrate_options_parse(req, &o, err, sizeof err);
         if (r >= 0)
                 r = vmwp_vm_migrate_send(c->vm, fd, &o, migrate_progress, c, &res, err, sizeof err);
-        json_object_object_add(rep, "ok", json_object_new_boolean(r >= 0));
+        struct json_object *rep = op_reply(req, r, err);
+        if (!rep)
+                return NULL;
         if (r >= 0) {
                 json_object_object_add(rep, "passes", json_object_new_int64(res.passes));
                 json_object_object_add(rep, "bytes", json_object_new_int64((int64_t)MIN(res.bytes, INT64_MAX)));
@@ -312,8 +302,6 @@ static struct json_object *op_migrate(struct run_ctx *c, struct json_object *req
         } else {
                 json_object_object_add(rep, "passes", json_object_new_int64(res.passes));
                 fprintf(stderr, "vmwp: %s: migrate: %s\n", c->vm->cfg.name, err);
-                json_object_object_add(rep, "errno", json_object_new_int(-r));
-                json_object_object_add(rep, "error", json_object_new_string(err));
                 if (res.committed) /* paused, and the destination's to tell */
                         json_object_object_add(rep, "committed", json_object_new_boolean(true));
         }
