@@ -229,3 +229,61 @@ alive() {
 BG_PIDS=()
 bg() { "$@" & BG_PIDS+=($!); }
 wait_bg() { local p; for p in "${BG_PIDS[@]}"; do wait "$p"; done; BG_PIDS=(); }
+
+# Migration tests: a second "host" B beside the usual vmms (A): its own
+# dbus-daemon, state, runtime and log directories (docs/migration.md).
+# t_free_ports N: N free loopback ports, one line.
+t_free_ports() {
+  python3 -c 'import socket,sys
+ss=[socket.socket() for _ in range(int(sys.argv[1]))]
+[s.bind(("127.0.0.1", 0)) for s in ss]
+print(*[s.getsockname()[1] for s in ss])' "$1"
+}
+# t_host_b PORT: sets up B's bus; then start_b [vmms options], stop_b,
+# vmctlb, vm_prop_b (B listens for migrations on 127.0.0.1:PORT).
+t_host_b() {
+  B=$T/b; B_PORT=$1; mkdir -p "$B/state" "$B/run" "$B/log"
+  sed "s|$T/bus|$B/bus|" "$T/bus.conf" >"$B/bus.conf"
+  dbus-daemon --config-file="$B/bus.conf" --nofork --nopidfile >"$B/dbus.log" 2>&1 &
+  BDBUS=$!
+  ADDRB="unix:path=$B/bus"
+  for _ in $(seq 100); do [ -S "$B/bus" ] && break; sleep 0.05; done
+  t_on_exit 'b_workers; stop_b; kill $BDBUS'
+}
+start_b() {
+  "$VMMS" --bus-address="$ADDRB" --state-dir="$B/state" --runtime-dir="$B/run" --log-dir="$B/log" \
+    --worker="$WORKER" --no-polkit --log-max-size=0 --storage-pool="$T" --storage-pool="$VM_BUILD_DIR" \
+    --migration-listen=127.0.0.1:$B_PORT "$@" >>"$B/vmms.log" 2>&1 &
+  BVMMS=$!
+  for _ in $(seq 200); do
+    busctl --address="$ADDRB" call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
+      NameHasOwner s org.vmstack.VMMS1 2>/dev/null | grep -q "^b true" && return 0
+    sleep 0.05
+  done
+  fail "vmms B did not start: $(tail "$B/vmms.log")"
+}
+stop_b() { kill "$BVMMS" 2>/dev/null; wait "$BVMMS" 2>/dev/null; }
+b_workers() { # end B's workers by their runtime records
+  for rec in "$B"/run/vms/*/worker.json; do
+    [ -f "$rec" ] && kill -9 "$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$rec")" 2>/dev/null
+  done
+}
+vmctlb() { "$VMCTL_BIN" --address="$ADDRB" "$@"; }
+vm_prop_b() { ADDR=$ADDRB vm_prop "$@"; }
+# t_migration_pki DIR: a CA "ca" and certificates hosta, hostb (each also
+# localhost) in DIR; tls NAME prints vmms's options for one.
+t_migration_pki() {
+  P=$1; mkdir -p "$P"
+  command -v openssl >/dev/null || fail "openssl missing (scripts/deps.sh installs it)"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/ca.key" -out "$P/ca.pem" \
+    -days 2 -subj "/CN=ca" -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign >/dev/null 2>&1
+  local n
+  for n in hosta hostb; do
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/$n.key" -out "$P/$n.csr" -subj "/CN=$n" >/dev/null 2>&1
+    printf 'subjectAltName=DNS:%s,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' "$n" >"$P/$n.ext"
+    openssl x509 -req -in "$P/$n.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" -CAcreateserial -out "$P/$n.pem" -days 2 \
+      -extfile "$P/$n.ext" >/dev/null 2>&1
+  done
+  [ -s "$P/hosta.pem" ] && [ -s "$P/hostb.pem" ] || fail "openssl did not make the certificates"
+}
+tls() { echo --migration-cert="$P/$1.pem" --migration-key="$P/$1.key" --migration-ca="$P/ca.pem"; }
