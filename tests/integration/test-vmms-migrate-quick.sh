@@ -14,6 +14,9 @@
 #     nothing;
 #   a fake source sending B a truncated file, random bytes with the right
 #     CRC, a file with a wrong CRC: B refuses, keeps no VM and no file;
+#   a source that ends the channel after B stored the VM (no "released"):
+#     B keeps it Saved and never starts it (two Saved copies, by design);
+#   CancelMigration against a destination that never answers: Saved here;
 #   over TLS: --quick --no-start A->B leaves it Saved on B, then B->A
 #     --start resumes it on A.
 # Without /dev/kvm it runs with vmms-fake-vmwp (fake.vmstate: its save is a
@@ -23,8 +26,8 @@ set -u
 source "$(dirname "$0")/vmms-lib.sh"
 t_setup
 t_pick_worker
-read -r PA PB < <(t_free_ports 2)
-[ -n "$PB" ] || fail "no free ports"
+read -r PA PB PC < <(t_free_ports 3)
+[ -n "$PC" ] || fail "no free ports"
 t_start_vmms --migration-insecure --migration-listen=127.0.0.1:$PA
 t_host_b "$PB"
 start_b --migration-insecure
@@ -111,9 +114,9 @@ echo "$LAST_OUT" | grep -q "is Saved: it moves with mode quick" || fail "live on
 
 note "a fake source: truncated, corrupt, wrong CRC; B keeps nothing"
 fake_source() { # KIND: prints B's answer and its step
-  python3 - "$PB" "$T/dirty-config.json" "$owner" "$1" <<'PY'
+  python3 - "$PB" "$T/dirty-config.json" "$owner" "$1" "$T/state/$id.vmrs" <<'PY'
 import json, os, socket, struct, sys
-port, cfgpath, owner, kind = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+port, cfgpath, owner, kind, state = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 T = []
 for i in range(256):
     c = i
@@ -142,12 +145,12 @@ def recv_frame(s):
             break
         b += k
     return b.decode()
-size = 256 * 1024
+data = open(state, "rb").read() if kind == "unreleased" else os.urandom(256 * 1024)
+size = len(data)
 req = json.dumps({"config": open(cfgpath).read(), "owner": owner, "mode": "saved", "size": size, "start": True})
 s = socket.create_connection(("127.0.0.1", port))
 s.sendall(frame(1, req.encode()))
 print("answer", recv_frame(s))
-data = os.urandom(size)
 if kind == "truncated":
     s.sendall(data[: size // 3])
     s.close()
@@ -156,6 +159,7 @@ s.sendall(data)
 crc = crc32c(data) ^ (1 if kind == "badcrc" else 0)
 s.sendall(frame(3, json.dumps({"step": "sent", "crc32c": crc}).encode()))
 print("step", recv_frame(s))
+# unreleased: the channel ends right after "stored", without "released".
 PY
 }
 refusals() { grep -c "incoming Saved VM 'dirty' refused" "$B/vmms.log"; }
@@ -170,6 +174,35 @@ for kind in truncated corrupt badcrc; do
   wait_for 30 "B refusing the $kind transfer" sh -c "[ \$(grep -c \"incoming Saved VM 'dirty' refused\" '$B/vmms.log') -gt $n ]"
   gone "$ADDRB" "$B/state" dirty "$id"
 done
+
+note "a source that ends after B stored the VM, never releasing it: B keeps it Saved, never starts it"
+out=$(fake_source unreleased) || fail "fake source: $out"
+echo "$out" | grep -q '"step":"stored"' || fail "B did not store it: $out"
+wait_for 30 "B noticing the missing release" grep -q "VM 'dirty' is stored here but its source never released it" "$B/vmms.log"
+[ "$(vm_prop_b dirty State)" = Saved ] || fail "State on B: $(vm_prop_b dirty State)"
+[ -f "$B/state/$id.vmrs" ] && [ -f "$B/state/$id.json" ] || fail "B's files: $(ls "$B/state")"
+[ "$(vm_prop_b dirty WorkerPid)" = 0 ] || fail "B started it"
+[ "$(vm_prop dirty State)" = Saved ] || fail "A's copy: $(vm_prop dirty State)"
+expect_rc 0 vmctlb delete dirty
+
+note "cancel against a destination that never answers: the Saved VM stays Saved here"
+python3 -c 'import socket,sys,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
+c, _ = s.accept(); time.sleep(120)' "$PC" &
+SILENT=$!
+t_on_exit "kill $SILENT"
+wait_for 10 "the silent listener" sh -c "ss -ltn | grep -q ':$PC '"
+vmctl migrate dirty 127.0.0.1:$PC >"$T/cancel.out" 2>&1 &
+MIG=$!
+wait_for 10 "Migrating" sh -c "[ \"\$(busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path dirty)' org.vmstack.VMMS1.VM State)\" = 's \"Migrating\"' ]"
+expect_rc 5 vmctl delete dirty
+bus call org.vmstack.VMMS1 "$(vm_path dirty)" org.vmstack.VMMS1.VM CancelMigration >/dev/null || fail "CancelMigration"
+wait "$MIG"; rc=$?
+[ "$rc" = 1 ] || fail "vmctl migrate after the cancel exited $rc: $(cat "$T/cancel.out")"
+grep -q "cannot be migrated to 127.0.0.1: cancelled; it stays Saved here" "$T/cancel.out" || fail "cancel: $(cat "$T/cancel.out")"
+[ "$(vm_prop dirty State)" = Saved ] || fail "State after the cancel: $(vm_prop dirty State)"
+[ -f "$T/state/$id.vmrs" ] || fail "the state file went"
+kill $SILENT 2>/dev/null
 
 note "TLS: --quick --no-start A -> B leaves it Saved on B; B -> A --start resumes it on A"
 t_migration_pki "$T/pki"
