@@ -535,6 +535,11 @@ struct vmms_saved_in *vmms_saved_in_free(struct vmms_saved_in *s) {
         struct vmms_vm *vm = saved_in_vm(s);
         if (vm && vm->saved_in == s)
                 vm->saved_in = NULL;
+        if (vm && vm->state == VMMS_STATE_MIGRATING) { /* stored, never released */
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "stored here but never released by %s: it stays Saved and is "
+                                                      "not started (the source may still have its copy)", s->peer);
+                vmms_vm_set_state(vm, VMMS_STATE_SAVED);
+        }
         safe_close(s->fd);
         free(s->config);
         free(s);
@@ -661,7 +666,10 @@ static void saved_in_define(struct vmms_saved_in *s) {
                 snprintf(s->loop_why, sizeof s->loop_why, "cannot define the VM: %s", strerror(-r));
         if (vm) {
                 sync_dir(d->opt.state_dir);
-                vm->state = VMMS_STATE_SAVED;
+                /* Migrating until the source releases it: nobody starts or
+                 * deletes it here meanwhile (the source may still resume its
+                 * own copy if "stored" never reached it). */
+                vm->state = VMMS_STATE_MIGRATING;
                 vm->saved_bytes = s->size;
                 snprintf(vm->exit_reason, sizeof vm->exit_reason, "saved");
                 if ((r = vmms_store_save(vm, vm->config)) < 0) {
@@ -696,6 +704,8 @@ static void saved_in_kept(struct vmms_saved_in *s, const char *why) {
 static void saved_in_start(struct vmms_saved_in *s) {
         struct vmms_vm *vm = saved_in_vm(s);
         char err[VMMS_EXIT_REASON_MAX - 64];
+        if (vm && vm->state == VMMS_STATE_MIGRATING)
+                vmms_vm_set_state(vm, VMMS_STATE_SAVED); /* released: it is ours */
         if (!vm || vm->state != VMMS_STATE_SAVED)
                 saved_in_kept(s, vm ? "it is no longer Saved here" : "it was deleted here");
         else if (!s->start)

@@ -179,7 +179,9 @@ note "a source that ends after B stored the VM, never releasing it: B keeps it S
 out=$(fake_source unreleased) || fail "fake source: $out"
 echo "$out" | grep -q '"step":"stored"' || fail "B did not store it: $out"
 wait_for 30 "B noticing the missing release" grep -q "VM 'dirty' is stored here but its source never released it" "$B/vmms.log"
+for _ in $(seq 50); do [ "$(vm_prop_b dirty State)" = Saved ] && break; sleep 0.1; done
 [ "$(vm_prop_b dirty State)" = Saved ] || fail "State on B: $(vm_prop_b dirty State)"
+grep -q "stored here but never released by 127.0.0.1: it stays Saved" "$B/vmms.log" || fail "B's log: $(tail -3 "$B/vmms.log")"
 [ -f "$B/state/$id.vmrs" ] && [ -f "$B/state/$id.json" ] || fail "B's files: $(ls "$B/state")"
 [ "$(vm_prop_b dirty WorkerPid)" = 0 ] || fail "B started it"
 [ "$(vm_prop dirty State)" = Saved ] || fail "A's copy: $(vm_prop dirty State)"
