@@ -95,12 +95,14 @@ struct vmms_vm {
         struct vmms_migration *migration; /* outgoing, while Migrating */
         bool migrated_away;            /* the destination runs it: this worker's end removes the VM */
         bool migrating_in;             /* an incoming migration's worker, not ready yet: not stored */
+        bool migrate_in_aborted;       /* that worker ended before it ran: a source that asks resumes */
         int incoming_fd;               /* the worker's end of the relay, for the spawn; -1 */
         struct vmms_quick *quick;      /* outgoing quick migration (migrate-saved.c) */
         struct vmms_saved_in *saved_in; /* an incoming Saved VM being resumed: its start result goes back */
         sd_event_source *remove_src;   /* removal deferred out of the worker's callbacks */
         uint32_t mig_pass;             /* MigrationProgress */
         uint64_t mig_bytes, mig_dirty_pages, mig_dirty_rate, mig_expected_downtime_ms;
+        struct vmms_lock_handover *handover; /* image locks still held by the source (lock-handover.c) */
 };
 
 struct vmms_pending_auth;
@@ -215,7 +217,16 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
 int vmms_vm_cancel_migration(struct vmms_vm *vm);
 void vmms_vm_on_migrate_progress(struct vmms_vm *vm, struct json_object *ev);
 /* The worker ended: true when this took care of the VM (migrated away). */
-bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason);
+/* An incoming VM's image locks (lock-handover.c): add(disk, its fd, shared)
+ * at the spawn for an image whose lock the source holds; start once the VM
+ * runs here; free when the worker ends or the VM goes. */
+int vmms_vm_handover_add(struct vmms_vm *vm, uint32_t disk, int fd, bool shared);
+void vmms_vm_handover_start(struct vmms_vm *vm);
+void vmms_vm_handover_free(struct vmms_vm *vm);
+bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason, enum vmms_end end, enum vmms_state state);
+/* The restart policy's part of a worker's end (vm-exit.c), also after a
+ * migration that held it back learned that the VM stays here. */
+void vmms_vm_exit_finish(struct vmms_vm *vm, enum vmms_end end, enum vmms_state state);
 /* Forgets a VM (configuration, logs, object): after it moved away, or an
  * incoming one that never ran. Deferred to the loop's next turn. */
 void vmms_vm_remove_later(struct vmms_vm *vm, bool remove_logs);

@@ -314,3 +314,65 @@ int vmms_migchan_address_parse(const char *s, char *host, size_t hostlen, uint16
         }
         return 0;
 }
+
+char *vmms_migchan_query_build(const struct guid *id) {
+        char s[GUID_STRING_MAX];
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "query", json_object_new_string(guid_to_string(id, s)));
+        return to_string_dup(o);
+}
+
+int vmms_migchan_query_parse(const char *body, size_t len, struct guid *id) {
+        static const char *const keys[] = { "query" };
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *v;
+        char err[128];
+        /* A query is short; a request (a configuration) is not one. */
+        if (len > 256 || !memmem(body, len, "\"query\"", 7))
+                return 0;
+        if (parse_object(body, len, keys, ARRAY_SIZE(keys), &o, err, sizeof err) < 0 ||
+            !json_object_object_get_ex(o, "query", &v) || !json_object_is_type(v, json_type_string) ||
+            guid_from_string(json_object_get_string(v), id) < 0)
+                return -EINVAL;
+        return 1;
+}
+
+static const char *const outcome_names[] = {
+        [VMMS_OUTCOME_TAKEN] = "taken",
+        [VMMS_OUTCOME_ABORTED] = "aborted",
+        [VMMS_OUTCOME_PENDING] = "pending",
+};
+
+char *vmms_migchan_outcome_build(enum vmms_migchan_outcome oc) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "ok", json_object_new_boolean(true));
+        json_object_object_add(o, "outcome", json_object_new_string(outcome_names[oc]));
+        return to_string_dup(o);
+}
+
+int vmms_migchan_outcome_parse(const char *body, size_t len, enum vmms_migchan_outcome *oc, char *why,
+                               size_t whylen) {
+        static const char *const keys[] = { "ok", "outcome" };
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *v;
+        char err[128];
+        bool ok;
+        /* A refusal ({"ok":false,"error":...}) reads as an answer. */
+        if (vmms_migchan_answer_parse(body, len, &ok, why, whylen) == 0 && !ok)
+                return -EINVAL;
+        if (len > 256 || parse_object(body, len, keys, ARRAY_SIZE(keys), &o, err, sizeof err) < 0 ||
+            !json_object_object_get_ex(o, "ok", &v) || !json_object_is_type(v, json_type_boolean) ||
+            !json_object_get_boolean(v) || !json_object_object_get_ex(o, "outcome", &v) ||
+            !json_object_is_type(v, json_type_string))
+                return snprintf(why, whylen, "a malformed answer to the query"), -EINVAL;
+        for (size_t i = 0; i < ARRAY_SIZE(outcome_names); i++)
+                if (strcmp(json_object_get_string(v), outcome_names[i]) == 0) {
+                        *oc = (enum vmms_migchan_outcome)i;
+                        return 0;
+                }
+        return snprintf(why, whylen, "an unknown outcome in the answer to the query"), -EINVAL;
+}

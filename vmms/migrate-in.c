@@ -46,6 +46,7 @@ struct vmms_incoming {
         char answer_error[VMMS_MIGCHAN_ERROR_MAX];
         bool refused;
         struct vmms_saved_in *saved; /* mode "saved": a state file instead of a worker's stream */
+        char *query_answer; /* a query's answer: sent, and the channel ends */
         int thread_r;
         char thread_err[512];
 };
@@ -80,9 +81,12 @@ static void *incoming_thread(void *opaque) {
                         r = -ECANCELED;
         }
         if (r >= 0) {
-                _cleanup_free_ char *ans = vmms_migchan_answer_build(in->refused ? in->answer_error : NULL);
-                r = ans ? vmms_mig_send_frame(&c, VMMS_MIGCHAN_ANSWER, ans) : -ENOMEM;
-                if (r >= 0 && !in->refused) {
+                _cleanup_free_ char *ans = in->query_answer ? NULL
+                                                             : vmms_migchan_answer_build(in->refused ? in->answer_error
+                                                                                                     : NULL);
+                r = ans || in->query_answer ? vmms_mig_send_frame(&c, VMMS_MIGCHAN_ANSWER, in->query_answer ?: ans)
+                                            : -ENOMEM;
+                if (r >= 0 && !in->refused && !in->query_answer) {
                         uint64_t to = 0, from = 0;
                         r = in->saved ? vmms_saved_in_run(in->saved, &c, in->thread_err, sizeof in->thread_err)
                                       : vmms_mig_relay(&c, in->wpair[1], &to, &from, in->thread_err,
@@ -127,6 +131,7 @@ static void incoming_free(struct vmms_incoming *in, bool join) {
         pthread_mutex_destroy(&in->lock);
         vmms_saved_in_free(in->saved);
         free(in->body);
+        free(in->query_answer);
         free(in);
 }
 
@@ -180,10 +185,33 @@ static int accept_request(struct vmms_incoming *in, const struct vmms_migchan_re
         return 0;
 }
 
+/* Who has the VM a source committed to us without hearing back
+ * (docs/migration.md "One running copy"): our worker decides, by starting
+ * or by ending before it starts (status 3, VMWP_EXIT_SETUP). */
+static enum vmms_migchan_outcome query_outcome(struct vmms_daemon *d, const struct guid *id) {
+        struct vmms_vm *vm = vmms_daemon_find_id(d, id);
+        if (!vm || vm->migrate_in_aborted)
+                return VMMS_OUTCOME_ABORTED;
+        return vm->migrating_in ? VMMS_OUTCOME_PENDING : VMMS_OUTCOME_TAKEN;
+}
+
 static void decide(struct vmms_incoming *in) {
         _cleanup_free_ struct vmms_migchan_request *q = malloc(sizeof *q);
         char err[VMMS_MIGCHAN_ERROR_MAX] = "";
-        int r = q ? vmms_migchan_request_parse(in->body, in->len, q, err, sizeof err) : -ENOMEM;
+        struct guid id;
+        int qr = vmms_migchan_query_parse(in->body, in->len, &id);
+        if (qr > 0) {
+                enum vmms_migchan_outcome o = query_outcome(in->d, &id);
+                char ids[GUID_STRING_MAX];
+                log_info("migration query from %s about VM %s: %s", in->peer, guid_to_string(&id, ids),
+                         o == VMMS_OUTCOME_TAKEN ? "taken" : o == VMMS_OUTCOME_ABORTED ? "aborted" : "pending");
+                if (!(in->query_answer = vmms_migchan_outcome_build(o)))
+                        in->refused = true, snprintf(in->answer_error, sizeof in->answer_error, "out of memory");
+                note_send(in->note[0], 'G');
+                return;
+        }
+        int r = !q ? -ENOMEM : qr < 0 ? (snprintf(err, sizeof err, "a malformed query"), -EINVAL)
+                                      : vmms_migchan_request_parse(in->body, in->len, q, err, sizeof err);
         if (r >= 0)
                 r = check_request(in->d, q, err, sizeof err);
         if (r >= 0 && q->mode == VMMS_MIGRATE_SAVED) /* migrate-saved.c */
@@ -314,4 +342,5 @@ void vmms_vm_migrated_in(struct vmms_vm *vm) {
         if (r < 0)
                 vmms_vm_log(vm, LOG_LEVEL_ERR, r, "cannot store the configuration of the migrated VM: %m");
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migrated in: running here");
+        vmms_vm_handover_start(vm); /* the source's worker ends now: its image locks become ours */
 }

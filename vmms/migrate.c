@@ -45,11 +45,26 @@ struct vmms_migration {
         /* Written by the thread before its last note, read after the join. */
         int thread_r;
         char thread_err[1024];
+        /* The worker committed without the destination's confirmation: the
+         * VM stays paused here and a query thread asks the destination's
+         * vmms who has it, again after retry_src until it knows. */
+        bool committed, resolved;
+        /* The worker ended inside its op (it may have committed): its
+         * end's restart policy waits for the destination's answer. */
+        bool worker_gone;
+        enum vmms_end exit_end;
+        enum vmms_state exit_state;
+        unsigned queries;
+        enum vmms_migchan_outcome outcome;
+        sd_event_source *retry_src;
 };
 
 struct note_msg {
-        char type; /* 'A' accepted, 'D' done */
+        char type; /* 'A' accepted, 'D' done (the channel or a query) */
 };
+
+/* Between two queries of an unconfirmed commit: 1 s, growing to 5 s. */
+#define QUERY_RETRY_US(n) ((uint64_t)MIN((n), 5u) * 1000000u)
 
 int vmms_migrate_args_check(const char *dest, const char *mode, int64_t max_downtime_ms,
                             struct vmms_migrate_args *out, char *err, size_t errlen) {
@@ -79,18 +94,37 @@ static int publish_fd(int fd, void *opaque) {
         return c && fd >= 0;
 }
 
+/* Connects to the destination, sends one request frame (what: for the
+ * messages) and reads the answer's body into *body. */
+static int ask(struct vmms_migration *m, struct vmms_mig_conn *c, const char *request, const char *what, char **body,
+               uint32_t *len) {
+        int r = vmms_mig_connect(m->vm->d->mig_tls, m->a.host, m->a.port, c, publish_fd, m, m->thread_err,
+                                 sizeof m->thread_err);
+        if (r >= 0 && (r = vmms_mig_send_frame(c, VMMS_MIGCHAN_REQUEST, request)) < 0)
+                snprintf(m->thread_err, sizeof m->thread_err, "sending the %s: %s", what, strerror(-r));
+        if (r >= 0 && (r = vmms_mig_recv_frame(c, VMMS_MIGCHAN_ANSWER, body, len)) < 0)
+                snprintf(m->thread_err, sizeof m->thread_err, "no answer to the %s: %s", what, strerror(-r));
+        return r;
+}
+
+/* A channel thread's end: its result, the connection closed, the loop told. */
+static void *thread_end(struct vmms_migration *m, struct vmms_mig_conn *c, int r) {
+        m->thread_r = r;
+        pthread_mutex_lock(&m->lock);
+        m->net_fd = -1;
+        pthread_mutex_unlock(&m->lock);
+        vmms_mig_conn_close(c);
+        note_send(m, 'D');
+        return NULL;
+}
+
 static void *channel_thread(void *opaque) {
         struct vmms_migration *m = opaque;
         struct vmms_mig_conn c = VMMS_MIG_CONN_NULL;
         char *body = NULL, why[VMMS_MIGCHAN_ERROR_MAX + 1];
         uint32_t len;
         bool ok = false;
-        int r = vmms_mig_connect(m->vm->d->mig_tls, m->a.host, m->a.port, &c, publish_fd, m, m->thread_err,
-                                 sizeof m->thread_err);
-        if (r >= 0 && (r = vmms_mig_send_frame(&c, VMMS_MIGCHAN_REQUEST, m->request)) < 0)
-                snprintf(m->thread_err, sizeof m->thread_err, "sending the request: %s", strerror(-r));
-        if (r >= 0 && (r = vmms_mig_recv_frame(&c, VMMS_MIGCHAN_ANSWER, &body, &len)) < 0)
-                snprintf(m->thread_err, sizeof m->thread_err, "no answer from the destination: %s", strerror(-r));
+        int r = ask(m, &c, m->request, "request", &body, &len);
         if (r >= 0 && (r = vmms_migchan_answer_parse(body, len, &ok, why, sizeof why)) < 0)
                 snprintf(m->thread_err, sizeof m->thread_err, "the destination's answer is malformed");
         free(body);
@@ -102,13 +136,22 @@ static void *channel_thread(void *opaque) {
                 note_send(m, 'A');
                 r = vmms_mig_relay(&c, m->wpair[1], &m->to_net, &m->from_net, m->thread_err, sizeof m->thread_err);
         }
-        m->thread_r = r;
-        pthread_mutex_lock(&m->lock);
-        m->net_fd = -1;
-        pthread_mutex_unlock(&m->lock);
-        vmms_mig_conn_close(&c);
-        note_send(m, 'D');
-        return NULL;
+        return thread_end(m, &c, r);
+}
+
+/* Asks the destination's vmms who has the VM (after an unconfirmed
+ * commit): m->outcome, or thread_r < 0 and thread_err. */
+static void *query_thread(void *opaque) {
+        struct vmms_migration *m = opaque;
+        struct vmms_mig_conn c = VMMS_MIG_CONN_NULL;
+        _cleanup_free_ char *q = vmms_migchan_query_build(&m->vm->config->id);
+        char *body = NULL;
+        uint32_t len;
+        int r = q ? ask(m, &c, q, "query", &body, &len) : -ENOMEM;
+        if (r >= 0)
+                r = vmms_migchan_outcome_parse(body, len, &m->outcome, m->thread_err, sizeof m->thread_err);
+        free(body);
+        return thread_end(m, &c, r);
 }
 
 /* Cuts the channel: the thread's blocking calls return, the worker's
@@ -131,6 +174,7 @@ static void migration_free(struct vmms_migration *m) {
                 pthread_join(m->thread, NULL);
         }
         sd_event_source_disable_unref(m->note_src);
+        sd_event_source_disable_unref(m->retry_src);
         safe_close(m->note[0]), safe_close(m->note[1]);
         safe_close(m->wpair[0]), safe_close(m->wpair[1]);
         pthread_mutex_destroy(&m->lock);
@@ -148,7 +192,7 @@ static void emit_progress(struct vmms_vm *vm) {
 /* Once nothing refers to it any more: the thread ended and the worker
  * answered (or was never asked). */
 static void maybe_free(struct vmms_migration *m) {
-        if (m->thread_done && (m->worker_answered || !m->worker_asked))
+        if (m->thread_done && (m->worker_answered || !m->worker_asked) && (!m->committed || m->resolved))
                 migration_free(m);
 }
 
@@ -170,12 +214,26 @@ static void stop_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *re
                 (void)vmms_worker_kill(vm->worker); /* the VM runs on the destination */
 }
 
+static void succeed(struct vmms_migration *m);
+static void query_start(struct vmms_migration *m);
+static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
 static void migrate_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
         struct vmms_migration *m = vm->migration;
         json_object *v;
         if (!m)
                 return;
         m->worker_answered = true;
+        if (error < 0 && reply && json_object_object_get_ex(reply, "committed", &v) && json_object_get_boolean(v)) {
+                const char *why = json_object_object_get_ex(reply, "error", &v) ? json_object_get_string(v) : "";
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "%s; the VM stays paused here while %s:%u is asked who has it",
+                            why, m->a.host, m->a.port);
+                m->committed = true;
+                channel_cut(m);
+                if (m->thread_done)
+                        query_start(m);
+                return; /* else once the channel thread is joined */
+        }
         if (error < 0) {
                 const char *why = reply && json_object_object_get_ex(reply, "error", &v) ? json_object_get_string(v)
                                                                                           : strerror(-error);
@@ -187,6 +245,14 @@ static void migrate_reply(struct vmms_vm *vm, sd_bus_message *call, json_object 
         double down = json_object_object_get_ex(reply, "downtime_ms", &v) ? json_object_get_double(v) : 0;
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migrated to %s:%u (%.1f ms in the worker, %.1f ms downtime, %.1f ms in vmms)",
                     m->a.host, m->a.port, total, down, (double)(now_us(CLOCK_MONOTONIC) - m->t0_us) / 1000.0);
+        succeed(m);
+        maybe_free(m);
+}
+
+/* The destination has the VM: the caller is answered, this worker stopped
+ * (its end removes the VM here). */
+static void succeed(struct vmms_migration *m) {
+        struct vmms_vm *vm = m->vm;
         m->succeeded = true;
         vm->migrated_away = true;
         if (m->call) {
@@ -196,7 +262,76 @@ static void migrate_reply(struct vmms_vm *vm, sd_bus_message *call, json_object 
         channel_cut(m); /* nothing more to carry: the destination runs */
         if (!vm->worker || vmms_worker_request(vm->worker, "stop", NULL, stop_reply, NULL) < 0)
                 stop_reply(vm, NULL, NULL, -EIO);
-        maybe_free(m);
+}
+
+static void resume_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
+        if (error < 0)
+                vmms_vm_log(vm, LOG_LEVEL_ERR, error, "cannot resume the VM after the destination gave it back: %m");
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct vmms_migration *m = userdata;
+        m->retry_src = sd_event_source_disable_unref(m->retry_src);
+        query_start(m);
+        return 0;
+}
+
+/* A query's answer (on the loop, the query thread joined). */
+static void query_done(struct vmms_migration *m) {
+        struct vmms_vm *vm = m->vm;
+        if (m->thread_r >= 0 && m->outcome == VMMS_OUTCOME_TAKEN) {
+                vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "the destination has the VM: migrated to %s:%u", m->a.host,
+                            m->a.port);
+                m->resolved = true;
+                succeed(m);
+                bool gone = m->worker_gone;
+                maybe_free(m);
+                if (gone) { /* no worker's end to wait for */
+                        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "moved to another host: removed here");
+                        vmms_vm_set_state(vm, VMMS_STATE_OFF);
+                        vmms_vm_remove_later(vm, true);
+                }
+                return;
+        }
+        if (m->thread_r >= 0 && m->outcome == VMMS_OUTCOME_ABORTED) {
+                m->resolved = true;
+                bool gone = m->worker_gone;
+                enum vmms_end end = m->exit_end;
+                enum vmms_state state = m->exit_state;
+                if (vm->worker)
+                        (void)vmms_worker_request(vm->worker, "resume", NULL, resume_reply, NULL);
+                fail(m, gone ? "the worker ended during the migration, and the destination does not have the VM"
+                             : "the destination did not take the VM (the commit did not reach it); it runs here again");
+                maybe_free(m);
+                if (gone) /* the worker's end, held back until now */
+                        vmms_vm_exit_finish(vm, end, state);
+                return;
+        }
+        if (m->queries == 1 || m->queries % 10 == 0)
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "the destination cannot tell yet who has the VM (%s); asking again",
+                            m->thread_r >= 0 ? "its worker has not decided" : m->thread_err);
+        if (sd_event_add_time_relative(vm->d->event, &m->retry_src, CLOCK_MONOTONIC, QUERY_RETRY_US(m->queries), 0,
+                                       on_retry, m) < 0)
+                vmms_vm_log(vm, LOG_LEVEL_ERR, -ENOMEM, "cannot schedule the next query; the VM stays paused");
+}
+
+static void query_start(struct vmms_migration *m) {
+        m->queries++;
+        m->thread_r = 0, m->thread_err[0] = 0;
+        pthread_mutex_lock(&m->lock);
+        m->cancelled = false; /* a query is never cancelled: only the VM's removal cuts it */
+        pthread_mutex_unlock(&m->lock);
+        int r = -pthread_create(&m->thread, NULL, query_thread, m);
+        if (r < 0) {
+                m->thread_r = r;
+                snprintf(m->thread_err, sizeof m->thread_err, "cannot start a thread: %s", strerror(-r));
+                query_done(m);
+                return;
+        }
+        m->thread_started = true;
+        m->thread_done = false;
+        if (!m->note_src && sd_event_add_io(m->vm->d->event, &m->note_src, m->note[0], EPOLLIN, on_note, m) < 0)
+                vmms_vm_log(m->vm, LOG_LEVEL_ERR, -ENOMEM, "cannot watch the query");
 }
 
 static void ask_worker(struct vmms_migration *m) {
@@ -239,6 +374,13 @@ static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         m->thread_started = false;
         m->thread_done = true;
         m->note_src = sd_event_source_disable_unref(m->note_src);
+        if (m->committed && !m->resolved) {
+                if (m->queries == 0)
+                        query_start(m); /* the channel thread ended: the first query */
+                else
+                        query_done(m);
+                return 0;
+        }
         if (!m->worker_asked && !m->succeeded)
                 fail(m, m->cancelled ? "cancelled" : m->thread_err[0] ? m->thread_err : strerror(-m->thread_r));
         else if (m->thread_r < 0)
@@ -282,6 +424,8 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
 int vmms_vm_cancel_migration(struct vmms_vm *vm) {
         if (!vm->migration)
                 return -ENOENT;
+        if (vm->migration->committed) /* the VM may run there: only the destination's answer decides */
+                return -EBUSY;
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migration cancelled");
         channel_cut(vm->migration);
         return 0;
@@ -321,8 +465,25 @@ void vmms_vm_remove_later(struct vmms_vm *vm, bool remove_logs) {
                 vmms_vm_log(vm, LOG_LEVEL_ERR, -ENOMEM, "cannot schedule the VM's removal");
 }
 
-bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason) {
+bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason, enum vmms_end end, enum vmms_state state) {
         struct vmms_migration *m = vm->migration;
+        /* Ended inside its migrate-send (it may have sent the COMMIT), or
+         * committed and waiting for the answer: only the destination knows
+         * whether the VM runs there; restarting it here could run it twice. */
+        if (m && !m->succeeded && !m->resolved && m->worker_asked && (!m->worker_answered || m->committed)) {
+                m->worker_answered = true;
+                m->worker_gone = true;
+                m->exit_end = end, m->exit_state = state;
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "the worker ended during the migration (%s); asking %s:%u who has "
+                            "the VM before anything else", reason ? reason : "no reason", m->a.host, m->a.port);
+                if (!m->committed) {
+                        m->committed = true;
+                        channel_cut(m);
+                        if (m->thread_done)
+                                query_start(m);
+                }
+                return true;
+        }
         if (m && !m->succeeded) {
                 m->worker_answered = true; /* its request went with the worker */
                 char why[VMMS_EXIT_REASON_MAX];

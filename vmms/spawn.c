@@ -70,11 +70,15 @@ static int open_disks(struct vmms_vm *vm, const struct vmms_cred *owner, struct 
                  * worker inherits: it holds as long as the VM runs, across a
                  * vmms restart, and keeps two VMs off one writable image. */
                 /* An incoming migration's source holds the lock until the
-                 * destination runs (docs/migration.md "Storage"). */
-                if (flock(fd, (dc->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0 && !vm->migrating_in) {
-                        snprintf(err, errlen, "disks[%u].path: %s is in use by another VM", i, dc->path);
-                        safe_close(fd);
-                        return -EBUSY;
+                 * destination runs: taken over then (lock-handover.c). */
+                if (flock(fd, (dc->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+                        int r = vm->migrating_in ? vmms_vm_handover_add(vm, i, fd, dc->read_only) : -EBUSY;
+                        if (r < 0) {
+                                snprintf(err, errlen, "disks[%u].path: %s %s", i, dc->path,
+                                         r == -EBUSY ? "is in use by another VM" : "cannot be opened for a migration");
+                                safe_close(fd);
+                                return r;
+                        }
                 }
                 int idx = spawn_fds_add(s, fd);
                 if (idx < 0)

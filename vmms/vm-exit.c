@@ -79,6 +79,7 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
                 v.end = VMMS_END_RESET;
 
         vm->worker = vmms_worker_free(vm->worker);
+        vmms_vm_handover_free(vm); /* its image locks went with it */
         vmms_vm_logs_rotate(vm); /* a VM that stopped is not checked on the timer */
         vm->op_timer = sd_event_source_disable_unref(vm->op_timer);
         vm->running_since_us = 0;
@@ -89,13 +90,16 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
         vm->stop_phase = VMMS_STOP_NONE;
         /* Moved to another host, or an incoming VM that never ran here:
          * the VM goes. */
-        if (vmms_vm_migration_on_exit(vm, v.reason)) {
+        if (vmms_vm_migration_on_exit(vm, v.reason, v.end, v.state)) {
                 vmms_kvp_worker_ended(vm, false);
                 return;
         }
         if (vm->migrating_in) {
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "incoming migration failed: %s", v.reason);
                 vm->migrating_in = false;
+                /* It never ran (status 3: set-up, the commit included); a
+                 * source that asks is told so until the VM is gone. */
+                vm->migrate_in_aborted = true;
                 vmms_kvp_worker_ended(vm, false);
                 vmms_vm_set_state(vm, VMMS_STATE_OFF);
                 vmms_vm_remove_later(vm, true);
@@ -109,12 +113,15 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
                 return;
         }
         vmms_kvp_worker_ended(vm, v.end == VMMS_END_RESET);
-        vmms_vm_log(vm, v.end == VMMS_END_FAILURE ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, 0, "worker ended: %s",
-                    v.reason);
+        vmms_vm_exit_finish(vm, v.end, v.state);
+}
 
-        if (v.end == VMMS_END_RESET) {
+void vmms_vm_exit_finish(struct vmms_vm *vm, enum vmms_end end, enum vmms_state state) {
+        vmms_vm_log(vm, end == VMMS_END_FAILURE ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, 0, "worker ended: %s",
+                    vm->exit_reason);
+        if (end == VMMS_END_RESET) {
                 restart_after_reset(vm);
                 return;
         }
-        restart_now_or_schedule(vm, v.end, v.state);
+        restart_now_or_schedule(vm, end, state);
 }

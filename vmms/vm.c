@@ -37,6 +37,7 @@ struct vmms_vm *vmms_vm_free(struct vmms_vm *vm) {
                 return NULL;
         vmms_vm_migration_free(vm);
         vmms_vm_quick_free(vm);
+        vmms_vm_handover_free(vm);
         vm->worker = vmms_worker_free(vm->worker);
         vmms_kvp_free(vm);
         sd_event_source_disable_unref(vm->restart_timer);

@@ -23,6 +23,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/migcommit.h"
 #include "common/migstream.h"
 #include "common/vmstate.h"
 #include "vid/state.h"
@@ -79,12 +80,8 @@ static int io_error(struct receiver *rc, int r, char *err, size_t errlen) {
                                         : strerror(-r));
 }
 
-static void send_to_source(int fd, uint32_t type, const char *text) {
-        uint8_t rec[MIG_RECORD_HEADER + MIG_TEXT_MAX];
-        size_t n = text ? strnlen(text, MIG_TEXT_MAX) : 0;
-        memcpy(rec + MIG_RECORD_HEADER, text ? text : "", n);
-        mig_record_encode(rec, type, 0, n, n ? vmstate_crc32c(0, rec + MIG_RECORD_HEADER, n) : 0);
-        (void)!send(fd, rec, MIG_RECORD_HEADER + n, MSG_NOSIGNAL);
+static int send_to_source(int fd, uint32_t type, const char *text) {
+        return mig_send_record(fd, type, text, RECV_TIMEOUT_MS);
 }
 
 static int receive_hello(struct vmwp_vm *vm, struct receiver *rc, char *err, size_t errlen) {
@@ -103,7 +100,7 @@ static int receive_hello(struct vmwp_vm *vm, struct receiver *rc, char *err, siz
         vmwp_vm_migrate_hello(vm, &mine);
         if (r < 0 || (r = mig_hello_check(&src, &mine, err, errlen)) < 0)
                 return r;
-        send_to_source(rc->fd, MIG_ACCEPT, NULL);
+        (void)send_to_source(rc->fd, MIG_ACCEPT, NULL);
         return 0;
 }
 
@@ -194,6 +191,8 @@ static int receive_records(struct vmwp_vm *vm, struct receiver *rc, int *state, 
                 }
                 case MIG_STATE:
                         return receive_state(vm, rc, state, err, errlen);
+                case MIG_COMMIT:
+                        return errorf(err, errlen, -EPROTO, "COMMIT before the state");
                 default: /* PASS */
                         break;
                 }
@@ -220,22 +219,19 @@ int vmwp_vm_migrate_receive(struct vmwp_vm *vm, int fd, char *err, size_t errlen
                 r = vmwp_vm_restore_prepare(vm, state, why, sizeof why);
                 safe_close(state); /* mapped by now, or refused */
                 if (r < 0) /* "saved state: ..." already */
-                        return send_to_source(fd, MIG_REFUSE, why), errorf(err, errlen, r, "migration: %s", why);
+                        return (void)send_to_source(fd, MIG_REFUSE, why), errorf(err, errlen, r, "migration: %s", why);
         }
         if (r < 0) {
-                send_to_source(fd, MIG_REFUSE, why);
+                (void)send_to_source(fd, MIG_REFUSE, why);
                 return errorf(err, errlen, r, "migration: %s", why);
         }
         return 0;
 }
 
-int vmwp_vm_migrate_ack(struct vmwp_vm *vm) {
+int vmwp_vm_migrate_commit(struct vmwp_vm *vm, char *err, size_t errlen) {
         if (vm->migrate_fd < 0)
                 return 0;
-        uint8_t rec[MIG_RECORD_HEADER];
-        mig_record_encode(rec, MIG_RUNNING, 0, 0, 0);
-        ssize_t n = send(vm->migrate_fd, rec, sizeof rec, MSG_NOSIGNAL);
-        int r = n == (ssize_t)sizeof rec ? 0 : n < 0 ? -errno : -EIO;
+        int r = mig_commit_destination(vm->migrate_fd, RECV_TIMEOUT_MS, err, errlen);
         vm->migrate_fd = safe_close(vm->migrate_fd);
         return r;
 }

@@ -29,6 +29,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/migcommit.h"
 #include "common/migstream.h"
 #include "common/vmstate.h"
 #include "vid/state.h"
@@ -83,20 +84,12 @@ struct sender {
         uint64_t n_pages, n_zero;
 };
 
-static int wait_fd(int fd, short events, int timeout_ms) {
-        struct pollfd p = { .fd = fd, .events = events };
-        int r = poll(&p, 1, timeout_ms);
-        if (r < 0)
-                return errno == EINTR ? 0 : -errno;
-        return r == 0 ? -ETIMEDOUT : 0;
-}
-
 static int send_all(struct sender *s, const void *buf, size_t len) {
         const uint8_t *b = buf;
         while (len > 0) {
                 ssize_t k = send(s->fd, b, len, MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
-                        int r = wait_fd(s->fd, POLLOUT, s->timeout_ms);
+                        int r = mig_wait_fd(s->fd, POLLOUT, s->timeout_ms);
                         if (r < 0)
                                 return r;
                         continue;
@@ -105,37 +98,6 @@ static int send_all(struct sender *s, const void *buf, size_t len) {
                         return -errno;
                 b += k, len -= (size_t)k, s->bytes += (uint64_t)k;
         }
-        return 0;
-}
-
-/* A record from the destination (no payload but a REFUSE's reason). */
-static int recv_record(struct sender *s, int timeout_ms, struct mig_record *rec, char *why, size_t whylen) {
-        uint8_t hdr[MIG_RECORD_HEADER], text[MIG_TEXT_MAX];
-        size_t got = 0, want = sizeof hdr;
-        uint8_t *into = hdr;
-        for (int part = 0; part < 2; part++) {
-                while (got < want) {
-                        int r = wait_fd(s->fd, POLLIN, timeout_ms);
-                        if (r < 0)
-                                return r;
-                        /* read(2), not recv(2): the sandbox's main policy (poll said readable). */
-                        ssize_t k = read(s->fd, into + got, want - got);
-                        if (k == 0)
-                                return -ECONNRESET;
-                        if (k < 0 && errno != EAGAIN && errno != EINTR)
-                                return -errno;
-                        if (k > 0)
-                                got += (size_t)k;
-                }
-                if (part == 0) {
-                        int r = mig_record_parse(hdr, 0, false, rec, why, whylen);
-                        if (r < 0)
-                                return r;
-                        into = text, got = 0, want = (size_t)mig_record_payload(rec);
-                }
-        }
-        if (rec->type == MIG_REFUSE)
-                mig_text(text, want, why, whylen);
         return 0;
 }
 
@@ -290,7 +252,7 @@ static int precopy(struct migration *m, struct vmwp_migrate_result *res, char *e
         }
 }
 
-/* Paused: the final state after a STATE record, then RUNNING awaited. */
+/* Paused: the final state after a STATE record, then the commit. */
 static int switch_over(struct migration *m, struct vmwp_migrate_result *res, char *err, size_t errlen) {
         uint64_t *more = calloc(m->words, sizeof *more);
         if (!more)
@@ -317,19 +279,9 @@ static int switch_over(struct migration *m, struct vmwp_migrate_result *res, cha
         vmstate_writer_free(w);
         if (r < 0)
                 return errorf(err, errlen, r, "sending the final state: %s", err);
-        struct mig_record rec;
-        char why[MIG_TEXT_MAX + 1] = "";
-        r = recv_record(&m->s, (int)m->o->peer_timeout_ms, &rec, why, sizeof why);
-        if (r == -ETIMEDOUT)
-                return errorf(err, errlen, r, "the destination did not report running within %u ms",
-                              m->o->peer_timeout_ms);
-        if (r < 0)
-                return errorf(err, errlen, r, "waiting for the destination to run: %s",
-                              r == -EINVAL ? why : r == -ECONNRESET ? "it closed the stream" : strerror(-r));
-        if (rec.type != MIG_RUNNING)
-                return errorf(err, errlen, -ECONNABORTED, "the destination did not start the VM: %s",
-                              rec.type == MIG_REFUSE ? why : "it answered something else");
-        return 0;
+        /* READY, COMMIT, RUNNING: from the COMMIT on, this copy never
+         * resumes on its own (res->committed). */
+        return mig_commit_source(m->s.fd, (int)m->o->peer_timeout_ms, &res->committed, err, errlen);
 }
 
 static int handshake(struct migration *m, char *err, size_t errlen) {
@@ -344,7 +296,7 @@ static int handshake(struct migration *m, char *err, size_t errlen) {
                 return errorf(err, errlen, r, "sending the hello: %s", strerror(-r));
         struct mig_record rec;
         char why[MIG_TEXT_MAX + 1] = "";
-        r = recv_record(&m->s, (int)m->o->peer_timeout_ms, &rec, why, sizeof why);
+        r = mig_recv_record(m->s.fd, (int)m->o->peer_timeout_ms, false, &rec, why, sizeof why);
         if (r < 0)
                 return errorf(err, errlen, r, "the destination's answer to the hello: %s",
                               r == -EINVAL ? why : r == -ECONNRESET ? "it closed the stream" : strerror(-r));
@@ -401,7 +353,7 @@ int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_o
         if (r >= 0)
                 r = switch_over(&m, res, err, errlen);
         uint64_t t_end = vmwp_now_ns();
-        if (r < 0 && r != -ECONNRESET && r != -EPIPE) { /* tell a destination still listening */
+        if (r < 0 && !res->committed && r != -ECONNRESET && r != -EPIPE) { /* tell a destination still listening */
                 char why[MIG_TEXT_MAX];
                 size_t n = strnlen(err, sizeof why - 1);
                 memcpy(why, err, n);
@@ -409,7 +361,7 @@ int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_o
         }
         if (tracking)
                 (void)vid_dirty_log_stop(vm->p);
-        if (r < 0 && paused)
+        if (r < 0 && paused && !res->committed)
                 (void)vmwp_vm_resume(vm);
         res->bytes = m.s.bytes;
         res->pages = m.s.n_pages, res->zero_pages = m.s.n_zero;

@@ -312,6 +312,8 @@ static struct json_object *op_migrate(struct run_ctx *c, struct json_object *req
                 fprintf(stderr, "vmwp: %s: migrate: %s\n", c->vm->cfg.name, err);
                 json_object_object_add(rep, "errno", json_object_new_int(-r));
                 json_object_object_add(rep, "error", json_object_new_string(err));
+                if (res.committed) /* paused, and the destination's to tell */
+                        json_object_object_add(rep, "committed", json_object_new_boolean(true));
         }
         return rep;
 }

@@ -324,15 +324,13 @@ static int start_vps(void *opaque) {
                 vid_partition_request_stop(vm->p, VMWP_EXIT_SETUP, "%s", err);
                 return r;
         }
-        /* A migration's destination tells the source that the VM runs
-         * here as its vCPUs start, so that it stops its copy. If the
-         * source cannot be told, it gave up and runs the VM itself: this
-         * copy must not start. */
-        if ((r = vmwp_vm_migrate_ack(vm)) < 0) {
-                vid_partition_request_stop(vm->p, VMWP_EXIT_SETUP,
-                                           "migration: the source cannot be told that the VM runs here (%s); it "
-                                           "keeps running there",
-                                           strerror(-r));
+        /* A migration's destination starts only once the source committed
+         * to stop for good (READY, COMMIT: docs/migration.md "One running
+         * copy"); without the COMMIT the source keeps or takes back the VM
+         * and this copy must not start. */
+        if ((r = vmwp_vm_migrate_commit(vm, err, sizeof err)) < 0) {
+                vid_partition_request_stop(vm->p, VMWP_EXIT_SETUP, "migration: %s; the VM stays with the source",
+                                           err);
                 return r;
         }
         return vid_partition_start(vm->p, on_vcpu_exit, vm);

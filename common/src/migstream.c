@@ -123,8 +123,8 @@ int mig_record_parse(const void *hdr, uint64_t ram_bytes, bool from_source, stru
                                 .payload_crc = vmstate_le32(b + 24) };
         if (vmstate_le32(b + 4) != 0)
                 return errorf(err, errlen, -EINVAL, "record type %u: unknown flags 0x%x", r.type, vmstate_le32(b + 4));
-        bool source_type = r.type >= MIG_PAGES && r.type <= MIG_ABORT;
-        bool dest_type = r.type >= MIG_ACCEPT && r.type <= MIG_RUNNING;
+        bool source_type = r.type >= MIG_PAGES && r.type <= MIG_COMMIT;
+        bool dest_type = r.type >= MIG_ACCEPT && r.type <= MIG_READY;
         if (from_source ? !source_type : !dest_type)
                 return errorf(err, errlen, -EINVAL, "unknown record type %u", r.type);
         int ret = 0;
@@ -142,7 +142,7 @@ int mig_record_parse(const void *hdr, uint64_t ram_bytes, bool from_source, stru
                                      r.type == MIG_ABORT ? "ABORT" : "REFUSE", (unsigned long long)r.length,
                                      MIG_TEXT_MAX);
                 break;
-        default: /* PASS counts passes; STATE, ACCEPT, RUNNING carry nothing */
+        default: /* PASS counts passes; STATE, COMMIT, ACCEPT, RUNNING, READY carry nothing */
                 if (r.length != 0 || r.payload_crc != 0 || (r.type != MIG_PASS && r.addr != 0))
                         ret = errorf(err, errlen, -EINVAL, "record type %u with a length or address", r.type);
         }
@@ -217,9 +217,11 @@ int64_t mig_stream_walk(const void *buf, size_t len, const struct mig_hello *dst
         int r = mig_hello_parse(b, len, &h, err, errlen);
         if (r == 0)
                 return errorf(err, errlen, -EINVAL, "the stream ends inside the hello (%zu bytes)", len);
-        if (r < 0 || (r = mig_hello_check(&h, dst, err, errlen)) < 0)
+        if (r < 0)
                 return r;
-        size_t off = (size_t)r;
+        size_t off = (size_t)r; /* past the hello */
+        if ((r = mig_hello_check(&h, dst, err, errlen)) < 0)
+                return r;
         for (;;) {
                 struct mig_record rec;
                 if (len - off < MIG_RECORD_HEADER)
@@ -240,6 +242,9 @@ int64_t mig_stream_walk(const void *buf, size_t len, const struct mig_hello *dst
                         mig_text(b + off, pl, why, sizeof why);
                         return errorf(err, errlen, -ECANCELED, "the source gave up: %s", why);
                 }
+                if (rec.type == MIG_COMMIT)
+                        return errorf(err, errlen, -EINVAL, "record COMMIT at byte %zu, before the state",
+                                      off - MIG_RECORD_HEADER);
                 if (rec.type == MIG_STATE) {
                         int64_t n = walk_state(b, len, off, dst->ram_bytes, err, errlen);
                         if (n < 0)

@@ -16,6 +16,7 @@
 
 #include "common/macro.h"
 #include "common/migstream.h"
+#include "common/vmstate.h"
 #include "common/proto.h"
 #include "common/test.h"
 #include "tests/guests/tinyguest.h"
@@ -284,7 +285,7 @@ TEST(corrupt_or_cut_stream_is_refused) {
 
 /* A destination that dies mid-transfer (the relay closes after the hello
  * and a few pages, as a killed worker's socket does) or after taking the
- * final state without ever reporting that it runs: the source gives up
+ * final state without ever reporting that it is ready: the source gives up
  * and its guest runs on. A budget nobody can meet (0 ms): refused after
  * max_passes, running on, and the destination told why. */
 TEST(failed_migration_leaves_the_source_running) {
@@ -320,7 +321,7 @@ TEST(failed_migration_leaves_the_source_running) {
                 ASSERT_TRUE(echo(a.con, "k1"));
         }
 
-        /* Destination that takes everything and never answers RUNNING. */
+        /* Destination that takes everything and never reports ready. */
         if (!moved) {
                 ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp));
                 pid_t mute = fork();
@@ -340,8 +341,9 @@ TEST(failed_migration_leaves_the_source_running) {
                 m = migrate(&a, sp[0], ",\"peer_timeout_ms\":1500", &progress);
                 close(sp[0]);
                 ASSERT_STREQ(vmwp_ctl_str(m, "ok"), "false");
-                if (!strstr(vmwp_ctl_str(m, "error"), "did not report running"))
-                        ASSERT_STREQ(vmwp_ctl_str(m, "error"), "did not report running");
+                if (!strstr(vmwp_ctl_str(m, "error"), "did not report ready"))
+                        ASSERT_STREQ(vmwp_ctl_str(m, "error"), "did not report ready");
+                ASSERT_FALSE(json_object_object_get_ex(m, "committed", NULL)); /* nothing committed: resumed */
                 json_object_put(m);
                 kill(mute, SIGKILL);
                 waitpid(mute, NULL, 0);
@@ -364,6 +366,99 @@ TEST(failed_migration_leaves_the_source_running) {
         ASSERT_STREQ(state_of(&a), "running");
         ASSERT_TRUE(echo(a.con, "k3"));
         worker_stop(&a);
+}
+
+/* A relay that cuts the stream at the commit (a child process): the
+ * source's stream is copied whole, the destination's record by record
+ * (ACCEPT, READY, RUNNING: 32 bytes each). drop_commit: after READY
+ * reached the source, nothing more of the source's reaches the
+ * destination (the COMMIT is lost with the link). Otherwise the COMMIT
+ * goes through and the destination's RUNNING is lost. Both then close. */
+static pid_t commit_cutter(int src, int dst, bool drop_commit) {
+        pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid)
+                return pid;
+        uint8_t buf[65536];
+        bool ready = false;
+        for (;;) {
+                struct pollfd p[2] = { { .fd = src, .events = POLLIN }, { .fd = dst, .events = POLLIN } };
+                if (poll(p, 2, 30000) <= 0)
+                        _exit(1);
+                if (p[0].revents) {
+                        ssize_t k = read(src, buf, sizeof buf);
+                        if (k <= 0)
+                                _exit(0);
+                        if (ready && drop_commit)
+                                _exit(0); /* the COMMIT, into the void */
+                        if (write(dst, buf, (size_t)k) != k)
+                                _exit(0);
+                }
+                if (p[1].revents) {
+                        size_t got = 0;
+                        while (got < MIG_RECORD_HEADER) {
+                                ssize_t k = read(dst, buf + got, MIG_RECORD_HEADER - got);
+                                if (k <= 0)
+                                        _exit(0);
+                                got += (size_t)k;
+                        }
+                        uint32_t type = vmstate_le32(buf);
+                        if (type == MIG_RUNNING)
+                                _exit(0); /* the confirmation, lost */
+                        if (write(src, buf, MIG_RECORD_HEADER) != MIG_RECORD_HEADER)
+                                _exit(0);
+                        ready |= type == MIG_READY;
+                }
+        }
+}
+
+/* The link fails at the commit point (docs/migration.md "One running
+ * copy"). Never both copies run, and the source knows it must ask:
+ * - the COMMIT is lost: the destination never runs the guest (it ends
+ *   with status 3), the source reports committed and stays paused; its
+ *   vmms learns from the destination's that it did not run, and resumes it;
+ * - the RUNNING is lost: the destination runs the guest, the source
+ *   reports committed and stays paused (its vmms learns that the
+ *   destination runs it, and stops it). */
+TEST(link_lost_at_the_commit_leaves_one_copy) {
+        struct worker a, b;
+        worker_start(&a, 0, -1);
+        ASSERT_TRUE(echo(a.con, "ab"));
+        for (int drop_commit = 1; drop_commit >= 0; drop_commit--) {
+                int s1[2], s2[2], progress;
+                ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s1));
+                ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s2));
+                worker_start(&b, 20 + drop_commit, s2[1]);
+                close(s2[1]);
+                pid_t cutter = commit_cutter(s1[1], s2[0], drop_commit);
+                close(s1[1]), close(s2[0]);
+                struct json_object *m = migrate(&a, s1[0], ",\"peer_timeout_ms\":5000", &progress);
+                close(s1[0]);
+                waitpid(cutter, NULL, 0);
+                ASSERT_STREQ(vmwp_ctl_str(m, "ok"), "false");
+                ASSERT_STREQ(vmwp_ctl_str(m, "committed"), "true");
+                if (!strstr(vmwp_ctl_str(m, "error"), "did not confirm running"))
+                        ASSERT_STREQ(vmwp_ctl_str(m, "error"), "did not confirm running");
+                json_object_put(m);
+                ASSERT_STREQ(state_of(&a), "paused"); /* not resumed on its own */
+                if (drop_commit) {
+                        worker_end(&b, 3, "no COMMIT from the source");
+                        /* What vmms does once the destination says it never ran. */
+                        json_object_put(vmwp_ctl_request(a.ctl, "{\"op\":\"resume\",\"id\":8}"));
+                        ASSERT_STREQ(state_of(&a), "running");
+                        ASSERT_TRUE(echo(a.con, "r1"));
+                        continue;
+                }
+                m = vmwp_ctl_recv(b.ctl);
+                ASSERT_STREQ(vmwp_ctl_str(m, "event"), "ready");
+                json_object_put(m);
+                b.con = connect_retry(b.sock);
+                ASSERT_GE(b.con, 0);
+                ASSERT_TRUE(echo(b.con, "r2"));
+                ASSERT_STREQ(state_of(&a), "paused");
+                worker_stop(&a);
+                worker_stop(&b);
+        }
 }
 
 int main(int argc, char **argv) {

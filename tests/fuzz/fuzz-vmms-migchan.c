@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The migration channel's frame, request (live and saved), answer, quick
- * migration step and address parsers (vmms/migchan.h): what another host's
- * vmms sends. */
+ * migration step, query, outcome and address parsers (vmms/migchan.h):
+ * what another host's vmms sends. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,6 +38,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 char *again = vmms_migchan_step_build(step, crc, err);
                 free(again);
         }
+        struct guid id;
+        if (vmms_migchan_query_parse(body, blen, &id) == 1) { /* a query reads back the same */
+                char *again = vmms_migchan_query_build(&id);
+                struct guid id2;
+                if (again && (vmms_migchan_query_parse(again, strlen(again), &id2) != 1 || memcmp(&id, &id2, sizeof id)))
+                        abort();
+                free(again);
+        }
+        enum vmms_migchan_outcome oc;
+        if (vmms_migchan_outcome_parse(body, blen, &oc, err, sizeof err) == 0 && oc > VMMS_OUTCOME_PENDING)
+                abort();
         char *s = malloc(blen + 1), host[256];
         uint16_t port;
         if (s) {

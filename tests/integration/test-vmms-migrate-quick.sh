@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Quick migration and the move of a Saved VM between two vmms
 # (docs/migration.md "Quick migration"), host A (the usual test vmms) and
-# host B (vmms-lib.sh's t_host_b) on loopback, with a guest that dirties and
+# host B (vmms-lib.sh's t_host_b_start) on loopback, with a guest that dirties and
 # checks 12 MiB (tests/guests/vmwp_basic.S 'w': a lost write prints "dirty
 # BAD"; its sweeps print dots, so its progress shows after each move):
 #   a Running VM --quick A->B: Running on B, gone from A (configuration and
@@ -29,8 +29,7 @@ t_pick_worker
 read -r PA PB PC < <(t_free_ports 3)
 [ -n "$PC" ] || fail "no free ports"
 t_start_vmms --migration-insecure --migration-listen=127.0.0.1:$PA
-t_host_b "$PB"
-start_b --migration-insecure
+t_host_b_start "$PB" --migration-insecure
 
 dots() { tr -cd . <"$1" | wc -c; }
 # sweeping ADDRESS VM: the guest's console grows by a dot and has no BAD.
@@ -213,9 +212,9 @@ wait_state dirty Running 30
 t_stop_vmms
 # shellcheck disable=SC2046
 t_start_vmms $(tls hosta) --migration-listen=127.0.0.1:$PA --migration-allow=hostb
-stop_b
+t_host_b_stop
 # shellcheck disable=SC2046
-start_b $(tls hostb) --migration-allow=hosta
+t_host_b_start "$PB" $(tls hostb) --migration-allow=hosta
 grep -q "accepting migrations on 127.0.0.1:$PB (TLS)" "$B/vmms.log" || fail "B does not listen with TLS"
 [ "$(vm_prop dirty State)" = Running ] || fail "the VM after the vmms restart: $(vm_prop dirty State)"
 expect_rc 0 vmctl migrate dirty localhost:$PB --quick --no-start

@@ -18,42 +18,14 @@ t_setup
 VMMS_TEST_WORKER=${VMMS_TEST_WORKER:-real}
 t_pick_worker
 [ "$WORKER_KIND" = real ] || { echo "SKIP: needs the real worker"; exit 77; }
-# Three free loopback ports (others' tests run beside this one).
-read -r PA PB PC < <(python3 -c 'import socket
-ss=[socket.socket() for _ in range(3)]
-[s.bind(("127.0.0.1", 0)) for s in ss]
-print(*[s.getsockname()[1] for s in ss])')
+read -r PA PB PC < <(t_free_ports 3)
 [ -n "$PC" ] || fail "no free ports"
 t_start_vmms --migration-insecure --migration-listen=127.0.0.1:$PA
 
-# Host B.
-B=$T/b; mkdir -p "$B/state" "$B/run" "$B/log"
-sed "s|$T/bus|$B/bus|" "$T/bus.conf" >"$B/bus.conf"
-dbus-daemon --config-file="$B/bus.conf" --nofork --nopidfile >"$B/dbus.log" 2>&1 &
-BDBUS=$!
-ADDRB="unix:path=$B/bus"
-for _ in $(seq 100); do [ -S "$B/bus" ] && break; sleep 0.05; done
-start_b() {
-  "$VMMS" --bus-address="$ADDRB" --state-dir="$B/state" --runtime-dir="$B/run" --log-dir="$B/log" \
-    --worker="$WORKER" --no-polkit --log-max-size=0 --storage-pool="$T" --storage-pool="$VM_BUILD_DIR" \
-    --migration-listen=127.0.0.1:$PB "$@" >>"$B/vmms.log" 2>&1 &
-  BVMMS=$!
-  for _ in $(seq 200); do
-    busctl --address="$ADDRB" call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
-      NameHasOwner s org.vmstack.VMMS1 2>/dev/null | grep -q "^b true" && return 0
-    sleep 0.05
-  done
-  fail "vmms B did not start: $(tail "$B/vmms.log")"
-}
-stop_b() { kill "$BVMMS" 2>/dev/null; wait "$BVMMS" 2>/dev/null; }
-b_workers() { # end B's workers by their runtime records
-  for rec in "$B"/run/vms/*/worker.json; do
-    [ -f "$rec" ] && kill -9 "$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$rec")" 2>/dev/null
-  done
-}
-t_on_exit 'b_workers; stop_b; kill $BDBUS'
+# Host B (vmms-lib.sh).
+start_b() { t_host_b_start "$PB" "$@"; }
+stop_b() { t_host_b_stop; }
 start_b --migration-insecure
-vmctlb() { "$VMCTL_BIN" --address="$ADDRB" "$@"; }
 vm_prop_b() { ADDR=$ADDRB vm_prop "$@"; }
 
 t_create mig

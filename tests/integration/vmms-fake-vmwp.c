@@ -23,6 +23,18 @@
  *   fake.vmstate         "save" writes the same bytes as one bulk section
  *                        ("FAKE") of a real saved-state file (common/vmstate.h),
  *                        which a destination vmms checks in a quick migration
+ *   fake.lose_commit     as a migration's source, "lose" the COMMIT: after
+ *                        READY, close the stream without it and report
+ *                        committed-unconfirmed (as a link cut right then)
+ *   fake.lose_running    as a migration's destination, take the COMMIT and
+ *                        run, but close the stream without RUNNING
+ *   fake.delay_running_ms=N  as a destination, wait N ms between taking the
+ *                        COMMIT (printing "fake-vmwp: committed") and RUNNING
+ *   fake.migrate_ms=N    as a source, send passes for N ms before the state
+ * "migrate-send" and a config with "migrate_incoming" speak the stream of
+ * common/migstream.h without RAM: hello, ACCEPT, a PASS, STATE, and the
+ * commit (common/migcommit.h) as vmwp does; the source pauses for it and
+ * stays paused after a commit, resumes after a failure before one.
  * "save" (common/proto.h) pauses, writes a small state file (the magic
  * FAKE_STATE_MAGIC and FAKE_STATE_BYTES in all) to the fd vmms passes,
  * with save-progress events and a last one with done == total, replies
@@ -48,6 +60,7 @@
 #include "common/fd-util.h"
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/migcommit.h"
 #include "common/proto.h"
 #include "common/vmstate.h"
 
@@ -63,6 +76,7 @@ struct fake {
         char name[VM_NAME_MAX + 1];
         char cmdline[VM_CMDLINE_MAX];
         bool paused, ready, shutdown_ic, reattach;
+        int mig_fd; /* an incoming migration's stream, until configure() took it */
         uint64_t ready_at, exit_at, hb_next, pending_exit_at, chatter_next;
         int exit_status, pending_exit_status;
         const char *pending_reason;
@@ -210,6 +224,95 @@ static void save(struct fake *f, json_object *req, int fd) {
         send_msg(f, m);
 }
 
+/* As vmwp's op_migrate (vmwp/migrate.c), without RAM. */
+static void migrate_send(struct fake *f, json_object *req, int fd) {
+        uint8_t hello[MIG_HELLO_HEADER + 8];
+        struct mig_hello h = { .page_size = MIG_PAGE_SIZE, .ram_bytes = 1u << 20, .vcpus = 1, .shape_len = 4 };
+        struct mig_record rec;
+        char why[MIG_TEXT_MAX + 1] = "", err[MIG_TEXT_MAX + 128] = "";
+        bool committed = false;
+        memcpy(h.shape, "fake", 5);
+        int n = mig_hello_encode(&h, hello, sizeof hello);
+        int r = n < 0 ? n : write_full(fd, hello, (size_t)n);
+        if (r >= 0 && (r = mig_recv_record(fd, 10000, false, &rec, why, sizeof why)) >= 0 && rec.type != MIG_ACCEPT)
+                r = -ECONNREFUSED;
+        if (r < 0)
+                snprintf(err, sizeof err, "the destination refused: %s", why[0] ? why : strerror(-r));
+        bool was_paused = f->paused;
+        f->paused = true;
+        /* fake.migrate_ms: a pass every 50 ms for that long, a transfer
+         * one can cut or kill mid-way. */
+        for (long t = 0; r >= 0 && t < knob(f, "fake.migrate_ms", 0); t += 50) {
+                if ((r = mig_send_record(fd, MIG_PASS, NULL, 10000)) < 0)
+                        snprintf(err, sizeof err, "pass: sending to the destination: %s", strerror(-r));
+                usleep(50000);
+        }
+        if (r >= 0 && ((r = mig_send_record(fd, MIG_PASS, NULL, 10000)) < 0 ||
+                       (r = mig_send_record(fd, MIG_STATE, NULL, 10000)) < 0))
+                snprintf(err, sizeof err, "sending: %s", strerror(-r));
+        if (r >= 0 && knob(f, "fake.lose_commit", 0)) {
+                r = mig_recv_record(fd, 10000, false, &rec, why, sizeof why);
+                committed = r >= 0 && rec.type == MIG_READY; /* and the COMMIT goes nowhere */
+                r = -ECONNRESET;
+                snprintf(err, sizeof err, "committed, but the destination did not confirm running: the stream closed");
+        } else if (r >= 0)
+                r = mig_commit_source(fd, 10000, &committed, err, sizeof err);
+        safe_close(fd);
+        if (r < 0 && !committed)
+                f->paused = was_paused; /* the VM runs on here */
+        json_object *m = reply(req, r >= 0, -r, err);
+        if (r < 0 && committed)
+                json_object_object_add(m, "committed", json_object_new_boolean(true));
+        send_msg(f, m);
+}
+
+/* As vmwp's migrate_incoming: the stream, then the commit; any failure
+ * ends the worker with status 3 before it runs. */
+static void migrate_receive(struct fake *f, int fd) {
+        uint8_t buf[MIG_HELLO_HEADER + MIG_SHAPE_MAX + 8];
+        char err[MIG_TEXT_MAX + 128] = "", reason[sizeof err + 16];
+        struct mig_hello h;
+        struct mig_record rec;
+        size_t have = 0;
+        int r;
+        while ((r = mig_hello_parse(buf, have, &h, err, sizeof err)) == 0) {
+                ssize_t k = have < sizeof buf ? read(fd, buf + have, 1) : -1;
+                if (k <= 0) {
+                        r = -ECONNRESET;
+                        snprintf(err, sizeof err, "the source closed the stream in the hello");
+                        break;
+                }
+                have += (size_t)k;
+        }
+        if (r > 0)
+                r = mig_send_record(fd, MIG_ACCEPT, NULL, 10000);
+        while (r >= 0 && (r = mig_recv_record(fd, 60000, true, &rec, err, sizeof err)) >= 0 && rec.type != MIG_STATE)
+                if (rec.type == MIG_ABORT)
+                        r = -ECANCELED;
+        if (r < 0 && !err[0])
+                snprintf(err, sizeof err, "%s", strerror(-r));
+        long delay_ms = knob(f, "fake.delay_running_ms", 0);
+        bool lose = knob(f, "fake.lose_running", 0);
+        if (r >= 0 && (lose || delay_ms > 0)) {
+                if ((r = mig_send_record(fd, MIG_READY, NULL, 10000)) >= 0 &&
+                    (r = mig_recv_record(fd, 60000, true, &rec, err, sizeof err)) >= 0 && rec.type != MIG_COMMIT)
+                        r = -EPROTO;
+                if (r < 0)
+                        snprintf(err, sizeof err, "no COMMIT from the source");
+                if (r >= 0 && delay_ms > 0) { /* committed: it runs, whatever the source does meanwhile */
+                        console_out(f, "fake-vmwp: committed\n");
+                        usleep((useconds_t)delay_ms * 1000);
+                }
+                if (r >= 0 && !lose)
+                        (void)mig_send_record(fd, MIG_RUNNING, NULL, 1000);
+        } else if (r >= 0)
+                r = mig_commit_destination(fd, 60000, err, sizeof err);
+        safe_close(fd);
+        snprintf(reason, sizeof reason, "migration: %s", err);
+        if (r < 0)
+                finish(f, VMWP_EXIT_SETUP, reason);
+}
+
 static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_fds) {
         json_object *v;
         const char *op = json_object_object_get_ex(req, "op", &v) ? json_object_get_string(v) : "";
@@ -217,6 +320,10 @@ static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_
                 safe_close(f->ctl_listen);
                 f->ctl_listen = fds[0];
                 send_msg(f, reply(req, true, 0, NULL));
+                return;
+        }
+        if (!strcmp(op, "migrate-send") && n_fds == 1) {
+                migrate_send(f, req, fds[0]);
                 return;
         }
         if (!strcmp(op, "save")) {
@@ -303,6 +410,11 @@ static int check_fds(struct fake *f, const struct vm_config *c, json_object *msg
                 if (fstat(fds[i], &st) < 0)
                         finish(f, VMWP_EXIT_USAGE, "an fd is not open");
         bool log = last && !strcmp(json_object_get_string(last), "serial_log");
+        if (last && !strcmp(json_object_get_string(last), "migrate_incoming")) {
+                f->mig_fd = fds[--n];
+                log = n_files >= 2 &&
+                      !strcmp(json_object_get_string(json_object_array_get_idx(files, n_files - 2)), "serial_log");
+        }
         if (last && !strcmp(json_object_get_string(last), "saved_state")) {
                 if (n == 0 || !fake_state_ok(fds[n - 1]))
                         finish(f, VMWP_EXIT_SETUP, "saved state: not a state this worker saved");
@@ -341,6 +453,8 @@ static void configure(struct fake *f, const char *serial) {
         json_object_put(msg);
         if (knob(f, "fake.setup_fail", 0))
                 finish(f, VMWP_EXIT_SETUP, "setup failed on request (fake.setup_fail)");
+        if (f->mig_fd >= 0)
+                migrate_receive(f, TAKE_FD(f->mig_fd));
         f->ready_at = now_ms() + (uint64_t)knob(f, "fake.ready_ms", 20);
 }
 
@@ -488,7 +602,7 @@ static void on_sigterm(int sig) {
 }
 
 int main(int argc, char **argv) {
-        struct fake f = { .ctl = PROTO_CONTROL_FD, .ctl_listen = -1, .con_listen = -1, .con_log = -1 };
+        struct fake f = { .ctl = PROTO_CONTROL_FD, .ctl_listen = -1, .con_listen = -1, .con_log = -1, .mig_fd = -1 };
         for (int i = 0; i < MAX_CONSOLE_CLIENTS; i++)
                 f.con[i] = -1;
         if ((argc != 3 && argc != 5) || strcmp(argv[1], "--control-fd") || strcmp(argv[2], "3") ||

@@ -230,30 +230,24 @@ BG_PIDS=()
 bg() { "$@" & BG_PIDS+=($!); }
 wait_bg() { local p; for p in "${BG_PIDS[@]}"; do wait "$p"; done; BG_PIDS=(); }
 
-# Migration tests: a second "host" B beside the usual vmms (A): its own
-# dbus-daemon, state, runtime and log directories (docs/migration.md).
-# t_free_ports N: N free loopback ports, one line.
-t_free_ports() {
-  python3 -c 'import socket,sys
-ss=[socket.socket() for _ in range(int(sys.argv[1]))]
-[s.bind(("127.0.0.1", 0)) for s in ss]
-print(*[s.getsockname()[1] for s in ss])' "$1"
-}
-# t_host_b PORT: sets up B's bus; then start_b [vmms options], stop_b,
-# vmctlb, vm_prop_b (B listens for migrations on 127.0.0.1:PORT).
-t_host_b() {
-  B=$T/b; B_PORT=$1; mkdir -p "$B/state" "$B/run" "$B/log"
-  sed "s|$T/bus|$B/bus|" "$T/bus.conf" >"$B/bus.conf"
-  dbus-daemon --config-file="$B/bus.conf" --nofork --nopidfile >"$B/dbus.log" 2>&1 &
-  BDBUS=$!
-  ADDRB="unix:path=$B/bus"
-  for _ in $(seq 100); do [ -S "$B/bus" ] && break; sleep 0.05; done
-  t_on_exit 'b_workers; stop_b; kill $BDBUS'
-}
-start_b() {
+# A second "host" for the migration tests: host B, a dbus-daemon and vmms
+# with their own state, runtime and log directories under $T/b, listening
+# for migrations on 127.0.0.1:PORT. t_host_b_start PORT [vmms options...]
+# (again after t_host_b_stop); vmctlb runs vmctl against B; ADDRB is its bus.
+t_host_b_start() {
+  local port=$1; shift
+  B=$T/b ADDRB="unix:path=$T/b/bus"
+  if [ -z "${BDBUS:-}" ]; then
+    mkdir -p "$B/state" "$B/run" "$B/log"
+    sed "s|$T/bus|$B/bus|" "$T/bus.conf" >"$B/bus.conf"
+    dbus-daemon --config-file="$B/bus.conf" --nofork --nopidfile >"$B/dbus.log" 2>&1 &
+    BDBUS=$!
+    for _ in $(seq 100); do [ -S "$B/bus" ] && break; sleep 0.05; done
+    t_on_exit 't_host_b_workers; t_host_b_stop; kill $BDBUS'
+  fi
   "$VMMS" --bus-address="$ADDRB" --state-dir="$B/state" --runtime-dir="$B/run" --log-dir="$B/log" \
     --worker="$WORKER" --no-polkit --log-max-size=0 --storage-pool="$T" --storage-pool="$VM_BUILD_DIR" \
-    --migration-listen=127.0.0.1:$B_PORT "$@" >>"$B/vmms.log" 2>&1 &
+    --migration-listen=127.0.0.1:$port "$@" >>"$B/vmms.log" 2>&1 &
   BVMMS=$!
   for _ in $(seq 200); do
     busctl --address="$ADDRB" call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
@@ -262,8 +256,9 @@ start_b() {
   done
   fail "vmms B did not start: $(tail "$B/vmms.log")"
 }
-stop_b() { kill "$BVMMS" 2>/dev/null; wait "$BVMMS" 2>/dev/null; }
-b_workers() { # end B's workers by their runtime records
+t_host_b_stop() { [ -n "${BVMMS:-}" ] && kill "$BVMMS" 2>/dev/null; [ -n "${BVMMS:-}" ] && wait "$BVMMS" 2>/dev/null; BVMMS=; }
+t_host_b_workers() { # end B's workers by their runtime records
+  local rec
   for rec in "$B"/run/vms/*/worker.json; do
     [ -f "$rec" ] && kill -9 "$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$rec")" 2>/dev/null
   done
@@ -287,3 +282,11 @@ t_migration_pki() {
   [ -s "$P/hosta.pem" ] && [ -s "$P/hostb.pem" ] || fail "openssl did not make the certificates"
 }
 tls() { echo --migration-cert="$P/$1.pem" --migration-key="$P/$1.key" --migration-ca="$P/ca.pem"; }
+
+# t_free_ports N: N free loopback TCP ports (others' tests run beside ours).
+t_free_ports() {
+  python3 -c 'import socket,sys
+ss=[socket.socket() for _ in range(int(sys.argv[1]))]
+[s.bind(("127.0.0.1", 0)) for s in ss]
+print(*[s.getsockname()[1] for s in ss])' "$1"
+}

@@ -259,4 +259,53 @@ TEST(migrate_options) {
         ASSERT_STREQ(err, "destination: 'a b' is not HOST or HOST:PORT");
 }
 
+/* The query after an unconfirmed commit and its answer. */
+TEST(query_and_outcome) {
+        struct guid id, back;
+        ASSERT_OK(guid_from_string(ID1, &id));
+        char *q = vmms_migchan_query_build(&id);
+        ASSERT_NOT_NULL(q);
+        ASSERT_EQ(vmms_migchan_query_parse(q, strlen(q), &back), 1);
+        ASSERT_MEMEQ(&id, &back, sizeof id);
+        free(q);
+        static const char *const not_queries[] = {
+                "{\"config\":\"{}\",\"owner\":0,\"mode\":\"live\"}", /* a request */
+                "{}",
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(not_queries); i++)
+                ASSERT_EQ(vmms_migchan_query_parse(not_queries[i], strlen(not_queries[i]), &back), 0);
+        static const char *const bad_queries[] = {
+                "{\"query\":\"not-a-guid\"}",
+                "{\"query\":7}",
+                "{\"query\":\"" ID1 "\",\"extra\":1}",
+                "{\"query\":\"" ID1 "\"",
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(bad_queries); i++)
+                ASSERT_ERROR(vmms_migchan_query_parse(bad_queries[i], strlen(bad_queries[i]), &back), EINVAL);
+
+        enum vmms_migchan_outcome o;
+        char why[128];
+        for (int k = VMMS_OUTCOME_TAKEN; k <= VMMS_OUTCOME_PENDING; k++) {
+                char *a = vmms_migchan_outcome_build((enum vmms_migchan_outcome)k);
+                ASSERT_NOT_NULL(a);
+                ASSERT_OK(vmms_migchan_outcome_parse(a, strlen(a), &o, why, sizeof why));
+                ASSERT_EQ((int)o, k);
+                free(a);
+        }
+        static const char *const bad_outcomes[] = {
+                "{\"ok\":true,\"outcome\":\"maybe\"}",
+                "{\"ok\":true}",
+                "{\"ok\":false,\"outcome\":\"taken\"}",
+                "{\"ok\":true,\"outcome\":\"taken\",\"x\":1}",
+                "[]",
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(bad_outcomes); i++)
+                ASSERT_ERROR(vmms_migchan_outcome_parse(bad_outcomes[i], strlen(bad_outcomes[i]), &o, why, sizeof why),
+                             EINVAL);
+        /* A refusal (an old destination, or out of memory there) reads as one. */
+        const char *refusal = "{\"ok\":false,\"error\":\"out of memory\"}";
+        ASSERT_ERROR(vmms_migchan_outcome_parse(refusal, strlen(refusal), &o, why, sizeof why), EINVAL);
+        ASSERT_STREQ(why, "out of memory");
+}
+
 TEST_MAIN();

@@ -31,7 +31,7 @@
 #include <stdint.h>
 
 #define MIG_MAGIC "VMSTMIG\x1a"
-#define MIG_MAJOR 1
+#define MIG_MAJOR 2 /* 2: READY and COMMIT before the destination runs */
 #define MIG_MINOR 0
 #define MIG_PAGE_SIZE 4096u
 #define MIG_HELLO_HEADER 48u
@@ -47,10 +47,12 @@ enum mig_record_type {
         MIG_PASS = 3,   /* addr: the pass that just ended; no payload */
         MIG_STATE = 4,  /* a saved-state file follows; the last record */
         MIG_ABORT = 5,  /* the source gave up; payload: why; the last record */
+        MIG_COMMIT = 6, /* after READY: the destination runs the VM, the source never again */
         /* destination -> source */
         MIG_ACCEPT = 16,  /* the hello fits: send the pages */
         MIG_REFUSE = 17,  /* payload: why; the destination ends */
-        MIG_RUNNING = 18, /* the destination's vCPUs run: the source may stop */
+        MIG_RUNNING = 18, /* after COMMIT: the destination's vCPUs run (the confirmation) */
+        MIG_READY = 19,   /* the state is applied, the devices restored: COMMIT awaited */
 };
 
 struct mig_hello {

@@ -100,12 +100,15 @@
  *   the running VM (pre-copy passes), sends {"event":"migrate-progress",
  *   "pass":n,"bytes":n,"dirty_pages":n,"dirty_rate":pages/s,
  *   "bandwidth":bytes/s,"expected_downtime_ms":n} after each pass, pauses
- *   when the rest fits max_downtime_ms, sends the final state and waits
- *   for the destination's RUNNING; then replies ok with "passes", "bytes",
- *   "pages", "zero_pages", "final_pages", "total_ms", "downtime_ms" and
- *   STAYS PAUSED (the caller stops it). On failure (refused, peer gone,
- *   no convergence, no RUNNING in time) it replies with errno and a
- *   sentence and the VM runs as before.
+ *   when the rest fits max_downtime_ms, sends the final state, waits for
+ *   the destination's READY, sends COMMIT and waits for RUNNING; then
+ *   replies ok with "passes", "bytes", "pages", "zero_pages",
+ *   "final_pages", "total_ms", "downtime_ms" and STAYS PAUSED (the caller
+ *   stops it). On failure before the COMMIT (refused, peer gone, no
+ *   convergence, no READY in time) it replies with errno and a sentence
+ *   and the VM runs as before; after it (no RUNNING) the reply also has
+ *   "committed":true and the VM STAYS PAUSED: the destination's side
+ *   decides (docs/migration.md "One running copy").
  * - Destination: the config message's "files" ends with
  *   "migrate_incoming", the socket's fd (not with "saved_state"): the
  *   worker builds the VM, receives the whole stream before the sandbox,

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "common/config.h"
+#include "common/guid.h"
 
 #define VMMS_MIGCHAN_MAGIC "VMMC"
 #define VMMS_MIGCHAN_VERSION 1u
@@ -94,3 +95,21 @@ const char *vmms_migchan_step_name(enum vmms_migchan_step step);
 /* "HOST", "HOST:PORT", "[V6]:PORT": host (no brackets) and port
  * (VMMS_MIGCHAN_DEFAULT_PORT when absent). -EINVAL for anything else. */
 int vmms_migchan_address_parse(const char *s, char *host, size_t hostlen, uint16_t *port);
+
+/* After a commit whose confirmation was lost (docs/migration.md "One
+ * running copy"), the source's vmms asks the destination's on a new
+ * channel, in place of a request: {"query":"<VM id>"}. The answer says
+ * who has the VM: {"ok":true,"outcome":"taken"|"aborted"|"pending"}. */
+enum vmms_migchan_outcome {
+        VMMS_OUTCOME_TAKEN,   /* the destination has it (it runs there, or ran): the source stops its copy */
+        VMMS_OUTCOME_ABORTED, /* it never ran there and never will: the source resumes */
+        VMMS_OUTCOME_PENDING, /* the destination's worker has not decided yet: ask again */
+};
+/* NULL on ENOMEM. */
+char *vmms_migchan_query_build(const struct guid *id);
+/* 1 with *id when body is a query, 0 when it is something else (a
+ * request), -EINVAL when it is a malformed query. */
+int vmms_migchan_query_parse(const char *body, size_t len, struct guid *id);
+char *vmms_migchan_outcome_build(enum vmms_migchan_outcome o);
+/* 0 with *o, or -EINVAL (a refusal's reason in why, as answer_parse). */
+int vmms_migchan_outcome_parse(const char *body, size_t len, enum vmms_migchan_outcome *o, char *why, size_t whylen);

@@ -39,16 +39,23 @@ struct vmwp_migrate_result {
         uint64_t final_pages; /* in the final state's RAM section */
         uint64_t total_ns;    /* from the request to the destination's RUNNING */
         uint64_t downtime_ns; /* from the pause to the destination's RUNNING */
+        /* COMMIT went out: the VM is the destination's. With a failure, it
+         * stays paused here (the destination's confirmation was lost; its
+         * vmms knows whether it runs). */
+        bool committed;
 };
 
 /* The source: sends the VM over the connected stream socket fd while it
  * runs, pass after pass, until what is left fits max_downtime_ms; then
- * pauses it (vCPUs and devices), sends the final state and waits for the
- * destination's RUNNING. Success leaves the VM paused (the caller stops
- * it: it runs on the destination now). Any failure (the peer gone or
- * refusing, no convergence within the limits, no RUNNING in time) stops
- * the tracking, resumes a VM it paused and returns -errno with a sentence:
- * the VM keeps running here. Main thread; blocks until done. */
+ * pauses it (vCPUs and devices), sends the final state, waits for the
+ * destination's READY, sends COMMIT and waits for RUNNING. Success leaves
+ * the VM paused (the caller stops it: it runs on the destination now). A
+ * failure before COMMIT (the peer gone or refusing, no convergence within
+ * the limits, no READY in time) stops the tracking, resumes a VM it paused
+ * and returns -errno with a sentence: the VM keeps running here. A failure
+ * after COMMIT (no RUNNING) sets res->committed and leaves the VM paused:
+ * only the destination's side knows whether it runs there. Main thread;
+ * blocks until done. */
 int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_options *o,
                          void (*progress)(void *opaque, const struct vmwp_migrate_progress *p), void *opaque,
                          struct vmwp_migrate_result *res, char *err, size_t errlen);
@@ -62,10 +69,12 @@ int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_o
  * allows it. */
 int vmwp_vm_migrate_receive(struct vmwp_vm *vm, int fd, char *err, size_t errlen);
 /* Step 2, with the devices restored, right before the vCPUs start (on
- * the thread that starts them): RUNNING to the source, then the socket is
- * closed. A failure (the source gone: it gave up and runs the VM) means
- * the vCPUs must not start. 0 when the VM did not come from a migration. */
-int vmwp_vm_migrate_ack(struct vmwp_vm *vm);
+ * the thread that starts them): READY to the source, COMMIT awaited, then
+ * RUNNING (the confirmation) and the socket closed. 0: committed, the
+ * vCPUs start; a failure (no COMMIT: the source gave up, went away or the
+ * stream broke) means they must not, with a sentence. 0 when the VM did
+ * not come from a migration. */
+int vmwp_vm_migrate_commit(struct vmwp_vm *vm, char *err, size_t errlen);
 
 /* The VM's shape for the hello (RAM, vCPUs, the device table's rows). */
 struct mig_hello;

@@ -1,0 +1,167 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The commit point of a live migration through two vmms (docs/migration.md
+# "One running copy"), with the fake worker (no KVM needed: it speaks the
+# stream and the commit exactly as vmwp does, without RAM):
+#   a plain move A->B->A, the image lock taken over by each destination
+#     once the source's worker is gone;
+#   the destination's RUNNING lost after it took the COMMIT
+#     (fake.lose_running): the source stays paused and Migrating, asks B,
+#     learns B has the VM, stops its copy: the VM runs on B only;
+#   the source's COMMIT lost on the way (fake.lose_commit): B never runs
+#     the VM; A asks, learns B gave it up, resumes: it runs on A only;
+#   CancelMigration is refused while the commit is unresolved;
+#   the source's worker killed after the COMMIT (fake.delay_running_ms
+#     holds B between the COMMIT and running): A holds the worker's end
+#     back, asks, learns B has the VM, removes it and restarts nothing;
+#   the source's worker killed mid-transfer (fake.migrate_ms): B never
+#     runs it, A asks, then applies the restart policy;
+#   the destination's worker killed mid-transfer, and the network cut
+#     mid-transfer (a TCP relay between the two, killed): A runs on, B
+#     forgets the VM.
+set -u
+source "$(dirname "$0")/vmms-lib.sh"
+t_setup
+VMMS_TEST_WORKER=fake
+t_pick_worker
+read -r PA PB PC < <(t_free_ports 3)
+[ -n "$PC" ] || fail "no free ports"
+t_start_vmms --migration-insecure --migration-listen=127.0.0.1:$PA
+t_host_b_start "$PB" --migration-insecure
+
+gone_from() { ! "$VMCTL_BIN" --address="$1" show "$2" >/dev/null 2>&1; }
+b_committed() { grep -q 'fake-vmwp: committed' "$(ADDR=$ADDRB vm_prop "$1" ConsoleLog)"; }
+b_has_worker() { [ "$(ADDR=$ADDRB vm_prop "$1" WorkerPid)" -gt 0 ]; }
+on_b() { "$VMCTL_BIN" --address="$ADDRB" show "$1" >/dev/null 2>&1; }
+# start_vm NAME CMDLINE [JSON members]: created and Running on A; PID its worker.
+start_vm() {
+  t_create "$1" "$2" "${3:-}"
+  expect_rc 0 vmctl start "$1" --timeout=30
+  wait_state "$1" Running
+  PID=$(vm_prop "$1" WorkerPid)
+}
+# migrate_bg NAME PORT: vmctl migrate in the background (MIG; its output in $T/NAME.out).
+migrate_bg() { vmctl migrate "$1" "127.0.0.1:$2" >"$T/$1.out" 2>&1 & MIG=$!; }
+# migrate_done NAME RC [TEXT]: vmctl migrate ended with RC, saying TEXT.
+migrate_done() {
+  local rc
+  wait "$MIG"; rc=$?
+  [ "$rc" = "$2" ] || fail "vmctl migrate $1 exited $rc: $(cat "$T/$1.out")"
+  [ -z "${3:-}" ] || grep -q "$3" "$T/$1.out" || fail "vmctl migrate $1 said: $(cat "$T/$1.out")"
+}
+# stays_on_a NAME: Running on A with its worker PID, gone from B.
+stays_on_a() {
+  wait_state "$1" Running
+  [ "$(vm_prop "$1" WorkerPid)" = "$PID" ] || fail "$1's worker on A changed"
+  wait_for 70 "$1 gone from B" gone_from "$ADDRB" "$1"
+}
+
+note "a plain move A -> B -> A; the image lock moves along"
+truncate -s 1M "$T/plain.img"
+image_locked() { ! flock -n -x "$T/plain.img" true; }
+t_create plain "" ",\"disks\":[{\"path\":\"$T/plain.img\"}]"
+expect_rc 0 vmctl start plain --timeout=30
+wait_state plain Running
+image_locked || fail "A's worker does not hold the image lock"
+expect_rc 0 vmctl migrate plain 127.0.0.1:$PB
+ADDR=$ADDRB wait_state plain Running
+wait_for 10 "plain gone from A" gone_from "$ADDR" plain
+# A's worker is gone, and with it its lock: B's vmms takes it over.
+wait_for 10 "B holding the image lock" image_locked
+grep -q "plain.*took over the image lock of 1 disk from the source" "$B/vmms.log" || fail "B did not log the lock"
+ADDR=$ADDRB expect_rc 0 vmctl migrate plain 127.0.0.1:$PA
+wait_state plain Running
+wait_for 10 "plain gone from B" gone_from "$ADDRB" plain
+wait_for 10 "A holding the image lock again" image_locked
+# Another VM on that image is refused while the moved one runs.
+t_create other "" ",\"disks\":[{\"path\":\"$T/plain.img\"}]"
+expect_rc 1 vmctl start other --timeout=30
+echo "$LAST_OUT" | grep -q "in use by another VM" || fail "a second VM on the image: $LAST_OUT"
+
+note "RUNNING lost: B has the VM; A asks, then stops its copy"
+start_vm lr "fake.lose_running"
+expect_rc 0 vmctl migrate lr 127.0.0.1:$PB
+ADDR=$ADDRB wait_state lr Running
+wait_for 10 "lr gone from A" gone_from "$ADDR" lr
+wait_for 10 "A's worker of lr ended" sh -c "! kill -0 $PID"
+grep -q "lr.*the VM stays paused here while 127.0.0.1:$PB is asked who has it" "$T/vmms.log" ||
+  fail "A did not log the unconfirmed commit: $(grep lr "$T/vmms.log" | tail -5)"
+grep -q "lr.*the destination has the VM" "$T/vmms.log" || fail "A did not log B's answer"
+grep -q "migration query from .* about VM" "$B/vmms.log" || fail "B did not log the query"
+
+note "COMMIT lost: B never runs the VM; A asks, then resumes it"
+start_vm lc "fake.lose_commit"
+migrate_bg lc "$PB"
+wait_for 10 "the unconfirmed commit" grep -q "lc.*is asked who has it" "$T/vmms.log"
+# Unresolved: no cancel (the VM may be running there, for all A knows).
+if [ "$(vm_prop lc State)" = Migrating ]; then
+  out=$(bus call org.vmstack.VMMS1 "$(vm_path lc)" org.vmstack.VMMS1.VM CancelMigration 2>&1) &&
+    fail "CancelMigration was taken while the commit is unresolved"
+  echo "$out" | grep -q "committed" || echo "$out" | grep -q "no migration" || fail "cancel said: $out"
+fi
+migrate_done lc 1 "the destination did not take the VM"
+stays_on_a lc
+ls "$B/state" | grep -q "$(vm_prop lc Id)" && fail "B stored the VM"
+expect_rc 0 vmctl stop lc --timeout=30
+
+note "the source's worker killed after the COMMIT: B has the VM; A asks, removes it, restarts nothing"
+start_vm ks "fake.delay_running_ms=3000" ',"restart_policy":"always"'
+migrate_bg ks "$PB"
+wait_for 20 "B's copy committed" b_committed ks
+kill -9 "$PID"
+migrate_done ks 0
+ADDR=$ADDRB wait_state ks Running
+wait_for 10 "ks gone from A" gone_from "$ADDR" ks
+grep -q "ks.*the worker ended during the migration" "$T/vmms.log" || fail "A did not hold the worker's end back"
+grep -q "ks.*restarting" "$T/vmms.log" && fail "A restarted a VM that runs on B"
+
+note "the source's worker killed mid-transfer: B never runs it; A applies its restart policy"
+start_vm km "fake.migrate_ms=4000" ',"restart_policy":"always"'
+migrate_bg km "$PB"
+wait_for 20 "km arriving on B" on_b km
+sleep 0.5
+kill -9 "$PID"
+migrate_done km 1 "the worker ended during the migration, and the destination does not have the VM"
+wait_state km Running 30
+[ "$(vm_prop km WorkerPid)" != "$PID" ] || fail "km was not restarted"
+wait_for 10 "km gone from B" gone_from "$ADDRB" km
+expect_rc 0 vmctl stop km --timeout=30
+
+note "the destination's worker killed mid-transfer: A runs on"
+start_vm kd "fake.migrate_ms=4000"
+migrate_bg kd "$PB"
+wait_for 20 "kd's worker on B" b_has_worker kd
+sleep 0.5
+kill -9 "$(ADDR=$ADDRB vm_prop kd WorkerPid)"
+migrate_done kd 1
+stays_on_a kd
+
+note "the network cut mid-transfer (a TCP relay killed): A runs on, B forgets"
+python3 -c 'import socket,sys,threading
+l=socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); l.bind(("127.0.0.1", int(sys.argv[1]))); l.listen(4)
+def pump(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d: break
+            b.sendall(d)
+    except OSError: pass
+    for s in (a, b):
+        try: s.shutdown(socket.SHUT_RDWR)
+        except OSError: pass
+while True:
+    c, _ = l.accept(); u = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+    threading.Thread(target=pump, args=(c, u), daemon=True).start()
+    threading.Thread(target=pump, args=(u, c), daemon=True).start()' "$PC" "$PB" &
+RELAY=$!
+t_on_exit "kill $RELAY 2>/dev/null"
+wait_for 10 "the relay" sh -c "ss -ltn | grep -q ':$PC '"
+start_vm cut "fake.migrate_ms=4000"
+migrate_bg cut "$PC"
+wait_for 20 "cut arriving on B" on_b cut
+sleep 0.5
+kill -9 "$RELAY"
+migrate_done cut 1
+stays_on_a cut
+
+echo "PASS"
