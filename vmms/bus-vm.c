@@ -188,12 +188,16 @@ static int do_cancel_migration(struct vmms_daemon *d, sd_bus_message *m, sd_bus_
         int r = begin(d, m, VMMS_OP_CANCEL_MIGRATION, &vm, e);
         if (r < 0)
                 return r;
-        if ((r = vmms_vm_cancel_migration(vm)) == -EBUSY)
+        if ((r = vmms_vm_cancel_migration(vm)) == -ENOENT && (r = vmms_vm_cancel_quick(vm)) == -EBUSY)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_STATE,
+                                         "VM '%s': the destination has stored it; the move can no longer be cancelled",
+                                         vm->config->name);
+        if (r == -EBUSY)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_STATE,
                                          "VM '%s': the migration is committed; the destination's answer decides "
                                          "where the VM runs",
                                          vm->config->name);
-        if (r < 0 && vmms_vm_cancel_quick(vm) < 0)
+        if (r < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_STATE, "VM '%s': no migration to cancel",
                                          vm->config->name);
         return sd_bus_reply_method_return(m, NULL);

@@ -239,6 +239,7 @@ void vmms_vm_migration_free(struct vmms_vm *vm);
  * VM moves; the caller is answered at the end. */
 int vmms_vm_migrate_quick(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_migrate_args *a, char *err,
                           size_t errlen);
+/* -ENOENT: no quick migration moving; -EBUSY: the destination stored it. */
 int vmms_vm_cancel_quick(struct vmms_vm *vm);
 /* save.c's hooks: the save a quick migration asked for ended (why NULL:
  * the VM is Saved now). */

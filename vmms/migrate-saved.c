@@ -237,14 +237,18 @@ static void *quick_thread(void *opaque) {
         return NULL;
 }
 
-static void quick_cut(struct vmms_quick *m, bool force) {
+/* false when the destination stored the VM already (and force is not set):
+ * the move goes on, a cut could only leave it unreleased there. */
+static bool quick_cut(struct vmms_quick *m, bool force) {
         pthread_mutex_lock(&m->lock);
-        if (force || !m->stored) {
+        bool cut = force || !m->stored;
+        if (cut) {
                 m->cancelled = true;
                 if (m->net_fd >= 0)
                         (void)shutdown(m->net_fd, SHUT_RDWR);
         }
         pthread_mutex_unlock(&m->lock);
+        return cut;
 }
 
 static void quick_free(struct vmms_quick *m) {
@@ -418,10 +422,10 @@ void vmms_vm_quick_on_saved(struct vmms_vm *vm, const char *why) {
         struct vmms_quick *m = vm->quick;
         if (!m || m->thread_started || m->defer_src)
                 return;
-        if (why) { /* the save failed: the worker resumed the VM */
+        if (why) { /* the save failed: the worker resumed the VM, or it ended */
                 char msg[1024];
-                snprintf(msg, sizeof msg, "cannot be migrated to %s: the save failed: %s; it runs here", m->a.host,
-                         why);
+                snprintf(msg, sizeof msg, "cannot be migrated to %s: the save failed: %s; %s", m->a.host, why,
+                         vm->worker ? "it runs here" : "it stays here");
                 reply_error(m, msg);
                 quick_free(m);
                 return;
@@ -461,8 +465,9 @@ int vmms_vm_cancel_quick(struct vmms_vm *vm) {
         struct vmms_quick *m = vm->quick;
         if (!m || !m->thread_started)
                 return -ENOENT;
+        if (!quick_cut(m, false))
+                return -EBUSY;
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "quick migration cancelled");
-        quick_cut(m, false);
         return 0;
 }
 

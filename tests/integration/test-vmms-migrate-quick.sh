@@ -9,6 +9,7 @@
 #     state file), the guest sweeps on without a bad page;
 #   a Saved VM B->A without options: Saved on A (its .vmrs there, gone from
 #     B); Start on A resumes it;
+#   the save failing (fake worker only): the VM runs on, B hears nothing;
 #   refused by B's policy (a VM of that name there): a Running VM runs on A
 #     again (resumed from its saved state), a Saved one stays Saved; B keeps
 #     nothing;
@@ -104,6 +105,20 @@ echo "$LAST_OUT" | grep -q "the destination refused: a VM named 'dirty' exists h
 [ "$(vm_prop dirty State)" = Saved ] || fail "State: $(vm_prop dirty State)"
 [ -f "$T/state/$id.vmrs" ] || fail "A lost its state file"
 expect_rc 0 vmctlb delete dirty
+
+if [ "$WORKER_KIND" = fake ]; then
+  note "the save fails (fake.save_fail): the VM runs on here, B never hears of it"
+  vm_json sf "fake.save_fail fake.vmstate" >"$T/sf.json"
+  expect_rc 0 vmctl create "$T/sf.json"
+  expect_rc 0 vmctl start sf --timeout=60
+  wait_state sf Running 30
+  expect_rc 1 vmctl migrate sf 127.0.0.1:$PB --quick
+  echo "$LAST_OUT" | grep -q "cannot be migrated to 127.0.0.1: the save failed: .*; it runs here" || fail "save failure: $LAST_OUT"
+  [ "$(vm_prop sf State)" = Running ] || fail "State after the failed save: $(vm_prop sf State)"
+  ! vmctlb show sf >/dev/null 2>&1 || fail "B knows sf"
+  expect_rc 0 vmctl kill sf
+  expect_rc 0 vmctl delete sf
+fi
 
 note "bad arguments"
 expect_rc 2 vmctl migrate dirty 127.0.0.1:$PB --live --quick
