@@ -250,7 +250,7 @@ static void saved_in_define(struct vmms_saved_in *s) {
 }
 
 static void saved_in_kept(struct vmms_saved_in *s, const char *why) {
-        snprintf(s->loop_why, sizeof s->loop_why, "%s", why);
+        snprintf(s->loop_why, sizeof s->loop_why, "%.*s", (int)sizeof s->loop_why - 1, why); /* cut to the frame's limit */
         vmms_saved_note_put(s->note_loop, 'K');
 }
 

@@ -383,7 +383,7 @@ static int on_quick_note(sd_event_source *s, int fd, uint32_t revents, void *use
 static int quick_move(struct vmms_quick *m, char *err, size_t errlen) {
         struct vmms_vm *vm = m->vm;
         struct stat st;
-        int r;
+        int r = -ENOMEM;
         if ((m->fd = vmms_saved_open(vm, err, errlen)) < 0)
                 return m->fd;
         if (fstat(m->fd, &st) < 0 || st.st_size <= 0)
@@ -393,7 +393,7 @@ static int quick_move(struct vmms_quick *m, char *err, size_t errlen) {
             socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, m->note) < 0 ||
             (r = sd_event_add_io(vm->d->event, &m->note_src, m->note[0], EPOLLIN, on_quick_note, m)) < 0 ||
             (r = -pthread_create(&m->thread, NULL, quick_thread, m)) < 0) {
-                r = !m->request ? -ENOMEM : m->note[0] < 0 ? -errno : r;
+                r = m->request && m->note[0] < 0 ? -errno : r;
                 return snprintf(err, errlen, "cannot set up the channel: %s", strerror(-r)), r;
         }
         m->thread_started = true;
