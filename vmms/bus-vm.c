@@ -125,13 +125,16 @@ static int do_save(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
 }
 
 /* Migrate(s destination, a{sv} options): answers when the destination runs
- * the VM, or with the reason the VM runs on here (migrate.c). */
+ * the VM (or, for a Saved VM moved without "start", holds it), or with the
+ * reason the VM stays here (migrate.c; quick: migrate-saved.c). */
 static int read_migrate_options(sd_bus_message *m, const char **mode, int64_t *downtime, int *auto_converge,
+                                int *start,
                                 sd_bus_error *e) {
         int r = sd_bus_message_enter_container(m, 'a', "{sv}");
         while (r > 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
                 const char *key;
                 uint32_t u;
+                int b;
                 if ((r = sd_bus_message_read(m, "s", &key)) < 0)
                         return r;
                 if (!strcmp(key, "mode"))
@@ -140,14 +143,17 @@ static int read_migrate_options(sd_bus_message *m, const char **mode, int64_t *d
                         *downtime = u;
                 else if (!strcmp(key, "auto-converge"))
                         r = sd_bus_message_read(m, "v", "b", auto_converge);
-                else if (strcmp(key, "max-downtime-ms") != 0)
+                else if (!strcmp(key, "start") && (r = sd_bus_message_read(m, "v", "b", &b)) >= 0)
+                        *start = !!b;
+                else if (strcmp(key, "max-downtime-ms") != 0 && strcmp(key, "start") != 0)
                         return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT,
-                                                 "options: unknown key '%.64s' (mode, max-downtime-ms, auto-converge)",
+                                                 "options: unknown key '%.64s' (mode, max-downtime-ms, "
+                                                 "auto-converge, start)",
                                                  key);
                 if (r < 0)
                         return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT,
                                                  "options: %s: wrong type (mode: s, max-downtime-ms: u, "
-                                                 "auto-converge: b)",
+                                                 "auto-converge: b, start: b)",
                                                  key);
                 if ((r = sd_bus_message_exit_container(m)) < 0)
                         return r;
@@ -160,16 +166,26 @@ static int do_migrate(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e)
         struct vmms_migrate_args a;
         const char *dest, *mode = NULL;
         int64_t downtime = 0;
-        int auto_converge = 1;
+        int auto_converge = 1, start = -1;
         char err[700];
         int r;
         if ((r = sd_bus_message_rewind(m, true)) < 0 || (r = sd_bus_message_read(m, "s", &dest)) < 0 ||
-            (r = read_migrate_options(m, &mode, &downtime, &auto_converge, e)) < 0 || (r = begin(d, m, VMMS_OP_MIGRATE, &vm, e)) < 0)
+            (r = read_migrate_options(m, &mode, &downtime, &auto_converge, &start, e)) < 0 ||
+            (r = begin(d, m, VMMS_OP_MIGRATE, &vm, e)) < 0)
                 return r;
         if (vmms_migrate_args_check(dest, mode, downtime, &a, err, sizeof err) < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "%s", err);
         a.no_auto_converge = !auto_converge;
-        if ((r = vmms_vm_migrate(vm, m, &a, err, sizeof err)) < 0)
+        /* A Saved VM has no running guest to pre-copy: it moves as it is. */
+        if (vm->state == VMMS_STATE_SAVED && mode && !a.quick)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT,
+                                         "VM '%s' is Saved: it moves with mode quick, not live", vm->config->name);
+        a.quick |= vm->state == VMMS_STATE_SAVED;
+        if (start >= 0 && !a.quick)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "start: only with mode quick");
+        a.start = start;
+        r = a.quick ? vmms_vm_migrate_quick(vm, m, &a, err, sizeof err) : vmms_vm_migrate(vm, m, &a, err, sizeof err);
+        if (r < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot migrate VM '%s': %s", vm->config->name, err);
         return 1;
 }
@@ -179,7 +195,11 @@ static int do_cancel_migration(struct vmms_daemon *d, sd_bus_message *m, sd_bus_
         int r = begin(d, m, VMMS_OP_CANCEL_MIGRATION, &vm, e);
         if (r < 0)
                 return r;
-        if ((r = vmms_vm_cancel_migration(vm)) == -EBUSY)
+        if ((r = vmms_vm_cancel_migration(vm)) == -ENOENT && (r = vmms_vm_cancel_quick(vm)) == -EBUSY)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_STATE,
+                                         "VM '%s': the destination has stored it; the move can no longer be cancelled",
+                                         vm->config->name);
+        if (r == -EBUSY)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_STATE,
                                          "VM '%s': the migration is committed; the destination's answer decides "
                                          "where the VM runs",

@@ -97,6 +97,8 @@ struct vmms_vm {
         bool migrating_in;             /* an incoming migration's worker, not ready yet: not stored */
         bool migrate_in_aborted;       /* that worker ended before it ran: a source that asks resumes */
         int incoming_fd;               /* the worker's end of the relay, for the spawn; -1 */
+        struct vmms_quick *quick;      /* outgoing quick migration (migrate-saved.c) */
+        struct vmms_saved_in *saved_in; /* an incoming Saved VM being resumed: its start result goes back */
         sd_event_source *remove_src;   /* removal deferred out of the worker's callbacks */
         uint32_t mig_pass;             /* MigrationProgress */
         uint64_t mig_bytes, mig_dirty_pages, mig_dirty_rate, mig_expected_downtime_ms;
@@ -204,6 +206,8 @@ struct vmms_migrate_args {
         uint16_t port;
         uint32_t max_downtime_ms;
         bool no_auto_converge; /* the options' auto-converge: false (the worker's default is on) */
+        bool quick; /* mode "quick" (a Saved VM's move is always quick) */
+        int start;  /* option "start": 1, 0, -1 when not given (quick: resume there if it ran here) */
 };
 /* The destination and the a{sv} options as pure checks: -EINVAL with a
  * sentence. */
@@ -213,13 +217,14 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
                     size_t errlen);
 int vmms_vm_cancel_migration(struct vmms_vm *vm);
 void vmms_vm_on_migrate_progress(struct vmms_vm *vm, struct json_object *ev);
-/* The worker ended: true when this took care of the VM (migrated away). */
 /* An incoming VM's image locks (lock-handover.c): add(disk, its fd, shared)
  * at the spawn for an image whose lock the source holds; start once the VM
  * runs here; free when the worker ends or the VM goes. */
 int vmms_vm_handover_add(struct vmms_vm *vm, uint32_t disk, int fd, bool shared);
 void vmms_vm_handover_start(struct vmms_vm *vm);
 void vmms_vm_handover_free(struct vmms_vm *vm);
+/* The worker ended: true when this took care of the VM (migrated away, or
+ * held back until the destination says who has it). */
 bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason, enum vmms_end end, enum vmms_state state);
 /* The restart policy's part of a worker's end (vm-exit.c), also after a
  * migration that held it back learned that the VM stays here. */
@@ -230,6 +235,35 @@ void vmms_vm_remove_later(struct vmms_vm *vm, bool remove_logs);
 void vmms_migrations_free(struct vmms_daemon *d);
 /* A VM that goes away takes its migration (the channel thread) along. */
 void vmms_vm_migration_free(struct vmms_vm *vm);
+
+/* migrate-saved.c: quick migration and a Saved VM's move (docs/migration.md
+ * "Quick migration"). Source: a Running VM is saved first, then the Saved
+ * VM moves; the caller is answered at the end. */
+int vmms_vm_migrate_quick(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_migrate_args *a, char *err,
+                          size_t errlen);
+/* -ENOENT: no quick migration moving; -EBUSY: the destination stored it. */
+int vmms_vm_cancel_quick(struct vmms_vm *vm);
+/* save.c's hooks: the save a quick migration asked for ended (why NULL:
+ * the VM is Saved now). */
+void vmms_vm_quick_on_saved(struct vmms_vm *vm, const char *why);
+void vmms_vm_quick_free(struct vmms_vm *vm);
+/* Destination: an accepted request of mode "saved" (migrate-in.c's hooks).
+ * note_loop/note_thread: the incoming channel's note pair, which carries
+ * this one's steps too (types 'F', 'T' to the loop; 'G', 'N', 'S', 'K' back). */
+struct vmms_saved_in;
+struct vmms_migchan_request;
+struct vmms_mig_conn;
+int vmms_saved_in_accept(struct vmms_daemon *d, const struct vmms_migchan_request *q, const char *peer,
+                         int note_loop, int note_thread, struct vmms_saved_in **out, char *err, size_t errlen);
+/* On the channel's thread after the ok answer: receive, check, store, wait
+ * for "released", have the loop resume it, report. */
+int vmms_saved_in_run(struct vmms_saved_in *s, struct vmms_mig_conn *c, char *err, size_t errlen);
+/* On the loop: a note of the thread's; false when the type is not ours. */
+bool vmms_saved_in_on_note(struct vmms_saved_in *s, char type);
+struct vmms_saved_in *vmms_saved_in_free(struct vmms_saved_in *s);
+/* save.c's hooks: a restore this destination started runs (why NULL) or
+ * ended with the VM Saved. */
+void vmms_vm_saved_in_started(struct vmms_vm *vm, const char *why);
 
 /* migrate-in.c: the destination's listener */
 int vmms_migration_listen(struct vmms_daemon *d);

@@ -56,16 +56,28 @@ static char *to_string_dup(json_object *o) {
         return s ? strdup(s) : NULL;
 }
 
-char *vmms_migchan_request_build(const struct vm_config *c, uid_t owner, enum vmms_migrate_mode mode) {
-        (void)mode; /* live is the only mode yet */
+static char *request_build(const struct vm_config *c, uid_t owner, const char *mode, int64_t size, int start) {
         _cleanup_free_ char *cfg = vm_config_to_json(c);
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         if (!cfg || !o)
                 return NULL;
         json_object_object_add(o, "config", json_object_new_string(cfg));
         json_object_object_add(o, "owner", json_object_new_int64((int64_t)owner));
-        json_object_object_add(o, "mode", json_object_new_string("live"));
+        json_object_object_add(o, "mode", json_object_new_string(mode));
+        if (size >= 0)
+                json_object_object_add(o, "size", json_object_new_int64(size));
+        if (start >= 0)
+                json_object_object_add(o, "start", json_object_new_boolean(start));
         return to_string_dup(o);
+}
+
+char *vmms_migchan_request_build(const struct vm_config *c, uid_t owner, enum vmms_migrate_mode mode) {
+        (void)mode; /* a Saved VM's request has its own builder */
+        return request_build(c, owner, "live", -1, -1);
+}
+
+char *vmms_migchan_saved_request_build(const struct vm_config *c, uid_t owner, uint64_t size, bool start) {
+        return size > INT64_MAX ? NULL : request_build(c, owner, "saved", (int64_t)size, start);
 }
 
 /* The body as a JSON object with exactly `keys`, each at most once. */
@@ -98,9 +110,33 @@ static int parse_object(const char *body, size_t len, const char *const *keys, s
         return 0;
 }
 
+/* "size" and "start" of a Saved VM's request, once its configuration is
+ * known (the size is bounded by its RAM). */
+static int saved_fields_parse(json_object *o, struct vmms_migchan_request *out, char *err, size_t errlen) {
+        json_object *v;
+        bool has_size = json_object_object_get_ex(o, "size", &v);
+        if (out->mode == VMMS_MIGRATE_LIVE) {
+                if (has_size || json_object_object_get_ex(o, "start", &v))
+                        return snprintf(err, errlen, "size, start: only with mode \"saved\""), -EINVAL;
+                return 0;
+        }
+        uint64_t max = ((uint64_t)out->config.memory_mib << 20) + VMMS_MIGCHAN_SAVED_SLACK;
+        if (!has_size || !json_object_is_type(v, json_type_int) || json_object_get_int64(v) <= 0)
+                return snprintf(err, errlen, "size: must be the state file's size in bytes"), -EINVAL;
+        out->size = (uint64_t)json_object_get_int64(v);
+        if (out->size > max)
+                return snprintf(err, errlen, "size: %llu bytes is more than the VM's RAM + 256 MiB",
+                                (unsigned long long)out->size),
+                       -EINVAL;
+        if (!json_object_object_get_ex(o, "start", &v) || !json_object_is_type(v, json_type_boolean))
+                return snprintf(err, errlen, "start: must be true or false"), -EINVAL;
+        out->start = json_object_get_boolean(v);
+        return 0;
+}
+
 int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan_request *out, char *err,
                                size_t errlen) {
-        static const char *const keys[] = { "config", "owner", "mode" };
+        static const char *const keys[] = { "config", "owner", "mode", "size", "start" };
         _cleanup_(json_object_putp) json_object *o = NULL;
         json_object *v;
         char why[320];
@@ -111,10 +147,14 @@ int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan
             json_object_get_int64(v) < 0 || json_object_get_int64(v) >= UINT32_MAX)
                 return snprintf(err, errlen, "owner: must be a uid"), -EINVAL;
         out->owner = (uint32_t)json_object_get_int64(v);
-        if (!json_object_object_get_ex(o, "mode", &v) || !json_object_is_type(v, json_type_string) ||
-            strcmp(json_object_get_string(v), "live") != 0)
-                return snprintf(err, errlen, "mode: must be \"live\""), -EINVAL;
-        out->mode = VMMS_MIGRATE_LIVE;
+        const char *mode = json_object_object_get_ex(o, "mode", &v) && json_object_is_type(v, json_type_string)
+                                   ? json_object_get_string(v)
+                                   : "";
+        if (strcmp(mode, "live") != 0 && strcmp(mode, "saved") != 0)
+                return snprintf(err, errlen, "mode: must be \"live\" or \"saved\""), -EINVAL;
+        out->mode = strcmp(mode, "live") == 0 ? VMMS_MIGRATE_LIVE : VMMS_MIGRATE_SAVED;
+        out->size = 0;
+        out->start = false;
         if (!json_object_object_get_ex(o, "config", &v) || !json_object_is_type(v, json_type_string))
                 return snprintf(err, errlen, "config: must be the configuration as a string"), -EINVAL;
         size_t clen = (size_t)json_object_get_string_len(v);
@@ -124,7 +164,17 @@ int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan
                 return snprintf(err, errlen, "config: %s", why), -EINVAL;
         if (guid_is_null(&out->config.id))
                 return snprintf(err, errlen, "config: id: is required"), -EINVAL;
-        return 0;
+        return saved_fields_parse(o, out, err, errlen);
+}
+
+/* The peer's words end up in our logs and D-Bus errors: printable ASCII
+ * only, bounded. */
+static void copy_peer_text(const char *s, char *why, size_t whylen) {
+        size_t k = 0;
+        for (; s[k] && k + 1 < whylen && k < VMMS_MIGCHAN_ERROR_MAX; k++)
+                why[k] = s[k] >= 0x20 && s[k] < 0x7f ? s[k] : '?';
+        if (whylen)
+                why[k] = 0;
 }
 
 char *vmms_migchan_answer_build(const char *error) {
@@ -155,16 +205,74 @@ int vmms_migchan_answer_parse(const char *body, size_t len, bool *ok, char *why,
         if (json_object_object_get_ex(o, "error", &v)) {
                 if (!json_object_is_type(v, json_type_string) || *ok)
                         return -EINVAL;
-                /* The peer's words end up in our logs and D-Bus errors:
-                 * printable ASCII only, bounded. */
-                const char *s = json_object_get_string(v);
-                size_t k = 0;
-                for (; s[k] && k + 1 < whylen && k < VMMS_MIGCHAN_ERROR_MAX; k++)
-                        why[k] = s[k] >= 0x20 && s[k] < 0x7f ? s[k] : '?';
-                if (whylen)
-                        why[k] = 0;
+                copy_peer_text(json_object_get_string(v), why, whylen);
         } else if (!*ok)
                 snprintf(why, whylen, "refused without a reason");
+        return 0;
+}
+
+static const char *const step_names[] = {
+        [VMMS_STEP_SENT] = "sent",         [VMMS_STEP_STORED] = "stored",   [VMMS_STEP_REFUSED] = "refused",
+        [VMMS_STEP_RELEASED] = "released", [VMMS_STEP_STARTED] = "started", [VMMS_STEP_SAVED] = "saved",
+};
+
+const char *vmms_migchan_step_name(enum vmms_migchan_step step) {
+        return step >= VMMS_STEP_SENT && step <= VMMS_STEP_SAVED ? step_names[step] : "unknown";
+}
+
+static bool step_has_error(enum vmms_migchan_step step) {
+        return step == VMMS_STEP_REFUSED || step == VMMS_STEP_SAVED;
+}
+
+char *vmms_migchan_step_build(enum vmms_migchan_step step, uint32_t crc, const char *error) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        if (!o || step < VMMS_STEP_SENT || step > VMMS_STEP_SAVED)
+                return NULL;
+        json_object_object_add(o, "step", json_object_new_string(step_names[step]));
+        if (step == VMMS_STEP_SENT)
+                json_object_object_add(o, "crc32c", json_object_new_int64(crc));
+        if (step_has_error(step)) {
+                char cut[VMMS_MIGCHAN_ERROR_MAX];
+                snprintf(cut, sizeof cut, "%s", error ? error : "no reason given");
+                json_object_object_add(o, "error", json_object_new_string(cut));
+        }
+        return to_string_dup(o);
+}
+
+int vmms_migchan_step_parse(const char *body, size_t len, enum vmms_migchan_step *step, uint32_t *crc, char *why,
+                            size_t whylen) {
+        static const char *const keys[] = { "step", "crc32c", "error" };
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *v;
+        char err[128];
+        if (whylen)
+                why[0] = 0;
+        *crc = 0;
+        if (len > VMMS_MIGCHAN_ERROR_MAX + 256u || parse_object(body, len, keys, ARRAY_SIZE(keys), &o, err, sizeof err) < 0)
+                return -EINVAL;
+        if (!json_object_object_get_ex(o, "step", &v) || !json_object_is_type(v, json_type_string))
+                return -EINVAL;
+        enum vmms_migchan_step s = 0;
+        for (int i = VMMS_STEP_SENT; i <= VMMS_STEP_SAVED; i++)
+                if (strcmp(json_object_get_string(v), step_names[i]) == 0)
+                        s = (enum vmms_migchan_step)i;
+        if (!s)
+                return -EINVAL;
+        bool has_crc = json_object_object_get_ex(o, "crc32c", &v);
+        if (has_crc != (s == VMMS_STEP_SENT))
+                return -EINVAL;
+        if (has_crc) {
+                if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
+                    json_object_get_int64(v) > UINT32_MAX)
+                        return -EINVAL;
+                *crc = (uint32_t)json_object_get_int64(v);
+        }
+        bool has_error = json_object_object_get_ex(o, "error", &v);
+        if (has_error != step_has_error(s) || (has_error && !json_object_is_type(v, json_type_string)))
+                return -EINVAL;
+        if (has_error)
+                copy_peer_text(json_object_get_string(v), why, whylen);
+        *step = s;
         return 0;
 }
 

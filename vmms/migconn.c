@@ -383,3 +383,11 @@ void vmms_mig_conn_close(struct vmms_mig_conn *c) {
         c->session = NULL;
         c->fd = safe_close(c->fd);
 }
+
+int vmms_mig_send_raw(struct vmms_mig_conn *c, const void *buf, size_t len) {
+        return send_all(c, buf, len);
+}
+
+int vmms_mig_recv_raw(struct vmms_mig_conn *c, void *buf, size_t len) {
+        return recv_all(c, buf, len);
+}

@@ -47,6 +47,10 @@ int vmms_mig_accept(const struct vmms_mig_tls *t, const char *const *allow, size
 int vmms_mig_send_frame(struct vmms_mig_conn *c, enum vmms_migchan_kind kind, const char *body);
 /* The body NUL-terminated in *body (free it); -EBADMSG etc. from the frame. */
 int vmms_mig_recv_frame(struct vmms_mig_conn *c, enum vmms_migchan_kind kind, char **body, uint32_t *len);
+/* Exactly len bytes to or from the channel (a quick migration's state
+ * file); -ECONNRESET for a peer that ended before, -ETIMEDOUT. */
+int vmms_mig_send_raw(struct vmms_mig_conn *c, const void *buf, size_t len);
+int vmms_mig_recv_raw(struct vmms_mig_conn *c, void *buf, size_t len);
 /* Copies both ways between the channel and wfd (the worker's stream) until
  * both sides ended; bytes counted into *to_net and *from_net. */
 int vmms_mig_relay(struct vmms_mig_conn *c, int wfd, uint64_t *to_net, uint64_t *from_net, char *err, size_t errlen);

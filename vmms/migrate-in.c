@@ -45,6 +45,7 @@ struct vmms_incoming {
         /* Loop -> thread, before note 'G': NULL to accept */
         char answer_error[VMMS_MIGCHAN_ERROR_MAX];
         bool refused;
+        struct vmms_saved_in *saved; /* mode "saved": a state file instead of a worker's stream */
         char *query_answer; /* a query's answer: sent, and the channel ends */
         int thread_r;
         char thread_err[512];
@@ -87,7 +88,9 @@ static void *incoming_thread(void *opaque) {
                                             : -ENOMEM;
                 if (r >= 0 && !in->refused && !in->query_answer) {
                         uint64_t to = 0, from = 0;
-                        r = vmms_mig_relay(&c, in->wpair[1], &to, &from, in->thread_err, sizeof in->thread_err);
+                        r = in->saved ? vmms_saved_in_run(in->saved, &c, in->thread_err, sizeof in->thread_err)
+                                      : vmms_mig_relay(&c, in->wpair[1], &to, &from, in->thread_err,
+                                                       sizeof in->thread_err);
                 }
         }
         in->thread_r = r;
@@ -126,6 +129,7 @@ static void incoming_free(struct vmms_incoming *in, bool join) {
         safe_close(in->wpair[0]), safe_close(in->wpair[1]);
         safe_close(in->fd);
         pthread_mutex_destroy(&in->lock);
+        vmms_saved_in_free(in->saved);
         free(in->body);
         free(in->query_answer);
         free(in);
@@ -210,7 +214,9 @@ static void decide(struct vmms_incoming *in) {
                                       : vmms_migchan_request_parse(in->body, in->len, q, err, sizeof err);
         if (r >= 0)
                 r = check_request(in->d, q, err, sizeof err);
-        if (r >= 0)
+        if (r >= 0 && q->mode == VMMS_MIGRATE_SAVED) /* migrate-saved.c */
+                r = vmms_saved_in_accept(in->d, q, in->peer, in->note[0], in->note[1], &in->saved, err, sizeof err);
+        else if (r >= 0)
                 r = accept_request(in, q, err, sizeof err);
         if (r < 0) {
                 if (!err[0])
@@ -232,6 +238,8 @@ static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 decide(in);
                 return 0;
         }
+        if (k == 1 && in->saved && vmms_saved_in_on_note(in->saved, type))
+                return 0;
         pthread_join(in->thread, NULL);
         if (in->thread_r < 0)
                 log_notice("incoming migration channel from %s ended: %s", in->peer,

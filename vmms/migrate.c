@@ -70,8 +70,10 @@ int vmms_migrate_args_check(const char *dest, const char *mode, int64_t max_down
                             struct vmms_migrate_args *out, char *err, size_t errlen) {
         if (vmms_migchan_address_parse(dest, out->host, sizeof out->host, &out->port) < 0)
                 return snprintf(err, errlen, "destination: '%.100s' is not HOST or HOST:PORT", dest), -EINVAL;
-        if (mode && strcmp(mode, "live") != 0)
-                return snprintf(err, errlen, "mode: '%.32s' is not supported (live)", mode), -EINVAL;
+        if (mode && strcmp(mode, "live") != 0 && strcmp(mode, "quick") != 0)
+                return snprintf(err, errlen, "mode: '%.32s' is not supported (live, quick)", mode), -EINVAL;
+        out->quick = mode && strcmp(mode, "quick") == 0; /* migrate-saved.c */
+        out->start = -1;
         if (max_downtime_ms < 0 || max_downtime_ms > 600000)
                 return snprintf(err, errlen, "max-downtime-ms: must be 0..600000"), -EINVAL;
         out->max_downtime_ms = (uint32_t)max_downtime_ms;

@@ -74,6 +74,7 @@ static void save_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *re
                 if (vm->state == VMMS_STATE_SAVING && vm->worker)
                         vmms_vm_set_state(vm, vm->save_from);
                 reply_error(vm, why);
+                vmms_vm_quick_on_saved(vm, why); /* a quick migration's save: it fails */
                 return;
         }
         int r = vmms_saved_path(vm, true, tmp, sizeof tmp);
@@ -88,6 +89,7 @@ static void save_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *re
                         (void)vmms_worker_request(vm->worker, "resume", NULL, stop_reply_ignore, NULL);
                 vmms_vm_set_state(vm, vm->save_from);
                 reply_error(vm, strerror(-r));
+                vmms_vm_quick_on_saved(vm, strerror(-r));
                 return;
         }
         sync_state_dir(vm);
@@ -143,6 +145,7 @@ bool vmms_vm_saved_on_exit(struct vmms_vm *vm, const char *reason) {
                 vm->save_committed = false;
                 snprintf(vm->exit_reason, sizeof vm->exit_reason, "saved");
                 vmms_vm_set_state(vm, VMMS_STATE_SAVED);
+                vmms_vm_quick_on_saved(vm, NULL); /* a quick migration moves it now */
                 return true;
         }
         if (vm->state == VMMS_STATE_SAVING) { /* died while saving: never Saved */
@@ -152,6 +155,7 @@ bool vmms_vm_saved_on_exit(struct vmms_vm *vm, const char *reason) {
                 char why[VMMS_EXIT_REASON_MAX];
                 snprintf(why, sizeof why, "the worker ended (%s)", reason ? reason : "no reason");
                 reply_error(vm, why);
+                vmms_vm_quick_on_saved(vm, why);
                 return false;
         }
         if (vm->restoring) { /* never ran: the state and its file stay */
@@ -159,6 +163,7 @@ bool vmms_vm_saved_on_exit(struct vmms_vm *vm, const char *reason) {
                 snprintf(vm->exit_reason, sizeof vm->exit_reason, "restoring the saved state failed: %s",
                          reason ? reason : "the worker ended");
                 vmms_vm_set_state(vm, VMMS_STATE_SAVED);
+                vmms_vm_saved_in_started(vm, vm->exit_reason); /* an incoming Saved VM: tell its source */
                 return true;
         }
         return false;
@@ -174,6 +179,7 @@ void vmms_vm_saved_consumed(struct vmms_vm *vm) {
         sync_state_dir(vm);
         vm->saved_bytes = vm->save_done = vm->save_total = 0;
         emit_save_props(vm);
+        vmms_vm_saved_in_started(vm, NULL); /* an incoming Saved VM runs: tell its source */
 }
 
 int vmms_vm_discard_saved(struct vmms_vm *vm) {

@@ -43,7 +43,7 @@ static const unsigned op_allowed[VMMS_OP_MAX] = {
         [VMMS_OP_KVP] = S(RUNNING) | S(PAUSED),
         [VMMS_OP_SAVE] = S(RUNNING) | S(PAUSED),
         [VMMS_OP_DISCARD_SAVED] = S(SAVED),
-        [VMMS_OP_MIGRATE] = S(RUNNING),
+        [VMMS_OP_MIGRATE] = S(RUNNING) | S(SAVED), /* a Saved VM moves (quick) */
         [VMMS_OP_CANCEL_MIGRATION] = S(MIGRATING),
 };
 /* Where an operation leads: asking for it there again is "already". */

@@ -36,6 +36,7 @@ struct vmms_vm *vmms_vm_free(struct vmms_vm *vm) {
         if (!vm)
                 return NULL;
         vmms_vm_migration_free(vm);
+        vmms_vm_quick_free(vm);
         vmms_vm_handover_free(vm);
         vm->worker = vmms_worker_free(vm->worker);
         vmms_kvp_free(vm);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* The migration channel's frame, request, answer, query, outcome and
- * address parsers (vmms/migchan.h): what another host's vmms sends. */
+/* The migration channel's frame, request (live and saved), answer, quick
+ * migration step, query, outcome and address parsers (vmms/migchan.h):
+ * what another host's vmms sends. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,11 +12,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        uint32_t len;
+        uint32_t len, crc;
         char err[512];
         bool ok;
+        enum vmms_migchan_step step;
         (void)vmms_migchan_frame_parse(data, size, VMMS_MIGCHAN_REQUEST, &len);
         (void)vmms_migchan_frame_parse(data, size, VMMS_MIGCHAN_ANSWER, &len);
+        (void)vmms_migchan_frame_parse(data, size, VMMS_MIGCHAN_STEP, &len);
         const char *body = (const char *)data;
         size_t blen = size;
         if (size >= VMMS_MIGCHAN_FRAME_SIZE && !memcmp(data, VMMS_MIGCHAN_MAGIC, 4))
@@ -23,12 +26,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct vmms_migchan_request *q = malloc(sizeof *q);
         if (q) {
                 if (vmms_migchan_request_parse(body, blen, q, err, sizeof err) == 0) {
-                        char *again = vmms_migchan_request_build(&q->config, q->owner, q->mode);
+                        char *again = q->mode == VMMS_MIGRATE_SAVED
+                                              ? vmms_migchan_saved_request_build(&q->config, q->owner, q->size, q->start)
+                                              : vmms_migchan_request_build(&q->config, q->owner, q->mode);
                         free(again);
                 }
                 free(q);
         }
         (void)vmms_migchan_answer_parse(body, blen, &ok, err, sizeof err);
+        if (vmms_migchan_step_parse(body, blen, &step, &crc, err, sizeof err) == 0) { /* quick migration's steps */
+                char *again = vmms_migchan_step_build(step, crc, err);
+                free(again);
+        }
         struct guid id;
         if (vmms_migchan_query_parse(body, blen, &id) == 1) { /* a query reads back the same */
                 char *again = vmms_migchan_query_build(&id);

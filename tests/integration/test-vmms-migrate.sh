@@ -57,7 +57,7 @@ expect_rc 4 vmctl migrate mig "no such:host"
 expect_rc 2 vmctl migrate mig 127.0.0.1:$PB --max-downtime=x
 t_create idle
 expect_rc 5 vmctl migrate idle 127.0.0.1:$PB
-echo "$LAST_OUT" | grep -q "Migrate is not possible while the VM is Off (possible in: Running)" || fail "Off: $LAST_OUT"
+echo "$LAST_OUT" | grep -q "Migrate is not possible while the VM is Off (possible in: Running, Saved)" || fail "Off: $LAST_OUT"
 expect_rc 0 vmctl delete idle
 
 note "refused: nobody listens there; the VM keeps running"

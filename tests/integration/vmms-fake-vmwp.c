@@ -20,6 +20,9 @@
  *   fake.save_ms=N       "save" takes about N ms (default 200), sending
  *                        save-progress events as it writes
  *   fake.save_fail       "save" fails with ENOSPC (the VM runs on)
+ *   fake.vmstate         "save" writes the same bytes as one bulk section
+ *                        ("FAKE") of a real saved-state file (common/vmstate.h),
+ *                        which a destination vmms checks in a quick migration
  *   fake.lose_commit     as a migration's source, "lose" the COMMIT: after
  *                        READY, close the stream without it and report
  *                        committed-unconfirmed (as a link cut right then)
@@ -61,10 +64,12 @@
 #include "common/macro.h"
 #include "common/migcommit.h"
 #include "common/proto.h"
+#include "common/vmstate.h"
 
 #define MAX_CONSOLE_CLIENTS 1 /* as vmwp: one client at a time */
 #define FAKE_STATE_MAGIC "FAKEVMRS"
 #define FAKE_STATE_BYTES (256u * 1024u)
+#define FAKE_STATE_TAG VMSTATE_TAG('F', 'A', 'K', 'E')
 
 struct fake {
         int ctl, ctl_listen, con_listen, con_log;
@@ -192,13 +197,20 @@ static void save(struct fake *f, json_object *req, int fd) {
                 state_event(f);
         memset(chunk, 0x5a, sizeof chunk);
         memcpy(chunk, FAKE_STATE_MAGIC, strlen(FAKE_STATE_MAGIC));
+        struct vmstate_writer *w = NULL;
         int r = 0;
+        if (knob(f, "fake.vmstate", 0) && (r = vmstate_writer_new(fd, 0, &w)) == 0)
+                r = vmstate_bulk_begin(w, FAKE_STATE_TAG, 0, 1, FAKE_STATE_BYTES);
         for (unsigned i = 0; i < 8 && r == 0; i++) {
-                r = write_full(fd, chunk, sizeof chunk);
+                r = w ? vmstate_bulk_write(w, chunk, sizeof chunk) : write_full(fd, chunk, sizeof chunk);
                 memset(chunk, 0x5a, strlen(FAKE_STATE_MAGIC));
                 save_progress(f, (i + 1) * (uint64_t)sizeof chunk, FAKE_STATE_BYTES);
                 usleep((useconds_t)step_us);
         }
+        if (w && r == 0 && (r = vmstate_bulk_end(w)) == 0)
+                r = vmstate_finish(w);
+        uint64_t bytes = w ? vmstate_written(w) : FAKE_STATE_BYTES;
+        vmstate_writer_free(w);
         if (r == 0 && fdatasync(fd) < 0)
                 r = -errno;
         if (r < 0) {
@@ -209,7 +221,7 @@ static void save(struct fake *f, json_object *req, int fd) {
                 return;
         }
         json_object *m = reply(req, true, 0, NULL);
-        json_object_object_add(m, "bytes", json_object_new_int64(FAKE_STATE_BYTES));
+        json_object_object_add(m, "bytes", json_object_new_int64((int64_t)bytes));
         json_object_object_add(m, "ms", json_object_new_double((double)(now_us(CLOCK_MONOTONIC) - t0) / 1e3));
         send_msg(f, m);
 }
@@ -372,6 +384,21 @@ static int listen_console(const char *path) {
         return fd;
 }
 
+/* The magic at the start, or (fake.vmstate) a complete saved-state file
+ * whose FAKE section starts with it. */
+static bool fake_state_ok(int fd) {
+        static uint8_t buf[FAKE_STATE_BYTES + 4096];
+        ssize_t n = pread(fd, buf, sizeof buf, 0);
+        size_t m = strlen(FAKE_STATE_MAGIC);
+        if (n >= (ssize_t)m && memcmp(buf, FAKE_STATE_MAGIC, m) == 0)
+                return true;
+        struct vmstate_section secs[4];
+        char err[256];
+        int k = n > 0 ? vmstate_index(buf, (size_t)n, NULL, secs, 4, err, sizeof err) : -EINVAL;
+        const struct vmstate_section *s = k > 0 ? vmstate_find(secs, (size_t)k, FAKE_STATE_TAG, 0) : NULL;
+        return s && s->length >= m && memcmp(s->payload, FAKE_STATE_MAGIC, m) == 0;
+}
+
 /* vmwp's rule: one fd per disk, then one per NIC that names a TAP, then
  * the files the message names (kernel, initrd, serial_log). Returns the
  * console log's fd, or -1. */
@@ -397,9 +424,7 @@ static int check_fds(struct fake *f, const struct vm_config *c, json_object *msg
                       !strcmp(json_object_get_string(json_object_array_get_idx(files, n_files - 2)), "serial_log");
         }
         if (last && !strcmp(json_object_get_string(last), "saved_state")) {
-                char magic[sizeof FAKE_STATE_MAGIC - 1];
-                if (n == 0 || pread(fds[n - 1], magic, sizeof magic, 0) != (ssize_t)sizeof magic ||
-                    memcmp(magic, FAKE_STATE_MAGIC, sizeof magic) != 0)
+                if (n == 0 || !fake_state_ok(fds[n - 1]))
                         finish(f, VMWP_EXIT_SETUP, "saved state: not a state this worker saved");
         }
         for (size_t i = want; i + (log ? 1 : 0) < n; i++)

@@ -69,7 +69,7 @@ TEST(request_refusals_name_the_field) {
         ASSERT_ERROR(parse("{\"config\":\"{}\",\"owner\":-1,\"mode\":\"live\"}", err, sizeof err), EINVAL);
         ASSERT_STREQ(err, "owner: must be a uid");
         ASSERT_ERROR(parse("{\"config\":\"{}\",\"owner\":0,\"mode\":\"quick\"}", err, sizeof err), EINVAL);
-        ASSERT_STREQ(err, "mode: must be \"live\"");
+        ASSERT_STREQ(err, "mode: must be \"live\" or \"saved\""); /* quick is Migrate()'s word, not the wire's */
         ASSERT_ERROR(parse("{\"config\":{},\"owner\":0,\"mode\":\"live\"}", err, sizeof err), EINVAL);
         ASSERT_STREQ(err, "config: must be the configuration as a string");
         /* A configuration without an id cannot be the same VM. */
@@ -82,6 +82,119 @@ TEST(request_refusals_name_the_field) {
                      EINVAL);
         ASSERT_TRUE(strncmp(err, "config: ", 8) == 0);
         ASSERT_ERROR(parse("{\"config\":\"{}\",\"owner\":0,\"mode\":\"live\"} trailing", err, sizeof err), EINVAL);
+}
+
+#define SAVED_CFG "\"config\":\"{\\\"name\\\":\\\"a\\\",\\\"id\\\":\\\"" ID1 "\\\",\\\"memory_mib\\\":64,\\\"boot\\\":{\\\"kernel\\\":\\\"/k\\\"}}\",\"owner\":0"
+
+TEST(saved_request) {
+        const char *cfg = "{\"name\":\"web1\",\"id\":\"" ID1 "\",\"memory_mib\":256,\"boot\":{\"kernel\":\"/k\"}}";
+        struct vm_config *c = malloc(sizeof *c);
+        struct vmms_migchan_request *q = malloc(sizeof *q);
+        char err[256];
+        ASSERT_NOT_NULL(c);
+        ASSERT_NOT_NULL(q);
+        ASSERT_OK(vm_config_parse(cfg, strlen(cfg), c, err, sizeof err));
+        char *body = vmms_migchan_saved_request_build(c, 1000, 123456789, true);
+        ASSERT_NOT_NULL(body);
+        ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err));
+        ASSERT_EQ(q->mode, VMMS_MIGRATE_SAVED);
+        ASSERT_EQ(q->size, 123456789u);
+        ASSERT_TRUE(q->start);
+        ASSERT_STREQ(q->config.name, "web1");
+        free(body);
+        /* The largest state a 256 MiB VM can have: its RAM + 256 MiB. */
+        body = vmms_migchan_saved_request_build(c, 0, (512ull << 20), false);
+        ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err));
+        ASSERT_FALSE(q->start);
+        free(body);
+        body = vmms_migchan_saved_request_build(c, 0, (512ull << 20) + 1, false);
+        ASSERT_ERROR(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "size: 536870913 bytes is more than the VM's RAM + 256 MiB");
+        free(body);
+        /* A live request carries neither. */
+        body = vmms_migchan_request_build(c, 0, VMMS_MIGRATE_LIVE);
+        ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err));
+        ASSERT_EQ(q->mode, VMMS_MIGRATE_LIVE);
+        ASSERT_NULL(strstr(body, "size"));
+        free(body);
+        free(c);
+        free(q);
+}
+
+TEST(saved_request_refusals) {
+        char err[256];
+        ASSERT_ERROR(parse("{" SAVED_CFG ",\"mode\":\"saved\",\"start\":true}", err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "size: must be the state file's size in bytes");
+        ASSERT_ERROR(parse("{" SAVED_CFG ",\"mode\":\"saved\",\"size\":0,\"start\":true}", err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "size: must be the state file's size in bytes");
+        ASSERT_ERROR(parse("{" SAVED_CFG ",\"mode\":\"saved\",\"size\":-5,\"start\":true}", err, sizeof err), EINVAL);
+        ASSERT_ERROR(parse("{" SAVED_CFG ",\"mode\":\"saved\",\"size\":1.5,\"start\":true}", err, sizeof err), EINVAL);
+        ASSERT_ERROR(parse("{" SAVED_CFG ",\"mode\":\"saved\",\"size\":\"9\",\"start\":true}", err, sizeof err), EINVAL);
+        ASSERT_ERROR(parse("{" SAVED_CFG ",\"mode\":\"saved\",\"size\":4096}", err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "start: must be true or false");
+        ASSERT_ERROR(parse("{" SAVED_CFG ",\"mode\":\"saved\",\"size\":4096,\"start\":1}", err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "start: must be true or false");
+        ASSERT_ERROR(parse("{" SAVED_CFG ",\"mode\":\"saved\",\"size\":9223372036854775807,\"start\":true}", err,
+                           sizeof err),
+                     EINVAL);
+        ASSERT_ERROR(parse("{" SAVED_CFG ",\"mode\":\"live\",\"size\":4096}", err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "size, start: only with mode \"saved\"");
+        ASSERT_ERROR(parse("{" SAVED_CFG ",\"mode\":\"live\",\"start\":false}", err, sizeof err), EINVAL);
+        ASSERT_OK(parse("{" SAVED_CFG ",\"mode\":\"saved\",\"size\":4096,\"start\":false}", err, sizeof err));
+}
+
+static int step(const char *body, enum vmms_migchan_step *st, uint32_t *crc, char *why, size_t whylen) {
+        return vmms_migchan_step_parse(body, strlen(body), st, crc, why, whylen);
+}
+
+TEST(steps) {
+        enum vmms_migchan_step st = 0;
+        uint32_t crc = 1;
+        char why[64];
+        for (int i = VMMS_STEP_SENT; i <= VMMS_STEP_SAVED; i++) {
+                char *b = vmms_migchan_step_build((enum vmms_migchan_step)i, 0xdeadbeef, "full disk");
+                ASSERT_NOT_NULL(b);
+                ASSERT_OK(step(b, &st, &crc, why, sizeof why));
+                ASSERT_EQ((int)st, i);
+                ASSERT_EQ(crc, i == VMMS_STEP_SENT ? 0xdeadbeefu : 0u);
+                ASSERT_STREQ(why, i == VMMS_STEP_REFUSED || i == VMMS_STEP_SAVED ? "full disk" : "");
+                free(b);
+        }
+        ASSERT_STREQ(vmms_migchan_step_name(VMMS_STEP_RELEASED), "released");
+        ASSERT_STREQ(vmms_migchan_step_name(99), "unknown");
+        ASSERT_NULL(vmms_migchan_step_build(99, 0, NULL));
+        char *b = vmms_migchan_step_build(VMMS_STEP_SAVED, 0, NULL);
+        ASSERT_OK(step(b, &st, &crc, why, sizeof why));
+        ASSERT_STREQ(why, "no reason given");
+        free(b);
+        ASSERT_OK(step("{\"step\":\"refused\",\"error\":\"x\\u001b[2J\"}", &st, &crc, why, sizeof why));
+        ASSERT_STREQ(why, "x?[2J"); /* a peer's words: printable only */
+        const char *bad[] = {
+                "{}",
+                "[]",
+                "{\"step\":\"commit\"}",
+                "{\"step\":1}",
+                "{\"step\":\"sent\"}",                          /* no CRC */
+                "{\"step\":\"sent\",\"crc32c\":-1}",
+                "{\"step\":\"sent\",\"crc32c\":4294967296}",
+                "{\"step\":\"sent\",\"crc32c\":\"1\"}",
+                "{\"step\":\"stored\",\"crc32c\":1}",            /* a CRC only with sent */
+                "{\"step\":\"stored\",\"error\":\"x\"}",         /* a reason only with refused, saved */
+                "{\"step\":\"refused\"}",
+                "{\"step\":\"saved\",\"error\":5}",
+                "{\"step\":\"released\",\"x\":1}",
+                "{\"step\":\"released\"} x",
+        };
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+                ASSERT_ERROR(step(bad[i], &st, &crc, why, sizeof why), EINVAL);
+        /* Steps travel in their own frame kind, as short as answers. */
+        uint8_t f[VMMS_MIGCHAN_FRAME_SIZE];
+        uint32_t len;
+        vmms_migchan_frame_build(f, VMMS_MIGCHAN_STEP, 100);
+        ASSERT_OK(vmms_migchan_frame_parse(f, sizeof f, VMMS_MIGCHAN_STEP, &len));
+        ASSERT_ERROR(vmms_migchan_frame_parse(f, sizeof f, VMMS_MIGCHAN_ANSWER, &len), EPROTO);
+        vmms_migchan_frame_build(f, VMMS_MIGCHAN_STEP, 4096);
+        ASSERT_ERROR(vmms_migchan_frame_parse(f, sizeof f, VMMS_MIGCHAN_STEP, &len), EMSGSIZE);
 }
 
 TEST(answer) {
@@ -133,9 +246,14 @@ TEST(migrate_options) {
         ASSERT_STREQ(a.host, "hostb");
         ASSERT_EQ(a.port, 7000);
         ASSERT_EQ(a.max_downtime_ms, 150u);
+        ASSERT_FALSE(a.quick);
         ASSERT_OK(vmms_migrate_args_check("hostb", NULL, 0, &a, err, sizeof err));
-        ASSERT_ERROR(vmms_migrate_args_check("hostb", "quick", 0, &a, err, sizeof err), EINVAL);
-        ASSERT_STREQ(err, "mode: 'quick' is not supported (live)");
+        ASSERT_FALSE(a.quick);
+        ASSERT_OK(vmms_migrate_args_check("hostb", "quick", 0, &a, err, sizeof err));
+        ASSERT_TRUE(a.quick);
+        ASSERT_EQ(a.start, -1);
+        ASSERT_ERROR(vmms_migrate_args_check("hostb", "post-copy", 0, &a, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "mode: 'post-copy' is not supported (live, quick)");
         ASSERT_ERROR(vmms_migrate_args_check("hostb", NULL, 600001, &a, err, sizeof err), EINVAL);
         ASSERT_ERROR(vmms_migrate_args_check("a b", NULL, 0, &a, err, sizeof err), EINVAL);
         ASSERT_STREQ(err, "destination: 'a b' is not HOST or HOST:PORT");

@@ -85,6 +85,17 @@ TEST(state_ops) {
         ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_SAVED, VMMS_OP_KILL, msg, sizeof msg), EINVAL);
         ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_SAVED, VMMS_OP_CONSOLE, msg, sizeof msg), EINVAL);
         ASSERT_OK(vmms_state_check_op(VMMS_STATE_SAVING, VMMS_OP_KILL, msg, sizeof msg));
+        /* Migrate: live or quick while Running, quick (a move) while Saved
+         * (docs/migration.md "Quick migration"); not while it is being
+         * saved or moved, nor while Paused or Off. */
+        ASSERT_OK(vmms_state_check_op(VMMS_STATE_RUNNING, VMMS_OP_MIGRATE, msg, sizeof msg));
+        ASSERT_OK(vmms_state_check_op(VMMS_STATE_SAVED, VMMS_OP_MIGRATE, msg, sizeof msg));
+        ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_SAVING, VMMS_OP_MIGRATE, msg, sizeof msg), EBUSY);
+        ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_MIGRATING, VMMS_OP_MIGRATE, msg, sizeof msg), EALREADY);
+        ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_OFF, VMMS_OP_MIGRATE, msg, sizeof msg), EINVAL);
+        ASSERT_TRUE(strstr(msg, "(possible in: Running, Saved)") != NULL);
+        ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_MIGRATING, VMMS_OP_START, msg, sizeof msg), EBUSY);
+        ASSERT_ERROR(vmms_state_check_op(VMMS_STATE_MIGRATING, VMMS_OP_DELETE, msg, sizeof msg), EBUSY);
 }
 
 TEST(state_names) {

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
-/* vmctl migrate VM HOST[:PORT]: Migrate() (docs/migration.md "vmms"). The
- * call answers once the destination runs the VM; meanwhile the worker's
- * passes arrive as PropertiesChanged(MigrationProgress), shown as one line
- * that updates in place on a terminal. */
+/* vmctl migrate VM HOST[:PORT] [--live|--quick]: Migrate() (docs/migration.md
+ * "vmms", "Quick migration"). The call answers once the destination runs
+ * the VM (or holds it Saved); meanwhile the worker's passes, or the bytes of
+ * a quick migration's state file, arrive as
+ * PropertiesChanged(MigrationProgress), shown as one line that updates in
+ * place on a terminal. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -35,7 +37,7 @@ static int on_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret) {
         return 0;
 }
 
-static void show_progress(struct vmctl *c, const char *path, const char *ref, bool tty) {
+static void show_progress(struct vmctl *c, const char *path, const char *ref, bool tty, bool quick) {
         sd_bus_message *reply = NULL;
         uint32_t pass = 0;
         uint64_t bytes = 0, dirty = 0, rate = 0, downtime = 0;
@@ -46,22 +48,32 @@ static void show_progress(struct vmctl *c, const char *path, const char *ref, bo
                 return;
         }
         sd_bus_message_unref(reply);
+        if (quick) {
+                if (bytes == 0)
+                        return;
+                printf("%smoving %s: %.1f MiB of its saved state sent%s", tty ? "\r" : "", ref,
+                       (double)bytes / 1048576.0, tty ? "\033[K" : "\n");
+                fflush(stdout);
+                return;
+        }
         printf("%smigrating %s: pass %" PRIu32 ", %.1f MiB sent, %" PRIu64 " pages dirty (%" PRIu64
                " pages/s), expected downtime %" PRIu64 " ms%s",
                tty ? "\r" : "", ref, pass, (double)bytes / 1048576.0, dirty, rate, downtime, tty ? "\033[K" : "\n");
         fflush(stdout);
 }
 
-static int call_migrate(struct vmctl *c, const char *path, const char *dest, uint32_t downtime,
-                        bool auto_converge, struct migrate_call *s, sd_bus_slot **slot) {
+static int call_migrate(struct vmctl *c, const char *path, const char *dest, const char *mode, uint32_t downtime,
+                        bool auto_converge, int start, struct migrate_call *s, sd_bus_slot **slot) {
         sd_bus_message *m = NULL;
         int r = sd_bus_message_new_method_call(c->bus, &m, VMMS_BUS_NAME, path, VMMS_VM_IFACE, "Migrate");
         if (r >= 0)
                 r = sd_bus_message_append(m, "s", dest);
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "{sv}", "mode", "s", "live");
+        if (r >= 0 && mode)
+                r = sd_bus_message_append(m, "{sv}", "mode", "s", mode);
+        if (r >= 0 && start >= 0)
+                r = sd_bus_message_append(m, "{sv}", "start", "b", start);
         if (r >= 0 && downtime)
                 r = sd_bus_message_append(m, "{sv}", "max-downtime-ms", "u", downtime);
         if (r >= 0 && !auto_converge)
@@ -77,12 +89,17 @@ static int call_migrate(struct vmctl *c, const char *path, const char *dest, uin
 static int run_migrate(struct vmctl *c, int argc, char **argv) {
         static const struct option opts[] = {
                 { "live", no_argument, NULL, 'l' },
+                { "quick", no_argument, NULL, 'Q' },
+                { "start", no_argument, NULL, 's' },
+                { "no-start", no_argument, NULL, 'n' },
                 { "max-downtime", required_argument, NULL, 'd' },
                 { "no-auto-converge", no_argument, NULL, 'A' },
                 {},
         };
         uint32_t downtime = 0;
         bool auto_converge = true;
+        const char *mode = NULL;
+        int start = -1;
         char *end;
         int o;
         while ((o = vmctl_getopt(c, argc, argv, opts)) >= 0) {
@@ -95,8 +112,21 @@ static int run_migrate(struct vmctl *c, int argc, char **argv) {
                         downtime = (uint32_t)v;
                 } else if (o == 'A')
                         auto_converge = false;
-                else if (o != 'l')
+                else if (o == 'l' || o == 'Q') {
+                        const char *m = o == 'l' ? "live" : "quick";
+                        if (mode && strcmp(mode, m) != 0) {
+                                fprintf(stderr, "vmctl migrate: --live and --quick exclude each other\n");
+                                return VMCTL_EXIT_USAGE;
+                        }
+                        mode = m;
+                } else if (o == 's' || o == 'n')
+                        start = o == 's';
+                else
                         return VMCTL_EXIT_USAGE;
+        }
+        if (start >= 0 && mode && strcmp(mode, "live") == 0) {
+                fprintf(stderr, "vmctl migrate: --start/--no-start go with --quick (or a Saved VM)\n");
+                return VMCTL_EXIT_USAGE;
         }
         if (vmctl_check_args(argc, argv, 2))
                 return VMCTL_EXIT_USAGE;
@@ -105,6 +135,13 @@ static int run_migrate(struct vmctl *c, int argc, char **argv) {
         int r = vmctl_resolve(c, ref, &path);
         if (r)
                 return r;
+        /* A Saved VM moves quick; without --start it stays Saved there. */
+        char *state = NULL;
+        (void)sd_bus_get_property_string(c->bus, VMMS_BUS_NAME, path, VMMS_VM_IFACE, "State", NULL, &state);
+        bool saved = state && strcmp(state, "Saved") == 0;
+        free(state);
+        bool quick = saved || (mode && strcmp(mode, "quick") == 0);
+        bool runs_there = quick ? (start >= 0 ? start == 1 : !saved) : true;
         struct migrate_call s = { .e = SD_BUS_ERROR_NULL };
         sd_bus_slot *match = NULL, *call = NULL;
         bool tty = isatty(STDOUT_FILENO), show = !c->quiet && !c->json;
@@ -112,11 +149,12 @@ static int run_migrate(struct vmctl *c, int argc, char **argv) {
         r = sd_bus_match_signal(c->bus, &match, VMMS_BUS_NAME, path, "org.freedesktop.DBus.Properties",
                                 "PropertiesChanged", on_changed, &s);
         if (r >= 0)
-                r = call_migrate(c, path, dest, downtime, auto_converge, &s, &call);
+                r = call_migrate(c, path, dest, mode ? mode : quick ? "quick" : "live", downtime, auto_converge, start,
+                                 &s, &call);
         while (r >= 0 && !s.done) {
                 if (s.changed && show) {
                         s.changed = false;
-                        show_progress(c, path, ref, tty);
+                        show_progress(c, path, ref, tty, quick);
                 }
                 int k = sd_bus_process(c->bus, NULL);
                 if (k == 0)
@@ -136,22 +174,30 @@ static int run_migrate(struct vmctl *c, int argc, char **argv) {
         }
         double secs = (double)(now_us(CLOCK_MONOTONIC) - t0) / 1e6;
         if (c->json)
-                printf("{\"vm\":\"%s\",\"destination\":\"%s\",\"seconds\":%.3f}\n", ref, dest, secs);
+                printf("{\"vm\":\"%s\",\"destination\":\"%s\",\"seconds\":%.3f,\"mode\":\"%s\",\"state\":\"%s\"}\n",
+                       ref, dest, secs, quick ? "quick" : "live", runs_there ? "Running" : "Saved");
         else if (!c->quiet)
-                printf("%s migrated to %s in %.2f s; it runs there now\n", ref, dest, secs);
+                printf("%s migrated to %s in %.2f s%s; it %s there now\n", ref, dest, secs, quick ? " (quick)" : "",
+                       runs_there ? "runs" : "is Saved");
         return 0;
 }
 
 static void help_migrate(void) {
-        printf("Usage: vmctl migrate VM HOST[:PORT] [--live] [--max-downtime=MS] [--no-auto-converge]\n"
-               "Live-migrates a running VM to the vmms on HOST (port 7390 unless given), which\n"
-               "must accept migrations (vmms --migration-listen). Shows the passes; returns once the\n"
-               "VM runs there, and it is removed here. On failure the VM keeps running here.\n"
-               "  --live              pre-copy while the guest runs (the only mode yet)\n"
-               "  --max-downtime=MS   the pause the switch-over may take (default 300)\n"
-               "  --no-auto-converge  never throttle the vCPUs: a guest that dirties memory faster\n"
-               "                      than the link carries it fails to move instead\n");
+        printf("Usage: vmctl migrate VM HOST[:PORT] [--live|--quick [--start|--no-start]] [--max-downtime=MS]\n"
+               "                    [--no-auto-converge]\n"
+               "Migrates a VM to the vmms on HOST (port 7390 unless given), which must accept\n"
+               "migrations (vmms --migration-listen). Returns once the VM runs there (or, for a\n"
+               "Saved VM moved without --start, is Saved there); it is removed here. On failure\n"
+               "the VM stays here: a running one keeps (or goes back to) running.\n"
+               "  --live              pre-copy while the guest runs (the default for a running VM)\n"
+               "  --quick             save it here, move the saved state, resume it there\n"
+               "                      (a Saved VM always moves this way)\n"
+               "  --start, --no-start resume it there or leave it Saved there (default: resume a\n"
+               "                      running VM, leave a Saved one Saved)\n"
+               "  --max-downtime=MS   live: the pause the switch-over may take (default 300)\n"
+               "  --no-auto-converge  live: never throttle the vCPUs: a guest that dirties memory\n"
+               "                      faster than the link carries it fails to move instead\n");
 }
 
-const struct vmctl_command vmctl_cmd_migrate = { "migrate", "VM HOST[:PORT]", "live-migrate a VM to another host",
+const struct vmctl_command vmctl_cmd_migrate = { "migrate", "VM HOST[:PORT]", "move a VM to another host (live or quick)",
                                                  run_migrate, help_migrate };

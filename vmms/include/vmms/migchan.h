@@ -26,11 +26,18 @@
 enum vmms_migchan_kind {
         VMMS_MIGCHAN_REQUEST = 1, /* source -> destination */
         VMMS_MIGCHAN_ANSWER = 2,  /* destination -> source */
+        VMMS_MIGCHAN_STEP = 3,    /* either way, in a quick migration after the answer */
 };
 
 enum vmms_migrate_mode {
         VMMS_MIGRATE_LIVE,
+        VMMS_MIGRATE_QUICK, /* Migrate()'s mode: save here, then move the Saved VM; never on the wire */
+        VMMS_MIGRATE_SAVED, /* on the wire: a Saved VM's state file follows the answer */
 };
+
+/* The largest state file a destination takes for a VM of memory_mib:
+ * its RAM and 256 MiB for the devices' sections. */
+#define VMMS_MIGCHAN_SAVED_SLACK (256ull << 20)
 
 /* Frame: magic "VMMC", u16 version, u16 kind, u32 body length, u32 zero;
  * little-endian; the JSON body follows. */
@@ -42,13 +49,18 @@ int vmms_migchan_frame_parse(const uint8_t *buf, size_t len, enum vmms_migchan_k
 struct vmms_migchan_request {
         struct vm_config config; /* parsed and validated; its id is set */
         uint32_t owner;
-        enum vmms_migrate_mode mode;
+        enum vmms_migrate_mode mode; /* LIVE or SAVED */
+        uint64_t size;               /* SAVED: the state file's bytes, 1 .. RAM + 256 MiB */
+        bool start;                  /* SAVED: resume it once released */
 };
 
 /* {"config":"<the configuration as JSON>","owner":uid,"mode":"live"};
  * NULL on ENOMEM. */
 char *vmms_migchan_request_build(const struct vm_config *c, uid_t owner, enum vmms_migrate_mode mode);
-/* -EINVAL with "<field>: <reason>" in err. */
+/* A Saved VM's move: {"config":...,"owner":uid,"mode":"saved","size":N,"start":b}. */
+char *vmms_migchan_saved_request_build(const struct vm_config *c, uid_t owner, uint64_t size, bool start);
+/* -EINVAL with "<field>: <reason>" in err. "size" and "start" are required
+ * with "saved" and refused with "live". */
 int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan_request *out, char *err,
                                size_t errlen);
 
@@ -57,6 +69,28 @@ char *vmms_migchan_answer_build(const char *error);
 /* 0 with *ok; a refusal's reason in why (printable ASCII, cut to
  * VMMS_MIGCHAN_ERROR_MAX); -EINVAL for a malformed answer. */
 int vmms_migchan_answer_parse(const char *body, size_t len, bool *ok, char *why, size_t whylen);
+
+/* The steps of a quick migration after the answer (docs/migration.md
+ * "Quick migration"), each one STEP frame:
+ *   source: the file's bytes, then {"step":"sent","crc32c":N}
+ *   destination: {"step":"stored"} or {"step":"refused","error":"..."}
+ *   source: {"step":"released"}
+ *   destination: {"step":"started"} or {"step":"saved","error":"..."} */
+enum vmms_migchan_step {
+        VMMS_STEP_SENT = 1,
+        VMMS_STEP_STORED,
+        VMMS_STEP_REFUSED,
+        VMMS_STEP_RELEASED,
+        VMMS_STEP_STARTED,
+        VMMS_STEP_SAVED,
+};
+/* crc only with SENT, error only with REFUSED and SAVED; NULL on ENOMEM. */
+char *vmms_migchan_step_build(enum vmms_migchan_step step, uint32_t crc, const char *error);
+/* 0 with *step (*crc for SENT; a reason in why for REFUSED and SAVED,
+ * printable ASCII, cut to VMMS_MIGCHAN_ERROR_MAX); -EINVAL otherwise. */
+int vmms_migchan_step_parse(const char *body, size_t len, enum vmms_migchan_step *step, uint32_t *crc, char *why,
+                            size_t whylen);
+const char *vmms_migchan_step_name(enum vmms_migchan_step step);
 
 /* "HOST", "HOST:PORT", "[V6]:PORT": host (no brackets) and port
  * (VMMS_MIGCHAN_DEFAULT_PORT when absent). -EINVAL for anything else. */
