@@ -359,6 +359,9 @@ struct vmms_cred {
 };
 /* The identity of a user from the user database (a VM's owner at start). */
 int vmms_cred_of_user(uid_t uid, struct vmms_cred *c);
+/* The user database: uid -> name (-ENOENT, -ENAMETOOLONG), name -> uid. */
+int vmms_user_name(uid_t uid, char *name, size_t len);
+int vmms_user_uid(const char *name, uid_t *uid);
 /* Opens a kernel, initrd or disk of a VM, as `as` would (see files.c);
  * the path must pass the policy. Returns the fd, or -errno with
  * "<path>: <reason>" in err: -EPERM/-EACCES for what the policy or the

@@ -45,6 +45,26 @@ int vmms_cred_of_user(uid_t uid, struct vmms_cred *c) {
         return 0;
 }
 
+int vmms_user_name(uid_t uid, char *name, size_t len) {
+        char buf[4096];
+        struct passwd pw, *res = NULL;
+        if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) != 0 || !res)
+                return -ENOENT;
+        if (strlen(pw.pw_name) >= len)
+                return -ENAMETOOLONG;
+        snprintf(name, len, "%s", pw.pw_name);
+        return 0;
+}
+
+int vmms_user_uid(const char *name, uid_t *uid) {
+        char buf[4096];
+        struct passwd pw, *res = NULL;
+        if (getpwnam_r(name, &pw, buf, sizeof buf, &res) != 0 || !res)
+                return -ENOENT;
+        *uid = pw.pw_uid;
+        return 0;
+}
+
 struct fs_identity {
         bool switched;
         gid_t groups[64];

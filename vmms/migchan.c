@@ -56,13 +56,30 @@ static char *to_string_dup(json_object *o) {
         return s ? strdup(s) : NULL;
 }
 
-static char *request_build(const struct vm_config *c, uid_t owner, const char *mode, int64_t size, int start) {
+bool vmms_migchan_user_name_valid(const char *s) {
+        size_t n = strnlen(s, VMMS_MIGCHAN_USER_MAX + 1);
+        if (n == 0 || n > VMMS_MIGCHAN_USER_MAX || s[0] == '-')
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+                      s[i] == '.' || s[i] == '_' || s[i] == '-'))
+                        return false;
+        return true;
+}
+
+static char *request_build(const struct vm_config *c, uid_t owner, const char *owner_name, const char *mode,
+                           int64_t size, int start) {
         _cleanup_free_ char *cfg = vm_config_to_json(c);
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         if (!cfg || !o)
                 return NULL;
         json_object_object_add(o, "config", json_object_new_string(cfg));
         json_object_object_add(o, "owner", json_object_new_int64((int64_t)owner));
+        if (owner_name && owner_name[0]) {
+                if (!vmms_migchan_user_name_valid(owner_name))
+                        return NULL;
+                json_object_object_add(o, "owner_name", json_object_new_string(owner_name));
+        }
         json_object_object_add(o, "mode", json_object_new_string(mode));
         if (size >= 0)
                 json_object_object_add(o, "size", json_object_new_int64(size));
@@ -71,13 +88,15 @@ static char *request_build(const struct vm_config *c, uid_t owner, const char *m
         return to_string_dup(o);
 }
 
-char *vmms_migchan_request_build(const struct vm_config *c, uid_t owner, enum vmms_migrate_mode mode) {
+char *vmms_migchan_request_build(const struct vm_config *c, uid_t owner, const char *owner_name,
+                                 enum vmms_migrate_mode mode) {
         (void)mode; /* a Saved VM's request has its own builder */
-        return request_build(c, owner, "live", -1, -1);
+        return request_build(c, owner, owner_name, "live", -1, -1);
 }
 
-char *vmms_migchan_saved_request_build(const struct vm_config *c, uid_t owner, uint64_t size, bool start) {
-        return size > INT64_MAX ? NULL : request_build(c, owner, "saved", (int64_t)size, start);
+char *vmms_migchan_saved_request_build(const struct vm_config *c, uid_t owner, const char *owner_name, uint64_t size,
+                                       bool start) {
+        return size > INT64_MAX ? NULL : request_build(c, owner, owner_name, "saved", (int64_t)size, start);
 }
 
 /* The body as a JSON object with exactly `keys`, each at most once. */
@@ -136,7 +155,7 @@ static int saved_fields_parse(json_object *o, struct vmms_migchan_request *out, 
 
 int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan_request *out, char *err,
                                size_t errlen) {
-        static const char *const keys[] = { "config", "owner", "mode", "size", "start" };
+        static const char *const keys[] = { "config", "owner", "owner_name", "mode", "size", "start" };
         _cleanup_(json_object_putp) json_object *o = NULL;
         json_object *v;
         char why[320];
@@ -147,6 +166,12 @@ int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan
             json_object_get_int64(v) < 0 || json_object_get_int64(v) >= UINT32_MAX)
                 return snprintf(err, errlen, "owner: must be a uid"), -EINVAL;
         out->owner = (uint32_t)json_object_get_int64(v);
+        out->owner_name[0] = 0;
+        if (json_object_object_get_ex(o, "owner_name", &v)) {
+                if (!json_object_is_type(v, json_type_string) || !vmms_migchan_user_name_valid(json_object_get_string(v)))
+                        return snprintf(err, errlen, "owner_name: not a user name"), -EINVAL;
+                snprintf(out->owner_name, sizeof out->owner_name, "%s", json_object_get_string(v));
+        }
         const char *mode = json_object_object_get_ex(o, "mode", &v) && json_object_is_type(v, json_type_string)
                                    ? json_object_get_string(v)
                                    : "";

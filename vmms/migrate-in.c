@@ -153,8 +153,7 @@ static int check_request(struct vmms_daemon *d, const struct vmms_migchan_reques
         _cleanup_free_ struct vmms_cred *cred = malloc(sizeof *cred);
         if (!cred)
                 return -ENOMEM;
-        if (vmms_cred_of_user(q->owner, cred) < 0)
-                return snprintf(err, errlen, "owner: uid %u is not a user here", q->owner), -ENOENT;
+        (void)vmms_cred_of_user(q->owner, cred); /* map_owner made sure the user exists */
         int r = vmms_config_check_files(&d->opt.paths, &q->config, NULL, cred, why, sizeof why);
         if (r < 0)
                 return snprintf(err, errlen, "%s", why), r;
@@ -195,6 +194,27 @@ static enum vmms_migchan_outcome query_outcome(struct vmms_daemon *d, const stru
         return vm->migrating_in ? VMMS_OUTCOME_PENDING : VMMS_OUTCOME_TAKEN;
 }
 
+/* Users are the same people on both hosts by name, not by number: the
+ * owner's name from the source becomes this host's uid for it. A request
+ * without a name (the source's uid has none there) keeps its uid. */
+static int map_owner(struct vmms_incoming *in, struct vmms_migchan_request *q, char *err, size_t errlen) {
+        uid_t uid;
+        char name[VMMS_MIGCHAN_USER_MAX + 1];
+        if (!q->owner_name[0])
+                return vmms_user_name(q->owner, name, sizeof name) == -ENOENT
+                               ? (snprintf(err, errlen, "owner: uid %u is not a user here", q->owner), -ENOENT)
+                               : 0;
+        if (vmms_user_uid(q->owner_name, &uid) < 0)
+                return snprintf(err, errlen, "owner: user '%s' (uid %u on the source) does not exist here",
+                                q->owner_name, q->owner),
+                       -ENOENT;
+        if (uid != q->owner)
+                log_info("incoming migration from %s: owner '%s' is uid %u there, %u here", in->peer, q->owner_name,
+                         q->owner, (unsigned)uid);
+        q->owner = (uint32_t)uid;
+        return 0;
+}
+
 static void decide(struct vmms_incoming *in) {
         _cleanup_free_ struct vmms_migchan_request *q = malloc(sizeof *q);
         char err[VMMS_MIGCHAN_ERROR_MAX] = "";
@@ -212,6 +232,8 @@ static void decide(struct vmms_incoming *in) {
         }
         int r = !q ? -ENOMEM : qr < 0 ? (snprintf(err, sizeof err, "a malformed query"), -EINVAL)
                                       : vmms_migchan_request_parse(in->body, in->len, q, err, sizeof err);
+        if (r >= 0)
+                r = map_owner(in, q, err, sizeof err);
         if (r >= 0)
                 r = check_request(in->d, q, err, sizeof err);
         if (r >= 0 && q->mode == VMMS_MIGRATE_SAVED) /* migrate-saved.c */

@@ -389,7 +389,10 @@ static int quick_move(struct vmms_quick *m, char *err, size_t errlen) {
         if (fstat(m->fd, &st) < 0 || st.st_size <= 0)
                 return snprintf(err, errlen, "the saved state is empty"), -EINVAL;
         m->size = (uint64_t)st.st_size;
-        if (!(m->request = vmms_migchan_saved_request_build(vm->config, vm->owner, m->size, m->start)) ||
+        char owner_name[VMMS_MIGCHAN_USER_MAX + 1];
+        if (vmms_user_name(vm->owner, owner_name, sizeof owner_name) < 0)
+                owner_name[0] = 0; /* no name here: the destination goes by the uid */
+        if (!(m->request = vmms_migchan_saved_request_build(vm->config, vm->owner, owner_name, m->size, m->start)) ||
             socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, m->note) < 0 ||
             (r = sd_event_add_io(vm->d->event, &m->note_src, m->note[0], EPOLLIN, on_quick_note, m)) < 0 ||
             (r = -pthread_create(&m->thread, NULL, quick_thread, m)) < 0) {

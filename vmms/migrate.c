@@ -404,7 +404,10 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
                                       .t0_us = now_us(CLOCK_MONOTONIC) };
         pthread_mutex_init(&m->lock, NULL);
         int r = -ENOMEM;
-        if (!(m->request = vmms_migchan_request_build(vm->config, vm->owner, VMMS_MIGRATE_LIVE)) ||
+        char owner_name[VMMS_MIGCHAN_USER_MAX + 1];
+        if (vmms_user_name(vm->owner, owner_name, sizeof owner_name) < 0)
+                owner_name[0] = 0; /* no name here: the destination goes by the uid */
+        if (!(m->request = vmms_migchan_request_build(vm->config, vm->owner, owner_name, VMMS_MIGRATE_LIVE)) ||
             socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, m->note) < 0 ||
             socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, m->wpair) < 0 ||
             (r = sd_event_add_io(vm->d->event, &m->note_src, m->note[0], EPOLLIN, on_note, m)) < 0 ||

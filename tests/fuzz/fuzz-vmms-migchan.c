@@ -27,8 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (q) {
                 if (vmms_migchan_request_parse(body, blen, q, err, sizeof err) == 0) {
                         char *again = q->mode == VMMS_MIGRATE_SAVED
-                                              ? vmms_migchan_saved_request_build(&q->config, q->owner, q->size, q->start)
-                                              : vmms_migchan_request_build(&q->config, q->owner, q->mode);
+                                              ? vmms_migchan_saved_request_build(&q->config, q->owner, q->owner_name, q->size, q->start)
+                                              : vmms_migchan_request_build(&q->config, q->owner, q->owner_name, q->mode);
                         free(again);
                 }
                 free(q);

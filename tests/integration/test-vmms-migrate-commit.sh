@@ -20,7 +20,9 @@
 #     runs it, A asks, then applies the restart policy;
 #   the destination's worker killed mid-transfer, and the network cut
 #     mid-transfer (a TCP relay between the two, killed): A runs on, B
-#     forgets the VM.
+#     forgets the VM;
+#   owners travel by user name: B maps the name to its own uid and refuses
+#     a name, or a uid without a name, that it lacks.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 t_setup
@@ -181,5 +183,28 @@ sleep 0.5
 kill -9 "$RELAY"
 migrate_done cut 1
 stays_on_a cut
+
+note "owners by name: B maps a user name to its own uid, refuses names and uids it lacks"
+nouid=4242; while getent passwd "$nouid" >/dev/null; do nouid=$((nouid + 1)); done
+vm_json owned "" ',"id":"0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"' >"$T/owned.json"
+ask_b() { # OWNER [OWNER_NAME]: a raw request to B; prints its answer
+  python3 -c 'import json,socket,struct,sys
+req={"config":open(sys.argv[2]).read(),"owner":int(sys.argv[3]),"mode":"live"}
+if len(sys.argv) > 4: req["owner_name"]=sys.argv[4]
+body=json.dumps(req).encode()
+s=socket.create_connection(("127.0.0.1",int(sys.argv[1])))
+s.sendall(b"VMMC"+struct.pack("<HHII",1,1,len(body),0)+body)
+h=s.recv(16,socket.MSG_WAITALL)
+print(s.recv(struct.unpack("<I",h[8:12])[0],socket.MSG_WAITALL).decode())' "$PB" "$T/owned.json" "$@"
+}
+out=$(ask_b "$nouid" nosuchuser-vmstack)
+echo "$out" | grep -q "owner: user 'nosuchuser-vmstack' (uid $nouid on the source) does not exist here" ||
+  fail "an unknown user name: $out"
+out=$(ask_b "$nouid")
+echo "$out" | grep -q "owner: uid $nouid is not a user here" || fail "an unknown uid without a name: $out"
+out=$(ask_b "$nouid" root)
+echo "$out" | grep -q '"ok":true' || fail "root by name: $out"
+grep -q "owner 'root' is uid $nouid there, 0 here" "$B/vmms.log" || fail "B did not map the owner"
+wait_for 20 "B forgetting the VM that never came" sh -c "! '$VMCTL_BIN' --address='$ADDRB' show owned >/dev/null 2>&1"
 
 echo "PASS"

@@ -41,14 +41,23 @@ TEST(request_roundtrip) {
         ASSERT_NOT_NULL(c);
         ASSERT_NOT_NULL(q);
         ASSERT_OK(vm_config_parse(cfg, strlen(cfg), c, err, sizeof err));
-        char *body = vmms_migchan_request_build(c, 1000, VMMS_MIGRATE_LIVE);
+        char *body = vmms_migchan_request_build(c, 1000, "alice", VMMS_MIGRATE_LIVE);
         ASSERT_NOT_NULL(body);
         ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err));
         ASSERT_STREQ(q->config.name, "web1");
         ASSERT_EQ(q->config.memory_mib, 256u);
         ASSERT_TRUE(guid_equal(&q->config.id, &c->id));
         ASSERT_EQ(q->owner, 1000u);
+        ASSERT_STREQ(q->owner_name, "alice");
         free(body);
+        /* No name: none on the wire, none parsed; a name that is none is not sent. */
+        body = vmms_migchan_request_build(c, 1000, NULL, VMMS_MIGRATE_LIVE);
+        ASSERT_NOT_NULL(body);
+        ASSERT_NULL(strstr(body, "owner_name"));
+        ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err));
+        ASSERT_STREQ(q->owner_name, "");
+        free(body);
+        ASSERT_NULL(vmms_migchan_request_build(c, 1000, "a/b", VMMS_MIGRATE_LIVE));
         free(c);
         free(q);
 }
@@ -68,6 +77,16 @@ TEST(request_refusals_name_the_field) {
         ASSERT_STREQ(err, "x: unknown field");
         ASSERT_ERROR(parse("{\"config\":\"{}\",\"owner\":-1,\"mode\":\"live\"}", err, sizeof err), EINVAL);
         ASSERT_STREQ(err, "owner: must be a uid");
+        static const char *const bad_names[] = { "\"\"", "\"-x\"", "\"a b\"", "\"../x\"", "7",
+                                                 "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"" /* 33 */ };
+        for (size_t i = 0; i < ARRAY_SIZE(bad_names); i++) {
+                char body[256];
+                snprintf(body, sizeof body, "{\"config\":\"{}\",\"owner\":0,\"owner_name\":%s,\"mode\":\"live\"}",
+                         bad_names[i]);
+                ASSERT_ERROR(parse(body, err, sizeof err), EINVAL);
+                ASSERT_STREQ(err, "owner_name: not a user name");
+        }
+        ASSERT_TRUE(vmms_migchan_user_name_valid("svc.backup-01_x"));
         ASSERT_ERROR(parse("{\"config\":\"{}\",\"owner\":0,\"mode\":\"quick\"}", err, sizeof err), EINVAL);
         ASSERT_STREQ(err, "mode: must be \"live\" or \"saved\""); /* quick is Migrate()'s word, not the wire's */
         ASSERT_ERROR(parse("{\"config\":{},\"owner\":0,\"mode\":\"live\"}", err, sizeof err), EINVAL);
@@ -94,7 +113,7 @@ TEST(saved_request) {
         ASSERT_NOT_NULL(c);
         ASSERT_NOT_NULL(q);
         ASSERT_OK(vm_config_parse(cfg, strlen(cfg), c, err, sizeof err));
-        char *body = vmms_migchan_saved_request_build(c, 1000, 123456789, true);
+        char *body = vmms_migchan_saved_request_build(c, 1000, NULL, 123456789, true);
         ASSERT_NOT_NULL(body);
         ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err));
         ASSERT_EQ(q->mode, VMMS_MIGRATE_SAVED);
@@ -103,16 +122,16 @@ TEST(saved_request) {
         ASSERT_STREQ(q->config.name, "web1");
         free(body);
         /* The largest state a 256 MiB VM can have: its RAM + 256 MiB. */
-        body = vmms_migchan_saved_request_build(c, 0, (512ull << 20), false);
+        body = vmms_migchan_saved_request_build(c, 0, NULL, (512ull << 20), false);
         ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err));
         ASSERT_FALSE(q->start);
         free(body);
-        body = vmms_migchan_saved_request_build(c, 0, (512ull << 20) + 1, false);
+        body = vmms_migchan_saved_request_build(c, 0, NULL, (512ull << 20) + 1, false);
         ASSERT_ERROR(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err), EINVAL);
         ASSERT_STREQ(err, "size: 536870913 bytes is more than the VM's RAM + 256 MiB");
         free(body);
         /* A live request carries neither. */
-        body = vmms_migchan_request_build(c, 0, VMMS_MIGRATE_LIVE);
+        body = vmms_migchan_request_build(c, 0, NULL, VMMS_MIGRATE_LIVE);
         ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err));
         ASSERT_EQ(q->mode, VMMS_MIGRATE_LIVE);
         ASSERT_NULL(strstr(body, "size"));

@@ -46,19 +46,29 @@ void vmms_migchan_frame_build(uint8_t out[VMMS_MIGCHAN_FRAME_SIZE], enum vmms_mi
  * (version), -EPROTO (not the kind expected), -EMSGSIZE (too long). */
 int vmms_migchan_frame_parse(const uint8_t *buf, size_t len, enum vmms_migchan_kind expect, uint32_t *body_len);
 
+#define VMMS_MIGCHAN_USER_MAX 32u /* an owner's user name */
+
 struct vmms_migchan_request {
         struct vm_config config; /* parsed and validated; its id is set */
         uint32_t owner;
+        /* The owner's user name on the source ("" when it has none): a
+         * destination maps it to its own uid for that name. */
+        char owner_name[VMMS_MIGCHAN_USER_MAX + 1];
         enum vmms_migrate_mode mode; /* LIVE or SAVED */
         uint64_t size;               /* SAVED: the state file's bytes, 1 .. RAM + 256 MiB */
         bool start;                  /* SAVED: resume it once released */
 };
 
-/* {"config":"<the configuration as JSON>","owner":uid,"mode":"live"};
- * NULL on ENOMEM. */
-char *vmms_migchan_request_build(const struct vm_config *c, uid_t owner, enum vmms_migrate_mode mode);
-/* A Saved VM's move: {"config":...,"owner":uid,"mode":"saved","size":N,"start":b}. */
-char *vmms_migchan_saved_request_build(const struct vm_config *c, uid_t owner, uint64_t size, bool start);
+/* {"config":"<the configuration as JSON>","owner":uid[,"owner_name":"user"],
+ * "mode":"live"} (owner_name NULL or "": none); NULL on ENOMEM. */
+char *vmms_migchan_request_build(const struct vm_config *c, uid_t owner, const char *owner_name,
+                                 enum vmms_migrate_mode mode);
+/* A Saved VM's move: {"config":...,"owner":uid[,"owner_name":...],"mode":"saved","size":N,"start":b}. */
+char *vmms_migchan_saved_request_build(const struct vm_config *c, uid_t owner, const char *owner_name, uint64_t size,
+                                       bool start);
+/* A user name as the channel carries it: 1 to VMMS_MIGCHAN_USER_MAX of
+ * [A-Za-z0-9._-], not starting with '-'. */
+bool vmms_migchan_user_name_valid(const char *s);
 /* -EINVAL with "<field>: <reason>" in err. "size" and "start" are required
  * with "saved" and refused with "live". */
 int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan_request *out, char *err,
