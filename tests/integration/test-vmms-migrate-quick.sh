@@ -202,12 +202,7 @@ grep -q "stored here but never released by 127.0.0.1: it stays Saved" "$B/vmms.l
 expect_rc 0 vmctlb delete dirty
 
 note "cancel against a destination that never answers: the Saved VM stays Saved here"
-python3 -c 'import socket,sys,time
-s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
-c, _ = s.accept(); time.sleep(120)' "$PC" &
-SILENT=$!
-t_on_exit "kill $SILENT"
-wait_for 10 "the silent listener" sh -c "ss -ltn | grep -q ':$PC '"
+t_silent_listener "$PC"
 vmctl migrate dirty 127.0.0.1:$PC >"$T/cancel.out" 2>&1 &
 MIG=$!
 wait_for 10 "Migrating" sh -c "[ \"\$(busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path dirty)' org.vmstack.VMMS1.VM State)\" = 's \"Migrating\"' ]"

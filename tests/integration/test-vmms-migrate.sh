@@ -66,12 +66,7 @@ echo "$LAST_OUT" | grep -q "cannot connect" || fail "no listener: $LAST_OUT"
 [ "$(vm_prop mig State)" = Running ] || fail "State after a refused migration: $(vm_prop mig State)"
 
 note "cancel: a destination that accepts and never answers"
-python3 -c 'import socket,sys,time
-s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
-c, _ = s.accept(); time.sleep(120)' "$PC" &
-SILENT=$!
-t_on_exit "kill $SILENT"
-wait_for 10 "the silent listener" sh -c "ss -ltn | grep -q ':$PC '"
+t_silent_listener "$PC"
 vmctl migrate mig 127.0.0.1:$PC >"$T/cancel.out" 2>&1 &
 MIG=$!
 wait_for 10 "Migrating" sh -c "[ \"\$(busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path mig)' org.vmstack.VMMS1.VM State)\" = 's \"Migrating\"' ]"

@@ -290,3 +290,15 @@ ss=[socket.socket() for _ in range(int(sys.argv[1]))]
 [s.bind(("127.0.0.1", 0)) for s in ss]
 print(*[s.getsockname()[1] for s in ss])' "$1"
 }
+
+# t_silent_listener PORT: a TCP listener on 127.0.0.1:PORT that takes one
+# connection and never answers (a destination that hangs); SILENT is its
+# pid, ended at exit.
+t_silent_listener() {
+  python3 -c 'import socket,sys,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
+c, _ = s.accept(); time.sleep(120)' "$1" &
+  SILENT=$!
+  t_on_exit "kill $SILENT 2>/dev/null"
+  wait_for 10 "the silent listener" sh -c "ss -ltn | grep -q ':$1 '"
+}
