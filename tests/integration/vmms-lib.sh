@@ -265,17 +265,20 @@ t_host_b_workers() { # end B's workers by their runtime records
 }
 vmctlb() { "$VMCTL_BIN" --address="$ADDRB" "$@"; }
 vm_prop_b() { ADDR=$ADDRB vm_prop "$@"; }
-# t_migration_pki DIR: a CA "ca" and certificates hosta, hostb (each also
-# localhost) in DIR; tls NAME prints vmms's options for one.
+# t_migration_pki DIR [SAN_A [SAN_B]]: a CA "ca" and certificates hosta,
+# hostb (each also localhost, and the extra subjectAltName given, such as
+# IP:10.94.0.1) in DIR; tls NAME prints vmms's options for one.
 t_migration_pki() {
   P=$1; mkdir -p "$P"
+  local san_hosta=${2:+,$2} san_hostb=${3:+,$3}
   command -v openssl >/dev/null || fail "openssl missing (scripts/deps.sh installs it)"
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/ca.key" -out "$P/ca.pem" \
     -days 2 -subj "/CN=ca" -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign >/dev/null 2>&1
   local n
   for n in hosta hostb; do
     openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/$n.key" -out "$P/$n.csr" -subj "/CN=$n" >/dev/null 2>&1
-    printf 'subjectAltName=DNS:%s,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' "$n" >"$P/$n.ext"
+    local extra=san_$n
+    printf 'subjectAltName=DNS:%s,DNS:localhost%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$n" "${!extra}" >"$P/$n.ext"
     openssl x509 -req -in "$P/$n.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" -CAcreateserial -out "$P/$n.pem" -days 2 \
       -extfile "$P/$n.ext" >/dev/null 2>&1
   done
