@@ -261,6 +261,8 @@ int vmms_saved_in_run(struct vmms_saved_in *s, struct vmms_mig_conn *c, char *er
 /* On the loop: a note of the thread's; false when the type is not ours. */
 bool vmms_saved_in_on_note(struct vmms_saved_in *s, char type);
 struct vmms_saved_in *vmms_saved_in_free(struct vmms_saved_in *s);
+/* Whether it brings the VM of that id (not defined here until stored). */
+bool vmms_saved_in_is(const struct vmms_saved_in *s, const struct guid *id);
 /* save.c's hooks: a restore this destination started runs (why NULL) or
  * ended with the VM Saved. */
 void vmms_vm_saved_in_started(struct vmms_vm *vm, const char *why);

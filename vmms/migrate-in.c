@@ -234,6 +234,15 @@ static void decide(struct vmms_incoming *in) {
                                       : vmms_migchan_request_parse(in->body, in->len, q, err, sizeof err);
         if (r >= 0)
                 r = map_owner(in, q, err, sizeof err);
+        /* A Saved VM on its way is defined only once stored: no second
+         * move of the same VM meanwhile (it would write the same files). */
+        for (struct vmms_incoming *o = in->d->incoming; r >= 0 && o; o = o->next)
+                if (o != in && o->saved && vmms_saved_in_is(o->saved, &q->config.id)) {
+                        char ids[GUID_STRING_MAX];
+                        r = -EEXIST;
+                        snprintf(err, sizeof err, "VM id %s is arriving here already",
+                                 guid_to_string(&q->config.id, ids));
+                }
         if (r >= 0)
                 r = check_request(in->d, q, err, sizeof err);
         if (r >= 0 && q->mode == VMMS_MIGRATE_SAVED) /* migrate-saved.c */

@@ -77,6 +77,10 @@ int vmms_saved_in_accept(struct vmms_daemon *d, const struct vmms_migchan_reques
         return 0;
 }
 
+bool vmms_saved_in_is(const struct vmms_saved_in *s, const struct guid *id) {
+        return guid_equal(&s->config->id, id);
+}
+
 static struct vmms_vm *saved_in_vm(struct vmms_saved_in *s) {
         return s->defined ? vmms_daemon_find_id(s->d, &s->config->id) : NULL;
 }

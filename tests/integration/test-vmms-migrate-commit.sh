@@ -22,7 +22,8 @@
 #     mid-transfer (a TCP relay between the two, killed): A runs on, B
 #     forgets the VM;
 #   owners travel by user name: B maps the name to its own uid and refuses
-#     a name, or a uid without a name, that it lacks.
+#     a name, or a uid without a name, that it lacks;
+#   a Saved VM arriving twice at once: the second move is refused.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 t_setup
@@ -206,5 +207,21 @@ out=$(ask_b "$nouid" root)
 echo "$out" | grep -q '"ok":true' || fail "root by name: $out"
 grep -q "owner 'root' is uid $nouid there, 0 here" "$B/vmms.log" || fail "B did not map the owner"
 wait_for 20 "B forgetting the VM that never came" sh -c "! '$VMCTL_BIN' --address='$ADDRB' show owned >/dev/null 2>&1"
+
+note "one VM arriving twice at once (a Saved VM's move is defined only once stored): the second is refused"
+out=$(python3 -c 'import json,socket,struct,sys,time
+def ask(port, cfg):
+    body=json.dumps({"config":cfg,"owner":0,"mode":"saved","size":4096,"start":False}).encode()
+    s=socket.create_connection(("127.0.0.1",port))
+    s.sendall(b"VMMC"+struct.pack("<HHII",1,1,len(body),0)+body)
+    h=s.recv(16,socket.MSG_WAITALL)
+    return s, s.recv(struct.unpack("<I",h[8:12])[0],socket.MSG_WAITALL).decode()
+cfg=open(sys.argv[2]).read()
+first, a1 = ask(int(sys.argv[1]), cfg)
+second, a2 = ask(int(sys.argv[1]), cfg)
+print(a1); print(a2)' "$PB" "$T/owned.json")
+echo "$out" | head -1 | grep -q '"ok":true' || fail "the first move: $out"
+echo "$out" | tail -1 | grep -q "is arriving here already" || fail "the second move of the same VM: $out"
+wait_for 20 "B's temporary state file gone" sh -c "! ls '$B/state' | grep -q vmrs"
 
 echo "PASS"
