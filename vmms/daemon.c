@@ -193,8 +193,12 @@ int vmms_daemon_new(const struct vmms_options *opt, struct vmms_daemon **out) {
         if ((r = setup_dirs(d)) < 0 || (r = sd_event_new(&d->event)) < 0 ||
             (r = sd_event_add_signal(d->event, NULL, SIGTERM, on_signal, d)) < 0 ||
             (r = sd_event_add_signal(d->event, NULL, SIGINT, on_signal, d)) < 0 || (r = setup_bus(d)) < 0 ||
-            (r = vmms_store_load(d)) < 0 || (r = vmms_reattach_all(d)) < 0 ||
-            (r = vmms_logs_timer_start(d)) < 0 || (r = vmms_migration_listen(d)) < 0) {
+            (r = vmms_store_load(d)) < 0 ||
+            /* The migration credentials before the workers: a re-attached
+             * one may have a commit to ask a destination about. Nothing is
+             * accepted before the loop runs. */
+            (r = vmms_migration_listen(d)) < 0 || (r = vmms_reattach_all(d)) < 0 ||
+            (r = vmms_logs_timer_start(d)) < 0) {
                 vmms_daemon_free(d);
                 return r;
         }

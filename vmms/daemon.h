@@ -216,6 +216,10 @@ int vmms_migrate_args_check(const char *dest, const char *mode, int64_t max_down
 int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_migrate_args *a, char *err,
                     size_t errlen);
 int vmms_vm_cancel_migration(struct vmms_vm *vm);
+/* A re-attached worker whose record says its live migration to dest
+ * (HOST:PORT) was committed without an answer: Migrating, and the
+ * destination asked again (migrate.c). */
+int vmms_vm_migration_ask_again(struct vmms_vm *vm, const char *dest);
 void vmms_vm_on_migrate_progress(struct vmms_vm *vm, struct json_object *ev);
 /* An incoming VM's image locks (lock-handover.c): add(disk, its fd, shared)
  * at the spawn for an image whose lock the source holds; start once the VM

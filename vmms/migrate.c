@@ -216,6 +216,7 @@ static void stop_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *re
 
 static void succeed(struct vmms_migration *m);
 static void query_start(struct vmms_migration *m);
+static void record_unresolved(struct vmms_migration *m, bool on);
 static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
 static void migrate_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
@@ -229,6 +230,7 @@ static void migrate_reply(struct vmms_vm *vm, sd_bus_message *call, json_object 
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "%s; the VM stays paused here while %s:%u is asked who has it",
                             why, m->a.host, m->a.port);
                 m->committed = true;
+                record_unresolved(m, true);
                 channel_cut(m);
                 if (m->thread_done)
                         query_start(m);
@@ -264,6 +266,20 @@ static void succeed(struct vmms_migration *m) {
                 stop_reply(vm, NULL, NULL, -EIO);
 }
 
+/* The question in the worker's runtime record, so that a vmms restarted
+ * before the answer asks again (reattach.c). */
+static void record_unresolved(struct vmms_migration *m, bool on) {
+        struct vmms_worker *w = m->vm->worker;
+        if (!w)
+                return;
+        if (on)
+                snprintf(w->rec.migration_unresolved, sizeof w->rec.migration_unresolved,
+                         strchr(m->a.host, ':') ? "[%s]:%u" : "%s:%u", m->a.host, m->a.port);
+        else
+                w->rec.migration_unresolved[0] = 0;
+        (void)vmms_worker_record_update(w);
+}
+
 static void resume_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
         if (error < 0)
                 vmms_vm_log(vm, LOG_LEVEL_ERR, error, "cannot resume the VM after the destination gave it back: %m");
@@ -295,6 +311,7 @@ static void query_done(struct vmms_migration *m) {
         }
         if (m->thread_r >= 0 && m->outcome == VMMS_OUTCOME_ABORTED) {
                 m->resolved = true;
+                record_unresolved(m, false);
                 bool gone = m->worker_gone;
                 enum vmms_end end = m->exit_end;
                 enum vmms_state state = m->exit_state;
@@ -423,6 +440,33 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
         emit_progress(vm);
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migrating to %s:%u", a->host, a->port);
         vmms_vm_set_state(vm, VMMS_STATE_MIGRATING);
+        return 0;
+}
+
+int vmms_vm_migration_ask_again(struct vmms_vm *vm, const char *dest) {
+        if (!vm->d->mig_tls) {
+                vmms_vm_log(vm, LOG_LEVEL_ERR, 0, "its migration to %s was committed without an answer, and migration "
+                            "is not configured here to ask: the VM stays paused", dest);
+                return -EOPNOTSUPP;
+        }
+        struct vmms_migration *m = calloc(1, sizeof *m);
+        if (!m)
+                return -ENOMEM;
+        *m = (struct vmms_migration){ .vm = vm, .note = { -1, -1 }, .wpair = { -1, -1 }, .net_fd = -1,
+                                      .t0_us = now_us(CLOCK_MONOTONIC), .worker_asked = true,
+                                      .worker_answered = true, .committed = true, .thread_done = true };
+        pthread_mutex_init(&m->lock, NULL);
+        if (vmms_migchan_address_parse(dest, m->a.host, sizeof m->a.host, &m->a.port) < 0 ||
+            socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, m->note) < 0) {
+                vmms_vm_log(vm, LOG_LEVEL_ERR, 0, "cannot ask %s who has the VM; it stays paused", dest);
+                migration_free(m);
+                return -EINVAL;
+        }
+        vm->migration = m;
+        vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "its migration to %s was committed without an answer before vmms "
+                    "restarted; the VM stays paused here while %s is asked who has it", dest, dest);
+        vmms_vm_set_state(vm, VMMS_STATE_MIGRATING);
+        query_start(m);
         return 0;
 }
 

@@ -49,7 +49,7 @@ static int rec_str(json_object *root, const char *key, bool required, char *buf,
 static int rec_fields(json_object *root, struct vmms_runtime_record *r, char *err, size_t errlen) {
         static const char *const keys[] = { "version", "id", "pid", "starttime", "boot_id", "control",
                                             "console", "started_at_us", "running_since_us", "reattach",
-                                            NULL };
+                                            "migration_unresolved", NULL };
         char id[GUID_STRING_MAX] = "";
         uint64_t version = 0, pid = 0;
         int r1;
@@ -70,8 +70,13 @@ static int rec_fields(json_object *root, struct vmms_runtime_record *r, char *er
             (r1 = rec_str(root, "console", false, r->console, sizeof r->console, err, errlen)) < 0 ||
             (r1 = rec_u64(root, "started_at_us", true, UINT64_MAX >> 1, &r->started_at_us, err, errlen)) < 0 ||
             (r1 = rec_u64(root, "running_since_us", false, UINT64_MAX >> 1, &r->running_since_us, err,
-                          errlen)) < 0)
+                          errlen)) < 0 ||
+            (r1 = rec_str(root, "migration_unresolved", false, r->migration_unresolved,
+                          sizeof r->migration_unresolved, err, errlen)) < 0)
                 return r1;
+        for (const char *c = r->migration_unresolved; *c; c++)
+                if (*c < 0x21 || *c > 0x7e)
+                        return rerr(err, errlen, "migration_unresolved", "must be HOST:PORT");
         if (version != 1)
                 return rerr(err, errlen, "version", "must be 1");
         if (pid < 2)
@@ -127,6 +132,8 @@ char *vmms_runtime_record_to_json(const struct vmms_runtime_record *r) {
         json_object_object_add(o, "started_at_us", json_object_new_int64((int64_t)r->started_at_us));
         json_object_object_add(o, "running_since_us", json_object_new_int64((int64_t)r->running_since_us));
         json_object_object_add(o, "reattach", json_object_new_boolean(r->reattach));
+        if (r->migration_unresolved[0])
+                json_object_object_add(o, "migration_unresolved", json_object_new_string(r->migration_unresolved));
         const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
         return s ? strdup(s) : NULL;
 }

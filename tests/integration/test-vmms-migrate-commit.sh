@@ -11,6 +11,8 @@
 #   the source's COMMIT lost on the way (fake.lose_commit): B never runs
 #     the VM; A asks, learns B gave it up, resumes: it runs on A only;
 #   CancelMigration is refused while the commit is unresolved;
+#   the RUNNING lost and vmms A restarted while B cannot tell yet: the
+#     question is in the worker's runtime record, the new vmms asks again;
 #   Migrate's options (vmctl migrate --no-auto-converge --max-downtime)
 #     reach the source's worker's migrate-send, and nothing when not given;
 #   the source's worker killed after the COMMIT (fake.delay_running_ms
@@ -93,6 +95,20 @@ grep -q "lr.*the VM stays paused here while 127.0.0.1:$PB is asked who has it" "
   fail "A did not log the unconfirmed commit: $(grep lr "$T/vmms.log" | tail -5)"
 grep -q "lr.*the destination has the VM" "$T/vmms.log" || fail "A did not log B's answer"
 grep -q "migration query from .* about VM" "$B/vmms.log" || fail "B did not log the query"
+
+note "RUNNING lost and vmms A restarted before B could answer: the new vmms asks again"
+start_vm rr "fake.lose_running fake.delay_running_ms=6000"
+migrate_bg rr "$PB"
+wait_for 20 "the unconfirmed commit" grep -q "rr.*is asked who has it" "$T/vmms.log"
+t_stop_vmms
+wait "$MIG"
+alive "$PID" || fail "A's paused worker went with vmms"
+grep -rEq "\"migration_unresolved\": *\"127.0.0.1:$PB\"" "$T/run/vms" || fail "the worker's record does not keep the question"
+t_start_vmms --migration-insecure --migration-listen=127.0.0.1:$PA
+wait_for 10 "A asking again" grep -q "rr.*committed without an answer before vmms restarted" "$T/vmms.log"
+ADDR=$ADDRB wait_state rr Running 30
+wait_for 20 "rr gone from A" gone_from "$ADDR" rr
+wait_for 10 "A's worker of rr ended" sh -c "! kill -0 $PID"
 
 note "COMMIT lost: B never runs the VM; A asks, then resumes it"
 start_vm lc "fake.lose_commit"

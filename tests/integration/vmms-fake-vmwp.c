@@ -30,6 +30,8 @@
  *                        run, but close the stream without RUNNING
  *   fake.delay_running_ms=N  as a destination, wait N ms between taking the
  *                        COMMIT (printing "fake-vmwp: committed") and RUNNING
+ *                        (with fake.lose_running: and reporting ready, the
+ *                        stream closed at once)
  *   fake.migrate_ms=N    as a source, send passes for N ms before the state
  * "migrate-send" prints "fake-vmwp: migrate-send" and the options it got
  * (max_downtime_ms, auto_converge; "-" if absent) on the console, then it
@@ -307,10 +309,12 @@ static void migrate_receive(struct fake *f, int fd) {
                         r = -EPROTO;
                 if (r < 0)
                         snprintf(err, sizeof err, "no COMMIT from the source");
-                if (r >= 0 && delay_ms > 0) { /* committed: it runs, whatever the source does meanwhile */
+                if (r >= 0)
                         console_out(f, "fake-vmwp: committed\n");
+                if (r >= 0 && lose)
+                        fd = safe_close(fd); /* the confirmation is lost with the link, at once */
+                if (r >= 0 && delay_ms > 0) /* committed: it runs, whatever the source does meanwhile */
                         usleep((useconds_t)delay_ms * 1000);
-                }
                 if (r >= 0 && !lose)
                         (void)mig_send_record(fd, MIG_RUNNING, NULL, 1000);
         } else if (r >= 0)

@@ -17,6 +17,7 @@
 #define VMMS_RUNTIME_RECORD_MAX 4096u
 #define VMMS_SOCKET_PATH_MAX 108 /* sizeof(sockaddr_un.sun_path) */
 #define VMMS_BOOT_ID_LEN 36
+#define VMMS_MIGRATION_DEST_MAX 272 /* "HOST:PORT": a host name and a port */
 
 struct vmms_runtime_record {
         struct guid id;
@@ -28,6 +29,10 @@ struct vmms_runtime_record {
         uint64_t started_at_us;    /* CLOCK_REALTIME when the worker was spawned */
         uint64_t running_since_us; /* CLOCK_REALTIME when it reported ready; 0 if not yet */
         bool reattach;             /* the worker announced the "reattach" feature */
+        /* The worker committed a live migration to this HOST:PORT without
+         * its confirmation: a restarted vmms asks there who has the VM
+         * (docs/migration.md "One running copy"); "" when none. */
+        char migration_unresolved[VMMS_MIGRATION_DEST_MAX];
 };
 
 /* Returns 0 or -EINVAL with "<field>: <reason>" in err. */
