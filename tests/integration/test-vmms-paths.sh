@@ -122,19 +122,27 @@ rm "$T/log/$g1.console.log" && mkfifo "$T/log/$g1.console.log"
 refused 1 "is a FIFO" root console g1 --read-only --timeout=2
 expect_rc 0 vmctl kill g1
 
-note "vmms answers within 100 ms while FIFO paths are being refused"
+note "vmms answers within 100 ms of its usual time while FIFO paths are being refused"
+# The usual time first, on this machine as loaded as it is now (a sanitizer
+# build beside other tests takes over 100 ms per call): a vmms that blocked
+# on a FIFO would not answer until the flood ended.
+slowest_listvms() {
+  local worst=0 t0 ms
+  for _ in $(seq 10); do
+    t0=$(date +%s%N)
+    bus call org.vmstack.VMMS1 /org/vmstack/VMMS1 org.vmstack.VMMS1.Manager ListVMs >/dev/null || fail "ListVMs failed"
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    [ "$ms" -gt "$worst" ] && worst=$ms
+  done
+  echo "$worst"
+}
+usual=$(slowest_listvms)
 for i in $(seq 20); do as_member create --name="h$i" "$K" --disk="$M/fifo" >/dev/null 2>&1; done &
 flood=$!
-worst=0
-for _ in $(seq 10); do
-  t0=$(date +%s%N)
-  bus call org.vmstack.VMMS1 /org/vmstack/VMMS1 org.vmstack.VMMS1.Manager ListVMs >/dev/null || fail "ListVMs failed"
-  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-  [ "$ms" -gt "$worst" ] && worst=$ms
-done
+worst=$(slowest_listvms)
 wait $flood
-note "slowest ListVMs: $worst ms"
-[ "$worst" -lt 100 ] || fail "ListVMs took $worst ms"
+note "slowest ListVMs: $worst ms (without the flood: $usual ms)"
+[ "$worst" -lt $((usual + 100)) ] || fail "ListVMs took $worst ms (without the flood: $usual ms)"
 
 note "the worker on its own does not block on a FIFO kernel either"
 # (It builds the VM first: without /dev/kvm it stops before the kernel.)
