@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "vmctl.h"
@@ -115,6 +116,57 @@ int vmctl_call_vm(struct vmctl *c, const char *path, const char *method, const c
         if (r < 0) {
                 r = vmctl_fail(&e, r, what);
                 sd_bus_error_free(&e);
+                return r;
+        }
+        return 0;
+}
+
+struct progress_call {
+        bool done, changed;
+        sd_bus_error e;
+};
+
+static int on_progress_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret) {
+        struct progress_call *s = userdata;
+        s->done = true;
+        if (sd_bus_message_is_method_error(m, NULL))
+                sd_bus_error_copy(&s->e, sd_bus_message_get_error(m));
+        return 0;
+}
+
+static int on_progress_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret) {
+        ((struct progress_call *)userdata)->changed = true;
+        return 0;
+}
+
+int vmctl_call_with_progress(struct vmctl *c, const char *path, sd_bus_message *m, uint64_t timeout_us,
+                             const char *what, void (*progress)(struct vmctl *c, const char *path, bool tty, void *opaque),
+                             void *opaque) {
+        struct progress_call s = { .e = SD_BUS_ERROR_NULL };
+        sd_bus_slot *match = NULL, *call = NULL;
+        bool tty = isatty(STDOUT_FILENO), show = !c->quiet && !c->json;
+        int r = sd_bus_match_signal(c->bus, &match, VMMS_BUS_NAME, path, "org.freedesktop.DBus.Properties",
+                                    "PropertiesChanged", on_progress_changed, &s);
+        if (r >= 0)
+                r = sd_bus_call_async(c->bus, &call, m, on_progress_reply, &s, timeout_us);
+        while (r >= 0 && !s.done) {
+                if (s.changed && show) {
+                        s.changed = false;
+                        progress(c, path, tty, opaque);
+                }
+                int k = sd_bus_process(c->bus, NULL);
+                if (k == 0)
+                        k = sd_bus_wait(c->bus, UINT64_MAX);
+                if (k < 0)
+                        r = k;
+        }
+        if (show && tty)
+                printf("\r\033[K");
+        sd_bus_slot_unref(call);
+        sd_bus_slot_unref(match);
+        if (r < 0 || sd_bus_error_is_set(&s.e)) {
+                r = vmctl_fail(&s.e, r < 0 ? r : -EIO, what);
+                sd_bus_error_free(&s.e);
                 return r;
         }
         return 0;

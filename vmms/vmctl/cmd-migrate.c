@@ -16,28 +16,15 @@
 #include "vmctl.h"
 #include "vmms/names.h"
 
-struct migrate_call {
-        bool done, changed;
-        int r;
-        sd_bus_error e;
+struct migrate_show {
+        const char *ref;
+        bool quick;
 };
 
-static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret) {
-        struct migrate_call *s = userdata;
-        s->done = true;
-        if (sd_bus_message_is_method_error(m, NULL)) {
-                sd_bus_error_copy(&s->e, sd_bus_message_get_error(m));
-                s->r = -EIO;
-        }
-        return 0;
-}
-
-static int on_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret) {
-        ((struct migrate_call *)userdata)->changed = true;
-        return 0;
-}
-
-static void show_progress(struct vmctl *c, const char *path, const char *ref, bool tty, bool quick) {
+static void show_progress(struct vmctl *c, const char *path, bool tty, void *opaque) {
+        const struct migrate_show *w = opaque;
+        const char *ref = w->ref;
+        bool quick = w->quick;
         sd_bus_message *reply = NULL;
         uint32_t pass = 0;
         uint64_t bytes = 0, dirty = 0, rate = 0, downtime = 0;
@@ -62,8 +49,9 @@ static void show_progress(struct vmctl *c, const char *path, const char *ref, bo
         fflush(stdout);
 }
 
+/* Migrate(destination, options): 120 s for the destination to take it. */
 static int call_migrate(struct vmctl *c, const char *path, const char *dest, const char *mode, uint32_t downtime,
-                        bool auto_converge, int start, struct migrate_call *s, sd_bus_slot **slot) {
+                        bool auto_converge, int start, const struct migrate_show *w) {
         sd_bus_message *m = NULL;
         int r = sd_bus_message_new_method_call(c->bus, &m, VMMS_BUS_NAME, path, VMMS_VM_IFACE, "Migrate");
         if (r >= 0)
@@ -80,8 +68,8 @@ static int call_migrate(struct vmctl *c, const char *path, const char *dest, con
                 r = sd_bus_message_append(m, "{sv}", "auto-converge", "b", 0);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = sd_bus_call_async(c->bus, slot, m, on_reply, s, 120 * 1000000ull);
+        r = r < 0 ? vmctl_fail(NULL, r, "migrate")
+                  : vmctl_call_with_progress(c, path, m, 120 * 1000000ull, "migrate", show_progress, (void *)w);
         sd_bus_message_unref(m);
         return r;
 }
@@ -142,36 +130,12 @@ static int run_migrate(struct vmctl *c, int argc, char **argv) {
         free(state);
         bool quick = saved || (mode && strcmp(mode, "quick") == 0);
         bool runs_there = quick ? (start >= 0 ? start == 1 : !saved) : true;
-        struct migrate_call s = { .e = SD_BUS_ERROR_NULL };
-        sd_bus_slot *match = NULL, *call = NULL;
-        bool tty = isatty(STDOUT_FILENO), show = !c->quiet && !c->json;
+        struct migrate_show w = { .ref = ref, .quick = quick };
         uint64_t t0 = now_us(CLOCK_MONOTONIC);
-        r = sd_bus_match_signal(c->bus, &match, VMMS_BUS_NAME, path, "org.freedesktop.DBus.Properties",
-                                "PropertiesChanged", on_changed, &s);
-        if (r >= 0)
-                r = call_migrate(c, path, dest, mode ? mode : quick ? "quick" : "live", downtime, auto_converge, start,
-                                 &s, &call);
-        while (r >= 0 && !s.done) {
-                if (s.changed && show) {
-                        s.changed = false;
-                        show_progress(c, path, ref, tty, quick);
-                }
-                int k = sd_bus_process(c->bus, NULL);
-                if (k == 0)
-                        k = sd_bus_wait(c->bus, UINT64_MAX);
-                if (k < 0)
-                        r = k;
-        }
-        if (show && tty)
-                printf("\r\033[K");
-        sd_bus_slot_unref(call);
-        sd_bus_slot_unref(match);
+        r = call_migrate(c, path, dest, mode ? mode : quick ? "quick" : "live", downtime, auto_converge, start, &w);
         free(path);
-        if (r < 0 || s.r < 0) {
-                r = vmctl_fail(&s.e, r < 0 ? r : s.r, "migrate");
-                sd_bus_error_free(&s.e);
+        if (r)
                 return r;
-        }
         double secs = (double)(now_us(CLOCK_MONOTONIC) - t0) / 1e6;
         if (c->json)
                 printf("{\"vm\":\"%s\",\"destination\":\"%s\",\"seconds\":%.3f,\"mode\":\"%s\",\"state\":\"%s\"}\n",

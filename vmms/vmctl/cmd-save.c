@@ -14,28 +14,8 @@
 #include "vmctl.h"
 #include "vmms/names.h"
 
-struct save_call {
-        bool done, changed;
-        int r;
-        sd_bus_error e;
-};
-
-static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret) {
-        struct save_call *s = userdata;
-        s->done = true;
-        if (sd_bus_message_is_method_error(m, NULL)) {
-                sd_bus_error_copy(&s->e, sd_bus_message_get_error(m));
-                s->r = -EIO;
-        }
-        return 0;
-}
-
-static int on_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret) {
-        ((struct save_call *)userdata)->changed = true;
-        return 0;
-}
-
-static void show_progress(struct vmctl *c, const char *path, const char *ref, bool tty) {
+static void show_progress(struct vmctl *c, const char *path, bool tty, void *opaque) {
+        const char *ref = opaque;
         sd_bus_message *reply = NULL;
         uint64_t done = 0, total = 0;
         if (sd_bus_get_property(c->bus, VMMS_BUS_NAME, path, VMMS_VM_IFACE, "SaveProgress", NULL, &reply, "(tt)") < 0 ||
@@ -57,33 +37,13 @@ static int run_save(struct vmctl *c, int argc, char **argv) {
         int r = vmctl_resolve(c, ref, &path);
         if (r)
                 return r;
-        struct save_call s = { .e = SD_BUS_ERROR_NULL };
-        sd_bus_slot *match = NULL, *call = NULL;
-        bool tty = isatty(STDOUT_FILENO), show = !c->quiet && !c->json;
         uint64_t t0 = now_us(CLOCK_MONOTONIC);
-        r = sd_bus_match_signal(c->bus, &match, VMMS_BUS_NAME, path, "org.freedesktop.DBus.Properties",
-                                "PropertiesChanged", on_changed, &s);
-        if (r >= 0)
-                r = sd_bus_call_method_async(c->bus, &call, VMMS_BUS_NAME, path, VMMS_VM_IFACE, "Save", on_reply, &s,
-                                             NULL);
-        while (r >= 0 && !s.done) {
-                if (s.changed && show) {
-                        s.changed = false;
-                        show_progress(c, path, ref, tty);
-                }
-                int k = sd_bus_process(c->bus, NULL);
-                if (k == 0)
-                        k = sd_bus_wait(c->bus, UINT64_MAX);
-                if (k < 0)
-                        r = k;
-        }
-        if (show && tty)
-                printf("\r\033[K");
-        sd_bus_slot_unref(call);
-        sd_bus_slot_unref(match);
-        if (r < 0 || s.r < 0) {
-                r = vmctl_fail(&s.e, r < 0 ? r : s.r, "save");
-                sd_bus_error_free(&s.e);
+        sd_bus_message *m = NULL;
+        r = sd_bus_message_new_method_call(c->bus, &m, VMMS_BUS_NAME, path, VMMS_VM_IFACE, "Save");
+        r = r < 0 ? vmctl_fail(NULL, r, "save")
+                  : vmctl_call_with_progress(c, path, m, 0, "save", show_progress, (void *)ref);
+        sd_bus_message_unref(m);
+        if (r) {
                 free(path);
                 return r;
         }

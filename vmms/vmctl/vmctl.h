@@ -53,6 +53,14 @@ int vmctl_get_string(struct vmctl *c, const char *path, const char *prop, char *
  * `fail` first, prints the VM's ExitReason and returns VMCTL_EXIT_FAILURE. */
 int vmctl_wait_state(struct vmctl *c, const char *path, const char *want, const char *fail, uint64_t timeout_us);
 int vmctl_call_vm(struct vmctl *c, const char *path, const char *method, const char *what, const char *types, ...);
+/* A long VM method (Save, Migrate): sends the method call m (built by the
+ * caller; timeout_us 0 for the bus's default) and, until the reply, calls
+ * progress(c, path, tty, opaque) after each PropertiesChanged of the VM,
+ * unless --quiet or --json (tty: the line is redrawn in place and cleared
+ * at the end). 0, or vmctl_fail()'s exit code with what. */
+int vmctl_call_with_progress(struct vmctl *c, const char *path, sd_bus_message *m, uint64_t timeout_us,
+                             const char *what, void (*progress)(struct vmctl *c, const char *path, bool tty, void *opaque),
+                             void *opaque);
 
 /* args.c */
 struct option;
