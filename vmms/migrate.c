@@ -103,7 +103,7 @@ static int ask(struct vmms_migration *m, struct vmms_mig_conn *c, const char *re
         if (r >= 0 && (r = vmms_mig_send_frame(c, VMMS_MIGCHAN_REQUEST, request)) < 0)
                 snprintf(m->thread_err, sizeof m->thread_err, "sending the %s: %s", what, strerror(-r));
         if (r >= 0 && (r = vmms_mig_recv_frame(c, VMMS_MIGCHAN_ANSWER, body, len)) < 0)
-                snprintf(m->thread_err, sizeof m->thread_err, "no answer to the %s: %s", what, strerror(-r));
+                snprintf(m->thread_err, sizeof m->thread_err, "no answer from the destination to the %s: %s", what, strerror(-r));
         return r;
 }
 
