@@ -130,6 +130,7 @@ static void worker_stop(struct worker *w) {
 static const char *state_of(struct worker *w) {
         static char state[32];
         struct json_object *m = vmwp_ctl_request(w->ctl, "{\"op\":\"status\",\"id\":7}");
+        ASSERT_EQ(vmwp_ctl_int(m, "id"), 7); /* its reply, not an event left unread */
         snprintf(state, sizeof state, "%s", vmwp_ctl_str(m, "state"));
         json_object_put(m);
         return state;
@@ -543,7 +544,13 @@ TEST(link_lost_at_the_commit_leaves_one_copy) {
                 if (drop_commit) {
                         worker_end(&b, 3, "no COMMIT from the source");
                         /* What vmms does once the destination says it never ran. */
-                        json_object_put(vmwp_ctl_request(a.ctl, "{\"op\":\"resume\",\"id\":8}"));
+                        m = vmwp_ctl_request(a.ctl, "{\"op\":\"resume\",\"id\":8}");
+                        ASSERT_EQ(vmwp_ctl_int(m, "id"), 8);
+                        json_object_put(m);
+                        /* the resume's "state" event, before any other reply */
+                        m = vmwp_ctl_recv(a.ctl);
+                        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "state");
+                        json_object_put(m);
                         ASSERT_STREQ(state_of(&a), "running");
                         ASSERT_TRUE(echo(a.con, "r1"));
                         continue;
