@@ -490,7 +490,7 @@ TEST(restore_refusals) {
         hg_init(&h, HG_CMD_STATE, NULL);
         struct file f;
         save(&h, &f); /* never started: quiet */
-        ASSERT_EQ(f.n, 5u); /* PART, VP, RAM, HVPT, HVSY */
+        ASSERT_EQ(f.n, 6u); /* CPID, PART, VP, RAM, HVPT, HVSY */
 
         hg_init_bare(&other, 2, NULL);
         ASSERT_ERROR(hvshim_state_restore(other.hv, f.secs, f.n, err, sizeof err), EINVAL);
