@@ -116,6 +116,22 @@ int storvsp_controller_attach(struct storvsp_controller *c, unsigned lun, struct
         return r;
 }
 
+int storvsp_controller_sync_metadata(struct storvsp_controller *c) {
+        struct storvsp_lun *luns[SCSI_MAX_LUNS];
+        struct scsi_lun_map map;
+        uint64_t gen;
+        storvsp_controller_snapshot(c, luns, &map, &gen);
+        int r = 0;
+        for (unsigned i = 0; i < SCSI_MAX_LUNS; i++) {
+                if (!luns[i])
+                        continue;
+                int k = disk_sync_metadata(luns[i]->disk);
+                r = r < 0 ? r : k;
+                storvsp_lun_unref(luns[i]);
+        }
+        return r;
+}
+
 int storvsp_controller_detach(struct storvsp_controller *c, unsigned lun) {
         if (!c || lun >= SCSI_MAX_LUNS)
                 return -EINVAL;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "storvsp/disk.h"
+#include "vhdx/vhdx.h"
 
 struct disk {
         int refs; /* atomic */
@@ -15,6 +16,10 @@ struct disk {
         int uring_refs; /* atomic: io_urings that have the file registered */
         struct disk_info info;
         char note[160];
+        struct vhdx *vhdx; /* VHDX: the image (NULL: raw) */
+        struct vhdx *parents[DISK_MAX_PARENTS]; /* its chain, nearest first */
+        int parent_fds[DISK_MAX_PARENTS];
+        unsigned n_parents;
 };
 
 /* One request in flight. A request may take several SQEs one after the
@@ -36,6 +41,12 @@ struct disk_op {
         int fixed_index;         /* fixed buffer index, or -1 */
         int file_index;          /* registered file slot, or -1 */
         int final_res;
+        /* VHDX: the extent in flight (disk-vhdx.c) */
+        uint64_t seg_file_off;
+        uint64_t seg_len, seg_done;
+        int seg_fd;
+        bool seg_fixed;          /* seg_fd is the registered top image */
+        bool meta_dirty;         /* the request allocated: FUA commits */
 };
 
 struct disk_fixed_region {
@@ -75,3 +86,17 @@ int disk_queue_fixed_index(const struct disk_queue *q, const void *base, size_t 
 
 /* disk.c */
 bool disk_iov_direct_ok(const struct disk *d, const struct iovec *iov, unsigned n);
+void disk_note(struct disk *d, const char *msg);
+
+/* disk-ops.c */
+void disk_iov_copy(void *dst, const struct iovec *iov, unsigned n, size_t len, bool to_iov);
+
+/* disk-vhdx.c: the VHDX image and its chain (d->fd is open and locked) */
+int disk_vhdx_open(struct disk *d, const struct disk_options *o);
+void disk_vhdx_close(struct disk *d);
+int disk_vhdx_rw_start(struct disk_queue *q, struct disk_op *op);
+int disk_vhdx_rw_advance(struct disk_queue *q, struct disk_op *op, int res);
+int disk_vhdx_pattern_next(struct disk_queue *q, struct disk_op *op);
+int disk_vhdx_pattern_advance(struct disk_queue *q, struct disk_op *op, int res);
+int disk_vhdx_discard(struct disk_op *op);
+int disk_vhdx_flush_done(struct disk_op *op, int res);

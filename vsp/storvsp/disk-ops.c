@@ -52,7 +52,7 @@ static size_t iov_total(const struct iovec *iov, unsigned n) {
         return t;
 }
 
-static void iov_copy(void *dst, const struct iovec *iov, unsigned n, size_t len, bool to_iov) {
+void disk_iov_copy(void *dst, const struct iovec *iov, unsigned n, size_t len, bool to_iov) {
         uint8_t *p = dst;
         for (unsigned i = 0; i < n && len; i++) {
                 size_t k = MIN(len, iov[i].iov_len);
@@ -114,6 +114,8 @@ static int rw_start(struct disk_queue *q, struct disk_op *op) {
                 return finish(op, -EROFS);
         if (!range_ok(d, r->offset, r->len) || iov_total(r->iov, r->iovcnt) != r->len || r->len > UINT32_MAX)
                 return finish(op, -EINVAL);
+        if (d->vhdx)
+                return disk_vhdx_rw_start(q, op);
         bool aligned = d->info.direct ? disk_iov_direct_ok(d, r->iov, r->iovcnt) : r->iovcnt <= DISK_MAX_IOV;
         if (!aligned) {
                 op->bounce = aligned_alloc_len(r->len);
@@ -122,7 +124,7 @@ static int rw_start(struct disk_queue *q, struct disk_op *op) {
                 op->bounce_len = r->len;
                 q->stats.bounced++;
                 if (r->kind == DISK_WRITE)
-                        iov_copy(op->bounce, r->iov, r->iovcnt, r->len, false);
+                        disk_iov_copy(op->bounce, r->iov, r->iovcnt, r->len, false);
         } else if (r->iovcnt == 1) {
                 op->fixed_index = disk_queue_fixed_index(q, r->iov[0].iov_base, r->len);
                 if (op->fixed_index >= 0)
@@ -172,7 +174,7 @@ static int rw_advance(struct disk_queue *q, struct disk_op *op, int res) {
                 return rw_queue(q, op);
         }
         if (r->kind == DISK_READ && op->bounce)
-                iov_copy(op->bounce, r->iov, r->iovcnt, r->len, true);
+                disk_iov_copy(op->bounce, r->iov, r->iovcnt, r->len, true);
         return finish(op, (int)r->len);
 }
 
@@ -208,6 +210,8 @@ static int pattern_queue(struct disk_queue *q, struct disk_op *op) {
 }
 
 static int pattern_advance(struct disk_queue *q, struct disk_op *op, int res) {
+        if (op->req.disk->vhdx)
+                return disk_vhdx_pattern_advance(q, op, res);
         if (res < 0)
                 return finish(op, res);
         if (res == 0)
@@ -267,6 +271,8 @@ static int discard_start(struct disk_queue *q, struct disk_op *op) {
                         return finish(op, -EINVAL);
                 op->ranges[i] = r->ranges[i];
         }
+        if (r->disk->vhdx)
+                return disk_vhdx_discard(op);
         return r->disk->info.block_device ? discard_blockdev(op) : discard_next(q, op);
 }
 
@@ -277,6 +283,11 @@ static int zeroes_start(struct disk_queue *q, struct disk_op *op) {
                 return finish(op, -EROFS);
         if (!range_ok(d, r->offset, r->len))
                 return finish(op, -EINVAL);
+        if (d->vhdx) { /* file offsets are not the disk's: zeros through the BAT */
+                op->zero_fallback = true;
+                int k = pattern_setup(op, NULL);
+                return k < 0 ? finish(op, k) : disk_vhdx_pattern_next(q, op);
+        }
         struct io_uring_sqe *sqe = disk_queue_sqe(q, op);
         if (!sqe)
                 return finish(op, -EAGAIN);
@@ -319,7 +330,9 @@ int disk_op_start(struct disk_queue *q, struct disk_op *op) {
                 if (!range_ok(op->req.disk, op->req.offset, op->req.len))
                         return finish(op, -EINVAL);
                 int k = pattern_setup(op, op->req.pattern);
-                return k < 0 ? finish(op, k) : pattern_queue(q, op);
+                if (k < 0)
+                        return finish(op, k);
+                return op->req.disk->vhdx ? disk_vhdx_pattern_next(q, op) : pattern_queue(q, op);
         }
         }
         return finish(op, -EINVAL);
@@ -327,13 +340,13 @@ int disk_op_start(struct disk_queue *q, struct disk_op *op) {
 
 int disk_op_advance(struct disk_queue *q, struct disk_op *op, int res) {
         if (op->flushing)
-                return finish(op, res < 0 ? res : 0);
+                return op->req.disk->vhdx ? disk_vhdx_flush_done(op, res) : finish(op, res < 0 ? res : 0);
         switch (op->req.kind) {
         case DISK_READ:
         case DISK_WRITE:
-                return rw_advance(q, op, res);
+                return op->req.disk->vhdx ? disk_vhdx_rw_advance(q, op, res) : rw_advance(q, op, res);
         case DISK_FLUSH:
-                return finish(op, res < 0 ? res : 0);
+                return op->req.disk->vhdx ? disk_vhdx_flush_done(op, res) : finish(op, res < 0 ? res : 0);
         case DISK_DISCARD:
                 if (res == -EOPNOTSUPP && !op->req.disk->info.discard_zeroes)
                         return finish(op, 0);

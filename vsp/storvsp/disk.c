@@ -20,7 +20,7 @@
 #include "common/macro.h"
 #include "disk-internal.h"
 
-static void disk_note(struct disk *d, const char *msg) {
+void disk_note(struct disk *d, const char *msg) {
         size_t n = strlen(d->note);
         snprintf(d->note + n, sizeof d->note - n, "%s%s", n ? "; " : "", msg);
         d->info.note = d->note;
@@ -106,6 +106,8 @@ static void disk_setup_direct(struct disk *d, const struct disk_options *o, uint
 static void disk_probe_discard(struct disk *d, const struct stat *st) {
         if (d->info.read_only)
                 return;
+        if (d->n_parents) /* a hole in a differencing image would read as zeros, not as its parent */
+                return;
         if (d->info.block_device) {
                 char path[96], buf[32] = "";
                 snprintf(path, sizeof path, "/sys/dev/block/%u:%u/queue/discard_max_bytes", major(st->st_rdev),
@@ -144,34 +146,55 @@ static int disk_probe(struct disk *d, const struct disk_options *o) {
         } else {
                 return -EINVAL;
         }
-        if (raw < d->info.block_size)
-                return -EINVAL;
-        d->info.size = ALIGN_DOWN(raw, (uint64_t)d->info.block_size);
-        if (d->info.size != raw)
-                disk_note(d, "size not a multiple of the block size: tail ignored");
+        bool vhdx = o->format == DISK_FORMAT_VHDX;
+        if (!vhdx) {
+                if (raw < d->info.block_size)
+                        return -EINVAL;
+                d->info.size = ALIGN_DOWN(raw, (uint64_t)d->info.block_size);
+                if (d->info.size != raw)
+                        disk_note(d, "size not a multiple of the block size: tail ignored");
+                d->info.max_file_size = raw; /* a raw image keeps its size */
+        }
         if (!o->no_lock) {
                 if (flock(d->fd, (o->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0)
                         return errno == EWOULDBLOCK ? -EBUSY : -errno;
                 d->locked = true;
+        }
+        if (vhdx) {
+                int r = disk_vhdx_open(d, o);
+                if (r < 0)
+                        return r;
         }
         disk_setup_direct(d, o, raw);
         disk_probe_discard(d, &st);
         return 0;
 }
 
+static void close_given_fds(const struct disk_options *o) {
+        if (!o)
+                return;
+        safe_close(o->fd);
+        for (unsigned i = 0; i < o->n_parent_fds; i++)
+                safe_close(o->parent_fds[i]);
+}
+
 int disk_open(const struct disk_options *o, struct disk **out) {
         int owned_fd = o ? o->fd : -1;
-        if (!o || !out || (o->block_size != 0 && o->block_size != 512 && o->block_size != 4096)) {
-                safe_close(owned_fd);
+        if (!o || !out || (o->block_size != 0 && o->block_size != 512 && o->block_size != 4096) ||
+            o->n_parent_fds > DISK_MAX_PARENTS || (o->n_parent_fds && o->format != DISK_FORMAT_VHDX)) {
+                close_given_fds(o);
                 return -EINVAL;
         }
         struct disk *d = calloc(1, sizeof *d);
         if (!d) {
-                safe_close(owned_fd);
+                close_given_fds(o);
                 return -ENOMEM;
         }
         d->refs = 1;
         d->info.note = d->note;
+        /* the parents' fds are the disk's from here, even on error */
+        for (unsigned i = 0; i < DISK_MAX_PARENTS; i++)
+                d->parent_fds[i] = i < o->n_parent_fds ? o->parent_fds[i] : -1;
         d->info.block_size = o->block_size ? o->block_size : 512;
         d->info.read_only = o->read_only;
         int r = disk_acquire_fd(o, &d->fd);
@@ -206,6 +229,7 @@ void disk_unref(struct disk *d) {
          * unregister their files (disk_queue_free, disk_queue_forget_disk),
          * so in the worker this is the exception, and the sandboxed main
          * thread that frees the last disks needs no flock (docs/sandbox.md). */
+        disk_vhdx_close(d); /* VHDX: commits, marks the log empty; closes the parents */
         if (d->locked && __atomic_load_n(&d->uring_refs, __ATOMIC_ACQUIRE) > 0)
                 (void)flock(d->fd, LOCK_UN);
         safe_close(d->fd);

@@ -131,6 +131,10 @@ int storvsp_device_quiesce(struct storvsp_device *d) {
                 r = devworker_pause(v->w);
         for (struct storvsp_vchan *v = d->vchans; v && r == 0; v = v->next)
                 r = storvsp_vchan_hold(v);
+        /* Nothing in flight: a VHDX's metadata goes to the file now, so a
+         * saved state or a migration's destination finds it there. */
+        if (r == 0)
+                r = storvsp_controller_sync_metadata(d->ctl);
         pthread_mutex_unlock(&d->lock);
         return r;
 }

@@ -34,6 +34,13 @@ struct disk_queue;
 #define DISK_MAX_IOV 1024u           /* IOV_MAX: longer vectors are bounced */
 #define DISK_MAX_RANGES 256u         /* discard ranges per request */
 
+enum disk_format {
+        DISK_FORMAT_RAW,
+        DISK_FORMAT_VHDX, /* vhdx/vhdx.h: fixed, dynamic, differencing (docs/vhdx.md) */
+};
+
+#define DISK_MAX_PARENTS 16u /* VHDX_CHAIN_MAX */
+
 struct disk_options {
         const char *path; /* opened when fd < 0 */
         int fd;           /* >= 0: an fd handed over (e.g. by vmms); the disk owns it, even on error */
@@ -41,6 +48,16 @@ struct disk_options {
         bool buffered;    /* never use O_DIRECT */
         bool no_lock;     /* skip the flock() that keeps two VMs off one image */
         uint32_t block_size; /* logical block size the guest sees: 512 or 4096 (0: 512) */
+        enum disk_format format; /* never probed from the content: the caller says */
+        /* VHDX differencing chains: the parents, nearest first, opened
+         * read-only by the caller (vmms: with the owner's rights); owned by
+         * the disk, even on error. With none given, a differencing image's
+         * parents are opened here by their locator paths relative to path
+         * (standalone runs, tools). */
+        const int *parent_fds;
+        unsigned n_parent_fds;
+        char *err;     /* optional: why the open failed, a sentence */
+        size_t errlen;
 };
 
 /* Opens and probes. Returns -EINVAL for an unusable image (not a regular
@@ -62,8 +79,16 @@ struct disk_info {
         bool discard;           /* discard does something */
         bool discard_zeroes;    /* discarded ranges read back as zeros */
         const char *note;       /* why something is degraded ("" if nothing) */
+        enum disk_format format;
+        unsigned chain_depth;   /* VHDX: images below this one (0: none) */
+        uint64_t max_file_size; /* the largest the image file can grow to (RLIMIT_FSIZE) */
 };
 void disk_get_info(const struct disk *d, struct disk_info *info);
+/* Makes an image's own metadata durable and its log empty (VHDX: data
+ * fdatasync, vhdx_quiesce), for a pause after which another process may
+ * open the image (save, migration). Nothing to do for raw images. Call
+ * with no request of the disk in flight. */
+int disk_sync_metadata(struct disk *d);
 
 /* ---- requests ---- */
 

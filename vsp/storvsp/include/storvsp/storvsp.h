@@ -62,6 +62,10 @@ int storvsp_controller_attach(struct storvsp_controller *c, unsigned lun, struct
  * after which Linux removes the device); I/O in flight completes; the disk
  * is released when the last channel has let go of it. -ENOENT if absent. */
 int storvsp_controller_detach(struct storvsp_controller *c, unsigned lun);
+/* disk_sync_metadata on every attached disk (VHDX: the BAT through the log,
+ * the log emptied), with no I/O in flight: a quiesce does it before the
+ * image can be opened elsewhere. Returns the first error. */
+int storvsp_controller_sync_metadata(struct storvsp_controller *c);
 /* Hot add/remove notification for the primary channel's thread: an eventfd
  * that becomes readable on attach/detach; storvsp_controller_rescan_due()
  * consumes it and says whether to send ENUMERATE_BUS now (only once the

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+/* Test helper (not a test) for the integration tests of VHDX disks, with
+ * the vhdx library (qemu-img cannot make differencing images):
+ *   vhdx-test-helper dynamic PATH MIB
+ *       a new dynamic image of MIB MiB
+ *   vhdx-test-helper child PARENT CHILD RELATIVE|- [ABSOLUTE]
+ *       a new differencing image CHILD of PARENT, with these locators
+ *       ("-": no relative locator)
+ *   vhdx-test-helper write PATH
+ *       writes one sector at offset 0, as a VM would: the image gets a new
+ *       DataWriteGuid, so children made before no longer match it
+ * Exit 0, or 1 with a sentence on stderr. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vhdx/vhdx.h"
+
+static char err[512];
+
+static int fail(const char *what, const char *path, int r) {
+        fprintf(stderr, "vhdx-test-helper: %s %s: %s%s%s\n", what, path, strerror(-r), err[0] ? ": " : "", err);
+        return 1;
+}
+
+static int new_file(const char *path) {
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0)
+                fprintf(stderr, "vhdx-test-helper: %s: %s\n", path, strerror(errno));
+        return fd;
+}
+
+static int make_dynamic(const char *path, const char *mib) {
+        int fd = new_file(path);
+        if (fd < 0)
+                return 1;
+        struct vhdx_create_options o = { .type = VHDX_DYNAMIC, .virtual_size = strtoull(mib, NULL, 10) << 20,
+                                         .block_size = 1 << 20 };
+        int r = vhdx_create(fd, &o, err, sizeof err);
+        close(fd);
+        return r < 0 ? fail("creating", path, r) : 0;
+}
+
+static int make_child(const char *parent, const char *child, const char *rel, const char *abs) {
+        int pfd = open(parent, O_RDONLY | O_CLOEXEC);
+        if (pfd < 0)
+                return fail("opening", parent, -errno);
+        struct vhdx *p;
+        int r = vhdx_open(pfd, 0, &p, err, sizeof err);
+        if (r < 0)
+                return fail("reading", parent, r);
+        int fd = new_file(child);
+        if (fd < 0)
+                return 1;
+        struct vhdx_create_options o = { .type = VHDX_DIFFERENCING, .parent = p,
+                                         .parent_relative = strcmp(rel, "-") ? rel : NULL, .parent_absolute = abs };
+        r = vhdx_create(fd, &o, err, sizeof err);
+        vhdx_close(p);
+        close(fd), close(pfd);
+        return r < 0 ? fail("creating", child, r) : 0;
+}
+
+static int write_sector(const char *path) {
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+                return fail("opening", path, -errno);
+        struct vhdx *v = NULL;
+        struct vhdx_extent e;
+        char sector[512];
+        memset(sector, 0x5a, sizeof sector);
+        int r = vhdx_open(fd, VHDX_OPEN_WRITABLE, &v, err, sizeof err);
+        if (r < 0)
+                v = NULL;
+        if (r >= 0 && (r = vhdx_map_write(v, 0, sizeof sector, &e, NULL)) >= 0 &&
+            pwrite(fd, sector, sizeof sector, (off_t)e.file_off) != (ssize_t)sizeof sector)
+                r = -EIO;
+        if (r >= 0 && fdatasync(fd) < 0)
+                r = -errno;
+        int rc = v ? vhdx_close(v) : 0;
+        close(fd);
+        return r < 0 || rc < 0 ? fail("writing", path, r < 0 ? r : rc) : 0;
+}
+
+int main(int argc, char **argv) {
+        if (argc == 4 && !strcmp(argv[1], "dynamic"))
+                return make_dynamic(argv[2], argv[3]);
+        if ((argc == 5 || argc == 6) && !strcmp(argv[1], "child"))
+                return make_child(argv[2], argv[3], argv[4], argc == 6 ? argv[5] : NULL);
+        if (argc == 3 && !strcmp(argv[1], "write"))
+                return write_sector(argv[2]);
+        fprintf(stderr, "usage: vhdx-test-helper dynamic PATH MIB | child PARENT CHILD RELATIVE|- [ABSOLUTE] | "
+                        "write PATH\n");
+        return 2;
+}
