@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/macro.h"
+#include "storvsp/disk.h"
 #include "vmwp/control.h"
 #include "vmwp/vm.h"
 
@@ -212,6 +213,33 @@ static int parse_files(struct json_object *msg, char *err, size_t errlen) {
         return mask;
 }
 
+/* "disk_parents" (proto.h): one count per disk of the VHDX parents that
+ * follow all other fds. Fills opt->n_disk_parents; returns their sum. */
+static int parse_disk_parents(const struct vm_config *cfg, struct json_object *msg, struct vmwp_vm_options *opt,
+                              char *err, size_t errlen) {
+        struct json_object *a;
+        size_t sum = 0;
+        if (!json_object_object_get_ex(msg, "disk_parents", &a))
+                return 0;
+        if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) != cfg->n_disks)
+                return snprintf(err, errlen, "\"disk_parents\" must be an array of one count per disk"), -EINVAL;
+        for (uint32_t i = 0; i < cfg->n_disks; i++) {
+                struct json_object *v = json_object_array_get_idx(a, i);
+                int64_t n = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+                if (n < 0 || n > DISK_MAX_PARENTS || (n > 0 && cfg->disks[i].format != VM_DISK_VHDX))
+                        return snprintf(err, errlen,
+                                        "\"disk_parents\"[%u]: a count of 0..%u parents, and only for a VHDX disk", i,
+                                        DISK_MAX_PARENTS),
+                               -EINVAL;
+                opt->n_disk_parents[i] = (uint8_t)n;
+                sum += (size_t)n;
+        }
+        if (sum > PROTO_MAX_PARENT_FDS)
+                return snprintf(err, errlen, "\"disk_parents\": more than %u parents in all", PROTO_MAX_PARENT_FDS),
+                       -EINVAL;
+        return (int)sum;
+}
+
 static void close_all(int *fds, size_t n) {
         for (size_t i = 0; i < n; i++)
                 safe_close(fds[i]);
@@ -234,9 +262,14 @@ int vmwp_control_assign_fds(const struct vm_config *cfg, struct json_object *msg
                 return -EINVAL;
         }
         size_t n_files = (size_t)__builtin_popcount((unsigned)files);
-        if (n != cfg->n_disks + want_taps + n_files) {
-                snprintf(err, errlen, "received %zu fds, expected %u disk + %zu TAP + %zu file fds", n, cfg->n_disks,
-                         want_taps, n_files);
+        int parents = parse_disk_parents(cfg, msg, opt, err, errlen);
+        if (parents < 0) {
+                close_all(fds, n);
+                return parents;
+        }
+        if (n != cfg->n_disks + want_taps + n_files + (size_t)parents) {
+                snprintf(err, errlen, "received %zu fds, expected %u disk + %zu TAP + %zu file + %d parent fds", n,
+                         cfg->n_disks, want_taps, n_files, parents);
                 close_all(fds, n);
                 return -EINVAL;
         }
@@ -255,6 +288,8 @@ int vmwp_control_assign_fds(const struct vm_config *cfg, struct json_object *msg
                 opt->saved_state_fd = fds[k++];
         if (files & VMWP_FILE_MIGRATE_INCOMING)
                 opt->migrate_incoming_fd = fds[k++];
+        while (k < n) /* last: the VHDX parents, disk by disk */
+                opt->parent_fds[opt->n_parent_fds++] = fds[k++];
 
         return 0;
 }

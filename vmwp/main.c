@@ -246,6 +246,8 @@ static int sandbox_setup(const struct args *a, const struct vm_config *cfg, stru
                 keep[n++] = opt->disk_fds[i];
         for (size_t i = 0; i < opt->n_tap_fds; i++)
                 keep[n++] = opt->tap_fds[i];
+        for (size_t i = 0; i < opt->n_parent_fds; i++)
+                keep[n++] = opt->parent_fds[i];
         const int files[] = { opt->kernel_fd, opt->initrd_fd, opt->serial_log_fd, opt->saved_state_fd,
                               opt->migrate_incoming_fd };
         for (size_t i = 0; i < ARRAY_SIZE(files); i++)

@@ -39,6 +39,7 @@ struct sandbox {
         bool mount_ns;   /* a private mount namespace exists (root or userns) */
         bool bounding_dropped;
         bool entered;
+        uint64_t fsize_needed; /* sandbox_allow_file_size(): RLIMIT_FSIZE at least this */
         char *probe_path;
         const struct sandbox_policy *extra[SANDBOX_MAX_POLICIES];
         size_t n_extra;

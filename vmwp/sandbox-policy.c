@@ -89,6 +89,9 @@ static const struct sandbox_rule main_rules[] = {
         SANDBOX_IOCTL(KVM_GET_MP_STATE), SANDBOX_IOCTL(KVM_GET_DEBUGREGS), SANDBOX_IOCTL(KVM_GET_IRQCHIP),
         SANDBOX_IOCTL(KVM_GET_CLOCK), SANDBOX_IOCTL(KVM_GET_MSR_INDEX_LIST), SANDBOX_IOCTL(KVM_CHECK_EXTENSION),
         SANDBOX_ALLOW(__NR_lseek), SANDBOX_ALLOW(__NR_fdatasync),
+        /* The quiesce of a save or migration, and the teardown, write a
+         * VHDX disk's metadata (its BAT through the log, the header). */
+        SANDBOX_ALLOW(__NR_pwrite64),
         /* A live migration's source (migrate.c): dirty tracking toggles
          * the RAM slots' KVM_MEM_LOG_DIRTY_PAGES and reads the log; the
          * stream's send timeout. */

@@ -32,6 +32,7 @@ static const struct sandbox_rule storvsp_rules[] = {
         SANDBOX_ALLOW(__NR_fsync), SANDBOX_IOCTL(BLKDISCARD), SANDBOX_ALLOW_ARG(__NR_flock, 1, LOCK_UN),
         SANDBOX_ALLOW(__NR_eventfd2), SANDBOX_ALLOW(__NR_epoll_create1), SANDBOX_ALLOW(__NR_epoll_ctl),
         SANDBOX_ALLOW(__NR_epoll_wait), SANDBOX_ALLOW(__NR_epoll_pwait),
+        SANDBOX_ALLOW(__NR_pwrite64), SANDBOX_ALLOW(__NR_ftruncate),
 };
 
 const struct sandbox_policy sandbox_storvsp_policy = {
@@ -46,12 +47,14 @@ const struct sandbox_policy sandbox_storvsp_policy = {
  * (epoll_ctl); submits and reaps IDE I/O (registering a disk with the
  * ring on first use); raises IRQ 14/15/8/1 (KVM_IRQ_LINE); re-arms the RTC
  * timer; accepts and reads keyboard clients; at exit drains the ring and
- * drops the disks, releasing their image locks. */
+ * drops the disks, releasing their image locks. VHDX disks: as storvsp
+ * (ftruncate to allocate, pwrite and fdatasync for their metadata). */
 static const struct sandbox_rule emu_rules[] = {
         SANDBOX_ALLOW(__NR_epoll_wait), SANDBOX_ALLOW(__NR_epoll_pwait), SANDBOX_ALLOW(__NR_epoll_ctl),
         SANDBOX_ALLOW(__NR_io_uring_enter),
         SANDBOX_ALLOW(__NR_io_uring_register), SANDBOX_IOCTL(KVM_IRQ_LINE), SANDBOX_ALLOW(__NR_timerfd_settime),
         SANDBOX_ALLOW(__NR_accept4), SANDBOX_ALLOW_ARG(__NR_flock, 1, LOCK_UN),
+        SANDBOX_ALLOW(__NR_pwrite64), SANDBOX_ALLOW(__NR_ftruncate), SANDBOX_ALLOW(__NR_fdatasync),
 };
 
 const struct sandbox_policy sandbox_emu_policy = {

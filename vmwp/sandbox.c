@@ -25,7 +25,9 @@
  * top. A guest that opens channels beyond this gets EMFILE: its open fails. */
 #define NOFILE_HEADROOM 512u
 /* The smallest RLIMIT_FSIZE: the serial log may grow to this. Writable
- * files larger than it (disk images) raise the limit to their size. */
+ * files larger than it (raw disk images) raise the limit to their size,
+ * and a growing format (VHDX) to the largest its file can become
+ * (sandbox_allow_file_size, from disk_info.max_file_size). */
 #define FSIZE_MIN (1ull << 30)
 
 int sandbox_new(const struct sandbox_options *o, struct sandbox **out, char *err, size_t errlen) {
@@ -188,7 +190,14 @@ static int set_limit(int res, rlim_t v) {
         return setrlimit(res, &l) < 0 ? -errno : 0;
 }
 
-static int set_limits(const struct fd_census *c, char *err, size_t errlen) {
+int sandbox_allow_file_size(struct sandbox *sb, uint64_t bytes) {
+        if (sb->entered)
+                return -EBUSY; /* raising a hard limit needs CAP_SYS_RESOURCE, gone by now */
+        sb->fsize_needed = MAX(sb->fsize_needed, bytes);
+        return 0;
+}
+
+static int set_limits(const struct sandbox *sb, const struct fd_census *c, char *err, size_t errlen) {
         /* Past RLIMIT_FSIZE a write fails with EFBIG instead of killing us:
          * the console counts it as dropped output. */
         signal(SIGXFSZ, SIG_IGN);
@@ -196,7 +205,7 @@ static int set_limits(const struct fd_census *c, char *err, size_t errlen) {
         if (r >= 0)
                 r = set_limit(RLIMIT_NOFILE, (rlim_t)c->max_fd + 1 + NOFILE_HEADROOM);
         if (r >= 0)
-                r = set_limit(RLIMIT_FSIZE, MAX(FSIZE_MIN, c->max_writable_size));
+                r = set_limit(RLIMIT_FSIZE, MAX(MAX(FSIZE_MIN, c->max_writable_size), sb->fsize_needed));
         if (r < 0)
                 snprintf(err, errlen, "setting resource limits: %s", strerror(-r));
         return r;
@@ -234,7 +243,7 @@ int sandbox_enter(struct sandbox *sb, char *err, size_t errlen) {
                 log_warning("sandbox: closed %u directory fd(s) that would lead out of the empty root", c.closed);
         if (sb->mount_ns && (r = sandbox_pivot_to_empty_root(err, errlen)) < 0)
                 return r;
-        if ((r = set_limits(&c, err, errlen)) < 0)
+        if ((r = set_limits(sb, &c, err, errlen)) < 0)
                 return r;
         if ((r = glibc_thread_init()) < 0)
                 return snprintf(err, errlen, "starting a thread: %s", strerror(-r)), r;

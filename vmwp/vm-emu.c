@@ -42,6 +42,7 @@ struct vmwp_emu {
         struct rtc rtc;
         struct i8042 kbd;
         struct ide_controller *ide; /* NULL: no IDE disks, no PCI */
+        struct disk *disks[4];      /* the IDE disks by slot (references) */
         struct piix piix;
         struct vmwp_kbd_socket *kbd_socket;
         bool rtc_ok, kbd_ok, piix_ok;
@@ -143,16 +144,20 @@ static int attach_disks(struct vmwp_emu *e, char *err, size_t errlen) {
                         return snprintf(err, errlen, "disks[%u] (%s): IDE disks have 512-byte sectors", i,
                                         dc->path), -EINVAL;
                 struct disk *d;
-                int r = vmwp_vm_open_disk(e->vm, i, &d);
+                char why[512];
+                int r = vmwp_vm_open_disk(e->vm, i, &d, why, sizeof why);
                 if (r >= 0) {
+                        why[0] = 0;
                         struct ata_identity id;
                         identity(e->vm, dc->lun, &id);
                         r = ide_attach(e->ide, dc->lun, d, &id);
+                        if (r == 0 && dc->lun < ARRAY_SIZE(e->disks))
+                                e->disks[dc->lun] = disk_ref(d); /* for the quiesce's metadata sync */
                         disk_unref(d); /* the controller holds its own reference */
                 }
                 if (r < 0)
                         return snprintf(err, errlen, "disks[%u] (%s): %s", i, dc->path,
-                                        r == -EEXIST ? "IDE slot (lun) already in use" : strerror(-r)), r;
+                                        r == -EEXIST ? "IDE slot (lun) already in use" : why[0] ? why : strerror(-r)), r;
         }
         return 0;
 }
@@ -199,7 +204,12 @@ static int add_platform(struct vmwp_emu *e, const struct vmwp_vm_options *opt, c
  * timer and keyboard input waiting. */
 static int emu_row_quiesce(void *dev) {
         struct vmwp_emu *e = dev;
-        return emu_service_pause(e->svc);
+        int r = emu_service_pause(e->svc);
+        /* Nothing in flight: a VHDX's metadata goes to the file now. */
+        for (unsigned i = 0; r == 0 && i < ARRAY_SIZE(e->disks); i++)
+                if (e->disks[i])
+                        r = disk_sync_metadata(e->disks[i]);
+        return r;
 }
 
 static void emu_row_resume(void *dev) {
@@ -383,6 +393,8 @@ void vmwp_vm_free_emu(struct vmwp_vm *vm) {
         if (e->piix_ok)
                 piix_destroy(&e->piix);
         ide_free(e->ide);
+        for (unsigned i = 0; i < ARRAY_SIZE(e->disks); i++)
+                disk_unref(e->disks[i]);
         if (e->kbd_ok)
                 i8042_destroy(&e->kbd);
         if (e->rtc_ok)

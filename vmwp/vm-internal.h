@@ -42,6 +42,9 @@ struct vmwp_vm {
         size_t n_disk_fds;
         int tap_fds[VM_NICS_MAX];
         size_t n_tap_fds;
+        int parent_fds[PROTO_MAX_PARENT_FDS]; /* as in vmwp_vm_options; -1 once a disk took it */
+        size_t n_parent_fds;
+        uint8_t n_disk_parents[VM_DISKS_MAX];
 
         /* Between vmwp_vm_create and vmwp_vm_start of a restored VM: the
          * mapped, indexed state file the device rows restore from
@@ -78,9 +81,10 @@ int vmwp_vm_add_platform_rows(struct vmwp_vm *vm);
 int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen);
 /* One storvsp device per SCSI controller of the configuration (vm-storage.c). */
 int vmwp_vm_add_disks(struct vmwp_vm *vm, char *err, size_t errlen);
-/* The disk image of config entry i: vmms's fd if it sent one, else the path. */
+/* The disk image of config entry i: vmms's fd if it sent one, else the path.
+ * why (may be empty on return) says what was wrong with the image. */
 struct disk;
-int vmwp_vm_open_disk(struct vmwp_vm *vm, uint32_t i, struct disk **out);
+int vmwp_vm_open_disk(struct vmwp_vm *vm, uint32_t i, struct disk **out, char *why, size_t whylen);
 /* Tear that down again; the VPs must be stopped (vid_partition_join). */
 void vmwp_vm_detach_vmbus(struct vmwp_vm *vm);
 /* The integration services of the configuration (vm-ic.c), on vm->vmbus. */

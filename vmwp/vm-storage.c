@@ -16,6 +16,7 @@
 #include "vm-internal.h"
 #include "vmbus/server.h"
 #include "vmwp/sandbox-providers.h"
+#include "vmwp/sandbox.h"
 
 static int map_guest(void *opaque, uint64_t gpa, size_t len, void **host) {
         return gm_map(opaque, gpa, len, host);
@@ -25,16 +26,60 @@ static void mark_guest_dirty(void *opaque, const void *host, size_t len) {
         vid_mark_dirty_host(opaque, host, len);
 }
 
-/* The disk image for config entry i: vmms's fd if it sent one, else the path. */
-int vmwp_vm_open_disk(struct vmwp_vm *vm, uint32_t i, struct disk **out) {
+/* Disk i's parents from vmms (vm->parent_fds holds them disk by disk),
+ * handed to disk_open, which owns them from then on: how many. */
+static unsigned take_parents(struct vmwp_vm *vm, uint32_t i, int fds[static DISK_MAX_PARENTS]) {
+        size_t first = 0;
+        for (uint32_t k = 0; k < i; k++)
+                first += vm->n_disk_parents[k];
+        unsigned n = vm->n_disk_parents[i];
+        /* vmwp_control_assign_fds checked the counts against the fds */
+        if (n > DISK_MAX_PARENTS || first + n > vm->n_parent_fds)
+                return 0;
+        for (unsigned k = 0; k < n; k++) {
+                fds[k] = vm->parent_fds[first + k];
+                vm->parent_fds[first + k] = -1;
+        }
+        return n;
+}
+
+/* RLIMIT_FSIZE must let a growing image (VHDX) reach its largest size:
+ * the sandbox sets it from what the disks say (docs/sandbox.md). */
+static int allow_growth(struct vmwp_vm *vm, struct disk *d) {
+        struct disk_info info;
+        disk_get_info(d, &info);
+        if (!vm->sandbox || info.read_only || info.block_device)
+                return 0;
+        return sandbox_allow_file_size(vm->sandbox, info.max_file_size);
+}
+
+/* The disk image for config entry i: vmms's fd if it sent one, else the
+ * path; a VHDX disk's parents likewise (none sent: the backend opens
+ * them by their locators, for standalone runs). */
+int vmwp_vm_open_disk(struct vmwp_vm *vm, uint32_t i, struct disk **out, char *why, size_t whylen) {
         const struct vm_disk_config *dc = &vm->cfg.disks[i];
+        int parents[DISK_MAX_PARENTS];
         struct disk_options o = { .path = dc->path, .fd = -1, .read_only = dc->read_only,
-                                  .block_size = dc->sector_size, .no_lock = vm->incoming };
+                                  .block_size = dc->sector_size, .no_lock = vm->incoming,
+                                  .format = dc->format == VM_DISK_VHDX ? DISK_FORMAT_VHDX : DISK_FORMAT_RAW,
+                                  .err = why, .errlen = whylen };
+        if (whylen)
+                why[0] = 0;
         if (i < vm->n_disk_fds) {
                 o.fd = vm->disk_fds[i];
                 vm->disk_fds[i] = -1; /* disk_open owns it now, even on error */
         }
-        return disk_open(&o, out);
+        o.n_parent_fds = take_parents(vm, i, parents);
+        o.parent_fds = o.n_parent_fds ? parents : NULL;
+        int r = disk_open(&o, out);
+        if (r < 0)
+                return r;
+        r = allow_growth(vm, *out);
+        if (r < 0) {
+                disk_unref(*out);
+                *out = NULL;
+        }
+        return r;
 }
 
 static void device_config(struct vmwp_vm *vm, struct storvsp_device_config *cfg) {
@@ -89,13 +134,15 @@ static int add_controller(struct vmwp_vm *vm, uint32_t ctrl, char *err, size_t e
                 if (dc->bus != VM_DISK_SCSI || dc->controller != ctrl)
                         continue;
                 struct disk *d;
-                r = vmwp_vm_open_disk(vm, i, &d);
+                char why[512];
+                r = vmwp_vm_open_disk(vm, i, &d, why, sizeof why);
                 if (r >= 0) {
+                        why[0] = 0;
                         r = storvsp_controller_attach(storvsp_device_controller(dev), dc->lun, d, NULL);
                         disk_unref(d); /* the controller holds its own reference */
                 }
                 if (r < 0)
-                        snprintf(err, errlen, "disks[%u] (%s): %s", i, dc->path, strerror(-r));
+                        snprintf(err, errlen, "disks[%u] (%s): %s", i, dc->path, why[0] ? why : strerror(-r));
         }
         if (r >= 0) {
                 struct vmbus_device_config vc = { .ops = &storvsp_provider_ops,

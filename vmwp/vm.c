@@ -279,7 +279,10 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         memcpy(vm->disk_fds, opt->disk_fds, sizeof vm->disk_fds);
         memcpy(vm->tap_fds, opt->tap_fds, sizeof vm->tap_fds);
         vm->n_disk_fds = opt->n_disk_fds, vm->n_tap_fds = opt->n_tap_fds;
-        opt->n_disk_fds = opt->n_tap_fds = 0;
+        memcpy(vm->parent_fds, opt->parent_fds, sizeof vm->parent_fds);
+        memcpy(vm->n_disk_parents, opt->n_disk_parents, sizeof vm->n_disk_parents);
+        vm->n_parent_fds = opt->n_parent_fds;
+        opt->n_disk_fds = opt->n_tap_fds = opt->n_parent_fds = 0;
         vm->incoming = opt->migrate_incoming_fd >= 0;
 
         struct vid_partition_config pc = { .ram_bytes = (uint64_t)cfg->memory_mib << 20, .n_vps = cfg->vcpus };
@@ -389,6 +392,8 @@ void vmwp_vm_free(struct vmwp_vm *vm) {
                 safe_close(vm->disk_fds[i]);
         for (size_t i = 0; i < vm->n_tap_fds; i++)
                 safe_close(vm->tap_fds[i]);
+        for (size_t i = 0; i < vm->n_parent_fds; i++)
+                safe_close(vm->parent_fds[i]);
         safe_close(vm->guest_event_fd);
         safe_close(vm->migrate_fd);
         pthread_mutex_destroy(&vm->guest_lock);

@@ -49,8 +49,10 @@ struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void
 int vmwp_control_parse_config(struct json_object *msg, struct vm_config *cfg, char *err, size_t errlen);
 /* Assigns received fds: one per disk in disk order, then one per NIC with a
  * "tap" name, in NIC order, then the files the message's "files" names
- * (kernel, initrd, serial_log; proto.h). Takes ownership of all n fds
- * (closes them on error). */
+ * (kernel, initrd, serial_log; proto.h), then the VHDX parents that
+ * "disk_parents" counts per disk (into opt->parent_fds and
+ * opt->n_disk_parents). Takes ownership of all n fds (closes them on
+ * error). */
 int vmwp_control_assign_fds(const struct vm_config *cfg, struct json_object *msg, int *fds, size_t n,
                             struct vmwp_vm_options *opt, char *err, size_t errlen);
 

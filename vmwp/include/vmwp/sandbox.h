@@ -141,6 +141,11 @@ int sandbox_precompile_start(struct sandbox *sb);
 /* How many compiled-ahead filters sandbox_enter() kept (tests). */
 size_t sandbox_precompiled(const struct sandbox *sb);
 
+/* A writable file the VM uses may grow to `bytes` (a VHDX disk's
+ * disk_info.max_file_size): RLIMIT_FSIZE, set at sandbox_enter(), will be
+ * at least that. Before sandbox_enter() only (-EBUSY after). */
+int sandbox_allow_file_size(struct sandbox *sb, uint64_t bytes);
+
 /* Step two (see above), on the main thread. */
 int sandbox_enter(struct sandbox *sb, char *err, size_t errlen);
 

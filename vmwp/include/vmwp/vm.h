@@ -16,13 +16,14 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "common/proto.h"
 #include "vmwp/console.h"
 
 struct vmwp_vm;
 struct vid_partition;
 struct json_object;
 
-#define VMWP_MAX_FDS (VM_DISKS_MAX + VM_NICS_MAX + 4)
+#define VMWP_MAX_FDS (VM_DISKS_MAX + VM_NICS_MAX + 4 + PROTO_MAX_PARENT_FDS)
 
 enum {
         VMWP_FILE_KERNEL = 1,
@@ -67,6 +68,13 @@ struct vmwp_vm_options {
         size_t n_disk_fds;
         int tap_fds[VM_NICS_MAX];
         size_t n_tap_fds;
+        /* VHDX disks' parents from vmms (proto.h "disk_parents"), disk by
+         * disk, each disk's nearest first; disk i has n_disk_parents[i].
+         * Owned like disk_fds. None (standalone): the disk backend opens
+         * a differencing image's parents by their locators. */
+        int parent_fds[PROTO_MAX_PARENT_FDS];
+        size_t n_parent_fds;
+        uint8_t n_disk_parents[VM_DISKS_MAX];
         /* vmms opens the boot files and the console log (-1: open the
          * configuration's paths, standalone). The VM reads the boot files
          * and takes the log fd; main() closes what is left. */

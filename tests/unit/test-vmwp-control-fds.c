@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+/* vmwp_control_assign_fds (vmwp/control.h) with VHDX parents: the config
+ * message's fds are the disks, the TAPs, the "files", then the parents
+ * that "disk_parents" counts per disk (common/proto.h); every other fd
+ * keeps its place, and a count that does not match is refused with all
+ * fds closed. */
+#include <json-c/json.h>
+#include <sys/eventfd.h>
+
+#include "common/test.h"
+#include "vmwp/control.h"
+#include "vmwp/vm.h"
+
+static struct vm_config cfg;
+static struct vmwp_vm_options opt;
+static char err[256];
+
+static struct json_object *message(const char *json) {
+        struct json_object *m = json_tokener_parse(json);
+        ASSERT_NOT_NULL(m);
+        vmwp_vm_options_init(&opt);
+        int r = vmwp_control_parse_config(m, &cfg, err, sizeof err);
+        if (r < 0)
+                fprintf(stderr, "config: %s\n", err);
+        ASSERT_EQ(r, 0);
+        return m;
+}
+
+static void new_fds(int *fds, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                ASSERT_GE(fds[i] = eventfd(0, EFD_CLOEXEC), 0);
+}
+
+static bool is_open(int fd) {
+        return fcntl(fd, F_GETFD) >= 0;
+}
+
+static void close_fds(const int *fds, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                close(fds[i]);
+}
+
+#define TWO_DISKS                                                                                   \
+        "{\"op\":\"config\",\"config\":{\"name\":\"f\",\"memory_mib\":64,\"boot\":{\"kernel\":\"/k\"}," \
+        "\"serial_log\":\"/l\",\"disks\":[{\"path\":\"/a.img\"},{\"path\":\"/c.avhdx\",\"lun\":1}],"          \
+        "\"nics\":[{\"mac\":\"00:15:5d:00:00:01\",\"tap\":\"tap0\"}]},\"files\":[\"kernel\",\"serial_log\"]"
+
+TEST(parents_come_last_and_go_to_their_disk) {
+        struct json_object *m = message(TWO_DISKS ",\"disk_parents\":[0,2]}");
+        int fds[7];
+        new_fds(fds, 7); /* 2 disks, 1 TAP, kernel, serial_log, 2 parents */
+        ASSERT_EQ(vmwp_control_assign_fds(&cfg, m, fds, 7, &opt, err, sizeof err), 0);
+        ASSERT_EQ(opt.n_disk_fds, 2u);
+        ASSERT_EQ(opt.disk_fds[1], fds[1]);
+        ASSERT_EQ(opt.tap_fds[0], fds[2]);
+        ASSERT_EQ(opt.kernel_fd, fds[3]);
+        ASSERT_EQ(opt.serial_log_fd, fds[4]);
+        ASSERT_EQ(opt.n_parent_fds, 2u);
+        ASSERT_EQ(opt.parent_fds[0], fds[5]);
+        ASSERT_EQ(opt.parent_fds[1], fds[6]);
+        ASSERT_EQ(opt.n_disk_parents[0], 0u);
+        ASSERT_EQ(opt.n_disk_parents[1], 2u);
+        close_fds(fds, 7);
+        json_object_put(m);
+}
+
+TEST(no_disk_parents_means_none) {
+        struct json_object *m = message(TWO_DISKS "}");
+        int fds[5];
+        new_fds(fds, 5);
+        ASSERT_EQ(vmwp_control_assign_fds(&cfg, m, fds, 5, &opt, err, sizeof err), 0);
+        ASSERT_EQ(opt.n_parent_fds, 0u);
+        ASSERT_EQ(opt.n_disk_parents[1], 0u);
+        close_fds(fds, 5);
+        json_object_put(m);
+}
+
+static void refused(const char *json, size_t n, const char *why) {
+        struct json_object *m = message(json);
+        int fds[8];
+        new_fds(fds, n);
+        ASSERT_EQ(vmwp_control_assign_fds(&cfg, m, fds, n, &opt, err, sizeof err), -EINVAL);
+        if (!strstr(err, why))
+                fprintf(stderr, "error \"%s\" lacks \"%s\"\n", err, why);
+        ASSERT_NOT_NULL(strstr(err, why));
+        for (size_t i = 0; i < n; i++)
+                ASSERT_FALSE(is_open(fds[i]));
+        json_object_put(m);
+}
+
+TEST(counts_that_do_not_match_are_refused_and_the_fds_closed) {
+        refused(TWO_DISKS ",\"disk_parents\":[0,2]}", 6, "expected 2 disk + 1 TAP + 2 file + 2 parent fds");
+        refused(TWO_DISKS ",\"disk_parents\":[0,1]}", 7, "received 7 fds");
+        refused(TWO_DISKS ",\"disk_parents\":[1]}", 6, "one count per disk");
+        refused(TWO_DISKS ",\"disk_parents\":[1,0]}", 6, "only for a VHDX disk");
+        refused(TWO_DISKS ",\"disk_parents\":[0,17]}", 5, "0..16 parents");
+        refused(TWO_DISKS ",\"disk_parents\":[0,-1]}", 5, "0..16 parents");
+        refused(TWO_DISKS ",\"disk_parents\":[0,\"1\"]}", 6, "0..16 parents");
+        refused(TWO_DISKS ",\"disk_parents\":{}}", 5, "one count per disk");
+}
+
+TEST_MAIN();
