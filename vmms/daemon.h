@@ -374,6 +374,12 @@ int vmms_user_uid(const char *name, uid_t *uid);
  * file's permissions refuse, -EINVAL for the wrong kind of file. */
 int vmms_file_open(const struct vmms_path_policy *p, const char *path, enum vmms_file_use use,
                    const struct vmms_cred *as, char *err, size_t errlen);
+/* Creates a new disk image file for a VM (a checkpoint's differencing
+ * child, a reflinked copy) as `as`: the path must pass the policy as a
+ * writable disk; O_EXCL, mode 0600, owned by `as`. Returns the fd
+ * (read-write) or -errno with "<path>: <reason>" in err. */
+int vmms_file_create(const struct vmms_path_policy *p, const char *path, const struct vmms_cred *as, char *err,
+                     size_t errlen);
 /* CreateVM and Update: vmms_config_check_paths(), then every path that is
  * new (or newly writable) against cur is opened as `as` and closed again:
  * it exists, has the right kind and the caller may use it. */

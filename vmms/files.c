@@ -221,6 +221,46 @@ int vmms_file_open(const struct vmms_path_policy *p, const char *path, enum vmms
         return r;
 }
 
+/* Creates pl's file (O_EXCL, 0600) in its directory, resolved beneath the
+ * place's root like any other path, as the current identity. */
+static int create_placed(const struct vmms_path_place *pl, const struct vmms_cred *c, char *err, size_t errlen) {
+        const char *slash = strrchr(pl->rel, '/');
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - pl->rel) : 1, slash ? pl->rel : ".");
+        struct vmms_path_place dpl = { .root = pl->root, .rel = dir };
+        _cleanup_close_ int dfd = resolve(&dpl);
+        if (dfd < 0)
+                return resolve_error(-dfd, pl, c, err, errlen);
+        int fd = openat(dfd, slash ? slash + 1 : pl->rel, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+                        0600);
+        if (fd < 0)
+                return resolve_error(errno, pl, c, err, errlen);
+        return fd;
+}
+
+int vmms_file_create(const struct vmms_path_policy *p, const char *path, const struct vmms_cred *as, char *err,
+                     size_t errlen) {
+        struct vmms_path_place pl;
+        char why[768];
+        int r = vmms_path_place(p, path, VMMS_FILE_DISK_RW, as->uid == 0, &pl, why, sizeof why);
+        if (r == 0 && pl.block)
+                r = (snprintf(why, sizeof why, "%s: a new image cannot be a block device", path), -EINVAL);
+        if (r < 0) {
+                snprintf(err, errlen, "%s", why);
+                return r;
+        }
+        struct fs_identity id;
+        r = identity_enter(as, &id);
+        if (r >= 0)
+                r = create_placed(&pl, as, why, sizeof why);
+        else
+                snprintf(why, sizeof why, "cannot take the identity of uid %u: %s", (unsigned)as->uid, strerror(-r));
+        identity_leave(&id);
+        if (r < 0)
+                snprintf(err, errlen, "%s: %s", path, why);
+        return r;
+}
+
 int vmms_log_open(const char *path, enum vmms_log_access how, char *err, size_t errlen) {
         static const int flags[] = { [VMMS_LOG_READ] = O_RDONLY, [VMMS_LOG_APPEND] = O_WRONLY | O_APPEND,
                                      [VMMS_LOG_ROTATE] = O_RDWR };

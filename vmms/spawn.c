@@ -24,23 +24,35 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/proto.h"
+#include "vmms/disk-chain.h"
 #include "worker.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 /* The fds that travel with the config message: one per disk, then one per
- * NIC (common/proto.h), and the names of the TAPs vmms created. */
+ * NIC (common/proto.h), and the names of the TAPs vmms created; last the
+ * VHDX disks' parents. */
 struct spawn_fds {
         int fd[PROTO_MAX_FDS];
         size_t n;
         char tap_names[VM_NICS_MAX][IFNAMSIZ];
         const char *files[5]; /* after the disks and TAPs: "kernel", "initrd", "serial_log", "saved_state" or "migrate_incoming" */
         size_t n_files;
+        /* Parents of each disk, nearest first, disk by disk; they join fd[]
+         * after everything else (append_parents), in this order. */
+        int parent_fd[PROTO_MAX_PARENT_FDS];
+        size_t n_parent_fds;
+        uint8_t disk_parents[VM_DISKS_MAX];
 };
+
+_Static_assert(VM_DISKS_MAX + VM_NICS_MAX + 5 + PROTO_MAX_PARENT_FDS <= PROTO_MAX_FDS,
+               "a config message with every disk, NIC, file and parent fits one SCM_RIGHTS");
 
 static void spawn_fds_done(struct spawn_fds *s) {
         for (size_t i = 0; i < s->n; i++)
                 safe_close(s->fd[i]);
+        for (size_t i = 0; i < s->n_parent_fds; i++)
+                safe_close(s->parent_fd[i]);
 }
 
 /* Appends fd (taking it); returns its index in the SCM_RIGHTS array. */
@@ -53,6 +65,53 @@ static int spawn_fds_add(struct spawn_fds *s, int fd) {
         }
         s->fd[s->n] = fd;
         return (int)s->n++;
+}
+
+/* A parent of a VHDX disk: as any read-only disk of the VM, with the
+ * path policy and the owner's rights (files.c). */
+struct parent_open {
+        const struct vmms_path_policy *paths;
+        const struct vmms_cred *owner;
+};
+
+static int open_parent(void *opaque, const char *path, char *err, size_t errlen) {
+        const struct parent_open *p = opaque;
+        return vmms_file_open(p->paths, path, VMMS_FILE_DISK_RO, p->owner, err, errlen);
+}
+
+/* The parents of disk i, a VHDX image open at fd (docs/vmms.md "VHDX
+ * disks"): opened, locked shared and checked by vmms_disk_chain_open. */
+static int open_chain(struct vmms_vm *vm, const struct vmms_cred *owner, uint32_t i, int fd, struct spawn_fds *s,
+                      char *err, size_t errlen) {
+        const struct vm_disk_config *dc = &vm->config->disks[i];
+        struct parent_open po = { .paths = &vm->d->opt.paths, .owner = owner };
+        struct vmms_disk_chain c;
+        char why[2048];
+        int r = vmms_disk_chain_open(fd, dc->path, dc->read_only, open_parent, &po, &c, why, sizeof why);
+        if (r < 0)
+                return snprintf(err, errlen, "disks[%u].path: %s", i, why), r;
+        if (s->n_parent_fds + c.n > PROTO_MAX_PARENT_FDS) {
+                vmms_disk_chain_done(&c);
+                snprintf(err, errlen, "disks[%u].path: the VM's VHDX disks have more than %u parent images in all", i,
+                         PROTO_MAX_PARENT_FDS);
+                return -E2BIG;
+        }
+        memcpy(s->parent_fd + s->n_parent_fds, c.fds, c.n * sizeof c.fds[0]);
+        s->n_parent_fds += c.n;
+        s->disk_parents[i] = (uint8_t)c.n;
+        return 0;
+}
+
+/* Last in the message, so that every other fd keeps its place. */
+static int append_parents(struct spawn_fds *s) {
+        for (size_t k = 0; k < s->n_parent_fds; k++) {
+                int fd = s->parent_fd[k];
+                s->parent_fd[k] = -1; /* spawn_fds_add takes it, even on error */
+                int r = spawn_fds_add(s, fd);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 static int open_disks(struct vmms_vm *vm, const struct vmms_cred *owner, struct spawn_fds *s, char *err,
@@ -76,6 +135,13 @@ static int open_disks(struct vmms_vm *vm, const struct vmms_cred *owner, struct 
                         if (r < 0) {
                                 snprintf(err, errlen, "disks[%u].path: %s %s", i, dc->path,
                                          r == -EBUSY ? "is in use by another VM" : "cannot be opened for a migration");
+                                safe_close(fd);
+                                return r;
+                        }
+                }
+                if (dc->format == VM_DISK_VHDX) {
+                        int r = open_chain(vm, owner, i, fd, s, err, errlen);
+                        if (r < 0) {
                                 safe_close(fd);
                                 return r;
                         }
@@ -304,6 +370,14 @@ static int send_config(struct vmms_vm *vm, int ctl, struct spawn_fds *s, const c
         if (!files)
                 return -ENOMEM;
         json_object_object_add(msg, "files", files);
+        if (s->n_parent_fds > 0) { /* only then: the message stays as before for raw disks */
+                json_object *parents = json_object_new_array();
+                for (uint32_t i = 0; parents && i < vm->config->n_disks; i++)
+                        json_object_array_add(parents, json_object_new_int(s->disk_parents[i]));
+                if (!parents)
+                        return -ENOMEM;
+                json_object_object_add(msg, "disk_parents", parents);
+        }
         return proto_send(ctl, msg, s->fd, s->n);
 }
 
@@ -325,7 +399,8 @@ static int prepare_fds(struct vmms_vm *vm, const char *log_path, struct spawn_fd
         if (!owner)
                 return -ENOMEM;
         if ((r = vmms_cred_of_user(vm->owner, owner)) < 0 || (r = open_disks(vm, owner, s, err, errlen)) < 0 ||
-            (r = open_taps(vm, s, err, errlen)) < 0 || (r = open_files(vm, owner, log_path, s, err, errlen)) < 0)
+            (r = open_taps(vm, s, err, errlen)) < 0 || (r = open_files(vm, owner, log_path, s, err, errlen)) < 0 ||
+            (r = append_parents(s)) < 0)
                 return r;
         return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/config.h"
 #include "common/macro.h"
@@ -41,6 +42,18 @@ static const char *const restart_policies[] = {
         [VM_RESTART_ALWAYS] = "always",
 };
 static const char *const disk_buses[] = { [VM_DISK_SCSI] = "scsi", [VM_DISK_IDE] = "ide" };
+static const char *const disk_formats[] = { [VM_DISK_RAW] = "raw", [VM_DISK_VHDX] = "vhdx" };
+
+enum vm_disk_format vm_disk_format_for_path(const char *path) {
+        const char *dot = strrchr(path, '.');
+        if (dot && !strchr(dot, '/') && (strcasecmp(dot, ".vhdx") == 0 || strcasecmp(dot, ".avhdx") == 0))
+                return VM_DISK_VHDX;
+        return VM_DISK_RAW;
+}
+
+const char *vm_disk_format_to_string(enum vm_disk_format f) {
+        return f < ARRAY_SIZE(disk_formats) ? disk_formats[f] : "?";
+}
 
 const char *vm_boot_kind_to_string(enum vm_boot_kind k) {
         return (unsigned)k < ARRAY_SIZE(boot_kinds) ? boot_kinds[k] : "unknown";
@@ -233,8 +246,8 @@ static int parse_boot(struct pctx *p, json_object *b, struct vm_config *c) {
 
 static int parse_disk(struct pctx *p, json_object *d, struct vm_disk_config *disk) {
         static const char *const keys[] = { "path", "read_only", "bus", "controller", "lun",
-                                            "sector_size", NULL };
-        int r, bus = VM_DISK_SCSI;
+                                            "sector_size", "format", NULL };
+        int r, bus = VM_DISK_SCSI, format = -1;
         if ((r = expect_object(p, d, "")) < 0)
                 return r;
         disk->sector_size = 512;
@@ -243,9 +256,11 @@ static int parse_disk(struct pctx *p, json_object *d, struct vm_disk_config *dis
             (r = get_enum(p, d, "bus", disk_buses, ARRAY_SIZE(disk_buses), &bus)) < 0 ||
             (r = get_u32(p, d, "controller", 0, VM_SCSI_CONTROLLERS_MAX - 1, &disk->controller)) < 0 ||
             (r = get_u32(p, d, "lun", 0, VM_SCSI_LUNS_MAX - 1, &disk->lun)) < 0 ||
-            (r = get_u32(p, d, "sector_size", 512, 4096, &disk->sector_size)) < 0)
+            (r = get_u32(p, d, "sector_size", 512, 4096, &disk->sector_size)) < 0 ||
+            (r = get_enum(p, d, "format", disk_formats, ARRAY_SIZE(disk_formats), &format)) < 0)
                 return r;
         disk->bus = (enum vm_disk_bus)bus;
+        disk->format = format < 0 ? vm_disk_format_for_path(disk->path) : (enum vm_disk_format)format;
         if (disk->sector_size != 512 && disk->sector_size != 4096)
                 return perr(p, "sector_size", "must be 512 or 4096");
         if (disk->bus == VM_DISK_IDE && (disk->controller != 0 || disk->lun > 3))
@@ -569,6 +584,7 @@ char *vm_config_to_json(const struct vm_config *c) {
                 add_int(o, "controller", d->controller);
                 add_int(o, "lun", d->lun);
                 add_int(o, "sector_size", d->sector_size);
+                add_str(o, "format", disk_formats[d->format]);
                 json_object_array_add(disks, o);
         }
         json_object_object_add(root, "disks", disks);

@@ -33,6 +33,10 @@
  *                        (with fake.lose_running: and reporting ready, the
  *                        stream closed at once)
  *   fake.migrate_ms=N    as a source, send passes for N ms before the state
+ * A config with VHDX parents ("disk_parents") prints "fake-vmwp: disk D
+ * parent K: ino=N ro" for each (the parent fd's inode and mode) on the
+ * console, and keeps them open: their shared locks hold while it runs, as
+ * with vmwp.
  * "migrate-send" prints "fake-vmwp: migrate-send" and the options it got
  * (max_downtime_ms, auto_converge; "-" if absent) on the console, then it
  * and a config with "migrate_incoming" speak the stream of
@@ -74,6 +78,7 @@
 #define FAKE_STATE_TAG VMSTATE_TAG('F', 'A', 'K', 'E')
 
 struct fake {
+        char parents[4096]; /* report_parents' lines, printed once the console log is open */
         int ctl, ctl_listen, con_listen, con_log;
         int con[MAX_CONSOLE_CLIENTS];
         uint64_t con_clients, con_since_us; /* as vmwp's "console-status" */
@@ -403,9 +408,41 @@ static bool fake_state_ok(int fd) {
         return s && s->length >= m && memcmp(s->payload, FAKE_STATE_MAGIC, m) == 0;
 }
 
+/* The VHDX parents that come last ("disk_parents", common/proto.h): each
+ * is reported on the console ("fake-vmwp: disk D parent K: ino=N ro|rw")
+ * for the tests, and kept open (the shared locks hold while it runs). Returns how many there were. */
+static size_t report_parents(struct fake *f, const struct vm_config *c, json_object *msg, const int *fds, size_t n) {
+        json_object *a;
+        size_t total = 0, k = 0;
+        char line[160];
+        if (!json_object_object_get_ex(msg, "disk_parents", &a))
+                return 0;
+        if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) != c->n_disks)
+                finish(f, VMWP_EXIT_USAGE, "disk_parents: not one count per disk");
+        for (uint32_t d = 0; d < c->n_disks; d++)
+                total += (size_t)json_object_get_int(json_object_array_get_idx(a, d));
+        if (total > n)
+                finish(f, VMWP_EXIT_USAGE, "wrong number of fds");
+        for (uint32_t d = 0; d < c->n_disks; d++) {
+                int cnt = json_object_get_int(json_object_array_get_idx(a, d));
+                for (int p = 0; p < cnt; p++, k++) {
+                        struct stat st;
+                        int fd = fds[n - total + k];
+                        int fl = fcntl(fd, F_GETFL);
+                        if (fstat(fd, &st) < 0 || fl < 0)
+                                finish(f, VMWP_EXIT_USAGE, "a parent fd is not open");
+                        snprintf(line, sizeof line, "fake-vmwp: disk %u parent %d: ino=%llu %s\n", d, p,
+                                 (unsigned long long)st.st_ino, (fl & O_ACCMODE) == O_RDONLY ? "ro" : "rw");
+                        size_t used = strlen(f->parents);
+                        snprintf(f->parents + used, sizeof f->parents - used, "%s", line);
+                }
+        }
+        return total;
+}
+
 /* vmwp's rule: one fd per disk, then one per NIC that names a TAP, then
- * the files the message names (kernel, initrd, serial_log). Returns the
- * console log's fd, or -1. */
+ * the files the message names (kernel, initrd, serial_log), then the VHDX
+ * parents. Returns the console log's fd, or -1. */
 static int check_fds(struct fake *f, const struct vm_config *c, json_object *msg, const int *fds, size_t n) {
         size_t want = c->n_disks, n_files = 0;
         struct stat st;
@@ -416,6 +453,7 @@ static int check_fds(struct fake *f, const struct vm_config *c, json_object *msg
                 n_files = json_object_array_length(files);
                 last = n_files ? json_object_array_get_idx(files, n_files - 1) : NULL;
         }
+        n -= report_parents(f, c, msg, fds, n);
         if (n != want + n_files)
                 finish(f, VMWP_EXIT_USAGE, "wrong number of fds");
         for (size_t i = 0; i < n; i++)
@@ -461,6 +499,7 @@ static void configure(struct fake *f, const char *serial) {
         f->shutdown_ic = c->ic.shutdown && knob(f, "fake.shutdown_ic", 0);
         snprintf(line, sizeof line, "fake-vmwp: %s booting (%u disks, %u nics)\n", c->name, c->n_disks, c->n_nics);
         console_out(f, line);
+        console_out(f, f->parents);
         free(c);
         json_object_put(msg);
         if (knob(f, "fake.setup_fail", 0))

@@ -110,6 +110,26 @@ static void expect_error(const char *json, const char *msg) {
         free(c);
 }
 
+/* The format comes from the configuration or the extension, never from
+ * the image's content. */
+TEST(config_disk_format) {
+        static const char json[] = "{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"disks\":["
+                                   "{\"path\":\"/d.img\"},{\"path\":\"/e.VHDX\",\"lun\":1},"
+                                   "{\"path\":\"/f.avhdx\",\"lun\":2},{\"path\":\"/g.bin\",\"lun\":3,\"format\":\"vhdx\"},"
+                                   "{\"path\":\"/h.vhdx\",\"lun\":4,\"format\":\"raw\"},{\"path\":\"/x.vhdx/i\",\"lun\":5}]}";
+        struct vm_config *c = malloc(sizeof *c);
+        char err[256];
+        ASSERT_OK(vm_config_parse(json, strlen(json), c, err, sizeof err));
+        enum vm_disk_format want[] = { VM_DISK_RAW, VM_DISK_VHDX, VM_DISK_VHDX, VM_DISK_VHDX, VM_DISK_RAW, VM_DISK_RAW };
+        for (unsigned i = 0; i < 6; i++)
+                ASSERT_EQ(c->disks[i].format, want[i]);
+        /* written out explicitly, so a rename of the file cannot change it */
+        char *text = vm_config_to_json(c);
+        ASSERT_NOT_NULL(strstr(text, "\"format\":\"vhdx\""));
+        free(text);
+        free(c);
+}
+
 TEST(config_errors_name_the_field) {
         expect_error("", "invalid JSON");
         expect_error("[]", "must be a JSON object ({...}), not an array");
@@ -136,6 +156,8 @@ TEST(config_errors_name_the_field) {
         expect_error("{\"name\":\"a\",\"memroy_mib\":5,\"boot\":{\"kernel\":\"/k\"}}", "memroy_mib: unknown field");
         expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/d\",\"sector_size\":1024}]}",
                      "disks[0].sector_size: must be 512 or 4096");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/d\",\"format\":\"qcow2\"}]}",
+                     "disks[0].format: unknown value \"qcow2\"");
         expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/d\"},{\"path\":\"/e\"}]}",
                      "disks[1].lun: duplicates disks[0]");
         expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"nics\":[{\"mac\":\"01:00:00:00:00:01\"}]}",

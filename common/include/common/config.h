@@ -29,6 +29,14 @@ enum vm_boot_kind {
         VM_BOOT_LINUX, /* bzImage, 64-bit boot protocol, with ACPI */
 };
 
+/* The image format. Never guessed from the content (a guest writing a
+ * VHDX signature into a raw disk must not turn it into one): "format" in
+ * the configuration, else the path's extension (.vhdx, .avhdx: VHDX). */
+enum vm_disk_format {
+        VM_DISK_RAW,
+        VM_DISK_VHDX, /* docs/vhdx.md */
+};
+
 enum vm_disk_bus {
         VM_DISK_SCSI, /* synthetic SCSI controller (storvsp) */
         VM_DISK_IDE,  /* emulated IDE (issue #13) */
@@ -47,6 +55,7 @@ struct vm_disk_config {
         uint32_t controller; /* SCSI controller index (one VMBus device each) */
         uint32_t lun;        /* SCSI: 0..VM_SCSI_LUNS_MAX-1; IDE: 0..3 (channel*2+device) */
         uint32_t sector_size; /* 512 or 4096 */
+        enum vm_disk_format format;
 };
 
 struct vm_nic_config {
@@ -93,6 +102,10 @@ struct vm_config {
         enum vm_restart_policy restart_policy;
         uint32_t stop_timeout_s;
 };
+
+/* The format a disk path gets when its configuration names none. */
+enum vm_disk_format vm_disk_format_for_path(const char *path);
+const char *vm_disk_format_to_string(enum vm_disk_format f);
 
 /* A key given twice in one object of the JSON text (json-c would keep the
  * last one silently): -EINVAL with "<key>: appears twice ..." in err. Part

@@ -115,6 +115,18 @@
  *   restores, tells the source as its vCPUs start and sends "ready"; a
  *   refused, corrupt or cut stream ends it with status 3 and a reason
  *   starting "migration: ".
+ *
+ * VHDX disks (issue #21, docs/vmms.md "VHDX disks"):
+ * - A differencing VHDX disk's parents travel as fds of the config message
+ *   too, AFTER all the others (disks, TAPs, "files"), so that those keep
+ *   their places: disk by disk in config order, each disk's nearest parent
+ *   first. The message's "disk_parents" is an array with one count per
+ *   disk (n_disks entries, each 0..VHDX_CHAIN_MAX); absent when no disk
+ *   has a parent. vmms opens each parent O_RDONLY with the owner's rights
+ *   and the path policy, holds flock(LOCK_SH) on it (no VM may write a
+ *   parent while a chain uses it) and has checked its linkage. At most
+ *   PROTO_MAX_PARENT_FDS in all. The worker hands them to the disk backend
+ *   (storvsp/disk.h, disk_options.parent_fds), which then opens no path.
  */
 #pragma once
 
@@ -124,7 +136,11 @@
 struct json_object;
 
 #define PROTO_MAX_MSG (64u * 1024u)
-#define PROTO_MAX_FDS 128u
+/* The VHDX parents of all of a VM's disks together ("disk_parents"). */
+#define PROTO_MAX_PARENT_FDS 128u
+/* One message's fds: the kernel's SCM_MAX_FD. The config message carries
+ * at most VM_DISKS_MAX + VM_NICS_MAX + 4 + PROTO_MAX_PARENT_FDS (204). */
+#define PROTO_MAX_FDS 253u
 #define PROTO_CONTROL_FD 3
 
 /* Worker exit statuses: every way a VM ends has its own, plus a one-line
