@@ -50,6 +50,8 @@ int vmctl_size_parse_mib(const char *s, uint32_t *mib) {
                 mult = 1;
         else if (!strcmp(suffix, "G") || !strcmp(suffix, "GiB"))
                 mult = 1024;
+        else if (!strcmp(suffix, "T") || !strcmp(suffix, "TiB"))
+                mult = 1024 * 1024;
         else
                 return -EINVAL;
         if (parse_u32(num, UINT32_MAX, &v) < 0 || MUL_OVERFLOW(v, mult, mib))
@@ -119,6 +121,10 @@ static int disk_option(json_object *d, const char *opt, bool *have_lun, const ch
                 json_object_object_add(d, "bus", json_object_new_string(opt + 4));
                 return 0;
         }
+        if (!strcmp(opt, "format=raw") || !strcmp(opt, "format=vhdx")) {
+                json_object_object_add(d, "format", json_object_new_string(opt + 7));
+                return 0;
+        }
         static const struct {
                 const char *prefix, *key;
                 uint32_t max;
@@ -136,7 +142,7 @@ static int disk_option(json_object *d, const char *opt, bool *have_lun, const ch
                         *have_lun = true;
                 return 0;
         }
-        return ferr(err, errlen, flag, "unknown option \"%s\" (ro, bus=, controller=, lun=, sector-size=)", opt);
+        return ferr(err, errlen, flag, "unknown option \"%s\" (ro, bus=, controller=, lun=, sector-size=, format=)", opt);
 }
 
 static int add_disk(json_object *cfg, const char *value, const struct vmctl_build_ctx *ctx, char *err,

@@ -11,7 +11,7 @@ static const struct vmctl_command *const commands[] = {
         &vmctl_cmd_create, &vmctl_cmd_list,   &vmctl_cmd_show,   &vmctl_cmd_start,  &vmctl_cmd_stop,
         &vmctl_cmd_kill,   &vmctl_cmd_reboot, &vmctl_cmd_pause,  &vmctl_cmd_resume, &vmctl_cmd_delete,
         &vmctl_cmd_edit,   &vmctl_cmd_console, &vmctl_cmd_wait,  &vmctl_cmd_host,   &vmctl_cmd_kvp,
-        &vmctl_cmd_save,   &vmctl_cmd_discard_saved, &vmctl_cmd_migrate,
+        &vmctl_cmd_save,   &vmctl_cmd_discard_saved, &vmctl_cmd_migrate, &vmctl_cmd_disk,
 };
 
 static void usage(void) {
@@ -74,7 +74,7 @@ int main(int argc, char **argv) {
                                 c.address = sub_argv[k] + 10;
                         else if (!strcmp(sub_argv[k], "--address") && k + 1 < sub_argc)
                                 c.address = sub_argv[++k];
-                int r = vmctl_connect(&c);
+                int r = commands[i]->local ? 0 : vmctl_connect(&c);
                 if (r == 0) {
                         optind = 0;
                         r = commands[i]->run(&c, sub_argc, sub_argv);

@@ -8,7 +8,9 @@
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
+#include "common/config.h"
 #include "common/macro.h"
+#include "vhdx/vhdx.h"
 
 enum vmctl_exit {
         VMCTL_EXIT_OK = 0,
@@ -38,6 +40,7 @@ struct vmctl_command {
         const char *summary;
         int (*run)(struct vmctl *c, int argc, char **argv);
         void (*help)(void);
+        bool local; /* works on files, without vmms: no bus */
 };
 
 /* bus.c */
@@ -82,11 +85,49 @@ void vmctl_table_print(struct vmctl_table *t);
 void vmctl_table_free(struct vmctl_table *t);
 int vmctl_parse_seconds(const char *s, uint64_t *usec);
 
+/* disk-image.c: an image for the disk commands, read-only, as the caller */
+struct vmctl_disk_image {
+        const char *path;
+        enum vm_disk_format format;
+        int fd;
+        uint64_t size;   /* the disk's: a VHDX's virtual size, a raw file's length */
+        uint32_t sector; /* logical sector size */
+        struct vhdx *v;  /* VHDX: the image, then its parents nearest first */
+        struct vhdx *parents[VHDX_CHAIN_MAX];
+        int pfd[VHDX_CHAIN_MAX];
+        size_t n_parents;
+};
+struct vmctl_disk_extent {
+        bool zero;         /* reads as zeros (no fd) */
+        int fd;            /* else: the bytes are at file_off in fd */
+        uint64_t file_off;
+        uint64_t len;
+};
+/* The format of path: opt ("raw", "vhdx") if given, else by extension.
+ * -EINVAL after saying why. */
+int vmctl_disk_format(const char *path, const char *opt, enum vm_disk_format *out);
+/* Opens path read-only; a VHDX with its chain, checked as a VM's Start
+ * checks it. -errno with a sentence naming the image in err. */
+int vmctl_disk_open(struct vmctl_disk_image *im, const char *path, enum vm_disk_format fmt, char *err,
+                    size_t errlen);
+void vmctl_disk_close(struct vmctl_disk_image *im);
+/* Where the disk's bytes [off, off + len) start: one extent of at most len
+ * (off and len multiples of the sector size, inside the disk). */
+int vmctl_disk_extent(struct vmctl_disk_image *im, uint64_t off, uint64_t len, struct vmctl_disk_extent *e);
+
 /* cmd-*.c */
 extern const struct vmctl_command vmctl_cmd_create, vmctl_cmd_list, vmctl_cmd_show, vmctl_cmd_host,
         vmctl_cmd_start, vmctl_cmd_stop, vmctl_cmd_kill, vmctl_cmd_reboot, vmctl_cmd_pause, vmctl_cmd_resume,
         vmctl_cmd_delete, vmctl_cmd_edit, vmctl_cmd_console, vmctl_cmd_wait, vmctl_cmd_kvp, vmctl_cmd_save,
-        vmctl_cmd_discard_saved, vmctl_cmd_migrate;
+        vmctl_cmd_discard_saved, vmctl_cmd_migrate, vmctl_cmd_disk;
+/* cmd-disk.c: option parsers and the new-file rule convert shares; each
+ * prints what is wrong and returns VMCTL_EXIT_USAGE (0 if fine). */
+int vmctl_disk_parse_type(const char *s, enum vhdx_type *t);
+int vmctl_disk_parse_block_size(const char *s, uint32_t *bytes);
+/* A new image file (O_EXCL, 0600), or -1 after saying why. */
+int vmctl_disk_new_file(const char *path);
+/* cmd-disk-convert.c: vmctl disk convert (cmd-disk.c dispatches) */
+int vmctl_disk_convert(struct vmctl *c, int argc, char **argv);
 
 /* cmd-create.c: the configuration flags create and edit share. */
 enum {
@@ -119,7 +160,8 @@ enum {
         "  --initrd=PATH          initrd (linux boot only)\n"                                         \
         "  --cmdline=TEXT         kernel command line\n"                                              \
         "  --boot=pvh|linux       boot protocol (default pvh)\n"                                      \
-        "  --disk=PATH[,ro][,bus=scsi|ide][,controller=N][,lun=N][,sector-size=N]   add a disk\n"     \
+        "  --disk=PATH[,ro][,bus=scsi|ide][,controller=N][,lun=N][,sector-size=N][,format=raw|vhdx]\n"     \
+        "                         add a disk (format: by default from the extension, .vhdx/.avhdx)\n"     \
         "  --nic=[mac=MAC][,bridge=BR][,tap=IF][,mtu=N][,link=down]   add a NIC (\"auto\": defaults)\n" \
         "  --restart-policy=never|on-failure|always\n"                                                \
         "  --stop-timeout=SEC     graceful shutdown timeout of Stop\n"                                \

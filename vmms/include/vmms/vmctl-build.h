@@ -19,7 +19,7 @@ struct vmctl_build_ctx {
 /* Applies one flag (without the leading "--") to cfg, a JSON object:
  *   name=S memory=SIZE (MiB, or with M/G suffix) vcpus=N kernel=PATH initrd=PATH
  *   cmdline=S boot=pvh|linux serial-log=PATH restart-policy=P stop-timeout=SEC
- *   disk=PATH[,ro][,bus=scsi|ide][,controller=N][,lun=N][,sector-size=N]
+ *   disk=PATH[,ro][,bus=scsi|ide][,controller=N][,lun=N][,sector-size=N][,format=raw|vhdx]
  *   nic=[mac=MAC][,bridge=BR][,tap=IF][,mtu=N][,link=up|down]   (or "auto")
  *   remove-disk=INDEX remove-nic=INDEX
  *   force (no value: "allow_memory_over_host": true)
@@ -27,7 +27,7 @@ struct vmctl_build_ctx {
 int vmctl_config_set(struct json_object *cfg, const char *flag, const char *value,
                      const struct vmctl_build_ctx *ctx, char *err, size_t errlen);
 
-/* "512", "512M", "512MiB", "2G", "2GiB" -> MiB. -EINVAL/-ERANGE. */
+/* "512", "512M", "512MiB", "2G", "2GiB", "1T", "1TiB" -> MiB. -EINVAL/-ERANGE. */
 int vmctl_size_parse_mib(const char *s, uint32_t *mib);
 
 /* RFC 7386: applies patch to *target (replacing *target when the patch is
