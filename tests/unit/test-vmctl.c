@@ -42,7 +42,10 @@ TEST(size_parse) {
         ASSERT_EQ(mib, 2048u);
         ASSERT_OK(vmctl_size_parse_mib("3GiB", &mib));
         ASSERT_EQ(mib, 3072u);
-        ASSERT_ERROR(vmctl_size_parse_mib("2T", &mib), EINVAL);
+        ASSERT_OK(vmctl_size_parse_mib("2T", &mib)); /* disk sizes */
+        ASSERT_EQ(mib, 2u << 20);
+        ASSERT_ERROR(vmctl_size_parse_mib("4096T", &mib), ERANGE);
+        ASSERT_ERROR(vmctl_size_parse_mib("2P", &mib), EINVAL);
         ASSERT_ERROR(vmctl_size_parse_mib("", &mib), EINVAL);
         ASSERT_ERROR(vmctl_size_parse_mib("-1", &mib), EINVAL);
         ASSERT_ERROR(vmctl_size_parse_mib("99999999999G", &mib), ERANGE);
