@@ -322,6 +322,10 @@ int vhdx_close(struct vhdx *v) {
         return r;
 }
 
+void vhdx_discard(struct vhdx *v) {
+        vhdx_free(v);
+}
+
 int vhdx_fd(const struct vhdx *v) {
         return v->fd;
 }

@@ -73,10 +73,17 @@ int vhdx_open(int fd, unsigned flags, struct vhdx **out, char *err, size_t errle
 /* Commits what is pending, marks the log empty (a clean close) and frees.
  * Returns the first error of that; the object is freed either way. */
 int vhdx_close(struct vhdx *v);
+/* Frees without writing anything, whatever is pending: the file belongs
+ * to another writer now (a child process that wrote it, a crash a test
+ * makes). */
+void vhdx_discard(struct vhdx *v);
 void vhdx_get_info(const struct vhdx *v, struct vhdx_info *info);
 /* An upper bound of the file's size however the guest writes: what the
  * sandbox's RLIMIT_FSIZE must allow. */
 uint64_t vhdx_max_file_size(const struct vhdx *v);
+/* The same for a differencing child vhdx_create would make of v (a
+ * checkpoint's image, which a running VM moves onto). */
+uint64_t vhdx_max_child_file_size(const struct vhdx *v);
 
 /* Sets the parent of a differencing image (the next image of the chain,
  * opened read-only; the child does not own it). -EINVAL with err if its
