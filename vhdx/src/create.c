@@ -23,6 +23,15 @@
 #define LAYOUT_BAT_OFF (3 * MiB)
 #define LOCATOR_PATH_MAX 1024 /* characters of a locator path we write */
 
+uint64_t vhdx_max_child_file_size(const struct vhdx *v) {
+        /* The layout vhdx_create gives a differencing child: 2 MiB blocks,
+         * one 1 MiB sector bitmap block per chunk, the BAT at 3 MiB. */
+        const uint64_t bs = 2 * MiB, ratio = ((1ull << 23) * v->meta.logical_sector) / bs;
+        uint64_t n_payload = (v->meta.virtual_size + bs - 1) / bs, n_sb = (n_payload + ratio - 1) / ratio;
+        uint64_t bat = ALIGN_UP(n_sb * (ratio + 1) * 8, MiB);
+        return LAYOUT_BAT_OFF + bat + n_payload * bs + n_sb * MiB;
+}
+
 static bool path_ok(const char *p) {
         if (!p)
                 return true;

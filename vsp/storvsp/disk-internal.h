@@ -11,6 +11,9 @@
 
 struct disk {
         int refs; /* atomic */
+        /* Bumped when fd changes (disk_push_image): a queue that registered
+         * the old file re-registers at its next use, on its own thread. */
+        unsigned fd_gen;
         int fd;
         bool locked; /* holds the image's flock */
         int uring_refs; /* atomic: io_urings that have the file registered */
@@ -65,6 +68,7 @@ struct disk_queue {
         unsigned ready_head, ready_count;
         unsigned unsubmitted; /* SQEs prepared since the last submit */
         struct disk *files[DISK_QUEUE_MAX_FILES];
+        unsigned files_gen[DISK_QUEUE_MAX_FILES]; /* the disk's fd_gen when its slot was filled */
         bool files_registered;
         struct disk_fixed_region fixed[DISK_QUEUE_MAX_FIXED];
         unsigned n_fixed;
@@ -87,6 +91,8 @@ int disk_queue_fixed_index(const struct disk_queue *q, const void *base, size_t 
 /* disk.c */
 bool disk_iov_direct_ok(const struct disk *d, const struct iovec *iov, unsigned n);
 void disk_note(struct disk *d, const char *msg);
+/* O_DIRECT on or off: 0 or -errno. */
+int disk_set_direct(int fd, bool on);
 
 /* disk-ops.c */
 void disk_iov_copy(void *dst, const struct iovec *iov, unsigned n, size_t len, bool to_iov);

@@ -107,13 +107,20 @@ static int disk_queue_file_index(struct disk_queue *q, struct disk *d) {
                 return -1;
         int free_slot = -1;
         for (unsigned i = 0; i < DISK_QUEUE_MAX_FILES; i++) {
-                if (q->files[i] == d)
+                if (q->files[i] == d && q->files_gen[i] == d->fd_gen)
                         return (int)i;
+                if (q->files[i] == d) { /* the disk moved to another image (a checkpoint) */
+                        if (io_uring_register_files_update(&q->ring, i, &d->fd, 1) != 1)
+                                return -1;
+                        q->files_gen[i] = d->fd_gen;
+                        return (int)i;
+                }
                 if (!q->files[i] && free_slot < 0)
                         free_slot = (int)i;
         }
         if (free_slot < 0 || io_uring_register_files_update(&q->ring, (unsigned)free_slot, &d->fd, 1) != 1)
                 return -1; /* fall back to the plain fd */
+        q->files_gen[free_slot] = d->fd_gen;
         q->files[free_slot] = disk_ref(d);
         __atomic_add_fetch(&d->uring_refs, 1, __ATOMIC_ACQ_REL);
         return free_slot;

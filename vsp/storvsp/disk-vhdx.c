@@ -126,7 +126,10 @@ int disk_vhdx_open(struct disk *d, const struct disk_options *o) {
         d->info.size = info.virtual_size;
         d->info.format = DISK_FORMAT_VHDX;
         d->info.chain_depth = d->n_parents;
-        d->info.max_file_size = vhdx_max_file_size(d->vhdx);
+        /* A checkpoint may move the running disk onto a child (disk_push_*):
+         * RLIMIT_FSIZE, set once, must let that grow as far. */
+        d->info.max_file_size = d->info.read_only ? vhdx_max_file_size(d->vhdx)
+                                                  : MAX(vhdx_max_file_size(d->vhdx), vhdx_max_child_file_size(d->vhdx));
         if (info.log_replayed)
                 disk_note(d, "the image was not closed cleanly: its log was replayed");
         return 0;
@@ -140,6 +143,72 @@ void disk_vhdx_close(struct disk *d) {
         d->n_parents = 0;
         for (unsigned i = 0; i < DISK_MAX_PARENTS; i++)
                 d->parent_fds[i] = safe_close(d->parent_fds[i]);
+}
+
+struct disk_push {
+        struct disk *d;
+        int fd;
+        struct vhdx *child, *old;
+};
+
+void disk_push_abort(struct disk_push *p) {
+        if (!p)
+                return;
+        (void)vhdx_close(p->child);
+        (void)vhdx_close(p->old);
+        safe_close(p->fd);
+        free(p);
+}
+
+int disk_push_prepare(struct disk *d, int fd, struct disk_push **out, char *err, size_t errlen) {
+        struct disk_push *p = calloc(1, sizeof *p);
+        char why[512] = "";
+        int r = 0;
+        if (!p) {
+                safe_close(fd);
+                return -ENOMEM;
+        }
+        *p = (struct disk_push){ .d = d, .fd = fd };
+        if (!d->vhdx || d->info.read_only)
+                r = -EINVAL, snprintf(why, sizeof why, "not a writable VHDX disk");
+        else if (d->n_parents >= DISK_MAX_PARENTS)
+                r = -ELOOP, snprintf(why, sizeof why, "the chain would be deeper than %u", DISK_MAX_PARENTS);
+        /* The child, the present image again as a read-only parent (its
+         * metadata is on disk: the quiesce synced it), their linkage. */
+        else if ((r = vhdx_open(fd, VHDX_OPEN_WRITABLE, &p->child, why, sizeof why)) == 0 &&
+                 (r = vhdx_open(d->fd, 0, &p->old, why, sizeof why)) == 0)
+                r = vhdx_set_parent(p->child, p->old, why, sizeof why);
+        if (r == 0 && d->info.direct && (r = disk_set_direct(fd, true)) < 0)
+                snprintf(why, sizeof why, "O_DIRECT: %s", strerror(-r));
+        if (r == 0) {
+                struct vhdx_info ci;
+                vhdx_get_info(p->child, &ci);
+                if (ci.virtual_size != d->info.size || ci.logical_sector_size != d->info.block_size)
+                        r = -EINVAL, snprintf(why, sizeof why, "the child's size or sector size differs");
+        }
+        if (r < 0) {
+                disk_push_abort(p);
+                snprintf(err, errlen, "%s", why);
+                return r;
+        }
+        *out = p;
+        return 0;
+}
+
+void disk_push_commit(struct disk_push *p) {
+        struct disk *d = p->d;
+        (void)vhdx_close(d->vhdx); /* synced: writes nothing */
+        memmove(&d->parents[1], &d->parents[0], d->n_parents * sizeof d->parents[0]);
+        memmove(&d->parent_fds[1], &d->parent_fds[0], (DISK_MAX_PARENTS - 1) * sizeof d->parent_fds[0]);
+        d->parents[0] = p->old;
+        d->parent_fds[0] = d->fd; /* keeps its lock: nobody writes it while we read it */
+        d->n_parents++;
+        d->vhdx = p->child;
+        d->fd = p->fd;
+        d->fd_gen++;
+        d->info.chain_depth = d->n_parents;
+        d->info.max_file_size = MAX(d->info.max_file_size, vhdx_max_file_size(p->child));
+        free(p);
 }
 
 int disk_sync_metadata(struct disk *d) {

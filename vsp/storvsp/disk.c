@@ -26,7 +26,7 @@ void disk_note(struct disk *d, const char *msg) {
         d->info.note = d->note;
 }
 
-static int disk_set_direct(int fd, bool on) {
+int disk_set_direct(int fd, bool on) {
         int fl = fcntl(fd, F_GETFL);
         if (fl < 0)
                 return -errno;

@@ -89,6 +89,18 @@ void disk_get_info(const struct disk *d, struct disk_info *info);
  * open the image (save, migration). Nothing to do for raw images. Call
  * with no request of the disk in flight. */
 int disk_sync_metadata(struct disk *d);
+/* A checkpoint of the running VM (docs/checkpoints.md): the VHDX image
+ * open at fd (read-write; a differencing child of the disk's present image,
+ * made while it was synced) becomes the disk's image, and the present one
+ * its parent from then on, read-only. In two steps, so that several disks
+ * move together or not at all: prepare checks and opens everything (the
+ * push owns fd, even on error, when err says why; nothing changed), commit
+ * cannot fail, abort undoes a prepare. Both with no request of the disk in
+ * flight (a quiesced VM). */
+struct disk_push;
+int disk_push_prepare(struct disk *d, int fd, struct disk_push **out, char *err, size_t errlen);
+void disk_push_commit(struct disk_push *p);
+void disk_push_abort(struct disk_push *p);
 
 /* ---- requests ---- */
 
