@@ -24,7 +24,8 @@
 #include "vmwp/migrate.h"
 #include "common/devworker.h"
 
-#define CONTROL_MAX_FDS 8u
+/* A message's fds: disk-push carries one per disk at most. */
+#define CONTROL_MAX_FDS VM_DISKS_MAX
 
 struct run_ctx {
         struct vmwp_vm *vm;
@@ -227,6 +228,34 @@ static struct json_object *op_save(struct run_ctx *c, struct json_object *req, i
 
 static bool is_op(struct json_object *req, const char *name);
 
+/* {"op":"disk-push","disks":[i,...]} with one fd per disk: a checkpoint's
+ * children become the disks' images (vmwp_vm_disk_push; the VM paused by
+ * a save before). Takes the fds. */
+static struct json_object *op_disk_push(struct run_ctx *c, struct json_object *req, int *fds, size_t n) {
+        char err[700] = "";
+        uint32_t disks[VM_DISKS_MAX];
+        struct json_object *a;
+        int r = 0;
+        if (!json_object_object_get_ex(req, "disks", &a) || !json_object_is_type(a, json_type_array) ||
+            json_object_array_length(a) != n || n == 0)
+                r = errorf(err, sizeof err, -EINVAL, "disk-push needs \"disks\" with one index per fd");
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                struct json_object *v = json_object_array_get_idx(a, i);
+                int64_t d = json_object_get_int64(v);
+                if (!json_object_is_type(v, json_type_int) || d < 0 || d >= (int64_t)c->vm->cfg.n_disks)
+                        r = errorf(err, sizeof err, -EINVAL, "disk-push: disks[%zu] is not a disk's index", i);
+                disks[i] = (uint32_t)d;
+        }
+        if (r == 0)
+                r = vmwp_vm_disk_push(c->vm, disks, fds, n, err, sizeof err);
+        else
+                for (size_t i = 0; i < n; i++)
+                        safe_close(fds[i]);
+        if (r < 0)
+                fprintf(stderr, "vmwp: %s: disk-push: %s\n", c->vm->cfg.name, err);
+        return op_reply(req, r, err);
+}
+
 /* {"op":"dirty-check"[,"rounds":n][,"round_ms":n]}: the pre-copy check
  * (vmwp_vm_dirty_check), a test aid; vmms never sends it. */
 static struct json_object *op_dirty_check(struct run_ctx *c, struct json_object *req) {
@@ -345,6 +374,12 @@ static int on_control(struct dw_source *s, int fd, uint32_t revents, void *userd
                 json_object_put(req);
                 for (size_t i = 0; i < n_fds; i++)
                         safe_close(fds[i]);
+                send_msg(c, rep);
+                return 0;
+        }
+        if (r >= 0 && is_op(req, "disk-push")) {
+                struct json_object *rep = op_disk_push(c, req, fds, n_fds);
+                json_object_put(req);
                 send_msg(c, rep);
                 return 0;
         }

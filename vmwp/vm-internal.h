@@ -45,6 +45,9 @@ struct vmwp_vm {
         int parent_fds[PROTO_MAX_PARENT_FDS]; /* as in vmwp_vm_options; -1 once a disk took it */
         size_t n_parent_fds;
         uint8_t n_disk_parents[VM_DISKS_MAX];
+        /* Every disk opened, by configuration index (references), for the
+         * operations on a disk of a running VM (disk-push). */
+        struct disk *disks[VM_DISKS_MAX];
 
         /* Between vmwp_vm_create and vmwp_vm_start of a restored VM: the
          * mapped, indexed state file the device rows restore from

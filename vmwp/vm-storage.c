@@ -78,8 +78,39 @@ int vmwp_vm_open_disk(struct vmwp_vm *vm, uint32_t i, struct disk **out, char *w
         if (r < 0) {
                 disk_unref(*out);
                 *out = NULL;
+                return r;
         }
-        return r;
+        disk_unref(vm->disks[i]);
+        vm->disks[i] = disk_ref(*out);
+        return 0;
+}
+
+int vmwp_vm_disk_push(struct vmwp_vm *vm, const uint32_t *disks, const int *fds, size_t n, char *err,
+                      size_t errlen) {
+        struct disk_push *p[VM_DISKS_MAX];
+        size_t k = 0;
+        int r = n > VM_DISKS_MAX ? -E2BIG : 0;
+        if (r == 0 && !vmwp_vm_is_paused(vm))
+                r = -EBUSY, snprintf(err, errlen, "the VM is not paused (save it first)");
+        for (; r == 0 && k < n; k++) {
+                char why[512];
+                if (disks[k] >= VM_DISKS_MAX || !vm->disks[disks[k]]) {
+                        r = -EINVAL, snprintf(err, errlen, "disks[%u]: no such disk", disks[k]);
+                        safe_close(fds[k]);
+                } else if ((r = disk_push_prepare(vm->disks[disks[k]], fds[k], &p[k], why, sizeof why)) < 0) {
+                        snprintf(err, errlen, "disks[%u]: %s", disks[k], why); /* it took fds[k] */
+                }
+        }
+        if (r < 0) { /* k is one past the failed one: those before it are prepared */
+                for (size_t i = 0; i + 1 < k; i++)
+                        disk_push_abort(p[i]);
+                for (size_t i = k; i < n; i++)
+                        safe_close(fds[i]);
+                return r;
+        }
+        for (size_t i = 0; i < n; i++)
+                disk_push_commit(p[i]);
+        return 0;
 }
 
 static void device_config(struct vmwp_vm *vm, struct storvsp_device_config *cfg) {

@@ -21,6 +21,7 @@
 #include "hvshim/hvshim.h"
 #include "vid/vid.h"
 #include "vm-emu.h"
+#include "storvsp/disk.h"
 #include "vm-internal.h"
 #include "vmwp/acpi.h"
 #include "vmwp/boot.h"
@@ -394,6 +395,8 @@ void vmwp_vm_free(struct vmwp_vm *vm) {
                 safe_close(vm->tap_fds[i]);
         for (size_t i = 0; i < vm->n_parent_fds; i++)
                 safe_close(vm->parent_fds[i]);
+        for (size_t i = 0; i < VM_DISKS_MAX; i++)
+                disk_unref(vm->disks[i]);
         safe_close(vm->guest_event_fd);
         safe_close(vm->migrate_fd);
         pthread_mutex_destroy(&vm->guest_lock);

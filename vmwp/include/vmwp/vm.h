@@ -120,6 +120,12 @@ struct uart *vmwp_vm_uart(struct vmwp_vm *vm);
  * sentence; on failure a VM that ran runs again. Main thread. */
 int64_t vmwp_vm_save(struct vmwp_vm *vm, int fd, void (*progress)(void *opaque, uint64_t done, uint64_t total),
                      void *opaque, char *err, size_t errlen);
+/* A checkpoint (docs/checkpoints.md): each disks[k] (a configuration
+ * index) moves onto the VHDX child open at fds[k] (disk_push_prepare), all
+ * of them or none. The VM must be paused (a save leaves it so). Takes
+ * every fd, even on error; -errno with the reason. Main thread. */
+int vmwp_vm_disk_push(struct vmwp_vm *vm, const uint32_t *disks, const int *fds, size_t n, char *err,
+                      size_t errlen);
 /* The VM was restored from a saved state (options' saved_state_fd). */
 bool vmwp_vm_restored(const struct vmwp_vm *vm);
 
