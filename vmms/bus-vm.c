@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "daemon.h"
+#include "vmms/checkpoints.h"
 #include "vmms/validate.h"
 #include "worker.h"
 
@@ -34,6 +35,11 @@ static int begin(struct vmms_daemon *d, sd_bus_message *m, enum vmms_op op, stru
         int r = lookup(d, m, vm, e);
         if (r >= 0)
                 r = check_op(*vm, op, e);
+        /* A checkpoint operation (checkpoint.c) moves the VM's disks and
+         * state: only Kill and reading may cut in. */
+        if (r >= 0 && (*vm)->ckpt_op && op != VMMS_OP_KILL && op != VMMS_OP_CONSOLE)
+                r = sd_bus_error_setf(e, VMMS_ERROR_BUSY, "VM '%s': a checkpoint operation is in progress",
+                                      (*vm)->config->name);
         return r;
 }
 
@@ -175,6 +181,11 @@ static int do_migrate(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e)
                 return r;
         if (vmms_migrate_args_check(dest, mode, downtime, &a, err, sizeof err) < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "%s", err);
+        /* The tree and its states are this vmms's files (docs/checkpoints.md). */
+        if (vm->ckpts->n)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_STATE,
+                                         "VM '%s' has %u checkpoint(s), which do not move with it: delete them first",
+                                         vm->config->name, vm->ckpts->n);
         a.no_auto_converge = !auto_converge;
         /* A Saved VM has no running guest to pre-copy: it moves as it is. */
         if (vm->state == VMMS_STATE_SAVED && mode && !a.quick)

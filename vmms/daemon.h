@@ -103,6 +103,10 @@ struct vmms_vm {
         uint32_t mig_pass;             /* MigrationProgress */
         uint64_t mig_bytes, mig_dirty_pages, mig_dirty_rate, mig_expected_downtime_ms;
         struct vmms_lock_handover *handover; /* image locks still held by the source (lock-handover.c) */
+        /* Checkpoints (checkpoint*.c, docs/checkpoints.md) */
+        struct vmms_checkpoints *ckpts; /* the tree (never NULL once loaded or created) */
+        bool ckpts_damaged;             /* index.json unreadable: no checkpoint operation */
+        struct vmms_ckpt_op *ckpt_op;   /* in progress: other operations wait (Busy) */
 };
 
 struct vmms_pending_auth;
@@ -394,6 +398,8 @@ int vmms_log_open(const char *path, enum vmms_log_access how, char *err, size_t 
 /* bus-manager.c, bus-vm.c */
 int vmms_bus_manager_register(struct vmms_daemon *d);
 int vmms_bus_vm_register(struct vmms_daemon *d);
+/* bus-checkpoint.c: org.vmstack.VMMS1.Checkpoints on every VM object */
+int vmms_bus_checkpoints_register(struct vmms_daemon *d);
 int vmms_bus_emit_vm_added(struct vmms_vm *vm);
 int vmms_bus_emit_vm_removed(struct vmms_vm *vm);
 /* The path policy and the caller's access for CreateVM/Update: 0, or a

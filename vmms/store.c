@@ -17,6 +17,7 @@
 #include "common/fd-util.h"
 #include "common/log.h"
 #include "common/macro.h"
+#include "checkpoint.h"
 #include "daemon.h"
 
 int vmms_vm_dir(const struct vmms_vm *vm, const char *file, char *buf, size_t len) {
@@ -123,6 +124,7 @@ int vmms_store_remove(struct vmms_vm *vm) {
         for (int tmp = 0; tmp < 2; tmp++) /* the saved state goes with the VM */
                 if (vmms_saved_path(vm, tmp, path, sizeof path) >= 0)
                         (void)unlink(path);
+        vmms_ckpt_remove_all(vm); /* its checkpoints' index and states; the images stay (docs/checkpoints.md) */
         _cleanup_close_ int dfd = open(vm->d->opt.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0)
                 (void)fsync(dfd);
@@ -167,6 +169,7 @@ static int load_one(struct vmms_daemon *d, int dfd, const char *name, const stru
                 return -ENOMEM;
         load_state(vm);
         vmms_saved_load(vm);
+        (void)vmms_ckpt_load(vm);
         if ((r = vmms_daemon_add_vm(d, vm)) < 0) {
                 vmms_vm_free(vm);
                 return r;

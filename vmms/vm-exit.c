@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "checkpoint.h"
 #include "worker.h"
 
 static void restart_now_or_schedule(struct vmms_vm *vm, enum vmms_end end, enum vmms_state rest_state);
@@ -110,10 +111,12 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
         if (vmms_vm_saved_on_exit(vm, v.reason)) { /* r.reason was the freed worker's */
                 vmms_kvp_worker_ended(vm, false);
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "worker ended: %s", vm->exit_reason);
+                vmms_ckpt_on_worker_exit(vm);
                 return;
         }
         vmms_kvp_worker_ended(vm, v.end == VMMS_END_RESET);
         vmms_vm_exit_finish(vm, v.end, v.state);
+        vmms_ckpt_on_worker_exit(vm); /* a revert waiting for it; a merge waiting */
 }
 
 void vmms_vm_exit_finish(struct vmms_vm *vm, enum vmms_end end, enum vmms_state state) {

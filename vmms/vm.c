@@ -11,12 +11,15 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "checkpoint.h"
 #include "vmms/validate.h"
 #include "worker.h"
 
 struct vmms_vm *vmms_vm_new(struct vmms_daemon *d, const struct vm_config *c, uid_t owner) {
         struct vmms_vm *vm = calloc(1, sizeof *vm);
-        if (!vm || !(vm->config = malloc(sizeof *vm->config))) {
+        if (!vm || !(vm->config = malloc(sizeof *vm->config)) || !(vm->ckpts = calloc(1, sizeof *vm->ckpts))) {
+                if (vm)
+                        free(vm->config);
                 free(vm);
                 return NULL;
         }
@@ -40,6 +43,7 @@ struct vmms_vm *vmms_vm_free(struct vmms_vm *vm) {
         vmms_vm_handover_free(vm);
         vm->worker = vmms_worker_free(vm->worker);
         vmms_kvp_free(vm);
+        vmms_ckpt_free(vm);
         sd_event_source_disable_unref(vm->restart_timer);
         sd_event_source_disable_unref(vm->op_timer);
         sd_event_source_disable_unref(vm->remove_src);
@@ -114,6 +118,8 @@ static int on_start_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 int vmms_vm_start(struct vmms_vm *vm, char *err, size_t errlen) {
+        if (vm->ckpt_op && vm->ckpt_op->kind == VMMS_CKPT_MERGE) /* a restart timer's start */
+                return snprintf(err, errlen, "its checkpoint images are being merged"), -EBUSY;
         if (vmms_daemon_count_state(vm->d, VMMS_STATE_STARTING) >= vm->d->opt.max_starting) {
                 snprintf(err, errlen, "%u VMs are starting already (--max-starting); try again shortly",
                          vm->d->opt.max_starting);

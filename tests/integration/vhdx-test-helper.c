@@ -9,6 +9,11 @@
  *   vhdx-test-helper write PATH
  *       writes one sector at offset 0, as a VM would: the image gets a new
  *       DataWriteGuid, so children made before no longer match it
+ *   vhdx-test-helper fill PATH KIB BYTE
+ *       writes 4 KiB of BYTE (a number) at KIB KiB into the image
+ *   vhdx-test-helper byte PATH KIB
+ *       prints the byte at KIB KiB as the disk reads it (through the chain
+ *       of parents, found by their locators)
  * Exit 0, or 1 with a sentence on stderr. */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,25 +68,61 @@ static int make_child(const char *parent, const char *child, const char *rel, co
         return r < 0 ? fail("creating", child, r) : 0;
 }
 
-static int write_sector(const char *path) {
+/* Writes len bytes of fill at off, as a VM would (a new DataWriteGuid). */
+static int write_bytes(const char *path, uint64_t off, size_t len, int fill) {
         int fd = open(path, O_RDWR | O_CLOEXEC);
         if (fd < 0)
                 return fail("opening", path, -errno);
         struct vhdx *v = NULL;
         struct vhdx_extent e;
-        char sector[512];
-        memset(sector, 0x5a, sizeof sector);
+        char buf[4096];
+        memset(buf, fill, sizeof buf);
         int r = vhdx_open(fd, VHDX_OPEN_WRITABLE, &v, err, sizeof err);
         if (r < 0)
                 v = NULL;
-        if (r >= 0 && (r = vhdx_map_write(v, 0, sizeof sector, &e, NULL)) >= 0 &&
-            pwrite(fd, sector, sizeof sector, (off_t)e.file_off) != (ssize_t)sizeof sector)
-                r = -EIO;
+        for (size_t done = 0; r >= 0 && done < len; done += e.len)
+                if ((r = vhdx_map_write(v, off + done, len - done, &e, NULL)) >= 0 &&
+                    pwrite(fd, buf, e.len, (off_t)e.file_off) != (ssize_t)e.len)
+                        r = -EIO;
         if (r >= 0 && fdatasync(fd) < 0)
                 r = -errno;
         int rc = v ? vhdx_close(v) : 0;
         close(fd);
         return r < 0 || rc < 0 ? fail("writing", path, r < 0 ? r : rc) : 0;
+}
+
+/* The byte at off through the chain (parents by their locators). */
+static int read_byte(const char *path, uint64_t off) {
+        struct vhdx *img[VHDX_CHAIN_MAX + 1];
+        char paths[2][VHDX_PATH_MAX];
+        size_t n = 0;
+        int r = 0;
+        snprintf(paths[0], sizeof paths[0], "%s", path);
+        for (; r == 0 && n <= VHDX_CHAIN_MAX; n++) {
+                int fd = open(paths[n & 1], O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return fail("opening", paths[n & 1], -errno);
+                if ((r = vhdx_open(fd, 0, &img[n], err, sizeof err)) < 0)
+                        return fail("reading", paths[n & 1], r);
+                if (n && (r = vhdx_set_parent(img[n - 1], img[n], err, sizeof err)) < 0)
+                        return fail("linking", paths[n & 1], r);
+                struct vhdx_info info;
+                vhdx_get_info(img[n], &info);
+                if (info.type != VHDX_DIFFERENCING) {
+                        n++;
+                        break;
+                }
+                if ((r = vhdx_parent_path(paths[n & 1], &info, paths[(n + 1) & 1], VHDX_PATH_MAX)) < 0)
+                        return fail("following", paths[n & 1], r);
+        }
+        struct vhdx_extent e;
+        unsigned char b = 0;
+        if ((r = vhdx_map_chain(img[0], off - off % 512, 512, &e)) < 0)
+                return fail("mapping", path, r);
+        if (e.kind == VHDX_EXT_DATA && pread(vhdx_fd(e.image), &b, 1, (off_t)(e.file_off + off % 512)) != 1)
+                return fail("reading", path, -EIO);
+        printf("%u\n", b);
+        return 0;
 }
 
 int main(int argc, char **argv) {
@@ -90,8 +131,12 @@ int main(int argc, char **argv) {
         if ((argc == 5 || argc == 6) && !strcmp(argv[1], "child"))
                 return make_child(argv[2], argv[3], argv[4], argc == 6 ? argv[5] : NULL);
         if (argc == 3 && !strcmp(argv[1], "write"))
-                return write_sector(argv[2]);
+                return write_bytes(argv[2], 0, 512, 0x5a);
+        if (argc == 5 && !strcmp(argv[1], "fill"))
+                return write_bytes(argv[2], strtoull(argv[3], NULL, 10) << 10, 4096, atoi(argv[4]));
+        if (argc == 4 && !strcmp(argv[1], "byte"))
+                return read_byte(argv[2], strtoull(argv[3], NULL, 10) << 10);
         fprintf(stderr, "usage: vhdx-test-helper dynamic PATH MIB | child PARENT CHILD RELATIVE|- [ABSOLUTE] | "
-                        "write PATH\n");
+                        "write PATH | fill PATH KIB BYTE | byte PATH KIB\n");
         return 2;
 }

@@ -43,6 +43,10 @@
  * common/migstream.h without RAM: hello, ACCEPT, a PASS, STATE, and the
  * commit (common/migcommit.h) as vmwp does; the source pauses for it and
  * stays paused after a commit, resumes after a failure before one.
+ * "disk-push" (a checkpoint of a running VM; the fake must be paused, as
+ * after "save") prints "fake-vmwp: disk-push disk D ino=N rw" for each fd
+ * on the console and keeps them open (their locks hold); fake.push_fail
+ * answers EIO instead.
  * "save" (common/proto.h) pauses, writes a small state file (the magic
  * FAKE_STATE_MAGIC and FAKE_STATE_BYTES in all) to the fd vmms passes,
  * with save-progress events and a last one with done == total, replies
@@ -330,6 +334,26 @@ static void migrate_receive(struct fake *f, int fd) {
                 finish(f, VMWP_EXIT_SETUP, reason);
 }
 
+static void disk_push(struct fake *f, json_object *req, int *fds, size_t n) {
+        json_object *a;
+        bool ok = f->paused && !knob(f, "fake.push_fail", 0) && json_object_object_get_ex(req, "disks", &a) &&
+                  json_object_array_length(a) == n;
+        for (size_t i = 0; i < n; i++) {
+                struct stat st;
+                char line[160];
+                int fl = fcntl(fds[i], F_GETFL);
+                if (ok && fstat(fds[i], &st) == 0) {
+                        snprintf(line, sizeof line, "fake-vmwp: disk-push disk %d ino=%llu %s\n",
+                                 json_object_get_int(json_object_array_get_idx(a, i)), (unsigned long long)st.st_ino,
+                                 (fl & O_ACCMODE) == O_RDWR ? "rw" : "ro");
+                        console_out(f, line);
+                } else {
+                        safe_close(fds[i]);
+                }
+        }
+        send_msg(f, reply(req, ok, ok ? 0 : EIO, ok ? NULL : f->paused ? "fake.push_fail" : "not paused"));
+}
+
 static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_fds) {
         json_object *v;
         const char *op = json_object_object_get_ex(req, "op", &v) ? json_object_get_string(v) : "";
@@ -341,6 +365,10 @@ static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_
         }
         if (!strcmp(op, "migrate-send") && n_fds == 1) {
                 migrate_send(f, req, fds[0]);
+                return;
+        }
+        if (!strcmp(op, "disk-push")) {
+                disk_push(f, req, fds, n_fds);
                 return;
         }
         if (!strcmp(op, "save")) {

@@ -12,14 +12,20 @@ static const struct vmctl_command *const commands[] = {
         &vmctl_cmd_kill,   &vmctl_cmd_reboot, &vmctl_cmd_pause,  &vmctl_cmd_resume, &vmctl_cmd_delete,
         &vmctl_cmd_edit,   &vmctl_cmd_console, &vmctl_cmd_wait,  &vmctl_cmd_host,   &vmctl_cmd_kvp,
         &vmctl_cmd_save,   &vmctl_cmd_discard_saved, &vmctl_cmd_migrate, &vmctl_cmd_disk,
+        &vmctl_cmd_checkpoint, &vmctl_cmd_checkpoints, &vmctl_cmd_revert, &vmctl_cmd_checkpoint_delete,
 };
 
 static void usage(void) {
         printf("Usage: vmctl [--address=ADDR] [--json] [--quiet] COMMAND [ARGS...]\n"
                "       (the options may also follow the command)\n"
                "Manage vmstack VMs through vmms (D-Bus org.vmstack.VMMS1).\n\nCommands:\n");
+        int name_w = 0, args_w = 0;
+        for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+                name_w = MAX(name_w, (int)strlen(commands[i]->name));
+                args_w = MAX(args_w, (int)strlen(commands[i]->args));
+        }
         for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-                printf("  %-8s %-28s %s\n", commands[i]->name, commands[i]->args, commands[i]->summary);
+                printf("  %-*s %-*s  %s\n", name_w, commands[i]->name, args_w, commands[i]->args, commands[i]->summary);
         printf("\nOptions:\n"
                "  --address=ADDR   D-Bus address of vmms's bus (default: the system bus;\n"
                "                   also $VMCTL_BUS_ADDRESS)\n"
