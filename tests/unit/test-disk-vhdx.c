@@ -357,6 +357,93 @@ TEST(sync_metadata_leaves_a_clean_image_while_open) {
         free(w), free(r);
 }
 
+/* A child made of the synced image, by the library, for disk_push_*. */
+static int make_child_fd(const char *parent, const char *name) {
+        char pp[512], cp[512];
+        path_of(pp, sizeof pp, parent);
+        path_of(cp, sizeof cp, name);
+        unlink(cp);
+        int pfd = open(pp, O_RDONLY | O_CLOEXEC), cfd = open(cp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        struct vhdx *par;
+        ASSERT_EQ(vhdx_open(pfd, 0, &par, err, sizeof err), 0);
+        struct vhdx_create_options o = { .type = VHDX_DIFFERENCING, .parent = par, .parent_relative = parent };
+        ASSERT_EQ(vhdx_create(cfd, &o, err, sizeof err), 0);
+        vhdx_close(par);
+        close(pfd);
+        return cfd;
+}
+
+static void expect_data(struct disk_queue *q, struct disk *d, uint64_t off, const uint8_t *want, size_t len) {
+        uint8_t *r = aligned(len);
+        memset(r, 0xee, len);
+        ASSERT_EQ(rw(q, d, false, off, r, len, false), (int)len);
+        ASSERT_EQ(memcmp(r, want, len), 0);
+        free(r);
+}
+
+/* A checkpoint of a running VM: the disk moves onto a child of its synced
+ * image between two requests, reads what it read, writes into the child
+ * only; twice; then the chain opens again by its locators. */
+TEST(push_moves_a_running_disk_onto_a_child) {
+        char p[512];
+        const size_t n = 65536;
+        make_vhdx(p, sizeof p, "push.vhdx", VHDX_DYNAMIC, 8 << 20, NULL);
+        struct disk *d = open_vhdx(p, false);
+        struct disk_queue *q;
+        ASSERT_EQ(disk_queue_new(8, &q), 0);
+        uint8_t *a = aligned(n), *b = aligned(n), *want = aligned(n);
+        fill(a, n, 21), fill(b, n, 22);
+        ASSERT_EQ(rw(q, d, true, 1 << 20, a, n, false), (int)n);
+        ASSERT_EQ(flush(q, d), 0);
+        ASSERT_EQ(disk_sync_metadata(d), 0);
+        struct disk_push *push;
+        ASSERT_EQ(disk_push_prepare(d, make_child_fd("push.vhdx", "push-1.avhdx"), &push, err, sizeof err), 0);
+        disk_push_commit(push);
+        struct disk_info info;
+        disk_get_info(d, &info);
+        ASSERT_EQ(info.chain_depth, 1u);
+        expect_data(q, d, 1 << 20, a, n);              /* the parent's, through the child */
+        ASSERT_EQ(rw(q, d, true, (1 << 20) + 4096, b, 4096, false), 4096); /* part of a parent block */
+        memcpy(want, a, n), memcpy(want + 4096, b, 4096);
+        expect_data(q, d, 1 << 20, want, n);
+        ASSERT_EQ(flush(q, d), 0);
+        /* again, onto a grandchild */
+        ASSERT_EQ(disk_sync_metadata(d), 0);
+        ASSERT_EQ(disk_push_prepare(d, make_child_fd("push-1.avhdx", "push-2.avhdx"), &push, err, sizeof err), 0);
+        disk_push_commit(push);
+        ASSERT_EQ(rw(q, d, true, 3 << 20, b, n, true), (int)n);
+        expect_data(q, d, 1 << 20, want, n);
+        expect_data(q, d, 3 << 20, b, n);
+        /* a child of something else is refused, and nothing changes */
+        ASSERT_EQ(disk_sync_metadata(d), 0);
+        ASSERT_EQ(disk_push_prepare(d, make_child_fd("push.vhdx", "push-x.avhdx"), &push, err, sizeof err), -EINVAL);
+        ASSERT_NOT_NULL(strstr(err, "parent"));
+        expect_data(q, d, 3 << 20, b, n);
+        disk_queue_free(q);
+        disk_unref(d);
+        /* the base holds only what was written before the first push */
+        int fd = open(p, O_RDONLY | O_CLOEXEC);
+        struct vhdx *v;
+        struct vhdx_extent e;
+        ASSERT_EQ(vhdx_open(fd, 0, &v, err, sizeof err), 0);
+        ASSERT_EQ(vhdx_map(v, 1 << 20, n, &e), 0);
+        ASSERT_EQ(pread(fd, want, n, (off_t)e.file_off), (ssize_t)n);
+        ASSERT_EQ(memcmp(want, a, n), 0);
+        vhdx_close(v);
+        close(fd);
+        /* the chain by its locators reads everything */
+        char gp[512];
+        path_of(gp, sizeof gp, "push-2.avhdx");
+        d = open_vhdx(gp, true);
+        ASSERT_EQ(disk_queue_new(8, &q), 0);
+        memcpy(want, a, n), memcpy(want + 4096, b, 4096);
+        expect_data(q, d, 1 << 20, want, n);
+        expect_data(q, d, 3 << 20, b, n);
+        disk_queue_free(q);
+        disk_unref(d);
+        free(a), free(b), free(want);
+}
+
 TEST(refusals_say_why) {
         char p[512];
         make_vhdx(p, sizeof p, "s4k.vhdx", VHDX_DYNAMIC, 4 << 20, NULL);

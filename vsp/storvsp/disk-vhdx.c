@@ -56,8 +56,12 @@ static int open_parent_by_path(const char *child_path, struct vhdx *child, bool 
 }
 
 static int open_chain(struct disk *d, const struct disk_options *o, const char *top_path) {
-        char err[512] = "", path[VHDX_PATH_MAX];
+        /* each parent's path, alternately: resolved against the one before */
+        _cleanup_free_ char(*paths)[VHDX_PATH_MAX] = malloc(2 * sizeof *paths);
+        char err[512] = "";
         const char *child_path = top_path;
+        if (!paths)
+                return -ENOMEM;
         struct vhdx *child = d->vhdx;
         for (unsigned i = 0;; i++) {
                 struct vhdx_info info;
@@ -75,7 +79,8 @@ static int open_chain(struct disk *d, const struct disk_options *o, const char *
                         set_err(o, "", "the chain has more parents than were handed over");
                         return -ENOLINK;
                 } else {
-                        r = open_parent_by_path(child_path, child, !o->no_lock, &fd, path, sizeof path);
+                        char *path = paths[i & 1];
+                        r = open_parent_by_path(child_path, child, !o->no_lock, &fd, path, VHDX_PATH_MAX);
                         if (r < 0) {
                                 if (o->err)
                                         snprintf(o->err, o->errlen, "parent %s: %s", info.parent_relative[0] ?
@@ -176,8 +181,9 @@ int disk_push_prepare(struct disk *d, int fd, struct disk_push **out, char *err,
         /* The child, the present image again as a read-only parent (its
          * metadata is on disk: the quiesce synced it), their linkage. */
         else if ((r = vhdx_open(fd, VHDX_OPEN_WRITABLE, &p->child, why, sizeof why)) == 0 &&
-                 (r = vhdx_open(d->fd, 0, &p->old, why, sizeof why)) == 0)
-                r = vhdx_set_parent(p->child, p->old, why, sizeof why);
+                 (r = vhdx_open(d->fd, 0, &p->old, why, sizeof why)) == 0 &&
+                 (r = vhdx_set_parent(p->child, p->old, why, sizeof why)) == 0 && d->n_parents)
+                r = vhdx_set_parent(p->old, d->parents[0], why, sizeof why); /* the chain below stays */
         if (r == 0 && d->info.direct && (r = disk_set_direct(fd, true)) < 0)
                 snprintf(why, sizeof why, "O_DIRECT: %s", strerror(-r));
         if (r == 0) {
