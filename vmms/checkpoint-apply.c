@@ -110,8 +110,11 @@ int vmms_vm_checkpoint_revert(struct vmms_vm *vm, sd_bus_message *call, const ch
                 revert_now(vm);
                 return 1;
         }
-        /* The present state is discarded: the worker goes first. */
-        if ((r = vmms_vm_kill(vm)) < 0) {
+        /* The present state is discarded: the worker goes first. Not by
+         * SIGKILL: the images it leaves are opened again at once, and a
+         * killed worker's io_urings let go of them (and their locks) only
+         * later, in the kernel's own time. */
+        if ((r = vmms_vm_stop_hard(vm)) < 0) {
                 vmms_ckpt_op_free(vm);
                 return snprintf(err, errlen, "cannot stop the VM: %s", strerror(-r)), r;
         }

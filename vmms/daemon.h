@@ -179,6 +179,11 @@ void vmms_vm_emit_changed(struct vmms_vm *vm, const char *prop);
 int vmms_vm_start(struct vmms_vm *vm, char *err, size_t errlen);
 int vmms_vm_stop(struct vmms_vm *vm, uint32_t timeout_s);
 int vmms_vm_kill(struct vmms_vm *vm);
+/* Ends the worker at once without asking the guest: {"op":"stop"} (it
+ * tears down in order, its io_urings letting go of the images before it
+ * exits, where a SIGKILL leaves that to the kernel, later), SIGKILL after
+ * the grace period. */
+int vmms_vm_stop_hard(struct vmms_vm *vm);
 int vmms_vm_reboot(struct vmms_vm *vm);
 void vmms_vm_cancel_restart(struct vmms_vm *vm);
 /* Called by the worker module. */

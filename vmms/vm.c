@@ -237,6 +237,16 @@ int vmms_vm_stop(struct vmms_vm *vm, uint32_t timeout_s) {
         return 0;
 }
 
+int vmms_vm_stop_hard(struct vmms_vm *vm) {
+        if (!vm->worker)
+                return 0;
+        vm->stop_requested = true; /* an end on request: no restart */
+        vm->reboot_pending = false;
+        hard_stop(vm);
+        vmms_vm_set_state(vm, VMMS_STATE_STOPPING);
+        return 0;
+}
+
 int vmms_vm_kill(struct vmms_vm *vm) {
         if (!vm->worker) {
                 vmms_vm_cancel_restart(vm);
