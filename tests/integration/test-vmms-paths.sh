@@ -122,10 +122,12 @@ rm "$T/log/$g1.console.log" && mkfifo "$T/log/$g1.console.log"
 refused 1 "is a FIFO" root console g1 --read-only --timeout=2
 expect_rc 0 vmctl kill g1
 
-note "vmms answers within 100 ms of its usual time while FIFO paths are being refused"
+note "vmms answers within a second of its usual time while FIFO paths are being refused"
 # The usual time first, on this machine as loaded as it is now (a sanitizer
 # build beside other tests takes over 100 ms per call): a vmms that blocked
-# on a FIFO would not answer until the flood ended.
+# on a FIFO would not answer at all (nobody opens its other end), so the
+# allowance only tells busy from blocked (100 ms was exceeded by 23 ms in an
+# ASan run beside KVM guests).
 slowest_listvms() {
   local worst=0 t0 ms
   for _ in $(seq 10); do
@@ -142,7 +144,7 @@ flood=$!
 worst=$(slowest_listvms)
 wait $flood
 note "slowest ListVMs: $worst ms (without the flood: $usual ms)"
-[ "$worst" -lt $((usual + 100)) ] || fail "ListVMs took $worst ms (without the flood: $usual ms)"
+[ "$worst" -lt $((usual + 1000)) ] || fail "ListVMs took $worst ms (without the flood: $usual ms)"
 
 note "the worker on its own does not block on a FIFO kernel either"
 # (It builds the VM first: without /dev/kvm it stops before the kernel.)
