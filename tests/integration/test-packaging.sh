@@ -97,7 +97,7 @@ setpriv --reuid="$NOBODY" --regid="$(id -g nobody)" --clear-groups "$R/usr/libex
   fail "nobody could run vmms"
 grep -q "cannot own org.vmstack.VMMS1" "$T/nobody-vmms.log" || fail "nobody's vmms: $(cat "$T/nobody-vmms.log")"
 "$R/usr/libexec/vmstack/vmms" --bus-address="$ADDR" --state-dir="$T/state" --runtime-dir="$T/run" \
-  --log-dir="$T/log" --no-polkit >"$T/vmms.log" 2>&1 & PIDS+=($!)
+  --log-dir="$T/log" --no-polkit --storage-pool="$T" >"$T/vmms.log" 2>&1 & PIDS+=($!)
 for _ in $(seq 100); do busctl --address="$ADDR" status org.vmstack.VMMS1 >/dev/null 2>&1 && break; sleep 0.05; done
 busctl --address="$ADDR" status org.vmstack.VMMS1 >/dev/null 2>&1 || fail "root could not own the name: $(cat "$T/vmms.log")"
 as_nobody() { setpriv --reuid="$NOBODY" --regid="$(id -g nobody)" --clear-groups "$@"; }
@@ -109,6 +109,13 @@ out=$(as_nobody busctl --address="$ADDR" set-property org.vmstack.VMMS1 /org/vms
 echo "$out" | grep -qi "access denied\|AccessDenied" || fail "Properties.Set not denied by the bus: $out"
 out=$(as_nobody "$R/usr/bin/vmctl" --address="$ADDR" create --name=x --kernel=/k 2>&1); rc=$?
 [ $rc = 6 ] || fail "nobody's CreateVM: rc $rc: $out"
+# The Checkpoints interface passes the bus too: reading for anyone, vmms
+# refusing the rest with its own reason.
+touch "$T/k"
+out=$("$R/usr/bin/vmctl" --address="$ADDR" create --name=pk --kernel="$T/k" 2>&1) || fail "root's CreateVM: $out"
+as_nobody "$R/usr/bin/vmctl" --address="$ADDR" checkpoints pk >/dev/null || fail "nobody may not list checkpoints"
+out=$(as_nobody "$R/usr/bin/vmctl" --address="$ADDR" checkpoint pk 2>&1); rc=$?
+[ $rc = 6 ] || fail "nobody's checkpoint: rc $rc: $out"
 
 note "activation file and polkit actions"
 A=$R/usr/share/dbus-1/system-services/org.vmstack.VMMS1.service
