@@ -251,7 +251,7 @@ int vmms_ckpt_revert_disks(struct vmms_vm *vm, const struct vmms_cred *as, const
 }
 
 int vmms_ckpt_parent_of(struct vmms_vm *vm, const struct vmms_cred *as, const char *image, char *parent, size_t len) {
-        char err[512];
+        char err[2 * VM_PATH_MAX + 64]; /* inspect's "<path>: <reason>" */
         int fd, r;
         struct vhdx *v;
         if ((r = inspect(vm, as, image, false, &fd, &v, err, sizeof err)) < 0)

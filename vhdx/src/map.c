@@ -150,7 +150,7 @@ static int alloc_at_end(struct vhdx *v, uint64_t len, uint64_t *off) {
 static int bits_set(struct vhdx *v, uint64_t chunk, uint64_t first, uint64_t n) {
         uint64_t si = sb_index(v, chunk);
         if (VHDX_BAT_STATE(v->bat[si]) != VHDX_SB_PRESENT) {
-                uint64_t off;
+                uint64_t off = 0;
                 int r = alloc_at_end(v, VHDX_SB_BLOCK_SIZE, &off);
                 if (r < 0)
                         return r;
@@ -311,7 +311,7 @@ static void redirty(struct vhdx *v) {
 }
 
 static int commit_round(struct vhdx *v, const struct dirty_sector *s, size_t n) {
-        struct vhdx_log_write w[VHDX_LOG_DESC_PER_SECTOR];
+        struct vhdx_log_write w[VHDX_LOG_DESC_PER_SECTOR] = { 0 }; /* n <= that, by vhdx_commit */
         for (size_t i = 0; i < n; i++)
                 w[i] = (struct vhdx_log_write){ .file_off = s[i].file_off, .data = s[i].data };
         int r = vhdx_log_write(v, w, n);
