@@ -165,7 +165,7 @@ static bool qemu_start(struct qmp *q, const char *name, const char *incoming) {
         char sock[PATH_MAX], kernel[PATH_MAX];
         snprintf(sock, sizeof sock, "%s/%s.qmp", dir, name);
         snprintf(kernel, sizeof kernel, "%s/tests/tg_vmwp_irq.elf", build_dir);
-        return qmp_qemu_start(q, sock, kernel, GUEST_MIB, incoming);
+        return qmp_qemu_start(q, sock, kernel, GUEST_MIB, incoming, NULL);
 }
 
 static bool qemu(struct round *r) {

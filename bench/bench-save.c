@@ -44,6 +44,7 @@
 
 #include "bench.h"
 #include "qmp.h"
+#include "worker.h"
 #include "common/proto.h"
 
 #define ROUNDS 5
@@ -62,135 +63,6 @@ static double ms_since(uint64_t t0) {
 
 /* ---- vmwp ---- */
 
-struct worker {
-        pid_t pid;
-        int sock;
-        char err[PATH_MAX]; /* its stderr (--timing's lines) */
-        int status;         /* its exit status once ended */
-};
-
-static struct json_object *recv_msg(int sock, int timeout_ms) {
-        struct pollfd p = { .fd = sock, .events = POLLIN };
-        struct json_object *m = NULL;
-        if (poll(&p, 1, timeout_ms) <= 0 || proto_recv(sock, &m, NULL, 0, NULL) < 0)
-                return NULL;
-        return m;
-}
-
-/* The reply to the request with id (events before it skipped). */
-static struct json_object *reply_to(int sock, int id) {
-        for (;;) {
-                struct json_object *m = recv_msg(sock, 30000), *v;
-                if (!m)
-                        return NULL;
-                if (json_object_object_get_ex(m, "id", &v) && json_object_get_int(v) == id)
-                        return m;
-                json_object_put(m);
-        }
-}
-
-/* Sends op; returns its reply when "ok" (the caller puts it), else NULL. */
-static struct json_object *request_reply(int sock, const char *op, int id, int fd) {
-        char buf[96];
-        snprintf(buf, sizeof buf, "{\"op\":\"%s\",\"id\":%d}", op, id);
-        struct json_object *req = json_tokener_parse(buf), *rep = NULL, *ok;
-        bool good = req && proto_send(sock, req, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0) == 0 &&
-                    (rep = reply_to(sock, id)) && json_object_object_get_ex(rep, "ok", &ok) &&
-                    json_object_get_boolean(ok);
-        if (rep && !good)
-                fprintf(stderr, "bench-save: %s: %s\n", op, json_object_to_json_string(rep));
-        json_object_put(req);
-        if (!good) {
-                json_object_put(rep);
-                return NULL;
-        }
-        return rep;
-}
-
-static bool request(int sock, const char *op, int id, int fd) {
-        struct json_object *rep = request_reply(sock, op, id, fd);
-        json_object_put(rep);
-        return rep != NULL;
-}
-
-/* A stats counter of the worker (-1: none). */
-static long long stat_of(struct worker *w, const char *key) {
-        struct json_object *rep = request_reply(w->sock, "stats", 7, -1), *v;
-        long long n = rep && json_object_object_get_ex(rep, key, &v) ? json_object_get_int64(v) : -1;
-        json_object_put(rep);
-        return n;
-}
-
-/* A worker under a control socket, --timing, stderr into w->err, COM1 into
- * serial (NULL: none), with the configuration cfg and its fds (disks, then
- * the saved state). Returns once "ready" came (false on anything else). */
-static bool worker_start(struct worker *w, const char *cfg, int *fds, size_t n_fds, const char *serial,
-                         const char *name) {
-        int sv[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-                return false;
-        char vmwp[PATH_MAX], spec[PATH_MAX + 8];
-        snprintf(vmwp, sizeof vmwp, "%s/vmwp/vmwp", build_dir);
-        snprintf(spec, sizeof spec, "file:%s", serial ? serial : "/dev/null");
-        snprintf(w->err, sizeof w->err, "%s/%s.err", dir, name);
-        w->pid = fork();
-        if (w->pid == 0) {
-                int null = open("/dev/null", O_RDWR), err = open(w->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-                if (null < 0 || err < 0 || dup2(sv[1], 3) < 0 || dup2(null, 1) < 0 || dup2(err, 2) < 0)
-                        _exit(127);
-                execl(vmwp, "vmwp", "--control-fd", "3", "--serial", spec, "--timing", (char *)NULL);
-                _exit(127);
-        }
-        close(sv[1]);
-        w->sock = sv[0];
-        struct json_object *m = json_tokener_parse(cfg), *ev = NULL, *v;
-        bool ok = m && proto_send(w->sock, m, n_fds ? fds : NULL, n_fds) == 0;
-        json_object_put(m);
-        ok = ok && (ev = recv_msg(w->sock, 30000)) && json_object_object_get_ex(ev, "event", &v) &&
-             !strcmp(json_object_get_string(v), "ready");
-        if (!ok && ev)
-                fprintf(stderr, "bench-save: worker %s: %s\n", name, json_object_to_json_string(ev));
-        json_object_put(ev);
-        return ok;
-}
-
-/* Waits for the worker's exit (stopping it first if stop; else for its
- * "exit" event, up to two minutes) and reaps it. */
-static void worker_end(struct worker *w, bool stop) {
-        if (stop)
-                (void)request(w->sock, "stop", 99, -1);
-        for (struct json_object *m, *v; !stop && (m = recv_msg(w->sock, 120000));) {
-                bool end = json_object_object_get_ex(m, "event", &v) && !strcmp(json_object_get_string(v), "exit");
-                json_object_put(m);
-                if (end)
-                        break;
-        }
-        close(w->sock);
-        int st;
-        waitpid(w->pid, &st, 0);
-        w->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static char *slurp(const char *path) {
-        static char buf[65536];
-        FILE *f = fopen(path, "r");
-        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-        if (f)
-                fclose(f);
-        buf[n] = 0;
-        return buf;
-}
-
-/* Polls path until it holds text (false after timeout_ms). */
-static bool wait_text(const char *path, const char *text, int timeout_ms) {
-        for (int i = 0; i < timeout_ms; i++) {
-                if (strstr(slurp(path), text))
-                        return true;
-                usleep(1000);
-        }
-        return false;
-}
-
 struct round {
         double save_ms, restore_ms, ready_ms, pause_ms, size_mib, held;
         uint64_t restore_t0; /* the restoring worker's fork */
@@ -198,18 +70,18 @@ struct round {
 
 /* Saves the running worker w into a new file; restores it in a new worker
  * (restored) and times both. Returns the state fd (-1: failed). */
-static int save_restore(struct worker *w, const char *cfg_restore, int *fds, size_t n_fds, const char *serial,
-                        const char *name, struct worker *restored, struct round *r) {
+static int save_restore(struct bench_worker *w, const char *cfg_restore, int *fds, size_t n_fds, const char *serial,
+                        const char *name, struct bench_worker *restored, struct round *r) {
         char state[PATH_MAX];
         snprintf(state, sizeof state, "%s/%s.vmrs", dir, name);
         int fd = open(state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         uint64_t t0 = bench_now_ns();
-        bool ok = fd >= 0 && request(w->sock, "save", 3, fd);
+        bool ok = fd >= 0 && bench_worker_request(w->sock, "save", 3, fd);
         r->save_ms = ms_since(t0);
-        r->held = (double)stat_of(w, "storvsp_held");
+        r->held = (double)bench_worker_stat(w, "storvsp_held");
         struct stat st;
         r->size_mib = fd >= 0 && fstat(fd, &st) == 0 ? (double)st.st_size / 1048576.0 : 0;
-        worker_end(w, true);
+        bench_worker_end(w, true);
         if (!ok) {
                 if (fd >= 0)
                         close(fd);
@@ -217,18 +89,18 @@ static int save_restore(struct worker *w, const char *cfg_restore, int *fds, siz
         }
         fds[n_fds] = fd;
         r->restore_t0 = bench_now_ns();
-        ok = worker_start(restored, cfg_restore, fds, n_fds + 1, serial, name);
+        ok = bench_worker_start(restored, build_dir, dir, cfg_restore, fds, n_fds + 1, serial, name);
         r->ready_ms = ms_since(r->restore_t0);
         close(fd);
         return ok ? 0 : -1;
 }
 
 /* The restored vCPU 0's first KVM_RUN, from --timing at the worker's exit. */
-static bool restore_first_run(struct worker *w, struct round *r) {
-        uint64_t g = bench_phase_ns(slurp(w->err), "guest");
+static bool restore_first_run(struct bench_worker *w, struct round *r) {
+        uint64_t g = bench_phase_ns(bench_slurp(w->err), "guest");
         r->restore_ms = g > r->restore_t0 ? (double)(g - r->restore_t0) / 1e6 : -1;
         if (r->restore_ms < 0)
-                fprintf(stderr, "bench-save: no \"guest\" phase from the restored worker: %s\n", slurp(w->err));
+                fprintf(stderr, "bench-save: no \"guest\" phase from the restored worker: %s\n", bench_slurp(w->err));
         return r->restore_ms > 0;
 }
 
@@ -240,14 +112,14 @@ static bool ours_idle(struct round *r) {
                  GUEST_MIB, build_dir);
         snprintf(cfg_restore, sizeof cfg_restore, "%s,\"files\":[\"saved_state\"]}", cfg);
         strcat(cfg, "}");
-        struct worker w, rw;
-        if (!worker_start(&w, cfg, NULL, 0, NULL, "idle"))
+        struct bench_worker w, rw;
+        if (!bench_worker_start(&w, build_dir, dir, cfg, NULL, 0, NULL, "idle"))
                 return false;
         usleep(100 * 1000); /* the guest set itself up and idles */
         double p[PAUSES];
         for (int i = 0; i < PAUSES; i++) {
                 uint64_t t0 = bench_now_ns();
-                if (!request(w.sock, "pause", 1, -1) || !request(w.sock, "resume", 2, -1))
+                if (!bench_worker_request(w.sock, "pause", 1, -1) || !bench_worker_request(w.sock, "resume", 2, -1))
                         return false;
                 p[i] = ms_since(t0);
         }
@@ -255,7 +127,7 @@ static bool ours_idle(struct round *r) {
         int fds[1];
         if (save_restore(&w, cfg_restore, fds, 0, NULL, "idle-restored", &rw, r) < 0)
                 return false;
-        worker_end(&rw, true);
+        bench_worker_end(&rw, true);
         return restore_first_run(&rw, r);
 }
 
@@ -277,28 +149,28 @@ static bool ours_io(struct round *r) {
                  GUEST_MIB, build_dir, IO_CMDLINE, disk);
         snprintf(cfg_restore, sizeof cfg_restore, "%s,\"files\":[\"saved_state\"]}", cfg);
         strcat(cfg, "}");
-        struct worker w, rw;
+        struct bench_worker w, rw;
         int fds[2] = { dfd, -1 };
-        bool ok = worker_start(&w, cfg, fds, 1, serial, "io");
+        bool ok = bench_worker_start(&w, build_dir, dir, cfg, fds, 1, serial, "io");
         /* Every region listed: the writes start now; give them 20 ms. */
-        ok = ok && wait_text(serial, "VSC disk_region=0:0 index=15 ", 60000);
+        ok = ok && bench_wait_text(serial, "VSC disk_region=0:0 index=15 ", 60000);
         usleep(20 * 1000);
-        if (ok && strstr(slurp(serial), "VSC disk_write=")) {
+        if (ok && strstr(bench_slurp(serial), "VSC disk_write=")) {
                 fprintf(stderr, "bench-save: the guest finished its writes before the save\n");
                 ok = false;
         }
         if (!ok) {
-                worker_end(&w, true);
-                fprintf(stderr, "bench-save: mid-I/O guest: %s\n", slurp(serial));
+                bench_worker_end(&w, true);
+                fprintf(stderr, "bench-save: mid-I/O guest: %s\n", bench_slurp(serial));
                 return false;
         }
         if (save_restore(&w, cfg_restore, fds, 1, serial2, "io-restored", &rw, r) < 0)
                 return false;
         close(dfd);
-        worker_end(&rw, false); /* the guest finishes and powers off */
+        bench_worker_end(&rw, false); /* the guest finishes and powers off */
         if (!restore_first_run(&rw, r))
                 return false;
-        const char *out = slurp(serial2);
+        const char *out = bench_slurp(serial2);
         if (rw.status != 0 || !strstr(out, "VSC disk_read=0:0 regions=16 bytes=67108864 ") ||
             !strstr(out, " compared=1\n") || !strstr(out, "VSC result=ok status=0")) {
                 fprintf(stderr, "bench-save: the restored guest did not finish its check (exit %d): %s\n", rw.status,
@@ -314,7 +186,7 @@ static bool qemu_start(struct qmp *q, const char *incoming) {
         char sock[PATH_MAX], kernel[PATH_MAX];
         snprintf(sock, sizeof sock, "%s/qmp.sock", dir);
         snprintf(kernel, sizeof kernel, "%s/tests/tg_vmwp_irq.elf", build_dir);
-        return qmp_qemu_start(q, sock, kernel, GUEST_MIB, incoming);
+        return qmp_qemu_start(q, sock, kernel, GUEST_MIB, incoming, NULL);
 }
 
 static bool qemu(double *save_ms, double *restore_ms, double *pause_ms, double *size_mib) {

@@ -55,14 +55,16 @@ bool qmp_wait_for(struct qmp *q, const char *cmd, const char *field, const char 
         return false;
 }
 
-bool qmp_qemu_start(struct qmp *q, const char *sock, const char *kernel, unsigned mem_mib, const char *incoming) {
-        char qmparg[sizeof ((struct sockaddr_un *)0)->sun_path + 32], mem[16];
+bool qmp_qemu_start(struct qmp *q, const char *sock, const char *kernel, unsigned mem_mib, const char *incoming,
+                    const char *qcow2) {
+        char qmparg[sizeof ((struct sockaddr_un *)0)->sun_path + 32], mem[16], drive[4200];
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         if (strlen(sock) >= sizeof sa.sun_path)
                 return false;
         memcpy(sa.sun_path, sock, strlen(sock) + 1);
         snprintf(qmparg, sizeof qmparg, "unix:%s,server=on,wait=off", sock);
         snprintf(mem, sizeof mem, "%u", mem_mib);
+        snprintf(drive, sizeof drive, "file=%s,if=none,id=d0,format=qcow2,cache=none,aio=io_uring", qcow2 ? qcow2 : "");
         unlink(sock);
         q->f = NULL;
         q->pid = fork();
@@ -72,10 +74,16 @@ bool qmp_qemu_start(struct qmp *q, const char *sock, const char *kernel, unsigne
                 int null = open("/dev/null", O_RDWR);
                 dup2(null, 0), dup2(null, 1), dup2(null, 2);
                 /* -cpu host without arch-capabilities: the PVM host refuses it. */
-                const char *args[] = { "qemu-system-x86_64", "-M", "microvm,x-option-roms=off,rtc=off", "-enable-kvm",
-                                       "-cpu", "host,-arch-capabilities", "-m", mem, "-kernel", kernel, "-nodefaults",
-                                       "-no-user-config", "-display", "none", "-serial", "none", "-qmp", qmparg,
-                                       incoming ? "-incoming" : NULL, incoming, NULL };
+                const char *args[26] = { /* up to 24 and the NULL */ "qemu-system-x86_64", "-M", "microvm,x-option-roms=off,rtc=off", "-enable-kvm",
+                                         "-cpu", "host,-arch-capabilities", "-m", mem, "-kernel", kernel, "-nodefaults",
+                                         "-no-user-config", "-display", "none", "-serial", "none", "-qmp", qmparg };
+                int n = 18;
+                if (qcow2) {
+                        args[n++] = "-drive", args[n++] = drive;
+                        args[n++] = "-device", args[n++] = "virtio-blk-device,drive=d0";
+                }
+                if (incoming)
+                        args[n++] = "-incoming", args[n++] = incoming;
                 execvp(args[0], (char **)args);
                 _exit(127);
         }

@@ -16,9 +16,11 @@ struct qmp {
 };
 
 /* Starts qemu-system-x86_64 on kernel (a PVH ELF) with mem_mib of RAM and
- * its QMP monitor on the Unix socket sock (and -incoming URI if not NULL),
- * connects and negotiates capabilities. */
-bool qmp_qemu_start(struct qmp *q, const char *sock, const char *kernel, unsigned mem_mib, const char *incoming);
+ * its QMP monitor on the Unix socket sock (and -incoming URI, and a
+ * virtio-blk disk on the qcow2 image qcow2, if not NULL), connects and
+ * negotiates capabilities. */
+bool qmp_qemu_start(struct qmp *q, const char *sock, const char *kernel, unsigned mem_mib, const char *incoming,
+                    const char *qcow2);
 /* quit, and reaps the process. */
 void qmp_qemu_end(struct qmp *q);
 /* The next message that is not an event; NULL at the end. */
