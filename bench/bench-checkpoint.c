@@ -175,7 +175,7 @@ int main(void) {
         char abs[PATH_MAX];
         if (!realpath(b ? b : "build/release", abs) || strlen(abs) >= sizeof build_dir) /* the worker takes absolute paths */
                 return fprintf(stderr, "bench-checkpoint: no build directory %s\n", b ? b : "build/release"), 1;
-        snprintf(build_dir, sizeof build_dir, "%s", abs);
+        memcpy(build_dir, abs, strlen(abs) + 1);
         if (!mkdtemp(dir))
                 return 1;
         bool have_qemu = system("command -v qemu-system-x86_64 >/dev/null 2>&1 && command -v qemu-img >/dev/null") == 0;
