@@ -8,7 +8,10 @@
 # through vmms over D-Bus. The guest's /init (tests/linux/initramfs/init)
 # reports what it sees; this script checks it, stops the VM gracefully
 # through the shutdown service, checks the disk image on the host, and
-# prints the time to each milestone. Slow on PVM hosts (minutes): ctest
+# prints the time to each milestone. In the same boot: the Saved state
+# (saved, resumed in a new worker) and a checkpoint (taken while the guest
+# runs on a VHDX disk, reverted to two rounds later: the guest goes on from
+# there, its disk with it; deleted, merged back into the disk at the stop). Slow on PVM hosts (minutes): ctest
 # label "linux".
 #
 # Artefacts (console log, the guest's hv_* dmesg lines, milestones) are kept
@@ -63,7 +66,7 @@ t_setup
 WORKER=$REAL_WORKER WORKER_KIND=real
 note "kernel: $kernel"
 "$src/tests/linux/build-initramfs.sh" "$kroot" "$T/images" || fail "building the initramfs"
-truncate -s 64M "$T/images/disk.raw"
+"$VMCTL_BIN" disk create "$T/images/disk.vhdx" 64M >/dev/null || fail "vmctl disk create"
 
 # The host side of the network: a bridge with an address and a DHCP server.
 ip link set lo up
@@ -84,7 +87,7 @@ cat >"$T/linux.json" <<EOF
 { "name": "linux", "memory_mib": 512, "vcpus": 1,
   "boot": { "kind": "linux", "kernel": "$kernel", "initrd": "$T/images/initrd.cpio",
             "cmdline": "console=ttyS0 earlycon=uart8250,io,0x3f8,115200 panic=-1 lt.host=10.55.0.1 lt.devices=4" },
-  "disks": [ { "path": "$T/images/disk.raw" } ],
+  "disks": [ { "path": "$T/images/disk.vhdx" } ],
   "nics": [ { "mac": "$mac", "bridge": "br0" } ],
   "integration": { "shutdown": true, "heartbeat": true, "timesync": false, "kvp": false },
   "stop_timeout_s": 600 }
@@ -121,7 +124,8 @@ wait_line() { # NAME REGEX TIMEOUT_S
 save_artifacts() {
 	cp "$log" "$art/console.log" 2>/dev/null
 	tr -d '\r' <"$log" 2>/dev/null | grep '^LINUX dmesg ' | sed 's/^LINUX dmesg //' >"$art/dmesg-hv.txt"
-	for k in first-kernel-message init hv_vmbus disk network ready save-ms restore-ms round-after-resume powered-off; do
+	for k in first-kernel-message init hv_vmbus disk network ready save-ms restore-ms round-after-resume \
+		checkpoint-ms revert-ms round-after-revert powered-off; do
 		echo "$k ${seen[$k]:--}"
 	done >"$art/milestones.txt"
 }
@@ -180,7 +184,7 @@ seen[restore-ms]=$(( ($(date +%s%N) - t0) / 1000000 ))
 resumed_at=$(date +%s)
 want=$((before + 2))
 wait_line round-after-resume "^LINUX round=$want " 900
-for r in $(seq $((before + 1)) $want); do check "^LINUX round=$r disk=ok ping=ok "; done
+for r in $(seq $((before + 1)) $want); do check "^LINUX round=$r prev=ok disk=ok ping=ok "; done
 for _ in $(seq 60); do
 	beat=$(vm_prop linux Heartbeat)
 	case "$beat" in *ok*) [ "$(echo "$beat" | grep -Eo '[0-9]{10,}' | head -1 | cut -c1-10)" -ge "$resumed_at" ] 2>/dev/null && break ;; esac
@@ -188,6 +192,37 @@ for _ in $(seq 60); do
 done
 note "heartbeat after the resume: $beat"
 echo "$beat" | grep -q ok || fail "heartbeat not ok after the resume: $beat"
+
+# A checkpoint (docs/checkpoints.md), taken just after a round (the guest
+# sleeps 5 s before the next: the checkpoint lands between two rounds);
+# two more rounds; the revert: the guest goes on from the checkpoint, and
+# its next round finds on the disk the marker it remembers writing last
+# (prev=ok), where the disk left as it was holds a newer round's. Then the
+# checkpoint is deleted: merged back into disk.vhdx once the VM stops.
+n_lines() { tr -d '\r' <"$log" | grep -c '^LINUX round='; }
+lines=$(n_lines)
+for _ in $(seq 120); do [ "$(n_lines)" -gt "$lines" ] && break; sleep 0.25; done
+at=$(last_round)
+note "checkpoint after round $at"
+t0=$(date +%s%N)
+expect_rc 0 vmctl checkpoint linux c1
+seen[checkpoint-ms]=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$(vm_prop linux State)" = Running ] || fail "State after the checkpoint: $(vm_prop linux State)"
+wait_line round "^LINUX round=$((at + 2)) " 900
+offset=$(wc -c <"$log")
+note "reverting to the checkpoint (after round $((at + 2)))"
+t0=$(date +%s%N)
+expect_rc 0 vmctl revert linux c1
+wait_state linux Running 120
+seen[revert-ms]=$(( ($(date +%s%N) - t0) / 1000000 ))
+after_revert() { tail -c +"$((offset + 1))" "$log" | tr -d '\r'; }
+for _ in $(seq 450); do after_revert | grep -q '^LINUX round=' && break; sleep 2; done
+first=$(after_revert | grep -m1 '^LINUX round=')
+note "first round after the revert: $first"
+seen[round-after-revert]=$(( $(date +%s) - start ))
+echo "$first" | grep -Eq "^LINUX round=$((at + 1)) prev=ok disk=ok ping=ok " ||
+	fail "after the revert the guest did not go on from round $at with its disk: $first"
+expect_rc 0 vmctl checkpoint-delete linux c1
 
 # Graceful stop through the shutdown integration service.
 note "stopping through the shutdown service"
@@ -198,7 +233,12 @@ check '^LINUX shutdown-path=ran '
 reason=$(vm_prop linux ExitReason)
 echo "$reason" | grep -q "powered off" || fail "exit reason: $reason"
 
-# What the guest wrote is on the host's image.
+# The checkpoint's image merged back once the worker ended: the VM is on
+# disk.vhdx again, and what the guest wrote is in it.
+wait_for 120 "the merge into disk.vhdx" grep -q "\"$T/images/disk.vhdx\"" "$T/state/$(vm_prop linux Id).json"
+wait_for 60 "the merge's end" sh -c "[ \"\$(cd '$T/images' && ls *.avhdx 2>/dev/null)\" = '' ]"
+qemu-img check -q "$T/images/disk.vhdx" || fail "qemu-img check disk.vhdx"
+"$VMCTL_BIN" disk convert "$T/images/disk.vhdx" "$T/images/disk.raw" >/dev/null || fail "vmctl disk convert"
 cmp <(dd if="$T/images/disk.raw" bs=65536 skip=16 count=16 2>/dev/null) "$T/images/pattern.bin" ||
 	fail "the pattern the guest wrote is not in the image"
 
