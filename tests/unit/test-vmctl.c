@@ -56,7 +56,7 @@ TEST(flags_build_a_valid_config) {
         struct vm_config *c = malloc(sizeof *c);
         json_object *cfg = build((const char *const[]){
                 "name", "web1", "memory", "1G", "vcpus", "2", "kernel", "guest.elf", "cmdline", "console=ttyS0",
-                "disk", "/img/root.img", "disk", "/img/data.img,ro,sector-size=4096", "disk", "/img/x.img,lun=5",
+                "disk", "/img/root.img", "disk", "/img/data.img,ro,sector-size=4096", "disk", "/img/x.img,lun=5,format=vhdx",
                 "nic", "auto", "nic", "mac=00:15:5d:00:00:09,bridge=br0,mtu=9000,link=down",
                 "restart-policy", "on-failure", "stop-timeout", "10", NULL });
         parse_ok(cfg, c);
@@ -71,6 +71,8 @@ TEST(flags_build_a_valid_config) {
         ASSERT_TRUE(c->disks[1].read_only);
         ASSERT_EQ(c->disks[1].sector_size, 4096u);
         ASSERT_EQ(c->disks[2].lun, 5u);
+        ASSERT_EQ(c->disks[2].format, VM_DISK_VHDX); /* as asked, whatever the extension */
+        ASSERT_EQ(c->disks[0].format, VM_DISK_RAW);
         ASSERT_EQ(c->n_nics, 2u);
         static const uint8_t gen[6] = { 0x00, 0x15, 0x5d, 0xab, 0xcd, 0xef };
         ASSERT_MEMEQ(c->nics[0].mac, gen, 6);
@@ -120,7 +122,8 @@ TEST(flag_errors_name_the_flag) {
         ASSERT_ERROR(vmctl_config_set(cfg, "memory", "lots", &ctx, err, sizeof err), EINVAL);
         ASSERT_STREQ(err, "--memory: needs a size such as 512, 512M or 2G");
         ASSERT_ERROR(vmctl_config_set(cfg, "disk", "/x,fast", &ctx, err, sizeof err), EINVAL);
-        ASSERT_STREQ(err, "--disk: unknown option \"fast\" (ro, bus=, controller=, lun=, sector-size=)");
+        ASSERT_STREQ(err, "--disk: unknown option \"fast\" (ro, bus=, controller=, lun=, sector-size=, format=)");
+        ASSERT_ERROR(vmctl_config_set(cfg, "disk", "/x,format=qcow2", &ctx, err, sizeof err), EINVAL);
         ASSERT_ERROR(vmctl_config_set(cfg, "disk", "/x,lun=99", &ctx, err, sizeof err), EINVAL);
         ASSERT_ERROR(vmctl_config_set(cfg, "nic", "speed=10", &ctx, err, sizeof err), EINVAL);
         ASSERT_ERROR(vmctl_config_set(cfg, "vcpus", "two", &ctx, err, sizeof err), EINVAL);
