@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/macro.h"
+#include "hv/ic.h"
 #include "storvsp/disk.h"
 #include "vmwp/control.h"
 #include "vmwp/vm.h"
@@ -99,6 +100,33 @@ static struct json_object *kvp_set(const struct vmwp_control_ops *ops, void *opa
         }
 }
 
+/* {"op":"vss","operation":"freeze"|"thaw"|"hot-backup"}: answered once
+ * the request is sent; the guest's answer follows as a "vss" event. */
+static struct json_object *vss(const struct vmwp_control_ops *ops, void *opaque, struct json_object *req,
+                               struct json_object *id) {
+        static const struct {
+                const char *name;
+                uint8_t op;
+        } names[] = { { "freeze", VSS_OP_FREEZE }, { "thaw", VSS_OP_THAW }, { "hot-backup", VSS_OP_HOT_BACKUP } };
+        struct json_object *v;
+        const char *name = json_object_object_get_ex(req, "operation", &v) && json_object_is_type(v, json_type_string)
+                                   ? json_object_get_string(v)
+                                   : "";
+        size_t i = 0;
+        while (i < ARRAY_SIZE(names) && strcmp(names[i].name, name))
+                i++;
+        if (i == ARRAY_SIZE(names))
+                return reply_error(id, EINVAL, "\"operation\" must be freeze, thaw or hot-backup");
+        int r = ops->vss ? ops->vss(opaque, names[i].op) : -ENOTSUP;
+        if (r == -ENOTSUP)
+                return reply_error(id, ENOTSUP, "the VM has no backup (VSS) integration service");
+        if (r == -ENOTCONN)
+                return reply_error(id, ENOTCONN, "the guest has not started its backup (VSS) service");
+        if (r == -EBUSY)
+                return reply_error(id, EBUSY, "a backup (VSS) request is unanswered");
+        return reply_result(id, r);
+}
+
 struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void *opaque, struct json_object *req,
                                         const char **state_event) {
         *state_event = NULL;
@@ -154,6 +182,8 @@ struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void
                         return reply_error(id, ENOTCONN, "the guest has not started its shutdown service");
                 return reply_result(id, r);
         }
+        if (strcmp(o, "vss") == 0)
+                return vss(ops, opaque, req, id);
         if (strcmp(o, "kvp-get") == 0)
                 return kvp_get(ops, opaque, req, id);
         if (strcmp(o, "kvp-set") == 0)

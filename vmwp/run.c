@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/proto.h"
+#include "hv/ic.h"
 #include "icvsp/icvsp.h"
 #include "vid/vid.h"
 #include "reattach.h"
@@ -81,6 +82,9 @@ static void op_power_button(void *o) {
 static int op_shutdown(void *o, bool reboot) {
         return vmwp_vm_shutdown(((struct run_ctx *)o)->vm, reboot);
 }
+static int op_vss(void *o, uint8_t op) {
+        return vmwp_vm_vss(((struct run_ctx *)o)->vm, op);
+}
 static int op_kvp_get(void *o, struct json_object *into) {
         struct vmwp_vm *vm = ((struct run_ctx *)o)->vm;
         struct json_object *items, *host;
@@ -141,7 +145,7 @@ static int op_stats(void *o, struct json_object *into) {
 static const struct vmwp_control_ops control_ops = {
         .pause = op_pause, .resume = op_resume, .is_paused = op_is_paused, .stop = op_stop,
         .power_button = op_power_button, .shutdown = op_shutdown, .kvp_get = op_kvp_get, .kvp_set = op_kvp_set,
-        .status = op_status, .stats = op_stats, .console_status = op_console_status,
+        .status = op_status, .stats = op_stats, .console_status = op_console_status, .vss = op_vss,
 };
 
 /* The guest's services reported something (vm-ic.c). */
@@ -162,6 +166,18 @@ static int on_guest_event(struct dw_source *s, int fd, uint32_t revents, void *u
                 struct json_object *ev = vmwp_control_event("guest-shutdown");
                 if (ev)
                         json_object_object_add(ev, "ok", json_object_new_boolean(g.shutdown_accepted));
+                send_msg(c, ev);
+        }
+        if (g.vss_answered) {
+                static const char *const ops[] = { [VSS_OP_HOT_BACKUP] = "hot-backup", [VSS_OP_FREEZE] = "freeze",
+                                                   [VSS_OP_THAW] = "thaw" };
+                struct json_object *ev = vmwp_control_event("vss");
+                if (ev) {
+                        const char *op = g.vss_op < ARRAY_SIZE(ops) && ops[g.vss_op] ? ops[g.vss_op] : "other";
+                        json_object_object_add(ev, "operation", json_object_new_string(op));
+                        json_object_object_add(ev, "ok", json_object_new_boolean(g.vss_status == HV_S_OK));
+                        json_object_object_add(ev, "status", json_object_new_int64(g.vss_status));
+                }
                 send_msg(c, ev);
         }
         struct json_object *items;

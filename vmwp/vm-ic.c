@@ -51,8 +51,19 @@ static void ic_kvp_changed(void *opaque) {
         notify(vm);
 }
 
+static void ic_vss_answered(void *opaque, uint8_t op, uint32_t status) {
+        struct vmwp_vm *vm = opaque;
+        pthread_mutex_lock(&vm->guest_lock);
+        vm->guest.vss_answered = true;
+        vm->guest.vss_op = op;
+        vm->guest.vss_status = status;
+        pthread_mutex_unlock(&vm->guest_lock);
+        notify(vm);
+}
+
 static const struct icvsp_owner_ops ic_owner_ops = {
-        .heartbeat = ic_heartbeat, .shutdown_answered = ic_shutdown_answered, .kvp_changed = ic_kvp_changed
+        .heartbeat = ic_heartbeat, .shutdown_answered = ic_shutdown_answered, .kvp_changed = ic_kvp_changed,
+        .vss_answered = ic_vss_answered,
 };
 
 /* The partition reference counter (§1.5) the guest compares time samples
@@ -104,10 +115,11 @@ static const struct vmwp_device_ops ic_row = {
 int vmwp_vm_add_integration_services(struct vmwp_vm *vm, char *err, size_t errlen) {
         const struct vm_ic_config *c = &vm->cfg.ic;
         vm->guest.heartbeat = c->heartbeat ? ICVSP_HEARTBEAT_NO_CONTACT : ICVSP_HEARTBEAT_UNKNOWN;
-        if (!c->shutdown && !c->heartbeat && !c->timesync && !c->kvp)
+        if (!c->shutdown && !c->heartbeat && !c->timesync && !c->kvp && !c->vss)
                 return 0;
         struct icvsp_config ic = {
                 .shutdown = c->shutdown, .heartbeat = c->heartbeat, .timesync = c->timesync, .kvp = c->kvp,
+                .vss = c->vss,
                 .timesync_interval_s = c->timesync_interval_s, .reference_time = reference_time,
                 .reference_opaque = vm,
         };
@@ -126,6 +138,10 @@ int vmwp_vm_add_integration_services(struct vmwp_vm *vm, char *err, size_t errle
 
 int vmwp_vm_shutdown(struct vmwp_vm *vm, bool reboot) {
         return vm->ic ? icvsp_request_shutdown(vm->ic, reboot) : -ENOTSUP;
+}
+
+int vmwp_vm_vss(struct vmwp_vm *vm, uint8_t op) {
+        return vm->ic ? icvsp_request_vss(vm->ic, op) : -ENOTSUP;
 }
 
 
@@ -191,6 +207,7 @@ void vmwp_vm_take_guest_events(struct vmwp_vm *vm, struct vmwp_guest_events *out
         vm->guest.heartbeat_changed = false;
         vm->guest.shutdown_answered = false;
         vm->guest.kvp_changed = false;
+        vm->guest.vss_answered = false;
         pthread_mutex_unlock(&vm->guest_lock);
 }
 

@@ -41,6 +41,12 @@ static const char *const restart_policies[] = {
         [VM_RESTART_ON_FAILURE] = "on-failure",
         [VM_RESTART_ALWAYS] = "always",
 };
+static const char *const checkpoint_types[] = {
+        [VM_CHECKPOINT_PRODUCTION] = "production",
+        [VM_CHECKPOINT_PRODUCTION_ONLY] = "production-only",
+        [VM_CHECKPOINT_STANDARD] = "standard",
+        [VM_CHECKPOINT_DISABLED] = "disabled",
+};
 static const char *const disk_buses[] = { [VM_DISK_SCSI] = "scsi", [VM_DISK_IDE] = "ide" };
 static const char *const disk_formats[] = { [VM_DISK_RAW] = "raw", [VM_DISK_VHDX] = "vhdx" };
 
@@ -60,6 +66,15 @@ const char *vm_boot_kind_to_string(enum vm_boot_kind k) {
 }
 const char *vm_restart_policy_to_string(enum vm_restart_policy p) {
         return (unsigned)p < ARRAY_SIZE(restart_policies) ? restart_policies[p] : "unknown";
+}
+const char *vm_checkpoint_type_to_string(enum vm_checkpoint_type t) {
+        return (unsigned)t < ARRAY_SIZE(checkpoint_types) ? checkpoint_types[t] : "unknown";
+}
+int vm_checkpoint_type_from_string(const char *s) {
+        for (size_t i = 0; s && i < ARRAY_SIZE(checkpoint_types); i++)
+                if (!strcmp(s, checkpoint_types[i]))
+                        return (int)i;
+        return -EINVAL;
 }
 
 bool vm_name_is_valid(const char *name) {
@@ -101,6 +116,7 @@ void vm_config_init_defaults(struct vm_config *c) {
         c->ic = (struct vm_ic_config){ .shutdown = true, .heartbeat = true, .timesync = true, .kvp = true };
         c->restart_policy = VM_RESTART_NEVER;
         c->stop_timeout_s = 30;
+        c->checkpoint_type = VM_CHECKPOINT_PRODUCTION; /* Hyper-V's default */
 }
 
 /* ---- typed getters: each checks type and range and names the field ---- */
@@ -328,7 +344,7 @@ static int parse_nic_cb(struct pctx *p, json_object *o, void *item) {
 }
 
 static int parse_ic(struct pctx *p, json_object *o, struct vm_ic_config *ic) {
-        static const char *const keys[] = { "shutdown", "heartbeat", "timesync", "kvp",
+        static const char *const keys[] = { "shutdown", "heartbeat", "timesync", "kvp", "vss",
                                             "timesync_interval_s", NULL };
         size_t saved;
         int r;
@@ -340,7 +356,7 @@ static int parse_ic(struct pctx *p, json_object *o, struct vm_ic_config *ic) {
         if ((r = check_keys(p, o, keys)) < 0 || (r = get_bool(p, o, "shutdown", &ic->shutdown)) < 0 ||
             (r = get_bool(p, o, "heartbeat", &ic->heartbeat)) < 0 ||
             (r = get_bool(p, o, "timesync", &ic->timesync)) < 0 ||
-            (r = get_bool(p, o, "kvp", &ic->kvp)) < 0 ||
+            (r = get_bool(p, o, "kvp", &ic->kvp)) < 0 || (r = get_bool(p, o, "vss", &ic->vss)) < 0 ||
             (r = get_u32(p, o, "timesync_interval_s", 0, 86400, &ic->timesync_interval_s)) < 0)
                 return r;
         p->path[saved] = 0;
@@ -391,9 +407,10 @@ static void derive_instances(struct vm_config *c) {
 static int parse_root(struct pctx *p, json_object *root, struct vm_config *c) {
         static const char *const keys[] = { "version", "name", "id", "memory_mib", "allow_memory_over_host", "vcpus", "boot",
                                             "serial_log", "disks", "scsi_instances", "nics",
-                                            "integration", "restart_policy", "stop_timeout_s", NULL };
+                                            "integration", "restart_policy", "stop_timeout_s", "checkpoint_type",
+                                            NULL };
         uint32_t version = 1;
-        int r, policy = (int)c->restart_policy;
+        int r, policy = (int)c->restart_policy, ckpt_type = (int)c->checkpoint_type;
 
         if (!json_object_is_type(root, json_type_object))
                 return perr(p, "", "the configuration must be a JSON object ({...}), not %s",
@@ -417,9 +434,12 @@ static int parse_root(struct pctx *p, json_object *root, struct vm_config *c) {
             (r = parse_ic(p, get(root, "integration"), &c->ic)) < 0 ||
             (r = get_enum(p, root, "restart_policy", restart_policies, ARRAY_SIZE(restart_policies),
                           &policy)) < 0 ||
-            (r = get_u32(p, root, "stop_timeout_s", 1, 3600, &c->stop_timeout_s)) < 0)
+            (r = get_u32(p, root, "stop_timeout_s", 1, 3600, &c->stop_timeout_s)) < 0 ||
+            (r = get_enum(p, root, "checkpoint_type", checkpoint_types, ARRAY_SIZE(checkpoint_types),
+                          &ckpt_type)) < 0)
                 return r;
         c->restart_policy = (enum vm_restart_policy)policy;
+        c->checkpoint_type = (enum vm_checkpoint_type)ckpt_type;
 
         json_object *si = get(root, "scsi_instances");
         if (si) {
@@ -613,9 +633,11 @@ char *vm_config_to_json(const struct vm_config *c) {
         add_bool(ic, "heartbeat", c->ic.heartbeat);
         add_bool(ic, "timesync", c->ic.timesync);
         add_bool(ic, "kvp", c->ic.kvp);
+        add_bool(ic, "vss", c->ic.vss);
         add_int(ic, "timesync_interval_s", c->ic.timesync_interval_s);
         json_object_object_add(root, "integration", ic);
         add_str(root, "restart_policy", vm_restart_policy_to_string(c->restart_policy));
+        add_str(root, "checkpoint_type", vm_checkpoint_type_to_string(c->checkpoint_type));
         add_int(root, "stop_timeout_s", c->stop_timeout_s);
 
         const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);

@@ -2,6 +2,7 @@
 /* Control requests from vmms (any JSON a peer can send) through the worker's
  * request handler with a stub VM: every request gets a reply object with
  * "ok", and the config parser/fd assignment never trusts the message. */
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,13 @@ static int stats(void *o, struct json_object *into) {
         return 0;
 }
 
+static int vss(void *o, uint8_t op) {
+        return op == 5 ? 0 : -EBUSY; /* FREEZE goes, the others are refused */
+}
+
 static const struct vmwp_control_ops ops = { .pause = ok, .resume = ok, .is_paused = no, .stop = nothing,
-                                             .power_button = nothing, .status = fields, .stats = stats };
+                                             .power_button = nothing, .status = fields, .stats = stats,
+                                             .vss = vss };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -60,7 +60,7 @@ static const char good_config[] =
         "               \"read_only\": true, \"sector_size\": 4096 } ],"
         "  \"nics\": [ { \"mac\": \"00:15:5d:00:00:01\", \"bridge\": \"br0\" } ],"
         "  \"integration\": { \"kvp\": false }, \"restart_policy\": \"on-failure\","
-        "  \"allow_memory_over_host\": true }";
+        "  \"allow_memory_over_host\": true, \"checkpoint_type\": \"production-only\" }";
 
 TEST(config_parse_good) {
         struct vm_config *c = malloc(sizeof *c);
@@ -86,6 +86,7 @@ TEST(config_parse_good) {
         ASSERT_FALSE(c->ic.kvp);
         ASSERT_EQ(c->restart_policy, VM_RESTART_ON_FAILURE);
         ASSERT_TRUE(c->allow_memory_over_host);
+        ASSERT_EQ(c->checkpoint_type, VM_CHECKPOINT_PRODUCTION_ONLY);
 
         /* Round trip: serialised and parsed again gives the same config,
          * including the derived (now explicit) instance GUIDs. */
@@ -168,6 +169,8 @@ TEST(config_errors_name_the_field) {
                      "nics[0].tap: is not a valid interface name");
         expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"restart_policy\":\"sometimes\"}",
                      "restart_policy: unknown value");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"checkpoint_type\":\"app\"}",
+                     "checkpoint_type: unknown value");
         expect_error("{\"name\":\"a\",\"id\":\"nope\",\"boot\":{\"kernel\":\"/k\"}}", "id: is not a GUID");
         expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\",\"cmdline\":7}}", "boot.cmdline: must be a string");
 }

@@ -2,14 +2,18 @@
 /* The worker's control requests of the integration services (vmwp/control.c,
  * common/proto.h): shutdown, kvp-get, kvp-set — the field checks, the
  * errors vmms relies on, and ops a worker does not have (NULL: ENOTSUP);
- * console-status (the serial console's client slot). */
+ * vss (the operation named, the errors vmms tells apart); console-status
+ * (the serial console's client slot). */
 #include <json-c/json.h>
 
+#include "hv/ic.h"
+
+#include "common/macro.h"
 #include "common/test.h"
 #include "vmwp/control.h"
 
 struct stub {
-        int shutdown_r, set_r, sets;
+        int shutdown_r, set_r, sets, vss_r, vss_op;
         bool reboot;
         char key[64], value[64];
         bool deleted;
@@ -36,6 +40,12 @@ static int st_kvp_set(void *o, const char *key, const char *value) {
         return s->set_r;
 }
 
+static int st_vss(void *o, uint8_t op) {
+        struct stub *s = o;
+        s->vss_op = op;
+        return s->vss_r;
+}
+
 static int st_console_status(void *o, struct json_object *into) {
         json_object_object_add(into, "connected", json_object_new_boolean(true));
         json_object_object_add(into, "clients", json_object_new_int64(2));
@@ -43,7 +53,7 @@ static int st_console_status(void *o, struct json_object *into) {
 }
 
 static const struct vmwp_control_ops ops = { .shutdown = st_shutdown, .kvp_get = st_kvp_get, .kvp_set = st_kvp_set,
-                                             .console_status = st_console_status };
+                                             .console_status = st_console_status, .vss = st_vss };
 static const struct vmwp_control_ops no_ic_ops = { 0 };
 
 /* Sends req (JSON text), returns the errno of the reply (0 for ok). */
@@ -123,6 +133,28 @@ TEST(kvp_set_op) {
         s.set_r = -ENOENT;
         ASSERT_EQ(call(&ops, &s, "{\"op\":\"kvp-set\",\"key\":\"k\",\"delete\":true}", NULL), ENOENT);
         ASSERT_EQ(call(&no_ic_ops, &s, "{\"op\":\"kvp-set\",\"key\":\"k\",\"value\":\"v\"}", NULL), ENOTSUP);
+}
+
+TEST(vss_op) {
+        struct stub s = { 0 };
+        ASSERT_EQ(call(&ops, &s, "{\"op\":\"vss\",\"id\":2,\"operation\":\"freeze\"}", NULL), 0);
+        ASSERT_EQ(s.vss_op, VSS_OP_FREEZE);
+        ASSERT_EQ(call(&ops, &s, "{\"op\":\"vss\",\"operation\":\"thaw\"}", NULL), 0);
+        ASSERT_EQ(s.vss_op, VSS_OP_THAW);
+        ASSERT_EQ(call(&ops, &s, "{\"op\":\"vss\",\"operation\":\"hot-backup\"}", NULL), 0);
+        ASSERT_EQ(s.vss_op, VSS_OP_HOT_BACKUP);
+        s.vss_op = -1;
+        static const char *const bad[] = { "{\"op\":\"vss\"}", "{\"op\":\"vss\",\"operation\":5}",
+                                           "{\"op\":\"vss\",\"operation\":\"create\"}",
+                                           "{\"op\":\"vss\",\"operation\":\"FREEZE\"}" };
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+                ASSERT_EQ(call(&ops, &s, bad[i], NULL), EINVAL);
+        ASSERT_EQ(s.vss_op, -1); /* none reached the service */
+        s.vss_r = -ENOTCONN;
+        ASSERT_EQ(call(&ops, &s, "{\"op\":\"vss\",\"operation\":\"freeze\"}", NULL), ENOTCONN);
+        s.vss_r = -EBUSY;
+        ASSERT_EQ(call(&ops, &s, "{\"op\":\"vss\",\"operation\":\"thaw\"}", NULL), EBUSY);
+        ASSERT_EQ(call(&no_ic_ops, &s, "{\"op\":\"vss\",\"operation\":\"freeze\"}", NULL), ENOTSUP);
 }
 
 TEST(console_status_op) {

@@ -22,6 +22,9 @@ struct owner {
         uint64_t hb_last; /* last_beat_us of the newest heartbeat callback */
         bool accepted;
         uint32_t status;
+        unsigned vss_answers; /* VSS answers: the last one's operation and status */
+        uint8_t vss_op;
+        uint32_t vss_status;
 };
 
 static inline void on_heartbeat(void *opaque, enum icvsp_heartbeat_state st, uint64_t last) {
@@ -49,8 +52,17 @@ static inline void on_kvp(void *opaque) {
         pthread_mutex_unlock(&o->lock);
 }
 
+static inline void on_vss(void *opaque, uint8_t op, uint32_t status) {
+        struct owner *o = opaque;
+        pthread_mutex_lock(&o->lock);
+        o->vss_answers++;
+        o->vss_op = op;
+        o->vss_status = status;
+        pthread_mutex_unlock(&o->lock);
+}
+
 static const struct icvsp_owner_ops owner_ops = {
-        .heartbeat = on_heartbeat, .shutdown_answered = on_shutdown, .kvp_changed = on_kvp
+        .heartbeat = on_heartbeat, .shutdown_answered = on_shutdown, .kvp_changed = on_kvp, .vss_answered = on_vss,
 };
 
 struct env {

@@ -291,6 +291,7 @@ IC_PROVIDER(shutdown_provider, "shutdown", HV_SHUTDOWN_GUID, IC_GUEST_MAX_PACKET
 IC_PROVIDER(heartbeat_provider, "heartbeat", HV_HEART_BEAT_GUID, IC_GUEST_MAX_PACKET);
 IC_PROVIDER(timesync_provider, "timesync", HV_TS_GUID, IC_GUEST_MAX_PACKET);
 IC_PROVIDER(kvp_provider, "kvp", HV_KVP_GUID, IC_KVP_GUEST_MAX_PACKET);
+IC_PROVIDER(vss_provider, "vss", HV_VSS_GUID, IC_VSS_GUEST_MAX_PACKET);
 
 static const struct {
         const struct vmbus_provider_ops *provider;
@@ -301,6 +302,7 @@ static const struct {
         [IC_HEARTBEAT] = { &heartbeat_provider, &ic_heartbeat_ops, { 0 } },
         [IC_TIMESYNC] = { &timesync_provider, &ic_timesync_ops, HV_TIMESYNC_INSTANCE },
         [IC_KVP] = { &kvp_provider, &ic_kvp_ops, HV_KVP_INSTANCE },
+        [IC_VSS] = { &vss_provider, &ic_vss_ops, HV_VSS_INSTANCE },
 };
 
 /* ---- lifecycle ---- */
@@ -358,6 +360,7 @@ int icvsp_new(struct vmbus_server *srv, const struct icvsp_config *cfg, const st
         ic->enabled[IC_HEARTBEAT] = cfg->heartbeat;
         ic->enabled[IC_TIMESYNC] = cfg->timesync;
         ic->enabled[IC_KVP] = cfg->kvp;
+        ic->enabled[IC_VSS] = cfg->vss;
         for (unsigned i = 0; i < IC_N_SERVICES; i++)
                 init_service(ic, i);
         int r = start_thread(ic);

@@ -74,16 +74,19 @@ struct ic_service {
         uint64_t ts_last_us, ts_interval_us;
         /* KVP */
         struct ic_kvp *kvp;
+        /* VSS: the operation of the outstanding request */
+        uint8_t vss_op;
         /* Restored (ic_restore_channel) and not yet resumed: a close then
          * is a refused restore's undo, which tells the owner nothing. */
         bool restored;
 };
 
-enum { IC_SHUTDOWN, IC_HEARTBEAT, IC_TIMESYNC, IC_KVP, IC_N_SERVICES };
+enum { IC_SHUTDOWN, IC_HEARTBEAT, IC_TIMESYNC, IC_KVP, IC_VSS, IC_N_SERVICES };
 
 #define ICVSP_TICK_MS 250u
 #define IC_GUEST_MAX_PACKET 4096u      /* util channels (§5.4, §8.1) */
 #define IC_KVP_GUEST_MAX_PACKET 16384u /* KVP channel (§5.4) */
+#define IC_VSS_GUEST_MAX_PACKET 8192u  /* VSS channel (§8.1) */
 #define IC_PACKET_MAX (ICMSG_HDR + sizeof(struct hv_kvp_exchange_msg))
 _Static_assert(IC_PACKET_MAX >= ICMSG_HDR + sizeof(struct shutdown_msg_data), "largest request");
 
@@ -102,7 +105,7 @@ struct icvsp {
         uint8_t rxbuf[IC_GUEST_MAX_PACKET];
 };
 
-extern const struct ic_service_ops ic_shutdown_ops, ic_heartbeat_ops, ic_timesync_ops, ic_kvp_ops;
+extern const struct ic_service_ops ic_shutdown_ops, ic_heartbeat_ops, ic_timesync_ops, ic_kvp_ops, ic_vss_ops;
 
 /* icmsg.c: pure framing (fuzzed) */
 extern const struct ic_version ic_framework_versions[2];

@@ -54,7 +54,7 @@ const struct vmstate_desc icvsp_channel_state_desc = {
 
 static const struct ic_service_ops *const service_ops[IC_N_SERVICES] = {
         [IC_SHUTDOWN] = &ic_shutdown_ops, [IC_HEARTBEAT] = &ic_heartbeat_ops,
-        [IC_TIMESYNC] = &ic_timesync_ops, [IC_KVP] = &ic_kvp_ops,
+        [IC_TIMESYNC] = &ic_timesync_ops, [IC_KVP] = &ic_kvp_ops, [IC_VSS] = &ic_vss_ops,
 };
 
 static bool version_in(const struct ic_version *list, size_t n, uint16_t major, uint16_t minor) {
@@ -86,7 +86,8 @@ static const char *channel_state_bad(const struct icvsp_channel_state *st) {
                 return "outstanding request (type or transaction id)";
         if (st->negotiate_held && (st->negotiated || st->outstanding))
                 return "negotiate_held";
-        if (st->held && (!st->negotiated || st->outstanding || st->service != IC_SHUTDOWN || st->held_len == 0 ||
+        if (st->held && (!st->negotiated || st->outstanding || (st->service != IC_SHUTDOWN && st->service != IC_VSS) ||
+                         st->held_len == 0 ||
                          st->held_len > IC_HELD_BODY_MAX))
                 return "held";
         if (st->hb_state > ICVSP_HEARTBEAT_LOST)

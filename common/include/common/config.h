@@ -48,6 +48,18 @@ enum vm_restart_policy {
         VM_RESTART_ALWAYS,
 };
 
+/* What a checkpoint of the running VM is when its caller names no type
+ * (docs/checkpoints.md): production freezes the guest's file systems
+ * through the backup (VSS) integration service and keeps no memory state,
+ * falling back to standard when the guest cannot; production-only fails
+ * instead; standard saves the memory state; disabled refuses checkpoints. */
+enum vm_checkpoint_type {
+        VM_CHECKPOINT_PRODUCTION,
+        VM_CHECKPOINT_PRODUCTION_ONLY,
+        VM_CHECKPOINT_STANDARD,
+        VM_CHECKPOINT_DISABLED,
+};
+
 struct vm_disk_config {
         char path[VM_PATH_MAX];
         bool read_only;
@@ -69,6 +81,7 @@ struct vm_nic_config {
 
 struct vm_ic_config {
         bool shutdown, heartbeat, timesync, kvp;
+        bool vss; /* backup (VSS): production checkpoints freeze the guest's file systems (off by default) */
         uint32_t timesync_interval_s; /* 0: only at start and resume */
 };
 
@@ -101,6 +114,7 @@ struct vm_config {
 
         enum vm_restart_policy restart_policy;
         uint32_t stop_timeout_s;
+        enum vm_checkpoint_type checkpoint_type; /* vmms's alone: may change while it runs */
 };
 
 /* The format a disk path gets when its configuration names none. */
@@ -126,3 +140,6 @@ bool vm_name_is_valid(const char *name);
 
 const char *vm_boot_kind_to_string(enum vm_boot_kind k);
 const char *vm_restart_policy_to_string(enum vm_restart_policy p);
+const char *vm_checkpoint_type_to_string(enum vm_checkpoint_type t);
+/* The type of a name, or -EINVAL. */
+int vm_checkpoint_type_from_string(const char *s);

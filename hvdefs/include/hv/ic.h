@@ -11,6 +11,8 @@
 #define HV_SHUTDOWN_INSTANCE HV_GUID_BYTES(0xb6650ff7, 0x33bc, 0x4840, 0x80, 0x48, 0xe0, 0x67, 0x67, 0x86, 0xf3, 0x93)
 #define HV_TIMESYNC_INSTANCE HV_GUID_BYTES(0x2dd1ce17, 0x079e, 0x403c, 0xb3, 0x52, 0xa1, 0x92, 0x1e, 0xe2, 0x07, 0xee)
 #define HV_KVP_INSTANCE HV_GUID_BYTES(0x242ff919, 0x07db, 0x4180, 0x9c, 0x2e, 0xb8, 0x6c, 0xb6, 0x8c, 0x8c, 0x55)
+/* Ours: Hyper-V's own is not published and any unique instance works. */
+#define HV_VSS_INSTANCE HV_GUID_BYTES(0x2f4e37a9, 0xe141, 0x49cc, 0xa4, 0xd8, 0x51, 0x3e, 0xc3, 0x0e, 0x7a, 0xe8)
 
 enum icmsg_type {
         ICMSGTYPE_NEGOTIATE = 0,
@@ -217,3 +219,30 @@ struct hv_kvp_exchange_msg {
 _Static_assert(sizeof(struct hv_kvp_exchange_msg) == 2580, "KVP request body");
 _Static_assert(offsetof(struct hv_kvp_exchange_msg, body) == 4, "KVP body offset");
 _Static_assert(ICMSG_HDR + sizeof(struct hv_kvp_exchange_msg) <= 16384, "KVP max packet (§5.4)");
+
+/* VSS, the backup integration service (drivers/hv/hv_snapshot.c,
+ * include/uapi/linux/hyperv.h): the host asks the guest to freeze its file
+ * systems before a snapshot and to thaw them after; Linux passes FREEZE,
+ * THAW and HOT_BACKUP to hv_vss_daemon (fsfreeze of every mounted file
+ * system) and answers the host with the daemon's result in the header's
+ * status, or E_FAIL at once when no daemon registered. The body is the
+ * same in both directions; version 5.0. */
+enum hv_vss_op {
+        VSS_OP_CREATE = 0,
+        VSS_OP_DELETE = 1,
+        VSS_OP_HOT_BACKUP = 2,
+        VSS_OP_GET_DM_INFO = 3,
+        VSS_OP_BU_COMPLETE = 4,
+        VSS_OP_FREEZE = 5,
+        VSS_OP_THAW = 6,
+        VSS_OP_AUTO_RECOVER = 7,
+};
+#define VSS_HBU_NO_AUTO_RECOVERY 0x00000005u /* the guest's answer to HOT_BACKUP */
+
+struct hv_vss_msg {
+        uint8_t operation; /* enum hv_vss_op */
+        uint8_t reserved[7];
+        uint32_t flags;    /* check-feature (HOT_BACKUP), dm_info (GET_DM_INFO) */
+} __attribute__((packed));
+_Static_assert(sizeof(struct hv_vss_msg) == 12, "hv_vss_msg");
+

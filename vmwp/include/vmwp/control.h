@@ -31,6 +31,9 @@ struct vmwp_control_ops {
         /* Add fields to a status / stats reply. */
         void (*status)(void *opaque, struct json_object *into);
         int (*stats)(void *opaque, struct json_object *into);
+        /* "vss": ask the guest's backup service to freeze, thaw or report
+         * (enum hv_vss_op); its answer is a "vss" event. NULL: ENOTSUP. */
+        int (*vss)(void *opaque, uint8_t op);
 };
 
 /* Handles one request. Returns the reply to send (never NULL unless out of
@@ -41,7 +44,9 @@ struct vmwp_control_ops {
  * service is not configured; shutdown: ENOTCONN, the guest has not opened
  * it, EBUSY, a request is pending; kvp-get with "key": ENOENT; kvp-set:
  * EINVAL, ENOSPC, ENOENT for deleting an unknown key; console-status:
- * ENOTSUP, the console is not a socket). */
+ * ENOTSUP, the console is not a socket; vss: EINVAL for another operation,
+ * ENOTSUP without the service, ENOTCONN before the guest opened it, EBUSY
+ * while one is unanswered). */
 struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void *opaque, struct json_object *req,
                                         const char **state_event);
 

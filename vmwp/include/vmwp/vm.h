@@ -126,6 +126,11 @@ int64_t vmwp_vm_save(struct vmwp_vm *vm, int fd, void (*progress)(void *opaque, 
  * every fd, even on error; -errno with the reason. Main thread. */
 int vmwp_vm_disk_push(struct vmwp_vm *vm, const uint32_t *disks, const int *fds, size_t n, char *err,
                       size_t errlen);
+/* VSS (docs/checkpoints.md "Production checkpoints"): ask the guest to
+ * freeze or thaw its file systems (VSS_OP_FREEZE, VSS_OP_THAW); the answer
+ * arrives as a guest event. -ENOTSUP (no VSS service), -ENOTCONN (the
+ * guest has not opened it), -EBUSY (one unanswered). */
+int vmwp_vm_vss(struct vmwp_vm *vm, uint8_t op);
 /* The VM was restored from a saved state (options' saved_state_fd). */
 bool vmwp_vm_restored(const struct vmwp_vm *vm);
 
@@ -176,6 +181,9 @@ struct vmwp_guest_events {
         bool heartbeat_changed;
         bool shutdown_answered, shutdown_accepted;
         bool kvp_changed; /* vmwp_vm_kvp_items(vm, true) has news */
+        bool vss_answered;  /* the guest answered a VSS request (vmwp_vm_vss) */
+        uint8_t vss_op;     /* enum hv_vss_op */
+        uint32_t vss_status; /* HV_S_OK or the guest's error */
 };
 /* Readable when there is something for vmwp_vm_take_guest_events(). */
 int vmwp_vm_guest_event_fd(const struct vmwp_vm *vm);

@@ -26,7 +26,7 @@ enum icvsp_heartbeat_state {
 const char *icvsp_heartbeat_state_to_string(enum icvsp_heartbeat_state s);
 
 struct icvsp_config {
-        bool shutdown, heartbeat, timesync, kvp;
+        bool shutdown, heartbeat, timesync, kvp, vss;
         uint32_t heartbeat_interval_ms; /* 0: ICVSP_HEARTBEAT_INTERVAL_MS */
         struct guid heartbeat_instance; /* stable per VM (Hyper-V derives it per VM too) */
         /* Time sync: a SAMPLE every interval (0: only the SYNC after
@@ -50,6 +50,9 @@ struct icvsp_config {
  * HV_UTIL_TIMEOUT (30 s, hv_utils_transport.h). */
 #define ICVSP_KVP_TIMEOUT_MS 35000u
 #define ICVSP_KVP_POLL_MS 10000u
+/* A freeze a guest has not answered by then counts as failed (Linux gives
+ * its daemon 15 minutes, but a checkpoint will not wait that long). */
+#define ICVSP_VSS_TIMEOUT_MS 60000u
 
 /* KVP limits (docs/integration-services.md): what the host keeps. */
 #define ICVSP_KVP_MAX_HOST_ITEMS 64u   /* keys the host pushes */
@@ -70,6 +73,9 @@ struct icvsp_owner_ops {
         void (*shutdown_answered)(void *opaque, bool accepted, uint32_t status);
         /* A KVP scan found the guest's items changed (icvsp_kvp_list). */
         void (*kvp_changed)(void *opaque);
+        /* The guest answered a VSS request (op: enum hv_vss_op): status
+         * HV_S_OK, or its error (E_FAIL also when it never answered). */
+        void (*vss_answered)(void *opaque, uint8_t op, uint32_t status);
 };
 
 /* Adds the configured services to srv (offered at the guest's next
@@ -104,6 +110,13 @@ void icvsp_resume(struct icvsp *ic);
  * request is unanswered, -ENOTSUP if it is not configured. */
 int icvsp_request_shutdown(struct icvsp *ic, bool reboot);
 bool icvsp_shutdown_ready(struct icvsp *ic);
+
+/* VSS (hv/ic.h): ask the guest to freeze (VSS_OP_FREEZE) or thaw
+ * (VSS_OP_THAW) its file systems, or whether it backs up (HOT_BACKUP);
+ * the answer comes through vss_answered. -ENOTSUP (not configured),
+ * -ENOTCONN (not negotiated), -EBUSY (one unanswered), -EINVAL (another op). */
+int icvsp_request_vss(struct icvsp *ic, uint8_t op);
+bool icvsp_vss_ready(struct icvsp *ic);
 
 enum icvsp_heartbeat_state icvsp_heartbeat(struct icvsp *ic, uint64_t *last_beat_us);
 
@@ -145,7 +158,7 @@ void icvsp_get_stats(struct icvsp *ic, struct icvsp_stats *out);
 #define ICVSP_CHANNEL_STATE_TAG VMSTATE_TAG('I', 'C', 'C', 'H')
 #define ICVSP_HELD_MAX 2060u /* the largest request body: shutdown_msg_data */
 struct icvsp_channel_state {
-        uint8_t service; /* 0 shutdown, 1 heartbeat, 2 time sync, 3 KVP */
+        uint8_t service; /* 0 shutdown, 1 heartbeat, 2 time sync, 3 KVP, 4 VSS */
         bool negotiated;
         uint16_t fw_major, fw_minor, msg_major, msg_minor;
         bool outstanding;

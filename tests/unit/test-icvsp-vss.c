@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+/* The backup (VSS) integration service (vsp/ic/vss.c, hv/ic.h): offered
+ * with its class, negotiated at 5.0 as Linux's hv_utils does, FREEZE and
+ * THAW sent as a 12-byte hv_vss_msg and the guest's in-place answer
+ * reported with its operation and status; one request at a time, only
+ * those operations, nothing before the guest negotiated; an unanswered
+ * request is reported failed. */
+#include <string.h>
+#include <unistd.h>
+
+#include "test-icvsp-harness.h"
+
+static const uint8_t vss_class[16] = HV_VSS_GUID;
+
+static bool vss_answered(struct owner *o) {
+        return o->vss_answers > 0;
+}
+
+static void env_vss(struct env *e, uint32_t timeout_ms) {
+        struct icvsp_config c = env_config();
+        c.vss = true;
+        c.request_timeout_ms = timeout_ms;
+        env_init_cfg(e, &c);
+}
+
+static void negotiated(struct env *e, struct vmbus_sim_channel *ch) {
+        ASSERT_ERROR(icvsp_request_vss(e->ic, VSS_OP_FREEZE), ENOTCONN); /* not opened yet */
+        open_and_negotiate(e, vss_class, (struct ic_version){ 5, 0 }, ch);
+        for (int i = 0; i < 5000 && !icvsp_vss_ready(e->ic); i++)
+                usleep(1000);
+        ASSERT_TRUE(icvsp_vss_ready(e->ic));
+}
+
+/* The host's request: a VSS message naming op, as long as Linux wants. */
+static void expect_request(struct env *e, struct vmbus_sim_channel *ch, uint8_t op) {
+        struct icmsg_hdr h;
+        size_t len = host_request(e, ch, &h);
+        ASSERT_EQ(h.icmsgtype, ICMSGTYPE_VSS);
+        ASSERT_GE(len, (size_t)ICMSG_HDR + sizeof(struct hv_vss_msg)); /* hv_vss_onchannelcallback */
+        struct hv_vss_msg m;
+        memcpy(&m, e->payload + ICMSG_HDR, sizeof m);
+        ASSERT_EQ(m.operation, op);
+}
+
+TEST(freeze_and_thaw_are_answered_with_their_operation) {
+        struct env e;
+        struct vmbus_sim_channel ch;
+        env_vss(&e, 0);
+        ASSERT_NOT_NULL(find_offer(&e, vss_class));
+        negotiated(&e, &ch);
+        ASSERT_OK(icvsp_request_vss(e.ic, VSS_OP_FREEZE));
+        ASSERT_ERROR(icvsp_request_vss(e.ic, VSS_OP_THAW), EBUSY); /* one at a time */
+        expect_request(&e, &ch, VSS_OP_FREEZE);
+        guest_answer(&e, &ch, HV_S_OK);
+        ASSERT_TRUE(wait_owner(&e.o, vss_answered, 5000));
+        ASSERT_EQ(e.o.vss_op, VSS_OP_FREEZE);
+        ASSERT_EQ(e.o.vss_status, HV_S_OK);
+        e.o.vss_answers = 0;
+        ASSERT_OK(icvsp_request_vss(e.ic, VSS_OP_THAW));
+        expect_request(&e, &ch, VSS_OP_THAW);
+        guest_answer(&e, &ch, HV_E_FAIL); /* as Linux without hv_vss_daemon */
+        ASSERT_TRUE(wait_owner(&e.o, vss_answered, 5000));
+        ASSERT_EQ(e.o.vss_op, VSS_OP_THAW);
+        ASSERT_EQ(e.o.vss_status, HV_E_FAIL);
+        env_free(&e);
+}
+
+TEST(other_operations_and_unconfigured_are_refused) {
+        struct env e;
+        struct vmbus_sim_channel ch;
+        env_init(&e, true, false);
+        ASSERT_NULL(find_offer(&e, vss_class));
+        ASSERT_ERROR(icvsp_request_vss(e.ic, VSS_OP_FREEZE), ENOTSUP);
+        env_free(&e);
+        env_vss(&e, 0);
+        negotiated(&e, &ch);
+        ASSERT_ERROR(icvsp_request_vss(e.ic, VSS_OP_CREATE), EINVAL);
+        ASSERT_ERROR(icvsp_request_vss(e.ic, 200), EINVAL);
+        no_request(&e, &ch, 100);
+        env_free(&e);
+}
+
+/* A guest that never answers: after the timeout the owner hears E_FAIL
+ * for the operation it asked, and the next request may go. */
+TEST(an_unanswered_request_fails) {
+        struct env e;
+        struct vmbus_sim_channel ch;
+        env_vss(&e, 300);
+        negotiated(&e, &ch);
+        ASSERT_OK(icvsp_request_vss(e.ic, VSS_OP_FREEZE));
+        expect_request(&e, &ch, VSS_OP_FREEZE);
+        ASSERT_TRUE(wait_owner(&e.o, vss_answered, 5000));
+        ASSERT_EQ(e.o.vss_op, VSS_OP_FREEZE);
+        ASSERT_EQ(e.o.vss_status, HV_E_FAIL);
+        ASSERT_OK(icvsp_request_vss(e.ic, VSS_OP_THAW));
+        expect_request(&e, &ch, VSS_OP_THAW);
+        env_free(&e);
+}
+
+int main(void) {
+        return test_run_all_(NULL);
+}
