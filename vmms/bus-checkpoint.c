@@ -22,26 +22,31 @@ static int fail(sd_bus_error *e, struct vmms_vm *vm, const char *what, int r, co
                            : r == -EINVAL ? VMMS_ERROR_INVALID_ARGUMENT
                            : r == -E2BIG  ? VMMS_ERROR_LIMIT_EXCEEDED
                            : r == -EBUSY  ? VMMS_ERROR_BUSY
+                           : r == -EPERM  ? VMMS_ERROR_INVALID_STATE /* checkpoint_type, production-only */
                                           : VMMS_ERROR_FAILED;
         return sd_bus_error_setf(e, name, "cannot %s VM '%s': %s", what, vm->config->name, err);
 }
 
-/* Options a{sv}: "start" (b) for Revert, "type" (s, "standard") for
- * Create; anything else is refused by name. */
-static int read_options(sd_bus_message *m, bool revert, int *start, sd_bus_error *e) {
+/* Options a{sv}: "start" (b) for Revert (*value: 1, 0, or -1 when not
+ * given), "type" (s: production, production-only, standard) for Create
+ * (*value: enum vm_checkpoint_type, or -1); anything else is refused by
+ * name. */
+static int read_options(sd_bus_message *m, bool revert, int *value, sd_bus_error *e) {
         int r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        *start = -1;
+        *value = -1;
         while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
                 const char *key, *type = NULL;
                 int b;
                 if ((r = sd_bus_message_read(m, "s", &key)) < 0)
                         return r;
                 if (revert && !strcmp(key, "start") && (r = sd_bus_message_read(m, "v", "b", &b)) >= 0)
-                        *start = b;
+                        *value = b;
                 else if (!revert && !strcmp(key, "type") && (r = sd_bus_message_read(m, "v", "s", &type)) >= 0) {
-                        if (strcmp(type, "standard"))
+                        *value = vm_checkpoint_type_from_string(type);
+                        if (*value < 0 || *value == VM_CHECKPOINT_DISABLED)
                                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT,
-                                                         "options: type '%s' (standard)", type);
+                                                         "options: type '%.64s' (production, production-only or "
+                                                         "standard)", type);
                 } else if (r >= 0)
                         return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "options: unknown key '%.64s' (%s)",
                                                  key, revert ? "start" : "type");
@@ -57,11 +62,11 @@ static int do_create(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) 
         struct vmms_vm *vm;
         const char *name;
         char err[1400];
-        int start, r;
+        int type, r;
         if ((r = sd_bus_message_rewind(m, true)) < 0 || (r = sd_bus_message_read(m, "s", &name)) < 0 ||
-            (r = read_options(m, false, &start, e)) < 0 || (r = lookup(d, m, &vm, e)) < 0)
+            (r = read_options(m, false, &type, e)) < 0 || (r = lookup(d, m, &vm, e)) < 0)
                 return r;
-        if ((r = vmms_vm_checkpoint(vm, m, name, err, sizeof err)) < 0)
+        if ((r = vmms_vm_checkpoint(vm, m, name, type, err, sizeof err)) < 0)
                 return fail(e, vm, "checkpoint", r, err);
         return 1;
 }
@@ -113,21 +118,23 @@ static uint64_t checkpoint_bytes(struct vmms_vm *vm, const struct vmms_checkpoin
         return n;
 }
 
-/* List() -> a(ssstbtt): id, name, parent id ("" for a root), created
- * (µs, realtime), has a saved state, state bytes, bytes on disk. */
+/* List() -> a(ssstbtts): id, name, parent id ("" for a root), created
+ * (µs, realtime), has a saved state, state bytes, bytes on disk, type
+ * ("standard" or "production"). */
 static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         struct vmms_vm *vm = userdata;
         sd_bus_message *reply = NULL;
         int r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "(ssstbtt)");
+                r = sd_bus_message_open_container(reply, 'a', "(ssstbtts)");
         for (uint32_t i = 0; r >= 0 && vm->ckpts && i < vm->ckpts->n; i++) {
                 const struct vmms_checkpoint *c = vm->ckpts->c[i];
                 char id[GUID_STRING_MAX], parent[GUID_STRING_MAX] = "";
                 if (!guid_is_null(&c->parent))
                         guid_to_string(&c->parent, parent);
-                r = sd_bus_message_append(reply, "(ssstbtt)", guid_to_string(&c->id, id), c->name, parent,
-                                          c->created_us, (int)c->has_state, c->state_bytes, checkpoint_bytes(vm, c));
+                r = sd_bus_message_append(reply, "(ssstbtts)", guid_to_string(&c->id, id), c->name, parent,
+                                          c->created_us, (int)c->has_state, c->state_bytes, checkpoint_bytes(vm, c),
+                                          c->production ? "production" : "standard");
         }
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
@@ -179,7 +186,7 @@ static const sd_bus_vtable checkpoints_vtable[] = {
                                 method_revert, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_ARGS("s", checkpoint), SD_BUS_NO_RESULT, method_delete,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("List", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssstbtt)", checkpoints), method_list,
+        SD_BUS_METHOD_WITH_ARGS("List", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssstbtts)", checkpoints), method_list,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

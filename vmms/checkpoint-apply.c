@@ -230,8 +230,13 @@ void vmms_ckpt_on_worker_exit(struct vmms_vm *vm) {
                 revert_now(vm);
                 return;
         }
-        /* A take's pending request failed already; a merge does not run
-         * with a worker. What waited for the worker to end may go now. */
+        /* A take's requests went with the worker, unanswered. */
+        if (op && op->kind == VMMS_CKPT_TAKE) {
+                vmms_ckpt_take_worker_ended(vm);
+                return;
+        }
+        /* A merge does not run with a worker. What waited for the worker
+         * to end may go now. */
         if (!op && !vm->ckpts_damaged && vm->ckpts && (vm->state == VMMS_STATE_OFF || vm->state == VMMS_STATE_SAVED))
                 (void)compact(vm);
 }

@@ -169,7 +169,10 @@ static int commit_take(struct vmms_vm *vm, struct vmms_checkpoint *c, char *err,
                 vm->ckpts->n--; /* c is the last one: the caller still owns it */
                 return snprintf(err, errlen, "cannot store the checkpoint index: %s", strerror(-r)), r;
         }
-        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "checkpoint '%s' taken%s", c->name, c->has_state ? " (with its state)" : "");
+        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "checkpoint '%s' taken%s", c->name,
+                    c->production ? " (production: the guest froze its file systems)"
+                    : c->has_state ? " (with its state)"
+                                   : "");
         return 0;
 }
 
@@ -194,7 +197,6 @@ static int take_offline(struct vmms_vm *vm, struct vmms_checkpoint *c, char *err
         return r;
 }
 
-static void take_fail(struct vmms_vm *vm, int r, const char *why);
 static void push_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error);
 
 static void resume_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
@@ -202,8 +204,8 @@ static void resume_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *
                 vmms_vm_log(vm, LOG_LEVEL_ERR, error, "the worker did not resume after the checkpoint: %m");
 }
 
-static void resume_worker(struct vmms_vm *vm, bool was_running) {
-        if (was_running && vm->worker)
+void vmms_ckpt_resume_worker(struct vmms_vm *vm) {
+        if (vm->ckpt_op->was_running && vm->worker)
                 (void)vmms_worker_request(vm->worker, "resume", NULL, resume_reply, NULL);
 }
 
@@ -266,28 +268,59 @@ static void push_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *re
                 char why[1024];
                 snprintf(why, sizeof why, "the worker could not move its disks onto the checkpoint's children: %s",
                          vmms_ckpt_reply_why(reply, error));
-                return take_fail(vm, error, why);
+                return vmms_ckpt_take_fail(vm, error, why);
         }
         struct vmms_checkpoint *c = op->c;
         if (commit_take(vm, c, err, sizeof err) < 0)
-                return take_fail(vm, -EIO, err);
+                return vmms_ckpt_take_fail(vm, -EIO, err);
         op->c = NULL; /* the tree's now */
-        resume_worker(vm, op->was_running);
-        char g[GUID_STRING_MAX];
-        vmms_ckpt_op_finish(vm, 0, NULL, guid_to_string(&c->id, g));
+        op->taken = c->id;
+        vmms_ckpt_resume_worker(vm);
+        if (op->vss == VMMS_CKPT_VSS_FROZEN)
+                return vmms_ckpt_thaw(vm, 0, NULL); /* answers after the thaw */
+        vmms_ckpt_take_done(vm);
 }
 
-/* The worker saved and is paused: the state goes in place, the children
- * are made, the configuration names them, the worker moves onto them. */
+void vmms_ckpt_take_done(struct vmms_vm *vm) {
+        char g[GUID_STRING_MAX];
+        vmms_ckpt_op_finish(vm, 0, NULL, guid_to_string(&vm->ckpt_op->taken, g));
+}
+
+void vmms_ckpt_take_worker_ended(struct vmms_vm *vm) {
+        struct vmms_ckpt_op *op = vm->ckpt_op;
+        if (!op->c)
+                return vmms_ckpt_take_done(vm); /* taken; the thaw went with the guest */
+        op->vss = VMMS_CKPT_VSS_NONE;
+        vmms_ckpt_take_fail(vm, -ESRCH, "the worker ended during the checkpoint");
+}
+
+void vmms_ckpt_take_disks_and_push(struct vmms_vm *vm) {
+        struct vmms_ckpt_op *op = vm->ckpt_op;
+        char err[1024] = "";
+        struct vmms_cred cred;
+        int r;
+        if ((r = vmms_cred_of_user(vm->owner, &cred)) < 0 ||
+            (r = vmms_ckpt_take_disks(vm, &cred, op->c, op->next, err, sizeof err)) < 0)
+                return vmms_ckpt_take_fail(vm, r, err[0] ? err : strerror(-r));
+        if ((r = vmms_ckpt_install_config(vm, op->next)) < 0) {
+                vmms_ckpt_drop_disks(vm, op->c, op->next);
+                return vmms_ckpt_take_fail(vm, r, "cannot store the configuration");
+        }
+        op->config_stored = true;
+        if ((r = send_push(vm, &cred, err, sizeof err)) < 0)
+                vmms_ckpt_take_fail(vm, r, err);
+}
+
+/* The worker saved and is paused: the state goes in place, then the
+ * children and the push. */
 static void save_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
         struct vmms_ckpt_op *op = vm->ckpt_op;
         char tmp[PATH_MAX], path[PATH_MAX], err[1024] = "";
-        struct vmms_cred cred;
-        if (!op || op->kind != VMMS_CKPT_TAKE)
+        if (!op || op->kind != VMMS_CKPT_TAKE || op->vss != VMMS_CKPT_VSS_NONE)
                 return;
         if (error < 0) {
                 snprintf(err, sizeof err, "the worker could not save the VM: %s", vmms_ckpt_reply_why(reply, error));
-                return take_fail(vm, error, err);
+                return vmms_ckpt_take_fail(vm, error, err);
         }
         struct stat st;
         int r = vmms_ckpt_state_path(vm, &op->c->id, true, tmp, sizeof tmp);
@@ -296,23 +329,13 @@ static void save_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *re
         if (r == 0 && (rename(tmp, path) < 0 || stat(path, &st) < 0))
                 r = -errno;
         if (r < 0)
-                return take_fail(vm, r, "cannot put the checkpoint's state in place");
+                return vmms_ckpt_take_fail(vm, r, "cannot put the checkpoint's state in place");
         op->c->has_state = true;
         op->c->state_bytes = (uint64_t)st.st_size;
-        if ((r = vmms_cred_of_user(vm->owner, &cred)) < 0 ||
-            (r = vmms_ckpt_take_disks(vm, &cred, op->c, op->next, err, sizeof err)) < 0)
-                return take_fail(vm, r, err[0] ? err : strerror(-r));
-        if ((r = vmms_ckpt_install_config(vm, op->next)) < 0) {
-                vmms_ckpt_drop_disks(vm, op->c, op->next);
-                return take_fail(vm, r, "cannot store the configuration");
-        }
-        op->config_stored = true;
-        if ((r = send_push(vm, &cred, err, sizeof err)) < 0)
-                take_fail(vm, r, err);
+        vmms_ckpt_take_disks_and_push(vm);
 }
 
-/* Everything a failed take made goes; the VM runs on as it was. */
-static void take_fail(struct vmms_vm *vm, int r, const char *why) {
+void vmms_ckpt_take_fail(struct vmms_vm *vm, int r, const char *why) {
         struct vmms_ckpt_op *op = vm->ckpt_op;
         vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "checkpoint '%s' failed: %s", op->c->name, why);
         if (op->config_stored) {
@@ -322,18 +345,34 @@ static void take_fail(struct vmms_vm *vm, int r, const char *why) {
         }
         vmms_ckpt_unlink_state(vm, &op->c->id);
         (void)vmms_ckpt_store(vm); /* what it owned is disowned */
-        resume_worker(vm, op->was_running);
+        vmms_ckpt_resume_worker(vm);
+        if (op->vss == VMMS_CKPT_VSS_FROZEN)
+                return vmms_ckpt_thaw(vm, r, why);
         vmms_ckpt_op_finish(vm, r, why, NULL);
 }
 
-static int take_online(struct vmms_vm *vm, sd_bus_message *call, struct vmms_checkpoint *c, char *err,
-                       size_t errlen) {
-        char dir[PATH_MAX], tmp[PATH_MAX];
+int vmms_ckpt_take_save(struct vmms_vm *vm, char *err, size_t errlen) {
+        char tmp[PATH_MAX];
+        _cleanup_close_ int fd = -1;
+        int r = vmms_ckpt_state_path(vm, &vm->ckpt_op->c->id, true, tmp, sizeof tmp);
+        if (r == 0 && (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+                r = -errno;
+        if (r == 0)
+                r = vm->worker ? vmms_worker_request_fds(vm->worker, "save", NULL, &fd, 1, save_reply, NULL) : -ESRCH;
+        if (r < 0) {
+                if (fd >= 0)
+                        (void)unlink(tmp);
+                snprintf(err, errlen, "cannot ask the worker to save: %s", strerror(-r));
+        }
+        return r;
+}
+
+static int take_online(struct vmms_vm *vm, sd_bus_message *call, struct vmms_checkpoint *c, bool production,
+                       bool fallback, char *err, size_t errlen) {
+        char dir[PATH_MAX];
         int r = vmms_ckpt_dir(vm, NULL, dir, sizeof dir);
         if (r == 0 && mkdir(dir, 0700) < 0 && errno != EEXIST)
                 r = -errno;
-        if (r == 0)
-                r = vmms_ckpt_state_path(vm, &c->id, true, tmp, sizeof tmp);
         if (r < 0)
                 return snprintf(err, errlen, "the checkpoint directory: %s", strerror(-r)), r;
         if ((r = vmms_ckpt_op_new(vm, VMMS_CKPT_TAKE, call)) < 0)
@@ -342,23 +381,49 @@ static int take_online(struct vmms_vm *vm, sd_bus_message *call, struct vmms_che
         op->next = vmms_ckpt_config_copy(vm->config);
         op->prev = vmms_ckpt_config_copy(vm->config);
         op->was_running = vm->state == VMMS_STATE_RUNNING;
-        _cleanup_close_ int fd = -1;
+        op->fallback = fallback;
+        op->c = c;
         if (!op->next || !op->prev)
-                r = -ENOMEM;
-        else if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
-                r = -errno;
+                r = -ENOMEM, snprintf(err, errlen, "out of memory");
+        else if (production)
+                r = vmms_ckpt_take_production(vm, err, errlen);
         else
-                r = vmms_worker_request_fds(vm->worker, "save", NULL, &fd, 1, save_reply, NULL);
+                r = vmms_ckpt_take_save(vm, err, errlen);
         if (r < 0) {
-                (void)unlink(tmp);
+                op->c = NULL; /* the caller's again */
                 vmms_ckpt_op_free(vm);
-                return snprintf(err, errlen, "cannot ask the worker to save: %s", strerror(-r)), r;
         }
-        op->c = c; /* the operation's from now on */
+        return r;
+}
+
+/* What a take of the VM as it is now will be: production (the guest
+ * freezes) or standard; an error when the type cannot be had. */
+static int choose_type(struct vmms_vm *vm, int type, bool *production, bool *fallback, char *err, size_t errlen) {
+        enum vm_checkpoint_type t = type < 0 ? vm->config->checkpoint_type : (enum vm_checkpoint_type)type;
+        *production = *fallback = false;
+        if (t == VM_CHECKPOINT_DISABLED)
+                return snprintf(err, errlen, "its checkpoints are disabled (checkpoint_type)"), -EPERM;
+        if (t == VM_CHECKPOINT_STANDARD || vm->state == VMMS_STATE_OFF)
+                return 0; /* an Off VM's disks are all there is */
+        const char *why = vm->state != VMMS_STATE_RUNNING ? vmms_state_to_string(vm->state)
+                          : !vm->config->ic.vss ? "without the backup (VSS) integration service (integration.vss)"
+                                                : NULL;
+        if (!why) {
+                *production = true;
+                *fallback = t == VM_CHECKPOINT_PRODUCTION;
+                return 0;
+        }
+        if (t == VM_CHECKPOINT_PRODUCTION_ONLY)
+                return snprintf(err, errlen, "a production checkpoint needs the guest running with the backup "
+                                             "(VSS) integration service, and it is %s", why), -EPERM;
+        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "a production checkpoint is not possible while the VM is %s: a standard "
+                                           "one is taken", why);
         return 0;
 }
 
-int vmms_vm_checkpoint(struct vmms_vm *vm, sd_bus_message *call, const char *name, char *err, size_t errlen) {
+int vmms_vm_checkpoint(struct vmms_vm *vm, sd_bus_message *call, const char *name, int type, char *err,
+                       size_t errlen) {
+        bool production, fallback;
         int r = vmms_ckpt_check_ready(vm, err, errlen);
         if (r < 0)
                 return r;
@@ -380,6 +445,8 @@ int vmms_vm_checkpoint(struct vmms_vm *vm, sd_bus_message *call, const char *nam
         case VMMS_STATE_OFF:
         case VMMS_STATE_CRASHED:
         case VMMS_STATE_SAVED:
+                if ((r = choose_type(vm, type, &production, &fallback, err, errlen)) < 0)
+                        break;
                 r = take_offline(vm, c, err, errlen);
                 if (r == 0) {
                         char g[GUID_STRING_MAX];
@@ -389,7 +456,9 @@ int vmms_vm_checkpoint(struct vmms_vm *vm, sd_bus_message *call, const char *nam
                 break;
         case VMMS_STATE_RUNNING:
         case VMMS_STATE_PAUSED:
-                if ((r = take_online(vm, call, c, err, errlen)) == 0)
+                if ((r = choose_type(vm, type, &production, &fallback, err, errlen)) < 0)
+                        break;
+                if ((r = take_online(vm, call, c, production, fallback, err, errlen)) == 0)
                         return 1; /* answered at the end */
                 break;
         default:

@@ -18,6 +18,14 @@ struct vmms_cred;
  * is, every other operation on the VM but Kill is refused (Busy). */
 enum vmms_ckpt_kind { VMMS_CKPT_TAKE, VMMS_CKPT_REVERT, VMMS_CKPT_MERGE };
 
+/* A production take's place in the guest's freeze (checkpoint-vss.c). */
+enum vmms_ckpt_vss {
+        VMMS_CKPT_VSS_NONE,     /* a standard take */
+        VMMS_CKPT_VSS_FREEZING, /* the guest was asked to freeze: its "vss" event is awaited */
+        VMMS_CKPT_VSS_FROZEN,   /* frozen: the worker pauses, the disks move */
+        VMMS_CKPT_VSS_THAWING,  /* taken: the guest was asked to thaw */
+};
+
 struct vmms_ckpt_op {
         enum vmms_ckpt_kind kind;
         sd_bus_message *call;          /* answered at the end (NULL: nobody waits) */
@@ -26,6 +34,9 @@ struct vmms_ckpt_op {
         struct vm_config *prev;        /* TAKE: the one to go back to */
         bool was_running;              /* TAKE: resume afterwards; REVERT: start afterwards */
         bool config_stored;            /* TAKE: next is in the store (undo stores prev) */
+        enum vmms_ckpt_vss vss;        /* TAKE: production only */
+        bool fallback;                 /* TAKE: production may become standard */
+        struct guid taken;             /* TAKE: the id, once in the tree (answered after the thaw) */
         struct guid target;            /* REVERT: the checkpoint */
         int start;                     /* REVERT: 1 start, 0 not, -1 if it ran before */
         /* MERGE: the disk whose present image merges into its parent, on
@@ -111,8 +122,36 @@ int vmms_ckpt_check_ready(struct vmms_vm *vm, char *err, size_t errlen);
 const char *vmms_ckpt_reply_why(struct json_object *reply, int error);
 void vmms_ckpt_unlink_state(struct vmms_vm *vm, const struct guid *id);
 
+/* checkpoint.c: the steps of a take that checkpoint-vss.c shares */
+/* Asks the worker to save (a standard take of a running VM). */
+int vmms_ckpt_take_save(struct vmms_vm *vm, char *err, size_t errlen);
+/* The worker is paused (and saved, or the guest frozen): the children,
+ * the configuration naming them, the worker moved onto them. */
+void vmms_ckpt_take_disks_and_push(struct vmms_vm *vm);
+/* Everything a failed take made goes; the VM runs on as it was. */
+void vmms_ckpt_take_fail(struct vmms_vm *vm, int r, const char *why);
+void vmms_ckpt_resume_worker(struct vmms_vm *vm);
+/* Answers the caller with the id of the checkpoint taken (op->taken). */
+void vmms_ckpt_take_done(struct vmms_vm *vm);
+
+/* checkpoint-vss.c: production checkpoints. Starts the take of a running
+ * VM with the guest's freeze; a guest that cannot freeze makes it
+ * standard when op->fallback allows, or fails it. */
+int vmms_ckpt_take_production(struct vmms_vm *vm, char *err, size_t errlen);
+/* The worker's "vss" event: the guest's answer. */
+void vmms_ckpt_on_vss(struct vmms_vm *vm, struct json_object *ev);
+/* The take's disks moved (or it failed): the guest thaws; the caller is
+ * answered after it did (taken) or at once (failed). */
+void vmms_ckpt_thaw(struct vmms_vm *vm, int r, const char *why);
+/* The worker ended during a take: undone, or (taken, the thaw awaited)
+ * answered. */
+void vmms_ckpt_take_worker_ended(struct vmms_vm *vm);
+
 /* checkpoint.c, checkpoint-apply.c: the operations */
-int vmms_vm_checkpoint(struct vmms_vm *vm, sd_bus_message *call, const char *name, char *err, size_t errlen);
+/* type: what the caller asked (enum vm_checkpoint_type), -1 for the VM's
+ * checkpoint_type. */
+int vmms_vm_checkpoint(struct vmms_vm *vm, sd_bus_message *call, const char *name, int type, char *err,
+                       size_t errlen);
 int vmms_vm_checkpoint_revert(struct vmms_vm *vm, sd_bus_message *call, const char *ref, int start, char *err,
                               size_t errlen);
 int vmms_vm_checkpoint_delete(struct vmms_vm *vm, sd_bus_message *call, const char *ref, char *err,

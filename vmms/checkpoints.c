@@ -3,7 +3,8 @@
  * vmms/include/vmms/checkpoints.h). Pure: no files, no bus.
  *
  * {"checkpoints": [{"id", "name", "parent" (id or null), "created_us",
- *   "state" (bool), "state_bytes", "config" (the VM's configuration),
+ *   "type": "standard"|"production" (default standard), "state" (bool),
+ *   "state_bytes", "config" (the VM's configuration),
  *   "disks": [{"kind": "vhdx"|"raw-copy"|"unchanged", "image": path}]}],
  *  "current": id or null, "owned": [path, ...]} */
 #include <errno.h>
@@ -116,6 +117,14 @@ static int parse_one(json_object *o, struct vmms_checkpoint *c) {
         if (!json_object_object_get_ex(o, "state", &v) || !json_object_is_type(v, json_type_boolean))
                 return -EINVAL;
         c->has_state = json_object_get_boolean(v);
+        if (json_object_object_get_ex(o, "type", &v)) {
+                const char *t = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+                if (strcmp(t, "standard") && strcmp(t, "production"))
+                        return -EINVAL;
+                c->production = t[0] == 'p';
+                if (c->production && c->has_state)
+                        return -EINVAL; /* a production checkpoint has no memory state */
+        }
         if (json_object_object_get_ex(o, "state_bytes", &v) && json_object_is_type(v, json_type_int) &&
             json_object_get_int64(v) >= 0)
                 c->state_bytes = (uint64_t)json_object_get_int64(v);
@@ -227,6 +236,7 @@ char *vmms_checkpoints_to_json(const struct vmms_checkpoints *t) {
                 json_object_object_add(o, "name", json_object_new_string(c->name));
                 json_object_object_add(o, "parent", guid_json(&c->parent));
                 json_object_object_add(o, "created_us", json_object_new_int64((int64_t)c->created_us));
+                json_object_object_add(o, "type", json_object_new_string(c->production ? "production" : "standard"));
                 json_object_object_add(o, "state", json_object_new_boolean(c->has_state));
                 json_object_object_add(o, "state_bytes", json_object_new_int64((int64_t)c->state_bytes));
                 json_object_object_add(o, "config", c->config ? json_tokener_parse(c->config) : NULL);

@@ -278,6 +278,8 @@ void vmms_vm_on_event(struct vmms_vm *vm, json_object *ev) {
                 return;
         if (!strcmp(name, "state") && json_object_object_get_ex(ev, "state", &v)) {
                 const char *s = json_object_get_string(v);
+                if (vm->ckpt_op && vm->ckpt_op->kind == VMMS_CKPT_TAKE)
+                        return; /* a take pauses and resumes the worker: the VM runs on */
                 if (s && vm->state == VMMS_STATE_RUNNING && !strcmp(s, "paused"))
                         vmms_vm_set_state(vm, VMMS_STATE_PAUSED);
                 else if (s && vm->state == VMMS_STATE_PAUSED && !strcmp(s, "running"))
@@ -294,6 +296,8 @@ void vmms_vm_on_event(struct vmms_vm *vm, json_object *ev) {
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "guest %s the shutdown request", ok ? "accepted" : "refused");
                 if (!ok)
                         shutdown_refused(vm);
+        } else if (!strcmp(name, "vss")) {
+                vmms_ckpt_on_vss(vm, ev);
         } else if (!strcmp(name, "kvp")) {
                 vmms_kvp_on_event(vm, ev);
         } else if (!strcmp(name, "migrate-progress")) {

@@ -284,6 +284,12 @@ int vmctl_config_set(json_object *cfg, const char *flag, const char *value, cons
                 json_object_object_add(cfg, "restart_policy", json_object_new_string(value));
                 return 0;
         }
+        if (!strcmp(flag, "checkpoint-type")) {
+                if (vm_checkpoint_type_from_string(value) < 0)
+                        return ferr(err, errlen, flag, "must be production, production-only, standard or disabled");
+                json_object_object_add(cfg, "checkpoint_type", json_object_new_string(value));
+                return 0;
+        }
         if (!strcmp(flag, "disk"))
                 return add_disk(cfg, value, ctx, err, errlen);
         if (!strcmp(flag, "nic"))

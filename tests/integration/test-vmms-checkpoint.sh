@@ -11,6 +11,11 @@
 #   a Running VM: saved, the worker moves onto the children (disk-push) and
 #     runs on; a failing push leaves everything as it was; revert kills it,
 #     brings the state back and starts it; a delete merges once it stops;
+#   production checkpoints: the guest frozen (VSS) around the push, no
+#     state, a revert boots; a guest that cannot freeze gets a standard one
+#     (production) or a refusal (production-only); one that cannot thaw
+#     keeps its checkpoint; checkpoint_type's default and "disabled"; a
+#     worker that dies during a take leaves nothing behind and no Busy VM;
 #   refused: a raw disk without reflinks (nothing left behind), a name
 #     taken, an unknown checkpoint, migration of a VM with checkpoints;
 #     the tree survives a vmms restart; a damaged index is a Problem and
@@ -28,7 +33,7 @@ byte() { "$H" byte "$1" "$2"; }            # IMAGE KIB: the byte the disk reads 
 # the VM's first disk as vmms stored its configuration
 disk_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["disks"][0]["path"])' "$T/state/$(vm_prop "$1" Id).json"; }
 nckpt() { busctl --address="$ADDR" get-property org.vmstack.VMMS1 "$(vm_path "$1")" org.vmstack.VMMS1.Checkpoints Count | cut -d' ' -f2; }
-images() { (cd "$I" && ls | grep -v '^kernel$' | sort | tr '\n' ' '); }
+images() { (cd "${1:-$I}" && ls | grep -v '^kernel$' | sort | tr '\n' ' '); }
 
 $H dynamic "$I/d.vhdx" 16 || fail "cannot make d.vhdx"
 $H fill "$I/d.vhdx" 0 1 || fail "fill"
@@ -106,6 +111,90 @@ echo "$LAST_OUT" | grep -q "could not move its disks" || fail "push_fail: $LAST_
 expect_rc 0 vmctl kill c3
 expect_rc 0 vmctl delete c3
 rm -f "$I/e.vhdx"
+
+ckpt_field() { # VM NAME FIELD: a field of the checkpoint in vmctl --json checkpoints
+  vmctl --json checkpoints "$1" | python3 -c 'import json,sys; print([c for c in json.load(sys.stdin) if c["name"] == sys.argv[1]][0][sys.argv[2]])' "$2" "$3"
+}
+note "production: freeze, push while frozen, thaw; no state; the VM runs on"
+P=$T/pimages # apart from c1's, whose merges are counted below
+mkdir -p "$P"
+$H dynamic "$P/p.vhdx" 16 || fail "cannot make p.vhdx"
+$H fill "$P/p.vhdx" 0 5 || fail "fill"
+t_create c4 "fake.vss=1" ",\"disks\":[{\"path\":\"$P/p.vhdx\"}],\"integration\":{\"vss\":true}"
+expect_rc 0 vmctl start c4 --timeout=30
+pid4=$(vm_prop c4 WorkerPid)
+expect_rc 0 vmctl checkpoint c4 p1 # checkpoint_type's default: production
+[ "$(console c4 | grep -E '^fake-vmwp: (vss|disk-push frozen)' | tr '\n' '|')" = \
+  "fake-vmwp: vss freeze|fake-vmwp: disk-push frozen|fake-vmwp: vss thaw|" ] ||
+  fail "freeze, push, thaw: $(console c4 | grep fake-vmwp)"
+[ "$(ckpt_field c4 p1 type)" = production ] && [ "$(ckpt_field c4 p1 has_state)" = False ] ||
+  fail "p1: $(vmctl --json checkpoints c4)"
+ls "$T/state/$(vm_prop c4 Id).checkpoints/"*.vmrs >/dev/null 2>&1 && fail "a production checkpoint kept a state"
+[ "$(vm_prop c4 State)" = Running ] && [ "$(vm_prop c4 WorkerPid)" = "$pid4" ] || fail "after p1: $(vm_prop c4 State)"
+expect_rc 0 vmctl checkpoints c4
+echo "$LAST_OUT" | grep -q "^p1 .* production  *off " || fail "list: $LAST_OUT"
+$H fill "$(disk_of c4)" 0 6 || fail "fill"
+expect_rc 0 vmctl checkpoint c4 s1 --standard
+[ "$(ckpt_field c4 s1 type)" = standard ] && [ "$(ckpt_field c4 s1 has_state)" = True ] || fail "s1: $(vmctl --json checkpoints c4)"
+[ "$(console_count c4 '^fake-vmwp: vss')" = 2 ] || fail "a standard checkpoint asked the guest to freeze"
+note "revert to a production checkpoint: the running VM is killed and boots from its disks"
+expect_rc 0 vmctl revert c4 p1
+wait_state c4 Running 30
+[ "$(vm_prop c4 WorkerPid)" != "$pid4" ] || fail "the same worker after the revert"
+[ "$(byte "$(disk_of c4)" 0)" = 5 ] || fail "p1's disk reads $(byte "$(disk_of c4)" 0), not 5"
+console_has c4 "saved state" && fail "a production checkpoint's revert restored a state"
+expect_rc 0 vmctl kill c4
+expect_rc 0 vmctl checkpoint-delete c4 s1
+expect_rc 0 vmctl checkpoint-delete c4 p1
+
+note "a guest that cannot freeze: standard (production), refused (production-only); nor thaw: taken"
+expect_rc 0 vmctl edit c4 --cmdline=fake.vss=2
+expect_rc 0 vmctl start c4 --timeout=30
+before=$(images "$P")
+expect_rc 0 vmctl checkpoint c4 fb
+[ "$(ckpt_field c4 fb type)" = standard ] && [ "$(ckpt_field c4 fb has_state)" = True ] || fail "fb: $(vmctl --json checkpoints c4)"
+grep -q "no production checkpoint (the guest could not freeze its file systems" "$T/vmms.log" || fail "no warning for the fallback"
+before=$(images "$P")
+expect_rc 1 vmctl checkpoint c4 po --production-only
+echo "$LAST_OUT" | grep -q "production-only checkpoint needs the guest's file systems frozen" || fail "po: $LAST_OUT"
+[ "$(images "$P")" = "$before" ] && [ "$(nckpt c4)" = 1 ] || fail "a refused production-only checkpoint left: $(images "$P")"
+[ "$(vm_prop c4 State)" = Running ] || fail "after po: $(vm_prop c4 State)"
+expect_rc 0 vmctl kill c4
+expect_rc 0 vmctl edit c4 --cmdline=fake.vss=3
+expect_rc 0 vmctl start c4 --timeout=30
+expect_rc 0 vmctl checkpoint c4 nothaw
+[ "$(ckpt_field c4 nothaw type)" = production ] || fail "nothaw: $(vmctl --json checkpoints c4)"
+grep -q "the guest could not thaw its file systems" "$T/vmms.log" || fail "no warning for the failed thaw"
+note "no VSS service: production-only is refused at once; checkpoint_type disabled refuses all"
+expect_rc 0 vmctl kill c4
+expect_rc 0 vmctl edit c4 --patch=- <<<'{"integration":{"vss":false}}'
+expect_rc 0 vmctl start c4 --timeout=30
+expect_rc 5 vmctl checkpoint c4 po --production-only
+echo "$LAST_OUT" | grep -q "without the backup (VSS) integration service" || fail "po without vss: $LAST_OUT"
+expect_rc 0 vmctl edit c4 --checkpoint-type=disabled # while it runs
+expect_rc 5 vmctl checkpoint c4 off
+echo "$LAST_OUT" | grep -q "checkpoints are disabled" || fail "disabled: $LAST_OUT"
+expect_rc 1 bus call org.vmstack.VMMS1 "$(vm_path c4)" org.vmstack.VMMS1.Checkpoints Create sa{sv} x 1 type s disabled
+echo "$LAST_OUT" | grep -q "type 'disabled' (production, production-only or standard)" || fail "type disabled: $LAST_OUT"
+expect_rc 0 vmctl kill c4
+
+note "the worker dies during a take: undone, the VM is not left Busy"
+$H dynamic "$P/k.vhdx" 16 || fail "cannot make k.vhdx"
+t_create c5 "fake.save_ms=4000" ",\"disks\":[{\"path\":\"$P/k.vhdx\"}]"
+expect_rc 0 vmctl start c5 --timeout=30
+before=$(images "$P")
+vmctl checkpoint c5 k >"$T/k.out" 2>&1 &
+bg=$!
+wait_for 10 "the take" sh -c "busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path c5)' org.vmstack.VMMS1.Checkpoints Operation | grep -q creating"
+expect_rc 0 vmctl kill c5
+wait $bg && fail "the checkpoint succeeded with its worker killed: $(cat "$T/k.out")"
+grep -q "the worker ended during the checkpoint" "$T/k.out" || fail "killed take: $(cat "$T/k.out")"
+[ "$(images "$P")" = "$before" ] && [ "$(nckpt c5)" = 0 ] && [ "$(disk_of c5)" = "$P/k.vhdx" ] ||
+  fail "a killed take left: $(images "$P"), $(disk_of c5)"
+ls "$T/state/$(vm_prop c5 Id).checkpoints/"*.vmrs* >/dev/null 2>&1 && fail "a killed take left its state file"
+expect_rc 0 vmctl start c5 --timeout=30
+expect_rc 0 vmctl kill c5
+expect_rc 0 vmctl delete c5
 
 note "revert a running VM: killed, its state back, started again"
 expect_rc 0 vmctl revert c1 saved

@@ -33,6 +33,14 @@
  *                        (with fake.lose_running: and reporting ready, the
  *                        stream closed at once)
  *   fake.migrate_ms=N    as a source, send passes for N ms before the state
+ *   fake.vss=N           with integration.vss: the guest runs the backup (VSS)
+ *                        service; 1 it freezes and thaws, 2 it cannot freeze
+ *                        (E_FAIL), 3 it freezes but cannot thaw. "vss" answers
+ *                        ENOTSUP without integration.vss, ENOTCONN without
+ *                        fake.vss, as vmwp does; the guest's answer follows
+ *                        as a "vss" event, and "fake-vmwp: vss OP" (or "vss
+ *                        OP failed") goes to the console; a disk-push while
+ *                        frozen also prints "fake-vmwp: disk-push frozen"
  * A config with VHDX parents ("disk_parents") prints "fake-vmwp: disk D
  * parent K: ino=N ro" for each (the parent fd's inode and mode) on the
  * console, and keeps them open: their shared locks hold while it runs, as
@@ -88,7 +96,8 @@ struct fake {
         uint64_t con_clients, con_since_us; /* as vmwp's "console-status" */
         char name[VM_NAME_MAX + 1];
         char cmdline[VM_CMDLINE_MAX];
-        bool paused, ready, shutdown_ic, reattach;
+        bool paused, ready, shutdown_ic, reattach, frozen;
+        int vss; /* -1: no integration.vss; else fake.vss */
         int mig_fd; /* an incoming migration's stream, until configure() took it */
         uint64_t ready_at, exit_at, hb_next, pending_exit_at, chatter_next;
         int exit_status, pending_exit_status;
@@ -354,6 +363,31 @@ static void disk_push(struct fake *f, json_object *req, int *fds, size_t n) {
         send_msg(f, reply(req, ok, ok ? 0 : EIO, ok ? NULL : f->paused ? "fake.push_fail" : "not paused"));
 }
 
+static void vss(struct fake *f, json_object *req) {
+        json_object *v;
+        const char *op = json_object_object_get_ex(req, "operation", &v) ? json_object_get_string(v) : "";
+        bool freeze = !strcmp(op, "freeze"), thaw = !strcmp(op, "thaw");
+        if (f->vss < 0)
+                return send_msg(f, reply(req, false, ENOTSUP, "the VM has no backup (VSS) integration service"));
+        if (f->vss == 0)
+                return send_msg(f, reply(req, false, ENOTCONN, "the guest has not started its backup (VSS) service"));
+        if (!freeze && !thaw)
+                return send_msg(f, reply(req, false, EINVAL, "\"operation\" must be freeze, thaw or hot-backup"));
+        send_msg(f, reply(req, true, 0, NULL));
+        bool ok = freeze ? f->vss != 2 : f->vss != 3;
+        if (ok)
+                f->frozen = freeze;
+        char line[64];
+        snprintf(line, sizeof line, "fake-vmwp: vss %s%s\n", op, ok ? "" : " failed");
+        console_out(f, line);
+        json_object *m = json_object_new_object();
+        json_object_object_add(m, "event", json_object_new_string("vss"));
+        json_object_object_add(m, "operation", json_object_new_string(op));
+        json_object_object_add(m, "ok", json_object_new_boolean(ok));
+        json_object_object_add(m, "status", json_object_new_int64(ok ? 0 : 0x80004005));
+        send_msg(f, m);
+}
+
 static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_fds) {
         json_object *v;
         const char *op = json_object_object_get_ex(req, "op", &v) ? json_object_get_string(v) : "";
@@ -368,6 +402,8 @@ static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_
                 return;
         }
         if (!strcmp(op, "disk-push")) {
+                if (f->frozen)
+                        console_out(f, "fake-vmwp: disk-push frozen\n");
                 disk_push(f, req, fds, n_fds);
                 return;
         }
@@ -405,6 +441,8 @@ static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_
                 send_msg(f, m);
         } else if (!strcmp(op, "console-status"))
                 console_status(f, req);
+        else if (!strcmp(op, "vss"))
+                vss(f, req);
         else
                 send_msg(f, reply(req, false, EOPNOTSUPP, "unknown op"));
 }
@@ -525,6 +563,7 @@ static void configure(struct fake *f, const char *serial) {
                 finish(f, VMWP_EXIT_SETUP, "serial socket: cannot listen");
         f->reattach = !knob(f, "fake.no_reattach", 0);
         f->shutdown_ic = c->ic.shutdown && knob(f, "fake.shutdown_ic", 0);
+        f->vss = c->ic.vss ? (int)knob(f, "fake.vss", 0) : -1;
         snprintf(line, sizeof line, "fake-vmwp: %s booting (%u disks, %u nics)\n", c->name, c->n_disks, c->n_nics);
         console_out(f, line);
         console_out(f, f->parents);

@@ -19,6 +19,7 @@ static struct vmms_checkpoint *mk(const char *name, const struct vmms_checkpoint
                 c->parent = parent->id;
         c->created_us = 1700000000000000ull;
         c->has_state = disks % 2;
+        c->production = !c->has_state && disks; /* one of each kind in the tree */
         c->state_bytes = 4096u * disks;
         c->config = strdup("{\"name\":\"vm\",\"memory_mib\":64}");
         c->n_disks = disks;
@@ -44,6 +45,7 @@ static void roundtrip(const struct vmms_checkpoints *t) {
                 ASSERT_STREQ(a->name, b->name);
                 ASSERT_EQ(a->created_us, b->created_us);
                 ASSERT_EQ(a->has_state, b->has_state);
+                ASSERT_EQ(a->production, b->production);
                 ASSERT_EQ(a->state_bytes, b->state_bytes);
                 ASSERT_NOT_NULL(strstr(b->config, "\"memory_mib\":64"));
                 ASSERT_EQ(a->n_disks, b->n_disks);
@@ -140,6 +142,12 @@ TEST(damaged_indexes_are_refused) {
                 "\"disks\":[{\"kind\":\"qcow2\",\"image\":\"/x\"}]}]}",
                 "not valid");
         refused("{\"checkpoints\":[],\"current\":" ID1 "}", "current: no such checkpoint");
+        refused("{\"checkpoints\":[{\"id\":" ID1 ",\"name\":\"a\",\"created_us\":1,\"state\":true,\"type\":\"production\","
+                "\"config\":{},\"disks\":[]}]}",
+                "not valid"); /* production with a state */
+        refused("{\"checkpoints\":[{\"id\":" ID1 ",\"name\":\"a\",\"created_us\":1,\"state\":false,\"type\":\"crash\","
+                "\"config\":{},\"disks\":[]}]}",
+                "not valid");
         refused("{\"checkpoints\":[],\"owned\":[\"rel\"]}", "owned[0]");
         refused("{\"checkpoints\":[],\"owned\":{}}", "owned:");
 }

@@ -50,8 +50,16 @@ static int call(struct vmctl *c, const char *ref, const char *method, sd_bus_mes
 }
 
 static int run_checkpoint(struct vmctl *c, int argc, char **argv) {
-        if (vmctl_getopt(c, argc, argv, NULL) != -1)
-                return VMCTL_EXIT_USAGE;
+        static const struct option opts[] = { { "production", no_argument, NULL, 'p' },
+                                               { "production-only", no_argument, NULL, 'P' },
+                                               { "standard", no_argument, NULL, 's' }, {} };
+        const char *type = NULL;
+        int o;
+        while ((o = vmctl_getopt(c, argc, argv, opts)) != -1)
+                if (o == 'p' || o == 'P' || o == 's')
+                        type = o == 'p' ? "production" : o == 'P' ? "production-only" : "standard";
+                else
+                        return VMCTL_EXIT_USAGE;
         if (argc - optind < 1 || argc - optind > 2) {
                 fprintf(stderr, "vmctl checkpoint: expects VM [NAME] (see vmctl checkpoint --help)\n");
                 return VMCTL_EXIT_USAGE;
@@ -60,7 +68,8 @@ static int run_checkpoint(struct vmctl *c, int argc, char **argv) {
         uint64_t t0 = now_us(CLOCK_MONOTONIC);
         sd_bus_message *reply = NULL;
         const char *id = "";
-        int r = call(c, ref, "Create", &reply, "sa{sv}", name, 0);
+        int r = type ? call(c, ref, "Create", &reply, "sa{sv}", name, 1, "type", "s", type)
+                     : call(c, ref, "Create", &reply, "sa{sv}", name, 0);
         if (!r && sd_bus_message_read(reply, "s", &id) < 0)
                 id = "";
         double ms = (double)(now_us(CLOCK_MONOTONIC) - t0) / 1000.0;
@@ -73,7 +82,7 @@ static int run_checkpoint(struct vmctl *c, int argc, char **argv) {
 }
 
 struct row {
-        const char *id, *name, *parent;
+        const char *id, *name, *parent, *type;
         uint64_t created_us, state_bytes, bytes;
         int has_state;
 };
@@ -88,8 +97,9 @@ static void print_tree(const struct row *rows, size_t n, const char *parent, con
                 if (localtime_r(&t, &tm))
                         strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
                 snprintf(size, sizeof size, "%.1f MiB", (double)rows[i].bytes / 1048576.0);
-                printf("%*s%s%-*s  %s  %-7s %10s%s\n", depth * 3, "", depth ? "└─ " : "", 40 - depth * 3 - (depth ? 3 : 0),
-                       rows[i].name, when, rows[i].has_state ? "running" : "off", size,
+                printf("%*s%s%-*s  %s  %-10s  %-7s %10s%s\n", depth * 3, "", depth ? "└─ " : "",
+                       40 - depth * 3 - (depth ? 3 : 0), rows[i].name, when, rows[i].type,
+                       rows[i].has_state ? "running" : "off", size,
                        !strcmp(rows[i].id, current) ? "   <- now" : "");
                 print_tree(rows, n, rows[i].id, current, depth + 1);
         }
@@ -106,10 +116,11 @@ static int run_list(struct vmctl *c, int argc, char **argv) {
         struct row rows[128];
         size_t n = 0;
         char *path = NULL, *current = NULL;
-        int k = sd_bus_message_enter_container(reply, 'a', "(ssstbtt)");
+        int k = sd_bus_message_enter_container(reply, 'a', "(ssstbtts)");
         while (k >= 0 && n < ARRAY_SIZE(rows) &&
-               (k = sd_bus_message_read(reply, "(ssstbtt)", &rows[n].id, &rows[n].name, &rows[n].parent,
-                                        &rows[n].created_us, &rows[n].has_state, &rows[n].state_bytes, &rows[n].bytes)) > 0)
+               (k = sd_bus_message_read(reply, "(ssstbtts)", &rows[n].id, &rows[n].name, &rows[n].parent,
+                                        &rows[n].created_us, &rows[n].has_state, &rows[n].state_bytes, &rows[n].bytes,
+                                        &rows[n].type)) > 0)
                 n++;
         if (k < 0 || (r = vmctl_resolve(c, ref, &path)) != 0 ||
             sd_bus_get_property_string(c->bus, VMMS_BUS_NAME, path, VMMS_CHECKPOINTS_IFACE, "Current", NULL, &current) < 0) {
@@ -124,6 +135,7 @@ static int run_list(struct vmctl *c, int argc, char **argv) {
                         json_object_object_add(o, "id", json_object_new_string(rows[i].id));
                         json_object_object_add(o, "name", json_object_new_string(rows[i].name));
                         json_object_object_add(o, "parent", json_object_new_string(rows[i].parent));
+                        json_object_object_add(o, "type", json_object_new_string(rows[i].type));
                         json_object_object_add(o, "created_us", json_object_new_uint64(rows[i].created_us));
                         json_object_object_add(o, "has_state", json_object_new_boolean(rows[i].has_state));
                         json_object_object_add(o, "state_bytes", json_object_new_uint64(rows[i].state_bytes));
@@ -136,7 +148,7 @@ static int run_list(struct vmctl *c, int argc, char **argv) {
         } else if (n == 0) {
                 printf("%s has no checkpoints\n", ref);
         } else {
-                printf("%-40s  %-19s  %-7s %10s\n", "CHECKPOINT", "CREATED", "STATE", "SIZE");
+                printf("%-40s  %-19s  %-10s  %-7s %10s\n", "CHECKPOINT", "CREATED", "TYPE", "STATE", "SIZE");
                 print_tree(rows, n, "", current, 0);
         }
         sd_bus_message_unref(reply);
@@ -173,18 +185,25 @@ static int run_delete(struct vmctl *c, int argc, char **argv) {
 }
 
 static void help_checkpoint(void) {
-        printf("Usage: vmctl checkpoint VM [NAME]\n"
-               "A checkpoint of the VM as it is now: its configuration, its saved state when it\n"
-               "runs (or is Saved), and every writable disk: a VHDX disk is frozen and the VM goes\n"
-               "on on a new differencing child (.avhdx); a raw disk is copied with a reflink\n"
-               "(btrfs, XFS). A running guest is paused while its state is written, then goes on.\n"
+        printf("Usage: vmctl checkpoint VM [NAME] [--production|--production-only|--standard]\n"
+               "A checkpoint of the VM as it is now: its configuration, and every writable disk: a\n"
+               "VHDX disk is frozen and the VM goes on on a new differencing child (.avhdx); a raw\n"
+               "disk is copied with a reflink (btrfs, XFS). Of a running VM:\n"
+               "  --production       the guest freezes its file systems (backup integration service,\n"
+               "                     hv_vss_daemon in a Linux guest) while its disks are taken; no\n"
+               "                     memory state is kept and a revert boots from the disks. A guest\n"
+               "                     that cannot freeze gets a standard checkpoint instead\n"
+               "  --production-only  the same, but fail rather than fall back\n"
+               "  --standard         the guest's memory state is saved too (also of a Saved VM);\n"
+               "                     a revert goes on where it was\n"
+               "Without one, the VM's checkpoint_type decides (default production).\n"
                "NAME defaults to the VM's name and the time.\n");
 }
 
 static void help_list(void) {
         printf("Usage: vmctl checkpoints VM\n"
-               "The VM's checkpoints as a tree: when each was taken, whether it holds a running\n"
-               "state, what it keeps on disk; \"<- now\" marks the one the VM's present descends from.\n");
+               "The VM's checkpoints as a tree: when each was taken, its type (standard or\n"
+               "production), whether it holds a running state, what it keeps on disk; \"<- now\" marks the one the VM's present descends from.\n");
 }
 
 static void help_revert(void) {
@@ -203,7 +222,8 @@ static void help_delete(void) {
 }
 
 const struct vmctl_command vmctl_cmd_checkpoint = {
-        .name = "checkpoint", .args = "VM [NAME]", .summary = "take a checkpoint of the VM",
+        .name = "checkpoint", .args = "VM [NAME] [--production[-only]|--standard]",
+        .summary = "take a checkpoint of the VM",
         .run = run_checkpoint, .help = help_checkpoint,
 };
 const struct vmctl_command vmctl_cmd_checkpoints = {

@@ -136,7 +136,7 @@ enum {
         VMCTL_OPT_NAME = VMCTL_OPT_CONFIG_FIRST, VMCTL_OPT_MEMORY, VMCTL_OPT_VCPUS, VMCTL_OPT_KERNEL,
         VMCTL_OPT_INITRD, VMCTL_OPT_CMDLINE, VMCTL_OPT_BOOT, VMCTL_OPT_DISK, VMCTL_OPT_NIC,
         VMCTL_OPT_RESTART_POLICY, VMCTL_OPT_STOP_TIMEOUT, VMCTL_OPT_SERIAL_LOG, VMCTL_OPT_REMOVE_DISK,
-        VMCTL_OPT_REMOVE_NIC, VMCTL_OPT_FORCE, VMCTL_OPT_CONFIG_END,
+        VMCTL_OPT_REMOVE_NIC, VMCTL_OPT_FORCE, VMCTL_OPT_CHECKPOINT_TYPE, VMCTL_OPT_CONFIG_END,
 };
 /* getopt_long entries of the configuration flags, for create and edit. */
 #define VMCTL_CONFIG_OPTION_ENTRIES                                            \
@@ -152,7 +152,8 @@ enum {
         { "restart-policy", required_argument, NULL, VMCTL_OPT_RESTART_POLICY }, \
         { "stop-timeout", required_argument, NULL, VMCTL_OPT_STOP_TIMEOUT },   \
         { "serial-log", required_argument, NULL, VMCTL_OPT_SERIAL_LOG },       \
-        { "force", no_argument, NULL, VMCTL_OPT_FORCE }
+        { "force", no_argument, NULL, VMCTL_OPT_FORCE },                       \
+        { "checkpoint-type", required_argument, NULL, VMCTL_OPT_CHECKPOINT_TYPE }
 #define VMCTL_CONFIG_OPTIONS_HELP                                                                 \
         "  --name=NAME            VM name ([A-Za-z0-9._-], up to 64)\n"                               \
         "  --memory=SIZE          memory: 512, 512M, 2G (MiB by default)\n"                           \
@@ -166,6 +167,8 @@ enum {
         "  --nic=[mac=MAC][,bridge=BR][,tap=IF][,mtu=N][,link=down]   add a NIC (\"auto\": defaults)\n" \
         "  --restart-policy=never|on-failure|always\n"                                                \
         "  --stop-timeout=SEC     graceful shutdown timeout of Stop\n"                                \
+        "  --checkpoint-type=production|production-only|standard|disabled\n"                         \
+        "                         what a checkpoint is by default (default production)\n"             \
         "  --serial-log=PATH      console log file (default: vmms's log directory)\n"                 \
         "  --force                allow more memory than this host has (\"allow_memory_over_host\")\n"
 struct json_object;

@@ -36,6 +36,7 @@ struct vmms_checkpoint {
         struct guid parent;  /* null: a root of the tree */
         uint64_t created_us; /* CLOCK_REALTIME */
         bool has_state;      /* a saved state: the VM ran (or was Saved) */
+        bool production;     /* the guest froze its file systems (VSS) instead: no state */
         uint64_t state_bytes;
         char *config;        /* the VM's configuration then, JSON text (malloc'd) */
         uint32_t n_disks;

@@ -19,6 +19,7 @@ struct vmctl_build_ctx {
 /* Applies one flag (without the leading "--") to cfg, a JSON object:
  *   name=S memory=SIZE (MiB, or with M/G suffix) vcpus=N kernel=PATH initrd=PATH
  *   cmdline=S boot=pvh|linux serial-log=PATH restart-policy=P stop-timeout=SEC
+ *   checkpoint-type=production|production-only|standard|disabled
  *   disk=PATH[,ro][,bus=scsi|ide][,controller=N][,lun=N][,sector-size=N][,format=raw|vhdx]
  *   nic=[mac=MAC][,bridge=BR][,tap=IF][,mtu=N][,link=up|down]   (or "auto")
  *   remove-disk=INDEX remove-nic=INDEX
