@@ -92,28 +92,28 @@ static int write_bytes(const char *path, uint64_t off, size_t len, int fill) {
 }
 
 /* The byte at off through the chain (parents by their locators). */
-static int read_byte(const char *path, uint64_t off) {
-        struct vhdx *img[VHDX_CHAIN_MAX + 1];
+static int chain_byte(struct vhdx **img, size_t *n, const char *path, uint64_t off) {
         char paths[2][VHDX_PATH_MAX];
-        size_t n = 0;
         int r = 0;
         snprintf(paths[0], sizeof paths[0], "%s", path);
-        for (; r == 0 && n <= VHDX_CHAIN_MAX; n++) {
-                int fd = open(paths[n & 1], O_RDONLY | O_CLOEXEC);
+        for (; *n <= VHDX_CHAIN_MAX;) {
+                const char *p = paths[*n & 1];
+                int fd = open(p, O_RDONLY | O_CLOEXEC);
                 if (fd < 0)
-                        return fail("opening", paths[n & 1], -errno);
-                if ((r = vhdx_open(fd, 0, &img[n], err, sizeof err)) < 0)
-                        return fail("reading", paths[n & 1], r);
-                if (n && (r = vhdx_set_parent(img[n - 1], img[n], err, sizeof err)) < 0)
-                        return fail("linking", paths[n & 1], r);
-                struct vhdx_info info;
-                vhdx_get_info(img[n], &info);
-                if (info.type != VHDX_DIFFERENCING) {
-                        n++;
-                        break;
+                        return fail("opening", p, -errno);
+                if ((r = vhdx_open(fd, 0, &img[*n], err, sizeof err)) < 0) {
+                        close(fd);
+                        return fail("reading", p, r);
                 }
-                if ((r = vhdx_parent_path(paths[n & 1], &info, paths[(n + 1) & 1], VHDX_PATH_MAX)) < 0)
-                        return fail("following", paths[n & 1], r);
+                (*n)++;
+                if (*n > 1 && (r = vhdx_set_parent(img[*n - 2], img[*n - 1], err, sizeof err)) < 0)
+                        return fail("linking", p, r);
+                struct vhdx_info info;
+                vhdx_get_info(img[*n - 1], &info);
+                if (info.type != VHDX_DIFFERENCING)
+                        break;
+                if ((r = vhdx_parent_path(p, &info, paths[*n & 1], VHDX_PATH_MAX)) < 0)
+                        return fail("following", p, r);
         }
         struct vhdx_extent e;
         unsigned char b = 0;
@@ -123,6 +123,18 @@ static int read_byte(const char *path, uint64_t off) {
                 return fail("reading", path, -EIO);
         printf("%u\n", b);
         return 0;
+}
+
+static int read_byte(const char *path, uint64_t off) {
+        struct vhdx *img[VHDX_CHAIN_MAX + 1];
+        size_t n = 0;
+        int r = chain_byte(img, &n, path, off);
+        while (n) { /* read-only: nothing to write back; the fds are ours */
+                int fd = vhdx_fd(img[--n]);
+                vhdx_discard(img[n]);
+                close(fd);
+        }
+        return r;
 }
 
 int main(int argc, char **argv) {
