@@ -118,7 +118,7 @@ static void accepted(const struct kind *k, const void *st) {
                 CHECK(s->filled <= s->buflen && s->buflen <= VMBUS_STATE_GPADL_BYTES && s->rangecount > 0);
         } else if (k->decode == d_icch) {
                 const struct icvsp_channel_state *s = st;
-                CHECK(s->held_len <= ICVSP_HELD_MAX && s->service < 4);
+                CHECK(s->held_len <= ICVSP_HELD_MAX && s->service <= 5); /* shutdown .. file copy */
                 /* Versions only from a negotiation; the outstanding request's
                  * id the last one given out; held only what could be held. */
                 if (s->negotiated)
@@ -127,8 +127,10 @@ static void accepted(const struct kind *k, const void *st) {
                         CHECK(!s->fw_major && !s->fw_minor && !s->msg_major && !s->msg_minor && !s->held);
                 if (s->outstanding)
                         CHECK(s->outstanding_id != 0 && s->outstanding_id == s->next_id);
-                if (s->held)
-                        CHECK(!s->outstanding && s->service == 0 && s->held_len > 0);
+                if (s->held) /* shutdown and VSS requests; a file copy never goes with a state */
+                        CHECK(!s->outstanding && (s->service == 0 || s->service == 4) && s->held_len > 0);
+                if (s->service == 5)
+                        CHECK(!s->outstanding || s->outstanding_type == ICMSGTYPE_NEGOTIATE);
                 if (s->negotiate_held)
                         CHECK(!s->negotiated && !s->outstanding);
                 CHECK(s->ts_flags_sent <= ICTIMESYNCFLAG_SAMPLE && s->hb_state <= ICVSP_HEARTBEAT_LOST);

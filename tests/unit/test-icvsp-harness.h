@@ -25,6 +25,12 @@ struct owner {
         unsigned vss_answers; /* VSS answers: the last one's operation and status */
         uint8_t vss_op;
         uint32_t vss_status;
+        /* file copy: progress callbacks and the last one's bytes; ends and
+         * the last one's result */
+        unsigned fcopy_progresses, fcopy_dones;
+        uint64_t fcopy_progress_bytes, fcopy_done_bytes;
+        int fcopy_r;
+        uint32_t fcopy_status;
 };
 
 static inline void on_heartbeat(void *opaque, enum icvsp_heartbeat_state st, uint64_t last) {
@@ -61,8 +67,27 @@ static inline void on_vss(void *opaque, uint8_t op, uint32_t status) {
         pthread_mutex_unlock(&o->lock);
 }
 
+static inline void on_fcopy_progress(void *opaque, uint64_t bytes) {
+        struct owner *o = opaque;
+        pthread_mutex_lock(&o->lock);
+        o->fcopy_progresses++;
+        o->fcopy_progress_bytes = bytes;
+        pthread_mutex_unlock(&o->lock);
+}
+
+static inline void on_fcopy_done(void *opaque, int r, uint32_t status, uint64_t bytes) {
+        struct owner *o = opaque;
+        pthread_mutex_lock(&o->lock);
+        o->fcopy_dones++;
+        o->fcopy_r = r;
+        o->fcopy_status = status;
+        o->fcopy_done_bytes = bytes;
+        pthread_mutex_unlock(&o->lock);
+}
+
 static const struct icvsp_owner_ops owner_ops = {
         .heartbeat = on_heartbeat, .shutdown_answered = on_shutdown, .kvp_changed = on_kvp, .vss_answered = on_vss,
+        .fcopy_progress = on_fcopy_progress, .fcopy_done = on_fcopy_done,
 };
 
 struct env {

@@ -266,12 +266,16 @@ static void ic_close(struct vmbus_channel *ch) {
                 /* A refused restore's undo closes what it restored: the
                  * request it held is the saved VM's, never answered or
                  * failed here (the VM stays saved). */
+                bool quiet = s->restored;
                 bool pending = ((s->outstanding && s->outstanding_type != ICMSGTYPE_NEGOTIATE) || s->held) &&
-                               !s->restored;
+                               !quiet;
                 reset_channel_state(s);
                 s->restored = false;
+                uint64_t now = ic_now_us();
                 if (pending)
-                        s->ops->abandoned(s, ic_now_us());
+                        s->ops->abandoned(s, now);
+                if (!quiet && s->ops->closed)
+                        s->ops->closed(s, now);
         }
         pthread_mutex_unlock(&ic->lock);
         /* Before the server closes the eventfd (after this returns). */
@@ -292,6 +296,7 @@ IC_PROVIDER(heartbeat_provider, "heartbeat", HV_HEART_BEAT_GUID, IC_GUEST_MAX_PA
 IC_PROVIDER(timesync_provider, "timesync", HV_TS_GUID, IC_GUEST_MAX_PACKET);
 IC_PROVIDER(kvp_provider, "kvp", HV_KVP_GUID, IC_KVP_GUEST_MAX_PACKET);
 IC_PROVIDER(vss_provider, "vss", HV_VSS_GUID, IC_VSS_GUEST_MAX_PACKET);
+IC_PROVIDER(fcopy_provider, "fcopy", HV_FCOPY_GUID, IC_FCOPY_GUEST_MAX_PACKET);
 
 static const struct {
         const struct vmbus_provider_ops *provider;
@@ -303,6 +308,7 @@ static const struct {
         [IC_TIMESYNC] = { &timesync_provider, &ic_timesync_ops, HV_TIMESYNC_INSTANCE },
         [IC_KVP] = { &kvp_provider, &ic_kvp_ops, HV_KVP_INSTANCE },
         [IC_VSS] = { &vss_provider, &ic_vss_ops, HV_VSS_INSTANCE },
+        [IC_FCOPY] = { &fcopy_provider, &ic_fcopy_ops, HV_FCOPY_INSTANCE },
 };
 
 /* ---- lifecycle ---- */
@@ -341,7 +347,7 @@ static int add_service(struct icvsp *ic, struct vmbus_server *srv, unsigned i) {
         memcpy(dc.instance_id.b, services[i].instance, 16);
         if (i == IC_HEARTBEAT)
                 dc.instance_id = ic->cfg.heartbeat_instance;
-        int r = i == IC_KVP ? ic_kvp_new(s) : 0;
+        int r = i == IC_KVP ? ic_kvp_new(s) : i == IC_FCOPY ? ic_fcopy_new(s) : 0;
         if (r == 0)
                 r = vmbus_server_add_device(srv, &dc, &s->dev);
         return r;
@@ -361,6 +367,7 @@ int icvsp_new(struct vmbus_server *srv, const struct icvsp_config *cfg, const st
         ic->enabled[IC_TIMESYNC] = cfg->timesync;
         ic->enabled[IC_KVP] = cfg->kvp;
         ic->enabled[IC_VSS] = cfg->vss;
+        ic->enabled[IC_FCOPY] = cfg->fcopy;
         for (unsigned i = 0; i < IC_N_SERVICES; i++)
                 init_service(ic, i);
         int r = start_thread(ic);
@@ -380,6 +387,7 @@ void icvsp_free(struct icvsp *ic) {
                 return;
         devworker_free(ic->w); /* stops the thread */
         ic_kvp_free(&ic->svc[IC_KVP]);
+        ic_fcopy_free(&ic->svc[IC_FCOPY]);
         pthread_mutex_destroy(&ic->lock);
         free(ic);
 }

@@ -15,9 +15,13 @@ struct vmbus_channel;
 struct vmbus_device;
 struct ic_service;
 struct ic_kvp;
+struct ic_fcopy;
 
-/* The longest request body an API call makes (icvsp_request_shutdown). */
+/* The longest request body an API call makes (icvsp_request_shutdown).
+ * File copy's data requests are never held: fcopy.c builds each from the
+ * file when it sends it, so only its START (1088 bytes) can be. */
 #define IC_HELD_BODY_MAX sizeof(struct shutdown_msg_data)
+_Static_assert(sizeof(struct hv_start_fcopy) <= IC_HELD_BODY_MAX, "a held START_FILE_COPY");
 
 /* One integration service (a VMBus device class). Every callback runs with
  * ic->lock held. */
@@ -40,6 +44,10 @@ struct ic_service_ops {
         void (*abandoned)(struct ic_service *s, uint64_t now_us);
         /* The VM resumed after a pause (optional). */
         void (*resumed)(struct ic_service *s, uint64_t now_us);
+        /* The guest closed the channel (optional), after abandoned if a
+         * request was pending; s->ch is already NULL. Not called for the
+         * undo of a refused restore. */
+        void (*closed)(struct ic_service *s, uint64_t now_us);
 };
 
 struct ic_service {
@@ -76,19 +84,28 @@ struct ic_service {
         struct ic_kvp *kvp;
         /* VSS: the operation of the outstanding request */
         uint8_t vss_op;
+        /* file copy */
+        struct ic_fcopy *fcopy;
         /* Restored (ic_restore_channel) and not yet resumed: a close then
          * is a refused restore's undo, which tells the owner nothing. */
         bool restored;
 };
 
-enum { IC_SHUTDOWN, IC_HEARTBEAT, IC_TIMESYNC, IC_KVP, IC_VSS, IC_N_SERVICES };
+enum { IC_SHUTDOWN, IC_HEARTBEAT, IC_TIMESYNC, IC_KVP, IC_VSS, IC_FCOPY, IC_N_SERVICES };
 
 #define ICVSP_TICK_MS 250u
 #define IC_GUEST_MAX_PACKET 4096u      /* util channels (§5.4, §8.1) */
 #define IC_KVP_GUEST_MAX_PACKET 16384u /* KVP channel (§5.4) */
 #define IC_VSS_GUEST_MAX_PACKET 8192u  /* VSS channel (§8.1) */
-#define IC_PACKET_MAX (ICMSG_HDR + sizeof(struct hv_kvp_exchange_msg))
+#define IC_FCOPY_GUEST_MAX_PACKET 8192u /* file copy: hv_fcopy.c reads 2 pages */
+/* The largest request, a WRITE_TO_FILE; the guest answers in place, so
+ * its answer is as large (rxbuf: with the 16-byte packet descriptor). */
+#define IC_PACKET_MAX (ICMSG_HDR + sizeof(struct hv_do_fcopy))
+#define IC_RX_MAX IC_FCOPY_GUEST_MAX_PACKET
 _Static_assert(IC_PACKET_MAX >= ICMSG_HDR + sizeof(struct shutdown_msg_data), "largest request");
+_Static_assert(IC_PACKET_MAX >= ICMSG_HDR + sizeof(struct hv_kvp_exchange_msg), "largest request");
+_Static_assert(16 + IC_PACKET_MAX <= IC_FCOPY_GUEST_MAX_PACKET, "a WRITE_TO_FILE packet fits the guest's maximum");
+_Static_assert(16 + IC_PACKET_MAX <= IC_RX_MAX, "the answer to a WRITE_TO_FILE fits rxbuf");
 
 struct icvsp {
         pthread_mutex_t lock;
@@ -102,10 +119,11 @@ struct icvsp {
         void *opaque;
         struct icvsp_config cfg;
         struct icvsp_stats stats;
-        uint8_t rxbuf[IC_GUEST_MAX_PACKET];
+        uint8_t rxbuf[IC_RX_MAX];
 };
 
-extern const struct ic_service_ops ic_shutdown_ops, ic_heartbeat_ops, ic_timesync_ops, ic_kvp_ops, ic_vss_ops;
+extern const struct ic_service_ops ic_shutdown_ops, ic_heartbeat_ops, ic_timesync_ops, ic_kvp_ops, ic_vss_ops,
+        ic_fcopy_ops;
 
 /* icmsg.c: pure framing (fuzzed) */
 extern const struct ic_version ic_framework_versions[2];
@@ -140,6 +158,18 @@ int ic_kvp_check_strings(const char *key, const char *value);
 /* kvp.c */
 int ic_kvp_new(struct ic_service *s);
 void ic_kvp_free(struct ic_service *s);
+
+/* fcopy.c */
+int ic_fcopy_new(struct ic_service *s);
+void ic_fcopy_free(struct ic_service *s);
+/* A transfer is in progress (icvsp_fcopy_start until fcopy_done); with
+ * ic->lock held. Saved state refuses it. */
+bool ic_fcopy_active(const struct ic_service *s);
+/* START_FILE_COPY for dir/name (UTF-8): -EINVAL for an empty name, a name
+ * with '/', a dir that is not absolute, invalid UTF-8, or names longer than
+ * the wire and Linux's conversion take (see fcopy.c). Pure. */
+int ic_fcopy_build_start(struct hv_start_fcopy *m, const char *dir, const char *name, uint64_t size,
+                         uint32_t flags);
 
 /* icvsp.c */
 uint64_t ic_now_us(void);

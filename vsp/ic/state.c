@@ -55,6 +55,7 @@ const struct vmstate_desc icvsp_channel_state_desc = {
 static const struct ic_service_ops *const service_ops[IC_N_SERVICES] = {
         [IC_SHUTDOWN] = &ic_shutdown_ops, [IC_HEARTBEAT] = &ic_heartbeat_ops,
         [IC_TIMESYNC] = &ic_timesync_ops, [IC_KVP] = &ic_kvp_ops, [IC_VSS] = &ic_vss_ops,
+        [IC_FCOPY] = &ic_fcopy_ops,
 };
 
 static bool version_in(const struct ic_version *list, size_t n, uint16_t major, uint16_t minor) {
@@ -68,8 +69,9 @@ static bool version_in(const struct ic_version *list, size_t n, uint16_t major, 
  * the host's own lists (all 0 before negotiation); one request at a time,
  * its id the last one given out (send_packet), of the service's type once
  * negotiated; a negotiate held only before it was sent, a request held only
- * on a negotiated shutdown channel with nothing outstanding (ic_request);
- * the time-sync flags a request can carry; KVP progress only on KVP. */
+ * on a negotiated shutdown or VSS channel with nothing outstanding (ic_request);
+ * the time-sync flags a request can carry; KVP progress only on KVP; no
+ * file-copy request (a copy in progress is never saved, icvsp_save). */
 static const char *channel_state_bad(const struct icvsp_channel_state *st) {
         if (st->service >= IC_N_SERVICES)
                 return "service";
@@ -84,6 +86,8 @@ static const char *channel_state_bad(const struct icvsp_channel_state *st) {
             (st->outstanding_type != (st->negotiated ? ops->msgtype : ICMSGTYPE_NEGOTIATE) ||
              st->outstanding_id == 0 || st->outstanding_id != st->next_id))
                 return "outstanding request (type or transaction id)";
+        if (st->service == IC_FCOPY && st->outstanding && st->outstanding_type == ICMSGTYPE_FCOPY)
+                return "outstanding request of a file copy";
         if (st->negotiate_held && (st->negotiated || st->outstanding))
                 return "negotiate_held";
         if (st->held && (!st->negotiated || st->outstanding || (st->service != IC_SHUTDOWN && st->service != IC_VSS) ||
@@ -122,11 +126,21 @@ static unsigned service_index(const struct ic_service *s) {
 
 /* ---- VMBus provider hooks ---- */
 
+/* A copy in progress depends on the caller's open file and on the guest
+ * daemon's open file: neither survives a save, so the owner ends it first. */
+static int fcopy_refuse(char *err, size_t errlen) {
+        return errorf(err, errlen, -EBUSY, "integration services: a file copy to the guest is in progress");
+}
+
 int ic_save_channel(struct vmbus_channel *ch, struct vmstate_writer *w, char *err, size_t errlen) {
         struct ic_service *s = vmbus_device_data(vmbus_channel_device(ch));
         struct icvsp *ic = s->ic;
         struct icvsp_channel_state st;
         pthread_mutex_lock(&ic->lock);
+        if (ic_fcopy_active(s)) {
+                pthread_mutex_unlock(&ic->lock);
+                return fcopy_refuse(err, errlen);
+        }
         uint64_t now = ic_now_us();
         st = (struct icvsp_channel_state){
                 .service = (uint8_t)service_index(s), .negotiated = s->negotiated,
@@ -210,11 +224,12 @@ int ic_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request
 /* ---- the row: KVP items ---- */
 
 int icvsp_save(struct icvsp *ic, struct vmstate_writer *w, char *err, size_t errlen) {
-        if (!ic->enabled[IC_KVP])
-                return 0;
         pthread_mutex_lock(&ic->lock);
-        int r = ic_kvp_save(&ic->svc[IC_KVP], w);
+        bool copying = ic_fcopy_active(&ic->svc[IC_FCOPY]);
+        int r = !copying && ic->enabled[IC_KVP] ? ic_kvp_save(&ic->svc[IC_KVP], w) : 0;
         pthread_mutex_unlock(&ic->lock);
+        if (copying)
+                return fcopy_refuse(err, errlen);
         return r < 0 ? errorf(err, errlen, r, "writing section ICKV: %s", strerror(-r)) : 0;
 }
 

@@ -13,6 +13,8 @@
 #define HV_KVP_INSTANCE HV_GUID_BYTES(0x242ff919, 0x07db, 0x4180, 0x9c, 0x2e, 0xb8, 0x6c, 0xb6, 0x8c, 0x8c, 0x55)
 /* Ours: Hyper-V's own is not published and any unique instance works. */
 #define HV_VSS_INSTANCE HV_GUID_BYTES(0x2f4e37a9, 0xe141, 0x49cc, 0xa4, 0xd8, 0x51, 0x3e, 0xc3, 0x0e, 0x7a, 0xe8)
+/* Ours as well, for the same reason (file copy). */
+#define HV_FCOPY_INSTANCE HV_GUID_BYTES(0xd0dd75b6, 0xefa8, 0x4795, 0xbd, 0x5a, 0x8e, 0x64, 0x8a, 0x0f, 0xf3, 0x60)
 
 enum icmsg_type {
         ICMSGTYPE_NEGOTIATE = 0,
@@ -21,6 +23,7 @@ enum icmsg_type {
         ICMSGTYPE_SHUTDOWN = 3,
         ICMSGTYPE_TIMESYNC = 4,
         ICMSGTYPE_VSS = 5,
+        ICMSGTYPE_FCOPY = 7,
 };
 
 #define ICMSGHDRFLAG_TRANSACTION 1u
@@ -31,6 +34,8 @@ enum icmsg_type {
 #define HV_E_FAIL 0x80004005u
 #define HV_S_CONT 0x80070103u
 #define HV_ERROR_NOT_SUPPORTED 0x80070032u
+#define HV_ERROR_ALREADY_EXISTS 0x80070050u /* file copy: the file exists, OVER_WRITE not set */
+#define HV_ERROR_DISK_FULL 0x80070070u      /* file copy: the guest's write hit ENOSPC */
 
 #define IC_PIPE_TYPE_DATA 1u
 #define IC_MAX_VERSIONS 100u /* per list in a negotiate message (§8.2) */
@@ -246,3 +251,64 @@ struct hv_vss_msg {
 } __attribute__((packed));
 _Static_assert(sizeof(struct hv_vss_msg) == 12, "hv_vss_msg");
 
+
+/* ---- File copy (Copy-VMFile; drivers/hv/hv_fcopy.c, include/uapi/linux/
+ * hyperv.h, tools/hv/hv_fcopy_daemon.c) ------------------------------------
+ * Host to guest only, one transaction at a time, version 1.1: START_FILE_COPY
+ * names the file, then WRITE_TO_FILE carries the data in fragments at
+ * explicit offsets, then COMPLETE_FCOPY closes it; CANCEL_FCOPY instead makes
+ * the guest's daemon delete what it wrote. Linux hands each request to
+ * hv_fcopy_daemon and answers in place with the daemon's result in the
+ * icmsg status (E_FAIL at once when no daemon runs, or after its own 30 s).
+ * Names are NUL-terminated UTF-16LE; the daemon creates path_name + "/" +
+ * file_name. */
+#define HV_FCOPY_W_MAX_PATH 260u         /* UTF-16 units per name, NUL included */
+#define HV_FCOPY_DATA_FRAGMENT 6144u     /* data bytes per WRITE_TO_FILE */
+#define HV_FCOPY_GUEST_MAX_PAYLOAD 8192u /* hv_fcopy.c reads packets into 2 pages */
+
+enum hv_fcopy_op {
+        START_FILE_COPY = 0,
+        WRITE_TO_FILE = 1,
+        COMPLETE_FCOPY = 2,
+        CANCEL_FCOPY = 3,
+};
+
+#define FCOPY_OVER_WRITE 0x1u  /* replace an existing file (else HV_ERROR_ALREADY_EXISTS) */
+#define FCOPY_CREATE_PATH 0x2u /* create missing directories of path_name */
+
+/* The whole body of COMPLETE_FCOPY and CANCEL_FCOPY. */
+struct hv_fcopy_hdr {
+        uint32_t operation; /* enum hv_fcopy_op */
+        uint8_t service_id0[16]; /* unused */
+        uint8_t service_id1[16]; /* unused */
+} __attribute__((packed));
+_Static_assert(sizeof(struct hv_fcopy_hdr) == 36, "hv_fcopy_hdr");
+
+struct hv_start_fcopy {
+        struct hv_fcopy_hdr hdr;
+        uint16_t file_name[HV_FCOPY_W_MAX_PATH]; /* UTF-16LE, NUL-terminated */
+        uint16_t path_name[HV_FCOPY_W_MAX_PATH]; /* the directory, UTF-16LE, NUL-terminated */
+        uint32_t copy_flags; /* FCOPY_OVER_WRITE | FCOPY_CREATE_PATH */
+        uint64_t file_size;
+} __attribute__((packed));
+_Static_assert(sizeof(struct hv_start_fcopy) == 1088, "hv_start_fcopy");
+_Static_assert(offsetof(struct hv_start_fcopy, file_name) == 36, "hv_start_fcopy.file_name");
+_Static_assert(offsetof(struct hv_start_fcopy, path_name) == 556, "hv_start_fcopy.path_name");
+_Static_assert(offsetof(struct hv_start_fcopy, copy_flags) == 1076, "hv_start_fcopy.copy_flags");
+_Static_assert(offsetof(struct hv_start_fcopy, file_size) == 1080, "hv_start_fcopy.file_size");
+
+/* Sent whole whatever size says: Linux passes sizeof(struct hv_do_fcopy)
+ * bytes of its receive buffer to the daemon. */
+struct hv_do_fcopy {
+        struct hv_fcopy_hdr hdr;
+        uint32_t pad;
+        uint64_t offset; /* in the file */
+        uint32_t size;   /* bytes of data used, <= HV_FCOPY_DATA_FRAGMENT */
+        uint8_t data[HV_FCOPY_DATA_FRAGMENT];
+} __attribute__((packed));
+_Static_assert(sizeof(struct hv_do_fcopy) == 6196, "hv_do_fcopy");
+_Static_assert(offsetof(struct hv_do_fcopy, offset) == 40, "hv_do_fcopy.offset");
+_Static_assert(offsetof(struct hv_do_fcopy, size) == 48, "hv_do_fcopy.size");
+_Static_assert(offsetof(struct hv_do_fcopy, data) == 52, "hv_do_fcopy.data");
+_Static_assert(ICMSG_HDR + sizeof(struct hv_do_fcopy) <= HV_FCOPY_GUEST_MAX_PAYLOAD,
+               "WRITE_TO_FILE fits the guest's buffer");

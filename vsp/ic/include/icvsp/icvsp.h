@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* The integration services (docs/hyperv-guest-interface.md §8): VMBus
  * devices hv_utils serves in a Linux guest — shutdown, heartbeat, time
- * sync, key-value exchange. One struct icvsp per VM adds the configured
- * services to the VMBus server and runs them on one thread of its own (the
- * services are host-initiated: negotiate on open, periodic heartbeats, time
- * samples and KVP scans, shutdown on request), so no VP thread ever waits on
- * a guest. docs/integration-services.md describes the protocol handling. */
+ * sync, key-value exchange, backup (VSS), file copy. One struct icvsp per
+ * VM adds the configured services to the VMBus server and runs them on one
+ * thread of its own (the services are host-initiated: negotiate on open,
+ * periodic heartbeats, time samples and KVP scans, shutdown, freezes and
+ * file copies on request), so no VP thread ever waits on a guest.
+ * docs/integration-services.md describes the protocol handling. */
 #pragma once
 
 #include <stdbool.h>
@@ -27,6 +28,8 @@ const char *icvsp_heartbeat_state_to_string(enum icvsp_heartbeat_state s);
 
 struct icvsp_config {
         bool shutdown, heartbeat, timesync, kvp, vss;
+        /* File copy (icvsp_fcopy_start): needs hv_fcopy_daemon in the guest. */
+        bool fcopy;
         uint32_t heartbeat_interval_ms; /* 0: ICVSP_HEARTBEAT_INTERVAL_MS */
         struct guid heartbeat_instance; /* stable per VM (Hyper-V derives it per VM too) */
         /* Time sync: a SAMPLE every interval (0: only the SYNC after
@@ -40,7 +43,8 @@ struct icvsp_config {
         /* KVP: how often the guest's pools are enumerated (0: ICVSP_KVP_POLL_MS). */
         uint32_t kvp_poll_ms;
         /* Unanswered requests are dropped after this (0: per service,
-         * ICVSP_REQUEST_TIMEOUT_MS, KVP ICVSP_KVP_TIMEOUT_MS). */
+         * ICVSP_REQUEST_TIMEOUT_MS, KVP ICVSP_KVP_TIMEOUT_MS, VSS
+         * ICVSP_VSS_TIMEOUT_MS, file copy ICVSP_FCOPY_TIMEOUT_MS). */
         uint32_t request_timeout_ms;
 };
 #define ICVSP_HEARTBEAT_INTERVAL_MS 2000u /* what Hyper-V sends (§8.4) */
@@ -53,6 +57,14 @@ struct icvsp_config {
 /* A freeze a guest has not answered by then counts as failed (Linux gives
  * its daemon 15 minutes, but a checkpoint will not wait that long). */
 #define ICVSP_VSS_TIMEOUT_MS 60000u
+/* Linux answers each file-copy request once hv_fcopy_daemon did, or with
+ * E_FAIL after its own HV_UTIL_TIMEOUT (30 s). */
+#define ICVSP_FCOPY_TIMEOUT_MS 35000u
+/* UTF-8 bytes of a file name or directory (without the NUL): Linux converts
+ * each name from UTF-16 into 259 bytes and would cut a longer one short. */
+#define ICVSP_FCOPY_NAME_MAX 259u
+/* fcopy_progress comes after each acknowledged megabyte and at the end. */
+#define ICVSP_FCOPY_PROGRESS_STEP (1ull << 20)
 
 /* KVP limits (docs/integration-services.md): what the host keeps. */
 #define ICVSP_KVP_MAX_HOST_ITEMS 64u   /* keys the host pushes */
@@ -76,6 +88,21 @@ struct icvsp_owner_ops {
         /* The guest answered a VSS request (op: enum hv_vss_op): status
          * HV_S_OK, or its error (E_FAIL also when it never answered). */
         void (*vss_answered)(void *opaque, uint8_t op, uint32_t status);
+        /* File copy: bytes the guest has written so far, after every
+         * ICVSP_FCOPY_PROGRESS_STEP and once all of them are written. */
+        void (*fcopy_progress)(void *opaque, uint64_t bytes);
+        /* The copy icvsp_fcopy_start began has ended; the caller may close
+         * its fd from now on. bytes: what the guest acknowledged. r = 0: the
+         * file is complete (the guest answered COMPLETE_FCOPY with S_OK).
+         * -EIO with the guest's status (HV_E_FAIL, HV_ERROR_ALREADY_EXISTS,
+         * HV_ERROR_DISK_FULL, ...): it refused a request (a refused write is
+         * followed by CANCEL_FCOPY, so its daemon deletes the partial file);
+         * -EIO with status 0: reading the fd failed or ended before the size
+         * given (CANCEL_FCOPY sent), or a request could not be sent;
+         * -ECANCELED: icvsp_fcopy_cancel (CANCEL_FCOPY sent); -ETIMEDOUT: the
+         * guest did not answer within the timeout (nothing more sent; a
+         * partial file may stay); -ECONNRESET: the guest closed the channel. */
+        void (*fcopy_done)(void *opaque, int r, uint32_t status, uint64_t bytes);
 };
 
 /* Adds the configured services to srv (offered at the guest's next
@@ -118,6 +145,39 @@ bool icvsp_shutdown_ready(struct icvsp *ic);
 int icvsp_request_vss(struct icvsp *ic, uint8_t op);
 bool icvsp_vss_ready(struct icvsp *ic);
 
+/* File copy (Copy-VMFile; hv/ic.h): copy `size` bytes of fd into the guest
+ * as dir/name. The icvsp thread does the whole transfer: START_FILE_COPY
+ * (names as UTF-16; flags FCOPY_OVER_WRITE, FCOPY_CREATE_PATH), then the
+ * data in WRITE_TO_FILE requests of up to 6 KiB read with pread() at
+ * increasing offsets, one at a time, each once the previous was answered
+ * S_OK, then COMPLETE_FCOPY; progress and the end come through the owner's
+ * fcopy_progress and fcopy_done. The fd stays the caller's: icvsp only
+ * preads it (on its thread, with its lock held: give it a regular file),
+ * never closes it, and the caller keeps it open until fcopy_done. While
+ * paused the next request waits for the resume; a request made while
+ * quiesced is held (as icvsp_request_shutdown's). dir: absolute, up to
+ * ICVSP_FCOPY_NAME_MAX bytes with a trailing '/' (appended when missing,
+ * so that FCOPY_CREATE_PATH creates its last component too); name: one
+ * component, neither "." nor "..", up to ICVSP_FCOPY_NAME_MAX bytes; both
+ * valid UTF-8.
+ * 0: started; -ENOTSUP (not configured), -EINVAL (names, flags), -EBADF (fd
+ * < 0), -EFBIG (size above INT64_MAX), -ENOTCONN (not negotiated), -EBUSY (a
+ * copy is in progress, or another request is outstanding). A VM is not
+ * saved with a copy in progress (icvsp_save: -EBUSY). */
+int icvsp_fcopy_start(struct icvsp *ic, int fd, const char *dir, const char *name, uint64_t size,
+                      uint32_t flags);
+/* Ends the copy in progress: once the outstanding request is answered,
+ * CANCEL_FCOPY goes (the guest's daemon deletes the partial file) and
+ * fcopy_done reports -ECANCELED, unless the guest refused that request
+ * (then its -EIO). 0; -ENOENT (no copy in progress), -EALREADY (cancel
+ * asked already, or the copy is ending: COMPLETE_FCOPY or CANCEL_FCOPY is
+ * chosen), -ENOTSUP (not configured). */
+int icvsp_fcopy_cancel(struct icvsp *ic);
+/* A copy is in progress (from icvsp_fcopy_start until fcopy_done). */
+bool icvsp_fcopy_busy(struct icvsp *ic);
+/* The guest has opened and negotiated the file-copy service. */
+bool icvsp_fcopy_ready(struct icvsp *ic);
+
 enum icvsp_heartbeat_state icvsp_heartbeat(struct icvsp *ic, uint64_t *last_beat_us);
 
 /* Time sync: sent so far, and whether the service is negotiated (the
@@ -158,7 +218,7 @@ void icvsp_get_stats(struct icvsp *ic, struct icvsp_stats *out);
 #define ICVSP_CHANNEL_STATE_TAG VMSTATE_TAG('I', 'C', 'C', 'H')
 #define ICVSP_HELD_MAX 2060u /* the largest request body: shutdown_msg_data */
 struct icvsp_channel_state {
-        uint8_t service; /* 0 shutdown, 1 heartbeat, 2 time sync, 3 KVP, 4 VSS */
+        uint8_t service; /* 0 shutdown, 1 heartbeat, 2 time sync, 3 KVP, 4 VSS, 5 file copy (idle only) */
         bool negotiated;
         uint16_t fw_major, fw_minor, msg_major, msg_minor;
         bool outstanding;
@@ -199,6 +259,7 @@ extern const struct vmstate_desc icvsp_kvp_state_desc;
 /* Pure: every record well formed (lengths, valid strings, pools). */
 int icvsp_kvp_state_decode(const struct vmstate_section *s, struct icvsp_kvp_state *out, char *err, size_t errlen);
 
-/* The row's part (the KVP items); restore also quiesces the services. */
+/* The row's part (the KVP items); restore also quiesces the services.
+ * Save fails with -EBUSY while a file copy is in progress. */
 int icvsp_save(struct icvsp *ic, struct vmstate_writer *w, char *err, size_t errlen);
 int icvsp_restore(struct icvsp *ic, const struct vmstate_section *secs, size_t n, char *err, size_t errlen);

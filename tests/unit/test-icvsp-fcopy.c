@@ -1,0 +1,631 @@
+// SPDX-License-Identifier: MIT
+/* The file-copy integration service (vsp/ic/fcopy.c, hv/ic.h): offered with
+ * its class, negotiated at 1.1 as Linux's hv_utils does; a file copied as
+ * START_FILE_COPY (UTF-16 names, flags, size), WRITE_TO_FILE fragments of
+ * 6144 bytes at increasing offsets (each a whole hv_do_fcopy, the next only
+ * after the previous was answered) and COMPLETE_FCOPY; the owner hears
+ * progress and the end. A guest's refusal of START ends it, of a WRITE
+ * ends it with CANCEL_FCOPY; so do a host cancel and a file that shrank.
+ * A pause holds the next request, a quiesce the START; timeouts, closes,
+ * argument errors, and a VM that cannot be saved while a copy runs. */
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/macro.h"
+#include "test-icvsp-harness.h"
+#include "tests/lib/vmstate-file.h"
+
+static const uint8_t fcopy_class[16] = HV_FCOPY_GUID;
+static const uint8_t fcopy_instance[16] = HV_FCOPY_INSTANCE;
+
+#define FRAG HV_FCOPY_DATA_FRAGMENT
+#define FILE_LEN 20000u /* three whole fragments and 1568 bytes */
+
+static struct icvsp_config fcopy_config(uint32_t timeout_ms) {
+        struct icvsp_config c = env_config();
+        c.fcopy = true;
+        c.request_timeout_ms = timeout_ms;
+        return c;
+}
+
+static void env_fcopy(struct env *e, uint32_t timeout_ms) {
+        struct icvsp_config c = fcopy_config(timeout_ms);
+        env_init_cfg(e, &c);
+}
+
+/* Opened and negotiated like Linux 6.1: the host offers frameworks 3.0,
+ * 1.0 and message version 1.1 only; the guest picks 3.0 and 1.1. */
+static void negotiated(struct env *e, struct vmbus_sim_channel *ch) {
+        const struct vmbus_channel_offer_channel *o = find_offer(e, fcopy_class);
+        ASSERT_NOT_NULL(o);
+        ASSERT_EQ(vmbus_sim_open(e->sim, o->child_relid, o->connection_id, 4, NULL, 0, ch), 0);
+        struct icmsg_hdr h;
+        host_request(e, ch, &h);
+        ASSERT_EQ(h.icmsgtype, ICMSGTYPE_NEGOTIATE);
+        struct ic_version fw[IC_MAX_VERSIONS], msg[IC_MAX_VERSIONS];
+        unsigned nfw, nmsg;
+        negotiate_lists(e, fw, &nfw, msg, &nmsg);
+        ASSERT_EQ(nfw, 2u);
+        ASSERT_EQ(fw[0].major, 3);
+        ASSERT_EQ(nmsg, 1u);
+        ASSERT_EQ(msg[0].major, 1);
+        ASSERT_EQ(msg[0].minor, 1);
+        answer_negotiate(e, ch, (struct ic_version){ 3, 0 }, (struct ic_version){ 1, 1 });
+        for (int i = 0; i < 5000 && !icvsp_fcopy_ready(e->ic); i++)
+                usleep(1000);
+        ASSERT_TRUE(icvsp_fcopy_ready(e->ic));
+}
+
+/* A memfd holding n pattern bytes (also copied to data). */
+static int make_file(uint8_t *data, size_t n) {
+        int fd = memfd_create("fcopy-source", MFD_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        for (size_t i = 0; i < n; i++)
+                data[i] = (uint8_t)(i * 31 + (i >> 8));
+        ASSERT_EQ(write(fd, data, n), (ssize_t)n);
+        return fd;
+}
+
+/* The next host request: a file-copy message of op at framework 3.0 and
+ * version 1.1, with the whole body Linux reads for op, within the 8192
+ * bytes hv_fcopy.c reads. Returns the body (in e->payload). */
+static const uint8_t *expect_op(struct env *e, struct vmbus_sim_channel *ch, uint32_t op) {
+        struct icmsg_hdr h;
+        size_t len = host_request(e, ch, &h);
+        ASSERT_LE(len, (size_t)HV_FCOPY_GUEST_MAX_PAYLOAD);
+        ASSERT_EQ(h.icmsgtype, ICMSGTYPE_FCOPY);
+        ASSERT_EQ(h.icverframe.major, 3);
+        ASSERT_EQ(h.icverframe.minor, 0);
+        ASSERT_EQ(h.icvermsg.major, 1);
+        ASSERT_EQ(h.icvermsg.minor, 1);
+        struct hv_fcopy_hdr fh;
+        memcpy(&fh, e->payload + ICMSG_HDR, sizeof fh);
+        ASSERT_EQ(fh.operation, op);
+        size_t want = op == START_FILE_COPY ? sizeof(struct hv_start_fcopy)
+                      : op == WRITE_TO_FILE ? sizeof(struct hv_do_fcopy)
+                                            : sizeof(struct hv_fcopy_hdr);
+        ASSERT_EQ((size_t)h.icmsgsize, want);
+        return e->payload + ICMSG_HDR;
+}
+
+/* A WRITE_TO_FILE of data[offset, offset + size), zeros past it. */
+static void expect_write(struct env *e, struct vmbus_sim_channel *ch, const uint8_t *data, uint64_t offset,
+                         uint32_t size) {
+        static struct hv_do_fcopy m;
+        memcpy(&m, expect_op(e, ch, WRITE_TO_FILE), sizeof m);
+        ASSERT_EQ(m.offset, offset);
+        ASSERT_EQ(m.size, size);
+        ASSERT_EQ(m.pad, 0u);
+        ASSERT_MEMEQ(m.data, data + offset, size);
+        for (size_t i = size; i < FRAG; i++)
+                ASSERT_EQ(m.data[i], 0);
+}
+
+static bool fcopy_ended(struct owner *o) {
+        return o->fcopy_dones > 0;
+}
+
+static unsigned dones(struct owner *o) {
+        pthread_mutex_lock(&o->lock);
+        unsigned n = o->fcopy_dones;
+        pthread_mutex_unlock(&o->lock);
+        return n;
+}
+
+/* The owner heard exactly one end: r, status, bytes; the service is free. */
+static void expect_done(struct env *e, int r, uint32_t status, uint64_t bytes) {
+        ASSERT_TRUE(wait_owner(&e->o, fcopy_ended, 5000));
+        pthread_mutex_lock(&e->o.lock);
+        ASSERT_EQ(e->o.fcopy_dones, 1u);
+        ASSERT_EQ(e->o.fcopy_r, r);
+        ASSERT_EQ(e->o.fcopy_status, status);
+        ASSERT_EQ(e->o.fcopy_done_bytes, bytes);
+        e->o.fcopy_dones = 0;
+        pthread_mutex_unlock(&e->o.lock);
+        ASSERT_FALSE(icvsp_fcopy_busy(e->ic));
+        ASSERT_ERROR(icvsp_fcopy_cancel(e->ic), ENOENT);
+}
+
+/* Copy started and its START answered S_OK. */
+static void started(struct env *e, struct vmbus_sim_channel *ch, int fd, uint64_t size) {
+        ASSERT_OK(icvsp_fcopy_start(e->ic, fd, "/tmp", "f", size, 0));
+        expect_op(e, ch, START_FILE_COPY);
+        guest_answer(e, ch, HV_S_OK);
+}
+
+static void put_u16s(uint16_t *out, const uint16_t *in, size_t n) {
+        memcpy(out, in, n * sizeof *in);
+}
+
+TEST(a_file_is_copied_in_fragments) {
+        static struct env e;
+        static uint8_t data[FILE_LEN];
+        struct vmbus_sim_channel ch;
+        env_fcopy(&e, 0);
+        ASSERT_EQ(e.n_offers, 1);
+        const struct vmbus_channel_offer_channel *o = find_offer(&e, fcopy_class);
+        ASSERT_NOT_NULL(o);
+        ASSERT_MEMEQ(o->if_instance, fcopy_instance, 16);
+        ASSERT_EQ(o->chn_flags, VMBUS_CHANNEL_NAMED_PIPE_MODE | VMBUS_CHANNEL_ENUMERATE_DEVICE_INTERFACE);
+        int fd = make_file(data, FILE_LEN);
+        ASSERT_ERROR(icvsp_fcopy_start(e.ic, fd, "/tmp", "f", FILE_LEN, 0), ENOTCONN); /* not opened yet */
+        negotiated(&e, &ch);
+        /* "café-😀.bin" into "/tmp/in box": é one unit, the emoji a surrogate pair */
+        ASSERT_OK(icvsp_fcopy_start(e.ic, fd, "/tmp/in box", "caf\xc3\xa9-\xf0\x9f\x98\x80.bin", FILE_LEN,
+                                    FCOPY_OVER_WRITE | FCOPY_CREATE_PATH));
+        ASSERT_TRUE(icvsp_fcopy_busy(e.ic));
+        ASSERT_ERROR(icvsp_fcopy_start(e.ic, fd, "/tmp", "g", 1, 0), EBUSY); /* one copy at a time */
+
+        struct hv_start_fcopy s, want = { .hdr.operation = START_FILE_COPY, .copy_flags = 3, .file_size = FILE_LEN };
+        memcpy(&s, expect_op(&e, &ch, START_FILE_COPY), sizeof s);
+        static const uint16_t file[] = { 'c', 'a', 'f', 0xe9, '-', 0xd83d, 0xde00, '.', 'b', 'i', 'n', 0 };
+        /* with the '/' that makes CREATE_PATH create "in box" too */
+        static const uint16_t path[] = { '/', 't', 'm', 'p', '/', 'i', 'n', ' ', 'b', 'o', 'x', '/', 0 };
+        uint16_t names[2][HV_FCOPY_W_MAX_PATH] = { { 0 } };
+        put_u16s(names[0], file, ARRAY_SIZE(file));
+        put_u16s(names[1], path, ARRAY_SIZE(path));
+        memcpy((uint8_t *)&want + offsetof(struct hv_start_fcopy, file_name), names, sizeof names);
+        ASSERT_MEMEQ(&s, &want, sizeof s); /* every byte: the rest of the names is 0 */
+        guest_answer(&e, &ch, HV_S_OK);
+
+        for (uint32_t off = 0; off < FILE_LEN; off += FRAG) {
+                uint32_t n = MIN(FRAG, FILE_LEN - off);
+                expect_write(&e, &ch, data, off, n);
+                no_request(&e, &ch, 30); /* one at a time: the next waits for this answer */
+                ASSERT_EQ(e.o.fcopy_progresses, 0u); /* below 1 MiB: only at the end */
+                guest_answer(&e, &ch, HV_S_OK);
+        }
+        expect_op(&e, &ch, COMPLETE_FCOPY);
+        ASSERT_EQ(dones(&e.o), 0u); /* the file is complete once the guest says so */
+        ASSERT_TRUE(icvsp_fcopy_busy(e.ic));
+        ASSERT_EQ(e.o.fcopy_progresses, 1u);
+        ASSERT_EQ(e.o.fcopy_progress_bytes, (uint64_t)FILE_LEN);
+        guest_answer(&e, &ch, HV_S_OK);
+        expect_done(&e, 0, HV_S_OK, FILE_LEN);
+        no_request(&e, &ch, 100);
+
+        /* The next copy may go; an empty file is START and COMPLETE. */
+        ASSERT_OK(icvsp_fcopy_start(e.ic, fd, "/", "empty", 0, 0));
+        memcpy(&s, expect_op(&e, &ch, START_FILE_COPY), sizeof s);
+        ASSERT_EQ(s.path_name[0], '/');
+        ASSERT_EQ(s.path_name[1], 0); /* "/" stays "/" */
+        guest_answer(&e, &ch, HV_S_OK);
+        expect_op(&e, &ch, COMPLETE_FCOPY);
+        guest_answer(&e, &ch, HV_S_OK);
+        expect_done(&e, 0, HV_S_OK, 0);
+        close(fd); /* the caller's: still open after the copies */
+        env_free(&e);
+}
+
+/* The progress comes once a megabyte more was written and at the end, not
+ * per fragment: 2 MiB + 100 bytes report at 171 fragments (the first past
+ * 1 MiB) and at the end (the next megabyte would end past the file). */
+TEST(progress_every_megabyte) {
+        static struct env e;
+        static uint8_t data[(2u << 20) + 100];
+        struct vmbus_sim_channel ch;
+        env_fcopy(&e, 0);
+        int fd = make_file(data, sizeof data);
+        negotiated(&e, &ch);
+        started(&e, &ch, fd, sizeof data);
+        const uint64_t first = 171 * FRAG;
+        unsigned writes = 0;
+        for (uint64_t off = 0; off < sizeof data; off += FRAG, writes++) {
+                expect_write(&e, &ch, data, off, (uint32_t)MIN((uint64_t)FRAG, sizeof data - off));
+                /* this WRITE went after the answer to the previous one */
+                ASSERT_EQ(e.o.fcopy_progresses, off >= first ? 1u : 0u);
+                if (off >= first)
+                        ASSERT_EQ(e.o.fcopy_progress_bytes, first);
+                guest_answer(&e, &ch, HV_S_OK);
+        }
+        ASSERT_EQ(writes, (unsigned)((sizeof data + FRAG - 1) / FRAG));
+        expect_op(&e, &ch, COMPLETE_FCOPY);
+        ASSERT_EQ(e.o.fcopy_progresses, 2u);
+        ASSERT_EQ(e.o.fcopy_progress_bytes, (uint64_t)sizeof data);
+        guest_answer(&e, &ch, HV_S_OK);
+        expect_done(&e, 0, HV_S_OK, sizeof data);
+        close(fd);
+        env_free(&e);
+}
+
+TEST(a_refused_start_ends_the_copy) {
+        static struct env e;
+        static uint8_t data[FILE_LEN];
+        struct vmbus_sim_channel ch;
+        env_fcopy(&e, 0);
+        int fd = make_file(data, FILE_LEN);
+        negotiated(&e, &ch);
+        ASSERT_OK(icvsp_fcopy_start(e.ic, fd, "/tmp", "exists", FILE_LEN, 0));
+        expect_op(&e, &ch, START_FILE_COPY);
+        guest_answer(&e, &ch, HV_ERROR_ALREADY_EXISTS); /* the file exists, no OVER_WRITE */
+        expect_done(&e, -EIO, HV_ERROR_ALREADY_EXISTS, 0);
+        no_request(&e, &ch, 300); /* nothing to cancel: the guest created nothing */
+        /* A guest without hv_fcopy_daemon answers E_FAIL at once. */
+        ASSERT_OK(icvsp_fcopy_start(e.ic, fd, "/tmp", "f", FILE_LEN, 0));
+        expect_op(&e, &ch, START_FILE_COPY);
+        guest_answer(&e, &ch, HV_E_FAIL);
+        expect_done(&e, -EIO, HV_E_FAIL, 0);
+        no_request(&e, &ch, 100);
+        close(fd);
+        env_free(&e);
+}
+
+TEST(a_refused_write_is_cancelled) {
+        static struct env e;
+        static uint8_t data[FILE_LEN];
+        struct vmbus_sim_channel ch;
+        env_fcopy(&e, 0);
+        int fd = make_file(data, FILE_LEN);
+        negotiated(&e, &ch);
+        started(&e, &ch, fd, FILE_LEN);
+        expect_write(&e, &ch, data, 0, FRAG);
+        guest_answer(&e, &ch, HV_S_OK);
+        expect_write(&e, &ch, data, FRAG, FRAG);
+        guest_answer(&e, &ch, HV_ERROR_DISK_FULL);
+        expect_op(&e, &ch, CANCEL_FCOPY); /* the daemon deletes the partial file */
+        ASSERT_EQ(dones(&e.o), 0u);
+        ASSERT_TRUE(icvsp_fcopy_busy(e.ic));
+        ASSERT_ERROR(icvsp_fcopy_cancel(e.ic), EALREADY); /* ending already */
+        guest_answer(&e, &ch, HV_S_OK);
+        expect_done(&e, -EIO, HV_ERROR_DISK_FULL, FRAG);
+        no_request(&e, &ch, 300);
+        close(fd);
+        env_free(&e);
+}
+
+TEST(a_host_cancel_follows_the_outstanding_answer) {
+        static struct env e;
+        static uint8_t data[FILE_LEN];
+        struct vmbus_sim_channel ch;
+        env_fcopy(&e, 0);
+        int fd = make_file(data, FILE_LEN);
+        negotiated(&e, &ch);
+        started(&e, &ch, fd, FILE_LEN);
+        expect_write(&e, &ch, data, 0, FRAG);
+        ASSERT_OK(icvsp_fcopy_cancel(e.ic));
+        ASSERT_ERROR(icvsp_fcopy_cancel(e.ic), EALREADY);
+        no_request(&e, &ch, 100); /* the WRITE is still the guest's */
+        ASSERT_TRUE(icvsp_fcopy_busy(e.ic));
+        guest_answer(&e, &ch, HV_S_OK);
+        expect_op(&e, &ch, CANCEL_FCOPY);
+        ASSERT_EQ(dones(&e.o), 0u);
+        guest_answer(&e, &ch, HV_S_OK);
+        expect_done(&e, -ECANCELED, HV_S_OK, FRAG);
+        /* Cancelled while its START is outstanding: CANCEL right after it. */
+        ASSERT_OK(icvsp_fcopy_start(e.ic, fd, "/tmp", "f", FILE_LEN, 0));
+        expect_op(&e, &ch, START_FILE_COPY);
+        ASSERT_OK(icvsp_fcopy_cancel(e.ic));
+        guest_answer(&e, &ch, HV_S_OK);
+        expect_op(&e, &ch, CANCEL_FCOPY);
+        guest_answer(&e, &ch, HV_S_OK);
+        expect_done(&e, -ECANCELED, HV_S_OK, 0);
+        no_request(&e, &ch, 100);
+        close(fd);
+        env_free(&e);
+}
+
+/* The file shrank under the copy: the fragment cannot be read whole. */
+TEST(a_short_read_is_cancelled) {
+        static struct env e;
+        static uint8_t data[FILE_LEN];
+        struct vmbus_sim_channel ch;
+        env_fcopy(&e, 0);
+        int fd = make_file(data, FILE_LEN);
+        negotiated(&e, &ch);
+        started(&e, &ch, fd, FILE_LEN);
+        expect_write(&e, &ch, data, 0, FRAG);
+        ASSERT_OK(ftruncate(fd, 8000)); /* the second fragment has 1856 of its 6144 bytes */
+        guest_answer(&e, &ch, HV_S_OK);
+        expect_op(&e, &ch, CANCEL_FCOPY);
+        guest_answer(&e, &ch, HV_S_OK);
+        expect_done(&e, -EIO, HV_S_OK, FRAG);
+        /* An fd pread cannot read (a pipe): START, then CANCEL. */
+        int p[2];
+        ASSERT_OK(pipe(p));
+        started(&e, &ch, p[0], 10);
+        expect_op(&e, &ch, CANCEL_FCOPY);
+        guest_answer(&e, &ch, HV_S_OK);
+        expect_done(&e, -EIO, HV_S_OK, 0);
+        close(p[0]);
+        close(p[1]);
+        close(fd);
+        env_free(&e);
+}
+
+TEST(argument_errors) {
+        static struct env e;
+        struct vmbus_sim_channel ch;
+        env_init(&e, true, false); /* file copy not configured */
+        ASSERT_NULL(find_offer(&e, fcopy_class));
+        ASSERT_ERROR(icvsp_fcopy_start(e.ic, 0, "/tmp", "f", 1, 0), ENOTSUP);
+        ASSERT_ERROR(icvsp_fcopy_cancel(e.ic), ENOTSUP);
+        ASSERT_FALSE(icvsp_fcopy_busy(e.ic));
+        ASSERT_FALSE(icvsp_fcopy_ready(e.ic));
+        env_free(&e);
+
+        env_fcopy(&e, 0);
+        ASSERT_FALSE(icvsp_fcopy_ready(e.ic));
+        ASSERT_ERROR(icvsp_fcopy_cancel(e.ic), ENOENT);
+        char n259[260], n260[261], e130[261], d258[259], d259[260], d259s[260];
+        memset(n259, 'a', 259), n259[259] = 0;
+        memset(n260, 'a', 260), n260[260] = 0;
+        for (int i = 0; i < 130; i++) /* 130 UTF-16 units, 260 bytes of UTF-8 */
+                memcpy(e130 + 2 * i, "\xc3\xa9", 2);
+        e130[260] = 0;
+        d258[0] = d259[0] = d259s[0] = '/';
+        memset(d258 + 1, 'd', 257), d258[258] = 0;
+        memset(d259 + 1, 'd', 258), d259[259] = 0;
+        memset(d259s + 1, 'd', 257), d259s[258] = '/', d259s[259] = 0;
+        static const struct {
+                const char *dir, *name;
+                uint32_t flags;
+                int err;
+        } cases[] = {
+                { "/tmp", "", 0, EINVAL },           { "/tmp", "a/b", 0, EINVAL },
+                { "/tmp", ".", 0, EINVAL },          { "/tmp", "..", 0, EINVAL },
+                { "tmp", "f", 0, EINVAL },           { "", "f", 0, EINVAL },
+                { "/tmp", "\xff", 0, EINVAL },       { "/t\xc3", "f", 0, EINVAL },
+                { "/tmp", "f", 4, EINVAL },          { NULL, "f", 0, EINVAL },
+                { "/tmp", NULL, 0, EINVAL },
+                /* the names pass: the service is not negotiated */
+                { "/tmp", "f", 3, ENOTCONN },        { "/", "..f", 0, ENOTCONN },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+                ASSERT_ERROR(icvsp_fcopy_start(e.ic, 0, cases[i].dir, cases[i].name, 1, cases[i].flags),
+                             cases[i].err);
+        /* Lengths: 259 bytes of UTF-8 per name, the directory with its '/'. */
+        ASSERT_ERROR(icvsp_fcopy_start(e.ic, 0, "/tmp", n259, 1, 0), ENOTCONN);
+        ASSERT_ERROR(icvsp_fcopy_start(e.ic, 0, "/tmp", n260, 1, 0), EINVAL);
+        ASSERT_ERROR(icvsp_fcopy_start(e.ic, 0, "/tmp", e130, 1, 0), EINVAL);
+        ASSERT_ERROR(icvsp_fcopy_start(e.ic, 0, d258, "f", 1, 0), ENOTCONN);
+        ASSERT_ERROR(icvsp_fcopy_start(e.ic, 0, d259, "f", 1, 0), EINVAL);
+        ASSERT_ERROR(icvsp_fcopy_start(e.ic, 0, d259s, "f", 1, 0), ENOTCONN);
+        ASSERT_ERROR(icvsp_fcopy_start(e.ic, -1, "/tmp", "f", 1, 0), EBADF);
+        ASSERT_ERROR(icvsp_fcopy_start(e.ic, 0, "/tmp", "f", (uint64_t)INT64_MAX + 1, 0), EFBIG);
+
+        /* Negotiated: the longest names reach the guest whole. */
+        negotiated(&e, &ch);
+        ASSERT_OK(icvsp_fcopy_start(e.ic, 0, d259s, n259, 0, 0));
+        struct hv_start_fcopy s;
+        memcpy(&s, expect_op(&e, &ch, START_FILE_COPY), sizeof s);
+        ASSERT_EQ(s.file_name[258], 'a');
+        ASSERT_EQ(s.file_name[259], 0);
+        ASSERT_EQ(s.path_name[258], '/');
+        ASSERT_EQ(s.path_name[259], 0);
+        guest_answer(&e, &ch, HV_E_FAIL);
+        expect_done(&e, -EIO, HV_E_FAIL, 0);
+        env_free(&e);
+}
+
+/* While the VPs are stopped the next fragment waits for the resume; a
+ * cancel then goes instead of it. Quiesced, a copy's START is held. */
+TEST(a_pause_holds_the_next_request) {
+        static struct env e;
+        static uint8_t data[FILE_LEN];
+        struct vmbus_sim_channel ch;
+        struct icvsp_stats st;
+        env_fcopy(&e, 0);
+        int fd = make_file(data, FILE_LEN);
+        negotiated(&e, &ch);
+        started(&e, &ch, fd, FILE_LEN);
+        expect_write(&e, &ch, data, 0, FRAG);
+        uint64_t responses = stats_of(&e).responses;
+        icvsp_pause(e.ic);
+        guest_answer(&e, &ch, HV_S_OK);
+        WAIT_STATS(&e, st, st.responses == responses + 1); /* read while paused */
+        no_request(&e, &ch, 600);                            /* two ticks and more */
+        icvsp_resume(e.ic);
+        expect_write(&e, &ch, data, FRAG, FRAG);
+        icvsp_pause(e.ic);
+        guest_answer(&e, &ch, HV_S_OK);
+        WAIT_STATS(&e, st, st.responses == responses + 2);
+        ASSERT_OK(icvsp_fcopy_cancel(e.ic));
+        no_request(&e, &ch, 300);
+        icvsp_resume(e.ic);
+        expect_op(&e, &ch, CANCEL_FCOPY);
+        guest_answer(&e, &ch, HV_S_OK);
+        expect_done(&e, -ECANCELED, HV_S_OK, 2 * FRAG);
+
+        ASSERT_OK(icvsp_quiesce(e.ic));
+        ASSERT_OK(icvsp_fcopy_start(e.ic, fd, "/tmp", "f", FILE_LEN, 0));
+        ASSERT_TRUE(icvsp_fcopy_busy(e.ic));
+        ASSERT_ERROR(icvsp_fcopy_start(e.ic, fd, "/tmp", "f", FILE_LEN, 0), EBUSY);
+        no_request(&e, &ch, 300);
+        icvsp_resume(e.ic);
+        expect_op(&e, &ch, START_FILE_COPY); /* once */
+        guest_answer(&e, &ch, HV_S_OK);
+        expect_write(&e, &ch, data, 0, FRAG);
+        ASSERT_OK(icvsp_fcopy_cancel(e.ic));
+        guest_answer(&e, &ch, HV_S_OK);
+        expect_op(&e, &ch, CANCEL_FCOPY);
+        guest_answer(&e, &ch, HV_S_OK);
+        expect_done(&e, -ECANCELED, HV_S_OK, FRAG);
+        close(fd);
+        env_free(&e);
+}
+
+/* A guest that stops answering: the copy fails at the timeout and nothing
+ * more goes; its late answer is stale, and the next copy may start. */
+TEST(an_unanswered_request_times_out) {
+        static struct env e;
+        static uint8_t data[FILE_LEN];
+        struct vmbus_sim_channel ch;
+        env_fcopy(&e, 300);
+        int fd = make_file(data, FILE_LEN);
+        negotiated(&e, &ch);
+        started(&e, &ch, fd, FILE_LEN);
+        expect_write(&e, &ch, data, 0, FRAG);
+        expect_done(&e, -ETIMEDOUT, HV_S_OK, 0);
+        ASSERT_EQ(stats_of(&e).timeouts, 1u);
+        no_request(&e, &ch, 400);
+        guest_answer(&e, &ch, HV_S_OK); /* too late */
+        struct icvsp_stats st;
+        WAIT_STATS(&e, st, st.stale_answers == 1);
+        ASSERT_EQ(dones(&e.o), 0u);
+        started(&e, &ch, fd, FILE_LEN);
+        expect_write(&e, &ch, data, 0, FRAG);
+        guest_answer(&e, &ch, HV_S_OK);
+        expect_write(&e, &ch, data, FRAG, FRAG);
+        close(fd);
+        env_free(&e);
+}
+
+static bool done_once(struct owner *o) {
+        return o->fcopy_dones == 1;
+}
+
+/* The guest closes the channel with a request outstanding, or between two
+ * (paused, the answer read): either way the owner hears ECONNRESET once. */
+TEST(a_close_ends_the_copy) {
+        static struct env e;
+        static uint8_t data[FILE_LEN];
+        struct vmbus_sim_channel ch;
+        struct icvsp_stats st;
+        env_fcopy(&e, 0);
+        int fd = make_file(data, FILE_LEN);
+        negotiated(&e, &ch);
+        started(&e, &ch, fd, FILE_LEN);
+        expect_write(&e, &ch, data, 0, FRAG);
+        ASSERT_OK(vmbus_sim_close(e.sim, &ch));
+        expect_done(&e, -ECONNRESET, HV_S_OK, 0);
+        ASSERT_FALSE(icvsp_fcopy_ready(e.ic));
+
+        negotiated(&e, &ch);
+        started(&e, &ch, fd, FILE_LEN);
+        expect_write(&e, &ch, data, 0, FRAG);
+        uint64_t responses = stats_of(&e).responses;
+        icvsp_pause(e.ic);
+        guest_answer(&e, &ch, HV_S_OK);
+        WAIT_STATS(&e, st, st.responses == responses + 1);
+        ASSERT_OK(vmbus_sim_close(e.sim, &ch));
+        expect_done(&e, -ECONNRESET, HV_S_OK, FRAG);
+        icvsp_resume(e.ic);
+        ASSERT_FALSE(wait_owner(&e.o, done_once, 300)); /* reported once */
+        close(fd);
+        env_free(&e);
+}
+
+struct both {
+        struct vmbus_server *srv;
+        struct icvsp *ic;
+};
+
+static int save_both(void *opaque, struct vmstate_writer *w, char *err, size_t errlen) {
+        struct both *b = opaque;
+        int r = vmbus_server_save(b->srv, w, err, errlen);
+        return r < 0 ? r : icvsp_save(b->ic, w, err, errlen);
+}
+
+/* Both rows refuse to save a copy in progress, naming it. */
+static void save_refused(struct env *e) {
+        int fd = memfd_create("vmstate-test", MFD_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        struct vmstate_writer *w;
+        char err[256] = "";
+        ASSERT_OK(vmstate_writer_new(fd, 0, &w));
+        ASSERT_EQ(vmbus_server_save(e->srv, w, err, sizeof err), -EBUSY);
+        ASSERT_NOT_NULL(strstr(err, "file copy"));
+        err[0] = 0;
+        ASSERT_EQ(icvsp_save(e->ic, w, err, sizeof err), -EBUSY);
+        ASSERT_NOT_NULL(strstr(err, "file copy"));
+        vmstate_writer_free(w);
+        close(fd);
+}
+
+/* A VM is never saved with a copy in progress; an idle, negotiated file
+ * copy channel is saved and restored like the others and serves the next
+ * copy. */
+TEST(saved_only_when_idle) {
+        static struct env e;
+        static uint8_t data[FILE_LEN];
+        struct vmbus_sim_channel ch;
+        env_fcopy(&e, 0);
+        int fd = make_file(data, FILE_LEN);
+        negotiated(&e, &ch);
+        started(&e, &ch, fd, FILE_LEN);
+        expect_write(&e, &ch, data, 0, FRAG);
+        ASSERT_OK(icvsp_quiesce(e.ic));
+        ASSERT_OK(vmbus_server_quiesce(e.srv));
+        save_refused(&e);
+        vmbus_server_resume(e.srv);
+        icvsp_resume(e.ic);
+        ASSERT_OK(icvsp_fcopy_cancel(e.ic));
+        guest_answer(&e, &ch, HV_S_OK);
+        expect_op(&e, &ch, CANCEL_FCOPY);
+        guest_answer(&e, &ch, HV_S_OK);
+        expect_done(&e, -ECANCELED, HV_S_OK, FRAG);
+
+        ASSERT_OK(icvsp_quiesce(e.ic));
+        ASSERT_OK(vmbus_server_quiesce(e.srv));
+        uint8_t *map;
+        size_t len;
+        struct vmstate_section secs[32];
+        struct both b = { e.srv, e.ic };
+        int n = vmstate_test_save(save_both, &b, &map, &len, secs, ARRAY_SIZE(secs));
+        vmbus_server_free(e.srv);
+        icvsp_free(e.ic);
+        memset(&e.o, 0, sizeof e.o);
+        pthread_mutex_init(&e.o.lock, NULL);
+        struct vmbus_server_config sc = { .vp_count = 1 };
+        ASSERT_OK(vmbus_server_new(&sc, &vmbus_sim_ops, e.sim, &e.srv));
+        struct icvsp_config c = fcopy_config(0);
+        ASSERT_OK(icvsp_new(e.srv, &c, &owner_ops, &e.o, &e.ic));
+        char err[256] = "";
+        if (vmbus_server_restore(e.srv, secs, (size_t)n, err, sizeof err) < 0 ||
+            icvsp_restore(e.ic, secs, (size_t)n, err, sizeof err) < 0)
+                ASSERT_STREQ(err, "");
+        ASSERT_TRUE(icvsp_fcopy_ready(e.ic));
+        vmbus_server_resume(e.srv);
+        icvsp_resume(e.ic);
+        started(&e, &ch, fd, FILE_LEN);
+        expect_write(&e, &ch, data, 0, FRAG);
+        guest_answer(&e, &ch, HV_S_OK);
+        expect_write(&e, &ch, data, FRAG, FRAG);
+        close(fd);
+        env_free(&e);
+        munmap(map, len);
+}
+
+static int encode_state(void *opaque, struct vmstate_writer *w, char *err, size_t errlen) {
+        return vmstate_encode(w, &icvsp_channel_state_desc, 7, opaque);
+}
+
+/* The decoder takes a file-copy channel negotiated at 1.1, idle or with
+ * its negotiate outstanding, and refuses one with a request of a copy. */
+TEST(decoder_refuses_a_copy_in_the_state) {
+        struct icvsp_channel_state st = {
+                .service = 5, .negotiated = true, .fw_major = 3, .msg_major = 1, .msg_minor = 1,
+                .next_id = 9, .kvp_pushing = UINT32_MAX,
+        };
+        for (int i = 0; i < 3; i++) {
+                if (i == 1) /* a negotiate in flight: before the versions */
+                        st = (struct icvsp_channel_state){ .service = 5, .outstanding = true, .outstanding_id = 1,
+                                                           .next_id = 1, .kvp_pushing = UINT32_MAX };
+                if (i == 2) /* a WRITE_TO_FILE in flight */
+                        st = (struct icvsp_channel_state){ .service = 5, .negotiated = true, .fw_major = 3,
+                                                           .msg_major = 1, .msg_minor = 1, .outstanding = true,
+                                                           .outstanding_type = ICMSGTYPE_FCOPY,
+                                                           .outstanding_id = 9, .next_id = 9,
+                                                           .kvp_pushing = UINT32_MAX };
+                uint8_t *map;
+                size_t len;
+                struct vmstate_section secs[4];
+                ASSERT_EQ(vmstate_test_save(encode_state, &st, &map, &len, secs, ARRAY_SIZE(secs)), 1);
+                struct icvsp_channel_state out;
+                char err[256] = "";
+                int r = icvsp_channel_state_decode(&secs[0], &out, err, sizeof err);
+                if (i < 2) {
+                        ASSERT_STREQ(err, "");
+                        ASSERT_OK(r);
+                        ASSERT_EQ(out.service, 5);
+                } else {
+                        ASSERT_EQ(r, -EINVAL);
+                        ASSERT_NOT_NULL(strstr(err, "outstanding request of a file copy"));
+                }
+                munmap(map, len);
+        }
+}
+
+int main(void) {
+        return test_run_all_(NULL);
+}
