@@ -40,6 +40,11 @@ static int begin(struct vmms_daemon *d, sd_bus_message *m, enum vmms_op op, stru
         if (r >= 0 && (*vm)->ckpt_op && op != VMMS_OP_KILL && op != VMMS_OP_CONSOLE)
                 r = sd_bus_error_setf(e, VMMS_ERROR_BUSY, "VM '%s': a checkpoint operation is in progress",
                                       (*vm)->config->name);
+        /* A file copy's source is open in the worker and its guest side is
+         * mid-transfer: it does not go with a saved state. */
+        if (r >= 0 && (*vm)->fcopy_call && (op == VMMS_OP_SAVE || op == VMMS_OP_MIGRATE))
+                r = sd_bus_error_setf(e, VMMS_ERROR_BUSY, "VM '%s': a file copy into it is in progress",
+                                      (*vm)->config->name);
         return r;
 }
 
@@ -306,6 +311,33 @@ static int do_kvp(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
         return vmms_kvp_request(vm, m, key, value, e);
 }
 
+/* CopyFile(h source, s destination, a{sv} options) -> (t bytes): options
+ * "overwrite" (b), "create_path" (b). */
+static int do_copy_file(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
+        struct vmms_vm *vm;
+        const char *dest;
+        int fd, r, overwrite = 0, create_path = 0;
+        if ((r = sd_bus_message_rewind(m, true)) < 0 || (r = sd_bus_message_read(m, "hs", &fd, &dest)) < 0 ||
+            (r = sd_bus_message_enter_container(m, 'a', "{sv}")) < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *key;
+                if ((r = sd_bus_message_read(m, "s", &key)) < 0)
+                        return r;
+                if (strcmp(key, "overwrite") && strcmp(key, "create_path"))
+                        return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT,
+                                                 "options: unknown key '%.64s' (overwrite, create_path)", key);
+                if (sd_bus_message_read(m, "v", "b", key[0] == 'o' ? &overwrite : &create_path) < 0)
+                        return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "options: %s: must be a boolean",
+                                                 key);
+                if ((r = sd_bus_message_exit_container(m)) < 0)
+                        return r;
+        }
+        if (r < 0 || (r = sd_bus_message_exit_container(m)) < 0 || (r = begin(d, m, VMMS_OP_COPY_FILE, &vm, e)) < 0)
+                return r;
+        return vmms_fcopy_request(vm, m, fd, dest, overwrite, create_path, e);
+}
+
 #define AUTHORIZED(name, fn, action)                                                    \
         static int name(sd_bus_message *m, void *userdata, sd_bus_error *e) {           \
                 struct vmms_vm *vm = userdata;                                          \
@@ -318,6 +350,7 @@ AUTHORIZED(method_reboot, do_reboot, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_pause_resume, do_pause_resume, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_delete, do_delete, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_kvp, do_kvp, VMMS_POLKIT_ACTION_MANAGE)
+AUTHORIZED(method_copy_file, do_copy_file, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_save, do_save, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_discard_saved, do_discard_saved, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_migrate, do_migrate, VMMS_POLKIT_ACTION_MIGRATE)
@@ -402,6 +435,9 @@ PROP(prop_console_log) {
 PROP(prop_save_progress) {
         return sd_bus_message_append(reply, "(tt)", VM_OF(userdata)->save_done, VM_OF(userdata)->save_total);
 }
+PROP(prop_fcopy_progress) {
+        return sd_bus_message_append(reply, "(tt)", VM_OF(userdata)->fcopy_done, VM_OF(userdata)->fcopy_total);
+}
 PROP(prop_saved_size) {
         return sd_bus_message_append(reply, "t", VM_OF(userdata)->saved_bytes);
 }
@@ -436,6 +472,7 @@ static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_PROPERTY("ConsoleLog", "s", prop_console_log, 0, EMITS),
         SD_BUS_PROPERTY("ConsoleSocket", "s", prop_console_socket, 0, EMITS),
         SD_BUS_PROPERTY("SaveProgress", "(tt)", prop_save_progress, 0, EMITS),
+        SD_BUS_PROPERTY("FileCopyProgress", "(tt)", prop_fcopy_progress, 0, 0),
         SD_BUS_PROPERTY("SavedStateSize", "t", prop_saved_size, 0, EMITS),
         SD_BUS_PROPERTY("MigrationProgress", "(utttt)", prop_migration_progress, 0, EMITS),
         SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -463,6 +500,8 @@ static const sd_bus_vtable vm_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenConsole", SD_BUS_ARGS("b", read_only), SD_BUS_RESULT("h", fd), method_console,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CopyFile", SD_BUS_ARGS("h", source, "s", destination, "a{sv}", options),
+                                SD_BUS_RESULT("t", bytes), method_copy_file, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 #undef EMITS

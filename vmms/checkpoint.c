@@ -102,6 +102,8 @@ int vmms_ckpt_check_ready(struct vmms_vm *vm, char *err, size_t errlen) {
                 return snprintf(err, errlen, "its checkpoint index is damaged (see vmms's Problems)"), -EIO;
         if (vm->ckpt_op)
                 return snprintf(err, errlen, "a checkpoint operation is in progress"), -EBUSY;
+        if (vm->fcopy_call)
+                return snprintf(err, errlen, "a file copy into it is in progress"), -EBUSY;
         return 0;
 }
 

@@ -83,6 +83,8 @@ struct vmms_vm {
         char forced_reason[192];   /* overrides the exit reason (e.g. start timeout) */
         struct json_object *kvp_guest; /* the guest's KVP items as last reported; NULL: none */
         struct json_object *kvp_host;  /* host items (SetKVP), kept across guest reboots */
+        sd_bus_message *fcopy_call;    /* CopyFile waiting for the guest (fcopy.c) */
+        uint64_t fcopy_done, fcopy_total; /* FileCopyProgress */
         int log_rotate_error;          /* the last rotation failure, logged once */
         /* Saved state (save.c, docs/vm-state.md). */
         sd_bus_message *save_call;     /* the Save call waiting for the worker */
@@ -299,6 +301,15 @@ void vmms_kvp_free(struct vmms_vm *vm);
 int vmms_kvp_request(struct vmms_vm *vm, sd_bus_message *call, const char *key, const char *value, sd_bus_error *e);
 /* Appends items as a{ss} (NULL: empty). */
 int vmms_kvp_append(sd_bus_message *reply, struct json_object *items);
+
+/* fcopy.c: CopyFile, a host file into the guest (file-copy integration
+ * service, docs/integration-services.md "File copy") */
+int vmms_fcopy_request(struct vmms_vm *vm, sd_bus_message *call, int fd, const char *dest, bool overwrite,
+                       bool create_path, sd_bus_error *e);
+/* The worker's "fcopy" (done) and "fcopy-progress" events. */
+void vmms_fcopy_on_event(struct vmms_vm *vm, struct json_object *ev);
+/* The worker ended: a copy in progress failed. */
+void vmms_fcopy_worker_ended(struct vmms_vm *vm);
 
 /* worker.c and spawn.c */
 typedef void (*vmms_reply_fn)(struct vmms_vm *vm, sd_bus_message *call, struct json_object *reply, int error);

@@ -89,6 +89,7 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
         vm->exit_status = r.code;
         snprintf(vm->exit_reason, sizeof vm->exit_reason, "%s", v.reason);
         vm->stop_phase = VMMS_STOP_NONE;
+        vmms_fcopy_worker_ended(vm);
         /* Moved to another host, or an incoming VM that never ran here:
          * the VM goes. */
         if (vmms_vm_migration_on_exit(vm, v.reason, v.end, v.state)) {
@@ -115,6 +116,10 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
                 return;
         }
         vmms_kvp_worker_ended(vm, v.end == VMMS_END_RESET);
+        /* A take in progress is undone first: a restart (at once after a
+         * guest's reset) must find the configuration it started from. */
+        if (vm->ckpt_op && vm->ckpt_op->kind == VMMS_CKPT_TAKE)
+                vmms_ckpt_take_worker_ended(vm);
         vmms_vm_exit_finish(vm, v.end, v.state);
         vmms_ckpt_on_worker_exit(vm); /* a revert waiting for it; a merge waiting */
 }

@@ -44,6 +44,7 @@ struct vmms_vm *vmms_vm_free(struct vmms_vm *vm) {
         vm->worker = vmms_worker_free(vm->worker);
         vmms_kvp_free(vm);
         vmms_ckpt_free(vm);
+        sd_bus_message_unref(vm->fcopy_call); /* vmms exits: the caller's call fails with the bus */
         sd_event_source_disable_unref(vm->restart_timer);
         sd_event_source_disable_unref(vm->op_timer);
         sd_event_source_disable_unref(vm->remove_src);
@@ -296,6 +297,8 @@ void vmms_vm_on_event(struct vmms_vm *vm, json_object *ev) {
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "guest %s the shutdown request", ok ? "accepted" : "refused");
                 if (!ok)
                         shutdown_refused(vm);
+        } else if (!strcmp(name, "fcopy") || !strcmp(name, "fcopy-progress")) {
+                vmms_fcopy_on_event(vm, ev);
         } else if (!strcmp(name, "vss")) {
                 vmms_ckpt_on_vss(vm, ev);
         } else if (!strcmp(name, "kvp")) {

@@ -180,6 +180,36 @@ static int on_guest_event(struct dw_source *s, int fd, uint32_t revents, void *u
                 }
                 send_msg(c, ev);
         }
+        if (g.fcopy_progressed && !g.fcopy_finished) {
+                struct json_object *ev = vmwp_control_event("fcopy-progress");
+                if (ev)
+                        json_object_object_add(ev, "bytes", json_object_new_int64((int64_t)g.fcopy_bytes));
+                send_msg(c, ev);
+        }
+        if (g.fcopy_finished) {
+                static const struct {
+                        uint32_t status;
+                        const char *why;
+                } refusals[] = { { HV_ERROR_ALREADY_EXISTS, "exists" }, { HV_ERROR_DISK_FULL, "full" } };
+                const char *why = g.fcopy_r == 0            ? ""
+                                  : g.fcopy_r == -ETIMEDOUT  ? "timeout"
+                                  : g.fcopy_r == -ECANCELED  ? "cancelled"
+                                  : g.fcopy_r == -ECONNRESET ? "closed"
+                                  : g.fcopy_status == 0      ? "read"
+                                                             : "refused";
+                for (size_t i = 0; i < ARRAY_SIZE(refusals); i++)
+                        if (g.fcopy_r && g.fcopy_status == refusals[i].status)
+                                why = refusals[i].why;
+                struct json_object *ev = vmwp_control_event("fcopy");
+                if (ev) {
+                        json_object_object_add(ev, "ok", json_object_new_boolean(g.fcopy_r == 0));
+                        json_object_object_add(ev, "errno", json_object_new_int(-g.fcopy_r));
+                        json_object_object_add(ev, "status", json_object_new_int64(g.fcopy_status));
+                        json_object_object_add(ev, "why", json_object_new_string(why));
+                        json_object_object_add(ev, "bytes", json_object_new_int64((int64_t)g.fcopy_bytes));
+                }
+                send_msg(c, ev);
+        }
         struct json_object *items;
         if (g.kvp_changed && vmwp_vm_kvp_items(c->vm, true, &items) >= 0) {
                 struct json_object *ev = vmwp_control_event("kvp");
@@ -243,6 +273,39 @@ static struct json_object *op_save(struct run_ctx *c, struct json_object *req, i
 }
 
 static bool is_op(struct json_object *req, const char *name);
+
+/* {"op":"fcopy","dir":s,"name":s,"size":n,"overwrite":b,"create_path":b}
+ * with the source's fd (taken): answered once the copy started; the
+ * guest's progress and answer follow as "fcopy-progress" and "fcopy"
+ * events (on_guest_event). */
+static struct json_object *op_fcopy(struct run_ctx *c, struct json_object *req, int fd) {
+        struct json_object *v;
+        char err[200] = "";
+        const char *dir = json_object_object_get_ex(req, "dir", &v) && json_object_is_type(v, json_type_string)
+                                  ? json_object_get_string(v)
+                                  : NULL;
+        const char *name = json_object_object_get_ex(req, "name", &v) && json_object_is_type(v, json_type_string)
+                                   ? json_object_get_string(v)
+                                   : NULL;
+        int64_t size = json_object_object_get_ex(req, "size", &v) && json_object_is_type(v, json_type_int)
+                               ? json_object_get_int64(v)
+                               : -1;
+        uint32_t flags = (json_object_object_get_ex(req, "overwrite", &v) && json_object_get_boolean(v) ? FCOPY_OVER_WRITE : 0) |
+                         (json_object_object_get_ex(req, "create_path", &v) && json_object_get_boolean(v) ? FCOPY_CREATE_PATH : 0);
+        int r;
+        if (fd < 0 || !dir || !name || size < 0) {
+                safe_close(fd);
+                r = errorf(err, sizeof err, -EINVAL, "fcopy needs the file's fd, \"dir\", \"name\" and \"size\"");
+        } else if ((r = vmwp_vm_fcopy(c->vm, fd, dir, name, (uint64_t)size, flags)) < 0) {
+                snprintf(err, sizeof err, "%s",
+                         r == -ENOTSUP    ? "the VM has no file-copy integration service"
+                         : r == -ENOTCONN ? "the guest has not started its file-copy service"
+                         : r == -EBUSY    ? "a file copy is in progress"
+                         : r == -EINVAL   ? "the guest path: an absolute directory and a file name of 259 bytes at most"
+                                          : strerror(-r));
+        }
+        return op_reply(req, r, err);
+}
 
 /* {"op":"disk-push","disks":[i,...]} with one fd per disk: a checkpoint's
  * children become the disks' images (vmwp_vm_disk_push; the VM paused by
@@ -396,6 +459,22 @@ static int on_control(struct dw_source *s, int fd, uint32_t revents, void *userd
         if (r >= 0 && is_op(req, "disk-push")) {
                 struct json_object *rep = op_disk_push(c, req, fds, n_fds);
                 json_object_put(req);
+                send_msg(c, rep);
+                return 0;
+        }
+        if (r >= 0 && is_op(req, "fcopy")) {
+                for (size_t i = 1; i < n_fds; i++)
+                        safe_close(fds[i]);
+                struct json_object *rep = op_fcopy(c, req, n_fds ? fds[0] : -1);
+                json_object_put(req);
+                send_msg(c, rep);
+                return 0;
+        }
+        if (r >= 0 && (is_op(req, "save") || is_op(req, "migrate-send")) && vmwp_vm_fcopy_busy(c->vm)) {
+                struct json_object *rep = op_reply(req, -EBUSY, "a file copy into the guest is in progress");
+                json_object_put(req);
+                for (size_t i = 0; i < n_fds; i++)
+                        safe_close(fds[i]);
                 send_msg(c, rep);
                 return 0;
         }

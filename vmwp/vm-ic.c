@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/macro.h"
 #include "common/proto.h"
 #include "hv/ic.h"
 #include "hvshim/hvshim.h"
@@ -61,9 +62,33 @@ static void ic_vss_answered(void *opaque, uint8_t op, uint32_t status) {
         notify(vm);
 }
 
+static void ic_fcopy_progress(void *opaque, uint64_t bytes) {
+        struct vmwp_vm *vm = opaque;
+        pthread_mutex_lock(&vm->guest_lock);
+        vm->guest.fcopy_progressed = true;
+        vm->guest.fcopy_bytes = bytes;
+        pthread_mutex_unlock(&vm->guest_lock);
+        notify(vm);
+}
+
+/* The copy's last request was answered: icvsp reads the source no more. */
+static void ic_fcopy_done(void *opaque, int r, uint32_t status, uint64_t bytes) {
+        struct vmwp_vm *vm = opaque;
+        pthread_mutex_lock(&vm->guest_lock);
+        vm->guest.fcopy_finished = true;
+        vm->guest.fcopy_r = r;
+        vm->guest.fcopy_status = status;
+        vm->guest.fcopy_bytes = bytes;
+        int fd = vm->fcopy_fd;
+        vm->fcopy_fd = -1;
+        pthread_mutex_unlock(&vm->guest_lock);
+        safe_close(fd);
+        notify(vm);
+}
+
 static const struct icvsp_owner_ops ic_owner_ops = {
         .heartbeat = ic_heartbeat, .shutdown_answered = ic_shutdown_answered, .kvp_changed = ic_kvp_changed,
-        .vss_answered = ic_vss_answered,
+        .vss_answered = ic_vss_answered, .fcopy_progress = ic_fcopy_progress, .fcopy_done = ic_fcopy_done,
 };
 
 /* The partition reference counter (§1.5) the guest compares time samples
@@ -115,11 +140,11 @@ static const struct vmwp_device_ops ic_row = {
 int vmwp_vm_add_integration_services(struct vmwp_vm *vm, char *err, size_t errlen) {
         const struct vm_ic_config *c = &vm->cfg.ic;
         vm->guest.heartbeat = c->heartbeat ? ICVSP_HEARTBEAT_NO_CONTACT : ICVSP_HEARTBEAT_UNKNOWN;
-        if (!c->shutdown && !c->heartbeat && !c->timesync && !c->kvp && !c->vss)
+        if (!c->shutdown && !c->heartbeat && !c->timesync && !c->kvp && !c->vss && !c->fcopy)
                 return 0;
         struct icvsp_config ic = {
                 .shutdown = c->shutdown, .heartbeat = c->heartbeat, .timesync = c->timesync, .kvp = c->kvp,
-                .vss = c->vss,
+                .vss = c->vss, .fcopy = c->fcopy,
                 .timesync_interval_s = c->timesync_interval_s, .reference_time = reference_time,
                 .reference_opaque = vm,
         };
@@ -142,6 +167,33 @@ int vmwp_vm_shutdown(struct vmwp_vm *vm, bool reboot) {
 
 int vmwp_vm_vss(struct vmwp_vm *vm, uint8_t op) {
         return vm->ic ? icvsp_request_vss(vm->ic, op) : -ENOTSUP;
+}
+
+int vmwp_vm_fcopy(struct vmwp_vm *vm, int fd, const char *dir, const char *name, uint64_t size, uint32_t flags) {
+        int r = 0;
+        pthread_mutex_lock(&vm->guest_lock);
+        if (!vm->ic)
+                r = -ENOTSUP;
+        else if (vm->fcopy_fd >= 0)
+                r = -EBUSY;
+        else
+                vm->fcopy_fd = fd;
+        pthread_mutex_unlock(&vm->guest_lock);
+        if (r == 0 && (r = icvsp_fcopy_start(vm->ic, fd, dir, name, size, flags)) < 0) {
+                pthread_mutex_lock(&vm->guest_lock);
+                vm->fcopy_fd = -1;
+                pthread_mutex_unlock(&vm->guest_lock);
+        }
+        if (r < 0)
+                safe_close(fd);
+        return r;
+}
+
+bool vmwp_vm_fcopy_busy(struct vmwp_vm *vm) {
+        pthread_mutex_lock(&vm->guest_lock);
+        bool busy = vm->fcopy_fd >= 0;
+        pthread_mutex_unlock(&vm->guest_lock);
+        return busy;
 }
 
 
@@ -208,6 +260,7 @@ void vmwp_vm_take_guest_events(struct vmwp_vm *vm, struct vmwp_guest_events *out
         vm->guest.shutdown_answered = false;
         vm->guest.kvp_changed = false;
         vm->guest.vss_answered = false;
+        vm->guest.fcopy_progressed = vm->guest.fcopy_finished = false;
         pthread_mutex_unlock(&vm->guest_lock);
 }
 

@@ -37,6 +37,7 @@ struct vmwp_vm {
         pthread_mutex_t guest_lock;
         struct vmwp_guest_events guest;
         int guest_event_fd;
+        int fcopy_fd; /* the source of the file copy in progress (guest_lock), -1 */
 
         int disk_fds[VM_DISKS_MAX];
         size_t n_disk_fds;

@@ -263,6 +263,7 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
                 return -ENOMEM;
         pthread_mutex_init(&vm->guest_lock, NULL);
         vm->migrate_fd = -1;
+        vm->fcopy_fd = -1;
         vm->guest_event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (vm->guest_event_fd < 0) {
                 int e = -errno;
@@ -399,6 +400,7 @@ void vmwp_vm_free(struct vmwp_vm *vm) {
                 disk_unref(vm->disks[i]);
         safe_close(vm->guest_event_fd);
         safe_close(vm->migrate_fd);
+        safe_close(vm->fcopy_fd); /* the integration services went first */
         pthread_mutex_destroy(&vm->guest_lock);
         free(vm);
 }

@@ -344,7 +344,7 @@ static int parse_nic_cb(struct pctx *p, json_object *o, void *item) {
 }
 
 static int parse_ic(struct pctx *p, json_object *o, struct vm_ic_config *ic) {
-        static const char *const keys[] = { "shutdown", "heartbeat", "timesync", "kvp", "vss",
+        static const char *const keys[] = { "shutdown", "heartbeat", "timesync", "kvp", "vss", "fcopy",
                                             "timesync_interval_s", NULL };
         size_t saved;
         int r;
@@ -357,6 +357,7 @@ static int parse_ic(struct pctx *p, json_object *o, struct vm_ic_config *ic) {
             (r = get_bool(p, o, "heartbeat", &ic->heartbeat)) < 0 ||
             (r = get_bool(p, o, "timesync", &ic->timesync)) < 0 ||
             (r = get_bool(p, o, "kvp", &ic->kvp)) < 0 || (r = get_bool(p, o, "vss", &ic->vss)) < 0 ||
+            (r = get_bool(p, o, "fcopy", &ic->fcopy)) < 0 ||
             (r = get_u32(p, o, "timesync_interval_s", 0, 86400, &ic->timesync_interval_s)) < 0)
                 return r;
         p->path[saved] = 0;
@@ -634,6 +635,7 @@ char *vm_config_to_json(const struct vm_config *c) {
         add_bool(ic, "timesync", c->ic.timesync);
         add_bool(ic, "kvp", c->ic.kvp);
         add_bool(ic, "vss", c->ic.vss);
+        add_bool(ic, "fcopy", c->ic.fcopy);
         add_int(ic, "timesync_interval_s", c->ic.timesync_interval_s);
         json_object_object_add(root, "integration", ic);
         add_str(root, "restart_policy", vm_restart_policy_to_string(c->restart_policy));

@@ -41,6 +41,15 @@
  *                        as a "vss" event, and "fake-vmwp: vss OP" (or "vss
  *                        OP failed") goes to the console; a disk-push while
  *                        frozen also prints "fake-vmwp: disk-push frozen"
+ *   fake.fcopy=N         with integration.fcopy: the guest runs the file-copy
+ *                        service; 1 it takes files ("fake-vmwp: fcopy DIR/NAME
+ *                        BYTES fnv=HEX" on the console: the FNV-1a 64 of what
+ *                        it read), 2 it says the file exists unless overwrite,
+ *                        3 E_FAIL (no daemon). "fcopy" answers ENOTSUP without
+ *                        integration.fcopy, ENOTCONN without fake.fcopy, as
+ *                        vmwp does; the guest's answer follows as a "fcopy"
+ *                        event (fcopy-progress events before), after
+ *                        fake.copy_ms=N ms (default 0)
  * A config with VHDX parents ("disk_parents") prints "fake-vmwp: disk D
  * parent K: ino=N ro" for each (the parent fd's inode and mode) on the
  * console, and keeps them open: their shared locks hold while it runs, as
@@ -98,6 +107,9 @@ struct fake {
         char cmdline[VM_CMDLINE_MAX];
         bool paused, ready, shutdown_ic, reattach, frozen;
         int vss; /* -1: no integration.vss; else fake.vss */
+        int fcopy; /* -1: no integration.fcopy; else fake.fcopy */
+        uint64_t fcopy_at; /* when the pending "fcopy" event goes */
+        json_object *fcopy_ev;
         int mig_fd; /* an incoming migration's stream, until configure() took it */
         uint64_t ready_at, exit_at, hb_next, pending_exit_at, chatter_next;
         int exit_status, pending_exit_status;
@@ -388,6 +400,55 @@ static void vss(struct fake *f, json_object *req) {
         send_msg(f, m);
 }
 
+/* Reads the source as the guest would get it; the answer goes at
+ * fcopy_at (timers). */
+static void fcopy(struct fake *f, json_object *req, int fd) {
+        json_object *v;
+        if (f->fcopy < 0)
+                return send_msg(f, reply(req, false, ENOTSUP, "the VM has no file-copy integration service"));
+        if (f->fcopy == 0)
+                return send_msg(f, reply(req, false, ENOTCONN, "the guest has not started its file-copy service"));
+        if (fd < 0 || f->fcopy_ev)
+                return send_msg(f, reply(req, false, fd < 0 ? EINVAL : EBUSY, "fcopy: one fd, one copy at a time"));
+        const char *dir = json_object_object_get_ex(req, "dir", &v) ? json_object_get_string(v) : "";
+        const char *name = json_object_object_get_ex(req, "name", &v) ? json_object_get_string(v) : "";
+        int64_t size = json_object_object_get_ex(req, "size", &v) ? json_object_get_int64(v) : -1;
+        bool overwrite = json_object_object_get_ex(req, "overwrite", &v) && json_object_get_boolean(v);
+        send_msg(f, reply(req, true, 0, NULL));
+        uint64_t h = 0xcbf29ce484222325ull, bytes = 0;
+        uint32_t status = 0;
+        uint8_t buf[65536];
+        ssize_t n;
+        if (f->fcopy == 2 && !overwrite)
+                status = 0x80070050u; /* HV_ERROR_ALREADY_EXISTS */
+        else if (f->fcopy == 3)
+                status = 0x80004005u; /* HV_E_FAIL */
+        while (!status && (n = pread(fd, buf, sizeof buf, (off_t)bytes)) > 0) {
+                for (ssize_t i = 0; i < n; i++)
+                        h = (h ^ buf[i]) * 0x100000001b3ull;
+                bytes += (uint64_t)n;
+                json_object *p = json_object_new_object();
+                json_object_object_add(p, "event", json_object_new_string("fcopy-progress"));
+                json_object_object_add(p, "bytes", json_object_new_int64((int64_t)bytes));
+                send_msg(f, p);
+        }
+        char line[1200];
+        if (!status) {
+                snprintf(line, sizeof line, "fake-vmwp: fcopy %s%s%s %llu fnv=%016llx\n", dir,
+                         strcmp(dir, "/") ? "/" : "", name, (unsigned long long)bytes, (unsigned long long)h);
+                console_out(f, line);
+        }
+        json_object *m = json_object_new_object();
+        json_object_object_add(m, "event", json_object_new_string("fcopy"));
+        json_object_object_add(m, "ok", json_object_new_boolean(!status && (int64_t)bytes == size));
+        json_object_object_add(m, "errno", json_object_new_int(status ? EIO : 0));
+        json_object_object_add(m, "status", json_object_new_int64(status));
+        json_object_object_add(m, "why", json_object_new_string(!status ? "" : f->fcopy == 2 ? "exists" : "refused"));
+        json_object_object_add(m, "bytes", json_object_new_int64((int64_t)bytes));
+        f->fcopy_ev = m;
+        f->fcopy_at = now_ms() + (uint64_t)knob(f, "fake.copy_ms", 0) + 1;
+}
+
 static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_fds) {
         json_object *v;
         const char *op = json_object_object_get_ex(req, "op", &v) ? json_object_get_string(v) : "";
@@ -405,6 +466,12 @@ static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_
                 if (f->frozen)
                         console_out(f, "fake-vmwp: disk-push frozen\n");
                 disk_push(f, req, fds, n_fds);
+                return;
+        }
+        if (!strcmp(op, "fcopy")) {
+                fcopy(f, req, n_fds == 1 ? fds[0] : -1);
+                for (size_t i = 0; i < n_fds; i++)
+                        safe_close(fds[i]);
                 return;
         }
         if (!strcmp(op, "save")) {
@@ -564,6 +631,7 @@ static void configure(struct fake *f, const char *serial) {
         f->reattach = !knob(f, "fake.no_reattach", 0);
         f->shutdown_ic = c->ic.shutdown && knob(f, "fake.shutdown_ic", 0);
         f->vss = c->ic.vss ? (int)knob(f, "fake.vss", 0) : -1;
+        f->fcopy = c->ic.fcopy ? (int)knob(f, "fake.fcopy", 0) : -1;
         snprintf(line, sizeof line, "fake-vmwp: %s booting (%u disks, %u nics)\n", c->name, c->n_disks, c->n_nics);
         console_out(f, line);
         console_out(f, f->parents);
@@ -666,7 +734,7 @@ static void chatter(struct fake *f) {
 static int poll_timeout(const struct fake *f) {
         uint64_t now = now_ms(), next = UINT64_MAX;
         const uint64_t t[] = { f->ready_at, f->exit_at, f->ready ? f->hb_next : 0, f->pending_exit_at,
-                               f->chatter_next };
+                               f->chatter_next, f->fcopy_at };
         for (size_t i = 0; i < ARRAY_SIZE(t); i++)
                 if (t[i] && t[i] < next)
                         next = t[i];
@@ -685,6 +753,10 @@ static void timers(struct fake *f) {
                 heartbeat(f);
         if (f->chatter_next && now >= f->chatter_next)
                 chatter(f);
+        if (f->fcopy_at && now >= f->fcopy_at) {
+                f->fcopy_at = 0;
+                send_msg(f, TAKE_PTR(f->fcopy_ev));
+        }
 }
 
 static void run(struct fake *f) {

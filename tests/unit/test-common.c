@@ -59,7 +59,7 @@ static const char good_config[] =
         "  \"disks\": [ { \"path\": \"/img/a.raw\" }, { \"path\": \"/img/b.raw\", \"lun\": 1,"
         "               \"read_only\": true, \"sector_size\": 4096 } ],"
         "  \"nics\": [ { \"mac\": \"00:15:5d:00:00:01\", \"bridge\": \"br0\" } ],"
-        "  \"integration\": { \"kvp\": false }, \"restart_policy\": \"on-failure\","
+        "  \"integration\": { \"kvp\": false, \"fcopy\": true }, \"restart_policy\": \"on-failure\","
         "  \"allow_memory_over_host\": true, \"checkpoint_type\": \"production-only\" }";
 
 TEST(config_parse_good) {
@@ -84,6 +84,8 @@ TEST(config_parse_good) {
         ASSERT_FALSE(guid_is_null(&c->scsi_instance[0]));
         ASSERT_TRUE(c->ic.shutdown);
         ASSERT_FALSE(c->ic.kvp);
+        ASSERT_TRUE(c->ic.fcopy);
+        ASSERT_FALSE(c->ic.vss);
         ASSERT_EQ(c->restart_policy, VM_RESTART_ON_FAILURE);
         ASSERT_TRUE(c->allow_memory_over_host);
         ASSERT_EQ(c->checkpoint_type, VM_CHECKPOINT_PRODUCTION_ONLY);

@@ -82,6 +82,7 @@ struct vm_nic_config {
 struct vm_ic_config {
         bool shutdown, heartbeat, timesync, kvp;
         bool vss; /* backup (VSS): production checkpoints freeze the guest's file systems (off by default) */
+        bool fcopy; /* file copy (Hyper-V's Guest Service Interface): CopyFile (off by default, as Hyper-V) */
         uint32_t timesync_interval_s; /* 0: only at start and resume */
 };
 

@@ -131,6 +131,12 @@ int vmwp_vm_disk_push(struct vmwp_vm *vm, const uint32_t *disks, const int *fds,
  * arrives as a guest event. -ENOTSUP (no VSS service), -ENOTCONN (the
  * guest has not opened it), -EBUSY (one unanswered). */
 int vmwp_vm_vss(struct vmwp_vm *vm, uint8_t op);
+/* File copy (docs/integration-services.md "File copy"): sends the file fd
+ * (taken, closed at the end) into the guest as dir/name; progress and the
+ * end arrive as guest events. -ENOTSUP (no file-copy service), -ENOTCONN
+ * (the guest has not opened it), -EBUSY (a copy runs), -EINVAL (names). */
+int vmwp_vm_fcopy(struct vmwp_vm *vm, int fd, const char *dir, const char *name, uint64_t size, uint32_t flags);
+bool vmwp_vm_fcopy_busy(struct vmwp_vm *vm);
 /* The VM was restored from a saved state (options' saved_state_fd). */
 bool vmwp_vm_restored(const struct vmwp_vm *vm);
 
@@ -184,6 +190,10 @@ struct vmwp_guest_events {
         bool vss_answered;  /* the guest answered a VSS request (vmwp_vm_vss) */
         uint8_t vss_op;     /* enum hv_vss_op */
         uint32_t vss_status; /* HV_S_OK or the guest's error */
+        bool fcopy_progressed, fcopy_finished; /* the file copy (vmwp_vm_fcopy) */
+        uint64_t fcopy_bytes;  /* the guest has taken so many */
+        int fcopy_r;           /* finished: 0 or -errno (icvsp's fcopy_done) */
+        uint32_t fcopy_status; /* the guest's status of a refusal */
 };
 /* Readable when there is something for vmwp_vm_take_guest_events(). */
 int vmwp_vm_guest_event_fd(const struct vmwp_vm *vm);
