@@ -11,7 +11,7 @@ PKGS=(
   libseccomp-dev libgnutls28-dev
   # tests and tools they drive
   acpica-tools dbus iproute2 busybox-static cpio fio kmod xz-utils zstd lz4
-  qemu-system-x86 qemu-utils dpkg-dev fakeroot systemd procps util-linux openssl
+  qemu-system-x86 qemu-utils dpkg-dev fakeroot systemd procps util-linux openssl e2fsprogs
 )
 
 missing=()

@@ -68,23 +68,7 @@ if [ -n "$existing" ]; then
         root="$existing"
 else
         pkg=$(pick_package)
-        root="$cache/$pkg"
-        if [ ! -e "$root/.complete" ]; then
-                command -v apt-get >/dev/null || skip "apt-get not available"
-                command -v dpkg-deb >/dev/null || skip "dpkg-deb not available"
-                mkdir -p "$cache" 2>/dev/null || skip "cannot create $cache (set VM_CACHE_DIR)"
-                tmp=$(mktemp -d "$cache/.download.XXXXXX") || skip "cannot write to $cache"
-                trap 'rm -rf "$tmp"' EXIT
-                (cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>"$tmp/err") ||
-                        skip "apt-get download $pkg failed: $(tail -1 "$tmp/err" 2>/dev/null)"
-                deb=$(ls "$tmp"/*.deb 2>/dev/null | head -1)
-                [ -n "$deb" ] || skip "apt-get download $pkg produced no .deb"
-                mkdir -p "$tmp/root"
-                dpkg-deb -x "$deb" "$tmp/root" || skip "dpkg-deb -x failed on $deb"
-                rm -rf "$root"
-                mv "$tmp/root" "$root"
-                touch "$root/.complete"
-        fi
+        root=$(VM_DEBIAN_PACKAGE_CACHE="$cache" "$(dirname "$0")/debian-package.sh" "$pkg") || exit $?
 fi
 
 case "$want" in

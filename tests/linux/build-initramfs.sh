@@ -20,7 +20,10 @@
 #
 # Environment (tests/linux/test-build-initramfs.sh): VM_INITRAMFS_BUSYBOX,
 # the busybox to copy (default /bin/busybox); VM_INITRAMFS_STRIP_BTF, 1 or 0
-# to strip .BTF or not (default: 1 on a PVM host).
+# to strip .BTF or not (default: 1 on a PVM host); VM_INITRAMFS_BINS,
+# programs (paths, space-separated) that go to /usr/sbin with the shared
+# libraries ldd names for them (hv_vss_daemon from Debian's hyperv-daemons:
+# built for this distribution's libc, as the host's).
 set -euo pipefail
 kroot=$1 out=$2
 here=$(cd "$(dirname "$0")" && pwd)
@@ -64,6 +67,14 @@ for m in "${mods[@]}"; do
   if [ "$strip_btf" = 1 ]; then
     objcopy --remove-section=.BTF "$root/lib/modules/$m.ko" || { echo "objcopy failed on $m.ko" >&2; exit 1; }
   fi
+done
+for b in ${VM_INITRAMFS_BINS:-}; do
+  [ -x "$b" ] || { echo "not a program: $b" >&2; exit 1; }
+  cp "$b" "$root/usr/sbin/"
+  for l in $(ldd "$b" | grep -Eo '/[^ ]+'); do
+    mkdir -p "$root$(dirname "$l")"
+    cp -L "$l" "$root$l"
+  done
 done
 mkdir -p "$out"
 head -c 1048576 /dev/urandom >"$out/pattern.bin"

@@ -100,6 +100,22 @@ build strip "$tmp/usr-lib-ko.zst" 1 && for m in "${mods[@]}"; do
         grep -q '\.data' "$tmp/sections" || bad "strip: $m.ko lost its .data"
 done && echo "ok: .BTF stripped from decompressed modules"
 
+# VM_INITRAMFS_BINS: a dynamically linked program goes to /usr/sbin with
+# the libraries it needs (the loader included), at their own paths.
+prog=$(command -v cmp)
+if VM_INITRAMFS_BUSYBOX="$tmp/busybox" VM_INITRAMFS_STRIP_BTF=0 VM_INITRAMFS_BINS="$prog" \
+        bash "$here/build-initramfs.sh" "$tmp/lib-ko" "$tmp/bins.out" >"$tmp/bins.log" 2>&1; then
+        mkdir -p "$tmp/bins.x"
+        (cd "$tmp/bins.x" && cpio -id --quiet <"$tmp/bins.out/initrd.cpio")
+        cmp -s "$tmp/bins.x/usr/sbin/cmp" "$prog" || bad "bins: /usr/sbin/cmp is not $prog"
+        for l in $(ldd "$prog" | grep -Eo '/[^ ]+'); do
+                [ -f "$tmp/bins.x$l" ] || bad "bins: $l missing"
+        done
+        echo "ok: a program with its libraries"
+else
+        bad "bins: build-initramfs.sh failed: $(tail -3 "$tmp/bins.log")"
+fi
+
 # A module missing from the package is an error, not a skip.
 rm "$tmp/lib-ko/lib/modules/6.12.9+deb13-cloud-amd64/kernel/drivers/hv/hv_utils.ko"
 VM_INITRAMFS_BUSYBOX="$tmp/busybox" VM_INITRAMFS_STRIP_BTF=0 \

@@ -11,8 +11,12 @@
 # prints the time to each milestone. In the same boot: the Saved state
 # (saved, resumed in a new worker) and a checkpoint (taken while the guest
 # runs on a VHDX disk, reverted to two rounds later: the guest goes on from
-# there, its disk with it; deleted, merged back into the disk at the stop). Slow on PVM hosts (minutes): ctest
-# label "linux".
+# there, its disk with it; deleted, merged back into the disk at the stop)
+# and a production checkpoint (the guest's own hv_vss_daemon, from Debian's
+# hyperv-daemons, freezes the ext2 file system on its second disk through
+# our backup integration service; the frozen image passes e2fsck, the
+# rounds after it write the file system again). Slow on PVM hosts
+# (minutes): ctest label "linux".
 #
 # Artefacts (console log, the guest's hv_* dmesg lines, milestones) are kept
 # in $VM_BUILD_DIR/tests/linux-artifacts/.
@@ -65,8 +69,11 @@ kernel=$kroot/boot/vmlinux-extracted
 t_setup
 WORKER=$REAL_WORKER WORKER_KIND=real
 note "kernel: $kernel"
-"$src/tests/linux/build-initramfs.sh" "$kroot" "$T/images" || fail "building the initramfs"
+droot=$("$src/tests/lib/debian-package.sh" hyperv-daemons) || fail "hyperv-daemons cannot be had"
+VM_INITRAMFS_BINS="$droot/usr/sbin/hv_vss_daemon $droot/usr/sbin/hv_fcopy_daemon" "$src/tests/linux/build-initramfs.sh" "$kroot" "$T/images" ||
+	fail "building the initramfs"
 "$VMCTL_BIN" disk create "$T/images/disk.vhdx" 64M >/dev/null || fail "vmctl disk create"
+"$VMCTL_BIN" disk create "$T/images/data.vhdx" 16M >/dev/null || fail "vmctl disk create"
 
 # The host side of the network: a bridge with an address and a DHCP server.
 ip link set lo up
@@ -86,10 +93,10 @@ mac=00:15:5d:4c:00:01
 cat >"$T/linux.json" <<EOF
 { "name": "linux", "memory_mib": 512, "vcpus": 1,
   "boot": { "kind": "linux", "kernel": "$kernel", "initrd": "$T/images/initrd.cpio",
-            "cmdline": "console=ttyS0 earlycon=uart8250,io,0x3f8,115200 panic=-1 lt.host=10.55.0.1 lt.devices=4" },
-  "disks": [ { "path": "$T/images/disk.vhdx" } ],
+            "cmdline": "console=ttyS0 earlycon=uart8250,io,0x3f8,115200 panic=-1 lt.host=10.55.0.1 lt.devices=6" },
+  "disks": [ { "path": "$T/images/disk.vhdx" }, { "path": "$T/images/data.vhdx", "lun": 1 } ],
   "nics": [ { "mac": "$mac", "bridge": "br0" } ],
-  "integration": { "shutdown": true, "heartbeat": true, "timesync": false, "kvp": false },
+  "integration": { "shutdown": true, "heartbeat": true, "timesync": false, "kvp": false, "vss": true, "fcopy": true },
   "stop_timeout_s": 600 }
 EOF
 t_start_vmms --storage-pool="$kroot" # the kernel lives in the package cache
@@ -113,7 +120,7 @@ wait_line() { # NAME REGEX TIMEOUT_S
 		milestone first-kernel-message '^\[ *0\.0' || true
 		milestone init '^LINUX init ' || true
 		milestone hv_vmbus '^LINUX module=hv_vmbus loaded' || true
-		milestone disk '^LINUX disk=sda ' || true
+		milestone disk '^LINUX disk=sd[a-z] ' || true
 		milestone network '^LINUX net addr=[0-9]' || true
 		milestone "$1" "$2" && return 0
 		[ "$(vm_prop linux State)" = Running ] || fail "VM left Running ($(vm_prop linux ExitReason)) waiting for $1"
@@ -125,7 +132,7 @@ save_artifacts() {
 	cp "$log" "$art/console.log" 2>/dev/null
 	tr -d '\r' <"$log" 2>/dev/null | grep '^LINUX dmesg ' | sed 's/^LINUX dmesg //' >"$art/dmesg-hv.txt"
 	for k in first-kernel-message init hv_vmbus disk network ready save-ms restore-ms round-after-resume \
-		checkpoint-ms revert-ms round-after-revert powered-off; do
+		checkpoint-ms revert-ms round-after-revert production-ms round-after-production copy-ms copied powered-off; do
 		echo "$k ${seen[$k]:--}"
 	done >"$art/milestones.txt"
 }
@@ -149,7 +156,14 @@ check '^LINUX vmbus device=.* class=\{ba6163d9-04a1-4d29-b605-72e2ffb1dc7f\} dri
 check '^LINUX vmbus device=.* class=\{f8615163-df3e-46c5-913f-f2d2f965ed0e\} driver=hv_netvsc'
 check '^LINUX vmbus device=.* class=\{0e0b6031-5213-4934-818b-38d90ced39db\} driver=hv_utils'
 check '^LINUX vmbus device=.* class=\{57164f39-9115-4e78-ab55-382f3bd5422d\} driver=hv_utils'
-check "^LINUX disk=sda sectors=$((64 * 1024 * 1024 / 512)) "
+check '^LINUX vmbus device=.* class=\{35fa2e29-ea23-4236-96ae-3a6ebacba440\} driver=hv_utils'
+check '^LINUX fs=lun1 mounted '
+check '^LINUX vss-daemon=started$'
+check '^LINUX vmbus device=.* class=\{34d14be3-dee4-41c8-9ae7-6b174977c192\} driver=hv_utils'
+check '^LINUX fcopy-daemon=started$'
+check '^LINUX dmesg .*VSS IC version 5\.0'
+check '^LINUX dmesg .*FCopy IC version 1\.1'
+check "^LINUX disk=sd[a-z] sectors=$((64 * 1024 * 1024 / 512)) "
 check '^LINUX disk pattern=ok$'
 check "^LINUX net mac=$mac\$"
 check '^LINUX net addr=10\.55\.0\.[0-9]+/24 '
@@ -205,7 +219,7 @@ for _ in $(seq 120); do [ "$(n_lines)" -gt "$lines" ] && break; sleep 0.25; done
 at=$(last_round)
 note "checkpoint after round $at"
 t0=$(date +%s%N)
-expect_rc 0 vmctl checkpoint linux c1
+expect_rc 0 vmctl checkpoint linux c1 --standard # the default would be production here: no memory
 seen[checkpoint-ms]=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ "$(vm_prop linux State)" = Running ] || fail "State after the checkpoint: $(vm_prop linux State)"
 wait_line round "^LINUX round=$((at + 2)) " 900
@@ -215,14 +229,61 @@ t0=$(date +%s%N)
 expect_rc 0 vmctl revert linux c1
 wait_state linux Running 120
 seen[revert-ms]=$(( ($(date +%s%N) - t0) / 1000000 ))
-after_revert() { tail -c +"$((offset + 1))" "$log" | tr -d '\r'; }
-for _ in $(seq 450); do after_revert | grep -q '^LINUX round=' && break; sleep 2; done
-first=$(after_revert | grep -m1 '^LINUX round=')
+log_since_offset() { tail -c +"$((offset + 1))" "$log" | tr -d '\r'; }
+for _ in $(seq 450); do log_since_offset | grep -q '^LINUX round=' && break; sleep 2; done
+first=$(log_since_offset | grep -m1 '^LINUX round=')
 note "first round after the revert: $first"
 seen[round-after-revert]=$(( $(date +%s) - start ))
 echo "$first" | grep -Eq "^LINUX round=$((at + 1)) prev=ok disk=ok ping=ok " ||
 	fail "after the revert the guest did not go on from round $at with its disk: $first"
 expect_rc 0 vmctl checkpoint-delete linux c1
+
+# A production checkpoint (docs/checkpoints.md): only possible when the
+# guest's hv_vss_daemon answers the freeze. The guest's log shows the
+# daemon's freeze and thaw; the image the VM leaves is the frozen file
+# system: e2fsck finds it clean; the rounds after it write the file system
+# again (it was thawed).
+disk_path() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["disks"][int(sys.argv[2])]["path"])' \
+	"$T/state/$(vm_prop linux Id).json" "$1"; }
+frozen=$(disk_path 1)
+offset=$(wc -c <"$log")
+note "production checkpoint after round $(last_round)"
+t0=$(date +%s%N)
+expect_rc 0 vmctl checkpoint linux p1 --production-only
+seen[production-ms]=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$(vm_prop linux State)" = Running ] || fail "State after the production checkpoint: $(vm_prop linux State)"
+expect_rc 0 vmctl --json checkpoints linux
+python3 -c 'import json,sys; c=[c for c in json.loads(sys.argv[1]) if c["name"] == "p1"][0]; sys.exit(c["type"] != "production" or c["has_state"])' \
+	"$LAST_OUT" || fail "p1 is not a production checkpoint without state: $LAST_OUT"
+[ "$(disk_path 1)" != "$frozen" ] || fail "the VM did not move onto a child of the frozen image"
+"$VMCTL_BIN" disk convert "$frozen" "$T/images/frozen.raw" >/dev/null || fail "vmctl disk convert of the frozen image"
+e2fsck -fn "$T/images/frozen.raw" >"$T/e2fsck.log" 2>&1 || fail "the frozen file system is not clean: $(cat "$T/e2fsck.log")"
+rm -f "$T/images/frozen.raw"
+# (round numbers repeat after the revert: only the log after it counts)
+for _ in $(seq 450); do [ "$(log_since_offset | grep -c '^LINUX round=')" -ge 2 ] && break; sleep 2; done
+seen[round-after-production]=$(( $(date +%s) - start ))
+log_since_offset | grep '^LINUX round=' | head -2 >"$T/rounds"
+note "rounds after the production checkpoint: $(tr '\n' ';' <"$T/rounds")"
+[ "$(grep -Ec '^LINUX round=[0-9]+ prev=ok disk=ok ping=ok .* fs=ok$' "$T/rounds")" = 2 ] ||
+	fail "the guest did not go on writing its file system after the production checkpoint: $(cat "$T/rounds")"
+log_since_offset | grep '^LINUX vss-log ' >"$T/vss-log"
+note "the guest's VSS log: $(tr '\n' ';' <"$T/vss-log")"
+[ "$(grep -Eo 'op=(FREEZE|THAW): [a-z]+' "$T/vss-log" | tr '\n' ';')" = "op=FREEZE: succeeded;op=THAW: succeeded;" ] ||
+	fail "the guest's log does not show one freeze and one thaw: $(cat "$T/vss-log")"
+expect_rc 0 vmctl checkpoint-delete linux p1
+
+# File copy (docs/integration-services.md "File copy"): a host file into
+# the guest through hv_fcopy_daemon, into a directory the copy makes
+# (--create-path); the guest's next round reports its MD5.
+head -c 262144 /dev/urandom >"$T/images/copy.bin"
+note "copying 256 KiB into the guest"
+t0=$(date +%s%N)
+expect_rc 0 vmctl copy-to linux "$T/images/copy.bin" /tmp/fcopy/in.bin --create-path
+seen[copy-ms]=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect_rc 1 vmctl copy-to linux "$T/images/copy.bin" /tmp/fcopy/in.bin
+echo "$LAST_OUT" | grep -q "the file exists in the guest" || fail "a second copy without --force: $LAST_OUT"
+wait_line copied "^LINUX fcopy md5=" 900
+check "^LINUX fcopy md5=$(md5sum <"$T/images/copy.bin" | cut -d' ' -f1) bytes=262144\$"
 
 # Graceful stop through the shutdown integration service.
 note "stopping through the shutdown service"
@@ -233,11 +294,13 @@ check '^LINUX shutdown-path=ran '
 reason=$(vm_prop linux ExitReason)
 echo "$reason" | grep -q "powered off" || fail "exit reason: $reason"
 
-# The checkpoint's image merged back once the worker ended: the VM is on
-# disk.vhdx again, and what the guest wrote is in it.
+# The checkpoints' images merged back once the worker ended: the VM is on
+# disk.vhdx and data.vhdx again, and what the guest wrote is in them.
 wait_for 120 "the merge into disk.vhdx" grep -q "\"$T/images/disk.vhdx\"" "$T/state/$(vm_prop linux Id).json"
+wait_for 120 "the merge into data.vhdx" grep -q "\"$T/images/data.vhdx\"" "$T/state/$(vm_prop linux Id).json"
 wait_for 60 "the merge's end" sh -c "[ \"\$(cd '$T/images' && ls *.avhdx 2>/dev/null)\" = '' ]"
 qemu-img check -q "$T/images/disk.vhdx" || fail "qemu-img check disk.vhdx"
+qemu-img check -q "$T/images/data.vhdx" || fail "qemu-img check data.vhdx"
 "$VMCTL_BIN" disk convert "$T/images/disk.vhdx" "$T/images/disk.raw" >/dev/null || fail "vmctl disk convert"
 cmp <(dd if="$T/images/disk.raw" bs=65536 skip=16 count=16 2>/dev/null) "$T/images/pattern.bin" ||
 	fail "the pattern the guest wrote is not in the image"

@@ -1,0 +1,40 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# debian-package.sh PACKAGE: fetches a Debian package once (apt-get
+# download, not installed on this host) and caches it extracted under
+# ${VM_DEBIAN_PACKAGE_CACHE:-${VM_CACHE_DIR:-/var/cache/vmstack}/debian-package}/PACKAGE;
+# prints that directory. The stock-Linux acceptance test takes
+# hv_vss_daemon and hv_fcopy_daemon from hyperv-daemons this way, for its
+# guest, and debian-kernel.sh its kernel. Exit status 77 (the test suite's
+# "skip") with the reason on stderr when the package cannot be had: no
+# apt, no network, no permission. A cached package is used without apt.
+set -euo pipefail
+pkg=${1:?usage: debian-package.sh PACKAGE}
+case "$pkg" in *[!a-z0-9.+-]*) echo "debian-package: bad package name: $pkg" >&2; exit 2 ;; esac
+skip() {
+  echo "debian-package: $*" >&2
+  exit 77
+}
+cache=${VM_DEBIAN_PACKAGE_CACHE:-${VM_CACHE_DIR:-/var/cache/vmstack}/debian-package}
+root=$cache/$pkg
+if [ ! -e "$root/.complete" ]; then
+  command -v apt-get >/dev/null || skip "apt-get not available"
+  command -v dpkg-deb >/dev/null || skip "dpkg-deb not available"
+  mkdir -p "$cache" 2>/dev/null || skip "cannot create $cache (set VM_CACHE_DIR)"
+  tmp=$(mktemp -d "$cache/.download.XXXXXX") || skip "cannot write to $cache"
+  trap 'rm -rf "$tmp"' EXIT
+  if ! (cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>"$tmp/err"); then
+    # Package lists may be missing (a fresh machine): refresh once as root.
+    [ "$(id -u)" -eq 0 ] && apt-get update -qq >/dev/null 2>&1 &&
+      (cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>"$tmp/err") ||
+      skip "apt-get download $pkg failed: $(tail -1 "$tmp/err" 2>/dev/null)"
+  fi
+  deb=$(ls "$tmp"/*.deb 2>/dev/null | head -1)
+  [ -n "$deb" ] || skip "apt-get download $pkg produced no .deb"
+  mkdir -p "$tmp/root"
+  dpkg-deb -x "$deb" "$tmp/root" || skip "dpkg-deb -x failed on $deb"
+  rm -rf "$root"
+  mv "$tmp/root" "$root"
+  touch "$root/.complete"
+fi
+echo "$root"
