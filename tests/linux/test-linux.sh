@@ -15,7 +15,8 @@
 # and a production checkpoint (the guest's own hv_vss_daemon, from Debian's
 # hyperv-daemons, freezes the ext2 file system on its second disk through
 # our backup integration service; the frozen image passes e2fsck, the
-# rounds after it write the file system again). Slow on PVM hosts
+# rounds after it write the file system again) and a file copied in with
+# vmctl copy-to (hv_fcopy_daemon, the file-copy service). Slow on PVM hosts
 # (minutes): ctest label "linux".
 #
 # Artefacts (console log, the guest's hv_* dmesg lines, milestones) are kept
