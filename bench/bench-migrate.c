@@ -16,7 +16,6 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -29,6 +28,7 @@
 
 #include "bench.h"
 #include "qmp.h"
+#include "worker.h"
 #include "common/proto.h"
 
 #define ROUNDS 5
@@ -47,14 +47,6 @@ struct worker {
         int sock;
         char err[PATH_MAX];
 };
-
-static struct json_object *recv_msg(int sock, int timeout_ms) {
-        struct pollfd p = { .fd = sock, .events = POLLIN };
-        struct json_object *m = NULL;
-        if (poll(&p, 1, timeout_ms) <= 0 || proto_recv(sock, &m, NULL, 0, NULL) < 0)
-                return NULL;
-        return m;
-}
 
 static const char *str_of(struct json_object *m, const char *k) {
         struct json_object *v;
@@ -93,7 +85,7 @@ static bool worker_start(struct worker *w, const char *name, int mig_fd) {
         bool ok = m && proto_send(w->sock, m, mig_fd >= 0 ? &mig_fd : NULL, mig_fd >= 0 ? 1 : 0) == 0;
         json_object_put(m);
         if (ok && mig_fd < 0) {
-                m = recv_msg(w->sock, 30000);
+                m = bench_worker_recv(w->sock, 30000);
                 ok = !strcmp(str_of(m, "event"), "ready");
                 json_object_put(m);
         }
@@ -104,23 +96,13 @@ static void worker_end(struct worker *w) {
         struct json_object *m = json_tokener_parse("{\"op\":\"stop\",\"id\":99}");
         (void)proto_send(w->sock, m, NULL, 0);
         json_object_put(m);
-        for (; (m = recv_msg(w->sock, 30000)); json_object_put(m))
+        for (; (m = bench_worker_recv(w->sock, 30000)); json_object_put(m))
                 if (!strcmp(str_of(m, "event"), "exit")) {
                         json_object_put(m);
                         break;
                 }
         close(w->sock);
         waitpid(w->pid, NULL, 0);
-}
-
-static char *slurp(const char *path) {
-        static char buf[65536];
-        FILE *f = fopen(path, "r");
-        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-        if (f)
-                fclose(f);
-        buf[n] = 0;
-        return buf;
 }
 
 static bool ours(struct round *r) {
@@ -137,7 +119,7 @@ static bool ours(struct round *r) {
         bool ok = proto_send(a.sock, m, &sp[0], 1) == 0;
         json_object_put(m);
         close(sp[0]);
-        for (m = NULL; ok && (m = recv_msg(a.sock, 60000)) && strcmp(str_of(m, "event"), "") != 0;)
+        for (m = NULL; ok && (m = bench_worker_recv(a.sock, 60000)) && strcmp(str_of(m, "event"), "") != 0;)
                 json_object_put(m);
         uint64_t t1 = bench_now_ns();
         ok = ok && !strcmp(str_of(m, "ok"), "true");
@@ -152,10 +134,10 @@ static bool ours(struct round *r) {
         (void)t1;
         worker_end(&a);
         worker_end(&b);
-        uint64_t g = bench_phase_ns(slurp(b.err), "guest");
+        uint64_t g = bench_phase_ns(bench_slurp(b.err), "guest");
         r->downtime_ms = g > pause ? (double)(g - pause) / 1e6 : -1;
         if (ok && r->downtime_ms < 0)
-                fprintf(stderr, "bench-migrate: no \"guest\" phase on the destination: %s\n", slurp(b.err));
+                fprintf(stderr, "bench-migrate: no \"guest\" phase on the destination: %s\n", bench_slurp(b.err));
         return ok && r->downtime_ms > 0;
 }
 

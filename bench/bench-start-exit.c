@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "worker.h"
 
 #define RUNS 15
 #define GUEST_MIB 64u
@@ -62,16 +63,6 @@ static double run(const char *const argv[], const char *out, const char *err, in
         return ms;
 }
 
-static char *slurp(const char *path) {
-        static char buf[16384];
-        FILE *f = fopen(path, "r");
-        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-        if (f)
-                fclose(f);
-        buf[n] = 0;
-        return buf;
-}
-
 enum { P_EXEC, P_CONFIG, P_SANDBOX, P_KVM, P_DEVICES, P_IMAGE, P_ENTER, P_VCPU, P_GUEST, P_JOIN, P_TEARDOWN, P_EXIT, P_N };
 static const char *const phase_label[P_N] = {
         "exec (fork -> main)", "config", "sandbox step one (namespaces)", "KVM VM, RAM, vCPU", "devices",
@@ -92,11 +83,11 @@ static bool ours(const char *config, double *total, double ph[P_N]) {
         int status;
         uint64_t t0;
         *total = run(argv, out, err, &status, &t0);
-        if (*total < 0 || status != 0 || !strstr(slurp(out), REPORT)) {
-                fprintf(stderr, "bench-start-exit: vmwp exited with %d: %s\n", status, slurp(err));
+        if (*total < 0 || status != 0 || !strstr(bench_slurp(out), REPORT)) {
+                fprintf(stderr, "bench-start-exit: vmwp exited with %d: %s\n", status, bench_slurp(err));
                 return false;
         }
-        const char *log = slurp(err);
+        const char *log = bench_slurp(err);
         uint64_t prev = t0;
         for (int i = 0; i < P_N; i++) {
                 uint64_t t = phase_end[i] ? bench_phase_ns(log, phase_end[i]) : t0 + (uint64_t)(*total * 1e6);
@@ -126,8 +117,8 @@ static bool qemu(double *total) {
         int status;
         *total = run(argv, qout, err, &status, NULL);
         /* isa-debug-exit: status (value << 1) | 1 of the guest's PM1a write. */
-        if (*total < 0 || status != ((((5 << 10) | (1 << 13)) << 1 | 1) & 0xff) || !strstr(slurp(out), REPORT)) {
-                fprintf(stderr, "bench-start-exit: QEMU exited with %d: %s\n", status, slurp(err));
+        if (*total < 0 || status != ((((5 << 10) | (1 << 13)) << 1 | 1) & 0xff) || !strstr(bench_slurp(out), REPORT)) {
+                fprintf(stderr, "bench-start-exit: QEMU exited with %d: %s\n", status, bench_slurp(err));
                 return false;
         }
         return true;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* A vmwp under a control socket for the benchmarks (bench-save,
- * bench-checkpoint): started with a configuration message and its fds,
+ * bench-checkpoint; bench-migrate and bench-start-exit use the message and
+ * file helpers): started with a configuration message and its fds,
  * requests with ids, its end reaped. */
 #pragma once
 
