@@ -88,12 +88,10 @@ static void revert_now(struct vmms_vm *vm) {
 
 int vmms_vm_checkpoint_revert(struct vmms_vm *vm, sd_bus_message *call, const char *ref, int start, char *err,
                               size_t errlen) {
-        int r = vmms_ckpt_check_ready(vm, err, errlen);
+        struct vmms_checkpoint *k;
+        int r = vmms_ckpt_target(vm, ref, &k, err, errlen);
         if (r < 0)
                 return r;
-        struct vmms_checkpoint *k = vmms_checkpoints_find(vm->ckpts, ref);
-        if (!k)
-                return snprintf(err, errlen, "no checkpoint '%s'", ref), -ENOENT;
         bool running = vm->state == VMMS_STATE_RUNNING || vm->state == VMMS_STATE_PAUSED ||
                        vm->state == VMMS_STATE_STARTING;
         if (!running && vm->state != VMMS_STATE_OFF && vm->state != VMMS_STATE_CRASHED &&
@@ -199,12 +197,10 @@ static void compact_merged(struct vmms_vm *vm, int r, void *arg) {
 
 int vmms_vm_checkpoint_delete(struct vmms_vm *vm, sd_bus_message *call, const char *ref, char *err,
                               size_t errlen) {
-        int r = vmms_ckpt_check_ready(vm, err, errlen);
+        struct vmms_checkpoint *k;
+        int r = vmms_ckpt_target(vm, ref, &k, err, errlen);
         if (r < 0)
                 return r;
-        struct vmms_checkpoint *k = vmms_checkpoints_find(vm->ckpts, ref);
-        if (!k)
-                return snprintf(err, errlen, "no checkpoint '%s'", ref), -ENOENT;
         if (vm->state == VMMS_STATE_SAVING || vm->state == VMMS_STATE_MIGRATING)
                 return snprintf(err, errlen, "not while the VM is %s", vmms_state_to_string(vm->state)), -EBUSY;
         struct guid id = k->id;

@@ -107,6 +107,15 @@ int vmms_ckpt_check_ready(struct vmms_vm *vm, char *err, size_t errlen) {
         return 0;
 }
 
+int vmms_ckpt_target(struct vmms_vm *vm, const char *ref, struct vmms_checkpoint **k, char *err, size_t errlen) {
+        int r = vmms_ckpt_check_ready(vm, err, errlen);
+        if (r < 0)
+                return r;
+        if (!(*k = vmms_checkpoints_find(vm->ckpts, ref)))
+                return snprintf(err, errlen, "no checkpoint '%s'", ref), -ENOENT;
+        return 0;
+}
+
 /* ---- take ---- */
 
 static struct vmms_checkpoint *new_checkpoint(struct vmms_vm *vm, const char *name, char *err, size_t errlen) {
