@@ -273,11 +273,23 @@ int vid_cpuid_supported(struct vid_partition *p, struct vid_cpuid_entry *out, si
                         continue;
                 if (n == max)
                         return -ENOBUFS;
-                out[n++] = (struct vid_cpuid_entry){
+                struct vid_cpuid_entry *o = &out[n++];
+                *o = (struct vid_cpuid_entry){
                         .function = k->function, .index = k->index,
                         .flags = (k->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) ? VID_CPUID_SIGNIFICANT_INDEX : 0,
                         .eax = k->eax, .ebx = k->ebx, .ecx = k->ecx, .edx = k->edx,
                 };
+                /* KVM passes through the APIC ID of the host CPU the ioctl
+                 * ran on (leaf 1 EBX[31:24], x2APIC ID in 0xB/0x1F EDX,
+                 * AMD's extended APIC ID in 0x8000001E EAX): not the
+                 * guest's, and different from one partition to the next.
+                 * vid_cpuid_set puts each VP's own in. */
+                if (o->function == 1)
+                        o->ebx &= 0x00ffffffu;
+                if (o->function == 0xb || o->function == 0x1f)
+                        o->edx = 0;
+                if (o->function == 0x8000001eu)
+                        o->eax = 0;
         }
         return (int)n;
 }
@@ -298,11 +310,14 @@ int vid_cpuid_set(struct vid_partition *p, const struct vid_cpuid_entry *e, size
                                 .flags = (e[i].flags & VID_CPUID_SIGNIFICANT_INDEX) ? KVM_CPUID_FLAG_SIGNIFCANT_INDEX : 0,
                                 .eax = e[i].eax, .ebx = e[i].ebx, .ecx = e[i].ecx, .edx = e[i].edx,
                         };
-                        /* Per-VP identity: initial APIC ID in leaf 1, x2APIC ID in 0xB/0x1F. */
+                        /* Per-VP identity: initial APIC ID in leaf 1, x2APIC ID in
+                         * 0xB/0x1F, extended APIC ID in 0x8000001E. */
                         if (k->function == 1)
                                 k->ebx = (k->ebx & 0x00ffffffu) | (apic_id << 24);
                         if (k->function == 0xb || k->function == 0x1f)
                                 k->edx = apic_id;
+                        if (k->function == 0x8000001eu)
+                                k->eax = apic_id;
                         vid_pvm_cpuid_fixup(p, k);
                 }
                 if (ioctl(p->vps[v]->fd, KVM_SET_CPUID2, c) < 0)

@@ -6,6 +6,7 @@
  * changed. Also: what the file holds, refusals of a mismatched or damaged
  * state, and that a running partition is not saved; the dirty-page log. */
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -484,6 +485,47 @@ TEST(cpuid_travels_and_a_missing_feature_is_refused) {
         vid_partition_destroy(q);
         free(cs), free(now), free(claim);
         saved_free(&s);
+}
+
+/* Two partitions made on different host CPUs offer the same table: KVM's
+ * supported CPUID carries the APIC ID of the CPU the ioctl ran on, which
+ * is no part of the guest's (the CI machine failed the test above once
+ * because p and q were made on different CPUs). */
+TEST(cpuid_table_does_not_depend_on_the_host_cpu) {
+        TEST_REQUIRE_KVM();
+        cpu_set_t old, one;
+        ASSERT_OK(sched_getaffinity(0, sizeof old, &old));
+        int cpus[2], n = 0;
+        for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+                if (CPU_ISSET(c, &old))
+                        cpus[n++] = c;
+        if (n < 2) {
+                printf("# one host CPU: nothing to compare\n");
+                return;
+        }
+        struct rec r = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        struct vid_cpuid_state *t[2] = { malloc(sizeof *t[0]), malloc(sizeof *t[1]) };
+        for (int i = 0; i < 2; i++) {
+                CPU_ZERO(&one);
+                CPU_SET(cpus[i], &one);
+                ASSERT_OK(sched_setaffinity(0, sizeof one, &one));
+                struct vid_partition *p = make(&r, RAM_BYTES);
+                ASSERT_OK(vid_cpuid_state_get(p, t[i]));
+                vid_partition_destroy(p);
+        }
+        ASSERT_OK(sched_setaffinity(0, sizeof old, &old));
+        ASSERT_EQ(t[0]->n_function, t[1]->n_function);
+        for (uint32_t i = 0; i < t[0]->n_function; i++)
+                if (t[0]->eax[i] != t[1]->eax[i] || t[0]->ebx[i] != t[1]->ebx[i] || t[0]->ecx[i] != t[1]->ecx[i] ||
+                    t[0]->edx[i] != t[1]->edx[i]) {
+                        fprintf(stderr, "leaf 0x%x.%u: %08x %08x %08x %08x on CPU %d, %08x %08x %08x %08x on %d\n",
+                                t[0]->function[i], t[0]->index[i], t[0]->eax[i], t[0]->ebx[i], t[0]->ecx[i],
+                                t[0]->edx[i], cpus[0], t[1]->eax[i], t[1]->ebx[i], t[1]->ecx[i], t[1]->edx[i],
+                                cpus[1]);
+                        ASSERT_TRUE(false);
+                }
+        ASSERT_TRUE(memcmp(t[0], t[1], sizeof *t[0]) == 0);
+        free(t[0]), free(t[1]);
 }
 
 TEST_MAIN()
