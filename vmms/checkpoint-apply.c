@@ -233,7 +233,12 @@ void vmms_ckpt_on_worker_exit(struct vmms_vm *vm) {
         }
         /* A merge does not run with a worker. What waited for the worker
          * to end may go now. */
-        if (!op && !vm->ckpts_damaged && vm->ckpts && (vm->state == VMMS_STATE_OFF || vm->state == VMMS_STATE_SAVED))
+        vmms_ckpt_compact_idle(vm);
+}
+
+void vmms_ckpt_compact_idle(struct vmms_vm *vm) {
+        if (!vm->ckpt_op && !vm->ckpts_damaged && vm->ckpts && vm->ckpts->n_owned &&
+            (vm->state == VMMS_STATE_OFF || vm->state == VMMS_STATE_SAVED))
                 (void)compact(vm);
 }
 

@@ -365,6 +365,8 @@ int vmms_ckpt_next_pop(struct vmms_vm *vm, const struct vmms_cred *as, const str
 
 struct vmms_ckpt_merge {
         int pfd, cfd;
+        bool stop;      /* set by the loop (vmms_ckpt_merge_stop), read by the thread */
+        uint64_t *done; /* the job's progress counter */
         char top[VM_PATH_MAX], parent[VM_PATH_MAX];
         char err[2 * VM_PATH_MAX + 256];
 };
@@ -394,8 +396,20 @@ int vmms_ckpt_merge_prepare(struct vmms_vm *vm, const struct vmms_cred *as, cons
         return 0;
 }
 
+static bool merge_progress(void *opaque, uint64_t bytes) {
+        struct vmms_ckpt_merge *m = opaque;
+        __atomic_store_n(m->done, bytes, __ATOMIC_RELAXED);
+        return !__atomic_load_n(&m->stop, __ATOMIC_RELAXED);
+}
+
+void vmms_ckpt_merge_stop(struct vmms_ckpt_merge *m) {
+        if (m)
+                __atomic_store_n(&m->stop, true, __ATOMIC_RELAXED);
+}
+
 int vmms_ckpt_merge_run(void *opaque, uint64_t *done, uint64_t *total) {
         struct vmms_ckpt_merge *m = opaque;
+        m->done = done;
         struct vhdx *p = NULL, *c = NULL;
         int r = vhdx_open(m->pfd, VHDX_OPEN_WRITABLE, &p, m->err, sizeof m->err);
         if (r == 0)
@@ -407,8 +421,10 @@ int vmms_ckpt_merge_run(void *opaque, uint64_t *done, uint64_t *total) {
                 struct vhdx_info info;
                 vhdx_get_info(c, &info);
                 __atomic_store_n(total, info.blocks_present * info.block_size, __ATOMIC_RELAXED);
-                if ((r = vhdx_merge_into_parent(c, p, &bytes)) < 0)
-                        snprintf(m->err, sizeof m->err, "merging %s into %s: %s", m->top, m->parent, strerror(-r));
+                if ((r = vhdx_merge_into_parent(c, p, merge_progress, m, &bytes)) < 0)
+                        snprintf(m->err, sizeof m->err, "merging %s into %s: %s", m->top, m->parent,
+                                 r == -ECANCELED ? "stopped (vmms is ending): it goes on when vmms starts again"
+                                                 : strerror(-r));
         }
         __atomic_store_n(done, bytes, __ATOMIC_RELAXED);
         (void)vhdx_close(c);

@@ -47,7 +47,14 @@ void vmms_ckpt_op_free(struct vmms_vm *vm) {
         struct vmms_ckpt_op *op = TAKE_PTR(vm->ckpt_op);
         if (!op)
                 return;
-        vmms_ckpt_job_free(op->job); /* a merge thread ends first */
+        if (op->job && op->merge) {
+                /* The thread ends at its next block; the images stay
+                 * consistent and the next start merges again. */
+                vmms_ckpt_merge_stop(op->merge);
+                vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "merge into %s stopped: vmms is ending; it goes on when vmms "
+                            "starts again", vmms_ckpt_merge_parent(op->merge));
+        }
+        vmms_ckpt_job_free(op->job);
         vmms_ckpt_merge_free(op->merge);
         vmms_checkpoint_free(op->c);
         free(op->next);

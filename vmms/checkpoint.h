@@ -103,6 +103,9 @@ struct vmms_ckpt_merge;
 int vmms_ckpt_merge_prepare(struct vmms_vm *vm, const struct vmms_cred *as, const char *top, const char *parent,
                             struct vmms_ckpt_merge **out, char *err, size_t errlen);
 int vmms_ckpt_merge_run(void *merge, uint64_t *done, uint64_t *total);
+/* Asks a running merge to stop after its current block (-ECANCELED): the
+ * images stay consistent and a later compaction merges again. */
+void vmms_ckpt_merge_stop(struct vmms_ckpt_merge *m);
 const char *vmms_ckpt_merge_error(const struct vmms_ckpt_merge *m);
 const char *vmms_ckpt_merge_parent(const struct vmms_ckpt_merge *m);
 void vmms_ckpt_merge_free(struct vmms_ckpt_merge *m);
@@ -162,6 +165,10 @@ int vmms_vm_checkpoint_delete(struct vmms_vm *vm, sd_bus_message *call, const ch
 /* The worker ended: a revert waiting for it goes on; a take in progress
  * is undone; a pending merge of the present images may start. */
 void vmms_ckpt_on_worker_exit(struct vmms_vm *vm);
+/* A VM without a worker (Off, Saved) merges what compaction would: when
+ * its worker ends, and when vmms starts (a merge cut short by vmms's end
+ * or a crash runs again: docs/checkpoints.md "Deleting"). */
+void vmms_ckpt_compact_idle(struct vmms_vm *vm);
 void vmms_ckpt_free(struct vmms_vm *vm);
 /* Properties changed on the Checkpoints interface. */
 void vmms_ckpt_emit(struct vmms_vm *vm, const char *prop);

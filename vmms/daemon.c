@@ -17,6 +17,7 @@
 #include "common/fd-util.h"
 #include "common/log.h"
 #include "common/macro.h"
+#include "checkpoint.h"
 #include "daemon.h"
 
 #define VMMS_MAX_PROBLEMS 256u
@@ -203,6 +204,8 @@ int vmms_daemon_new(const struct vmms_options *opt, struct vmms_daemon **out) {
                 vmms_daemon_free(d);
                 return r;
         }
+        for (size_t i = 0; i < d->n_vms; i++)
+                vmms_ckpt_compact_idle(d->vms[i]); /* a merge cut short last time */
         *out = d;
         return 0;
 }

@@ -18,6 +18,7 @@
 #     worker that dies during a take leaves nothing behind and no Busy VM;
 #   refused: a raw disk without reflinks (nothing left behind), a name
 #     taken, an unknown checkpoint, migration of a VM with checkpoints;
+#     a merge stopped by vmms's end completes when vmms starts again;
 #     the tree survives a vmms restart; a damaged index is a Problem and
 #     refuses checkpoint operations; deleting the VM removes its index.
 set -u
@@ -229,6 +230,28 @@ expect_rc 0 vmctl start c1 --timeout=30
 expect_rc 5 vmctl migrate c1 127.0.0.1:1
 echo "$LAST_OUT" | grep -q "has 1 checkpoint(s)" || fail "migrate: $LAST_OUT"
 expect_rc 0 vmctl kill c1
+
+note "a merge cut short by vmms's end goes on when vmms starts again"
+$H dynamic "$P/m.vhdx" 640 && $H fill "$P/m.vhdx" 0 5 || fail "cannot make m.vhdx"
+t_create c6 "" ",\"disks\":[{\"path\":\"$P/m.vhdx\"}]"
+expect_rc 0 vmctl checkpoint c6 m1
+m1=$(disk_of c6)
+$H fill "$m1" 1024 6 $((512 * 1024)) || fail "fill" # 512 MiB in the child: a merge that takes a while
+vmctl checkpoint-delete c6 m1 >"$T/m.out" 2>&1 &
+bg=$!
+wait_for 30 "the merge" sh -c "busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path c6)' \
+  org.vmstack.VMMS1.Checkpoints Operation | grep -q merging || [ ! -e '$m1' ]"
+t_stop_vmms
+wait $bg
+if grep -q "merge into .* stopped: vmms is ending" "$T/vmms.log"; then note "(stopped mid-merge)"; else note "(the merge ended first)"; fi
+t_start_vmms
+wait_for 60 "the merge after the restart" sh -c "[ ! -e '$m1' ] && grep -q '\"$P/m.vhdx\"' '$T/state/$(vm_prop c6 Id).json'"
+[ "$(byte "$P/m.vhdx" 0)" = 5 ] && [ "$(byte "$P/m.vhdx" 1024)" = 6 ] && [ "$(byte "$P/m.vhdx" $((513 * 1024 - 4)))" = 6 ] &&
+  [ "$(byte "$P/m.vhdx" $((513 * 1024)))" = 0 ] ||
+  fail "m.vhdx after the merge: $(byte "$P/m.vhdx" 0) $(byte "$P/m.vhdx" 1024) $(byte "$P/m.vhdx" $((513 * 1024)))"
+qemu-img check -q "$P/m.vhdx" || fail "qemu-img check m.vhdx"
+expect_rc 0 vmctl delete c6
+rm -f "$P/m.vhdx"
 
 note "vmms restart: the tree is read back; a damaged index refuses checkpoint operations"
 t_stop_vmms

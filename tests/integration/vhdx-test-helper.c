@@ -9,8 +9,9 @@
  *   vhdx-test-helper write PATH
  *       writes one sector at offset 0, as a VM would: the image gets a new
  *       DataWriteGuid, so children made before no longer match it
- *   vhdx-test-helper fill PATH KIB BYTE
- *       writes 4 KiB of BYTE (a number) at KIB KiB into the image
+ *   vhdx-test-helper fill PATH KIB BYTE [LENKIB]
+ *       writes 4 KiB (or LENKIB KiB) of BYTE (a number) at KIB KiB into
+ *       the image
  *   vhdx-test-helper byte PATH KIB
  *       prints the byte at KIB KiB as the disk reads it (through the chain
  *       of parents, found by their locators)
@@ -75,15 +76,21 @@ static int write_bytes(const char *path, uint64_t off, size_t len, int fill) {
                 return fail("opening", path, -errno);
         struct vhdx *v = NULL;
         struct vhdx_extent e;
-        char buf[4096];
-        memset(buf, fill, sizeof buf);
+        const size_t chunk = 1u << 20;
+        char *buf = malloc(chunk);
+        if (!buf) {
+                close(fd);
+                return fail("writing", path, -ENOMEM);
+        }
+        memset(buf, fill, chunk);
         int r = vhdx_open(fd, VHDX_OPEN_WRITABLE, &v, err, sizeof err);
         if (r < 0)
                 v = NULL;
         for (size_t done = 0; r >= 0 && done < len; done += e.len)
-                if ((r = vhdx_map_write(v, off + done, len - done, &e, NULL)) >= 0 &&
+                if ((r = vhdx_map_write(v, off + done, len - done < chunk ? len - done : chunk, &e, NULL)) >= 0 &&
                     pwrite(fd, buf, e.len, (off_t)e.file_off) != (ssize_t)e.len)
                         r = -EIO;
+        free(buf);
         if (r >= 0 && fdatasync(fd) < 0)
                 r = -errno;
         int rc = v ? vhdx_close(v) : 0;
@@ -144,11 +151,12 @@ int main(int argc, char **argv) {
                 return make_child(argv[2], argv[3], argv[4], argc == 6 ? argv[5] : NULL);
         if (argc == 3 && !strcmp(argv[1], "write"))
                 return write_bytes(argv[2], 0, 512, 0x5a);
-        if (argc == 5 && !strcmp(argv[1], "fill"))
-                return write_bytes(argv[2], strtoull(argv[3], NULL, 10) << 10, 4096, atoi(argv[4]));
+        if ((argc == 5 || argc == 6) && !strcmp(argv[1], "fill"))
+                return write_bytes(argv[2], strtoull(argv[3], NULL, 10) << 10,
+                                   argc == 6 ? (size_t)strtoull(argv[5], NULL, 10) << 10 : 4096, atoi(argv[4]));
         if (argc == 4 && !strcmp(argv[1], "byte"))
                 return read_byte(argv[2], strtoull(argv[3], NULL, 10) << 10);
         fprintf(stderr, "usage: vhdx-test-helper dynamic PATH MIB | child PARENT CHILD RELATIVE|- [ABSOLUTE] | "
-                        "write PATH | fill PATH KIB BYTE | byte PATH KIB\n");
+                        "write PATH | fill PATH KIB BYTE [LENKIB] | byte PATH KIB\n");
         return 2;
 }

@@ -461,7 +461,7 @@ TEST(merge_into_parent_keeps_every_view) {
         ASSERT_EQ(vhdx_open(bfd, VHDX_OPEN_WRITABLE, &wbase, err, sizeof err), 0);
         ASSERT_EQ(vhdx_set_parent(mid, wbase, err, sizeof err), 0);
         uint64_t copied = 0;
-        ASSERT_EQ(vhdx_merge_into_parent(mid, wbase, &copied), 0);
+        ASSERT_EQ(vhdx_merge_into_parent(mid, wbase, NULL, NULL, &copied), 0);
         ASSERT_EQ(copied, (uint64_t)4096 + (3 << 20));
         vread(wbase, 0, got, size);
         ASSERT_EQ(memcmp(got, want_mid, size), 0);
@@ -476,12 +476,82 @@ TEST(merge_into_parent_keeps_every_view) {
         vread(top, 0, got, size);
         ASSERT_EQ(memcmp(got, want_top, size), 0);
         /* a merge into something that is not the parent is refused */
-        ASSERT_EQ(vhdx_merge_into_parent(top, mid, NULL), -EINVAL);
+        ASSERT_EQ(vhdx_merge_into_parent(top, mid, NULL, NULL, NULL), -EINVAL);
         vhdx_close(top), vhdx_close(mid), vhdx_close(base);
         close(bfd), close(mfd), close(tfd);
         if (have_qemu_img())
                 ASSERT_EQ(qemu_check("m-base.vhdx"), 0);
         free(a), free(want_mid), free(want_top), free(got), free(x);
+}
+
+static bool stop_after_first_block(void *opaque, uint64_t bytes) {
+        *(uint64_t *)opaque = bytes;
+        return false;
+}
+
+/* A merge cut short (vmms ending, a crash) leaves the child linked to its
+ * parent and reading exactly as before: the parent keeps its
+ * DataWriteGuid until the last step. Run again, the merge completes; the
+ * child over the merged parent (its users not yet moved) still links. */
+TEST(merge_cut_short_leaves_the_chain_whole) {
+        const uint64_t size = 8 << 20;
+        struct vhdx *base = create_open("mc-base.vhdx", VHDX_DYNAMIC, size, 1 << 20);
+        uint8_t *want = malloc(size), *got = malloc(size), *x = malloc(size);
+        fill(want, size, 31);
+        vwrite(base, 0, want, size);
+        int bfd = vhdx_fd(base);
+        ASSERT_EQ(vhdx_close(base), 0);
+        ASSERT_EQ(vhdx_open(bfd, 0, &base, err, sizeof err), 0);
+        int cfd = new_file("mc-child.avhdx");
+        struct vhdx_create_options o = { .type = VHDX_DIFFERENCING, .parent = base,
+                                         .parent_relative = "mc-base.vhdx", .block_size = 1 << 20 };
+        ASSERT_EQ(vhdx_create(cfd, &o, err, sizeof err), 0);
+        struct vhdx *child;
+        ASSERT_EQ(vhdx_open(cfd, VHDX_OPEN_WRITABLE, &child, err, sizeof err), 0);
+        ASSERT_EQ(vhdx_set_parent(child, base, err, sizeof err), 0);
+        fill(x, size, 32);
+        for (uint64_t off = 0; off < size; off += 2 << 20) { /* every other block, and part of one */
+                vwrite(child, off, x + off, 1 << 20);
+                memcpy(want + off, x + off, 1 << 20);
+        }
+        vwrite(child, (5 << 20) + 4096, x, 8192);
+        memcpy(want + (5 << 20) + 4096, x, 8192);
+        ASSERT_EQ(vhdx_close(child), 0);
+        ASSERT_EQ(vhdx_open(cfd, 0, &child, err, sizeof err), 0);
+        vhdx_close(base);
+
+        /* stopped after the first block; the parent's fd left as a crash leaves it */
+        struct vhdx *wbase;
+        ASSERT_EQ(vhdx_open(bfd, VHDX_OPEN_WRITABLE, &wbase, err, sizeof err), 0);
+        ASSERT_EQ(vhdx_set_parent(child, wbase, err, sizeof err), 0);
+        uint64_t seen = 0, copied = 0;
+        ASSERT_EQ(vhdx_merge_into_parent(child, wbase, stop_after_first_block, &seen, &copied), -ECANCELED);
+        ASSERT_EQ(seen, (uint64_t)1 << 20);
+        ASSERT_EQ(copied, seen);
+        vhdx_discard(wbase);
+        ASSERT_EQ(vhdx_open(bfd, 0, &base, err, sizeof err), 0);
+        ASSERT_EQ(vhdx_set_parent(child, base, err, sizeof err), 0);
+        vread(child, 0, got, size);
+        ASSERT_EQ(memcmp(got, want, size), 0);
+        vhdx_close(base);
+
+        /* again, to the end: the parent reads as the child did */
+        ASSERT_EQ(vhdx_open(bfd, VHDX_OPEN_WRITABLE, &wbase, err, sizeof err), 0);
+        ASSERT_EQ(vhdx_set_parent(child, wbase, err, sizeof err), 0);
+        ASSERT_EQ(vhdx_merge_into_parent(child, wbase, NULL, NULL, &copied), 0);
+        vread(wbase, 0, got, size);
+        ASSERT_EQ(memcmp(got, want, size), 0);
+        ASSERT_EQ(vhdx_close(wbase), 0);
+        /* the child over its merged parent still links (and reads the same) */
+        ASSERT_EQ(vhdx_open(bfd, 0, &base, err, sizeof err), 0);
+        ASSERT_EQ(vhdx_set_parent(child, base, err, sizeof err), 0);
+        vread(child, 0, got, size);
+        ASSERT_EQ(memcmp(got, want, size), 0);
+        vhdx_close(child), vhdx_close(base);
+        close(bfd), close(cfd);
+        if (have_qemu_img())
+                ASSERT_EQ(qemu_check("mc-base.vhdx"), 0);
+        free(want), free(got), free(x);
 }
 
 TEST(corrupt_images_are_refused_with_a_reason) {

@@ -391,13 +391,23 @@ static int merge_copy(struct vhdx *child, struct vhdx *parent, uint64_t voff, ui
         return 0;
 }
 
-int vhdx_merge_into_parent(struct vhdx *child, struct vhdx *parent, uint64_t *bytes) {
+int vhdx_merge_into_parent(struct vhdx *child, struct vhdx *parent, vhdx_merge_progress_fn progress, void *opaque,
+                           uint64_t *bytes) {
         if (child->parent != parent || !(parent->flags & VHDX_OPEN_WRITABLE))
                 return -EINVAL;
         const size_t buflen = 4u << 20;
         _cleanup_free_ uint8_t *buf = vhdx_buf(buflen);
         if (!buf)
                 return -ENOMEM;
+        /* The parent keeps its DataWriteGuid while the child's data goes in
+         * (not the fresh one an ordinary first write gives it): the child,
+         * its only user, reads the same through it at every point, so one
+         * interrupted here (a crash, a stop) stays linked and the merge can
+         * simply run again. At the end the parent takes the child's. */
+        pthread_mutex_lock(&parent->lock);
+        bool fresh = !parent->data_guid_done;
+        parent->data_guid_done = true;
+        pthread_mutex_unlock(&parent->lock);
         const uint64_t bs = child->meta.block_size, size = child->meta.virtual_size;
         uint64_t copied = 0;
         int r = 0;
@@ -407,19 +417,21 @@ int vhdx_merge_into_parent(struct vhdx *child, struct vhdx *parent, uint64_t *by
                 if (st == VHDX_PAYLOAD_ZERO || st == VHDX_PAYLOAD_UNMAPPED) {
                         r = merge_copy(child, parent, voff, 0, end - voff, buf, buflen);
                         copied += end - voff;
-                        continue;
-                }
-                /* present data, run by run (a partly present block has several) */
-                while (r == 0 && voff < end) {
-                        struct vhdx_extent e;
-                        if ((r = vhdx_map(child, voff, end - voff, &e)) < 0)
-                                break;
-                        if (e.kind == VHDX_EXT_DATA) {
-                                r = merge_copy(child, parent, voff, e.file_off, e.len, buf, buflen);
-                                copied += e.len;
+                } else {
+                        /* present data, run by run (a partly present block has several) */
+                        while (r == 0 && voff < end) {
+                                struct vhdx_extent e;
+                                if ((r = vhdx_map(child, voff, end - voff, &e)) < 0)
+                                        break;
+                                if (e.kind == VHDX_EXT_DATA) {
+                                        r = merge_copy(child, parent, voff, e.file_off, e.len, buf, buflen);
+                                        copied += e.len;
+                                }
+                                voff += e.len;
                         }
-                        voff += e.len;
                 }
+                if (r == 0 && progress && !progress(opaque, copied))
+                        r = -ECANCELED;
         }
         if (r == 0 && fdatasync(parent->fd) < 0)
                 r = -errno;
@@ -431,6 +443,15 @@ int vhdx_merge_into_parent(struct vhdx *child, struct vhdx *parent, uint64_t *by
                 h.data_write = child->hdr.data_write;
                 r = vhdx_write_header(parent, &h);
                 parent->data_guid_done = true;
+                pthread_mutex_unlock(&parent->lock);
+        }
+        if (r < 0 && fresh) {
+                /* What went in stays committed when it can be (a clean
+                 * state to run again from); later ordinary writes change
+                 * the DataWriteGuid again. */
+                (void)vhdx_commit(parent);
+                pthread_mutex_lock(&parent->lock);
+                parent->data_guid_done = false;
                 pthread_mutex_unlock(&parent->lock);
         }
         if (bytes)

@@ -358,7 +358,8 @@ uint64_t vhdx_max_file_size(const struct vhdx *v) {
 int vhdx_set_parent(struct vhdx *child, struct vhdx *parent, char *err, size_t errlen) {
         if (!child->meta.has_parent)
                 return ERR("the image has no parent");
-        if (!guid_equal(&child->meta.parent_linkage, &parent->hdr.data_write))
+        if (!guid_equal(&child->meta.parent_linkage, &parent->hdr.data_write) &&
+            !guid_equal(&child->hdr.data_write, &parent->hdr.data_write))
                 return ERR("the parent was changed after the differencing image was made (its DataWriteGuid is "
                            "not the child's parent_linkage)");
         if (parent->meta.virtual_size != child->meta.virtual_size ||

@@ -87,8 +87,11 @@ uint64_t vhdx_max_child_file_size(const struct vhdx *v);
 
 /* Sets the parent of a differencing image (the next image of the chain,
  * opened read-only; the child does not own it). -EINVAL with err if its
- * DataWriteGuid is not the child's parent_linkage (the parent changed
- * since the child was made) or its geometry differs. */
+ * DataWriteGuid is neither the child's parent_linkage (the parent changed
+ * since the child was made) nor the child's own DataWriteGuid (the parent
+ * took in the child's data, vhdx_merge_into_parent, and reads exactly as
+ * the child: a merge whose last step, moving the child's users onto the
+ * parent, was cut short), or its geometry differs. */
 int vhdx_set_parent(struct vhdx *child, struct vhdx *parent, char *err, size_t errlen);
 /* The parent's path for a child at child_path: the relative locator
  * resolved against the child's directory, else the absolute one. */
@@ -139,13 +142,22 @@ int vhdx_fd(const struct vhdx *v);
 
 /* ---- merging (deleting a checkpoint) ---- */
 
+/* Called after each block of a merge with the bytes copied so far; false
+ * stops the merge (-ECANCELED). */
+typedef bool (*vhdx_merge_progress_fn)(void *opaque, uint64_t bytes);
 /* Copies everything `child` holds itself (its present sectors, and zeros
  * where its BAT says ZERO) into `parent` (opened writable; it must be the
  * child's parent, vhdx_set_parent), commits, and then gives the parent the
  * child's DataWriteGuid: the parent now reads exactly as the child did, so
- * the child's own children may link to it instead (after it takes the
- * child's file name). *bytes (may be NULL): bytes copied. */
-int vhdx_merge_into_parent(struct vhdx *child, struct vhdx *parent, uint64_t *bytes);
+ * the child's own children link to it instead (vhdx_set_parent accepts it;
+ * their locators still name the child). Until that last step the parent
+ * keeps its own DataWriteGuid, so a merge that stops or fails half-way (a
+ * crash, progress returning false) leaves the child linked to a parent it
+ * still reads exactly through; running it again completes it. The child
+ * must be the parent's only user. progress may be NULL. *bytes (may be
+ * NULL): bytes copied. */
+int vhdx_merge_into_parent(struct vhdx *child, struct vhdx *parent, vhdx_merge_progress_fn progress, void *opaque,
+                           uint64_t *bytes);
 
 /* ---- creating ---- */
 
