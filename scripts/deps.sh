@@ -12,6 +12,7 @@ PKGS=(
   # tests and tools they drive
   acpica-tools dbus iproute2 busybox-static cpio fio kmod xz-utils zstd lz4
   qemu-system-x86 qemu-utils dpkg-dev fakeroot systemd procps util-linux openssl e2fsprogs
+  xfsprogs
 )
 
 missing=()
