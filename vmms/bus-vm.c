@@ -338,6 +338,16 @@ static int do_copy_file(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *
         return vmms_fcopy_request(vm, m, fd, dest, overwrite, create_path, e);
 }
 
+/* CancelFileCopy(): the copy in progress ends; its CopyFile call fails
+ * with "the copy was cancelled" once the guest deleted what it wrote. */
+static int do_cancel_file_copy(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
+        struct vmms_vm *vm;
+        int r = begin(d, m, VMMS_OP_CANCEL_FILE_COPY, &vm, e);
+        if (r < 0)
+                return r;
+        return vmms_fcopy_cancel(vm, m, e);
+}
+
 #define AUTHORIZED(name, fn, action)                                                    \
         static int name(sd_bus_message *m, void *userdata, sd_bus_error *e) {           \
                 struct vmms_vm *vm = userdata;                                          \
@@ -351,6 +361,7 @@ AUTHORIZED(method_pause_resume, do_pause_resume, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_delete, do_delete, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_kvp, do_kvp, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_copy_file, do_copy_file, VMMS_POLKIT_ACTION_MANAGE)
+AUTHORIZED(method_cancel_file_copy, do_cancel_file_copy, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_save, do_save, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_discard_saved, do_discard_saved, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_migrate, do_migrate, VMMS_POLKIT_ACTION_MIGRATE)
@@ -502,6 +513,8 @@ static const sd_bus_vtable vm_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("CopyFile", SD_BUS_ARGS("h", source, "s", destination, "a{sv}", options),
                                 SD_BUS_RESULT("t", bytes), method_copy_file, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CancelFileCopy", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_cancel_file_copy,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 #undef EMITS

@@ -306,6 +306,9 @@ int vmms_kvp_append(sd_bus_message *reply, struct json_object *items);
  * service, docs/integration-services.md "File copy") */
 int vmms_fcopy_request(struct vmms_vm *vm, sd_bus_message *call, int fd, const char *dest, bool overwrite,
                        bool create_path, sd_bus_error *e);
+/* CancelFileCopy: the worker cancels the copy in progress; its CopyFile
+ * call fails once the guest has deleted the partial file. */
+int vmms_fcopy_cancel(struct vmms_vm *vm, sd_bus_message *call, sd_bus_error *e);
 /* The worker's "fcopy" (done) and "fcopy-progress" events. */
 void vmms_fcopy_on_event(struct vmms_vm *vm, struct json_object *ev);
 /* The worker ended: a copy in progress failed. */

@@ -165,6 +165,35 @@ void vmms_fcopy_on_event(struct vmms_vm *vm, json_object *ev) {
         vm->fcopy_done = vm->fcopy_total = 0;
 }
 
+static void cancel_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
+        json_object *v;
+        if (!call)
+                return;
+        if (error < 0) {
+                const char *why = reply && json_object_object_get_ex(reply, "error", &v) ? json_object_get_string(v)
+                                                                                          : strerror(-error);
+                (void)sd_bus_reply_method_errorf(call, error == -ENOENT || error == -EALREADY
+                                                               ? VMMS_ERROR_INVALID_STATE
+                                                               : VMMS_ERROR_FAILED,
+                                                 "cannot cancel the file copy into VM '%s': %s", vm->config->name,
+                                                 why);
+                return;
+        }
+        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "file copy cancelled");
+        (void)sd_bus_reply_method_return(call, NULL);
+}
+
+int vmms_fcopy_cancel(struct vmms_vm *vm, sd_bus_message *call, sd_bus_error *e) {
+        if (!vm->fcopy_call)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_STATE, "VM '%s': no file copy is in progress",
+                                         vm->config->name);
+        int r = vmms_worker_request(vm->worker, "fcopy-cancel", NULL, cancel_reply, call);
+        if (r < 0)
+                return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot cancel the file copy into VM '%s': the "
+                                         "worker: %s", vm->config->name, strerror(-r));
+        return 1;
+}
+
 void vmms_fcopy_worker_ended(struct vmms_vm *vm) {
         if (vm->fcopy_call)
                 reply_error(vm, VMMS_ERROR_FAILED, "the worker ended during the copy");

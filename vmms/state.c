@@ -21,7 +21,7 @@ static const char *const op_names[VMMS_OP_MAX] = {
         [VMMS_OP_DELETE] = "Delete", [VMMS_OP_CONSOLE] = "OpenConsole", [VMMS_OP_KVP] = "SetKVP",
         [VMMS_OP_SAVE] = "Save",     [VMMS_OP_DISCARD_SAVED] = "DiscardSavedState",
         [VMMS_OP_MIGRATE] = "Migrate", [VMMS_OP_CANCEL_MIGRATION] = "CancelMigration",
-        [VMMS_OP_COPY_FILE] = "CopyFile",
+        [VMMS_OP_COPY_FILE] = "CopyFile", [VMMS_OP_CANCEL_FILE_COPY] = "CancelFileCopy",
 };
 
 #define S(x) (1u << VMMS_STATE_##x)
@@ -47,6 +47,7 @@ static const unsigned op_allowed[VMMS_OP_MAX] = {
         [VMMS_OP_MIGRATE] = S(RUNNING) | S(SAVED), /* a Saved VM moves (quick) */
         [VMMS_OP_CANCEL_MIGRATION] = S(MIGRATING),
         [VMMS_OP_COPY_FILE] = S(RUNNING),
+        [VMMS_OP_CANCEL_FILE_COPY] = S(RUNNING) | S(PAUSED), /* a copy stalls while paused */
 };
 /* Where an operation leads: asking for it there again is "already". */
 static const unsigned op_already[VMMS_OP_MAX] = {

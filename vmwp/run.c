@@ -307,6 +307,17 @@ static struct json_object *op_fcopy(struct run_ctx *c, struct json_object *req, 
         return op_reply(req, r, err);
 }
 
+/* {"op":"fcopy-cancel"}: the copy in progress ends with CANCEL_FCOPY. */
+static struct json_object *op_fcopy_cancel(struct run_ctx *c, struct json_object *req) {
+        int r = vmwp_vm_fcopy_cancel(c->vm);
+        return op_reply(req, r,
+                        r == -ENOENT     ? "no file copy is in progress"
+                        : r == -EALREADY ? "the file copy is ending already"
+                        : r == -ENOTSUP  ? "the VM has no file-copy integration service"
+                        : r < 0          ? strerror(-r)
+                                         : "");
+}
+
 /* {"op":"disk-push","disks":[i,...]} with one fd per disk: a checkpoint's
  * children become the disks' images (vmwp_vm_disk_push; the VM paused by
  * a save before). Takes the fds. */
@@ -467,6 +478,14 @@ static int on_control(struct dw_source *s, int fd, uint32_t revents, void *userd
                         safe_close(fds[i]);
                 struct json_object *rep = op_fcopy(c, req, n_fds ? fds[0] : -1);
                 json_object_put(req);
+                send_msg(c, rep);
+                return 0;
+        }
+        if (r >= 0 && is_op(req, "fcopy-cancel")) {
+                struct json_object *rep = op_fcopy_cancel(c, req);
+                json_object_put(req);
+                for (size_t i = 0; i < n_fds; i++)
+                        safe_close(fds[i]);
                 send_msg(c, rep);
                 return 0;
         }

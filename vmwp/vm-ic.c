@@ -189,6 +189,10 @@ int vmwp_vm_fcopy(struct vmwp_vm *vm, int fd, const char *dir, const char *name,
         return r;
 }
 
+int vmwp_vm_fcopy_cancel(struct vmwp_vm *vm) {
+        return vm->ic ? icvsp_fcopy_cancel(vm->ic) : -ENOTSUP;
+}
+
 bool vmwp_vm_fcopy_busy(struct vmwp_vm *vm) {
         pthread_mutex_lock(&vm->guest_lock);
         bool busy = vm->fcopy_fd >= 0;

@@ -8,7 +8,8 @@
 # destination, a source that is not a regular file, a VM not running,
 # without the service, a guest without it, a file that exists (and
 # --force), a guest without its daemon; Save, Checkpoint and a second copy
-# are Busy while one runs; a worker that dies during a copy fails it.
+# are Busy while one runs; a copy cancelled (vmctl copy-cancel, Ctrl-C of
+# copy-to) fails as cancelled; a worker that dies during a copy fails it.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 t_setup
@@ -63,6 +64,27 @@ expect_rc 11 vmctl checkpoint f1 c
 expect_rc 11 vmctl copy-to f1 "$T/src.bin" /tmp/second.bin
 wait $bg || fail "the slow copy failed: $(cat "$T/slow.out")"
 expect_rc 0 vmctl save f1 # and after it, the VM saves
+expect_rc 0 vmctl start f1 --timeout=30
+
+note "cancelled: copy-cancel, and Ctrl-C of copy-to; nothing to cancel"
+expect_rc 5 vmctl copy-cancel f1
+echo "$LAST_OUT" | grep -q "no file copy is in progress" || fail "copy-cancel without a copy: $LAST_OUT"
+vmctl copy-to f1 "$T/src.bin" /tmp/cancelled.bin >"$T/cancelled.out" 2>&1 &
+bg=$!
+wait_for 10 "the copy to start" sh -c "busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path f1)' org.vmstack.VMMS1.VM FileCopyProgress | grep -q '100000\$'"
+expect_rc 0 vmctl copy-cancel f1
+wait $bg && fail "a cancelled copy succeeded"
+grep -q "the copy was cancelled" "$T/cancelled.out" || fail "cancelled: $(cat "$T/cancelled.out")"
+console_has f1 "^fake-vmwp: fcopy cancelled" || fail "the worker was not asked to cancel"
+"$VMCTL_BIN" --address="$ADDR" copy-to f1 "$T/src.bin" /tmp/interrupted.bin >"$T/int.out" 2>&1 & # vmctl itself gets the signal
+bg=$!
+wait_for 10 "the copy to start" sh -c "busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path f1)' org.vmstack.VMMS1.VM FileCopyProgress | grep -q '100000\$'"
+kill -INT $bg
+wait $bg && fail "an interrupted copy succeeded"
+grep -q "cancelling the copy" "$T/int.out" && grep -q "the copy was cancelled" "$T/int.out" ||
+  fail "Ctrl-C: $(cat "$T/int.out")"
+[ "$(console f1 | grep -c '^fake-vmwp: fcopy cancelled')" = 2 ] || fail "Ctrl-C did not cancel in the worker"
+expect_rc 0 vmctl save f1 # nothing left in progress
 expect_rc 0 vmctl start f1 --timeout=30
 
 note "the worker dies during a copy: the copy fails, the VM can copy again"

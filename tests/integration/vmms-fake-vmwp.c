@@ -49,7 +49,9 @@
  *                        integration.fcopy, ENOTCONN without fake.fcopy, as
  *                        vmwp does; the guest's answer follows as a "fcopy"
  *                        event (fcopy-progress events before), after
- *                        fake.copy_ms=N ms (default 0)
+ *                        fake.copy_ms=N ms (default 0); "fcopy-cancel"
+ *                        sends it at once as cancelled ("fake-vmwp: fcopy
+ *                        cancelled"), ENOENT without a copy
  * A config with VHDX parents ("disk_parents") prints "fake-vmwp: disk D
  * parent K: ino=N ro" for each (the parent fd's inode and mode) on the
  * console, and keeps them open: their shared locks hold while it runs, as
@@ -449,6 +451,18 @@ static void fcopy(struct fake *f, json_object *req, int fd) {
         f->fcopy_at = now_ms() + (uint64_t)knob(f, "fake.copy_ms", 0) + 1;
 }
 
+/* The pending copy's answer becomes a cancelled one, sent at once. */
+static void fcopy_cancel(struct fake *f, json_object *req) {
+        if (!f->fcopy_ev)
+                return send_msg(f, reply(req, false, ENOENT, "no file copy is in progress"));
+        send_msg(f, reply(req, true, 0, NULL));
+        json_object_object_add(f->fcopy_ev, "ok", json_object_new_boolean(false));
+        json_object_object_add(f->fcopy_ev, "errno", json_object_new_int(ECANCELED));
+        json_object_object_add(f->fcopy_ev, "why", json_object_new_string("cancelled"));
+        f->fcopy_at = now_ms() + 1;
+        console_out(f, "fake-vmwp: fcopy cancelled\n");
+}
+
 static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_fds) {
         json_object *v;
         const char *op = json_object_object_get_ex(req, "op", &v) ? json_object_get_string(v) : "";
@@ -473,6 +487,11 @@ static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_
                 for (size_t i = 0; i < n_fds; i++)
                         safe_close(fds[i]);
                 return;
+        }
+        if (!strcmp(op, "fcopy-cancel")) {
+                for (size_t i = 0; i < n_fds; i++)
+                        safe_close(fds[i]);
+                return fcopy_cancel(f, req);
         }
         if (!strcmp(op, "save")) {
                 save(f, req, n_fds == 1 ? fds[0] : -1);

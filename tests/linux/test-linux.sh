@@ -16,7 +16,8 @@
 # hyperv-daemons, freezes the ext2 file system on its second disk through
 # our backup integration service; the frozen image passes e2fsck, the
 # rounds after it write the file system again) and a file copied in with
-# vmctl copy-to (hv_fcopy_daemon, the file-copy service). Slow on PVM hosts
+# vmctl copy-to (hv_fcopy_daemon, the file-copy service), and one cancelled
+# (the daemon deletes the partial file). Slow on PVM hosts
 # (minutes): ctest label "linux".
 #
 # Artefacts (console log, the guest's hv_* dmesg lines, milestones) are kept
@@ -133,7 +134,7 @@ save_artifacts() {
 	cp "$log" "$art/console.log" 2>/dev/null
 	tr -d '\r' <"$log" 2>/dev/null | grep '^LINUX dmesg ' | sed 's/^LINUX dmesg //' >"$art/dmesg-hv.txt"
 	for k in first-kernel-message init hv_vmbus disk network ready save-ms restore-ms round-after-resume \
-		checkpoint-ms revert-ms round-after-revert production-ms round-after-production copy-ms copied powered-off; do
+		checkpoint-ms revert-ms round-after-revert production-ms round-after-production copy-ms copied cancel-ms powered-off; do
 		echo "$k ${seen[$k]:--}"
 	done >"$art/milestones.txt"
 }
@@ -285,6 +286,26 @@ expect_rc 1 vmctl copy-to linux "$T/images/copy.bin" /tmp/fcopy/in.bin
 echo "$LAST_OUT" | grep -q "the file exists in the guest" || fail "a second copy without --force: $LAST_OUT"
 wait_line copied "^LINUX fcopy md5=" 900
 check "^LINUX fcopy md5=$(md5sum <"$T/images/copy.bin" | cut -d' ' -f1) bytes=262144\$"
+# A copy cancelled once it has started (vmctl copy-cancel): it fails as
+# cancelled, and the daemon deletes the partial file, which the guest's
+# rounds after the cancel do not see.
+head -c $((4 << 20)) /dev/urandom >"$T/images/big.bin"
+note "cancelling a 4 MiB copy into the guest"
+"$VMCTL_BIN" --address="$ADDR" copy-to linux "$T/images/big.bin" /tmp/fcopy/part.bin >"$T/cancel.out" 2>&1 &
+bg=$!
+for _ in $(seq 600); do
+	[ "$(bus get-property org.vmstack.VMMS1 "$(vm_path linux)" org.vmstack.VMMS1.VM FileCopyProgress | cut -d' ' -f2)" -gt 0 ] && break
+	sleep 0.2
+done
+t0=$(date +%s%N)
+expect_rc 0 vmctl copy-cancel linux
+wait $bg && fail "a cancelled copy succeeded: $(cat "$T/cancel.out")"
+seen[cancel-ms]=$(( ($(date +%s%N) - t0) / 1000000 ))
+grep -q "the copy was cancelled" "$T/cancel.out" || fail "the cancelled copy: $(cat "$T/cancel.out")"
+offset=$(wc -c <"$log")
+for _ in $(seq 300); do [ "$(log_since_offset | grep -c '^LINUX round=')" -ge 2 ] && break; sleep 2; done
+[ "$(log_since_offset | grep -c '^LINUX round=')" -ge 2 ] || fail "no two rounds after the cancel"
+log_since_offset | grep -q '^LINUX fcopy part=present' && fail "the guest kept the cancelled copy's partial file"
 
 # Graceful stop through the shutdown integration service.
 note "stopping through the shutdown service"

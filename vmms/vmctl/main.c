@@ -14,6 +14,7 @@ static const struct vmctl_command *const commands[] = {
         &vmctl_cmd_save,   &vmctl_cmd_discard_saved, &vmctl_cmd_migrate, &vmctl_cmd_disk,
         &vmctl_cmd_checkpoint, &vmctl_cmd_checkpoints, &vmctl_cmd_revert, &vmctl_cmd_checkpoint_delete,
         &vmctl_cmd_copy_to,
+        &vmctl_cmd_copy_cancel,
 };
 
 static void usage(void) {

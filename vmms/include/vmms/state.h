@@ -43,6 +43,7 @@ enum vmms_op {
         VMMS_OP_MIGRATE,
         VMMS_OP_CANCEL_MIGRATION,
         VMMS_OP_COPY_FILE, /* CopyFile: the worker's file-copy service */
+        VMMS_OP_CANCEL_FILE_COPY,
         VMMS_OP_MAX,
 };
 

@@ -136,6 +136,10 @@ int vmwp_vm_vss(struct vmwp_vm *vm, uint8_t op);
  * end arrive as guest events. -ENOTSUP (no file-copy service), -ENOTCONN
  * (the guest has not opened it), -EBUSY (a copy runs), -EINVAL (names). */
 int vmwp_vm_fcopy(struct vmwp_vm *vm, int fd, const char *dir, const char *name, uint64_t size, uint32_t flags);
+/* Cancels the copy in progress (icvsp_fcopy_cancel): its "fcopy" event
+ * follows with why "cancelled" once the guest deleted what it wrote.
+ * -ENOENT: none; -EALREADY: it is ending anyway; -ENOTSUP: no service. */
+int vmwp_vm_fcopy_cancel(struct vmwp_vm *vm);
 bool vmwp_vm_fcopy_busy(struct vmwp_vm *vm);
 /* The VM was restored from a saved state (options' saved_state_fd). */
 bool vmwp_vm_restored(const struct vmwp_vm *vm);
