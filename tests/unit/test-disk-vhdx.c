@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #include "common/test.h"
+#include "tests/lib/crash-sectors.h"
 #include "storvsp/disk.h"
 #include "vhdx/vhdx.h"
 
@@ -318,15 +319,8 @@ TEST(kill_after_flush_or_fua_loses_nothing) {
                                 continue;
                         fill(want, 65536, k);
                         ASSERT_EQ(rw(q, d, false, at, got, 65536, false), 65536);
-                        bool in_flight = at == kill_at(last + 1);
-                        for (size_t s = 0; s < 65536; s += 512) {
-                                bool ok = !memcmp(want + s, got + s, 512) ||
-                                          (in_flight && !memcmp(next + s, got + s, 512));
-                                if (!ok)
-                                        fprintf(stderr, "round %u: write %u of %u lost (sector %zu)\n", round, k,
-                                                last, s / 512);
-                                ASSERT_TRUE(ok);
-                        }
+                        ASSERT_TRUE(crash_sectors_ok(want, next, got, 65536, at == kill_at(last + 1), round, k,
+                                                     last));
                 }
                 disk_queue_free(q);
                 disk_unref(d);

@@ -10,6 +10,7 @@
 
 #include "common/macro.h"
 #include "common/test.h"
+#include "tests/lib/crash-sectors.h"
 #include "vhdx/src/vhdx-internal.h"
 #include "vhdx/vhdx.h"
 
@@ -395,15 +396,8 @@ TEST(kill_during_writes_loses_nothing_committed) {
                                 continue;
                         fill(want, sizeof want, k);
                         vread(w, at, got, sizeof got);
-                        bool in_flight = at == kill_at(last + 1);
-                        for (size_t s = 0; s < sizeof got; s += 512) {
-                                bool ok = !memcmp(want + s, got + s, 512) ||
-                                          (in_flight && !memcmp(next + s, got + s, 512));
-                                if (!ok)
-                                        fprintf(stderr, "round %u: write %u of %u lost (sector %zu)\n", round, k,
-                                                last, s / 512);
-                                ASSERT_TRUE(ok);
-                        }
+                        ASSERT_TRUE(crash_sectors_ok(want, next, got, sizeof got, at == kill_at(last + 1), round, k,
+                                                     last));
                 }
                 ASSERT_EQ(vhdx_close(w), 0);
                 close(fd);
