@@ -245,7 +245,7 @@ TEST(server_length_checks) {
                 { CHANNELMSG_REQUESTOFFERS, 8 },   { CHANNELMSG_OPENCHANNEL, 148 },  { CHANNELMSG_CLOSECHANNEL, 12 },
                 { CHANNELMSG_GPADL_HEADER, 36 },   { CHANNELMSG_GPADL_BODY, 24 },    { CHANNELMSG_GPADL_TEARDOWN, 16 },
                 { CHANNELMSG_RELID_RELEASED, 12 }, { CHANNELMSG_INITIATE_CONTACT, 40 }, { CHANNELMSG_UNLOAD, 8 },
-                { CHANNELMSG_MODIFYCHANNEL, 16 },
+                { CHANNELMSG_MODIFYCHANNEL, 16 },  { CHANNELMSG_TL_CONNECT_REQUEST, 40 },
         };
         struct fx f;
         fx_setup(&f, 1);
@@ -263,7 +263,7 @@ TEST(server_length_checks) {
                 ASSERT_EQ(vmbus_sim_pending_messages(f.sim), 0u);
         }
         /* Host-to-guest and unknown types, too short, too long. */
-        uint32_t types[] = { 0, 1, 2, 4, 6, 10, 12, 15, 17, 18, 19, 20, 21, 23, 24, 25, 0xffffffffu };
+        uint32_t types[] = { 0, 1, 2, 4, 6, 10, 12, 15, 17, 18, 19, 20, 23, 24, 25, 0xffffffffu };
         for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
                 memcpy(m, &types[i], 4);
                 uint64_t bad = stats(&f).bad_messages;
@@ -358,6 +358,97 @@ TEST(server_hot_add_and_bad_devices) {
         cfg.user_def_len = sizeof ud;
         ASSERT_ERROR(vmbus_server_add_device(f.srv, &cfg, NULL), EINVAL);
         ASSERT_EQ(vmbus_sim_pending_messages(f.sim), 0u);
+        fx_free(&f);
+}
+
+/* hv_sock (§4.12): TL_CONNECT_REQUEST goes to the owner's callback (from
+ * 4.0 on, after contact); without one the guest gets TL_CONNECT_RESULT
+ * with a failure status. A device may carry its own class (the service
+ * GUID), so two devices of one provider differ by class alone. */
+struct tl_seen {
+        int calls;
+        struct guid endpoint, service;
+};
+static void tl_record(void *opaque, const struct guid *endpoint, const struct guid *service) {
+        struct tl_seen *t = opaque;
+        t->calls++;
+        t->endpoint = *endpoint;
+        t->service = *service;
+}
+
+TEST(server_tl_connect_and_per_device_class) {
+        struct vmbus_channel_tl_connect_request req = { .header.msgtype = CHANNELMSG_TL_CONNECT_REQUEST };
+        memset(req.guest_endpoint_id, 0xe1, 16);
+        memset(req.host_service_id, 0x5e, 16);
+        struct vmbus_channel_tl_connect_result res;
+
+        /* No callback: refused, endpoint and service echoed. */
+        struct fx f;
+        fx_setup(&f, 1);
+        ASSERT_EQ(post(&f, VMBUS_MESSAGE_CONNECTION_ID, &req, sizeof req), HV_STATUS_SUCCESS);
+        ASSERT_EQ(vmbus_sim_pending_messages(f.sim), 0u); /* before contact: dropped */
+        ASSERT_EQ(stats(&f).unexpected, 1u);
+        ASSERT_EQ(vmbus_sim_connect(f.sim, VERSION_WIN10_V5_3), 1);
+        ASSERT_EQ(post(&f, VMBUS_MESSAGE_CONNECTION_ID, &req, sizeof req - 1), HV_STATUS_SUCCESS);
+        ASSERT_EQ(stats(&f).bad_messages, 1u); /* short */
+        ASSERT_EQ(post(&f, VMBUS_MESSAGE_CONNECTION_ID, &req, sizeof req), HV_STATUS_SUCCESS);
+        ASSERT_EQ(vmbus_sim_expect(f.sim, CHANNELMSG_TL_CONNECT_RESULT, &res, sizeof res), (int)sizeof res);
+        ASSERT_EQ((uint32_t)res.status, VMBUS_STATUS_CONNECTION_REFUSED);
+        ASSERT_EQ(memcmp(res.guest_endpoint_id, req.guest_endpoint_id, 16), 0);
+        ASSERT_EQ(memcmp(res.host_service_id, req.host_service_id, 16), 0);
+        fx_free(&f);
+
+        /* With a callback: it sees the GUIDs; the owner answers later. */
+        struct tl_seen seen = { 0 };
+        *(&f) = (struct fx){ 0 };
+        ASSERT_OK(vmbus_sim_new(8u << 20, 1, &f.sim));
+        struct vmbus_server_config cfg = { .vp_count = 1, .tl_connect = tl_record, .tl_connect_opaque = &seen };
+        ASSERT_OK(vmbus_server_new(&cfg, &vmbus_sim_ops, f.sim, &f.srv));
+        ASSERT_EQ(vmbus_sim_connect(f.sim, VERSION_WIN8_1), 1);
+        ASSERT_EQ(post(&f, VMBUS_MESSAGE_CONNECTION_ID, &req, sizeof req), HV_STATUS_SUCCESS);
+        ASSERT_EQ(seen.calls, 0); /* 3.0: no hv_sock */
+        ASSERT_EQ(vmbus_sim_connect(f.sim, VERSION_WIN10), 1);
+        struct vmbus_channel_offer_channel o[4];
+        ASSERT_EQ(vmbus_sim_request_offers(f.sim, o, 4), 0);
+        uint8_t longer[56] = { 0 }; /* with a silo id appended */
+        memcpy(longer, &req, sizeof req);
+        ASSERT_EQ(post(&f, VMBUS_MESSAGE_CONNECTION_ID, longer, sizeof longer), HV_STATUS_SUCCESS);
+        ASSERT_EQ(seen.calls, 1);
+        ASSERT_EQ(seen.endpoint.b[0], 0xe1);
+        ASSERT_EQ(seen.service.b[15], 0x5e);
+        ASSERT_EQ(vmbus_sim_pending_messages(f.sim), 0u);
+        ASSERT_EQ(stats(&f).tl_connects, 1u);
+        ASSERT_OK(vmbus_server_tl_connect_result(f.srv, &seen.endpoint, &seen.service,
+                                                 (int32_t)VMBUS_STATUS_UNSUCCESSFUL));
+        ASSERT_EQ(vmbus_sim_expect(f.sim, CHANNELMSG_TL_CONNECT_RESULT, &res, sizeof res), (int)sizeof res);
+        ASSERT_EQ((uint32_t)res.status, VMBUS_STATUS_UNSUCCESSFUL);
+
+        /* Two devices of one provider and one instance, told apart by class. */
+        struct vmbus_device_config dc = { .ops = &pipe_ops, .data = &f.rec[0], .class_id = &seen.service,
+                                          .instance_id = seen.endpoint };
+        uint8_t ud[8] = { 0xff, 0xff, 0xff, 0xff, 1 };
+        dc.user_def = ud;
+        dc.user_def_len = sizeof ud;
+        struct vmbus_device *d1, *d2;
+        ASSERT_OK(vmbus_server_add_device(f.srv, &dc, &d1));
+        ASSERT_ERROR(vmbus_server_add_device(f.srv, &dc, NULL), EEXIST);
+        struct guid other = seen.service;
+        other.b[0] = 7;
+        dc.class_id = &other;
+        ASSERT_OK(vmbus_server_add_device(f.srv, &dc, &d2));
+        ASSERT_TRUE(guid_equal(vmbus_device_class(d2), &other));
+        struct vmbus_channel_offer_channel hot;
+        ASSERT_EQ(vmbus_sim_expect(f.sim, CHANNELMSG_OFFERCHANNEL, &hot, sizeof hot), (int)sizeof hot);
+        ASSERT_EQ(memcmp(hot.if_type, seen.service.b, 16), 0);
+        ASSERT_EQ(memcmp(hot.if_instance, seen.endpoint.b, 16), 0);
+        uint32_t pipe_mode;
+        memcpy(&pipe_mode, hot.user_def, 4);
+        ASSERT_EQ(pipe_mode, VMBUS_PIPE_TYPE_MESSAGE); /* the provider's, over the config's bytes */
+        ASSERT_EQ(hot.user_def[4], 1);
+        ASSERT_EQ(vmbus_sim_expect(f.sim, CHANNELMSG_OFFERCHANNEL, &hot, sizeof hot), (int)sizeof hot);
+        ASSERT_EQ(hot.if_type[0], 7);
+        ASSERT_OK(vmbus_server_remove_device(f.srv, d1));
+        ASSERT_OK(vmbus_server_remove_device(f.srv, d2));
         fx_free(&f);
 }
 

@@ -20,6 +20,7 @@ typedef void (*vmbus_msg_fn)(struct vmbus_server *srv, const void *msg, size_t l
 
 static void msg_request_offers(struct vmbus_server *srv, const void *msg, size_t len);
 static void msg_unload(struct vmbus_server *srv, const void *msg, size_t len);
+static void msg_tl_connect(struct vmbus_server *srv, const void *msg, size_t len);
 
 /* Guest -> host messages and their minimum lengths (§4.1). A longer message
  * is accepted and its tail ignored, as newer guests append fields. */
@@ -38,6 +39,7 @@ static const struct {
         [CHANNELMSG_INITIATE_CONTACT] = { sizeof(struct vmbus_channel_initiate_contact), NULL },
         [CHANNELMSG_UNLOAD] = { sizeof(struct vmbus_channel_message_header), msg_unload },
         [CHANNELMSG_MODIFYCHANNEL] = { sizeof(struct vmbus_channel_modifychannel), vmbus_msg_modify },
+        [CHANNELMSG_TL_CONNECT_REQUEST] = { sizeof(struct vmbus_channel_tl_connect_request), msg_tl_connect },
 };
 
 /* §4.2: the versions Linux 6.1 and current kernels offer that we serve.
@@ -107,7 +109,7 @@ void vmbus_send_offer_locked(struct vmbus_server *srv, struct vmbus_channel *ch)
                 .is_dedicated_interrupt = 1,
                 .connection_id = ch->connection_id,
         };
-        memcpy(o.if_type, dev->ops->class_id.b, sizeof o.if_type);
+        memcpy(o.if_type, dev->class_id.b, sizeof o.if_type);
         memcpy(o.if_instance, dev->instance.b, sizeof o.if_instance);
         memcpy(o.user_def, dev->user_def, sizeof o.user_def);
         (void)vmbus_post_locked(srv, &o, sizeof o);
@@ -174,6 +176,31 @@ static void msg_unload(struct vmbus_server *srv, const void *msg, size_t len) {
         srv->stats.unloads++;
         struct vmbus_channel_message_header resp = { .msgtype = CHANNELMSG_UNLOAD_RESPONSE };
         (void)vmbus_post_locked(srv, &resp, sizeof resp);
+}
+
+/* hv_sock (§4.12): needs 4.0 (Linux loads hv_sock only from WIN10). The
+ * owner's callback queues the request; without one, or before contact, the
+ * guest is told no (a guest that ignores the result times out). */
+static void msg_tl_connect(struct vmbus_server *srv, const void *msg, size_t len) {
+        struct vmbus_channel_tl_connect_request m;
+        memcpy(&m, msg, sizeof m);
+        if (srv->conn != VMBUS_CONN_CONNECTED || srv->version < VERSION_WIN10) {
+                srv->stats.unexpected++;
+                return;
+        }
+        struct guid endpoint, service;
+        memcpy(endpoint.b, m.guest_endpoint_id, 16);
+        memcpy(service.b, m.host_service_id, 16);
+        srv->stats.tl_connects++;
+        if (srv->tl_connect) {
+                srv->tl_connect(srv->tl_connect_opaque, &endpoint, &service);
+                return;
+        }
+        struct vmbus_channel_tl_connect_result res = { .header.msgtype = CHANNELMSG_TL_CONNECT_RESULT,
+                                                       .status = (int32_t)VMBUS_STATUS_CONNECTION_REFUSED };
+        memcpy(res.guest_endpoint_id, m.guest_endpoint_id, 16);
+        memcpy(res.host_service_id, m.host_service_id, 16);
+        (void)vmbus_post_locked(srv, &res, sizeof res);
 }
 
 static void dispatch_locked(struct vmbus_server *srv, uint32_t connection_id, const void *msg, size_t len) {

@@ -76,6 +76,7 @@ struct vmbus_device {
         struct vmbus_server *srv;
         struct vmbus_device *next;
         const struct vmbus_provider_ops *ops;
+        struct guid class_id; /* the offer's if_type */
         struct guid instance;
         void *data;
         uint8_t user_def[VMBUS_OFFER_USER_DEFINED_BYTES];
@@ -127,6 +128,8 @@ struct vmbus_server {
         void *host;
         unsigned vp_count;
         struct vmbus_limits lim;
+        vmbus_tl_connect_fn tl_connect;
+        void *tl_connect_opaque;
 
         enum vmbus_conn_state conn;
         uint32_t version;

@@ -56,6 +56,8 @@ int vmbus_server_new(const struct vmbus_server_config *cfg, const struct vmbus_h
         srv->dirty = ops->dirty_flag ? ops->dirty_flag(host) : NULL;
         srv->vp_count = cfg->vp_count;
         srv->lim = cfg->limits;
+        srv->tl_connect = cfg->tl_connect;
+        srv->tl_connect_opaque = cfg->tl_connect_opaque;
         limits_apply_defaults(&srv->lim);
         /* Room for every reply one guest message can cause (all offers) plus
          * a rescind or offer per channel from hot remove/add. */
@@ -274,7 +276,7 @@ static bool provider_ops_valid(const struct vmbus_provider_ops *o) {
 static struct vmbus_device *device_find_locked(struct vmbus_server *srv, const struct guid *class_id,
                                                const struct guid *instance) {
         for (struct vmbus_device *d = srv->devices; d; d = d->next)
-                if (guid_equal(&d->ops->class_id, class_id) && guid_equal(&d->instance, instance))
+                if (guid_equal(&d->class_id, class_id) && guid_equal(&d->instance, instance))
                         return d;
         return NULL;
 }
@@ -284,6 +286,7 @@ static struct vmbus_device *device_new(const struct vmbus_device_config *cfg) {
         if (!dev)
                 return NULL;
         dev->ops = cfg->ops;
+        dev->class_id = cfg->class_id ? *cfg->class_id : cfg->ops->class_id;
         dev->instance = cfg->instance_id;
         dev->data = cfg->data;
         if (cfg->user_def_len)
@@ -307,7 +310,7 @@ int vmbus_server_add_device(struct vmbus_server *srv, const struct vmbus_device_
         pthread_mutex_lock(&srv->serial);
         pthread_mutex_lock(&srv->lock);
         bool hot = srv->conn == VMBUS_CONN_CONNECTED && srv->offers_requested;
-        if (device_find_locked(srv, &cfg->ops->class_id, &cfg->instance_id))
+        if (device_find_locked(srv, &dev->class_id, &cfg->instance_id))
                 r = -EEXIST;
         else if (hot && vmbus_post_room_locked(srv) == 0)
                 r = -ENOBUFS;
@@ -396,6 +399,22 @@ void *vmbus_device_data(const struct vmbus_device *dev) {
 
 const struct guid *vmbus_device_instance(const struct vmbus_device *dev) {
         return &dev->instance;
+}
+
+const struct guid *vmbus_device_class(const struct vmbus_device *dev) {
+        return &dev->class_id;
+}
+
+int vmbus_server_tl_connect_result(struct vmbus_server *srv, const struct guid *endpoint,
+                                   const struct guid *service, int32_t status) {
+        struct vmbus_channel_tl_connect_result m = { .header.msgtype = CHANNELMSG_TL_CONNECT_RESULT,
+                                                     .status = status };
+        memcpy(m.guest_endpoint_id, endpoint->b, 16);
+        memcpy(m.host_service_id, service->b, 16);
+        pthread_mutex_lock(&srv->lock);
+        int r = srv->conn == VMBUS_CONN_CONNECTED ? vmbus_post_locked(srv, &m, sizeof m) : -ENOTCONN;
+        pthread_mutex_unlock(&srv->lock);
+        return r;
 }
 
 unsigned vmbus_device_channel_count(struct vmbus_device *dev) {

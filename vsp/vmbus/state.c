@@ -67,7 +67,7 @@ static int save_channel(struct vmbus_channel *ch, struct vmstate_writer *w) {
         };
         st.state = states[ch->state];
         if (ch->dev) {
-                memcpy(st.class_id, ch->dev->ops->class_id.b, 16);
+                memcpy(st.class_id, ch->dev->class_id.b, 16);
                 memcpy(st.instance_id, ch->dev->instance.b, 16);
         }
         if (ch->state == VMBUS_CH_OPEN) {
@@ -191,7 +191,7 @@ static void plan_free(struct restore_plan *p) {
 
 static struct vmbus_device *device_by_guid(struct vmbus_server *srv, const uint8_t cls[16], const uint8_t inst[16]) {
         for (struct vmbus_device *d = srv->devices; d; d = d->next)
-                if (!memcmp(d->ops->class_id.b, cls, 16) && !memcmp(d->instance.b, inst, 16))
+                if (!memcmp(d->class_id.b, cls, 16) && !memcmp(d->instance.b, inst, 16))
                         return d;
         return NULL;
 }

@@ -111,6 +111,7 @@ _Static_assert(offsetof(struct vmbus_channel_offer_channel, connection_id) == 19
  * §4.6). The failure value is NTSTATUS STATUS_UNSUCCESSFUL. */
 #define VMBUS_STATUS_SUCCESS 0u
 #define VMBUS_STATUS_UNSUCCESSFUL 0xc0000001u
+#define VMBUS_STATUS_CONNECTION_REFUSED 0xc0000236u /* TL_CONNECT_RESULT */
 
 /* VERSION_RESPONSE.connection_state (§4.3; ignored by Linux). */
 #define VMBUS_CONNECTION_STATE_SUCCESSFUL 0u
@@ -253,6 +254,54 @@ struct vmbus_channel_modifychannel_response {
         uint32_t status;
 } __attribute__((packed));
 _Static_assert(sizeof(struct vmbus_channel_modifychannel_response) == 16, "modifychannel response");
+
+/* Hyper-V sockets (hv_sock, §4.12). TL_CONNECT_REQUEST: the guest connects
+ * from its endpoint (a service GUID carrying its local port) to a host
+ * service (one carrying the host port). Windows 10 RS5+ guests may append
+ * a 16-byte silo id; Linux sends these 40 bytes. */
+struct vmbus_channel_tl_connect_request {
+        struct vmbus_channel_message_header header;
+        uint8_t guest_endpoint_id[16];
+        uint8_t host_service_id[16];
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmbus_channel_tl_connect_request) == 40, "tl connect request");
+
+/* TL_CONNECT_RESULT: the host refuses a connect (status < 0). Linux drops
+ * it (its connect() times out); other guests stop waiting. */
+struct vmbus_channel_tl_connect_result {
+        struct vmbus_channel_message_header header;
+        uint8_t guest_endpoint_id[16];
+        uint8_t host_service_id[16];
+        int32_t status;
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmbus_channel_tl_connect_result) == 44, "tl connect result");
+
+/* An hv_sock offer's user_def (after the 4-byte pipe type, BYTE): byte 4 is
+ * 1 when the host connects to a guest listener (Linux: conn_from_host), 0
+ * when the offer answers the guest's own TL_CONNECT_REQUEST. */
+#define VMBUS_HVSOCK_USER_DEF_FOR_GUEST_ACCEPT 4u
+/* Offer flags of an hv_sock channel (as Hyper-V and OpenVMM set them). */
+#define VMBUS_HVSOCK_CHN_FLAGS \
+        (VMBUS_CHANNEL_ENUMERATE_DEVICE_INTERFACE | VMBUS_CHANNEL_NAMED_PIPE_MODE | VMBUS_CHANNEL_TLNPI_PROVIDER_OFFER)
+/* Service GUIDs of AF_VSOCK ports: <port>-facb-11e6-bd58-64006a7986d3, the
+ * port little-endian in the first 4 bytes. Listening ports are
+ * 0..0x7fffffff; Linux names host-initiated peers from 0x80000000 up. */
+#define VMBUS_HVSOCK_MAX_LISTEN_PORT 0x7fffffffu
+#define VMBUS_HVSOCK_SERVICE_TEMPLATE \
+        { 0xcb, 0xfa, 0xe6, 0x11, 0xbd, 0x58, 0x64, 0x00, 0x6a, 0x79, 0x86, 0xd3 } /* bytes 4..15 */
+
+/* The message the pipe carries in each VM_PKT_DATA_INBAND packet: type 1
+ * (data) and the byte count; 0 bytes = the sender shut its side down. */
+struct vmbus_pipe_header {
+        uint32_t type;
+        uint32_t data_size;
+} __attribute__((packed));
+_Static_assert(sizeof(struct vmbus_pipe_header) == 8, "pipe header");
+#define VMBUS_PIPE_MSG_DATA 1u
+/* Linux's hv_sock refuses a payload over 16 KiB and copies each packet it
+ * reads into a 4 KiB buffer: what the host sends must fit that. */
+#define VMBUS_HVSOCK_MTU 16384u
+#define VMBUS_HVSOCK_GUEST_MAX_PACKET 4096u
 
 /* ---- ring buffers (§5.2) ---- */
 /* Not packed: every field is naturally aligned and the header is the first

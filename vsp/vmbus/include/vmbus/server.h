@@ -28,9 +28,20 @@ struct vmbus_limits {
         unsigned max_pending_gpadls;  /* GPADLs still waiting for bodies [16] */
 };
 
+/* A guest's hv_sock connect (CHANNELMSG_TL_CONNECT_REQUEST, §4.12): the
+ * endpoint and service GUIDs as sent. Called on a VP thread with the
+ * server's locks held: queue the request and return at once; never call
+ * the server from it. The answer is a hot-added device whose class is the
+ * service and whose instance is the endpoint, or
+ * vmbus_server_tl_connect_result() with a failure status. */
+typedef void (*vmbus_tl_connect_fn)(void *opaque, const struct guid *endpoint, const struct guid *service);
+
 struct vmbus_server_config {
         unsigned vp_count; /* VP indices the guest may name: 0 .. vp_count-1 */
         struct vmbus_limits limits;
+        /* Optional: without it every TL_CONNECT_REQUEST is refused. */
+        vmbus_tl_connect_fn tl_connect;
+        void *tl_connect_opaque;
 };
 
 /* Creates the server and registers its message handlers for connection
@@ -53,6 +64,9 @@ uint16_t vmbus_server_handle_message(struct vmbus_server *srv, uint32_t connecti
 
 struct vmbus_device_config {
         const struct vmbus_provider_ops *ops;
+        /* The offer's if_type when not ops->class_id (hv_sock: one device
+         * per connection, its class the service GUID). NULL: ops->class_id. */
+        const struct guid *class_id;
         struct guid instance_id; /* stable, from the VM configuration; unique per class */
         void *data;              /* the provider's device state: vmbus_device_data() */
         /* Optional offer user_def bytes (IDE accelerator path/target); for
@@ -72,6 +86,14 @@ int vmbus_server_add_device(struct vmbus_server *srv, const struct vmbus_device_
  * RELID_RELEASED), then calls the provider's destroy. dev is gone
  * afterwards. -EBUSY while the guest is not taking messages (retry later). */
 int vmbus_server_remove_device(struct vmbus_server *srv, struct vmbus_device *dev);
+
+/* Refuse a guest's TL_CONNECT_REQUEST (status < 0, an NTSTATUS such as
+ * 0xC0000236 STATUS_CONNECTION_REFUSED) with TL_CONNECT_RESULT. Any thread
+ * but the tl_connect callback. -ENOTCONN if the guest is not connected. */
+int vmbus_server_tl_connect_result(struct vmbus_server *srv, const struct guid *endpoint,
+                                   const struct guid *service, int32_t status);
+/* The offer's class of a device (ops->class_id or the config's). */
+const struct guid *vmbus_device_class(const struct vmbus_device *dev);
 
 /* VM reset: close every channel and forget the guest's state as UNLOAD
  * does, without answering anything. Devices stay and are offered again. */
@@ -138,6 +160,7 @@ struct vmbus_server_stats {
         uint64_t gpadls_created, gpadls_failed, gpadls_torn_down;
         uint64_t opens, open_failures, closes, rescinds, unloads;
         uint64_t channels_broken; /* rings found corrupt or providers that stopped */
+        uint64_t tl_connects;     /* hv_sock connect requests taken (§4.12) */
 };
 void vmbus_server_get_stats(struct vmbus_server *srv, struct vmbus_server_stats *out);
 
