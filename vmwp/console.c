@@ -76,23 +76,11 @@ static int seterr(char *err, size_t errlen, int r, const char *what, const char 
 }
 
 static int open_socket(struct vmwp_console *c, const char *path, char *err, size_t errlen) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        size_t n = strlen(path);
-        if (n >= sizeof sa.sun_path)
-                return seterr(err, errlen, -ENAMETOOLONG, "console socket", path);
-        memcpy(sa.sun_path, path, n + 1);
-        struct stat st;
-        /* A stale socket from an earlier run is replaced; anything else is kept. */
-        if (lstat(path, &st) == 0) {
-                if (!S_ISSOCK(st.st_mode))
-                        return seterr(err, errlen, -EEXIST, "serial socket: refusing to replace", path);
-                unlink(path);
-        }
-        c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        c->listen_fd = unix_listen(path, SOCK_STREAM | SOCK_NONBLOCK, 4, 0);
+        if (c->listen_fd == -EEXIST)
+                return seterr(err, errlen, -EEXIST, "serial socket: refusing to replace", path);
         if (c->listen_fd < 0)
-                return seterr(err, errlen, -errno, "serial socket", path);
-        if (bind(c->listen_fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(c->listen_fd, 4) < 0)
-                return seterr(err, errlen, -errno, "serial socket: cannot listen on", path);
+                return seterr(err, errlen, c->listen_fd, "serial socket: cannot listen on", path);
         snprintf(c->sock_path, sizeof c->sock_path, "%s", path);
         return 0;
 }

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/fd-util.h"
 #include "common/macro.h"
 #include "emu/i8042.h"
 #include "emu/service.h"
@@ -100,22 +101,11 @@ static void close_all(void *opaque) {
 }
 
 static int open_listener(const char *path, char *err, size_t errlen) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        size_t n = strlen(path);
-        if (n >= sizeof sa.sun_path)
-                return snprintf(err, errlen, "keyboard socket %s: path too long", path), -ENAMETOOLONG;
-        memcpy(sa.sun_path, path, n + 1);
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return snprintf(err, errlen, "keyboard socket %s: %s", path, strerror(errno)), -errno;
-        (void)unlink(path); /* a stale socket of an earlier run */
-        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 1) < 0) {
-                int r = -errno;
-                snprintf(err, errlen, "keyboard socket %s: %s", path, strerror(-r));
-                close(fd);
-                return r;
-        }
-        return fd;
+        int r = unix_listen(path, SOCK_STREAM | SOCK_NONBLOCK, 1, 0);
+        if (r < 0)
+                snprintf(err, errlen, "keyboard socket %s: %s", path,
+                         r == -EEXIST ? "exists and is not a socket" : strerror(-r));
+        return r;
 }
 
 int vmwp_kbd_socket_open(const char *path, struct i8042 *k, struct emu_service *svc, struct vmwp_kbd_socket **out,

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/fd-util.h"
@@ -99,6 +101,30 @@ int fd_set_cloexec(int fd, bool on) {
                 return -errno;
         f = on ? (f | FD_CLOEXEC) : (f & ~FD_CLOEXEC);
         return fcntl(fd, F_SETFD, f) < 0 ? -errno : 0;
+}
+
+int unix_listen(const char *path, int type, int backlog, mode_t mode) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        size_t n = strlen(path);
+        if (n >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        memcpy(sa.sun_path, path, n + 1);
+        struct stat st;
+        if (lstat(path, &st) == 0) {
+                if (!S_ISSOCK(st.st_mode))
+                        return -EEXIST;
+                (void)unlink(path);
+        }
+        int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || (mode && chmod(path, mode) < 0) ||
+            listen(fd, backlog) < 0) {
+                int e = -errno;
+                close(fd);
+                return e;
+        }
+        return fd;
 }
 
 int fd_set_nonblock(int fd, bool on) {
