@@ -65,7 +65,7 @@ set(VM_ALLOWED_netvsp vmbus hvshim vid common rndis)
 set(VM_ALLOWED_icvsp vmbus hvshim vid common)
 set(VM_ALLOWED_hvsock vmbus hvshim vid common)
 set(VM_ALLOWED_emu vid common scsi storvsp vhdx)
-set(VM_ALLOWED_vmwpcore storvsp netvsp icvsp emu vmbus hvshim vid common vhdx)
+set(VM_ALLOWED_vmwpcore storvsp netvsp icvsp hvsock emu vmbus hvshim vid common vhdx)
 set(VM_ALLOWED_vmmscore common vhdx)
 set(VM_ALLOWED_vsc "")
 

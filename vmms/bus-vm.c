@@ -461,6 +461,16 @@ PROP(prop_console_socket) {
         struct vmms_worker *w = VM_OF(userdata)->worker;
         return sd_bus_message_append(reply, "s", w ? w->rec.console : "");
 }
+/* The socket host processes reach guest hv_sock listeners through
+ * ("CONNECT <port>\n", docs/hvsock.md): while a worker runs a VM with
+ * hvsock enabled, else "". */
+PROP(prop_hv_socket) {
+        struct vmms_vm *vm = VM_OF(userdata);
+        char sock[PATH_MAX] = "";
+        if (!vm->worker || !vm->config->hvsock.enabled || vmms_vm_dir(vm, "hvsock.sock", sock, sizeof sock) < 0)
+                sock[0] = 0;
+        return sd_bus_message_append(reply, "s", sock);
+}
 #undef PROP
 
 #define EMITS SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
@@ -468,6 +478,7 @@ static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Id", "s", prop_id, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Name", "s", prop_name, 0, EMITS),
+        SD_BUS_PROPERTY("HvSocket", "s", prop_hv_socket, 0, 0),
         SD_BUS_PROPERTY("State", "s", prop_state, 0, EMITS),
         SD_BUS_PROPERTY("Config", "s", prop_config, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
         SD_BUS_PROPERTY("WorkerPid", "u", prop_pid, 0, EMITS),

@@ -311,6 +311,8 @@ int vmms_fcopy_request(struct vmms_vm *vm, sd_bus_message *call, int fd, const c
 int vmms_fcopy_cancel(struct vmms_vm *vm, sd_bus_message *call, sd_bus_error *e);
 /* The worker's "fcopy" (done) and "fcopy-progress" events. */
 void vmms_fcopy_on_event(struct vmms_vm *vm, struct json_object *ev);
+/* hvsock.c: a guest's hv_sock connect ("hvsock-connect" event). */
+void vmms_hvsock_on_event(struct vmms_vm *vm, struct json_object *ev);
 /* The worker ended: a copy in progress failed. */
 void vmms_fcopy_worker_ended(struct vmms_vm *vm);
 

@@ -166,6 +166,30 @@ int vmms_config_check_paths(const struct vmms_path_policy *p, const struct vm_co
                          "components)", next->serial_log);
                 return -EINVAL;
         }
+        /* hv_sock: vmms binds the VM's socket itself, and connects to the
+         * services' sockets with its own rights on the guest's behalf: a
+         * path there is root's alone, as serial_log. */
+        if (next->hvsock.socket[0]) {
+                snprintf(err, errlen, "hvsock.socket: set by vmms (the VM's runtime directory), not configurable");
+                return -EINVAL;
+        }
+        for (uint32_t i = 0; i < next->hvsock.n_services && i < VM_HVSOCK_SERVICES_MAX; i++) {
+                const char *path = next->hvsock.services[i].path;
+                bool had = false;
+                for (uint32_t j = 0; cur && j < cur->hvsock.n_services && j < VM_HVSOCK_SERVICES_MAX && !had; j++)
+                        had = cur->hvsock.services[j].port == next->hvsock.services[i].port &&
+                              !strcmp(cur->hvsock.services[j].path, path);
+                if (!caller_root && !had) {
+                        snprintf(err, errlen, "hvsock.services[%u].path: only root may choose the host sockets a "
+                                 "guest reaches (vmms connects to them with its own rights)", i);
+                        return -EPERM;
+                }
+                if (!vmms_path_is_plain(path) || strlen(path) >= 108) {
+                        snprintf(err, errlen, "hvsock.services[%u].path: %s: needs a plain absolute path (no '.', "
+                                 "'..' or empty components) of less than 108 bytes (a Unix socket's)", i, path);
+                        return -EINVAL;
+                }
+        }
         struct check_ctx c = { .p = p, .cur = cur, .root = caller_root, .err = err, .errlen = errlen };
         return vmms_config_for_each_path(next, check_one, &c);
 }

@@ -205,20 +205,6 @@ static int open_taps(struct vmms_vm *vm, struct spawn_fds *s, char *err, size_t 
         return 0;
 }
 
-static int listen_unix(const char *path, int type, int backlog) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        if (strlen(path) >= sizeof sa.sun_path)
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
-        _cleanup_close_ int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        (void)unlink(path); /* a stale socket of an earlier run */
-        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, backlog) < 0)
-                return -errno;
-        return TAKE_FD(fd);
-}
-
 /* The VM's runtime directory, its control listener (the fd is returned) and
  * the console socket path the worker will bind. */
 static int open_runtime(struct vmms_vm *vm, struct vmms_runtime_record *rec, char *err, size_t errlen) {
@@ -233,7 +219,7 @@ static int open_runtime(struct vmms_vm *vm, struct vmms_runtime_record *rec, cha
             (r = vmms_vm_dir(vm, "control.sock", rec->control, sizeof rec->control)) < 0)
                 return r;
         (void)unlink(rec->console); /* the worker refuses to replace anything but a socket */
-        int fd = listen_unix(rec->control, SOCK_SEQPACKET, 4);
+        int fd = unix_listen(rec->control, SOCK_SEQPACKET, 4, 0);
         if (fd < 0)
                 snprintf(err, errlen, "control socket %s: %s", rec->control, strerror(-fd));
         return fd;
@@ -354,6 +340,9 @@ static int send_config(struct vmms_vm *vm, int ctl, struct spawn_fds *s, const c
         snprintf(c->serial_log, sizeof c->serial_log, "%s", log_path);
         for (uint32_t i = 0; i < c->n_nics; i++)
                 snprintf(c->nics[i].tap, sizeof c->nics[i].tap, "%s", s->tap_names[i]);
+        /* hv_sock: the worker binds the VM's socket for host clients here. */
+        if (c->hvsock.enabled && vmms_vm_dir(vm, "hvsock.sock", c->hvsock.socket, sizeof c->hvsock.socket) < 0)
+                c->hvsock.socket[0] = 0;
         _cleanup_free_ char *json = vm_config_to_json(c);
         free(c);
         _cleanup_(json_object_putp) json_object *msg = json_object_new_object();

@@ -301,6 +301,8 @@ void vmms_vm_on_event(struct vmms_vm *vm, json_object *ev) {
                 vmms_fcopy_on_event(vm, ev);
         } else if (!strcmp(name, "vss")) {
                 vmms_ckpt_on_vss(vm, ev);
+        } else if (!strcmp(name, "hvsock-connect")) {
+                vmms_hvsock_on_event(vm, ev);
         } else if (!strcmp(name, "kvp")) {
                 vmms_kvp_on_event(vm, ev);
         } else if (!strcmp(name, "migrate-progress")) {

@@ -210,6 +210,22 @@ static int on_guest_event(struct dw_source *s, int fd, uint32_t revents, void *u
                 }
                 send_msg(c, ev);
         }
+        /* hv_sock: a guest connects; vmms finds the host socket. Without
+         * vmms (a config file) nobody can: refused at once. */
+        uint32_t port;
+        uint64_t token;
+        while (vmwp_vm_hvsock_take_connect(c->vm, &port, &token)) {
+                if (c->control_fd < 0) {
+                        (void)vmwp_vm_hvsock_connected(c->vm, token, -ECONNREFUSED);
+                        continue;
+                }
+                struct json_object *ev = vmwp_control_event("hvsock-connect");
+                if (ev) {
+                        json_object_object_add(ev, "port", json_object_new_int64(port));
+                        json_object_object_add(ev, "token", json_object_new_int64((int64_t)token));
+                }
+                send_msg(c, ev);
+        }
         struct json_object *items;
         if (g.kvp_changed && vmwp_vm_kvp_items(c->vm, true, &items) >= 0) {
                 struct json_object *ev = vmwp_control_event("kvp");
@@ -219,6 +235,12 @@ static int on_guest_event(struct dw_source *s, int fd, uint32_t revents, void *u
                         json_object_put(items);
                 send_msg(c, ev);
         }
+        return 0;
+}
+
+static int on_hvsock_client(struct dw_source *s, int fd, uint32_t revents, void *userdata) {
+        struct run_ctx *c = userdata;
+        vmwp_vm_hvsock_accept(c->vm);
         return 0;
 }
 
@@ -260,6 +282,9 @@ static struct json_object *op_reply(struct json_object *req, int r, const char *
 static struct json_object *op_save(struct run_ctx *c, struct json_object *req, int fd) {
         char err[512] = "";
         uint64_t t0 = vmwp_now_ns();
+        /* hv_sock connections are host sockets: they end here (the guest
+         * sees its peer close); the VM's resume takes new ones again. */
+        (void)vmwp_vm_hvsock_suspend(c->vm);
         int64_t r = fd < 0 ? errorf(err, sizeof err, -EINVAL, "save needs the state file's fd")
                            : vmwp_vm_save(c->vm, fd, save_progress, c, err, sizeof err);
         if (r < 0)
@@ -273,6 +298,24 @@ static struct json_object *op_save(struct run_ctx *c, struct json_object *req, i
 }
 
 static bool is_op(struct json_object *req, const char *name);
+
+/* {"op":"hvsock-connected","token":n} with the host socket's fd, or with
+ * "errno":e and none: vmms's answer to an "hvsock-connect" event. */
+static struct json_object *op_hvsock_connected(struct run_ctx *c, struct json_object *req, int fd) {
+        struct json_object *v;
+        int64_t token = json_object_object_get_ex(req, "token", &v) && json_object_is_type(v, json_type_int)
+                                ? json_object_get_int64(v)
+                                : -1;
+        int e = json_object_object_get_ex(req, "errno", &v) && json_object_is_type(v, json_type_int)
+                        ? json_object_get_int(v)
+                        : 0;
+        if (token < 0 || (fd < 0 && e <= 0) || (fd >= 0 && e)) {
+                safe_close(fd);
+                return op_reply(req, -EINVAL, "hvsock-connected needs \"token\" and the socket's fd or \"errno\"");
+        }
+        int r = vmwp_vm_hvsock_connected(c->vm, (uint64_t)token, fd >= 0 ? fd : -e);
+        return op_reply(req, r == -ENOENT ? 0 : r, r < 0 && r != -ENOENT ? strerror(-r) : "");
+}
 
 /* {"op":"fcopy","dir":s,"name":s,"size":n,"overwrite":b,"create_path":b}
  * with the source's fd (taken): answered once the copy started; the
@@ -405,8 +448,12 @@ static struct json_object *op_migrate(struct run_ctx *c, struct json_object *req
         struct vmwp_migrate_result res = { 0 };
         int r = fd < 0 ? errorf(err, sizeof err, -EINVAL, "migrate-send needs the destination's socket")
                        : vmwp_migrate_options_parse(req, &o, err, sizeof err);
-        if (r >= 0)
+        if (r >= 0) {
+                (void)vmwp_vm_hvsock_suspend(c->vm); /* as for a save */
                 r = vmwp_vm_migrate_send(c->vm, fd, &o, migrate_progress, c, &res, err, sizeof err);
+                if (r < 0 && !res.committed && !vmwp_vm_is_paused(c->vm))
+                        vmwp_vm_hvsock_resume(c->vm); /* it stays here, running */
+        }
         struct json_object *rep = op_reply(req, r, err);
         if (!rep)
                 return NULL;
@@ -477,6 +524,14 @@ static int on_control(struct dw_source *s, int fd, uint32_t revents, void *userd
                 for (size_t i = 1; i < n_fds; i++)
                         safe_close(fds[i]);
                 struct json_object *rep = op_fcopy(c, req, n_fds ? fds[0] : -1);
+                json_object_put(req);
+                send_msg(c, rep);
+                return 0;
+        }
+        if (r >= 0 && is_op(req, "hvsock-connected")) {
+                for (size_t i = 1; i < n_fds; i++)
+                        safe_close(fds[i]);
+                struct json_object *rep = op_hvsock_connected(c, req, n_fds ? fds[0] : -1);
                 json_object_put(req);
                 send_msg(c, rep);
                 return 0;
@@ -608,6 +663,9 @@ static int setup_loop(struct run_ctx *c, int *sfd) {
                 return r;
         if (vmwp_vm_vmbus_fd(c->vm) >= 0 &&
             (r = devworker_add_io(c->loop, vmwp_vm_vmbus_fd(c->vm), EPOLLIN, on_vmbus, c, NULL)) < 0)
+                return r;
+        if (vmwp_vm_hvsock_listen_fd(c->vm) >= 0 &&
+            (r = devworker_add_io(c->loop, vmwp_vm_hvsock_listen_fd(c->vm), EPOLLIN, on_hvsock_client, c, NULL)) < 0)
                 return r;
         if (c->control_fd >= 0)
                 r = devworker_add_io(c->loop, c->control_fd, EPOLLIN, on_control, c, &c->control_src);

@@ -60,3 +60,22 @@ static const struct sandbox_rule emu_rules[] = {
 const struct sandbox_policy sandbox_emu_policy = {
         .name = "emu", .rules = emu_rules, .n_rules = ARRAY_SIZE(emu_rules),
 };
+
+/* The hv_sock service thread (vsp/hvsock, vmwp/vm-hvsock.c), started once
+ * the sandbox is in place and narrowed to this first thing: epoll over the
+ * host sockets and the channels' doorbells, send/recv on the sockets
+ * (sendto/recvfrom), shutdown(SHUT_WR) for the guest's FIN, fcntl
+ * O_NONBLOCK on a socket vmms sent. It also adds and removes connections'
+ * VMBus devices: the offers and rescinds it posts raise the SINT (an irqfd
+ * write, KVM_SIGNAL_MSI without one; a full queue re-arms the server's
+ * timer), and closing an open channel drops its doorbell (KVM_IOEVENTFD). */
+static const struct sandbox_rule hvsock_rules[] = {
+        SANDBOX_ALLOW(__NR_epoll_wait), SANDBOX_ALLOW(__NR_epoll_pwait), SANDBOX_ALLOW(__NR_epoll_ctl),
+        SANDBOX_ALLOW(__NR_sendto),     SANDBOX_ALLOW(__NR_recvfrom),    SANDBOX_ALLOW(__NR_shutdown),
+        SANDBOX_ALLOW(__NR_fcntl),      SANDBOX_ALLOW(__NR_timerfd_settime), SANDBOX_IOCTL(KVM_SIGNAL_MSI),
+        SANDBOX_IOCTL(KVM_IOEVENTFD),
+};
+
+const struct sandbox_policy sandbox_hvsock_policy = {
+        .name = "hvsock", .rules = hvsock_rules, .n_rules = ARRAY_SIZE(hvsock_rules),
+};

@@ -28,6 +28,14 @@ struct vmwp_vm {
         struct vmbus_host_hv *vmbus_host;
         struct vmbus_server *vmbus;
         struct icvsp *ic;
+        struct hvsock *hvsock; /* hv_sock (vm-hvsock.c), NULL unless configured */
+        int hvsock_listen_fd;  /* the VM's socket for host clients, -1 */
+        /* Guest connects waiting to go to vmms (guest_lock). */
+        struct {
+                uint32_t port;
+                uint64_t token;
+        } hvsock_pending[64];
+        unsigned n_hvsock_pending;
         struct vmwp_emu *emu; /* the emulated legacy devices (vm-emu.c) */
         /* Every row of guest-visible state but vid's (devices.h), in
          * dependency order. */
@@ -95,5 +103,10 @@ void vmwp_vm_detach_vmbus(struct vmwp_vm *vm);
 int vmwp_vm_add_integration_services(struct vmwp_vm *vm, char *err, size_t errlen);
 /* Adds the integration services' counters to a "stats" reply (vm-ic.c). */
 void vmwp_vm_ic_stats(struct vmwp_vm *vm, struct json_object *into);
+int vmwp_vm_hvsock_create(struct vmwp_vm *vm, char *err, size_t errlen);
+int vmwp_vm_hvsock_start(struct vmwp_vm *vm);
+void vmwp_vm_hvsock_stop(struct vmwp_vm *vm);
+void vmwp_vm_hvsock_free(struct vmwp_vm *vm);
+void vmwp_vm_hvsock_stats(struct vmwp_vm *vm, struct json_object *into);
 /* Adds the SCSI controllers' counters to a "stats" reply (vm-storage.c). */
 void vmwp_vm_storage_stats(struct vmwp_vm *vm, struct json_object *into);

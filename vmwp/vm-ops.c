@@ -45,6 +45,7 @@ int vmwp_vm_pause(struct vmwp_vm *vm) {
 
 int vmwp_vm_resume(struct vmwp_vm *vm) {
         vmwp_devices_resume(&vm->devices);
+        vmwp_vm_hvsock_resume(vm); /* after a checkpoint's save or a failed one */
         return vid_partition_resume(vm->p);
 }
 
@@ -88,6 +89,7 @@ int vmwp_vm_stats(struct vmwp_vm *vm, struct json_object *into) {
         add_u64(into, "acpi_unsupported_sleep", ps.unsupported_sleep);
         vmwp_vm_emu_stats(vm, into);
         vmwp_vm_ic_stats(vm, into);
+        vmwp_vm_hvsock_stats(vm, into);
         vmwp_vm_storage_stats(vm, into);
         return 0;
 }

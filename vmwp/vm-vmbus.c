@@ -13,6 +13,7 @@
 #include "common/proto.h"
 #include "hvshim/hvshim.h"
 #include "hvshim/state.h"
+#include "hvsock/hvsock.h"
 #include "icvsp/icvsp.h"
 #include "vid/vid.h"
 #include "vm-internal.h"
@@ -103,7 +104,14 @@ int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
         hvshim_set_owner_ops(vm->hv, &hv_owner_ops, vm);
         if ((r = vmwp_devices_add(&vm->devices, &hv_row, vm->hv)) < 0)
                 return errorf(err, errlen, r, "the device table: %s", strerror(-r));
+        if ((r = vmwp_vm_hvsock_create(vm, err, errlen)) < 0)
+                return r;
         struct vmbus_server_config sc = { .vp_count = vm->cfg.vcpus };
+        if (vm->hvsock) { /* a relid per connection besides the devices' */
+                sc.limits.max_channels = 256 + vm->cfg.hvsock.max_connections;
+                sc.tl_connect = hvsock_tl_connect;
+                sc.tl_connect_opaque = vm->hvsock;
+        }
         if ((r = vmbus_host_hv_new(vm->hv, vm->p, &vm->vmbus_host)) < 0 ||
             (r = vmbus_server_new(&sc, &vmbus_host_hv_ops, vm->vmbus_host, &vm->vmbus)) < 0) {
                 snprintf(err, errlen, "setting up the VMBus server: %s", strerror(-r));
@@ -124,8 +132,10 @@ void vmwp_vm_detach_vmbus(struct vmwp_vm *vm) {
          * still be alive; then the providers go, then what they ran on. */
         /* The table's rows point at what goes now: no pause after this. */
         vm->devices.n = vm->devices.n_quiesced = 0;
+        vmwp_vm_hvsock_stop(vm); /* no server calls from its thread from here on */
         vmbus_server_free(vm->vmbus);
         vm->vmbus = NULL;
+        vmwp_vm_hvsock_free(vm);
         icvsp_free(vm->ic);
         vm->ic = NULL;
         vmbus_host_hv_free(vm->vmbus_host);

@@ -264,6 +264,7 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         pthread_mutex_init(&vm->guest_lock, NULL);
         vm->migrate_fd = -1;
         vm->fcopy_fd = -1;
+        vm->hvsock_listen_fd = -1;
         vm->guest_event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (vm->guest_event_fd < 0) {
                 int e = -errno;
@@ -351,7 +352,9 @@ int vmwp_vm_start(struct vmwp_vm *vm) {
         if (!vm->sandbox) {
                 sandbox_probe(vm->sandbox_probe, "main thread");
                 vm->phase_ns[VMWP_PHASE_ENTERED] = vmwp_now_ns();
-                int r = start_vps(vm);
+                int r = vmwp_vm_hvsock_start(vm);
+                if (r >= 0)
+                        r = start_vps(vm);
                 vm->phase_ns[VMWP_PHASE_STARTED] = vmwp_now_ns();
                 return r;
         }
@@ -359,6 +362,9 @@ int vmwp_vm_start(struct vmwp_vm *vm) {
         int r = sandbox_enter(vm->sandbox, err, sizeof err);
         if (r >= 0 && (r = vmwp_vm_emu_sandboxed(vm)) < 0)
                 snprintf(err, sizeof err, "loading the \"emu\" policy: %s", strerror(-r));
+        /* Its thread narrows itself to "hvsock" first thing. */
+        if (r >= 0 && (r = vmwp_vm_hvsock_start(vm)) < 0)
+                snprintf(err, sizeof err, "starting the hv_sock thread: %s", strerror(-r));
         vm->phase_ns[VMWP_PHASE_ENTERED] = vmwp_now_ns();
         if (r >= 0 && (r = sandbox_run_as(vm->sandbox, "vcpu", start_vps, vm)) < 0)
                 snprintf(err, sizeof err, "starting the vCPUs under the \"vcpu\" policy: %s", strerror(-r));

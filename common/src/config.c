@@ -114,6 +114,7 @@ void vm_config_init_defaults(struct vm_config *c) {
         c->vcpus = 1;
         c->boot_kind = VM_BOOT_PVH;
         c->ic = (struct vm_ic_config){ .shutdown = true, .heartbeat = true, .timesync = true, .kvp = true };
+        c->hvsock.max_connections = 64;
         c->restart_policy = VM_RESTART_NEVER;
         c->stop_timeout_s = 30;
         c->checkpoint_type = VM_CHECKPOINT_PRODUCTION; /* Hyper-V's default */
@@ -364,6 +365,44 @@ static int parse_ic(struct pctx *p, json_object *o, struct vm_ic_config *ic) {
         return 0;
 }
 
+static int parse_hvsock_service(struct pctx *p, json_object *o, void *item) {
+        static const char *const keys[] = { "port", "path", NULL };
+        struct vm_hvsock_service *s = item;
+        int r;
+        if ((r = expect_object(p, o, "")) < 0 || (r = check_keys(p, o, keys)) < 0 ||
+            (r = get_u32(p, o, "port", 0, 0x7fffffffu, &s->port)) < 0 ||
+            (r = get_path(p, o, "path", s->path, true)) < 0)
+                return r;
+        if (!get(o, "port"))
+                return perr(p, "port", "is required");
+        return 0;
+}
+
+static int parse_hvsock(struct pctx *p, json_object *o, struct vm_hvsock_config *h) {
+        static const char *const keys[] = { "enabled", "max_connections", "services", "socket", NULL };
+        size_t saved;
+        int r;
+        if (!o)
+                return 0;
+        if ((r = expect_object(p, o, "hvsock")) < 0)
+                return r;
+        push_path(p, &saved, "hvsock");
+        if ((r = check_keys(p, o, keys)) < 0 || (r = get_bool(p, o, "enabled", &h->enabled)) < 0 ||
+            (r = get_u32(p, o, "max_connections", 1, 1024, &h->max_connections)) < 0 ||
+            (r = parse_array(p, o, "services", VM_HVSOCK_SERVICES_MAX, &h->n_services, h->services,
+                             sizeof h->services[0], parse_hvsock_service)) < 0 ||
+            (r = get_path(p, o, "socket", h->socket, false)) < 0)
+                return r;
+        for (uint32_t i = 0; i < h->n_services; i++)
+                for (uint32_t j = 0; j < i; j++)
+                        if (h->services[i].port == h->services[j].port) {
+                                snprintf(p->path + saved, sizeof p->path - saved, "hvsock.services[%u]", i);
+                                return perr(p, "port", "duplicates services[%u]", j);
+                        }
+        p->path[saved] = 0;
+        return 0;
+}
+
 static int check_cross_fields(struct pctx *p, struct vm_config *c) {
         for (uint32_t i = 0; i < c->n_disks; i++)
                 for (uint32_t j = 0; j < i; j++)
@@ -408,8 +447,8 @@ static void derive_instances(struct vm_config *c) {
 static int parse_root(struct pctx *p, json_object *root, struct vm_config *c) {
         static const char *const keys[] = { "version", "name", "id", "memory_mib", "allow_memory_over_host", "vcpus", "boot",
                                             "serial_log", "disks", "scsi_instances", "nics",
-                                            "integration", "restart_policy", "stop_timeout_s", "checkpoint_type",
-                                            NULL };
+                                            "integration", "hvsock", "restart_policy", "stop_timeout_s",
+                                            "checkpoint_type", NULL };
         uint32_t version = 1;
         int r, policy = (int)c->restart_policy, ckpt_type = (int)c->checkpoint_type;
 
@@ -433,6 +472,7 @@ static int parse_root(struct pctx *p, json_object *root, struct vm_config *c) {
             (r = parse_array(p, root, "nics", VM_NICS_MAX, &c->n_nics, c->nics, sizeof c->nics[0],
                              parse_nic_cb)) < 0 ||
             (r = parse_ic(p, get(root, "integration"), &c->ic)) < 0 ||
+            (r = parse_hvsock(p, get(root, "hvsock"), &c->hvsock)) < 0 ||
             (r = get_enum(p, root, "restart_policy", restart_policies, ARRAY_SIZE(restart_policies),
                           &policy)) < 0 ||
             (r = get_u32(p, root, "stop_timeout_s", 1, 3600, &c->stop_timeout_s)) < 0 ||
@@ -638,6 +678,21 @@ char *vm_config_to_json(const struct vm_config *c) {
         add_bool(ic, "fcopy", c->ic.fcopy);
         add_int(ic, "timesync_interval_s", c->ic.timesync_interval_s);
         json_object_object_add(root, "integration", ic);
+        if (c->hvsock.enabled || c->hvsock.n_services) {
+                json_object *hv = json_object_new_object(), *svcs = json_object_new_array();
+                add_bool(hv, "enabled", c->hvsock.enabled);
+                add_int(hv, "max_connections", c->hvsock.max_connections);
+                for (uint32_t i = 0; i < c->hvsock.n_services; i++) {
+                        json_object *o = json_object_new_object();
+                        add_int(o, "port", c->hvsock.services[i].port);
+                        add_str(o, "path", c->hvsock.services[i].path);
+                        json_object_array_add(svcs, o);
+                }
+                json_object_object_add(hv, "services", svcs);
+                if (c->hvsock.socket[0])
+                        add_str(hv, "socket", c->hvsock.socket);
+                json_object_object_add(root, "hvsock", hv);
+        }
         add_str(root, "restart_policy", vm_restart_policy_to_string(c->restart_policy));
         add_str(root, "checkpoint_type", vm_checkpoint_type_to_string(c->checkpoint_type));
         add_int(root, "stop_timeout_s", c->stop_timeout_s);

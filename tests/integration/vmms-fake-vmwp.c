@@ -52,6 +52,14 @@
  *                        fake.copy_ms=N ms (default 0); "fcopy-cancel"
  *                        sends it at once as cancelled ("fake-vmwp: fcopy
  *                        cancelled"), ENOENT without a copy
+ *   fake.hvsock_port=N   with hvsock.enabled: once running, the guest connects
+ *                        to the host's port N ("hvsock-connect" event, token
+ *                        N + 1000); with the socket vmms answers it sends
+ *                        "from-fake-guest", shuts down and prints "fake-vmwp:
+ *                        hvsock port=N reply=WHAT"; refused: "fake-vmwp:
+ *                        hvsock port=N refused errno=E". The config's
+ *                        hvsock.socket is printed as "fake-vmwp: hvsock
+ *                        socket=PATH" at boot.
  * A config with VHDX parents ("disk_parents") prints "fake-vmwp: disk D
  * parent K: ino=N ro" for each (the parent fd's inode and mode) on the
  * console, and keeps them open: their shared locks hold while it runs, as
@@ -110,6 +118,7 @@ struct fake {
         bool paused, ready, shutdown_ic, reattach, frozen;
         int vss; /* -1: no integration.vss; else fake.vss */
         int fcopy; /* -1: no integration.fcopy; else fake.fcopy */
+        long hvsock_port; /* fake.hvsock_port with hvsock.enabled, else -1 */
         uint64_t fcopy_at; /* when the pending "fcopy" event goes */
         json_object *fcopy_ev;
         int mig_fd; /* an incoming migration's stream, until configure() took it */
@@ -451,6 +460,34 @@ static void fcopy(struct fake *f, json_object *req, int fd) {
         f->fcopy_at = now_ms() + (uint64_t)knob(f, "fake.copy_ms", 0) + 1;
 }
 
+/* vmms's answer to the guest's hv_sock connect: talk over the socket. */
+static void hvsock_connected(struct fake *f, json_object *req, int fd) {
+        json_object *v;
+        int e = json_object_object_get_ex(req, "errno", &v) ? json_object_get_int(v) : 0;
+        char line[600];
+        if (fd < 0) {
+                snprintf(line, sizeof line, "fake-vmwp: hvsock port=%ld refused errno=%d\n", f->hvsock_port, e);
+                console_out(f, line);
+                return send_msg(f, reply(req, true, 0, NULL));
+        }
+        send_msg(f, reply(req, true, 0, NULL));
+        char buf[256] = "";
+        size_t n = 0;
+        (void)fcntl(fd, F_SETFL, 0);
+        if (write_full(fd, "from-fake-guest", 15) == 0 && shutdown(fd, SHUT_WR) == 0) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                while (n + 1 < sizeof buf && poll(&p, 1, 5000) == 1) {
+                        ssize_t r = read(fd, buf + n, sizeof buf - 1 - n);
+                        if (r <= 0)
+                                break;
+                        n += (size_t)r;
+                }
+        }
+        buf[n] = 0;
+        snprintf(line, sizeof line, "fake-vmwp: hvsock port=%ld reply=%s\n", f->hvsock_port, buf);
+        console_out(f, line);
+}
+
 /* The pending copy's answer becomes a cancelled one, sent at once. */
 static void fcopy_cancel(struct fake *f, json_object *req) {
         if (!f->fcopy_ev)
@@ -484,6 +521,12 @@ static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_
         }
         if (!strcmp(op, "fcopy")) {
                 fcopy(f, req, n_fds == 1 ? fds[0] : -1);
+                for (size_t i = 0; i < n_fds; i++)
+                        safe_close(fds[i]);
+                return;
+        }
+        if (!strcmp(op, "hvsock-connected")) {
+                hvsock_connected(f, req, n_fds == 1 ? fds[0] : -1);
                 for (size_t i = 0; i < n_fds; i++)
                         safe_close(fds[i]);
                 return;
@@ -651,8 +694,13 @@ static void configure(struct fake *f, const char *serial) {
         f->shutdown_ic = c->ic.shutdown && knob(f, "fake.shutdown_ic", 0);
         f->vss = c->ic.vss ? (int)knob(f, "fake.vss", 0) : -1;
         f->fcopy = c->ic.fcopy ? (int)knob(f, "fake.fcopy", 0) : -1;
+        f->hvsock_port = c->hvsock.enabled ? knob(f, "fake.hvsock_port", -1) : -1;
         snprintf(line, sizeof line, "fake-vmwp: %s booting (%u disks, %u nics)\n", c->name, c->n_disks, c->n_nics);
         console_out(f, line);
+        if (c->hvsock.enabled) {
+                snprintf(line, sizeof line, "fake-vmwp: hvsock socket=%.400s\n", c->hvsock.socket);
+                console_out(f, line);
+        }
         console_out(f, f->parents);
         free(c);
         json_object_put(msg);
@@ -676,6 +724,13 @@ static void become_ready(struct fake *f) {
                 f->exit_status = (int)knob(f, "fake.exit_status", VMWP_EXIT_GUEST_CRASH);
         }
         f->hb_next = now_ms() + 100;
+        if (f->hvsock_port >= 0) {
+                json_object *h = json_object_new_object();
+                json_object_object_add(h, "event", json_object_new_string("hvsock-connect"));
+                json_object_object_add(h, "port", json_object_new_int64(f->hvsock_port));
+                json_object_object_add(h, "token", json_object_new_int64(f->hvsock_port + 1000));
+                send_msg(f, h);
+        }
         if (knob(f, "fake.chatter", 0) > 0)
                 f->chatter_next = now_ms() + 10;
 }

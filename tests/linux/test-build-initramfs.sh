@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 for t in xz zstd gzip cpio objcopy readelf; do
         command -v "$t" >/dev/null || { echo "SKIP: $t not installed (scripts/deps.sh)"; exit 77; }
 done
-mods=(hv_vmbus scsi_common scsi_mod scsi_transport_fc hv_storvsc sd_mod hv_netvsc hv_utils)
+mods=(hv_vmbus scsi_common scsi_mod scsi_transport_fc hv_storvsc sd_mod hv_netvsc hv_utils vsock hv_sock)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
@@ -38,6 +38,7 @@ subdir() {
         case "$1" in
         hv_vmbus | hv_utils) echo drivers/hv ;;
         hv_netvsc) echo drivers/net/hyperv ;;
+        vsock | hv_sock) echo net/vmw_vsock ;;
         *) echo drivers/scsi ;;
         esac
 }

@@ -17,7 +17,11 @@
 # our backup integration service; the frozen image passes e2fsck, the
 # rounds after it write the file system again) and a file copied in with
 # vmctl copy-to (hv_fcopy_daemon, the file-copy service), and one cancelled
-# (the daemon deletes the partial file). Slow on PVM hosts
+# (the daemon deletes the partial file), and Hyper-V sockets both ways
+# (hv_sock: the guest's rounds reach a Unix socket of this test through
+# vmms; this test reaches a listener in the guest through the VM's socket,
+# before the migrations and after them, in the worker on host A again;
+# tests/linux/hvsock-tool.c is both ends). Slow on PVM hosts
 # (minutes): ctest label "linux".
 #
 # Artefacts (console log, the guest's hv_* dmesg lines, milestones) are kept
@@ -72,8 +76,13 @@ t_setup
 WORKER=$REAL_WORKER WORKER_KIND=real
 note "kernel: $kernel"
 droot=$("$src/tests/lib/debian-package.sh" hyperv-daemons) || fail "hyperv-daemons cannot be had"
-VM_INITRAMFS_BINS="$droot/usr/sbin/hv_vss_daemon $droot/usr/sbin/hv_fcopy_daemon" "$src/tests/linux/build-initramfs.sh" "$kroot" "$T/images" ||
-	fail "building the initramfs"
+mkdir -p "$T/bin"
+strip -o "$T/bin/hvsock-tool" "$VM_BUILD_DIR/tests/linux/hvsock-tool" || fail "hvsock-tool not built"
+VM_INITRAMFS_BINS="$droot/usr/sbin/hv_vss_daemon $droot/usr/sbin/hv_fcopy_daemon $T/bin/hvsock-tool" \
+	"$src/tests/linux/build-initramfs.sh" "$kroot" "$T/images" || fail "building the initramfs"
+# The host service the guest's hv_sock connects to (port 5000).
+"$T/bin/hvsock-tool" unix-serve "$T/agent.sock" 2>"$T/agent.log" &
+t_on_exit "kill $! 2>/dev/null"
 "$VMCTL_BIN" disk create "$T/images/disk.vhdx" 64M >/dev/null || fail "vmctl disk create"
 "$VMCTL_BIN" disk create "$T/images/data.vhdx" 16M >/dev/null || fail "vmctl disk create"
 
@@ -101,6 +110,7 @@ cat >"$T/linux.json" <<EOF
   "disks": [ { "path": "$T/images/disk.vhdx" }, { "path": "$T/images/data.vhdx", "lun": 1 } ],
   "nics": [ { "mac": "$mac", "bridge": "br0" } ],
   "integration": { "shutdown": true, "heartbeat": true, "timesync": false, "kvp": false, "vss": true, "fcopy": true },
+  "hvsock": { "enabled": true, "services": [ { "port": 5000, "path": "$T/agent.sock" } ] },
   "stop_timeout_s": 600 }
 EOF
 # Host B for the migrations: a network namespace of its own with the same
@@ -155,7 +165,7 @@ save_artifacts() {
 	cp "$log" "$art/console.log" 2>/dev/null
 	tr -d '\r' <"$log" 2>/dev/null | grep '^LINUX dmesg ' | sed 's/^LINUX dmesg //' >"$art/dmesg-hv.txt"
 	for k in first-kernel-message init hv_vmbus disk network ready save-ms restore-ms round-after-resume \
-		checkpoint-ms revert-ms round-after-revert production-ms round-after-production copy-ms copied cancel-ms migrate-b-ms round-on-b migrate-a-ms round-on-a powered-off; do
+		hvsock-in hvsock-out-ms checkpoint-ms revert-ms round-after-revert production-ms round-after-production copy-ms copied cancel-ms migrate-b-ms round-on-b migrate-a-ms round-on-a hvsock-after-ms powered-off; do
 		echo "$k ${seen[$k]:--}"
 	done >"$art/milestones.txt"
 }
@@ -195,6 +205,29 @@ check '^LINUX net ping=ok$'
 # The heartbeat reaches vmms.
 for _ in $(seq 60); do vm_prop linux Heartbeat | grep -q ok && break; sleep 2; done
 vm_prop linux Heartbeat | grep -q ok || fail "heartbeat not ok in vmms: $(vm_prop linux Heartbeat)"
+
+# Hyper-V sockets (docs/hvsock.md): a round's connect reaches the host
+# service through vmms; a host process reaches the guest's listener
+# through the VM's socket.
+check '^LINUX hvsock-listener=started$'
+wait_line hvsock-in '^LINUX hvsock round=[0-9]+ reply=host-echo:round-[0-9]+' 600
+# host_to_guest MILESTONE: one exchange, timed.
+host_to_guest() {
+	local sock out t0
+	sock=$(vm_prop linux HvSocket)
+	[ -S "$sock" ] || fail "no hv_sock socket for the VM: '$sock'"
+	t0=$(date +%s%N)
+	out=$("$T/bin/hvsock-tool" unix-connect "$sock" 5001 hello-from-host 2>&1)
+	seen[$1]=$(( ($(date +%s%N) - t0) / 1000000 ))
+	[ "$out" = guest-echo:hello-from-host ] || fail "hv_sock to the guest's listener: $out"
+	note "hv_sock host -> guest: ${seen[$1]} ms"
+}
+host_to_guest hvsock-out-ms
+# Nobody listens on 5002 in the guest: the offer is withdrawn, the host
+# client closed without its OK.
+"$T/bin/hvsock-tool" unix-connect "$(vm_prop linux HvSocket)" 5002 nobody >"$T/hvs-none" 2>&1 &&
+	fail "a connect to a port nobody listens on succeeded: $(cat "$T/hvs-none")"
+grep -q "no OK from the VM" "$T/hvs-none" || fail "the refused connect: $(cat "$T/hvs-none")"
 
 # Saved state (docs/vm-state.md): save the running guest between its
 # rounds, leave it saved a while, resume it in a new worker; the rounds
@@ -370,6 +403,13 @@ offset=$(wc -c <"$log")
 for _ in $(seq 300); do log_since_offset | grep -q '^LINUX round=' && break; sleep 2; done
 log_since_offset | grep -q '^LINUX round=' || fail "no round after the cancel"
 log_since_offset | grep -q '^LINUX fcopy part=present' && fail "the guest kept the cancelled copy's partial file"
+
+# Hyper-V sockets in the worker the migrations ended with (host A again).
+host_to_guest hvsock-after-ms
+offset=$(wc -c <"$log")
+for _ in $(seq 300); do log_since_offset | grep -q '^LINUX hvsock round=' && break; sleep 2; done
+log_since_offset | grep -Eq '^LINUX hvsock round=[0-9]+ reply=host-echo:' ||
+	fail "the guest's hv_sock connect after the migrations: $(log_since_offset | grep '^LINUX hvsock ' | head -2)"
 
 # Graceful stop through the shutdown integration service.
 note "stopping through the shutdown service"

@@ -177,6 +177,41 @@ TEST(config_errors_name_the_field) {
         expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\",\"cmdline\":7}}", "boot.cmdline: must be a string");
 }
 
+TEST(config_hvsock) {
+        const char *json = "{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"hvsock\":{\"enabled\":true,"
+                           "\"max_connections\":9,\"services\":[{\"port\":5000,\"path\":\"/run/agent.sock\"},"
+                           "{\"port\":2147483647,\"path\":\"/run/b\"}]}}";
+        struct vm_config c;
+        char err[256];
+        ASSERT_OK(vm_config_parse(json, strlen(json), &c, err, sizeof err));
+        ASSERT_TRUE(c.hvsock.enabled);
+        ASSERT_EQ(c.hvsock.max_connections, 9u);
+        ASSERT_EQ(c.hvsock.n_services, 2u);
+        ASSERT_EQ(c.hvsock.services[1].port, 0x7fffffffu);
+        ASSERT_STREQ(c.hvsock.services[0].path, "/run/agent.sock");
+        char *back = vm_config_to_json(&c);
+        struct vm_config c2;
+        ASSERT_OK(vm_config_parse(back, strlen(back), &c2, err, sizeof err));
+        free(back);
+        ASSERT_EQ(memcmp(&c.hvsock, &c2.hvsock, sizeof c.hvsock), 0);
+        /* Off by default, 64 connections. */
+        ASSERT_OK(vm_config_parse("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"}}", 36, &c, err, sizeof err));
+        ASSERT_FALSE(c.hvsock.enabled);
+        ASSERT_EQ(c.hvsock.max_connections, 64u);
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"hvsock\":{\"services\":[{\"port\":2147483648,"
+                     "\"path\":\"/s\"}]}}", "hvsock.services[0].port: must be between");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"hvsock\":{\"services\":[{\"path\":\"/s\"}]}}",
+                     "hvsock.services[0].port: is required");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"hvsock\":{\"services\":[{\"port\":1,"
+                     "\"path\":\"s\"}]}}", "hvsock.services[0].path: must be an absolute path");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"hvsock\":{\"services\":[{\"port\":1,"
+                     "\"path\":\"/s\"},{\"port\":1,\"path\":\"/t\"}]}}", "hvsock.services[1].port: duplicates services[0]");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"hvsock\":{\"max_connections\":0}}",
+                     "hvsock.max_connections: must be between");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"hvsock\":{\"ports\":[]}}",
+                     "hvsock.ports: unknown field");
+}
+
 TEST(config_limits) {
         char *big = malloc(VM_CONFIG_MAX_BYTES + 2);
         memset(big, ' ', VM_CONFIG_MAX_BYTES + 1);

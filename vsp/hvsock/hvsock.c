@@ -23,9 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,10 +43,6 @@
 #define HELLO_MAX 64u
 #define FIRST_HOST_PORT 0x80000000u
 #define REMOVE_RETRY_MS 50u
-
-const int hvsock_syscalls[] = { __NR_epoll_wait, __NR_epoll_pwait, __NR_epoll_ctl, __NR_sendto,
-                                __NR_recvfrom,   __NR_shutdown,    __NR_fcntl };
-const unsigned hvsock_n_syscalls = ARRAY_SIZE(hvsock_syscalls);
 
 enum conn_state {
         C_BROKER,  /* guest connect: waiting for the owner's host socket */
@@ -768,6 +764,7 @@ static void take_requests(struct hvsock *hs) {
 
 static void *service_thread(void *arg) {
         struct hvsock *hs = arg;
+        (void)prctl(PR_SET_NAME, "hvsock");
         if (hs->cfg.thread_policy)
                 (void)hs->cfg.thread_policy(hs->cfg.thread_policy_opaque, "hvsock");
         struct epoll_event evs[64];
@@ -879,10 +876,8 @@ int hvsock_new(const struct hvsock_config *cfg, struct hvsock **out) {
 int hvsock_start(struct hvsock *hs, struct vmbus_server *srv) {
         hs->srv = srv;
         int r = -pthread_create(&hs->thread, NULL, service_thread, hs);
-        if (r == 0) {
+        if (r == 0)
                 hs->started = true;
-                pthread_setname_np(hs->thread, "hvsock");
-        }
         return r;
 }
 

@@ -86,6 +86,24 @@ struct vm_ic_config {
         uint32_t timesync_interval_s; /* 0: only at start and resume */
 };
 
+/* Hyper-V sockets (docs/hvsock.md): a guest connecting to a service's port
+ * reaches the Unix socket at path (vmms connects on the worker's behalf);
+ * host processes reach guest listeners through the VM's socket. */
+#define VM_HVSOCK_SERVICES_MAX 16u
+struct vm_hvsock_service {
+        uint32_t port; /* 0 .. 0x7fffffff */
+        char path[VM_PATH_MAX];
+};
+struct vm_hvsock_config {
+        bool enabled;
+        uint32_t max_connections; /* [64] */
+        uint32_t n_services;
+        struct vm_hvsock_service services[VM_HVSOCK_SERVICES_MAX];
+        /* The socket host processes connect to ("CONNECT <port>\n"): vmms
+         * sets it for the worker (its runtime directory); empty: none. */
+        char socket[VM_PATH_MAX];
+};
+
 struct vm_config {
         char name[VM_NAME_MAX + 1];
         struct guid id;
@@ -112,6 +130,7 @@ struct vm_config {
         struct vm_nic_config nics[VM_NICS_MAX];
 
         struct vm_ic_config ic;
+        struct vm_hvsock_config hvsock;
 
         enum vm_restart_policy restart_policy;
         uint32_t stop_timeout_s;

@@ -6,3 +6,4 @@
 
 extern const struct sandbox_policy sandbox_storvsp_policy;
 extern const struct sandbox_policy sandbox_emu_policy;
+extern const struct sandbox_policy sandbox_hvsock_policy;

@@ -146,6 +146,11 @@ size_t sandbox_precompiled(const struct sandbox *sb);
  * at least that. Before sandbox_enter() only (-EBUSY after). */
 int sandbox_allow_file_size(struct sandbox *sb, uint64_t bytes);
 
+/* A provider will hold n more fds after start than NOFILE_HEADROOM allows
+ * for (hv_sock: a host socket and a channel's three per connection).
+ * Before sandbox_enter() only (-EBUSY after). */
+int sandbox_allow_fds(struct sandbox *sb, unsigned n);
+
 /* Step two (see above), on the main thread. */
 int sandbox_enter(struct sandbox *sb, char *err, size_t errlen);
 

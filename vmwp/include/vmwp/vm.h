@@ -204,6 +204,19 @@ int vmwp_vm_guest_event_fd(const struct vmwp_vm *vm);
 void vmwp_vm_take_guest_events(struct vmwp_vm *vm, struct vmwp_guest_events *out);
 /* The current state, without consuming the change flags. */
 void vmwp_vm_peek_guest_events(struct vmwp_vm *vm, struct vmwp_guest_events *out);
+/* Hyper-V sockets (vm-hvsock.c, docs/hvsock.md). The VM's socket for host
+ * clients (-1 without): when readable, call vmwp_vm_hvsock_accept(). A
+ * guest's connect waits for vmms: take them (after the guest event fd was
+ * readable) and send each as an "hvsock-connect" event; vmms's answer goes
+ * to vmwp_vm_hvsock_connected() (fd taken; < 0: refused). */
+int vmwp_vm_hvsock_listen_fd(const struct vmwp_vm *vm);
+void vmwp_vm_hvsock_accept(struct vmwp_vm *vm);
+bool vmwp_vm_hvsock_take_connect(struct vmwp_vm *vm, uint32_t *port, uint64_t *token);
+int vmwp_vm_hvsock_connected(struct vmwp_vm *vm, uint64_t token, int fd);
+/* Before a save or a migration (connections to host processes cannot be
+ * saved): end every connection, refuse new ones until resumed. */
+int vmwp_vm_hvsock_suspend(struct vmwp_vm *vm);
+void vmwp_vm_hvsock_resume(struct vmwp_vm *vm);
 /* The VMBus server's back-pressure timer: when readable, call
  * vmwp_vm_vmbus_dispatch() (vmbus/server.h). -1 without a server. */
 int vmwp_vm_vmbus_fd(const struct vmwp_vm *vm);

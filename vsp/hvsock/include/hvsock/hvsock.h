@@ -42,11 +42,6 @@ struct hvsock_config {
         void *thread_policy_opaque;
 };
 
-/* The syscalls the service thread makes beyond the sandbox's base policy
- * (vmwp wraps them in its "hvsock" policy). */
-extern const int hvsock_syscalls[];
-extern const unsigned hvsock_n_syscalls;
-
 int hvsock_new(const struct hvsock_config *cfg, struct hvsock **out);
 /* The vmbus_tl_connect_fn to give the server (opaque = the hvsock). */
 void hvsock_tl_connect(void *hs, const struct guid *endpoint, const struct guid *service);
