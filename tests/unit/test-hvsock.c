@@ -29,6 +29,7 @@ struct fx {
         pthread_mutex_t lock;
         int peers[512]; /* the host service's end of each guest connection, in order */
         unsigned n_peers;
+        bool drop_peers; /* the host service hangs up at once (keeps no fds) */
 };
 
 static int fx_connect(void *opaque, uint32_t port, uint64_t token) {
@@ -39,10 +40,17 @@ static int fx_connect(void *opaque, uint32_t port, uint64_t token) {
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
         pthread_mutex_lock(&f->lock);
-        f->peers[f->n_peers++] = sv[0];
+        bool keep = !f->drop_peers && f->n_peers < ARRAY_SIZE(f->peers);
+        if (keep)
+                f->peers[f->n_peers++] = sv[0];
         pthread_mutex_unlock(&f->lock);
+        if (!keep)
+                close(sv[0]);
         return hvsock_connect_done(f->hs, token, sv[1]);
 }
+
+/* The VMBus server's relids (its channel limit) for the next setup. */
+static unsigned fx_max_channels = 600;
 
 static void fx_setup_cfg(struct fx *f, const struct hvsock_config *extra) {
         *f = (struct fx){ 0 };
@@ -52,7 +60,7 @@ static void fx_setup_cfg(struct fx *f, const struct hvsock_config *extra) {
         hc.connect = fx_connect;
         hc.connect_opaque = f;
         ASSERT_OK(hvsock_new(&hc, &f->hs));
-        struct vmbus_server_config cfg = { .vp_count = 2, .limits.max_channels = 600,
+        struct vmbus_server_config cfg = { .vp_count = 2, .limits.max_channels = fx_max_channels,
                                            .tl_connect = hvsock_tl_connect, .tl_connect_opaque = f->hs };
         ASSERT_OK(vmbus_server_new(&cfg, &vmbus_sim_ops, f->sim, &f->srv));
         ASSERT_OK(hvsock_start(f->hs, f->srv));
@@ -517,6 +525,80 @@ TEST(suspend_closes_every_connection_and_refuses_until_resumed) {
         guest_send(&f, &ch, "again", 5);
         char buf[5];
         read_exact(peer(&f, 1), buf, 5);
+        fx_free(&f);
+}
+
+/* A hostile guest connects in a loop and never opens nor gives relids
+ * back: never more than max_connections live, what it does not open is
+ * withdrawn, and once its relids run out it is refused (the server's
+ * channel limit) without anything else growing; a guest that behaves
+ * again is served. */
+TEST(connect_flood_is_bounded) {
+        struct hvsock_config hc = { .max_connections = 16, .offer_timeout_ms = 100 };
+        struct fx f;
+        fx_max_channels = 64;
+        fx_setup_cfg(&f, &hc);
+        fx_max_channels = 600;
+        pthread_mutex_lock(&f.lock);
+        f.drop_peers = true;
+        pthread_mutex_unlock(&f.lock);
+        struct guid svc;
+        hvsock_service_id(7000, &svc);
+        unsigned offers = 0, results = 0, rescinds = 0, max_live = 0;
+        uint32_t relids[64];
+        unsigned n_relids = 0;
+        for (uint32_t i = 0; i < 3000; i++) {
+                tl_request(&f, 100000 + i, &svc);
+                uint8_t m[256];
+                while (vmbus_sim_next_message(f.sim, NULL, m, sizeof m) >= 4) {
+                        uint32_t t;
+                        memcpy(&t, m, 4);
+                        offers += t == CHANNELMSG_OFFERCHANNEL;
+                        results += t == CHANNELMSG_TL_CONNECT_RESULT;
+                        if (t == CHANNELMSG_RESCIND_CHANNELOFFER && n_relids < ARRAY_SIZE(relids)) {
+                                rescinds++;
+                                memcpy(&relids[n_relids++], m + 8, 4);
+                        }
+                }
+                max_live = MAX(max_live, hstats(&f).live);
+                if (i % 100 == 0)
+                        usleep(20000); /* let offers time out meanwhile */
+        }
+        ASSERT_LE(max_live, 16u);
+        wait_live(&f, 0);
+        /* The server's 64 relids bound what it can offer unanswered. */
+        ASSERT_LE(offers, 64u);
+        ASSERT_GT(offers, 16u);
+        ASSERT_GT(results, 0u);
+        ASSERT_GE(hstats(&f).timed_out, 16u);
+        uint8_t m[256];
+        /* The last answers and withdrawals: until 300 ms pass without any. */
+        for (int quiet = 0; quiet < 300; quiet++) {
+                while (vmbus_sim_next_message(f.sim, NULL, m, sizeof m) >= 4) {
+                        quiet = 0;
+                        uint32_t t;
+                        memcpy(&t, m, 4);
+                        offers += t == CHANNELMSG_OFFERCHANNEL;
+                        if (t == CHANNELMSG_RESCIND_CHANNELOFFER && n_relids < ARRAY_SIZE(relids))
+                                memcpy(&relids[n_relids++], m + 8, 4);
+                }
+                usleep(1000);
+        }
+        ASSERT_EQ(n_relids, offers);
+        /* It behaves again: relids back, a connection works. */
+        for (unsigned i = 0; i < n_relids; i++)
+                guest_release(&f, relids[i]);
+        pthread_mutex_lock(&f.lock);
+        f.drop_peers = false;
+        pthread_mutex_unlock(&f.lock);
+        struct vmbus_channel_offer_channel o;
+        struct vmbus_sim_channel ch;
+        guest_connect(&f, 5555, 7000, &o);
+        guest_open(&f, &o, RING_PAGES, &ch);
+        guest_send(&f, &ch, "ok", 2);
+        char buf[2];
+        read_exact(peer(&f, f.n_peers - 1), buf, 2);
+        ASSERT_MEMEQ(buf, "ok", 2);
         fx_free(&f);
 }
 
