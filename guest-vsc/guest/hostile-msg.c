@@ -200,6 +200,8 @@ static uint32_t min_len(uint32_t type) {
                 return 16;
         case CHANNELMSG_INITIATE_CONTACT:
                 return sizeof(struct vmbus_channel_initiate_contact);
+        case CHANNELMSG_TL_CONNECT_REQUEST: /* hv_sock (§4.12) */
+                return sizeof(struct vmbus_channel_tl_connect_request);
         default:
                 return 0;
         }
@@ -218,6 +220,8 @@ static uint32_t oversized_reply(uint32_t type) {
                 return CHANNELMSG_GPADL_TORNDOWN;
         case CHANNELMSG_MODIFYCHANNEL:
                 return CHANNELMSG_MODIFYCHANNEL_RESPONSE;
+        case CHANNELMSG_TL_CONNECT_REQUEST: /* a VM without hv_sock refuses it */
+                return CHANNELMSG_TL_CONNECT_RESULT;
         case CHANNELMSG_REQUESTOFFERS:
                 return CHANNELMSG_ALLOFFERS_DELIVERED;
         default:
