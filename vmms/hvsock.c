@@ -26,8 +26,11 @@ static void connected_reply(struct vmms_vm *vm, sd_bus_message *call, json_objec
 }
 
 /* The Unix socket for port, connected (non-blocking: a listener whose
- * backlog is full refuses at once rather than stalling vmms). */
+ * backlog is full refuses at once rather than stalling vmms). A VM
+ * without hv_sock gets nothing, whatever its worker asks (EPERM). */
 static int connect_service(const struct vm_config *c, uint32_t port) {
+        if (!c->hvsock.enabled)
+                return -EPERM;
         const struct vm_hvsock_service *s = NULL;
         for (uint32_t i = 0; i < c->hvsock.n_services && !s; i++)
                 if (c->hvsock.services[i].port == port)

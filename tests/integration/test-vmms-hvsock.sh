@@ -6,8 +6,8 @@
 # the bytes go both ways), a port nobody configured and a service nobody
 # listens on are refused with their errno, the worker gets the VM's socket
 # path and HvSocket shows it; configurations vmms refuses: a socket path of
-# the caller's, relative or non-plain service paths, duplicate ports. The
-# worker's part (TL_CONNECT_REQUEST, offers, bytes) is tests/unit/test-hvsock.c
+# the caller's, relative or non-plain service paths, duplicate ports; a
+# worker asking for a VM whose hv_sock is off gets EPERM. The worker's part (TL_CONNECT_REQUEST, offers, bytes) is tests/unit/test-hvsock.c
 # and the stock-Linux test (tests/linux/test-linux.sh).
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
@@ -43,6 +43,14 @@ expect_rc 0 vmctl start h1 --timeout=30
 wait_for 10 "the refusal" sh -c "cat \"\$(busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path h1)' org.vmstack.VMMS1.VM ConsoleLog | cut -d'\"' -f2)\" | grep -q 'hvsock port=5001 refused'"
 console_has h1 "^fake-vmwp: hvsock port=5001 refused errno=2\$" || fail "port 5001: $(console h1 | grep hvsock)"
 expect_rc 0 vmctl kill h1
+
+note "a worker of a VM without hv_sock asks anyway: refused"
+t_create h6 "fake.hvsock_port=5000" ',"hvsock":{"enabled":false,"services":[{"port":5000,"path":"'"$T"'/svc.sock"}]}'
+expect_rc 0 vmctl start h6 --timeout=30
+wait_for 10 "the refusal" sh -c "cat \"\$(busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path h6)' org.vmstack.VMMS1.VM ConsoleLog | cut -d'\"' -f2)\" | grep -q 'hvsock port=5000 refused'"
+console_has h6 "^fake-vmwp: hvsock port=5000 refused errno=1\$" || fail "hv_sock off: $(console h6 | grep hvsock)"
+[ -z "$(vm_prop h6 HvSocket)" ] || fail "HvSocket with hv_sock off: $(vm_prop h6 HvSocket)"
+expect_rc 0 vmctl kill h6
 
 note "configurations vmms refuses"
 t_create h2 "" ',"hvsock":{"enabled":true,"socket":"'"$T"'/mine.sock"}' 4

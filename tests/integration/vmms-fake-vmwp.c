@@ -52,7 +52,8 @@
  *                        fake.copy_ms=N ms (default 0); "fcopy-cancel"
  *                        sends it at once as cancelled ("fake-vmwp: fcopy
  *                        cancelled"), ENOENT without a copy
- *   fake.hvsock_port=N   with hvsock.enabled: once running, the guest connects
+ *   fake.hvsock_port=N   once running, the guest connects (without
+ *                        hvsock.enabled too, as a compromised worker could)
  *                        to the host's port N ("hvsock-connect" event, token
  *                        N + 1000); with the socket vmms answers it sends
  *                        "from-fake-guest", shuts down and prints "fake-vmwp:
@@ -694,7 +695,7 @@ static void configure(struct fake *f, const char *serial) {
         f->shutdown_ic = c->ic.shutdown && knob(f, "fake.shutdown_ic", 0);
         f->vss = c->ic.vss ? (int)knob(f, "fake.vss", 0) : -1;
         f->fcopy = c->ic.fcopy ? (int)knob(f, "fake.fcopy", 0) : -1;
-        f->hvsock_port = c->hvsock.enabled ? knob(f, "fake.hvsock_port", -1) : -1;
+        f->hvsock_port = knob(f, "fake.hvsock_port", -1); /* without hvsock.enabled too: a rogue worker */
         snprintf(line, sizeof line, "fake-vmwp: %s booting (%u disks, %u nics)\n", c->name, c->n_disks, c->n_nics);
         console_out(f, line);
         if (c->hvsock.enabled) {
