@@ -520,18 +520,13 @@ static int on_control(struct dw_source *s, int fd, uint32_t revents, void *userd
                 send_msg(c, rep);
                 return 0;
         }
-        if (r >= 0 && is_op(req, "fcopy")) {
+        if (r >= 0 && (is_op(req, "fcopy") || is_op(req, "hvsock-connected"))) {
+                /* One fd (taken by the op; -1 if none came), the rest closed. */
                 for (size_t i = 1; i < n_fds; i++)
                         safe_close(fds[i]);
-                struct json_object *rep = op_fcopy(c, req, n_fds ? fds[0] : -1);
-                json_object_put(req);
-                send_msg(c, rep);
-                return 0;
-        }
-        if (r >= 0 && is_op(req, "hvsock-connected")) {
-                for (size_t i = 1; i < n_fds; i++)
-                        safe_close(fds[i]);
-                struct json_object *rep = op_hvsock_connected(c, req, n_fds ? fds[0] : -1);
+                int taken = n_fds ? fds[0] : -1;
+                struct json_object *rep = is_op(req, "fcopy") ? op_fcopy(c, req, taken)
+                                                              : op_hvsock_connected(c, req, taken);
                 json_object_put(req);
                 send_msg(c, rep);
                 return 0;

@@ -137,6 +137,13 @@ static void guest_open(struct fx *f, const struct vmbus_channel_offer_channel *o
         ASSERT_EQ(vmbus_sim_open(f->sim, o->child_relid, o->connection_id, pages, NULL, 0, ch), 0);
 }
 
+/* A connection the guest made and opened, as Linux's connect() does. */
+static void guest_connect_open(struct fx *f, uint32_t guest_port, uint32_t host_port,
+                               struct vmbus_channel_offer_channel *o, struct vmbus_sim_channel *ch) {
+        guest_connect(f, guest_port, host_port, o);
+        guest_open(f, o, RING_PAGES, ch);
+}
+
 static void guest_send(struct fx *f, struct vmbus_sim_channel *ch, const void *data, uint32_t n) {
         uint8_t pkt[8 + 4096];
         struct vmbus_pipe_header h = { .type = VMBUS_PIPE_MSG_DATA, .data_size = n };
@@ -472,8 +479,7 @@ TEST(malformed_packets_and_guest_close_end_the_connection) {
         fx_setup(&f);
         struct vmbus_channel_offer_channel o;
         struct vmbus_sim_channel ch;
-        guest_connect(&f, 3000, 7000, &o);
-        guest_open(&f, &o, RING_PAGES, &ch);
+        guest_connect_open(&f, 3000, 7000, &o, &ch);
         /* A pipe header claiming more bytes than the packet has. */
         uint8_t pkt[16] = { 1, 0, 0, 0, 200, 0, 0, 0 };
         ASSERT_OK(vmbus_sim_ring_write(f.sim, &ch, VM_PKT_DATA_INBAND, 0, 0, pkt, sizeof pkt));
@@ -485,8 +491,7 @@ TEST(malformed_packets_and_guest_close_end_the_connection) {
 
         /* The guest closes the channel without a shutdown: the host socket
          * is closed and the offer rescinded (Linux waits for that). */
-        guest_connect(&f, 3001, 7000, &o);
-        guest_open(&f, &o, RING_PAGES, &ch);
+        guest_connect_open(&f, 3001, 7000, &o, &ch);
         guest_send(&f, &ch, "bye", 3);
         char buf[3];
         read_exact(peer(&f, 1), buf, 3);
@@ -506,8 +511,7 @@ TEST(suspend_closes_every_connection_and_refuses_until_resumed) {
         fx_setup(&f);
         struct vmbus_channel_offer_channel o;
         struct vmbus_sim_channel ch;
-        guest_connect(&f, 4000, 8000, &o);
-        guest_open(&f, &o, RING_PAGES, &ch);
+        guest_connect_open(&f, 4000, 8000, &o, &ch);
         ASSERT_OK(hvsock_suspend(f.hs, 5000));
         ASSERT_EQ(hstats(&f).live, 0u);
         expect_rescind(&f, o.child_relid);
@@ -520,8 +524,7 @@ TEST(suspend_closes_every_connection_and_refuses_until_resumed) {
         wait_msg(&f, CHANNELMSG_TL_CONNECT_RESULT, &res, sizeof res);
         ASSERT_ERROR(hvsock_host_client(f.hs, dup(0)), ECONNREFUSED);
         hvsock_resume(f.hs);
-        guest_connect(&f, 4002, 8000, &o);
-        guest_open(&f, &o, RING_PAGES, &ch);
+        guest_connect_open(&f, 4002, 8000, &o, &ch);
         guest_send(&f, &ch, "again", 5);
         char buf[5];
         read_exact(peer(&f, 1), buf, 5);
@@ -593,8 +596,7 @@ TEST(connect_flood_is_bounded) {
         pthread_mutex_unlock(&f.lock);
         struct vmbus_channel_offer_channel o;
         struct vmbus_sim_channel ch;
-        guest_connect(&f, 5555, 7000, &o);
-        guest_open(&f, &o, RING_PAGES, &ch);
+        guest_connect_open(&f, 5555, 7000, &o, &ch);
         guest_send(&f, &ch, "ok", 2);
         char buf[2];
         read_exact(peer(&f, f.n_peers - 1), buf, 2);
