@@ -10,8 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/fd-util.h"
@@ -91,7 +89,7 @@ void vmwp_vm_hvsock_free(struct vmwp_vm *vm) {
 }
 
 int vmwp_vm_hvsock_listen_fd(const struct vmwp_vm *vm) {
-        return vm->hvsock ? vm->hvsock_listen_fd : -1;
+        return vm->hvsock_listen_fd;
 }
 
 void vmwp_vm_hvsock_accept(struct vmwp_vm *vm) {

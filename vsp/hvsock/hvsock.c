@@ -133,6 +133,13 @@ static uint64_t now_ms(void) {
         return now_us(CLOCK_MONOTONIC) / 1000;
 }
 
+/* A statistics counter (hs->lock: hvsock_get_stats reads them all at once). */
+static void count(struct hvsock *hs, uint64_t *counter, uint64_t n) {
+        pthread_mutex_lock(&hs->lock);
+        *counter += n;
+        pthread_mutex_unlock(&hs->lock);
+}
+
 static void wake(struct hvsock *hs) {
         uint64_t one = 1;
         (void)!write(hs->wake, &one, sizeof one);
@@ -310,9 +317,7 @@ static void conn_close_fd(struct conn *c) {
 
 static void refuse(struct hvsock *hs, const struct guid *endpoint, const struct guid *service) {
         (void)vmbus_server_tl_connect_result(hs->srv, endpoint, service, (int32_t)VMBUS_STATUS_CONNECTION_REFUSED);
-        pthread_mutex_lock(&hs->lock);
-        hs->st.refused++;
-        pthread_mutex_unlock(&hs->lock);
+        count(hs, &hs->st.refused, 1);
 }
 
 /* End a connection: the host socket goes now, the device (rescind) in
@@ -348,7 +353,6 @@ static bool conn_reap(struct conn *c) {
         pthread_mutex_lock(&hs->lock);
         hs->n_conns--;
         hs->st.closed++;
-        hs->st.live = hs->n_conns;
         pthread_mutex_unlock(&hs->lock);
         pthread_mutex_destroy(&c->lock);
         free(c->tx);
@@ -420,9 +424,7 @@ static void hello_read(struct conn *c) {
                 conn_sock_interest(c);
                 return;
         }
-        pthread_mutex_lock(&c->hs->lock);
-        c->hs->st.refused++;
-        pthread_mutex_unlock(&c->hs->lock);
+        count(c->hs, &c->hs->st.refused, 1);
         conn_end(c);
 }
 
@@ -481,9 +483,7 @@ static int pump_to_host_batch(struct conn *c) {
         if (r == -EMSGSIZE) /* longer than the MTU: skipped by the ring, the stream is broken */
                 r = -EPROTO;
         (void)vmbus_ring_recv_end(c->rp);
-        pthread_mutex_lock(&hs->lock);
-        hs->st.bytes_to_host += bytes;
-        pthread_mutex_unlock(&hs->lock);
+        count(hs, &hs->st.bytes_to_host, bytes);
         return r < 0 ? r : 0;
 }
 
@@ -553,9 +553,7 @@ static int pump_to_guest(struct conn *c) {
         }
         if (!full)
                 (void)vmbus_ring_send_end(c->rp);
-        pthread_mutex_lock(&hs->lock);
-        hs->st.bytes_to_guest += bytes;
-        pthread_mutex_unlock(&hs->lock);
+        count(hs, &hs->st.bytes_to_guest, bytes);
         return r;
 }
 
@@ -574,11 +572,8 @@ static void conn_pump(struct conn *c) {
                         r = pump_to_guest(c);
         }
         pthread_mutex_unlock(&c->lock);
-        if (r == -EPROTO || r == -EBADMSG) {
-                pthread_mutex_lock(&c->hs->lock);
-                c->hs->st.protocol_errors++;
-                pthread_mutex_unlock(&c->hs->lock);
-        }
+        if (r == -EPROTO || r == -EBADMSG)
+                count(c->hs, &c->hs->st.protocol_errors, 1);
         /* Both sides shut down (and all delivered), or broken: withdraw the
          * channel; Linux's socket finishes its close on the rescind. */
         if (r < 0 || (c->guest_fin && c->fin_sent && !c->tx_len))
@@ -596,9 +591,7 @@ static void conn_events(struct conn *c) {
         if (opened && c->state == C_OFFERED) {
                 c->state = C_OPEN;
                 c->touched = true;
-                pthread_mutex_lock(&c->hs->lock);
-                c->hs->st.opened++;
-                pthread_mutex_unlock(&c->hs->lock);
+                count(c->hs, &c->hs->st.opened, 1);
                 if (c->from_host) {
                         char ok[32];
                         int n = snprintf(ok, sizeof ok, "OK %" PRIu32 "\n", c->host_port);
@@ -676,6 +669,18 @@ static struct conn *conn_by_token(struct hvsock *hs, uint64_t token) {
         return NULL;
 }
 
+/* Moves up to max items from the front of queue q (*n of them) to dst.
+ * hs->lock held. Returns how many. */
+static unsigned take_front(void *dst, void *q, unsigned *n, unsigned max, size_t size) {
+        unsigned k = MIN(*n, max);
+        if (k) {
+                memcpy(dst, q, k * size);
+                memmove(q, (uint8_t *)q + k * size, (*n - k) * size);
+                *n -= k;
+        }
+        return k;
+}
+
 static void take_requests(struct hvsock *hs) {
         struct tl_req tl[64];
         struct done done[64];
@@ -684,20 +689,9 @@ static void take_requests(struct hvsock *hs) {
         bool refusing;
         pthread_mutex_lock(&hs->lock);
         refusing = hs->suspend || hs->suspended;
-        n_tl = MIN(hs->n_tl, (unsigned)ARRAY_SIZE(tl));
-        memcpy(tl, hs->tl, n_tl * sizeof *tl);
-        memmove(hs->tl, hs->tl + n_tl, (hs->n_tl - n_tl) * sizeof *tl);
-        hs->n_tl -= n_tl;
-        n_done = MIN(hs->n_done, (unsigned)ARRAY_SIZE(done));
-        if (n_done) {
-                memcpy(done, hs->done, n_done * sizeof *done);
-                memmove(hs->done, hs->done + n_done, (hs->n_done - n_done) * sizeof *done);
-                hs->n_done -= n_done;
-        }
-        n_clients = MIN(hs->n_clients, (unsigned)ARRAY_SIZE(clients));
-        memcpy(clients, hs->clients, n_clients * sizeof *clients);
-        memmove(hs->clients, hs->clients + n_clients, (hs->n_clients - n_clients) * sizeof *clients);
-        hs->n_clients -= n_clients;
+        n_tl = take_front(tl, hs->tl, &hs->n_tl, ARRAY_SIZE(tl), sizeof *tl);
+        n_done = take_front(done, hs->done, &hs->n_done, ARRAY_SIZE(done), sizeof *done);
+        n_clients = take_front(clients, hs->clients, &hs->n_clients, ARRAY_SIZE(clients), sizeof *clients);
         if (hs->n_tl || hs->n_done || hs->n_clients)
                 wake(hs); /* more next round */
         pthread_mutex_unlock(&hs->lock);
@@ -708,7 +702,6 @@ static void take_requests(struct hvsock *hs) {
                 bool room = !refusing && hs->n_conns + hs->n_clients < hs->cfg.max_connections;
                 if (room)
                         hs->n_conns++;
-                hs->st.live = hs->n_conns;
                 pthread_mutex_unlock(&hs->lock);
                 struct conn *c = NULL;
                 if (room && hvsock_service_port(&tl[i].service, &port) == 0 && port <= VMBUS_HVSOCK_MAX_LISTEN_PORT &&
@@ -726,7 +719,6 @@ static void take_requests(struct hvsock *hs) {
                 if (room) { /* not a vsock service id, or no memory */
                         pthread_mutex_lock(&hs->lock);
                         hs->n_conns--;
-                        hs->st.live = hs->n_conns;
                         pthread_mutex_unlock(&hs->lock);
                 }
                 refuse(hs, &tl[i].endpoint, &tl[i].service);
@@ -751,7 +743,6 @@ static void take_requests(struct hvsock *hs) {
                 pthread_mutex_lock(&hs->lock);
                 hs->n_conns++;
                 hs->st.host_connects++;
-                hs->st.live = hs->n_conns;
                 pthread_mutex_unlock(&hs->lock);
                 c->fd = clients[i];
                 (void)fd_set_nonblock(c->fd, true);
