@@ -382,8 +382,9 @@ seen[copy-ms]=$(( ($(date +%s%N) - t0) / 1000000 ))
 expect_rc 1 vmctl copy-to linux "$T/images/copy.bin" /tmp/fcopy/in.bin
 echo "$LAST_OUT" | grep -q "the file exists in the guest" || fail "a second copy without --force: $LAST_OUT"
 # The guest reports the file each time it changed (a round may see it
-# half written): the whole file's sum and size must come.
-wait_line copied "^LINUX fcopy md5=$(md5sum <"$T/images/copy.bin" | cut -d' ' -f1) bytes=262144\$" 900
+# half written): the whole file's sum and size must come. The raw log's
+# lines end in CR LF ([[:space:]]* takes the CR).
+wait_line copied "^LINUX fcopy md5=$(md5sum <"$T/images/copy.bin" | cut -d' ' -f1) bytes=262144[[:space:]]*\$" 900
 # A copy cancelled once it has started (vmctl copy-cancel): it fails as
 # cancelled, and the daemon deletes the partial file, which the guest's
 # round after the cancel does not see.
