@@ -23,12 +23,19 @@ if [ ! -e "$root/.complete" ]; then
   mkdir -p "$cache" 2>/dev/null || skip "cannot create $cache (set VM_CACHE_DIR)"
   tmp=$(mktemp -d "$cache/.download.XXXXXX") || skip "cannot write to $cache"
   trap 'rm -rf "$tmp"' EXIT
-  if ! (cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>"$tmp/err"); then
-    # Package lists may be missing (a fresh machine): refresh once as root.
-    [ "$(id -u)" -eq 0 ] && apt-get update -qq >/dev/null 2>&1 &&
-      (cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>"$tmp/err") ||
-      skip "apt-get download $pkg failed: $(tail -1 "$tmp/err" 2>/dev/null)"
-  fi
+  # Package lists may be missing (a fresh machine): refreshed once, as
+  # root, after the first failure. A mirror or resolver that fails for a
+  # moment ("Temporary failure resolving", seen in CI) gets more tries.
+  ok=false
+  for try in 1 2 3 4; do
+    if (cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>"$tmp/err"); then
+      ok=true
+      break
+    fi
+    [ "$try" -eq 1 ] && [ "$(id -u)" -eq 0 ] && apt-get update -qq >/dev/null 2>&1 && continue
+    [ "$try" -lt 4 ] && sleep $((try * 5))
+  done
+  $ok || skip "apt-get download $pkg failed: $(tail -1 "$tmp/err" 2>/dev/null)"
   deb=$(ls "$tmp"/*.deb 2>/dev/null | head -1)
   [ -n "$deb" ] || skip "apt-get download $pkg produced no .deb"
   mkdir -p "$tmp/root"
