@@ -341,6 +341,53 @@ TEST(channel_subchannels) {
         fx_free(&f);
 }
 
+/* Closing the primary rescinds the sub-channels (one the guest left open
+ * is closed first); a reopened primary's new sub-channels are numbered
+ * from 1 again, as a guest that re-initialises its device (netvsc after
+ * an MTU change) waits for exactly those. */
+TEST(channel_primary_close_rescinds_subchannels) {
+        struct fx f;
+        fx_setup(&f, 1);
+        struct vmbus_sim_channel prim, sub[2];
+        open_echo(&f, 0, &prim);
+        ASSERT_EQ(ask_subchannels(&f, &prim, 2), 2);
+        struct vmbus_channel_offer_channel o[2];
+        for (int i = 0; i < 2; i++) /* both offers first: an open skips other messages */
+                ASSERT_EQ(vmbus_sim_expect(f.sim, CHANNELMSG_OFFERCHANNEL, &o[i], sizeof o[i]), 196);
+        for (int i = 0; i < 2; i++)
+                ASSERT_EQ(vmbus_sim_open(f.sim, o[i].child_relid, o[i].connection_id, 2, NULL, 0, &sub[i]), 0);
+        ASSERT_OK(vmbus_sim_close(f.sim, &sub[0])); /* sub[1] stays open: a careless guest */
+        struct vmbus_channel_relid_message cl = { .header.msgtype = CHANNELMSG_CLOSECHANNEL,
+                                                  .child_relid = f.offer[0].child_relid };
+        ASSERT_EQ(vmbus_sim_post(f.sim, 1, 0, &cl, sizeof cl), 0);
+        bool rescinded[2] = { false, false };
+        for (int i = 0; i < 2; i++) {
+                struct vmbus_channel_relid_message r;
+                ASSERT_EQ(vmbus_sim_expect(f.sim, CHANNELMSG_RESCIND_CHANNELOFFER, &r, sizeof r), (int)sizeof r);
+                for (int k = 0; k < 2; k++)
+                        rescinded[k] |= r.child_relid == o[k].child_relid;
+        }
+        ASSERT_TRUE(rescinded[0] && rescinded[1]);
+        ASSERT_EQ(vmbus_device_channel_count(f.dev[0]), 1u);
+        for (int i = 0; i < 2; i++) {
+                struct vmbus_channel_relid_message rr = { .header.msgtype = CHANNELMSG_RELID_RELEASED,
+                                                          .child_relid = o[i].child_relid };
+                ASSERT_EQ(vmbus_sim_post(f.sim, 1, 0, &rr, sizeof rr), 0);
+        }
+        /* the primary again, and sub-channels 1 and 2 again */
+        open_echo(&f, 0, &prim);
+        ASSERT_EQ(ask_subchannels(&f, &prim, 2), 2);
+        for (int i = 0; i < 2; i++) {
+                ASSERT_EQ(vmbus_sim_expect(f.sim, CHANNELMSG_OFFERCHANNEL, &o[i], sizeof o[i]), 196);
+                ASSERT_EQ(o[i].sub_channel_index, (uint16_t)(i + 1));
+        }
+        for (int i = 0; i < 2; i++) {
+                ASSERT_EQ(vmbus_sim_open(f.sim, o[i].child_relid, o[i].connection_id, 2, NULL, 0, &sub[i]), 0);
+                echo_once(&f, &sub[i], 20 + (uint64_t)i, true);
+        }
+        fx_free(&f);
+}
+
 static uint32_t modify(struct fx *f, uint32_t relid, uint32_t vp, bool expect_response) {
         struct vmbus_channel_modifychannel m = { .header.msgtype = CHANNELMSG_MODIFYCHANNEL, .child_relid = relid,
                                                  .target_vp = vp };

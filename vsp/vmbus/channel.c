@@ -214,6 +214,48 @@ void vmbus_channel_close(struct vmbus_channel *ch) {
         srv->stats.closes++;
 }
 
+/* Closes ch if open, then rescinds it if the guest knows it, else frees
+ * it (§4.7). serial and lock held; the caller checked the reply queue's
+ * room. */
+static void rescind_channel_locked(struct vmbus_channel *ch) {
+        struct vmbus_server *srv = ch->srv;
+        if (ch->state == VMBUS_CH_OPEN)
+                vmbus_channel_close(ch);
+        if (ch->state == VMBUS_CH_OFFERED) {
+                struct vmbus_channel_relid_message m = {
+                        .header.msgtype = CHANNELMSG_RESCIND_CHANNELOFFER,
+                        .child_relid = ch->relid,
+                };
+                (void)vmbus_post_locked(srv, &m, sizeof m);
+                ch->state = VMBUS_CH_RESCINDED;
+                ch->dev = NULL;
+                srv->stats.rescinds++;
+        } else {
+                vmbus_channel_free_locked(ch);
+        }
+}
+
+/* The guest closed a device's primary: its sub-channels are rescinded, as
+ * Hyper-V does, so a reopen asks for them again and gets new offers
+ * numbered from 1 (Linux's netvsc waits for exactly the new ones). A
+ * guest that left one open has it closed first. Without room in the reply
+ * queue they stay (counted). */
+static void rescind_subchannels_locked(struct vmbus_device *dev) {
+        struct vmbus_server *srv = dev->srv;
+        unsigned n = dev->n_channels;
+        if (n < 2)
+                return;
+        if (vmbus_post_room_locked(srv) < n - 1) {
+                srv->stats.unexpected++;
+                return;
+        }
+        for (unsigned i = n; i-- > 1;) {
+                rescind_channel_locked(dev->channels[i]);
+                dev->channels[i] = NULL;
+        }
+        __atomic_store_n(&dev->n_channels, 1u, __ATOMIC_RELEASE);
+}
+
 void vmbus_msg_close(struct vmbus_server *srv, const void *msg, size_t len) {
         struct vmbus_channel_relid_message m;
         memcpy(&m, msg, sizeof m);
@@ -224,6 +266,8 @@ void vmbus_msg_close(struct vmbus_server *srv, const void *msg, size_t len) {
                 return;
         }
         vmbus_channel_close(ch);
+        if (ch->sub_index == 0 && ch->dev && !ch->dev->removing)
+                rescind_subchannels_locked(ch->dev);
 }
 
 void vmbus_msg_relid_released(struct vmbus_server *srv, const void *msg, size_t len) {
@@ -273,26 +317,11 @@ void vmbus_msg_modify(struct vmbus_server *srv, const void *msg, size_t len) {
  * free what it does not. serial and lock held; the caller checked that
  * the reply queue has room for one rescind per channel. */
 void vmbus_device_rescind(struct vmbus_device *dev) {
-        struct vmbus_server *srv = dev->srv;
         /* Closing drops the lock: a provider thread must not add
          * sub-channels behind this loop meanwhile. */
         dev->removing = true;
         for (unsigned i = dev->n_channels; i-- > 0;) {
-                struct vmbus_channel *ch = dev->channels[i];
-                if (ch->state == VMBUS_CH_OPEN)
-                        vmbus_channel_close(ch);
-                if (ch->state == VMBUS_CH_OFFERED) {
-                        struct vmbus_channel_relid_message m = {
-                                .header.msgtype = CHANNELMSG_RESCIND_CHANNELOFFER,
-                                .child_relid = ch->relid,
-                        };
-                        (void)vmbus_post_locked(srv, &m, sizeof m);
-                        ch->state = VMBUS_CH_RESCINDED;
-                        ch->dev = NULL;
-                        srv->stats.rescinds++;
-                } else {
-                        vmbus_channel_free_locked(ch);
-                }
+                rescind_channel_locked(dev->channels[i]);
                 dev->channels[i] = NULL;
         }
         __atomic_store_n(&dev->n_channels, 0u, __ATOMIC_RELEASE);
