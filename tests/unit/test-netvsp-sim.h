@@ -48,6 +48,8 @@ struct ns_env {
         uint32_t comp_status[NS_MAX_EVENTS];
         int n_comps;
         uint8_t mac[6];
+        uint8_t inband[128]; /* the last in-band packet's payload (the send table) */
+        int n_inband;
         int policy_calls; /* the thread_policy hook */
         char policy_name[16];
 };
@@ -136,9 +138,12 @@ static inline uint64_t ns_send_nvsp(struct ns_env *e, const uint32_t *words, uns
 }
 
 /* Completes a transfer-page packet as netvsc does: VM_PKT_COMP {108, 1}. */
-static inline void ns_complete_xfer(struct ns_env *e, uint64_t tid) {
+static inline void ns_complete_xfer_on(struct ns_env *e, struct vmbus_sim_channel *ch, uint64_t tid) {
         uint32_t c[2] = { NVSP_MSG1_TYPE_SEND_RNDIS_PKT_COMPLETE, NVSP_STAT_SUCCESS };
-        ASSERT_OK(vmbus_sim_ring_write(e->sim, &e->ch, VM_PKT_COMP, 0, tid, c, sizeof c));
+        ASSERT_OK(vmbus_sim_ring_write(e->sim, ch, VM_PKT_COMP, 0, tid, c, sizeof c));
+}
+static inline void ns_complete_xfer(struct ns_env *e, uint64_t tid) {
+        ns_complete_xfer_on(e, &e->ch, tid);
 }
 
 struct ns_msg {
@@ -146,17 +151,23 @@ struct ns_msg {
         uint8_t data[RNDIS_MAX_RESPONSE_SIZE];
 };
 
-/* Reads the next host packet (waiting up to ms). Transfer-page packets are
- * checked (§5.3, §7.4), their RNDIS messages copied to msgs (up to max,
- * *n_msgs set) and completed. Returns the packet type, or -ETIMEDOUT. */
-static inline int ns_next(struct ns_env *e, int ms, struct vmbus_packet *p, uint8_t *buf, struct ns_msg *msgs,
-                          int max, int *n_msgs) {
-        int r = vmbus_sim_ring_wait(e->sim, &e->ch, buf, 8192, p, ms);
+/* Reads the next host packet on channel ch (waiting up to ms).
+ * Transfer-page packets are checked (§5.3, §7.4), their RNDIS messages
+ * copied to msgs (up to max, *n_msgs set) and completed. Returns the
+ * packet type, or -ETIMEDOUT. */
+static inline int ns_next_on(struct ns_env *e, struct vmbus_sim_channel *ch, int ms, struct vmbus_packet *p,
+                             uint8_t *buf, struct ns_msg *msgs, int max, int *n_msgs) {
+        int r = vmbus_sim_ring_wait(e->sim, ch, buf, 8192, p, ms);
         if (r == -ETIMEDOUT)
                 return r;
         ASSERT_GT(r, 0);
         if (n_msgs)
                 *n_msgs = 0;
+        if (p->type == VM_PKT_DATA_INBAND) {
+                memset(e->inband, 0, sizeof e->inband);
+                memcpy(e->inband, buf + p->offset, MIN(vmbus_packet_payload_len(p), (uint32_t)sizeof e->inband));
+                e->n_inband++;
+        }
         if (p->type != VM_PKT_DATA_USING_XFER_PAGES)
                 return p->type;
         struct vmtransfer_page_packet_header h;
@@ -187,8 +198,14 @@ static inline int ns_next(struct ns_env *e, int ms, struct vmbus_packet *p, uint
                         (*n_msgs)++;
                 }
         }
-        ns_complete_xfer(e, p->trans_id);
+        ns_complete_xfer_on(e, ch, p->trans_id);
         return p->type;
+}
+
+/* ns_next_on the primary channel. */
+static inline int ns_next(struct ns_env *e, int ms, struct vmbus_packet *p, uint8_t *buf, struct ns_msg *msgs,
+                          int max, int *n_msgs) {
+        return ns_next_on(e, &e->ch, ms, p, buf, msgs, max, n_msgs);
 }
 
 /* Records an NVSP 108 completion (our data or control sends). */
@@ -356,26 +373,68 @@ static inline void ns_rndis_up(struct ns_env *e) {
         ns_set_u32(e, RNDIS_OID_GEN_CURRENT_PACKET_FILTER, 0x0d);
 }
 
-/* One frame in send section `section` (one RNDIS PACKET), NVSP 107 inband
- * with completion requested; published (and signalled) if publish. */
-static inline uint64_t ns_send_frame(struct ns_env *e, unsigned section, const void *frame, uint32_t len) {
+/* vRSS (§7.8): SUBCHANNEL {op 1, n}; the completion's status and count
+ * are m[1], m[2]. */
+static inline void ns_ask_subchannels(struct ns_env *e, uint32_t n, uint32_t m[10]) {
+        uint32_t sc[3] = { NVSP_MSG5_TYPE_SUBCHANNEL, NVSP_SUBCHANNEL_ALLOCATE, n };
+        ns_wait_comp(e, ns_send_nvsp(e, sc, 3, true), m);
+        ASSERT_EQ(m[0], (uint32_t)NVSP_MSG5_TYPE_SUBCHANNEL);
+}
+
+/* The next offer is sub-channel index of the NIC: opened. */
+static inline void ns_open_sub(struct ns_env *e, uint16_t index, struct vmbus_sim_channel *sub) {
+        struct vmbus_channel_offer_channel o;
+        ASSERT_EQ(vmbus_sim_expect(e->sim, CHANNELMSG_OFFERCHANNEL, &o, sizeof o), (int)sizeof o);
+        ASSERT_EQ(o.sub_channel_index, index);
+        ASSERT_MEMEQ(o.if_type, e->offer.if_type, 16);
+        ASSERT_MEMEQ(o.if_instance, e->offer.if_instance, 16); /* same NIC (§6.7) */
+        ASSERT_EQ(vmbus_sim_open(e->sim, o.child_relid, o.connection_id, NS_RING_PAGES, NULL, 0, sub), 0);
+}
+
+/* A frame in send section `section`, sent on `ch` (NVSP 107, completion
+ * requested). */
+static inline uint64_t ns_send_frame_on(struct ns_env *e, struct vmbus_sim_channel *ch, unsigned section,
+                                        const void *frame, uint32_t len) {
         uint8_t *s = ns_ram(e, e->send_pfn) + (size_t)section * NS_SECTION;
         uint32_t h[11] = { RNDIS_MSG_PACKET, 44 + len, 36, len };
         memcpy(s, h, sizeof h);
         memcpy(s + 44, frame, len);
-        uint32_t w[4] = { NVSP_MSG1_TYPE_SEND_RNDIS_PKT, NVSP_RNDIS_CHANNEL_DATA, section, 44 + len };
-        return ns_send_nvsp(e, w, 4, true);
+        uint32_t w[10] = { NVSP_MSG1_TYPE_SEND_RNDIS_PKT, NVSP_RNDIS_CHANNEL_DATA, section, 44 + len };
+        uint64_t tid = e->next_tid++;
+        ASSERT_OK(vmbus_sim_ring_write(e->sim, ch, VM_PKT_DATA_INBAND, VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED,
+                                       tid, w, sizeof w));
+        return tid;
 }
 
-/* Waits for a received frame that match() accepts; copies it to out. */
-static inline ssize_t ns_wait_frame(struct ns_env *e, bool (*match)(const uint8_t *, size_t), uint8_t *out,
-                                    int ms) {
+/* The NVSP 108 completion of tid on a sub-channel's ring: its status. */
+static inline uint32_t ns_sub_comp(struct ns_env *e, struct vmbus_sim_channel *ch, uint64_t tid) {
+        uint8_t buf[512];
+        struct vmbus_packet p;
+        ASSERT_GT(vmbus_sim_ring_wait(e->sim, ch, buf, sizeof buf, &p, 5000), 0);
+        ASSERT_EQ(p.type, VM_PKT_COMP);
+        ASSERT_EQ(p.trans_id, tid);
+        uint32_t w[2];
+        memcpy(w, buf + p.offset, 8);
+        ASSERT_EQ(w[0], (uint32_t)NVSP_MSG1_TYPE_SEND_RNDIS_PKT_COMPLETE);
+        return w[1];
+}
+
+/* One frame in send section `section` (one RNDIS PACKET), NVSP 107 inband
+ * with completion requested, on the primary channel. */
+static inline uint64_t ns_send_frame(struct ns_env *e, unsigned section, const void *frame, uint32_t len) {
+        return ns_send_frame_on(e, &e->ch, section, frame, len);
+}
+
+/* Waits for a frame received on channel ch that match() accepts; copies
+ * it to out. */
+static inline ssize_t ns_wait_frame_on(struct ns_env *e, struct vmbus_sim_channel *ch,
+                                       bool (*match)(const uint8_t *, size_t), uint8_t *out, int ms) {
         uint8_t buf[8192];
         struct vmbus_packet p;
         static struct ns_msg msgs[NETVSP_RX_BATCH_MAX];
         uint64_t end = nt_now_ms() + (uint64_t)ms;
         while (nt_now_ms() < end) {
-                int n, t = ns_next(e, 100, &p, buf, msgs, NETVSP_RX_BATCH_MAX, &n);
+                int n, t = ns_next_on(e, ch, 100, &p, buf, msgs, NETVSP_RX_BATCH_MAX, &n);
                 if (t == VM_PKT_COMP)
                         ns_note_comp(e, &p, buf);
                 for (int k = 0; t == VM_PKT_DATA_USING_XFER_PAGES && k < n; k++) {
@@ -394,6 +453,11 @@ static inline ssize_t ns_wait_frame(struct ns_env *e, bool (*match)(const uint8_
                 }
         }
         return -ETIMEDOUT;
+}
+
+static inline ssize_t ns_wait_frame(struct ns_env *e, bool (*match)(const uint8_t *, size_t), uint8_t *out,
+                                    int ms) {
+        return ns_wait_frame_on(e, &e->ch, match, out, ms);
 }
 
 /* Waits until an INDICATE_STATUS with status arrived (now or earlier). */

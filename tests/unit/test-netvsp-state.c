@@ -490,10 +490,13 @@ static int rig_tap(const char *name) {
         return fd;
 }
 
+static uint32_t rig_queues = 1; /* the NIC's channels (vRSS) */
+
 static void rig_nic_config(struct ns_env *e, struct netvsp_nic_config *nc, int tap_fd) {
         char name[16];
         snprintf(name, sizeof name, "%s", e->tap);
         ns_nic_config(e, nc, name);
+        nc->dev.queues = rig_queues;
         nc->tap_fd = dup(tap_fd);
         ASSERT_OK(nc->tap_fd);
 }
@@ -859,6 +862,42 @@ TEST(announce_after_restore_not_after_pause) {
  * (refused by the pure decoder) and one saved for another NIC (refused
  * when applied) leave the server as built, and the same server then
  * restores the good state and the guest's NIC works. */
+/* vRSS: a sub-channel is saved in its own NVCH (its receive range, its
+ * owed completions) and restored into the new server's sub-channel; both
+ * channels carry traffic after the resume. */
+TEST(save_restore_with_a_sub_channel) {
+        struct ns_env e;
+        rig_queues = 2;
+        int fd = rig_up(&e, "vst4");
+        uint32_t m[10];
+        ns_ask_subchannels(&e, 1, m);
+        ASSERT_EQ(m[2], 1u);
+        struct vmbus_sim_channel sub;
+        ns_open_sub(&e, 1, &sub);
+        uint8_t f[2048];
+        size_t n = nt_arp_request(f, e.mac, NT_GUEST_IP, NT_HOST_IP);
+        ASSERT_EQ(ns_sub_comp(&e, &sub, ns_send_frame_on(&e, &sub, 2, f, (uint32_t)n)), (uint32_t)NVSP_STAT_SUCCESS);
+        ASSERT_EQ(ns_wait_frame(&e, ns_is_arp_reply, f, 5000), (ssize_t)42);
+        rig_quiesce(&e);
+        /* sent while saved: completed on the sub-channel after the resume */
+        uint64_t tid = ns_send_frame_on(&e, &sub, 3, f, (uint32_t)nt_arp_request(f, e.mac, NT_GUEST_IP, NT_HOST_IP));
+        static struct snap before;
+        rig_cycle(&e, fd, NULL, &before);
+        ASSERT_EQ(before.st.dev.rx_split, 2u);
+        ASSERT_EQ(before.st.dev.subs_offered, 1u);
+        rig_resume(&e);
+        ASSERT_EQ(ns_sub_comp(&e, &sub, tid), (uint32_t)NVSP_STAT_SUCCESS);
+        ASSERT_EQ(ns_wait_frame(&e, ns_is_arp_reply, f, 5000), (ssize_t)42);
+        struct netvsp_nic_stats s;
+        netvsp_nic_get_stats(e.nic, &s);
+        ASSERT_EQ(s.queue[1].tx_packets, 1u);
+        ns_arp_roundtrip(&e, 4); /* and the primary */
+        ASSERT_OK(vmbus_sim_close(e.sim, &sub));
+        ns_stop(&e);
+        close(fd);
+        rig_queues = 1;
+}
+
 TEST(restore_refusals_leave_a_usable_server) {
         struct ns_env e;
         int fd = rig_up(&e, "nvs3");

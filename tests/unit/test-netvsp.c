@@ -281,7 +281,7 @@ TEST(netvsp_ring_full_holds_packets) {
         f->ring_full = false;
         w = netvsp_process(f->nd);
         struct fk_out *c = fk_expect_comp(f, tid, NVSP_MSG5_TYPE_SUBCHANNEL, 40);
-        ASSERT_EQ(fk_u32(c->msg, 4), (uint32_t)NVSP_STAT_FAIL); /* no sub-channels promised */
+        ASSERT_EQ(fk_u32(c->msg, 4), (uint32_t)NVSP_STAT_SUCCESS); /* one queue: none promised */
         ASSERT_EQ(fk_u32(c->msg, 8), 0u);
         struct fk_out *x = fk_next(f);
         ASSERT_EQ(x->type, VM_PKT_DATA_USING_XFER_PAGES);
@@ -375,6 +375,10 @@ TEST(netvsp_config_from_vm_nic) {
         ASSERT_TRUE(tc.create);
         ASSERT_STREQ(tc.bridge, "br0");
         ASSERT_EQ(tc.mtu, 9000u);
+        ASSERT_EQ(c.queues, 1u); /* unset: one channel */
+        nic.queues = 4;
+        ASSERT_OK(netvsp_config_from_vm_nic(&nic, &c, &tc));
+        ASSERT_EQ(c.queues, 4u);
         snprintf(nic.tap, sizeof nic.tap, "tap7");
         ASSERT_OK(netvsp_config_from_vm_nic(&nic, &c, &tc));
         ASSERT_FALSE(tc.create);

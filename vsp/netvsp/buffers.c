@@ -15,17 +15,33 @@ uint32_t netvsp_rx_slot_size(uint32_t mtu) {
         return ALIGN_UP(MAX(need, NETVSP_CTRL_MSG_MAX), 64u);
 }
 
+/* vRSS: the receive buffer is split into one range of slots per channel
+ * the NIC may open (docs/netvsp.md "vRSS"), decided when the guest
+ * registers it: each channel's thread hands out only its own slots. A
+ * range keeps room for a batch beside the reserved control slots, else
+ * the buffer stays whole (the guest then gets no sub-channels). */
+uint32_t netvsp_rx_split(const struct netvsp_dev *nd, uint32_t total) {
+        uint32_t q = nd->cfg.queues;
+        if (q < 2 || nd->version < NVSP_PROTOCOL_VERSION_5 || total / q < NETVSP_RX_RESERVED_SLOTS + 16u)
+                return 1;
+        return q;
+}
+
 void netvsp_recv_buf(struct netvsp_dev *nd, uint64_t tid, bool want_comp, uint32_t gpadl, uint16_t id) {
         struct nvsp_message m;
         uint32_t status = NVSP_STAT_FAIL, slot = netvsp_rx_slot_size(nd->cfg.rndis.mtu);
         void *base = NULL;
         size_t len = 0;
 
-        /* The guest checks xfer_pageset_id against 0xCAFE (§7.4); one buffer per channel. */
+        /* The guest checks xfer_pageset_id against 0xCAFE (§7.4); one buffer per NIC. */
         if (!nd->recv_ok && id == NVSP_RECV_BUF_ID &&
             nd->host->map_gpadl(nd->host_ctx, gpadl, &base, &len) == 0) {
+                uint32_t total = len >= slot ? (uint32_t)MIN(len / slot, (size_t)NETVSP_RXBUF_MAX_SLOTS) : 0;
+                uint32_t split = netvsp_rx_split(nd, total);
                 if (len >= slot && len <= NETVSP_MAX_RECV_BUF &&
-                    netvsp_rxbuf_init(&nd->rb, (uint32_t)len, slot) == 0) {
+                    netvsp_rxbuf_init_range(&nd->rb, slot, 0, total / split) == 0) {
+                        nd->recv_total = total;
+                        nd->rx_split = split;
                         nd->recv_ok = true;
                         nd->recv_gpadl = gpadl;
                         nd->recv_base = base;
@@ -37,7 +53,7 @@ void netvsp_recv_buf(struct netvsp_dev *nd, uint64_t tid, bool want_comp, uint32
         }
         if (want_comp)
                 netvsp_complete(nd, tid, &m,
-                                nvsp_build_recv_buf_complete(&m, status, nd->rb.slot_size, nd->rb.n_slots));
+                                nvsp_build_recv_buf_complete(&m, status, nd->rb.slot_size, nd->recv_total));
 }
 
 void netvsp_send_buf(struct netvsp_dev *nd, uint64_t tid, bool want_comp, uint32_t gpadl, uint16_t id) {
@@ -74,6 +90,8 @@ void netvsp_revoke_recv_buf(struct netvsp_dev *nd) {
         nd->recv_ok = false;
         nd->recv_base = NULL;
         nd->recv_len = 0;
+        nd->recv_total = 0;
+        nd->rx_split = 0;
 }
 
 void netvsp_revoke_send_buf(struct netvsp_dev *nd) {

@@ -24,7 +24,9 @@
  * events it is registered for. */
 #include <errno.h>
 #include <sched.h>
+#include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,7 +41,7 @@
 /* Sets the TAP source to what the device waits for, or frees it once the
  * TAP is gone. */
 static void update_tap(struct netvsp_chan *c) {
-        struct tap *t = c->nic->tap;
+        struct tap *t = c->tap;
         unsigned ev = 0;
         if (!c->src_tap)
                 return;
@@ -59,7 +61,7 @@ static void update_tap(struct netvsp_chan *c) {
 
 static int take_link(struct netvsp_chan *c) {
         struct tap_link_state st;
-        if (tap_link_process(c->nic->tap, &st) <= 0)
+        if (tap_link_process(c->tap, &st) <= 0)
                 return 0;
         netvsp_set_link(c->nd, netvsp_nic_link_up(c->nic));
         c->local.link_changes++;
@@ -72,6 +74,35 @@ static uint64_t frames_moved(const struct netvsp_stats *s) {
                s->tx_malformed;
 }
 
+void netvsp_chan_share(struct netvsp_chan *c) {
+        struct netvsp_nic *nic = c->nic;
+        if (nic->cfg.dev.queues < 2)
+                return;
+        if (c->index == 0) {
+                netvsp_dev_get_shared(c->nd, &c->shared);
+                pthread_mutex_lock(&nic->shared_lock);
+                bool changed = memcmp(&nic->shared, &c->shared, sizeof c->shared) != 0;
+                if (changed) {
+                        nic->shared = c->shared;
+                        __atomic_store_n(&nic->shared_gen, nic->shared_gen + 1, __ATOMIC_RELEASE);
+                }
+                pthread_mutex_unlock(&nic->shared_lock);
+                if (changed) {
+                        pthread_mutex_lock(&nic->wake_lock);
+                        for (unsigned i = 1; i < NETVSP_MAX_QUEUES; i++)
+                                if (nic->sub_efd[i] >= 0)
+                                        (void)eventfd_write(nic->sub_efd[i], 1);
+                        pthread_mutex_unlock(&nic->wake_lock);
+                }
+        } else if (__atomic_load_n(&nic->shared_gen, __ATOMIC_ACQUIRE) != c->shared_seen) {
+                pthread_mutex_lock(&nic->shared_lock);
+                c->shared = nic->shared;
+                c->shared_seen = nic->shared_gen;
+                pthread_mutex_unlock(&nic->shared_lock);
+                netvsp_dev_sync(c->nd, &c->shared);
+        }
+}
+
 /* One round. Returns the packets and frames handled, or -EBADMSG once the
  * ring is broken (the channel is then no longer served). */
 static int serve(struct netvsp_chan *c) {
@@ -79,6 +110,8 @@ static int serve(struct netvsp_chan *c) {
         uint64_t before = frames_moved(netvsp_dev_stats(c->nd));
         int work = 0;
 
+        if (c->index) /* a sub-channel works with the primary's RNDIS state */
+                netvsp_chan_share(c);
         vmbus_ring_send_begin(rp);
         if (vmbus_ring_recv_begin(rp) >= 0) {
                 /* while the device is blocked (TAP full, completion waiting
@@ -103,6 +136,8 @@ static int serve(struct netvsp_chan *c) {
         }
         c->want = netvsp_process(c->nd);
         vmbus_ring_send_end(rp);
+        if (c->index == 0) /* what this round changed, for the sub-channels */
+                netvsp_chan_share(c);
         c->local.batches++;
         if (vmbus_ring_broken(rp))
                 return -EBADMSG;
@@ -232,11 +267,17 @@ static int chan_on_start(void *opaque) {
         const struct netvsp_nic_config *cfg = &c->nic->cfg;
         if (cfg->thread_policy && cfg->thread_policy(cfg->thread_policy_opaque, "netvsp") < 0)
                 c->local.thread_policy_failures++;
+        /* a TAP queue of its own: the kernel may steer frames to it now */
+        if (c->tap != c->nic->tap && tap_set_queue(c->tap, true) < 0)
+                c->local.queue_attach_failures++;
         return 0;
 }
 
 static void chan_on_exit(void *opaque) {
-        netvsp_chan_publish_stats(opaque);
+        struct netvsp_chan *c = opaque;
+        if (c->tap != c->nic->tap)
+                (void)tap_set_queue(c->tap, false);
+        netvsp_chan_publish_stats(c);
 }
 
 int netvsp_chan_start(struct netvsp_chan *c, bool paused) {
@@ -247,15 +288,18 @@ int netvsp_chan_start(struct netvsp_chan *c, bool paused) {
         if (r < 0)
                 return r;
         r = devworker_add_io(c->w, vmbus_channel_event_fd(c->ch), EPOLLIN, chan_event, c, &c->src_doorbell);
-        if (r == 0 && c->nic->link_fd >= 0)
+        /* the link is the primary's to report */
+        if (r == 0 && c->nic->link_fd >= 0 && c->index == 0)
                 r = devworker_add_io(c->w, c->nic->link_fd, EPOLLIN, chan_event, c, &c->src_link);
-        /* stale frames are read and dropped until the guest is ready */
-        c->want = NETVSP_WANT_BACKEND_RX;
-        if (r == 0 && !tap_removed(c->nic->tap))
-                r = devworker_add_io(c->w, tap_fd(c->nic->tap), EPOLLIN, chan_event, c, &c->src_tap);
+        /* stale frames are read and dropped until the guest is ready; a
+         * sub-channel without a TAP queue of its own only writes */
+        c->want = c->index == 0 ? NETVSP_WANT_BACKEND_RX : 0;
+        unsigned ev = c->want ? EPOLLIN : 0;
+        if (r == 0 && !tap_removed(c->tap))
+                r = devworker_add_io(c->w, tap_fd(c->tap), ev, chan_event, c, &c->src_tap);
         if (r < 0)
                 return r;
-        c->tap_events = c->src_tap ? EPOLLIN : 0;
+        c->tap_events = c->src_tap ? ev : 0;
         if (paused) /* opened while the NIC is quiesced: runs nothing until resumed */
                 (void)devworker_pause(c->w);
         return devworker_start(c->w);

@@ -34,6 +34,7 @@ int netvsp_config_from_vm_nic(const struct vm_nic_config *nic, struct netvsp_con
         memcpy(c->rndis.mac, nic->mac, sizeof c->rndis.mac);
         c->rndis.mtu = nic->mtu;
         c->rndis.link_up = nic->link_up;
+        c->queues = MAX(nic->queues, 1u);
         *tc = (struct tap_config){ .mtu = nic->mtu, .create = nic->tap[0] == 0 };
         snprintf(tc->name, sizeof tc->name, "%s", nic->tap);
         snprintf(tc->bridge, sizeof tc->bridge, "%s", nic->bridge);
@@ -52,7 +53,7 @@ int netvsp_dev_new(const struct netvsp_config *cfg, const struct netvsp_host_ops
             !host->map_gpadl || !host->map_gpa || !be->tx || !be->rx)
                 return -EINVAL;
         if (cfg->send_section_size < 68 || cfg->rx_batch_max < 1 || cfg->rx_batch_max > NETVSP_RX_BATCH_MAX ||
-            cfg->rx_budget < 1)
+            cfg->rx_budget < 1 || cfg->queues > NETVSP_MAX_QUEUES)
                 return -EINVAL;
         nd = calloc(1, sizeof *nd);
         if (!nd)
@@ -68,8 +69,118 @@ int netvsp_dev_new(const struct netvsp_config *cfg, const struct netvsp_host_ops
         nd->be = be;
         nd->be_ctx = be_ctx;
         nd->be_link_up = cfg->rndis.link_up;
+        nd->backend_rx = true;
+        /* the RSS capabilities report one queue per channel (§7.5, §7.8) */
+        nd->rndis.cfg.rss_queues = MAX(cfg->queues, 1u);
         *out = nd;
         return 0;
+}
+
+/* ---- vRSS: sub-channels ---- */
+
+void netvsp_dev_get_shared(const struct netvsp_dev *nd, struct netvsp_shared *out) {
+        memset(out, 0, sizeof *out);
+        out->version = nd->version;
+        out->recv_ok = nd->recv_ok;
+        if (nd->recv_ok) {
+                out->recv_gpadl = nd->recv_gpadl;
+                out->recv_slot_size = nd->rb.slot_size;
+                out->recv_total = nd->recv_total;
+                out->rx_split = nd->rx_split;
+        }
+        out->send_ok = nd->send_ok;
+        if (nd->send_ok) {
+                out->send_gpadl = nd->send_gpadl;
+                out->send_sections = nd->send_sections;
+        }
+        out->rndis = nd->rndis;
+}
+
+/* Maps a buffer of the primary's: this device's own GPADL reference. */
+static int map_shared(struct netvsp_dev *nd, uint32_t gpadl, uint8_t **base, size_t *len) {
+        void *b;
+        int r = nd->host->map_gpadl(nd->host_ctx, gpadl, &b, len);
+        *base = b;
+        return r;
+}
+
+static int attach_sub(struct netvsp_dev *nd, const struct netvsp_shared *sh) {
+        uint32_t idx = nd->sub_index;
+        if (sh->version < NVSP_PROTOCOL_VERSION_5 || !sh->recv_ok || !sh->send_ok || sh->rx_split < 2 ||
+            idx >= sh->rx_split || sh->recv_slot_size == 0)
+                return -EINVAL;
+        uint32_t per = sh->recv_total / sh->rx_split;
+        int r = map_shared(nd, sh->recv_gpadl, &nd->recv_base, &nd->recv_len);
+        if (r < 0)
+                return r;
+        nd->recv_ok = true; /* from here on netvsp_dev_free unmaps it */
+        nd->recv_gpadl = sh->recv_gpadl;
+        if (nd->recv_len / sh->recv_slot_size < sh->recv_total ||
+            netvsp_rxbuf_init_range(&nd->rb, sh->recv_slot_size, idx * per, per) < 0)
+                return -EINVAL;
+        nd->recv_total = sh->recv_total;
+        nd->rx_split = sh->rx_split;
+        r = map_shared(nd, sh->send_gpadl, &nd->send_base, &nd->send_len);
+        if (r < 0)
+                return r;
+        nd->send_ok = true;
+        nd->send_gpadl = sh->send_gpadl;
+        nd->send_sections = (uint32_t)(nd->send_len / nd->cfg.send_section_size);
+        if (nd->send_sections != sh->send_sections)
+                return -EINVAL;
+        nd->version = sh->version;
+        netvsp_dev_sync(nd, sh);
+        return 0;
+}
+
+int netvsp_dev_new_sub(const struct netvsp_config *cfg, const struct netvsp_host_ops *host, void *host_ctx,
+                       const struct netvsp_backend_ops *be, void *be_ctx, const struct netvsp_sub_config *sub,
+                       const struct netvsp_shared *sh, struct netvsp_dev **out) {
+        if (!sub || sub->index == 0 || sub->index >= NETVSP_MAX_QUEUES)
+                return -EINVAL;
+        struct netvsp_dev *nd;
+        int r = netvsp_dev_new(cfg, host, host_ctx, be, be_ctx, &nd);
+        if (r < 0)
+                return r;
+        nd->sub_index = sub->index;
+        nd->backend_rx = sub->backend_rx;
+        r = sh ? attach_sub(nd, sh) : 0;
+        if (r < 0) {
+                netvsp_dev_free(nd);
+                return r;
+        }
+        *out = nd;
+        return 0;
+}
+
+void netvsp_dev_sync(struct netvsp_dev *nd, const struct netvsp_shared *sh) {
+        if (nd->sub_index == 0)
+                return;
+        struct rndis_stats keep = nd->rndis.stats;
+        nd->rndis = sh->rndis;
+        nd->rndis.stats = keep;
+        nd->rndis.events = 0;
+        /* The primary revoked a buffer (§7.7): this channel stops using it too. */
+        if (nd->recv_ok && (!sh->recv_ok || sh->recv_gpadl != nd->recv_gpadl))
+                netvsp_revoke_recv_buf(nd);
+        if (nd->send_ok && (!sh->send_ok || sh->send_gpadl != nd->send_gpadl))
+                netvsp_revoke_send_buf(nd);
+}
+
+uint16_t netvsp_dev_sub_index(const struct netvsp_dev *nd) {
+        return nd->sub_index;
+}
+
+size_t netvsp_send_table_build(uint8_t msg[NETVSP_SEND_TABLE_MSG_LEN], uint32_t channels) {
+        memset(msg, 0, NETVSP_SEND_TABLE_MSG_LEN);
+        uint32_t hdr[3] = { NVSP_MSG5_TYPE_SEND_INDIRECTION_TABLE, NVSP_SEND_INDIRECTION_TABLE_ENTRIES,
+                            NVSP_MESSAGE_SIZE };
+        memcpy(msg, hdr, sizeof hdr);
+        for (uint32_t i = 0; i < NVSP_SEND_INDIRECTION_TABLE_ENTRIES; i++) {
+                uint32_t e = channels ? i % channels : 0;
+                memcpy(msg + NVSP_MESSAGE_SIZE + 4 * i, &e, 4);
+        }
+        return NETVSP_SEND_TABLE_MSG_LEN;
 }
 
 void netvsp_dev_free(struct netvsp_dev *nd) {
@@ -143,12 +254,25 @@ static void handle_init(struct netvsp_dev *nd, uint64_t tid, bool want_comp, con
                 netvsp_complete(nd, tid, &m, nvsp_build_init_complete(&m, v, v ? NVSP_STAT_SUCCESS : NVSP_STAT_FAIL));
 }
 
-static void handle_subchannel(struct netvsp_dev *nd, uint64_t tid, bool want_comp) {
+/* SUBCHANNEL (§7.8): the guest waits, holding RTNL, for exactly as many
+ * sub-channels as answered, so the answer is what the server offered.
+ * Only with the buffers registered and split (NVSP >= 5, queues >= 2);
+ * a second request gets what is left. */
+static void handle_subchannel(struct netvsp_dev *nd, uint64_t tid, bool want_comp, const struct nvsp_request *q) {
         struct nvsp_message m;
-        /* RSS capabilities report < 2 queues, so Linux never asks; if a guest
-         * does, promise nothing: it waits for exactly what we say (§7.8). */
+        uint32_t status = q->subchannel.op == NVSP_SUBCHANNEL_ALLOCATE ? NVSP_STAT_SUCCESS : NVSP_STAT_FAIL, n = 0;
+        /* Nothing to offer (no split buffer, an offer the server refused) is
+         * a success with 0: the guest goes on with one channel. */
+        if (status == NVSP_STAT_SUCCESS && nd->recv_ok && nd->send_ok && nd->rx_split >= 2 &&
+            nd->host->offer_subchannels) {
+                uint32_t want = MIN(q->subchannel.num, nd->rx_split - 1 - nd->subs_offered);
+                int r = want ? nd->host->offer_subchannels(nd->host_ctx, want) : 0;
+                n = r > 0 ? MIN((uint32_t)r, want) : 0;
+                nd->subs_offered += n;
+                nd->table_sent = nd->table_sent && n == 0;
+        }
         if (want_comp)
-                netvsp_complete(nd, tid, &m, nvsp_build_subchannel_complete(&m, NVSP_STAT_FAIL, 0));
+                netvsp_complete(nd, tid, &m, nvsp_build_subchannel_complete(&m, status, n));
 }
 
 static void dispatch(struct netvsp_dev *nd, const struct netvsp_vmbus_packet *p, const struct nvsp_request *q) {
@@ -181,7 +305,7 @@ static void dispatch(struct netvsp_dev *nd, const struct netvsp_vmbus_packet *p,
                 netvsp_rndis_pkt(nd, p, want, q->rndis_pkt.section_index, q->rndis_pkt.section_size);
                 break;
         case NVSP_MSG5_TYPE_SUBCHANNEL:
-                handle_subchannel(nd, p->trans_id, want);
+                handle_subchannel(nd, p->trans_id, want, q);
                 break;
         case NVSP_MSG4_TYPE_SWITCH_DATA_PATH: /* only with a VF; the only zero-length completion (§7.2) */
                 if (want)
@@ -214,6 +338,11 @@ int netvsp_handle_packet(struct netvsp_dev *nd, const void *pkt, size_t len) {
                 return 0;
         }
         int r = nvsp_parse(p.payload, p.payload_len, nd->version, &q);
+        /* A sub-channel carries data only (§7.8): the rest is the primary's. */
+        if (r == 0 && nd->sub_index && q.type != NVSP_MSG1_TYPE_SEND_RNDIS_PKT) {
+                nd->stats.bad_packets++;
+                return 0;
+        }
         if (r < 0) {
                 nd->stats.bad_packets++;
                 /* a SEND_RNDIS_PKT we cannot read still owes its completion */
@@ -261,6 +390,23 @@ static void deliver_link_indication(struct netvsp_dev *nd) {
                 netvsp_queue_ctrl(nd, m, (size_t)n);
 }
 
+/* The send indirection table, once the guest turned RSS on over the
+ * sub-channels it opened (Linux sets the RSS parameters after they are
+ * all open): its flows spread over every channel. False: ring full. */
+static bool send_table(struct netvsp_dev *nd) {
+        if (nd->table_sent || !nd->subs_offered || !nd->rndis.rss_enabled || !nd->host->send_inband)
+                return true;
+        uint8_t msg[NETVSP_SEND_TABLE_MSG_LEN];
+        size_t n = netvsp_send_table_build(msg, nd->subs_offered + 1);
+        int r = nd->host->send_inband(nd->host_ctx, msg, n);
+        if (r == -EAGAIN) {
+                nd->stats.ring_full++;
+                return false;
+        }
+        nd->table_sent = true; /* any other error: the channel is going away */
+        return true;
+}
+
 unsigned netvsp_process(struct netvsp_dev *nd) {
         unsigned want = 0;
 
@@ -270,9 +416,12 @@ unsigned netvsp_process(struct netvsp_dev *nd) {
                 want |= NETVSP_WANT_RING_SPACE;
         (void)rndis_device_take_events(&nd->rndis);
         deliver_link_indication(nd);
+        if (!send_table(nd))
+                want |= NETVSP_WANT_RING_SPACE;
         if (!netvsp_flush_rx(nd))
                 return want | NETVSP_WANT_RING_SPACE; /* no new frames until the ring drains */
-        want |= netvsp_rx_frames(nd);
+        if (nd->backend_rx)
+                want |= netvsp_rx_frames(nd);
         if (nd->link_indication) { /* the backend went away while reading */
                 deliver_link_indication(nd);
                 if (!netvsp_flush_rx(nd))

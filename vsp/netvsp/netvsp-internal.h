@@ -44,6 +44,14 @@ struct netvsp_dev {
         bool be_gone;
         bool be_link_up;
 
+        /* vRSS (docs/netvsp.md "vRSS and a multi-queue TAP") */
+        uint16_t sub_index;    /* 0: the primary channel's device */
+        bool backend_rx;       /* reads the backend's frames for the guest (a sub-channel: its own TAP queue) */
+        uint32_t recv_total;   /* slots of the whole receive buffer, as the guest was told */
+        uint32_t rx_split;     /* ranges the receive buffer is split into, one per channel (1: none) */
+        uint32_t subs_offered; /* the primary: sub-channels offered to the guest */
+        bool table_sent;       /* the primary: SEND_INDIRECTION_TABLE sent for them */
+
         uint32_t version; /* negotiated NVSP version, 0 before INIT */
         uint32_t ndis_major, ndis_minor, guest_mtu;
         uint64_t guest_caps;
@@ -97,6 +105,7 @@ void netvsp_send_buf(struct netvsp_dev *nd, uint64_t trans_id, bool want_comp, u
 void netvsp_revoke_recv_buf(struct netvsp_dev *nd);
 void netvsp_revoke_send_buf(struct netvsp_dev *nd);
 uint32_t netvsp_rx_slot_size(uint32_t mtu);
+uint32_t netvsp_rx_split(const struct netvsp_dev *nd, uint32_t total);
 
 /* tx.c: SEND_RNDIS_PKT from the guest */
 void netvsp_rndis_pkt(struct netvsp_dev *nd, const struct netvsp_vmbus_packet *pkt, bool want_comp,

@@ -15,7 +15,8 @@ struct netvsp_chan;
 
 struct netvsp_nic {
         struct netvsp_nic_config cfg;
-        struct tap *tap;
+        struct tap *tap;             /* queue 0: the primary's, and the link watch */
+        struct tap *qtap[NETVSP_MAX_QUEUES]; /* a multi-queue TAP's queue i for sub-channel i, NULL if none */
         int link_fd;                 /* the TAP's link watch (netlink), -1 if none */
         pthread_mutex_t stats_lock;  /* guards stats */
         struct netvsp_nic_stats stats;
@@ -23,9 +24,21 @@ struct netvsp_nic {
          * against quiesce/resume (vmwp). Never taken on the channel worker,
          * so holding it across devworker_pause/call cannot deadlock. */
         pthread_mutex_t chan_lock;
-        struct netvsp_chan *chan;    /* the open channel, NULL if none */
+        /* the open channels by sub_channel_index ([0]: the primary), NULL if none */
+        struct netvsp_chan *chans[NETVSP_MAX_QUEUES];
         bool quiesced;
         bool restored; /* a channel was restored: its first resume reports the link and announces */
+        /* vRSS: what the sub-channels take from the primary's device, published
+         * by the primary's worker (shared_gen counts changes) */
+        pthread_mutex_t shared_lock;
+        struct netvsp_shared shared;
+        uint64_t shared_gen;
+        /* the open sub-channels' doorbells, rung when shared changes (a
+         * revoked buffer is given up promptly: the guest's GPADL teardown
+         * waits for it); guarded by wake_lock, never held across a wait */
+        pthread_mutex_t wake_lock;
+        int sub_efd[NETVSP_MAX_QUEUES];
+        struct netvsp_stats chan_stats[NETVSP_MAX_QUEUES]; /* per channel, under stats_lock */
 };
 
 /* The receive and send buffers: the only GPADLs netvsc registers (§7.3). */
@@ -37,6 +50,8 @@ struct netvsp_nic {
 
 struct netvsp_chan {
         struct netvsp_nic *nic;
+        uint16_t index;        /* sub_channel_index */
+        struct tap *tap;       /* its TAP queue: the NIC's own or the primary's (transmit only) */
         struct vmbus_channel *ch;
         struct vmbus_ring_pair *rp;
         struct netvsp_dev *nd;
@@ -56,6 +71,8 @@ struct netvsp_chan {
         bool link_pending;     /* the link watch fd was readable */
         bool broken;           /* the ring is corrupt: no longer served */
         struct netvsp_nic_stats local; /* the worker's counters, published per round */
+        uint64_t shared_seen;          /* a sub-channel: the nic->shared_gen it took */
+        struct netvsp_shared shared;   /* the primary: scratch for publishing; a sub-channel: what it took */
         uint8_t pkt[NETVSP_CHAN_PKT_MAX];
 };
 
@@ -64,6 +81,10 @@ extern const struct netvsp_host_ops netvsp_chan_host_ops;
 /* The TAP's current state as the guest should see it. */
 bool netvsp_nic_link_up(const struct netvsp_nic *nic);
 void netvsp_chan_publish_stats(struct netvsp_chan *c);
+/* vRSS, on the channel's worker: the primary publishes what its device's
+ * sub-channels take (when the NIC has more than one queue), a sub-channel
+ * takes it when it changed. */
+void netvsp_chan_share(struct netvsp_chan *c);
 
 /* chan.c */
 /* Starts the channel's worker; paused: it runs nothing until resumed. */

@@ -97,8 +97,26 @@ static void host_mark_dirty(void *ctx, uint32_t handle, size_t off, size_t len) 
                 }
 }
 
+static int host_send_inband(void *ctx, const void *msg, size_t len) {
+        struct netvsp_chan *c = ctx;
+        struct iovec iov = { (void *)msg, len };
+        struct vmbus_send_desc d = { .type = VM_PKT_DATA_INBAND, .iov = &iov, .iovcnt = 1 };
+        return vmbus_ring_send(c->rp, &d);
+}
+
+/* On the primary's worker: the sub-channels' devices are built from the
+ * published snapshot, so it is brought up to date before the guest can
+ * open one. */
+static int host_offer_subchannels(void *ctx, uint32_t n) {
+        struct netvsp_chan *c = ctx;
+        netvsp_chan_share(c);
+        return vmbus_device_offer_subchannels(vmbus_channel_device(c->ch), n);
+}
+
 const struct netvsp_host_ops netvsp_chan_host_ops = {
         .send_completion = host_send_completion,
+        .send_inband = host_send_inband,
+        .offer_subchannels = host_offer_subchannels,
         .send_xfer_pages = host_send_xfer_pages,
         .map_gpadl = host_map_gpadl,
         .unmap_gpadl = host_unmap_gpadl,
@@ -119,17 +137,69 @@ void netvsp_chan_publish_stats(struct netvsp_chan *c) {
         s->link_changes += c->local.link_changes;
         s->channels_broken += c->local.channels_broken;
         s->thread_policy_failures += c->local.thread_policy_failures;
-        s->link_up = netvsp_dev_rndis(c->nd)->link_up;
+        s->queue_attach_failures += c->local.queue_attach_failures;
+        if (c->index == 0)
+                s->link_up = netvsp_dev_rndis(c->nd)->link_up;
         s->tap_removed = tap_removed(nic->tap);
-        s->dev = *netvsp_dev_stats(c->nd);
+        nic->chan_stats[c->index] = *netvsp_dev_stats(c->nd);
         pthread_mutex_unlock(&nic->stats_lock);
         c->local = (struct netvsp_nic_stats){ 0 };
+}
+
+/* Every counter of struct netvsp_stats is a uint64_t. */
+static void stats_add(struct netvsp_stats *sum, const struct netvsp_stats *s) {
+        _Static_assert(sizeof *s % sizeof(uint64_t) == 0, "netvsp_stats holds counters only");
+        uint64_t a[sizeof *s / sizeof(uint64_t)], b[sizeof *s / sizeof(uint64_t)];
+        memcpy(a, sum, sizeof a);
+        memcpy(b, s, sizeof b);
+        for (size_t i = 0; i < ARRAY_SIZE(a); i++)
+                a[i] += b[i];
+        memcpy(sum, a, sizeof a);
 }
 
 void netvsp_nic_get_stats(struct netvsp_nic *nic, struct netvsp_nic_stats *out) {
         pthread_mutex_lock(&nic->stats_lock);
         *out = nic->stats;
+        out->dev = (struct netvsp_stats){ 0 };
+        for (unsigned i = 0; i < NETVSP_MAX_QUEUES; i++) {
+                out->queue[i] = nic->chan_stats[i];
+                stats_add(&out->dev, &nic->chan_stats[i]);
+        }
         pthread_mutex_unlock(&nic->stats_lock);
+}
+
+static void free_fds(const struct netvsp_nic_config *cfg) {
+        if (cfg->tap_fd >= 0)
+                safe_close(cfg->tap_fd);
+        for (uint32_t i = 0; i < cfg->n_queue_fds && i < NETVSP_MAX_QUEUES - 1; i++)
+                safe_close(cfg->queue_fds[i]);
+}
+
+/* The other queues of a multi-queue TAP, detached until their sub-channel
+ * opens (the kernel would queue frames for a flow on a queue nobody
+ * reads). Every fd given is the NIC's: one not wanted, or after a
+ * failure, is closed. */
+static int open_queues(struct netvsp_nic *nic, const struct netvsp_nic_config *cfg) {
+        uint32_t want = MIN(MAX(cfg->dev.queues, 1u), NETVSP_MAX_QUEUES);
+        int r = 0;
+        for (uint32_t i = 1; i < NETVSP_MAX_QUEUES; i++) {
+                bool given = cfg->tap_fd >= 0 && i - 1 < cfg->n_queue_fds;
+                int fd = given ? cfg->queue_fds[i - 1] : -1;
+                if (i >= want || r < 0) {
+                        safe_close(fd);
+                        continue;
+                }
+                if (given && (r = tap_adopt_fd(fd, &nic->qtap[i])) < 0)
+                        safe_close(fd);
+                else if (!given && cfg->tap_fd < 0 && tap_multi_queue(nic->tap))
+                        r = tap_open_queue(nic->tap, &nic->qtap[i]);
+                struct tap *q = nic->qtap[i];
+                if (r == 0 && q && (!tap_multi_queue(q) || strcmp(tap_name(q), tap_name(nic->tap))))
+                        r = -EINVAL; /* not a queue of the NIC's TAP */
+                if (r == 0 && q)
+                        r = tap_set_queue(q, false);
+        }
+        return r;
 }
 
 static void count_open(struct netvsp_nic *nic, bool open) {
@@ -162,31 +232,55 @@ static void chan_free(struct netvsp_chan *c) {
         free(c);
 }
 
-static int netvsp_open(struct vmbus_channel *ch, const struct vmbus_open_request *req) {
+/* A sub-channel's device (vRSS): from the primary's published state, or
+ * bare for a restore (netvsp_dev_restore fills it). With a TAP queue of
+ * its own it reads and writes that; without, it writes the primary's. */
+static int sub_dev_new(struct netvsp_chan *c, const struct netvsp_config *dc, bool bare) {
+        struct netvsp_nic *nic = c->nic;
+        const struct netvsp_sub_config sc = { .index = c->index, .backend_rx = c->tap != nic->tap };
+        if (!bare) {
+                pthread_mutex_lock(&nic->shared_lock);
+                c->shared = nic->shared;
+                c->shared_seen = nic->shared_gen;
+                pthread_mutex_unlock(&nic->shared_lock);
+        }
+        return netvsp_dev_new_sub(dc, &netvsp_chan_host_ops, c, &netvsp_tap_backend, c->tap, &sc,
+                                  bare ? NULL : &c->shared, &c->nd);
+}
+
+static int chan_open(struct vmbus_channel *ch, const struct vmbus_open_request *req, bool restoring) {
         struct netvsp_nic *nic = vmbus_device_data(vmbus_channel_device(ch));
-        if (req->sub_channel_index != 0)
-                return -EINVAL; /* no vRSS: we never offer sub-channels (§7.8) */
+        if (req->sub_channel_index >= MAX(nic->cfg.dev.queues, 1u))
+                return -EINVAL; /* never offered */
         struct netvsp_chan *c = calloc(1, sizeof *c);
         if (!c)
                 return -ENOMEM;
         c->nic = nic;
+        c->index = req->sub_channel_index;
+        c->tap = nic->qtap[c->index] ? nic->qtap[c->index] : nic->tap;
         c->ch = ch;
         c->rp = vmbus_channel_rings(ch);
         /* link changes while no channel was open are still queued */
         struct tap_link_state st;
-        if (nic->link_fd >= 0)
+        if (nic->link_fd >= 0 && c->index == 0)
                 (void)tap_link_process(nic->tap, &st);
         struct netvsp_config dc = nic->cfg.dev;
         dc.rndis.link_up = netvsp_nic_link_up(nic);
-        int r = netvsp_dev_new(&dc, &netvsp_chan_host_ops, c, &netvsp_tap_backend, nic->tap, &c->nd);
+        int r = c->index == 0 ? netvsp_dev_new(&dc, &netvsp_chan_host_ops, c, &netvsp_tap_backend, c->tap, &c->nd)
+                              : sub_dev_new(c, &dc, restoring);
         pthread_mutex_lock(&nic->chan_lock);
-        if (r == 0 && nic->chan)
-                r = -EBUSY; /* one channel per NIC (no sub-channels) */
+        if (r == 0 && nic->chans[c->index])
+                r = -EBUSY;
         if (r == 0)
                 r = netvsp_chan_start(c, nic->quiesced);
         if (r == 0)
-                nic->chan = c;
+                nic->chans[c->index] = c;
         pthread_mutex_unlock(&nic->chan_lock);
+        if (r == 0 && c->index) {
+                pthread_mutex_lock(&nic->wake_lock);
+                nic->sub_efd[c->index] = vmbus_channel_event_fd(ch);
+                pthread_mutex_unlock(&nic->wake_lock);
+        }
         if (r < 0) {
                 chan_free(c);
                 return r;
@@ -196,12 +290,19 @@ static int netvsp_open(struct vmbus_channel *ch, const struct vmbus_open_request
         return 0;
 }
 
+static int netvsp_open(struct vmbus_channel *ch, const struct vmbus_open_request *req) {
+        return chan_open(ch, req, false);
+}
+
 static void netvsp_close(struct vmbus_channel *ch) {
         struct netvsp_chan *c = vmbus_channel_data(ch);
         if (!c)
                 return;
+        pthread_mutex_lock(&c->nic->wake_lock);
+        c->nic->sub_efd[c->index] = -1;
+        pthread_mutex_unlock(&c->nic->wake_lock);
         pthread_mutex_lock(&c->nic->chan_lock);
-        c->nic->chan = NULL;
+        c->nic->chans[c->index] = NULL;
         pthread_mutex_unlock(&c->nic->chan_lock);
         netvsp_chan_stop(c); /* joined (also when quiesced): nothing touches the rings after this */
         netvsp_chan_publish_stats(c);
@@ -241,7 +342,10 @@ struct restore_call {
 
 static int restore_on_worker(void *arg) {
         struct restore_call *a = arg;
-        return netvsp_dev_restore(a->c->nd, a->st, a->err, a->errlen);
+        int r = netvsp_dev_restore(a->c->nd, a->st, a->err, a->errlen);
+        if (r == 0)
+                netvsp_chan_share(a->c); /* the primary: its sub-channels' view */
+        return r;
 }
 
 static int netvsp_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request *req,
@@ -257,7 +361,7 @@ static int netvsp_restore_channel(struct vmbus_channel *ch, const struct vmbus_o
                 pthread_mutex_lock(&nic->chan_lock);
                 nic->quiesced = true; /* restored quiesced: the NIC's resume starts it */
                 pthread_mutex_unlock(&nic->chan_lock);
-                r = netvsp_open(ch, req);
+                r = chan_open(ch, req, true);
         }
         if (r == 0) {
                 struct netvsp_chan *c = vmbus_channel_data(ch);
@@ -284,7 +388,7 @@ const struct vmbus_provider_ops netvsp_provider_ops = {
         .class_id = { .b = HV_NIC_GUID },
         .chn_flags = 0,
         .guest_max_packet = NETVSP_GUEST_MAX_PACKET,
-        .max_subchannels = 0,
+        .max_subchannels = NETVSP_MAX_QUEUES - 1,
         .drive = VMBUS_DRIVE_EVENTFD,
         .open = netvsp_open,
         .close = netvsp_close,
@@ -299,20 +403,24 @@ int netvsp_nic_new(const struct netvsp_nic_config *cfg, struct netvsp_nic **out,
         const char *dummy;
         why = why ? why : &dummy;
         *why = "configuration";
-        if (!cfg || !out || !cfg->gm.map) {
-                if (cfg && cfg->tap_fd >= 0)
-                        safe_close(cfg->tap_fd);
+        if (!cfg || !out || !cfg->gm.map || cfg->n_queue_fds > NETVSP_MAX_QUEUES - 1) {
+                if (cfg)
+                        free_fds(cfg);
                 return -EINVAL;
         }
         struct netvsp_nic *nic = calloc(1, sizeof *nic);
         if (!nic) {
-                safe_close(cfg->tap_fd);
+                free_fds(cfg);
                 return -ENOMEM;
         }
         nic->cfg = *cfg;
         nic->link_fd = -1;
         pthread_mutex_init(&nic->stats_lock, NULL);
         pthread_mutex_init(&nic->chan_lock, NULL);
+        pthread_mutex_init(&nic->shared_lock, NULL);
+        pthread_mutex_init(&nic->wake_lock, NULL);
+        for (unsigned i = 0; i < NETVSP_MAX_QUEUES; i++)
+                nic->sub_efd[i] = -1;
         int r;
         if (cfg->tap_fd >= 0) {
                 *why = "the TAP fd from vmms";
@@ -321,9 +429,19 @@ int netvsp_nic_new(const struct netvsp_nic_config *cfg, struct netvsp_nic **out,
                         safe_close(cfg->tap_fd);
         } else {
                 *why = cfg->tap.create ? "creating the TAP" : "opening the TAP";
-                r = tap_open(&cfg->tap, &nic->tap);
+                struct tap_config tc = cfg->tap;
+                tc.queues = MAX(cfg->dev.queues, 1u);
+                r = tap_open(&tc, &nic->tap);
+        }
+        if (r >= 0) {
+                *why = "the TAP's queues";
+                r = open_queues(nic, cfg);
+        } else if (cfg->tap_fd >= 0) {
+                for (uint32_t i = 0; i < cfg->n_queue_fds; i++)
+                        safe_close(cfg->queue_fds[i]);
         }
         nic->cfg.tap_fd = -1;
+        nic->cfg.n_queue_fds = 0;
         if (r >= 0 && !tap_has_vnet_hdr(nic->tap)) /* the kernel cannot take checksum/GSO requests */
                 nic->cfg.dev.rndis.caps = (struct rndis_offload_caps){ 0 };
         if (r >= 0) {
@@ -346,8 +464,12 @@ void netvsp_nic_free(struct netvsp_nic *nic) {
         if (!nic)
                 return;
         tap_close(nic->tap); /* also the link watch */
+        for (unsigned i = 1; i < NETVSP_MAX_QUEUES; i++)
+                tap_close(nic->qtap[i]);
         pthread_mutex_destroy(&nic->stats_lock);
         pthread_mutex_destroy(&nic->chan_lock);
+        pthread_mutex_destroy(&nic->shared_lock);
+        pthread_mutex_destroy(&nic->wake_lock);
         free(nic);
 }
 
@@ -366,8 +488,9 @@ int netvsp_nic_quiesce(struct netvsp_nic *nic) {
         int r = 0;
         pthread_mutex_lock(&nic->chan_lock);
         nic->quiesced = true;
-        if (nic->chan)
-                r = devworker_pause(nic->chan->w);
+        for (unsigned i = 0; i < NETVSP_MAX_QUEUES && r == 0; i++)
+                if (nic->chans[i])
+                        r = devworker_pause(nic->chans[i]->w);
         pthread_mutex_unlock(&nic->chan_lock);
         return r;
 }
@@ -395,14 +518,16 @@ static int restored_on_worker(void *arg) {
 void netvsp_nic_resume(struct netvsp_nic *nic) {
         pthread_mutex_lock(&nic->chan_lock);
         nic->quiesced = false;
-        if (nic->chan && nic->restored) {
-                int r = devworker_call(nic->chan->w, restored_on_worker, nic->chan);
+        struct netvsp_chan *primary = nic->chans[0];
+        if (primary && nic->restored) {
+                int r = devworker_call(primary->w, restored_on_worker, primary);
                 if (r < 0) /* the link state is still reported; only the RARPs are missing */
                         log_debug_errno(r, "netvsp %s: no announce after restore: %m", tap_name(nic->tap));
         }
         nic->restored = false;
-        if (nic->chan)
-                devworker_resume(nic->chan->w);
+        for (unsigned i = 0; i < NETVSP_MAX_QUEUES; i++)
+                if (nic->chans[i])
+                        devworker_resume(nic->chans[i]->w);
         pthread_mutex_unlock(&nic->chan_lock);
 }
 
@@ -428,7 +553,7 @@ static int state_on_worker(void *arg) {
 
 static uint32_t snapshot(struct netvsp_nic *nic, struct state_call *a) {
         pthread_mutex_lock(&nic->chan_lock);
-        a->c = nic->chan;
+        a->c = nic->chans[0];
         if (a->c)
                 (void)devworker_call(a->c->w, state_on_worker, a);
         pthread_mutex_unlock(&nic->chan_lock);

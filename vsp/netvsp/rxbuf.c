@@ -10,12 +10,17 @@
 #define NO_SLOT UINT32_MAX
 
 int netvsp_rxbuf_init(struct netvsp_rxbuf *rb, uint32_t buf_size, uint32_t slot_size) {
-        uint32_t n;
-
         *rb = (struct netvsp_rxbuf){ 0 };
         if (slot_size < NETVSP_RXBUF_MIN_SLOT || buf_size / slot_size == 0)
                 return -EINVAL;
-        n = MIN(buf_size / slot_size, NETVSP_RXBUF_MAX_SLOTS);
+        return netvsp_rxbuf_init_range(rb, slot_size, 0, MIN(buf_size / slot_size, NETVSP_RXBUF_MAX_SLOTS));
+}
+
+int netvsp_rxbuf_init_range(struct netvsp_rxbuf *rb, uint32_t slot_size, uint32_t first, uint32_t n) {
+        *rb = (struct netvsp_rxbuf){ 0 };
+        if (slot_size < NETVSP_RXBUF_MIN_SLOT || n == 0 || first > NETVSP_RXBUF_MAX_SLOTS ||
+            n > NETVSP_RXBUF_MAX_SLOTS - first)
+                return -EINVAL;
         rb->free_stack = calloc(n, sizeof *rb->free_stack);
         rb->next = calloc(n, sizeof *rb->next);
         rb->gen = calloc(n, sizeof *rb->gen);
@@ -24,8 +29,8 @@ int netvsp_rxbuf_init(struct netvsp_rxbuf *rb, uint32_t buf_size, uint32_t slot_
                 netvsp_rxbuf_destroy(rb);
                 return -ENOMEM;
         }
-        rb->buf_size = buf_size;
         rb->slot_size = slot_size;
+        rb->first = first;
         rb->n_slots = rb->n_free = n;
         /* Hand out low slots first: the first messages land at the buffer start. */
         for (uint32_t i = 0; i < n; i++) {

@@ -74,7 +74,12 @@ void netvsp_dev_get_state(const struct netvsp_dev *nd, struct netvsp_dev_state *
                 out->recv_slots = nd->rb.n_slots;
                 out->recv_generation = nd->rb.generation;
                 out->recv_posted_slots = netvsp_rxbuf_posted_slots(&nd->rb);
+                out->recv_first = nd->rb.first;
+                out->recv_total = nd->recv_total;
+                out->rx_split = nd->rx_split;
         }
+        out->sub_index = nd->sub_index;
+        out->subs_offered = nd->subs_offered;
         if (nd->send_ok) {
                 out->send_buf = true;
                 out->send_gpadl = nd->send_gpadl;
@@ -121,6 +126,9 @@ static const struct vmstate_field_desc saved_fields[] = {
         A(32, VMSTATE_U32_ARRAY, posted_slots, n_posted_slots),
         F(33, VMSTATE_BOOL, stall_comp),       F(34, VMSTATE_U64, stall_trans_id),
         F(35, VMSTATE_U32, stall_status),
+        F(36, VMSTATE_U32, recv_first),        F(37, VMSTATE_U32, recv_total),
+        F(38, VMSTATE_U32, rx_split),          F(39, VMSTATE_U32, sub_index),
+        F(40, VMSTATE_U32, subs_offered),
 };
 #undef F
 #undef A
@@ -167,6 +175,8 @@ int netvsp_dev_save(const struct netvsp_dev *nd, const uint8_t perm_mac[6], stru
                 st->guest_mtu = ds->guest_mtu, st->guest_caps = ds->guest_caps;
                 st->recv_buf = ds->recv_buf, st->recv_gpadl = ds->recv_gpadl, st->recv_slot_size = ds->recv_slot_size;
                 st->recv_slots = ds->recv_slots, st->recv_generation = ds->recv_generation;
+                st->recv_first = ds->recv_first, st->recv_total = ds->recv_total, st->rx_split = ds->rx_split;
+                st->sub_index = ds->sub_index, st->subs_offered = ds->subs_offered;
                 st->send_buf = ds->send_buf, st->send_gpadl = ds->send_gpadl, st->send_sections = ds->send_sections;
                 st->rndis_state = ds->rndis_state;
                 memcpy(st->current_mac, ds->current_mac, 6);
@@ -280,6 +290,8 @@ int netvsp_saved_decode(const struct vmstate_section *s, struct netvsp_saved *ou
         int r = vmstate_decode(s, &netvsp_saved_desc, out, err, errlen);
         if (r < 0)
                 return r;
+        if (out->recv_buf && out->recv_total == 0) /* saved without vRSS: the whole buffer */
+                out->recv_total = out->recv_slots, out->recv_first = 0, out->rx_split = 1;
         const char *bad =
                 !nvsp_version_known(out->nvsp_version)                                        ? "nvsp_version"
                 : out->rndis_state > RNDIS_STATE_HALTED                                       ? "rndis_state"
@@ -287,6 +299,13 @@ int netvsp_saved_decode(const struct vmstate_section *s, struct netvsp_saved *ou
                 : out->rss_table_len > RNDIS_RSS_TABLE_MAX                                    ? "rss_table"
                 : out->recv_buf && (out->recv_slot_size < NETVSP_RXBUF_MIN_SLOT || out->recv_slots == 0 ||
                                     out->recv_slots > NETVSP_RXBUF_MAX_SLOTS)                 ? "recv_slots"
+                : out->recv_buf && (out->recv_total > NETVSP_RXBUF_MAX_SLOTS || out->recv_first > out->recv_total ||
+                                    out->recv_slots > out->recv_total - out->recv_first ||
+                                    out->rx_split == 0 || out->rx_split > NETVSP_MAX_QUEUES)  ? "recv_total"
+                : out->sub_index >= NETVSP_MAX_QUEUES ||
+                  (out->sub_index && (out->subs_offered || (out->recv_buf && out->sub_index >= out->rx_split)))
+                                                                                              ? "sub_index"
+                : out->subs_offered >= NETVSP_MAX_QUEUES                                      ? "subs_offered"
                 : !records_ok(out)                                                            ? "queued messages"
                                                                                               : slots_bad(out);
         return bad ? errorf(err, errlen, -EINVAL, "section NVCH #%u: %s out of range", s->instance, bad) : 0;
@@ -299,8 +318,10 @@ static int map_buffers(struct netvsp_dev *nd, const struct netvsp_saved *st, cha
                 if (nd->host->map_gpadl(nd->host_ctx, st->recv_gpadl, &base, &len) < 0)
                         return errorf(err, errlen, -EINVAL, "NVCH: receive buffer GPADL %u is gone", st->recv_gpadl);
                 nd->recv_ok = true, nd->recv_gpadl = st->recv_gpadl, nd->recv_base = base, nd->recv_len = len;
-                if (len > NETVSP_MAX_RECV_BUF || netvsp_rxbuf_init(&nd->rb, (uint32_t)len, st->recv_slot_size) < 0 ||
-                    nd->rb.n_slots != st->recv_slots)
+                if (len > NETVSP_MAX_RECV_BUF || st->recv_slot_size < NETVSP_RXBUF_MIN_SLOT ||
+                    MIN(len / st->recv_slot_size, (size_t)NETVSP_RXBUF_MAX_SLOTS) != st->recv_total ||
+                    st->recv_first > st->recv_total || st->recv_slots > st->recv_total - st->recv_first ||
+                    netvsp_rxbuf_init_range(&nd->rb, st->recv_slot_size, st->recv_first, st->recv_slots) < 0)
                         return errorf(err, errlen, -EINVAL, "NVCH: the receive buffer does not hold %u slots of %u",
                                       st->recv_slots, st->recv_slot_size);
                 if (netvsp_rxbuf_restore(&nd->rb, st->recv_generation, st->posted_tid, st->posted_len, st->n_posted,
@@ -352,6 +373,12 @@ int netvsp_dev_restore(struct netvsp_dev *nd, const struct netvsp_saved *st, cha
                 return errorf(err, errlen, -EBUSY, "NVCH: the device is in use");
         if (memcmp(st->perm_mac, nd->cfg.rndis.mac, 6))
                 return errorf(err, errlen, -EINVAL, "NVCH: saved for another MAC address than this NIC's");
+        if (st->sub_index != nd->sub_index)
+                return errorf(err, errlen, -EINVAL, "NVCH: saved for sub-channel %u, restored into %u", st->sub_index,
+                              nd->sub_index);
+        if (st->recv_buf && st->rx_split > MAX(nd->cfg.queues, 1u))
+                return errorf(err, errlen, -EINVAL, "NVCH: %u channels saved, this NIC has %u", st->rx_split,
+                              MAX(nd->cfg.queues, 1u));
         int r = map_buffers(nd, st, err, errlen);
         if (r < 0) { /* nothing applied: the device is as new (buffers unmapped) */
                 netvsp_revoke_recv_buf(nd);
@@ -359,6 +386,8 @@ int netvsp_dev_restore(struct netvsp_dev *nd, const struct netvsp_saved *st, cha
                 return r;
         }
         nd->version = st->nvsp_version, nd->ndis_major = st->ndis_major, nd->ndis_minor = st->ndis_minor;
+        nd->recv_total = st->recv_buf ? st->recv_total : 0, nd->rx_split = st->recv_buf ? st->rx_split : 0;
+        nd->subs_offered = st->subs_offered; /* the table is sent again (table_sent false) */
         nd->guest_mtu = st->guest_mtu, nd->guest_caps = st->guest_caps;
         struct rndis_device *rd = &nd->rndis;
         rd->state = (enum rndis_state)st->rndis_state;

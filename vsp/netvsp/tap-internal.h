@@ -11,6 +11,7 @@ struct tap {
         char name[TAP_IFNAME_MAX];
         int ifindex;
         bool vnet_hdr;       /* IFF_VNET_HDR: frames carry a virtio_net_hdr */
+        bool multi_queue;    /* IFF_MULTI_QUEUE: one of the TAP's queues */
         struct nl_sock *mon; /* RTNLGRP_LINK subscription, NULL until tap_link_watch() */
         struct tap_link_state link;
         bool link_changed;   /* set by the netlink callback, cleared by tap_link_process() */

@@ -63,8 +63,8 @@ static int tun_configure(int fd, bool vnet_hdr) {
         return fd_set_nonblock(fd, true);
 }
 
-static int tun_attach(const char *name, int *fd_out, char name_out[TAP_IFNAME_MAX]) {
-        struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+static int tun_attach(const char *name, bool multi_queue, int *fd_out, char name_out[TAP_IFNAME_MAX]) {
+        struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (multi_queue ? IFF_MULTI_QUEUE : 0) };
         _cleanup_close_ int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
@@ -108,12 +108,13 @@ static int link_setup(struct tap *t, uint32_t mtu, const char *bridge, const uin
         return tap_nl_errno(rtnl_link_change(sk, link, change, 0));
 }
 
-static struct tap *tap_new(int fd, const char *name, bool vnet_hdr) {
+static struct tap *tap_new(int fd, const char *name, bool vnet_hdr, bool multi_queue) {
         struct tap *t = calloc(1, sizeof *t);
         if (!t)
                 return NULL;
         t->fd = fd;
         t->vnet_hdr = vnet_hdr;
+        t->multi_queue = multi_queue;
         snprintf(t->name, sizeof t->name, "%s", name);
         return t;
 }
@@ -128,13 +129,13 @@ int tap_open(const struct tap_config *cfg, struct tap **out) {
                 return -EINVAL;
         if (!cfg->create && if_nametoindex(cfg->name) == 0)
                 return -ENODEV; /* TUNSETIFF would silently create it */
-        r = tun_attach(cfg->name, &fd, name);
+        r = tun_attach(cfg->name, cfg->queues > 1, &fd, name);
         if (r < 0)
                 return log_debug_errno(r, "tap %s: TUNSETIFF: %m", cfg->name);
         r = tun_configure(fd, true);
         if (r < 0)
                 return r;
-        t = tap_new(fd, name, true);
+        t = tap_new(fd, name, true, cfg->queues > 1);
         if (!t)
                 return -ENOMEM;
         fd = -1;
@@ -160,12 +161,43 @@ int tap_adopt_fd(int fd, struct tap **out) {
         r = tun_configure(fd, vnet_hdr);
         if (r < 0)
                 return r;
-        t = tap_new(fd, ifr.ifr_name, vnet_hdr);
+        t = tap_new(fd, ifr.ifr_name, vnet_hdr, ifr.ifr_flags & IFF_MULTI_QUEUE);
         if (!t)
                 return -ENOMEM;
         t->ifindex = (int)if_nametoindex(t->name);
         *out = t;
         return 0;
+}
+
+int tap_open_queue(const struct tap *first, struct tap **out) {
+        _cleanup_close_ int fd = -1;
+        char name[TAP_IFNAME_MAX];
+        if (!first || !out || !first->multi_queue)
+                return -EINVAL;
+        int r = tun_attach(first->name, true, &fd, name);
+        if (r < 0)
+                return log_debug_errno(r, "tap %s: another queue: %m", first->name);
+        r = tun_configure(fd, true);
+        if (r < 0)
+                return r;
+        struct tap *t = tap_new(fd, name, true, true);
+        if (!t)
+                return -ENOMEM;
+        fd = -1;
+        t->ifindex = first->ifindex;
+        *out = t;
+        return 0;
+}
+
+int tap_set_queue(struct tap *t, bool attach) {
+        struct ifreq ifr = { .ifr_flags = attach ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE };
+        if (!t->multi_queue)
+                return -EINVAL;
+        return ioctl(t->fd, TUNSETQUEUE, &ifr) < 0 ? negative_errno() : 0;
+}
+
+bool tap_multi_queue(const struct tap *t) {
+        return t->multi_queue;
 }
 
 void tap_close(struct tap *t) {

@@ -113,9 +113,13 @@ static int tx_control(struct netvsp_dev *nd, size_t left, uint32_t *msg_len) {
 
         memcpy(&ml, nd->msg_copy + 4, sizeof ml);
         nd->stats.ctrl_requests++;
-        r = rndis_device_control(&nd->rndis, nd->msg_copy, n, nd->resp, sizeof nd->resp);
-        if (r > 0)
-                netvsp_queue_ctrl(nd, nd->resp, (size_t)r);
+        if (nd->sub_index) { /* control is the primary channel's (§7.8): not answered here */
+                nd->stats.ctrl_dropped++;
+        } else {
+                r = rndis_device_control(&nd->rndis, nd->msg_copy, n, nd->resp, sizeof nd->resp);
+                if (r > 0)
+                        netvsp_queue_ctrl(nd, nd->resp, (size_t)r);
+        }
         if (ml < RNDIS_HEADER_SIZE || ml > left)
                 return -EBADMSG;
         *msg_len = ml;

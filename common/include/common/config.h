@@ -20,6 +20,7 @@
 #define VM_VCPUS_MAX 64u
 #define VM_DISKS_MAX 64u
 #define VM_NICS_MAX 8u
+#define VM_NIC_QUEUES_MAX 32u /* all NICs' queues together (each a TAP fd for the worker) */
 #define VM_SCSI_CONTROLLERS_MAX 4u
 #define VM_SCSI_LUNS_MAX 64u
 #define VM_IFNAME_MAX 16 /* IFNAMSIZ */
@@ -76,8 +77,16 @@ struct vm_nic_config {
         char bridge[VM_IFNAME_MAX]; /* attach a created TAP to this bridge; may be empty */
         uint32_t mtu;               /* 68..65521 */
         bool link_up;               /* initial link state shown to the guest */
+        uint32_t queues;            /* vRSS channels, 1..8 (at most one per vCPU; docs/netvsp.md) */
         struct guid instance;       /* VMBus instance GUID (stable across restarts) */
 };
+
+/* The TAP queues (fds) a NIC is served with: one per channel, at most
+ * one per vCPU (Linux opens min(queues, CPUs) channels, §7.8). */
+static inline uint32_t vm_nic_queues(const struct vm_nic_config *nic, uint32_t vcpus) {
+        uint32_t q = nic->queues ? nic->queues : 1u, v = vcpus ? vcpus : 1u;
+        return q < v ? q : v;
+}
 
 struct vm_ic_config {
         bool shutdown, heartbeat, timesync, kvp;

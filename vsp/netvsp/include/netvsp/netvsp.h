@@ -42,12 +42,18 @@
 #define NETVSP_CTRL_MSG_MAX 512u
 #define NETVSP_MSGS_PER_PACKET 64u       /* RNDIS messages walked in one SEND_RNDIS_PKT */
 #define NETVSP_COMP_QUEUE 4u
+#define NETVSP_MAX_QUEUES 8u             /* channels per NIC with vRSS (the primary and 7 sub-channels) */
 
 struct netvsp_config {
         struct rndis_config rndis; /* MAC, MTU, link speed, offload capabilities */
         uint32_t send_section_size;
         uint32_t rx_batch_max;     /* 1..NETVSP_RX_BATCH_MAX */
         uint32_t rx_budget;        /* frames read per netvsp_process() call */
+        /* Channels the NIC serves (vRSS, §7.8): 1 (default) .. NETVSP_MAX_QUEUES.
+         * With 2 or more and NVSP >= 5 the RSS capabilities report this many
+         * queues, the receive buffer is split into as many ranges and the
+         * guest may ask for queues - 1 sub-channels. */
+        uint32_t queues;
 };
 void netvsp_config_init_defaults(struct netvsp_config *c);
 
@@ -77,6 +83,13 @@ struct netvsp_host_ops {
          * or dropped), after the write and before the packet announcing it:
          * live migration's dirty pages (docs/vm-state.md). */
         void (*mark_dirty)(void *ctx, uint32_t gpadl, size_t off, size_t len);
+        /* Optional (the primary channel's device only): offers n sub-channels
+         * (§7.8). Returns how many were offered, which the guest is told and
+         * waits for, or a negative errno (none offered). */
+        int (*offer_subchannels)(void *ctx, uint32_t n);
+        /* Optional: VM_PKT_DATA_INBAND without completion (the send
+         * indirection table). -EAGAIN: ring full. */
+        int (*send_inband)(void *ctx, const void *msg, size_t len);
 };
 
 /* The frame backend; iov[0] is always a struct virtio_net_hdr (10 bytes).
@@ -105,6 +118,46 @@ int netvsp_dev_new(const struct netvsp_config *cfg, const struct netvsp_host_ops
                    const struct netvsp_backend_ops *be, void *be_ctx, struct netvsp_dev **out);
 /* Unmaps the buffers; accepts NULL. */
 void netvsp_dev_free(struct netvsp_dev *nd);
+
+/* ---- vRSS: sub-channels (docs/netvsp.md "vRSS and a multi-queue TAP") ----
+ * A sub-channel carries data only: SEND_RNDIS_PKT with PACKET messages and
+ * the guest's completions of transfer pages. It uses the buffers the guest
+ * registered on the primary channel (a GPADL reference of its own) and
+ * its own range of the receive slots, and takes the RNDIS state (filter,
+ * offloads, MAC) from the primary's device. What it takes is published
+ * by the primary's thread as this plain snapshot. */
+struct netvsp_shared {
+        uint32_t version;
+        bool recv_ok;
+        uint32_t recv_gpadl, recv_slot_size, recv_total, rx_split;
+        bool send_ok;
+        uint32_t send_gpadl, send_sections;
+        struct rndis_device rndis;
+};
+/* On the primary's device (its thread). */
+void netvsp_dev_get_shared(const struct netvsp_dev *nd, struct netvsp_shared *out);
+
+struct netvsp_sub_config {
+        uint16_t index;  /* sub_channel_index, 1 .. NETVSP_MAX_QUEUES - 1 */
+        bool backend_rx; /* reads frames for the guest from be (its own TAP queue); false: transmit only */
+};
+/* A sub-channel's device. sh: the primary's snapshot; the buffers are
+ * mapped (host ops map_gpadl) and the receive range sub->index taken.
+ * -EINVAL without both buffers, below NVSP 5 or past the split. sh NULL:
+ * a bare device that netvsp_dev_restore fills. */
+int netvsp_dev_new_sub(const struct netvsp_config *cfg, const struct netvsp_host_ops *host, void *host_ctx,
+                       const struct netvsp_backend_ops *be, void *be_ctx, const struct netvsp_sub_config *sub,
+                       const struct netvsp_shared *sh, struct netvsp_dev **out);
+/* A sub-channel's device takes the primary's current RNDIS state, and
+ * gives up a buffer the primary revoked. */
+void netvsp_dev_sync(struct netvsp_dev *nd, const struct netvsp_shared *sh);
+uint16_t netvsp_dev_sub_index(const struct netvsp_dev *nd);
+
+/* The send indirection table the host gives the guest (§7.8): 16 entries,
+ * entry i = i mod channels. NVSP 134 with the table at byte 40 (where
+ * Linux reads it for NVSP <= 6 whatever the offset says). */
+#define NETVSP_SEND_TABLE_MSG_LEN (NVSP_MESSAGE_SIZE + 4u * NVSP_SEND_INDIRECTION_TABLE_ENTRIES)
+size_t netvsp_send_table_build(uint8_t msg[NETVSP_SEND_TABLE_MSG_LEN], uint32_t channels);
 
 /* One guest -> host packet as read from the ring (descriptor included,
  * trailer excluded), copied into private memory by the caller. Returns 0
@@ -161,6 +214,11 @@ struct netvsp_dev_state {
         uint32_t recv_slot_size, recv_slots; /* sub_alloc_size, num_sub_allocs as answered */
         uint32_t recv_generation;    /* of the last transfer-page id handed out */
         uint32_t recv_posted_slots;  /* slots the guest holds (netvsp_dev_get_rx_slots) */
+        /* vRSS: this channel's range [recv_first, recv_first + recv_slots) of
+         * the recv_total slots, one of rx_split ranges */
+        uint32_t recv_first, recv_total, rx_split;
+        uint32_t sub_index;          /* 0: the primary channel */
+        uint32_t subs_offered;       /* the primary: sub-channels offered */
         /* Filled slots not yet announced (the ring was full); byte_offset =
          * slot * recv_slot_size. */
         uint32_t rx_batch_n;
@@ -233,6 +291,8 @@ struct netvsp_saved {
         uint64_t guest_caps;
         bool recv_buf;
         uint32_t recv_gpadl, recv_slot_size, recv_slots, recv_generation;
+        /* vRSS (absent in states without it: one range, the whole buffer) */
+        uint32_t recv_first, recv_total, rx_split, sub_index, subs_offered;
         bool send_buf;
         uint32_t send_gpadl, send_sections;
         uint32_t rndis_state;

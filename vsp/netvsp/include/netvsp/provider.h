@@ -38,6 +38,13 @@ struct netvsp_nic_config {
         struct netvsp_config dev;  /* MAC, MTU, offloads, batching (netvsp_config_from_vm_nic) */
         struct tap_config tap;     /* used when tap_fd < 0: create, or open by name */
         int tap_fd;                /* >= 0: a TAP fd from vmms; owned by the NIC from netvsp_nic_new on */
+        /* vRSS with a multi-queue TAP: the other queues' fds from vmms (with
+         * tap_fd; owned by the NIC from netvsp_nic_new on), queue i for
+         * sub-channel i. A NIC that creates its TAP opens dev.queues queues
+         * itself. Sub-channels without a queue of their own only transmit
+         * (on queue 0); frames for the guest then all arrive on the primary. */
+        int queue_fds[NETVSP_MAX_QUEUES - 1];
+        uint32_t n_queue_fds;
         struct netvsp_guest_memory gm;
         /* Keep polling this long after the last progress with the guest's
          * doorbells masked (0: NETVSP_DEFAULT_POLL_US; UINT32_MAX: never poll). */
@@ -69,9 +76,11 @@ struct netvsp_nic_stats {
         uint64_t link_changes;   /* TAP state changes passed to the device */
         uint64_t channels_broken; /* rings found corrupt: the channel is no longer served */
         uint64_t thread_policy_failures;
+        uint64_t queue_attach_failures; /* a sub-channel's TAP queue could not be attached (it drops frames) */
         bool link_up;            /* what the guest was last told */
         bool tap_removed;
-        struct netvsp_stats dev; /* the open channel's device counters (last channel's after close) */
+        struct netvsp_stats dev; /* the channels' device counters, summed (a closed channel's last ones) */
+        struct netvsp_stats queue[NETVSP_MAX_QUEUES]; /* per channel (sub_channel_index) */
 };
 /* A consistent snapshot (the channel worker updates it once per round). */
 void netvsp_nic_get_stats(struct netvsp_nic *nic, struct netvsp_nic_stats *out);

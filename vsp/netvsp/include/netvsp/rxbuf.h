@@ -19,9 +19,9 @@
 #define NETVSP_RXBUF_MIN_SLOT 68u     /* ETH_MIN_MTU: the guest refuses smaller (§7.3) */
 
 struct netvsp_rxbuf {
-        uint32_t buf_size;  /* bytes of the guest buffer */
         uint32_t slot_size; /* sub_alloc_size */
-        uint32_t n_slots;   /* num_sub_allocs */
+        uint32_t n_slots;   /* num_sub_allocs (of this range) */
+        uint32_t first;     /* the range's first slot in the guest's buffer (vRSS: one range per channel) */
         uint32_t n_free;
         uint32_t *free_stack; /* n_slots entries; [0, n_free) are free */
         uint32_t *next;       /* per slot: next slot of its batch, or UINT32_MAX */
@@ -40,6 +40,11 @@ enum netvsp_rxbuf_slot_state {
 /* Sets up n_slots = min(buf_size / slot_size, NETVSP_RXBUF_MAX_SLOTS) slots.
  * -EINVAL when slot_size < 68 or the buffer holds no slot. */
 int netvsp_rxbuf_init(struct netvsp_rxbuf *rb, uint32_t buf_size, uint32_t slot_size);
+/* A range of the buffer's slots: [first, first + count) of the buffer,
+ * numbered 0..count-1 here (slot numbers and transaction ids are the
+ * range's; offsets the buffer's). -EINVAL when slot_size < 68, count is 0
+ * or the range ends past NETVSP_RXBUF_MAX_SLOTS. */
+int netvsp_rxbuf_init_range(struct netvsp_rxbuf *rb, uint32_t slot_size, uint32_t first, uint32_t count);
 /* Frees the tables; accepts a zeroed or half-initialised struct. */
 void netvsp_rxbuf_destroy(struct netvsp_rxbuf *rb);
 
@@ -47,7 +52,7 @@ static inline uint32_t netvsp_rxbuf_free_slots(const struct netvsp_rxbuf *rb) {
         return rb->n_free;
 }
 static inline uint32_t netvsp_rxbuf_slot_offset(const struct netvsp_rxbuf *rb, uint32_t slot) {
-        return slot * rb->slot_size;
+        return (rb->first + slot) * rb->slot_size;
 }
 
 /* Takes a free slot for filling; -ENOSPC when all are with the guest. */

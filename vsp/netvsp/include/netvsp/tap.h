@@ -41,6 +41,9 @@ struct tap_config {
          * ports') does not change under a guest that cached it. */
         bool set_mac;
         uint8_t mac[6];
+        /* > 1: a multi-queue TAP (IFF_MULTI_QUEUE; vRSS, docs/netvsp.md):
+         * tap_open attaches the first queue, tap_open_queue the others. */
+        uint32_t queues;
 };
 
 int tap_open(const struct tap_config *cfg, struct tap **out);
@@ -48,6 +51,13 @@ int tap_open(const struct tap_config *cfg, struct tap **out);
  * IFF_VNET_HDR; -EINVAL for a TUN or a TAP with packet information, the fd
  * is then still the caller's); changes no link settings. */
 int tap_adopt_fd(int fd, struct tap **out);
+/* Another queue of the multi-queue TAP first was opened with (its name,
+ * IFF_MULTI_QUEUE); -EINVAL when first is not multi-queue. */
+int tap_open_queue(const struct tap *first, struct tap **out);
+/* A queue of a multi-queue TAP taken out of (attach false) or put back
+ * into (true) the kernel's choice for frames to read: TUNSETQUEUE. */
+int tap_set_queue(struct tap *t, bool attach);
+bool tap_multi_queue(const struct tap *t);
 /* Closes the fd (a TAP we created disappears with it) and the link watch. */
 void tap_close(struct tap *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct tap *, tap_close);
