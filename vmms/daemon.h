@@ -361,8 +361,11 @@ void vmms_console_busy_message(const char *vm_name, const struct vmms_console_ho
                                char *buf, size_t len);
 
 /* tap.c */
-int vmms_tap_open(const struct vm_nic_config *nic, const struct guid *id, unsigned index, char *ifname,
-                  char *err, size_t errlen);
+/* Opens (creating it unless it exists) the NIC's TAP with `queues` queue
+ * fds (IFF_MULTI_QUEUE when more than one) into fds[]; returns how many
+ * (one for a pre-created TAP that is not multi-queue) or -errno. */
+int vmms_tap_open(const struct vm_nic_config *nic, const struct guid *id, unsigned index, uint32_t queues, int *fds,
+                  char *ifname, char *err, size_t errlen);
 
 /* reattach.c */
 int vmms_reattach_all(struct vmms_daemon *d);

@@ -36,6 +36,7 @@ struct spawn_fds {
         int fd[PROTO_MAX_FDS];
         size_t n;
         char tap_names[VM_NICS_MAX][IFNAMSIZ];
+        uint8_t nic_queues[VM_NICS_MAX]; /* each NIC's TAP queue fds (proto.h "nic_queues") */
         const char *files[5]; /* after the disks and TAPs: "kernel", "initrd", "serial_log", "saved_state" or "migrate_incoming" */
         size_t n_files;
         /* Parents of each disk, nearest first, disk by disk; they join fd[]
@@ -197,10 +198,23 @@ static int open_files(struct vmms_vm *vm, const struct vmms_cred *owner, const c
 
 static int open_taps(struct vmms_vm *vm, struct spawn_fds *s, char *err, size_t errlen) {
         for (uint32_t i = 0; i < vm->config->n_nics; i++) {
-                int idx = spawn_fds_add(s, vmms_tap_open(&vm->config->nics[i], &vm->config->id, i, s->tap_names[i],
-                                                         err, errlen));
-                if (idx < 0)
-                        return idx;
+                const struct vm_nic_config *nic = &vm->config->nics[i];
+                uint32_t want = vm_nic_queues(nic, vm->config->vcpus);
+                int fds[VM_NIC_QUEUES_MAX];
+                int n = vmms_tap_open(nic, &vm->config->id, i, want, fds, s->tap_names[i], err, errlen);
+                if (n < 0)
+                        return n;
+                if ((uint32_t)n < want)
+                        vmms_vm_log(vm, LOG_LEVEL_NOTICE, 0,
+                                    "nics[%u]: TAP %s is not multi-queue: one queue instead of %u (create it "
+                                    "with \"ip tuntap add mode tap multi_queue\")",
+                                    i, s->tap_names[i], want);
+                s->nic_queues[i] = (uint8_t)n;
+                int r = 0;
+                for (int k = 0; k < n; k++) /* spawn_fds_add takes each fd, also on error */
+                        r = r < 0 ? (safe_close(fds[k]), r) : spawn_fds_add(s, fds[k]);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
@@ -359,6 +373,17 @@ static int send_config(struct vmms_vm *vm, int ctl, struct spawn_fds *s, const c
         if (!files)
                 return -ENOMEM;
         json_object_object_add(msg, "files", files);
+        bool multi_queue = false;
+        for (uint32_t i = 0; i < vm->config->n_nics; i++)
+                multi_queue |= s->nic_queues[i] > 1;
+        if (multi_queue) { /* only then: the message stays as before for one queue per NIC */
+                json_object *q = json_object_new_array();
+                for (uint32_t i = 0; q && i < vm->config->n_nics; i++)
+                        json_object_array_add(q, json_object_new_int(s->nic_queues[i]));
+                if (!q)
+                        return -ENOMEM;
+                json_object_object_add(msg, "nic_queues", q);
+        }
         if (s->n_parent_fds > 0) { /* only then: the message stays as before for raw disks */
                 json_object *parents = json_object_new_array();
                 for (uint32_t i = 0; parents && i < vm->config->n_disks; i++)

@@ -82,39 +82,57 @@ static int tap_configure(const struct vm_nic_config *nic, const char *ifname, ch
         return 0;
 }
 
-int vmms_tap_open(const struct vm_nic_config *nic, const struct guid *id, unsigned index, char *ifname,
-                  char *err, size_t errlen) {
+/* TUNSETIFF on a new /dev/net/tun fd: one queue of the TAP ifr names. */
+static int tun_queue(struct ifreq *ifr) {
         _cleanup_close_ int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0) {
-                snprintf(err, errlen, "/dev/net/tun: %s", strerror(errno));
+        if (fd < 0 || ioctl(fd, TUNSETIFF, ifr) < 0)
                 return -errno;
-        }
+        return TAKE_FD(fd);
+}
+
+int vmms_tap_open(const struct vm_nic_config *nic, const struct guid *id, unsigned index, uint32_t queues, int *fds,
+                  char *ifname, char *err, size_t errlen) {
         struct ifreq ifr = { 0 };
         /* Ethernet frames with a virtio-net header and no packet-info
          * prefix: the header carries checksum and segmentation offload
          * between the guest's netvsc and the host stack (netvsp finds the
-         * flag on the fd; documented in common/proto.h). */
-        ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+         * flag on the fd; documented in common/proto.h). More than one
+         * queue: a multi-queue TAP, one fd per channel (vRSS). */
+        ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (queues > 1 ? IFF_MULTI_QUEUE : 0);
         if (nic->tap[0])
                 snprintf(ifr.ifr_name, IFNAMSIZ, "%s", nic->tap);
         else
                 tap_default_name(id, index, ifr.ifr_name);
         struct ifreq probe = ifr;
         bool existed = nic->tap[0] && ifreq_ioctl(SIOCGIFINDEX, &probe) == 0;
-        if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-                int r = -errno;
-                snprintf(err, errlen, "nics[%u]: cannot create TAP %s: %s", index, ifr.ifr_name, strerror(errno));
-                return r;
+        int fd = tun_queue(&ifr);
+        if (fd == -EINVAL && existed && queues > 1) { /* the admin's TAP is not multi_queue: one queue */
+                ifr.ifr_flags &= ~IFF_MULTI_QUEUE;
+                queues = 1;
+                fd = tun_queue(&ifr);
         }
+        if (fd < 0) {
+                snprintf(err, errlen, "nics[%u]: cannot create TAP %s: %s", index, ifr.ifr_name, strerror(-fd));
+                return fd;
+        }
+        fds[0] = fd;
+        uint32_t n = 1;
+        int r = 0;
+        for (; n < queues && r >= 0; n++)
+                if ((r = fds[n] = tun_queue(&ifr)) < 0)
+                        snprintf(err, errlen, "nics[%u]: TAP %s, queue %u: %s", index, ifr.ifr_name, n, strerror(-r));
         snprintf(ifname, IFNAMSIZ, "%s", ifr.ifr_name);
         /* A pre-created TAP ("tap" in the configuration, present before we
          * attached) is the admin's: its MTU, bridge and link state are left
          * as they are. One we created, under its configured name or ours,
          * is configured and brought up. */
-        if (existed)
-                return TAKE_FD(fd);
-        int r = tap_configure(nic, ifname, err, errlen);
-        if (r < 0)
+        if (r >= 0 && !existed)
+                r = tap_configure(nic, ifname, err, errlen);
+        if (r < 0) {
+                for (uint32_t k = 0; k < n; k++)
+                        if (fds[k] >= 0)
+                                safe_close(fds[k]);
                 return r;
-        return TAKE_FD(fd);
+        }
+        return (int)n;
 }

@@ -270,6 +270,31 @@ static int parse_disk_parents(const struct vm_config *cfg, struct json_object *m
         return (int)sum;
 }
 
+/* "nic_queues" (proto.h): one count per NIC of its TAP queue fds, 1..8,
+ * for the NICs that name a TAP. Absent: one each. Returns the fds the TAPs
+ * bring in all. */
+static int parse_nic_queues(const struct vm_config *cfg, struct json_object *msg, struct vmwp_vm_options *opt,
+                            char *err, size_t errlen) {
+        struct json_object *a;
+        int sum = 0;
+        bool given = json_object_object_get_ex(msg, "nic_queues", &a);
+        if (given && (!json_object_is_type(a, json_type_array) || json_object_array_length(a) != cfg->n_nics))
+                return snprintf(err, errlen, "\"nic_queues\" must be an array of one count per NIC"), -EINVAL;
+        for (uint32_t i = 0; i < cfg->n_nics; i++) {
+                struct json_object *v = given ? json_object_array_get_idx(a, i) : NULL;
+                int64_t n = !given ? 1 : json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+                if (!cfg->nics[i].tap[0])
+                        n = n == 1 ? 0 : -1;
+                if (n < 0 || n > (int64_t)vm_nic_queues(&cfg->nics[i], cfg->vcpus))
+                        return snprintf(err, errlen,
+                                        "\"nic_queues\"[%u]: 1..the NIC's queues, and only for a NIC with a TAP", i),
+                               -EINVAL;
+                opt->n_nic_queues[i] = (uint8_t)n;
+                sum += (int)n;
+        }
+        return sum;
+}
+
 static void close_all(int *fds, size_t n) {
         for (size_t i = 0; i < n; i++)
                 safe_close(fds[i]);
@@ -277,10 +302,12 @@ static void close_all(int *fds, size_t n) {
 
 int vmwp_control_assign_fds(const struct vm_config *cfg, struct json_object *msg, int *fds, size_t n,
                             struct vmwp_vm_options *opt, char *err, size_t errlen) {
-        size_t want_taps = 0;
-        for (uint32_t i = 0; i < cfg->n_nics; i++)
-                if (cfg->nics[i].tap[0])
-                        want_taps++;
+        int taps = parse_nic_queues(cfg, msg, opt, err, errlen);
+        if (taps < 0) {
+                close_all(fds, n);
+                return taps;
+        }
+        size_t want_taps = (size_t)taps;
         int files = parse_files(msg, err, errlen);
         if (files < 0) {
                 close_all(fds, n);

@@ -7,6 +7,8 @@
  *     without creates a TAP (CAP_NET_ADMIN) and attaches it to "bridge".
  * The server owns each NIC once added (provider destroy frees it). */
 #include <errno.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -31,7 +33,9 @@
  * sizes, bind, getsockname, sendmsg, recvmsg). TAP I/O is readv/writev
  * (base). Only netlink sockets: socket() is allowed for AF_NETLINK alone.
  * The first resume after a restore adds the announce timer on the thread
- * (a timerfd, re-armed for each RARP: docs/netvsp.md "Saved state"). */
+ * (a timerfd, re-armed for each RARP: docs/netvsp.md "Saved state"). A
+ * sub-channel's thread attaches its TAP queue when it starts and detaches
+ * it when it ends (TUNSETQUEUE: vRSS, docs/netvsp.md). */
 static const struct sandbox_rule netvsp_rules[] = {
         SANDBOX_ALLOW(__NR_epoll_create1), SANDBOX_ALLOW(__NR_epoll_ctl), SANDBOX_ALLOW(__NR_epoll_wait),
         SANDBOX_ALLOW(__NR_epoll_pwait), SANDBOX_ALLOW(__NR_eventfd2), SANDBOX_ALLOW(__NR_poll),
@@ -39,6 +43,7 @@ static const struct sandbox_rule netvsp_rules[] = {
         SANDBOX_ALLOW(__NR_sendmsg), SANDBOX_ALLOW(__NR_sendto), SANDBOX_ALLOW_ARG(__NR_socket, 0, AF_NETLINK),
         SANDBOX_ALLOW(__NR_bind), SANDBOX_ALLOW(__NR_setsockopt), SANDBOX_ALLOW(__NR_getsockopt),
         SANDBOX_ALLOW(__NR_getsockname), SANDBOX_ALLOW(__NR_timerfd_create), SANDBOX_ALLOW(__NR_timerfd_settime),
+        SANDBOX_IOCTL(TUNSETQUEUE),
 };
 
 static const struct sandbox_policy netvsp_policy = {
@@ -90,16 +95,21 @@ static const struct vmwp_device_ops nic_row = {
         .save = nic_row_save, .restore = nic_row_restore, .tags = nic_tags,
 };
 
-static int add_nic(struct vmwp_vm *vm, uint32_t i, int fd, char *err, size_t errlen) {
+static int add_nic(struct vmwp_vm *vm, uint32_t i, const int *fds, uint32_t n_fds, char *err, size_t errlen) {
         const struct vm_nic_config *c = &vm->cfg.nics[i];
+        int fd = n_fds ? fds[0] : -1;
         struct netvsp_nic_config nc = { .tap_fd = fd, .gm = { map_guest, vm->p } };
+        for (uint32_t k = 1; k < n_fds; k++) /* the TAP's other queues (vRSS) */
+                nc.queue_fds[nc.n_queue_fds++] = fds[k];
         if (vm->sandbox) { /* each channel thread narrows itself to "netvsp" */
                 nc.thread_policy = sandbox_thread_hook;
                 nc.thread_policy_opaque = vm->sandbox;
         }
         int r = netvsp_config_from_vm_nic(c, &nc.dev, &nc.tap);
+        nc.dev.queues = vm_nic_queues(c, vm->cfg.vcpus);
         if (r < 0) {
-                safe_close(fd);
+                for (uint32_t k = 0; k < n_fds; k++)
+                        safe_close(fds[k]);
                 snprintf(err, errlen, "nics[%u]: MAC/MTU not usable for a synthetic NIC", i);
                 return r;
         }
@@ -136,13 +146,16 @@ int vmwp_vm_add_nics(struct vmwp_vm *vm, char *err, size_t errlen) {
                         return snprintf(err, errlen, "sandbox: netvsp policy: %s", strerror(-r)), r;
         }
         for (uint32_t i = 0; i < vm->cfg.n_nics; i++) {
-                int fd = -1;
-                /* vmms passes one fd per NIC that has a "tap", in NIC order */
-                if (vm->cfg.nics[i].tap[0] && next_fd < vm->n_tap_fds) {
-                        fd = vm->tap_fds[next_fd];
+                int fds[NETVSP_MAX_QUEUES];
+                uint32_t n = 0;
+                /* vmms passes each NIC that has a "tap" its queues' fds
+                 * (n_nic_queues, one without), in NIC order */
+                uint32_t want = vm->n_nic_queues[i] ? vm->n_nic_queues[i] : 1;
+                while (vm->cfg.nics[i].tap[0] && n < want && n < NETVSP_MAX_QUEUES && next_fd < vm->n_tap_fds) {
+                        fds[n++] = vm->tap_fds[next_fd];
                         vm->tap_fds[next_fd++] = -1; /* the NIC owns it now */
                 }
-                int r = add_nic(vm, i, fd, err, errlen);
+                int r = add_nic(vm, i, fds, n, err, errlen);
                 if (r < 0)
                         return r;
         }

@@ -286,18 +286,20 @@ static int parse_disk(struct pctx *p, json_object *d, struct vm_disk_config *dis
 }
 
 static int parse_nic(struct pctx *p, json_object *n, struct vm_nic_config *nic) {
-        static const char *const keys[] = { "mac", "tap", "bridge", "mtu", "link_up", "instance", NULL };
+        static const char *const keys[] = { "mac", "tap", "bridge", "mtu", "link_up", "queues", "instance", NULL };
         char mac[32] = "";
         int r;
         if ((r = expect_object(p, n, "")) < 0)
                 return r;
         nic->mtu = 1500;
         nic->link_up = true;
+        nic->queues = 1;
         if ((r = check_keys(p, n, keys)) < 0 || (r = get_str(p, n, "mac", mac, sizeof mac, true)) < 0 ||
             (r = get_str(p, n, "tap", nic->tap, sizeof nic->tap, false)) < 0 ||
             (r = get_str(p, n, "bridge", nic->bridge, sizeof nic->bridge, false)) < 0 ||
             (r = get_u32(p, n, "mtu", 68, 65521, &nic->mtu)) < 0 ||
             (r = get_bool(p, n, "link_up", &nic->link_up)) < 0 ||
+            (r = get_u32(p, n, "queues", 1, 8, &nic->queues)) < 0 ||
             (r = get_guid(p, n, "instance", &nic->instance)) < 0)
                 return r;
         if (vm_mac_parse(mac, nic->mac) < 0)
@@ -424,6 +426,14 @@ static int check_cross_fields(struct pctx *p, struct vm_config *c) {
                         if (c->nics[i].tap[0] && strcmp(c->nics[i].tap, c->nics[j].tap) == 0)
                                 return perr(p, "tap", "duplicates nics[%u]", j);
                 }
+        uint32_t queues = 0;
+        for (uint32_t i = 0; i < c->n_nics; i++) {
+                queues += c->nics[i].queues;
+                if (queues > VM_NIC_QUEUES_MAX) {
+                        snprintf(p->path, sizeof p->path, "nics[%u]", i);
+                        return perr(p, "queues", "the NICs have more than %u queues in all", VM_NIC_QUEUES_MAX);
+                }
+        }
         p->path[0] = 0;
         return 0;
 }
@@ -666,6 +676,8 @@ char *vm_config_to_json(const struct vm_config *c) {
                         add_str(o, "bridge", n->bridge);
                 add_int(o, "mtu", n->mtu);
                 add_bool(o, "link_up", n->link_up);
+                if (n->queues > 1)
+                        add_int(o, "queues", n->queues);
                 add_guid(o, "instance", &n->instance);
                 json_object_array_add(nics, o);
         }

@@ -58,7 +58,7 @@ static const char good_config[] =
         "  \"initrd\": \"/k/initrd\", \"cmdline\": \"console=ttyS0\" },"
         "  \"disks\": [ { \"path\": \"/img/a.raw\" }, { \"path\": \"/img/b.raw\", \"lun\": 1,"
         "               \"read_only\": true, \"sector_size\": 4096 } ],"
-        "  \"nics\": [ { \"mac\": \"00:15:5d:00:00:01\", \"bridge\": \"br0\" } ],"
+        "  \"nics\": [ { \"mac\": \"00:15:5d:00:00:01\", \"bridge\": \"br0\", \"queues\": 2 } ],"
         "  \"integration\": { \"kvp\": false, \"fcopy\": true }, \"restart_policy\": \"on-failure\","
         "  \"allow_memory_over_host\": true, \"checkpoint_type\": \"production-only\" }";
 
@@ -80,6 +80,7 @@ TEST(config_parse_good) {
         ASSERT_EQ(c->nics[0].mac[5], 1);
         ASSERT_EQ(c->nics[0].mtu, 1500u);
         ASSERT_TRUE(c->nics[0].link_up);
+        ASSERT_EQ(c->nics[0].queues, 2u);
         ASSERT_FALSE(guid_is_null(&c->nics[0].instance));
         ASSERT_FALSE(guid_is_null(&c->scsi_instance[0]));
         ASSERT_TRUE(c->ic.shutdown);
@@ -163,6 +164,9 @@ TEST(config_errors_name_the_field) {
                      "disks[0].format: unknown value \"qcow2\"");
         expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/d\"},{\"path\":\"/e\"}]}",
                      "disks[1].lun: duplicates disks[0]");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"nics\":[{\"mac\":\"00:15:5d:00:00:01\","
+                     "\"queues\":9}]}",
+                     "queues");
         expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"nics\":[{\"mac\":\"01:00:00:00:00:01\"}]}",
                      "nics[0].mac: must be a unicast address");
         expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"nics\":[{\"mac\":\"00:00:00:00:00:1\"}]}",

@@ -6,7 +6,7 @@
  * most PROTO_MAX_MSG bytes; file descriptors travel as SCM_RIGHTS with it.
  *
  * Start-up: vmms sends {"op":"config","config":{...}} with the disk image fds
- * (in config order, one per disk) and TAP fds (one per NIC, -1 slots not
+ * (in config order, one per disk) and TAP fds (one per NIC or per queue, -1 slots not
  * allowed: a NIC the worker should create itself has no fd) attached, in that
  * order. The worker answers {"event":"ready"} once the guest runs, or exits.
  *
@@ -50,7 +50,11 @@
  * - TAPs: vmms creates the TAP of every NIC itself (IFF_TAP|IFF_NO_PI|
  *   IFF_VNET_HDR, MTU set, up, on its bridge; or attaches to the NIC's
  *   pre-created "tap") and writes its name into the NIC's "tap" in the
- *   config it sends, so every NIC arrives with its fd. Disk fds are opened
+ *   config it sends, so every NIC arrives with its fd. A NIC with
+ *   "queues" > 1 (vRSS, docs/netvsp.md) gets a multi-queue TAP
+ *   (IFF_MULTI_QUEUE) and min(queues, vcpus) fds, its queues in order;
+ *   the message's "nic_queues" then has one count per NIC (absent: one
+ *   each; a pre-created TAP without multi_queue gives one). Disk fds are opened
  *   O_RDWR or O_RDONLY as "read_only" says and flock()ed by vmms (the lock
  *   lives as long as the worker's copy); the worker may add O_DIRECT with
  *   fcntl(F_SETFL). vmms passes "--serial socket:PATH" and sets
@@ -139,7 +143,7 @@ struct json_object;
 /* The VHDX parents of all of a VM's disks together ("disk_parents"). */
 #define PROTO_MAX_PARENT_FDS 128u
 /* One message's fds: the kernel's SCM_MAX_FD. The config message carries
- * at most VM_DISKS_MAX + VM_NICS_MAX + 4 + PROTO_MAX_PARENT_FDS (204). */
+ * at most VM_DISKS_MAX + VM_NIC_QUEUES_MAX + 4 + PROTO_MAX_PARENT_FDS (228). */
 #define PROTO_MAX_FDS 253u
 #define PROTO_CONTROL_FD 3
 
