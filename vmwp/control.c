@@ -283,8 +283,10 @@ static int parse_nic_queues(const struct vm_config *cfg, struct json_object *msg
         for (uint32_t i = 0; i < cfg->n_nics; i++) {
                 struct json_object *v = given ? json_object_array_get_idx(a, i) : NULL;
                 int64_t n = !given ? 1 : json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
-                if (!cfg->nics[i].tap[0])
-                        n = n == 1 ? 0 : -1;
+                if (!cfg->nics[i].tap[0]) /* the worker creates its TAP: no fd */
+                        n = n == 0 || n == 1 ? 0 : -1;
+                else if (n == 0)
+                        n = -1;
                 if (n < 0 || n > (int64_t)vm_nic_queues(&cfg->nics[i], cfg->vcpus))
                         return snprintf(err, errlen,
                                         "\"nic_queues\"[%u]: 1..the NIC's queues, and only for a NIC with a TAP", i),

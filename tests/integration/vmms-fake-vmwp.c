@@ -61,6 +61,8 @@
  *                        hvsock port=N refused errno=E". The config's
  *                        hvsock.socket is printed as "fake-vmwp: hvsock
  *                        socket=PATH" at boot.
+ * Each NIC's TAP fds (one, or "nic_queues" of them) print "fake-vmwp: nic
+ * I: N queue(s)" and " multi-queue" when the TAP is (TUNGETIFF).
  * A config with VHDX parents ("disk_parents") prints "fake-vmwp: disk D
  * parent K: ino=N ro" for each (the parent fd's inode and mode) on the
  * console, and keeps them open: their shared locks hold while it runs, as
@@ -90,6 +92,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -111,6 +116,7 @@
 
 struct fake {
         char parents[4096]; /* report_parents' lines, printed once the console log is open */
+        char nics[1024];    /* report_nics' lines, as well */
         int ctl, ctl_listen, con_listen, con_log;
         int con[MAX_CONSOLE_CLIENTS];
         uint64_t con_clients, con_since_us; /* as vmwp's "console-status" */
@@ -636,6 +642,32 @@ static size_t report_parents(struct fake *f, const struct vm_config *c, json_obj
         return total;
 }
 
+/* The TAP fds after the disks' (from fds[0]): one per NIC that names a
+ * TAP, or "nic_queues" of them. Returns how many there are. */
+static size_t report_nics(struct fake *f, const struct vm_config *c, json_object *msg, const int *fds, size_t n) {
+        json_object *a = NULL;
+        bool given = json_object_object_get_ex(msg, "nic_queues", &a);
+        if (given && (!json_object_is_type(a, json_type_array) || json_object_array_length(a) != c->n_nics))
+                finish(f, VMWP_EXIT_USAGE, "nic_queues: not one count per NIC");
+        size_t k = 0;
+        for (uint32_t i = 0; i < c->n_nics; i++) {
+                if (!c->nics[i].tap[0])
+                        continue;
+                int64_t q = given ? json_object_get_int64(json_object_array_get_idx(a, i)) : 1;
+                if (q < 1 || q > 8 || k + (size_t)q > n)
+                        finish(f, VMWP_EXIT_USAGE, "nic_queues: a count out of range");
+                struct ifreq ifr = { 0 };
+                bool mq = ioctl(fds[k], TUNGETIFF, &ifr) == 0 && (ifr.ifr_flags & IFF_MULTI_QUEUE);
+                char line[128];
+                snprintf(line, sizeof line, "fake-vmwp: nic %u: %lld queue(s)%s\n", i, (long long)q,
+                         mq ? " multi-queue" : "");
+                size_t used = strlen(f->nics);
+                snprintf(f->nics + used, sizeof f->nics - used, "%s", line);
+                k += (size_t)q;
+        }
+        return k;
+}
+
 /* vmwp's rule: one fd per disk, then one per NIC that names a TAP, then
  * the files the message names (kernel, initrd, serial_log), then the VHDX
  * parents. Returns the console log's fd, or -1. */
@@ -643,8 +675,7 @@ static int check_fds(struct fake *f, const struct vm_config *c, json_object *msg
         size_t want = c->n_disks, n_files = 0;
         struct stat st;
         json_object *files, *last = NULL;
-        for (uint32_t i = 0; i < c->n_nics; i++)
-                want += c->nics[i].tap[0] != 0;
+        want += report_nics(f, c, msg, fds + MIN((size_t)c->n_disks, n), n - MIN((size_t)c->n_disks, n));
         if (json_object_object_get_ex(msg, "files", &files) && json_object_is_type(files, json_type_array)) {
                 n_files = json_object_array_length(files);
                 last = n_files ? json_object_array_get_idx(files, n_files - 1) : NULL;
@@ -702,6 +733,7 @@ static void configure(struct fake *f, const char *serial) {
                 snprintf(line, sizeof line, "fake-vmwp: hvsock socket=%.400s\n", c->hvsock.socket);
                 console_out(f, line);
         }
+        console_out(f, f->nics);
         console_out(f, f->parents);
         free(c);
         json_object_put(msg);

@@ -99,4 +99,36 @@ TEST(counts_that_do_not_match_are_refused_and_the_fds_closed) {
         refused(TWO_DISKS ",\"disk_parents\":{}}", 5, "one count per disk");
 }
 
+/* "nic_queues": a NIC's TAP queue fds, NIC by NIC where the one TAP fd
+ * was; at most the NIC's queues, at most one per vCPU. */
+#define QUEUED_NICS                                                                                    \
+        "{\"op\":\"config\",\"config\":{\"name\":\"q\",\"memory_mib\":64,\"vcpus\":2,"                 \
+        "\"boot\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/a.img\"}],\"nics\":["                     \
+        "{\"mac\":\"00:15:5d:00:00:01\",\"tap\":\"tap0\",\"queues\":4},"                                \
+        "{\"mac\":\"00:15:5d:00:00:02\",\"tap\":\"tap1\"}]},\"files\":[\"kernel\"]"
+
+TEST(nic_queues_give_each_nic_its_fds) {
+        struct json_object *m = message(QUEUED_NICS ",\"nic_queues\":[2,1]}");
+        int fds[5];
+        new_fds(fds, 5); /* 1 disk, 2 + 1 TAP queues, kernel */
+        ASSERT_EQ(vmwp_control_assign_fds(&cfg, m, fds, 5, &opt, err, sizeof err), 0);
+        ASSERT_EQ(opt.n_tap_fds, 3u);
+        ASSERT_EQ(opt.tap_fds[0], fds[1]);
+        ASSERT_EQ(opt.tap_fds[1], fds[2]);
+        ASSERT_EQ(opt.tap_fds[2], fds[3]);
+        ASSERT_EQ(opt.n_nic_queues[0], 2u);
+        ASSERT_EQ(opt.n_nic_queues[1], 1u);
+        ASSERT_EQ(opt.kernel_fd, fds[4]);
+        close_fds(fds, 5);
+        json_object_put(m);
+}
+
+TEST(nic_queues_out_of_range_are_refused) {
+        refused(QUEUED_NICS ",\"nic_queues\":[3,1]}", 6, "the NIC's queues"); /* 2 vCPUs */
+        refused(QUEUED_NICS ",\"nic_queues\":[1,2]}", 5, "the NIC's queues"); /* queues 1 */
+        refused(QUEUED_NICS ",\"nic_queues\":[0,1]}", 3, "the NIC's queues");
+        refused(QUEUED_NICS ",\"nic_queues\":[2]}", 5, "one count per NIC");
+        refused(QUEUED_NICS ",\"nic_queues\":[2,1]}", 4, "expected 1 disk + 3 TAP");
+}
+
 TEST_MAIN();
