@@ -15,7 +15,12 @@
  *               a thread drains (the kernel delivers what the TAP takes);
  *   TAP->guest: a thread blasts UDP datagrams at the guest address (a
  *               permanent neighbour entry), the reader takes them off the
- *               TAP; the figure is what the reader got.
+ *               TAP; the figure is what the reader got;
+ *   vRSS:       guest->TAP with two channels (a primary and a sub-channel
+ *               device sharing the buffers, each on its own thread and
+ *               its own queue of the multi-queue TAP) against one, beside
+ *               two host threads on the two queues against one: how each
+ *               scales with a second queue on this machine.
  * Needs root (unshare, TAP); prints why and exits 1 otherwise. */
 #include <errno.h>
 #include <linux/virtio_net.h>
@@ -41,7 +46,7 @@
 static const uint8_t gmac[6] = NT_GUEST_MAC;
 
 struct bench {
-        struct tap *tap;
+        struct tap *tap, *tap2; /* the TAP's two queues; the second is attached for the vRSS rows only */
         uint8_t host_mac[6];
         atomic_bool stop;
         atomic_ullong sunk;
@@ -52,6 +57,7 @@ struct bench {
 
 struct guest {
         uint8_t *mem;
+        bool shared_mem; /* a sub-channel's: the primary's memory */
         struct netvsp_dev *nd;
         uint64_t comps;
         uint64_t xfer[4096];
@@ -126,7 +132,7 @@ static void complete_xfers(struct guest *g) {
 }
 
 /* NVSP init, buffers, RNDIS INIT and packet filter, as netvsc does (§7.3-§7.5). */
-static int guest_new_be(struct bench *b, const struct netvsp_backend_ops *be, struct guest **out) {
+static int guest_new_q(struct bench *b, const struct netvsp_backend_ops *be, uint32_t queues, struct guest **out) {
         struct guest *g = calloc(1, sizeof *g);
         struct netvsp_config cfg;
         uint8_t p[56], m[32] = { 0 };
@@ -134,6 +140,7 @@ static int guest_new_be(struct bench *b, const struct netvsp_backend_ops *be, st
                 return -ENOMEM;
         netvsp_config_init_defaults(&cfg);
         memcpy(cfg.rndis.mac, gmac, 6);
+        cfg.queues = queues;
         int r = netvsp_dev_new(&cfg, &g_host, g, be, b->tap, &g->nd);
         if (r < 0)
                 return r;
@@ -155,13 +162,45 @@ static int guest_new_be(struct bench *b, const struct netvsp_backend_ops *be, st
         return netvsp_dev_rndis(g->nd)->packet_filter == 0x0d ? 0 : -EPROTO;
 }
 
+static int guest_new_be(struct bench *b, const struct netvsp_backend_ops *be, struct guest **out) {
+        return guest_new_q(b, be, 1, out);
+}
+
 static int guest_new(struct bench *b, struct guest **out) {
         return guest_new_be(b, &netvsp_tap_backend, out);
 }
 
+/* Sub-channel 1 of g (NIC with two queues), on the TAP's second queue. */
+static int guest_sub(struct bench *b, struct guest *g, struct guest **out) {
+        struct guest *s = calloc(1, sizeof *s);
+        struct netvsp_config cfg;
+        struct netvsp_shared *sh = malloc(sizeof *sh);
+        if (!s || !sh) {
+                free(s);
+                free(sh);
+                return -ENOMEM;
+        }
+        netvsp_config_init_defaults(&cfg);
+        memcpy(cfg.rndis.mac, gmac, 6);
+        cfg.queues = 2;
+        s->mem = g->mem;
+        s->shared_mem = true;
+        netvsp_dev_get_shared(g->nd, sh);
+        const struct netvsp_sub_config sc = { .index = 1, .backend_rx = true };
+        int r = netvsp_dev_new_sub(&cfg, &g_host, s, &netvsp_tap_backend, b->tap2, &sc, sh, &s->nd);
+        free(sh);
+        if (r < 0) {
+                free(s);
+                return r;
+        }
+        *out = s;
+        return 0;
+}
+
 static void guest_free(struct guest *g) {
         netvsp_dev_free(g->nd);
-        free(g->mem);
+        if (!g->shared_mem)
+                free(g->mem);
         free(g);
 }
 
@@ -200,13 +239,12 @@ static double tx_host_process(struct bench *b, size_t frame_len) {
         return (double)sent * 1e9 / (double)(t - t0);
 }
 
-static double tx_netvsp_be(struct bench *b, size_t frame_len, const struct netvsp_backend_ops *be) {
-        struct guest *g;
+/* One RNDIS PACKET per section of [first, first + n), as for unbatched
+ * sends; g->pkt[s] is the NVSP packet sending section s. */
+static void tx_sections(struct bench *b, struct guest *g, size_t frame_len, uint32_t first, uint32_t count) {
         uint8_t f[1600];
-        if (guest_new_be(b, be, &g) < 0)
-                return -1;
         size_t n = frame_to_host(b, f, frame_len);
-        for (uint32_t s = 0; s < SECTIONS; s++) { /* one RNDIS PACKET per section, as for unbatched sends */
+        for (uint32_t s = first; s < first + count; s++) {
                 uint8_t *sec = g->mem + SEND_GPA + s * 6144u;
                 memset(sec, 0, 44);
                 put32(sec, RNDIS_MSG_PACKET);
@@ -217,12 +255,25 @@ static double tx_netvsp_be(struct bench *b, size_t frame_len, const struct netvs
                 const uint32_t w[4] = { NVSP_MSG1_TYPE_SEND_RNDIS_PKT, 0, s, (uint32_t)(44 + n) };
                 nvsp_packet(g->pkt[s], VM_PKT_DATA_INBAND, s + 1, w, 4);
         }
+}
+
+/* Sends sections [first, first + count) round after round for RUN_NS;
+ * returns the frames per second the device put on its backend. */
+static double tx_loop(struct guest *g, uint32_t first, uint32_t count) {
         uint64_t before = netvsp_dev_stats(g->nd)->tx_packets, t0 = bench_now_ns(), t;
         while ((t = bench_now_ns()) - t0 < RUN_NS)
-                for (uint32_t s = 0; s < SECTIONS; s++)
+                for (uint32_t s = first; s < first + count; s++)
                         if (netvsp_handle_packet(g->nd, g->pkt[s], 56) == -EBUSY)
                                 netvsp_process(g->nd);
-        double pps = (double)(netvsp_dev_stats(g->nd)->tx_packets - before) * 1e9 / (double)(t - t0);
+        return (double)(netvsp_dev_stats(g->nd)->tx_packets - before) * 1e9 / (double)(t - t0);
+}
+
+static double tx_netvsp_be(struct bench *b, size_t frame_len, const struct netvsp_backend_ops *be) {
+        struct guest *g;
+        if (guest_new_be(b, be, &g) < 0)
+                return -1;
+        tx_sections(b, g, frame_len, 0, SECTIONS);
+        double pps = tx_loop(g, 0, SECTIONS);
         guest_free(g);
         return pps;
 }
@@ -288,6 +339,78 @@ static double rx_run(struct bench *b, size_t frame_len, struct guest *g) {
         return (double)got * 1e9 / (double)(t - t0);
 }
 
+/* ---- vRSS: one channel (queue) against two, guest->TAP ---- */
+
+struct tx_job {
+        struct bench *b;
+        struct guest *g; /* NULL: the host process writes q itself */
+        struct tap *q;
+        size_t frame_len;
+        uint32_t first, count;
+        double pps;
+};
+
+static void *tx_job_thread(void *arg) {
+        struct tx_job *j = arg;
+        if (j->g) {
+                j->pps = tx_loop(j->g, j->first, j->count);
+                return NULL;
+        }
+        uint8_t f[1600];
+        struct virtio_net_hdr vh = { 0 };
+        size_t n = frame_to_host(j->b, f, j->frame_len);
+        struct iovec iov[2] = { { &vh, sizeof vh }, { f, n } };
+        uint64_t sent = 0, t0 = bench_now_ns(), t;
+        while ((t = bench_now_ns()) - t0 < RUN_NS)
+                for (int i = 0; i < 64; i++)
+                        sent += tap_writev(j->q, iov, 2) == 0;
+        j->pps = (double)sent * 1e9 / (double)(t - t0);
+        return NULL;
+}
+
+/* Frames per second of `channels` (1 or 2) senders at once, each on its
+ * own queue: netvsp devices (ours) or the host process's threads. */
+static double tx_channels(struct bench *b, size_t frame_len, unsigned channels, bool ours) {
+        struct guest *g = NULL, *sub = NULL;
+        struct tx_job jobs[2] = { { b, NULL, b->tap, frame_len, 0, SECTIONS / 2, 0 },
+                                  { b, NULL, b->tap2, frame_len, SECTIONS / 2, SECTIONS / 2, 0 } };
+        if (ours) {
+                if (guest_new_q(b, &netvsp_tap_backend, 2, &g) < 0 || guest_sub(b, g, &sub) < 0)
+                        return -1;
+                tx_sections(b, g, frame_len, 0, SECTIONS);
+                for (uint32_t s = SECTIONS / 2; s < SECTIONS; s++) /* the sub-channel sends its own half */
+                        memcpy(sub->pkt[s], g->pkt[s], sizeof g->pkt[s]);
+                jobs[0].g = g;
+                jobs[1].g = sub;
+        }
+        pthread_t th[2];
+        for (unsigned i = 0; i < channels; i++)
+                pthread_create(&th[i], NULL, tx_job_thread, &jobs[i]);
+        double sum = 0;
+        for (unsigned i = 0; i < channels; i++) {
+                pthread_join(th[i], NULL);
+                sum += jobs[i].pps;
+        }
+        if (sub)
+                guest_free(sub);
+        if (g)
+                guest_free(g);
+        return sum;
+}
+
+static double tx1_host(struct bench *b, size_t len) {
+        return tx_channels(b, len, 1, false);
+}
+static double tx2_host(struct bench *b, size_t len) {
+        return tx_channels(b, len, 2, false);
+}
+static double tx1_ours(struct bench *b, size_t len) {
+        return tx_channels(b, len, 1, true);
+}
+static double tx2_ours(struct bench *b, size_t len) {
+        return tx_channels(b, len, 2, true);
+}
+
 static double rx_host_process(struct bench *b, size_t frame_len) {
         return rx_run(b, frame_len, NULL);
 }
@@ -302,12 +425,12 @@ static double rx_netvsp(struct bench *b, size_t frame_len) {
 }
 
 static int setup(struct bench *b) {
-        struct tap_config tc = { .name = "vmbench0", .mtu = 1500, .create = true };
+        struct tap_config tc = { .name = "vmbench0", .mtu = 1500, .create = true, .queues = 2 };
         int r = nt_netns_enter();
         if (r < 0)
                 return r;
         r = tap_open(&tc, &b->tap);
-        if (r < 0)
+        if (r < 0 || (r = tap_open_queue(b->tap, &b->tap2)) < 0 || (r = tap_set_queue(b->tap2, false)) < 0)
                 return r;
         if (nt_add_addr(tap_ifindex(b->tap), "vmbench0", NT_HOST_IP "/24") < 0 ||
             nt_add_neigh(tap_ifindex(b->tap), NT_GUEST_IP, gmac) < 0)
@@ -384,6 +507,17 @@ int main(void) {
         measure(&b, host.tx, host.tx, 1514, &vb, &vo);
         bench_result("net: netvsp CPU per 1518-byte guest frame (vs one TAP write)", 1e9 / cpu, 1e9 / vb, "ns",
                      "-", "lower");
+        /* vRSS: the second queue attached for these rows only (a queue nobody
+         * reads would take the TAP->guest rows' frames) */
+        if (tap_set_queue(b.tap2, true) == 0) {
+                double b1, o1, b2, o2;
+                measure(&b, tx1_host, tx1_ours, 1514, &b1, &o1);
+                measure(&b, tx2_host, tx2_ours, 1514, &b2, &o2);
+                report("guest->TAP, 2 channels (vRSS),", 1514, o2, b2);
+                bench_result("net: guest->TAP 1518-byte frames, 2 channels / 1 channel", o2 / o1, b2 / b1, "x", "-",
+                             "higher");
+                (void)tap_set_queue(b.tap2, false);
+        }
         atomic_store(&b.stop, true);
         pthread_join(sink, NULL);
         for (size_t i = 0; i < 2; i++) {
@@ -391,6 +525,7 @@ int main(void) {
                 report("TAP->guest", sizes[i], vo, vb);
         }
         fprintf(stderr, "bench-net: sink socket received %llu datagrams\n", (unsigned long long)atomic_load(&b.sunk));
+        tap_close(b.tap2);
         tap_close(b.tap);
         close(b.sink);
         return 0;
