@@ -5,8 +5,11 @@
  * VMBus side. Whatever the guest does, every packet the device sends must be
  * one the 6.1 guest accepts: completions of at most 40 bytes, transfer-page
  * ranges inside the receive buffer and within a slot, each slot announced
- * once until the guest completes it.
- * Input: [u8 setup] then records [u8 kind][u16 len][len bytes]. */
+ * once until the guest completes it. With vRSS (setup bit 7: two queues)
+ * a sub-channel device can join, sharing the buffers: the two never
+ * announce the same slot.
+ * Input: [u8 setup] then records [u8 kind][u16 len][len bytes]; a packet
+ * record (kind 0) with bit 7 of kind set goes to the sub-channel. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +33,8 @@ struct fz {
         size_t rx_len[4];
         unsigned rx_n, rx_pos;
         uint8_t owned[RECV_LEN / 68 + 1]; /* slots announced and not completed: 1 */
-        struct netvsp_dev *nd;
+        struct netvsp_dev *nd, *sub;
+        struct netvsp_config cfg;
 };
 
 static int fz_comp(void *ctx, uint64_t tid, const void *msg, size_t len) {
@@ -80,8 +84,22 @@ static int fz_map_gpa(void *ctx, uint64_t gpa, size_t len, void **host) {
         return 0;
 }
 
+static int fz_offer(void *ctx, uint32_t n) {
+        if (n == 0 || n >= NETVSP_MAX_QUEUES)
+                abort(); /* the device asks for what it may offer, never nothing */
+        return (int)n;
+}
+
+static int fz_inband(void *ctx, const void *msg, size_t len) {
+        struct fz *f = ctx;
+        if (len != NETVSP_SEND_TABLE_MSG_LEN)
+                abort();
+        return f->ring_full ? -EAGAIN : 0;
+}
+
 static const struct netvsp_host_ops fz_host = {
         .send_completion = fz_comp, .send_xfer_pages = fz_xfer, .map_gpadl = fz_map_gpadl, .map_gpa = fz_map_gpa,
+        .offer_subchannels = fz_offer, .send_inband = fz_inband,
 };
 
 static int fz_tx(void *ctx, const struct iovec *iov, int n) {
@@ -117,26 +135,53 @@ static ssize_t fz_rx(void *ctx, const struct iovec *iov, int n) {
 static const struct netvsp_backend_ops fz_be = { .tx = fz_tx, .rx = fz_rx };
 
 /* Slots the device freed (the guest completed them) are ours to reuse. */
-static void sync_owned(struct fz *f) {
-        const struct netvsp_rxbuf *rb = netvsp_dev_rxbuf(f->nd);
+static void sync_slots(struct fz *f, const struct netvsp_dev *nd) {
+        const struct netvsp_rxbuf *rb = netvsp_dev_rxbuf(nd);
         for (uint32_t s = 0; s < rb->n_slots; s++)
-                if (rb->state[s] != NETVSP_SLOT_POSTED)
-                        f->owned[s] = 0;
+                if (rb->state[s] != NETVSP_SLOT_POSTED && rb->first + s < sizeof f->owned)
+                        f->owned[rb->first + s] = 0;
+}
+
+static void sync_owned(struct fz *f) {
+        sync_slots(f, f->nd);
+        if (f->sub)
+                sync_slots(f, f->sub);
+}
+
+/* vRSS: sub-channel 1 joins with the primary's buffers and RNDIS state,
+ * or, once there, takes the primary's current state (a revoke included). */
+static void sub_step(struct fz *f, const uint8_t *b, size_t len) {
+        struct netvsp_shared *sh = malloc(sizeof *sh);
+        if (!sh)
+                return;
+        netvsp_dev_get_shared(f->nd, sh);
+        if (f->sub) {
+                netvsp_dev_sync(f->sub, sh);
+        } else {
+                const struct netvsp_sub_config sc = { .index = 1, .backend_rx = len && (b[0] & 1) };
+                if (netvsp_dev_new_sub(&f->cfg, &fz_host, f, &fz_be, f, &sc, sh, &f->sub) < 0)
+                        f->sub = NULL;
+        }
+        free(sh);
 }
 
 static void step(struct fz *f, uint8_t kind, const uint8_t *b, size_t len) {
-        switch (kind % 6) {
+        struct netvsp_dev *nd = (kind & 0x80) && f->sub ? f->sub : f->nd;
+        switch ((kind & 0x7f) % 7) {
         case 0: {
                 uint8_t *copy = malloc(len ? len : 1);
                 if (!copy)
                         return;
                 memcpy(copy, b, len);
-                if (!netvsp_can_take_packet(f->nd))
-                        netvsp_process(f->nd);
-                (void)netvsp_handle_packet(f->nd, copy, len);
+                if (!netvsp_can_take_packet(nd))
+                        netvsp_process(nd);
+                (void)netvsp_handle_packet(nd, copy, len);
                 free(copy);
                 break;
         }
+        case 6:
+                sub_step(f, b, len);
+                break;
         case 1: { /* the guest writes its memory (send sections, RNDIS messages) */
                 uint32_t off;
                 if (len < 4)
@@ -156,6 +201,8 @@ static void step(struct fz *f, uint8_t kind, const uint8_t *b, size_t len) {
                 break;
         case 3:
                 netvsp_process(f->nd);
+                if (f->sub)
+                        netvsp_process(f->sub);
                 break;
         case 4:
                 netvsp_set_link(f->nd, len && (b[0] & 1));
@@ -171,17 +218,17 @@ static void step(struct fz *f, uint8_t kind, const uint8_t *b, size_t len) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct fz *f = calloc(1, sizeof *f);
-        struct netvsp_config cfg;
         if (!f || size < 1)
                 goto out;
         f->mem = calloc(1, MEM);
         if (!f->mem)
                 goto out;
         f->tx_budget = -1;
-        netvsp_config_init_defaults(&cfg);
-        cfg.rndis.mac[0] = 0x02;
-        cfg.rx_batch_max = 1 + data[0] % 8;
-        if (netvsp_dev_new(&cfg, &fz_host, f, &fz_be, f, &f->nd) < 0)
+        netvsp_config_init_defaults(&f->cfg);
+        f->cfg.rndis.mac[0] = 0x02;
+        f->cfg.rx_batch_max = 1 + data[0] % 8;
+        f->cfg.queues = data[0] & 0x80 ? 2 : 1;
+        if (netvsp_dev_new(&f->cfg, &fz_host, f, &fz_be, f, &f->nd) < 0)
                 abort();
         for (size_t pos = 1; pos + 3 <= size;) {
                 uint8_t kind = data[pos];
@@ -195,6 +242,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         f->ring_full = false;
         f->tx_budget = -1;
         netvsp_process(f->nd);
+        netvsp_dev_free(f->sub);
         netvsp_dev_free(f->nd);
 out:
         if (f)
