@@ -27,6 +27,16 @@ static void env_up(struct ns_env *e, const char *tap, uint32_t queues) {
         ns_rndis_up(e);
 }
 
+/* A NIC with two queues, up, with its sub-channel asked for and open. */
+static void env_with_sub(struct ns_env *e, const char *tap, struct vmbus_sim_channel *sub) {
+        uint32_t m[10];
+        env_up(e, tap, 2);
+        ns_ask_subchannels(e, 1, m);
+        ASSERT_EQ(m[1], (uint32_t)NVSP_STAT_SUCCESS);
+        ASSERT_EQ(m[2], 1u);
+        ns_open_sub(e, 1, sub);
+}
+
 static uint32_t rss_queues(struct ns_env *e) {
         uint32_t q[7] = { RNDIS_MSG_QUERY, 28, e->next_req++, RNDIS_OID_GEN_RECEIVE_SCALE_CAPABILITIES, 0, 20, 0 };
         struct ns_msg r;
@@ -154,12 +164,8 @@ static bool is_udp_reply(const uint8_t *f, size_t n) {
  * written on, and each channel has its own queue). 8 flows per channel. */
 TEST(vrss_flows_follow_their_channel) {
         struct ns_env e;
-        env_up(&e, "vrss3", 2);
-        uint32_t m[10];
-        ns_ask_subchannels(&e, 1, m);
-        ASSERT_EQ(m[2], 1u);
         struct vmbus_sim_channel sub;
-        ns_open_sub(&e, 1, &sub);
+        env_with_sub(&e, "vrss3", &sub);
         set_rss(&e, 2);
         int ifindex = (int)if_nametoindex(e.tap);
         ASSERT_OK(nt_add_neigh(ifindex, NT_GUEST_IP, e.mac));
@@ -218,12 +224,8 @@ static void teardown_waiting(struct ns_env *e, uint32_t handle) {
  * them) completes while the sub-channel is still open and idle. */
 TEST(vrss_revoke_releases_the_sub_channel) {
         struct ns_env e;
-        env_up(&e, "vrss1", 2);
-        uint32_t m[10];
-        ns_ask_subchannels(&e, 1, m);
-        ASSERT_EQ(m[2], 1u);
         struct vmbus_sim_channel sub;
-        ns_open_sub(&e, 1, &sub);
+        env_with_sub(&e, "vrss1", &sub);
         uint32_t rv[2] = { NVSP_MSG1_TYPE_REVOKE_RECV_BUF, NVSP_RECV_BUF_ID };
         ns_send_nvsp(&e, rv, 2, false);
         uint32_t sv[2] = { NVSP_MSG1_TYPE_REVOKE_SEND_BUF, NVSP_SEND_BUF_ID };
@@ -245,12 +247,9 @@ TEST(vrss_revoke_releases_the_sub_channel) {
  * sub-channel 1 again, which netvsc waits for. */
 TEST(vrss_reinit_offers_the_sub_channel_again) {
         struct ns_env e;
-        env_up(&e, "vrss4", 2);
-        uint32_t m[10];
-        ns_ask_subchannels(&e, 1, m);
-        ASSERT_EQ(m[2], 1u);
         struct vmbus_sim_channel sub;
-        ns_open_sub(&e, 1, &sub);
+        env_with_sub(&e, "vrss4", &sub);
+        uint32_t m[10];
         ASSERT_OK(vmbus_sim_close(e.sim, &sub));
         ASSERT_OK(vmbus_sim_close(e.sim, &e.ch)); /* (its GPADL teardown skips the rescind) */
         ns_open(&e);

@@ -303,20 +303,27 @@ static int32_t ask_subchannels(struct fx *f, struct vmbus_sim_channel *ch, uint3
         return res;
 }
 
+/* Asks the echo provider on ch for n sub-channels: the n offers, numbered
+ * from 1, the same class and instance as the primary's. */
+static void expect_sub_offers(struct fx *f, struct vmbus_sim_channel *ch, int n,
+                              struct vmbus_channel_offer_channel *o) {
+        ASSERT_EQ(ask_subchannels(f, ch, (uint32_t)n), n);
+        for (int i = 0; i < n; i++) {
+                ASSERT_EQ(vmbus_sim_expect(f->sim, CHANNELMSG_OFFERCHANNEL, &o[i], sizeof o[i]), 196);
+                ASSERT_MEMEQ(o[i].if_type, f->offer[0].if_type, 16); /* same class and instance (§6.7) */
+                ASSERT_MEMEQ(o[i].if_instance, f->offer[0].if_instance, 16);
+                ASSERT_EQ(o[i].sub_channel_index, (uint16_t)(i + 1));
+                ASSERT_NE(o[i].child_relid, f->offer[0].child_relid);
+        }
+}
+
 TEST(channel_subchannels) {
         struct fx f;
         fx_setup(&f, 1);
         struct vmbus_sim_channel prim, sub[3];
         open_echo(&f, 0, &prim);
-        ASSERT_EQ(ask_subchannels(&f, &prim, 3), 3);
         struct vmbus_channel_offer_channel o[3];
-        for (int i = 0; i < 3; i++) {
-                ASSERT_EQ(vmbus_sim_expect(f.sim, CHANNELMSG_OFFERCHANNEL, &o[i], sizeof o[i]), 196);
-                ASSERT_MEMEQ(o[i].if_type, f.offer[0].if_type, 16); /* same class and instance (§6.7) */
-                ASSERT_MEMEQ(o[i].if_instance, f.offer[0].if_instance, 16);
-                ASSERT_EQ(o[i].sub_channel_index, (uint16_t)(i + 1));
-                ASSERT_NE(o[i].child_relid, f.offer[0].child_relid);
-        }
+        expect_sub_offers(&f, &prim, 3, o);
         ASSERT_EQ(vmbus_device_channel_count(f.dev[0]), 4u);
         for (int i = 0; i < 3; i++) {
                 ASSERT_EQ(vmbus_sim_open(f.sim, o[i].child_relid, o[i].connection_id, 2, NULL, 0, &sub[i]), 0);
@@ -350,10 +357,8 @@ TEST(channel_primary_close_rescinds_subchannels) {
         fx_setup(&f, 1);
         struct vmbus_sim_channel prim, sub[2];
         open_echo(&f, 0, &prim);
-        ASSERT_EQ(ask_subchannels(&f, &prim, 2), 2);
         struct vmbus_channel_offer_channel o[2];
-        for (int i = 0; i < 2; i++) /* both offers first: an open skips other messages */
-                ASSERT_EQ(vmbus_sim_expect(f.sim, CHANNELMSG_OFFERCHANNEL, &o[i], sizeof o[i]), 196);
+        expect_sub_offers(&f, &prim, 2, o); /* both offers first: an open skips other messages */
         for (int i = 0; i < 2; i++)
                 ASSERT_EQ(vmbus_sim_open(f.sim, o[i].child_relid, o[i].connection_id, 2, NULL, 0, &sub[i]), 0);
         ASSERT_OK(vmbus_sim_close(f.sim, &sub[0])); /* sub[1] stays open: a careless guest */
@@ -376,11 +381,7 @@ TEST(channel_primary_close_rescinds_subchannels) {
         }
         /* the primary again, and sub-channels 1 and 2 again */
         open_echo(&f, 0, &prim);
-        ASSERT_EQ(ask_subchannels(&f, &prim, 2), 2);
-        for (int i = 0; i < 2; i++) {
-                ASSERT_EQ(vmbus_sim_expect(f.sim, CHANNELMSG_OFFERCHANNEL, &o[i], sizeof o[i]), 196);
-                ASSERT_EQ(o[i].sub_channel_index, (uint16_t)(i + 1));
-        }
+        expect_sub_offers(&f, &prim, 2, o);
         for (int i = 0; i < 2; i++) {
                 ASSERT_EQ(vmbus_sim_open(f.sim, o[i].child_relid, o[i].connection_id, 2, NULL, 0, &sub[i]), 0);
                 echo_once(&f, &sub[i], 20 + (uint64_t)i, true);
