@@ -8,6 +8,8 @@
  * sub-channel's GPADL references at once, and a NIC with one queue or a
  * guest below NVSP 5 gets no sub-channels. Skips without root. */
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -262,6 +264,42 @@ TEST(vrss_reinit_offers_the_sub_channel_again) {
         uint8_t f[2048];
         size_t n = nt_arp_request(f, e.mac, NT_GUEST_IP, NT_HOST_IP);
         ASSERT_EQ(ns_sub_comp(&e, &sub, ns_send_frame_on(&e, &sub, 1, f, (uint32_t)n)), (uint32_t)NVSP_STAT_SUCCESS);
+        ASSERT_OK(vmbus_sim_close(e.sim, &sub));
+        ns_stop(&e);
+}
+
+/* A TAP that exists without multi_queue, opened by name with two queues
+ * configured: one queue; the sub-channel transmits on it and everything
+ * for the guest arrives on the primary. */
+TEST(vrss_single_queue_tap) {
+        struct ns_env e;
+        struct netvsp_nic_config nc;
+        memset(&e, 0, sizeof e);
+        ns_enter_netns();
+        struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+        snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "vrss5");
+        int keep = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+        ASSERT_OK(keep);
+        ASSERT_OK(ioctl(keep, TUNSETIFF, &ifr));
+        ASSERT_OK(ioctl(keep, TUNSETPERSIST, 1));
+        close(keep);
+        ns_nic_config(&e, &nc, "vrss5");
+        nc.tap.create = false;
+        nc.dev.queues = 2;
+        ns_start(&e, &nc);
+        ns_host_setup(&e);
+        ns_open(&e);
+        ns_nvsp_init(&e);
+        ns_rndis_up(&e);
+        uint32_t m[10];
+        ns_ask_subchannels(&e, 1, m);
+        ASSERT_EQ(m[2], 1u);
+        struct vmbus_sim_channel sub;
+        ns_open_sub(&e, 1, &sub);
+        uint8_t f[2048];
+        size_t n = nt_arp_request(f, e.mac, NT_GUEST_IP, NT_HOST_IP);
+        ASSERT_EQ(ns_sub_comp(&e, &sub, ns_send_frame_on(&e, &sub, 1, f, (uint32_t)n)), (uint32_t)NVSP_STAT_SUCCESS);
+        ASSERT_EQ(ns_wait_frame(&e, ns_is_arp_reply, f, 5000), (ssize_t)42);
         ASSERT_OK(vmbus_sim_close(e.sim, &sub));
         ns_stop(&e);
 }

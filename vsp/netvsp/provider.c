@@ -432,6 +432,10 @@ int netvsp_nic_new(const struct netvsp_nic_config *cfg, struct netvsp_nic **out,
                 struct tap_config tc = cfg->tap;
                 tc.queues = MAX(cfg->dev.queues, 1u);
                 r = tap_open(&tc, &nic->tap);
+                if (r == -EINVAL && tc.queues > 1 && !tc.create) { /* an existing TAP without multi_queue */
+                        tc.queues = 1;
+                        r = tap_open(&tc, &nic->tap);
+                }
         }
         if (r >= 0) {
                 *why = "the TAP's queues";
