@@ -76,9 +76,11 @@ t_setup
 WORKER=$REAL_WORKER WORKER_KIND=real
 note "kernel: $kernel"
 droot=$("$src/tests/lib/debian-package.sh" hyperv-daemons) || fail "hyperv-daemons cannot be had"
+# ethtool: the guest reads netvsc's per-channel counters (vRSS) with it.
+eroot=$("$src/tests/lib/debian-package.sh" ethtool) || fail "ethtool cannot be had"
 mkdir -p "$T/bin"
 strip -o "$T/bin/hvsock-tool" "$VM_BUILD_DIR/tests/linux/hvsock-tool" || fail "hvsock-tool not built"
-VM_INITRAMFS_BINS="$droot/usr/sbin/hv_vss_daemon $droot/usr/sbin/hv_fcopy_daemon $T/bin/hvsock-tool" \
+VM_INITRAMFS_BINS="$droot/usr/sbin/hv_vss_daemon $droot/usr/sbin/hv_fcopy_daemon $T/bin/hvsock-tool $eroot/sbin/ethtool" \
 	"$src/tests/linux/build-initramfs.sh" "$kroot" "$T/images" || fail "building the initramfs"
 # The host service the guest's hv_sock connects to (port 5000).
 "$T/bin/hvsock-tool" unix-serve "$T/agent.sock" 2>"$T/agent.log" &
@@ -101,14 +103,23 @@ EOF
 touch "$T/udhcpd.leases"
 busybox udhcpd -f "$T/udhcpd.conf" >"$T/udhcpd.log" 2>&1 &
 UDHCPD=$!
+# A TCP echo service for the guest's flows (vRSS: each flow's replies come
+# back on the channel it was sent on).
+python3 -c 'import socketserver
+class H(socketserver.BaseRequestHandler):
+    def handle(self):
+        self.request.sendall(self.request.recv(256))
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+socketserver.ThreadingTCPServer(("10.55.0.1", 7007), H).serve_forever()' 2>"$T/echo.log" &
+t_on_exit "kill $! 2>/dev/null"
 
 mac=00:15:5d:4c:00:01
 cat >"$T/linux.json" <<EOF
-{ "name": "linux", "memory_mib": 512, "vcpus": 1,
+{ "name": "linux", "memory_mib": 512, "vcpus": 2,
   "boot": { "kind": "linux", "kernel": "$kernel", "initrd": "$T/images/initrd.cpio",
             "cmdline": "console=ttyS0 earlycon=uart8250,io,0x3f8,115200 panic=-1 lt.host=10.55.0.1 lt.devices=6" },
   "disks": [ { "path": "$T/images/disk.vhdx" }, { "path": "$T/images/data.vhdx", "lun": 1 } ],
-  "nics": [ { "mac": "$mac", "bridge": "br0" } ],
+  "nics": [ { "mac": "$mac", "bridge": "br0", "queues": 2 } ],
   "integration": { "shutdown": true, "heartbeat": true, "timesync": false, "kvp": false, "vss": true, "fcopy": true },
   "hvsock": { "enabled": true, "services": [ { "port": 5000, "path": "$T/agent.sock" } ] },
   "stop_timeout_s": 600 }
@@ -201,6 +212,17 @@ check '^LINUX disk pattern=ok$'
 check "^LINUX net mac=$mac\$"
 check '^LINUX net addr=10\.55\.0\.[0-9]+/24 '
 check '^LINUX net ping=ok$'
+# vRSS (docs/netvsp.md): 2 vCPUs and "queues": 2 give netvsc two channels;
+# 16 TCP flows to the host's echo service spread over both, each channel
+# sends and receives (netvsc's per-channel counters, read with ethtool).
+check '^LINUX net channels=2$'
+check '^LINUX net flows=16/16$'
+qline=$(tr -d '\r' <"$log" | grep -E '^LINUX net queues ' | tail -1)
+note "per-channel counters: ${qline#LINUX net queues }"
+for q in tx_queue_0_packets tx_queue_1_packets rx_queue_0_packets rx_queue_1_packets; do
+	n=$(grep -Eo "$q:[0-9]+" <<<"$qline" | cut -d: -f2)
+	[ "${n:-0}" -gt 0 ] || fail "vRSS: $q is ${n:-missing} ($qline)"
+done
 
 # The heartbeat reaches vmms.
 for _ in $(seq 60); do vm_prop linux Heartbeat | grep -q ok && break; sleep 2; done
