@@ -41,7 +41,7 @@ fail=0
 # returns vmwp's exit status.
 run() {
         cat >"$tmp/$1.json" <<JSON
-{ "name": "guest-net-$1", "memory_mib": 128, "vcpus": 1,
+{ "name": "guest-net-$1", "memory_mib": 128, "vcpus": ${VCPUS:-1},
   "boot": { "kind": "pvh", "kernel": "$(realpath "$elf")", "cmdline": "$2" },
   "nics": [ $3 ] }
 JSON
@@ -94,14 +94,17 @@ check_net_check tap 10.77.0.1 7777 64 10
 check tap '^VSC net_buffers recv_kib=16384 slot=1664 '
 
 # B: the worker creates its TAP and puts it on a bridge (the guest reaches
-# the bridge's address only through it); the TAP goes with the worker
+# the bridge's address only through it); the TAP goes with the worker.
+# Two vCPUs and "queues": 2 make it a multi-queue TAP whose second queue
+# stays detached (the test guest opens no sub-channel): every frame for the
+# guest must still reach it, none may wait on a queue nobody reads.
 ip link add vscbr0 type bridge
 ip addr add 10.78.0.1/24 dev vscbr0
 ip link set vscbr0 up
 "$peer" --echo 10.78.0.1:7778 --seconds 300 2>"$tmp/peer-b.log" &
 peers+=($!)
-run bridge "vsc.mode=net-check vsc.ip=10.78.0.2 vsc.peer=10.78.0.1 vsc.port=7778 vsc.net_recv_kib=1024 vsc.udp_n=50 vsc.udp_size=1400 vsc.timeout_ms=30000" \
-        '{ "mac": "02:00:5e:10:00:03", "bridge": "vscbr0" }'
+VCPUS=2 run bridge "vsc.mode=net-check vsc.ip=10.78.0.2 vsc.peer=10.78.0.1 vsc.port=7778 vsc.net_recv_kib=1024 vsc.udp_n=50 vsc.udp_size=1400 vsc.timeout_ms=30000" \
+        '{ "mac": "02:00:5e:10:00:03", "bridge": "vscbr0", "queues": 2 }'
 rc=$?
 show bridge
 [ $rc -eq 0 ] || { echo "FAIL [bridge]: vmwp exit status $rc"; fail=1; }
