@@ -130,7 +130,22 @@ t_kernel() {
 # rotated (--log-max-size=0): tests read a guest's whole console log for
 # its results and a worker's whole log for sanitizer reports;
 # test-vmms-logs passes its own limit (a later option wins).
+# ready_after LOG N: waits (20 s at most) until LOG has more than N "ready
+# on" lines: vmms owns its bus name before it listens for migrations and
+# re-attaches its workers, and says "ready" after those (a test that went
+# on at the name raced the listener once, under load).
+ready_after() {
+  for _ in $(seq 200); do
+    [ "$(grep -c '^vmms: ready on' "$1" 2>/dev/null)" -gt "$2" ] && return 0
+    sleep 0.1
+  done
+  fail "vmms did not say ready: $(tail -3 "$1")"
+}
+ready_lines() { local n; n=$(grep -c '^vmms: ready on' "$1" 2>/dev/null); echo "${n:-0}"; }
+
 t_start_vmms() {
+  local ready0
+  ready0=$(ready_lines "$T/vmms.log")
   "$VMMS" --bus-address="$ADDR" --state-dir="$T/state" --runtime-dir="$T/run" --log-dir="$T/log" \
     --worker="$WORKER" ${VMMS_NO_POLKIT---no-polkit} --restart-delay-ms=100 --log-max-size=0 \
     ${VMMS_POOLS---storage-pool="$T" --storage-pool="$VM_BUILD_DIR"} "$@" >>"$T/vmms.log" 2>&1 &
@@ -140,7 +155,7 @@ t_start_vmms() {
     # credentials (cgroup), which fail inside "ip netns exec" (its /sys
     # has no cgroup file system).
     busctl --address="$ADDR" call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
-      NameHasOwner s org.vmstack.VMMS1 2>/dev/null | grep -q "^b true" && return 0
+      NameHasOwner s org.vmstack.VMMS1 2>/dev/null | grep -q "^b true" && { ready_after "$T/vmms.log" "$ready0"; return 0; }
     kill -0 "$VMMS_PID" 2>/dev/null || fail "vmms exited at start"
     sleep 0.05
   done
@@ -245,13 +260,15 @@ t_host_b_start() {
     for _ in $(seq 100); do [ -S "$B/bus" ] && break; sleep 0.05; done
     t_on_exit 't_host_b_workers; t_host_b_stop; kill $BDBUS'
   fi
+  local ready0
+  ready0=$(ready_lines "$B/vmms.log")
   "$VMMS" --bus-address="$ADDRB" --state-dir="$B/state" --runtime-dir="$B/run" --log-dir="$B/log" \
     --worker="$WORKER" --no-polkit --log-max-size=0 --storage-pool="$T" --storage-pool="$VM_BUILD_DIR" \
     --migration-listen=127.0.0.1:$port "$@" >>"$B/vmms.log" 2>&1 &
   BVMMS=$!
   for _ in $(seq 200); do
     busctl --address="$ADDRB" call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
-      NameHasOwner s org.vmstack.VMMS1 2>/dev/null | grep -q "^b true" && return 0
+      NameHasOwner s org.vmstack.VMMS1 2>/dev/null | grep -q "^b true" && { ready_after "$B/vmms.log" "$ready0"; return 0; }
     sleep 0.05
   done
   fail "vmms B did not start: $(tail "$B/vmms.log")"
