@@ -285,6 +285,14 @@ TEST(decoder_checks_the_receive_slots) {
         REFUSED(c->rx_batch_slot[2] = c->recv_slots, "rx_batch");
         REFUSED(c->rx_batch_bytes[0] = c->recv_slot_size + 1, "rx_batch");
         REFUSED(c->recv_buf = false, "without a buffer");
+        /* vRSS: the channel's range within the buffer, the split, the index */
+        REFUSED(c->recv_first = c->recv_total, "recv_total");
+        REFUSED(c->recv_total = NETVSP_RXBUF_MAX_SLOTS + 1, "recv_total");
+        REFUSED(c->rx_split = NETVSP_MAX_QUEUES + 1, "recv_total");
+        REFUSED(c->sub_index = 1, "sub_index"); /* split 1: no sub-channel */
+        REFUSED(c->subs_offered = 1, "subs_offered");
+        REFUSED((c->rx_split = 2, c->subs_offered = 2), "subs_offered");
+        REFUSED((c->rx_split = 2, c->sub_index = 1, c->subs_offered = 1), "sub_index");
         REFUSED((c->n_posted = c->n_posted_len = NETVSP_RXBUF_MAX_SLOTS, c->n_posted_slots = 0,
                  c->rx_batch_n = c->rx_batch_bytes_n = 0), "batch counts");
         for (uint32_t i = 0; i < NETVSP_RXBUF_MAX_SLOTS; i++) { /* the wrap, with every id well formed */

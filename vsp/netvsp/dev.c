@@ -264,7 +264,7 @@ static void handle_subchannel(struct netvsp_dev *nd, uint64_t tid, bool want_com
         /* Nothing to offer (no split buffer, an offer the server refused) is
          * a success with 0: the guest goes on with one channel. */
         if (status == NVSP_STAT_SUCCESS && nd->recv_ok && nd->send_ok && nd->rx_split >= 2 &&
-            nd->host->offer_subchannels) {
+            nd->subs_offered < nd->rx_split - 1 && nd->host->offer_subchannels) {
                 uint32_t want = MIN(q->subchannel.num, nd->rx_split - 1 - nd->subs_offered);
                 int r = want ? nd->host->offer_subchannels(nd->host_ctx, want) : 0;
                 n = r > 0 ? MIN((uint32_t)r, want) : 0;

@@ -305,7 +305,8 @@ int netvsp_saved_decode(const struct vmstate_section *s, struct netvsp_saved *ou
                 : out->sub_index >= NETVSP_MAX_QUEUES ||
                   (out->sub_index && (out->subs_offered || (out->recv_buf && out->sub_index >= out->rx_split)))
                                                                                               ? "sub_index"
-                : out->subs_offered >= NETVSP_MAX_QUEUES                                      ? "subs_offered"
+                : out->subs_offered >= NETVSP_MAX_QUEUES ||
+                  (out->recv_buf && out->subs_offered >= out->rx_split)                      ? "subs_offered"
                 : !records_ok(out)                                                            ? "queued messages"
                                                                                               : slots_bad(out);
         return bad ? errorf(err, errlen, -EINVAL, "section NVCH #%u: %s out of range", s->instance, bad) : 0;
