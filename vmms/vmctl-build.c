@@ -188,13 +188,19 @@ static int nic_option(json_object *n, const char *opt, char *err, size_t errlen)
                 json_object_object_add(n, "mtu", json_object_new_int64(v));
                 return 0;
         }
+        if (!strncmp(opt, "queues=", 7)) { /* vRSS channels: vmms checks 1..8 with the whole configuration */
+                if (parse_u32(opt + 7, 8, &v) < 0 || v == 0)
+                        return ferr(err, errlen, "nic", "queues needs a number from 1 to 8");
+                json_object_object_add(n, "queues", json_object_new_int64(v));
+                return 0;
+        }
         if (!strcmp(opt, "link=up") || !strcmp(opt, "link=down")) {
                 json_object_object_add(n, "link_up", json_object_new_boolean(opt[5] == 'u'));
                 return 0;
         }
         if (!strcmp(opt, "auto"))
                 return 0;
-        return ferr(err, errlen, "nic", "unknown option \"%s\" (mac=, bridge=, tap=, mtu=, link=)", opt);
+        return ferr(err, errlen, "nic", "unknown option \"%s\" (mac=, bridge=, tap=, mtu=, link=, queues=)", opt);
 }
 
 static int add_nic(json_object *cfg, const char *value, const struct vmctl_build_ctx *ctx, char *err,

@@ -57,7 +57,7 @@ TEST(flags_build_a_valid_config) {
         json_object *cfg = build((const char *const[]){
                 "name", "web1", "memory", "1G", "vcpus", "2", "kernel", "guest.elf", "cmdline", "console=ttyS0",
                 "disk", "/img/root.img", "disk", "/img/data.img,ro,sector-size=4096", "disk", "/img/x.img,lun=5,format=vhdx",
-                "nic", "auto", "nic", "mac=00:15:5d:00:00:09,bridge=br0,mtu=9000,link=down",
+                "nic", "auto", "nic", "mac=00:15:5d:00:00:09,bridge=br0,mtu=9000,link=down,queues=2",
                 "restart-policy", "on-failure", "stop-timeout", "10", NULL });
         parse_ok(cfg, c);
         ASSERT_STREQ(c->name, "web1");
@@ -79,6 +79,8 @@ TEST(flags_build_a_valid_config) {
         ASSERT_STREQ(c->nics[1].bridge, "br0");
         ASSERT_EQ(c->nics[1].mtu, 9000u);
         ASSERT_FALSE(c->nics[1].link_up);
+        ASSERT_EQ(c->nics[1].queues, 2u);
+        ASSERT_EQ(c->nics[0].queues, 1u);
         ASSERT_EQ(c->restart_policy, VM_RESTART_ON_FAILURE);
         ASSERT_EQ(c->stop_timeout_s, 10u);
         json_object_put(cfg);
@@ -126,6 +128,10 @@ TEST(flag_errors_name_the_flag) {
         ASSERT_ERROR(vmctl_config_set(cfg, "disk", "/x,format=qcow2", &ctx, err, sizeof err), EINVAL);
         ASSERT_ERROR(vmctl_config_set(cfg, "disk", "/x,lun=99", &ctx, err, sizeof err), EINVAL);
         ASSERT_ERROR(vmctl_config_set(cfg, "nic", "speed=10", &ctx, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "--nic: unknown option \"speed=10\" (mac=, bridge=, tap=, mtu=, link=, queues=)");
+        ASSERT_ERROR(vmctl_config_set(cfg, "nic", "queues=9", &ctx, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "--nic: queues needs a number from 1 to 8");
+        ASSERT_ERROR(vmctl_config_set(cfg, "nic", "queues=0", &ctx, err, sizeof err), EINVAL);
         ASSERT_ERROR(vmctl_config_set(cfg, "vcpus", "two", &ctx, err, sizeof err), EINVAL);
         ASSERT_ERROR(vmctl_config_set(cfg, "colour", "blue", &ctx, err, sizeof err), EINVAL);
         ASSERT_STREQ(err, "--colour: unknown option");

@@ -165,7 +165,8 @@ enum {
         "  --boot=pvh|linux       boot protocol (default pvh)\n"                                      \
         "  --disk=PATH[,ro][,bus=scsi|ide][,controller=N][,lun=N][,sector-size=N][,format=raw|vhdx]\n"     \
         "                         add a disk (format: by default from the extension, .vhdx/.avhdx)\n"     \
-        "  --nic=[mac=MAC][,bridge=BR][,tap=IF][,mtu=N][,link=down]   add a NIC (\"auto\": defaults)\n" \
+        "  --nic=[mac=MAC][,bridge=BR][,tap=IF][,mtu=N][,link=down][,queues=N]   add a NIC (\"auto\": defaults;\n" \
+        "                 queues: vRSS channels, at most one per vCPU)\n" \
         "  --restart-policy=never|on-failure|always\n"                                                \
         "  --stop-timeout=SEC     graceful shutdown timeout of Stop\n"                                \
         "  --checkpoint-type=production|production-only|standard|disabled\n"                         \
