@@ -280,7 +280,7 @@ static int parse_nic_queues(const struct vm_config *cfg, struct json_object *msg
         bool given = json_object_object_get_ex(msg, "nic_queues", &a);
         if (given && (!json_object_is_type(a, json_type_array) || json_object_array_length(a) != cfg->n_nics))
                 return snprintf(err, errlen, "\"nic_queues\" must be an array of one count per NIC"), -EINVAL;
-        for (uint32_t i = 0; i < cfg->n_nics; i++) {
+        for (uint32_t i = 0; i < cfg->n_nics && i < VM_NICS_MAX; i++) {
                 struct json_object *v = given ? json_object_array_get_idx(a, i) : NULL;
                 int64_t n = !given ? 1 : json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
                 if (!cfg->nics[i].tap[0]) /* the worker creates its TAP: no fd */
@@ -294,6 +294,8 @@ static int parse_nic_queues(const struct vm_config *cfg, struct json_object *msg
                 opt->n_nic_queues[i] = (uint8_t)n;
                 sum += (int)n;
         }
+        if (sum > (int)VM_NIC_QUEUES_MAX) /* the configuration's own check; the fd table's size */
+                return snprintf(err, errlen, "\"nic_queues\": more than %u in all", VM_NIC_QUEUES_MAX), -EINVAL;
         return sum;
 }
 
