@@ -43,6 +43,9 @@ want -rw-r--r-- usr/lib/sysusers.d/vmstack.conf
 want -rw-r--r-- usr/lib/tmpfiles.d/vmstack.conf
 want -rw-r--r-- usr/share/doc/vmstack/dbus-api.md
 want -rw-r--r-- usr/share/doc/vmstack/vmms.md
+want -rw-r--r-- usr/share/doc/vmstack/clustering.md
+want -rwxr-xr-x usr/lib/ocf/resource.d/vmstack/VM
+want -rw-r--r-- usr/lib/systemd/system/pacemaker.service.d/vmstack.conf
 if [ -x "$VM_BUILD_DIR/vmwp/vmwp" ]; then want -rwxr-xr-x usr/libexec/vmstack/vmwp; else
   grep -q "vmwp is not built" "$T/mkdeb.err" || fail "no warning about the missing worker"; fi
 grep -q "^drwxr-xr-x root/root .* \./\$" "$T/contents" || fail "package root mode"
@@ -61,6 +64,14 @@ if command -v systemd-analyze >/dev/null && systemd-analyze verify --help >/dev/
   sed 's/^OOMPolicy=continue/OOMPolicy=sometimes/' "$R/usr/lib/systemd/system/vmms.service" >"$R/usr/lib/systemd/system/vmms-bad.service"
   systemd-analyze verify --man=no --root="$R" vmms-bad.service 2>&1 | grep -q "Failed to parse OOM policy" || fail "verify sees nothing"
   rm "$R/usr/lib/systemd/system/vmms-bad.service"
+  # Pacemaker's drop-in: it stops before vmms (a node is drained first).
+  if [ -f "$R/usr/lib/systemd/system/pacemaker.service" ]; then
+    out=$(systemd-analyze verify --man=no --root="$R" pacemaker.service 2>&1 | grep -i vmstack)
+    [ -z "$out" ] || fail "systemd-analyze verify of pacemaker.service with our drop-in: $out"
+  fi
+  grep -qx "After=vmms.service" "$R/usr/lib/systemd/system/pacemaker.service.d/vmstack.conf" || fail "the drop-in does not order pacemaker after vmms"
+  "$R/usr/lib/ocf/resource.d/vmstack/VM" meta-data 2>/dev/null | grep -q '<resource-agent name="VM"' ||
+    [ ! -f /usr/lib/ocf/lib/heartbeat/ocf-shellfuncs ] || fail "the installed resource agent gives no meta-data"
   U=$R/usr/lib/systemd/system/vmms.service
   for k in Type=notify KillMode=process OOMPolicy=continue "DeviceAllow=/dev/kvm rw" "DeviceAllow=/dev/net/tun rw" \
            RuntimeDirectoryPreserve=yes NoNewPrivileges=yes ProtectSystem=full ProtectHome=read-only \
