@@ -160,7 +160,7 @@ PROP(prop_count) {
 }
 PROP(prop_operation) {
         static const char *const names[] = { [VMMS_CKPT_TAKE] = "creating", [VMMS_CKPT_REVERT] = "reverting",
-                                             [VMMS_CKPT_MERGE] = "merging" };
+                                             [VMMS_CKPT_MERGE] = "merging", [VMMS_CKPT_IMPORT] = "importing" };
         struct vmms_vm *vm = userdata;
         return sd_bus_message_append(reply, "s", vm->ckpt_op ? names[vm->ckpt_op->kind] : "");
 }

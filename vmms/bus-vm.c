@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "checkpoint.h"
 #include "daemon.h"
 #include "vmms/checkpoints.h"
 #include "vmms/validate.h"
@@ -38,8 +39,9 @@ static int begin(struct vmms_daemon *d, sd_bus_message *m, enum vmms_op op, stru
         /* A checkpoint operation (checkpoint.c) moves the VM's disks and
          * state: only Kill and reading may cut in. */
         if (r >= 0 && (*vm)->ckpt_op && op != VMMS_OP_KILL && op != VMMS_OP_CONSOLE)
-                r = sd_bus_error_setf(e, VMMS_ERROR_BUSY, "VM '%s': a checkpoint operation is in progress",
-                                      (*vm)->config->name);
+                r = sd_bus_error_setf(e, VMMS_ERROR_BUSY, "VM '%s': %s is in progress", (*vm)->config->name,
+                                      (*vm)->ckpt_op->kind == VMMS_CKPT_IMPORT ? "an import of a saved state"
+                                                                               : "a checkpoint operation");
         /* A file copy's source is open in the worker and its guest side is
          * mid-transfer: it does not go with a saved state. */
         if (r >= 0 && (*vm)->fcopy_call && (op == VMMS_OP_SAVE || op == VMMS_OP_MIGRATE))
@@ -238,6 +240,29 @@ static int do_discard_saved(struct vmms_daemon *d, sd_bus_message *m, sd_bus_err
         return sd_bus_reply_method_return(m, NULL);
 }
 
+/* ExportSavedState() -> h: the state file, read-only; the caller copies it. */
+static int do_export_saved(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
+        struct vmms_vm *vm;
+        char err[PATH_MAX + 64];
+        int r = begin(d, m, VMMS_OP_EXPORT_SAVED, &vm, e);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = vmms_saved_open(vm, err, sizeof err);
+        if (fd < 0)
+                return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "VM '%s': %s", vm->config->name, err);
+        return sd_bus_reply_method_return(m, "h", fd);
+}
+
+/* ImportSavedState(h): an Off VM becomes Saved from the caller's file. */
+static int do_import_saved(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
+        struct vmms_vm *vm;
+        int fd, r;
+        if ((r = sd_bus_message_rewind(m, true)) < 0 || (r = sd_bus_message_read(m, "h", &fd)) < 0 ||
+            (r = begin(d, m, VMMS_OP_IMPORT_SAVED, &vm, e)) < 0)
+                return r;
+        return vmms_saved_import(vm, m, fd, e);
+}
+
 static int do_delete(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
         struct vmms_vm *vm;
         int r = begin(d, m, VMMS_OP_DELETE, &vm, e);
@@ -364,6 +389,8 @@ AUTHORIZED(method_copy_file, do_copy_file, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_cancel_file_copy, do_cancel_file_copy, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_save, do_save, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_discard_saved, do_discard_saved, VMMS_POLKIT_ACTION_MANAGE)
+AUTHORIZED(method_export_saved, do_export_saved, VMMS_POLKIT_ACTION_MANAGE)
+AUTHORIZED(method_import_saved, do_import_saved, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_migrate, do_migrate, VMMS_POLKIT_ACTION_MIGRATE)
 AUTHORIZED(method_cancel_migration, do_cancel_migration, VMMS_POLKIT_ACTION_MIGRATE)
 #undef AUTHORIZED
@@ -513,6 +540,10 @@ static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("CancelMigration", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_cancel_migration,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("DiscardSavedState", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_discard_saved,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ExportSavedState", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", state), method_export_saved,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ImportSavedState", SD_BUS_ARGS("h", state), SD_BUS_NO_RESULT, method_import_saved,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Update", SD_BUS_ARGS("s", config), SD_BUS_NO_RESULT, method_update,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

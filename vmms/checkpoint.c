@@ -54,7 +54,9 @@ void vmms_ckpt_op_free(struct vmms_vm *vm) {
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "merge into %s stopped: vmms is ending; it goes on when vmms "
                             "starts again", vmms_ckpt_merge_parent(op->merge));
         }
+        vmms_saved_import_stop(op->import); /* its thread gives up at its next chunk */
         vmms_ckpt_job_free(op->job);
+        vmms_saved_import_free(op->import); /* with its temporary, unless in place */
         vmms_ckpt_merge_free(op->merge);
         vmms_checkpoint_free(op->c);
         free(op->next);

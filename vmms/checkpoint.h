@@ -16,7 +16,12 @@ struct vmms_cred;
 
 /* An operation in progress on a VM's checkpoints (vm->ckpt_op): while one
  * is, every other operation on the VM but Kill is refused (Busy). */
-enum vmms_ckpt_kind { VMMS_CKPT_TAKE, VMMS_CKPT_REVERT, VMMS_CKPT_MERGE };
+enum vmms_ckpt_kind {
+        VMMS_CKPT_TAKE,
+        VMMS_CKPT_REVERT,
+        VMMS_CKPT_MERGE,
+        VMMS_CKPT_IMPORT, /* ImportSavedState (saved-transfer.c): not a checkpoint, the same exclusion */
+};
 
 /* A production take's place in the guest's freeze (checkpoint-vss.c). */
 enum vmms_ckpt_vss {
@@ -43,6 +48,8 @@ struct vmms_ckpt_op {
          * the job's thread (checkpoint-store.c) */
         uint32_t merge_disk;
         struct vmms_ckpt_merge *merge;
+        /* IMPORT: the copy, on the job's thread (saved-transfer.c) */
+        struct vmms_saved_import *import;
         struct vmms_ckpt_job *job;
 };
 

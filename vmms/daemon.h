@@ -211,6 +211,17 @@ int vmms_saved_open(struct vmms_vm *vm, char *err, size_t errlen);
 /* At load: a VM with a state file is Saved; a stale temporary is removed. */
 void vmms_saved_load(struct vmms_vm *vm);
 
+/* saved-transfer.c: ExportSavedState/ImportSavedState (docs/vm-state.md
+ * "Export and import"). The whole file a complete saved state (every CRC,
+ * the end section); why: a sentence. */
+int vmms_saved_check_fd(int fd, uint64_t size, char *why, size_t whylen);
+/* An Off VM becomes Saved from fd (the caller's file), copied and checked
+ * on a job thread; call is answered at the end (1: pending). */
+int vmms_saved_import(struct vmms_vm *vm, sd_bus_message *call, int fd, sd_bus_error *e);
+struct vmms_saved_import;
+void vmms_saved_import_stop(struct vmms_saved_import *j);
+void vmms_saved_import_free(struct vmms_saved_import *j);
+
 /* migrate.c: Migrate() on the source (docs/migration.md "vmms") */
 struct vmms_migrate_args {
         char host[256];

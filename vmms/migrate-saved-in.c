@@ -116,20 +116,6 @@ static int write_all(int fd, const char *buf, size_t len) {
         return 0;
 }
 
-/* The whole file must be a saved state (every CRC, the end section). */
-static int check_state(struct vmms_saved_in *s, char *why, size_t whylen) {
-        void *map = mmap(NULL, s->size, PROT_READ, MAP_PRIVATE, s->fd, 0);
-        if (map == MAP_FAILED)
-                return snprintf(why, whylen, "cannot map the state file: %s", strerror(errno)), -errno;
-        _cleanup_free_ struct vmstate_section *secs = malloc(VMSTATE_SECTIONS_MAX * sizeof *secs);
-        char err[256] = "";
-        int r = secs ? vmstate_index(map, s->size, NULL, secs, VMSTATE_SECTIONS_MAX, err, sizeof err) : -ENOMEM;
-        munmap(map, s->size);
-        if (r < 0)
-                snprintf(why, whylen, "the state file is not a complete saved state: %s", err[0] ? err : strerror(-r));
-        return r < 0 ? r : 0;
-}
-
 /* Receives the file into the temporary and checks it; why: a sentence for
  * the source. */
 static int receive_state(struct vmms_saved_in *s, struct vmms_mig_conn *c, char *why, size_t whylen) {
@@ -160,7 +146,7 @@ static int receive_state(struct vmms_saved_in *s, struct vmms_mig_conn *c, char 
                        -EBADMSG;
         if (fdatasync(s->fd) < 0)
                 return snprintf(why, whylen, "syncing the state file: %s", strerror(errno)), -errno;
-        return check_state(s, why, whylen);
+        return vmms_saved_check_fd(s->fd, s->size, why, whylen); /* every CRC, the end section */
 }
 
 int vmms_saved_in_run(struct vmms_saved_in *s, struct vmms_mig_conn *c, char *err, size_t errlen) {

@@ -22,6 +22,7 @@ static const char *const op_names[VMMS_OP_MAX] = {
         [VMMS_OP_SAVE] = "Save",     [VMMS_OP_DISCARD_SAVED] = "DiscardSavedState",
         [VMMS_OP_MIGRATE] = "Migrate", [VMMS_OP_CANCEL_MIGRATION] = "CancelMigration",
         [VMMS_OP_COPY_FILE] = "CopyFile", [VMMS_OP_CANCEL_FILE_COPY] = "CancelFileCopy",
+        [VMMS_OP_EXPORT_SAVED] = "ExportSavedState", [VMMS_OP_IMPORT_SAVED] = "ImportSavedState",
 };
 
 #define S(x) (1u << VMMS_STATE_##x)
@@ -48,6 +49,8 @@ static const unsigned op_allowed[VMMS_OP_MAX] = {
         [VMMS_OP_CANCEL_MIGRATION] = S(MIGRATING),
         [VMMS_OP_COPY_FILE] = S(RUNNING),
         [VMMS_OP_CANCEL_FILE_COPY] = S(RUNNING) | S(PAUSED), /* a copy stalls while paused */
+        [VMMS_OP_EXPORT_SAVED] = S(SAVED),
+        [VMMS_OP_IMPORT_SAVED] = S(OFF) | S(CRASHED), /* a Saved VM's state is discarded first */
 };
 /* Where an operation leads: asking for it there again is "already". */
 static const unsigned op_already[VMMS_OP_MAX] = {

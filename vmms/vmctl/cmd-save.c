@@ -2,12 +2,18 @@
 /* vmctl save VM: Hyper-V's Saved state (docs/vm-state.md). Save() answers
  * once the state is on disk; meanwhile the worker's progress arrives as
  * PropertiesChanged(SaveProgress), shown as one line that updates in place
- * on a terminal. vmctl discard-saved VM: DiscardSavedState(). */
+ * on a terminal. vmctl discard-saved VM: DiscardSavedState().
+ * vmctl export-saved VM FILE / import-saved VM FILE: ExportSavedState() and
+ * ImportSavedState() (docs/vm-state.md "Export and import"); vmctl opens
+ * and writes FILE as its caller, vmms never sees the path. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -79,6 +85,165 @@ static int run_discard(struct vmctl *c, int argc, char **argv) {
         return r;
 }
 
+/* Copies all of in (from offset 0) to out; 0 or -errno. */
+static int copy_all(int in, int out, uint64_t *bytes) {
+        char buf[1 << 16];
+        *bytes = 0;
+        for (;;) {
+                ssize_t n = read(in, buf, sizeof buf);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return 0;
+                for (ssize_t w = 0; w < n;) {
+                        ssize_t m = write(out, buf + w, (size_t)(n - w));
+                        if (m < 0 && errno == EINTR)
+                                continue;
+                        if (m <= 0)
+                                return m < 0 ? -errno : -EIO;
+                        w += m;
+                }
+                *bytes += (uint64_t)n;
+        }
+}
+
+/* The VM's configuration (its Config, with its id) into file. */
+static int write_config(struct vmctl *c, const char *path, const char *file, bool force) {
+        char *json = NULL;
+        int r = vmctl_get_string(c, path, "Config", &json);
+        if (r)
+                return r;
+        int fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | (force ? O_TRUNC : O_EXCL), 0600);
+        size_t len = strlen(json);
+        if (fd < 0 || write(fd, json, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
+                fprintf(stderr, "vmctl export-saved: %s: %s%s\n", file, strerror(errno),
+                        errno == EEXIST ? " (--force replaces it)" : "");
+                r = fd < 0 && errno == EEXIST ? VMCTL_EXIT_EXISTS : VMCTL_EXIT_FAILURE;
+                if (fd >= 0)
+                        (void)unlink(file);
+        }
+        if (fd >= 0)
+                close(fd);
+        free(json);
+        return r;
+}
+
+static int run_export(struct vmctl *c, int argc, char **argv) {
+        static const struct option opts[] = { { "force", no_argument, NULL, 'f' },
+                                              { "config", required_argument, NULL, 'c' }, {} };
+        bool force = false;
+        const char *config = NULL;
+        int o;
+        while ((o = vmctl_getopt(c, argc, argv, opts)) != -1)
+                if (o == 'f')
+                        force = true;
+                else if (o == 'c')
+                        config = optarg;
+                else
+                        return VMCTL_EXIT_USAGE;
+        if (vmctl_check_args(argc, argv, 2))
+                return VMCTL_EXIT_USAGE;
+        const char *ref = argv[optind], *file = argv[optind + 1];
+        char *path = NULL;
+        int r = vmctl_resolve(c, ref, &path);
+        if (r)
+                return r;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        int src = -1, out = -1;
+        uint64_t bytes = 0;
+        r = sd_bus_call_method(c->bus, VMMS_BUS_NAME, path, VMMS_VM_IFACE, "ExportSavedState", &e, &reply, NULL);
+        if (r < 0 || (r = sd_bus_message_read(reply, "h", &src)) < 0) {
+                r = vmctl_fail(&e, r, "export-saved");
+                goto out;
+        }
+        /* The caller's file, as the caller; 0600: it holds guest memory. */
+        out = open(file, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | (force ? O_TRUNC : O_EXCL), 0600);
+        if (out < 0) {
+                fprintf(stderr, "vmctl export-saved: %s: %s%s\n", file, strerror(errno),
+                        errno == EEXIST ? " (--force replaces it)" : "");
+                r = errno == EEXIST ? VMCTL_EXIT_EXISTS : VMCTL_EXIT_FAILURE;
+                goto out;
+        }
+        if ((r = copy_all(src, out, &bytes)) < 0 || (fsync(out) < 0 && (r = -errno) < 0)) {
+                fprintf(stderr, "vmctl export-saved: writing %s: %s\n", file, strerror(-r));
+                (void)unlink(file);
+                r = VMCTL_EXIT_FAILURE;
+                goto out;
+        }
+        if (config && (r = write_config(c, path, config, force))) {
+                (void)unlink(file);
+                goto out;
+        }
+        r = 0;
+        if (c->json)
+                printf("{\"vm\":\"%s\",\"file\":\"%s\",\"bytes\":%" PRIu64 "}\n", ref, file, bytes);
+        else if (!c->quiet)
+                printf("%s: saved state exported to %s (%.1f MiB)\n", ref, file, (double)bytes / 1048576.0);
+out:
+        if (out >= 0)
+                close(out);
+        sd_bus_message_unref(reply); /* closes src */
+        sd_bus_error_free(&e);
+        free(path);
+        return r;
+}
+
+static int run_import(struct vmctl *c, int argc, char **argv) {
+        if (vmctl_getopt(c, argc, argv, NULL) != -1 || vmctl_check_args(argc, argv, 2))
+                return VMCTL_EXIT_USAGE;
+        const char *ref = argv[optind], *file = argv[optind + 1];
+        int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                fprintf(stderr, "vmctl import-saved: %s: %s\n", file, strerror(errno));
+                if (fd >= 0)
+                        close(fd);
+                return VMCTL_EXIT_FAILURE;
+        }
+        char *path = NULL;
+        int r = vmctl_resolve(c, ref, &path);
+        if (!r) {
+                sd_bus_message *m = NULL;
+                r = sd_bus_message_new_method_call(c->bus, &m, VMMS_BUS_NAME, path, VMMS_VM_IFACE, "ImportSavedState");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "h", fd);
+                /* vmms copies and checks the whole file first: no timeout of the bus's. */
+                sd_bus_error e = SD_BUS_ERROR_NULL;
+                if (r >= 0)
+                        r = sd_bus_call(c->bus, m, UINT64_MAX, &e, NULL);
+                r = r < 0 ? vmctl_fail(&e, r, "import-saved") : 0;
+                sd_bus_error_free(&e);
+                sd_bus_message_unref(m);
+        }
+        close(fd);
+        if (!r && c->json)
+                printf("{\"vm\":\"%s\",\"bytes\":%lld}\n", ref, (long long)st.st_size);
+        else if (!r && !c->quiet)
+                printf("%s: saved state imported (%.1f MiB); `vmctl start %s` resumes it\n", ref,
+                       (double)st.st_size / 1048576.0, ref);
+        free(path);
+        return r;
+}
+
+static void help_export(void) {
+        printf("Usage: vmctl export-saved VM FILE [--config=CONFIG] [--force]\n"
+               "Copies a Saved VM's saved state (its memory and devices) to FILE, created 0600 as\n"
+               "you (--force replaces existing files); --config also writes its configuration,\n"
+               "with its id, to CONFIG. The VM stays Saved. Another host resumes it with\n"
+               "`vmctl create CONFIG`, `vmctl import-saved VM FILE` and `vmctl start VM`: a saved\n"
+               "state fits only a VM with the same id and devices.\n");
+}
+
+static void help_import(void) {
+        printf("Usage: vmctl import-saved VM FILE\n"
+               "Makes an Off VM Saved from FILE (a saved state from export-saved, of a VM with the\n"
+               "same configuration). vmms copies the file and checks all of it before it takes it;\n"
+               "`vmctl start VM` then resumes the guest where it was saved.\n");
+}
+
 static void help_save(void) {
         printf("Usage: vmctl save VM\n"
                "Saves a running or paused VM (Hyper-V's Saved state): its memory and devices are\n"
@@ -93,3 +258,8 @@ static void help_discard(void) {
 const struct vmctl_command vmctl_cmd_save = { "save", "VM", "save a VM (Saved state)", run_save, help_save };
 const struct vmctl_command vmctl_cmd_discard_saved = { "discard-saved", "VM", "discard a Saved VM's state",
                                                        run_discard, help_discard };
+const struct vmctl_command vmctl_cmd_export_saved = { "export-saved", "VM FILE", "copy a Saved VM's state to a file",
+                                                      run_export, help_export };
+const struct vmctl_command vmctl_cmd_import_saved = { "import-saved", "VM FILE",
+                                                      "make an Off VM Saved from a state file", run_import,
+                                                      help_import };

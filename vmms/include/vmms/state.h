@@ -44,6 +44,8 @@ enum vmms_op {
         VMMS_OP_CANCEL_MIGRATION,
         VMMS_OP_COPY_FILE, /* CopyFile: the worker's file-copy service */
         VMMS_OP_CANCEL_FILE_COPY,
+        VMMS_OP_EXPORT_SAVED, /* ExportSavedState */
+        VMMS_OP_IMPORT_SAVED, /* ImportSavedState */
         VMMS_OP_MAX,
 };
 
