@@ -16,7 +16,11 @@
 #     writes, reads and pings on over the other node's bridge, no bad
 #     block, at most a window of pings lost;
 #   the node running it dies (every process of its namespace killed):
-#     Pacemaker notices, starts it on the survivor, the guest runs there.
+#     Pacemaker notices, starts it on the survivor, the guest runs there;
+#   the dead node comes back; the VM, stopped with save_on_stop, leaves its
+#     state in the shared directory; its node dies; started on the other
+#     node it resumes that state: the guest's counters go on from where
+#     they were saved.
 # Prints the downtime of the Pacemaker-driven migration, the time from the
 # node's death to Pacemaker seeing it lost and on to the VM running on the
 # survivor (target <= 5 s), and the monitor's execution time as Pacemaker
@@ -186,6 +190,7 @@ cat >"$T/vm1.xml" <<XML
   </instance_attributes>
   <meta_attributes id="vm1-meta">
     <nvpair id="vm1-allow-migrate" name="allow-migrate" value="true"/>
+    <nvpair id="vm1-stickiness" name="resource-stickiness" value="100"/>
   </meta_attributes>
   <operations>
     <op id="vm1-monitor" name="monitor" interval="2s" timeout="20s"/>
@@ -291,4 +296,40 @@ echo "node lost: Pacemaker saw it $((lost_ms - t0 / 1000000)) ms after the kill 
   "vm1 started on the survivor $((start_ms - lost_ms)) ms after that (target <= 5000 ms), seen running $(((t2 - t0) / 1000000)) ms after the kill"
 wait_for 120 "the guest's traffic on $X after the failover" moved "$X" 0 0
 no_bad "$X"
+note "$(name_of "$Y") comes back; vm1 stopped with save_on_stop: its state goes to the shared directory"
+node_start "$Y"
+wait_for 90 "$(name_of "$Y") online again" sh -c "nsenter -t \$(cat '$T/$X/pid') -m -n -u crm_mon -1 2>/dev/null | grep -q 'Online: \[ hosta hostb \]'"
+[ "$(running_on)" = "$X" ] || fail "vm1 runs on '$(running_on)' after $(name_of "$Y") came back"
+on "$X" crm_resource -r vm1 -p save_on_stop -v true >/dev/null 2>&1 || fail "setting save_on_stop"
+# A reload (no restart: every parameter but vm and config is read afresh);
+# a stop before it would run with the parameters of the last start.
+wait_for 30 "the reload for save_on_stop" grep -q "Result of reload operation for vm1 on $(name_of "$X"): ok" \
+  "$T/$X/log-pacemaker/pacemaker.log"
+w=$(prog "$X" written) a=$(prog "$X" answered)
+wait_for 30 "traffic on $X" moved "$X" "$w" "$a"
+# A lower bound of what the guest wrote before the save (the node forgets
+# the VM and its console log once it is exported).
+saved_written=$(prog "$X" written)
+on "$X" crm_resource -r vm1 --meta -p target-role -v Stopped >/dev/null 2>&1 || fail "target-role Stopped"
+wait_for 60 "vm1 saved and exported" sh -c "[ -f '$T/shared/vm1.saved/state.vmrs' ] && grep -q 'exported' '$T/shared/vm1.owner'"
+[ -z "$(running_on)" ] || fail "vm1 still runs on $(running_on)"
+echo "saved on $(name_of "$X"): $(stat -c %s "$T/shared/vm1.saved/state.vmrs") bytes in the shared directory; the guest had written over $saved_written blocks"
+
+note "$(name_of "$X") dies; vm1 started on $(name_of "$Y") resumes the state $(name_of "$X") saved"
+ns=$NS_A; [ "$X" = b ] && ns=$NS_B
+for p in $(ip netns pids "$ns"); do kill -9 "$p" 2>/dev/null; done
+wait_for 30 "$(name_of "$Y") to see $(name_of "$X") lost" sh -c "grep -q 'Cluster node $(name_of "$X") is now lost' '$T/$Y/log-pacemaker/pacemaker.log'"
+on "$Y" crm_resource -r vm1 --meta -p target-role -v Started >/dev/null 2>&1 || fail "target-role Started"
+for _ in $(seq 600); do [ "$(running_on)" = "$Y" ] && break; sleep 0.1; done
+[ "$(running_on)" = "$Y" ] || fail "vm1 did not start on $(name_of "$Y"): $(grep -E "vm1" "$T/$Y/log-pacemaker/pacemaker.log" | tail -n 5)"
+grep -q "vm vm1: saved state imported" "$T/$Y/vmms.log" && grep -q "vm vm1: Saved -> Starting" "$T/$Y/vmms.log" ||
+  fail "$(name_of "$Y") did not resume the saved state: $(grep 'vm vm1' "$T/$Y/vmms.log" | tail -n 5)"
+[ ! -e "$T/shared/vm1.saved" ] || fail "the shared state was not consumed"
+# The guest goes on where it was saved: its counters continue (a fresh
+# boot would count from 0).
+wait_for 60 "the resumed guest's traffic on $Y" moved "$Y" 0 0
+first=$(prog_first "$Y" written)
+[ "$first" -ge "$saved_written" ] || fail "the guest on $Y starts at $first blocks written, it had $saved_written: not resumed"
+no_bad "$Y"
+echo "resumed on $(name_of "$Y") at $first blocks written (saved at $saved_written)"
 echo PASS

@@ -17,9 +17,13 @@
 #   stop of a guest that ignores the shutdown request: vmms stops the
 #     worker after shutdown_timeout and the agent logs it; the node
 #     forgets the VM (its definition, not its disk) and the ledger says off;
-#   save_on_stop: stop saves, the next start on the same node resumes
-#     (the guest's sweep goes on); a saved state that a run on the other
-#     node made stale is discarded, never resumed.
+#   save_on_stop: stop saves and exports the state to the shared
+#     directory, the node forgets the VM; a start on the other node resumes
+#     it (same id, the guest's sweep goes on) and consumes the export; a
+#     state the export could not share resumes on its own node only, and
+#     once the VM ran elsewhere it is discarded, never resumed; a shared
+#     state that cannot be resumed (a flipped byte) is set aside, the VM
+#     boots.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 AGENT=$(cd "$(dirname "$0")/../.." && pwd)/packaging/ocf/VM
@@ -189,30 +193,63 @@ expect_ra 7 b monitor
 expect_ra 0 b stop
 echo "stop with a 2 s shutdown timeout: $((SECONDS - t0)) s"
 
-note "save_on_stop: stop saves, start on the same node resumes"
+note "save_on_stop: stop saves and exports; a start on the other node resumes it"
 expect_ra 0 a start
 sweeping "$ADDR" vm1
+id=$(vm_prop vm1 Id)
 expect_ra 0 a stop OCF_RESKEY_save_on_stop=true
-[ "$(vm_prop vm1 State)" = Saved ] || fail "after stop with save_on_stop: $(vm_prop vm1 State)"
-[ "$(ledger)" = "nodea saved" ] || fail "ledger: $(ledger)"
+logged "vm1: saved on nodea; its state is in $S/vm1.saved"
+absent_on "$ADDR" vm1
+[ "$(ledger)" = "nodea exported" ] || fail "ledger: $(ledger)"
+[ "$(stat -c %a "$S/vm1.saved/state.vmrs")" = 600 ] || fail "the shared state: $(ls -la "$S/vm1.saved")"
+grep -q "\"id\": *\"$id\"" "$S/vm1.saved/config.json" || fail "the exported configuration: $(cat "$S/vm1.saved/config.json")"
 expect_ra 7 a monitor
+expect_ra 7 b monitor OCF_RESKEY_CRM_meta_interval=0
 expect_ra 0 a stop OCF_RESKEY_save_on_stop=true
-log=$(vm_prop vm1 ConsoleLog)
-expect_ra 0 a start
-logged "vm1: resuming from its saved state"
-[ "$(vm_prop vm1 ConsoleLog)" = "$log" ] || fail "the console log changed"
-sweeping "$ADDR" vm1
-
-note "a saved state made stale by a run elsewhere is discarded, never resumed"
-expect_ra 0 a stop OCF_RESKEY_save_on_stop=true
-[ "$(vm_prop vm1 State)" = Saved ] || fail "after stop with save_on_stop: $(vm_prop vm1 State)"
 expect_ra 0 b start
+logged "vm1: resuming the state nodea saved"
+[ "$(vm_prop_b vm1 Id)" = "$id" ] || fail "the id on B: $(vm_prop_b vm1 Id), A had $id"
+grep -q "vm vm1: saved state imported" "$B/vmms.log" && grep -q "vm vm1: Saved -> Starting" "$B/vmms.log" ||
+  fail "B did not resume the state: $(grep 'vm vm1' "$B/vmms.log" | tail -n 5)"
+[ ! -e "$S/vm1.saved" ] || fail "the shared state was not consumed"
 [ "$(ledger)" = "nodeb running" ] || fail "ledger: $(ledger)"
-expect_ra 0 b stop OCF_RESKEY_shutdown_timeout=1
+sweeping "$ADDRB" vm1
+
+note "a state only its node holds (the export failed): resumed there; stale once the VM ran elsewhere"
+cat >"$T/vmctl-noexport" <<EOF
+#!/bin/bash
+# vmctl, except that export-saved fails (a shared directory gone read-only)
+for a in "\$@"; do [ "\$a" = export-saved ] && { echo "export-saved: Read-only file system"; exit 1; }; done
+exec "$VMCTL_BIN" "\$@"
+EOF
+chmod 755 "$T/vmctl-noexport"
+expect_ra 0 b stop OCF_RESKEY_save_on_stop=true OCF_RESKEY_vmctl="$T/vmctl-noexport"
+logged "vm1: cannot export its saved state"
+[ "$(vm_prop_b vm1 State)" = Saved ] || fail "after stop with save_on_stop: $(vm_prop_b vm1 State)"
+[ "$(ledger)" = "nodeb saved" ] || fail "ledger: $(ledger)"
+expect_ra 0 b start
+logged "vm1: resuming from its saved state"
+sweeping "$ADDRB" vm1
+expect_ra 0 b stop OCF_RESKEY_save_on_stop=true OCF_RESKEY_vmctl="$T/vmctl-noexport"
+[ "$(vm_prop_b vm1 State)" = Saved ] || fail "after stop with save_on_stop: $(vm_prop_b vm1 State)"
 expect_ra 0 a start
-logged "vm1: discarding this node's saved state: the VM was off on nodeb since"
+[ "$(ledger)" = "nodea running" ] || fail "ledger: $(ledger)"
+expect_ra 0 a stop OCF_RESKEY_shutdown_timeout=1
+expect_ra 0 b start
+logged "vm1: discarding this node's saved state: the VM was off on nodea since"
+[ "$(vm_prop_b vm1 State)" = Running ] || fail "vm1 on B: $(vm_prop_b vm1 State)"
+[ "$(vm_prop_b vm1 SavedStateSize)" = 0 ] || fail "a saved state is left: $(vm_prop_b vm1 SavedStateSize)"
+
+note "a shared state that cannot be resumed is set aside; the VM boots"
+expect_ra 0 b stop OCF_RESKEY_save_on_stop=true
+[ -f "$S/vm1.saved/state.vmrs" ] || fail "no shared state"
+size=$(stat -c %s "$S/vm1.saved/state.vmrs")
+printf '\xff' | dd of="$S/vm1.saved/state.vmrs" bs=1 seek=$((size - 100)) conv=notrunc status=none
+expect_ra 0 a start
+logged "vm1: the shared saved state is refused"
 [ "$(vm_prop vm1 State)" = Running ] || fail "vm1 on A: $(vm_prop vm1 State)"
-[ "$(vm_prop vm1 SavedStateSize)" = 0 ] || fail "a saved state is left: $(vm_prop vm1 SavedStateSize)"
+[ ! -e "$S/vm1.saved" ] && ls -d "$S"/vm1.saved.refused.* >/dev/null 2>&1 || fail "not set aside: $(ls "$S")"
+[ "$(ledger)" = "nodea running" ] || fail "ledger: $(ledger)"
 expect_ra 0 a stop OCF_RESKEY_shutdown_timeout=1
 absent_on "$ADDR" vm1
 echo "PASS"
