@@ -65,16 +65,6 @@ absent_on() { # ADDRESS VM: vmms there does not know it
   "$VMCTL_BIN" --address="$1" show "$2" >/dev/null 2>&1
   [ $? = 3 ] || fail "$2 is still defined on $1"
 }
-dots() { tr -cd . <"$1" | wc -c; }
-sweeping() { # ADDRESS VM: its console grows by a dot and shows no BAD
-  local log n
-  [ "$WORKER_KIND" = real ] || return 0
-  log=$(ADDR=$1 vm_prop "$2" ConsoleLog)
-  n=$(dots "$log")
-  wait_for 60 "$2 sweeping on $1" sh -c "[ \$(tr -cd . <'$log' | wc -c) -gt $n ]"
-  ! grep -q "dirty BAD" "$log" || fail "$2 lost a write: $(tail -c 300 "$log")"
-}
-
 # The guest: the idle HLT guest (powers off on the ACPI power button) for
 # the ocf-tester run; a memory-sweeping guest that ignores the button for
 # the migrations (a lost page prints "dirty BAD").
@@ -148,7 +138,7 @@ logged "vm1: defined on nodea"
 expect_ra 0 a monitor
 expect_ra 7 b monitor OCF_RESKEY_CRM_meta_interval=0
 expect_ra 0 a start
-sweeping "$ADDR" vm1
+t_sweeping "$ADDR" vm1
 
 note "migrate_to A -> B (live), migrate_from on B"
 expect_ra 1 a migrate_to
@@ -159,14 +149,14 @@ expect_ra 7 a monitor
 expect_ra 0 b monitor
 [ "$(ledger)" = "nodeb running" ] || fail "ledger: $(ledger)"
 logged "vm1: live migration to nodeb"
-sweeping "$ADDRB" vm1
+t_sweeping "$ADDRB" vm1
 
 note "migrate_to B -> A, migration_mode=quick"
 expect_ra 0 b migrate_to OCF_RESKEY_CRM_meta_migrate_target=nodea OCF_RESKEY_migration_mode=quick
 expect_ra 0 a migrate_from
 absent_on "$ADDRB" vm1
 expect_ra 0 a monitor
-sweeping "$ADDR" vm1
+t_sweeping "$ADDR" vm1
 
 note "a failed live migration falls back to quick"
 cat >"$T/vmctl-nolive" <<EOF
@@ -181,7 +171,7 @@ expect_ra 0 b migrate_from
 logged "vm1: falling back to a quick migration"
 absent_on "$ADDR" vm1
 expect_ra 0 b monitor
-sweeping "$ADDRB" vm1
+t_sweeping "$ADDRB" vm1
 
 note "stop of a guest that ignores the shutdown request"
 t0=$SECONDS
@@ -195,7 +185,7 @@ echo "stop with a 2 s shutdown timeout: $((SECONDS - t0)) s"
 
 note "save_on_stop: stop saves and exports; a start on the other node resumes it"
 expect_ra 0 a start
-sweeping "$ADDR" vm1
+t_sweeping "$ADDR" vm1
 id=$(vm_prop vm1 Id)
 expect_ra 0 a stop OCF_RESKEY_save_on_stop=true
 logged "vm1: saved on nodea; its state is in $S/vm1.saved"
@@ -213,7 +203,7 @@ grep -q "vm vm1: saved state imported" "$B/vmms.log" && grep -q "vm vm1: Saved -
   fail "B did not resume the state: $(grep 'vm vm1' "$B/vmms.log" | tail -n 5)"
 [ ! -e "$S/vm1.saved" ] || fail "the shared state was not consumed"
 [ "$(ledger)" = "nodeb running" ] || fail "ledger: $(ledger)"
-sweeping "$ADDRB" vm1
+t_sweeping "$ADDRB" vm1
 
 note "a state only its node holds (the export failed): resumed there; stale once the VM ran elsewhere"
 cat >"$T/vmctl-noexport" <<EOF
@@ -229,7 +219,7 @@ logged "vm1: cannot export its saved state"
 [ "$(ledger)" = "nodeb saved" ] || fail "ledger: $(ledger)"
 expect_ra 0 b start
 logged "vm1: resuming from its saved state"
-sweeping "$ADDRB" vm1
+t_sweeping "$ADDRB" vm1
 expect_ra 0 b stop OCF_RESKEY_save_on_stop=true OCF_RESKEY_vmctl="$T/vmctl-noexport"
 [ "$(vm_prop_b vm1 State)" = Saved ] || fail "after stop with save_on_stop: $(vm_prop_b vm1 State)"
 expect_ra 0 a start

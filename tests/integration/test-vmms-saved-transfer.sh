@@ -28,15 +28,6 @@ if [ "$WORKER_KIND" = real ]; then
 else
   vm_json x fake.vmstate >"$T/x.json"
 fi
-dots() { tr -cd . <"$1" | wc -c; }
-sweeping() { # ADDRESS: x's console grows by a dot and has no BAD
-  [ "$WORKER_KIND" = real ] || return 0
-  local log n
-  log=$(ADDR=$1 vm_prop x ConsoleLog)
-  n=$(dots "$log")
-  wait_for 60 "x sweeping on $1" sh -c "[ \$(tr -cd . <'$log' | wc -c) -gt $n ]"
-  ! grep -q "dirty BAD" "$log" || fail "x lost a write: $(tail -c 300 "$log")"
-}
 no_files() { # DIR ID: no state file or temporary left
   ! ls "$1" | grep -q "^$2\.vmrs" || fail "state files left: $(ls "$1")"
 }
@@ -47,7 +38,7 @@ id=$(vm_prop x Id)
 expect_rc 5 vmctl export-saved x "$T/x.vmrs"
 echo "$LAST_OUT" | grep -q "ExportSavedState is not possible while the VM is Off" || fail "export of an Off VM: $LAST_OUT"
 expect_rc 0 vmctl start x --timeout=60
-sweeping "$ADDR"
+t_sweeping "$ADDR" x
 expect_rc 0 vmctl save x
 size=$(vm_prop x SavedStateSize)
 expect_rc 0 vmctl export-saved x "$T/x.vmrs"
@@ -78,7 +69,7 @@ expect_rc 0 vmctl delete x # the copy here is not needed any more
 ADDR=$ADDRB expect_rc 0 vmctl start x --timeout=60
 echo "$LAST_OUT" | grep -q "resuming from its saved state" || fail "start on B: $LAST_OUT"
 ADDR=$ADDRB wait_state x Running
-sweeping "$ADDRB"
+t_sweeping "$ADDRB" x
 no_files "$B/state" "$idb"
 grep -q "vm x: saved state imported ($size bytes)" "$B/vmms.log" || fail "B's log: $(grep 'vm x' "$B/vmms.log" | tail -3)"
 

@@ -210,6 +210,19 @@ wait_state() { # VM STATE [timeout]
   vmctl wait "$1" "$2" --timeout="${3:-30}" >/dev/null || fail "$1 did not reach $2 (it is $(vm_prop "$1" State): $(vm_prop "$1" ExitReason))"
 }
 
+# t_sweeping ADDRESS VM: a VM running vmwp's memory-sweeping guest
+# (tests/guests/vmwp_basic.S 'w': a '.' every 64 sweeps, "dirty BAD" on a
+# lost or replayed write) on the vmms at ADDRESS prints another dot and no
+# BAD. A no-op with the fake worker.
+t_sweeping() {
+  [ "${WORKER_KIND:-fake}" = real ] || return 0
+  local log n
+  log=$(ADDR=$1 vm_prop "$2" ConsoleLog)
+  n=$(tr -cd . <"$log" | wc -c)
+  wait_for 60 "$2 sweeping on $1" sh -c "[ \$(tr -cd . <'$log' | wc -c) -gt $n ]"
+  ! grep -q "dirty BAD" "$log" || fail "$2 lost a write: $(tail -c 300 "$log")"
+}
+
 # A minimal configuration for the chosen worker: name [extra cmdline words].
 vm_json() {
   printf '{"name":"%s","memory_mib":%s,"vcpus":1,"boot":{"kernel":"%s","cmdline":"%s"}%s}' \
