@@ -81,7 +81,7 @@ totem {
 	cluster_name: vmstack-test
 	crypto_cipher: none
 	crypto_hash: none
-	token: 1000
+	token: 3000
 }
 logging {
 	to_stderr: no
@@ -292,7 +292,7 @@ log_ms() { date -d "$(grep "$1" "$PL" | tail -n 1 | cut -c1-19)" +%s%3N 2>/dev/n
 lost_ms=$(log_ms "Cluster node $(name_of "$Y") is now lost")
 start_ms=$(log_ms "Result of start operation for vm1 on $(name_of "$X"): ok")
 [ -n "$lost_ms" ] && [ -n "$start_ms" ] || fail "the survivor's log lacks the loss or the start: $(grep -E "lost|vm1_start" "$PL" | tail -n 4)"
-echo "node lost: Pacemaker saw it $((lost_ms - t0 / 1000000)) ms after the kill (Corosync: token 1000 ms + consensus);" \
+echo "node lost: Pacemaker saw it $((lost_ms - t0 / 1000000)) ms after the kill (Corosync: token 3000 ms + consensus 3600 ms);" \
   "vm1 started on the survivor $((start_ms - lost_ms)) ms after that (target <= 5000 ms), seen running $(((t2 - t0) / 1000000)) ms after the kill"
 wait_for 120 "the guest's traffic on $X after the failover" moved "$X" 0 0
 no_bad "$X"

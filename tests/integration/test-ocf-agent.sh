@@ -97,7 +97,16 @@ for _ in $(seq 20); do
   [ "$RA_RC" = 0 ] || fail "monitor of a running VM: $RA_RC ($RA_OUT)"
 done
 med=$(printf '%s\n' "${lat[@]}" | sort -n | sed -n 10p)
-echo "monitor latency: median $((med / 1000)).$(( (med % 1000) / 100 )) ms over 20 calls (target <= 50 ms)"
+# The floor under it: the one vmctl call the monitor makes, alone.
+lat=()
+for _ in $(seq 20); do
+  t0=$(date +%s%N)
+  vmctl show ocft >/dev/null || fail "vmctl show ocft"
+  lat+=($(( ($(date +%s%N) - t0) / 1000 )))
+done
+base=$(printf '%s\n' "${lat[@]}" | sort -n | sed -n 10p)
+echo "monitor latency: median $((med / 1000)).$(( (med % 1000) / 100 )) ms over 20 calls (target <= 50 ms);" \
+  "vmctl show alone: median $((base / 1000)).$(( (base % 1000) / 100 )) ms"
 RA_VM=ocft RA_CONFIG=$S/ocft.json expect_ra 0 a stop
 absent_on "$ADDR" ocft
 
