@@ -210,6 +210,8 @@ int vmms_vm_discard_saved(struct vmms_vm *vm);
 int vmms_saved_open(struct vmms_vm *vm, char *err, size_t errlen);
 /* At load: a VM with a state file is Saved; a stale temporary is removed. */
 void vmms_saved_load(struct vmms_vm *vm);
+/* PropertiesChanged(SaveProgress, SavedStateSize). */
+void vmms_saved_emit_props(struct vmms_vm *vm);
 
 /* saved-transfer.c: ExportSavedState/ImportSavedState (docs/vm-state.md
  * "Export and import"). The whole file a complete saved state (every CRC,

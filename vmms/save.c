@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "migsaved.h"
 #include "worker.h"
 
 int vmms_saved_path(const struct vmms_vm *vm, bool tmp, char *buf, size_t len) {
@@ -28,12 +29,10 @@ int vmms_saved_path(const struct vmms_vm *vm, bool tmp, char *buf, size_t len) {
 }
 
 static void sync_state_dir(struct vmms_vm *vm) {
-        _cleanup_close_ int dfd = open(vm->d->opt.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0)
-                (void)fsync(dfd);
+        vmms_saved_sync_dir(vm->d->opt.state_dir);
 }
 
-static void emit_save_props(struct vmms_vm *vm) {
+void vmms_saved_emit_props(struct vmms_vm *vm) {
         (void)sd_bus_emit_properties_changed(vm->d->bus, vm->path, VMMS_VM_IFACE, "SaveProgress", "SavedStateSize",
                                              NULL);
 }
@@ -70,7 +69,7 @@ static void save_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *re
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "save failed: %s", why);
                 remove_tmp(vm);
                 vm->save_done = vm->save_total = 0;
-                emit_save_props(vm);
+                vmms_saved_emit_props(vm);
                 if (vm->state == VMMS_STATE_SAVING && vm->worker)
                         vmms_vm_set_state(vm, vm->save_from);
                 reply_error(vm, why);
@@ -96,7 +95,7 @@ static void save_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *re
         vm->save_committed = true;
         vm->saved_bytes = json_object_object_get_ex(reply, "bytes", &v) ? (uint64_t)json_object_get_int64(v) : 0;
         vm->save_done = vm->save_total = vm->saved_bytes;
-        emit_save_props(vm);
+        vmms_saved_emit_props(vm);
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "saved (%llu bytes)", (unsigned long long)vm->saved_bytes);
         /* Durable: the caller may go. The worker's end makes the VM Saved. */
         sd_bus_message *c = TAKE_PTR(vm->save_call);
@@ -151,7 +150,7 @@ bool vmms_vm_saved_on_exit(struct vmms_vm *vm, const char *reason) {
         if (vm->state == VMMS_STATE_SAVING) { /* died while saving: never Saved */
                 remove_tmp(vm);
                 vm->save_done = vm->save_total = 0;
-                emit_save_props(vm);
+                vmms_saved_emit_props(vm);
                 char why[VMMS_EXIT_REASON_MAX];
                 snprintf(why, sizeof why, "the worker ended (%s)", reason ? reason : "no reason");
                 reply_error(vm, why);
@@ -178,7 +177,7 @@ void vmms_vm_saved_consumed(struct vmms_vm *vm) {
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, -errno, "cannot remove the consumed saved state %s: %m", path);
         sync_state_dir(vm);
         vm->saved_bytes = vm->save_done = vm->save_total = 0;
-        emit_save_props(vm);
+        vmms_saved_emit_props(vm);
         vmms_vm_saved_in_started(vm, NULL); /* an incoming Saved VM runs: tell its source */
 }
 
@@ -191,7 +190,7 @@ int vmms_vm_discard_saved(struct vmms_vm *vm) {
                 return r;
         sync_state_dir(vm);
         vm->saved_bytes = vm->save_done = vm->save_total = 0;
-        emit_save_props(vm);
+        vmms_saved_emit_props(vm);
         snprintf(vm->exit_reason, sizeof vm->exit_reason, "saved state discarded");
         vmms_vm_set_state(vm, VMMS_STATE_OFF);
         return 0;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "common/fd-util.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/vmstate.h"
@@ -76,27 +77,15 @@ static int import_run(void *arg, uint64_t *done, uint64_t *total) {
                                         (unsigned long long)off, (unsigned long long)j->size,
                                         n < 0 ? strerror(errno) : "it ended (it shrank)"),
                                n < 0 ? -errno : -EBADMSG;
-                for (size_t w = 0; w < (size_t)n;) {
-                        ssize_t m = pwrite(j->dst, buf + w, (size_t)n - w, (off_t)(off + w));
-                        if (m < 0 && errno == EINTR)
-                                continue;
-                        if (m <= 0)
-                                return snprintf(j->why, sizeof j->why, "writing the state file: %s",
-                                                m < 0 ? strerror(errno) : "no progress"),
-                                       m < 0 ? -errno : -EIO;
-                        w += (size_t)m;
-                }
+                int w = write_full(j->dst, buf, (size_t)n); /* our own file, written in order */
+                if (w < 0)
+                        return snprintf(j->why, sizeof j->why, "writing the state file: %s", strerror(-w)), w;
                 off += (uint64_t)n;
                 __atomic_store_n(done, off, __ATOMIC_RELAXED);
         }
         if (fdatasync(j->dst) < 0)
                 return snprintf(j->why, sizeof j->why, "syncing the state file: %s", strerror(errno)), -errno;
         return vmms_saved_check_fd(j->dst, j->size, j->why, sizeof j->why);
-}
-
-static void emit_saved(struct vmms_vm *vm) {
-        (void)sd_bus_emit_properties_changed(vm->d->bus, vm->path, VMMS_VM_IFACE, "SaveProgress", "SavedStateSize",
-                                             NULL);
 }
 
 /* On the loop, the thread done: the file goes into place, or away. */
@@ -122,7 +111,7 @@ static void import_done(struct vmms_vm *vm, int r, void *arg) {
         snprintf(vm->exit_reason, sizeof vm->exit_reason, "saved");
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "saved state imported (%llu bytes)", (unsigned long long)j->size);
         vmms_vm_set_state(vm, VMMS_STATE_SAVED);
-        emit_saved(vm);
+        vmms_saved_emit_props(vm);
         vmms_ckpt_op_finish(vm, 0, NULL, NULL);
 }
 

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fd-util.h"
 #include "common/log.h"
 #include "vmctl.h"
 #include "vmms/names.h"
@@ -85,28 +86,28 @@ static int run_discard(struct vmctl *c, int argc, char **argv) {
         return r;
 }
 
-/* Copies all of in (from offset 0) to out; 0 or -errno. */
+/* Copies all of in (from its offset) to out; 0 or -errno. */
 static int copy_all(int in, int out, uint64_t *bytes) {
         char buf[1 << 16];
-        *bytes = 0;
-        for (;;) {
-                ssize_t n = read(in, buf, sizeof buf);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        return 0;
-                for (ssize_t w = 0; w < n;) {
-                        ssize_t m = write(out, buf + w, (size_t)(n - w));
-                        if (m < 0 && errno == EINTR)
-                                continue;
-                        if (m <= 0)
-                                return m < 0 ? -errno : -EIO;
-                        w += m;
-                }
-                *bytes += (uint64_t)n;
+        ssize_t n;
+        int r;
+        for (*bytes = 0; (n = read_full(in, buf, sizeof buf)) > 0; *bytes += (uint64_t)n)
+                if ((r = write_full(out, buf, (size_t)n)) < 0)
+                        return r;
+        return n < 0 ? (int)n : 0;
+}
+
+/* An output file of export-saved, as the caller, 0600 (it holds guest
+ * memory); --force replaces one. The fd, or -1 with the message printed
+ * and *code the exit code. */
+static int create_output(const char *file, bool force, int *code) {
+        int fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | (force ? O_TRUNC : O_EXCL), 0600);
+        if (fd < 0) {
+                fprintf(stderr, "vmctl export-saved: %s: %s%s\n", file, strerror(errno),
+                        errno == EEXIST ? " (--force replaces it)" : "");
+                *code = errno == EEXIST ? VMCTL_EXIT_EXISTS : VMCTL_EXIT_FAILURE;
         }
+        return fd;
 }
 
 /* The VM's configuration (its Config, with its id) into file. */
@@ -115,14 +116,12 @@ static int write_config(struct vmctl *c, const char *path, const char *file, boo
         int r = vmctl_get_string(c, path, "Config", &json);
         if (r)
                 return r;
-        int fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | (force ? O_TRUNC : O_EXCL), 0600);
-        size_t len = strlen(json);
-        if (fd < 0 || write(fd, json, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
-                fprintf(stderr, "vmctl export-saved: %s: %s%s\n", file, strerror(errno),
-                        errno == EEXIST ? " (--force replaces it)" : "");
-                r = fd < 0 && errno == EEXIST ? VMCTL_EXIT_EXISTS : VMCTL_EXIT_FAILURE;
-                if (fd >= 0)
-                        (void)unlink(file);
+        int fd = create_output(file, force, &r);
+        if (fd >= 0 && ((r = write_full(fd, json, strlen(json))) < 0 || (r = write_full(fd, "\n", 1)) < 0 ||
+                        (fsync(fd) < 0 && (r = -errno) < 0))) {
+                fprintf(stderr, "vmctl export-saved: writing %s: %s\n", file, strerror(-r));
+                (void)unlink(file);
+                r = VMCTL_EXIT_FAILURE;
         }
         if (fd >= 0)
                 close(fd);
@@ -159,14 +158,8 @@ static int run_export(struct vmctl *c, int argc, char **argv) {
                 r = vmctl_fail(&e, r, "export-saved");
                 goto out;
         }
-        /* The caller's file, as the caller; 0600: it holds guest memory. */
-        out = open(file, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | (force ? O_TRUNC : O_EXCL), 0600);
-        if (out < 0) {
-                fprintf(stderr, "vmctl export-saved: %s: %s%s\n", file, strerror(errno),
-                        errno == EEXIST ? " (--force replaces it)" : "");
-                r = errno == EEXIST ? VMCTL_EXIT_EXISTS : VMCTL_EXIT_FAILURE;
+        if ((out = create_output(file, force, &r)) < 0)
                 goto out;
-        }
         if ((r = copy_all(src, out, &bytes)) < 0 || (fsync(out) < 0 && (r = -errno) < 0)) {
                 fprintf(stderr, "vmctl export-saved: writing %s: %s\n", file, strerror(-r));
                 (void)unlink(file);
