@@ -221,15 +221,11 @@ echo "Pacemaker started vm1 on $(name_of "$X")"
 on "$X" crm_resource --locate -r vm1 | grep -q "$(name_of "$X")" || fail "crm_resource --locate: $(on "$X" crm_resource --locate -r vm1)"
 
 # The guest's progress lines (vsc.mode=soak) on node H's console log.
-prog() { # H KEY: the KEY= of the last complete progress line
-  local log
+prog() { # H KEY [first]: the KEY= of the last complete progress line (or the first)
+  local log pick=tail
+  [ "${3:-}" = first ] && pick=head
   log=$(ADDR=$(addr_of "$1") vm_prop vm1 ConsoleLog) || return 1
-  grep '^VSC soak_progress .*dup=[0-9]*$' "$log" 2>/dev/null | tail -n 1 | sed -n "s/.* $2=\([0-9]*\).*/\1/p"
-}
-prog_first() { # H KEY: the KEY= of the first progress line
-  local log
-  log=$(ADDR=$(addr_of "$1") vm_prop vm1 ConsoleLog) || return 1
-  grep '^VSC soak_progress .*dup=[0-9]*$' "$log" 2>/dev/null | head -n 1 | sed -n "s/.* $2=\([0-9]*\).*/\1/p"
+  grep '^VSC soak_progress .*dup=[0-9]*$' "$log" 2>/dev/null | $pick -n 1 | sed -n "s/.* $2=\([0-9]*\).*/\1/p"
 }
 moved() { # H W A: written and answered grew past W and A (no fail: wait_for hides its output)
   local w a
@@ -261,7 +257,7 @@ no_bad "$Y"
 # The pings in flight at the move are below the count on the first
 # progress line on the destination: once all of those are answered or
 # lost, the move's losses are known.
-first=$(prog_first "$Y" pings)
+first=$(prog "$Y" pings first)
 resolved() { [ "$(prog "$Y" resolved)" -ge "$first" ] 2>/dev/null; }
 wait_for 30 "the pings in flight at the move to be answered or lost" resolved
 lost=$(( $(prog "$Y" lost) - lost0 ))
@@ -328,7 +324,7 @@ grep -q "vm vm1: saved state imported" "$T/$Y/vmms.log" && grep -q "vm vm1: Save
 # The guest goes on where it was saved: its counters continue (a fresh
 # boot would count from 0).
 wait_for 60 "the resumed guest's traffic on $Y" moved "$Y" 0 0
-first=$(prog_first "$Y" written)
+first=$(prog "$Y" written first)
 [ "$first" -ge "$saved_written" ] || fail "the guest on $Y starts at $first blocks written, it had $saved_written: not resumed"
 no_bad "$Y"
 echo "resumed on $(name_of "$Y") at $first blocks written (saved at $saved_written)"
