@@ -322,6 +322,14 @@ int vmwp_control_assign_fds(const struct vm_config *cfg, struct json_object *msg
                 close_all(fds, n);
                 return -EINVAL;
         }
+        struct json_object *md;
+        if (json_object_object_get_ex(msg, "migrate_disks", &md) &&
+            (!json_object_is_type(md, json_type_boolean) ||
+             (json_object_get_boolean(md) && !(files & VMWP_FILE_MIGRATE_INCOMING)))) {
+                snprintf(err, errlen, "\"migrate_disks\" must be a boolean, and true only with migrate_incoming");
+                close_all(fds, n);
+                return -EINVAL;
+        }
         size_t n_files = (size_t)__builtin_popcount((unsigned)files);
         int parents = parse_disk_parents(cfg, msg, opt, err, errlen);
         if (parents < 0) {
@@ -351,6 +359,9 @@ int vmwp_control_assign_fds(const struct vm_config *cfg, struct json_object *msg
                 opt->migrate_incoming_fd = fds[k++];
         while (k < n) /* last: the VHDX parents, disk by disk */
                 opt->parent_fds[opt->n_parent_fds++] = fds[k++];
+        /* "migrate_disks": the incoming migration copies the disks (new
+         * images here); a type error was refused above. */
+        opt->migrate_disks = json_object_object_get_ex(msg, "migrate_disks", &md) && json_object_get_boolean(md);
 
         return 0;
 }

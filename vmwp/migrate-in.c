@@ -10,7 +10,10 @@
  * on the thread that starts the vCPUs). Once the vCPUs run, RUNNING goes
  * back to the source. Every record is checked (common/migstream.c, fuzzed)
  * before it is applied; a corrupt, truncated or hostile stream ends the
- * worker with a sentence and the guest never runs here. */
+ * worker with a sentence and the guest never runs here. In a
+ * shared-nothing migration the stream also carries the writable disks'
+ * content (DISK, DISK_ZERO), written into this VM's new images, made
+ * durable before the state is applied. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -26,6 +29,7 @@
 #include "common/migcommit.h"
 #include "common/migstream.h"
 #include "common/vmstate.h"
+#include "storvsp/disk.h"
 #include "vid/state.h"
 #include "vid/vid.h"
 #include "vm-internal.h"
@@ -103,6 +107,7 @@ static int receive_hello(struct vmwp_vm *vm, struct receiver *rc, char *err, siz
                 have = need;
         }
         vmwp_vm_migrate_hello(vm, &mine);
+        mine.flags = vm->incoming_disks ? MIG_HELLO_COPY_DISKS : 0;
         /* Refused before a page moves when this host's CPU lacks a feature
          * the guest was offered (the restore checks the CPID section again). */
         if (r >= 0 && (r = vid_cpuid_host_features(vm->p, &mine.cpu)) < 0)
@@ -169,6 +174,43 @@ static int receive_state(struct vmwp_vm *vm, struct receiver *rc, int *out, char
         return 0;
 }
 
+/* A DISK or DISK_ZERO record into the disk it names. */
+static int write_disk(struct vmwp_vm *vm, const struct mig_record *rec, const uint8_t *data, char *err,
+                      size_t errlen) {
+        struct disk *d = rec->disk < VM_DISKS_MAX && rec->disk < vm->cfg.n_disks ? vm->disks[rec->disk] : NULL;
+        struct disk_info info = { 0 };
+        if (d)
+                disk_get_info(d, &info);
+        if (!vm->incoming_disks)
+                return errorf(err, errlen, -EPROTO, "a disk's content, but this destination uses shared storage");
+        if (!d || info.read_only)
+                return errorf(err, errlen, -EINVAL, "disks[%u]: %s", rec->disk,
+                              d ? "read-only here: its content is not copied" : "no such disk here");
+        if (rec->addr % info.block_size || rec->length % info.block_size || rec->addr > info.size ||
+            rec->length > info.size - rec->addr)
+                return errorf(err, errlen, -EINVAL,
+                              "disks[%u]: %llu bytes at offset %llu: outside its %llu bytes or not in %u-byte blocks",
+                              rec->disk, (unsigned long long)rec->length, (unsigned long long)rec->addr,
+                              (unsigned long long)info.size, info.block_size);
+        int r = rec->type == MIG_DISK ? disk_write_sync(d, rec->addr, data, (size_t)rec->length)
+                                      : disk_zero_sync(d, rec->addr, rec->length);
+        if (r < 0)
+                return errorf(err, errlen, r, "disks[%u] (%s): writing it: %s", rec->disk, vm->cfg.disks[rec->disk].path,
+                              strerror(-r));
+        return 0;
+}
+
+/* The disks' content durable before the VM may run on it. */
+static int flush_disks(struct vmwp_vm *vm, char *err, size_t errlen) {
+        for (uint32_t i = 0; vm->incoming_disks && i < vm->cfg.n_disks && i < VM_DISKS_MAX; i++) {
+                int r = vm->disks[i] ? disk_flush_sync(vm->disks[i]) : 0;
+                if (r < 0)
+                        return errorf(err, errlen, r, "disks[%u] (%s): flushing it: %s", i, vm->cfg.disks[i].path,
+                                      strerror(-r));
+        }
+        return 0;
+}
+
 /* Records until STATE: pages into RAM; then the state's memfd in *state. */
 static int receive_records(struct vmwp_vm *vm, struct receiver *rc, int *state, char *err, size_t errlen) {
         uint64_t ram = vid_ram_size(vm->p);
@@ -193,12 +235,19 @@ static int receive_records(struct vmwp_vm *vm, struct receiver *rc, int *state, 
                 case MIG_ZERO:
                         r = vid_ram_zero(vm->p, rec.addr, rec.length);
                         break;
+                case MIG_DISK:
+                case MIG_DISK_ZERO:
+                        if ((r = write_disk(vm, &rec, rc->buf, err, errlen)) < 0)
+                                return r;
+                        continue;
                 case MIG_ABORT: {
                         char why[MIG_TEXT_MAX + 1];
                         mig_text(rc->buf, pl, why, sizeof why);
                         return errorf(err, errlen, -ECANCELED, "the source gave up: %s", why);
                 }
                 case MIG_STATE:
+                        if ((r = flush_disks(vm, err, errlen)) < 0)
+                                return r;
                         return receive_state(vm, rc, state, err, errlen);
                 case MIG_COMMIT:
                         return errorf(err, errlen, -EPROTO, "COMMIT before the state");
@@ -215,7 +264,8 @@ int vmwp_vm_migrate_receive(struct vmwp_vm *vm, int fd, char *err, size_t errlen
         struct receiver rc = { .fd = fd };
         int state = -1, r = 0;
         vm->migrate_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        rc.buf = malloc(MIG_PAGES_MAX);
+        if (posix_memalign((void **)&rc.buf, 4096, MIG_PAGES_MAX) != 0) /* O_DIRECT disks write from it */
+                rc.buf = NULL;
         if (vm->migrate_fd < 0 || !rc.buf)
                 r = errorf(why, sizeof why, vm->migrate_fd < 0 ? -errno : -ENOMEM, "%s",
                            vm->migrate_fd < 0 ? strerror(errno) : "out of memory");

@@ -32,6 +32,7 @@
 #include "common/migcommit.h"
 #include "common/migstream.h"
 #include "common/vmstate.h"
+#include "storvsp/disk.h"
 #include "vid/state.h"
 #include "vid/vid.h"
 #include "vm-internal.h"
@@ -69,11 +70,20 @@ int vmwp_migrate_options_parse(struct json_object *req, struct vmwp_migrate_opti
                                       (long long)keys[i].min, (long long)keys[i].max);
                 *(uint32_t *)((char *)o + keys[i].off) = (uint32_t)n;
         }
-        struct json_object *v;
-        if (json_object_object_get_ex(req, "auto_converge", &v)) {
+        static const struct {
+                const char *key;
+                size_t off;
+        } flags[] = {
+                { "auto_converge", offsetof(struct vmwp_migrate_options, auto_converge) },
+                { "copy_disks", offsetof(struct vmwp_migrate_options, copy_disks) },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(flags); i++) {
+                struct json_object *v;
+                if (!json_object_object_get_ex(req, flags[i].key, &v))
+                        continue;
                 if (!json_object_is_type(v, json_type_boolean))
-                        return errorf(err, errlen, -EINVAL, "\"auto_converge\" must be true or false");
-                o->auto_converge = json_object_get_boolean(v);
+                        return errorf(err, errlen, -EINVAL, "\"%s\" must be true or false", flags[i].key);
+                *(bool *)((char *)o + flags[i].off) = json_object_get_boolean(v);
         }
         return 0;
 }
@@ -143,10 +153,11 @@ static int flush_zero(struct sender *s) {
         return send_record(s, MIG_ZERO, s->zero_at, len, NULL);
 }
 
-static bool all_zero(const uint8_t *p) {
+/* len: a multiple of 8 (a page, a disk chunk). */
+static bool all_zero(const uint8_t *p, size_t len) {
         const uint64_t *w = (const uint64_t *)(const void *)p;
         uint64_t acc = 0;
-        for (size_t i = 0; i < PAGE / 8; i++)
+        for (size_t i = 0; i < len / 8; i++)
                 acc |= w[i];
         return acc == 0;
 }
@@ -159,7 +170,7 @@ static int send_page(struct sender *s, const uint8_t *ram, uint64_t off) {
                 return r;
         uint8_t *slot = s->buf + MIG_RECORD_HEADER + s->pages_len;
         memcpy(slot, ram + off, PAGE);
-        if (all_zero(slot)) {
+        if (all_zero(slot, PAGE)) {
                 if ((r = flush_pages(s)) < 0)
                         return r;
                 if (s->zero_len && s->zero_at + s->zero_len != off && (r = flush_zero(s)) < 0)
@@ -184,17 +195,124 @@ static int flush(struct sender *s) {
 
 /* ---- the passes ---- */
 
+/* A writable disk whose content goes along (copy_disks). */
+struct mdisk {
+        struct disk *d;
+        uint32_t index; /* in the configuration: the DISK records' */
+        uint64_t size;
+        uint64_t *dirty; /* chunks written since they were last sent (disk_track_take) */
+        size_t words;
+};
+
 struct migration {
         struct vmwp_vm *vm;
         const struct vmwp_migrate_options *o;
         struct sender s;
         uint64_t *dirty;
         size_t words;
+        struct mdisk disks[VM_DISKS_MAX];
+        size_t n_disks;
+        uint8_t *dbuf; /* one disk chunk, aligned for O_DIRECT */
+        uint64_t disk_bytes;
         uint64_t t0;
         void (*progress)(void *opaque, const struct vmwp_migrate_progress *p);
         void *opaque;
         struct vmwp_migrate_progress last;
 };
+
+/* Chunk c of a disk as a DISK record; an all-zero one as DISK_ZERO, or not
+ * at all in the first pass (the destination's image is new: zeros). */
+static int send_disk_chunk(struct migration *m, struct mdisk *md, uint64_t c, bool first) {
+        uint64_t off = c * DISK_TRACK_CHUNK;
+        if (off >= md->size)
+                return 0;
+        size_t len = (size_t)MIN(md->size - off, (uint64_t)DISK_TRACK_CHUNK);
+        int r = disk_read_sync(md->d, off, m->dbuf, len);
+        if (r < 0)
+                return r;
+        uint8_t hdr[MIG_RECORD_HEADER];
+        if (all_zero(m->dbuf, len)) {
+                if (first)
+                        return 0;
+                mig_record_encode_disk(hdr, MIG_DISK_ZERO, md->index, off, len, 0);
+                return send_all(&m->s, hdr, sizeof hdr);
+        }
+        mig_record_encode_disk(hdr, MIG_DISK, md->index, off, len, vmstate_crc32c(0, m->dbuf, len));
+        if ((r = send_all(&m->s, hdr, sizeof hdr)) < 0 || (r = send_all(&m->s, m->dbuf, len)) < 0)
+                return r;
+        m->disk_bytes += len;
+        return 0;
+}
+
+/* The first pass sends every chunk that is not zero; the later ones the
+ * chunks written since (md->dirty, cleared as they go). *sent: bytes of
+ * the disks read and sent. */
+static int pass_disks(struct migration *m, bool first, uint64_t *sent, char *err, size_t errlen) {
+        uint64_t before = m->disk_bytes;
+        for (size_t i = 0; i < m->n_disks; i++) {
+                struct mdisk *md = &m->disks[i];
+                int r = 0;
+                if (first) {
+                        for (uint64_t c = 0; r >= 0 && c * DISK_TRACK_CHUNK < md->size; c++)
+                                r = send_disk_chunk(m, md, c, true);
+                } else {
+                        for (size_t w = 0; r >= 0 && w < md->words; w++)
+                                for (; r >= 0 && md->dirty[w]; md->dirty[w] &= md->dirty[w] - 1)
+                                        r = send_disk_chunk(m, md, (uint64_t)w * 64 + (uint64_t)__builtin_ctzll(md->dirty[w]),
+                                                            false);
+                }
+                if (r < 0)
+                        return errorf(err, errlen, r, "disks[%u]: copying it: %s", md->index, strerror(-r));
+        }
+        if (sent)
+                *sent = m->disk_bytes - before;
+        return 0;
+}
+
+/* The chunks written since the last look, into each disk's md->dirty:
+ * their bytes. */
+static uint64_t take_disk_marks(struct migration *m) {
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < m->n_disks; i++) {
+                struct mdisk *md = &m->disks[i];
+                disk_track_take(md->d, md->dirty);
+                for (size_t w = 0; w < md->words; w++)
+                        bytes += (uint64_t)__builtin_popcountll(md->dirty[w]) * DISK_TRACK_CHUNK;
+        }
+        return bytes;
+}
+
+/* copy_disks: every writable disk of the VM, tracked from here on. */
+static int track_disks(struct migration *m, char *err, size_t errlen) {
+        struct vmwp_vm *vm = m->vm;
+        for (uint32_t i = 0; i < vm->cfg.n_disks && i < VM_DISKS_MAX; i++) {
+                struct disk_info info;
+                if (!vm->disks[i])
+                        continue;
+                disk_get_info(vm->disks[i], &info);
+                if (info.read_only)
+                        continue; /* an ISO, a shared base: the destination has its own */
+                struct mdisk *md = &m->disks[m->n_disks];
+                *md = (struct mdisk){ .d = vm->disks[i], .index = i, .size = info.size,
+                                      .words = disk_track_words(vm->disks[i]) };
+                md->dirty = calloc(md->words, sizeof *md->dirty);
+                int r = md->dirty ? disk_track_start(md->d) : -ENOMEM;
+                if (r < 0) {
+                        free(md->dirty);
+                        return errorf(err, errlen, r, "disks[%u]: tracking its writes: %s", i, strerror(-r));
+                }
+                m->n_disks++;
+        }
+        return 0;
+}
+
+static void untrack_disks(struct migration *m) {
+        for (size_t i = 0; i < m->n_disks; i++) {
+                disk_track_stop(m->disks[i].d);
+                free(m->disks[i].dirty);
+        }
+        m->n_disks = 0;
+}
 
 static int pass_all(struct migration *m) {
         struct vid_ram_extent *ext = NULL;
@@ -248,13 +366,18 @@ static int precopy(struct migration *m, struct vmwp_migrate_result *res, char *e
         uint64_t budget_ns = (uint64_t)m->o->max_downtime_ms * 1000000u, prev_expect_ns = 0;
         for (uint32_t pass = 1;; pass++) {
                 uint64_t start = vmwp_now_ns(), bytes0 = m->s.bytes;
-                int r = pass == 1 ? pass_all(m) : pass_dirty(m);
+                /* The disks first: their first pass is the long one. */
+                int r = pass_disks(m, pass == 1, NULL, err, errlen);
+                if (r < 0)
+                        return r;
+                r = pass == 1 ? pass_all(m) : pass_dirty(m);
                 if (r >= 0 && (r = flush(&m->s)) >= 0)
                         r = send_record(&m->s, MIG_PASS, pass, 0, NULL);
                 if (r < 0)
                         return errorf(err, errlen, r, "pass %u: sending to the destination: %s", pass, strerror(-r));
                 if ((r = vid_dirty_log_get(m->vm->p, m->dirty, m->words)) < 0)
                         return errorf(err, errlen, r, "reading the dirty log: %s", strerror(-r));
+                uint64_t disk_dirty = take_disk_marks(m);
                 uint64_t ns = MAX(vmwp_now_ns() - start, 1000u), sent = m->s.bytes - bytes0;
                 uint64_t dirty = count_dirty(m->dirty, m->words);
                 /* Below a few MB a pass is too short to measure a link by:
@@ -264,8 +387,9 @@ static int precopy(struct migration *m, struct vmwp_migrate_result *res, char *e
                 *p = (struct vmwp_migrate_progress){
                         .pass = pass, .bytes_sent = m->s.bytes, .dirty_pages = dirty,
                         .dirty_rate = dirty * 1000000000u / ns, .bandwidth = sent * 1000000000u / ns,
+                        .dirty_disk_bytes = disk_dirty,
                 };
-                uint64_t expect_ns = SWITCH_OVERHEAD_NS + dirty * (PAGE + 16) * 1000000000u / bw;
+                uint64_t expect_ns = SWITCH_OVERHEAD_NS + (dirty * (PAGE + 16) + disk_dirty) * 1000000000u / bw;
                 p->expected_downtime_ms = DIV_ROUND_UP(expect_ns, 1000000u);
                 res->passes = pass;
                 if (expect_ns > budget_ns && m->o->auto_converge)
@@ -279,10 +403,11 @@ static int precopy(struct migration *m, struct vmwp_migrate_result *res, char *e
                 uint64_t elapsed_ms = (vmwp_now_ns() - m->t0) / 1000000u;
                 if (pass >= m->o->max_passes || elapsed_ms >= m->o->max_time_ms)
                         return errorf(err, errlen, -ETIMEDOUT,
-                                      "did not converge: after %u passes in %llu ms, %llu pages are dirty (the guest "
+                                      "did not converge: after %u passes in %llu ms, %llu pages%s are dirty (the guest "
                                       "dirties %llu pages/s, the link carries %llu MB/s): %llu ms of downtime "
                                       "expected, the budget is %u ms%s",
                                       pass, (unsigned long long)elapsed_ms, (unsigned long long)dirty,
+                                      disk_dirty ? " and disk chunks" : "",
                                       (unsigned long long)p->dirty_rate, (unsigned long long)(p->bandwidth / 1000000u),
                                       (unsigned long long)p->expected_downtime_ms, m->o->max_downtime_ms,
                                       throttle_note(p->throttle_pct, m->o->auto_converge));
@@ -302,6 +427,10 @@ static int switch_over(struct migration *m, struct vmwp_migrate_result *res, cha
         if (r < 0)
                 return errorf(err, errlen, r, "reading the dirty log: %s", strerror(-r));
         res->final_pages = count_dirty(m->dirty, m->words);
+        /* The guest's last writes: the quiesce drained the disks' queues. */
+        take_disk_marks(m);
+        if ((r = pass_disks(m, false, &res->final_disk_bytes, err, errlen)) < 0)
+                return r;
         if ((r = send_record(&m->s, MIG_STATE, 0, 0, NULL)) < 0)
                 return errorf(err, errlen, r, "sending to the destination: %s", strerror(-r));
         struct vmstate_writer *w = NULL;
@@ -325,6 +454,7 @@ static int handshake(struct migration *m, char *err, size_t errlen) {
         struct mig_hello h;
         uint8_t buf[MIG_HELLO_MAX];
         vmwp_vm_migrate_hello(m->vm, &h);
+        h.flags = m->o->copy_disks ? MIG_HELLO_COPY_DISKS : 0;
         int n = mig_hello_encode(&h, buf, sizeof buf);
         if (n < 0)
                 return errorf(err, errlen, n, "this VM's shape does not fit a hello");
@@ -360,8 +490,10 @@ int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_o
         m.words = vid_dirty_bitmap_words(vm->p);
         m.dirty = calloc(m.words, sizeof *m.dirty);
         m.s.buf = malloc(MIG_RECORD_HEADER + MIG_PAGES_MAX);
-        if (!m.dirty || !m.s.buf) {
-                free(m.dirty), free(m.s.buf);
+        if (o->copy_disks && posix_memalign((void **)&m.dbuf, 4096, DISK_TRACK_CHUNK) != 0)
+                m.dbuf = NULL;
+        if (!m.dirty || !m.s.buf || (o->copy_disks && !m.dbuf)) {
+                free(m.dirty), free(m.s.buf), free(m.dbuf);
                 return -ENOMEM;
         }
         /* Bounds the final state's writes (the writer blocks) as poll
@@ -370,6 +502,8 @@ int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_o
         (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
         bool tracking = false, paused = false;
         int r = handshake(&m, err, errlen);
+        if (r >= 0 && o->copy_disks)
+                r = track_disks(&m, err, errlen);
         if (r >= 0) {
                 r = vid_dirty_log_start(vm->p);
                 tracking = r >= 0;
@@ -405,12 +539,14 @@ int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_o
         }
         if (tracking)
                 (void)vid_dirty_log_stop(vm->p);
+        untrack_disks(&m);
         if (r < 0 && paused && !res->committed)
                 (void)vmwp_vm_resume(vm);
         res->bytes = m.s.bytes;
         res->pages = m.s.n_pages, res->zero_pages = m.s.n_zero;
+        res->disk_bytes = m.disk_bytes;
         res->total_ns = t_end - m.t0;
         res->downtime_ns = t_pause ? t_end - t_pause : 0;
-        free(m.dirty), free(m.s.buf);
+        free(m.dirty), free(m.s.buf), free(m.dbuf);
         return r < 0 ? r : 0;
 }

@@ -438,6 +438,8 @@ static void migrate_progress(void *opaque, const struct vmwp_migrate_progress *p
                 json_object_object_add(ev, "expected_downtime_ms",
                                        json_object_new_int64((int64_t)MIN(p->expected_downtime_ms, INT64_MAX)));
                 json_object_object_add(ev, "throttle_pct", json_object_new_int64(p->throttle_pct));
+                json_object_object_add(ev, "dirty_disk_bytes",
+                                       json_object_new_int64((int64_t)MIN(p->dirty_disk_bytes, INT64_MAX)));
         }
         send_msg(opaque, ev);
 }
@@ -463,6 +465,9 @@ static struct json_object *op_migrate(struct run_ctx *c, struct json_object *req
                 json_object_object_add(rep, "pages", json_object_new_int64((int64_t)res.pages));
                 json_object_object_add(rep, "zero_pages", json_object_new_int64((int64_t)res.zero_pages));
                 json_object_object_add(rep, "final_pages", json_object_new_int64((int64_t)res.final_pages));
+                json_object_object_add(rep, "disk_bytes", json_object_new_int64((int64_t)MIN(res.disk_bytes, INT64_MAX)));
+                json_object_object_add(rep, "final_disk_bytes",
+                                       json_object_new_int64((int64_t)MIN(res.final_disk_bytes, INT64_MAX)));
                 json_object_object_add(rep, "total_ms", json_object_new_double((double)res.total_ns / 1e6));
                 json_object_object_add(rep, "downtime_ms", json_object_new_double((double)res.downtime_ns / 1e6));
         } else {

@@ -71,6 +71,8 @@ struct vmwp_vm {
          * disks are opened without the image lock, which the source holds
          * until it is stopped (docs/migration.md, "Storage"). */
         bool incoming;
+        /* ... and the disks' content with it (options' migrate_disks). */
+        bool incoming_disks;
 
         struct sandbox *sandbox; /* not owned */
         const char *sandbox_probe;

@@ -288,6 +288,7 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         vm->n_parent_fds = opt->n_parent_fds;
         opt->n_disk_fds = opt->n_tap_fds = opt->n_parent_fds = 0;
         vm->incoming = opt->migrate_incoming_fd >= 0;
+        vm->incoming_disks = vm->incoming && opt->migrate_disks;
 
         struct vid_partition_config pc = { .ram_bytes = (uint64_t)cfg->memory_mib << 20, .n_vps = cfg->vcpus };
         pc.n_msr_ranges = hvshim_msr_ranges(&pc.msr_ranges); /* hvshim's, known now: one early MSR filter */

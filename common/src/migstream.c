@@ -24,6 +24,7 @@ int mig_hello_encode(const struct mig_hello *h, uint8_t *buf, size_t cap) {
         vmstate_put_le64(buf + 16, h->ram_bytes);
         vmstate_put_le32(buf + 24, h->vcpus);
         vmstate_put_le32(buf + 28, (uint32_t)shape_len);
+        vmstate_put_le64(buf + 32, h->flags);
         vmstate_put_le32(buf + 40, CPUFEAT_BYTES);
         memcpy(buf + MIG_HELLO_HEADER, h->shape, shape_len);
         uint8_t *cpu = buf + MIG_HELLO_HEADER + padded;
@@ -67,7 +68,7 @@ int mig_hello_parse(const void *buf, size_t len, struct mig_hello *out, char *er
         crc = vmstate_crc32c(crc, b + MIG_HELLO_HEADER, shape_len);
         if (vmstate_crc32c(crc, cpu, CPUFEAT_BYTES) != vmstate_le32(b + 44))
                 return errorf(err, errlen, -EINVAL, "hello: CRC mismatch (corrupt stream)");
-        if (vmstate_le64(b + 32) != 0)
+        if (vmstate_le64(b + 32) & ~(uint64_t)MIG_HELLO_COPY_DISKS)
                 return errorf(err, errlen, -EINVAL, "hello: unknown flags 0x%llx",
                               (unsigned long long)vmstate_le64(b + 32));
         for (size_t i = shape_len; i < padded; i++)
@@ -79,7 +80,7 @@ int mig_hello_parse(const void *buf, size_t len, struct mig_hello *out, char *er
                 return errorf(err, errlen, -EINVAL, "hello: %s", why);
         *out = (struct mig_hello){ .major = major, .minor = minor, .page_size = vmstate_le32(b + 12),
                                    .ram_bytes = vmstate_le64(b + 16), .vcpus = vmstate_le32(b + 24),
-                                   .shape_len = shape_len, .cpu = f };
+                                   .flags = vmstate_le64(b + 32), .shape_len = shape_len, .cpu = f };
         for (uint32_t i = 0; i < shape_len; i++) { /* printable: it goes into messages */
                 uint8_t c = b[MIG_HELLO_HEADER + i];
                 out->shape[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
@@ -97,24 +98,37 @@ int mig_hello_check(const struct mig_hello *src, const struct mig_hello *dst, ch
                               (unsigned long long)(src->ram_bytes >> 20), (unsigned long long)(dst->ram_bytes >> 20));
         if (src->vcpus != dst->vcpus)
                 return errorf(err, errlen, -EINVAL, "the source VM has %u vCPUs, this one %u", src->vcpus, dst->vcpus);
+        if ((src->flags ^ dst->flags) & MIG_HELLO_COPY_DISKS)
+                return errorf(err, errlen, -EINVAL,
+                              src->flags & MIG_HELLO_COPY_DISKS
+                                      ? "the source copies its disks (shared-nothing), but this destination uses "
+                                        "shared storage"
+                                      : "this destination expects the disks' content (shared-nothing), but the "
+                                        "source uses shared storage");
         if (strcmp(src->shape, dst->shape) != 0)
                 return errorf(err, errlen, -EINVAL, "the source VM's devices are \"%s\", this one's \"%s\"", src->shape,
                               dst->shape);
         return cpufeat_missing(&src->cpu, &dst->cpu, err, errlen);
 }
 
-void mig_record_encode(uint8_t *buf, uint32_t type, uint64_t addr, uint64_t length, uint32_t payload_crc) {
+void mig_record_encode_disk(uint8_t *buf, uint32_t type, uint32_t disk, uint64_t addr, uint64_t length,
+                            uint32_t payload_crc) {
         vmstate_put_le32(buf, type);
-        vmstate_put_le32(buf + 4, 0);
+        vmstate_put_le32(buf + 4, disk);
         vmstate_put_le64(buf + 8, addr);
         vmstate_put_le64(buf + 16, length);
         vmstate_put_le32(buf + 24, payload_crc);
         vmstate_put_le32(buf + 28, vmstate_crc32c(0, buf, 28));
 }
 
+void mig_record_encode(uint8_t *buf, uint32_t type, uint64_t addr, uint64_t length, uint32_t payload_crc) {
+        mig_record_encode_disk(buf, type, 0, addr, length, payload_crc);
+}
+
 uint64_t mig_record_payload(const struct mig_record *r) {
         switch (r->type) {
         case MIG_PAGES:
+        case MIG_DISK:
         case MIG_ABORT:
         case MIG_REFUSE:
                 return r->length;
@@ -142,9 +156,12 @@ int mig_record_parse(const void *hdr, uint64_t ram_bytes, bool from_source, stru
                 return errorf(err, errlen, -EINVAL, "record header CRC mismatch (corrupt stream)");
         struct mig_record r = { .type = vmstate_le32(b), .addr = vmstate_le64(b + 8), .length = vmstate_le64(b + 16),
                                 .payload_crc = vmstate_le32(b + 24) };
-        if (vmstate_le32(b + 4) != 0)
+        bool disk_type = r.type == MIG_DISK || r.type == MIG_DISK_ZERO;
+        if (disk_type)
+                r.disk = vmstate_le32(b + 4);
+        if (disk_type ? r.disk >= MIG_DISKS_MAX : vmstate_le32(b + 4) != 0)
                 return errorf(err, errlen, -EINVAL, "record type %u: unknown flags 0x%x", r.type, vmstate_le32(b + 4));
-        bool source_type = r.type >= MIG_PAGES && r.type <= MIG_COMMIT;
+        bool source_type = r.type >= MIG_PAGES && r.type <= MIG_DISK_ZERO;
         bool dest_type = r.type >= MIG_ACCEPT && r.type <= MIG_READY;
         if (from_source ? !source_type : !dest_type)
                 return errorf(err, errlen, -EINVAL, "unknown record type %u", r.type);
@@ -156,6 +173,18 @@ int mig_record_parse(const void *hdr, uint64_t ram_bytes, bool from_source, stru
         case MIG_ZERO:
                 ret = check_range(&r, ram_bytes, ram_bytes, err, errlen);
                 break;
+        case MIG_DISK:
+        case MIG_DISK_ZERO: {
+                uint64_t end, max = r.type == MIG_DISK ? MIG_PAGES_MAX : MIG_DISK_ZERO_MAX;
+                if (r.length == 0 || r.length > max || r.addr % MIG_DISK_SECTOR || r.length % MIG_DISK_SECTOR ||
+                    ADD_OVERFLOW(r.addr, r.length, &end))
+                        ret = errorf(err, errlen, -EINVAL,
+                                     "record %s for disk %u at offset 0x%llx, %llu bytes: not sector-aligned, empty "
+                                     "or too long",
+                                     r.type == MIG_DISK ? "DISK" : "DISK_ZERO", r.disk, (unsigned long long)r.addr,
+                                     (unsigned long long)r.length);
+                break;
+        }
         case MIG_ABORT:
         case MIG_REFUSE:
                 if (r.addr != 0 || r.length > MIG_TEXT_MAX)

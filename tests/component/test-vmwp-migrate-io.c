@@ -8,7 +8,11 @@
  * dirties 12 MiB over and over, checking on every sweep that each page
  * holds the previous sweep's value, is refused a 0 ms budget and runs on,
  * then moves with the default budget and keeps checking on the
- * destination: a write lost in the move fails it. */
+ * destination: a write lost in the move fails it. Shared-nothing: the
+ * guest's disk moves with it, raw -> dynamic VHDX -> raw, into new images,
+ * while it writes and reads back its pattern; a later boot on the last
+ * image finds every region; a destination that expects shared storage
+ * refuses a source copying its disks. */
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -25,6 +29,7 @@
 #include "tests/lib/test-files.h"
 #include "tests/lib/vmwp-child.h"
 #include "tests/guests/tinyguest.h"
+#include "vhdx/vhdx.h"
 
 TINY_GUEST(vmwp_basic_elf);
 
@@ -38,6 +43,10 @@ struct worker {
 };
 
 static char tiny_elf[700];
+/* The image the next worker gets: the shared one, or (shared-nothing)
+ * each worker its own. */
+static char disk_name[64] = "disk.img";
+static bool disk_vhdx;
 
 /* The test guest on the shared disk, or (cmdline "w...") the tiny guest
  * that dirties 12 MiB over and over, without a disk. */
@@ -45,7 +54,8 @@ static void config_json(char *json, size_t cap, const char *cmdline) {
         bool tiny = cmdline[0] == 'w';
         char disks[700] = "";
         if (!tiny)
-                snprintf(disks, sizeof disks, ",\"disks\":[{\"path\":\"%s/disk.img\"}]", dir);
+                snprintf(disks, sizeof disks, ",\"disks\":[{\"path\":\"%s/%s\"%s}]", dir, disk_name,
+                         disk_vhdx ? ",\"format\":\"vhdx\"" : "");
         snprintf(json, cap,
                  "{\"name\":\"mig\",\"memory_mib\":64,\"vcpus\":1,\"boot\":{\"kind\":\"pvh\",\"kernel\":\"%s\","
                  "\"cmdline\":\"%s\"}%s}",
@@ -54,7 +64,7 @@ static void config_json(char *json, size_t cap, const char *cmdline) {
 
 static int open_disk(void) {
         char path[600];
-        snprintf(path, sizeof path, "%s/disk.img", dir);
+        snprintf(path, sizeof path, "%s/%s", dir, disk_name);
         int fd = open(path, O_RDWR | O_CLOEXEC);
         ASSERT_GE(fd, 0);
         return fd;
@@ -85,8 +95,9 @@ static struct worker start_source(int n, const char *cmdline) {
         return w;
 }
 
-/* A worker waiting for a migration on stream (passed, then closed here). */
-static struct worker start_dest(int n, int stream, const char *cmdline) {
+/* A worker waiting for a migration on stream (passed, then closed here);
+ * extra: more of the config message ("" or ",\"migrate_disks\":true"). */
+static struct worker start_dest_extra(int n, int stream, const char *cmdline, const char *extra) {
         struct worker w;
         const char *args[5];
         char json[2048];
@@ -94,12 +105,17 @@ static struct worker start_dest(int n, int stream, const char *cmdline) {
         worker_args(&w, n, args);
         config_json(json, sizeof json, cmdline);
         int disk = cmdline[0] == 'w' ? -1 : open_disk(); /* shared storage: the source's image */
-        w.c = vmwp_child_spawn_configured(vmwp_bin, args, json, &disk, disk >= 0, stream, "migrate_incoming", sv);
+        w.c = vmwp_child_spawn_configured_extra(vmwp_bin, args, json, &disk, disk >= 0, stream, "migrate_incoming",
+                                                extra, sv);
         close(stream);
         if (disk >= 0)
                 close(disk);
         w.sock = sv[0];
         return w;
+}
+
+static struct worker start_dest(int n, int stream, const char *cmdline) {
+        return start_dest_extra(n, stream, cmdline, "");
 }
 
 static bool serial_has(const struct worker *w, const char *needle) {
@@ -348,6 +364,99 @@ TEST(a_budget_that_cannot_be_met_is_refused_and_the_guest_runs_on) {
         ASSERT_STREQ(state_of(&dst), "running");
         json_object_put(vmwp_ctl_request(dst.sock, "{\"op\":\"stop\",\"id\":4}"));
         expect_exit(&dst, 14, "stopped by vmms");
+}
+
+/* A new, empty image of 128 MiB: raw, or a dynamic VHDX. */
+static void new_image(const char *name, bool vhdx) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ASSERT_GE(fd, 0);
+        if (vhdx) {
+                char err[256];
+                struct vhdx_create_options o = { .type = VHDX_DYNAMIC, .virtual_size = 128 << 20 };
+                ASSERT_OK(vhdx_create(fd, &o, err, sizeof err));
+        } else {
+                ASSERT_OK(ftruncate(fd, 128 << 20));
+        }
+        close(fd);
+}
+
+/* The guest's disk moves with it, mid-I/O, into a new image each time
+ * (raw -> VHDX -> raw); it finishes its read-back on the third worker, and
+ * a fourth boot verifies every region on the last image. */
+TEST(shared_nothing_moves_the_disk_mid_io) {
+        static const struct {
+                const char *name;
+                bool vhdx;
+        } images[] = { { "sn0.img", false }, { "sn1.vhdx", true }, { "sn2.img", false } };
+        for (size_t i = 0; i < ARRAY_SIZE(images); i++)
+                new_image(images[i].name, images[i].vhdx);
+        struct worker w[4];
+        snprintf(disk_name, sizeof disk_name, "%s", images[0].name);
+        disk_vhdx = false;
+        w[0] = start_source(10, GUEST_CMDLINE);
+        wait_serial(&w[0], "index=63 "); /* the region writes begin */
+        usleep(20000);
+        double disk_bytes = 0;
+        for (int i = 1; i < 3; i++) {
+                int s[2], progress;
+                stream_pair(s);
+                snprintf(disk_name, sizeof disk_name, "%s", images[i].name);
+                disk_vhdx = images[i].vhdx;
+                w[i] = start_dest_extra(10 + i, s[1], GUEST_CMDLINE, ",\"migrate_disks\":true");
+                struct json_object *rep = migrate(&w[i - 1], s[0], ",\"copy_disks\":true", &progress);
+                if (strcmp(vmwp_ctl_str(rep, "ok"), "true") != 0) {
+                        char err[16384];
+                        vmwp_child_finish(&w[i].c, 5, err, sizeof err);
+                        fprintf(stderr, "destination: %s", err);
+                        ASSERT_STREQ(vmwp_ctl_str(rep, "error"), "");
+                }
+                disk_bytes += num(rep, "disk_bytes");
+                fprintf(stderr,
+                        "shared-nothing move %d (%s): %d passes, %.0f KiB of disk, %.0f KiB in the downtime, "
+                        "downtime %.2f ms, total %.2f ms\n",
+                        i, images[i].name, progress, num(rep, "disk_bytes") / 1024, num(rep, "final_disk_bytes") / 1024,
+                        num(rep, "downtime_ms"), num(rep, "total_ms"));
+                json_object_put(rep);
+                struct json_object *m = vmwp_ctl_recv(w[i].sock);
+                ASSERT_STREQ(vmwp_ctl_str(m, "event"), "ready");
+                json_object_put(m);
+                json_object_put(vmwp_ctl_request(w[i - 1].sock, "{\"op\":\"stop\",\"id\":4}"));
+                expect_exit(&w[i - 1], 14, "stopped by vmms");
+        }
+        ASSERT_GT(disk_bytes, 0);
+        expect_exit(&w[2], 0, "powered off");
+        ASSERT_TRUE(serial_has(&w[2], "VSC result=ok status=0"));
+        ASSERT_TRUE(serial_has(&w[2], "compared=1"));
+        /* Everything the guest wrote is on the last image. */
+        w[3] = start_source(13, GUEST_CMDLINE " vsc.disk.verify_only=1");
+        expect_exit(&w[3], 0, "powered off");
+        ASSERT_TRUE(serial_has(&w[3], "compared=1"));
+        ASSERT_TRUE(serial_has(&w[3], "VSC result=ok status=0"));
+        snprintf(disk_name, sizeof disk_name, "disk.img");
+}
+
+/* A source copying its disks and a destination on shared storage (and the
+ * reverse) disagree at the hello: refused, the source runs on. */
+TEST(shared_nothing_and_shared_storage_do_not_mix) {
+        for (int k = 0; k < 2; k++) {
+                struct worker src = start_source(20 + k, "w");
+                wait_serial(&src, ".");
+                int s[2], progress;
+                stream_pair(s);
+                struct worker dst = start_dest_extra(22 + k, s[1], "w", k ? ",\"migrate_disks\":true" : "");
+                struct json_object *rep = migrate(&src, s[0], k ? "" : ",\"copy_disks\":true", &progress);
+                ASSERT_STREQ(vmwp_ctl_str(rep, "ok"), "false");
+                fprintf(stderr, "refused: %s\n", vmwp_ctl_str(rep, "error"));
+                ASSERT_TRUE(strstr(vmwp_ctl_str(rep, "error"), k ? "this destination expects the disks' content"
+                                                                  : "the source copies its disks") != NULL);
+                json_object_put(rep);
+                expect_exit(&dst, 3, NULL);
+                ASSERT_STREQ(state_of(&src), "running");
+                json_object_put(vmwp_ctl_request(src.sock, "{\"op\":\"stop\",\"id\":4}"));
+                expect_exit(&src, 14, "stopped by vmms");
+        }
 }
 
 int main(int argc, char **argv) {

@@ -2,7 +2,8 @@
 /* The live-migration stream as a destination reads it (common/migstream.h):
  * mig_stream_walk() on any bytes, against a destination of 32 MiB, one
  * vCPU and a fixed device shape, the hello's shape and CPU features taken
- * from the input when it parses (so the walk gets past the check); the
+ * (and its shared-nothing flag) from the input when it parses (so the
+ * walk gets past the check, DISK records included); the
  * hello's CPU features are also compared with a fixed host's, and must
  * pass against themselves and against a host with every bit; each record it hands
  * over must lie inside RAM and the input; the final state it frames is
@@ -28,6 +29,9 @@ static void on_record(void *opaque, const struct mig_record *r, const uint8_t *p
         CHECK(payload >= w->buf && (size_t)(payload - w->buf) <= w->len);
         if (r->type == MIG_PAGES || r->type == MIG_ZERO)
                 CHECK(r->addr + r->length <= RAM && r->length % MIG_PAGE_SIZE == 0);
+        if (r->type == MIG_DISK || r->type == MIG_DISK_ZERO) /* the disk's size is the destination's check */
+                CHECK(r->disk < MIG_DISKS_MAX && r->length % MIG_DISK_SECTOR == 0 && r->addr % MIG_DISK_SECTOR == 0 &&
+                      r->addr + r->length >= r->addr);
         if (r->type == MIG_PAGES)
                 CHECK(r->length <= MIG_PAGES_MAX && r->length <= w->len - (size_t)(payload - w->buf));
         if (r->type == MIG_STATE) {
@@ -48,6 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 CHECK(h.shape_len <= MIG_SHAPE_MAX && strlen(h.shape) == h.shape_len);
                 dst.vcpus = h.vcpus, dst.ram_bytes = h.ram_bytes == RAM ? RAM : dst.ram_bytes;
                 memcpy(dst.shape, h.shape, sizeof dst.shape);
+                dst.flags = h.flags; /* a shared-nothing stream's DISK records are walked too */
                 CHECK(strlen(h.cpu.vendor) <= 12 && h.cpu.phys_bits <= 64);
                 CHECK(cpufeat_missing(&h.cpu, &h.cpu, err, sizeof err) == 0);
                 struct cpufeat all = h.cpu;

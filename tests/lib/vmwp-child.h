@@ -124,10 +124,11 @@ static inline struct json_object *vmwp_ctl_request(int fd, const char *json) {
  * the file named file_name ("saved_state", "migrate_incoming"); does not
  * wait for "ready" (an incoming migration's worker says it only once the
  * stream arrived). */
-static inline struct vmwp_child vmwp_child_spawn_configured(const char *bin, const char *const *args,
-                                                            const char *config_json, const int *disk_fds,
-                                                            size_t n_disks, int file_fd, const char *file_name,
-                                                            int sv[2]) {
+/* ... with more members of the config message (extra: ",\"key\":value..." or ""). */
+static inline struct vmwp_child vmwp_child_spawn_configured_extra(const char *bin, const char *const *args,
+                                                                  const char *config_json, const int *disk_fds,
+                                                                  size_t n_disks, int file_fd, const char *file_name,
+                                                                  const char *extra, int sv[2]) {
         int fds[16];
         size_t n_fds = 0;
         for (size_t i = 0; i < n_disks && n_fds < 15; i++)
@@ -137,16 +138,23 @@ static inline struct vmwp_child vmwp_child_spawn_configured(const char *bin, con
         ASSERT_OK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv));
         struct vmwp_child c = vmwp_child_spawn(bin, args, sv[1], true);
         close(sv[1]);
-        size_t len = strlen(config_json) + 128;
+        size_t len = strlen(config_json) + strlen(extra) + 128;
         char *msg = malloc(len);
         ASSERT_NOT_NULL(msg);
-        snprintf(msg, len, "{\"op\":\"config\",\"config\":%s%s%s%s}", config_json,
-                 file_fd >= 0 ? ",\"files\":[\"" : "", file_fd >= 0 ? file_name : "", file_fd >= 0 ? "\"]" : "");
+        snprintf(msg, len, "{\"op\":\"config\",\"config\":%s%s%s%s%s}", config_json,
+                 file_fd >= 0 ? ",\"files\":[\"" : "", file_fd >= 0 ? file_name : "", file_fd >= 0 ? "\"]" : "", extra);
         struct json_object *m = json_tokener_parse(msg);
         free(msg);
         ASSERT_OK(proto_send(sv[0], m, n_fds ? fds : NULL, n_fds));
         json_object_put(m);
         return c;
+}
+
+static inline struct vmwp_child vmwp_child_spawn_configured(const char *bin, const char *const *args,
+                                                            const char *config_json, const int *disk_fds,
+                                                            size_t n_disks, int file_fd, const char *file_name,
+                                                            int sv[2]) {
+        return vmwp_child_spawn_configured_extra(bin, args, config_json, disk_fds, n_disks, file_fd, file_name, "", sv);
 }
 
 static inline struct vmwp_child vmwp_child_start_controlled(const char *bin, const char *const *args,

@@ -35,6 +35,18 @@ TEST(auto_converge_is_on_by_default_and_a_boolean) {
         ASSERT_ERROR(parse("{\"max_passes\":true}", &o, err, sizeof err), EINVAL);
 }
 
+TEST(copy_disks_is_off_by_default_and_a_boolean) {
+        struct vmwp_migrate_options o;
+        char err[256];
+        ASSERT_OK(parse("{}", &o, err, sizeof err));
+        ASSERT_FALSE(o.copy_disks);
+        ASSERT_OK(parse("{\"copy_disks\":true}", &o, err, sizeof err));
+        ASSERT_TRUE(o.copy_disks);
+        ASSERT_TRUE(o.auto_converge);
+        ASSERT_ERROR(parse("{\"copy_disks\":\"yes\"}", &o, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "\"copy_disks\" must be true or false");
+}
+
 TEST(throttle_steps_like_cpu_throttle) {
         const uint64_t ms = 1000000, budget = 5 * ms;
         /* Fits: nothing changes, whatever the trend. */

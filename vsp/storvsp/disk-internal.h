@@ -23,6 +23,10 @@ struct disk {
         struct vhdx *parents[DISK_MAX_PARENTS]; /* its chain, nearest first */
         int parent_fds[DISK_MAX_PARENTS];
         unsigned n_parents;
+        /* Write tracking (disk-copy.c): one bit per DISK_TRACK_CHUNK, set
+         * atomically by the queue threads while tracking is on. */
+        uint64_t *track;
+        bool tracking;
 };
 
 /* One request in flight. A request may take several SQEs one after the
@@ -96,6 +100,9 @@ int disk_set_direct(int fd, bool on);
 
 /* disk-ops.c */
 void disk_iov_copy(void *dst, const struct iovec *iov, unsigned n, size_t len, bool to_iov);
+
+/* disk-copy.c: marks what a finished request may have changed (tracking on). */
+void disk_track_op(const struct disk_op *op);
 
 /* disk-vhdx.c: the VHDX image and its chain (d->fd is open and locked) */
 int disk_vhdx_open(struct disk *d, const struct disk_options *o);

@@ -186,6 +186,7 @@ struct io_uring_sqe *disk_queue_sqe(struct disk_queue *q, struct disk_op *op) {
 }
 
 static void disk_queue_finish(struct disk_queue *q, struct disk_op *op) {
+        disk_track_op(op); /* a migration copying the disk reads these chunks again */
         /* FIFO of completions that need no CQE (or whose last CQE was reaped) */
         q->ready[(q->ready_head + q->ready_count) % q->depth] = (unsigned)(op - q->ops);
         q->ready_count++;

@@ -233,6 +233,7 @@ void disk_unref(struct disk *d) {
         if (d->locked && __atomic_load_n(&d->uring_refs, __ATOMIC_ACQUIRE) > 0)
                 (void)flock(d->fd, LOCK_UN);
         safe_close(d->fd);
+        free(d->track);
         free(d);
 }
 

@@ -14,7 +14,7 @@
  *            (common/cpufeat.h; cpu_len is CPUFEAT_BYTES)
  *   record = u32 type u32 flags u64 addr u64 length u32 crc32c(payload)
  *            u32 crc32c(bytes 0..27)                               (32 bytes)
- *            payload[length] (PAGES, ABORT, REFUSE; none for the others)
+ *            payload[length] (PAGES, DISK, ABORT, REFUSE; none for the others)
  *
  * All integers are little-endian. addr and length of PAGES and ZERO are
  * offsets into guest RAM taken as one array (vid's numbering, the saved
@@ -23,6 +23,14 @@
  * and section headers up to its end section (the source streams it as it
  * writes it, without knowing its length first); its RAM section holds only
  * the pages dirtied since the last pass.
+ *
+ * Shared-nothing ("storage") migration: a hello with MIG_HELLO_COPY_DISKS
+ * says the source also sends the content of its writable disks, as DISK
+ * and DISK_ZERO records (flags: the disk's index in the configuration;
+ * addr and length: bytes of the disk, multiples of 512), before and
+ * between the RAM passes and, for the chunks written last, after the pause
+ * and before STATE. The destination's disks are new, empty images: what no
+ * record names reads as zeros there.
  *
  * Everything here is pure and bounded: the destination parses what a
  * hostile or broken peer sends with these functions, and
@@ -37,7 +45,7 @@
 
 #define MIG_MAGIC "VMSTMIG\x1a"
 #define MIG_MAJOR 2 /* 2: READY and COMMIT before the destination runs */
-#define MIG_MINOR 0
+#define MIG_MINOR 1 /* 1: shared-nothing (MIG_HELLO_COPY_DISKS, DISK, DISK_ZERO) */
 #define MIG_PAGE_SIZE 4096u
 #define MIG_HELLO_HEADER 48u
 #define MIG_SHAPE_MAX 1024u /* the device table's row names */
@@ -47,6 +55,12 @@
 #define MIG_PAGES_MAX (4u << 20)     /* payload of one PAGES record */
 #define MIG_TEXT_MAX 1024u           /* ABORT and REFUSE reasons */
 #define MIG_STATE_EXTRA (256ull << 20) /* a STATE may be RAM plus this much */
+#define MIG_DISKS_MAX 64u            /* a DISK record's index is below this */
+#define MIG_DISK_SECTOR 512u         /* DISK offsets and lengths are multiples of this */
+#define MIG_DISK_ZERO_MAX (1ull << 40) /* one DISK_ZERO record covers at most this much */
+
+/* hello flags */
+#define MIG_HELLO_COPY_DISKS 1u /* the disks' content follows: the destination's are new */
 
 enum mig_record_type {
         MIG_PAGES = 1,  /* addr: RAM offset; payload: length bytes of RAM */
@@ -55,6 +69,8 @@ enum mig_record_type {
         MIG_STATE = 4,  /* a saved-state file follows; the last record */
         MIG_ABORT = 5,  /* the source gave up; payload: why; the last record */
         MIG_COMMIT = 6, /* after READY: the destination runs the VM, the source never again */
+        MIG_DISK = 7,   /* flags: disk; addr: byte offset; payload: length bytes of the disk */
+        MIG_DISK_ZERO = 8, /* flags: disk; addr: byte offset; length bytes read as zeros; no payload */
         /* destination -> source */
         MIG_ACCEPT = 16,  /* the hello fits: send the pages */
         MIG_REFUSE = 17,  /* payload: why; the destination ends */
@@ -67,6 +83,7 @@ struct mig_hello {
         uint32_t page_size;
         uint64_t ram_bytes;
         uint32_t vcpus;
+        uint64_t flags; /* MIG_HELLO_* */
         uint32_t shape_len;
         char shape[MIG_SHAPE_MAX + 1]; /* NUL-terminated */
         /* Source: what its guest was offered; destination: what this
@@ -76,6 +93,7 @@ struct mig_hello {
 
 struct mig_record {
         uint32_t type;
+        uint32_t disk; /* DISK, DISK_ZERO: the disk's index (the header's flags) */
         uint64_t addr, length;
         uint32_t payload_crc;
 };
@@ -91,14 +109,20 @@ int mig_hello_parse(const void *buf, size_t len, struct mig_hello *out, char *er
  * mig_hello_parse returned 0 on them (at most MIG_HELLO_MAX). */
 size_t mig_hello_size(const void *hdr);
 /* Refuses a source VM whose shape is not the destination's (-EINVAL, a
- * sentence naming the field), or whose guest was offered CPU features
+ * sentence naming the field; also a source that copies its disks to a
+ * destination on shared storage, or the reverse), or whose guest was offered CPU features
  * the destination lacks (-ENOTSUP, naming them). */
 int mig_hello_check(const struct mig_hello *src, const struct mig_hello *dst, char *err, size_t errlen);
 
 /* A record header into buf[MIG_RECORD_HEADER]; crc is the payload's. */
 void mig_record_encode(uint8_t *buf, uint32_t type, uint64_t addr, uint64_t length, uint32_t payload_crc);
-/* Checks a record header (CRC, type, zero flags, a length and address the
- * type allows against ram_bytes) and fills out. 0 or -EINVAL with a
+/* The same for DISK and DISK_ZERO, whose flags carry the disk's index. */
+void mig_record_encode_disk(uint8_t *buf, uint32_t type, uint32_t disk, uint64_t addr, uint64_t length,
+                            uint32_t payload_crc);
+/* Checks a record header (CRC, type, zero flags but a DISK record's
+ * index below MIG_DISKS_MAX, a length and address the type allows against
+ * ram_bytes; a DISK record's against the sector size and its limits: the
+ * disk's own size is the destination's check) and fills out. 0 or -EINVAL with a
  * sentence. from_source: the types a source sends, else a destination's. */
 int mig_record_parse(const void *hdr, uint64_t ram_bytes, bool from_source, struct mig_record *out, char *err,
                      size_t errlen);

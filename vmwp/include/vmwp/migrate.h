@@ -16,10 +16,13 @@ struct vmwp_migrate_options {
         uint32_t max_time_ms;     /* pre-copy time before giving up; default 60000 */
         uint32_t peer_timeout_ms; /* the destination's answers and reads; default 30000 */
         bool auto_converge;       /* throttle the vCPUs when passes do not converge; default true */
+        /* Shared-nothing: send the writable disks' content too (the
+         * destination's disks are new, empty images); default false. */
+        bool copy_disks;
 };
 void vmwp_migrate_options_init(struct vmwp_migrate_options *o);
 /* {"max_downtime_ms":n,"max_passes":n,"max_time_ms":n,"peer_timeout_ms":n,
- * "auto_converge":bool}, each optional, from a migrate-send request; -EINVAL and a sentence for a
+ * "auto_converge":bool,"copy_disks":bool}, each optional, from a migrate-send request; -EINVAL and a sentence for a
  * wrong type or a value out of range. */
 int vmwp_migrate_options_parse(struct json_object *req, struct vmwp_migrate_options *o, char *err, size_t errlen);
 
@@ -30,7 +33,8 @@ struct vmwp_migrate_progress {
         uint64_t dirty_pages;      /* dirtied during this pass: the next pass's work */
         uint64_t dirty_rate;       /* pages per second during this pass */
         uint64_t bandwidth;        /* bytes per second this pass reached */
-        uint64_t expected_downtime_ms; /* sending dirty_pages at that bandwidth, and the devices */
+        uint64_t dirty_disk_bytes; /* shared-nothing: disk chunks written during this pass */
+        uint64_t expected_downtime_ms; /* sending dirty_pages (and dirty_disk_bytes) at that bandwidth, and the devices */
         uint32_t throttle_pct;     /* auto-converge: the share of each 10 ms the vCPUs spend parked from now on */
 };
 
@@ -49,6 +53,8 @@ struct vmwp_migrate_result {
         uint64_t bytes;       /* the whole stream */
         uint64_t pages, zero_pages; /* PAGES and ZERO pages sent, every pass */
         uint64_t final_pages; /* in the final state's RAM section */
+        uint64_t disk_bytes;  /* shared-nothing: the disks' content sent (DISK payloads), every pass */
+        uint64_t final_disk_bytes; /* of those, sent in the downtime */
         uint64_t total_ns;    /* from the request to the destination's RUNNING */
         uint64_t downtime_ns; /* from the pause to the destination's RUNNING */
         /* COMMIT went out: the VM is the destination's. With a failure, it

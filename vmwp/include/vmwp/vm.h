@@ -87,6 +87,10 @@ struct vmwp_vm_options {
          * vmms's fd, or --incoming standalone; -1: none. Not owned (the VM
          * keeps a duplicate until it has told the source it runs). */
         int migrate_incoming_fd;
+        /* With migrate_incoming_fd: a shared-nothing migration, whose
+         * stream carries the writable disks' content (their images here
+         * are new and empty); proto "migrate_disks". */
+        bool migrate_disks;
         /* The worker sandbox (vmwp/sandbox.h), entered by vmwp_vm_start();
          * NULL: none (--no-sandbox, tests, benchmarks). Not owned. */
         struct sandbox *sandbox;

@@ -178,3 +178,34 @@ void disk_queue_get_stats(const struct disk_queue *q, struct disk_queue_stats *s
  * (e.g. -EIO or -ENOSPC to simulate a failing device). */
 typedef int (*disk_fault_fn)(void *opaque, const struct disk_request *r, int res);
 void disk_queue_set_fault_hook(struct disk_queue *q, disk_fault_fn fn, void *opaque);
+
+/* ---- copying a disk while the guest writes it (docs/migration.md,
+ * "Shared-nothing storage migration") ---- */
+
+/* Write tracking: while on, every request that may change the disk's
+ * content (write, write-zeroes, write-same, a discard that does something)
+ * marks the DISK_TRACK_CHUNK-sized chunks it touched once it completed,
+ * from whichever queue thread ran it. A copier takes the marks (clearing
+ * them) and then reads those chunks: a write that completes after the
+ * take is marked again, so a chunk read while a write was in flight is
+ * read again later. The bitmap lives until the disk is closed. */
+#define DISK_TRACK_CHUNK (1u << 20)
+/* Clears the marks and starts tracking; -ENOMEM. */
+int disk_track_start(struct disk *d);
+void disk_track_stop(struct disk *d);
+/* 64-bit words of marks: one bit per chunk. */
+size_t disk_track_words(const struct disk *d);
+/* Moves the marks into out[disk_track_words] (or-ed in), clearing them. */
+void disk_track_take(struct disk *d, uint64_t *out);
+/* The guest-visible content of [off, off + len) (through the VHDX chain:
+ * zeros where nothing is allocated), synchronously, on any thread.
+ * off and len are multiples of the block size, inside the disk. */
+int disk_read_sync(struct disk *d, uint64_t off, void *buf, size_t len);
+/* Writes [off, off + len) synchronously (VHDX: allocating; the metadata
+ * becomes durable with disk_flush_sync). Only while no queue runs
+ * requests on the disk (a migration's destination, before it starts). */
+int disk_write_sync(struct disk *d, uint64_t off, const void *buf, size_t len);
+/* Makes [off, off + len) read as zeros, the same way. */
+int disk_zero_sync(struct disk *d, uint64_t off, uint64_t len);
+/* The data and (VHDX) the metadata durable, the log empty. */
+int disk_flush_sync(struct disk *d);
