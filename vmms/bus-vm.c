@@ -14,6 +14,7 @@
 #include "checkpoint.h"
 #include "daemon.h"
 #include "vmms/checkpoints.h"
+#include "vmms/paths.h"
 #include "vmms/validate.h"
 #include "worker.h"
 
@@ -141,8 +142,7 @@ static int do_save(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
  * the VM (or, for a Saved VM moved without "start", holds it), or with the
  * reason the VM stays here (migrate.c; quick: migrate-saved.c). */
 static int read_migrate_options(sd_bus_message *m, const char **mode, int64_t *downtime, int *auto_converge,
-                                int *start,
-                                sd_bus_error *e) {
+                                int *start, const char **storage_path, sd_bus_error *e) {
         int r = sd_bus_message_enter_container(m, 'a', "{sv}");
         while (r > 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
                 const char *key;
@@ -158,15 +158,17 @@ static int read_migrate_options(sd_bus_message *m, const char **mode, int64_t *d
                         r = sd_bus_message_read(m, "v", "b", auto_converge);
                 else if (!strcmp(key, "start") && (r = sd_bus_message_read(m, "v", "b", &b)) >= 0)
                         *start = !!b;
+                else if (!strcmp(key, "storage-path"))
+                        r = sd_bus_message_read(m, "v", "s", storage_path);
                 else if (strcmp(key, "max-downtime-ms") != 0 && strcmp(key, "start") != 0)
                         return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT,
                                                  "options: unknown key '%.64s' (mode, max-downtime-ms, "
-                                                 "auto-converge, start)",
+                                                 "auto-converge, start, storage-path)",
                                                  key);
                 if (r < 0)
                         return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT,
                                                  "options: %s: wrong type (mode: s, max-downtime-ms: u, "
-                                                 "auto-converge: b, start: b)",
+                                                 "auto-converge: b, start: b, storage-path: s)",
                                                  key);
                 if ((r = sd_bus_message_exit_container(m)) < 0)
                         return r;
@@ -177,13 +179,13 @@ static int read_migrate_options(sd_bus_message *m, const char **mode, int64_t *d
 static int do_migrate(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
         struct vmms_vm *vm;
         struct vmms_migrate_args a;
-        const char *dest, *mode = NULL;
+        const char *dest, *mode = NULL, *storage_path = NULL;
         int64_t downtime = 0;
         int auto_converge = 1, start = -1;
         char err[700];
         int r;
         if ((r = sd_bus_message_rewind(m, true)) < 0 || (r = sd_bus_message_read(m, "s", &dest)) < 0 ||
-            (r = read_migrate_options(m, &mode, &downtime, &auto_converge, &start, e)) < 0 ||
+            (r = read_migrate_options(m, &mode, &downtime, &auto_converge, &start, &storage_path, e)) < 0 ||
             (r = begin(d, m, VMMS_OP_MIGRATE, &vm, e)) < 0)
                 return r;
         if (vmms_migrate_args_check(dest, mode, downtime, &a, err, sizeof err) < 0)
@@ -202,6 +204,14 @@ static int do_migrate(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e)
         if (start >= 0 && !a.quick)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "start: only with mode quick");
         a.start = start;
+        /* Shared-nothing: a directory the destination's policy then checks. */
+        if (storage_path && (a.quick || storage_path[0] != '/' || !vmms_path_is_plain(storage_path) ||
+                             strlen(storage_path) >= sizeof a.storage_path - 64))
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT,
+                                         a.quick ? "storage-path: a quick migration moves the VM's state, not its "
+                                                   "disks: only with mode live"
+                                                 : "storage-path: must be an absolute, plain directory path");
+        snprintf(a.storage_path, sizeof a.storage_path, "%s", storage_path ? storage_path : "");
         r = a.quick ? vmms_vm_migrate_quick(vm, m, &a, err, sizeof err) : vmms_vm_migrate(vm, m, &a, err, sizeof err);
         if (r < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot migrate VM '%s': %s", vm->config->name, err);

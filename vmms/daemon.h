@@ -98,6 +98,7 @@ struct vmms_vm {
         bool migrated_away;            /* the destination runs it: this worker's end removes the VM */
         bool migrating_in;             /* an incoming migration's worker, not ready yet: not stored */
         bool migrate_in_aborted;       /* that worker ended before it ran: a source that asks resumes */
+        bool incoming_disks;           /* ... and its writable disks are new here, filled by the stream */
         int incoming_fd;               /* the worker's end of the relay, for the spawn; -1 */
         struct vmms_quick *quick;      /* outgoing quick migration (migrate-saved.c) */
         struct vmms_saved_in *saved_in; /* an incoming Saved VM being resumed: its start result goes back */
@@ -231,6 +232,9 @@ struct vmms_migrate_args {
         uint32_t max_downtime_ms;
         bool no_auto_converge; /* the options' auto-converge: false (the worker's default is on) */
         bool quick; /* mode "quick" (a Saved VM's move is always quick) */
+        /* Shared-nothing: the directory on the destination the writable
+         * disks are copied into ("" : shared storage). */
+        char storage_path[VM_PATH_MAX];
         int start;  /* option "start": 1, 0, -1 when not given (quick: resume there if it ran here) */
 };
 /* The destination and the a{sv} options as pure checks: -EINVAL with a
@@ -240,6 +244,19 @@ int vmms_migrate_args_check(const char *dest, const char *mode, int64_t max_down
 int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_migrate_args *a, char *err,
                     size_t errlen);
 int vmms_vm_cancel_migration(struct vmms_vm *vm);
+/* Shared-nothing (migrate-disks.c). The source: the configuration the
+ * destination gets (each writable disk under dir by its file name) and
+ * every disk's geometry (size 0: read-only, not copied), read as the
+ * owner. The destination: the new images, as `as`, removed again on
+ * failure; and their removal when the migration does not complete (the
+ * writable disks among the first n). */
+struct vmms_migchan_disk;
+struct vmms_migchan_request;
+int vmms_migrate_disks_prepare(struct vmms_vm *vm, const char *dir, struct vm_config *out,
+                               struct vmms_migchan_disk *disks, char *err, size_t errlen);
+int vmms_migrate_disks_create(struct vmms_daemon *d, const struct vmms_migchan_request *q, const struct vmms_cred *as,
+                              char *err, size_t errlen);
+void vmms_migrate_disks_remove(const struct vm_config *c, uint32_t n);
 /* A re-attached worker whose record says its live migration to dest
  * (HOST:PORT) was committed without an answer: Migrating, and the
  * destination asked again (migrate.c). */

@@ -68,7 +68,7 @@ bool vmms_migchan_user_name_valid(const char *s) {
 }
 
 static char *request_build(const struct vm_config *c, uid_t owner, const char *owner_name, const char *mode,
-                           int64_t size, int start) {
+                           int64_t size, int start, const struct vmms_migchan_disk *disks) {
         _cleanup_free_ char *cfg = vm_config_to_json(c);
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         if (!cfg || !o)
@@ -85,18 +85,38 @@ static char *request_build(const struct vm_config *c, uid_t owner, const char *o
                 json_object_object_add(o, "size", json_object_new_int64(size));
         if (start >= 0)
                 json_object_object_add(o, "start", json_object_new_boolean(start));
+        if (disks) {
+                json_object *a = json_object_new_array();
+                if (!a)
+                        return NULL;
+                json_object_object_add(o, "disks", a);
+                for (uint32_t i = 0; i < c->n_disks; i++) {
+                        json_object *d = json_object_new_object();
+                        if (!d || disks[i].size > INT64_MAX || json_object_array_add(a, d) < 0) {
+                                json_object_put(d);
+                                return NULL;
+                        }
+                        json_object_object_add(d, "size", json_object_new_int64((int64_t)disks[i].size));
+                        json_object_object_add(d, "sector", json_object_new_int64(disks[i].sector));
+                }
+        }
         return to_string_dup(o);
 }
 
 char *vmms_migchan_request_build(const struct vm_config *c, uid_t owner, const char *owner_name,
                                  enum vmms_migrate_mode mode) {
         (void)mode; /* a Saved VM's request has its own builder */
-        return request_build(c, owner, owner_name, "live", -1, -1);
+        return request_build(c, owner, owner_name, "live", -1, -1, NULL);
+}
+
+char *vmms_migchan_disks_request_build(const struct vm_config *c, uid_t owner, const char *owner_name,
+                                       const struct vmms_migchan_disk *disks) {
+        return request_build(c, owner, owner_name, "live", -1, -1, disks);
 }
 
 char *vmms_migchan_saved_request_build(const struct vm_config *c, uid_t owner, const char *owner_name, uint64_t size,
                                        bool start) {
-        return size > INT64_MAX ? NULL : request_build(c, owner, owner_name, "saved", (int64_t)size, start);
+        return size > INT64_MAX ? NULL : request_build(c, owner, owner_name, "saved", (int64_t)size, start, NULL);
 }
 
 /* The body as a JSON object with exactly `keys`, each at most once. */
@@ -153,9 +173,41 @@ static int saved_fields_parse(json_object *o, struct vmms_migchan_request *out, 
         return 0;
 }
 
+/* "disks" of a shared-nothing live migration, once the configuration is
+ * known: one geometry per disk, a size for each writable one, none for a
+ * read-only one. */
+static int disks_parse(json_object *o, struct vmms_migchan_request *out, char *err, size_t errlen) {
+        json_object *a;
+        out->copy_disks = json_object_object_get_ex(o, "disks", &a);
+        if (!out->copy_disks)
+                return 0;
+        if (out->mode != VMMS_MIGRATE_LIVE)
+                return snprintf(err, errlen, "disks: only with mode \"live\""), -EINVAL;
+        if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) != out->config.n_disks)
+                return snprintf(err, errlen, "disks: must hold one entry per disk of the configuration"), -EINVAL;
+        for (uint32_t i = 0; i < out->config.n_disks; i++) {
+                json_object *d = json_object_array_get_idx(a, i), *sz, *sec;
+                if (!json_object_is_type(d, json_type_object) || json_object_object_length(d) != 2 ||
+                    !json_object_object_get_ex(d, "size", &sz) || !json_object_object_get_ex(d, "sector", &sec) ||
+                    !json_object_is_type(sz, json_type_int) || !json_object_is_type(sec, json_type_int))
+                        return snprintf(err, errlen, "disks[%u]: must be {\"size\":n,\"sector\":n}", i), -EINVAL;
+                int64_t size = json_object_get_int64(sz), sector = json_object_get_int64(sec);
+                bool ro = out->config.disks[i].read_only;
+                if ((sector != 512 && sector != 4096) || size < 0 || (uint64_t)size > VMMS_MIGCHAN_DISK_MAX ||
+                    size % sector || (size == 0) != ro)
+                        return snprintf(err, errlen,
+                                        "disks[%u]: %s, in sectors of 512 or 4096 bytes, at most 64 TiB", i,
+                                        ro ? "a read-only disk is not copied: size 0"
+                                           : "a writable disk's size must be more than 0"),
+                               -EINVAL;
+                out->disks[i] = (struct vmms_migchan_disk){ .size = (uint64_t)size, .sector = (uint32_t)sector };
+        }
+        return 0;
+}
+
 int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan_request *out, char *err,
                                size_t errlen) {
-        static const char *const keys[] = { "config", "owner", "owner_name", "mode", "size", "start" };
+        static const char *const keys[] = { "config", "owner", "owner_name", "mode", "size", "start", "disks" };
         _cleanup_(json_object_putp) json_object *o = NULL;
         json_object *v;
         char why[320];
@@ -189,6 +241,8 @@ int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan
                 return snprintf(err, errlen, "config: %s", why), -EINVAL;
         if (guid_is_null(&out->config.id))
                 return snprintf(err, errlen, "config: id: is required"), -EINVAL;
+        if ((r = disks_parse(o, out, err, errlen)) < 0)
+                return r;
         return saved_fields_parse(o, out, err, errlen);
 }
 

@@ -6,7 +6,8 @@
  * loop checks it against this host's policy — the configuration parses,
  * no VM with its id or name here, --max-vms, the owner's limit and
  * identity, memory, every path inside this host's storage pools and
- * accessible to the owner — and then defines the VM (not stored yet) and
+ * accessible to the owner; for a shared-nothing migration the writable
+ * disks are created new first (migrate-disks.c) — and then defines the VM (not stored yet) and
  * starts a worker with "migrate_incoming", its end of a socketpair. The
  * thread answers the source and relays. The VM is stored once its worker
  * reports ready; a worker that ends before removes it again. */
@@ -154,7 +155,12 @@ static int check_request(struct vmms_daemon *d, const struct vmms_migchan_reques
         if (!cred)
                 return -ENOMEM;
         (void)vmms_cred_of_user(q->owner, cred); /* map_owner made sure the user exists */
-        int r = vmms_config_check_files(&d->opt.paths, &q->config, NULL, cred, why, sizeof why);
+        /* Shared-nothing: the writable disks are made here, new, as the
+         * owner, inside the pools (migrate-disks.c), then checked as any. */
+        int r = q->copy_disks ? vmms_migrate_disks_create(d, q, cred, why, sizeof why) : 0;
+        if (r >= 0 && (r = vmms_config_check_files(&d->opt.paths, &q->config, NULL, cred, why, sizeof why)) < 0 &&
+            q->copy_disks)
+                vmms_migrate_disks_remove(&q->config, q->config.n_disks);
         if (r < 0)
                 return snprintf(err, errlen, "%s", why), r;
         return 0;
@@ -171,12 +177,15 @@ static int accept_request(struct vmms_incoming *in, const struct vmms_migchan_re
                 return r;
         }
         vm->migrating_in = true;
+        vm->incoming_disks = q->copy_disks;
         vm->incoming_fd = in->wpair[0];
         (void)vmms_bus_emit_vm_added(vm);
         r = vmms_vm_start(vm, err, errlen);
         vm->incoming_fd = -1;
         in->wpair[0] = safe_close(in->wpair[0]); /* the worker has it */
         if (r < 0) {
+                if (q->copy_disks)
+                        vmms_migrate_disks_remove(&q->config, q->config.n_disks);
                 vmms_vm_remove_later(vm, true);
                 return r;
         }
@@ -369,6 +378,7 @@ void vmms_vm_migrated_in(struct vmms_vm *vm) {
         if (!vm->migrating_in)
                 return;
         vm->migrating_in = false;
+        vm->incoming_disks = false; /* the copied images are the VM's now */
         int r = vmms_store_save(vm, vm->config);
         if (r < 0)
                 vmms_vm_log(vm, LOG_LEVEL_ERR, r, "cannot store the configuration of the migrated VM: %m");

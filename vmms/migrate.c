@@ -358,6 +358,8 @@ static void ask_worker(struct vmms_migration *m) {
                 json_object_object_add(args, "max_downtime_ms", json_object_new_int64(m->a.max_downtime_ms));
         if (args && m->a.no_auto_converge)
                 json_object_object_add(args, "auto_converge", json_object_new_boolean(false));
+        if (args && m->a.storage_path[0])
+                json_object_object_add(args, "copy_disks", json_object_new_boolean(true));
         int r = !args ? -ENOMEM
                       : vmms_worker_request_fds_timeout(vm->worker, "migrate-send", args, &m->wpair[0], 1,
                                                         MIGRATE_REQUEST_TIMEOUT_US, migrate_reply, NULL);
@@ -424,7 +426,20 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
         char owner_name[VMMS_MIGCHAN_USER_MAX + 1];
         if (vmms_user_name(vm->owner, owner_name, sizeof owner_name) < 0)
                 owner_name[0] = 0; /* no name here: the destination goes by the uid */
-        if (!(m->request = vmms_migchan_request_build(vm->config, vm->owner, owner_name, VMMS_MIGRATE_LIVE)) ||
+        if (a->storage_path[0]) { /* shared-nothing: the destination's paths, the disks' geometry */
+                _cleanup_free_ struct vm_config *c = malloc(sizeof *c);
+                struct vmms_migchan_disk disks[VM_DISKS_MAX];
+                r = c ? vmms_migrate_disks_prepare(vm, a->storage_path, c, disks, err, errlen) : -ENOMEM;
+                if (r < 0) {
+                        migration_free(m);
+                        return r;
+                }
+                r = -ENOMEM;
+                m->request = vmms_migchan_disks_request_build(c, vm->owner, owner_name, disks);
+        } else {
+                m->request = vmms_migchan_request_build(vm->config, vm->owner, owner_name, VMMS_MIGRATE_LIVE);
+        }
+        if (!m->request ||
             socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, m->note) < 0 ||
             socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, m->wpair) < 0 ||
             (r = sd_event_add_io(vm->d->event, &m->note_src, m->note[0], EPOLLIN, on_note, m)) < 0 ||
@@ -438,7 +453,8 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
         vm->mig_pass = 0;
         vm->mig_bytes = vm->mig_dirty_pages = vm->mig_dirty_rate = vm->mig_expected_downtime_ms = 0;
         emit_progress(vm);
-        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migrating to %s:%u", a->host, a->port);
+        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migrating to %s:%u%s%s", a->host, a->port,
+                    a->storage_path[0] ? ", its disks copied into " : "", a->storage_path);
         vmms_vm_set_state(vm, VMMS_STATE_MIGRATING);
         return 0;
 }

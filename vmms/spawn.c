@@ -373,6 +373,8 @@ static int send_config(struct vmms_vm *vm, int ctl, struct spawn_fds *s, const c
         if (!files)
                 return -ENOMEM;
         json_object_object_add(msg, "files", files);
+        if (vm->incoming_fd >= 0 && vm->incoming_disks) /* shared-nothing: the stream fills the new images */
+                json_object_object_add(msg, "migrate_disks", json_object_new_boolean(true));
         bool multi_queue = false;
         for (uint32_t i = 0; i < vm->config->n_nics; i++)
                 multi_queue |= s->nic_queues[i] > 1;

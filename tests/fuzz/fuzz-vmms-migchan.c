@@ -28,6 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (vmms_migchan_request_parse(body, blen, q, err, sizeof err) == 0) {
                         char *again = q->mode == VMMS_MIGRATE_SAVED
                                               ? vmms_migchan_saved_request_build(&q->config, q->owner, q->owner_name, q->size, q->start)
+                                      : q->copy_disks
+                                              ? vmms_migchan_disks_request_build(&q->config, q->owner, q->owner_name, q->disks)
                                               : vmms_migchan_request_build(&q->config, q->owner, q->owner_name, q->mode);
                         free(again);
                 }

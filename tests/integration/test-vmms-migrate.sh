@@ -8,6 +8,10 @@
 #   refusals leave the source running: nobody listening, a destination
 #     that already has a VM of that name, a destination without the kernel
 #     in its storage pools;
+#   shared-nothing (--storage-path): a raw and a VHDX disk copied into new
+#     images in B's directory, byte-equal, the configuration stored on B
+#     names them; refused (nothing left on B, the VM runs on A) when an
+#     image exists there already or the directory is outside B's pools;
 #   with TLS (certificates made with openssl, one CA): A->B->A; a guest
 #     dirtying and checking 12 MiB is refused a 4 ms budget without
 #     auto-converge (--no-auto-converge), then moves without a lost write; a source
@@ -52,6 +56,48 @@ ADDR=$ADDRB expect_rc 0 vmctl migrate mig 127.0.0.1:$PA
 wait_state mig Running 30
 wait_for 30 "the VM gone from B" sh -c "! '$VMCTL_BIN' --address='$ADDRB' show mig >/dev/null 2>&1"
 
+note "shared-nothing A -> B"
+mkdir -p "$T/sn-a" "$T/sn-b"
+truncate -s 32M "$T/sn-a/sn.img"
+head -c 3M /dev/urandom | dd of="$T/sn-a/sn.img" bs=1M seek=5 conv=notrunc status=none
+head -c 1M /dev/urandom | dd of="$T/sn-a/sn.img" bs=1M seek=31 conv=notrunc status=none
+expect_rc 0 vmctl disk create "$T/sn-a/sn2.vhdx" 16M
+t_create sn "" ",\"disks\":[{\"path\":\"$T/sn-a/sn.img\"},{\"path\":\"$T/sn-a/sn2.vhdx\",\"format\":\"vhdx\",\"lun\":1}]"
+expect_rc 0 vmctl start sn --timeout=60
+wait_state sn Running 60
+sid=$(vm_prop sn Id)
+touch "$T/sn-b/sn2.vhdx" # the second image exists there: the first one made is removed again
+expect_rc 1 vmctl migrate sn 127.0.0.1:$PB --storage-path="$T/sn-b"
+echo "$LAST_OUT" | grep -q "sn-b/sn2.vhdx exists here" || fail "an existing image: $LAST_OUT"
+[ ! -e "$T/sn-b/sn.img" ] || fail "the refused migration left sn.img on B"
+[ "$(vm_prop sn State)" = Running ] || fail "State after the refusal: $(vm_prop sn State)"
+rm "$T/sn-b/sn2.vhdx"
+expect_rc 1 vmctl migrate sn 127.0.0.1:$PB --storage-path=/var/tmp/outside-the-pools
+echo "$LAST_OUT" | grep -q "the destination refused" || fail "outside the pools: $LAST_OUT"
+vmctl migrate sn 127.0.0.1:$PB --storage-path=relative/dir >/dev/null 2>&1 && fail "a relative storage path was taken"
+vmctl migrate sn 127.0.0.1:$PB --quick --storage-path="$T/sn-b" >/dev/null 2>&1 && fail "--quick --storage-path was taken"
+[ "$(vm_prop sn State)" = Running ] || fail "State after the refusals: $(vm_prop sn State)"
+expect_rc 0 vmctl migrate sn 127.0.0.1:$PB --storage-path="$T/sn-b"
+echo "shared-nothing A->B: $LAST_OUT"
+ADDR=$ADDRB wait_state sn Running 30
+cmp "$T/sn-a/sn.img" "$T/sn-b/sn.img" || fail "the raw disk's copy differs"
+[ "$(stat -c %s "$T/sn-b/sn.img")" = $((32 << 20)) ] || fail "the copy's size: $(stat -c %s "$T/sn-b/sn.img")"
+grep -q "$T/sn-b/sn.img" "$B/state/$sid.json" && grep -q "$T/sn-b/sn2.vhdx" "$B/state/$sid.json" ||
+  fail "B's configuration does not name the copies: $(cat "$B/state/$sid.json")"
+wait_for 30 "sn gone from A" sh -c "! '$VMCTL_BIN' --address='$ADDR' show sn >/dev/null 2>&1"
+note "shared-nothing B -> A"
+mkdir -p "$T/sn-c" "$T/sn-d"
+ADDR=$ADDRB expect_rc 0 vmctl migrate sn 127.0.0.1:$PA --storage-path="$T/sn-c"
+wait_state sn Running 30
+wait_for 30 "sn gone from B" sh -c "! '$VMCTL_BIN' --address='$ADDRB' show sn >/dev/null 2>&1"
+cmp "$T/sn-a/sn.img" "$T/sn-c/sn.img" || fail "the raw disk's second copy differs"
+expect_rc 0 vmctl disk info "$T/sn-b/sn2.vhdx"
+echo "$LAST_OUT" | grep -q "16.0 MiB\|16777216" || fail "the VHDX copy: $LAST_OUT"
+if command -v qemu-img >/dev/null; then
+  qemu-img check -q "$T/sn-b/sn2.vhdx" || fail "qemu-img check of the VHDX copy"
+fi
+[ -f "$T/sn-a/sn.img" ] || fail "A's image went away"
+
 note "bad arguments and states"
 expect_rc 4 vmctl migrate mig "no such:host"
 expect_rc 2 vmctl migrate mig 127.0.0.1:$PB --max-downtime=x
@@ -95,6 +141,10 @@ expect_rc 1 vmctl migrate mig 127.0.0.1:$PB
 [ "$(vm_prop mig State)" = Running ] || fail "State after the destination's worker died: $(vm_prop mig State)"
 wait_for 10 "B forgetting the VM" sh -c "! '$VMCTL_BIN' --address='$ADDRB' show mig >/dev/null 2>&1"
 ls "$B/state" | grep -q json && fail "B stored the VM: $(ls "$B/state")"
+expect_rc 1 vmctl migrate sn 127.0.0.1:$PB --storage-path="$T/sn-d"
+[ "$(vm_prop sn State)" = Running ] || fail "sn's State after the destination's worker died: $(vm_prop sn State)"
+wait_for 10 "B forgetting sn" sh -c "! '$VMCTL_BIN' --address='$ADDRB' show sn >/dev/null 2>&1"
+[ -z "$(ls -A "$T/sn-d")" ] || fail "the dead destination left its copies: $(ls "$T/sn-d")"
 kill -0 "$(vm_prop mig WorkerPid)" || fail "the source's worker is gone"
 echo "  ($LAST_OUT)"
 

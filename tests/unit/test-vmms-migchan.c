@@ -62,6 +62,55 @@ TEST(request_roundtrip) {
         free(q);
 }
 
+/* Shared-nothing: one geometry per disk, none for a read-only one. */
+TEST(disks_request_roundtrip_and_refusals) {
+        const char *cfg = "{\"name\":\"web1\",\"id\":\"" ID1 "\",\"memory_mib\":256,\"boot\":{\"kernel\":\"/k\"},"
+                          "\"disks\":[{\"path\":\"/d/a.img\"},{\"path\":\"/d/b.iso\",\"read_only\":true,\"lun\":1}]}";
+        struct vm_config *c = malloc(sizeof *c);
+        struct vmms_migchan_request *q = malloc(sizeof *q);
+        char err[256];
+        ASSERT_NOT_NULL(c);
+        ASSERT_NOT_NULL(q);
+        ASSERT_OK(vm_config_parse(cfg, strlen(cfg), c, err, sizeof err));
+        struct vmms_migchan_disk disks[2] = { { .size = 1 << 30, .sector = 4096 }, { .size = 0, .sector = 512 } };
+        char *body = vmms_migchan_disks_request_build(c, 0, NULL, disks);
+        ASSERT_NOT_NULL(body);
+        ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err));
+        ASSERT_TRUE(q->copy_disks);
+        ASSERT_EQ(q->disks[0].size, 1u << 30);
+        ASSERT_EQ(q->disks[0].sector, 4096u);
+        ASSERT_EQ(q->disks[1].size, 0u);
+        free(body);
+        body = vmms_migchan_request_build(c, 0, NULL, VMMS_MIGRATE_LIVE);
+        ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err));
+        ASSERT_FALSE(q->copy_disks);
+        free(body);
+        static const struct vmms_migchan_disk bad[][2] = {
+                { { 0, 512 }, { 0, 512 } },              /* a writable disk without a size */
+                { { 1 << 20, 512 }, { 1 << 20, 512 } },  /* a read-only disk with one */
+                { { 1000, 512 }, { 0, 512 } },           /* not in sectors */
+                { { 1 << 20, 1024 }, { 0, 512 } },       /* no such sector */
+                { { (64ull << 40) + 512, 512 }, { 0, 512 } },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                body = vmms_migchan_disks_request_build(c, 0, NULL, bad[i]);
+                ASSERT_NOT_NULL(body);
+                ASSERT_ERROR(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err), EINVAL);
+                ASSERT_TRUE(strstr(err, "disks[") != NULL);
+                free(body);
+        }
+        /* one entry per disk, and only for a live move */
+        body = vmms_migchan_disks_request_build(c, 0, NULL, disks);
+        char *cut = strstr(body, ",{\"size\":0");
+        ASSERT_NOT_NULL(cut);
+        memmove(cut, strchr(cut + 1, '}') + 1, strlen(strchr(cut + 1, '}') + 1) + 1);
+        ASSERT_ERROR(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "disks: must hold one entry per disk of the configuration");
+        free(body);
+        free(c);
+        free(q);
+}
+
 static int parse(const char *body, char *err, size_t errlen) {
         struct vmms_migchan_request *q = malloc(sizeof *q);
         int r = q ? vmms_migchan_request_parse(body, strlen(body), q, err, errlen) : -ENOMEM;

@@ -51,7 +51,7 @@ static void show_progress(struct vmctl *c, const char *path, bool tty, void *opa
 
 /* Migrate(destination, options): 120 s for the destination to take it. */
 static int call_migrate(struct vmctl *c, const char *path, const char *dest, const char *mode, uint32_t downtime,
-                        bool auto_converge, int start, const struct migrate_show *w) {
+                        bool auto_converge, int start, const char *storage_path, const struct migrate_show *w) {
         sd_bus_message *m = NULL;
         int r = sd_bus_message_new_method_call(c->bus, &m, VMMS_BUS_NAME, path, VMMS_VM_IFACE, "Migrate");
         if (r >= 0)
@@ -66,6 +66,8 @@ static int call_migrate(struct vmctl *c, const char *path, const char *dest, con
                 r = sd_bus_message_append(m, "{sv}", "max-downtime-ms", "u", downtime);
         if (r >= 0 && !auto_converge)
                 r = sd_bus_message_append(m, "{sv}", "auto-converge", "b", 0);
+        if (r >= 0 && storage_path)
+                r = sd_bus_message_append(m, "{sv}", "storage-path", "s", storage_path);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         r = r < 0 ? vmctl_fail(NULL, r, "migrate")
@@ -82,8 +84,10 @@ static int run_migrate(struct vmctl *c, int argc, char **argv) {
                 { "no-start", no_argument, NULL, 'n' },
                 { "max-downtime", required_argument, NULL, 'd' },
                 { "no-auto-converge", no_argument, NULL, 'A' },
+                { "storage-path", required_argument, NULL, 'S' },
                 {},
         };
+        const char *storage_path = NULL;
         uint32_t downtime = 0;
         bool auto_converge = true;
         const char *mode = NULL;
@@ -100,6 +104,8 @@ static int run_migrate(struct vmctl *c, int argc, char **argv) {
                         downtime = (uint32_t)v;
                 } else if (o == 'A')
                         auto_converge = false;
+                else if (o == 'S')
+                        storage_path = optarg;
                 else if (o == 'l' || o == 'Q') {
                         const char *m = o == 'l' ? "live" : "quick";
                         if (mode && strcmp(mode, m) != 0) {
@@ -114,6 +120,10 @@ static int run_migrate(struct vmctl *c, int argc, char **argv) {
         }
         if (start >= 0 && mode && strcmp(mode, "live") == 0) {
                 fprintf(stderr, "vmctl migrate: --start/--no-start go with --quick (or a Saved VM)\n");
+                return VMCTL_EXIT_USAGE;
+        }
+        if (storage_path && mode && strcmp(mode, "quick") == 0) {
+                fprintf(stderr, "vmctl migrate: --storage-path copies the disks of a live migration: not with --quick\n");
                 return VMCTL_EXIT_USAGE;
         }
         if (vmctl_check_args(argc, argv, 2))
@@ -132,7 +142,8 @@ static int run_migrate(struct vmctl *c, int argc, char **argv) {
         bool runs_there = quick ? (start >= 0 ? start == 1 : !saved) : true;
         struct migrate_show w = { .ref = ref, .quick = quick };
         uint64_t t0 = now_us(CLOCK_MONOTONIC);
-        r = call_migrate(c, path, dest, mode ? mode : quick ? "quick" : "live", downtime, auto_converge, start, &w);
+        r = call_migrate(c, path, dest, mode ? mode : quick ? "quick" : "live", downtime, auto_converge, start,
+                         storage_path, &w);
         free(path);
         if (r)
                 return r;
@@ -148,7 +159,7 @@ static int run_migrate(struct vmctl *c, int argc, char **argv) {
 
 static void help_migrate(void) {
         printf("Usage: vmctl migrate VM HOST[:PORT] [--live|--quick [--start|--no-start]] [--max-downtime=MS]\n"
-               "                    [--no-auto-converge]\n"
+               "                    [--no-auto-converge] [--storage-path=DIR]\n"
                "Migrates a VM to the vmms on HOST (port 7390 unless given), which must accept\n"
                "migrations (vmms --migration-listen). Returns once the VM runs there (or, for a\n"
                "Saved VM moved without --start, is Saved there); it is removed here. On failure\n"
@@ -160,7 +171,11 @@ static void help_migrate(void) {
                "                      running VM, leave a Saved one Saved)\n"
                "  --max-downtime=MS   live: the pause the switch-over may take (default 300)\n"
                "  --no-auto-converge  live: never throttle the vCPUs: a guest that dirties memory\n"
-               "                      faster than the link carries it fails to move instead\n");
+               "                      faster than the link carries it fails to move instead\n"
+               "  --storage-path=DIR  live, shared-nothing: copy the VM's writable disks while it\n"
+               "                      runs into new images in DIR on HOST (same file names); the\n"
+               "                      images here stay, unused (default: shared storage, the\n"
+               "                      same paths on both hosts)\n");
 }
 
 const struct vmctl_command vmctl_cmd_migrate = { "migrate", "VM HOST[:PORT]", "move a VM to another host (live or quick)",

@@ -48,8 +48,21 @@ int vmms_migchan_frame_parse(const uint8_t *buf, size_t len, enum vmms_migchan_k
 
 #define VMMS_MIGCHAN_USER_MAX 32u /* an owner's user name */
 
+/* Shared-nothing: the geometry of a disk the destination creates new and
+ * the stream fills (size 0: a read-only disk, which is not copied: the
+ * destination has its own at the configuration's path). */
+struct vmms_migchan_disk {
+        uint64_t size;   /* bytes the guest sees: a multiple of sector */
+        uint32_t sector; /* the logical sector: 512 or 4096 */
+};
+#define VMMS_MIGCHAN_DISK_MAX (64ull << 40) /* VHDX's limit; a raw image's too here */
+
 struct vmms_migchan_request {
         struct vm_config config; /* parsed and validated; its id is set */
+        /* LIVE: the disks move with the VM (each writable disk of config
+         * gets disks[i]; config's paths are the destination's). */
+        bool copy_disks;
+        struct vmms_migchan_disk disks[VM_DISKS_MAX];
         uint32_t owner;
         /* The owner's user name on the source ("" when it has none): a
          * destination maps it to its own uid for that name. */
@@ -63,6 +76,10 @@ struct vmms_migchan_request {
  * "mode":"live"} (owner_name NULL or "": none); NULL on ENOMEM. */
 char *vmms_migchan_request_build(const struct vm_config *c, uid_t owner, const char *owner_name,
                                  enum vmms_migrate_mode mode);
+/* The same with "disks":[{"size":n,"sector":s},...] (one per disk of c;
+ * size 0 for a read-only one): a shared-nothing live migration. */
+char *vmms_migchan_disks_request_build(const struct vm_config *c, uid_t owner, const char *owner_name,
+                                       const struct vmms_migchan_disk *disks);
 /* A Saved VM's move: {"config":...,"owner":uid[,"owner_name":...],"mode":"saved","size":N,"start":b}. */
 char *vmms_migchan_saved_request_build(const struct vm_config *c, uid_t owner, const char *owner_name, uint64_t size,
                                        bool start);
