@@ -262,10 +262,20 @@ TEST(a_failed_migration_leaves_the_guest_at_full_speed) {
         /* 0 ms can never be met (the switch-over alone is taken as 3):
          * the throttle rises every pass the estimate does not clearly
          * fall, to 70 % or more within 20 passes. */
-        ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
-        dst = start_dest(s[1]);
-        rep = migrate(&src, s[0], ",\"max_downtime_ms\":0,\"max_passes\":20", &progress, &pct);
-        fprintf(stderr, "auto-converge, 0 ms: %s\n", json_object_to_json_string(rep));
+        /* A vCPU thread starved for the whole move on a loaded 2-core host
+         * (a CI run: 20 passes in 89 ms) spends none of it parked: once
+         * more, at most three times. */
+        for (int attempt = 0; attempt < 3; attempt++) {
+                ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
+                dst = start_dest(s[1]);
+                rep = migrate(&src, s[0], ",\"max_downtime_ms\":0,\"max_passes\":20", &progress, &pct);
+                fprintf(stderr, "auto-converge, 0 ms: %s\n", json_object_to_json_string(rep));
+                if (ok(rep) || num(rep, "throttled_ms") > 0 || attempt == 2)
+                        break;
+                json_object_put(rep);
+                dest_gave_up(&dst);
+                usleep(100000);
+        }
         ASSERT_FALSE(ok(rep));
         ASSERT_EQ(vmwp_ctl_int(rep, "errno"), ETIMEDOUT);
         ASSERT_TRUE(strstr(vmwp_ctl_str(rep, "error"), "with the vCPUs throttled (auto-converge: parked ") != NULL);
