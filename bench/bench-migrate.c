@@ -3,7 +3,14 @@
  * same run: an idle 512 MiB guest (the interrupt-driven echo guest,
  * tests/guests/vmwp_irq.S, idling in HLT) moved between two workers on
  * this host over a unix stream socket, and the same guest moved between
- * two QEMU 7.2 microvm processes (-incoming unix:..., QMP migrate).
+ * two QEMU 7.2 microvm processes (-incoming unix:..., QMP migrate). Then
+ * a 512 MiB guest dirtying 50 MB/s (tests/guests/vmwp_basic.S "W<n>": the
+ * pages of 4..16 MiB one after the other, paced by its TSC) moved the
+ * same two ways with a 300 ms downtime budget: ours with its defaults
+ * (auto-converge on), QEMU at its best (max-bandwidth lifted from its
+ * default, auto-converge on, downtime-limit 300). Last, the socketpair's
+ * own throughput (one process writing 1 GiB in 4 MiB writes, another
+ * reading), beside which the stream's is printed.
  *
  *   downtime: ours, the source's pause -> the destination's first KVM_RUN
  *             (vmwp --timing's "guest" phase; both CLOCK_MONOTONIC);
@@ -33,11 +40,22 @@
 
 #define ROUNDS 5
 #define GUEST_MIB 512u
+#define DIRTY_MBPS 50u
+
+/* The guest a round moves: its ELF (in the build's tests/) and command line. */
+struct guest {
+        const char *elf;
+        char cmdline[32];
+        unsigned settle_ms; /* before the move: booted and in its loop */
+};
 
 static char build_dir[PATH_MAX - 64], dir[] = "/tmp/bench-migrate-XXXXXX";
 
 struct round {
         double downtime_ms, total_ms, mib, mbps;
+        double dirty_mbps; /* the guest's rate as the source measured it (its last pass; -1: not reported) */
+        double passes, throttle_pct;
+        double pass1_mbps; /* ours: the first pass's bandwidth as the source measured it */
 };
 
 /* ---- vmwp ---- */
@@ -60,7 +78,7 @@ static double num_of(struct json_object *m, const char *k) {
 
 /* A worker with --timing under a control socket; mig_fd >= 0: it receives
  * the VM over it (no wait for "ready"). */
-static bool worker_start(struct worker *w, const char *name, int mig_fd) {
+static bool worker_start(struct worker *w, const char *name, int mig_fd, const struct guest *g) {
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return false;
@@ -79,8 +97,8 @@ static bool worker_start(struct worker *w, const char *name, int mig_fd) {
         w->sock = sv[0];
         snprintf(cfg, sizeof cfg,
                  "{\"op\":\"config\",\"config\":{\"name\":\"bench\",\"memory_mib\":%u,\"vcpus\":1,\"boot\":{"
-                 "\"kind\":\"pvh\",\"kernel\":\"%s/tests/tg_vmwp_irq.elf\",\"cmdline\":\"\"}}%s}",
-                 GUEST_MIB, build_dir, mig_fd >= 0 ? ",\"files\":[\"migrate_incoming\"]" : "");
+                 "\"kind\":\"pvh\",\"kernel\":\"%s/tests/%s\",\"cmdline\":\"%s\"}}%s}",
+                 GUEST_MIB, build_dir, g->elf, g->cmdline, mig_fd >= 0 ? ",\"files\":[\"migrate_incoming\"]" : "");
         struct json_object *m = json_tokener_parse(cfg);
         bool ok = m && proto_send(w->sock, m, mig_fd >= 0 ? &mig_fd : NULL, mig_fd >= 0 ? 1 : 0) == 0;
         json_object_put(m);
@@ -105,13 +123,13 @@ static void worker_end(struct worker *w) {
         waitpid(w->pid, NULL, 0);
 }
 
-static bool ours(struct round *r) {
+static bool ours(struct round *r, const struct guest *g) {
         struct worker a, b;
         int sp[2];
-        if (!worker_start(&a, "src", -1) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+        if (!worker_start(&a, "src", -1, g) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
                 return false;
-        usleep(100 * 1000); /* set up and idling */
-        if (!worker_start(&b, "dst", sp[1]))
+        usleep(g->settle_ms * 1000); /* set up and idling, or dirtying */
+        if (!worker_start(&b, "dst", sp[1], g))
                 return false;
         close(sp[1]);
         struct json_object *m = json_tokener_parse("{\"op\":\"migrate-send\",\"id\":5}");
@@ -119,8 +137,15 @@ static bool ours(struct round *r) {
         bool ok = proto_send(a.sock, m, &sp[0], 1) == 0;
         json_object_put(m);
         close(sp[0]);
-        for (m = NULL; ok && (m = bench_worker_recv(a.sock, 60000)) && strcmp(str_of(m, "event"), "") != 0;)
+        r->dirty_mbps = -1;
+        for (m = NULL; ok && (m = bench_worker_recv(a.sock, 60000)) && strcmp(str_of(m, "event"), "") != 0;) {
+                if (!strcmp(str_of(m, "event"), "migrate-progress")) {
+                        r->dirty_mbps = num_of(m, "dirty_rate") * 4096 / 1e6;
+                        if (num_of(m, "pass") == 1)
+                                r->pass1_mbps = num_of(m, "bandwidth") / 1e6;
+                }
                 json_object_put(m);
+        }
         uint64_t t1 = bench_now_ns();
         ok = ok && !strcmp(str_of(m, "ok"), "true");
         if (!ok)
@@ -130,12 +155,13 @@ static bool ours(struct round *r) {
         uint64_t pause = t0 + (uint64_t)((r->total_ms - num_of(m, "downtime_ms")) * 1e6);
         r->mib = num_of(m, "bytes") / 1048576.0;
         r->mbps = num_of(m, "bytes") / 1e6 / (r->total_ms / 1e3);
+        r->passes = num_of(m, "passes"), r->throttle_pct = num_of(m, "throttle_pct");
         json_object_put(m);
         (void)t1;
         worker_end(&a);
         worker_end(&b);
-        uint64_t g = bench_phase_ns(bench_slurp(b.err), "guest");
-        r->downtime_ms = g > pause ? (double)(g - pause) / 1e6 : -1;
+        uint64_t first = bench_phase_ns(bench_slurp(b.err), "guest");
+        r->downtime_ms = first > pause ? (double)(first - pause) / 1e6 : -1;
         if (ok && r->downtime_ms < 0)
                 fprintf(stderr, "bench-migrate: no \"guest\" phase on the destination: %s\n", bench_slurp(b.err));
         return ok && r->downtime_ms > 0;
@@ -143,23 +169,31 @@ static bool ours(struct round *r) {
 
 /* ---- QEMU ---- */
 
-static bool qemu_start(struct qmp *q, const char *name, const char *incoming) {
+static bool qemu_start(struct qmp *q, const char *name, const char *incoming, const struct guest *g) {
         char sock[PATH_MAX], kernel[PATH_MAX];
         snprintf(sock, sizeof sock, "%s/%s.qmp", dir, name);
-        snprintf(kernel, sizeof kernel, "%s/tests/tg_vmwp_irq.elf", build_dir);
-        return qmp_qemu_start(q, sock, kernel, GUEST_MIB, incoming, NULL);
+        snprintf(kernel, sizeof kernel, "%s/tests/%s", build_dir, g->elf);
+        return qmp_qemu_start_append(q, sock, kernel, GUEST_MIB, incoming, NULL, g->cmdline[0] ? g->cmdline : NULL);
 }
 
-static bool qemu(struct round *r) {
+static bool qemu(struct round *r, const struct guest *g) {
         char mig[PATH_MAX], incoming[PATH_MAX + 8], cmd[PATH_MAX + 96];
         snprintf(mig, sizeof mig, "%s/qemu-mig.sock", dir);
         snprintf(incoming, sizeof incoming, "unix:%s", mig);
         snprintf(cmd, sizeof cmd, "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"unix:%s\"}}", mig);
         struct qmp src, dst;
-        if (!qemu_start(&src, "src", NULL) || !qemu_start(&dst, "dst", incoming))
+        if (!qemu_start(&src, "src", NULL, g) || !qemu_start(&dst, "dst", incoming, g))
                 return false;
-        usleep(100 * 1000);
-        bool ok = qmp_ok(&src, cmd), done = false;
+        usleep(g->settle_ms * 1000);
+        /* At its best: no bandwidth cap (7.2's default is 128 MiB/s),
+         * throttling like ours, the same budget. */
+        bool ok = qmp_ok(&src, "{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":["
+                               "{\"capability\":\"auto-converge\",\"state\":true}]}}") &&
+                  qmp_ok(&src, "{\"execute\":\"migrate-set-parameters\",\"arguments\":{\"max-bandwidth\":"
+                               "10000000000,\"downtime-limit\":300}}") &&
+                  qmp_ok(&src, cmd);
+        bool done = false;
+        r->dirty_mbps = -1, r->passes = -1, r->throttle_pct = 0;
         for (int i = 0; ok && !done && i < 100000; i++) {
                 struct json_object *rep = qmp_cmd(&src, "{\"execute\":\"query-migrate\"}"), *ret;
                 const char *st = rep && json_object_object_get_ex(rep, "return", &ret) ? str_of(ret, "status") : "";
@@ -168,7 +202,14 @@ static bool qemu(struct round *r) {
                         struct json_object *ram;
                         double bytes = json_object_object_get_ex(ret, "ram", &ram) ? num_of(ram, "transferred") : -1;
                         r->mib = bytes / 1048576.0, r->mbps = bytes / 1e6 / (r->total_ms / 1e3);
+                        r->passes = json_object_object_get_ex(ret, "ram", &ram) ? num_of(ram, "dirty-sync-count") : -1;
                         done = true;
+                } else if (!strcmp(st, "active")) {
+                        struct json_object *ram;
+                        if (json_object_object_get_ex(ret, "ram", &ram) && num_of(ram, "dirty-pages-rate") > 0)
+                                r->dirty_mbps = num_of(ram, "dirty-pages-rate") * 4096 / 1e6;
+                        if (num_of(ret, "cpu-throttle-percentage") > r->throttle_pct)
+                                r->throttle_pct = num_of(ret, "cpu-throttle-percentage");
                 } else if (!strcmp(st, "failed") || !rep)
                         ok = false;
                 json_object_put(rep);
@@ -176,6 +217,77 @@ static bool qemu(struct round *r) {
         qmp_qemu_end(&src);
         qmp_qemu_end(&dst);
         return ok && done;
+}
+
+/* The socketpair's own throughput: 1 GiB through it, 4 MiB writes. */
+static double socket_mbps(void) {
+        int sp[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+                return -1;
+        const size_t chunk = 4u << 20, total = 1ull << 30;
+        pid_t pid = fork();
+        if (pid == 0) {
+                char *buf = calloc(1, chunk);
+                close(sp[0]);
+                for (size_t sent = 0; buf && sent < total;) {
+                        ssize_t k = write(sp[1], buf, chunk);
+                        if (k <= 0)
+                                _exit(1);
+                        sent += (size_t)k;
+                }
+                _exit(0);
+        }
+        close(sp[1]);
+        char *buf = malloc(chunk);
+        uint64_t t0 = bench_now_ns();
+        size_t got = 0;
+        for (ssize_t k; buf && got < total && (k = read(sp[0], buf, chunk)) > 0;)
+                got += (size_t)k;
+        uint64_t ns = bench_now_ns() - t0;
+        free(buf);
+        close(sp[0]);
+        waitpid(pid, NULL, 0);
+        return got == total ? (double)total / 1e6 / ((double)ns / 1e9) : -1;
+}
+
+/* TSC cycles per second, measured against CLOCK_MONOTONIC (a guest's TSC
+ * runs at the host's: KVM offsets it, no scaling here). */
+static double tsc_hz(void) {
+        uint64_t n0 = bench_now_ns(), c0 = __builtin_ia32_rdtsc();
+        usleep(200 * 1000);
+        uint64_t n1 = bench_now_ns(), c1 = __builtin_ia32_rdtsc();
+        return (double)(c1 - c0) / ((double)(n1 - n0) / 1e9);
+}
+
+/* ROUNDS moves of guest g, ours and QEMU's (q: QEMU there); medians into
+ * o and qm: downtime, total, MB/s, MiB, the guest's dirty rate, passes,
+ * throttle. */
+static bool rounds(const struct guest *g, const char *what, bool *q, double o[7][ROUNDS], double qm[7][ROUNDS]) {
+        for (int i = 0; i < ROUNDS; i++) {
+                struct round a = { 0 }, c = { -1, -1, -1, -1, -1, -1, -1 };
+                if (!ours(&a, g)) {
+                        fprintf(stderr, "bench-migrate: %s round %d of vmwp failed (is %s/vmwp/vmwp built?)\n", what,
+                                i, build_dir);
+                        return false;
+                }
+                if (*q && !qemu(&c, g)) {
+                        fprintf(stderr, "bench-migrate: %s round %d of QEMU failed: no baseline\n", what, i);
+                        *q = false;
+                }
+                double ov[7] = { a.downtime_ms, a.total_ms, a.pass1_mbps, a.mib, a.dirty_mbps, a.passes, a.throttle_pct };
+                double qv[7] = { c.downtime_ms, c.total_ms, c.mbps, c.mib, c.dirty_mbps, c.passes, c.throttle_pct };
+                for (int k = 0; k < 7; k++)
+                        o[k][i] = ov[k], qm[k][i] = qv[k];
+                fprintf(stderr,
+                        "%s round %d: downtime %.2f ms (QEMU %.0f, %.2fx), total %.2f ms (QEMU %.0f, %.2fx), stream "
+                        "%.2f MiB at %.0f MB/s, pass 1 at %.0f MB/s (QEMU %.2f MiB at %.0f MB/s), guest dirtying %.0f "
+                        "MB/s (QEMU's %.0f), passes %.0f (QEMU %.0f), throttle %.0f %% (QEMU %.0f %%)\n",
+                        what, i, a.downtime_ms, c.downtime_ms, *q ? a.downtime_ms / c.downtime_ms : -1, a.total_ms,
+                        c.total_ms, *q ? a.total_ms / c.total_ms : -1, a.mib, a.mbps, a.pass1_mbps, c.mib, c.mbps,
+                        a.dirty_mbps,
+                        c.dirty_mbps, a.passes, c.passes, a.throttle_pct, c.throttle_pct);
+        }
+        return true;
 }
 
 int main(void) {
@@ -193,34 +305,36 @@ int main(void) {
         bool q = system("command -v qemu-system-x86_64 >/dev/null 2>&1") == 0;
         if (!q)
                 fprintf(stderr, "bench-migrate: qemu-system-x86_64 not installed: no baseline\n");
-        double o[4][ROUNDS], qm[4][ROUNDS];
-        for (int i = 0; i < ROUNDS; i++) {
-                struct round a = { 0 }, c = { -1, -1, -1, -1 };
-                if (!ours(&a)) {
-                        fprintf(stderr, "bench-migrate: round %d of vmwp failed (is %s/vmwp/vmwp built?)\n", i,
-                                build_dir);
-                        return 1;
-                }
-                if (q && !qemu(&c)) {
-                        fprintf(stderr, "bench-migrate: round %d of QEMU failed: no baseline\n", i);
-                        q = false;
-                }
-                o[0][i] = a.downtime_ms, o[1][i] = a.total_ms, o[2][i] = a.mbps, o[3][i] = a.mib;
-                qm[0][i] = c.downtime_ms, qm[1][i] = c.total_ms, qm[2][i] = c.mbps, qm[3][i] = c.mib;
-                fprintf(stderr,
-                        "round %d: downtime %.2f ms (QEMU %.0f, %.2fx), total %.2f ms (QEMU %.0f, %.2fx), stream "
-                        "%.2f MiB at %.0f MB/s (QEMU %.2f MiB at %.0f MB/s)\n",
-                        i, a.downtime_ms, c.downtime_ms, q ? a.downtime_ms / c.downtime_ms : -1, a.total_ms,
-                        c.total_ms, q ? a.total_ms / c.total_ms : -1, a.mib, a.mbps, c.mib, c.mbps);
-        }
+        static double o[7][ROUNDS], qm[7][ROUNDS], od[7][ROUNDS], qd[7][ROUNDS];
+        struct guest idle = { .elf = "tg_vmwp_irq.elf", .settle_ms = 100 }, dirty = { .elf = "tg_vmwp_basic.elf",
+                                                                                       .settle_ms = 300 };
+        double hz = tsc_hz();
+        snprintf(dirty.cmdline, sizeof dirty.cmdline, "W%.0f", hz * 4096 / (DIRTY_MBPS * 1e6));
+        fprintf(stderr, "TSC %.0f MHz: the dirtying guest writes a page every %s cycles\n", hz / 1e6,
+                dirty.cmdline + 1);
+        bool qi = q, qdirty = q;
+        if (!rounds(&idle, "idle", &qi, o, qm) || !rounds(&dirty, "dirtying", &qdirty, od, qd))
+                return 1;
+        double link = socket_mbps();
 #define MED(col, k) bench_median(col[k], ROUNDS)
-#define QMED(k) (q ? bench_median(qm[k], ROUNDS) : -1)
+#define QMED(qq, col, k) (qq ? bench_median(col[k], ROUNDS) : -1)
         bench_result("live migration, idle 512 MiB guest: downtime (pause -> guest runs on the destination)",
-                     MED(o, 0), QMED(0), "ms", "<= 30, <= 0.3x", "lower");
-        bench_result("live migration, idle 512 MiB guest: total", MED(o, 1), QMED(1), "ms", "<= 1500, <= 0.3x",
-                     "lower");
-        bench_result("live migration: stream throughput (bytes / total)", MED(o, 2), QMED(2), "MB/s", "-", "higher");
-        bench_result("live migration: stream size", MED(o, 3), QMED(3), "MiB", "-", "lower");
+                     MED(o, 0), QMED(qi, qm, 0), "ms", "<= 30, <= 0.3x", "lower");
+        bench_result("live migration, idle 512 MiB guest: total", MED(o, 1), QMED(qi, qm, 1), "ms",
+                     "<= 1500, <= 0.3x", "lower");
+        bench_result("live migration, idle guest: first pass's throughput (QEMU: bytes / total)", MED(o, 2),
+                     QMED(qi, qm, 2), "MB/s", "-", "higher");
+        bench_result("live migration: stream size", MED(o, 3), QMED(qi, qm, 3), "MiB", "-", "lower");
+        bench_result("live migration, 512 MiB guest dirtying 50 MB/s: downtime (300 ms budget)", MED(od, 0),
+                     QMED(qdirty, qd, 0), "ms", "<= 300, <= 0.3x", "lower");
+        bench_result("live migration, 512 MiB guest dirtying 50 MB/s: total", MED(od, 1), QMED(qdirty, qd, 1), "ms",
+                     "<= 0.3x", "lower");
+        bench_result("live migration, dirtying guest: its dirty rate as our source measured it (QEMU: -1 when its "
+                     "move ended before a rate)", MED(od, 4), QMED(qdirty, qd, 4), "MB/s", "50", "-");
+        bench_result("live migration, dirtying guest: passes (QEMU: dirty-sync-count)", MED(od, 5), QMED(qdirty, qd, 5),
+                     "", "-", "lower");
+        bench_result("live migration, dirtying guest: first pass's throughput beside the socketpair's own", MED(od, 2),
+                     link, "MB/s", "-", "higher");
         char cmd[64];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         return system(cmd) == 0 ? 0 : 1;

@@ -57,6 +57,11 @@ bool qmp_wait_for(struct qmp *q, const char *cmd, const char *field, const char 
 
 bool qmp_qemu_start(struct qmp *q, const char *sock, const char *kernel, unsigned mem_mib, const char *incoming,
                     const char *qcow2) {
+        return qmp_qemu_start_append(q, sock, kernel, mem_mib, incoming, qcow2, NULL);
+}
+
+bool qmp_qemu_start_append(struct qmp *q, const char *sock, const char *kernel, unsigned mem_mib,
+                           const char *incoming, const char *qcow2, const char *append) {
         char qmparg[sizeof ((struct sockaddr_un *)0)->sun_path + 32], mem[16], drive[4200];
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         if (strlen(sock) >= sizeof sa.sun_path)
@@ -74,7 +79,7 @@ bool qmp_qemu_start(struct qmp *q, const char *sock, const char *kernel, unsigne
                 int null = open("/dev/null", O_RDWR);
                 dup2(null, 0), dup2(null, 1), dup2(null, 2);
                 /* -cpu host without arch-capabilities: the PVM host refuses it. */
-                const char *args[26] = { /* up to 24 and the NULL */ "qemu-system-x86_64", "-M", "microvm,x-option-roms=off,rtc=off", "-enable-kvm",
+                const char *args[28] = { /* up to 26 and the NULL */ "qemu-system-x86_64", "-M", "microvm,x-option-roms=off,rtc=off", "-enable-kvm",
                                          "-cpu", "host,-arch-capabilities", "-m", mem, "-kernel", kernel, "-nodefaults",
                                          "-no-user-config", "-display", "none", "-serial", "none", "-qmp", qmparg };
                 int n = 18;
@@ -84,6 +89,8 @@ bool qmp_qemu_start(struct qmp *q, const char *sock, const char *kernel, unsigne
                 }
                 if (incoming)
                         args[n++] = "-incoming", args[n++] = incoming;
+                if (append)
+                        args[n++] = "-append", args[n++] = append;
                 execvp(args[0], (char **)args);
                 _exit(127);
         }

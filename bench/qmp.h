@@ -21,6 +21,9 @@ struct qmp {
  * negotiates capabilities. */
 bool qmp_qemu_start(struct qmp *q, const char *sock, const char *kernel, unsigned mem_mib, const char *incoming,
                     const char *qcow2);
+/* The same with the guest's command line (-append). */
+bool qmp_qemu_start_append(struct qmp *q, const char *sock, const char *kernel, unsigned mem_mib,
+                           const char *incoming, const char *qcow2, const char *append);
 /* quit, and reaps the process. */
 void qmp_qemu_end(struct qmp *q);
 /* The next message that is not an event; NULL at the end. */

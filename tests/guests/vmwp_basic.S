@@ -11,6 +11,11 @@
 #      that every page holds the previous sweep's value (live migration's
 #      tests: a write lost or replayed prints "dirty BAD" and powers off;
 #      a '.' every 64 sweeps; needs 16 MiB of RAM)
+#   W<n>: right after the start-info magic (before the other checks, so
+#      that QEMU's PVH boot runs it too): dirty the pages of 4..16 MiB
+#      one after the other, one page per n TSC cycles (bench-migrate's
+#      guest dirtying memory at a set rate); after a stall of 2^32 cycles
+#      or more the pace starts afresh instead of catching up
 #   anything else: hang (cli; hlt)
 #include "vmwp_pvh.h"
         .code32
@@ -23,6 +28,12 @@ _start:
         mov     %ebx, %esi              # hvm_start_info
         cmpl    $0x336ec578, (%esi)
         jne     bad
+        mov     24(%esi), %edi          # cmdline_paddr
+        test    %edi, %edi
+        jz      1f
+        cmpb    $'W', (%edi)
+        je      dirty_paced
+1:
         mov     $msg_ok, %eax
         call    puts
         mov     $msg_cmdline, %eax
@@ -117,6 +128,39 @@ dirty:                                  # sweep n writes n to each page, checkin
         jnz     2b
         mov     $'.', %al
         call    putc
+        jmp     2b
+dirty_paced:                            # EBP = the decimal after 'W': TSC cycles per page
+        xor     %ebp, %ebp
+        inc     %edi
+5:      movzbl  (%edi), %eax
+        sub     $'0', %eax
+        cmp     $9, %eax
+        ja      6f
+        imul    $10, %ebp, %ebp
+        add     %eax, %ebp
+        inc     %edi
+        jmp     5b
+6:      rdtsc
+        mov     %eax, %esi              # EDI:ESI the next page's deadline
+        mov     %edx, %edi
+        xor     %ecx, %ecx              # the sweep
+2:      mov     $0x400000, %ebx
+1:      mov     %ecx, (%ebx)
+        add     %ebp, %esi
+        adc     $0, %edi
+3:      rdtsc
+        cmp     %edi, %edx
+        jb      3b
+        ja      4f                      # far behind (a pause): start afresh
+        cmp     %esi, %eax
+        jb      3b
+        jmp     7f
+4:      mov     %eax, %esi
+        mov     %edx, %edi
+7:      add     $4096, %ebx
+        cmp     $0x1000000, %ebx
+        jb      1b
+        inc     %ecx
         jmp     2b
 dirty_bad:                              # a page lost a write (or got one twice)
         mov     $msg_dirty_bad, %eax
