@@ -391,50 +391,45 @@ static int merge_copy(struct vhdx *child, struct vhdx *parent, uint64_t voff, ui
         return 0;
 }
 
-int vhdx_merge_into_parent(struct vhdx *child, struct vhdx *parent, vhdx_merge_progress_fn progress, void *opaque,
-                           uint64_t *bytes) {
-        if (child->parent != parent || !(parent->flags & VHDX_OPEN_WRITABLE))
+int vhdx_merge_begin(struct vhdx *child, struct vhdx *parent) {
+        if (!(parent->flags & VHDX_OPEN_WRITABLE) || child == parent ||
+            child->meta.virtual_size != parent->meta.virtual_size ||
+            child->meta.logical_sector != parent->meta.logical_sector)
                 return -EINVAL;
-        const size_t buflen = 4u << 20;
-        _cleanup_free_ uint8_t *buf = vhdx_buf(buflen);
-        if (!buf)
-                return -ENOMEM;
         /* The parent keeps its DataWriteGuid while the child's data goes in
          * (not the fresh one an ordinary first write gives it): the child,
          * its only user, reads the same through it at every point, so one
          * interrupted here (a crash, a stop) stays linked and the merge can
          * simply run again. At the end the parent takes the child's. */
         pthread_mutex_lock(&parent->lock);
-        bool fresh = !parent->data_guid_done;
+        parent->merge_fresh = !parent->data_guid_done;
         parent->data_guid_done = true;
         pthread_mutex_unlock(&parent->lock);
-        const uint64_t bs = child->meta.block_size, size = child->meta.virtual_size;
-        uint64_t copied = 0;
-        int r = 0;
-        for (uint64_t block = 0; r == 0 && block < child->n_payload; block++) {
-                uint64_t voff = block * bs, end = MIN(voff + bs, size);
-                unsigned st = VHDX_BAT_STATE(child->bat[payload_index(child, block)]);
-                if (st == VHDX_PAYLOAD_ZERO || st == VHDX_PAYLOAD_UNMAPPED) {
-                        r = merge_copy(child, parent, voff, 0, end - voff, buf, buflen);
-                        copied += end - voff;
-                } else {
-                        /* present data, run by run (a partly present block has several) */
-                        while (r == 0 && voff < end) {
-                                struct vhdx_extent e;
-                                if ((r = vhdx_map(child, voff, end - voff, &e)) < 0)
-                                        break;
-                                if (e.kind == VHDX_EXT_DATA) {
-                                        r = merge_copy(child, parent, voff, e.file_off, e.len, buf, buflen);
-                                        copied += e.len;
-                                }
-                                voff += e.len;
-                        }
+        return 0;
+}
+
+int vhdx_merge_range(struct vhdx *child, struct vhdx *parent, uint64_t voff, uint64_t len, uint8_t *buf,
+                     size_t buflen, uint64_t *copied) {
+        while (len) {
+                struct vhdx_extent e;
+                int r = vhdx_map(child, voff, len, &e);
+                if (r < 0)
+                        return r;
+                /* its own data, and zeros where its BAT says so; the parent's own stays */
+                if (e.kind == VHDX_EXT_DATA || e.kind == VHDX_EXT_ZERO) {
+                        if ((r = merge_copy(child, parent, voff, e.kind == VHDX_EXT_DATA ? e.file_off : 0, e.len, buf,
+                                            buflen)) < 0)
+                                return r;
+                        if (copied)
+                                *copied += e.len;
                 }
-                if (r == 0 && progress && !progress(opaque, copied))
-                        r = -ECANCELED;
+                voff += e.len, len -= e.len;
         }
-        if (r == 0 && fdatasync(parent->fd) < 0)
-                r = -errno;
+        return 0;
+}
+
+int vhdx_merge_end(struct vhdx *child, struct vhdx *parent) {
+        int r = fdatasync(parent->fd) < 0 ? -errno : 0;
         if (r == 0)
                 r = vhdx_commit(parent);
         if (r == 0) {
@@ -443,17 +438,51 @@ int vhdx_merge_into_parent(struct vhdx *child, struct vhdx *parent, vhdx_merge_p
                 h.data_write = child->hdr.data_write;
                 r = vhdx_write_header(parent, &h);
                 parent->data_guid_done = true;
+                parent->merge_fresh = false;
                 pthread_mutex_unlock(&parent->lock);
         }
-        if (r < 0 && fresh) {
-                /* What went in stays committed when it can be (a clean
-                 * state to run again from); later ordinary writes change
-                 * the DataWriteGuid again. */
-                (void)vhdx_commit(parent);
-                pthread_mutex_lock(&parent->lock);
-                parent->data_guid_done = false;
-                pthread_mutex_unlock(&parent->lock);
+        if (r < 0)
+                vhdx_merge_abandon(parent);
+        return r;
+}
+
+void vhdx_merge_abandon(struct vhdx *parent) {
+        pthread_mutex_lock(&parent->lock);
+        bool fresh = parent->merge_fresh;
+        parent->merge_fresh = false;
+        pthread_mutex_unlock(&parent->lock);
+        if (!fresh)
+                return;
+        /* What went in stays committed when it can be (a clean state to run
+         * again from); later ordinary writes change the DataWriteGuid again. */
+        (void)vhdx_commit(parent);
+        pthread_mutex_lock(&parent->lock);
+        parent->data_guid_done = false;
+        pthread_mutex_unlock(&parent->lock);
+}
+
+int vhdx_merge_into_parent(struct vhdx *child, struct vhdx *parent, vhdx_merge_progress_fn progress, void *opaque,
+                           uint64_t *bytes) {
+        if (child->parent != parent)
+                return -EINVAL;
+        const size_t buflen = 4u << 20;
+        _cleanup_free_ uint8_t *buf = vhdx_buf(buflen);
+        if (!buf)
+                return -ENOMEM;
+        int r = vhdx_merge_begin(child, parent);
+        if (r < 0)
+                return r;
+        const uint64_t bs = child->meta.block_size, size = child->meta.virtual_size;
+        uint64_t copied = 0;
+        for (uint64_t voff = 0; r == 0 && voff < size; voff += bs) {
+                r = vhdx_merge_range(child, parent, voff, MIN(bs, size - voff), buf, buflen, &copied);
+                if (r == 0 && progress && !progress(opaque, copied))
+                        r = -ECANCELED;
         }
+        if (r == 0)
+                r = vhdx_merge_end(child, parent);
+        else
+                vhdx_merge_abandon(parent);
         if (bytes)
                 *bytes = copied;
         return r;

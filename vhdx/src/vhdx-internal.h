@@ -143,6 +143,7 @@ struct vhdx {
         uint64_t log_sequence;       /* next log entry sequence */
         bool log_active;             /* header carries our LogGuid */
         bool data_guid_done;
+        bool merge_fresh;  /* vhdx_merge_begin found data_guid_done false (lock) */
         bool dirty;
         bool replayed;
         bool needs_replay;           /* INSPECT open of an unclean image */

@@ -158,6 +158,20 @@ typedef bool (*vhdx_merge_progress_fn)(void *opaque, uint64_t bytes);
  * NULL): bytes copied. */
 int vhdx_merge_into_parent(struct vhdx *child, struct vhdx *parent, vhdx_merge_progress_fn progress, void *opaque,
                            uint64_t *bytes);
+/* The same in steps, for a child that is in use meanwhile (a running VM's
+ * present image, docs/checkpoints.md "Merging while the VM runs"): the
+ * parent (writable, the child's geometry; not necessarily the child's
+ * vhdx_set_parent object) keeps its DataWriteGuid from begin to end;
+ * vhdx_merge_range copies what the child holds in [voff, voff + len)
+ * (its data, zeros where its BAT says ZERO; *copied grows by those bytes)
+ * and may be called again for a range the child changed since; end makes
+ * the parent durable and gives it the child's DataWriteGuid; abandon (or a
+ * failed end) leaves the parent as an interrupted merge does. */
+int vhdx_merge_begin(struct vhdx *child, struct vhdx *parent);
+int vhdx_merge_range(struct vhdx *child, struct vhdx *parent, uint64_t voff, uint64_t len, uint8_t *buf,
+                     size_t buflen, uint64_t *copied);
+int vhdx_merge_end(struct vhdx *child, struct vhdx *parent);
+void vhdx_merge_abandon(struct vhdx *parent);
 
 /* ---- creating ---- */
 
