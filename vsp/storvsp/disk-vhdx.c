@@ -135,6 +135,10 @@ int disk_vhdx_open(struct disk *d, const struct disk_options *o) {
          * RLIMIT_FSIZE, set once, must let that grow as far. */
         d->info.max_file_size = d->info.read_only ? vhdx_max_file_size(d->vhdx)
                                                   : MAX(vhdx_max_file_size(d->vhdx), vhdx_max_child_file_size(d->vhdx));
+        /* ... and a merge onto its parent (disk_merge_*) the parent as far:
+         * after merges any image of the chain may become the writable one. */
+        for (unsigned i = 0; !d->info.read_only && i < d->n_parents; i++)
+                d->info.max_file_size = MAX(d->info.max_file_size, vhdx_max_file_size(d->parents[i]));
         if (info.log_replayed)
                 disk_note(d, "the image was not closed cleanly: its log was replayed");
         return 0;

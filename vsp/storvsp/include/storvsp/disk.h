@@ -209,3 +209,28 @@ int disk_write_sync(struct disk *d, uint64_t off, const void *buf, size_t len);
 int disk_zero_sync(struct disk *d, uint64_t off, uint64_t len);
 /* The data and (VHDX) the metadata durable, the log empty. */
 int disk_flush_sync(struct disk *d);
+
+/* ---- merging a running VHDX disk into its parent (docs/checkpoints.md,
+ * "Merging while the VM runs") ---- */
+
+/* The disk's present image T (a differencing VHDX) is merged into its
+ * parent P while the guest goes on writing T, and the disk then runs on P:
+ * prepare opens P writable at pfd (the same file as the disk's first
+ * parent, which it must be; locked exclusively from here on, -EBUSY when
+ * another user holds it) and starts tracking T's writes; each pass copies
+ * what T holds (the first: all of it; then the chunks written since) into
+ * P, which keeps its DataWriteGuid meanwhile, so the chain T -> P reads the
+ * same at every point; finish, with no request of the disk in flight (a
+ * quiesced VM), copies the last chunks, makes P durable, gives it T's
+ * DataWriteGuid and moves the disk onto P, writable (T and the old
+ * read-only P are closed); abort undoes prepare (a merge cut short leaves
+ * P as an interrupted offline merge does: whole). */
+struct disk_merge;
+int disk_merge_prepare(struct disk *d, int pfd, struct disk_merge **out, char *err, size_t errlen);
+/* One pass: *copied grows by the bytes copied; *dirty: the bytes of the
+ * chunks written during it (the next pass's work). */
+int disk_merge_pass(struct disk_merge *m, uint64_t *copied, uint64_t *dirty);
+/* The largest P can grow to (RLIMIT_FSIZE must allow it). */
+uint64_t disk_merge_max_file_size(const struct disk_merge *m);
+int disk_merge_finish(struct disk_merge *m, uint64_t *copied, char *err, size_t errlen);
+void disk_merge_abort(struct disk_merge *m);
