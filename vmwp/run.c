@@ -389,6 +389,48 @@ static struct json_object *op_disk_push(struct run_ctx *c, struct json_object *r
         return op_reply(req, r, err);
 }
 
+/* {"op":"disk-merge","disk":i} with the parent's image open writable: the
+ * disk's present image merged into it while the VM runs, which then runs
+ * on the parent (vmwp_vm_disk_merge); merge-progress events after each
+ * pass, then the reply. */
+static void merge_progress(void *opaque, uint32_t pass, uint64_t bytes, uint64_t dirty) {
+        struct json_object *ev = vmwp_control_event("merge-progress");
+        if (ev) {
+                json_object_object_add(ev, "pass", json_object_new_int64(pass));
+                json_object_object_add(ev, "bytes", json_object_new_int64((int64_t)MIN(bytes, INT64_MAX)));
+                json_object_object_add(ev, "dirty", json_object_new_int64((int64_t)MIN(dirty, INT64_MAX)));
+        }
+        send_msg(opaque, ev);
+}
+
+static struct json_object *op_disk_merge(struct run_ctx *c, struct json_object *req, int *fds, size_t n) {
+        char err[700] = "";
+        struct json_object *v;
+        struct vmwp_merge_result res = { 0 };
+        int64_t disk = json_object_object_get_ex(req, "disk", &v) && json_object_is_type(v, json_type_int)
+                               ? json_object_get_int64(v)
+                               : -1;
+        int r;
+        if (n != 1 || disk < 0 || disk >= (int64_t)c->vm->cfg.n_disks) {
+                for (size_t i = 0; i < n; i++)
+                        safe_close(fds[i]);
+                r = errorf(err, sizeof err, -EINVAL, "disk-merge needs \"disk\" (a disk's index) and the parent's fd");
+        } else {
+                r = vmwp_vm_disk_merge(c->vm, (uint32_t)disk, fds[0], merge_progress, c, &res, err, sizeof err);
+        }
+        if (r < 0)
+                fprintf(stderr, "vmwp: %s: disk-merge: %s\n", c->vm->cfg.name, err);
+        struct json_object *rep = op_reply(req, r, err);
+        if (rep && r >= 0) {
+                json_object_object_add(rep, "passes", json_object_new_int64(res.passes));
+                json_object_object_add(rep, "bytes", json_object_new_int64((int64_t)MIN(res.bytes, INT64_MAX)));
+                json_object_object_add(rep, "final_bytes",
+                                       json_object_new_int64((int64_t)MIN(res.final_bytes, INT64_MAX)));
+                json_object_object_add(rep, "pause_ms", json_object_new_double((double)res.pause_ns / 1e6));
+        }
+        return rep;
+}
+
 /* {"op":"dirty-check"[,"rounds":n][,"round_ms":n]}: the pre-copy check
  * (vmwp_vm_dirty_check), a test aid; vmms never sends it. */
 static struct json_object *op_dirty_check(struct run_ctx *c, struct json_object *req) {
@@ -516,6 +558,12 @@ static int on_control(struct dw_source *s, int fd, uint32_t revents, void *userd
                 json_object_put(req);
                 for (size_t i = 0; i < n_fds; i++)
                         safe_close(fds[i]);
+                send_msg(c, rep);
+                return 0;
+        }
+        if (r >= 0 && is_op(req, "disk-merge")) {
+                struct json_object *rep = op_disk_merge(c, req, fds, n_fds);
+                json_object_put(req);
                 send_msg(c, rep);
                 return 0;
         }

@@ -40,6 +40,7 @@ struct sandbox {
         bool bounding_dropped;
         bool entered;
         uint64_t fsize_needed; /* sandbox_allow_file_size(): RLIMIT_FSIZE at least this */
+        uint64_t fsize_set;    /* the RLIMIT_FSIZE set on entry (0: not entered) */
         unsigned extra_fds;    /* sandbox_allow_fds(): on top of NOFILE_HEADROOM */
         char *probe_path;
         const struct sandbox_policy *extra[SANDBOX_MAX_POLICIES];

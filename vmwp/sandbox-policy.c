@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
@@ -97,6 +98,13 @@ static const struct sandbox_rule main_rules[] = {
          * stream's send timeout. */
         SANDBOX_IOCTL(KVM_GET_DIRTY_LOG), SANDBOX_IOCTL(KVM_SET_USER_MEMORY_REGION),
         SANDBOX_ALLOW_ARG(__NR_setsockopt, 1, SOL_SOCKET),
+        /* Merging a running disk into its parent (vm-storage.c,
+         * docs/checkpoints.md): the parent's lock goes from shared on the
+         * read-only description to exclusive on the writable one (and back
+         * when the merge is abandoned); its blocks are allocated by
+         * ftruncate like a channel thread's. */
+        SANDBOX_ALLOW_ARG(__NR_flock, 1, LOCK_UN), SANDBOX_ALLOW_ARG(__NR_flock, 1, LOCK_EX | LOCK_NB),
+        SANDBOX_ALLOW_ARG(__NR_flock, 1, LOCK_SH | LOCK_NB), SANDBOX_ALLOW(__NR_ftruncate),
 };
 
 /* vCPU threads: KVM_RUN and what an exit needs: registers, MSRs, event

@@ -204,15 +204,20 @@ int sandbox_allow_fds(struct sandbox *sb, unsigned n) {
         return 0;
 }
 
-static int set_limits(const struct sandbox *sb, const struct fd_census *c, char *err, size_t errlen) {
+uint64_t sandbox_file_size_limit(const struct sandbox *sb) {
+        return sb && sb->fsize_set ? sb->fsize_set : UINT64_MAX;
+}
+
+static int set_limits(struct sandbox *sb, const struct fd_census *c, char *err, size_t errlen) {
         /* Past RLIMIT_FSIZE a write fails with EFBIG instead of killing us:
          * the console counts it as dropped output. */
         signal(SIGXFSZ, SIG_IGN);
         int r = set_limit(RLIMIT_CORE, 0);
         if (r >= 0)
                 r = set_limit(RLIMIT_NOFILE, (rlim_t)c->max_fd + 1 + NOFILE_HEADROOM + sb->extra_fds);
-        if (r >= 0)
-                r = set_limit(RLIMIT_FSIZE, MAX(MAX(FSIZE_MIN, c->max_writable_size), sb->fsize_needed));
+        uint64_t fsize = MAX(MAX(FSIZE_MIN, c->max_writable_size), sb->fsize_needed);
+        if (r >= 0 && (r = set_limit(RLIMIT_FSIZE, fsize)) >= 0)
+                sb->fsize_set = fsize;
         if (r < 0)
                 snprintf(err, errlen, "setting resource limits: %s", strerror(-r));
         return r;

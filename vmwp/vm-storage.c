@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/macro.h"
 #include "storvsp/disk.h"
 #include "storvsp/provider.h"
@@ -111,6 +112,55 @@ int vmwp_vm_disk_push(struct vmwp_vm *vm, const uint32_t *disks, const int *fds,
         for (size_t i = 0; i < n; i++)
                 disk_push_commit(p[i]);
         return 0;
+}
+
+#define MERGE_PASSES_MAX 20u
+#define MERGE_PAUSE_BYTES (8ull << 20) /* what the last, paused pass may copy */
+
+int vmwp_vm_disk_merge(struct vmwp_vm *vm, uint32_t disk, int fd,
+                       void (*progress)(void *opaque, uint32_t pass, uint64_t bytes, uint64_t dirty), void *opaque,
+                       struct vmwp_merge_result *res, char *err, size_t errlen) {
+        *res = (struct vmwp_merge_result){ 0 };
+        if (disk >= VM_DISKS_MAX || disk >= vm->cfg.n_disks || !vm->disks[disk]) {
+                safe_close(fd);
+                return errorf(err, errlen, -EINVAL, "disks[%u]: no such disk", disk);
+        }
+        struct disk_merge *m;
+        char why[512];
+        int r = disk_merge_prepare(vm->disks[disk], fd, &m, why, sizeof why);
+        if (r < 0)
+                return errorf(err, errlen, r, "disks[%u]: %s", disk, why);
+        /* The sandbox's RLIMIT_FSIZE was set at start, for the images then. */
+        if (disk_merge_max_file_size(m) > sandbox_file_size_limit(vm->sandbox)) {
+                disk_merge_abort(m);
+                return errorf(err, errlen, -EFBIG,
+                              "disks[%u]: its parent could grow past the file size this worker may write (%llu MiB): "
+                              "merged when the VM stops instead",
+                              disk, (unsigned long long)(sandbox_file_size_limit(vm->sandbox) >> 20));
+        }
+        uint64_t dirty = UINT64_MAX;
+        while (r >= 0 && res->passes < MERGE_PASSES_MAX && dirty > MERGE_PAUSE_BYTES) {
+                r = disk_merge_pass(m, &res->bytes, &dirty);
+                if (r >= 0 && progress)
+                        progress(opaque, ++res->passes, res->bytes, dirty);
+        }
+        bool paused = false;
+        uint64_t t0 = vmwp_now_ns(), before = res->bytes;
+        if (r >= 0 && !vmwp_vm_is_paused(vm)) {
+                r = vmwp_vm_pause(vm); /* the devices quiesce: no request of the disk in flight */
+                paused = r >= 0;
+        }
+        if (r < 0) {
+                disk_merge_abort(m);
+                return errorf(err, errlen, r, "disks[%u]: %s", disk, strerror(-r));
+        }
+        r = disk_merge_finish(m, &res->bytes, why, sizeof why); /* takes m either way */
+        res->passes++;
+        res->final_bytes = res->bytes - before;
+        if (paused)
+                (void)vmwp_vm_resume(vm);
+        res->pause_ns = vmwp_now_ns() - t0;
+        return r < 0 ? errorf(err, errlen, r, "disks[%u]: %s", disk, why) : 0;
 }
 
 static void device_config(struct vmwp_vm *vm, struct storvsp_device_config *cfg) {

@@ -145,6 +145,9 @@ size_t sandbox_precompiled(const struct sandbox *sb);
  * disk_info.max_file_size): RLIMIT_FSIZE, set at sandbox_enter(), will be
  * at least that. Before sandbox_enter() only (-EBUSY after). */
 int sandbox_allow_file_size(struct sandbox *sb, uint64_t bytes);
+/* The RLIMIT_FSIZE it entered with: a file may grow to this (UINT64_MAX:
+ * no sandbox, or not entered). */
+uint64_t sandbox_file_size_limit(const struct sandbox *sb);
 
 /* A provider will hold n more fds after start than NOFILE_HEADROOM allows
  * for (hv_sock: a host socket and a channel's three per connection).

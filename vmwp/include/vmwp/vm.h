@@ -131,6 +131,25 @@ int64_t vmwp_vm_save(struct vmwp_vm *vm, int fd, void (*progress)(void *opaque, 
  * every fd, even on error; -errno with the reason. Main thread. */
 int vmwp_vm_disk_push(struct vmwp_vm *vm, const uint32_t *disks, const int *fds, size_t n, char *err,
                       size_t errlen);
+/* Deleting a checkpoint of a running VM (docs/checkpoints.md "Merging
+ * while the VM runs"): disk's present image (a differencing VHDX) is
+ * merged into its parent, open writable at fd (taken, even on error), in
+ * passes while the guest runs, until what it wrote during a pass is at
+ * most 8 MiB (or after 20 passes); then the VM is paused (unless it is
+ * already) for the last chunks and the move onto the parent, and runs on.
+ * progress (may be NULL) hears each pass. -EFBIG: the parent could grow
+ * past the file size this worker's sandbox allows; -EBUSY: someone else
+ * holds the parent. On failure the disk runs on its image as before.
+ * Main thread. */
+struct vmwp_merge_result {
+        uint32_t passes;
+        uint64_t bytes;    /* copied into the parent, all passes */
+        uint64_t final_bytes; /* of those, while paused */
+        uint64_t pause_ns;
+};
+int vmwp_vm_disk_merge(struct vmwp_vm *vm, uint32_t disk, int fd,
+                       void (*progress)(void *opaque, uint32_t pass, uint64_t bytes, uint64_t dirty), void *opaque,
+                       struct vmwp_merge_result *res, char *err, size_t errlen);
 /* VSS (docs/checkpoints.md "Production checkpoints"): ask the guest to
  * freeze or thaw its file systems (VSS_OP_FREEZE, VSS_OP_THAW); the answer
  * arrives as a guest event. -ENOTSUP (no VSS service), -ENOTCONN (the
