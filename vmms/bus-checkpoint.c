@@ -169,6 +169,8 @@ PROP(prop_progress) {
         uint64_t done = 0, total = 0;
         if (vm->ckpt_op && vm->ckpt_op->job)
                 vmms_ckpt_job_progress(vm->ckpt_op->job, &done, &total);
+        else if (vm->ckpt_op && vm->ckpt_op->merge_online) /* the worker's passes: no total known */
+                done = vm->ckpt_op->merge_online_done;
         return sd_bus_message_append(reply, "(tt)", done, total);
 }
 #undef PROP

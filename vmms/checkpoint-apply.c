@@ -2,6 +2,8 @@
 /* Reverting to a checkpoint, deleting one, and compacting the images
  * nothing needs any more (docs/checkpoints.md; checkpoint.c takes them). */
 #include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +124,102 @@ int vmms_vm_checkpoint_revert(struct vmms_vm *vm, sd_bus_message *call, const ch
 /* ---- delete and compaction ---- */
 
 static void compact_merged(struct vmms_vm *vm, int r, void *arg);
+static int compact(struct vmms_vm *vm);
+
+/* After a merge of disk i's present image into parent: the configuration
+ * names the parent, the image vmms made goes. 0, or -errno with why. */
+static int take_parent(struct vmms_vm *vm, uint32_t i, const char *parent, char *why, size_t whylen) {
+        _cleanup_free_ struct vm_config *next = vmms_ckpt_config_copy(vm->config);
+        char top[VM_PATH_MAX];
+        snprintf(top, sizeof top, "%s", vm->config->disks[i].path);
+        if (next)
+                snprintf(next->disks[i].path, sizeof next->disks[i].path, "%s", parent);
+        int r = next ? vmms_ckpt_install_config(vm, next) : -ENOMEM;
+        if (r < 0)
+                return snprintf(why, whylen, "merged, but the configuration could not be stored"), r;
+        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "merged %s into %s", top, parent);
+        (void)unlink(top);
+        vmms_checkpoints_disown(vm->ckpts, top);
+        (void)vmms_ckpt_store(vm);
+        return 0;
+}
+
+#define MERGE_ONLINE_TIMEOUT_US (3600ull * 1000000u) /* a pass per chunk the guest keeps writing */
+
+/* The worker's answer to disk-merge: the disk runs on the parent now, or
+ * (refused, failed) on its image as before, merged when the VM stops. */
+static void merge_online_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
+        struct vmms_ckpt_op *op = vm->ckpt_op;
+        (void)call;
+        if (!op || op->kind != VMMS_CKPT_MERGE || !op->merge_online)
+                return; /* the worker ended first (vmms_ckpt_on_worker_exit) */
+        op->merge_online = false;
+        json_object *v;
+        char why[1400] = "";
+        if (error < 0) {
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, error, "not merged while the VM runs (merged once it stops): %s",
+                            reply && json_object_object_get_ex(reply, "error", &v) ? json_object_get_string(v)
+                                                                                   : strerror(-error));
+                vmms_ckpt_op_finish(vm, 0, NULL, NULL); /* the checkpoint is deleted all the same */
+                return;
+        }
+        double pause = reply && json_object_object_get_ex(reply, "pause_ms", &v) ? json_object_get_double(v) : 0;
+        int64_t bytes = reply && json_object_object_get_ex(reply, "bytes", &v) ? json_object_get_int64(v) : 0;
+        int64_t passes = reply && json_object_object_get_ex(reply, "passes", &v) ? json_object_get_int64(v) : 0;
+        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "the worker merged disks[%u] while the VM ran: %" PRId64 " passes, %.1f MiB, "
+                    "paused %.1f ms", op->merge_disk, passes, (double)bytes / 1048576.0, pause);
+        int r = take_parent(vm, op->merge_disk, op->merge_parent, why, sizeof why);
+        if (r >= 0 && compact(vm))
+                return; /* the next merge: the operation goes on */
+        vmms_ckpt_op_finish(vm, r, why, NULL);
+}
+
+/* A running VM: its worker merges the next image (vmwp "disk-merge") and
+ * moves the disk onto the parent; 1 when asked (the answer ends it). */
+static int compact_online(struct vmms_vm *vm, const struct vmms_cred *cred) {
+        char parent[VM_PATH_MAX], why[1024];
+        if (!vm->worker || (vm->state != VMMS_STATE_RUNNING && vm->state != VMMS_STATE_PAUSED))
+                return 0; /* starting, stopping: when its worker ends */
+        int i = vmms_ckpt_next_pop(vm, cred, vm->config, parent);
+        if (i < 0)
+                return 0;
+        int pfd = vmms_file_open(&vm->d->opt.paths, parent, VMMS_FILE_DISK_RW, cred, why, sizeof why);
+        if (pfd < 0) {
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, pfd, "not merged while the VM runs: %s", why);
+                return 0;
+        }
+        json_object *args = json_object_new_object();
+        if (!args || (!vm->ckpt_op && vmms_ckpt_op_new(vm, VMMS_CKPT_MERGE, NULL) < 0)) {
+                json_object_put(args);
+                close(pfd);
+                return 0;
+        }
+        struct vmms_ckpt_op *op = vm->ckpt_op;
+        op->kind = VMMS_CKPT_MERGE;
+        op->merge_disk = (uint32_t)i;
+        op->merge_online = true;
+        op->merge_online_done = 0;
+        snprintf(op->merge_parent, sizeof op->merge_parent, "%s", parent);
+        json_object_object_add(args, "disk", json_object_new_int(i));
+        int r = vmms_worker_request_fds_timeout(vm->worker, "disk-merge", args, &pfd, 1, MERGE_ONLINE_TIMEOUT_US,
+                                                merge_online_reply, NULL);
+        close(pfd); /* the worker has its own */
+        if (r < 0) {
+                op->merge_online = false;
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, r, "not merged while the VM runs: cannot ask the worker: %m");
+                return 0;
+        }
+        vmms_ckpt_emit(vm, "Operation");
+        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "merging %s into %s while the VM runs", vm->config->disks[i].path, parent);
+        return 1;
+}
+
+void vmms_ckpt_on_merge_progress(struct vmms_vm *vm, json_object *ev) {
+        json_object *v;
+        if (vm->ckpt_op && vm->ckpt_op->merge_online && json_object_object_get_ex(ev, "bytes", &v) &&
+            json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 0)
+                vm->ckpt_op->merge_online_done = (uint64_t)json_object_get_int64(v);
+}
 
 /* Merges the next present image vmms made into a parent nothing else
  * needs; 1 when a merge started (the operation answers at its end). */
@@ -133,7 +231,7 @@ static int compact(struct vmms_vm *vm) {
         vmms_ckpt_remove_unneeded(vm, &cred);
         (void)vmms_ckpt_store(vm);
         if (vmms_state_has_worker(vm->state))
-                return 0; /* its worker uses the images: when it ends */
+                return compact_online(vm, &cred); /* its worker uses the images: it merges them */
         int i = vmms_ckpt_next_pop(vm, &cred, vm->config, parent);
         if (i < 0)
                 return 0;
@@ -173,20 +271,7 @@ static void compact_merged(struct vmms_vm *vm, int r, void *arg) {
                                           "stay as they were): %s", vmms_ckpt_merge_error(m));
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, r, "%s", why);
         } else {
-                _cleanup_free_ struct vm_config *next = vmms_ckpt_config_copy(vm->config);
-                char top[VM_PATH_MAX];
-                snprintf(top, sizeof top, "%s", vm->config->disks[op->merge_disk].path);
-                if (next)
-                        snprintf(next->disks[op->merge_disk].path, sizeof next->disks[op->merge_disk].path, "%s",
-                                 vmms_ckpt_merge_parent(m));
-                if (!next || (r = vmms_ckpt_install_config(vm, next)) < 0) {
-                        snprintf(why, sizeof why, "merged, but the configuration could not be stored");
-                } else {
-                        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "merged %s into %s", top, vmms_ckpt_merge_parent(m));
-                        (void)unlink(top);
-                        vmms_checkpoints_disown(vm->ckpts, top);
-                        (void)vmms_ckpt_store(vm);
-                }
+                r = take_parent(vm, op->merge_disk, vmms_ckpt_merge_parent(m), why, sizeof why);
         }
         op->merge = NULL;
         vmms_ckpt_merge_free(m);
@@ -231,8 +316,15 @@ void vmms_ckpt_on_worker_exit(struct vmms_vm *vm) {
                 vmms_ckpt_take_worker_ended(vm);
                 return;
         }
-        /* A merge does not run with a worker. What waited for the worker
-         * to end may go now. */
+        /* A running VM's merge went with its worker, unanswered: the
+         * checkpoint is deleted; what is left merges now, offline. */
+        if (op && op->kind == VMMS_CKPT_MERGE && op->merge_online) {
+                op->merge_online = false;
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "the worker ended during its merge into %s: merged now, offline",
+                            op->merge_parent);
+                vmms_ckpt_op_finish(vm, 0, NULL, NULL);
+        }
+        /* What waited for the worker to end may go now. */
         vmms_ckpt_compact_idle(vm);
 }
 

@@ -19,8 +19,8 @@
  * Delete: the record and its saved state go; then what nothing needs any
  * more is compacted (checkpoint-disks.c): unneeded images vmms made are
  * removed, and a present image vmms made whose parent nothing else needs
- * is merged into it on a thread (the VM must be Off, Saved or Crashed;
- * while it runs, the merge waits for its worker to end). */
+ * is merged into it: on a thread when the VM is Off, Saved or Crashed;
+ * by its worker while it runs (checkpoint-apply.c, vmwp "disk-merge"). */
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>

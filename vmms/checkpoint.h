@@ -48,6 +48,11 @@ struct vmms_ckpt_op {
          * the job's thread (checkpoint-store.c) */
         uint32_t merge_disk;
         struct vmms_ckpt_merge *merge;
+        /* MERGE of a running VM: its worker merges (disk-merge) into this
+         * parent and moves the disk onto it; bytes copied so far */
+        bool merge_online;
+        char merge_parent[VM_PATH_MAX];
+        uint64_t merge_online_done;
         /* IMPORT: the copy, on the job's thread (saved-transfer.c) */
         struct vmms_saved_import *import;
         struct vmms_ckpt_job *job;
@@ -110,6 +115,8 @@ struct vmms_ckpt_merge;
 int vmms_ckpt_merge_prepare(struct vmms_vm *vm, const struct vmms_cred *as, const char *top, const char *parent,
                             struct vmms_ckpt_merge **out, char *err, size_t errlen);
 int vmms_ckpt_merge_run(void *merge, uint64_t *done, uint64_t *total);
+/* A running VM's worker reported a pass of its merge (merge-progress). */
+void vmms_ckpt_on_merge_progress(struct vmms_vm *vm, struct json_object *ev);
 /* Asks a running merge to stop after its current block (-ECANCELED): the
  * images stay consistent and a later compaction merges again. */
 void vmms_ckpt_merge_stop(struct vmms_ckpt_merge *m);

@@ -7,7 +7,8 @@
 # worker saves, moves onto the children and runs on), reverts to them (the
 # guest goes back to that moment, memory and disk together: a block that
 # reads as a write the guest never saw complete, or misses one it did, is
-# a bad block), checkpoints deleted while it runs (merged when it stops).
+# a bad block), checkpoints deleted while it runs (merged while it runs, by
+# its worker: the VM is on its own image again before it stops).
 # The guest reads a block before writing it again from its second round
 # over the area on: the checkpoints are taken past that (a small area, its
 # rounds short), so that blocks written after a checkpoint are read by the
@@ -95,6 +96,13 @@ expect_rc 0 vmctl revert soak c3
 wait_state soak Running 60
 more_writes "writes after reverting to c3"
 expect_rc 0 vmctl checkpoint-delete soak c3
+# Merged by the running worker: the configuration names the VM's own image
+# again while the guest goes on writing.
+wait_for 60 "the merges while it runs" grep -q "\"$I/soak.vhdx\"" "$T/state/$(vm_prop soak Id).json"
+[ "$(vm_prop soak State)" = Running ] || fail "State after the merges: $(vm_prop soak State)"
+grep -q "the worker merged disks\[0\] while the VM ran" "$T/vmms.log" || fail "no merge while the VM ran: $(grep -i merg "$T/vmms.log" | tail -5)"
+grep "the worker merged" "$T/vmms.log" | sed 's/^/  /'
+more_writes "writes after the merges"
 
 note "stop the run: every block is read once more"
 for _ in $(seq 60); do
