@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/* dmvsp internals, shared by the files of this directory only. */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dmvsp/dmvsp.h"
+#include "hv/dm.h"
+
+struct devworker;
+struct dw_source;
+struct vmbus_channel;
+struct vmbus_device;
+
+#define DM_TICK_MS 250u
+/* Guest -> host packets: the guest sends at most one 4 KiB message. */
+#define DM_RX_MAX 8192u
+/* The guest's max_pkt_size on this channel (hv_balloon: two pages). */
+#define DM_GUEST_MAX_PACKET 8192u
+/* One balloon request asks for at most this many pages (4 GiB): a target
+ * that moves meanwhile is followed at the next request. */
+#define DM_BALLOON_STEP_MAX (1u << 20)
+/* After a request that fell short (the guest's floor, a transient hot-add
+ * failure, the owner could not add memory) the next try waits this long,
+ * unless the target changes. */
+#define DM_RETRY_MS 10000u
+/* Linux onlines hot-added memory block by block and waits up to 5 s for
+ * each: a hot-add answer may take that long per block. */
+#define DM_HOT_ADD_MS_PER_BLOCK 10000u
+
+struct dmvsp {
+        pthread_mutex_t lock;
+        struct devworker *w;
+        struct dw_source *doorbell;
+        struct vmbus_device *dev;
+        struct vmbus_channel *ch; /* non-NULL while the guest has it open */
+        struct dmvsp_config cfg;
+        const struct dmvsp_owner_ops *ops;
+        void *opaque;
+        bool paused, quiesced;
+        bool restored; /* a restored channel not yet resumed */
+        uint64_t boot_pages, max_pages;
+
+        /* Device: what holds while the guest runs (DMDV). */
+        struct dm_pages pages; /* region n_boot: the hot-add window */
+        uint64_t target;
+        uint64_t hot_added, hot_add_ready;
+        bool hot_add_dead;
+        /* Pages a former channel's guest driver ballooned and never got
+         * back: the guest keeps them allocated, so they are not its RAM. */
+        uint64_t lost;
+
+        /* Channel (DMCH). */
+        struct dmvsp_channel_state cs;
+        uint64_t op_sent_us;
+        uint64_t retry_us;
+
+        /* The last pressure report. */
+        bool reported;
+        uint64_t avail, committed, report_us;
+        uint64_t changed_us;
+        bool change_pending;
+
+        char note[128];
+        struct dmvsp_stats stats;
+        uint8_t rxbuf[DM_RX_MAX];
+        uint8_t txbuf[DM_MESSAGE_MAX];
+        uint64_t give[DM_RANGES_PER_MESSAGE];
+};
+
+uint64_t dm_now_us(void);
+/* The hot-add window's index in dm->pages. */
+static inline size_t dm_window(const struct dmvsp *dm) {
+        return dm->cfg.n_boot;
+}
+static inline uint64_t dm_assigned(const struct dmvsp *dm) {
+        uint64_t have = dm->boot_pages + dm->hot_added, gone = dm->pages.total + dm->lost;
+        return have > gone ? have - gone : 0;
+}
+/* The doorbell source on the device thread (dmvsp.c). */
+int dm_doorbell_add(struct dmvsp *dm, int fd);
+
+/* state.c: the VMBus provider's saved-state hooks. */
+struct vmstate_writer;
+struct vmstate_section;
+struct vmbus_open_request;
+int dm_save_channel(struct vmbus_channel *ch, struct vmstate_writer *w, char *err, size_t errlen);
+int dm_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request *req,
+                       const struct vmstate_section *secs, size_t n, char *err, size_t errlen);
