@@ -62,9 +62,9 @@ struct vid_partition {
 
         int memfd;
         uint8_t *ram;
-        uint64_t ram_bytes;
-        struct ram_region regions[2];
-        size_t n_regions;
+        uint64_t ram_bytes; /* the memfd: boot RAM, then the hot-add window */
+        struct ram_region regions[3]; /* below the hole, from 4 GiB, the window */
+        size_t n_regions, n_boot_regions;
         /* Set by the last VP thread of a stopped partition (memory.c). */
         bool slots_removed;
 
@@ -136,7 +136,7 @@ int vid_irq_init(struct vid_partition *p);
 void vid_irq_free(struct vid_partition *p);
 
 /* memory.c */
-int vid_memory_init(struct vid_partition *p, uint64_t ram_bytes, bool hugepages);
+int vid_memory_init(struct vid_partition *p, uint64_t ram_bytes, uint64_t hot_add_bytes, bool hugepages);
 void vid_memory_free(struct vid_partition *p);
 /* The last VP thread of a stopped partition: RAM leaves the guest's
  * address space (the host mapping stays: a save still reads it). */

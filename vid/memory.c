@@ -3,6 +3,7 @@
  * pages), mapped once; two KVM slots (below the MMIO hole and above 4 GiB).
  * Every access from the host goes through the bounds checks here. */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/memfd.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -12,29 +13,40 @@
 #include "common/macro.h"
 #include "internal.h"
 
-int vid_memory_init(struct vid_partition *p, uint64_t ram_bytes, bool hugepages) {
+int vid_memory_init(struct vid_partition *p, uint64_t ram_bytes, uint64_t hot_add_bytes, bool hugepages) {
         unsigned flags = MFD_CLOEXEC | (hugepages ? (MFD_HUGETLB | MFD_HUGE_2MB) : 0);
+        uint64_t total = ram_bytes + hot_add_bytes;
         p->memfd = memfd_create("vid-guest-ram", flags);
         if (p->memfd < 0)
                 return -errno;
-        if (ftruncate(p->memfd, (off_t)ram_bytes) < 0)
+        if (ftruncate(p->memfd, (off_t)total) < 0)
                 return -errno;
-        void *ram = mmap(NULL, ram_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, p->memfd, 0);
+        void *ram = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, p->memfd, 0);
         if (ram == MAP_FAILED)
                 return -errno;
         p->ram = ram;
-        p->ram_bytes = ram_bytes;
+        p->ram_bytes = total;
         /* Guest memory is not ours to dump, and a forked helper must not see it. */
-        (void)madvise(ram, ram_bytes, MADV_DONTDUMP);
-        (void)madvise(ram, ram_bytes, MADV_DONTFORK);
+        (void)madvise(ram, total, MADV_DONTDUMP);
+        (void)madvise(ram, total, MADV_DONTFORK);
 
-        uint64_t low = MIN(ram_bytes, VID_LOW_RAM_MAX);
+        uint64_t low = MIN(ram_bytes, VID_LOW_RAM_MAX), end = low;
         p->regions[0] = (struct ram_region){ .gpa = 0, .size = low, .memfd_offset = 0, .host = p->ram };
         p->n_regions = 1;
         if (ram_bytes > low) {
                 p->regions[1] = (struct ram_region){ .gpa = VID_HIGH_RAM_START, .size = ram_bytes - low,
                                                      .memfd_offset = low, .host = p->ram + low };
                 p->n_regions = 2;
+                end = VID_HIGH_RAM_START + ram_bytes - low;
+        }
+        p->n_boot_regions = p->n_regions;
+        if (hot_add_bytes) {
+                /* Above 4 GiB and above the RAM, aligned as Linux adds
+                 * memory (hv_balloon: 128 MiB blocks). */
+                uint64_t gpa = ALIGN_UP(MAX(end, VID_HIGH_RAM_START), VID_HOT_ADD_ALIGN);
+                p->regions[p->n_regions++] = (struct ram_region){ .gpa = gpa, .size = hot_add_bytes,
+                                                                  .memfd_offset = ram_bytes,
+                                                                  .host = p->ram + ram_bytes };
         }
         return vid_memory_set_flags(p, 0);
 }
@@ -83,9 +95,17 @@ void vid_memory_free(struct vid_partition *p) {
 }
 
 size_t vid_ram_regions(const struct vid_partition *p, struct vid_ram_region out[2]) {
-        for (size_t i = 0; i < p->n_regions; i++)
+        for (size_t i = 0; i < p->n_boot_regions; i++)
                 out[i] = (struct vid_ram_region){ .gpa = p->regions[i].gpa, .size = p->regions[i].size };
-        return p->n_regions;
+        return p->n_boot_regions;
+}
+
+int vid_ram_window(const struct vid_partition *p, struct vid_ram_region *out) {
+        if (p->n_regions == p->n_boot_regions)
+                return -ENOENT;
+        const struct ram_region *w = &p->regions[p->n_boot_regions];
+        *out = (struct vid_ram_region){ .gpa = w->gpa, .size = w->size };
+        return 0;
 }
 
 uint64_t vid_ram_size(const struct vid_partition *p) {
@@ -110,6 +130,19 @@ int gm_map(struct vid_partition *p, uint64_t gpa, size_t len, void **out) {
         if (!r)
                 return -EFAULT;
         *out = r->host + (gpa - r->gpa);
+        return 0;
+}
+
+int vid_ram_discard(struct vid_partition *p, uint64_t gpa, uint64_t len) {
+        const struct ram_region *r = find_region(p, gpa, len);
+        if (!r || !IS_ALIGNED(gpa, VID_PAGE_SIZE) || !IS_ALIGNED(len, VID_PAGE_SIZE))
+                return -EFAULT;
+        /* KVM's MMU notifier drops its mappings of the punched pages; the
+         * guest's next touch faults in a zero page. */
+        if (fallocate(p->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                      (off_t)(r->memfd_offset + (gpa - r->gpa)), (off_t)len) < 0)
+                return -errno;
+        vid_mark_dirty(p, gpa, len); /* now zeros: a migration sends them so */
         return 0;
 }
 

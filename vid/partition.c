@@ -65,6 +65,9 @@ int vid_partition_create(const struct vid_partition_config *cfg, struct vid_part
                 return errorf(err, errlen, -EINVAL, "vCPU count must be 1..%u", VID_MAX_VPS);
         if (cfg->ram_bytes == 0 || !IS_ALIGNED(cfg->ram_bytes, 2u << 20))
                 return errorf(err, errlen, -EINVAL, "RAM size must be a non-zero multiple of 2 MiB");
+        if (!IS_ALIGNED(cfg->hot_add_bytes, VID_HOT_ADD_ALIGN) || cfg->hot_add_bytes > VID_HOT_ADD_MAX)
+                return errorf(err, errlen, -EINVAL, "the hot-add window must be a multiple of 128 MiB, at most %llu GiB",
+                              (unsigned long long)(VID_HOT_ADD_MAX >> 30));
 
         struct vid_partition *p = calloc(1, sizeof *p);
         if (!p)
@@ -137,10 +140,11 @@ int vid_partition_create(const struct vid_partition_config *cfg, struct vid_part
                 errorf(err, errlen, r, "KVM_X86_SET_MSR_FILTER: %s", strerror(-r));
                 goto fail;
         }
-        r = vid_memory_init(p, cfg->ram_bytes, cfg->hugepages);
+        r = vid_memory_init(p, cfg->ram_bytes, cfg->hot_add_bytes, cfg->hugepages);
         if (r < 0) {
-                errorf(err, errlen, r, "allocating %llu MiB of guest RAM: %s",
-                       (unsigned long long)(cfg->ram_bytes >> 20), strerror(-r));
+                errorf(err, errlen, r, "allocating %llu MiB of guest RAM (%llu MiB more to hot-add): %s",
+                       (unsigned long long)(cfg->ram_bytes >> 20), (unsigned long long)(cfg->hot_add_bytes >> 20),
+                       strerror(-r));
                 goto fail;
         }
         if (ioctl(p->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {

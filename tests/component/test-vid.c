@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 
 #include "common/log.h"
+#include "common/macro.h"
 #include "common/proto.h"
 #include "common/test.h"
 #include "tests/guests/tinyguest.h"
@@ -410,6 +411,57 @@ TEST(msr_filter_declared_at_create) {
         cfg.msr_ranges = empty, cfg.n_msr_ranges = 1;
         ASSERT_ERROR(vid_partition_create(&cfg, &p, err, sizeof err), EINVAL);
         ASSERT_TRUE(strstr(err, "MSR") != NULL);
+}
+
+/* Dynamic Memory's hot-add window (docs/dynamic-memory.md): mapped above
+ * 4 GiB, in no boot region, reachable through the guest-memory helpers;
+ * a discarded page reads as zeros and its host memory is gone. */
+TEST(hot_add_window_and_discard) {
+        struct vid_partition_config cfg = { .ram_bytes = 16u << 20, .n_vps = 1, .hot_add_bytes = 128u << 20 };
+        struct vid_partition *p;
+        char err[256];
+        ASSERT_OK(vid_partition_create(&cfg, &p, err, sizeof err));
+        struct vid_ram_region boot[2], w;
+        ASSERT_EQ(vid_ram_regions(p, boot), 1u);
+        ASSERT_EQ(boot[0].size, 16ull << 20);
+        ASSERT_OK(vid_ram_window(p, &w));
+        ASSERT_EQ(w.gpa, VID_HIGH_RAM_START);
+        ASSERT_EQ(w.size, 128ull << 20);
+        ASSERT_EQ(vid_ram_size(p), 144ull << 20);
+        uint8_t page[4096], back[4096];
+        memset(page, 0x5a, sizeof page);
+        ASSERT_OK(gm_write(p, w.gpa + 4096, page, sizeof page));
+        ASSERT_OK(gm_read(p, w.gpa + 4096, back, sizeof back));
+        ASSERT_MEMEQ(back, page, sizeof page);
+        ASSERT_ERROR(gm_write(p, w.gpa + w.size - 8, page, 16), EFAULT);
+        ASSERT_OK(gm_write(p, 10 * 4096, page, sizeof page));
+        ASSERT_OK(vid_ram_discard(p, w.gpa + 4096, 4096));
+        ASSERT_OK(vid_ram_discard(p, 10 * 4096, 4096));
+        ASSERT_OK(gm_read(p, w.gpa + 4096, back, sizeof back));
+        ASSERT_TRUE(mem_is_zero(back, sizeof back));
+        ASSERT_OK(gm_read(p, 10 * 4096, back, sizeof back));
+        ASSERT_TRUE(mem_is_zero(back, sizeof back));
+        ASSERT_ERROR(vid_ram_discard(p, w.gpa + 100, 4096), EFAULT);       /* not page-aligned */
+        ASSERT_ERROR(vid_ram_discard(p, w.gpa + w.size, 4096), EFAULT);    /* past the window */
+        ASSERT_ERROR(vid_ram_discard(p, 0xfee00000, 4096), EFAULT);        /* the hole */
+        vid_partition_destroy(p);
+        /* without a window */
+        cfg.hot_add_bytes = 0;
+        ASSERT_OK(vid_partition_create(&cfg, &p, err, sizeof err));
+        ASSERT_ERROR(vid_ram_window(p, &w), ENOENT);
+        ASSERT_EQ(vid_ram_size(p), 16ull << 20);
+        vid_partition_destroy(p);
+        /* above high RAM: 3 GiB + 256 MiB of boot RAM puts it past 4.25 GiB */
+        cfg = (struct vid_partition_config){ .ram_bytes = (3ull << 30) + (256ull << 20), .n_vps = 1,
+                                             .hot_add_bytes = 256u << 20 };
+        ASSERT_OK(vid_partition_create(&cfg, &p, err, sizeof err));
+        ASSERT_EQ(vid_ram_regions(p, boot), 2u);
+        ASSERT_OK(vid_ram_window(p, &w));
+        ASSERT_EQ(w.gpa, VID_HIGH_RAM_START + (256ull << 20));
+        vid_partition_destroy(p);
+        cfg.hot_add_bytes = 100u << 20;
+        ASSERT_ERROR(vid_partition_create(&cfg, &p, err, sizeof err), EINVAL);
+        ASSERT_TRUE(strstr(err, "128 MiB") != NULL);
 }
 
 TEST(missing_args_rejected) {

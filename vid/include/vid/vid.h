@@ -26,6 +26,10 @@ struct vid_vp;
 #define VID_MMIO_HOLE_START 0xC0000000ull
 #define VID_LOW_RAM_MAX VID_MMIO_HOLE_START
 #define VID_HIGH_RAM_START 0x100000000ull
+/* The hot-add window (vid_partition_config.hot_add_bytes): its alignment
+ * and largest size. */
+#define VID_HOT_ADD_ALIGN (128ull << 20)
+#define VID_HOT_ADD_MAX (1ull << 40)
 /* Guest-physical range vid reserves inside the MMIO hole for itself (the PVM
  * syscall trampoline's doorbell, docs/pvm.md); devices must not use it. */
 #define VID_RESERVED_GPA 0xfeb00000ull
@@ -43,6 +47,12 @@ struct vid_partition_config {
         uint64_t ram_bytes; /* multiple of 2 MiB */
         unsigned n_vps;     /* 1..VID_MAX_VPS */
         bool hugepages;     /* back RAM with MFD_HUGETLB (fails if none reserved) */
+        /* Dynamic Memory's hot-add window (docs/dynamic-memory.md): this
+         * much more guest-physical RAM above the rest (a multiple of
+         * 128 MiB; 0: none), mapped from the start but in no memory map
+         * the guest boots with: the host offers it at run time. Until then
+         * it costs nothing (its pages are holes of the memfd). */
+        uint64_t hot_add_bytes;
         /* The MSR ranges the owner will pass to vid_set_msr_handler, if it
          * knows them now (optional): KVM's MSR filter is then installed
          * once, first, where it is cheap; set later it waits for a grace
@@ -79,13 +89,23 @@ uint32_t vid_partition_tsc_khz(const struct vid_partition *p);
 
 /* ---- guest memory (memory.c) ---------------------------------------- */
 
-/* RAM regions as the guest sees them (for e820 / memory maps). */
+/* RAM regions as the guest boots with them (for e820 / memory maps). */
 struct vid_ram_region {
         uint64_t gpa;
         uint64_t size;
 };
 size_t vid_ram_regions(const struct vid_partition *p, struct vid_ram_region out[2]);
+/* The hot-add window (vid_partition_config.hot_add_bytes): 0 with its
+ * place, -ENOENT without one. 128 MiB aligned, above every boot region. */
+int vid_ram_window(const struct vid_partition *p, struct vid_ram_region *out);
+/* All RAM the partition maps, the window included: the size of the RAM
+ * memfd, of the dirty bitmap and of the saved state's RAM. */
 uint64_t vid_ram_size(const struct vid_partition *p);
+/* The guest gave [gpa, gpa + len) up (a balloon, docs/dynamic-memory.md):
+ * its host memory is freed (a hole punched into the memfd); the guest
+ * reads zeros there afterwards. Page-aligned; -EFAULT outside RAM. The
+ * pages count as written for a live migration's dirty tracking. */
+int vid_ram_discard(struct vid_partition *p, uint64_t gpa, uint64_t len);
 
 /* Bounds-checked access: -EFAULT unless [gpa, gpa+len) lies entirely in RAM
  * (a range may span the two RAM regions only for read/write, never for map). */
