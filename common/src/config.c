@@ -115,6 +115,8 @@ void vm_config_init_defaults(struct vm_config *c) {
         c->boot_kind = VM_BOOT_PVH;
         c->ic = (struct vm_ic_config){ .shutdown = true, .heartbeat = true, .timesync = true, .kvp = true };
         c->hvsock.max_connections = 64;
+        c->dm.buffer_percent = 20; /* Hyper-V's defaults */
+        c->dm.weight = 5000;
         c->restart_policy = VM_RESTART_NEVER;
         c->stop_timeout_s = 30;
         c->checkpoint_type = VM_CHECKPOINT_PRODUCTION; /* Hyper-V's default */
@@ -405,6 +407,37 @@ static int parse_hvsock(struct pctx *p, json_object *o, struct vm_hvsock_config 
         return 0;
 }
 
+static int parse_dm(struct pctx *p, json_object *o, struct vm_config *c) {
+        static const char *const keys[] = { "enabled", "minimum_mib", "maximum_mib", "buffer_percent", "weight", NULL };
+        struct vm_dm_config *d = &c->dm;
+        size_t saved;
+        int r;
+        if (!o)
+                return 0;
+        if ((r = expect_object(p, o, "dynamic_memory")) < 0)
+                return r;
+        push_path(p, &saved, "dynamic_memory");
+        if ((r = check_keys(p, o, keys)) < 0 || (r = get_bool(p, o, "enabled", &d->enabled)) < 0 ||
+            (r = get_u32(p, o, "minimum_mib", VM_MEMORY_MIN_MIB, VM_MEMORY_MAX_MIB, &d->minimum_mib)) < 0 ||
+            (r = get_u32(p, o, "maximum_mib", VM_MEMORY_MIN_MIB, VM_MEMORY_MAX_MIB, &d->maximum_mib)) < 0 ||
+            (r = get_u32(p, o, "buffer_percent", 5, 2000, &d->buffer_percent)) < 0 ||
+            (r = get_u32(p, o, "weight", 0, 10000, &d->weight)) < 0)
+                return r;
+        p->path[saved] = 0;
+        return 0;
+}
+
+/* The order of the three sizes (0: the startup memory, memory_mib). */
+static int check_dm(struct pctx *p, struct vm_config *c) {
+        if (vm_dm_minimum_mib(c) > c->memory_mib)
+                return perr(p, "dynamic_memory.minimum_mib", "%u is above the startup memory (memory_mib %u)",
+                            c->dm.minimum_mib, c->memory_mib);
+        if (vm_dm_maximum_mib(c) < c->memory_mib)
+                return perr(p, "dynamic_memory.maximum_mib", "%u is below the startup memory (memory_mib %u)",
+                            c->dm.maximum_mib, c->memory_mib);
+        return 0;
+}
+
 static int check_cross_fields(struct pctx *p, struct vm_config *c) {
         for (uint32_t i = 0; i < c->n_disks; i++)
                 for (uint32_t j = 0; j < i; j++)
@@ -435,7 +468,7 @@ static int check_cross_fields(struct pctx *p, struct vm_config *c) {
                 }
         }
         p->path[0] = 0;
-        return 0;
+        return check_dm(p, c);
 }
 
 /* Instance GUIDs must be stable across restarts: derive the missing ones from
@@ -457,8 +490,8 @@ static void derive_instances(struct vm_config *c) {
 static int parse_root(struct pctx *p, json_object *root, struct vm_config *c) {
         static const char *const keys[] = { "version", "name", "id", "memory_mib", "allow_memory_over_host", "vcpus", "boot",
                                             "serial_log", "disks", "scsi_instances", "nics",
-                                            "integration", "hvsock", "restart_policy", "stop_timeout_s",
-                                            "checkpoint_type", NULL };
+                                            "integration", "hvsock", "dynamic_memory", "restart_policy",
+                                            "stop_timeout_s", "checkpoint_type", NULL };
         uint32_t version = 1;
         int r, policy = (int)c->restart_policy, ckpt_type = (int)c->checkpoint_type;
 
@@ -483,6 +516,7 @@ static int parse_root(struct pctx *p, json_object *root, struct vm_config *c) {
                              parse_nic_cb)) < 0 ||
             (r = parse_ic(p, get(root, "integration"), &c->ic)) < 0 ||
             (r = parse_hvsock(p, get(root, "hvsock"), &c->hvsock)) < 0 ||
+            (r = parse_dm(p, get(root, "dynamic_memory"), c)) < 0 ||
             (r = get_enum(p, root, "restart_policy", restart_policies, ARRAY_SIZE(restart_policies),
                           &policy)) < 0 ||
             (r = get_u32(p, root, "stop_timeout_s", 1, 3600, &c->stop_timeout_s)) < 0 ||
@@ -704,6 +738,18 @@ char *vm_config_to_json(const struct vm_config *c) {
                 if (c->hvsock.socket[0])
                         add_str(hv, "socket", c->hvsock.socket);
                 json_object_object_add(root, "hvsock", hv);
+        }
+        const struct vm_dm_config *d = &c->dm;
+        if (d->enabled || d->minimum_mib || d->maximum_mib || d->buffer_percent != 20 || d->weight != 5000) {
+                json_object *o = json_object_new_object();
+                add_bool(o, "enabled", d->enabled);
+                if (d->minimum_mib)
+                        add_int(o, "minimum_mib", d->minimum_mib);
+                if (d->maximum_mib)
+                        add_int(o, "maximum_mib", d->maximum_mib);
+                add_int(o, "buffer_percent", d->buffer_percent);
+                add_int(o, "weight", d->weight);
+                json_object_object_add(root, "dynamic_memory", o);
         }
         add_str(root, "restart_policy", vm_restart_policy_to_string(c->restart_policy));
         add_str(root, "checkpoint_type", vm_checkpoint_type_to_string(c->checkpoint_type));

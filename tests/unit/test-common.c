@@ -216,6 +216,54 @@ TEST(config_hvsock) {
                      "hvsock.ports: unknown field");
 }
 
+TEST(config_dynamic_memory) {
+        const char *json = "{\"name\":\"a\",\"memory_mib\":512,\"boot\":{\"kernel\":\"/k\"},"
+                           "\"dynamic_memory\":{\"enabled\":true,\"minimum_mib\":256,\"maximum_mib\":2100,"
+                           "\"buffer_percent\":30,\"weight\":100}}";
+        struct vm_config c;
+        char err[256];
+        ASSERT_OK(vm_config_parse(json, strlen(json), &c, err, sizeof err));
+        ASSERT_TRUE(c.dm.enabled);
+        ASSERT_EQ(vm_dm_minimum_mib(&c), 256u);
+        ASSERT_EQ(vm_dm_maximum_mib(&c), 2100u);
+        ASSERT_EQ(c.dm.buffer_percent, 30u);
+        ASSERT_EQ(c.dm.weight, 100u);
+        /* the hot-add window: whole 128 MiB blocks of maximum - startup */
+        ASSERT_EQ(vm_dm_hot_add_mib(&c), 1536u);
+        char *back = vm_config_to_json(&c);
+        struct vm_config c2;
+        ASSERT_OK(vm_config_parse(back, strlen(back), &c2, err, sizeof err));
+        free(back);
+        ASSERT_EQ(memcmp(&c.dm, &c2.dm, sizeof c.dm), 0);
+        /* Off by default: Hyper-V's buffer and weight, minimum and maximum
+         * follow the startup memory (so an edit of memory_mib keeps them
+         * in order), no window. */
+        ASSERT_OK(vm_config_parse("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"}}", 36, &c, err, sizeof err));
+        ASSERT_FALSE(c.dm.enabled);
+        ASSERT_EQ(c.dm.buffer_percent, 20u);
+        ASSERT_EQ(c.dm.weight, 5000u);
+        ASSERT_EQ(vm_dm_minimum_mib(&c), c.memory_mib);
+        ASSERT_EQ(vm_dm_maximum_mib(&c), c.memory_mib);
+        ASSERT_EQ(vm_dm_hot_add_mib(&c), 0u);
+        back = vm_config_to_json(&c);
+        ASSERT_NULL(strstr(back, "dynamic_memory"));
+        free(back);
+        expect_error("{\"name\":\"a\",\"memory_mib\":512,\"boot\":{\"kernel\":\"/k\"},"
+                     "\"dynamic_memory\":{\"minimum_mib\":1024}}",
+                     "dynamic_memory.minimum_mib: 1024 is above the startup memory");
+        expect_error("{\"name\":\"a\",\"memory_mib\":512,\"boot\":{\"kernel\":\"/k\"},"
+                     "\"dynamic_memory\":{\"maximum_mib\":256}}",
+                     "dynamic_memory.maximum_mib: 256 is below the startup memory");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"dynamic_memory\":{\"buffer_percent\":1}}",
+                     "dynamic_memory.buffer_percent: must be between");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"dynamic_memory\":{\"weight\":10001}}",
+                     "dynamic_memory.weight: must be between");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"dynamic_memory\":{\"startup\":1}}",
+                     "dynamic_memory.startup: unknown field");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"dynamic_memory\":true}",
+                     "dynamic_memory");
+}
+
 TEST(config_limits) {
         char *big = malloc(VM_CONFIG_MAX_BYTES + 2);
         memset(big, ' ', VM_CONFIG_MAX_BYTES + 1);

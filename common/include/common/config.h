@@ -113,6 +113,20 @@ struct vm_hvsock_config {
         char socket[VM_PATH_MAX];
 };
 
+/* Dynamic Memory (docs/dynamic-memory.md): memory_mib is the startup
+ * memory; vmms moves the VM between minimum and maximum by the guest's
+ * demand plus buffer percent, sharing the host's memory by weight. The
+ * memory above startup is hot-added, in 128 MiB blocks: the maximum is
+ * startup plus a multiple of 128 MiB (rounded down). */
+#define VM_DM_BLOCK_MIB 128u
+struct vm_dm_config {
+        bool enabled;
+        uint32_t minimum_mib;    /* at most memory_mib; 0: memory_mib (vm_dm_minimum_mib) */
+        uint32_t maximum_mib;    /* at least memory_mib; 0: memory_mib (vm_dm_maximum_mib) */
+        uint32_t buffer_percent; /* [20] 5..2000, Hyper-V's range */
+        uint32_t weight;         /* [5000] 0..10000: who gets memory first when it is short */
+};
+
 struct vm_config {
         char name[VM_NAME_MAX + 1];
         struct guid id;
@@ -140,11 +154,26 @@ struct vm_config {
 
         struct vm_ic_config ic;
         struct vm_hvsock_config hvsock;
+        struct vm_dm_config dm;
 
         enum vm_restart_policy restart_policy;
         uint32_t stop_timeout_s;
         enum vm_checkpoint_type checkpoint_type; /* vmms's alone: may change while it runs */
 };
+
+static inline uint32_t vm_dm_minimum_mib(const struct vm_config *c) {
+        return c->dm.minimum_mib ? c->dm.minimum_mib : c->memory_mib;
+}
+static inline uint32_t vm_dm_maximum_mib(const struct vm_config *c) {
+        return c->dm.maximum_mib ? c->dm.maximum_mib : c->memory_mib;
+}
+/* The memory above startup the worker maps for hot-add (MiB): the part of
+ * maximum - startup that is whole 128 MiB blocks, 0 without Dynamic Memory. */
+static inline uint32_t vm_dm_hot_add_mib(const struct vm_config *c) {
+        if (!c->dm.enabled || vm_dm_maximum_mib(c) <= c->memory_mib)
+                return 0;
+        return (vm_dm_maximum_mib(c) - c->memory_mib) / VM_DM_BLOCK_MIB * VM_DM_BLOCK_MIB;
+}
 
 /* The format a disk path gets when its configuration names none. */
 enum vm_disk_format vm_disk_format_for_path(const char *path);
