@@ -127,6 +127,27 @@ static struct json_object *vss(const struct vmwp_control_ops *ops, void *opaque,
         return reply_result(id, r);
 }
 
+/* {"op":"memory"[,"target_bytes":n]}: Dynamic Memory's state, after
+ * moving the target when one is given. */
+#define MEMORY_TARGET_MAX (1ull << 50)
+static struct json_object *memory(const struct vmwp_control_ops *ops, void *opaque, struct json_object *req,
+                                  struct json_object *id) {
+        struct json_object *t = NULL;
+        bool set = json_object_object_get_ex(req, "target_bytes", &t);
+        int64_t target = set && json_object_is_type(t, json_type_int) ? json_object_get_int64(t) : -1;
+        if (set && (target < 0 || (uint64_t)target > MEMORY_TARGET_MAX))
+                return reply_error(id, EINVAL, "\"target_bytes\" must be a number of bytes up to 2^50");
+        struct json_object *rep = reply_new(id, true);
+        if (!rep)
+                return NULL;
+        int r = ops->memory ? ops->memory(opaque, set, set ? (uint64_t)target : 0, rep) : -ENOTSUP;
+        if (r < 0) {
+                json_object_put(rep);
+                return r == -ENOTSUP ? reply_error(id, ENOTSUP, "the VM has no dynamic memory") : reply_result(id, r);
+        }
+        return rep;
+}
+
 struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void *opaque, struct json_object *req,
                                         const char **state_event) {
         *state_event = NULL;
@@ -184,6 +205,8 @@ struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void
         }
         if (strcmp(o, "vss") == 0)
                 return vss(ops, opaque, req, id);
+        if (strcmp(o, "memory") == 0)
+                return memory(ops, opaque, req, id);
         if (strcmp(o, "kvp-get") == 0)
                 return kvp_get(ops, opaque, req, id);
         if (strcmp(o, "kvp-set") == 0)

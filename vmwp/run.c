@@ -100,6 +100,9 @@ static int op_kvp_get(void *o, struct json_object *into) {
         json_object_object_add(into, "ready", json_object_new_boolean(vmwp_vm_kvp_ready(vm)));
         return 0;
 }
+static int op_memory(void *o, bool set, uint64_t target_bytes, struct json_object *into) {
+        return vmwp_vm_memory(((struct run_ctx *)o)->vm, set, target_bytes, into);
+}
 static int op_kvp_set(void *o, const char *key, const char *value) {
         return vmwp_vm_kvp_set(((struct run_ctx *)o)->vm, key, value);
 }
@@ -146,6 +149,7 @@ static const struct vmwp_control_ops control_ops = {
         .pause = op_pause, .resume = op_resume, .is_paused = op_is_paused, .stop = op_stop,
         .power_button = op_power_button, .shutdown = op_shutdown, .kvp_get = op_kvp_get, .kvp_set = op_kvp_set,
         .status = op_status, .stats = op_stats, .console_status = op_console_status, .vss = op_vss,
+        .memory = op_memory,
 };
 
 /* The guest's services reported something (vm-ic.c). */
@@ -224,6 +228,12 @@ static int on_guest_event(struct dw_source *s, int fd, uint32_t revents, void *u
                         json_object_object_add(ev, "port", json_object_new_int64(port));
                         json_object_object_add(ev, "token", json_object_new_int64((int64_t)token));
                 }
+                send_msg(c, ev);
+        }
+        if (g.memory_changed) {
+                struct json_object *ev = vmwp_control_event("memory");
+                if (ev && vmwp_vm_memory(c->vm, false, 0, ev) < 0)
+                        ev = (json_object_put(ev), NULL);
                 send_msg(c, ev);
         }
         struct json_object *items;

@@ -79,3 +79,16 @@ static const struct sandbox_rule hvsock_rules[] = {
 const struct sandbox_policy sandbox_hvsock_policy = {
         .name = "hvsock", .rules = hvsock_rules, .n_rules = ARRAY_SIZE(hvsock_rules),
 };
+
+/* Dynamic Memory's device thread (vsp/dm, vmwp/vm-dm.c): started before
+ * the sandbox, so under the process filter; besides the device worker's
+ * epoll and the ring's signals (irqfd writes) it punches the pages the
+ * guest balloons out of the RAM memfd (fallocate PUNCH_HOLE). */
+static const struct sandbox_rule dm_rules[] = {
+        SANDBOX_ALLOW(__NR_fallocate), SANDBOX_ALLOW(__NR_epoll_wait), SANDBOX_ALLOW(__NR_epoll_pwait),
+        SANDBOX_ALLOW(__NR_epoll_ctl), SANDBOX_IOCTL(KVM_SIGNAL_MSI),
+};
+
+const struct sandbox_policy sandbox_dm_policy = {
+        .name = "dm", .rules = dm_rules, .n_rules = ARRAY_SIZE(dm_rules),
+};

@@ -20,16 +20,18 @@
 #include "vm-internal.h"
 
 /* Guest RAM as one array, the numbering of the dirty bitmap: region 0,
- * then region 1 (vid.h, "dirty pages"). */
+ * then region 1, then the hot-add window (vid.h, "dirty pages"). */
 struct ram_view {
-        struct vid_ram_region r[2];
-        uint8_t *host[2];
-        uint64_t first_page[2];
+        struct vid_ram_region r[3];
+        uint8_t *host[3];
+        uint64_t first_page[3];
         size_t n;
 };
 
 static int ram_view_init(struct vid_partition *p, struct ram_view *v) {
         v->n = vid_ram_regions(p, v->r);
+        if (vid_ram_window(p, &v->r[v->n]) == 0)
+                v->n++;
         uint64_t page = 0;
         for (size_t i = 0; i < v->n; i++) {
                 int r = gm_map(p, v->r[i].gpa, v->r[i].size, (void **)&v->host[i]);
@@ -42,7 +44,9 @@ static int ram_view_init(struct vid_partition *p, struct ram_view *v) {
 }
 
 static uint8_t *page_host(const struct ram_view *v, uint64_t page, uint64_t *gpa) {
-        size_t i = v->n > 1 && page >= v->first_page[1];
+        size_t i = v->n - 1;
+        while (i > 0 && page < v->first_page[i])
+                i--;
         uint64_t off = (page - v->first_page[i]) * VID_PAGE_SIZE;
         *gpa = v->r[i].gpa + off;
         return v->host[i] + off;

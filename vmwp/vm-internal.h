@@ -29,6 +29,8 @@ struct vmwp_vm {
         struct vmbus_server *vmbus;
         struct icvsp *ic;
         struct hvsock *hvsock; /* hv_sock (vm-hvsock.c), NULL unless configured */
+        struct dmvsp *dm;      /* Dynamic Memory (vm-dm.c), NULL unless configured */
+        _Atomic uint64_t dm_discard_failures;
         int hvsock_listen_fd;  /* the VM's socket for host clients, -1 */
         /* Guest connects waiting to go to vmms (guest_lock). */
         struct {
@@ -106,6 +108,10 @@ void vmwp_vm_detach_vmbus(struct vmwp_vm *vm);
 int vmwp_vm_add_integration_services(struct vmwp_vm *vm, char *err, size_t errlen);
 /* Adds the integration services' counters to a "stats" reply (vm-ic.c). */
 void vmwp_vm_ic_stats(struct vmwp_vm *vm, struct json_object *into);
+/* Dynamic Memory (vm-dm.c), on vm->vmbus; freed after the server. */
+int vmwp_vm_add_dm(struct vmwp_vm *vm, char *err, size_t errlen);
+void vmwp_vm_dm_free(struct vmwp_vm *vm);
+void vmwp_vm_dm_stats(struct vmwp_vm *vm, struct json_object *into);
 int vmwp_vm_hvsock_create(struct vmwp_vm *vm, char *err, size_t errlen);
 int vmwp_vm_hvsock_start(struct vmwp_vm *vm);
 void vmwp_vm_hvsock_stop(struct vmwp_vm *vm);

@@ -119,7 +119,8 @@ int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
         }
         if ((r = vmwp_devices_add(&vm->devices, &vmbus_row, vm->vmbus)) < 0)
                 return errorf(err, errlen, r, "the device table: %s", strerror(-r));
-        if ((r = vmwp_vm_add_integration_services(vm, err, errlen)) < 0)
+        if ((r = vmwp_vm_add_integration_services(vm, err, errlen)) < 0 ||
+            (r = vmwp_vm_add_dm(vm, err, errlen)) < 0)
                 return r;
         if ((r = vmwp_vm_add_disks(vm, err, errlen)) < 0)
                 return r;
@@ -138,6 +139,7 @@ void vmwp_vm_detach_vmbus(struct vmwp_vm *vm) {
         vmwp_vm_hvsock_free(vm);
         icvsp_free(vm->ic);
         vm->ic = NULL;
+        vmwp_vm_dm_free(vm);
         vmbus_host_hv_free(vm->vmbus_host);
         vm->vmbus_host = NULL;
         hvshim_destroy(vm->hv);

@@ -290,7 +290,8 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         vm->incoming = opt->migrate_incoming_fd >= 0;
         vm->incoming_disks = vm->incoming && opt->migrate_disks;
 
-        struct vid_partition_config pc = { .ram_bytes = (uint64_t)cfg->memory_mib << 20, .n_vps = cfg->vcpus };
+        struct vid_partition_config pc = { .ram_bytes = (uint64_t)cfg->memory_mib << 20, .n_vps = cfg->vcpus,
+                                           .hot_add_bytes = (uint64_t)vm_dm_hot_add_mib(cfg) << 20 };
         pc.n_msr_ranges = hvshim_msr_ranges(&pc.msr_ranges); /* hvshim's, known now: one early MSR filter */
         int r = vid_partition_create(&pc, &vm->p, err, errlen);
         vm->phase_ns[VMWP_PHASE_KVM] = vmwp_now_ns();

@@ -29,9 +29,15 @@ static int vss(void *o, uint8_t op) {
         return op == 5 ? 0 : -EBUSY; /* FREEZE goes, the others are refused */
 }
 
+static int memory(void *o, bool set, uint64_t target, struct json_object *into) {
+        if (set && target > (1ull << 50))
+                abort(); /* the handler bounds it */
+        return 0;
+}
+
 static const struct vmwp_control_ops ops = { .pause = ok, .resume = ok, .is_paused = no, .stop = nothing,
                                              .power_button = nothing, .status = fields, .stats = stats,
-                                             .vss = vss };
+                                             .vss = vss, .memory = memory };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -13,7 +13,9 @@
 #include "vmwp/control.h"
 
 struct stub {
-        int shutdown_r, set_r, sets, vss_r, vss_op;
+        int shutdown_r, set_r, sets, vss_r, vss_op, memory_calls;
+        bool memory_set;
+        uint64_t memory_target;
         bool reboot;
         char key[64], value[64];
         bool deleted;
@@ -52,8 +54,18 @@ static int st_console_status(void *o, struct json_object *into) {
         return 0;
 }
 
+static int st_memory(void *o, bool set, uint64_t target, struct json_object *into) {
+        struct stub *s = o;
+        s->memory_calls++;
+        s->memory_set = set;
+        s->memory_target = target;
+        json_object_object_add(into, "assigned_bytes", json_object_new_int64(512ll << 20));
+        return 0;
+}
+
 static const struct vmwp_control_ops ops = { .shutdown = st_shutdown, .kvp_get = st_kvp_get, .kvp_set = st_kvp_set,
-                                             .console_status = st_console_status, .vss = st_vss };
+                                             .console_status = st_console_status, .vss = st_vss,
+                                             .memory = st_memory };
 static const struct vmwp_control_ops no_ic_ops = { 0 };
 
 /* Sends req (JSON text), returns the errno of the reply (0 for ok). */
@@ -169,6 +181,25 @@ TEST(console_status_op) {
         ASSERT_EQ(json_object_get_int(v), 7);
         json_object_put(rep);
         ASSERT_EQ(call(&no_ic_ops, &s, "{\"op\":\"console-status\"}", NULL), ENOTSUP);
+}
+
+TEST(memory_op) {
+        struct stub s = { 0 };
+        struct json_object *rep, *v;
+        ASSERT_EQ(call(&ops, &s, "{\"op\":\"memory\"}", &rep), 0);
+        ASSERT_FALSE(s.memory_set);
+        ASSERT_TRUE(json_object_object_get_ex(rep, "assigned_bytes", &v));
+        ASSERT_EQ(json_object_get_int64(v), 512ll << 20);
+        json_object_put(rep);
+        ASSERT_EQ(call(&ops, &s, "{\"op\":\"memory\",\"target_bytes\":1073741824}", NULL), 0);
+        ASSERT_TRUE(s.memory_set);
+        ASSERT_EQ(s.memory_target, 1ull << 30);
+        int calls = s.memory_calls;
+        ASSERT_EQ(call(&ops, &s, "{\"op\":\"memory\",\"target_bytes\":-1}", NULL), EINVAL);
+        ASSERT_EQ(call(&ops, &s, "{\"op\":\"memory\",\"target_bytes\":\"1G\"}", NULL), EINVAL);
+        ASSERT_EQ(call(&ops, &s, "{\"op\":\"memory\",\"target_bytes\":1125899906842625}", NULL), EINVAL);
+        ASSERT_EQ(s.memory_calls, calls); /* refused before the VM hears of it */
+        ASSERT_EQ(call(&no_ic_ops, &s, "{\"op\":\"memory\"}", NULL), ENOTSUP);
 }
 
 TEST_MAIN();

@@ -34,6 +34,9 @@ struct vmwp_control_ops {
         /* "vss": ask the guest's backup service to freeze, thaw or report
          * (enum hv_vss_op); its answer is a "vss" event. NULL: ENOTSUP. */
         int (*vss)(void *opaque, uint8_t op);
+        /* "memory": Dynamic Memory's state into `into`, after setting the
+         * target when set (vmwp_vm_memory). NULL: ENOTSUP. */
+        int (*memory)(void *opaque, bool set, uint64_t target_bytes, struct json_object *into);
 };
 
 /* Handles one request. Returns the reply to send (never NULL unless out of
@@ -46,7 +49,8 @@ struct vmwp_control_ops {
  * EINVAL, ENOSPC, ENOENT for deleting an unknown key; console-status:
  * ENOTSUP, the console is not a socket; vss: EINVAL for another operation,
  * ENOTSUP without the service, ENOTCONN before the guest opened it, EBUSY
- * while one is unanswered). */
+ * while one is unanswered; memory: EINVAL for a target that is not a
+ * number of bytes up to 2^50, ENOTSUP without Dynamic Memory). */
 struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void *opaque, struct json_object *req,
                                         const char **state_event);
 

@@ -222,7 +222,13 @@ struct vmwp_guest_events {
         uint64_t fcopy_bytes;  /* the guest has taken so many */
         int fcopy_r;           /* finished: 0 or -errno (icvsp's fcopy_done) */
         uint32_t fcopy_status; /* the guest's status of a refusal */
+        bool memory_changed;   /* Dynamic Memory: vmwp_vm_memory() has news */
 };
+/* Dynamic Memory (vm-dm.c, docs/dynamic-memory.md): with set, the VM's
+ * memory should be target_bytes (clamped to its minimum and maximum; the
+ * device balloons, gives back or hot-adds toward it); then its state into
+ * `into` (connected, *_bytes, operation, note). -ENOTSUP without it. */
+int vmwp_vm_memory(struct vmwp_vm *vm, bool set, uint64_t target_bytes, struct json_object *into);
 /* Readable when there is something for vmwp_vm_take_guest_events(). */
 int vmwp_vm_guest_event_fd(const struct vmwp_vm *vm);
 void vmwp_vm_take_guest_events(struct vmwp_vm *vm, struct vmwp_guest_events *out);
