@@ -194,18 +194,9 @@ static const sd_bus_vtable checkpoints_vtable[] = {
 };
 #undef EMITS
 
-static int ckpt_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found,
-                     sd_bus_error *e) {
-        struct vmms_vm *vm = vmms_daemon_find_path(userdata, path);
-        if (!vm)
-                return 0;
-        *found = vm;
-        return 1;
-}
-
 int vmms_bus_checkpoints_register(struct vmms_daemon *d) {
         int r = sd_bus_add_fallback_vtable(d->bus, NULL, VMMS_VM_PATH_PREFIX, VMMS_CHECKPOINTS_IFACE,
-                                           checkpoints_vtable, ckpt_find, d);
+                                           checkpoints_vtable, vmms_bus_find_vm, d);
         if (r < 0)
                 return log_error_errno(r, "cannot register the checkpoints interface: %m");
         return 0;

@@ -571,7 +571,7 @@ static const sd_bus_vtable vm_vtable[] = {
 };
 #undef EMITS
 
-static int vm_find(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found, sd_bus_error *e) {
+int vmms_bus_find_vm(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found, sd_bus_error *e) {
         struct vmms_vm *vm = vmms_daemon_find_path(userdata, path);
         if (!vm)
                 return 0;
@@ -596,7 +596,7 @@ static int vm_enumerate(sd_bus *bus, const char *path, void *userdata, char ***n
 }
 
 int vmms_bus_vm_register(struct vmms_daemon *d) {
-        int r = sd_bus_add_fallback_vtable(d->bus, NULL, VMMS_VM_PATH_PREFIX, VMMS_VM_IFACE, vm_vtable, vm_find, d);
+        int r = sd_bus_add_fallback_vtable(d->bus, NULL, VMMS_VM_PATH_PREFIX, VMMS_VM_IFACE, vm_vtable, vmms_bus_find_vm, d);
         if (r >= 0)
                 r = sd_bus_add_node_enumerator(d->bus, NULL, VMMS_VM_PATH_PREFIX, vm_enumerate, d);
         if (r < 0)

@@ -168,7 +168,7 @@ static int setup_bus(struct vmms_daemon *d) {
         if ((r = sd_bus_set_exit_on_disconnect(d->bus, 1)) < 0 ||
             (r = sd_bus_attach_event(d->bus, d->event, SD_EVENT_PRIORITY_NORMAL)) < 0 ||
             (r = vmms_bus_manager_register(d)) < 0 || (r = vmms_bus_vm_register(d)) < 0 ||
-            (r = vmms_bus_checkpoints_register(d)) < 0)
+            (r = vmms_bus_checkpoints_register(d)) < 0 || (r = vmms_bus_memory_register(d)) < 0)
                 return r;
         r = sd_bus_request_name(d->bus, VMMS_BUS_NAME, 0);
         if (r < 0)
@@ -200,7 +200,7 @@ int vmms_daemon_new(const struct vmms_options *opt, struct vmms_daemon **out) {
              * one may have a commit to ask a destination about. Nothing is
              * accepted before the loop runs. */
             (r = vmms_migration_listen(d)) < 0 || (r = vmms_reattach_all(d)) < 0 ||
-            (r = vmms_logs_timer_start(d)) < 0) {
+            (r = vmms_logs_timer_start(d)) < 0 || (r = vmms_dm_timer_start(d)) < 0) {
                 vmms_daemon_free(d);
                 return r;
         }
@@ -217,6 +217,7 @@ struct vmms_daemon *vmms_daemon_free(struct vmms_daemon *d) {
         vmms_migrations_free(d);
         vmms_incoming_free_all(d);
         sd_event_source_disable_unref(d->log_timer);
+        sd_event_source_disable_unref(d->dm_timer);
         for (size_t i = 0; i < d->n_vms; i++)
                 vmms_vm_free(d->vms[i]);
         free(d->vms);

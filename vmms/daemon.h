@@ -12,6 +12,7 @@
 
 #include "common/config.h"
 #include "common/macro.h"
+#include "vmms/memory.h"
 #include "vmms/names.h"
 #include "vmms/paths.h"
 #include "vmms/runtime.h"
@@ -45,6 +46,11 @@ struct vmms_options {
         const char *migration_allow[VMMS_MIGRATION_ALLOW_MAX];
         size_t n_migration_allow;
         bool migration_insecure;
+        /* Dynamic Memory (memory-vm.c): host memory never given to VMs,
+         * and the balancer's period. */
+        uint64_t memory_reserve_mib;
+        bool memory_reserve_set; /* else a tenth of the host's, 256..4096 MiB */
+        uint64_t memory_interval_us;
 };
 
 /* Parses the command line; 0 to run, 1 after --help/--version was printed,
@@ -110,6 +116,11 @@ struct vmms_vm {
         struct vmms_checkpoints *ckpts; /* the tree (never NULL once loaded or created) */
         bool ckpts_damaged;             /* index.json unreadable: no checkpoint operation */
         struct vmms_ckpt_op *ckpt_op;   /* in progress: other operations wait (Busy) */
+        /* Dynamic Memory (memory-vm.c, docs/dynamic-memory.md) */
+        struct vmms_dm_status dm;       /* the worker's last report (all 0: none yet) */
+        bool dm_known;
+        uint64_t dm_manual;             /* SetTarget's bytes; 0: automatic. Kept while the VM runs */
+        uint64_t dm_sent;               /* the target last sent to the worker; 0: none */
 };
 
 struct vmms_pending_auth;
@@ -130,6 +141,7 @@ struct vmms_daemon {
         struct vmms_pending_auth *pending;
         unsigned n_pending;
         sd_event_source *log_timer; /* rotates the logs of running VMs (logs.c) */
+        sd_event_source *dm_timer;  /* Dynamic Memory's balancer (memory-vm.c) */
         struct vmms_mig_tls *mig_tls;  /* NULL: migration not configured */
         int mig_listen_fd;
         sd_event_source *mig_listen_src;
@@ -332,6 +344,22 @@ int vmms_kvp_request(struct vmms_vm *vm, sd_bus_message *call, const char *key, 
 /* Appends items as a{ss} (NULL: empty). */
 int vmms_kvp_append(sd_bus_message *reply, struct json_object *items);
 
+/* memory-vm.c: Dynamic Memory (docs/dynamic-memory.md): the workers'
+ * "memory" events, the balancer run every memory_interval_us over the
+ * Running VMs that have it, and SetTarget. */
+int vmms_dm_timer_start(struct vmms_daemon *d);
+void vmms_dm_on_event(struct vmms_vm *vm, struct json_object *ev);
+/* The worker ended: its report goes; off (not a reboot): the operator's target too. */
+void vmms_dm_worker_ended(struct vmms_vm *vm, bool reboot);
+/* SetTarget: bytes within the VM's minimum and maximum, or 0 (automatic). */
+int vmms_dm_set_target(struct vmms_vm *vm, uint64_t bytes, char *err, size_t errlen);
+/* The host memory the balancer may hand out now: MemAvailable less the
+ * reserve (negative when the host is short). */
+int64_t vmms_dm_host_free(const struct vmms_daemon *d);
+/* bus-memory.c: org.vmstack.VMMS1.Memory on every VM object. */
+int vmms_bus_memory_register(struct vmms_daemon *d);
+void vmms_bus_memory_emit(struct vmms_vm *vm);
+
 /* fcopy.c: CopyFile, a host file into the guest (file-copy integration
  * service, docs/integration-services.md "File copy") */
 int vmms_fcopy_request(struct vmms_vm *vm, sd_bus_message *call, int fd, const char *dest, bool overwrite,
@@ -454,6 +482,9 @@ int vmms_bus_manager_register(struct vmms_daemon *d);
 int vmms_bus_vm_register(struct vmms_daemon *d);
 /* bus-checkpoint.c: org.vmstack.VMMS1.Checkpoints on every VM object */
 int vmms_bus_checkpoints_register(struct vmms_daemon *d);
+/* The object-find callback of the VM objects' fallback vtables (userdata:
+ * the daemon). */
+int vmms_bus_find_vm(sd_bus *bus, const char *path, const char *iface, void *userdata, void **found, sd_bus_error *e);
 int vmms_bus_emit_vm_added(struct vmms_vm *vm);
 int vmms_bus_emit_vm_removed(struct vmms_vm *vm);
 /* The path policy and the caller's access for CreateVM/Update: 0, or a

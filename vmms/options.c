@@ -19,7 +19,7 @@ enum {
         OPT_MAX_USER, OPT_MAX_STARTING, OPT_MAX_PENDING, OPT_START_TIMEOUT, OPT_RESTART_DELAY,
         OPT_RESTART_MAX_DELAY, OPT_RESTART_BURST, OPT_RESTART_WINDOW, OPT_NO_POLKIT, OPT_VERSION,
         OPT_STOP_GRACE, OPT_POOL, OPT_ALLOW_BLOCK, OPT_LOG_MAX_SIZE, OPT_LOG_CHECK, OPT_MIG_LISTEN, OPT_MIG_CERT,
-        OPT_MIG_KEY, OPT_MIG_CA, OPT_MIG_ALLOW, OPT_MIG_INSECURE,
+        OPT_MIG_KEY, OPT_MIG_CA, OPT_MIG_ALLOW, OPT_MIG_INSECURE, OPT_MEMORY_RESERVE, OPT_MEMORY_INTERVAL,
 };
 
 static const struct option options[] = {
@@ -50,6 +50,8 @@ static const struct option options[] = {
         { "migration-ca", required_argument, NULL, OPT_MIG_CA },
         { "migration-allow", required_argument, NULL, OPT_MIG_ALLOW },
         { "migration-insecure", no_argument, NULL, OPT_MIG_INSECURE },
+        { "memory-reserve", required_argument, NULL, OPT_MEMORY_RESERVE },
+        { "memory-interval-ms", required_argument, NULL, OPT_MEMORY_INTERVAL },
         { "version", no_argument, NULL, OPT_VERSION },
         { "help", no_argument, NULL, 'h' },
         {},
@@ -92,6 +94,9 @@ static void usage(void) {
                "  --migration-allow=NAME   a source host whose certificate names NAME may migrate\n"
                "                           VMs here (repeatable, up to 16)\n"
                "  --migration-insecure     no TLS, no authentication: loopback addresses only (tests)\n"
+               "  --memory-reserve=MIB     host memory Dynamic Memory never gives to VMs (default: a\n"
+               "                           tenth of the host's, at least 256, at most 4096)\n"
+               "  --memory-interval-ms=MS  how often Dynamic Memory balances (default 1000)\n"
                "  --version, --help\n"
                "Environment: VM_LOG_LEVEL=err|warning|notice|info|debug\n");
 }
@@ -127,6 +132,7 @@ static void defaults(struct vmms_options *o) {
                 .polkit = true,
                 .log_max_bytes = 1024 * 1024,
                 .log_check_us = 5 * 1000000ull,
+                .memory_interval_us = 1000000ull,
         };
         /* The worker lives next to vmms (installed and build tree alike). */
         char self[PATH_MAX];
@@ -151,6 +157,7 @@ static int numeric_option(struct vmms_options *o, int c, const char *arg) {
                 { OPT_RESTART_DELAY, 0, 3600000 }, { OPT_RESTART_MAX_DELAY, 0, 86400000 },
                 { OPT_RESTART_BURST, 0, 1000 },   { OPT_RESTART_WINDOW, 1, 86400 },
                 { OPT_LOG_MAX_SIZE, 0, 1ull << 40 }, { OPT_LOG_CHECK, 10, 3600000 },
+                { OPT_MEMORY_RESERVE, 0, 1ull << 30 }, { OPT_MEMORY_INTERVAL, 100, 3600000 },
         };
         for (size_t i = 0; i < ARRAY_SIZE(ranges); i++) {
                 if (ranges[i].opt != c)
@@ -170,6 +177,8 @@ static int numeric_option(struct vmms_options *o, int c, const char *arg) {
                 case OPT_RESTART_WINDOW: o->restart.window_us = v * 1000000ull; break;
                 case OPT_LOG_MAX_SIZE: o->log_max_bytes = v; break;
                 case OPT_LOG_CHECK: o->log_check_us = v * 1000ull; break;
+                case OPT_MEMORY_RESERVE: o->memory_reserve_mib = v, o->memory_reserve_set = true; break;
+                case OPT_MEMORY_INTERVAL: o->memory_interval_us = v * 1000ull; break;
                 }
                 return 0;
         }

@@ -309,6 +309,8 @@ void vmms_vm_on_event(struct vmms_vm *vm, json_object *ev) {
                 vmms_vm_on_migrate_progress(vm, ev);
         } else if (!strcmp(name, "save-progress")) {
                 vmms_vm_on_save_progress(vm, ev);
+        } else if (!strcmp(name, "memory")) {
+                vmms_dm_on_event(vm, ev);
         } else if (!strcmp(name, "merge-progress")) {
                 vmms_ckpt_on_merge_progress(vm, ev);
         } else
