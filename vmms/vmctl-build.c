@@ -230,6 +230,50 @@ static int add_nic(json_object *cfg, const char *value, const struct vmctl_build
         return 0;
 }
 
+/* --dynamic-memory=on|off|[on,]min=SIZE,max=SIZE,buffer=PCT,weight=N:
+ * merged into "dynamic_memory" (a key given sets that key only). */
+static int dm_option(json_object *dm, const char *opt, char *err, size_t errlen) {
+        static const struct {
+                const char *name, *key;
+                bool size;
+                uint32_t min, max;
+        } keys[] = { { "min=", "minimum_mib", true, 0, 0 }, { "max=", "maximum_mib", true, 0, 0 },
+                     { "buffer=", "buffer_percent", false, 5, 2000 }, { "weight=", "weight", false, 0, 10000 } };
+        if (!strcmp(opt, "on") || !strcmp(opt, "off")) {
+                json_object_object_add(dm, "enabled", json_object_new_boolean(opt[1] == 'n'));
+                return 0;
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+                size_t n = strlen(keys[i].name);
+                if (strncmp(opt, keys[i].name, n))
+                        continue;
+                uint32_t v;
+                if (keys[i].size ? vmctl_size_parse_mib(opt + n, &v) < 0
+                                 : parse_u32(opt + n, keys[i].max, &v) < 0 || v < keys[i].min)
+                        return keys[i].size ? ferr(err, errlen, "dynamic-memory", "%s needs a size such as 512M or 2G",
+                                                   keys[i].name)
+                                            : ferr(err, errlen, "dynamic-memory", "%s needs a number from %u to %u",
+                                                   keys[i].name, keys[i].min, keys[i].max);
+                json_object_object_add(dm, keys[i].key, json_object_new_int64(v));
+                json_object_object_add(dm, "enabled", json_object_new_boolean(true));
+                return 0;
+        }
+        return ferr(err, errlen, "dynamic-memory", "unknown option \"%s\" (on, off, min=, max=, buffer=, weight=)",
+                    opt);
+}
+
+static int set_dm(json_object *cfg, const char *value, char *err, size_t errlen) {
+        _cleanup_free_ char *copy = strdup(value);
+        if (!copy)
+                return -ENOMEM;
+        json_object *dm = child_object(cfg, "dynamic_memory");
+        char *save = NULL;
+        int r = *copy ? 0 : ferr(err, errlen, "dynamic-memory", "needs on, off or min=/max=/buffer=/weight=");
+        for (char *opt = strtok_r(copy, ",", &save); r == 0 && opt; opt = strtok_r(NULL, ",", &save))
+                r = dm_option(dm, opt, err, errlen);
+        return r;
+}
+
 static int remove_item(json_object *cfg, const char *key, const char *value, const char *flag, char *err,
                        size_t errlen) {
         json_object *a;
@@ -296,6 +340,8 @@ int vmctl_config_set(json_object *cfg, const char *flag, const char *value, cons
                 json_object_object_add(cfg, "checkpoint_type", json_object_new_string(value));
                 return 0;
         }
+        if (!strcmp(flag, "dynamic-memory"))
+                return set_dm(cfg, value, err, errlen);
         if (!strcmp(flag, "disk"))
                 return add_disk(cfg, value, ctx, err, errlen);
         if (!strcmp(flag, "nic"))

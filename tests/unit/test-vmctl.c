@@ -118,6 +118,36 @@ TEST(flag_force_allows_memory_over_host) {
         free(c);
 }
 
+TEST(flag_dynamic_memory) {
+        struct vm_config *c = malloc(sizeof *c);
+        char err[256];
+        json_object *cfg = build((const char *const[]){ "name", "dm", "kernel", "/k", "memory", "512M",
+                                                        "dynamic-memory", "min=256M,max=2G", NULL });
+        parse_ok(cfg, c);
+        ASSERT_TRUE(c->dm.enabled);
+        ASSERT_EQ(vm_dm_minimum_mib(c), 256u);
+        ASSERT_EQ(vm_dm_maximum_mib(c), 2048u);
+        ASSERT_EQ(c->dm.buffer_percent, 20u);
+        /* a later flag changes only what it names (vmctl edit) */
+        ASSERT_OK(vmctl_config_set(cfg, "dynamic-memory", "buffer=50,weight=100", &ctx, err, sizeof err));
+        parse_ok(cfg, c);
+        ASSERT_EQ(vm_dm_maximum_mib(c), 2048u);
+        ASSERT_EQ(c->dm.buffer_percent, 50u);
+        ASSERT_EQ(c->dm.weight, 100u);
+        ASSERT_OK(vmctl_config_set(cfg, "dynamic-memory", "off", &ctx, err, sizeof err));
+        parse_ok(cfg, c);
+        ASSERT_FALSE(c->dm.enabled);
+        ASSERT_EQ(vm_dm_hot_add_mib(c), 0u);
+        ASSERT_ERROR(vmctl_config_set(cfg, "dynamic-memory", "max=lots", &ctx, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "--dynamic-memory: max= needs a size such as 512M or 2G");
+        ASSERT_ERROR(vmctl_config_set(cfg, "dynamic-memory", "buffer=1", &ctx, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "--dynamic-memory: buffer= needs a number from 5 to 2000");
+        ASSERT_ERROR(vmctl_config_set(cfg, "dynamic-memory", "balloon", &ctx, err, sizeof err), EINVAL);
+        ASSERT_ERROR(vmctl_config_set(cfg, "dynamic-memory", "", &ctx, err, sizeof err), EINVAL);
+        json_object_put(cfg);
+        free(c);
+}
+
 TEST(flag_errors_name_the_flag) {
         json_object *cfg = json_object_new_object();
         char err[256];

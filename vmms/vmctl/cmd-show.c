@@ -80,10 +80,48 @@ static int read_dict(sd_bus_message *m, json_object *obj) {
         return r < 0 ? r : sd_bus_message_exit_container(m);
 }
 
+static uint64_t mem_prop(json_object *mem, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(mem, key, &v) ? (uint64_t)json_object_get_uint64(v) : 0;
+}
+
+/* The Memory interface in two lines: the configuration, then (running)
+ * what the guest has, uses and moves to. */
+void vmctl_print_memory(json_object *mem) {
+        json_object *v;
+        const char *status = json_object_object_get_ex(mem, "Status", &v) ? json_object_get_string(v) : "";
+        bool dynamic = json_object_object_get_ex(mem, "Dynamic", &v) && json_object_get_boolean(v);
+        if (!dynamic) {
+                printf("%-14s %llu MiB\n", "Memory", (unsigned long long)(mem_prop(mem, "Startup") >> 20));
+                return;
+        }
+        printf("%-14s %llu MiB at start, dynamic %llu..%llu MiB (buffer %llu%%, weight %llu)\n", "Memory",
+               (unsigned long long)(mem_prop(mem, "Startup") >> 20), (unsigned long long)(mem_prop(mem, "Minimum") >> 20),
+               (unsigned long long)(mem_prop(mem, "Maximum") >> 20), (unsigned long long)mem_prop(mem, "Buffer"),
+               (unsigned long long)mem_prop(mem, "Weight"));
+        if (!strcmp(status, "off") || !strcmp(status, "disabled"))
+                return;
+        char demand[32] = "not reported", target[48];
+        if (mem_prop(mem, "Demand"))
+                snprintf(demand, sizeof demand, "%llu MiB", (unsigned long long)(mem_prop(mem, "Demand") >> 20));
+        uint64_t manual = mem_prop(mem, "ManualTarget");
+        snprintf(target, sizeof target, "%llu MiB (%s)", (unsigned long long)(mem_prop(mem, "Target") >> 20),
+                 manual ? "set by hand" : "automatic");
+        printf("%-14s assigned %llu MiB, demand %s, target %s, status %s\n", "", 
+               (unsigned long long)(mem_prop(mem, "Assigned") >> 20), demand, target, status);
+        const char *note = json_object_object_get_ex(mem, "Note", &v) ? json_object_get_string(v) : "";
+        if (note && *note)
+                printf("%-14s %s\n", "", note);
+}
+
 static void print_human(json_object *obj) {
         json_object_object_foreach(obj, key, val) {
                 if (!strcmp(key, "Config"))
                         continue;
+                if (!strcmp(key, "Memory")) {
+                        vmctl_print_memory(val);
+                        continue;
+                }
                 char buf[96];
                 const char *s = json_object_get_string(val);
                 if (!strcmp(key, "Uptime") || !strcmp(key, "RunningSince")) {
@@ -120,6 +158,18 @@ static void print_human(json_object *obj) {
                 printf("Config:\n%s\n", json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
+int vmctl_get_properties(struct vmctl *c, const char *path, const char *iface, json_object *obj) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        int r = sd_bus_call_method(c->bus, VMMS_BUS_NAME, path, "org.freedesktop.DBus.Properties", "GetAll", &e,
+                                   &reply, "s", iface);
+        if (r >= 0)
+                r = read_dict(reply, obj);
+        sd_bus_message_unref(reply);
+        sd_bus_error_free(&e);
+        return r < 0 ? r : 0;
+}
+
 static int get_dict(struct vmctl *c, const char *path, const char *iface, const char *method, json_object *obj) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
@@ -146,6 +196,10 @@ static int run_show(struct vmctl *c, int argc, char **argv) {
         int r = vmctl_resolve(c, argv[optind], &path);
         if (!r)
                 r = get_dict(c, path, VMMS_VM_IFACE, NULL, obj);
+        json_object *mem = json_object_new_object();
+        if (!r && mem && vmctl_get_properties(c, path, VMMS_MEMORY_IFACE, mem) == 0)
+                json_object_object_add(obj, "Memory", json_object_get(mem));
+        json_object_put(mem);
         /* Config is a JSON document: show it as one, not as a string. */
         if (!r && json_object_object_get_ex(obj, "Config", &cfg) && (cfg = json_tokener_parse(json_object_get_string(cfg))))
                 json_object_object_add(obj, "Config", cfg);

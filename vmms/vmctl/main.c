@@ -15,6 +15,7 @@ static const struct vmctl_command *const commands[] = {
         &vmctl_cmd_checkpoint, &vmctl_cmd_checkpoints, &vmctl_cmd_revert, &vmctl_cmd_checkpoint_delete,
         &vmctl_cmd_copy_to,
         &vmctl_cmd_copy_cancel,
+        &vmctl_cmd_memory,
 };
 
 static void usage(void) {
