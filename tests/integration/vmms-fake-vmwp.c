@@ -61,6 +61,18 @@
  *                        hvsock port=N refused errno=E". The config's
  *                        hvsock.socket is printed as "fake-vmwp: hvsock
  *                        socket=PATH" at boot.
+ * With dynamic_memory.enabled the guest runs a Dynamic Memory driver
+ * (docs/dynamic-memory.md) that takes every target at once, within its
+ * range and as the real device rounds it, hot-adding in 128 MiB blocks;
+ * "memory" answers as vmwp does (ENOTSUP without it), "memory" events
+ * come with each heartbeat, and each new target prints "fake-vmwp: memory
+ * target=MiB assigned=MiB" on the console:
+ *   fake.dm_demand_mib=N   the guest reports a demand of N MiB (default: no
+ *                          reports, as a guest within its first 45 s)
+ *   fake.dm_pressure_after_ms=T fake.dm_pressure_mib=M   T ms after ready
+ *                          its demand becomes M MiB
+ *   fake.dm_floor_mib=F    it balloons down to F MiB at the lowest (the
+ *                          device's note says so, as hv_balloon's floor)
  * Each NIC's TAP fds (one, or "nic_queues" of them) print "fake-vmwp: nic
  * I: N queue(s)" and " multi-queue" when the TAP is (TUNGETIFF).
  * A config with VHDX parents ("disk_parents") prints "fake-vmwp: disk D
@@ -132,6 +144,9 @@ struct fake {
         uint64_t ready_at, exit_at, hb_next, pending_exit_at, chatter_next;
         int exit_status, pending_exit_status;
         const char *pending_reason;
+        /* Dynamic Memory (MiB; dm_max 0: not configured) */
+        uint64_t dm_startup, dm_min, dm_max, dm_target, dm_assigned, dm_hot_added, ready_since;
+        char dm_note[128];
 };
 
 static long knob(const struct fake *f, const char *name, long def) {
@@ -507,6 +522,69 @@ static void fcopy_cancel(struct fake *f, json_object *req) {
         console_out(f, "fake-vmwp: fcopy cancelled\n");
 }
 
+/* ---- Dynamic Memory ---- */
+
+static uint64_t dm_demand_mib(const struct fake *f) {
+        long after = knob(f, "fake.dm_pressure_after_ms", -1);
+        if (after >= 0 && f->ready && now_ms() >= f->ready_since + (uint64_t)after)
+                return (uint64_t)knob(f, "fake.dm_pressure_mib", 0);
+        return (uint64_t)knob(f, "fake.dm_demand_mib", 0);
+}
+
+static void dm_fields(struct fake *f, json_object *m) {
+#define B(k, mib) json_object_object_add(m, k, json_object_new_int64((int64_t)((mib) << 20)))
+        uint64_t have = f->dm_startup + f->dm_hot_added, demand = dm_demand_mib(f);
+        json_object_object_add(m, "connected", json_object_new_boolean(true));
+        B("startup_bytes", f->dm_startup);
+        B("maximum_bytes", f->dm_max);
+        B("assigned_bytes", f->dm_assigned);
+        B("target_bytes", f->dm_target);
+        B("ballooned_bytes", have - f->dm_assigned);
+        B("hot_added_bytes", f->dm_hot_added);
+        json_object_object_add(m, "reported", json_object_new_boolean(demand > 0));
+        B("demand_bytes", demand);
+        B("available_bytes", f->dm_assigned > demand ? f->dm_assigned - demand : 0);
+        json_object_object_add(m, "report_age_ms", json_object_new_int64(300));
+        json_object_object_add(m, "can_balloon", json_object_new_boolean(true));
+        json_object_object_add(m, "can_hot_add", json_object_new_boolean(f->dm_hot_added < f->dm_max - f->dm_startup));
+        json_object_object_add(m, "operation", json_object_new_string("none"));
+        json_object_object_add(m, "note", json_object_new_string(f->dm_note));
+#undef B
+}
+
+static void dm_event(struct fake *f) {
+        json_object *m = json_object_new_object();
+        json_object_object_add(m, "event", json_object_new_string("memory"));
+        dm_fields(f, m);
+        send_msg(f, m);
+}
+
+/* As dmvsp_set_target and the guest together: clamped, 2 MiB steps,
+ * hot-add in 128 MiB blocks, ballooning down to the guest's floor. */
+static void dm_target(struct fake *f, json_object *req) {
+        json_object *v;
+        if (!f->dm_max)
+                return send_msg(f, reply(req, false, ENOTSUP, "the VM has no dynamic memory"));
+        if (json_object_object_get_ex(req, "target_bytes", &v)) {
+                uint64_t t = (uint64_t)json_object_get_int64(v) >> 20;
+                t = MIN(MAX(t, f->dm_min), f->dm_max) & ~1ull;
+                f->dm_target = t;
+                while (f->dm_startup + f->dm_hot_added < t)
+                        f->dm_hot_added += VM_DM_BLOCK_MIB;
+                uint64_t floor = (uint64_t)knob(f, "fake.dm_floor_mib", 0);
+                f->dm_assigned = MAX(t, floor);
+                snprintf(f->dm_note, sizeof f->dm_note, "%s",
+                         t < floor ? "the guest gave less than asked (its floor or free memory)" : "");
+                char line[128];
+                snprintf(line, sizeof line, "fake-vmwp: memory target=%llu assigned=%llu\n", (unsigned long long)t,
+                         (unsigned long long)f->dm_assigned);
+                console_out(f, line);
+        }
+        json_object *m = reply(req, true, 0, NULL);
+        dm_fields(f, m);
+        send_msg(f, m);
+}
+
 static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_fds) {
         json_object *v;
         const char *op = json_object_object_get_ex(req, "op", &v) ? json_object_get_string(v) : "";
@@ -579,6 +657,8 @@ static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_
                 console_status(f, req);
         else if (!strcmp(op, "vss"))
                 vss(f, req);
+        else if (!strcmp(op, "memory"))
+                dm_target(f, req);
         else
                 send_msg(f, reply(req, false, EOPNOTSUPP, "unknown op"));
 }
@@ -727,6 +807,11 @@ static void configure(struct fake *f, const char *serial) {
         f->vss = c->ic.vss ? (int)knob(f, "fake.vss", 0) : -1;
         f->fcopy = c->ic.fcopy ? (int)knob(f, "fake.fcopy", 0) : -1;
         f->hvsock_port = knob(f, "fake.hvsock_port", -1); /* without hvsock.enabled too: a rogue worker */
+        if (c->dm.enabled) {
+                f->dm_startup = f->dm_assigned = c->memory_mib;
+                f->dm_min = vm_dm_minimum_mib(c);
+                f->dm_max = c->memory_mib + vm_dm_hot_add_mib(c);
+        }
         snprintf(line, sizeof line, "fake-vmwp: %s booting (%u disks, %u nics)\n", c->name, c->n_disks, c->n_nics);
         console_out(f, line);
         if (c->hvsock.enabled) {
@@ -748,6 +833,7 @@ static void become_ready(struct fake *f) {
         json_object *m = json_object_new_object();
         f->ready = true;
         f->ready_at = 0;
+        f->ready_since = now_ms();
         json_object_object_add(m, "event", json_object_new_string("ready"));
         send_msg(f, m);
         console_out(f, "fake-vmwp: guest running\n");
@@ -775,6 +861,8 @@ static void heartbeat(struct fake *f) {
         json_object_object_add(m, "last_us", json_object_new_int64((int64_t)now_us(CLOCK_REALTIME)));
         send_msg(f, m);
         f->hb_next = now_ms() + 1000;
+        if (f->dm_max)
+                dm_event(f);
 }
 
 static void on_control(struct fake *f) {
