@@ -65,6 +65,12 @@ struct vid_partition {
         uint64_t ram_bytes; /* the memfd: boot RAM, then the hot-add window */
         struct ram_region regions[3]; /* below the hole, from 4 GiB, the window */
         size_t n_regions, n_boot_regions;
+        /* Device memory (devmem.c), under lock: KVM slots VID_DEVMEM_SLOT0 + i. */
+        struct {
+                uint64_t gpa, len;
+                void *host;
+                bool used;
+        } devmem[VID_DEVMEM_MAX];
         /* Set by the last VP thread of a stopped partition (memory.c). */
         bool slots_removed;
 
@@ -136,6 +142,9 @@ int vid_irq_init(struct vid_partition *p);
 void vid_irq_free(struct vid_partition *p);
 
 /* memory.c */
+#define VID_DEVMEM_SLOT0 16u
+/* Removes the device memory slots (a stopped partition, memory.c). */
+void vid_devmem_remove_all(struct vid_partition *p);
 int vid_memory_init(struct vid_partition *p, uint64_t ram_bytes, uint64_t hot_add_bytes, bool hugepages);
 void vid_memory_free(struct vid_partition *p);
 /* The last VP thread of a stopped partition: RAM leaves the guest's

@@ -84,6 +84,7 @@ void vid_memory_remove_slots(struct vid_partition *p) {
                 struct kvm_userspace_memory_region m = { .slot = (uint32_t)i, .guest_phys_addr = p->regions[i].gpa };
                 (void)ioctl(p->vm_fd, KVM_SET_USER_MEMORY_REGION, &m);
         }
+        vid_devmem_remove_all(p);
         p->slots_removed = true;
 }
 

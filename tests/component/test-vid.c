@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 
 #include "common/log.h"
 #include "common/macro.h"
@@ -173,6 +174,42 @@ TEST(pio_and_mmio) {
         ASSERT_EQ(st.mmio_exits, 2u);
         ASSERT_EQ(st.unhandled_io, 1u);
         vid_partition_destroy(p);
+}
+
+/* Device memory (a VRAM): the same guest's MMIO store and load at
+ * 0xd0000000 land in host memory, without an exit. */
+TEST(device_memory_is_the_guests_without_exits) {
+        struct vid_partition_config cfg = { .ram_bytes = 16u << 20, .n_vps = 1 };
+        struct vid_partition *p;
+        char err[256];
+        struct rec r = { 0 };
+        ASSERT_OK(vid_partition_create(&cfg, &p, err, sizeof err));
+        pthread_mutex_init(&r.lock, NULL);
+        r.p = p;
+        ASSERT_OK(vid_register_pio(p, 0x10, 0x10, &pio_ops, &r));
+        uint8_t *host = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        ASSERT_TRUE(host != MAP_FAILED);
+        uint32_t magic = 0xcafef00d;
+        memcpy(host + 8, &magic, 4);
+        int id = vid_devmem_map(p, 0xd0000000, 8192, host);
+        ASSERT_GE(id, 0);
+        ASSERT_ERROR(vid_devmem_map(p, 0xd0001000, 8192, host), EEXIST); /* over it */
+        ASSERT_ERROR(vid_devmem_map(p, 0x100000, 8192, host), EEXIST);   /* RAM */
+        ASSERT_ERROR(vid_devmem_map(p, 0xd0100800, 8192, host), EINVAL); /* not page-aligned */
+        ASSERT_ERROR(vid_devmem_map(p, VID_RESERVED_GPA, 4096, host), EEXIST);
+        boot32(p, tg_vid_io, tg_vid_io_len, 0x1000);
+        ASSERT_OK(vid_partition_start(p, on_exit_cb, &r));
+        ASSERT_EQ(wait_stop(p, 10000), DONE_STATUS);
+        uint32_t got;
+        memcpy(&got, host, 4);
+        ASSERT_EQ(got, 0xdeadbeefu);
+        ASSERT_EQ(r.dwords[1], 0xcafef00du);
+        struct vid_stats st;
+        vid_partition_stats(p, &st);
+        ASSERT_EQ(st.mmio_exits, 0u);
+        ASSERT_ERROR(vid_devmem_unmap(p, id + 1), ENOENT);
+        vid_partition_destroy(p);
+        munmap(host, 8192);
 }
 
 static bool wait_for(struct rec *r, bool (*cond)(struct rec *), int ms) {

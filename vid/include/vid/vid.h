@@ -130,6 +130,21 @@ int vid_map_pages(struct vid_partition *p, const uint64_t *pfns, size_t n_pages,
                   size_t wrap_from, struct vid_pages *out);
 void vid_unmap_pages(struct vid_pages *m);
 
+/* ---- device memory (devmem.c) ---------------------------------------- */
+
+/* Memory of a device the guest reads and writes directly (a synthetic
+ * video card's VRAM, docs/video.md): len bytes of the owner's mapping at
+ * host, seen by the guest at gpa through a memory slot of its own. gpa and
+ * len page-aligned; never over RAM (the window included), another device
+ * memory, a registered MMIO range or vid's reserved page. Any thread, also
+ * while the VPs run. Returns an id >= 0; -EINVAL, -EEXIST (an overlap),
+ * -ENOSPC (VID_DEVMEM_MAX), or KVM's error. The owner keeps the mapping
+ * valid until it is unmapped. Not in the dirty bitmap: its owner saves it. */
+#define VID_DEVMEM_MAX 4u
+int vid_devmem_map(struct vid_partition *p, uint64_t gpa, uint64_t len, void *host);
+/* The guest's accesses there become unclaimed MMIO again. */
+int vid_devmem_unmap(struct vid_partition *p, int id);
+
 /* ---- dirty pages (dirty.c) ---------------------------------------------- */
 
 /* Tracking of the guest RAM pages written since the last look, for live
