@@ -32,7 +32,7 @@ static void add_s5(struct aml *a, uint8_t slp_typ) {
         aml_close(a);
 }
 
-static void add_vmbus(struct aml *a) {
+static void add_vmbus(struct aml *a, const struct acpi_config *c) {
         aml_device_open(a, "VMBS");
         aml_name(a, "_HID");
         aml_string(a, "VMBus");
@@ -44,6 +44,8 @@ static void add_vmbus(struct aml *a) {
         aml_integer(a, 0x0f);
         aml_name(a, "_CRS");
         aml_buffer_open(a);
+        if (c->vmbus_mmio_size)
+                aml_res_dword_memory(a, c->vmbus_mmio_base, c->vmbus_mmio_base + c->vmbus_mmio_size - 1);
         aml_res_end(a);
         aml_close(a);
         aml_close(a);
@@ -125,7 +127,7 @@ int acpi_build_dsdt(const struct acpi_config *c, uint8_t **out, size_t *out_len)
         add_s5(&a, c->slp_typ_s5);
         aml_scope_open(&a, "\\_SB");
         if (c->vmbus)
-                add_vmbus(&a);
+                add_vmbus(&a, c);
         if (c->com1)
                 add_com1(&a);
         if (c->i8042)

@@ -8,6 +8,7 @@
 
 #include "acpi-tables.h"
 #include "hv/vmstack.h"
+#include "vid/vid.h"
 #include "vmwp/acpi.h"
 
 #define OEM_ID "VMSTCK"
@@ -156,6 +157,15 @@ static int check_config(const struct acpi_config *c) {
                 return -EINVAL;
         if (c->slp_typ_s5 > 7)
                 return -EINVAL;
+        if (c->vmbus_mmio_size != 0) {
+                /* A VMBus MMIO window lies in the hole below 4 GiB, below
+                 * the IOAPIC (and vid's reserved page above it), and only
+                 * with the VMBus device that owns it. */
+                uint64_t end = (uint64_t)c->vmbus_mmio_base + c->vmbus_mmio_size;
+                if (!c->vmbus || c->vmbus_mmio_base < VID_MMIO_HOLE_START || end > ACPI_IOAPIC_BASE ||
+                    end > VID_RESERVED_GPA || (c->vmbus_mmio_base & 0xfff) || (c->vmbus_mmio_size & 0xfff))
+                        return -EINVAL;
+        }
         return 0;
 }
 

@@ -364,3 +364,20 @@ void aml_res_word_bus(struct aml *a, uint16_t min, uint16_t max) {
 void aml_res_word_io(struct aml *a, uint16_t min, uint16_t max) {
         word_space(a, 1, 0x03, min, max); /* _RNG = 3: ISA and non-ISA ranges */
 }
+
+/* Tag 87h, length 23: resource type 0 (memory), general flags (_MIF and
+ * _MAF fixed, a producer), type-specific flags 1 (read-write,
+ * non-cacheable), then granularity, minimum, maximum, translation offset
+ * and length, 32 bits each. */
+void aml_res_dword_memory(struct aml *a, uint32_t min, uint32_t max) {
+        if (max < min) {
+                fail(a, -EINVAL);
+                return;
+        }
+        uint32_t len = max - min + 1, f[5] = { 0, min, max, 0, len };
+        uint8_t d[26] = { 0x87, 23, 0, 0, 0x0c, 0x01 };
+        for (unsigned i = 0; i < 5; i++)
+                for (unsigned b = 0; b < 4; b++)
+                        d[6 + 4 * i + b] = (uint8_t)(f[i] >> (8 * b));
+        aml_bytes(a, d, sizeof d);
+}

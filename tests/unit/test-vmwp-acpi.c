@@ -283,6 +283,52 @@ TEST(bad_configs_rejected) {
         acpi_config_default(&c, 0xe0000, 64);
         ASSERT_ERROR(acpi_build(&c, buf, 200, &l), ENOSPC);
         ASSERT_OK(acpi_build(&c, buf, sizeof buf, &l));
+        /* VMBus MMIO windows outside the hole, over the IOAPIC, unaligned,
+         * or without the VMBus device. */
+        static const uint32_t bad[][2] = {
+                { 0x80000000u, 0x10000000u }, { 0xf0000000u, 0x10000000u }, { 0xfec00000u, 0x1000u },
+                { 0xe0000800u, 0x10000000u }, { 0xe0000000u, 0x800u },      { 0xfffff000u, 0x2000u },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                acpi_config_default(&c, 0xe0000, 1);
+                c.vmbus_mmio_base = bad[i][0];
+                c.vmbus_mmio_size = bad[i][1];
+                ASSERT_ERROR(acpi_build(&c, buf, sizeof buf, &l), EINVAL);
+        }
+        acpi_config_default(&c, 0xe0000, 1);
+        c.vmbus = false;
+        c.vmbus_mmio_base = ACPI_VMBUS_MMIO_BASE;
+        c.vmbus_mmio_size = ACPI_VMBUS_MMIO_SIZE;
+        ASSERT_ERROR(acpi_build(&c, buf, sizeof buf, &l), EINVAL);
+}
+
+/* A VM with synthetic video gets a VMBus MMIO window in its _CRS: an
+ * address-space descriptor (Linux's vmbus_walk_resources reads only
+ * those, not the Memory32Fixed kind) that iasl reads back as the range. */
+TEST(vmbus_mmio_window_in_crs) {
+        struct acpi_config c;
+        struct acpi_layout l;
+        acpi_config_default(&c, 0xe0000, 1);
+        c.vmbus_mmio_base = ACPI_VMBUS_MMIO_BASE;
+        c.vmbus_mmio_size = ACPI_VMBUS_MMIO_SIZE;
+        memset(buf, 0xcc, sizeof buf);
+        ASSERT_OK(acpi_build(&c, buf, sizeof buf, &l));
+        const struct acpi_table_ref *t = find(&l, "DSDT");
+        ASSERT_NOT_NULL(t);
+        char dir[] = "/tmp/vmwp-acpi-XXXXXX";
+        ASSERT_NOT_NULL(mkdtemp(dir));
+        static char dsl[65536];
+        iasl_disassemble(dir, "DSDT", buf + t->offset, t->length, dsl, sizeof dsl);
+        const char *vmbs = strstr(dsl, "Device (VMBS)");
+        ASSERT_NOT_NULL(vmbs);
+        const char *mem = strstr(vmbs, "DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite,");
+        ASSERT_NOT_NULL(mem);
+        ASSERT_NOT_NULL(strstr(mem, "0xE0000000,         // Range Minimum"));
+        ASSERT_NOT_NULL(strstr(mem, "0xEFFFFFFF,         // Range Maximum"));
+        ASSERT_NOT_NULL(strstr(mem, "0x10000000,         // Length"));
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        ASSERT_EQ(system(cmd), 0);
 }
 
 TEST_MAIN();

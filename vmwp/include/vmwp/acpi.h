@@ -27,6 +27,11 @@
 #define ACPI_RTC_IRQ 8u
 #define ACPI_RTC_CENTURY 0x32u /* the CMOS century byte (FADT CENTURY) */
 #define ACPI_PCI_CONF1_PORT 0xcf8u
+/* The VMBus MMIO window a VM with a synthetic video device gets: 256 MiB
+ * of the MMIO hole below the IOAPIC, vid's reserved page and the range
+ * Linux truncates for a vTPM (0xfed40000). */
+#define ACPI_VMBUS_MMIO_BASE 0xe0000000u
+#define ACPI_VMBUS_MMIO_SIZE 0x10000000u
 
 /* PM1 status/enable bits (ACPI 6.5 §4.8.3.1) and PM1 control bits (§4.8.3.2). */
 #define ACPI_PM1_TMR_STS 0x0001u
@@ -47,6 +52,10 @@ struct acpi_config {
         uint8_t slp_typ_s5;
         bool com1;            /* describe COM1 in the DSDT */
         bool vmbus;           /* describe the VMBus device in the DSDT */
+        /* The VMBus device's MMIO window (its _CRS), from which Linux
+         * places a device's MMIO (the synthetic video's VRAM:
+         * vmbus_allocate_mmio); size 0: none (an empty _CRS). */
+        uint32_t vmbus_mmio_base, vmbus_mmio_size;
         /* Emulated devices (docs/emulated-devices.md): the i8042 (PNP0303,
          * FADT 8042 flag), the CMOS RTC (PNP0B00, FADT CENTURY), and PCI
          * bus 0 behind a PNP0A03 host bridge (the IDE controller's PIIX3

@@ -53,6 +53,9 @@ void aml_res_end(struct aml *a);
  * ResourceProducer, MinFixed, MaxFixed, PosDecode; I/O with EntireRange. */
 void aml_res_word_bus(struct aml *a, uint16_t min, uint16_t max);
 void aml_res_word_io(struct aml *a, uint16_t min, uint16_t max);
+/* DWord Address Space Descriptor (§6.4.3.5.2) of memory [min, max],
+ * read-write, non-cacheable, fixed. */
+void aml_res_dword_memory(struct aml *a, uint32_t min, uint32_t max);
 
 /* Encodes a PkgLength for a package whose content (after the PkgLength
  * itself) is content_len bytes; returns the encoded size 1..4, or 0 if it
