@@ -117,6 +117,8 @@ void vm_config_init_defaults(struct vm_config *c) {
         c->hvsock.max_connections = 64;
         c->dm.buffer_percent = 20; /* Hyper-V's defaults */
         c->dm.weight = 5000;
+        c->display.width = 1024;
+        c->display.height = 768;
         c->restart_policy = VM_RESTART_NEVER;
         c->stop_timeout_s = 30;
         c->checkpoint_type = VM_CHECKPOINT_PRODUCTION; /* Hyper-V's default */
@@ -427,6 +429,28 @@ static int parse_dm(struct pctx *p, json_object *o, struct vm_config *c) {
         return 0;
 }
 
+static int parse_display(struct pctx *p, json_object *o, struct vm_display_config *d) {
+        static const char *const keys[] = { "enabled", "width", "height", "vnc_port", "web_port", "socket", NULL };
+        size_t saved;
+        int r;
+        if (!o)
+                return 0;
+        if ((r = expect_object(p, o, "display")) < 0)
+                return r;
+        push_path(p, &saved, "display");
+        if ((r = check_keys(p, o, keys)) < 0 || (r = get_bool(p, o, "enabled", &d->enabled)) < 0 ||
+            (r = get_u32(p, o, "width", VM_DISPLAY_WIDTH_MIN, VM_DISPLAY_WIDTH_MAX, &d->width)) < 0 ||
+            (r = get_u32(p, o, "height", VM_DISPLAY_HEIGHT_MIN, VM_DISPLAY_HEIGHT_MAX, &d->height)) < 0 ||
+            (r = get_u32(p, o, "vnc_port", 0, 65535, &d->vnc_port)) < 0 ||
+            (r = get_u32(p, o, "web_port", 0, 65535, &d->web_port)) < 0 ||
+            (r = get_path(p, o, "socket", d->socket, false)) < 0)
+                return r;
+        if (d->vnc_port && d->vnc_port == d->web_port)
+                return perr(p, "web_port", "is the same as vnc_port (%u)", d->vnc_port);
+        p->path[saved] = 0;
+        return 0;
+}
+
 /* The order of the three sizes (0: the startup memory, memory_mib). */
 static int check_dm(struct pctx *p, struct vm_config *c) {
         if (vm_dm_minimum_mib(c) > c->memory_mib)
@@ -490,7 +514,7 @@ static void derive_instances(struct vm_config *c) {
 static int parse_root(struct pctx *p, json_object *root, struct vm_config *c) {
         static const char *const keys[] = { "version", "name", "id", "memory_mib", "allow_memory_over_host", "vcpus", "boot",
                                             "serial_log", "disks", "scsi_instances", "nics",
-                                            "integration", "hvsock", "dynamic_memory", "restart_policy",
+                                            "integration", "hvsock", "dynamic_memory", "display", "restart_policy",
                                             "stop_timeout_s", "checkpoint_type", NULL };
         uint32_t version = 1;
         int r, policy = (int)c->restart_policy, ckpt_type = (int)c->checkpoint_type;
@@ -517,6 +541,7 @@ static int parse_root(struct pctx *p, json_object *root, struct vm_config *c) {
             (r = parse_ic(p, get(root, "integration"), &c->ic)) < 0 ||
             (r = parse_hvsock(p, get(root, "hvsock"), &c->hvsock)) < 0 ||
             (r = parse_dm(p, get(root, "dynamic_memory"), c)) < 0 ||
+            (r = parse_display(p, get(root, "display"), &c->display)) < 0 ||
             (r = get_enum(p, root, "restart_policy", restart_policies, ARRAY_SIZE(restart_policies),
                           &policy)) < 0 ||
             (r = get_u32(p, root, "stop_timeout_s", 1, 3600, &c->stop_timeout_s)) < 0 ||
@@ -750,6 +775,20 @@ char *vm_config_to_json(const struct vm_config *c) {
                 add_int(o, "buffer_percent", d->buffer_percent);
                 add_int(o, "weight", d->weight);
                 json_object_object_add(root, "dynamic_memory", o);
+        }
+        const struct vm_display_config *v = &c->display;
+        if (v->enabled || v->width != 1024 || v->height != 768 || v->vnc_port || v->web_port || v->socket[0]) {
+                json_object *o = json_object_new_object();
+                add_bool(o, "enabled", v->enabled);
+                add_int(o, "width", v->width);
+                add_int(o, "height", v->height);
+                if (v->vnc_port)
+                        add_int(o, "vnc_port", v->vnc_port);
+                if (v->web_port)
+                        add_int(o, "web_port", v->web_port);
+                if (v->socket[0])
+                        add_str(o, "socket", v->socket);
+                json_object_object_add(root, "display", o);
         }
         add_str(root, "restart_policy", vm_restart_policy_to_string(c->restart_policy));
         add_str(root, "checkpoint_type", vm_checkpoint_type_to_string(c->checkpoint_type));

@@ -264,6 +264,46 @@ TEST(config_dynamic_memory) {
                      "dynamic_memory");
 }
 
+TEST(config_display) {
+        const char *json = "{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},"
+                           "\"display\":{\"enabled\":true,\"width\":1920,\"height\":1080,"
+                           "\"vnc_port\":5901,\"web_port\":6081,\"socket\":\"/run/x/display\"}}";
+        struct vm_config c;
+        char err[256];
+        ASSERT_OK(vm_config_parse(json, strlen(json), &c, err, sizeof err));
+        ASSERT_TRUE(c.display.enabled);
+        ASSERT_EQ(c.display.width, 1920u);
+        ASSERT_EQ(c.display.height, 1080u);
+        ASSERT_EQ(c.display.vnc_port, 5901u);
+        ASSERT_EQ(c.display.web_port, 6081u);
+        ASSERT_STREQ(c.display.socket, "/run/x/display");
+        char *back = vm_config_to_json(&c);
+        struct vm_config c2;
+        ASSERT_OK(vm_config_parse(back, strlen(back), &c2, err, sizeof err));
+        free(back);
+        ASSERT_EQ(memcmp(&c.display, &c2.display, sizeof c.display), 0);
+        /* Off by default, 1024 x 768, and then not written back. */
+        ASSERT_OK(vm_config_parse("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"}}", 36, &c, err, sizeof err));
+        ASSERT_FALSE(c.display.enabled);
+        ASSERT_EQ(c.display.width, 1024u);
+        ASSERT_EQ(c.display.height, 768u);
+        back = vm_config_to_json(&c);
+        ASSERT_NULL(strstr(back, "display"));
+        free(back);
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"display\":{\"width\":4096}}",
+                     "display.width: must be between");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"display\":{\"height\":100}}",
+                     "display.height: must be between");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"display\":{\"vnc_port\":70000}}",
+                     "display.vnc_port: must be between");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},"
+                     "\"display\":{\"vnc_port\":5900,\"web_port\":5900}}",
+                     "display.web_port: is the same as vnc_port");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"display\":{\"vga\":1}}",
+                     "display.vga: unknown field");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"display\":[]}", "display");
+}
+
 TEST(config_limits) {
         char *big = malloc(VM_CONFIG_MAX_BYTES + 2);
         memset(big, ' ', VM_CONFIG_MAX_BYTES + 1);

@@ -127,6 +127,25 @@ struct vm_dm_config {
         uint32_t weight;         /* [5000] 0..10000: who gets memory first when it is short */
 };
 
+/* Synthetic video, keyboard and mouse with a console (docs/console.md):
+ * the guest sees the three VMBus devices; vmms runs a display server
+ * (vmdisplay) that serves the screen over VNC on a Unix socket in the VM's
+ * runtime directory and, when asked for, on loopback TCP ports (VNC,
+ * and the web console). */
+#define VM_DISPLAY_WIDTH_MIN 640u
+#define VM_DISPLAY_HEIGHT_MIN 480u
+#define VM_DISPLAY_WIDTH_MAX 2560u
+#define VM_DISPLAY_HEIGHT_MAX 1600u
+struct vm_display_config {
+        bool enabled;
+        uint32_t width, height; /* [1024 x 768] the resolution the guest is told to prefer */
+        uint32_t vnc_port;      /* 0: no TCP VNC; else 127.0.0.1:vnc_port (vmms's alone) */
+        uint32_t web_port;      /* 0: no web console; else http://127.0.0.1:web_port/ (vmms's alone) */
+        /* The worker's display socket (common/display.h): vmms sets it
+         * for the worker (its runtime directory); empty: none. */
+        char socket[VM_PATH_MAX];
+};
+
 struct vm_config {
         char name[VM_NAME_MAX + 1];
         struct guid id;
@@ -155,6 +174,7 @@ struct vm_config {
         struct vm_ic_config ic;
         struct vm_hvsock_config hvsock;
         struct vm_dm_config dm;
+        struct vm_display_config display;
 
         enum vm_restart_policy restart_policy;
         uint32_t stop_timeout_s;
