@@ -4,7 +4,8 @@
  * Checks the module's promises: bounded responses, well-formed sense, and
  * I/O operations that always lie inside the LUN.
  *
- * Input: [flags u8][xfer_len u16 le][cdb_len u8][cdb 16][param ...] */
+ * Input: [flags u8][xfer_len u16 le][cdb_len u8][cdb 16][param ...]; flags
+ * 0x80 without 0x40: a unit attention is pending. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size) {
         struct scsi_cmd cmd = { .cdb = cdb, .cdb_len = cdb_len, .xfer_len = xfer, .luns = &map, .data_in = data };
         struct scsi_result r;
         struct scsi_lun *target = (flags & 0x80) && (flags & 0x40) ? NULL : &lun;
+        /* a pending unit attention (a resize): no command moves data then */
+        bool attention = (flags & 0x80) && !(flags & 0x40);
+        if (attention)
+                scsi_lun_set_attention(&lun, SCSI_ASC_CAPACITY_DATA_CHANGED);
 
         CHECK(scsi_execute(target, &cmd, &r) == 0);
         if (r.action == SCSI_NEED_PARAM) {
@@ -91,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size) {
                 CHECK(r.action != SCSI_NEED_PARAM);
         }
         if (r.action == SCSI_DO_IO) {
-                CHECK(target);
+                CHECK(target && !attention);
                 check_io(&lun, &r.io);
                 struct scsi_status st;
                 int res = (flags & 0x20) ? -(int)(param_size % 140) : (int)(param_size * 512);

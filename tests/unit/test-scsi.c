@@ -382,4 +382,45 @@ TEST(mode_select_caching) {
         assert_sense(&r, SCSI_SENSE_ILLEGAL_REQUEST, SCSI_ASC_INVALID_FIELD_IN_PARAM_LIST);
 }
 
+/* A pending unit attention (a resize: CAPACITY DATA HAS CHANGED) ends
+ * the next command but INQUIRY, REPORT LUNS and REQUEST SENSE, once;
+ * REQUEST SENSE returns it as data and clears it (SAM-5 5.14). */
+TEST(unit_attention) {
+        struct scsi_lun lun;
+        struct scsi_result r;
+        lun_make(&lun, 1000, 512, false, false);
+        ASSERT_EQ(scsi_lun_attention(&lun), 0);
+        scsi_lun_set_attention(&lun, SCSI_ASC_CAPACITY_DATA_CHANGED);
+        const uint8_t inq[6] = { 0x12, 0, 0, 0, 36, 0 };
+        run(&lun, inq, 6, 36, NULL, &r);
+        assert_good(&r);
+        const uint8_t rl[12] = { 0xa0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0 };
+        run(&lun, rl, 12, 4096, NULL, &r);
+        assert_good(&r);
+        ASSERT_EQ(scsi_lun_attention(&lun), SCSI_ASC_CAPACITY_DATA_CHANGED);
+        const uint8_t r10[10] = { 0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
+        run(&lun, r10, 10, 512, NULL, &r);
+        assert_sense(&r, SCSI_SENSE_UNIT_ATTENTION, SCSI_ASC_CAPACITY_DATA_CHANGED);
+        ASSERT_EQ(r.dir, SCSI_DIR_IN); /* the command's direction still */
+        run(&lun, r10, 10, 512, NULL, &r);
+        ASSERT_EQ(r.action, SCSI_DO_IO);
+        /* REQUEST SENSE reports it as its data and clears it */
+        scsi_lun_set_attention(&lun, SCSI_ASC_CAPACITY_DATA_CHANGED);
+        const uint8_t rs[6] = { 0x03, 0, 0, 0, 18, 0 };
+        run(&lun, rs, 6, 18, NULL, &r);
+        assert_good(&r);
+        ASSERT_EQ(r.st.data_len, 18u);
+        ASSERT_EQ(data[2] & 0x0f, SCSI_SENSE_UNIT_ATTENTION);
+        ASSERT_EQ(data[12], 0x2a);
+        ASSERT_EQ(data[13], 0x09);
+        run(&lun, rs, 6, 18, NULL, &r);
+        ASSERT_EQ(data[2] & 0x0f, SCSI_SENSE_NO_SENSE);
+        const uint8_t tur[6] = { 0 };
+        run(&lun, tur, 6, 0, NULL, &r);
+        assert_good(&r);
+        /* a NULL LUN (none at the address) has none to report */
+        run(NULL, tur, 6, 0, NULL, &r);
+        assert_sense(&r, SCSI_SENSE_ILLEGAL_REQUEST, SCSI_ASC_LUN_NOT_SUPPORTED);
+}
+
 TEST_MAIN();

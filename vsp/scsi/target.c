@@ -68,6 +68,20 @@ bool scsi_lun_write_cache_enabled(const struct scsi_lun *lun) {
         return __atomic_load_n(&lun->wce, __ATOMIC_RELAXED) != 0;
 }
 
+void scsi_lun_set_attention(struct scsi_lun *lun, uint16_t asc_ascq) {
+        __atomic_store_n(&lun->attention, asc_ascq, __ATOMIC_RELEASE);
+}
+
+uint16_t scsi_lun_attention(const struct scsi_lun *lun) {
+        return __atomic_load_n(&lun->attention, __ATOMIC_ACQUIRE);
+}
+
+/* Takes the pending unit attention: exactly one command reports it, however
+ * many channels race for it. */
+static uint16_t take_attention(struct scsi_lun *lun) {
+        return __atomic_exchange_n(&lun->attention, (uint16_t)0, __ATOMIC_ACQ_REL);
+}
+
 void scsi_lun_map_set(struct scsi_lun_map *m, unsigned lun, bool present) {
         if (lun >= SCSI_MAX_LUNS)
                 return;
@@ -172,8 +186,9 @@ static void cmd_good(struct scsi_ctx *c) {
         scsi_ctx_good(c);
 }
 
-/* SPC-4 6.39: we use autosense for every error, so there is never pending
- * sense; for a missing LUN the data is LOGICAL UNIT NOT SUPPORTED (GOOD). */
+/* SPC-4 6.39: we use autosense for every error, so the only pending sense
+ * is a unit attention (reported and cleared here); for a missing LUN the
+ * data is LOGICAL UNIT NOT SUPPORTED (GOOD). */
 static void cmd_request_sense(struct scsi_ctx *c) {
         if (c->cdb[1] & 0x01u) { /* DESC: descriptor format not supported */
                 scsi_ctx_bad_cdb(c, 1, 0);
@@ -181,7 +196,10 @@ static void cmd_request_sense(struct scsi_ctx *c) {
         }
         struct scsi_status s;
         memset(&s, 0, sizeof s);
-        if (c->lun)
+        uint16_t ua = c->lun ? take_attention(c->lun) : 0;
+        if (ua)
+                scsi_set_sense(&s, SCSI_SENSE_UNIT_ATTENTION, ua);
+        else if (c->lun)
                 scsi_set_sense(&s, SCSI_SENSE_NO_SENSE, SCSI_ASC_NO_ADDITIONAL_SENSE);
         else
                 scsi_set_sense(&s, SCSI_SENSE_ILLEGAL_REQUEST, SCSI_ASC_LUN_NOT_SUPPORTED);
@@ -339,6 +357,17 @@ int scsi_execute(struct scsi_lun *lun, const struct scsi_cmd *cmd, struct scsi_r
         }
         if (!lun && !d->no_lun_ok) {
                 scsi_ctx_sense(&c, SCSI_SENSE_ILLEGAL_REQUEST, SCSI_ASC_LUN_NOT_SUPPORTED);
+                return 0;
+        }
+        /* SAM-5 5.14: a unit attention ends the next command, except the
+         * three that an initiator sends to find out what changed. Linux's
+         * storvsc rescans the disk on 2A/09 and requeues the command. */
+        uint16_t ua = !lun || d->op == SCSI_OP_INQUIRY || d->op == SCSI_OP_REPORT_LUNS ||
+                                      d->op == SCSI_OP_REQUEST_SENSE
+                              ? 0
+                              : take_attention(lun);
+        if (ua) {
+                scsi_ctx_sense(&c, SCSI_SENSE_UNIT_ATTENTION, ua);
                 return 0;
         }
         d->fn(&c);

@@ -149,6 +149,57 @@ int storvsp_controller_detach(struct storvsp_controller *c, unsigned lun) {
         return 0;
 }
 
+/* A new LUN object with the grown capacity replaces the old one: the
+ * SCSI view stays immutable for the channels that still hold the old one
+ * (scsi.h), and each channel picks the new one up with the table's
+ * generation before its next command. */
+int storvsp_controller_resize(struct storvsp_controller *c, unsigned lun) {
+        if (!c || lun >= SCSI_MAX_LUNS)
+                return -EINVAL;
+        struct storvsp_lun *l = calloc(1, sizeof *l);
+        if (!l)
+                return -ENOMEM;
+        pthread_mutex_lock(&c->lock);
+        struct storvsp_lun *old = c->luns[lun];
+        int r = old ? 0 : -ENOENT;
+        struct disk_info info;
+        if (r == 0) {
+                disk_get_info(old->disk, &info);
+                struct scsi_lun_config lc = old->scsi.cfg;
+                uint64_t blocks = info.size / lc.block_size;
+                r = blocks < lc.n_blocks ? -EINVAL : blocks == lc.n_blocks ? 1 : 0;
+                lc.n_blocks = blocks;
+                if (r == 0)
+                        r = scsi_lun_init(&l->scsi, &lc);
+        }
+        if (r == 0) {
+                l->refs = 1;
+                l->number = lun;
+                l->disk = disk_ref(old->disk);
+                /* MODE SELECT's cache setting stays; a race with one in
+                 * flight on another channel may lose it (SBC lets a target
+                 * reset mode pages with a unit attention anyway) */
+                l->scsi.wce = __atomic_load_n(&old->scsi.wce, __ATOMIC_RELAXED);
+                scsi_lun_set_attention(&l->scsi, SCSI_ASC_CAPACITY_DATA_CHANGED);
+                c->luns[lun] = TAKE_PTR(l);
+                __atomic_add_fetch(&c->generation, 1, __ATOMIC_RELEASE);
+        }
+        pthread_mutex_unlock(&c->lock);
+        if (r == 0) {
+                storvsp_lun_unref(old);
+                notify_rescan(c);
+        }
+        free(l); /* unused unless taken */
+        return r > 0 ? 0 : r;
+}
+
+unsigned storvsp_controller_lun_count(struct storvsp_controller *c) {
+        pthread_mutex_lock(&c->lock);
+        unsigned n = c->n_attached;
+        pthread_mutex_unlock(&c->lock);
+        return n;
+}
+
 int storvsp_controller_rescan_fd(const struct storvsp_controller *c) {
         return c->rescan_efd;
 }

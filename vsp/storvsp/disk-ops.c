@@ -41,8 +41,8 @@ static int op_fd(const struct disk_op *op) {
 }
 
 static bool range_ok(const struct disk *d, uint64_t off, uint64_t len) {
-        uint64_t bs = d->info.block_size;
-        return off % bs == 0 && len % bs == 0 && off <= d->info.size && len <= d->info.size - off;
+        uint64_t bs = d->info.block_size, size = __atomic_load_n(&d->info.size, __ATOMIC_ACQUIRE); /* disk_resize */
+        return off % bs == 0 && len % bs == 0 && off <= size && len <= size - off;
 }
 
 static size_t iov_total(const struct iovec *iov, unsigned n) {

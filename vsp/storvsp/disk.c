@@ -239,6 +239,48 @@ void disk_unref(struct disk *d) {
 
 void disk_get_info(const struct disk *d, struct disk_info *info) {
         *info = d->info;
+        /* disk_resize may grow it meanwhile, from another thread */
+        info->size = __atomic_load_n(&d->info.size, __ATOMIC_ACQUIRE);
+        info->max_file_size = __atomic_load_n(&d->info.max_file_size, __ATOMIC_ACQUIRE);
+}
+
+/* The bytes the image holds now (a file's size, a block device's). */
+static int raw_size(const struct disk *d, uint64_t *out) {
+        struct stat st;
+        if (fstat(d->fd, &st) < 0)
+                return -errno;
+        if (!d->info.block_device) {
+                *out = (uint64_t)st.st_size;
+                return 0;
+        }
+        return ioctl(d->fd, BLKGETSIZE64, out) < 0 ? -errno : 0;
+}
+
+int disk_resize(struct disk *d, uint64_t size, char *err, size_t errlen) {
+        uint64_t now = __atomic_load_n(&d->info.size, __ATOMIC_ACQUIRE), raw;
+        if (d->vhdx)
+                return errorf(err, errlen, -EOPNOTSUPP, "growing a VHDX disk's virtual size is not supported yet");
+        if (size % d->info.block_size)
+                return errorf(err, errlen, -EINVAL, "%llu bytes are not whole %u-byte blocks",
+                              (unsigned long long)size, d->info.block_size);
+        if (size < now)
+                return errorf(err, errlen, -EINVAL, "shrinking a disk (%llu to %llu bytes) is not supported",
+                              (unsigned long long)now, (unsigned long long)size);
+        int r = raw_size(d, &raw);
+        if (r < 0)
+                return errorf(err, errlen, r, "reading the image's size: %s", strerror(-r));
+        if (ALIGN_DOWN(raw, (uint64_t)d->info.block_size) != size)
+                return errorf(err, errlen, -EINVAL, "the image holds %llu bytes, not %llu: grow it first",
+                              (unsigned long long)raw, (unsigned long long)size);
+        if (size == now)
+                return 0;
+        /* The tracking bitmap is sized for the old size (disk_track_words). */
+        if (__atomic_load_n(&d->tracking, __ATOMIC_ACQUIRE))
+                return errorf(err, errlen, -EBUSY, "the disk is being copied (a migration)");
+        free(TAKE_PTR(d->track));
+        __atomic_store_n(&d->info.max_file_size, MAX(d->info.max_file_size, raw), __ATOMIC_RELEASE);
+        __atomic_store_n(&d->info.size, size, __ATOMIC_RELEASE);
+        return 0;
 }
 
 bool disk_iov_direct_ok(const struct disk *d, const struct iovec *iov, unsigned n) {

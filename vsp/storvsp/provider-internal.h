@@ -67,6 +67,10 @@ int storvsp_vchan_hold(struct storvsp_vchan *v);
 /* After devworker_resume: have the worker serve what was held and what the
  * guest queued meanwhile. Any thread. */
 void storvsp_vchan_wake(struct storvsp_vchan *v);
+/* After a LUN was detached, under dev->lock: on the worker's thread, waits
+ * for the I/O in flight, posts its completions to the guest (keeps them
+ * while quiesced) and releases the detached disks. */
+int storvsp_vchan_release(struct storvsp_vchan *v);
 
 /* provider.c: OPENCHANNEL (also a restored channel's start, quiesced). */
 int storvsp_provider_open(struct vmbus_channel *ch, const struct vmbus_open_request *req);

@@ -150,6 +150,29 @@ void storvsp_device_resume(struct storvsp_device *d) {
         pthread_mutex_unlock(&d->lock);
 }
 
+/* Under the device lock, like a quiesce: no channel opens or closes
+ * meanwhile, and each worker does its part on its own thread. A running
+ * worker is paused around it, so that a guest keeping it busy cannot
+ * hold the call off (a session yields to a pause between batches). */
+int storvsp_device_detach(struct storvsp_device *d, unsigned lun) {
+        int r = storvsp_controller_detach(d->ctl, lun);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&d->lock);
+        for (struct storvsp_vchan *v = d->vchans; v; v = v->next) {
+                int k = d->quiesced ? 0 : devworker_pause(v->w);
+                if (k == 0)
+                        k = storvsp_vchan_release(v);
+                if (!d->quiesced) {
+                        devworker_resume(v->w);
+                        storvsp_vchan_wake(v); /* what the guest queued meanwhile */
+                }
+                r = r < 0 ? r : k;
+        }
+        pthread_mutex_unlock(&d->lock);
+        return r;
+}
+
 bool storvsp_device_is_quiesced(struct storvsp_device *d) {
         pthread_mutex_lock(&d->lock);
         bool q = d->quiesced;

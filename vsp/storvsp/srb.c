@@ -47,7 +47,8 @@ void storvsp_channel_sync_luns(struct storvsp_channel *ch) {
         storvsp_controller_snapshot(ch->c, fresh, &ch->map, &ch->generation);
         for (unsigned i = 0; i < SCSI_MAX_LUNS; i++) {
                 struct storvsp_lun *old = ch->luns[i];
-                if (old && old != fresh[i] && ch->n_forget < SCSI_MAX_LUNS)
+                /* a resize replaces the LUN object, not the disk: that one stays registered */
+                if (old && (!fresh[i] || fresh[i]->disk != old->disk) && ch->n_forget < SCSI_MAX_LUNS)
                         ch->forget[ch->n_forget++] = disk_ref(old->disk); /* unregister from our ring */
                 storvsp_lun_unref(old);
                 ch->luns[i] = fresh[i];
@@ -63,6 +64,12 @@ static void forget_detached(struct storvsp_channel *ch) {
                 disk_unref(ch->forget[i]);
                 ch->forget[i] = ch->forget[--ch->n_forget];
         }
+}
+
+void storvsp_channel_release_detached(struct storvsp_channel *ch) {
+        storvsp_channel_sync_luns(ch);
+        if (ch->n_forget)
+                forget_detached(ch);
 }
 
 static struct storvsp_slot *slot_get(struct storvsp_channel *ch) {

@@ -29,9 +29,12 @@ static const struct vmstate_field_desc controller_fields[] = {
         VMSTATE_ARRAY(5, VMSTATE_U64_ARRAY, struct storvsp_controller_state, n_blocks, n_blocks_count),
         VMSTATE_ARRAY(6, VMSTATE_U32_ARRAY, struct storvsp_controller_state, block_size, block_size_count),
         VMSTATE_ARRAY(7, VMSTATE_U32_ARRAY, struct storvsp_controller_state, flags, flags_count),
+        { .id = 8, .kind = VMSTATE_U32_ARRAY, .min_version = 2,
+          .offset = offsetof(struct storvsp_controller_state, attention), .size = STORVSP_STATE_LUNS,
+          .count_offset = offsetof(struct storvsp_controller_state, attention_count), .name = "attention" },
 };
 const struct vmstate_desc storvsp_controller_state_desc = {
-        .tag = STORVSP_CONTROLLER_STATE_TAG, .version = 1, .fields = controller_fields,
+        .tag = STORVSP_CONTROLLER_STATE_TAG, .version = 2, .fields = controller_fields,
         .n_fields = ARRAY_SIZE(controller_fields), .name = "storvsp controller",
 };
 
@@ -52,12 +55,13 @@ int storvsp_controller_state_decode(const struct vmstate_section *s, struct stor
                 return r;
         if (out->proto_state > STORVSP_READY || out->sub_channels > STORVSP_MAX_SUB_CHANNELS ||
             out->n_blocks_count != out->n_luns || out->block_size_count != out->n_luns ||
-            out->flags_count != out->n_luns)
+            out->flags_count != out->n_luns || (out->attention_count && out->attention_count != out->n_luns))
                 return errorf(err, errlen, -EINVAL, "section STCT #%u: handshake or LUN table out of range",
                               s->instance);
         for (uint32_t i = 0; i < out->n_luns; i++)
                 if (out->lun[i] >= SCSI_MAX_LUNS || (i && out->lun[i] <= out->lun[i - 1]) ||
-                    out->flags[i] & ~(STORVSP_STATE_LUN_READ_ONLY | STORVSP_STATE_LUN_WCE))
+                    out->flags[i] & ~(STORVSP_STATE_LUN_READ_ONLY | STORVSP_STATE_LUN_WCE) ||
+                    (out->attention_count && out->attention[i] && out->attention[i] != SCSI_ASC_CAPACITY_DATA_CHANGED))
                         return errorf(err, errlen, -EINVAL, "section STCT #%u: LUN entry %u", s->instance, i);
         return 0;
 }
@@ -117,9 +121,10 @@ int storvsp_device_save(struct storvsp_device *d, struct vmstate_writer *w, char
                 st->block_size[k] = l->scsi.cfg.block_size;
                 st->flags[k] = (l->scsi.cfg.read_only ? STORVSP_STATE_LUN_READ_ONLY : 0) |
                                (l->scsi.wce ? STORVSP_STATE_LUN_WCE : 0);
+                st->attention[k] = scsi_lun_attention(&l->scsi);
         }
         pthread_mutex_unlock(&c->lock);
-        st->n_blocks_count = st->block_size_count = st->flags_count = st->n_luns;
+        st->n_blocks_count = st->block_size_count = st->flags_count = st->attention_count = st->n_luns;
         int r = vmstate_encode(w, &storvsp_controller_state_desc, d->cfg.state_instance, st);
         free(st);
         return r < 0 ? errorf(err, errlen, r, "writing section STCT: %s", strerror(-r)) : 0;
@@ -164,8 +169,11 @@ int storvsp_device_restore(struct storvsp_device *d, const struct vmstate_sectio
         if (r == 0)
                 r = check_luns(c, st, inst, err, errlen);
         if (r == 0) {
-                for (uint32_t k = 0; k < st->n_luns; k++)
+                for (uint32_t k = 0; k < st->n_luns; k++) {
                         c->luns[st->lun[k]]->scsi.wce = (st->flags[k] & STORVSP_STATE_LUN_WCE) ? 1 : 0;
+                        scsi_lun_set_attention(&c->luns[st->lun[k]]->scsi,
+                                               st->attention_count ? (uint16_t)st->attention[k] : 0);
+                }
                 c->sub_channels = st->sub_channels;
                 /* The guest knows these LUNs: attaching them to the new
                  * controller is no hot plug to announce (ENUMERATE_BUS). */

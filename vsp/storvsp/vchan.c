@@ -282,6 +282,44 @@ int storvsp_vchan_hold(struct storvsp_vchan *v) {
         return devworker_call(v->w, hold_inflight, v);
 }
 
+/* On the worker's thread, between batches (devworker_call): the I/O in
+ * flight completes and its completions go to the guest now, in order
+ * behind what the backlog holds (kept instead while the device is
+ * quiesced or the ring broken: nothing may touch the ring then); then
+ * the channel drops the detached disks. */
+static int release_detached(void *arg) {
+        struct storvsp_vchan *v = arg;
+        struct vmbus_ring_pair *rp = vmbus_channel_rings(v->ch);
+        bool post = !v->dev->quiesced && !v->broken; /* the caller holds dev->lock */
+        int r = 0;
+        if (post) {
+                vmbus_ring_send_begin(rp);
+                (void)flush_backlog(v, rp);
+        }
+        while (r == 0 && storvsp_channel_inflight(v->core) > 0) {
+                int n = storvsp_channel_reap(v->core, v->replies, REPLIES_PER_REAP, 1);
+                r = n < 0 ? n : 0;
+                for (int i = 0; i < n; i++) {
+                        if (post) {
+                                send_or_keep(v, rp, &v->replies[i]);
+                        } else {
+                                DEV_STAT(v->dev, replies, 1);
+                                if (keep(v, &v->replies[i]))
+                                        DEV_STAT(v->dev, held, 1);
+                        }
+                }
+        }
+        if (post)
+                vmbus_ring_send_end(rp); /* at most one guest signal */
+        if (r == 0)
+                storvsp_channel_release_detached(v->core);
+        return r;
+}
+
+int storvsp_vchan_release(struct storvsp_vchan *v) {
+        return devworker_call(v->w, release_detached, v);
+}
+
 void storvsp_vchan_wake(struct storvsp_vchan *v) {
         /* The disk queue's eventfd doubles as the wake-up: io_uring adds to
          * it, and so may we. Its callback starts a session whose first batch

@@ -87,6 +87,7 @@
 #define SCSI_ASC_INVALID_FIELD_IN_PARAM_LIST 0x2600u
 #define SCSI_ASC_WRITE_PROTECTED 0x2700u
 #define SCSI_ASC_SPACE_ALLOCATION_FAILED 0x2707u   /* SBC-3: thin provisioning hard limit */
+#define SCSI_ASC_CAPACITY_DATA_CHANGED 0x2A09u     /* UNIT ATTENTION after a resize (SBC-3 4.10) */
 #define SCSI_ASC_SAVING_PARAMS_NOT_SUPPORTED 0x3900u
 #define SCSI_ASC_INTERNAL_TARGET_FAILURE 0x4400u
 
@@ -115,15 +116,24 @@ struct scsi_lun_config {
 void scsi_lun_config_init(struct scsi_lun_config *cfg, uint64_t n_blocks, uint32_t block_size);
 
 /* One logical unit. The config is immutable after scsi_lun_init(); the
- * mode-page state below may change through MODE SELECT from any channel
- * thread, so it is only accessed atomically. */
+ * mode-page state and the pending unit attention below may change from any
+ * channel thread, so they are only accessed atomically. */
 struct scsi_lun {
         struct scsi_lun_config cfg;
         uint8_t wce; /* caching page WCE (1: write-back; 0: every write is FUA) */
+        uint16_t attention; /* pending UNIT ATTENTION (ASC << 8 | ASCQ), 0: none */
 };
 /* Validates cfg (-EINVAL on an impossible combination) and initialises lun. */
 int scsi_lun_init(struct scsi_lun *lun, const struct scsi_lun_config *cfg);
 bool scsi_lun_write_cache_enabled(const struct scsi_lun *lun);
+/* A unit attention condition for the initiator (SAM-5 5.14; there is one
+ * initiator, the guest): the next command to the LUN other than INQUIRY,
+ * REPORT LUNS and REQUEST SENSE ends in CHECK CONDITION, UNIT ATTENTION,
+ * asc_ascq instead of running, and clears it; REQUEST SENSE returns it as
+ * its data and clears it too. A newer condition replaces an older one
+ * (SPC-4 allows reporting only the latest). 0 clears. Any thread. */
+void scsi_lun_set_attention(struct scsi_lun *lun, uint16_t asc_ascq);
+uint16_t scsi_lun_attention(const struct scsi_lun *lun);
 
 /* ---- requests ---- */
 enum scsi_dir {

@@ -49,6 +49,18 @@ struct storvsp_device;
 int storvsp_device_new(const struct storvsp_device_config *cfg, struct storvsp_device **out);
 void storvsp_device_free(struct storvsp_device *d);
 struct storvsp_controller *storvsp_device_controller(struct storvsp_device *d);
+/* Hot remove of a LUN with its I/O completed first: the LUN is gone for
+ * new commands at once (storvsp_controller_detach: INVALID_LUN, and an
+ * ENUMERATE_BUS for the guest to rescan); each open channel's worker waits
+ * for the I/O it has in flight, writes those completions to the guest's
+ * ring (or keeps them for the resume while the device is quiesced) and
+ * lets go of the disk. When this returns the device holds no reference to
+ * the disk: the caller's last disk_unref closes it and releases its image
+ * lock. Any thread but a channel worker of the device. -ENOENT (nothing
+ * attached at lun) and -EINVAL change nothing; another error (a disk
+ * queue that failed, a call from a channel worker: -EDEADLK) leaves the
+ * LUN detached, its disk released once the channels let go of it. */
+int storvsp_device_detach(struct storvsp_device *d, unsigned lun);
 
 struct storvsp_device_stats {
         uint64_t batches, replies, backlogged, polls, sleeps, subchannel_offer_failures, ram_unregistered;
@@ -127,6 +139,11 @@ struct storvsp_controller_state {
         uint64_t n_blocks[STORVSP_STATE_LUNS];
         uint32_t block_size[STORVSP_STATE_LUNS];
         uint32_t flags[STORVSP_STATE_LUNS];
+        /* Version 2: each LUN's pending unit attention (scsi_lun_attention:
+         * ASC << 8 | ASCQ, 0 none), so that a resize the guest has not
+         * heard of yet reaches it after a restore too. */
+        uint32_t attention_count;
+        uint32_t attention[STORVSP_STATE_LUNS];
 };
 #define STORVSP_STATE_REPLIES_BYTES ((STORVSP_MAX_QUEUE_DEPTH + 4u) * (8u + 80u))
 struct storvsp_channel_state {

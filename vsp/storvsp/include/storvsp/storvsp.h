@@ -62,6 +62,16 @@ int storvsp_controller_attach(struct storvsp_controller *c, unsigned lun, struct
  * after which Linux removes the device); I/O in flight completes; the disk
  * is released when the last channel has let go of it. -ENOENT if absent. */
 int storvsp_controller_detach(struct storvsp_controller *c, unsigned lun);
+/* The disk at lun grew (disk_resize): its SCSI capacity follows, with a
+ * pending UNIT ATTENTION, CAPACITY DATA HAS CHANGED (2Ah/09h) for the next
+ * command (Linux's storvsc then rescans the disk, which reads the new
+ * capacity, and retries the command), and an ENUMERATE_BUS, as for a hot
+ * add, so that an idle guest learns of it too: Linux answers that with
+ * TEST UNIT READY on every disk, which meets the unit attention. Returns 0
+ * (also when the disk did not grow), -ENOENT, -EINVAL if it shrank. */
+int storvsp_controller_resize(struct storvsp_controller *c, unsigned lun);
+/* LUNs attached now. */
+unsigned storvsp_controller_lun_count(struct storvsp_controller *c);
 /* disk_sync_metadata on every attached disk (VHDX: the BAT through the log,
  * the log emptied), with no I/O in flight: a quiesce does it before the
  * image can be opened elsewhere. Returns the first error. */
@@ -106,6 +116,12 @@ void storvsp_channel_free(struct storvsp_channel *ch);
  * thread that frees the channel later may not, docs/sandbox.md). Nothing
  * but storvsp_channel_free may follow. Accepts NULL; idempotent. */
 void storvsp_channel_quiesce(struct storvsp_channel *ch);
+/* With nothing in flight on the channel (storvsp_channel_inflight 0), on
+ * its thread: takes the controller's LUN table now and lets go of the
+ * disks detached from it (the channel's references and its io_uring's
+ * registration), instead of at the next packet. A hot remove then
+ * releases the disk, and its image lock, before the caller goes on. */
+void storvsp_channel_release_detached(struct storvsp_channel *ch);
 
 /* data[0..16) is the VMBus descriptor (VM_PKT_COMP with the request's
  * trans_id, or VM_PKT_DATA_INBAND for ENUMERATE_BUS), data[16..len) the
