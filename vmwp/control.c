@@ -322,6 +322,38 @@ static int parse_nic_queues(const struct vm_config *cfg, struct json_object *msg
         return sum;
 }
 
+/* "hot_plug" (proto.h): {"disks":bool,"nics":bool,"max_file_size":bytes},
+ * each optional: what the VM may get while it runs, prepared for at start. */
+#define HOTPLUG_FILE_SIZE_MAX (1ull << 62)
+static int parse_hot_plug(struct json_object *msg, struct vmwp_vm_options *opt, char *err, size_t errlen) {
+        struct json_object *h, *v;
+        if (!json_object_object_get_ex(msg, "hot_plug", &h))
+                return 0;
+        if (!json_object_is_type(h, json_type_object))
+                goto bad;
+        json_object_object_foreach(h, key, val) {
+                if (strcmp(key, "disks") == 0 || strcmp(key, "nics") == 0) {
+                        if (!json_object_is_type(val, json_type_boolean))
+                                goto bad;
+                } else if (strcmp(key, "max_file_size") == 0) {
+                        if (!json_object_is_type(val, json_type_int) || json_object_get_int64(val) < 0 ||
+                            (uint64_t)json_object_get_int64(val) > HOTPLUG_FILE_SIZE_MAX)
+                                goto bad;
+                } else {
+                        goto bad;
+                }
+        }
+        opt->hotplug_disks = json_object_object_get_ex(h, "disks", &v) && json_object_get_boolean(v);
+        opt->hotplug_nics = json_object_object_get_ex(h, "nics", &v) && json_object_get_boolean(v);
+        opt->hotplug_file_size =
+                json_object_object_get_ex(h, "max_file_size", &v) ? (uint64_t)json_object_get_int64(v) : 0;
+        return 0;
+bad:
+        snprintf(err, errlen, "\"hot_plug\" must be {\"disks\":bool,\"nics\":bool,\"max_file_size\":0..2^62}, "
+                              "each optional");
+        return -EINVAL;
+}
+
 static void close_all(int *fds, size_t n) {
         for (size_t i = 0; i < n; i++)
                 safe_close(fds[i]);
@@ -350,6 +382,10 @@ int vmwp_control_assign_fds(const struct vm_config *cfg, struct json_object *msg
             (!json_object_is_type(md, json_type_boolean) ||
              (json_object_get_boolean(md) && !(files & VMWP_FILE_MIGRATE_INCOMING)))) {
                 snprintf(err, errlen, "\"migrate_disks\" must be a boolean, and true only with migrate_incoming");
+                close_all(fds, n);
+                return -EINVAL;
+        }
+        if (parse_hot_plug(msg, opt, err, errlen) < 0) {
                 close_all(fds, n);
                 return -EINVAL;
         }

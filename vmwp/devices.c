@@ -20,6 +20,17 @@ int vmwp_devices_add(struct vmwp_devices *t, const struct vmwp_device_ops *ops, 
         return 0;
 }
 
+void vmwp_devices_remove(struct vmwp_devices *t, const void *dev) {
+        if (t->n_quiesced)
+                return; /* a quiesced table's rows are counted from its end */
+        for (size_t i = 0; i < t->n; i++)
+                if (t->rows[i].dev == dev) {
+                        memmove(&t->rows[i], &t->rows[i + 1], (t->n - i - 1) * sizeof t->rows[0]);
+                        t->n--;
+                        return;
+                }
+}
+
 int vmwp_devices_quiesce(struct vmwp_devices *t, char *err, size_t errlen) {
         while (t->n_quiesced < t->n) {
                 struct vmwp_device_row *d = &t->rows[t->n - 1 - t->n_quiesced];

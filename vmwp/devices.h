@@ -46,6 +46,10 @@ struct vmwp_devices {
 };
 
 int vmwp_devices_add(struct vmwp_devices *t, const struct vmwp_device_ops *ops, void *dev);
+/* Hot remove (docs/vmwp.md "Disks and NICs of a running VM"): the row of
+ * dev leaves the table, the others keep their order. Only while nothing is
+ * quiesced; nothing happens for a dev that has no row. */
+void vmwp_devices_remove(struct vmwp_devices *t, const void *dev);
 /* Reverse table order. On a failure the rows already quiesced are resumed
  * and the error names the device. */
 int vmwp_devices_quiesce(struct vmwp_devices *t, char *err, size_t errlen);

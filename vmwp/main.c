@@ -254,7 +254,8 @@ static int sandbox_setup(const struct args *a, const struct vm_config *cfg, stru
                 if (files[i] >= 0)
                         keep[n++] = files[i];
         char why[384] = "";
-        r = sandbox_prepare(*sb, keep, n, cfg->n_nics > 0, why, sizeof why);
+        /* a NIC added later needs the TAP's namespace too (docs/sandbox.md) */
+        r = sandbox_prepare(*sb, keep, n, cfg->n_nics > 0 || opt->hotplug_nics, why, sizeof why);
         if (r < 0)
                 snprintf(err, errlen, "sandbox: %s", why);
         opt->sandbox = *sb;

@@ -25,7 +25,8 @@
 #include "vmwp/migrate.h"
 #include "common/devworker.h"
 
-/* A message's fds: disk-push carries one per disk at most. */
+/* A message's fds: disk-push carries one per disk at most, disk-attach an
+ * image and its parents (1 + DISK_MAX_PARENTS), nic-attach a queue each. */
 #define CONTROL_MAX_FDS VM_DISKS_MAX
 
 struct run_ctx {
@@ -559,6 +560,13 @@ static int on_control(struct dw_source *s, int fd, uint32_t revents, void *userd
         int r = proto_recv(fd, &req, fds, CONTROL_MAX_FDS, &n_fds);
         if (r >= 0 && vmwp_reattach_is_request(req)) {
                 struct json_object *rep = vmwp_reattach_take(&c->reattach, c->loop, req, fds, n_fds, on_reattach, c);
+                json_object_put(req);
+                send_msg(c, rep);
+                return 0;
+        }
+        if (r >= 0 && vmwp_control_hotplug_op(req) != VMWP_HOTPLUG_NONE) {
+                /* disk-attach ... nic-detach (run-hotplug.c): takes the fds */
+                struct json_object *rep = vmwp_run_hotplug(c->vm, req, fds, n_fds);
                 json_object_put(req);
                 send_msg(c, rep);
                 return 0;

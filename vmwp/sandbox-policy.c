@@ -11,6 +11,9 @@
 #include <asm/ioctls.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -105,6 +108,20 @@ static const struct sandbox_rule main_rules[] = {
          * ftruncate like a channel thread's. */
         SANDBOX_ALLOW_ARG(__NR_flock, 1, LOCK_UN), SANDBOX_ALLOW_ARG(__NR_flock, 1, LOCK_EX | LOCK_NB),
         SANDBOX_ALLOW_ARG(__NR_flock, 1, LOCK_SH | LOCK_NB), SANDBOX_ALLOW(__NR_ftruncate),
+        /* Disks and NICs of a running VM (vm-storage-hotplug.c, vm-net.c,
+         * docs/vmwp.md "Disks and NICs of a running VM"): opening a disk
+         * locks it (above), probes hole punching past its end (fallocate
+         * PUNCH_HOLE | KEEP_SIZE, which changes nothing) and a block
+         * device's size and logical block size (also for a resize); a new
+         * SCSI controller has its hot-plug eventfd; an adopted TAP is
+         * configured (flags, vnet header, offloads, queues) and its link
+         * watched over rtnetlink: a netlink socket, bound, subscribed to
+         * link events (SOL_NETLINK), named. */
+        SANDBOX_ALLOW_ARG(__NR_fallocate, 1, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE),
+        SANDBOX_IOCTL(BLKGETSIZE64), SANDBOX_IOCTL(BLKSSZGET), SANDBOX_ALLOW(__NR_eventfd2),
+        SANDBOX_IOCTL(TUNGETIFF), SANDBOX_IOCTL(TUNSETVNETHDRSZ), SANDBOX_IOCTL(TUNSETOFFLOAD),
+        SANDBOX_IOCTL(TUNSETQUEUE), SANDBOX_ALLOW_ARG(__NR_socket, 0, AF_NETLINK), SANDBOX_ALLOW(__NR_bind),
+        SANDBOX_ALLOW(__NR_getsockname), SANDBOX_ALLOW_ARG(__NR_setsockopt, 1, SOL_NETLINK),
 };
 
 /* vCPU threads: KVM_RUN and what an exit needs: registers, MSRs, event

@@ -60,6 +60,18 @@ struct vmwp_vm {
         /* Every disk opened, by configuration index (references), for the
          * operations on a disk of a running VM (disk-push). */
         struct disk *disks[VM_DISKS_MAX];
+        /* The VMBus devices of the SCSI controllers (by controller index)
+         * and of the NICs (by configuration index), owned by the server;
+         * NULL: none. For hot plug (vm-storage-hotplug.c, vm-net.c), which
+         * keeps them, the device table and cfg in step. */
+        struct storvsp_device *scsi[VM_SCSI_CONTROLLERS_MAX];
+        struct vmbus_device *scsi_dev[VM_SCSI_CONTROLLERS_MAX];
+        struct netvsp_nic *nic[VM_NICS_MAX];
+        struct vmbus_device *nic_dev[VM_NICS_MAX];
+        /* The sandbox holds the storvsp / netvsp thread policies (the VM
+         * had disks / NICs when it started: policies join only then). */
+        bool storvsp_policy, netvsp_policy;
+        bool hotplug_disks, hotplug_nics; /* the options': prepare for them */
 
         /* Between vmwp_vm_create and vmwp_vm_start of a restored VM: the
          * mapped, indexed state file the device rows restore from
@@ -102,6 +114,36 @@ int vmwp_vm_add_disks(struct vmwp_vm *vm, char *err, size_t errlen);
  * why (may be empty on return) says what was wrong with the image. */
 struct disk;
 int vmwp_vm_open_disk(struct vmwp_vm *vm, uint32_t i, struct disk **out, char *why, size_t whylen);
+/* SCSI controller ctrl's storvsp device, not offered yet (its LUNs are
+ * attached next); then offered (a hot add once the guest asked for offers),
+ * given its row of the device table and recorded in vm->scsi. On an offer
+ * failure the device is still the caller's (storvsp_device_free). */
+struct storvsp_device;
+int vmwp_vm_scsi_new(struct vmwp_vm *vm, uint32_t ctrl, struct storvsp_device **out, char *err, size_t errlen);
+int vmwp_vm_scsi_offer(struct vmwp_vm *vm, uint32_t ctrl, struct storvsp_device *dev, char *err, size_t errlen);
+/* Hot remove of controller ctrl (its channels closed, the offer
+ * rescinded, its row gone). -EBUSY: the guest takes no VMBus message now. */
+int vmwp_vm_scsi_remove(struct vmwp_vm *vm, uint32_t ctrl);
+/* disk_open for configuration entry dc on the given fds (taken, also on
+ * error), without the image-lock exception of an incoming migration. */
+int vmwp_vm_open_disk_fds(struct vmwp_vm *vm, const struct vm_disk_config *dc, int fd, const int *parents,
+                          unsigned n_parents, struct disk **out, char *why, size_t whylen);
+/* The hot-plug ops (vm-storage-hotplug.c, vm-net.c), req checked by
+ * vmwp_control_parse_hotplug; each takes the fds it is given. */
+struct vmwp_hotplug;
+int vmwp_vm_disk_attach(struct vmwp_vm *vm, const struct vmwp_hotplug *req, const int *fds, struct json_object *rep,
+                        char *err, size_t errlen);
+int vmwp_vm_disk_detach(struct vmwp_vm *vm, const struct vmwp_hotplug *req, struct json_object *rep, char *err,
+                        size_t errlen);
+int vmwp_vm_disk_resize(struct vmwp_vm *vm, const struct vmwp_hotplug *req, struct json_object *rep, char *err,
+                        size_t errlen);
+int vmwp_vm_nic_attach(struct vmwp_vm *vm, const struct vmwp_hotplug *req, const int *fds, struct json_object *rep,
+                       char *err, size_t errlen);
+int vmwp_vm_nic_detach(struct vmwp_vm *vm, const struct vmwp_hotplug *req, struct json_object *rep, char *err,
+                       size_t errlen);
+/* The control op: parses, checks the VM's state, runs it, replies
+ * (run-hotplug.c). Takes the fds. */
+struct json_object *vmwp_run_hotplug(struct vmwp_vm *vm, struct json_object *req, int *fds, size_t n_fds);
 /* Tear that down again; the VPs must be stopped (vid_partition_join). */
 void vmwp_vm_detach_vmbus(struct vmwp_vm *vm);
 /* The integration services of the configuration (vm-ic.c), on vm->vmbus. */

@@ -7,6 +7,7 @@
  *     without creates a TAP (CAP_NET_ADMIN) and attaches it to "bridge".
  * The server owns each NIC once added (provider destroy frees it). */
 #include <errno.h>
+#include <json-c/json.h>
 #include <linux/if_tun.h>
 #include <sys/ioctl.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "vm-internal.h"
 #include "vm-net.h"
 #include "vmbus/server.h"
+#include "vmwp/control.h"
 #include "vmwp/sandbox.h"
 #include "netvsp/netvsp.h"
 
@@ -95,8 +97,11 @@ static const struct vmwp_device_ops nic_row = {
         .save = nic_row_save, .restore = nic_row_restore, .tags = nic_tags,
 };
 
-static int add_nic(struct vmwp_vm *vm, uint32_t i, const int *fds, uint32_t n_fds, char *err, size_t errlen) {
-        const struct vm_nic_config *c = &vm->cfg.nics[i];
+/* NIC i of configuration entry c on its TAP fds (taken; none: opened or
+ * created by name), offered (at once when the guest asked for offers: a
+ * hot add) and recorded in vm->nic. */
+static int add_nic(struct vmwp_vm *vm, uint32_t i, const struct vm_nic_config *c, const int *fds, uint32_t n_fds,
+                   char *err, size_t errlen) {
         int fd = n_fds ? fds[0] : -1;
         struct netvsp_nic_config nc = { .tap_fd = fd, .gm = { map_guest, vm->p } };
         for (uint32_t k = 1; k < n_fds; k++) /* the TAP's other queues (vRSS) */
@@ -125,25 +130,32 @@ static int add_nic(struct vmwp_vm *vm, uint32_t i, const int *fds, uint32_t n_fd
                          nc.tap.bridge[0] ? " on bridge " : "", nc.tap.bridge, strerror(-r), hint(r, &nc));
                 return r;
         }
+        /* after the server's row: quiesced before it (reverse order); the
+         * row first, so that nothing can fail once the server owns nic */
+        if ((r = vmwp_devices_add(&vm->devices, &nic_row, nic)) < 0) {
+                netvsp_nic_free(nic);
+                return errorf(err, errlen, r, "nics[%u]: the device table: %s", i, strerror(-r));
+        }
         struct vmbus_device_config dc = { .ops = &netvsp_provider_ops, .instance_id = c->instance, .data = nic };
         struct vmbus_device *dev;
         r = vmbus_server_add_device(vm->vmbus, &dc, &dev);
         if (r < 0) {
+                vmwp_devices_remove(&vm->devices, nic);
                 netvsp_nic_free(nic);
                 return errorf(err, errlen, r, "nics[%u]: adding the VMBus device: %s", i, strerror(-r));
         }
-        /* after the server's row: quiesced before it (reverse order) */
-        if ((r = vmwp_devices_add(&vm->devices, &nic_row, nic)) < 0)
-                return errorf(err, errlen, r, "nics[%u]: the device table: %s", i, strerror(-r));
+        vm->nic[i] = nic;
+        vm->nic_dev[i] = dev;
         return 0;
 }
 
 int vmwp_vm_add_nics(struct vmwp_vm *vm, char *err, size_t errlen) {
         size_t next_fd = 0;
-        if (vm->cfg.n_nics > 0 && vm->sandbox) {
+        if ((vm->cfg.n_nics > 0 || vm->hotplug_nics) && vm->sandbox) {
                 int r = sandbox_register_policy(vm->sandbox, &netvsp_policy);
                 if (r < 0)
                         return snprintf(err, errlen, "sandbox: netvsp policy: %s", strerror(-r)), r;
+                vm->netvsp_policy = true;
         }
         for (uint32_t i = 0; i < vm->cfg.n_nics; i++) {
                 int fds[NETVSP_MAX_QUEUES];
@@ -155,9 +167,68 @@ int vmwp_vm_add_nics(struct vmwp_vm *vm, char *err, size_t errlen) {
                         fds[n++] = vm->tap_fds[next_fd];
                         vm->tap_fds[next_fd++] = -1; /* the NIC owns it now */
                 }
-                int r = add_nic(vm, i, fds, n, err, errlen);
+                int r = add_nic(vm, i, &vm->cfg.nics[i], fds, n, err, errlen);
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
+
+/* ---- hot plug (docs/netvsp.md "Hot add and remove") ---- */
+
+int vmwp_vm_nic_attach(struct vmwp_vm *vm, const struct vmwp_hotplug *req, const int *fds, struct json_object *rep,
+                       char *err, size_t errlen) {
+        uint32_t i = req->index;
+        int r = 0;
+        /* Policies join the sandbox only before it is entered, and a VM
+         * started without NICs runs in a network namespace of its own, where
+         * the TAP's link cannot be watched (docs/sandbox.md). */
+        if (vm->sandbox && !vm->netvsp_policy)
+                r = errorf(err, errlen, -EOPNOTSUPP,
+                           "the VM was started without NICs and without \"hot_plug\" \"nics\": its sandbox has no "
+                           "network access and no policy for netvsp's threads; add the NIC while it is off");
+        else if (i != vm->cfg.n_nics || i >= VM_NICS_MAX)
+                r = errorf(err, errlen, -EINVAL, "nics[%u]: not the next NIC", i);
+        if (r < 0) {
+                for (uint32_t k = 0; k < req->queues; k++)
+                        safe_close(fds[k]);
+                return r;
+        }
+        if ((r = add_nic(vm, i, &req->nic, fds, req->queues, err, errlen)) < 0)
+                return r;
+        vm->cfg.nics[i] = req->nic;
+        vm->n_nic_queues[i] = (uint8_t)req->queues;
+        vm->cfg.n_nics++;
+        char s[GUID_STRING_MAX];
+        json_object_object_add(rep, "nic", json_object_new_int64(i));
+        json_object_object_add(rep, "instance", json_object_new_string(guid_to_string(&req->nic.instance, s)));
+        return 0;
+}
+
+/* The NIC's device is removed (its open channels closed, the offer
+ * rescinded: netvsc removes the interface), its TAP fds closed, and the
+ * later NICs move down one index, as in vmms's configuration. */
+int vmwp_vm_nic_detach(struct vmwp_vm *vm, const struct vmwp_hotplug *req, struct json_object *rep, char *err,
+                       size_t errlen) {
+        uint32_t i = req->index;
+        if (i >= vm->cfg.n_nics || !vm->nic_dev[i])
+                return errorf(err, errlen, -ENOENT, "nics[%u]: no such NIC", i);
+        void *nic = vm->nic[i];
+        int r = vmbus_server_remove_device(vm->vmbus, vm->nic_dev[i]); /* frees nic */
+        if (r == -EBUSY)
+                return errorf(err, errlen, r, "nics[%u]: the guest takes no VMBus message now; try again", i);
+        if (r < 0)
+                return errorf(err, errlen, r, "nics[%u]: removing the VMBus device: %s", i, strerror(-r));
+        vmwp_devices_remove(&vm->devices, nic);
+        uint32_t after = vm->cfg.n_nics - i - 1;
+        memmove(&vm->cfg.nics[i], &vm->cfg.nics[i + 1], after * sizeof vm->cfg.nics[0]);
+        memmove(&vm->nic[i], &vm->nic[i + 1], after * sizeof vm->nic[0]);
+        memmove(&vm->nic_dev[i], &vm->nic_dev[i + 1], after * sizeof vm->nic_dev[0]);
+        memmove(&vm->n_nic_queues[i], &vm->n_nic_queues[i + 1], after * sizeof vm->n_nic_queues[0]);
+        vm->cfg.n_nics--;
+        vm->nic[vm->cfg.n_nics] = NULL;
+        vm->nic_dev[vm->cfg.n_nics] = NULL;
+        vm->n_nic_queues[vm->cfg.n_nics] = 0;
+        (void)rep;
         return 0;
 }

@@ -54,25 +54,35 @@ static int allow_growth(struct vmwp_vm *vm, struct disk *d) {
         return sandbox_allow_file_size(vm->sandbox, info.max_file_size);
 }
 
+static int open_disk(const struct vm_disk_config *dc, int fd, const int *parents, unsigned n_parents, bool no_lock,
+                     struct disk **out, char *why, size_t whylen) {
+        struct disk_options o = { .path = dc->path, .fd = fd, .read_only = dc->read_only,
+                                  .block_size = dc->sector_size, .no_lock = no_lock,
+                                  .format = dc->format == VM_DISK_VHDX ? DISK_FORMAT_VHDX : DISK_FORMAT_RAW,
+                                  .parent_fds = n_parents ? parents : NULL, .n_parent_fds = n_parents,
+                                  .err = why, .errlen = whylen };
+        if (whylen)
+                why[0] = 0;
+        return disk_open(&o, out); /* owns the fds now, even on error */
+}
+
+int vmwp_vm_open_disk_fds(struct vmwp_vm *vm, const struct vm_disk_config *dc, int fd, const int *parents,
+                          unsigned n_parents, struct disk **out, char *why, size_t whylen) {
+        return open_disk(dc, fd, parents, n_parents, false, out, why, whylen);
+}
+
 /* The disk image for config entry i: vmms's fd if it sent one, else the
  * path; a VHDX disk's parents likewise (none sent: the backend opens
  * them by their locators, for standalone runs). */
 int vmwp_vm_open_disk(struct vmwp_vm *vm, uint32_t i, struct disk **out, char *why, size_t whylen) {
         const struct vm_disk_config *dc = &vm->cfg.disks[i];
-        int parents[DISK_MAX_PARENTS];
-        struct disk_options o = { .path = dc->path, .fd = -1, .read_only = dc->read_only,
-                                  .block_size = dc->sector_size, .no_lock = vm->incoming,
-                                  .format = dc->format == VM_DISK_VHDX ? DISK_FORMAT_VHDX : DISK_FORMAT_RAW,
-                                  .err = why, .errlen = whylen };
-        if (whylen)
-                why[0] = 0;
+        int parents[DISK_MAX_PARENTS], fd = -1;
         if (i < vm->n_disk_fds) {
-                o.fd = vm->disk_fds[i];
+                fd = vm->disk_fds[i];
                 vm->disk_fds[i] = -1; /* disk_open owns it now, even on error */
         }
-        o.n_parent_fds = take_parents(vm, i, parents);
-        o.parent_fds = o.n_parent_fds ? parents : NULL;
-        int r = disk_open(&o, out);
+        unsigned n = take_parents(vm, i, parents);
+        int r = open_disk(dc, fd, parents, n, vm->incoming, out, why, whylen);
         if (r < 0)
                 return r;
         r = allow_growth(vm, *out);
@@ -202,14 +212,48 @@ static const struct vmwp_device_ops storvsp_row = {
         .save = storvsp_row_save, .restore = storvsp_row_restore, .tags = storvsp_tags,
 };
 
-static int add_controller(struct vmwp_vm *vm, uint32_t ctrl, char *err, size_t errlen) {
+int vmwp_vm_scsi_new(struct vmwp_vm *vm, uint32_t ctrl, struct storvsp_device **out, char *err, size_t errlen) {
         struct storvsp_device_config cfg;
         device_config(vm, &cfg);
         cfg.state_instance = ctrl;
-        struct storvsp_device *dev;
-        int r = storvsp_device_new(&cfg, &dev);
+        int r = storvsp_device_new(&cfg, out);
+        return r < 0 ? errorf(err, errlen, r, "SCSI controller %u: %s", ctrl, strerror(-r)) : 0;
+}
+
+int vmwp_vm_scsi_offer(struct vmwp_vm *vm, uint32_t ctrl, struct storvsp_device *dev, char *err, size_t errlen) {
+        struct vmbus_device_config vc = { .ops = &storvsp_provider_ops, .instance_id = vm->cfg.scsi_instance[ctrl],
+                                          .data = dev };
+        struct vmbus_device *vd;
+        /* after the server's row: quiesced before it (reverse order); the
+         * row first, so that nothing can fail once the server owns dev */
+        int r = vmwp_devices_add(&vm->devices, &storvsp_row, dev);
         if (r < 0)
-                return snprintf(err, errlen, "SCSI controller %u: %s", ctrl, strerror(-r)), r;
+                return errorf(err, errlen, r, "SCSI controller %u: the device table: %s", ctrl, strerror(-r));
+        if ((r = vmbus_server_add_device(vm->vmbus, &vc, &vd)) < 0) {
+                vmwp_devices_remove(&vm->devices, dev);
+                return errorf(err, errlen, r, "SCSI controller %u: offering it: %s", ctrl, strerror(-r));
+        }
+        vm->scsi[ctrl] = dev; /* the server's until vmwp_vm_detach_vmbus or a hot remove */
+        vm->scsi_dev[ctrl] = vd;
+        return 0;
+}
+
+int vmwp_vm_scsi_remove(struct vmwp_vm *vm, uint32_t ctrl) {
+        void *dev = vm->scsi[ctrl];
+        int r = vmbus_server_remove_device(vm->vmbus, vm->scsi_dev[ctrl]); /* frees dev */
+        if (r < 0)
+                return r;
+        vmwp_devices_remove(&vm->devices, dev);
+        vm->scsi[ctrl] = NULL;
+        vm->scsi_dev[ctrl] = NULL;
+        return 0;
+}
+
+static int add_controller(struct vmwp_vm *vm, uint32_t ctrl, char *err, size_t errlen) {
+        struct storvsp_device *dev;
+        int r = vmwp_vm_scsi_new(vm, ctrl, &dev, err, errlen);
+        if (r < 0)
+                return r;
         for (uint32_t i = 0; i < vm->cfg.n_disks && r >= 0; i++) {
                 const struct vm_disk_config *dc = &vm->cfg.disks[i];
                 if (dc->bus != VM_DISK_SCSI || dc->controller != ctrl)
@@ -225,21 +269,10 @@ static int add_controller(struct vmwp_vm *vm, uint32_t ctrl, char *err, size_t e
                 if (r < 0)
                         snprintf(err, errlen, "disks[%u] (%s): %s", i, dc->path, why[0] ? why : strerror(-r));
         }
-        if (r >= 0) {
-                struct vmbus_device_config vc = { .ops = &storvsp_provider_ops,
-                                                  .instance_id = vm->cfg.scsi_instance[ctrl], .data = dev };
-                r = vmbus_server_add_device(vm->vmbus, &vc, NULL);
-                if (r < 0)
-                        snprintf(err, errlen, "SCSI controller %u: offering it: %s", ctrl, strerror(-r));
-        }
-        if (r < 0) {
+        if (r >= 0)
+                r = vmwp_vm_scsi_offer(vm, ctrl, dev, err, errlen);
+        if (r < 0)
                 storvsp_device_free(dev); /* not added: still ours */
-                return r;
-        }
-        /* after the server's row: quiesced before it (reverse order); the
-         * server owns the device until vmwp_vm_detach_vmbus */
-        if ((r = vmwp_devices_add(&vm->devices, &storvsp_row, dev)) < 0)
-                snprintf(err, errlen, "SCSI controller %u: the device table: %s", ctrl, strerror(-r));
         return r;
 }
 
@@ -266,10 +299,11 @@ void vmwp_vm_storage_stats(struct vmwp_vm *vm, struct json_object *into) {
 
 int vmwp_vm_add_disks(struct vmwp_vm *vm, char *err, size_t errlen) {
         bool used[VM_SCSI_CONTROLLERS_MAX] = { false };
-        if (vm->cfg.n_disks > 0 && vm->sandbox) {
+        if ((vm->cfg.n_disks > 0 || vm->hotplug_disks) && vm->sandbox) {
                 int r = sandbox_register_policy(vm->sandbox, &sandbox_storvsp_policy);
                 if (r < 0)
                         return snprintf(err, errlen, "sandbox: storvsp policy: %s", strerror(-r)), r;
+                vm->storvsp_policy = true;
         }
         for (uint32_t i = 0; i < vm->cfg.n_disks; i++) {
                 if (vm->cfg.disks[i].bus != VM_DISK_SCSI)

@@ -287,6 +287,12 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         memcpy(vm->n_nic_queues, opt->n_nic_queues, sizeof vm->n_nic_queues);
         vm->n_parent_fds = opt->n_parent_fds;
         opt->n_disk_fds = opt->n_tap_fds = opt->n_parent_fds = 0;
+        vm->hotplug_disks = opt->hotplug_disks;
+        vm->hotplug_nics = opt->hotplug_nics;
+        /* Disks attached or grown later may need more than the disks now
+         * (docs/sandbox.md: the limit is fixed at sandbox_enter). */
+        if (opt->sandbox && opt->hotplug_file_size)
+                (void)sandbox_allow_file_size(opt->sandbox, opt->hotplug_file_size);
         vm->incoming = opt->migrate_incoming_fd >= 0;
         vm->incoming_disks = vm->incoming && opt->migrate_disks;
 

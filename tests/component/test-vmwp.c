@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -392,6 +393,100 @@ TEST(control_lost) {
         close(sv[0]);
         ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 15);
         ASSERT_NOT_NULL(strstr(err, "control connection to vmms lost"));
+}
+
+/* ---- disks of a running VM (docs/vmwp.md "Disks and NICs of a running VM") ---- */
+
+static void expect_exit(int sock, struct vmwp_child *c, int status, const char *reason);
+
+/* Sends json with fds; the reply. */
+static struct json_object *request_fds(int sock, const char *json, const int *fds, size_t n) {
+        struct json_object *req = json_tokener_parse(json);
+        ASSERT_NOT_NULL(req);
+        ASSERT_OK(proto_send(sock, req, n ? fds : NULL, n));
+        json_object_put(req);
+        return vmwp_ctl_recv(sock);
+}
+
+static int image_fd(const char *path, off_t size) {
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ASSERT_GE(fd, 0);
+        ASSERT_OK(ftruncate(fd, size));
+        return fd;
+}
+
+/* Whether another open file description can take the image's lock. */
+static bool image_free(const char *path) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        bool ok = flock(fd, LOCK_EX | LOCK_NB) == 0;
+        close(fd);
+        return ok;
+}
+
+/* The sandboxed worker (its main thread's policy) attaches a disk on a new
+ * SCSI controller, grows it, refuses what it must, detaches it while
+ * running (the controller goes with its last LUN) and lets go of the
+ * image. The tiny guest never opens VMBus: the offers wait for it. */
+TEST(disks_of_a_running_vm) {
+        char a[600], b[600], json[4096], req[1024];
+        snprintf(a, sizeof a, "%s/hp-a.img", dir);
+        snprintf(b, sizeof b, "%s/hp-b.img", dir);
+        int fa = image_fd(a, 1 << 20);
+        const char *args[] = { "--control-fd", "3", NULL };
+        char extra[700];
+        snprintf(extra, sizeof extra, ",\"disks\":[{\"path\":\"%s\"}]", a);
+        size_t n = test_read_file(setup("basic", "h", 1, extra), json, sizeof json);
+        ASSERT_GT(n, 0u);
+        int sv[2];
+        struct vmwp_child c = vmwp_child_start_controlled(vmwp_bin, args, json, &fa, 1, -1, sv, NULL);
+        close(fa);
+        int fb = image_fd(b, 2 << 20);
+        snprintf(req, sizeof req, "{\"op\":\"disk-attach\",\"id\":1,\"disk\":{\"path\":\"%s\",\"controller\":1}}", b);
+        struct json_object *m = request_fds(sv[0], req, &fb, 1);
+        close(fb);
+        if (strcmp(vmwp_ctl_str(m, "ok"), "true") != 0)
+                ASSERT_STREQ(vmwp_ctl_str(m, "error"), "");
+        ASSERT_EQ(vmwp_ctl_int(m, "disk"), 1);
+        ASSERT_STREQ(vmwp_ctl_str(m, "controller_added"), "true");
+        json_object_put(m);
+        ASSERT_FALSE(image_free(b));
+        /* the same image again: refused, its fd closed */
+        fb = open(b, O_RDWR | O_CLOEXEC);
+        m = request_fds(sv[0], req, &fb, 1);
+        close(fb);
+        ASSERT_EQ(vmwp_ctl_int(m, "errno"), EEXIST);
+        json_object_put(m);
+        ASSERT_OK(truncate(b, 4 << 20));
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"disk-resize\",\"id\":2,\"disk\":1,\"size\":4194304}");
+        if (strcmp(vmwp_ctl_str(m, "ok"), "true") != 0)
+                ASSERT_STREQ(vmwp_ctl_str(m, "error"), "");
+        json_object_put(m);
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"disk-resize\",\"id\":3,\"disk\":1,\"size\":1048576}");
+        ASSERT_EQ(vmwp_ctl_int(m, "errno"), EINVAL); /* shrinking */
+        json_object_put(m);
+        /* paused: refused */
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"pause\",\"id\":4}");
+        json_object_put(m);
+        json_object_put(vmwp_ctl_recv(sv[0])); /* state paused */
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"disk-detach\",\"id\":5,\"disk\":1}");
+        ASSERT_EQ(vmwp_ctl_int(m, "errno"), EBUSY);
+        json_object_put(m);
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"resume\",\"id\":6}");
+        json_object_put(m);
+        json_object_put(vmwp_ctl_recv(sv[0])); /* state running */
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"disk-detach\",\"id\":7,\"disk\":1}");
+        if (strcmp(vmwp_ctl_str(m, "ok"), "true") != 0)
+                ASSERT_STREQ(vmwp_ctl_str(m, "error"), "");
+        ASSERT_STREQ(vmwp_ctl_str(m, "controller_removed"), "true");
+        json_object_put(m);
+        ASSERT_TRUE(image_free(b));
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"disk-detach\",\"id\":8,\"disk\":1}");
+        ASSERT_EQ(vmwp_ctl_int(m, "errno"), ENOENT);
+        json_object_put(m);
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"stop\",\"id\":9}");
+        json_object_put(m);
+        expect_exit(sv[0], &c, 14, "stopped by vmms");
 }
 
 /* ---- saved state (docs/vm-state.md) ---- */

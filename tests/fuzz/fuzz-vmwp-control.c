@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* Control requests from vmms (any JSON a peer can send) through the worker's
  * request handler with a stub VM: every request gets a reply object with
- * "ok", and the config parser/fd assignment never trusts the message. */
+ * "ok", the config parser/fd assignment never trusts the message, and a
+ * hot-plug request (disk-attach ... nic-detach) is refused with a reason or
+ * accepted within the configuration's bounds. */
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -39,6 +41,55 @@ static const struct vmwp_control_ops ops = { .pause = ok, .resume = ok, .is_paus
                                              .power_button = nothing, .status = fields, .stats = stats,
                                              .vss = vss, .memory = memory };
 
+/* A running VM's configuration for the hot-plug requests: SCSI and IDE
+ * disks, a VHDX, a NIC. */
+static const char base_config[] =
+        "{\"name\":\"fz\",\"memory_mib\":64,\"vcpus\":2,\"boot\":{\"kernel\":\"/k\"},"
+        "\"disks\":[{\"path\":\"/a.img\"},{\"path\":\"/cd.img\",\"bus\":\"ide\"},{\"path\":\"/b.vhdx\",\"lun\":1}],"
+        "\"nics\":[{\"mac\":\"00:15:5d:00:00:01\",\"tap\":\"tap0\",\"queues\":2}]}";
+
+/* vmwp_control_parse_hotplug: an answer for everything, and what it
+ * accepts is within the configuration's bounds. */
+static void hotplug(struct json_object *req, size_t n_fds) {
+        static struct vm_config *cfg;
+        static struct vmwp_hotplug h;
+        char err[512] = "";
+        if (!cfg) {
+                cfg = malloc(sizeof *cfg);
+                if (!cfg || vm_config_parse(base_config, sizeof base_config - 1, cfg, err, sizeof err) < 0)
+                        abort();
+        }
+        int r = vmwp_control_parse_hotplug(cfg, req, n_fds, &h, err, sizeof err);
+        if (r < 0 && !err[0])
+                abort(); /* every refusal says why */
+        if (r < 0)
+                return;
+        switch (h.op) {
+        case VMWP_DISK_ATTACH:
+                if (h.index != cfg->n_disks || h.disk.bus != VM_DISK_SCSI || n_fds != 1 + h.parents ||
+                    h.disk.controller >= VM_SCSI_CONTROLLERS_MAX || h.disk.lun >= VM_SCSI_LUNS_MAX)
+                        abort();
+                break;
+        case VMWP_NIC_ATTACH:
+                if (h.index != cfg->n_nics || !h.nic.tap[0] || n_fds != h.queues || h.queues < 1 ||
+                    h.queues > vm_nic_queues(&h.nic, cfg->vcpus))
+                        abort();
+                break;
+        case VMWP_DISK_DETACH:
+        case VMWP_DISK_RESIZE:
+                if (h.index >= cfg->n_disks || cfg->disks[h.index].bus != VM_DISK_SCSI || n_fds ||
+                    (h.op == VMWP_DISK_RESIZE && (h.size == 0 || h.size % cfg->disks[h.index].sector_size)))
+                        abort();
+                break;
+        case VMWP_NIC_DETACH:
+                if (h.index >= cfg->n_nics || n_fds)
+                        abort();
+                break;
+        case VMWP_HOTPLUG_NONE:
+                abort();
+        }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         json_tokener *tok = json_tokener_new_ex(32);
@@ -54,6 +105,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!rep || !json_object_object_get_ex(rep, "ok", &okv))
                 abort();
         json_object_put(rep);
+        if (vmwp_control_hotplug_op(req) != VMWP_HOTPLUG_NONE)
+                hotplug(req, size % 4);
         struct vm_config *cfg = malloc(sizeof *cfg);
         char err[256];
         if (cfg && vmwp_control_parse_config(req, cfg, err, sizeof err) == 0) {

@@ -341,4 +341,57 @@ TEST(glue_adopted_fd_without_vnet_hdr) {
         ns_stop(&e);
 }
 
+/* Hot add and remove (docs/netvsp.md "Hot add and remove"): the guest is
+ * connected and has its offers (none) when a NIC on a TAP fd from vmms is
+ * added: its offer comes unasked, the channel opens and carries frames
+ * (the adopted TAP's index found over rtnetlink: the link watch works);
+ * removing the device with the channel open rescinds the offer and closes
+ * the TAP (a TAP nobody holds is gone), while the guest may still close. */
+TEST(glue_hot_add_and_remove) {
+        struct ns_env e;
+        struct netvsp_nic_config nc;
+        memset(&e, 0, sizeof e);
+        ns_enter_netns();
+        ns_nic_config(&e, &nc, "nvp8");
+        struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+        snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "nvp8");
+        int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+        ASSERT_OK(fd);
+        ASSERT_OK(ioctl(fd, TUNSETIFF, &ifr));
+        nc.tap_fd = fd;
+        nc.gm.opaque = &e;
+        ASSERT_OK(vmbus_sim_new(NS_RAM, 1, &e.sim));
+        struct vmbus_server_config sc = { .vp_count = 1 };
+        ASSERT_OK(vmbus_server_new(&sc, &vmbus_sim_ops, e.sim, &e.srv));
+        ASSERT_EQ(vmbus_sim_connect(e.sim, VERSION_WIN10_V5_3), 1);
+        struct vmbus_channel_offer_channel none[1];
+        ASSERT_EQ(vmbus_sim_request_offers(e.sim, none, 1), 0);
+        ASSERT_OK(netvsp_nic_new(&nc, &e.nic, NULL));
+        ASSERT_STREQ(netvsp_nic_tap_name(e.nic), "nvp8");
+        struct vmbus_device_config dc = { .ops = &netvsp_provider_ops, .data = e.nic };
+        ASSERT_OK(guid_from_string("5e1f0c3a-9a7d-4b1e-8f00-000000000009", &dc.instance_id));
+        struct vmbus_device *dev;
+        ASSERT_OK(vmbus_server_add_device(e.srv, &dc, &dev));
+        ASSERT_EQ(vmbus_sim_expect(e.sim, CHANNELMSG_OFFERCHANNEL, &e.offer, sizeof e.offer), (int)sizeof e.offer);
+        static const uint8_t nic_class[16] = HV_NIC_GUID;
+        ASSERT_MEMEQ(e.offer.if_type, nic_class, 16);
+        e.next_tid = e.next_req = 1;
+        e.scratch_pfn = vmbus_sim_alloc_pages(e.sim, 2);
+        ns_set_admin("nvp8", true);
+        ns_host_setup(&e);
+        ns_open(&e);
+        ns_nvsp_init(&e);
+        ns_rndis_up(&e);
+        ns_arp_roundtrip(&e, 0);
+        /* the host's link change reaches the guest: the watch found the TAP */
+        ns_set_admin("nvp8", false);
+        ASSERT_TRUE(ns_wait_indication(&e, RNDIS_STATUS_MEDIA_DISCONNECT, 5000));
+        ASSERT_OK(vmbus_server_remove_device(e.srv, dev)); /* closes the channel, frees the NIC */
+        struct vmbus_channel_relid_message rescind;
+        ASSERT_GT(vmbus_sim_expect(e.sim, CHANNELMSG_RESCIND_CHANNELOFFER, &rescind, sizeof rescind), 0);
+        ASSERT_EQ(rescind.child_relid, e.offer.child_relid);
+        ASSERT_EQ(if_nametoindex("nvp8"), 0u); /* its last fd closed */
+        ns_stop(&e);
+}
+
 TEST_MAIN();

@@ -131,4 +131,28 @@ TEST(nic_queues_out_of_range_are_refused) {
         refused(QUEUED_NICS ",\"nic_queues\":[2,1]}", 4, "expected 1 disk + 3 TAP");
 }
 
+/* "hot_plug": what the VM may get while it runs, prepared for at start
+ * (docs/vmwp.md "Disks and NICs of a running VM"); no fds of its own. */
+TEST(hot_plug_options) {
+        struct json_object *m = message(TWO_DISKS ",\"hot_plug\":{\"nics\":true,\"max_file_size\":1099511627776}}");
+        int fds[5];
+        new_fds(fds, 5);
+        ASSERT_EQ(vmwp_control_assign_fds(&cfg, m, fds, 5, &opt, err, sizeof err), 0);
+        ASSERT_FALSE(opt.hotplug_disks);
+        ASSERT_TRUE(opt.hotplug_nics);
+        ASSERT_EQ(opt.hotplug_file_size, 1ull << 40);
+        close_fds(fds, 5);
+        json_object_put(m);
+        m = message(TWO_DISKS "}");
+        new_fds(fds, 5);
+        ASSERT_EQ(vmwp_control_assign_fds(&cfg, m, fds, 5, &opt, err, sizeof err), 0);
+        ASSERT_FALSE(opt.hotplug_disks || opt.hotplug_nics || opt.hotplug_file_size);
+        close_fds(fds, 5);
+        json_object_put(m);
+        refused(TWO_DISKS ",\"hot_plug\":true}", 5, "\"hot_plug\" must be");
+        refused(TWO_DISKS ",\"hot_plug\":{\"disks\":1}}", 5, "\"hot_plug\" must be");
+        refused(TWO_DISKS ",\"hot_plug\":{\"max_file_size\":-1}}", 5, "\"hot_plug\" must be");
+        refused(TWO_DISKS ",\"hot_plug\":{\"cdrom\":true}}", 5, "\"hot_plug\" must be");
+}
+
 TEST_MAIN();

@@ -146,6 +146,18 @@ int tap_open(const struct tap_config *cfg, struct tap **out) {
         return 0;
 }
 
+/* The interface index by name over rtnetlink (0 if unknown), rather than
+ * if_nametoindex(), whose ioctl socket a worker that adopts a TAP while
+ * the VM runs (NIC hot add, docs/netvsp.md) may not create: its sandbox
+ * allows netlink sockets only (docs/sandbox.md). */
+static int lookup_ifindex(const char *name) {
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
+        _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
+        if (tap_nl_connect(&sk) < 0 || rtnl_link_get_kernel(sk, 0, name, &link) < 0)
+                return 0;
+        return rtnl_link_get_ifindex(link);
+}
+
 int tap_adopt_fd(int fd, struct tap **out) {
         struct ifreq ifr = { 0 };
         struct tap *t;
@@ -164,7 +176,7 @@ int tap_adopt_fd(int fd, struct tap **out) {
         t = tap_new(fd, ifr.ifr_name, vnet_hdr, ifr.ifr_flags & IFF_MULTI_QUEUE);
         if (!t)
                 return -ENOMEM;
-        t->ifindex = (int)if_nametoindex(t->name);
+        t->ifindex = lookup_ifindex(t->name);
         *out = t;
         return 0;
 }

@@ -131,6 +131,37 @@
  *   parent while a chain uses it) and has checked its linkage. At most
  *   PROTO_MAX_PARENT_FDS in all. The worker hands them to the disk backend
  *   (storvsp/disk.h, disk_options.parent_fds), which then opens no path.
+ *
+ * Disks and NICs of a running VM (issue #23, docs/vmwp.md "Disks and NICs
+ * of a running VM"; every fd sent is the worker's: taken or closed, also
+ * on an error; refused with EBUSY while the VM is paused). The config
+ * message's "hot_plug":{"disks":bool,"nics":bool,"max_file_size":bytes}
+ * (each optional) prepares a sandboxed worker for them at start: without
+ * it a VM started without disks (NICs) cannot get one (EOPNOTSUPP), and a
+ * writable image that may grow past the largest at start (1 GiB at least)
+ * is refused with EFBIG.
+ * - {"op":"disk-attach","id":n,"disk":{entry},"parents":p} with the image's
+ *   fd (opened and flock()ed as at start) then its p VHDX parents (nearest
+ *   first; p 0..16, absent 0): entry is one of the configuration's "disks"
+ *   (bus "scsi"; IDE is EOPNOTSUPP), checked by vm_config_parse appended to
+ *   the configuration. Reply "disk" (its index: the old count),
+ *   "controller_added", "size".
+ * - {"op":"disk-detach","id":n,"disk":i}: the LUN's I/O in flight
+ *   completes, the LUN goes (a controller with it when it was the last),
+ *   the image is closed (its lock released) before the reply;
+ *   "controller_removed". The later disks move down one index.
+ * - {"op":"disk-resize","id":n,"disk":i,"size":bytes}: the raw image (grown
+ *   by vmms first) must now hold exactly size bytes, whole sectors, not
+ *   fewer than before; the guest is told (a unit attention, ENUMERATE_BUS).
+ *   "size", "grown". VHDX: EOPNOTSUPP.
+ * - {"op":"nic-attach","id":n,"nic":{entry},"queues":q} with the TAP's q
+ *   queue fds (q 1..the NIC's queues, absent 1; the entry names its "tap"):
+ *   "nic" (its index), "instance" (derived from the new index if absent).
+ * - {"op":"nic-detach","id":n,"nic":i}: rescinded, its TAP fds closed; the
+ *   later NICs move down one index.
+ *   Errors: EINVAL, ENOENT (index), ENOSPC (VM_DISKS_MAX, VM_NICS_MAX,
+ *   VM_NIC_QUEUES_MAX), EEXIST (controller+LUN, path, MAC, TAP, instance),
+ *   EOPNOTSUPP, EBUSY, EFBIG, and the backend's own with a sentence.
  */
 #pragma once
 

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/config.h"
 
@@ -60,10 +61,50 @@ int vmwp_control_parse_config(struct json_object *msg, struct vm_config *cfg, ch
  * "tap" name, in NIC order, then the files the message's "files" names
  * (kernel, initrd, serial_log; proto.h), then the VHDX parents that
  * "disk_parents" counts per disk (into opt->parent_fds and
- * opt->n_disk_parents). Takes ownership of all n fds (closes them on
- * error). */
+ * opt->n_disk_parents). Also reads "hot_plug" (opt->hotplug_*). Takes
+ * ownership of all n fds (closes them on error). */
 int vmwp_control_assign_fds(const struct vm_config *cfg, struct json_object *msg, int *fds, size_t n,
                             struct vmwp_vm_options *opt, char *err, size_t errlen);
+
+/* ---- disks and NICs of a running VM (docs/vmwp.md "Disks and NICs of a
+ * running VM", common/proto.h) ---- */
+
+enum vmwp_hotplug_op {
+        VMWP_HOTPLUG_NONE,
+        VMWP_DISK_ATTACH, /* {"op":"disk-attach","disk":{entry},"parents":n} + image fd + n parent fds */
+        VMWP_DISK_DETACH, /* {"op":"disk-detach","disk":i} */
+        VMWP_DISK_RESIZE, /* {"op":"disk-resize","disk":i,"size":bytes} */
+        VMWP_NIC_ATTACH,  /* {"op":"nic-attach","nic":{entry},"queues":q} + q TAP fds */
+        VMWP_NIC_DETACH,  /* {"op":"nic-detach","nic":i} */
+};
+
+struct vmwp_hotplug {
+        enum vmwp_hotplug_op op;
+        /* detach, resize: the disk's or NIC's index; attach: the index the
+         * new one gets (the configuration's n_disks or n_nics) */
+        uint32_t index;
+        uint64_t size;              /* disk-resize: bytes, whole sectors */
+        uint32_t parents;           /* disk-attach: VHDX parent fds after the image's, nearest first */
+        uint32_t queues;            /* nic-attach: TAP queue fds */
+        struct vm_disk_config disk; /* disk-attach: the entry as vm_config_parse() reads it */
+        struct vm_nic_config nic;   /* nic-attach: likewise, its instance GUID derived if absent */
+};
+
+/* Which hot-plug op req is; VMWP_HOTPLUG_NONE for any other request. */
+enum vmwp_hotplug_op vmwp_control_hotplug_op(struct json_object *req);
+const char *vmwp_hotplug_op_name(enum vmwp_hotplug_op op);
+/* Checks a hot-plug request against the VM's configuration and the number
+ * of fds it came with, and fills out. A new entry must be one that
+ * vm_config_parse() accepts appended to the configuration (the same
+ * field checks, duplicates and limits vmms applies); a missing NIC
+ * instance is derived as the parse would, from the new index. Errors,
+ * with a sentence: EINVAL (a field, the fd count), ENOENT (no such index),
+ * ENOSPC (VM_DISKS_MAX, VM_NICS_MAX, VM_NIC_QUEUES_MAX), EEXIST (the
+ * controller and LUN, the image, the MAC, the TAP or the instance of
+ * another), EOPNOTSUPP (an IDE disk; growing a VHDX). The caller closes the
+ * fds on error. Pure. */
+int vmwp_control_parse_hotplug(const struct vm_config *cfg, struct json_object *req, size_t n_fds,
+                               struct vmwp_hotplug *out, char *err, size_t errlen);
 
 /* {"event":name} with optional fields added by the caller. */
 struct json_object *vmwp_control_event(const char *name);

@@ -91,6 +91,13 @@ struct vmwp_vm_options {
          * stream carries the writable disks' content (their images here
          * are new and empty); proto "migrate_disks". */
         bool migrate_disks;
+        /* Disks and NICs the VM may get while it runs (proto "hot_plug",
+         * docs/vmwp.md "Disks and NICs of a running VM"): its sandbox
+         * gets storvsp's / netvsp's thread policies (and the host's network
+         * namespace) even without disks / NICs at start, and an
+         * RLIMIT_FSIZE of at least hotplug_file_size bytes. */
+        bool hotplug_disks, hotplug_nics;
+        uint64_t hotplug_file_size;
         /* The worker sandbox (vmwp/sandbox.h), entered by vmwp_vm_start();
          * NULL: none (--no-sandbox, tests, benchmarks). Not owned. */
         struct sandbox *sandbox;
