@@ -257,14 +257,6 @@ static struct dmvsp_stats stats(struct env *e) {
         return s;
 }
 
-#define WAIT_FOR(cond)                                                        \
-        do {                                                                  \
-                int _i_;                                                      \
-                for (_i_ = 0; _i_ < 5000 && !(cond); _i_++)                   \
-                        usleep(1000);                                         \
-                ASSERT_TRUE(cond);                                            \
-        } while (0)
-
 static uint64_t memfd_blocks(int fd) {
         struct stat st;
         ASSERT_OK(fstat(fd, &st));

@@ -68,14 +68,6 @@ static inline struct inputvsp_stats stats(struct env *e) {
         return s;
 }
 
-#define WAIT_FOR(cond)                                                        \
-        do {                                                                  \
-                int _i_;                                                      \
-                for (_i_ = 0; _i_ < 5000 && !(cond); _i_++)                   \
-                        usleep(1000);                                         \
-                ASSERT_TRUE(cond);                                            \
-        } while (0)
-
 /* A server and an inputvsp over the env's simulated guest. */
 static inline void env_build(struct env *e) {
         ASSERT_OK(vmbus_server_new(&(struct vmbus_server_config){ .vp_count = 1 }, &vmbus_sim_ops, e->sim, &e->srv));

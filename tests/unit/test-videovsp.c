@@ -184,14 +184,6 @@ static struct videovsp_stats stats(struct env *e) {
         return s;
 }
 
-#define WAIT_FOR(cond)                                                        \
-        do {                                                                  \
-                int _i_;                                                      \
-                for (_i_ = 0; _i_ < 5000 && !(cond); _i_++)                   \
-                        usleep(1000);                                         \
-                ASSERT_TRUE(cond);                                            \
-        } while (0)
-
 /* hyperv_drm's probe: version, resolutions, VRAM, then a mode. */
 static void connect_linux(struct env *e) {
         open_channel(e);

@@ -125,6 +125,15 @@ static inline void test_fail_(const char *file, int line, const char *expr, cons
                         }                                                            \
         } while (0)
 
+/* Waits up to 5 s (polling each millisecond) for cond, then asserts it. */
+#define WAIT_FOR(cond)                                                        \
+        do {                                                                  \
+                int _i_;                                                      \
+                for (_i_ = 0; _i_ < 5000 && !(cond); _i_++)                   \
+                        usleep(1000);                                         \
+                ASSERT_TRUE(cond);                                            \
+        } while (0)
+
 #define TEST_SKIP_CODE 77
 #define TEST_SKIP(...)                                  \
         do {                                            \
