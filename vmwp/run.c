@@ -231,6 +231,12 @@ static int on_guest_event(struct dw_source *s, int fd, uint32_t revents, void *u
                 }
                 send_msg(c, ev);
         }
+        if (g.display_changed) {
+                struct json_object *ev = vmwp_control_event("display");
+                if (ev && vmwp_vm_display_status(c->vm, ev) < 0)
+                        ev = (json_object_put(ev), NULL);
+                send_msg(c, ev);
+        }
         if (g.memory_changed) {
                 struct json_object *ev = vmwp_control_event("memory");
                 if (ev && vmwp_vm_memory(c->vm, false, 0, ev) < 0)

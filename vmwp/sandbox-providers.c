@@ -92,3 +92,35 @@ static const struct sandbox_rule dm_rules[] = {
 const struct sandbox_policy sandbox_dm_policy = {
         .name = "dm", .rules = dm_rules, .n_rules = ARRAY_SIZE(dm_rules),
 };
+
+/* The synthetic video's device thread (vsp/video, vmwp/vm-display.c):
+ * started before the sandbox, so under the process filter; besides the
+ * device worker's epoll and the ring's signals it maps the guest's VRAM
+ * where the guest put it, as a KVM memory slot of its own, and removes the
+ * former one (KVM_SET_USER_MEMORY_REGION; a restore does the same on the
+ * vCPU launcher thread, which the registered policies join). The
+ * keyboard and mouse thread (vsp/input) needs no more than that epoll and
+ * those signals. */
+static const struct sandbox_rule video_rules[] = {
+        SANDBOX_ALLOW(__NR_epoll_wait), SANDBOX_ALLOW(__NR_epoll_pwait), SANDBOX_ALLOW(__NR_epoll_ctl),
+        SANDBOX_IOCTL(KVM_SIGNAL_MSI), SANDBOX_IOCTL(KVM_SET_USER_MEMORY_REGION),
+};
+
+const struct sandbox_policy sandbox_video_policy = {
+        .name = "video", .rules = video_rules, .n_rules = ARRAY_SIZE(video_rules),
+};
+
+/* The display thread (vmwp/vm-display.c), started under the sandbox and
+ * narrowed to this first thing: epoll over the display socket, its one
+ * client and an eventfd the devices write; it accepts the client, sends
+ * it messages (the VRAM's descriptor with SCM_RIGHTS: sendmsg) and
+ * receives its input (recvfrom), and closes it. */
+static const struct sandbox_rule display_rules[] = {
+        SANDBOX_ALLOW(__NR_epoll_wait), SANDBOX_ALLOW(__NR_epoll_pwait), SANDBOX_ALLOW(__NR_epoll_ctl),
+        SANDBOX_ALLOW(__NR_accept4),    SANDBOX_ALLOW(__NR_sendmsg),     SANDBOX_ALLOW(__NR_sendto),
+        SANDBOX_ALLOW(__NR_recvfrom),
+};
+
+const struct sandbox_policy sandbox_display_policy = {
+        .name = "display", .rules = display_rules, .n_rules = ARRAY_SIZE(display_rules),
+};

@@ -30,6 +30,7 @@ struct vmwp_vm {
         struct icvsp *ic;
         struct hvsock *hvsock; /* hv_sock (vm-hvsock.c), NULL unless configured */
         struct dmvsp *dm;      /* Dynamic Memory (vm-dm.c), NULL unless configured */
+        struct vmwp_display *display; /* video, keyboard, mouse (vm-display.c), NULL unless configured */
         _Atomic uint64_t dm_discard_failures;
         int hvsock_listen_fd;  /* the VM's socket for host clients, -1 */
         /* Guest connects waiting to go to vmms (guest_lock). */
@@ -154,6 +155,17 @@ void vmwp_vm_ic_stats(struct vmwp_vm *vm, struct json_object *into);
 int vmwp_vm_add_dm(struct vmwp_vm *vm, char *err, size_t errlen);
 void vmwp_vm_dm_free(struct vmwp_vm *vm);
 void vmwp_vm_dm_stats(struct vmwp_vm *vm, struct json_object *into);
+/* Synthetic video, keyboard and mouse and the display socket
+ * (vm-display.c, docs/console.md), on vm->vmbus. The display thread
+ * starts under the sandbox and stops before the server goes; the devices
+ * are freed after it. */
+int vmwp_vm_add_display(struct vmwp_vm *vm, char *err, size_t errlen);
+int vmwp_vm_display_start(struct vmwp_vm *vm);
+void vmwp_vm_display_stop(struct vmwp_vm *vm);
+void vmwp_vm_display_free(struct vmwp_vm *vm);
+void vmwp_vm_display_stats(struct vmwp_vm *vm, struct json_object *into);
+/* The "display" event's fields (-ENOTSUP without a display). */
+int vmwp_vm_display_status(struct vmwp_vm *vm, struct json_object *into);
 int vmwp_vm_hvsock_create(struct vmwp_vm *vm, char *err, size_t errlen);
 int vmwp_vm_hvsock_start(struct vmwp_vm *vm);
 void vmwp_vm_hvsock_stop(struct vmwp_vm *vm);

@@ -91,6 +91,7 @@ int vmwp_vm_stats(struct vmwp_vm *vm, struct json_object *into) {
         vmwp_vm_ic_stats(vm, into);
         vmwp_vm_hvsock_stats(vm, into);
         vmwp_vm_dm_stats(vm, into);
+        vmwp_vm_display_stats(vm, into);
         vmwp_vm_storage_stats(vm, into);
         return 0;
 }

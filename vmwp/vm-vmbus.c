@@ -120,7 +120,7 @@ int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
         if ((r = vmwp_devices_add(&vm->devices, &vmbus_row, vm->vmbus)) < 0)
                 return errorf(err, errlen, r, "the device table: %s", strerror(-r));
         if ((r = vmwp_vm_add_integration_services(vm, err, errlen)) < 0 ||
-            (r = vmwp_vm_add_dm(vm, err, errlen)) < 0)
+            (r = vmwp_vm_add_dm(vm, err, errlen)) < 0 || (r = vmwp_vm_add_display(vm, err, errlen)) < 0)
                 return r;
         if ((r = vmwp_vm_add_disks(vm, err, errlen)) < 0)
                 return r;
@@ -134,12 +134,14 @@ void vmwp_vm_detach_vmbus(struct vmwp_vm *vm) {
         /* The table's rows point at what goes now: no pause after this. */
         vm->devices.n = vm->devices.n_quiesced = 0;
         vmwp_vm_hvsock_stop(vm); /* no server calls from its thread from here on */
+        vmwp_vm_display_stop(vm);  /* nor device calls from the display thread */
         vmbus_server_free(vm->vmbus);
         vm->vmbus = NULL;
         vmwp_vm_hvsock_free(vm);
         icvsp_free(vm->ic);
         vm->ic = NULL;
         vmwp_vm_dm_free(vm);
+        vmwp_vm_display_free(vm);
         vmbus_host_hv_free(vm->vmbus_host);
         vm->vmbus_host = NULL;
         hvshim_destroy(vm->hv);

@@ -230,6 +230,10 @@ static int write_acpi(struct vmwp_vm *vm, char *err, size_t errlen) {
         struct acpi_config ac;
         acpi_config_default(&ac, BOOT_ACPI_GPA, vm->cfg.vcpus);
         vmwp_vm_emu_acpi(vm, &ac);
+        if (vm->display) { /* where the guest places the synthetic video's VRAM */
+                ac.vmbus_mmio_base = ACPI_VMBUS_MMIO_BASE;
+                ac.vmbus_mmio_size = ACPI_VMBUS_MMIO_SIZE;
+        }
         _cleanup_free_ uint8_t *buf = malloc(BOOT_ACPI_SIZE);
         if (!buf)
                 return -ENOMEM;
@@ -363,6 +367,8 @@ int vmwp_vm_start(struct vmwp_vm *vm) {
                 vm->phase_ns[VMWP_PHASE_ENTERED] = vmwp_now_ns();
                 int r = vmwp_vm_hvsock_start(vm);
                 if (r >= 0)
+                        r = vmwp_vm_display_start(vm);
+                if (r >= 0)
                         r = start_vps(vm);
                 vm->phase_ns[VMWP_PHASE_STARTED] = vmwp_now_ns();
                 return r;
@@ -374,6 +380,9 @@ int vmwp_vm_start(struct vmwp_vm *vm) {
         /* Its thread narrows itself to "hvsock" first thing. */
         if (r >= 0 && (r = vmwp_vm_hvsock_start(vm)) < 0)
                 snprintf(err, sizeof err, "starting the hv_sock thread: %s", strerror(-r));
+        /* ... and the display thread to "display". */
+        if (r >= 0 && (r = vmwp_vm_display_start(vm)) < 0)
+                snprintf(err, sizeof err, "starting the display thread: %s", strerror(-r));
         vm->phase_ns[VMWP_PHASE_ENTERED] = vmwp_now_ns();
         if (r >= 0 && (r = sandbox_run_as(vm->sandbox, "vcpu", start_vps, vm)) < 0)
                 snprintf(err, sizeof err, "starting the vCPUs under the \"vcpu\" policy: %s", strerror(-r));

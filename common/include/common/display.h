@@ -4,8 +4,11 @@
  * console, screenshots). docs/console.md has the design.
  *
  * Transport: a SOCK_SEQPACKET unix socket the worker listens on (the
- * configuration's "display.socket", set by vmms, 0600), one client at a
- * time: a second connection is refused with DISPLAY_BYE. Each datagram is
+ * configuration's "display.socket", set by vmms, 0600), one display
+ * server at a time. A connection while one is connected is a snapshot:
+ * it gets HELLO and MODE (the framebuffer as it is, enough for a
+ * screenshot) and then DISPLAY_BYE, no updates, and its input is not
+ * read. Each datagram is
  * one message: a header (u32 type, u32 length of the whole message) and its
  * payload, little-endian integers, at most DISPLAY_MSG_MAX bytes.
  *
@@ -22,7 +25,8 @@
  *   DIRTY   rectangles the guest changed (x, y, w, h, clipped to the
  *           mode, at most DISPLAY_RECTS_MAX).
  *   STATUS  which guest drivers are connected (DISPLAY_STATUS_*).
- *   BYE     the worker refuses this client (another one is connected).
+ *   BYE     the last message to a snapshot connection (another server
+ *           is connected): nothing follows, the worker closes it.
  * Server -> worker:
  *   KEY     a key: its scan code in set 1 (an extended key as 0xE0xx),
  *           pressed or released.

@@ -8,3 +8,5 @@ extern const struct sandbox_policy sandbox_storvsp_policy;
 extern const struct sandbox_policy sandbox_emu_policy;
 extern const struct sandbox_policy sandbox_hvsock_policy;
 extern const struct sandbox_policy sandbox_dm_policy;
+extern const struct sandbox_policy sandbox_video_policy;
+extern const struct sandbox_policy sandbox_display_policy;

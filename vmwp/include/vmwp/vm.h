@@ -230,6 +230,7 @@ struct vmwp_guest_events {
         int fcopy_r;           /* finished: 0 or -errno (icvsp's fcopy_done) */
         uint32_t fcopy_status; /* the guest's status of a refusal */
         bool memory_changed;   /* Dynamic Memory: vmwp_vm_memory() has news */
+        bool display_changed;  /* the guest's video, keyboard or mouse driver or its mode changed */
 };
 /* Dynamic Memory (vm-dm.c, docs/dynamic-memory.md): with set, the VM's
  * memory should be target_bytes (clamped to its minimum and maximum; the
