@@ -110,15 +110,18 @@ const struct sandbox_policy sandbox_video_policy = {
         .name = "video", .rules = video_rules, .n_rules = ARRAY_SIZE(video_rules),
 };
 
-/* The display thread (vmwp/vm-display.c), started under the sandbox and
- * narrowed to this first thing: epoll over the display socket, its one
- * client and an eventfd the devices write; it accepts the client, sends
- * it messages (the VRAM's descriptor with SCM_RIGHTS: sendmsg) and
- * receives its input (recvfrom), and closes it. */
+/* The display thread (vmwp/display-server.c), started under the sandbox
+ * and narrowed to this first thing: epoll over the display socket, its
+ * one client and an eventfd the devices write; it accepts the client,
+ * sends it messages (the VRAM's descriptor with SCM_RIGHTS: sendmsg) and
+ * receives its input (recvfrom), and closes it. Telling the guest to
+ * start or stop reporting its dirt is a message on the video channel
+ * from this thread: the guest's interrupt is an irqfd write, or
+ * KVM_SIGNAL_MSI without one. */
 static const struct sandbox_rule display_rules[] = {
         SANDBOX_ALLOW(__NR_epoll_wait), SANDBOX_ALLOW(__NR_epoll_pwait), SANDBOX_ALLOW(__NR_epoll_ctl),
         SANDBOX_ALLOW(__NR_accept4),    SANDBOX_ALLOW(__NR_sendmsg),     SANDBOX_ALLOW(__NR_sendto),
-        SANDBOX_ALLOW(__NR_recvfrom),
+        SANDBOX_ALLOW(__NR_recvfrom),   SANDBOX_IOCTL(KVM_SIGNAL_MSI),
 };
 
 const struct sandbox_policy sandbox_display_policy = {

@@ -8,11 +8,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include "common/display.h"
 #include "common/macro.h"
 #include "common/proto.h"
 #include "common/test.h"
@@ -383,6 +385,88 @@ TEST(control_power_button) {
         ASSERT_EQ(vmwp_ctl_int(m, "status"), 0);
         json_object_put(m);
         ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 0);
+        close(sv[0]);
+}
+
+/* The display socket of a sandboxed worker (docs/console.md): the display
+ * thread runs under its "display" policy; a display server gets HELLO
+ * with a read-only framebuffer and the (not yet set) mode; a second
+ * connection a snapshot; the counters say so. The tiny guest has no video
+ * driver: no mode, no drivers. */
+static struct display_msg display_next(int sock, int *fd) {
+        struct pollfd p = { .fd = sock, .events = POLLIN };
+        ASSERT_EQ(poll(&p, 1, 10000), 1);
+        uint8_t buf[DISPLAY_MSG_MAX];
+        union {
+                char b[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } control;
+        struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.b,
+                             .msg_controllen = sizeof control.b };
+        ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+        ASSERT_GT(n, 0);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        *fd = c && c->cmsg_type == SCM_RIGHTS ? *(int *)CMSG_DATA(c) : -1;
+        struct display_msg m;
+        ASSERT_OK(display_msg_parse(buf, (size_t)n, &m));
+        return m;
+}
+
+TEST(display_socket_of_a_sandboxed_worker) {
+        int sv[2], fd;
+        char err[4096], sock[96], extra[300], json[4096];
+        snprintf(sock, sizeof sock, "%s/display.sock", dir);
+        snprintf(extra, sizeof extra, ",\"display\":{\"enabled\":true,\"socket\":\"%s\"}", sock);
+        size_t n = test_read_file(setup("basic", "h", 1, extra), json, sizeof json);
+        ASSERT_GT(n, 0u);
+        const char *args[] = { "--control-fd", "3", NULL };
+        struct vmwp_child c = vmwp_child_start_controlled(vmwp_bin, args, json, NULL, 0, -1, sv, NULL);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock);
+        int d = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        ASSERT_OK(connect(d, (struct sockaddr *)&sa, sizeof sa));
+        struct display_msg m = display_next(d, &fd);
+        ASSERT_EQ(m.type, (uint32_t)DISPLAY_HELLO);
+        ASSERT_EQ(m.hello.fb_bytes, 16u << 20);
+        ASSERT_GE(fd, 0);
+        ASSERT_TRUE(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED);
+        close(fd);
+        m = display_next(d, &fd);
+        ASSERT_EQ(m.type, (uint32_t)DISPLAY_MODE);
+        ASSERT_FALSE(m.mode.active);
+        m = display_next(d, &fd);
+        ASSERT_EQ(m.type, (uint32_t)DISPLAY_STATUS);
+        ASSERT_EQ(m.status, 0u);
+        int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        ASSERT_OK(connect(s, (struct sockaddr *)&sa, sizeof sa));
+        ASSERT_EQ(display_next(s, &fd).type, (uint32_t)DISPLAY_HELLO);
+        close(fd);
+        ASSERT_EQ(display_next(s, &fd).type, (uint32_t)DISPLAY_MODE);
+        ASSERT_EQ(display_next(s, &fd).type, (uint32_t)DISPLAY_BYE);
+        close(s);
+        /* A key before the guest has a keyboard driver: refused, counted. */
+        uint8_t buf[DISPLAY_MSG_MAX];
+        size_t len = display_msg_build(&(struct display_msg){ .type = DISPLAY_KEY, .key = { 0x1e, true } }, buf);
+        ASSERT_EQ(send(d, buf, len, 0), (ssize_t)len);
+        struct json_object *st = NULL, *disp = NULL;
+        for (int i = 0; i < 500; i++) {
+                json_object_put(st);
+                st = vmwp_ctl_request(sv[0], "{\"op\":\"stats\",\"id\":1}");
+                if (json_object_object_get_ex(st, "display", &disp) && vmwp_ctl_int(disp, "input_refused") == 1)
+                        break;
+                usleep(10000);
+        }
+        ASSERT_TRUE(json_object_object_get_ex(st, "display", &disp));
+        ASSERT_EQ(vmwp_ctl_int(disp, "clients"), 1);
+        ASSERT_EQ(vmwp_ctl_int(disp, "snapshots"), 1);
+        ASSERT_EQ(vmwp_ctl_int(disp, "keys"), 1);
+        ASSERT_EQ(vmwp_ctl_int(disp, "input_refused"), 1);
+        json_object_put(st);
+        close(d);
+        struct json_object *r = vmwp_ctl_request(sv[0], "{\"op\":\"stop\",\"id\":2}");
+        json_object_put(r);
+        ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 14);
         close(sv[0]);
 }
 
