@@ -51,6 +51,8 @@ struct vmms_options {
         uint64_t memory_reserve_mib;
         bool memory_reserve_set; /* else a tenth of the host's, 256..4096 MiB */
         uint64_t memory_interval_us;
+        /* The console (display.c): the vmdisplay binary. */
+        char display_server[PATH_MAX];
 };
 
 /* Parses the command line; 0 to run, 1 after --help/--version was printed,
@@ -121,6 +123,8 @@ struct vmms_vm {
         bool dm_known;
         uint64_t dm_manual;             /* SetTarget's bytes; 0: automatic. Kept while the VM runs */
         uint64_t dm_sent;               /* the target last sent to the worker; 0: none */
+        /* The console (display.c, docs/console.md); NULL until needed */
+        struct vmms_display *display;
 };
 
 struct vmms_pending_auth;
@@ -359,6 +363,28 @@ int64_t vmms_dm_host_free(const struct vmms_daemon *d);
 /* bus-memory.c: org.vmstack.VMMS1.Memory on every VM object. */
 int vmms_bus_memory_register(struct vmms_daemon *d);
 void vmms_bus_memory_emit(struct vmms_vm *vm);
+
+/* display.c: the display server of a VM with a display (docs/console.md) */
+struct vmms_display;
+struct vmms_display_status {
+        bool server_running;
+        bool video, keyboard, mouse; /* the guest's drivers */
+        uint32_t width, height;      /* its mode; 0: none */
+};
+/* The worker is ready (or re-attached): start its display server. */
+void vmms_display_start(struct vmms_vm *vm);
+void vmms_display_worker_ended(struct vmms_vm *vm);
+void vmms_display_on_event(struct vmms_vm *vm, struct json_object *ev);
+void vmms_display_status(const struct vmms_vm *vm, struct vmms_display_status *out);
+/* The console password (the runtime directory's vnc.password). */
+int vmms_display_password(struct vmms_vm *vm, char *out, size_t len);
+/* A PNG of the screen into out_fd; call is answered when it is written.
+ * -errno with a sentence when it cannot start. */
+int vmms_display_screenshot(struct vmms_vm *vm, int out_fd, sd_bus_message *call, char *err, size_t errlen);
+void vmms_display_free(struct vmms_vm *vm);
+/* bus-display.c: org.vmstack.VMMS1.Display */
+int vmms_bus_display_register(struct vmms_daemon *d);
+void vmms_bus_display_emit(struct vmms_vm *vm);
 
 /* fcopy.c: CopyFile, a host file into the guest (file-copy integration
  * service, docs/integration-services.md "File copy") */

@@ -20,6 +20,7 @@ enum {
         OPT_RESTART_MAX_DELAY, OPT_RESTART_BURST, OPT_RESTART_WINDOW, OPT_NO_POLKIT, OPT_VERSION,
         OPT_STOP_GRACE, OPT_POOL, OPT_ALLOW_BLOCK, OPT_LOG_MAX_SIZE, OPT_LOG_CHECK, OPT_MIG_LISTEN, OPT_MIG_CERT,
         OPT_MIG_KEY, OPT_MIG_CA, OPT_MIG_ALLOW, OPT_MIG_INSECURE, OPT_MEMORY_RESERVE, OPT_MEMORY_INTERVAL,
+        OPT_DISPLAY_SERVER,
 };
 
 static const struct option options[] = {
@@ -52,6 +53,7 @@ static const struct option options[] = {
         { "migration-insecure", no_argument, NULL, OPT_MIG_INSECURE },
         { "memory-reserve", required_argument, NULL, OPT_MEMORY_RESERVE },
         { "memory-interval-ms", required_argument, NULL, OPT_MEMORY_INTERVAL },
+        { "display-server", required_argument, NULL, OPT_DISPLAY_SERVER },
         { "version", no_argument, NULL, OPT_VERSION },
         { "help", no_argument, NULL, 'h' },
         {},
@@ -65,6 +67,8 @@ static void usage(void) {
                "  --runtime-dir=DIR        runtime records and sockets (default " VMMS_DEFAULT_RUNTIME_DIR ")\n"
                "  --log-dir=DIR            console and worker logs (default " VMMS_DEFAULT_LOG_DIR ")\n"
                "  --worker=PATH            the vmwp binary (default: vmwp next to vmms)\n"
+               "  --display-server=PATH    the vmdisplay binary, the console of VMs with a display\n"
+               "                           (default: vmdisplay next to vmms)\n"
                "  --group=NAME             members may manage VMs (default " VMMS_DEFAULT_GROUP ", \"\" for none)\n"
                "  --max-vms=N              VMs in total (default 1024)\n"
                "  --max-vms-per-user=N     VMs a non-root user may own (default 32)\n"
@@ -139,9 +143,13 @@ static void defaults(struct vmms_options *o) {
         ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
         if (n > 0) {
                 self[n] = 0;
-                snprintf(o->worker, sizeof o->worker, "%s/vmwp", dirname(self));
-        } else
+                const char *dir = dirname(self);
+                snprintf(o->worker, sizeof o->worker, "%s/vmwp", dir);
+                snprintf(o->display_server, sizeof o->display_server, "%s/vmdisplay", dir);
+        } else {
                 snprintf(o->worker, sizeof o->worker, "/usr/libexec/vmstack/vmwp");
+                snprintf(o->display_server, sizeof o->display_server, "/usr/libexec/vmstack/vmdisplay");
+        }
 }
 
 /* Applies one numeric option; the table keeps option parsing flat. */
@@ -248,6 +256,13 @@ int vmms_options_parse(int argc, char **argv, struct vmms_options *o, char *err,
                                 return -EINVAL;
                         }
                         snprintf(o->worker, sizeof o->worker, "%s", optarg);
+                        break;
+                case OPT_DISPLAY_SERVER:
+                        if (optarg[0] != '/' || strlen(optarg) >= sizeof o->display_server) {
+                                snprintf(err, errlen, "--display-server: needs an absolute path");
+                                return -EINVAL;
+                        }
+                        snprintf(o->display_server, sizeof o->display_server, "%s", optarg);
                         break;
                 case '?':
                         snprintf(err, errlen, "unknown option or missing value: %s (see --help)",

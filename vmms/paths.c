@@ -173,6 +173,10 @@ int vmms_config_check_paths(const struct vmms_path_policy *p, const struct vm_co
                 snprintf(err, errlen, "hvsock.socket: set by vmms (the VM's runtime directory), not configurable");
                 return -EINVAL;
         }
+        if (next->display.socket[0]) {
+                snprintf(err, errlen, "display.socket: set by vmms (the VM's runtime directory), not configurable");
+                return -EINVAL;
+        }
         for (uint32_t i = 0; i < next->hvsock.n_services && i < VM_HVSOCK_SERVICES_MAX; i++) {
                 const char *path = next->hvsock.services[i].path;
                 bool had = false;

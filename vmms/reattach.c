@@ -96,6 +96,8 @@ static void reattach_one(struct vmms_vm *vm) {
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "re-attached to worker %d", (int)rec.pid);
         (void)vmms_worker_request(vm->worker, "status", NULL, status_reply, NULL);
         vmms_kvp_sync(vm); /* the worker has the VM's KVP items */
+        if (vm->state == VMMS_STATE_RUNNING) /* its display server may still be connected (display.c) */
+                vmms_display_start(vm);
         if (rec.migration_unresolved[0]) /* paused at a commit nobody confirmed: only the destination knows */
                 (void)vmms_vm_migration_ask_again(vm, rec.migration_unresolved);
 }

@@ -357,6 +357,10 @@ static int send_config(struct vmms_vm *vm, int ctl, struct spawn_fds *s, const c
         /* hv_sock: the worker binds the VM's socket for host clients here. */
         if (c->hvsock.enabled && vmms_vm_dir(vm, "hvsock.sock", c->hvsock.socket, sizeof c->hvsock.socket) < 0)
                 c->hvsock.socket[0] = 0;
+        /* The display: the worker listens here for the display server. */
+        if (c->display.enabled &&
+            vmms_vm_dir(vm, "display.sock", c->display.socket, sizeof c->display.socket) < 0)
+                c->display.socket[0] = 0;
         _cleanup_free_ char *json = vm_config_to_json(c);
         free(c);
         _cleanup_(json_object_putp) json_object *msg = json_object_new_object();

@@ -84,6 +84,8 @@ static const char *first_worker_change(const struct vm_config *a, const struct v
                 return "nics";
         if (memcmp(&a->ic, &b->ic, sizeof a->ic))
                 return "integration";
+        if (memcmp(&a->display, &b->display, sizeof a->display))
+                return "display";
         return NULL;
 }
 

@@ -81,6 +81,7 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
 
         vm->worker = vmms_worker_free(vm->worker);
         vmms_dm_worker_ended(vm, v.end == VMMS_END_RESET);
+        vmms_display_worker_ended(vm);
         vmms_vm_handover_free(vm); /* its image locks went with it */
         vmms_vm_logs_rotate(vm); /* a VM that stopped is not checked on the timer */
         vm->op_timer = sd_event_source_disable_unref(vm->op_timer);

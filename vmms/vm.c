@@ -44,6 +44,7 @@ struct vmms_vm *vmms_vm_free(struct vmms_vm *vm) {
         vm->worker = vmms_worker_free(vm->worker);
         vmms_kvp_free(vm);
         vmms_ckpt_free(vm);
+        vmms_display_free(vm);
         sd_bus_message_unref(vm->fcopy_call); /* vmms exits: the caller's call fails with the bus */
         sd_event_source_disable_unref(vm->restart_timer);
         sd_event_source_disable_unref(vm->op_timer);
@@ -166,6 +167,7 @@ void vmms_vm_on_ready(struct vmms_vm *vm) {
         vmms_vm_migrated_in(vm);    /* an incoming VM runs: it is defined here now */
         vmms_vm_set_state(vm, VMMS_STATE_RUNNING);
         vmms_kvp_sync(vm);
+        vmms_display_start(vm);
 }
 
 static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -311,6 +313,8 @@ void vmms_vm_on_event(struct vmms_vm *vm, json_object *ev) {
                 vmms_vm_on_save_progress(vm, ev);
         } else if (!strcmp(name, "memory")) {
                 vmms_dm_on_event(vm, ev);
+        } else if (!strcmp(name, "display")) {
+                vmms_display_on_event(vm, ev);
         } else if (!strcmp(name, "merge-progress")) {
                 vmms_ckpt_on_merge_progress(vm, ev);
         } else
