@@ -274,6 +274,50 @@ static int set_dm(json_object *cfg, const char *value, char *err, size_t errlen)
         return r;
 }
 
+/* --display=on|off|[on,]WIDTHxHEIGHT,vnc=PORT,web=PORT: merged into
+ * "display" (a key given sets that key only; a port 0 turns it off). */
+static int display_option(json_object *d, const char *opt, char *err, size_t errlen) {
+        uint32_t w, h, port;
+        char x;
+        int n = 0;
+        if (!strcmp(opt, "on") || !strcmp(opt, "off")) {
+                json_object_object_add(d, "enabled", json_object_new_boolean(opt[1] == 'n'));
+                return 0;
+        }
+        if (!strncmp(opt, "vnc=", 4) || !strncmp(opt, "web=", 4)) {
+                if (parse_u32(opt + 4, 65535, &port) < 0)
+                        return ferr(err, errlen, "display", "%.3s= needs a TCP port (1-65535, 0: none)", opt);
+                json_object_object_add(d, opt[0] == 'v' ? "vnc_port" : "web_port", json_object_new_int64(port));
+                json_object_object_add(d, "enabled", json_object_new_boolean(true));
+                return 0;
+        }
+        if (sscanf(opt, "%u%c%u%n", &w, &x, &h, &n) == 3 && x == 'x' && opt[n] == 0 && opt[0] >= '0' &&
+            opt[0] <= '9') {
+                if (w < VM_DISPLAY_WIDTH_MIN || w > VM_DISPLAY_WIDTH_MAX || h < VM_DISPLAY_HEIGHT_MIN ||
+                    h > VM_DISPLAY_HEIGHT_MAX)
+                        return ferr(err, errlen, "display", "%s: the resolution must be within %ux%u and %ux%u", opt,
+                                    VM_DISPLAY_WIDTH_MIN, VM_DISPLAY_HEIGHT_MIN, VM_DISPLAY_WIDTH_MAX,
+                                    VM_DISPLAY_HEIGHT_MAX);
+                json_object_object_add(d, "width", json_object_new_int64(w));
+                json_object_object_add(d, "height", json_object_new_int64(h));
+                json_object_object_add(d, "enabled", json_object_new_boolean(true));
+                return 0;
+        }
+        return ferr(err, errlen, "display", "unknown option \"%s\" (on, off, WIDTHxHEIGHT, vnc=PORT, web=PORT)", opt);
+}
+
+static int set_display(json_object *cfg, const char *value, char *err, size_t errlen) {
+        _cleanup_free_ char *copy = strdup(value);
+        if (!copy)
+                return -ENOMEM;
+        json_object *d = child_object(cfg, "display");
+        char *save = NULL;
+        int r = *copy ? 0 : ferr(err, errlen, "display", "needs on, off, WIDTHxHEIGHT, vnc=PORT or web=PORT");
+        for (char *opt = strtok_r(copy, ",", &save); r == 0 && opt; opt = strtok_r(NULL, ",", &save))
+                r = display_option(d, opt, err, errlen);
+        return r;
+}
+
 static int remove_item(json_object *cfg, const char *key, const char *value, const char *flag, char *err,
                        size_t errlen) {
         json_object *a;
@@ -342,6 +386,8 @@ int vmctl_config_set(json_object *cfg, const char *flag, const char *value, cons
         }
         if (!strcmp(flag, "dynamic-memory"))
                 return set_dm(cfg, value, err, errlen);
+        if (!strcmp(flag, "display"))
+                return set_display(cfg, value, err, errlen);
         if (!strcmp(flag, "disk"))
                 return add_disk(cfg, value, ctx, err, errlen);
         if (!strcmp(flag, "nic"))

@@ -148,6 +148,41 @@ TEST(flag_dynamic_memory) {
         free(c);
 }
 
+TEST(flag_display) {
+        struct vm_config *c = malloc(sizeof *c);
+        char err[256];
+        json_object *cfg = build((const char *const[]){ "name", "d", "kernel", "/k", "display", "on", NULL });
+        parse_ok(cfg, c);
+        ASSERT_TRUE(c->display.enabled);
+        ASSERT_EQ(c->display.width, 1024u);
+        ASSERT_EQ(c->display.vnc_port, 0u);
+        /* a later flag changes only what it names (vmctl edit) */
+        ASSERT_OK(vmctl_config_set(cfg, "display", "1920x1080,vnc=5901,web=6081", &ctx, err, sizeof err));
+        parse_ok(cfg, c);
+        ASSERT_EQ(c->display.width, 1920u);
+        ASSERT_EQ(c->display.height, 1080u);
+        ASSERT_EQ(c->display.vnc_port, 5901u);
+        ASSERT_EQ(c->display.web_port, 6081u);
+        ASSERT_OK(vmctl_config_set(cfg, "display", "web=0", &ctx, err, sizeof err));
+        parse_ok(cfg, c);
+        ASSERT_EQ(c->display.web_port, 0u);
+        ASSERT_EQ(c->display.vnc_port, 5901u);
+        ASSERT_OK(vmctl_config_set(cfg, "display", "off", &ctx, err, sizeof err));
+        parse_ok(cfg, c);
+        ASSERT_FALSE(c->display.enabled);
+        ASSERT_EQ(c->display.width, 1920u);
+        ASSERT_ERROR(vmctl_config_set(cfg, "display", "4000x3000", &ctx, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "--display: 4000x3000: the resolution must be within 640x480 and 2560x1600");
+        ASSERT_ERROR(vmctl_config_set(cfg, "display", "vnc=70000", &ctx, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "--display: vnc= needs a TCP port (1-65535, 0: none)");
+        ASSERT_ERROR(vmctl_config_set(cfg, "display", "1024x768x", &ctx, err, sizeof err), EINVAL);
+        ASSERT_ERROR(vmctl_config_set(cfg, "display", "-1x768", &ctx, err, sizeof err), EINVAL);
+        ASSERT_ERROR(vmctl_config_set(cfg, "display", "vga", &ctx, err, sizeof err), EINVAL);
+        ASSERT_ERROR(vmctl_config_set(cfg, "display", "", &ctx, err, sizeof err), EINVAL);
+        json_object_put(cfg);
+        free(c);
+}
+
 TEST(flag_errors_name_the_flag) {
         json_object *cfg = json_object_new_object();
         char err[256];

@@ -128,7 +128,7 @@ extern const struct vmctl_command vmctl_cmd_create, vmctl_cmd_list, vmctl_cmd_sh
         vmctl_cmd_delete, vmctl_cmd_edit, vmctl_cmd_console, vmctl_cmd_wait, vmctl_cmd_kvp, vmctl_cmd_save,
         vmctl_cmd_discard_saved, vmctl_cmd_export_saved, vmctl_cmd_import_saved, vmctl_cmd_migrate, vmctl_cmd_disk, vmctl_cmd_checkpoint, vmctl_cmd_checkpoints,
         vmctl_cmd_revert, vmctl_cmd_checkpoint_delete, vmctl_cmd_copy_to,
-        vmctl_cmd_copy_cancel, vmctl_cmd_memory;
+        vmctl_cmd_copy_cancel, vmctl_cmd_memory, vmctl_cmd_display, vmctl_cmd_screenshot;
 /* cmd-disk.c: option parsers and the new-file rule convert shares; each
  * prints what is wrong and returns VMCTL_EXIT_USAGE (0 if fine). */
 int vmctl_disk_parse_type(const char *s, enum vhdx_type *t);
@@ -145,7 +145,7 @@ enum {
         VMCTL_OPT_INITRD, VMCTL_OPT_CMDLINE, VMCTL_OPT_BOOT, VMCTL_OPT_DISK, VMCTL_OPT_NIC,
         VMCTL_OPT_RESTART_POLICY, VMCTL_OPT_STOP_TIMEOUT, VMCTL_OPT_SERIAL_LOG, VMCTL_OPT_REMOVE_DISK,
         VMCTL_OPT_REMOVE_NIC, VMCTL_OPT_FORCE, VMCTL_OPT_CHECKPOINT_TYPE, VMCTL_OPT_DYNAMIC_MEMORY,
-        VMCTL_OPT_CONFIG_END,
+        VMCTL_OPT_DISPLAY, VMCTL_OPT_CONFIG_END,
 };
 /* getopt_long entries of the configuration flags, for create and edit. */
 #define VMCTL_CONFIG_OPTION_ENTRIES                                            \
@@ -163,7 +163,8 @@ enum {
         { "serial-log", required_argument, NULL, VMCTL_OPT_SERIAL_LOG },       \
         { "force", no_argument, NULL, VMCTL_OPT_FORCE },                       \
         { "checkpoint-type", required_argument, NULL, VMCTL_OPT_CHECKPOINT_TYPE }, \
-        { "dynamic-memory", required_argument, NULL, VMCTL_OPT_DYNAMIC_MEMORY }
+        { "dynamic-memory", required_argument, NULL, VMCTL_OPT_DYNAMIC_MEMORY }, \
+        { "display", required_argument, NULL, VMCTL_OPT_DISPLAY }
 #define VMCTL_CONFIG_OPTIONS_HELP                                                                 \
         "  --name=NAME            VM name ([A-Za-z0-9._-], up to 64)\n"                               \
         "  --memory=SIZE          memory: 512, 512M, 2G (MiB by default); with Dynamic Memory\n"     \
@@ -171,6 +172,9 @@ enum {
         "  --dynamic-memory=on|off|[on,]min=SIZE,max=SIZE[,buffer=PCT][,weight=N]\n"                 \
         "                         Dynamic Memory: between min and max by the guest's demand\n"      \
         "                         plus buffer percent (20), weight 0..10000 (5000) when short\n"    \
+        "  --display=on|off|[on,]WIDTHxHEIGHT[,vnc=PORT][,web=PORT]\n"                               \
+        "                         synthetic video, keyboard and mouse with a console (VNC on a\n"  \
+        "                         Unix socket; vnc=/web=: also on 127.0.0.1:PORT, web: noVNC)\n"  \
         "  --vcpus=N              virtual processors\n"                                               \
         "  --kernel=PATH          kernel (PVH ELF, or bzImage with --boot=linux)\n"                   \
         "  --initrd=PATH          initrd (linux boot only)\n"                                         \

@@ -23,6 +23,7 @@ struct vmctl_build_ctx {
  *   disk=PATH[,ro][,bus=scsi|ide][,controller=N][,lun=N][,sector-size=N][,format=raw|vhdx]
  *   nic=[mac=MAC][,bridge=BR][,tap=IF][,mtu=N][,link=up|down]   (or "auto")
  *   dynamic-memory=on|off|[on,]min=SIZE,max=SIZE,buffer=PCT,weight=N (merged)
+ *   display=on|off|[on,]WIDTHxHEIGHT,vnc=PORT,web=PORT (merged)
  *   remove-disk=INDEX remove-nic=INDEX
  *   force (no value: "allow_memory_over_host": true)
  * Returns 0, or -EINVAL with "--<flag>: <reason>" in err. */
