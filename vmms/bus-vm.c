@@ -48,6 +48,11 @@ static int begin(struct vmms_daemon *d, sd_bus_message *m, enum vmms_op op, stru
         if (r >= 0 && (*vm)->fcopy_call && (op == VMMS_OP_SAVE || op == VMMS_OP_MIGRATE))
                 r = sd_bus_error_setf(e, VMMS_ERROR_BUSY, "VM '%s': a file copy into it is in progress",
                                       (*vm)->config->name);
+        /* A disk or NIC change the worker has not answered yet: the
+         * configuration a save or a migration carries would miss it. */
+        if (r >= 0 && (*vm)->hotplug && (op == VMMS_OP_SAVE || op == VMMS_OP_MIGRATE))
+                r = sd_bus_error_setf(e, VMMS_ERROR_BUSY, "VM '%s': a change of its disks or NICs is in progress",
+                                      (*vm)->config->name);
         return r;
 }
 
@@ -383,6 +388,25 @@ static int do_cancel_file_copy(struct vmms_daemon *d, sd_bus_message *m, sd_bus_
         return vmms_fcopy_cancel(vm, m, e);
 }
 
+/* AttachDisk(s disk) -> u, DetachDisk(u), ResizeDisk(u, t), AttachNic(s nic)
+ * -> u, DetachNic(u): hotplug.c. */
+static int do_hotplug(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
+        static const struct {
+                const char *member;
+                enum vmms_op op;
+        } ops[] = {
+                { "AttachDisk", VMMS_OP_ATTACH_DISK }, { "DetachDisk", VMMS_OP_DETACH_DISK },
+                { "ResizeDisk", VMMS_OP_RESIZE_DISK }, { "AttachNic", VMMS_OP_ATTACH_NIC },
+                { "DetachNic", VMMS_OP_DETACH_NIC },
+        };
+        struct vmms_vm *vm;
+        int r = lookup(d, m, &vm, e);
+        for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(ops); i++)
+                if (!strcmp(sd_bus_message_get_member(m), ops[i].member))
+                        return vmms_hotplug_request(vm, m, ops[i].op, e);
+        return r < 0 ? r : -EINVAL;
+}
+
 #define AUTHORIZED(name, fn, action)                                                    \
         static int name(sd_bus_message *m, void *userdata, sd_bus_error *e) {           \
                 struct vmms_vm *vm = userdata;                                          \
@@ -403,7 +427,21 @@ AUTHORIZED(method_export_saved, do_export_saved, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_import_saved, do_import_saved, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_migrate, do_migrate, VMMS_POLKIT_ACTION_MIGRATE)
 AUTHORIZED(method_cancel_migration, do_cancel_migration, VMMS_POLKIT_ACTION_MIGRATE)
+AUTHORIZED(method_hotplug, do_hotplug, VMMS_POLKIT_ACTION_MANAGE)
 #undef AUTHORIZED
+
+/* AttachDisk, AttachNic: an oversized entry is refused before authorization. */
+static int method_hotplug_attach(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        const char *json;
+        int r = sd_bus_message_read(m, "s", &json);
+        if (r < 0)
+                return r;
+        if (strlen(json) > VM_CONFIG_MAX_BYTES)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_CONFIG, "%s: larger than %u bytes",
+                                         strcmp(sd_bus_message_get_member(m), "AttachNic") ? "disk" : "nic",
+                                         VM_CONFIG_MAX_BYTES);
+        return method_hotplug(m, userdata, e);
+}
 
 static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         struct vmms_vm *vm = userdata;
@@ -566,6 +604,16 @@ static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("CopyFile", SD_BUS_ARGS("h", source, "s", destination, "a{sv}", options),
                                 SD_BUS_RESULT("t", bytes), method_copy_file, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("CancelFileCopy", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_cancel_file_copy,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AttachDisk", SD_BUS_ARGS("s", disk), SD_BUS_RESULT("u", index),
+                                method_hotplug_attach, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DetachDisk", SD_BUS_ARGS("u", index), SD_BUS_NO_RESULT, method_hotplug,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ResizeDisk", SD_BUS_ARGS("u", index, "t", bytes), SD_BUS_NO_RESULT, method_hotplug,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AttachNic", SD_BUS_ARGS("s", nic), SD_BUS_RESULT("u", index), method_hotplug_attach,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DetachNic", SD_BUS_ARGS("u", index), SD_BUS_NO_RESULT, method_hotplug,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

@@ -113,6 +113,8 @@ int vmms_ckpt_check_ready(struct vmms_vm *vm, char *err, size_t errlen) {
                 return snprintf(err, errlen, "a checkpoint operation is in progress"), -EBUSY;
         if (vm->fcopy_call)
                 return snprintf(err, errlen, "a file copy into it is in progress"), -EBUSY;
+        if (vm->hotplug)
+                return snprintf(err, errlen, "a change of its disks or NICs is in progress"), -EBUSY;
         return 0;
 }
 

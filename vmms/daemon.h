@@ -125,6 +125,8 @@ struct vmms_vm {
         uint64_t dm_sent;               /* the target last sent to the worker; 0: none */
         /* The console (display.c, docs/console.md); NULL until needed */
         struct vmms_display *display;
+        /* A disk or NIC change the worker has not answered yet (hotplug.c) */
+        struct vmms_hotplug *hotplug;
 };
 
 struct vmms_pending_auth;
@@ -444,7 +446,20 @@ int vmms_console_open_interactive(struct vmms_vm *vm, sd_bus_message *m, sd_bus_
 void vmms_console_busy_message(const char *vm_name, const struct vmms_console_holder *h, const char *user,
                                char *buf, size_t len);
 
+/* hotplug.c: AttachDisk, DetachDisk, ResizeDisk, AttachNic, DetachNic
+ * (docs/dbus-api.md): an Off or Crashed VM's configuration changes; a
+ * running VM's worker is asked (disk-attach, ...) and the configuration
+ * follows its answer, with which the call is answered. op is one of
+ * VMMS_OP_ATTACH_DISK..VMMS_OP_DETACH_NIC; the call's arguments are read
+ * here. Returns what a method handler returns. */
+int vmms_hotplug_request(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op op, sd_bus_error *e);
+/* The worker ended (the call was answered by worker.c) or the VM goes. */
+void vmms_hotplug_worker_ended(struct vmms_vm *vm);
+
 /* tap.c */
+/* The default name of a TAP for a NIC added to a running VM: from index
+ * on, the first no interface has (hotplug.c). 0, or -errno. */
+int vmms_tap_free_name(const struct guid *id, unsigned index, char *ifname);
 /* Opens (creating it unless it exists) the NIC's TAP with `queues` queue
  * fds (IFF_MULTI_QUEUE when more than one) into fds[]; returns how many
  * (one for a pre-created TAP that is not multi-queue) or -errno. */

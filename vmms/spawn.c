@@ -24,7 +24,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/proto.h"
-#include "vmms/disk-chain.h"
+#include "vmms/hotplug.h"
 #include "worker.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
@@ -68,41 +68,6 @@ static int spawn_fds_add(struct spawn_fds *s, int fd) {
         return (int)s->n++;
 }
 
-/* A parent of a VHDX disk: as any read-only disk of the VM, with the
- * path policy and the owner's rights (files.c). */
-struct parent_open {
-        const struct vmms_path_policy *paths;
-        const struct vmms_cred *owner;
-};
-
-static int open_parent(void *opaque, const char *path, char *err, size_t errlen) {
-        const struct parent_open *p = opaque;
-        return vmms_file_open(p->paths, path, VMMS_FILE_DISK_RO, p->owner, err, errlen);
-}
-
-/* The parents of disk i, a VHDX image open at fd (docs/vmms.md "VHDX
- * disks"): opened, locked shared and checked by vmms_disk_chain_open. */
-static int open_chain(struct vmms_vm *vm, const struct vmms_cred *owner, uint32_t i, int fd, struct spawn_fds *s,
-                      char *err, size_t errlen) {
-        const struct vm_disk_config *dc = &vm->config->disks[i];
-        struct parent_open po = { .paths = &vm->d->opt.paths, .owner = owner };
-        struct vmms_disk_chain c;
-        char why[2048];
-        int r = vmms_disk_chain_open(fd, dc->path, dc->read_only, open_parent, &po, &c, why, sizeof why);
-        if (r < 0)
-                return snprintf(err, errlen, "disks[%u].path: %s", i, why), r;
-        if (s->n_parent_fds + c.n > PROTO_MAX_PARENT_FDS) {
-                vmms_disk_chain_done(&c);
-                snprintf(err, errlen, "disks[%u].path: the VM's VHDX disks have more than %u parent images in all", i,
-                         PROTO_MAX_PARENT_FDS);
-                return -E2BIG;
-        }
-        memcpy(s->parent_fd + s->n_parent_fds, c.fds, c.n * sizeof c.fds[0]);
-        s->n_parent_fds += c.n;
-        s->disk_parents[i] = (uint8_t)c.n;
-        return 0;
-}
-
 /* Last in the message, so that every other fd keeps its place. */
 static int append_parents(struct spawn_fds *s) {
         for (size_t k = 0; k < s->n_parent_fds; k++) {
@@ -115,41 +80,26 @@ static int append_parents(struct spawn_fds *s) {
         return 0;
 }
 
+/* Each disk as vmms_disk_open() opens it (disk-open.c); its VHDX parents
+ * wait in parent_fd for append_parents. */
 static int open_disks(struct vmms_vm *vm, const struct vmms_cred *owner, struct spawn_fds *s, char *err,
                       size_t errlen) {
-        char why[1024];
         for (uint32_t i = 0; i < vm->config->n_disks; i++) {
-                const struct vm_disk_config *dc = &vm->config->disks[i];
-                int fd = vmms_file_open(&vm->d->opt.paths, dc->path,
-                                        dc->read_only ? VMMS_FILE_DISK_RO : VMMS_FILE_DISK_RW, owner, why, sizeof why);
-                if (fd < 0) {
-                        snprintf(err, errlen, "disks[%u].path: %s", i, why);
-                        return fd;
+                struct vmms_disk_fds df;
+                int r = vmms_disk_open(vm, owner, &vm->config->disks[i], i, &df, err, errlen);
+                if (r < 0)
+                        return r;
+                if (s->n_parent_fds + df.n_parents > PROTO_MAX_PARENT_FDS) {
+                        vmms_disk_fds_done(&df);
+                        snprintf(err, errlen, "disks[%u].path: the VM's VHDX disks have more than %u parent images "
+                                 "in all", i, PROTO_MAX_PARENT_FDS);
+                        return -E2BIG;
                 }
-                /* The lock belongs to the open file description, which the
-                 * worker inherits: it holds as long as the VM runs, across a
-                 * vmms restart, and keeps two VMs off one writable image. */
-                /* An incoming migration's source holds the lock until the
-                 * destination runs: taken over then (lock-handover.c). */
-                if (flock(fd, (dc->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-                        int r = vm->migrating_in ? vmms_vm_handover_add(vm, i, fd, dc->read_only) : -EBUSY;
-                        if (r < 0) {
-                                snprintf(err, errlen, "disks[%u].path: %s %s", i, dc->path,
-                                         r == -EBUSY ? "is in use by another VM" : "cannot be opened for a migration");
-                                safe_close(fd);
-                                return r;
-                        }
-                }
-                if (dc->format == VM_DISK_VHDX) {
-                        int r = open_chain(vm, owner, i, fd, s, err, errlen);
-                        if (r < 0) {
-                                safe_close(fd);
-                                return r;
-                        }
-                }
-                int idx = spawn_fds_add(s, fd);
-                if (idx < 0)
-                        return idx;
+                memcpy(s->parent_fd + s->n_parent_fds, df.parents, df.n_parents * sizeof df.parents[0]);
+                s->n_parent_fds += df.n_parents;
+                s->disk_parents[i] = (uint8_t)df.n_parents;
+                if ((r = spawn_fds_add(s, df.fd)) < 0) /* takes it, also on error */
+                        return r;
         }
         return 0;
 }
@@ -344,6 +294,29 @@ static int read_starttime(pid_t pid, uint64_t *starttime) {
         return r;
 }
 
+/* "hot_plug" (common/proto.h): disks and NICs may come while the VM runs
+ * (hotplug.c), so its sandbox is prepared for both whatever it starts
+ * with, and a writable image added or grown later may reach
+ * VMMS_HOT_PLUG_FILE_SIZE, or the size of the largest it has now
+ * (docs/vmms.md "Disks and NICs of a running VM"). Its disks' fds are the
+ * first n_disks of s (open_disks). */
+static json_object *hot_plug_json(const struct vmms_vm *vm, const struct spawn_fds *s) {
+        uint64_t sizes[VM_DISKS_MAX];
+        size_t n = 0;
+        for (uint32_t i = 0; i < vm->config->n_disks && i < s->n && i < VM_DISKS_MAX; i++) {
+                struct stat st;
+                if (!vm->config->disks[i].read_only && fstat(s->fd[i], &st) == 0 && S_ISREG(st.st_mode))
+                        sizes[n++] = (uint64_t)st.st_size;
+        }
+        json_object *h = json_object_new_object();
+        if (!h)
+                return NULL;
+        json_object_object_add(h, "disks", json_object_new_boolean(true));
+        json_object_object_add(h, "nics", json_object_new_boolean(true));
+        json_object_object_add(h, "max_file_size", json_object_new_int64((int64_t)vmms_hot_plug_file_size(sizes, n)));
+        return h;
+}
+
 static int send_config(struct vmms_vm *vm, int ctl, struct spawn_fds *s, const char *log_path) {
         struct vm_config *c = malloc(sizeof *c);
         if (!c)
@@ -398,6 +371,10 @@ static int send_config(struct vmms_vm *vm, int ctl, struct spawn_fds *s, const c
                         return -ENOMEM;
                 json_object_object_add(msg, "disk_parents", parents);
         }
+        json_object *hp = hot_plug_json(vm, s);
+        if (!hp)
+                return -ENOMEM;
+        json_object_object_add(msg, "hot_plug", hp);
         return proto_send(ctl, msg, s->fd, s->n);
 }
 

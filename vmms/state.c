@@ -23,6 +23,9 @@ static const char *const op_names[VMMS_OP_MAX] = {
         [VMMS_OP_MIGRATE] = "Migrate", [VMMS_OP_CANCEL_MIGRATION] = "CancelMigration",
         [VMMS_OP_COPY_FILE] = "CopyFile", [VMMS_OP_CANCEL_FILE_COPY] = "CancelFileCopy",
         [VMMS_OP_EXPORT_SAVED] = "ExportSavedState", [VMMS_OP_IMPORT_SAVED] = "ImportSavedState",
+        [VMMS_OP_ATTACH_DISK] = "AttachDisk", [VMMS_OP_DETACH_DISK] = "DetachDisk",
+        [VMMS_OP_RESIZE_DISK] = "ResizeDisk", [VMMS_OP_ATTACH_NIC] = "AttachNic",
+        [VMMS_OP_DETACH_NIC] = "DetachNic",
 };
 
 #define S(x) (1u << VMMS_STATE_##x)
@@ -51,6 +54,13 @@ static const unsigned op_allowed[VMMS_OP_MAX] = {
         [VMMS_OP_CANCEL_FILE_COPY] = S(RUNNING) | S(PAUSED), /* a copy stalls while paused */
         [VMMS_OP_EXPORT_SAVED] = S(SAVED),
         [VMMS_OP_IMPORT_SAVED] = S(OFF) | S(CRASHED), /* a Saved VM's state is discarded first */
+        /* A running VM's worker changes its devices; a paused one cannot
+         * (quiesced), a Saved one's state is for the devices it has. */
+        [VMMS_OP_ATTACH_DISK] = S(OFF) | S(CRASHED) | S(RUNNING),
+        [VMMS_OP_DETACH_DISK] = S(OFF) | S(CRASHED) | S(RUNNING),
+        [VMMS_OP_RESIZE_DISK] = S(OFF) | S(CRASHED) | S(RUNNING),
+        [VMMS_OP_ATTACH_NIC] = S(OFF) | S(CRASHED) | S(RUNNING),
+        [VMMS_OP_DETACH_NIC] = S(OFF) | S(CRASHED) | S(RUNNING),
 };
 /* Where an operation leads: asking for it there again is "already". */
 static const unsigned op_already[VMMS_OP_MAX] = {

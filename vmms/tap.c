@@ -29,6 +29,25 @@ static int ifreq_ioctl(unsigned long req, struct ifreq *ifr) {
         return ioctl(s, req, ifr) < 0 ? -errno : 0;
 }
 
+/* A NIC added to a running VM (hotplug.c) cannot take its index's name:
+ * after a removal the later NICs keep their TAPs, and names, while their
+ * indices move down. The first name from index on that no interface has;
+ * at the next start each NIC gets its index's again. */
+int vmms_tap_free_name(const struct guid *id, unsigned index, char *ifname) {
+        for (unsigned k = index; k <= index + 2 * VM_NICS_MAX; k++) {
+                struct ifreq ifr = { 0 };
+                tap_default_name(id, k, ifr.ifr_name);
+                int r = ifreq_ioctl(SIOCGIFINDEX, &ifr);
+                if (r == -ENODEV) {
+                        snprintf(ifname, IFNAMSIZ, "%s", ifr.ifr_name);
+                        return 0;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return -EADDRINUSE;
+}
+
 /* The host side's MAC: FE and the guest's last five bytes, as libvirt does.
  * Stable, so that a TAP created again for the same NIC (the next start, a
  * resume from the Saved state, a reboot) has the address the last one had:

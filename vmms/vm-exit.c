@@ -80,6 +80,7 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
                 v.end = VMMS_END_RESET;
 
         vm->worker = vmms_worker_free(vm->worker);
+        vmms_hotplug_worker_ended(vm); /* a change it did not answer: the configuration stays */
         vmms_dm_worker_ended(vm, v.end == VMMS_END_RESET);
         vmms_display_worker_ended(vm);
         vmms_vm_handover_free(vm); /* its image locks went with it */

@@ -42,6 +42,7 @@ struct vmms_vm *vmms_vm_free(struct vmms_vm *vm) {
         vmms_vm_quick_free(vm);
         vmms_vm_handover_free(vm);
         vm->worker = vmms_worker_free(vm->worker);
+        vmms_hotplug_worker_ended(vm);
         vmms_kvp_free(vm);
         vmms_ckpt_free(vm);
         vmms_display_free(vm);

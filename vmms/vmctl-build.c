@@ -90,8 +90,15 @@ static json_object *child_array(json_object *cfg, const char *key) {
         return a;
 }
 
-/* The next LUN on `controller` that no disk in the array uses. */
-static uint32_t next_free_lun(json_object *disks, uint32_t controller) {
+static bool is_ide(json_object *d) {
+        json_object *b;
+        const char *s = json_object_object_get_ex(d, "bus", &b) ? json_object_get_string(b) : NULL;
+        return s && !strcmp(s, "ide");
+}
+
+/* The next LUN on `controller` of the bus of `disk` (SCSI, or IDE with its
+ * own LUNs) that no disk in the array uses. */
+static uint32_t next_free_lun(json_object *disks, json_object *disk, uint32_t controller) {
         for (uint32_t lun = 0; lun < VM_SCSI_LUNS_MAX; lun++) {
                 bool used = false;
                 for (size_t i = 0; i < json_object_array_length(disks); i++) {
@@ -101,7 +108,7 @@ static uint32_t next_free_lun(json_object *disks, uint32_t controller) {
                                 dc = (uint32_t)json_object_get_int(c);
                         if (json_object_object_get_ex(d, "lun", &l))
                                 dl = (uint32_t)json_object_get_int(l);
-                        used |= dc == controller && dl == lun;
+                        used |= is_ide(d) == is_ide(disk) && dc == controller && dl == lun;
                 }
                 if (!used)
                         return lun;
@@ -166,7 +173,7 @@ static int add_disk(json_object *cfg, const char *value, const struct vmctl_buil
         json_object *disks = child_array(cfg, "disks"), *c;
         if (!have_lun) {
                 uint32_t controller = json_object_object_get_ex(d, "controller", &c) ? (uint32_t)json_object_get_int(c) : 0;
-                json_object_object_add(d, "lun", json_object_new_int64(next_free_lun(disks, controller)));
+                json_object_object_add(d, "lun", json_object_new_int64(next_free_lun(disks, d, controller)));
         }
         json_object_array_add(disks, d);
         return 0;

@@ -9,6 +9,7 @@
 #include <systemd/sd-event.h>
 
 #include "daemon.h"
+#include "vmms/disk-chain.h"
 
 #define VMMS_WORKER_MAX_REQUESTS 32u
 
@@ -45,3 +46,17 @@ struct vmms_worker {
 /* Takes ownership of pidfd and ctl_fd (also on failure). */
 int vmms_worker_attach(struct vmms_vm *vm, pid_t pid, int pidfd, int ctl_fd, bool is_child,
                        const struct vmms_runtime_record *rec, struct vmms_worker **out);
+
+/* disk-open.c: one disk of the VM (disks[i] is dc) opened for its worker
+ * as Start opens it: the path policy and owner's rights, the mode
+ * "read_only" says, flock()ed, a VHDX image's parents (nearest first).
+ * -errno with "disks[i].path: ..." in err (-EBUSY: in use by another VM);
+ * nothing stays open then. */
+struct vmms_disk_fds {
+        int fd;
+        int parents[VHDX_CHAIN_MAX];
+        size_t n_parents;
+};
+int vmms_disk_open(struct vmms_vm *vm, const struct vmms_cred *owner, const struct vm_disk_config *dc, uint32_t i,
+                   struct vmms_disk_fds *out, char *err, size_t errlen);
+void vmms_disk_fds_done(struct vmms_disk_fds *f);

@@ -95,6 +95,15 @@
  * ok with "bytes" and "ms" and stays paused, as vmwp does. A start with a
  * "saved_state" file checks the magic (exit 3, "saved state: ...", as
  * vmwp refuses a bad state) and runs on.
+ * Disks and NICs of a running VM (disk-attach, disk-detach, disk-resize,
+ * nic-attach, nic-detach, and the config message's "hot_plug") are
+ * vmms-fake-hotplug.c's, answered as vmwp answers them; at boot the VM's
+ * disks and NICs are listed on the console ("fake-vmwp: disks[I] PATH",
+ * "fake-vmwp: nics[I] tap=T instance=G"):
+ *   fake.hotplug_ms=N    each of those ops answers after N ms (printing
+ *                        "fake-vmwp: hot-plug op waits" first)
+ *   fake.hotplug_die     the worker ends (status 12) when one comes,
+ *                        without an answer
  * The console echoes each input line back as "echo: <line>". */
 #include <errno.h>
 #include <fcntl.h>
@@ -120,6 +129,7 @@
 #include "common/migcommit.h"
 #include "common/proto.h"
 #include "common/vmstate.h"
+#include "vmms-fake-hotplug.h"
 
 #define MAX_CONSOLE_CLIENTS 1 /* as vmwp: one client at a time */
 #define FAKE_STATE_MAGIC "FAKEVMRS"
@@ -147,6 +157,7 @@ struct fake {
         /* Dynamic Memory (MiB; dm_max 0: not configured) */
         uint64_t dm_startup, dm_min, dm_max, dm_target, dm_assigned, dm_hot_added, ready_since;
         char dm_note[128];
+        struct fake_hotplug *hp; /* its disks and NICs */
 };
 
 static long knob(const struct fake *f, const char *name, long def) {
@@ -585,9 +596,37 @@ static void dm_target(struct fake *f, json_object *req) {
         send_msg(f, m);
 }
 
+/* disk-attach, ...: vmms-fake-hotplug.c, which takes the fds. */
+static void hotplug(struct fake *f, json_object *req, int *fds, size_t n_fds) {
+        char err[1024] = "", line[1400] = "";
+        if (knob(f, "fake.hotplug_die", 0)) {
+                for (size_t i = 0; i < n_fds; i++)
+                        safe_close(fds[i]);
+                finish(f, VMWP_EXIT_INTERNAL, "ended during a hot-plug op (fake.hotplug_die)");
+        }
+        if (knob(f, "fake.hotplug_ms", 0) > 0) {
+                console_out(f, "fake-vmwp: hot-plug op waits\n");
+                usleep((useconds_t)knob(f, "fake.hotplug_ms", 0) * 1000);
+        }
+        json_object *fields = json_object_new_object();
+        int r = fake_hotplug_run(f->hp, req, fds, n_fds, f->paused, fields, err, sizeof err, line, sizeof line);
+        json_object *m = reply(req, r >= 0, -r, err);
+        if (r >= 0) {
+                json_object_object_foreach(fields, key, val) json_object_object_add(m, key, json_object_get(val));
+        }
+        json_object_put(fields);
+        if (line[0])
+                console_out(f, line);
+        send_msg(f, m);
+}
+
 static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_fds) {
         json_object *v;
         const char *op = json_object_object_get_ex(req, "op", &v) ? json_object_get_string(v) : "";
+        if (fake_hotplug_is_op(op)) {
+                hotplug(f, req, fds, n_fds);
+                return;
+        }
         if (!strcmp(op, "reattach-listen") && f->reattach && n_fds == 1 && is_listener(fds[0])) {
                 safe_close(f->ctl_listen);
                 f->ctl_listen = fds[0];
@@ -797,6 +836,8 @@ static void configure(struct fake *f, const char *serial) {
         snprintf(f->name, sizeof f->name, "%s", c->name);
         snprintf(f->cmdline, sizeof f->cmdline, "%s", c->cmdline);
         f->con_log = check_fds(f, c, msg, fds, n);
+        if (!(f->hp = fake_hotplug_new(c, msg, fds, n, err, sizeof err)))
+                finish(f, VMWP_EXIT_USAGE, err);
         if (f->con_log < 0 && c->serial_log[0] &&
             (f->con_log = open(c->serial_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)) < 0)
                 finish(f, VMWP_EXIT_SETUP, "serial_log: cannot open");
@@ -820,6 +861,12 @@ static void configure(struct fake *f, const char *serial) {
         }
         console_out(f, f->nics);
         console_out(f, f->parents);
+        char *devices = malloc(96 * (VM_DISKS_MAX + VM_NICS_MAX) + VM_PATH_MAX * VM_DISKS_MAX);
+        if (devices) {
+                fake_hotplug_describe(f->hp, devices, 96 * (VM_DISKS_MAX + VM_NICS_MAX) + VM_PATH_MAX * VM_DISKS_MAX);
+                console_out(f, devices);
+                free(devices);
+        }
         free(c);
         json_object_put(msg);
         if (knob(f, "fake.setup_fail", 0))
@@ -867,7 +914,7 @@ static void heartbeat(struct fake *f) {
 
 static void on_control(struct fake *f) {
         json_object *msg = NULL;
-        int fds[4];
+        int fds[32]; /* a disk-attach's image and 16 parents, a nic-attach's queues */
         size_t n_fds = 0;
         int r = proto_recv(f->ctl, &msg, fds, ARRAY_SIZE(fds), &n_fds);
         if (r == -ECONNRESET || (r < 0 && r != -EBADMSG && r != -EAGAIN)) {

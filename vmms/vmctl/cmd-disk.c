@@ -2,7 +2,8 @@
 /* vmctl disk create|info|check|convert: disk images made and inspected as
  * the calling user, on files, without vmms (docs/vhdx.md "Tools"). Raw
  * images and VHDX (fixed, dynamic, differencing). Every file this makes is
- * new (O_EXCL) and 0600: a disk holds a guest's data. */
+ * new (O_EXCL) and 0600: a disk holds a guest's data. attach, detach and
+ * resize change a VM's disks through vmms (cmd-hotplug.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -29,6 +30,10 @@ static void help(void) {
                "       vmctl disk check PATH [--format=raw|vhdx]\n"
                "       vmctl disk convert SRC DST [--format=F] [--output-format=raw|vhdx] [--type=dynamic|fixed]\n"
                "                          [--block-size=SIZE]\n"
+               "       vmctl disk attach VM PATH[,ro][,bus=scsi|ide][,controller=N][,lun=N][,sector-size=N]\n"
+               "                            [,format=raw|vhdx]\n"
+               "       vmctl disk detach VM INDEX\n"
+               "       vmctl disk resize VM INDEX SIZE\n"
                "Disk images as files, made and read as you, without vmms. A path's format is\n"
                "--format, else its extension (.vhdx and .avhdx are VHDX), never its content.\n\n"
                "  create    a new image of SIZE (512, 512M, 10G, 1T; MiB by default): sparse\n"
@@ -41,7 +46,17 @@ static void help(void) {
                "            never committed) and the chain; exit 1 if it is damaged\n"
                "  convert   a new image DST with SRC's content (a differencing image reads\n"
                "            through its chain); blocks of zeros are left unallocated\n"
-               "VHDX block sizes: 1M..256M (default 32M; 2M for differencing images).\n");
+               "VHDX block sizes: 1M..256M (default 32M; 2M for differencing images).\n\n"
+               "A VM's disks, through vmms, while it runs (its guest sees the SCSI LUN come, go or\n"
+               "grow) or while it is off (its configuration):\n"
+               "  attach    adds PATH, written as --disk= of vmctl create (a LUN left out is the\n"
+               "            next free one on its controller); a running VM takes SCSI disks only\n"
+               "  detach    removes disks[INDEX] (vmctl show lists them); the later disks move\n"
+               "            down one index, and the image is free for others once it returns\n"
+               "  resize    grows disks[INDEX], a raw image, to SIZE (512M, 10G, 1T; MiB by\n"
+               "            default): vmms grows the file as you; a block device must have\n"
+               "            SIZE already. Disks do not shrink; VHDX images do not grow yet\n"
+               "--json prints an attached disk's index and entry.\n");
 }
 
 static const struct option create_opts[] = {
@@ -366,11 +381,15 @@ static int run_disk(struct vmctl *c, int argc, char **argv) {
                 return inspect(c, argc, argv, true);
         if (!strcmp(sub, "convert"))
                 return vmctl_disk_convert(c, argc, argv);
-        fprintf(stderr, "vmctl disk: unknown subcommand '%s' (create, info, check, convert)\n", sub);
+        if (!strcmp(sub, "attach") || !strcmp(sub, "detach") || !strcmp(sub, "resize"))
+                return vmctl_disk_vm(c, argc, argv); /* through vmms (cmd-hotplug.c) */
+        fprintf(stderr, "vmctl disk: unknown subcommand '%s' (create, info, check, convert, attach, detach, "
+                        "resize)\n", sub);
         return VMCTL_EXIT_USAGE;
 }
 
 const struct vmctl_command vmctl_cmd_disk = {
-        .name = "disk", .args = "create|info|check|convert ...", .summary = "make and inspect disk images (raw, VHDX)",
+        .name = "disk", .args = "create|info|check|convert|attach|detach|resize ...",
+        .summary = "make and inspect disk images (raw, VHDX); a VM's disks",
         .run = run_disk, .help = help, .local = true,
 };

@@ -114,6 +114,27 @@ void vmctl_print_memory(json_object *mem) {
                 printf("%-14s %s\n", "", note);
 }
 
+static const char *field(json_object *o, const char *key, const char *def) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : def;
+}
+
+/* The configuration's disks and NICs by index, the numbers vmctl disk
+ * detach|resize and vmctl nic detach take. */
+static void print_devices(json_object *cfg) {
+        json_object *a, *o;
+        size_t n = json_object_object_get_ex(cfg, "disks", &a) ? json_object_array_length(a) : 0;
+        for (size_t i = 0; i < n && (o = json_object_array_get_idx(a, i)); i++)
+                printf("%-14s [%zu] %s (%s %s:%s, %s, %s)\n", i ? "" : "Disks", i, field(o, "path", "?"),
+                       field(o, "bus", "scsi"), field(o, "controller", "0"), field(o, "lun", "0"),
+                       field(o, "format", "raw"), !strcmp(field(o, "read_only", "false"), "true") ? "ro" : "rw");
+        n = json_object_object_get_ex(cfg, "nics", &a) ? json_object_array_length(a) : 0;
+        for (size_t i = 0; i < n && (o = json_object_array_get_idx(a, i)); i++)
+                printf("%-14s [%zu] %s%s%s%s%s (instance %s)\n", i ? "" : "NICs", i, field(o, "mac", "?"),
+                       field(o, "bridge", NULL) ? ", bridge " : "", field(o, "bridge", ""),
+                       field(o, "tap", NULL) ? ", TAP " : "", field(o, "tap", ""), field(o, "instance", "?"));
+}
+
 static void print_human(json_object *obj) {
         json_object_object_foreach(obj, key, val) {
                 if (!strcmp(key, "Config"))
@@ -154,6 +175,8 @@ static void print_human(json_object *obj) {
                 printf("%-14s %s\n", key, s && *s ? s : "-");
         }
         json_object *cfg;
+        if (json_object_object_get_ex(obj, "Config", &cfg) && json_object_is_type(cfg, json_type_object))
+                print_devices(cfg);
         if (json_object_object_get_ex(obj, "Config", &cfg))
                 printf("Config:\n%s\n", json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 }

@@ -46,6 +46,12 @@ enum vmms_op {
         VMMS_OP_CANCEL_FILE_COPY,
         VMMS_OP_EXPORT_SAVED, /* ExportSavedState */
         VMMS_OP_IMPORT_SAVED, /* ImportSavedState */
+        /* A running VM's devices (hotplug.c), or an Off one's configuration */
+        VMMS_OP_ATTACH_DISK,
+        VMMS_OP_DETACH_DISK,
+        VMMS_OP_RESIZE_DISK,
+        VMMS_OP_ATTACH_NIC,
+        VMMS_OP_DETACH_NIC,
         VMMS_OP_MAX,
 };
 
