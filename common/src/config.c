@@ -113,7 +113,9 @@ void vm_config_init_defaults(struct vm_config *c) {
         c->memory_mib = 256;
         c->vcpus = 1;
         c->boot_kind = VM_BOOT_PVH;
-        c->ic = (struct vm_ic_config){ .shutdown = true, .heartbeat = true, .timesync = true, .kvp = true };
+        /* Field by field: a compound literal's padding may be anything,
+         * and configurations are compared with memcmp (fuzz-config). */
+        c->ic.shutdown = c->ic.heartbeat = c->ic.timesync = c->ic.kvp = true;
         c->hvsock.max_connections = 64;
         c->dm.buffer_percent = 20; /* Hyper-V's defaults */
         c->dm.weight = 5000;
