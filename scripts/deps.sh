@@ -17,6 +17,9 @@ PKGS=(
   resource-agents libxml2-utils
   # the two-node cluster test: Corosync and Pacemaker in namespaces
   pacemaker corosync
+  # the console (docs/console.md): VNC server library, PNG screenshots; a real
+  # VNC client, noVNC with websockify and headless Chromium for its tests
+  libvncserver-dev libpng-dev libjpeg-dev vncsnapshot novnc websockify chromium
 )
 
 missing=()

@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Headless Chromium for test-vmdisplay-web.sh, driven over its DevTools
+protocol: opens URL (noVNC's vnc.html), waits until the page shows the
+remote screen or says it was refused, then saves a screenshot of the page.
+
+Waiting on the page's state rather than on Chromium's --screenshot with a
+virtual time budget: that shot is taken when the budget runs out, which
+on a busy machine can be before the VNC connection has drawn anything.
+
+usage: display-browser.py CHROMIUM URL OUT.png {screen|refused} [SECONDS]
+  screen   noVNC's canvas shows the test pattern's marker (display-pattern.h)
+  refused  noVNC asks for a password, or reports a failed authentication
+Exit 0 when that state came (OUT.png then shows it), 1 when it did not
+within SECONDS (default 30; OUT.png shows what there was), 2 on errors.
+Python's standard library only: the DevTools WebSocket is spoken here
+(RFC 6455, the little of it a client needs); python3-websockify's client
+cannot mask its frames (0.10: bytes + int)."""
+import base64
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+# What the page shows, as noVNC 1.3 lays it out.
+STATE_JS = r"""(() => {
+  const dlg = document.getElementById('noVNC_credentials_dlg');
+  if (dlg && dlg.classList.contains('noVNC_open')) return 'refused: asks for a password';
+  const st = document.getElementById('noVNC_status');
+  if (st && /fail|denied|authentication/i.test(st.textContent)) return 'refused: ' + st.textContent;
+  const c = document.querySelector('#noVNC_container canvas');
+  if (c && c.width >= 200 && c.height >= 130) {
+    const d = c.getContext('2d').getImageData(100, 100, 1, 1).data;
+    if (d[0] > 0xc0 && d[1] < 0x40 && d[2] > 0xc0) return 'screen';
+  }
+  return 'waiting';
+})()"""
+
+
+class WebSocket:
+    """A WebSocket client: text messages out (masked), messages in."""
+
+    def __init__(self, url):
+        u = urllib.parse.urlparse(url)
+        self.sock = socket.create_connection((u.hostname, u.port), timeout=30)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                           % (u.path, u.hostname, u.port, key)).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(1)
+            if not chunk:
+                raise RuntimeError("DevTools closed the WebSocket handshake")
+            head += chunk
+        if b" 101 " not in head.split(b"\r\n")[0]:
+            raise RuntimeError("DevTools refused the WebSocket: %r" % head[:80])
+
+    def _exact(self, n):
+        data = b""
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                raise RuntimeError("DevTools closed the WebSocket")
+            data += chunk
+        return data
+
+    def send(self, text):
+        payload, mask = text.encode(), os.urandom(4)
+        n = len(payload)
+        head = struct.pack(">BB", 0x81, 0x80 | n) if n < 126 else (
+            struct.pack(">BBH", 0x81, 0x80 | 126, n) if n < 65536 else struct.pack(">BBQ", 0x81, 0x80 | 127, n))
+        self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+    def recv(self):
+        message = b""
+        while True:
+            b1, b2 = self._exact(2)
+            n = b2 & 0x7f
+            if n == 126:
+                n = struct.unpack(">H", self._exact(2))[0]
+            elif n == 127:
+                n = struct.unpack(">Q", self._exact(8))[0]
+            payload = self._exact(n)  # a server does not mask
+            if b1 & 0x0f == 0x8:
+                raise RuntimeError("DevTools closed the WebSocket")
+            if b1 & 0x0f in (0x0, 0x1, 0x2):
+                message += payload
+                if b1 & 0x80:
+                    return message.decode()
+
+
+class DevTools:
+    def __init__(self, url):
+        self.ws = WebSocket(url)
+        self.next_id = 0
+
+    def call(self, method, params=None):
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params or {}}))
+        while True:  # events come in between: skip them
+            reply = json.loads(self.ws.recv())
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise RuntimeError("%s: %s" % (method, reply["error"]))
+                return reply["result"]
+
+
+def start(chromium, profile):
+    proc = subprocess.Popen(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--force-device-scale-factor=1", "--force-color-profile=srgb", "--window-size=1024,768", "--remote-debugging-port=0",
+         "--user-data-dir=" + profile, "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port_file = os.path.join(profile, "DevToolsActivePort")
+    for _ in range(600):
+        if os.path.exists(port_file) and open(port_file).read().count("\n") >= 1:
+            port = open(port_file).read().split("\n")[0]
+            pages = json.load(urllib.request.urlopen("http://127.0.0.1:%s/json/list" % port, timeout=10))
+            for p in pages:
+                if p.get("type") == "page":
+                    return proc, p["webSocketDebuggerUrl"]
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("Chromium did not start its DevTools endpoint")
+
+
+def main():
+    if len(sys.argv) < 5 or sys.argv[4] not in ("screen", "refused"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    chromium, url, out, want = sys.argv[1:5]
+    seconds = float(sys.argv[5]) if len(sys.argv) > 5 else 30
+    profile = tempfile.mkdtemp(prefix="display-browser.")
+    proc = None
+    try:
+        proc, ws_url = start(chromium, profile)
+        dt = DevTools(ws_url)
+        dt.call("Page.enable")
+        dt.call("Page.navigate", {"url": url})
+        state, end = "waiting", time.monotonic() + seconds
+        while time.monotonic() < end:
+            state = dt.call("Runtime.evaluate", {"expression": STATE_JS, "returnByValue": True})["result"].get(
+                "value", "waiting")
+            if state.split(":")[0] == want:
+                break
+            time.sleep(0.2)
+        shot = dt.call("Page.captureScreenshot", {"format": "png"})
+        with open(out, "wb") as f:
+            f.write(base64.b64decode(shot["data"]))
+        print("page: " + state)
+        return 0 if state.split(":")[0] == want else 1
+    except Exception as e:  # a test tool: say what went wrong
+        print("display-browser: %s" % e, file=sys.stderr)
+        return 2
+    finally:
+        if proc:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        # Chromium's helpers (crashpad) may still write there for a moment.
+        for _ in range(20):
+            shutil.rmtree(profile, ignore_errors=True)
+            if not os.path.exists(profile):
+                break
+            time.sleep(0.1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

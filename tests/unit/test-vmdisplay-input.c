@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+/* vmdisplay's input (vmdisplay/input.h): keysyms to PC set-1 scan codes,
+ * held keys, pointer events to DISPLAY_POINTER. */
+#include <rfb/keysym.h>
+
+#include "common/display.h"
+#include "common/test.h"
+#include "vmdisplay/input.h"
+
+TEST(letters_digits_and_their_shifted_symbols) {
+        /* a US keyboard's rows, as set 1 numbers them */
+        const char *rows[] = { "1234567890-=", "qwertyuiop[]", "asdfghjkl;'", "zxcvbnm,./" };
+        const uint32_t first[] = { 0x02, 0x10, 0x1e, 0x2c };
+        for (int r = 0; r < 4; r++)
+                for (uint32_t i = 0; rows[r][i]; i++)
+                        ASSERT_EQ(vmd_keymap_scancode((uint8_t)rows[r][i]), first[r] + i);
+        ASSERT_EQ(vmd_keymap_scancode('A'), 0x1eu);
+        ASSERT_EQ(vmd_keymap_scancode('Z'), 0x2cu);
+        const char *shifted = "!@#$%^&*()_+", *plain = "1234567890-=";
+        for (int i = 0; shifted[i]; i++)
+                ASSERT_EQ(vmd_keymap_scancode((uint8_t)shifted[i]), vmd_keymap_scancode((uint8_t)plain[i]));
+        ASSERT_EQ(vmd_keymap_scancode('{'), 0x1au);
+        ASSERT_EQ(vmd_keymap_scancode(':'), 0x27u);
+        ASSERT_EQ(vmd_keymap_scancode('"'), 0x28u);
+        ASSERT_EQ(vmd_keymap_scancode('~'), 0x29u);
+        ASSERT_EQ(vmd_keymap_scancode('|'), 0x2bu);
+        ASSERT_EQ(vmd_keymap_scancode('?'), 0x35u);
+        ASSERT_EQ(vmd_keymap_scancode(' '), 0x39u);
+        /* every printable ASCII character has a key */
+        for (uint32_t c = 0x20; c < 0x7f; c++)
+                ASSERT_NE(vmd_keymap_scancode(c), 0u);
+}
+
+TEST(function_cursor_and_modifier_keys) {
+        ASSERT_EQ(vmd_keymap_scancode(XK_Escape), 0x01u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_BackSpace), 0x0eu);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Tab), 0x0fu);
+        ASSERT_EQ(vmd_keymap_scancode(XK_ISO_Left_Tab), 0x0fu);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Return), 0x1cu);
+        for (uint32_t f = 0; f < 10; f++)
+                ASSERT_EQ(vmd_keymap_scancode(XK_F1 + f), 0x3bu + f);
+        ASSERT_EQ(vmd_keymap_scancode(XK_F11), 0x57u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_F12), 0x58u);
+        /* the extended keys: E0 and the code of the keypad key they share */
+        ASSERT_EQ(vmd_keymap_scancode(XK_Up), 0xe048u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Down), 0xe050u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Left), 0xe04bu);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Right), 0xe04du);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Home), 0xe047u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_End), 0xe04fu);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Page_Up), 0xe049u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Page_Down), 0xe051u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Insert), 0xe052u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Delete), 0xe053u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Print), 0xe037u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Menu), 0xe05du);
+        /* modifiers, left and right */
+        ASSERT_EQ(vmd_keymap_scancode(XK_Shift_L), 0x2au);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Shift_R), 0x36u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Control_L), 0x1du);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Control_R), 0xe01du);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Alt_L), 0x38u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Alt_R), 0xe038u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_ISO_Level3_Shift), 0xe038u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Super_L), 0xe05bu);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Super_R), 0xe05cu);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Caps_Lock), 0x3au);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Num_Lock), 0x45u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Scroll_Lock), 0x46u);
+}
+
+TEST(keypad) {
+        const uint32_t digits[] = { 0x52, 0x4f, 0x50, 0x51, 0x4b, 0x4c, 0x4d, 0x47, 0x48, 0x49 };
+        for (uint32_t i = 0; i < 10; i++)
+                ASSERT_EQ(vmd_keymap_scancode(XK_KP_0 + i), digits[i]);
+        /* the same keys with Num Lock off */
+        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Home), 0x47u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Up), 0x48u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Page_Down), 0x51u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Insert), 0x52u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Delete), 0x53u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Decimal), 0x53u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Add), 0x4eu);
+        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Subtract), 0x4au);
+        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Multiply), 0x37u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Divide), 0xe035u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Enter), 0xe01cu);
+}
+
+TEST(every_code_is_one_the_protocol_carries) {
+        /* display.h: set 1 is 0x01-0x7f or 0xE000-0xE07f */
+        for (uint32_t k = 0; k < 0x10000; k++) {
+                uint32_t sc = vmd_keymap_scancode(k);
+                ASSERT_TRUE(sc == 0 || sc <= 0x7f || (sc >= 0xe000 && sc <= 0xe07f));
+                struct display_msg m = { .type = DISPLAY_KEY, .key = { sc, true } };
+                uint8_t buf[DISPLAY_MSG_MAX];
+                if (sc) {
+                        struct display_msg back;
+                        ASSERT_OK(display_msg_parse(buf, display_msg_build(&m, buf), &back));
+                }
+        }
+}
+
+TEST(unknown_keysyms_and_pause) {
+        struct vmd_key_event ev[VMD_KEY_EVENTS_MAX];
+        ASSERT_EQ(vmd_keymap_events(0x20ac /* EuroSign */, true, ev), 0u);
+        ASSERT_EQ(vmd_keymap_events(0xe9 /* eacute */, true, ev), 0u);
+        ASSERT_EQ(vmd_keymap_events(0x1000000, true, ev), 0u);
+        ASSERT_EQ(vmd_keymap_events(0, true, ev), 0u);
+        ASSERT_EQ(vmd_keymap_scancode(XK_Pause), 0u);
+        /* Pause: E1 1D 45 E1 9D C5, all of it on the press */
+        ASSERT_EQ(vmd_keymap_events(XK_Pause, true, ev), 4u);
+        ASSERT_EQ(ev[0].scancode, 0x1du);
+        ASSERT_TRUE(ev[0].down);
+        ASSERT_EQ(ev[1].scancode, 0x45u);
+        ASSERT_TRUE(ev[1].down);
+        ASSERT_FALSE(ev[2].down);
+        ASSERT_FALSE(ev[3].down);
+        ASSERT_EQ(vmd_keymap_events(XK_Pause, false, ev), 0u);
+        ASSERT_EQ(vmd_keymap_events('a', false, ev), 1u);
+        ASSERT_EQ(ev[0].scancode, 0x1eu);
+        ASSERT_FALSE(ev[0].down);
+}
+
+TEST(held_keys_are_released) {
+        struct vmd_keys_held h = { 0 };
+        struct vmd_key_event out[256];
+        vmd_keys_note(&h, &(struct vmd_key_event){ 0x1d, true });
+        vmd_keys_note(&h, &(struct vmd_key_event){ 0xe038, true });
+        vmd_keys_note(&h, &(struct vmd_key_event){ 0x1e, true });
+        vmd_keys_note(&h, &(struct vmd_key_event){ 0x1e, false });
+        vmd_keys_note(&h, &(struct vmd_key_event){ 0x7f, true });
+        vmd_keys_note(&h, &(struct vmd_key_event){ 0xe07f, true });
+        vmd_keys_note(&h, &(struct vmd_key_event){ 0x1234, true }); /* not a key: ignored */
+        size_t n = vmd_keys_release_all(&h, out, 256);
+        ASSERT_EQ(n, 4u);
+        ASSERT_EQ(out[0].scancode, 0x1du);
+        ASSERT_EQ(out[1].scancode, 0x7fu);
+        ASSERT_EQ(out[2].scancode, 0xe038u);
+        ASSERT_EQ(out[3].scancode, 0xe07fu);
+        for (size_t i = 0; i < n; i++)
+                ASSERT_FALSE(out[i].down);
+        ASSERT_EQ(vmd_keys_release_all(&h, out, 256), 0u);
+}
+
+TEST(pointer_buttons_wheel_and_clamping) {
+        uint8_t last = 0;
+        struct display_msg m;
+        ASSERT_TRUE(vmd_pointer_event(&last, 0, 10, 20, 1024, 768, &m));
+        ASSERT_EQ(m.type, (uint32_t)DISPLAY_POINTER);
+        ASSERT_EQ(m.pointer.x, 10u);
+        ASSERT_EQ(m.pointer.y, 20u);
+        ASSERT_EQ(m.pointer.buttons, 0u);
+        /* rfb: 1 left, 2 middle, 4 right; ours: 1 left, 2 right, 4 middle */
+        ASSERT_TRUE(vmd_pointer_event(&last, 1, 10, 20, 1024, 768, &m));
+        ASSERT_EQ(m.pointer.buttons, DISPLAY_BUTTON_LEFT);
+        ASSERT_TRUE(vmd_pointer_event(&last, 2, 10, 20, 1024, 768, &m));
+        ASSERT_EQ(m.pointer.buttons, DISPLAY_BUTTON_MIDDLE);
+        ASSERT_TRUE(vmd_pointer_event(&last, 4, 10, 20, 1024, 768, &m));
+        ASSERT_EQ(m.pointer.buttons, DISPLAY_BUTTON_RIGHT);
+        /* a wheel click is a press and a release: one step */
+        ASSERT_TRUE(vmd_pointer_event(&last, 8, 10, 20, 1024, 768, &m));
+        ASSERT_EQ(m.pointer.wheel, 1);
+        ASSERT_EQ(m.pointer.buttons, 0u);
+        ASSERT_TRUE(vmd_pointer_event(&last, 8, 10, 20, 1024, 768, &m));
+        ASSERT_EQ(m.pointer.wheel, 0); /* still held: no new step */
+        ASSERT_TRUE(vmd_pointer_event(&last, 0, 10, 20, 1024, 768, &m));
+        ASSERT_EQ(m.pointer.wheel, 0);
+        ASSERT_TRUE(vmd_pointer_event(&last, 16 | 1, 10, 20, 1024, 768, &m));
+        ASSERT_EQ(m.pointer.wheel, -1);
+        ASSERT_EQ(m.pointer.buttons, DISPLAY_BUTTON_LEFT);
+        /* clamped to the mode */
+        ASSERT_TRUE(vmd_pointer_event(&last, 0, 5000, 65535, 1024, 768, &m));
+        ASSERT_EQ(m.pointer.x, 1023u);
+        ASSERT_EQ(m.pointer.y, 767u);
+        ASSERT_TRUE(vmd_pointer_event(&last, 0, -5, -1, 1024, 768, &m));
+        ASSERT_EQ(m.pointer.x, 0u);
+        ASSERT_EQ(m.pointer.y, 0u);
+        /* what it builds, the protocol takes */
+        uint8_t buf[DISPLAY_MSG_MAX];
+        struct display_msg back;
+        ASSERT_OK(display_msg_parse(buf, display_msg_build(&m, buf), &back));
+        /* no mode: nothing to send, but the mask is remembered */
+        ASSERT_FALSE(vmd_pointer_event(&last, 8, 1, 1, 0, 0, &m));
+        ASSERT_TRUE(vmd_pointer_event(&last, 8, 1, 1, 640, 480, &m));
+        ASSERT_EQ(m.pointer.wheel, 0);
+}
+
+TEST_MAIN();
