@@ -100,6 +100,12 @@
  * vmms-fake-hotplug.c's, answered as vmwp answers them; at boot the VM's
  * disks and NICs are listed on the console ("fake-vmwp: disks[I] PATH",
  * "fake-vmwp: nics[I] tap=T instance=G"):
+ *   display.enabled (with vmms's display.socket): the display side is
+ *                        fake-display-worker (VM_FAKE_DISPLAY_WORKER, its
+ *                        log VM_FAKE_DISPLAY_LOG) on that socket, the
+ *                        guest's drivers and its 640x480 mode reported in
+ *                        a "display" event once running; fake.no_video:
+ *                        the guest has no video driver (no mode)
  *   fake.hotplug_ms=N    each of those ops answers after N ms (printing
  *                        "fake-vmwp: hot-plug op waits" first)
  *   fake.hotplug_die     the worker ends (status 12) when one comes,
@@ -116,6 +122,7 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -148,6 +155,8 @@ struct fake {
         int vss; /* -1: no integration.vss; else fake.vss */
         int fcopy; /* -1: no integration.fcopy; else fake.fcopy */
         long hvsock_port; /* fake.hvsock_port with hvsock.enabled, else -1 */
+        pid_t display_pid; /* fake-display-worker, 0: none */
+        bool display_video;
         uint64_t fcopy_at; /* when the pending "fcopy" event goes */
         json_object *fcopy_ev;
         int mig_fd; /* an incoming migration's stream, until configure() took it */
@@ -188,6 +197,8 @@ static void console_out(struct fake *f, const char *s) {
 
 static _Noreturn void finish(struct fake *f, int status, const char *reason) {
         char line[256];
+        if (f->display_pid > 0) /* the display socket closes with the worker */
+                kill(f->display_pid, SIGTERM);
         snprintf(line, sizeof line, "fake-vmwp: %s: exiting: %s\n", f->name, reason);
         console_out(f, line);
         json_object *m = json_object_new_object();
@@ -820,6 +831,48 @@ static int check_fds(struct fake *f, const struct vm_config *c, json_object *msg
         return log ? fds[n - 1] : -1;
 }
 
+/* The display side: fake-display-worker listens on the socket vmms named
+ * (as vmwp does before it is ready); it dies with us. */
+static void start_display(struct fake *f, const char *socket_path) {
+        const char *bin = getenv("VM_FAKE_DISPLAY_WORKER"), *log = getenv("VM_FAKE_DISPLAY_LOG");
+        if (!bin || !*bin)
+                finish(f, VMWP_EXIT_SETUP, "display: VM_FAKE_DISPLAY_WORKER is not set");
+        f->display_video = !knob(f, "fake.no_video", 0);
+        char a_sock[VM_PATH_MAX + 16], a_log[VM_PATH_MAX + 16];
+        snprintf(a_sock, sizeof a_sock, "--socket=%s", socket_path);
+        snprintf(a_log, sizeof a_log, "--log=%s", log && *log ? log : "/dev/null");
+        char *argv[] = { (char *)bin, a_sock, a_log, f->display_video ? NULL : (char *)"--no-video", NULL };
+        pid_t ppid = getpid();
+        pid_t p = fork();
+        if (p < 0)
+                finish(f, VMWP_EXIT_SETUP, "display: fork failed");
+        if (p == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGTERM);
+                if (getppid() != ppid)
+                        _exit(0);
+                execv(bin, argv);
+                _exit(127);
+        }
+        f->display_pid = p;
+        for (int i = 0; i < 500 && access(socket_path, F_OK) < 0; i++)
+                usleep(10000);
+        if (access(socket_path, F_OK) < 0)
+                finish(f, VMWP_EXIT_SETUP, "display: fake-display-worker did not listen");
+}
+
+static void display_event(struct fake *f) {
+        json_object *m = json_object_new_object();
+        json_object_object_add(m, "event", json_object_new_string("display"));
+        json_object_object_add(m, "video", json_object_new_boolean(f->display_video));
+        json_object_object_add(m, "keyboard", json_object_new_boolean(true));
+        json_object_object_add(m, "mouse", json_object_new_boolean(true));
+        json_object_object_add(m, "active", json_object_new_boolean(f->display_video));
+        json_object_object_add(m, "width", json_object_new_int64(f->display_video ? 640 : 0));
+        json_object_object_add(m, "height", json_object_new_int64(f->display_video ? 480 : 0));
+        json_object_object_add(m, "watched", json_object_new_boolean(true));
+        send_msg(f, m);
+}
+
 static void configure(struct fake *f, const char *serial) {
         json_object *msg = NULL, *cfg, *v;
         int fds[PROTO_MAX_FDS];
@@ -848,6 +901,8 @@ static void configure(struct fake *f, const char *serial) {
         f->vss = c->ic.vss ? (int)knob(f, "fake.vss", 0) : -1;
         f->fcopy = c->ic.fcopy ? (int)knob(f, "fake.fcopy", 0) : -1;
         f->hvsock_port = knob(f, "fake.hvsock_port", -1); /* without hvsock.enabled too: a rogue worker */
+        if (c->display.enabled && c->display.socket[0])
+                start_display(f, c->display.socket);
         if (c->dm.enabled) {
                 f->dm_startup = f->dm_assigned = c->memory_mib;
                 f->dm_min = vm_dm_minimum_mib(c);
@@ -899,6 +954,8 @@ static void become_ready(struct fake *f) {
         }
         if (knob(f, "fake.chatter", 0) > 0)
                 f->chatter_next = now_ms() + 10;
+        if (f->display_pid > 0)
+                display_event(f);
 }
 
 static void heartbeat(struct fake *f) {

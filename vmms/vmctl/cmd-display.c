@@ -71,8 +71,8 @@ static int password(struct vmctl *c, const char *path, char **out) {
         sd_bus_message_unref(reply);
         if (r < 0)
                 r = vmctl_fail(&e, r, "display");
-        else if (!*out)
-                r = VMCTL_EXIT_FAILURE;
+        else
+                r = *out ? 0 : VMCTL_EXIT_FAILURE;
         sd_bus_error_free(&e);
         return r;
 }

@@ -1,0 +1,161 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The console through vmms (docs/console.md, docs/dbus-api.md "Display"):
+# vmms runs the real vmdisplay for a VM with a display; the worker's side is
+# the fake worker with fake-display-worker on the display socket vmms named
+# (its test pattern on a 640x480 screen). Checked: the Display properties
+# off and running; VNC on the Unix socket and 127.0.0.1:vnc_port with the
+# password vmctl prints (vncsnapshot, LibVNCClient), refused without it;
+# keys through VNC reach the worker; vmctl screenshot writes the exact
+# pattern while the console is served; a display server that dies is
+# started again; one left by a vmms that restarted keeps serving; a guest
+# without a video driver has no mode and no screenshot; the password is new
+# at each start; display settings change only while the VM is off.
+set -u
+source "$(dirname "$0")/vmms-lib.sh"
+D=$VM_BUILD_DIR/vmdisplay
+for b in vmdisplay fake-display-worker display-vnc-client display-image-check; do
+  [ -x "$D/$b" ] || { echo "SKIP: $D/$b is not built"; exit 77; }
+done
+command -v vncsnapshot >/dev/null || { echo "SKIP: vncsnapshot is not installed (scripts/deps.sh)"; exit 77; }
+command -v python3 >/dev/null || { echo "SKIP: python3 is not installed"; exit 77; }
+t_setup
+VMMS_TEST_WORKER=fake t_pick_worker
+export VM_FAKE_DISPLAY_WORKER=$D/fake-display-worker VM_FAKE_DISPLAY_LOG=$T/fake-display.log
+t_start_vmms --display-server="$D/vmdisplay"
+read -r PORT PORT2 <<<"$(t_free_ports 2)"
+CHECK=$D/display-image-check CLIENT=$D/display-vnc-client
+
+disp() { # VM PROPERTY: a property of the Display interface
+  bus get-property org.vmstack.VMMS1 "$(vm_path "$1")" org.vmstack.VMMS1.Display "$2" | sed -e 's/^[a-z()]* //' -e 's/^"\(.*\)"$/\1/'
+}
+# The display server vmms runs for VM: its pid (by the runtime directory in
+# its command line).
+vmd_pid() { pgrep -f "vmdisplay --connect=$T/run/vms/$(vm_prop "$1" Id)/display.sock --listen" | head -n 1; }
+
+note "a VM without a display has no console"
+t_create plain
+expect_rc 0 vmctl display plain
+echo "$LAST_OUT" | grep -q "plain has no display" || fail "vmctl display of a VM without one: $LAST_OUT"
+expect_rc 0 vmctl start plain --timeout=30
+expect_rc 5 vmctl screenshot plain "$T/plain.png"
+echo "$LAST_OUT" | grep -q "has no display" || fail "a screenshot without a display: $LAST_OUT"
+[ -e "$T/plain.png" ] && fail "a failed screenshot left a file"
+[ "$(disp plain Enabled)" = false ] || fail "Enabled of a VM without a display: $(disp plain Enabled)"
+
+note "a VM with a display, off"
+t_create d1 "" ",\"display\":{\"enabled\":true,\"vnc_port\":$PORT}"
+[ "$(disp d1 Enabled)" = true ] || fail "Enabled: $(disp d1 Enabled)"
+[ "$(disp d1 Resolution)" = "1024 768" ] || fail "Resolution: $(disp d1 Resolution)"
+[ -z "$(disp d1 VncSocket)" ] || fail "VncSocket of a VM that is off: $(disp d1 VncSocket)"
+[ "$(disp d1 ServerRunning)" = false ] || fail "ServerRunning while off"
+expect_rc 0 vmctl display d1
+echo "$LAST_OUT" | grep -q "^Console  *not running" || fail "vmctl display while off: $LAST_OUT"
+expect_rc 5 vmctl screenshot d1 "$T/off.png"
+echo "$LAST_OUT" | grep -q "is Off: its console exists while it runs" || fail "a screenshot while off: $LAST_OUT"
+expect_rc 5 vmctl display d1 --password
+
+note "running: the console is served, the guest's drivers and mode are known"
+expect_rc 0 vmctl start d1 --timeout=30
+wait_for 10 "the display server" sh -c "[ \"\$(busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path d1)' org.vmstack.VMMS1.Display ServerRunning)\" = 'b true' ]"
+wait_for 10 "the guest's mode" sh -c "[ \"\$(busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path d1)' org.vmstack.VMMS1.Display Mode)\" = '(uu) 640 480' ]"
+[ "$(disp d1 GuestVideo)" = true ] && [ "$(disp d1 GuestKeyboard)" = true ] && [ "$(disp d1 GuestMouse)" = true ] ||
+  fail "the guest's drivers: $(disp d1 GuestVideo) $(disp d1 GuestKeyboard) $(disp d1 GuestMouse)"
+SOCK=$(disp d1 VncSocket)
+[ "$SOCK" = "$T/run/vms/$(vm_prop d1 Id)/vnc.sock" ] || fail "VncSocket: $SOCK"
+wait_for 10 "the VNC socket" test -S "$SOCK"
+[ "$(stat -c %a "$SOCK")" = 600 ] || fail "the VNC socket is mode $(stat -c %a "$SOCK")"
+[ "$(disp d1 VncAddress)" = "127.0.0.1:$PORT" ] || fail "VncAddress: $(disp d1 VncAddress)"
+[ -z "$(disp d1 WebUrl)" ] || fail "WebUrl without web_port: $(disp d1 WebUrl)"
+expect_rc 0 vmctl display d1 --password
+PW=$(echo "$LAST_OUT" | sed -n 's/^Password  *//p')
+[ ${#PW} = 12 ] || fail "vmctl display --password: $LAST_OUT"
+echo "$LAST_OUT" | grep -q "^Mode  *640x480 (preferred 1024x768)" || fail "vmctl display, the mode: $LAST_OUT"
+echo "$LAST_OUT" | grep -q "^Guest drivers  *video yes, keyboard yes, mouse yes" || fail "vmctl display, drivers: $LAST_OUT"
+expect_rc 0 vmctl --json display d1
+echo "$LAST_OUT" | grep -q '"width":640' || fail "vmctl --json display: $LAST_OUT"
+echo "$LAST_OUT" | grep -q password && fail "--json display printed the password unasked"
+stat -c %a "$T/run/vms/$(vm_prop d1 Id)/vnc.password" | grep -qx 600 || fail "the password file is not 0600"
+
+note "a VNC client with the password sees the guest's screen: vncsnapshot on TCP, LibVNCClient on the socket"
+printf '%s\n' "$PW" >"$T/pw" && chmod 600 "$T/pw"
+"$CLIENT" store-passwd "$PW" "$T/vncpasswd" || fail "cannot write a vncpasswd file"
+"$CLIENT" store-passwd "wrong123" "$T/vncpasswd.wrong" || fail "cannot write a vncpasswd file"
+wait_for 10 "the TCP port" python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$PORT"
+vncsnapshot -quiet -passwd "$T/vncpasswd" -nojpeg -encodings raw -quality 100 "127.0.0.1::$PORT" "$T/snap.jpg" \
+  >"$T/vncsnapshot.log" 2>&1 || fail "vncsnapshot failed: $(cat "$T/vncsnapshot.log")"
+"$CHECK" near "$T/snap.jpg" 0 16 >"$T/check.out" 2>&1 || fail "vncsnapshot's image is not the guest's: $(cat "$T/check.out")"
+vncsnapshot -quiet -passwd "$T/vncpasswd.wrong" -nojpeg "127.0.0.1::$PORT" "$T/wrong.jpg" >/dev/null 2>&1 &&
+  fail "vncsnapshot got in with a wrong password"
+"$CLIENT" "$SOCK" wait-pattern 0 >"$T/nopw.log" 2>&1
+[ $? = 3 ] || fail "a viewer without the password got in on the socket"
+"$CLIENT" --password-file="$T/pw" "$SOCK" wait-pattern 0 key a down key a up key 0xff52 down key 0xff52 up sleep 100 \
+  >"$T/keys.log" 2>&1 || fail "the viewer on the socket: $(tail -3 "$T/keys.log")"
+wait_for 5 "the keys at the worker" grep -q "KEY 0xe048 up" "$T/fake-display.log"
+grep -q "KEY 0x001e down" "$T/fake-display.log" || fail "the key a: $(grep KEY "$T/fake-display.log")"
+
+note "vmctl screenshot while the console is served: the exact screen"
+expect_rc 0 vmctl screenshot d1 "$T/shot.png"
+"$CHECK" exact "$T/shot.png" 0 >"$T/check.out" 2>&1 || fail "the screenshot is not the guest's screen: $(cat "$T/check.out")"
+grep -q "^640x480," "$T/check.out" || fail "the screenshot's size: $(cat "$T/check.out")"
+expect_rc 0 vmctl -q screenshot d1 - >"$T/stdout.png"
+"$VMCTL_BIN" --address="$ADDR" screenshot d1 - >"$T/stdout.png" || fail "vmctl screenshot to stdout"
+"$CHECK" exact "$T/stdout.png" 0 >/dev/null 2>&1 || fail "the screenshot on stdout is not the screen"
+[ "$(disp d1 ServerRunning)" = true ] || fail "the screenshot disturbed the console"
+
+note "display settings change only while the VM is off"
+expect_rc 5 vmctl edit d1 --display=1280x1024
+echo "$LAST_OUT" | grep -q "display: can only change while the VM is Off" || fail "editing the display of a running VM: $LAST_OUT"
+
+note "a display server that dies is started again"
+P1=$(vmd_pid d1)
+[ -n "$P1" ] || fail "no vmdisplay for d1"
+kill -9 "$P1"
+wait_for 15 "a new display server" sh -c "p=\$(pgrep -f 'vmdisplay --connect=$T/run/vms/$(vm_prop d1 Id)/display.sock --listen' | head -n 1); [ -n \"\$p\" ] && [ \"\$p\" != $P1 ]"
+wait_for 10 "it serves again" sh -c "'$CLIENT' --password-file='$T/pw' '$SOCK' wait-pattern 0 >/dev/null 2>&1"
+grep -q "the display server ended (exit status 137" "$T/vmms.log" || fail "vmms did not log the dead display server"
+
+note "a vmms restart: the display server it left keeps serving"
+P2=$(vmd_pid d1)
+t_stop_vmms
+t_start_vmms --display-server="$D/vmdisplay"
+kill -0 "$P2" 2>/dev/null || fail "the display server ended with vmms"
+wait_for 10 "the re-attached VM" sh -c "[ \"\$(busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path d1)' org.vmstack.VMMS1.VM State)\" = 's \"Running\"' ]"
+wait_for 10 "the new vmms's refused display server" grep -q "another display server serves the console" "$T/vmms.log"
+"$CLIENT" --password-file="$T/pw" "$SOCK" wait-pattern 0 >"$T/after.log" 2>&1 || fail "the console after vmms restarted: $(tail -3 "$T/after.log")"
+expect_rc 0 vmctl screenshot d1 "$T/shot2.png"
+"$CHECK" exact "$T/shot2.png" 0 >/dev/null 2>&1 || fail "the screenshot after vmms restarted"
+
+note "stopped: the console goes, and the next start has a new password"
+expect_rc 0 vmctl kill d1
+wait_state d1 Off
+wait_for 10 "the display server's end" sh -c "! kill -0 $P2 2>/dev/null"
+[ -z "$(disp d1 VncSocket)" ] || fail "VncSocket after the stop: $(disp d1 VncSocket)"
+[ -e "$T/run/vms/$(vm_prop d1 Id)/vnc.password" ] && fail "the password outlived the VM's run"
+expect_rc 0 vmctl start d1 --timeout=30
+wait_for 10 "the display server" sh -c "[ \"\$(busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path d1)' org.vmstack.VMMS1.Display ServerRunning)\" = 'b true' ]"
+expect_rc 0 vmctl display d1 --password
+PW2=$(echo "$LAST_OUT" | sed -n 's/^Password  *//p')
+[ -n "$PW2" ] && [ "$PW2" != "$PW" ] || fail "the password did not change: $PW -> $PW2"
+expect_rc 0 vmctl kill d1
+wait_state d1 Off
+
+note "a guest without a video driver: no mode, no screenshot; the console says so"
+t_create nv "fake.no_video" ",\"display\":{\"enabled\":true,\"web_port\":$PORT2}"
+expect_rc 0 vmctl start nv --timeout=30
+wait_for 10 "the display server" sh -c "[ \"\$(busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path nv)' org.vmstack.VMMS1.Display ServerRunning)\" = 'b true' ]"
+[ "$(disp nv Mode)" = "0 0" ] || fail "Mode without a video driver: $(disp nv Mode)"
+[ "$(disp nv GuestVideo)" = false ] || fail "GuestVideo without a driver"
+[ "$(disp nv WebUrl)" = "http://127.0.0.1:$PORT2/" ] || fail "WebUrl: $(disp nv WebUrl)"
+expect_rc 0 vmctl display nv
+echo "$LAST_OUT" | grep -q "^Mode  *none (no video driver yet)" || fail "vmctl display without a mode: $LAST_OUT"
+echo "$LAST_OUT" | grep -q "^Web console  *http://127.0.0.1:$PORT2/" || fail "vmctl display, the web console: $LAST_OUT"
+expect_rc 5 vmctl screenshot nv "$T/nv.png"
+echo "$LAST_OUT" | grep -q "has not set a display mode" || fail "a screenshot without a mode: $LAST_OUT"
+[ -e "$T/nv.png" ] && fail "a failed screenshot left a file"
+printf '%s\n' "$(vmctl display nv --password | sed -n 's/^Password  *//p')" >"$T/pw2" && chmod 600 "$T/pw2"
+"$CLIENT" --password-file="$T/pw2" "$(disp nv VncSocket)" wait-message >"$T/msg.log" 2>&1 ||
+  fail "the console does not say that the guest has no video driver: $(tail -3 "$T/msg.log")"
+expect_rc 0 vmctl kill nv
+wait_state nv Off
+echo "PASS"
