@@ -36,8 +36,8 @@ static void status(const uint8_t *data, size_t size) {
 #define VMS_MAX 16
 
 static void balance(const uint8_t *p, size_t left) {
-        struct vmms_dm_vm v[VMS_MAX];
-        uint64_t t[VMS_MAX];
+        struct vmms_dm_vm v[VMS_MAX] = { 0 };
+        uint64_t t[VMS_MAX] = { 0 };
         int64_t host_free = (int64_t)take(&p, &left, 8);
         size_t n = take(&p, &left, 1) % (VMS_MAX + 1);
         for (size_t i = 0; i < n; i++) {
