@@ -20,6 +20,7 @@
 #include "common/test.h"
 #include "common/vmstate.h"
 #include "tests/lib/cpufeat-missing.h"
+#include "tests/lib/display-client.h"
 #include "tests/lib/test-files.h"
 #include "tests/lib/vmstate-roundtrip.h"
 #include "tests/lib/vmwp-child.h"
@@ -394,23 +395,7 @@ TEST(control_power_button) {
  * connection a snapshot; the counters say so. The tiny guest has no video
  * driver: no mode, no drivers. */
 static struct display_msg display_next(int sock, int *fd) {
-        struct pollfd p = { .fd = sock, .events = POLLIN };
-        ASSERT_EQ(poll(&p, 1, 10000), 1);
-        uint8_t buf[DISPLAY_MSG_MAX];
-        union {
-                char b[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } control;
-        struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.b,
-                             .msg_controllen = sizeof control.b };
-        ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-        ASSERT_GT(n, 0);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        *fd = c && c->cmsg_type == SCM_RIGHTS ? *(int *)CMSG_DATA(c) : -1;
-        struct display_msg m;
-        ASSERT_OK(display_msg_parse(buf, (size_t)n, &m));
-        return m;
+        return display_test_recv(sock, fd, 10000);
 }
 
 TEST(display_socket_of_a_sandboxed_worker) {

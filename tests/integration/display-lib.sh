@@ -72,26 +72,7 @@ start_vmd() {
 # tcp_listening PORT: something listens on 127.0.0.1:PORT.
 tcp_listening() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$1" 2>/dev/null; }
 
-# free_ports N: N free loopback TCP ports below the ephemeral range (one
-# the kernel hands out could be taken by another test's connection).
-free_ports() {
-  python3 -c 'import random,socket,sys
-lo, hi = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
-first, end = (10000, lo) if lo > 12000 else (hi + 1, 65536)
-got = []
-while len(got) < int(sys.argv[1]):
-    p = random.randrange(first, end)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    if p not in got:
-        got.append(p)
-print(*got)' "$1"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/free-ports.sh"
 
 # worker_t LOG PATTERN: the time stamp (t=) of the last line matching PATTERN.
 worker_t() { grep -E "$2" "$1" | tail -n 1 | sed -n 's/.* t=\([0-9]*\)$/\1/p'; }

@@ -317,27 +317,8 @@ t_migration_pki() {
 tls() { echo --migration-cert="$P/$1.pem" --migration-key="$P/$1.key" --migration-ca="$P/ca.pem"; }
 
 # t_free_ports N: N free loopback TCP ports (others' tests run beside ours).
-# Random ones below the kernel's ephemeral range: a port the kernel handed
-# out (bind to 0) could be given to another test's outgoing connection
-# before our vmms binds it ("Address already in use", seen in CI).
-t_free_ports() {
-  python3 -c 'import random,socket,sys
-lo, hi = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
-first, end = (10000, lo) if lo > 12000 else (hi + 1, 65536)
-got = []
-while len(got) < int(sys.argv[1]):
-    p = random.randrange(first, end)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    if p not in got:
-        got.append(p)
-print(*got)' "$1"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/free-ports.sh"
+t_free_ports() { free_ports "$@"; }
 
 # t_silent_listener PORT: a TCP listener on 127.0.0.1:PORT that takes one
 # connection and never answers (a destination that hangs); SILENT is its

@@ -18,6 +18,7 @@
 #include "common/fd-util.h"
 #include "common/macro.h"
 #include "common/test.h"
+#include "tests/lib/display-client.h"
 #include "vmwp/display-server.h"
 
 #define FB_BYTES (4u << 20)
@@ -159,27 +160,7 @@ static int client(struct env *e) {
 
 /* The next message (5 s at most); its fd, if any, in *fd. */
 static struct display_msg next(int sock, int *fd) {
-        struct pollfd p = { .fd = sock, .events = POLLIN };
-        ASSERT_EQ(poll(&p, 1, 5000), 1);
-        uint8_t buf[DISPLAY_MSG_MAX];
-        union {
-                char b[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } control;
-        struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.b,
-                             .msg_controllen = sizeof control.b };
-        ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-        ASSERT_GT(n, 0);
-        if (fd) {
-                *fd = -1;
-                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-                if (c && c->cmsg_type == SCM_RIGHTS)
-                        memcpy(fd, CMSG_DATA(c), sizeof(int));
-        }
-        struct display_msg m;
-        ASSERT_OK(display_msg_parse(buf, (size_t)n, &m));
-        return m;
+        return display_test_recv(sock, fd, 5000);
 }
 
 static void send_to(int sock, const struct display_msg *m) {
