@@ -66,7 +66,6 @@ struct vmms_display {
         int pidfd;
         sd_event_source *pid_src, *retry;
         uint64_t backoff_us;
-        unsigned starts;
         /* The guest's side, from the worker's "display" events. */
         bool video, keyboard, mouse, active;
         uint32_t width, height;
@@ -265,7 +264,6 @@ static int start_server(struct vmms_display *dp) {
                 dp->pid = 0;
                 return r;
         }
-        dp->starts++;
         vmms_vm_log(vm, LOG_LEVEL_DEBUG, 0, "display server %d started", (int)dp->pid);
         (void)sd_bus_emit_properties_changed(vm->d->bus, vm->path, VMMS_DISPLAY_IFACE, "ServerRunning", NULL);
         return 0;
