@@ -41,8 +41,11 @@ static void on_update_done(rfbClient *cl) {
         updates++;
 }
 
+/* Without a password: NULL, which LibVNCClient refuses as it refuses an
+ * empty one, and which it does not leak (it drops an empty string on
+ * that path without freeing it). */
 static char *get_password(rfbClient *cl) {
-        return strdup(password);
+        return password[0] ? strdup(password) : NULL;
 }
 
 static void client_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -173,6 +176,15 @@ static rfbClient *connect_to(const char *server) {
         return rfbInitClient(cl, NULL, NULL) ? cl : NULL; /* it frees cl on failure */
 }
 
+/* LibVNCClient 0.9.14 leaks one string of rfbGetClient's when
+ * rfbInitClient fails (a refused password): under the sanitizers that
+ * would turn exit 3 into LeakSanitizer's, which the tests read. Only that
+ * allocation site is excused. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) {
+        return "leak:rfbGetClient\n";
+}
+
 int main(int argc, char **argv) {
         int i = 1;
         rfbClientLog = client_log;
@@ -201,6 +213,8 @@ int main(int argc, char **argv) {
                 }
                 i += n;
         }
+        free(cl->frameBuffer); /* the application's: rfbClientCleanup leaves it */
+        cl->frameBuffer = NULL;
         rfbClientCleanup(cl);
         return rc;
 }
