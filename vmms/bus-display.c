@@ -36,7 +36,7 @@ static int running_vm(struct vmms_daemon *d, sd_bus_message *m, struct vmms_vm *
 /* OpenDisplay() -> h: a connection to the VNC socket (RFB with VNC
  * authentication: the password is still needed). */
 static int do_open(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
-        struct vmms_vm *vm;
+        struct vmms_vm *vm = NULL;
         char path[PATH_MAX];
         int r = running_vm(d, m, &vm, e);
         if (r < 0)
@@ -55,7 +55,7 @@ static int do_open(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
 }
 
 static int do_password(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
-        struct vmms_vm *vm;
+        struct vmms_vm *vm = NULL;
         char pw[128];
         int r = running_vm(d, m, &vm, e);
         if (r < 0)
@@ -71,7 +71,7 @@ static int do_password(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e
 /* Screenshot(h png): the screen as a PNG written into the caller's file;
  * the reply comes once it is written. */
 static int do_screenshot(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
-        struct vmms_vm *vm;
+        struct vmms_vm *vm = NULL;
         int fd, r;
         char err[512];
         if ((r = sd_bus_message_rewind(m, true)) < 0 || (r = sd_bus_message_read(m, "h", &fd)) < 0)
