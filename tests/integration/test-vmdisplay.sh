@@ -7,8 +7,10 @@
 # pointer events must arrive at the worker as the protocol's KEY and
 # POINTER; a wrong password is refused; a change, a mode switch and a
 # resize reach the viewer; --screenshot writes the exact pattern; the
-# figures of issue #24 are measured and held to its targets. The web
-# console is test-vmdisplay-web.sh.
+# figures of issue #24 are measured and printed (a "figures:" line), not
+# held to its targets here: timings on a loaded CI machine are not the
+# console's, and bench/bench-display.sh reads them against the targets.
+# The web console is test-vmdisplay-web.sh.
 set -u
 source "$(dirname "$0")/display-lib.sh"
 d_need_binaries
@@ -115,7 +117,6 @@ lat.sort()
 print("keys %d median %.2f ms max %.2f ms" % (len(lat), lat[len(lat) // 2] / 1000, lat[-1] / 1000))
 EOF
 echo "$(cat "$T/key-latency")"
-awk '{ exit !($4 <= 5.0) }' "$T/key-latency" || fail "key latency over 5 ms: $(cat "$T/key-latency")"
 
 note "a change (DIRTY) reaches a connected viewer; time to it"
 ( sleep 0.5; kill -USR1 "$W1" ) &
@@ -152,7 +153,6 @@ vncsnapshot -quiet -passwd "$T/vncpasswd" -nojpeg 127.0.0.1::$PORT "$T/after.jpg
 T_SEEN=$(sed -n 's/^pattern 1 .* t=\([0-9]*\)/\1/p' "$T/mode.out" | tail -n 1)
 FIRST_MS=$(awk -v a="$T_DIRTY" -v b="$T_SEEN" 'BEGIN { printf "%.2f", (b - a) / 1000 }')
 echo "first frame after the guest's first DIRTY: $FIRST_MS ms (target 500)"
-awk -v v="$FIRST_MS" 'BEGIN { exit !(v <= 500) }' || fail "first frame $FIRST_MS ms"
 
 note "a mode change resizes a connected viewer's screen (DesktopSize), and a new viewer's"
 ( sleep 0.5; kill -HUP "$W1" ) &
@@ -185,7 +185,6 @@ echo "a silent connection: $(cat "$T/silent.out")"
 HZ=$(getconf CLK_TCK)
 IDLE=$(awk -v a="$A" -v b="$B" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) * 100 / hz / 10 }')
 echo "idle console with a viewer: $IDLE% of a core"
-awk -v v="$IDLE" 'BEGIN { exit !(v <= 1) }' || fail "an idle console takes $IDLE% of a core"
 
 note "--screenshot beside the console: a snapshot of the worker, the exact pattern"
 "$VMD" --connect="$T/w1.sock" --screenshot="$T/beside.png" 2>"$T/beside.log" || fail "--screenshot beside the console: $(cat "$T/beside.log")"
