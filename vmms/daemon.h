@@ -462,9 +462,12 @@ void vmms_hotplug_worker_ended(struct vmms_vm *vm);
 int vmms_tap_free_name(const struct guid *id, unsigned index, char *ifname);
 /* Opens (creating it unless it exists) the NIC's TAP with `queues` queue
  * fds (IFF_MULTI_QUEUE when more than one) into fds[]; returns how many
- * (one for a pre-created TAP that is not multi-queue) or -errno. */
+ * (one for a pre-created TAP that is not multi-queue) or -errno. With more
+ * than one, *steer_fd is the RSS steering map of the program attached to
+ * the TAP (common/rss-steer.h), or -1 where the kernel refused it (logged:
+ * tun's flow table steers then). */
 int vmms_tap_open(const struct vm_nic_config *nic, const struct guid *id, unsigned index, uint32_t queues, int *fds,
-                  char *ifname, char *err, size_t errlen);
+                  int *steer_fd, char *ifname, char *err, size_t errlen);
 
 /* reattach.c */
 int vmms_reattach_all(struct vmms_daemon *d);

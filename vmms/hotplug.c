@@ -466,10 +466,10 @@ static int attach_nic_running(struct vmms_vm *vm, sd_bus_message *call, const st
         uint32_t i = vm->config->n_nics;
         struct vm_nic_config nic = next->nics[i];
         char err[512], ifname[IFNAMSIZ];
-        int fds[VM_NIC_QUEUES_MAX];
+        int fds[VM_NIC_QUEUES_MAX + 1], steer = -1;
         int r = nic.tap[0] ? 0 : vmms_tap_free_name(&vm->config->id, i, nic.tap);
         int n = r < 0 ? r : vmms_tap_open(&nic, &vm->config->id, i, vm_nic_queues(&nic, vm->config->vcpus), fds,
-                                         ifname, err, sizeof err);
+                                         &steer, ifname, err, sizeof err);
         if (n < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot attach the NIC to VM '%s': %s", vm->config->name,
                                          r < 0 ? "no free name for its TAP" : err);
@@ -480,13 +480,18 @@ static int attach_nic_running(struct vmms_vm *vm, sd_bus_message *call, const st
                 json_object_object_add(entry, "tap", json_object_new_string(ifname)); /* the worker's name for it */
                 json_object_object_add(args, "nic", TAKE_PTR(entry));
                 json_object_object_add(args, "queues", json_object_new_int64(n));
-                r = send_op(vm, call, "nic-attach", TAKE_PTR(args), fds, (size_t)n, TAKE_PTR(h), e);
+                if (steer >= 0) { /* the RSS steering map, after the queues */
+                        json_object_object_add(args, "steer", json_object_new_boolean(true));
+                        fds[n] = steer;
+                }
+                r = send_op(vm, call, "nic-attach", TAKE_PTR(args), fds, (size_t)n + (steer >= 0), TAKE_PTR(h), e);
         } else {
                 r = -ENOMEM;
         }
         hotplug_free(h), json_object_put(args), json_object_put(entry);
         for (int k = 0; k < n; k++) /* a TAP vmms made goes with the last of them (the worker's) */
                 safe_close(fds[k]);
+        safe_close(steer);
         return r;
 }
 

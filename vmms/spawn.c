@@ -37,6 +37,7 @@ struct spawn_fds {
         size_t n;
         char tap_names[VM_NICS_MAX][IFNAMSIZ];
         uint8_t nic_queues[VM_NICS_MAX]; /* each NIC's TAP queue fds (proto.h "nic_queues") */
+        bool nic_steer[VM_NICS_MAX];     /* its RSS steering map follows them (proto.h "nic_steer") */
         const char *files[5]; /* after the disks and TAPs: "kernel", "initrd", "serial_log", "saved_state" or "migrate_incoming" */
         size_t n_files;
         /* Parents of each disk, nearest first, disk by disk; they join fd[]
@@ -46,7 +47,7 @@ struct spawn_fds {
         uint8_t disk_parents[VM_DISKS_MAX];
 };
 
-_Static_assert(VM_DISKS_MAX + VM_NICS_MAX + 5 + PROTO_MAX_PARENT_FDS <= PROTO_MAX_FDS,
+_Static_assert(VM_DISKS_MAX + VM_NIC_QUEUES_MAX + VM_NICS_MAX + 5 + PROTO_MAX_PARENT_FDS <= PROTO_MAX_FDS,
                "a config message with every disk, NIC, file and parent fits one SCM_RIGHTS");
 
 static void spawn_fds_done(struct spawn_fds *s) {
@@ -150,8 +151,8 @@ static int open_taps(struct vmms_vm *vm, struct spawn_fds *s, char *err, size_t 
         for (uint32_t i = 0; i < vm->config->n_nics; i++) {
                 const struct vm_nic_config *nic = &vm->config->nics[i];
                 uint32_t want = vm_nic_queues(nic, vm->config->vcpus);
-                int fds[VM_NIC_QUEUES_MAX];
-                int n = vmms_tap_open(nic, &vm->config->id, i, want, fds, s->tap_names[i], err, errlen);
+                int fds[VM_NIC_QUEUES_MAX], steer;
+                int n = vmms_tap_open(nic, &vm->config->id, i, want, fds, &steer, s->tap_names[i], err, errlen);
                 if (n < 0)
                         return n;
                 if ((uint32_t)n < want)
@@ -163,6 +164,9 @@ static int open_taps(struct vmms_vm *vm, struct spawn_fds *s, char *err, size_t 
                 int r = 0;
                 for (int k = 0; k < n; k++) /* spawn_fds_add takes each fd, also on error */
                         r = r < 0 ? (safe_close(fds[k]), r) : spawn_fds_add(s, fds[k]);
+                if (steer >= 0) /* after the queues */
+                        r = r < 0 ? (safe_close(steer), r) : spawn_fds_add(s, steer);
+                s->nic_steer[i] = steer >= 0;
                 if (r < 0)
                         return r;
         }
@@ -362,6 +366,12 @@ static int send_config(struct vmms_vm *vm, int ctl, struct spawn_fds *s, const c
                 if (!q)
                         return -ENOMEM;
                 json_object_object_add(msg, "nic_queues", q);
+                json_object *st = json_object_new_array();
+                for (uint32_t i = 0; st && i < vm->config->n_nics; i++)
+                        json_object_array_add(st, json_object_new_boolean(s->nic_steer[i]));
+                if (!st)
+                        return -ENOMEM;
+                json_object_object_add(msg, "nic_steer", st);
         }
         if (s->n_parent_fds > 0) { /* only then: the message stays as before for raw disks */
                 json_object *parents = json_object_new_array();

@@ -13,7 +13,9 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include "common/log.h"
 #include "common/macro.h"
+#include "common/rss-steer.h"
 #include "daemon.h"
 
 /* "vt" + 8 hex digits of the VM id + NIC index: unique per VM and NIC, within
@@ -110,8 +112,9 @@ static int tun_queue(struct ifreq *ifr) {
 }
 
 int vmms_tap_open(const struct vm_nic_config *nic, const struct guid *id, unsigned index, uint32_t queues, int *fds,
-                  char *ifname, char *err, size_t errlen) {
+                  int *steer_fd, char *ifname, char *err, size_t errlen) {
         struct ifreq ifr = { 0 };
+        *steer_fd = -1;
         /* Ethernet frames with a virtio-net header and no packet-info
          * prefix: the header carries checksum and segmentation offload
          * between the guest's netvsc and the host stack (netvsp finds the
@@ -153,5 +156,15 @@ int vmms_tap_open(const struct vm_nic_config *nic, const struct guid *id, unsign
                                 safe_close(fds[k]);
                 return r;
         }
+        /* the guest's RSS table decides which queue a frame for it takes
+         * (docs/netvsp.md "vRSS", step 7); without the program tun's flow
+         * table does, which follows the channel each flow was sent on */
+        char why[256];
+        int m = n > 1 ? rss_steer_attach(fds[0], why, sizeof why) : -1;
+        if (m >= 0)
+                *steer_fd = m;
+        else if (n > 1)
+                log_notice("nics[%u]: TAP %s: %s; flows follow the channel they were sent on instead", index, ifname,
+                           why);
         return (int)n;
 }

@@ -229,9 +229,16 @@ static int parse_nic_attach(const struct vm_config *cfg, struct json_object *req
         if (queues < 1 || queues > (int64_t)vm_nic_queues(&out->nic, cfg->vcpus))
                 return errorf(err, errlen, -EINVAL, "\"queues\" must be 1..%u (the NIC's queues, at most one per vCPU)",
                               vm_nic_queues(&out->nic, cfg->vcpus));
-        if (n_fds != (size_t)queues)
-                return errorf(err, errlen, -EINVAL, "expected %lld TAP queue fds, got %zu", (long long)queues, n_fds);
+        struct json_object *st;
+        bool steer = json_object_object_get_ex(req, "steer", &st);
+        if (steer && (!json_object_is_type(st, json_type_boolean) || (json_object_get_boolean(st) && queues < 2)))
+                return errorf(err, errlen, -EINVAL, "\"steer\" must be a boolean, true only with 2 or more queues");
+        steer = steer && json_object_get_boolean(st);
+        if (n_fds != (size_t)queues + steer)
+                return errorf(err, errlen, -EINVAL, "expected %lld TAP queue fds%s, got %zu", (long long)queues,
+                              steer ? " and the steering map's" : "", n_fds);
         out->queues = (uint32_t)queues;
+        out->steer = steer;
         return check_nic_unique(cfg, &out->nic, err, errlen);
 }
 

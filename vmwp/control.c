@@ -294,15 +294,19 @@ static int parse_disk_parents(const struct vm_config *cfg, struct json_object *m
 }
 
 /* "nic_queues" (proto.h): one count per NIC of its TAP queue fds, 1..8,
- * for the NICs that name a TAP. Absent: one each. Returns the fds the TAPs
- * bring in all. */
+ * for the NICs that name a TAP. Absent: one each. "nic_steer": one boolean
+ * per NIC, true only with 2 or more queues: an RSS steering map's fd
+ * follows its queues. Returns the fds the TAPs bring in all. */
 static int parse_nic_queues(const struct vm_config *cfg, struct json_object *msg, struct vmwp_vm_options *opt,
                             char *err, size_t errlen) {
-        struct json_object *a;
-        int sum = 0;
+        struct json_object *a, *st;
+        int sum = 0, maps = 0;
         bool given = json_object_object_get_ex(msg, "nic_queues", &a);
         if (given && (!json_object_is_type(a, json_type_array) || json_object_array_length(a) != cfg->n_nics))
                 return snprintf(err, errlen, "\"nic_queues\" must be an array of one count per NIC"), -EINVAL;
+        bool steer = json_object_object_get_ex(msg, "nic_steer", &st);
+        if (steer && (!json_object_is_type(st, json_type_array) || json_object_array_length(st) != cfg->n_nics))
+                return snprintf(err, errlen, "\"nic_steer\" must be an array of one boolean per NIC"), -EINVAL;
         for (uint32_t i = 0; i < cfg->n_nics && i < VM_NICS_MAX; i++) {
                 struct json_object *v = given ? json_object_array_get_idx(a, i) : NULL;
                 int64_t n = !given ? 1 : json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
@@ -316,10 +320,17 @@ static int parse_nic_queues(const struct vm_config *cfg, struct json_object *msg
                                -EINVAL;
                 opt->n_nic_queues[i] = (uint8_t)n;
                 sum += (int)n;
+                struct json_object *s = steer ? json_object_array_get_idx(st, i) : NULL;
+                if (s && (!json_object_is_type(s, json_type_boolean) || (json_object_get_boolean(s) && n < 2)))
+                        return snprintf(err, errlen,
+                                        "\"nic_steer\"[%u]: a boolean, true only for a NIC with 2 or more queues", i),
+                               -EINVAL;
+                opt->nic_steer[i] = s && json_object_get_boolean(s);
+                maps += opt->nic_steer[i];
         }
         if (sum > (int)VM_NIC_QUEUES_MAX) /* the configuration's own check; the fd table's size */
                 return snprintf(err, errlen, "\"nic_queues\": more than %u in all", VM_NIC_QUEUES_MAX), -EINVAL;
-        return sum;
+        return sum + maps;
 }
 
 /* "hot_plug" (proto.h): {"disks":bool,"nics":bool,"max_file_size":bytes},

@@ -52,9 +52,10 @@ struct vmwp_vm {
 
         int disk_fds[VM_DISKS_MAX];
         size_t n_disk_fds;
-        int tap_fds[VM_NIC_QUEUES_MAX]; /* NIC by NIC, each NIC's queues (n_nic_queues[i]) */
+        int tap_fds[VM_NIC_QUEUES_MAX + VM_NICS_MAX]; /* NIC by NIC, each NIC's queues (n_nic_queues[i]), then its steering map (nic_steer[i]) */
         size_t n_tap_fds;
         uint8_t n_nic_queues[VM_NICS_MAX]; /* proto.h "nic_queues"; 0: one */
+        bool nic_steer[VM_NICS_MAX];       /* proto.h "nic_steer" */
         int parent_fds[PROTO_MAX_PARENT_FDS]; /* as in vmwp_vm_options; -1 once a disk took it */
         size_t n_parent_fds;
         uint8_t n_disk_parents[VM_DISKS_MAX];

@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/rss-steer.h"
 #include "netvsp/provider.h"
 #include "vid/vid.h"
 #include "vm-internal.h"
@@ -98,12 +99,19 @@ static const struct vmwp_device_ops nic_row = {
 };
 
 /* NIC i of configuration entry c on its TAP fds (taken; none: opened or
- * created by name), offered (at once when the guest asked for offers: a
- * hot add) and recorded in vm->nic. */
+ * created by name) and its RSS steering map (taken; -1: none), offered (at
+ * once when the guest asked for offers: a hot add) and recorded in
+ * vm->nic. */
 static int add_nic(struct vmwp_vm *vm, uint32_t i, const struct vm_nic_config *c, const int *fds, uint32_t n_fds,
-                   char *err, size_t errlen) {
+                   int steer_fd, char *err, size_t errlen) {
         int fd = n_fds ? fds[0] : -1;
         struct netvsp_nic_config nc = { .tap_fd = fd, .gm = { map_guest, vm->p } };
+        if (steer_fd >= 0) { /* a mapping of the map: the fd is not needed after this */
+                int r = rss_steer_mmap(steer_fd, &nc.steer);
+                if (r < 0)
+                        log_warning_errno(r, "nics[%u]: mapping the RSS steering map: %m; flows follow tun's table", i);
+                safe_close(steer_fd);
+        }
         for (uint32_t k = 1; k < n_fds; k++) /* the TAP's other queues (vRSS) */
                 nc.queue_fds[nc.n_queue_fds++] = fds[k];
         if (vm->sandbox) { /* each channel thread narrows itself to "netvsp" */
@@ -115,6 +123,7 @@ static int add_nic(struct vmwp_vm *vm, uint32_t i, const struct vm_nic_config *c
         if (r < 0) {
                 for (uint32_t k = 0; k < n_fds; k++)
                         safe_close(fds[k]);
+                rss_steer_munmap(nc.steer);
                 snprintf(err, errlen, "nics[%u]: MAC/MTU not usable for a synthetic NIC", i);
                 return r;
         }
@@ -158,16 +167,21 @@ int vmwp_vm_add_nics(struct vmwp_vm *vm, char *err, size_t errlen) {
                 vm->netvsp_policy = true;
         }
         for (uint32_t i = 0; i < vm->cfg.n_nics; i++) {
-                int fds[NETVSP_MAX_QUEUES];
+                int fds[NETVSP_MAX_QUEUES], steer = -1;
                 uint32_t n = 0;
                 /* vmms passes each NIC that has a "tap" its queues' fds
-                 * (n_nic_queues, one without), in NIC order */
+                 * (n_nic_queues, one without), in NIC order, each NIC's
+                 * RSS steering map after its queues (nic_steer) */
                 uint32_t want = vm->n_nic_queues[i] ? vm->n_nic_queues[i] : 1;
                 while (vm->cfg.nics[i].tap[0] && n < want && n < NETVSP_MAX_QUEUES && next_fd < vm->n_tap_fds) {
                         fds[n++] = vm->tap_fds[next_fd];
                         vm->tap_fds[next_fd++] = -1; /* the NIC owns it now */
                 }
-                int r = add_nic(vm, i, &vm->cfg.nics[i], fds, n, err, errlen);
+                if (vm->nic_steer[i] && next_fd < vm->n_tap_fds) {
+                        steer = vm->tap_fds[next_fd];
+                        vm->tap_fds[next_fd++] = -1;
+                }
+                int r = add_nic(vm, i, &vm->cfg.nics[i], fds, n, steer, err, errlen);
                 if (r < 0)
                         return r;
         }
@@ -190,11 +204,11 @@ int vmwp_vm_nic_attach(struct vmwp_vm *vm, const struct vmwp_hotplug *req, const
         else if (i != vm->cfg.n_nics || i >= VM_NICS_MAX)
                 r = errorf(err, errlen, -EINVAL, "nics[%u]: not the next NIC", i);
         if (r < 0) {
-                for (uint32_t k = 0; k < req->queues; k++)
+                for (uint32_t k = 0; k < req->queues + req->steer; k++)
                         safe_close(fds[k]);
                 return r;
         }
-        if ((r = add_nic(vm, i, &req->nic, fds, req->queues, err, errlen)) < 0)
+        if ((r = add_nic(vm, i, &req->nic, fds, req->queues, req->steer ? fds[req->queues] : -1, err, errlen)) < 0)
                 return r;
         vm->cfg.nics[i] = req->nic;
         vm->n_nic_queues[i] = (uint8_t)req->queues;

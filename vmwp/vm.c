@@ -289,6 +289,7 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         memcpy(vm->parent_fds, opt->parent_fds, sizeof vm->parent_fds);
         memcpy(vm->n_disk_parents, opt->n_disk_parents, sizeof vm->n_disk_parents);
         memcpy(vm->n_nic_queues, opt->n_nic_queues, sizeof vm->n_nic_queues);
+        memcpy(vm->nic_steer, opt->nic_steer, sizeof vm->nic_steer);
         vm->n_parent_fds = opt->n_parent_fds;
         opt->n_disk_fds = opt->n_tap_fds = opt->n_parent_fds = 0;
         vm->hotplug_disks = opt->hotplug_disks;

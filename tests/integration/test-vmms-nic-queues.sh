@@ -5,7 +5,10 @@
 # one per vCPU; a TAP an admin pre-created without multi_queue gets one
 # queue and a notice in the VM's log. The fake worker reports what it got
 # (TUNGETIFF on the fds); vmms runs in a network namespace of its own, so
-# the TAPs are made there.
+# the TAPs are made there. A multi-queue TAP gets the RSS steering program
+# and its map travels after the queues ("nic_steer"; fdinfo says it is a
+# BPF map), also for a NIC added while the VM runs; where the kernel
+# refuses the program, vmms must have said so in its log.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 t_setup
@@ -32,11 +35,28 @@ booted() {
   fail "$1: no '$2' on the console: $(cat "$(vm_prop "$1" ConsoleLog)" 2>/dev/null)"
 }
 
-note "queues 4 on 2 vCPUs: a multi-queue TAP, 2 queues"
+# steered NAME NIC: the fake worker got NIC's RSS steering map, or vmms
+# logged why the kernel refused the program.
+steered() {
+  grep -q "fake-vmwp: nic $2: .* multi-queue, RSS steering" "$(vm_prop "$1" ConsoleLog)" && return 0
+  grep -q "nics\[$2\]: TAP .*RSS steering.*flows follow the channel they were sent on instead" "$T/vmms.log" ||
+    fail "$1: nic $2 has no steering map and vmms did not say why: $(tail -3 "$T/vmms.log")"
+  echo "NOTE: the kernel refused the RSS steering program: $(grep -m1 'RSS steering' "$T/vmms.log")"
+}
+
+note "queues 4 on 2 vCPUs: a multi-queue TAP, 2 queues, steered by the guest's RSS table"
 q_vm mq 2 '{"mac":"00:15:5d:00:07:01","queues":4}'
 expect_rc 0 vmctl start mq
 booted mq 'fake-vmwp: nic 0: 2 queue(s) multi-queue'
+steered mq 0
 ip -n "$NS" tuntap show | grep -q '^vt.*multi_queue' || fail "no multi-queue TAP: $(ip -n "$NS" tuntap show)"
+
+note "a NIC with 2 queues added while it runs: its map too"
+expect_rc 0 vmctl nic attach mq mac=00:15:5d:00:07:05,queues=2
+booted mq 'fake-vmwp: nic-attach nics\[1\] tap=[^ ]* queues=2'
+if ! grep -q 'fake-vmwp: nic-attach nics\[1\] tap=[^ ]* queues=2 steered' "$(vm_prop mq ConsoleLog)"; then
+  grep -q "nics\[1\]: TAP .*flows follow the channel" "$T/vmms.log" || fail "the added NIC has no steering map"
+fi
 expect_rc 0 vmctl kill mq
 
 note "one vCPU: one queue"
@@ -59,5 +79,6 @@ ip -n "$NS" tuntap add mode tap multi_queue name nqmulti || fail "tuntap add mul
 q_vm admq 2 '{"mac":"00:15:5d:00:07:04","tap":"nqmulti","queues":2}'
 expect_rc 0 vmctl start admq
 booted admq 'fake-vmwp: nic 0: 2 queue(s) multi-queue'
+steered admq 0
 expect_rc 0 vmctl kill admq
 echo PASS

@@ -96,11 +96,15 @@ struct fake_hotplug *fake_hotplug_new(const struct vm_config *c, json_object *ms
                 if (!c->disks[i].read_only && S_ISREG(st.st_mode))
                         h->fsize = MAX(h->fsize, h->disk_size[i]);
         }
+        json_object *st = NULL;
         (void)json_object_object_get_ex(msg, "nic_queues", &q);
+        (void)json_object_object_get_ex(msg, "nic_steer", &st);
         for (uint32_t i = 0; i < c->n_nics; i++) {
                 int64_t queues = !c->nics[i].tap[0] ? 0 : q ? json_object_get_int64(json_object_array_get_idx(q, i)) : 1;
                 for (int64_t j = 0; j < queues && j < QUEUES_MAX && k < n; j++)
                         h->tap_fd[i][h->n_taps[i]++] = fds[k++];
+                if (st && json_object_get_boolean(json_object_array_get_idx(st, i)) && k < n)
+                        k++; /* the RSS steering map: check_fds reported it; the fake keeps no copy */
         }
         if (json_object_object_get_ex(msg, "disk_parents", &p))
                 for (uint32_t i = 0; i < c->n_disks; i++)
@@ -349,7 +353,11 @@ static int nic_attach_check(struct fake_hotplug *h, json_object *req, size_t n_f
                 return errorf(err, errlen, -EINVAL, "the NIC needs \"tap\": vmms passes its TAP's fds");
         if (queues < 1 || queues > (int64_t)max)
                 return errorf(err, errlen, -EINVAL, "\"queues\" must be 1..%u", max);
-        if (n_fds != (size_t)queues)
+        json_object *st;
+        bool steer = json_object_object_get_ex(req, "steer", &st) && json_object_get_boolean(st);
+        if (steer && queues < 2)
+                return errorf(err, errlen, -EINVAL, "\"steer\" must be a boolean, true only with 2 or more queues");
+        if (n_fds != (size_t)queues + steer)
                 return errorf(err, errlen, -EINVAL, "expected %lld TAP queue fds, got %zu", (long long)queues, n_fds);
         if ((r = nic_clash(&h->cfg, nic, err, errlen)) < 0)
                 return r;
@@ -366,7 +374,10 @@ static int nic_attach(struct fake_hotplug *h, json_object *req, int *fds, size_t
         struct vm_nic_config nic;
         uint32_t i = h->cfg.n_nics;
         int r = nic_attach_check(h, req, n_fds, paused, &nic, err, errlen);
-        for (size_t k = 0; r == 0 && k < n_fds; k++) { /* each fd a queue of the TAP the entry names */
+        json_object *st;
+        bool steer = r == 0 && json_object_object_get_ex(req, "steer", &st) && json_object_get_boolean(st);
+        size_t queues = n_fds - steer;
+        for (size_t k = 0; r == 0 && k < queues; k++) { /* each fd a queue of the TAP the entry names */
                 struct ifreq ifr = { 0 };
                 if (ioctl(fds[k], TUNGETIFF, &ifr) < 0 || strcmp(ifr.ifr_name, nic.tap))
                         r = errorf(err, errlen, -EINVAL, "nics[%u]: fd %zu is not a queue of TAP %s", i, k, nic.tap);
@@ -375,12 +386,16 @@ static int nic_attach(struct fake_hotplug *h, json_object *req, int *fds, size_t
                 close_fds(fds, n_fds);
                 return r;
         }
+        if (steer) /* the RSS steering map: the fake has no guest to fill it */
+                close(fds[queues]);
+        n_fds = queues;
         memcpy(h->tap_fd[i], fds, n_fds * sizeof fds[0]);
         h->n_taps[i] = (uint8_t)n_fds;
         h->cfg.nics[h->cfg.n_nics++] = nic;
         char s[GUID_STRING_MAX];
         guid_to_string(&nic.instance, s);
-        snprintf(line, linelen, "fake-vmwp: nic-attach nics[%u] tap=%s queues=%zu instance=%s\n", i, nic.tap, n_fds, s);
+        snprintf(line, linelen, "fake-vmwp: nic-attach nics[%u] tap=%s queues=%zu%s instance=%s\n", i, nic.tap, n_fds,
+                 steer ? " steered" : "", s);
         json_object_object_add(fields, "nic", json_object_new_int64(i));
         json_object_object_add(fields, "instance", json_object_new_string(s));
         return 0;

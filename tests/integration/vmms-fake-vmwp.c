@@ -772,13 +772,29 @@ static size_t report_parents(struct fake *f, const struct vm_config *c, json_obj
         return total;
 }
 
+/* fd is a BPF map (its fdinfo names a map_type). */
+static bool is_bpf_map(int fd) {
+        char path[64], buf[512];
+        snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+        int i = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t r = i < 0 ? -1 : read(i, buf, sizeof buf - 1);
+        if (i >= 0)
+                close(i);
+        if (r <= 0)
+                return false;
+        buf[r] = 0;
+        return strstr(buf, "map_type:") != NULL;
+}
+
 /* The TAP fds after the disks' (from fds[0]): one per NIC that names a
- * TAP, or "nic_queues" of them. Returns how many there are. */
+ * TAP, or "nic_queues" of them, and its RSS steering map ("nic_steer").
+ * Returns how many there are. */
 static size_t report_nics(struct fake *f, const struct vm_config *c, json_object *msg, const int *fds, size_t n) {
-        json_object *a = NULL;
+        json_object *a = NULL, *st = NULL;
         bool given = json_object_object_get_ex(msg, "nic_queues", &a);
         if (given && (!json_object_is_type(a, json_type_array) || json_object_array_length(a) != c->n_nics))
                 finish(f, VMWP_EXIT_USAGE, "nic_queues: not one count per NIC");
+        (void)json_object_object_get_ex(msg, "nic_steer", &st);
         size_t k = 0;
         for (uint32_t i = 0; i < c->n_nics; i++) {
                 if (!c->nics[i].tap[0])
@@ -788,12 +804,17 @@ static size_t report_nics(struct fake *f, const struct vm_config *c, json_object
                         finish(f, VMWP_EXIT_USAGE, "nic_queues: a count out of range");
                 struct ifreq ifr = { 0 };
                 bool mq = ioctl(fds[k], TUNGETIFF, &ifr) == 0 && (ifr.ifr_flags & IFF_MULTI_QUEUE);
+                k += (size_t)q;
+                /* the RSS steering map after the queues: a BPF array map */
+                bool steer = st && json_object_get_boolean(json_object_array_get_idx(st, i));
+                if (steer && (k >= n || !is_bpf_map(fds[k])))
+                        finish(f, VMWP_EXIT_USAGE, "nic_steer: no BPF map after the queues");
+                k += steer;
                 char line[128];
-                snprintf(line, sizeof line, "fake-vmwp: nic %u: %lld queue(s)%s\n", i, (long long)q,
-                         mq ? " multi-queue" : "");
+                snprintf(line, sizeof line, "fake-vmwp: nic %u: %lld queue(s)%s%s\n", i, (long long)q,
+                         mq ? " multi-queue" : "", steer ? ", RSS steering" : "");
                 size_t used = strlen(f->nics);
                 snprintf(f->nics + used, sizeof f->nics - used, "%s", line);
-                k += (size_t)q;
         }
         return k;
 }

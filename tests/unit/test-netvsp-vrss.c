@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "common/rss-steer.h"
 #include "tests/unit/test-netvsp-sim.h"
 
 static void env_up(struct ns_env *e, const char *tap, uint32_t queues) {
@@ -50,15 +51,16 @@ static uint32_t rss_queues(struct ns_env *e) {
 }
 
 /* RSS parameters as Linux sets them once its sub-channels are open:
- * Toeplitz, 128 entries spread over the channels, a 40-byte key. */
-static void set_rss(struct ns_env *e, uint32_t channels) {
+ * Toeplitz, 128 entries spread over the channels, a 40-byte key (byte i:
+ * 7i + 1), and the hash types in hashinfo. */
+static void set_rss_types(struct ns_env *e, uint32_t channels, uint32_t hashinfo) {
         uint8_t m[28 + 40 + 512 + 40] = { 0 };
         uint32_t hdr[7] = { RNDIS_MSG_SET, sizeof m, e->next_req++, RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS,
                             40 + 512 + 40, 20, 0 };
         memcpy(m, hdr, sizeof hdr);
         struct ndis_recv_scale_param p = {
                 .hdr = { NDIS_OBJECT_TYPE_RSS_PARAMETERS, NDIS_RECEIVE_SCALE_PARAMETERS_REVISION_2, 40 },
-                .hashinfo = NDIS_HASH_FUNC_TOEPLITZ,
+                .hashinfo = hashinfo,
                 .indirect_tabsize = 512, .indirect_taboffset = 40,
                 .hashkey_size = 40, .hashkey_offset = 40 + 512,
         };
@@ -72,6 +74,10 @@ static void set_rss(struct ns_env *e, uint32_t channels) {
         struct ns_msg r;
         ns_control(e, m, sizeof m, RNDIS_MSG_SET_C, &r);
         ASSERT_EQ(ns_status_of(&r), RNDIS_STATUS_SUCCESS);
+}
+
+static void set_rss(struct ns_env *e, uint32_t channels) {
+        set_rss_types(e, channels, NDIS_HASH_FUNC_TOEPLITZ);
 }
 
 static bool one_sent_on_sub(const struct netvsp_nic_stats *s) {
@@ -208,6 +214,97 @@ TEST(vrss_flows_follow_their_channel) {
         ns_stats_when(&e, flows_counted, &st);
         ASSERT_GE(st.queue[1].rx_packets, 8u);
         ASSERT_GE(st.queue[1].tx_packets, 8u);
+        ASSERT_EQ(st.queue_attach_failures, 0u);
+        close(s);
+        ASSERT_OK(vmbus_sim_close(e.sim, &sub));
+        ns_stop(&e);
+}
+
+/* Flows the host starts, with the RSS steering program vmms attaches
+ * (common/rss-steer.h) on a TAP whose queues come as vmms passes them:
+ * each datagram arrives on the channel the guest's own table names for its
+ * Toeplitz hash, before the guest sent anything on it; with RSS turned
+ * off, all on the primary. */
+static uint16_t steer_port;
+
+static bool is_udp_to_steer_port(const uint8_t *f, size_t n) {
+        return n >= 42 && f[12] == 0x08 && f[13] == 0x00 && f[23] == 17 && (f[36] << 8 | f[37]) == steer_port;
+}
+
+static int vmms_queue(const char *name) {
+        int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE };
+        snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+        ASSERT_OK(ioctl(fd, TUNSETIFF, &ifr));
+        return fd;
+}
+
+TEST(vrss_the_guests_table_steers_the_hosts_flows) {
+        struct ns_env e;
+        struct netvsp_nic_config nc;
+        memset(&e, 0, sizeof e);
+        ns_enter_netns();
+        ns_nic_config(&e, &nc, "vrss7");
+        nc.dev.queues = 2;
+        nc.tap.create = false;
+        nc.tap_fd = vmms_queue("vrss7");
+        nc.queue_fds[nc.n_queue_fds++] = vmms_queue("vrss7");
+        char err[256] = "";
+        int map = rss_steer_attach(nc.tap_fd, err, sizeof err);
+        if (map == -EPERM)
+                TEST_SKIP("%s", err);
+        ASSERT_GE(map, 0);
+        ASSERT_OK(rss_steer_mmap(map, &nc.steer));
+        close(map);
+        struct ifreq ifr = { 0 };
+        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ASSERT_GE(s, 0);
+        snprintf(ifr.ifr_name, IFNAMSIZ, "vrss7");
+        ASSERT_OK(ioctl(s, SIOCGIFFLAGS, &ifr));
+        ifr.ifr_flags |= IFF_UP;
+        ASSERT_OK(ioctl(s, SIOCSIFFLAGS, &ifr));
+        ns_start(&e, &nc);
+        ns_host_setup(&e);
+        ns_open(&e);
+        ns_nvsp_init(&e);
+        ns_rndis_up(&e);
+        uint32_t m[10];
+        struct vmbus_sim_channel sub;
+        ns_ask_subchannels(&e, 1, m);
+        ASSERT_EQ(m[2], 1u);
+        ns_open_sub(&e, 1, &sub);
+        set_rss_types(&e, 2, NDIS_HASH_FUNC_TOEPLITZ | RSS_HASH_IPV4 | RSS_HASH_UDP_IPV4);
+        ASSERT_OK(nt_add_neigh((int)if_nametoindex(e.tap), NT_GUEST_IP, e.mac));
+        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9000) }, from = to;
+        inet_pton(AF_INET, NT_GUEST_IP, &to.sin_addr);
+        inet_pton(AF_INET, NT_HOST_IP, &from.sin_addr);
+        ASSERT_OK(bind(s, (struct sockaddr *)&from, sizeof from));
+        uint8_t key[40], in[12];
+        for (uint32_t i = 0; i < 40; i++)
+                key[i] = (uint8_t)(i * 7 + 1);
+        struct vmbus_sim_channel *chans[2] = { &e.ch, &sub };
+        unsigned per_channel[2] = { 0 };
+        for (unsigned flow = 0; flow < 24; flow++) {
+                steer_port = (uint16_t)(9100 + flow);
+                to.sin_port = htons(steer_port);
+                memcpy(in, &from.sin_addr, 4);
+                memcpy(in + 4, &to.sin_addr, 4);
+                in[8] = 9000 >> 8, in[9] = 9000 & 255, in[10] = (uint8_t)(steer_port >> 8), in[11] = (uint8_t)steer_port;
+                unsigned ch = (rss_toeplitz(key, in, 12) & 127) % 2;
+                uint8_t got[2048];
+                for (int tries = 0;; tries++) { /* retried: the steering map is filled by the primary's next round */
+                        ASSERT_EQ(sendto(s, "data", 4, 0, (struct sockaddr *)&to, sizeof to), 4);
+                        if (ns_wait_frame_on(&e, chans[ch], is_udp_to_steer_port, got, tries < 3 ? 300 : 5000) > 0)
+                                break;
+                        ASSERT_LT(tries, 3);
+                }
+                per_channel[ch]++;
+        }
+        ASSERT_GT(per_channel[0], 0u);
+        ASSERT_GT(per_channel[1], 0u);
+        struct netvsp_nic_stats st;
+        netvsp_nic_get_stats(e.nic, &st);
         ASSERT_EQ(st.queue_attach_failures, 0u);
         close(s);
         ASSERT_OK(vmbus_sim_close(e.sim, &sub));

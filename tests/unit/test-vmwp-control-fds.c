@@ -123,6 +123,26 @@ TEST(nic_queues_give_each_nic_its_fds) {
         json_object_put(m);
 }
 
+/* "nic_steer": a NIC's RSS steering map after its queues (the TAP fds'
+ * table holds it there), only for a NIC with 2 or more. */
+TEST(nic_steer_brings_a_map_after_the_queues) {
+        struct json_object *m = message(QUEUED_NICS ",\"nic_queues\":[2,1],\"nic_steer\":[true,false]}");
+        int fds[6];
+        new_fds(fds, 6); /* 1 disk, 2 TAP queues + the map, 1 TAP queue, kernel */
+        ASSERT_EQ(vmwp_control_assign_fds(&cfg, m, fds, 6, &opt, err, sizeof err), 0);
+        ASSERT_EQ(opt.n_tap_fds, 4u);
+        ASSERT_EQ(opt.tap_fds[2], fds[3]);
+        ASSERT_TRUE(opt.nic_steer[0]);
+        ASSERT_FALSE(opt.nic_steer[1]);
+        ASSERT_EQ(opt.kernel_fd, fds[5]);
+        close_fds(fds, 6);
+        json_object_put(m);
+        refused(QUEUED_NICS ",\"nic_queues\":[2,1],\"nic_steer\":[true,true]}", 7, "2 or more queues");
+        refused(QUEUED_NICS ",\"nic_queues\":[2,1],\"nic_steer\":[1,false]}", 6, "a boolean");
+        refused(QUEUED_NICS ",\"nic_queues\":[2,1],\"nic_steer\":[true]}", 6, "one boolean per NIC");
+        refused(QUEUED_NICS ",\"nic_queues\":[2,1],\"nic_steer\":[true,false]}", 5, "expected 1 disk + 4 TAP");
+}
+
 TEST(nic_queues_out_of_range_are_refused) {
         refused(QUEUED_NICS ",\"nic_queues\":[3,1]}", 6, "the NIC's queues"); /* 2 vCPUs */
         refused(QUEUED_NICS ",\"nic_queues\":[1,2]}", 5, "the NIC's queues"); /* queues 1 */

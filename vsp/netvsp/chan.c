@@ -87,6 +87,8 @@ void netvsp_chan_share(struct netvsp_chan *c) {
                         __atomic_store_n(&nic->shared_gen, nic->shared_gen + 1, __ATOMIC_RELEASE);
                 }
                 pthread_mutex_unlock(&nic->shared_lock);
+                if (changed)
+                        netvsp_nic_steer(nic, &c->shared.rndis);
                 if (changed) {
                         pthread_mutex_lock(&nic->wake_lock);
                         for (unsigned i = 1; i < NETVSP_MAX_QUEUES; i++)
@@ -268,7 +270,7 @@ static int chan_on_start(void *opaque) {
         if (cfg->thread_policy && cfg->thread_policy(cfg->thread_policy_opaque, "netvsp") < 0)
                 c->local.thread_policy_failures++;
         /* a TAP queue of its own: the kernel may steer frames to it now */
-        if (c->tap != c->nic->tap && tap_set_queue(c->tap, true) < 0)
+        if (c->tap != c->nic->tap && netvsp_nic_set_queue(c->nic, c->tap, c->index, true) < 0)
                 c->local.queue_attach_failures++;
         return 0;
 }
@@ -276,7 +278,7 @@ static int chan_on_start(void *opaque) {
 static void chan_on_exit(void *opaque) {
         struct netvsp_chan *c = opaque;
         if (c->tap != c->nic->tap)
-                (void)tap_set_queue(c->tap, false);
+                (void)netvsp_nic_set_queue(c->nic, c->tap, c->index, false);
         netvsp_chan_publish_stats(c);
 }
 

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 
+#include "common/rss-steer.h"
 #include "netvsp/provider.h"
 #include "vmbus/ring.h"
 
@@ -39,7 +40,23 @@ struct netvsp_nic {
         pthread_mutex_t wake_lock;
         int sub_efd[NETVSP_MAX_QUEUES];
         struct netvsp_stats chan_stats[NETVSP_MAX_QUEUES]; /* per channel, under stats_lock */
+        /* RSS steering (cfg.steer): tun's queue order as our attaches and
+         * detaches change it, and the guest's parameters last written to the
+         * map (by the primary's worker); guarded by steer_lock */
+        pthread_mutex_t steer_lock;
+        struct rss_queue_order order;
+        bool steer_on;
+        uint32_t steer_types, steer_n;
+        uint8_t steer_key[RSS_STEER_KEY_SIZE];
+        uint32_t steer_table[RSS_STEER_TABLE];
 };
+
+/* A sub-channel's TAP queue attached (true) or detached, and the steering
+ * map told where its channel now is. */
+int netvsp_nic_set_queue(struct netvsp_nic *nic, struct tap *q, uint32_t channel, bool attach);
+/* The primary's worker, after its RNDIS state changed: the guest's RSS
+ * parameters into the steering map, if they differ from the last ones. */
+void netvsp_nic_steer(struct netvsp_nic *nic, const struct rndis_device *r);
 
 /* The receive and send buffers: the only GPADLs netvsc registers (§7.3). */
 #define NETVSP_CHAN_GPADLS 2u

@@ -173,6 +173,7 @@ static void free_fds(const struct netvsp_nic_config *cfg) {
                 safe_close(cfg->tap_fd);
         for (uint32_t i = 0; i < cfg->n_queue_fds && i < NETVSP_MAX_QUEUES - 1; i++)
                 safe_close(cfg->queue_fds[i]);
+        rss_steer_munmap(cfg->steer);
 }
 
 /* The other queues of a multi-queue TAP, detached until their sub-channel
@@ -182,24 +183,64 @@ static void free_fds(const struct netvsp_nic_config *cfg) {
 static int open_queues(struct netvsp_nic *nic, const struct netvsp_nic_config *cfg) {
         uint32_t want = MIN(MAX(cfg->dev.queues, 1u), NETVSP_MAX_QUEUES);
         int r = 0;
+        /* vmms attached the queues it passes in order (steering's model of
+         * tun's order starts there); a queue closed or detached leaves it */
+        rss_queue_order_init(&nic->order, cfg->tap_fd >= 0 ? 1 + cfg->n_queue_fds : 1);
         for (uint32_t i = 1; i < NETVSP_MAX_QUEUES; i++) {
                 bool given = cfg->tap_fd >= 0 && i - 1 < cfg->n_queue_fds;
                 int fd = given ? cfg->queue_fds[i - 1] : -1;
                 if (i >= want || r < 0) {
+                        if (fd >= 0)
+                                rss_queue_order_detach(&nic->order, i);
                         safe_close(fd);
                         continue;
                 }
-                if (given && (r = tap_adopt_fd(fd, &nic->qtap[i])) < 0)
+                if (given && (r = tap_adopt_fd(fd, &nic->qtap[i])) < 0) {
                         safe_close(fd);
-                else if (!given && cfg->tap_fd < 0 && tap_multi_queue(nic->tap))
+                        rss_queue_order_detach(&nic->order, i);
+                } else if (!given && cfg->tap_fd < 0 && tap_multi_queue(nic->tap)) {
                         r = tap_open_queue(nic->tap, &nic->qtap[i]);
+                }
                 struct tap *q = nic->qtap[i];
                 if (r == 0 && q && (!tap_multi_queue(q) || strcmp(tap_name(q), tap_name(nic->tap))))
                         r = -EINVAL; /* not a queue of the NIC's TAP */
                 if (r == 0 && q)
-                        r = tap_set_queue(q, false);
+                        r = netvsp_nic_set_queue(nic, q, i, false);
         }
         return r;
+}
+
+int netvsp_nic_set_queue(struct netvsp_nic *nic, struct tap *q, uint32_t channel, bool attach) {
+        pthread_mutex_lock(&nic->steer_lock);
+        int r = tap_set_queue(q, attach);
+        if (r == 0 && attach)
+                rss_queue_order_attach(&nic->order, channel);
+        else if (r == 0)
+                rss_queue_order_detach(&nic->order, channel);
+        if (r == 0 && nic->cfg.steer) {
+                uint32_t queue_of[RSS_STEER_CHANNELS];
+                rss_queue_order_get(&nic->order, queue_of);
+                rss_steer_set_queues(nic->cfg.steer, queue_of);
+        }
+        pthread_mutex_unlock(&nic->steer_lock);
+        return r;
+}
+
+void netvsp_nic_steer(struct netvsp_nic *nic, const struct rndis_device *rd) {
+        if (!nic->cfg.steer)
+                return;
+        bool on = rd->rss_enabled && rd->rss_table_len > 0;
+        uint32_t n = on ? MIN(rd->rss_table_len, RSS_STEER_TABLE) : 0;
+        pthread_mutex_lock(&nic->steer_lock);
+        if (on != nic->steer_on || (on && (n != nic->steer_n || rd->rss_hashinfo != nic->steer_types ||
+                                           memcmp(rd->rss_key, nic->steer_key, sizeof nic->steer_key) != 0 ||
+                                           memcmp(rd->rss_table, nic->steer_table, n * sizeof *rd->rss_table) != 0))) {
+                nic->steer_on = on, nic->steer_n = n, nic->steer_types = rd->rss_hashinfo;
+                memcpy(nic->steer_key, rd->rss_key, sizeof nic->steer_key);
+                memcpy(nic->steer_table, rd->rss_table, n * sizeof *rd->rss_table);
+                rss_steer_set_params(nic->cfg.steer, nic->steer_key, nic->steer_types, nic->steer_table, n);
+        }
+        pthread_mutex_unlock(&nic->steer_lock);
 }
 
 static void count_open(struct netvsp_nic *nic, bool open) {
@@ -414,11 +455,16 @@ int netvsp_nic_new(const struct netvsp_nic_config *cfg, struct netvsp_nic **out,
                 return -ENOMEM;
         }
         nic->cfg = *cfg;
+        if (cfg->tap_fd < 0 && cfg->steer) { /* steering knows the order of vmms's queues only */
+                rss_steer_munmap(cfg->steer);
+                nic->cfg.steer = NULL;
+        }
         nic->link_fd = -1;
         pthread_mutex_init(&nic->stats_lock, NULL);
         pthread_mutex_init(&nic->chan_lock, NULL);
         pthread_mutex_init(&nic->shared_lock, NULL);
         pthread_mutex_init(&nic->wake_lock, NULL);
+        pthread_mutex_init(&nic->steer_lock, NULL);
         for (unsigned i = 0; i < NETVSP_MAX_QUEUES; i++)
                 nic->sub_efd[i] = -1;
         int r;
@@ -474,6 +520,8 @@ void netvsp_nic_free(struct netvsp_nic *nic) {
         pthread_mutex_destroy(&nic->chan_lock);
         pthread_mutex_destroy(&nic->shared_lock);
         pthread_mutex_destroy(&nic->wake_lock);
+        pthread_mutex_destroy(&nic->steer_lock);
+        rss_steer_munmap(nic->cfg.steer);
         free(nic);
 }
 

@@ -54,7 +54,11 @@
  *   "queues" > 1 (vRSS, docs/netvsp.md) gets a multi-queue TAP
  *   (IFF_MULTI_QUEUE) and min(queues, vcpus) fds, its queues in order;
  *   the message's "nic_queues" then has one count per NIC (absent: one
- *   each; a pre-created TAP without multi_queue gives one). Disk fds are opened
+ *   each; a pre-created TAP without multi_queue gives one), and
+ *   "nic_steer" one boolean per NIC: true, the fd after the NIC's queue
+ *   fds is the RSS steering map of the program vmms attached to its TAP
+ *   (common/rss-steer.h; false where the kernel refused the program).
+ *   Disk fds are opened
  *   O_RDWR or O_RDONLY as "read_only" says and flock()ed by vmms (the lock
  *   lives as long as the worker's copy); the worker may add O_DIRECT with
  *   fcntl(F_SETFL). vmms passes "--serial socket:PATH" and sets
@@ -154,8 +158,9 @@
  *   by vmms first) must now hold exactly size bytes, whole sectors, not
  *   fewer than before; the guest is told (a unit attention, ENUMERATE_BUS).
  *   "size", "grown". VHDX: EOPNOTSUPP.
- * - {"op":"nic-attach","id":n,"nic":{entry},"queues":q} with the TAP's q
- *   queue fds (q 1..the NIC's queues, absent 1; the entry names its "tap"):
+ * - {"op":"nic-attach","id":n,"nic":{entry},"queues":q[,"steer":true]}
+ *   with the TAP's q queue fds (q 1..the NIC's queues, absent 1; the entry
+ *   names its "tap") and, with "steer", its RSS steering map's fd after them:
  *   "nic" (its index), "instance" (derived from the new index if absent).
  * - {"op":"nic-detach","id":n,"nic":i}: rescinded, its TAP fds closed; the
  *   later NICs move down one index.
@@ -174,7 +179,8 @@ struct json_object;
 /* The VHDX parents of all of a VM's disks together ("disk_parents"). */
 #define PROTO_MAX_PARENT_FDS 128u
 /* One message's fds: the kernel's SCM_MAX_FD. The config message carries
- * at most VM_DISKS_MAX + VM_NIC_QUEUES_MAX + 4 + PROTO_MAX_PARENT_FDS (228). */
+ * at most VM_DISKS_MAX + VM_NIC_QUEUES_MAX + VM_NICS_MAX + 4 +
+ * PROTO_MAX_PARENT_FDS (236). */
 #define PROTO_MAX_FDS 253u
 #define PROTO_CONTROL_FD 3
 

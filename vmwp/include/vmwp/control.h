@@ -86,6 +86,7 @@ struct vmwp_hotplug {
         uint64_t size;              /* disk-resize: bytes, whole sectors */
         uint32_t parents;           /* disk-attach: VHDX parent fds after the image's, nearest first */
         uint32_t queues;            /* nic-attach: TAP queue fds */
+        bool steer;                 /* nic-attach: the TAP's RSS steering map follows the queue fds */
         struct vm_disk_config disk; /* disk-attach: the entry as vm_config_parse() reads it */
         struct vm_nic_config nic;   /* nic-attach: likewise, its instance GUID derived if absent */
 };

@@ -23,7 +23,7 @@ struct vmwp_vm;
 struct vid_partition;
 struct json_object;
 
-#define VMWP_MAX_FDS (VM_DISKS_MAX + VM_NIC_QUEUES_MAX + 4 + PROTO_MAX_PARENT_FDS)
+#define VMWP_MAX_FDS (VM_DISKS_MAX + VM_NIC_QUEUES_MAX + VM_NICS_MAX + 4 + PROTO_MAX_PARENT_FDS)
 
 enum {
         VMWP_FILE_KERNEL = 1,
@@ -66,9 +66,10 @@ struct vmwp_vm_options {
         /* Received from vmms; ownership passes to the VM (closed on free). */
         int disk_fds[VM_DISKS_MAX];
         size_t n_disk_fds;
-        int tap_fds[VM_NIC_QUEUES_MAX]; /* NIC by NIC, each NIC's queues (n_nic_queues[i]) */
+        int tap_fds[VM_NIC_QUEUES_MAX + VM_NICS_MAX]; /* NIC by NIC, each NIC's queues (n_nic_queues[i]), then its steering map (nic_steer[i]) */
         size_t n_tap_fds;
         uint8_t n_nic_queues[VM_NICS_MAX]; /* proto.h "nic_queues"; 0: one */
+        bool nic_steer[VM_NICS_MAX];       /* proto.h "nic_steer" */
         /* VHDX disks' parents from vmms (proto.h "disk_parents"), disk by
          * disk, each disk's nearest first; disk i has n_disk_parents[i].
          * Owned like disk_fds. None (standalone): the disk backend opens

@@ -34,6 +34,8 @@ struct netvsp_guest_memory {
         void *opaque;
 };
 
+struct rss_steer_map;
+
 struct netvsp_nic_config {
         struct netvsp_config dev;  /* MAC, MTU, offloads, batching (netvsp_config_from_vm_nic) */
         struct tap_config tap;     /* used when tap_fd < 0: create, or open by name */
@@ -45,6 +47,13 @@ struct netvsp_nic_config {
          * (on queue 0); frames for the guest then all arrive on the primary. */
         int queue_fds[NETVSP_MAX_QUEUES - 1];
         uint32_t n_queue_fds;
+        /* The TAP's RSS steering map (common/rss-steer.h), mapped; NULL: none
+         * (tun's flow table steers). With it, frames for the guest go to the
+         * channel its RSS parameters name: the NIC keeps the map filled with
+         * them and with each channel's queue index (docs/netvsp.md "vRSS",
+         * step 7). Only with tap_fd and queue_fds from vmms, all attached in
+         * order; owned by the NIC from netvsp_nic_new on. */
+        struct rss_steer_map *steer;
         struct netvsp_guest_memory gm;
         /* Keep polling this long after the last progress with the guest's
          * doorbells masked (0: NETVSP_DEFAULT_POLL_US; UINT32_MAX: never poll). */
