@@ -71,8 +71,8 @@ static void hotplug(struct json_object *req, size_t n_fds) {
                         abort();
                 break;
         case VMWP_NIC_ATTACH:
-                if (h.index != cfg->n_nics || !h.nic.tap[0] || n_fds != h.queues || h.queues < 1 ||
-                    h.queues > vm_nic_queues(&h.nic, cfg->vcpus))
+                if (h.index != cfg->n_nics || !h.nic.tap[0] || n_fds != h.queues + h.steer || h.queues < 1 ||
+                    h.queues > vm_nic_queues(&h.nic, cfg->vcpus) || (h.steer && h.queues < 2))
                         abort();
                 break;
         case VMWP_DISK_DETACH:
