@@ -276,6 +276,21 @@ static void unless_types(struct prog *p, uint32_t bits, unsigned label) {
         jump(p, BPF_JEQ, R3, 0, label);
 }
 
+/* The protocol byte in r2: TCP or UDP with its hash type on goes to
+ * `ports`, anything else to `noports`. */
+static void l4_dispatch(struct prog *p, uint32_t tcp_type, uint32_t udp_type, unsigned l_tcp, unsigned l_udp,
+                        unsigned ports, unsigned noports) {
+        jump(p, BPF_JEQ, R2, IPPROTO_TCP_, l_tcp);
+        jump(p, BPF_JEQ, R2, IPPROTO_UDP_, l_udp);
+        jump(p, BPF_JA, 0, 0, noports);
+        place(p, l_tcp);
+        unless_types(p, tcp_type, noports);
+        jump(p, BPF_JA, 0, 0, ports);
+        place(p, l_udp);
+        unless_types(p, udp_type, noports);
+        place(p, ports);
+}
+
 /* Stack layout: the network header is copied to fp - 64; IPv4's addresses
  * are then at fp - 52 with its ports loaded right after them (fp - 44), and
  * IPv6's at fp - 56 with the ports at fp - 24: each flow's hash input is
@@ -319,15 +334,7 @@ static int build(struct prog *p, int map_fd) {
         alu_imm(p, BPF_AND, R3, htons(0x3fff));
         jump(p, BPF_JNE, R3, 0, L_V4_NOPORTS);
         ldx(p, BPF_B, R2, FP, NH + 9);
-        jump(p, BPF_JEQ, R2, IPPROTO_TCP_, L_V4_TCP);
-        jump(p, BPF_JEQ, R2, IPPROTO_UDP_, L_V4_UDP);
-        jump(p, BPF_JA, 0, 0, L_V4_NOPORTS);
-        place(p, L_V4_TCP);
-        unless_types(p, RSS_HASH_TCP_IPV4, L_V4_NOPORTS);
-        jump(p, BPF_JA, 0, 0, L_V4_PORTS);
-        place(p, L_V4_UDP);
-        unless_types(p, RSS_HASH_UDP_IPV4, L_V4_NOPORTS);
-        place(p, L_V4_PORTS);
+        l4_dispatch(p, RSS_HASH_TCP_IPV4, RSS_HASH_UDP_IPV4, L_V4_TCP, L_V4_UDP, L_V4_PORTS, L_V4_NOPORTS);
         load_bytes(p, R4, ETH_HLEN_, NH + 20, 4, L_V4_NOPORTS);
         hash_bytes(p, NH + 12, 12);
         place(p, L_V4_NOPORTS);
@@ -341,15 +348,7 @@ static int build(struct prog *p, int map_fd) {
         alu_imm(p, BPF_RSH, R1, 4);
         jump(p, BPF_JNE, R1, 6, L_RET0);
         ldx(p, BPF_B, R2, FP, NH + 6); /* next header */
-        jump(p, BPF_JEQ, R2, IPPROTO_TCP_, L_V6_TCP);
-        jump(p, BPF_JEQ, R2, IPPROTO_UDP_, L_V6_UDP);
-        jump(p, BPF_JA, 0, 0, L_V6_NOPORTS);
-        place(p, L_V6_TCP);
-        unless_types(p, RSS_HASH_TCP_IPV6, L_V6_NOPORTS);
-        jump(p, BPF_JA, 0, 0, L_V6_PORTS);
-        place(p, L_V6_UDP);
-        unless_types(p, RSS_HASH_UDP_IPV6, L_V6_NOPORTS);
-        place(p, L_V6_PORTS);
+        l4_dispatch(p, RSS_HASH_TCP_IPV6, RSS_HASH_UDP_IPV6, L_V6_TCP, L_V6_UDP, L_V6_PORTS, L_V6_NOPORTS);
         load_bytes(p, -1, ETH_HLEN_ + 40, NH + 40, 4, L_V6_NOPORTS);
         hash_bytes(p, NH + 8, 36);
         place(p, L_V6_NOPORTS);

@@ -17,26 +17,36 @@
 #include "common/rss-steer.h"
 #include "tests/unit/test-netvsp-sim.h"
 
-static void env_up(struct ns_env *e, const char *tap, uint32_t queues) {
-        struct netvsp_nic_config nc;
-        memset(e, 0, sizeof *e);
-        ns_enter_netns();
-        ns_nic_config(e, &nc, tap);
-        nc.dev.queues = queues;
-        ns_start(e, &nc);
+/* The NIC of nc started, opened, NVSP and RNDIS up. */
+static void nic_up(struct ns_env *e, const struct netvsp_nic_config *nc) {
+        ns_start(e, nc);
         ns_host_setup(e);
         ns_open(e);
         ns_nvsp_init(e);
         ns_rndis_up(e);
 }
 
-/* A NIC with two queues, up, with its sub-channel asked for and open. */
-static void env_with_sub(struct ns_env *e, const char *tap, struct vmbus_sim_channel *sub) {
+/* One sub-channel asked for: exactly one offered. */
+static void ask_one_sub(struct ns_env *e) {
         uint32_t m[10];
-        env_up(e, tap, 2);
         ns_ask_subchannels(e, 1, m);
         ASSERT_EQ(m[1], (uint32_t)NVSP_STAT_SUCCESS);
         ASSERT_EQ(m[2], 1u);
+}
+
+static void env_up(struct ns_env *e, const char *tap, uint32_t queues) {
+        struct netvsp_nic_config nc;
+        memset(e, 0, sizeof *e);
+        ns_enter_netns();
+        ns_nic_config(e, &nc, tap);
+        nc.dev.queues = queues;
+        nic_up(e, &nc);
+}
+
+/* A NIC with two queues, up, with its sub-channel asked for and open. */
+static void env_with_sub(struct ns_env *e, const char *tap, struct vmbus_sim_channel *sub) {
+        env_up(e, tap, 2);
+        ask_one_sub(e);
         ns_open_sub(e, 1, sub);
 }
 
@@ -264,15 +274,9 @@ TEST(vrss_the_guests_table_steers_the_hosts_flows) {
         ASSERT_OK(ioctl(s, SIOCGIFFLAGS, &ifr));
         ifr.ifr_flags |= IFF_UP;
         ASSERT_OK(ioctl(s, SIOCSIFFLAGS, &ifr));
-        ns_start(&e, &nc);
-        ns_host_setup(&e);
-        ns_open(&e);
-        ns_nvsp_init(&e);
-        ns_rndis_up(&e);
-        uint32_t m[10];
+        nic_up(&e, &nc);
         struct vmbus_sim_channel sub;
-        ns_ask_subchannels(&e, 1, m);
-        ASSERT_EQ(m[2], 1u);
+        ask_one_sub(&e);
         ns_open_sub(&e, 1, &sub);
         set_rss_types(&e, 2, NDIS_HASH_FUNC_TOEPLITZ | RSS_HASH_IPV4 | RSS_HASH_UDP_IPV4);
         ASSERT_OK(nt_add_neigh((int)if_nametoindex(e.tap), NT_GUEST_IP, e.mac));
@@ -390,14 +394,8 @@ TEST(vrss_single_queue_tap) {
         ns_nic_config(&e, &nc, "vrss5");
         nc.tap.create = false;
         nc.dev.queues = 2;
-        ns_start(&e, &nc);
-        ns_host_setup(&e);
-        ns_open(&e);
-        ns_nvsp_init(&e);
-        ns_rndis_up(&e);
-        uint32_t m[10];
-        ns_ask_subchannels(&e, 1, m);
-        ASSERT_EQ(m[2], 1u);
+        nic_up(&e, &nc);
+        ask_one_sub(&e);
         struct vmbus_sim_channel sub;
         ns_open_sub(&e, 1, &sub);
         uint8_t f[2048];
