@@ -104,7 +104,8 @@ touch "$T/udhcpd.leases"
 busybox udhcpd -f "$T/udhcpd.conf" >"$T/udhcpd.log" 2>&1 &
 UDHCPD=$!
 # A TCP echo service for the guest's flows (vRSS: each flow's replies come
-# back on the channel it was sent on).
+# back on the channel the guest's RSS table names, through vmms's steering
+# program on the TAP).
 python3 -c 'import socketserver
 class H(socketserver.BaseRequestHandler):
     def handle(self):
