@@ -257,7 +257,7 @@ static void kernel_prog_done(struct kernel_prog *k) {
 /* The kernel's test run refuses an IPv4 or IPv6 frame shorter than its
  * fixed header; the C version must find nothing to hash in those. */
 static void agree(int prog, const struct rss_steer_map *m, const struct frame *f) {
-        uint32_t ret;
+        uint32_t ret = 0;
         bool v4 = f->b[12] == 0x08 && f->b[13] == 0x00, v6 = f->b[12] == 0x86 && f->b[13] == 0xdd;
         if ((v4 && f->len < 14 + 20) || (v6 && f->len < 14 + 40)) {
                 ASSERT_EQ(rss_steer_pick(m, f->b, f->len), 0u);
