@@ -373,6 +373,32 @@ static inline void ns_rndis_up(struct ns_env *e) {
         ns_set_u32(e, RNDIS_OID_GEN_CURRENT_PACKET_FILTER, 0x0d);
 }
 
+/* RSS parameters as Linux sets them once its sub-channels are open:
+ * Toeplitz, 128 entries spread over the channels, a 40-byte key (byte i:
+ * 7i + 1), and the hash types in hashinfo. */
+static inline void ns_set_rss(struct ns_env *e, uint32_t channels, uint32_t hashinfo) {
+        uint8_t m[28 + 40 + 512 + 40] = { 0 };
+        uint32_t hdr[7] = { RNDIS_MSG_SET, sizeof m, e->next_req++, RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS,
+                            40 + 512 + 40, 20, 0 };
+        memcpy(m, hdr, sizeof hdr);
+        struct ndis_recv_scale_param p = {
+                .hdr = { NDIS_OBJECT_TYPE_RSS_PARAMETERS, NDIS_RECEIVE_SCALE_PARAMETERS_REVISION_2, 40 },
+                .hashinfo = hashinfo,
+                .indirect_tabsize = 512, .indirect_taboffset = 40,
+                .hashkey_size = 40, .hashkey_offset = 40 + 512,
+        };
+        memcpy(m + 28, &p, sizeof p);
+        for (uint32_t i = 0; i < 128; i++) {
+                uint32_t v = i % channels;
+                memcpy(m + 28 + 40 + 4 * i, &v, 4);
+        }
+        for (uint32_t i = 0; i < 40; i++)
+                m[28 + 40 + 512 + i] = (uint8_t)(i * 7 + 1);
+        struct ns_msg r;
+        ns_control(e, m, sizeof m, RNDIS_MSG_SET_C, &r);
+        ASSERT_EQ(ns_status_of(&r), RNDIS_STATUS_SUCCESS);
+}
+
 /* vRSS (§7.8): SUBCHANNEL {op 1, n}; the completion's status and count
  * are m[1], m[2]. */
 static inline void ns_ask_subchannels(struct ns_env *e, uint32_t n, uint32_t m[10]) {

@@ -26,6 +26,7 @@
 #include <stdatomic.h>
 #include <sys/mman.h>
 
+#include "common/rss-steer.h"
 #include "common/macro.h"
 #include "tests/lib/vmstate-file.h"
 #include "tests/lib/vmstate-roundtrip.h"
@@ -499,6 +500,12 @@ static int rig_tap(const char *name) {
 }
 
 static uint32_t rig_queues = 1; /* the NIC's channels (vRSS) */
+/* Each NIC built gets an RSS steering map of its own, as each worker gets
+ * the map of the program its vmms attached (not attached to the TAP here:
+ * the test reads what the NIC writes into it); the newest NIC's mapping. */
+static bool rig_steer;
+static struct rss_steer_map *rig_map;
+static unsigned rig_maps; /* maps made */
 
 static void rig_nic_config(struct ns_env *e, struct netvsp_nic_config *nc, int tap_fd) {
         char name[16];
@@ -507,6 +514,15 @@ static void rig_nic_config(struct ns_env *e, struct netvsp_nic_config *nc, int t
         nc->dev.queues = rig_queues;
         nc->tap_fd = dup(tap_fd);
         ASSERT_OK(nc->tap_fd);
+        int map = rig_steer ? rss_steer_map_create() : -1;
+        if (rig_steer && map < 0) /* the test goes on without; only its map checks skip */
+                printf("no BPF maps here (%s): the steering map is not checked\n", strerror(-map));
+        if (map >= 0) {
+                ASSERT_OK(rss_steer_mmap(map, &nc->steer));
+                close(map);
+                rig_map = nc->steer;
+                rig_maps++;
+        }
 }
 
 /* Sim, server and NIC on the test's TAP; the guest has brought it up. */
@@ -873,15 +889,43 @@ TEST(announce_after_restore_not_after_pause) {
 /* vRSS: a sub-channel is saved in its own NVCH (its receive range, its
  * owed completions) and restored into the new server's sub-channel; both
  * channels carry traffic after the resume. */
+/* The guest's RSS parameters as the steering map must hold them. */
+static bool map_holds_the_guests_table(void) {
+        const struct rss_steer_map *m = rig_map;
+        if (!m) /* no BPF here: nothing to check */
+                return true;
+        if (!__atomic_load_n(&m->enabled, __ATOMIC_ACQUIRE) ||
+            m->hash_types != (NDIS_HASH_FUNC_TOEPLITZ | RSS_HASH_IPV4 | RSS_HASH_TCP_IPV4))
+                return false;
+        for (uint32_t i = 0; i < RSS_STEER_TABLE; i++)
+                if (m->table[i] != i % 2)
+                        return false;
+        uint8_t key[40], in[8] = { 10, 0, 0, 1, 10, 0, 0, 2 };
+        for (uint32_t i = 0; i < 40; i++)
+                key[i] = (uint8_t)(i * 7 + 1);
+        uint32_t h = 0;
+        for (unsigned i = 0; i < 8; i++)
+                h ^= m->lut[i][in[i]];
+        return h == rss_toeplitz(key, in, 8);
+}
+
+/* With a steering map (vmms's, on a multi-queue TAP): the NIC writes the
+ * guest's RSS parameters into it, and the NIC a restore builds writes them
+ * into its own new map as it restores, without the guest setting them
+ * again (a live migration's destination). */
 TEST(save_restore_with_a_sub_channel) {
         struct ns_env e;
         rig_queues = 2;
+        rig_steer = true;
         int fd = rig_up(&e, "vst4");
         uint32_t m[10];
         ns_ask_subchannels(&e, 1, m);
         ASSERT_EQ(m[2], 1u);
         struct vmbus_sim_channel sub;
         ns_open_sub(&e, 1, &sub);
+        ns_set_rss(&e, 2, NDIS_HASH_FUNC_TOEPLITZ | RSS_HASH_IPV4 | RSS_HASH_TCP_IPV4);
+        WAIT_FOR(map_holds_the_guests_table());
+        unsigned maps = rig_maps;
         uint8_t f[2048];
         size_t n = nt_arp_request(f, e.mac, NT_GUEST_IP, NT_HOST_IP);
         ASSERT_EQ(ns_sub_comp(&e, &sub, ns_send_frame_on(&e, &sub, 2, f, (uint32_t)n)), (uint32_t)NVSP_STAT_SUCCESS);
@@ -893,9 +937,12 @@ TEST(save_restore_with_a_sub_channel) {
         rig_cycle(&e, fd, NULL, &before);
         ASSERT_EQ(before.st.dev.rx_split, 2u);
         ASSERT_EQ(before.st.dev.subs_offered, 1u);
+        ASSERT_EQ(rig_maps, maps + (maps > 0));
+        ASSERT_TRUE(map_holds_the_guests_table()); /* the new map, filled by the restore itself */
         rig_resume(&e);
         ASSERT_EQ(ns_sub_comp(&e, &sub, tid), (uint32_t)NVSP_STAT_SUCCESS);
         ASSERT_EQ(ns_wait_frame(&e, ns_is_arp_reply, f, 5000), (ssize_t)42);
+        ASSERT_TRUE(map_holds_the_guests_table());
         /* The counter moves after the frame went to the TAP: the reply
          * can be here first. */
         struct netvsp_nic_stats s;
@@ -905,6 +952,8 @@ TEST(save_restore_with_a_sub_channel) {
         ns_stop(&e);
         close(fd);
         rig_queues = 1;
+        rig_steer = false;
+        rig_map = NULL; /* unmapped with its NIC */
 }
 
 TEST(restore_refusals_leave_a_usable_server) {

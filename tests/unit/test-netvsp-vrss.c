@@ -60,34 +60,8 @@ static uint32_t rss_queues(struct ns_env *e) {
         return c.num_recv_que;
 }
 
-/* RSS parameters as Linux sets them once its sub-channels are open:
- * Toeplitz, 128 entries spread over the channels, a 40-byte key (byte i:
- * 7i + 1), and the hash types in hashinfo. */
-static void set_rss_types(struct ns_env *e, uint32_t channels, uint32_t hashinfo) {
-        uint8_t m[28 + 40 + 512 + 40] = { 0 };
-        uint32_t hdr[7] = { RNDIS_MSG_SET, sizeof m, e->next_req++, RNDIS_OID_GEN_RECEIVE_SCALE_PARAMETERS,
-                            40 + 512 + 40, 20, 0 };
-        memcpy(m, hdr, sizeof hdr);
-        struct ndis_recv_scale_param p = {
-                .hdr = { NDIS_OBJECT_TYPE_RSS_PARAMETERS, NDIS_RECEIVE_SCALE_PARAMETERS_REVISION_2, 40 },
-                .hashinfo = hashinfo,
-                .indirect_tabsize = 512, .indirect_taboffset = 40,
-                .hashkey_size = 40, .hashkey_offset = 40 + 512,
-        };
-        memcpy(m + 28, &p, sizeof p);
-        for (uint32_t i = 0; i < 128; i++) {
-                uint32_t v = i % channels;
-                memcpy(m + 28 + 40 + 4 * i, &v, 4);
-        }
-        for (uint32_t i = 0; i < 40; i++)
-                m[28 + 40 + 512 + i] = (uint8_t)(i * 7 + 1);
-        struct ns_msg r;
-        ns_control(e, m, sizeof m, RNDIS_MSG_SET_C, &r);
-        ASSERT_EQ(ns_status_of(&r), RNDIS_STATUS_SUCCESS);
-}
-
 static void set_rss(struct ns_env *e, uint32_t channels) {
-        set_rss_types(e, channels, NDIS_HASH_FUNC_TOEPLITZ);
+        ns_set_rss(e, channels, NDIS_HASH_FUNC_TOEPLITZ);
 }
 
 static bool one_sent_on_sub(const struct netvsp_nic_stats *s) {
@@ -278,7 +252,7 @@ TEST(vrss_the_guests_table_steers_the_hosts_flows) {
         struct vmbus_sim_channel sub;
         ask_one_sub(&e);
         ns_open_sub(&e, 1, &sub);
-        set_rss_types(&e, 2, NDIS_HASH_FUNC_TOEPLITZ | RSS_HASH_IPV4 | RSS_HASH_UDP_IPV4);
+        ns_set_rss(&e, 2, NDIS_HASH_FUNC_TOEPLITZ | RSS_HASH_IPV4 | RSS_HASH_UDP_IPV4);
         ASSERT_OK(nt_add_neigh((int)if_nametoindex(e.tap), NT_GUEST_IP, e.mac));
         struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9000) }, from = to;
         inet_pton(AF_INET, NT_GUEST_IP, &to.sin_addr);
