@@ -17,7 +17,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "common/fd-util.h"
 #include "common/macro.h"
 
 #define ETH_HLEN_ 14u
@@ -189,7 +188,7 @@ static void place(struct prog *p, unsigned label) {
 }
 
 /* A conditional (or, op BPF_JA, plain) jump to a label: the offset is
- * filled in by link(). */
+ * filled in by link_labels(). */
 static void jump(struct prog *p, uint8_t op, uint8_t reg, int32_t imm, unsigned label) {
         if (p->n_fix >= ARRAY_SIZE(p->fix)) {
                 p->overflow = true;
