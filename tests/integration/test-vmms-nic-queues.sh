@@ -14,13 +14,7 @@ source "$(dirname "$0")/vmms-lib.sh"
 t_setup
 VMMS_TEST_WORKER=fake
 t_pick_worker
-NS=vmsnq$$
-ip netns add "$NS" 2>/dev/null || { echo "SKIP: cannot create a network namespace"; exit 77; }
-t_on_exit "ip netns del $NS"
-ip -n "$NS" link set lo up
-printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NS" "$VMMS" >"$T/vmms-ns"
-chmod +x "$T/vmms-ns"
-VMMS=$T/vmms-ns
+t_vmms_netns vmsnq
 t_start_vmms
 
 # q_vm NAME VCPUS NIC-JSON: a VM with that one NIC.

@@ -90,6 +90,20 @@ t_pick_worker() {
   note "worker: $WORKER_KIND ($WORKER)"
 }
 
+# t_vmms_netns PREFIX: vmms will run in a network namespace of its own,
+# PREFIX plus this shell's pid (NS; deleted on exit, its loopback up), so
+# the TAPs it makes are made there: VMMS becomes a wrapper that enters it.
+# Skips (exit 77) where namespaces cannot be made.
+t_vmms_netns() {
+  NS=$1$$
+  ip netns add "$NS" 2>/dev/null || { echo "SKIP: cannot create a network namespace"; exit 77; }
+  t_on_exit "ip netns del $NS"
+  ip -n "$NS" link set lo up
+  printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NS" "$VMMS" >"$T/vmms-ns"
+  chmod +x "$T/vmms-ns"
+  VMMS=$T/vmms-ns
+}
+
 # t_need_guest_vsc: for tests whose VMs run the guest-vsc test guest: picks
 # the real worker (skips, exit 77, with VMMS_TEST_WORKER=fake or without
 # vmwp, the guest or /dev/kvm) and sets GUEST to the guest's ELF.
