@@ -403,6 +403,11 @@ void vmms_hvsock_on_event(struct vmms_vm *vm, struct json_object *ev);
 void vmms_fcopy_worker_ended(struct vmms_vm *vm);
 
 /* worker.c and spawn.c */
+/* First thing in a child of vmms between fork() and exec() (a worker, a
+ * display server): nothing blocked, SIGPIPE default, and a session of its
+ * own, so a Ctrl-C aimed at a foreground vmms does not reach it.
+ * Async-signal-safe. */
+void vmms_child_detach(void);
 typedef void (*vmms_reply_fn)(struct vmms_vm *vm, sd_bus_message *call, struct json_object *reply, int error);
 int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t errlen);
 int vmms_worker_reattach(struct vmms_vm *vm, const struct vmms_runtime_record *rec, int pidfd, char *err,

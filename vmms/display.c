@@ -121,11 +121,7 @@ int vmms_display_password(struct vmms_vm *vm, char *out, size_t len) {
 
 /* In the child, between fork() and exec(): async-signal-safe calls only. */
 static _Noreturn void exec_display(const char *path, char *const argv[], int out_fd, int err_fd) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        setsid();
+        vmms_child_detach();
         int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
         out_fd = fcntl(out_fd, F_DUPFD_CLOEXEC, 10);
         err_fd = fcntl(err_fd, F_DUPFD_CLOEXEC, 10);

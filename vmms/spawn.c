@@ -225,14 +225,17 @@ static void build_env(struct vmms_vm *vm, char **env, size_t max, char *store, s
         env[n] = NULL;
 }
 
-/* In the child, between fork() and exec(): async-signal-safe calls only. */
-static _Noreturn void child_exec(const char *path, const char *serial, int ctl, int log_fd, int errp, char **env) {
+void vmms_child_detach(void) {
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
-        /* Own session: a Ctrl-C aimed at a foreground vmms must not reach VMs. */
         setsid();
+}
+
+/* In the child, between fork() and exec(): async-signal-safe calls only. */
+static _Noreturn void child_exec(const char *path, const char *serial, int ctl, int log_fd, int errp, char **env) {
+        vmms_child_detach();
         int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
         /* Move everything above the target numbers first, so dup2 cannot clobber. */
         ctl = fcntl(ctl, F_DUPFD_CLOEXEC, 10);
