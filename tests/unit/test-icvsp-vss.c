@@ -2,7 +2,8 @@
 /* The backup (VSS) integration service (vsp/ic/vss.c, hv/ic.h): offered
  * with its class, negotiated at 5.0 as Linux's hv_utils does, FREEZE and
  * THAW sent as a 12-byte hv_vss_msg and the guest's in-place answer
- * reported with its operation and status; one request at a time, only
+ * reported with the operation asked (whatever the guest wrote back) and
+ * its status; one request at a time, only
  * those operations, nothing before the guest negotiated; an unanswered
  * request is reported failed. */
 #include <string.h>
@@ -82,6 +83,43 @@ TEST(other_operations_and_unconfigured_are_refused) {
 
 /* A guest that never answers: after the timeout the owner hears E_FAIL
  * for the operation it asked, and the next request may go. */
+/* The answer belongs to the request, not to what the guest wrote into it:
+ * a FREEZE answered with THAW (or nonsense, or a body cut to nothing) in
+ * its operation field is reported as the FREEZE's answer, so the
+ * checkpoint waiting for the freeze hears it (it ignores a "thaw"). */
+TEST(the_answer_names_the_operation_asked_whatever_the_guest_wrote) {
+        struct env e;
+        struct vmbus_sim_channel ch;
+        env_vss(&e, 0);
+        negotiated(&e, &ch);
+        static const uint8_t claims[] = { VSS_OP_THAW, 0xff };
+        for (size_t i = 0; i < sizeof claims; i++) {
+                ASSERT_OK(icvsp_request_vss(e.ic, VSS_OP_FREEZE));
+                expect_request(&e, &ch, VSS_OP_FREEZE);
+                struct hv_vss_msg m;
+                memcpy(&m, e.payload + ICMSG_HDR, sizeof m);
+                m.operation = claims[i];
+                memcpy(e.payload + ICMSG_HDR, &m, sizeof m);
+                guest_answer(&e, &ch, HV_S_OK);
+                ASSERT_TRUE(wait_owner(&e.o, vss_answered, 5000));
+                ASSERT_EQ(e.o.vss_op, VSS_OP_FREEZE);
+                ASSERT_EQ(e.o.vss_status, HV_S_OK);
+                e.o.vss_answers = 0;
+        }
+        /* An answer with no body at all: the icmsg header only. */
+        ASSERT_OK(icvsp_request_vss(e.ic, VSS_OP_THAW));
+        expect_request(&e, &ch, VSS_OP_THAW);
+        struct icmsg_hdr h;
+        memcpy(&h, e.payload + sizeof(struct vmbuspipe_hdr), sizeof h);
+        h.icmsgsize = 0;
+        memcpy(e.payload + sizeof(struct vmbuspipe_hdr), &h, sizeof h);
+        guest_answer_len(&e, &ch, ICMSG_HDR, HV_E_FAIL);
+        ASSERT_TRUE(wait_owner(&e.o, vss_answered, 5000));
+        ASSERT_EQ(e.o.vss_op, VSS_OP_THAW);
+        ASSERT_EQ(e.o.vss_status, HV_E_FAIL);
+        env_free(&e);
+}
+
 TEST(an_unanswered_request_fails) {
         struct env e;
         struct vmbus_sim_channel ch;

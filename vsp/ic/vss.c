@@ -6,7 +6,6 @@
  * E_FAIL at once when no daemon registered; the owner learns the answer
  * (vss_answered) and decides. */
 #include <errno.h>
-#include <string.h>
 
 #include "common/macro.h"
 #include "internal.h"
@@ -20,13 +19,14 @@ static void vss_ready(struct ic_service *s, uint64_t now) {
 static void vss_tick(struct ic_service *s, uint64_t now) {
 }
 
+/* Linux answers in place, so the body still names the operation; but the
+ * answer is to what we asked, whatever a guest wrote there: a FREEZE
+ * answered as a THAW is still the FREEZE's answer, and the owner waiting
+ * for it must hear it as such. Only the status is the guest's. */
 static void vss_response(struct ic_service *s, const struct icmsg_hdr *h, const uint8_t *body, size_t len,
                          uint64_t now) {
-        /* The guest answers in place: the body still names the operation. */
-        struct hv_vss_msg m = { 0 };
-        memcpy(&m, body, MIN(len, sizeof m));
         if (s->ic->ops && s->ic->ops->vss_answered)
-                s->ic->ops->vss_answered(s->ic->opaque, m.operation, h->status);
+                s->ic->ops->vss_answered(s->ic->opaque, s->vss_op, h->status);
 }
 
 static void vss_abandoned(struct ic_service *s, uint64_t now) {
