@@ -158,13 +158,34 @@ static bool is_udp_reply(const uint8_t *f, size_t n) {
                (f[34] << 8 | f[35]) == 7000 && (f[36] << 8 | f[37]) == reply_port;
 }
 
-/* The multi-queue TAP: each flow the guest sends on a channel is answered
- * on that channel (the kernel's tun steers a flow to the queue it was last
- * written on, and each channel has its own queue). 8 flows per channel. */
+static int vmms_queue(const char *name) {
+        int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE };
+        snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+        ASSERT_OK(ioctl(fd, TUNSETIFF, &ifr));
+        return fd;
+}
+
+/* Takes the steering program off the TAP, as where the kernel refused it
+ * (no CAP_BPF): tun's flow table steers then. Done through a queue of our
+ * own, closed again: it was the last attached, so the others keep their
+ * places. */
+static void unsteer(const char *tap) {
+        int fd = vmms_queue(tap), none = -1;
+        ASSERT_OK(ioctl(fd, TUNSETSTEERINGEBPF, &none));
+        close(fd);
+}
+
+/* The multi-queue TAP without a steering program: each flow the guest
+ * sends on a channel is answered on that channel (the kernel's tun steers
+ * a flow to the queue it was last written on, and each channel has its own
+ * queue). 8 flows per channel. */
 TEST(vrss_flows_follow_their_channel) {
         struct ns_env e;
         struct vmbus_sim_channel sub;
         env_with_sub(&e, "vrss3", &sub);
+        unsteer(e.tap);
         set_rss(&e, 2);
         int ifindex = (int)if_nametoindex(e.tap);
         ASSERT_OK(nt_add_neigh(ifindex, NT_GUEST_IP, e.mac));
@@ -215,13 +236,50 @@ static bool is_udp_to_steer_port(const uint8_t *f, size_t n) {
         return n >= 42 && f[12] == 0x08 && f[13] == 0x00 && f[23] == 17 && (f[36] << 8 | f[37]) == steer_port;
 }
 
-static int vmms_queue(const char *name) {
-        int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-        ASSERT_GE(fd, 0);
-        struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE };
-        snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
-        ASSERT_OK(ioctl(fd, TUNSETIFF, &ifr));
-        return fd;
+/* The NIC up on a two-queue TAP with steering: its sub-channel opens, the
+ * guest turns RSS on over IPv4 and UDP ports, and 24 flows the host starts
+ * each arrive on the channel the guest's table names. */
+static void steered_flows(struct ns_env *e) {
+        struct vmbus_sim_channel sub;
+        ask_one_sub(e);
+        ns_open_sub(e, 1, &sub);
+        ns_set_rss(e, 2, NDIS_HASH_FUNC_TOEPLITZ | RSS_HASH_IPV4 | RSS_HASH_UDP_IPV4);
+        ASSERT_OK(nt_add_neigh((int)if_nametoindex(e->tap), NT_GUEST_IP, e->mac));
+        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ASSERT_GE(s, 0);
+        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9000) }, from = to;
+        inet_pton(AF_INET, NT_GUEST_IP, &to.sin_addr);
+        inet_pton(AF_INET, NT_HOST_IP, &from.sin_addr);
+        ASSERT_OK(bind(s, (struct sockaddr *)&from, sizeof from));
+        uint8_t key[40], in[12];
+        for (uint32_t i = 0; i < 40; i++)
+                key[i] = (uint8_t)(i * 7 + 1);
+        struct vmbus_sim_channel *chans[2] = { &e->ch, &sub };
+        unsigned per_channel[2] = { 0 };
+        for (unsigned flow = 0; flow < 24; flow++) {
+                steer_port = (uint16_t)(9100 + flow);
+                to.sin_port = htons(steer_port);
+                memcpy(in, &from.sin_addr, 4);
+                memcpy(in + 4, &to.sin_addr, 4);
+                in[8] = 9000 >> 8, in[9] = 9000 & 255, in[10] = (uint8_t)(steer_port >> 8), in[11] = (uint8_t)steer_port;
+                unsigned ch = (rss_toeplitz(key, in, 12) & 127) % 2;
+                uint8_t got[2048];
+                for (int tries = 0;; tries++) { /* retried: the steering map is filled by the primary's next round */
+                        ASSERT_EQ(sendto(s, "data", 4, 0, (struct sockaddr *)&to, sizeof to), 4);
+                        if (ns_wait_frame_on(e, chans[ch], is_udp_to_steer_port, got, tries < 3 ? 300 : 5000) > 0)
+                                break;
+                        ASSERT_LT(tries, 3);
+                }
+                per_channel[ch]++;
+        }
+        ASSERT_GT(per_channel[0], 0u);
+        ASSERT_GT(per_channel[1], 0u);
+        struct netvsp_nic_stats st;
+        netvsp_nic_get_stats(e->nic, &st);
+        ASSERT_EQ(st.queue_attach_failures, 0u);
+        ASSERT_TRUE(st.rss_steering);
+        close(s);
+        ASSERT_OK(vmbus_sim_close(e->sim, &sub));
 }
 
 TEST(vrss_the_guests_table_steers_the_hosts_flows) {
@@ -248,44 +306,43 @@ TEST(vrss_the_guests_table_steers_the_hosts_flows) {
         ASSERT_OK(ioctl(s, SIOCGIFFLAGS, &ifr));
         ifr.ifr_flags |= IFF_UP;
         ASSERT_OK(ioctl(s, SIOCSIFFLAGS, &ifr));
+        close(s);
         nic_up(&e, &nc);
-        struct vmbus_sim_channel sub;
-        ask_one_sub(&e);
-        ns_open_sub(&e, 1, &sub);
-        ns_set_rss(&e, 2, NDIS_HASH_FUNC_TOEPLITZ | RSS_HASH_IPV4 | RSS_HASH_UDP_IPV4);
-        ASSERT_OK(nt_add_neigh((int)if_nametoindex(e.tap), NT_GUEST_IP, e.mac));
-        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9000) }, from = to;
-        inet_pton(AF_INET, NT_GUEST_IP, &to.sin_addr);
-        inet_pton(AF_INET, NT_HOST_IP, &from.sin_addr);
-        ASSERT_OK(bind(s, (struct sockaddr *)&from, sizeof from));
-        uint8_t key[40], in[12];
-        for (uint32_t i = 0; i < 40; i++)
-                key[i] = (uint8_t)(i * 7 + 1);
-        struct vmbus_sim_channel *chans[2] = { &e.ch, &sub };
-        unsigned per_channel[2] = { 0 };
-        for (unsigned flow = 0; flow < 24; flow++) {
-                steer_port = (uint16_t)(9100 + flow);
-                to.sin_port = htons(steer_port);
-                memcpy(in, &from.sin_addr, 4);
-                memcpy(in + 4, &to.sin_addr, 4);
-                in[8] = 9000 >> 8, in[9] = 9000 & 255, in[10] = (uint8_t)(steer_port >> 8), in[11] = (uint8_t)steer_port;
-                unsigned ch = (rss_toeplitz(key, in, 12) & 127) % 2;
-                uint8_t got[2048];
-                for (int tries = 0;; tries++) { /* retried: the steering map is filled by the primary's next round */
-                        ASSERT_EQ(sendto(s, "data", 4, 0, (struct sockaddr *)&to, sizeof to), 4);
-                        if (ns_wait_frame_on(&e, chans[ch], is_udp_to_steer_port, got, tries < 3 ? 300 : 5000) > 0)
-                                break;
-                        ASSERT_LT(tries, 3);
-                }
-                per_channel[ch]++;
-        }
-        ASSERT_GT(per_channel[0], 0u);
-        ASSERT_GT(per_channel[1], 0u);
+        steered_flows(&e);
+        ns_stop(&e);
+}
+
+/* The same on a TAP the NIC creates itself (vmwp --config): it attaches
+ * the program and fills the map itself. A map handed in with no TAP fds
+ * is not the NIC's TAP's: it is dropped, not used. */
+TEST(vrss_a_tap_the_nic_creates_steers_too) {
+        int probe = rss_steer_map_create();
+        if (probe == -EPERM)
+                TEST_SKIP("no CAP_BPF");
+        ASSERT_GE(probe, 0);
+        struct ns_env e;
+        struct netvsp_nic_config nc;
+        memset(&e, 0, sizeof e);
+        ns_enter_netns();
+        ns_nic_config(&e, &nc, "vrss8");
+        nc.dev.queues = 2;
+        ASSERT_OK(rss_steer_mmap(probe, &nc.steer)); /* a stranger's map */
+        close(probe);
+        nic_up(&e, &nc);
         struct netvsp_nic_stats st;
         netvsp_nic_get_stats(e.nic, &st);
-        ASSERT_EQ(st.queue_attach_failures, 0u);
-        close(s);
-        ASSERT_OK(vmbus_sim_close(e.sim, &sub));
+        ASSERT_TRUE(st.rss_steering);
+        steered_flows(&e);
+        ns_stop(&e);
+}
+
+/* One queue: nothing to steer, no program. */
+TEST(vrss_one_queue_tap_gets_no_program) {
+        struct ns_env e;
+        env_up(&e, "vrss9", 1);
+        struct netvsp_nic_stats st;
+        netvsp_nic_get_stats(e.nic, &st);
+        ASSERT_FALSE(st.rss_steering);
         ns_stop(&e);
 }
 

@@ -4,6 +4,7 @@
  * state snapshot (docs/netvsp.md "The VMBus provider glue"). The channel
  * worker is in chan.c. */
 #include <errno.h>
+#include <stdio.h>
 #include <sys/eventfd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,6 +201,8 @@ static int open_queues(struct netvsp_nic *nic, const struct netvsp_nic_config *c
                         rss_queue_order_detach(&nic->order, i);
                 } else if (!given && cfg->tap_fd < 0 && tap_multi_queue(nic->tap)) {
                         r = tap_open_queue(nic->tap, &nic->qtap[i]);
+                        if (r == 0) /* tun appends a queue it attaches */
+                                rss_queue_order_attach(&nic->order, i);
                 }
                 struct tap *q = nic->qtap[i];
                 if (r == 0 && q && (!tap_multi_queue(q) || strcmp(tap_name(q), tap_name(nic->tap))))
@@ -440,6 +443,29 @@ const struct vmbus_provider_ops netvsp_provider_ops = {
 
 /* ---- the NIC ---- */
 
+/* A multi-queue TAP the NIC opened itself (vmwp --config) gets the
+ * steering program vmms attaches to the TAPs it passes (common/rss-steer.h),
+ * while the worker still may load one (before its sandbox's filter); where
+ * the kernel refuses, tun's flow table steers, as ever. */
+static void steer_own_tap(struct netvsp_nic *nic) {
+        char err[256] = "";
+        struct rss_steer_map *m = NULL;
+        int map = rss_steer_attach(tap_fd(nic->tap), err, sizeof err);
+        int r = map < 0 ? map : rss_steer_mmap(map, &m);
+        safe_close(map);
+        if (r < 0) {
+                if (map >= 0)
+                        snprintf(err, sizeof err, "mapping the steering map: %s", strerror(-r));
+                log_notice("netvsp %s: frames for the guest are steered by tun's flow table, not by the guest's RSS "
+                           "table: %s", tap_name(nic->tap), err);
+                return;
+        }
+        uint32_t queue_of[RSS_STEER_CHANNELS];
+        rss_queue_order_get(&nic->order, queue_of);
+        rss_steer_set_queues(m, queue_of);
+        nic->cfg.steer = m;
+}
+
 int netvsp_nic_new(const struct netvsp_nic_config *cfg, struct netvsp_nic **out, const char **why) {
         const char *dummy;
         why = why ? why : &dummy;
@@ -486,6 +512,8 @@ int netvsp_nic_new(const struct netvsp_nic_config *cfg, struct netvsp_nic **out,
         if (r >= 0) {
                 *why = "the TAP's queues";
                 r = open_queues(nic, cfg);
+                if (r >= 0 && cfg->tap_fd < 0 && nic->qtap[1])
+                        steer_own_tap(nic);
         } else if (cfg->tap_fd >= 0) {
                 for (uint32_t i = 0; i < cfg->n_queue_fds; i++)
                         safe_close(cfg->queue_fds[i]);
@@ -506,6 +534,7 @@ int netvsp_nic_new(const struct netvsp_nic_config *cfg, struct netvsp_nic **out,
                 return r;
         }
         nic->stats.link_up = netvsp_nic_link_up(nic);
+        nic->stats.rss_steering = nic->cfg.steer != NULL;
         *out = nic;
         return 0;
 }

@@ -52,7 +52,10 @@ struct netvsp_nic_config {
          * channel its RSS parameters name: the NIC keeps the map filled with
          * them and with each channel's queue index (docs/netvsp.md "vRSS",
          * step 7). Only with tap_fd and queue_fds from vmms, all attached in
-         * order; owned by the NIC from netvsp_nic_new on. */
+         * order; owned by the NIC from netvsp_nic_new on. A NIC that opens
+         * its TAP itself (tap_fd -1, vmwp --config) attaches the program
+         * and makes the map itself where it may (CAP_BPF); one given then
+         * is unmapped. */
         struct rss_steer_map *steer;
         struct netvsp_guest_memory gm;
         /* Keep polling this long after the last progress with the guest's
@@ -87,6 +90,7 @@ struct netvsp_nic_stats {
         uint64_t thread_policy_failures;
         uint64_t queue_attach_failures; /* a sub-channel's TAP queue could not be attached (it drops frames) */
         bool link_up;            /* what the guest was last told */
+        bool rss_steering;       /* a steering program on the TAP follows the guest's RSS table (cfg.steer) */
         bool tap_removed;
         struct netvsp_stats dev; /* the channels' device counters, summed (a closed channel's last ones) */
         struct netvsp_stats queue[NETVSP_MAX_QUEUES]; /* per channel (sub_channel_index) */
