@@ -52,6 +52,20 @@ grep -q "^drwxr-xr-x root/root .* \./\$" "$T/contents" || fail "package root mod
 grep -v "^d" "$T/contents" | grep -v "root/root" && fail "files not owned by root"
 R=$T/root
 dpkg-deb -x "$DEB" "$R"
+
+note "Depends names the package of every shared library a program links"
+DEPS=$(dpkg-deb -f "$DEB" Depends)
+while read -r elf; do
+  for so in $(objdump -p "$elf" | awk '$1 == "NEEDED" { print $2 }'); do
+    lib=$(ldconfig -p | awk -v so="$so" '$1 == so { print $NF; exit }')
+    [ -n "$lib" ] || fail "${elf#"$R"}: $so is not on this host"
+    pkg=$(dpkg -S "$(realpath "$lib")" 2>/dev/null | head -1 | cut -d: -f1)
+    [ -n "$pkg" ] || pkg=$(dpkg -S "$lib" 2>/dev/null | head -1 | cut -d: -f1)
+    [ -n "$pkg" ] || fail "${elf#"$R"}: no package owns $lib"
+    grep -Eq "(^|, )$pkg( |,|\$)" <<<"$DEPS" || fail "${elf#"$R"} links $so from $pkg, which Depends lacks: $DEPS"
+  done
+done < <(find "$R/usr" -type f -exec sh -c 'head -c4 "$1" | grep -q "^.ELF"' _ {} \; -print)
+echo "Depends: $DEPS"
 "$R/usr/bin/vmctl" --help | grep -q "^Usage: vmctl" || fail "vmctl does not run"
 "$R/usr/libexec/vmstack/vmms" --version | grep -q "vmms $VERSION" || fail "vmms --version"
 
