@@ -20,6 +20,8 @@ PKGS=(
   # the console (docs/console.md): VNC server library, PNG screenshots; a real
   # VNC client, noVNC with websockify and headless Chromium for its tests
   libvncserver-dev libpng-dev libjpeg-dev vncsnapshot novnc websockify chromium
+  # the guest's keyboard layouts for the console (vmdisplay --keymap)
+  libxkbcommon-dev xkb-data
 )
 
 missing=()

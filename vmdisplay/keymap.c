@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 /* X11 keysyms (what an rfb key event carries, RFC 6143 §7.5.4) to PC scan
- * codes of set 1 on a US keyboard: the guest's keyboard has no idea of
- * keysyms, and a viewer tells us the symbol, not the key. So a symbol is
- * mapped to the key that types it unshifted or shifted ('A' and 'a' are
+ * codes of set 1 on a US keyboard, or on the guest's layout (a table
+ * vmdisplay/xkb.c builds): the guest's keyboard has no idea of keysyms,
+ * and a viewer tells us the symbol, not the key. So a symbol is mapped to
+ * the key that types it unshifted, shifted or with AltGr ('A' and 'a' are
  * both the A key); the viewer sends Shift as a key of its own. */
+#include <errno.h>
 #include <rfb/keysym.h>
+#include <stdlib.h>
 
 #include "common/macro.h"
 #include "vmdisplay/input.h"
@@ -57,7 +60,61 @@ static const uint16_t misc_keys[256] = {
 };
 #undef K
 
-uint32_t vmd_keymap_scancode(uint32_t keysym) {
+static int by_keysym(const void *a, const void *b) {
+        const struct vmd_keysym_key *x = a, *y = b;
+        return x->keysym < y->keysym ? -1 : x->keysym > y->keysym;
+}
+
+int vmd_keymap_add(struct vmd_keymap *km, uint32_t keysym, uint32_t scancode) {
+        for (size_t i = 0; i < km->n; i++)
+                if (km->keys[i].keysym == keysym)
+                        return 0;
+        if (km->n == km->cap) {
+                size_t cap = km->cap ? 2 * km->cap : 256;
+                struct vmd_keysym_key *k = realloc(km->keys, cap * sizeof *k);
+                if (!k)
+                        return -ENOMEM;
+                km->keys = k;
+                km->cap = cap;
+        }
+        km->keys[km->n++] = (struct vmd_keysym_key){ keysym, scancode };
+        return 0;
+}
+
+void vmd_keymap_finish(struct vmd_keymap *km) {
+        if (km->n)
+                qsort(km->keys, km->n, sizeof *km->keys, by_keysym);
+}
+
+/* Set 1 codes of the Linux input codes that type characters: the main
+ * block has the same numbers in both (KEY_ESC 1 .. KEY_KPDOT 83, KEY_102ND
+ * 86, KEY_F11/F12 87/88); the Japanese and Brazilian extra keys do not. */
+uint32_t vmd_evdev_scancode(uint32_t code) {
+        if (code >= 1 && code <= 88 && code != 84 && code != 85)
+                return code;
+        switch (code) {
+        case 89: /* KEY_RO: JIS backslash/underscore, ABNT2 slash */
+                return 0x73;
+        case 121: /* KEY_KPCOMMA: the ABNT2 keypad's dot */
+                return 0x7e;
+        case 124: /* KEY_YEN */
+                return 0x7d;
+        default:
+                return 0;
+        }
+}
+
+static uint32_t layout_scancode(const struct vmd_keymap *km, uint32_t keysym) {
+        struct vmd_keysym_key k = { .keysym = keysym };
+        const struct vmd_keysym_key *f = bsearch(&k, km->keys, km->n, sizeof *km->keys, by_keysym);
+        return f ? f->scancode : 0;
+}
+
+uint32_t vmd_keymap_scancode(const struct vmd_keymap *km, uint32_t keysym) {
+        bool layout_free = (keysym >= 0xff00 && keysym <= 0xffff) || keysym == XK_ISO_Level3_Shift ||
+                           keysym == XK_ISO_Left_Tab;
+        if (km && !layout_free)
+                return layout_scancode(km, keysym);
         if (keysym >= 'A' && keysym <= 'Z') /* Shift-A (or Caps Lock): the A key */
                 keysym += 'a' - 'A';
         if (keysym >= 0x20 && keysym < 0x7f)
@@ -74,7 +131,8 @@ uint32_t vmd_keymap_scancode(uint32_t keysym) {
         }
 }
 
-size_t vmd_keymap_events(uint32_t keysym, bool down, struct vmd_key_event out[VMD_KEY_EVENTS_MAX]) {
+size_t vmd_keymap_events(const struct vmd_keymap *km, uint32_t keysym, bool down,
+                         struct vmd_key_event out[VMD_KEY_EVENTS_MAX]) {
         if (keysym == XK_Pause) {
                 if (!down) /* the press already sent the whole key */
                         return 0;
@@ -84,7 +142,7 @@ size_t vmd_keymap_events(uint32_t keysym, bool down, struct vmd_key_event out[VM
                 out[3] = (struct vmd_key_event){ 0x45, false };
                 return 4;
         }
-        uint32_t sc = vmd_keymap_scancode(keysym);
+        uint32_t sc = vmd_keymap_scancode(km, keysym);
         if (!sc)
                 return 0;
         out[0] = (struct vmd_key_event){ sc, down };

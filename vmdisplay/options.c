@@ -18,6 +18,7 @@ enum {
         OPT_CONNECT = 0x100, OPT_LISTEN, OPT_LISTEN_TCP, OPT_WEB, OPT_PASSWORD, OPT_SCREENSHOT, OPT_NAME,
         OPT_WEBSOCKIFY, OPT_NOVNC, OPT_MAX_CLIENTS, OPT_TIMEOUT, OPT_ALLOW_REMOTE, OPT_COPY, OPT_VERBOSE,
         OPT_VERSION,
+        OPT_KEYMAP,
 };
 
 static const struct option options[] = {
@@ -31,6 +32,7 @@ static const struct option options[] = {
         { "websockify", required_argument, NULL, OPT_WEBSOCKIFY },
         { "novnc-dir", required_argument, NULL, OPT_NOVNC },
         { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+        { "keymap", required_argument, NULL, OPT_KEYMAP },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
         { "allow-remote", no_argument, NULL, OPT_ALLOW_REMOTE },
         { "copy-framebuffer", no_argument, NULL, OPT_COPY },
@@ -62,6 +64,9 @@ static void usage(void) {
                "  --max-clients=N         viewers at the same time, all sharing the screen and\n"
                "                          the guest's input (default 4, at most %u)\n"
                "  --name=NAME             the desktop name viewers show (default \"VM\")\n"
+               "  --keymap=LAYOUT[:VAR]   the guest's keyboard layout, as XKB names it (de, fr,\n"
+               "                          gb, de:nodeadkeys; default us): what a viewer types\n"
+               "                          goes to the keys that type it on that layout\n"
                "  --websockify=PATH       default " VMD_DEFAULT_WEBSOCKIFY "\n"
                "  --novnc-dir=DIR         default " VMD_DEFAULT_NOVNC "\n"
                "  --copy-framebuffer      serve a copy of the guest's pixels, not its memory\n"
@@ -132,6 +137,7 @@ static int one_option(struct vmd_options *o, int c, char *err, size_t errlen) {
         case OPT_PASSWORD: o->password_file = optarg; return 0;
         case OPT_SCREENSHOT: o->screenshot = optarg; return 0;
         case OPT_NAME: o->name = optarg; return 0;
+        case OPT_KEYMAP: o->keymap = optarg; return 0;
         case OPT_WEBSOCKIFY: o->websockify = optarg; return 0;
         case OPT_NOVNC: o->novnc_dir = optarg; return 0;
         case OPT_ALLOW_REMOTE: o->allow_remote = true; return 0;
@@ -155,7 +161,7 @@ static int one_option(struct vmd_options *o, int c, char *err, size_t errlen) {
 
 int vmd_options_parse(int argc, char **argv, struct vmd_options *o, char *err, size_t errlen) {
         *o = (struct vmd_options){ .name = "VM", .websockify = VMD_DEFAULT_WEBSOCKIFY, .novnc_dir = VMD_DEFAULT_NOVNC,
-                                   .max_clients = 4, .timeout_ms = 5000 };
+                                   .keymap = "us", .max_clients = 4, .timeout_ms = 5000 };
         optind = 0; /* a test parses many command lines */
         opterr = 0;
         int c;

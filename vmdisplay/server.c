@@ -40,6 +40,7 @@ struct server {
         struct vmd_session session;
         struct vmd_fb fb;
         struct vmd_vnc *vnc;
+        struct vmd_keymap *keymap; /* --keymap; NULL: US */
         struct vmd_web web;
         uint64_t input_dropped;
         struct ratelimit drop_rl;
@@ -285,7 +286,8 @@ static int signals_open(void) {
 
 static int start_vnc(struct server *s, const char *password) {
         const struct vmd_options *o = s->opt;
-        struct vmd_vnc_config cfg = { .name = o->name, .password = password, .max_clients = o->max_clients };
+        struct vmd_vnc_config cfg = { .name = o->name, .password = password, .max_clients = o->max_clients,
+                                      .keymap = s->keymap };
         struct vmd_vnc_ops ops = { .key = on_key, .pointer = on_pointer, .viewer_ready = on_viewer_ready,
                                    .userdata = s };
         int r = vmd_vnc_new(&cfg, &ops, &s->vnc);
@@ -303,6 +305,13 @@ enum vmd_exit vmd_server_run(const struct vmd_options *o) {
                 log_error("%s", err);
                 return VMD_EXIT_USAGE;
         }
+        if (vmd_keymap_load(o->keymap, &s.keymap, err, sizeof err) < 0) {
+                log_error("%s", err);
+                explicit_bzero(password, sizeof password);
+                return VMD_EXIT_USAGE;
+        }
+        if (s.keymap)
+                log_info("keyboard layout %s: %zu symbols", s.keymap->name, s.keymap->n);
         s.sig_fd = signals_open();
         s.link = vmd_link_connect(o->connect);
         if (s.link < 0) {
@@ -318,6 +327,7 @@ enum vmd_exit vmd_server_run(const struct vmd_options *o) {
         explicit_bzero(password, sizeof password);
         vmd_web_stop(&s.web);
         vmd_vnc_free(s.vnc);
+        vmd_keymap_free(s.keymap);
         if (s.unix_fd >= 0)
                 unlink(o->listen);
         safe_close(s.unix_fd);

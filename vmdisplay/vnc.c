@@ -38,6 +38,7 @@ struct vmd_vnc {
         rfbScreenInfoPtr screen;
         struct vmd_vnc_ops ops;
         unsigned max_clients;
+        const struct vmd_keymap *keymap;
         char *passwords[2]; /* rfbCheckPasswordByList's NULL-terminated list */
         uint32_t mode_width, mode_height; /* 0: no guest mode, pointer events go nowhere */
         uint64_t auth_window_us;
@@ -95,7 +96,7 @@ static void send_key(struct vmd_vnc *v, struct viewer *w, const struct vmd_key_e
 static void on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl) {
         struct vmd_vnc *v = cl->screen->screenData;
         struct vmd_key_event ev[VMD_KEY_EVENTS_MAX];
-        size_t n = vmd_keymap_events(keysym, down, ev);
+        size_t n = vmd_keymap_events(v->keymap, keysym, down, ev);
         for (size_t i = 0; i < n; i++)
                 send_key(v, cl->clientData, &ev[i]);
 }
@@ -174,6 +175,7 @@ int vmd_vnc_new(const struct vmd_vnc_config *cfg, const struct vmd_vnc_ops *ops,
                 return -ENOMEM;
         v->ops = *ops;
         v->max_clients = cfg->max_clients;
+        v->keymap = cfg->keymap;
         v->screen = rfbGetScreen(NULL, NULL, 8, 8, 8, 3, 4);
         if (!v->screen) {
                 free(v);

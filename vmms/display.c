@@ -219,7 +219,7 @@ static int start_server(struct vmms_display *dp) {
         const struct vm_display_config *c = &vm->config->display;
         char sock[PATH_MAX], vnc[PATH_MAX], pw[PATH_MAX];
         char a_connect[PATH_MAX + 16], a_listen[PATH_MAX + 16], a_pw[PATH_MAX + 24], a_name[VM_NAME_MAX + 16];
-        char a_tcp[48], a_web[48];
+        char a_tcp[48], a_web[48], a_keymap[VM_KEYMAP_MAX + 16];
         int r;
         if (path_of(vm, "display.sock", sock, sizeof sock) < 0 || path_of(vm, "vnc.sock", vnc, sizeof vnc) < 0 ||
             path_of(vm, "vnc.password", pw, sizeof pw) < 0)
@@ -234,7 +234,8 @@ static int start_server(struct vmms_display *dp) {
         snprintf(a_name, sizeof a_name, "--name=%s", vm->config->name);
         snprintf(a_tcp, sizeof a_tcp, "--listen-tcp=127.0.0.1:%u", c->vnc_port);
         snprintf(a_web, sizeof a_web, "--web=127.0.0.1:%u", c->web_port);
-        char *argv[8];
+        snprintf(a_keymap, sizeof a_keymap, "--keymap=%s", c->keymap);
+        char *argv[9];
         size_t n = 0;
         argv[n++] = (char *)"vmdisplay";
         argv[n++] = a_connect;
@@ -245,6 +246,8 @@ static int start_server(struct vmms_display *dp) {
                 argv[n++] = a_tcp;
         if (c->web_port)
                 argv[n++] = a_web;
+        if (c->keymap[0])
+                argv[n++] = a_keymap;
         argv[n] = NULL;
         if ((r = spawn(vm, argv, -1, &dp->pid, &dp->pidfd)) < 0) {
                 vmms_vm_log(vm, LOG_LEVEL_ERR, r, "cannot start the display server %s: %m", vm->d->opt.display_server);

@@ -281,8 +281,9 @@ static int set_dm(json_object *cfg, const char *value, char *err, size_t errlen)
         return r;
 }
 
-/* --display=on|off|[on,]WIDTHxHEIGHT,vnc=PORT,web=PORT: merged into
- * "display" (a key given sets that key only; a port 0 turns it off). */
+/* --display=on|off|[on,]WIDTHxHEIGHT,vnc=PORT,web=PORT,keymap=LAYOUT: merged
+ * into "display" (a key given sets that key only; a port 0 turns it off;
+ * keymap=us the US default). */
 static int display_option(json_object *d, const char *opt, char *err, size_t errlen) {
         uint32_t w, h, port;
         char x;
@@ -298,6 +299,13 @@ static int display_option(json_object *d, const char *opt, char *err, size_t err
                 json_object_object_add(d, "enabled", json_object_new_boolean(true));
                 return 0;
         }
+        if (!strncmp(opt, "keymap=", 7)) {
+                if (!vm_keymap_is_valid(opt + 7))
+                        return ferr(err, errlen, "display", "%s: not a keyboard layout (LAYOUT or LAYOUT:VARIANT as "
+                                    "XKB names them: de, fr, gb, de:nodeadkeys)", opt);
+                json_object_object_add(d, "keymap", json_object_new_string(opt + 7));
+                return 0;
+        }
         if (sscanf(opt, "%u%c%u%n", &w, &x, &h, &n) == 3 && x == 'x' && opt[n] == 0 && opt[0] >= '0' &&
             opt[0] <= '9') {
                 if (w < VM_DISPLAY_WIDTH_MIN || w > VM_DISPLAY_WIDTH_MAX || h < VM_DISPLAY_HEIGHT_MIN ||
@@ -310,7 +318,8 @@ static int display_option(json_object *d, const char *opt, char *err, size_t err
                 json_object_object_add(d, "enabled", json_object_new_boolean(true));
                 return 0;
         }
-        return ferr(err, errlen, "display", "unknown option \"%s\" (on, off, WIDTHxHEIGHT, vnc=PORT, web=PORT)", opt);
+        return ferr(err, errlen, "display", "unknown option \"%s\" (on, off, WIDTHxHEIGHT, vnc=PORT, web=PORT, "
+                    "keymap=LAYOUT)", opt);
 }
 
 static int set_display(json_object *cfg, const char *value, char *err, size_t errlen) {
@@ -319,7 +328,8 @@ static int set_display(json_object *cfg, const char *value, char *err, size_t er
                 return -ENOMEM;
         json_object *d = child_object(cfg, "display");
         char *save = NULL;
-        int r = *copy ? 0 : ferr(err, errlen, "display", "needs on, off, WIDTHxHEIGHT, vnc=PORT or web=PORT");
+        int r = *copy ? 0 : ferr(err, errlen, "display", "needs on, off, WIDTHxHEIGHT, vnc=PORT, web=PORT or "
+                                              "keymap=LAYOUT");
         for (char *opt = strtok_r(copy, ",", &save); r == 0 && opt; opt = strtok_r(NULL, ",", &save))
                 r = display_option(d, opt, err, errlen);
         return r;

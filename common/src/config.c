@@ -90,6 +90,24 @@ bool vm_name_is_valid(const char *name) {
         return true;
 }
 
+static bool keymap_part_ok(const char *s, size_t len, bool layout) {
+        if (len == 0 || len > 32 || (layout && !(s[0] >= 'a' && s[0] <= 'z')))
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                char c = s[i];
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                      c == '-'))
+                        return false;
+        }
+        return true;
+}
+
+bool vm_keymap_is_valid(const char *spec) {
+        const char *colon = strchr(spec, ':');
+        size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
+        return keymap_part_ok(spec, len, true) && (!colon || keymap_part_ok(colon + 1, strlen(colon + 1), false));
+}
+
 int vm_mac_parse(const char *s, uint8_t mac[6]) {
         unsigned v[6];
         char tail;
@@ -432,7 +450,8 @@ static int parse_dm(struct pctx *p, json_object *o, struct vm_config *c) {
 }
 
 static int parse_display(struct pctx *p, json_object *o, struct vm_display_config *d) {
-        static const char *const keys[] = { "enabled", "width", "height", "vnc_port", "web_port", "socket", NULL };
+        static const char *const keys[] = { "enabled", "width", "height", "vnc_port", "web_port", "keymap", "socket",
+                                            NULL };
         size_t saved;
         int r;
         if (!o)
@@ -445,8 +464,12 @@ static int parse_display(struct pctx *p, json_object *o, struct vm_display_confi
             (r = get_u32(p, o, "height", VM_DISPLAY_HEIGHT_MIN, VM_DISPLAY_HEIGHT_MAX, &d->height)) < 0 ||
             (r = get_u32(p, o, "vnc_port", 0, 65535, &d->vnc_port)) < 0 ||
             (r = get_u32(p, o, "web_port", 0, 65535, &d->web_port)) < 0 ||
+            (r = get_str(p, o, "keymap", d->keymap, sizeof d->keymap, false)) < 0 ||
             (r = get_path(p, o, "socket", d->socket, false)) < 0)
                 return r;
+        if (d->keymap[0] && !vm_keymap_is_valid(d->keymap))
+                return perr(p, "keymap", "\"%s\" is not a keyboard layout name (LAYOUT or LAYOUT:VARIANT as XKB "
+                            "names them: de, fr, gb, de:nodeadkeys)", d->keymap);
         if (d->vnc_port && d->vnc_port == d->web_port)
                 return perr(p, "web_port", "is the same as vnc_port (%u)", d->vnc_port);
         p->path[saved] = 0;
@@ -779,7 +802,8 @@ char *vm_config_to_json(const struct vm_config *c) {
                 json_object_object_add(root, "dynamic_memory", o);
         }
         const struct vm_display_config *v = &c->display;
-        if (v->enabled || v->width != 1024 || v->height != 768 || v->vnc_port || v->web_port || v->socket[0]) {
+        if (v->enabled || v->width != 1024 || v->height != 768 || v->vnc_port || v->web_port || v->keymap[0] ||
+            v->socket[0]) {
                 json_object *o = json_object_new_object();
                 add_bool(o, "enabled", v->enabled);
                 add_int(o, "width", v->width);
@@ -788,6 +812,8 @@ char *vm_config_to_json(const struct vm_config *c) {
                         add_int(o, "vnc_port", v->vnc_port);
                 if (v->web_port)
                         add_int(o, "web_port", v->web_port);
+                if (v->keymap[0])
+                        add_str(o, "keymap", v->keymap);
                 if (v->socket[0])
                         add_str(o, "socket", v->socket);
                 json_object_object_add(root, "display", o);

@@ -8,7 +8,7 @@
  * Input: a flags byte (bit 0: serve a copy), then records:
  *   0 LEN16 BYTES    a worker message without a descriptor
  *   1 LEN16 BYTES    the same with one
- *   2 KEYSYM32 DOWN  a viewer's key
+ *   2 KEYSYM32 DOWN  a viewer's key (keysym bit 31: on a layout other than US)
  *   3 MASK X16 Y16   a viewer's pointer */
 #include <stdlib.h>
 #include <string.h>
@@ -81,9 +81,28 @@ static bool worker_message(struct state *t, const uint8_t *p, size_t n, bool wit
         return true;
 }
 
+/* A small layout of another country's (as vmdisplay/xkb.c builds them),
+ * for keysyms with bit 31 set: German letters, AltGr symbols, a dead key. */
+static const struct vmd_keymap *other_layout(void) {
+        static struct vmd_keymap km;
+        static const struct vmd_keysym_key keys[] = { { 'z', 0x15 }, { 'y', 0x2c }, { 0xe4, 0x28 }, { 0xdf, 0x0c },
+                                                       { '@', 0x10 }, { 0x20ac, 0x12 }, { '<', 0x56 },
+                                                       { 0xfe52, 0x29 }, { 'z', 0x2c } /* a duplicate: ignored */ };
+        if (!km.n) {
+                for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+                        if (vmd_keymap_add(&km, keys[i].keysym, keys[i].scancode) < 0)
+                                abort();
+                vmd_keymap_finish(&km);
+                if (km.n != sizeof keys / sizeof *keys - 1 || vmd_keymap_scancode(&km, 'z') != 0x15)
+                        abort();
+        }
+        return &km;
+}
+
 static void viewer_key(struct state *t, uint32_t keysym, bool down) {
         struct vmd_key_event ev[VMD_KEY_EVENTS_MAX];
-        size_t n = vmd_keymap_events(keysym, down, ev);
+        const struct vmd_keymap *km = keysym >> 31 ? other_layout() : NULL;
+        size_t n = vmd_keymap_events(km, keysym & 0x7fffffffu, down, ev);
         for (size_t i = 0; i < n; i++) {
                 uint32_t sc = ev[i].scancode;
                 if (!sc || (sc > 0x7f && (sc < 0xe000 || sc > 0xe07f)))

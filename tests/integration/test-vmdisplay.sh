@@ -21,6 +21,14 @@ read -r PORT <<<"$(free_ports 1)"
 "$CLIENT" store-passwd Pa55word "$T/vncpasswd" || fail "cannot write a vncpasswd file"
 "$CLIENT" store-passwd wrong123 "$T/vncpasswd.wrong" || fail "cannot write a vncpasswd file"
 
+note "a keyboard layout XKB does not know is refused before anything is served"
+"$VMD" --connect="$T/none.sock" --listen="$T/none.vnc" --keymap=xx >/dev/null 2>"$T/keymap.err"
+[ $? = 2 ] || fail "--keymap=xx did not exit 2: $(cat "$T/keymap.err")"
+grep -q "XKB has no such layout" "$T/keymap.err" || fail "--keymap=xx: $(cat "$T/keymap.err")"
+[ -e "$T/none.vnc" ] && fail "--keymap=xx left a socket"
+"$VMD" --connect="$T/none.sock" --listen="$T/none.vnc" --keymap=de >/dev/null 2>"$T/keymap.err"
+[ $? = 3 ] || fail "--keymap=de did not get as far as the worker: $(cat "$T/keymap.err")"
+
 note "a console on a Unix socket and TCP loopback, with a password"
 start_worker w1
 start_vmd v1 w1 --listen-tcp=127.0.0.1:$PORT --password-file="$T/password"

@@ -10,7 +10,8 @@
 # pattern while the console is served; a display server that dies is
 # started again; one left by a vmms that restarted keeps serving; a guest
 # without a video driver has no mode and no screenshot; the password is new
-# at each start; display settings change only while the VM is off.
+# at each start; display settings change only while the VM is off; the
+# guest's keyboard layout (keymap) reaches vmdisplay and its keys.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 D=$VM_BUILD_DIR/vmdisplay
@@ -137,6 +138,22 @@ wait_for 10 "the display server" sh -c "[ \"\$(busctl --address='$ADDR' get-prop
 expect_rc 0 vmctl display d1 --password
 PW2=$(echo "$LAST_OUT" | sed -n 's/^Password  *//p')
 [ -n "$PW2" ] && [ "$PW2" != "$PW" ] || fail "the password did not change: $PW -> $PW2"
+expect_rc 0 vmctl kill d1
+wait_state d1 Off
+
+note "the guest's keyboard layout: a German guest gets 'z' on its Z key (set 1 0x15, the US Y key)"
+expect_rc 4 vmctl edit d1 --display=keymap=../de
+echo "$LAST_OUT" | grep -q "not a keyboard layout" || fail "a malformed keymap: $LAST_OUT"
+expect_rc 0 vmctl edit d1 --display=keymap=de
+expect_rc 0 vmctl start d1 --timeout=30
+wait_for 10 "the display server" sh -c "[ \"\$(busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path d1)' org.vmstack.VMMS1.Display ServerRunning)\" = 'b true' ]"
+pgrep -af "vmdisplay --connect=$T/run/vms/$(vm_prop d1 Id)/display.sock" | grep -q -- "--keymap=de" ||
+  fail "vmdisplay runs without --keymap=de: $(pgrep -af vmdisplay)"
+printf '%s\n' "$(vmctl display d1 --password | sed -n 's/^Password  *//p')" >"$T/pw3" && chmod 600 "$T/pw3"
+"$CLIENT" --password-file="$T/pw3" "$(disp d1 VncSocket)" wait-pattern 0 key z down key z up key 0xe4 down key 0xe4 up sleep 100 \
+  >"$T/keys-de.log" 2>&1 || fail "the viewer with the German layout: $(tail -3 "$T/keys-de.log")"
+wait_for 5 "the German keys at the worker" grep -q "KEY 0x0028 up" "$T/fake-display.log"
+grep -q "KEY 0x0015 down" "$T/fake-display.log" || fail "'z' on a German guest: $(grep KEY "$T/fake-display.log" | tail -4)"
 expect_rc 0 vmctl kill d1
 wait_state d1 Off
 

@@ -267,7 +267,8 @@ TEST(config_dynamic_memory) {
 TEST(config_display) {
         const char *json = "{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},"
                            "\"display\":{\"enabled\":true,\"width\":1920,\"height\":1080,"
-                           "\"vnc_port\":5901,\"web_port\":6081,\"socket\":\"/run/x/display\"}}";
+                           "\"vnc_port\":5901,\"web_port\":6081,\"keymap\":\"de:nodeadkeys\","
+                           "\"socket\":\"/run/x/display\"}}";
         struct vm_config c;
         char err[256];
         ASSERT_OK(vm_config_parse(json, strlen(json), &c, err, sizeof err));
@@ -277,6 +278,7 @@ TEST(config_display) {
         ASSERT_EQ(c.display.vnc_port, 5901u);
         ASSERT_EQ(c.display.web_port, 6081u);
         ASSERT_STREQ(c.display.socket, "/run/x/display");
+        ASSERT_STREQ(c.display.keymap, "de:nodeadkeys");
         char *back = vm_config_to_json(&c);
         struct vm_config c2;
         ASSERT_OK(vm_config_parse(back, strlen(back), &c2, err, sizeof err));
@@ -299,6 +301,20 @@ TEST(config_display) {
         expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},"
                      "\"display\":{\"vnc_port\":5900,\"web_port\":5900}}",
                      "display.web_port: is the same as vnc_port");
+        static const char *const bad_keymaps[] = { "../de", "De", "de:", ":x", "de:a b", "de;x", "de:x:y" };
+        for (size_t i = 0; i < ARRAY_SIZE(bad_keymaps); i++) {
+                char j[160];
+                snprintf(j, sizeof j, "{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"display\":{\"keymap\":\"%s\"}}",
+                         bad_keymaps[i]);
+                expect_error(j, "display.keymap: \"");
+                ASSERT_FALSE(vm_keymap_is_valid(bad_keymaps[i]));
+        }
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"display\":{\"keymap\":"
+                     "\"abcdefghijklmnopqrstuvwxyzabcdefgh:abcdefghijklmnopqrstuvwxyzabcdefgh\"}}",
+                     "display.keymap: is longer than");
+        ASSERT_TRUE(vm_keymap_is_valid("us"));
+        ASSERT_TRUE(vm_keymap_is_valid("de:nodeadkeys"));
+        ASSERT_TRUE(vm_keymap_is_valid("brai:right_hand"));
         expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"display\":{\"vga\":1}}",
                      "display.vga: unknown field");
         expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"display\":[]}", "display");

@@ -163,6 +163,12 @@ TEST(flag_display) {
         ASSERT_EQ(c->display.height, 1080u);
         ASSERT_EQ(c->display.vnc_port, 5901u);
         ASSERT_EQ(c->display.web_port, 6081u);
+        ASSERT_OK(vmctl_config_set(cfg, "display", "keymap=fr", &ctx, err, sizeof err));
+        parse_ok(cfg, c);
+        ASSERT_STREQ(c->display.keymap, "fr");
+        ASSERT_EQ(c->display.width, 1920u);
+        ASSERT_ERROR(vmctl_config_set(cfg, "display", "keymap=FR", &ctx, err, sizeof err), EINVAL);
+        ASSERT_NOT_NULL(strstr(err, "keymap=FR: not a keyboard layout"));
         ASSERT_OK(vmctl_config_set(cfg, "display", "web=0", &ctx, err, sizeof err));
         parse_ok(cfg, c);
         ASSERT_EQ(c->display.web_port, 0u);

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* vmdisplay's input (vmdisplay/input.h): keysyms to PC set-1 scan codes,
+ * on a US keyboard and on other layouts (XKB's, through libxkbcommon),
  * held keys, pointer events to DISPLAY_POINTER. */
+#include <errno.h>
 #include <rfb/keysym.h>
+#include <unistd.h>
 
 #include "common/display.h"
 #include "common/test.h"
@@ -13,84 +16,84 @@ TEST(letters_digits_and_their_shifted_symbols) {
         const uint32_t first[] = { 0x02, 0x10, 0x1e, 0x2c };
         for (int r = 0; r < 4; r++)
                 for (uint32_t i = 0; rows[r][i]; i++)
-                        ASSERT_EQ(vmd_keymap_scancode((uint8_t)rows[r][i]), first[r] + i);
-        ASSERT_EQ(vmd_keymap_scancode('A'), 0x1eu);
-        ASSERT_EQ(vmd_keymap_scancode('Z'), 0x2cu);
+                        ASSERT_EQ(vmd_keymap_scancode(NULL, (uint8_t)rows[r][i]), first[r] + i);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, 'A'), 0x1eu);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, 'Z'), 0x2cu);
         const char *shifted = "!@#$%^&*()_+", *plain = "1234567890-=";
         for (int i = 0; shifted[i]; i++)
-                ASSERT_EQ(vmd_keymap_scancode((uint8_t)shifted[i]), vmd_keymap_scancode((uint8_t)plain[i]));
-        ASSERT_EQ(vmd_keymap_scancode('{'), 0x1au);
-        ASSERT_EQ(vmd_keymap_scancode(':'), 0x27u);
-        ASSERT_EQ(vmd_keymap_scancode('"'), 0x28u);
-        ASSERT_EQ(vmd_keymap_scancode('~'), 0x29u);
-        ASSERT_EQ(vmd_keymap_scancode('|'), 0x2bu);
-        ASSERT_EQ(vmd_keymap_scancode('?'), 0x35u);
-        ASSERT_EQ(vmd_keymap_scancode(' '), 0x39u);
+                ASSERT_EQ(vmd_keymap_scancode(NULL, (uint8_t)shifted[i]), vmd_keymap_scancode(NULL, (uint8_t)plain[i]));
+        ASSERT_EQ(vmd_keymap_scancode(NULL, '{'), 0x1au);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, ':'), 0x27u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, '"'), 0x28u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, '~'), 0x29u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, '|'), 0x2bu);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, '?'), 0x35u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, ' '), 0x39u);
         /* every printable ASCII character has a key */
         for (uint32_t c = 0x20; c < 0x7f; c++)
-                ASSERT_NE(vmd_keymap_scancode(c), 0u);
+                ASSERT_NE(vmd_keymap_scancode(NULL, c), 0u);
 }
 
 TEST(function_cursor_and_modifier_keys) {
-        ASSERT_EQ(vmd_keymap_scancode(XK_Escape), 0x01u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_BackSpace), 0x0eu);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Tab), 0x0fu);
-        ASSERT_EQ(vmd_keymap_scancode(XK_ISO_Left_Tab), 0x0fu);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Return), 0x1cu);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Escape), 0x01u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_BackSpace), 0x0eu);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Tab), 0x0fu);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_ISO_Left_Tab), 0x0fu);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Return), 0x1cu);
         for (uint32_t f = 0; f < 10; f++)
-                ASSERT_EQ(vmd_keymap_scancode(XK_F1 + f), 0x3bu + f);
-        ASSERT_EQ(vmd_keymap_scancode(XK_F11), 0x57u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_F12), 0x58u);
+                ASSERT_EQ(vmd_keymap_scancode(NULL, XK_F1 + f), 0x3bu + f);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_F11), 0x57u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_F12), 0x58u);
         /* the extended keys: E0 and the code of the keypad key they share */
-        ASSERT_EQ(vmd_keymap_scancode(XK_Up), 0xe048u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Down), 0xe050u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Left), 0xe04bu);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Right), 0xe04du);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Home), 0xe047u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_End), 0xe04fu);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Page_Up), 0xe049u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Page_Down), 0xe051u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Insert), 0xe052u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Delete), 0xe053u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Print), 0xe037u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Menu), 0xe05du);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Up), 0xe048u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Down), 0xe050u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Left), 0xe04bu);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Right), 0xe04du);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Home), 0xe047u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_End), 0xe04fu);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Page_Up), 0xe049u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Page_Down), 0xe051u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Insert), 0xe052u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Delete), 0xe053u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Print), 0xe037u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Menu), 0xe05du);
         /* modifiers, left and right */
-        ASSERT_EQ(vmd_keymap_scancode(XK_Shift_L), 0x2au);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Shift_R), 0x36u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Control_L), 0x1du);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Control_R), 0xe01du);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Alt_L), 0x38u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Alt_R), 0xe038u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_ISO_Level3_Shift), 0xe038u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Super_L), 0xe05bu);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Super_R), 0xe05cu);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Caps_Lock), 0x3au);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Num_Lock), 0x45u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Scroll_Lock), 0x46u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Shift_L), 0x2au);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Shift_R), 0x36u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Control_L), 0x1du);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Control_R), 0xe01du);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Alt_L), 0x38u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Alt_R), 0xe038u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_ISO_Level3_Shift), 0xe038u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Super_L), 0xe05bu);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Super_R), 0xe05cu);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Caps_Lock), 0x3au);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Num_Lock), 0x45u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Scroll_Lock), 0x46u);
 }
 
 TEST(keypad) {
         const uint32_t digits[] = { 0x52, 0x4f, 0x50, 0x51, 0x4b, 0x4c, 0x4d, 0x47, 0x48, 0x49 };
         for (uint32_t i = 0; i < 10; i++)
-                ASSERT_EQ(vmd_keymap_scancode(XK_KP_0 + i), digits[i]);
+                ASSERT_EQ(vmd_keymap_scancode(NULL, XK_KP_0 + i), digits[i]);
         /* the same keys with Num Lock off */
-        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Home), 0x47u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Up), 0x48u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Page_Down), 0x51u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Insert), 0x52u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Delete), 0x53u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Decimal), 0x53u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Add), 0x4eu);
-        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Subtract), 0x4au);
-        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Multiply), 0x37u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Divide), 0xe035u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_KP_Enter), 0xe01cu);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_KP_Home), 0x47u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_KP_Up), 0x48u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_KP_Page_Down), 0x51u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_KP_Insert), 0x52u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_KP_Delete), 0x53u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_KP_Decimal), 0x53u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_KP_Add), 0x4eu);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_KP_Subtract), 0x4au);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_KP_Multiply), 0x37u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_KP_Divide), 0xe035u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_KP_Enter), 0xe01cu);
 }
 
 TEST(every_code_is_one_the_protocol_carries) {
         /* display.h: set 1 is 0x01-0x7f or 0xE000-0xE07f */
         for (uint32_t k = 0; k < 0x10000; k++) {
-                uint32_t sc = vmd_keymap_scancode(k);
+                uint32_t sc = vmd_keymap_scancode(NULL, k);
                 ASSERT_TRUE(sc == 0 || sc <= 0x7f || (sc >= 0xe000 && sc <= 0xe07f));
                 struct display_msg m = { .type = DISPLAY_KEY, .key = { sc, true } };
                 uint8_t buf[DISPLAY_MSG_MAX];
@@ -103,23 +106,148 @@ TEST(every_code_is_one_the_protocol_carries) {
 
 TEST(unknown_keysyms_and_pause) {
         struct vmd_key_event ev[VMD_KEY_EVENTS_MAX];
-        ASSERT_EQ(vmd_keymap_events(0x20ac /* EuroSign */, true, ev), 0u);
-        ASSERT_EQ(vmd_keymap_events(0xe9 /* eacute */, true, ev), 0u);
-        ASSERT_EQ(vmd_keymap_events(0x1000000, true, ev), 0u);
-        ASSERT_EQ(vmd_keymap_events(0, true, ev), 0u);
-        ASSERT_EQ(vmd_keymap_scancode(XK_Pause), 0u);
+        ASSERT_EQ(vmd_keymap_events(NULL, 0x20ac /* EuroSign */, true, ev), 0u);
+        ASSERT_EQ(vmd_keymap_events(NULL, 0xe9 /* eacute */, true, ev), 0u);
+        ASSERT_EQ(vmd_keymap_events(NULL, 0x1000000, true, ev), 0u);
+        ASSERT_EQ(vmd_keymap_events(NULL, 0, true, ev), 0u);
+        ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Pause), 0u);
         /* Pause: E1 1D 45 E1 9D C5, all of it on the press */
-        ASSERT_EQ(vmd_keymap_events(XK_Pause, true, ev), 4u);
+        ASSERT_EQ(vmd_keymap_events(NULL, XK_Pause, true, ev), 4u);
         ASSERT_EQ(ev[0].scancode, 0x1du);
         ASSERT_TRUE(ev[0].down);
         ASSERT_EQ(ev[1].scancode, 0x45u);
         ASSERT_TRUE(ev[1].down);
         ASSERT_FALSE(ev[2].down);
         ASSERT_FALSE(ev[3].down);
-        ASSERT_EQ(vmd_keymap_events(XK_Pause, false, ev), 0u);
-        ASSERT_EQ(vmd_keymap_events('a', false, ev), 1u);
+        ASSERT_EQ(vmd_keymap_events(NULL, XK_Pause, false, ev), 0u);
+        ASSERT_EQ(vmd_keymap_events(NULL, 'a', false, ev), 1u);
         ASSERT_EQ(ev[0].scancode, 0x1eu);
         ASSERT_FALSE(ev[0].down);
+}
+
+/* ---- other layouts (vmd_keymap_load) ---- */
+
+static struct vmd_keymap *layout(const char *spec) {
+        if (access("/usr/share/X11/xkb/symbols/de", R_OK) < 0)
+                TEST_SKIP("no XKB data (xkb-data, scripts/deps.sh)");
+        struct vmd_keymap *km = NULL;
+        char err[256] = "";
+        int r = vmd_keymap_load(spec, &km, err, sizeof err);
+        if (r < 0)
+                fprintf(stderr, "%s\n", err);
+        ASSERT_OK(r);
+        ASSERT_NOT_NULL(km);
+        ASSERT_STREQ(km->name, spec);
+        for (size_t i = 0; i < km->n; i++) { /* sorted, one key each, codes the protocol carries */
+                ASSERT_TRUE(i == 0 || km->keys[i - 1].keysym < km->keys[i].keysym);
+                uint32_t sc = km->keys[i].scancode;
+                ASSERT_TRUE(sc >= 1 && sc <= 0x7f);
+        }
+        return km;
+}
+
+/* The built-in table against XKB's own US layout ("us:basic" is XKB's,
+ * plain "us" the table): every printable ASCII symbol on the same key,
+ * but '<', which the 105-key model also puts on the key left of Z (where
+ * XKB's unshifted symbol wins over the comma key's shifted one). */
+TEST(the_built_in_us_table_is_xkbs_us) {
+        struct vmd_keymap *km = layout("us:basic");
+        for (uint32_t c = 0x20; c < 0x7f; c++) {
+                if (c == '<')
+                        continue;
+                if (vmd_keymap_scancode(km, c) != vmd_keymap_scancode(NULL, c))
+                        fprintf(stderr, "'%c': xkb 0x%x, table 0x%x\n", (int)c, vmd_keymap_scancode(km, c),
+                                vmd_keymap_scancode(NULL, c));
+                ASSERT_EQ(vmd_keymap_scancode(km, c), vmd_keymap_scancode(NULL, c));
+        }
+        ASSERT_EQ(vmd_keymap_scancode(km, '<'), 0x56u);
+        struct vmd_keymap *none = (struct vmd_keymap *)1;
+        char err[128];
+        ASSERT_OK(vmd_keymap_load("us", &none, err, sizeof err));
+        ASSERT_NULL(none); /* plain us: the table, no XKB needed */
+        vmd_keymap_free(km);
+}
+
+/* German (QWERTZ): Y and Z swapped, umlauts and sharp s on their keys, '@'
+ * and '€' with AltGr on Q and E, '<' '>' '|' on the key left of Y, the
+ * dead circumflex; keys that are the same everywhere stay the table's. */
+TEST(a_german_guest) {
+        struct vmd_keymap *km = layout("de");
+        static const struct {
+                uint32_t keysym, scancode;
+        } want[] = {
+                { 'z', 0x15 }, { 'Z', 0x15 }, { 'y', 0x2c }, { 'Y', 0x2c }, { 0xe4 /* adiaeresis */, 0x28 },
+                { 0xf6 /* odiaeresis */, 0x27 }, { 0xfc /* udiaeresis */, 0x1a }, { 0xdf /* ssharp */, 0x0c },
+                { '@', 0x10 }, { 0x20ac /* EuroSign */, 0x12 }, { '<', 0x56 }, { '>', 0x56 }, { '|', 0x56 },
+                { '#', 0x2b }, { '-', 0x35 }, { '/', 0x08 }, { 0xfe52 /* dead_circumflex */, 0x29 },
+                { XK_Up, 0xe048 }, { XK_ISO_Level3_Shift, 0xe038 }, { XK_KP_1, 0x4f }, { XK_Return, 0x1c },
+                { XK_Shift_L, 0x2a },
+        };
+        for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+                if (vmd_keymap_scancode(km, want[i].keysym) != want[i].scancode)
+                        fprintf(stderr, "keysym 0x%x\n", want[i].keysym);
+                ASSERT_EQ(vmd_keymap_scancode(km, want[i].keysym), want[i].scancode);
+        }
+        struct vmd_key_event ev[VMD_KEY_EVENTS_MAX];
+        ASSERT_EQ(vmd_keymap_events(km, 'z', true, ev), 1u);
+        ASSERT_EQ(ev[0].scancode, 0x15u);
+        ASSERT_EQ(vmd_keymap_events(km, XK_Pause, true, ev), 4u);
+        ASSERT_EQ(vmd_keymap_events(km, 0x1000000, true, ev), 0u); /* a symbol no key types */
+        vmd_keymap_free(km);
+}
+
+/* French (AZERTY): A/Q and Z/W swapped, M right of L, é on the 2 key
+ * unshifted and the digits shifted; "de:nodeadkeys" has the circumflex as
+ * a plain symbol, not a dead key. */
+TEST(a_french_guest_and_a_variant) {
+        struct vmd_keymap *km = layout("fr");
+        ASSERT_EQ(vmd_keymap_scancode(km, 'a'), 0x10u);
+        ASSERT_EQ(vmd_keymap_scancode(km, 'q'), 0x1eu);
+        ASSERT_EQ(vmd_keymap_scancode(km, 'z'), 0x11u);
+        ASSERT_EQ(vmd_keymap_scancode(km, 'w'), 0x2cu);
+        ASSERT_EQ(vmd_keymap_scancode(km, 'm'), 0x27u);
+        ASSERT_EQ(vmd_keymap_scancode(km, 0xe9 /* eacute */), 0x03u);
+        ASSERT_EQ(vmd_keymap_scancode(km, '&'), 0x02u);
+        ASSERT_EQ(vmd_keymap_scancode(km, '1'), 0x02u);
+        vmd_keymap_free(km);
+        km = layout("de:nodeadkeys");
+        ASSERT_EQ(vmd_keymap_scancode(km, '^'), 0x29u);
+        ASSERT_EQ(vmd_keymap_scancode(km, 0xfe52 /* dead_circumflex */), 0u);
+        vmd_keymap_free(km);
+}
+
+/* Japanese: the keys Linux numbers KEY_RO and KEY_YEN have set-1 codes
+ * 0x73 and 0x7D, not their input numbers. */
+TEST(a_japanese_guest_uses_the_jis_keys) {
+        struct vmd_keymap *km = layout("jp");
+        ASSERT_EQ(vmd_keymap_scancode(km, '_'), 0x73u);
+        ASSERT_EQ(vmd_keymap_scancode(km, '|'), 0x7du);
+        ASSERT_EQ(vmd_evdev_scancode(89), 0x73u);
+        ASSERT_EQ(vmd_evdev_scancode(124), 0x7du);
+        ASSERT_EQ(vmd_evdev_scancode(30), 0x1eu);
+        ASSERT_EQ(vmd_evdev_scancode(0), 0u);
+        ASSERT_EQ(vmd_evdev_scancode(103 /* KEY_UP: not a character key */), 0u);
+        vmd_keymap_free(km);
+}
+
+TEST(unknown_and_malformed_layouts_are_refused) {
+        if (access("/usr/share/X11/xkb/symbols/de", R_OK) < 0)
+                TEST_SKIP("no XKB data (xkb-data, scripts/deps.sh)");
+        static const char *const malformed[] = { "", "De", "de;rm -rf", "de:", ":nodeadkeys", "../de", "de:a b",
+                                                 "abcdefghijklmnopqrstuvwxyzabcdefg" };
+        struct vmd_keymap *km = NULL;
+        char err[256];
+        for (size_t i = 0; i < sizeof malformed / sizeof *malformed; i++) {
+                ASSERT_ERROR(vmd_keymap_load(malformed[i], &km, err, sizeof err), EINVAL);
+                ASSERT_NULL(km);
+                ASSERT_NOT_NULL(strstr(err, "not a layout name"));
+        }
+        ASSERT_ERROR(vmd_keymap_load("xx", &km, err, sizeof err), ENOENT);
+        ASSERT_NULL(km);
+        ASSERT_NOT_NULL(strstr(err, "XKB has no such layout"));
+        ASSERT_ERROR(vmd_keymap_load("de:nosuchvariant", &km, err, sizeof err), ENOENT);
+        ASSERT_NULL(km);
+        vmd_keymap_free(NULL);
 }
 
 TEST(held_keys_are_released) {

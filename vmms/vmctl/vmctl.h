@@ -175,9 +175,10 @@ enum {
         "  --dynamic-memory=on|off|[on,]min=SIZE,max=SIZE[,buffer=PCT][,weight=N]\n"                 \
         "                         Dynamic Memory: between min and max by the guest's demand\n"      \
         "                         plus buffer percent (20), weight 0..10000 (5000) when short\n"    \
-        "  --display=on|off|[on,]WIDTHxHEIGHT[,vnc=PORT][,web=PORT]\n"                               \
+        "  --display=on|off|[on,]WIDTHxHEIGHT[,vnc=PORT][,web=PORT][,keymap=LAYOUT]\n"               \
         "                         synthetic video, keyboard and mouse with a console (VNC on a\n"  \
-        "                         Unix socket; vnc=/web=: also on 127.0.0.1:PORT, web: noVNC)\n"  \
+        "                         Unix socket; vnc=/web=: also on 127.0.0.1:PORT, web: noVNC;\n"  \
+        "                         keymap: the guest's keyboard layout, de, fr, de:nodeadkeys)\n"  \
         "  --vcpus=N              virtual processors\n"                                               \
         "  --kernel=PATH          kernel (PVH ELF, or bzImage with --boot=linux)\n"                   \
         "  --initrd=PATH          initrd (linux boot only)\n"                                         \

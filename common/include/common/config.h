@@ -136,11 +136,16 @@ struct vm_dm_config {
 #define VM_DISPLAY_HEIGHT_MIN 480u
 #define VM_DISPLAY_WIDTH_MAX 2560u
 #define VM_DISPLAY_HEIGHT_MAX 1600u
+#define VM_KEYMAP_MAX 65u /* "LAYOUT:VARIANT", 32 bytes each */
 struct vm_display_config {
         bool enabled;
         uint32_t width, height; /* [1024 x 768] the resolution the guest is told to prefer */
         uint32_t vnc_port;      /* 0: no TCP VNC; else 127.0.0.1:vnc_port (vmms's alone) */
         uint32_t web_port;      /* 0: no web console; else http://127.0.0.1:web_port/ (vmms's alone) */
+        /* The guest's keyboard layout, XKB's name (vm_keymap_is_valid):
+         * what a viewer types goes to the keys that type it there; empty
+         * or "us": US. */
+        char keymap[VM_KEYMAP_MAX + 1];
         /* The worker's display socket (common/display.h): vmms sets it
          * for the worker (its runtime directory); empty: none. */
         char socket[VM_PATH_MAX];
@@ -215,6 +220,11 @@ void vm_config_init_defaults(struct vm_config *c);
 int vm_mac_parse(const char *s, uint8_t mac[6]);
 void vm_mac_format(const uint8_t mac[6], char buf[static 18]);
 bool vm_name_is_valid(const char *name);
+/* A keyboard layout as XKB names it: LAYOUT or LAYOUT:VARIANT, each 1-32
+ * bytes of letters, digits, '_' and '-', the layout starting with a
+ * lower-case letter ("de", "fr", "de:nodeadkeys"). Only the name: whether
+ * XKB has it, vmdisplay finds out. */
+bool vm_keymap_is_valid(const char *spec);
 
 const char *vm_boot_kind_to_string(enum vm_boot_kind k);
 const char *vm_restart_policy_to_string(enum vm_restart_policy p);

@@ -21,14 +21,47 @@ struct vmd_key_event {
  * and release on the key's press (display.h). */
 #define VMD_KEY_EVENTS_MAX 4u
 
-/* The scan code of a keysym on a US keyboard, 0 when there is none
- * (unknown keysyms, and Pause). Shifted characters map to their key
- * ('!' to the 1 key): a viewer sends Shift as a key of its own. */
-uint32_t vmd_keymap_scancode(uint32_t keysym);
+/* The guest's keyboard layout, where it is not US: each symbol its keys
+ * type (keysym) and the key's set-1 code, sorted by keysym
+ * (vmd_keymap_load, vmdisplay/xkb.c, builds it from Debian's XKB data).
+ * NULL everywhere below means US, the built-in table. */
+struct vmd_keysym_key {
+        uint32_t keysym, scancode;
+};
+struct vmd_keymap {
+        char name[80]; /* LAYOUT or LAYOUT:VARIANT */
+        size_t n, cap;
+        struct vmd_keysym_key *keys;
+};
+
+/* The scan code of a keysym, 0 when there is none (unknown keysyms, and
+ * Pause): a character keysym maps to the key that types it on the
+ * layout (US without km), shifted or with AltGr ('!' to the 1 key on a
+ * US keyboard): a viewer sends Shift and AltGr as keys of their own.
+ * Function, cursor, keypad and modifier keysyms (0xFF00-0xFFFF, AltGr)
+ * are the same keys on every layout. */
+uint32_t vmd_keymap_scancode(const struct vmd_keymap *km, uint32_t keysym);
 
 /* The key events a keysym pressed (down) or released becomes: their
  * count, 0 for a keysym without a key. */
-size_t vmd_keymap_events(uint32_t keysym, bool down, struct vmd_key_event out[VMD_KEY_EVENTS_MAX]);
+size_t vmd_keymap_events(const struct vmd_keymap *km, uint32_t keysym, bool down,
+                         struct vmd_key_event out[VMD_KEY_EVENTS_MAX]);
+
+/* "LAYOUT" or "LAYOUT:VARIANT" (XKB's names: "de", "fr", "gb",
+ * "de:nodeadkeys", "us:dvorak"): *out is that layout's table, or NULL for
+ * plain "us". -EINVAL for a malformed name, -ENOENT for a layout (or
+ * variant) XKB does not know, -ENOMEM; with a sentence in err. */
+int vmd_keymap_load(const char *spec, struct vmd_keymap **out, char *err, size_t errlen);
+void vmd_keymap_free(struct vmd_keymap *km);
+/* The set-1 code of a Linux input (evdev) key code, for the keys that
+ * type characters; 0 for the others. Pure. */
+uint32_t vmd_evdev_scancode(uint32_t code);
+/* Adds keysym on the key of scancode, unless km already has a key for it
+ * (callers add the symbols of lower shift levels first, so that 'a' is
+ * the key that types it unshifted). 0 or -ENOMEM. Pure. */
+int vmd_keymap_add(struct vmd_keymap *km, uint32_t keysym, uint32_t scancode);
+/* Sorts km's keys by keysym for the lookups. Pure. */
+void vmd_keymap_finish(struct vmd_keymap *km);
 
 /* The keys a viewer holds down, so that they can be released when it
  * goes away (a viewer that disconnects with Ctrl held must not leave the

@@ -39,6 +39,7 @@ struct vmd_options {
         const char *name;          /* the desktop name viewers show */
         const char *websockify;
         const char *novnc_dir;
+        const char *keymap; /* the guest's layout, LAYOUT[:VARIANT] (default "us") */
         unsigned max_clients;
         unsigned timeout_ms; /* --screenshot: how long to wait for a mode */
         bool allow_remote;

@@ -27,6 +27,7 @@ struct vmd_vnc_config {
         const char *name;     /* the desktop name */
         const char *password; /* NULL: none */
         unsigned max_clients;
+        const struct vmd_keymap *keymap; /* the guest's layout (NULL: US); the caller's, outlives the server */
 };
 
 /* Routes LibVNCServer's log (process-wide hooks without context) to
