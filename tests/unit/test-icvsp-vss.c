@@ -43,6 +43,17 @@ static void expect_request(struct env *e, struct vmbus_sim_channel *ch, uint8_t 
         ASSERT_EQ(m.operation, op);
 }
 
+/* The owner heard one answer: op and status; counted off again. */
+static void expect_answer(struct env *e, uint8_t op, uint32_t status) {
+        ASSERT_TRUE(wait_owner(&e->o, vss_answered, 5000));
+        pthread_mutex_lock(&e->o.lock);
+        ASSERT_EQ(e->o.vss_answers, 1u);
+        ASSERT_EQ(e->o.vss_op, op);
+        ASSERT_EQ(e->o.vss_status, status);
+        e->o.vss_answers = 0;
+        pthread_mutex_unlock(&e->o.lock);
+}
+
 TEST(freeze_and_thaw_are_answered_with_their_operation) {
         struct env e;
         struct vmbus_sim_channel ch;
@@ -53,16 +64,11 @@ TEST(freeze_and_thaw_are_answered_with_their_operation) {
         ASSERT_ERROR(icvsp_request_vss(e.ic, VSS_OP_THAW), EBUSY); /* one at a time */
         expect_request(&e, &ch, VSS_OP_FREEZE);
         guest_answer(&e, &ch, HV_S_OK);
-        ASSERT_TRUE(wait_owner(&e.o, vss_answered, 5000));
-        ASSERT_EQ(e.o.vss_op, VSS_OP_FREEZE);
-        ASSERT_EQ(e.o.vss_status, HV_S_OK);
-        e.o.vss_answers = 0;
+        expect_answer(&e, VSS_OP_FREEZE, HV_S_OK);
         ASSERT_OK(icvsp_request_vss(e.ic, VSS_OP_THAW));
         expect_request(&e, &ch, VSS_OP_THAW);
         guest_answer(&e, &ch, HV_E_FAIL); /* as Linux without hv_vss_daemon */
-        ASSERT_TRUE(wait_owner(&e.o, vss_answered, 5000));
-        ASSERT_EQ(e.o.vss_op, VSS_OP_THAW);
-        ASSERT_EQ(e.o.vss_status, HV_E_FAIL);
+        expect_answer(&e, VSS_OP_THAW, HV_E_FAIL);
         env_free(&e);
 }
 
@@ -101,10 +107,7 @@ TEST(the_answer_names_the_operation_asked_whatever_the_guest_wrote) {
                 m.operation = claims[i];
                 memcpy(e.payload + ICMSG_HDR, &m, sizeof m);
                 guest_answer(&e, &ch, HV_S_OK);
-                ASSERT_TRUE(wait_owner(&e.o, vss_answered, 5000));
-                ASSERT_EQ(e.o.vss_op, VSS_OP_FREEZE);
-                ASSERT_EQ(e.o.vss_status, HV_S_OK);
-                e.o.vss_answers = 0;
+                expect_answer(&e, VSS_OP_FREEZE, HV_S_OK);
         }
         /* An answer with no body at all: the icmsg header only. */
         ASSERT_OK(icvsp_request_vss(e.ic, VSS_OP_THAW));
@@ -114,9 +117,7 @@ TEST(the_answer_names_the_operation_asked_whatever_the_guest_wrote) {
         h.icmsgsize = 0;
         memcpy(e.payload + sizeof(struct vmbuspipe_hdr), &h, sizeof h);
         guest_answer_len(&e, &ch, ICMSG_HDR, HV_E_FAIL);
-        ASSERT_TRUE(wait_owner(&e.o, vss_answered, 5000));
-        ASSERT_EQ(e.o.vss_op, VSS_OP_THAW);
-        ASSERT_EQ(e.o.vss_status, HV_E_FAIL);
+        expect_answer(&e, VSS_OP_THAW, HV_E_FAIL);
         env_free(&e);
 }
 
@@ -127,9 +128,7 @@ TEST(an_unanswered_request_fails) {
         negotiated(&e, &ch);
         ASSERT_OK(icvsp_request_vss(e.ic, VSS_OP_FREEZE));
         expect_request(&e, &ch, VSS_OP_FREEZE);
-        ASSERT_TRUE(wait_owner(&e.o, vss_answered, 5000));
-        ASSERT_EQ(e.o.vss_op, VSS_OP_FREEZE);
-        ASSERT_EQ(e.o.vss_status, HV_E_FAIL);
+        expect_answer(&e, VSS_OP_FREEZE, HV_E_FAIL);
         ASSERT_OK(icvsp_request_vss(e.ic, VSS_OP_THAW));
         expect_request(&e, &ch, VSS_OP_THAW);
         env_free(&e);

@@ -34,12 +34,18 @@ static void ask_one_sub(struct ns_env *e) {
         ASSERT_EQ(m[2], 1u);
 }
 
-static void env_up(struct ns_env *e, const char *tap, uint32_t queues) {
-        struct netvsp_nic_config nc;
+/* A fresh environment in the test's namespace and a NIC configuration of
+ * queues queues on tap (created by the NIC unless the caller says otherwise). */
+static void env_config(struct ns_env *e, struct netvsp_nic_config *nc, const char *tap, uint32_t queues) {
         memset(e, 0, sizeof *e);
         ns_enter_netns();
-        ns_nic_config(e, &nc, tap);
-        nc.dev.queues = queues;
+        ns_nic_config(e, nc, tap);
+        nc->dev.queues = queues;
+}
+
+static void env_up(struct ns_env *e, const char *tap, uint32_t queues) {
+        struct netvsp_nic_config nc;
+        env_config(e, &nc, tap, queues);
         nic_up(e, &nc);
 }
 
@@ -285,10 +291,7 @@ static void steered_flows(struct ns_env *e) {
 TEST(vrss_the_guests_table_steers_the_hosts_flows) {
         struct ns_env e;
         struct netvsp_nic_config nc;
-        memset(&e, 0, sizeof e);
-        ns_enter_netns();
-        ns_nic_config(&e, &nc, "vrss7");
-        nc.dev.queues = 2;
+        env_config(&e, &nc, "vrss7", 2);
         nc.tap.create = false;
         nc.tap_fd = vmms_queue("vrss7");
         nc.queue_fds[nc.n_queue_fds++] = vmms_queue("vrss7");
@@ -322,10 +325,7 @@ TEST(vrss_a_tap_the_nic_creates_steers_too) {
         ASSERT_GE(probe, 0);
         struct ns_env e;
         struct netvsp_nic_config nc;
-        memset(&e, 0, sizeof e);
-        ns_enter_netns();
-        ns_nic_config(&e, &nc, "vrss8");
-        nc.dev.queues = 2;
+        env_config(&e, &nc, "vrss8", 2);
         ASSERT_OK(rss_steer_mmap(probe, &nc.steer)); /* a stranger's map */
         close(probe);
         nic_up(&e, &nc);
