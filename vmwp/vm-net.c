@@ -109,7 +109,9 @@ static int add_nic(struct vmwp_vm *vm, uint32_t i, const struct vm_nic_config *c
         if (steer_fd >= 0) { /* a mapping of the map: the fd is not needed after this */
                 int r = rss_steer_mmap(steer_fd, &nc.steer);
                 if (r < 0)
-                        log_warning_errno(r, "nics[%u]: mapping the RSS steering map: %m; flows follow tun's table", i);
+                        log_warning_errno(r, "nics[%u]: mapping the RSS steering map: %m; frames for the guest all "
+                                          "arrive on the primary channel (the program vmms attached reads a map "
+                                          "nobody fills)", i);
                 safe_close(steer_fd);
         }
         for (uint32_t k = 1; k < n_fds; k++) /* the TAP's other queues (vRSS) */

@@ -448,6 +448,11 @@ int rss_steer_attach(int tap_fd, char *err, size_t errlen) {
         return TAKE_FD(map);
 }
 
+int rss_steer_detach(int tap_fd) {
+        int none = -1;
+        return ioctl(tap_fd, TUNSETSTEERINGEBPF, &none) < 0 ? negative_errno() : 0;
+}
+
 static size_t map_len(void) {
         size_t page = (size_t)sysconf(_SC_PAGESIZE);
         return (sizeof(struct rss_steer_map) + page - 1) / page * page;

@@ -174,12 +174,13 @@ static int vmms_queue(const char *name) {
 }
 
 /* Takes the steering program off the TAP, as where the kernel refused it
- * (no CAP_BPF): tun's flow table steers then. Done through a queue of our
+ * (no CAP_BPF): tun's flow table steers then (rss_steer_detach, as a NIC
+ * does with a program whose map it cannot use). Done through a queue of our
  * own, closed again: it was the last attached, so the others keep their
  * places. */
 static void unsteer(const char *tap) {
-        int fd = vmms_queue(tap), none = -1;
-        ASSERT_OK(ioctl(fd, TUNSETSTEERINGEBPF, &none));
+        int fd = vmms_queue(tap);
+        ASSERT_OK(rss_steer_detach(fd));
         close(fd);
 }
 

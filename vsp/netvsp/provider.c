@@ -454,8 +454,16 @@ static void steer_own_tap(struct netvsp_nic *nic) {
         int r = map < 0 ? map : rss_steer_mmap(map, &m);
         safe_close(map);
         if (r < 0) {
-                if (map >= 0)
+                if (map >= 0) { /* attached, but its map (all zero: queue 0) cannot be filled */
                         snprintf(err, sizeof err, "mapping the steering map: %s", strerror(-r));
+                        int d = rss_steer_detach(tap_fd(nic->tap));
+                        if (d < 0) {
+                                log_warning_errno(d, "netvsp %s: mapping the RSS steering map: %s; taking the "
+                                                  "program off failed (%m): frames for the guest all arrive "
+                                                  "on the primary channel", tap_name(nic->tap), strerror(-r));
+                                return;
+                        }
+                }
                 log_notice("netvsp %s: frames for the guest are steered by tun's flow table, not by the guest's RSS "
                            "table: %s", tap_name(nic->tap), err);
                 return;

@@ -54,6 +54,9 @@ uint32_t rss_toeplitz(const uint8_t key[RSS_STEER_KEY_SIZE], const uint8_t *in, 
  * programs) with a sentence in err. The program stays attached as long as
  * the TAP exists. */
 int rss_steer_attach(int tap_fd, char *err, size_t errlen);
+/* Takes the program off the TAP again (tun's flow table steers then):
+ * for one whose map cannot be used. 0 or a negative errno. */
+int rss_steer_detach(int tap_fd);
 
 /* The map alone (an array of one struct rss_steer_map, mmap-able). */
 int rss_steer_map_create(void);
