@@ -231,10 +231,6 @@ int vmms_disk_resize_check(const struct vm_config *c, uint32_t index, uint64_t b
         if (index >= c->n_disks)
                 return errorf(err, errlen, -ENOENT, "disks[%u]: no such disk (the VM has %u)", index, c->n_disks);
         const struct vm_disk_config *d = &c->disks[index];
-        if (d->format == VM_DISK_VHDX)
-                return errorf(err, errlen, -EOPNOTSUPP,
-                              "disks[%u]: %s is a VHDX image: growing a VHDX disk's virtual size is not supported "
-                              "yet (raw images can be grown)", index, d->path);
         if (running && d->bus == VM_DISK_IDE)
                 return errorf(err, errlen, -EOPNOTSUPP,
                               "disks[%u] is an IDE disk: emulated ATA cannot change while the VM runs; resize it "

@@ -30,6 +30,7 @@
 #include "checkpoint.h"
 #include "common/log.h"
 #include "common/macro.h"
+#include "vhdx/vhdx.h"
 #include "vmms/hotplug.h"
 #include "worker.h"
 
@@ -417,6 +418,44 @@ static int open_for_resize(struct vmms_vm *vm, sd_bus_message *call, const struc
         return 0;
 }
 
+/* A VHDX image grows by its own metadata (vhdx_grow), not its file size:
+ * a running VM's worker, which has it open, does it; an Off VM's image is
+ * grown here, as the caller. A differencing image (the disk has
+ * checkpoints) keeps its parent's size: refused, with the reason. */
+static int resize_vhdx(struct vmms_vm *vm, sd_bus_message *call, uint32_t index, uint64_t bytes, sd_bus_error *e) {
+        const struct vm_disk_config *dc = &vm->config->disks[index];
+        char err[1400];
+        if (vm->state == VMMS_STATE_RUNNING) {
+                struct vmms_hotplug *h = hotplug_new(VMMS_OP_RESIZE_DISK, index);
+                json_object *args = index_args("disk", index);
+                if (!h || !args)
+                        return hotplug_free(h), json_object_put(args), -ENOMEM;
+                json_object_object_add(args, "size", json_object_new_int64((int64_t)bytes));
+                return send_op(vm, call, "disk-resize", args, NULL, 0, h, e);
+        }
+        _cleanup_close_ int fd = -1;
+        uint64_t file_size;
+        bool block;
+        int r = open_for_resize(vm, call, dc, &fd, &file_size, &block, err, sizeof err);
+        struct vhdx *v = NULL;
+        if (r == 0 && (r = vhdx_open(fd, VHDX_OPEN_WRITABLE, &v, err, sizeof err)) < 0)
+                v = NULL;
+        struct vhdx_info info = { 0 };
+        if (v)
+                vhdx_get_info(v, &info);
+        if (r == 0)
+                r = vhdx_grow(v, bytes, err, sizeof err);
+        if (v && (vhdx_close(v) < 0 && r == 0))
+                r = -EIO, snprintf(err, sizeof err, "closing the image failed");
+        if (r < 0)
+                return sd_bus_error_setf(e, r == -EINVAL ? VMMS_ERROR_INVALID_ARGUMENT : error_name(r),
+                                         "cannot resize disks[%u] of VM '%s': %s: %s", index, vm->config->name,
+                                         dc->path, err);
+        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "disks[%u]: %s %llu -> %llu bytes (VHDX)", index, dc->path,
+                    (unsigned long long)info.virtual_size, (unsigned long long)bytes);
+        return sd_bus_reply_method_return(call, NULL);
+}
+
 static int resize_disk(struct vmms_vm *vm, sd_bus_message *call, uint32_t index, uint64_t bytes, sd_bus_error *e) {
         bool running = vm->state == VMMS_STATE_RUNNING, block;
         char err[1400];
@@ -424,6 +463,8 @@ static int resize_disk(struct vmms_vm *vm, sd_bus_message *call, uint32_t index,
         if (r < 0)
                 return sd_bus_error_setf(e, error_name(r), "cannot resize a disk of VM '%s': %s", vm->config->name, err);
         const struct vm_disk_config *dc = &vm->config->disks[index];
+        if (dc->format == VM_DISK_VHDX)
+                return resize_vhdx(vm, call, index, bytes, e);
         _cleanup_close_ int fd = -1;
         uint64_t size = 0;
         if ((r = open_for_resize(vm, call, dc, &fd, &size, &block, err, sizeof err)) < 0)

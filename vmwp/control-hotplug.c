@@ -164,9 +164,6 @@ static int parse_disk_resize(const struct vm_config *cfg, struct json_object *re
         if (size <= 0 || size % d->sector_size)
                 return errorf(err, errlen, -EINVAL, "\"size\" must be the new size in bytes, whole %u-byte sectors",
                               d->sector_size);
-        if (d->format == VM_DISK_VHDX)
-                return errorf(err, errlen, -EOPNOTSUPP,
-                              "disks[%u]: growing a VHDX disk's virtual size is not supported yet", out->index);
         out->size = (uint64_t)size;
         return 0;
 }

@@ -25,14 +25,15 @@
 /* A writable file may not outgrow the RLIMIT_FSIZE the sandbox entered
  * with (it cannot be raised later without CAP_SYS_RESOURCE): past it the
  * guest's writes would fail with EFBIG. */
-static int check_file_size(struct vmwp_vm *vm, uint32_t i, uint64_t bytes, char *err, size_t errlen) {
+static int check_file_size(struct vmwp_vm *vm, uint32_t i, uint64_t bytes, const char *verb, char *err,
+                           size_t errlen) {
         uint64_t limit = sandbox_file_size_limit(vm->sandbox);
         if (bytes <= limit)
                 return 0;
         return errorf(err, errlen, -EFBIG,
                       "disks[%u]: its image may reach %llu MiB, more than this worker may write (%llu MiB: the "
-                      "largest disk it started with, or \"hot_plug\" \"max_file_size\"): add it while the VM is off",
-                      i, (unsigned long long)(bytes >> 20), (unsigned long long)(limit >> 20));
+                      "largest disk it started with, or \"hot_plug\" \"max_file_size\"): %s it while the VM is off",
+                      i, (unsigned long long)(bytes >> 20), (unsigned long long)(limit >> 20), verb);
 }
 
 /* The new disk's LUN on its controller; the controller itself, offered to
@@ -84,7 +85,7 @@ int vmwp_vm_disk_attach(struct vmwp_vm *vm, const struct vmwp_hotplug *req, cons
         disk_get_info(d, &info);
         bool added = false;
         if (!info.read_only && !info.block_device)
-                r = check_file_size(vm, i, info.max_file_size, err, errlen);
+                r = check_file_size(vm, i, info.max_file_size, "add", err, errlen);
         if (r == 0)
                 r = attach_lun(vm, dc, d, &added, err, errlen);
         if (r < 0) {
@@ -165,8 +166,8 @@ int vmwp_vm_disk_resize(struct vmwp_vm *vm, const struct vmwp_hotplug *req, stru
         struct disk_info info;
         disk_get_info(vm->disks[i], &info);
         int r = 0;
-        if (!info.read_only && !info.block_device)
-                r = check_file_size(vm, i, req->size, err, errlen);
+        if (!info.read_only && !info.block_device) /* a VHDX may take more than its size */
+                r = check_file_size(vm, i, disk_resize_max_file_size(vm->disks[i], req->size), "grow", err, errlen);
         char why[256];
         if (r == 0 && (r = disk_resize(vm->disks[i], req->size, why, sizeof why)) < 0)
                 return errorf(err, errlen, r, "disks[%u] (%s): %s", i, dc->path, why);

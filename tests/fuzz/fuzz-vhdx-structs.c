@@ -79,6 +79,15 @@ static void fuzz_metadata(const uint8_t *data, size_t size) {
         struct vhdx_meta m;
         char err[256] = "";
         int r = vhdx_parse_metadata(buf, len, &m, err, sizeof err);
+        /* The item vhdx_grow patches: found only inside the region, and
+         * in any table that parses. */
+        uint32_t ioff, ilen;
+        int k = vhdx_metadata_item(buf, len, &vhdx_md_virtual_disk_size, &ioff, &ilen);
+        CHECK(k == 0 || k == -ENOENT || k == -EINVAL);
+        if (k == 0)
+                CHECK(ioff >= VHDX_METADATA_TABLE_SIZE && (uint64_t)ioff + ilen <= len);
+        if (r == 0)
+                CHECK(k == 0 && ilen >= 8);
         if (r < 0) {
                 CHECK(err[0] && (r == -EINVAL || r == -ENOTSUP));
                 free(buf);

@@ -89,7 +89,8 @@ expect_rc 2 vmctl disk detach h1 first
 expect_rc 4 vmctl disk resize h1 0 32M
 echo "$LAST_OUT" | grep -q "holds 67108864 bytes; shrinking a disk is not supported" || fail "shrinking: $LAST_OUT"
 expect_rc 4 vmctl disk resize h1 3 128M
-echo "$LAST_OUT" | grep -q "is a VHDX image: growing a VHDX disk's virtual size is not supported" || fail "VHDX: $LAST_OUT"
+echo "$LAST_OUT" | grep -q "child.avhdx): a differencing image has its parent's size (merge it first)" ||
+  fail "a VHDX with checkpoints: $LAST_OUT"
 expect_rc 4 vmctl disk resize h1 2 128M
 echo "$LAST_OUT" | grep -q "disks\[2\] is read-only" || fail "read-only: $LAST_OUT"
 out=$(bus call $(V h1) ResizeDisk ut 0 1000 2>&1) && fail "1000 bytes accepted"
@@ -209,6 +210,25 @@ wait_state h2 Running
 expect_rc 11 vmctl disk resize h4 0 128M
 echo "$LAST_OUT" | grep -q "e.img is in use by another VM" || fail "an image another VM runs with: $LAST_OUT"
 expect_rc 0 vmctl kill h2
+
+note "a VHDX disk grows by its metadata: an Off VM's by vmms, a running VM's by its worker"
+"$VMCTL_BIN" disk create "$I/g.vhdx" 64M >/dev/null || fail "vmctl disk create g.vhdx"
+t_create h5 "" ",\"disks\":[{\"path\":\"$I/g.vhdx\",\"format\":\"vhdx\"}]"
+expect_rc 0 vmctl disk resize h5 0 96M
+"$VMCTL_BIN" disk info "$I/g.vhdx" | grep -q "^virtual size: .*(100663296 bytes)" ||
+  fail "Off VHDX resize: $("$VMCTL_BIN" disk info "$I/g.vhdx")"
+expect_rc 4 vmctl disk resize h5 0 32M
+echo "$LAST_OUT" | grep -q "from its 100663296 bytes" || fail "shrinking a VHDX: $LAST_OUT"
+expect_rc 0 vmctl start h5
+wait_state h5 Running
+expect_rc 0 vmctl disk resize h5 0 160M
+console_has h5 "^fake-vmwp: disk-resize disks\[0\] size=167772160 grown=true$" || fail "the worker's VHDX resize"
+"$VMCTL_BIN" disk info "$I/g.vhdx" | grep -q "^virtual size: .*(167772160 bytes)" ||
+  fail "running VHDX resize: $("$VMCTL_BIN" disk info "$I/g.vhdx")"
+if command -v qemu-img >/dev/null; then
+  qemu-img check -q -f vhdx "$I/g.vhdx" || fail "qemu-img check of the grown VHDX"
+fi
+expect_rc 0 vmctl kill h5
 
 note "a restart keeps what was added"
 expect_rc 0 vmctl stop h1

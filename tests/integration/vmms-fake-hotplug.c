@@ -28,6 +28,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "vhdx/vhdx.h"
 #include "vmms-fake-hotplug.h"
 
 #define PARENTS_MAX 16u  /* DISK_MAX_PARENTS */
@@ -285,21 +286,33 @@ static int disk_resize(struct fake_hotplug *h, json_object *req, bool paused, js
         if (size <= 0 || size % d->sector_size)
                 return errorf(err, errlen, -EINVAL, "\"size\" must be the new size in bytes, whole %u-byte sectors",
                               d->sector_size);
-        if (d->format == VM_DISK_VHDX)
-                return errorf(err, errlen, -EOPNOTSUPP, "disks[%u]: growing a VHDX disk's virtual size is not "
-                              "supported yet", i);
         if (paused)
                 return errorf(err, errlen, -EBUSY, "the VM is paused (or saved, or migrated): resume it first");
         if (!d->read_only && (uint64_t)size > h->fsize)
                 return errorf(err, errlen, -EFBIG, "disks[%u]: its image may reach %llu MiB, more than this worker "
                               "may write (%llu MiB)", i, (unsigned long long)(size >> 20),
                               (unsigned long long)(h->fsize >> 20));
-        if ((uint64_t)size < h->disk_size[i])
+        if (d->format == VM_DISK_VHDX) { /* grown here, as vmwp's disk_resize does (vhdx_grow) */
+                struct vhdx *v;
+                char why[512];
+                r = vhdx_open(h->disk_fd[i], VHDX_OPEN_WRITABLE, &v, why, sizeof why);
+                if (r == 0) {
+                        struct vhdx_info info;
+                        vhdx_get_info(v, &info);
+                        h->disk_size[i] = info.virtual_size;
+                        r = vhdx_grow(v, (uint64_t)size, why, sizeof why);
+                        (void)vhdx_close(v);
+                }
+                if (r < 0)
+                        return errorf(err, errlen, r, "disks[%u] (%s): %s", i, d->path, why);
+        } else if ((uint64_t)size < h->disk_size[i]) {
                 return errorf(err, errlen, -EINVAL, "disks[%u] (%s): shrinking a disk (%llu to %lld bytes) is not "
                               "supported", i, d->path, (unsigned long long)h->disk_size[i], (long long)size);
-        if (fstat(h->disk_fd[i], &st) < 0 || ((uint64_t)st.st_size & ~(uint64_t)(d->sector_size - 1)) != (uint64_t)size)
+        } else if (fstat(h->disk_fd[i], &st) < 0 ||
+                   ((uint64_t)st.st_size & ~(uint64_t)(d->sector_size - 1)) != (uint64_t)size) {
                 return errorf(err, errlen, -EINVAL, "disks[%u] (%s): the image holds %lld bytes, not %lld: grow it "
                               "first", i, d->path, (long long)st.st_size, (long long)size);
+        }
         bool grown = (uint64_t)size > h->disk_size[i];
         h->disk_size[i] = (uint64_t)size;
         snprintf(line, linelen, "fake-vmwp: disk-resize disks[%u] size=%lld grown=%s\n", i, (long long)size,

@@ -18,6 +18,7 @@
 #include "storvsp/provider.h"
 #include "tests/lib/vmstate-file.h"
 #include "tests/unit/test-vsc-net-bridge.h"
+#include "vhdx/vhdx.h"
 #include "vmbus/server.h"
 #include "vsc/stor.h"
 
@@ -318,6 +319,68 @@ TEST(grown_disk_reports_capacity_changed_then_its_new_size) {
         ASSERT_TRUE(vsc_stor_result_ok(&res));
         disk_unref(d);
         rig_down(&r);
+}
+
+/* A dynamic VHDX disk grows while attached: disk_resize grows the image
+ * itself (vhdx_grow), the guest hears CAPACITY DATA HAS CHANGED and reads
+ * and writes its new last blocks; the image reopens at the new size. A
+ * differencing image (a disk with checkpoints) is refused. */
+TEST(a_vhdx_disk_grows_in_place) {
+        struct rig r;
+        rig_up(&r);
+        char path[256], why[256];
+        image_path("grow.vhdx", path, sizeof path);
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ASSERT_GE(fd, 0);
+        struct vhdx_create_options vo = { .type = VHDX_DYNAMIC, .virtual_size = 4 * MIB, .block_size = 1 << 20 };
+        ASSERT_OK(vhdx_create(fd, &vo, why, sizeof why));
+        close(fd);
+        struct disk_options o = { .path = path, .fd = -1, .block_size = 512, .format = DISK_FORMAT_VHDX,
+                                  .err = why, .errlen = sizeof why };
+        struct disk *d;
+        ASSERT_OK(disk_open(&o, &d));
+        ASSERT_OK(storvsp_controller_attach(r.ctl, 2, d, NULL));
+        wait_rescan(&r);
+        io_roundtrip(&r, 2, 4 * MIB / 512 - 8, 8, 3);
+        ASSERT_EQ(disk_resize_max_file_size(d, 12 * MIB), disk_resize_max_file_size(d, 4 * MIB) + 8 * MIB);
+        ASSERT_EQ(disk_resize(d, 12 * MIB + 100, why, sizeof why), -EINVAL);
+        ASSERT_OK(disk_resize(d, 12 * MIB, why, sizeof why));
+        struct disk_info info;
+        disk_get_info(d, &info);
+        ASSERT_EQ(info.size, (uint64_t)12 * MIB);
+        ASSERT_GE(info.max_file_size, (uint64_t)12 * MIB);
+        ASSERT_OK(storvsp_controller_resize(r.ctl, 2));
+        uint8_t cdb[16];
+        struct vsc_stor_result res;
+        exec(&r.s, r.data, 2, cdb, vsc_scsi_test_unit_ready(cdb), 0, &res);
+        expect_capacity_changed(&res);
+        ASSERT_EQ(capacity(&r, 2), (uint64_t)12 * MIB / 512);
+        io_roundtrip(&r, 2, 12 * MIB / 512 - 8, 8, 4); /* the new last blocks */
+        io_roundtrip(&r, 2, 4 * MIB / 512 - 8, 8, 3);  /* the old ones still */
+        disk_unref(d);
+        rig_down(&r);
+        fd = open(path, O_RDWR | O_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        struct vhdx *v;
+        ASSERT_OK(vhdx_open(fd, VHDX_OPEN_WRITABLE, &v, why, sizeof why));
+        struct vhdx_info vi;
+        vhdx_get_info(v, &vi);
+        ASSERT_EQ(vi.virtual_size, (uint64_t)12 * MIB);
+        /* a checkpoint's child: the disk's size is its parent's */
+        char child[256];
+        image_path("grow.avhdx", child, sizeof child);
+        int cfd = open(child, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ASSERT_GE(cfd, 0);
+        struct vhdx_create_options co = { .type = VHDX_DIFFERENCING, .parent = v, .parent_relative = "grow.vhdx" };
+        ASSERT_OK(vhdx_create(cfd, &co, why, sizeof why));
+        close(cfd);
+        vhdx_close(v);
+        close(fd);
+        o.path = child;
+        ASSERT_OK(disk_open(&o, &d));
+        ASSERT_EQ(disk_resize(d, 16 * MIB, why, sizeof why), -EOPNOTSUPP);
+        ASSERT_NOT_NULL(strstr(why, "differencing"));
+        disk_unref(d);
 }
 
 /* A resize the guest has not heard of yet goes into the saved state

@@ -285,6 +285,23 @@ static int meta_check(const struct vhdx_meta *m, unsigned seen, char *err, size_
         return 0;
 }
 
+int vhdx_metadata_item(const uint8_t *buf, size_t len, const struct guid *id, uint32_t *off, uint32_t *ilen) {
+        if (len < VHDX_METADATA_TABLE_SIZE || le64(buf) != VHDX_MDT_SIGNATURE)
+                return -EINVAL;
+        uint32_t n = le16(buf + 10);
+        for (uint32_t i = 0; i < n && i < VHDX_METADATA_MAX_ENTRIES; i++) {
+                const uint8_t *e = buf + VHDX_MDT_HEADER + (size_t)i * VHDX_MDT_ENTRY;
+                struct guid g;
+                get_guid(e, &g);
+                if (!guid_equal(&g, id))
+                        continue;
+                *off = le32(e + 16);
+                *ilen = le32(e + 20);
+                return *off >= VHDX_METADATA_TABLE_SIZE && (uint64_t)*off + *ilen <= len ? 0 : -EINVAL;
+        }
+        return -ENOENT;
+}
+
 int vhdx_parse_metadata(const uint8_t *buf, size_t len, struct vhdx_meta *m, char *err, size_t errlen) {
         memset(m, 0, sizeof *m);
         if (len < VHDX_METADATA_TABLE_SIZE || le64(buf) != VHDX_MDT_SIGNATURE)

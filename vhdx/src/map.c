@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/macro.h"
@@ -485,5 +486,136 @@ int vhdx_merge_into_parent(struct vhdx *child, struct vhdx *parent, vhdx_merge_p
                 vhdx_merge_abandon(parent);
         if (bytes)
                 *bytes = copied;
+        return r;
+}
+
+/* ---- growing ---- */
+
+/* The payload blocks whose entries a BAT of n_bat entries holds (a fixed
+ * or dynamic image: a sector bitmap entry after every chunk_ratio). */
+static uint64_t payload_room(uint64_t n_bat, uint64_t ratio) {
+        uint64_t p = n_bat / (ratio + 1) * ratio + n_bat % (ratio + 1);
+        while (p && p + (p - 1) / ratio > n_bat)
+                p--;
+        return p;
+}
+
+uint64_t vhdx_max_file_size_at(const struct vhdx *v, uint64_t size) {
+        uint64_t n = (size + v->meta.block_size - 1) / v->meta.block_size;
+        return vhdx_max_file_size(v) + (n > v->n_payload ? (n - v->n_payload) * v->meta.block_size : 0);
+}
+
+/* The virtual disk size item, patched in its 4 KiB sector of the metadata
+ * region, through the log and then in place. */
+static int write_virtual_size(struct vhdx *v, uint64_t size) {
+        _cleanup_free_ uint8_t *table = vhdx_buf(VHDX_METADATA_TABLE_SIZE), *sector = vhdx_buf(4096);
+        if (!table || !sector)
+                return -ENOMEM;
+        int r = vhdx_pread_all(v->fd, table, VHDX_METADATA_TABLE_SIZE, v->meta_region.offset);
+        uint32_t off = 0, len = 0;
+        if (r < 0 || (r = vhdx_metadata_item(table, v->meta_region.length, &vhdx_md_virtual_disk_size, &off, &len)) < 0)
+                return r;
+        if (len < 8 || off % 8) /* the open parsed it: cannot happen */
+                return -EINVAL;
+        uint64_t at = v->meta_region.offset + off / 4096 * 4096;
+        if ((r = vhdx_pread_all(v->fd, sector, 4096, at)) < 0)
+                return r;
+        vmstate_put_le64(sector + off % 4096, size);
+        struct vhdx_log_write w = { .file_off = at, .data = sector };
+        if ((r = vhdx_log_write(v, &w, 1)) < 0 || (r = vhdx_pwrite_all(v->fd, sector, 4096, at)) < 0)
+                return r;
+        return fdatasync(v->fd) < 0 ? -errno : 0;
+}
+
+int vhdx_grow(struct vhdx *v, uint64_t size, char *err, size_t errlen) {
+        const struct vhdx_meta *m = &v->meta;
+        if (!(v->flags & VHDX_OPEN_WRITABLE) || v->needs_replay)
+                return snprintf(err, errlen, "the image is open read-only"), -EROFS;
+        if (m->has_parent)
+                return snprintf(err, errlen, "a differencing image has its parent's size (merge it first)"),
+                       -EOPNOTSUPP;
+        if (size % m->logical_sector || size > VHDX_MAX_VIRTUAL_SIZE || size < m->virtual_size)
+                return snprintf(err, errlen, "%llu bytes: a VHDX disk grows to whole %u-byte sectors, from its %llu "
+                                "bytes to at most 64 TiB", (unsigned long long)size, m->logical_sector,
+                                (unsigned long long)m->virtual_size), -EINVAL;
+        if (size == m->virtual_size)
+                return 0;
+        struct vhdx g = { .meta = *m, .bat_region = v->bat_region };
+        g.meta.virtual_size = size;
+        char why[160];
+        if (vhdx_geometry(&g, why, sizeof why) < 0) {
+                uint64_t room = payload_room(v->bat_region.length / 8, v->chunk_ratio);
+                return snprintf(err, errlen, "its BAT region holds entries for %llu bytes at most (%s)",
+                                (unsigned long long)MIN(room * m->block_size, VHDX_MAX_VIRTUAL_SIZE), why), -EINVAL;
+        }
+        pthread_mutex_lock(&v->commit_lock);
+        pthread_mutex_lock(&v->lock);
+        const uint64_t old_payload = v->n_payload, old_sb = v->n_sb, old_bat = v->n_bat, old_eof = v->eof;
+        const uint64_t old_present = v->blocks_present;
+        int r = data_guid_locked(v);
+        if (r == 0 && g.n_bat_sectors > v->n_bat_sectors) {
+                uint64_t *bat = realloc(v->bat, g.n_bat_sectors * 512 * sizeof *bat);
+                if (bat)
+                        v->bat = bat;
+                uint8_t *dirty = bat ? realloc(v->bat_dirty, g.n_bat_sectors) : NULL;
+                if (dirty)
+                        v->bat_dirty = dirty;
+                if (!bat || !dirty)
+                        r = -ENOMEM;
+                else {
+                        memset(v->bat + v->n_bat_sectors * 512, 0, (g.n_bat_sectors - v->n_bat_sectors) * 512 * 8);
+                        memset(v->bat_dirty + v->n_bat_sectors, 0, g.n_bat_sectors - v->n_bat_sectors);
+                        v->n_bat_sectors = g.n_bat_sectors;
+                }
+        }
+        /* A fixed image's new blocks, at the end of the file: zeros (the
+         * file only ever grows here; ftruncate, as a new block's space). */
+        uint64_t end = v->eof + (m->leave_blocks_allocated ? (g.n_payload - old_payload) * m->block_size : 0);
+        struct stat st;
+        if (r == 0 && end > v->eof && fstat(v->fd, &st) < 0)
+                r = -errno;
+        if (r == 0 && end > v->eof && (uint64_t)st.st_size < end && ftruncate(v->fd, (off_t)end) < 0)
+                r = -errno;
+        if (r == 0) {
+                v->n_payload = g.n_payload, v->n_sb = g.n_sb, v->n_bat = g.n_bat;
+                /* Every entry past the old ones is written (NOT_PRESENT, or
+                 * the new block): a foreign image's unused BAT space is not
+                 * known to be zero. */
+                for (uint64_t i = old_bat; i < g.n_bat; i++)
+                        bat_set(v, i, 0);
+                for (uint64_t b = old_payload; m->leave_blocks_allocated && b < g.n_payload; b++) {
+                        bat_set(v, payload_index(v, b), VHDX_BAT_ENTRY(VHDX_PAYLOAD_FULLY_PRESENT, v->eof));
+                        v->eof += m->block_size;
+                        v->blocks_present++;
+                }
+        }
+        struct dirty_sector *s = NULL;
+        uint8_t *data = NULL;
+        size_t n = 0;
+        if (r == 0)
+                r = snapshot_dirty(v, &s, &data, &n);
+        pthread_mutex_unlock(&v->lock);
+        /* The new entries first: a crash before the size leaves them unused. */
+        uint32_t per = (uint32_t)MIN((uint64_t)VHDX_LOG_DESC_PER_SECTOR, v->hdr.log_length / VHDX_LOG_SECTOR - 1);
+        for (size_t i = 0; r == 0 && i < n; i += per)
+                r = commit_round(v, s + i, MIN((size_t)per, n - i));
+        if (r == 0)
+                r = write_virtual_size(v, size);
+        free(s);
+        free(data);
+        pthread_mutex_lock(&v->lock);
+        if (r == 0) {
+                v->meta.virtual_size = size;
+        } else { /* the old geometry: its entries are the truth, the rest unused */
+                for (uint64_t i = old_bat; i < v->n_bat; i++)
+                        v->bat[i] = 0;
+                v->n_payload = old_payload, v->n_sb = old_sb, v->n_bat = old_bat;
+                v->eof = old_eof, v->blocks_present = old_present;
+                redirty(v);
+        }
+        pthread_mutex_unlock(&v->lock);
+        pthread_mutex_unlock(&v->commit_lock);
+        if (r < 0)
+                snprintf(err, errlen, "growing the image: %s", strerror(-r));
         return r;
 }

@@ -158,6 +158,9 @@ int vhdx_parse_regions(const uint8_t *buf, struct vhdx_region *bat, struct vhdx_
 void vhdx_build_regions(uint8_t buf[VHDX_REGION_SIZE], const struct vhdx_region *bat,
                         const struct vhdx_region *meta);
 int vhdx_parse_metadata(const uint8_t *buf, size_t len, struct vhdx_meta *m, char *err, size_t errlen);
+/* Where the metadata item id lies in the region buf (its table first):
+ * *off from the region's start, *ilen bytes. -ENOENT, -EINVAL. Pure. */
+int vhdx_metadata_item(const uint8_t *buf, size_t len, const struct guid *id, uint32_t *off, uint32_t *ilen);
 size_t vhdx_build_metadata(uint8_t *buf, size_t len, const struct vhdx_meta *m);
 uint32_t vhdx_checksum(const uint8_t *buf, size_t len, size_t csum_off);
 int vhdx_geometry(struct vhdx *v, char *err, size_t errlen);

@@ -256,27 +256,37 @@ static int raw_size(const struct disk *d, uint64_t *out) {
         return ioctl(d->fd, BLKGETSIZE64, out) < 0 ? -errno : 0;
 }
 
+uint64_t disk_resize_max_file_size(struct disk *d, uint64_t size) {
+        return d->vhdx ? vhdx_max_file_size_at(d->vhdx, size) : size;
+}
+
 int disk_resize(struct disk *d, uint64_t size, char *err, size_t errlen) {
-        uint64_t now = __atomic_load_n(&d->info.size, __ATOMIC_ACQUIRE), raw;
-        if (d->vhdx)
-                return errorf(err, errlen, -EOPNOTSUPP, "growing a VHDX disk's virtual size is not supported yet");
+        uint64_t now = __atomic_load_n(&d->info.size, __ATOMIC_ACQUIRE), raw = 0;
         if (size % d->info.block_size)
                 return errorf(err, errlen, -EINVAL, "%llu bytes are not whole %u-byte blocks",
                               (unsigned long long)size, d->info.block_size);
         if (size < now)
                 return errorf(err, errlen, -EINVAL, "shrinking a disk (%llu to %llu bytes) is not supported",
                               (unsigned long long)now, (unsigned long long)size);
-        int r = raw_size(d, &raw);
-        if (r < 0)
-                return errorf(err, errlen, r, "reading the image's size: %s", strerror(-r));
-        if (ALIGN_DOWN(raw, (uint64_t)d->info.block_size) != size)
-                return errorf(err, errlen, -EINVAL, "the image holds %llu bytes, not %llu: grow it first",
-                              (unsigned long long)raw, (unsigned long long)size);
+        if (!d->vhdx) { /* vmms grew the file or the device */
+                int r = raw_size(d, &raw);
+                if (r < 0)
+                        return errorf(err, errlen, r, "reading the image's size: %s", strerror(-r));
+                if (ALIGN_DOWN(raw, (uint64_t)d->info.block_size) != size)
+                        return errorf(err, errlen, -EINVAL, "the image holds %llu bytes, not %llu: grow it first",
+                                      (unsigned long long)raw, (unsigned long long)size);
+        }
         if (size == now)
                 return 0;
         /* The tracking bitmap is sized for the old size (disk_track_words). */
         if (__atomic_load_n(&d->tracking, __ATOMIC_ACQUIRE))
                 return errorf(err, errlen, -EBUSY, "the disk is being copied (a migration)");
+        if (d->vhdx) {
+                int r = vhdx_grow(d->vhdx, size, err, errlen);
+                if (r < 0)
+                        return r;
+                raw = vhdx_max_file_size(d->vhdx);
+        }
         free(TAKE_PTR(d->track));
         __atomic_store_n(&d->info.max_file_size, MAX(d->info.max_file_size, raw), __ATOMIC_RELEASE);
         __atomic_store_n(&d->info.size, size, __ATOMIC_RELEASE);

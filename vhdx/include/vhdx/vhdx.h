@@ -84,6 +84,20 @@ uint64_t vhdx_max_file_size(const struct vhdx *v);
 /* The same for a differencing child vhdx_create would make of v (a
  * checkpoint's image, which a running VM moves onto). */
 uint64_t vhdx_max_child_file_size(const struct vhdx *v);
+/* vhdx_max_file_size once the virtual size is size (vhdx_grow). */
+uint64_t vhdx_max_file_size_at(const struct vhdx *v, uint64_t size);
+
+/* Grows the virtual size of a fixed or dynamic image to size bytes (a
+ * multiple of its logical sector size, at most 64 TiB): new BAT entries
+ * (a fixed image's new blocks allocated at the end of the file), then the
+ * metadata's virtual disk size, each through the log, so that a crash
+ * leaves the old size or the new one and a consistent image. The
+ * DataWriteGuid changes (the disk did). The caller keeps I/O inside the
+ * old size until this returns. 0 (also when size is the current size);
+ * -EINVAL (smaller, not whole sectors, too large, or more than the BAT
+ * region holds: err gives the most it can hold), -EOPNOTSUPP (a
+ * differencing image has its parent's size), -EROFS, or an I/O error. */
+int vhdx_grow(struct vhdx *v, uint64_t size, char *err, size_t errlen);
 
 /* Sets the parent of a differencing image (the next image of the chain,
  * opened read-only; the child does not own it). -EINVAL with err if its

@@ -89,16 +89,23 @@ void disk_get_info(const struct disk *d, struct disk_info *info);
  * open the image (save, migration). Nothing to do for raw images. Call
  * with no request of the disk in flight. */
 int disk_sync_metadata(struct disk *d);
-/* The image grew while the disk is in use (vmms ftruncate()d a raw file or
- * grew a block device): its size is read again and must now be exactly
- * size bytes, a multiple of the block size and at least the present size
- * (0 and nothing changed for the same size). From then on requests may
- * reach the new blocks (the SCSI view grows separately:
- * storvsp_controller_resize). -EINVAL with a sentence for a size that is
- * not the image's, not whole blocks, or smaller (shrinking is refused);
- * -EOPNOTSUPP for VHDX (its virtual size cannot grow yet); -EBUSY while
- * write tracking is on (a migration copies the disk). Any thread. */
+/* The disk grows to size bytes while in use. A raw image grew already
+ * (vmms ftruncate()d the file or grew the block device): its size is read
+ * again and must now be exactly size bytes. A VHDX image (fixed or
+ * dynamic) is grown here (vhdx_grow: the new BAT entries and the virtual
+ * size, through its log). size must be a multiple of the block size and
+ * at least the present size (0 and nothing changed for the same size).
+ * From then on requests may reach the new blocks (the SCSI view grows
+ * separately: storvsp_controller_resize). -EINVAL with a sentence for a
+ * size that is not the image's, not whole blocks, or smaller (shrinking
+ * is refused), or more than a VHDX's BAT holds; -EOPNOTSUPP for a
+ * differencing VHDX (the disk has checkpoints: it has its parent's size);
+ * -EBUSY while write tracking is on (a migration copies the disk). Any
+ * thread. */
 int disk_resize(struct disk *d, uint64_t size, char *err, size_t errlen);
+/* The largest the image file can grow to once the disk is size bytes (the
+ * worker's RLIMIT_FSIZE must allow it before disk_resize). */
+uint64_t disk_resize_max_file_size(struct disk *d, uint64_t size);
 /* A checkpoint of the running VM (docs/checkpoints.md): the VHDX image
  * open at fd (read-write; a differencing child of the disk's present image,
  * made while it was synced) becomes the disk's image, and the present one
