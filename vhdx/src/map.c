@@ -550,8 +550,8 @@ int vhdx_grow(struct vhdx *v, uint64_t size, char *err, size_t errlen) {
         }
         pthread_mutex_lock(&v->commit_lock);
         pthread_mutex_lock(&v->lock);
-        const uint64_t old_payload = v->n_payload, old_sb = v->n_sb, old_bat = v->n_bat, old_eof = v->eof;
-        const uint64_t old_present = v->blocks_present;
+        const uint64_t old_payload = v->n_payload, old_sb = v->n_sb, old_bat = v->n_bat;
+        uint64_t added = 0; /* a fixed image's new blocks */
         int r = data_guid_locked(v);
         if (r == 0 && g.n_bat_sectors > v->n_bat_sectors) {
                 uint64_t *bat = realloc(v->bat, g.n_bat_sectors * 512 * sizeof *bat);
@@ -587,6 +587,7 @@ int vhdx_grow(struct vhdx *v, uint64_t size, char *err, size_t errlen) {
                         bat_set(v, payload_index(v, b), VHDX_BAT_ENTRY(VHDX_PAYLOAD_FULLY_PRESENT, v->eof));
                         v->eof += m->block_size;
                         v->blocks_present++;
+                        added++;
                 }
         }
         struct dirty_sector *s = NULL;
@@ -606,11 +607,15 @@ int vhdx_grow(struct vhdx *v, uint64_t size, char *err, size_t errlen) {
         pthread_mutex_lock(&v->lock);
         if (r == 0) {
                 v->meta.virtual_size = size;
-        } else { /* the old geometry: its entries are the truth, the rest unused */
+        } else {
+                /* The old geometry: its entries are the truth, the rest
+                 * unused. The end of the file stays where it is: writers
+                 * may have allocated past a fixed image's new blocks
+                 * meanwhile (their space is simply not used). */
                 for (uint64_t i = old_bat; i < v->n_bat; i++)
                         v->bat[i] = 0;
                 v->n_payload = old_payload, v->n_sb = old_sb, v->n_bat = old_bat;
-                v->eof = old_eof, v->blocks_present = old_present;
+                v->blocks_present -= added;
                 redirty(v);
         }
         pthread_mutex_unlock(&v->lock);
