@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "vmdisplay/vmdisplay.h"
@@ -19,6 +20,8 @@ enum {
         OPT_WEBSOCKIFY, OPT_NOVNC, OPT_MAX_CLIENTS, OPT_TIMEOUT, OPT_ALLOW_REMOTE, OPT_COPY, OPT_VERBOSE,
         OPT_VERSION,
         OPT_KEYMAP,
+        OPT_WEB_CERT,
+        OPT_WEB_KEY,
 };
 
 static const struct option options[] = {
@@ -33,6 +36,8 @@ static const struct option options[] = {
         { "novnc-dir", required_argument, NULL, OPT_NOVNC },
         { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
         { "keymap", required_argument, NULL, OPT_KEYMAP },
+        { "web-cert", required_argument, NULL, OPT_WEB_CERT },
+        { "web-key", required_argument, NULL, OPT_WEB_KEY },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
         { "allow-remote", no_argument, NULL, OPT_ALLOW_REMOTE },
         { "copy-framebuffer", no_argument, NULL, OPT_COPY },
@@ -56,11 +61,15 @@ static void usage(void) {
                "                          (websockify, our child, to the --listen socket; it\n"
                "                          serves PATH.web, made for it); loopback only without\n"
                "                          --allow-remote; needs --password-file\n"
+               "  --web-cert=FILE         the web console over TLS only (https, wss): the\n"
+               "                          server's certificate chain (PEM; with its key, or\n"
+               "  --web-key=FILE          the key here); required for --web off loopback\n"
                "  --password-file=FILE    every viewer must give the password on the file's first\n"
                "                          line (VNC authentication: 8 characters count); the file\n"
                "                          must not be readable by group or others\n"
                "  --allow-remote          allow non-loopback addresses for --listen-tcp and --web\n"
-               "                          (VNC authentication is weak: prefer an SSH tunnel)\n"
+               "                          (VNC authentication is weak: prefer an SSH tunnel; the\n"
+               "                          web console then needs --web-cert)\n"
                "  --max-clients=N         viewers at the same time, all sharing the screen and\n"
                "                          the guest's input (default 4, at most %u)\n"
                "  --name=NAME             the desktop name viewers show (default \"VM\")\n"
@@ -119,6 +128,21 @@ static int check(const struct vmd_options *o, char *err, size_t errlen) {
                         return errorf(err, errlen, -EINVAL, "%s=%s is not a loopback address (--allow-remote)",
                                       name[i], net[i]->text);
         }
+        if ((o->web_cert || o->web_key) && !o->web.set)
+                return errorf(err, errlen, -EINVAL, "--web-cert and --web-key are the web console's: add --web");
+        if (o->web_key && !o->web_cert)
+                return errorf(err, errlen, -EINVAL, "--web-key needs --web-cert");
+        /* Off loopback the session (keys typed, the screen) would cross the
+         * network in the clear, and VNC authentication's DES challenge can
+         * be broken offline from a capture. */
+        if (o->web.set && !o->web_cert && !vmd_addr_is_loopback(&o->web))
+                return errorf(err, errlen, -EINVAL, "--web=%s is not a loopback address: the web console there needs "
+                              "TLS (--web-cert)", o->web.text);
+        const char *files[] = { o->web_cert, o->web_key };
+        for (size_t i = 0; i < 2; i++) /* websockify would fail only at the first connection */
+                if (files[i] && access(files[i], R_OK) < 0)
+                        return errorf(err, errlen, -EINVAL, "%s=%s: %s", i ? "--web-key" : "--web-cert", files[i],
+                                      strerror(errno));
         return 0;
 }
 
@@ -138,6 +162,8 @@ static int one_option(struct vmd_options *o, int c, char *err, size_t errlen) {
         case OPT_SCREENSHOT: o->screenshot = optarg; return 0;
         case OPT_NAME: o->name = optarg; return 0;
         case OPT_KEYMAP: o->keymap = optarg; return 0;
+        case OPT_WEB_CERT: o->web_cert = optarg; return 0;
+        case OPT_WEB_KEY: o->web_key = optarg; return 0;
         case OPT_WEBSOCKIFY: o->websockify = optarg; return 0;
         case OPT_NOVNC: o->novnc_dir = optarg; return 0;
         case OPT_ALLOW_REMOTE: o->allow_remote = true; return 0;

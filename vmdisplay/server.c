@@ -139,10 +139,12 @@ static int start_listening(struct server *s) {
         s->unix_fd = r;
         if (o->tcp.set && (s->tcp_fd = tcp_listen(&o->tcp)) < 0)
                 return log_error_errno(s->tcp_fd, "cannot listen on %s: %m", o->tcp.text);
-        if (o->web.set && (r = vmd_web_start(&s->web, o->websockify, o->novnc_dir, o->web.text, o->listen)) < 0)
+        if (o->web.set && (r = vmd_web_start(&s->web, o->websockify, o->novnc_dir, o->web.text, o->listen, o->web_cert,
+                                             o->web_key)) < 0)
                 return log_error_errno(r, "cannot start the web console (%s, %s): %m", o->websockify, o->novnc_dir);
+        const char *scheme = !o->web.set ? "" : o->web_cert ? "; web console on https://" : "; web console on http://";
         log_info("serving VNC on %s%s%s%s%s%s", o->listen, o->tcp.set ? " and " : "", o->tcp.set ? o->tcp.text : "",
-                 o->web.set ? "; web console on http://" : "", o->web.set ? o->web.text : "", o->web.set ? "/" : "");
+                 scheme, o->web.set ? o->web.text : "", o->web.set ? "/" : "");
         return 0;
 }
 

@@ -95,7 +95,7 @@ _Noreturn static void exec_websockify(pid_t parent, char *const argv[]) {
 }
 
 int vmd_web_start(struct vmd_web *w, const char *websockify, const char *novnc_dir, const char *listen,
-                  const char *unix_target) {
+                  const char *unix_target, const char *cert, const char *key) {
         char page[PATH_MAX];
         snprintf(page, sizeof page, "%s/vnc.html", novnc_dir);
         if (access(websockify, X_OK) < 0 || access(page, R_OK) < 0)
@@ -103,10 +103,24 @@ int vmd_web_start(struct vmd_web *w, const char *websockify, const char *novnc_d
         int r = make_root(w, novnc_dir, unix_target);
         if (r < 0)
                 return r;
-        char web_arg[PATH_MAX + 8], target_arg[PATH_MAX + 16];
+        char web_arg[PATH_MAX + 8], target_arg[PATH_MAX + 16], cert_arg[PATH_MAX + 8], key_arg[PATH_MAX + 8];
         snprintf(web_arg, sizeof web_arg, "--web=%s", w->root);
         snprintf(target_arg, sizeof target_arg, "--unix-target=%s", unix_target);
-        char *const argv[] = { (char *)websockify, web_arg, target_arg, (char *)listen, NULL };
+        snprintf(cert_arg, sizeof cert_arg, "--cert=%s", cert ? cert : "");
+        snprintf(key_arg, sizeof key_arg, "--key=%s", key ? key : "");
+        char *argv[9];
+        size_t n = 0;
+        argv[n++] = (char *)websockify;
+        argv[n++] = web_arg;
+        argv[n++] = target_arg;
+        if (cert) { /* TLS only: a plain request is refused, not served */
+                argv[n++] = cert_arg;
+                if (key)
+                        argv[n++] = key_arg;
+                argv[n++] = (char *)"--ssl-only";
+        }
+        argv[n++] = (char *)listen;
+        argv[n] = NULL;
         pid_t parent = getpid();
         pid_t pid = fork();
         if (pid < 0)

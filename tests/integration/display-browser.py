@@ -113,12 +113,14 @@ class DevTools:
                 return reply["result"]
 
 
-def start(chromium, profile):
+def start(chromium, profile, tls):
+    # An https URL is the test's own self-signed certificate.
+    extra = ["--ignore-certificate-errors"] if tls else []
     proc = subprocess.Popen(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--force-device-scale-factor=1", "--force-color-profile=srgb", "--window-size=1024,768", "--remote-debugging-port=0",
-         "--user-data-dir=" + profile, "about:blank"],
+         "--user-data-dir=" + profile] + extra + ["about:blank"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     port_file = os.path.join(profile, "DevToolsActivePort")
     for _ in range(600):
@@ -144,7 +146,7 @@ def main():
     profile = tempfile.mkdtemp(prefix="display-browser.")
     proc = None
     try:
-        proc, ws_url = start(chromium, profile)
+        proc, ws_url = start(chromium, profile, url.startswith("https:"))
         dt = DevTools(ws_url)
         dt.call("Page.enable")
         dt.call("Page.navigate", {"url": url})

@@ -5,7 +5,9 @@
 # (fake-display-worker.c). With the password the page shows the worker's
 # test pattern (found by its marker block, compared within a browser's
 # colour tolerance); without it, or with a wrong one, it does not. The
-# web port is on loopback only, and goes away with vmdisplay.
+# web port is on loopback only, and goes away with vmdisplay. Over TLS
+# (--web-cert, a self-signed certificate): https and wss show the screen,
+# plain http gets nothing.
 set -u
 source "$(dirname "$0")/display-lib.sh"
 d_need_binaries
@@ -16,11 +18,12 @@ CHROMIUM=$(command -v chromium || command -v chromium-browser) || skip "chromium
 d_setup
 read -r PORT <<<"$(free_ports 1)"
 
-# page NAME QUERY STATE: noVNC's vnc.html?QUERY in headless Chromium
-# until it shows STATE (display-browser.py: screen, or refused), then a
-# screenshot of the page as $T/NAME.png.
+# page NAME QUERY STATE [BASE]: noVNC's vnc.html?QUERY in headless Chromium
+# (at BASE, default http://127.0.0.1:$PORT) until it shows STATE
+# (display-browser.py: screen, or refused), then a screenshot of the page
+# as $T/NAME.png.
 page() {
-  TMPDIR=$T /usr/bin/python3 "$(dirname "$0")/display-browser.py" "$CHROMIUM" "http://127.0.0.1:$PORT/vnc.html?$2" \
+  TMPDIR=$T /usr/bin/python3 "$(dirname "$0")/display-browser.py" "$CHROMIUM" "${4:-http://127.0.0.1:$PORT}/vnc.html?$2" \
     "$T/$1.png" "$3" 60 >"$T/browser-$1.log" 2>&1 || fail "the page did not get to '$3': $(cat "$T/browser-$1.log")"
   echo "$1: $(cat "$T/browser-$1.log")"
 }
@@ -70,4 +73,29 @@ wait "$VPID"
 for _ in $(seq 100); do tcp_listening "$PORT" || break; sleep 0.1; done
 tcp_listening "$PORT" && fail "the web console outlived vmdisplay"
 [ -e "$T/v.vnc.web" ] && fail "the web console's directory was left behind"
+
+note "over TLS (--web-cert): noVNC by https and wss shows the screen; plain http gets nothing"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/web.key" -out "$T/web.crt" -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 >"$T/openssl.log" 2>&1 || fail "openssl: $(cat "$T/openssl.log")"
+read -r TPORT <<<"$(free_ports 1)"
+start_vmd t w --web=127.0.0.1:$TPORT --password-file="$T/password" --websockify="$WEBSOCKIFY" \
+  --web-cert="$T/web.crt" --web-key="$T/web.key"
+wait_for 20 "the TLS web console's port" tcp_listening "$TPORT"
+grep -q "web console on https://127.0.0.1:$TPORT/" "$T/t.log" || fail "vmdisplay did not say https: $(cat "$T/t.log")"
+python3 - "$TPORT" <<'EOF' || fail "https is not served, or plain http is"
+import ssl, sys, urllib.request
+port = sys.argv[1]
+ctx = ssl.create_default_context()
+ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+ok = b"noVNC" in urllib.request.urlopen("https://127.0.0.1:%s/vnc.html" % port, timeout=10, context=ctx).read()
+try:
+    urllib.request.urlopen("http://127.0.0.1:%s/vnc.html" % port, timeout=10).read()
+    plain = True
+except Exception:
+    plain = False
+sys.exit(0 if ok and not plain else 1)
+EOF
+page tls "autoconnect=true&resize=off&password=Pa55word" screen "https://127.0.0.1:$TPORT"
+"$CHECK" find "$T/tls.png" 0 >"$T/check.out" 2>&1 || fail "the https page does not show the pattern: $(cat "$T/check.out")"
+echo "browser over TLS: $(cat "$T/check.out")"
 echo "PASS"

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* vmdisplay's command line (vmdisplay/vmdisplay.h): what it requires,
- * the loopback and password rules, addresses, the password file. */
+ * the loopback and password rules, the web console's TLS, addresses, the
+ * password file. */
 #include <stdarg.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/macro.h"
 #include "common/test.h"
@@ -56,11 +58,44 @@ TEST(tcp_and_web_need_a_password_and_loopback) {
         ASSERT_TRUE(strstr(err, "loopback") != NULL);
         ASSERT_ERROR(parse(&o, err, "--connect=/d", "--listen=/v", "--password-file=/p", "--web=192.168.1.2:80", NULL),
                      EINVAL);
-        ASSERT_OK(parse(&o, err, "--connect=/d", "--listen=/v", "--password-file=/p", "--web=192.168.1.2:80",
+        /* off loopback the web console needs TLS */
+        ASSERT_ERROR(parse(&o, err, "--connect=/d", "--listen=/v", "--password-file=/p", "--web=192.168.1.2:80",
+                           "--allow-remote", NULL),
+                     EINVAL);
+        ASSERT_NOT_NULL(strstr(err, "needs TLS (--web-cert)"));
+        ASSERT_OK(parse(&o, err, "--connect=/d", "--listen=/v", "--password-file=/p", "--listen-tcp=192.168.1.2:5900",
                         "--allow-remote", NULL));
         ASSERT_ERROR(parse(&o, err, "--connect=/d", "--listen=/v", "--password-file=/p", "--listen-tcp=localhost:5900",
                            NULL),
                      EINVAL); /* numeric only */
+}
+
+/* The web console over TLS: a certificate (and a key, or the key in it)
+ * that exist, only with --web; then allowed off loopback. */
+TEST(web_console_tls) {
+        struct vmd_options o;
+        char err[256], cert[] = "/tmp/test-vmd-cert-XXXXXX";
+        int fd = mkstemp(cert);
+        ASSERT_GE(fd, 0);
+        close(fd);
+        ASSERT_ERROR(parse(&o, err, "--connect=/d", "--listen=/v", "--password-file=/p", "--web=127.0.0.1:6080",
+                           "--web-cert=/nonexistent", NULL),
+                     EINVAL);
+        ASSERT_NOT_NULL(strstr(err, "--web-cert=/nonexistent: No such file"));
+        ASSERT_OK(parse(&o, err, "--connect=/d", "--listen=/v", "--password-file=/p", "--web=192.168.1.2:443",
+                        "--allow-remote", "--web-cert", cert, NULL));
+        ASSERT_STREQ(o.web_cert, cert);
+        ASSERT_NULL(o.web_key);
+        ASSERT_OK(parse(&o, err, "--connect=/d", "--listen=/v", "--password-file=/p", "--web=127.0.0.1:6080",
+                        "--web-cert", cert, "--web-key", cert, NULL));
+        ASSERT_STREQ(o.web_key, cert);
+        ASSERT_ERROR(parse(&o, err, "--connect=/d", "--listen=/v", "--web-cert", cert, NULL), EINVAL);
+        ASSERT_NOT_NULL(strstr(err, "add --web"));
+        ASSERT_ERROR(parse(&o, err, "--connect=/d", "--listen=/v", "--password-file=/p", "--web=127.0.0.1:6080",
+                           "--web-key", cert, NULL),
+                     EINVAL);
+        ASSERT_NOT_NULL(strstr(err, "--web-key needs --web-cert"));
+        unlink(cert);
 }
 
 TEST(addresses) {

@@ -40,6 +40,7 @@ struct vmd_options {
         const char *websockify;
         const char *novnc_dir;
         const char *keymap; /* the guest's layout, LAYOUT[:VARIANT] (default "us") */
+        const char *web_cert, *web_key; /* the web console over TLS (https, wss); NULL: plain */
         unsigned max_clients;
         unsigned timeout_ms; /* --screenshot: how long to wait for a mode */
         bool allow_remote;
