@@ -323,6 +323,15 @@ static int commit_round(struct vhdx *v, const struct dirty_sector *s, size_t n) 
         return r;
 }
 
+/* A snapshot's sectors, in rounds as large as the log takes. */
+static int commit_sectors(struct vhdx *v, const struct dirty_sector *s, size_t n) {
+        uint32_t per = (uint32_t)MIN((uint64_t)VHDX_LOG_DESC_PER_SECTOR, v->hdr.log_length / VHDX_LOG_SECTOR - 1);
+        int r = 0;
+        for (size_t i = 0; r == 0 && i < n; i += per)
+                r = commit_round(v, s + i, MIN((size_t)per, n - i));
+        return r;
+}
+
 int vhdx_commit(struct vhdx *v) {
         if (!(v->flags & VHDX_OPEN_WRITABLE))
                 return 0;
@@ -333,9 +342,8 @@ int vhdx_commit(struct vhdx *v) {
         size_t n = 0;
         int r = snapshot_dirty(v, &s, &data, &n);
         pthread_mutex_unlock(&v->lock);
-        uint32_t per = (uint32_t)MIN((uint64_t)VHDX_LOG_DESC_PER_SECTOR, v->hdr.log_length / VHDX_LOG_SECTOR - 1);
-        for (size_t i = 0; r == 0 && i < n; i += per)
-                r = commit_round(v, s + i, MIN((size_t)per, n - i));
+        if (r == 0)
+                r = commit_sectors(v, s, n);
         if (r < 0) {
                 pthread_mutex_lock(&v->lock);
                 redirty(v);
@@ -597,9 +605,8 @@ int vhdx_grow(struct vhdx *v, uint64_t size, char *err, size_t errlen) {
                 r = snapshot_dirty(v, &s, &data, &n);
         pthread_mutex_unlock(&v->lock);
         /* The new entries first: a crash before the size leaves them unused. */
-        uint32_t per = (uint32_t)MIN((uint64_t)VHDX_LOG_DESC_PER_SECTOR, v->hdr.log_length / VHDX_LOG_SECTOR - 1);
-        for (size_t i = 0; r == 0 && i < n; i += per)
-                r = commit_round(v, s + i, MIN((size_t)per, n - i));
+        if (r == 0)
+                r = commit_sectors(v, s, n);
         if (r == 0)
                 r = write_virtual_size(v, size);
         free(s);
