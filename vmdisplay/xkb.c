@@ -46,8 +46,7 @@ static int fill(struct vmd_keymap *km, struct xkb_keymap *k) {
 int vmd_keymap_load(const char *spec, struct vmd_keymap **out, char *err, size_t errlen) {
         *out = NULL;
         if (!vm_keymap_is_valid(spec))
-                return snprintf(err, errlen, "--keymap=%s: not a layout name (LAYOUT or LAYOUT:VARIANT, as XKB "
-                                             "names them: de, fr, gb, de:nodeadkeys)", spec), -EINVAL;
+                return snprintf(err, errlen, "--keymap=%s: not a layout name (" VM_KEYMAP_HINT ")", spec), -EINVAL;
         if (!strcmp(spec, "us"))
                 return 0; /* the built-in table */
         const char *colon = strchr(spec, ':');

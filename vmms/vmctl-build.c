@@ -301,8 +301,7 @@ static int display_option(json_object *d, const char *opt, char *err, size_t err
         }
         if (!strncmp(opt, "keymap=", 7)) {
                 if (!vm_keymap_is_valid(opt + 7))
-                        return ferr(err, errlen, "display", "%s: not a keyboard layout (LAYOUT or LAYOUT:VARIANT as "
-                                    "XKB names them: de, fr, gb, de:nodeadkeys)", opt);
+                        return ferr(err, errlen, "display", "%s: not a keyboard layout (" VM_KEYMAP_HINT ")", opt);
                 json_object_object_add(d, "keymap", json_object_new_string(opt + 7));
                 return 0;
         }

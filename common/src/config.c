@@ -468,8 +468,7 @@ static int parse_display(struct pctx *p, json_object *o, struct vm_display_confi
             (r = get_path(p, o, "socket", d->socket, false)) < 0)
                 return r;
         if (d->keymap[0] && !vm_keymap_is_valid(d->keymap))
-                return perr(p, "keymap", "\"%s\" is not a keyboard layout name (LAYOUT or LAYOUT:VARIANT as XKB "
-                            "names them: de, fr, gb, de:nodeadkeys)", d->keymap);
+                return perr(p, "keymap", "\"%s\" is not a keyboard layout name (" VM_KEYMAP_HINT ")", d->keymap);
         if (d->vnc_port && d->vnc_port == d->web_port)
                 return perr(p, "web_port", "is the same as vnc_port (%u)", d->vnc_port);
         p->path[saved] = 0;

@@ -225,6 +225,8 @@ bool vm_name_is_valid(const char *name);
  * lower-case letter ("de", "fr", "de:nodeadkeys"). Only the name: whether
  * XKB has it, vmdisplay finds out. */
 bool vm_keymap_is_valid(const char *spec);
+/* What the messages refusing one say a layout name is. */
+#define VM_KEYMAP_HINT "LAYOUT or LAYOUT:VARIANT as XKB names them: de, fr, gb, de:nodeadkeys"
 
 const char *vm_boot_kind_to_string(enum vm_boot_kind k);
 const char *vm_restart_policy_to_string(enum vm_restart_policy p);
