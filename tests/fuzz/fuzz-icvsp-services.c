@@ -79,8 +79,8 @@ struct fz {
 };
 
 static void fail(const char *why) {
-        (void)write(2, why, strlen(why));
-        (void)write(2, "\n", 1);
+        (void)!write(2, why, strlen(why));
+        (void)!write(2, "\n", 1);
         abort();
 }
 

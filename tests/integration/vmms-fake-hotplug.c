@@ -254,7 +254,7 @@ static int disk_index(const struct fake_hotplug *h, json_object *req, uint32_t *
 
 static int disk_detach(struct fake_hotplug *h, json_object *req, bool paused, json_object *fields, char *err,
                        size_t errlen, char *line, size_t linelen) {
-        uint32_t i;
+        uint32_t i = 0;
         int r = disk_index(h, req, &i, err, errlen);
         if (r < 0)
                 return r;
@@ -276,7 +276,7 @@ static int disk_detach(struct fake_hotplug *h, json_object *req, bool paused, js
 
 static int disk_resize(struct fake_hotplug *h, json_object *req, bool paused, json_object *fields, char *err,
                        size_t errlen, char *line, size_t linelen) {
-        uint32_t i;
+        uint32_t i = 0;
         struct stat st = { 0 };
         int r = disk_index(h, req, &i, err, errlen);
         if (r < 0)
