@@ -133,10 +133,11 @@ PROP(prop_vnc_address) {
         return sd_bus_message_append(reply, "s", a);
 }
 PROP(prop_web_url) {
-        char a[96] = "";
+        char a[320] = "";
         const struct vmms_vm *vm = VM_OF(userdata);
-        if (served(vm) && vm->config->display.web_port)
-                snprintf(a, sizeof a, "http://127.0.0.1:%u/", vm->config->display.web_port);
+        if (served(vm) && vm->config->display.web_port &&
+            vmms_display_web_url(&vm->d->opt, vm->config->display.web_port, a, sizeof a) < 0)
+                a[0] = 0;
         return sd_bus_message_append(reply, "s", a);
 }
 PROP(prop_server_running) {

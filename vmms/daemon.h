@@ -51,8 +51,14 @@ struct vmms_options {
         uint64_t memory_reserve_mib;
         bool memory_reserve_set; /* else a tenth of the host's, 256..4096 MiB */
         uint64_t memory_interval_us;
-        /* The console (display.c): the vmdisplay binary. */
+        /* The console (display.c): the vmdisplay binary; the address the
+         * web consoles listen on (numeric, without brackets; 127.0.0.1 by
+         * default) and their TLS certificate and key (NULL: plain http,
+         * loopback only). The VNC ports stay on 127.0.0.1. */
         char display_server[PATH_MAX];
+        char console_address[48];
+        bool console_v6, console_remote, console_wildcard;
+        const char *console_cert, *console_key;
 };
 
 /* Parses the command line; 0 to run, 1 after --help/--version was printed,
@@ -378,6 +384,9 @@ void vmms_display_start(struct vmms_vm *vm);
 void vmms_display_worker_ended(struct vmms_vm *vm);
 void vmms_display_on_event(struct vmms_vm *vm, struct json_object *ev);
 void vmms_display_status(const struct vmms_vm *vm, struct vmms_display_status *out);
+/* The web console's address for a browser: http(s)://ADDR:PORT/ (the
+ * host's name for a wildcard --console-address); -ENAMETOOLONG. */
+int vmms_display_web_url(const struct vmms_options *o, unsigned port, char *buf, size_t len);
 /* The console password (the runtime directory's vnc.password). */
 int vmms_display_password(struct vmms_vm *vm, char *out, size_t len);
 /* A PNG of the screen into out_fd; call is answered when it is written.

@@ -216,10 +216,12 @@ static int on_server_exit(sd_event_source *s, int fd, uint32_t revents, void *us
 
 static int start_server(struct vmms_display *dp) {
         struct vmms_vm *vm = dp->vm;
+        const struct vmms_options *o = &vm->d->opt;
         const struct vm_display_config *c = &vm->config->display;
         char sock[PATH_MAX], vnc[PATH_MAX], pw[PATH_MAX];
         char a_connect[PATH_MAX + 16], a_listen[PATH_MAX + 16], a_pw[PATH_MAX + 24], a_name[VM_NAME_MAX + 16];
-        char a_tcp[48], a_web[48], a_keymap[VM_KEYMAP_MAX + 16];
+        char a_tcp[48], a_web[sizeof o->console_address + 16], a_keymap[VM_KEYMAP_MAX + 16];
+        char a_cert[PATH_MAX + 16], a_key[PATH_MAX + 16];
         int r;
         if (path_of(vm, "display.sock", sock, sizeof sock) < 0 || path_of(vm, "vnc.sock", vnc, sizeof vnc) < 0 ||
             path_of(vm, "vnc.password", pw, sizeof pw) < 0)
@@ -232,10 +234,15 @@ static int start_server(struct vmms_display *dp) {
         snprintf(a_listen, sizeof a_listen, "--listen=%s", vnc);
         snprintf(a_pw, sizeof a_pw, "--password-file=%s", pw);
         snprintf(a_name, sizeof a_name, "--name=%s", vm->config->name);
+        /* VNC's own port stays on loopback: its authentication is no
+         * protection on a network (docs/console.md). */
         snprintf(a_tcp, sizeof a_tcp, "--listen-tcp=127.0.0.1:%u", c->vnc_port);
-        snprintf(a_web, sizeof a_web, "--web=127.0.0.1:%u", c->web_port);
+        snprintf(a_web, sizeof a_web, o->console_v6 ? "--web=[%s]:%u" : "--web=%s:%u", o->console_address,
+                 c->web_port);
         snprintf(a_keymap, sizeof a_keymap, "--keymap=%s", c->keymap);
-        char *argv[9];
+        snprintf(a_cert, sizeof a_cert, "--web-cert=%s", o->console_cert ? o->console_cert : "");
+        snprintf(a_key, sizeof a_key, "--web-key=%s", o->console_key ? o->console_key : "");
+        char *argv[13];
         size_t n = 0;
         argv[n++] = (char *)"vmdisplay";
         argv[n++] = a_connect;
@@ -244,8 +251,15 @@ static int start_server(struct vmms_display *dp) {
         argv[n++] = a_name;
         if (c->vnc_port)
                 argv[n++] = a_tcp;
-        if (c->web_port)
+        if (c->web_port) {
                 argv[n++] = a_web;
+                if (o->console_remote)
+                        argv[n++] = (char *)"--allow-remote";
+                if (o->console_cert)
+                        argv[n++] = a_cert;
+                if (o->console_key)
+                        argv[n++] = a_key;
+        }
         if (c->keymap[0])
                 argv[n++] = a_keymap;
         argv[n] = NULL;
@@ -266,6 +280,19 @@ static int start_server(struct vmms_display *dp) {
         vmms_vm_log(vm, LOG_LEVEL_DEBUG, 0, "display server %d started", (int)dp->pid);
         (void)sd_bus_emit_properties_changed(vm->d->bus, vm->path, VMMS_DISPLAY_IFACE, "ServerRunning", NULL);
         return 0;
+}
+
+int vmms_display_web_url(const struct vmms_options *o, unsigned port, char *buf, size_t len) {
+        char host[256];
+        const char *h = o->console_address;
+        /* A browser cannot go to a wildcard address: the host's name, which
+         * is what its certificate would name. */
+        if (o->console_wildcard && gethostname(host, sizeof host) == 0 && memchr(host, 0, sizeof host))
+                h = host;
+        bool brackets = h == o->console_address && o->console_v6;
+        int k = snprintf(buf, len, "%s://%s%s%s:%u/", o->console_cert ? "https" : "http", brackets ? "[" : "", h,
+                         brackets ? "]" : "", port);
+        return k < 0 || (size_t)k >= len ? -ENAMETOOLONG : 0;
 }
 
 static struct vmms_display *display_of(struct vmms_vm *vm) {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "daemon.h"
 
 #define VMMS_DEFAULT_STATE_DIR "/var/lib/vmstack/vms"
@@ -20,7 +22,7 @@ enum {
         OPT_RESTART_MAX_DELAY, OPT_RESTART_BURST, OPT_RESTART_WINDOW, OPT_NO_POLKIT, OPT_VERSION,
         OPT_STOP_GRACE, OPT_POOL, OPT_ALLOW_BLOCK, OPT_LOG_MAX_SIZE, OPT_LOG_CHECK, OPT_MIG_LISTEN, OPT_MIG_CERT,
         OPT_MIG_KEY, OPT_MIG_CA, OPT_MIG_ALLOW, OPT_MIG_INSECURE, OPT_MEMORY_RESERVE, OPT_MEMORY_INTERVAL,
-        OPT_DISPLAY_SERVER,
+        OPT_DISPLAY_SERVER, OPT_CONSOLE_ADDRESS, OPT_CONSOLE_CERT, OPT_CONSOLE_KEY,
 };
 
 static const struct option options[] = {
@@ -54,6 +56,9 @@ static const struct option options[] = {
         { "memory-reserve", required_argument, NULL, OPT_MEMORY_RESERVE },
         { "memory-interval-ms", required_argument, NULL, OPT_MEMORY_INTERVAL },
         { "display-server", required_argument, NULL, OPT_DISPLAY_SERVER },
+        { "console-address", required_argument, NULL, OPT_CONSOLE_ADDRESS },
+        { "console-cert", required_argument, NULL, OPT_CONSOLE_CERT },
+        { "console-key", required_argument, NULL, OPT_CONSOLE_KEY },
         { "version", no_argument, NULL, OPT_VERSION },
         { "help", no_argument, NULL, 'h' },
         {},
@@ -69,6 +74,10 @@ static void usage(void) {
                "  --worker=PATH            the vmwp binary (default: vmwp next to vmms)\n"
                "  --display-server=PATH    the vmdisplay binary, the console of VMs with a display\n"
                "                           (default: vmdisplay next to vmms)\n"
+               "  --console-address=ADDR   where the VMs' web consoles listen (numeric IPv4 or IPv6,\n"
+               "                           default 127.0.0.1); off loopback only with --console-cert\n"
+               "  --console-cert=PEM [--console-key=PEM]  TLS for the web consoles (https, wss);\n"
+               "                           the key may be in the certificate's file\n"
                "  --group=NAME             members may manage VMs (default " VMMS_DEFAULT_GROUP ", \"\" for none)\n"
                "  --max-vms=N              VMs in total (default 1024)\n"
                "  --max-vms-per-user=N     VMs a non-root user may own (default 32)\n"
@@ -137,6 +146,7 @@ static void defaults(struct vmms_options *o) {
                 .log_max_bytes = 1024 * 1024,
                 .log_check_us = 5 * 1000000ull,
                 .memory_interval_us = 1000000ull,
+                .console_address = "127.0.0.1",
         };
         /* The worker lives next to vmms (installed and build tree alike). */
         char self[PATH_MAX];
@@ -202,6 +212,50 @@ static int check_dir_option(const char *name, const char *v, char *err, size_t e
         return 0;
 }
 
+/* The web consoles' address and TLS: a numeric address (IPv6 also in
+ * brackets); off loopback only with a certificate, since the console's
+ * keys and screen, and VNC authentication's DES challenge, would cross
+ * the network in the clear. The files are checked here: vmdisplay (and its
+ * websockify) would fail only at a VM's start or a browser's connection. */
+static int check_console(struct vmms_options *o, char *err, size_t errlen) {
+        char a[sizeof o->console_address];
+        size_t n = strlen(o->console_address);
+        if (n >= 2 && o->console_address[0] == '[' && o->console_address[n - 1] == ']')
+                snprintf(a, sizeof a, "%.*s", (int)(n - 2), o->console_address + 1);
+        else
+                snprintf(a, sizeof a, "%s", o->console_address);
+        struct in_addr v4;
+        struct in6_addr v6;
+        if (inet_pton(AF_INET, a, &v4) == 1) {
+                o->console_v6 = false;
+                o->console_remote = ntohl(v4.s_addr) >> 24 != 127;
+                o->console_wildcard = v4.s_addr == htonl(INADDR_ANY);
+        } else if (inet_pton(AF_INET6, a, &v6) == 1) {
+                o->console_v6 = true;
+                o->console_remote = !IN6_IS_ADDR_LOOPBACK(&v6) && !(IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
+                o->console_wildcard = IN6_IS_ADDR_UNSPECIFIED(&v6);
+        } else
+                return errorf(err, errlen, -EINVAL, "--console-address=%s: a numeric IPv4 or IPv6 address",
+                              o->console_address);
+        snprintf(o->console_address, sizeof o->console_address, "%s", a);
+        if (o->console_key && !o->console_cert)
+                return errorf(err, errlen, -EINVAL, "--console-key needs --console-cert");
+        if (o->console_remote && !o->console_cert)
+                return errorf(err, errlen, -EINVAL,
+                              "--console-address=%s is not a loopback address: the web consoles there need TLS "
+                              "(--console-cert)",
+                              a);
+        const char *files[] = { o->console_cert, o->console_key };
+        for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+                const char *name = i ? "--console-key" : "--console-cert";
+                if (files[i] && (files[i][0] != '/' || strlen(files[i]) >= PATH_MAX))
+                        return errorf(err, errlen, -EINVAL, "%s=%s: needs an absolute path", name, files[i]);
+                if (files[i] && access(files[i], R_OK) < 0)
+                        return errorf(err, errlen, -EINVAL, "%s=%s: %s", name, files[i], strerror(errno));
+        }
+        return 0;
+}
+
 static int add_pool(struct vmms_options *o, const char *arg, char *err, size_t errlen) {
         struct vmms_pool pool;
         int r = vmms_pool_parse(arg, &pool);
@@ -238,6 +292,15 @@ int vmms_options_parse(int argc, char **argv, struct vmms_options *o, char *err,
                 case OPT_MIG_KEY: o->migration_key = optarg; break;
                 case OPT_MIG_CA: o->migration_ca = optarg; break;
                 case OPT_MIG_INSECURE: o->migration_insecure = true; break;
+                case OPT_CONSOLE_CERT: o->console_cert = optarg; break;
+                case OPT_CONSOLE_KEY: o->console_key = optarg; break;
+                case OPT_CONSOLE_ADDRESS:
+                        if (strlen(optarg) >= sizeof o->console_address) {
+                                snprintf(err, errlen, "--console-address: a numeric IPv4 or IPv6 address");
+                                return -EINVAL;
+                        }
+                        snprintf(o->console_address, sizeof o->console_address, "%s", optarg);
+                        break;
                 case OPT_MIG_ALLOW:
                         if (o->n_migration_allow >= VMMS_MIGRATION_ALLOW_MAX || !optarg[0]) {
                                 snprintf(err, errlen, "--migration-allow: 1 to %u non-empty names",
@@ -281,7 +344,7 @@ int vmms_options_parse(int argc, char **argv, struct vmms_options *o, char *err,
         }
         if (check_dir_option("state-dir", o->state_dir, err, errlen) < 0 ||
             check_dir_option("runtime-dir", o->runtime_dir, err, errlen) < 0 ||
-            check_dir_option("log-dir", o->log_dir, err, errlen) < 0)
+            check_dir_option("log-dir", o->log_dir, err, errlen) < 0 || check_console(o, err, errlen) < 0)
                 return -EINVAL;
         if (!o->paths.n_pools)
                 (void)add_pool(o, VMMS_DEFAULT_POOL, err, errlen);

@@ -3,6 +3,7 @@
  * classification and the restart policy, runtime records, /proc/<pid>/stat,
  * D-Bus argument validation, the host-path policy, command-line options. */
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -380,6 +381,92 @@ TEST(log_options) {
                      EINVAL);
         ASSERT_ERROR(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", "--log-check-interval-ms=0", NULL }),
                      EINVAL);
+}
+
+/* A certificate file for the console options' checks (any readable file:
+ * vmms checks that it can read it, vmdisplay's websockify loads it). */
+static const char *console_cert_file(void) {
+        static char path[64];
+        if (!path[0]) {
+                snprintf(path, sizeof path, "/tmp/test-vmms-cert-%d.pem", (int)getpid());
+                FILE *f = fopen(path, "w");
+                if (f)
+                        fputs("not checked here\n", f), fclose(f);
+        }
+        return path;
+}
+
+TEST(console_options) {
+        struct vmms_options o;
+        char err[256], a[64], c[96];
+        const char *cert = console_cert_file();
+        ASSERT_EQ(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", NULL }), 0);
+        ASSERT_STREQ(o.console_address, "127.0.0.1");
+        ASSERT_FALSE(o.console_remote);
+        ASSERT_TRUE(o.console_cert == NULL);
+        char url[128];
+        ASSERT_OK(vmms_display_web_url(&o, 6081, url, sizeof url));
+        ASSERT_STREQ(url, "http://127.0.0.1:6081/");
+
+        /* Off loopback only with TLS; the refusal says why. */
+        ASSERT_ERROR(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", "--console-address=192.0.2.7", NULL }),
+                     EINVAL);
+        ASSERT_STREQ(err, "--console-address=192.0.2.7 is not a loopback address: the web consoles there need TLS "
+                          "(--console-cert)");
+        ASSERT_ERROR(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", "--console-address=::", NULL }),
+                     EINVAL);
+        snprintf(c, sizeof c, "--console-cert=%s", cert);
+        ASSERT_EQ(parse_args(&o, err, sizeof err,
+                             (const char *const[]){ "vmms", "--console-address=192.0.2.7", c, NULL }),
+                  0);
+        ASSERT_TRUE(o.console_remote);
+        ASSERT_FALSE(o.console_v6);
+        ASSERT_STREQ(o.console_cert, cert);
+        ASSERT_OK(vmms_display_web_url(&o, 6081, url, sizeof url));
+        ASSERT_STREQ(url, "https://192.0.2.7:6081/");
+
+        /* IPv6, with or without brackets; TLS on loopback too. */
+        ASSERT_EQ(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", "--console-address=[2001:db8::5]", c, NULL }),
+                  0);
+        ASSERT_STREQ(o.console_address, "2001:db8::5");
+        ASSERT_TRUE(o.console_v6 && o.console_remote);
+        ASSERT_OK(vmms_display_web_url(&o, 443, url, sizeof url));
+        ASSERT_STREQ(url, "https://[2001:db8::5]:443/");
+        ASSERT_EQ(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", "--console-address=::1", c, NULL }), 0);
+        ASSERT_FALSE(o.console_remote);
+        ASSERT_OK(vmms_display_web_url(&o, 6081, url, sizeof url));
+        ASSERT_STREQ(url, "https://[::1]:6081/");
+
+        /* All addresses: the URL names the host. */
+        ASSERT_EQ(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", "--console-address=0.0.0.0", c, NULL }),
+                  0);
+        ASSERT_TRUE(o.console_wildcard && o.console_remote);
+        char host[256] = "", want[300];
+        ASSERT_OK(gethostname(host, sizeof host - 1));
+        snprintf(want, sizeof want, "https://%s:6081/", host);
+        ASSERT_OK(vmms_display_web_url(&o, 6081, url, sizeof url));
+        ASSERT_STREQ(url, want);
+
+        /* Bad addresses, a key alone, files that cannot be read. */
+        const char *bad[] = { "--console-address=localhost", "--console-address=127.0.0.1:80", "--console-address=",
+                              "--console-address=[127.0.0.1]x" };
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                ASSERT_ERROR(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", bad[i], NULL }), EINVAL);
+                ASSERT_TRUE(strstr(err, "a numeric IPv4 or IPv6 address") != NULL);
+        }
+        snprintf(a, sizeof a, "--console-key=%s", cert);
+        ASSERT_ERROR(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", a, NULL }), EINVAL);
+        ASSERT_STREQ(err, "--console-key needs --console-cert");
+        ASSERT_ERROR(parse_args(&o, err, sizeof err,
+                                (const char *const[]){ "vmms", "--console-cert=/nonexistent/cert.pem", NULL }),
+                     EINVAL);
+        ASSERT_STREQ(err, "--console-cert=/nonexistent/cert.pem: No such file or directory");
+        ASSERT_ERROR(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", "--console-cert=cert.pem", NULL }),
+                     EINVAL);
+        ASSERT_STREQ(err, "--console-cert=cert.pem: needs an absolute path");
+        ASSERT_EQ(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", c, a, NULL }), 0);
+        ASSERT_STREQ(o.console_key, cert);
+        unlink(cert);
 }
 
 TEST(storage_pool_options) {
