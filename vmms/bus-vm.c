@@ -532,6 +532,9 @@ PROP(prop_migration_progress) {
         return sd_bus_message_append(reply, "(utttt)", vm->mig_pass, vm->mig_bytes, vm->mig_dirty_pages,
                                      vm->mig_dirty_rate, vm->mig_expected_downtime_ms);
 }
+PROP(prop_migration_throttle) {
+        return sd_bus_message_append(reply, "u", VM_OF(userdata)->mig_throttle_pct);
+}
 PROP(prop_console_socket) {
         struct vmms_worker *w = VM_OF(userdata)->worker;
         return sd_bus_message_append(reply, "s", w ? w->rec.console : "");
@@ -572,6 +575,7 @@ static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_PROPERTY("FileCopyProgress", "(tt)", prop_fcopy_progress, 0, 0),
         SD_BUS_PROPERTY("SavedStateSize", "t", prop_saved_size, 0, EMITS),
         SD_BUS_PROPERTY("MigrationProgress", "(utttt)", prop_migration_progress, 0, EMITS),
+        SD_BUS_PROPERTY("MigrationThrottle", "u", prop_migration_throttle, 0, EMITS),
         SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_ARGS("u", timeout_s), SD_BUS_NO_RESULT, method_stop,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

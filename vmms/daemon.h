@@ -119,6 +119,7 @@ struct vmms_vm {
         sd_event_source *remove_src;   /* removal deferred out of the worker's callbacks */
         uint32_t mig_pass;             /* MigrationProgress */
         uint64_t mig_bytes, mig_dirty_pages, mig_dirty_rate, mig_expected_downtime_ms;
+        uint32_t mig_throttle_pct;     /* MigrationThrottle: auto-converge's share of time parked */
         struct vmms_lock_handover *handover; /* image locks still held by the source (lock-handover.c) */
         /* Checkpoints (checkpoint*.c, docs/checkpoints.md) */
         struct vmms_checkpoints *ckpts; /* the tree (never NULL once loaded or created) */

@@ -402,6 +402,7 @@ static int quick_move(struct vmms_quick *m, char *err, size_t errlen) {
         m->thread_started = true;
         vm->mig_pass = 1;
         vm->mig_bytes = vm->mig_dirty_pages = vm->mig_dirty_rate = vm->mig_expected_downtime_ms = 0;
+        vm->mig_throttle_pct = 0;
         vmms_vm_emit_changed(vm, "MigrationProgress");
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "moving the saved state (%llu bytes) to %s:%u",
                     (unsigned long long)m->size, m->a.host, m->a.port);

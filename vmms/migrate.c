@@ -186,7 +186,10 @@ static void migration_free(struct vmms_migration *m) {
 }
 
 static void emit_progress(struct vmms_vm *vm) {
-        vmms_vm_emit_changed(vm, "MigrationProgress");
+        int r = sd_bus_emit_properties_changed(vm->d->bus, vm->path, VMMS_VM_IFACE, "MigrationProgress",
+                                               "MigrationThrottle", NULL);
+        if (r < 0)
+                vmms_vm_log(vm, LOG_LEVEL_DEBUG, r, "cannot emit PropertiesChanged(MigrationProgress): %m");
 }
 
 /* Once nothing refers to it any more: the thread ended and the worker
@@ -452,6 +455,7 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
         vm->migration = m;
         vm->mig_pass = 0;
         vm->mig_bytes = vm->mig_dirty_pages = vm->mig_dirty_rate = vm->mig_expected_downtime_ms = 0;
+        vm->mig_throttle_pct = 0;
         emit_progress(vm);
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migrating to %s:%u%s%s", a->host, a->port,
                     a->storage_path[0] ? ", its disks copied into " : "", a->storage_path);
@@ -508,6 +512,9 @@ void vmms_vm_on_migrate_progress(struct vmms_vm *vm, json_object *ev) {
         GET("dirty_pages", mig_dirty_pages, uint64_t)
         GET("dirty_rate", mig_dirty_rate, uint64_t)
         GET("expected_downtime_ms", mig_expected_downtime_ms, uint64_t)
+        if (json_object_object_get_ex(ev, "throttle_pct", &v) && json_object_get_int64(v) >= 0 &&
+            json_object_get_int64(v) <= 100)
+                vm->mig_throttle_pct = (uint32_t)json_object_get_int64(v);
 #undef GET
         emit_progress(vm);
 }

@@ -125,13 +125,18 @@ stays_on_a lc
 ls "$B/state" | grep -q "$(vm_prop lc Id)" && fail "B stored the VM"
 expect_rc 0 vmctl stop lc --timeout=30
 
-note "Migrate's options reach the source's worker: vmctl migrate --no-auto-converge --max-downtime"
-start_vm opts "fake.migrate_ms=2000"
+note "Migrate's options reach the source's worker: vmctl migrate --no-auto-converge --max-downtime; the throttle in the progress"
+start_vm opts "fake.migrate_ms=2000 fake.throttle_pct=40"
 log=$(vm_prop opts ConsoleLog)
 vmctl migrate opts "127.0.0.1:$PB" --no-auto-converge --max-downtime=7 >"$T/opts.out" 2>&1 & MIG=$!
 wait_for 20 "the worker's migrate-send" grep -q "fake-vmwp: migrate-send" "$log"
 grep -q "fake-vmwp: migrate-send max_downtime_ms=7 auto_converge=false" "$log" || fail "options: $(grep migrate-send "$log")"
+wait_for 10 "a throttled pass" sh -c "[ \"\$(busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path opts)' org.vmstack.VMMS1.VM MigrationThrottle 2>/dev/null)\" = 'u 40' ]"
 migrate_done opts 0
+grep -q "^migrating opts: pass [0-9]*, [0-9]*.0 MiB sent, 256 pages dirty (5120 pages/s), expected downtime 4 ms" "$T/opts.out" ||
+  fail "vmctl migrate's progress: $(head -3 "$T/opts.out")"
+grep -q "^migrating opts: pass [0-9]*, .*, expected downtime 4 ms, vCPUs throttled 40 %$" "$T/opts.out" ||
+  fail "vmctl migrate does not show the throttle: $(tail -3 "$T/opts.out")"
 ADDR=$ADDRB wait_state opts Running
 start_vm opts2 "fake.migrate_ms=2000"
 log=$(vm_prop opts2 ConsoleLog)

@@ -23,6 +23,9 @@
  *   fake.vmstate         "save" writes the same bytes as one bulk section
  *                        ("FAKE") of a real saved-state file (common/vmstate.h),
  *                        which a destination vmms checks in a quick migration
+ *   fake.throttle_pct=N  as a migration's source, report auto-converge's
+ *                        throttle at N % in the migrate-progress events
+ *                        from the second pass on (fake.migrate_ms)
  *   fake.lose_commit     as a migration's source, "lose" the COMMIT: after
  *                        READY, close the stream without it and report
  *                        committed-unconfirmed (as a link cut right then)
@@ -313,6 +316,19 @@ static void save(struct fake *f, json_object *req, int fd) {
         send_msg(f, m);
 }
 
+/* A migrate-progress event as vmwp's after each pass (vmwp/run.c). */
+static void migrate_progress(struct fake *f, long pass) {
+        json_object *m = json_object_new_object();
+        json_object_object_add(m, "event", json_object_new_string("migrate-progress"));
+        json_object_object_add(m, "pass", json_object_new_int64(pass));
+        json_object_object_add(m, "bytes", json_object_new_int64(pass << 20));
+        json_object_object_add(m, "dirty_pages", json_object_new_int64(256));
+        json_object_object_add(m, "dirty_rate", json_object_new_int64(5120));
+        json_object_object_add(m, "expected_downtime_ms", json_object_new_int64(4));
+        json_object_object_add(m, "throttle_pct", json_object_new_int64(pass > 1 ? knob(f, "fake.throttle_pct", 0) : 0));
+        send_msg(f, m);
+}
+
 /* As vmwp's op_migrate (vmwp/migrate.c), without RAM. */
 static void migrate_send(struct fake *f, json_object *req, int fd) {
         uint8_t hello[MIG_HELLO_MAX];
@@ -337,9 +353,11 @@ static void migrate_send(struct fake *f, json_object *req, int fd) {
         f->paused = true;
         /* fake.migrate_ms: a pass every 50 ms for that long, a transfer
          * one can cut or kill mid-way. */
-        for (long t = 0; r >= 0 && t < knob(f, "fake.migrate_ms", 0); t += 50) {
+        for (long t = 0, pass = 1; r >= 0 && t < knob(f, "fake.migrate_ms", 0); t += 50, pass++) {
                 if ((r = mig_send_record(fd, MIG_PASS, NULL, 10000)) < 0)
                         snprintf(err, sizeof err, "pass: sending to the destination: %s", strerror(-r));
+                else
+                        migrate_progress(f, pass);
                 usleep(50000);
         }
         if (r >= 0 && ((r = mig_send_record(fd, MIG_PASS, NULL, 10000)) < 0 ||

@@ -35,6 +35,12 @@ static void show_progress(struct vmctl *c, const char *path, bool tty, void *opa
                 return;
         }
         sd_bus_message_unref(reply);
+        uint32_t throttle = 0;
+        char note[48] = "";
+        if (sd_bus_get_property_trivial(c->bus, VMMS_BUS_NAME, path, VMMS_VM_IFACE, "MigrationThrottle", NULL, 'u',
+                                        &throttle) >= 0 &&
+            throttle > 0)
+                snprintf(note, sizeof note, ", vCPUs throttled %" PRIu32 " %%", throttle);
         if (quick) {
                 if (bytes == 0)
                         return;
@@ -44,8 +50,9 @@ static void show_progress(struct vmctl *c, const char *path, bool tty, void *opa
                 return;
         }
         printf("%smigrating %s: pass %" PRIu32 ", %.1f MiB sent, %" PRIu64 " pages dirty (%" PRIu64
-               " pages/s), expected downtime %" PRIu64 " ms%s",
-               tty ? "\r" : "", ref, pass, (double)bytes / 1048576.0, dirty, rate, downtime, tty ? "\033[K" : "\n");
+               " pages/s), expected downtime %" PRIu64 " ms%s%s",
+               tty ? "\r" : "", ref, pass, (double)bytes / 1048576.0, dirty, rate, downtime, note,
+               tty ? "\033[K" : "\n");
         fflush(stdout);
 }
 
