@@ -68,7 +68,7 @@ int mig_hello_parse(const void *buf, size_t len, struct mig_hello *out, char *er
         crc = vmstate_crc32c(crc, b + MIG_HELLO_HEADER, shape_len);
         if (vmstate_crc32c(crc, cpu, CPUFEAT_BYTES) != vmstate_le32(b + 44))
                 return errorf(err, errlen, -EINVAL, "hello: CRC mismatch (corrupt stream)");
-        if (vmstate_le64(b + 32) & ~(uint64_t)MIG_HELLO_COPY_DISKS)
+        if (vmstate_le64(b + 32) & ~(uint64_t)(MIG_HELLO_COPY_DISKS | MIG_HELLO_POSTCOPY))
                 return errorf(err, errlen, -EINVAL, "hello: unknown flags 0x%llx",
                               (unsigned long long)vmstate_le64(b + 32));
         for (size_t i = shape_len; i < padded; i++)
@@ -127,6 +127,8 @@ void mig_record_encode(uint8_t *buf, uint32_t type, uint64_t addr, uint64_t leng
 
 uint64_t mig_record_payload(const struct mig_record *r) {
         switch (r->type) {
+        case MIG_POSTCOPY: /* length <= MIG_POSTCOPY_SPAN_MAX: checked */
+                return DIV_ROUND_UP(r->length / MIG_PAGE_SIZE, 64u) * 8u;
         case MIG_PAGES:
         case MIG_DISK:
         case MIG_ABORT:
@@ -137,15 +139,20 @@ uint64_t mig_record_payload(const struct mig_record *r) {
         }
 }
 
-static int check_range(const struct mig_record *r, uint64_t ram_bytes, uint64_t max, char *err, size_t errlen) {
+static const char *range_type_name(uint32_t type) {
+        return type == MIG_PAGES ? "PAGES" : type == MIG_ZERO ? "ZERO" : type == MIG_POSTCOPY ? "POSTCOPY" : "PAGE_REQ";
+}
+
+static int check_range(const struct mig_record *r, uint64_t ram_bytes, uint64_t max, uint64_t align, char *err,
+                       size_t errlen) {
         uint64_t end;
-        if (r->length == 0 || r->length > max || r->addr % MIG_PAGE_SIZE || r->length % MIG_PAGE_SIZE ||
+        if (r->length == 0 || r->length > max || r->addr % align || r->length % MIG_PAGE_SIZE ||
             ADD_OVERFLOW(r->addr, r->length, &end) || end > ram_bytes)
                 return errorf(err, errlen, -EINVAL,
-                              "record %s at RAM offset 0x%llx, %llu bytes: not page-aligned, empty, too long or "
+                              "record %s at RAM offset 0x%llx, %llu bytes: not aligned, empty, too long or "
                               "beyond the %llu MiB of RAM",
-                              r->type == MIG_PAGES ? "PAGES" : "ZERO", (unsigned long long)r->addr,
-                              (unsigned long long)r->length, (unsigned long long)(ram_bytes >> 20));
+                              range_type_name(r->type), (unsigned long long)r->addr, (unsigned long long)r->length,
+                              (unsigned long long)(ram_bytes >> 20));
         return 0;
 }
 
@@ -161,17 +168,23 @@ int mig_record_parse(const void *hdr, uint64_t ram_bytes, bool from_source, stru
                 r.disk = vmstate_le32(b + 4);
         if (disk_type ? r.disk >= MIG_DISKS_MAX : vmstate_le32(b + 4) != 0)
                 return errorf(err, errlen, -EINVAL, "record type %u: unknown flags 0x%x", r.type, vmstate_le32(b + 4));
-        bool source_type = r.type >= MIG_PAGES && r.type <= MIG_DISK_ZERO;
-        bool dest_type = r.type >= MIG_ACCEPT && r.type <= MIG_READY;
+        bool source_type = r.type >= MIG_PAGES && r.type <= MIG_POSTCOPY_END;
+        bool dest_type = r.type >= MIG_ACCEPT && r.type <= MIG_POSTCOPY_DONE;
         if (from_source ? !source_type : !dest_type)
                 return errorf(err, errlen, -EINVAL, "unknown record type %u", r.type);
         int ret = 0;
         switch (r.type) {
         case MIG_PAGES:
-                ret = check_range(&r, ram_bytes, MIG_PAGES_MAX, err, errlen);
+                ret = check_range(&r, ram_bytes, MIG_PAGES_MAX, MIG_PAGE_SIZE, err, errlen);
                 break;
         case MIG_ZERO:
-                ret = check_range(&r, ram_bytes, ram_bytes, err, errlen);
+                ret = check_range(&r, ram_bytes, ram_bytes, MIG_PAGE_SIZE, err, errlen);
+                break;
+        case MIG_POSTCOPY:
+                ret = check_range(&r, ram_bytes, MIG_POSTCOPY_SPAN_MAX, MIG_POSTCOPY_ALIGN, err, errlen);
+                break;
+        case MIG_PAGE_REQ:
+                ret = check_range(&r, ram_bytes, MIG_PAGE_REQ_MAX, MIG_PAGE_SIZE, err, errlen);
                 break;
         case MIG_DISK:
         case MIG_DISK_ZERO: {
@@ -192,7 +205,7 @@ int mig_record_parse(const void *hdr, uint64_t ram_bytes, bool from_source, stru
                                      r.type == MIG_ABORT ? "ABORT" : "REFUSE", (unsigned long long)r.length,
                                      MIG_TEXT_MAX);
                 break;
-        default: /* PASS counts passes; STATE, COMMIT, ACCEPT, RUNNING, READY carry nothing */
+        default: /* PASS counts passes; STATE, COMMIT, ACCEPT, RUNNING, READY, POSTCOPY_END, POSTCOPY_DONE carry nothing */
                 if (r.length != 0 || r.payload_crc != 0 || (r.type != MIG_PASS && r.addr != 0))
                         ret = errorf(err, errlen, -EINVAL, "record type %u with a length or address", r.type);
         }
@@ -292,9 +305,9 @@ int64_t mig_stream_walk(const void *buf, size_t len, const struct mig_hello *dst
                         mig_text(b + off, pl, why, sizeof why);
                         return errorf(err, errlen, -ECANCELED, "the source gave up: %s", why);
                 }
-                if (rec.type == MIG_COMMIT)
-                        return errorf(err, errlen, -EINVAL, "record COMMIT at byte %zu, before the state",
-                                      off - MIG_RECORD_HEADER);
+                if (rec.type == MIG_COMMIT || rec.type == MIG_POSTCOPY_END)
+                        return errorf(err, errlen, -EINVAL, "record %s at byte %zu, before the state",
+                                      rec.type == MIG_COMMIT ? "COMMIT" : "POSTCOPY_END", off - MIG_RECORD_HEADER);
                 if (rec.type == MIG_STATE) {
                         int64_t n = walk_state(b, len, off, dst->ram_bytes, err, errlen);
                         if (n < 0)

@@ -35,10 +35,10 @@ TEST(the_hello_flag_round_trips_and_must_match) {
         dst.flags = MIG_HELLO_COPY_DISKS;
         ASSERT_OK(mig_hello_check(&got, &dst, err, sizeof err));
         /* an unknown flag: refused (CRC fixed up so that the flag is what fails) */
-        src.flags = 2;
+        src.flags = 4;
         n = mig_hello_encode(&src, buf, sizeof buf);
         ASSERT_ERROR(mig_hello_parse(buf, (size_t)n, &got, err, sizeof err), EINVAL);
-        ASSERT_STREQ(err, "hello: unknown flags 0x2");
+        ASSERT_STREQ(err, "hello: unknown flags 0x4");
 }
 
 static int parse(uint32_t type, uint32_t disk, uint64_t addr, uint64_t len, struct mig_record *out) {

@@ -32,6 +32,19 @@
  * and before STATE. The destination's disks are new, empty images: what no
  * record names reads as zeros there.
  *
+ * Post-copy (docs/migration.md "Post-copy"): a hello with
+ * MIG_HELLO_POSTCOPY says the source may switch to post-copy when the
+ * pre-copy passes cannot meet the downtime budget. It then pauses, sends
+ * the pages still dirty as POSTCOPY records (a bitmap: addr, the RAM
+ * offset of its first page, a multiple of MIG_POSTCOPY_ALIGN; length, the
+ * bytes of RAM it covers; payload, a bit per page, set for a page the
+ * destination must not use, in little-endian u64 words), then STATE with a
+ * RAM section holding no page, and serves the missing pages: the
+ * destination asks for those its vCPUs or devices touch (PAGE_REQ) while
+ * the source pushes the rest (PAGES, ZERO), interleaved with the commit
+ * (READY, COMMIT, RUNNING). POSTCOPY_END follows the last missing page
+ * (after RUNNING); POSTCOPY_DONE answers it once every page is in place.
+ *
  * Everything here is pure and bounded: the destination parses what a
  * hostile or broken peer sends with these functions, and
  * tests/fuzz/fuzz-migstream.c runs them on any bytes. */
@@ -45,7 +58,7 @@
 
 #define MIG_MAGIC "VMSTMIG\x1a"
 #define MIG_MAJOR 2 /* 2: READY and COMMIT before the destination runs */
-#define MIG_MINOR 1 /* 1: shared-nothing (MIG_HELLO_COPY_DISKS, DISK, DISK_ZERO) */
+#define MIG_MINOR 2 /* 1: shared-nothing (MIG_HELLO_COPY_DISKS, DISK, DISK_ZERO); 2: post-copy */
 #define MIG_PAGE_SIZE 4096u
 #define MIG_HELLO_HEADER 48u
 #define MIG_SHAPE_MAX 1024u /* the device table's row names */
@@ -58,9 +71,16 @@
 #define MIG_DISKS_MAX 64u            /* a DISK record's index is below this */
 #define MIG_DISK_SECTOR 512u         /* DISK offsets and lengths are multiples of this */
 #define MIG_DISK_ZERO_MAX (1ull << 40) /* one DISK_ZERO record covers at most this much */
+/* A POSTCOPY record's first page: a multiple of 64 pages (a bitmap word). */
+#define MIG_POSTCOPY_ALIGN (64u * MIG_PAGE_SIZE)
+/* The RAM one POSTCOPY record covers: a bitmap of at most MIG_PAGES_MAX. */
+#define MIG_POSTCOPY_SPAN_MAX ((uint64_t)MIG_PAGES_MAX * 8u * MIG_PAGE_SIZE)
+/* One PAGE_REQ asks for at most this much. */
+#define MIG_PAGE_REQ_MAX (1u << 20)
 
 /* hello flags */
 #define MIG_HELLO_COPY_DISKS 1u /* the disks' content follows: the destination's are new */
+#define MIG_HELLO_POSTCOPY 2u   /* the source may switch to post-copy: a destination that cannot refuses */
 
 enum mig_record_type {
         MIG_PAGES = 1,  /* addr: RAM offset; payload: length bytes of RAM */
@@ -71,11 +91,15 @@ enum mig_record_type {
         MIG_COMMIT = 6, /* after READY: the destination runs the VM, the source never again */
         MIG_DISK = 7,   /* flags: disk; addr: byte offset; payload: length bytes of the disk */
         MIG_DISK_ZERO = 8, /* flags: disk; addr: byte offset; length bytes read as zeros; no payload */
+        MIG_POSTCOPY = 9,  /* addr: RAM offset; length: RAM covered; payload: a bit per page, set: missing */
+        MIG_POSTCOPY_END = 10, /* every missing page has been sent; no payload */
         /* destination -> source */
         MIG_ACCEPT = 16,  /* the hello fits: send the pages */
         MIG_REFUSE = 17,  /* payload: why; the destination ends */
         MIG_RUNNING = 18, /* after COMMIT: the destination's vCPUs run (the confirmation) */
         MIG_READY = 19,   /* the state is applied, the devices restored: COMMIT awaited */
+        MIG_PAGE_REQ = 20, /* post-copy: addr: RAM offset; length: bytes wanted now; no payload */
+        MIG_POSTCOPY_DONE = 21, /* post-copy: every page is here, after POSTCOPY_END */
 };
 
 struct mig_hello {
@@ -127,7 +151,7 @@ void mig_record_encode_disk(uint8_t *buf, uint32_t type, uint32_t disk, uint64_t
 int mig_record_parse(const void *hdr, uint64_t ram_bytes, bool from_source, struct mig_record *out, char *err,
                      size_t errlen);
 /* The bytes of payload the record carries (0 for ZERO, PASS, STATE,
- * ACCEPT, RUNNING). */
+ * ACCEPT, RUNNING; a POSTCOPY record's bitmap: 8 bytes per 64 pages). */
 uint64_t mig_record_payload(const struct mig_record *r);
 
 /* Framing the saved-state file after STATE as it arrives: a section
