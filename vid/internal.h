@@ -62,6 +62,9 @@ struct vid_partition {
 
         int memfd;
         uint8_t *ram;
+        /* vid_ram_set_guard: before a second mapping or a discard. */
+        void (*ram_guard)(void *opaque, uint64_t offset, uint64_t len);
+        void *ram_guard_opaque;
         uint64_t ram_bytes; /* the memfd: boot RAM, then the hot-add window */
         struct ram_region regions[3]; /* below the hole, from 4 GiB, the window */
         size_t n_regions, n_boot_regions;

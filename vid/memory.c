@@ -134,10 +134,19 @@ int gm_map(struct vid_partition *p, uint64_t gpa, size_t len, void **out) {
         return 0;
 }
 
+void vid_ram_set_guard(struct vid_partition *p, void (*guard)(void *opaque, uint64_t offset, uint64_t len),
+                       void *opaque) {
+        p->ram_guard = guard;
+        p->ram_guard_opaque = opaque;
+}
+
 int vid_ram_discard(struct vid_partition *p, uint64_t gpa, uint64_t len) {
         const struct ram_region *r = find_region(p, gpa, len);
         if (!r || !IS_ALIGNED(gpa, VID_PAGE_SIZE) || !IS_ALIGNED(len, VID_PAGE_SIZE))
                 return -EFAULT;
+        /* A page still on its way (post-copy) would land in the hole later. */
+        if (p->ram_guard)
+                p->ram_guard(p->ram_guard_opaque, r->memfd_offset + (gpa - r->gpa), len);
         /* KVM's MMU notifier drops its mappings of the punched pages; the
          * guest's next touch faults in a zero page. */
         if (fallocate(p->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
@@ -209,6 +218,9 @@ static int map_run(struct vid_partition *p, uint8_t *dst, const uint64_t *pfns, 
                         if (off != off0 + (j - i) * VID_PAGE_SIZE)
                                 break;
                 }
+                /* This mapping is not the one a post-copy pager watches. */
+                if (p->ram_guard)
+                        p->ram_guard(p->ram_guard_opaque, off0, (j - i) * VID_PAGE_SIZE);
                 void *m = mmap(dst + (i - from) * VID_PAGE_SIZE, (j - i) * VID_PAGE_SIZE, PROT_READ | PROT_WRITE,
                                MAP_SHARED | MAP_FIXED, p->memfd, (off_t)off0);
                 if (m == MAP_FAILED)

@@ -107,6 +107,15 @@ uint64_t vid_ram_size(const struct vid_partition *p);
  * pages count as written for a live migration's dirty tracking. */
 int vid_ram_discard(struct vid_partition *p, uint64_t gpa, uint64_t len);
 
+/* A hook called before vid maps guest RAM a second time (vid_map_pages)
+ * or discards it (vid_ram_discard), with the range's RAM offset and
+ * length: a post-copy migration's destination makes the pages it still
+ * lacks present first (vmwp/postcopy.h), since only the main mapping is
+ * watched for them. NULL: none. Set while no other thread maps or
+ * discards. */
+void vid_ram_set_guard(struct vid_partition *p, void (*guard)(void *opaque, uint64_t offset, uint64_t len),
+                       void *opaque);
+
 /* Bounds-checked access: -EFAULT unless [gpa, gpa+len) lies entirely in RAM
  * (a range may span the two RAM regions only for read/write, never for map). */
 int gm_read(struct vid_partition *p, uint64_t gpa, void *buf, size_t len);
