@@ -7,13 +7,18 @@
  * hello's CPU features are also compared with a fixed host's, and must
  * pass against themselves and against a host with every bit; each record it hands
  * over must lie inside RAM and the input; the final state it frames is
- * indexed as the restore path would. Also the record parser in both
- * directions and the state framing on the raw input. */
+ * indexed as the restore path would; a post-copy bitmap (POSTCOPY) is
+ * marked in a post-copy destination over a 32 MiB mapping, which must
+ * count no more pages missing than the RAM has. Also the record parser in
+ * both directions and the state framing on the raw input. */
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "common/migstream.h"
 #include "common/vmstate.h"
 #include "tests/fuzz/fuzz-check.h"
+#include "vmwp/postcopy.h"
 
 #define RAM (32ull << 20)
 
@@ -21,7 +26,21 @@ struct walk {
         const uint8_t *buf;
         size_t len;
         unsigned records;
+        struct postcopy_dest *pc;
 };
+
+/* The post-copy destination's RAM: one shared mapping for every input. */
+static uint8_t *ram_map(void) {
+        static uint8_t *ram;
+        if (!ram) {
+                int fd = memfd_create("fuzz-migstream", MFD_CLOEXEC);
+                CHECK(fd >= 0 && ftruncate(fd, (off_t)RAM) == 0);
+                ram = mmap(NULL, RAM, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+                CHECK(ram != MAP_FAILED);
+                close(fd);
+        }
+        return ram;
+}
 
 static void on_record(void *opaque, const struct mig_record *r, const uint8_t *payload) {
         struct walk *w = opaque;
@@ -34,6 +53,17 @@ static void on_record(void *opaque, const struct mig_record *r, const uint8_t *p
                       r->addr + r->length >= r->addr);
         if (r->type == MIG_PAGES)
                 CHECK(r->length <= MIG_PAGES_MAX && r->length <= w->len - (size_t)(payload - w->buf));
+        if (r->type == MIG_POSTCOPY) {
+                uint64_t pl = mig_record_payload(r);
+                CHECK(r->addr % MIG_POSTCOPY_ALIGN == 0 && r->addr + r->length <= RAM && pl <= MIG_PAGES_MAX &&
+                      pl <= w->len - (size_t)(payload - w->buf) && pl * 8 >= r->length / MIG_PAGE_SIZE);
+                char err[256];
+                if (!w->pc)
+                        CHECK(postcopy_dest_new(ram_map(), RAM, -1, &w->pc, err, sizeof err) == 0);
+                if (postcopy_dest_mark(w->pc, r->addr, r->length, payload, err, sizeof err) < 0)
+                        CHECK(strlen(err) > 0);
+                CHECK(postcopy_dest_missing(w->pc) <= RAM / MIG_PAGE_SIZE);
+        }
         if (r->type == MIG_STATE) {
                 CHECK(r->length <= w->len - (size_t)(payload - w->buf));
                 static struct vmstate_section secs[64];
@@ -73,6 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int64_t n = mig_stream_walk(data, size, &dst, on_record, &w, err, sizeof err);
         CHECK(n <= (int64_t)size);
         CHECK(n < 0 ? strlen(err) > 0 : w.records > 0);
+        postcopy_dest_free(w.pc);
         struct mig_record r;
         if (size >= MIG_RECORD_HEADER) {
                 for (int from_source = 0; from_source < 2; from_source++)
