@@ -13,7 +13,11 @@
  * worker with a sentence and the guest never runs here. In a
  * shared-nothing migration the stream also carries the writable disks'
  * content (DISK, DISK_ZERO), written into this VM's new images, made
- * durable before the state is applied. */
+ * durable before the state is applied. A source that switches to
+ * post-copy sends the pages still missing as a bitmap (POSTCOPY) before
+ * the state: their stale copies are dropped, and once the state is in,
+ * the pager (postcopy.c) takes the stream over and fetches them on demand
+ * while the devices restore and the guest runs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -34,6 +38,7 @@
 #include "vid/vid.h"
 #include "vm-internal.h"
 #include "vmwp/migrate.h"
+#include "vmwp/postcopy.h"
 
 /* The source streams without pause; this long without a byte, it is gone. */
 #define RECV_TIMEOUT_MS 60000
@@ -108,6 +113,16 @@ static int receive_hello(struct vmwp_vm *vm, struct receiver *rc, char *err, siz
         }
         vmwp_vm_migrate_hello(vm, &mine);
         mine.flags = vm->incoming_disks ? MIG_HELLO_COPY_DISKS : 0;
+        /* A source that may switch to post-copy needs userfaultfd here:
+         * refused now, not at the switch. */
+        if (r > 0 && src.flags & MIG_HELLO_POSTCOPY) {
+                char why[256];
+                if ((r = postcopy_dest_available(why, sizeof why)) < 0)
+                        return errorf(err, errlen, r, "the source may switch to post-copy, which this host cannot "
+                                      "take: %s", why);
+                vm->incoming_postcopy = true;
+                mine.flags |= MIG_HELLO_POSTCOPY;
+        }
         /* Refused before a page moves when this host's CPU lacks a feature
          * the guest was offered (the restore checks the CPID section again). */
         if (r >= 0 && (r = vid_cpuid_host_features(vm->p, &mine.cpu)) < 0)
@@ -211,6 +226,25 @@ static int flush_disks(struct vmwp_vm *vm, char *err, size_t errlen) {
         return 0;
 }
 
+/* A POSTCOPY record: the pages it names go missing here (their copies
+ * from earlier passes are stale), the pager made for them. */
+static int mark_missing(struct vmwp_vm *vm, const struct mig_record *rec, const uint8_t *bitmap, char *err,
+                        size_t errlen) {
+        if (!vm->incoming_postcopy)
+                return errorf(err, errlen, -EPROTO, "a post-copy bitmap, but the hello did not announce post-copy");
+        int r = 0;
+        if (!vm->postcopy) {
+                int fd = fcntl(vm->migrate_fd, F_DUPFD_CLOEXEC, 3);
+                if (fd < 0)
+                        return errorf(err, errlen, -errno, "%s", strerror(errno));
+                /* The pager never stores through it: pages go in by
+                 * UFFDIO_COPY, stale ones out by MADV_REMOVE. */
+                r = postcopy_dest_new((uint8_t *)vid_ram_host(vm->p), vid_ram_size(vm->p), fd, &vm->postcopy, err,
+                                      errlen);
+        }
+        return r < 0 ? r : postcopy_dest_mark(vm->postcopy, rec->addr, rec->length, bitmap, err, errlen);
+}
+
 /* Records until STATE: pages into RAM; then the state's memfd in *state. */
 static int receive_records(struct vmwp_vm *vm, struct receiver *rc, int *state, char *err, size_t errlen) {
         uint64_t ram = vid_ram_size(vm->p);
@@ -228,7 +262,15 @@ static int receive_records(struct vmwp_vm *vm, struct receiver *rc, int *state, 
                 if (pl && vmstate_crc32c(0, rc->buf, (size_t)pl) != rec.payload_crc)
                         return errorf(err, errlen, -EINVAL, "record type %u ending at byte %llu: payload CRC mismatch",
                                       rec.type, (unsigned long long)rc->bytes);
+                if (vm->postcopy && (rec.type == MIG_PAGES || rec.type == MIG_ZERO))
+                        return errorf(err, errlen, -EPROTO, "pages after the post-copy bitmap");
                 switch (rec.type) {
+                case MIG_POSTCOPY:
+                        if ((r = mark_missing(vm, &rec, rc->buf, err, errlen)) < 0)
+                                return r;
+                        continue;
+                case MIG_POSTCOPY_END:
+                        return errorf(err, errlen, -EPROTO, "POSTCOPY_END before the state");
                 case MIG_PAGES:
                         r = vid_ram_write(vm->p, rec.addr, rc->buf, rec.length);
                         break;
@@ -259,6 +301,52 @@ static int receive_records(struct vmwp_vm *vm, struct receiver *rc, int *state, 
         }
 }
 
+/* The pager cannot go on while pages are missing: whoever touches one
+ * would wait forever (a vCPU, a device thread, KVM itself), so the worker
+ * ends here, at once. Before the COMMIT the guest never ran here and the
+ * source keeps it (status 3, as any refused migration); after it, its
+ * memory is split between the hosts and lost (status 12). */
+static void postcopy_fatal(void *opaque, const char *why, bool committed) {
+        struct vmwp_vm *vm = opaque;
+        uint64_t missing = vm->postcopy ? postcopy_dest_missing(vm->postcopy) : 0;
+        if (committed)
+                log_error("migration: %s: the guest ran here with %llu pages of its memory still at the source, "
+                          "which it cannot run without; the VM is lost",
+                          why, (unsigned long long)missing);
+        else
+                log_error("migration: %s; the VM stays with the source", why);
+        _exit(committed ? VMWP_EXIT_INTERNAL : VMWP_EXIT_SETUP);
+}
+
+static void postcopy_guard(void *opaque, uint64_t offset, uint64_t len) {
+        postcopy_dest_prefault(opaque, offset, len);
+}
+
+/* The state is in: from here the pager reads the stream and serves the
+ * faults of the restore and of the guest. */
+static int start_postcopy(struct vmwp_vm *vm, char *err, size_t errlen) {
+        int r = postcopy_dest_start(vm->postcopy, postcopy_fatal, vm, err, errlen);
+        if (r < 0)
+                return r;
+        vid_ram_set_guard(vm->p, postcopy_guard, vm->postcopy);
+        log_info("migration: post-copy: %llu pages come from the source on demand",
+                 (unsigned long long)postcopy_dest_missing(vm->postcopy));
+        return 0;
+}
+
+bool vmwp_vm_postcopy_busy(struct vmwp_vm *vm) {
+        return vm->postcopy && !postcopy_dest_ended(vm->postcopy);
+}
+
+void vmwp_vm_postcopy_free(struct vmwp_vm *vm) {
+        if (!vm->postcopy)
+                return;
+        if (vm->p)
+                vid_ram_set_guard(vm->p, NULL, NULL);
+        postcopy_dest_free(vm->postcopy);
+        vm->postcopy = NULL;
+}
+
 int vmwp_vm_migrate_receive(struct vmwp_vm *vm, int fd, char *err, size_t errlen) {
         char why[MIG_TEXT_MAX] = "";
         struct receiver rc = { .fd = fd };
@@ -274,6 +362,8 @@ int vmwp_vm_migrate_receive(struct vmwp_vm *vm, int fd, char *err, size_t errlen
         if (r >= 0)
                 r = receive_records(vm, &rc, &state, why, sizeof why);
         free(rc.buf);
+        if (r >= 0 && vm->postcopy)
+                r = start_postcopy(vm, why, sizeof why);
         if (r >= 0) {
                 r = vmwp_vm_restore_prepare(vm, state, why, sizeof why);
                 safe_close(state); /* mapped by now, or refused */
@@ -290,7 +380,9 @@ int vmwp_vm_migrate_receive(struct vmwp_vm *vm, int fd, char *err, size_t errlen
 int vmwp_vm_migrate_commit(struct vmwp_vm *vm, char *err, size_t errlen) {
         if (vm->migrate_fd < 0)
                 return 0;
-        int r = mig_commit_destination(vm->migrate_fd, RECV_TIMEOUT_MS, err, errlen);
+        /* Post-copy: the pager reads the stream; the COMMIT comes through it. */
+        int r = vm->postcopy ? postcopy_dest_commit(vm->postcopy, RECV_TIMEOUT_MS, err, errlen)
+                             : mig_commit_destination(vm->migrate_fd, RECV_TIMEOUT_MS, err, errlen);
         vm->migrate_fd = safe_close(vm->migrate_fd);
         return r;
 }

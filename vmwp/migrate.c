@@ -37,6 +37,7 @@
 #include "vid/vid.h"
 #include "vm-internal.h"
 #include "vmwp/migrate.h"
+#include "vmwp/postcopy.h"
 
 #define PAGE MIG_PAGE_SIZE
 /* Pausing and quiescing, the vCPU and device sections: what a switch-over
@@ -76,6 +77,7 @@ int vmwp_migrate_options_parse(struct json_object *req, struct vmwp_migrate_opti
         } flags[] = {
                 { "auto_converge", offsetof(struct vmwp_migrate_options, auto_converge) },
                 { "copy_disks", offsetof(struct vmwp_migrate_options, copy_disks) },
+                { "postcopy", offsetof(struct vmwp_migrate_options, postcopy) },
         };
         for (size_t i = 0; i < ARRAY_SIZE(flags); i++) {
                 struct json_object *v;
@@ -361,7 +363,8 @@ static const char *throttle_note(uint32_t pct, bool auto_converge) {
 }
 
 /* Pre-copy until the rest fits the budget: 0 (ready to switch over, the
- * pages still dirty in m->dirty) or an error. */
+ * pages still dirty in m->dirty), 1 (it cannot, and post-copy is allowed:
+ * switch over with those pages left to fetch) or an error. */
 static int precopy(struct migration *m, struct vmwp_migrate_result *res, char *err, size_t errlen) {
         uint64_t budget_ns = (uint64_t)m->o->max_downtime_ms * 1000000u, prev_expect_ns = 0;
         for (uint32_t pass = 1;; pass++) {
@@ -401,6 +404,13 @@ static int precopy(struct migration *m, struct vmwp_migrate_result *res, char *e
                 if (expect_ns <= budget_ns)
                         return 0;
                 uint64_t elapsed_ms = (vmwp_now_ns() - m->t0) / 1000000u;
+                if ((pass >= m->o->max_passes || elapsed_ms >= m->o->max_time_ms) && m->o->postcopy) {
+                        log_info("migration: no convergence after %u passes in %llu ms (%llu ms of downtime "
+                                 "expected, the budget is %u ms): post-copy with %llu pages to fetch",
+                                 pass, (unsigned long long)elapsed_ms, (unsigned long long)p->expected_downtime_ms,
+                                 m->o->max_downtime_ms, (unsigned long long)dirty);
+                        return 1;
+                }
                 if (pass >= m->o->max_passes || elapsed_ms >= m->o->max_time_ms)
                         return errorf(err, errlen, -ETIMEDOUT,
                                       "did not converge: after %u passes in %llu ms, %llu pages%s are dirty (the guest "
@@ -414,8 +424,45 @@ static int precopy(struct migration *m, struct vmwp_migrate_result *res, char *e
         }
 }
 
+/* Post-copy's switch-over, the VM paused and its last disk chunks sent:
+ * the bitmap of the pages still dirty, the final state without them, then
+ * serving them until the destination has every one. */
+static int switch_over_postcopy(struct migration *m, struct vmwp_migrate_result *res, char *err, size_t errlen) {
+        struct vid_partition *p = m->vm->p;
+        uint64_t *none = calloc(m->words, sizeof *none);
+        if (!none)
+                return -ENOMEM;
+        int r = postcopy_send_bitmap(m->s.fd, m->dirty, vid_ram_size(p), m->s.timeout_ms, err, errlen);
+        if (r >= 0 && (r = send_record(&m->s, MIG_STATE, 0, 0, NULL)) < 0)
+                errorf(err, errlen, r, "sending to the destination: %s", strerror(-r));
+        struct vmstate_writer *w = NULL;
+        if (r >= 0 && (r = vmstate_writer_new(m->s.fd, 0, &w)) >= 0 &&
+            (r = vmwp_devices_save(&m->vm->devices, w, err, errlen)) >= 0 &&
+            (r = vid_state_save_pages(p, w, none)) < 0)
+                errorf(err, errlen, r, "the vCPUs' state: %s", strerror(-r));
+        if (r >= 0 && (r = vmstate_finish(w)) < 0)
+                errorf(err, errlen, r, "the end section: %s", strerror(-r));
+        m->s.bytes += vmstate_written(w);
+        vmstate_writer_free(w);
+        free(none);
+        if (r < 0)
+                return r;
+        res->postcopy = true;
+        struct postcopy_stats st;
+        r = postcopy_serve(m->s.fd, vid_ram_host(p), vid_ram_size(p), m->dirty, m->s.timeout_ms, &res->committed, &st,
+                           err, errlen);
+        m->s.bytes += st.bytes;
+        res->postcopy_pages = st.missing_pages;
+        res->postcopy_requested = st.requested_pages;
+        res->postcopy_requests = st.requests;
+        res->postcopy_ns = st.total_ns;
+        res->running_at_ns = st.running_at_ns;
+        return r;
+}
+
 /* Paused: the final state after a STATE record, then the commit. */
-static int switch_over(struct migration *m, struct vmwp_migrate_result *res, char *err, size_t errlen) {
+static int switch_over(struct migration *m, bool postcopy, struct vmwp_migrate_result *res, char *err,
+                       size_t errlen) {
         uint64_t *more = calloc(m->words, sizeof *more);
         if (!more)
                 return -ENOMEM;
@@ -431,6 +478,12 @@ static int switch_over(struct migration *m, struct vmwp_migrate_result *res, cha
         take_disk_marks(m);
         if ((r = pass_disks(m, false, &res->final_disk_bytes, err, errlen)) < 0)
                 return r;
+        /* Nothing left to fetch (the budget was below the switch-over's
+         * own cost): an ordinary switch-over. */
+        if (postcopy && res->final_pages) {
+                res->final_pages = 0;
+                return switch_over_postcopy(m, res, err, errlen);
+        }
         if ((r = send_record(&m->s, MIG_STATE, 0, 0, NULL)) < 0)
                 return errorf(err, errlen, r, "sending to the destination: %s", strerror(-r));
         struct vmstate_writer *w = NULL;
@@ -454,7 +507,7 @@ static int handshake(struct migration *m, char *err, size_t errlen) {
         struct mig_hello h;
         uint8_t buf[MIG_HELLO_MAX];
         vmwp_vm_migrate_hello(m->vm, &h);
-        h.flags = m->o->copy_disks ? MIG_HELLO_COPY_DISKS : 0;
+        h.flags = (m->o->copy_disks ? MIG_HELLO_COPY_DISKS : 0) | (m->o->postcopy ? MIG_HELLO_POSTCOPY : 0);
         int n = mig_hello_encode(&h, buf, sizeof buf);
         if (n < 0)
                 return errorf(err, errlen, n, "this VM's shape does not fit a hello");
@@ -512,8 +565,9 @@ int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_o
                                r == -EALREADY ? "a migration is under way" : strerror(-r));
         }
         uint64_t throttled0 = vid_partition_throttled_ns(vm->p);
-        if (r >= 0)
-                r = precopy(&m, res, err, errlen);
+        bool postcopy = false;
+        if (r >= 0 && (r = precopy(&m, res, err, errlen)) == 1)
+                postcopy = true, r = 0;
         uint64_t t_pause = 0;
         if (r >= 0) {
                 t_pause = vmwp_now_ns();
@@ -529,7 +583,7 @@ int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_o
         (void)vid_partition_set_throttle(vm->p, 0);
         res->throttled_ns = vid_partition_throttled_ns(vm->p) - throttled0;
         if (r >= 0)
-                r = switch_over(&m, res, err, errlen);
+                r = switch_over(&m, postcopy, res, err, errlen);
         uint64_t t_end = vmwp_now_ns();
         if (r < 0 && !res->committed && r != -ECONNRESET && r != -EPIPE) { /* tell a destination still listening */
                 char why[MIG_TEXT_MAX];
@@ -546,7 +600,10 @@ int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_o
         res->pages = m.s.n_pages, res->zero_pages = m.s.n_zero;
         res->disk_bytes = m.disk_bytes;
         res->total_ns = t_end - m.t0;
-        res->downtime_ns = t_pause ? t_end - t_pause : 0;
+        /* Post-copy: the guest ran again at the destination's RUNNING, long
+         * before the last page went. */
+        uint64_t t_run = res->postcopy && res->running_at_ns ? res->running_at_ns : t_end;
+        res->downtime_ns = t_pause ? t_run - t_pause : 0;
         free(m.dirty), free(m.s.buf), free(m.dbuf);
         return r < 0 ? r : 0;
 }

@@ -535,6 +535,16 @@ static struct json_object *op_migrate(struct run_ctx *c, struct json_object *req
                 if (res.committed) /* paused, and the destination's to tell */
                         json_object_object_add(rep, "committed", json_object_new_boolean(true));
         }
+        /* Post-copy, either way: a failure after it began leaves the
+         * destination without its pages. */
+        if (res.postcopy) {
+                json_object_object_add(rep, "postcopy", json_object_new_boolean(true));
+                json_object_object_add(rep, "postcopy_pages", json_object_new_int64((int64_t)res.postcopy_pages));
+                json_object_object_add(rep, "postcopy_requested",
+                                       json_object_new_int64((int64_t)res.postcopy_requested));
+                json_object_object_add(rep, "postcopy_requests", json_object_new_int64((int64_t)res.postcopy_requests));
+                json_object_object_add(rep, "postcopy_ms", json_object_new_double((double)res.postcopy_ns / 1e6));
+        }
         /* Auto-converge's last throttle, either way (it is off again now). */
         json_object_object_add(rep, "throttle_pct", json_object_new_int64(res.throttle_pct));
         json_object_object_add(rep, "throttled_ms", json_object_new_double((double)res.throttled_ns / 1e6));
@@ -616,8 +626,12 @@ static int on_control(struct dw_source *s, int fd, uint32_t revents, void *userd
                 send_msg(c, rep);
                 return 0;
         }
-        if (r >= 0 && (is_op(req, "save") || is_op(req, "migrate-send")) && vmwp_vm_fcopy_busy(c->vm)) {
-                struct json_object *rep = op_reply(req, -EBUSY, "a file copy into the guest is in progress");
+        if (r >= 0 && (is_op(req, "save") || is_op(req, "migrate-send")) &&
+            (vmwp_vm_fcopy_busy(c->vm) || vmwp_vm_postcopy_busy(c->vm))) {
+                struct json_object *rep = op_reply(req, -EBUSY,
+                                                   vmwp_vm_fcopy_busy(c->vm)
+                                                           ? "a file copy into the guest is in progress"
+                                                           : "its memory is still arriving from a post-copy migration");
                 json_object_put(req);
                 for (size_t i = 0; i < n_fds; i++)
                         safe_close(fds[i]);

@@ -16,6 +16,7 @@
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
+#include <linux/userfaultfd.h>
 #include <sched.h>
 #include <stddef.h>
 #include <string.h>
@@ -101,6 +102,12 @@ static const struct sandbox_rule main_rules[] = {
          * stream's send timeout. */
         SANDBOX_IOCTL(KVM_GET_DIRTY_LOG), SANDBOX_IOCTL(KVM_SET_USER_MEMORY_REGION),
         SANDBOX_ALLOW_ARG(__NR_setsockopt, 1, SOL_SOCKET),
+        /* A post-copy destination (postcopy.c): its pager, a thread made
+         * before the sandbox and so under the process filter, places pages
+         * and wakes their waiters; the main thread unregisters the RAM when
+         * the VM goes. The userfaultfd itself exists before the sandbox. */
+        SANDBOX_IOCTL(UFFDIO_COPY), SANDBOX_IOCTL(UFFDIO_ZEROPAGE), SANDBOX_IOCTL(UFFDIO_WAKE),
+        SANDBOX_IOCTL(UFFDIO_UNREGISTER),
         /* Merging a running disk into its parent (vm-storage.c,
          * docs/checkpoints.md): the parent's lock goes from shared on the
          * read-only description to exclusive on the writable one (and back

@@ -89,6 +89,11 @@ struct vmwp_vm {
         bool incoming;
         /* ... and the disks' content with it (options' migrate_disks). */
         bool incoming_disks;
+        /* A source that may switch to post-copy (the hello's flag), and
+         * once it did, the pager that brings the missing pages in
+         * (vmwp/postcopy.h); NULL otherwise. */
+        bool incoming_postcopy;
+        struct postcopy_dest *postcopy;
 
         struct sandbox *sandbox; /* not owned */
         const char *sandbox_probe;
@@ -174,3 +179,7 @@ void vmwp_vm_hvsock_free(struct vmwp_vm *vm);
 void vmwp_vm_hvsock_stats(struct vmwp_vm *vm, struct json_object *into);
 /* Adds the SCSI controllers' counters to a "stats" reply (vm-storage.c). */
 void vmwp_vm_storage_stats(struct vmwp_vm *vm, struct json_object *into);
+
+/* migrate-in.c: a post-copy destination's pager, stopped and freed (its
+ * guard off vid); before the partition goes. */
+void vmwp_vm_postcopy_free(struct vmwp_vm *vm);

@@ -411,6 +411,7 @@ void vmwp_vm_free(struct vmwp_vm *vm) {
         vmwp_restore_free(vm->restore);
         vmwp_vm_free_emu(vm);
         vmwp_vm_detach_vmbus(vm);
+        vmwp_vm_postcopy_free(vm);
         vid_partition_destroy(vm->p);
         acpi_pm_free(vm->pm);
         uart_free(vm->uart);

@@ -47,6 +47,18 @@ TEST(copy_disks_is_off_by_default_and_a_boolean) {
         ASSERT_STREQ(err, "\"copy_disks\" must be true or false");
 }
 
+TEST(postcopy_is_off_by_default_and_a_boolean) {
+        struct vmwp_migrate_options o;
+        char err[256];
+        ASSERT_OK(parse("{}", &o, err, sizeof err));
+        ASSERT_FALSE(o.postcopy);
+        ASSERT_OK(parse("{\"postcopy\":true,\"max_passes\":2}", &o, err, sizeof err));
+        ASSERT_TRUE(o.postcopy);
+        ASSERT_EQ(o.max_passes, 2u);
+        ASSERT_ERROR(parse("{\"postcopy\":1}", &o, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "\"postcopy\" must be true or false");
+}
+
 TEST(throttle_steps_like_cpu_throttle) {
         const uint64_t ms = 1000000, budget = 5 * ms;
         /* Fits: nothing changes, whatever the trend. */

@@ -19,10 +19,15 @@ struct vmwp_migrate_options {
         /* Shared-nothing: send the writable disks' content too (the
          * destination's disks are new, empty images); default false. */
         bool copy_disks;
+        /* Post-copy (docs/migration.md "Post-copy"): when the passes or the
+         * time run out without meeting the budget, switch over all the
+         * same and let the destination fetch the pages still dirty while
+         * the guest runs there, instead of failing; default false. */
+        bool postcopy;
 };
 void vmwp_migrate_options_init(struct vmwp_migrate_options *o);
 /* {"max_downtime_ms":n,"max_passes":n,"max_time_ms":n,"peer_timeout_ms":n,
- * "auto_converge":bool,"copy_disks":bool}, each optional, from a migrate-send request; -EINVAL and a sentence for a
+ * "auto_converge":bool,"copy_disks":bool,"postcopy":bool}, each optional, from a migrate-send request; -EINVAL and a sentence for a
  * wrong type or a value out of range. */
 int vmwp_migrate_options_parse(struct json_object *req, struct vmwp_migrate_options *o, char *err, size_t errlen);
 
@@ -63,6 +68,12 @@ struct vmwp_migrate_result {
         bool committed;
         uint32_t throttle_pct; /* auto-converge's throttle at the end (0: never on); off again either way */
         uint64_t throttled_ns; /* the vCPUs' time parked by it, all vCPUs together */
+        /* Post-copy: it switched to it; the pages it served after the
+         * switch-over (of which asked for by the destination's faults),
+         * and how long that took (to the destination's POSTCOPY_DONE). */
+        bool postcopy;
+        uint64_t postcopy_pages, postcopy_requested, postcopy_requests, postcopy_ns;
+        uint64_t running_at_ns; /* post-copy: the destination's RUNNING (vmwp_now_ns's clock) */
 };
 
 /* The source: sends the VM over the connected stream socket fd while it

@@ -173,6 +173,10 @@ int vmwp_vm_fcopy(struct vmwp_vm *vm, int fd, const char *dir, const char *name,
  * -ENOENT: none; -EALREADY: it is ending anyway; -ENOTSUP: no service. */
 int vmwp_vm_fcopy_cancel(struct vmwp_vm *vm);
 bool vmwp_vm_fcopy_busy(struct vmwp_vm *vm);
+/* A post-copy migration is still bringing this VM's memory in from its
+ * source (docs/migration.md "Post-copy"): no save or migration until it
+ * is all here. */
+bool vmwp_vm_postcopy_busy(struct vmwp_vm *vm);
 /* The VM was restored from a saved state (options' saved_state_fd). */
 bool vmwp_vm_restored(const struct vmwp_vm *vm);
 
