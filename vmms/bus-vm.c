@@ -147,7 +147,7 @@ static int do_save(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
  * the VM (or, for a Saved VM moved without "start", holds it), or with the
  * reason the VM stays here (migrate.c; quick: migrate-saved.c). */
 static int read_migrate_options(sd_bus_message *m, const char **mode, int64_t *downtime, int *auto_converge,
-                                int *start, const char **storage_path, sd_bus_error *e) {
+                                int *postcopy, int *start, const char **storage_path, sd_bus_error *e) {
         int r = sd_bus_message_enter_container(m, 'a', "{sv}");
         while (r > 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
                 const char *key;
@@ -161,6 +161,8 @@ static int read_migrate_options(sd_bus_message *m, const char **mode, int64_t *d
                         *downtime = u;
                 else if (!strcmp(key, "auto-converge"))
                         r = sd_bus_message_read(m, "v", "b", auto_converge);
+                else if (!strcmp(key, "postcopy"))
+                        r = sd_bus_message_read(m, "v", "b", postcopy);
                 else if (!strcmp(key, "start") && (r = sd_bus_message_read(m, "v", "b", &b)) >= 0)
                         *start = !!b;
                 else if (!strcmp(key, "storage-path"))
@@ -168,12 +170,12 @@ static int read_migrate_options(sd_bus_message *m, const char **mode, int64_t *d
                 else if (strcmp(key, "max-downtime-ms") != 0 && strcmp(key, "start") != 0)
                         return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT,
                                                  "options: unknown key '%.64s' (mode, max-downtime-ms, "
-                                                 "auto-converge, start, storage-path)",
+                                                 "auto-converge, postcopy, start, storage-path)",
                                                  key);
                 if (r < 0)
                         return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT,
                                                  "options: %s: wrong type (mode: s, max-downtime-ms: u, "
-                                                 "auto-converge: b, start: b, storage-path: s)",
+                                                 "auto-converge: b, postcopy: b, start: b, storage-path: s)",
                                                  key);
                 if ((r = sd_bus_message_exit_container(m)) < 0)
                         return r;
@@ -186,11 +188,11 @@ static int do_migrate(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e)
         struct vmms_migrate_args a;
         const char *dest, *mode = NULL, *storage_path = NULL;
         int64_t downtime = 0;
-        int auto_converge = 1, start = -1;
+        int auto_converge = 1, postcopy = 0, start = -1;
         char err[700];
         int r;
         if ((r = sd_bus_message_rewind(m, true)) < 0 || (r = sd_bus_message_read(m, "s", &dest)) < 0 ||
-            (r = read_migrate_options(m, &mode, &downtime, &auto_converge, &start, &storage_path, e)) < 0 ||
+            (r = read_migrate_options(m, &mode, &downtime, &auto_converge, &postcopy, &start, &storage_path, e)) < 0 ||
             (r = begin(d, m, VMMS_OP_MIGRATE, &vm, e)) < 0)
                 return r;
         if (vmms_migrate_args_check(dest, mode, downtime, &a, err, sizeof err) < 0)
@@ -208,6 +210,9 @@ static int do_migrate(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e)
         a.quick |= vm->state == VMMS_STATE_SAVED;
         if (start >= 0 && !a.quick)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "start: only with mode quick");
+        if (postcopy && a.quick)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "postcopy: only with mode live");
+        a.postcopy = postcopy;
         a.start = start;
         /* Shared-nothing: a directory the destination's policy then checks. */
         if (storage_path && (a.quick || storage_path[0] != '/' || !vmms_path_is_plain(storage_path) ||

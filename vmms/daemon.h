@@ -256,6 +256,7 @@ struct vmms_migrate_args {
         uint16_t port;
         uint32_t max_downtime_ms;
         bool no_auto_converge; /* the options' auto-converge: false (the worker's default is on) */
+        bool postcopy; /* the options' postcopy: switch to post-copy rather than fail to converge */
         bool quick; /* mode "quick" (a Saved VM's move is always quick) */
         /* Shared-nothing: the directory on the destination the writable
          * disks are copied into ("" : shared storage). */

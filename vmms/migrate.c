@@ -250,6 +250,17 @@ static void migrate_reply(struct vmms_vm *vm, sd_bus_message *call, json_object 
         double down = json_object_object_get_ex(reply, "downtime_ms", &v) ? json_object_get_double(v) : 0;
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migrated to %s:%u (%.1f ms in the worker, %.1f ms downtime, %.1f ms in vmms)",
                     m->a.host, m->a.port, total, down, (double)(now_us(CLOCK_MONOTONIC) - m->t0_us) / 1000.0);
+        if (json_object_object_get_ex(reply, "postcopy", &v) && json_object_get_boolean(v)) {
+                json_object *pages = NULL, *asked = NULL, *ms = NULL;
+                (void)json_object_object_get_ex(reply, "postcopy_pages", &pages);
+                (void)json_object_object_get_ex(reply, "postcopy_requested", &asked);
+                (void)json_object_object_get_ex(reply, "postcopy_ms", &ms);
+                vmms_vm_log(vm, LOG_LEVEL_INFO, 0,
+                            "post-copy: %lld pages served after the switch-over (%lld asked for by the destination) "
+                            "in %.1f ms",
+                            (long long)json_object_get_int64(pages), (long long)json_object_get_int64(asked),
+                            json_object_get_double(ms));
+        }
         succeed(m);
         maybe_free(m);
 }
@@ -363,6 +374,8 @@ static void ask_worker(struct vmms_migration *m) {
                 json_object_object_add(args, "auto_converge", json_object_new_boolean(false));
         if (args && m->a.storage_path[0])
                 json_object_object_add(args, "copy_disks", json_object_new_boolean(true));
+        if (args && m->a.postcopy)
+                json_object_object_add(args, "postcopy", json_object_new_boolean(true));
         int r = !args ? -ENOMEM
                       : vmms_worker_request_fds_timeout(vm->worker, "migrate-send", args, &m->wpair[0], 1,
                                                         MIGRATE_REQUEST_TIMEOUT_US, migrate_reply, NULL);

@@ -66,6 +66,10 @@ echo "$out" | grep -q "org.vmstack.Error.InvalidState.*Pause is not possible whi
 # Migrate's auto-converge option is a boolean (checked before the state).
 out=$(gcall --object-path "$P" --method org.vmstack.VMMS1.VM.Migrate 127.0.0.1:1 "{'auto-converge': <'no'>}")
 echo "$out" | grep -q "org.vmstack.Error.InvalidArgument.*options: auto-converge: wrong type" || fail "auto-converge: $out"
+out=$(gcall --object-path "$P" --method org.vmstack.VMMS1.VM.Migrate 127.0.0.1:1 "{'postcopy': <1>}")
+echo "$out" | grep -q "org.vmstack.Error.InvalidArgument.*options: postcopy: wrong type" || fail "postcopy: $out"
+out=$(vmctl migrate "$P" 127.0.0.1:1 --quick --postcopy 2>&1) && fail "vmctl migrate --quick --postcopy: $out"
+echo "$out" | grep -q "postcopy is a way to end a live migration: not with --quick" || fail "--quick --postcopy: $out"
 out=$(gcall --object-path "$P" --method org.vmstack.VMMS1.VM.Migrate 127.0.0.1:1 "{'auto-converge': <false>}")
 echo "$out" | grep -q "org.vmstack.Error.InvalidState.*Migrate is not possible while the VM is Off" || fail "Migrate when Off: $out"
 out=$(gcall --object-path "$P" --method org.vmstack.VMMS1.VM.Stop 4000)

@@ -128,9 +128,9 @@ expect_rc 0 vmctl stop lc --timeout=30
 note "Migrate's options reach the source's worker: vmctl migrate --no-auto-converge --max-downtime; the throttle in the progress"
 start_vm opts "fake.migrate_ms=2000 fake.throttle_pct=40"
 log=$(vm_prop opts ConsoleLog)
-vmctl migrate opts "127.0.0.1:$PB" --no-auto-converge --max-downtime=7 >"$T/opts.out" 2>&1 & MIG=$!
+vmctl migrate opts "127.0.0.1:$PB" --no-auto-converge --max-downtime=7 --postcopy >"$T/opts.out" 2>&1 & MIG=$!
 wait_for 20 "the worker's migrate-send" grep -q "fake-vmwp: migrate-send" "$log"
-grep -q "fake-vmwp: migrate-send max_downtime_ms=7 auto_converge=false" "$log" || fail "options: $(grep migrate-send "$log")"
+grep -q "fake-vmwp: migrate-send max_downtime_ms=7 auto_converge=false postcopy=true" "$log" || fail "options: $(grep migrate-send "$log")"
 wait_for 10 "a throttled pass" sh -c "[ \"\$(busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path opts)' org.vmstack.VMMS1.VM MigrationThrottle 2>/dev/null)\" = 'u 40' ]"
 migrate_done opts 0
 grep -q "^migrating opts: pass [0-9]*, [0-9]*.0 MiB sent, 256 pages dirty (5120 pages/s), expected downtime 4 ms" "$T/opts.out" ||
@@ -142,7 +142,7 @@ start_vm opts2 "fake.migrate_ms=2000"
 log=$(vm_prop opts2 ConsoleLog)
 migrate_bg opts2 "$PB"
 wait_for 20 "the worker's migrate-send" grep -q "fake-vmwp: migrate-send" "$log"
-grep -q "fake-vmwp: migrate-send max_downtime_ms=- auto_converge=-" "$log" || fail "defaults: $(grep migrate-send "$log")"
+grep -q "fake-vmwp: migrate-send max_downtime_ms=- auto_converge=- postcopy=-" "$log" || fail "defaults: $(grep migrate-send "$log")"
 migrate_done opts2 0
 ADDR=$ADDRB wait_state opts2 Running
 

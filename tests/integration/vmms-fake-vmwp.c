@@ -83,7 +83,7 @@
  * console, and keeps them open: their shared locks hold while it runs, as
  * with vmwp.
  * "migrate-send" prints "fake-vmwp: migrate-send" and the options it got
- * (max_downtime_ms, auto_converge; "-" if absent) on the console, then it
+ * (max_downtime_ms, auto_converge, postcopy; "-" if absent) on the console, then it
  * and a config with "migrate_incoming" speak the stream of
  * common/migstream.h without RAM: hello, ACCEPT, a PASS, STATE, and the
  * commit (common/migcommit.h) as vmwp does; the source pauses for it and
@@ -337,10 +337,11 @@ static void migrate_send(struct fake *f, json_object *req, int fd) {
         char why[MIG_TEXT_MAX + 1] = "", err[MIG_TEXT_MAX + 128] = "";
         bool committed = false;
         json_object *v;
-        char seen[160];
-        snprintf(seen, sizeof seen, "fake-vmwp: migrate-send max_downtime_ms=%s auto_converge=%s\n",
+        char seen[192];
+        snprintf(seen, sizeof seen, "fake-vmwp: migrate-send max_downtime_ms=%s auto_converge=%s postcopy=%s\n",
                  json_object_object_get_ex(req, "max_downtime_ms", &v) ? json_object_to_json_string(v) : "-",
-                 json_object_object_get_ex(req, "auto_converge", &v) ? json_object_to_json_string(v) : "-");
+                 json_object_object_get_ex(req, "auto_converge", &v) ? json_object_to_json_string(v) : "-",
+                 json_object_object_get_ex(req, "postcopy", &v) ? json_object_to_json_string(v) : "-");
         console_out(f, seen);
         memcpy(h.shape, "fake", 5);
         int n = mig_hello_encode(&h, hello, sizeof hello);

@@ -58,7 +58,8 @@ static void show_progress(struct vmctl *c, const char *path, bool tty, void *opa
 
 /* Migrate(destination, options): 120 s for the destination to take it. */
 static int call_migrate(struct vmctl *c, const char *path, const char *dest, const char *mode, uint32_t downtime,
-                        bool auto_converge, int start, const char *storage_path, const struct migrate_show *w) {
+                        bool auto_converge, bool postcopy, int start, const char *storage_path,
+                        const struct migrate_show *w) {
         sd_bus_message *m = NULL;
         int r = sd_bus_message_new_method_call(c->bus, &m, VMMS_BUS_NAME, path, VMMS_VM_IFACE, "Migrate");
         if (r >= 0)
@@ -73,6 +74,8 @@ static int call_migrate(struct vmctl *c, const char *path, const char *dest, con
                 r = sd_bus_message_append(m, "{sv}", "max-downtime-ms", "u", downtime);
         if (r >= 0 && !auto_converge)
                 r = sd_bus_message_append(m, "{sv}", "auto-converge", "b", 0);
+        if (r >= 0 && postcopy)
+                r = sd_bus_message_append(m, "{sv}", "postcopy", "b", 1);
         if (r >= 0 && storage_path)
                 r = sd_bus_message_append(m, "{sv}", "storage-path", "s", storage_path);
         if (r >= 0)
@@ -91,12 +94,13 @@ static int run_migrate(struct vmctl *c, int argc, char **argv) {
                 { "no-start", no_argument, NULL, 'n' },
                 { "max-downtime", required_argument, NULL, 'd' },
                 { "no-auto-converge", no_argument, NULL, 'A' },
+                { "postcopy", no_argument, NULL, 'P' },
                 { "storage-path", required_argument, NULL, 'S' },
                 {},
         };
         const char *storage_path = NULL;
         uint32_t downtime = 0;
-        bool auto_converge = true;
+        bool auto_converge = true, postcopy = false;
         const char *mode = NULL;
         int start = -1;
         char *end;
@@ -111,6 +115,8 @@ static int run_migrate(struct vmctl *c, int argc, char **argv) {
                         downtime = (uint32_t)v;
                 } else if (o == 'A')
                         auto_converge = false;
+                else if (o == 'P')
+                        postcopy = true;
                 else if (o == 'S')
                         storage_path = optarg;
                 else if (o == 'l' || o == 'Q') {
@@ -127,6 +133,10 @@ static int run_migrate(struct vmctl *c, int argc, char **argv) {
         }
         if (start >= 0 && mode && strcmp(mode, "live") == 0) {
                 fprintf(stderr, "vmctl migrate: --start/--no-start go with --quick (or a Saved VM)\n");
+                return VMCTL_EXIT_USAGE;
+        }
+        if (postcopy && mode && strcmp(mode, "quick") == 0) {
+                fprintf(stderr, "vmctl migrate: --postcopy is a way to end a live migration: not with --quick\n");
                 return VMCTL_EXIT_USAGE;
         }
         if (storage_path && mode && strcmp(mode, "quick") == 0) {
@@ -149,8 +159,8 @@ static int run_migrate(struct vmctl *c, int argc, char **argv) {
         bool runs_there = quick ? (start >= 0 ? start == 1 : !saved) : true;
         struct migrate_show w = { .ref = ref, .quick = quick };
         uint64_t t0 = now_us(CLOCK_MONOTONIC);
-        r = call_migrate(c, path, dest, mode ? mode : quick ? "quick" : "live", downtime, auto_converge, start,
-                         storage_path, &w);
+        r = call_migrate(c, path, dest, mode ? mode : quick ? "quick" : "live", downtime, auto_converge, postcopy,
+                         start, storage_path, &w);
         free(path);
         if (r)
                 return r;
@@ -166,7 +176,7 @@ static int run_migrate(struct vmctl *c, int argc, char **argv) {
 
 static void help_migrate(void) {
         printf("Usage: vmctl migrate VM HOST[:PORT] [--live|--quick [--start|--no-start]] [--max-downtime=MS]\n"
-               "                    [--no-auto-converge] [--storage-path=DIR]\n"
+               "                    [--no-auto-converge] [--postcopy] [--storage-path=DIR]\n"
                "Migrates a VM to the vmms on HOST (port 7390 unless given), which must accept\n"
                "migrations (vmms --migration-listen). Returns once the VM runs there (or, for a\n"
                "Saved VM moved without --start, is Saved there); it is removed here. On failure\n"
@@ -179,6 +189,10 @@ static void help_migrate(void) {
                "  --max-downtime=MS   live: the pause the switch-over may take (default 300)\n"
                "  --no-auto-converge  live: never throttle the vCPUs: a guest that dirties memory\n"
                "                      faster than the link carries it fails to move instead\n"
+               "  --postcopy          live: when the passes cannot meet the downtime, switch over\n"
+               "                      anyway and let HOST fetch the pages still dirty while the\n"
+               "                      guest runs there (a link that fails before the last page\n"
+               "                      loses the VM)\n"
                "  --storage-path=DIR  live, shared-nothing: copy the VM's writable disks while it\n"
                "                      runs into new images in DIR on HOST (same file names); the\n"
                "                      images here stay, unused (default: shared storage, the\n"
