@@ -114,6 +114,10 @@ char *vmms_migchan_disks_request_build(const struct vm_config *c, uid_t owner, c
         return request_build(c, owner, owner_name, "live", -1, -1, disks);
 }
 
+char *vmms_migchan_check_request_build(const struct vm_config *c, uid_t owner, const char *owner_name) {
+        return request_build(c, owner, owner_name, "check", -1, -1, NULL);
+}
+
 char *vmms_migchan_saved_request_build(const struct vm_config *c, uid_t owner, const char *owner_name, uint64_t size,
                                        bool start) {
         return size > INT64_MAX ? NULL : request_build(c, owner, owner_name, "saved", (int64_t)size, start, NULL);
@@ -154,7 +158,7 @@ static int parse_object(const char *body, size_t len, const char *const *keys, s
 static int saved_fields_parse(json_object *o, struct vmms_migchan_request *out, char *err, size_t errlen) {
         json_object *v;
         bool has_size = json_object_object_get_ex(o, "size", &v);
-        if (out->mode == VMMS_MIGRATE_LIVE) {
+        if (out->mode != VMMS_MIGRATE_SAVED) {
                 if (has_size || json_object_object_get_ex(o, "start", &v))
                         return snprintf(err, errlen, "size, start: only with mode \"saved\""), -EINVAL;
                 return 0;
@@ -227,9 +231,11 @@ int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan
         const char *mode = json_object_object_get_ex(o, "mode", &v) && json_object_is_type(v, json_type_string)
                                    ? json_object_get_string(v)
                                    : "";
-        if (strcmp(mode, "live") != 0 && strcmp(mode, "saved") != 0)
-                return snprintf(err, errlen, "mode: must be \"live\" or \"saved\""), -EINVAL;
-        out->mode = strcmp(mode, "live") == 0 ? VMMS_MIGRATE_LIVE : VMMS_MIGRATE_SAVED;
+        if (strcmp(mode, "live") != 0 && strcmp(mode, "saved") != 0 && strcmp(mode, "check") != 0)
+                return snprintf(err, errlen, "mode: must be \"live\", \"saved\" or \"check\""), -EINVAL;
+        out->mode = strcmp(mode, "live") == 0    ? VMMS_MIGRATE_LIVE
+                    : strcmp(mode, "saved") == 0 ? VMMS_MIGRATE_SAVED
+                                                 : VMMS_MIGRATE_CHECK;
         out->size = 0;
         out->start = false;
         if (!json_object_object_get_ex(o, "config", &v) || !json_object_is_type(v, json_type_string))

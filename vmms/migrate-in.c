@@ -254,7 +254,11 @@ static void decide(struct vmms_incoming *in) {
                 }
         if (r >= 0)
                 r = check_request(in->d, q, err, sizeof err);
-        if (r >= 0 && q->mode == VMMS_MIGRATE_SAVED) /* migrate-saved.c */
+        if (r >= 0 && q->mode == VMMS_MIGRATE_CHECK) { /* a quick migration asks before its save */
+                log_info("migration check from %s for VM '%s': it would be taken", in->peer, q->config.name);
+                if (!(in->query_answer = vmms_migchan_answer_build(NULL)))
+                        r = -ENOMEM;
+        } else if (r >= 0 && q->mode == VMMS_MIGRATE_SAVED) /* migrate-saved.c */
                 r = vmms_saved_in_accept(in->d, q, in->peer, in->note[0], in->note[1], &in->saved, err, sizeof err);
         else if (r >= 0)
                 r = accept_request(in, q, err, sizeof err);

@@ -20,7 +20,9 @@
  * "released" keeps it Saved and never starts it: a channel cut exactly
  * there can leave two copies (never two running ones, never none).
  *
- * Source: a Running VM is saved first (save.c, Saving -> Saved); the
+ * Source: a Running VM is saved first (save.c, Saving -> Saved), once the
+ * destination has said, on a channel of its own ("mode":"check"), that its
+ * policy would take it: a refusal then costs the guest nothing. The
  * channel thread then streams the file while the VM is Migrating, and the
  * loop answers the caller when the thread ends. The destination's side is
  * migrate-saved-in.c. */
@@ -82,6 +84,7 @@ struct vmms_quick {
         sd_bus_message *call;
         struct vmms_migrate_args a;
         bool was_running; /* Running when Migrate was called: resumed here if it does not move */
+        bool checking;    /* the thread only asks whether the destination would take it */
         bool start;       /* the destination resumes it */
         sd_event_source *defer_src;
         /* The move (after the save): */
@@ -222,12 +225,15 @@ static void *quick_thread(void *opaque) {
                                  sizeof m->thread_err);
         if (r >= 0)
                 r = quick_request(m, &c);
+        if (r >= 0 && m->checking) /* the answer was all */
+                goto done;
         if (r >= 0)
                 r = quick_send_file(m, &c);
         if (r >= 0)
                 r = quick_await_stored(m, &c);
         if (r >= 0)
                 r = quick_release(m, &c);
+done:
         m->thread_r = r;
         pthread_mutex_lock(&m->lock);
         m->net_fd = -1;
@@ -348,6 +354,43 @@ static void quick_remove_here(struct vmms_quick *m) {
         vmms_saved_note_put(m->note[0], 'G');
 }
 
+static int quick_start_thread(struct vmms_quick *m, char *err, size_t errlen);
+
+/* The destination answered the check: save, or tell the caller why not
+ * (the guest was never paused). A destination that does not know the
+ * check (an older vmms) is asked by the move itself, as before. */
+static void quick_checked(struct vmms_quick *m) {
+        struct vmms_vm *vm = m->vm;
+        char err[1024], msg[1400];
+        m->checking = false;
+        free(m->request);
+        m->request = NULL;
+        safe_close(m->note[0]), safe_close(m->note[1]);
+        m->note[0] = m->note[1] = -1;
+        bool old_peer = m->thread_r == -EPERM && strstr(m->thread_err, "mode: must be \"live\" or \"saved\"");
+        if (m->thread_r < 0 && !old_peer) {
+                snprintf(msg, sizeof msg, "cannot be migrated to %s: %s; it runs here (never paused)", m->a.host,
+                         m->cancelled ? "cancelled" : m->thread_err[0] ? m->thread_err : strerror(-m->thread_r));
+                reply_error(m, msg);
+                quick_free(m);
+                return;
+        }
+        m->thread_err[0] = 0;
+        m->thread_r = 0;
+        m->cancelled = false;
+        /* It may have been stopped or paused meanwhile. */
+        int r = vm->state == VMMS_STATE_RUNNING && vm->worker
+                        ? vmms_vm_save(vm, NULL, err, sizeof err)
+                        : (snprintf(err, sizeof err, "it is %s now", vmms_state_to_string(vm->state)), -EBUSY);
+        if (r < 0) {
+                snprintf(msg, sizeof msg, "cannot be migrated to %s: %s", m->a.host, err);
+                reply_error(m, msg);
+                quick_free(m);
+                return;
+        }
+        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "%s:%u would take it: saving it", m->a.host, m->a.port);
+}
+
 static int on_quick_note(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         struct vmms_quick *m = userdata;
         struct vmms_vm *vm = m->vm;
@@ -369,6 +412,10 @@ static int on_quick_note(sd_event_source *s, int fd, uint32_t revents, void *use
         pthread_join(m->thread, NULL);
         m->thread_started = false;
         m->note_src = sd_event_source_disable_unref(m->note_src);
+        if (m->checking) {
+                quick_checked(m);
+                return 0;
+        }
         if (m->removed)
                 quick_moved(m);
         else
@@ -377,6 +424,31 @@ static int on_quick_note(sd_event_source *s, int fd, uint32_t revents, void *use
                                                         : strerror(-m->thread_r));
         quick_free(m);
         return 0;
+}
+
+/* The channel thread and the loop's end of its notes. */
+static int quick_start_thread(struct vmms_quick *m, char *err, size_t errlen) {
+        int r = socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, m->note) < 0 ? -errno : 0;
+        if (r >= 0)
+                r = sd_event_add_io(m->vm->d->event, &m->note_src, m->note[0], EPOLLIN, on_quick_note, m);
+        if (r >= 0)
+                r = -pthread_create(&m->thread, NULL, quick_thread, m);
+        if (r < 0)
+                return snprintf(err, errlen, "cannot set up the channel: %s", strerror(-r)), r;
+        m->thread_started = true;
+        return 0;
+}
+
+/* A Running VM: would the destination take it? (The check, before the save.) */
+static int quick_check(struct vmms_quick *m, char *err, size_t errlen) {
+        struct vmms_vm *vm = m->vm;
+        char owner_name[VMMS_MIGCHAN_USER_MAX + 1];
+        if (vmms_user_name(vm->owner, owner_name, sizeof owner_name) < 0)
+                owner_name[0] = 0;
+        if (!(m->request = vmms_migchan_check_request_build(vm->config, vm->owner, owner_name)))
+                return snprintf(err, errlen, "cannot set up the channel: %s", strerror(ENOMEM)), -ENOMEM;
+        m->checking = true;
+        return quick_start_thread(m, err, errlen);
 }
 
 /* The VM is Saved here: stream its state to the destination. */
@@ -392,14 +464,10 @@ static int quick_move(struct vmms_quick *m, char *err, size_t errlen) {
         char owner_name[VMMS_MIGCHAN_USER_MAX + 1];
         if (vmms_user_name(vm->owner, owner_name, sizeof owner_name) < 0)
                 owner_name[0] = 0; /* no name here: the destination goes by the uid */
-        if (!(m->request = vmms_migchan_saved_request_build(vm->config, vm->owner, owner_name, m->size, m->start)) ||
-            socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, m->note) < 0 ||
-            (r = sd_event_add_io(vm->d->event, &m->note_src, m->note[0], EPOLLIN, on_quick_note, m)) < 0 ||
-            (r = -pthread_create(&m->thread, NULL, quick_thread, m)) < 0) {
-                r = m->request && m->note[0] < 0 ? -errno : r;
-                return snprintf(err, errlen, "cannot set up the channel: %s", strerror(-r)), r;
-        }
-        m->thread_started = true;
+        if (!(m->request = vmms_migchan_saved_request_build(vm->config, vm->owner, owner_name, m->size, m->start)))
+                return snprintf(err, errlen, "cannot set up the channel: %s", strerror(ENOMEM)), -ENOMEM;
+        if ((r = quick_start_thread(m, err, errlen)) < 0)
+                return r;
         vm->mig_pass = 1;
         vm->mig_bytes = vm->mig_dirty_pages = vm->mig_dirty_rate = vm->mig_expected_downtime_ms = 0;
         vm->mig_throttle_pct = 0;
@@ -454,14 +522,14 @@ int vmms_vm_migrate_quick(struct vmms_vm *vm, sd_bus_message *call, const struct
                                   .fd = -1, .note = { -1, -1 }, .net_fd = -1 };
         pthread_mutex_init(&m->lock, NULL);
         vm->quick = m;
-        int r = running ? vmms_vm_save(vm, NULL, err, errlen) : quick_move(m, err, errlen);
+        int r = running ? quick_check(m, err, errlen) : quick_move(m, err, errlen);
         if (r < 0) {
                 quick_free(m);
                 return r;
         }
         m->call = sd_bus_message_ref(call);
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "quick migration to %s:%u%s", a->host, a->port,
-                    running ? ": saving first" : "");
+                    running ? ": asking it first, then saving" : "");
         return 0;
 }
 

@@ -49,7 +49,8 @@ static const unsigned op_allowed[VMMS_OP_MAX] = {
         [VMMS_OP_SAVE] = S(RUNNING) | S(PAUSED),
         [VMMS_OP_DISCARD_SAVED] = S(SAVED),
         [VMMS_OP_MIGRATE] = S(RUNNING) | S(SAVED), /* a Saved VM moves (quick) */
-        [VMMS_OP_CANCEL_MIGRATION] = S(MIGRATING),
+        /* Running: a quick migration asking the destination before its save. */
+        [VMMS_OP_CANCEL_MIGRATION] = S(MIGRATING) | S(RUNNING),
         [VMMS_OP_COPY_FILE] = S(RUNNING),
         [VMMS_OP_CANCEL_FILE_COPY] = S(RUNNING) | S(PAUSED), /* a copy stalls while paused */
         [VMMS_OP_EXPORT_SAVED] = S(SAVED),

@@ -10,9 +10,11 @@
 #   a Saved VM B->A without options: Saved on A (its .vmrs there, gone from
 #     B); Start on A resumes it;
 #   the save failing (fake worker only): the VM runs on, B hears nothing;
-#   refused by B's policy (a VM of that name there): a Running VM runs on A
-#     again (resumed from its saved state), a Saved one stays Saved; B keeps
-#     nothing;
+#   refused by B's policy (a VM of that name there): a Running VM is asked
+#     about first and never paused (the same worker runs on, it was never
+#     Saving), a Saved one stays Saved; B keeps nothing;
+#   a Running VM's question to a destination that never answers, cancelled:
+#     it runs on, never paused;
 #   a fake source sending B a truncated file, random bytes with the right
 #     CRC, a file with a wrong CRC: B refuses, keeps no VM and no file;
 #   a source that ends the channel after B stored the VM (no "released"):
@@ -84,11 +86,14 @@ expect_rc 0 vmctl start dirty --timeout=60
 wait_state dirty Running 30
 sweeping "$ADDR" dirty
 
-note "refused by B's policy (a VM named dirty there): the Running VM runs on A again"
+note "refused by B's policy (a VM named dirty there): the Running VM is never paused"
 expect_rc 0 vmctlb create "$T/dirty.json"
+pid=$(vm_prop dirty WorkerPid)
 expect_rc 1 vmctl migrate dirty 127.0.0.1:$PB --quick
-echo "$LAST_OUT" | grep -q "the destination refused: a VM named 'dirty' exists here; it runs here again" || fail "refusal: $LAST_OUT"
-wait_state dirty Running 30
+echo "$LAST_OUT" | grep -q "the destination refused: a VM named 'dirty' exists here; it runs here (never paused)" || fail "refusal: $LAST_OUT"
+[ "$(vm_prop dirty State)" = Running ] || fail "State: $(vm_prop dirty State)"
+[ "$(vm_prop dirty WorkerPid)" = "$pid" ] || fail "the worker changed: it was saved and resumed"
+grep -q "incoming migration from .* refused: a VM named 'dirty' exists here" "$B/vmms.log" || fail "B's log: $(tail -3 "$B/vmms.log")"
 sweeping "$ADDR" dirty
 ! ls "$B/state" | grep -q "^$id" || fail "B kept files: $(ls "$B/state")"
 
@@ -208,6 +213,24 @@ grep -q "cannot be migrated to 127.0.0.1: cancelled; it stays Saved here" "$T/ca
 [ "$(vm_prop dirty State)" = Saved ] || fail "State after the cancel: $(vm_prop dirty State)"
 [ -f "$T/state/$id.vmrs" ] || fail "the state file went"
 kill $SILENT 2>/dev/null
+
+note "a Running VM's question to a destination that never answers, cancelled: it runs on, never paused"
+expect_rc 0 vmctl start dirty --timeout=60
+wait_state dirty Running 30
+pid=$(vm_prop dirty WorkerPid)
+t_silent_listener "$PC"
+vmctl migrate dirty 127.0.0.1:$PC --quick >"$T/cancel2.out" 2>&1 &
+MIG=$!
+wait_for 10 "the question asked" grep -q "asking it first, then saving" "$T/vmms.log"
+bus call org.vmstack.VMMS1 "$(vm_path dirty)" org.vmstack.VMMS1.VM CancelMigration >/dev/null || fail "CancelMigration"
+wait "$MIG"; rc=$?
+[ "$rc" = 1 ] || fail "vmctl migrate after the cancel exited $rc: $(cat "$T/cancel2.out")"
+grep -q "cannot be migrated to 127.0.0.1: cancelled; it runs here (never paused)" "$T/cancel2.out" || fail "cancel: $(cat "$T/cancel2.out")"
+[ "$(vm_prop dirty State)" = Running ] && [ "$(vm_prop dirty WorkerPid)" = "$pid" ] || fail "after the cancel: $(vm_prop dirty State)"
+kill $SILENT 2>/dev/null
+out=$(bus call org.vmstack.VMMS1 "$(vm_path dirty)" org.vmstack.VMMS1.VM CancelMigration 2>&1) && fail "a second cancel: $out"
+echo "$out" | grep -q "no migration to cancel" || fail "a cancel with nothing to cancel: $out"
+expect_rc 0 vmctl save dirty
 
 note "TLS: --quick --no-start A -> B leaves it Saved on B; B -> A --start resumes it on A"
 t_migration_pki "$T/pki"

@@ -137,7 +137,7 @@ TEST(request_refusals_name_the_field) {
         }
         ASSERT_TRUE(vmms_migchan_user_name_valid("svc.backup-01_x"));
         ASSERT_ERROR(parse("{\"config\":\"{}\",\"owner\":0,\"mode\":\"quick\"}", err, sizeof err), EINVAL);
-        ASSERT_STREQ(err, "mode: must be \"live\" or \"saved\""); /* quick is Migrate()'s word, not the wire's */
+        ASSERT_STREQ(err, "mode: must be \"live\", \"saved\" or \"check\""); /* quick is Migrate()'s word, not the wire's */
         ASSERT_ERROR(parse("{\"config\":{},\"owner\":0,\"mode\":\"live\"}", err, sizeof err), EINVAL);
         ASSERT_STREQ(err, "config: must be the configuration as a string");
         /* A configuration without an id cannot be the same VM. */
@@ -209,6 +209,35 @@ TEST(saved_request_refusals) {
         ASSERT_STREQ(err, "size, start: only with mode \"saved\"");
         ASSERT_ERROR(parse("{" SAVED_CFG ",\"mode\":\"live\",\"start\":false}", err, sizeof err), EINVAL);
         ASSERT_OK(parse("{" SAVED_CFG ",\"mode\":\"saved\",\"size\":4096,\"start\":false}", err, sizeof err));
+}
+
+/* A quick migration's question before its save: the configuration and the
+ * owner, nothing of a state file or of disks. */
+TEST(check_request) {
+        const char *cfg = "{\"name\":\"web1\",\"id\":\"" ID1 "\",\"memory_mib\":256,\"boot\":{\"kernel\":\"/k\"}}";
+        struct vm_config *c = malloc(sizeof *c);
+        struct vmms_migchan_request *q = malloc(sizeof *q);
+        char err[256];
+        ASSERT_NOT_NULL(c);
+        ASSERT_NOT_NULL(q);
+        ASSERT_OK(vm_config_parse(cfg, strlen(cfg), c, err, sizeof err));
+        char *body = vmms_migchan_check_request_build(c, 1000, "alice");
+        ASSERT_NOT_NULL(body);
+        ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err));
+        ASSERT_EQ(q->mode, VMMS_MIGRATE_CHECK);
+        ASSERT_STREQ(q->owner_name, "alice");
+        ASSERT_EQ(q->size, 0u);
+        ASSERT_NULL(strstr(body, "size"));
+        free(body);
+        free(c);
+        free(q);
+        ASSERT_ERROR(parse("{" SAVED_CFG ",\"mode\":\"check\",\"size\":4096,\"start\":true}", err, sizeof err),
+                     EINVAL);
+        ASSERT_STREQ(err, "size, start: only with mode \"saved\"");
+        ASSERT_ERROR(parse("{" SAVED_CFG ",\"mode\":\"check\",\"disks\":[]}", err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "disks: only with mode \"live\"");
+        ASSERT_ERROR(parse("{" SAVED_CFG ",\"mode\":\"quick\"}", err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "mode: must be \"live\", \"saved\" or \"check\"");
 }
 
 static int step(const char *body, enum vmms_migchan_step *st, uint32_t *crc, char *why, size_t whylen) {

@@ -33,6 +33,7 @@ enum vmms_migrate_mode {
         VMMS_MIGRATE_LIVE,
         VMMS_MIGRATE_QUICK, /* Migrate()'s mode: save here, then move the Saved VM; never on the wire */
         VMMS_MIGRATE_SAVED, /* on the wire: a Saved VM's state file follows the answer */
+        VMMS_MIGRATE_CHECK, /* on the wire: would a Saved VM's move be taken? The answer ends the channel */
 };
 
 /* The largest state file a destination takes for a VM of memory_mib:
@@ -67,7 +68,7 @@ struct vmms_migchan_request {
         /* The owner's user name on the source ("" when it has none): a
          * destination maps it to its own uid for that name. */
         char owner_name[VMMS_MIGCHAN_USER_MAX + 1];
-        enum vmms_migrate_mode mode; /* LIVE or SAVED */
+        enum vmms_migrate_mode mode; /* LIVE, SAVED or CHECK */
         uint64_t size;               /* SAVED: the state file's bytes, 1 .. RAM + 256 MiB */
         bool start;                  /* SAVED: resume it once released */
 };
@@ -80,6 +81,10 @@ char *vmms_migchan_request_build(const struct vm_config *c, uid_t owner, const c
  * size 0 for a read-only one): a shared-nothing live migration. */
 char *vmms_migchan_disks_request_build(const struct vm_config *c, uid_t owner, const char *owner_name,
                                        const struct vmms_migchan_disk *disks);
+/* Before a Running VM is saved for a quick migration: {"config":...,
+ * "owner":uid[,"owner_name":...],"mode":"check"}, answered as the move's
+ * request would be (the destination's policy), and nothing more. */
+char *vmms_migchan_check_request_build(const struct vm_config *c, uid_t owner, const char *owner_name);
 /* A Saved VM's move: {"config":...,"owner":uid[,"owner_name":...],"mode":"saved","size":N,"start":b}. */
 char *vmms_migchan_saved_request_build(const struct vm_config *c, uid_t owner, const char *owner_name, uint64_t size,
                                        bool start);
