@@ -77,28 +77,10 @@ static uint64_t next_bit(const uint64_t *b, uint64_t i, uint64_t n) {
         return n;
 }
 
-/* Blocking send of len bytes, each wait bounded by timeout_ms. */
-static int send_all(int fd, const void *buf, size_t len, int timeout_ms) {
-        const uint8_t *b = buf;
-        while (len > 0) {
-                ssize_t k = send(fd, b, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-                if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
-                        int r = mig_wait_fd(fd, POLLOUT, timeout_ms);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                if (k < 0)
-                        return -errno;
-                b += k, len -= (size_t)k;
-        }
-        return 0;
-}
-
 static int send_header(int fd, uint32_t type, uint64_t addr, uint64_t length, int timeout_ms) {
         uint8_t h[MIG_RECORD_HEADER];
         mig_record_encode(h, type, addr, length, 0);
-        return send_all(fd, h, sizeof h, timeout_ms);
+        return mig_send_all(fd, h, sizeof h, timeout_ms);
 }
 
 /* ---- the source ---- */
@@ -115,9 +97,9 @@ int postcopy_send_bitmap(int fd, const uint64_t *missing, uint64_t ram_bytes, in
                 /* Little-endian words: the host's own layout on x86. */
                 uint8_t h[MIG_RECORD_HEADER];
                 mig_record_encode(h, MIG_POSTCOPY, first * PAGE, n * PAGE, vmstate_crc32c(0, w, words * 8));
-                int r = send_all(fd, h, sizeof h, timeout_ms);
+                int r = mig_send_all(fd, h, sizeof h, timeout_ms);
                 if (r >= 0)
-                        r = send_all(fd, w, words * 8, timeout_ms);
+                        r = mig_send_all(fd, w, words * 8, timeout_ms);
                 if (r < 0)
                         return errorf(err, errlen, r, "sending the missing pages' bitmap: %s", strerror(-r));
         }
@@ -146,9 +128,9 @@ static int send_run(struct server *s, uint64_t first, uint64_t n, bool asked) {
                 const uint8_t *p = s->ram + i * PAGE;
                 mig_record_encode(s->rec, zero ? MIG_ZERO : MIG_PAGES, i * PAGE, len,
                                   zero ? 0 : vmstate_crc32c(0, p, (size_t)len));
-                int r = send_all(s->fd, s->rec, sizeof s->rec, s->timeout_ms);
+                int r = mig_send_all(s->fd, s->rec, sizeof s->rec, s->timeout_ms);
                 if (r >= 0 && !zero)
-                        r = send_all(s->fd, p, (size_t)len, s->timeout_ms);
+                        r = mig_send_all(s->fd, p, (size_t)len, s->timeout_ms);
                 if (r < 0)
                         return r;
                 s->st->bytes += MIG_RECORD_HEADER + (zero ? 0 : len);
@@ -194,50 +176,6 @@ static int push(struct server *s, uint64_t *cursor) {
         return send_run(s, i, j - i, false);
 }
 
-/* len bytes, each wait bounded by timeout_ms. */
-static int recv_exact(int fd, void *buf, size_t len, int timeout_ms) {
-        uint8_t *b = buf;
-        while (len > 0) {
-                ssize_t k = read(fd, b, len);
-                if (k == 0)
-                        return -ECONNRESET;
-                if (k < 0 && errno != EAGAIN && errno != EINTR)
-                        return -errno;
-                if (k < 0) {
-                        int r = mig_wait_fd(fd, POLLIN, timeout_ms);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                b += k, len -= (size_t)k;
-        }
-        return 0;
-}
-
-/* A record from the destination, with a REFUSE's reason in why. */
-static int recv_from_destination(int fd, int timeout_ms, uint64_t ram_bytes, struct mig_record *rec, char *why,
-                                 size_t whylen) {
-        uint8_t hdr[MIG_RECORD_HEADER], text[MIG_TEXT_MAX];
-        int r = recv_exact(fd, hdr, sizeof hdr, timeout_ms);
-        if (r < 0 || (r = mig_record_parse(hdr, ram_bytes, false, rec, why, whylen)) < 0)
-                return r;
-        uint64_t pl = mig_record_payload(rec); /* REFUSE's: <= MIG_TEXT_MAX, checked */
-        if (pl && (r = recv_exact(fd, text, (size_t)pl, timeout_ms)) < 0)
-                return r;
-        if (pl && vmstate_crc32c(0, text, (size_t)pl) != rec->payload_crc)
-                return errorf(why, whylen, -EINVAL, "record type %u: payload CRC mismatch", rec->type);
-        if (pl)
-                mig_text(text, pl, why, whylen);
-        return 0;
-}
-
-static const char *peer_why(int r, const char *why) {
-        return r == -ETIMEDOUT    ? "no answer in time"
-               : r == -ECONNRESET ? "the stream closed"
-               : r == -EINVAL     ? why
-                                  : strerror(-r);
-}
-
 int postcopy_serve(int fd, const uint8_t *ram, uint64_t ram_bytes, uint64_t *missing, int timeout_ms,
                    bool *committed, struct postcopy_stats *st, char *err, size_t errlen) {
         struct server s = { .fd = fd, .timeout_ms = timeout_ms, .ram = ram, .pages = ram_bytes / PAGE,
@@ -275,10 +213,10 @@ int postcopy_serve(int fd, const uint8_t *ram, uint64_t ram_bytes, uint64_t *mis
                 }
                 struct mig_record rec;
                 char why[MIG_TEXT_MAX + 1] = "";
-                int r = recv_from_destination(fd, timeout_ms, ram_bytes, &rec, why, sizeof why);
+                int r = mig_recv_record_in(fd, timeout_ms, ram_bytes, false, &rec, why, sizeof why);
                 if (r < 0)
                         return errorf(err, errlen, r, "%sreading the destination: %s",
-                                      *committed ? "committed, but " : "", peer_why(r, why));
+                                      *committed ? "committed, but " : "", mig_io_why(r, why));
                 idle_since = now_ns();
                 switch (rec.type) {
                 case MIG_PAGE_REQ:
@@ -785,16 +723,22 @@ int postcopy_dest_start(struct postcopy_dest *d,
         return 0;
 }
 
-int postcopy_dest_commit(struct postcopy_dest *d, int timeout_ms, char *err, size_t errlen) {
-        int r = send_locked(d, MIG_READY, 0, 0);
-        if (r < 0)
-                return errorf(err, errlen, r, "the source cannot be told that the VM is ready here: %s", strerror(-r));
+/* timeout_ms from now on the condition variable's clock. */
+static struct timespec deadline(int timeout_ms) {
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += timeout_ms / 1000;
         until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
         if (until.tv_nsec >= 1000000000)
                 until.tv_sec++, until.tv_nsec -= 1000000000;
+        return until;
+}
+
+int postcopy_dest_commit(struct postcopy_dest *d, int timeout_ms, char *err, size_t errlen) {
+        int r = send_locked(d, MIG_READY, 0, 0);
+        if (r < 0)
+                return errorf(err, errlen, r, "the source cannot be told that the VM is ready here: %s", strerror(-r));
+        struct timespec until = deadline(timeout_ms);
         pthread_mutex_lock(&d->lock);
         r = 0;
         while (d->commit == WAITING && !d->failed && !d->ended && r != ETIMEDOUT)
@@ -817,12 +761,7 @@ int postcopy_dest_commit(struct postcopy_dest *d, int timeout_ms, char *err, siz
 }
 
 int postcopy_dest_wait(struct postcopy_dest *d, int timeout_ms, char *err, size_t errlen) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += timeout_ms / 1000;
-        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-        if (until.tv_nsec >= 1000000000)
-                until.tv_sec++, until.tv_nsec -= 1000000000;
+        struct timespec until = deadline(timeout_ms);
         pthread_mutex_lock(&d->lock);
         int r = 0;
         while (d->started && !d->ended && r != ETIMEDOUT)

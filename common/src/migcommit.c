@@ -19,13 +19,10 @@ int mig_wait_fd(int fd, short events, int timeout_ms) {
         return r == 0 ? -ETIMEDOUT : 0;
 }
 
-int mig_send_record(int fd, uint32_t type, const char *text, int timeout_ms) {
-        uint8_t rec[MIG_RECORD_HEADER + MIG_TEXT_MAX];
-        size_t n = text ? strnlen(text, MIG_TEXT_MAX) : 0;
-        memcpy(rec + MIG_RECORD_HEADER, text ? text : "", n);
-        mig_record_encode(rec, type, 0, n, n ? vmstate_crc32c(0, rec + MIG_RECORD_HEADER, n) : 0);
-        for (size_t done = 0, len = MIG_RECORD_HEADER + n; done < len;) {
-                ssize_t k = send(fd, rec + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+int mig_send_all(int fd, const void *buf, size_t len, int timeout_ms) {
+        const uint8_t *b = buf;
+        while (len > 0) {
+                ssize_t k = send(fd, b, len, MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
                         int r = mig_wait_fd(fd, POLLOUT, timeout_ms);
                         if (r < 0)
@@ -34,9 +31,17 @@ int mig_send_record(int fd, uint32_t type, const char *text, int timeout_ms) {
                 }
                 if (k < 0)
                         return -errno;
-                done += (size_t)k;
+                b += k, len -= (size_t)k;
         }
         return 0;
+}
+
+int mig_send_record(int fd, uint32_t type, const char *text, int timeout_ms) {
+        uint8_t rec[MIG_RECORD_HEADER + MIG_TEXT_MAX];
+        size_t n = text ? strnlen(text, MIG_TEXT_MAX) : 0;
+        memcpy(rec + MIG_RECORD_HEADER, text ? text : "", n);
+        mig_record_encode(rec, type, 0, n, n ? vmstate_crc32c(0, rec + MIG_RECORD_HEADER, n) : 0);
+        return mig_send_all(fd, rec, MIG_RECORD_HEADER + n, timeout_ms);
 }
 
 static int recv_exact(int fd, uint8_t *buf, size_t want, int timeout_ms) {
@@ -56,10 +61,15 @@ static int recv_exact(int fd, uint8_t *buf, size_t want, int timeout_ms) {
 }
 
 int mig_recv_record(int fd, int timeout_ms, bool from_source, struct mig_record *rec, char *why, size_t whylen) {
+        /* RAM size 0: no PAGES or ZERO record is in place where this reads. */
+        return mig_recv_record_in(fd, timeout_ms, 0, from_source, rec, why, whylen);
+}
+
+int mig_recv_record_in(int fd, int timeout_ms, uint64_t ram_bytes, bool from_source, struct mig_record *rec,
+                       char *why, size_t whylen) {
         uint8_t hdr[MIG_RECORD_HEADER], text[MIG_TEXT_MAX];
         int r = recv_exact(fd, hdr, sizeof hdr, timeout_ms);
-        /* RAM size 0: no PAGES or ZERO record is in place where this reads. */
-        if (r < 0 || (r = mig_record_parse(hdr, 0, from_source, rec, why, whylen)) < 0)
+        if (r < 0 || (r = mig_record_parse(hdr, ram_bytes, from_source, rec, why, whylen)) < 0)
                 return r;
         uint64_t pl = mig_record_payload(rec); /* <= MIG_TEXT_MAX: checked */
         if (pl && (r = recv_exact(fd, text, (size_t)pl, timeout_ms)) < 0)
@@ -71,7 +81,7 @@ int mig_recv_record(int fd, int timeout_ms, bool from_source, struct mig_record 
         return 0;
 }
 
-static const char *io_why(int r, const char *why) {
+const char *mig_io_why(int r, const char *why) {
         return r == -ETIMEDOUT ? "no answer in time" : r == -ECONNRESET ? "the stream closed" : r == -EINVAL ? why : strerror(-r);
 }
 
@@ -83,7 +93,7 @@ int mig_commit_source(int fd, int timeout_ms, bool *committed, char *err, size_t
         if (r == -ETIMEDOUT)
                 return errorf(err, errlen, r, "the destination did not report ready within %d ms", timeout_ms);
         if (r < 0)
-                return errorf(err, errlen, r, "waiting for the destination to be ready: %s", io_why(r, why));
+                return errorf(err, errlen, r, "waiting for the destination to be ready: %s", mig_io_why(r, why));
         if (rec.type != MIG_READY)
                 return errorf(err, errlen, -ECONNABORTED, "the destination did not take the VM: %s",
                               rec.type == MIG_REFUSE ? why : "it answered something else");
@@ -99,7 +109,7 @@ int mig_commit_source(int fd, int timeout_ms, bool *committed, char *err, size_t
                               rec.type);
         if (r < 0)
                 return errorf(err, errlen, r, "committed, but the destination did not confirm running: %s",
-                              io_why(r, why));
+                              mig_io_why(r, why));
         return 0;
 }
 
@@ -112,7 +122,7 @@ int mig_commit_destination(int fd, int timeout_ms, char *err, size_t errlen) {
                               strerror(-r));
         r = mig_recv_record(fd, timeout_ms, true, &rec, why, sizeof why);
         if (r < 0)
-                return errorf(err, errlen, r, "no COMMIT from the source: %s", io_why(r, why));
+                return errorf(err, errlen, r, "no COMMIT from the source: %s", mig_io_why(r, why));
         if (rec.type == MIG_ABORT)
                 return errorf(err, errlen, -ECANCELED, "the source gave up before committing: %s",
                               why[0] ? why : "no reason");

@@ -299,6 +299,35 @@ TEST(destination_killed_mid_transfer_leaves_the_source_running) {
         ASSERT_TRUE(serial_has(&src, "VSC result=ok status=0"));
 }
 
+/* A move that went through: the destination reports ready, both stop. */
+static void moved_stop_both(struct worker *src, struct worker *dst) {
+        struct json_object *m = vmwp_ctl_recv(dst->sock);
+        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "ready");
+        json_object_put(m);
+        json_object_put(vmwp_ctl_request(src->sock, "{\"op\":\"stop\",\"id\":4}"));
+        expect_exit(src, 14, "stopped by vmms");
+        json_object_put(vmwp_ctl_request(dst->sock, "{\"op\":\"stop\",\"id\":4}"));
+        expect_exit(dst, 14, "stopped by vmms");
+}
+
+/* After a move of the 'w' guest: 128 more sweeps on the destination, each
+ * checking every page holds the last one's value (no write was lost in
+ * the move), then both stop. */
+static void sweeps_on_then_stop(struct worker *src, struct worker *dst) {
+        struct json_object *m = vmwp_ctl_recv(dst->sock);
+        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "ready");
+        json_object_put(m);
+        for (int i = 0; i < 6000 && !serial_has(dst, "..") && !serial_has(dst, "dirty BAD"); i++)
+                usleep(10000);
+        ASSERT_FALSE(serial_has(dst, "dirty BAD"));
+        ASSERT_TRUE(serial_has(dst, ".."));
+        json_object_put(vmwp_ctl_request(src->sock, "{\"op\":\"stop\",\"id\":4}"));
+        expect_exit(src, 14, "stopped by vmms");
+        ASSERT_STREQ(state_of(dst), "running");
+        json_object_put(vmwp_ctl_request(dst->sock, "{\"op\":\"stop\",\"id\":4}"));
+        expect_exit(dst, 14, "stopped by vmms");
+}
+
 /* A guest that dirties 12 MiB as fast as it can against the tiniest
  * budget (0 ms: only a pass that ends with nothing dirty meets it):
  * refused after the passes allowed, and the VM runs on (it then moves
@@ -321,13 +350,7 @@ TEST(a_budget_that_cannot_be_met_is_refused_and_the_guest_runs_on) {
                         serial_has(&src, "dirty BAD") ? " [the source's guest reported dirty BAD]" : "");
                 json_object_put(rep);
                 rep = NULL;
-                struct json_object *m = vmwp_ctl_recv(dst.sock);
-                ASSERT_STREQ(vmwp_ctl_str(m, "event"), "ready");
-                json_object_put(m);
-                json_object_put(vmwp_ctl_request(src.sock, "{\"op\":\"stop\",\"id\":4}"));
-                expect_exit(&src, 14, "stopped by vmms");
-                json_object_put(vmwp_ctl_request(dst.sock, "{\"op\":\"stop\",\"id\":4}"));
-                expect_exit(&dst, 14, "stopped by vmms");
+                moved_stop_both(&src, &dst);
         }
         ASSERT_NOT_NULL(rep);
         ASSERT_EQ(vmwp_ctl_int(rep, "errno"), ETIMEDOUT);
@@ -350,20 +373,7 @@ TEST(a_budget_that_cannot_be_met_is_refused_and_the_guest_runs_on) {
                 num(rep, "downtime_ms"), num(rep, "total_ms"));
         ASSERT_GT(vmwp_ctl_int(rep, "final_pages"), 0);
         json_object_put(rep);
-        struct json_object *m = vmwp_ctl_recv(dst.sock);
-        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "ready");
-        json_object_put(m);
-        /* 128 more sweeps on the destination, each checking every page
-         * holds the last one's value: no write was lost in the move. */
-        for (int i = 0; i < 6000 && !serial_has(&dst, "..") && !serial_has(&dst, "dirty BAD"); i++)
-                usleep(10000);
-        ASSERT_FALSE(serial_has(&dst, "dirty BAD"));
-        ASSERT_TRUE(serial_has(&dst, ".."));
-        json_object_put(vmwp_ctl_request(src.sock, "{\"op\":\"stop\",\"id\":4}"));
-        expect_exit(&src, 14, "stopped by vmms");
-        ASSERT_STREQ(state_of(&dst), "running");
-        json_object_put(vmwp_ctl_request(dst.sock, "{\"op\":\"stop\",\"id\":4}"));
-        expect_exit(&dst, 14, "stopped by vmms");
+        sweeps_on_then_stop(&src, &dst);
 }
 
 /* The same guest, the same impossible budget, with post-copy allowed: the
@@ -389,13 +399,7 @@ TEST(post_copy_moves_a_guest_that_cannot_converge) {
                  * an ordinary move. Again. */
                 json_object_put(rep);
                 rep = NULL;
-                struct json_object *m = vmwp_ctl_recv(dst.sock);
-                ASSERT_STREQ(vmwp_ctl_str(m, "event"), "ready");
-                json_object_put(m);
-                json_object_put(vmwp_ctl_request(src.sock, "{\"op\":\"stop\",\"id\":4}"));
-                expect_exit(&src, 14, "stopped by vmms");
-                json_object_put(vmwp_ctl_request(dst.sock, "{\"op\":\"stop\",\"id\":4}"));
-                expect_exit(&dst, 14, "stopped by vmms");
+                moved_stop_both(&src, &dst);
         }
         ASSERT_NOT_NULL(rep);
         fprintf(stderr, "post-copy: %d passes, %.0f KiB sent, %d pages after the switch-over (%d asked for in %d "
@@ -407,19 +411,7 @@ TEST(post_copy_moves_a_guest_that_cannot_converge) {
         ASSERT_GT(vmwp_ctl_int(rep, "postcopy_pages"), 0);
         ASSERT_EQ(vmwp_ctl_int(rep, "final_pages"), 0);
         json_object_put(rep);
-        struct json_object *m = vmwp_ctl_recv(dst.sock);
-        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "ready");
-        json_object_put(m);
-        for (int i = 0; i < 6000 && !serial_has(&dst, "..") && !serial_has(&dst, "dirty BAD"); i++)
-                usleep(10000);
-        ASSERT_FALSE(serial_has(&dst, "dirty BAD"));
-        ASSERT_TRUE(serial_has(&dst, ".."));
-        /* Every page is here: a save or a migration of it may go on. */
-        json_object_put(vmwp_ctl_request(src.sock, "{\"op\":\"stop\",\"id\":4}"));
-        expect_exit(&src, 14, "stopped by vmms");
-        ASSERT_STREQ(state_of(&dst), "running");
-        json_object_put(vmwp_ctl_request(dst.sock, "{\"op\":\"stop\",\"id\":4}"));
-        expect_exit(&dst, 14, "stopped by vmms");
+        sweeps_on_then_stop(&src, &dst);
 }
 
 /* A new, empty image of 128 MiB: raw, or a dynamic VHDX. */

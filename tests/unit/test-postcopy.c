@@ -338,6 +338,14 @@ static void send_rec(int fd, uint32_t type, uint64_t addr, uint64_t len, const v
                 ASSERT_EQ(write(fd, payload, len), (ssize_t)len);
 }
 
+/* An ABORT or REFUSE with its reason. */
+static void send_text(int fd, uint32_t type, const char *text) {
+        uint8_t h[MIG_RECORD_HEADER];
+        mig_record_encode(h, type, 0, strlen(text), vmstate_crc32c(0, text, strlen(text)));
+        ASSERT_EQ(write(fd, h, sizeof h), (ssize_t)sizeof h);
+        ASSERT_EQ(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+}
+
 static uint32_t recv_type(int fd) {
         struct mig_record rec;
         char why[256] = "";
@@ -360,6 +368,13 @@ static void scripted_start(struct dest *t, int sv[2]) {
         ASSERT_EQ(postcopy_dest_missing(t->d), 64u);
 }
 
+/* The scripted source hangs up; the destination goes. */
+static void scripted_end(struct dest *t, int sv[2]) {
+        close(sv[0]);
+        postcopy_dest_free(t->d);
+        munmap(t->ram, RAM);
+}
+
 /* The commit, the scripted source's COMMIT sent ahead of the READY it
  * answers: READY and RUNNING read back. */
 static void committed(struct dest *t, int fd) {
@@ -368,6 +383,11 @@ static void committed(struct dest *t, int fd) {
         ASSERT_OK(postcopy_dest_commit(t->d, 5000, err, sizeof err));
         ASSERT_EQ(recv_type(fd), 0u + MIG_READY);
         ASSERT_EQ(recv_type(fd), 0u + MIG_RUNNING);
+}
+
+static void scripted_committed(struct dest *t, int sv[2]) {
+        scripted_start(t, sv);
+        committed(t, sv[0]);
 }
 
 /* Reads a page in a thread: stuck until the pager places it or gives up. */
@@ -407,24 +427,17 @@ TEST(an_abort_before_the_commit_is_reported) {
         char err[512] = "";
         struct dest t = { 0 };
         scripted_start(&t, sv);
-        const char *why = "cancelled by the operator";
-        uint8_t h[MIG_RECORD_HEADER];
-        mig_record_encode(h, MIG_ABORT, 0, strlen(why), vmstate_crc32c(0, why, strlen(why)));
-        ASSERT_EQ(write(sv[0], h, sizeof h), (ssize_t)sizeof h);
-        ASSERT_EQ(write(sv[0], why, strlen(why)), (ssize_t)strlen(why));
+        send_text(sv[0], MIG_ABORT, "cancelled by the operator");
         ASSERT_ERROR(postcopy_dest_commit(t.d, 5000, err, sizeof err), ECANCELED);
         ASSERT_STREQ(err, "the source gave up before committing: cancelled by the operator");
-        close(sv[0]);
-        postcopy_dest_free(t.d);
-        munmap(t.ram, RAM);
+        scripted_end(&t, sv);
 }
 
 TEST(the_link_lost_after_the_commit_is_fatal) {
         int sv[2];
         char err[512] = "";
         struct dest t = { 0 };
-        scripted_start(&t, sv);
-        committed(&t, sv[0]);
+        scripted_committed(&t, sv);
         /* Half the pages, then the link goes. */
         uint8_t data[32 * PAGE];
         memset(data, 0x42, sizeof data);
@@ -443,23 +456,19 @@ TEST(a_source_that_ends_with_pages_unsent_is_fatal) {
         int sv[2];
         char err[512] = "";
         struct dest t = { 0 };
-        scripted_start(&t, sv);
-        committed(&t, sv[0]);
+        scripted_committed(&t, sv);
         send_rec(sv[0], MIG_ZERO, 0, 60 * PAGE, NULL);
         send_rec(sv[0], MIG_POSTCOPY_END, 0, 0, NULL);
         ASSERT_ERROR(postcopy_dest_wait(t.d, 5000, err, sizeof err), EIO);
         ASSERT_STREQ(err, "post-copy: the source ended with 4 pages never sent");
-        close(sv[0]);
-        postcopy_dest_free(t.d);
-        munmap(t.ram, RAM);
+        scripted_end(&t, sv);
 }
 
 TEST(pages_go_only_where_they_are_missing) {
         int sv[2];
         char err[512] = "";
         struct dest t = { 0 };
-        scripted_start(&t, sv);
-        committed(&t, sv[0]);
+        scripted_committed(&t, sv);
         /* Page 64 is not missing (pre-copy's copy is current): a record for
          * pages 60..67 changes 60..63 only; page 1, written here after a
          * first copy arrived, is not overwritten by a second. */
@@ -484,9 +493,7 @@ TEST(pages_go_only_where_they_are_missing) {
         ASSERT_EQ(t.ram[PAGE], 0x99);
         ASSERT_EQ(t.ram[PAGE + 1], 0x11);
         ASSERT_EQ(t.ram[2 * PAGE], 0);
-        close(sv[0]);
-        postcopy_dest_free(t.d);
-        munmap(t.ram, RAM);
+        scripted_end(&t, sv);
 }
 
 /* vid's guard (vid_ram_set_guard) before a second mapping of RAM. */
@@ -545,9 +552,7 @@ TEST(a_second_mapping_sees_pages_made_present_first) {
         ASSERT_EQ(recv_type(sv[0]), 0u + MIG_POSTCOPY_DONE); /* no PAGE_REQ came before it */
         ASSERT_EQ(t.ram[40 * PAGE], 0); /* the hole the second mapping made stayed */
         ASSERT_EQ(t.ram[42 * PAGE], 0x44);
-        close(sv[0]);
-        postcopy_dest_free(t.d);
-        munmap(t.ram, RAM);
+        scripted_end(&t, sv);
 }
 
 TEST(records_out_of_place_are_refused) {
@@ -566,8 +571,7 @@ TEST(records_out_of_place_are_refused) {
                 int sv[2];
                 char err[512] = "";
                 struct dest t = { 0 };
-                scripted_start(&t, sv);
-                committed(&t, sv[0]);
+                scripted_committed(&t, sv);
                 if (bad[k].type == MIG_PAGES) { /* encoded by hand: the parser refuses it */
                         uint8_t page[PAGE] = { 0 };
                         send_rec(sv[0], MIG_PAGES, bad[k].addr, bad[k].len, page);
@@ -576,9 +580,7 @@ TEST(records_out_of_place_are_refused) {
                 ASSERT_ERROR(postcopy_dest_wait(t.d, 5000, err, sizeof err), EIO);
                 ASSERT_STREQ(err, bad[k].why);
                 ASSERT_STREQ(t.fatal_why, bad[k].why);
-                close(sv[0]);
-                postcopy_dest_free(t.d);
-                munmap(t.ram, RAM);
+                scripted_end(&t, sv);
         }
 }
 
@@ -635,13 +637,9 @@ TEST(the_source_fails_on_a_refusal_or_a_destination_out_of_turn) {
                 struct serve s = { .fd = sv[0], .ram = map_ram() };
                 s.missing[0] = 1; /* one page: pushed at once */
                 ASSERT_OK(-pthread_create(&s.t, NULL, serve_main, &s));
-                if (cases[k].first == MIG_REFUSE) {
-                        const char *why = "no room";
-                        uint8_t h[MIG_RECORD_HEADER];
-                        mig_record_encode(h, MIG_REFUSE, 0, strlen(why), vmstate_crc32c(0, why, strlen(why)));
-                        ASSERT_EQ(write(sv[1], h, sizeof h), (ssize_t)sizeof h);
-                        ASSERT_EQ(write(sv[1], why, strlen(why)), (ssize_t)strlen(why));
-                } else
+                if (cases[k].first == MIG_REFUSE)
+                        send_text(sv[1], MIG_REFUSE, "no room");
+                else
                         send_rec(sv[1], cases[k].first, 0, 0, NULL);
                 if (cases[k].second)
                         send_rec(sv[1], cases[k].second, 0, 0, NULL);

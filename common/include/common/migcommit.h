@@ -25,12 +25,22 @@
 int mig_wait_fd(int fd, short events, int timeout_ms);
 /* One record of type with an optional reason (ABORT, REFUSE), sent whole
  * within timeout_ms: 0 or -errno (-ETIMEDOUT, -EPIPE). */
+/* len bytes on a non-blocking-capable socket, each wait for room bounded
+ * by timeout_ms (-ETIMEDOUT); no SIGPIPE. */
+int mig_send_all(int fd, const void *buf, size_t len, int timeout_ms);
 int mig_send_record(int fd, uint32_t type, const char *text, int timeout_ms);
 /* One record without pages from the peer (from_source: the types a source
  * sends) within timeout_ms; an ABORT's or REFUSE's reason into why. 0,
  * -ETIMEDOUT, -ECONNRESET (the stream ended) or -EINVAL with the parser's
  * sentence in why. */
 int mig_recv_record(int fd, int timeout_ms, bool from_source, struct mig_record *rec, char *why, size_t whylen);
+/* The same with the peer's RAM size, so that records naming RAM (a
+ * post-copy PAGE_REQ) parse. */
+int mig_recv_record_in(int fd, int timeout_ms, uint64_t ram_bytes, bool from_source, struct mig_record *rec,
+                       char *why, size_t whylen);
+/* A receive's failure as a phrase: "no answer in time", "the stream
+ * closed", the record's own sentence (-EINVAL: why), or strerror. */
+const char *mig_io_why(int r, const char *why);
 
 /* The source, its final state sent: READY awaited, COMMIT sent, RUNNING
  * awaited. *committed tells whether COMMIT went out whole: a failure with
