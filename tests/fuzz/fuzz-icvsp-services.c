@@ -327,6 +327,14 @@ static void make_file(struct fz *f, size_t len) {
                 fail("cannot write the source file");
 }
 
+/* A request the service refused: the count the owner's record took
+ * back, under the lock its callbacks run with. */
+static void take_back(struct fz *f, unsigned *count) {
+        pthread_mutex_lock(&f->o.lock);
+        (*count)--;
+        pthread_mutex_unlock(&f->o.lock);
+}
+
 static void host_vss(struct fz *f, uint8_t op) {
         static const uint8_t ops[] = { VSS_OP_FREEZE, VSS_OP_THAW, VSS_OP_HOT_BACKUP, VSS_OP_CREATE };
         uint8_t want = ops[op % 4];
@@ -341,22 +349,16 @@ static void host_vss(struct fz *f, uint8_t op) {
         int r = icvsp_request_vss(f->ic, want);
         if (r == 0 && !idle)
                 fail("a second VSS request accepted while one is in flight");
-        if (r < 0 && idle) {
-                pthread_mutex_lock(&f->o.lock);
-                f->o.vss_asked--;
-                pthread_mutex_unlock(&f->o.lock);
-        }
+        if (r < 0 && idle)
+                take_back(f, &f->o.vss_asked);
 }
 
 static void host_shutdown(struct fz *f, bool reboot) {
         pthread_mutex_lock(&f->o.lock);
         f->o.sd_asked++;
         pthread_mutex_unlock(&f->o.lock);
-        if (icvsp_request_shutdown(f->ic, reboot) < 0) {
-                pthread_mutex_lock(&f->o.lock);
-                f->o.sd_asked--;
-                pthread_mutex_unlock(&f->o.lock);
-        }
+        if (icvsp_request_shutdown(f->ic, reboot) < 0)
+                take_back(f, &f->o.sd_asked);
 }
 
 static void host_fcopy(struct fz *f, struct in *in) {
@@ -380,11 +382,8 @@ static void host_fcopy(struct fz *f, struct in *in) {
         int r = icvsp_fcopy_start(f->ic, f->memfd, how & 8 ? "/" : "/tmp/in", "f", size, flags);
         if (r == 0 && !idle)
                 fail("a second file copy accepted while one runs");
-        if (r < 0 && idle) {
-                pthread_mutex_lock(&f->o.lock);
-                f->o.fc_started--;
-                pthread_mutex_unlock(&f->o.lock);
-        }
+        if (r < 0 && idle)
+                take_back(f, &f->o.fc_started);
 }
 
 static void host_kvp(struct fz *f, struct in *in) {
