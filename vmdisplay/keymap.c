@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <rfb/keysym.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/macro.h"
 #include "vmdisplay/input.h"
@@ -30,6 +31,9 @@ static const uint16_t ascii_keys[128] = {
         ['m'] = 0x32, [','] = 0x33, ['<'] = 0x33, ['.'] = 0x34, ['>'] = 0x34, ['/'] = 0x35,
         ['?'] = 0x35,
 };
+
+/* The symbols a US keyboard types with Shift (besides the capitals). */
+#define US_SHIFTED "~!@#$%^&*()_+{}|:\"<>?"
 
 /* The keysyms 0xFF00-0xFFFF (function, cursor, keypad and modifier keys),
  * by their low byte. */
@@ -65,7 +69,7 @@ static int by_keysym(const void *a, const void *b) {
         return x->keysym < y->keysym ? -1 : x->keysym > y->keysym;
 }
 
-int vmd_keymap_add(struct vmd_keymap *km, uint32_t keysym, uint32_t scancode) {
+int vmd_keymap_add(struct vmd_keymap *km, uint32_t keysym, uint32_t scancode, unsigned level, bool cased) {
         for (size_t i = 0; i < km->n; i++)
                 if (km->keys[i].keysym == keysym)
                         return 0;
@@ -77,7 +81,7 @@ int vmd_keymap_add(struct vmd_keymap *km, uint32_t keysym, uint32_t scancode) {
                 km->keys = k;
                 km->cap = cap;
         }
-        km->keys[km->n++] = (struct vmd_keysym_key){ keysym, scancode };
+        km->keys[km->n++] = (struct vmd_keysym_key){ keysym, scancode, (uint8_t)(level & 3), cased };
         return 0;
 }
 
@@ -104,21 +108,38 @@ uint32_t vmd_evdev_scancode(uint32_t code) {
         }
 }
 
-static uint32_t layout_scancode(const struct vmd_keymap *km, uint32_t keysym) {
-        struct vmd_keysym_key k = { .keysym = keysym };
-        const struct vmd_keysym_key *f = bsearch(&k, km->keys, km->n, sizeof *km->keys, by_keysym);
-        return f ? f->scancode : 0;
+static bool layout_free(uint32_t keysym) {
+        return (keysym >= 0xff00 && keysym <= 0xffff) || keysym == XK_ISO_Level3_Shift || keysym == XK_ISO_Left_Tab;
+}
+
+/* A symbol's key and level on the layout (US without km); false for a
+ * keysym that is not a layout's symbol. */
+static bool layout_key(const struct vmd_keymap *km, uint32_t keysym, struct vmd_keysym_key *out) {
+        if (layout_free(keysym))
+                return false;
+        if (km) {
+                struct vmd_keysym_key k = { .keysym = keysym };
+                const struct vmd_keysym_key *f = bsearch(&k, km->keys, km->n, sizeof *km->keys, by_keysym);
+                if (f)
+                        *out = *f;
+                return f != NULL;
+        }
+        bool upper = keysym >= 'A' && keysym <= 'Z'; /* Shift-A (or Caps Lock): the A key */
+        uint32_t base = upper ? keysym + ('a' - 'A') : keysym;
+        if (base < 0x20 || base >= 0x7f || !ascii_keys[base])
+                return false;
+        *out = (struct vmd_keysym_key){ .keysym = keysym, .scancode = ascii_keys[base],
+                                        .level = upper || (keysym && strchr(US_SHIFTED, (int)keysym)),
+                                        .cased = base >= 'a' && base <= 'z' };
+        return true;
 }
 
 uint32_t vmd_keymap_scancode(const struct vmd_keymap *km, uint32_t keysym) {
-        bool layout_free = (keysym >= 0xff00 && keysym <= 0xffff) || keysym == XK_ISO_Level3_Shift ||
-                           keysym == XK_ISO_Left_Tab;
-        if (km && !layout_free)
-                return layout_scancode(km, keysym);
-        if (keysym >= 'A' && keysym <= 'Z') /* Shift-A (or Caps Lock): the A key */
-                keysym += 'a' - 'A';
-        if (keysym >= 0x20 && keysym < 0x7f)
-                return ascii_keys[keysym];
+        struct vmd_keysym_key k;
+        if (layout_key(km, keysym, &k))
+                return k.scancode;
+        if (km && !layout_free(keysym))
+                return 0;
         if (keysym >= 0xff00 && keysym <= 0xffff)
                 return misc_keys[keysym & 0xff];
         switch (keysym) {
@@ -131,8 +152,71 @@ uint32_t vmd_keymap_scancode(const struct vmd_keymap *km, uint32_t keysym) {
         }
 }
 
-size_t vmd_keymap_events(const struct vmd_keymap *km, uint32_t keysym, bool down,
+/* A viewer's modifier key: its bit in struct vmd_mods, 0 for other keys. */
+static uint32_t mod_bit(uint32_t keysym) {
+        switch (keysym) {
+        case XK_Shift_L:
+                return VMD_MOD_SHIFT_L;
+        case XK_Shift_R:
+                return VMD_MOD_SHIFT_R;
+        case XK_ISO_Level3_Shift:
+                return VMD_MOD_ALTGR;
+        case XK_Control_L: case XK_Control_R: case XK_Meta_L: case XK_Meta_R:
+        case XK_Alt_L: case XK_Alt_R: case XK_Super_L: case XK_Super_R:
+                /* each its own bit, from VMD_MOD_SHORTCUT up (0xFFE3..0xFFEC) */
+                return VMD_MOD_SHORTCUT << (keysym - XK_Control_L);
+        default:
+                return 0;
+        }
+}
+
+/* The press of a symbol's key with Shift and AltGr as its level on the
+ * guest's layout wants them, the viewer's own put back after it. */
+static size_t press_at_level(const struct vmd_mods *mods, const struct vmd_keysym_key *k,
+                             struct vmd_key_event out[VMD_KEY_EVENTS_MAX]) {
+        size_t n = 0;
+        bool shift_l = mods->held & VMD_MOD_SHIFT_L, shift_r = mods->held & VMD_MOD_SHIFT_R;
+        bool shift = shift_l || shift_r, altgr = mods->held & VMD_MOD_ALTGR;
+        /* A letter's case, and Shift+Space, are the viewer's. */
+        bool want_shift = k->cased || k->keysym == ' ' ? shift : (k->level & 1), want_altgr = k->level & 2;
+        if (mods->held >= VMD_MOD_SHORTCUT) /* a shortcut: the keys as they are */
+                want_shift = shift, want_altgr = altgr;
+        /* Before the key: Shift, then AltGr changed; after it, the other
+         * way round, back to what the viewer holds. */
+        if (shift != want_shift) {
+                if (want_shift)
+                        out[n++] = (struct vmd_key_event){ 0x2a, true };
+                if (!want_shift && shift_l)
+                        out[n++] = (struct vmd_key_event){ 0x2a, false };
+                if (!want_shift && shift_r)
+                        out[n++] = (struct vmd_key_event){ 0x36, false };
+        }
+        if (altgr != want_altgr)
+                out[n++] = (struct vmd_key_event){ 0xe038, want_altgr };
+        out[n++] = (struct vmd_key_event){ k->scancode, true };
+        if (altgr != want_altgr)
+                out[n++] = (struct vmd_key_event){ 0xe038, !want_altgr };
+        if (shift != want_shift) {
+                if (want_shift)
+                        out[n++] = (struct vmd_key_event){ 0x2a, false };
+                if (!want_shift && shift_l)
+                        out[n++] = (struct vmd_key_event){ 0x2a, true };
+                if (!want_shift && shift_r)
+                        out[n++] = (struct vmd_key_event){ 0x36, true };
+        }
+        return n;
+}
+
+size_t vmd_keymap_events(const struct vmd_keymap *km, struct vmd_mods *mods, uint32_t keysym, bool down,
                          struct vmd_key_event out[VMD_KEY_EVENTS_MAX]) {
+        uint32_t bit = mods ? mod_bit(keysym) : 0;
+        if (bit && down)
+                mods->held |= bit;
+        else if (bit)
+                mods->held &= ~bit;
+        struct vmd_keysym_key k;
+        if (mods && down && layout_key(km, keysym, &k))
+                return press_at_level(mods, &k, out);
         if (keysym == XK_Pause) {
                 if (!down) /* the press already sent the whole key */
                         return 0;

@@ -48,6 +48,7 @@ struct vmd_vnc {
 /* What we keep per viewer (rfbClientRec.clientData). */
 struct viewer {
         struct vmd_keys_held held;
+        struct vmd_mods mods; /* its Shift, AltGr and shortcut keys, for the guest's levels */
         uint8_t pointer_mask;
         bool ready;
         uint64_t connected_us;
@@ -96,9 +97,10 @@ static void send_key(struct vmd_vnc *v, struct viewer *w, const struct vmd_key_e
 static void on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl) {
         struct vmd_vnc *v = cl->screen->screenData;
         struct vmd_key_event ev[VMD_KEY_EVENTS_MAX];
-        size_t n = vmd_keymap_events(v->keymap, keysym, down, ev);
+        struct viewer *w = cl->clientData;
+        size_t n = vmd_keymap_events(v->keymap, w ? &w->mods : NULL, keysym, down, ev);
         for (size_t i = 0; i < n; i++)
-                send_key(v, cl->clientData, &ev[i]);
+                send_key(v, w, &ev[i]);
 }
 
 static void on_pointer(int mask, int x, int y, rfbClientPtr cl) {

@@ -35,9 +35,11 @@ static int fill(struct vmd_keymap *km, struct xkb_keymap *k) {
                                 continue;
                         const xkb_keysym_t *syms;
                         int n = xkb_keymap_key_get_syms_by_level(k, kc, 0, level, &syms);
-                        for (int i = 0; i < n; i++)
-                                if (layout_symbol(syms[i]) && vmd_keymap_add(km, syms[i], sc) < 0)
+                        for (int i = 0; i < n; i++) {
+                                bool cased = xkb_keysym_to_upper(syms[i]) != xkb_keysym_to_lower(syms[i]);
+                                if (layout_symbol(syms[i]) && vmd_keymap_add(km, syms[i], sc, level, cased) < 0)
                                         return -ENOMEM;
+                        }
                 }
         vmd_keymap_finish(km);
         return 0;

@@ -27,6 +27,7 @@ struct state {
         struct vmd_fb fb;
         uint8_t *map;
         struct vmd_keys_held held;
+        struct vmd_mods mods;
         uint8_t pointer_mask;
 };
 
@@ -85,12 +86,14 @@ static bool worker_message(struct state *t, const uint8_t *p, size_t n, bool wit
  * for keysyms with bit 31 set: German letters, AltGr symbols, a dead key. */
 static const struct vmd_keymap *other_layout(void) {
         static struct vmd_keymap km;
-        static const struct vmd_keysym_key keys[] = { { 'z', 0x15 }, { 'y', 0x2c }, { 0xe4, 0x28 }, { 0xdf, 0x0c },
-                                                       { '@', 0x10 }, { 0x20ac, 0x12 }, { '<', 0x56 },
-                                                       { 0xfe52, 0x29 }, { 'z', 0x2c } /* a duplicate: ignored */ };
+        static const struct vmd_keysym_key keys[] = {
+                { 'z', 0x15, 0, true }, { 'y', 0x2c, 0, true },   { 0xe4, 0x28, 0, true },   { 0xdf, 0x0c, 0, true },
+                { '@', 0x10, 2, false }, { 0x20ac, 0x12, 2, false }, { '<', 0x56, 0, false }, { '>', 0x56, 1, false },
+                { 0xfe52, 0x29, 0, false }, { 'z', 0x2c, 0, true } /* a duplicate: ignored */
+        };
         if (!km.n) {
                 for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
-                        if (vmd_keymap_add(&km, keys[i].keysym, keys[i].scancode) < 0)
+                        if (vmd_keymap_add(&km, keys[i].keysym, keys[i].scancode, keys[i].level, keys[i].cased) < 0)
                                 abort();
                 vmd_keymap_finish(&km);
                 if (km.n != sizeof keys / sizeof *keys - 1 || vmd_keymap_scancode(&km, 'z') != 0x15)
@@ -102,7 +105,19 @@ static const struct vmd_keymap *other_layout(void) {
 static void viewer_key(struct state *t, uint32_t keysym, bool down) {
         struct vmd_key_event ev[VMD_KEY_EVENTS_MAX];
         const struct vmd_keymap *km = keysym >> 31 ? other_layout() : NULL;
-        size_t n = vmd_keymap_events(km, keysym & 0x7fffffffu, down, ev);
+        size_t n = vmd_keymap_events(km, &t->mods, keysym & 0x7fffffffu, down, ev);
+        if (n > VMD_KEY_EVENTS_MAX)
+                abort();
+        /* Shift and AltGr changed around a symbol's key are put back. */
+        int balance[3] = { 0 };
+        for (size_t i = 0; n > 1 && i < n; i++) {
+                uint32_t sc = ev[i].scancode;
+                int m = sc == 0x2a ? 0 : sc == 0x36 ? 1 : sc == 0xe038 ? 2 : -1;
+                if (m >= 0)
+                        balance[m] += ev[i].down ? 1 : -1;
+        }
+        if (balance[0] || balance[1] || balance[2])
+                abort();
         for (size_t i = 0; i < n; i++) {
                 uint32_t sc = ev[i].scancode;
                 if (!sc || (sc > 0x7f && (sc < 0xe000 || sc > 0xe07f)))

@@ -150,10 +150,16 @@ wait_for 10 "the display server" sh -c "[ \"\$(busctl --address='$ADDR' get-prop
 pgrep -af "vmdisplay --connect=$T/run/vms/$(vm_prop d1 Id)/display.sock" | grep -q -- "--keymap=de" ||
   fail "vmdisplay runs without --keymap=de: $(pgrep -af vmdisplay)"
 printf '%s\n' "$(vmctl display d1 --password | sed -n 's/^Password  *//p')" >"$T/pw3" && chmod 600 "$T/pw3"
-"$CLIENT" --password-file="$T/pw3" "$(disp d1 VncSocket)" wait-pattern 0 key z down key z up key 0xe4 down key 0xe4 up sleep 100 \
+"$CLIENT" --password-file="$T/pw3" "$(disp d1 VncSocket)" wait-pattern 0 key z down key z up key 0xe4 down key 0xe4 up \
+  key 0xffe1 down key 0x40 down key 0x40 up key 0xffe1 up sleep 100 \
   >"$T/keys-de.log" 2>&1 || fail "the viewer with the German layout: $(tail -3 "$T/keys-de.log")"
-wait_for 5 "the German keys at the worker" grep -q "KEY 0x0028 up" "$T/fake-display.log"
+wait_for 5 "the German keys at the worker" grep -q "KEY 0x0010 up" "$T/fake-display.log"
 grep -q "KEY 0x0015 down" "$T/fake-display.log" || fail "'z' on a German guest: $(grep KEY "$T/fake-display.log" | tail -4)"
+# A US viewer's '@' (Shift-2 there): AltGr-Q on the German guest, its
+# Shift lifted around the key and put back.
+grep "^KEY" "$T/fake-display.log" | sed 's/ t=.*//' | tail -n 10 | tr '\n' ' ' >"$T/at.got"
+[ "$(cat "$T/at.got")" = "KEY 0x0028 down KEY 0x0028 up KEY 0x002a down KEY 0x002a up KEY 0xe038 down KEY 0x0010 down KEY 0xe038 up KEY 0x002a down KEY 0x0010 up KEY 0x002a up " ] ||
+  fail "'@' from a US viewer on a German guest: $(cat "$T/at.got")"
 expect_rc 0 vmctl kill d1
 wait_state d1 Off
 

@@ -106,21 +106,21 @@ TEST(every_code_is_one_the_protocol_carries) {
 
 TEST(unknown_keysyms_and_pause) {
         struct vmd_key_event ev[VMD_KEY_EVENTS_MAX];
-        ASSERT_EQ(vmd_keymap_events(NULL, 0x20ac /* EuroSign */, true, ev), 0u);
-        ASSERT_EQ(vmd_keymap_events(NULL, 0xe9 /* eacute */, true, ev), 0u);
-        ASSERT_EQ(vmd_keymap_events(NULL, 0x1000000, true, ev), 0u);
-        ASSERT_EQ(vmd_keymap_events(NULL, 0, true, ev), 0u);
+        ASSERT_EQ(vmd_keymap_events(NULL, NULL, 0x20ac /* EuroSign */, true, ev), 0u);
+        ASSERT_EQ(vmd_keymap_events(NULL, NULL, 0xe9 /* eacute */, true, ev), 0u);
+        ASSERT_EQ(vmd_keymap_events(NULL, NULL, 0x1000000, true, ev), 0u);
+        ASSERT_EQ(vmd_keymap_events(NULL, NULL, 0, true, ev), 0u);
         ASSERT_EQ(vmd_keymap_scancode(NULL, XK_Pause), 0u);
         /* Pause: E1 1D 45 E1 9D C5, all of it on the press */
-        ASSERT_EQ(vmd_keymap_events(NULL, XK_Pause, true, ev), 4u);
+        ASSERT_EQ(vmd_keymap_events(NULL, NULL, XK_Pause, true, ev), 4u);
         ASSERT_EQ(ev[0].scancode, 0x1du);
         ASSERT_TRUE(ev[0].down);
         ASSERT_EQ(ev[1].scancode, 0x45u);
         ASSERT_TRUE(ev[1].down);
         ASSERT_FALSE(ev[2].down);
         ASSERT_FALSE(ev[3].down);
-        ASSERT_EQ(vmd_keymap_events(NULL, XK_Pause, false, ev), 0u);
-        ASSERT_EQ(vmd_keymap_events(NULL, 'a', false, ev), 1u);
+        ASSERT_EQ(vmd_keymap_events(NULL, NULL, XK_Pause, false, ev), 0u);
+        ASSERT_EQ(vmd_keymap_events(NULL, NULL, 'a', false, ev), 1u);
         ASSERT_EQ(ev[0].scancode, 0x1eu);
         ASSERT_FALSE(ev[0].down);
 }
@@ -189,11 +189,84 @@ TEST(a_german_guest) {
                 ASSERT_EQ(vmd_keymap_scancode(km, want[i].keysym), want[i].scancode);
         }
         struct vmd_key_event ev[VMD_KEY_EVENTS_MAX];
-        ASSERT_EQ(vmd_keymap_events(km, 'z', true, ev), 1u);
+        ASSERT_EQ(vmd_keymap_events(km, NULL, 'z', true, ev), 1u);
         ASSERT_EQ(ev[0].scancode, 0x15u);
-        ASSERT_EQ(vmd_keymap_events(km, XK_Pause, true, ev), 4u);
-        ASSERT_EQ(vmd_keymap_events(km, 0x1000000, true, ev), 0u); /* a symbol no key types */
+        ASSERT_EQ(vmd_keymap_events(km, NULL, XK_Pause, true, ev), 4u);
+        ASSERT_EQ(vmd_keymap_events(km, NULL, 0x1000000, true, ev), 0u); /* a symbol no key types */
         vmd_keymap_free(km);
+}
+
+/* Events as "±SC" words, for comparing sequences. */
+static const char *seq(const struct vmd_key_event *ev, size_t n) {
+        static char buf[256];
+        size_t k = 0;
+        buf[0] = 0;
+        for (size_t i = 0; i < n && k < sizeof buf - 12; i++)
+                k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%c%x", i ? " " : "", ev[i].down ? '+' : '-',
+                                      ev[i].scancode);
+        return buf;
+}
+
+/* A viewer's key events with its modifiers tracked: the sequence the
+ * guest gets for each. */
+static const char *type(const struct vmd_keymap *km, struct vmd_mods *m, uint32_t keysym, bool down) {
+        struct vmd_key_event ev[VMD_KEY_EVENTS_MAX];
+        size_t n = vmd_keymap_events(km, m, keysym, down, ev);
+        ASSERT_TRUE(n <= VMD_KEY_EVENTS_MAX);
+        return seq(ev, n);
+}
+
+/* A viewer whose own layout is not the guest's: Shift and AltGr are
+ * changed around a symbol's key to reach its level on the guest's layout,
+ * and put back after it; letters keep the viewer's Shift (their case is
+ * the viewer's and Caps Lock's), Shift+Space stays, and nothing changes
+ * under Ctrl, Alt, Meta or Super (shortcuts). */
+TEST(symbols_are_typed_at_the_guests_level) {
+        struct vmd_keymap *de = layout("de");
+        struct vmd_mods m = { 0 };
+        /* A US viewer types '@' (Shift-2 there) on a German guest (AltGr-Q). */
+        ASSERT_STREQ(type(de, &m, XK_Shift_L, true), "+2a");
+        ASSERT_STREQ(type(de, &m, '@', true), "-2a +e038 +10 -e038 +2a");
+        ASSERT_STREQ(type(de, &m, '@', false), "-10");
+        /* ... and 'Z' (Shift-z): a letter, Shift stays the viewer's. */
+        ASSERT_STREQ(type(de, &m, 'Z', true), "+15");
+        ASSERT_STREQ(type(de, &m, 'Z', false), "-15");
+        /* ... and '(' (Shift-9 there, Shift-8 on German): Shift stays. */
+        ASSERT_STREQ(type(de, &m, '(', true), "+9");
+        ASSERT_STREQ(type(de, &m, XK_Shift_L, false), "-2a");
+        ASSERT_EQ(m.held, 0u);
+        /* '/' (unshifted there, Shift-7 on German): Shift pressed for it. */
+        ASSERT_STREQ(type(de, &m, '/', true), "+2a +8 -2a");
+        /* Both Shifts held, a symbol without Shift: both released, both back. */
+        type(de, &m, XK_Shift_L, true);
+        type(de, &m, XK_Shift_R, true);
+        ASSERT_STREQ(type(de, &m, '-', true), "-2a -36 +35 +2a +36");
+        ASSERT_STREQ(type(de, &m, ' ', true), "+39"); /* Shift+Space stays */
+        type(de, &m, XK_Shift_L, false);
+        type(de, &m, XK_Shift_R, false);
+        /* Ctrl held: a shortcut, the keys as they come. */
+        type(de, &m, XK_Control_L, true);
+        ASSERT_STREQ(type(de, &m, '/', true), "+8");
+        ASSERT_STREQ(type(de, &m, '@', true), "+10");
+        type(de, &m, XK_Control_L, false);
+        ASSERT_EQ(m.held, 0u);
+        /* A German viewer (AltGr for '{') on a US guest (Shift-[). */
+        ASSERT_STREQ(type(NULL, &m, XK_ISO_Level3_Shift, true), "+e038");
+        ASSERT_STREQ(type(NULL, &m, '{', true), "+2a -e038 +1a +e038 -2a");
+        ASSERT_STREQ(type(NULL, &m, '{', false), "-1a");
+        ASSERT_STREQ(type(NULL, &m, XK_ISO_Level3_Shift, false), "-e038");
+        /* Matching layouts: nothing added (US viewer, US guest). */
+        type(NULL, &m, XK_Shift_R, true);
+        ASSERT_STREQ(type(NULL, &m, '!', true), "+2");
+        ASSERT_STREQ(type(NULL, &m, 'A', true), "+1e");
+        type(NULL, &m, XK_Shift_R, false);
+        ASSERT_STREQ(type(NULL, &m, 'a', true), "+1e");
+        ASSERT_STREQ(type(NULL, &m, 'A', true), "+1e"); /* Caps Lock's capital: the viewer's case */
+        /* Without mods (NULL): the key alone, as before. */
+        struct vmd_key_event ev[VMD_KEY_EVENTS_MAX];
+        ASSERT_EQ(vmd_keymap_events(de, NULL, '@', true, ev), 1u);
+        ASSERT_EQ(ev[0].scancode, 0x10u);
+        vmd_keymap_free(de);
 }
 
 /* French (AZERTY): A/Q and Z/W swapped, M right of L, é on the 2 key

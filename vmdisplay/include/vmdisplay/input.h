@@ -18,8 +18,9 @@ struct vmd_key_event {
 
 /* Pause is the one key of several codes (E1 1D 45 E1 9D C5, make and
  * break at once): the protocol carries it as its two make codes' press
- * and release on the key's press (display.h). */
-#define VMD_KEY_EVENTS_MAX 4u
+ * and release on the key's press (display.h). A symbol's press may take
+ * up to three modifier changes before it and three after it. */
+#define VMD_KEY_EVENTS_MAX 8u
 
 /* The guest's keyboard layout, where it is not US: each symbol its keys
  * type (keysym) and the key's set-1 code, sorted by keysym
@@ -27,6 +28,8 @@ struct vmd_key_event {
  * NULL everywhere below means US, the built-in table. */
 struct vmd_keysym_key {
         uint32_t keysym, scancode;
+        uint8_t level; /* 0 plain, 1 Shift, 2 AltGr, 3 AltGr+Shift */
+        bool cased;    /* a letter (it has an upper and a lower case) */
 };
 struct vmd_keymap {
         char name[80]; /* LAYOUT or LAYOUT:VARIANT */
@@ -42,9 +45,27 @@ struct vmd_keymap {
  * are the same keys on every layout. */
 uint32_t vmd_keymap_scancode(const struct vmd_keymap *km, uint32_t keysym);
 
+/* The modifiers a viewer holds, as its own key events said (the keysyms
+ * of Shift, AltGr and the shortcut modifiers Ctrl, Alt, Meta, Super). */
+struct vmd_mods {
+        uint32_t held; /* VMD_MOD_* */
+};
+#define VMD_MOD_SHIFT_L 1u
+#define VMD_MOD_SHIFT_R 2u
+#define VMD_MOD_ALTGR 4u     /* ISO_Level3_Shift */
+#define VMD_MOD_SHORTCUT 8u  /* any of Control, Alt, Meta, Super (one bit each above) */
+
 /* The key events a keysym pressed (down) or released becomes: their
- * count, 0 for a keysym without a key. */
-size_t vmd_keymap_events(const struct vmd_keymap *km, uint32_t keysym, bool down,
+ * count, 0 for a keysym without a key. With mods (the viewer's, updated
+ * here by its modifier keys), a symbol is typed as the guest's layout
+ * types it, whatever the viewer's own layout needed: around its key's
+ * press, Shift and AltGr are pressed or released to reach the symbol's
+ * level there, and put back right after ('@' from a US viewer, Shift
+ * held, reaches a German guest as Shift up, AltGr down, Q down, AltGr
+ * up, Shift down). A letter keeps the viewer's Shift (and Caps Lock's
+ * case); nothing is changed while a shortcut modifier is held (Ctrl+C
+ * stays Ctrl+C). NULL mods: the key alone. */
+size_t vmd_keymap_events(const struct vmd_keymap *km, struct vmd_mods *mods, uint32_t keysym, bool down,
                          struct vmd_key_event out[VMD_KEY_EVENTS_MAX]);
 
 /* "LAYOUT" or "LAYOUT:VARIANT" (XKB's names: "de", "fr", "gb",
@@ -56,10 +77,11 @@ void vmd_keymap_free(struct vmd_keymap *km);
 /* The set-1 code of a Linux input (evdev) key code, for the keys that
  * type characters; 0 for the others. Pure. */
 uint32_t vmd_evdev_scancode(uint32_t code);
-/* Adds keysym on the key of scancode, unless km already has a key for it
- * (callers add the symbols of lower shift levels first, so that 'a' is
- * the key that types it unshifted). 0 or -ENOMEM. Pure. */
-int vmd_keymap_add(struct vmd_keymap *km, uint32_t keysym, uint32_t scancode);
+/* Adds keysym on the key of scancode at level (0..3; see struct
+ * vmd_keysym_key), unless km already has a key for it (callers add the
+ * symbols of lower shift levels first, so that 'a' is the key that types
+ * it unshifted). 0 or -ENOMEM. Pure. */
+int vmd_keymap_add(struct vmd_keymap *km, uint32_t keysym, uint32_t scancode, unsigned level, bool cased);
 /* Sorts km's keys by keysym for the lookups. Pure. */
 void vmd_keymap_finish(struct vmd_keymap *km);
 
