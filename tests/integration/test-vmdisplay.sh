@@ -242,9 +242,12 @@ grep -q "no synthetic video driver" "$T/none.log" || fail "no reason given: $(ca
 start_vmd v4 w4
 wait_for 5 "v4 serving" grep -q "no mode to show: The guest has no synthetic" "$T/v4.log"
 START=$(date +%s%N)
-"$VMD" --connect="$T/w4.sock" --screenshot="$T/none.png" --timeout=5 >"$T/none.log" 2>&1
+# A timeout far beyond what a loaded machine takes to start and connect:
+# an answer well before it came from the snapshot, not the timer.
+"$VMD" --connect="$T/w4.sock" --screenshot="$T/none.png" --timeout=60 >"$T/none.log" 2>&1
 [ $? = 6 ] || fail "--screenshot of a snapshot without a mode: $(cat "$T/none.log")"
-[ $(( ($(date +%s%N) - START) / 1000000 )) -lt 2000 ] || fail "--screenshot of a snapshot waited for its timeout"
+MS=$(( ($(date +%s%N) - START) / 1000000 ))
+[ "$MS" -lt 20000 ] || fail "--screenshot of a snapshot waited for its timeout ($MS ms)"
 
 note "the worker goes away: vmdisplay exits 3 and removes its socket"
 kill "$W1"
