@@ -49,6 +49,9 @@ struct vmms_migration {
          * VM stays paused here and a query thread asks the destination's
          * vmms who has it, again after retry_src until it knows. */
         bool committed, resolved;
+        /* A post-copy migration's worker reported its COMMIT (it is still
+         * sending pages the destination's guest runs on): no cancel. */
+        bool postcopy_committed;
         /* The worker ended inside its op (it may have committed): its
          * end's restart policy waits for the destination's answer. */
         bool worker_gone;
@@ -506,7 +509,9 @@ int vmms_vm_migration_ask_again(struct vmms_vm *vm, const char *dest) {
 int vmms_vm_cancel_migration(struct vmms_vm *vm) {
         if (!vm->migration)
                 return -ENOENT;
-        if (vm->migration->committed) /* the VM may run there: only the destination's answer decides */
+        /* The VM may run there: only the destination's answer decides. In
+         * post-copy it runs there for sure, on pages still coming from here. */
+        if (vm->migration->committed || vm->migration->postcopy_committed)
                 return -EBUSY;
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migration cancelled");
         channel_cut(vm->migration);
@@ -528,6 +533,12 @@ void vmms_vm_on_migrate_progress(struct vmms_vm *vm, json_object *ev) {
         if (json_object_object_get_ex(ev, "throttle_pct", &v) && json_object_get_int64(v) >= 0 &&
             json_object_get_int64(v) <= 100)
                 vm->mig_throttle_pct = (uint32_t)json_object_get_int64(v);
+        if (vm->migration && json_object_object_get_ex(ev, "committed", &v) && json_object_get_boolean(v) &&
+            !vm->migration->postcopy_committed) {
+                vm->migration->postcopy_committed = true;
+                vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "post-copy: committed, the VM runs on %s:%u while its last "
+                            "pages go there", vm->migration->a.host, vm->migration->a.port);
+        }
 #undef GET
         emit_progress(vm);
 }

@@ -424,6 +424,22 @@ static int precopy(struct migration *m, struct vmwp_migrate_result *res, char *e
         }
 }
 
+/* The server's reports as the op's progress events. */
+static void postcopy_progress(void *opaque, uint64_t left, const struct postcopy_stats *st, bool committed) {
+        struct migration *m = opaque;
+        struct vmwp_migrate_progress p = m->last;
+        p.pass++;
+        p.postcopy = true;
+        p.committed = committed;
+        p.bytes_sent = m->s.bytes + st->bytes;
+        p.dirty_pages = left;
+        p.dirty_rate = 0;
+        p.expected_downtime_ms = 0;
+        p.throttle_pct = 0;
+        if (m->progress)
+                m->progress(m->opaque, &p);
+}
+
 /* Post-copy's switch-over, the VM paused and its last disk chunks sent:
  * the bitmap of the pages still dirty, the final state without them, then
  * serving them until the destination has every one. */
@@ -449,8 +465,9 @@ static int switch_over_postcopy(struct migration *m, struct vmwp_migrate_result 
                 return r;
         res->postcopy = true;
         struct postcopy_stats st;
-        r = postcopy_serve(m->s.fd, vid_ram_host(p), vid_ram_size(p), m->dirty, m->s.timeout_ms, &res->committed, &st,
-                           err, errlen);
+        struct postcopy_serve_hooks hooks = { .progress = postcopy_progress, .opaque = m };
+        r = postcopy_serve(m->s.fd, vid_ram_host(p), vid_ram_size(p), m->dirty, m->s.timeout_ms, &hooks,
+                           &res->committed, &st, err, errlen);
         m->s.bytes += st.bytes;
         res->postcopy_pages = st.missing_pages;
         res->postcopy_requested = st.requested_pages;

@@ -176,16 +176,28 @@ static int push(struct server *s, uint64_t *cursor) {
         return send_run(s, i, j - i, false);
 }
 
+/* The hooks' progress, at most every 100 ms unless forced. */
+static void report(const struct postcopy_serve_hooks *hooks, const struct server *s, bool committed, bool force,
+                   uint64_t *last) {
+        uint64_t now = now_ns();
+        if (!hooks || !hooks->progress || (!force && now - *last < 100000000u))
+                return;
+        *last = now;
+        hooks->progress(hooks->opaque, s->left, s->st, committed);
+}
+
 int postcopy_serve(int fd, const uint8_t *ram, uint64_t ram_bytes, uint64_t *missing, int timeout_ms,
-                   bool *committed, struct postcopy_stats *st, char *err, size_t errlen) {
+                   const struct postcopy_serve_hooks *hooks, bool *committed, struct postcopy_stats *st, char *err,
+                   size_t errlen) {
         struct server s = { .fd = fd, .timeout_ms = timeout_ms, .ram = ram, .pages = ram_bytes / PAGE,
                             .missing = missing, .st = st };
         s.left = popcount(missing, (size_t)DIV_ROUND_UP(s.pages, 64u));
         *st = (struct postcopy_stats){ .missing_pages = s.left };
         *committed = false;
-        uint64_t t0 = now_ns(), cursor = 0, idle_since = t0;
+        uint64_t t0 = now_ns(), cursor = 0, idle_since = t0, reported = 0;
         bool running = false, end_sent = false;
         for (;;) {
+                report(hooks, &s, *committed, false, &reported);
                 if (running && !s.left && !end_sent) {
                         int r = send_header(fd, MIG_POSTCOPY_END, 0, 0, timeout_ms);
                         if (r < 0)
@@ -233,6 +245,7 @@ int postcopy_serve(int fd, const uint8_t *ram, uint64_t ram_bytes, uint64_t *mis
                                 return errorf(err, errlen, r, "sending COMMIT: %s", strerror(-r));
                         st->bytes += MIG_RECORD_HEADER;
                         *committed = true;
+                        report(hooks, &s, true, true, &reported); /* no cancel from here on */
                         break;
                 case MIG_RUNNING:
                         if (!*committed)
@@ -245,6 +258,7 @@ int postcopy_serve(int fd, const uint8_t *ram, uint64_t ram_bytes, uint64_t *mis
                                 return errorf(err, errlen, -EPROTO, "%sthe destination reported every page before the last",
                                               *committed ? "committed, but " : "");
                         st->total_ns = now_ns() - t0;
+                        report(hooks, &s, true, true, &reported);
                         return 0;
                 case MIG_REFUSE:
                         return errorf(err, errlen, -ECONNABORTED, "%sthe destination gave up: %s",

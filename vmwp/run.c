@@ -499,6 +499,10 @@ static void migrate_progress(void *opaque, const struct vmwp_migrate_progress *p
                 json_object_object_add(ev, "throttle_pct", json_object_new_int64(p->throttle_pct));
                 json_object_object_add(ev, "dirty_disk_bytes",
                                        json_object_new_int64((int64_t)MIN(p->dirty_disk_bytes, INT64_MAX)));
+                if (p->postcopy) { /* the pages left to send; the COMMIT gone: no cancel */
+                        json_object_object_add(ev, "postcopy", json_object_new_boolean(true));
+                        json_object_object_add(ev, "committed", json_object_new_boolean(p->committed));
+                }
         }
         send_msg(opaque, ev);
 }

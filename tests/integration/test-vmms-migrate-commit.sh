@@ -146,6 +146,17 @@ grep -q "fake-vmwp: migrate-send max_downtime_ms=- auto_converge=- postcopy=-" "
 migrate_done opts2 0
 ADDR=$ADDRB wait_state opts2 Running
 
+note "post-copy after its COMMIT: no cancel (the VM runs on B on pages from A); the move completes"
+start_vm pc "fake.postcopy_ms=1500"
+migrate_bg pc "$PB"
+wait_for 20 "the post-copy commit" grep -q "post-copy: committed, the VM runs on 127.0.0.1:$PB" "$T/vmms.log"
+out=$(bus call org.vmstack.VMMS1 "$(vm_path pc)" org.vmstack.VMMS1.VM CancelMigration 2>&1) && fail "a post-copy's cancel after its COMMIT was taken"
+echo "$out" | grep -q "the migration is committed" || fail "cancel said: $out"
+migrate_done pc 0
+grep -q "post-copy: 30 pages served after the switch-over (15 asked for by the destination) in 1500.0 ms" "$T/vmms.log" ||
+  fail "A's log of the post-copy: $(grep post-copy "$T/vmms.log" | tail -2)"
+ADDR=$ADDRB wait_state pc Running
+
 note "the source's worker killed after the COMMIT: B has the VM; A asks, removes it, restarts nothing"
 start_vm ks "fake.delay_running_ms=3000" ',"restart_policy":"always"'
 migrate_bg ks "$PB"

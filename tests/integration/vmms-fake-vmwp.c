@@ -23,6 +23,10 @@
  *   fake.vmstate         "save" writes the same bytes as one bulk section
  *                        ("FAKE") of a real saved-state file (common/vmstate.h),
  *                        which a destination vmms checks in a quick migration
+ *   fake.postcopy_ms=N   as a migration's source, act out post-copy after
+ *                        the commit: migrate-progress events with
+ *                        "postcopy" and "committed" for N ms (pages left
+ *                        counting down), then the reply with its figures
  *   fake.throttle_pct=N  as a migration's source, report auto-converge's
  *                        throttle at N % in the migrate-progress events
  *                        from the second pass on (fake.migrate_ms)
@@ -371,12 +375,29 @@ static void migrate_send(struct fake *f, json_object *req, int fd) {
                 snprintf(err, sizeof err, "committed, but the destination did not confirm running: the stream closed");
         } else if (r >= 0)
                 r = mig_commit_source(fd, 10000, &committed, err, sizeof err);
+        long pc_ms = knob(f, "fake.postcopy_ms", 0);
+        for (long t = 0; r >= 0 && t < pc_ms; t += 50) { /* the destination runs; "pages" still go */
+                json_object *m = json_object_new_object();
+                json_object_object_add(m, "event", json_object_new_string("migrate-progress"));
+                json_object_object_add(m, "pass", json_object_new_int64(2));
+                json_object_object_add(m, "dirty_pages", json_object_new_int64((pc_ms - t) / 50));
+                json_object_object_add(m, "postcopy", json_object_new_boolean(true));
+                json_object_object_add(m, "committed", json_object_new_boolean(true));
+                send_msg(f, m);
+                usleep(50000);
+        }
         safe_close(fd);
         if (r < 0 && !committed)
                 f->paused = was_paused; /* the VM runs on here */
         json_object *m = reply(req, r >= 0, -r, err);
         if (r < 0 && committed)
                 json_object_object_add(m, "committed", json_object_new_boolean(true));
+        if (r >= 0 && pc_ms > 0) {
+                json_object_object_add(m, "postcopy", json_object_new_boolean(true));
+                json_object_object_add(m, "postcopy_pages", json_object_new_int64(pc_ms / 50));
+                json_object_object_add(m, "postcopy_requested", json_object_new_int64(pc_ms / 100));
+                json_object_object_add(m, "postcopy_ms", json_object_new_double((double)pc_ms));
+        }
         send_msg(f, m);
 }
 

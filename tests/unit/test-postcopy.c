@@ -154,7 +154,22 @@ struct source {
         char err[512];
         struct postcopy_stats st;
         pthread_t t;
+        struct postcopy_serve_hooks hooks;
+        /* its progress reports: how many, the first one committed, the last */
+        unsigned reports;
+        uint64_t first_committed_left, last_left;
+        bool any_committed;
 };
+
+static void on_progress(void *opaque, uint64_t left, const struct postcopy_stats *st, bool committed) {
+        struct source *s = opaque;
+        s->reports++;
+        if (committed && !s->any_committed)
+                s->first_committed_left = left;
+        s->any_committed |= committed;
+        ASSERT_TRUE(left <= st->missing_pages);
+        s->last_left = left;
+}
 
 static void *source_main(void *arg) {
         struct source *s = arg;
@@ -163,8 +178,8 @@ static void *source_main(void *arg) {
         if (s->r >= 0)
                 s->r = mig_send_record(s->fd, MIG_STATE, NULL, 5000); /* stands for the state */
         if (s->r >= 0)
-                s->r = postcopy_serve(s->fd, s->ram, RAM, s->missing, 5000, &s->committed, &s->st, s->err,
-                                      sizeof s->err);
+                s->r = postcopy_serve(s->fd, s->ram, RAM, s->missing, 5000, &s->hooks, &s->committed, &s->st,
+                                      s->err, sizeof s->err);
         return NULL;
 }
 
@@ -266,6 +281,7 @@ TEST(a_guest_runs_while_its_pages_arrive) {
         int sv[2];
         ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
         struct source s = { .fd = sv[0], .ram = map_ram() };
+        s.hooks = (struct postcopy_serve_hooks){ .progress = on_progress, .opaque = &s };
         fill_source(s.ram);
         ASSERT_OK(-pthread_create(&s.t, NULL, source_main, &s));
         struct dest t = { 0 };
@@ -299,6 +315,11 @@ TEST(a_guest_runs_while_its_pages_arrive) {
                 fprintf(stderr, "source: %s\n", s.err);
         ASSERT_OK(s.r);
         ASSERT_TRUE(s.committed);
+        /* Reported at the COMMIT (vmms refuses a cancel from then on) and
+         * at the end, with nothing left. */
+        ASSERT_TRUE(s.reports >= 2);
+        ASSERT_TRUE(s.any_committed);
+        ASSERT_EQ(s.last_left, 0u);
         ASSERT_EQ(atomic_load(&t.fatal), 0);
         ASSERT_EQ(postcopy_dest_missing(t.d), 0u);
         for (uint64_t i = 0; i < PAGES; i++)
@@ -614,7 +635,8 @@ struct serve {
 };
 static void *serve_main(void *arg) {
         struct serve *s = arg;
-        s->r = postcopy_serve(s->fd, s->ram, RAM, s->missing, 3000, &s->committed, &s->st, s->err, sizeof s->err);
+        s->r = postcopy_serve(s->fd, s->ram, RAM, s->missing, 3000, NULL, &s->committed, &s->st, s->err,
+                              sizeof s->err);
         return NULL;
 }
 

@@ -41,6 +41,10 @@ struct vmwp_migrate_progress {
         uint64_t dirty_disk_bytes; /* shared-nothing: disk chunks written during this pass */
         uint64_t expected_downtime_ms; /* sending dirty_pages (and dirty_disk_bytes) at that bandwidth, and the devices */
         uint32_t throttle_pct;     /* auto-converge: the share of each 10 ms the vCPUs spend parked from now on */
+        /* Post-copy, after the switch-over: dirty_pages is what is left to
+         * send; committed once the COMMIT went (the VM is the
+         * destination's: no cancel any more). */
+        bool postcopy, committed;
 };
 
 /* Auto-converge (docs/migration.md, "Convergence"): the throttle after a

@@ -58,15 +58,25 @@ struct postcopy_stats {
 int postcopy_send_bitmap(int fd, const uint64_t *missing, uint64_t ram_bytes, int timeout_ms, char *err,
                          size_t errlen);
 
+/* What the server reports while it serves (progress may be NULL): the
+ * pages still to send and the figures so far, at the COMMIT and then at
+ * most every 100 ms. */
+struct postcopy_serve_hooks {
+        void (*progress)(void *opaque, uint64_t left, const struct postcopy_stats *st, bool committed);
+        void *opaque;
+};
+
 /* After STATE: serves the missing pages (bits of missing, cleared as they
  * go) from ram (stable: the VM is paused) until the destination's
  * POSTCOPY_DONE: PAGE_REQs first, the rest pushed; READY is answered with
  * COMMIT (*committed set once it is in the socket whole), RUNNING awaited,
  * POSTCOPY_END sent after RUNNING once every page went. timeout_ms bounds
- * each wait for the peer. 0, or -errno with a sentence (*committed tells
- * whether the VM is the destination's by then). */
+ * each wait for the peer. hooks may be NULL. 0, or -errno with a
+ * sentence (*committed tells whether the VM is the destination's by
+ * then). */
 int postcopy_serve(int fd, const uint8_t *ram, uint64_t ram_bytes, uint64_t *missing, int timeout_ms,
-                   bool *committed, struct postcopy_stats *st, char *err, size_t errlen);
+                   const struct postcopy_serve_hooks *hooks, bool *committed, struct postcopy_stats *st, char *err,
+                   size_t errlen);
 
 /* ---- destination ---- */
 
