@@ -398,7 +398,7 @@ static const char *console_cert_file(void) {
 
 TEST(console_options) {
         struct vmms_options o;
-        char err[256], a[64], c[96];
+        char err[256], a[96], c[96];
         const char *cert = console_cert_file();
         ASSERT_EQ(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", NULL }), 0);
         ASSERT_STREQ(o.console_address, "127.0.0.1");
