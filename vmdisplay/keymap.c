@@ -129,7 +129,7 @@ static bool layout_key(const struct vmd_keymap *km, uint32_t keysym, struct vmd_
         if (base < 0x20 || base >= 0x7f || !ascii_keys[base])
                 return false;
         *out = (struct vmd_keysym_key){ .keysym = keysym, .scancode = ascii_keys[base],
-                                        .level = upper || (keysym && strchr(US_SHIFTED, (int)keysym)),
+                                        .level = upper || strchr(US_SHIFTED, (int)keysym),
                                         .cased = base >= 'a' && base <= 'z' };
         return true;
 }
@@ -138,8 +138,6 @@ uint32_t vmd_keymap_scancode(const struct vmd_keymap *km, uint32_t keysym) {
         struct vmd_keysym_key k;
         if (layout_key(km, keysym, &k))
                 return k.scancode;
-        if (km && !layout_free(keysym))
-                return 0;
         if (keysym >= 0xff00 && keysym <= 0xffff)
                 return misc_keys[keysym & 0xff];
         switch (keysym) {

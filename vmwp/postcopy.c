@@ -395,8 +395,8 @@ static void unregister(struct postcopy_dest *d) {
 /* The pager cannot go on: why, once. Before the COMMIT the commit waiter
  * reports it; whoever waits for a page is let go only by on_fatal (vmwp
  * ends the worker) or, if that returns, by unregistering. */
-static void fail(struct postcopy_dest *d, int r, const char *fmt, ...) _printf_(3, 4);
-static void fail(struct postcopy_dest *d, int r, const char *fmt, ...) {
+static void fail(struct postcopy_dest *d, const char *fmt, ...) _printf_(2, 3);
+static void fail(struct postcopy_dest *d, const char *fmt, ...) {
         char why[sizeof d->why];
         va_list ap;
         va_start(ap, fmt);
@@ -410,7 +410,6 @@ static void fail(struct postcopy_dest *d, int r, const char *fmt, ...) {
         }
         pthread_cond_broadcast(&d->cond);
         pthread_mutex_unlock(&d->lock);
-        (void)r;
         if (first && d->on_fatal)
                 d->on_fatal(d->opaque, why, committed);
 }
@@ -570,7 +569,7 @@ static int on_record(struct postcopy_dest *d) {
         char why[MIG_TEXT_MAX + 160] = "";
         int r = recv_all(d, hdr, sizeof hdr);
         if (r < 0) {
-                fail(d, r, "post-copy: %s with %llu pages still at the source",
+                fail(d, "post-copy: %s with %llu pages still at the source",
                      r == -ECONNRESET  ? "the source closed the stream"
                      : r == -ETIMEDOUT ? "nothing from the source for 60 s"
                                        : strerror(-r),
@@ -578,27 +577,27 @@ static int on_record(struct postcopy_dest *d) {
                 return r;
         }
         if ((r = mig_record_parse(hdr, d->size, true, &rec, why, sizeof why)) < 0) {
-                fail(d, r, "post-copy: %s", why);
+                fail(d, "post-copy: %s", why);
                 return r;
         }
         uint64_t pl = mig_record_payload(&rec);
         if (pl > MIG_PAGES_MAX || rec.type == MIG_POSTCOPY || rec.type == MIG_DISK) {
-                fail(d, -EPROTO, "post-copy: record type %u after the state", rec.type);
+                fail(d, "post-copy: record type %u after the state", rec.type);
                 return -EPROTO;
         }
         if (pl && (r = recv_all(d, d->buf, (size_t)pl)) < 0) {
-                fail(d, r, "post-copy: the stream broke inside a record: %s", strerror(-r));
+                fail(d, "post-copy: the stream broke inside a record: %s", strerror(-r));
                 return r;
         }
         if (pl && vmstate_crc32c(0, d->buf, (size_t)pl) != rec.payload_crc) {
-                fail(d, -EINVAL, "post-copy: record type %u: payload CRC mismatch", rec.type);
+                fail(d, "post-copy: record type %u: payload CRC mismatch", rec.type);
                 return -EINVAL;
         }
         switch (rec.type) {
         case MIG_PAGES:
         case MIG_ZERO:
                 if ((r = place(d, rec.addr / PAGE, rec.length / PAGE, rec.type == MIG_PAGES ? d->buf : NULL)) < 0) {
-                        fail(d, r, "post-copy: placing pages: %s", strerror(-r));
+                        fail(d, "post-copy: placing pages: %s", strerror(-r));
                         return r;
                 }
                 return 0;
@@ -611,7 +610,7 @@ static int on_record(struct postcopy_dest *d) {
                 pthread_cond_broadcast(&d->cond);
                 pthread_mutex_unlock(&d->lock);
                 if (was != WAITING) {
-                        fail(d, -EPROTO, "post-copy: a COMMIT or ABORT after the COMMIT");
+                        fail(d, "post-copy: a COMMIT or ABORT after the COMMIT");
                         return -EPROTO;
                 }
                 if (rec.type == MIG_COMMIT)
@@ -620,12 +619,12 @@ static int on_record(struct postcopy_dest *d) {
                  * keeps the VM. */
                 char text[MIG_TEXT_MAX + 1];
                 mig_text(d->buf, pl, text, sizeof text);
-                fail(d, -ECANCELED, "the source gave up before committing: %s", text[0] ? text : "no reason");
+                fail(d, "the source gave up before committing: %s", text[0] ? text : "no reason");
                 return -ECANCELED;
         }
         case MIG_POSTCOPY_END:
                 if (d->commit != COMMITTED || postcopy_dest_missing(d)) {
-                        fail(d, -EPROTO, "post-copy: the source ended with %llu pages never sent%s",
+                        fail(d, "post-copy: the source ended with %llu pages never sent%s",
                              (unsigned long long)postcopy_dest_missing(d),
                              d->commit != COMMITTED ? ", before the COMMIT" : "");
                         return -EPROTO;
@@ -635,7 +634,7 @@ static int on_record(struct postcopy_dest *d) {
                         log_warning("post-copy: every page is here, but the source cannot be told: %s", strerror(-r));
                 return 1;
         default: /* PASS, STATE, DISK_ZERO */
-                fail(d, -EPROTO, "post-copy: record type %u after the state", rec.type);
+                fail(d, "post-copy: record type %u after the state", rec.type);
                 return -EPROTO;
         }
 }
@@ -650,14 +649,14 @@ static void *pager(void *arg) {
                 int n = poll(p, 3, 1000);
                 if (n < 0 && errno != EINTR) {
                         r = -errno;
-                        fail(d, r, "post-copy: poll: %s", strerror(errno));
+                        fail(d, "post-copy: poll: %s", strerror(errno));
                         break;
                 }
                 if (READ_ONCE(d->stop))
                         break;
                 /* Faults first: a vCPU waits on each. */
                 if (n > 0 && p[0].revents & POLLIN && (r = read_faults(d)) < 0) {
-                        fail(d, r, "post-copy: %s", r == -EPIPE || r == -ECONNRESET
+                        fail(d, "post-copy: %s", r == -EPIPE || r == -ECONNRESET
                                                            ? "the link to the source failed while asking for a page"
                                                            : strerror(-r));
                         break;
@@ -666,7 +665,7 @@ static void *pager(void *arg) {
                         r = on_record(d);
                 else if (n == 0 && now_ns() - d->last_rx > (uint64_t)IDLE_MS * 1000000u) {
                         r = -ETIMEDOUT;
-                        fail(d, r, "post-copy: nothing from the source for 60 s with %llu pages still there",
+                        fail(d, "post-copy: nothing from the source for 60 s with %llu pages still there",
                              (unsigned long long)postcopy_dest_missing(d));
                 }
         }
