@@ -12,7 +12,7 @@ PKGS=(
   # tests and tools they drive
   acpica-tools dbus iproute2 busybox-static cpio fio kmod xz-utils zstd lz4
   qemu-system-x86 qemu-utils dpkg-dev fakeroot systemd procps util-linux openssl e2fsprogs
-  xfsprogs
+  xfsprogs python3 curl
   # the Pacemaker resource agent's tests: ocf-tester, ocf-shellfuncs, xmllint
   resource-agents libxml2-utils
   # the two-node cluster test: Corosync and Pacemaker in namespaces
