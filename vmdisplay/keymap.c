@@ -168,11 +168,25 @@ static uint32_t mod_bit(uint32_t keysym) {
         }
 }
 
+/* Shift from what the viewer holds (its left and right keys) to want
+ * (back: from want to what it holds), as events at out. Their count. */
+static size_t shift_change(struct vmd_key_event *out, bool want, bool shift_l, bool shift_r, bool back) {
+        size_t n = 0;
+        if (want == (shift_l || shift_r))
+                return 0;
+        if (want)
+                out[n++] = (struct vmd_key_event){ 0x2a, !back };
+        if (!want && shift_l)
+                out[n++] = (struct vmd_key_event){ 0x2a, back };
+        if (!want && shift_r)
+                out[n++] = (struct vmd_key_event){ 0x36, back };
+        return n;
+}
+
 /* The press of a symbol's key with Shift and AltGr as its level on the
  * guest's layout wants them, the viewer's own put back after it. */
 static size_t press_at_level(const struct vmd_mods *mods, const struct vmd_keysym_key *k,
                              struct vmd_key_event out[VMD_KEY_EVENTS_MAX]) {
-        size_t n = 0;
         bool shift_l = mods->held & VMD_MOD_SHIFT_L, shift_r = mods->held & VMD_MOD_SHIFT_R;
         bool shift = shift_l || shift_r, altgr = mods->held & VMD_MOD_ALTGR;
         /* A letter's case, and Shift+Space, are the viewer's. */
@@ -181,28 +195,13 @@ static size_t press_at_level(const struct vmd_mods *mods, const struct vmd_keysy
                 want_shift = shift, want_altgr = altgr;
         /* Before the key: Shift, then AltGr changed; after it, the other
          * way round, back to what the viewer holds. */
-        if (shift != want_shift) {
-                if (want_shift)
-                        out[n++] = (struct vmd_key_event){ 0x2a, true };
-                if (!want_shift && shift_l)
-                        out[n++] = (struct vmd_key_event){ 0x2a, false };
-                if (!want_shift && shift_r)
-                        out[n++] = (struct vmd_key_event){ 0x36, false };
-        }
+        size_t n = shift_change(out, want_shift, shift_l, shift_r, false);
         if (altgr != want_altgr)
                 out[n++] = (struct vmd_key_event){ 0xe038, want_altgr };
         out[n++] = (struct vmd_key_event){ k->scancode, true };
         if (altgr != want_altgr)
                 out[n++] = (struct vmd_key_event){ 0xe038, !want_altgr };
-        if (shift != want_shift) {
-                if (want_shift)
-                        out[n++] = (struct vmd_key_event){ 0x2a, false };
-                if (!want_shift && shift_l)
-                        out[n++] = (struct vmd_key_event){ 0x2a, true };
-                if (!want_shift && shift_r)
-                        out[n++] = (struct vmd_key_event){ 0x36, true };
-        }
-        return n;
+        return n + shift_change(out + n, want_shift, shift_l, shift_r, true);
 }
 
 size_t vmd_keymap_events(const struct vmd_keymap *km, struct vmd_mods *mods, uint32_t keysym, bool down,
