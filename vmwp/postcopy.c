@@ -603,10 +603,17 @@ static int on_record(struct postcopy_dest *d) {
                 return 0;
         case MIG_COMMIT:
         case MIG_ABORT: {
+                char text[MIG_TEXT_MAX + 1];
+                mig_text(d->buf, pl, text, sizeof text);
                 pthread_mutex_lock(&d->lock);
                 enum commit_state was = d->commit;
                 if (was == WAITING)
                         d->commit = rec.type == MIG_COMMIT ? COMMITTED : ABORTED;
+                /* The reason with the state, in one step: the commit's
+                 * waiter may read them the moment the lock is free. */
+                if (was == WAITING && rec.type == MIG_ABORT)
+                        snprintf(d->why, sizeof d->why, "the source gave up before committing: %s",
+                                 text[0] ? text : "no reason");
                 pthread_cond_broadcast(&d->cond);
                 pthread_mutex_unlock(&d->lock);
                 if (was != WAITING) {
@@ -617,8 +624,6 @@ static int on_record(struct postcopy_dest *d) {
                         return 0;
                 /* Whoever waits for a page here waits in vain: the source
                  * keeps the VM. */
-                char text[MIG_TEXT_MAX + 1];
-                mig_text(d->buf, pl, text, sizeof text);
                 fail(d, "the source gave up before committing: %s", text[0] ? text : "no reason");
                 return -ECANCELED;
         }
