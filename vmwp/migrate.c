@@ -440,6 +440,18 @@ static void postcopy_progress(void *opaque, uint64_t left, const struct postcopy
                 m->progress(m->opaque, &p);
 }
 
+/* The destination runs the guest; this copy only serves its pages from
+ * now on, for as long as that takes: the image locks go now, for the
+ * destination's vmms to take (vmms/lock-handover.c), not when this worker
+ * ends. */
+static void postcopy_running(void *opaque) {
+        struct migration *m = opaque;
+        unsigned n = vmwp_vm_release_image_locks(m->vm);
+        if (n)
+                log_info("post-copy: the destination runs; the image lock%s of %u disk%s released", n > 1 ? "s" : "",
+                         n, n > 1 ? "s" : "");
+}
+
 /* Post-copy's switch-over, the VM paused and its last disk chunks sent:
  * the bitmap of the pages still dirty, the final state without them, then
  * serving them until the destination has every one. */
@@ -465,7 +477,7 @@ static int switch_over_postcopy(struct migration *m, struct vmwp_migrate_result 
                 return r;
         res->postcopy = true;
         struct postcopy_stats st;
-        struct postcopy_serve_hooks hooks = { .progress = postcopy_progress, .opaque = m };
+        struct postcopy_serve_hooks hooks = { .progress = postcopy_progress, .running = postcopy_running, .opaque = m };
         r = postcopy_serve(m->s.fd, vid_ram_host(p), vid_ram_size(p), m->dirty, m->s.timeout_ms, &hooks,
                            &res->committed, &st, err, errlen);
         m->s.bytes += st.bytes;

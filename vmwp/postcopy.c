@@ -250,8 +250,12 @@ int postcopy_serve(int fd, const uint8_t *ram, uint64_t ram_bytes, uint64_t *mis
                 case MIG_RUNNING:
                         if (!*committed)
                                 return errorf(err, errlen, -EPROTO, "the destination reported running before COMMIT");
+                        if (running)
+                                return errorf(err, errlen, -EPROTO, "committed, but the destination sent RUNNING again");
                         running = true;
                         st->running_at_ns = now_ns();
+                        if (hooks && hooks->running)
+                                hooks->running(hooks->opaque);
                         break;
                 case MIG_POSTCOPY_DONE:
                         if (!end_sent)

@@ -121,6 +121,9 @@ int vmwp_vm_add_disks(struct vmwp_vm *vm, char *err, size_t errlen);
  * why (may be empty on return) says what was wrong with the image. */
 struct disk;
 int vmwp_vm_open_disk(struct vmwp_vm *vm, uint32_t i, struct disk **out, char *why, size_t whylen);
+/* Every disk's image lock goes (disk_release_lock): a migration's source
+ * whose guest runs on the destination now. Returns how many disks. */
+unsigned vmwp_vm_release_image_locks(struct vmwp_vm *vm);
 /* SCSI controller ctrl's storvsp device, not offered yet (its LUNs are
  * attached next); then offered (a hot add once the guest asked for offers),
  * given its row of the device table and recorded in vm->scsi. On an offer

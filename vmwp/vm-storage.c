@@ -124,6 +124,14 @@ int vmwp_vm_disk_push(struct vmwp_vm *vm, const uint32_t *disks, const int *fds,
         return 0;
 }
 
+unsigned vmwp_vm_release_image_locks(struct vmwp_vm *vm) {
+        unsigned n = 0;
+        for (uint32_t i = 0; i < vm->cfg.n_disks && i < VM_DISKS_MAX; i++)
+                if (vm->disks[i])
+                        disk_release_lock(vm->disks[i]), n++;
+        return n;
+}
+
 #define MERGE_PASSES_MAX 20u
 #define MERGE_PAUSE_BYTES (8ull << 20) /* what the last, paused pass may copy */
 

@@ -13,6 +13,8 @@
 #   CancelMigration is refused while the commit is unresolved;
 #   the RUNNING lost and vmms A restarted while B cannot tell yet: the
 #     question is in the worker's runtime record, the new vmms asks again;
+#   post-copy: no cancel after its COMMIT, and the image lock B's once B
+#     runs, while A still serves pages;
 #   Migrate's options (vmctl migrate --no-auto-converge --max-downtime)
 #     reach the source's worker's migrate-send, and nothing when not given;
 #   the source's worker killed after the COMMIT (fake.delay_running_ms
@@ -146,14 +148,20 @@ grep -q "fake-vmwp: migrate-send max_downtime_ms=- auto_converge=- postcopy=-" "
 migrate_done opts2 0
 ADDR=$ADDRB wait_state opts2 Running
 
-note "post-copy after its COMMIT: no cancel (the VM runs on B on pages from A); the move completes"
-start_vm pc "fake.postcopy_ms=1500"
+note "post-copy after its COMMIT: no cancel (the VM runs on B on pages from A); B has the image lock while A still serves pages; the move completes"
+truncate -s 1M "$T/pc.img"
+start_vm pc "fake.postcopy_ms=4000" ",\"disks\":[{\"path\":\"$T/pc.img\"}]"
 migrate_bg pc "$PB"
 wait_for 20 "the post-copy commit" grep -q "post-copy: committed, the VM runs on 127.0.0.1:$PB" "$T/vmms.log"
 out=$(bus call org.vmstack.VMMS1 "$(vm_path pc)" org.vmstack.VMMS1.VM CancelMigration 2>&1) && fail "a post-copy's cancel after its COMMIT was taken"
 echo "$out" | grep -q "the migration is committed" || fail "cancel said: $out"
+# The source lets the lock go at B's RUNNING, not when its worker ends:
+# B runs guarded although the pages take longer than the hand-over waits.
+wait_for 3 "B taking pc's image lock" grep -q "pc.*took over the image lock of 1 disk from the source" "$B/vmms.log"
+kill -0 "$MIG" 2>/dev/null || fail "the post-copy ended before B took the lock: nothing shown"
+flock -n -x "$T/pc.img" true && fail "nobody holds pc's image lock during the post-copy"
 migrate_done pc 0
-grep -q "post-copy: 30 pages served after the switch-over (15 asked for by the destination) in 1500.0 ms" "$T/vmms.log" ||
+grep -q "post-copy: 80 pages served after the switch-over (40 asked for by the destination) in 4000.0 ms" "$T/vmms.log" ||
   fail "A's log of the post-copy: $(grep post-copy "$T/vmms.log" | tail -2)"
 ADDR=$ADDRB wait_state pc Running
 

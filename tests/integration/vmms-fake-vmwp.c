@@ -26,7 +26,9 @@
  *   fake.postcopy_ms=N   as a migration's source, act out post-copy after
  *                        the commit: migrate-progress events with
  *                        "postcopy" and "committed" for N ms (pages left
- *                        counting down), then the reply with its figures
+ *                        counting down), then the reply with its figures;
+ *                        its disks' image locks go as the post-copy begins,
+ *                        as vmwp lets them go at the destination's RUNNING
  *   fake.throttle_pct=N  as a migration's source, report auto-converge's
  *                        throttle at N % in the migrate-progress events
  *                        from the second pass on (fake.migrate_ms)
@@ -128,6 +130,7 @@
 #include <string.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -174,6 +177,8 @@ struct fake {
         uint64_t dm_startup, dm_min, dm_max, dm_target, dm_assigned, dm_hot_added, ready_since;
         char dm_note[128];
         struct fake_hotplug *hp; /* its disks and NICs */
+        int disk_fds[VM_DISKS_MAX]; /* the configuration's images, as vmms sent them */
+        size_t n_disk_fds;
 };
 
 static long knob(const struct fake *f, const char *name, long def) {
@@ -376,6 +381,8 @@ static void migrate_send(struct fake *f, json_object *req, int fd) {
         } else if (r >= 0)
                 r = mig_commit_source(fd, 10000, &committed, err, sizeof err);
         long pc_ms = knob(f, "fake.postcopy_ms", 0);
+        for (size_t i = 0; r >= 0 && pc_ms > 0 && i < f->n_disk_fds; i++)
+                (void)flock(f->disk_fds[i], LOCK_UN); /* the destination runs: its vmms takes them */
         for (long t = 0; r >= 0 && t < pc_ms; t += 50) { /* the destination runs; "pages" still go */
                 json_object *m = json_object_new_object();
                 json_object_object_add(m, "event", json_object_new_string("migrate-progress"));
@@ -887,6 +894,8 @@ static int check_fds(struct fake *f, const struct vm_config *c, json_object *msg
                 if (n == 0 || !fake_state_ok(fds[n - 1]))
                         finish(f, VMWP_EXIT_SETUP, "saved state: not a state this worker saved");
         }
+        for (size_t i = 0; i < c->n_disks && i < VM_DISKS_MAX; i++)
+                f->disk_fds[f->n_disk_fds++] = fds[i];
         for (size_t i = want; i + (log ? 1 : 0) < n; i++)
                 close(fds[i]); /* the boot files: the fake boots nothing */
         return log ? fds[n - 1] : -1;

@@ -340,6 +340,39 @@ TEST(open_checks_and_locking) {
         disk_unref(d);
 }
 
+/* A migration's source lets the lock go while the disk stays in use
+ * (disk_release_lock): the lock vmms took on the description before the
+ * hand-over goes too, and the disk still reads and writes. */
+TEST(release_lock_keeps_the_disk) {
+        char path[512];
+        make_image(path, sizeof path, "release.img", 1 << 20);
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        ASSERT_EQ(flock(fd, LOCK_EX | LOCK_NB), 0); /* as vmms does before it hands fd over */
+        struct disk_options o = { .fd = fd, .block_size = 512, .no_lock = true };
+        struct disk *d, *d2, *d3;
+        ASSERT_OK(disk_open(&o, &d));
+        struct disk_options other = { .path = path, .fd = -1, .block_size = 512 };
+        ASSERT_ERROR(disk_open(&other, &d2), EBUSY);
+        disk_release_lock(d);
+        ASSERT_OK(disk_open(&other, &d2)); /* the destination's side takes it now */
+        uint8_t *buf = aligned(4096);
+        fill(buf, 4096, 7);
+        ASSERT_OK(disk_write_sync(d, 8192, buf, 4096));
+        memset(buf, 0, 4096);
+        ASSERT_OK(disk_read_sync(d2, 8192, buf, 4096));
+        uint8_t want[4096];
+        fill(want, sizeof want, 7);
+        ASSERT_MEMEQ(buf, want, sizeof want);
+        disk_release_lock(d); /* twice is harmless: d2 keeps its lock */
+        ASSERT_ERROR(disk_open(&other, &d3), EBUSY);
+        free(buf);
+        disk_unref(d2);
+        ASSERT_OK(disk_open(&other, &d3)); /* d2's lock went with it */
+        disk_unref(d3);
+        disk_unref(d);
+}
+
 /* Runs fn(path) in a child whose seccomp filter kills it on flock(LOCK_UN)
  * (the sandboxed main thread has no flock, docs/sandbox.md). Returns the
  * child's wait status. */

@@ -159,6 +159,8 @@ struct source {
         unsigned reports;
         uint64_t first_committed_left, last_left;
         bool any_committed;
+        unsigned runnings; /* the running hook's calls */
+        bool running_after_commit;
 };
 
 static void on_progress(void *opaque, uint64_t left, const struct postcopy_stats *st, bool committed) {
@@ -169,6 +171,12 @@ static void on_progress(void *opaque, uint64_t left, const struct postcopy_stats
         s->any_committed |= committed;
         ASSERT_TRUE(left <= st->missing_pages);
         s->last_left = left;
+}
+
+static void on_running(void *opaque) {
+        struct source *s = opaque;
+        s->runnings++;
+        s->running_after_commit = s->any_committed;
 }
 
 static void *source_main(void *arg) {
@@ -281,7 +289,7 @@ TEST(a_guest_runs_while_its_pages_arrive) {
         int sv[2];
         ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
         struct source s = { .fd = sv[0], .ram = map_ram() };
-        s.hooks = (struct postcopy_serve_hooks){ .progress = on_progress, .opaque = &s };
+        s.hooks = (struct postcopy_serve_hooks){ .progress = on_progress, .running = on_running, .opaque = &s };
         fill_source(s.ram);
         ASSERT_OK(-pthread_create(&s.t, NULL, source_main, &s));
         struct dest t = { 0 };
@@ -320,6 +328,10 @@ TEST(a_guest_runs_while_its_pages_arrive) {
         ASSERT_TRUE(s.reports >= 2);
         ASSERT_TRUE(s.any_committed);
         ASSERT_EQ(s.last_left, 0u);
+        /* Told once that the guest runs there (the worker lets its image
+         * locks go then), after the COMMIT. */
+        ASSERT_EQ(s.runnings, 1u);
+        ASSERT_TRUE(s.running_after_commit);
         ASSERT_EQ(atomic_load(&t.fatal), 0);
         ASSERT_EQ(postcopy_dest_missing(t.d), 0u);
         for (uint64_t i = 0; i < PAGES; i++)
@@ -642,16 +654,17 @@ static void *serve_main(void *arg) {
 
 TEST(the_source_fails_on_a_refusal_or_a_destination_out_of_turn) {
         static const struct {
-                uint32_t first, second;
+                uint32_t first, second, third;
                 const char *why;
                 bool committed;
         } cases[] = {
-                { MIG_REFUSE, 0, "the destination gave up: no room", false },
-                { MIG_RUNNING, 0, "the destination reported running before COMMIT", false },
-                { MIG_READY, MIG_READY, "committed, but the destination sent READY again", true },
-                { MIG_READY, MIG_POSTCOPY_DONE, "committed, but the destination reported every page before the last",
-                  true },
-                { MIG_ACCEPT, 0, "the destination sent record type 16 in post-copy", false },
+                { MIG_REFUSE, 0, 0, "the destination gave up: no room", false },
+                { MIG_RUNNING, 0, 0, "the destination reported running before COMMIT", false },
+                { MIG_READY, MIG_READY, 0, "committed, but the destination sent READY again", true },
+                { MIG_READY, MIG_RUNNING, MIG_RUNNING, "committed, but the destination sent RUNNING again", true },
+                { MIG_READY, MIG_POSTCOPY_DONE, 0,
+                  "committed, but the destination reported every page before the last", true },
+                { MIG_ACCEPT, 0, 0, "the destination sent record type 16 in post-copy", false },
         };
         for (size_t k = 0; k < ARRAY_SIZE(cases); k++) {
                 int sv[2];
@@ -665,6 +678,8 @@ TEST(the_source_fails_on_a_refusal_or_a_destination_out_of_turn) {
                         send_rec(sv[1], cases[k].first, 0, 0, NULL);
                 if (cases[k].second)
                         send_rec(sv[1], cases[k].second, 0, 0, NULL);
+                if (cases[k].third)
+                        send_rec(sv[1], cases[k].third, 0, 0, NULL);
                 pthread_join(s.t, NULL);
                 ASSERT_TRUE(s.r < 0);
                 ASSERT_STREQ(s.err, cases[k].why);

@@ -237,6 +237,14 @@ void disk_unref(struct disk *d) {
         free(d);
 }
 
+void disk_release_lock(struct disk *d) {
+        /* The lock belongs to the open file description, which vmms may
+         * have locked before it handed it over (d->locked is then false):
+         * unlock whatever it holds. */
+        (void)flock(d->fd, LOCK_UN);
+        d->locked = false;
+}
+
 void disk_get_info(const struct disk *d, struct disk_info *info) {
         *info = d->info;
         /* disk_resize may grow it meanwhile, from another thread */

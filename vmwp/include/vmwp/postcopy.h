@@ -63,6 +63,9 @@ int postcopy_send_bitmap(int fd, const uint64_t *missing, uint64_t ram_bytes, in
  * most every 100 ms. */
 struct postcopy_serve_hooks {
         void (*progress)(void *opaque, uint64_t left, const struct postcopy_stats *st, bool committed);
+        /* Once, at the destination's RUNNING: the guest runs there, this
+         * copy never will again (may be NULL). */
+        void (*running)(void *opaque);
         void *opaque;
 };
 

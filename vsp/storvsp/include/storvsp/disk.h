@@ -89,6 +89,12 @@ void disk_get_info(const struct disk *d, struct disk_info *info);
  * open the image (save, migration). Nothing to do for raw images. Call
  * with no request of the disk in flight. */
 int disk_sync_metadata(struct disk *d);
+/* Lets the image lock go while the disk stays open and usable: for a
+ * migration's source once the destination runs the guest (post-copy's
+ * source serves pages long after that, and the destination's vmms waits
+ * for the lock). Only the image's own lock: a VHDX chain's parents keep
+ * their shared locks, which the destination's do not conflict with. */
+void disk_release_lock(struct disk *d);
 /* The disk grows to size bytes while in use. A raw image grew already
  * (vmms ftruncate()d the file or grew the block device): its size is read
  * again and must now be exactly size bytes. A VHDX image (fixed or
