@@ -67,8 +67,27 @@ bool vmms_migchan_user_name_valid(const char *s) {
         return true;
 }
 
+static void session_hex(const struct vmms_migchan_session *s, char out[33]) {
+        for (size_t i = 0; i < sizeof s->id; i++)
+                snprintf(out + 2 * i, 3, "%02x", s->id[i]);
+}
+
+/* 32 lowercase hex digits, exactly. */
+static int session_from_hex(const char *h, struct vmms_migchan_session *s) {
+        if (strlen(h) != 2 * sizeof s->id)
+                return -EINVAL;
+        for (size_t i = 0; i < 2 * sizeof s->id; i++) {
+                int v = h[i] >= '0' && h[i] <= '9' ? h[i] - '0' : h[i] >= 'a' && h[i] <= 'f' ? h[i] - 'a' + 10 : -1;
+                if (v < 0)
+                        return -EINVAL;
+                s->id[i / 2] = (uint8_t)(i % 2 ? s->id[i / 2] | v : v << 4);
+        }
+        return 0;
+}
+
 static char *request_build(const struct vm_config *c, uid_t owner, const char *owner_name, const char *mode,
-                           int64_t size, int start, const struct vmms_migchan_disk *disks) {
+                           int64_t size, int start, const struct vmms_migchan_disk *disks,
+                           const struct vmms_migchan_session *session) {
         _cleanup_free_ char *cfg = vm_config_to_json(c);
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         if (!cfg || !o)
@@ -85,6 +104,11 @@ static char *request_build(const struct vm_config *c, uid_t owner, const char *o
                 json_object_object_add(o, "size", json_object_new_int64(size));
         if (start >= 0)
                 json_object_object_add(o, "start", json_object_new_boolean(start));
+        if (session) {
+                char h[33];
+                session_hex(session, h);
+                json_object_object_add(o, "session", json_object_new_string(h));
+        }
         if (disks) {
                 json_object *a = json_object_new_array();
                 if (!a)
@@ -106,21 +130,26 @@ static char *request_build(const struct vm_config *c, uid_t owner, const char *o
 char *vmms_migchan_request_build(const struct vm_config *c, uid_t owner, const char *owner_name,
                                  enum vmms_migrate_mode mode) {
         (void)mode; /* a Saved VM's request has its own builder */
-        return request_build(c, owner, owner_name, "live", -1, -1, NULL);
+        return request_build(c, owner, owner_name, "live", -1, -1, NULL, NULL);
 }
 
 char *vmms_migchan_disks_request_build(const struct vm_config *c, uid_t owner, const char *owner_name,
                                        const struct vmms_migchan_disk *disks) {
-        return request_build(c, owner, owner_name, "live", -1, -1, disks);
+        return request_build(c, owner, owner_name, "live", -1, -1, disks, NULL);
+}
+
+char *vmms_migchan_live_request_build(const struct vm_config *c, uid_t owner, const char *owner_name,
+                                      const struct vmms_migchan_disk *disks, const struct vmms_migchan_session *session) {
+        return request_build(c, owner, owner_name, "live", -1, -1, disks, session);
 }
 
 char *vmms_migchan_check_request_build(const struct vm_config *c, uid_t owner, const char *owner_name) {
-        return request_build(c, owner, owner_name, "check", -1, -1, NULL);
+        return request_build(c, owner, owner_name, "check", -1, -1, NULL, NULL);
 }
 
 char *vmms_migchan_saved_request_build(const struct vm_config *c, uid_t owner, const char *owner_name, uint64_t size,
                                        bool start) {
-        return size > INT64_MAX ? NULL : request_build(c, owner, owner_name, "saved", (int64_t)size, start, NULL);
+        return size > INT64_MAX ? NULL : request_build(c, owner, owner_name, "saved", (int64_t)size, start, NULL, NULL);
 }
 
 /* The body as a JSON object with exactly `keys`, each at most once. */
@@ -211,7 +240,8 @@ static int disks_parse(json_object *o, struct vmms_migchan_request *out, char *e
 
 int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan_request *out, char *err,
                                size_t errlen) {
-        static const char *const keys[] = { "config", "owner", "owner_name", "mode", "size", "start", "disks" };
+        static const char *const keys[] = { "config",   "owner", "owner_name", "mode", "size",
+                                            "start",    "disks", "session" };
         _cleanup_(json_object_putp) json_object *o = NULL;
         json_object *v;
         char why[320];
@@ -238,6 +268,10 @@ int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan
                                                  : VMMS_MIGRATE_CHECK;
         out->size = 0;
         out->start = false;
+        out->has_session = json_object_object_get_ex(o, "session", &v);
+        if (out->has_session && (out->mode != VMMS_MIGRATE_LIVE || !json_object_is_type(v, json_type_string) ||
+                                 session_from_hex(json_object_get_string(v), &out->session) < 0))
+                return snprintf(err, errlen, "session: must be 32 hex digits, in a live request"), -EINVAL;
         if (!json_object_object_get_ex(o, "config", &v) || !json_object_is_type(v, json_type_string))
                 return snprintf(err, errlen, "config: must be the configuration as a string"), -EINVAL;
         size_t clen = (size_t)json_object_get_string_len(v);
@@ -275,8 +309,21 @@ char *vmms_migchan_answer_build(const char *error) {
         return to_string_dup(o);
 }
 
+char *vmms_migchan_resumable_answer_build(void) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "ok", json_object_new_boolean(true));
+        json_object_object_add(o, "resumable", json_object_new_boolean(true));
+        return to_string_dup(o);
+}
+
 int vmms_migchan_answer_parse(const char *body, size_t len, bool *ok, char *why, size_t whylen) {
-        static const char *const keys[] = { "ok", "error" };
+        return vmms_migchan_answer_parse_ex(body, len, ok, NULL, why, whylen);
+}
+
+int vmms_migchan_answer_parse_ex(const char *body, size_t len, bool *ok, bool *resumable, char *why, size_t whylen) {
+        static const char *const keys[] = { "ok", "error", "resumable" };
         _cleanup_(json_object_putp) json_object *o = NULL;
         json_object *v;
         char err[128];
@@ -287,6 +334,11 @@ int vmms_migchan_answer_parse(const char *body, size_t len, bool *ok, char *why,
         if (!json_object_object_get_ex(o, "ok", &v) || !json_object_is_type(v, json_type_boolean))
                 return -EINVAL;
         *ok = json_object_get_boolean(v);
+        bool res = json_object_object_get_ex(o, "resumable", &v);
+        if (res && (!json_object_is_type(v, json_type_boolean) || !json_object_get_boolean(v) || !*ok))
+                return -EINVAL;
+        if (resumable)
+                *resumable = res;
         if (json_object_object_get_ex(o, "error", &v)) {
                 if (!json_object_is_type(v, json_type_string) || *ok)
                         return -EINVAL;
@@ -460,4 +512,97 @@ int vmms_migchan_outcome_parse(const char *body, size_t len, enum vmms_migchan_o
                         return 0;
                 }
         return snprintf(why, whylen, "an unknown outcome in the answer to the query"), -EINVAL;
+}
+
+void vmms_migchan_rframe_build(uint8_t out[VMMS_MIGCHAN_RFRAME_SIZE], enum vmms_migchan_rframe type, uint32_t len) {
+        memset(out, 0, VMMS_MIGCHAN_RFRAME_SIZE);
+        out[0] = (uint8_t)type;
+        put_le32(out + 4, len);
+}
+
+int vmms_migchan_rframe_parse(const uint8_t hdr[VMMS_MIGCHAN_RFRAME_SIZE], enum vmms_migchan_rframe *type,
+                              uint32_t *len) {
+        uint32_t n = get_le32(hdr + 4);
+        if (hdr[1] || hdr[2] || hdr[3])
+                return -EBADMSG;
+        switch (hdr[0]) {
+        case VMMS_RFRAME_DATA:
+                if (n == 0 || n > VMMS_MIGCHAN_DATA_MAX)
+                        return -EBADMSG;
+                break;
+        case VMMS_RFRAME_ACK:
+        case VMMS_RFRAME_FIN:
+                if (n != 8)
+                        return -EBADMSG;
+                break;
+        case VMMS_RFRAME_ABORT:
+                if (n != 0)
+                        return -EBADMSG;
+                break;
+        default:
+                return -EBADMSG;
+        }
+        *type = (enum vmms_migchan_rframe)hdr[0];
+        *len = n;
+        return 0;
+}
+
+char *vmms_migchan_resume_build(const struct vmms_migchan_session *s, uint64_t received) {
+        char h[33];
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        if (!o || received > INT64_MAX)
+                return NULL;
+        session_hex(s, h);
+        json_object_object_add(o, "resume", json_object_new_string(h));
+        json_object_object_add(o, "received", json_object_new_int64((int64_t)received));
+        return to_string_dup(o);
+}
+
+/* A JSON integer 0..INT64_MAX. */
+static int get_count(json_object *o, const char *key, uint64_t *out) {
+        json_object *v;
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int) ||
+            json_object_get_int64(v) < 0 || json_object_get_int64(v) == INT64_MAX)
+                return -EINVAL;
+        *out = (uint64_t)json_object_get_int64(v);
+        return 0;
+}
+
+int vmms_migchan_resume_parse(const char *body, size_t len, struct vmms_migchan_session *s, uint64_t *received) {
+        static const char *const keys[] = { "resume", "received" };
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *v;
+        char err[128];
+        /* A resume is short; a request (a configuration) is not one. */
+        if (len > 256 || !memmem(body, len, "\"resume\"", 8))
+                return 0;
+        if (parse_object(body, len, keys, ARRAY_SIZE(keys), &o, err, sizeof err) < 0 ||
+            !json_object_object_get_ex(o, "resume", &v) || !json_object_is_type(v, json_type_string) ||
+            session_from_hex(json_object_get_string(v), s) < 0 || get_count(o, "received", received) < 0)
+                return -EINVAL;
+        return 1;
+}
+
+char *vmms_migchan_resumed_build(uint64_t received) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        if (!o || received > INT64_MAX)
+                return NULL;
+        json_object_object_add(o, "ok", json_object_new_boolean(true));
+        json_object_object_add(o, "received", json_object_new_int64((int64_t)received));
+        return to_string_dup(o);
+}
+
+int vmms_migchan_resumed_parse(const char *body, size_t len, uint64_t *received, char *why, size_t whylen) {
+        static const char *const keys[] = { "ok", "received" };
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *v;
+        char err[128];
+        bool ok;
+        if (vmms_migchan_answer_parse(body, len, &ok, why, whylen) == 0 && !ok)
+                return -EINVAL;
+        if (len > 256 || parse_object(body, len, keys, ARRAY_SIZE(keys), &o, err, sizeof err) < 0 ||
+            !json_object_object_get_ex(o, "ok", &v) || !json_object_is_type(v, json_type_boolean) ||
+            !json_object_get_boolean(v) || get_count(o, "received", received) < 0)
+                return snprintf(why, whylen, "a malformed answer to the resume"), -EINVAL;
+        return 0;
 }

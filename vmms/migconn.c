@@ -6,6 +6,7 @@
  * library in its sandbox (docs/migration.md says why not kernel TLS). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <netdb.h>
@@ -310,7 +311,7 @@ int vmms_mig_recv_frame(struct vmms_mig_conn *c, enum vmms_migchan_kind kind, ch
         return 0;
 }
 
-static int write_all_fd(int fd, const void *buf, size_t len) {
+int vmms_mig_worker_write(int fd, const void *buf, size_t len) {
         for (size_t done = 0; done < len;) {
                 ssize_t n = send(fd, (const char *)buf + done, len - done, MSG_NOSIGNAL);
                 if (n < 0 && errno == EINTR)
@@ -351,7 +352,7 @@ int vmms_mig_relay(struct vmms_mig_conn *c, int wfd, uint64_t *to_net, uint64_t 
                                 net_eof = true;
                                 (void)shutdown(wfd, SHUT_WR);
                         } else {
-                                int r = write_all_fd(wfd, buf, (size_t)n);
+                                int r = vmms_mig_worker_write(wfd, buf, (size_t)n);
                                 if (r < 0)
                                         return snprintf(err, errlen, "to the worker: %s", strerror(-r)), r;
                                 *from_net += (uint64_t)n;
@@ -375,6 +376,42 @@ int vmms_mig_relay(struct vmms_mig_conn *c, int wfd, uint64_t *to_net, uint64_t 
                 }
         }
         return 0;
+}
+
+ssize_t vmms_mig_conn_send_nb(struct vmms_mig_conn *c, const void *buf, size_t len) {
+        if (!c->session) {
+                ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                return n < 0 ? (errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno) : n;
+        }
+        ssize_t n = gnutls_record_send(c->session, buf, len);
+        return n >= 0 ? n : n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED ? -EAGAIN : -ECONNRESET;
+}
+
+ssize_t vmms_mig_conn_recv_nb(struct vmms_mig_conn *c, void *buf, size_t len) {
+        if (!c->session) {
+                ssize_t n = recv(c->fd, buf, len, MSG_DONTWAIT);
+                return n < 0 ? (errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno) : n;
+        }
+        ssize_t n = gnutls_record_recv(c->session, buf, len);
+        if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED || n == GNUTLS_E_REHANDSHAKE)
+                return -EAGAIN;
+        return n >= 0 ? n : n == GNUTLS_E_PREMATURE_TERMINATION ? 0 : -ECONNRESET;
+}
+
+bool vmms_mig_conn_pending(struct vmms_mig_conn *c) {
+        return c->session && gnutls_record_check_pending(c->session) > 0;
+}
+
+void vmms_mig_conn_relay_mode(struct vmms_mig_conn *c) {
+        int one = 1, idle = 2, intvl = 1, cnt = 5, fl = fcntl(c->fd, F_GETFL);
+        if (fl >= 0)
+                (void)fcntl(c->fd, F_SETFL, fl | O_NONBLOCK); /* GnuTLS's own send and recv too */
+        unsigned user_ms = 10000;
+        (void)setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+        (void)setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+        (void)setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+        (void)setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+        (void)setsockopt(c->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms, sizeof user_ms);
 }
 
 void vmms_mig_conn_close(struct vmms_mig_conn *c) {

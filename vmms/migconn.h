@@ -55,5 +55,45 @@ int vmms_mig_recv_raw(struct vmms_mig_conn *c, void *buf, size_t len);
  * both sides ended; bytes counted into *to_net and *from_net. */
 int vmms_mig_relay(struct vmms_mig_conn *c, int wfd, uint64_t *to_net, uint64_t *from_net, char *err, size_t errlen);
 void vmms_mig_conn_close(struct vmms_mig_conn *c);
+/* Without blocking (for a socket vmms_mig_conn_relay_mode made
+ * non-blocking): bytes moved, 0 for the peer's end (recv), -EAGAIN, or
+ * -errno for a broken link. A send that returned -EAGAIN must be repeated
+ * with the same buffer and length (GnuTLS's rule). */
+ssize_t vmms_mig_conn_send_nb(struct vmms_mig_conn *c, const void *buf, size_t len);
+ssize_t vmms_mig_conn_recv_nb(struct vmms_mig_conn *c, void *buf, size_t len);
+/* Whether TLS holds received bytes that poll(2) cannot see. */
+bool vmms_mig_conn_pending(struct vmms_mig_conn *c);
+/* For the resumable relay: the socket non-blocking, and a link that
+ * stops answering fails within seconds (TCP keepalive and user timeout),
+ * not at the next minute-long I/O timeout; the relay reconnects then. */
+void vmms_mig_conn_relay_mode(struct vmms_mig_conn *c);
+/* All of buf to the worker's stream socket (no SIGPIPE); -errno. */
+int vmms_mig_worker_write(int wfd, const void *buf, size_t len);
+
+/* The resumable relay (migresume.c; vmms/migchan.h "A resumable
+ * channel"): as vmms_mig_relay, with frames on the channel, and a cut
+ * link replaced through ops. */
+#define VMMS_MIG_REPLAY_MAX (16u << 20) /* sent and not acknowledged, per side */
+struct vmms_mig_resume_ops {
+        /* After a cut: closes the broken connection in *c (after taking
+         * its fd out of wherever a cancel finds it: the number may be
+         * reused at once), then puts a new one there, its handshake done,
+         * with the peer's received count (how much of our stream it has);
+         * rx is ours, for the peer. Gives up at deadline_us
+         * (CLOCK_MONOTONIC) or when the migration is cancelled: -errno
+         * with a sentence. */
+        int (*reconnect)(void *opaque, uint64_t rx, uint64_t deadline_us, struct vmms_mig_conn *c, uint64_t *peer_rx,
+                         char *err, size_t errlen);
+        /* The link broke (once per cut), and came back after outage_ms;
+         * either may be NULL. Called on the relay's thread. */
+        void (*cut)(void *opaque, const char *why);
+        void (*resumed)(void *opaque, uint64_t outage_ms);
+        void *opaque;
+        uint32_t recover_ms; /* how long a cut may last */
+        /* Readable: end now, telling the peer (ABORT); -1: none. */
+        int stop_fd;
+};
+int vmms_mig_relay_resumable(struct vmms_mig_conn *c, int wfd, const struct vmms_mig_resume_ops *ops, uint64_t *to_net,
+                             uint64_t *from_net, char *err, size_t errlen);
 /* Whether a listen or connect address is loopback (127/8, ::1). */
 bool vmms_mig_is_loopback(const struct sockaddr *sa);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* The migration channel's frame, request (live and saved), answer, quick
- * migration step, query, outcome and address parsers (vmms/migchan.h):
- * what another host's vmms sends. */
+ * migration step, query, outcome and address parsers, and the resumable
+ * channel's frames, resume and its answer (vmms/migchan.h): what another
+ * host's vmms sends. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,7 +36,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 }
                 free(q);
         }
-        (void)vmms_migchan_answer_parse(body, blen, &ok, err, sizeof err);
+        bool resumable;
+        if (vmms_migchan_answer_parse_ex(body, blen, &ok, &resumable, err, sizeof err) == 0 && resumable && !ok)
+                abort(); /* only an answer that takes the request is resumable */
+        enum vmms_migchan_rframe type;
+        if (size >= VMMS_MIGCHAN_RFRAME_SIZE && vmms_migchan_rframe_parse(data, &type, &len) == 0 &&
+            (type == VMMS_RFRAME_DATA ? len == 0 || len > VMMS_MIGCHAN_DATA_MAX
+                                      : len != (type == VMMS_RFRAME_ABORT ? 0u : 8u)))
+                abort();
+        struct vmms_migchan_session ses, ses2;
+        uint64_t rx, rx2;
+        if (vmms_migchan_resume_parse(body, blen, &ses, &rx) == 1) { /* a resume reads back the same */
+                char *again = vmms_migchan_resume_build(&ses, rx);
+                if (again && (vmms_migchan_resume_parse(again, strlen(again), &ses2, &rx2) != 1 ||
+                              memcmp(&ses, &ses2, sizeof ses) || rx != rx2))
+                        abort();
+                free(again);
+        }
+        (void)vmms_migchan_resumed_parse(body, blen, &rx, err, sizeof err);
         if (vmms_migchan_step_parse(body, blen, &step, &crc, err, sizeof err) == 0) { /* quick migration's steps */
                 char *again = vmms_migchan_step_build(step, crc, err);
                 free(again);

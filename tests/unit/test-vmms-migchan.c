@@ -317,6 +317,96 @@ TEST(answer) {
         ASSERT_ERROR(vmms_migchan_answer_parse("{}", 2, &ok, why, sizeof why), EINVAL);
 }
 
+/* A resumable channel's pieces: the session in a live request, the
+ * answer that takes it, the relay's frames, the resume and its answer. */
+TEST(resumable_channel) {
+        struct vm_config *c = calloc(1, sizeof *c);
+        struct vmms_migchan_request *q = calloc(1, sizeof *q);
+        ASSERT_NOT_NULL(c);
+        ASSERT_NOT_NULL(q);
+        char why[128];
+        const char *cfg = "{\"name\":\"t\",\"id\":\"" ID1 "\",\"memory_mib\":64,\"boot\":{\"kernel\":\"/k\"}}";
+        ASSERT_OK(vm_config_parse(cfg, strlen(cfg), c, why, sizeof why));
+        struct vmms_migchan_session s, s2;
+        for (size_t i = 0; i < sizeof s.id; i++)
+                s.id[i] = (uint8_t)(i * 17 + 3);
+        char *body = vmms_migchan_live_request_build(c, 0, NULL, NULL, &s);
+        ASSERT_NOT_NULL(body);
+        ASSERT_NOT_NULL(strstr(body, "\"session\":\"031425364758697a"));
+        ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, why, sizeof why));
+        ASSERT_TRUE(q->has_session);
+        ASSERT_EQ(memcmp(&q->session, &s, sizeof s), 0);
+        /* Only 32 lowercase hex digits, only in a live request. */
+        static const char *const bad[] = { "0314253647586979", "0314253647586979ABCDEFabcdef0123",
+                                           "0314253647586979abcdef0123456789a" };
+        char *at = strstr(body, "\"session\":\"") + 11;
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                char b[4096];
+                snprintf(b, sizeof b, "%.*s%s%s", (int)(at - body), body, bad[i], at + 32);
+                ASSERT_ERROR(vmms_migchan_request_parse(b, strlen(b), q, why, sizeof why), EINVAL);
+                ASSERT_STREQ(why, "session: must be 32 hex digits, in a live request");
+        }
+        free(body);
+        body = vmms_migchan_request_build(c, 0, NULL, VMMS_MIGRATE_LIVE);
+        ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, why, sizeof why));
+        ASSERT_FALSE(q->has_session);
+        free(body);
+        /* The answer that takes it; "resumable" only with ok. */
+        bool ok = false, res = false;
+        char *a = vmms_migchan_resumable_answer_build();
+        ASSERT_OK(vmms_migchan_answer_parse_ex(a, strlen(a), &ok, &res, why, sizeof why));
+        ASSERT_TRUE(ok && res);
+        ASSERT_OK(vmms_migchan_answer_parse(a, strlen(a), &ok, why, sizeof why)); /* as any answer */
+        free(a);
+        a = vmms_migchan_answer_build(NULL);
+        ASSERT_OK(vmms_migchan_answer_parse_ex(a, strlen(a), &ok, &res, why, sizeof why));
+        ASSERT_TRUE(ok && !res);
+        free(a);
+        const char *neg = "{\"ok\":false,\"error\":\"x\",\"resumable\":true}";
+        ASSERT_ERROR(vmms_migchan_answer_parse_ex(neg, strlen(neg), &ok, &res, why, sizeof why), EINVAL);
+        /* Frames. */
+        uint8_t h[VMMS_MIGCHAN_RFRAME_SIZE];
+        enum vmms_migchan_rframe type;
+        uint32_t len;
+        vmms_migchan_rframe_build(h, VMMS_RFRAME_DATA, VMMS_MIGCHAN_DATA_MAX);
+        ASSERT_OK(vmms_migchan_rframe_parse(h, &type, &len));
+        ASSERT_TRUE(type == VMMS_RFRAME_DATA && len == VMMS_MIGCHAN_DATA_MAX);
+        vmms_migchan_rframe_build(h, VMMS_RFRAME_DATA, VMMS_MIGCHAN_DATA_MAX + 1);
+        ASSERT_ERROR(vmms_migchan_rframe_parse(h, &type, &len), EBADMSG);
+        vmms_migchan_rframe_build(h, VMMS_RFRAME_DATA, 0);
+        ASSERT_ERROR(vmms_migchan_rframe_parse(h, &type, &len), EBADMSG);
+        vmms_migchan_rframe_build(h, VMMS_RFRAME_ACK, 8);
+        ASSERT_OK(vmms_migchan_rframe_parse(h, &type, &len));
+        vmms_migchan_rframe_build(h, VMMS_RFRAME_FIN, 9);
+        ASSERT_ERROR(vmms_migchan_rframe_parse(h, &type, &len), EBADMSG);
+        vmms_migchan_rframe_build(h, VMMS_RFRAME_ACK, 8);
+        h[2] = 1;
+        ASSERT_ERROR(vmms_migchan_rframe_parse(h, &type, &len), EBADMSG);
+        vmms_migchan_rframe_build(h, (enum vmms_migchan_rframe)4, 8);
+        ASSERT_ERROR(vmms_migchan_rframe_parse(h, &type, &len), EBADMSG);
+        /* The resume and its answer. */
+        uint64_t n = 0;
+        char *r = vmms_migchan_resume_build(&s, 123456789012ull);
+        ASSERT_EQ(vmms_migchan_resume_parse(r, strlen(r), &s2, &n), 1);
+        ASSERT_EQ(memcmp(&s, &s2, sizeof s), 0);
+        ASSERT_EQ(n, 123456789012ull);
+        ASSERT_EQ(vmms_migchan_query_parse(r, strlen(r), &(struct guid){ 0 }), 0); /* not a query */
+        free(r);
+        ASSERT_EQ(vmms_migchan_resume_parse("{\"query\":\"x\"}", 13, &s2, &n), 0);
+        const char *neg_n = "{\"resume\":\"0314253647586979abcdef0123456789\",\"received\":-1}";
+        ASSERT_ERROR(vmms_migchan_resume_parse(neg_n, strlen(neg_n), &s2, &n), EINVAL);
+        r = vmms_migchan_resumed_build(77);
+        ASSERT_OK(vmms_migchan_resumed_parse(r, strlen(r), &n, why, sizeof why));
+        ASSERT_EQ(n, 77u);
+        free(r);
+        r = vmms_migchan_answer_build("no migration to resume");
+        ASSERT_ERROR(vmms_migchan_resumed_parse(r, strlen(r), &n, why, sizeof why), EINVAL);
+        ASSERT_STREQ(why, "no migration to resume");
+        free(r);
+        free(q);
+        free(c);
+}
+
 TEST(address) {
         char host[64];
         uint16_t port;

@@ -58,6 +58,12 @@ struct vmms_migchan_disk {
 };
 #define VMMS_MIGCHAN_DISK_MAX (64ull << 40) /* VHDX's limit; a raw image's too here */
 
+/* A live migration's channel, named by the source at random so that it
+ * can resume it after a cut (VMMS_MIGCHAN_RFRAME_SIZE below). */
+struct vmms_migchan_session {
+        uint8_t id[16];
+};
+
 struct vmms_migchan_request {
         struct vm_config config; /* parsed and validated; its id is set */
         /* LIVE: the disks move with the VM (each writable disk of config
@@ -69,6 +75,9 @@ struct vmms_migchan_request {
          * destination maps it to its own uid for that name. */
         char owner_name[VMMS_MIGCHAN_USER_MAX + 1];
         enum vmms_migrate_mode mode; /* LIVE, SAVED or CHECK */
+        /* LIVE: the source can resume the channel after a cut (below). */
+        bool has_session;
+        struct vmms_migchan_session session;
         uint64_t size;               /* SAVED: the state file's bytes, 1 .. RAM + 256 MiB */
         bool start;                  /* SAVED: resume it once released */
 };
@@ -81,6 +90,11 @@ char *vmms_migchan_request_build(const struct vm_config *c, uid_t owner, const c
  * size 0 for a read-only one): a shared-nothing live migration. */
 char *vmms_migchan_disks_request_build(const struct vm_config *c, uid_t owner, const char *owner_name,
                                        const struct vmms_migchan_disk *disks);
+/* A live request (disks NULL: shared storage) with "session":"<32 hex
+ * digits>" when session is not NULL: the source can resume the channel
+ * (below). */
+char *vmms_migchan_live_request_build(const struct vm_config *c, uid_t owner, const char *owner_name,
+                                      const struct vmms_migchan_disk *disks, const struct vmms_migchan_session *session);
 /* Before a Running VM is saved for a quick migration: {"config":...,
  * "owner":uid[,"owner_name":...],"mode":"check"}, answered as the move's
  * request would be (the destination's policy), and nothing more. */
@@ -98,9 +112,14 @@ int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan
 
 /* {"ok":true} or {"ok":false,"error":"..."}; NULL on ENOMEM. */
 char *vmms_migchan_answer_build(const char *error);
+/* {"ok":true,"resumable":true}: a live request with a session taken, and
+ * the channel after it framed and resumable (below). */
+char *vmms_migchan_resumable_answer_build(void);
 /* 0 with *ok; a refusal's reason in why (printable ASCII, cut to
  * VMMS_MIGCHAN_ERROR_MAX); -EINVAL for a malformed answer. */
 int vmms_migchan_answer_parse(const char *body, size_t len, bool *ok, char *why, size_t whylen);
+/* The same, and whether the answer says "resumable" (NULL: not asked). */
+int vmms_migchan_answer_parse_ex(const char *body, size_t len, bool *ok, bool *resumable, char *why, size_t whylen);
 
 /* The steps of a quick migration after the answer (docs/migration.md
  * "Quick migration"), each one STEP frame:
@@ -145,3 +164,40 @@ int vmms_migchan_query_parse(const char *body, size_t len, struct guid *id);
 char *vmms_migchan_outcome_build(enum vmms_migchan_outcome o);
 /* 0 with *o, or -EINVAL (a refusal's reason in why, as answer_parse). */
 int vmms_migchan_outcome_parse(const char *body, size_t len, enum vmms_migchan_outcome *o, char *why, size_t whylen);
+
+/* A resumable channel (docs/migration.md "A cut channel"): after the
+ * answer both directions carry frames of 8 bytes (u8 type, 3 zero bytes,
+ * u32 LE length) and a body:
+ *   DATA  1..VMMS_MIGCHAN_DATA_MAX bytes of the workers' stream
+ *   ACK   u64 LE: the stream bytes received so far, +1 once FIN arrived
+ *   FIN   u64 LE: the stream bytes sent in all; nothing follows
+ *   ABORT no body: the sender ends the channel on purpose (a cancel, a
+ *         failure on its side, or done); no resume follows
+ * Each side keeps what it sent until the other acknowledges it. After a
+ * cut the source connects again and, in place of a request, sends
+ * {"resume":"<session>","received":N}; the destination answers
+ * {"ok":true,"received":M} (or refuses), and each side sends again what
+ * the other has not received. */
+#define VMMS_MIGCHAN_RFRAME_SIZE 8u
+#define VMMS_MIGCHAN_DATA_MAX 65536u
+enum vmms_migchan_rframe {
+        VMMS_RFRAME_DATA = 1,
+        VMMS_RFRAME_ACK = 2,
+        VMMS_RFRAME_FIN = 3,
+        VMMS_RFRAME_ABORT = 4,
+};
+void vmms_migchan_rframe_build(uint8_t out[VMMS_MIGCHAN_RFRAME_SIZE], enum vmms_migchan_rframe type, uint32_t len);
+/* 0 with *type and *len, or -EBADMSG (an unknown type, reserved bytes,
+ * a length the type cannot have). */
+int vmms_migchan_rframe_parse(const uint8_t hdr[VMMS_MIGCHAN_RFRAME_SIZE], enum vmms_migchan_rframe *type,
+                              uint32_t *len);
+/* NULL on ENOMEM. */
+char *vmms_migchan_resume_build(const struct vmms_migchan_session *s, uint64_t received);
+/* 1 with the session and the count (a resume), 0 when the body is not a
+ * resume (a request or a query), -EINVAL for a malformed one. */
+int vmms_migchan_resume_parse(const char *body, size_t len, struct vmms_migchan_session *s, uint64_t *received);
+/* {"ok":true,"received":N}; NULL on ENOMEM. */
+char *vmms_migchan_resumed_build(uint64_t received);
+/* 0 with *received, or -EINVAL: a refusal (its reason in why, as
+ * answer_parse) or a malformed answer. */
+int vmms_migchan_resumed_parse(const char *body, size_t len, uint64_t *received, char *why, size_t whylen);

@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: MIT
+/* vmms's resumable relay (vmms/migresume.c): two relays, a source's and a
+ * destination's, between two "workers" (socketpairs the test reads and
+ * writes) over a link the test cuts. A cut link is replaced (the test's
+ * reconnect hands a new socketpair across, as the source's dial and the
+ * destination's accept do) and every byte arrives once, in order; a link
+ * that stays cut fails both relays after the window; a peer that claims
+ * bytes never sent is refused; a cancel ends both at once (ABORT). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/test.h"
+#include "vmms/migconn.h"
+
+struct link {
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        int offer_fd; /* the destination's end of the source's new link; -1: none */
+        uint64_t src_rx, dst_rx;
+        bool answered;
+        int cur; /* the source's end of the link in use, for the cutter */
+        unsigned reconnects;
+        bool never;          /* no new link: the source's dial fails until the deadline */
+        uint64_t dst_lie;    /* added to what the destination says it has */
+};
+
+struct side {
+        struct link *l;
+        bool source;
+        int relay_fd, app_fd; /* the worker socketpair: the relay's end, the test's */
+        struct vmms_mig_conn c;
+        struct vmms_mig_resume_ops ops;
+        pthread_t th;
+        int r;
+        char err[512];
+        uint64_t to, from;
+        unsigned cuts, resumes;
+};
+
+static void wait_until(struct link *l, uint64_t deadline_us) {
+        struct timespec ts = { .tv_sec = (time_t)(deadline_us / 1000000u), .tv_nsec = (long)(deadline_us % 1000000u) * 1000 };
+        (void)pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+}
+
+static int reconnect(void *opaque, uint64_t rx, uint64_t deadline_us, struct vmms_mig_conn *c, uint64_t *peer_rx,
+                     char *err, size_t errlen) {
+        struct side *s = opaque;
+        struct link *l = s->l;
+        vmms_mig_conn_close(c);
+        pthread_mutex_lock(&l->mu);
+        if (s->source && l->never) {
+                while (now_us(CLOCK_MONOTONIC) < deadline_us)
+                        wait_until(l, deadline_us);
+                pthread_mutex_unlock(&l->mu);
+                return snprintf(err, errlen, "no new connection"), -ETIMEDOUT;
+        }
+        if (s->source) {
+                int sp[2];
+                ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp));
+                l->offer_fd = sp[1], l->src_rx = rx, l->answered = false, l->cur = sp[0];
+                pthread_cond_broadcast(&l->cv);
+                while (!l->answered && now_us(CLOCK_MONOTONIC) < deadline_us)
+                        wait_until(l, deadline_us);
+                bool ok = l->answered;
+                *peer_rx = l->dst_rx;
+                l->reconnects += ok;
+                pthread_mutex_unlock(&l->mu);
+                if (!ok) {
+                        close(sp[0]);
+                        return snprintf(err, errlen, "no answer"), -ETIMEDOUT;
+                }
+                *c = (struct vmms_mig_conn){ .fd = sp[0] };
+                return 0;
+        }
+        while (l->offer_fd < 0 && now_us(CLOCK_MONOTONIC) < deadline_us)
+                wait_until(l, deadline_us);
+        int fd = l->offer_fd;
+        l->offer_fd = -1;
+        if (fd >= 0) {
+                *peer_rx = l->src_rx;
+                l->dst_rx = rx + l->dst_lie;
+                l->answered = true;
+                pthread_cond_broadcast(&l->cv);
+        }
+        pthread_mutex_unlock(&l->mu);
+        if (fd < 0)
+                return snprintf(err, errlen, "the source did not come back"), -ETIMEDOUT;
+        *c = (struct vmms_mig_conn){ .fd = fd };
+        return 0;
+}
+
+static void on_cut(void *opaque, const char *why) {
+        ((struct side *)opaque)->cuts++;
+}
+
+static void on_resumed(void *opaque, uint64_t ms) {
+        ((struct side *)opaque)->resumes++;
+}
+
+static void *relay_main(void *arg) {
+        struct side *s = arg;
+        s->r = vmms_mig_relay_resumable(&s->c, s->relay_fd, &s->ops, &s->to, &s->from, s->err, sizeof s->err);
+        if (s->r < 0)
+                fprintf(stderr, "%s relay: %s\n", s->source ? "source" : "destination", s->err);
+        close(s->relay_fd);
+        vmms_mig_conn_close(&s->c);
+        return NULL;
+}
+
+static uint8_t pattern(uint64_t i, unsigned seed) {
+        uint64_t x = (i / 8 + 1) * 0x9e3779b97f4a7c15ull ^ seed;
+        x ^= x >> 29;
+        return (uint8_t)(x >> (8 * (i % 8)));
+}
+
+/* A worker's stream: bytes of the pattern written, or read and checked. */
+struct app {
+        int fd;
+        uint64_t n;
+        unsigned seed;
+        bool write;
+        atomic_uint_fast64_t done;
+        bool bad, short_read;
+        pthread_t th;
+};
+
+static void *app_main(void *arg) {
+        struct app *a = arg;
+        uint8_t buf[65536];
+        uint64_t at = 0;
+        while (at < a->n || !a->write) {
+                if (a->write) {
+                        size_t k = (size_t)MIN(a->n - at, (uint64_t)sizeof buf);
+                        for (size_t i = 0; i < k; i++)
+                                buf[i] = pattern(at + i, a->seed);
+                        ssize_t w = send(a->fd, buf, k, MSG_NOSIGNAL);
+                        if (w <= 0)
+                                break;
+                        at += (uint64_t)w;
+                } else {
+                        ssize_t g = read(a->fd, buf, sizeof buf);
+                        if (g <= 0)
+                                break;
+                        for (ssize_t i = 0; i < g; i++)
+                                a->bad |= buf[i] != pattern(at + (uint64_t)i, a->seed);
+                        at += (uint64_t)g;
+                }
+                atomic_store(&a->done, at);
+        }
+        if (a->write)
+                (void)shutdown(a->fd, SHUT_WR);
+        else
+                a->short_read = at != a->n;
+        return NULL;
+}
+
+static void side_init(struct side *s, struct link *l, bool source, int net_fd, uint32_t recover_ms) {
+        int w[2];
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, w));
+        *s = (struct side){ .l = l, .source = source, .relay_fd = w[0], .app_fd = w[1],
+                            .c = { .fd = net_fd } };
+        s->ops = (struct vmms_mig_resume_ops){ .reconnect = reconnect, .cut = on_cut, .resumed = on_resumed,
+                                               .opaque = s, .recover_ms = recover_ms, .stop_fd = -1 };
+}
+
+struct run {
+        struct link l;
+        struct side src, dst;
+        struct app up_w, up_r, down_w, down_r; /* source -> destination, and back */
+};
+
+static void run_start_stop(struct run *t, uint64_t up, uint64_t down, uint32_t recover_ms, int stop_fd) {
+        int net[2];
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, net));
+        pthread_mutex_init(&t->l.mu, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&t->l.cv, &ca);
+        t->l.offer_fd = -1, t->l.cur = net[0];
+        side_init(&t->src, &t->l, true, net[0], recover_ms);
+        side_init(&t->dst, &t->l, false, net[1], recover_ms);
+        t->src.ops.stop_fd = stop_fd;
+        t->up_w = (struct app){ .fd = t->src.app_fd, .n = up, .seed = 1, .write = true };
+        t->up_r = (struct app){ .fd = t->dst.app_fd, .n = up, .seed = 1 };
+        t->down_w = (struct app){ .fd = t->dst.app_fd, .n = down, .seed = 2, .write = true };
+        t->down_r = (struct app){ .fd = t->src.app_fd, .n = down, .seed = 2 };
+        struct app *apps[] = { &t->up_w, &t->up_r, &t->down_w, &t->down_r };
+        for (size_t i = 0; i < ARRAY_SIZE(apps); i++)
+                ASSERT_OK(-pthread_create(&apps[i]->th, NULL, app_main, apps[i]));
+        ASSERT_OK(-pthread_create(&t->src.th, NULL, relay_main, &t->src));
+        ASSERT_OK(-pthread_create(&t->dst.th, NULL, relay_main, &t->dst));
+}
+
+static void run_start(struct run *t, uint64_t up, uint64_t down, uint32_t recover_ms) {
+        run_start_stop(t, up, down, recover_ms, -1);
+}
+
+static void run_join(struct run *t) {
+        pthread_join(t->src.th, NULL);
+        pthread_join(t->dst.th, NULL);
+        close(t->src.app_fd), close(t->dst.app_fd); /* a failed relay leaves the apps waiting */
+        struct app *apps[] = { &t->up_w, &t->up_r, &t->down_w, &t->down_r };
+        for (size_t i = 0; i < ARRAY_SIZE(apps); i++)
+                pthread_join(apps[i]->th, NULL);
+}
+
+static void cut(struct link *l) {
+        pthread_mutex_lock(&l->mu);
+        (void)shutdown(l->cur, SHUT_RDWR);
+        pthread_mutex_unlock(&l->mu);
+}
+
+TEST(a_cut_link_is_resumed_and_every_byte_arrives_once) {
+        static struct run t;
+        const uint64_t up = 48ull << 20, down = 3ull << 20;
+        run_start(&t, up, down, 5000);
+        /* Five cuts while the bulk goes, one each 8 MiB. */
+        for (unsigned k = 1; k <= 5; k++) {
+                while (atomic_load(&t.up_r.done) < k * (8ull << 20))
+                        usleep(200);
+                cut(&t.l);
+        }
+        run_join(&t);
+        ASSERT_OK(t.src.r);
+        ASSERT_OK(t.dst.r);
+        ASSERT_FALSE(t.up_r.bad || t.up_r.short_read);
+        ASSERT_FALSE(t.down_r.bad || t.down_r.short_read);
+        ASSERT_EQ(atomic_load(&t.up_r.done), up);
+        ASSERT_EQ(atomic_load(&t.down_r.done), down);
+        ASSERT_EQ(t.l.reconnects, 5u);
+        ASSERT_EQ(t.src.cuts, 5u);
+        ASSERT_EQ(t.src.resumes, 5u);
+        ASSERT_EQ(t.dst.resumes, 5u);
+        /* The stream once, and what a cut lost once more at most. */
+        ASSERT_EQ(t.dst.from, up);
+        ASSERT_TRUE(t.src.to >= up && t.src.to <= up + 5ull * VMMS_MIG_REPLAY_MAX);
+}
+
+TEST(a_link_that_stays_cut_fails_both_after_the_window) {
+        static struct run t;
+        run_start(&t, 64ull << 20, 1 << 20, 300);
+        while (atomic_load(&t.up_r.done) < (4ull << 20))
+                usleep(200);
+        uint64_t t0 = now_us(CLOCK_MONOTONIC);
+        pthread_mutex_lock(&t.l.mu);
+        t.l.never = true;
+        pthread_mutex_unlock(&t.l.mu);
+        cut(&t.l);
+        run_join(&t);
+        uint64_t ms = (now_us(CLOCK_MONOTONIC) - t0) / 1000;
+        ASSERT_ERROR(t.src.r, ETIMEDOUT);
+        ASSERT_ERROR(t.dst.r, ETIMEDOUT);
+        ASSERT_NOT_NULL(strstr(t.src.err, "the channel was cut ("));
+        ASSERT_NOT_NULL(strstr(t.src.err, ") and no new connection"));
+        ASSERT_NOT_NULL(strstr(t.dst.err, ") and the source did not come back"));
+        ASSERT_TRUE(ms >= 290 && ms < 5000);
+        ASSERT_TRUE(t.up_r.short_read); /* the destination's worker sees its stream end early */
+}
+
+TEST(a_peer_claiming_bytes_never_sent_is_refused) {
+        static struct run t;
+        run_start(&t, 32ull << 20, 1 << 20, 2000);
+        while (atomic_load(&t.up_r.done) < (2ull << 20))
+                usleep(200);
+        pthread_mutex_lock(&t.l.mu);
+        t.l.dst_lie = 64ull << 20;
+        pthread_mutex_unlock(&t.l.mu);
+        cut(&t.l);
+        run_join(&t); /* the destination's new link ends with the source's relay */
+        ASSERT_ERROR(t.src.r, EPROTO);
+        ASSERT_NOT_NULL(strstr(t.src.err, "resuming: the peer has "));
+        ASSERT_TRUE(t.dst.r < 0);
+}
+
+/* A cancel on the source (stop_fd) ends both at once: the destination
+ * hears ABORT and does not wait for a resume. */
+TEST(a_stop_ends_both_sides_without_waiting) {
+        static struct run t;
+        int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        ASSERT_GE(efd, 0);
+        run_start_stop(&t, 64ull << 20, 1 << 20, 5000, efd);
+        while (atomic_load(&t.up_r.done) < (4ull << 20))
+                usleep(200);
+        uint64_t t0 = now_us(CLOCK_MONOTONIC);
+        ASSERT_OK(eventfd_write(efd, 1));
+        run_join(&t);
+        uint64_t ms = (now_us(CLOCK_MONOTONIC) - t0) / 1000;
+        ASSERT_ERROR(t.src.r, ECANCELED);
+        ASSERT_ERROR(t.dst.r, ECONNABORTED);
+        ASSERT_STREQ(t.dst.err, "the peer ended the channel");
+        ASSERT_TRUE(ms < 2000);
+        ASSERT_EQ(t.l.reconnects, 0u);
+        close(efd);
+}
+
+TEST_MAIN();

@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: MIT
+/* The resumable relay (vmms/migconn.h, docs/migration.md "A cut
+ * channel"): the workers' stream in frames (vmms/migchan.h), each side
+ * keeping what it sent until the other acknowledges it, so that a cut
+ * link costs a new connection and a resend, not the migration.
+ *
+ * One thread and no blocking call but the reconnect: the worker's bytes
+ * are read into the replay ring (while it has room, which holds the
+ * worker back) and framed as DATA; a frame from the peer is taken whole
+ * and its body written to the worker before the next is read. Neither
+ * direction waits for the other, so two relays sending at once cannot
+ * block each other (the plain relay could). An ACK goes back for every
+ * VMMS_MIG_ACK_EVERY bytes taken and when the link is quiet; the worker's
+ * end of its stream is a FIN, which the peer's ACK counts as one byte
+ * more. Both FINs acknowledged and delivered: done. A failure on the
+ * worker's side ends the relay, and so does stop_fd, telling the peer
+ * (ABORT: it does not wait for a resume then); one on the link's calls
+ * reconnect, which gives up after recover_ms. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/macro.h"
+#include "migconn.h"
+#include "vmms/migchan.h"
+
+#define VMMS_MIG_ACK_EVERY (1u << 20)
+#define VMMS_MIG_QUIET_MS 200
+#define FRAME_MAX (VMMS_MIGCHAN_RFRAME_SIZE + VMMS_MIGCHAN_DATA_MAX)
+
+struct relay {
+        struct vmms_mig_conn *c;
+        int wfd;
+        const struct vmms_mig_resume_ops *ops;
+        uint8_t *ring;
+        size_t cap;
+        uint64_t tx;       /* stream bytes from the worker; the ring holds them from acked on */
+        uint64_t sent;     /* of those, framed on this link */
+        uint64_t acked;    /* the peer's last ACK (its FIN counted as one more) */
+        uint64_t rx;       /* stream bytes taken from the peer */
+        uint64_t ack_sent; /* what our last ACK said */
+        bool w_eof, fin_framed, peer_fin, fin_delivered;
+        bool aborted; /* the peer ended the channel after its whole stream */
+        /* The frame going out: obuf[ooff, olen). */
+        uint8_t *obuf;
+        size_t ooff, olen;
+        /* The frame coming in (ihave of its bytes), then its body for the
+         * worker: ibuf[VMMS_MIGCHAN_RFRAME_SIZE + woff, + wlen). */
+        uint8_t *ibuf;
+        size_t ihave, woff, wlen;
+        uint64_t *to_net, *from_net;
+        char *err;
+        size_t errlen;
+};
+
+static uint64_t acked_data(const struct relay *r) {
+        return MIN(r->acked, r->tx);
+}
+
+/* What the peer's ACK says once it has everything, our FIN included. */
+static uint64_t all_sent(const struct relay *r) {
+        return r->tx + (r->w_eof ? 1 : 0);
+}
+
+static uint64_t received(const struct relay *r) {
+        return r->rx + (r->peer_fin ? 1 : 0);
+}
+
+static void put_u64(uint8_t *b, uint64_t v) {
+        for (int i = 0; i < 8; i++)
+                b[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_u64(const uint8_t *b) {
+        uint64_t v = 0;
+        for (int i = 7; i >= 0; i--)
+                v = v << 8 | b[i];
+        return v;
+}
+
+static void frame_u64(struct relay *r, enum vmms_migchan_rframe type, uint64_t v) {
+        vmms_migchan_rframe_build(r->obuf, type, 8);
+        put_u64(r->obuf + VMMS_MIGCHAN_RFRAME_SIZE, v);
+        r->ooff = 0, r->olen = VMMS_MIGCHAN_RFRAME_SIZE + 8;
+}
+
+static bool ack_due(const struct relay *r, bool quiet) {
+        uint64_t have = received(r);
+        return have != r->ack_sent && (quiet || r->peer_fin || have - r->ack_sent >= VMMS_MIG_ACK_EVERY);
+}
+
+/* The next frame into obuf, if one is due: an ACK first, then DATA from
+ * the ring, then our FIN. */
+static void next_frame(struct relay *r, bool quiet) {
+        if (r->olen)
+                return;
+        if (ack_due(r, quiet)) {
+                frame_u64(r, VMMS_RFRAME_ACK, received(r));
+                r->ack_sent = received(r);
+        } else if (r->sent < r->tx) {
+                size_t at = (size_t)(r->sent % r->cap);
+                size_t n = (size_t)MIN(r->tx - r->sent, (uint64_t)MIN(r->cap - at, (size_t)VMMS_MIGCHAN_DATA_MAX));
+                vmms_migchan_rframe_build(r->obuf, VMMS_RFRAME_DATA, (uint32_t)n);
+                memcpy(r->obuf + VMMS_MIGCHAN_RFRAME_SIZE, r->ring + at, n);
+                r->ooff = 0, r->olen = VMMS_MIGCHAN_RFRAME_SIZE + n;
+                r->sent += n;
+                *r->to_net += n;
+        } else if (r->w_eof && !r->fin_framed) {
+                frame_u64(r, VMMS_RFRAME_FIN, r->tx);
+                r->fin_framed = true;
+        }
+}
+
+/* 1: the link failed (*k); 0; -errno: the relay ends. */
+static int net_out(struct relay *r, int *k) {
+        while (r->olen) {
+                ssize_t n = vmms_mig_conn_send_nb(r->c, r->obuf + r->ooff, r->olen - r->ooff);
+                if (n == -EAGAIN)
+                        return 0;
+                if (n <= 0)
+                        return *k = n < 0 ? (int)n : -EPIPE, 1;
+                if ((r->ooff += (size_t)n) == r->olen) {
+                        r->ooff = r->olen = 0;
+                        next_frame(r, false);
+                }
+        }
+        return 0;
+}
+
+/* Tells the peer the channel ends (ABORT), after the frame under way,
+ * trying for half a second at most. */
+static void send_abort(struct relay *r) {
+        if (r->c->fd < 0)
+                return;
+        if (r->ooff == 0)
+                r->olen = 0; /* nothing of it went: it need not */
+        vmms_migchan_rframe_build(r->obuf + r->olen, VMMS_RFRAME_ABORT, 0);
+        r->olen += VMMS_MIGCHAN_RFRAME_SIZE;
+        uint64_t deadline = now_us(CLOCK_MONOTONIC) + 500000;
+        while (r->ooff < r->olen && now_us(CLOCK_MONOTONIC) < deadline) {
+                ssize_t n = vmms_mig_conn_send_nb(r->c, r->obuf + r->ooff, r->olen - r->ooff);
+                if (n == -EAGAIN) {
+                        struct pollfd p = { .fd = r->c->fd, .events = POLLOUT };
+                        (void)poll(&p, 1, 50);
+                } else if (n <= 0) {
+                        break;
+                } else {
+                        r->ooff += (size_t)n;
+                }
+        }
+        r->ooff = r->olen = 0;
+}
+
+static bool stopped(const struct relay *r) {
+        struct pollfd p = { .fd = r->ops->stop_fd, .events = POLLIN };
+        return r->ops->stop_fd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+/* A whole frame from the peer, taken. 0, or -errno: the relay ends. */
+static int take_frame(struct relay *r) {
+        enum vmms_migchan_rframe type;
+        uint32_t len;
+        (void)vmms_migchan_rframe_parse(r->ibuf, &type, &len); /* checked in net_in */
+        const uint8_t *body = r->ibuf + VMMS_MIGCHAN_RFRAME_SIZE;
+        r->ihave = 0;
+        if (type == VMMS_RFRAME_DATA) {
+                if (r->peer_fin)
+                        return snprintf(r->err, r->errlen, "from the peer: data after its end"), -EPROTO;
+                r->rx += len;
+                *r->from_net += len;
+                r->woff = 0, r->wlen = len;
+                return 0;
+        }
+        if (type == VMMS_RFRAME_ABORT) {
+                if (r->peer_fin) /* its stream was whole: it is done with the channel */
+                        return r->aborted = true, 0;
+                return snprintf(r->err, r->errlen, "the peer ended the channel"), -ECONNABORTED;
+        }
+        uint64_t v = get_u64(body);
+        if (type == VMMS_RFRAME_ACK) {
+                if (v < r->acked || v > all_sent(r))
+                        return snprintf(r->err, r->errlen, "from the peer: an acknowledgement of %llu bytes of %llu",
+                                        (unsigned long long)v, (unsigned long long)all_sent(r)),
+                               -EPROTO;
+                r->acked = v;
+                return 0;
+        }
+        if (v != r->rx) /* FIN: the peer's stream ends here */
+                return snprintf(r->err, r->errlen, "from the peer: its end after %llu bytes, %llu received",
+                                (unsigned long long)v, (unsigned long long)r->rx),
+                       -EPROTO;
+        r->peer_fin = true;
+        return 0;
+}
+
+/* 1: the link failed (*k); 0; -errno: the relay ends. */
+static int net_in(struct relay *r, int *k) {
+        while (r->wlen == 0) { /* the worker has the last body */
+                size_t want = VMMS_MIGCHAN_RFRAME_SIZE;
+                enum vmms_migchan_rframe type;
+                uint32_t len;
+                if (r->ihave >= VMMS_MIGCHAN_RFRAME_SIZE) {
+                        if (vmms_migchan_rframe_parse(r->ibuf, &type, &len) < 0)
+                                return snprintf(r->err, r->errlen, "from the peer: a malformed frame"), -EBADMSG;
+                        want += len;
+                }
+                if (r->ihave == want) {
+                        int q = take_frame(r);
+                        if (q < 0)
+                                return q;
+                        continue;
+                }
+                ssize_t n = vmms_mig_conn_recv_nb(r->c, r->ibuf + r->ihave, want - r->ihave);
+                if (n == -EAGAIN)
+                        return 0;
+                if (n <= 0)
+                        return *k = n < 0 ? (int)n : -ECONNRESET, 1;
+                r->ihave += (size_t)n;
+        }
+        return 0;
+}
+
+/* 0, or -errno: the relay ends (the worker's side failed). */
+static int worker_out(struct relay *r) {
+        while (r->wlen) {
+                ssize_t n = send(r->wfd, r->ibuf + VMMS_MIGCHAN_RFRAME_SIZE + r->woff, r->wlen, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return 0;
+                if (n < 0)
+                        return snprintf(r->err, r->errlen, "to the worker: %s", strerror(errno)), -errno;
+                r->woff += (size_t)n, r->wlen -= (size_t)n;
+        }
+        if (r->peer_fin && !r->fin_delivered) {
+                (void)shutdown(r->wfd, SHUT_WR);
+                r->fin_delivered = true;
+        }
+        return 0;
+}
+
+/* 0, or -errno: the relay ends. */
+static int worker_in(struct relay *r) {
+        while (!r->w_eof && r->tx - acked_data(r) < r->cap) {
+                size_t at = (size_t)(r->tx % r->cap);
+                size_t n = MIN(r->cap - (size_t)(r->tx - acked_data(r)), r->cap - at);
+                ssize_t got = recv(r->wfd, r->ring + at, n, MSG_DONTWAIT);
+                if (got < 0 && (errno == EAGAIN || errno == EINTR))
+                        return 0;
+                if (got < 0)
+                        return snprintf(r->err, r->errlen, "from the worker: %s", strerror(errno)), -errno;
+                if (got == 0)
+                        r->w_eof = true;
+                r->tx += (uint64_t)got;
+        }
+        return 0;
+}
+
+/* The link failed (k, why): a new one, and what the peer lacks again. */
+static int recover(struct relay *r, int k) {
+        char msg[256];
+        if (stopped(r)) { /* the link's end is ours (a cancel shuts it down) */
+                send_abort(r);
+                return snprintf(r->err, r->errlen, "ended here"), -ECANCELED;
+        }
+        snprintf(msg, sizeof msg, "%s", strerror(-k));
+        if (r->ops->cut)
+                r->ops->cut(r->ops->opaque, msg);
+        uint64_t t0 = now_us(CLOCK_MONOTONIC), peer_rx;
+        int q = r->ops->reconnect(r->ops->opaque, received(r), t0 + r->ops->recover_ms * 1000ull, r->c, &peer_rx,
+                                  r->err, r->errlen);
+        if (q < 0) {
+                char last[256];
+                snprintf(last, sizeof last, "%s", r->err);
+                snprintf(r->err, r->errlen, "the channel was cut (%s) and %s", msg, last);
+                return q;
+        }
+        if (peer_rx < r->acked || peer_rx > all_sent(r))
+                return snprintf(r->err, r->errlen, "resuming: the peer has %llu bytes of the %llu sent (%llu acknowledged)",
+                                (unsigned long long)peer_rx, (unsigned long long)all_sent(r),
+                                (unsigned long long)r->acked),
+                       -EPROTO;
+        vmms_mig_conn_relay_mode(r->c);
+        r->acked = peer_rx;
+        r->ack_sent = received(r); /* the handshake told it */
+        r->sent = acked_data(r);
+        r->fin_framed = r->acked > r->tx;
+        r->ihave = 0; /* a frame cut halfway comes again */
+        r->ooff = r->olen = 0;
+        if (r->ops->resumed)
+                r->ops->resumed(r->ops->opaque, (now_us(CLOCK_MONOTONIC) - t0) / 1000);
+        return 0;
+}
+
+static bool done(const struct relay *r) {
+        return r->fin_delivered && r->w_eof && r->acked == all_sent(r) && !r->olen && !ack_due(r, true);
+}
+
+int vmms_mig_relay_resumable(struct vmms_mig_conn *c, int wfd, const struct vmms_mig_resume_ops *ops, uint64_t *to_net,
+                             uint64_t *from_net, char *err, size_t errlen) {
+        struct relay r = { .c = c, .wfd = wfd, .ops = ops, .cap = VMMS_MIG_REPLAY_MAX, .to_net = to_net,
+                           .from_net = from_net, .err = err, .errlen = errlen };
+        r.ring = malloc(r.cap);
+        r.obuf = malloc(FRAME_MAX + VMMS_MIGCHAN_RFRAME_SIZE); /* room for an ABORT after a frame */
+        r.ibuf = malloc(FRAME_MAX);
+        int ret = 0;
+        if (!r.ring || !r.obuf || !r.ibuf)
+                ret = -ENOMEM, snprintf(err, errlen, "out of memory");
+        vmms_mig_conn_relay_mode(c);
+        bool quiet = false;
+        while (ret >= 0 && !done(&r)) {
+                next_frame(&r, quiet);
+                bool pending = vmms_mig_conn_pending(c) && r.wlen == 0;
+                short net_ev = (short)((r.wlen == 0 ? POLLIN : 0) | (r.olen ? POLLOUT : 0));
+                short w_ev = (short)((!r.w_eof && r.tx - acked_data(&r) < r.cap ? POLLIN : 0) | (r.wlen ? POLLOUT : 0));
+                /* An fd with nothing to wait for is left out: its hang-up
+                 * would wake the loop again and again meanwhile. */
+                struct pollfd p[3] = {
+                        { .fd = net_ev ? c->fd : -1, .events = net_ev },
+                        { .fd = w_ev ? wfd : -1, .events = w_ev },
+                        { .fd = ops->stop_fd, .events = POLLIN },
+                };
+                int n = pending ? 1 : poll(p, 3, VMMS_MIG_QUIET_MS);
+                if (n < 0 && errno != EINTR) {
+                        ret = -errno, snprintf(err, errlen, "poll: %s", strerror(errno));
+                        break;
+                }
+                quiet = n == 0;
+                if (stopped(&r)) {
+                        send_abort(&r);
+                        ret = -ECANCELED, snprintf(err, errlen, "ended here");
+                        break;
+                }
+                /* Each step moves what it can without blocking. A link
+                 * that ends once everything is through (the peer is done
+                 * and closed) is no cut. */
+                int k = 0, lost = 0, st = net_in(&r, &k);
+                if (st > 0)
+                        lost = k, st = 0;
+                if (st == 0)
+                        st = worker_out(&r);
+                if (st == 0)
+                        st = worker_in(&r);
+                if (st == 0 && !lost) {
+                        next_frame(&r, quiet);
+                        if ((st = net_out(&r, &k)) > 0)
+                                lost = k, st = 0;
+                }
+                if (st < 0 && !r.aborted)
+                        send_abort(&r); /* the peer need not wait for a resume */
+                if (st < 0)
+                        ret = st;
+                else if (r.aborted)
+                        break;
+                else if (lost && !done(&r))
+                        ret = recover(&r, lost);
+        }
+        free(r.ring);
+        free(r.obuf);
+        free(r.ibuf);
+        return ret;
+}
