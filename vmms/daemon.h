@@ -46,6 +46,9 @@ struct vmms_options {
         const char *migration_allow[VMMS_MIGRATION_ALLOW_MAX];
         size_t n_migration_allow;
         bool migration_insecure;
+        /* How long a cut live-migration channel may take to come back
+         * (migresume.c); 0: no resumable channel, a cut fails the move. */
+        uint32_t migration_recover_ms;
         /* Dynamic Memory (memory-vm.c): host memory never given to VMs,
          * and the balancer's period. */
         uint64_t memory_reserve_mib;

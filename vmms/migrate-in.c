@@ -14,10 +14,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -50,64 +52,142 @@ struct vmms_incoming {
         char *query_answer; /* a query's answer: sent, and the channel ends */
         int thread_r;
         char thread_err[512];
+        /* The thread's connection; the loop moves it to the channel a
+         * resume names (handed_off) while the thread waits for 'G'. */
+        struct vmms_mig_conn c;
+        bool handed_off;
+        /* A resumable channel (migresume.c): its session, and a source's
+         * new connection after a cut (under lock; resume_efd wakes the
+         * relay's reconnect). cut: incoming_cut was called. */
+        bool resumable, resume_ready, cut;
+        struct vmms_migchan_session session;
+        struct vmms_mig_conn resume_c;
+        uint64_t resume_rx;
+        int resume_efd;
 };
 
 static void note_send(int fd, char type) {
         (void)send(fd, &type, 1, MSG_NOSIGNAL);
 }
 
+/* After a cut: the source's new connection, which the loop hands over
+ * (handoff), answered with what we received. */
+static int dst_reconnect(void *opaque, uint64_t rx, uint64_t deadline_us, struct vmms_mig_conn *c, uint64_t *peer_rx,
+                         char *err, size_t errlen) {
+        struct vmms_incoming *in = opaque;
+        /* The broken link goes, unpublished first: its fd number may be
+         * reused at once, and a cut or a handoff must not reach that. */
+        pthread_mutex_lock(&in->lock);
+        in->net_fd = -1;
+        pthread_mutex_unlock(&in->lock);
+        vmms_mig_conn_close(c);
+        for (;;) {
+                pthread_mutex_lock(&in->lock);
+                bool cut = in->cut, ready = in->resume_ready;
+                if (ready && !cut) {
+                        *c = in->resume_c, *peer_rx = in->resume_rx;
+                        in->resume_c = VMMS_MIG_CONN_NULL;
+                        in->resume_ready = false;
+                        in->net_fd = c->fd;
+                }
+                pthread_mutex_unlock(&in->lock);
+                if (cut)
+                        return snprintf(err, errlen, "the migration ended here"), -ECANCELED;
+                if (ready) {
+                        _cleanup_free_ char *ans = vmms_migchan_resumed_build(rx);
+                        int r = ans ? vmms_mig_send_frame(c, VMMS_MIGCHAN_ANSWER, ans) : -ENOMEM;
+                        if (r >= 0)
+                                return 0;
+                        pthread_mutex_lock(&in->lock);
+                        in->net_fd = -1;
+                        pthread_mutex_unlock(&in->lock);
+                        vmms_mig_conn_close(c); /* that one broke too: wait for the next */
+                        continue;
+                }
+                uint64_t now = now_us(CLOCK_MONOTONIC);
+                if (now >= deadline_us)
+                        return snprintf(err, errlen, "the source did not come back within %u ms",
+                                        in->d->opt.migration_recover_ms),
+                               -ETIMEDOUT;
+                struct pollfd p = { .fd = in->resume_efd, .events = POLLIN };
+                if (poll(&p, 1, (int)MIN((deadline_us - now + 999) / 1000, 100ull)) > 0) {
+                        uint64_t v;
+                        (void)read(in->resume_efd, &v, sizeof v);
+                }
+        }
+}
+
+static void dst_cut(void *opaque, const char *why) {
+        struct vmms_incoming *in = opaque;
+        log_warning("incoming migration channel from %s cut (%s); waiting up to %u ms for the source", in->peer, why,
+                    in->d->opt.migration_recover_ms);
+}
+
+static void dst_resumed(void *opaque, uint64_t outage_ms) {
+        struct vmms_incoming *in = opaque;
+        log_notice("incoming migration channel from %s is back after %llu ms", in->peer, (unsigned long long)outage_ms);
+}
+
 static void *incoming_thread(void *opaque) {
         struct vmms_incoming *in = opaque;
         struct vmms_daemon *d = in->d;
-        struct vmms_mig_conn c = VMMS_MIG_CONN_NULL;
         char type = 0;
-        int r = vmms_mig_accept(d->mig_tls, d->opt.migration_allow, d->opt.n_migration_allow, TAKE_FD(in->fd), &c,
+        int r = vmms_mig_accept(d->mig_tls, d->opt.migration_allow, d->opt.n_migration_allow, TAKE_FD(in->fd), &in->c,
                                 in->peer, sizeof in->peer, in->thread_err, sizeof in->thread_err);
         pthread_mutex_lock(&in->lock);
-        in->net_fd = c.fd;
+        in->net_fd = in->c.fd;
         pthread_mutex_unlock(&in->lock);
         if (r == -EPERM) { /* a certificate of our CA, for a host we do not allow: tell it why */
                 char *ignored = NULL;
                 uint32_t len;
                 _cleanup_free_ char *ans = vmms_migchan_answer_build(in->thread_err);
-                if (ans && vmms_mig_recv_frame(&c, VMMS_MIGCHAN_REQUEST, &ignored, &len) >= 0)
-                        (void)vmms_mig_send_frame(&c, VMMS_MIGCHAN_ANSWER, ans);
+                if (ans && vmms_mig_recv_frame(&in->c, VMMS_MIGCHAN_REQUEST, &ignored, &len) >= 0)
+                        (void)vmms_mig_send_frame(&in->c, VMMS_MIGCHAN_ANSWER, ans);
                 free(ignored);
         }
-        if (r >= 0 && (r = vmms_mig_recv_frame(&c, VMMS_MIGCHAN_REQUEST, &in->body, &in->len)) < 0)
+        if (r >= 0 && (r = vmms_mig_recv_frame(&in->c, VMMS_MIGCHAN_REQUEST, &in->body, &in->len)) < 0)
                 snprintf(in->thread_err, sizeof in->thread_err, "reading the request: %s", strerror(-r));
         if (r >= 0) {
                 note_send(in->note[1], 'R');
                 if (recv(in->note[1], &type, 1, 0) != 1 || type != 'G')
                         r = -ECANCELED;
         }
-        if (r >= 0) {
+        if (r >= 0 && !in->handed_off) { /* handed off: the channel it resumes answers */
                 _cleanup_free_ char *ans = in->query_answer ? NULL
-                                                             : vmms_migchan_answer_build(in->refused ? in->answer_error
-                                                                                                     : NULL);
-                r = ans || in->query_answer ? vmms_mig_send_frame(&c, VMMS_MIGCHAN_ANSWER, in->query_answer ?: ans)
+                                           : in->refused    ? vmms_migchan_answer_build(in->answer_error)
+                                           : in->resumable  ? vmms_migchan_resumable_answer_build()
+                                                            : vmms_migchan_answer_build(NULL);
+                r = ans || in->query_answer ? vmms_mig_send_frame(&in->c, VMMS_MIGCHAN_ANSWER, in->query_answer ?: ans)
                                             : -ENOMEM;
+                struct vmms_mig_resume_ops ops = { .reconnect = dst_reconnect, .cut = dst_cut, .resumed = dst_resumed,
+                                                   .opaque = in, .recover_ms = d->opt.migration_recover_ms,
+                                                   .stop_fd = -1 };
                 if (r >= 0 && !in->refused && !in->query_answer) {
                         uint64_t to = 0, from = 0;
-                        r = in->saved ? vmms_saved_in_run(in->saved, &c, in->thread_err, sizeof in->thread_err)
-                                      : vmms_mig_relay(&c, in->wpair[1], &to, &from, in->thread_err,
-                                                       sizeof in->thread_err);
+                        r = in->saved      ? vmms_saved_in_run(in->saved, &in->c, in->thread_err, sizeof in->thread_err)
+                            : in->resumable ? vmms_mig_relay_resumable(&in->c, in->wpair[1], &ops, &to, &from,
+                                                                       in->thread_err, sizeof in->thread_err)
+                                            : vmms_mig_relay(&in->c, in->wpair[1], &to, &from, in->thread_err,
+                                                             sizeof in->thread_err);
                 }
         }
         in->thread_r = r;
         pthread_mutex_lock(&in->lock);
         in->net_fd = -1;
         pthread_mutex_unlock(&in->lock);
-        vmms_mig_conn_close(&c);
+        vmms_mig_conn_close(&in->c);
         note_send(in->note[1], 'D');
         return NULL;
 }
 
 static void incoming_cut(struct vmms_incoming *in) {
         pthread_mutex_lock(&in->lock);
+        in->cut = true;
         if (in->net_fd >= 0)
                 (void)shutdown(in->net_fd, SHUT_RDWR);
         pthread_mutex_unlock(&in->lock);
+        if (in->resume_efd >= 0)
+                (void)eventfd_write(in->resume_efd, 1);
         if (in->wpair[1] >= 0)
                 (void)shutdown(in->wpair[1], SHUT_RDWR);
         if (in->note[0] >= 0)
@@ -129,6 +209,9 @@ static void incoming_free(struct vmms_incoming *in, bool join) {
         safe_close(in->note[0]), safe_close(in->note[1]);
         safe_close(in->wpair[0]), safe_close(in->wpair[1]);
         safe_close(in->fd);
+        safe_close(in->resume_efd);
+        vmms_mig_conn_close(&in->resume_c);
+        vmms_mig_conn_close(&in->c);
         pthread_mutex_destroy(&in->lock);
         vmms_saved_in_free(in->saved);
         free(in->body);
@@ -224,10 +307,49 @@ static int map_owner(struct vmms_incoming *in, struct vmms_migchan_request *q, c
         return 0;
 }
 
+/* A source's new connection after a cut (vmms/migchan.h "A resumable
+ * channel"): moved to the channel of the same session from the same
+ * peer, whose relay answers it; the old connection, if that relay has not
+ * noticed its end yet, is shut down. */
+static int handoff(struct vmms_incoming *in, const struct vmms_migchan_session *s, uint64_t rx, char *err,
+                   size_t errlen) {
+        struct vmms_incoming *o = in->d->incoming;
+        while (o && (o == in || !o->resumable || memcmp(&o->session, s, sizeof *s) != 0 || strcmp(o->peer, in->peer)))
+                o = o->next;
+        if (!o)
+                return snprintf(err, errlen, "no migration from %s to resume here", in->peer), -ENOENT;
+        pthread_mutex_lock(&in->lock);
+        struct vmms_mig_conn c = in->c;
+        in->c = VMMS_MIG_CONN_NULL;
+        in->net_fd = -1; /* o's now: in's cut must not reach it */
+        pthread_mutex_unlock(&in->lock);
+        pthread_mutex_lock(&o->lock);
+        vmms_mig_conn_close(&o->resume_c); /* an earlier one that was not taken */
+        o->resume_c = c, o->resume_rx = rx, o->resume_ready = true;
+        if (o->net_fd >= 0)
+                (void)shutdown(o->net_fd, SHUT_RDWR);
+        pthread_mutex_unlock(&o->lock);
+        (void)eventfd_write(o->resume_efd, 1);
+        in->handed_off = true;
+        return 0;
+}
+
 static void decide(struct vmms_incoming *in) {
         _cleanup_free_ struct vmms_migchan_request *q = malloc(sizeof *q);
         char err[VMMS_MIGCHAN_ERROR_MAX] = "";
         struct guid id;
+        struct vmms_migchan_session session;
+        uint64_t rx;
+        int rr = vmms_migchan_resume_parse(in->body, in->len, &session, &rx);
+        if (rr != 0) {
+                if (rr < 0 || handoff(in, &session, rx, err, sizeof err) < 0) {
+                        in->refused = true;
+                        snprintf(in->answer_error, sizeof in->answer_error, "%s", rr < 0 ? "a malformed resume" : err);
+                        log_notice("migration resume from %s refused: %s", in->peer, in->answer_error);
+                }
+                note_send(in->note[0], 'G');
+                return;
+        }
         int qr = vmms_migchan_query_parse(in->body, in->len, &id);
         if (qr > 0) {
                 enum vmms_migchan_outcome o = query_outcome(in->d, &id);
@@ -260,8 +382,11 @@ static void decide(struct vmms_incoming *in) {
                         r = -ENOMEM;
         } else if (r >= 0 && q->mode == VMMS_MIGRATE_SAVED) /* migrate-saved.c */
                 r = vmms_saved_in_accept(in->d, q, in->peer, in->note[0], in->note[1], &in->saved, err, sizeof err);
-        else if (r >= 0)
-                r = accept_request(in, q, err, sizeof err);
+        else if (r >= 0 && (r = accept_request(in, q, err, sizeof err)) >= 0 && q->has_session &&
+                 in->d->opt.migration_recover_ms > 0) {
+                in->resumable = true; /* the answer says so; the relay frames */
+                in->session = q->session;
+        }
         if (r < 0) {
                 if (!err[0])
                         snprintf(err, sizeof err, "%s", strerror(-r));
@@ -310,7 +435,9 @@ static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userda
                 safe_close(fd);
                 return 0;
         }
-        *in = (struct vmms_incoming){ .d = d, .note = { -1, -1 }, .wpair = { -1, -1 }, .fd = fd, .net_fd = -1 };
+        *in = (struct vmms_incoming){ .d = d, .note = { -1, -1 }, .wpair = { -1, -1 }, .fd = fd, .net_fd = -1,
+                                      .c = VMMS_MIG_CONN_NULL, .resume_c = VMMS_MIG_CONN_NULL,
+                                      .resume_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
         pthread_mutex_init(&in->lock, NULL);
         if (sa.ss_family == AF_INET)
                 inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, addr, sizeof addr);
@@ -320,7 +447,7 @@ static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userda
         in->next = d->incoming;
         d->incoming = in;
         d->n_incoming++;
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, in->note) < 0 ||
+        if (in->resume_efd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, in->note) < 0 ||
             socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in->wpair) < 0 ||
             sd_event_add_io(d->event, &in->note_src, in->note[0], EPOLLIN, on_note, in) < 0 ||
             pthread_create(&in->thread, NULL, incoming_thread, in) != 0) {

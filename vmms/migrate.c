@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -60,10 +62,21 @@ struct vmms_migration {
         unsigned queries;
         enum vmms_migchan_outcome outcome;
         sd_event_source *retry_src;
+        /* A resumable channel (migresume.c): the session the request
+         * names, the request without it for a destination that predates
+         * it, and the latest cut (thread -> loop, under lock). */
+        bool has_session;
+        struct vmms_migchan_session session;
+        char *request_plain;
+        int stop_efd;      /* the relay ends, telling the destination (channel_cut) */
+        bool resumable_on; /* the resumable relay runs: a cut must leave its link writable */
+        char cut_why[256];
+        uint64_t outage_ms;
+        unsigned cuts;
 };
 
 struct note_msg {
-        char type; /* 'A' accepted, 'D' done (the channel or a query) */
+        char type; /* 'A' accepted, 'D' done (the channel or a query), 'C' cut, 'U' up again */
 };
 
 /* Between two queries of an unconfirmed commit: 1 s, growing to 5 s. */
@@ -121,23 +134,107 @@ static void *thread_end(struct vmms_migration *m, struct vmms_mig_conn *c, int r
         return NULL;
 }
 
+static bool is_cancelled(struct vmms_migration *m) {
+        pthread_mutex_lock(&m->lock);
+        bool c = m->cancelled;
+        pthread_mutex_unlock(&m->lock);
+        return c;
+}
+
+/* After a cut: dial again and resume (vmms/migchan.h), every 500 ms
+ * until the deadline. A refusal ends it: the destination has let go. */
+static int src_reconnect(void *opaque, uint64_t rx, uint64_t deadline_us, struct vmms_mig_conn *c, uint64_t *peer_rx,
+                         char *err, size_t errlen) {
+        struct vmms_migration *m = opaque;
+        _cleanup_free_ char *req = vmms_migchan_resume_build(&m->session, rx);
+        char last[512] = "";
+        /* The broken link goes, unpublished first: its fd number may be
+         * reused at once, and channel_cut must not reach that. */
+        (void)publish_fd(-1, m);
+        vmms_mig_conn_close(c);
+        if (!req)
+                return snprintf(err, errlen, "out of memory"), -ENOMEM;
+        for (;;) {
+                if (is_cancelled(m))
+                        return snprintf(err, errlen, "the migration was cancelled"), -ECANCELED;
+                char *body = NULL, why[VMMS_MIGCHAN_ERROR_MAX + 1];
+                uint32_t len;
+                int r = vmms_mig_connect(m->vm->d->mig_tls, m->a.host, m->a.port, c, publish_fd, m, last, sizeof last);
+                if (r >= 0 && (r = vmms_mig_send_frame(c, VMMS_MIGCHAN_REQUEST, req)) >= 0 &&
+                    (r = vmms_mig_recv_frame(c, VMMS_MIGCHAN_ANSWER, &body, &len)) >= 0) {
+                        r = vmms_migchan_resumed_parse(body, len, peer_rx, why, sizeof why);
+                        free(body);
+                        if (r >= 0)
+                                return 0;
+                        (void)publish_fd(-1, m);
+                        vmms_mig_conn_close(c);
+                        return snprintf(err, errlen, "the destination did not resume: %s", why), -ECONNREFUSED;
+                }
+                if (r < 0 && !last[0])
+                        snprintf(last, sizeof last, "%s", strerror(-r));
+                (void)publish_fd(-1, m);
+                vmms_mig_conn_close(c);
+                uint64_t now = now_us(CLOCK_MONOTONIC);
+                if (now >= deadline_us)
+                        return snprintf(err, errlen, "did not come back within %u ms (%s)", m->vm->d->opt.migration_recover_ms,
+                                        last),
+                               -ETIMEDOUT;
+                usleep((useconds_t)MIN(deadline_us - now, 500000ull));
+        }
+}
+
+static void src_cut(void *opaque, const char *why) {
+        struct vmms_migration *m = opaque;
+        pthread_mutex_lock(&m->lock);
+        snprintf(m->cut_why, sizeof m->cut_why, "%s", why);
+        m->cuts++;
+        pthread_mutex_unlock(&m->lock);
+        note_send(m, 'C');
+}
+
+static void src_resumed(void *opaque, uint64_t outage_ms) {
+        struct vmms_migration *m = opaque;
+        pthread_mutex_lock(&m->lock);
+        m->outage_ms = outage_ms;
+        pthread_mutex_unlock(&m->lock);
+        note_send(m, 'U');
+}
+
 static void *channel_thread(void *opaque) {
         struct vmms_migration *m = opaque;
         struct vmms_mig_conn c = VMMS_MIG_CONN_NULL;
         char *body = NULL, why[VMMS_MIGCHAN_ERROR_MAX + 1];
         uint32_t len;
-        bool ok = false;
+        bool ok = false, resumable = false;
         int r = ask(m, &c, m->request, "request", &body, &len);
-        if (r >= 0 && (r = vmms_migchan_answer_parse(body, len, &ok, why, sizeof why)) < 0)
+        if (r >= 0 && (r = vmms_migchan_answer_parse_ex(body, len, &ok, &resumable, why, sizeof why)) < 0)
                 snprintf(m->thread_err, sizeof m->thread_err, "the destination's answer is malformed");
-        free(body);
+        free(body), body = NULL;
+        if (r >= 0 && !ok && m->request_plain && strstr(why, "session: unknown field")) {
+                /* A destination without resumable channels: as before them. */
+                vmms_mig_conn_close(&c);
+                r = ask(m, &c, m->request_plain, "request", &body, &len);
+                if (r >= 0 && (r = vmms_migchan_answer_parse(body, len, &ok, why, sizeof why)) < 0)
+                        snprintf(m->thread_err, sizeof m->thread_err, "the destination's answer is malformed");
+                free(body);
+        }
         if (r >= 0 && !ok) {
                 snprintf(m->thread_err, sizeof m->thread_err, "the destination refused: %s", why);
                 r = -EPERM;
         }
         if (r >= 0) {
                 note_send(m, 'A');
-                r = vmms_mig_relay(&c, m->wpair[1], &m->to_net, &m->from_net, m->thread_err, sizeof m->thread_err);
+                struct vmms_mig_resume_ops ops = { .reconnect = src_reconnect, .cut = src_cut, .resumed = src_resumed,
+                                                   .opaque = m, .recover_ms = m->vm->d->opt.migration_recover_ms,
+                                                   .stop_fd = m->stop_efd };
+                pthread_mutex_lock(&m->lock);
+                m->resumable_on = resumable && m->has_session;
+                pthread_mutex_unlock(&m->lock);
+                r = m->resumable_on
+                            ? vmms_mig_relay_resumable(&c, m->wpair[1], &ops, &m->to_net, &m->from_net, m->thread_err,
+                                                       sizeof m->thread_err)
+                            : vmms_mig_relay(&c, m->wpair[1], &m->to_net, &m->from_net, m->thread_err,
+                                             sizeof m->thread_err);
         }
         return thread_end(m, &c, r);
 }
@@ -162,9 +259,14 @@ static void *query_thread(void *opaque) {
 static void channel_cut(struct vmms_migration *m) {
         pthread_mutex_lock(&m->lock);
         m->cancelled = true;
+        /* A resumable relay tells the destination (ABORT) that no resume
+         * follows, so its link stays writable; the reading end is shut so
+         * that a reconnect's wait ends. */
         if (m->net_fd >= 0)
-                (void)shutdown(m->net_fd, SHUT_RDWR);
+                (void)shutdown(m->net_fd, m->resumable_on ? SHUT_RD : SHUT_RDWR);
         pthread_mutex_unlock(&m->lock);
+        if (m->stop_efd >= 0)
+                (void)eventfd_write(m->stop_efd, 1);
         if (m->wpair[1] >= 0)
                 (void)shutdown(m->wpair[1], SHUT_RDWR);
 }
@@ -183,6 +285,8 @@ static void migration_free(struct vmms_migration *m) {
         pthread_mutex_destroy(&m->lock);
         sd_bus_message_unref(m->call);
         free(m->request);
+        free(m->request_plain);
+        safe_close(m->stop_efd);
         if (m->vm && m->vm->migration == m)
                 m->vm->migration = NULL;
         free(m);
@@ -401,6 +505,21 @@ static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 return 0;
         if (k != (ssize_t)sizeof n)
                 n.type = 'D';
+        if (n.type == 'C' || n.type == 'U') { /* the channel cut, or resumed */
+                char why[sizeof m->cut_why];
+                pthread_mutex_lock(&m->lock);
+                snprintf(why, sizeof why, "%s", m->cut_why);
+                uint64_t ms = m->outage_ms;
+                pthread_mutex_unlock(&m->lock);
+                if (n.type == 'C')
+                        vmms_vm_log(m->vm, LOG_LEVEL_WARNING, 0,
+                                    "the migration channel to %s:%u was cut (%s); reconnecting for up to %u ms",
+                                    m->a.host, m->a.port, why, m->vm->d->opt.migration_recover_ms);
+                else
+                        vmms_vm_log(m->vm, LOG_LEVEL_NOTICE, 0, "the migration channel to %s:%u is back after %llu ms",
+                                    m->a.host, m->a.port, (unsigned long long)ms);
+                return 0;
+        }
         if (n.type == 'A' && !m->cancelled) {
                 if (m->vm->worker)
                         ask_worker(m);
@@ -439,8 +558,12 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
         if (!m)
                 return -ENOMEM;
         *m = (struct vmms_migration){ .vm = vm, .a = *a, .note = { -1, -1 }, .wpair = { -1, -1 }, .net_fd = -1,
-                                      .t0_us = now_us(CLOCK_MONOTONIC) };
+                                      .t0_us = now_us(CLOCK_MONOTONIC),
+                                      .stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
         pthread_mutex_init(&m->lock, NULL);
+        /* A session for a resumable channel, unless cuts are to fail. */
+        m->has_session = vm->d->opt.migration_recover_ms > 0 &&
+                         getrandom(m->session.id, sizeof m->session.id, 0) == (ssize_t)sizeof m->session.id;
         int r = -ENOMEM;
         char owner_name[VMMS_MIGCHAN_USER_MAX + 1];
         if (vmms_user_name(vm->owner, owner_name, sizeof owner_name) < 0)
@@ -454,11 +577,18 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
                         return r;
                 }
                 r = -ENOMEM;
-                m->request = vmms_migchan_disks_request_build(c, vm->owner, owner_name, disks);
+                m->request = vmms_migchan_live_request_build(c, vm->owner, owner_name, disks,
+                                                             m->has_session ? &m->session : NULL);
+                m->request_plain = m->has_session ? vmms_migchan_disks_request_build(c, vm->owner, owner_name, disks)
+                                                  : NULL;
         } else {
-                m->request = vmms_migchan_request_build(vm->config, vm->owner, owner_name, VMMS_MIGRATE_LIVE);
+                m->request = vmms_migchan_live_request_build(vm->config, vm->owner, owner_name, NULL,
+                                                             m->has_session ? &m->session : NULL);
+                m->request_plain = m->has_session ? vmms_migchan_request_build(vm->config, vm->owner, owner_name,
+                                                                               VMMS_MIGRATE_LIVE)
+                                                  : NULL;
         }
-        if (!m->request ||
+        if (!m->request || (m->has_session && !m->request_plain) || m->stop_efd < 0 ||
             socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, m->note) < 0 ||
             socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, m->wpair) < 0 ||
             (r = sd_event_add_io(vm->d->event, &m->note_src, m->note[0], EPOLLIN, on_note, m)) < 0 ||
@@ -488,7 +618,7 @@ int vmms_vm_migration_ask_again(struct vmms_vm *vm, const char *dest) {
         struct vmms_migration *m = calloc(1, sizeof *m);
         if (!m)
                 return -ENOMEM;
-        *m = (struct vmms_migration){ .vm = vm, .note = { -1, -1 }, .wpair = { -1, -1 }, .net_fd = -1,
+        *m = (struct vmms_migration){ .vm = vm, .note = { -1, -1 }, .wpair = { -1, -1 }, .net_fd = -1, .stop_efd = -1,
                                       .t0_us = now_us(CLOCK_MONOTONIC), .worker_asked = true,
                                       .worker_answered = true, .committed = true, .thread_done = true };
         pthread_mutex_init(&m->lock, NULL);

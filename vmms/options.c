@@ -21,7 +21,7 @@ enum {
         OPT_MAX_USER, OPT_MAX_STARTING, OPT_MAX_PENDING, OPT_START_TIMEOUT, OPT_RESTART_DELAY,
         OPT_RESTART_MAX_DELAY, OPT_RESTART_BURST, OPT_RESTART_WINDOW, OPT_NO_POLKIT, OPT_VERSION,
         OPT_STOP_GRACE, OPT_POOL, OPT_ALLOW_BLOCK, OPT_LOG_MAX_SIZE, OPT_LOG_CHECK, OPT_MIG_LISTEN, OPT_MIG_CERT,
-        OPT_MIG_KEY, OPT_MIG_CA, OPT_MIG_ALLOW, OPT_MIG_INSECURE, OPT_MEMORY_RESERVE, OPT_MEMORY_INTERVAL,
+        OPT_MIG_KEY, OPT_MIG_CA, OPT_MIG_ALLOW, OPT_MIG_INSECURE, OPT_MIG_RECOVER, OPT_MEMORY_RESERVE, OPT_MEMORY_INTERVAL,
         OPT_DISPLAY_SERVER, OPT_CONSOLE_ADDRESS, OPT_CONSOLE_CERT, OPT_CONSOLE_KEY,
 };
 
@@ -53,6 +53,7 @@ static const struct option options[] = {
         { "migration-ca", required_argument, NULL, OPT_MIG_CA },
         { "migration-allow", required_argument, NULL, OPT_MIG_ALLOW },
         { "migration-insecure", no_argument, NULL, OPT_MIG_INSECURE },
+        { "migration-recover-ms", required_argument, NULL, OPT_MIG_RECOVER },
         { "memory-reserve", required_argument, NULL, OPT_MEMORY_RESERVE },
         { "memory-interval-ms", required_argument, NULL, OPT_MEMORY_INTERVAL },
         { "display-server", required_argument, NULL, OPT_DISPLAY_SERVER },
@@ -107,6 +108,8 @@ static void usage(void) {
                "  --migration-allow=NAME   a source host whose certificate names NAME may migrate\n"
                "                           VMs here (repeatable, up to 16)\n"
                "  --migration-insecure     no TLS, no authentication: loopback addresses only (tests)\n"
+               "  --migration-recover-ms=MS  how long a live migration's cut channel may take to\n"
+               "                           come back (default 20000; 0: a cut fails the migration)\n"
                "  --memory-reserve=MIB     host memory Dynamic Memory never gives to VMs (default: a\n"
                "                           tenth of the host's, at least 256, at most 4096)\n"
                "  --memory-interval-ms=MS  how often Dynamic Memory balances (default 1000)\n"
@@ -146,6 +149,7 @@ static void defaults(struct vmms_options *o) {
                 .log_max_bytes = 1024 * 1024,
                 .log_check_us = 5 * 1000000ull,
                 .memory_interval_us = 1000000ull,
+                .migration_recover_ms = 20000,
                 .console_address = "127.0.0.1",
         };
         /* The worker lives next to vmms (installed and build tree alike). */
@@ -176,6 +180,7 @@ static int numeric_option(struct vmms_options *o, int c, const char *arg) {
                 { OPT_RESTART_BURST, 0, 1000 },   { OPT_RESTART_WINDOW, 1, 86400 },
                 { OPT_LOG_MAX_SIZE, 0, 1ull << 40 }, { OPT_LOG_CHECK, 10, 3600000 },
                 { OPT_MEMORY_RESERVE, 0, 1ull << 30 }, { OPT_MEMORY_INTERVAL, 100, 3600000 },
+                { OPT_MIG_RECOVER, 0, 120000 },
         };
         for (size_t i = 0; i < ARRAY_SIZE(ranges); i++) {
                 if (ranges[i].opt != c)
@@ -197,6 +202,7 @@ static int numeric_option(struct vmms_options *o, int c, const char *arg) {
                 case OPT_LOG_CHECK: o->log_check_us = v * 1000ull; break;
                 case OPT_MEMORY_RESERVE: o->memory_reserve_mib = v, o->memory_reserve_set = true; break;
                 case OPT_MEMORY_INTERVAL: o->memory_interval_us = v * 1000ull; break;
+                case OPT_MIG_RECOVER: o->migration_recover_ms = (uint32_t)v; break;
                 }
                 return 0;
         }

@@ -23,8 +23,10 @@
 #   the source's worker killed mid-transfer (fake.migrate_ms): B never
 #     runs it, A asks, then applies the restart policy;
 #   the destination's worker killed mid-transfer, and the network cut
-#     mid-transfer (a TCP relay between the two, killed): A runs on, B
-#     forgets the VM;
+#     mid-transfer (a TCP relay between the two, killed) for longer than
+#     --migration-recover-ms: A runs on, B forgets the VM;
+#   the network cut and back within it: the channel resumes and the move
+#     completes; a cancel reaches B at once (ABORT);
 #   owners travel by user name: B maps the name to its own uid and refuses
 #     a name, or a uid without a name, that it lacks;
 #   a Saved VM arriving twice at once: the second move is refused.
@@ -35,8 +37,8 @@ VMMS_TEST_WORKER=fake
 t_pick_worker
 read -r PA PB PC < <(t_free_ports 3)
 [ -n "$PC" ] || fail "no free ports"
-t_start_vmms --migration-insecure --migration-listen=127.0.0.1:$PA
-t_host_b_start "$PB" --migration-insecure
+t_start_vmms --migration-insecure --migration-listen=127.0.0.1:$PA --migration-recover-ms=6000
+t_host_b_start "$PB" --migration-insecure --migration-recover-ms=6000
 
 gone_from() { ! "$VMCTL_BIN" --address="$1" show "$2" >/dev/null 2>&1; }
 b_committed() { grep -q 'fake-vmwp: committed' "$(ADDR=$ADDRB vm_prop "$1" ConsoleLog)"; }
@@ -106,7 +108,7 @@ t_stop_vmms
 wait "$MIG"
 alive "$PID" || fail "A's paused worker went with vmms"
 grep -rEq "\"migration_unresolved\": *\"127.0.0.1:$PB\"" "$T/run/vms" || fail "the worker's record does not keep the question"
-t_start_vmms --migration-insecure --migration-listen=127.0.0.1:$PA
+t_start_vmms --migration-insecure --migration-listen=127.0.0.1:$PA --migration-recover-ms=6000
 wait_for 10 "A asking again" grep -q "rr.*committed without an answer before vmms restarted" "$T/vmms.log"
 ADDR=$ADDRB wait_state rr Running 30
 wait_for 20 "rr gone from A" gone_from "$ADDR" rr
@@ -197,8 +199,9 @@ kill -9 "$(ADDR=$ADDRB vm_prop kd WorkerPid)"
 migrate_done kd 1
 stays_on_a kd
 
-note "the network cut mid-transfer (a TCP relay killed): A runs on, B forgets"
-python3 -c 'import socket,sys,threading
+# start_relay: a TCP relay PC -> PB (RELAY its pid), the network between the two.
+start_relay() {
+  python3 -c 'import socket,sys,threading
 l=socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); l.bind(("127.0.0.1", int(sys.argv[1]))); l.listen(4)
 def pump(a, b):
     try:
@@ -214,9 +217,30 @@ while True:
     c, _ = l.accept(); u = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
     threading.Thread(target=pump, args=(c, u), daemon=True).start()
     threading.Thread(target=pump, args=(u, c), daemon=True).start()' "$PC" "$PB" &
-RELAY=$!
-t_on_exit "kill $RELAY 2>/dev/null"
-wait_for 10 "the relay" sh -c "ss -ltn | grep -q ':$PC '"
+  RELAY=$!
+  t_on_exit "kill $RELAY 2>/dev/null"
+  wait_for 10 "the relay" sh -c "ss -ltn | grep -q ':$PC '"
+}
+
+note "the network cut mid-transfer and back within --migration-recover-ms: the channel resumes, the move completes"
+start_relay
+start_vm blip "fake.migrate_ms=4000"
+migrate_bg blip "$PC"
+wait_for 20 "blip arriving on B" on_b blip
+sleep 0.5
+kill -9 "$RELAY"; wait "$RELAY" 2>/dev/null
+wait_for 10 "A noticing the cut" grep -q "blip.*the migration channel to 127.0.0.1:$PC was cut" "$T/vmms.log"
+sleep 1
+start_relay
+migrate_done blip 0
+ADDR=$ADDRB wait_state blip Running
+wait_for 10 "blip gone from A" gone_from "$ADDR" blip
+grep -q "blip.*the migration channel to 127.0.0.1:$PC is back after [0-9]* ms" "$T/vmms.log" || fail "A did not log the resume"
+grep -q "incoming migration channel from 127.0.0.1 is back after" "$B/vmms.log" || fail "B did not log the resume"
+kill "$RELAY"; wait "$RELAY" 2>/dev/null
+
+note "the network cut mid-transfer for longer than --migration-recover-ms (a TCP relay killed): A runs on, B forgets"
+start_relay
 start_vm cut "fake.migrate_ms=4000"
 migrate_bg cut "$PC"
 wait_for 20 "cut arriving on B" on_b cut
@@ -224,6 +248,21 @@ sleep 0.5
 kill -9 "$RELAY"
 migrate_done cut 1
 stays_on_a cut
+grep -q "incoming migration channel from 127.0.0.1 ended: the channel was cut (.*) and the source did not come back within 6000 ms" "$B/vmms.log" ||
+  fail "B's end of the cut channel: $(grep 'incoming migration channel' "$B/vmms.log" | tail -2)"
+
+note "a cancel reaches the destination at once (ABORT), not after the recover window"
+start_vm ab "fake.migrate_ms=8000"
+migrate_bg ab "$PB"
+wait_for 20 "ab arriving on B" on_b ab
+t0=$(date +%s%N)
+bus call org.vmstack.VMMS1 "$(vm_path ab)" org.vmstack.VMMS1.VM CancelMigration >/dev/null
+wait_for 10 "ab gone from B" gone_from "$ADDRB" ab
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$ms" -lt 2500 ] || fail "B forgot the cancelled VM only after $ms ms"
+grep -q "incoming migration channel from 127.0.0.1 ended: the peer ended the channel" "$B/vmms.log" || fail "B did not hear the ABORT"
+migrate_done ab 1 "cancelled"
+wait_state ab Running
 
 note "owners by name: B maps a user name to its own uid, refuses names and uids it lacks"
 nouid=4242; while getent passwd "$nouid" >/dev/null; do nouid=$((nouid + 1)); done

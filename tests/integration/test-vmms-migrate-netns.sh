@@ -7,7 +7,9 @@
 # (its stream and commit are vmwp's; the guest's own checks are the real
 # worker's tests). A VM with a disk moves A->B->A ten times: after each
 # move it runs on exactly one side, the other has forgotten it, and the
-# image lock is the new side's. Then the link is cut mid-transfer (the
+# image lock is the new side's. A move whose TCP connection is killed
+# mid-transfer resumes on a new one (TLS) and completes. Then the link is
+# cut mid-transfer (the
 # veth down): A's worker gives up and runs on; once the link is back, B
 # learns the stream ended and forgets the VM.
 set -u
@@ -72,6 +74,24 @@ done
 echo "A->B/B->A, ms to the VM running on the other side and forgotten here: ${times[*]}"
 [ "$(grep -c "mv: migrated to 10.94.0.2" "$T/vmms.log")" = 10 ] || fail "A did not log 10 moves"
 grep -q "accepting migrations on 10.94.0.2.* (TLS)" "$B/vmms.log" || fail "B not on its veth address with TLS"
+
+note "the channel's TCP connection killed mid-transfer (ss -K in A): the TLS channel resumes, the move completes"
+t_create rs "fake.migrate_ms=3000"
+expect_rc 0 vmctl start rs --timeout=30
+wait_state rs Running
+vmctl migrate rs 10.94.0.2 >"$T/rs.out" 2>&1 &
+MIG=$!
+wait_for 20 "rs arriving on B" sh -c "'$VMCTL_BIN' --address='$ADDRB' show rs >/dev/null 2>&1"
+sleep 0.3
+ip netns exec "$NSA" ss -K dst 10.94.0.2 dport = 7390 >/dev/null 2>&1 || fail "ss -K"
+wait "$MIG"; rc=$?
+[ "$rc" = 0 ] || fail "vmctl migrate rs exited $rc: $(tail -2 "$T/rs.out")"
+ADDR=$ADDRB wait_state rs Running
+wait_for 10 "rs gone from A" gone_from "$ADDR" rs
+grep -q "rs: the migration channel to 10.94.0.2:7390 was cut" "$T/vmms.log" || fail "A saw no cut: ss -K killed nothing?"
+grep -q "rs: the migration channel to 10.94.0.2:7390 is back after" "$T/vmms.log" || fail "A did not log the resume"
+echo "  ($(grep -o "rs: the migration channel .* is back after [0-9]* ms" "$T/vmms.log"))"
+ADDR=$ADDRB expect_rc 0 vmctl stop rs --timeout=30
 
 note "the link cut mid-transfer: A runs on; B forgets the VM once the link is back"
 expect_rc 0 vmctl stop mv --timeout=30
