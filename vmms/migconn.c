@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/fd-util.h"
@@ -385,6 +386,16 @@ ssize_t vmms_mig_conn_send_nb(struct vmms_mig_conn *c, const void *buf, size_t l
         }
         ssize_t n = gnutls_record_send(c->session, buf, len);
         return n >= 0 ? n : n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED ? -EAGAIN : -ECONNRESET;
+}
+
+ssize_t vmms_mig_conn_send2_nb(struct vmms_mig_conn *c, const void *a, size_t alen, const void *b, size_t blen) {
+        if (!c->session) {
+                struct iovec iov[2] = { { (void *)a, alen }, { (void *)b, blen } };
+                struct msghdr mh = { .msg_iov = alen ? iov : iov + 1, .msg_iovlen = alen ? 2 : 1 };
+                ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+                return n < 0 ? (errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno) : n;
+        }
+        return alen ? vmms_mig_conn_send_nb(c, a, alen) : vmms_mig_conn_send_nb(c, b, blen);
 }
 
 ssize_t vmms_mig_conn_recv_nb(struct vmms_mig_conn *c, void *buf, size_t len) {

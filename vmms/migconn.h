@@ -61,6 +61,10 @@ void vmms_mig_conn_close(struct vmms_mig_conn *c);
  * with the same buffer and length (GnuTLS's rule). */
 ssize_t vmms_mig_conn_send_nb(struct vmms_mig_conn *c, const void *buf, size_t len);
 ssize_t vmms_mig_conn_recv_nb(struct vmms_mig_conn *c, void *buf, size_t len);
+/* a[0, alen) then b[0, blen) as one send where the transport allows
+ * (plain: sendmsg; TLS: the first non-empty one): the bytes taken from
+ * both, in order. */
+ssize_t vmms_mig_conn_send2_nb(struct vmms_mig_conn *c, const void *a, size_t alen, const void *b, size_t blen);
 /* Whether TLS holds received bytes that poll(2) cannot see. */
 bool vmms_mig_conn_pending(struct vmms_mig_conn *c);
 /* For the resumable relay: the socket non-blocking, and a link that

@@ -33,7 +33,6 @@
 
 #define VMMS_MIG_ACK_EVERY (1u << 20)
 #define VMMS_MIG_QUIET_MS 200
-#define FRAME_MAX (VMMS_MIGCHAN_RFRAME_SIZE + VMMS_MIGCHAN_DATA_MAX)
 
 struct relay {
         struct vmms_mig_conn *c;
@@ -48,13 +47,22 @@ struct relay {
         uint64_t ack_sent; /* what our last ACK said */
         bool w_eof, fin_framed, peer_fin, fin_delivered;
         bool aborted; /* the peer ended the channel after its whole stream */
-        /* The frame going out: obuf[ooff, olen). */
+        /* The frame going out: its header (or a whole control frame) in
+         * obuf[ooff, olen), then a DATA body straight from the ring,
+         * body[boff, blen) (stable: the ring keeps it until acknowledged). */
         uint8_t *obuf;
         size_t ooff, olen;
-        /* The frame coming in (ihave of its bytes), then its body for the
-         * worker: ibuf[VMMS_MIGCHAN_RFRAME_SIZE + woff, + wlen). */
+        const uint8_t *body;
+        size_t boff, blen;
+        /* The frame coming in: its header (and a control frame's body) in
+         * hbuf, ihave bytes of it; a DATA body passes through as it
+         * arrives, body_left bytes of it still to come, each piece staged
+         * for the worker in ibuf[woff, woff + wlen) and counted received
+         * (a resume goes by bytes, not frames). */
+        uint8_t hbuf[VMMS_MIGCHAN_RFRAME_SIZE + 8];
         uint8_t *ibuf;
         size_t ihave, woff, wlen;
+        uint32_t body_left;
         uint64_t *to_net, *from_net;
         char *err;
         size_t errlen;
@@ -96,10 +104,14 @@ static bool ack_due(const struct relay *r, bool quiet) {
         return have != r->ack_sent && (quiet || r->peer_fin || have - r->ack_sent >= VMMS_MIG_ACK_EVERY);
 }
 
+static bool out_pending(const struct relay *r) {
+        return r->olen || r->blen;
+}
+
 /* The next frame into obuf, if one is due: an ACK first, then DATA from
  * the ring, then our FIN. */
 static void next_frame(struct relay *r, bool quiet) {
-        if (r->olen)
+        if (out_pending(r))
                 return;
         if (ack_due(r, quiet)) {
                 frame_u64(r, VMMS_RFRAME_ACK, received(r));
@@ -108,8 +120,8 @@ static void next_frame(struct relay *r, bool quiet) {
                 size_t at = (size_t)(r->sent % r->cap);
                 size_t n = (size_t)MIN(r->tx - r->sent, (uint64_t)MIN(r->cap - at, (size_t)VMMS_MIGCHAN_DATA_MAX));
                 vmms_migchan_rframe_build(r->obuf, VMMS_RFRAME_DATA, (uint32_t)n);
-                memcpy(r->obuf + VMMS_MIGCHAN_RFRAME_SIZE, r->ring + at, n);
-                r->ooff = 0, r->olen = VMMS_MIGCHAN_RFRAME_SIZE + n;
+                r->ooff = 0, r->olen = VMMS_MIGCHAN_RFRAME_SIZE;
+                r->body = r->ring + at, r->boff = 0, r->blen = n;
                 r->sent += n;
                 *r->to_net += n;
         } else if (r->w_eof && !r->fin_framed) {
@@ -118,44 +130,64 @@ static void next_frame(struct relay *r, bool quiet) {
         }
 }
 
+/* Some of the frame going out; 0 once it all went, -EAGAIN, or -errno. */
+static int send_some(struct relay *r) {
+        ssize_t n = vmms_mig_conn_send2_nb(r->c, r->obuf + r->ooff, r->olen - r->ooff, r->body + r->boff,
+                                           r->blen - r->boff);
+        if (n < 0)
+                return (int)n;
+        if (n == 0)
+                return -EPIPE;
+        size_t h = MIN((size_t)n, r->olen - r->ooff);
+        r->ooff += h, r->boff += (size_t)n - h;
+        if (r->ooff == r->olen && r->boff == r->blen)
+                r->ooff = r->olen = r->boff = r->blen = 0;
+        return out_pending(r) ? -EAGAIN : 0;
+}
+
 /* 1: the link failed (*k); 0; -errno: the relay ends. */
 static int net_out(struct relay *r, int *k) {
-        while (r->olen) {
-                ssize_t n = vmms_mig_conn_send_nb(r->c, r->obuf + r->ooff, r->olen - r->ooff);
-                if (n == -EAGAIN)
-                        return 0;
-                if (n <= 0)
-                        return *k = n < 0 ? (int)n : -EPIPE, 1;
-                if ((r->ooff += (size_t)n) == r->olen) {
-                        r->ooff = r->olen = 0;
-                        next_frame(r, false);
+        while (out_pending(r)) {
+                int n = send_some(r);
+                if (n == -EAGAIN && out_pending(r)) {
+                        struct pollfd p = { .fd = r->c->fd, .events = POLLOUT };
+                        if (poll(&p, 1, 0) <= 0)
+                                return 0;
+                        continue;
                 }
+                if (n < 0 && n != -EAGAIN)
+                        return *k = n, 1;
+                next_frame(r, false);
         }
         return 0;
 }
 
-/* Tells the peer the channel ends (ABORT), after the frame under way,
- * trying for half a second at most. */
+/* Tells the peer the channel ends (ABORT), after the frame under way if
+ * part of it went, trying for half a second at most. */
 static void send_abort(struct relay *r) {
         if (r->c->fd < 0)
                 return;
-        if (r->ooff == 0)
-                r->olen = 0; /* nothing of it went: it need not */
-        vmms_migchan_rframe_build(r->obuf + r->olen, VMMS_RFRAME_ABORT, 0);
-        r->olen += VMMS_MIGCHAN_RFRAME_SIZE;
+        if (r->ooff == 0 && r->boff == 0)
+                r->olen = r->blen = 0; /* nothing of it went: it need not */
         uint64_t deadline = now_us(CLOCK_MONOTONIC) + 500000;
-        while (r->ooff < r->olen && now_us(CLOCK_MONOTONIC) < deadline) {
-                ssize_t n = vmms_mig_conn_send_nb(r->c, r->obuf + r->ooff, r->olen - r->ooff);
+        bool abort_framed = false;
+        while (now_us(CLOCK_MONOTONIC) < deadline) {
+                if (!out_pending(r)) {
+                        if (abort_framed)
+                                break;
+                        vmms_migchan_rframe_build(r->obuf, VMMS_RFRAME_ABORT, 0);
+                        r->ooff = 0, r->olen = VMMS_MIGCHAN_RFRAME_SIZE;
+                        abort_framed = true;
+                }
+                int n = send_some(r);
                 if (n == -EAGAIN) {
                         struct pollfd p = { .fd = r->c->fd, .events = POLLOUT };
                         (void)poll(&p, 1, 50);
-                } else if (n <= 0) {
+                } else if (n < 0) {
                         break;
-                } else {
-                        r->ooff += (size_t)n;
                 }
         }
-        r->ooff = r->olen = 0;
+        r->ooff = r->olen = r->boff = r->blen = 0;
 }
 
 static bool stopped(const struct relay *r) {
@@ -163,19 +195,14 @@ static bool stopped(const struct relay *r) {
         return r->ops->stop_fd >= 0 && poll(&p, 1, 0) > 0;
 }
 
-/* A whole frame from the peer, taken. 0, or -errno: the relay ends. */
-static int take_frame(struct relay *r) {
-        enum vmms_migchan_rframe type;
-        uint32_t len;
-        (void)vmms_migchan_rframe_parse(r->ibuf, &type, &len); /* checked in net_in */
-        const uint8_t *body = r->ibuf + VMMS_MIGCHAN_RFRAME_SIZE;
+/* A frame's header (and a control frame's body) from the peer, taken.
+ * 0, or -errno: the relay ends. */
+static int take_frame(struct relay *r, enum vmms_migchan_rframe type, uint32_t len) {
         r->ihave = 0;
         if (type == VMMS_RFRAME_DATA) {
                 if (r->peer_fin)
                         return snprintf(r->err, r->errlen, "from the peer: data after its end"), -EPROTO;
-                r->rx += len;
-                *r->from_net += len;
-                r->woff = 0, r->wlen = len;
+                r->body_left = len;
                 return 0;
         }
         if (type == VMMS_RFRAME_ABORT) {
@@ -183,7 +210,7 @@ static int take_frame(struct relay *r) {
                         return r->aborted = true, 0;
                 return snprintf(r->err, r->errlen, "the peer ended the channel"), -ECONNABORTED;
         }
-        uint64_t v = get_u64(body);
+        uint64_t v = get_u64(r->hbuf + VMMS_MIGCHAN_RFRAME_SIZE);
         if (type == VMMS_RFRAME_ACK) {
                 if (v < r->acked || v > all_sent(r))
                         return snprintf(r->err, r->errlen, "from the peer: an acknowledgement of %llu bytes of %llu",
@@ -202,27 +229,41 @@ static int take_frame(struct relay *r) {
 
 /* 1: the link failed (*k); 0; -errno: the relay ends. */
 static int net_in(struct relay *r, int *k) {
-        while (r->wlen == 0) { /* the worker has the last body */
-                size_t want = VMMS_MIGCHAN_RFRAME_SIZE;
-                enum vmms_migchan_rframe type;
-                uint32_t len;
-                if (r->ihave >= VMMS_MIGCHAN_RFRAME_SIZE) {
-                        if (vmms_migchan_rframe_parse(r->ibuf, &type, &len) < 0)
-                                return snprintf(r->err, r->errlen, "from the peer: a malformed frame"), -EBADMSG;
-                        want += len;
+        while (r->wlen == 0) { /* the worker has taken the last piece */
+                ssize_t n;
+                if (r->body_left) {
+                        n = vmms_mig_conn_recv_nb(r->c, r->ibuf, MIN((size_t)r->body_left, (size_t)VMMS_MIGCHAN_DATA_MAX));
+                        if (n > 0) {
+                                r->body_left -= (uint32_t)n;
+                                r->rx += (uint64_t)n;
+                                *r->from_net += (uint64_t)n;
+                                r->woff = 0, r->wlen = (size_t)n;
+                                continue;
+                        }
+                } else {
+                        size_t want = VMMS_MIGCHAN_RFRAME_SIZE;
+                        enum vmms_migchan_rframe type;
+                        uint32_t len;
+                        if (r->ihave >= VMMS_MIGCHAN_RFRAME_SIZE) {
+                                if (vmms_migchan_rframe_parse(r->hbuf, &type, &len) < 0)
+                                        return snprintf(r->err, r->errlen, "from the peer: a malformed frame"), -EBADMSG;
+                                want += type == VMMS_RFRAME_DATA ? 0 : len;
+                        }
+                        if (r->ihave == want) {
+                                int q = take_frame(r, type, len);
+                                if (q < 0)
+                                        return q;
+                                continue;
+                        }
+                        n = vmms_mig_conn_recv_nb(r->c, r->hbuf + r->ihave, want - r->ihave);
+                        if (n > 0) {
+                                r->ihave += (size_t)n;
+                                continue;
+                        }
                 }
-                if (r->ihave == want) {
-                        int q = take_frame(r);
-                        if (q < 0)
-                                return q;
-                        continue;
-                }
-                ssize_t n = vmms_mig_conn_recv_nb(r->c, r->ibuf + r->ihave, want - r->ihave);
                 if (n == -EAGAIN)
                         return 0;
-                if (n <= 0)
-                        return *k = n < 0 ? (int)n : -ECONNRESET, 1;
-                r->ihave += (size_t)n;
+                return *k = n < 0 ? (int)n : -ECONNRESET, 1;
         }
         return 0;
 }
@@ -230,7 +271,7 @@ static int net_in(struct relay *r, int *k) {
 /* 0, or -errno: the relay ends (the worker's side failed). */
 static int worker_out(struct relay *r) {
         while (r->wlen) {
-                ssize_t n = send(r->wfd, r->ibuf + VMMS_MIGCHAN_RFRAME_SIZE + r->woff, r->wlen, MSG_NOSIGNAL | MSG_DONTWAIT);
+                ssize_t n = send(r->wfd, r->ibuf + r->woff, r->wlen, MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         return 0;
                 if (n < 0)
@@ -290,15 +331,15 @@ static int recover(struct relay *r, int k) {
         r->ack_sent = received(r); /* the handshake told it */
         r->sent = acked_data(r);
         r->fin_framed = r->acked > r->tx;
-        r->ihave = 0; /* a frame cut halfway comes again */
-        r->ooff = r->olen = 0;
+        r->ihave = r->body_left = 0; /* the peer sends again from what we received, in new frames */
+        r->ooff = r->olen = r->boff = r->blen = 0;
         if (r->ops->resumed)
                 r->ops->resumed(r->ops->opaque, (now_us(CLOCK_MONOTONIC) - t0) / 1000);
         return 0;
 }
 
 static bool done(const struct relay *r) {
-        return r->fin_delivered && r->w_eof && r->acked == all_sent(r) && !r->olen && !ack_due(r, true);
+        return r->fin_delivered && r->w_eof && r->acked == all_sent(r) && !out_pending(r) && !ack_due(r, true);
 }
 
 int vmms_mig_relay_resumable(struct vmms_mig_conn *c, int wfd, const struct vmms_mig_resume_ops *ops, uint64_t *to_net,
@@ -306,8 +347,8 @@ int vmms_mig_relay_resumable(struct vmms_mig_conn *c, int wfd, const struct vmms
         struct relay r = { .c = c, .wfd = wfd, .ops = ops, .cap = VMMS_MIG_REPLAY_MAX, .to_net = to_net,
                            .from_net = from_net, .err = err, .errlen = errlen };
         r.ring = malloc(r.cap);
-        r.obuf = malloc(FRAME_MAX + VMMS_MIGCHAN_RFRAME_SIZE); /* room for an ABORT after a frame */
-        r.ibuf = malloc(FRAME_MAX);
+        r.obuf = malloc(VMMS_MIGCHAN_RFRAME_SIZE + 8); /* a header, or a control frame */
+        r.ibuf = malloc(VMMS_MIGCHAN_DATA_MAX);
         int ret = 0;
         if (!r.ring || !r.obuf || !r.ibuf)
                 ret = -ENOMEM, snprintf(err, errlen, "out of memory");
@@ -316,7 +357,7 @@ int vmms_mig_relay_resumable(struct vmms_mig_conn *c, int wfd, const struct vmms
         while (ret >= 0 && !done(&r)) {
                 next_frame(&r, quiet);
                 bool pending = vmms_mig_conn_pending(c) && r.wlen == 0;
-                short net_ev = (short)((r.wlen == 0 ? POLLIN : 0) | (r.olen ? POLLOUT : 0));
+                short net_ev = (short)((r.wlen == 0 ? POLLIN : 0) | (out_pending(&r) ? POLLOUT : 0));
                 short w_ev = (short)((!r.w_eof && r.tx - acked_data(&r) < r.cap ? POLLIN : 0) | (r.wlen ? POLLOUT : 0));
                 /* An fd with nothing to wait for is left out: its hang-up
                  * would wake the loop again and again meanwhile. */
@@ -331,7 +372,7 @@ int vmms_mig_relay_resumable(struct vmms_mig_conn *c, int wfd, const struct vmms
                         break;
                 }
                 quiet = n == 0;
-                if (stopped(&r)) {
+                if (!pending && n > 0 && p[2].revents) {
                         send_abort(&r);
                         ret = -ECANCELED, snprintf(err, errlen, "ended here");
                         break;
@@ -339,12 +380,14 @@ int vmms_mig_relay_resumable(struct vmms_mig_conn *c, int wfd, const struct vmms
                 /* Each step moves what it can without blocking. A link
                  * that ends once everything is through (the peer is done
                  * and closed) is no cut. */
-                int k = 0, lost = 0, st = net_in(&r, &k);
+                int k = 0, lost = 0, st = 0;
+                if (pending || (n > 0 && p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+                        st = net_in(&r, &k);
                 if (st > 0)
                         lost = k, st = 0;
-                if (st == 0)
+                if (st == 0 && (r.wlen || (r.peer_fin && !r.fin_delivered)))
                         st = worker_out(&r);
-                if (st == 0)
+                if (st == 0 && n > 0 && !pending && p[1].revents & (POLLIN | POLLHUP | POLLERR))
                         st = worker_in(&r);
                 if (st == 0 && !lost) {
                         next_frame(&r, quiet);

@@ -236,6 +236,7 @@ migrate_done blip 0
 ADDR=$ADDRB wait_state blip Running
 wait_for 10 "blip gone from A" gone_from "$ADDR" blip
 grep -q "blip.*the migration channel to 127.0.0.1:$PC is back after [0-9]* ms" "$T/vmms.log" || fail "A did not log the resume"
+echo "  ($(grep -o "the migration channel to 127.0.0.1:$PC is back after [0-9]* ms" "$T/vmms.log"))"
 grep -q "incoming migration channel from 127.0.0.1 is back after" "$B/vmms.log" || fail "B did not log the resume"
 kill "$RELAY"; wait "$RELAY" 2>/dev/null
 

@@ -168,7 +168,7 @@ int vmms_migchan_outcome_parse(const char *body, size_t len, enum vmms_migchan_o
 /* A resumable channel (docs/migration.md "A cut channel"): after the
  * answer both directions carry frames of 8 bytes (u8 type, 3 zero bytes,
  * u32 LE length) and a body:
- *   DATA  1..VMMS_MIGCHAN_DATA_MAX bytes of the workers' stream
+ *   DATA  1..VMMS_MIGCHAN_DATA_MAX (256 KiB) bytes of the workers' stream
  *   ACK   u64 LE: the stream bytes received so far, +1 once FIN arrived
  *   FIN   u64 LE: the stream bytes sent in all; nothing follows
  *   ABORT no body: the sender ends the channel on purpose (a cancel, a
@@ -179,7 +179,7 @@ int vmms_migchan_outcome_parse(const char *body, size_t len, enum vmms_migchan_o
  * {"ok":true,"received":M} (or refuses), and each side sends again what
  * the other has not received. */
 #define VMMS_MIGCHAN_RFRAME_SIZE 8u
-#define VMMS_MIGCHAN_DATA_MAX 65536u
+#define VMMS_MIGCHAN_DATA_MAX (256u * 1024u)
 enum vmms_migchan_rframe {
         VMMS_RFRAME_DATA = 1,
         VMMS_RFRAME_ACK = 2,
