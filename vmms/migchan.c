@@ -491,20 +491,35 @@ char *vmms_migchan_outcome_build(enum vmms_migchan_outcome oc) {
         return to_string_dup(o);
 }
 
-int vmms_migchan_outcome_parse(const char *body, size_t len, enum vmms_migchan_outcome *oc, char *why,
-                               size_t whylen) {
-        static const char *const keys[] = { "ok", "outcome" };
-        _cleanup_(json_object_putp) json_object *o = NULL;
-        json_object *v;
+/* An answer that takes what was asked, {"ok":true,"<field>":...}: 0 with
+ * the object in *out; -EINVAL for a refusal (its reason in why, as
+ * answer_parse) or for anything else ("a malformed answer to the <what>"). */
+static int ok_answer_parse(const char *body, size_t len, const char *field, const char *what, json_object **out,
+                           char *why, size_t whylen) {
+        const char *const keys[] = { "ok", field };
+        json_object *o = NULL, *v;
         char err[128];
         bool ok;
-        /* A refusal ({"ok":false,"error":...}) reads as an answer. */
         if (vmms_migchan_answer_parse(body, len, &ok, why, whylen) == 0 && !ok)
                 return -EINVAL;
         if (len > 256 || parse_object(body, len, keys, ARRAY_SIZE(keys), &o, err, sizeof err) < 0 ||
             !json_object_object_get_ex(o, "ok", &v) || !json_object_is_type(v, json_type_boolean) ||
-            !json_object_get_boolean(v) || !json_object_object_get_ex(o, "outcome", &v) ||
-            !json_object_is_type(v, json_type_string))
+            !json_object_get_boolean(v)) {
+                json_object_put(o);
+                return snprintf(why, whylen, "a malformed answer to the %s", what), -EINVAL;
+        }
+        *out = o;
+        return 0;
+}
+
+int vmms_migchan_outcome_parse(const char *body, size_t len, enum vmms_migchan_outcome *oc, char *why,
+                               size_t whylen) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *v;
+        int r = ok_answer_parse(body, len, "outcome", "query", &o, why, whylen);
+        if (r < 0)
+                return r;
+        if (!json_object_object_get_ex(o, "outcome", &v) || !json_object_is_type(v, json_type_string))
                 return snprintf(why, whylen, "a malformed answer to the query"), -EINVAL;
         for (size_t i = 0; i < ARRAY_SIZE(outcome_names); i++)
                 if (strcmp(json_object_get_string(v), outcome_names[i]) == 0) {
@@ -558,7 +573,7 @@ char *vmms_migchan_resume_build(const struct vmms_migchan_session *s, uint64_t r
         return to_string_dup(o);
 }
 
-/* A JSON integer 0..INT64_MAX. */
+/* A JSON integer 0..INT64_MAX - 1 (json-c reads larger ones as INT64_MAX). */
 static int get_count(json_object *o, const char *key, uint64_t *out) {
         json_object *v;
         if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int) ||
@@ -593,16 +608,11 @@ char *vmms_migchan_resumed_build(uint64_t received) {
 }
 
 int vmms_migchan_resumed_parse(const char *body, size_t len, uint64_t *received, char *why, size_t whylen) {
-        static const char *const keys[] = { "ok", "received" };
         _cleanup_(json_object_putp) json_object *o = NULL;
-        json_object *v;
-        char err[128];
-        bool ok;
-        if (vmms_migchan_answer_parse(body, len, &ok, why, whylen) == 0 && !ok)
-                return -EINVAL;
-        if (len > 256 || parse_object(body, len, keys, ARRAY_SIZE(keys), &o, err, sizeof err) < 0 ||
-            !json_object_object_get_ex(o, "ok", &v) || !json_object_is_type(v, json_type_boolean) ||
-            !json_object_get_boolean(v) || get_count(o, "received", received) < 0)
+        int r = ok_answer_parse(body, len, "received", "resume", &o, why, whylen);
+        if (r < 0)
+                return r;
+        if (get_count(o, "received", received) < 0)
                 return snprintf(why, whylen, "a malformed answer to the resume"), -EINVAL;
         return 0;
 }
