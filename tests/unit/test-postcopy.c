@@ -297,6 +297,27 @@ static bool page_is_written(const uint8_t *ram, uint64_t i) {
         return true;
 }
 
+/* The guest threads end, each having seen only the source's pages or its
+ * own writes; every page arrives; the source ends well, committed. */
+static void guests_and_source_end(struct toucher *g, unsigned n, struct dest *t, struct source *s) {
+        char err[512] = "";
+        for (unsigned i = 0; i < n; i++) {
+                pthread_join(g[i].th, NULL);
+                if (g[i].bad)
+                        fprintf(stderr, "page %llu (missing %d, zero %d) is not the source's: byte 0 %02x, 1 %02x, 4095 %02x\n",
+                                (unsigned long long)g[i].bad_page, is_missing(g[i].bad_page), zero_page(g[i].bad_page),
+                                t->ram[g[i].bad_page * PAGE], t->ram[g[i].bad_page * PAGE + 1],
+                                t->ram[g[i].bad_page * PAGE + 4095]);
+                ASSERT_FALSE(g[i].bad);
+        }
+        ASSERT_OK(postcopy_dest_wait(t->d, 10000, err, sizeof err));
+        pthread_join(s->t, NULL);
+        if (s->r < 0)
+                fprintf(stderr, "source: %s\n", s->err);
+        ASSERT_OK(s->r);
+        ASSERT_TRUE(s->committed);
+}
+
 TEST(a_guest_runs_while_its_pages_arrive) {
         char err[512] = "";
         if (postcopy_dest_available(err, sizeof err) < 0)
@@ -323,21 +344,7 @@ TEST(a_guest_runs_while_its_pages_arrive) {
         ASSERT_OK(postcopy_dest_commit(t.d, 5000, err, sizeof err));
         for (unsigned i = 2; i < 6; i++)
                 ASSERT_OK(-pthread_create(&g[i].th, NULL, toucher_main, &g[i]));
-        for (unsigned i = 0; i < 6; i++) {
-                pthread_join(g[i].th, NULL);
-                if (g[i].bad)
-                        fprintf(stderr, "page %llu (missing %d, zero %d) is not the source's: byte 0 %02x, 1 %02x, 4095 %02x\n",
-                                (unsigned long long)g[i].bad_page, is_missing(g[i].bad_page), zero_page(g[i].bad_page),
-                                t.ram[g[i].bad_page * PAGE], t.ram[g[i].bad_page * PAGE + 1],
-                                t.ram[g[i].bad_page * PAGE + 4095]);
-                ASSERT_FALSE(g[i].bad);
-        }
-        ASSERT_OK(postcopy_dest_wait(t.d, 10000, err, sizeof err));
-        pthread_join(s.t, NULL);
-        if (s.r < 0)
-                fprintf(stderr, "source: %s\n", s.err);
-        ASSERT_OK(s.r);
-        ASSERT_TRUE(s.committed);
+        guests_and_source_end(g, 6, &t, &s);
         /* Reported at the COMMIT (vmms refuses a cancel from then on) and
          * at the end, with nothing left. */
         ASSERT_TRUE(s.reports >= 2);
@@ -481,16 +488,7 @@ TEST(a_link_cut_after_the_commit_is_resumed_by_the_relays) {
         }
         usleep(2000);
         cut(&l);
-        for (unsigned i = 0; i < 4; i++) {
-                pthread_join(g[i].th, NULL);
-                ASSERT_FALSE(g[i].bad);
-        }
-        ASSERT_OK(postcopy_dest_wait(t.d, 10000, err, sizeof err));
-        pthread_join(s.t, NULL);
-        if (s.r < 0)
-                fprintf(stderr, "source: %s\n", s.err);
-        ASSERT_OK(s.r);
-        ASSERT_TRUE(s.committed);
+        guests_and_source_end(g, 4, &t, &s);
         ASSERT_EQ(s.runnings, 1u);
         ASSERT_EQ(atomic_load(&t.fatal), 0);
         ASSERT_EQ(postcopy_dest_missing(t.d), 0u);
