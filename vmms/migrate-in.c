@@ -110,10 +110,9 @@ static int dst_reconnect(void *opaque, uint64_t rx, uint64_t deadline_us, struct
                                         in->d->opt.migration_recover_ms),
                                -ETIMEDOUT;
                 struct pollfd p = { .fd = in->resume_efd, .events = POLLIN };
-                if (poll(&p, 1, (int)MIN((deadline_us - now + 999) / 1000, 100ull)) > 0) {
-                        uint64_t v;
-                        (void)read(in->resume_efd, &v, sizeof v);
-                }
+                eventfd_t v;
+                if (poll(&p, 1, (int)MIN((deadline_us - now + 999) / 1000, 100ull)) > 0)
+                        (void)eventfd_read(in->resume_efd, &v);
         }
 }
 
