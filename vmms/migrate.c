@@ -257,16 +257,19 @@ static void *query_thread(void *opaque) {
 /* Cuts the channel: the thread's blocking calls return, the worker's
  * stream ends. */
 static void channel_cut(struct vmms_migration *m) {
+        /* A resumable relay tells the destination (ABORT) that no resume
+         * follows: the stop is signalled first, so that however the relay
+         * notices what follows (its link's reading end shut, which also
+         * ends a reconnect's wait; its worker's stream ended), it finds
+         * the stop and does not take it for a cut. Its link stays
+         * writable for the ABORT. */
+        if (m->stop_efd >= 0)
+                (void)eventfd_write(m->stop_efd, 1);
         pthread_mutex_lock(&m->lock);
         m->cancelled = true;
-        /* A resumable relay tells the destination (ABORT) that no resume
-         * follows, so its link stays writable; the reading end is shut so
-         * that a reconnect's wait ends. */
         if (m->net_fd >= 0)
                 (void)shutdown(m->net_fd, m->resumable_on ? SHUT_RD : SHUT_RDWR);
         pthread_mutex_unlock(&m->lock);
-        if (m->stop_efd >= 0)
-                (void)eventfd_write(m->stop_efd, 1);
         if (m->wpair[1] >= 0)
                 (void)shutdown(m->wpair[1], SHUT_RDWR);
 }

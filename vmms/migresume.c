@@ -302,6 +302,28 @@ static int worker_in(struct relay *r) {
         return 0;
 }
 
+/* After the link failed: what the peer sent before it ended is still
+ * there to read (an ABORT, which ends the relay instead of a resume; its
+ * last DATA, FIN or ACK), up to its end. A link that failed only on our
+ * send, with its reading side still open, is given half a second for
+ * that. 0, or -errno: the relay ends. */
+static int drain(struct relay *r) {
+        uint64_t deadline = now_us(CLOCK_MONOTONIC) + 500000;
+        for (;;) {
+                int k, st = net_in(r, &k);
+                if (st != 0 || r->aborted)
+                        return st < 0 ? st : 0; /* > 0: its end, nothing more to read */
+                if ((st = worker_out(r)) < 0)
+                        return st;
+                uint64_t now = now_us(CLOCK_MONOTONIC);
+                if (now >= deadline)
+                        return 0;
+                struct pollfd p = r->wlen ? (struct pollfd){ .fd = r->wfd, .events = POLLOUT }
+                                          : (struct pollfd){ .fd = r->c->fd, .events = POLLIN };
+                (void)poll(&p, 1, (int)MIN((deadline - now) / 1000 + 1, 50ull));
+        }
+}
+
 /* The link failed (k, why): a new one, and what the peer lacks again. */
 static int recover(struct relay *r, int k) {
         char msg[256];
@@ -394,6 +416,8 @@ int vmms_mig_relay_resumable(struct vmms_mig_conn *c, int wfd, const struct vmms
                         if ((st = net_out(&r, &k)) > 0)
                                 lost = k, st = 0;
                 }
+                if (st == 0 && lost)
+                        st = drain(&r);
                 if (st < 0 && !r.aborted)
                         send_abort(&r); /* the peer need not wait for a resume */
                 if (st < 0)
