@@ -346,6 +346,9 @@ int vmms_migration_listen(struct vmms_daemon *d);
 void vmms_incoming_free_all(struct vmms_daemon *d);
 /* The incoming VM runs: store its configuration. */
 void vmms_vm_migrated_in(struct vmms_vm *vm);
+/* Its worker, ready, runs on pages still coming from the source (a
+ * post-copy): its channel waits out a cut for as long as it lasts. */
+void vmms_vm_migrated_in_postcopy(struct vmms_vm *vm);
 
 /* kvp.c: KVP items (docs/integration-services.md) */
 void vmms_kvp_on_event(struct vmms_vm *vm, struct json_object *ev);

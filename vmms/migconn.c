@@ -336,6 +336,7 @@ int vmms_mig_relay(struct vmms_mig_conn *c, int wfd, uint64_t *to_net, uint64_t 
         bool net_eof = false, w_eof = false;
         if (!buf)
                 return -ENOMEM;
+        vmms_mig_conn_watch(c);
         while (!net_eof || !w_eof) {
                 bool pending = c->session && !net_eof && gnutls_record_check_pending(c->session) > 0;
                 struct pollfd p[2] = { { .fd = net_eof ? -1 : c->fd, .events = POLLIN },
@@ -414,9 +415,14 @@ bool vmms_mig_conn_pending(struct vmms_mig_conn *c) {
 }
 
 void vmms_mig_conn_relay_mode(struct vmms_mig_conn *c) {
-        int one = 1, idle = 2, intvl = 1, cnt = 5, fl = fcntl(c->fd, F_GETFL);
+        int fl = fcntl(c->fd, F_GETFL);
         if (fl >= 0)
                 (void)fcntl(c->fd, F_SETFL, fl | O_NONBLOCK); /* GnuTLS's own send and recv too */
+        vmms_mig_conn_watch(c);
+}
+
+void vmms_mig_conn_watch(struct vmms_mig_conn *c) {
+        int one = 1, idle = 2, intvl = 1, cnt = 5;
         unsigned user_ms = 10000;
         (void)setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
         (void)setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);

@@ -52,7 +52,9 @@ int vmms_mig_recv_frame(struct vmms_mig_conn *c, enum vmms_migchan_kind kind, ch
 int vmms_mig_send_raw(struct vmms_mig_conn *c, const void *buf, size_t len);
 int vmms_mig_recv_raw(struct vmms_mig_conn *c, void *buf, size_t len);
 /* Copies both ways between the channel and wfd (the worker's stream) until
- * both sides ended; bytes counted into *to_net and *from_net. */
+ * both sides ended; bytes counted into *to_net and *from_net. A link
+ * that goes silent fails it within seconds (vmms_mig_conn_watch): the
+ * workers wait without limit after a post-copy's COMMIT. */
 int vmms_mig_relay(struct vmms_mig_conn *c, int wfd, uint64_t *to_net, uint64_t *from_net, char *err, size_t errlen);
 void vmms_mig_conn_close(struct vmms_mig_conn *c);
 /* Without blocking (for a socket vmms_mig_conn_relay_mode made
@@ -67,9 +69,11 @@ ssize_t vmms_mig_conn_recv_nb(struct vmms_mig_conn *c, void *buf, size_t len);
 ssize_t vmms_mig_conn_send2_nb(struct vmms_mig_conn *c, const void *a, size_t alen, const void *b, size_t blen);
 /* Whether TLS holds received bytes that poll(2) cannot see. */
 bool vmms_mig_conn_pending(struct vmms_mig_conn *c);
-/* For the resumable relay: the socket non-blocking, and a link that
- * stops answering fails within seconds (TCP keepalive and user timeout),
- * not at the next minute-long I/O timeout; the relay reconnects then. */
+/* A link that stops answering fails within seconds (TCP keepalive and
+ * user timeout: an error on the next call), not never: both relays. */
+void vmms_mig_conn_watch(struct vmms_mig_conn *c);
+/* For the resumable relay: the socket non-blocking, and watched; the
+ * relay reconnects when the link fails. */
 void vmms_mig_conn_relay_mode(struct vmms_mig_conn *c);
 /* All of buf to the worker's stream socket (no SIGPIPE); -errno. */
 int vmms_mig_worker_write(int wfd, const void *buf, size_t len);
@@ -96,8 +100,17 @@ struct vmms_mig_resume_ops {
         uint32_t recover_ms; /* how long a cut may last */
         /* Readable: end now, telling the peer (ABORT); -1: none. */
         int stop_fd;
+        /* Non-zero (read atomically; another thread sets it): a cut is
+         * waited out for as long as it lasts, window after window of
+         * recover_ms, while the worker's end of its stream is still open
+         * (a post-copy after its COMMIT, where giving up loses the VM).
+         * NULL: never. */
+        const int *hold;
 };
 int vmms_mig_relay_resumable(struct vmms_mig_conn *c, int wfd, const struct vmms_mig_resume_ops *ops, uint64_t *to_net,
                              uint64_t *from_net, char *err, size_t errlen);
+/* Whether a cut on a relay with these ops and worker stream wfd is waited
+ * out past recover_ms now (ops->hold, above). */
+bool vmms_mig_relay_holds(const struct vmms_mig_resume_ops *ops, int wfd);
 /* Whether a listen or connect address is loopback (127/8, ::1). */
 bool vmms_mig_is_loopback(const struct sockaddr *sa);

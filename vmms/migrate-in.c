@@ -60,6 +60,10 @@ struct vmms_incoming {
          * new connection after a cut (under lock; resume_efd wakes the
          * relay's reconnect). cut: incoming_cut was called. */
         bool resumable, resume_ready, cut;
+        /* The VM it brings; hold: its worker runs on pages still coming
+         * (vmms_mig_resume_ops.hold; the loop sets it, the relay reads). */
+        struct guid vm_id;
+        int hold;
         struct vmms_migchan_session session;
         struct vmms_mig_conn resume_c;
         uint64_t resume_rx;
@@ -118,8 +122,13 @@ static int dst_reconnect(void *opaque, uint64_t rx, uint64_t deadline_us, struct
 
 static void dst_cut(void *opaque, const char *why) {
         struct vmms_incoming *in = opaque;
-        log_warning("incoming migration channel from %s cut (%s); waiting up to %u ms for the source", in->peer, why,
-                    in->d->opt.migration_recover_ms);
+        if (vmms_mig_relay_holds(&(struct vmms_mig_resume_ops){ .hold = &in->hold }, in->wpair[1]))
+                log_warning("incoming migration channel from %s cut (%s); waiting for the source until it is back: "
+                            "the VM runs here on memory still there (killing it here gives up, and loses it)",
+                            in->peer, why);
+        else
+                log_warning("incoming migration channel from %s cut (%s); waiting up to %u ms for the source", in->peer,
+                            why, in->d->opt.migration_recover_ms);
 }
 
 static void dst_resumed(void *opaque, uint64_t outage_ms) {
@@ -160,7 +169,7 @@ static void *incoming_thread(void *opaque) {
                                             : -ENOMEM;
                 struct vmms_mig_resume_ops ops = { .reconnect = dst_reconnect, .cut = dst_cut, .resumed = dst_resumed,
                                                    .opaque = in, .recover_ms = d->opt.migration_recover_ms,
-                                                   .stop_fd = -1 };
+                                                   .stop_fd = -1, .hold = &in->hold };
                 if (r >= 0 && !in->refused && !in->query_answer) {
                         uint64_t to = 0, from = 0;
                         r = in->saved      ? vmms_saved_in_run(in->saved, &in->c, in->thread_err, sizeof in->thread_err)
@@ -259,6 +268,7 @@ static int accept_request(struct vmms_incoming *in, const struct vmms_migchan_re
                 return r;
         }
         vm->migrating_in = true;
+        in->vm_id = q->config.id;
         vm->incoming_disks = q->copy_disks;
         vm->incoming_fd = in->wpair[0];
         (void)vmms_bus_emit_vm_added(vm);
@@ -502,6 +512,18 @@ void vmms_incoming_free_all(struct vmms_daemon *d) {
         d->mig_listen_src = sd_event_source_disable_unref(d->mig_listen_src);
         d->mig_listen_fd = safe_close(d->mig_listen_fd);
         d->mig_tls = vmms_mig_tls_free(d->mig_tls);
+}
+
+void vmms_vm_migrated_in_postcopy(struct vmms_vm *vm) {
+        if (!vm->migrating_in)
+                return;
+        for (struct vmms_incoming *in = vm->d->incoming; in; in = in->next)
+                if (!in->saved && !memcmp(&in->vm_id, &vm->config->id, sizeof in->vm_id)) {
+                        __atomic_store_n(&in->hold, 1, __ATOMIC_RELEASE);
+                        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "post-copy: runs here while its last pages come from %s%s",
+                                    in->peer, in->resumable ? "; the channel waits out any cut" : "");
+                        return;
+                }
 }
 
 void vmms_vm_migrated_in(struct vmms_vm *vm) {

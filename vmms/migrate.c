@@ -54,6 +54,9 @@ struct vmms_migration {
         /* A post-copy migration's worker reported its COMMIT (it is still
          * sending pages the destination's guest runs on): no cancel. */
         bool postcopy_committed;
+        /* From then on the relay waits out a cut as long as it lasts
+         * (vmms_mig_resume_ops.hold; the loop sets it, the relay reads). */
+        int hold;
         /* The worker ended inside its op (it may have committed): its
          * end's restart policy waits for the destination's answer. */
         bool worker_gone;
@@ -226,7 +229,7 @@ static void *channel_thread(void *opaque) {
                 note_send(m, 'A');
                 struct vmms_mig_resume_ops ops = { .reconnect = src_reconnect, .cut = src_cut, .resumed = src_resumed,
                                                    .opaque = m, .recover_ms = m->vm->d->opt.migration_recover_ms,
-                                                   .stop_fd = m->stop_efd };
+                                                   .stop_fd = m->stop_efd, .hold = &m->hold };
                 pthread_mutex_lock(&m->lock);
                 m->resumable_on = resumable && m->has_session;
                 pthread_mutex_unlock(&m->lock);
@@ -514,7 +517,12 @@ static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 snprintf(why, sizeof why, "%s", m->cut_why);
                 uint64_t ms = m->outage_ms;
                 pthread_mutex_unlock(&m->lock);
-                if (n.type == 'C')
+                if (n.type == 'C' && __atomic_load_n(&m->hold, __ATOMIC_ACQUIRE))
+                        vmms_vm_log(m->vm, LOG_LEVEL_WARNING, 0,
+                                    "the migration channel to %s:%u was cut (%s); reconnecting until it is back: the "
+                                    "VM runs there on memory still here (killing it here gives up, and loses it)",
+                                    m->a.host, m->a.port, why);
+                else if (n.type == 'C')
                         vmms_vm_log(m->vm, LOG_LEVEL_WARNING, 0,
                                     "the migration channel to %s:%u was cut (%s); reconnecting for up to %u ms",
                                     m->a.host, m->a.port, why, m->vm->d->opt.migration_recover_ms);
@@ -669,6 +677,7 @@ void vmms_vm_on_migrate_progress(struct vmms_vm *vm, json_object *ev) {
         if (vm->migration && json_object_object_get_ex(ev, "committed", &v) && json_object_get_boolean(v) &&
             !vm->migration->postcopy_committed) {
                 vm->migration->postcopy_committed = true;
+                __atomic_store_n(&vm->migration->hold, 1, __ATOMIC_RELEASE);
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "post-copy: committed, the VM runs on %s:%u while its last "
                             "pages go there", vm->migration->a.host, vm->migration->a.port);
         }

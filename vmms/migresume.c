@@ -15,7 +15,8 @@
  * more. Both FINs acknowledged and delivered: done. A failure on the
  * worker's side ends the relay, and so does stop_fd, telling the peer
  * (ABORT: it does not wait for a resume then); one on the link's calls
- * reconnect, which gives up after recover_ms. */
+ * reconnect, which gives up after recover_ms, or, while ops->hold says
+ * so, tries again and again. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -324,6 +325,15 @@ static int drain(struct relay *r) {
         }
 }
 
+bool vmms_mig_relay_holds(const struct vmms_mig_resume_ops *ops, int wfd) {
+        if (!ops->hold || !__atomic_load_n(ops->hold, __ATOMIC_ACQUIRE))
+                return false;
+        /* Hung up: the worker closed its end (it ended, or was killed);
+         * there is nothing left to hold for. */
+        struct pollfd p = { .fd = wfd, .events = 0 };
+        return poll(&p, 1, 0) == 0 || !(p.revents & (POLLHUP | POLLNVAL));
+}
+
 /* The link failed (k, why): a new one, and what the peer lacks again. */
 static int recover(struct relay *r, int k) {
         char msg[256];
@@ -335,8 +345,15 @@ static int recover(struct relay *r, int k) {
         if (r->ops->cut)
                 r->ops->cut(r->ops->opaque, msg);
         uint64_t t0 = now_us(CLOCK_MONOTONIC), peer_rx;
-        int q = r->ops->reconnect(r->ops->opaque, received(r), t0 + r->ops->recover_ms * 1000ull, r->c, &peer_rx,
-                                  r->err, r->errlen);
+        int q;
+        /* Held: one window after another, until the link is back or the
+         * hold ends (the worker gone, or the peer refusing the resume). */
+        for (uint64_t from = t0;; from = now_us(CLOCK_MONOTONIC)) {
+                q = r->ops->reconnect(r->ops->opaque, received(r), from + r->ops->recover_ms * 1000ull, r->c, &peer_rx,
+                                      r->err, r->errlen);
+                if (q != -ETIMEDOUT || stopped(r) || !vmms_mig_relay_holds(r->ops, r->wfd))
+                        break;
+        }
         if (q < 0) {
                 char last[256];
                 snprintf(last, sizeof last, "%s", r->err);

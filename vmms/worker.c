@@ -160,6 +160,9 @@ static void handle_message(struct vmms_worker *w, json_object *msg) {
                 w->rec.reattach = has_feature(msg, "reattach");
                 w->rec.running_since_us = now_us(CLOCK_REALTIME);
                 (void)vmms_worker_record_update(w);
+                if (json_object_object_get_ex(msg, "postcopy", &v) && json_object_is_type(v, json_type_boolean) &&
+                    json_object_get_boolean(v))
+                        vmms_vm_migrated_in_postcopy(w->vm);
                 vmms_vm_on_ready(w->vm);
         } else
                 vmms_vm_on_event(w->vm, msg);

@@ -239,7 +239,7 @@ static int mark_missing(struct vmwp_vm *vm, const struct mig_record *rec, const 
                         return errorf(err, errlen, -errno, "%s", strerror(errno));
                 /* The pager never stores through it: pages go in by
                  * UFFDIO_COPY, stale ones out by MADV_REMOVE. */
-                r = postcopy_dest_new((uint8_t *)vid_ram_host(vm->p), vid_ram_size(vm->p), fd, &vm->postcopy, err,
+                r = postcopy_dest_new((uint8_t *)vid_ram_host(vm->p), vid_ram_size(vm->p), fd, 0, &vm->postcopy, err,
                                       errlen);
         }
         return r < 0 ? r : postcopy_dest_mark(vm->postcopy, rec->addr, rec->length, bitmap, err, errlen);

@@ -8,6 +8,7 @@
  * over memory the guest has used here, and a page arrives at most once. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -218,7 +219,7 @@ int postcopy_serve(int fd, const uint8_t *ram, uint64_t ram_bytes, uint64_t *mis
                                         return errorf(err, errlen, r, "%ssending pages: %s",
                                                       *committed ? "committed, " : "", strerror(-r));
                                 idle_since = now_ns();
-                        } else if (now_ns() - idle_since > (uint64_t)timeout_ms * 1000000u)
+                        } else if (timeout_ms >= 0 && now_ns() - idle_since > (uint64_t)timeout_ms * 1000000u)
                                 return errorf(err, errlen, -ETIMEDOUT, "%sthe destination sent nothing for %d ms",
                                               *committed ? "committed, but " : "", timeout_ms);
                         continue;
@@ -245,6 +246,11 @@ int postcopy_serve(int fd, const uint8_t *ram, uint64_t ram_bytes, uint64_t *mis
                                 return errorf(err, errlen, r, "sending COMMIT: %s", strerror(-r));
                         st->bytes += MIG_RECORD_HEADER;
                         *committed = true;
+                        /* The guest runs there from now on, on pages from
+                         * here: silence is waited out, not taken for a
+                         * failure that would lose it. A link that is gone
+                         * ends the stream (vmms's relay decides). */
+                        timeout_ms = s.timeout_ms = -1;
                         report(hooks, &s, true, true, &reported); /* no cancel from here on */
                         break;
                 case MIG_RUNNING:
@@ -303,7 +309,17 @@ struct postcopy_dest {
         struct postcopy_stats st;
         struct pending pend[PENDING_MAX];
         uint64_t t0, last_rx;
+        int idle_ms; /* the source's silence taken for a failure, until the COMMIT */
 };
+
+/* How long a wait for the source may last now: idle_ms until the
+ * COMMIT, then without limit (-1). */
+static int wait_ms(struct postcopy_dest *d) {
+        pthread_mutex_lock(&d->lock);
+        int ms = d->commit == COMMITTED ? -1 : d->idle_ms;
+        pthread_mutex_unlock(&d->lock);
+        return ms;
+}
 
 int postcopy_dest_available(char *err, size_t errlen) {
         int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
@@ -320,7 +336,7 @@ int postcopy_dest_available(char *err, size_t errlen) {
         return 0;
 }
 
-int postcopy_dest_new(uint8_t *host, uint64_t size, int sock, struct postcopy_dest **out, char *err,
+int postcopy_dest_new(uint8_t *host, uint64_t size, int sock, uint32_t idle_ms, struct postcopy_dest **out, char *err,
                       size_t errlen) {
         if (!host || !size || size % PAGE || (uintptr_t)host % PAGE) {
                 safe_close(sock);
@@ -333,7 +349,7 @@ int postcopy_dest_new(uint8_t *host, uint64_t size, int sock, struct postcopy_de
                 return errorf(err, errlen, -ENOMEM, "out of memory");
         }
         *d = (struct postcopy_dest){ .host = host, .size = size, .pages = size / PAGE, .sock = sock, .uffd = -1,
-                                     .wake = -1 };
+                                     .wake = -1, .idle_ms = idle_ms ? (int)MIN(idle_ms, (uint32_t)INT_MAX) : IDLE_MS };
         d->words = (size_t)DIV_ROUND_UP(d->pages, 64u);
         d->missing = calloc(d->words, sizeof *d->missing);
         d->requested = calloc(d->words, sizeof *d->requested);
@@ -419,8 +435,9 @@ static void fail(struct postcopy_dest *d, const char *fmt, ...) {
 }
 
 static int send_locked(struct postcopy_dest *d, uint32_t type, uint64_t addr, uint64_t length) {
+        int ms = wait_ms(d);
         pthread_mutex_lock(&d->send_lock);
-        int r = send_header(d->sock, type, addr, length, IDLE_MS);
+        int r = send_header(d->sock, type, addr, length, ms);
         pthread_mutex_unlock(&d->send_lock);
         return r;
 }
@@ -478,13 +495,14 @@ static int read_faults(struct postcopy_dest *d) {
         return 0;
 }
 
-/* Bytes from the source; waits at most IDLE_MS, and not at all once
+/* Bytes from the source; waits at most wait_ms, and not at all once
  * stopped. */
 static int recv_all(struct postcopy_dest *d, void *buf, size_t len) {
         uint8_t *b = buf;
+        int ms = wait_ms(d);
         while (len > 0) {
                 struct pollfd p[2] = { { .fd = d->sock, .events = POLLIN }, { .fd = d->wake, .events = POLLIN } };
-                int n = poll(p, 2, IDLE_MS);
+                int n = poll(p, 2, ms);
                 if (n == 0)
                         return -ETIMEDOUT;
                 if (n < 0 && errno != EINTR)
@@ -672,10 +690,10 @@ static void *pager(void *arg) {
                 }
                 if (n > 0 && p[1].revents & (POLLIN | POLLHUP | POLLERR))
                         r = on_record(d);
-                else if (n == 0 && now_ns() - d->last_rx > (uint64_t)IDLE_MS * 1000000u) {
+                else if (n == 0 && wait_ms(d) >= 0 && now_ns() - d->last_rx > (uint64_t)d->idle_ms * 1000000u) {
                         r = -ETIMEDOUT;
-                        fail(d, "post-copy: nothing from the source for 60 s with %llu pages still there",
-                             (unsigned long long)postcopy_dest_missing(d));
+                        fail(d, "post-copy: nothing from the source for %d ms before its COMMIT, with %llu pages "
+                             "still there", d->idle_ms, (unsigned long long)postcopy_dest_missing(d));
                 }
         }
         pthread_mutex_lock(&d->lock);
@@ -815,6 +833,9 @@ void postcopy_dest_free(struct postcopy_dest *d) {
                 pthread_mutex_unlock(&d->lock);
                 uint64_t one = 1;
                 (void)!write(d->wake, &one, sizeof one);
+                /* A send to the source waits without limit once committed:
+                 * it fails now. */
+                (void)shutdown(d->sock, SHUT_RDWR);
                 pthread_join(d->thread, NULL);
         }
         unregister(d);

@@ -767,8 +767,12 @@ int vmwp_run(struct vmwp_vm *vm, int control_fd, char *reason, size_t reason_len
         _cleanup_close_ int sfd = -1;
         int r = setup_loop(&c, &sfd);
         if (r >= 0 && (r = vmwp_vm_start(vm)) >= 0) {
-                if (control_fd >= 0)
-                        send_msg(&c, vmwp_control_event("ready"));
+                if (control_fd >= 0) {
+                        struct json_object *ev = vmwp_control_event("ready");
+                        if (ev && vmwp_vm_postcopy_busy(vm)) /* its channel must outlast a cut */
+                                json_object_object_add(ev, "postcopy", json_object_new_boolean(true));
+                        send_msg(&c, ev);
+                }
                 r = devworker_run(c.loop);
         }
         if (r < 0)

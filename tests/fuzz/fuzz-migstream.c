@@ -59,7 +59,7 @@ static void on_record(void *opaque, const struct mig_record *r, const uint8_t *p
                       pl <= w->len - (size_t)(payload - w->buf) && pl * 8 >= r->length / MIG_PAGE_SIZE);
                 char err[256];
                 if (!w->pc)
-                        CHECK(postcopy_dest_new(ram_map(), RAM, -1, &w->pc, err, sizeof err) == 0);
+                        CHECK(postcopy_dest_new(ram_map(), RAM, -1, 0, &w->pc, err, sizeof err) == 0);
                 if (postcopy_dest_mark(w->pc, r->addr, r->length, payload, err, sizeof err) < 0)
                         CHECK(strlen(err) > 0);
                 CHECK(postcopy_dest_missing(w->pc) <= RAM / MIG_PAGE_SIZE);

@@ -26,7 +26,9 @@
 #     mid-transfer (a TCP relay between the two, killed) for longer than
 #     --migration-recover-ms: A runs on, B forgets the VM;
 #   the network cut and back within it: the channel resumes and the move
-#     completes; a cancel reaches B at once (ABORT);
+#     completes; a post-copy's network cut after its COMMIT for longer than
+#     it: both ends hold (the VM's memory is split), resume when the link
+#     is back, the move completes; a cancel reaches B at once (ABORT);
 #   owners travel by user name: B maps the name to its own uid and refuses
 #     a name, or a uid without a name, that it lacks;
 #   a Saved VM arriving twice at once: the second move is refused.
@@ -251,6 +253,30 @@ migrate_done cut 1
 stays_on_a cut
 grep -q "incoming migration channel from 127.0.0.1 ended: the channel was cut (.*) and the source did not come back within 6000 ms" "$B/vmms.log" ||
   fail "B's end of the cut channel: $(grep 'incoming migration channel' "$B/vmms.log" | tail -2)"
+
+note "post-copy: the network cut after the COMMIT for longer than --migration-recover-ms: both ends hold, the move completes"
+start_relay
+start_vm held "fake.postcopy_ms=14000"
+migrate_bg held "$PC"
+wait_for 20 "the post-copy commit" grep -q "held.*post-copy: committed, the VM runs on 127.0.0.1:$PC" "$T/vmms.log"
+wait_for 10 "B holding the channel" grep -q "held.*post-copy: runs here while its last pages come from 127.0.0.1; the channel waits out any cut" "$B/vmms.log"
+ended=$(grep -c "incoming migration channel from 127.0.0.1 ended" "$B/vmms.log")
+kill -9 "$RELAY"; wait "$RELAY" 2>/dev/null
+wait_for 10 "A noticing the cut" grep -q "held.*the migration channel to 127.0.0.1:$PC was cut (.*); reconnecting until it is back" "$T/vmms.log"
+wait_for 10 "B noticing the cut" grep -q "incoming migration channel from 127.0.0.1 cut (.*); waiting for the source until it is back" "$B/vmms.log"
+sleep 8 # the window is 6 s
+kill -0 "$MIG" 2>/dev/null || fail "the held migration ended during the cut: $(cat "$T/held.out")"
+[ "$(grep -c "incoming migration channel from 127.0.0.1 ended" "$B/vmms.log")" = "$ended" ] ||
+  fail "B gave the held channel up: $(grep "incoming migration channel from 127.0.0.1 ended" "$B/vmms.log" | tail -1)"
+start_relay
+migrate_done held 0
+ADDR=$ADDRB wait_state held Running
+wait_for 10 "held gone from A" gone_from "$ADDR" held
+ms=$(grep -o "held.*the migration channel to 127.0.0.1:$PC is back after [0-9]* ms" "$T/vmms.log" | grep -o "[0-9]* ms$")
+[ -n "$ms" ] && [ "${ms% ms}" -ge 8000 ] || fail "A's resume: '$ms'"
+echo "  (A: back after $ms)"
+wait_for 10 "B's worker reading the stream to its end" grep -q "fake-vmwp: post-copy: the stream ended" "$(ADDR=$ADDRB vm_prop held ConsoleLog)"
+kill "$RELAY"; wait "$RELAY" 2>/dev/null
 
 note "a cancel reaches the destination at once (ABORT), not after the recover window"
 start_vm ab "fake.migrate_ms=8000"

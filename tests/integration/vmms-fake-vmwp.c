@@ -28,7 +28,10 @@
  *                        "postcopy" and "committed" for N ms (pages left
  *                        counting down), then the reply with its figures;
  *                        its disks' image locks go as the post-copy begins,
- *                        as vmwp lets them go at the destination's RUNNING
+ *                        as vmwp lets them go at the destination's RUNNING;
+ *                        as the destination, read the stream on after
+ *                        RUNNING until its end, and say "postcopy" in the
+ *                        ready event meanwhile (as vmwp's pager)
  *   fake.throttle_pct=N  as a migration's source, report auto-converge's
  *                        throttle at N % in the migrate-progress events
  *                        from the second pass on (fake.migrate_ms)
@@ -170,6 +173,7 @@ struct fake {
         uint64_t fcopy_at; /* when the pending "fcopy" event goes */
         json_object *fcopy_ev;
         int mig_fd; /* an incoming migration's stream, until configure() took it */
+        int pc_fd;  /* a post-copy's stream after the commit, read until its end */
         uint64_t ready_at, exit_at, hb_next, pending_exit_at, chatter_next;
         int exit_status, pending_exit_status;
         const char *pending_reason;
@@ -451,6 +455,8 @@ static void migrate_receive(struct fake *f, int fd) {
                         (void)mig_send_record(fd, MIG_RUNNING, NULL, 1000);
         } else if (r >= 0)
                 r = mig_commit_destination(fd, 60000, err, sizeof err);
+        if (r >= 0 && knob(f, "fake.postcopy_ms", 0) > 0)
+                f->pc_fd = TAKE_FD(fd); /* the pages come after the commit */
         safe_close(fd);
         snprintf(reason, sizeof reason, "migration: %s", err);
         if (r < 0)
@@ -1007,6 +1013,8 @@ static void become_ready(struct fake *f) {
         f->ready_at = 0;
         f->ready_since = now_ms();
         json_object_object_add(m, "event", json_object_new_string("ready"));
+        if (f->pc_fd >= 0)
+                json_object_object_add(m, "postcopy", json_object_new_boolean(true));
         send_msg(f, m);
         console_out(f, "fake-vmwp: guest running\n");
         long after = knob(f, "fake.exit_after_ms", -1);
@@ -1130,12 +1138,13 @@ static void timers(struct fake *f) {
 
 static void run(struct fake *f) {
         for (;;) {
-                struct pollfd p[3 + MAX_CONSOLE_CLIENTS];
+                struct pollfd p[4 + MAX_CONSOLE_CLIENTS];
                 p[0] = (struct pollfd){ .fd = f->ctl, .events = POLLIN };
                 p[1] = (struct pollfd){ .fd = f->ctl_listen, .events = POLLIN };
                 p[2] = (struct pollfd){ .fd = f->con_listen, .events = POLLIN };
                 for (int i = 0; i < MAX_CONSOLE_CLIENTS; i++)
                         p[3 + i] = (struct pollfd){ .fd = f->con[i], .events = POLLIN };
+                p[3 + MAX_CONSOLE_CLIENTS] = (struct pollfd){ .fd = f->pc_fd, .events = POLLIN };
                 if (poll(p, ARRAY_SIZE(p), poll_timeout(f)) < 0 && errno != EINTR)
                         finish(f, VMWP_EXIT_INTERNAL, "poll failed");
                 timers(f);
@@ -1153,6 +1162,15 @@ static void run(struct fake *f) {
                 for (int i = 0; i < MAX_CONSOLE_CLIENTS; i++)
                         if (f->con[i] >= 0 && (p[3 + i].revents & (POLLIN | POLLHUP)))
                                 on_console_input(f, i);
+                if (f->pc_fd >= 0 && p[3 + MAX_CONSOLE_CLIENTS].revents) {
+                        char buf[4096];
+                        ssize_t n = read(f->pc_fd, buf, sizeof buf);
+                        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+                                f->pc_fd = safe_close(f->pc_fd);
+                                console_out(f, n == 0 ? "fake-vmwp: post-copy: the stream ended\n"
+                                                      : "fake-vmwp: post-copy: the stream failed\n");
+                        }
+                }
         }
 }
 
@@ -1161,7 +1179,8 @@ static void on_sigterm(int sig) {
 }
 
 int main(int argc, char **argv) {
-        struct fake f = { .ctl = PROTO_CONTROL_FD, .ctl_listen = -1, .con_listen = -1, .con_log = -1, .mig_fd = -1 };
+        struct fake f = { .ctl = PROTO_CONTROL_FD, .ctl_listen = -1, .con_listen = -1, .con_log = -1, .mig_fd = -1,
+                          .pc_fd = -1 };
         for (int i = 0; i < MAX_CONSOLE_CLIENTS; i++)
                 f.con[i] = -1;
         if ((argc != 3 && argc != 5) || strcmp(argv[1], "--control-fd") || strcmp(argv[2], "3") ||

@@ -195,6 +195,7 @@ static void *source_main(void *arg) {
 }
 
 struct dest {
+        uint32_t idle_ms; /* the source's silence before the COMMIT; 0: the default */
         uint8_t *ram;
         struct postcopy_dest *d;
         atomic_int fatal;
@@ -246,7 +247,7 @@ static void start_dest(struct dest *t, int fd) {
         char err[256] = "";
         t->ram = map_ram();
         fill_destination(t->ram);
-        ASSERT_OK(postcopy_dest_new(t->ram, RAM, fd, &t->d, err, sizeof err));
+        ASSERT_OK(postcopy_dest_new(t->ram, RAM, fd, t->idle_ms, &t->d, err, sizeof err));
         receive_bitmap(t, fd);
         ASSERT_OK(postcopy_dest_start(t->d, on_fatal, t, err, sizeof err));
 }
@@ -401,13 +402,25 @@ static void send_text(int fd, uint32_t type, const char *text) {
         ASSERT_EQ(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 }
 
-static uint32_t recv_type(int fd) {
+/* The type of the next record, from the destination or (from_source) the
+ * source; a payload is skipped. */
+static uint32_t recv_type_from(int fd, bool from_source) {
         struct mig_record rec;
         char why[256] = "";
         uint8_t hdr[MIG_RECORD_HEADER];
-        ASSERT_EQ(read(fd, hdr, sizeof hdr), (ssize_t)sizeof hdr);
-        ASSERT_OK(mig_record_parse(hdr, RAM, false, &rec, why, sizeof why));
+        ASSERT_EQ(read_exact(fd, hdr, sizeof hdr), (ssize_t)sizeof hdr);
+        ASSERT_OK(mig_record_parse(hdr, RAM, from_source, &rec, why, sizeof why));
+        for (uint64_t left = mig_record_payload(&rec); left > 0;) {
+                uint8_t skip[4096];
+                ssize_t n = read(fd, skip, (size_t)MIN(left, (uint64_t)sizeof skip));
+                ASSERT_TRUE(n > 0);
+                left -= (uint64_t)n;
+        }
         return rec.type;
+}
+
+static uint32_t recv_type(int fd) {
+        return recv_type_from(fd, false);
 }
 
 /* Bitmap and "state" sent by hand: pages 0..63 missing. */
@@ -534,6 +547,34 @@ TEST(an_abort_before_the_commit_is_reported) {
         send_text(sv[0], MIG_ABORT, "cancelled by the operator");
         ASSERT_ERROR(postcopy_dest_commit(t.d, 5000, err, sizeof err), ECANCELED);
         ASSERT_STREQ(err, "the source gave up before committing: cancelled by the operator");
+        scripted_end(&t, sv);
+}
+
+/* Before the COMMIT a silent source has failed (it keeps the VM); after
+ * it, the guest here runs on its pages: silence is waited out (vmms's
+ * relay may be waiting out a cut), and the pages still come. */
+TEST(a_silent_source_is_fatal_only_before_the_commit) {
+        int sv[2];
+        char err[512] = "";
+        struct dest t = { .idle_ms = 300 };
+        scripted_start(&t, sv);
+        for (int i = 0; i < 5000 && !atomic_load(&t.fatal); i++)
+                usleep(1000);
+        ASSERT_STREQ(t.fatal_why,
+                     "post-copy: nothing from the source for 300 ms before its COMMIT, with 64 pages still there");
+        ASSERT_FALSE(t.fatal_committed);
+        scripted_end(&t, sv);
+
+        t = (struct dest){ .idle_ms = 300 };
+        scripted_committed(&t, sv);
+        usleep(1500000); /* five times the limit before the COMMIT */
+        ASSERT_EQ(atomic_load(&t.fatal), 0);
+        ASSERT_EQ(postcopy_dest_missing(t.d), 64u);
+        send_rec(sv[0], MIG_ZERO, 0, 64 * PAGE, NULL);
+        send_rec(sv[0], MIG_POSTCOPY_END, 0, 0, NULL);
+        ASSERT_OK(postcopy_dest_wait(t.d, 5000, err, sizeof err));
+        ASSERT_EQ(recv_type(sv[0]), 0u + MIG_POSTCOPY_DONE);
+        ASSERT_EQ(atomic_load(&t.fatal), 0);
         scripted_end(&t, sv);
 }
 
@@ -694,7 +735,7 @@ TEST(a_bitmap_with_bits_past_its_pages_is_refused) {
         int sv[2];
         ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
         uint8_t *ram = map_ram();
-        ASSERT_OK(postcopy_dest_new(ram, RAM, sv[1], &d, err, sizeof err));
+        ASSERT_OK(postcopy_dest_new(ram, RAM, sv[1], 0, &d, err, sizeof err));
         uint64_t bm = 1ull << 40; /* a 32-page record's bit 40 */
         ASSERT_ERROR(postcopy_dest_mark(d, 0, 32 * PAGE, (const uint8_t *)&bm, err, sizeof err), EINVAL);
         ASSERT_STREQ(err, "POSTCOPY record: bits set past its 32 pages");
@@ -715,11 +756,12 @@ struct serve {
         char err[512];
         struct postcopy_stats st;
         pthread_t t;
+        int timeout_ms; /* 0: 3000 */
 };
 static void *serve_main(void *arg) {
         struct serve *s = arg;
-        s->r = postcopy_serve(s->fd, s->ram, RAM, s->missing, 3000, NULL, &s->committed, &s->st, s->err,
-                              sizeof s->err);
+        s->r = postcopy_serve(s->fd, s->ram, RAM, s->missing, s->timeout_ms ?: 3000, NULL, &s->committed, &s->st,
+                              s->err, sizeof s->err);
         return NULL;
 }
 
@@ -781,6 +823,33 @@ TEST(a_silent_destination_times_out) {
         pthread_join(s.t, NULL);
         ASSERT_ERROR(s.r, ETIMEDOUT);
         ASSERT_STREQ(s.err, "the destination sent nothing for 3000 ms");
+        close(sv[0]), close(sv[1]);
+        munmap(s.ram, RAM);
+}
+
+/* Once it sent the COMMIT the guest runs there on pages from here: a
+ * destination silent for many times the timeout (a cut vmms waits out)
+ * is waited for, and the move ends well when it speaks again. */
+TEST(a_committed_source_waits_out_a_silent_destination) {
+        int sv[2];
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+        struct serve s = { .fd = sv[0], .ram = map_ram(), .timeout_ms = 200 };
+        s.missing[0] = 1; /* one page: pushed at once */
+        ASSERT_OK(-pthread_create(&s.t, NULL, serve_main, &s));
+        send_rec(sv[1], MIG_READY, 0, 0, NULL);
+        while (recv_type_from(sv[1], true) != MIG_COMMIT)
+                ;
+        usleep(1200000); /* six times the timeout */
+        ASSERT_EQ(pthread_tryjoin_np(s.t, NULL), EBUSY);
+        send_rec(sv[1], MIG_RUNNING, 0, 0, NULL);
+        while (recv_type_from(sv[1], true) != MIG_POSTCOPY_END)
+                ;
+        send_rec(sv[1], MIG_POSTCOPY_DONE, 0, 0, NULL);
+        pthread_join(s.t, NULL);
+        if (s.r < 0)
+                fprintf(stderr, "source: %s\n", s.err);
+        ASSERT_OK(s.r);
+        ASSERT_TRUE(s.committed);
         close(sv[0]), close(sv[1]);
         munmap(s.ram, RAM);
 }

@@ -5,7 +5,9 @@
  * reconnect hands a new socketpair across, as the source's dial and the
  * destination's accept do) and every byte arrives once, in order; a link
  * that stays cut fails both relays after the window; a peer that claims
- * bytes never sent is refused; a cancel ends both at once (ABORT). */
+ * bytes never sent is refused; a cancel ends both at once (ABORT); a held
+ * channel (post-copy after its COMMIT) waits out a cut of any length,
+ * while its worker is there. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -74,6 +76,7 @@ static void *app_main(void *arg) {
 }
 
 struct run {
+        int hold; /* both sides' vmms_mig_resume_ops.hold */
         struct link l;
         struct side src, dst;
         struct app up_w, up_r, down_w, down_r; /* source -> destination, and back */
@@ -85,6 +88,7 @@ static void run_start_stop(struct run *t, uint64_t up, uint64_t down, uint32_t r
         side_init(&t->src, &t->l, true, net[0], recover_ms);
         side_init(&t->dst, &t->l, false, net[1], recover_ms);
         t->src.ops.stop_fd = stop_fd;
+        t->src.ops.hold = t->dst.ops.hold = &t->hold;
         t->up_w = (struct app){ .fd = t->src.app_fd, .n = up, .seed = 1, .write = true };
         t->up_r = (struct app){ .fd = t->dst.app_fd, .n = up, .seed = 1 };
         t->down_w = (struct app){ .fd = t->dst.app_fd, .n = down, .seed = 2, .write = true };
@@ -197,6 +201,68 @@ TEST(a_stop_ends_both_sides_without_waiting) {
         ASSERT_TRUE(ms < 2000);
         ASSERT_EQ(t.l.reconnects, 0u);
         close(efd);
+}
+
+static void link_down(struct link *l, bool down) {
+        pthread_mutex_lock(&l->mu);
+        l->never = down;
+        pthread_cond_broadcast(&l->cv);
+        pthread_mutex_unlock(&l->mu);
+}
+
+/* Held (a post-copy's guest runs on the destination on pages from the
+ * source): a cut four times the window is waited out, window after
+ * window, and every byte still arrives once. */
+TEST(a_held_channel_waits_out_a_cut_longer_than_the_window) {
+        static struct run t = { .hold = 1 };
+        run_start(&t, 32ull << 20, 1 << 20, 300);
+        while (atomic_load(&t.up_r.done) < (4ull << 20))
+                usleep(200);
+        link_down(&t.l, true);
+        cut(&t.l);
+        usleep(1200000);
+        ASSERT_EQ(pthread_tryjoin_np(t.src.th, NULL), EBUSY);
+        ASSERT_EQ(pthread_tryjoin_np(t.dst.th, NULL), EBUSY);
+        link_down(&t.l, false);
+        run_join(&t);
+        ASSERT_OK(t.src.r);
+        ASSERT_OK(t.dst.r);
+        ASSERT_FALSE(t.up_r.bad || t.up_r.short_read || t.down_r.bad || t.down_r.short_read);
+        ASSERT_EQ(t.l.reconnects, 1u);
+        ASSERT_EQ(t.src.cuts, 1u);
+        ASSERT_EQ(t.dst.resumes, 1u);
+}
+
+/* A hold lasts as long as the worker it holds for: a side whose worker
+ * hung up (it ended, or was killed) gives up after its window, while the
+ * other, whose worker is there, goes on waiting. */
+TEST(a_hold_ends_with_its_worker) {
+        static struct run t = { .hold = 1 };
+        run_start(&t, 64ull << 20, 1 << 20, 300);
+        while (atomic_load(&t.up_r.done) < (4ull << 20))
+                usleep(200);
+        link_down(&t.l, true);
+        cut(&t.l);
+        usleep(700000);
+        ASSERT_EQ(pthread_tryjoin_np(t.dst.th, NULL), EBUSY);
+        uint64_t t0 = now_us(CLOCK_MONOTONIC);
+        (void)shutdown(t.dst.app_fd, SHUT_RDWR);
+        pthread_join(t.dst.th, NULL);
+        uint64_t ms = (now_us(CLOCK_MONOTONIC) - t0) / 1000;
+        ASSERT_ERROR(t.dst.r, ETIMEDOUT);
+        ASSERT_NOT_NULL(strstr(t.dst.err, "the source did not come back"));
+        ASSERT_TRUE(ms < 1500);
+        usleep(700000);
+        ASSERT_EQ(pthread_tryjoin_np(t.src.th, NULL), EBUSY);
+        (void)shutdown(t.src.app_fd, SHUT_RDWR);
+        pthread_join(t.src.th, NULL);
+        ASSERT_ERROR(t.src.r, ETIMEDOUT);
+        ASSERT_NOT_NULL(strstr(t.src.err, ") and no new connection"));
+        struct app *apps[] = { &t.up_w, &t.up_r, &t.down_w, &t.down_r };
+        for (size_t i = 0; i < ARRAY_SIZE(apps); i++)
+                pthread_join(apps[i]->th, NULL);
+        close(t.src.app_fd), close(t.dst.app_fd);
+        ASSERT_EQ(t.l.reconnects, 0u);
 }
 
 TEST_MAIN();

@@ -120,7 +120,8 @@
  * - Destination: the config message's "files" ends with
  *   "migrate_incoming", the socket's fd (not with "saved_state"): the
  *   worker builds the VM, receives the whole stream before the sandbox,
- *   restores, tells the source as its vCPUs start and sends "ready"; a
+ *   restores, tells the source as its vCPUs start and sends "ready"
+ *   (with "postcopy":true while pages still come from the source); a
  *   refused, corrupt or cut stream ends it with status 3 and a reason
  *   starting "migration: ".
  *

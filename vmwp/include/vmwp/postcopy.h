@@ -74,7 +74,9 @@ struct postcopy_serve_hooks {
  * POSTCOPY_DONE: PAGE_REQs first, the rest pushed; READY is answered with
  * COMMIT (*committed set once it is in the socket whole), RUNNING awaited,
  * POSTCOPY_END sent after RUNNING once every page went. timeout_ms bounds
- * each wait for the peer. hooks may be NULL. 0, or -errno with a
+ * each wait for the peer until the COMMIT; after it, the guest runs there
+ * on pages from here and the peer is waited for without limit (only the
+ * stream's end or an error ends it). hooks may be NULL. 0, or -errno with a
  * sentence (*committed tells whether the VM is the destination's by
  * then). */
 int postcopy_serve(int fd, const uint8_t *ram, uint64_t ram_bytes, uint64_t *missing, int timeout_ms,
@@ -90,8 +92,13 @@ struct postcopy_dest;
 int postcopy_dest_available(char *err, size_t errlen);
 
 /* For the RAM mapping [host, host + size) (MAP_SHARED of a memfd, 4 KiB
- * pages) and the stream socket sock (taken: closed by postcopy_dest_free). */
-int postcopy_dest_new(uint8_t *host, uint64_t size, int sock, struct postcopy_dest **out, char *err, size_t errlen);
+ * pages) and the stream socket sock (taken: closed by postcopy_dest_free).
+ * The source may be silent for idle_ms (60000 when 0) before its COMMIT
+ * (then it failed, and keeps the VM); after it, without limit: the guest
+ * runs here on its pages, and only the stream's end or an error means the
+ * source is gone (vmms's relay, which waits out a cut, decides). */
+int postcopy_dest_new(uint8_t *host, uint64_t size, int sock, uint32_t idle_ms, struct postcopy_dest **out, char *err,
+                      size_t errlen);
 /* A POSTCOPY record (its header checked by mig_record_parse): the pages set
  * in bitmap are missing; their stale content is dropped (a hole in the
  * memfd). Before postcopy_dest_start. */
