@@ -461,19 +461,30 @@ char *vmms_migchan_query_build(const struct guid *id) {
         return to_string_dup(o);
 }
 
+/* A short message in place of a request, keyed by keys[0] (a string)
+ * and with no other keys than keys: 1 with the object in *o and that
+ * string in *value, 0 when body is not one (a request, which is a
+ * configuration and long), -EINVAL when malformed. */
+static int keyed_parse(const char *body, size_t len, const char *const *keys, size_t n_keys, json_object **o,
+                       const char **value) {
+        char needle[32], err[128];
+        json_object *v;
+        int n = snprintf(needle, sizeof needle, "\"%s\"", keys[0]);
+        if (len > 256 || !memmem(body, len, needle, (size_t)n))
+                return 0;
+        if (parse_object(body, len, keys, n_keys, o, err, sizeof err) < 0 || !json_object_object_get_ex(*o, keys[0], &v) ||
+            !json_object_is_type(v, json_type_string))
+                return -EINVAL;
+        *value = json_object_get_string(v);
+        return 1;
+}
+
 int vmms_migchan_query_parse(const char *body, size_t len, struct guid *id) {
         static const char *const keys[] = { "query" };
         _cleanup_(json_object_putp) json_object *o = NULL;
-        json_object *v;
-        char err[128];
-        /* A query is short; a request (a configuration) is not one. */
-        if (len > 256 || !memmem(body, len, "\"query\"", 7))
-                return 0;
-        if (parse_object(body, len, keys, ARRAY_SIZE(keys), &o, err, sizeof err) < 0 ||
-            !json_object_object_get_ex(o, "query", &v) || !json_object_is_type(v, json_type_string) ||
-            guid_from_string(json_object_get_string(v), id) < 0)
-                return -EINVAL;
-        return 1;
+        const char *v;
+        int r = keyed_parse(body, len, keys, ARRAY_SIZE(keys), &o, &v);
+        return r <= 0 ? r : guid_from_string(v, id) < 0 ? -EINVAL : 1;
 }
 
 static const char *const outcome_names[] = {
@@ -586,16 +597,11 @@ static int get_count(json_object *o, const char *key, uint64_t *out) {
 int vmms_migchan_resume_parse(const char *body, size_t len, struct vmms_migchan_session *s, uint64_t *received) {
         static const char *const keys[] = { "resume", "received" };
         _cleanup_(json_object_putp) json_object *o = NULL;
-        json_object *v;
-        char err[128];
-        /* A resume is short; a request (a configuration) is not one. */
-        if (len > 256 || !memmem(body, len, "\"resume\"", 8))
-                return 0;
-        if (parse_object(body, len, keys, ARRAY_SIZE(keys), &o, err, sizeof err) < 0 ||
-            !json_object_object_get_ex(o, "resume", &v) || !json_object_is_type(v, json_type_string) ||
-            session_from_hex(json_object_get_string(v), s) < 0 || get_count(o, "received", received) < 0)
-                return -EINVAL;
-        return 1;
+        const char *v;
+        int r = keyed_parse(body, len, keys, ARRAY_SIZE(keys), &o, &v);
+        if (r <= 0)
+                return r;
+        return session_from_hex(v, s) < 0 || get_count(o, "received", received) < 0 ? -EINVAL : 1;
 }
 
 char *vmms_migchan_resumed_build(uint64_t received) {

@@ -312,7 +312,8 @@ int vmms_mig_recv_frame(struct vmms_mig_conn *c, enum vmms_migchan_kind kind, ch
         return 0;
 }
 
-int vmms_mig_worker_write(int fd, const void *buf, size_t len) {
+/* All of buf to the worker's stream socket (no SIGPIPE); -errno. */
+static int worker_write(int fd, const void *buf, size_t len) {
         for (size_t done = 0; done < len;) {
                 ssize_t n = send(fd, (const char *)buf + done, len - done, MSG_NOSIGNAL);
                 if (n < 0 && errno == EINTR)
@@ -354,7 +355,7 @@ int vmms_mig_relay(struct vmms_mig_conn *c, int wfd, uint64_t *to_net, uint64_t 
                                 net_eof = true;
                                 (void)shutdown(wfd, SHUT_WR);
                         } else {
-                                int r = vmms_mig_worker_write(wfd, buf, (size_t)n);
+                                int r = worker_write(wfd, buf, (size_t)n);
                                 if (r < 0)
                                         return snprintf(err, errlen, "to the worker: %s", strerror(-r)), r;
                                 *from_net += (uint64_t)n;

@@ -75,8 +75,6 @@ void vmms_mig_conn_watch(struct vmms_mig_conn *c);
 /* For the resumable relay: the socket non-blocking, and watched; the
  * relay reconnects when the link fails. */
 void vmms_mig_conn_relay_mode(struct vmms_mig_conn *c);
-/* All of buf to the worker's stream socket (no SIGPIPE); -errno. */
-int vmms_mig_worker_write(int wfd, const void *buf, size_t len);
 
 /* The resumable relay (migresume.c; vmms/migchan.h "A resumable
  * channel"): as vmms_mig_relay, with frames on the channel, and a cut
