@@ -540,6 +540,10 @@ PROP(prop_migration_progress) {
 PROP(prop_migration_throttle) {
         return sd_bus_message_append(reply, "u", VM_OF(userdata)->mig_throttle_pct);
 }
+PROP(prop_migration_channel) {
+        const struct vmms_mig_channel *c = &VM_OF(userdata)->mig_chan;
+        return sd_bus_message_append(reply, "(sbust)", c->state, c->held, c->cuts, c->why, c->since_us);
+}
 PROP(prop_console_socket) {
         struct vmms_worker *w = VM_OF(userdata)->worker;
         return sd_bus_message_append(reply, "s", w ? w->rec.console : "");
@@ -581,6 +585,7 @@ static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_PROPERTY("SavedStateSize", "t", prop_saved_size, 0, EMITS),
         SD_BUS_PROPERTY("MigrationProgress", "(utttt)", prop_migration_progress, 0, EMITS),
         SD_BUS_PROPERTY("MigrationThrottle", "u", prop_migration_throttle, 0, EMITS),
+        SD_BUS_PROPERTY("MigrationChannel", "(sbust)", prop_migration_channel, 0, EMITS),
         SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_ARGS("u", timeout_s), SD_BUS_NO_RESULT, method_stop,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

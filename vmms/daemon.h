@@ -75,6 +75,16 @@ enum vmms_stop_phase {
         VMMS_STOP_KILLED,   /* SIGKILL sent */
 };
 
+/* A live migration's vmms-to-vmms channel, as MigrationChannel shows it
+ * (docs/dbus-api.md), on either end. */
+struct vmms_mig_channel {
+        char state[8];     /* "" (none yet), "up", "cut" (reconnecting), "closed" */
+        bool held;         /* while cut: waited out without limit (a post-copy after its COMMIT) */
+        uint32_t cuts;     /* in this migration */
+        char why[128];     /* the last cut's reason */
+        uint64_t since_us; /* CLOCK_REALTIME: when the state began */
+};
+
 struct vmms_vm {
         struct vmms_daemon *d;
         struct vm_config *config;
@@ -123,6 +133,7 @@ struct vmms_vm {
         uint32_t mig_pass;             /* MigrationProgress */
         uint64_t mig_bytes, mig_dirty_pages, mig_dirty_rate, mig_expected_downtime_ms;
         uint32_t mig_throttle_pct;     /* MigrationThrottle: auto-converge's share of time parked */
+        struct vmms_mig_channel mig_chan; /* MigrationChannel: the live channel's (or the last one's) state */
         struct vmms_lock_handover *handover; /* image locks still held by the source (lock-handover.c) */
         /* Checkpoints (checkpoint*.c, docs/checkpoints.md) */
         struct vmms_checkpoints *ckpts; /* the tree (never NULL once loaded or created) */
@@ -349,6 +360,9 @@ void vmms_vm_migrated_in(struct vmms_vm *vm);
 /* Its worker, ready, runs on pages still coming from the source (a
  * post-copy): its channel waits out a cut for as long as it lasts. */
 void vmms_vm_migrated_in_postcopy(struct vmms_vm *vm);
+/* migrate.c: MigrationChannel's new state (why: a cut's reason, else
+ * NULL), emitted; "" starts a new migration's. */
+void vmms_vm_set_mig_channel(struct vmms_vm *vm, const char *state, const char *why, bool held);
 
 /* kvp.c: KVP items (docs/integration-services.md) */
 void vmms_kvp_on_event(struct vmms_vm *vm, struct json_object *ev);

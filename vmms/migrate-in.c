@@ -63,7 +63,9 @@ struct vmms_incoming {
         /* The VM it brings; hold: its worker runs on pages still coming
          * (vmms_mig_resume_ops.hold; the loop sets it, the relay reads). */
         struct guid vm_id;
+        bool accepted; /* a live VM's worker started for it: vm_id is set */
         int hold;
+        char cut_why[128]; /* the latest cut's reason (under lock), for note 'C' */
         struct vmms_migchan_session session;
         struct vmms_mig_conn resume_c;
         uint64_t resume_rx;
@@ -122,6 +124,10 @@ static int dst_reconnect(void *opaque, uint64_t rx, uint64_t deadline_us, struct
 
 static void dst_cut(void *opaque, const char *why) {
         struct vmms_incoming *in = opaque;
+        pthread_mutex_lock(&in->lock);
+        snprintf(in->cut_why, sizeof in->cut_why, "%s", why);
+        pthread_mutex_unlock(&in->lock);
+        note_send(in->note[1], 'C');
         if (vmms_mig_relay_holds(&(struct vmms_mig_resume_ops){ .hold = &in->hold }, in->wpair[1]))
                 log_warning("incoming migration channel from %s cut (%s); waiting for the source until it is back: "
                             "the VM runs here on memory still there (killing it here gives up, and loses it)",
@@ -134,6 +140,7 @@ static void dst_cut(void *opaque, const char *why) {
 static void dst_resumed(void *opaque, uint64_t outage_ms) {
         struct vmms_incoming *in = opaque;
         log_notice("incoming migration channel from %s is back after %llu ms", in->peer, (unsigned long long)outage_ms);
+        note_send(in->note[1], 'U');
 }
 
 static void *incoming_thread(void *opaque) {
@@ -282,6 +289,8 @@ static int accept_request(struct vmms_incoming *in, const struct vmms_migchan_re
                 return r;
         }
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "incoming migration from %s", in->peer);
+        vmms_vm_set_mig_channel(vm, "up", NULL, false);
+        in->accepted = true;
         return 0;
 }
 
@@ -416,8 +425,24 @@ static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 decide(in);
                 return 0;
         }
+        /* The VM it brings, if it is still here (it is not stored before
+         * it runs, and goes when its worker fails). */
+        struct vmms_vm *vm = in->accepted ? vmms_daemon_find_id(in->d, &in->vm_id) : NULL;
+        if (k == 1 && (type == 'C' || type == 'U')) { /* the relay's channel cut, or back */
+                char why[sizeof in->cut_why];
+                pthread_mutex_lock(&in->lock);
+                snprintf(why, sizeof why, "%s", in->cut_why);
+                pthread_mutex_unlock(&in->lock);
+                if (vm)
+                        vmms_vm_set_mig_channel(vm, type == 'C' ? "cut" : "up", type == 'C' ? why : NULL,
+                                                vmms_mig_relay_holds(&(struct vmms_mig_resume_ops){ .hold = &in->hold },
+                                                                     in->wpair[1]));
+                return 0;
+        }
         if (k == 1 && in->saved && vmms_saved_in_on_note(in->saved, type))
                 return 0;
+        if (vm && (!strcmp(vm->mig_chan.state, "up") || !strcmp(vm->mig_chan.state, "cut")))
+                vmms_vm_set_mig_channel(vm, "closed", NULL, false);
         pthread_join(in->thread, NULL);
         if (in->thread_r < 0)
                 log_notice("incoming migration channel from %s ended: %s", in->peer,

@@ -298,6 +298,22 @@ static void migration_free(struct vmms_migration *m) {
         free(m);
 }
 
+void vmms_vm_set_mig_channel(struct vmms_vm *vm, const char *state, const char *why, bool held) {
+        struct vmms_mig_channel *c = &vm->mig_chan;
+        if (!state[0])
+                *c = (struct vmms_mig_channel){ 0 };
+        else {
+                if (!strcmp(state, "cut")) {
+                        c->cuts++;
+                        snprintf(c->why, sizeof c->why, "%s", why ? why : "");
+                }
+                snprintf(c->state, sizeof c->state, "%s", state);
+                c->held = held && !strcmp(state, "cut");
+                c->since_us = now_us(CLOCK_REALTIME);
+        }
+        vmms_vm_emit_changed(vm, "MigrationChannel");
+}
+
 static void emit_progress(struct vmms_vm *vm) {
         int r = sd_bus_emit_properties_changed(vm->d->bus, vm->path, VMMS_VM_IFACE, "MigrationProgress",
                                                "MigrationThrottle", NULL);
@@ -529,8 +545,12 @@ static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 else
                         vmms_vm_log(m->vm, LOG_LEVEL_NOTICE, 0, "the migration channel to %s:%u is back after %llu ms",
                                     m->a.host, m->a.port, (unsigned long long)ms);
+                vmms_vm_set_mig_channel(m->vm, n.type == 'C' ? "cut" : "up", n.type == 'C' ? why : NULL,
+                                        __atomic_load_n(&m->hold, __ATOMIC_ACQUIRE));
                 return 0;
         }
+        if (n.type == 'A')
+                vmms_vm_set_mig_channel(m->vm, "up", NULL, false);
         if (n.type == 'A' && !m->cancelled) {
                 if (m->vm->worker)
                         ask_worker(m);
@@ -540,6 +560,8 @@ static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         }
         if (n.type != 'D')
                 return 0;
+        if (!strcmp(m->vm->mig_chan.state, "up") || !strcmp(m->vm->mig_chan.state, "cut"))
+                vmms_vm_set_mig_channel(m->vm, "closed", NULL, false);
         pthread_join(m->thread, NULL);
         m->thread_started = false;
         m->thread_done = true;
@@ -614,6 +636,7 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
         vm->mig_bytes = vm->mig_dirty_pages = vm->mig_dirty_rate = vm->mig_expected_downtime_ms = 0;
         vm->mig_throttle_pct = 0;
         emit_progress(vm);
+        vmms_vm_set_mig_channel(vm, "", NULL, false);
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migrating to %s:%u%s%s", a->host, a->port,
                     a->storage_path[0] ? ", its disks copied into " : "", a->storage_path);
         vmms_vm_set_state(vm, VMMS_STATE_MIGRATING);

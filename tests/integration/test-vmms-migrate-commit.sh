@@ -240,6 +240,7 @@ wait_for 10 "blip gone from A" gone_from "$ADDR" blip
 grep -q "blip.*the migration channel to 127.0.0.1:$PC is back after [0-9]* ms" "$T/vmms.log" || fail "A did not log the resume"
 echo "  ($(grep -o "the migration channel to 127.0.0.1:$PC is back after [0-9]* ms" "$T/vmms.log"))"
 grep -q "incoming migration channel from 127.0.0.1 is back after" "$B/vmms.log" || fail "B did not log the resume"
+grep -q "; the channel is cut (.*), reconnecting$" "$T/blip.out" || fail "vmctl migrate did not show the cut: $(tail -3 "$T/blip.out")"
 kill "$RELAY"; wait "$RELAY" 2>/dev/null
 
 note "the network cut mid-transfer for longer than --migration-recover-ms (a TCP relay killed): A runs on, B forgets"
@@ -264,6 +265,9 @@ ended=$(grep -c "incoming migration channel from 127.0.0.1 ended" "$B/vmms.log")
 kill -9 "$RELAY"; wait "$RELAY" 2>/dev/null
 wait_for 10 "A noticing the cut" grep -q "held.*the migration channel to 127.0.0.1:$PC was cut (.*); reconnecting until it is back" "$T/vmms.log"
 wait_for 10 "B noticing the cut" grep -q "incoming migration channel from 127.0.0.1 cut (.*); waiting for the source until it is back" "$B/vmms.log"
+vm_prop held MigrationChannel | grep -q '^"cut" true 1 "' || fail "A's MigrationChannel in the cut: $(vm_prop held MigrationChannel)"
+ADDR=$ADDRB vm_prop held MigrationChannel | grep -q '^"cut" true 1 "' ||
+  fail "B's MigrationChannel in the cut: $(ADDR=$ADDRB vm_prop held MigrationChannel)"
 sleep 8 # the window is 6 s
 kill -0 "$MIG" 2>/dev/null || fail "the held migration ended during the cut: $(cat "$T/held.out")"
 [ "$(grep -c "incoming migration channel from 127.0.0.1 ended" "$B/vmms.log")" = "$ended" ] ||
@@ -275,6 +279,9 @@ wait_for 10 "held gone from A" gone_from "$ADDR" held
 ms=$(grep -o "held.*the migration channel to 127.0.0.1:$PC is back after [0-9]* ms" "$T/vmms.log" | grep -o "[0-9]* ms$")
 [ -n "$ms" ] && [ "${ms% ms}" -ge 8000 ] || fail "A's resume: '$ms'"
 echo "  (A: back after $ms)"
+grep -q "; the channel is cut (.*), reconnecting until it is back$" "$T/held.out" || fail "vmctl migrate did not show the held cut"
+ADDR=$ADDRB vm_prop held MigrationChannel | grep -q '^"closed" false 1 "' ||
+  fail "B's MigrationChannel after the move: $(ADDR=$ADDRB vm_prop held MigrationChannel)"
 wait_for 10 "B's worker reading the stream to its end" grep -q "fake-vmwp: post-copy: the stream ended" "$(ADDR=$ADDRB vm_prop held ConsoleLog)"
 kill "$RELAY"; wait "$RELAY" 2>/dev/null
 

@@ -41,6 +41,19 @@ static void show_progress(struct vmctl *c, const char *path, bool tty, void *opa
                                         &throttle) >= 0 &&
             throttle > 0)
                 snprintf(note, sizeof note, ", vCPUs throttled %" PRIu32 " %%", throttle);
+        char chan[200] = "";
+        const char *state = NULL, *why = NULL;
+        int held = 0;
+        uint32_t cuts = 0;
+        uint64_t since = 0;
+        reply = NULL;
+        if (!quick &&
+            sd_bus_get_property(c->bus, VMMS_BUS_NAME, path, VMMS_VM_IFACE, "MigrationChannel", NULL, &reply,
+                                "(sbust)") >= 0 &&
+            sd_bus_message_read(reply, "(sbust)", &state, &held, &cuts, &why, &since) >= 0 && !strcmp(state, "cut"))
+                snprintf(chan, sizeof chan, "; the channel is cut (%.120s), reconnecting%s", why,
+                         held ? " until it is back" : "");
+        sd_bus_message_unref(reply);
         if (quick) {
                 if (bytes == 0)
                         return;
@@ -50,8 +63,8 @@ static void show_progress(struct vmctl *c, const char *path, bool tty, void *opa
                 return;
         }
         printf("%smigrating %s: pass %" PRIu32 ", %.1f MiB sent, %" PRIu64 " pages dirty (%" PRIu64
-               " pages/s), expected downtime %" PRIu64 " ms%s%s",
-               tty ? "\r" : "", ref, pass, (double)bytes / 1048576.0, dirty, rate, downtime, note,
+               " pages/s), expected downtime %" PRIu64 " ms%s%s%s",
+               tty ? "\r" : "", ref, pass, (double)bytes / 1048576.0, dirty, rate, downtime, note, chan,
                tty ? "\033[K" : "\n");
         fflush(stdout);
 }
