@@ -147,11 +147,41 @@ static void setup_identity(struct vmms_daemon *d) {
                 log_notice("group '%s' does not exist: only root (and polkit) may manage VMs", d->opt.group);
 }
 
+#define EXIT_CHECK_US 200000
+
+static unsigned postcopies(struct vmms_daemon *d) {
+        return vmms_postcopies_out(d) + vmms_postcopies_in(d);
+}
+
+static int on_exit_check(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct vmms_daemon *d = userdata;
+        if (postcopies(d) == 0) {
+                log_info("the migrations past their commit are done: exiting; running VMs keep running");
+                return sd_event_exit(d->event, 0);
+        }
+        return sd_event_source_set_time_relative(s, EXIT_CHECK_US) < 0 ? sd_event_exit(d->event, 0)
+                                                                      : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+/* The workers run on without vmms, but a post-copy's channel runs in it:
+ * past its COMMIT the VM's memory is split between two hosts, and ending
+ * the channel would lose it. So the exit waits for those, unless asked
+ * again. */
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         struct vmms_daemon *d = userdata;
-        log_info("signal %u: exiting; running VMs keep running", si->ssi_signo);
+        unsigned n = d->exiting ? 0 : postcopies(d);
         (void)sd_notify(0, "STOPPING=1");
-        return sd_event_exit(d->event, 0);
+        if (n == 0 || sd_event_add_time_relative(d->event, &d->exit_timer, CLOCK_MONOTONIC, EXIT_CHECK_US, 0,
+                                                 on_exit_check, d) < 0) {
+                log_info("signal %u: exiting%s; running VMs keep running", si->ssi_signo,
+                         d->exiting ? " now, before the migrations past their commit are done" : "");
+                return sd_event_exit(d->event, 0);
+        }
+        d->exiting = true;
+        log_warning("signal %u: exiting once %u migration%s past %s commit %s done (a post-copy's VM has its memory "
+                    "split between two hosts, which vmms's exit would lose; a second signal exits at once)",
+                    si->ssi_signo, n, n == 1 ? "" : "s", n == 1 ? "its" : "their", n == 1 ? "is" : "are");
+        return 0;
 }
 
 static int setup_bus(struct vmms_daemon *d) {
@@ -215,6 +245,7 @@ struct vmms_daemon *vmms_daemon_free(struct vmms_daemon *d) {
         if (!d)
                 return NULL;
         vmms_auth_free_all(d);
+        sd_event_source_disable_unref(d->exit_timer);
         vmms_migrations_free(d);
         vmms_incoming_free_all(d);
         sd_event_source_disable_unref(d->log_timer);

@@ -165,6 +165,10 @@ struct vmms_daemon {
         char boot_id[VMMS_BOOT_ID_LEN + 1];
         char **problems; /* corrupt files and records found at start: "path: reason" */
         size_t n_problems;
+        /* A signal came while post-copy migrations were in flight: exit
+         * once they are done (exit_timer checks), or at a second signal. */
+        bool exiting;
+        sd_event_source *exit_timer;
         struct vmms_pending_auth *pending;
         unsigned n_pending;
         sd_event_source *log_timer; /* rotates the logs of running VMs (logs.c) */
@@ -360,6 +364,12 @@ void vmms_vm_migrated_in(struct vmms_vm *vm);
 /* Its worker, ready, runs on pages still coming from the source (a
  * post-copy): its channel waits out a cut for as long as it lasts. */
 void vmms_vm_migrated_in_postcopy(struct vmms_vm *vm);
+/* Post-copy migrations past their COMMIT whose channel runs here, on
+ * either end, and VMs that moved away and are not removed yet (migrate.c,
+ * migrate-in.c): vmms's exit would lose the first, bring back the second. */
+unsigned vmms_postcopies_out(struct vmms_daemon *d);
+unsigned vmms_postcopies_in(struct vmms_daemon *d);
+
 /* migrate.c: MigrationChannel's new state (why: a cut's reason, else
  * NULL), emitted; "" starts a new migration's. */
 void vmms_vm_set_mig_channel(struct vmms_vm *vm, const char *state, const char *why, bool held);

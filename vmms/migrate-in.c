@@ -539,6 +539,13 @@ void vmms_incoming_free_all(struct vmms_daemon *d) {
         d->mig_tls = vmms_mig_tls_free(d->mig_tls);
 }
 
+unsigned vmms_postcopies_in(struct vmms_daemon *d) {
+        unsigned n = 0;
+        for (struct vmms_incoming *in = d->incoming; in; in = in->next)
+                n += __atomic_load_n(&in->hold, __ATOMIC_ACQUIRE) != 0;
+        return n;
+}
+
 void vmms_vm_migrated_in_postcopy(struct vmms_vm *vm) {
         if (!vm->migrating_in)
                 return;

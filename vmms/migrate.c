@@ -298,6 +298,18 @@ static void migration_free(struct vmms_migration *m) {
         free(m);
 }
 
+unsigned vmms_postcopies_out(struct vmms_daemon *d) {
+        unsigned n = 0;
+        /* Until it is removed here: a VM that moved away, whose worker is
+         * stopped and whose configuration goes once it ended, must not come
+         * back with the next vmms. */
+        for (size_t i = 0; i < d->n_vms; i++) {
+                const struct vmms_migration *m = d->vms[i]->migration;
+                n += (m && m->postcopy_committed) || d->vms[i]->migrated_away;
+        }
+        return n;
+}
+
 void vmms_vm_set_mig_channel(struct vmms_vm *vm, const char *state, const char *why, bool held) {
         struct vmms_mig_channel *c = &vm->mig_chan;
         if (!state[0])

@@ -29,6 +29,8 @@
 #     completes; a post-copy's network cut after its COMMIT for longer than
 #     it: both ends hold (the VM's memory is split), resume when the link
 #     is back, the move completes; a cancel reaches B at once (ABORT);
+#   vmms A told to exit (SIGTERM) during a post-copy: it exits once the
+#     post-copy is done, the VM on B;
 #   owners travel by user name: B maps the name to its own uid and refuses
 #     a name, or a uid without a name, that it lacks;
 #   a Saved VM arriving twice at once: the second move is refused.
@@ -297,6 +299,23 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 grep -q "incoming migration channel from 127.0.0.1 ended: the peer ended the channel" "$B/vmms.log" || fail "B did not hear the ABORT"
 migrate_done ab 1 "cancelled"
 wait_state ab Running
+
+note "vmms A asked to exit during a post-copy: it exits once the post-copy is done (its VM's memory is split), not before"
+start_vm px "fake.postcopy_ms=3000"
+migrate_bg px "$PB"
+wait_for 20 "the post-copy commit" grep -q "px.*post-copy: committed, the VM runs on 127.0.0.1:$PB" "$T/vmms.log"
+kill -TERM "$VMMS_PID"
+wait_for 5 "A putting its exit off" grep -q "signal 15: exiting once 1 migration past its commit is done (a post-copy" "$T/vmms.log"
+sleep 1
+kill -0 "$VMMS_PID" 2>/dev/null || fail "vmms A exited during the post-copy"
+migrate_done px 0
+wait "$VMMS_PID" 2>/dev/null
+VMMS_PID=
+grep -q "the migrations past their commit are done: exiting" "$T/vmms.log" || fail "A's exit: $(tail -3 "$T/vmms.log")"
+ADDR=$ADDRB wait_state px Running
+wait_for 10 "B's worker reading px's stream to its end" grep -q "fake-vmwp: post-copy: the stream ended" "$(ADDR=$ADDRB vm_prop px ConsoleLog)"
+t_start_vmms --migration-insecure --migration-listen=127.0.0.1:$PA --migration-recover-ms=6000
+gone_from "$ADDR" px || fail "px came back on A after its move"
 
 note "owners by name: B maps a user name to its own uid, refuses names and uids it lacks"
 nouid=4242; while getent passwd "$nouid" >/dev/null; do nouid=$((nouid + 1)); done
