@@ -29,8 +29,8 @@
 #     completes; a post-copy's network cut after its COMMIT for longer than
 #     it: both ends hold (the VM's memory is split), resume when the link
 #     is back, the move completes; a cancel reaches B at once (ABORT);
-#   vmms A told to exit (SIGTERM) during a post-copy: it exits once the
-#     post-copy is done, the VM on B;
+#   vmms A, then vmms B, told to exit (SIGTERM) during a post-copy: each
+#     exits once the post-copy is done, the VM on B;
 #   owners travel by user name: B maps the name to its own uid and refuses
 #     a name, or a uid without a name, that it lacks;
 #   a Saved VM arriving twice at once: the second move is refused.
@@ -316,6 +316,21 @@ ADDR=$ADDRB wait_state px Running
 wait_for 10 "B's worker reading px's stream to its end" grep -q "fake-vmwp: post-copy: the stream ended" "$(ADDR=$ADDRB vm_prop px ConsoleLog)"
 t_start_vmms --migration-insecure --migration-listen=127.0.0.1:$PA --migration-recover-ms=6000
 gone_from "$ADDR" px || fail "px came back on A after its move"
+
+note "vmms B asked to exit during a post-copy: it exits once the pages are all there, and the VM runs on"
+start_vm py "fake.postcopy_ms=3000"
+migrate_bg py "$PB"
+wait_for 20 "B holding py's channel" grep -q "py.*post-copy: runs here while its last pages come from" "$B/vmms.log"
+kill -TERM "$BVMMS"
+wait_for 5 "B putting its exit off" grep -q "signal 15: exiting once 1 migration past its commit is done" "$B/vmms.log"
+sleep 1
+kill -0 "$BVMMS" 2>/dev/null || fail "vmms B exited during the post-copy"
+migrate_done py 0
+wait "$BVMMS" 2>/dev/null
+BVMMS=
+t_host_b_start "$PB" --migration-insecure --migration-recover-ms=6000
+ADDR=$ADDRB wait_state py Running
+grep -q "fake-vmwp: post-copy: the stream ended" "$(ADDR=$ADDRB vm_prop py ConsoleLog)" || fail "B's worker of py lost its stream"
 
 note "owners by name: B maps a user name to its own uid, refuses names and uids it lacks"
 nouid=4242; while getent passwd "$nouid" >/dev/null; do nouid=$((nouid + 1)); done
