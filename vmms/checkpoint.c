@@ -380,7 +380,9 @@ int vmms_ckpt_take_save(struct vmms_vm *vm, char *err, size_t errlen) {
         if (r == 0 && (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
                 r = -errno;
         if (r == 0)
-                r = vm->worker ? vmms_worker_request_fds(vm->worker, "save", NULL, &fd, 1, save_reply, NULL) : -ESRCH;
+                r = vm->worker ? vmms_worker_request_fds_timeout(vm->worker, "save", NULL, &fd, 1, VMMS_SAVE_QUIET_US, save_reply,
+                                                                NULL)
+                               : -ESRCH;
         if (r < 0) {
                 if (fd >= 0)
                         (void)unlink(tmp);

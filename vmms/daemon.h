@@ -463,6 +463,13 @@ int vmms_worker_request_fds(struct vmms_worker *w, const char *op, struct json_o
 /* The same with its own timeout (a migration outlasts --request-timeout). */
 int vmms_worker_request_fds_timeout(struct vmms_worker *w, const char *op, struct json_object *args, const int *fds,
                                     size_t n_fds, uint64_t timeout_us, vmms_reply_fn cb, sd_bus_message *call);
+/* A long op shows it is alive (its progress events, its stream moving):
+ * the timeouts of w's requests for op start again. A request's timeout is
+ * thus the longest the worker may stay silent, not the op's length. */
+void vmms_worker_request_alive(struct vmms_worker *w, const char *op);
+/* A save's longest silence: its progress comes every 50 ms while it
+ * writes; its last fsync may take long on a slow disk. */
+#define VMMS_SAVE_QUIET_US (120 * 1000000ull)
 int vmms_worker_kill(struct vmms_worker *w);
 pid_t vmms_worker_pid(const struct vmms_worker *w);
 /* Interactive: a connection to the worker's console socket. Read-only: the

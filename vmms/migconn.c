@@ -358,7 +358,7 @@ int vmms_mig_relay(struct vmms_mig_conn *c, int wfd, uint64_t *to_net, uint64_t 
                                 int r = worker_write(wfd, buf, (size_t)n);
                                 if (r < 0)
                                         return snprintf(err, errlen, "to the worker: %s", strerror(-r)), r;
-                                *from_net += (uint64_t)n;
+                                __atomic_fetch_add(from_net, (uint64_t)n, __ATOMIC_RELAXED);
                         }
                 }
                 if (p[1].revents) {
@@ -374,7 +374,7 @@ int vmms_mig_relay(struct vmms_mig_conn *c, int wfd, uint64_t *to_net, uint64_t 
                                 int r = send_all(c, buf, (size_t)n);
                                 if (r < 0)
                                         return snprintf(err, errlen, "to the peer: %s", strerror(-r)), r;
-                                *to_net += (uint64_t)n;
+                                __atomic_fetch_add(to_net, (uint64_t)n, __ATOMIC_RELAXED);
                         }
                 }
         }

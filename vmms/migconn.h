@@ -52,7 +52,8 @@ int vmms_mig_recv_frame(struct vmms_mig_conn *c, enum vmms_migchan_kind kind, ch
 int vmms_mig_send_raw(struct vmms_mig_conn *c, const void *buf, size_t len);
 int vmms_mig_recv_raw(struct vmms_mig_conn *c, void *buf, size_t len);
 /* Copies both ways between the channel and wfd (the worker's stream) until
- * both sides ended; bytes counted into *to_net and *from_net. A link
+ * both sides ended; bytes counted into *to_net and *from_net (atomically:
+ * another thread watches them). A link
  * that goes silent fails it within seconds (vmms_mig_conn_watch): the
  * workers wait without limit after a post-copy's COMMIT. */
 int vmms_mig_relay(struct vmms_mig_conn *c, int wfd, uint64_t *to_net, uint64_t *from_net, char *err, size_t errlen);

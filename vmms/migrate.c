@@ -26,8 +26,11 @@
 #include "migconn.h"
 #include "worker.h"
 
-/* The worker's op ends after max_time_ms (60 s) plus the wait for the
- * destination's RUNNING (30 s); vmms waits a little longer. */
+/* How long the worker's migrate-send may stay silent: no progress event
+ * and no byte of its stream (on_alive). Its own limits before the COMMIT
+ * are max_time_ms (60 s) of passes and 30 s of a silent peer; after a
+ * post-copy's COMMIT, or while the channel is cut and reconnecting, it is
+ * never taken for dead (that would lose the VM, or a resumable move). */
 #define MIGRATE_REQUEST_TIMEOUT_US (100 * 1000000ull)
 
 struct vmms_migration {
@@ -43,7 +46,12 @@ struct vmms_migration {
         pthread_mutex_t lock; /* net_fd, cancelled */
         int net_fd;
         bool cancelled;
-        uint64_t t0_us, to_net, from_net;
+        uint64_t t0_us, to_net, from_net; /* the relay's counts (atomic) */
+        /* While the worker's migrate-send runs: its stream moving, or a
+         * channel past a post-copy's COMMIT or cut and reconnecting, keeps
+         * the request alive (a long first pass reports nothing). */
+        sd_event_source *alive_src;
+        uint64_t alive_bytes;
         /* Written by the thread before its last note, read after the join. */
         int thread_r;
         char thread_err[1024];
@@ -286,6 +294,7 @@ static void migration_free(struct vmms_migration *m) {
         }
         sd_event_source_disable_unref(m->note_src);
         sd_event_source_disable_unref(m->retry_src);
+        sd_event_source_disable_unref(m->alive_src);
         safe_close(m->note[0]), safe_close(m->note[1]);
         safe_close(m->wpair[0]), safe_close(m->wpair[1]);
         pthread_mutex_destroy(&m->lock);
@@ -506,6 +515,20 @@ static void query_start(struct vmms_migration *m) {
                 vmms_vm_log(m->vm, LOG_LEVEL_ERR, -ENOMEM, "cannot watch the query");
 }
 
+#define MIGRATE_ALIVE_US (5 * 1000000ull)
+
+static int on_alive(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct vmms_migration *m = userdata;
+        uint64_t bytes = __atomic_load_n(&m->to_net, __ATOMIC_RELAXED) + __atomic_load_n(&m->from_net, __ATOMIC_RELAXED);
+        if (bytes != m->alive_bytes || m->postcopy_committed || !strcmp(m->vm->mig_chan.state, "cut"))
+                vmms_worker_request_alive(m->vm->worker, "migrate-send");
+        m->alive_bytes = bytes;
+        if (m->worker_answered)
+                return 0;
+        return sd_event_source_set_time_relative(s, MIGRATE_ALIVE_US) < 0 ? 0
+                                                                          : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
 static void ask_worker(struct vmms_migration *m) {
         struct vmms_vm *vm = m->vm;
         json_object *args = json_object_new_object();
@@ -529,6 +552,11 @@ static void ask_worker(struct vmms_migration *m) {
                 return;
         }
         m->worker_asked = true;
+        if (sd_event_add_time_relative(vm->d->event, &m->alive_src, CLOCK_MONOTONIC, MIGRATE_ALIVE_US, 0, on_alive,
+                                       m) < 0)
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, -ENOMEM, "cannot watch the migration's stream: a first pass "
+                            "longer than %llu s without a report will fail it",
+                            (unsigned long long)(MIGRATE_REQUEST_TIMEOUT_US / 1000000u));
 }
 
 static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata) {

@@ -124,7 +124,7 @@ static void next_frame(struct relay *r, bool quiet) {
                 r->ooff = 0, r->olen = VMMS_MIGCHAN_RFRAME_SIZE;
                 r->body = r->ring + at, r->boff = 0, r->blen = n;
                 r->sent += n;
-                *r->to_net += n;
+                __atomic_fetch_add(r->to_net, (uint64_t)n, __ATOMIC_RELAXED);
         } else if (r->w_eof && !r->fin_framed) {
                 frame_u64(r, VMMS_RFRAME_FIN, r->tx);
                 r->fin_framed = true;
@@ -237,7 +237,7 @@ static int net_in(struct relay *r, int *k) {
                         if (n > 0) {
                                 r->body_left -= (uint32_t)n;
                                 r->rx += (uint64_t)n;
-                                *r->from_net += (uint64_t)n;
+                                __atomic_fetch_add(r->from_net, (uint64_t)n, __ATOMIC_RELAXED);
                                 r->woff = 0, r->wlen = (size_t)n;
                                 continue;
                         }

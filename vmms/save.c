@@ -119,7 +119,7 @@ int vmms_vm_save(struct vmms_vm *vm, sd_bus_message *call, char *err, size_t err
         vm->save_from = vm->state;
         vm->save_committed = false;
         vm->save_done = vm->save_total = 0;
-        r = vmms_worker_request_fds(vm->worker, "save", NULL, &fd, 1, save_reply, NULL);
+        r = vmms_worker_request_fds_timeout(vm->worker, "save", NULL, &fd, 1, VMMS_SAVE_QUIET_US, save_reply, NULL);
         if (r < 0) {
                 (void)unlink(tmp);
                 return snprintf(err, errlen, "cannot reach the worker: %s", strerror(-r)), r;

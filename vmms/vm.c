@@ -309,8 +309,10 @@ void vmms_vm_on_event(struct vmms_vm *vm, json_object *ev) {
         } else if (!strcmp(name, "kvp")) {
                 vmms_kvp_on_event(vm, ev);
         } else if (!strcmp(name, "migrate-progress")) {
+                vmms_worker_request_alive(vm->worker, "migrate-send");
                 vmms_vm_on_migrate_progress(vm, ev);
         } else if (!strcmp(name, "save-progress")) {
+                vmms_worker_request_alive(vm->worker, "save");
                 vmms_vm_on_save_progress(vm, ev);
         } else if (!strcmp(name, "memory")) {
                 vmms_dm_on_event(vm, ev);

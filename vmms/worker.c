@@ -92,6 +92,8 @@ int vmms_worker_request_fds_timeout(struct vmms_worker *w, const char *op, json_
         q->w = w;
         q->id = ++w->next_id;
         q->cb = cb;
+        q->timeout_us = timeout_us;
+        snprintf(q->op, sizeof q->op, "%s", op);
         json_object_object_add(msg, "op", json_object_new_string(op));
         json_object_object_add(msg, "id", json_object_new_int64((int64_t)q->id));
         int r = proto_send(w->ctl_fd, msg, fds, n_fds);
@@ -107,6 +109,12 @@ int vmms_worker_request_fds_timeout(struct vmms_worker *w, const char *op, json_
         w->requests = q;
         w->n_requests++;
         return 0;
+}
+
+void vmms_worker_request_alive(struct vmms_worker *w, const char *op) {
+        for (struct vmms_request *q = w ? w->requests : NULL; q; q = q->next)
+                if (!strcmp(q->op, op))
+                        (void)sd_event_source_set_time_relative(q->timer, q->timeout_us);
 }
 
 static void handle_reply(struct vmms_worker *w, json_object *msg, int64_t id) {

@@ -20,6 +20,8 @@ struct vmms_request {
         vmms_reply_fn cb;
         sd_bus_message *call;
         sd_event_source *timer;
+        char op[24];
+        uint64_t timeout_us;
 };
 
 struct vmms_worker {

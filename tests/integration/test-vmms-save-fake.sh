@@ -83,4 +83,12 @@ expect_rc 0 vmctl discard-saved s1
 [ -e "$T/state/$ID.vmrs" ] && fail "the state file outlived discard-saved"
 [ "$(vm_prop s1 ExitReason)" = "saved state discarded" ] || fail "reason: $(vm_prop s1 ExitReason)"
 expect_rc 0 vmctl start s1 --timeout=30 # boots afresh
+
+note "a save longer than a worker request's 10 s and D-Bus's default 25 s call timeout completes (its progress keeps it alive)"
+t_create long1 "fake.save_ms=27000"
+expect_rc 0 vmctl start long1 --timeout=30
+t0=$(date +%s)
+vmctl save long1 >"$T/long.out" 2>&1 || fail "a 27 s save failed after $(( $(date +%s) - t0 )) s: $(tail -2 "$T/long.out")"
+[ "$(vm_prop long1 State)" = Saved ] || fail "long1 is $(vm_prop long1 State) after its save"
+grep -q '^long1 saved (0\.2 MiB in 2[7-9]\.' "$T/long.out" || fail "long save: $(tail -1 "$T/long.out")"
 echo "PASS (worker: $WORKER_KIND)"

@@ -48,7 +48,7 @@ static int run_save(struct vmctl *c, int argc, char **argv) {
         sd_bus_message *m = NULL;
         r = sd_bus_message_new_method_call(c->bus, &m, VMMS_BUS_NAME, path, VMMS_VM_IFACE, "Save");
         r = r < 0 ? vmctl_fail(NULL, r, "save")
-                  : vmctl_call_with_progress(c, path, m, 0, "save", show_progress, (void *)ref);
+                  : vmctl_call_with_progress(c, path, m, UINT64_MAX, "save", show_progress, (void *)ref);
         sd_bus_message_unref(m);
         if (r) {
                 free(path);
