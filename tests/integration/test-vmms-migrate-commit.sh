@@ -28,7 +28,8 @@
 #   the network cut and back within it: the channel resumes and the move
 #     completes; a post-copy's network cut after its COMMIT for longer than
 #     it: both ends hold (the VM's memory is split), resume when the link
-#     is back, the move completes; a cancel reaches B at once (ABORT);
+#     is back, the move completes; a cancel (vmctl migrate-cancel) reaches
+#     B at once (ABORT); Ctrl-C on vmctl migrate cancels the move;
 #   vmms A, then vmms B, told to exit (SIGTERM) during a post-copy: each
 #     exits once the post-copy is done, the VM on B;
 #   owners travel by user name: B maps the name to its own uid and refuses
@@ -161,6 +162,8 @@ migrate_bg pc "$PB"
 wait_for 20 "the post-copy commit" grep -q "post-copy: committed, the VM runs on 127.0.0.1:$PB" "$T/vmms.log"
 out=$(bus call org.vmstack.VMMS1 "$(vm_path pc)" org.vmstack.VMMS1.VM CancelMigration 2>&1) && fail "a post-copy's cancel after its COMMIT was taken"
 echo "$out" | grep -q "the migration is committed" || fail "cancel said: $out"
+expect_rc 5 vmctl migrate-cancel pc
+echo "$LAST_OUT" | grep -q "the migration is committed" || fail "vmctl migrate-cancel said: $LAST_OUT"
 # The source lets the lock go at B's RUNNING, not when its worker ends:
 # B runs guarded although the pages take longer than the hand-over waits.
 wait_for 3 "B taking pc's image lock" grep -q "pc.*took over the image lock of 1 disk from the source" "$B/vmms.log"
@@ -292,13 +295,24 @@ start_vm ab "fake.migrate_ms=8000"
 migrate_bg ab "$PB"
 wait_for 20 "ab arriving on B" on_b ab
 t0=$(date +%s%N)
-bus call org.vmstack.VMMS1 "$(vm_path ab)" org.vmstack.VMMS1.VM CancelMigration >/dev/null
+expect_rc 0 vmctl migrate-cancel ab
+[ "$LAST_OUT" = "the migration of ab is cancelled: it stays here" ] || fail "vmctl migrate-cancel said: $LAST_OUT"
 wait_for 10 "ab gone from B" gone_from "$ADDRB" ab
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ "$ms" -lt 2500 ] || fail "B forgot the cancelled VM only after $ms ms"
 grep -q "incoming migration channel from 127.0.0.1 ended: the peer ended the channel" "$B/vmms.log" || fail "B did not hear the ABORT"
 migrate_done ab 1 "cancelled"
 wait_state ab Running
+
+note "Ctrl-C on vmctl migrate cancels the move: the VM runs on here"
+start_vm cc "fake.migrate_ms=8000"
+migrate_bg cc "$PB"
+wait_for 20 "cc arriving on B" on_b cc
+kill -INT "$(pgrep -P "$MIG" -x vmctl || echo "$MIG")" # migrate_bg's subshell runs vmctl
+migrate_done cc 1 "cancelled"
+grep -q "vmctl: migrate: cancelling (Ctrl-C again: stop waiting; vmms goes on with it)" "$T/cc.out" || fail "vmctl's cancel: $(cat "$T/cc.out")"
+wait_state cc Running
+wait_for 10 "cc gone from B" gone_from "$ADDRB" cc
 
 note "vmms A asked to exit during a post-copy: it exits once the post-copy is done (its VM's memory is split), not before"
 start_vm px "fake.postcopy_ms=3000"

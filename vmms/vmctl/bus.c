@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,17 +140,57 @@ static int on_progress_changed(sd_bus_message *m, void *userdata, sd_bus_error *
         return 0;
 }
 
+static volatile sig_atomic_t interrupts;
+
+static void on_interrupt(int sig) {
+        (void)sig;
+        interrupts++;
+}
+
+/* The first interrupt: cancel_method, its refusal shown. */
+static void cancel(struct vmctl *c, const char *path, const char *what, const char *cancel_method, bool tty) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        fprintf(stderr, "%svmctl: %s: cancelling (Ctrl-C again: stop waiting; vmms goes on with it)\n",
+                tty ? "\r\033[K" : "", what);
+        if (sd_bus_call_method(c->bus, VMMS_BUS_NAME, path, VMMS_VM_IFACE, cancel_method, &e, NULL, "") < 0)
+                fprintf(stderr, "vmctl: %s: cannot cancel: %s\n", what, e.message ? e.message : "failed");
+        sd_bus_error_free(&e);
+}
+
 int vmctl_call_with_progress(struct vmctl *c, const char *path, sd_bus_message *m, uint64_t timeout_us,
                              const char *what, void (*progress)(struct vmctl *c, const char *path, bool tty, void *opaque),
                              void *opaque) {
+        return vmctl_call_with_progress_cancel(c, path, m, timeout_us, what, NULL, progress, opaque);
+}
+
+int vmctl_call_with_progress_cancel(struct vmctl *c, const char *path, sd_bus_message *m, uint64_t timeout_us,
+                                    const char *what, const char *cancel_method,
+                                    void (*progress)(struct vmctl *c, const char *path, bool tty, void *opaque),
+                                    void *opaque) {
         struct progress_call s = { .e = SD_BUS_ERROR_NULL };
         sd_bus_slot *match = NULL, *call = NULL;
         bool tty = isatty(STDOUT_FILENO), show = !c->quiet && !c->json;
-        int r = sd_bus_match_signal(c->bus, &match, VMMS_BUS_NAME, path, "org.freedesktop.DBus.Properties",
-                                    "PropertiesChanged", on_progress_changed, &s);
+        struct sigaction sa = { .sa_handler = on_interrupt }, old_int, old_term; /* no SA_RESTART: the wait returns */
+        sigemptyset(&sa.sa_mask);
+        int seen = 0, r = sd_bus_match_signal(c->bus, &match, VMMS_BUS_NAME, path, "org.freedesktop.DBus.Properties",
+                                              "PropertiesChanged", on_progress_changed, &s);
         if (r >= 0)
                 r = sd_bus_call_async(c->bus, &call, m, on_progress_reply, &s, timeout_us);
+        if (r >= 0 && cancel_method) {
+                interrupts = 0;
+                (void)sigaction(SIGINT, &sa, &old_int);
+                (void)sigaction(SIGTERM, &sa, &old_term);
+        }
         while (r >= 0 && !s.done) {
+                if (interrupts > seen) {
+                        if (seen++ > 0) {
+                                fprintf(stderr, "%svmctl: %s: no longer waiting; vmms goes on with it\n",
+                                        tty ? "\r\033[K" : "", what);
+                                r = -EINTR;
+                                break;
+                        }
+                        cancel(c, path, what, cancel_method, tty);
+                }
                 if (s.changed && show) {
                         s.changed = false;
                         progress(c, path, tty, opaque);
@@ -157,13 +198,21 @@ int vmctl_call_with_progress(struct vmctl *c, const char *path, sd_bus_message *
                 int k = sd_bus_process(c->bus, NULL);
                 if (k == 0)
                         k = sd_bus_wait(c->bus, UINT64_MAX);
-                if (k < 0)
+                if (k < 0 && k != -EINTR)
                         r = k;
+        }
+        if (cancel_method) {
+                (void)sigaction(SIGINT, &old_int, NULL);
+                (void)sigaction(SIGTERM, &old_term, NULL);
         }
         if (show && tty)
                 printf("\r\033[K");
         sd_bus_slot_unref(call);
         sd_bus_slot_unref(match);
+        if (r == -EINTR) {
+                sd_bus_error_free(&s.e);
+                return VMCTL_EXIT_FAILURE;
+        }
         if (r < 0 || sd_bus_error_is_set(&s.e)) {
                 r = vmctl_fail(&s.e, r < 0 ? r : -EIO, what);
                 sd_bus_error_free(&s.e);

@@ -69,7 +69,8 @@ static void show_progress(struct vmctl *c, const char *path, bool tty, void *opa
         fflush(stdout);
 }
 
-/* Migrate(destination, options): 120 s for the destination to take it. */
+/* Migrate(destination, options), waited for however long it takes (vmms
+ * answers: its worker's limits, a cut channel's window); Ctrl-C cancels. */
 static int call_migrate(struct vmctl *c, const char *path, const char *dest, const char *mode, uint32_t downtime,
                         bool auto_converge, bool postcopy, int start, const char *storage_path,
                         const struct migrate_show *w) {
@@ -94,7 +95,8 @@ static int call_migrate(struct vmctl *c, const char *path, const char *dest, con
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         r = r < 0 ? vmctl_fail(NULL, r, "migrate")
-                  : vmctl_call_with_progress(c, path, m, 120 * 1000000ull, "migrate", show_progress, (void *)w);
+                  : vmctl_call_with_progress_cancel(c, path, m, UINT64_MAX, "migrate", "CancelMigration",
+                                                    show_progress, (void *)w);
         sd_bus_message_unref(m);
         return r;
 }
@@ -192,8 +194,10 @@ static void help_migrate(void) {
                "                    [--no-auto-converge] [--postcopy] [--storage-path=DIR]\n"
                "Migrates a VM to the vmms on HOST (port 7390 unless given), which must accept\n"
                "migrations (vmms --migration-listen). Returns once the VM runs there (or, for a\n"
-               "Saved VM moved without --start, is Saved there); it is removed here. On failure\n"
-               "the VM stays here: a running one keeps (or goes back to) running.\n"
+               "Saved VM moved without --start, is Saved there), however long that takes; it is\n"
+               "removed here. On failure the VM stays here: a running one keeps (or goes back\n"
+               "to) running. Ctrl-C cancels the move (vmctl migrate-cancel); a second Ctrl-C\n"
+               "stops waiting, and the move goes on.\n"
                "  --live              pre-copy while the guest runs (the default for a running VM)\n"
                "  --quick             save it here, move the saved state, resume it there\n"
                "                      (a Saved VM always moves this way)\n"
@@ -204,8 +208,8 @@ static void help_migrate(void) {
                "                      faster than the link carries it fails to move instead\n"
                "  --postcopy          live: when the passes cannot meet the downtime, switch over\n"
                "                      anyway and let HOST fetch the pages still dirty while the\n"
-               "                      guest runs there (a link that fails before the last page\n"
-               "                      loses the VM)\n"
+               "                      guest runs there (a cut link is waited for; a host, or its\n"
+               "                      vmms, that fails before the last page loses the VM)\n"
                "  --storage-path=DIR  live, shared-nothing: copy the VM's writable disks while it\n"
                "                      runs into new images in DIR on HOST (same file names); the\n"
                "                      images here stay, unused (default: shared storage, the\n"
@@ -214,3 +218,27 @@ static void help_migrate(void) {
 
 const struct vmctl_command vmctl_cmd_migrate = { "migrate", "VM HOST[:PORT]", "move a VM to another host (live or quick)",
                                                  run_migrate, help_migrate };
+
+static int run_migrate_cancel(struct vmctl *c, int argc, char **argv) {
+        if (vmctl_getopt(c, argc, argv, NULL) != -1 || vmctl_check_args(argc, argv, 1))
+                return VMCTL_EXIT_USAGE;
+        char *path = NULL;
+        int r = vmctl_resolve(c, argv[optind], &path);
+        if (!r)
+                r = vmctl_call_vm(c, path, "CancelMigration", "migrate-cancel", NULL);
+        free(path);
+        if (!r && !c->quiet && !c->json)
+                printf("the migration of %s is cancelled: it stays here\n", argv[optind]);
+        return r;
+}
+
+static void help_migrate_cancel(void) {
+        printf("Usage: vmctl migrate-cancel VM\n"
+               "Cancels VM's migration in progress (vmctl migrate, D-Bus Migrate; Ctrl-C on\n"
+               "vmctl migrate does the same): the VM stays, or runs again, here. Refused once\n"
+               "the migration is committed (the destination's answer, or a post-copy's last\n"
+               "pages, decide), and once a quick migration's destination stored the VM.\n");
+}
+
+const struct vmctl_command vmctl_cmd_migrate_cancel = { "migrate-cancel", "VM", "cancel a migration in progress",
+                                                        run_migrate_cancel, help_migrate_cancel };

@@ -57,13 +57,21 @@ int vmctl_get_string(struct vmctl *c, const char *path, const char *prop, char *
 int vmctl_wait_state(struct vmctl *c, const char *path, const char *want, const char *fail, uint64_t timeout_us);
 int vmctl_call_vm(struct vmctl *c, const char *path, const char *method, const char *what, const char *types, ...);
 /* A long VM method (Save, Migrate): sends the method call m (built by the
- * caller; timeout_us 0 for the bus's default) and, until the reply, calls
+ * caller; timeout_us 0 for the bus's default of 25 s, UINT64_MAX for none:
+ * vmms answers when the operation ends, however long) and, until the reply, calls
  * progress(c, path, tty, opaque) after each PropertiesChanged of the VM,
  * unless --quiet or --json (tty: the line is redrawn in place and cleared
  * at the end). 0, or vmctl_fail()'s exit code with what. */
 int vmctl_call_with_progress(struct vmctl *c, const char *path, sd_bus_message *m, uint64_t timeout_us,
                              const char *what, void (*progress)(struct vmctl *c, const char *path, bool tty, void *opaque),
                              void *opaque);
+/* The same, where Ctrl-C (or SIGTERM) calls cancel_method on the VM (once;
+ * the call's own answer then ends the command) and a second one stops
+ * waiting: the operation goes on in vmms, the exit code is 1. */
+int vmctl_call_with_progress_cancel(struct vmctl *c, const char *path, sd_bus_message *m, uint64_t timeout_us,
+                                    const char *what, const char *cancel_method,
+                                    void (*progress)(struct vmctl *c, const char *path, bool tty, void *opaque),
+                                    void *opaque);
 
 struct json_object;
 /* cmd-show.c: GetAll of one interface of an object into obj (JSON values
@@ -126,7 +134,7 @@ int vmctl_disk_extent(struct vmctl_disk_image *im, uint64_t off, uint64_t len, s
 extern const struct vmctl_command vmctl_cmd_create, vmctl_cmd_list, vmctl_cmd_show, vmctl_cmd_host,
         vmctl_cmd_start, vmctl_cmd_stop, vmctl_cmd_kill, vmctl_cmd_reboot, vmctl_cmd_pause, vmctl_cmd_resume,
         vmctl_cmd_delete, vmctl_cmd_edit, vmctl_cmd_console, vmctl_cmd_wait, vmctl_cmd_kvp, vmctl_cmd_save,
-        vmctl_cmd_discard_saved, vmctl_cmd_export_saved, vmctl_cmd_import_saved, vmctl_cmd_migrate, vmctl_cmd_disk, vmctl_cmd_checkpoint, vmctl_cmd_checkpoints,
+        vmctl_cmd_discard_saved, vmctl_cmd_export_saved, vmctl_cmd_import_saved, vmctl_cmd_migrate, vmctl_cmd_migrate_cancel, vmctl_cmd_disk, vmctl_cmd_checkpoint, vmctl_cmd_checkpoints,
         vmctl_cmd_revert, vmctl_cmd_checkpoint_delete, vmctl_cmd_copy_to,
         vmctl_cmd_copy_cancel, vmctl_cmd_memory, vmctl_cmd_nic, vmctl_cmd_display, vmctl_cmd_screenshot;
 /* cmd-disk.c: option parsers and the new-file rule convert shares; each
