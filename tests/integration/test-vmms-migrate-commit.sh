@@ -314,18 +314,24 @@ grep -q "vmctl: migrate: cancelling (Ctrl-C again: stop waiting; vmms goes on wi
 wait_state cc Running
 wait_for 10 "cc gone from B" gone_from "$ADDRB" cc
 
+# exit_waits VM PID LOG: the vmms PID (its log LOG), told to exit during
+# VM's post-copy, puts its exit off until the move is done, then exits.
+exit_waits() {
+  kill -TERM "$2"
+  wait_for 5 "vmms putting its exit off" grep -q "signal 15: exiting once 1 migration past its commit is done (a post-copy" "$3"
+  sleep 1
+  kill -0 "$2" 2>/dev/null || fail "vmms exited during $1's post-copy"
+  migrate_done "$1" 0
+  wait "$2" 2>/dev/null
+  grep -q "the migrations past their commit are done: exiting" "$3" || fail "the exit: $(tail -3 "$3")"
+}
+
 note "vmms A asked to exit during a post-copy: it exits once the post-copy is done (its VM's memory is split), not before"
 start_vm px "fake.postcopy_ms=3000"
 migrate_bg px "$PB"
 wait_for 20 "the post-copy commit" grep -q "px.*post-copy: committed, the VM runs on 127.0.0.1:$PB" "$T/vmms.log"
-kill -TERM "$VMMS_PID"
-wait_for 5 "A putting its exit off" grep -q "signal 15: exiting once 1 migration past its commit is done (a post-copy" "$T/vmms.log"
-sleep 1
-kill -0 "$VMMS_PID" 2>/dev/null || fail "vmms A exited during the post-copy"
-migrate_done px 0
-wait "$VMMS_PID" 2>/dev/null
+exit_waits px "$VMMS_PID" "$T/vmms.log"
 VMMS_PID=
-grep -q "the migrations past their commit are done: exiting" "$T/vmms.log" || fail "A's exit: $(tail -3 "$T/vmms.log")"
 ADDR=$ADDRB wait_state px Running
 wait_for 10 "B's worker reading px's stream to its end" grep -q "fake-vmwp: post-copy: the stream ended" "$(ADDR=$ADDRB vm_prop px ConsoleLog)"
 t_start_vmms --migration-insecure --migration-listen=127.0.0.1:$PA --migration-recover-ms=6000
@@ -335,12 +341,7 @@ note "vmms B asked to exit during a post-copy: it exits once the pages are all t
 start_vm py "fake.postcopy_ms=3000"
 migrate_bg py "$PB"
 wait_for 20 "B holding py's channel" grep -q "py.*post-copy: runs here while its last pages come from" "$B/vmms.log"
-kill -TERM "$BVMMS"
-wait_for 5 "B putting its exit off" grep -q "signal 15: exiting once 1 migration past its commit is done" "$B/vmms.log"
-sleep 1
-kill -0 "$BVMMS" 2>/dev/null || fail "vmms B exited during the post-copy"
-migrate_done py 0
-wait "$BVMMS" 2>/dev/null
+exit_waits py "$BVMMS" "$B/vmms.log"
 BVMMS=
 t_host_b_start "$PB" --migration-insecure --migration-recover-ms=6000
 ADDR=$ADDRB wait_state py Running
