@@ -273,6 +273,10 @@ wait_for 10 "B noticing the cut" grep -q "incoming migration channel from 127.0.
 vm_prop held MigrationChannel | grep -q '^"cut" true 1 "' || fail "A's MigrationChannel in the cut: $(vm_prop held MigrationChannel)"
 ADDR=$ADDRB vm_prop held MigrationChannel | grep -q '^"cut" true 1 "' ||
   fail "B's MigrationChannel in the cut: $(ADDR=$ADDRB vm_prop held MigrationChannel)"
+"$VMCTL_BIN" --address="$ADDRB" show held | grep -Eq '^MigrationChannel cut for [0-9.]+ ?[a-z]+, reconnecting until it is back \(post-copy\), 1 cut \(last: .+\)$' ||
+  fail "vmctl show on B: $("$VMCTL_BIN" --address="$ADDRB" show held | grep Migration)"
+vmctl show held --json | python3 -c 'import json,sys; c=json.load(sys.stdin)["MigrationChannel"]; sys.exit(not (c[0] == "cut" and c[1] is True and c[2] == 1))' ||
+  fail "vmctl show --json on A: $(vmctl show held --json)"
 sleep 8 # the window is 6 s
 kill -0 "$MIG" 2>/dev/null || fail "the held migration ended during the cut: $(cat "$T/held.out")"
 [ "$(grep -c "incoming migration channel from 127.0.0.1 ended" "$B/vmms.log")" = "$ended" ] ||

@@ -11,6 +11,51 @@
 #include "vmms/names.h"
 
 /* One variant of an a{sv} into a JSON value (the types vmms uses). */
+/* A struct of basic types (s, b, u, i, t) as a JSON array, in order; any
+ * other member type is skipped as null. */
+static int read_struct(sd_bus_message *m, const char *contents, json_object **out) {
+        char inner[64];
+        size_t n = strlen(contents);
+        if (n < 2 || n - 2 >= sizeof inner)
+                return sd_bus_message_skip(m, contents);
+        memcpy(inner, contents + 1, n - 2);
+        inner[n - 2] = 0;
+        int r = sd_bus_message_enter_container(m, 'r', inner);
+        if (r < 0)
+                return r;
+        *out = json_object_new_array();
+        char type;
+        const char *sub;
+        while ((r = sd_bus_message_peek_type(m, &type, &sub)) > 0) {
+                union {
+                        const char *s;
+                        uint32_t u;
+                        int32_t i;
+                        uint64_t t;
+                        int b;
+                } v;
+                json_object *e = NULL;
+                if (type == 's' && (r = sd_bus_message_read_basic(m, 's', &v.s)) >= 0)
+                        e = json_object_new_string(v.s);
+                else if (type == 'b' && (r = sd_bus_message_read_basic(m, 'b', &v.b)) >= 0)
+                        e = json_object_new_boolean(v.b);
+                else if (type == 'u' && (r = sd_bus_message_read_basic(m, 'u', &v.u)) >= 0)
+                        e = json_object_new_int64(v.u);
+                else if (type == 'i' && (r = sd_bus_message_read_basic(m, 'i', &v.i)) >= 0)
+                        e = json_object_new_int64(v.i);
+                else if (type == 't' && (r = sd_bus_message_read_basic(m, 't', &v.t)) >= 0)
+                        e = json_object_new_uint64(v.t);
+                else if (r >= 0) {
+                        char sig[2] = { type, 0 };
+                        r = sd_bus_message_skip(m, sub ? sub : sig);
+                }
+                if (r < 0)
+                        return r;
+                json_object_array_add(*out, e);
+        }
+        return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
 static int read_variant(sd_bus_message *m, json_object **out) {
         char type;
         const char *contents;
@@ -58,7 +103,9 @@ static int read_variant(sd_bus_message *m, json_object **out) {
                 for (char **p = l; p && *p; p++)
                         free(*p);
                 free(l);
-        } else
+        } else if (contents[0] == '(') /* MigrationProgress, SaveProgress, MigrationChannel: an array */
+                r = read_struct(m, contents, out);
+        else
                 r = r < 0 ? r : sd_bus_message_skip(m, contents);
         if (r < 0)
                 return r;
@@ -135,6 +182,44 @@ static void print_devices(json_object *cfg) {
                        field(o, "tap", NULL) ? ", TAP " : "", field(o, "tap", ""), field(o, "instance", "?"));
 }
 
+static uint64_t at_u(json_object *a, size_t i) {
+        return (uint64_t)json_object_get_uint64(json_object_array_get_idx(a, i));
+}
+
+static const char *at_s(json_object *a, size_t i) {
+        const char *s = json_object_get_string(json_object_array_get_idx(a, i));
+        return s ? s : "";
+}
+
+/* A struct property (an array) for people; "" for nothing to show. */
+static void format_struct(const char *key, json_object *a, char *buf, size_t len) {
+        buf[0] = 0;
+        size_t n = json_object_array_length(a);
+        if (!strcmp(key, "MigrationProgress") && n == 5 && at_u(a, 0))
+                snprintf(buf, len, "pass %llu, %.1f MiB sent, %llu pages dirty (%llu pages/s), expected downtime %llu ms",
+                         (unsigned long long)at_u(a, 0), (double)at_u(a, 1) / 1048576.0, (unsigned long long)at_u(a, 2),
+                         (unsigned long long)at_u(a, 3), (unsigned long long)at_u(a, 4));
+        else if (!strcmp(key, "SaveProgress") && n == 2 && at_u(a, 1))
+                snprintf(buf, len, "%.1f MiB of %.1f MiB", (double)at_u(a, 0) / 1048576.0,
+                         (double)at_u(a, 1) / 1048576.0);
+        else if (!strcmp(key, "MigrationChannel") && n == 5 && at_s(a, 0)[0]) {
+                char ago[48] = "";
+                uint64_t since = at_u(a, 4), now = now_us(CLOCK_REALTIME);
+                if (since && now > since)
+                        vmctl_format_duration(now - since, ago, sizeof ago);
+                bool cut = !strcmp(at_s(a, 0), "cut");
+                bool held = json_object_get_boolean(json_object_array_get_idx(a, 1));
+                snprintf(buf, len, "%s%s%s%s%s, %llu cut%s%s%s%s", at_s(a, 0), ago[0] ? " for " : "", ago,
+                         cut ? ", reconnecting" : "", cut && held ? " until it is back (post-copy)" : "",
+                         (unsigned long long)at_u(a, 2), at_u(a, 2) == 1 ? "" : "s", at_u(a, 2) ? " (last: " : "",
+                         at_u(a, 2) ? at_s(a, 3) : "", at_u(a, 2) ? ")" : "");
+        } else if (!strcmp(key, "MigrationProgress") || !strcmp(key, "SaveProgress") ||
+                   !strcmp(key, "MigrationChannel"))
+                return; /* nothing yet */
+        else
+                snprintf(buf, len, "%s", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
+}
+
 static void print_human(json_object *obj) {
         json_object_object_foreach(obj, key, val) {
                 if (!strcmp(key, "Config"))
@@ -143,8 +228,13 @@ static void print_human(json_object *obj) {
                         vmctl_print_memory(val);
                         continue;
                 }
-                char buf[96];
+                char buf[320];
                 const char *s = json_object_get_string(val);
+                if (json_object_is_type(val, json_type_array)) {
+                        format_struct(key, val, buf, sizeof buf);
+                        printf("%-14s %s\n", key, buf[0] ? buf : "-");
+                        continue;
+                }
                 if (!strcmp(key, "Uptime") || !strcmp(key, "RunningSince")) {
                         if (!strcmp(key, "RunningSince"))
                                 continue;
