@@ -422,6 +422,22 @@ AUTHORIZED(method_stop, do_stop, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_kill, do_kill, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_reboot, do_reboot, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_pause_resume, do_pause_resume, VMMS_POLKIT_ACTION_MANAGE)
+static int do_reconnect_migration(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
+        struct vmms_vm *vm;
+        const char *dest;
+        char err[256];
+        int r;
+        if ((r = sd_bus_message_rewind(m, true)) < 0 || (r = sd_bus_message_read(m, "s", &dest)) < 0 ||
+            (r = begin(d, m, VMMS_OP_RECONNECT_MIGRATION, &vm, e)) < 0)
+                return r;
+        r = vmms_vm_reconnect_migration(vm, dest, err, sizeof err);
+        if (r == -EINVAL)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "%s", err);
+        if (r < 0)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_STATE, "VM '%s': %s", vm->config->name, err);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
 AUTHORIZED(method_delete, do_delete, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_kvp, do_kvp, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_copy_file, do_copy_file, VMMS_POLKIT_ACTION_MANAGE)
@@ -432,6 +448,7 @@ AUTHORIZED(method_export_saved, do_export_saved, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_import_saved, do_import_saved, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_migrate, do_migrate, VMMS_POLKIT_ACTION_MIGRATE)
 AUTHORIZED(method_cancel_migration, do_cancel_migration, VMMS_POLKIT_ACTION_MIGRATE)
+AUTHORIZED(method_reconnect_migration, do_reconnect_migration, VMMS_POLKIT_ACTION_MIGRATE)
 AUTHORIZED(method_hotplug, do_hotplug, VMMS_POLKIT_ACTION_MANAGE)
 #undef AUTHORIZED
 
@@ -601,6 +618,8 @@ static const sd_bus_vtable vm_vtable[] = {
                                 method_migrate, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("CancelMigration", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_cancel_migration,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReconnectMigration", SD_BUS_ARGS("s", destination), SD_BUS_NO_RESULT,
+                                method_reconnect_migration, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("DiscardSavedState", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_discard_saved,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ExportSavedState", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", state), method_export_saved,

@@ -288,6 +288,11 @@ int vmms_migrate_args_check(const char *dest, const char *mode, int64_t max_down
 int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_migrate_args *a, char *err,
                     size_t errlen);
 int vmms_vm_cancel_migration(struct vmms_vm *vm);
+/* The live migration's resumable channel reconnects to dest (HOST[:PORT],
+ * the same destination vmms at another address) from now on: the link in
+ * use, if any, is let go. -ENOENT (no live channel), -EINVAL (dest),
+ * -EOPNOTSUPP (not resumable), with a sentence. */
+int vmms_vm_reconnect_migration(struct vmms_vm *vm, const char *dest, char *err, size_t errlen);
 /* Shared-nothing (migrate-disks.c). The source: the configuration the
  * destination gets (each writable disk under dir by its file name) and
  * every disk's geometry (size 0: read-only, not copied), read as the

@@ -168,9 +168,13 @@ static int src_reconnect(void *opaque, uint64_t rx, uint64_t deadline_us, struct
         for (;;) {
                 if (is_cancelled(m))
                         return snprintf(err, errlen, "the migration was cancelled"), -ECANCELED;
-                char *body = NULL, why[VMMS_MIGCHAN_ERROR_MAX + 1];
+                char *body = NULL, why[VMMS_MIGCHAN_ERROR_MAX + 1], host[sizeof m->a.host];
                 uint32_t len;
-                int r = vmms_mig_connect(m->vm->d->mig_tls, m->a.host, m->a.port, c, publish_fd, m, last, sizeof last);
+                pthread_mutex_lock(&m->lock); /* ReconnectMigration may change it */
+                snprintf(host, sizeof host, "%s", m->a.host);
+                uint16_t port = m->a.port;
+                pthread_mutex_unlock(&m->lock);
+                int r = vmms_mig_connect(m->vm->d->mig_tls, host, port, c, publish_fd, m, last, sizeof last);
                 if (r >= 0 && (r = vmms_mig_send_frame(c, VMMS_MIGCHAN_REQUEST, req)) >= 0 &&
                     (r = vmms_mig_recv_frame(c, VMMS_MIGCHAN_ANSWER, &body, &len)) >= 0) {
                         r = vmms_migchan_resumed_parse(body, len, peer_rx, why, sizeof why);
@@ -707,6 +711,31 @@ int vmms_vm_migration_ask_again(struct vmms_vm *vm, const char *dest) {
                     "restarted; the VM stays paused here while %s is asked who has it", dest, dest);
         vmms_vm_set_state(vm, VMMS_STATE_MIGRATING);
         query_start(m);
+        return 0;
+}
+
+int vmms_vm_reconnect_migration(struct vmms_vm *vm, const char *dest, char *err, size_t errlen) {
+        struct vmms_migration *m = vm->migration;
+        char host[sizeof m->a.host];
+        uint16_t port;
+        if (!m || m->committed || m->succeeded || !m->thread_started)
+                return snprintf(err, errlen, "no live migration channel to reconnect"), -ENOENT;
+        if (vmms_migchan_address_parse(dest, host, sizeof host, &port) < 0)
+                return snprintf(err, errlen, "destination: '%.100s' is not HOST or HOST:PORT", dest), -EINVAL;
+        pthread_mutex_lock(&m->lock);
+        bool resumable = m->resumable_on;
+        if (resumable) {
+                snprintf(m->a.host, sizeof m->a.host, "%s", host);
+                m->a.port = port;
+                if (m->net_fd >= 0) /* the link in use (or being dialled) goes: the next is dialled there */
+                        (void)shutdown(m->net_fd, SHUT_RDWR);
+        }
+        pthread_mutex_unlock(&m->lock);
+        if (!resumable)
+                return snprintf(err, errlen, "its channel cannot be resumed (the destination's vmms does not, or "
+                                             "--migration-recover-ms=0)"),
+                       -EOPNOTSUPP;
+        vmms_vm_log(vm, LOG_LEVEL_NOTICE, 0, "the migration channel reconnects to %s:%u from now on", host, port);
         return 0;
 }
 

@@ -30,6 +30,8 @@
 #     it: both ends hold (the VM's memory is split), resume when the link
 #     is back, the move completes; a cancel (vmctl migrate-cancel) reaches
 #     B at once (ABORT); Ctrl-C on vmctl migrate cancels the move;
+#   vmctl migrate-reconnect: a cut channel resumed at another address of B
+#     (B directly, the relay gone); refused for a VM not migrating;
 #   vmms A, then vmms B, told to exit (SIGTERM) during a post-copy: each
 #     exits once the post-copy is done, the VM on B;
 #   owners travel by user name: B maps the name to its own uid and refuses
@@ -293,6 +295,23 @@ ADDR=$ADDRB vm_prop held MigrationChannel | grep -q '^"closed" false 1 "' ||
   fail "B's MigrationChannel after the move: $(ADDR=$ADDRB vm_prop held MigrationChannel)"
 wait_for 10 "B's worker reading the stream to its end" grep -q "fake-vmwp: post-copy: the stream ended" "$(ADDR=$ADDRB vm_prop held ConsoleLog)"
 kill "$RELAY"; wait "$RELAY" 2>/dev/null
+
+note "vmctl migrate-reconnect: a cut channel dials the destination at another address and resumes there"
+ADDR=$ADDRB expect_rc 5 vmctl migrate-reconnect opts2 127.0.0.1:$PA
+echo "$LAST_OUT" | grep -q "ReconnectMigration is not possible while the VM is Running" || fail "reconnect of a Running VM: $LAST_OUT"
+start_relay
+start_vm rc "fake.migrate_ms=5000"
+migrate_bg rc "$PC"
+wait_for 20 "rc arriving on B" on_b rc
+expect_rc 4 vmctl migrate-reconnect rc "127.0.0.1:99999"
+kill -9 "$RELAY"; wait "$RELAY" 2>/dev/null
+wait_for 10 "A noticing the cut" grep -q "rc.*the migration channel to 127.0.0.1:$PC was cut" "$T/vmms.log"
+expect_rc 0 vmctl migrate-reconnect rc "127.0.0.1:$PB"
+[ "$LAST_OUT" = "the migration channel of rc reconnects to 127.0.0.1:$PB" ] || fail "migrate-reconnect said: $LAST_OUT"
+migrate_done rc 0
+ADDR=$ADDRB wait_state rc Running
+grep -q "rc.*the migration channel reconnects to 127.0.0.1:$PB from now on" "$T/vmms.log" || fail "A did not log the new address"
+grep -q "rc.*the migration channel to 127.0.0.1:$PB is back after [0-9]* ms" "$T/vmms.log" || fail "A did not resume at the new address"
 
 note "a cancel reaches the destination at once (ABORT), not after the recover window"
 start_vm ab "fake.migrate_ms=8000"

@@ -242,3 +242,29 @@ static void help_migrate_cancel(void) {
 
 const struct vmctl_command vmctl_cmd_migrate_cancel = { "migrate-cancel", "VM", "cancel a migration in progress",
                                                         run_migrate_cancel, help_migrate_cancel };
+
+static int run_migrate_reconnect(struct vmctl *c, int argc, char **argv) {
+        if (vmctl_getopt(c, argc, argv, NULL) != -1 || vmctl_check_args(argc, argv, 2))
+                return VMCTL_EXIT_USAGE;
+        char *path = NULL;
+        int r = vmctl_resolve(c, argv[optind], &path);
+        if (!r)
+                r = vmctl_call_vm(c, path, "ReconnectMigration", "migrate-reconnect", "s", argv[optind + 1]);
+        free(path);
+        if (!r && !c->quiet && !c->json)
+                printf("the migration channel of %s reconnects to %s\n", argv[optind], argv[optind + 1]);
+        return r;
+}
+
+static void help_migrate_reconnect(void) {
+        printf("Usage: vmctl migrate-reconnect VM HOST[:PORT]\n"
+               "VM's live migration channel dials the same destination vmms at HOST[:PORT] from\n"
+               "now on (port 7390 unless given): for a link that was cut and will not come back\n"
+               "where it was. The link in use, if any, is let go. The destination must know\n"
+               "this host as before (its certificate; insecure: its address).\n");
+}
+
+const struct vmctl_command vmctl_cmd_migrate_reconnect = {
+        "migrate-reconnect", "VM HOST[:PORT]", "dial a migration's destination at another address",
+        run_migrate_reconnect, help_migrate_reconnect
+};

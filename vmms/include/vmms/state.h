@@ -52,6 +52,7 @@ enum vmms_op {
         VMMS_OP_RESIZE_DISK,
         VMMS_OP_ATTACH_NIC,
         VMMS_OP_DETACH_NIC,
+        VMMS_OP_RECONNECT_MIGRATION, /* ReconnectMigration: a live channel's new address */
         VMMS_OP_MAX,
 };
 
