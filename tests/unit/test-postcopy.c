@@ -196,6 +196,7 @@ static void *source_main(void *arg) {
 
 struct dest {
         uint32_t idle_ms; /* the source's silence before the COMMIT; 0: the default */
+        uint64_t marked;  /* pages missing once the bitmap was in, before the pager started */
         uint8_t *ram;
         struct postcopy_dest *d;
         atomic_int fatal;
@@ -249,6 +250,7 @@ static void start_dest(struct dest *t, int fd) {
         fill_destination(t->ram);
         ASSERT_OK(postcopy_dest_new(t->ram, RAM, fd, t->idle_ms, &t->d, err, sizeof err));
         receive_bitmap(t, fd);
+        t->marked = postcopy_dest_missing(t->d); /* before the pager places any (the source pushes at once) */
         ASSERT_OK(postcopy_dest_start(t->d, on_fatal, t, err, sizeof err));
 }
 
@@ -334,7 +336,8 @@ TEST(a_guest_runs_while_its_pages_arrive) {
         uint64_t want = 0;
         for (uint64_t i = 0; i < PAGES; i++)
                 want += is_missing(i);
-        ASSERT_EQ(postcopy_dest_missing(t.d), want);
+        ASSERT_EQ(t.marked, want);
+        ASSERT_TRUE(postcopy_dest_missing(t.d) <= want);
         /* Touched before the commit (as a device's restore does), and after. */
         struct toucher g[6];
         for (unsigned i = 0; i < 6; i++) {
