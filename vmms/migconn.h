@@ -108,8 +108,8 @@ struct vmms_mig_resume_ops {
 };
 int vmms_mig_relay_resumable(struct vmms_mig_conn *c, int wfd, const struct vmms_mig_resume_ops *ops, uint64_t *to_net,
                              uint64_t *from_net, char *err, size_t errlen);
-/* Whether a cut on a relay with these ops and worker stream wfd is waited
- * out past recover_ms now (ops->hold, above). */
-bool vmms_mig_relay_holds(const struct vmms_mig_resume_ops *ops, int wfd);
+/* Whether a cut on a relay with this hold flag (vmms_mig_resume_ops.hold,
+ * may be NULL) and worker stream wfd is waited out past recover_ms now. */
+bool vmms_mig_relay_holds(const int *hold, int wfd);
 /* Whether a listen or connect address is loopback (127/8, ::1). */
 bool vmms_mig_is_loopback(const struct sockaddr *sa);

@@ -122,13 +122,19 @@ static int dst_reconnect(void *opaque, uint64_t rx, uint64_t deadline_us, struct
         }
 }
 
+/* Whether a cut now is waited out past the window (its worker runs on
+ * pages still coming, and is there). */
+static bool holding(struct vmms_incoming *in) {
+        return vmms_mig_relay_holds(&in->hold, in->wpair[1]);
+}
+
 static void dst_cut(void *opaque, const char *why) {
         struct vmms_incoming *in = opaque;
         pthread_mutex_lock(&in->lock);
         snprintf(in->cut_why, sizeof in->cut_why, "%s", why);
         pthread_mutex_unlock(&in->lock);
         note_send(in->note[1], 'C');
-        if (vmms_mig_relay_holds(&(struct vmms_mig_resume_ops){ .hold = &in->hold }, in->wpair[1]))
+        if (holding(in))
                 log_warning("incoming migration channel from %s cut (%s); waiting for the source until it is back: "
                             "the VM runs here on memory still there (killing it here gives up, and loses it)",
                             in->peer, why);
@@ -434,9 +440,7 @@ static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 snprintf(why, sizeof why, "%s", in->cut_why);
                 pthread_mutex_unlock(&in->lock);
                 if (vm)
-                        vmms_vm_set_mig_channel(vm, type == 'C' ? "cut" : "up", type == 'C' ? why : NULL,
-                                                vmms_mig_relay_holds(&(struct vmms_mig_resume_ops){ .hold = &in->hold },
-                                                                     in->wpair[1]));
+                        vmms_vm_set_mig_channel(vm, type == 'C' ? "cut" : "up", type == 'C' ? why : NULL, holding(in));
                 return 0;
         }
         if (k == 1 && in->saved && vmms_saved_in_on_note(in->saved, type))
@@ -550,7 +554,7 @@ void vmms_vm_migrated_in_postcopy(struct vmms_vm *vm) {
         if (!vm->migrating_in)
                 return;
         for (struct vmms_incoming *in = vm->d->incoming; in; in = in->next)
-                if (!in->saved && !memcmp(&in->vm_id, &vm->config->id, sizeof in->vm_id)) {
+                if (in->accepted && !memcmp(&in->vm_id, &vm->config->id, sizeof in->vm_id)) {
                         __atomic_store_n(&in->hold, 1, __ATOMIC_RELEASE);
                         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "post-copy: runs here while its last pages come from %s%s",
                                     in->peer, in->resumable ? "; the channel waits out any cut" : "");

@@ -325,8 +325,8 @@ static int drain(struct relay *r) {
         }
 }
 
-bool vmms_mig_relay_holds(const struct vmms_mig_resume_ops *ops, int wfd) {
-        if (!ops->hold || !__atomic_load_n(ops->hold, __ATOMIC_ACQUIRE))
+bool vmms_mig_relay_holds(const int *hold, int wfd) {
+        if (!hold || !__atomic_load_n(hold, __ATOMIC_ACQUIRE))
                 return false;
         /* Hung up: the worker closed its end (it ended, or was killed);
          * there is nothing left to hold for. */
@@ -351,7 +351,7 @@ static int recover(struct relay *r, int k) {
         for (uint64_t from = t0;; from = now_us(CLOCK_MONOTONIC)) {
                 q = r->ops->reconnect(r->ops->opaque, received(r), from + r->ops->recover_ms * 1000ull, r->c, &peer_rx,
                                       r->err, r->errlen);
-                if (q != -ETIMEDOUT || stopped(r) || !vmms_mig_relay_holds(r->ops, r->wfd))
+                if (q != -ETIMEDOUT || stopped(r) || !vmms_mig_relay_holds(r->ops->hold, r->wfd))
                         break;
         }
         if (q < 0) {
