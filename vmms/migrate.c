@@ -60,11 +60,10 @@ struct vmms_migration {
          * vmms who has it, again after retry_src until it knows. */
         bool committed, resolved;
         /* A post-copy migration's worker reported its COMMIT (it is still
-         * sending pages the destination's guest runs on): no cancel. */
-        bool postcopy_committed;
-        /* From then on the relay waits out a cut as long as it lasts
-         * (vmms_mig_resume_ops.hold; the loop sets it, the relay reads). */
-        int hold;
+         * sending pages the destination's guest runs on): no cancel, and
+         * the relay waits out a cut as long as it lasts (it is the relay's
+         * vmms_mig_resume_ops.hold: the loop sets it, atomically). */
+        int postcopy_committed;
         /* The worker ended inside its op (it may have committed): its
          * end's restart policy waits for the destination's answer. */
         bool worker_gone;
@@ -241,7 +240,7 @@ static void *channel_thread(void *opaque) {
                 note_send(m, 'A');
                 struct vmms_mig_resume_ops ops = { .reconnect = src_reconnect, .cut = src_cut, .resumed = src_resumed,
                                                    .opaque = m, .recover_ms = m->vm->d->opt.migration_recover_ms,
-                                                   .stop_fd = m->stop_efd, .hold = &m->hold };
+                                                   .stop_fd = m->stop_efd, .hold = &m->postcopy_committed };
                 pthread_mutex_lock(&m->lock);
                 m->resumable_on = resumable && m->has_session;
                 pthread_mutex_unlock(&m->lock);
@@ -577,7 +576,7 @@ static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 snprintf(why, sizeof why, "%s", m->cut_why);
                 uint64_t ms = m->outage_ms;
                 pthread_mutex_unlock(&m->lock);
-                if (n.type == 'C' && __atomic_load_n(&m->hold, __ATOMIC_ACQUIRE))
+                if (n.type == 'C' && m->postcopy_committed)
                         vmms_vm_log(m->vm, LOG_LEVEL_WARNING, 0,
                                     "the migration channel to %s:%u was cut (%s); reconnecting until it is back: the "
                                     "VM runs there on memory still here (killing it here gives up, and loses it)",
@@ -590,7 +589,7 @@ static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                         vmms_vm_log(m->vm, LOG_LEVEL_NOTICE, 0, "the migration channel to %s:%u is back after %llu ms",
                                     m->a.host, m->a.port, (unsigned long long)ms);
                 vmms_vm_set_mig_channel(m->vm, n.type == 'C' ? "cut" : "up", n.type == 'C' ? why : NULL,
-                                        __atomic_load_n(&m->hold, __ATOMIC_ACQUIRE));
+                                        m->postcopy_committed);
                 return 0;
         }
         if (n.type == 'A')
@@ -768,8 +767,7 @@ void vmms_vm_on_migrate_progress(struct vmms_vm *vm, json_object *ev) {
                 vm->mig_throttle_pct = (uint32_t)json_object_get_int64(v);
         if (vm->migration && json_object_object_get_ex(ev, "committed", &v) && json_object_get_boolean(v) &&
             !vm->migration->postcopy_committed) {
-                vm->migration->postcopy_committed = true;
-                __atomic_store_n(&vm->migration->hold, 1, __ATOMIC_RELEASE);
+                __atomic_store_n(&vm->migration->postcopy_committed, 1, __ATOMIC_RELEASE);
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "post-copy: committed, the VM runs on %s:%u while its last "
                             "pages go there", vm->migration->a.host, vm->migration->a.port);
         }
