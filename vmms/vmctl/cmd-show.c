@@ -10,9 +10,46 @@
 #include "vmctl.h"
 #include "vmms/names.h"
 
-/* One variant of an a{sv} into a JSON value (the types vmms uses). */
-/* A struct of basic types (s, b, u, i, t) as a JSON array, in order; any
- * other member type is skipped as null. */
+/* A basic value of the given type (s, b, u, i, t) at m's position into
+ * *out: 1, 0 for any other type (nothing read), or -errno. */
+static int read_basic(sd_bus_message *m, char type, json_object **out) {
+        union {
+                const char *s;
+                uint32_t u;
+                int32_t i;
+                uint64_t t;
+                int b;
+        } v;
+        int r;
+        switch (type) {
+        case 's':
+                if ((r = sd_bus_message_read_basic(m, 's', &v.s)) >= 0)
+                        *out = json_object_new_string(v.s);
+                break;
+        case 'b':
+                if ((r = sd_bus_message_read_basic(m, 'b', &v.b)) >= 0)
+                        *out = json_object_new_boolean(v.b);
+                break;
+        case 'u':
+                if ((r = sd_bus_message_read_basic(m, 'u', &v.u)) >= 0)
+                        *out = json_object_new_int64(v.u);
+                break;
+        case 'i':
+                if ((r = sd_bus_message_read_basic(m, 'i', &v.i)) >= 0)
+                        *out = json_object_new_int64(v.i);
+                break;
+        case 't':
+                if ((r = sd_bus_message_read_basic(m, 't', &v.t)) >= 0)
+                        *out = json_object_new_uint64(v.t);
+                break;
+        default:
+                return 0;
+        }
+        return r < 0 ? r : 1;
+}
+
+/* A struct of basic types as a JSON array, in order; a member of any
+ * other type is skipped, as null. */
 static int read_struct(sd_bus_message *m, const char *contents, json_object **out) {
         char inner[64];
         size_t n = strlen(contents);
@@ -27,27 +64,12 @@ static int read_struct(sd_bus_message *m, const char *contents, json_object **ou
         char type;
         const char *sub;
         while ((r = sd_bus_message_peek_type(m, &type, &sub)) > 0) {
-                union {
-                        const char *s;
-                        uint32_t u;
-                        int32_t i;
-                        uint64_t t;
-                        int b;
-                } v;
                 json_object *e = NULL;
-                if (type == 's' && (r = sd_bus_message_read_basic(m, 's', &v.s)) >= 0)
-                        e = json_object_new_string(v.s);
-                else if (type == 'b' && (r = sd_bus_message_read_basic(m, 'b', &v.b)) >= 0)
-                        e = json_object_new_boolean(v.b);
-                else if (type == 'u' && (r = sd_bus_message_read_basic(m, 'u', &v.u)) >= 0)
-                        e = json_object_new_int64(v.u);
-                else if (type == 'i' && (r = sd_bus_message_read_basic(m, 'i', &v.i)) >= 0)
-                        e = json_object_new_int64(v.i);
-                else if (type == 't' && (r = sd_bus_message_read_basic(m, 't', &v.t)) >= 0)
-                        e = json_object_new_uint64(v.t);
-                else if (r >= 0) {
-                        char sig[2] = { type, 0 };
-                        r = sd_bus_message_skip(m, sub ? sub : sig);
+                if ((r = read_basic(m, type, &e)) == 0) {
+                        char sig[72] = { type };
+                        if (type == 'r' || type == 'a')
+                                snprintf(sig, sizeof sig, type == 'r' ? "(%s)" : "a%s", sub ? sub : "");
+                        r = sd_bus_message_skip(m, sig);
                 }
                 if (r < 0)
                         return r;
@@ -56,6 +78,7 @@ static int read_struct(sd_bus_message *m, const char *contents, json_object **ou
         return r < 0 ? r : sd_bus_message_exit_container(m);
 }
 
+/* One variant of an a{sv} into a JSON value (the types vmms uses). */
 static int read_variant(sd_bus_message *m, json_object **out) {
         char type;
         const char *contents;
@@ -66,21 +89,10 @@ static int read_variant(sd_bus_message *m, json_object **out) {
                 return r;
         struct { /* not a union: "(st)" fills two members */
                 const char *s;
-                uint32_t u;
-                int32_t i;
                 uint64_t t;
-                int b;
         } v;
-        if (!strcmp(contents, "s") && (r = sd_bus_message_read(m, "s", &v.s)) >= 0)
-                *out = json_object_new_string(v.s);
-        else if (!strcmp(contents, "u") && (r = sd_bus_message_read(m, "u", &v.u)) >= 0)
-                *out = json_object_new_int64(v.u);
-        else if (!strcmp(contents, "i") && (r = sd_bus_message_read(m, "i", &v.i)) >= 0)
-                *out = json_object_new_int64(v.i);
-        else if (!strcmp(contents, "t") && (r = sd_bus_message_read(m, "t", &v.t)) >= 0)
-                *out = json_object_new_uint64(v.t);
-        else if (!strcmp(contents, "b") && (r = sd_bus_message_read(m, "b", &v.b)) >= 0)
-                *out = json_object_new_boolean(v.b);
+        if (contents[0] && !contents[1] && (r = read_basic(m, contents[0], out)) != 0)
+                ; /* read (or failed: r < 0) */
         else if (!strcmp(contents, "(st)") && (r = sd_bus_message_read(m, "(st)", &v.s, &v.t)) >= 0) {
                 *out = json_object_new_object();
                 json_object_object_add(*out, "status", json_object_new_string(v.s));
@@ -199,7 +211,7 @@ static void format_struct(const char *key, json_object *a, char *buf, size_t len
                 snprintf(buf, len, "pass %llu, %.1f MiB sent, %llu pages dirty (%llu pages/s), expected downtime %llu ms",
                          (unsigned long long)at_u(a, 0), (double)at_u(a, 1) / 1048576.0, (unsigned long long)at_u(a, 2),
                          (unsigned long long)at_u(a, 3), (unsigned long long)at_u(a, 4));
-        else if (!strcmp(key, "SaveProgress") && n == 2 && at_u(a, 1))
+        else if ((!strcmp(key, "SaveProgress") || !strcmp(key, "FileCopyProgress")) && n == 2 && at_u(a, 1))
                 snprintf(buf, len, "%.1f MiB of %.1f MiB", (double)at_u(a, 0) / 1048576.0,
                          (double)at_u(a, 1) / 1048576.0);
         else if (!strcmp(key, "MigrationChannel") && n == 5 && at_s(a, 0)[0]) {
@@ -214,7 +226,7 @@ static void format_struct(const char *key, json_object *a, char *buf, size_t len
                          (unsigned long long)at_u(a, 2), at_u(a, 2) == 1 ? "" : "s", at_u(a, 2) ? " (last: " : "",
                          at_u(a, 2) ? at_s(a, 3) : "", at_u(a, 2) ? ")" : "");
         } else if (!strcmp(key, "MigrationProgress") || !strcmp(key, "SaveProgress") ||
-                   !strcmp(key, "MigrationChannel"))
+                   !strcmp(key, "FileCopyProgress") || !strcmp(key, "MigrationChannel"))
                 return; /* nothing yet */
         else
                 snprintf(buf, len, "%s", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
