@@ -339,7 +339,10 @@ void vmwp_vm_display_stats(struct vmwp_vm *vm, struct json_object *into) {
         V("video_", vs, dirt_messages), V("video_", vs, dirt_rects), V("video_", vs, dirt_merged);
         V("video_", vs, vram_moves), V("video_", vs, vram_map_failures), V("video_", vs, bad_messages);
         V("input_", is, keys_sent), V("input_", is, reports_sent), V("input_", is, coalesced);
-        V("input_", is, refused), V("input_", is, dropped), V("input_", is, negotiations);
+        /* The device's own refusals (its queue full) under their own name:
+         * "input_refused" is the server's count of every refused event. */
+        json_object_object_add(o, "input_queue_full", json_object_new_int64((int64_t)MIN(is.refused, (uint64_t)INT64_MAX)));
+        V("input_", is, dropped), V("input_", is, negotiations);
         V("input_", is, bad_messages);
 #undef V
         json_object_object_add(into, "display", o);

@@ -447,6 +447,7 @@ TEST(display_socket_of_a_sandboxed_worker) {
         ASSERT_EQ(vmwp_ctl_int(disp, "snapshots"), 1);
         ASSERT_EQ(vmwp_ctl_int(disp, "keys"), 1);
         ASSERT_EQ(vmwp_ctl_int(disp, "input_refused"), 1);
+        ASSERT_EQ(vmwp_ctl_int(disp, "input_queue_full"), 0); /* not the device's queue: no driver */
         json_object_put(st);
         close(d);
         struct json_object *r = vmwp_ctl_request(sv[0], "{\"op\":\"stop\",\"id\":2}");
