@@ -105,9 +105,11 @@ static const struct sandbox_rule main_rules[] = {
         /* A post-copy destination (postcopy.c): its pager, a thread made
          * before the sandbox and so under the process filter, places pages
          * and wakes their waiters; the main thread unregisters the RAM when
-         * the VM goes. The userfaultfd itself exists before the sandbox. */
+         * the VM goes, and shuts the pager's socket to the source down so
+         * that a send waiting on it fails (postcopy_dest_free). The
+         * userfaultfd itself exists before the sandbox. */
         SANDBOX_IOCTL(UFFDIO_COPY), SANDBOX_IOCTL(UFFDIO_ZEROPAGE), SANDBOX_IOCTL(UFFDIO_WAKE),
-        SANDBOX_IOCTL(UFFDIO_UNREGISTER),
+        SANDBOX_IOCTL(UFFDIO_UNREGISTER), SANDBOX_ALLOW_ARG(__NR_shutdown, 1, SHUT_RDWR),
         /* Merging a running disk into its parent (vm-storage.c,
          * docs/checkpoints.md): the parent's lock goes from shared on the
          * read-only description to exclusive on the writable one (and back
