@@ -184,6 +184,8 @@ static inline struct vmwp_child vmwp_child_start_controlled(const char *bin, con
                 *exit_ev = m;
                 return c;
         }
+        if (m && strcmp(vmwp_ctl_str(m, "event"), "ready") != 0) /* say why */
+                fprintf(stderr, "worker: %s\n", json_object_to_json_string(m));
         ASSERT_STREQ(vmwp_ctl_str(m, "event"), "ready");
         json_object_put(m);
         return c;
