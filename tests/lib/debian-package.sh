@@ -25,15 +25,16 @@ if [ ! -e "$root/.complete" ]; then
   trap 'rm -rf "$tmp"' EXIT
   # Package lists may be missing (a fresh machine): refreshed once, as
   # root, after the first failure. A mirror or resolver that fails for a
-  # moment ("Temporary failure resolving", seen in CI) gets more tries.
-  ok=false
-  for try in 1 2 3 4; do
+  # while ("Temporary failure resolving", seen in CI: twice in a row over
+  # about 15 s, then fine) gets more tries, about two minutes in all.
+  ok=false tries=8
+  for try in $(seq $tries); do
     if (cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>"$tmp/err"); then
       ok=true
       break
     fi
     [ "$try" -eq 1 ] && [ "$(id -u)" -eq 0 ] && apt-get update -qq >/dev/null 2>&1 && continue
-    [ "$try" -lt 4 ] && sleep $((try * 5))
+    [ "$try" -lt $tries ] && sleep $((try * 5))
   done
   $ok || skip "apt-get download $pkg failed: $(tail -1 "$tmp/err" 2>/dev/null)"
   deb=$(ls "$tmp"/*.deb 2>/dev/null | head -1)
