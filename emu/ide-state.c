@@ -39,9 +39,12 @@ static const struct vmstate_field_desc piix_fields[] = {
         VMSTATE_FIELD(2, VMSTATE_BYTES, struct piix_state, host),
         VMSTATE_FIELD(3, VMSTATE_BYTES, struct piix_state, isa),
         VMSTATE_FIELD(4, VMSTATE_BYTES, struct piix_state, ide),
+        /* version 2: Hyper-V's video function (zero when the bus has none) */
+        { .id = 5, .kind = VMSTATE_BYTES, .min_version = 2, .offset = offsetof(struct piix_state, video),
+          .size = PCI_CFG_SIZE, .name = "video" },
 };
 const struct vmstate_desc piix_state_desc = {
-        .tag = PIIX_STATE_TAG, .version = 1, .fields = piix_fields, .n_fields = ARRAY_SIZE(piix_fields),
+        .tag = PIIX_STATE_TAG, .version = 2, .fields = piix_fields, .n_fields = ARRAY_SIZE(piix_fields),
         .name = "PIIX3",
 };
 
@@ -218,6 +221,7 @@ void piix_get_state(struct piix *x, struct piix_state *out) {
         memcpy(out->host, x->host.cfg, PCI_CFG_SIZE);
         memcpy(out->isa, x->isa.cfg, PCI_CFG_SIZE);
         memcpy(out->ide, x->ide.cfg, PCI_CFG_SIZE);
+        memcpy(out->video, x->video.cfg, PCI_CFG_SIZE);
         pthread_mutex_unlock(&x->bus.lock);
 }
 
@@ -233,16 +237,29 @@ static bool same_read_only(const struct pci_function *f, const uint8_t *cfg) {
         return true;
 }
 
+static bool all_zero(const uint8_t *b, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (b[i])
+                        return false;
+        return true;
+}
+
 int piix_set_state(struct piix *x, const struct piix_state *st, char *err, size_t errlen) {
+        /* A function this bus lacks is all zero with nothing writable:
+         * the saved bytes must be zero too. */
+        bool video = !(x->has_video && all_zero(st->video, PCI_CFG_SIZE));
         if (!same_read_only(&x->host, st->host) || !same_read_only(&x->isa, st->isa) ||
-            !same_read_only(&x->ide, st->ide))
+            !same_read_only(&x->ide, st->ide) || (video && !same_read_only(&x->video, st->video)))
                 return errorf(err, errlen, -EINVAL, "section PIIX: the saved PCI functions are other devices");
         pthread_mutex_lock(&x->bus.lock);
         x->bus.address = st->address;
         memcpy(x->host.cfg, st->host, PCI_CFG_SIZE);
         memcpy(x->isa.cfg, st->isa, PCI_CFG_SIZE);
         memcpy(x->ide.cfg, st->ide, PCI_CFG_SIZE);
-        x->ide.written(&x->ide, 0, PCI_CFG_SIZE);
+        if (video)
+                memcpy(x->video.cfg, st->video, PCI_CFG_SIZE);
+        if (x->ctrl)
+                x->ide.written(&x->ide, 0, PCI_CFG_SIZE);
         pthread_mutex_unlock(&x->bus.lock);
         return 0;
 }

@@ -4,7 +4,8 @@
  * datasheet: §2.2 (PCI-to-ISA bridge configuration), §2.3 (IDE interface
  * configuration: PCICMD, BMIBA at 20h, IDETIM at 40h/42h with IDE Decode
  * Enable in bit 15, SIDETIM at 44h); the host bridge is the 82441FX
- * (i440FX) PMC. Only what guests look at is modelled; chipset registers
+ * (i440FX) PMC; Hyper-V's video function is emu/pci.h's. Only what
+ * guests look at is modelled; chipset registers
  * that do nothing here are plain read/write storage, as a BIOS expects. */
 #include <errno.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #define PCI_VENDOR_INTEL 0x8086u
 #define PCI_CMD_IO 0x0001u
+#define PCI_CMD_MEMORY 0x0002u
 #define PCI_CMD_MASTER 0x0004u
 #define PIIX_IDETIM_PRI 0x40u
 #define PIIX_IDETIM_SEC 0x42u
@@ -75,13 +77,38 @@ int piix_init(struct piix *x, struct ide_controller *ctrl, const struct pci_rese
         put16(&x->isa, 0x04, 0x0007);
         writable_from(&x->isa, 0x40);
         memset(x->isa.cfg + 0x60, 0x80, 4); /* PIRQRC[A:D]: routing disabled (§2.2.8) */
-        init_ide(x);
         int r;
-        if ((r = pci_bus_add(&x->bus, 0, 0, &x->host)) < 0 || (r = pci_bus_add(&x->bus, 1, 0, &x->isa)) < 0 ||
-            (r = pci_bus_add(&x->bus, 1, 1, &x->ide)) < 0)
+        if ((r = pci_bus_add(&x->bus, 0, 0, &x->host)) < 0 || (r = pci_bus_add(&x->bus, 1, 0, &x->isa)) < 0)
+                return r;
+        if (!ctrl)
+                return 0;
+        init_ide(x);
+        if ((r = pci_bus_add(&x->bus, 1, 1, &x->ide)) < 0)
                 return r;
         ide_written(&x->ide, 0, 0);
         return 0;
+}
+
+int piix_add_video(struct piix *x, uint32_t bar0, uint32_t bar0_size) {
+        if (x->has_video || bar0_size < 4096u || (bar0_size & (bar0_size - 1)) || (bar0 & (bar0_size - 1)))
+                return -EINVAL;
+        struct pci_function *f = &x->video;
+        /* Display controller, VGA compatible, as Hyper-V's. */
+        pci_function_init(f, PCI_VENDOR_MICROSOFT, PCI_DEVICE_HYPERV_VIDEO, 0x030000, 0x00, 0x00);
+        put16(f, 0x04, PCI_CMD_MEMORY); /* as the BIOS leaves it */
+        f->wmask[0x04] = PCI_CMD_MEMORY;
+        /* BAR0: 32-bit memory, not prefetchable; the bits below its size
+         * read as zero, so sizing it reads back ~(size - 1). */
+        uint32_t mask = ~(bar0_size - 1u);
+        for (unsigned i = 0; i < 4; i++) {
+                f->cfg[0x10 + i] = (uint8_t)(bar0 >> (8 * i));
+                f->wmask[0x10 + i] = (uint8_t)(mask >> (8 * i));
+        }
+        f->wmask[0x10] &= 0xf0; /* the type bits */
+        int r = pci_bus_add(&x->bus, PIIX_VIDEO_SLOT, 0, f);
+        if (r == 0)
+                x->has_video = true;
+        return r;
 }
 
 void piix_destroy(struct piix *x) {

@@ -99,7 +99,7 @@ static void add_rtc(struct aml *a) {
         aml_close(a);
 }
 
-static void add_pci0(struct aml *a) {
+static void add_pci0(struct aml *a, const struct acpi_config *c) {
         aml_device_open(a, "PCI0");
         aml_name(a, "_HID");
         aml_eisaid(a, "PNP0A03"); /* PCI bus */
@@ -113,6 +113,8 @@ static void add_pci0(struct aml *a) {
         aml_res_io(a, ACPI_PCI_CONF1_PORT, 8);
         aml_res_word_io(a, 0x0000, ACPI_PCI_CONF1_PORT - 1);
         aml_res_word_io(a, ACPI_PCI_CONF1_PORT + 8, 0xffff);
+        if (c->pci_mem_size) /* where BARs may lie (the video function's) */
+                aml_res_dword_memory(a, c->pci_mem_base, c->pci_mem_base + c->pci_mem_size - 1);
         aml_res_end(a);
         aml_close(a);
         aml_close(a);
@@ -135,7 +137,7 @@ int acpi_build_dsdt(const struct acpi_config *c, uint8_t **out, size_t *out_len)
         if (c->rtc)
                 add_rtc(&a);
         if (c->pci)
-                add_pci0(&a);
+                add_pci0(&a, c);
         aml_close(&a);
         return aml_finish(&a, out, out_len);
 }

@@ -41,11 +41,11 @@ struct vmwp_emu {
         struct emu_service *svc;
         struct rtc rtc;
         struct i8042 kbd;
-        struct ide_controller *ide; /* NULL: no IDE disks, no PCI */
+        struct ide_controller *ide; /* NULL: no IDE disks */
         struct disk *disks[4];      /* the IDE disks by slot (references) */
         struct piix piix;
         struct vmwp_kbd_socket *kbd_socket;
-        bool rtc_ok, kbd_ok, piix_ok;
+        bool rtc_ok, kbd_ok, piix_ok; /* piix_ok: PCI bus 0 (IDE disks or a display) */
 };
 
 /* ---- callbacks ---- */
@@ -162,18 +162,26 @@ static int attach_disks(struct vmwp_emu *e, char *err, size_t errlen) {
         return 0;
 }
 
-static int add_ide(struct vmwp_emu *e, char *err, size_t errlen) {
+/* PCI bus 0 with the PIIX3 functions: the IDE function with IDE disks,
+ * Hyper-V's video function with a display (its guests' video drivers look
+ * for it when there is no EFI: docs/video.md). */
+static int add_pci(struct vmwp_emu *e, bool ide, bool video, char *err, size_t errlen) {
         struct vid_partition *p = e->vm->p;
-        int r = ide_new(&ide_ops, e, &e->ide);
-        if (r < 0)
-                return snprintf(err, errlen, "IDE controller: %s", strerror(-r)), r;
-        if ((r = attach_disks(e, err, errlen)) < 0)
-                return r;
-        if ((r = piix_init(&e->piix, e->ide, &reset_ops, e)) < 0)
+        int r;
+        if (ide) {
+                if ((r = ide_new(&ide_ops, e, &e->ide)) < 0)
+                        return snprintf(err, errlen, "IDE controller: %s", strerror(-r)), r;
+                if ((r = attach_disks(e, err, errlen)) < 0)
+                        return r;
+        }
+        if ((r = piix_init(&e->piix, e->ide, &reset_ops, e)) < 0 ||
+            (video && (r = piix_add_video(&e->piix, ACPI_VIDEO_BAR_BASE, ACPI_VIDEO_BAR_SIZE)) < 0))
                 return snprintf(err, errlen, "PCI functions: %s", strerror(-r)), r;
         e->piix_ok = true;
-        if ((r = pci_bus_register(&e->piix.bus, p)) < 0 || (r = ide_register(e->ide, p, PIIX_IDE_BM_BASE)) < 0 ||
-            (r = ide_backend_attach(e->ide, e->svc, NULL)) < 0)
+        if ((r = pci_bus_register(&e->piix.bus, p)) < 0)
+                return snprintf(err, errlen, "PCI bus: %s", strerror(-r)), r;
+        if (ide && ((r = ide_register(e->ide, p, PIIX_IDE_BM_BASE)) < 0 ||
+                    (r = ide_backend_attach(e->ide, e->svc, NULL)) < 0))
                 return snprintf(err, errlen, "IDE controller: %s", strerror(-r)), r;
         return 0;
 }
@@ -221,12 +229,13 @@ static void emu_row_resume(void *dev) {
         emu_service_resume(e->svc);
 }
 
-/* With IDE disks: each channel ("IDEC") and the PCI functions ("PIIX"). */
-static int ide_save(struct vmwp_emu *e, struct vmstate_writer *w) {
+/* With IDE disks each channel ("IDEC"); with a PCI bus its functions
+ * ("PIIX"). */
+static int pci_save(struct vmwp_emu *e, struct vmstate_writer *w) {
         struct ide_channel_state *st = malloc(sizeof *st);
         struct piix_state *ps = malloc(sizeof *ps);
         int r = st && ps ? 0 : -ENOMEM;
-        for (unsigned c = 0; r == 0 && c < IDE_CHANNELS; c++)
+        for (unsigned c = 0; r == 0 && e->ide && c < IDE_CHANNELS; c++)
                 if ((r = ide_get_state(e->ide, c, st)) == 0)
                         r = vmstate_encode(w, &ide_channel_state_desc, c, st);
         if (r == 0) {
@@ -238,24 +247,28 @@ static int ide_save(struct vmwp_emu *e, struct vmstate_writer *w) {
         return r;
 }
 
-static int ide_restore(struct vmwp_emu *e, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+static int pci_restore(struct vmwp_emu *e, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
         const struct vmstate_section *cs[IDE_CHANNELS], *px = vmstate_find(secs, n, PIIX_STATE_TAG, 0);
         for (unsigned c = 0; c < IDE_CHANNELS; c++)
                 cs[c] = vmstate_find(secs, n, IDE_STATE_TAG, c);
-        if (!e->ide)
-                return cs[0] || px ? errorf(err, errlen, -EINVAL, "the state has IDE disks, this VM has none") : 0;
-        if (!cs[0] || !cs[1] || !px)
+        if (!e->ide && cs[0])
+                return errorf(err, errlen, -EINVAL, "the state has IDE disks, this VM has none");
+        if (e->ide && (!cs[0] || !cs[1] || !px))
                 return errorf(err, errlen, -EINVAL, "the state has no IDE controller, this VM has IDE disks");
+        if (!e->piix_ok)
+                return px ? errorf(err, errlen, -EINVAL, "the state has a PCI bus, this VM has none") : 0;
+        if (!px) /* a display VM saved before its bus existed: the bus as built */
+                return 0;
         struct ide_channel_state *st = malloc(IDE_CHANNELS * sizeof *st);
         struct piix_state *ps = malloc(sizeof *ps);
         int r = st && ps ? 0 : -ENOMEM;
-        for (unsigned c = 0; r == 0 && c < IDE_CHANNELS; c++)
+        for (unsigned c = 0; r == 0 && e->ide && c < IDE_CHANNELS; c++)
                 r = ide_channel_state_decode(cs[c], &st[c], err, errlen);
         if (r == 0)
                 r = piix_state_decode(px, ps, err, errlen);
         if (r == 0)
                 r = piix_set_state(&e->piix, ps, err, errlen);
-        for (unsigned c = 0; r == 0 && c < IDE_CHANNELS; c++)
+        for (unsigned c = 0; r == 0 && e->ide && c < IDE_CHANNELS; c++)
                 r = ide_set_state(e->ide, c, &st[c], err, errlen);
         free(st);
         free(ps);
@@ -266,9 +279,9 @@ static int ide_restore(struct vmwp_emu *e, const struct vmstate_section *secs, s
  * docs/saved-state.md. */
 static int emu_row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
         struct vmwp_emu *e = dev;
-        int ri = e->ide ? ide_save(e, w) : 0;
+        int ri = e->piix_ok ? pci_save(e, w) : 0;
         if (ri < 0)
-                return errorf(err, errlen, ri, "writing the IDE controller's sections: %s", strerror(-ri));
+                return errorf(err, errlen, ri, "writing the PCI bus's sections: %s", strerror(-ri));
         struct rtc_clock now;
         rtc_clock_now(&now);
         struct rtc_state rs;
@@ -296,7 +309,7 @@ static int emu_row_restore(void *dev, const struct vmstate_section *secs, size_t
         if (r == 0)
                 r = i8042_state_decode(ksec, ks, err, errlen);
         if (r == 0)
-                r = ide_restore(e, secs, n, err, errlen);
+                r = pci_restore(e, secs, n, err, errlen);
         if (r == 0) {
                 struct rtc_clock now;
                 rtc_clock_now(&now);
@@ -325,7 +338,9 @@ int vmwp_vm_add_emu(struct vmwp_vm *vm, const struct vmwp_vm_options *opt, char 
                 return snprintf(err, errlen, "emulated devices: %s", strerror(-r)), r;
         if ((r = add_platform(e, opt, err, errlen)) < 0)
                 return r;
-        r = has_ide_disks(&vm->cfg) ? add_ide(e, err, errlen) : acpi_pm_register_reset(vm->pm, vm->p);
+        bool ide = has_ide_disks(&vm->cfg), video = vm->cfg.display.enabled;
+        /* The PCI bus decodes the reset register (0xCF9) where it exists. */
+        r = ide || video ? add_pci(e, ide, video, err, errlen) : acpi_pm_register_reset(vm->pm, vm->p);
         if (r < 0)
                 return err[0] ? r : (snprintf(err, errlen, "reset register: %s", strerror(-r)), r);
         if (vm->sandbox && (r = sandbox_register_policy(vm->sandbox, &sandbox_emu_policy)) < 0)
@@ -339,7 +354,11 @@ int vmwp_vm_add_emu(struct vmwp_vm *vm, const struct vmwp_vm_options *opt, char 
 
 void vmwp_vm_emu_acpi(const struct vmwp_vm *vm, struct acpi_config *ac) {
         ac->i8042 = ac->rtc = vm->emu != NULL;
-        ac->pci = vm->emu && vm->emu->ide;
+        ac->pci = vm->emu && vm->emu->piix_ok;
+        if (ac->pci && vm->emu->piix.has_video) {
+                ac->pci_mem_base = ACPI_VIDEO_BAR_BASE;
+                ac->pci_mem_size = ACPI_VIDEO_BAR_SIZE;
+        }
 }
 
 static int narrow(void *arg) {

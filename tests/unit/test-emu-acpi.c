@@ -3,8 +3,8 @@
  * checked by an independent parser as test-vmwp-acpi.c does: the tables
  * are disassembled with `iasl -d`, which must succeed without errors or
  * warnings, and the DSDT must describe the i8042 (PNP0303), the RTC
- * (PNP0B00) and, with IDE disks, the PCI host bridge (PNP0A03) with its
- * bus and I/O windows; the FADT must flag the 8042 and the CMOS RTC and
+ * (PNP0B00) and, with IDE disks or a display, the PCI host bridge
+ * (PNP0A03) with its bus and I/O windows (and the video BAR's memory); the FADT must flag the 8042 and the CMOS RTC and
  * name the century byte. */
 #include <sys/wait.h>
 
@@ -94,6 +94,18 @@ TEST(emulated_devices_in_dsdt_and_fadt) {
         ASSERT_NOT_NULL(strstr(blk, "0x0D00,             // Range Minimum"));
         ASSERT_NOT_NULL(strstr(blk, "0xF300,             // Length"));
         ASSERT_NULL(strstr(blk, "_PRT")); /* compatibility-mode IDE has no PCI interrupt pin */
+        ASSERT_NULL(strstr(blk, "DWordMemory")); /* no BARs: no memory window */
+        /* With Hyper-V's video function: its BAR0's window. */
+        c.pci_mem_base = ACPI_VIDEO_BAR_BASE;
+        c.pci_mem_size = ACPI_VIDEO_BAR_SIZE;
+        build(&c, &l);
+        disassemble(dir, &l, "DSDT");
+        device_block("Device (PCI0)", blk, sizeof blk);
+        ASSERT_NOT_NULL(strstr(blk, "DWordMemory (ResourceProducer,"));
+        ASSERT_NOT_NULL(strstr(blk, "0xE0000000,         // Range Minimum"));
+        ASSERT_NOT_NULL(strstr(blk, "0xE0FFFFFF,         // Range Maximum"));
+        c.pci_mem_base = c.pci_mem_size = 0;
+        build(&c, &l);
         disassemble(dir, &l, "FACP");
         ASSERT_NOT_NULL(strstr(dsl, "8042 Present on ports 60/64 (V2) : 1"));
         ASSERT_NOT_NULL(strstr(dsl, "CMOS RTC Not Present (V5) : 0"));

@@ -495,4 +495,65 @@ TEST(piix_pci_functions) {
         ide_free(c);
 }
 
+/* Hyper-V's video function at 00:08.0, on a bus without IDE: found by
+ * its IDs, BAR0 sized and moved as Linux's PCI core does, the command
+ * register's memory bit the only one writable; its configuration travels
+ * in the PIIX section, and a state from before it (zeros) leaves it be. */
+TEST(piix_video_function_without_ide) {
+        struct piix x;
+        ASSERT_OK(piix_init(&x, NULL, &reset_ops, NULL));
+        ASSERT_ERROR(piix_add_video(&x, 0xe0000000u, 3u << 20), EINVAL);   /* not a power of two */
+        ASSERT_ERROR(piix_add_video(&x, 0xe0100000u, 16u << 20), EINVAL);  /* not aligned to its size */
+        ASSERT_OK(piix_add_video(&x, 0xe0000000u, 16u << 20));
+        ASSERT_ERROR(piix_add_video(&x, 0xe0000000u, 16u << 20), EINVAL);  /* once */
+        struct pci_bus *b = &x.bus;
+        ASSERT_EQ(cfg_read(b, 0x00, 0, 4), 0x12378086u);
+        ASSERT_EQ(cfg_read(b, 0x09, 0, 4), 0xffffffffu); /* no IDE function */
+        ASSERT_EQ(cfg_read(b, 0x40, 0, 4), 0x53531414u);   /* 00:08.0 */
+        ASSERT_EQ(cfg_read(b, 0x40, 0x08, 4), 0x03000000u); /* VGA-compatible display controller */
+        ASSERT_EQ(cfg_read(b, 0x40, 0x0e, 1), 0u);
+        ASSERT_EQ(cfg_read(b, 0x40, 0x04, 2), 0x0002u);     /* memory space on */
+        ASSERT_EQ(cfg_read(b, 0x40, 0x10, 4), 0xe0000000u);
+        cfg_write(b, 0x40, 0x10, 4, 0xffffffffu);
+        ASSERT_EQ(cfg_read(b, 0x40, 0x10, 4), 0xff000000u); /* 16 MiB, 32-bit, not prefetchable */
+        cfg_write(b, 0x40, 0x10, 4, 0xe1000000u);
+        ASSERT_EQ(cfg_read(b, 0x40, 0x14, 4), 0u);          /* no BAR1 */
+        cfg_write(b, 0x40, 0x04, 2, 0xffff);
+        ASSERT_EQ(cfg_read(b, 0x40, 0x04, 2), 0x0002u);
+        cfg_write(b, 0x40, 0x00, 4, 0);
+        ASSERT_EQ(cfg_read(b, 0x40, 0, 4), 0x53531414u);
+        /* Its state: the moved BAR comes back on a fresh bus. */
+        struct piix_state st;
+        piix_get_state(&x, &st);
+        struct piix y;
+        ASSERT_OK(piix_init(&y, NULL, &reset_ops, NULL));
+        ASSERT_OK(piix_add_video(&y, 0xe0000000u, 16u << 20));
+        char err[256];
+        ASSERT_OK(piix_set_state(&y, &st, err, sizeof err));
+        ASSERT_EQ(cfg_read(&y.bus, 0x40, 0x10, 4), 0xe1000000u);
+        /* A state from before the function (zeros): the function as built. */
+        struct piix_state old = st;
+        memset(old.video, 0, sizeof old.video);
+        struct piix z;
+        ASSERT_OK(piix_init(&z, NULL, &reset_ops, NULL));
+        ASSERT_OK(piix_add_video(&z, 0xe0000000u, 16u << 20));
+        ASSERT_OK(piix_set_state(&z, &old, err, sizeof err));
+        ASSERT_EQ(cfg_read(&z.bus, 0x40, 0x10, 4), 0xe0000000u);
+        /* A bus without the function refuses a state that has it, and one
+         * with an IDE function refuses a state without. */
+        struct piix none;
+        ASSERT_OK(piix_init(&none, NULL, &reset_ops, NULL));
+        ASSERT_ERROR(piix_set_state(&none, &st, err, sizeof err), EINVAL);
+        struct ide_controller *c = make(false);
+        struct piix with_ide;
+        ASSERT_OK(piix_init(&with_ide, c, &reset_ops, NULL));
+        ASSERT_ERROR(piix_set_state(&with_ide, &old, err, sizeof err), EINVAL);
+        piix_destroy(&with_ide);
+        ide_free(c);
+        piix_destroy(&none);
+        piix_destroy(&z);
+        piix_destroy(&y);
+        piix_destroy(&x);
+}
+
 TEST_MAIN();

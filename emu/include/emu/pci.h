@@ -62,13 +62,28 @@ void pci_function_init(struct pci_function *f, uint16_t vendor, uint16_t device,
 
 #define PIIX_IDE_BM_BASE 0xc000u /* where "the BIOS" put BAR4 */
 
+/* Hyper-V's video function on a machine without EFI (a "generation 1"
+ * VM): Microsoft 1414:5353, a VGA controller at 00:08.0 with its frame
+ * buffer aperture in BAR0. Linux's hyperv_fb needs it there before it
+ * drives the synthetic video device, and hv_vmbus reserves BAR0 for it in
+ * the VMBus MMIO window (docs/video.md). Nothing decodes the aperture: the
+ * synthetic device maps its VRAM where the guest says. */
+#define PCI_VENDOR_MICROSOFT 0x1414u
+#define PCI_DEVICE_HYPERV_VIDEO 0x5353u
+#define PIIX_VIDEO_SLOT 8u
+
 struct piix {
         struct pci_bus bus;
-        struct pci_function host, isa, ide;
-        struct ide_controller *ctrl; /* not owned */
+        struct pci_function host, isa, ide, video;
+        struct ide_controller *ctrl; /* not owned; NULL: no IDE function */
+        bool has_video;
 };
 
-/* Builds the three functions on a bus; the IDE function drives what ctrl
- * decodes (command register, IDE decode enables, BAR4). */
+/* Builds the host bridge, the ISA bridge and, with ctrl, the IDE function
+ * on a bus; the IDE function drives what ctrl decodes (command register,
+ * IDE decode enables, BAR4). */
 int piix_init(struct piix *x, struct ide_controller *ctrl, const struct pci_reset_ops *reset, void *reset_opaque);
+/* Adds the video function, its BAR0 a 32-bit memory BAR of bar0_size
+ * bytes (a power of two, at least 4 KiB) at bar0, aligned to its size. */
+int piix_add_video(struct piix *x, uint32_t bar0, uint32_t bar0_size);
 void piix_destroy(struct piix *x);

@@ -110,6 +110,7 @@ struct ide_channel_state {
 struct piix_state {
         uint32_t address; /* CONFIG_ADDRESS */
         uint8_t host[PCI_CFG_SIZE], isa[PCI_CFG_SIZE], ide[PCI_CFG_SIZE];
+        uint8_t video[PCI_CFG_SIZE]; /* all zero: no video function (or a state from before it) */
 };
 extern const struct vmstate_desc ide_channel_state_desc;
 extern const struct vmstate_desc piix_state_desc;
@@ -125,6 +126,8 @@ int ide_set_state(struct ide_controller *c, unsigned channel, const struct ide_c
 void piix_get_state(struct piix *x, struct piix_state *out);
 int piix_state_decode(const struct vmstate_section *s, struct piix_state *out, char *err, size_t errlen);
 /* Refuses a state whose read-only configuration bytes differ (another
- * device); the IDE function's decode follows the restored registers. */
+ * device, a function this bus lacks or has); the IDE function's decode
+ * follows the restored registers. A state without the video function's
+ * bytes (written before it existed) leaves that function as it is. */
 int piix_set_state(struct piix *x, const struct piix_state *st, char *err, size_t errlen);
 

@@ -32,6 +32,12 @@
  * Linux truncates for a vTPM (0xfed40000). */
 #define ACPI_VMBUS_MMIO_BASE 0xe0000000u
 #define ACPI_VMBUS_MMIO_SIZE 0x10000000u
+/* BAR0 of Hyper-V's PCI video function (emu/pci.h), for guests without
+ * EFI: the first 16 MiB of that window (the VRAM's size), which hv_vmbus
+ * reserves for the frame buffer and Linux's video drivers then take for
+ * the VRAM (docs/video.md). */
+#define ACPI_VIDEO_BAR_BASE ACPI_VMBUS_MMIO_BASE
+#define ACPI_VIDEO_BAR_SIZE 0x01000000u
 
 /* PM1 status/enable bits (ACPI 6.5 §4.8.3.1) and PM1 control bits (§4.8.3.2). */
 #define ACPI_PM1_TMR_STS 0x0001u
@@ -59,10 +65,12 @@ struct acpi_config {
         /* Emulated devices (docs/emulated-devices.md): the i8042 (PNP0303,
          * FADT 8042 flag), the CMOS RTC (PNP0B00, FADT CENTURY), and PCI
          * bus 0 behind a PNP0A03 host bridge (the IDE controller's PIIX3
-         * functions, reached through configuration mechanism #1). */
+         * functions, reached through configuration mechanism #1), with a
+         * memory window for PCI BARs (size 0: none). */
         bool i8042;
         bool rtc;
         bool pci;
+        uint32_t pci_mem_base, pci_mem_size;
 };
 
 /* Where each table landed (offsets into buf). */
