@@ -16,7 +16,7 @@ PKGS=(
   # the Pacemaker resource agent's tests: ocf-tester, ocf-shellfuncs, xmllint
   resource-agents libxml2-utils
   # the two-node cluster test: Corosync and Pacemaker in namespaces
-  pacemaker corosync
+  pacemaker pacemaker-cli-utils corosync
   # the console (docs/console.md): VNC server library, PNG screenshots; a real
   # VNC client, noVNC with websockify and headless Chromium for its tests
   libvncserver-dev libpng-dev libjpeg-dev vncsnapshot novnc websockify chromium
