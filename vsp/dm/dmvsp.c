@@ -154,8 +154,10 @@ static void step(struct dmvsp *dm, uint64_t now) {
             now < dm->retry_us)
                 return;
         uint64_t assigned = dm_assigned(dm);
-        if (assigned >= dm->target + DM_BALLOON_UNIT_PAGES && (dm->cs.caps & DM_CAP_BALLOON))
-                step_balloon(dm, assigned, now);
+        if (assigned >= dm->target + DM_BALLOON_UNIT_PAGES && (dm->cs.caps & DM_CAP_BALLOON)) {
+                if (!dm->cs.late) /* one balloon at a time in the guest */
+                        step_balloon(dm, assigned, now);
+        }
         else if (assigned < dm->target && dm->pages.total)
                 step_unballoon(dm, dm->target - assigned, now);
         else if (assigned < dm->target && can_hot_add(dm))
@@ -185,6 +187,29 @@ static void on_balloon_response(struct dmvsp *dm, const struct dm_guest_msg *m, 
         else
                 dm->note[0] = 0;
         end_op(dm, now);
+}
+
+/* The answer to a balloon request that timed out: the pages are gone from
+ * the guest, so they are taken as an answer in time would be, up to what
+ * that request asked; the device then goes on toward the target. */
+static void on_late_balloon_response(struct dmvsp *dm, const struct dm_guest_msg *m, uint64_t now) {
+        for (uint32_t i = 0; i < m->n_ranges; i++) {
+                uint64_t rg = dm_guest_msg_range(m, i), pfn = DM_RANGE_START(rg), n = DM_RANGE_COUNT(rg);
+                if (n > dm->cs.late || dm_pages_take(&dm->pages, pfn, n) < 0) {
+                        dm->stats.bad_ranges++;
+                        continue;
+                }
+                dm->ops->release(dm->opaque, pfn, n);
+                dm->cs.late -= n;
+                dm->stats.pages_ballooned += n;
+                dm->stats.late_pages += n;
+        }
+        if (!m->more) {
+                dm->cs.late = 0;
+                dm->note[0] = 0;
+                dm->retry_us = 0;
+        }
+        changed(dm, true, now);
 }
 
 static void on_hot_add_response(struct dmvsp *dm, const struct dm_guest_msg *m, uint64_t now) {
@@ -271,6 +296,10 @@ static void on_message(struct dmvsp *dm, const uint8_t *p, size_t len, uint64_t 
                         on_balloon_response(dm, &m, now);
                         return;
                 }
+                if (dm->cs.late && dm->cs.caps_done) {
+                        on_late_balloon_response(dm, &m, now);
+                        return;
+                }
                 break;
         case DM_UNBALLOON_RESPONSE:
                 if (op == DMVSP_OP_UNBALLOON) {
@@ -323,6 +352,10 @@ static uint64_t op_timeout_us(const struct dmvsp *dm) {
 }
 
 static void check_timeout(struct dmvsp *dm, uint64_t now) {
+        if (dm->cs.late && now >= dm->late_until_us) {
+                dm->cs.late = 0; /* given up on: a still later answer is out of turn */
+                snprintf(dm->note, sizeof dm->note, "the guest never answered the balloon request");
+        }
         if (dm->cs.op == DMVSP_OP_NONE || now - dm->op_sent_us <= op_timeout_us(dm))
                 return;
         dm->stats.timeouts++;
@@ -330,7 +363,14 @@ static void check_timeout(struct dmvsp *dm, uint64_t now) {
          * count: ask for no more. Ballooned pages taken so far stay. */
         if (dm->cs.op == DMVSP_OP_HOT_ADD)
                 dm->hot_add_dead = true;
-        fell_short(dm, now, "the guest did not answer the %s request", dmvsp_op_to_string(dm->cs.op));
+        if (dm->cs.op == DMVSP_OP_BALLOON) {
+                /* Still working on it, or stuck: its answer is taken when it
+                 * comes, and nothing more is ballooned until then. */
+                dm->cs.late = dm->cs.op_pages - dm->cs.op_done;
+                dm->late_until_us = now + (uint64_t)DM_LATE_TIMEOUTS * dm->cfg.request_timeout_ms * 1000ull;
+        }
+        fell_short(dm, now, "the guest did not answer the %s request%s", dmvsp_op_to_string(dm->cs.op),
+                   dm->cs.late ? " in time: its late answer is waited for" : "");
         end_op(dm, now);
 }
 
@@ -589,6 +629,8 @@ void dmvsp_resume(struct dmvsp *dm) {
         uint64_t now = dm_now_us();
         dm->paused = dm->quiesced = dm->restored = false;
         dm->op_sent_us = now; /* the pause does not count against the guest */
+        if (dm->cs.late) /* restored, or paused: the wait starts again */
+                dm->late_until_us = now + (uint64_t)DM_LATE_TIMEOUTS * dm->cfg.request_timeout_ms * 1000ull;
         pthread_mutex_unlock(&dm->lock);
         devworker_resume(dm->w);
         devworker_kick(dm->w);

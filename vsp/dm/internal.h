@@ -29,6 +29,13 @@ struct vmbus_device;
 /* Linux onlines hot-added memory block by block and waits up to 5 s for
  * each: a hot-add answer may take that long per block. */
 #define DM_HOT_ADD_MS_PER_BLOCK 10000u
+/* A balloon request the guest has not answered in time is not withdrawn:
+ * Linux answers only when it has allocated what it will give, however
+ * long that takes (minutes for a GiB on a host that emulates the guest's
+ * kernel), and the pages it then names are gone from it. So its answer is
+ * taken late, and no new balloon request goes out meanwhile, for up to
+ * this many request timeouts (10 minutes by default). */
+#define DM_LATE_TIMEOUTS 20u
 
 struct dmvsp {
         pthread_mutex_t lock;
@@ -56,6 +63,7 @@ struct dmvsp {
         struct dmvsp_channel_state cs;
         uint64_t op_sent_us;
         uint64_t retry_us;
+        uint64_t late_until_us; /* while cs.late: how long a late balloon answer is waited for */
 
         /* The last pressure report. */
         bool reported;

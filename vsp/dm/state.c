@@ -26,9 +26,12 @@ static const struct vmstate_field_desc channel_fields[] = {
         F(6, VMSTATE_U64, struct dmvsp_channel_state, op_pages),
         F(7, VMSTATE_U64, struct dmvsp_channel_state, op_done),
         F(8, VMSTATE_U64, struct dmvsp_channel_state, op_pfn),
+        /* version 2 */
+        { .id = 9, .kind = VMSTATE_U64, .min_version = 2, .offset = offsetof(struct dmvsp_channel_state, late),
+          .size = sizeof(uint64_t), .name = "late" },
 };
 const struct vmstate_desc dmvsp_channel_state_desc = {
-        .tag = DMVSP_CHANNEL_STATE_TAG, .version = 1, .fields = channel_fields,
+        .tag = DMVSP_CHANNEL_STATE_TAG, .version = 2, .fields = channel_fields,
         .n_fields = ARRAY_SIZE(channel_fields), .name = "dynamic memory channel",
 };
 
@@ -50,6 +53,8 @@ static const char *channel_state_bad(const struct dmvsp_channel_state *st) {
                 return "op_pages";
         if (st->op != DMVSP_OP_HOT_ADD && st->op_pfn)
                 return "op_pfn";
+        if (st->late > DM_BALLOON_STEP_MAX || (st->late && !st->caps_done))
+                return "late";
         return NULL;
 }
 

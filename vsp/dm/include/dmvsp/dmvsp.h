@@ -99,6 +99,7 @@ struct dmvsp_stats {
         uint64_t bad_messages;   /* malformed, unexpected or unsolicited */
         uint64_t bad_ranges;     /* pages claimed given up that were not the guest's to give */
         uint64_t timeouts;
+        uint64_t late_pages; /* given in a late answer to a balloon request that timed out */
 };
 void dmvsp_get_stats(struct dmvsp *dm, struct dmvsp_stats *out);
 
@@ -202,6 +203,9 @@ struct dmvsp_channel_state {
         uint32_t next_trans;
         uint8_t op; /* enum dmvsp_op */
         uint64_t op_pages, op_done, op_pfn;
+        /* Pages a balloon request that timed out may still bring: the
+         * guest's late answer is taken (docs/dynamic-memory.md). */
+        uint64_t late;
 };
 extern const struct vmstate_desc dmvsp_channel_state_desc;
 int dmvsp_channel_state_decode(const struct vmstate_section *s, struct dmvsp_channel_state *out, char *err,
