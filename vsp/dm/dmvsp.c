@@ -75,7 +75,9 @@ static void start_op(struct dmvsp *dm, enum dmvsp_op op, uint64_t pages, uint64_
 }
 
 static void end_op(struct dmvsp *dm, uint64_t now) {
+        /* All of it: a saved state with pages and no op is refused. */
         dm->cs.op = DMVSP_OP_NONE;
+        dm->cs.op_pages = dm->cs.op_done = dm->cs.op_pfn = 0;
         changed(dm, true, now);
 }
 
