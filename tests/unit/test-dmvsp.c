@@ -265,6 +265,21 @@ static uint64_t memfd_blocks(int fd) {
 
 /* ---- tests ---- */
 
+/* The next host message is a balloon request for `want` pages. */
+static void g_balloon_asked(struct env *e, uint32_t want) {
+        struct dm_balloon b;
+        g_recv(e, DM_BALLOON_REQUEST, (uint8_t *)&b, sizeof b);
+        ASSERT_EQ(b.num_pages, want);
+}
+
+/* A connected Linux guest asked to balloon `want` pages toward target. */
+static void balloon_asked(struct env *e, uint32_t timeout_ms, uint64_t target, uint32_t want) {
+        env_init(e, timeout_ms);
+        connect_linux(e);
+        dmvsp_set_target(e->dm, target);
+        g_balloon_asked(e, want);
+}
+
 TEST(negotiates_as_linux_does) {
         static struct env e;
         env_init(&e, 30000);
@@ -385,12 +400,7 @@ TEST(a_guest_at_its_floor_gives_less_and_is_not_asked_again_at_once) {
 
 TEST(ranges_the_guest_does_not_own_are_refused) {
         static struct env e;
-        env_init(&e, 30000);
-        connect_linux(&e);
-        dmvsp_set_target(e.dm, RAM_PAGES - 4096);
-        struct dm_balloon b;
-        g_recv(&e, DM_BALLOON_REQUEST, (uint8_t *)&b, sizeof b);
-        ASSERT_EQ(b.num_pages, 4096u);
+        balloon_asked(&e, 30000, RAM_PAGES - 4096, 4096);
         const uint64_t ranges[] = {
                 DM_RANGE(RAM_PAGES - 10, 512),       /* runs past the end of RAM */
                 DM_RANGE(0x80000, 512),              /* a hole: not RAM */
@@ -569,12 +579,7 @@ TEST(the_owner_failing_to_add_memory_asks_the_guest_nothing) {
  * guest would balloon twice); after it the device goes on. */
 TEST(a_slow_guest_s_late_balloon_answer_is_taken) {
         static struct env e;
-        env_init(&e, 300);
-        connect_linux(&e);
-        dmvsp_set_target(e.dm, RAM_PAGES - 2048);
-        struct dm_balloon b;
-        g_recv(&e, DM_BALLOON_REQUEST, (uint8_t *)&b, sizeof b);
-        ASSERT_EQ(b.num_pages, 2048u);
+        balloon_asked(&e, 300, RAM_PAGES - 2048, 2048);
         WAIT_FOR(stats(&e).timeouts == 1);
         struct dmvsp_status s = status(&e);
         ASSERT_EQ(s.op, DMVSP_OP_NONE);
@@ -592,8 +597,7 @@ TEST(a_slow_guest_s_late_balloon_answer_is_taken) {
         ASSERT_EQ(stats(&e).bad_messages, 0u);
         ASSERT_EQ(owner_get(&e, &e.o.released), 1536u);
         /* Answered: the device asks for the rest at once. */
-        g_recv(&e, DM_BALLOON_REQUEST, (uint8_t *)&b, sizeof b);
-        ASSERT_EQ(b.num_pages, 512u);
+        g_balloon_asked(&e, 512);
         env_free(&e);
 }
 
@@ -601,17 +605,12 @@ TEST(a_slow_guest_s_late_balloon_answer_is_taken) {
  * then given up on; a new target asks again. */
 TEST(a_silent_guest_times_out_and_is_asked_again_later) {
         static struct env e;
-        env_init(&e, 100);
-        connect_linux(&e);
-        dmvsp_set_target(e.dm, RAM_PAGES - 2048);
-        struct dm_balloon b;
-        g_recv(&e, DM_BALLOON_REQUEST, (uint8_t *)&b, sizeof b);
+        balloon_asked(&e, 100, RAM_PAGES - 2048, 2048);
         WAIT_FOR(stats(&e).timeouts == 1);
         ASSERT_NOT_NULL(strstr(status(&e).note, "waited for"));
         WAIT_FOR(strstr(status(&e).note, "never answered") != NULL); /* 20 x 100 ms */
         dmvsp_set_target(e.dm, RAM_PAGES - 4096);
-        g_recv(&e, DM_BALLOON_REQUEST, (uint8_t *)&b, sizeof b);
-        ASSERT_EQ(b.num_pages, 4096u);
+        g_balloon_asked(&e, 4096);
         env_free(&e);
 }
 
@@ -655,6 +654,14 @@ static int save_both(void *opaque, struct vmstate_writer *w, char *err, size_t e
 static int restore_both(struct env *e, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
         int r = vmbus_server_restore(e->srv, secs, n, err, errlen);
         return r < 0 ? r : dmvsp_restore(e->dm, secs, n, err, errlen);
+}
+
+/* A fresh server and device with the state restored (it must be). */
+static void rebuild_restored(struct env *e, const struct vmstate_section *secs, size_t n) {
+        char err[300] = "";
+        build(e, 30000);
+        if (restore_both(e, secs, n, err, sizeof err) < 0)
+                ASSERT_STREQ(err, "");
 }
 
 TEST(a_balloon_answered_half_before_a_save_is_finished_after_the_restore) {
@@ -727,10 +734,7 @@ TEST(a_balloon_answered_half_before_a_save_is_finished_after_the_restore) {
         dmvsp_free(e.dm);
 
         /* The real one: restored, resumed, the guest's second half taken. */
-        build(&e, 30000);
-        err[0] = 0;
-        if (restore_both(&e, secs, (size_t)n, err, sizeof err) < 0)
-                ASSERT_STREQ(err, "");
+        rebuild_restored(&e, secs, (size_t)n);
         ASSERT_EQ(owner_get(&e, &e.o.hot_add_calls), 1u); /* the window made RAM again */
         ASSERT_EQ(owner_get(&e, &e.o.hot_add_pages), (uint64_t)DM_HOT_ADD_BLOCK_PAGES);
         vmbus_server_resume(e.srv);
@@ -762,10 +766,7 @@ TEST(a_balloon_answered_half_before_a_save_is_finished_after_the_restore) {
         n = vmstate_test_save(save_both, &bo, &map, &len, secs, ARRAY_SIZE(secs));
         vmbus_server_free(e.srv);
         dmvsp_free(e.dm);
-        build(&e, 30000);
-        err[0] = 0;
-        if (restore_both(&e, secs, (size_t)n, err, sizeof err) < 0)
-                ASSERT_STREQ(err, "");
+        rebuild_restored(&e, secs, (size_t)n);
         vmbus_server_resume(e.srv);
         dmvsp_resume(e.dm);
         ASSERT_EQ(status(&e).op, DMVSP_OP_NONE);
