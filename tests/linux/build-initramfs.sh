@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 # build-initramfs.sh KERNEL_ROOT OUT_DIR: an uncompressed initramfs (the
 # kernel unpacks it at emulated CPL0 on PVM hosts: no gzip) with Debian's
-# busybox-static, the kernel's hv_* modules (hv_sock with vsock too) and their dependencies, our /init
+# busybox-static, the kernel's hv_* modules (hv_sock with vsock too; hv_balloon;
+# hyperv_fb, hyperv-keyboard and hid-hyperv with hid and evdev) and their
+# dependencies, our /init
 # and a 1 MiB pattern the guest writes to its disk. Writes OUT_DIR/initrd.cpio
 # and OUT_DIR/pattern.bin.
 #
@@ -27,7 +29,8 @@
 set -euo pipefail
 kroot=$1 out=$2
 here=$(cd "$(dirname "$0")" && pwd)
-mods=(hv_vmbus scsi_common scsi_mod scsi_transport_fc hv_storvsc sd_mod hv_netvsc hv_utils vsock hv_sock)
+mods=(hv_vmbus scsi_common scsi_mod scsi_transport_fc hv_storvsc sd_mod hv_netvsc hv_utils vsock hv_sock
+  hv_balloon hyperv_fb hyperv-keyboard hid hid-generic hid-hyperv evdev)
 bb=${VM_INITRAMFS_BUSYBOX:-/bin/busybox}
 [ -x "$bb" ] || { echo "busybox-static missing: $bb" >&2; exit 77; }
 strip_btf=${VM_INITRAMFS_STRIP_BTF:-$([ -e /sys/module/kvm_pvm ] && echo 1 || echo 0)}

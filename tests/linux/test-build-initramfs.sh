@@ -14,7 +14,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 for t in xz zstd gzip cpio objcopy readelf; do
         command -v "$t" >/dev/null || { echo "SKIP: $t not installed (scripts/deps.sh)"; exit 77; }
 done
-mods=(hv_vmbus scsi_common scsi_mod scsi_transport_fc hv_storvsc sd_mod hv_netvsc hv_utils vsock hv_sock)
+mods=(hv_vmbus scsi_common scsi_mod scsi_transport_fc hv_storvsc sd_mod hv_netvsc hv_utils vsock hv_sock
+  hv_balloon hyperv_fb hyperv-keyboard hid hid-generic hid-hyperv evdev)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0

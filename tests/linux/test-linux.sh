@@ -80,7 +80,10 @@ droot=$("$src/tests/lib/debian-package.sh" hyperv-daemons) || fail "hyperv-daemo
 eroot=$("$src/tests/lib/debian-package.sh" ethtool) || fail "ethtool cannot be had"
 mkdir -p "$T/bin"
 strip -o "$T/bin/hvsock-tool" "$VM_BUILD_DIR/tests/linux/hvsock-tool" || fail "hvsock-tool not built"
-VM_INITRAMFS_BINS="$droot/usr/sbin/hv_vss_daemon $droot/usr/sbin/hv_fcopy_daemon $T/bin/hvsock-tool $eroot/sbin/ethtool" \
+strip -o "$T/bin/display-tool" "$VM_BUILD_DIR/tests/linux/display-tool" || fail "display-tool not built"
+VMD=$VM_BUILD_DIR/vmdisplay
+for b in vmdisplay display-vnc-client display-image-check; do [ -x "$VMD/$b" ] || fail "$b not built"; done
+VM_INITRAMFS_BINS="$droot/usr/sbin/hv_vss_daemon $droot/usr/sbin/hv_fcopy_daemon $T/bin/hvsock-tool $T/bin/display-tool $eroot/sbin/ethtool" \
 	"$src/tests/linux/build-initramfs.sh" "$kroot" "$T/images" || fail "building the initramfs"
 # The host service the guest's hv_sock connects to (port 5000).
 "$T/bin/hvsock-tool" unix-serve "$T/agent.sock" 2>"$T/agent.log" &
@@ -115,10 +118,14 @@ socketserver.ThreadingTCPServer(("10.55.0.1", 7007), H).serve_forever()' 2>"$T/e
 t_on_exit "kill $! 2>/dev/null"
 
 mac=00:15:5d:4c:00:01
+read -r VPORT WPORT <<<"$(t_free_ports 2)"
+# A display: the synthetic video (hyperv_fb at 640x480), keyboard and
+# mouse. (Dynamic Memory's checks are not in this boot: docs/linux-guests.md.)
 cat >"$T/linux.json" <<EOF
 { "name": "linux", "memory_mib": 512, "vcpus": 2,
   "boot": { "kind": "linux", "kernel": "$kernel", "initrd": "$T/images/initrd.cpio",
-            "cmdline": "console=ttyS0 earlycon=uart8250,io,0x3f8,115200 panic=-1 lt.host=10.55.0.1 lt.devices=6" },
+            "cmdline": "console=ttyS0 earlycon=uart8250,io,0x3f8,115200 panic=-1 lt.host=10.55.0.1 lt.devices=9 video=hyperv_fb:640x480" },
+  "display": { "enabled": true, "width": 640, "height": 480, "vnc_port": $VPORT, "web_port": $WPORT },
   "disks": [ { "path": "$T/images/disk.vhdx" }, { "path": "$T/images/data.vhdx", "lun": 1 } ],
   "nics": [ { "mac": "$mac", "bridge": "br0", "queues": 2 } ],
   "integration": { "shutdown": true, "heartbeat": true, "timesync": false, "kvp": false, "vss": true, "fcopy": true },
@@ -144,7 +151,8 @@ printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NSB" "$VMMS" >"$T/vmms-b"
 chmod +x "$T/vmms-b"
 # The kernel lives in the package cache.
 # shellcheck disable=SC2046
-t_start_vmms --storage-pool="$kroot" $(tls hosta) --migration-listen=10.56.0.1 --migration-allow=hostb
+t_start_vmms --storage-pool="$kroot" $(tls hosta) --migration-listen=10.56.0.1 --migration-allow=hostb \
+	--display-server="$VMD/vmdisplay"
 expect_rc 0 vmctl create "$T/linux.json"
 start=$(date +%s)
 expect_rc 0 vmctl start linux
@@ -167,7 +175,11 @@ wait_line() { # NAME REGEX TIMEOUT_S
 		milestone hv_vmbus '^LINUX module=hv_vmbus loaded' || true
 		milestone disk '^LINUX disk=sd[a-z] ' || true
 		milestone network '^LINUX net addr=[0-9]' || true
-		milestone "$1" "$2" && return 0
+		# The line itself, every time: a milestone is timed only once.
+		if grep -Eq "$2" "$log" 2>/dev/null; then
+			milestone "$1" "$2"
+			return 0
+		fi
 		[ "$(vm_prop linux State)" = Running ] || fail "VM left Running ($(vm_prop linux ExitReason)) waiting for $1"
 		sleep 2
 	done
@@ -177,7 +189,9 @@ save_artifacts() {
 	cp "$log" "$art/console.log" 2>/dev/null
 	tr -d '\r' <"$log" 2>/dev/null | grep '^LINUX dmesg ' | sed 's/^LINUX dmesg //' >"$art/dmesg-hv.txt"
 	for k in first-kernel-message init hv_vmbus disk network ready save-ms restore-ms round-after-resume \
-		hvsock-in hvsock-out-ms checkpoint-ms revert-ms round-after-revert production-ms round-after-production copy-ms copied cancel-ms migrate-b-ms round-on-b migrate-a-ms round-on-a hvsock-after-ms powered-off; do
+		hvsock-in hvsock-out-ms fb-drawn screenshot-ms vnc-pattern-ms key-in pointer-in \
+		hotdisk hotdisk-grown hotdisk-gone nic2 nic2-gone \
+		checkpoint-ms revert-ms round-after-revert production-ms round-after-production copy-ms copied cancel-ms migrate-b-ms round-on-b migrate-a-ms round-on-a hvsock-after-ms powered-off; do
 		echo "$k ${seen[$k]:--}"
 	done >"$art/milestones.txt"
 }
@@ -195,13 +209,18 @@ check() {
 	grep -Eq "$1" <<<"$text" || fail "guest did not report /$1/"
 }
 check '^LINUX hyperv=detected$'
-for m in hv_vmbus hv_storvsc hv_netvsc hv_utils; do check "^LINUX module=$m loaded"; done
+for m in hv_vmbus hv_storvsc hv_netvsc hv_utils hv_balloon hyperv_fb hyperv-keyboard hid-hyperv evdev; do
+	check "^LINUX module=$m loaded"
+done
 # The offered devices, bound to their drivers, with the right class GUIDs.
 check '^LINUX vmbus device=.* class=\{ba6163d9-04a1-4d29-b605-72e2ffb1dc7f\} driver=hv_storvsc'
 check '^LINUX vmbus device=.* class=\{f8615163-df3e-46c5-913f-f2d2f965ed0e\} driver=hv_netvsc'
 check '^LINUX vmbus device=.* class=\{0e0b6031-5213-4934-818b-38d90ced39db\} driver=hv_utils'
 check '^LINUX vmbus device=.* class=\{57164f39-9115-4e78-ab55-382f3bd5422d\} driver=hv_utils'
 check '^LINUX vmbus device=.* class=\{35fa2e29-ea23-4236-96ae-3a6ebacba440\} driver=hv_utils'
+check '^LINUX vmbus device=.* class=\{da0a7802-e377-4aac-8e77-0558eb1073f8\} driver=hyperv_fb'
+check '^LINUX vmbus device=.* class=\{f912ad6d-2b17-48ea-bd65-f927a61c7684\} driver=hyperv_keyboard'
+check '^LINUX vmbus device=.* class=\{cfa8b69e-5b4a-4cc0-b98b-8ba1a1f3f95a\} driver=hid_hyperv'
 check '^LINUX fs=lun1 mounted '
 check '^LINUX vss-daemon=started$'
 check '^LINUX vmbus device=.* class=\{34d14be3-dee4-41c8-9ae7-6b174977c192\} driver=hv_utils'
@@ -251,6 +270,81 @@ host_to_guest hvsock-out-ms
 "$T/bin/hvsock-tool" unix-connect "$(vm_prop linux HvSocket)" 5002 nobody >"$T/hvs-none" 2>&1 &&
 	fail "a connect to a port nobody listens on succeeded: $(cat "$T/hvs-none")"
 grep -q "no OK from the VM" "$T/hvs-none" || fail "the refused connect: $(cat "$T/hvs-none")"
+
+# The screen, keyboard and mouse (docs/video.md, docs/input.md,
+# docs/console.md): hyperv_fb found Hyper-V's PCI video function and took
+# the VRAM; the guest drew the test pattern; vmctl screenshot and a VNC
+# viewer (LibVNCClient, on the VM's console socket, with its password)
+# see it pixel for pixel; a key and a pointer move sent through the viewer
+# reach the guest's evdev (hyperv_keyboard, hid_hyperv).
+disp() { bus get-property org.vmstack.VMMS1 "$(vm_path linux)" org.vmstack.VMMS1.Display "$1" | sed 's/^[a-z()]* //'; }
+wait_line fb-drawn '^LINUX (fb=[0-9]+x[0-9]+ bpp=32 drawn|fb=failed|fb=missing)' 900
+check '^LINUX fb=640x480 bpp=32 drawn'
+check '^LINUX dmesg .*hyperv_fb: Screen resolution: 640x480'
+wait_for 60 "the guest's drivers in vmms" sh -c "[ \"\$(busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path linux)' org.vmstack.VMMS1.Display GuestMouse)\" = 'b true' ]"
+expect_rc 0 vmctl display linux --password
+echo "$LAST_OUT" | grep -q "^Guest drivers  *video yes, keyboard yes, mouse yes" || fail "vmctl display, drivers: $LAST_OUT"
+echo "$LAST_OUT" | grep -q "^Mode  *640x480" || fail "vmctl display, the mode: $LAST_OUT"
+printf '%s\n' "$(echo "$LAST_OUT" | sed -n 's/^Password  *//p')" >"$T/vnc.pw"
+t0=$(date +%s%N)
+expect_rc 0 vmctl screenshot linux "$T/screen.png"
+seen[screenshot-ms]=$(( ($(date +%s%N) - t0) / 1000000 ))
+"$VMD/display-image-check" exact "$T/screen.png" 0 >"$T/screen.check" 2>&1 ||
+	{ cp "$T/screen.png" "$art/screen.png"; fail "the screenshot is not what the guest drew: $(cat "$T/screen.check")"; }
+grep -q "^640x480," "$T/screen.check" || fail "the screenshot's size: $(cat "$T/screen.check")"
+t0=$(date +%s%N)
+"$VMD/display-vnc-client" --timeout=60 --password-file="$T/vnc.pw" "$(disp VncSocket | tr -d '"')" wait-pattern 0 \
+	key a down key a up pointer 320 240 0 sleep 500 >"$T/vnc.log" 2>&1 || fail "the VNC viewer: $(tail -3 "$T/vnc.log")"
+seen[vnc-pattern-ms]=$(( ($(date +%s%N) - t0) / 1000000 ))
+note "VNC viewer: $(grep -v '^display-vnc-client:' "$T/vnc.log" | tr '\n' ';')"
+# A real VNC client on TCP (vncsnapshot, lossless), and noVNC in headless
+# Chromium through the web console, with the password and without it.
+"$VMD/display-vnc-client" store-passwd "$(cat "$T/vnc.pw")" "$T/vncpasswd" || fail "cannot write a vncpasswd file"
+vncsnapshot -quiet -passwd "$T/vncpasswd" -nojpeg -encodings raw -quality 100 "127.0.0.1::$VPORT" "$T/snap.jpg" \
+	>"$T/vncsnapshot.log" 2>&1 || fail "vncsnapshot: $(cat "$T/vncsnapshot.log")"
+"$VMD/display-image-check" near "$T/snap.jpg" 0 16 >"$T/snap.check" 2>&1 ||
+	fail "vncsnapshot's image is not the guest's screen: $(cat "$T/snap.check")"
+CHROMIUM=$(command -v chromium || command -v chromium-browser) || fail "chromium is not installed (scripts/deps.sh)"
+url=$(disp WebUrl | tr -d '"')
+[ "$url" = "http://127.0.0.1:$WPORT/" ] || fail "WebUrl: $url"
+browser() { # NAME QUERY STATE
+	TMPDIR=$T python3 "$src/tests/integration/display-browser.py" "$CHROMIUM" "${url}vnc.html?$2" "$T/$1.png" "$3" 120 \
+		>"$T/browser-$1.log" 2>&1 || fail "the web console did not get to '$3': $(cat "$T/browser-$1.log")"
+}
+browser web "autoconnect=true&resize=off&password=$(cat "$T/vnc.pw")" screen
+"$VMD/display-image-check" find "$T/web.png" 0 >"$T/web.check" 2>&1 ||
+	{ cp "$T/web.png" "$art/web.png"; fail "the browser does not show the guest's screen: $(cat "$T/web.check")"; }
+browser noauth "autoconnect=true&resize=off" refused
+"$VMD/display-image-check" absent "$T/noauth.png" >/dev/null 2>&1 || fail "the web console showed the screen without the password"
+note "vncsnapshot: $(cat "$T/snap.check"); the browser: $(cat "$T/web.check")"
+wait_line key-in '^LINUX input key dev=[0-9]+ code=30 value=0' 300
+check '^LINUX input key dev=[0-9]+ code=30 value=1'
+wait_line pointer-in '^LINUX input abs dev=[0-9]+ x=' 300
+pline=$(tr -d '\r' <"$log" | grep -E '^LINUX input abs ' | tail -1)
+px=$(echo "$pline" | sed -n 's/.* x=\([0-9]*\) .*/\1/p') py=$(echo "$pline" | sed -n 's/.* y=\([0-9]*\).*/\1/p')
+note "the pointer at 320,240 of 640x480 in the guest: $pline"
+# hid_hyperv's axes run 0..32767: the middle of the screen is about 16384.
+[ "${px:-0}" -gt 15000 ] && [ "$px" -lt 17800 ] && [ "${py:-0}" -gt 15000 ] && [ "$py" -lt 17800 ] ||
+	fail "the pointer's position in the guest: $pline"
+
+# Disks and NICs of a running VM (docs/vmwp.md "Disks and NICs of a
+# running VM"): a disk attached at LUN 2 appears in the guest (storvsc
+# rescans on the host's notice) and is written and read there; grown, the
+# guest sees the new size; detached, it is gone. A second NIC appears,
+# takes a lease and pings the host through itself; detached, it is gone.
+"$VMCTL_BIN" disk create "$T/images/hot.vhdx" 8M >/dev/null || fail "vmctl disk create"
+expect_rc 0 vmctl disk attach linux "$T/images/hot.vhdx,lun=2"
+wait_line hotdisk '^LINUX hotdisk=sd[a-z]+ sectors=16384 rw=ok' 600
+expect_rc 0 vmctl disk resize linux 2 16M
+wait_line hotdisk-grown '^LINUX hotdisk=sd[a-z]+ sectors=32768 rw=ok' 600
+expect_rc 0 vmctl disk detach linux 2
+wait_line hotdisk-gone '^LINUX hotdisk=gone' 600
+expect_rc 0 vmctl nic attach linux mac=00:15:5d:4c:00:02,bridge=br0
+wait_line nic2 '^LINUX nic2 mac=00:15:5d:4c:00:02 addr=10\.55\.0\.[0-9]+/24 ping=ok' 600
+expect_rc 0 vmctl nic detach linux 1
+wait_line nic2-gone '^LINUX nic2=gone' 600
+[ "$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(len(c["disks"]), len(c["nics"]))' \
+	"$T/state/$(vm_prop linux Id).json")" = "2 1" ] || fail "the VM's configuration after the hot-plugs"
 
 # Saved state (docs/vm-state.md): save the running guest between its
 # rounds, leave it saved a while, resume it in a new worker; the rounds
@@ -331,7 +425,7 @@ migrate_to a 10.56.0.1
 t_host_b_stop
 
 # A checkpoint (docs/checkpoints.md), taken just after a round (the guest
-# sleeps 5 s before the next: the checkpoint lands between two rounds);
+# sleeps 2 s before the next: the checkpoint lands between two rounds);
 # two more rounds; the revert: the guest goes on from the checkpoint, and
 # its next round finds on the disk the marker it remembers writing last
 # (prev=ok), where the disk left as it was holds a newer round's. Then the
