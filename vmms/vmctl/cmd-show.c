@@ -20,32 +20,29 @@ static int read_basic(sd_bus_message *m, char type, json_object **out) {
                 uint64_t t;
                 int b;
         } v;
-        int r;
+        if (!type || !strchr("sbuit", type))
+                return 0;
+        int r = sd_bus_message_read_basic(m, type, &v);
+        if (r < 0)
+                return r;
         switch (type) {
         case 's':
-                if ((r = sd_bus_message_read_basic(m, 's', &v.s)) >= 0)
-                        *out = json_object_new_string(v.s);
+                *out = json_object_new_string(v.s);
                 break;
         case 'b':
-                if ((r = sd_bus_message_read_basic(m, 'b', &v.b)) >= 0)
-                        *out = json_object_new_boolean(v.b);
+                *out = json_object_new_boolean(v.b);
                 break;
         case 'u':
-                if ((r = sd_bus_message_read_basic(m, 'u', &v.u)) >= 0)
-                        *out = json_object_new_int64(v.u);
+                *out = json_object_new_int64(v.u);
                 break;
         case 'i':
-                if ((r = sd_bus_message_read_basic(m, 'i', &v.i)) >= 0)
-                        *out = json_object_new_int64(v.i);
+                *out = json_object_new_int64(v.i);
                 break;
-        case 't':
-                if ((r = sd_bus_message_read_basic(m, 't', &v.t)) >= 0)
-                        *out = json_object_new_uint64(v.t);
+        default: /* 't' */
+                *out = json_object_new_uint64(v.t);
                 break;
-        default:
-                return 0;
         }
-        return r < 0 ? r : 1;
+        return 1;
 }
 
 /* A struct of basic types as a JSON array, in order; a member of any
