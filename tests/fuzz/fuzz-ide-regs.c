@@ -113,6 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size) {
         ide_bm_claimed(c, PIIX_IDE_BM_BASE);
         struct piix x;
         CHECK(piix_init(&x, c, &reset_ops, NULL) == 0);
+        CHECK(piix_add_video(&x, 0xe0000000u, 16u << 20) == 0); /* Hyper-V's video function at 00:08.0 too */
         for (size_t off = 0; off + 7 <= size; off += 7) {
                 const uint8_t *p = in + off;
                 unsigned a = p[1], b = p[2], len = 1u << (b & 3);
