@@ -87,7 +87,7 @@ static int session_from_hex(const char *h, struct vmms_migchan_session *s) {
 
 static char *request_build(const struct vm_config *c, uid_t owner, const char *owner_name, const char *mode,
                            int64_t size, int start, const struct vmms_migchan_disk *disks,
-                           const struct vmms_migchan_session *session) {
+                           const struct vmms_migchan_session *session, uint64_t memory_target) {
         _cleanup_free_ char *cfg = vm_config_to_json(c);
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         if (!cfg || !o)
@@ -104,6 +104,11 @@ static char *request_build(const struct vm_config *c, uid_t owner, const char *o
                 json_object_object_add(o, "size", json_object_new_int64(size));
         if (start >= 0)
                 json_object_object_add(o, "start", json_object_new_boolean(start));
+        if (memory_target) {
+                if (memory_target > INT64_MAX)
+                        return NULL;
+                json_object_object_add(o, "memory_target", json_object_new_int64((int64_t)memory_target));
+        }
         if (session) {
                 char h[33];
                 session_hex(session, h);
@@ -130,26 +135,27 @@ static char *request_build(const struct vm_config *c, uid_t owner, const char *o
 char *vmms_migchan_request_build(const struct vm_config *c, uid_t owner, const char *owner_name,
                                  enum vmms_migrate_mode mode) {
         (void)mode; /* a Saved VM's request has its own builder */
-        return request_build(c, owner, owner_name, "live", -1, -1, NULL, NULL);
+        return request_build(c, owner, owner_name, "live", -1, -1, NULL, NULL, 0);
 }
 
 char *vmms_migchan_disks_request_build(const struct vm_config *c, uid_t owner, const char *owner_name,
                                        const struct vmms_migchan_disk *disks) {
-        return request_build(c, owner, owner_name, "live", -1, -1, disks, NULL);
+        return request_build(c, owner, owner_name, "live", -1, -1, disks, NULL, 0);
 }
 
 char *vmms_migchan_live_request_build(const struct vm_config *c, uid_t owner, const char *owner_name,
-                                      const struct vmms_migchan_disk *disks, const struct vmms_migchan_session *session) {
-        return request_build(c, owner, owner_name, "live", -1, -1, disks, session);
+                                      const struct vmms_migchan_disk *disks, const struct vmms_migchan_session *session,
+                                      uint64_t memory_target) {
+        return request_build(c, owner, owner_name, "live", -1, -1, disks, session, memory_target);
 }
 
 char *vmms_migchan_check_request_build(const struct vm_config *c, uid_t owner, const char *owner_name) {
-        return request_build(c, owner, owner_name, "check", -1, -1, NULL, NULL);
+        return request_build(c, owner, owner_name, "check", -1, -1, NULL, NULL, 0);
 }
 
 char *vmms_migchan_saved_request_build(const struct vm_config *c, uid_t owner, const char *owner_name, uint64_t size,
                                        bool start) {
-        return size > INT64_MAX ? NULL : request_build(c, owner, owner_name, "saved", (int64_t)size, start, NULL, NULL);
+        return size > INT64_MAX ? NULL : request_build(c, owner, owner_name, "saved", (int64_t)size, start, NULL, NULL, 0);
 }
 
 /* The body as a JSON object with exactly `keys`, each at most once. */
@@ -238,10 +244,31 @@ static int disks_parse(json_object *o, struct vmms_migchan_request *out, char *e
         return 0;
 }
 
+/* "memory_target" of a live request, once the configuration is known: a
+ * target in its Dynamic Memory range. */
+static int memory_target_parse(json_object *o, struct vmms_migchan_request *out, char *err, size_t errlen) {
+        json_object *v;
+        out->memory_target = 0;
+        if (!json_object_object_get_ex(o, "memory_target", &v))
+                return 0;
+        const struct vm_config *c = &out->config;
+        uint64_t lo = (uint64_t)vm_dm_minimum_mib(c) << 20, hi = ((uint64_t)c->memory_mib + vm_dm_hot_add_mib(c)) << 20;
+        if (out->mode != VMMS_MIGRATE_LIVE || !c->dm.enabled)
+                return snprintf(err, errlen, "memory_target: only in a live request for a VM with dynamic memory"),
+                       -EINVAL;
+        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < (int64_t)lo ||
+            json_object_get_int64(v) > (int64_t)hi)
+                return snprintf(err, errlen, "memory_target: must be bytes in the VM's range, %llu..%llu MiB",
+                                (unsigned long long)(lo >> 20), (unsigned long long)(hi >> 20)),
+                       -EINVAL;
+        out->memory_target = (uint64_t)json_object_get_int64(v);
+        return 0;
+}
+
 int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan_request *out, char *err,
                                size_t errlen) {
-        static const char *const keys[] = { "config",   "owner", "owner_name", "mode", "size",
-                                            "start",    "disks", "session" };
+        static const char *const keys[] = { "config", "owner",   "owner_name", "mode",         "size",
+                                            "start",  "disks",   "session",    "memory_target" };
         _cleanup_(json_object_putp) json_object *o = NULL;
         json_object *v;
         char why[320];
@@ -281,7 +308,7 @@ int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan
                 return snprintf(err, errlen, "config: %s", why), -EINVAL;
         if (guid_is_null(&out->config.id))
                 return snprintf(err, errlen, "config: id: is required"), -EINVAL;
-        if ((r = disks_parse(o, out, err, errlen)) < 0)
+        if ((r = disks_parse(o, out, err, errlen)) < 0 || (r = memory_target_parse(o, out, err, errlen)) < 0)
                 return r;
         return saved_fields_parse(o, out, err, errlen);
 }

@@ -6,7 +6,9 @@
 # follows a demand that grows, a target set by hand (vmctl memory) wins
 # until "auto" and ends with the VM; a guest at its floor keeps what it
 # needs and says so; the properties of org.vmstack.VMMS1.Memory and
-# `vmctl show`; a VM without Dynamic Memory and one that is off refuse a
+# `vmctl show`; a hand-set target moves with a live migration (the
+# destination keeps it, its balancer does not take the VM to demand plus
+# buffer); a VM without Dynamic Memory and one that is off refuse a
 # target; a host without free memory gives no buffers (the reserve).
 # The worker's part is tests/unit/test-dmvsp.c; the balancer's arithmetic
 # tests/unit/test-vmms-memory.c.
@@ -102,4 +104,27 @@ t_start_vmms --memory-interval-ms=200 --memory-reserve=1073741824
 expect_rc 0 vmctl start d3 --timeout=30
 wait_for 10 "the demand without its buffer" sh -c "[ \"\$(busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path d3)' org.vmstack.VMMS1.Memory Target)\" = 't $(mib 300)' ]"
 expect_rc 0 vmctl kill d3
+
+note "a hand-set target moves with a live migration"
+read -r PA PB < <(t_free_ports 2)
+[ -n "$PB" ] || fail "no free ports"
+t_stop_vmms
+t_start_vmms --memory-interval-ms=200 --migration-insecure --migration-listen=127.0.0.1:$PA
+t_host_b_start "$PB" --memory-interval-ms=200 --migration-insecure
+assigned_is() { # BUS VM MIB
+  [ "$(busctl --address="$1" get-property org.vmstack.VMMS1 "$(ADDR=$1 vm_path "$2")" org.vmstack.VMMS1.Memory Assigned)" = "t $(mib "$3")" ]
+}
+VM_MEMORY=512 t_create d4 "fake.dm_demand_mib=600" "$DM"
+expect_rc 0 vmctl start d4 --timeout=30
+expect_rc 0 vmctl memory d4 300M
+wait_for 10 "the hand-set target on A" assigned_is "$ADDR" d4 300
+expect_rc 0 vmctl migrate d4 "127.0.0.1:$PB"
+ADDR=$ADDRB wait_state d4 Running
+[ "$(ADDR=$ADDRB mem d4 ManualTarget)" = "$(mib 300)" ] || fail "ManualTarget on B: $(ADDR=$ADDRB mem d4 ManualTarget)"
+wait_for 10 "the hand-set target on B" assigned_is "$ADDRB" d4 300
+sleep 1 # rounds of B's balancer: it stays (automatic would be 720 MiB)
+assigned_is "$ADDRB" d4 300 || fail "B's balancer moved the target: $(ADDR=$ADDRB mem d4 Assigned)"
+ADDR=$ADDRB expect_rc 0 vmctl memory d4 auto
+wait_for 10 "B's automatic target" assigned_is "$ADDRB" d4 720
+ADDR=$ADDRB expect_rc 0 vmctl kill d4
 echo PASS

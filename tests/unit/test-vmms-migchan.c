@@ -317,6 +317,53 @@ TEST(answer) {
         ASSERT_ERROR(vmms_migchan_answer_parse("{}", 2, &ok, why, sizeof why), EINVAL);
 }
 
+/* The operator's Dynamic Memory target goes with a live migration, in
+ * the VM's range only, and only for a VM that has Dynamic Memory. */
+TEST(memory_target_in_a_live_request) {
+        const char *cfg = "{\"name\":\"dm\",\"id\":\"" ID1 "\",\"memory_mib\":512,\"boot\":{\"kernel\":\"/k\"},"
+                          "\"dynamic_memory\":{\"enabled\":true,\"minimum_mib\":256,\"maximum_mib\":2048}}";
+        const char *plain = "{\"name\":\"p\",\"id\":\"" ID1 "\",\"memory_mib\":512,\"boot\":{\"kernel\":\"/k\"}}";
+        struct vm_config *c = calloc(1, sizeof *c), *p = calloc(1, sizeof *p);
+        struct vmms_migchan_request *q = calloc(1, sizeof *q);
+        char why[256];
+        ASSERT_TRUE(c && p && q);
+        ASSERT_OK(vm_config_parse(cfg, strlen(cfg), c, why, sizeof why));
+        ASSERT_OK(vm_config_parse(plain, strlen(plain), p, why, sizeof why));
+        char *body = vmms_migchan_live_request_build(c, 0, NULL, NULL, NULL, 384ull << 20);
+        ASSERT_NOT_NULL(body);
+        ASSERT_NOT_NULL(strstr(body, "\"memory_target\":402653184"));
+        ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, why, sizeof why));
+        ASSERT_EQ(q->memory_target, 384ull << 20);
+        free(body);
+        /* None: not on the wire, 0 parsed. */
+        body = vmms_migchan_live_request_build(c, 0, NULL, NULL, NULL, 0);
+        ASSERT_NULL(strstr(body, "memory_target"));
+        q->memory_target = 1;
+        ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, why, sizeof why));
+        ASSERT_EQ(q->memory_target, 0u);
+        free(body);
+        /* Outside 256..2048 MiB, not a number: refused with the range. */
+        static const uint64_t bad[] = { 255ull << 20, (2048ull << 20) + 1, 1 };
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                body = vmms_migchan_live_request_build(c, 0, NULL, NULL, NULL, bad[i]);
+                ASSERT_ERROR(vmms_migchan_request_parse(body, strlen(body), q, why, sizeof why), EINVAL);
+                ASSERT_STREQ(why, "memory_target: must be bytes in the VM's range, 256..2048 MiB");
+                free(body);
+        }
+        body = vmms_migchan_live_request_build(c, 0, NULL, NULL, NULL, 300ull << 20);
+        char b[8192], *at = strstr(body, "314572800");
+        ASSERT_NOT_NULL(at);
+        snprintf(b, sizeof b, "%.*s\"300M\"%s", (int)(at - body), body, at + 9);
+        ASSERT_ERROR(vmms_migchan_request_parse(b, strlen(b), q, why, sizeof why), EINVAL);
+        free(body);
+        /* A VM without Dynamic Memory has no target. */
+        body = vmms_migchan_live_request_build(p, 0, NULL, NULL, NULL, 512ull << 20);
+        ASSERT_ERROR(vmms_migchan_request_parse(body, strlen(body), q, why, sizeof why), EINVAL);
+        ASSERT_STREQ(why, "memory_target: only in a live request for a VM with dynamic memory");
+        free(body);
+        free(c), free(p), free(q);
+}
+
 /* A resumable channel's pieces: the session in a live request, the
  * answer that takes it, the relay's frames, the resume and its answer. */
 TEST(resumable_channel) {
@@ -330,7 +377,7 @@ TEST(resumable_channel) {
         struct vmms_migchan_session s, s2;
         for (size_t i = 0; i < sizeof s.id; i++)
                 s.id[i] = (uint8_t)(i * 17 + 3);
-        char *body = vmms_migchan_live_request_build(c, 0, NULL, NULL, &s);
+        char *body = vmms_migchan_live_request_build(c, 0, NULL, NULL, &s, 0);
         ASSERT_NOT_NULL(body);
         ASSERT_NOT_NULL(strstr(body, "\"session\":\"031425364758697a"));
         ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, why, sizeof why));

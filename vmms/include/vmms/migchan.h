@@ -78,6 +78,10 @@ struct vmms_migchan_request {
         /* LIVE: the source can resume the channel after a cut (below). */
         bool has_session;
         struct vmms_migchan_session session;
+        /* LIVE: the operator's Dynamic Memory target on the source
+         * (SetTarget), bytes within the configuration's range; 0: none,
+         * the destination's balancer decides. */
+        uint64_t memory_target;
         uint64_t size;               /* SAVED: the state file's bytes, 1 .. RAM + 256 MiB */
         bool start;                  /* SAVED: resume it once released */
 };
@@ -92,9 +96,11 @@ char *vmms_migchan_disks_request_build(const struct vm_config *c, uid_t owner, c
                                        const struct vmms_migchan_disk *disks);
 /* A live request (disks NULL: shared storage) with "session":"<32 hex
  * digits>" when session is not NULL: the source can resume the channel
- * (below). */
+ * (below); with "memory_target":bytes when memory_target is not 0: the
+ * operator's Dynamic Memory target goes with the VM. */
 char *vmms_migchan_live_request_build(const struct vm_config *c, uid_t owner, const char *owner_name,
-                                      const struct vmms_migchan_disk *disks, const struct vmms_migchan_session *session);
+                                      const struct vmms_migchan_disk *disks, const struct vmms_migchan_session *session,
+                                      uint64_t memory_target);
 /* Before a Running VM is saved for a quick migration: {"config":...,
  * "owner":uid[,"owner_name":...],"mode":"check"}, answered as the move's
  * request would be (the destination's policy), and nothing more. */
