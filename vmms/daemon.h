@@ -142,7 +142,7 @@ struct vmms_vm {
         /* Dynamic Memory (memory-vm.c, docs/dynamic-memory.md) */
         struct vmms_dm_status dm;       /* the worker's last report (all 0: none yet) */
         bool dm_known;
-        uint64_t dm_manual;             /* SetTarget's bytes; 0: automatic. Kept while the VM runs */
+        uint64_t dm_manual;             /* SetTarget's bytes; 0: automatic. Kept for the guest's run (vmms_dm_run_ended) */
         uint64_t dm_sent;               /* the target last sent to the worker; 0: none */
         /* The console (display.c, docs/console.md); NULL until needed */
         struct vmms_display *display;
@@ -399,7 +399,14 @@ int vmms_kvp_append(sd_bus_message *reply, struct json_object *items);
 int vmms_dm_timer_start(struct vmms_daemon *d);
 void vmms_dm_on_event(struct vmms_vm *vm, struct json_object *ev);
 /* The worker ended: its report goes; off (not a reboot): the operator's target too. */
-void vmms_dm_worker_ended(struct vmms_vm *vm, bool reboot);
+/* The worker ended: its reports go (the operator's target stays). */
+void vmms_dm_worker_ended(struct vmms_vm *vm);
+/* The guest's run ended (Off, Crashed, the saved state discarded): the
+ * operator's target goes with it. It outlives a reset, a save and its
+ * resume, a revert and a migration (docs/dynamic-memory.md). */
+void vmms_dm_run_ended(struct vmms_vm *vm);
+/* A restarted vmms re-attached to the worker: its record's target. */
+void vmms_dm_reattached(struct vmms_vm *vm, uint64_t target);
 /* SetTarget: bytes within the VM's minimum and maximum, or 0 (automatic). */
 int vmms_dm_set_target(struct vmms_vm *vm, uint64_t bytes, char *err, size_t errlen);
 /* The host memory the balancer may hand out now: MemAvailable less the

@@ -20,6 +20,8 @@
  * forth. */
 #define RETARGET_MIN (8ull << 20)
 
+static void input_of(const struct vmms_vm *vm, struct vmms_dm_vm *in);
+
 static bool dm_active(const struct vmms_vm *vm) {
         return vm->config->dm.enabled && vm->worker && vm->state == VMMS_STATE_RUNNING && vm->dm_known &&
                vm->dm.connected;
@@ -43,12 +45,36 @@ void vmms_dm_on_event(struct vmms_vm *vm, json_object *ev) {
         store_status(vm, ev);
 }
 
-void vmms_dm_worker_ended(struct vmms_vm *vm, bool reboot) {
+void vmms_dm_worker_ended(struct vmms_vm *vm) {
         vm->dm = (struct vmms_dm_status){ 0 };
         vm->dm_known = false;
         vm->dm_sent = 0;
-        if (!reboot)
-                vm->dm_manual = 0;
+        vmms_bus_memory_emit(vm);
+}
+
+/* The operator's target in the worker's runtime record, for a vmms that
+ * restarts while it runs. */
+static void record_target(struct vmms_vm *vm) {
+        if (vm->worker && vm->worker->rec.memory_target != vm->dm_manual) {
+                vm->worker->rec.memory_target = vm->dm_manual;
+                (void)vmms_worker_record_update(vm->worker);
+        }
+}
+
+void vmms_dm_run_ended(struct vmms_vm *vm) {
+        if (!vm->dm_manual)
+                return;
+        vm->dm_manual = 0;
+        record_target(vm);
+        vmms_bus_memory_emit(vm);
+}
+
+void vmms_dm_reattached(struct vmms_vm *vm, uint64_t target) {
+        struct vmms_dm_vm in;
+        input_of(vm, &in);
+        if (!target || !vm->config->dm.enabled || target < in.minimum || target > in.maximum)
+                return; /* none, or the configuration moved under it: automatic */
+        vm->dm_manual = target;
         vmms_bus_memory_emit(vm);
 }
 
@@ -169,6 +195,7 @@ int vmms_dm_set_target(struct vmms_vm *vm, uint64_t bytes, char *err, size_t err
                               (unsigned long long)(bytes >> 20), vm->config->name,
                               (unsigned long long)(in.minimum >> 20), (unsigned long long)(in.maximum >> 20));
         vm->dm_manual = bytes;
+        record_target(vm);
         if (bytes)
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "memory target set to %llu MiB", (unsigned long long)(bytes >> 20));
         else

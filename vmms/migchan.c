@@ -154,8 +154,10 @@ char *vmms_migchan_check_request_build(const struct vm_config *c, uid_t owner, c
 }
 
 char *vmms_migchan_saved_request_build(const struct vm_config *c, uid_t owner, const char *owner_name, uint64_t size,
-                                       bool start) {
-        return size > INT64_MAX ? NULL : request_build(c, owner, owner_name, "saved", (int64_t)size, start, NULL, NULL, 0);
+                                       bool start, uint64_t memory_target) {
+        return size > INT64_MAX ? NULL
+                                : request_build(c, owner, owner_name, "saved", (int64_t)size, start, NULL, NULL,
+                                                memory_target);
 }
 
 /* The body as a JSON object with exactly `keys`, each at most once. */
@@ -244,8 +246,8 @@ static int disks_parse(json_object *o, struct vmms_migchan_request *out, char *e
         return 0;
 }
 
-/* "memory_target" of a live request, once the configuration is known: a
- * target in its Dynamic Memory range. */
+/* "memory_target" of a live or saved request, once the configuration is
+ * known: a target in its Dynamic Memory range. */
 static int memory_target_parse(json_object *o, struct vmms_migchan_request *out, char *err, size_t errlen) {
         json_object *v;
         out->memory_target = 0;
@@ -253,8 +255,8 @@ static int memory_target_parse(json_object *o, struct vmms_migchan_request *out,
                 return 0;
         const struct vm_config *c = &out->config;
         uint64_t lo = (uint64_t)vm_dm_minimum_mib(c) << 20, hi = ((uint64_t)c->memory_mib + vm_dm_hot_add_mib(c)) << 20;
-        if (out->mode != VMMS_MIGRATE_LIVE || !c->dm.enabled)
-                return snprintf(err, errlen, "memory_target: only in a live request for a VM with dynamic memory"),
+        if (out->mode == VMMS_MIGRATE_CHECK || !c->dm.enabled)
+                return snprintf(err, errlen, "memory_target: only in a live or saved request for a VM with dynamic memory"),
                        -EINVAL;
         if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < (int64_t)lo ||
             json_object_get_int64(v) > (int64_t)hi)

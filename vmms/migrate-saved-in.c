@@ -30,6 +30,7 @@ struct vmms_saved_in {
         uid_t owner;
         char peer[256];
         uint64_t size;
+        uint64_t memory_target; /* the operator's Dynamic Memory target, carried (0: none) */
         bool start;
         int fd; /* <id>.vmrs.tmp, written by the thread */
         char tmp[PATH_MAX], path[PATH_MAX];
@@ -54,6 +55,7 @@ int vmms_saved_in_accept(struct vmms_daemon *d, const struct vmms_migchan_reques
                 return -ENOMEM;
         *s->config = q->config;
         s->d = d, s->owner = q->owner, s->size = q->size, s->start = q->start;
+        s->memory_target = q->memory_target;
         s->note_loop = note_loop, s->note_thread = note_thread;
         snprintf(s->peer, sizeof s->peer, "%s", peer);
         guid_to_string(&q->config.id, id);
@@ -214,6 +216,7 @@ static void saved_in_define(struct vmms_saved_in *s) {
                  * own copy if "stored" never reached it). */
                 vm->state = VMMS_STATE_MIGRATING;
                 vm->saved_bytes = s->size;
+                vm->dm_manual = s->memory_target; /* for its resume */
                 snprintf(vm->exit_reason, sizeof vm->exit_reason, "saved");
                 if ((r = vmms_store_save(vm, vm->config)) < 0) {
                         snprintf(s->loop_why, sizeof s->loop_why, "cannot store the configuration: %s",

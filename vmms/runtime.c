@@ -49,7 +49,7 @@ static int rec_str(json_object *root, const char *key, bool required, char *buf,
 static int rec_fields(json_object *root, struct vmms_runtime_record *r, char *err, size_t errlen) {
         static const char *const keys[] = { "version", "id", "pid", "starttime", "boot_id", "control",
                                             "console", "started_at_us", "running_since_us", "reattach",
-                                            "migration_unresolved", NULL };
+                                            "migration_unresolved", "memory_target", NULL };
         char id[GUID_STRING_MAX] = "";
         uint64_t version = 0, pid = 0;
         int r1;
@@ -72,7 +72,8 @@ static int rec_fields(json_object *root, struct vmms_runtime_record *r, char *er
             (r1 = rec_u64(root, "running_since_us", false, UINT64_MAX >> 1, &r->running_since_us, err,
                           errlen)) < 0 ||
             (r1 = rec_str(root, "migration_unresolved", false, r->migration_unresolved,
-                          sizeof r->migration_unresolved, err, errlen)) < 0)
+                          sizeof r->migration_unresolved, err, errlen)) < 0 ||
+            (r1 = rec_u64(root, "memory_target", false, 1ull << 50, &r->memory_target, err, errlen)) < 0)
                 return r1;
         for (const char *c = r->migration_unresolved; *c; c++)
                 if (*c < 0x21 || *c > 0x7e)
@@ -134,6 +135,8 @@ char *vmms_runtime_record_to_json(const struct vmms_runtime_record *r) {
         json_object_object_add(o, "reattach", json_object_new_boolean(r->reattach));
         if (r->migration_unresolved[0])
                 json_object_object_add(o, "migration_unresolved", json_object_new_string(r->migration_unresolved));
+        if (r->memory_target)
+                json_object_object_add(o, "memory_target", json_object_new_int64((int64_t)r->memory_target));
         const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
         return s ? strdup(s) : NULL;
 }

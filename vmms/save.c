@@ -191,6 +191,7 @@ int vmms_vm_discard_saved(struct vmms_vm *vm) {
         sync_state_dir(vm);
         vm->saved_bytes = vm->save_done = vm->save_total = 0;
         vmms_saved_emit_props(vm);
+        vmms_dm_run_ended(vm);
         snprintf(vm->exit_reason, sizeof vm->exit_reason, "saved state discarded");
         vmms_vm_set_state(vm, VMMS_STATE_OFF);
         return 0;

@@ -81,7 +81,7 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
 
         vm->worker = vmms_worker_free(vm->worker);
         vmms_hotplug_worker_ended(vm); /* a change it did not answer: the configuration stays */
-        vmms_dm_worker_ended(vm, v.end == VMMS_END_RESET);
+        vmms_dm_worker_ended(vm);
         vmms_display_worker_ended(vm);
         vmms_vm_handover_free(vm); /* its image locks went with it */
         vmms_vm_logs_rotate(vm); /* a VM that stopped is not checked on the timer */
@@ -126,6 +126,10 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
          * guest's reset) must find the configuration it started from. */
         if (vm->ckpt_op && vm->ckpt_op->kind == VMMS_CKPT_TAKE)
                 vmms_ckpt_take_worker_ended(vm);
+        /* A reset reboots the same run, a revert goes on from a checkpoint
+         * of it; anything else ends it. */
+        if (v.end != VMMS_END_RESET && !(vm->ckpt_op && vm->ckpt_op->kind == VMMS_CKPT_REVERT))
+                vmms_dm_run_ended(vm);
         vmms_vm_exit_finish(vm, v.end, v.state);
         vmms_ckpt_on_worker_exit(vm); /* a revert waiting for it; a merge waiting */
 }

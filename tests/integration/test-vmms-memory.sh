@@ -8,8 +8,10 @@
 # needs and says so; the properties of org.vmstack.VMMS1.Memory and
 # `vmctl show`; a hand-set target moves with a live migration (the
 # destination keeps it, its balancer does not take the VM to demand plus
-# buffer); a VM without Dynamic Memory and one that is off refuse a
-# target; a host without free memory gives no buffers (the reserve).
+# buffer), and lasts for the guest's run: through a save and its resume,
+# a vmms restart (the worker's runtime record) and a revert to a
+# checkpoint, not past a kill; a VM without Dynamic Memory and one that is
+# off refuse a target; a host without free memory gives no buffers (the reserve).
 # The worker's part is tests/unit/test-dmvsp.c; the balancer's arithmetic
 # tests/unit/test-vmms-memory.c.
 set -u
@@ -127,4 +129,30 @@ assigned_is "$ADDRB" d4 300 || fail "B's balancer moved the target: $(ADDR=$ADDR
 ADDR=$ADDRB expect_rc 0 vmctl memory d4 auto
 wait_for 10 "B's automatic target" assigned_is "$ADDRB" d4 720
 ADDR=$ADDRB expect_rc 0 vmctl kill d4
+t_host_b_stop
+
+note "a hand-set target lasts for the guest's run"
+VM_MEMORY=512 t_create d5 "fake.dm_demand_mib=600" "$DM"
+expect_rc 0 vmctl start d5 --timeout=30
+expect_rc 0 vmctl memory d5 300M
+wait_for 10 "the hand-set target" assigned_is "$ADDR" d5 300
+expect_rc 0 vmctl save d5
+wait_state d5 Saved
+[ "$(mem d5 ManualTarget)" = "$(mib 300)" ] || fail "ManualTarget of the Saved VM: $(mem d5 ManualTarget)"
+expect_rc 0 vmctl start d5 --timeout=30
+wait_state d5 Running
+wait_for 10 "the hand-set target after the resume" assigned_is "$ADDR" d5 300
+t_stop_vmms
+t_start_vmms --memory-interval-ms=200
+wait_state d5 Running
+[ "$(mem d5 ManualTarget)" = "$(mib 300)" ] || fail "ManualTarget after vmms restarted: $(mem d5 ManualTarget)"
+sleep 1 # rounds of the new vmms's balancer: it stays
+assigned_is "$ADDR" d5 300 || fail "the restarted vmms moved the target: $(mem d5 Assigned)"
+expect_rc 0 vmctl checkpoint d5 c1
+expect_rc 0 vmctl revert d5 c1
+wait_state d5 Running
+[ "$(mem d5 ManualTarget)" = "$(mib 300)" ] || fail "ManualTarget after a revert: $(mem d5 ManualTarget)"
+expect_rc 0 vmctl kill d5
+wait_state d5 Off
+[ "$(mem d5 ManualTarget)" = 0 ] || fail "a hand-set target outlived a kill: $(mem d5 ManualTarget)"
 echo PASS

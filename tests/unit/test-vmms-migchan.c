@@ -162,7 +162,7 @@ TEST(saved_request) {
         ASSERT_NOT_NULL(c);
         ASSERT_NOT_NULL(q);
         ASSERT_OK(vm_config_parse(cfg, strlen(cfg), c, err, sizeof err));
-        char *body = vmms_migchan_saved_request_build(c, 1000, NULL, 123456789, true);
+        char *body = vmms_migchan_saved_request_build(c, 1000, NULL, 123456789, true, 0);
         ASSERT_NOT_NULL(body);
         ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err));
         ASSERT_EQ(q->mode, VMMS_MIGRATE_SAVED);
@@ -171,11 +171,11 @@ TEST(saved_request) {
         ASSERT_STREQ(q->config.name, "web1");
         free(body);
         /* The largest state a 256 MiB VM can have: its RAM + 256 MiB. */
-        body = vmms_migchan_saved_request_build(c, 0, NULL, (512ull << 20), false);
+        body = vmms_migchan_saved_request_build(c, 0, NULL, (512ull << 20), false, 0);
         ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err));
         ASSERT_FALSE(q->start);
         free(body);
-        body = vmms_migchan_saved_request_build(c, 0, NULL, (512ull << 20) + 1, false);
+        body = vmms_migchan_saved_request_build(c, 0, NULL, (512ull << 20) + 1, false, 0);
         ASSERT_ERROR(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err), EINVAL);
         ASSERT_STREQ(err, "size: 536870913 bytes is more than the VM's RAM + 256 MiB");
         free(body);
@@ -319,7 +319,7 @@ TEST(answer) {
 
 /* The operator's Dynamic Memory target goes with a live migration, in
  * the VM's range only, and only for a VM that has Dynamic Memory. */
-TEST(memory_target_in_a_live_request) {
+TEST(memory_target_in_live_and_saved_requests) {
         const char *cfg = "{\"name\":\"dm\",\"id\":\"" ID1 "\",\"memory_mib\":512,\"boot\":{\"kernel\":\"/k\"},"
                           "\"dynamic_memory\":{\"enabled\":true,\"minimum_mib\":256,\"maximum_mib\":2048}}";
         const char *plain = "{\"name\":\"p\",\"id\":\"" ID1 "\",\"memory_mib\":512,\"boot\":{\"kernel\":\"/k\"}}";
@@ -359,7 +359,20 @@ TEST(memory_target_in_a_live_request) {
         /* A VM without Dynamic Memory has no target. */
         body = vmms_migchan_live_request_build(p, 0, NULL, NULL, NULL, 512ull << 20);
         ASSERT_ERROR(vmms_migchan_request_parse(body, strlen(body), q, why, sizeof why), EINVAL);
-        ASSERT_STREQ(why, "memory_target: only in a live request for a VM with dynamic memory");
+        ASSERT_STREQ(why, "memory_target: only in a live or saved request for a VM with dynamic memory");
+        free(body);
+        /* A Saved VM's move carries it too; a check has none. */
+        body = vmms_migchan_saved_request_build(c, 0, NULL, 1 << 20, true, 384ull << 20);
+        ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, why, sizeof why));
+        ASSERT_EQ(q->memory_target, 384ull << 20);
+        char *at2 = strstr(body, "\"mode\":\"saved\"");
+        ASSERT_NOT_NULL(at2);
+        char b2[8192];
+        snprintf(b2, sizeof b2, "%.*s\"mode\":\"check\"%s", (int)(at2 - body), body, at2 + 14);
+        free(body);
+        body = strdup(b2);
+        ASSERT_ERROR(vmms_migchan_request_parse(body, strlen(body), q, why, sizeof why), EINVAL);
+        ASSERT_STREQ(why, "memory_target: only in a live or saved request for a VM with dynamic memory");
         free(body);
         free(c), free(p), free(q);
 }

@@ -192,6 +192,14 @@ TEST(runtime_record_roundtrip) {
         strcpy(r.migration_unresolved, "[fd00::2]:7390");
         json = vmms_runtime_record_to_json(&r);
         ASSERT_NOT_NULL(json);
+        ASSERT_NULL(strstr(json, "memory_target")); /* only while there is one */
+        ASSERT_OK(vmms_runtime_record_parse(json, strlen(json), &back, err, sizeof err));
+        ASSERT_MEMEQ(&r, &back, sizeof r);
+        free(json);
+        /* The operator's memory target, for a vmms that restarts. */
+        r.memory_target = 384ull << 20;
+        json = vmms_runtime_record_to_json(&r);
+        ASSERT_NOT_NULL(strstr(json, "\"memory_target\":402653184"));
         ASSERT_OK(vmms_runtime_record_parse(json, strlen(json), &back, err, sizeof err));
         ASSERT_MEMEQ(&r, &back, sizeof r);
         free(json);
@@ -220,6 +228,9 @@ TEST(runtime_record_errors) {
                 { "{\"version\":1,\"id\":\"" ID1 "\",\"pid\":5,\"starttime\":1,\"boot_id\":\"b\",\"control\":\"/c\",\"started_at_us\":1,"
                   "\"migration_unresolved\":7}",
                   "migration_unresolved: must be a string" },
+                { "{\"version\":1,\"id\":\"" ID1 "\",\"pid\":5,\"starttime\":1,\"boot_id\":\"b\",\"control\":\"/c\",\"started_at_us\":1,"
+                  "\"memory_target\":-1}",
+                  "memory_target: is out of range" },
         };
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
                 ASSERT_ERROR(vmms_runtime_record_parse(cases[i].json, strlen(cases[i].json), &r, err, sizeof err), EINVAL);

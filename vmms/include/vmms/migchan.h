@@ -78,7 +78,7 @@ struct vmms_migchan_request {
         /* LIVE: the source can resume the channel after a cut (below). */
         bool has_session;
         struct vmms_migchan_session session;
-        /* LIVE: the operator's Dynamic Memory target on the source
+        /* LIVE, SAVED: the operator's Dynamic Memory target on the source
          * (SetTarget), bytes within the configuration's range; 0: none,
          * the destination's balancer decides. */
         uint64_t memory_target;
@@ -105,9 +105,10 @@ char *vmms_migchan_live_request_build(const struct vm_config *c, uid_t owner, co
  * "owner":uid[,"owner_name":...],"mode":"check"}, answered as the move's
  * request would be (the destination's policy), and nothing more. */
 char *vmms_migchan_check_request_build(const struct vm_config *c, uid_t owner, const char *owner_name);
-/* A Saved VM's move: {"config":...,"owner":uid[,"owner_name":...],"mode":"saved","size":N,"start":b}. */
+/* A Saved VM's move: {"config":...,"owner":uid[,"owner_name":...],"mode":"saved","size":N,"start":b
+ * [,"memory_target":bytes]}. */
 char *vmms_migchan_saved_request_build(const struct vm_config *c, uid_t owner, const char *owner_name, uint64_t size,
-                                       bool start);
+                                       bool start, uint64_t memory_target);
 /* A user name as the channel carries it: 1 to VMMS_MIGCHAN_USER_MAX of
  * [A-Za-z0-9._-], not starting with '-'. */
 bool vmms_migchan_user_name_valid(const char *s);

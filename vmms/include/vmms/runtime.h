@@ -33,6 +33,9 @@ struct vmms_runtime_record {
          * its confirmation: a restarted vmms asks there who has the VM
          * (docs/migration.md "One running copy"); "" when none. */
         char migration_unresolved[VMMS_MIGRATION_DEST_MAX];
+        /* The operator's Dynamic Memory target (SetTarget) in bytes, so a
+         * restarted vmms keeps it; 0: none. */
+        uint64_t memory_target;
 };
 
 /* Returns 0 or -EINVAL with "<field>: <reason>" in err. */
