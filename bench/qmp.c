@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -62,14 +63,22 @@ bool qmp_qemu_start(struct qmp *q, const char *sock, const char *kernel, unsigne
 
 bool qmp_qemu_start_append(struct qmp *q, const char *sock, const char *kernel, unsigned mem_mib,
                            const char *incoming, const char *qcow2, const char *append) {
-        char qmparg[sizeof ((struct sockaddr_un *)0)->sun_path + 32], mem[16], drive[4200];
+        return qmp_qemu_start_opts(q, &(struct qmp_opts){ .sock = sock, .kernel = kernel, .mem_mib = mem_mib,
+                                                          .incoming = incoming, .qcow2 = qcow2, .append = append });
+}
+
+bool qmp_qemu_start_opts(struct qmp *q, const struct qmp_opts *o) {
+        char qmparg[sizeof ((struct sockaddr_un *)0)->sun_path + 32], mem[16], drive[4200], serial[PATH_MAX + 8];
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        const char *sock = o->sock;
         if (strlen(sock) >= sizeof sa.sun_path)
                 return false;
         memcpy(sa.sun_path, sock, strlen(sock) + 1);
         snprintf(qmparg, sizeof qmparg, "unix:%s,server=on,wait=off", sock);
-        snprintf(mem, sizeof mem, "%u", mem_mib);
-        snprintf(drive, sizeof drive, "file=%s,if=none,id=d0,format=qcow2,cache=none,aio=io_uring", qcow2 ? qcow2 : "");
+        snprintf(mem, sizeof mem, "%u", o->mem_mib);
+        snprintf(drive, sizeof drive, "file=%s,if=none,id=d0,format=qcow2,cache=none,aio=io_uring",
+                 o->qcow2 ? o->qcow2 : "");
+        snprintf(serial, sizeof serial, "file:%s", o->serial ? o->serial : "");
         unlink(sock);
         q->f = NULL;
         q->pid = fork();
@@ -79,18 +88,21 @@ bool qmp_qemu_start_append(struct qmp *q, const char *sock, const char *kernel, 
                 int null = open("/dev/null", O_RDWR);
                 dup2(null, 0), dup2(null, 1), dup2(null, 2);
                 /* -cpu host without arch-capabilities: the PVM host refuses it. */
-                const char *args[28] = { /* up to 26 and the NULL */ "qemu-system-x86_64", "-M", "microvm,x-option-roms=off,rtc=off", "-enable-kvm",
-                                         "-cpu", "host,-arch-capabilities", "-m", mem, "-kernel", kernel, "-nodefaults",
-                                         "-no-user-config", "-display", "none", "-serial", "none", "-qmp", qmparg };
+                const char *args[40] = { "qemu-system-x86_64", "-M", "microvm,x-option-roms=off,rtc=off", "-enable-kvm",
+                                         "-cpu", "host,-arch-capabilities", "-m", mem, "-kernel", o->kernel, "-nodefaults",
+                                         "-no-user-config", "-display", "none", "-serial", o->serial ? serial : "none",
+                                         "-qmp", qmparg };
                 int n = 18;
-                if (qcow2) {
+                if (o->qcow2) {
                         args[n++] = "-drive", args[n++] = drive;
                         args[n++] = "-device", args[n++] = "virtio-blk-device,drive=d0";
                 }
-                if (incoming)
-                        args[n++] = "-incoming", args[n++] = incoming;
-                if (append)
-                        args[n++] = "-append", args[n++] = append;
+                if (o->incoming)
+                        args[n++] = "-incoming", args[n++] = o->incoming;
+                if (o->append)
+                        args[n++] = "-append", args[n++] = o->append;
+                for (size_t i = 0; o->extra && o->extra[i] && i < 8; i++)
+                        args[n++] = o->extra[i];
                 execvp(args[0], (char **)args);
                 _exit(127);
         }

@@ -24,6 +24,14 @@ bool qmp_qemu_start(struct qmp *q, const char *sock, const char *kernel, unsigne
 /* The same with the guest's command line (-append). */
 bool qmp_qemu_start_append(struct qmp *q, const char *sock, const char *kernel, unsigned mem_mib,
                            const char *incoming, const char *qcow2, const char *append);
+/* The same with everything optional in one place: serial (a file for
+ * COM1; NULL: none) and extra arguments (NULL-terminated, at most 8). */
+struct qmp_opts {
+        const char *sock, *kernel, *incoming, *qcow2, *append, *serial;
+        unsigned mem_mib;
+        const char *const *extra;
+};
+bool qmp_qemu_start_opts(struct qmp *q, const struct qmp_opts *o);
 /* quit, and reaps the process. */
 void qmp_qemu_end(struct qmp *q);
 /* The next message that is not an event; NULL at the end. */

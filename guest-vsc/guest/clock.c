@@ -57,6 +57,38 @@ static uint64_t calibrate_pit(void) {
         return (rdtsc() - t0) * PIT_HZ / count;
 }
 
+/* KVM's pvclock (kvmclock, MSR_KVM_SYSTEM_TIME_NEW): the host tells us
+ * the TSC-to-ns scale it uses; enabled just long enough to read it. Under
+ * QEMU's microvm, which has neither CPUID leaf 0x15 nor a PM timer, the
+ * PIT calibration came out hundreds of times too slow on the PVM host. */
+struct pvclock_vcpu_time_info {
+        uint32_t version, pad0;
+        uint64_t tsc_timestamp, system_time;
+        uint32_t tsc_to_system_mul;
+        int8_t tsc_shift;
+        uint8_t flags, pad[2];
+} __attribute__((packed));
+
+static uint64_t kvmclock_tsc_hz(void) {
+        static struct pvclock_vcpu_time_info pv __attribute__((aligned(32)));
+        uint32_t r[4];
+        cpuid(0x40000000, 0, r);
+        if (r[1] != 0x4b4d564b || r[2] != 0x564b4d56 || r[0] < 0x40000001) /* "KVMKVMKVM" */
+                return 0;
+        cpuid(0x40000001, 0, r);
+        if (!(r[0] & (1u << 3))) /* KVM_FEATURE_CLOCKSOURCE2 */
+                return 0;
+        wrmsr(0x4b564d01, (uint64_t)(uintptr_t)&pv | 1);
+        uint32_t version = *(volatile uint32_t *)&pv.version;
+        uint32_t mul = *(volatile uint32_t *)&pv.tsc_to_system_mul;
+        int8_t shift = *(volatile int8_t *)&pv.tsc_shift;
+        wrmsr(0x4b564d01, 0);
+        if (!mul || !version || (version & 1)) /* not written, or written as we read */
+                return 0;
+        uint64_t hz = (1000000000ull << 32) / mul;
+        return shift >= 0 ? hz >> shift : hz << -shift;
+}
+
 static uint64_t cpuid_tsc_hz(void) {
         uint32_t r[4];
         cpuid(0, 0, r);
@@ -75,6 +107,8 @@ static void pick_tsc_hz(const struct vsc_hv_info *hv, bool hyperv, uint16_t pm_t
                 clk.source = "hv-reference-counter";
         } else if ((clk.tsc_hz = cpuid_tsc_hz())) {
                 clk.source = "cpuid-15";
+        } else if ((clk.tsc_hz = kvmclock_tsc_hz())) {
+                clk.source = "kvmclock";
         } else if (pm_tmr && (clk.tsc_hz = calibrate_pm_timer(pm_tmr))) {
                 clk.source = "acpi-pm-timer";
         } else if ((clk.tsc_hz = calibrate_pit())) {

@@ -152,6 +152,12 @@ void *mem_alloc_pages(size_t n);
  * emulated CPL0 (docs/guest-vsc.md, "NIC open"). */
 void *mem_alloc_pages_unzeroed(size_t n);
 void mem_free_pages(void *p, size_t n);
+/* Identity-maps [start, end) above the boot map (1 GiB pages where the CPU
+ * has them, else 2 MiB): memory the host adds at run time (Dynamic
+ * Memory's hot-add). Only entries that were not present change, so no
+ * TLB flush is needed and CPL3 may call it. 0, -ENOMEM, -ERANGE (past
+ * 512 GiB). */
+int mem_map_identity(uint64_t start, uint64_t end);
 struct mem_stats {
         uint64_t pool_base, pool_pages, free_pages, mapped_top;
 };
@@ -204,6 +210,8 @@ int mode_disk_check(struct guest *g); /* mode-disk-check.c */
 int mode_disk_bench(struct guest *g); /* mode-disk-bench.c */
 int mode_soak(struct guest *g);       /* mode-soak.c: disk and network together */
 int mode_hostile(struct guest *g);    /* hostile.c (docs/hostile-guests.md) */
+int mode_balloon(struct guest *g);    /* mode-balloon.c: Dynamic Memory's guest side (bench-dm) */
+int mode_virtio_balloon(struct guest *g); /* mode-virtio-balloon.c: the same under QEMU (bench-dm) */
 /* Hyper-V enabled and VMBus connected / UNLOAD and disable (mode-enumerate.c). */
 int guest_vmbus_connect(struct guest *g);
 int guest_vmbus_disconnect(struct guest *g);

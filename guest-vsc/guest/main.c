@@ -25,6 +25,8 @@ static const struct guest_mode modes[] = {
         { "disk-bench", mode_disk_bench },
         { "soak", mode_soak },
         { "hostile", mode_hostile },
+        { "balloon", mode_balloon },
+        { "virtio-balloon", mode_virtio_balloon },
 };
 
 int guest_fail(int r, const char *fmt, ...) {
@@ -152,7 +154,7 @@ void guest_main(uint32_t start_info) {
         const struct guest_mode *m = pick_mode(g, name);
         if (!m)
                 guest_exit(guest_fail(-EINVAL, "unknown vsc.mode=%s (known: boot enumerate probe echo net-check net-bench services "
-                                                "disk-check disk-bench soak hostile)", name));
+                                                "disk-check disk-bench soak hostile balloon virtio-balloon)", name));
         report("mode=%s", m->name);
         guest_exit(m->run(g));
 }

@@ -57,16 +57,13 @@ static void pick_pool(const struct guest_boot *b) {
                 pool.pages = POOL_MAX_BYTES / PAGE;
 }
 
-/* Identity-map RAM above 4 GiB with 2 MiB pages (entry.S mapped 4 GiB). */
-static int map_high(const struct guest_boot *b) {
-        uint64_t top = 4 * GIB;
-        for (unsigned i = 0; i < b->n_ram; i++)
-                if (b->ram[i].base + b->ram[i].size > top)
-                        top = b->ram[i].base + b->ram[i].size;
-        if (top > 512 * GIB)
-                top = 512 * GIB; /* one PDPT */
-        bool gib_pages = top > 4 * GIB && cpu_has_gib_pages();
-        for (uint64_t g = BOOT_MAP_GIB; g * GIB < top; g++) {
+int mem_map_identity(uint64_t start, uint64_t end) {
+        if (end > 512 * GIB)
+                return -ERANGE; /* one PDPT */
+        bool gib_pages = cpu_has_gib_pages();
+        for (uint64_t g = start / GIB < BOOT_MAP_GIB ? BOOT_MAP_GIB : start / GIB; g * GIB < end; g++) {
+                if (boot_pdpt[g] & PTE_P)
+                        continue;
                 if (gib_pages) {
                         boot_pdpt[g] = g * GIB | PTE_2M; /* PS in a PDPT entry: 1 GiB */
                         continue;
@@ -78,7 +75,23 @@ static int map_high(const struct guest_boot *b) {
                         pd[j] = (g * GIB + j * (2ull << 20)) | PTE_2M;
                 boot_pdpt[g] = (uint64_t)(uintptr_t)pd | PTE_TABLE;
         }
-        pool.mapped_top = (top + GIB - 1) & ~(GIB - 1);
+        uint64_t top = (end + GIB - 1) & ~(GIB - 1);
+        if (top > pool.mapped_top)
+                pool.mapped_top = top;
+        return 0;
+}
+
+/* Identity-map RAM above 4 GiB (entry.S mapped 4 GiB). */
+static int map_high(const struct guest_boot *b) {
+        uint64_t top = 4 * GIB;
+        for (unsigned i = 0; i < b->n_ram; i++)
+                if (b->ram[i].base + b->ram[i].size > top)
+                        top = b->ram[i].base + b->ram[i].size;
+        if (top > 512 * GIB)
+                top = 512 * GIB; /* one PDPT */
+        int r = mem_map_identity(4 * GIB, top);
+        if (r < 0)
+                return r;
         uint64_t cr3;
         __asm__ volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3) : : "memory"); /* flush */
         return 0;

@@ -119,12 +119,14 @@ t_on_exit "kill $! 2>/dev/null"
 
 mac=00:15:5d:4c:00:01
 read -r VPORT WPORT <<<"$(t_free_ports 2)"
-# A display: the synthetic video (hyperv_fb at 640x480), keyboard and
-# mouse. (Dynamic Memory's checks are not in this boot: docs/linux-guests.md.)
+# Dynamic Memory: 512 MiB at the start, up to 2 GiB (hot-added memory
+# onlined by the kernel as it comes), down to 256 MiB. A display: the
+# synthetic video (hyperv_fb at 640x480), keyboard and mouse.
 cat >"$T/linux.json" <<EOF
 { "name": "linux", "memory_mib": 512, "vcpus": 2,
   "boot": { "kind": "linux", "kernel": "$kernel", "initrd": "$T/images/initrd.cpio",
-            "cmdline": "console=ttyS0 earlycon=uart8250,io,0x3f8,115200 panic=-1 lt.host=10.55.0.1 lt.devices=9 video=hyperv_fb:640x480" },
+            "cmdline": "console=ttyS0 earlycon=uart8250,io,0x3f8,115200 panic=-1 lt.host=10.55.0.1 lt.devices=10 memhp_default_state=online video=hyperv_fb:640x480" },
+  "dynamic_memory": { "enabled": true, "minimum_mib": 256, "maximum_mib": 2048 },
   "display": { "enabled": true, "width": 640, "height": 480, "vnc_port": $VPORT, "web_port": $WPORT },
   "disks": [ { "path": "$T/images/disk.vhdx" }, { "path": "$T/images/data.vhdx", "lun": 1 } ],
   "nics": [ { "mac": "$mac", "bridge": "br0", "queues": 2 } ],
@@ -156,6 +158,9 @@ t_start_vmms --storage-pool="$kroot" $(tls hosta) --migration-listen=10.56.0.1 -
 expect_rc 0 vmctl create "$T/linux.json"
 start=$(date +%s)
 expect_rc 0 vmctl start linux
+# The operator's target first: the startup memory, until the checks below
+# change it (the balancer would otherwise balloon the idle guest at once).
+expect_rc 0 vmctl memory linux 512M
 log=$(vm_prop linux ConsoleLog)
 [ -n "$log" ] || fail "no console log path"
 
@@ -189,7 +194,7 @@ save_artifacts() {
 	cp "$log" "$art/console.log" 2>/dev/null
 	tr -d '\r' <"$log" 2>/dev/null | grep '^LINUX dmesg ' | sed 's/^LINUX dmesg //' >"$art/dmesg-hv.txt"
 	for k in first-kernel-message init hv_vmbus disk network ready save-ms restore-ms round-after-resume \
-		hvsock-in hvsock-out-ms fb-drawn screenshot-ms vnc-pattern-ms key-in pointer-in \
+		hvsock-in hvsock-out-ms fb-drawn screenshot-ms vnc-pattern-ms key-in pointer-in hot-added balloon-ms hog-answered \
 		hotdisk hotdisk-grown hotdisk-gone nic2 nic2-gone \
 		checkpoint-ms revert-ms round-after-revert production-ms round-after-production copy-ms copied cancel-ms migrate-b-ms round-on-b migrate-a-ms round-on-a hvsock-after-ms powered-off; do
 		echo "$k ${seen[$k]:--}"
@@ -218,6 +223,7 @@ check '^LINUX vmbus device=.* class=\{f8615163-df3e-46c5-913f-f2d2f965ed0e\} dri
 check '^LINUX vmbus device=.* class=\{0e0b6031-5213-4934-818b-38d90ced39db\} driver=hv_utils'
 check '^LINUX vmbus device=.* class=\{57164f39-9115-4e78-ab55-382f3bd5422d\} driver=hv_utils'
 check '^LINUX vmbus device=.* class=\{35fa2e29-ea23-4236-96ae-3a6ebacba440\} driver=hv_utils'
+check '^LINUX vmbus device=.* class=\{525074dc-8985-46e2-8057-a307dc18a502\} driver=hv_balloon'
 check '^LINUX vmbus device=.* class=\{da0a7802-e377-4aac-8e77-0558eb1073f8\} driver=hyperv_fb'
 check '^LINUX vmbus device=.* class=\{f912ad6d-2b17-48ea-bd65-f927a61c7684\} driver=hyperv_keyboard'
 check '^LINUX vmbus device=.* class=\{cfa8b69e-5b4a-4cc0-b98b-8ba1a1f3f95a\} driver=hid_hyperv'
@@ -326,6 +332,82 @@ note "the pointer at 320,240 of 640x480 in the guest: $pline"
 # hid_hyperv's axes run 0..32767: the middle of the screen is about 16384.
 [ "${px:-0}" -gt 15000 ] && [ "$px" -lt 17800 ] && [ "${py:-0}" -gt 15000 ] && [ "$py" -lt 17800 ] ||
 	fail "the pointer's position in the guest: $pline"
+
+# Dynamic Memory (docs/dynamic-memory.md): hv_balloon connected; a
+# balloon of 128 MiB gives the host back what it takes: Debian's kernel
+# zeroes the pages it balloons (init_on_alloc), so the worker's RSS first
+# grows by those it had not touched yet and then falls by all of them;
+# then the balancer decides, and a guest process allocating 2 x 80 MiB
+# makes vmms give the guest memory back; last 1 GiB hot-added above the
+# startup memory shows in the guest's MemTotal, and the VM keeps 1.5 GiB
+# for the rest of the test (saved, migrated and checkpointed with memory
+# it did not boot with). The guest is told through a file copied in
+# (vmctl copy-to).
+memp() { bus get-property org.vmstack.VMMS1 "$(vm_path linux)" org.vmstack.VMMS1.Memory "$1" | sed 's/^[a-z()]* //' | tr -d '"'; }
+mem_kb() { tr -d '\r' <"$log" | grep -Eo '^LINUX mem round=[0-9]+ total_kb=[0-9]+' | tail -1 | sed 's/.*=//'; }
+rss_kb() { ps -o rss= -p "$(vm_prop linux WorkerPid)" | tr -d ' '; }
+mem_line() { vmctl memory linux 2>&1 | tr -s ' \n' ' '; }
+wait_for 120 "hv_balloon in vmms" sh -c "busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path linux)' org.vmstack.VMMS1.Memory Status | grep -q ok"
+wait_line mem-round '^LINUX mem round=[0-9]+ total_kb=' 900
+kb0=$(mem_kb)
+rss0=$(rss_kb)
+note "MemTotal at 512 MiB: $kb0 kB, worker RSS $rss0 kB; ballooning 128 MiB"
+t0=$(date +%s%N)
+expect_rc 0 vmctl memory linux 384M
+# Done: answered (in time or late) and nothing outstanding; the RSS's
+# peak on the way.
+rss_max=$rss0
+for _ in $(seq 600); do
+	r=$(rss_kb)
+	[ "${r:-0}" -gt "$rss_max" ] && rss_max=$r
+	[ "$(memp Assigned)" -le $((384 << 20)) ] && [ "$(memp Status)" = ok ] && ! memp Note | grep -q "waited for" && break
+	sleep 1
+done
+[ "$(memp Assigned)" = $((384 << 20)) ] || fail "the balloon did not reach 384 MiB: $(mem_line)"
+seen[balloon-ms]=$(( ($(date +%s%N) - t0) / 1000000 ))
+sleep 2
+rss1=$(rss_kb)
+note "ballooned $(( $(memp Ballooned) >> 20 )) MiB in ${seen[balloon-ms]} ms: worker RSS $rss0 kB, at most $rss_max kB on the way, $rss1 kB after ($(mem_line))"
+[ "$rss1" -le $((rss_max - 65536)) ] || fail "the worker's RSS did not fall by 64 MiB: at most $rss_max kB, then $rss1 kB"
+# The balancer: the idle guest down to its minimum (demand and buffer are
+# less); then 2 x 80 MiB allocated in the guest make it raise the target,
+# and the guest gets the memory. (The flag goes in while the guest is not
+# ballooning: on a PVM host a guest zeroing pages at emulated speed leaves
+# its file-copy daemon no time to answer.)
+expect_rc 0 vmctl memory linux auto
+# Settled: a lower target, a balloon answered (the assigned memory below
+# 384 MiB), nothing outstanding, the assigned memory still for 10 s (the
+# guest may stop above the target, at its floor).
+last=
+for _ in $(seq 120); do
+	now=$(memp Assigned)
+	[ "$(memp Target)" -lt $((384 << 20)) ] && [ "$now" -lt $((384 << 20)) ] && [ "$(memp Status)" = ok ] &&
+		! memp Note | grep -q "waited for" && [ "$now" = "$last" ] && break
+	last=$now
+	sleep 10
+done
+target0=$(memp Target)
+note "the balancer's target for the idle guest: $((target0 >> 20)) MiB (demand $(( $(memp Demand) >> 20 )) MiB; $(mem_line))"
+[ "$target0" -lt $((384 << 20)) ] || fail "the balancer left the idle guest at $((target0 >> 20)) MiB: $(mem_line)"
+: >"$T/flag"
+expect_rc 0 vmctl copy-to linux "$T/flag" /tmp/fcopy/grow --create-path
+for _ in $(seq 450); do
+	[ "$(memp Target)" -ge $((target0 + (64 << 20))) ] && [ "$(memp Assigned)" -ge $((target0 + (64 << 20))) ] && break
+	sleep 2
+done
+[ "$(memp Assigned)" -ge $((target0 + (64 << 20))) ] ||
+	fail "the guest's allocations got no memory back: target $((target0 >> 20)) MiB -> $(mem_line)"
+seen[hog-answered]=$(( $(date +%s) - start ))
+note "after the guest allocated: target $(( $(memp Target) >> 20 )) MiB, assigned $(( $(memp Assigned) >> 20 )) MiB"
+check '^LINUX mem hog=1'
+note "hot-adding 1 GiB above the startup memory"
+t0=$(date +%s)
+expect_rc 0 vmctl memory linux 1536M
+for _ in $(seq 300); do [ "$(mem_kb)" -ge $((kb0 + 1032192)) ] && break; sleep 2; done
+[ "$(mem_kb)" -ge $((kb0 + 1032192)) ] || fail "MemTotal did not grow by 1 GiB: $kb0 -> $(mem_kb) kB ($(mem_line))"
+seen[hot-added]=$(( $(date +%s) - start ))
+note "MemTotal after the hot-add: $(mem_kb) kB ($(( $(date +%s) - t0 )) s; $(mem_line))"
+[ "$(memp HotAdded)" = $((1024 << 20)) ] || fail "HotAdded: $(memp HotAdded)"
 
 # Disks and NICs of a running VM (docs/vmwp.md "Disks and NICs of a
 # running VM"): a disk attached at LUN 2 appears in the guest (storvsc
