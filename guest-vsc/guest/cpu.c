@@ -96,6 +96,14 @@ long cpu_run_user(long (*fn)(void *), void *arg, bool interrupts) {
         return guest_user_call(fn, arg, fl, user_stack + sizeof user_stack);
 }
 
+long cpu_kernel_call(long (*fn)(void *), void *arg) {
+        if (current_cpl() == 0)
+                return fn(arg);
+        long r;
+        __asm__ volatile("ud2; nopl (%%rax)" : "=a"(r) : "D"(fn), "S"(arg) : "memory");
+        return r;
+}
+
 void cpu_set_sint_auto_eoi(bool auto_eoi) {
         sint_auto_eoi = auto_eoi;
 }
@@ -129,6 +137,13 @@ static bool user_ud(struct trap_frame *f) {
         if (insn[0] == 0xcd && insn[1] == VEC_USER_CALL) {
                 counters.user_ud_int++;
                 f->rip += 2;
+                return true;
+        }
+        if (insn[0] == 0x0f && insn[1] == 0x0b && insn[2] == 0x0f && insn[3] == 0x1f && insn[4] == 0x00) {
+                /* ud2; nopl (%rax): cpu_kernel_call */
+                long (*fn)(void *) = (long (*)(void *))(uintptr_t)f->rdi;
+                f->rax = (uint64_t)fn((void *)(uintptr_t)f->rsi);
+                f->rip += 5;
                 return true;
         }
         if (insn[0] == 0x0f && insn[1] == 0x0b && insn[2] == 0x90) { /* ud2; nop: a CPL0 round trip */

@@ -65,6 +65,10 @@ long guest_user_call(long (*fn)(void *), void *arg, uint64_t rflags, void *user_
 /* Runs fn(arg) at CPL3 with port I/O allowed and RFLAGS.IF = interrupts
  * (off in the steady state), returns its result. */
 long cpu_run_user(long (*fn)(void *), void *arg, bool interrupts);
+/* From CPL3: fn(arg) at CPL0 (in the #UD handler that `ud2; nopl (%rax)`
+ * enters; fn may sti/hlt), its result; at CPL0 a plain call. For waits
+ * that should sleep, not spin. */
+long cpu_kernel_call(long (*fn)(void *), void *arg);
 void cpu_set_sint_auto_eoi(bool auto_eoi);
 
 struct cpu_counters {
