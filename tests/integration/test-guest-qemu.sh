@@ -58,6 +58,11 @@ expect "" 128 '^VSC mode=boot$' '^VSC result=ok status=0$'
 # VMBus needs Hyper-V: a clear error and ENODEV, not a hang.
 expect "vsc.mode=enumerate vsc.timeout_ms=2000" 128 '^VSC error=this mode needs Hyper-V' \
         '^VSC result=fail status=19$'
+# The balloon modes (bench-dm) without their devices: a clear error, ENODEV.
+expect "vsc.mode=balloon vsc.balloon.touch_mib=16" 128 '^VSC error=this mode needs Hyper-V' \
+        '^VSC result=fail status=19$'
+expect "vsc.mode=virtio-balloon vsc.balloon.touch_mib=16" 128 '^VSC error=no virtio-balloon among the virtio-mmio' \
+        '^VSC result=fail status=19$'
 expect "vsc.mode=no-such-mode" 128 '^VSC error=unknown vsc.mode=no-such-mode' '^VSC result=fail status=22$'
 # CPL3 <-> CPL0 switching, port I/O at CPL3 and interrupts.
 expect "vsc.mode=probe vsc.probe=user_call,int80,ud2,port_exit,self_ipi" 128 \
