@@ -54,22 +54,29 @@ static double ms_since(uint64_t t0) {
         return (double)(bench_now_ns() - t0) / 1e6;
 }
 
-/* VmRSS of pid in bytes (0: unknown). */
-static uint64_t rss_bytes(pid_t pid) {
-        char path[64], line[128];
-        unsigned long long kib = 0;
-        snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-        FILE *f = fopen(path, "re");
-        while (f && fgets(line, sizeof line, f))
-                if (sscanf(line, "VmRSS: %llu kB", &kib) == 1)
-                        break;
-        if (f)
-                fclose(f);
-        return (uint64_t)kib << 10;
-}
+/* One side of the comparison: how to move its guest's memory, and the
+ * process whose RSS holds that memory. */
+struct side {
+        bool (*to)(void *ctx, uint64_t bytes); /* true once the guest has `bytes` */
+        void *ctx;
+        int pid;
+};
 
-static double rss_pct(uint64_t before, uint64_t after) {
-        return before > after ? (double)(before - after) * 100.0 / (double)(BALLOON_MIB * MIB) : 0;
+/* The balloon, the share of it gone from the RSS, and the way back. */
+static bool balloon_and_back(const struct side *s, struct round *r) {
+        uint64_t full = (uint64_t)GUEST_MIB * MIB, low = full - BALLOON_MIB * MIB;
+        long rss0 = bench_vmrss_kib(s->pid);
+        uint64_t t0 = bench_now_ns();
+        if (!s->to(s->ctx, low))
+                return false;
+        r->balloon_ms = ms_since(t0);
+        long rss1 = bench_vmrss_kib(s->pid);
+        r->rss_pct = rss0 > rss1 && rss1 >= 0 ? (double)(rss0 - rss1) * 1024 * 100.0 / (double)(BALLOON_MIB * MIB) : 0;
+        t0 = bench_now_ns();
+        if (!s->to(s->ctx, full))
+                return false;
+        r->unballoon_ms = ms_since(t0);
+        return true;
 }
 
 /* ---- ours: vmwp and its Dynamic Memory device ---- */
@@ -79,12 +86,15 @@ static int64_t get_i64(struct json_object *o, const char *k) {
         return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : -1;
 }
 
-/* Sets the target; true once a "memory" event (or the reply) says the
- * guest has `assigned` bytes and nothing is outstanding. */
-static bool memory_to(struct bench_worker *w, uint64_t target, uint64_t assigned, int id) {
+/* Sets the worker's target; true once a "memory" event (or the reply)
+ * says the guest has those bytes and nothing is outstanding. */
+static bool worker_to(void *ctx, uint64_t bytes) {
+        static int id = 10;
+        struct bench_worker *w = ctx;
         char req[160];
+        id++;
         snprintf(req, sizeof req, "{\"op\":\"memory\",\"id\":%d,\"target_bytes\":%llu}", id,
-                 (unsigned long long)target);
+                 (unsigned long long)bytes);
         size_t len = strlen(req);
         if (write(w->sock, req, len) != (ssize_t)len)
                 return false;
@@ -96,7 +106,7 @@ static bool memory_to(struct bench_worker *w, uint64_t target, uint64_t assigned
                 bool mine = (json_object_object_get_ex(m, "id", &v) && json_object_get_int(v) == id) ||
                             (json_object_object_get_ex(m, "event", &v) && !strcmp(json_object_get_string(v), "memory"));
                 const char *op = json_object_object_get_ex(m, "operation", &v) ? json_object_get_string(v) : "";
-                bool done = mine && get_i64(m, "assigned_bytes") == (int64_t)assigned && !strcmp(op, "none");
+                bool done = mine && get_i64(m, "assigned_bytes") == (int64_t)bytes && !strcmp(op, "none");
                 if (mine && json_object_object_get_ex(m, "note", &v) && json_object_get_string(v)[0])
                         fprintf(stderr, "bench-dm: the device says: %s\n", json_object_get_string(v));
                 json_object_put(m);
@@ -104,7 +114,7 @@ static bool memory_to(struct bench_worker *w, uint64_t target, uint64_t assigned
                         return true;
         }
         fprintf(stderr, "bench-dm: the guest did not reach %llu MiB within 60 s\n",
-                (unsigned long long)(assigned / MIB));
+                (unsigned long long)(bytes / MIB));
         return false;
 }
 
@@ -123,16 +133,9 @@ static bool ours(struct round *r, int n) {
         bool ok = bench_wait_text(serial, "VSC balloon_ready device=dm", 120000);
         if (!ok)
                 fprintf(stderr, "bench-dm: our guest: %s\n", bench_slurp(serial));
-        uint64_t full = (uint64_t)GUEST_MIB * MIB, low = full - BALLOON_MIB * MIB;
-        uint64_t rss0 = rss_bytes(w.pid), t0 = bench_now_ns();
-        ok = ok && memory_to(&w, low, low, 10);
-        r->balloon_ms = ms_since(t0);
-        r->rss_pct = rss_pct(rss0, rss_bytes(w.pid));
-        t0 = bench_now_ns();
-        ok = ok && memory_to(&w, full, full, 11);
-        r->unballoon_ms = ms_since(t0);
-        t0 = bench_now_ns();
-        ok = ok && memory_to(&w, full + HOT_ADD_MIB * MIB, full + HOT_ADD_MIB * MIB, 12);
+        ok = ok && balloon_and_back(&(struct side){ .to = worker_to, .ctx = &w, .pid = w.pid }, r);
+        uint64_t t0 = bench_now_ns(), more = ((uint64_t)GUEST_MIB + HOT_ADD_MIB) * MIB;
+        ok = ok && worker_to(&w, more);
         r->hot_add_ms = ms_since(t0);
         if (!ok)
                 fprintf(stderr, "bench-dm: our guest: %s\n", bench_slurp(serial));
@@ -153,7 +156,8 @@ static int64_t balloon_actual(struct qmp *q) {
         return a;
 }
 
-static bool balloon_to(struct qmp *q, uint64_t bytes) {
+static bool balloon_to(void *ctx, uint64_t bytes) {
+        struct qmp *q = ctx;
         char cmd[128];
         snprintf(cmd, sizeof cmd, "{\"execute\":\"balloon\",\"arguments\":{\"value\":%llu}}", (unsigned long long)bytes);
         if (!qmp_ok(q, cmd))
@@ -187,14 +191,7 @@ static bool qemu(struct round *r, int n) {
         bool ok = bench_wait_text(serial, "VSC balloon_ready device=virtio", 120000);
         if (!ok)
                 fprintf(stderr, "bench-dm: QEMU's guest: %s\n", bench_slurp(serial));
-        uint64_t full = (uint64_t)GUEST_MIB * MIB, low = full - BALLOON_MIB * MIB;
-        uint64_t rss0 = rss_bytes(q.pid), t0 = bench_now_ns();
-        ok = ok && balloon_to(&q, low);
-        r->balloon_ms = ms_since(t0);
-        r->rss_pct = rss_pct(rss0, rss_bytes(q.pid));
-        t0 = bench_now_ns();
-        ok = ok && balloon_to(&q, full);
-        r->unballoon_ms = ms_since(t0);
+        ok = ok && balloon_and_back(&(struct side){ .to = balloon_to, .ctx = &q, .pid = q.pid }, r);
         if (!ok)
                 fprintf(stderr, "bench-dm: QEMU's guest: %s\n", bench_slurp(serial));
         qmp_qemu_end(&q);

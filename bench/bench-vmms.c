@@ -54,19 +54,6 @@ static pid_t spawn(char *const argv[], const char *log) {
         return p;
 }
 
-static long vmrss_kib(pid_t pid) {
-        char path[64], line[256];
-        long kib = -1;
-        snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-        FILE *f = fopen(path, "r");
-        while (f && fgets(line, sizeof line, f))
-                if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-                        break;
-        if (f)
-                fclose(f);
-        return kib;
-}
-
 /* Resident KiB of pid without the guest RAM memfd ("vid-guest-ram"). */
 static long rss_without_guest(pid_t pid) {
         char path[64], line[512];
@@ -209,13 +196,13 @@ static void measure_memory(struct bench *b, pid_t vmms, long vmms_before) {
                 if (sd_bus_get_property_trivial(b->bus, "org.vmstack.VMMS1", b->paths[i], "org.vmstack.VMMS1.VM",
                                                 "WorkerPid", NULL, 'u', &pid) < 0 || !pid)
                         continue;
-                long r = vmrss_kib((pid_t)pid), s = rss_without_guest((pid_t)pid);
+                long r = bench_vmrss_kib((int)pid), s = rss_without_guest((pid_t)pid);
                 if (r > 0 && s > 0) {
                         worker_rss += r, worker_noram += s;
                         counted++;
                 }
         }
-        long after = vmrss_kib(vmms);
+        long after = bench_vmrss_kib(vmms);
         bench_result("vmms: resident memory per VM (vmms)", (double)(after - vmms_before) / b->n, -1, "KiB", "-",
                      "lower");
         if (counted) {
@@ -233,7 +220,7 @@ static int bench_run(struct bench *b, int n, const char *kernel, pid_t vmms) {
         if ((r = sd_bus_match_signal(b->bus, NULL, "org.vmstack.VMMS1", NULL, "org.freedesktop.DBus.Properties",
                                      "PropertiesChanged", on_changed, b)) < 0)
                 return r;
-        long vmms_before = vmrss_kib(vmms);
+        long vmms_before = bench_vmrss_kib(vmms);
         uint64_t t0 = bench_now_ns();
         for (int i = 0; i < n; i++) {
                 snprintf(cfg, sizeof cfg, "{\"name\":\"bench%d\",\"memory_mib\":32,\"vcpus\":1,"

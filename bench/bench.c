@@ -15,6 +15,19 @@ void bench_result(const char *metric, double ours, double baseline, const char *
         fflush(stdout);
 }
 
+long bench_vmrss_kib(int pid) {
+        char path[64], line[256];
+        long kib = -1;
+        snprintf(path, sizeof path, "/proc/%d/status", pid);
+        FILE *f = fopen(path, "re");
+        while (f && fgets(line, sizeof line, f))
+                if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+                        break;
+        if (f)
+                fclose(f);
+        return kib;
+}
+
 uint64_t bench_now_ns(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -11,6 +11,8 @@
  * better is "higher" or "lower". baseline < 0: none. */
 void bench_result(const char *metric, double ours, double baseline, const char *unit, const char *target,
                   const char *better);
+/* VmRSS of pid in KiB (/proc/<pid>/status), -1 when it cannot be read. */
+long bench_vmrss_kib(int pid);
 /* Monotonic time in nanoseconds. */
 uint64_t bench_now_ns(void);
 /* The median of v[0..n) (n > 0; v is sorted in place). */
