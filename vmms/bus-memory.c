@@ -54,7 +54,7 @@ PROP(prop_minimum) {
  * configured maximum (config.h vm_dm_hot_add_mib). */
 PROP(prop_maximum) {
         const struct vm_config *c = VM_OF(userdata)->config;
-        return sd_bus_message_append(reply, "t", ((uint64_t)c->memory_mib + vm_dm_hot_add_mib(c)) * MiB);
+        return sd_bus_message_append(reply, "t", vm_dm_reach_mib(c) * MiB);
 }
 PROP(prop_buffer) {
         return sd_bus_message_append(reply, "u", VM_OF(userdata)->config->dm.buffer_percent);

@@ -398,7 +398,6 @@ int vmms_kvp_append(sd_bus_message *reply, struct json_object *items);
  * Running VMs that have it, and SetTarget. */
 int vmms_dm_timer_start(struct vmms_daemon *d);
 void vmms_dm_on_event(struct vmms_vm *vm, struct json_object *ev);
-/* The worker ended: its report goes; off (not a reboot): the operator's target too. */
 /* The worker ended: its reports go (the operator's target stays). */
 void vmms_dm_worker_ended(struct vmms_vm *vm);
 /* The guest's run ended (Off, Crashed, the saved state discarded): the

@@ -123,7 +123,7 @@ static void input_of(const struct vmms_vm *vm, struct vmms_dm_vm *in) {
         const struct vm_config *c = vm->config;
         *in = (struct vmms_dm_vm){
                 .minimum = (uint64_t)vm_dm_minimum_mib(c) << 20,
-                .maximum = ((uint64_t)c->memory_mib + vm_dm_hot_add_mib(c)) << 20,
+                .maximum = vm_dm_reach_mib(c) << 20,
                 .buffer_percent = c->dm.buffer_percent,
                 .weight = c->dm.weight,
                 .manual = vm->dm_manual,

@@ -254,7 +254,7 @@ static int memory_target_parse(json_object *o, struct vmms_migchan_request *out,
         if (!json_object_object_get_ex(o, "memory_target", &v))
                 return 0;
         const struct vm_config *c = &out->config;
-        uint64_t lo = (uint64_t)vm_dm_minimum_mib(c) << 20, hi = ((uint64_t)c->memory_mib + vm_dm_hot_add_mib(c)) << 20;
+        uint64_t lo = (uint64_t)vm_dm_minimum_mib(c) << 20, hi = vm_dm_reach_mib(c) << 20;
         if (out->mode == VMMS_MIGRATE_CHECK || !c->dm.enabled)
                 return snprintf(err, errlen, "memory_target: only in a live or saved request for a VM with dynamic memory"),
                        -EINVAL;

@@ -982,7 +982,7 @@ static void configure(struct fake *f, const char *serial) {
         if (c->dm.enabled) {
                 f->dm_startup = f->dm_assigned = c->memory_mib;
                 f->dm_min = vm_dm_minimum_mib(c);
-                f->dm_max = c->memory_mib + vm_dm_hot_add_mib(c);
+                f->dm_max = vm_dm_reach_mib(c);
         }
         snprintf(line, sizeof line, "fake-vmwp: %s booting (%u disks, %u nics)\n", c->name, c->n_disks, c->n_nics);
         console_out(f, line);

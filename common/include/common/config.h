@@ -199,6 +199,10 @@ static inline uint32_t vm_dm_hot_add_mib(const struct vm_config *c) {
                 return 0;
         return (vm_dm_maximum_mib(c) - c->memory_mib) / VM_DM_BLOCK_MIB * VM_DM_BLOCK_MIB;
 }
+/* The most memory the VM can reach (MiB): startup and the hot-add window. */
+static inline uint64_t vm_dm_reach_mib(const struct vm_config *c) {
+        return (uint64_t)c->memory_mib + vm_dm_hot_add_mib(c);
+}
 
 /* The format a disk path gets when its configuration names none. */
 enum vm_disk_format vm_disk_format_for_path(const char *path);
