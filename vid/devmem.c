@@ -7,6 +7,7 @@
  * owner's memory with no exit. */
 #include <errno.h>
 #include <linux/kvm.h>
+#include <string.h>
 #include <sys/ioctl.h>
 
 #include "common/macro.h"
@@ -39,6 +40,7 @@ static int check_place(const struct vid_partition *p, uint64_t gpa, uint64_t len
 static int set_slot(struct vid_partition *p, unsigned i, uint64_t gpa, uint64_t len, void *host) {
         struct kvm_userspace_memory_region m = {
                 .slot = VID_DEVMEM_SLOT0 + i,
+                .flags = len && p->devmem_logging ? KVM_MEM_LOG_DIRTY_PAGES : 0,
                 .guest_phys_addr = gpa,
                 .memory_size = len, /* 0: delete */
                 .userspace_addr = (uint64_t)(uintptr_t)host,
@@ -57,7 +59,8 @@ int vid_devmem_map(struct vid_partition *p, uint64_t gpa, uint64_t len, void *ho
         if (r == 0 && i == VID_DEVMEM_MAX)
                 r = -ENOSPC;
         if (r == 0 && (r = set_slot(p, i, gpa, len, host)) == 0)
-                p->devmem[i] = (typeof(p->devmem[i])){ .gpa = gpa, .len = len, .host = host, .used = true };
+                p->devmem[i] = (typeof(p->devmem[i])){ .gpa = gpa, .len = len, .host = host, .used = true,
+                                                       .all_dirty = p->devmem_logging };
         pthread_mutex_unlock(&p->lock);
         return r < 0 ? r : (int)i;
 }
@@ -84,4 +87,50 @@ void vid_devmem_remove_all(struct vid_partition *p) {
                         p->devmem[i].used = false;
                 }
         pthread_mutex_unlock(&p->lock);
+}
+
+/* Lock held. */
+static int find_host(const struct vid_partition *p, const void *host, uint64_t len) {
+        for (unsigned i = 0; i < VID_DEVMEM_MAX; i++)
+                if (p->devmem[i].used && p->devmem[i].host == host)
+                        return p->devmem[i].len == len ? (int)i : -EINVAL;
+        return -ENOENT;
+}
+
+int vid_devmem_set_logging(struct vid_partition *p, bool on) {
+        pthread_mutex_lock(&p->lock);
+        int r = 0;
+        p->devmem_logging = on && !p->slots_removed;
+        for (unsigned i = 0; r == 0 && !p->slots_removed && i < VID_DEVMEM_MAX; i++)
+                if (p->devmem[i].used) {
+                        r = set_slot(p, i, p->devmem[i].gpa, p->devmem[i].len, p->devmem[i].host);
+                        p->devmem[i].all_dirty = false; /* a new log: clean from here on */
+                }
+        if (r < 0)
+                p->devmem_logging = false;
+        pthread_mutex_unlock(&p->lock);
+        return on && p->slots_removed ? -ESHUTDOWN : r;
+}
+
+int vid_devmem_dirty_get(struct vid_partition *p, const void *host, uint64_t len, uint64_t *bitmap) {
+        uint64_t pages = len / VID_PAGE_SIZE, words = DIV_ROUND_UP(pages, 64);
+        if (!IS_ALIGNED(len, VID_PAGE_SIZE) || !pages)
+                return -EINVAL;
+        memset(bitmap, 0, words * sizeof *bitmap);
+        pthread_mutex_lock(&p->lock);
+        int r = p->devmem_logging ? find_host(p, host, len) : -EINVAL;
+        if (r == -ENOENT)
+                r = 0; /* not mapped: the guest cannot have written it */
+        else if (r >= 0) {
+                unsigned i = (unsigned)r;
+                struct kvm_dirty_log log = { .slot = VID_DEVMEM_SLOT0 + i, .dirty_bitmap = bitmap };
+                r = ioctl(p->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0 ? -errno : 0;
+                if (r == 0 && p->devmem[i].all_dirty) {
+                        for (uint64_t w = 0; w < words; w++)
+                                bitmap[w] = w + 1 < words || pages % 64 == 0 ? ~0ull : (1ull << (pages % 64)) - 1;
+                        p->devmem[i].all_dirty = false;
+                }
+        }
+        pthread_mutex_unlock(&p->lock);
+        return r;
 }

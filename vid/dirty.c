@@ -25,6 +25,8 @@ int vid_dirty_log_start(struct vid_partition *p) {
                         return -ENOMEM;
         }
         int r = vid_memory_set_flags(p, KVM_MEM_LOG_DIRTY_PAGES);
+        if (r >= 0 && (r = vid_devmem_set_logging(p, true)) < 0)
+                (void)vid_memory_set_flags(p, 0);
         if (r < 0)
                 return r;
         atomic_store(&p->dirty_active, true);
@@ -35,7 +37,9 @@ int vid_dirty_log_stop(struct vid_partition *p) {
         if (!atomic_load(&p->dirty_active))
                 return 0;
         atomic_store(&p->dirty_active, false);
-        return vid_memory_set_flags(p, 0);
+        int r = vid_devmem_set_logging(p, false);
+        int rm = vid_memory_set_flags(p, 0);
+        return rm < 0 ? rm : r;
 }
 
 const atomic_bool *vid_dirty_flag(const struct vid_partition *p) {

@@ -73,7 +73,13 @@ struct vid_partition {
                 uint64_t gpa, len;
                 void *host;
                 bool used;
+                /* Mapped while dirty-logged: its slot's log is new, the
+                 * writes through an earlier slot lost (vid_devmem_dirty_get
+                 * reports all of it once). */
+                bool all_dirty;
         } devmem[VID_DEVMEM_MAX];
+        /* Dirty logging on the device memory slots (devmem.c), under lock. */
+        bool devmem_logging;
         /* Set by the last VP thread of a stopped partition (memory.c). */
         bool slots_removed;
 
@@ -148,6 +154,8 @@ void vid_irq_free(struct vid_partition *p);
 #define VID_DEVMEM_SLOT0 16u
 /* Removes the device memory slots (a stopped partition, memory.c). */
 void vid_devmem_remove_all(struct vid_partition *p);
+/* Dirty logging on or off for every device memory slot (dirty.c). */
+int vid_devmem_set_logging(struct vid_partition *p, bool on);
 int vid_memory_init(struct vid_partition *p, uint64_t ram_bytes, uint64_t hot_add_bytes, bool hugepages);
 void vid_memory_free(struct vid_partition *p);
 /* The last VP thread of a stopped partition: RAM leaves the guest's

@@ -34,6 +34,11 @@ struct rec {
         uint32_t mmio_written;
         bool ready;
         unsigned ap_seen, bsp_seen;
+        /* Device memory to look at when the guest says it is done, while
+         * it still runs (the slots go when it stops). */
+        const void *devmem_host;
+        uint64_t devmem_dirty;
+        int devmem_r;
 };
 
 static void pio_read(void *opaque, struct vid_vp *vp, uint64_t off, void *data, unsigned len) {
@@ -56,6 +61,8 @@ static void pio_write(void *opaque, struct vid_vp *vp, uint64_t off, const void 
         else if (port == 0x1e)
                 r->ready = true;
         pthread_mutex_unlock(&r->lock);
+        if (port == 0x1f && r->devmem_host)
+                r->devmem_r = vid_devmem_dirty_get(r->p, r->devmem_host, 8192, &r->devmem_dirty);
         if (port == 0x1f)
                 vid_partition_request_stop(r->p, DONE_STATUS, "guest done");
 }
@@ -208,6 +215,52 @@ TEST(device_memory_is_the_guests_without_exits) {
         vid_partition_stats(p, &st);
         ASSERT_EQ(st.mmio_exits, 0u);
         ASSERT_ERROR(vid_devmem_unmap(p, id + 1), ENOENT);
+        vid_partition_destroy(p);
+        munmap(host, 8192);
+}
+
+/* What a live migration reads of device memory (vid_devmem_dirty_get):
+ * nothing outside tracking; mapped (or moved) while tracking, all of it
+ * once; then only the page the guest stored to, without an exit. */
+TEST(device_memory_is_dirty_logged) {
+        struct vid_partition_config cfg = { .ram_bytes = 16u << 20, .n_vps = 1 };
+        struct vid_partition *p;
+        char err[256];
+        struct rec r = { 0 };
+        ASSERT_OK(vid_partition_create(&cfg, &p, err, sizeof err));
+        pthread_mutex_init(&r.lock, NULL);
+        r.p = p;
+        ASSERT_OK(vid_register_pio(p, 0x10, 0x10, &pio_ops, &r));
+        uint8_t *host = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        ASSERT_TRUE(host != MAP_FAILED);
+        uint64_t bm = 0;
+        ASSERT_ERROR(vid_devmem_dirty_get(p, host, 8192, &bm), EINVAL); /* not tracking */
+        ASSERT_OK(vid_dirty_log_start(p));
+        ASSERT_OK(vid_devmem_dirty_get(p, host, 8192, &bm)); /* not mapped: the guest cannot write it */
+        ASSERT_EQ(bm, 0u);
+        int id = vid_devmem_map(p, 0xd0100000, 8192, host);
+        ASSERT_GE(id, 0);
+        ASSERT_ERROR(vid_devmem_dirty_get(p, host, 4096, &bm), EINVAL); /* not the mapping's length */
+        ASSERT_OK(vid_devmem_dirty_get(p, host, 8192, &bm));
+        ASSERT_EQ(bm, 3u); /* mapped while tracking: all of it, once */
+        ASSERT_OK(vid_devmem_dirty_get(p, host, 8192, &bm));
+        ASSERT_EQ(bm, 0u);
+        /* moved (as a guest's second VRAM_LOCATION does): all of it again */
+        ASSERT_OK(vid_devmem_unmap(p, id));
+        ASSERT_GE(vid_devmem_map(p, 0xd0000000, 8192, host), 0);
+        ASSERT_OK(vid_devmem_dirty_get(p, host, 8192, &bm));
+        ASSERT_EQ(bm, 3u);
+        /* the guest stores to the first page (and loads from it) */
+        r.devmem_host = host;
+        r.devmem_dirty = ~0ull;
+        boot32(p, tg_vid_io, tg_vid_io_len, 0x1000);
+        ASSERT_OK(vid_partition_start(p, on_exit_cb, &r));
+        ASSERT_EQ(wait_stop(p, 10000), DONE_STATUS);
+        ASSERT_OK(r.devmem_r);
+        ASSERT_EQ(r.devmem_dirty, 1u);
+        uint32_t got;
+        memcpy(&got, host, 4);
+        ASSERT_EQ(got, 0xdeadbeefu);
         vid_partition_destroy(p);
         munmap(host, 8192);
 }

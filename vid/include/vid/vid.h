@@ -148,7 +148,9 @@ void vid_unmap_pages(struct vid_pages *m);
  * memory, a registered MMIO range or vid's reserved page. Any thread, also
  * while the VPs run. Returns an id >= 0; -EINVAL, -EEXIST (an overlap),
  * -ENOSPC (VID_DEVMEM_MAX), or KVM's error. The owner keeps the mapping
- * valid until it is unmapped. Not in the dirty bitmap: its owner saves it. */
+ * valid until it is unmapped. Not in the RAM dirty bitmap: its owner
+ * saves it, and a live migration copies it ahead with
+ * vid_devmem_dirty_get. */
 #define VID_DEVMEM_MAX 4u
 int vid_devmem_map(struct vid_partition *p, uint64_t gpa, uint64_t len, void *host);
 /* The guest's accesses there become unclaimed MMIO again. */
@@ -179,6 +181,13 @@ void vid_mark_dirty_host(struct vid_partition *p, const void *host, size_t len);
  * layer that has work to do before it can mark (finding the GPAs of a
  * mapping) to skip it with one relaxed load while not tracking. */
 const atomic_bool *vid_dirty_flag(const struct vid_partition *p);
+/* The device memory at host (len bytes, as mapped with vid_devmem_map):
+ * a bit per page written since tracking started or the previous call, into
+ * bitmap (DIV_ROUND_UP(len / 4096, 64) words, cleared first). All of it
+ * when it was mapped (or moved) since; none while it is not mapped (the
+ * guest cannot write it then, only its owner). -EINVAL while not tracking
+ * or for a len that is not the mapping's. */
+int vid_devmem_dirty_get(struct vid_partition *p, const void *host, uint64_t len, uint64_t *bitmap);
 
 /* ---- registers (vp.c) ------------------------------------------------ */
 
