@@ -111,10 +111,10 @@ int mig_hello_check(const struct mig_hello *src, const struct mig_hello *dst, ch
         return cpufeat_missing(&src->cpu, &dst->cpu, err, errlen);
 }
 
-void mig_record_encode_disk(uint8_t *buf, uint32_t type, uint32_t disk, uint64_t addr, uint64_t length,
-                            uint32_t payload_crc) {
+void mig_record_encode_index(uint8_t *buf, uint32_t type, uint32_t index, uint64_t addr, uint64_t length,
+                             uint32_t payload_crc) {
         vmstate_put_le32(buf, type);
-        vmstate_put_le32(buf + 4, disk);
+        vmstate_put_le32(buf + 4, index);
         vmstate_put_le64(buf + 8, addr);
         vmstate_put_le64(buf + 16, length);
         vmstate_put_le32(buf + 24, payload_crc);
@@ -122,7 +122,7 @@ void mig_record_encode_disk(uint8_t *buf, uint32_t type, uint32_t disk, uint64_t
 }
 
 void mig_record_encode(uint8_t *buf, uint32_t type, uint64_t addr, uint64_t length, uint32_t payload_crc) {
-        mig_record_encode_disk(buf, type, 0, addr, length, payload_crc);
+        mig_record_encode_index(buf, type, 0, addr, length, payload_crc);
 }
 
 uint64_t mig_record_payload(const struct mig_record *r) {
@@ -131,6 +131,7 @@ uint64_t mig_record_payload(const struct mig_record *r) {
                 return DIV_ROUND_UP(r->length / MIG_PAGE_SIZE, 64u) * 8u;
         case MIG_PAGES:
         case MIG_DISK:
+        case MIG_DEVMEM:
         case MIG_ABORT:
         case MIG_REFUSE:
                 return r->length;
@@ -164,11 +165,12 @@ int mig_record_parse(const void *hdr, uint64_t ram_bytes, bool from_source, stru
         struct mig_record r = { .type = vmstate_le32(b), .addr = vmstate_le64(b + 8), .length = vmstate_le64(b + 16),
                                 .payload_crc = vmstate_le32(b + 24) };
         bool disk_type = r.type == MIG_DISK || r.type == MIG_DISK_ZERO;
-        if (disk_type)
-                r.disk = vmstate_le32(b + 4);
-        if (disk_type ? r.disk >= MIG_DISKS_MAX : vmstate_le32(b + 4) != 0)
+        bool devmem_type = r.type == MIG_DEVMEM || r.type == MIG_DEVMEM_ZERO;
+        if (disk_type || devmem_type)
+                r.index = vmstate_le32(b + 4);
+        if (disk_type ? r.index >= MIG_DISKS_MAX : devmem_type ? r.index >= MIG_DEVMEM_MAX : vmstate_le32(b + 4) != 0)
                 return errorf(err, errlen, -EINVAL, "record type %u: unknown flags 0x%x", r.type, vmstate_le32(b + 4));
-        bool source_type = r.type >= MIG_PAGES && r.type <= MIG_POSTCOPY_END;
+        bool source_type = r.type >= MIG_PAGES && r.type <= MIG_DEVMEM_ZERO;
         bool dest_type = r.type >= MIG_ACCEPT && r.type <= MIG_POSTCOPY_DONE;
         if (from_source ? !source_type : !dest_type)
                 return errorf(err, errlen, -EINVAL, "unknown record type %u", r.type);
@@ -194,8 +196,20 @@ int mig_record_parse(const void *hdr, uint64_t ram_bytes, bool from_source, stru
                         ret = errorf(err, errlen, -EINVAL,
                                      "record %s for disk %u at offset 0x%llx, %llu bytes: not sector-aligned, empty "
                                      "or too long",
-                                     r.type == MIG_DISK ? "DISK" : "DISK_ZERO", r.disk, (unsigned long long)r.addr,
+                                     r.type == MIG_DISK ? "DISK" : "DISK_ZERO", r.index, (unsigned long long)r.addr,
                                      (unsigned long long)r.length);
+                break;
+        }
+        case MIG_DEVMEM:
+        case MIG_DEVMEM_ZERO: {
+                uint64_t end, max = r.type == MIG_DEVMEM ? MIG_PAGES_MAX : MIG_DEVMEM_BYTES;
+                if (r.length == 0 || r.length > max || r.addr % MIG_PAGE_SIZE || r.length % MIG_PAGE_SIZE ||
+                    ADD_OVERFLOW(r.addr, r.length, &end) || end > MIG_DEVMEM_BYTES)
+                        ret = errorf(err, errlen, -EINVAL,
+                                     "record %s for device memory %u at offset 0x%llx, %llu bytes: not page-aligned, "
+                                     "empty or too long",
+                                     r.type == MIG_DEVMEM ? "DEVMEM" : "DEVMEM_ZERO", r.index,
+                                     (unsigned long long)r.addr, (unsigned long long)r.length);
                 break;
         }
         case MIG_ABORT:

@@ -3,7 +3,8 @@
  * mig_stream_walk() on any bytes, against a destination of 32 MiB, one
  * vCPU and a fixed device shape, the hello's shape and CPU features taken
  * (and its shared-nothing flag) from the input when it parses (so the
- * walk gets past the check, DISK records included); the
+ * walk gets past the check, DISK records included); DEVMEM records
+ * applied to a 16 MiB VRAM as the destination does; the
  * hello's CPU features are also compared with a fixed host's, and must
  * pass against themselves and against a host with every bit; each record it hands
  * over must lie inside RAM and the input; the final state it frames is
@@ -49,8 +50,22 @@ static void on_record(void *opaque, const struct mig_record *r, const uint8_t *p
         if (r->type == MIG_PAGES || r->type == MIG_ZERO)
                 CHECK(r->addr + r->length <= RAM && r->length % MIG_PAGE_SIZE == 0);
         if (r->type == MIG_DISK || r->type == MIG_DISK_ZERO) /* the disk's size is the destination's check */
-                CHECK(r->disk < MIG_DISKS_MAX && r->length % MIG_DISK_SECTOR == 0 && r->addr % MIG_DISK_SECTOR == 0 &&
+                CHECK(r->index < MIG_DISKS_MAX && r->length % MIG_DISK_SECTOR == 0 && r->addr % MIG_DISK_SECTOR == 0 &&
                       r->addr + r->length >= r->addr);
+        if (r->type == MIG_DEVMEM || r->type == MIG_DEVMEM_ZERO) {
+                CHECK(r->index < MIG_DEVMEM_MAX && r->length % MIG_PAGE_SIZE == 0 && r->addr % MIG_PAGE_SIZE == 0 &&
+                      r->length > 0 && r->addr + r->length <= MIG_DEVMEM_BYTES);
+                /* applied as the destination does, to a 16 MiB VRAM */
+                static uint8_t vram[16u << 20];
+                if (r->addr <= sizeof vram && r->length <= sizeof vram - r->addr) {
+                        if (r->type == MIG_DEVMEM)
+                                memcpy(vram + r->addr, payload, (size_t)r->length);
+                        else
+                                memset(vram + r->addr, 0, (size_t)r->length);
+                }
+        }
+        if (r->type == MIG_DEVMEM)
+                CHECK(r->length <= MIG_PAGES_MAX && r->length <= w->len - (size_t)(payload - w->buf));
         if (r->type == MIG_PAGES)
                 CHECK(r->length <= MIG_PAGES_MAX && r->length <= w->len - (size_t)(payload - w->buf));
         if (r->type == MIG_POSTCOPY) {

@@ -44,14 +44,14 @@ TEST(the_hello_flag_round_trips_and_must_match) {
 static int parse(uint32_t type, uint32_t disk, uint64_t addr, uint64_t len, struct mig_record *out) {
         uint8_t hdr[MIG_RECORD_HEADER];
         char err[256];
-        mig_record_encode_disk(hdr, type, disk, addr, len, 0);
+        mig_record_encode_index(hdr, type, disk, addr, len, 0);
         return mig_record_parse(hdr, 1 << 20, true, out, err, sizeof err);
 }
 
 TEST(disk_records_are_checked) {
         struct mig_record r;
         ASSERT_OK(parse(MIG_DISK, 3, 1 << 20, 4096, &r));
-        ASSERT_EQ(r.disk, 3u);
+        ASSERT_EQ(r.index, 3u);
         ASSERT_EQ(r.addr, 1u << 20);
         ASSERT_EQ(mig_record_payload(&r), 4096u);
         /* far beyond RAM is fine: the disk's size is the destination's check */
@@ -68,7 +68,31 @@ TEST(disk_records_are_checked) {
         ASSERT_ERROR(parse(MIG_PAGES, 1, 0, 4096, &r), EINVAL);
         uint8_t hdr[MIG_RECORD_HEADER];
         char err[256];
-        mig_record_encode_disk(hdr, MIG_DISK, 0, 0, 512, 0);
+        mig_record_encode_index(hdr, MIG_DISK, 0, 0, 512, 0);
+        ASSERT_ERROR(mig_record_parse(hdr, 1 << 20, false, &r, err, sizeof err), EINVAL); /* not from a destination */
+}
+
+/* Device memory (a VRAM): page-aligned ranges inside MIG_DEVMEM_BYTES of
+ * one of MIG_DEVMEM_MAX memories; its size is the destination's check. */
+TEST(device_memory_records_are_checked) {
+        struct mig_record r;
+        ASSERT_OK(parse(MIG_DEVMEM, 1, 16ull << 20, 8192, &r));
+        ASSERT_EQ(r.index, 1u);
+        ASSERT_EQ(r.addr, 16ull << 20); /* beyond RAM (1 MiB here): not RAM's check */
+        ASSERT_EQ(mig_record_payload(&r), 8192u);
+        ASSERT_OK(parse(MIG_DEVMEM_ZERO, MIG_DEVMEM_MAX - 1, 0, MIG_DEVMEM_BYTES, &r));
+        ASSERT_EQ(mig_record_payload(&r), 0u);
+        ASSERT_ERROR(parse(MIG_DEVMEM, MIG_DEVMEM_MAX, 0, 4096, &r), EINVAL);          /* index */
+        ASSERT_ERROR(parse(MIG_DEVMEM, 0, 512, 4096, &r), EINVAL);                     /* alignment */
+        ASSERT_ERROR(parse(MIG_DEVMEM, 0, 0, 512, &r), EINVAL);
+        ASSERT_ERROR(parse(MIG_DEVMEM, 0, 0, 0, &r), EINVAL);                          /* empty */
+        ASSERT_ERROR(parse(MIG_DEVMEM, 0, 0, MIG_PAGES_MAX + 4096, &r), EINVAL);       /* one record's payload */
+        ASSERT_ERROR(parse(MIG_DEVMEM_ZERO, 0, 4096, MIG_DEVMEM_BYTES, &r), EINVAL);   /* past the limit */
+        ASSERT_ERROR(parse(MIG_DEVMEM_ZERO, 0, UINT64_MAX - 4095, 8192, &r), EINVAL);  /* overflow */
+        ASSERT_ERROR(parse(MIG_DEVMEM_ZERO + 1, 0, 0, 0, &r), EINVAL);                 /* no such type */
+        uint8_t hdr[MIG_RECORD_HEADER];
+        char err[256];
+        mig_record_encode_index(hdr, MIG_DEVMEM, 0, 0, 4096, 0);
         ASSERT_ERROR(mig_record_parse(hdr, 1 << 20, false, &r, err, sizeof err), EINVAL); /* not from a destination */
 }
 
@@ -78,11 +102,11 @@ TEST(a_stream_with_disk_records_walks_to_its_state) {
         size_t off = (size_t)mig_hello_encode(&h, buf, sizeof buf);
         uint8_t data[1024];
         memset(data, 7, sizeof data);
-        mig_record_encode_disk(buf + off, MIG_DISK, 1, 0, sizeof data, vmstate_crc32c(0, data, sizeof data));
+        mig_record_encode_index(buf + off, MIG_DISK, 1, 0, sizeof data, vmstate_crc32c(0, data, sizeof data));
         off += MIG_RECORD_HEADER;
         memcpy(buf + off, data, sizeof data);
         off += sizeof data;
-        mig_record_encode_disk(buf + off, MIG_DISK_ZERO, 1, 1024, 512, 0);
+        mig_record_encode_index(buf + off, MIG_DISK_ZERO, 1, 1024, 512, 0);
         off += MIG_RECORD_HEADER;
         mig_record_encode(buf + off, MIG_PASS, 1, 0, 0);
         off += MIG_RECORD_HEADER;

@@ -32,6 +32,15 @@
  * and before STATE. The destination's disks are new, empty images: what no
  * record names reads as zeros there.
  *
+ * Device memory (docs/migration.md "Device memory"): memory a device owns
+ * and the guest writes directly, outside RAM (a synthetic video card's
+ * VRAM), goes along like RAM, as DEVMEM and DEVMEM_ZERO records (flags:
+ * which device memory, the rows that have one counted in device-table
+ * order; addr and length: bytes of it, page-aligned): all of it that is
+ * not zero in the first pass, what the guest wrote since in the later ones
+ * and, after the pause, before STATE. The STATE then leaves out those
+ * devices' own sections of that memory: what the records put there is it.
+ *
  * Post-copy (docs/migration.md "Post-copy"): a hello with
  * MIG_HELLO_POSTCOPY says the source may switch to post-copy when the
  * pre-copy passes cannot meet the downtime budget. It then pauses, sends
@@ -58,7 +67,9 @@
 
 #define MIG_MAGIC "VMSTMIG\x1a"
 #define MIG_MAJOR 2 /* 2: READY and COMMIT before the destination runs */
-#define MIG_MINOR 2 /* 1: shared-nothing (MIG_HELLO_COPY_DISKS, DISK, DISK_ZERO); 2: post-copy */
+/* 1: shared-nothing (MIG_HELLO_COPY_DISKS, DISK, DISK_ZERO); 2: post-copy;
+ * 3: device memory (DEVMEM, DEVMEM_ZERO) */
+#define MIG_MINOR 3
 #define MIG_PAGE_SIZE 4096u
 #define MIG_HELLO_HEADER 48u
 #define MIG_SHAPE_MAX 1024u /* the device table's row names */
@@ -71,6 +82,8 @@
 #define MIG_DISKS_MAX 64u            /* a DISK record's index is below this */
 #define MIG_DISK_SECTOR 512u         /* DISK offsets and lengths are multiples of this */
 #define MIG_DISK_ZERO_MAX (1ull << 40) /* one DISK_ZERO record covers at most this much */
+#define MIG_DEVMEM_MAX 4u               /* a DEVMEM record's index is below this */
+#define MIG_DEVMEM_BYTES (1ull << 30)   /* DEVMEM records stay inside this much of a device memory */
 /* A POSTCOPY record's first page: a multiple of 64 pages (a bitmap word). */
 #define MIG_POSTCOPY_ALIGN (64u * MIG_PAGE_SIZE)
 /* The RAM one POSTCOPY record covers: a bitmap of at most MIG_PAGES_MAX. */
@@ -93,6 +106,8 @@ enum mig_record_type {
         MIG_DISK_ZERO = 8, /* flags: disk; addr: byte offset; length bytes read as zeros; no payload */
         MIG_POSTCOPY = 9,  /* addr: RAM offset; length: RAM covered; payload: a bit per page, set: missing */
         MIG_POSTCOPY_END = 10, /* every missing page has been sent; no payload */
+        MIG_DEVMEM = 11,      /* flags: device memory; addr: byte offset; payload: length bytes of it */
+        MIG_DEVMEM_ZERO = 12, /* flags: device memory; addr: byte offset; length bytes are zero; no payload */
         /* destination -> source */
         MIG_ACCEPT = 16,  /* the hello fits: send the pages */
         MIG_REFUSE = 17,  /* payload: why; the destination ends */
@@ -117,7 +132,9 @@ struct mig_hello {
 
 struct mig_record {
         uint32_t type;
-        uint32_t disk; /* DISK, DISK_ZERO: the disk's index (the header's flags) */
+        /* The header's flags: DISK, DISK_ZERO: the disk's index;
+         * DEVMEM, DEVMEM_ZERO: the device memory's. */
+        uint32_t index;
         uint64_t addr, length;
         uint32_t payload_crc;
 };
@@ -140,13 +157,16 @@ int mig_hello_check(const struct mig_hello *src, const struct mig_hello *dst, ch
 
 /* A record header into buf[MIG_RECORD_HEADER]; crc is the payload's. */
 void mig_record_encode(uint8_t *buf, uint32_t type, uint64_t addr, uint64_t length, uint32_t payload_crc);
-/* The same for DISK and DISK_ZERO, whose flags carry the disk's index. */
-void mig_record_encode_disk(uint8_t *buf, uint32_t type, uint32_t disk, uint64_t addr, uint64_t length,
-                            uint32_t payload_crc);
+/* The same for DISK, DISK_ZERO, DEVMEM and DEVMEM_ZERO, whose flags carry
+ * the index of the disk or device memory. */
+void mig_record_encode_index(uint8_t *buf, uint32_t type, uint32_t index, uint64_t addr, uint64_t length,
+                             uint32_t payload_crc);
 /* Checks a record header (CRC, type, zero flags but a DISK record's
  * index below MIG_DISKS_MAX, a length and address the type allows against
  * ram_bytes; a DISK record's against the sector size and its limits: the
- * disk's own size is the destination's check) and fills out. 0 or -EINVAL with a
+ * disk's own size is the destination's check; a DEVMEM record's against
+ * the page size and MIG_DEVMEM_BYTES: the memory's own size is the
+ * destination's) and fills out. 0 or -EINVAL with a
  * sentence. from_source: the types a source sends, else a destination's. */
 int mig_record_parse(const void *hdr, uint64_t ram_bytes, bool from_source, struct mig_record *out, char *err,
                      size_t errlen);
