@@ -403,6 +403,14 @@ static void migrate_reply(struct vmms_vm *vm, sd_bus_message *call, json_object 
         double down = json_object_object_get_ex(reply, "downtime_ms", &v) ? json_object_get_double(v) : 0;
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migrated to %s:%u (%.1f ms in the worker, %.1f ms downtime, %.1f ms in vmms)",
                     m->a.host, m->a.port, total, down, (double)(now_us(CLOCK_MONOTONIC) - m->t0_us) / 1000.0);
+        int64_t devmem = json_object_object_get_ex(reply, "devmem_bytes", &v) ? json_object_get_int64(v) : 0;
+        if (devmem > 0) {
+                int64_t last = json_object_object_get_ex(reply, "final_devmem_bytes", &v) ? json_object_get_int64(v) : 0;
+                vmms_vm_log(vm, LOG_LEVEL_INFO, 0,
+                            "device memory (the VRAM): %lld KiB sent while the guest ran, %lld KiB of it in the "
+                            "downtime",
+                            (long long)((devmem - last) >> 10), (long long)(last >> 10));
+        }
         if (json_object_object_get_ex(reply, "postcopy", &v) && json_object_get_boolean(v)) {
                 json_object *pages = NULL, *asked = NULL, *ms = NULL;
                 (void)json_object_object_get_ex(reply, "postcopy_pages", &pages);

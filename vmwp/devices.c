@@ -56,7 +56,7 @@ bool vmwp_devices_quiesced(const struct vmwp_devices *t) {
         return t->n_quiesced == t->n;
 }
 
-int vmwp_devices_save(struct vmwp_devices *t, struct vmstate_writer *w, char *err, size_t errlen) {
+static int save(struct vmwp_devices *t, bool live, struct vmstate_writer *w, char *err, size_t errlen) {
         if (!vmwp_devices_quiesced(t))
                 return errorf(err, errlen, -EBUSY, "the devices are not quiesced");
         for (size_t i = 0; i < t->n; i++)
@@ -64,6 +64,8 @@ int vmwp_devices_save(struct vmwp_devices *t, struct vmstate_writer *w, char *er
                         return errorf(err, errlen, -EOPNOTSUPP, "%s cannot be saved yet", t->rows[i].ops->name);
         for (size_t i = 0; i < t->n; i++) {
                 struct vmwp_device_row *d = &t->rows[i];
+                if (live && d->ops->memory)
+                        continue;
                 int r = d->ops->save(d->dev, w, err, errlen);
                 if (r < 0) {
                         if (err && errlen && !err[0])
@@ -72,6 +74,22 @@ int vmwp_devices_save(struct vmwp_devices *t, struct vmstate_writer *w, char *er
                 }
         }
         return 0;
+}
+
+int vmwp_devices_save(struct vmwp_devices *t, struct vmstate_writer *w, char *err, size_t errlen) {
+        return save(t, false, w, err, errlen);
+}
+
+int vmwp_devices_save_live(struct vmwp_devices *t, struct vmstate_writer *w, char *err, size_t errlen) {
+        return save(t, true, w, err, errlen);
+}
+
+void *vmwp_devices_memory(const struct vmwp_devices *t, unsigned i, size_t *len) {
+        for (size_t k = 0; k < t->n; k++)
+                if (t->rows[k].ops->memory && i-- == 0)
+                        return t->rows[k].ops->memory(t->rows[k].dev, len);
+        *len = 0;
+        return NULL;
 }
 
 int vmwp_devices_restore(struct vmwp_devices *t, const struct vmstate_section *secs, size_t n, char *err,

@@ -13,7 +13,9 @@
  * worker with a sentence and the guest never runs here. In a
  * shared-nothing migration the stream also carries the writable disks'
  * content (DISK, DISK_ZERO), written into this VM's new images, made
- * durable before the state is applied. A source that switches to
+ * durable before the state is applied. Device memory (a VRAM) comes as
+ * DEVMEM records, written into the device's mapping; the final state then
+ * lacks that device's section. A source that switches to
  * post-copy sends the pages still missing as a bitmap (POSTCOPY) before
  * the state: their stale copies are dropped, and once the state is in,
  * the pager (postcopy.c) takes the stream over and fetches them on demand
@@ -192,26 +194,45 @@ static int receive_state(struct vmwp_vm *vm, struct receiver *rc, int *out, char
 /* A DISK or DISK_ZERO record into the disk it names. */
 static int write_disk(struct vmwp_vm *vm, const struct mig_record *rec, const uint8_t *data, char *err,
                       size_t errlen) {
-        struct disk *d = rec->disk < VM_DISKS_MAX && rec->disk < vm->cfg.n_disks ? vm->disks[rec->disk] : NULL;
+        struct disk *d = rec->index < VM_DISKS_MAX && rec->index < vm->cfg.n_disks ? vm->disks[rec->index] : NULL;
         struct disk_info info = { 0 };
         if (d)
                 disk_get_info(d, &info);
         if (!vm->incoming_disks)
                 return errorf(err, errlen, -EPROTO, "a disk's content, but this destination uses shared storage");
         if (!d || info.read_only)
-                return errorf(err, errlen, -EINVAL, "disks[%u]: %s", rec->disk,
+                return errorf(err, errlen, -EINVAL, "disks[%u]: %s", rec->index,
                               d ? "read-only here: its content is not copied" : "no such disk here");
         if (rec->addr % info.block_size || rec->length % info.block_size || rec->addr > info.size ||
             rec->length > info.size - rec->addr)
                 return errorf(err, errlen, -EINVAL,
                               "disks[%u]: %llu bytes at offset %llu: outside its %llu bytes or not in %u-byte blocks",
-                              rec->disk, (unsigned long long)rec->length, (unsigned long long)rec->addr,
+                              rec->index, (unsigned long long)rec->length, (unsigned long long)rec->addr,
                               (unsigned long long)info.size, info.block_size);
         int r = rec->type == MIG_DISK ? disk_write_sync(d, rec->addr, data, (size_t)rec->length)
                                       : disk_zero_sync(d, rec->addr, rec->length);
         if (r < 0)
-                return errorf(err, errlen, r, "disks[%u] (%s): writing it: %s", rec->disk, vm->cfg.disks[rec->disk].path,
+                return errorf(err, errlen, r, "disks[%u] (%s): writing it: %s", rec->index, vm->cfg.disks[rec->index].path,
                               strerror(-r));
+        return 0;
+}
+
+/* A DEVMEM or DEVMEM_ZERO record into the device memory it names (a
+ * VRAM: the rows with one, in table order; the hello's shape made them
+ * the source's). */
+static int write_devmem(struct vmwp_vm *vm, const struct mig_record *rec, const uint8_t *data, char *err,
+                        size_t errlen) {
+        size_t len;
+        uint8_t *host = vmwp_devices_memory(&vm->devices, rec->index, &len);
+        if (!host)
+                return errorf(err, errlen, -EINVAL, "device memory %u: this VM has no such memory", rec->index);
+        if (rec->addr > len || rec->length > len - rec->addr) /* parsed: no overflow */
+                return errorf(err, errlen, -EINVAL, "device memory %u: %llu bytes at offset %llu: outside its %zu bytes",
+                              rec->index, (unsigned long long)rec->length, (unsigned long long)rec->addr, len);
+        if (rec->type == MIG_DEVMEM)
+                memcpy(host + rec->addr, data, (size_t)rec->length);
+        else
+                memset(host + rec->addr, 0, (size_t)rec->length);
         return 0;
 }
 
@@ -280,6 +301,11 @@ static int receive_records(struct vmwp_vm *vm, struct receiver *rc, int *state, 
                 case MIG_DISK:
                 case MIG_DISK_ZERO:
                         if ((r = write_disk(vm, &rec, rc->buf, err, errlen)) < 0)
+                                return r;
+                        continue;
+                case MIG_DEVMEM:
+                case MIG_DEVMEM_ZERO:
+                        if ((r = write_devmem(vm, &rec, rc->buf, err, errlen)) < 0)
                                 return r;
                         continue;
                 case MIG_ABORT: {

@@ -105,9 +105,13 @@ struct sender {
         int timeout_ms;
         uint64_t bytes; /* sent so far */
         uint8_t *buf;   /* a record being built: header, then up to MIG_PAGES_MAX of pages */
+        /* Where the pages being built are: 0, guest RAM (PAGES, ZERO);
+         * k > 0, device memory k - 1 (DEVMEM, DEVMEM_ZERO). */
+        uint32_t space;
         uint64_t pages_at, pages_len;   /* the PAGES record in buf */
         uint64_t zero_at, zero_len;     /* the ZERO run not sent yet */
-        uint64_t n_pages, n_zero;
+        uint64_t n_pages, n_zero;       /* of guest RAM */
+        uint64_t devmem_bytes;          /* device memory sent (DEVMEM payloads) */
 };
 
 static int send_all(struct sender *s, const void *buf, size_t len) {
@@ -139,8 +143,14 @@ static int flush_pages(struct sender *s) {
         if (!s->pages_len)
                 return 0;
         uint8_t *payload = s->buf + MIG_RECORD_HEADER;
-        mig_record_encode(s->buf, MIG_PAGES, s->pages_at, s->pages_len, vmstate_crc32c(0, payload, s->pages_len));
-        s->n_pages += s->pages_len / PAGE;
+        uint32_t crc = vmstate_crc32c(0, payload, s->pages_len);
+        if (s->space) {
+                mig_record_encode_index(s->buf, MIG_DEVMEM, s->space - 1, s->pages_at, s->pages_len, crc);
+                s->devmem_bytes += s->pages_len;
+        } else {
+                mig_record_encode(s->buf, MIG_PAGES, s->pages_at, s->pages_len, crc);
+                s->n_pages += s->pages_len / PAGE;
+        }
         uint64_t len = s->pages_len;
         s->pages_len = 0;
         return send_all(s, s->buf, MIG_RECORD_HEADER + len);
@@ -149,10 +159,15 @@ static int flush_pages(struct sender *s) {
 static int flush_zero(struct sender *s) {
         if (!s->zero_len)
                 return 0;
-        s->n_zero += s->zero_len / PAGE;
         uint64_t len = s->zero_len;
         s->zero_len = 0;
-        return send_record(s, MIG_ZERO, s->zero_at, len, NULL);
+        if (!s->space) {
+                s->n_zero += len / PAGE;
+                return send_record(s, MIG_ZERO, s->zero_at, len, NULL);
+        }
+        uint8_t hdr[MIG_RECORD_HEADER];
+        mig_record_encode_index(hdr, MIG_DEVMEM_ZERO, s->space - 1, s->zero_at, len, 0);
+        return send_all(s, hdr, sizeof hdr);
 }
 
 /* len: a multiple of 8 (a page, a disk chunk). */
@@ -164,14 +179,25 @@ static bool all_zero(const uint8_t *p, size_t len) {
         return acc == 0;
 }
 
-/* One page of guest RAM at RAM offset off into the records being built. */
-static int send_page(struct sender *s, const uint8_t *ram, uint64_t off) {
+static int flush(struct sender *s) {
+        int r = flush_pages(s);
+        return r < 0 ? r : flush_zero(s);
+}
+
+/* The page at offset off of space (struct sender: 0 for guest RAM), whose
+ * memory starts at base, into the records being built. */
+static int send_page(struct sender *s, uint32_t space, const uint8_t *base, uint64_t off) {
         int r;
+        if (space != s->space) {
+                if ((r = flush(s)) < 0)
+                        return r;
+                s->space = space;
+        }
         if (s->pages_len && (s->pages_at + s->pages_len != off || s->pages_len == MIG_PAGES_MAX) &&
             (r = flush_pages(s)) < 0)
                 return r;
         uint8_t *slot = s->buf + MIG_RECORD_HEADER + s->pages_len;
-        memcpy(slot, ram + off, PAGE);
+        memcpy(slot, base + off, PAGE);
         if (all_zero(slot, PAGE)) {
                 if ((r = flush_pages(s)) < 0)
                         return r;
@@ -190,11 +216,6 @@ static int send_page(struct sender *s, const uint8_t *ram, uint64_t off) {
         return 0;
 }
 
-static int flush(struct sender *s) {
-        int r = flush_pages(s);
-        return r < 0 ? r : flush_zero(s);
-}
-
 /* ---- the passes ---- */
 
 /* A writable disk whose content goes along (copy_disks). */
@@ -206,6 +227,14 @@ struct mdisk {
         size_t words;
 };
 
+/* A device memory that goes along (vmwp_devices_memory: a VRAM). */
+struct mmem {
+        const uint8_t *host;
+        size_t len;
+        uint64_t *dirty; /* pages written since they were last sent (vid_devmem_dirty_get) */
+        uint64_t *more;  /* the switch-over's last look */
+};
+
 struct migration {
         struct vmwp_vm *vm;
         const struct vmwp_migrate_options *o;
@@ -214,6 +243,8 @@ struct migration {
         size_t words;
         struct mdisk disks[VM_DISKS_MAX];
         size_t n_disks;
+        struct mmem mems[MIG_DEVMEM_MAX];
+        size_t n_mems;
         uint8_t *dbuf; /* one disk chunk, aligned for O_DIRECT */
         uint64_t disk_bytes;
         uint64_t t0;
@@ -236,10 +267,10 @@ static int send_disk_chunk(struct migration *m, struct mdisk *md, uint64_t c, bo
         if (all_zero(m->dbuf, len)) {
                 if (first)
                         return 0;
-                mig_record_encode_disk(hdr, MIG_DISK_ZERO, md->index, off, len, 0);
+                mig_record_encode_index(hdr, MIG_DISK_ZERO, md->index, off, len, 0);
                 return send_all(&m->s, hdr, sizeof hdr);
         }
-        mig_record_encode_disk(hdr, MIG_DISK, md->index, off, len, vmstate_crc32c(0, m->dbuf, len));
+        mig_record_encode_index(hdr, MIG_DISK, md->index, off, len, vmstate_crc32c(0, m->dbuf, len));
         if ((r = send_all(&m->s, hdr, sizeof hdr)) < 0 || (r = send_all(&m->s, m->dbuf, len)) < 0)
                 return r;
         m->disk_bytes += len;
@@ -316,6 +347,68 @@ static void untrack_disks(struct migration *m) {
         m->n_disks = 0;
 }
 
+/* The VM's device memories, each with its bitmaps. */
+static int find_memories(struct migration *m, char *err, size_t errlen) {
+        for (unsigned i = 0;; i++) {
+                size_t len;
+                const uint8_t *host = vmwp_devices_memory(&m->vm->devices, i, &len);
+                if (!host)
+                        return 0;
+                if (i == MIG_DEVMEM_MAX || len > MIG_DEVMEM_BYTES || !len || len % PAGE)
+                        return errorf(err, errlen, -EOPNOTSUPP,
+                                      "device memory %u (%zu bytes) does not fit the stream (at most %u of %llu MiB)", i,
+                                      len, MIG_DEVMEM_MAX, (unsigned long long)(MIG_DEVMEM_BYTES >> 20));
+                size_t words = DIV_ROUND_UP(len / PAGE, 64);
+                struct mmem *mm = &m->mems[m->n_mems++];
+                *mm = (struct mmem){ .host = host, .len = len, .dirty = calloc(words, 8), .more = calloc(words, 8) };
+                if (!mm->dirty || !mm->more)
+                        return -ENOMEM;
+        }
+}
+
+static void free_memories(struct migration *m) {
+        for (size_t i = 0; i < m->n_mems; i++)
+                free(m->mems[i].dirty), free(m->mems[i].more);
+        m->n_mems = 0;
+}
+
+/* The first pass sends all of each device memory (its zero pages as
+ * DEVMEM_ZERO runs), the later ones the pages written since (mm->dirty). */
+static int pass_memories(struct migration *m, bool first) {
+        int r = 0;
+        for (uint32_t i = 0; r >= 0 && i < m->n_mems; i++) {
+                const struct mmem *mm = &m->mems[i];
+                size_t pages = mm->len / PAGE;
+                for (size_t w = 0; r >= 0 && w < DIV_ROUND_UP(pages, 64); w++)
+                        for (uint64_t bits = first ? ~0ull : mm->dirty[w]; r >= 0 && bits; bits &= bits - 1) {
+                                uint64_t page = (uint64_t)w * 64 + (uint64_t)__builtin_ctzll(bits);
+                                if (page < pages)
+                                        r = send_page(&m->s, i + 1, mm->host, page * PAGE);
+                        }
+        }
+        return r;
+}
+
+/* The device memories' pages written since the last look: into
+ * mm->dirty, or (merge: the switch-over's look) added to what is there;
+ * *pages, how many are dirty now. */
+static int take_memory_marks(struct migration *m, bool merge, uint64_t *pages) {
+        *pages = 0;
+        for (size_t i = 0; i < m->n_mems; i++) {
+                struct mmem *mm = &m->mems[i];
+                size_t words = DIV_ROUND_UP(mm->len / PAGE, 64);
+                int r = vid_devmem_dirty_get(m->vm->p, mm->host, mm->len, merge ? mm->more : mm->dirty);
+                if (r < 0)
+                        return r;
+                for (size_t w = 0; w < words; w++) {
+                        if (merge)
+                                mm->dirty[w] |= mm->more[w];
+                        *pages += (uint64_t)__builtin_popcountll(mm->dirty[w]);
+                }
+        }
+        return 0;
+}
+
 static int pass_all(struct migration *m) {
         struct vid_ram_extent *ext = NULL;
         size_t n = 0;
@@ -323,7 +416,7 @@ static int pass_all(struct migration *m) {
         const uint8_t *ram = vid_ram_host(m->vm->p);
         for (size_t i = 0; r >= 0 && i < n; i++)
                 for (uint64_t off = ext[i].offset; r >= 0 && off < ext[i].offset + ext[i].length; off += PAGE)
-                        r = send_page(&m->s, ram, off);
+                        r = send_page(&m->s, 0, ram, off);
         free(ext);
         return r;
 }
@@ -333,7 +426,7 @@ static int pass_dirty(struct migration *m) {
         int r = 0;
         for (size_t w = 0; r >= 0 && w < m->words; w++)
                 for (uint64_t bits = m->dirty[w]; r >= 0 && bits; bits &= bits - 1)
-                        r = send_page(&m->s, ram, ((uint64_t)w * 64 + (uint64_t)__builtin_ctzll(bits)) * PAGE);
+                        r = send_page(&m->s, 0, ram, ((uint64_t)w * 64 + (uint64_t)__builtin_ctzll(bits)) * PAGE);
         return r;
 }
 
@@ -374,11 +467,15 @@ static int precopy(struct migration *m, struct vmwp_migrate_result *res, char *e
                 if (r < 0)
                         return r;
                 r = pass == 1 ? pass_all(m) : pass_dirty(m);
+                if (r >= 0)
+                        r = pass_memories(m, pass == 1);
                 if (r >= 0 && (r = flush(&m->s)) >= 0)
                         r = send_record(&m->s, MIG_PASS, pass, 0, NULL);
                 if (r < 0)
                         return errorf(err, errlen, r, "pass %u: sending to the destination: %s", pass, strerror(-r));
-                if ((r = vid_dirty_log_get(m->vm->p, m->dirty, m->words)) < 0)
+                uint64_t devmem_dirty;
+                if ((r = vid_dirty_log_get(m->vm->p, m->dirty, m->words)) < 0 ||
+                    (r = take_memory_marks(m, false, &devmem_dirty)) < 0)
                         return errorf(err, errlen, r, "reading the dirty log: %s", strerror(-r));
                 uint64_t disk_dirty = take_disk_marks(m);
                 uint64_t ns = MAX(vmwp_now_ns() - start, 1000u), sent = m->s.bytes - bytes0;
@@ -392,7 +489,8 @@ static int precopy(struct migration *m, struct vmwp_migrate_result *res, char *e
                         .dirty_rate = dirty * 1000000000u / ns, .bandwidth = sent * 1000000000u / ns,
                         .dirty_disk_bytes = disk_dirty,
                 };
-                uint64_t expect_ns = SWITCH_OVERHEAD_NS + (dirty * (PAGE + 16) + disk_dirty) * 1000000000u / bw;
+                uint64_t expect_ns =
+                        SWITCH_OVERHEAD_NS + ((dirty + devmem_dirty) * (PAGE + 16) + disk_dirty) * 1000000000u / bw;
                 p->expected_downtime_ms = DIV_ROUND_UP(expect_ns, 1000000u);
                 res->passes = pass;
                 if (expect_ns > budget_ns && m->o->auto_converge)
@@ -465,7 +563,7 @@ static int switch_over_postcopy(struct migration *m, struct vmwp_migrate_result 
                 errorf(err, errlen, r, "sending to the destination: %s", strerror(-r));
         struct vmstate_writer *w = NULL;
         if (r >= 0 && (r = vmstate_writer_new(m->s.fd, 0, &w)) >= 0 &&
-            (r = vmwp_devices_save(&m->vm->devices, w, err, errlen)) >= 0 &&
+            (r = vmwp_devices_save_live(&m->vm->devices, w, err, errlen)) >= 0 &&
             (r = vid_state_save_pages(p, w, none)) < 0)
                 errorf(err, errlen, r, "the vCPUs' state: %s", strerror(-r));
         if (r >= 0 && (r = vmstate_finish(w)) < 0)
@@ -507,6 +605,13 @@ static int switch_over(struct migration *m, bool postcopy, struct vmwp_migrate_r
         take_disk_marks(m);
         if ((r = pass_disks(m, false, &res->final_disk_bytes, err, errlen)) < 0)
                 return r;
+        /* And the device memories' (a VRAM the guest drew into). */
+        uint64_t devmem_pages, devmem0 = m->s.devmem_bytes;
+        if ((r = take_memory_marks(m, true, &devmem_pages)) < 0)
+                return errorf(err, errlen, r, "reading the device memories' dirty log: %s", strerror(-r));
+        if ((r = pass_memories(m, false)) < 0 || (r = flush(&m->s)) < 0)
+                return errorf(err, errlen, r, "sending to the destination: %s", strerror(-r));
+        res->final_devmem_bytes = m->s.devmem_bytes - devmem0;
         /* Nothing left to fetch (the budget was below the switch-over's
          * own cost): an ordinary switch-over. */
         if (postcopy && res->final_pages) {
@@ -518,7 +623,7 @@ static int switch_over(struct migration *m, bool postcopy, struct vmwp_migrate_r
         struct vmstate_writer *w = NULL;
         r = vmstate_writer_new(m->s.fd, 0, &w);
         if (r >= 0)
-                r = vmwp_devices_save(&m->vm->devices, w, err, errlen);
+                r = vmwp_devices_save_live(&m->vm->devices, w, err, errlen);
         if (r >= 0 && (r = vid_state_save_pages(m->vm->p, w, m->dirty)) < 0)
                 errorf(err, errlen, r, "the vCPUs and the last pages: %s", strerror(-r));
         if (r >= 0 && (r = vmstate_finish(w)) < 0)
@@ -584,6 +689,8 @@ int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_o
         (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
         bool tracking = false, paused = false;
         int r = handshake(&m, err, errlen);
+        if (r >= 0)
+                r = find_memories(&m, err, errlen);
         if (r >= 0 && o->copy_disks)
                 r = track_disks(&m, err, errlen);
         if (r >= 0) {
@@ -623,11 +730,13 @@ int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_o
         if (tracking)
                 (void)vid_dirty_log_stop(vm->p);
         untrack_disks(&m);
+        free_memories(&m);
         if (r < 0 && paused && !res->committed)
                 (void)vmwp_vm_resume(vm);
         res->bytes = m.s.bytes;
         res->pages = m.s.n_pages, res->zero_pages = m.s.n_zero;
         res->disk_bytes = m.disk_bytes;
+        res->devmem_bytes = m.s.devmem_bytes;
         res->total_ns = t_end - m.t0;
         /* Post-copy: the guest ran again at the destination's RUNNING, long
          * before the last page went. */

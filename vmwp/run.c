@@ -531,6 +531,8 @@ static struct json_object *op_migrate(struct run_ctx *c, struct json_object *req
                 json_object_object_add(rep, "disk_bytes", json_object_new_int64((int64_t)MIN(res.disk_bytes, INT64_MAX)));
                 json_object_object_add(rep, "final_disk_bytes",
                                        json_object_new_int64((int64_t)MIN(res.final_disk_bytes, INT64_MAX)));
+                json_object_object_add(rep, "devmem_bytes", json_object_new_int64((int64_t)res.devmem_bytes));
+                json_object_object_add(rep, "final_devmem_bytes", json_object_new_int64((int64_t)res.final_devmem_bytes));
                 json_object_object_add(rep, "total_ms", json_object_new_double((double)res.total_ns / 1e6));
                 json_object_object_add(rep, "downtime_ms", json_object_new_double((double)res.downtime_ns / 1e6));
         } else {

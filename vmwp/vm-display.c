@@ -179,8 +179,9 @@ static int video_row_save(void *dev, struct vmstate_writer *w, char *err, size_t
 static int video_row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
         struct vmwp_display *d = dev;
         const struct vmstate_section *s = vmstate_find(secs, n, VIDEOVSP_VRAM_STATE_TAG, 0);
-        if (!s)
-                return 0; /* no VRAM saved: a blank screen, as after a reset */
+        if (!s) /* no VRAM saved: a blank screen, as after a reset; or a
+                 * live migration's state: DEVMEM records filled it */
+                return 0;
         uint8_t map[VIDEOVSP_VRAM_CHUNKS / 8];
         const uint8_t *data;
         int r = videovsp_vram_state_decode(s, map, &data, err, errlen);
@@ -190,11 +191,19 @@ static int video_row_restore(void *dev, const struct vmstate_section *secs, size
         return 0;
 }
 
+/* The VRAM, for a live migration to copy ahead (its save writes nothing
+ * else). */
+static void *video_row_memory(void *dev, size_t *len) {
+        struct vmwp_display *d = dev;
+        *len = VIDEOVSP_VRAM_BYTES;
+        return d->vram;
+}
+
 static const uint32_t video_tags[] = { VIDEOVSP_VRAM_STATE_TAG, VIDEOVSP_CHANNEL_STATE_TAG, 0 };
 
 static const struct vmwp_device_ops video_row = {
         .name = "synthetic video", .quiesce = video_row_quiesce, .resume = video_row_resume,
-        .save = video_row_save, .restore = video_row_restore, .tags = video_tags,
+        .save = video_row_save, .restore = video_row_restore, .tags = video_tags, .memory = video_row_memory,
 };
 
 static int input_row_quiesce(void *dev) {

@@ -39,7 +39,7 @@ struct vmwp_migrate_progress {
         uint64_t dirty_rate;       /* pages per second during this pass */
         uint64_t bandwidth;        /* bytes per second this pass reached */
         uint64_t dirty_disk_bytes; /* shared-nothing: disk chunks written during this pass */
-        uint64_t expected_downtime_ms; /* sending dirty_pages (and dirty_disk_bytes) at that bandwidth, and the devices */
+        uint64_t expected_downtime_ms; /* sending dirty_pages (and dirty_disk_bytes, the device memories' dirty pages) at that bandwidth, and the devices */
         uint32_t throttle_pct;     /* auto-converge: the share of each 10 ms the vCPUs spend parked from now on */
         /* Post-copy, after the switch-over: dirty_pages is what is left to
          * send; committed once the COMMIT went (the VM is the
@@ -64,6 +64,8 @@ struct vmwp_migrate_result {
         uint64_t final_pages; /* in the final state's RAM section */
         uint64_t disk_bytes;  /* shared-nothing: the disks' content sent (DISK payloads), every pass */
         uint64_t final_disk_bytes; /* of those, sent in the downtime */
+        uint64_t devmem_bytes; /* device memory (a VRAM) sent as DEVMEM payloads, every pass */
+        uint64_t final_devmem_bytes; /* of those, sent in the downtime */
         uint64_t total_ns;    /* from the request to the destination's RUNNING */
         uint64_t downtime_ns; /* from the pause to the destination's RUNNING */
         /* COMMIT went out: the VM is the destination's. With a failure, it
