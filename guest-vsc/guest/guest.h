@@ -216,6 +216,7 @@ int mode_soak(struct guest *g);       /* mode-soak.c: disk and network together 
 int mode_hostile(struct guest *g);    /* hostile.c (docs/hostile-guests.md) */
 int mode_balloon(struct guest *g);    /* mode-balloon.c: Dynamic Memory's guest side (bench-dm) */
 int mode_virtio_balloon(struct guest *g); /* mode-virtio-balloon.c: the same under QEMU (bench-dm) */
+int mode_video(struct guest *g);      /* mode-video.c: the synthetic video's guest side (VRAM migration) */
 /* Hyper-V enabled and VMBus connected / UNLOAD and disable (mode-enumerate.c). */
 int guest_vmbus_connect(struct guest *g);
 int guest_vmbus_disconnect(struct guest *g);

@@ -27,6 +27,7 @@ static const struct guest_mode modes[] = {
         { "hostile", mode_hostile },
         { "balloon", mode_balloon },
         { "virtio-balloon", mode_virtio_balloon },
+        { "video", mode_video },
 };
 
 int guest_fail(int r, const char *fmt, ...) {
@@ -154,7 +155,7 @@ void guest_main(uint32_t start_info) {
         const struct guest_mode *m = pick_mode(g, name);
         if (!m)
                 guest_exit(guest_fail(-EINVAL, "unknown vsc.mode=%s (known: boot enumerate probe echo net-check net-bench services "
-                                                "disk-check disk-bench soak hostile balloon virtio-balloon)", name));
+                                                "disk-check disk-bench soak hostile balloon virtio-balloon video)", name));
         report("mode=%s", m->name);
         guest_exit(m->run(g));
 }
