@@ -590,6 +590,7 @@ static int switch_over_postcopy(struct migration *m, struct vmwp_migrate_result 
 /* Paused: the final state after a STATE record, then the commit. */
 static int switch_over(struct migration *m, bool postcopy, struct vmwp_migrate_result *res, char *err,
                        size_t errlen) {
+        uint64_t t0 = vmwp_now_ns();
         uint64_t *more = calloc(m->words, sizeof *more);
         if (!more)
                 return -ENOMEM;
@@ -632,9 +633,13 @@ static int switch_over(struct migration *m, bool postcopy, struct vmwp_migrate_r
         vmstate_writer_free(w);
         if (r < 0)
                 return errorf(err, errlen, r, "sending the final state: %s", err);
+        uint64_t t_sent = vmwp_now_ns();
+        res->state_ns = t_sent - t0;
         /* READY, COMMIT, RUNNING: from the COMMIT on, this copy never
          * resumes on its own (res->committed). */
-        return mig_commit_source(m->s.fd, (int)m->o->peer_timeout_ms, &res->committed, err, errlen);
+        r = mig_commit_source(m->s.fd, (int)m->o->peer_timeout_ms, &res->committed, err, errlen);
+        res->commit_ns = vmwp_now_ns() - t_sent;
+        return r;
 }
 
 static int handshake(struct migration *m, char *err, size_t errlen) {
@@ -708,6 +713,7 @@ int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_o
         if (r >= 0) {
                 t_pause = vmwp_now_ns();
                 r = vmwp_vm_pause(vm);
+                res->pause_ns = vmwp_now_ns() - t_pause;
                 paused = r >= 0;
                 if (r < 0)
                         errorf(err, errlen, r, "pausing the VM: %s", strerror(-r));

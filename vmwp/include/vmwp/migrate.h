@@ -68,6 +68,10 @@ struct vmwp_migrate_result {
         uint64_t final_devmem_bytes; /* of those, sent in the downtime */
         uint64_t total_ns;    /* from the request to the destination's RUNNING */
         uint64_t downtime_ns; /* from the pause to the destination's RUNNING */
+        /* The downtime's parts: pausing (vCPUs parked, devices quiesced);
+         * the last pages and the final state sent; the destination's
+         * READY, the COMMIT and its RUNNING (its restore and start). */
+        uint64_t pause_ns, state_ns, commit_ns;
         /* COMMIT went out: the VM is the destination's. With a failure, it
          * stays paused here (the destination's confirmation was lost; its
          * vmms knows whether it runs). */
