@@ -8,19 +8,28 @@
  * pages of 4..16 MiB one after the other, paced by its TSC) moved the
  * same two ways with a 300 ms downtime budget: ours with its defaults
  * (auto-converge on), QEMU at its best (max-bandwidth lifted from its
- * default, auto-converge on, downtime-limit 300). Last, the socketpair's
- * own throughput (one process writing 1 GiB in 4 MiB writes, another
- * reading), beside which the stream's is printed.
+ * default, auto-converge on, downtime-limit 300). Then a guest that writes
+ * a byte to its serial port every 20 us (tests/guests/vmwp_basic.S "H<n>")
+ * moved the same two ways, both sides' serial output read here as it
+ * comes (a FIFO each): the blackout as a user sees it, the same measure for
+ * both. Last, the socketpair's own throughput (one process writing 1 GiB
+ * in 4 MiB writes, another reading), beside which the stream's is printed.
  *
  *   downtime: ours, the source's pause -> the destination's first KVM_RUN
  *             (vmwp --timing's "guest" phase; both CLOCK_MONOTONIC);
- *             QEMU, query-migrate's "downtime"
+ *             QEMU, query-migrate's "downtime" (its source's stop to the
+ *             end of its sending: not its destination's start)
+ *   blackout: the heartbeat guest's last byte from the source -> its first
+ *             byte from the destination, both read here
  *   total:    ours, the request -> the source's reply (the destination
  *             runs); QEMU, query-migrate's "total-time"
  *   stream:   bytes sent / total time
  * ROUNDS rounds; medians. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <signal.h>
@@ -29,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,12 +51,14 @@
 #define ROUNDS 5
 #define GUEST_MIB 512u
 #define DIRTY_MBPS 50u
+#define HEARTBEAT_US 20u
 
 /* The guest a round moves: its ELF (in the build's tests/) and command line. */
 struct guest {
         const char *elf;
         char cmdline[32];
         unsigned settle_ms; /* before the move: booted and in its loop */
+        bool heartbeat;     /* its serial output is read (struct beat) */
 };
 
 static char build_dir[PATH_MAX - 64], dir[] = "/tmp/bench-migrate-XXXXXX";
@@ -56,7 +68,73 @@ struct round {
         double dirty_mbps; /* the guest's rate as the source measured it (its last pass; -1: not reported) */
         double passes, throttle_pct;
         double pass1_mbps; /* ours: the first pass's bandwidth as the source measured it */
+        double blackout_ms; /* the heartbeat guest's: struct beat */
 };
+
+/* ---- the heartbeat guest's serial output, both sides ---- */
+
+/* The source's and the destination's COM1, FIFOs read here as bytes come:
+ * the blackout is the destination's first byte after the source's last. */
+struct beat {
+        char path[2][PATH_MAX];
+        int fd[2]; /* 0: source, 1: destination */
+        pthread_t thr;
+        atomic_bool stop;
+        uint64_t last_src_ns, first_dst_ns;
+};
+
+static void *beat_read(void *arg) {
+        struct beat *b = arg;
+        char buf[65536];
+        struct pollfd p[2] = { { .fd = b->fd[0], .events = POLLIN }, { .fd = b->fd[1], .events = POLLIN } };
+        /* Until the destination spoke (or the caller gave up on it). */
+        while (!(atomic_load(&b->stop) && (b->first_dst_ns || p[1].fd < 0))) {
+                if (poll(p, 2, 50) <= 0)
+                        continue;
+                uint64_t now = bench_now_ns();
+                for (int i = 0; i < 2; i++) {
+                        if (!p[i].revents)
+                                continue;
+                        ssize_t k = read(p[i].fd, buf, sizeof buf);
+                        if (k > 0 && i == 0)
+                                b->last_src_ns = now;
+                        else if (k > 0 && !b->first_dst_ns)
+                                b->first_dst_ns = now;
+                        else if (k == 0)
+                                p[i].fd = -1; /* its writer ended (no HUP before a writer came) */
+                }
+        }
+        return NULL;
+}
+
+/* The FIFOs, open for reading before either side opens them to write. */
+static bool beat_open(struct beat *b, const char *who) {
+        *b = (struct beat){ .fd = { -1, -1 } };
+        for (int i = 0; i < 2; i++) {
+                snprintf(b->path[i], sizeof b->path[i], "%s/%s-%s.fifo", dir, who, i ? "dst" : "src");
+                unlink(b->path[i]);
+                if (mkfifo(b->path[i], 0600) < 0 || (b->fd[i] = open(b->path[i], O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+                        return false;
+        }
+        return true;
+}
+
+static bool beat_start(struct beat *b) {
+        return pthread_create(&b->thr, NULL, beat_read, b) == 0;
+}
+
+/* The blackout in ms (-1: no byte from one side), once the destination
+ * spoke or 3 s passed. */
+static double beat_end(struct beat *b) {
+        for (int i = 0; i < 300 && !b->first_dst_ns; i++)
+                usleep(10000);
+        atomic_store(&b->stop, true);
+        pthread_join(b->thr, NULL);
+        close(b->fd[0]), close(b->fd[1]);
+        unlink(b->path[0]), unlink(b->path[1]);
+        return b->last_src_ns && b->first_dst_ns > b->last_src_ns ? (double)(b->first_dst_ns - b->last_src_ns) / 1e6
+                                                                   : -1;
+}
 
 /* ---- vmwp ---- */
 
@@ -78,7 +156,7 @@ static double num_of(struct json_object *m, const char *k) {
 
 /* A worker with --timing under a control socket; mig_fd >= 0: it receives
  * the VM over it (no wait for "ready"). */
-static bool worker_start(struct worker *w, const char *name, int mig_fd, const struct guest *g) {
+static bool worker_start(struct worker *w, const char *name, int mig_fd, const struct guest *g, const char *serial) {
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return false;
@@ -90,7 +168,7 @@ static bool worker_start(struct worker *w, const char *name, int mig_fd, const s
                 int null = open("/dev/null", O_RDWR), err = open(w->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
                 if (null < 0 || err < 0 || dup2(sv[1], 3) < 0 || dup2(null, 1) < 0 || dup2(err, 2) < 0)
                         _exit(127);
-                execl(vmwp, "vmwp", "--control-fd", "3", "--serial", "none", "--timing", (char *)NULL);
+                execl(vmwp, "vmwp", "--control-fd", "3", "--serial", serial, "--timing", (char *)NULL);
                 _exit(127);
         }
         close(sv[1]);
@@ -125,11 +203,18 @@ static void worker_end(struct worker *w) {
 
 static bool ours(struct round *r, const struct guest *g) {
         struct worker a, b;
+        struct beat beat;
+        char serial[2][PATH_MAX + 8];
         int sp[2];
-        if (!worker_start(&a, "src", -1, g) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+        if (g->heartbeat && !beat_open(&beat, "ours"))
+                return false;
+        for (int i = 0; i < 2; i++)
+                snprintf(serial[i], sizeof serial[i], "%s%s", g->heartbeat ? "file:" : "none",
+                         g->heartbeat ? beat.path[i] : "");
+        if (!worker_start(&a, "src", -1, g, serial[0]) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
                 return false;
         usleep(g->settle_ms * 1000); /* set up and idling, or dirtying */
-        if (!worker_start(&b, "dst", sp[1], g))
+        if (!worker_start(&b, "dst", sp[1], g, serial[1]) || (g->heartbeat && !beat_start(&beat)))
                 return false;
         close(sp[1]);
         struct json_object *m = json_tokener_parse("{\"op\":\"migrate-send\",\"id\":5}");
@@ -156,8 +241,13 @@ static bool ours(struct round *r, const struct guest *g) {
         r->mib = num_of(m, "bytes") / 1048576.0;
         r->mbps = num_of(m, "bytes") / 1e6 / (r->total_ms / 1e3);
         r->passes = num_of(m, "passes"), r->throttle_pct = num_of(m, "throttle_pct");
+        if (g->heartbeat)
+                fprintf(stderr, "  ours: downtime %.2f ms = pause %.2f + last pages and state %.2f + READY/COMMIT/RUNNING "
+                        "%.2f\n", num_of(m, "downtime_ms"), num_of(m, "pause_ms"), num_of(m, "state_ms"),
+                        num_of(m, "commit_ms"));
         json_object_put(m);
         (void)t1;
+        r->blackout_ms = g->heartbeat ? beat_end(&beat) : -1;
         worker_end(&a);
         worker_end(&b);
         uint64_t first = bench_phase_ns(bench_slurp(b.err), "guest");
@@ -169,11 +259,14 @@ static bool ours(struct round *r, const struct guest *g) {
 
 /* ---- QEMU ---- */
 
-static bool qemu_start(struct qmp *q, const char *name, const char *incoming, const struct guest *g) {
+static bool qemu_start(struct qmp *q, const char *name, const char *incoming, const struct guest *g,
+                       const char *serial) {
         char sock[PATH_MAX], kernel[PATH_MAX];
         snprintf(sock, sizeof sock, "%s/%s.qmp", dir, name);
         snprintf(kernel, sizeof kernel, "%s/tests/%s", build_dir, g->elf);
-        return qmp_qemu_start_append(q, sock, kernel, GUEST_MIB, incoming, NULL, g->cmdline[0] ? g->cmdline : NULL);
+        return qmp_qemu_start_opts(q, &(struct qmp_opts){ .sock = sock, .kernel = kernel, .mem_mib = GUEST_MIB,
+                                                          .incoming = incoming, .serial = serial,
+                                                          .append = g->cmdline[0] ? g->cmdline : NULL });
 }
 
 static bool qemu(struct round *r, const struct guest *g) {
@@ -182,7 +275,12 @@ static bool qemu(struct round *r, const struct guest *g) {
         snprintf(incoming, sizeof incoming, "unix:%s", mig);
         snprintf(cmd, sizeof cmd, "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"unix:%s\"}}", mig);
         struct qmp src, dst;
-        if (!qemu_start(&src, "src", NULL, g) || !qemu_start(&dst, "dst", incoming, g))
+        struct beat beat;
+        if (g->heartbeat && !beat_open(&beat, "qemu"))
+                return false;
+        if (!qemu_start(&src, "src", NULL, g, g->heartbeat ? beat.path[0] : NULL) ||
+            !qemu_start(&dst, "dst", incoming, g, g->heartbeat ? beat.path[1] : NULL) ||
+            (g->heartbeat && !beat_start(&beat)))
                 return false;
         usleep(g->settle_ms * 1000);
         /* At its best: no bandwidth cap (7.2's default is 128 MiB/s),
@@ -214,6 +312,7 @@ static bool qemu(struct round *r, const struct guest *g) {
                         ok = false;
                 json_object_put(rep);
         }
+        r->blackout_ms = g->heartbeat ? beat_end(&beat) : -1;
         qmp_qemu_end(&src);
         qmp_qemu_end(&dst);
         return ok && done;
@@ -262,9 +361,10 @@ static double tsc_hz(void) {
 /* ROUNDS moves of guest g, ours and QEMU's (q: QEMU there); medians into
  * o and qm: downtime, total, MB/s, MiB, the guest's dirty rate, passes,
  * throttle. */
-static bool rounds(const struct guest *g, const char *what, bool *q, double o[7][ROUNDS], double qm[7][ROUNDS]) {
+#define COLS 8
+static bool rounds(const struct guest *g, const char *what, bool *q, double o[COLS][ROUNDS], double qm[COLS][ROUNDS]) {
         for (int i = 0; i < ROUNDS; i++) {
-                struct round a = { 0 }, c = { -1, -1, -1, -1, -1, -1, -1 };
+                struct round a = { 0 }, c = { -1, -1, -1, -1, -1, -1, -1, -1, -1 };
                 if (!ours(&a, g)) {
                         fprintf(stderr, "bench-migrate: %s round %d of vmwp failed (is %s/vmwp/vmwp built?)\n", what,
                                 i, build_dir);
@@ -274,18 +374,21 @@ static bool rounds(const struct guest *g, const char *what, bool *q, double o[7]
                         fprintf(stderr, "bench-migrate: %s round %d of QEMU failed: no baseline\n", what, i);
                         *q = false;
                 }
-                double ov[7] = { a.downtime_ms, a.total_ms, a.pass1_mbps, a.mib, a.dirty_mbps, a.passes, a.throttle_pct };
-                double qv[7] = { c.downtime_ms, c.total_ms, c.mbps, c.mib, c.dirty_mbps, c.passes, c.throttle_pct };
-                for (int k = 0; k < 7; k++)
+                double ov[COLS] = { a.downtime_ms, a.total_ms, a.pass1_mbps, a.mib,
+                                    a.dirty_mbps,  a.passes,   a.throttle_pct, a.blackout_ms };
+                double qv[COLS] = { c.downtime_ms, c.total_ms, c.mbps, c.mib, c.dirty_mbps, c.passes, c.throttle_pct,
+                                    c.blackout_ms };
+                for (int k = 0; k < COLS; k++)
                         o[k][i] = ov[k], qm[k][i] = qv[k];
                 fprintf(stderr,
                         "%s round %d: downtime %.2f ms (QEMU %.0f, %.2fx), total %.2f ms (QEMU %.0f, %.2fx), stream "
                         "%.2f MiB at %.0f MB/s, pass 1 at %.0f MB/s (QEMU %.2f MiB at %.0f MB/s), guest dirtying %.0f "
-                        "MB/s (QEMU's %.0f), passes %.0f (QEMU %.0f), throttle %.0f %% (QEMU %.0f %%)\n",
+                        "MB/s (QEMU's %.0f), passes %.0f (QEMU %.0f), throttle %.0f %% (QEMU %.0f %%), blackout "
+                        "%.2f ms (QEMU %.2f)\n",
                         what, i, a.downtime_ms, c.downtime_ms, *q ? a.downtime_ms / c.downtime_ms : -1, a.total_ms,
                         c.total_ms, *q ? a.total_ms / c.total_ms : -1, a.mib, a.mbps, a.pass1_mbps, c.mib, c.mbps,
                         a.dirty_mbps,
-                        c.dirty_mbps, a.passes, c.passes, a.throttle_pct, c.throttle_pct);
+                        c.dirty_mbps, a.passes, c.passes, a.throttle_pct, c.throttle_pct, a.blackout_ms, c.blackout_ms);
         }
         return true;
 }
@@ -305,15 +408,19 @@ int main(void) {
         bool q = system("command -v qemu-system-x86_64 >/dev/null 2>&1") == 0;
         if (!q)
                 fprintf(stderr, "bench-migrate: qemu-system-x86_64 not installed: no baseline\n");
-        static double o[7][ROUNDS], qm[7][ROUNDS], od[7][ROUNDS], qd[7][ROUNDS];
-        struct guest idle = { .elf = "tg_vmwp_irq.elf", .settle_ms = 100 }, dirty = { .elf = "tg_vmwp_basic.elf",
-                                                                                       .settle_ms = 300 };
+        static double o[COLS][ROUNDS], qm[COLS][ROUNDS], od[COLS][ROUNDS], qd[COLS][ROUNDS], oh[COLS][ROUNDS],
+                qh[COLS][ROUNDS];
+        struct guest idle = { .elf = "tg_vmwp_irq.elf", .settle_ms = 100 },
+                     dirty = { .elf = "tg_vmwp_basic.elf", .settle_ms = 300 },
+                     beat = { .elf = "tg_vmwp_basic.elf", .settle_ms = 300, .heartbeat = true };
         double hz = tsc_hz();
         snprintf(dirty.cmdline, sizeof dirty.cmdline, "W%.0f", hz * 4096 / (DIRTY_MBPS * 1e6));
+        snprintf(beat.cmdline, sizeof beat.cmdline, "H%.0f", hz * HEARTBEAT_US / 1e6);
         fprintf(stderr, "TSC %.0f MHz: the dirtying guest writes a page every %s cycles\n", hz / 1e6,
                 dirty.cmdline + 1);
-        bool qi = q, qdirty = q;
-        if (!rounds(&idle, "idle", &qi, o, qm) || !rounds(&dirty, "dirtying", &qdirty, od, qd))
+        bool qi = q, qdirty = q, qbeat = q;
+        if (!rounds(&idle, "idle", &qi, o, qm) || !rounds(&dirty, "dirtying", &qdirty, od, qd) ||
+            !rounds(&beat, "heartbeat", &qbeat, oh, qh))
                 return 1;
         double link = socket_mbps();
 #define MED(col, k) bench_median(col[k], ROUNDS)
@@ -335,6 +442,11 @@ int main(void) {
                      "", "-", "lower");
         bench_result("live migration, dirtying guest: first pass's throughput beside the socketpair's own", MED(od, 2),
                      link, "MB/s", "-", "higher");
+        bench_result("live migration, guest writing its serial port every 20 us: blackout seen from outside (the "
+                     "source's last byte -> the destination's first), both measured alike",
+                     MED(oh, 7), QMED(qbeat, qh, 7), "ms", "<= 30, <= 0.3x", "lower");
+        bench_result("live migration, the same guest: downtime as each reports it (ours: pause -> first KVM_RUN; "
+                     "QEMU: query-migrate's)", MED(oh, 0), QMED(qbeat, qh, 0), "ms", "-", "lower");
         char cmd[64];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         return system(cmd) == 0 ? 0 : 1;

@@ -16,6 +16,9 @@
 #      one after the other, one page per n TSC cycles (bench-migrate's
 #      guest dirtying memory at a set rate); after a stall of 2^32 cycles
 #      or more the pace starts afresh instead of catching up
+#   H<n>: like W, right after the magic: a '.' on COM1 every n TSC cycles,
+#      forever (bench-migrate's heartbeat: the gap in its output seen from
+#      outside is a migration's blackout)
 #   anything else: hang (cli; hlt)
 #include "vmwp_pvh.h"
         .code32
@@ -33,6 +36,8 @@ _start:
         jz      1f
         cmpb    $'W', (%edi)
         je      dirty_paced
+        cmpb    $'H', (%edi)
+        je      heartbeat
 1:
         mov     $msg_ok, %eax
         call    puts
@@ -129,7 +134,7 @@ dirty:                                  # sweep n writes n to each page, checkin
         mov     $'.', %al
         call    putc
         jmp     2b
-dirty_paced:                            # EBP = the decimal after 'W': TSC cycles per page
+decimal:                                # EBP = the decimal at EDI + 1 (after the mode's letter)
         xor     %ebp, %ebp
         inc     %edi
 5:      movzbl  (%edi), %eax
@@ -140,7 +145,30 @@ dirty_paced:                            # EBP = the decimal after 'W': TSC cycle
         add     %eax, %ebp
         inc     %edi
         jmp     5b
-6:      rdtsc
+6:      ret
+heartbeat:                              # EBP: TSC cycles per byte
+        call    decimal
+        rdtsc
+        mov     %eax, %esi              # EDI:ESI the next byte's deadline
+        mov     %edx, %edi
+2:      mov     $COM1, %dx
+        mov     $'.', %al
+        out     %al, %dx
+        add     %ebp, %esi
+        adc     $0, %edi
+3:      rdtsc
+        cmp     %edi, %edx
+        jb      3b
+        ja      4f                      # far behind (a pause): start afresh
+        cmp     %esi, %eax
+        jb      3b
+        jmp     2b
+4:      mov     %eax, %esi
+        mov     %edx, %edi
+        jmp     2b
+dirty_paced:                            # EBP = the decimal after 'W': TSC cycles per page
+        call    decimal
+        rdtsc
         mov     %eax, %esi              # EDI:ESI the next page's deadline
         mov     %edx, %edi
         xor     %ecx, %ecx              # the sweep
