@@ -84,11 +84,11 @@ int vmwp_devices_save_live(struct vmwp_devices *t, struct vmstate_writer *w, cha
         return save(t, true, w, err, errlen);
 }
 
-void *vmwp_devices_memory(const struct vmwp_devices *t, unsigned i, size_t *len) {
+void *vmwp_devices_memory(const struct vmwp_devices *t, unsigned i, size_t *len, int *fd) {
         for (size_t k = 0; k < t->n; k++)
                 if (t->rows[k].ops->memory && i-- == 0)
-                        return t->rows[k].ops->memory(t->rows[k].dev, len);
-        *len = 0;
+                        return t->rows[k].ops->memory(t->rows[k].dev, len, fd);
+        *len = 0, *fd = -1;
         return NULL;
 }
 

@@ -35,12 +35,14 @@ struct vmwp_device_ops {
         const uint32_t *tags;
         /* Memory of the device's own that the guest writes directly,
          * outside RAM (a VRAM mapped with vid_devmem_map), or NULL: its
-         * mapping, *len its bytes (a multiple of the page size). Such a
+         * mapping, *len its bytes (a multiple of the page size), *fd the
+         * memfd it maps from offset 0 (its holes read as zeros: never
+         * read, sent or written as data) or -1. Such a
          * row's save writes that memory and nothing else: a live migration
          * copies the memory ahead while the guest runs (dirty-logged
          * through vid, sent as DEVMEM records) and leaves the row out of
          * its final state (docs/migration.md, "Device memory"). */
-        void *(*memory)(void *dev, size_t *len);
+        void *(*memory)(void *dev, size_t *len, int *fd);
 };
 
 #define VMWP_DEVICES_MAX 48u
@@ -70,9 +72,9 @@ int vmwp_devices_save(struct vmwp_devices *t, struct vmstate_writer *w, char *er
  * state: their memory went ahead). */
 int vmwp_devices_save_live(struct vmwp_devices *t, struct vmstate_writer *w, char *err, size_t errlen);
 /* The i-th device memory, counting the rows that have one in table order
- * (the index DEVMEM records carry): its mapping and *len, or NULL past the
- * last. */
-void *vmwp_devices_memory(const struct vmwp_devices *t, unsigned i, size_t *len);
+ * (the index DEVMEM records carry): its mapping, *len and *fd, or NULL
+ * past the last. */
+void *vmwp_devices_memory(const struct vmwp_devices *t, unsigned i, size_t *len, int *fd);
 /* Before anything is applied: refuses (-EPROTONOSUPPORT, naming the tag,
  * instance and offset) a section of secs whose tag neither a row's tags
  * nor also (0-terminated: vid's) list, unless it is flagged

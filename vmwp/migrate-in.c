@@ -223,7 +223,8 @@ static int write_disk(struct vmwp_vm *vm, const struct mig_record *rec, const ui
 static int write_devmem(struct vmwp_vm *vm, const struct mig_record *rec, const uint8_t *data, char *err,
                         size_t errlen) {
         size_t len;
-        uint8_t *host = vmwp_devices_memory(&vm->devices, rec->index, &len);
+        int fd;
+        uint8_t *host = vmwp_devices_memory(&vm->devices, rec->index, &len, &fd);
         if (!host)
                 return errorf(err, errlen, -EINVAL, "device memory %u: this VM has no such memory", rec->index);
         if (rec->addr > len || rec->length > len - rec->addr) /* parsed: no overflow */
@@ -231,7 +232,8 @@ static int write_devmem(struct vmwp_vm *vm, const struct mig_record *rec, const 
                               rec->index, (unsigned long long)rec->length, (unsigned long long)rec->addr, len);
         if (rec->type == MIG_DEVMEM)
                 memcpy(host + rec->addr, data, (size_t)rec->length);
-        else
+        else if (fd < 0 || fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)rec->addr,
+                                     (off_t)rec->length) < 0) /* a hole: zeros that take no memory */
                 memset(host + rec->addr, 0, (size_t)rec->length);
         return 0;
 }

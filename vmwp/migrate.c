@@ -231,6 +231,7 @@ struct mdisk {
 struct mmem {
         const uint8_t *host;
         size_t len;
+        int fd; /* its memfd, or -1 */
         uint64_t *dirty; /* pages written since they were last sent (vid_devmem_dirty_get) */
         uint64_t *more;  /* the switch-over's last look */
 };
@@ -351,7 +352,8 @@ static void untrack_disks(struct migration *m) {
 static int find_memories(struct migration *m, char *err, size_t errlen) {
         for (unsigned i = 0;; i++) {
                 size_t len;
-                const uint8_t *host = vmwp_devices_memory(&m->vm->devices, i, &len);
+                int fd;
+                const uint8_t *host = vmwp_devices_memory(&m->vm->devices, i, &len, &fd);
                 if (!host)
                         return 0;
                 if (i == MIG_DEVMEM_MAX || len > MIG_DEVMEM_BYTES || !len || len % PAGE)
@@ -360,7 +362,8 @@ static int find_memories(struct migration *m, char *err, size_t errlen) {
                                       len, MIG_DEVMEM_MAX, (unsigned long long)(MIG_DEVMEM_BYTES >> 20));
                 size_t words = DIV_ROUND_UP(len / PAGE, 64);
                 struct mmem *mm = &m->mems[m->n_mems++];
-                *mm = (struct mmem){ .host = host, .len = len, .dirty = calloc(words, 8), .more = calloc(words, 8) };
+                *mm = (struct mmem){ .host = host, .len = len, .fd = fd, .dirty = calloc(words, 8),
+                                     .more = calloc(words, 8) };
                 if (!mm->dirty || !mm->more)
                         return -ENOMEM;
         }
@@ -372,13 +375,38 @@ static void free_memories(struct migration *m) {
         m->n_mems = 0;
 }
 
+/* The first pass of a device memory with a memfd: its data extents (its
+ * holes are zeros on the destination too, whose memory is new; reading
+ * them would fill them). */
+static int pass_memory_extents(struct migration *m, uint32_t i) {
+        const struct mmem *mm = &m->mems[i];
+        int r = 0;
+        for (off_t pos = 0; r >= 0 && (uint64_t)pos < mm->len;) {
+                off_t data = lseek(mm->fd, pos, SEEK_DATA), hole = data < 0 ? -1 : lseek(mm->fd, data, SEEK_HOLE);
+                if (data < 0 && errno == ENXIO)
+                        break; /* nothing after pos */
+                if (data < 0 || hole < 0)
+                        return -errno;
+                uint64_t to = MIN(ALIGN_UP((uint64_t)hole, PAGE), (uint64_t)mm->len);
+                for (uint64_t off = ALIGN_DOWN((uint64_t)data, PAGE); r >= 0 && off < to; off += PAGE)
+                        r = send_page(&m->s, i + 1, mm->host, off);
+                pos = (off_t)to;
+        }
+        return r;
+}
+
 /* The first pass sends all of each device memory (its zero pages as
- * DEVMEM_ZERO runs), the later ones the pages written since (mm->dirty). */
+ * DEVMEM_ZERO runs, its memfd's holes not at all), the later ones the
+ * pages written since (mm->dirty). */
 static int pass_memories(struct migration *m, bool first) {
         int r = 0;
         for (uint32_t i = 0; r >= 0 && i < m->n_mems; i++) {
                 const struct mmem *mm = &m->mems[i];
                 size_t pages = mm->len / PAGE;
+                if (first && mm->fd >= 0) {
+                        r = pass_memory_extents(m, i);
+                        continue;
+                }
                 for (size_t w = 0; r >= 0 && w < DIV_ROUND_UP(pages, 64); w++)
                         for (uint64_t bits = first ? ~0ull : mm->dirty[w]; r >= 0 && bits; bits &= bits - 1) {
                                 uint64_t page = (uint64_t)w * 64 + (uint64_t)__builtin_ctzll(bits);

@@ -193,9 +193,10 @@ static int video_row_restore(void *dev, const struct vmstate_section *secs, size
 
 /* The VRAM, for a live migration to copy ahead (its save writes nothing
  * else). */
-static void *video_row_memory(void *dev, size_t *len) {
+static void *video_row_memory(void *dev, size_t *len, int *fd) {
         struct vmwp_display *d = dev;
         *len = VIDEOVSP_VRAM_BYTES;
+        *fd = d->vram_fd;
         return d->vram;
 }
 

@@ -11,7 +11,7 @@
 #     ran and the part of it in the downtime (less: what changed last);
 #   vmctl screenshot on each host is the pattern, pixel for pixel;
 #   a guest whose screen stays still (no churn) moves with no VRAM in the
-#   downtime.
+#   downtime, and the destination's VRAM takes only what was drawn.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 t_setup
@@ -100,6 +100,14 @@ note "${line#*: }"
 echo "$line" | grep -Eq ": 1[0-9]{3} KiB sent while the guest ran, 0 KiB of it in the downtime" ||
   fail "the still screen's VRAM: $line"
 wait_for 30 "the still guest checking its screen on B" checks_past "$ADDRB" "$(checks "$ADDRB")"
+# B's VRAM holds what was drawn, not 16 MiB: the holes stayed holes.
+pid=$(ADDR=$ADDRB vm_prop still WorkerPid)
+vram_kib=
+for f in /proc/"$pid"/fd/*; do
+  case "$(readlink "$f")" in "/memfd:vmwp-vram (deleted)") vram_kib=$(( $(stat -L -c '%b * %B' "$f") / 1024 )); break ;; esac
+done
+note "B's VRAM memfd: $vram_kib KiB allocated"
+[ -n "$vram_kib" ] && [ "$vram_kib" -lt 4096 ] || fail "B's VRAM memfd: ${vram_kib:-not found} KiB allocated of 16 MiB"
 ADDR=$ADDRB console still | grep -q "VSC error=" && fail "the still guest: $(ADDR=$ADDRB console still | grep error=)"
 ADDR=$ADDRB expect_rc 0 vmctl kill still
 echo PASS
