@@ -365,7 +365,7 @@ static int find_memories(struct migration *m, char *err, size_t errlen) {
                 *mm = (struct mmem){ .host = host, .len = len, .fd = fd, .dirty = calloc(words, 8),
                                      .more = calloc(words, 8) };
                 if (!mm->dirty || !mm->more)
-                        return -ENOMEM;
+                        return errorf(err, errlen, -ENOMEM, "device memory %u: no memory for its dirty bitmaps", i);
         }
 }
 
