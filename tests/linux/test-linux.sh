@@ -504,6 +504,13 @@ migrate_to b 10.56.0.2
 ADDR=$ADDR_A
 migrate_to a 10.56.0.1
 [ "$ADDR" = "$ADDR_A" ] || fail "the test lost track of host A's bus"
+# The screen went along both ways (docs/migration.md "Device memory": the
+# VRAM copied while the guest ran, its last pages in the downtime).
+note "B: $(grep -h 'vm linux: device memory (the VRAM)' "$B/vmms.log" | tail -n 1)"
+note "A: $(grep -h 'vm linux: device memory (the VRAM)' "$T/vmms.log" | tail -n 1)"
+expect_rc 0 vmctl screenshot linux "$T/screen-moved.png"
+"$VMD/display-image-check" exact "$T/screen-moved.png" 0 >"$T/screen-moved.check" 2>&1 ||
+	{ cp "$T/screen-moved.png" "$art/screen-moved.png"; fail "after the migrations the screen is not what the guest drew: $(cat "$T/screen-moved.check")"; }
 t_host_b_stop
 
 # A checkpoint (docs/checkpoints.md), taken just after a round (the guest
