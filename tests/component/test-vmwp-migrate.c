@@ -5,7 +5,8 @@
  * back and forth; a destination that dies mid-transfer or never reports
  * running, and a guest that cannot meet its downtime budget, leave the
  * VM running on the source; a corrupt or cut stream is refused by the
- * destination (a relay process between the two flips a byte or stops). */
+ * destination (a relay process between the two flips a byte or stops),
+ * and so is device memory it has no room for (the relay adds a record). */
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <poll.h>
@@ -380,6 +381,62 @@ TEST(destination_lacking_a_cpu_feature_refuses_at_the_hello) {
         ASSERT_LE(after, (long)(MIG_RECORD_HEADER + MIG_TEXT_MAX)); /* an ABORT at most, never a page */
         ASSERT_STREQ(state_of(&a), "running");
         ASSERT_TRUE(echo(a.con, "cpu"));
+        worker_stop(&a);
+}
+
+/* A relay (a child process) that passes the source's hello on, then
+ * slips a DEVMEM record of one page in before the source's first record,
+ * then copies both ways. */
+static pid_t relay_injecting_devmem(int src, int dst) {
+        pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid)
+                return pid;
+        uint8_t hello[MIG_HELLO_MAX], rec[MIG_RECORD_HEADER + 4096];
+        struct mig_hello h;
+        char err[512], buf[65536];
+        if (!read_full(src, hello, MIG_HELLO_HEADER) || mig_hello_parse(hello, MIG_HELLO_HEADER, &h, err, sizeof err))
+                _exit(1);
+        size_t len = mig_hello_size(hello);
+        if (!read_full(src, hello + MIG_HELLO_HEADER, len - MIG_HELLO_HEADER) || write(dst, hello, len) != (ssize_t)len)
+                _exit(1);
+        memset(rec + MIG_RECORD_HEADER, 0x5a, 4096);
+        mig_record_encode_index(rec, MIG_DEVMEM, 0, 0, 4096, vmstate_crc32c(0, rec + MIG_RECORD_HEADER, 4096));
+        if (write(dst, rec, sizeof rec) != (ssize_t)sizeof rec)
+                _exit(1);
+        for (;;) {
+                struct pollfd p[2] = { { .fd = src, .events = POLLIN }, { .fd = dst, .events = POLLIN } };
+                if (poll(p, 2, 30000) <= 0)
+                        _exit(0);
+                int i = p[0].revents ? 0 : 1;
+                ssize_t k = read(p[i].fd, buf, sizeof buf);
+                if (k <= 0 || write(p[1 - i].fd, buf, (size_t)k) != k)
+                        _exit(0);
+        }
+}
+
+/* Device memory (a VRAM) for a VM that has none here: the destination
+ * refuses the record, naming it, and never runs the guest; the source's
+ * guest keeps echoing. */
+TEST(device_memory_a_destination_lacks_is_refused) {
+        struct worker a, b;
+        worker_start(&a, 0, -1);
+        ASSERT_TRUE(echo(a.con, "ab"));
+        int s1[2], s2[2], progress;
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s1));
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s2));
+        worker_start(&b, 30, s2[1]);
+        close(s2[1]);
+        pid_t r = relay_injecting_devmem(s1[1], s2[0]);
+        close(s1[1]), close(s2[0]);
+        struct json_object *m = migrate(&a, s1[0], ",\"peer_timeout_ms\":5000", &progress);
+        close(s1[0]);
+        ASSERT_STREQ(vmwp_ctl_str(m, "ok"), "false");
+        json_object_put(m);
+        worker_end(&b, 3, "device memory 0: this VM has no such memory");
+        waitpid(r, NULL, 0);
+        ASSERT_STREQ(state_of(&a), "running");
+        ASSERT_TRUE(echo(a.con, "dm"));
         worker_stop(&a);
 }
 
