@@ -173,7 +173,7 @@ static void video_row_resume(void *dev) {
  * server's row. */
 static int video_row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
         struct vmwp_display *d = dev;
-        return videovsp_vram_save(w, d->vram, err, errlen);
+        return videovsp_vram_save(w, d->vram, d->vram_fd, err, errlen);
 }
 
 static int video_row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
@@ -187,7 +187,7 @@ static int video_row_restore(void *dev, const struct vmstate_section *secs, size
         int r = videovsp_vram_state_decode(s, map, &data, err, errlen);
         if (r < 0)
                 return r;
-        videovsp_vram_apply(d->vram, map, data);
+        videovsp_vram_apply(d->vram, d->vram_fd, map, data);
         return 0;
 }
 

@@ -7,6 +7,8 @@
  * modes that do not fit the VRAM, rectangles outside the mode, floods,
  * messages before the negotiation, malformed headers. */
 #include <pthread.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/macro.h"
@@ -442,7 +444,7 @@ TEST(a_saved_channel_comes_back_with_its_vram_and_mode) {
 }
 
 static int save_vram(void *opaque, struct vmstate_writer *w, char *err, size_t errlen) {
-        return videovsp_vram_save(w, opaque, err, errlen);
+        return videovsp_vram_save(w, opaque, -1, err, errlen);
 }
 
 /* SVRM: only the chunks that are not zero are stored, and they come back
@@ -468,7 +470,7 @@ TEST(the_vram_is_saved_as_its_nonzero_chunks) {
                 ASSERT_STREQ(err, "");
         ASSERT_EQ(map[0], 0x21); /* chunks 0 and 5 */
         ASSERT_EQ(map[VIDEOVSP_VRAM_CHUNKS / 8 - 1], 0x80);
-        videovsp_vram_apply(back, map, data);
+        videovsp_vram_apply(back, -1, map, data);
         ASSERT_EQ(memcmp(vram, back, VIDEOVSP_VRAM_BYTES), 0);
 
         /* A map naming a chunk the section does not carry. */
@@ -503,6 +505,58 @@ TEST(the_vram_is_saved_as_its_nonzero_chunks) {
         munmap(file, len);
         free(vram);
         free(back);
+}
+
+struct memfd_vram {
+        uint8_t *vram;
+        int fd;
+};
+
+static int save_memfd_vram(void *opaque, struct vmstate_writer *w, char *err, size_t errlen) {
+        struct memfd_vram *m = opaque;
+        return videovsp_vram_save(w, m->vram, m->fd, err, errlen);
+}
+
+static uint64_t allocated(int fd) {
+        struct stat st;
+        ASSERT_OK(fstat(fd, &st));
+        return (uint64_t)st.st_blocks * 512u;
+}
+
+static struct memfd_vram memfd_vram(void) {
+        struct memfd_vram m = { .fd = memfd_create("test-vram", MFD_CLOEXEC) };
+        ASSERT_GE(m.fd, 0);
+        ASSERT_OK(ftruncate(m.fd, VIDEOVSP_VRAM_BYTES));
+        m.vram = mmap(NULL, VIDEOVSP_VRAM_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, m.fd, 0);
+        ASSERT_TRUE(m.vram != MAP_FAILED);
+        return m;
+}
+
+/* A VRAM in a memfd (the worker's): the save reads only the chunks that
+ * hold data, so its holes stay holes (a drawn console does not cost the
+ * whole 16 MiB on every save); the restore punches out the chunks left
+ * out instead of writing zeros. */
+TEST(a_memfd_vrams_holes_stay_holes) {
+        struct memfd_vram src = memfd_vram(), dst = memfd_vram();
+        memset(src.vram + 3 * VIDEOVSP_VRAM_CHUNK, 0x42, 100);
+        uint8_t *file;
+        size_t len;
+        struct vmstate_section secs[4];
+        ASSERT_EQ(vmstate_test_save(save_memfd_vram, &src, &file, &len, secs, ARRAY_SIZE(secs)), 1);
+        ASSERT_LE(allocated(src.fd), (uint64_t)VIDEOVSP_VRAM_CHUNK); /* the one chunk drawn, nothing read in */
+        uint8_t map[VIDEOVSP_VRAM_CHUNKS / 8];
+        const uint8_t *data;
+        char err[256] = "";
+        if (videovsp_vram_state_decode(&secs[0], map, &data, err, sizeof err) < 0)
+                ASSERT_STREQ(err, "");
+        ASSERT_EQ(map[0], 0x08); /* chunk 3 */
+        memset(dst.vram, 0xcc, VIDEOVSP_VRAM_BYTES); /* every chunk allocated and not zero */
+        videovsp_vram_apply(dst.vram, dst.fd, map, data);
+        ASSERT_LE(allocated(dst.fd), (uint64_t)VIDEOVSP_VRAM_CHUNK); /* before reading it: a read fills a hole */
+        ASSERT_EQ(memcmp(src.vram, dst.vram, VIDEOVSP_VRAM_BYTES), 0);
+        munmap(file, len);
+        munmap(src.vram, VIDEOVSP_VRAM_BYTES), munmap(dst.vram, VIDEOVSP_VRAM_BYTES);
+        close(src.fd), close(dst.fd);
 }
 
 TEST(resolutions_offered) {

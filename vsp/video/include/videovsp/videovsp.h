@@ -140,11 +140,14 @@ int videovsp_channel_state_decode(const struct vmstate_section *s, struct videov
 #define VIDEOVSP_VRAM_STATE_TAG VMSTATE_TAG('S', 'V', 'R', 'M')
 #define VIDEOVSP_VRAM_CHUNK (64u << 10)
 #define VIDEOVSP_VRAM_CHUNKS (VIDEOVSP_VRAM_BYTES / VIDEOVSP_VRAM_CHUNK)
-int videovsp_vram_save(struct vmstate_writer *w, const uint8_t *vram, char *err, size_t errlen);
+/* fd: the memfd vram maps from offset 0, or -1: the chunks in its holes
+ * are zero without being read (reading them would fill them). */
+int videovsp_vram_save(struct vmstate_writer *w, const uint8_t *vram, int fd, char *err, size_t errlen);
 /* Pure: checks the section (its size this device's, the chunks the map
  * names) and points *data at its chunks. 0, or -EINVAL /
  * -EPROTONOSUPPORT with a sentence. */
 int videovsp_vram_state_decode(const struct vmstate_section *s, uint8_t map[VIDEOVSP_VRAM_CHUNKS / 8],
                                const uint8_t **data, char *err, size_t errlen);
-/* Writes a decoded section into vram (the chunks left out: zeros). */
-void videovsp_vram_apply(uint8_t *vram, const uint8_t map[VIDEOVSP_VRAM_CHUNKS / 8], const uint8_t *data);
+/* Writes a decoded section into vram (the chunks left out: zeros,
+ * punched out of fd, the memfd vram maps, where it is not -1). */
+void videovsp_vram_apply(uint8_t *vram, int fd, const uint8_t map[VIDEOVSP_VRAM_CHUNKS / 8], const uint8_t *data);
