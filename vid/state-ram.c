@@ -20,8 +20,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "common/fd-util.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "internal.h"
@@ -42,37 +42,33 @@ static int extent_push(struct vid_ram_extent **ext, size_t *n, size_t *cap, uint
         return 0;
 }
 
+struct extents {
+        struct vid_ram_extent *ext;
+        size_t n, cap;
+        uint64_t ram_bytes;
+};
+
+static int add_extent(void *opaque, uint64_t data, uint64_t hole) {
+        struct extents *e = opaque;
+        uint64_t from = ALIGN_DOWN(data, VID_PAGE_SIZE), to = MIN(ALIGN_UP(hole, VID_PAGE_SIZE), e->ram_bytes);
+        if (e->n && e->ext[e->n - 1].offset + e->ext[e->n - 1].length >= from) {
+                e->ext[e->n - 1].length = to - e->ext[e->n - 1].offset; /* touching: merge */
+                return 0;
+        }
+        return extent_push(&e->ext, &e->n, &e->cap, from, to - from);
+}
+
 /* The memfd's data extents, page-aligned (a filesystem without hole
  * tracking reports everything as data, which is correct, just larger). */
 int vid_ram_extents(struct vid_partition *p, struct vid_ram_extent **out, size_t *n_out) {
-        struct vid_ram_extent *ext = NULL;
-        size_t n = 0, cap = 0;
-        off_t pos = 0, end = (off_t)p->ram_bytes;
-        while (pos < end) {
-                off_t data = lseek(p->memfd, pos, SEEK_DATA);
-                if (data < 0) {
-                        if (errno == ENXIO)
-                                break; /* no data after pos */
-                        free(ext);
-                        return -errno;
-                }
-                off_t hole = lseek(p->memfd, data, SEEK_HOLE);
-                if (hole < 0) {
-                        free(ext);
-                        return -errno;
-                }
-                uint64_t from = ALIGN_DOWN((uint64_t)data, VID_PAGE_SIZE);
-                uint64_t to = MIN(ALIGN_UP((uint64_t)hole, VID_PAGE_SIZE), p->ram_bytes);
-                if (n && ext[n - 1].offset + ext[n - 1].length >= from) {
-                        ext[n - 1].length = to - ext[n - 1].offset; /* touching: merge */
-                } else if (extent_push(&ext, &n, &cap, from, to - from) < 0) {
-                        free(ext);
-                        return -ENOMEM;
-                }
-                pos = (off_t)to;
+        struct extents e = { .ram_bytes = p->ram_bytes };
+        int r = fd_for_each_data(p->memfd, p->ram_bytes, add_extent, &e);
+        if (r < 0) {
+                free(e.ext);
+                return r;
         }
-        *out = ext;
-        *n_out = n;
+        *out = e.ext;
+        *n_out = e.n;
         return 0;
 }
 

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/fd-util.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/migcommit.h"
@@ -232,9 +233,8 @@ static int write_devmem(struct vmwp_vm *vm, const struct mig_record *rec, const 
                               rec->index, (unsigned long long)rec->length, (unsigned long long)rec->addr, len);
         if (rec->type == MIG_DEVMEM)
                 memcpy(host + rec->addr, data, (size_t)rec->length);
-        else if (fd < 0 || fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)rec->addr,
-                                     (off_t)rec->length) < 0) /* a hole: zeros that take no memory */
-                memset(host + rec->addr, 0, (size_t)rec->length);
+        else
+                fd_zero_range(fd, host, rec->addr, rec->length); /* a hole: zeros that take no memory */
         return 0;
 }
 

@@ -27,6 +27,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "common/fd-util.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/migcommit.h"
@@ -375,24 +376,27 @@ static void free_memories(struct migration *m) {
         m->n_mems = 0;
 }
 
+struct memory_extent {
+        struct migration *m;
+        uint32_t i;
+};
+
+static int send_memory_extent(void *opaque, uint64_t data, uint64_t hole) {
+        struct memory_extent *e = opaque;
+        const struct mmem *mm = &e->m->mems[e->i];
+        int r = 0;
+        for (uint64_t off = ALIGN_DOWN(data, PAGE); r >= 0 && off < MIN(ALIGN_UP(hole, PAGE), (uint64_t)mm->len);
+             off += PAGE)
+                r = send_page(&e->m->s, e->i + 1, mm->host, off);
+        return r;
+}
+
 /* The first pass of a device memory with a memfd: its data extents (its
  * holes are zeros on the destination too, whose memory is new; reading
  * them would fill them). */
 static int pass_memory_extents(struct migration *m, uint32_t i) {
-        const struct mmem *mm = &m->mems[i];
-        int r = 0;
-        for (off_t pos = 0; r >= 0 && (uint64_t)pos < mm->len;) {
-                off_t data = lseek(mm->fd, pos, SEEK_DATA), hole = data < 0 ? -1 : lseek(mm->fd, data, SEEK_HOLE);
-                if (data < 0 && errno == ENXIO)
-                        break; /* nothing after pos */
-                if (data < 0 || hole < 0)
-                        return -errno;
-                uint64_t to = MIN(ALIGN_UP((uint64_t)hole, PAGE), (uint64_t)mm->len);
-                for (uint64_t off = ALIGN_DOWN((uint64_t)data, PAGE); r >= 0 && off < to; off += PAGE)
-                        r = send_page(&m->s, i + 1, mm->host, off);
-                pos = (off_t)to;
-        }
-        return r;
+        return fd_for_each_data(m->mems[i].fd, m->mems[i].len, send_memory_extent,
+                                &(struct memory_extent){ .m = m, .i = i });
 }
 
 /* The first pass sends all of each device memory (its zero pages as

@@ -134,3 +134,27 @@ int fd_set_nonblock(int fd, bool on) {
         f = on ? (f | O_NONBLOCK) : (f & ~O_NONBLOCK);
         return fcntl(fd, F_SETFL, f) < 0 ? -errno : 0;
 }
+
+int fd_for_each_data(int fd, uint64_t len, int (*fn)(void *opaque, uint64_t from, uint64_t to), void *opaque) {
+        for (uint64_t pos = 0; pos < len;) {
+                off_t data = lseek(fd, (off_t)pos, SEEK_DATA);
+                if (data < 0)
+                        return errno == ENXIO ? 0 : -errno; /* ENXIO: no data after pos */
+                off_t hole = lseek(fd, data, SEEK_HOLE);
+                if (hole < 0)
+                        return -errno;
+                if ((uint64_t)data >= len)
+                        return 0;
+                uint64_t to = MIN((uint64_t)hole, len);
+                int r = fn(opaque, (uint64_t)data, to);
+                if (r != 0)
+                        return r;
+                pos = to;
+        }
+        return 0;
+}
+
+void fd_zero_range(int fd, uint8_t *map, uint64_t off, uint64_t len) {
+        if (fd < 0 || fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0)
+                memset(map + off, 0, (size_t)len);
+}

@@ -2,6 +2,7 @@
 /* common/: GUIDs, the VM configuration parser, logging ratelimit, the
  * vmms<->vmwp message transport and file helpers. */
 #include <json-c/json.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -423,6 +424,55 @@ TEST(write_file_atomic) {
         ASSERT_EQ(st.st_mode & 0777, 0600u);
         unlink(path);
         rmdir(dir);
+}
+
+struct seen {
+        uint64_t from[8], to[8];
+        unsigned n;
+};
+
+static int see(void *opaque, uint64_t from, uint64_t to) {
+        struct seen *s = opaque;
+        if (s->n == 8)
+                return -E2BIG;
+        s->from[s->n] = from, s->to[s->n] = to, s->n++;
+        return s->n == 3 ? 7 : 0; /* the third extent stops the walk */
+}
+
+/* A memfd's data extents in order, the last clipped to the length asked
+ * for, none read; fn's non-zero return stops the walk; a range zeroed by
+ * punching takes no memory. */
+TEST(fd_data_extents_and_zero_ranges) {
+        int fd = memfd_create("test-extents", MFD_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        ASSERT_OK(ftruncate(fd, 64 * 4096));
+        uint8_t *map = mmap(NULL, 64 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        ASSERT_TRUE(map != MAP_FAILED);
+        map[4096] = map[2 * 4096] = 1;  /* pages 1-2 */
+        map[10 * 4096 + 5] = 2;         /* page 10 */
+        map[20 * 4096] = map[21 * 4096] = 3; /* pages 20-21 */
+        struct seen s = { 0 };
+        ASSERT_EQ(fd_for_each_data(fd, 15 * 4096, see, &s), 0);
+        ASSERT_EQ(s.n, 2u);
+        ASSERT_EQ(s.from[0], 4096u);
+        ASSERT_EQ(s.to[0], 3 * 4096u);
+        ASSERT_EQ(s.from[1], 10 * 4096u);
+        ASSERT_EQ(s.to[1], 11 * 4096u);
+        s = (struct seen){ 0 };
+        ASSERT_EQ(fd_for_each_data(fd, 21 * 4096 + 100, see, &s), 7); /* stopped at the third */
+        ASSERT_EQ(s.from[2], 20 * 4096u);
+        ASSERT_EQ(s.to[2], 21 * 4096u + 100); /* clipped */
+        struct stat st;
+        ASSERT_OK(fstat(fd, &st));
+        ASSERT_EQ((uint64_t)st.st_blocks * 512u, 5 * 4096u); /* the walk read no hole in */
+        fd_zero_range(fd, map, 0, 16 * 4096);
+        ASSERT_OK(fstat(fd, &st));
+        ASSERT_EQ((uint64_t)st.st_blocks * 512u, 2 * 4096u); /* punched, not written */
+        fd_zero_range(-1, map, 20 * 4096, 4096);               /* no fd: written */
+        ASSERT_EQ(map[20 * 4096], 0);
+        ASSERT_EQ(map[21 * 4096], 3);
+        munmap(map, 64 * 4096);
+        close(fd);
 }
 
 TEST_MAIN();

@@ -6,12 +6,11 @@
  * restored channel maps the VRAM at the same place again and comes back
  * quiesced. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <unistd.h>
 
+#include "common/fd-util.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "internal.h"
@@ -112,23 +111,19 @@ static bool chunk_stored(const uint8_t *map, size_t i) {
         return (map[i / 8] >> (i % 8)) & 1u;
 }
 
+static int mark_chunks(void *opaque, uint64_t data, uint64_t hole) {
+        uint8_t *map = opaque;
+        for (uint64_t i = data / VIDEOVSP_VRAM_CHUNK; i * VIDEOVSP_VRAM_CHUNK < hole; i++)
+                map[i / 8] |= (uint8_t)(1u << (i % 8));
+        return 0;
+}
+
 /* The chunks with data in the memfd (a bit each); all of them without
  * one, or when it cannot tell. */
 static void data_chunks(int fd, uint8_t *out) {
-        memset(out, fd < 0 ? 0xff : 0, VIDEOVSP_VRAM_CHUNKS / 8);
-        for (off_t pos = 0; fd >= 0 && pos < (off_t)VIDEOVSP_VRAM_BYTES;) {
-                off_t data = lseek(fd, pos, SEEK_DATA), hole = data < 0 ? -1 : lseek(fd, data, SEEK_HOLE);
-                if (data < 0 && errno == ENXIO)
-                        return;
-                if (data < 0 || hole < 0) {
-                        memset(out, 0xff, VIDEOVSP_VRAM_CHUNKS / 8);
-                        return;
-                }
-                size_t last = (size_t)MIN((uint64_t)hole, (uint64_t)VIDEOVSP_VRAM_BYTES);
-                for (size_t i = (size_t)data / VIDEOVSP_VRAM_CHUNK; i * VIDEOVSP_VRAM_CHUNK < last; i++)
-                        out[i / 8] |= (uint8_t)(1u << (i % 8));
-                pos = (off_t)last;
-        }
+        memset(out, 0, VIDEOVSP_VRAM_CHUNKS / 8);
+        if (fd < 0 || fd_for_each_data(fd, VIDEOVSP_VRAM_BYTES, mark_chunks, out) < 0)
+                memset(out, 0xff, VIDEOVSP_VRAM_CHUNKS / 8);
 }
 
 int videovsp_vram_save(struct vmstate_writer *w, const uint8_t *vram, int fd, char *err, size_t errlen) {
@@ -207,8 +202,7 @@ void videovsp_vram_apply(uint8_t *vram, int fd, const uint8_t map[VIDEOVSP_VRAM_
                 uint8_t *dst = vram + i * VIDEOVSP_VRAM_CHUNK;
                 if (chunk_stored(map, i))
                         memcpy(dst, data + k++ * VIDEOVSP_VRAM_CHUNK, VIDEOVSP_VRAM_CHUNK);
-                else if (fd < 0 || fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                                             (off_t)(i * VIDEOVSP_VRAM_CHUNK), VIDEOVSP_VRAM_CHUNK) < 0)
-                        memset(dst, 0, VIDEOVSP_VRAM_CHUNK);
+                else
+                        fd_zero_range(fd, vram, i * VIDEOVSP_VRAM_CHUNK, VIDEOVSP_VRAM_CHUNK);
         }
 }
