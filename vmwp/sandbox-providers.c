@@ -6,6 +6,7 @@
  * registered policy joins (sandbox_register_policy). When a provider starts
  * using a new system call on its run-time path, it is added here; the
  * SIGSYS line names it. */
+#include <linux/falloc.h>
 #include <linux/fs.h>
 #include <linux/kvm.h>
 #include <stddef.h>
@@ -98,12 +99,16 @@ const struct sandbox_policy sandbox_dm_policy = {
  * device worker's epoll and the ring's signals it maps the guest's VRAM
  * where the guest put it, as a KVM memory slot of its own, and removes the
  * former one (KVM_SET_USER_MEMORY_REGION; a restore does the same on the
- * vCPU launcher thread, which the registered policies join). The
+ * vCPU launcher thread, which the registered policies join, and punches
+ * the VRAM's chunks its saved state leaves out: fallocate PUNCH_HOLE |
+ * KEEP_SIZE, which a VM without disks or Dynamic Memory has from no
+ * other policy). The
  * keyboard and mouse thread (vsp/input) needs no more than that epoll and
  * those signals. */
 static const struct sandbox_rule video_rules[] = {
         SANDBOX_ALLOW(__NR_epoll_wait), SANDBOX_ALLOW(__NR_epoll_pwait), SANDBOX_ALLOW(__NR_epoll_ctl),
         SANDBOX_IOCTL(KVM_SIGNAL_MSI), SANDBOX_IOCTL(KVM_SET_USER_MEMORY_REGION),
+        SANDBOX_ALLOW_ARG(__NR_fallocate, 1, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE),
 };
 
 const struct sandbox_policy sandbox_video_policy = {

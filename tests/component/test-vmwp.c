@@ -628,6 +628,38 @@ TEST(save_and_restore_in_a_new_worker) {
         close(con);
 }
 
+/* A sandboxed worker with a display and nothing else that punches holes
+ * (no disk, no Dynamic Memory) restores a saved state: the VRAM's chunks
+ * the state leaves out (here all of them) are punched out of its memfd on
+ * the vCPU launcher thread, which the video policy must allow (it did
+ * not: the worker ended on SIGSYS). */
+TEST(a_display_restores_in_the_sandbox_without_disks) {
+        int sv[2], progress;
+        char state[600], extra[64], json[4096];
+        snprintf(state, sizeof state, "%s/display.vmrs", dir);
+        snprintf(extra, sizeof extra, ",\"display\":{\"enabled\":true}");
+        ASSERT_GT(test_read_file(setup("basic", "h", 1, extra), json, sizeof json), 0u);
+        const char *args[] = { "--control-fd", "3", NULL };
+        struct vmwp_child c = vmwp_child_start_controlled(vmwp_bin, args, json, NULL, 0, -1, sv, NULL);
+        int fd = open(state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ASSERT_GE(fd, 0);
+        struct json_object *m = vmwp_ctl_save(sv[0], fd, &progress);
+        if (strcmp(vmwp_ctl_str(m, "ok"), "true") != 0)
+                ASSERT_STREQ(vmwp_ctl_str(m, "error"), "");
+        json_object_put(m);
+        close(fd);
+        json_object_put(vmwp_ctl_request(sv[0], "{\"op\":\"stop\",\"id\":11}"));
+        expect_exit(sv[0], &c, 14, "stopped by vmms");
+        fd = open(state, O_RDONLY | O_CLOEXEC);
+        c = vmwp_child_start_controlled(vmwp_bin, args, json, NULL, 0, fd, sv, NULL);
+        close(fd);
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"status\",\"id\":12}");
+        ASSERT_STREQ(vmwp_ctl_str(m, "state"), "running");
+        json_object_put(m);
+        json_object_put(vmwp_ctl_request(sv[0], "{\"op\":\"stop\",\"id\":13}"));
+        expect_exit(sv[0], &c, 14, "stopped by vmms");
+}
+
 /* Writes the saved state data (len bytes) to path with one more small
  * section, tagged ZZZZ (a tag no build reads) and flagged as given, before
  * its end section (the last 32 bytes). Returns an fd open on it. */
