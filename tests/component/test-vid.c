@@ -183,19 +183,29 @@ TEST(pio_and_mmio) {
         vid_partition_destroy(p);
 }
 
-/* Device memory (a VRAM): the same guest's MMIO store and load at
- * 0xd0000000 land in host memory, without an exit. */
-TEST(device_memory_is_the_guests_without_exits) {
+/* A partition for the device memory tests: the I/O ports of make() but no
+ * MMIO range (the device memory goes where make() puts one), and 8 KiB of
+ * host memory to map. */
+static struct vid_partition *make_for_devmem(struct rec *r, uint8_t **host) {
         struct vid_partition_config cfg = { .ram_bytes = 16u << 20, .n_vps = 1 };
         struct vid_partition *p;
         char err[256];
-        struct rec r = { 0 };
         ASSERT_OK(vid_partition_create(&cfg, &p, err, sizeof err));
-        pthread_mutex_init(&r.lock, NULL);
-        r.p = p;
-        ASSERT_OK(vid_register_pio(p, 0x10, 0x10, &pio_ops, &r));
-        uint8_t *host = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        ASSERT_TRUE(host != MAP_FAILED);
+        memset(r, 0, sizeof *r);
+        pthread_mutex_init(&r->lock, NULL);
+        r->p = p;
+        ASSERT_OK(vid_register_pio(p, 0x10, 0x10, &pio_ops, r));
+        *host = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        ASSERT_TRUE(*host != MAP_FAILED);
+        return p;
+}
+
+/* Device memory (a VRAM): the same guest's MMIO store and load at
+ * 0xd0000000 land in host memory, without an exit. */
+TEST(device_memory_is_the_guests_without_exits) {
+        struct rec r;
+        uint8_t *host;
+        struct vid_partition *p = make_for_devmem(&r, &host);
         uint32_t magic = 0xcafef00d;
         memcpy(host + 8, &magic, 4);
         int id = vid_devmem_map(p, 0xd0000000, 8192, host);
@@ -223,16 +233,9 @@ TEST(device_memory_is_the_guests_without_exits) {
  * nothing outside tracking; mapped (or moved) while tracking, all of it
  * once; then only the page the guest stored to, without an exit. */
 TEST(device_memory_is_dirty_logged) {
-        struct vid_partition_config cfg = { .ram_bytes = 16u << 20, .n_vps = 1 };
-        struct vid_partition *p;
-        char err[256];
-        struct rec r = { 0 };
-        ASSERT_OK(vid_partition_create(&cfg, &p, err, sizeof err));
-        pthread_mutex_init(&r.lock, NULL);
-        r.p = p;
-        ASSERT_OK(vid_register_pio(p, 0x10, 0x10, &pio_ops, &r));
-        uint8_t *host = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        ASSERT_TRUE(host != MAP_FAILED);
+        struct rec r;
+        uint8_t *host;
+        struct vid_partition *p = make_for_devmem(&r, &host);
         uint64_t bm = 0;
         ASSERT_ERROR(vid_devmem_dirty_get(p, host, 8192, &bm), EINVAL); /* not tracking */
         ASSERT_OK(vid_dirty_log_start(p));
