@@ -146,46 +146,44 @@ decimal:                                # EBP = the decimal at EDI + 1 (after th
         inc     %edi
         jmp     5b
 6:      ret
-heartbeat:                              # EBP: TSC cycles per byte
-        call    decimal
+pace_start:                             # EBP = the decimal after the mode's letter (TSC cycles
+        call    decimal                 # per step), EDI:ESI = now, the first deadline
         rdtsc
-        mov     %eax, %esi              # EDI:ESI the next byte's deadline
+        mov     %eax, %esi
         mov     %edx, %edi
+        ret
+# The next deadline (EDI:ESI + EBP), waited for; far behind it (a
+# pause): start afresh from now. EAX and EDX clobbered. A macro, not a
+# call: the paced loops write no memory but what they mean to (the stack
+# would be a dirty page of its own).
+.macro PACE
+        add     %ebp, %esi
+        adc     $0, %edi
+91:     rdtsc
+        cmp     %edi, %edx
+        jb      91b
+        ja      92f
+        cmp     %esi, %eax
+        jb      91b
+        jmp     93f
+92:     mov     %eax, %esi
+        mov     %edx, %edi
+93:
+.endm
+heartbeat:                              # a '.' every EBP cycles
+        call    pace_start
 2:      mov     $COM1, %dx
         mov     $'.', %al
         out     %al, %dx
-        add     %ebp, %esi
-        adc     $0, %edi
-3:      rdtsc
-        cmp     %edi, %edx
-        jb      3b
-        ja      4f                      # far behind (a pause): start afresh
-        cmp     %esi, %eax
-        jb      3b
+        PACE
         jmp     2b
-4:      mov     %eax, %esi
-        mov     %edx, %edi
-        jmp     2b
-dirty_paced:                            # EBP = the decimal after 'W': TSC cycles per page
-        call    decimal
-        rdtsc
-        mov     %eax, %esi              # EDI:ESI the next page's deadline
-        mov     %edx, %edi
+dirty_paced:                            # a page every EBP cycles
+        call    pace_start
         xor     %ecx, %ecx              # the sweep
 2:      mov     $0x400000, %ebx
 1:      mov     %ecx, (%ebx)
-        add     %ebp, %esi
-        adc     $0, %edi
-3:      rdtsc
-        cmp     %edi, %edx
-        jb      3b
-        ja      4f                      # far behind (a pause): start afresh
-        cmp     %esi, %eax
-        jb      3b
-        jmp     7f
-4:      mov     %eax, %esi
-        mov     %edx, %edi
-7:      add     $4096, %ebx
+        PACE
+        add     $4096, %ebx
         cmp     $0x1000000, %ebx
         jb      1b
         inc     %ecx
