@@ -48,6 +48,14 @@ static int parse(uint32_t type, uint32_t disk, uint64_t addr, uint64_t len, stru
         return mig_record_parse(hdr, 1 << 20, true, out, err, sizeof err);
 }
 
+/* The same record at offset 0 of index 0, as a destination's. */
+static int parse_from_destination(uint32_t type, uint64_t len, struct mig_record *out) {
+        uint8_t hdr[MIG_RECORD_HEADER];
+        char err[256];
+        mig_record_encode_index(hdr, type, 0, 0, len, 0);
+        return mig_record_parse(hdr, 1 << 20, false, out, err, sizeof err);
+}
+
 TEST(disk_records_are_checked) {
         struct mig_record r;
         ASSERT_OK(parse(MIG_DISK, 3, 1 << 20, 4096, &r));
@@ -66,10 +74,7 @@ TEST(disk_records_are_checked) {
         ASSERT_ERROR(parse(MIG_DISK_ZERO, 0, UINT64_MAX - 511, 1024, &r), EINVAL); /* overflow */
         /* flags on the other types stay refused */
         ASSERT_ERROR(parse(MIG_PAGES, 1, 0, 4096, &r), EINVAL);
-        uint8_t hdr[MIG_RECORD_HEADER];
-        char err[256];
-        mig_record_encode_index(hdr, MIG_DISK, 0, 0, 512, 0);
-        ASSERT_ERROR(mig_record_parse(hdr, 1 << 20, false, &r, err, sizeof err), EINVAL); /* not from a destination */
+        ASSERT_ERROR(parse_from_destination(MIG_DISK, 512, &r), EINVAL); /* a source's type */
 }
 
 /* Device memory (a VRAM): page-aligned ranges inside MIG_DEVMEM_BYTES of
@@ -90,10 +95,7 @@ TEST(device_memory_records_are_checked) {
         ASSERT_ERROR(parse(MIG_DEVMEM_ZERO, 0, 4096, MIG_DEVMEM_BYTES, &r), EINVAL);   /* past the limit */
         ASSERT_ERROR(parse(MIG_DEVMEM_ZERO, 0, UINT64_MAX - 4095, 8192, &r), EINVAL);  /* overflow */
         ASSERT_ERROR(parse(MIG_DEVMEM_ZERO + 1, 0, 0, 0, &r), EINVAL);                 /* no such type */
-        uint8_t hdr[MIG_RECORD_HEADER];
-        char err[256];
-        mig_record_encode_index(hdr, MIG_DEVMEM, 0, 0, 4096, 0);
-        ASSERT_ERROR(mig_record_parse(hdr, 1 << 20, false, &r, err, sizeof err), EINVAL); /* not from a destination */
+        ASSERT_ERROR(parse_from_destination(MIG_DEVMEM, 4096, &r), EINVAL);
 }
 
 TEST(a_stream_with_disk_records_walks_to_its_state) {
