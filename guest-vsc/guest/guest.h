@@ -220,6 +220,10 @@ int mode_video(struct guest *g);      /* mode-video.c: the synthetic video's gue
 /* Hyper-V enabled and VMBus connected / UNLOAD and disable (mode-enumerate.c). */
 int guest_vmbus_connect(struct guest *g);
 int guest_vmbus_disconnect(struct guest *g);
+/* An in-band packet of len bytes on ch, waiting up to 5 s while its
+ * outbound ring is full (mode-enumerate.c): 0, -ETIMEDOUT or the ring's
+ * error. */
+int guest_channel_send(struct vsc_channel *ch, const void *buf, size_t len);
 /* Final report line ("result=ok status=0" or "result=fail status=N" with N
  * the positive errno), then ACPI power off. */
 __attribute__((noreturn)) void guest_exit(int status);

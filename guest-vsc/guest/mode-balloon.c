@@ -56,14 +56,7 @@ static int send(struct balloon *b, uint16_t type, size_t len) {
         h->type = type;
         h->size = (uint16_t)len;
         h->trans_id = ++b->trans;
-        for (uint64_t t0 = clock_ns();;) {
-                int r = vsc_channel_send(&b->ch, VM_PKT_DATA_INBAND, 0, 0, b->tx, len);
-                if (r != -EAGAIN)
-                        return r;
-                if (clock_ns() - t0 > 5000000000ull)
-                        return -ETIMEDOUT;
-                cpu_relax();
-        }
+        return guest_channel_send(&b->ch, b->tx, len);
 }
 
 /* The next host message of `type` (others before it are dropped: only

@@ -82,3 +82,14 @@ int mode_enumerate(struct guest *g) {
         report_offers(&g->bus);
         return guest_vmbus_disconnect(g);
 }
+
+int guest_channel_send(struct vsc_channel *ch, const void *buf, size_t len) {
+        for (uint64_t t0 = clock_ns();;) {
+                int r = vsc_channel_send(ch, VM_PKT_DATA_INBAND, 0, 0, buf, len);
+                if (r != -EAGAIN)
+                        return r;
+                if (clock_ns() - t0 > 5000000000ull)
+                        return -ETIMEDOUT;
+                cpu_relax();
+        }
+}

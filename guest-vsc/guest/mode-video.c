@@ -51,14 +51,7 @@ static int send(struct video *v, uint32_t type, const void *msg, size_t len) {
         h->type = type;
         h->size = (uint32_t)(sizeof *h + len);
         memcpy(v->tx + SYNTHVID_HEADERS, msg, len);
-        for (uint64_t t0 = clock_ns();;) {
-                int r = vsc_channel_send(&v->ch, VM_PKT_DATA_INBAND, 0, 0, v->tx, SYNTHVID_HEADERS + len);
-                if (r != -EAGAIN)
-                        return r;
-                if (clock_ns() - t0 > 5000000000ull)
-                        return -ETIMEDOUT;
-                cpu_relax();
-        }
+        return guest_channel_send(&v->ch, v->tx, SYNTHVID_HEADERS + len);
 }
 
 /* The next host message of `type`, its body at v->rx (others are dropped:
