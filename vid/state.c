@@ -143,6 +143,36 @@ int vid_partition_state_decode(const struct vmstate_section *s, struct vid_parti
 
 /* ---- the MSRs that make up a VP's state -------------------------------- */
 
+/* KVM_GET_MSRS reads entries until the first it cannot and returns how
+ * many it read, so one call covers every readable run. The first save
+ * finds its list this way, and in a live migration that is the downtime. */
+size_t vid_vp_readable_msrs(struct vid_vp *vp, uint32_t *idx, size_t n) {
+        enum { BATCH = 256 }; /* KVM's MAX_IO_MSRS */
+        struct kvm_msrs *m = calloc(1, sizeof *m + BATCH * sizeof(struct kvm_msr_entry));
+        size_t kept = 0, at = 0;
+        while (at < n) {
+                size_t want = MIN(n - at, (size_t)BATCH), got;
+                int r = -1;
+                if (m) {
+                        m->nmsrs = (uint32_t)want;
+                        for (size_t i = 0; i < want; i++)
+                                m->entries[i] = (struct kvm_msr_entry){ .index = idx[at + i] };
+                        r = ioctl(vp->fd, KVM_GET_MSRS, m);
+                }
+                if (r < 0) { /* no batch (ENOMEM, a refused call): one at a time */
+                        uint64_t v;
+                        got = vid_vp_get_msr(vp, idx[at], &v) == 0;
+                        want = 1;
+                } else
+                        got = MIN((size_t)r, want);
+                memmove(idx + kept, idx + at, got * sizeof *idx);
+                kept += got;
+                at += got < want ? got + 1 : got; /* past the one it stopped at */
+        }
+        free(m);
+        return kept;
+}
+
 /* KVM's list of MSRs to save, reduced to those it lets us read on this VP,
  * TSC first and TSC_DEADLINE last; asked once per partition. */
 static int state_msrs(struct vid_vp *vp, const uint32_t **out, size_t *n_out) {
@@ -168,24 +198,22 @@ static int state_msrs(struct vid_vp *vp, const uint32_t **out, size_t *n_out) {
                         free(l), free(keep);
                         goto out;
                 }
+                /* The candidates after TSC, TSC_DEADLINE (if listed) last. */
                 size_t n = 0;
                 bool deadline = false;
-                keep[n++] = MSR_IA32_TSC;
                 for (uint32_t i = 0; i < l->nmsrs; i++) {
-                        uint64_t v;
                         uint32_t idx = l->indices[i];
-                        if (idx == MSR_IA32_TSC)
-                                continue;
-                        if (vid_vp_get_msr(vp, idx, &v) < 0)
-                                continue; /* listed, but not state on this host/CPUID */
                         if (idx == MSR_IA32_TSC_DEADLINE)
                                 deadline = true;
-                        else
-                                keep[n++] = idx;
+                        else if (idx != MSR_IA32_TSC)
+                                keep[1 + n++] = idx;
                 }
                 if (deadline)
-                        keep[n++] = MSR_IA32_TSC_DEADLINE;
+                        keep[1 + n++] = MSR_IA32_TSC_DEADLINE;
                 free(l);
+                /* Listed, but not state on this host/CPUID: left out. */
+                n = 1 + vid_vp_readable_msrs(vp, keep + 1, n);
+                keep[0] = MSR_IA32_TSC;
                 if (n > VID_STATE_MSRS_MAX) {
                         free(keep);
                         r = -E2BIG;

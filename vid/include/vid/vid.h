@@ -224,6 +224,10 @@ int vid_vp_get_sregs(struct vid_vp *vp, struct vid_sregs *s);
 int vid_vp_set_sregs(struct vid_vp *vp, const struct vid_sregs *s);
 int vid_vp_get_msr(struct vid_vp *vp, uint32_t index, uint64_t *value);
 int vid_vp_set_msr(struct vid_vp *vp, uint32_t index, uint64_t value);
+/* Keeps, in order, the MSRs of index[0..n) that KVM reads on this VP and
+ * returns how many: one KVM_GET_MSRS per unreadable MSR plus one, not one
+ * per MSR. */
+size_t vid_vp_readable_msrs(struct vid_vp *vp, uint32_t *index, size_t n);
 /* Current privilege level (0..3) of the VP, from the cached CS/SS. */
 int vid_vp_cpl(struct vid_vp *vp);
 
