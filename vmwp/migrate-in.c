@@ -40,6 +40,7 @@
 #include "vid/state.h"
 #include "vid/vid.h"
 #include "vm-internal.h"
+#include "vmwp/sandbox.h"
 #include "vmwp/migrate.h"
 #include "vmwp/postcopy.h"
 
@@ -132,6 +133,13 @@ static int receive_hello(struct vmwp_vm *vm, struct receiver *rc, char *err, siz
                 return errorf(err, errlen, r, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-r));
         if (r < 0 || (r = mig_hello_check(&src, &mine, err, errlen)) < 0)
                 return r;
+        /* The stream is parsed and the guest restored without paths or
+         * privileges from here on, which leaves only the seccomp filter
+         * for the downtime (docs/sandbox.md "Order"). Post-copy's
+         * userfaultfd, made once the stream ends, still needs them. */
+        char why[256];
+        if (vm->sandbox && !vm->incoming_postcopy && (r = sandbox_drop(vm->sandbox, why, sizeof why)) < 0)
+                return errorf(err, errlen, r, "sandbox: %s", why);
         (void)send_to_source(rc->fd, MIG_ACCEPT, NULL);
         return 0;
 }

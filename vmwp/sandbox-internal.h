@@ -39,6 +39,8 @@ struct sandbox {
         bool mount_ns;   /* a private mount namespace exists (root or userns) */
         bool bounding_dropped;
         bool entered;
+        bool dropped;  /* sandbox_drop(): all but the filters; status_fd kept for the check */
+        int status_fd; /* /proc/self/status, opened before the pivot (-1: none) */
         uint64_t fsize_needed; /* sandbox_allow_file_size(): RLIMIT_FSIZE at least this */
         uint64_t fsize_set;    /* the RLIMIT_FSIZE set on entry (0: not entered) */
         unsigned extra_fds;    /* sandbox_allow_fds(): on top of NOFILE_HEADROOM */

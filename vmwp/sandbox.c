@@ -38,6 +38,7 @@ int sandbox_new(const struct sandbox_options *o, struct sandbox **out, char *err
         if (!sb)
                 return -ENOMEM;
         sb->privileged = geteuid() == 0;
+        sb->status_fd = -1;
         int r = 0;
         if (o->user)
                 r = sandbox_parse_user(o->user, &sb->uid, &sb->gid, err, errlen);
@@ -61,6 +62,7 @@ void sandbox_free(struct sandbox *sb) {
         if (!sb)
                 return;
         sandbox_bpf_free(sb);
+        safe_close(sb->status_fd);
         free(sb->probe_path);
         free(sb);
 }
@@ -191,14 +193,14 @@ static int set_limit(int res, rlim_t v) {
 }
 
 int sandbox_allow_file_size(struct sandbox *sb, uint64_t bytes) {
-        if (sb->entered)
+        if (sb->entered || sb->dropped)
                 return -EBUSY; /* raising a hard limit needs CAP_SYS_RESOURCE, gone by now */
         sb->fsize_needed = MAX(sb->fsize_needed, bytes);
         return 0;
 }
 
 int sandbox_allow_fds(struct sandbox *sb, unsigned n) {
-        if (sb->entered)
+        if (sb->entered || sb->dropped)
                 return -EBUSY;
         sb->extra_fds += n;
         return 0;
@@ -239,13 +241,13 @@ static int glibc_thread_init(void) {
         return 0;
 }
 
-int sandbox_enter(struct sandbox *sb, char *err, size_t errlen) {
-        if (sb->entered)
+int sandbox_drop(struct sandbox *sb, char *err, size_t errlen) {
+        if (sb->entered || sb->dropped)
                 return -EALREADY;
         /* Read after everything is in place, from an fd opened while /proc
          * is still reachable. */
-        _cleanup_close_ int status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-        if (status_fd < 0)
+        sb->status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+        if (sb->status_fd < 0)
                 return snprintf(err, errlen, "/proc/self/status: %s", strerror(errno)), -errno;
         struct fd_census c = { 0 };
         int r = fd_census(&c);
@@ -265,8 +267,20 @@ int sandbox_enter(struct sandbox *sb, char *err, size_t errlen) {
                 return r;
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return snprintf(err, errlen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno)), -errno;
+        sb->dropped = true;
+        return 0;
+}
+
+int sandbox_enter(struct sandbox *sb, char *err, size_t errlen) {
+        if (sb->entered)
+                return -EALREADY;
+        int r = sb->dropped ? 0 : sandbox_drop(sb, err, errlen);
+        if (r < 0)
+                return r;
         sb->entered = true;
         if ((r = sandbox_load_process_filter(sb)) < 0)
                 return snprintf(err, errlen, "loading the seccomp filter: %s", strerror(-r)), r;
-        return sandbox_check_status(sb, status_fd, err, errlen);
+        r = sandbox_check_status(sb, sb->status_fd, err, errlen);
+        sb->status_fd = safe_close(sb->status_fd);
+        return r;
 }

@@ -440,6 +440,117 @@ TEST(device_memory_a_destination_lacks_is_refused) {
         worker_stop(&a);
 }
 
+/* A relay that passes the hello on and the destination's ACCEPT back,
+ * says so on `report` and holds until a byte comes on go[0] (go[1] closed
+ * without one: it ends); then copies both ways. */
+static pid_t relay_holding_after_accept(int src, int dst, int report, const int go[2]) {
+        pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid)
+                return pid;
+        close(go[1]);
+        uint8_t hello[MIG_HELLO_MAX], acc[MIG_RECORD_HEADER];
+        struct mig_hello h;
+        struct mig_record rec;
+        char err[512], buf[65536];
+        if (!read_full(src, hello, MIG_HELLO_HEADER) || mig_hello_parse(hello, MIG_HELLO_HEADER, &h, err, sizeof err))
+                _exit(1);
+        size_t len = mig_hello_size(hello);
+        if (!read_full(src, hello + MIG_HELLO_HEADER, len - MIG_HELLO_HEADER) ||
+            write(dst, hello, len) != (ssize_t)len || !read_full(dst, acc, sizeof acc) ||
+            mig_record_parse(acc, 0, false, &rec, err, sizeof err) < 0 || rec.type != MIG_ACCEPT ||
+            write(src, acc, sizeof acc) != (ssize_t)sizeof acc || write(report, "a", 1) != 1 ||
+            read(go[0], buf, 1) != 1)
+                _exit(1);
+        for (;;) {
+                struct pollfd p[2] = { { .fd = src, .events = POLLIN }, { .fd = dst, .events = POLLIN } };
+                if (poll(p, 2, 30000) <= 0)
+                        _exit(0);
+                int i = p[0].revents ? 0 : 1;
+                ssize_t k = read(p[i].fd, buf, sizeof buf);
+                if (k <= 0 || write(p[1 - i].fd, buf, (size_t)k) != k)
+                        _exit(0);
+        }
+}
+
+/* A line of /proc/PID/status, the value after its name (static buffer). */
+static const char *status_field(pid_t pid, const char *name) {
+        static char line[256];
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+        FILE *f = fopen(path, "re");
+        ASSERT_NOT_NULL(f);
+        size_t n = strlen(name);
+        const char *v = "";
+        while (fgets(line, sizeof line, f))
+                if (!strncmp(line, name, n) && line[n] == ':') {
+                        line[strcspn(line, "\n")] = 0;
+                        v = line + n + 1 + strspn(line + n + 1, " \t");
+                        break;
+                }
+        fclose(f);
+        return v;
+}
+
+/* The destination gives up its privileges as soon as it accepts the
+ * hello, before a page of the peer's arrives (docs/sandbox.md "Order"):
+ * no capabilities, no_new_privs, the sandbox user when started as root;
+ * only the seccomp filter waits for the start. The move then completes
+ * and the filter is on. */
+TEST(destination_drops_its_privileges_at_the_hello) {
+        struct worker a, b;
+        worker_start(&a, 0, -1);
+        ASSERT_TRUE(echo(a.con, "ab"));
+        int s1[2], s2[2], rep[2], go[2], progress;
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s1));
+        ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s2));
+        ASSERT_OK(pipe2(rep, O_CLOEXEC));
+        ASSERT_OK(pipe2(go, O_CLOEXEC));
+        worker_start(&b, 40, s2[1]);
+        close(s2[1]);
+        pid_t r = relay_holding_after_accept(s1[1], s2[0], rep[1], go);
+        close(s1[1]), close(s2[0]), close(rep[1]), close(go[0]);
+        char req[128];
+        snprintf(req, sizeof req, "{\"op\":\"migrate-send\",\"id\":5,\"peer_timeout_ms\":30000}");
+        struct json_object *m = json_tokener_parse(req);
+        ASSERT_OK(proto_send(a.ctl, m, &s1[0], 1));
+        json_object_put(m);
+        close(s1[0]);
+        char c;
+        ASSERT_EQ(read(rep[0], &c, 1), 1); /* the destination accepted */
+        static const char *const show[] = { "Uid", "CapEff", "NoNewPrivs", "Seccomp" };
+        for (size_t i = 0; i < ARRAY_SIZE(show); i++) /* one at a time: status_field's buffer is static */
+                printf("# destination after its ACCEPT: %s %s\n", show[i], status_field(b.c.pid, show[i]));
+        ASSERT_STREQ(status_field(b.c.pid, "CapEff"), "0000000000000000");
+        ASSERT_STREQ(status_field(b.c.pid, "NoNewPrivs"), "1");
+        ASSERT_STREQ(status_field(b.c.pid, "Seccomp"), "0");
+        if (geteuid() == 0)
+                ASSERT_TRUE(strncmp(status_field(b.c.pid, "Uid"), "0\t", 2) != 0);
+        ASSERT_EQ(write(go[1], "g", 1), 1);
+        close(go[1]);
+        for (progress = 0;; json_object_put(m)) {
+                m = vmwp_ctl_recv(a.ctl);
+                ASSERT_NOT_NULL(m);
+                if (strcmp(vmwp_ctl_str(m, "event"), "migrate-progress") != 0)
+                        break;
+                progress++;
+        }
+        if (strcmp(vmwp_ctl_str(m, "ok"), "true") != 0)
+                ASSERT_STREQ(vmwp_ctl_str(m, "error"), "");
+        json_object_put(m);
+        m = vmwp_ctl_recv(b.ctl);
+        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "ready");
+        json_object_put(m);
+        ASSERT_STREQ(status_field(b.c.pid, "Seccomp"), "2");
+        b.con = connect_retry(b.sock);
+        ASSERT_GE(b.con, 0);
+        ASSERT_TRUE(echo(b.con, "moved"));
+        waitpid(r, NULL, 0);
+        close(rep[0]);
+        worker_stop(&b);
+        worker_stop(&a);
+}
+
 /* A destination that dies mid-transfer (the relay closes after the hello
  * and a few pages, as a killed worker's socket does) or after taking the
  * final state without ever reporting that it is ready: the source gives up

@@ -17,6 +17,9 @@
  *                      no_new_privs, loads the worker's seccomp filter on
  *                      every thread, and checks the result in
  *                      /proc/self/status.
+ *                      A live migration's destination runs all of it but
+ *                      the filter and the check at the hello already
+ *                      (sandbox_drop()), before it receives the guest.
  *
  * Threads then narrow their own filter with a named policy (seccomp filters
  * only ever narrow): the vCPU threads are created on a launcher thread that
@@ -156,6 +159,13 @@ int sandbox_allow_fds(struct sandbox *sb, unsigned n);
 
 /* Step two (see above), on the main thread. */
 int sandbox_enter(struct sandbox *sb, char *err, size_t errlen);
+/* Step two without the seccomp filters, ahead of it: the pivot, the
+ * rlimits, the credentials and no_new_privs, while the main thread still
+ * does what no policy allows (a live migration's destination receives and
+ * restores the guest after this, so only the filter is left for the
+ * downtime). sandbox_enter() then loads the filter and checks the whole.
+ * The fd and file-size allowances are fixed from here on (-EBUSY). */
+int sandbox_drop(struct sandbox *sb, char *err, size_t errlen);
 
 /* Narrows the calling thread to the named policy. */
 int sandbox_thread_policy(struct sandbox *sb, const char *name);
