@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -132,5 +133,14 @@ void qmp_qemu_end(struct qmp *q) {
                 fclose(q->f);
                 q->f = NULL;
         }
+        /* A quit that never arrived (its QMP reply lost among events) must
+         * not hang the benchmark: 5 s, then SIGKILL. */
+        for (int i = 0; i < 500; i++) {
+                if (waitpid(q->pid, NULL, WNOHANG) == q->pid)
+                        return;
+                usleep(10000);
+        }
+        fprintf(stderr, "qmp: QEMU %d did not quit in 5 s: killed\n", (int)q->pid);
+        kill(q->pid, SIGKILL);
         waitpid(q->pid, NULL, 0);
 }
