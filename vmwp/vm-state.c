@@ -182,9 +182,15 @@ int vmwp_vm_restore_devices(struct vmwp_vm *vm, char *err, size_t errlen) {
                 return 0;
         char why[384] = "";
         int r = vmwp_devices_restore(&vm->devices, rs->secs, rs->n, why, sizeof why);
-        vmwp_restore_free(rs);
-        if (r < 0)
+        if (r < 0) {
+                vmwp_restore_free(rs);
                 return errorf(err, errlen, r, "saved state: %s", why);
+        }
+        vm->restore_spent = rs; /* unmapped once the vCPUs run */
         vmwp_devices_resume(&vm->devices);
         return 0;
+}
+
+void vmwp_vm_restore_release(struct vmwp_vm *vm) {
+        vmwp_restore_free(TAKE_PTR(vm->restore_spent));
 }

@@ -353,7 +353,9 @@ static int start_vps(void *opaque) {
                                            err);
                 return r;
         }
-        return vid_partition_start(vm->p, on_vcpu_exit, vm);
+        r = vid_partition_start(vm->p, on_vcpu_exit, vm);
+        vmwp_vm_restore_release(vm);
+        return r;
 }
 
 bool vmwp_vm_restored(const struct vmwp_vm *vm) {
@@ -409,6 +411,7 @@ void vmwp_vm_free(struct vmwp_vm *vm) {
         if (vm->p)
                 vid_partition_join(vm->p);
         vmwp_restore_free(vm->restore);
+        vmwp_restore_free(vm->restore_spent);
         vmwp_vm_free_emu(vm);
         vmwp_vm_detach_vmbus(vm);
         vmwp_vm_postcopy_free(vm);
