@@ -276,7 +276,10 @@ int main(int argc, char **argv) {
         if (l <= 0)
                 return 1;
         self[l] = 0;
-        snprintf(build, sizeof build, "%s/..", dirname(self));
+        /* The build directory, without "..": vmms takes it as a storage
+         * pool and refuses a path that is not plain (it did: "Connection
+         * timed out" waiting for its name). */
+        snprintf(build, sizeof build, "%s", dirname(dirname(self)));
         snprintf(kernel, sizeof kernel, "%s/tests/tg_vmwp_irq.elf", build);
         snprintf(dir, sizeof dir, "/tmp/bench-vmms.XXXXXX");
         if (!mkdtemp(dir) || access(kernel, R_OK) < 0) {
