@@ -49,6 +49,11 @@ struct devworker {
         pthread_cond_t cond;
         atomic_bool stop_req, pause_req;
         bool parked, exited, start_done;
+        /* In epoll_wait (or about to be) with nothing of the last batch
+         * left to run: it runs no callback before it takes the lock again,
+         * so a pause is granted at once (no wake-up to wait for) and it
+         * parks when it next wakes. */
+        bool waiting;
         int start_result;
         pthread_mutex_t call_lock; /* one devworker_call at a time */
         int (*call_fn)(void *);
@@ -56,7 +61,7 @@ struct devworker {
         int call_result;
         bool call_pending;
 
-        _Atomic uint64_t callbacks, pauses;
+        _Atomic uint64_t callbacks, pauses, idle_pauses;
 };
 
 int devworker_new(const struct devworker_config *cfg, struct devworker **out) {
@@ -238,7 +243,6 @@ static bool service_requests(struct devworker *w) {
         run_call_locked(w);
         if (atomic_load(&w->pause_req) && !atomic_load(&w->stop_req)) {
                 w->parked = true;
-                atomic_fetch_add(&w->pauses, 1);
                 pthread_cond_broadcast(&w->cond);
                 while (atomic_load(&w->pause_req) && !atomic_load(&w->stop_req)) {
                         pthread_cond_wait(&w->cond, &w->lock);
@@ -247,8 +251,20 @@ static bool service_requests(struct devworker *w) {
                 w->parked = false;
         }
         bool go_on = !atomic_load(&w->stop_req);
+        /* Waiting from here, unless a kept batch or DW_AGAIN sources run
+         * first (wait_batch then does not block). */
+        w->waiting = go_on && w->batch_i >= w->batch_n && !w->again_pending;
         pthread_mutex_unlock(&w->lock);
         return go_on;
+}
+
+/* After the wait: no longer waiting; whether a pause came meanwhile. */
+static bool woken_paused(struct devworker *w) {
+        pthread_mutex_lock(&w->lock);
+        w->waiting = false;
+        bool paused = atomic_load(&w->pause_req);
+        pthread_mutex_unlock(&w->lock);
+        return paused;
 }
 
 /* Calls one source; DW_AGAIN keeps it for another call after the batch. */
@@ -363,7 +379,7 @@ static void *thread_main(void *arg) {
         while (service_requests(w)) {
                 if (wait_batch(w, -1) < 0)
                         break;
-                if (!must_leave(w) && !atomic_load(&w->pause_req))
+                if (!woken_paused(w) && !must_leave(w))
                         dispatch(w);
         }
         if (w->cfg.on_exit)
@@ -413,8 +429,15 @@ int devworker_pause(struct devworker *w) {
         if (on_thread(w))
                 return -EDEADLK;
         pthread_mutex_lock(&w->lock);
-        atomic_store(&w->pause_req, true);
-        if (w->started) {
+        bool again = atomic_exchange(&w->pause_req, true);
+        if (w->started && !again)
+                atomic_fetch_add(&w->pauses, 1);
+        if (w->started && w->waiting && !w->exited) {
+                /* Idle in epoll_wait: it parks when it next wakes, before
+                 * any callback. Not woken for that. */
+                if (!again)
+                        atomic_fetch_add(&w->idle_pauses, 1);
+        } else if (w->started) {
                 devworker_kick(w);
                 while (!w->parked && !w->exited)
                         pthread_cond_wait(&w->cond, &w->lock);
@@ -459,5 +482,6 @@ int devworker_call(struct devworker *w, int (*fn)(void *arg), void *arg) {
 }
 
 void devworker_get_stats(const struct devworker *w, struct devworker_stats *out) {
-        *out = (struct devworker_stats){ .callbacks = atomic_load(&w->callbacks), .pauses = atomic_load(&w->pauses) };
+        *out = (struct devworker_stats){ .callbacks = atomic_load(&w->callbacks), .pauses = atomic_load(&w->pauses),
+                                         .idle_pauses = atomic_load(&w->idle_pauses) };
 }

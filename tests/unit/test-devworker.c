@@ -3,9 +3,11 @@
  * a started thread, the pause handshake (no callback runs while paused, no
  * event is lost across it, a busy DW_AGAIN callback yields to it), calls
  * that run on the thread also while paused, a worker paused before it
- * starts, stop of a paused worker, the caller-thread loop and its exit
+ * starts, an idle worker paused without a wake-up, pauses racing events,
+ * stop of a paused worker, the caller-thread loop and its exit
  * code, and frees during dispatch. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -88,6 +90,95 @@ TEST(pause_runs_nothing_and_loses_nothing) {
         struct devworker_stats st;
         devworker_get_stats(w, &st);
         ASSERT_GE(st.pauses, 1u); /* a resume the thread had not yet woken for is no new park */
+        devworker_free(w);
+        close(c.efd);
+}
+
+/* A worker idle in its wait is paused at once, without being woken (the
+ * pause is in a live migration's downtime): it runs nothing of what
+ * arrives meanwhile and serves it after resume. */
+TEST(idle_worker_paused_without_a_wake_up) {
+        struct devworker *w;
+        struct counter c = { .efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) };
+        ASSERT_OK(devworker_new(&(struct devworker_config){ .name = "t-idle" }, &w));
+        ASSERT_OK(devworker_add_io(w, c.efd, EPOLLIN, on_event, &c, NULL));
+        ASSERT_OK(devworker_start(w));
+        for (int round = 0; round < 20; round++) {
+                sleep_ms(5); /* idle in epoll_wait by now */
+                struct devworker_stats before, after;
+                devworker_get_stats(w, &before);
+                ASSERT_OK(devworker_pause(w));
+                devworker_get_stats(w, &after);
+                ASSERT_EQ(after.pauses, before.pauses + 1);
+                ASSERT_EQ(after.idle_pauses, before.idle_pauses + 1);
+                unsigned calls = atomic_load(&c.calls);
+                ASSERT_OK(eventfd_write(c.efd, 1)); /* wakes it: it parks, calls nothing */
+                sleep_ms(3);
+                ASSERT_EQ(atomic_load(&c.calls), calls);
+                ASSERT_EQ(atomic_load(&c.busy), 0u);
+                devworker_resume(w);
+                ASSERT_TRUE(wait_for(&c.events, (unsigned long long)round + 1, 2000));
+        }
+        devworker_free(w);
+        close(c.efd);
+}
+
+/* Pauses racing a stream of events, many times over, each one taken at
+ * once or by the handshake: whenever a pause returned, no callback is
+ * running and none starts until the resume. */
+struct flood {
+        int efd;
+        atomic_bool stop;
+};
+
+static void *flood_events(void *arg) {
+        struct flood *f = arg;
+        while (!atomic_load(&f->stop)) {
+                (void)eventfd_write(f->efd, 1);
+                for (volatile int i = 0; i < 2000; i++)
+                        ;
+        }
+        return NULL;
+}
+
+static int on_quick_event(struct dw_source *s, int fd, uint32_t revents, void *opaque) {
+        (void)s;
+        (void)revents;
+        struct counter *c = opaque;
+        atomic_store(&c->busy, 1);
+        eventfd_t v;
+        if (eventfd_read(fd, &v) == 0)
+                atomic_fetch_add(&c->events, v);
+        atomic_fetch_add(&c->calls, 1);
+        atomic_store(&c->busy, 0);
+        return 0;
+}
+
+TEST(pause_races_events_and_always_holds) {
+        struct devworker *w;
+        struct counter c = { .efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) };
+        struct flood f = { .efd = c.efd };
+        ASSERT_OK(devworker_new(&(struct devworker_config){ .name = "t-race" }, &w));
+        ASSERT_OK(devworker_add_io(w, c.efd, EPOLLIN, on_quick_event, &c, NULL));
+        ASSERT_OK(devworker_start(w));
+        pthread_t t;
+        ASSERT_OK(pthread_create(&t, NULL, flood_events, &f));
+        for (int round = 0; round < 3000; round++) {
+                ASSERT_OK(devworker_pause(w));
+                ASSERT_EQ(atomic_load(&c.busy), 0u);
+                unsigned calls = atomic_load(&c.calls);
+                for (volatile int i = 0; i < 20000; i++)
+                        ;
+                ASSERT_EQ(atomic_load(&c.calls), calls);
+                ASSERT_EQ(atomic_load(&c.busy), 0u);
+                devworker_resume(w);
+        }
+        atomic_store(&f.stop, true);
+        pthread_join(t, NULL);
+        struct devworker_stats st;
+        devworker_get_stats(w, &st);
+        printf("# 3000 pauses under a stream of events: %llu found it idle\n", (unsigned long long)st.idle_pauses);
+        ASSERT_EQ(st.pauses, 3000u);
         devworker_free(w);
         close(c.efd);
 }

@@ -7,7 +7,9 @@
  * does vmwp's main loop (devworker_run on the calling thread).
  *
  * Pause (docs/vm-state.md): devworker_pause() returns once the thread has
- * finished the callback it was in and acknowledged; from then on it runs no
+ * finished the callback it was in and acknowledged (or at once when it is
+ * idle in epoll_wait, which it leaves only through the lock the pause
+ * holds, parking before any callback); from then on it runs no
  * callback (not even the rest of the epoll batch it had) until
  * devworker_resume(). Events stay pending in the kernel (sources are level
  * triggered) or in the kept batch, so resume loses nothing. Calls
@@ -77,8 +79,9 @@ void devworker_stop(struct devworker *w);
 void devworker_kick(struct devworker *w);
 
 /* The pause handshake. Returns 0 once the thread is parked (at once when
- * it is not running); idempotent. Must not be called on the worker's own
- * thread (-EDEADLK). */
+ * it is not running, or idle in its wait: it then parks when it next
+ * wakes, before any callback); idempotent. Must not be called on the
+ * worker's own thread (-EDEADLK). */
 int devworker_pause(struct devworker *w);
 void devworker_resume(struct devworker *w);
 bool devworker_is_paused(const struct devworker *w);
@@ -100,6 +103,8 @@ int devworker_run_once(struct devworker *w, int timeout_ms);
 void devworker_exit(struct devworker *w, int code);
 
 struct devworker_stats {
-        uint64_t callbacks, pauses;
+        uint64_t callbacks;
+        uint64_t pauses;      /* devworker_pause() calls that paused a started thread */
+        uint64_t idle_pauses; /* ... of which found it idle in its wait: granted at once */
 };
 void devworker_get_stats(const struct devworker *w, struct devworker_stats *out);
