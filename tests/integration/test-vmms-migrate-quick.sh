@@ -219,9 +219,11 @@ expect_rc 0 vmctl start dirty --timeout=60
 wait_state dirty Running 30
 pid=$(vm_prop dirty WorkerPid)
 t_silent_listener "$PC"
+# This move's own line: the first steps' moves logged the same words.
+asked=$(grep -c "asking it first, then saving" "$T/vmms.log")
 vmctl migrate dirty 127.0.0.1:$PC --quick >"$T/cancel2.out" 2>&1 &
 MIG=$!
-wait_for 10 "the question asked" grep -q "asking it first, then saving" "$T/vmms.log"
+wait_for 10 "the question asked" sh -c "[ \$(grep -c 'asking it first, then saving' '$T/vmms.log') -gt $asked ]"
 bus call org.vmstack.VMMS1 "$(vm_path dirty)" org.vmstack.VMMS1.VM CancelMigration >/dev/null || fail "CancelMigration"
 wait "$MIG"; rc=$?
 [ "$rc" = 1 ] || fail "vmctl migrate after the cancel exited $rc: $(cat "$T/cancel2.out")"
