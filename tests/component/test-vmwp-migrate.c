@@ -384,6 +384,21 @@ TEST(destination_lacking_a_cpu_feature_refuses_at_the_hello) {
         worker_stop(&a);
 }
 
+/* A relay child's rest: copies both ways until either side closes or
+ * 30 s pass in silence, then exits 0. */
+static _Noreturn void copy_both_ways_and_exit(int src, int dst) {
+        char buf[65536];
+        for (;;) {
+                struct pollfd p[2] = { { .fd = src, .events = POLLIN }, { .fd = dst, .events = POLLIN } };
+                if (poll(p, 2, 30000) <= 0)
+                        _exit(0);
+                int i = p[0].revents ? 0 : 1;
+                ssize_t k = read(p[i].fd, buf, sizeof buf);
+                if (k <= 0 || write(p[1 - i].fd, buf, (size_t)k) != k)
+                        _exit(0);
+        }
+}
+
 /* A relay (a child process) that passes the source's hello on, then
  * slips a DEVMEM record of one page in before the source's first record,
  * then copies both ways. */
@@ -394,7 +409,7 @@ static pid_t relay_injecting_devmem(int src, int dst) {
                 return pid;
         uint8_t hello[MIG_HELLO_MAX], rec[MIG_RECORD_HEADER + 4096];
         struct mig_hello h;
-        char err[512], buf[65536];
+        char err[512];
         if (!read_full(src, hello, MIG_HELLO_HEADER) || mig_hello_parse(hello, MIG_HELLO_HEADER, &h, err, sizeof err))
                 _exit(1);
         size_t len = mig_hello_size(hello);
@@ -404,15 +419,7 @@ static pid_t relay_injecting_devmem(int src, int dst) {
         mig_record_encode_index(rec, MIG_DEVMEM, 0, 0, 4096, vmstate_crc32c(0, rec + MIG_RECORD_HEADER, 4096));
         if (write(dst, rec, sizeof rec) != (ssize_t)sizeof rec)
                 _exit(1);
-        for (;;) {
-                struct pollfd p[2] = { { .fd = src, .events = POLLIN }, { .fd = dst, .events = POLLIN } };
-                if (poll(p, 2, 30000) <= 0)
-                        _exit(0);
-                int i = p[0].revents ? 0 : 1;
-                ssize_t k = read(p[i].fd, buf, sizeof buf);
-                if (k <= 0 || write(p[1 - i].fd, buf, (size_t)k) != k)
-                        _exit(0);
-        }
+        copy_both_ways_and_exit(src, dst);
 }
 
 /* Device memory (a VRAM) for a VM that has none here: the destination
@@ -462,15 +469,7 @@ static pid_t relay_holding_after_accept(int src, int dst, int report, const int 
             write(src, acc, sizeof acc) != (ssize_t)sizeof acc || write(report, "a", 1) != 1 ||
             read(go[0], buf, 1) != 1)
                 _exit(1);
-        for (;;) {
-                struct pollfd p[2] = { { .fd = src, .events = POLLIN }, { .fd = dst, .events = POLLIN } };
-                if (poll(p, 2, 30000) <= 0)
-                        _exit(0);
-                int i = p[0].revents ? 0 : 1;
-                ssize_t k = read(p[i].fd, buf, sizeof buf);
-                if (k <= 0 || write(p[1 - i].fd, buf, (size_t)k) != k)
-                        _exit(0);
-        }
+        copy_both_ways_and_exit(src, dst);
 }
 
 /* A line of /proc/PID/status, the value after its name (static buffer). */

@@ -30,18 +30,23 @@ struct counter {
         int efd;
 };
 
-static int on_event(struct dw_source *s, int fd, uint32_t revents, void *opaque) {
-        (void)s;
-        (void)revents;
-        struct counter *c = opaque;
+/* A callback counting its event; busy for `ms` of it. */
+static int count_event(struct counter *c, int fd, int ms) {
         atomic_store(&c->busy, 1);
         eventfd_t v;
         if (eventfd_read(fd, &v) == 0)
                 atomic_fetch_add(&c->events, v);
         atomic_fetch_add(&c->calls, 1);
-        sleep_ms(2); /* a callback that takes a while */
+        if (ms)
+                sleep_ms(ms);
         atomic_store(&c->busy, 0);
         return 0;
+}
+
+static int on_event(struct dw_source *s, int fd, uint32_t revents, void *opaque) {
+        (void)s;
+        (void)revents;
+        return count_event(opaque, fd, 2); /* a callback that takes a while */
 }
 
 static bool wait_for(atomic_ullong *v, unsigned long long want, int ms) {
@@ -153,14 +158,7 @@ static void *flood_events(void *arg) {
 static int on_quick_event(struct dw_source *s, int fd, uint32_t revents, void *opaque) {
         (void)s;
         (void)revents;
-        struct counter *c = opaque;
-        atomic_store(&c->busy, 1);
-        eventfd_t v;
-        if (eventfd_read(fd, &v) == 0)
-                atomic_fetch_add(&c->events, v);
-        atomic_fetch_add(&c->calls, 1);
-        atomic_store(&c->busy, 0);
-        return 0;
+        return count_event(opaque, fd, 0);
 }
 
 TEST(pause_races_events_and_always_holds) {
