@@ -81,3 +81,23 @@ void lapic_self_ipi(uint8_t vector) {
         lapic_write(LAPIC_ICR_HI, 0);
         lapic_write(LAPIC_ICR_LO, ICR_SELF | vector); /* fixed, edge */
 }
+
+void lapic_enable_ap(void) {
+        lapic_write(LAPIC_SVR, 0x100 | VEC_SPURIOUS); /* software enable; the PICs are the boot CPU's */
+}
+
+/* Fixed (or INIT/SIPI) IPI to one APIC ID, physical destination. */
+static void send_ipi(uint32_t apic_id, uint32_t lo) {
+        lapic_write(LAPIC_ICR_HI, apic_id << 24);
+        lapic_write(LAPIC_ICR_LO, lo);
+}
+
+void lapic_send_ipi(uint32_t apic_id, uint8_t vector) {
+        send_ipi(apic_id, vector); /* fixed, edge, assert */
+}
+
+void lapic_start_ap(uint32_t apic_id, uint32_t start_page) {
+        send_ipi(apic_id, 0x4500);             /* INIT, level assert */
+        send_ipi(apic_id, 0x4600 | start_page); /* STARTUP; twice, as the MP specification says */
+        send_ipi(apic_id, 0x4600 | start_page);
+}

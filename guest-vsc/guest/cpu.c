@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Descriptor tables, traps and interrupts of the test guest (long mode,
- * one vCPU). Interrupts are taken only in long mode (iretq): the PVM
+ * per CPU). Interrupts are taken only in long mode (iretq): the PVM
  * emulator cannot execute a 32-bit IRET at CPL0 (docs/pvm.md). */
 #include "guest.h"
 
@@ -31,15 +31,17 @@ extern uint64_t gdt[GDT_ENTRIES];
 extern const uint8_t isr_stubs[];
 extern const uint8_t isr_user_call[], isr_int3[];
 
-/* CPU state of the single vCPU (like a per-CPU area; not library state). */
+/* Per-CPU state (CPU 0 the boot CPU, 1.. the APs smp.c starts): each CPU
+ * has its own TSS (its RSP0 and IST stacks) and CPL3 stack; the IDT is
+ * shared. Counters are the guest's, any CPU adds to them. */
 #define NOINIT __attribute__((section(".bss.noinit"), aligned(16))) /* not zeroed at boot */
-/* .data, not .bss: the loader provides the zeroed I/O bitmap, entry.S does
- * not have to clear 8 KiB with emulated instructions. */
-static struct tss64 tss __attribute__((section(".data"))) = { .iomap_base = offsetof(struct tss64, iomap) };
+/* .data, not .bss: the loader provides the zeroed I/O bitmaps, entry.S does
+ * not have to clear 8 KiB per CPU with emulated instructions. */
+static struct tss64 tss[GUEST_MAX_CPUS] __attribute__((section(".data")));
 static struct idt_gate idt[256]; /* zero: not present, unless cpu_init sets it */
-static uint8_t rsp0_stack[STACK_BYTES] NOINIT;
-static uint8_t ist_stack[4096] NOINIT;
-static uint8_t user_stack[STACK_BYTES] NOINIT;
+static uint8_t rsp0_stack[GUEST_MAX_CPUS][STACK_BYTES] NOINIT;
+static uint8_t ist_stack[GUEST_MAX_CPUS][4096] NOINIT;
+static uint8_t user_stack[GUEST_MAX_CPUS][STACK_BYTES] NOINIT;
 static struct cpu_counters counters;
 static bool sint_auto_eoi;
 
@@ -52,22 +54,32 @@ static void set_gate(unsigned vec, const void *handler, unsigned dpl, unsigned i
         };
 }
 
-static void load_tss(void) {
-        uint64_t base = (uint64_t)(uintptr_t)&tss, limit = sizeof tss - 1;
-        tss.rsp[0] = (uint64_t)(uintptr_t)(rsp0_stack + sizeof rsp0_stack);
-        tss.ist[0] = (uint64_t)(uintptr_t)(ist_stack + sizeof ist_stack);
-        tss.iomap_base = offsetof(struct tss64, iomap); /* all zero: every port allowed */
-        tss.iomap_end = 0xff;
-        gdt[SEL_TSS / 8] = (limit & 0xffff) | (base & 0xffffff) << 16 | 0x89ull << 40 | ((limit >> 16) & 0xf) << 48 |
-                           ((base >> 24) & 0xff) << 56;
-        gdt[SEL_TSS / 8 + 1] = base >> 32;
-        __asm__ volatile("ltr %w0" : : "r"(SEL_TSS));
+static void load_tss(unsigned cpu) {
+        struct tss64 *t = &tss[cpu];
+        uint64_t base = (uint64_t)(uintptr_t)t, limit = sizeof *t - 1;
+        unsigned sel = cpu == 0 ? SEL_TSS : SEL_TSS_AP(cpu);
+        t->rsp[0] = (uint64_t)(uintptr_t)(rsp0_stack[cpu] + STACK_BYTES);
+        t->ist[0] = (uint64_t)(uintptr_t)(ist_stack[cpu] + sizeof ist_stack[cpu]);
+        t->iomap_base = offsetof(struct tss64, iomap); /* all zero: every port allowed */
+        t->iomap_end = 0xff;
+        gdt[sel / 8] = (limit & 0xffff) | (base & 0xffffff) << 16 | 0x89ull << 40 | ((limit >> 16) & 0xf) << 48 |
+                       ((base >> 24) & 0xff) << 56;
+        gdt[sel / 8 + 1] = base >> 32;
+        __asm__ volatile("ltr %w0" : : "r"(sel));
+}
+
+static void load_idt(void) {
+        struct {
+                uint16_t limit;
+                uint64_t base;
+        } __attribute__((packed)) idtr = { sizeof idt - 1, (uint64_t)(uintptr_t)idt };
+        __asm__ volatile("lidt %0" : : "m"(idtr));
 }
 
 /* Only the vectors that can occur get a gate (each gate costs emulated
  * instructions at boot on the PVM host); anything else arrives as #NP with
  * the vector in the error code and is reported as a fault. */
-static const uint8_t used_vectors[] = { VEC_SELF_IPI, VEC_TIMER, VEC_SINT, VEC_SPURIOUS };
+static const uint8_t used_vectors[] = { VEC_SELF_IPI, VEC_WAKE, VEC_TIMER, VEC_SINT, VEC_SPURIOUS };
 
 void cpu_init(void) {
         for (unsigned v = 0; v < 48; v++) /* exceptions, then the (masked) 8259 range */
@@ -78,22 +90,27 @@ void cpu_init(void) {
         set_gate(8, isr_stubs + 16 * 8, 0, 1);
         set_gate(3, isr_int3, 3, 0); /* DPL 3: the way back from CPL3 (isr.S) */
         set_gate(VEC_USER_CALL, isr_user_call, 3, 0);
-        load_tss();
-        struct {
-                uint16_t limit;
-                uint64_t base;
-        } __attribute__((packed)) idtr = { sizeof idt - 1, (uint64_t)(uintptr_t)idt };
-        __asm__ volatile("lidt %0" : : "m"(idtr));
+        load_tss(0);
+        load_idt();
+}
+
+void cpu_init_ap(unsigned cpu) {
+        load_tss(cpu);
+        load_idt();
 }
 
 long cpu_run_user(long (*fn)(void *), void *arg, bool interrupts) {
+        return cpu_run_user_on(0, fn, arg, interrupts);
+}
+
+long cpu_run_user_on(unsigned cpu, long (*fn)(void *), void *arg, bool interrupts) {
         /* CPL3 code rings the doorbell and writes the console itself: IOPL 3
          * on a real CPU; the PVM host ignores IOPL at CPL3 but honours the
          * TSS I/O bitmap (all ports allowed, load_tss). The same host makes
          * cli/sti at CPL3 fault, so IF is chosen here, once: clear in the
          * steady state (poll, no interrupts). */
         uint64_t fl = RFLAGS_IOPL3 | RFLAGS_RSVD1 | (interrupts ? RFLAGS_IF : 0);
-        return guest_user_call(fn, arg, fl, user_stack + sizeof user_stack);
+        return guest_user_call(fn, arg, fl, user_stack[cpu] + STACK_BYTES);
 }
 
 long cpu_kernel_call(long (*fn)(void *), void *arg) {
@@ -172,6 +189,9 @@ void guest_trap(struct trap_frame *f) {
                 return;
         case VEC_SELF_IPI:
                 counters.self_ipi++;
+                lapic_eoi();
+                return;
+        case VEC_WAKE: /* smp.c: the AP looks at its mailbox after the hlt */
                 lapic_eoi();
                 return;
         case VEC_SPURIOUS:

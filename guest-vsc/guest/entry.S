@@ -80,6 +80,72 @@ long_entry:
         hlt
         jmp     6b
 
+/* An application processor's start (smp.c copies ap_trampoline to
+ * AP_TRAMPOLINE_ADDR and sends INIT + SIPI): real mode, CS = the page, IP 0.
+ * Into protected mode with our GDT, then in ap_entry32 the same way to long
+ * mode as pvh_entry, and on to ap_main(cpu) on the stack smp.c left in
+ * ap_boot_rsp. Every instruction here is emulated on the PVM host: few. */
+        .code16
+        .globl ap_trampoline, ap_trampoline_end
+ap_trampoline:
+        cli
+        xor     %ax, %ax
+        mov     %ax, %ds
+        lgdtl   AP_TRAMPOLINE_ADDR + (ap_trampoline_gdtr - ap_trampoline)
+        mov     %cr0, %eax
+        or      $1, %eax                /* PE */
+        mov     %eax, %cr0
+        ljmpl   $SEL_KCODE32, $ap_entry32
+        .balign 4
+ap_trampoline_gdtr:
+        .word   gdt_end - gdt - 1
+        .long   gdt
+ap_trampoline_end:
+
+        .code32
+ap_entry32:
+        mov     $SEL_KDATA, %ax
+        mov     %ax, %ds
+        mov     %ax, %es
+        mov     %ax, %ss
+        mov     $boot_pml4, %eax
+        mov     %eax, %cr3
+        mov     %cr4, %eax
+        or      $0x20, %eax             /* PAE */
+        mov     %eax, %cr4
+        mov     $0xc0000080, %ecx       /* EFER.LME */
+        rdmsr
+        or      $0x100, %eax
+        wrmsr
+        mov     %cr0, %eax
+        or      $0x80010000, %eax       /* PG, WP */
+        mov     %eax, %cr0
+        ljmp    $SEL_KCODE, $ap_long
+
+        .code64
+ap_long:
+        mov     $SEL_KDATA, %ax
+        mov     %ax, %ds
+        mov     %ax, %es
+        mov     %ax, %ss
+        xor     %eax, %eax
+        mov     %ax, %fs
+        mov     %ax, %gs
+        mov     ap_boot_rsp(%rip), %rsp
+        mov     ap_boot_cpu(%rip), %edi
+        call    ap_main
+7:      cli
+        hlt
+        jmp     7b
+
+        .data
+        .balign 8
+        .globl ap_boot_rsp, ap_boot_cpu
+ap_boot_rsp:                            /* written by smp.c before each SIPI */
+        .quad   0
+ap_boot_cpu:
+        .long   0
+
         .data
         .balign 16
         .globl gdt
@@ -89,6 +155,8 @@ gdt:    .quad   0
         .quad   0x00cff2000000ffff      /* SEL_UDATA: DPL 3 */
         .quad   0x00affa000000ffff      /* SEL_UCODE: 64-bit code, DPL 3 */
         .quad   0, 0                    /* SEL_TSS, filled by cpu.c */
+        .quad   0x00cf9a000000ffff      /* SEL_KCODE32: 32-bit code, DPL 0 */
+        .fill   2 * (GUEST_MAX_CPUS - 1), 8, 0 /* SEL_TSS_AP(1..), filled by cpu.c */
 gdt_end:
         .globl gdt_ptr
 gdt_ptr:

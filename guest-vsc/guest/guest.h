@@ -59,12 +59,18 @@ struct trap_frame {
         uint64_t rip, cs, rflags, rsp, ss;
 };
 
+/* The boot CPU's tables (IDT, GDT's TSS); cpu_init_ap: an AP's (smp.c). */
 void cpu_init(void);
+void cpu_init_ap(unsigned cpu);
 void guest_trap(struct trap_frame *f);
+/* isr.S: keeps the caller's stack pointer in the top 8 bytes of the user
+ * stack (CPL3 starts below them), where the int3 return finds it. */
 long guest_user_call(long (*fn)(void *), void *arg, uint64_t rflags, void *user_stack_top);
 /* Runs fn(arg) at CPL3 with port I/O allowed and RFLAGS.IF = interrupts
- * (off in the steady state), returns its result. */
+ * (off in the steady state), returns its result; on the boot CPU, and
+ * cpu_run_user_on on the CPU given (which must be the one running it). */
 long cpu_run_user(long (*fn)(void *), void *arg, bool interrupts);
+long cpu_run_user_on(unsigned cpu, long (*fn)(void *), void *arg, bool interrupts);
 /* From CPL3: fn(arg) at CPL0 (in the #UD handler that `ud2; nopl (%rax)`
  * enters; fn may sti/hlt), its result; at CPL0 a plain call. For waits
  * that should sleep, not spin. */
@@ -127,6 +133,24 @@ void lapic_eoi(void);
 /* One-shot timer interrupt (VEC_TIMER) after ns (needs clock_init first). */
 void lapic_timer_oneshot(uint64_t ns);
 void lapic_self_ipi(uint8_t vector);
+/* APs (smp.c): software-enable this CPU's APIC; a fixed IPI (any CPL: the
+ * APIC page is mapped for CPL3 too); INIT and two SIPIs to start_page. */
+void lapic_enable_ap(void);
+void lapic_send_ipi(uint32_t apic_id, uint8_t vector);
+void lapic_start_ap(uint32_t apic_id, uint32_t start_page);
+
+/* ---- application processors (smp.c) ---- */
+/* CPL0: starts CPUs 1..cpus-1 (APIC IDs 1.., as vmwp numbers them), each
+ * waiting for jobs; -ETIMEDOUT naming the first that did not come up. */
+int smp_start(unsigned cpus, uint64_t timeout_ns);
+/* CPUs running: 1 + the APs started. */
+unsigned smp_cpus(void);
+/* Any CPL: gives AP cpu the job fn(arg) at CPL3 (interrupts off), which
+ * must be idle (-EBUSY otherwise). */
+int smp_post(unsigned cpu, long (*fn)(void *), void *arg);
+/* Any CPL: waits for cpu's job to end; its result in *result.
+ * -ETIMEDOUT at deadline_ns (the job goes on). */
+int smp_join(unsigned cpu, uint64_t deadline_ns, long *result);
 
 /* ---- time (clock.c) ---- */
 struct guest_clock_info {
@@ -217,6 +241,7 @@ int mode_hostile(struct guest *g);    /* hostile.c (docs/hostile-guests.md) */
 int mode_balloon(struct guest *g);    /* mode-balloon.c: Dynamic Memory's guest side (bench-dm) */
 int mode_virtio_balloon(struct guest *g); /* mode-virtio-balloon.c: the same under QEMU (bench-dm) */
 int mode_video(struct guest *g);      /* mode-video.c: the synthetic video's guest side (VRAM migration) */
+int mode_smp(struct guest *g);        /* mode-smp.c: the application processors */
 /* Hyper-V enabled and VMBus connected / UNLOAD and disable (mode-enumerate.c). */
 int guest_vmbus_connect(struct guest *g);
 int guest_vmbus_disconnect(struct guest *g);

@@ -86,7 +86,8 @@ guest_user_call:
         push    %r13
         push    %r14
         push    %r15
-        mov     %rsp, user_call_saved_rsp(%rip)
+        mov     %rsp, -8(%rcx)          /* per CPU: its own user stack */
+        sub     $16, %rcx
         pushq   $(SEL_UDATA | 3)        /* SS */
         pushq   %rcx                    /* RSP */
         pushq   %rdx                    /* RFLAGS */
@@ -125,11 +126,13 @@ isr_int3:
         jmp     isr_common
 
 /* Abandon the interrupt frame on the RSP0 stack and return from
- * guest_user_call with RDI (fn's result). */
+ * guest_user_call with RDI (fn's result). The frame's RSP is the user
+ * stack's top - 16 (fn returned), the saved stack pointer is above it. */
         .balign 16
         .globl  user_return_from_trap
 user_return_from_trap:
-        mov     user_call_saved_rsp(%rip), %rsp
+        mov     24(%rsp), %rax          /* the frame's RSP */
+        mov     8(%rax), %rsp
         mov     %rdi, %rax
         pop     %r15
         pop     %r14
@@ -138,10 +141,5 @@ user_return_from_trap:
         pop     %rbp
         pop     %rbx
         ret
-
-        .bss
-        .balign 8
-user_call_saved_rsp:
-        .quad   0
 
         .section .note.GNU-stack, "", @progbits

@@ -28,6 +28,7 @@ static const struct guest_mode modes[] = {
         { "balloon", mode_balloon },
         { "virtio-balloon", mode_virtio_balloon },
         { "video", mode_video },
+        { "smp", mode_smp },
 };
 
 int guest_fail(int r, const char *fmt, ...) {
@@ -155,7 +156,7 @@ void guest_main(uint32_t start_info) {
         const struct guest_mode *m = pick_mode(g, name);
         if (!m)
                 guest_exit(guest_fail(-EINVAL, "unknown vsc.mode=%s (known: boot enumerate probe echo net-check net-bench services "
-                                                "disk-check disk-bench soak hostile balloon virtio-balloon video)", name));
+                                                "disk-check disk-bench soak hostile balloon virtio-balloon video smp)", name));
         report("mode=%s", m->name);
         guest_exit(m->run(g));
 }

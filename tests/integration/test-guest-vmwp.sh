@@ -18,10 +18,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
 
-# run NAME CMDLINE: boots the guest, output in $tmp/NAME.out, returns vmwp's status.
+# run NAME CMDLINE [VCPUS]: boots the guest, output in $tmp/NAME.out, returns vmwp's status.
 run() {
         cat >"$tmp/$1.json" <<JSON
-{ "name": "guest-$1", "memory_mib": 128, "vcpus": 1,
+{ "name": "guest-$1", "memory_mib": 128, "vcpus": ${3:-1},
   "boot": { "kind": "pvh", "kernel": "$(realpath "$elf")", "cmdline": "$2" } }
 JSON
         timeout 300 "$vmwp" --config "$tmp/$1.json" --serial stdio --timing </dev/null >"$tmp/$1.out" 2>&1
@@ -49,6 +49,19 @@ if ls "$src"/hvshim/*.c >/dev/null 2>&1; then
 else
         echo "NOTE: hvshim not in this tree yet: Hyper-V presence not checked"
 fi
+# Application processors (guest-vsc/guest/smp.c): INIT + SIPI into the
+# trampoline, long mode, a job at CPL3 on each AP alongside the boot CPU's,
+# each on its own APIC (its CPL0 round trip reads the APIC ID), twice.
+run smp "vsc.mode=smp vsc.cpus=3 vsc.timeout_ms=20000" 3
+rc=$?
+grep -E '^VSC (smp|result|error)' "$tmp/smp.out" | sed 's/^/  [smp] /'
+[ $rc -eq 0 ] || { echo "FAIL [smp]: vmwp exit status $rc"; fail=1; }
+check smp '^VSC smp_cpu=1 started_us=[0-9]+$' '^VSC smp_cpu=2 started_us=[0-9]+$' \
+        '^VSC smp=ok cpus=3 adds=1200000 apic_ids=0,1,2$' '^VSC result=ok status=0$'
+# More CPUs than the VM has: a clear error, not a hang.
+run smp-missing "vsc.mode=smp vsc.cpus=2 vsc.timeout_ms=300" 1
+check smp-missing '^VSC error=smp: CPU 1 \(APIC ID 1\) did not start within 300 ms' '^VSC result=fail status=110$'
+
 # The VMBus server in the tree: enumerate must connect and list offers.
 if ! ls "$src"/vsp/vmbus/*.c >/dev/null 2>&1; then
         echo "NOTE: the VMBus server (vsp/vmbus) is not in this tree yet: vsc.mode=enumerate not checked"
