@@ -76,6 +76,39 @@ const struct vsc_offer *vsc_find_offer(const struct vsc_bus *bus, const uint8_t 
         return NULL;
 }
 
+const struct vsc_offer *vsc_find_sub_offer(const struct vsc_bus *bus, const uint8_t if_type[16],
+                                           const uint8_t if_instance[16], uint16_t sub_index) {
+        for (unsigned i = 0; i < bus->n_offers; i++) {
+                const struct vsc_offer *o = &bus->offers[i];
+                if (!o->rescinded && o->sub_channel_index == sub_index && !vsc_memcmp(o->if_type, if_type, 16) &&
+                    !vsc_memcmp(o->if_instance, if_instance, 16))
+                        return o;
+        }
+        return NULL;
+}
+
+int vsc_wait_sub_offers(struct vsc_bus *bus, const uint8_t if_type[16], const uint8_t if_instance[16],
+                        unsigned first, unsigned n, const char *what) {
+        uint64_t start = bus->ops->now_ns(bus->ctx), deadline = start + bus->timeout_ns;
+        for (unsigned i = first; i < first + n;) {
+                if (vsc_find_sub_offer(bus, if_type, if_instance, (uint16_t)i)) {
+                        i++;
+                        continue;
+                }
+                struct vsc_msg m;
+                int r = vsc_poll_message(bus, &m);
+                if (r < 0)
+                        return r;
+                uint64_t now = bus->ops->now_ns(bus->ctx);
+                if (r == 0 && now >= deadline)
+                        return vsc_fail(bus, -ETIMEDOUT, "timeout: no offer of %s sub-channel %u within %lu ms", what,
+                                        i, (now - start) / 1000000);
+                if (r == 0)
+                        bus->ops->idle(bus->ctx, deadline);
+        }
+        return 0;
+}
+
 /* ---- reception (§3.4) ---- */
 
 /* Frees slot 2 and tells the host to deliver the next queued message if it

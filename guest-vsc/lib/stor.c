@@ -132,40 +132,6 @@ int vsc_stor_init(struct vsc_stor *s) {
         return 0;
 }
 
-static const struct vsc_offer *find_sub_offer(const struct vsc_stor *s, uint16_t index) {
-        const struct vsc_bus *bus = s->bus;
-        for (unsigned i = 0; i < bus->n_offers; i++) {
-                const struct vsc_offer *o = &bus->offers[i];
-                if (!o->rescinded && o->sub_channel_index == index && !vsc_memcmp(o->if_type, scsi_class, 16) &&
-                    !vsc_memcmp(o->if_instance, s->instance, 16))
-                        return o;
-        }
-        return NULL;
-}
-
-/* The host offers the sub-channels after (or just before) its reply (§6.7). */
-static int wait_sub_offers(struct vsc_stor *s, unsigned first, unsigned n) {
-        struct vsc_bus *bus = s->bus;
-        uint64_t start = bus->ops->now_ns(bus->ctx), deadline = start + bus->timeout_ns;
-        for (unsigned i = first; i < first + n;) {
-                if (find_sub_offer(s, (uint16_t)i)) {
-                        i++;
-                        continue;
-                }
-                struct vsc_msg m;
-                int r = vsc_poll_message(bus, &m);
-                if (r < 0)
-                        return r;
-                uint64_t now = bus->ops->now_ns(bus->ctx);
-                if (r == 0 && now >= deadline)
-                        return vsc_fail(bus, -ETIMEDOUT, "timeout: no offer of storvsc sub-channel %u within %lu ms",
-                                        i, (now - start) / 1000000);
-                if (r == 0)
-                        bus->ops->idle(bus->ctx, deadline);
-        }
-        return 0;
-}
-
 int vsc_stor_open_subchannels(struct vsc_stor *s, unsigned want) {
         static const uint8_t userdata[sizeof(struct vmstorage_channel_properties)];
         if (!s->initialized)
@@ -184,9 +150,9 @@ int vsc_stor_open_subchannels(struct vsc_stor *s, unsigned want) {
         if (r == 0 && v.status != STORVSC_STATUS_SUCCESS)
                 r = vsc_fail(s->bus, -EIO, "storvsc: host failed CREATE_SUB_CHANNELS: status 0x%x", v.status);
         if (r == 0)
-                r = wait_sub_offers(s, have + 1, n);
+                r = vsc_wait_sub_offers(s->bus, scsi_class, s->instance, have + 1, n, "storvsc");
         for (unsigned i = 0; r == 0 && i < n; i++) {
-                const struct vsc_offer *o = find_sub_offer(s, (uint16_t)(have + 1 + i));
+                const struct vsc_offer *o = vsc_find_sub_offer(s->bus, scsi_class, s->instance, (uint16_t)(have + 1 + i));
                 r = vsc_channel_open(s->bus, &s->ch[s->n_channels], o, VSC_STOR_RING_BYTES, VSC_STOR_RING_BYTES,
                                      userdata, sizeof userdata);
                 if (r == 0)

@@ -196,6 +196,14 @@ int vsc_request_offers(struct vsc_bus *bus);
 /* First live offer of that class with that sub-channel index, or NULL. */
 const struct vsc_offer *vsc_find_offer(const struct vsc_bus *bus, const uint8_t if_type[16],
                                        uint16_t sub_channel_index);
+/* The live offer of sub-channel sub_index of the device with that class
+ * and instance, or NULL. */
+const struct vsc_offer *vsc_find_sub_offer(const struct vsc_bus *bus, const uint8_t if_type[16],
+                                           const uint8_t if_instance[16], uint16_t sub_index);
+/* Handles bus messages until sub-channels first..first+n-1 of that device
+ * are offered (§6.7, §7.8); -ETIMEDOUT after timeout_ns, naming `what`. */
+int vsc_wait_sub_offers(struct vsc_bus *bus, const uint8_t if_type[16], const uint8_t if_instance[16],
+                        unsigned first, unsigned n, const char *what);
 /* After a rescind (and after closing the channel, if it was open):
  * RELID_RELEASED, and the relid leaves the offer table so the host may
  * reuse it (§4.7). -ENOENT for a relid that was not rescinded. */
