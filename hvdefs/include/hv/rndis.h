@@ -409,6 +409,19 @@ _Static_assert(offsetof(struct ndis_recv_scale_param, hashkey_offset) == 24, "rs
 #define NDIS_RSS_PARAM_FLAG_DISABLE_RSS 0x0010u
 #define NDIS_HASH_FUNC_TOEPLITZ 0x00000001u
 #define NDIS_RSS_HASH_KEY_SIZE 40u
+/* The key of Microsoft's "Verifying the RSS Hash Calculation" (its published
+ * hashes are test vectors); an initializer for uint8_t[40]. */
+#define NDIS_RSS_KEY_VERIFICATION                                                                                   \
+        { 0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,                     \
+          0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,                     \
+          0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa }
+/* NDIS_RECEIVE_SCALE_PARAMETERS.HashInformation bits (with the function) */
+#define NDIS_HASH_IPV4 0x00000100u
+#define NDIS_HASH_TCP_IPV4 0x00000200u
+#define NDIS_HASH_IPV6 0x00000400u
+#define NDIS_HASH_TCP_IPV6 0x00001000u
+#define NDIS_HASH_UDP_IPV4 0x00004000u
+#define NDIS_HASH_UDP_IPV6 0x00008000u
 #define NDIS_RSS_INDIRECTION_MAX_ENTRIES 256u
 
 /* ---- layout checks (§7.4-§7.6) ---- */
