@@ -34,6 +34,10 @@ int vsc_net_wait(struct vsc_net *net, const char *what);
 /* A fresh transaction id for an init or control request. */
 uint64_t vsc_net_ctrl_tid(struct vsc_net *net);
 
+/* nvsp.c: an NVSP message of n words (40 bytes as Linux sends them); with a
+ * completion type != 0 it waits for that completion (net->comp_msg). */
+int vsc_net_nvsp_send(struct vsc_net *net, const uint32_t *w, unsigned n, uint32_t type, const char *what);
+
 /* rndis.c: the §7.5 sequence after the buffers exist */
 int vsc_net_rndis_init(struct vsc_net *net);
 int vsc_net_rndis_halt(struct vsc_net *net);

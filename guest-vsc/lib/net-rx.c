@@ -39,8 +39,9 @@ static void handle_completion(struct vsc_net *net, const uint8_t *pkt, const str
                 net->wait_comp = true;
                 return;
         }
-        /* a data send: transaction id 1 + section (§5.7: never 0) */
-        if (type == NVSP_MSG1_TYPE_SEND_RNDIS_PKT_COMPLETE && p->trans_id >= 1 && p->trans_id <= net->sections &&
+        /* a data send: transaction id 1 + section (§5.7: never 0), of this
+         * channel's share: another channel's section is not ours to free */
+        if (type == NVSP_MSG1_TYPE_SEND_RNDIS_PKT_COMPLETE && p->trans_id > net->sec_first && p->trans_id <= net->sec_end &&
             (net->section_busy[(p->trans_id - 1) / 64] >> ((p->trans_id - 1) % 64) & 1)) {
                 vsc_net_section_put(net, (uint32_t)(p->trans_id - 1));
                 net->stats.tx_completions++;

@@ -8,14 +8,15 @@
 
 #define RNDIS_PACKET_HDR (RNDIS_HEADER_SIZE + sizeof(struct rndis_packet)) /* 44 */
 
-/* netvsc_get_next_send_section: the lowest free section. */
+/* netvsc_get_next_send_section: the lowest free section of this channel's
+ * share (the sections outside it are marked busy). */
 static int section_get(struct vsc_net *net) {
-        for (uint32_t w = 0; w * 64 < net->sections; w++) {
+        for (uint32_t w = net->sec_first / 64; w * 64 < net->sec_end; w++) {
                 uint64_t busy = net->section_busy[w];
                 if (busy == ~0ull)
                         continue;
                 uint32_t s = w * 64 + (uint32_t)__builtin_ctzll(~busy);
-                if (s >= net->sections)
+                if (s >= net->sec_end)
                         return -1;
                 net->section_busy[w] |= 1ull << (s % 64);
                 net->sections_free--;

@@ -56,9 +56,9 @@ int vsc_net_wait(struct vsc_net *net, const char *what) {
                         net->wait_comp ? "response" : "completion", (unsigned long)(bus->timeout_ns / 1000000));
 }
 
-/* An NVSP message (40 bytes, as Linux sends them); with a completion
- * expected of type `type`: waits for it and checks its size (§7.2). */
-static int nvsp_send(struct vsc_net *net, const uint32_t *w, unsigned n, uint32_t type, const char *what) {
+/* With a completion expected of type `type`: waits for it, its size
+ * checked (§7.2). */
+int vsc_net_nvsp_send(struct vsc_net *net, const uint32_t *w, unsigned n, uint32_t type, const char *what) {
         uint8_t m[NVSP_MESSAGE_SIZE];
         vsc_memset(m, 0, sizeof m);
         vsc_memcpy(m, w, 4u * n);
@@ -84,7 +84,7 @@ static int nvsp_send(struct vsc_net *net, const uint32_t *w, unsigned n, uint32_
 static int negotiate(struct vsc_net *net) {
         for (unsigned i = 0; i < sizeof nvsp_versions / sizeof nvsp_versions[0]; i++) {
                 uint32_t v = nvsp_versions[i], w[3] = { NVSP_MSG_TYPE_INIT, v, v };
-                int r = nvsp_send(net, w, 3, NVSP_MSG_TYPE_INIT_COMPLETE, "NVSP INIT");
+                int r = vsc_net_nvsp_send(net, w, 3, NVSP_MSG_TYPE_INIT_COMPLETE, "NVSP INIT");
                 if (r < 0)
                         return r;
                 if (vsc_net_rd32(net->comp_msg + 12) == NVSP_STAT_SUCCESS) {
@@ -105,13 +105,13 @@ static int send_ndis(struct vsc_net *net) {
         if (net->nvsp_version >= NVSP_PROTOCOL_VERSION_2) {
                 uint32_t w[5] = { NVSP_MSG2_TYPE_SEND_NDIS_CONFIG, net->cfg.mtu + 14, 0, (uint32_t)caps,
                                   (uint32_t)(caps >> 32) };
-                int r = nvsp_send(net, w, 5, 0, "SEND_NDIS_CONFIG");
+                int r = vsc_net_nvsp_send(net, w, 5, 0, "SEND_NDIS_CONFIG");
                 if (r < 0)
                         return r;
         }
         /* NDIS 6.1 for NVSP <= 4, else 6.30 */
         uint32_t w[3] = { NVSP_MSG1_TYPE_SEND_NDIS_VER, 6, net->nvsp_version <= NVSP_PROTOCOL_VERSION_4 ? 1u : 30u };
-        return nvsp_send(net, w, 3, 0, "SEND_NDIS_VER");
+        return vsc_net_nvsp_send(net, w, 3, 0, "SEND_NDIS_VER");
 }
 
 static int recv_buffer(struct vsc_net *net) {
@@ -130,7 +130,7 @@ static int recv_buffer(struct vsc_net *net) {
                 return r;
         net->recv_ok = true; /* from here on the GPADL must be torn down */
         uint32_t w[3] = { NVSP_MSG1_TYPE_SEND_RECV_BUF, net->recv_gpadl, NVSP_RECV_BUF_ID };
-        r = nvsp_send(net, w, 3, NVSP_MSG1_TYPE_SEND_RECV_BUF_COMPLETE, "SEND_RECV_BUF");
+        r = vsc_net_nvsp_send(net, w, 3, NVSP_MSG1_TYPE_SEND_RECV_BUF_COMPLETE, "SEND_RECV_BUF");
         if (r < 0)
                 return r;
         const uint8_t *c = net->comp_msg;
@@ -162,7 +162,7 @@ static int send_buffer(struct vsc_net *net) {
                 return r;
         net->send_ok = true;
         uint32_t w[3] = { NVSP_MSG1_TYPE_SEND_SEND_BUF, net->send_gpadl, NVSP_SEND_BUF_ID };
-        r = nvsp_send(net, w, 3, NVSP_MSG1_TYPE_SEND_SEND_BUF_COMPLETE, "SEND_SEND_BUF");
+        r = vsc_net_nvsp_send(net, w, 3, NVSP_MSG1_TYPE_SEND_SEND_BUF_COMPLETE, "SEND_SEND_BUF");
         if (r < 0)
                 return r;
         uint32_t status = vsc_net_rd32(net->comp_msg + 4);
@@ -177,6 +177,8 @@ static int send_buffer(struct vsc_net *net) {
         if (net->sections > VSC_NET_MAX_SECTIONS)
                 net->sections = VSC_NET_MAX_SECTIONS;
         net->sections_free = net->sections;
+        net->sec_first = 0;
+        net->sec_end = net->sections;
         vsc_memset(net->section_busy, 0, sizeof net->section_busy);
         return 0;
 }
@@ -215,6 +217,10 @@ int vsc_net_open(struct vsc_bus *bus, struct vsc_net *net, const struct vsc_offe
         else
                 vsc_net_config_default(&net->cfg);
         net->next_req_id = 1; /* Linux: atomic_inc_return from 0 */
+        if (offer) {
+                vsc_memcpy(net->if_type, offer->if_type, 16);
+                vsc_memcpy(net->if_instance, offer->if_instance, 16);
+        }
         int r = open_steps(net, offer);
         if (r < 0) {
                 char keep[sizeof bus->err];
@@ -240,20 +246,29 @@ static int release_buffer(struct vsc_net *net, uint8_t **buf, uint32_t len, bool
         return r;
 }
 
-/* §7.7: HALT, revoke both buffers (no completion), close, then the GPADLs
- * (VMBus >= 4.0 order; the test guest negotiates 5.x). */
+/* §7.7: HALT, revoke both buffers (no completion), close (the sub-channels
+ * first, as vmbus_close does), then the GPADLs (VMBus >= 4.0 order; the
+ * test guest negotiates 5.x). A sub-channel alone: its channel only. */
 int vsc_net_close(struct vsc_net *net) {
         int r = 0, k;
+        if (net->primary) {
+                net->send_ok = net->recv_ok = false;
+                return vsc_channel_close(&net->ch);
+        }
         if (net->ch.open && net->max_pkt_per_msg)
                 r = vsc_net_rndis_halt(net);
         if (net->ch.open && net->recv_ok) {
                 uint32_t w[2] = { NVSP_MSG1_TYPE_REVOKE_RECV_BUF, NVSP_RECV_BUF_ID };
-                k = nvsp_send(net, w, 2, 0, "REVOKE_RECV_BUF");
+                k = vsc_net_nvsp_send(net, w, 2, 0, "REVOKE_RECV_BUF");
                 r = r < 0 ? r : k;
         }
         if (net->ch.open && net->send_ok) {
                 uint32_t w[2] = { NVSP_MSG1_TYPE_REVOKE_SEND_BUF, NVSP_SEND_BUF_ID };
-                k = nvsp_send(net, w, 2, 0, "REVOKE_SEND_BUF");
+                k = vsc_net_nvsp_send(net, w, 2, 0, "REVOKE_SEND_BUF");
+                r = r < 0 ? r : k;
+        }
+        while (net->n_subs > 0) {
+                k = vsc_net_close(&net->subs[--net->n_subs]);
                 r = r < 0 ? r : k;
         }
         k = vsc_channel_close(&net->ch);

@@ -69,11 +69,17 @@ static void setup(struct vsc_net *n, struct vsc_bus *bus, uint8_t *ring, uint8_t
         n->send_ok = true;
         n->section_size = 6144;
         n->sections = 1 + (ctl >> 4);
-        n->sections_free = n->sections;
         n->max_pkt_per_msg = 8;
         n->pkt_align = 8;
+        /* ctl bit 2: a sub-channel's share (the upper half), as vRSS splits
+         * them; the sections outside it are marked busy and must stay so */
+        n->sec_first = ctl & 4 ? n->sections / 2 : 0;
+        n->sec_end = n->sections;
+        n->sections_free = n->sec_end - n->sec_first;
+        for (uint32_t s = 0; s < n->sec_first; s++)
+                n->section_busy[s / 64] |= 1ull << (s % 64);
         /* some sends in flight, so completions can free them */
-        for (uint32_t s = 0; s < n->sections; s += 2) {
+        for (uint32_t s = n->sec_first; s < n->sec_end; s += 2) {
                 n->section_busy[s / 64] |= 1ull << (s % 64);
                 n->sections_free--;
         }
@@ -91,6 +97,9 @@ static void check(const struct vsc_net *n) {
                 busy += (uint32_t)(n->section_busy[s / 64] >> (s % 64) & 1);
         if (busy + n->sections_free != n->sections || n->rx_comp_n > VSC_NET_MAX_RX_COMPS)
                 abort();
+        for (uint32_t s = 0; s < n->sec_first; s++) /* another channel's: never freed here */
+                if (!(n->section_busy[s / 64] >> (s % 64) & 1))
+                        abort();
         if (n->wait_resp && n->wait_type) {
                 struct vsc_rndis_msg m;
                 if (n->resp_len > sizeof n->resp || vsc_rndis_parse(n->resp, n->resp_len, &m) < 0 ||

@@ -17,15 +17,22 @@
  *   vsc_net_poll     inbound packets: completions (sections come back),
  *                    transfer-page packets (frames, control responses, link
  *                    indications), each completed with NVSP 108
+ *   vsc_net_open_subchannels   vRSS (§7.8): NVSP 5 SUBCHANNEL, the offers,
+ *                    one struct vsc_net per sub-channel sharing the buffers
+ *                    (each channel its own share of the send sections);
+ *   vsc_net_set_rss  then OID_GEN_RECEIVE_SCALE_PARAMETERS over them all
  *   vsc_net_close    RNDIS HALT, REVOKE_RECV_BUF/REVOKE_SEND_BUF,
- *                    CLOSECHANNEL, then the buffer GPADLs (§7.7, VMBus >= 4.0)
+ *                    CLOSECHANNEL (sub-channels first), then the buffer
+ *                    GPADLs (§7.7, VMBus >= 4.0)
  *
  * Everything the host sends is validated (the checks Linux makes, §7.2,
  * §7.4, §7.6) before use; a control request that gets no valid answer in
  * bus->timeout_ns fails with -ETIMEDOUT and an error line naming it. Send,
  * flush and poll need no privilege (the test guest runs them at CPL3 with
  * the inbound interrupt_mask set); open, control requests and close post
- * VMBus messages (CPL0). All state is in struct vsc_net (caller-owned). */
+ * VMBus messages (CPL0). All state is in struct vsc_net (caller-owned).
+ * Each channel's data path (send, flush, poll on its struct vsc_net) may
+ * run on its own CPU; one channel is never used by two CPUs at once. */
 #pragma once
 
 #include "hv/nvsp.h"
@@ -43,6 +50,8 @@
 #define VSC_NET_CTRL_TID 0x100000u   /* transaction ids of control/init requests (data: 1 + section) */
 #define VSC_NET_MTU_MIN 68u          /* ETH_MIN_MTU: smaller sections are refused (§7.3) */
 #define VSC_NET_FRAME_MAX 1522u      /* what we send: 1500 + 14 + a VLAN tag + FCS room */
+#define VSC_NET_MAX_CHANNELS 8u      /* primary + sub-channels (the host offers at most 7) */
+#define VSC_NET_RSS_TABLE 128u       /* indirection entries, as netvsc sets them (ITAB_NUM) */
 
 struct vsc_net_config {
         uint32_t ring_bytes;     /* per direction, header page included */
@@ -91,7 +100,8 @@ struct vsc_net {
         uint8_t *send_buf;
         uint32_t send_len, send_gpadl, section_size, sections, sections_free;
         bool send_ok;
-        uint64_t section_busy[VSC_NET_MAX_SECTIONS / 64];
+        uint32_t sec_first, sec_end; /* the sections this channel uses (a share with vRSS) */
+        uint64_t section_busy[VSC_NET_MAX_SECTIONS / 64]; /* sections outside the share: busy */
         /* the section being filled (netvsc's multi-send data) */
         bool batch_open, batch_unqueued;
         uint32_t batch_section, batch_used, batch_count, batch_last;
@@ -101,6 +111,13 @@ struct vsc_net {
         uint8_t mac[6];
         uint32_t max_frame_size, link_speed, rss_queues, packet_filter;
         bool link_up;
+        /* vRSS (§7.8): a sub-channel is a struct vsc_net of its own, for data
+         * only, using the primary's buffers; the primary closes them */
+        struct vsc_net *primary;     /* on a sub-channel */
+        struct vsc_net *subs;        /* on the primary: n_subs open ones */
+        uint32_t n_subs;
+        uint16_t sub_index;
+        uint8_t if_type[16], if_instance[16]; /* the primary's offer */
         char friendly_name[64];
         struct ndis_offload hwcaps;
         /* the request being waited for (one at a time, like Linux) */
@@ -133,6 +150,22 @@ struct vsc_net {
 int vsc_net_open(struct vsc_bus *bus, struct vsc_net *net, const struct vsc_offer *offer,
                  const struct vsc_net_config *cfg);
 int vsc_net_close(struct vsc_net *net);
+/* CPL0, on an open primary with nothing in flight (-EBUSY otherwise):
+ * asks for min(want, rss_queues - 1, max, VSC_NET_MAX_CHANNELS - 1)
+ * sub-channels as netvsc does (NVSP 5 SUBCHANNEL, op ALLOCATE), waits for
+ * the offers of as many as the host granted and opens each into subs[i]
+ * (sub-channel i + 1), then splits the send sections evenly over all the
+ * channels. Returns the number opened: 0 with NVSP < 5, one queue, or a
+ * host that granted none. Then set the RSS parameters (vsc_net_set_rss);
+ * until then the host sends everything on the primary. */
+int vsc_net_open_subchannels(struct vsc_net *net, struct vsc_net *subs, unsigned max, unsigned want);
+/* OID_GEN_RECEIVE_SCALE_PARAMETERS (§7.8): Toeplitz with key (40 bytes),
+ * the NDIS_HASH_* types in hash_types, the indirection table of n entries
+ * (channel numbers < 1 + n_subs; NULL: VSC_NET_RSS_TABLE entries, entry i =
+ * i mod channels, as netvsc). -EIO if the host refused it. */
+int vsc_net_set_rss(struct vsc_net *net, const uint8_t key[NDIS_RSS_HASH_KEY_SIZE], uint32_t hash_types,
+                    const uint32_t *table, uint32_t n);
+
 /* OID_GEN_CURRENT_PACKET_FILTER (NDIS_PACKET_TYPE_*; 0x0D = directed,
  * all-multicast, broadcast). Returns the SET_C status mapped to 0/-EIO. */
 int vsc_net_set_packet_filter(struct vsc_net *net, uint32_t filter);
@@ -163,9 +196,9 @@ int vsc_net_flush(struct vsc_net *net);
 /* Handles up to budget inbound packets (0 = until empty) and publishes the
  * receive completions. Returns the packets handled or -EPROTO (ring). */
 int vsc_net_poll(struct vsc_net *net, unsigned budget);
-/* Sends waiting for their completion. */
+/* Sends waiting for their completion (on this channel). */
 static inline uint32_t vsc_net_tx_pending(const struct vsc_net *net) {
-        return net->sections - net->sections_free;
+        return net->sec_end - net->sec_first - net->sections_free;
 }
 
 /* ---- pure parsers (fuzzed) ---- */
