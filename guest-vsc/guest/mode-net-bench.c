@@ -11,106 +11,177 @@
  *                 from the first one (the host starts sending on the
  *                 net_bench_ready line)
  * vsc.frame= Ethernet frame bytes without FCS, 60..1514 (60).
- * Lines: net_bench_ready=<dir>, then net_bench=<dir> frame= frames= ns=
- * kpps= mbit= doorbells= sint_interrupts=. */
+ * vsc.queues=N (1..4, default 1): vRSS with N channels, each polled by its
+ * own vCPU (the VM needs N of them): N - 1 sub-channels, RSS over IPv4
+ * addresses and TCP/UDP ports with Microsoft's verification key and
+ * netvsc's table (entry i = i mod N), and one flow per channel: channel k
+ * sends from UDP port 40001 + k (tx) or counts what the host's steering
+ * put on it (rx; the host picks flows that land on every channel).
+ * Lines: net_vrss channels= (N > 1), net_bench_ready=<dir>, one
+ * net_bench_flow=k frames= ns= kpps= per channel (N > 1), then
+ * net_bench=<dir> frame= frames= ns= kpps= mbit= doorbells=
+ * sint_interrupts= channels=: the sums of the flows, ns the longest. */
 #include "mode-net.h"
 
 #define BENCH_BURST 64u /* frames per flush */
 #define UDP_SPORT 40001
+#define MAX_QUEUES 4u
+
+struct bench;
+struct flow {
+        struct bench *b;
+        struct vsc_net *net; /* its channel */
+        unsigned index;
+        uint64_t frames, ns, start;
+        int err;
+        const char *why;
+};
 
 struct bench {
         struct net_mode *m;
         bool tx;
         uint32_t frame, ms;
-        uint64_t frames, ns, start, timeout_ns;
-        uint64_t doorbells, sints;
-        int err;
-        const char *why;
+        uint64_t timeout_ns;
+        unsigned queues;
+        struct flow flow[MAX_QUEUES];
 };
 
-/* rx: our datagrams, counted within the window from the first one. */
-static void on_frame(struct net_mode *m, const struct vsc_ip_frame *fr, const uint8_t *f, uint32_t len) {
-        struct bench *b = m->priv;
+/* rx: our datagrams on this channel, counted within the window from the
+ * first one. */
+static void count_frame(struct flow *fl, const struct vsc_ip_frame *fr) {
+        const struct net_mode *m = fl->b->m;
         if (fr->kind != VSC_IP_UDP || fr->dport != m->port || fr->dip != m->ip)
                 return;
         uint64_t now = clock_ns();
-        if (!b->start)
-                b->start = now;
-        if (now - b->start < (uint64_t)b->ms * 1000000)
-                b->frames++;
+        if (!fl->start)
+                fl->start = now;
+        if (now - fl->start < (uint64_t)fl->b->ms * 1000000)
+                fl->frames++;
 }
 
-static long stop(struct bench *b, const char *why, int r) {
-        b->why = why;
-        b->err = r;
+static void on_frame(struct net_mode *m, const struct vsc_ip_frame *fr, const uint8_t *f, uint32_t len) {
+        struct bench *b = m->priv;
+        count_frame(&b->flow[0], fr);
+}
+
+/* A sub-channel's frames: no responder there (ARP goes to the primary). */
+static void on_sub_frame(void *opaque, const uint8_t *f, uint32_t len) {
+        struct vsc_ip_frame fr;
+        vsc_ip_parse(f, len, &fr);
+        count_frame(opaque, &fr);
+}
+
+static long stop(struct flow *fl, const char *why, int r) {
+        fl->why = why;
+        fl->err = r;
         return r;
 }
 
+/* One round of the flow's channel: the primary's answers ARP/ICMP too. */
+static int poll_flow(struct flow *fl) {
+        return fl->index == 0 ? net_mode_poll(fl->b->m) : vsc_net_poll(fl->net, 0);
+}
+
 /* Waits for every send to be completed (the host took the frames). */
-static int drain(struct bench *b, uint64_t deadline) {
-        while (vsc_net_tx_pending(&b->m->net)) {
+static int drain(struct flow *fl, uint64_t deadline) {
+        while (vsc_net_tx_pending(fl->net)) {
                 if (clock_ns() >= deadline)
                         return -ETIMEDOUT;
-                int r = vsc_net_flush(&b->m->net);
+                int r = vsc_net_flush(fl->net);
                 if (r == 0 || r == -EAGAIN)
-                        r = net_mode_poll(b->m);
+                        r = poll_flow(fl);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-static long tx_loop(struct bench *b) {
+static long tx_loop(struct flow *fl) {
+        struct bench *b = fl->b;
         struct net_mode *m = b->m;
         uint8_t f[1600], payload[1500];
         uint32_t plen = b->frame - VSC_IP_UDP_HLEN;
         memset(payload, 0x5a, plen);
-        uint32_t len = (uint32_t)vsc_ip_udp(f, m->peer_mac, m->net.mac, m->ip, m->peer, UDP_SPORT, m->port, payload, plen);
+        uint32_t len = (uint32_t)vsc_ip_udp(f, m->peer_mac, m->net.mac, m->ip, m->peer, (uint16_t)(UDP_SPORT + fl->index),
+                                            m->port, payload, plen);
         f[VSC_IP_UDP_HLEN - 2] = f[VSC_IP_UDP_HLEN - 1] = 0; /* no UDP checksum (RFC 768): the sequence changes */
         uint64_t t0 = clock_ns(), end = t0 + (uint64_t)b->ms * 1000000, sent = 0;
         while (clock_ns() < end) {
                 for (unsigned i = 0; i < BENCH_BURST; i++) {
                         if (plen >= 8)
                                 memcpy(f + VSC_IP_UDP_HLEN, &sent, 8);
-                        if (vsc_net_send(&m->net, f, len) < 0)
+                        if (vsc_net_send(fl->net, f, len) < 0)
                                 break; /* all sections with the host: take completions */
                         sent++;
                 }
-                int r = vsc_net_flush(&m->net);
+                int r = vsc_net_flush(fl->net);
                 if (r == 0 || r == -EAGAIN)
-                        r = net_mode_poll(m);
+                        r = poll_flow(fl);
                 if (r < 0)
-                        return stop(b, "polling", r);
+                        return stop(fl, "polling", r);
         }
-        int r = drain(b, clock_ns() + b->timeout_ns);
+        int r = drain(fl, clock_ns() + b->timeout_ns);
         if (r < 0)
-                return stop(b, "waiting for the last completions", r);
-        b->ns = clock_ns() - t0;
-        b->frames = sent;
+                return stop(fl, "waiting for the last completions", r);
+        fl->ns = clock_ns() - t0;
+        fl->frames = sent;
         return 0;
 }
 
-static long rx_loop(struct bench *b) {
+static long rx_loop(struct flow *fl) {
+        struct bench *b = fl->b;
         uint64_t deadline = clock_ns() + b->timeout_ns;
-        while (!b->start || clock_ns() - b->start < (uint64_t)b->ms * 1000000) {
-                if (!b->start && clock_ns() >= deadline)
-                        return stop(b, "no datagram from the host", -ETIMEDOUT);
-                int r = net_mode_poll(b->m);
+        while (!fl->start || clock_ns() - fl->start < (uint64_t)b->ms * 1000000) {
+                if (!fl->start && clock_ns() >= deadline)
+                        return stop(fl, "no datagram from the host", -ETIMEDOUT);
+                int r = poll_flow(fl);
                 if (r < 0)
-                        return stop(b, "polling", r);
+                        return stop(fl, "polling", r);
         }
-        b->ns = (uint64_t)b->ms * 1000000;
+        fl->ns = (uint64_t)b->ms * 1000000;
         return 0;
 }
 
-static long bench_loop(void *arg) {
-        struct bench *b = arg;
-        return b->tx ? tx_loop(b) : rx_loop(b);
+static long flow_loop(void *arg) {
+        struct flow *fl = arg;
+        return fl->b->tx ? tx_loop(fl) : rx_loop(fl);
+}
+
+static void mask_all(struct net_mode *m, bool masked) {
+        vsc_channel_mask(&m->net.ch, masked);
+        for (uint32_t i = 0; i < m->net.n_subs; i++)
+                vsc_channel_mask(&m->net.subs[i].ch, masked);
+}
+
+static uint64_t kpps100(uint64_t frames, uint64_t ns) { /* kpps x 100 */
+        return ns ? frames * 100000000ull / ns : 0;
+}
+
+/* Flow 0 on this CPU, flow k on CPU k; all results in. */
+static int run_flows(struct guest *g, struct bench *b) {
+        for (unsigned k = 1; k < b->queues; k++) {
+                int r = smp_post(k, flow_loop, &b->flow[k]);
+                if (r < 0)
+                        return guest_fail(r, "net-bench: cannot start flow %u on CPU %u", k, k);
+        }
+        long r0 = cpu_run_user(flow_loop, &b->flow[0], false);
+        int err = 0;
+        for (unsigned k = 1; k < b->queues; k++) {
+                long res = 0;
+                /* the AP's flow has the same budget as ours, give it as long again */
+                if (smp_join(k, clock_ns() + b->timeout_ns + (uint64_t)b->ms * 1000000, &res) < 0)
+                        err = guest_fail(-ETIMEDOUT, "net-bench: flow %u on CPU %u did not end", k, k);
+                else if (res < 0)
+                        err = guest_fail((int)res, "net-bench %s: flow %u: %s", b->tx ? "tx" : "rx", k, b->flow[k].why);
+        }
+        if (r0 < 0)
+                return guest_fail((int)r0, "net-bench %s: %s", b->tx ? "tx" : "rx", b->flow[0].why);
+        return err;
 }
 
 static int run(struct guest *g, struct net_mode *m, struct bench *b) {
         /* the host must know our MAC for its datagrams, we need the peer's */
-        vsc_channel_mask(&m->net.ch, true);
+        mask_all(m, true);
         long r = net_mode_resolve_peer(m, clock_ns() + g->timeout_ns);
         if (r < 0)
                 return guest_fail((int)r, "ARP for the peer: no answer");
@@ -118,18 +189,53 @@ static int run(struct guest *g, struct net_mode *m, struct bench *b) {
         struct cpu_counters c0, c1;
         uint64_t db0 = g->bus.stats.signals_doorbell + g->bus.stats.signals_hypercall;
         cpu_counters(&c0);
-        r = cpu_run_user(bench_loop, b, false);
+        r = run_flows(g, b);
         cpu_counters(&c1);
-        vsc_channel_mask(&m->net.ch, false);
+        mask_all(m, false);
         if (r < 0)
-                return guest_fail((int)r, "net-bench %s: %s", b->tx ? "tx" : "rx", b->why);
-        b->doorbells = g->bus.stats.signals_doorbell + g->bus.stats.signals_hypercall - db0;
-        b->sints = c1.sint - c0.sint;
-        uint64_t kpps100 = b->ns ? b->frames * 100000000ull / b->ns : 0; /* kpps x 100 */
-        uint64_t mbit = b->ns ? b->frames * (b->frame + 4) * 8 * 1000 / b->ns : 0;
-        report("net_bench=%s frame=%u frames=%lu ns=%lu kpps=%lu.%02lu mbit=%lu doorbells=%lu sint_interrupts=%lu",
-               b->tx ? "tx" : "rx", b->frame, b->frames, b->ns, kpps100 / 100, kpps100 % 100, mbit, b->doorbells,
-               b->sints);
+                return (int)r;
+        uint64_t doorbells = g->bus.stats.signals_doorbell + g->bus.stats.signals_hypercall - db0;
+        uint64_t frames = 0, ns = 0, rate100 = 0;
+        for (unsigned k = 0; k < b->queues; k++) {
+                const struct flow *fl = &b->flow[k];
+                uint64_t k100 = kpps100(fl->frames, fl->ns);
+                if (b->queues > 1)
+                        report("net_bench_flow=%u frames=%lu ns=%lu kpps=%lu.%02lu", k, fl->frames, fl->ns, k100 / 100,
+                               k100 % 100);
+                frames += fl->frames;
+                ns = fl->ns > ns ? fl->ns : ns;
+                rate100 += k100;
+        }
+        uint64_t mbit = rate100 * (b->frame + 4) * 8 / 100000; /* kpps x bits / 1000 */
+        report("net_bench=%s frame=%u frames=%lu ns=%lu kpps=%lu.%02lu mbit=%lu doorbells=%lu sint_interrupts=%lu "
+               "channels=%u",
+               b->tx ? "tx" : "rx", b->frame, frames, ns, rate100 / 100, rate100 % 100, mbit, doorbells, c1.sint - c0.sint,
+               b->queues);
+        return 0;
+}
+
+/* N - 1 sub-channels, each with a CPU to poll it, and RSS over them. */
+static int open_queues(struct guest *g, struct net_mode *m, struct bench *b) {
+        static const uint8_t key[NDIS_RSS_HASH_KEY_SIZE] = NDIS_RSS_KEY_VERIFICATION;
+        int r = smp_start(b->queues, g->timeout_ns);
+        if (r < 0)
+                return r;
+        struct vsc_net *subs = mem_alloc_pages((sizeof(struct vsc_net) * (MAX_QUEUES - 1) + 4095) / 4096);
+        if (!subs)
+                return guest_fail(-ENOMEM, "no pages for the sub-channels");
+        r = vsc_net_open_subchannels(&m->net, subs, MAX_QUEUES - 1, b->queues - 1);
+        if (r >= 0 && (unsigned)r != b->queues - 1)
+                return guest_fail(-ENODEV, "net-bench: %u channels asked, the host gave %d (its NIC's queues: %u)",
+                                  b->queues, r + 1, m->net.rss_queues);
+        if (r >= 0)
+                r = vsc_net_set_rss(&m->net, key, NDIS_HASH_IPV4 | NDIS_HASH_TCP_IPV4 | NDIS_HASH_UDP_IPV4, NULL, 0);
+        if (r < 0)
+                return guest_fail(r, "%s", vsc_bus_error(&g->bus));
+        for (unsigned k = 1; k < b->queues; k++) {
+                b->flow[k].net = &subs[k - 1];
+                vsc_net_set_rx(&subs[k - 1], on_sub_frame, &b->flow[k]);
+        }
+        report("net_vrss channels=%u sections_per_channel=%u", 1 + m->net.n_subs, m->net.sec_end - m->net.sec_first);
         return 0;
 }
 
@@ -141,13 +247,19 @@ int mode_net_bench(struct guest *g) {
         struct net_mode *m = net_mode_alloc();
         if (!m)
                 return guest_fail(-ENOMEM, "no pages for the NIC state");
-        struct bench b = { .m = m, .tx = dir[0] == 't', .timeout_ns = g->timeout_ns };
+        static struct bench b;
+        b = (struct bench){ .m = m, .tx = dir[0] == 't', .timeout_ns = g->timeout_ns };
         b.frame = (uint32_t)net_mode_opt(g, "vsc.frame", 60, 1514, 60);
         b.ms = (uint32_t)net_mode_opt(g, "vsc.bench_ms", 10, 600000, 1000);
+        b.queues = (unsigned)net_mode_opt(g, "vsc.queues", 1, MAX_QUEUES, 1);
+        for (unsigned k = 0; k < MAX_QUEUES; k++)
+                b.flow[k] = (struct flow){ .b = &b, .net = &m->net, .index = k };
         int r = net_mode_open(g, m);
         if (r < 0)
                 return r;
         m->on_frame = on_frame;
         m->priv = &b;
+        if (b.queues > 1 && (r = open_queues(g, m, &b)) < 0)
+                return net_mode_close(m, r);
         return net_mode_close(m, run(g, m, &b));
 }
