@@ -261,7 +261,8 @@ struct vid_cpuid_entry {
 /* What the host supports (KVM_GET_SUPPORTED_CPUID), filtered: no KVM
  * signature leaves. Returns the number of entries. */
 int vid_cpuid_supported(struct vid_partition *p, struct vid_cpuid_entry *out, size_t max);
-/* Set the same table on every VP (before start). */
+/* Set the same table on every VP (before start); nothing is done when the
+ * VPs have that table (as the guest sees it) already. */
 int vid_cpuid_set(struct vid_partition *p, const struct vid_cpuid_entry *e, size_t n);
 
 /* ---- devices: PIO / MMIO / MSR dispatch (io.c) ----------------------- */
@@ -377,5 +378,7 @@ struct vid_stats {
         /* PVM compatibility layer (docs/pvm.md): total and per instruction */
         uint64_t pvm_fixups, pvm_int3, pvm_fwait, pvm_clac_stac, pvm_rdtscp, pvm_syscall;
         uint64_t msr_filter_sets; /* KVM_X86_SET_MSR_FILTER calls (each an SRCU grace period) */
+        uint64_t cpuid_sets;         /* vid_cpuid_set calls that set the VPs' tables (KVM_SET_CPUID2 each) */
+        uint64_t cpuid_sets_skipped; /* ... that found that table set already */
 };
 void vid_partition_stats(const struct vid_partition *p, struct vid_stats *out);
