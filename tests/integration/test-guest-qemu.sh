@@ -15,9 +15,10 @@ fail=0
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
-# qemu_run ACCEL MEM CMDLINE: output in $out, returns QEMU's exit status.
+# qemu_run ACCEL MEM CMDLINE: output in $out, returns QEMU's exit status;
+# $smp vCPUs (1 unless set).
 qemu_run() {
-        timeout 180 qemu-system-x86_64 -accel "$1" -m "$2" -kernel "$elf" -append "$3" \
+        timeout 180 qemu-system-x86_64 -accel "$1" -smp "${smp:-1}" -m "$2" -kernel "$elf" -append "$3" \
                 -nographic -serial stdio -monitor none -no-reboot </dev/null >"$out" 2>&1
 }
 
@@ -55,6 +56,10 @@ expect "vsc.mode=boot" 128 '^VSC guest=vsc-guest version=' '^VSC booted=1 ' '^VS
 accel=tcg
 # The default mode is boot.
 expect "" 128 '^VSC mode=boot$' '^VSC result=ok status=0$'
+# The application processors under another x86 (TCG: every mode switch of
+# the AP trampoline done by QEMU's own emulation), jobs on all four CPUs.
+smp=4 expect "vsc.mode=smp vsc.cpus=4 vsc.timeout_ms=20000" 128 '^VSC smp_cpu=3 started_us=[0-9]+$' \
+        '^VSC smp=ok cpus=4 adds=1600000 apic_ids=0,1,2,3$' '^VSC result=ok status=0$'
 # VMBus needs Hyper-V: a clear error and ENODEV, not a hang.
 expect "vsc.mode=enumerate vsc.timeout_ms=2000" 128 '^VSC error=this mode needs Hyper-V' \
         '^VSC result=fail status=19$'
