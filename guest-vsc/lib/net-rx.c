@@ -49,6 +49,16 @@ static void handle_completion(struct vsc_net *net, const uint8_t *pkt, const str
                         net->stats.tx_errors++;
                 return;
         }
+        /* an LSO send of ours (GPA-direct) */
+        if (type == NVSP_MSG1_TYPE_SEND_RNDIS_PKT_COMPLETE && p->trans_id >= VSC_NET_LSO_TID &&
+            p->trans_id < VSC_NET_LSO_TID + VSC_NET_LSO_SLOTS && (net->lso_busy >> (p->trans_id - VSC_NET_LSO_TID) & 1)) {
+                net->lso_busy &= ~(1u << (p->trans_id - VSC_NET_LSO_TID));
+                net->lso_pending--;
+                net->stats.tx_completions++;
+                if (vsc_net_rd32(m + 4) != NVSP_STAT_SUCCESS)
+                        net->stats.tx_errors++;
+                return;
+        }
         net->stats.bogus_completions++; /* "Invalid transaction ID" */
 }
 

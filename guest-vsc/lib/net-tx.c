@@ -156,3 +156,83 @@ int vsc_net_send_control(struct vsc_net *net, uint32_t len, uint64_t tid) {
                 vsc_channel_signal(&net->ch);
         return 0;
 }
+
+/* ---- LSO sends (GPA-direct) ---- */
+
+#define LSO_HDR_SLOT 256u /* bytes of lso_page per slot: RNDIS header + one PPI */
+_Static_assert(VSC_NET_LSO_SLOTS * LSO_HDR_SLOT <= VMBUS_PAGE_SIZE, "LSO headers fit a page");
+#define LSO_RANGES_MAX (2u + VSC_NET_LSO_FRAME_MAX / VMBUS_PAGE_SIZE + 1u) /* header + the frame's pages */
+
+int vsc_net_send_lso(struct vsc_net *net, const void *frame, uint32_t len, uint32_t mss, uint32_t tcp_off, bool ipv6) {
+        struct vsc_bus *bus = net->bus;
+        if (!net->send_ok || !net->lso_page || !(ipv6 ? net->lso6 : net->lso4))
+                return -EOPNOTSUPP;
+        if (len > VSC_NET_LSO_FRAME_MAX || mss == 0 || mss > NDIS_LSO_MSS_MASK || tcp_off < 14 ||
+            tcp_off > NDIS_LSO_TCP_HDR_OFFSET_MASK || tcp_off + 20 >= len)
+                return -EMSGSIZE;
+        uint32_t free_slots = ~net->lso_busy & ((1u << VSC_NET_LSO_SLOTS) - 1);
+        if (!free_slots) {
+                net->stats.tx_busy++;
+                return -EAGAIN;
+        }
+        unsigned slot = (unsigned)__builtin_ctz(free_slots);
+        /* the RNDIS PACKET message and its LSOv2 PPI (rndis_filter_send) */
+        uint8_t *h = net->lso_page + slot * LSO_HDR_SLOT;
+        const uint32_t ppi_len = (uint32_t)sizeof(struct rndis_per_packet_info) + 4;
+        const uint32_t hdr_len = (uint32_t)RNDIS_PACKET_HDR + ppi_len;
+        struct rndis_packet rp;
+        vsc_memset(&rp, 0, sizeof rp);
+        rp.per_pkt_info_offset = sizeof rp;
+        rp.per_pkt_info_len = ppi_len;
+        rp.data_offset = (uint32_t)sizeof rp + ppi_len;
+        rp.data_len = len;
+        vsc_net_wr32(h, RNDIS_MSG_PACKET);
+        vsc_net_wr32(h + 4, hdr_len + len);
+        vsc_memcpy(h + RNDIS_HEADER_SIZE, &rp, sizeof rp);
+        uint8_t *ppi = h + RNDIS_PACKET_HDR;
+        vsc_net_wr32(ppi, ppi_len);
+        vsc_net_wr32(ppi + 4, TCP_LARGESEND_PKTINFO);
+        vsc_net_wr32(ppi + 8, (uint32_t)sizeof(struct rndis_per_packet_info));
+        vsc_net_wr32(ppi + 12, mss | tcp_off << NDIS_LSO_TCP_HDR_OFFSET_SHIFT | NDIS_LSO_TYPE_V2 |
+                                       (ipv6 ? NDIS_LSO_IPV6 : 0));
+        /* single-page ranges, as vmbus_sendpacket_pagebuffer: the header, then the frame page by page */
+        uint8_t extra[8 + 16 * LSO_RANGES_MAX];
+        uint32_t n = 0;
+        vsc_memset(extra, 0, 8);
+        uint64_t pa = bus->ops->virt_to_phys(bus->ctx, h);
+        vsc_net_wr32(extra + 8, hdr_len);
+        vsc_net_wr32(extra + 12, (uint32_t)(pa & (VMBUS_PAGE_SIZE - 1)));
+        uint64_t pfn = pa >> 12;
+        vsc_memcpy(extra + 16, &pfn, 8);
+        n++;
+        const uint8_t *f = frame;
+        for (uint32_t off = 0; off < len; n++) {
+                pa = bus->ops->virt_to_phys(bus->ctx, f + off);
+                uint32_t in_page = (uint32_t)(pa & (VMBUS_PAGE_SIZE - 1)), chunk = VMBUS_PAGE_SIZE - in_page;
+                chunk = chunk < len - off ? chunk : len - off;
+                uint8_t *r = extra + 8 + 16 * n;
+                vsc_net_wr32(r, chunk);
+                vsc_net_wr32(r + 4, in_page);
+                pfn = pa >> 12;
+                vsc_memcpy(r + 8, &pfn, 8);
+                off += chunk;
+        }
+        vsc_net_wr32(extra + 4, n); /* range_cnt */
+        uint8_t m[NVSP_MESSAGE_SIZE];
+        vsc_memset(m, 0, sizeof m);
+        vsc_net_wr32(m, NVSP_MSG1_TYPE_SEND_RNDIS_PKT);
+        vsc_net_wr32(m + 4, NVSP_RNDIS_CHANNEL_DATA);
+        vsc_net_wr32(m + 8, NVSP_INVALID_SECTION_INDEX); /* not in the send buffer */
+        int r = vsc_ring_put(&net->ch.out, VM_PKT_DATA_USING_GPA_DIRECT, VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED,
+                             VSC_NET_LSO_TID + slot, extra, 8 + 16 * (size_t)n, m, sizeof m);
+        if (r < 0) {
+                net->stats.tx_busy++;
+                return r == -EAGAIN ? -EAGAIN : r;
+        }
+        net->ch.stats.sent++;
+        net->lso_busy |= 1u << slot;
+        net->lso_pending++;
+        net->stats.tx_frames++;
+        net->stats.tx_bytes += len;
+        return (int)slot;
+}

@@ -197,7 +197,8 @@ static int open_steps(struct vsc_net *net, const struct vsc_offer *offer) {
         if (r < 0)
                 return r;
         net->ctrl_page = vsc_pages_alloc(net->bus, 1);
-        if (!net->ctrl_page)
+        net->lso_page = vsc_pages_alloc(net->bus, 1);
+        if (!net->ctrl_page || !net->lso_page)
                 return vsc_fail(net->bus, -ENOMEM, "netvsc: out of pages");
         r = vsc_channel_open(net->bus, &net->ch, offer, net->cfg.ring_bytes, net->cfg.ring_bytes, NULL, 0);
         if (r < 0)
@@ -279,6 +280,9 @@ int vsc_net_close(struct vsc_net *net) {
         r = r < 0 ? r : k;
         vsc_pages_free(net->bus, net->ctrl_page, 1);
         net->ctrl_page = NULL;
+        vsc_pages_free(net->bus, net->lso_page, 1); /* the host completed or revoked every send */
+        net->lso_page = NULL;
+        net->lso_busy = net->lso_pending = 0;
         net->max_pkt_per_msg = 0;
         return r;
 }

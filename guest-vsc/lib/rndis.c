@@ -179,6 +179,7 @@ static int set_offload_params(struct vsc_net *net) {
                 p.tcp_ip_v4_csum = NDIS_OFFLOAD_PARAMETERS_TX_RX_ENABLED;
                 if (c->lsov2.ip4_encap & NDIS_OFFLOAD_ENCAP_8023)
                         p.lso_v2_ipv4 = NDIS_OFFLOAD_PARAMETERS_LSOV2_ENABLED;
+                net->lso4 = p.lso_v2_ipv4 == NDIS_OFFLOAD_PARAMETERS_LSOV2_ENABLED;
                 if (c->csum.ip4_txcsum & NDIS_TXCSUM_CAP_UDP4)
                         p.udp_ip_v4_csum = NDIS_OFFLOAD_PARAMETERS_TX_RX_ENABLED;
         }
@@ -187,6 +188,7 @@ static int set_offload_params(struct vsc_net *net) {
                 if ((c->lsov2.ip6_encap & NDIS_OFFLOAD_ENCAP_8023) &&
                     (c->lsov2.ip6_opts & NDIS_LSOV2_CAP_IP6) == NDIS_LSOV2_CAP_IP6)
                         p.lso_v2_ipv6 = NDIS_OFFLOAD_PARAMETERS_LSOV2_ENABLED;
+                net->lso6 = p.lso_v2_ipv6 == NDIS_OFFLOAD_PARAMETERS_LSOV2_ENABLED;
                 if (c->csum.ip6_txcsum & NDIS_TXCSUM_CAP_UDP6)
                         p.udp_ip_v6_csum = NDIS_OFFLOAD_PARAMETERS_TX_RX_ENABLED;
         }
@@ -196,8 +198,12 @@ static int set_offload_params(struct vsc_net *net) {
         }
         uint32_t st;
         int r = vsc_net_set(net, RNDIS_OID_TCP_OFFLOAD_PARAMETERS, &p, size, &st);
-        if (r == 0 && st != RNDIS_STATUS_SUCCESS)
+        if (r == 0 && st != RNDIS_STATUS_SUCCESS) {
+                net->lso4 = net->lso6 = false;
                 return vsc_fail(net->bus, -EIO, "host refused the offload parameters: status 0x%x", st);
+        }
+        if (r < 0)
+                net->lso4 = net->lso6 = false;
         return r;
 }
 

@@ -83,6 +83,9 @@ static void setup(struct vsc_net *n, struct vsc_bus *bus, uint8_t *ring, uint8_t
                 n->section_busy[s / 64] |= 1ull << (s % 64);
                 n->sections_free--;
         }
+        /* LSO sends in flight in the odd slots (their completions: VSC_NET_LSO_TID + slot) */
+        n->lso_busy = 0xaaaau & ((1u << VSC_NET_LSO_SLOTS) - 1);
+        n->lso_pending = VSC_NET_LSO_SLOTS / 2;
         static const uint32_t types[4] = { 0, RNDIS_MSG_INIT_C, RNDIS_MSG_QUERY_C, RNDIS_MSG_SET_C };
         if (ctl & 3) {
                 n->wait_tid = VSC_NET_CTRL_TID + 1;
@@ -96,6 +99,11 @@ static void check(const struct vsc_net *n) {
         for (uint32_t s = 0; s < n->sections; s++)
                 busy += (uint32_t)(n->section_busy[s / 64] >> (s % 64) & 1);
         if (busy + n->sections_free != n->sections || n->rx_comp_n > VSC_NET_MAX_RX_COMPS)
+                abort();
+        uint32_t lso = 0;
+        for (uint32_t b = 0; b < 32; b++)
+                lso += n->lso_busy >> b & 1u;
+        if (lso != n->lso_pending || (n->lso_busy & ~0xaaaau)) /* only ours, each once */
                 abort();
         for (uint32_t s = 0; s < n->sec_first; s++) /* another channel's: never freed here */
                 if (!(n->section_busy[s / 64] >> (s % 64) & 1))

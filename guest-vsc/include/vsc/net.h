@@ -51,6 +51,9 @@
 #define VSC_NET_MTU_MIN 68u          /* ETH_MIN_MTU: smaller sections are refused (§7.3) */
 #define VSC_NET_FRAME_MAX 1522u      /* what we send: 1500 + 14 + a VLAN tag + FCS room */
 #define VSC_NET_MAX_CHANNELS 8u      /* primary + sub-channels (the host offers at most 7) */
+#define VSC_NET_LSO_SLOTS 16u        /* LSO sends in flight (GPA-direct, vsc_net_send_lso) */
+#define VSC_NET_LSO_TID 0x200000u    /* their transaction ids: VSC_NET_LSO_TID + slot */
+#define VSC_NET_LSO_FRAME_MAX (14u + 65535u) /* an IPv4 datagram's most, with its Ethernet header */
 #define VSC_NET_RSS_TABLE 128u       /* indirection entries, as netvsc sets them (ITAB_NUM) */
 
 struct vsc_net_config {
@@ -130,6 +133,10 @@ struct vsc_net {
         uint8_t resp[RNDIS_MAX_RESPONSE_SIZE];
         uint32_t next_ctrl;
         uint8_t *ctrl_page; /* outgoing control messages (GPA-direct) */
+        uint8_t *lso_page;  /* the RNDIS headers of LSO sends, 256 bytes a slot (primary only) */
+        uint32_t lso_busy;  /* LSO slots the host has not completed (bits) */
+        uint32_t lso_pending; /* how many */
+        bool lso4, lso6;    /* LSOv2 enabled in the offload parameters we set */
         /* receive completions that found the outbound ring full */
         uint64_t rx_comp[VSC_NET_MAX_RX_COMPS];
         uint32_t rx_comp_status[VSC_NET_MAX_RX_COMPS];
@@ -198,7 +205,21 @@ int vsc_net_flush(struct vsc_net *net);
 int vsc_net_poll(struct vsc_net *net, unsigned budget);
 /* Sends waiting for their completion (on this channel). */
 static inline uint32_t vsc_net_tx_pending(const struct vsc_net *net) {
-        return net->sec_end - net->sec_first - net->sections_free;
+        return net->sec_end - net->sec_first - net->sections_free + net->lso_pending;
+}
+/* A large TCP frame (IPv4 or IPv6, up to VSC_NET_LSO_FRAME_MAX) for the
+ * host to segment into mss-byte segments (LSOv2, §7.6), sent the way
+ * netvsc sends what does not fit a section: GPA-direct, the RNDIS header
+ * with its TCP_LARGESEND_PKTINFO from a page of ours, then the frame's own
+ * pages, no copy (the frame must be in memory the bus can name by
+ * physical address, and unchanged until its slot is completed). tcp_off:
+ * where the TCP header starts. Needs LSOv2 offered and enabled (net->hwcaps,
+ * set at open) and the primary channel. Queued like vsc_net_send (flush to
+ * publish). Returns the slot (see vsc_net_lso_busy), -EAGAIN with every
+ * slot or the ring busy, -EOPNOTSUPP, -EMSGSIZE. */
+int vsc_net_send_lso(struct vsc_net *net, const void *frame, uint32_t len, uint32_t mss, uint32_t tcp_off, bool ipv6);
+static inline bool vsc_net_lso_busy(const struct vsc_net *net, unsigned slot) {
+        return net->lso_busy >> slot & 1u;
 }
 
 /* ---- pure parsers (fuzzed) ---- */
