@@ -11,6 +11,11 @@
  *                 from the first one (the host starts sending on the
  *                 net_bench_ready line)
  * vsc.frame= Ethernet frame bytes without FCS, 60..1514 (60).
+ * vsc.lso=1 (tx, one queue): TCP frames as large as the host's LSOv2
+ *   maximum for IPv4 allows (at most 62780-byte datagrams, Linux's netvsc
+ *   gso_max_size), MSS 1448, sent GPA-direct (vsc_net_send_lso) up to
+ *   VSC_NET_LSO_SLOTS at a time; frame= is then their size, and the host
+ *   segments them (its TAP gets one GSO frame each).
  * vsc.queues=N (1..4, default 1): vRSS with N channels, each polled by its
  * own vCPU (the VM needs N of them): N - 1 sub-channels, RSS over IPv4
  * addresses and TCP/UDP ports with Microsoft's verification key and
@@ -39,7 +44,8 @@ struct flow {
 
 struct bench {
         struct net_mode *m;
-        bool tx;
+        bool tx, lso;
+        uint8_t *lso_frame; /* the one frame every LSO send names (the host only reads it) */
         uint32_t frame, ms;
         uint64_t timeout_ns;
         unsigned queues;
@@ -96,6 +102,32 @@ static int drain(struct flow *fl, uint64_t deadline) {
         return 0;
 }
 
+/* LSO: the same large frame again and again, as many in flight as slots. */
+static long tx_lso_loop(struct flow *fl) {
+        struct bench *b = fl->b;
+        uint64_t t0 = clock_ns(), end = t0 + (uint64_t)b->ms * 1000000, sent = 0;
+        while (clock_ns() < end) {
+                int r = 0;
+                bool queued = false;
+                while ((r = vsc_net_send_lso(fl->net, b->lso_frame, b->frame, 1448, 34, false)) >= 0) {
+                        sent++;
+                        queued = true;
+                }
+                if (r != -EAGAIN)
+                        return stop(fl, "sending an LSO frame", r);
+                if (queued && (r = vsc_net_flush(fl->net)) < 0 && r != -EAGAIN)
+                        return stop(fl, "flushing", r);
+                if ((r = poll_flow(fl)) < 0)
+                        return stop(fl, "polling", r);
+        }
+        int r = drain(fl, clock_ns() + b->timeout_ns);
+        if (r < 0)
+                return stop(fl, "waiting for the last completions", r);
+        fl->ns = clock_ns() - t0;
+        fl->frames = sent;
+        return 0;
+}
+
 static long tx_loop(struct flow *fl) {
         struct bench *b = fl->b;
         struct net_mode *m = b->m;
@@ -144,7 +176,7 @@ static long rx_loop(struct flow *fl) {
 
 static long flow_loop(void *arg) {
         struct flow *fl = arg;
-        return fl->b->tx ? tx_loop(fl) : rx_loop(fl);
+        return fl->b->lso ? tx_lso_loop(fl) : fl->b->tx ? tx_loop(fl) : rx_loop(fl);
 }
 
 static void mask_all(struct net_mode *m, bool masked) {
@@ -181,12 +213,41 @@ static int run_flows(struct guest *g, struct bench *b) {
         return err;
 }
 
+/* The LSO frame: Ethernet, IPv4 (total length 0, as netvsc sends LSO
+ * frames: the host writes each segment's), TCP 40001 -> vsc.port. */
+static int make_lso_frame(struct net_mode *m, struct bench *b) {
+        uint32_t max = m->net.hwcaps.lsov2.ip4_maxsz;
+        if (!m->net.lso4 || max < 1500)
+                return guest_fail(-EOPNOTSUPP, "net-bench: the host offers no LSOv2 for IPv4");
+        uint32_t ip_len = max < 62780 ? max : 62780;
+        b->frame = 14 + ip_len;
+        uint8_t *f = mem_alloc_pages((b->frame + 4095) / 4096);
+        if (!f)
+                return guest_fail(-ENOMEM, "no pages for the LSO frame");
+        memcpy(f, m->peer_mac, 6);
+        memcpy(f + 6, m->net.mac, 6);
+        f[12] = 0x08, f[13] = 0x00;
+        uint8_t *ip = f + 14, *tcp = f + 34;
+        ip[0] = 0x45, ip[8] = 64, ip[9] = 6;
+        for (int i = 0; i < 4; i++) {
+                ip[12 + i] = (uint8_t)(m->ip >> (24 - 8 * i));
+                ip[16 + i] = (uint8_t)(m->peer >> (24 - 8 * i));
+        }
+        tcp[0] = UDP_SPORT >> 8, tcp[1] = UDP_SPORT & 0xff, tcp[2] = (uint8_t)(m->port >> 8), tcp[3] = (uint8_t)m->port;
+        tcp[12] = 5 << 4, tcp[13] = 0x18, tcp[14] = 0xff, tcp[15] = 0xff; /* ACK PSH */
+        memset(f + 54, 0x5a, b->frame - 54);
+        b->lso_frame = f;
+        return 0;
+}
+
 static int run(struct guest *g, struct net_mode *m, struct bench *b) {
         /* the host must know our MAC for its datagrams, we need the peer's */
         mask_all(m, true);
         long r = net_mode_resolve_peer(m, clock_ns() + g->timeout_ns);
         if (r < 0)
                 return guest_fail((int)r, "ARP for the peer: no answer");
+        if (b->lso && (r = make_lso_frame(m, b)) < 0)
+                return (int)r;
         report("net_bench_ready=%s", b->tx ? "tx" : "rx");
         struct cpu_counters c0, c1;
         uint64_t db0 = g->bus.stats.signals_doorbell + g->bus.stats.signals_hypercall;
@@ -254,6 +315,9 @@ int mode_net_bench(struct guest *g) {
         b.frame = (uint32_t)net_mode_opt(g, "vsc.frame", 60, 1514, 60);
         b.ms = (uint32_t)net_mode_opt(g, "vsc.bench_ms", 10, 600000, 1000);
         b.queues = (unsigned)net_mode_opt(g, "vsc.queues", 1, MAX_QUEUES, 1);
+        b.lso = net_mode_opt(g, "vsc.lso", 0, 1, 0) == 1;
+        if (b.lso && (!b.tx || b.queues > 1))
+                return guest_fail(-EINVAL, "vsc.lso=1 is for vsc.bench=tx on one queue");
         for (unsigned k = 0; k < MAX_QUEUES; k++)
                 b.flow[k] = (struct flow){ .b = &b, .net = &m->net, .index = k };
         int r = net_mode_open(g, m);
@@ -263,5 +327,6 @@ int mode_net_bench(struct guest *g) {
         m->priv = &b;
         if (b.queues > 1 && (r = open_queues(g, m, &b)) < 0)
                 return net_mode_close(m, r);
+
         return net_mode_close(m, run(g, m, &b));
 }
