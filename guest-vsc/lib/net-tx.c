@@ -171,7 +171,8 @@ int vsc_net_send_lso(struct vsc_net *net, const void *frame, uint32_t len, uint3
             tcp_off > NDIS_LSO_TCP_HDR_OFFSET_MASK || tcp_off + 20 >= len)
                 return -EMSGSIZE;
         uint32_t free_slots = ~net->lso_busy & ((1u << VSC_NET_LSO_SLOTS) - 1);
-        if (!free_slots) {
+        /* frames sent before go first: the section being filled is queued ahead */
+        if (!free_slots || ((net->batch_open || net->batch_unqueued) && queue_section(net) < 0)) {
                 net->stats.tx_busy++;
                 return -EAGAIN;
         }
@@ -227,7 +228,7 @@ int vsc_net_send_lso(struct vsc_net *net, const void *frame, uint32_t len, uint3
                              VSC_NET_LSO_TID + slot, extra, 8 + 16 * (size_t)n, m, sizeof m);
         if (r < 0) {
                 net->stats.tx_busy++;
-                return r == -EAGAIN ? -EAGAIN : r;
+                return r;
         }
         net->ch.stats.sent++;
         net->lso_busy |= 1u << slot;

@@ -390,23 +390,32 @@ TEST(client_sends_an_lso_frame_gpa_direct) {
         tcp[14] = 0xff, tcp[15] = 0xff;
         for (uint32_t i = l4 + 20; i < len; i++)
                 f[i] = (uint8_t)(i * 7);
+        /* a datagram in the section being filled goes out first */
+        uint8_t u[128], payload[20] = { 0 };
+        size_t ulen = nt_udp(u, e.host_mac, e.net.mac, NT_GUEST_IP, NT_HOST_IP, 4000, 9000, payload, sizeof payload,
+                             false);
+        ASSERT_OK(vsc_net_send(&e.net, u, (uint32_t)ulen));
         int slot = vsc_net_send_lso(&e.net, f, len, 1448, l4, false);
         ASSERT_GE(slot, 0);
         ASSERT_TRUE(vsc_net_lso_busy(&e.net, (unsigned)slot));
-        ASSERT_EQ(vsc_net_tx_pending(&e.net), 1u);
+        ASSERT_EQ(vsc_net_tx_pending(&e.net), 2u); /* the section and the LSO send */
         ASSERT_OK(vsc_net_flush(&e.net));
         static uint8_t got[65536];
         ssize_t k = -1;
+        bool udp_first = false;
         for (uint64_t end = nt_now_ms() + 3000; nt_now_ms() < end;) {
                 ASSERT_OK(vsc_net_poll(&e.net, 0));
                 struct sockaddr_ll from;
                 socklen_t fl = sizeof from;
                 k = recvfrom(ps, got, sizeof got, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+                if (k > 0 && from.sll_pkttype != PACKET_OUTGOING && k == (ssize_t)ulen && got[23] == 17)
+                        udp_first = true;
                 if (k > 0 && from.sll_pkttype != PACKET_OUTGOING && k >= (ssize_t)(l4 + 4) && got[l4 - 20 + 9] == 6 &&
                     got[l4] == 0x9c && got[l4 + 1] == 0x41)
                         break;
                 k = -1;
         }
+        ASSERT_TRUE(udp_first); /* in the order sent */
         ASSERT_EQ(k, (ssize_t)len); /* one GSO frame, not segments */
         ASSERT_EQ((uint32_t)got[16] << 8 | got[17], len - 14); /* the host set the real length */
         uint32_t sum = 0;
