@@ -19,6 +19,25 @@
         .balign 4
         .quad pvh_entry
 
+/* From flat 32-bit protected mode into long mode at `target` (64-bit
+ * code): our page tables, PAE, EFER.LME, paging. The boot CPU and every AP
+ * take this step. */
+        .macro ENTER_LONG_MODE target
+        mov     $boot_pml4, %eax
+        mov     %eax, %cr3
+        mov     %cr4, %eax
+        or      $0x20, %eax             /* PAE */
+        mov     %eax, %cr4
+        mov     $0xc0000080, %ecx       /* EFER.LME */
+        rdmsr
+        or      $0x100, %eax
+        wrmsr
+        mov     %cr0, %eax
+        or      $0x80010000, %eax       /* PG, WP */
+        mov     %eax, %cr0
+        ljmp    $SEL_KCODE, $\target
+        .endm
+
         .section .text.entry, "ax"
         .code32
         .globl pvh_entry
@@ -40,19 +59,7 @@ pvh_entry:
         mov     %ax, %ss
         mov     $boot_stack + STACK_BYTES, %esp
 
-        mov     $boot_pml4, %eax
-        mov     %eax, %cr3
-        mov     %cr4, %eax
-        or      $0x20, %eax             /* PAE */
-        mov     %eax, %cr4
-        mov     $0xc0000080, %ecx       /* EFER.LME */
-        rdmsr
-        or      $0x100, %eax
-        wrmsr
-        mov     %cr0, %eax
-        or      $0x80010000, %eax       /* PG, WP */
-        mov     %eax, %cr0
-        ljmp    $SEL_KCODE, $long_entry
+        ENTER_LONG_MODE long_entry
 
         .code64
 long_entry:
@@ -108,19 +115,7 @@ ap_entry32:
         mov     %ax, %ds
         mov     %ax, %es
         mov     %ax, %ss
-        mov     $boot_pml4, %eax
-        mov     %eax, %cr3
-        mov     %cr4, %eax
-        or      $0x20, %eax             /* PAE */
-        mov     %eax, %cr4
-        mov     $0xc0000080, %ecx       /* EFER.LME */
-        rdmsr
-        or      $0x100, %eax
-        wrmsr
-        mov     %cr0, %eax
-        or      $0x80010000, %eax       /* PG, WP */
-        mov     %eax, %cr0
-        ljmp    $SEL_KCODE, $ap_long
+        ENTER_LONG_MODE ap_long
 
         .code64
 ap_long:
