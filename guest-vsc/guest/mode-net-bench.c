@@ -102,6 +102,16 @@ static int drain(struct flow *fl, uint64_t deadline) {
         return 0;
 }
 
+/* The end of a send loop: the last completions in, the figures taken. */
+static long tx_done(struct flow *fl, uint64_t t0, uint64_t sent) {
+        int r = drain(fl, clock_ns() + fl->b->timeout_ns);
+        if (r < 0)
+                return stop(fl, "waiting for the last completions", r);
+        fl->ns = clock_ns() - t0;
+        fl->frames = sent;
+        return 0;
+}
+
 /* LSO: the same large frame again and again, as many in flight as slots. */
 static long tx_lso_loop(struct flow *fl) {
         struct bench *b = fl->b;
@@ -120,12 +130,7 @@ static long tx_lso_loop(struct flow *fl) {
                 if ((r = poll_flow(fl)) < 0)
                         return stop(fl, "polling", r);
         }
-        int r = drain(fl, clock_ns() + b->timeout_ns);
-        if (r < 0)
-                return stop(fl, "waiting for the last completions", r);
-        fl->ns = clock_ns() - t0;
-        fl->frames = sent;
-        return 0;
+        return tx_done(fl, t0, sent);
 }
 
 static long tx_loop(struct flow *fl) {
@@ -152,12 +157,7 @@ static long tx_loop(struct flow *fl) {
                 if (r < 0)
                         return stop(fl, "polling", r);
         }
-        int r = drain(fl, clock_ns() + b->timeout_ns);
-        if (r < 0)
-                return stop(fl, "waiting for the last completions", r);
-        fl->ns = clock_ns() - t0;
-        fl->frames = sent;
-        return 0;
+        return tx_done(fl, t0, sent);
 }
 
 static long rx_loop(struct flow *fl) {
