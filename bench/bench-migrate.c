@@ -241,8 +241,14 @@ static bool ours(struct round *r, const struct guest *g) {
         if (!ok)
                 fprintf(stderr, "bench-migrate: %s\n", m ? json_object_to_json_string(m) : "no reply");
         r->total_ms = num_of(m, "total_ms");
-        /* The pause, on the request's clock: the reply's total less its downtime. */
-        uint64_t pause = t0 + (uint64_t)((r->total_ms - num_of(m, "downtime_ms")) * 1e6);
+        /* The pause as the source took it (CLOCK_MONOTONIC, the clock of
+         * the destination's phases); a worker without it: the reply's total
+         * less its downtime on the request's clock, which is early by the
+         * request's way to the worker. */
+        struct json_object *pa;
+        uint64_t pause = json_object_object_get_ex(m, "paused_at_ns", &pa) ? (uint64_t)json_object_get_int64(pa) : 0;
+        if (!pause)
+                pause = t0 + (uint64_t)((r->total_ms - num_of(m, "downtime_ms")) * 1e6);
         r->mib = num_of(m, "bytes") / 1048576.0;
         r->mbps = num_of(m, "bytes") / 1e6 / (r->total_ms / 1e3);
         r->passes = num_of(m, "passes"), r->throttle_pct = num_of(m, "throttle_pct");
@@ -257,8 +263,15 @@ static bool ours(struct round *r, const struct guest *g) {
         worker_end(&b);
         if (g->heartbeat)
                 beat_close(&beat);
-        uint64_t first = bench_phase_ns(bench_slurp(b.err), "guest");
+        const char *log = bench_slurp(b.err);
+        uint64_t first = bench_phase_ns(log, "guest");
         r->downtime_ms = first > pause ? (double)(first - pause) / 1e6 : -1;
+        if (g->heartbeat && first > pause) {
+                uint64_t image = bench_phase_ns(log, "image"), entered = bench_phase_ns(log, "entered");
+                fprintf(stderr, "  destination, after the pause: state applied %.2f ms, sandbox entered %.2f, first "
+                        "KVM_RUN %.2f\n", image > pause ? (double)(image - pause) / 1e6 : -1,
+                        entered > pause ? (double)(entered - pause) / 1e6 : -1, (double)(first - pause) / 1e6);
+        }
         if (ok && r->downtime_ms < 0)
                 fprintf(stderr, "bench-migrate: no \"guest\" phase on the destination: %s\n", bench_slurp(b.err));
         return ok && r->downtime_ms > 0;

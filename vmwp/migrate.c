@@ -743,7 +743,7 @@ int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_o
                 postcopy = true, r = 0;
         uint64_t t_pause = 0;
         if (r >= 0) {
-                t_pause = vmwp_now_ns();
+                t_pause = res->paused_at_ns = vmwp_now_ns();
                 r = vmwp_vm_pause(vm);
                 res->pause_ns = vmwp_now_ns() - t_pause;
                 paused = r >= 0;

@@ -538,6 +538,7 @@ static struct json_object *op_migrate(struct run_ctx *c, struct json_object *req
                 json_object_object_add(rep, "pause_ms", json_object_new_double((double)res.pause_ns / 1e6));
                 json_object_object_add(rep, "state_ms", json_object_new_double((double)res.state_ns / 1e6));
                 json_object_object_add(rep, "commit_ms", json_object_new_double((double)res.commit_ns / 1e6));
+                json_object_object_add(rep, "paused_at_ns", json_object_new_int64((int64_t)MIN(res.paused_at_ns, INT64_MAX)));
         } else {
                 json_object_object_add(rep, "passes", json_object_new_int64(res.passes));
                 fprintf(stderr, "vmwp: %s: migrate: %s\n", c->vm->cfg.name, err);

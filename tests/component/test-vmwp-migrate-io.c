@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "common/macro.h"
 #include "common/proto.h"
@@ -222,6 +223,12 @@ static double num(struct json_object *m, const char *k) {
         return json_object_get_double(json_object_object_get(m, k));
 }
 
+static uint64_t mono_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Three moves while the guest writes and checks its pattern; it finishes
  * on the fourth worker with every check passing. */
 TEST(migrates_mid_io_back_and_forth) {
@@ -233,7 +240,9 @@ TEST(migrates_mid_io_back_and_forth) {
                 int s[2], progress;
                 stream_pair(s);
                 w[i] = start_dest(i, s[1], GUEST_CMDLINE);
+                uint64_t asked = mono_ns();
                 struct json_object *rep = migrate(&w[i - 1], s[0], "", &progress);
+                uint64_t answered = mono_ns();
                 if (strcmp(vmwp_ctl_str(rep, "ok"), "true") != 0) {
                         char err[16384];
                         vmwp_child_finish(&w[i].c, 5, err, sizeof err);
@@ -243,6 +252,11 @@ TEST(migrates_mid_io_back_and_forth) {
                 ASSERT_GE(progress, 1);
                 ASSERT_EQ(vmwp_ctl_int(rep, "passes"), progress);
                 ASSERT_TRUE(num(rep, "downtime_ms") > 0 && num(rep, "downtime_ms") <= num(rep, "total_ms"));
+                /* The pause on this host's CLOCK_MONOTONIC: after the
+                 * request, and the downtime after it over before the reply. */
+                uint64_t paused = (uint64_t)json_object_get_int64(json_object_object_get(rep, "paused_at_ns"));
+                ASSERT_GT(paused, asked);
+                ASSERT_LT(paused + (uint64_t)(num(rep, "downtime_ms") * 1e6), answered);
                 fprintf(stderr, "move %d: %d passes, %.0f KiB sent, %d last pages, downtime %.2f ms, total %.2f ms\n", i,
                         progress, num(rep, "bytes") / 1024, vmwp_ctl_int(rep, "final_pages"), num(rep, "downtime_ms"),
                         num(rep, "total_ms"));

@@ -72,6 +72,7 @@ struct vmwp_migrate_result {
          * the last pages and the final state sent; the destination's
          * READY, the COMMIT and its RUNNING (its restore and start). */
         uint64_t pause_ns, state_ns, commit_ns;
+        uint64_t paused_at_ns; /* the pause began (vmwp_now_ns's clock, CLOCK_MONOTONIC); 0: never paused */
         /* COMMIT went out: the VM is the destination's. With a failure, it
          * stays paused here (the destination's confirmation was lost; its
          * vmms knows whether it runs). */
