@@ -3,6 +3,7 @@
 #include "qmp.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <signal.h>
@@ -88,6 +89,11 @@ bool qmp_qemu_start_opts(struct qmp *q, const struct qmp_opts *o) {
         if (q->pid == 0) {
                 int null = open("/dev/null", O_RDWR);
                 dup2(null, 0), dup2(null, 1), dup2(null, 2);
+                if (o->netns) {
+                        int ns = open(o->netns, O_RDONLY | O_CLOEXEC);
+                        if (ns < 0 || setns(ns, CLONE_NEWNET) < 0)
+                                _exit(126);
+                }
                 /* -cpu host without arch-capabilities: the PVM host refuses it. */
                 const char *args[40] = { "qemu-system-x86_64", "-M", "microvm,x-option-roms=off,rtc=off", "-enable-kvm",
                                          "-cpu", "host,-arch-capabilities", "-m", mem, "-kernel", o->kernel, "-nodefaults",

@@ -25,9 +25,11 @@ bool qmp_qemu_start(struct qmp *q, const char *sock, const char *kernel, unsigne
 bool qmp_qemu_start_append(struct qmp *q, const char *sock, const char *kernel, unsigned mem_mib,
                            const char *incoming, const char *qcow2, const char *append);
 /* The same with everything optional in one place: serial (a file for
- * COM1; NULL: none) and extra arguments (NULL-terminated, at most 8). */
+ * COM1; NULL: none), extra arguments (NULL-terminated, at most 8) and the
+ * network namespace QEMU runs in (a path such as /run/netns/NAME; NULL:
+ * this process's). */
 struct qmp_opts {
-        const char *sock, *kernel, *incoming, *qcow2, *append, *serial;
+        const char *sock, *kernel, *incoming, *qcow2, *append, *serial, *netns;
         unsigned mem_mib;
         const char *const *extra;
 };
