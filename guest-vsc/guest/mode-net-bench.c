@@ -15,7 +15,10 @@
  *   maximum for IPv4 allows (at most 62780-byte datagrams, Linux's netvsc
  *   gso_max_size), MSS 1448, sent GPA-direct (vsc_net_send_lso) up to
  *   VSC_NET_LSO_SLOTS at a time; frame= is then their size, and the host
- *   segments them (its TAP gets one GSO frame each).
+ *   segments them (its TAP gets one GSO frame each). They go to
+ *   vsc.lso_dst= (an address; default vsc.peer) through the peer's MAC: an
+ *   address the host does not have makes it drop them after routing
+ *   instead of answering each with a TCP reset.
  * vsc.queues=N (1..4, default 1): vRSS with N channels, each polled by its
  * own vCPU (the VM needs N of them): N - 1 sub-channels, RSS over IPv4
  * addresses and TCP/UDP ports with Microsoft's verification key and
@@ -46,6 +49,7 @@ struct bench {
         struct net_mode *m;
         bool tx, lso;
         uint8_t *lso_frame; /* the one frame every LSO send names (the host only reads it) */
+        uint32_t lso_dst;   /* its IPv4 destination (host order) */
         uint32_t frame, ms;
         uint64_t timeout_ns;
         unsigned queues;
@@ -231,7 +235,7 @@ static int make_lso_frame(struct net_mode *m, struct bench *b) {
         ip[0] = 0x45, ip[8] = 64, ip[9] = 6;
         for (int i = 0; i < 4; i++) {
                 ip[12 + i] = (uint8_t)(m->ip >> (24 - 8 * i));
-                ip[16 + i] = (uint8_t)(m->peer >> (24 - 8 * i));
+                ip[16 + i] = (uint8_t)(b->lso_dst >> (24 - 8 * i));
         }
         tcp[0] = UDP_SPORT >> 8, tcp[1] = UDP_SPORT & 0xff, tcp[2] = (uint8_t)(m->port >> 8), tcp[3] = (uint8_t)m->port;
         tcp[12] = 5 << 4, tcp[13] = 0x18, tcp[14] = 0xff, tcp[15] = 0xff; /* ACK PSH */
@@ -318,11 +322,17 @@ int mode_net_bench(struct guest *g) {
         b.lso = net_mode_opt(g, "vsc.lso", 0, 1, 0) == 1;
         if (b.lso && (!b.tx || b.queues > 1))
                 return guest_fail(-EINVAL, "vsc.lso=1 is for vsc.bench=tx on one queue");
+        char dst[24];
+        bool dst_set = boot_cmdline_get(&g->boot, "vsc.lso_dst", dst, sizeof dst) == 0;
+        if (dst_set && !vsc_ip_parse_addr(dst, &b.lso_dst))
+                return guest_fail(-EINVAL, "vsc.lso_dst=%s: a.b.c.d", dst);
         for (unsigned k = 0; k < MAX_QUEUES; k++)
                 b.flow[k] = (struct flow){ .b = &b, .net = &m->net, .index = k };
         int r = net_mode_open(g, m);
         if (r < 0)
                 return r;
+        if (!dst_set)
+                b.lso_dst = m->peer;
         m->on_frame = on_frame;
         m->priv = &b;
         if (b.queues > 1 && (r = open_queues(g, m, &b)) < 0)
