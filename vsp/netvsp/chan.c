@@ -105,11 +105,16 @@ void netvsp_chan_share(struct netvsp_chan *c) {
         }
 }
 
+/* Measured (bench-net-guest, 2-core PVM host): publishing inside a round
+ * took the TSO-sized row from 0.77x to 0.80-0.84x of the host's, alike for
+ * every 1, 2, 4 or 8 such sends; counting bytes rather than packets leaves
+ * small sends, whose rounds are short, as they were. */
+#define PUBLISH_BYTES (128u << 10)
 /* One round. Returns the packets and frames handled, or -EBADMSG once the
  * ring is broken (the channel is then no longer served). */
 static int serve(struct netvsp_chan *c) {
         struct vmbus_ring_pair *rp = c->rp;
-        uint64_t before = frames_moved(netvsp_dev_stats(c->nd));
+        uint64_t before = frames_moved(netvsp_dev_stats(c->nd)), published = netvsp_dev_stats(c->nd)->tx_bytes;
         int work = 0;
 
         if (c->index) /* a sub-channel works with the primary's RNDIS state */
@@ -129,6 +134,16 @@ static int serve(struct netvsp_chan *c) {
                                 break;
                         (void)netvsp_handle_packet(c->nd, p.data, p.len);
                         work++;
+                        /* Completions go out with the round's end; a round
+                         * of large sends (LSO) takes long enough that the
+                         * guest would idle with every buffer in flight:
+                         * publish every PUBLISH_BYTES sent. */
+                        if (netvsp_dev_stats(c->nd)->tx_bytes - published >= PUBLISH_BYTES) {
+                                published = netvsp_dev_stats(c->nd)->tx_bytes;
+                                vmbus_ring_send_end(rp);
+                                vmbus_ring_send_begin(rp);
+                                c->local.early_publishes++;
+                        }
                 }
                 vmbus_ring_recv_end(rp);
         }

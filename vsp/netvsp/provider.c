@@ -132,6 +132,7 @@ void netvsp_chan_publish_stats(struct netvsp_chan *c) {
         pthread_mutex_lock(&nic->stats_lock);
         struct netvsp_nic_stats *s = &nic->stats;
         s->batches += c->local.batches;
+        s->early_publishes += c->local.early_publishes;
         s->polls += c->local.polls;
         s->sleeps += c->local.sleeps;
         s->doorbells += c->local.doorbells;

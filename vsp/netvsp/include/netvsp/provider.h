@@ -6,8 +6,10 @@
  * .data = nic). When the guest opens the channel a netvsp_dev and one device
  * worker (common/devworker.h) are created for it: the worker waits on the
  * guest's doorbell, the TAP (read and/or write, as the device wants) and the
- * link watch; it drains the ring in batches, publishes once and signals the
- * guest at most once per batch (§5.6), and while traffic flows it keeps
+ * link watch; it drains the ring in batches, publishes once (and every
+ * 128 KiB sent within a batch, so a guest with every buffer in flight gets
+ * its completions while large sends go out) and signals the guest at most
+ * once per publish (§5.6), and while traffic flows it keeps
  * polling for a while with the guest's signals masked (§5.5). Close stops
  * and joins the worker before it returns. vmwp quiesces and resumes the NIC
  * around a save (docs/vm-state.md). */
@@ -82,6 +84,7 @@ const char *netvsp_nic_tap_name(const struct netvsp_nic *nic);
 struct netvsp_nic_stats {
         uint64_t opens, closes;
         uint64_t batches;        /* serve() rounds */
+        uint64_t early_publishes; /* completions published inside a round (every 128 KiB sent) */
         uint64_t polls;          /* idle rounds spent polling */
         uint64_t sleeps;         /* epoll waits */
         uint64_t doorbells;      /* wake-ups by the guest's doorbell */
