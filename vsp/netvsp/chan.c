@@ -138,8 +138,9 @@ static int serve(struct netvsp_chan *c) {
                          * of large sends (LSO) takes long enough that the
                          * guest would idle with every buffer in flight:
                          * publish every PUBLISH_BYTES sent. */
-                        if (netvsp_dev_stats(c->nd)->tx_bytes - published >= PUBLISH_BYTES) {
-                                published = netvsp_dev_stats(c->nd)->tx_bytes;
+                        uint64_t sent = netvsp_dev_stats(c->nd)->tx_bytes;
+                        if (sent - published >= PUBLISH_BYTES) {
+                                published = sent;
                                 vmbus_ring_send_end(rp);
                                 vmbus_ring_send_begin(rp);
                                 c->local.early_publishes++;
