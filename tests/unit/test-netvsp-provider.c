@@ -71,6 +71,17 @@ static int udp_sink(uint16_t port) {
         return s;
 }
 
+/* A UDP sink on the host's side (udp_sink) and the TAP's MAC, which the
+ * guest's frames are addressed to. */
+static int sink_and_host_mac(struct ns_env *e, uint16_t port, uint8_t hmac[6]) {
+        struct ifreq ifr = { 0 };
+        snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", e->tap);
+        int sink = udp_sink(port);
+        ASSERT_OK(ioctl(sink, SIOCGIFHWADDR, &ifr));
+        memcpy(hmac, ifr.ifr_hwaddr.sa_data, 6);
+        return sink;
+}
+
 /* Packets written into the guest's outbound ring and published with one
  * write_index store, signalled as §5.5 says (host not masked, ring empty
  * before the batch): what netvsc's batched sends look like to the host. */
@@ -95,12 +106,8 @@ static void write_batch(struct ns_env *e, const uint8_t (*pkts)[56], unsigned n)
 TEST(glue_batch_of_frames_one_doorbell) {
         struct ns_env e;
         env_up(&e, "nvp1");
-        struct ifreq ifr = { 0 };
-        snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", e.tap);
-        int sink = udp_sink(9000);
-        ASSERT_OK(ioctl(sink, SIOCGIFHWADDR, &ifr));
         uint8_t hmac[6], pkts[NS_SEND_SECTIONS][56];
-        memcpy(hmac, ifr.ifr_hwaddr.sa_data, 6);
+        int sink = sink_and_host_mac(&e, 9000, hmac);
         for (unsigned i = 0; i < NS_SEND_SECTIONS; i++) {
                 uint8_t f[256], payload[32];
                 memset(payload, (int)i, sizeof payload);
@@ -150,12 +157,8 @@ TEST(glue_large_batch_publishes_completions_early) {
         enum { N = 200 };
         struct ns_env e;
         env_up(&e, "nvp8");
-        struct ifreq ifr = { 0 };
-        snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", e.tap);
-        int sink = udp_sink(9000);
-        ASSERT_OK(ioctl(sink, SIOCGIFHWADDR, &ifr));
         uint8_t hmac[6];
-        memcpy(hmac, ifr.ifr_hwaddr.sa_data, 6);
+        int sink = sink_and_host_mac(&e, 9000, hmac);
         uint64_t pfn = vmbus_sim_alloc_pages(e.sim, N);
         uint32_t msg_len = 0;
         for (unsigned i = 0; i < N; i++) {
@@ -173,17 +176,8 @@ TEST(glue_large_batch_publishes_completions_early) {
         struct netvsp_nic_stats st0, st;
         netvsp_nic_get_stats(e.nic, &st0);
         for (unsigned i = 0; i < N; i++) {
-                uint8_t p[80] = { 0 };
-                struct vmpacket_descriptor d = { .type = VM_PKT_DATA_USING_GPA_DIRECT, .offset8 = 5, .len8 = 10,
-                                                 .flags = VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED,
-                                                 .trans_id = 500 + i };
-                memcpy(p, &d, sizeof d);
-                uint32_t hdr[4] = { 0, 1, msg_len, 0 }; /* reserved, range_cnt; byte_count, byte_offset */
-                memcpy(p + 16, hdr, sizeof hdr);
-                uint64_t page = pfn + i;
-                memcpy(p + 32, &page, 8);
-                uint32_t w[4] = { NVSP_MSG1_TYPE_SEND_RNDIS_PKT, NVSP_RNDIS_CHANNEL_DATA, NVSP_INVALID_SECTION_INDEX, 0 };
-                memcpy(p + 40, w, sizeof w);
+                uint8_t p[NS_GPA_DIRECT_LEN];
+                ns_gpa_direct(p, 500 + i, NVSP_RNDIS_CHANNEL_DATA, pfn + i, msg_len);
                 ASSERT_OK(vmbus_sim_ring_write_raw(e.sim, &e.ch, p, sizeof p, false));
         }
         ASSERT_OK(vmbus_sim_signal(e.sim, e.ch.connection_id)); /* one doorbell for the batch */

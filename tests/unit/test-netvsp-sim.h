@@ -297,21 +297,31 @@ static inline void ns_nvsp_init(struct ns_env *e) {
         ASSERT_EQ(m[2], NS_SECTION);
 }
 
-/* An RNDIS control message sent as netvsc does (§7.4): GPA-direct, one
- * single-page range, NVSP 107 channel 1, no section. Returns its tid. */
-static inline uint64_t ns_send_control(struct ns_env *e, const void *msg, uint32_t len) {
-        ASSERT_LE(len, 4096u);
-        memcpy(ns_ram(e, e->scratch_pfn), msg, len);
-        uint8_t p[80] = { 0 };
-        uint64_t tid = NS_CTRL_TID_BASE + e->next_tid++;
+/* An NVSP 107 (RNDIS channel `channel`, no section) as a GPA-direct
+ * packet with one single-page range: len bytes at the start of page pfn,
+ * completion requested. */
+#define NS_GPA_DIRECT_LEN 80u
+static inline void ns_gpa_direct(uint8_t p[NS_GPA_DIRECT_LEN], uint64_t tid, uint32_t channel, uint64_t pfn,
+                                 uint32_t len) {
+        memset(p, 0, NS_GPA_DIRECT_LEN);
         struct vmpacket_descriptor d = { .type = VM_PKT_DATA_USING_GPA_DIRECT, .offset8 = 5, .len8 = 10,
                                          .flags = VMBUS_DATA_PACKET_FLAG_COMPLETION_REQUESTED, .trans_id = tid };
         memcpy(p, &d, sizeof d);
         uint32_t hdr[4] = { 0, 1, len, 0 }; /* reserved, range_cnt; byte_count, byte_offset */
         memcpy(p + 16, hdr, sizeof hdr);
-        memcpy(p + 32, &e->scratch_pfn, 8);
-        uint32_t w[4] = { NVSP_MSG1_TYPE_SEND_RNDIS_PKT, NVSP_RNDIS_CHANNEL_CONTROL, NVSP_INVALID_SECTION_INDEX, 0 };
+        memcpy(p + 32, &pfn, 8);
+        uint32_t w[4] = { NVSP_MSG1_TYPE_SEND_RNDIS_PKT, channel, NVSP_INVALID_SECTION_INDEX, 0 };
         memcpy(p + 40, w, sizeof w);
+}
+
+/* An RNDIS control message sent as netvsc does (§7.4): GPA-direct, one
+ * single-page range, NVSP 107 channel 1, no section. Returns its tid. */
+static inline uint64_t ns_send_control(struct ns_env *e, const void *msg, uint32_t len) {
+        ASSERT_LE(len, 4096u);
+        memcpy(ns_ram(e, e->scratch_pfn), msg, len);
+        uint8_t p[NS_GPA_DIRECT_LEN];
+        uint64_t tid = NS_CTRL_TID_BASE + e->next_tid++;
+        ns_gpa_direct(p, tid, NVSP_RNDIS_CHANNEL_CONTROL, e->scratch_pfn, len);
         ASSERT_OK(vmbus_sim_ring_write_raw(e->sim, &e->ch, p, sizeof p, true));
         return tid;
 }
