@@ -371,7 +371,7 @@ static bool ours(struct round *r, const struct guest *g) {
                         seen);
         }
         if (ok && r->downtime_ms < 0)
-                fprintf(stderr, "bench-migrate: no \"guest\" phase on the destination: %s\n", bench_slurp(b.err));
+                fprintf(stderr, "bench-migrate: no \"guest\" phase on the destination: %s\n", log);
         return ok && r->downtime_ms > 0;
 }
 
