@@ -203,4 +203,28 @@ TEST(rndis_packet_build_rx) {
         ASSERT_ERROR(rndis_packet_build_rx_header(b, sizeof b, 60, &info, 91, &msg_len), EINVAL);
 }
 
+/* An RSC fragment: RNDIS_PKTINFO_ID in the internal namespace (type bit
+ * 31), which netvsc looks up with rndis_get_ppi(..., RNDIS_PKTINFO_ID,
+ * internal 1, 4 bytes): version 1, the flags, packet id 0. Beside the
+ * checksum PPI the header still fits netvsp's fixed data offset. */
+TEST(rndis_packet_build_rx_rsc_fragment) {
+        uint8_t b[2048];
+        uint32_t msg_len;
+        struct rndis_rx_info info = { .has_csum = true, .csum_info = NDIS_CSUM_RX_TCP_SUCCEEDED,
+                                      .has_pktinfo_id = true,
+                                      .pktinfo_flags = RNDIS_PKTINFO_SUBALLOC | RNDIS_PKTINFO_1ST_FRAG };
+        ASSERT_EQ(rndis_packet_rx_header_size(&info), 76u);
+        ASSERT_EQ(rndis_packet_build_rx_header(b, 96, 1568, &info, 96, &msg_len), 96);
+        ASSERT_EQ(linux_accepts_rx(b, 1664, 1568), NDIS_CSUM_RX_TCP_SUCCEEDED);
+        const uint8_t *e = b + 8 + u32_at(b, 28) + 16; /* the second PPI */
+        ASSERT_EQ(u32_at(e, 0), 16u);
+        ASSERT_EQ(u32_at(e, 4), RNDIS_PKTINFO_ID | RNDIS_PPI_INTERNAL);
+        ASSERT_EQ(u32_at(e, 8), 12u);
+        struct rndis_pktinfo_id id;
+        memcpy(&id, e + 12, sizeof id);
+        ASSERT_EQ(id.ver, RNDIS_PKTINFO_ID_V1);
+        ASSERT_EQ(id.flag, RNDIS_PKTINFO_SUBALLOC | RNDIS_PKTINFO_1ST_FRAG);
+        ASSERT_EQ(id.pkt_id, 0);
+}
+
 TEST_MAIN();

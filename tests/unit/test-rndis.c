@@ -246,6 +246,58 @@ TEST(rndis_query_offload_caps_enabled_features) {
         ASSERT_EQ(o.rsc.ip4, 0); /* no RSC: LRO stays off */
 }
 
+/* RSC: reported (both IP versions, as Linux wants them to turn LRO on)
+ * only in a revision 3 structure; the guest's on/off lands in the state
+ * and the current configuration, NVSP 4's 22 bytes change nothing of it. */
+TEST(rndis_rsc_caps_and_params) {
+        struct rndis_device d;
+        struct reply r;
+        uint8_t in[156], p[28];
+        new_device(&d, true);
+        offload_request(3, 156, in);
+        memset(p, 0, sizeof p);
+        p[0] = NDIS_OBJECT_TYPE_DEFAULT, p[1] = 3, p[2] = 28;
+        p[22] = p[23] = NDIS_OFFLOAD_PARAMETERS_RSC_ENABLED;
+        set(&d, 4, RNDIS_OID_TCP_OFFLOAD_PARAMETERS, p, 28, &r);
+        check_set_c(&r, 4, RNDIS_STATUS_NOT_SUPPORTED); /* not advertised */
+        ASSERT_FALSE(d.offload.rsc_ip4);
+
+        d.cfg.caps.rsc = true;
+        query(&d, 5, RNDIS_OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES, in, 156, &r);
+        struct ndis_offload o = check_hwcaps(&r, 5, 3, 156);
+        ASSERT_EQ(o.rsc.ip4, 1);
+        ASSERT_EQ(o.rsc.ip6, 1);
+        offload_request(2, 144, in); /* NVSP 4: the structure ends before rsc */
+        query(&d, 6, RNDIS_OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES, in, 144, &r);
+        ASSERT_EQ(check_query_c(&r, 6, RNDIS_STATUS_SUCCESS, sizeof o), 144u);
+
+        rndis_device_take_events(&d);
+        set(&d, 7, RNDIS_OID_TCP_OFFLOAD_PARAMETERS, p, 28, &r);
+        check_set_c(&r, 7, RNDIS_STATUS_SUCCESS);
+        ASSERT_TRUE(d.offload.rsc_ip4);
+        ASSERT_TRUE(d.offload.rsc_ip6);
+        ASSERT_EQ(rndis_device_take_events(&d), RNDIS_EVENT_OFFLOAD);
+        offload_request(3, 156, in);
+        query(&d, 8, RNDIS_OID_TCP_OFFLOAD_CURRENT_CONFIG, in, 156, &r);
+        o = check_hwcaps(&r, 8, 3, 156);
+        ASSERT_EQ(o.rsc.ip4, 1);
+        ASSERT_EQ(o.rsc.ip6, 1);
+
+        p[2] = 22; /* NVSP <= 4: no RSC fields, no change */
+        set(&d, 9, RNDIS_OID_TCP_OFFLOAD_PARAMETERS, p, 22, &r);
+        check_set_c(&r, 9, RNDIS_STATUS_SUCCESS);
+        ASSERT_TRUE(d.offload.rsc_ip4);
+        p[2] = 28; /* what netvsc_set_features sends for "ethtool -K lro off" */
+        p[22] = p[23] = NDIS_OFFLOAD_PARAMETERS_RSC_DISABLED;
+        set(&d, 10, RNDIS_OID_TCP_OFFLOAD_PARAMETERS, p, 28, &r);
+        check_set_c(&r, 10, RNDIS_STATUS_SUCCESS);
+        ASSERT_FALSE(d.offload.rsc_ip4);
+        ASSERT_FALSE(d.offload.rsc_ip6);
+        p[22] = 3; /* not a value */
+        set(&d, 11, RNDIS_OID_TCP_OFFLOAD_PARAMETERS, p, 28, &r);
+        check_set_c(&r, 11, RNDIS_STATUS_FAILURE);
+}
+
 /* NDIS_OFFLOAD_PARAMETERS as rndis_netdev_set_hwcaps() sends it. */
 static void offload_params(uint8_t p[28], uint16_t size, uint8_t tcp4, uint8_t lso4) {
         memset(p, 0, 28);

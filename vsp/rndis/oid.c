@@ -38,8 +38,8 @@ static uint32_t put_u32(uint8_t *out, uint32_t cap, uint32_t v, uint32_t *out_le
 /* NDIS_OFFLOAD from a set of offload flags; the revision and size follow
  * the header the guest put into its query (rev 3/156 for NVSP >= 5, 2/144
  * for NVSP 4, 1/112 below, §7.5), defaulting to revision 3. */
-static void fill_offload(struct ndis_offload *o, bool csum4, bool udp4, bool csum6, bool udp6,
-                         bool lso4, bool lso6, uint32_t lso_max, const uint8_t *in, uint32_t in_len) {
+static void fill_offload(struct ndis_offload *o, bool csum4, bool udp4, bool csum6, bool udp6, bool lso4, bool lso6,
+                         bool rsc4, bool rsc6, uint32_t lso_max, const uint8_t *in, uint32_t in_len) {
         uint8_t rev = 3;
         if (in_len >= sizeof(struct ndis_object_header) && in[0] == NDIS_OBJECT_TYPE_OFFLOAD &&
             in[1] >= 1 && in[1] < 3)
@@ -71,6 +71,9 @@ static void fill_offload(struct ndis_offload *o, bool csum4, bool udp4, bool csu
                 o->lsov2.ip6_minsg = 2;
                 o->lsov2.ip6_opts = NDIS_LSOV2_CAP_IP6;
         }
+        /* past a revision 2 structure's size: sent only in revision 3 */
+        o->rsc.ip4 = rsc4;
+        o->rsc.ip6 = rsc6;
 }
 
 static uint32_t query_offload(struct rndis_device *d, bool current, const uint8_t *in, uint32_t in_len,
@@ -80,10 +83,10 @@ static uint32_t query_offload(struct rndis_device *d, bool current, const uint8_
         struct ndis_offload o;
         if (current)
                 fill_offload(&o, s->tx_csum_tcp4, s->tx_csum_udp4, s->tx_csum_tcp6, s->tx_csum_udp6,
-                             s->lso_ip4, s->lso_ip6, c->lso_max_size, in, in_len);
+                             s->lso_ip4, s->lso_ip6, s->rsc_ip4, s->rsc_ip6, c->lso_max_size, in, in_len);
         else
                 fill_offload(&o, c->tx_csum_ip4, c->tx_csum_ip4, c->tx_csum_ip6, c->tx_csum_ip6,
-                             c->lso_ip4, c->lso_ip6, c->lso_max_size, in, in_len);
+                             c->lso_ip4, c->lso_ip6, c->rsc, c->rsc, c->lso_max_size, in, in_len);
         return put_bytes(out, cap, &o, o.header.size, out_len);
 }
 
@@ -228,8 +231,8 @@ static uint32_t set_offload_params(struct rndis_device *d, const uint8_t *in, ui
         if (st == RNDIS_STATUS_SUCCESS) st = apply(onoff_param(p.lso_v2_ipv4), c->lso_ip4, &s.lso_ip4);
         if (st == RNDIS_STATUS_SUCCESS) st = apply(onoff_param(p.lso_v2_ipv6), c->lso_ip6, &s.lso_ip6);
         if (st == RNDIS_STATUS_SUCCESS) st = apply(onoff_param(p.lso_v1), false, &unused);
-        if (st == RNDIS_STATUS_SUCCESS) st = apply(onoff_param(p.rsc_ip_v4), false, &unused);
-        if (st == RNDIS_STATUS_SUCCESS) st = apply(onoff_param(p.rsc_ip_v6), false, &unused);
+        if (st == RNDIS_STATUS_SUCCESS) st = apply(onoff_param(p.rsc_ip_v4), c->rsc, &s.rsc_ip4);
+        if (st == RNDIS_STATUS_SUCCESS) st = apply(onoff_param(p.rsc_ip_v6), c->rsc, &s.rsc_ip6);
         if (st != RNDIS_STATUS_SUCCESS)
                 return st;
         if (memcmp(&s, &d->offload, sizeof s) != 0)

@@ -88,7 +88,8 @@ int rndis_packet_parse(const void *msg, size_t avail, size_t total, struct rndis
 size_t rndis_packet_rx_header_size(const struct rndis_rx_info *info) {
         size_t n = RNDIS_PACKET_HEADER_SIZE;
         if (info)
-                n += PPI_ELEMENT_SIZE * ((size_t)info->has_csum + info->has_vlan + info->has_hash);
+                n += PPI_ELEMENT_SIZE *
+                     ((size_t)info->has_csum + info->has_vlan + info->has_hash + info->has_pktinfo_id);
         return n;
 }
 
@@ -133,7 +134,10 @@ int rndis_packet_build_rx_header(void *buf, size_t cap, size_t frame_len, const 
         if (info && info->has_vlan)
                 p = put_ppi(p, IEEE_8021Q_INFO, info->vlan_info);
         if (info && info->has_hash)
-                put_ppi(p, NBL_HASH_VALUE, info->hash);
+                p = put_ppi(p, NBL_HASH_VALUE, info->hash);
+        if (info && info->has_pktinfo_id) /* ver 1, flags, packet id 0 */
+                put_ppi(p, RNDIS_PKTINFO_ID | RNDIS_PPI_INTERNAL,
+                        RNDIS_PKTINFO_ID_V1 | (uint32_t)info->pktinfo_flags << 8);
         *msg_len = (uint32_t)total;
         return (int)data_off;
 }

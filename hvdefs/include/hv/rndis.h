@@ -226,7 +226,13 @@ enum ndis_per_pkt_info_type {
 #define NDIS_8021Q_VLANID_SHIFT 4
 #define NDIS_8021Q_VLANID_MASK 0xfffu
 
-/* RNDIS_PKTINFO_ID (internal), RSC fragments */
+/* RNDIS_PKTINFO_ID (internal), RSC fragments: every fragment of a
+ * coalesced frame carries SUBALLOC, the first also 1ST_FRAG, the last
+ * LAST_FRAG; all of them lie in one transfer-page packet. */
+#define RNDIS_PKTINFO_ID_V1 1u
+#define RNDIS_PKTINFO_SUBALLOC (1u << 0)
+#define RNDIS_PKTINFO_1ST_FRAG (1u << 1)
+#define RNDIS_PKTINFO_LAST_FRAG (1u << 2)
 struct rndis_pktinfo_id {
         uint8_t ver;
         uint8_t flag;

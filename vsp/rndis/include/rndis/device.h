@@ -34,6 +34,10 @@ struct rndis_offload_caps {
         bool lso_ip4;     /* TCP segmentation (LSOv2) over IPv4; needs tx_csum_ip4 */
         bool lso_ip6;     /* ... over IPv6; needs tx_csum_ip6 */
         uint32_t lso_max_size; /* largest LSO frame, e.g. 62780 like Hyper-V */
+        /* Receive segment coalescing over IPv4 and IPv6 (NDIS 6.30's RSC:
+         * large TCP frames handed to the guest in RNDIS_PKTINFO_ID
+         * fragments); reported only in a revision 3 NDIS_OFFLOAD (NVSP >= 5). */
+        bool rsc;
 };
 
 /* What the guest switched on with OID_TCP_OFFLOAD_PARAMETERS (§7.5), always
@@ -41,6 +45,7 @@ struct rndis_offload_caps {
 struct rndis_offload_state {
         bool tx_csum_tcp4, tx_csum_udp4, tx_csum_tcp6, tx_csum_udp6;
         bool lso_ip4, lso_ip6;
+        bool rsc_ip4, rsc_ip6;
 };
 
 #define RNDIS_FRIENDLY_NAME_MAX 64 /* ASCII characters; sent as UTF-16 + NUL (<= 512 bytes, §7.5) */

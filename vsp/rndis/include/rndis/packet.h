@@ -47,6 +47,10 @@ struct rndis_rx_info {
         uint32_t vlan_info;
         bool has_hash;
         uint32_t hash;
+        /* RNDIS_PKTINFO_ID (internal): one fragment of a coalesced (RSC)
+         * frame; RNDIS_PKTINFO_SUBALLOC plus 1ST_FRAG / LAST_FRAG. */
+        bool has_pktinfo_id;
+        uint8_t pktinfo_flags;
 };
 
 /* Bytes rndis_packet_build_rx_header() writes for these infos. */
