@@ -38,7 +38,9 @@
  * The first resume after a restore adds the announce timer on the thread
  * (a timerfd, re-armed for each RARP: docs/netvsp.md "Saved state"). A
  * sub-channel's thread attaches its TAP queue when it starts and detaches
- * it when it ends (TUNSETQUEUE: vRSS, docs/netvsp.md). */
+ * it when it ends (TUNSETQUEUE: vRSS, docs/netvsp.md). The primary's thread
+ * switches the TAP's receive offloads when the guest turns RSC on or off
+ * (TUNSETOFFLOAD: docs/netvsp.md "Receive segment coalescing"). */
 static const struct sandbox_rule netvsp_rules[] = {
         SANDBOX_ALLOW(__NR_epoll_create1), SANDBOX_ALLOW(__NR_epoll_ctl), SANDBOX_ALLOW(__NR_epoll_wait),
         SANDBOX_ALLOW(__NR_epoll_pwait), SANDBOX_ALLOW(__NR_eventfd2), SANDBOX_ALLOW(__NR_poll),
@@ -46,7 +48,7 @@ static const struct sandbox_rule netvsp_rules[] = {
         SANDBOX_ALLOW(__NR_sendmsg), SANDBOX_ALLOW(__NR_sendto), SANDBOX_ALLOW_ARG(__NR_socket, 0, AF_NETLINK),
         SANDBOX_ALLOW(__NR_bind), SANDBOX_ALLOW(__NR_setsockopt), SANDBOX_ALLOW(__NR_getsockopt),
         SANDBOX_ALLOW(__NR_getsockname), SANDBOX_ALLOW(__NR_timerfd_create), SANDBOX_ALLOW(__NR_timerfd_settime),
-        SANDBOX_IOCTL(TUNSETQUEUE),
+        SANDBOX_IOCTL(TUNSETQUEUE), SANDBOX_IOCTL(TUNSETOFFLOAD),
 };
 
 static const struct sandbox_policy netvsp_policy = {

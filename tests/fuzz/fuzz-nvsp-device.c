@@ -7,14 +7,20 @@
  * ranges inside the receive buffer and within a slot, each slot announced
  * once until the guest completes it. With vRSS (setup bit 7: two queues)
  * a sub-channel device can join, sharing the buffers: the two never
- * announce the same slot.
+ * announce the same slot. The backend hands over GSO frames once asked
+ * (RSC): a frame record of kind >= 0x40 starts with its virtio_net_hdr,
+ * and the fragments of a coalesced frame must start, continue and end
+ * within one transfer-page packet, as netvsc requires.
  * Input: [u8 setup] then records [u8 kind][u16 len][len bytes]; a packet
  * record (kind 0) with bit 7 of kind set goes to the sub-channel. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/virtio_net.h>
+
 #include "hv/nvsp.h"
+#include "hv/rndis.h"
 #include "netvsp/netvsp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -29,8 +35,10 @@ struct fz {
         uint8_t *mem;
         bool ring_full, be_gone;
         int tx_budget;
-        uint8_t rx[4][2048];
+        uint8_t rx[4][70000];
         size_t rx_len[4];
+        struct virtio_net_hdr rx_vh[4];
+        unsigned gso; /* what the device asked of the backend */
         unsigned rx_n, rx_pos;
         uint8_t owned[RECV_LEN / 68 + 1]; /* slots announced and not completed: 1 */
         struct netvsp_dev *nd, *sub;
@@ -61,6 +69,39 @@ static int fz_xfer(void *ctx, uint64_t tid, const struct vmtransfer_page_range *
                         abort();
                 f->owned[s] = 1;
         }
+        /* RSC: a chain of fragments opens with 1ST_FRAG and closes with
+         * LAST_FRAG in this packet (netvsc drops the rest otherwise) */
+        bool open = false;
+        for (uint32_t i = 0; i < n; i++) {
+                const uint8_t *m = f->mem + RECV_GPA + r[i].byte_offset;
+                uint32_t type, ppi_off, ppi_len;
+                int frag = -1;
+                memcpy(&type, m, 4);
+                if (type != RNDIS_MSG_PACKET || r[i].byte_count < 44)
+                        continue;
+                memcpy(&ppi_off, m + 28, 4);
+                memcpy(&ppi_len, m + 32, 4);
+                for (uint32_t pos = 0; ppi_off && pos + 16 <= ppi_len && 8 + ppi_off + pos + 16 <= r[i].byte_count;) {
+                        uint32_t e[3];
+                        memcpy(e, m + 8 + ppi_off + pos, 12);
+                        if (e[0] < 16 || e[2] + 2 > e[0])
+                                abort();
+                        if (e[1] == (RNDIS_PKTINFO_ID | RNDIS_PPI_INTERNAL))
+                                frag = m[8 + ppi_off + pos + e[2] + 1];
+                        pos += e[0];
+                }
+                if (frag < 0) {
+                        if (open)
+                                abort();
+                        continue;
+                }
+                bool first = frag & RNDIS_PKTINFO_1ST_FRAG;
+                if (!(frag & RNDIS_PKTINFO_SUBALLOC) || first == open) /* a second first, or a middle with none open */
+                        abort();
+                open = !(frag & RNDIS_PKTINFO_LAST_FRAG);
+        }
+        if (open)
+                abort();
         /* The fuzzed guest completes (or not) with its own packets; our
          * bookkeeping forgets ownership when the device frees the slots. */
         return 0;
@@ -126,13 +167,27 @@ static ssize_t fz_rx(void *ctx, const struct iovec *iov, int n) {
                 return -ENODEV;
         if (f->rx_pos == f->rx_n)
                 return -EAGAIN;
-        size_t i = f->rx_pos++ % 4, k = f->rx_len[i] < iov[1].iov_len ? f->rx_len[i] : iov[1].iov_len;
-        memset(iov[0].iov_base, 0, iov[0].iov_len);
-        memcpy(iov[1].iov_base, f->rx[i], k);
-        return (ssize_t)(iov[0].iov_len + k);
+        size_t i = f->rx_pos++ % 4, done = 0;
+        if (iov[0].iov_len != sizeof f->rx_vh[i])
+                abort();
+        memcpy(iov[0].iov_base, &f->rx_vh[i], sizeof f->rx_vh[i]);
+        for (int k = 1; k < n && done < f->rx_len[i]; k++) { /* tun: scattered, cut short to the buffers */
+                size_t c = f->rx_len[i] - done < iov[k].iov_len ? f->rx_len[i] - done : iov[k].iov_len;
+                memcpy(iov[k].iov_base, f->rx[i] + done, c);
+                done += c;
+        }
+        return (ssize_t)(iov[0].iov_len + f->rx_len[i]);
 }
 
-static const struct netvsp_backend_ops fz_be = { .tx = fz_tx, .rx = fz_rx };
+static int fz_set_rx_gso(void *ctx, unsigned gso) {
+        struct fz *f = ctx;
+        if (gso & ~(NETVSP_BE_GSO_TCPV4 | NETVSP_BE_GSO_TCPV6))
+                abort();
+        f->gso = gso;
+        return 0;
+}
+
+static const struct netvsp_backend_ops fz_be = { .tx = fz_tx, .rx = fz_rx, .set_rx_gso = fz_set_rx_gso };
 
 /* Slots the device freed (the guest completed them) are ours to reuse. */
 static void sync_slots(struct fz *f, const struct netvsp_dev *nd) {
@@ -192,9 +247,15 @@ static void step(struct fz *f, uint8_t kind, const uint8_t *b, size_t len) {
                 memcpy(f->mem + off, b + 4, n);
                 break;
         }
-        case 2: /* a frame arrives from the network */
+        case 2: /* a frame arrives from the network (kind >= 0x40: with a vnet header, GSO or not) */
                 if (f->rx_n - f->rx_pos < 4) {
                         size_t i = f->rx_n++ % 4;
+                        memset(&f->rx_vh[i], 0, sizeof f->rx_vh[i]);
+                        if ((kind & 0x7f) >= 0x40 && len >= sizeof f->rx_vh[i]) {
+                                memcpy(&f->rx_vh[i], b, sizeof f->rx_vh[i]);
+                                b += sizeof f->rx_vh[i];
+                                len -= sizeof f->rx_vh[i];
+                        }
                         f->rx_len[i] = len < sizeof f->rx[i] ? len : sizeof f->rx[i];
                         memcpy(f->rx[i], b, f->rx_len[i]);
                 }

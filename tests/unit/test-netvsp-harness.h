@@ -48,6 +48,8 @@ struct fake {
         int tx_budget;           /* frames accepted before -EAGAIN; < 0: unlimited */
         int tx_eagains;          /* -EAGAIN answers given */
         bool be_gone;
+        unsigned gso;            /* NETVSP_BE_GSO_* last set (fk_backend_gso) */
+        int gso_calls;
         struct fk_frame *rx;     /* frames for the device to read */
         int n_rx, rx_pos;
         struct netvsp_dev *nd;
@@ -151,14 +153,31 @@ static inline ssize_t fk_be_rx(void *ctx, const struct iovec *iov, int n) {
         if (f->rx_pos == f->n_rx)
                 return -EAGAIN;
         struct fk_frame *fr = &f->rx[f->rx_pos++];
-        ASSERT_EQ(n, 2);
+        ASSERT_GE(n, 2);
+        ASSERT_EQ(iov[0].iov_len, sizeof fr->vh);
         memcpy(iov[0].iov_base, &fr->vh, sizeof fr->vh);
-        size_t k = fr->len < iov[1].iov_len ? fr->len : iov[1].iov_len; /* tun truncates */
-        memcpy(iov[1].iov_base, fr->data, k);
-        return (ssize_t)(sizeof fr->vh + k);
+        /* scattered over the buffers; tun cuts a frame short to them but
+         * reports its whole length */
+        size_t done = 0;
+        for (int i = 1; i < n && done < fr->len; i++) {
+                size_t k = fr->len - done < iov[i].iov_len ? fr->len - done : iov[i].iov_len;
+                memcpy(iov[i].iov_base, fr->data + done, k);
+                done += k;
+        }
+        return (ssize_t)(sizeof fr->vh + fr->len);
 }
 
 static const struct netvsp_backend_ops fk_backend = { .tx = fk_be_tx, .rx = fk_be_rx };
+
+static inline int fk_be_set_rx_gso(void *ctx, unsigned gso) {
+        struct fake *f = ctx;
+        f->gso = gso;
+        f->gso_calls++;
+        return 0;
+}
+/* A backend that hands over GSO frames on request, as the TAP does (RSC). */
+static const struct netvsp_backend_ops fk_backend_gso = { .tx = fk_be_tx, .rx = fk_be_rx,
+                                                          .set_rx_gso = fk_be_set_rx_gso };
 
 static inline void fk_put32(uint8_t *p, size_t off, uint32_t v) {
         memcpy(p + off, &v, 4);
@@ -169,7 +188,8 @@ static inline uint32_t fk_u32(const uint8_t *p, size_t off) {
         return v;
 }
 
-/* be/be_ctx: another backend (the TAP) instead of the fake one. */
+/* be/be_ctx: another backend (the TAP) instead of the fake one (be_ctx
+ * NULL: this fake, e.g. fk_backend_gso). */
 static inline struct fake *fk_new_be(const struct netvsp_config *cfg_in, size_t recv_len,
                                      const struct netvsp_backend_ops *be, void *be_ctx) {
         struct fake *f = calloc(1, sizeof *f);
@@ -190,7 +210,7 @@ static inline struct fake *fk_new_be(const struct netvsp_config *cfg_in, size_t 
                 const uint8_t mac[6] = { 0x00, 0x15, 0x5d, 0x00, 0x00, 0x07 };
                 memcpy(cfg.rndis.mac, mac, 6);
         }
-        ASSERT_OK(netvsp_dev_new(&cfg, &fk_host, f, be ? be : &fk_backend, be ? be_ctx : f, &f->nd));
+        ASSERT_OK(netvsp_dev_new(&cfg, &fk_host, f, be ? be : &fk_backend, be && be_ctx ? be_ctx : f, &f->nd));
         f->next_tid = 1;
         return f;
 }

@@ -4,7 +4,12 @@
  * ways; TCP with an LSOv2 frame built exactly like netvsc_xmit() builds it
  * (IPv4 tot_len 0, pseudo checksum over length 0) delivered whole to a
  * socket; UDP with a checksum PPI; link down and TAP removal indicated to
- * the guest. Skips without the privileges to create a namespace. */
+ * the guest; RSC: a TCP GSO frame the kernel sends out of the TAP reaches
+ * the guest whole, in fragments, while RSC is on, and segmented by the
+ * kernel once it is off. Skips without the privileges to create a
+ * namespace. */
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -39,7 +44,7 @@ static void env_up(struct env *e, const char *ifname, bool offloads) {
         netvsp_config_init_defaults(&cfg);
         memcpy(cfg.rndis.mac, gmac, 6);
         if (offloads)
-                cfg.rndis.caps = (struct rndis_offload_caps){ true, true, true, true, 62780 };
+                cfg.rndis.caps = (struct rndis_offload_caps){ true, true, true, true, 62780, .rsc = true };
         e->f = fk_new_be(&cfg, 1u << 20, &netvsp_tap_backend, e->tap);
         fk_nvsp_init(e->f);
         fk_rndis_up(e->f);
@@ -315,6 +320,115 @@ TEST(netvsp_tap_link_changes_and_removal) {
         guest_send(&e, fr, n, NULL, 0);
         ASSERT_EQ(netvsp_process(e.f->nd), 0u);
         ASSERT_GE(netvsp_dev_stats(e.f->nd)->tx_dropped, 1u);
+        env_down(&e);
+}
+
+/* Sends a GSO frame out of the TAP as the host's stack would (a packet
+ * socket with a virtio_net_hdr: the kernel builds the GSO skb and only
+ * segments it when the TAP cannot take it whole). */
+static void host_send_gso(struct env *e, const uint8_t *frame, size_t len, const struct virtio_net_hdr *vh) {
+        int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0), one = 1;
+        ASSERT_OK(s);
+        ASSERT_OK(setsockopt(s, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one));
+        struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_ifindex = tap_ifindex(e->tap), .sll_halen = 6 };
+        memcpy(sll.sll_addr, gmac, 6);
+        static uint8_t buf[70000];
+        memcpy(buf, vh, sizeof *vh);
+        memcpy(buf + sizeof *vh, frame, len);
+        ASSERT_EQ(sendto(s, buf, sizeof *vh + len, 0, (struct sockaddr *)&sll, sizeof sll), (ssize_t)(sizeof *vh + len));
+        close(s);
+}
+
+/* Runs the device until the guest has received want bytes of TCP payload
+ * from port 5001: coalesced fragments reassembled (as netvsc's
+ * rsc_add_data does), every packet's TCP checksum verified. Returns the
+ * number of packets the guest's stack would see. */
+static uint32_t guest_recv_tcp(struct env *e, uint8_t *payload, size_t want, uint32_t base_seq) {
+        struct fake *f = e->f;
+        static uint8_t pkt[70000];
+        size_t plen = 0, have = 0;
+        uint32_t packets = 0;
+        bool chain = false;
+        uint64_t end = nt_now_ms() + 3000;
+        while (have < want && nt_now_ms() < end) {
+                struct pollfd p = { .fd = tap_fd(e->tap), .events = POLLIN };
+                poll(&p, 1, 20);
+                netvsp_process(f->nd);
+                while (f->n_seen < f->n_out) {
+                        struct fk_out *x = fk_next(f);
+                        if (x->type != VM_PKT_DATA_USING_XFER_PAGES)
+                                continue;
+                        for (uint32_t i = 0; i < x->n; i++) {
+                                const uint8_t *m = f->mem + FK_RECV_GPA + x->r[i].byte_offset;
+                                if (fk_u32(m, 0) != RNDIS_MSG_PACKET)
+                                        continue;
+                                uint32_t dl = fk_u32(m, 12), po = fk_u32(m, 28), pl = fk_u32(m, 32);
+                                int frag = -1;
+                                for (uint32_t pos = 0; po && pos < pl; pos += fk_u32(m, 8 + po + pos))
+                                        if (fk_u32(m, 8 + po + pos + 4) == (RNDIS_PKTINFO_ID | RNDIS_PPI_INTERNAL))
+                                                frag = m[8 + po + pos + 12 + 1];
+                                if (frag < 0 || (frag & RNDIS_PKTINFO_1ST_FRAG))
+                                        plen = 0;
+                                ASSERT_LE(plen + dl, sizeof pkt);
+                                memcpy(pkt + plen, m + 8 + fk_u32(m, 8), dl);
+                                plen += dl;
+                                chain = frag >= 0 && !(frag & RNDIS_PKTINFO_LAST_FRAG);
+                                if (chain)
+                                        continue;
+                                if (plen < 54 || pkt[23] != 6 || pkt[34] != 0x13 || pkt[35] != 0x89)
+                                        continue; /* not ours (IPv6 router solicitations and the like) */
+                                size_t tl = plen - 34;
+                                ASSERT_EQ(nt_csum(pkt + 34, tl, nt_pseudo4(pkt + 14, 6, tl)), 0);
+                                uint32_t off = nt_get32(pkt + 38) - base_seq;
+                                ASSERT_LE(off + tl - 20, want);
+                                memcpy(payload + off, pkt + 54, tl - 20);
+                                have += tl - 20;
+                                packets++;
+                        }
+                        ASSERT_FALSE(chain); /* a chain never spans two transfer-page packets */
+                        fk_complete_xfer(f, x->tid);
+                }
+        }
+        ASSERT_EQ(have, want);
+        return packets;
+}
+
+TEST(netvsp_tap_rsc_gso_frames) {
+        struct env e;
+        static uint8_t fr[70000], got[65536], data[65536];
+        enum { PAYLOAD = 60000 };
+        env_up(&e, "vmn4", true);
+        uint8_t m[64], r2[RNDIS_MAX_RESPONSE_SIZE], p[28] = { NDIS_OBJECT_TYPE_DEFAULT, 3, 28 };
+        p[22] = p[23] = NDIS_OFFLOAD_PARAMETERS_RSC_ENABLED;
+        uint32_t n = fk_oid_req(m, RNDIS_MSG_SET, 61, RNDIS_OID_TCP_OFFLOAD_PARAMETERS, p, 28);
+        ASSERT_EQ(fk_rndis(e.f, m, n, r2), 16u);
+        ASSERT_EQ(fk_u32(r2, 12), RNDIS_STATUS_SUCCESS);
+        netvsp_process(e.f->nd); /* the TAP now hands over GSO frames */
+        ASSERT_EQ(netvsp_dev_stats(e.f->nd)->rx_gso_errors, 0u);
+
+        for (int i = 0; i < PAYLOAD; i++)
+                data[i] = (uint8_t)(i * 13 + 1);
+        size_t len = nt_tcp(fr, gmac, e.host_mac, NT_HOST_IP, NT_GUEST_IP, 5001, 40000, 7000, 1, 0x18, NULL, 0, data,
+                            PAYLOAD);
+        nt_put16(fr + 34 + 16, (uint16_t)~nt_csum(NULL, 0, nt_pseudo4(fr + 14, 6, 20 + PAYLOAD)));
+        struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                                     .hdr_len = 54, .gso_size = 1448, .csum_start = 34, .csum_offset = 16 };
+        host_send_gso(&e, fr, len, &vh);
+        memset(got, 0, sizeof got);
+        ASSERT_EQ(guest_recv_tcp(&e, got, PAYLOAD, 7000), 1u); /* one packet for the guest's stack */
+        ASSERT_MEMEQ(got, data, PAYLOAD);
+        ASSERT_EQ(netvsp_dev_stats(e.f->nd)->rx_coalesced, 1u);
+
+        /* off: the kernel segments the same frame for the TAP */
+        p[22] = p[23] = NDIS_OFFLOAD_PARAMETERS_RSC_DISABLED;
+        n = fk_oid_req(m, RNDIS_MSG_SET, 62, RNDIS_OID_TCP_OFFLOAD_PARAMETERS, p, 28);
+        ASSERT_EQ(fk_rndis(e.f, m, n, r2), 16u);
+        netvsp_process(e.f->nd);
+        host_send_gso(&e, fr, len, &vh);
+        memset(got, 0, sizeof got);
+        ASSERT_EQ(guest_recv_tcp(&e, got, PAYLOAD, 7000), (PAYLOAD + 1447u) / 1448u);
+        ASSERT_MEMEQ(got, data, PAYLOAD);
+        ASSERT_EQ(netvsp_dev_stats(e.f->nd)->rx_coalesced, 1u);
         env_down(&e);
 }
 

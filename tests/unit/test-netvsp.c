@@ -220,6 +220,227 @@ TEST(netvsp_rx_frames_to_guest) {
         fk_free(f);
 }
 
+/* ---- RSC (docs/netvsp.md "Receive segment coalescing") ---- */
+
+static const uint8_t rsc_host_mac[6] = { 0x02, 0, 0, 0, 0, 1 };
+
+/* The guest's NDIS_OFFLOAD_PARAMETERS with only the RSC fields set, as
+ * netvsc_set_features sends it for "ethtool -K lro on|off". */
+static void set_rsc(struct fake *f, bool on, uint32_t want_status) {
+        uint8_t p[28] = { NDIS_OBJECT_TYPE_DEFAULT, 3, 28, 0 }, m[128], r[RNDIS_MAX_RESPONSE_SIZE];
+        p[22] = p[23] = on ? NDIS_OFFLOAD_PARAMETERS_RSC_ENABLED : NDIS_OFFLOAD_PARAMETERS_RSC_DISABLED;
+        uint32_t n = fk_oid_req(m, RNDIS_MSG_SET, 77, RNDIS_OID_TCP_OFFLOAD_PARAMETERS, p, sizeof p);
+        ASSERT_EQ(fk_rndis(f, m, n, r), 16u);
+        ASSERT_EQ(fk_u32(r, 12), want_status);
+}
+
+/* A TCP/IPv4 GSO frame as the TAP hands it over with TSO on: the whole
+ * super-packet, the TCP checksum field holding the pseudo-header sum. */
+static size_t gso_tcp4(uint8_t *fr, size_t payload, uint32_t seq, struct virtio_net_hdr *vh) {
+        static uint8_t data[65536];
+        for (size_t i = 0; i < payload; i++)
+                data[i] = (uint8_t)(i * 7 + seq);
+        size_t n = nt_tcp(fr, dev_mac, rsc_host_mac, NT_HOST_IP, NT_GUEST_IP, 5001, 40000, seq, 1, 0x18, NULL, 0,
+                          data, payload);
+        uint8_t *ip = fr + 14, *th = ip + 20;
+        nt_put16(th + 16, (uint16_t)~nt_csum(NULL, 0, nt_pseudo4(ip, 6, 20 + payload)));
+        *vh = (struct virtio_net_hdr){ .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                                       .hdr_len = 54, .gso_size = 1448, .csum_start = 34, .csum_offset = 16 };
+        return n;
+}
+
+static void queue_rx_vh(struct fake *f, const uint8_t *frame, size_t len, const struct virtio_net_hdr *vh) {
+        struct fk_frame *fr = &f->rx[f->n_rx++];
+        fr->vh = *vh;
+        memcpy(fr->data, frame, len);
+        fr->len = len;
+}
+
+/* The PPIs of a received PACKET as netvsc's rndis_get_ppi finds them:
+ * the checksum info (~0u: none) and RNDIS_PKTINFO_ID's flags (-1: none). */
+static void rx_ppis(const uint8_t *m, uint32_t *csum, int *frag) {
+        uint32_t off = fk_u32(m, 28), len = fk_u32(m, 32);
+        *csum = ~0u, *frag = -1;
+        for (uint32_t pos = 0; off && pos < len;) {
+                const uint8_t *e = m + 8 + off + pos;
+                uint32_t size = fk_u32(e, 0), type = fk_u32(e, 4), po = fk_u32(e, 8);
+                ASSERT_GE(size, po + 4);
+                if (type == TCPIP_CHKSUM_PKTINFO)
+                        *csum = fk_u32(e, po);
+                if (type == (RNDIS_PKTINFO_ID | RNDIS_PPI_INTERNAL)) {
+                        ASSERT_EQ(e[po], RNDIS_PKTINFO_ID_V1);
+                        *frag = e[po + 1];
+                }
+                pos += size;
+        }
+}
+
+/* Reassembles the RSC fragments of x's ranges [*k, ...) the way netvsc's
+ * rsc_add_data does, checking their flags; returns the frame's length. */
+static size_t rx_reassemble(struct fake *f, const struct fk_out *x, uint32_t *k, uint8_t *out, uint32_t *csum0) {
+        size_t n = 0;
+        for (uint32_t i = *k; i < x->n; i++) {
+                uint32_t len, csum;
+                int frag;
+                const uint8_t *d = check_rx_range(f, &x->r[i], &len);
+                rx_ppis(f->mem + FK_RECV_GPA + x->r[i].byte_offset, &csum, &frag);
+                ASSERT_GE(frag, 0);
+                ASSERT_TRUE(frag & RNDIS_PKTINFO_SUBALLOC);
+                ASSERT_EQ(!!(frag & RNDIS_PKTINFO_1ST_FRAG), i == *k);
+                if (i == *k)
+                        *csum0 = csum;
+                else
+                        ASSERT_EQ(csum, ~0u); /* netvsc takes the first fragment's */
+                memcpy(out + n, d, len);
+                n += len;
+                if (frag & RNDIS_PKTINFO_LAST_FRAG) {
+                        *k = i + 1;
+                        return n;
+                }
+        }
+        ASSERT_TRUE(false); /* netvsc drops a packet whose last fragment is not in it */
+        return 0;
+}
+
+TEST(netvsp_rsc_coalesced_frames) {
+        struct fake *f = fk_new_be(NULL, 1u << 20, &fk_backend_gso, NULL);
+        static uint8_t fr[70000], got[70000];
+        struct virtio_net_hdr vh;
+        uint8_t small[256];
+        fk_nvsp_init(f);
+        fk_rndis_up(f);
+        netvsp_process(f->nd);
+        ASSERT_EQ(f->gso_calls, 0); /* RSC is off until the guest asks */
+
+        set_rsc(f, true, RNDIS_STATUS_SUCCESS);
+        netvsp_process(f->nd);
+        ASSERT_EQ(f->gso, NETVSP_BE_GSO_TCPV4 | NETVSP_BE_GSO_TCPV6);
+        ASSERT_EQ(f->gso_calls, 1);
+
+        size_t n = gso_tcp4(fr, 60000, 1000, &vh);
+        queue_rx_vh(f, fr, n, &vh);
+        size_t sn = nt_udp(small, dev_mac, rsc_host_mac, NT_HOST_IP, NT_GUEST_IP, 1, 2, "after", 5, false);
+        queue_rx(f, small, sn, 0);
+        size_t m = gso_tcp4(fr + 0, 1000, 2000, &vh); /* two segments: one slot, a plain packet */
+        queue_rx_vh(f, fr, m, &vh);
+        ASSERT_EQ(netvsp_process(f->nd), NETVSP_WANT_BACKEND_RX);
+
+        /* the large frame: 39 fragments of one transfer-page packet */
+        struct fk_out *x = fk_next(f);
+        uint32_t k = 0, csum0;
+        ASSERT_EQ(x->n, 39u); /* batches close before a coalesced frame would not fit */
+        size_t got_len = rx_reassemble(f, x, &k, got, &csum0);
+        ASSERT_EQ(got_len, n);
+        ASSERT_EQ(k, 39u);
+        ASSERT_EQ(csum0, NDIS_CSUM_RX_TCP_SUCCEEDED | NDIS_CSUM_RX_IP_SUCCEEDED);
+        gso_tcp4(fr, 60000, 1000, &vh);
+        ASSERT_MEMEQ(got, fr, 50);                          /* headers up to the checksum */
+        ASSERT_MEMEQ(got + 52, fr + 52, n - 52);            /* and all the data */
+        ASSERT_EQ(nt_csum(got + 34, n - 34, nt_pseudo4(got + 14, 6, n - 34)), 0); /* completed */
+        x = fk_next(f);
+        ASSERT_EQ(x->n, 2u); /* the datagram and the small GSO frame, plain */
+        uint32_t len, csum;
+        int frag;
+        check_rx_range(f, &x->r[0], &len);
+        ASSERT_EQ(len, sn);
+        rx_ppis(f->mem + FK_RECV_GPA + x->r[1].byte_offset, &csum, &frag);
+        ASSERT_EQ(frag, -1);
+        const uint8_t *d = check_rx_range(f, &x->r[1], &len);
+        ASSERT_EQ(len, m);
+        ASSERT_EQ(nt_csum(d + 34, m - 34, nt_pseudo4(d + 14, 6, m - 34)), 0);
+        fk_expect_nothing(f);
+        const struct netvsp_stats *st = netvsp_dev_stats(f->nd);
+        ASSERT_EQ(st->rx_coalesced, 1u);
+        ASSERT_EQ(st->rx_packets, 3u);
+        /* the fragments hold their slots until the guest completes them */
+        const struct netvsp_rxbuf *rb = netvsp_dev_rxbuf(f->nd);
+        ASSERT_EQ(netvsp_rxbuf_posted_slots(rb), 41u);
+        fk_complete_xfer(f, f->out[f->n_seen - 2].tid);
+        fk_complete_xfer(f, x->tid);
+        ASSERT_EQ(netvsp_rxbuf_posted_slots(rb), 0u);
+        ASSERT_EQ(netvsp_rxbuf_free_slots(rb), rb->n_slots); /* no slot kept back */
+
+        /* off again: the backend is told; a GSO frame queued before comes
+         * cut short to one slot and is dropped, plain frames still flow */
+        set_rsc(f, false, RNDIS_STATUS_SUCCESS);
+        netvsp_process(f->nd);
+        ASSERT_EQ(f->gso, 0u);
+        n = gso_tcp4(fr, 30000, 3000, &vh);
+        queue_rx_vh(f, fr, n, &vh);
+        queue_rx(f, small, sn, 0);
+        netvsp_process(f->nd);
+        x = fk_next(f);
+        ASSERT_EQ(x->n, 1u);
+        check_rx_range(f, &x->r[0], &len);
+        ASSERT_EQ(len, sn);
+        ASSERT_EQ(st->rx_truncated, 1u);
+        fk_complete_xfer(f, x->tid);
+        fk_free(f);
+}
+
+/* What a guest with RSC on cannot be handed whole is dropped and counted,
+ * never cut into a wrong packet: GSO frames it did not ask for (UDP, TCP
+ * over the IP version it left off), no partial checksum, headers past the
+ * first slot. A receive buffer smaller than the largest frame still
+ * delivers what fits. */
+TEST(netvsp_rsc_refused_frames) {
+        struct fake *f = fk_new_be(NULL, 1u << 20, &fk_backend_gso, NULL);
+        static uint8_t fr[70000];
+        struct virtio_net_hdr vh;
+        fk_nvsp_init(f);
+        fk_rndis_up(f);
+        set_rsc(f, true, RNDIS_STATUS_SUCCESS);
+        size_t n = gso_tcp4(fr, 20000, 1, &vh);
+        vh.gso_type = VIRTIO_NET_HDR_GSO_UDP;
+        queue_rx_vh(f, fr, n, &vh);
+        vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV6; /* an IPv4 frame said to be IPv6 */
+        queue_rx_vh(f, fr, n, &vh);
+        vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+        vh.flags = 0;
+        queue_rx_vh(f, fr, n, &vh);
+        vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        vh.csum_start = 1600; /* past the first slot */
+        queue_rx_vh(f, fr, n, &vh);
+        vh.csum_start = 34;
+        vh.csum_offset = 6;
+        queue_rx_vh(f, fr, n, &vh);
+        netvsp_process(f->nd);
+        fk_expect_nothing(f);
+        const struct netvsp_stats *st = netvsp_dev_stats(f->nd);
+        ASSERT_EQ(st->rx_truncated + st->rx_dropped, 5u);
+        ASSERT_EQ(st->rx_packets, 0u);
+        const struct netvsp_rxbuf *rb = netvsp_dev_rxbuf(f->nd);
+        ASSERT_EQ(netvsp_rxbuf_free_slots(rb), rb->n_slots);
+        fk_free(f);
+
+        /* 30 slots: frames are read into 14 (2 stay for control, and half
+         * of the rest may be with the guest) */
+        f = fk_new_be(NULL, 30 * 1664, &fk_backend_gso, NULL);
+        fk_nvsp_init(f);
+        fk_rndis_up(f);
+        set_rsc(f, true, RNDIS_STATUS_SUCCESS);
+        n = gso_tcp4(fr, 20000, 1, &vh); /* 13 slots: delivered */
+        queue_rx_vh(f, fr, n, &vh);
+        n = gso_tcp4(fr, 40000, 1, &vh); /* 26: dropped */
+        queue_rx_vh(f, fr, n, &vh);
+        netvsp_process(f->nd);
+        struct fk_out *x = fk_next(f);
+        ASSERT_EQ(x->n, 13u);
+        ASSERT_EQ(netvsp_dev_stats(f->nd)->rx_coalesced, 0u + 1u);
+        fk_complete_xfer(f, x->tid);
+        netvsp_process(f->nd);
+        fk_expect_nothing(f);
+        ASSERT_EQ(netvsp_dev_stats(f->nd)->rx_truncated, 1u);
+        fk_free(f);
+
+        /* a backend that cannot hand over GSO frames: RSC is not offered */
+        f = fk_new(NULL, 1u << 20);
+        fk_nvsp_init(f);
+        fk_rndis_up(f);
+        set_rsc(f, true, RNDIS_STATUS_NOT_SUPPORTED);
+        fk_free(f);
+}
+
 TEST(netvsp_rx_waits_for_free_slots) {
         /* a receive buffer of 10 slots: 2 stay reserved for control */
         struct fake *f = fk_new(NULL, 10 * 1664);

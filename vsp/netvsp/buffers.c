@@ -15,6 +15,11 @@ uint32_t netvsp_rx_slot_size(uint32_t mtu) {
         return ALIGN_UP(MAX(need, NETVSP_CTRL_MSG_MAX), 64u);
 }
 
+uint32_t netvsp_rsc_slots(uint32_t slot_size) {
+        uint32_t cap = slot_size > NETVSP_RX_DATA_OFFSET ? slot_size - NETVSP_RX_DATA_OFFSET : 1;
+        return (NETVSP_RSC_FRAME_MAX + 1 + cap - 1) / cap; /* + 1: a full last slot reads as truncated */
+}
+
 /* vRSS: the receive buffer is split into one range of slots per channel
  * the NIC may open (docs/netvsp.md "vRSS"), decided when the guest
  * registers it: each channel's thread hands out only its own slots. A

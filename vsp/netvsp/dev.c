@@ -26,6 +26,7 @@ void netvsp_config_init_defaults(struct netvsp_config *c) {
         c->rndis.caps = (struct rndis_offload_caps){
                 .tx_csum_ip4 = true, .tx_csum_ip6 = true, .lso_ip4 = true, .lso_ip6 = true,
                 .lso_max_size = 62780, /* Hyper-V's value */
+                .rsc = true,
         };
 }
 
@@ -58,12 +59,16 @@ int netvsp_dev_new(const struct netvsp_config *cfg, const struct netvsp_host_ops
         nd = calloc(1, sizeof *nd);
         if (!nd)
                 return -ENOMEM;
-        r = rndis_device_init(&nd->rndis, &cfg->rndis);
+        nd->cfg = *cfg;
+        /* RSC needs a backend that can hand over GSO frames, and slots large
+         * enough that the largest fits one transfer-page packet (MTU >= ~1010) */
+        if (!be->set_rx_gso || netvsp_rsc_slots(netvsp_rx_slot_size(cfg->rndis.mtu)) > NETVSP_RX_BATCH_MAX)
+                nd->cfg.rndis.caps.rsc = false;
+        r = rndis_device_init(&nd->rndis, &nd->cfg.rndis);
         if (r < 0) {
                 free(nd);
                 return r;
         }
-        nd->cfg = *cfg;
         nd->host = host;
         nd->host_ctx = host_ctx;
         nd->be = be;
@@ -407,6 +412,19 @@ static bool send_table(struct netvsp_dev *nd) {
         return true;
 }
 
+/* The primary's device asks the backend for the GSO frames the guest's
+ * RSC setting takes (after a restore too: a new TAP starts without). A
+ * failure is counted and not retried: the guest then gets plain frames. */
+static void rx_gso_sync(struct netvsp_dev *nd) {
+        unsigned want = (nd->rndis.offload.rsc_ip4 ? NETVSP_BE_GSO_TCPV4 : 0u) |
+                        (nd->rndis.offload.rsc_ip6 ? NETVSP_BE_GSO_TCPV6 : 0u);
+        if (nd->sub_index != 0 || want == nd->be_gso || !nd->be->set_rx_gso || nd->be_gone)
+                return;
+        if (nd->be->set_rx_gso(nd->be_ctx, want) < 0)
+                nd->stats.rx_gso_errors++;
+        nd->be_gso = want;
+}
+
 unsigned netvsp_process(struct netvsp_dev *nd) {
         unsigned want = 0;
 
@@ -415,6 +433,7 @@ unsigned netvsp_process(struct netvsp_dev *nd) {
         if (!comp_flush(nd))
                 want |= NETVSP_WANT_RING_SPACE;
         (void)rndis_device_take_events(&nd->rndis);
+        rx_gso_sync(nd);
         deliver_link_indication(nd);
         if (!send_table(nd))
                 want |= NETVSP_WANT_RING_SPACE;

@@ -43,6 +43,7 @@ struct netvsp_dev {
         void *be_ctx;
         bool be_gone;
         bool be_link_up;
+        unsigned be_gso;       /* the primary: NETVSP_BE_GSO_* last asked of the backend */
 
         /* vRSS (docs/netvsp.md "vRSS and a multi-queue TAP") */
         uint16_t sub_index;    /* 0: the primary channel's device */
@@ -106,6 +107,8 @@ void netvsp_revoke_recv_buf(struct netvsp_dev *nd);
 void netvsp_revoke_send_buf(struct netvsp_dev *nd);
 uint32_t netvsp_rx_slot_size(uint32_t mtu);
 uint32_t netvsp_rx_split(const struct netvsp_dev *nd, uint32_t total);
+/* Slots of slot_size a frame of NETVSP_RSC_FRAME_MAX bytes takes. */
+uint32_t netvsp_rsc_slots(uint32_t slot_size);
 
 /* tx.c: SEND_RNDIS_PKT from the guest */
 void netvsp_rndis_pkt(struct netvsp_dev *nd, const struct netvsp_vmbus_packet *pkt, bool want_comp,

@@ -129,28 +129,90 @@ static int rx_take(struct netvsp_dev *nd, uint32_t slot, const struct virtio_net
         return 2;
 }
 
-/* Reads one frame into a fresh slot and adds it to the batch. Returns 1
- * when a frame was consumed (delivered or dropped), 0 when the backend is
- * empty, -ENODEV when it is gone. */
-static int rx_one(struct netvsp_dev *nd, uint32_t slot) {
-        uint32_t off = netvsp_rxbuf_slot_offset(&nd->rb, slot), cap = nd->rb.slot_size - NETVSP_RX_DATA_OFFSET;
-        struct virtio_net_hdr vh;
-        struct iovec iov[2] = { { &vh, sizeof vh }, { nd->recv_base + off + NETVSP_RX_DATA_OFFSET, cap } };
-        ssize_t n = nd->be->rx(nd->be_ctx, iov, 2);
+/* A coalesced TCP frame (RSC) of len bytes in slots[0..n): one RNDIS
+ * PACKET per slot, each with RNDIS_PKTINFO_ID (SUBALLOC; 1ST_FRAG on the
+ * first, LAST_FRAG on the last), the first with the checksum PPI, all in
+ * the batch (so in one transfer-page packet, as netvsc requires). 2 when
+ * batched, 1 when dropped. */
+static int rx_take_rsc(struct netvsp_dev *nd, const uint32_t *slots, uint32_t n,
+                       const struct virtio_net_hdr *vh, size_t len) {
+        uint32_t cap = nd->rb.slot_size - NETVSP_RX_DATA_OFFSET;
+        uint8_t *piece[NETVSP_RX_BATCH_MAX];
+        struct rndis_rx_info info;
 
-        if (n == -EAGAIN || n == -ENODEV)
-                return n == -EAGAIN ? 0 : -ENODEV;
-        if (n < 0) {
+        for (uint32_t i = 0; i < n; i++)
+                piece[i] = nd->recv_base + netvsp_rxbuf_slot_offset(&nd->rb, slots[i]) + NETVSP_RX_DATA_OFFSET;
+        if (!rndis_device_accepts(&nd->rndis, piece[0])) {
+                nd->stats.rx_filtered++;
+                return 1;
+        }
+        int r = netvsp_rsc_prepare(vh, piece, n, cap, len, nd->rndis.offload.rsc_ip4, nd->rndis.offload.rsc_ip6,
+                                   &info);
+        if (r < 0) { /* not TCP the guest coalesces (a frame queued before it turned RSC off), or malformed */
+                if (r == -EPROTONOSUPPORT)
+                        nd->stats.rx_truncated++;
+                else
+                        nd->stats.rx_dropped++;
+                return 1;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+                uint32_t off = netvsp_rxbuf_slot_offset(&nd->rb, slots[i]), msg_len;
+                size_t part = i + 1 < n ? cap : len - (size_t)i * cap;
+                struct rndis_rx_info fi = i == 0 ? info : (struct rndis_rx_info){ 0 };
+                fi.has_pktinfo_id = true;
+                fi.pktinfo_flags = (uint8_t)(RNDIS_PKTINFO_SUBALLOC | (i == 0 ? RNDIS_PKTINFO_1ST_FRAG : 0u) |
+                                             (i + 1 == n ? RNDIS_PKTINFO_LAST_FRAG : 0u));
+                /* cannot fail: the header (<= 4 PPIs) fits NETVSP_RX_DATA_OFFSET */
+                (void)rndis_packet_build_rx_header(nd->recv_base + off, NETVSP_RX_DATA_OFFSET, part, &fi,
+                                                   NETVSP_RX_DATA_OFFSET, &msg_len);
+                nd->batch_slot[nd->batch_n] = slots[i];
+                nd->batch_range[nd->batch_n] = (struct vmtransfer_page_range){ .byte_count = msg_len, .byte_offset = off };
+                nd->batch_n++;
+        }
+        nd->stats.rx_packets++;
+        nd->stats.rx_bytes += len;
+        nd->stats.rx_coalesced++;
+        return 2;
+}
+
+/* Reads one frame into the allocated slots[0..n) (n > 1: a guest with RSC
+ * on, whose frames may be as large as NETVSP_RSC_FRAME_MAX) and adds it to
+ * the batch. Returns 2 when it was batched (*used: the slots it took, the
+ * first ones), 1 when a frame was consumed and dropped, 0 when the backend
+ * is empty, -ENODEV when it is gone. */
+static int rx_one(struct netvsp_dev *nd, const uint32_t *slots, uint32_t n, uint32_t *used) {
+        uint32_t cap = nd->rb.slot_size - NETVSP_RX_DATA_OFFSET;
+        struct virtio_net_hdr vh;
+        struct iovec iov[1 + NETVSP_RX_BATCH_MAX];
+        iov[0] = (struct iovec){ &vh, sizeof vh };
+        for (uint32_t i = 0; i < n; i++)
+                iov[1 + i] = (struct iovec){
+                        nd->recv_base + netvsp_rxbuf_slot_offset(&nd->rb, slots[i]) + NETVSP_RX_DATA_OFFSET, cap
+                };
+        ssize_t r = nd->be->rx(nd->be_ctx, iov, (int)n + 1);
+
+        if (r == -EAGAIN || r == -ENODEV)
+                return r == -EAGAIN ? 0 : -ENODEV;
+        if (r < 0) {
                 nd->stats.rx_dropped++;
                 return 1;
         }
-        size_t len = (size_t)n > sizeof vh ? (size_t)n - sizeof vh : 0;
-        int r = rx_take(nd, slot, &vh, len);
-        /* The frame is in the slot even when dropped, the RNDIS header in
-         * front of it when taken: both are guest RAM, marked after the
-         * last write and before the packet that posts them. */
-        recv_dirty(nd, off, NETVSP_RX_DATA_OFFSET + MIN(len, (size_t)cap));
-        return r;
+        size_t len = (size_t)r > sizeof vh ? (size_t)r - sizeof vh : 0;
+        /* the kernel reports a frame's whole length also when it was cut
+         * short to the buffers: one that fills them all is not whole */
+        uint32_t k = len >= (size_t)n * cap ? n : MAX((uint32_t)((len + cap - 1) / cap), 1u);
+        int t = len >= (size_t)n * cap ? (nd->stats.rx_truncated++, 1)
+                : k == 1                ? rx_take(nd, slots[0], &vh, len)
+                                        : rx_take_rsc(nd, slots, k, &vh, len);
+        /* The frame is in the slots even when dropped, the RNDIS headers in
+         * front of it when taken: both are guest RAM, marked after the last
+         * write and before the packet that posts them. */
+        for (uint32_t i = 0; i < k; i++) {
+                size_t from = (size_t)i * cap, part = len > from ? MIN(len - from, (size_t)cap) : 0;
+                recv_dirty(nd, netvsp_rxbuf_slot_offset(&nd->rb, slots[i]), NETVSP_RX_DATA_OFFSET + part);
+        }
+        *used = t == 2 ? k : 0;
+        return t;
 }
 
 /* Frames arriving while the guest cannot take them (no buffer yet, RNDIS
@@ -173,30 +235,64 @@ static unsigned rx_discard(struct netvsp_dev *nd) {
         return NETVSP_WANT_BACKEND_RX;
 }
 
+/* Slots read into per frame: one, or with RSC on as many as the largest
+ * GSO frame takes, but at most half the range less the control reserve,
+ * so that a small receive buffer still reads while the guest holds some
+ * of it (a frame larger than that is cut short and dropped). */
+static uint32_t rx_slots_per_frame(const struct netvsp_dev *nd) {
+        if (!nd->rndis.offload.rsc_ip4 && !nd->rndis.offload.rsc_ip6)
+                return 1;
+        uint32_t n = MIN(netvsp_rsc_slots(nd->rb.slot_size), NETVSP_RX_BATCH_MAX);
+        uint32_t room = nd->rb.n_slots > NETVSP_RX_RESERVED_SLOTS ? (nd->rb.n_slots - NETVSP_RX_RESERVED_SLOTS) / 2 : 1;
+        return MAX(MIN(n, room), 1u);
+}
+
+static void rx_spares_put(struct netvsp_dev *nd, const uint32_t *spare, uint32_t n) {
+        while (n)
+                netvsp_rxbuf_unalloc(&nd->rb, spare[--n]);
+}
+
 unsigned netvsp_rx_frames(struct netvsp_dev *nd) {
         if (nd->be_gone)
                 return 0;
         if (!nd->recv_ok || nd->rndis.state != RNDIS_STATE_INITIALIZED || nd->rndis.packet_filter == 0)
                 return rx_discard(nd);
+        /* slots allocated ahead for the next frame, kept across frames (a
+         * dropped frame's are reused) and given back before returning */
+        uint32_t need = rx_slots_per_frame(nd), spare[NETVSP_RX_BATCH_MAX], n_spare = 0;
+        unsigned want = NETVSP_WANT_BACKEND_RX;
         for (uint32_t i = 0; i < nd->cfg.rx_budget; i++) {
-                uint32_t slot;
+                uint32_t used = 0;
                 int r;
-                if (nd->batch_n == nd->cfg.rx_batch_max && flush_batch(nd) < 0)
-                        return NETVSP_WANT_RING_SPACE;
+                if ((nd->batch_n >= nd->cfg.rx_batch_max || nd->batch_n + need > NETVSP_RX_BATCH_MAX) &&
+                    flush_batch(nd) < 0) {
+                        want = NETVSP_WANT_RING_SPACE;
+                        break;
+                }
                 /* the last slots are kept for control responses */
-                if (netvsp_rxbuf_free_slots(&nd->rb) <= NETVSP_RX_RESERVED_SLOTS || netvsp_rxbuf_alloc(&nd->rb, &slot) < 0)
-                        return flush_batch(nd) < 0 ? NETVSP_WANT_RING_SPACE : 0;
-                r = rx_one(nd, slot);
-                if (r < 2)
-                        netvsp_rxbuf_unalloc(&nd->rb, slot);
+                if (netvsp_rxbuf_free_slots(&nd->rb) < NETVSP_RX_RESERVED_SLOTS + (need - n_spare)) {
+                        want = 0;
+                        break;
+                }
+                while (n_spare < need && netvsp_rxbuf_alloc(&nd->rb, &spare[n_spare]) == 0)
+                        n_spare++;
+                r = rx_one(nd, spare, n_spare, &used);
+                if (used) {
+                        n_spare -= used;
+                        memmove(spare, spare + used, n_spare * sizeof spare[0]);
+                }
                 if (r == -ENODEV) {
                         nd->be_gone = true;
                         netvsp_set_link(nd, false);
+                        rx_spares_put(nd, spare, n_spare);
                         flush_batch(nd);
                         return 0;
                 }
                 if (r == 0)
                         break;
         }
-        return flush_batch(nd) < 0 ? NETVSP_WANT_RING_SPACE : NETVSP_WANT_BACKEND_RX;
+        rx_spares_put(nd, spare, n_spare);
+        if (flush_batch(nd) < 0)
+                return NETVSP_WANT_RING_SPACE;
+        return want;
 }

@@ -139,12 +139,14 @@ const struct vmstate_desc netvsp_saved_desc = {
 
 static uint32_t offload_bits(const struct rndis_offload_state *o) {
         return (uint32_t)o->tx_csum_tcp4 | (uint32_t)o->tx_csum_udp4 << 1 | (uint32_t)o->tx_csum_tcp6 << 2 |
-               (uint32_t)o->tx_csum_udp6 << 3 | (uint32_t)o->lso_ip4 << 4 | (uint32_t)o->lso_ip6 << 5;
+               (uint32_t)o->tx_csum_udp6 << 3 | (uint32_t)o->lso_ip4 << 4 | (uint32_t)o->lso_ip6 << 5 |
+               (uint32_t)o->rsc_ip4 << 6 | (uint32_t)o->rsc_ip6 << 7;
 }
 
 static struct rndis_offload_state offload_from(uint32_t b) {
         return (struct rndis_offload_state){ .tx_csum_tcp4 = b & 1, .tx_csum_udp4 = b & 2, .tx_csum_tcp6 = b & 4,
-                                             .tx_csum_udp6 = b & 8, .lso_ip4 = b & 16, .lso_ip6 = b & 32 };
+                                             .tx_csum_udp6 = b & 8, .lso_ip4 = b & 16, .lso_ip6 = b & 32,
+                                             .rsc_ip4 = b & 64, .rsc_ip6 = b & 128 };
 }
 
 /* The posted batches from the slot owners (a batch: the slots of one id,
@@ -295,7 +297,7 @@ int netvsp_saved_decode(const struct vmstate_section *s, struct netvsp_saved *ou
         const char *bad =
                 !nvsp_version_known(out->nvsp_version)                                        ? "nvsp_version"
                 : out->rndis_state > RNDIS_STATE_HALTED                                       ? "rndis_state"
-                : out->offload > 63                                                           ? "offload"
+                : out->offload > 255                                                          ? "offload"
                 : out->rss_table_len > RNDIS_RSS_TABLE_MAX                                    ? "rss_table"
                 : out->recv_buf && (out->recv_slot_size < NETVSP_RXBUF_MIN_SLOT || out->recv_slots == 0 ||
                                     out->recv_slots > NETVSP_RXBUF_MAX_SLOTS)                 ? "recv_slots"
@@ -394,6 +396,10 @@ int netvsp_dev_restore(struct netvsp_dev *nd, const struct netvsp_saved *st, cha
         rd->state = (enum rndis_state)st->rndis_state;
         memcpy(rd->current_mac, st->current_mac, 6);
         rd->link_up = st->link_up, rd->packet_filter = st->packet_filter, rd->offload = offload_from(st->offload);
+        /* RSC the guest turned on where this NIC cannot coalesce (a TAP
+         * without a vnet header, a small MTU): it gets plain frames, which a
+         * guest with RSC on takes as well */
+        rd->offload.rsc_ip4 &= rd->cfg.caps.rsc, rd->offload.rsc_ip6 &= rd->cfg.caps.rsc;
         rd->rss_enabled = st->rss_enabled, rd->rss_hashinfo = st->rss_hashinfo;
         rd->rss_table_len = MIN(st->rss_table_len, (uint32_t)RNDIS_RSS_TABLE_MAX);
         memcpy(rd->rss_key, st->rss_key, sizeof rd->rss_key);

@@ -51,9 +51,8 @@ int tap_nl_connect(struct nl_sock **out) {
         return 0;
 }
 
-/* Checksummed, unsegmented frames from the kernel (we do not ask for
- * partial checksums or GSO on receive: the guest would need RSC for
- * that); our writes may still carry them. */
+/* Checksummed, unsegmented frames from the kernel until the guest takes
+ * coalesced frames (tap_set_rx_gso); our writes may carry them anyway. */
 static int tun_configure(int fd, bool vnet_hdr) {
         int hdr = TAP_VNET_HDR_LEN;
         if (vnet_hdr && ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0)
@@ -274,6 +273,16 @@ ssize_t tap_readv(struct tap *t, const struct iovec *iov, int n) {
         }
 }
 
+int tap_set_rx_gso(struct tap *t, bool tcp4, bool tcp6) {
+        unsigned off = tcp4 || tcp6 ? TUN_F_CSUM | TUN_F_TSO_ECN : 0u;
+        off |= (tcp4 ? TUN_F_TSO4 : 0u) | (tcp6 ? TUN_F_TSO6 : 0u);
+        if (t->link.removed)
+                return -ENODEV;
+        if (!t->vnet_hdr)
+                return off ? -EOPNOTSUPP : 0;
+        return ioctl(t->fd, TUNSETOFFLOAD, off) < 0 ? negative_errno() : 0;
+}
+
 int tap_writev(struct tap *t, const struct iovec *iov, int n) {
         if (t->link.removed)
                 return -ENODEV;
@@ -299,4 +308,9 @@ static int tap_backend_tx(void *be, const struct iovec *iov, int n) {
 static ssize_t tap_backend_rx(void *be, const struct iovec *iov, int n) {
         return tap_readv(be, iov, n);
 }
-const struct netvsp_backend_ops netvsp_tap_backend = { .tx = tap_backend_tx, .rx = tap_backend_rx };
+static int tap_backend_set_rx_gso(void *be, unsigned gso) {
+        return tap_set_rx_gso(be, gso & NETVSP_BE_GSO_TCPV4, gso & NETVSP_BE_GSO_TCPV6);
+}
+const struct netvsp_backend_ops netvsp_tap_backend = {
+        .tx = tap_backend_tx, .rx = tap_backend_rx, .set_rx_gso = tap_backend_set_rx_gso,
+};

@@ -43,6 +43,11 @@
 #define NETVSP_MSGS_PER_PACKET 64u       /* RNDIS messages walked in one SEND_RNDIS_PKT */
 #define NETVSP_COMP_QUEUE 4u
 #define NETVSP_MAX_QUEUES 8u             /* channels per NIC with vRSS (the primary and 7 sub-channels) */
+/* RSC (docs/netvsp.md "Receive segment coalescing"): the largest frame the
+ * TAP hands over with TSO on (an IP packet of 65535 bytes, an Ethernet and
+ * a VLAN header), read into as many slots as it takes, which must fit one
+ * transfer-page packet. */
+#define NETVSP_RSC_FRAME_MAX (65535u + 14u + 4u)
 
 struct netvsp_config {
         struct rndis_config rndis; /* MAC, MTU, link speed, offload capabilities */
@@ -98,7 +103,14 @@ struct netvsp_host_ops {
 struct netvsp_backend_ops {
         int (*tx)(void *be, const struct iovec *iov, int n);
         ssize_t (*rx)(void *be, const struct iovec *iov, int n);
+        /* Optional: which GSO frames rx may return from now on
+         * (NETVSP_BE_GSO_*; 0: only whole, checksummed frames), asked by the
+         * primary channel's device when the guest turns RSC on or off.
+         * Frames queued before may still come in the old form. */
+        int (*set_rx_gso)(void *be, unsigned gso);
 };
+#define NETVSP_BE_GSO_TCPV4 (1u << 0)
+#define NETVSP_BE_GSO_TCPV6 (1u << 1)
 
 /* netvsp_process() result bits: what to wait for before calling it again. */
 #define NETVSP_WANT_BACKEND_RX (1u << 0) /* poll the backend for POLLIN */
@@ -110,6 +122,8 @@ struct netvsp_stats {
         uint64_t rx_packets, rx_bytes, rx_filtered, rx_dropped, rx_truncated;
         uint64_t ctrl_requests, ctrl_dropped, bad_packets, bogus_completions, ring_full;
         uint64_t announces; /* RARP frames sent after a restore */
+        uint64_t rx_coalesced;  /* frames handed over as RSC fragments (rx_packets counts them too) */
+        uint64_t rx_gso_errors; /* backend set_rx_gso failures (the guest gets plain frames) */
 };
 
 struct netvsp_dev;
@@ -298,7 +312,7 @@ struct netvsp_saved {
         uint32_t rndis_state;
         uint8_t current_mac[6];
         bool link_up, backend_link_up, link_indication;
-        uint32_t packet_filter, offload; /* offload: bits tx_csum tcp4 udp4 tcp6 udp6, lso ip4 ip6 */
+        uint32_t packet_filter, offload; /* offload: bits tx_csum tcp4 udp4 tcp6 udp6, lso ip4 ip6, rsc ip4 ip6 */
         bool rss_enabled;
         uint32_t rss_hashinfo;
         uint8_t rss_key[NDIS_RSS_HASH_KEY_SIZE];

@@ -12,6 +12,7 @@
  * succeeded" TCPIP_CHKSUM_PKTINFO. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/virtio_net.h>
@@ -51,6 +52,17 @@ void netvsp_rx_info(const struct virtio_net_hdr *vh, const uint8_t *frame, size_
  * folds the one's complement sum of frame[start, len) into
  * frame[start + offset]. -EBADMSG if the offsets lie outside the frame. */
 int netvsp_csum_complete(uint8_t *frame, size_t len, uint32_t start, uint32_t offset);
+
+/* A TCP GSO frame from the TAP (TSO on receive, for a guest with RSC) of
+ * len bytes, read into n pieces of cap bytes each (the last shorter):
+ * completes its partial TCP checksum (VIRTIO_NET_HDR_F_NEEDS_CSUM, the
+ * headers in the first piece) over every piece, and fills info with the
+ * checksum PPI the first fragment carries (TCP succeeded; IP succeeded
+ * for a valid IPv4 header). -EPROTONOSUPPORT for a frame that is not
+ * GSO TCP over an IP version the guest coalesces (tcp4/tcp6); -EBADMSG
+ * for a malformed one; -EINVAL when len does not need exactly n pieces. */
+int netvsp_rsc_prepare(const struct virtio_net_hdr *vh, uint8_t *const *piece, uint32_t n, uint32_t cap,
+                       size_t len, bool tcp4, bool tcp6, struct rndis_rx_info *info);
 
 /* Internet checksum helpers (RFC 1071), exposed for tests. */
 uint32_t netvsp_csum_partial(const void *buf, size_t len, uint32_t sum);

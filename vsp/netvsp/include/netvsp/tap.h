@@ -78,6 +78,11 @@ bool tap_has_vnet_hdr(const struct tap *t);
  * full (retry after POLLOUT), -ENODEV once the TAP is gone, another -errno
  * when the kernel refused this frame (dropped). */
 ssize_t tap_readv(struct tap *t, const struct iovec *iov, int n);
+/* Which GSO frames reads may return (TUNSETOFFLOAD; it applies to every
+ * queue of the TAP): TCP over IPv4 and/or IPv6, with partial checksums
+ * (VIRTIO_NET_HDR_F_NEEDS_CSUM) and ECN; both false: complete, checksummed
+ * frames only (how a TAP is opened). -EOPNOTSUPP without IFF_VNET_HDR. */
+int tap_set_rx_gso(struct tap *t, bool tcp4, bool tcp6);
 int tap_writev(struct tap *t, const struct iovec *iov, int n);
 
 /* ---- link state (tap-link.c) ---- */
