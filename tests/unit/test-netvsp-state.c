@@ -371,6 +371,37 @@ TEST(restore_keeps_the_rndis_state) {
         fk_free(g);
 }
 
+/* (6b) RSC the guest turned on comes back, and the new backend (a fresh
+ * TAP opened without) is asked for GSO frames before the first frame is
+ * read; where the NIC cannot coalesce (no set_rx_gso), it stays off. */
+TEST(restore_keeps_rsc) {
+        struct fake *f = fk_new_be(NULL, 1u << 20, &fk_backend_gso, NULL);
+        fk_nvsp_init(f);
+        fk_rndis_up(f);
+        uint8_t m[64], r[RNDIS_MAX_RESPONSE_SIZE], p[28] = { NDIS_OBJECT_TYPE_DEFAULT, 3, 28 };
+        p[22] = p[23] = NDIS_OFFLOAD_PARAMETERS_RSC_ENABLED;
+        uint32_t n = fk_oid_req(m, RNDIS_MSG_SET, 50, RNDIS_OID_TCP_OFFLOAD_PARAMETERS, p, 28);
+        ASSERT_EQ(fk_rndis(f, m, n, r), 16u);
+        ASSERT_EQ(fk_u32(r, 12), RNDIS_STATUS_SUCCESS);
+        struct netvsp_saved *st = dev_saved(f);
+        ASSERT_EQ(st->offload & 0xc0u, 0xc0u);
+        struct fake *g = fk_new_be(NULL, 1u << 20, &fk_backend_gso, NULL);
+        char err[256] = "";
+        ASSERT_OK(netvsp_dev_restore(g->nd, st, err, sizeof err));
+        ASSERT_TRUE(netvsp_dev_rndis(g->nd)->offload.rsc_ip4);
+        ASSERT_TRUE(netvsp_dev_rndis(g->nd)->offload.rsc_ip6);
+        netvsp_process(g->nd);
+        ASSERT_EQ(g->gso, NETVSP_BE_GSO_TCPV4 | NETVSP_BE_GSO_TCPV6);
+        struct fake *h = fk_new(NULL, 1u << 20);
+        ASSERT_OK(netvsp_dev_restore(h->nd, st, err, sizeof err));
+        ASSERT_FALSE(netvsp_dev_rndis(h->nd)->offload.rsc_ip4);
+        ASSERT_FALSE(netvsp_dev_rndis(h->nd)->offload.rsc_ip6);
+        free(st);
+        fk_free(f);
+        fk_free(g);
+        fk_free(h);
+}
+
 /* (7) A restore that fails applies nothing: no buffer stays mapped, no
  * version is set, nothing is sent, and the guest can still bring the
  * device up from scratch (or a good state be restored). */
