@@ -116,6 +116,17 @@ class H(socketserver.BaseRequestHandler):
 socketserver.ThreadingTCPServer.allow_reuse_address = True
 socketserver.ThreadingTCPServer(("10.55.0.1", 7007), H).serve_forever()' 2>"$T/echo.log" &
 t_on_exit "kill $! 2>/dev/null"
+# A TCP source for the guest's RSC rounds: 2 MiB of a fixed pattern per
+# connection, its md5 known here.
+python3 -c 'import socketserver
+data = bytes((i * 131 + (i >> 12)) & 255 for i in range(2 << 20))
+class H(socketserver.BaseRequestHandler):
+    def handle(self):
+        self.request.sendall(data)
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+socketserver.ThreadingTCPServer(("10.55.0.1", 7008), H).serve_forever()' 2>"$T/source.log" &
+t_on_exit "kill $! 2>/dev/null"
+RSC_MD5=$(python3 -c 'import hashlib; print(hashlib.md5(bytes((i * 131 + (i >> 12)) & 255 for i in range(2 << 20))).hexdigest())')
 
 mac=00:15:5d:4c:00:01
 read -r VPORT WPORT <<<"$(t_free_ports 2)"
@@ -249,6 +260,20 @@ for q in tx_queue_0_packets tx_queue_1_packets rx_queue_0_packets rx_queue_1_pac
 	n=$(grep -Eo "$q:[0-9]+" <<<"$qline" | cut -d: -f2)
 	[ "${n:-0}" -gt 0 ] || fail "vRSS: $q is ${n:-missing} ($qline)"
 done
+# RSC (docs/netvsp.md "Receive segment coalescing"): 2 MiB from the host
+# arrive intact with LRO off and on; with it on, netvsp hands the guest
+# coalesced TCP frames, so netvsc counts fewer packets than full-size
+# frames would make (more than 1514 bytes each on average).
+for lro in off on; do
+	rline=$(tr -d '\r' <"$log" | grep -E "^LINUX net rsc lro=$lro " | tail -1)
+	[ -n "$rline" ] || fail "guest did not report its RSC round with LRO $lro"
+	note "RSC round: ${rline#LINUX net rsc }"
+	grep -q " now=$lro md5=$RSC_MD5 " <<<"$rline" || fail "RSC round with LRO $lro: not the data sent, or LRO not $lro ($rline)"
+done
+rp=$(grep -Eo ' packets=[0-9]+' <<<"$rline" | cut -d= -f2)
+rb=$(grep -Eo ' bytes=[0-9]+' <<<"$rline" | cut -d= -f2)
+[ "${rp:-0}" -gt 0 ] && [ $(( ${rb:-0} / rp )) -gt 1514 ] ||
+	fail "RSC on: $rb bytes in $rp packets, no coalesced frame among them ($rline)"
 
 # The heartbeat reaches vmms.
 for _ in $(seq 60); do vm_prop linux Heartbeat | grep -q ok && break; sleep 2; done
