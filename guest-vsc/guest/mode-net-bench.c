@@ -11,6 +11,11 @@
  *                 from the first one (the host starts sending on the
  *                 net_bench_ready line)
  * vsc.frame= Ethernet frame bytes without FCS, 60..1514 (60).
+ * vsc.tcp=1 (rx): counts TCP frames to vsc.ip:vsc.port instead, and their
+ *   bytes (the host sends TSO-sized GSO frames: the kernel segments them
+ *   for the TAP, or with vsc.rsc=1 netvsp hands them over coalesced);
+ *   mbit= then comes from the bytes.
+ * vsc.rsc=1: turn RSC (Linux's LRO) on where the host offers it.
  * vsc.lso=1 (tx, one queue): TCP frames as large as the host's LSOv2
  *   maximum for IPv4 allows (at most 62780-byte datagrams, Linux's netvsc
  *   gso_max_size), MSS 1448, sent GPA-direct (vsc_net_send_lso) up to
@@ -40,14 +45,14 @@ struct flow {
         struct bench *b;
         struct vsc_net *net; /* its channel */
         unsigned index;
-        uint64_t frames, ns, start;
+        uint64_t frames, bytes, ns, start;
         int err;
         const char *why;
 };
 
 struct bench {
         struct net_mode *m;
-        bool tx, lso;
+        bool tx, lso, tcp;
         uint8_t *lso_frame; /* the one frame every LSO send names (the host only reads it) */
         uint32_t lso_dst;   /* its IPv4 destination (host order) */
         uint32_t frame, ms;
@@ -58,27 +63,34 @@ struct bench {
 
 /* rx: our datagrams on this channel, counted within the window from the
  * first one. */
-static void count_frame(struct flow *fl, const struct vsc_ip_frame *fr) {
+static void count_frame(struct flow *fl, const struct vsc_ip_frame *fr, const uint8_t *f, uint32_t len) {
         const struct net_mode *m = fl->b->m;
-        if (fr->kind != VSC_IP_UDP || fr->dport != m->port || fr->dip != m->ip)
+        if (fl->b->tcp) { /* IPv4 (no options needed) to our address, TCP to our port */
+                if (len < 54 || f[12] != 0x08 || f[13] != 0x00 || f[23] != 6 || (f[34 + 2] << 8 | f[34 + 3]) != m->port ||
+                    ((uint32_t)f[30] << 24 | (uint32_t)f[31] << 16 | (uint32_t)f[32] << 8 | f[33]) != m->ip)
+                        return;
+        } else if (fr->kind != VSC_IP_UDP || fr->dport != m->port || fr->dip != m->ip) {
                 return;
+        }
         uint64_t now = clock_ns();
         if (!fl->start)
                 fl->start = now;
-        if (now - fl->start < (uint64_t)fl->b->ms * 1000000)
+        if (now - fl->start < (uint64_t)fl->b->ms * 1000000) {
                 fl->frames++;
+                fl->bytes += len;
+        }
 }
 
 static void on_frame(struct net_mode *m, const struct vsc_ip_frame *fr, const uint8_t *f, uint32_t len) {
         struct bench *b = m->priv;
-        count_frame(&b->flow[0], fr);
+        count_frame(&b->flow[0], fr, f, len);
 }
 
 /* A sub-channel's frames: no responder there (ARP goes to the primary). */
 static void on_sub_frame(void *opaque, const uint8_t *f, uint32_t len) {
         struct vsc_ip_frame fr;
         vsc_ip_parse(f, len, &fr);
-        count_frame(opaque, &fr);
+        count_frame(opaque, &fr, f, len);
 }
 
 static long stop(struct flow *fl, const char *why, int r) {
@@ -262,7 +274,7 @@ static int run(struct guest *g, struct net_mode *m, struct bench *b) {
         if (r < 0)
                 return (int)r;
         uint64_t doorbells = g->bus.stats.signals_doorbell + g->bus.stats.signals_hypercall - db0;
-        uint64_t frames = 0, ns = 0, rate100 = 0;
+        uint64_t frames = 0, bytes = 0, ns = 0, rate100 = 0;
         for (unsigned k = 0; k < b->queues; k++) {
                 const struct flow *fl = &b->flow[k];
                 uint64_t k100 = kpps100(fl->frames, fl->ns);
@@ -270,14 +282,16 @@ static int run(struct guest *g, struct net_mode *m, struct bench *b) {
                         report("net_bench_flow=%u frames=%lu ns=%lu kpps=%lu.%02lu", k, fl->frames, fl->ns, k100 / 100,
                                k100 % 100);
                 frames += fl->frames;
+                bytes += fl->bytes;
                 ns = fl->ns > ns ? fl->ns : ns;
                 rate100 += k100;
         }
-        uint64_t mbit = rate100 * (b->frame + 4) * 8 / 100000; /* kpps x bits / 1000 */
+        uint64_t mbit = b->tcp ? (ns ? bytes * 8000 / ns : 0) /* bits per us */
+                               : rate100 * (b->frame + 4) * 8 / 100000; /* kpps x bits / 1000 */
         report("net_bench=%s frame=%u frames=%lu ns=%lu kpps=%lu.%02lu mbit=%lu doorbells=%lu sint_interrupts=%lu "
-               "channels=%u",
-               b->tx ? "tx" : "rx", b->frame, frames, ns, rate100 / 100, rate100 % 100, mbit, doorbells, c1.sint - c0.sint,
-               b->queues);
+               "channels=%u bytes=%lu rsc=%u coalesced=%lu",
+               b->tx ? "tx" : "rx", b->tcp ? 0 : b->frame, frames, ns, rate100 / 100, rate100 % 100, mbit, doorbells,
+               c1.sint - c0.sint, b->queues, bytes, m->net.rsc, m->net.stats.rx_coalesced);
         return 0;
 }
 
@@ -320,6 +334,9 @@ int mode_net_bench(struct guest *g) {
         b.ms = (uint32_t)net_mode_opt(g, "vsc.bench_ms", 10, 600000, 1000);
         b.queues = (unsigned)net_mode_opt(g, "vsc.queues", 1, MAX_QUEUES, 1);
         b.lso = net_mode_opt(g, "vsc.lso", 0, 1, 0) == 1;
+        b.tcp = net_mode_opt(g, "vsc.tcp", 0, 1, 0) == 1;
+        if (b.tcp && b.tx)
+                return guest_fail(-EINVAL, "vsc.tcp=1 is for vsc.bench=rx");
         if (b.lso && (!b.tx || b.queues > 1))
                 return guest_fail(-EINVAL, "vsc.lso=1 is for vsc.bench=tx on one queue");
         char dst[24];

@@ -132,6 +132,7 @@ int net_mode_open(struct guest *g, struct net_mode *m) {
         cfg.ring_bytes = (uint32_t)net_mode_opt(g, "vsc.net_ring_kib", 8, 4096, cfg.ring_bytes / 1024) * 1024;
         cfg.recv_buf_bytes = (uint32_t)net_mode_opt(g, "vsc.net_recv_kib", 4, 32768, cfg.recv_buf_bytes / 1024) * 1024;
         cfg.send_buf_bytes = (uint32_t)net_mode_opt(g, "vsc.net_send_kib", 8, 16384, cfg.send_buf_bytes / 1024) * 1024;
+        cfg.rsc = net_mode_opt(g, "vsc.rsc", 0, 1, 0) == 1;
         /* a mode with other devices (soak) may have connected already */
         if (!g->bus.version && (r = guest_vmbus_connect(g)) < 0)
                 return r;

@@ -42,6 +42,20 @@ static int parse_packet(const uint8_t *m, uint32_t len, struct vsc_rndis_msg *ou
                 return -EPROTO;
         out->info = m + RNDIS_HEADER_SIZE + rp.data_offset;
         out->info_len = rp.data_len;
+        /* RNDIS_PKTINFO_ID in the internal namespace (rndis_get_ppi):
+         * elements inside the PPI area, each with its value inside it */
+        out->frag = -1;
+        const uint8_t *e = m + RNDIS_HEADER_SIZE + rp.per_pkt_info_offset;
+        for (uint32_t left = rp.per_pkt_info_len; left >= sizeof(struct rndis_per_packet_info);) {
+                struct rndis_per_packet_info pi;
+                vsc_memcpy(&pi, e, sizeof pi);
+                if (pi.size < sizeof pi || pi.size > left || pi.ppi_offset >= pi.size)
+                        break;
+                if (pi.type == (RNDIS_PKTINFO_ID | RNDIS_PPI_INTERNAL) && pi.size - pi.ppi_offset >= 4)
+                        out->frag = e[pi.ppi_offset + 1];
+                e += pi.size;
+                left -= pi.size;
+        }
         return 0;
 }
 

@@ -85,8 +85,37 @@ static void take_indication(struct vsc_net *net, const struct vsc_rndis_msg *m) 
                 net->link_speed = vsc_net_rd32(m->info);
 }
 
+/* An RSC fragment (rndis_filter_receive_data, rsc_add_data): the first
+ * starts a frame, the last hands it over; a middle one without a first,
+ * or a chain still open at the packet's last range, is dropped. */
+static void rsc_add(struct vsc_net *net, const struct vsc_rndis_msg *m, bool last_range) {
+        uint32_t frag = (uint32_t)m->frag;
+        bool more = !(frag & RNDIS_PKTINFO_LAST_FRAG);
+        if (frag & RNDIS_PKTINFO_1ST_FRAG)
+                net->rsc_cnt = net->rsc_len = 0;
+        else if (net->rsc_cnt == 0)
+                goto drop;
+        if ((more && last_range) || m->info_len > VSC_NET_RSC_MAX - net->rsc_len)
+                goto drop;
+        vsc_memcpy(net->rsc_buf + net->rsc_len, m->info, m->info_len);
+        net->rsc_len += m->info_len;
+        net->rsc_cnt++;
+        if (more)
+                return;
+        net->rsc_cnt = 0;
+        net->stats.rx_frames++;
+        net->stats.rx_bytes += net->rsc_len;
+        net->stats.rx_coalesced++;
+        if (net->rx)
+                net->rx(net->rx_opaque, net->rsc_buf, net->rsc_len);
+        return;
+drop:
+        net->rsc_cnt = 0;
+        net->stats.rx_rsc_dropped++;
+}
+
 /* One range of a transfer-page packet; returns its NVSP status. */
-static uint32_t handle_range(struct vsc_net *net, uint32_t off, uint32_t len) {
+static uint32_t handle_range(struct vsc_net *net, uint32_t off, uint32_t len, bool last_range) {
         struct vsc_rndis_msg m;
         /* netvsc_receive: inside the buffer, at most one section */
         if (off > net->recv_len || len > net->recv_len - off || len > net->recv_slot_size || len > sizeof net->rx_copy)
@@ -97,6 +126,11 @@ static uint32_t handle_range(struct vsc_net *net, uint32_t off, uint32_t len) {
                 return NVSP_STAT_FAIL;
         switch (m.type) {
         case RNDIS_MSG_PACKET:
+                if (m.frag >= 0 && ((uint32_t)m.frag & RNDIS_PKTINFO_SUBALLOC)) {
+                        rsc_add(net, &m, last_range);
+                        break;
+                }
+                net->rsc_cnt = 0;
                 net->stats.rx_frames++;
                 net->stats.rx_bytes += m.info_len;
                 if (net->rx)
@@ -134,7 +168,8 @@ static void handle_xfer(struct vsc_net *net, const uint8_t *pkt, const struct vs
         net->stats.rx_xfer_packets++;
         uint32_t status = NVSP_STAT_SUCCESS;
         for (uint32_t i = 0; i < x.range_cnt; i++) {
-                uint32_t st = handle_range(net, vsc_net_rd32(x.ranges + 8 * i + 4), vsc_net_rd32(x.ranges + 8 * i));
+                uint32_t st = handle_range(net, vsc_net_rd32(x.ranges + 8 * i + 4), vsc_net_rd32(x.ranges + 8 * i),
+                                           i + 1 == x.range_cnt);
                 if (st != NVSP_STAT_SUCCESS) {
                         net->stats.rx_bad++;
                         status = st;

@@ -192,12 +192,14 @@ static int set_offload_params(struct vsc_net *net) {
                 if (c->csum.ip6_txcsum & NDIS_TXCSUM_CAP_UDP6)
                         p.udp_ip_v6_csum = NDIS_OFFLOAD_PARAMETERS_TX_RX_ENABLED;
         }
-        if (c->rsc.ip4 && c->rsc.ip6) { /* LRO off, as Linux starts */
-                p.rsc_ip_v4 = NDIS_OFFLOAD_PARAMETERS_RSC_DISABLED;
-                p.rsc_ip_v6 = NDIS_OFFLOAD_PARAMETERS_RSC_DISABLED;
+        bool rsc = v5 && c->header.revision >= 3 && c->rsc.ip4 && c->rsc.ip6 && net->cfg.rsc;
+        if (v5 && c->rsc.ip4 && c->rsc.ip6) { /* LRO off as Linux's probe says it, or on when asked */
+                p.rsc_ip_v4 = rsc ? NDIS_OFFLOAD_PARAMETERS_RSC_ENABLED : NDIS_OFFLOAD_PARAMETERS_RSC_DISABLED;
+                p.rsc_ip_v6 = p.rsc_ip_v4;
         }
         uint32_t st;
         int r = vsc_net_set(net, RNDIS_OID_TCP_OFFLOAD_PARAMETERS, &p, size, &st);
+        net->rsc = r == 0 && st == RNDIS_STATUS_SUCCESS && rsc;
         if (r == 0 && st != RNDIS_STATUS_SUCCESS) {
                 net->lso4 = net->lso6 = false;
                 return vsc_fail(net->bus, -EIO, "host refused the offload parameters: status 0x%x", st);

@@ -7,6 +7,8 @@
  * close. Plus the client's parsers against hostile host messages. The
  * end-to-end part skips without root. */
 #include <linux/if_packet.h>
+#include <linux/virtio_net.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netlink/route/link.h>
 #include <pthread.h>
@@ -30,7 +32,7 @@ struct env {
         uint8_t host_mac[6];
         /* frames the client received */
         unsigned frames, arp_replies, udp_frames;
-        uint8_t last[2048];
+        uint8_t last[70000];
         uint32_t last_len;
 };
 
@@ -97,11 +99,12 @@ static void env_up(struct env *e, const char *tap) {
         env_up_queues(e, tap, 1);
 }
 
-static void net_up(struct env *e) {
+static void net_up_rsc(struct env *e, bool rsc) {
         const struct vsc_offer *o = vsc_find_offer(&e->bus, nic_class, 0);
         ASSERT_NOT_NULL(o);
         struct vsc_net_config cfg;
         vsc_net_config_default(&cfg);
+        cfg.rsc = rsc;
         cfg.ring_bytes = 32 * 4096;
         cfg.recv_buf_bytes = 1u << 20;
         cfg.send_buf_bytes = 16 * 6144;
@@ -111,6 +114,10 @@ static void net_up(struct env *e) {
         ASSERT_OK(r);
         vsc_net_set_rx(&e->net, on_frame, e);
         ASSERT_OK(vsc_net_set_packet_filter(&e->net, 0x0d));
+}
+
+static void net_up(struct env *e) {
+        net_up_rsc(e, false);
 }
 
 static void env_down(struct env *e) {
@@ -433,6 +440,53 @@ TEST(client_sends_an_lso_frame_gpa_direct) {
         /* refused before anything is queued */
         ASSERT_EQ(vsc_net_send_lso(&e.net, f, VSC_NET_LSO_FRAME_MAX + 1, 1448, l4, false), -EMSGSIZE);
         ASSERT_EQ(vsc_net_send_lso(&e.net, f, len, 0, l4, false), -EMSGSIZE);
+        close(ps);
+        ASSERT_OK(vsc_net_close(&e.net));
+        env_down(&e);
+}
+
+static bool got_tcp_frame(struct env *e) {
+        return e->last_len > 54 && e->last[23] == 6;
+}
+
+/* RSC: the client asks for it, the provider turns the TAP's TSO on, and a
+ * TCP GSO frame the kernel sends out of the TAP reaches the client whole,
+ * reassembled from its fragments, its checksum completed. */
+TEST(client_receives_coalesced_frames) {
+        static struct env e;
+        env_up(&e, "vscn7");
+        net_up_rsc(&e, true);
+        ASSERT_TRUE(e.net.rsc);
+        int ps = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0), one = 1;
+        ASSERT_GE(ps, 0);
+        ASSERT_OK(setsockopt(ps, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one));
+        struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_ifindex = (int)if_nametoindex("vscn7"), .sll_halen = 6 };
+        memcpy(sll.sll_addr, e.net.mac, 6);
+        static uint8_t buf[70000], data[50000];
+        for (size_t i = 0; i < sizeof data; i++)
+                data[i] = (uint8_t)(i * 11 + 3);
+        struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                                     .hdr_len = 54, .gso_size = 1448, .csum_start = 34, .csum_offset = 16 };
+        uint8_t *f = buf + sizeof vh;
+        size_t n = nt_tcp(f, e.net.mac, e.host_mac, NT_HOST_IP, NT_GUEST_IP, 5001, 9000, 1, 1, 0x18, NULL, 0, data,
+                          sizeof data);
+        nt_put16(f + 50, (uint16_t)~nt_csum(NULL, 0, nt_pseudo4(f + 14, 6, n - 34)));
+        memcpy(buf, &vh, sizeof vh);
+        /* the provider's thread switches the TAP once it handled the SET */
+        ssize_t sent = -1;
+        for (uint64_t end = nt_now_ms() + 3000; nt_now_ms() < end && !got_tcp_frame(&e);) {
+                if (sent < 0)
+                        sent = sendto(ps, buf, sizeof vh + n, 0, (struct sockaddr *)&sll, sizeof sll);
+                ASSERT_OK(vsc_net_poll(&e.net, 0));
+                br_idle(&e.br, 0);
+        }
+        ASSERT_EQ(sent, (ssize_t)(sizeof vh + n));
+        ASSERT_TRUE(got_tcp_frame(&e));
+        ASSERT_EQ(e.last_len, (uint32_t)n); /* one frame, not segments */
+        ASSERT_EQ(e.net.stats.rx_coalesced, 1u);
+        ASSERT_EQ(e.net.stats.rx_rsc_dropped, 0u);
+        ASSERT_MEMEQ(e.last + 54, data, sizeof data);
+        ASSERT_EQ(nt_csum(e.last + 34, n - 34, nt_pseudo4(e.last + 14, 6, n - 34)), 0);
         close(ps);
         ASSERT_OK(vsc_net_close(&e.net));
         env_down(&e);

@@ -55,12 +55,14 @@
 #define VSC_NET_LSO_TID 0x200000u    /* their transaction ids: VSC_NET_LSO_TID + slot */
 #define VSC_NET_LSO_FRAME_MAX (14u + 65535u) /* an IPv4 datagram's most, with its Ethernet header */
 #define VSC_NET_RSS_TABLE 128u       /* indirection entries, as netvsc sets them (ITAB_NUM) */
+#define VSC_NET_RSC_MAX (18u + 65535u) /* a coalesced frame (RSC), reassembled */
 
 struct vsc_net_config {
         uint32_t ring_bytes;     /* per direction, header page included */
         uint32_t recv_buf_bytes; /* multiple of 4096 */
         uint32_t send_buf_bytes; /* multiple of 4096 */
         uint32_t mtu;            /* SEND_NDIS_CONFIG: mtu + 14 */
+        bool rsc;                /* turn RSC (Linux's LRO) on where the host offers it; Linux's probe leaves it off */
 };
 void vsc_net_config_default(struct vsc_net_config *c);
 
@@ -68,6 +70,7 @@ struct vsc_net_stats {
         uint64_t tx_frames, tx_bytes, tx_sections, tx_busy, tx_completions, tx_errors;
         uint64_t rx_frames, rx_bytes, rx_xfer_packets, rx_bad, rx_unclaimed;
         uint64_t rx_completions_deferred;
+        uint64_t rx_coalesced, rx_rsc_dropped; /* RSC frames reassembled; fragments dropped (as netvsc does) */
         uint64_t indications, ctrl_responses, bogus_completions, other_packets;
 };
 
@@ -86,6 +89,7 @@ struct vsc_rndis_msg {
         uint32_t req_id, status; /* completions; status also of INDICATE_STATUS */
         const uint8_t *info;     /* QUERY_C information buffer / INDICATE status buffer / PACKET frame */
         uint32_t info_len;
+        int frag;                /* PACKET: RNDIS_PKTINFO_ID's flags (an RSC fragment), -1 without */
         /* INIT_C */
         uint32_t max_pkt_per_msg, pkt_alignment_factor;
 };
@@ -137,6 +141,9 @@ struct vsc_net {
         uint32_t lso_busy;  /* LSO slots the host has not completed (bits) */
         uint32_t lso_pending; /* how many */
         bool lso4, lso6;    /* LSOv2 enabled in the offload parameters we set */
+        bool rsc;           /* RSC enabled in them */
+        /* the RSC frame being reassembled on this channel (netvsc's nvchan->rsc) */
+        uint32_t rsc_cnt, rsc_len;
         /* receive completions that found the outbound ring full */
         uint64_t rx_comp[VSC_NET_MAX_RX_COMPS];
         uint32_t rx_comp_status[VSC_NET_MAX_RX_COMPS];
@@ -146,6 +153,7 @@ struct vsc_net {
         struct vsc_net_stats stats;
         uint8_t pkt[VSC_NET_PKT_MAX];
         uint8_t rx_copy[RNDIS_MAX_RESPONSE_SIZE]; /* one receive-buffer range, copied out */
+        uint8_t rsc_buf[VSC_NET_RSC_MAX];
 };
 
 /* ---- lifecycle and control (CPL0) ---- */
