@@ -20,8 +20,14 @@
  * program reads the guest's table). The baseline: a thread per queue of
  * the same 2-queue TAP. Each row's 2 flows / 1 flow ratio is printed
  * beside the host's. The VM has 2 vCPUs and a 2-queue NIC in every row.
+ * TSO-sized sends both ways: guest->host the guest's LSOv2 frames beside a
+ * host process writing the same GSO frames to the TAP; host->guest GSO
+ * TCP frames sent out of the TAP (a packet socket with a virtio_net_hdr,
+ * as the host's stack hands them to a NIC with TSO) to the guest with RSC
+ * on (netvsp hands each over whole), with it off (the kernel segments
+ * them for the TAP), and to a host process reading the TAP with TSO on.
  * Arguments: "1" or "2" only the rows of that many flows (and "1" the
- * TSO-sized row), "lso" only the TSO-sized row, --smoke the CI check.
+ * TSO-sized rows), "lso" only the TSO-sized rows, --smoke the CI check.
  *
  * Also the host peer of the net-check and soak integration tests:
  *   bench-net-guest --echo ADDR:PORT [--seconds N] [--dup-every N]
@@ -32,8 +38,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <linux/if_packet.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
+#include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -316,6 +324,85 @@ static double base_lso(struct env *e) {
         return (double)bytes * 8 / (double)(t - t0); /* Gbit/s */
 }
 
+/* host->guest: GSO TCPv4 frames of LSO_FRAME bytes out of the TAP, to the
+ * guest's address and port, until stopped (a packet socket with
+ * PACKET_VNET_HDR: the kernel builds each GSO skb and segments it only
+ * where the TAP does not take TSO). Frames the TAP's queue has no room for
+ * are dropped there, as the UDP blaster's are. */
+struct injector {
+        struct env *e;
+        atomic_bool stop;
+        uint64_t sent;
+        pthread_t th;
+};
+
+static void *inject_thread(void *arg) {
+        struct injector *in = arg;
+        static uint8_t buf[sizeof(struct virtio_net_hdr) + LSO_FRAME], data[LSO_FRAME];
+        int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0), one = 1;
+        if (s < 0 || setsockopt(s, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) < 0) {
+                fprintf(stderr, "bench-net-guest: packet socket: %s\n", strerror(errno));
+                return NULL;
+        }
+        struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_ifindex = (int)if_nametoindex(TAP_NAME),
+                                   .sll_halen = 6 };
+        memcpy(sll.sll_addr, gmac, 6);
+        uint8_t *f = buf + sizeof(struct virtio_net_hdr);
+        size_t n = nt_tcp(f, gmac, in->e->host_mac, NT_HOST_IP, NT_GUEST_IP, 40001, PORT, 1, 1, 0x18, NULL, 0, data,
+                          LSO_FRAME - 54);
+        uint32_t ps = nt_pseudo4(f + 14, 6, (uint32_t)(n - 34)); /* NEEDS_CSUM: the pseudo header's sum */
+        while (ps >> 16)
+                ps = (ps & 0xffff) + (ps >> 16);
+        nt_put16(f + 50, (uint16_t)ps);
+        struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                                     .hdr_len = 54, .gso_size = 1448, .csum_start = 34, .csum_offset = 16 };
+        memcpy(buf, &vh, sizeof vh);
+        while (!atomic_load(&in->stop)) {
+                if (sendto(s, buf, sizeof vh + n, MSG_DONTWAIT, (struct sockaddr *)&sll, sizeof sll) < 0)
+                        sched_yield();
+                else
+                        in->sent++;
+        }
+        close(s);
+        return NULL;
+}
+
+static void inject_start(struct env *e, struct injector *in) {
+        *in = (struct injector){ .e = e };
+        pthread_create(&in->th, NULL, inject_thread, in);
+}
+
+static void inject_stop(struct injector *in) {
+        atomic_store(&in->stop, true);
+        pthread_join(in->th, NULL);
+}
+
+/* The baseline: a host process reading those frames off the TAP with TSO
+ * on (whole, as netvsp asks for them for a guest with RSC): Gbit/s of
+ * frame bytes read. */
+static double base_rsc(struct env *e) {
+        struct tap *q[MAX_FLOWS];
+        static uint8_t buf[70000];
+        struct injector in;
+        if (open_queues(1, q) < 0 || tap_set_rx_gso(q[0], true, false) < 0)
+                return -1;
+        inject_start(e, &in);
+        struct virtio_net_hdr vh;
+        struct iovec iov[2] = { { &vh, sizeof vh }, { buf, sizeof buf } };
+        uint64_t bytes = 0, t0 = bench_now_ns(), t;
+        while ((t = bench_now_ns()) - t0 < bench_ms * 1000000ull) {
+                ssize_t k = tap_readv(q[0], iov, 2);
+                if (k > (ssize_t)sizeof vh && buf[23] == 6)
+                        bytes += (uint64_t)k - sizeof vh;
+                else if (k == -EAGAIN)
+                        poll(&(struct pollfd){ .fd = tap_fd(q[0]), .events = POLLIN }, 1, 1);
+        }
+        inject_stop(&in);
+        tap_set_rx_gso(q[0], false, false);
+        tap_close(q[0]);
+        return (double)bytes * 8 / (double)(t - t0);
+}
+
 /* ---- the test guest on vmwp ---- */
 
 struct vm {
@@ -496,6 +583,31 @@ static int guest_lso(struct env *e, double *gbps, uint64_t *rx_frames) {
         return 0;
 }
 
+/* The guest counting the TCP bytes that reach it (vsc.tcp=1), with RSC on
+ * or off; *coalesced: the frames it reassembled. */
+static int guest_rsc(struct env *e, bool rsc, double *gbps, uint64_t *coalesced) {
+        struct vm vm;
+        struct injector in;
+        char args[96], line[512];
+        snprintf(args, sizeof args, "vsc.bench=rx vsc.tcp=1 vsc.rsc=%d", rsc);
+        if (vm_start(e, &vm, args) < 0)
+                return -1;
+        bool ok = vm_expect(&vm, "VSC net_bench_ready=rx", line, sizeof line, 60000);
+        inject_start(e, &in);
+        ok = ok && vm_expect(&vm, "VSC net_bench=rx", line, sizeof line, 60000);
+        inject_stop(&in);
+        uint64_t bytes = field(line, " bytes="), ns = field(line, " ns=");
+        if (coalesced)
+                *coalesced = field(line, " coalesced=");
+        ok = vm_finish(&vm) && ok && ns;
+        if (!ok)
+                return -1;
+        if (rsc && field(line, " rsc=") != 1)
+                fprintf(stderr, "bench-net-guest: the guest asked for RSC and did not get it: %s\n", line);
+        *gbps = (double)bytes * 8 / (double)ns;
+        return 0;
+}
+
 /* ---- set-up and the table ---- */
 
 static int make_tap(struct env *e) {
@@ -592,12 +704,30 @@ static bool measure_lso(struct env *e, double *base, double *ours) {
         return true;
 }
 
+/* host->guest TSO-sized: the baseline, the guest with RSC and without. */
+static bool measure_rsc(struct env *e, double *base, double *on, double *off) {
+        double vb[ROUNDS], vn[ROUNDS], vf[ROUNDS];
+        for (int i = 0; i < ROUNDS; i++) {
+                vb[i] = base_rsc(e);
+                if (guest_rsc(e, true, &vn[i], NULL) < 0 || guest_rsc(e, false, &vf[i], NULL) < 0)
+                        return false;
+        }
+        qsort(vb, ROUNDS, sizeof vb[0], cmp_double);
+        qsort(vn, ROUNDS, sizeof vn[0], cmp_double);
+        qsort(vf, ROUNDS, sizeof vf[0], cmp_double);
+        *base = vb[ROUNDS / 2];
+        *on = vn[ROUNDS / 2];
+        *off = vf[ROUNDS / 2];
+        return true;
+}
+
 /* --smoke (a test, integration/bench-net-guest-vrss): two flows each way
  * for 300 ms, each on its own channel and vCPU, each moving frames; the
  * host's socket got some of the guest's. Then the TSO-sized row's guest
  * for 300 ms: its frames reach the TAP, and the host answers none of them
  * (a reply per frame would load netvsp with receives the baseline never
- * does). No baseline, no figures. */
+ * does). Then host->guest TSO-sized frames for 300 ms to the guest with
+ * RSC on: it receives them, coalesced. No baseline, no figures. */
 static int smoke(struct env *e) {
         struct guest_result g;
         bench_ms = 300;
@@ -615,6 +745,12 @@ static int smoke(struct env *e) {
                 return fprintf(stderr, "bench-net-guest: the guest received %llu frames while it sent TSO-sized ones: "
                                        "the host answers them\n", (unsigned long long)rx), 1;
         printf("bench-net-guest: TSO-sized sends %.1f Gbit/s, %llu frames back: ok\n", gbps, (unsigned long long)rx);
+        uint64_t coalesced = 0;
+        if (guest_rsc(e, true, &gbps, &coalesced) < 0 || gbps <= 0 || coalesced == 0)
+                return fprintf(stderr, "bench-net-guest: host->guest TSO-sized frames with RSC: %.2f Gbit/s, %llu "
+                                       "coalesced\n", gbps, (unsigned long long)coalesced), 1;
+        printf("bench-net-guest: host->guest TSO-sized frames with RSC %.1f Gbit/s, %llu coalesced: ok\n", gbps,
+               (unsigned long long)coalesced);
         return 0;
 }
 
@@ -686,6 +822,17 @@ int main(int argc, char **argv) {
                                      base, "Gbit/s", ">= 0.90x host", "higher");
                 else
                         fails++, fprintf(stderr, "bench-net-guest: the LSO run failed (VM_GUEST_CONSOLE=1 shows it)\n");
+                double on, off;
+                if (measure_rsc(&e, &base, &on, &off)) {
+                        bench_result("net-guest: host->guest TSO-sized frames, RSC on (62794-byte GSO TCP frames)", on,
+                                     base, "Gbit/s", ">= 0.90x host", "higher");
+                        bench_result("net-guest: host->guest TSO-sized frames, RSC off (segmented for the TAP)", off,
+                                     base, "Gbit/s", "-", "higher");
+                        bench_result("net-guest: host->guest TSO-sized frames, RSC on / off", off > 0 ? on / off : 0,
+                                     -1, "ratio", "> 1 (RSC helps)", "higher");
+                } else {
+                        fails++, fprintf(stderr, "bench-net-guest: the RSC run failed (VM_GUEST_CONSOLE=1 shows it)\n");
+                }
         }
         atomic_store(&e.stop_sink, true);
         pthread_join(sink, NULL);
