@@ -306,14 +306,8 @@ static double base_lso(struct env *e) {
         static uint8_t f[LSO_FRAME], data[LSO_FRAME];
         if (open_queues(1, q) < 0)
                 return -1;
-        size_t n = nt_tcp(f, e->host_mac, gmac, NT_GUEST_IP, LSO_DST_IP, 40001, PORT, 1, 1, 0x18, NULL, 0, data,
-                          LSO_FRAME - 54);
-        uint32_t ps = nt_pseudo4(f + 14, 6, (uint32_t)(n - 34)); /* NEEDS_CSUM: the pseudo header's sum */
-        while (ps >> 16)
-                ps = (ps & 0xffff) + (ps >> 16);
-        nt_put16(f + 50, (uint16_t)ps);
-        struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
-                                     .hdr_len = 54, .gso_size = 1448, .csum_start = 34, .csum_offset = 16 };
+        struct virtio_net_hdr vh;
+        size_t n = nt_tcp_gso4(f, e->host_mac, gmac, NT_GUEST_IP, LSO_DST_IP, 40001, PORT, 1, data, LSO_FRAME - 54, &vh);
         struct iovec iov[2] = { { &vh, sizeof vh }, { f, n } };
         uint64_t b0 = tap_rx_bytes(), t0 = bench_now_ns(), t;
         while ((t = bench_now_ns()) - t0 < bench_ms * 1000000ull)
@@ -348,14 +342,9 @@ static void *inject_thread(void *arg) {
                                    .sll_halen = 6 };
         memcpy(sll.sll_addr, gmac, 6);
         uint8_t *f = buf + sizeof(struct virtio_net_hdr);
-        size_t n = nt_tcp(f, gmac, in->e->host_mac, NT_HOST_IP, NT_GUEST_IP, 40001, PORT, 1, 1, 0x18, NULL, 0, data,
-                          LSO_FRAME - 54);
-        uint32_t ps = nt_pseudo4(f + 14, 6, (uint32_t)(n - 34)); /* NEEDS_CSUM: the pseudo header's sum */
-        while (ps >> 16)
-                ps = (ps & 0xffff) + (ps >> 16);
-        nt_put16(f + 50, (uint16_t)ps);
-        struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
-                                     .hdr_len = 54, .gso_size = 1448, .csum_start = 34, .csum_offset = 16 };
+        struct virtio_net_hdr vh;
+        size_t n = nt_tcp_gso4(f, gmac, in->e->host_mac, NT_HOST_IP, NT_GUEST_IP, 40001, PORT, 1, data, LSO_FRAME - 54,
+                               &vh);
         memcpy(buf, &vh, sizeof vh);
         while (!atomic_load(&in->stop)) {
                 if (sendto(s, buf, sizeof vh + n, MSG_DONTWAIT, (struct sockaddr *)&sll, sizeof sll) < 0)

@@ -85,36 +85,55 @@ static void guest_send(struct env *e, const uint8_t *frame, size_t len, const ui
         ASSERT_EQ(fk_u32(c->msg, 4), (uint32_t)NVSP_STAT_SUCCESS);
 }
 
+/* One turn of the guest: waits up to poll_ms for the TAP, runs the device,
+ * hands each received RNDIS PACKET (checked to lie within its range) to
+ * fn, and after each transfer-page packet calls fn with m NULL and then
+ * completes the packet, as the guest does. */
+static void guest_turn(struct env *e, int poll_ms, void (*fn)(void *ctx, const uint8_t *m), void *ctx) {
+        struct fake *f = e->f;
+        poll(&(struct pollfd){ .fd = tap_fd(e->tap), .events = POLLIN }, 1, poll_ms);
+        netvsp_process(f->nd);
+        while (f->n_seen < f->n_out) {
+                struct fk_out *x = fk_next(f);
+                if (x->type != VM_PKT_DATA_USING_XFER_PAGES)
+                        continue;
+                for (uint32_t i = 0; i < x->n; i++) {
+                        const uint8_t *m = f->mem + FK_RECV_GPA + x->r[i].byte_offset;
+                        if (fk_u32(m, 0) != RNDIS_MSG_PACKET)
+                                continue;
+                        ASSERT_LE(8ull + fk_u32(m, 8) + fk_u32(m, 12), (unsigned long long)x->r[i].byte_count);
+                        fn(ctx, m);
+                }
+                fn(ctx, NULL);
+                fk_complete_xfer(f, x->tid);
+        }
+}
+
+struct recv_match {
+        bool (*match)(const uint8_t *, size_t);
+        uint8_t *out;
+        size_t found;
+};
+
+static void take_match(void *ctx, const uint8_t *m) {
+        struct recv_match *rm = ctx;
+        if (!m || rm->found)
+                return;
+        uint32_t dl = fk_u32(m, 12);
+        const uint8_t *d = m + 8 + fk_u32(m, 8);
+        if (rm->match(d, dl)) {
+                memcpy(rm->out, d, dl);
+                rm->found = dl;
+        }
+}
+
 /* Runs the device until the guest receives a frame match() accepts (ms),
  * completing every transfer-page packet as the guest does. */
 static size_t guest_recv_ms(struct env *e, bool (*match)(const uint8_t *, size_t), uint8_t *out, uint64_t ms) {
-        struct fake *f = e->f;
-        size_t found = 0;
-        uint64_t end = nt_now_ms() + ms;
-        while (!found && nt_now_ms() < end) {
-                struct pollfd p = { .fd = tap_fd(e->tap), .events = POLLIN };
-                poll(&p, 1, 50);
-                netvsp_process(f->nd);
-                while (f->n_seen < f->n_out) {
-                        struct fk_out *x = fk_next(f);
-                        if (x->type != VM_PKT_DATA_USING_XFER_PAGES)
-                                continue;
-                        for (uint32_t i = 0; i < x->n; i++) {
-                                const uint8_t *m = f->mem + FK_RECV_GPA + x->r[i].byte_offset;
-                                if (fk_u32(m, 0) != RNDIS_MSG_PACKET)
-                                        continue;
-                                uint32_t dl = fk_u32(m, 12);
-                                const uint8_t *d = m + 8 + fk_u32(m, 8);
-                                ASSERT_LE((size_t)(d - m) + dl, x->r[i].byte_count);
-                                if (!found && match(d, dl)) {
-                                        memcpy(out, d, dl);
-                                        found = dl;
-                                }
-                        }
-                        fk_complete_xfer(f, x->tid);
-                }
-        }
-        return found;
+        struct recv_match rm = { match, out, 0 };
+        for (uint64_t end = nt_now_ms() + ms; !rm.found && nt_now_ms() < end;)
+                guest_turn(e, 50, take_match, &rm);
+        return rm.found;
 }
 
 static size_t guest_recv(struct env *e, bool (*match)(const uint8_t *, size_t), uint8_t *out) {
@@ -339,58 +358,56 @@ static void host_send_gso(struct env *e, const uint8_t *frame, size_t len, const
         close(s);
 }
 
-/* Runs the device until the guest has received want bytes of TCP payload
- * from port 5001: coalesced fragments reassembled (as netvsc's
- * rsc_add_data does), every packet's TCP checksum verified. Returns the
- * number of packets the guest's stack would see. */
-static uint32_t guest_recv_tcp(struct env *e, uint8_t *payload, size_t want, uint32_t base_seq) {
-        struct fake *f = e->f;
-        static uint8_t pkt[70000];
-        size_t plen = 0, have = 0;
-        uint32_t packets = 0;
-        bool chain = false;
-        uint64_t end = nt_now_ms() + 3000;
-        while (have < want && nt_now_ms() < end) {
-                struct pollfd p = { .fd = tap_fd(e->tap), .events = POLLIN };
-                poll(&p, 1, 20);
-                netvsp_process(f->nd);
-                while (f->n_seen < f->n_out) {
-                        struct fk_out *x = fk_next(f);
-                        if (x->type != VM_PKT_DATA_USING_XFER_PAGES)
-                                continue;
-                        for (uint32_t i = 0; i < x->n; i++) {
-                                const uint8_t *m = f->mem + FK_RECV_GPA + x->r[i].byte_offset;
-                                if (fk_u32(m, 0) != RNDIS_MSG_PACKET)
-                                        continue;
-                                uint32_t dl = fk_u32(m, 12), po = fk_u32(m, 28), pl = fk_u32(m, 32);
-                                int frag = -1;
-                                for (uint32_t pos = 0; po && pos < pl; pos += fk_u32(m, 8 + po + pos))
-                                        if (fk_u32(m, 8 + po + pos + 4) == (RNDIS_PKTINFO_ID | RNDIS_PPI_INTERNAL))
-                                                frag = m[8 + po + pos + 12 + 1];
-                                if (frag < 0 || (frag & RNDIS_PKTINFO_1ST_FRAG))
-                                        plen = 0;
-                                ASSERT_LE(plen + dl, sizeof pkt);
-                                memcpy(pkt + plen, m + 8 + fk_u32(m, 8), dl);
-                                plen += dl;
-                                chain = frag >= 0 && !(frag & RNDIS_PKTINFO_LAST_FRAG);
-                                if (chain)
-                                        continue;
-                                if (plen < 54 || pkt[23] != 6 || pkt[34] != 0x13 || pkt[35] != 0x89)
-                                        continue; /* not ours (IPv6 router solicitations and the like) */
-                                size_t tl = plen - 34;
-                                ASSERT_EQ(nt_csum(pkt + 34, tl, nt_pseudo4(pkt + 14, 6, tl)), 0);
-                                uint32_t off = nt_get32(pkt + 38) - base_seq;
-                                ASSERT_LE(off + tl - 20, want);
-                                memcpy(payload + off, pkt + 54, tl - 20);
-                                have += tl - 20;
-                                packets++;
-                        }
-                        ASSERT_FALSE(chain); /* a chain never spans two transfer-page packets */
-                        fk_complete_xfer(f, x->tid);
-                }
+/* The guest's TCP receive from port 5001: coalesced fragments reassembled
+ * (as netvsc's rsc_add_data does; a chain never spans two transfer-page
+ * packets), every packet's TCP checksum verified, its payload placed by
+ * sequence number. */
+struct tcp_recv {
+        uint8_t *payload;
+        size_t want, have, plen;
+        uint32_t base_seq, packets;
+        bool chain;
+        uint8_t pkt[70000];
+};
+
+static void take_tcp(void *ctx, const uint8_t *m) {
+        struct tcp_recv *t = ctx;
+        if (!m) {
+                ASSERT_FALSE(t->chain);
+                return;
         }
-        ASSERT_EQ(have, want);
-        return packets;
+        uint32_t dl = fk_u32(m, 12), po = fk_u32(m, 28), pl = fk_u32(m, 32);
+        int frag = -1;
+        for (uint32_t pos = 0; po && pos < pl; pos += fk_u32(m, 8 + po + pos))
+                if (fk_u32(m, 8 + po + pos + 4) == (RNDIS_PKTINFO_ID | RNDIS_PPI_INTERNAL))
+                        frag = m[8 + po + pos + 12 + 1];
+        if (frag < 0 || (frag & RNDIS_PKTINFO_1ST_FRAG))
+                t->plen = 0;
+        ASSERT_LE(t->plen + dl, sizeof t->pkt);
+        memcpy(t->pkt + t->plen, m + 8 + fk_u32(m, 8), dl);
+        t->plen += dl;
+        t->chain = frag >= 0 && !(frag & RNDIS_PKTINFO_LAST_FRAG);
+        const uint8_t *p = t->pkt;
+        if (t->chain || t->plen < 54 || p[23] != 6 || p[34] != 0x13 || p[35] != 0x89)
+                return; /* more to come, or not ours (IPv6 router solicitations and the like) */
+        size_t tl = t->plen - 34;
+        ASSERT_EQ(nt_csum(p + 34, tl, nt_pseudo4(p + 14, 6, tl)), 0);
+        uint32_t off = nt_get32(p + 38) - t->base_seq;
+        ASSERT_LE(off + tl - 20, t->want);
+        memcpy(t->payload + off, p + 54, tl - 20);
+        t->have += tl - 20;
+        t->packets++;
+}
+
+/* Runs the device until want bytes of payload arrived; returns the number
+ * of packets the guest's stack would see. */
+static uint32_t guest_recv_tcp(struct env *e, uint8_t *payload, size_t want, uint32_t base_seq) {
+        static struct tcp_recv t;
+        t = (struct tcp_recv){ .payload = payload, .want = want, .base_seq = base_seq };
+        for (uint64_t end = nt_now_ms() + 3000; t.have < want && nt_now_ms() < end;)
+                guest_turn(e, 20, take_tcp, &t);
+        ASSERT_EQ(t.have, want);
+        return t.packets;
 }
 
 TEST(netvsp_tap_rsc_gso_frames) {
@@ -408,11 +425,8 @@ TEST(netvsp_tap_rsc_gso_frames) {
 
         for (int i = 0; i < PAYLOAD; i++)
                 data[i] = (uint8_t)(i * 13 + 1);
-        size_t len = nt_tcp(fr, gmac, e.host_mac, NT_HOST_IP, NT_GUEST_IP, 5001, 40000, 7000, 1, 0x18, NULL, 0, data,
-                            PAYLOAD);
-        nt_put16(fr + 34 + 16, (uint16_t)~nt_csum(NULL, 0, nt_pseudo4(fr + 14, 6, 20 + PAYLOAD)));
-        struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
-                                     .hdr_len = 54, .gso_size = 1448, .csum_start = 34, .csum_offset = 16 };
+        struct virtio_net_hdr vh;
+        size_t len = nt_tcp_gso4(fr, gmac, e.host_mac, NT_HOST_IP, NT_GUEST_IP, 5001, 40000, 7000, data, PAYLOAD, &vh);
         host_send_gso(&e, fr, len, &vh);
         memset(got, 0, sizeof got);
         ASSERT_EQ(guest_recv_tcp(&e, got, PAYLOAD, 7000), 1u); /* one packet for the guest's stack */

@@ -240,13 +240,7 @@ static size_t gso_tcp4(uint8_t *fr, size_t payload, uint32_t seq, struct virtio_
         static uint8_t data[65536];
         for (size_t i = 0; i < payload; i++)
                 data[i] = (uint8_t)(i * 7 + seq);
-        size_t n = nt_tcp(fr, dev_mac, rsc_host_mac, NT_HOST_IP, NT_GUEST_IP, 5001, 40000, seq, 1, 0x18, NULL, 0,
-                          data, payload);
-        uint8_t *ip = fr + 14, *th = ip + 20;
-        nt_put16(th + 16, (uint16_t)~nt_csum(NULL, 0, nt_pseudo4(ip, 6, 20 + payload)));
-        *vh = (struct virtio_net_hdr){ .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
-                                       .hdr_len = 54, .gso_size = 1448, .csum_start = 34, .csum_offset = 16 };
-        return n;
+        return nt_tcp_gso4(fr, dev_mac, rsc_host_mac, NT_HOST_IP, NT_GUEST_IP, 5001, 40000, seq, data, payload, vh);
 }
 
 static void queue_rx_vh(struct fake *f, const uint8_t *frame, size_t len, const struct virtio_net_hdr *vh) {
