@@ -4,7 +4,9 @@
  * header) become correct GSO frames; checksum and VLAN PPIs; receive
  * checksum info; completing a partial checksum. */
 #include <arpa/inet.h>
+#include <stdlib.h>
 
+#include "common/macro.h"
 #include "common/test.h"
 #include "netvsp/offload.h"
 #include "tests/unit/test-netvsp-frames.h"
@@ -206,6 +208,110 @@ TEST(offload_csum_complete) {
         ASSERT_MEMEQ(f, full, n);
         ASSERT_ERROR(netvsp_csum_complete(f, n, 34, (uint32_t)n), EBADMSG);
         ASSERT_ERROR(netvsp_csum_complete(f, n, UINT32_MAX, 6), EBADMSG);
+}
+
+/* netvsp_csum_partial sums 32-bit words: the same result as 16-bit words
+ * (RFC 1071) for every length and alignment. */
+TEST(offload_csum_partial_matches_words) {
+        static uint8_t b[4099];
+        for (size_t i = 0; i < sizeof b; i++)
+                b[i] = (uint8_t)(i * 151 + 7);
+        for (size_t off = 0; off < 4; off++)
+                for (size_t len = 0; len + off <= sizeof b; len += len < 40 ? 1 : 97) {
+                        uint32_t w = 0;
+                        for (size_t i = 0; i + 1 < len; i += 2) {
+                                uint16_t v;
+                                memcpy(&v, b + off + i, 2);
+                                w += v;
+                        }
+                        if (len & 1) {
+                                uint8_t t[2] = { b[off + len - 1], 0 };
+                                uint16_t v;
+                                memcpy(&v, t, 2);
+                                w += v;
+                        }
+                        ASSERT_EQ(netvsp_csum_fold(netvsp_csum_partial(b + off, len, 0)), netvsp_csum_fold(w));
+                }
+}
+
+/* A GSO frame split over pieces of cap bytes, as the TAP scatters it over
+ * receive slots; the pieces are separate buffers. */
+static void split(const uint8_t *f, size_t n, uint32_t cap, uint8_t *piece[], uint32_t *np) {
+        *np = (uint32_t)((n + cap - 1) / cap);
+        for (uint32_t i = 0; i < *np; i++) {
+                piece[i] = malloc(cap);
+                ASSERT_NOT_NULL(piece[i]);
+                memcpy(piece[i], f + (size_t)i * cap, MIN((size_t)cap, n - (size_t)i * cap));
+        }
+}
+
+static void join(uint8_t *const piece[], uint32_t np, uint32_t cap, size_t n, uint8_t *out) {
+        for (uint32_t i = 0; i < np; i++) {
+                memcpy(out + (size_t)i * cap, piece[i], MIN((size_t)cap, n - (size_t)i * cap));
+                free(piece[i]);
+        }
+}
+
+/* RSC: the partial TCP checksum of a GSO frame is completed over every
+ * piece (IPv4 and IPv6; pieces of an odd size, so some start at an odd
+ * distance from the checksum's start), and the checksum PPI says what
+ * holds; frames it must not coalesce are refused. */
+TEST(offload_rsc_prepare) {
+        static uint8_t f[70000], got[70000], data[60000];
+        uint8_t *piece[64];
+        uint32_t np;
+        struct rndis_rx_info info;
+        struct virtio_net_hdr vh;
+        for (size_t i = 0; i < sizeof data; i++)
+                data[i] = (uint8_t)(i * 13 + 5);
+        size_t n = nt_tcp_gso4(f, gmac, hmac, NT_HOST_IP, NT_GUEST_IP, 5001, 80, 9, data, 50001, &vh);
+        static const uint32_t caps[] = { 1568, 1567, 4093, 65600 };
+        for (size_t c = 0; c < ARRAY_SIZE(caps); c++) {
+                split(f, n, caps[c], piece, &np);
+                ASSERT_OK(netvsp_rsc_prepare(&vh, piece, np, caps[c], n, true, false, &info));
+                join(piece, np, caps[c], n, got);
+                ASSERT_EQ(nt_csum(got + 34, n - 34, nt_pseudo4(got + 14, 6, n - 34)), 0);
+                ASSERT_MEMEQ(got, f, 50);
+                ASSERT_MEMEQ(got + 52, f + 52, n - 52);
+                ASSERT_TRUE(info.has_csum);
+                ASSERT_EQ(info.csum_info, NDIS_CSUM_RX_TCP_SUCCEEDED | NDIS_CSUM_RX_IP_SUCCEEDED);
+        }
+        /* a broken IPv4 header checksum: the guest checks the header itself */
+        f[24] ^= 1;
+        split(f, n, 1568, piece, &np);
+        ASSERT_OK(netvsp_rsc_prepare(&vh, piece, np, 1568, n, true, false, &info));
+        join(piece, np, 1568, n, got);
+        ASSERT_EQ(info.csum_info, NDIS_CSUM_RX_TCP_SUCCEEDED);
+        f[24] ^= 1;
+        /* refused: IPv4 not coalesced, UDP GSO, no partial checksum, the
+         * checksum not TCP's, len not needing exactly np pieces */
+        split(f, n, 1568, piece, &np);
+        ASSERT_ERROR(netvsp_rsc_prepare(&vh, piece, np, 1568, n, false, true, &info), EPROTONOSUPPORT);
+        vh.gso_type = VIRTIO_NET_HDR_GSO_UDP;
+        ASSERT_ERROR(netvsp_rsc_prepare(&vh, piece, np, 1568, n, true, true, &info), EPROTONOSUPPORT);
+        vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN; /* ECN is fine */
+        vh.flags = 0;
+        ASSERT_ERROR(netvsp_rsc_prepare(&vh, piece, np, 1568, n, true, true, &info), EBADMSG);
+        vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        vh.csum_offset = 6;
+        ASSERT_ERROR(netvsp_rsc_prepare(&vh, piece, np, 1568, n, true, true, &info), EBADMSG);
+        vh.csum_offset = 16;
+        ASSERT_ERROR(netvsp_rsc_prepare(&vh, piece, np, 1568, n - 1568, true, true, &info), EINVAL);
+        ASSERT_OK(netvsp_rsc_prepare(&vh, piece, np, 1568, n, true, true, &info));
+        join(piece, np, 1568, n, got);
+
+        /* IPv6 (csum_start 54) */
+        n = nt_tcp6(f, gmac, hmac, "fd00::1", "fd00::2", 5001, 80, 9, 1, 0x18, data, 40000);
+        nt_put16(f + 54 + 16, (uint16_t)~nt_csum(NULL, 0, nt_pseudo6(f + 14, n - 54)));
+        vh = (struct virtio_net_hdr){ .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV6,
+                                      .hdr_len = 74, .gso_size = 1428, .csum_start = 54, .csum_offset = 16 };
+        split(f, n, 1567, piece, &np);
+        ASSERT_ERROR(netvsp_rsc_prepare(&vh, piece, np, 1567, n, true, false, &info), EPROTONOSUPPORT);
+        ASSERT_OK(netvsp_rsc_prepare(&vh, piece, np, 1567, n, false, true, &info));
+        join(piece, np, 1567, n, got);
+        ASSERT_EQ(nt_csum(got + 54, n - 54, nt_pseudo6(got + 14, n - 54)), 0);
+        ASSERT_MEMEQ(got + 72, f + 72, n - 72);
+        ASSERT_EQ(info.csum_info, NDIS_CSUM_RX_TCP_SUCCEEDED); /* no IPv4 header */
 }
 
 TEST_MAIN();
