@@ -87,8 +87,10 @@ static void take_indication(struct vsc_net *net, const struct vsc_rndis_msg *m) 
 
 /* An RSC fragment (rndis_filter_receive_data, rsc_add_data): the first
  * starts a frame, the last hands it over; a middle one without a first,
- * or a chain still open at the packet's last range, is dropped. */
-static void rsc_add(struct vsc_net *net, const struct vsc_rndis_msg *m, bool last_range) {
+ * or a chain still open at the packet's last range, is dropped. data: the
+ * fragment's bytes where they lie (the receive buffer: copied once, into
+ * the reassembly buffer). */
+static void rsc_add(struct vsc_net *net, const struct vsc_rndis_msg *m, const uint8_t *data, bool last_range) {
         uint32_t frag = (uint32_t)m->frag;
         bool more = !(frag & RNDIS_PKTINFO_LAST_FRAG);
         if (frag & RNDIS_PKTINFO_1ST_FRAG)
@@ -97,7 +99,7 @@ static void rsc_add(struct vsc_net *net, const struct vsc_rndis_msg *m, bool las
                 goto drop;
         if ((more && last_range) || m->info_len > VSC_NET_RSC_MAX - net->rsc_len)
                 goto drop;
-        vsc_memcpy(net->rsc_buf + net->rsc_len, m->info, m->info_len);
+        vsc_memcpy(net->rsc_buf + net->rsc_len, data, m->info_len);
         net->rsc_len += m->info_len;
         net->rsc_cnt++;
         if (more)
@@ -114,28 +116,54 @@ drop:
         net->stats.rx_rsc_dropped++;
 }
 
+/* Bytes of a range to copy before parsing it: a PACKET's header and PPIs
+ * when they lie before its data (the data is then copied once, to where
+ * it goes), else all of it. From the private copy of its first bytes. */
+static uint32_t head_len(const uint8_t *head, uint32_t len) {
+        struct rndis_packet rp;
+        if (len < RNDIS_HEADER_SIZE + sizeof rp || vsc_net_rd32(head) != RNDIS_MSG_PACKET)
+                return len;
+        vsc_memcpy(&rp, head + RNDIS_HEADER_SIZE, sizeof rp);
+        uint64_t data = (uint64_t)RNDIS_HEADER_SIZE + rp.data_offset;
+        uint64_t ppi_end = rp.per_pkt_info_len ? (uint64_t)RNDIS_HEADER_SIZE + rp.per_pkt_info_offset + rp.per_pkt_info_len : 0;
+        if (data > len || ppi_end > data || data < RNDIS_HEADER_SIZE + sizeof rp)
+                return len;
+        return (uint32_t)data;
+}
+
 /* One range of a transfer-page packet; returns its NVSP status. */
 static uint32_t handle_range(struct vsc_net *net, uint32_t off, uint32_t len, bool last_range) {
         struct vsc_rndis_msg m;
         /* netvsc_receive: inside the buffer, at most one section */
         if (off > net->recv_len || len > net->recv_len - off || len > net->recv_slot_size || len > sizeof net->rx_copy)
                 return NVSP_STAT_FAIL;
-        vsc_memcpy(net->rx_copy, net->recv_buf + off, len);
+        const uint8_t *src = net->recv_buf + off;
+        uint32_t first = len < RNDIS_HEADER_SIZE + sizeof(struct rndis_packet) ? len
+                                                                             : RNDIS_HEADER_SIZE + sizeof(struct rndis_packet);
+        vsc_memcpy(net->rx_copy, src, first);
+        uint32_t have = head_len(net->rx_copy, len);
+        vsc_memcpy(net->rx_copy + first, src + first, have - first);
         int r = vsc_rndis_parse(net->rx_copy, len, &m);
         if (r < 0)
                 return NVSP_STAT_FAIL;
         switch (m.type) {
-        case RNDIS_MSG_PACKET:
+        case RNDIS_MSG_PACKET: {
+                /* the data's place in the range, checked by the parse of the
+                 * private copy; its bytes are read from the buffer once */
+                uint32_t at = (uint32_t)(m.info - net->rx_copy);
                 if (m.frag >= 0 && ((uint32_t)m.frag & RNDIS_PKTINFO_SUBALLOC)) {
-                        rsc_add(net, &m, last_range);
+                        rsc_add(net, &m, src + at, last_range);
                         break;
                 }
+                if (have < at + m.info_len)
+                        vsc_memcpy(net->rx_copy + have, src + have, at + m.info_len - have);
                 net->rsc_cnt = 0;
                 net->stats.rx_frames++;
                 net->stats.rx_bytes += m.info_len;
                 if (net->rx)
                         net->rx(net->rx_opaque, m.info, m.info_len);
                 break;
+        }
         case RNDIS_MSG_INDICATE:
                 take_indication(net, &m);
                 break;
