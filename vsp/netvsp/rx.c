@@ -129,19 +129,20 @@ static int rx_take(struct netvsp_dev *nd, uint32_t slot, const struct virtio_net
         return 2;
 }
 
-/* A coalesced TCP frame (RSC) of len bytes in slots[0..n): one RNDIS
- * PACKET per slot, each with RNDIS_PKTINFO_ID (SUBALLOC; 1ST_FRAG on the
- * first, LAST_FRAG on the last), the first with the checksum PPI, all in
- * the batch (so in one transfer-page packet, as netvsc requires). 2 when
- * batched, 1 when dropped. */
-static int rx_take_rsc(struct netvsp_dev *nd, const uint32_t *slots, uint32_t n,
+/* A coalesced TCP frame (RSC) of len bytes in slots[0..n), which lie at
+ * off[0..n) of the buffer: one RNDIS PACKET per slot, each with
+ * RNDIS_PKTINFO_ID (SUBALLOC; 1ST_FRAG on the first, LAST_FRAG on the
+ * last), the first with the checksum PPI, all in the batch (so in one
+ * transfer-page packet, as netvsc requires). 2 when batched, 1 when
+ * dropped. */
+static int rx_take_rsc(struct netvsp_dev *nd, const uint32_t *slots, const uint32_t *off, uint32_t n,
                        const struct virtio_net_hdr *vh, size_t len) {
         uint32_t cap = nd->rb.slot_size - NETVSP_RX_DATA_OFFSET;
         uint8_t *piece[NETVSP_RX_BATCH_MAX];
         struct rndis_rx_info info;
 
         for (uint32_t i = 0; i < n; i++)
-                piece[i] = nd->recv_base + netvsp_rxbuf_slot_offset(&nd->rb, slots[i]) + NETVSP_RX_DATA_OFFSET;
+                piece[i] = nd->recv_base + off[i] + NETVSP_RX_DATA_OFFSET;
         if (!rndis_device_accepts(&nd->rndis, piece[0])) {
                 nd->stats.rx_filtered++;
                 return 1;
@@ -156,17 +157,18 @@ static int rx_take_rsc(struct netvsp_dev *nd, const uint32_t *slots, uint32_t n,
                 return 1;
         }
         for (uint32_t i = 0; i < n; i++) {
-                uint32_t off = netvsp_rxbuf_slot_offset(&nd->rb, slots[i]), msg_len;
+                uint32_t msg_len;
                 size_t part = i + 1 < n ? cap : len - (size_t)i * cap;
                 struct rndis_rx_info fi = i == 0 ? info : (struct rndis_rx_info){ 0 };
                 fi.has_pktinfo_id = true;
                 fi.pktinfo_flags = (uint8_t)(RNDIS_PKTINFO_SUBALLOC | (i == 0 ? RNDIS_PKTINFO_1ST_FRAG : 0u) |
                                              (i + 1 == n ? RNDIS_PKTINFO_LAST_FRAG : 0u));
                 /* cannot fail: the header (<= 4 PPIs) fits NETVSP_RX_DATA_OFFSET */
-                (void)rndis_packet_build_rx_header(nd->recv_base + off, NETVSP_RX_DATA_OFFSET, part, &fi,
+                (void)rndis_packet_build_rx_header(nd->recv_base + off[i], NETVSP_RX_DATA_OFFSET, part, &fi,
                                                    NETVSP_RX_DATA_OFFSET, &msg_len);
                 nd->batch_slot[nd->batch_n] = slots[i];
-                nd->batch_range[nd->batch_n] = (struct vmtransfer_page_range){ .byte_count = msg_len, .byte_offset = off };
+                nd->batch_range[nd->batch_n] =
+                        (struct vmtransfer_page_range){ .byte_count = msg_len, .byte_offset = off[i] };
                 nd->batch_n++;
         }
         nd->stats.rx_packets++;
@@ -181,14 +183,14 @@ static int rx_take_rsc(struct netvsp_dev *nd, const uint32_t *slots, uint32_t n,
  * first ones), 1 when a frame was consumed and dropped, 0 when the backend
  * is empty, -ENODEV when it is gone. */
 static int rx_one(struct netvsp_dev *nd, const uint32_t *slots, uint32_t n, uint32_t *used) {
-        uint32_t cap = nd->rb.slot_size - NETVSP_RX_DATA_OFFSET;
+        uint32_t cap = nd->rb.slot_size - NETVSP_RX_DATA_OFFSET, off[NETVSP_RX_BATCH_MAX];
         struct virtio_net_hdr vh;
         struct iovec iov[1 + NETVSP_RX_BATCH_MAX];
         iov[0] = (struct iovec){ &vh, sizeof vh };
-        for (uint32_t i = 0; i < n; i++)
-                iov[1 + i] = (struct iovec){
-                        nd->recv_base + netvsp_rxbuf_slot_offset(&nd->rb, slots[i]) + NETVSP_RX_DATA_OFFSET, cap
-                };
+        for (uint32_t i = 0; i < n; i++) {
+                off[i] = netvsp_rxbuf_slot_offset(&nd->rb, slots[i]);
+                iov[1 + i] = (struct iovec){ nd->recv_base + off[i] + NETVSP_RX_DATA_OFFSET, cap };
+        }
         ssize_t r = nd->be->rx(nd->be_ctx, iov, (int)n + 1);
 
         if (r == -EAGAIN || r == -ENODEV)
@@ -200,16 +202,17 @@ static int rx_one(struct netvsp_dev *nd, const uint32_t *slots, uint32_t n, uint
         size_t len = (size_t)r > sizeof vh ? (size_t)r - sizeof vh : 0;
         /* the kernel reports a frame's whole length also when it was cut
          * short to the buffers: one that fills them all is not whole */
-        uint32_t k = len >= (size_t)n * cap ? n : MAX((uint32_t)((len + cap - 1) / cap), 1u);
-        int t = len >= (size_t)n * cap ? (nd->stats.rx_truncated++, 1)
-                : k == 1                ? rx_take(nd, slots[0], &vh, len)
-                                        : rx_take_rsc(nd, slots, k, &vh, len);
+        bool cut = len >= (size_t)n * cap;
+        uint32_t k = cut ? n : MAX((uint32_t)((len + cap - 1) / cap), 1u);
+        int t = cut      ? (nd->stats.rx_truncated++, 1)
+                : k == 1 ? rx_take(nd, slots[0], &vh, len)
+                         : rx_take_rsc(nd, slots, off, k, &vh, len);
         /* The frame is in the slots even when dropped, the RNDIS headers in
          * front of it when taken: both are guest RAM, marked after the last
          * write and before the packet that posts them. */
         for (uint32_t i = 0; i < k; i++) {
                 size_t from = (size_t)i * cap, part = len > from ? MIN(len - from, (size_t)cap) : 0;
-                recv_dirty(nd, netvsp_rxbuf_slot_offset(&nd->rb, slots[i]), NETVSP_RX_DATA_OFFSET + part);
+                recv_dirty(nd, off[i], NETVSP_RX_DATA_OFFSET + part);
         }
         *used = t == 2 ? k : 0;
         return t;
