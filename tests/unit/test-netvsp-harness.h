@@ -401,3 +401,22 @@ static inline uint32_t fk_rndis_packet(uint8_t *p, const uint8_t *frame, uint32_
         memset(p + hdr + len, 0, total - hdr - len);
         return total;
 }
+
+/* The PPIs of a received PACKET as netvsc's rndis_get_ppi finds them:
+ * the checksum info (~0u: none) and RNDIS_PKTINFO_ID's flags (-1: none). */
+static inline void fk_rx_ppis(const uint8_t *m, uint32_t *csum, int *frag) {
+        uint32_t off = fk_u32(m, 28), len = fk_u32(m, 32);
+        *csum = ~0u, *frag = -1;
+        for (uint32_t pos = 0; off && pos < len;) {
+                const uint8_t *e = m + 8 + off + pos;
+                uint32_t size = fk_u32(e, 0), type = fk_u32(e, 4), po = fk_u32(e, 8);
+                ASSERT_GE(size, po + 4);
+                if (type == TCPIP_CHKSUM_PKTINFO)
+                        *csum = fk_u32(e, po);
+                if (type == (RNDIS_PKTINFO_ID | RNDIS_PPI_INTERNAL)) {
+                        ASSERT_EQ(e[po], RNDIS_PKTINFO_ID_V1);
+                        *frag = e[po + 1];
+                }
+                pos += size;
+        }
+}

@@ -376,11 +376,9 @@ static void take_tcp(void *ctx, const uint8_t *m) {
                 ASSERT_FALSE(t->chain);
                 return;
         }
-        uint32_t dl = fk_u32(m, 12), po = fk_u32(m, 28), pl = fk_u32(m, 32);
-        int frag = -1;
-        for (uint32_t pos = 0; po && pos < pl; pos += fk_u32(m, 8 + po + pos))
-                if (fk_u32(m, 8 + po + pos + 4) == (RNDIS_PKTINFO_ID | RNDIS_PPI_INTERNAL))
-                        frag = m[8 + po + pos + 12 + 1];
+        uint32_t dl = fk_u32(m, 12), csum;
+        int frag;
+        fk_rx_ppis(m, &csum, &frag);
         if (frag < 0 || (frag & RNDIS_PKTINFO_1ST_FRAG))
                 t->plen = 0;
         ASSERT_LE(t->plen + dl, sizeof t->pkt);

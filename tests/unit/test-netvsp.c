@@ -250,25 +250,6 @@ static void queue_rx_vh(struct fake *f, const uint8_t *frame, size_t len, const 
         fr->len = len;
 }
 
-/* The PPIs of a received PACKET as netvsc's rndis_get_ppi finds them:
- * the checksum info (~0u: none) and RNDIS_PKTINFO_ID's flags (-1: none). */
-static void rx_ppis(const uint8_t *m, uint32_t *csum, int *frag) {
-        uint32_t off = fk_u32(m, 28), len = fk_u32(m, 32);
-        *csum = ~0u, *frag = -1;
-        for (uint32_t pos = 0; off && pos < len;) {
-                const uint8_t *e = m + 8 + off + pos;
-                uint32_t size = fk_u32(e, 0), type = fk_u32(e, 4), po = fk_u32(e, 8);
-                ASSERT_GE(size, po + 4);
-                if (type == TCPIP_CHKSUM_PKTINFO)
-                        *csum = fk_u32(e, po);
-                if (type == (RNDIS_PKTINFO_ID | RNDIS_PPI_INTERNAL)) {
-                        ASSERT_EQ(e[po], RNDIS_PKTINFO_ID_V1);
-                        *frag = e[po + 1];
-                }
-                pos += size;
-        }
-}
-
 /* Reassembles the RSC fragments of x's ranges [*k, ...) the way netvsc's
  * rsc_add_data does, checking their flags; returns the frame's length. */
 static size_t rx_reassemble(struct fake *f, const struct fk_out *x, uint32_t *k, uint8_t *out, uint32_t *csum0) {
@@ -277,7 +258,7 @@ static size_t rx_reassemble(struct fake *f, const struct fk_out *x, uint32_t *k,
                 uint32_t len, csum;
                 int frag;
                 const uint8_t *d = check_rx_range(f, &x->r[i], &len);
-                rx_ppis(f->mem + FK_RECV_GPA + x->r[i].byte_offset, &csum, &frag);
+                fk_rx_ppis(f->mem + FK_RECV_GPA + x->r[i].byte_offset, &csum, &frag);
                 ASSERT_GE(frag, 0);
                 ASSERT_TRUE(frag & RNDIS_PKTINFO_SUBALLOC);
                 ASSERT_EQ(!!(frag & RNDIS_PKTINFO_1ST_FRAG), i == *k);
@@ -321,7 +302,7 @@ TEST(netvsp_rsc_coalesced_frames) {
 
         /* the large frame: 39 fragments of one transfer-page packet */
         struct fk_out *x = fk_next(f);
-        uint32_t k = 0, csum0;
+        uint32_t k = 0, csum0 = 0;
         ASSERT_EQ(x->n, 39u); /* batches close before a coalesced frame would not fit */
         size_t got_len = rx_reassemble(f, x, &k, got, &csum0);
         ASSERT_EQ(got_len, n);
@@ -337,7 +318,7 @@ TEST(netvsp_rsc_coalesced_frames) {
         int frag;
         check_rx_range(f, &x->r[0], &len);
         ASSERT_EQ(len, sn);
-        rx_ppis(f->mem + FK_RECV_GPA + x->r[1].byte_offset, &csum, &frag);
+        fk_rx_ppis(f->mem + FK_RECV_GPA + x->r[1].byte_offset, &csum, &frag);
         ASSERT_EQ(frag, -1);
         const uint8_t *d = check_rx_range(f, &x->r[1], &len);
         ASSERT_EQ(len, m);
