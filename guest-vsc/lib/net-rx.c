@@ -138,6 +138,13 @@ static uint32_t handle_range(struct vsc_net *net, uint32_t off, uint32_t len, bo
         if (off > net->recv_len || len > net->recv_len - off || len > net->recv_slot_size || len > sizeof net->rx_copy)
                 return NVSP_STAT_FAIL;
         const uint8_t *src = net->recv_buf + off;
+        /* a NIC being closed passes no frame on: the ones still in flight
+         * cost a look at their type (control responses are still taken) */
+        if (net->closing && len >= 4 && vsc_net_rd32(src) == RNDIS_MSG_PACKET) {
+                net->rsc_cnt = 0;
+                net->stats.rx_dropped_closing++;
+                return NVSP_STAT_SUCCESS;
+        }
         uint32_t first = len < RNDIS_HEADER_SIZE + sizeof(struct rndis_packet) ? len
                                                                              : RNDIS_HEADER_SIZE + sizeof(struct rndis_packet);
         vsc_memcpy(net->rx_copy, src, first);

@@ -256,6 +256,12 @@ int vsc_net_close(struct vsc_net *net) {
                 net->send_ok = net->recv_ok = false;
                 return vsc_channel_close(&net->ch);
         }
+        /* The frames still in flight are completed, not passed on: a guest
+         * that stopped polling may find the whole receive buffer waiting
+         * (16 MiB, thousands of frames), and the test guest closes at CPL0,
+         * where parsing them all took seconds on a PVM host. HALT then
+         * stops the host sending more. */
+        net->closing = true;
         if (net->ch.open && net->max_pkt_per_msg)
                 r = vsc_net_rndis_halt(net);
         if (net->ch.open && net->recv_ok) {

@@ -71,6 +71,7 @@ struct vsc_net_stats {
         uint64_t rx_frames, rx_bytes, rx_xfer_packets, rx_bad, rx_unclaimed;
         uint64_t rx_completions_deferred;
         uint64_t rx_coalesced, rx_rsc_dropped; /* RSC frames reassembled; fragments dropped (as netvsc does) */
+        uint64_t rx_dropped_closing; /* frames that arrived while the NIC was being closed */
         uint64_t indications, ctrl_responses, bogus_completions, other_packets;
 };
 
@@ -142,6 +143,7 @@ struct vsc_net {
         uint32_t lso_pending; /* how many */
         bool lso4, lso6;    /* LSOv2 enabled in the offload parameters we set */
         bool rsc;           /* RSC enabled in them */
+        bool closing;       /* vsc_net_close under way: received frames are dropped */
         /* the RSC frame being reassembled on this channel (netvsc's nvchan->rsc) */
         uint32_t rsc_cnt, rsc_len;
         /* receive completions that found the outbound ring full */
