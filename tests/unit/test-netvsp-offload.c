@@ -210,28 +210,37 @@ TEST(offload_csum_complete) {
         ASSERT_ERROR(netvsp_csum_complete(f, n, UINT32_MAX, 6), EBADMSG);
 }
 
-/* netvsp_csum_partial sums 32-bit words: the same result as 16-bit words
- * (RFC 1071) for every length and alignment. */
+/* netvsp_csum_partial sums 64-bit words with their carries: the same
+ * result as 16-bit words (RFC 1071) for every length and alignment, from
+ * any starting sum, and with every add carrying (all bytes 0xff). */
 TEST(offload_csum_partial_matches_words) {
         static uint8_t b[4099];
         for (size_t i = 0; i < sizeof b; i++)
                 b[i] = (uint8_t)(i * 151 + 7);
-        for (size_t off = 0; off < 4; off++)
-                for (size_t len = 0; len + off <= sizeof b; len += len < 40 ? 1 : 97) {
-                        uint32_t w = 0;
-                        for (size_t i = 0; i + 1 < len; i += 2) {
-                                uint16_t v;
-                                memcpy(&v, b + off + i, 2);
-                                w += v;
+        for (int pass = 0; pass < 2; pass++) {
+                if (pass)
+                        memset(b, 0xff, sizeof b);
+                uint32_t start = pass ? 0xfffffffeu : 0x1234u;
+                for (size_t off = 0; off < 8; off++)
+                        for (size_t len = 0; len + off <= sizeof b; len += len < 40 ? 1 : 97) {
+                                uint64_t w = start;
+                                for (size_t i = 0; i + 1 < len; i += 2) {
+                                        uint16_t v;
+                                        memcpy(&v, b + off + i, 2);
+                                        w += v;
+                                }
+                                if (len & 1) {
+                                        uint8_t t[2] = { b[off + len - 1], 0 };
+                                        uint16_t v;
+                                        memcpy(&v, t, 2);
+                                        w += v;
+                                }
+                                while (w >> 32)
+                                        w = (w & 0xffffffffu) + (w >> 32);
+                                ASSERT_EQ(netvsp_csum_fold(netvsp_csum_partial(b + off, len, start)),
+                                          netvsp_csum_fold((uint32_t)w));
                         }
-                        if (len & 1) {
-                                uint8_t t[2] = { b[off + len - 1], 0 };
-                                uint16_t v;
-                                memcpy(&v, t, 2);
-                                w += v;
-                        }
-                        ASSERT_EQ(netvsp_csum_fold(netvsp_csum_partial(b + off, len, 0)), netvsp_csum_fold(w));
-                }
+        }
 }
 
 /* A GSO frame split over pieces of cap bytes, as the TAP scatters it over

@@ -27,15 +27,23 @@ static void put_be16(uint8_t *p, uint32_t v) {
 
 uint32_t netvsp_csum_partial(const void *buf, size_t len, uint32_t sum) {
         const uint8_t *p = buf;
-        uint64_t s = sum;
-        /* 32-bit words into a 64-bit sum: the same one's complement sum as
-         * 16-bit words, since 2^16 = 1 modulo 2^16 - 1 (RFC 1071), and a loop
-         * the compiler vectorises (RSC completes 64 KiB checksums) */
-        for (; len >= 8; p += 8, len -= 8) {
-                uint32_t w[2];
-                memcpy(w, p, 8); /* memory order: the sum is byte-order neutral */
-                s += (uint64_t)w[0] + w[1];
+        /* 64-bit words into two sums, each carry out of them counted: a
+         * carry is worth 2^64, which is 1 modulo 2^16 - 1 as 2^16 is, so the
+         * same one's complement sum as 16-bit words (RFC 1071), in memory
+         * order (the sum is byte-order neutral). Two independent chains:
+         * 1.6 us for a 62794-byte RSC frame where 32-bit words into one sum
+         * took 2.3 (hot in the cache, the development machine). */
+        uint64_t s0 = sum, s1 = 0, c0 = 0, c1 = 0;
+        for (; len >= 16; p += 16, len -= 16) {
+                uint64_t w0, w1;
+                memcpy(&w0, p, 8);
+                memcpy(&w1, p + 8, 8);
+                s0 += w0;
+                c0 += s0 < w0;
+                s1 += w1;
+                c1 += s1 < w1;
         }
+        uint64_t s = (s0 & 0xffffffffu) + (s0 >> 32) + (s1 & 0xffffffffu) + (s1 >> 32) + c0 + c1;
         for (; len >= 2; p += 2, len -= 2) {
                 uint16_t w;
                 memcpy(&w, p, 2);
