@@ -432,17 +432,21 @@ TEST(netvsp_rx_waits_for_free_slots) {
         struct fk_out *x = fk_next(f);
         ASSERT_EQ(x->n, 8u);
         ASSERT_EQ(f->rx_pos, 8); /* nothing read that could not be placed */
+        ASSERT_EQ(netvsp_dev_stats(f->nd)->rx_buffer_full, 1u);
         fk_expect_nothing(f);
         netvsp_process(f->nd);
-        fk_expect_nothing(f); /* still full */
+        fk_expect_nothing(f); /* still full: the same stop, counted once */
+        ASSERT_EQ(netvsp_dev_stats(f->nd)->rx_buffer_full, 1u);
         fk_complete_xfer(f, x->tid);
         netvsp_process(f->nd);
         x = fk_next(f);
         ASSERT_EQ(x->n, 8u);
+        ASSERT_EQ(netvsp_dev_stats(f->nd)->rx_buffer_full, 2u);
         fk_complete_xfer(f, x->tid);
         netvsp_process(f->nd);
         x = fk_next(f);
         ASSERT_EQ(x->n, 4u);
+        ASSERT_EQ(netvsp_dev_stats(f->nd)->rx_buffer_full, 2u); /* the TAP ran dry first */
         ASSERT_EQ(netvsp_dev_stats(f->nd)->rx_packets, 20u); /* none lost */
         /* frames carry their sequence: in order */
         uint32_t len;

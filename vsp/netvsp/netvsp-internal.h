@@ -42,6 +42,7 @@ struct netvsp_dev {
         const struct netvsp_backend_ops *be;
         void *be_ctx;
         bool be_gone;
+        bool rx_starved;       /* the last read stopped for want of receive slots (rx_buffer_full) */
         bool be_link_up;
         unsigned be_gso;       /* the primary: NETVSP_BE_GSO_* last asked of the backend */
 

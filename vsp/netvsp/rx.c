@@ -274,9 +274,13 @@ unsigned netvsp_rx_frames(struct netvsp_dev *nd) {
                 }
                 /* the last slots are kept for control responses */
                 if (netvsp_rxbuf_free_slots(&nd->rb) < NETVSP_RX_RESERVED_SLOTS + (need - n_spare)) {
+                        if (!nd->rx_starved)
+                                nd->stats.rx_buffer_full++;
+                        nd->rx_starved = true;
                         want = 0;
                         break;
                 }
+                nd->rx_starved = false;
                 while (n_spare < need && netvsp_rxbuf_alloc(&nd->rb, &spare[n_spare]) == 0)
                         n_spare++;
                 r = rx_one(nd, spare, n_spare, &used);

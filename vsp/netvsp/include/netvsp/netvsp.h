@@ -124,6 +124,7 @@ struct netvsp_stats {
         uint64_t announces; /* RARP frames sent after a restore */
         uint64_t rx_coalesced;  /* frames handed over as RSC fragments (rx_packets counts them too) */
         uint64_t rx_gso_errors; /* backend set_rx_gso failures (the guest gets plain frames) */
+        uint64_t rx_buffer_full; /* times the guest held every free receive slot and the TAP went unread */
 };
 
 struct netvsp_dev;
