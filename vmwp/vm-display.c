@@ -340,18 +340,18 @@ void vmwp_vm_display_stats(struct vmwp_vm *vm, struct json_object *into) {
         inputvsp_get_stats(d->input, &is);
         vmwp_dsrv_get_stats(d->server, &ds);
         json_object_object_add(o, "connected", json_object_new_boolean(ds.connected));
-#define A(k) json_object_object_add(o, #k, json_object_new_int64((int64_t)MIN(ds.k, (uint64_t)INT64_MAX)))
+#define A(k) vmwp_json_add_u64(o, #k, ds.k)
         A(clients), A(snapshots), A(keys), A(pointers), A(input_refused), A(bad_messages), A(updates), A(rects);
         A(overruns);
 #undef A
-#define V(p, s, k) json_object_object_add(o, p #k, json_object_new_int64((int64_t)MIN(s.k, (uint64_t)INT64_MAX)))
+#define V(p, s, k) vmwp_json_add_u64(o, p #k, s.k)
         V("video_", vs, negotiations), V("video_", vs, situations), V("video_", vs, bad_situations);
         V("video_", vs, dirt_messages), V("video_", vs, dirt_rects), V("video_", vs, dirt_merged);
         V("video_", vs, vram_moves), V("video_", vs, vram_map_failures), V("video_", vs, bad_messages);
         V("input_", is, keys_sent), V("input_", is, reports_sent), V("input_", is, coalesced);
         /* The device's own refusals (its queue full) under their own name:
          * "input_refused" is the server's count of every refused event. */
-        json_object_object_add(o, "input_queue_full", json_object_new_int64((int64_t)MIN(is.refused, (uint64_t)INT64_MAX)));
+        vmwp_json_add_u64(o, "input_queue_full", is.refused);
         V("input_", is, dropped), V("input_", is, negotiations);
         V("input_", is, bad_messages);
 #undef V

@@ -371,10 +371,6 @@ int vmwp_vm_emu_sandboxed(struct vmwp_vm *vm) {
         return emu_service_call(vm->emu->svc, narrow, vm->sandbox);
 }
 
-static void add_u64(struct json_object *o, const char *key, uint64_t v) {
-        json_object_object_add(o, key, json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v));
-}
-
 void vmwp_vm_emu_stats(struct vmwp_vm *vm, struct json_object *into) {
         struct vmwp_emu *e = vm->emu;
         if (!e)
@@ -383,22 +379,22 @@ void vmwp_vm_emu_stats(struct vmwp_vm *vm, struct json_object *into) {
         struct i8042_stats ks;
         rtc_get_stats(&e->rtc, &rs);
         i8042_get_stats(&e->kbd, &ks);
-        add_u64(into, "rtc_interrupts", rs.interrupts);
-        add_u64(into, "rtc_time_sets", rs.time_sets);
-        add_u64(into, "kbd_keys", ks.keys);
-        add_u64(into, "kbd_dropped_keys", ks.dropped_keys);
-        add_u64(into, "kbd_controller_commands", ks.commands);
+        vmwp_json_add_u64(into, "rtc_interrupts", rs.interrupts);
+        vmwp_json_add_u64(into, "rtc_time_sets", rs.time_sets);
+        vmwp_json_add_u64(into, "kbd_keys", ks.keys);
+        vmwp_json_add_u64(into, "kbd_dropped_keys", ks.dropped_keys);
+        vmwp_json_add_u64(into, "kbd_controller_commands", ks.commands);
         if (e->ide) {
                 struct ide_stats is;
                 ide_get_stats(e->ide, &is);
-                add_u64(into, "ide_commands", is.commands);
-                add_u64(into, "ide_aborted", is.aborted);
-                add_u64(into, "ide_pio_bytes", is.pio_bytes);
-                add_u64(into, "ide_dma_bytes", is.dma_bytes);
-                add_u64(into, "ide_dma_errors", is.dma_errors);
-                add_u64(into, "ide_io_errors", is.io_errors);
-                add_u64(into, "ide_ignored", is.ignored_writes);
-                add_u64(into, "ide_resets", is.resets);
+                vmwp_json_add_u64(into, "ide_commands", is.commands);
+                vmwp_json_add_u64(into, "ide_aborted", is.aborted);
+                vmwp_json_add_u64(into, "ide_pio_bytes", is.pio_bytes);
+                vmwp_json_add_u64(into, "ide_dma_bytes", is.dma_bytes);
+                vmwp_json_add_u64(into, "ide_dma_errors", is.dma_errors);
+                vmwp_json_add_u64(into, "ide_io_errors", is.io_errors);
+                vmwp_json_add_u64(into, "ide_ignored", is.ignored_writes);
+                vmwp_json_add_u64(into, "ide_resets", is.resets);
         }
 }
 

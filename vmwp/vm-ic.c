@@ -275,22 +275,18 @@ void vmwp_vm_peek_guest_events(struct vmwp_vm *vm, struct vmwp_guest_events *out
         pthread_mutex_unlock(&vm->guest_lock);
 }
 
-static void add_u64(struct json_object *o, const char *key, uint64_t v) {
-        json_object_object_add(o, key, json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v));
-}
-
 /* The services' counters for the "stats" op. */
 void vmwp_vm_ic_stats(struct vmwp_vm *vm, struct json_object *into) {
         if (!vm->ic)
                 return;
         struct icvsp_stats s;
         icvsp_get_stats(vm->ic, &s);
-        add_u64(into, "ic_requests", s.requests_sent);
-        add_u64(into, "ic_bad_packets", s.bad_packets + s.kvp_bad_items);
-        add_u64(into, "ic_timeouts", s.timeouts);
-        add_u64(into, "ic_heartbeats", s.heartbeats_answered);
-        add_u64(into, "ic_timesync_syncs", s.timesync_syncs);
-        add_u64(into, "ic_timesync_samples", s.timesync_samples);
-        add_u64(into, "ic_kvp_scans", s.kvp_scans);
-        add_u64(into, "ic_kvp_push_failures", s.kvp_push_failures);
+        vmwp_json_add_u64(into, "ic_requests", s.requests_sent);
+        vmwp_json_add_u64(into, "ic_bad_packets", s.bad_packets + s.kvp_bad_items);
+        vmwp_json_add_u64(into, "ic_timeouts", s.timeouts);
+        vmwp_json_add_u64(into, "ic_heartbeats", s.heartbeats_answered);
+        vmwp_json_add_u64(into, "ic_timesync_syncs", s.timesync_syncs);
+        vmwp_json_add_u64(into, "ic_timesync_samples", s.timesync_samples);
+        vmwp_json_add_u64(into, "ic_kvp_scans", s.kvp_scans);
+        vmwp_json_add_u64(into, "ic_kvp_push_failures", s.kvp_push_failures);
 }

@@ -63,7 +63,7 @@ void vmwp_vm_timing(const struct vmwp_vm *vm, struct vmwp_timing *out) {
                                      .first_serial_ns = atomic_load(&vm->first_serial_ns) };
 }
 
-static void add_u64(struct json_object *o, const char *key, uint64_t v) {
+void vmwp_json_add_u64(struct json_object *o, const char *key, uint64_t v) {
         json_object_object_add(o, key, json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v));
 }
 
@@ -76,17 +76,17 @@ int vmwp_vm_stats(struct vmwp_vm *vm, struct json_object *into) {
         uart_get_stats(vm->uart, &us);
         vmwp_console_get_stats(vm->console, &cs);
         acpi_pm_get_stats(vm->pm, &ps);
-        add_u64(into, "exits", vs.exits);
-        add_u64(into, "pio_exits", vs.pio_exits);
-        add_u64(into, "mmio_exits", vs.mmio_exits);
-        add_u64(into, "msr_exits", vs.msr_exits);
-        add_u64(into, "unhandled_io", vs.unhandled_io);
-        add_u64(into, "serial_tx_bytes", us.tx_bytes);
-        add_u64(into, "serial_rx_bytes", us.rx_bytes);
-        add_u64(into, "serial_overruns", us.overruns);
-        add_u64(into, "console_dropped_bytes", cs.out_dropped);
-        add_u64(into, "console_clients", cs.clients);
-        add_u64(into, "acpi_unsupported_sleep", ps.unsupported_sleep);
+        vmwp_json_add_u64(into, "exits", vs.exits);
+        vmwp_json_add_u64(into, "pio_exits", vs.pio_exits);
+        vmwp_json_add_u64(into, "mmio_exits", vs.mmio_exits);
+        vmwp_json_add_u64(into, "msr_exits", vs.msr_exits);
+        vmwp_json_add_u64(into, "unhandled_io", vs.unhandled_io);
+        vmwp_json_add_u64(into, "serial_tx_bytes", us.tx_bytes);
+        vmwp_json_add_u64(into, "serial_rx_bytes", us.rx_bytes);
+        vmwp_json_add_u64(into, "serial_overruns", us.overruns);
+        vmwp_json_add_u64(into, "console_dropped_bytes", cs.out_dropped);
+        vmwp_json_add_u64(into, "console_clients", cs.clients);
+        vmwp_json_add_u64(into, "acpi_unsupported_sleep", ps.unsupported_sleep);
         vmwp_vm_emu_stats(vm, into);
         vmwp_vm_ic_stats(vm, into);
         vmwp_vm_hvsock_stats(vm, into);

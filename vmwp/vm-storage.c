@@ -300,9 +300,9 @@ void vmwp_vm_storage_stats(struct vmwp_vm *vm, struct json_object *into) {
         }
         if (!any)
                 return;
-        json_object_object_add(into, "storvsp_replies", json_object_new_int64((int64_t)MIN(sum.replies, INT64_MAX)));
-        json_object_object_add(into, "storvsp_quiesces", json_object_new_int64((int64_t)MIN(sum.quiesces, INT64_MAX)));
-        json_object_object_add(into, "storvsp_held", json_object_new_int64((int64_t)MIN(sum.held, INT64_MAX)));
+        vmwp_json_add_u64(into, "storvsp_replies", sum.replies);
+        vmwp_json_add_u64(into, "storvsp_quiesces", sum.quiesces);
+        vmwp_json_add_u64(into, "storvsp_held", sum.held);
 }
 
 int vmwp_vm_add_disks(struct vmwp_vm *vm, char *err, size_t errlen) {
