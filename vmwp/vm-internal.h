@@ -188,6 +188,8 @@ void vmwp_vm_hvsock_stats(struct vmwp_vm *vm, struct json_object *into);
 /* A counter into a "stats" reply: saturated at INT64_MAX (json-c's
  * integers are signed). */
 void vmwp_json_add_u64(struct json_object *o, const char *key, uint64_t v);
+/* Adds the NICs' counters to a "stats" reply (vm-net.c). */
+void vmwp_vm_net_stats(struct vmwp_vm *vm, struct json_object *into);
 /* Adds the SCSI controllers' counters to a "stats" reply (vm-storage.c). */
 void vmwp_vm_storage_stats(struct vmwp_vm *vm, struct json_object *into);
 

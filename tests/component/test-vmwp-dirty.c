@@ -151,6 +151,18 @@ TEST(precopy_under_disk_and_network_traffic) {
                 ASSERT_GT(progress(serial, "answered"), a0);
         }
 
+        /* netvsp's counters in the "stats" reply: the pings went both ways. */
+        struct json_object *st = vmwp_ctl_request(sv[0], "{\"op\":\"stats\",\"id\":7}"), *nics = NULL;
+        ASSERT_TRUE(json_object_object_get_ex(st, "nics", &nics));
+        ASSERT_EQ(json_object_array_length(nics), 1u);
+        struct json_object *n0 = json_object_array_get_idx(nics, 0);
+        ASSERT_GT(vmwp_ctl_int(n0, "rx_packets"), 32);
+        ASSERT_GT(vmwp_ctl_int(n0, "tx_packets"), 32);
+        ASSERT_EQ(vmwp_ctl_int(n0, "bad_packets"), 0);
+        ASSERT_EQ(vmwp_ctl_int(n0, "tx_malformed"), 0);
+        ASSERT_STREQ(vmwp_ctl_str(n0, "link_up"), "true");
+        json_object_put(st);
+
         /* Refusals: bad arguments, a paused VM. */
         struct json_object *m = vmwp_ctl_request(sv[0], "{\"op\":\"dirty-check\",\"id\":1,\"rounds\":0}");
         ASSERT_EQ(vmwp_ctl_int(m, "errno"), EINVAL);
