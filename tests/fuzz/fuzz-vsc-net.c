@@ -86,6 +86,8 @@ static void setup(struct vsc_net *n, struct vsc_bus *bus, uint8_t *ring, uint8_t
         /* LSO sends in flight in the odd slots (their completions: VSC_NET_LSO_TID + slot) */
         n->lso_busy = 0xaaaau & ((1u << VSC_NET_LSO_SLOTS) - 1);
         n->lso_pending = VSC_NET_LSO_SLOTS / 2;
+        /* ctl bit 3: a NIC being closed (vsc_net_close): no frame passed on */
+        n->closing = ctl & 8;
         static const uint32_t types[4] = { 0, RNDIS_MSG_INIT_C, RNDIS_MSG_QUERY_C, RNDIS_MSG_SET_C };
         if (ctl & 3) {
                 n->wait_tid = VSC_NET_CTRL_TID + 1;
@@ -144,6 +146,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 free(pkt);
                 pos += len;
                 check(n);
+                if (n->closing && frames)
+                        abort();
         }
         free(n);
         free(ring);
