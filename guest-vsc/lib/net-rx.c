@@ -211,6 +211,7 @@ static void handle_xfer(struct vsc_net *net, const uint8_t *pkt, const struct vs
                 }
         }
         complete_rx(net, p->trans_id, status);
+        net->rx_ranges_unpublished += x.range_cnt;
 }
 
 void vsc_net_handle_packet(struct vsc_net *net, const uint8_t *pkt, const struct vsc_packet *p) {
@@ -261,8 +262,16 @@ int vsc_net_poll(struct vsc_net *net, unsigned budget) {
                         return r;
                 vsc_net_handle_packet(net, net->pkt, &p);
                 n++;
+                /* netvsc_poll handles at most 64 ranges (its NAPI weight)
+                 * before it sends its receive completions: the host gets
+                 * slots back while a long stream is still being read */
+                if (net->rx_ranges_unpublished >= VSC_NET_PUBLISH_RANGES) {
+                        net->rx_ranges_unpublished = 0;
+                        vsc_channel_flush(&net->ch);
+                }
         }
-        vsc_channel_flush(&net->ch); /* the completions: one publish, at most one doorbell */
+        net->rx_ranges_unpublished = 0;
+        vsc_channel_flush(&net->ch); /* the rest of the completions: one publish, at most one doorbell */
         return n;
 }
 

@@ -46,6 +46,7 @@
 #define VSC_NET_SEND_BUF_BYTES (170u * 6144u)
 #define VSC_NET_MAX_SECTIONS 1024u   /* send sections we track */
 #define VSC_NET_MAX_RX_COMPS 64u     /* receive completions waiting for ring space */
+#define VSC_NET_PUBLISH_RANGES 64u   /* completions published at least this often (ranges): netvsc's NAPI weight */
 #define VSC_NET_PKT_MAX 4624u        /* netvsc's max inbound packet (§5.4) */
 #define VSC_NET_CTRL_TID 0x100000u   /* transaction ids of control/init requests (data: 1 + section) */
 #define VSC_NET_MTU_MIN 68u          /* ETH_MIN_MTU: smaller sections are refused (§7.3) */
@@ -150,6 +151,7 @@ struct vsc_net {
         uint64_t rx_comp[VSC_NET_MAX_RX_COMPS];
         uint32_t rx_comp_status[VSC_NET_MAX_RX_COMPS];
         uint32_t rx_comp_n;
+        uint32_t rx_ranges_unpublished; /* ranges completed since the last publish */
         vsc_net_rx_fn rx;
         void *rx_opaque;
         struct vsc_net_stats stats;
