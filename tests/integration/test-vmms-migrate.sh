@@ -220,6 +220,10 @@ for try in 1 2 3 4 5; do
   if [ "$rc" = 1 ]; then refused=1; break; fi
   [ "$rc" = 0 ] || fail "migrate without auto-converge exited $rc: $out"
   echo "  (try $try: the budget was met, the vCPU starved for a pass; moving back)"
+  # Migrate returns once B runs the VM; A removes its copy when its worker
+  # has ended, a moment later (docs/dbus-api.md), and refuses it back until
+  # then ("VM id ... exists here": seen under ASan)
+  wait_for 30 "the VM gone from A" sh -c "! '$VMCTL_BIN' --address='$ADDR' show dirty >/dev/null 2>&1"
   ADDR=$ADDRB wait_state dirty Running 30
   ADDR=$ADDRB expect_rc 0 vmctl migrate dirty localhost:$PA
   wait_state dirty Running 30
