@@ -237,11 +237,6 @@ TEST(client_frames_both_ways_through_the_kernel) {
         env_down(&e);
 }
 
-/* A guest that stopped polling and then closes the NIC finds the frames
- * still in flight in its receive buffer: close completes their transfer
- * pages without passing a frame on (the test guest closes at CPL0, where
- * parsing a full 16 MiB buffer took seconds on a PVM host), and HALT's
- * completion behind them is still found. */
 /* n datagrams from a host socket to the guest, returned once the provider
  * has posted them all into the receive buffer; the client does not poll. */
 static void post_unpolled(struct env *e, const char *tap, unsigned n) {
@@ -263,6 +258,11 @@ static void post_unpolled(struct env *e, const char *tap, unsigned n) {
         close(s);
 }
 
+/* A guest that stopped polling and then closes the NIC finds the frames
+ * still in flight in its receive buffer: close completes their transfer
+ * pages without passing a frame on (the test guest closes at CPL0, where
+ * parsing a full 16 MiB buffer took seconds on a PVM host), and HALT's
+ * completion behind them is still found. */
 TEST(client_close_completes_frames_in_flight_without_passing_them_on) {
         struct env e;
         env_up(&e, "vscc1");
