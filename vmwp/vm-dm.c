@@ -101,7 +101,7 @@ void vmwp_vm_dm_free(struct vmwp_vm *vm) {
 }
 
 static void add_bytes(struct json_object *o, const char *key, uint64_t pages) {
-        json_object_object_add(o, key, json_object_new_int64((int64_t)MIN(pages << VID_PAGE_SHIFT, (uint64_t)INT64_MAX)));
+        vmwp_json_add_u64(o, key, pages << VID_PAGE_SHIFT);
 }
 
 int vmwp_vm_memory(struct vmwp_vm *vm, bool set, uint64_t target_bytes, struct json_object *into) {
