@@ -296,11 +296,18 @@ note "$(name_of "$Y") comes back; vm1 stopped with save_on_stop: its state goes 
 node_start "$Y"
 wait_for 90 "$(name_of "$Y") online again" sh -c "nsenter -t \$(cat '$T/$X/pid') -m -n -u crm_mon -1 2>/dev/null | grep -q 'Online: \[ hosta hostb \]'"
 [ "$(running_on)" = "$X" ] || fail "vm1 runs on '$(running_on)' after $(name_of "$Y") came back"
+# The rejoin settles first: crm_mon shows the node online before the join
+# has finished, and the join's CIB sync may replace the DC's CIB with the
+# returning node's copy, a parameter set meanwhile with it.
+on "$X" crm_resource --wait --timeout=60s >/dev/null 2>&1 || fail "the cluster did not settle after $(name_of "$Y") came back"
 on "$X" crm_resource -r vm1 -p save_on_stop -v true >/dev/null 2>&1 || fail "setting save_on_stop"
 # A reload (no restart: every parameter but vm and config is read afresh);
 # a stop before it would run with the parameters of the last start.
-wait_for 30 "the reload for save_on_stop" grep -q "Result of reload operation for vm1 on $(name_of "$X"): ok" \
-  "$T/$X/log-pacemaker/pacemaker.log"
+reloaded() { grep -q "Result of reload operation for vm1 on $(name_of "$X"): ok" "$T/$X/log-pacemaker/pacemaker.log"; }
+for _ in $(seq 300); do reloaded && break; sleep 0.1; done
+reloaded || fail "no reload for save_on_stop in 30 s; save_on_stop in the CIB: '$(on "$X" crm_resource -r vm1 -g save_on_stop 2>&1)';" \
+  "vm1's operations: $(grep -E "Result of [a-z_]+ operation for vm1|Initiating [a-z_-]+ operation vm1|vm1.*changed" \
+    "$T/$X/log-pacemaker/pacemaker.log" | tail -n 8 | cut -c1-200)"
 w=$(prog "$X" written) a=$(prog "$X" answered)
 wait_for 30 "traffic on $X" moved "$X" "$w" "$a"
 # A lower bound of what the guest wrote before the save (the node forgets
