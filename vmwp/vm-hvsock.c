@@ -141,14 +141,14 @@ void vmwp_vm_hvsock_stats(struct vmwp_vm *vm, struct json_object *into) {
         if (!o)
                 return;
         json_object_object_add(o, "live", json_object_new_int64(s.live));
-        json_object_object_add(o, "guest_connects", json_object_new_int64((int64_t)s.guest_connects));
-        json_object_object_add(o, "host_connects", json_object_new_int64((int64_t)s.host_connects));
-        json_object_object_add(o, "refused", json_object_new_int64((int64_t)s.refused));
-        json_object_object_add(o, "opened", json_object_new_int64((int64_t)s.opened));
-        json_object_object_add(o, "closed", json_object_new_int64((int64_t)s.closed));
-        json_object_object_add(o, "timed_out", json_object_new_int64((int64_t)s.timed_out));
-        json_object_object_add(o, "protocol_errors", json_object_new_int64((int64_t)s.protocol_errors));
-        json_object_object_add(o, "bytes_to_host", json_object_new_int64((int64_t)s.bytes_to_host));
-        json_object_object_add(o, "bytes_to_guest", json_object_new_int64((int64_t)s.bytes_to_guest));
+        vmwp_json_add_u64(o, "guest_connects", s.guest_connects);
+        vmwp_json_add_u64(o, "host_connects", s.host_connects);
+        vmwp_json_add_u64(o, "refused", s.refused);
+        vmwp_json_add_u64(o, "opened", s.opened);
+        vmwp_json_add_u64(o, "closed", s.closed);
+        vmwp_json_add_u64(o, "timed_out", s.timed_out);
+        vmwp_json_add_u64(o, "protocol_errors", s.protocol_errors);
+        vmwp_json_add_u64(o, "bytes_to_host", s.bytes_to_host);
+        vmwp_json_add_u64(o, "bytes_to_guest", s.bytes_to_guest);
         json_object_object_add(into, "hvsock", o);
 }
