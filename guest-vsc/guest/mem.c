@@ -12,6 +12,12 @@
 extern uint8_t __image_end[];
 extern uint64_t boot_pdpt[512];
 
+/* Read once at boot, at CPL0: on the PVM host CPUID at CPL3 runs on the
+ * real CPU and reports the host's features (docs/pvm-host-notes.md), where
+ * the VM's CPUID, which KVM enforces, may lack Page1GB; a PDPT entry with
+ * PS set then faults with the reserved-bit error code. */
+static bool gib_pages;
+
 static bool cpu_has_gib_pages(void) {
         uint32_t r[4];
         cpuid(0x80000000, 0, r);
@@ -60,7 +66,6 @@ static void pick_pool(const struct guest_boot *b) {
 int mem_map_identity(uint64_t start, uint64_t end) {
         if (end > 512 * GIB)
                 return -ERANGE; /* one PDPT */
-        bool gib_pages = cpu_has_gib_pages();
         for (uint64_t g = start / GIB < BOOT_MAP_GIB ? BOOT_MAP_GIB : start / GIB; g * GIB < end; g++) {
                 if (boot_pdpt[g] & PTE_P)
                         continue;
@@ -112,6 +117,7 @@ int mem_init(const struct guest_boot *b) {
                 pool.bitmap[i / 64] |= 1ull << (i % 64);
         pool.hint = bitmap_pages;
         pool.mapped_top = 4 * GIB;
+        gib_pages = cpu_has_gib_pages();
         return map_high(b);
 }
 
