@@ -12,10 +12,9 @@
 extern uint8_t __image_end[];
 extern uint64_t boot_pdpt[512];
 
-/* Read once at boot, at CPL0: on the PVM host CPUID at CPL3 runs on the
- * real CPU and reports the host's features (docs/pvm-host-notes.md), where
- * the VM's CPUID, which KVM enforces, may lack Page1GB; a PDPT entry with
- * PS set then faults with the reserved-bit error code. */
+/* Read once at boot, at CPL0: on the PVM host CPUID at CPL3 answers with
+ * bits the VM's CPUID lacks, Page1GB among them (docs/pvm.md), and KVM,
+ * which enforces the VM's, faults a PDPT entry with PS set (reserved bit). */
 static bool gib_pages;
 
 static bool cpu_has_gib_pages(void) {
