@@ -21,6 +21,12 @@ if [ ! -e "$root/.complete" ]; then
   command -v apt-get >/dev/null || skip "apt-get not available"
   command -v dpkg-deb >/dev/null || skip "dpkg-deb not available"
   mkdir -p "$cache" 2>/dev/null || skip "cannot create $cache (set VM_CACHE_DIR)"
+  # One fetch at a time per package (scripts/test.sh --ci fetches ahead
+  # while a test may ask too): the second caller waits, then finds it.
+  exec 9>"$cache/.$pkg.lock" || skip "cannot write to $cache"
+  flock 9 || skip "cannot lock $cache/.$pkg.lock"
+fi
+if [ ! -e "$root/.complete" ]; then
   tmp=$(mktemp -d "$cache/.download.XXXXXX") || skip "cannot write to $cache"
   trap 'rm -rf "$tmp"' EXIT
   # Package lists may be missing (a fresh machine): refreshed once, as
