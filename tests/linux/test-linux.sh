@@ -33,6 +33,11 @@ export VM_BUILD_DIR=${VM_BUILD_DIR:-$src/build/debug}
 # Run the whole test inside a network namespace of its own.
 if [ -z "${LT_IN_NETNS:-}" ]; then
 	[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (network namespace, TAP, /dev/kvm)"; exit 77; }
+	# The Debian packages come from the registry, which the namespace
+	# cannot reach: fetched into their caches here, found there inside.
+	"$src/tests/lib/debian-kernel.sh" >/dev/null || exit $?
+	"$src/tests/lib/debian-package.sh" hyperv-daemons >/dev/null || { echo "FAIL: hyperv-daemons cannot be had"; exit 1; }
+	"$src/tests/lib/debian-package.sh" ethtool >/dev/null || { echo "FAIL: ethtool cannot be had"; exit 1; }
 	ns=vmstack-lt-$$
 	ip netns add "$ns" || { echo "SKIP: cannot create a network namespace"; exit 77; }
 	LT_IN_NETNS=$ns ip netns exec "$ns" "$0" "$@"
