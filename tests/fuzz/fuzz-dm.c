@@ -102,7 +102,8 @@ static void state(const uint8_t *data, size_t size) {
         s.tag = DMVSP_CHANNEL_STATE_TAG;
         struct dmvsp_channel_state cs;
         if (dmvsp_channel_state_decode(&s, &cs, err, sizeof err) == 0 &&
-            (cs.op > DMVSP_OP_HOT_ADD || cs.op_done > cs.op_pages || (cs.op && !cs.caps_done)))
+            (cs.op > DMVSP_OP_HOT_ADD || cs.op_done > cs.op_pages || (cs.op && !cs.caps_done) ||
+             (cs.late_hot_add && (!cs.caps_done || cs.op == DMVSP_OP_HOT_ADD))))
                 abort();
 }
 

@@ -775,6 +775,64 @@ TEST(a_balloon_answered_half_before_a_save_is_finished_after_the_restore) {
         env_free(&e);
 }
 
+/* A guest that onlines hot-added memory slower than the timeout (a stock
+ * kernel on our PVM host: 199 s for a GiB): no other hot-add goes out while
+ * its answer is awaited, also across a save and restore, and the late
+ * answer counts the memory it added; the device then hot-adds again. */
+TEST(a_slow_guest_s_late_hot_add_answer_is_counted) {
+        static struct env e;
+        env_init(&e, 300); /* a one-block hot-add times out after 400 ms */
+        connect_linux(&e);
+        dmvsp_set_target(e.dm, RAM_PAGES + 1024);
+        struct dm_hot_add h;
+        g_recv(&e, DM_MEM_HOT_ADD_REQUEST, (uint8_t *)&h, sizeof h);
+        ASSERT_EQ(DM_RANGE_COUNT(h.range), (uint64_t)DM_HOT_ADD_BLOCK_PAGES);
+        WAIT_FOR(stats(&e).timeouts == 1);
+        struct dmvsp_status s = status(&e);
+        ASSERT_EQ(s.op, DMVSP_OP_NONE);
+        ASSERT_FALSE(s.can_hot_add);
+        ASSERT_NOT_NULL(strstr(s.note, "its late answer is waited for"));
+        dmvsp_set_target(e.dm, RAM_PAGES + 2 * DM_HOT_ADD_BLOCK_PAGES);
+        g_nothing(&e, 500);
+
+        /* saved and restored while the answer is awaited */
+        ASSERT_OK(dmvsp_quiesce(e.dm));
+        ASSERT_OK(vmbus_server_quiesce(e.srv));
+        struct both bo = { e.srv, e.dm };
+        uint8_t *map;
+        size_t len;
+        struct vmstate_section secs[32];
+        int n = vmstate_test_save(save_both, &bo, &map, &len, secs, ARRAY_SIZE(secs));
+        vmbus_server_free(e.srv);
+        dmvsp_free(e.dm);
+        rebuild_restored(&e, secs, (size_t)n);
+        vmbus_server_resume(e.srv);
+        dmvsp_resume(e.dm);
+        ASSERT_EQ(status(&e).hot_added, 0u);
+        g_nothing(&e, 300);
+
+        struct dm_hot_add_response r = { .hdr = hdr(&e, DM_MEM_HOT_ADD_RESPONSE, sizeof r),
+                                         .page_count = DM_HOT_ADD_BLOCK_PAGES, .result = 1 };
+        g_send(&e, &r, sizeof r);
+        WAIT_FOR(status(&e).hot_added == DM_HOT_ADD_BLOCK_PAGES);
+        ASSERT_EQ(stats(&e).late_hot_add_pages, (uint64_t)DM_HOT_ADD_BLOCK_PAGES);
+        ASSERT_EQ(stats(&e).bad_messages, 0u);
+        /* answered: the rest of the target is asked for, past that block */
+        g_recv(&e, DM_MEM_HOT_ADD_REQUEST, (uint8_t *)&h, sizeof h);
+        ASSERT_EQ(DM_RANGE_START(h.range), WINDOW_PFN + DM_HOT_ADD_BLOCK_PAGES);
+        r.hdr = hdr(&e, DM_MEM_HOT_ADD_RESPONSE, sizeof r);
+        g_send(&e, &r, sizeof r);
+        WAIT_FOR(status(&e).hot_added == 2u * DM_HOT_ADD_BLOCK_PAGES && status(&e).op == DMVSP_OP_NONE);
+        ASSERT_EQ(status(&e).note[0], 0);
+        /* a second answer to the late request is out of turn */
+        r.hdr = hdr(&e, DM_MEM_HOT_ADD_RESPONSE, sizeof r);
+        g_send(&e, &r, sizeof r);
+        WAIT_FOR(stats(&e).bad_messages == 1);
+        ASSERT_EQ(status(&e).hot_added, 2u * DM_HOT_ADD_BLOCK_PAGES);
+        munmap(map, len);
+        env_free(&e);
+}
+
 TEST(the_target_is_clamped_to_the_minimum_and_the_maximum) {
         static struct env e;
         env_init(&e, 30000);

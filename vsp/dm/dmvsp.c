@@ -214,6 +214,35 @@ static void on_late_balloon_response(struct dmvsp *dm, const struct dm_guest_msg
         changed(dm, true, now);
 }
 
+/* The answer to a hot-add request that timed out (a guest that onlines
+ * memory slowly: minutes for a GiB where its kernel runs emulated): the
+ * pages it says it added are the window's from hot_added on, which no
+ * request has named since, and are counted as an answer in time would
+ * have been, within what the host made RAM. All of them, or a transient
+ * failure: the device hot-adds again. */
+static void on_late_hot_add_response(struct dmvsp *dm, const struct dm_guest_msg *m, uint64_t now) {
+        uint64_t asked = dm->cs.late_hot_add;
+        uint64_t n = MIN(MIN((uint64_t)m->page_count, asked), dm->hot_add_ready - dm->hot_added);
+        dm->cs.late_hot_add = 0;
+        dm->hot_added += n;
+        dm->stats.pages_hot_added += n;
+        dm->stats.late_hot_add_pages += n;
+        dm_pages_set_usable(&dm->pages, dm_window(dm), dm->hot_added);
+        if (n == asked) {
+                dm->hot_add_dead = false;
+                dm->note[0] = 0;
+                dm->retry_us = 0;
+        } else if (n == 0 && m->result == 0) {
+                dm->hot_add_dead = false;
+                dm->stats.hot_add_failures++;
+                fell_short(dm, now, "the guest could not add memory this time");
+        } else {
+                snprintf(dm->note, sizeof dm->note, "the guest added %llu of %llu pages late and takes no more",
+                         (unsigned long long)n, (unsigned long long)asked);
+        }
+        changed(dm, true, now);
+}
+
 static void on_hot_add_response(struct dmvsp *dm, const struct dm_guest_msg *m, uint64_t now) {
         uint64_t n = MIN((uint64_t)m->page_count, dm->cs.op_pages);
         dm->hot_added += n;
@@ -315,6 +344,10 @@ static void on_message(struct dmvsp *dm, const uint8_t *p, size_t len, uint64_t 
                         on_hot_add_response(dm, &m, now);
                         return;
                 }
+                if (dm->cs.late_hot_add && dm->cs.caps_done) {
+                        on_late_hot_add_response(dm, &m, now);
+                        return;
+                }
                 break;
         }
         dm->stats.bad_messages++; /* out of turn: unsolicited or before the negotiation */
@@ -349,7 +382,7 @@ static void serve(struct dmvsp *dm, uint64_t now) {
 static uint64_t op_timeout_us(const struct dmvsp *dm) {
         uint64_t ms = dm->cfg.request_timeout_ms;
         if (dm->cs.op == DMVSP_OP_HOT_ADD)
-                ms += DIV_ROUND_UP(dm->cs.op_pages, (uint64_t)DM_HOT_ADD_BLOCK_PAGES) * DM_HOT_ADD_MS_PER_BLOCK;
+                ms += DIV_ROUND_UP(dm->cs.op_pages, (uint64_t)DM_HOT_ADD_BLOCK_PAGES) * ms / DM_HOT_ADD_BLOCK_TIMEOUT_DIV;
         return ms * 1000ull;
 }
 
@@ -361,10 +394,13 @@ static void check_timeout(struct dmvsp *dm, uint64_t now) {
         if (dm->cs.op == DMVSP_OP_NONE || now - dm->op_sent_us <= op_timeout_us(dm))
                 return;
         dm->stats.timeouts++;
-        /* A hot-add answered late may have added memory we no longer
-         * count: ask for no more. Ballooned pages taken so far stay. */
-        if (dm->cs.op == DMVSP_OP_HOT_ADD)
+        /* A hot-add the guest may still be working on: its answer is
+         * taken when it comes, and no other hot-add goes out until then.
+         * Ballooned pages taken so far stay. */
+        if (dm->cs.op == DMVSP_OP_HOT_ADD) {
                 dm->hot_add_dead = true;
+                dm->cs.late_hot_add = dm->cs.op_pages;
+        }
         if (dm->cs.op == DMVSP_OP_BALLOON) {
                 /* Still working on it, or stuck: its answer is taken when it
                  * comes, and nothing more is ballooned until then. */
@@ -372,7 +408,7 @@ static void check_timeout(struct dmvsp *dm, uint64_t now) {
                 dm->late_until_us = now + (uint64_t)DM_LATE_TIMEOUTS * dm->cfg.request_timeout_ms * 1000ull;
         }
         fell_short(dm, now, "the guest did not answer the %s request%s", dmvsp_op_to_string(dm->cs.op),
-                   dm->cs.late ? " in time: its late answer is waited for" : "");
+                   dm->cs.late || dm->cs.late_hot_add ? " in time: its late answer is waited for" : "");
         end_op(dm, now);
 }
 

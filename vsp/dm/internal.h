@@ -27,8 +27,10 @@ struct vmbus_device;
  * unless the target changes. */
 #define DM_RETRY_MS 10000u
 /* Linux onlines hot-added memory block by block and waits up to 5 s for
- * each: a hot-add answer may take that long per block. */
-#define DM_HOT_ADD_MS_PER_BLOCK 10000u
+ * each: a hot-add answer may take that long per block. A hot-add request
+ * has the request timeout plus this part of it per block (10 s at the
+ * default 30 s); its answer is still taken after that. */
+#define DM_HOT_ADD_BLOCK_TIMEOUT_DIV 3u
 /* A balloon request the guest has not answered in time is not withdrawn:
  * Linux answers only when it has allocated what it will give, however
  * long that takes (minutes for a GiB on a host that emulates the guest's

@@ -29,9 +29,13 @@ static const struct vmstate_field_desc channel_fields[] = {
         /* version 2 */
         { .id = 9, .kind = VMSTATE_U64, .min_version = 2, .offset = offsetof(struct dmvsp_channel_state, late),
           .size = sizeof(uint64_t), .name = "late" },
+        /* version 3 */
+        { .id = 10, .kind = VMSTATE_U64, .min_version = 3,
+          .offset = offsetof(struct dmvsp_channel_state, late_hot_add), .size = sizeof(uint64_t),
+          .name = "late_hot_add" },
 };
 const struct vmstate_desc dmvsp_channel_state_desc = {
-        .tag = DMVSP_CHANNEL_STATE_TAG, .version = 2, .fields = channel_fields,
+        .tag = DMVSP_CHANNEL_STATE_TAG, .version = 3, .fields = channel_fields,
         .n_fields = ARRAY_SIZE(channel_fields), .name = "dynamic memory channel",
 };
 
@@ -55,6 +59,9 @@ static const char *channel_state_bad(const struct dmvsp_channel_state *st) {
                 return "op_pfn";
         if (st->late > DM_BALLOON_STEP_MAX || (st->late && !st->caps_done))
                 return "late";
+        /* while a late hot-add answer is awaited no other hot-add goes out */
+        if (st->late_hot_add && (!st->caps_done || st->op == DMVSP_OP_HOT_ADD))
+                return "late_hot_add";
         return NULL;
 }
 
@@ -270,6 +277,9 @@ int dm_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request
             (st.op_pfn < dm->cfg.hot_add_pfn || st.op_pages > dm->cfg.hot_add_pages ||
              st.op_pfn - dm->cfg.hot_add_pfn > dm->cfg.hot_add_pages - st.op_pages))
                 return errorf(err, errlen, -EINVAL, "section DMCH #%u: a hot-add outside this VM's window", relid);
+        if (st.late_hot_add > dm->cfg.hot_add_pages)
+                return errorf(err, errlen, -EINVAL, "section DMCH #%u: a late hot-add larger than this VM's window",
+                              relid);
         if ((r = dmvsp_quiesce(dm)) < 0 || (r = dm_doorbell_add(dm, vmbus_channel_event_fd(ch))) < 0)
                 return errorf(err, errlen, r, "dynamic memory: %s", strerror(-r));
         pthread_mutex_lock(&dm->lock);

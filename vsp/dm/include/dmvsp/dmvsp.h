@@ -100,6 +100,7 @@ struct dmvsp_stats {
         uint64_t bad_ranges;     /* pages claimed given up that were not the guest's to give */
         uint64_t timeouts;
         uint64_t late_pages; /* given in a late answer to a balloon request that timed out */
+        uint64_t late_hot_add_pages; /* taken in by a late answer to a hot-add request that timed out */
 };
 void dmvsp_get_stats(struct dmvsp *dm, struct dmvsp_stats *out);
 
@@ -206,6 +207,9 @@ struct dmvsp_channel_state {
         /* Pages a balloon request that timed out may still bring: the
          * guest's late answer is taken (docs/dynamic-memory.md). */
         uint64_t late;
+        /* Pages of a hot-add request that timed out: its late answer is
+         * taken, and no other hot-add goes out until it came (version 3). */
+        uint64_t late_hot_add;
 };
 extern const struct vmstate_desc dmvsp_channel_state_desc;
 int dmvsp_channel_state_decode(const struct vmstate_section *s, struct dmvsp_channel_state *out, char *err,
