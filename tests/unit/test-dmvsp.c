@@ -656,6 +656,17 @@ static int restore_both(struct env *e, const struct vmstate_section *secs, size_
         return r < 0 ? r : dmvsp_restore(e->dm, secs, n, err, errlen);
 }
 
+/* Quiesced, saved and freed: the state's sections in secs, n returned. */
+static int save_and_free(struct env *e, uint8_t **map, size_t *len, struct vmstate_section *secs, size_t cap) {
+        ASSERT_OK(dmvsp_quiesce(e->dm));
+        ASSERT_OK(vmbus_server_quiesce(e->srv));
+        struct both bo = { e->srv, e->dm };
+        int n = vmstate_test_save(save_both, &bo, map, len, secs, cap);
+        vmbus_server_free(e->srv);
+        dmvsp_free(e->dm);
+        return n;
+}
+
 /* A fresh server and device with the state restored (it must be). */
 static void rebuild_restored(struct env *e, const struct vmstate_section *secs, size_t n) {
         char err[300] = "";
@@ -686,15 +697,10 @@ TEST(a_balloon_answered_half_before_a_save_is_finished_after_the_restore) {
         g_balloon_response(&e, half, 4, true);
         WAIT_FOR(status(&e).ballooned == 2048);
 
-        ASSERT_OK(dmvsp_quiesce(e.dm));
-        ASSERT_OK(vmbus_server_quiesce(e.srv));
-        struct both bo = { e.srv, e.dm };
         uint8_t *map;
         size_t len;
         struct vmstate_section secs[32];
-        int n = vmstate_test_save(save_both, &bo, &map, &len, secs, ARRAY_SIZE(secs));
-        vmbus_server_free(e.srv);
-        dmvsp_free(e.dm);
+        int n = save_and_free(&e, &map, &len, secs, ARRAY_SIZE(secs));
         pthread_mutex_lock(&e.o.lock);
         e.o.hot_add_calls = 0;
         pthread_mutex_unlock(&e.o.lock);
@@ -760,12 +766,7 @@ TEST(a_balloon_answered_half_before_a_save_is_finished_after_the_restore) {
         /* Saved again with nothing outstanding (what a stock guest's VM
          * looks like most of the time): restored as it was. The first
          * KVM run found such a state refused ("op_pages without an op"). */
-        ASSERT_OK(dmvsp_quiesce(e.dm));
-        ASSERT_OK(vmbus_server_quiesce(e.srv));
-        bo = (struct both){ e.srv, e.dm };
-        n = vmstate_test_save(save_both, &bo, &map, &len, secs, ARRAY_SIZE(secs));
-        vmbus_server_free(e.srv);
-        dmvsp_free(e.dm);
+        n = save_and_free(&e, &map, &len, secs, ARRAY_SIZE(secs));
         rebuild_restored(&e, secs, (size_t)n);
         vmbus_server_resume(e.srv);
         dmvsp_resume(e.dm);
@@ -796,15 +797,10 @@ TEST(a_slow_guest_s_late_hot_add_answer_is_counted) {
         g_nothing(&e, 500);
 
         /* saved and restored while the answer is awaited */
-        ASSERT_OK(dmvsp_quiesce(e.dm));
-        ASSERT_OK(vmbus_server_quiesce(e.srv));
-        struct both bo = { e.srv, e.dm };
         uint8_t *map;
         size_t len;
         struct vmstate_section secs[32];
-        int n = vmstate_test_save(save_both, &bo, &map, &len, secs, ARRAY_SIZE(secs));
-        vmbus_server_free(e.srv);
-        dmvsp_free(e.dm);
+        int n = save_and_free(&e, &map, &len, secs, ARRAY_SIZE(secs));
         rebuild_restored(&e, secs, (size_t)n);
         vmbus_server_resume(e.srv);
         dmvsp_resume(e.dm);
