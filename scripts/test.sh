@@ -28,10 +28,9 @@ done
 scripts/deps.sh || exit 1
 jobs=$(nproc)
 # The stock-Linux test's Debian files (its kernel, hyperv-daemons,
-# ethtool), fetched into their cache while the builds run: a registry
-# that fails for minutes late in the run (seen: DNS out for over three
-# minutes) then costs nothing. A failure here fails nothing; the test
-# fetches again.
+# ethtool), fetched into their cache while the builds run: the network is
+# needed at the start of the run, not 25 minutes into it. A failure here
+# fails nothing; the test fetches again.
 prefetch=""
 if [ "$ci" -eq 1 ] && [ -z "$labels" ]; then
   mkdir -p build
