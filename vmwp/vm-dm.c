@@ -137,7 +137,7 @@ void vmwp_vm_dm_stats(struct vmwp_vm *vm, struct json_object *into) {
         struct json_object *o = json_object_new_object();
         if (!o)
                 return;
-#define U(k) json_object_object_add(o, #k, json_object_new_int64((int64_t)MIN(s.k, (uint64_t)INT64_MAX)))
+#define U(k) vmwp_json_add_u64(o, #k, s.k)
         U(negotiations), U(refused_versions), U(status_reports), U(balloon_requests), U(pages_ballooned);
         U(unballoon_requests), U(pages_unballooned), U(hot_add_requests), U(pages_hot_added), U(hot_add_failures);
         U(bad_messages), U(bad_ranges), U(timeouts), U(late_pages), U(late_hot_add_pages);
