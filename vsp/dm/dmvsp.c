@@ -214,52 +214,48 @@ static void on_late_balloon_response(struct dmvsp *dm, const struct dm_guest_msg
         changed(dm, true, now);
 }
 
-/* The answer to a hot-add request that timed out (a guest that onlines
- * memory slowly: minutes for a GiB where its kernel runs emulated): the
- * pages it says it added are the window's from hot_added on, which no
- * request has named since, and are counted as an answer in time would
- * have been, within what the host made RAM. All of them, or a transient
- * failure: the device hot-adds again. */
-static void on_late_hot_add_response(struct dmvsp *dm, const struct dm_guest_msg *m, uint64_t now) {
-        uint64_t asked = dm->cs.late_hot_add;
+/* The guest's answer to a hot-add of `asked` pages, in time or late: the
+ * pages it says it added are the window's from hot_added on, counted
+ * within what the host made RAM. All of them, or a transient failure (0
+ * pages, result 0): the device may hot-add again. Fewer than asked (or a
+ * refusal it calls success): the guest will take no more (hv/dm.h). */
+static uint64_t take_hot_add_answer(struct dmvsp *dm, const struct dm_guest_msg *m, uint64_t asked, bool late,
+                                    uint64_t now) {
         uint64_t n = MIN(MIN((uint64_t)m->page_count, asked), dm->hot_add_ready - dm->hot_added);
-        dm->cs.late_hot_add = 0;
         dm->hot_added += n;
         dm->stats.pages_hot_added += n;
-        dm->stats.late_hot_add_pages += n;
         dm_pages_set_usable(&dm->pages, dm_window(dm), dm->hot_added);
         if (n == asked) {
                 dm->hot_add_dead = false;
                 dm->note[0] = 0;
-                dm->retry_us = 0;
         } else if (n == 0 && m->result == 0) {
                 dm->hot_add_dead = false;
                 dm->stats.hot_add_failures++;
                 fell_short(dm, now, "the guest could not add memory this time");
         } else {
-                snprintf(dm->note, sizeof dm->note, "the guest added %llu of %llu pages late and takes no more",
-                         (unsigned long long)n, (unsigned long long)asked);
+                dm->hot_add_dead = true;
+                snprintf(dm->note, sizeof dm->note, "the guest added %llu of %llu pages%s and takes no more",
+                         (unsigned long long)n, (unsigned long long)asked, late ? " late" : "");
         }
+        return n;
+}
+
+/* The answer to a hot-add request that timed out (a guest that onlines
+ * memory slowly: minutes for a GiB where its kernel runs emulated): no
+ * request has named the window since, so it is taken as an answer in time
+ * would have been. */
+static void on_late_hot_add_response(struct dmvsp *dm, const struct dm_guest_msg *m, uint64_t now) {
+        uint64_t asked = dm->cs.late_hot_add;
+        dm->cs.late_hot_add = 0;
+        uint64_t n = take_hot_add_answer(dm, m, asked, true, now);
+        dm->stats.late_hot_add_pages += n;
+        if (n == asked)
+                dm->retry_us = 0;
         changed(dm, true, now);
 }
 
 static void on_hot_add_response(struct dmvsp *dm, const struct dm_guest_msg *m, uint64_t now) {
-        uint64_t n = MIN((uint64_t)m->page_count, dm->cs.op_pages);
-        dm->hot_added += n;
-        dm->stats.pages_hot_added += n;
-        dm_pages_set_usable(&dm->pages, dm_window(dm), dm->hot_added);
-        if (n == dm->cs.op_pages) {
-                dm->note[0] = 0;
-        } else if (n == 0 && m->result == 0) {
-                dm->stats.hot_add_failures++;
-                fell_short(dm, now, "the guest could not add memory this time");
-        } else {
-                /* Fewer pages than asked (or a refusal it calls success):
-                 * the guest will take no more (hv/dm.h). */
-                dm->hot_add_dead = true;
-                snprintf(dm->note, sizeof dm->note, "the guest added %llu of %llu pages and takes no more",
-                         (unsigned long long)n, (unsigned long long)dm->cs.op_pages);
-        }
+        (void)take_hot_add_answer(dm, m, dm->cs.op_pages, false, now);
         end_op(dm, now);
 }
 
