@@ -16,9 +16,12 @@
  * worker's side ends the relay, and so does stop_fd, telling the peer
  * (ABORT: it does not wait for a resume then); one on the link's calls
  * reconnect, which gives up after recover_ms, or, while ops->hold says
- * so, tries again and again. */
+ * so, tries again and again. A relay that ends with its link up closes it
+ * in order (linger). */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -377,6 +380,48 @@ static int recover(struct relay *r, int k) {
         return 0;
 }
 
+/* Whether the peer's end of the link is closed (its FIN came), as TCP
+ * tracks it: a recv's 0 cannot say, once a cancel shut our reading end.
+ * Not TCP (a socketpair): the recv's 0 says it. */
+static bool peer_closed(int fd) {
+        struct tcp_info ti;
+        socklen_t len = sizeof ti;
+        if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+                return true;
+        return ti.tcpi_state != TCP_ESTABLISHED && ti.tcpi_state != TCP_FIN_WAIT1 && ti.tcpi_state != TCP_FIN_WAIT2;
+}
+
+/* The relay ends with its link up: our FIN, then what the peer still
+ * sends is read and dropped until its own FIN, for half a second at most.
+ * A socket closed with bytes unread resets the link (RST), and a proxy
+ * between the two may then drop what it had not yet passed on: our
+ * ABORT, or our last ACK, which the peer needs to be done. */
+static void linger(struct relay *r) {
+        int fd = r->c->fd;
+        if (fd < 0)
+                return;
+        (void)shutdown(fd, SHUT_WR);
+        uint64_t deadline = now_us(CLOCK_MONOTONIC) + 500000;
+        for (;;) {
+                uint8_t buf[4096];
+                ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+                if (n > 0)
+                        continue;
+                if (n < 0 && errno != EAGAIN && errno != EINTR)
+                        return; /* reset, or gone */
+                if (n == 0 && peer_closed(fd))
+                        return;
+                uint64_t now = now_us(CLOCK_MONOTONIC);
+                if (now >= deadline)
+                        return;
+                int ms = (int)MIN((deadline - now) / 1000 + 1, 10ull);
+                if (n == 0) /* our reading end is shut: a poll would not wait */
+                        (void)poll(NULL, 0, ms);
+                else
+                        (void)poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, ms);
+        }
+}
+
 static bool done(const struct relay *r) {
         return r->fin_delivered && r->w_eof && r->acked == all_sent(r) && !out_pending(r) && !ack_due(r, true);
 }
@@ -444,6 +489,7 @@ int vmms_mig_relay_resumable(struct vmms_mig_conn *c, int wfd, const struct vmms
                 else if (lost && !done(&r))
                         ret = recover(&r, lost);
         }
+        linger(&r);
         free(r.ring);
         free(r.obuf);
         free(r.ibuf);

@@ -7,8 +7,11 @@
  * that stays cut fails both relays after the window; a peer that claims
  * bytes never sent is refused; a cancel ends both at once (ABORT); a held
  * channel (post-copy after its COMMIT) waits out a cut of any length,
- * while its worker is there. */
+ * while its worker is there; a stopped relay closes a TCP link in order,
+ * not with a reset. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -21,6 +24,7 @@
 #include "common/log.h"
 #include "common/test.h"
 #include "relay-link.h"
+#include "vmms/migchan.h"
 
 static uint8_t pattern(uint64_t i, unsigned seed) {
         uint64_t x = (i / 8 + 1) * 0x9e3779b97f4a7c15ull ^ seed;
@@ -263,6 +267,102 @@ TEST(a_hold_ends_with_its_worker) {
                 pthread_join(apps[i]->th, NULL);
         close(t.src.app_fd), close(t.dst.app_fd);
         ASSERT_EQ(t.l.reconnects, 0u);
+}
+
+/* A relay stopped while bytes from the peer wait unread in its socket
+ * (its worker does not take them) closes the link in order: the peer
+ * reads its ABORT and then the end of the stream. Closed with the bytes
+ * unread, the socket would reset the link, and a proxy between the two
+ * may then drop the ABORT (a CI run's post-copy move: the destination
+ * took the end for a cut and waited for the source). */
+TEST(a_stopped_relay_closes_its_tcp_link_without_a_reset) {
+        int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ASSERT_GE(lfd, 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t salen = sizeof sa;
+        ASSERT_OK(bind(lfd, (struct sockaddr *)&sa, sizeof sa));
+        ASSERT_OK(listen(lfd, 1));
+        ASSERT_OK(getsockname(lfd, (struct sockaddr *)&sa, &salen));
+        int a = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ASSERT_GE(a, 0);
+        ASSERT_OK(connect(a, (struct sockaddr *)&sa, sizeof sa));
+        int b = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        ASSERT_GE(b, 0);
+        close(lfd);
+        /* No reconnect: a stopped relay does not dial again. */
+        static struct link l = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .offer_fd = -1 };
+        l.cur = a;
+        static struct side s;
+        side_init(&s, &l, true, a, 5000);
+        int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        ASSERT_GE(efd, 0);
+        s.ops.stop_fd = efd;
+        ASSERT_OK(-pthread_create(&s.th, NULL, relay_main, &s));
+        /* DATA the relay's worker never reads, until the link holds
+         * what the relay can no longer take. */
+        static uint8_t body[VMMS_MIGCHAN_DATA_MAX];
+        uint8_t hdr[VMMS_MIGCHAN_RFRAME_SIZE];
+        vmms_migchan_rframe_build(hdr, VMMS_RFRAME_DATA, sizeof body);
+        size_t off = 0, frame = sizeof hdr + sizeof body;
+        uint64_t idle_since = now_us(CLOCK_MONOTONIC);
+        while (now_us(CLOCK_MONOTONIC) - idle_since < 300000) {
+                const uint8_t *p = off < sizeof hdr ? hdr + off : body + (off - sizeof hdr);
+                size_t k = off < sizeof hdr ? sizeof hdr - off : frame - off;
+                ssize_t n = send(b, p, k, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n > 0) {
+                        off = (off + (size_t)n) % frame;
+                        idle_since = now_us(CLOCK_MONOTONIC);
+                } else {
+                        ASSERT_EQ(errno, EAGAIN);
+                        usleep(10000);
+                }
+        }
+        /* As vmms's channel_cut: the stop, then the link's reading end shut. */
+        ASSERT_OK(eventfd_write(efd, 1));
+        (void)shutdown(a, SHUT_RD);
+        /* The relay's frames (quiet ACKs) up to its ABORT, then the end. */
+        bool aborted = false;
+        size_t have = 0;
+        uint8_t in[VMMS_MIGCHAN_RFRAME_SIZE + 8];
+        uint64_t deadline = now_us(CLOCK_MONOTONIC) + 5000000;
+        ssize_t n = -1;
+        while (now_us(CLOCK_MONOTONIC) < deadline) {
+                ASSERT_GE(poll(&(struct pollfd){ .fd = b, .events = POLLIN }, 1, 100), 0);
+                enum vmms_migchan_rframe type = 0;
+                uint32_t len = 0;
+                size_t want = VMMS_MIGCHAN_RFRAME_SIZE;
+                if (have >= want) {
+                        ASSERT_OK(vmms_migchan_rframe_parse(in, &type, &len));
+                        ASSERT_NE(type, VMMS_RFRAME_DATA);
+                        want += len;
+                }
+                if (have == want && type == VMMS_RFRAME_ABORT) {
+                        aborted = true;
+                        break;
+                }
+                if (have == want)
+                        have = 0, want = VMMS_MIGCHAN_RFRAME_SIZE;
+                n = recv(b, in + have, want - have, MSG_DONTWAIT);
+                if (n < 0 && errno == EAGAIN)
+                        continue;
+                ASSERT_GT(n, 0);
+                have += (size_t)n;
+        }
+        ASSERT_TRUE(aborted);
+        (void)shutdown(b, SHUT_WR); /* fails once the link was reset */
+        n = -1;
+        while (now_us(CLOCK_MONOTONIC) < deadline) {
+                (void)poll(&(struct pollfd){ .fd = b, .events = POLLIN }, 1, 100);
+                n = recv(b, in, sizeof in, MSG_DONTWAIT);
+                if (n >= 0 || errno != EAGAIN)
+                        break;
+        }
+        if (n < 0)
+                fprintf(stderr, "after the ABORT: %s\n", strerror(errno));
+        ASSERT_EQ(n, 0);
+        pthread_join(s.th, NULL);
+        ASSERT_ERROR(s.r, ECANCELED);
+        close(s.app_fd), close(b), close(efd);
 }
 
 TEST_MAIN();
