@@ -323,8 +323,8 @@ static int receive_records(struct vmwp_vm *vm, struct receiver *rc, int *state, 
                         mig_text(rc->buf, pl, why, sizeof why);
                         return errorf(err, errlen, -ECANCELED, "the source gave up: %s", why);
                 }
-                case MIG_STATE:
-                        if ((r = flush_disks(vm, err, errlen)) < 0)
+                case MIG_STATE: /* the source is paused, its disks synced */
+                        if ((r = flush_disks(vm, err, errlen)) < 0 || (r = vmwp_vm_activate_disks(vm, err, errlen)) < 0)
                                 return r;
                         return receive_state(vm, rc, state, err, errlen);
                 case MIG_COMMIT:

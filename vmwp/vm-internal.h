@@ -126,6 +126,10 @@ int vmwp_vm_add_disks(struct vmwp_vm *vm, char *err, size_t errlen);
  * why (may be empty on return) says what was wrong with the image. */
 struct disk;
 int vmwp_vm_open_disk(struct vmwp_vm *vm, uint32_t i, struct disk **out, char *why, size_t whylen);
+/* An incoming migration on shared storage opened its writable VHDX disks
+ * deferred (the source still ran on them): each is read again and taken
+ * (disk_activate), at the source's STATE, its disks synced. */
+int vmwp_vm_activate_disks(struct vmwp_vm *vm, char *err, size_t errlen);
 /* Every disk's image lock goes (disk_release_lock): a migration's source
  * whose guest runs on the destination now. Returns how many disks. */
 unsigned vmwp_vm_release_image_locks(struct vmwp_vm *vm);

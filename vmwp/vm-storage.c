@@ -55,9 +55,9 @@ static int allow_growth(struct vmwp_vm *vm, struct disk *d) {
 }
 
 static int open_disk(const struct vm_disk_config *dc, int fd, const int *parents, unsigned n_parents, bool no_lock,
-                     struct disk **out, char *why, size_t whylen) {
+                     bool deferred, struct disk **out, char *why, size_t whylen) {
         struct disk_options o = { .path = dc->path, .fd = fd, .read_only = dc->read_only,
-                                  .block_size = dc->sector_size, .no_lock = no_lock,
+                                  .block_size = dc->sector_size, .no_lock = no_lock, .deferred = deferred,
                                   .format = dc->format == VM_DISK_VHDX ? DISK_FORMAT_VHDX : DISK_FORMAT_RAW,
                                   .parent_fds = n_parents ? parents : NULL, .n_parent_fds = n_parents,
                                   .err = why, .errlen = whylen };
@@ -68,7 +68,7 @@ static int open_disk(const struct vm_disk_config *dc, int fd, const int *parents
 
 int vmwp_vm_open_disk_fds(struct vmwp_vm *vm, const struct vm_disk_config *dc, int fd, const int *parents,
                           unsigned n_parents, struct disk **out, char *why, size_t whylen) {
-        return open_disk(dc, fd, parents, n_parents, false, out, why, whylen);
+        return open_disk(dc, fd, parents, n_parents, false, false, out, why, whylen);
 }
 
 /* The disk image for config entry i: vmms's fd if it sent one, else the
@@ -82,7 +82,10 @@ int vmwp_vm_open_disk(struct vmwp_vm *vm, uint32_t i, struct disk **out, char *w
                 vm->disk_fds[i] = -1; /* disk_open owns it now, even on error */
         }
         unsigned n = take_parents(vm, i, parents);
-        int r = open_disk(dc, fd, parents, n, vm->incoming, out, why, whylen);
+        /* An incoming migration on shared storage: the source runs on the
+         * image until its STATE (a VHDX's metadata changes meanwhile, and
+         * its log is active): vmwp_vm_activate_disks takes it then. */
+        int r = open_disk(dc, fd, parents, n, vm->incoming, vm->incoming && !vm->incoming_disks, out, why, whylen);
         if (r < 0)
                 return r;
         r = allow_growth(vm, *out);
@@ -121,6 +124,17 @@ int vmwp_vm_disk_push(struct vmwp_vm *vm, const uint32_t *disks, const int *fds,
         }
         for (size_t i = 0; i < n; i++)
                 disk_push_commit(p[i]);
+        return 0;
+}
+
+int vmwp_vm_activate_disks(struct vmwp_vm *vm, char *err, size_t errlen) {
+        for (uint32_t i = 0; i < vm->cfg.n_disks && i < VM_DISKS_MAX; i++) {
+                char why[512];
+                int r = vm->disks[i] ? disk_activate(vm->disks[i], why, sizeof why) : 0;
+                if (r < 0)
+                        return errorf(err, errlen, r, "disks[%u] (%s): taking over the image: %s", i,
+                                      vm->cfg.disks[i].path, why);
+        }
         return 0;
 }
 

@@ -491,6 +491,61 @@ TEST(refusals_say_why) {
         ASSERT_EQ(fcntl(extra, F_GETFD), -1);
 }
 
+/* An incoming migration on shared storage: the destination opens the
+ * image while the source still runs on it (its log active, blocks still
+ * being allocated). Deferred, it writes nothing to the image and serves
+ * no request; activated after the source's last sync, it reads what the
+ * source allocated meanwhile and goes on writing. Opened writable at once
+ * (as before), it replayed the source's live log, wrote a header under
+ * it, and kept a BAT without the source's later blocks. */
+TEST(a_deferred_disk_takes_a_shared_image_as_the_source_left_it) {
+        char p[512];
+        const size_t n = 65536;
+        make_vhdx(p, sizeof p, "shared.vhdx", VHDX_DYNAMIC, 8 << 20, NULL);
+        struct disk *src = open_vhdx(p, false);
+        struct disk_queue *q;
+        ASSERT_EQ(disk_queue_new(8, &q), 0);
+        uint8_t *a = aligned(n), *b = aligned(n), *c = aligned(n), *r = aligned(n);
+        fill(a, n, 21), fill(b, n, 22), fill(c, n, 23);
+        ASSERT_EQ(rw(q, src, true, 1 << 20, a, n, false), (int)n);
+        ASSERT_EQ(flush(q, src), 0); /* its log is active now */
+        int fd = open(p, O_RDONLY | O_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        static uint8_t before[3 << 16], after[3 << 16]; /* the file identifier and both headers */
+        ASSERT_EQ(pread(fd, before, sizeof before, 0), (ssize_t)sizeof before);
+        struct disk_options o = { .path = p, .fd = -1, .format = DISK_FORMAT_VHDX, .no_lock = true,
+                                  .deferred = true, .err = err, .errlen = sizeof err };
+        struct disk *dst = NULL;
+        ASSERT_EQ(disk_open(&o, &dst), 0);
+        ASSERT_EQ(pread(fd, after, sizeof after, 0), (ssize_t)sizeof after);
+        ASSERT_EQ(memcmp(before, after, sizeof before), 0);
+        ASSERT_EQ(rw(q, dst, false, 1 << 20, r, n, false), -EIO);
+        ASSERT_EQ(rw(q, dst, true, 1 << 20, r, n, false), -EIO);
+        ASSERT_EQ(disk_resize(dst, 16 << 20, err, sizeof err), -EBUSY);
+        /* The source allocates another block, then pauses (its sync). */
+        ASSERT_EQ(rw(q, src, true, 5 << 20, b, n, false), (int)n);
+        ASSERT_EQ(flush(q, src), 0);
+        ASSERT_EQ(disk_sync_metadata(src), 0);
+        ASSERT_EQ(disk_activate(dst, err, sizeof err), 0);
+        ASSERT_EQ(disk_activate(dst, err, sizeof err), 0); /* once is enough; again, nothing */
+        expect_data(q, dst, 1 << 20, a, n);
+        expect_data(q, dst, 5 << 20, b, n);
+        disk_unref(src); /* the source ends: its close writes nothing */
+        ASSERT_EQ(rw(q, dst, true, 7 << 20, c, n, false), (int)n);
+        ASSERT_EQ(flush(q, dst), 0);
+        ASSERT_EQ(disk_sync_metadata(dst), 0);
+        struct vhdx *v;
+        ASSERT_EQ(vhdx_open(fd, 0, &v, err, sizeof err), 0);
+        struct vhdx_info vi;
+        vhdx_get_info(v, &vi);
+        ASSERT_EQ(vi.blocks_present, 3u);
+        vhdx_close(v);
+        disk_unref(dst);
+        disk_queue_free(q);
+        close(fd);
+        free(a), free(b), free(c), free(r);
+}
+
 static void cleanup(void) {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

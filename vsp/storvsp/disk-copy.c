@@ -110,6 +110,8 @@ static int fd_io(const struct disk *d, int fd, bool write, void *buf, size_t len
 int disk_read_sync(struct disk *d, uint64_t off, void *buf, size_t len) {
         if (!range_ok(d, off, len))
                 return -EINVAL;
+        if (d->deferred)
+                return -EIO;
         if (!d->vhdx)
                 return fd_io(d, d->fd, false, buf, len, off);
         uint8_t *p = buf;
@@ -132,6 +134,8 @@ int disk_read_sync(struct disk *d, uint64_t off, void *buf, size_t len) {
 int disk_write_sync(struct disk *d, uint64_t off, const void *buf, size_t len) {
         if (d->info.read_only)
                 return -EROFS;
+        if (d->deferred)
+                return -EIO;
         if (!range_ok(d, off, len))
                 return -EINVAL;
         if (!d->vhdx)
@@ -152,6 +156,8 @@ int disk_write_sync(struct disk *d, uint64_t off, const void *buf, size_t len) {
 int disk_zero_sync(struct disk *d, uint64_t off, uint64_t len) {
         if (d->info.read_only)
                 return -EROFS;
+        if (d->deferred)
+                return -EIO;
         if (!range_ok(d, off, len))
                 return -EINVAL;
         if (!d->vhdx && !d->info.block_device &&

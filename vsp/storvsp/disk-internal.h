@@ -16,6 +16,7 @@ struct disk {
         unsigned fd_gen;
         int fd;
         bool locked; /* holds the image's flock */
+        bool deferred; /* VHDX opened for inspection: disk_activate before any request */
         int uring_refs; /* atomic: io_urings that have the file registered */
         struct disk_info info;
         char note[160];

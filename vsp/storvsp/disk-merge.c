@@ -43,7 +43,7 @@ int disk_merge_prepare(struct disk *d, int pfd, struct disk_merge **out, char *e
                 return -ENOMEM;
         }
         *m = (struct disk_merge){ .d = d, .pfd = pfd, .words = disk_track_words(d) };
-        if (!d->vhdx || d->info.read_only || d->n_parents == 0) {
+        if (!d->vhdx || d->info.read_only || d->n_parents == 0 || d->deferred) {
                 r = -EINVAL, snprintf(why, sizeof why, "not a writable differencing VHDX disk");
         } else if ((r = same_file(pfd, d->parent_fds[0])) <= 0) {
                 r = r < 0 ? r : -EINVAL;

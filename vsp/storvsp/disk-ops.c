@@ -314,6 +314,8 @@ static int zeroes_advance(struct disk_queue *q, struct disk_op *op, int res) {
 }
 
 int disk_op_start(struct disk_queue *q, struct disk_op *op) {
+        if (op->req.disk->deferred) /* another process may still write its metadata */
+                return finish(op, -EIO);
         switch (op->req.kind) {
         case DISK_READ:
         case DISK_WRITE:

@@ -112,7 +112,11 @@ int disk_vhdx_open(struct disk *d, const struct disk_options *o) {
                 set_err(o, "", "a VHDX image must be a regular file");
                 return -EINVAL;
         }
-        int r = vhdx_open(d->fd, o->read_only ? 0 : VHDX_OPEN_WRITABLE, &d->vhdx, err, sizeof err);
+        /* Deferred: another process still writes the image (its log may be
+         * active): read as it is, nothing written, until disk_activate. */
+        d->deferred = o->deferred && !o->read_only;
+        int r = vhdx_open(d->fd, o->read_only ? 0 : d->deferred ? VHDX_OPEN_INSPECT : VHDX_OPEN_WRITABLE, &d->vhdx, err,
+                          sizeof err);
         if (r < 0) {
                 set_err(o, "", err);
                 return r;
@@ -139,7 +143,36 @@ int disk_vhdx_open(struct disk *d, const struct disk_options *o) {
          * after merges any image of the chain may become the writable one. */
         for (unsigned i = 0; !d->info.read_only && i < d->n_parents; i++)
                 d->info.max_file_size = MAX(d->info.max_file_size, vhdx_max_file_size(d->parents[i]));
-        if (info.log_replayed)
+        if (info.log_replayed && !d->deferred)
+                disk_note(d, "the image was not closed cleanly: its log was replayed");
+        return 0;
+}
+
+int disk_activate(struct disk *d, char *err, size_t errlen) {
+        if (!d->deferred)
+                return 0;
+        char why[512] = "";
+        struct vhdx *v = NULL;
+        struct vhdx_info was, now;
+        vhdx_get_info(d->vhdx, &was);
+        int r = vhdx_open(d->fd, VHDX_OPEN_WRITABLE, &v, why, sizeof why);
+        if (r == 0) {
+                vhdx_get_info(v, &now);
+                if (now.virtual_size != was.virtual_size || now.logical_sector_size != was.logical_sector_size ||
+                    now.type != was.type)
+                        r = -EINVAL, snprintf(why, sizeof why, "the image changed its size, sector size or type");
+        }
+        if (r == 0 && d->n_parents)
+                r = vhdx_set_parent(v, d->parents[0], why, sizeof why);
+        if (r < 0) {
+                vhdx_discard(v);
+                snprintf(err, errlen, "%s", why);
+                return r;
+        }
+        vhdx_discard(d->vhdx); /* an inspection: nothing to write */
+        d->vhdx = v;
+        d->deferred = false;
+        if (now.log_replayed)
                 disk_note(d, "the image was not closed cleanly: its log was replayed");
         return 0;
 }
@@ -178,7 +211,7 @@ int disk_push_prepare(struct disk *d, int fd, struct disk_push **out, char *err,
                 return -ENOMEM;
         }
         *p = (struct disk_push){ .d = d, .fd = fd };
-        if (!d->vhdx || d->info.read_only)
+        if (!d->vhdx || d->info.read_only || d->deferred)
                 r = -EINVAL, snprintf(why, sizeof why, "not a writable VHDX disk");
         else if (d->n_parents >= DISK_MAX_PARENTS)
                 r = -ELOOP, snprintf(why, sizeof why, "the chain would be deeper than %u", DISK_MAX_PARENTS);

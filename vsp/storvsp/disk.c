@@ -276,6 +276,8 @@ int disk_resize(struct disk *d, uint64_t size, char *err, size_t errlen) {
         if (size < now)
                 return errorf(err, errlen, -EINVAL, "shrinking a disk (%llu to %llu bytes) is not supported",
                               (unsigned long long)now, (unsigned long long)size);
+        if (d->deferred)
+                return errorf(err, errlen, -EBUSY, "the image is still another process's (an incoming migration)");
         if (!d->vhdx) { /* vmms grew the file or the device */
                 int r = raw_size(d, &raw);
                 if (r < 0)

@@ -47,6 +47,13 @@ struct disk_options {
         bool read_only;   /* open read-only; every write is refused with -EROFS */
         bool buffered;    /* never use O_DIRECT */
         bool no_lock;     /* skip the flock() that keeps two VMs off one image */
+        /* A writable VHDX image another process still writes (a shared
+         * image an incoming migration's source runs on): opened without
+         * writing anything to it or replaying its log, and no request is
+         * served (-EIO) until disk_activate reads it again, writable, once
+         * that process is done with it. Raw images and read-only disks: no
+         * effect. */
+        bool deferred;
         uint32_t block_size; /* logical block size the guest sees: 512 or 4096 (0: 512) */
         enum disk_format format; /* never probed from the content: the caller says */
         /* VHDX differencing chains: the parents, nearest first, opened
@@ -89,6 +96,14 @@ void disk_get_info(const struct disk *d, struct disk_info *info);
  * open the image (save, migration). Nothing to do for raw images. Call
  * with no request of the disk in flight. */
 int disk_sync_metadata(struct disk *d);
+/* A deferred disk (disk_options.deferred) takes its image as it is now:
+ * the VHDX is opened again, writable (a log left pending is replayed),
+ * checked against what it was (size, sector size, parent), and serves
+ * requests from then on. For an incoming migration once the source is
+ * paused and its disks synced (its STATE). 0 at once for any other disk;
+ * -errno with a sentence in err, the disk still deferred. Call with no
+ * request of the disk in flight. */
+int disk_activate(struct disk *d, char *err, size_t errlen);
 /* Lets the image lock go while the disk stays open and usable: for a
  * migration's source once the destination runs the guest (post-copy's
  * source serves pages long after that, and the destination's vmms waits

@@ -26,7 +26,13 @@ struct storvsp_device_config {
         struct storvsp_guest_memory gm; /* vmwp: gm_map on the partition */
         /* Guest RAM as the host maps it (vid_ram_regions + gm_map): registered
          * as io_uring fixed buffers per channel when RLIMIT_MEMLOCK allows
-         * (it pins them). n_ram = 0: no fixed buffers. */
+         * (it pins them). n_ram = 0: no fixed buffers. Not RAM the host
+         * may take back while the guest runs (a balloon punching holes in
+         * its memfd): a pinned page stays the fixed buffer's after the hole,
+         * while the guest gets a new one, and a raw disk's write would send
+         * the old page's bytes (measured: io_uring_prep_write_fixed after
+         * FALLOC_FL_PUNCH_HOLE writes the page as it was). vmwp registers
+         * none. */
         struct {
                 void *base;
                 size_t len;
