@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "common/fd-util.h"
 #include "common/macro.h"
 #include "common/test.h"
 #include "tests/lib/crash-sectors.h"
@@ -313,6 +314,28 @@ TEST(log_replay_after_crash_between_log_and_in_place) {
         fd = open_file("crash.vhdx", O_RDONLY);
         struct vhdx *ro;
         ASSERT_EQ(vhdx_open(fd, 0, &ro, err, sizeof err), -EROFS); /* read-only cannot replay */
+        /* an inspection opens it, reports the log, writes nothing and maps
+         * nothing (its BAT is the one before the log) */
+        char p0[256], *before, *after;
+        size_t n_before, n_after;
+        path_of(p0, sizeof p0, "crash.vhdx");
+        ASSERT_EQ(read_file(p0, 64u << 20, &before, &n_before), 0);
+        ASSERT_EQ(vhdx_open(fd, VHDX_OPEN_INSPECT, &ro, err, sizeof err), 0);
+        struct vhdx_info seen;
+        vhdx_get_info(ro, &seen);
+        ASSERT_TRUE(seen.log_replayed);
+        struct vhdx_extent e;
+        bool alloc;
+        ASSERT_EQ(vhdx_map(ro, 0, 4096, &e), -EBADF);
+        ASSERT_EQ(vhdx_map_chain(ro, 0, 4096, &e), -EBADF);
+        ASSERT_EQ(vhdx_map_write(ro, 0, 4096, &e, &alloc), -EROFS);
+        ASSERT_EQ(vhdx_grow(ro, 2 * size, err, sizeof err), -EROFS);
+        ASSERT_EQ(vhdx_commit(ro), 0);
+        ASSERT_EQ(vhdx_close(ro), 0);
+        ASSERT_EQ(read_file(p0, 64u << 20, &after, &n_after), 0);
+        ASSERT_EQ(n_after, n_before);
+        ASSERT_EQ(memcmp(before, after, n_after), 0);
+        free(before), free(after);
         close(fd);
         fd = open_file("crash.vhdx", O_RDWR);
         ASSERT_EQ(vhdx_open(fd, VHDX_OPEN_WRITABLE, &ro, err, sizeof err), 0);
@@ -323,8 +346,11 @@ TEST(log_replay_after_crash_between_log_and_in_place) {
         vread(ro, 0, b, 6 << 20);
         ASSERT_EQ(memcmp(a, b, 6 << 20), 0);
         ASSERT_EQ(vhdx_close(ro), 0);
-        /* clean now: a read-only open works */
+        /* clean now: a read-only open works; an inspection still maps nothing */
         ASSERT_EQ(vhdx_open(fd, 0, &ro, err, sizeof err), 0);
+        ASSERT_EQ(vhdx_close(ro), 0);
+        ASSERT_EQ(vhdx_open(fd, VHDX_OPEN_INSPECT, &ro, err, sizeof err), 0);
+        ASSERT_EQ(vhdx_map(ro, 0, 4096, &e), -EBADF);
         ASSERT_EQ(vhdx_close(ro), 0);
         close(fd);
         if (have_qemu_img())

@@ -60,7 +60,9 @@ struct vhdx_info {
 enum {
         VHDX_OPEN_WRITABLE = 1u << 0, /* the fd is O_RDWR; replay a pending log */
         /* Parse for inspection only: a pending log is reported in info, not
-         * refused (read-only) or replayed. vhdx_map is refused. */
+         * refused (read-only) or replayed, and nothing is ever written.
+         * vhdx_map and vhdx_map_chain are refused (-EBADF), vhdx_map_write
+         * and vhdx_grow too (-EROFS). */
         VHDX_OPEN_INSPECT = 1u << 1,
 };
 
