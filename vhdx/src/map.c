@@ -108,12 +108,11 @@ static int map_locked(struct vhdx *v, uint64_t voff, uint64_t len, struct vhdx_e
 static int range_ok(const struct vhdx *v, uint64_t voff, uint64_t len) {
         uint64_t ss = v->meta.logical_sector;
         /* an inspection's view is not the image's to read through: its log
-         * may be pending, and a writer elsewhere may be changing the BAT it
-         * read once (a migration's destination before the switch-over) */
+         * may be pending (needs_replay: only an inspection opens such an
+         * image), and a writer elsewhere may be changing the BAT it read
+         * once (a migration's destination before the switch-over) */
         if (v->flags & VHDX_OPEN_INSPECT)
                 return -EBADF;
-        if (v->needs_replay)
-                return -EROFS;
         if (len == 0 || voff % ss || len % ss || voff >= v->meta.virtual_size || len > v->meta.virtual_size - voff)
                 return -EINVAL;
         return 0;
