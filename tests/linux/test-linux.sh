@@ -684,11 +684,13 @@ cmp <(dd if="$T/images/disk.raw" bs=65536 skip=16 count=16 2>/dev/null) "$T/imag
 
 # Guest processes that died at their start on a PVM host (docs/pvm.md,
 # "Processes that die at their start"): the guest ran them again. A few
-# per run are the host's; many would be something new.
-died=$(tr -d '\r' <"$log" | grep -c '^LINUX process-died ')
-segv=$(tr -d '\r' <"$log" | grep -Ec '(segfault at|general protection fault) .* in busybox')
+# per run are the host's; many would be something new. The whole run's
+# console: host A's until the first move, host B's, host A's since.
+whole() { cat "$art/console-before-migration-to-b.log" "$art/console-before-migration-to-a.log" "$log" | tr -d '\r'; }
+died=$(whole | grep -c '^LINUX process-died ')
+segv=$(whole | grep -Ec '(segfault at|general protection fault) .* in busybox')
 note "guest processes that died of a signal: $segv (the kernel's reports), run again: $died"
-[ "$died" -le 10 ] || fail "$died guest processes died of a signal and were run again: $(tr -d '\r' <"$log" | grep '^LINUX process-died ' | head -3 | tr '\n' ' ')"
+[ "$died" -le 10 ] || fail "$died guest processes died of a signal and were run again: $(whole | grep '^LINUX process-died ' | head -3 | tr '\n' ' ')"
 
 save_artifacts
 note "milestones (s after Start; docs/pvm-host-notes.md: /init ~243 s, full run 6-10 min on an idle PVM host):"
