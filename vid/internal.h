@@ -44,9 +44,11 @@ struct vid_vp {
         bool thread_started;
         bool on_thread_exit; /* inside an exit callback: regs live in run->s.regs */
         uint64_t pvm_lstar;  /* the guest's LSTAR (PVM syscall trampoline) */
-        /* Throttling (throttle.c), this VP's thread only: the end of its
-         * guest share of the period (0: not throttled) and its timer. */
-        uint64_t throttle_due;
+        /* Throttling (throttle.c), this VP's thread only: the start of
+         * the period, the share it was timed for, the end of its guest
+         * share (0: not throttled) and its timer. */
+        uint64_t throttle_start, throttle_due;
+        unsigned throttle_pct;
         timer_t throttle_timer;
         bool throttle_timer_on;
 };

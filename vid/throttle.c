@@ -17,6 +17,10 @@
  * VP's slice to end. The same on any KVM host: the signal is what kicks a
  * VP out of KVM_RUN for a pause too.
  *
+ * A VP times each period for the share it saw at its start; a share set
+ * meanwhile moves the end of the guest share within that period, so a
+ * rise takes effect at once, not a period later.
+ *
  * Setting 0 turns it off: a VP that sees 0 deletes its timer; the
  * partition runs at full speed again. */
 #include <errno.h>
@@ -44,9 +48,9 @@ int vid_partition_set_throttle(struct vid_partition *p, unsigned pct) {
          * its sleep early). */
         pthread_cond_broadcast(&p->cond);
         pthread_mutex_unlock(&p->lock);
-        /* VPs in the guest see the new share at their next deadline (at
-         * most one period away); one that never had a timer must be told
-         * now, or it would run on unthrottled until its next exit. */
+        /* VPs in the guest are kicked to apply the new share now (one
+         * that never had a timer would run on unthrottled until its next
+         * exit, one timed for a lower share until its old deadline). */
         if (pct)
                 vid_kick_all(p);
         return 0;
@@ -104,6 +108,17 @@ void vid_vp_throttle(struct vid_vp *vp) {
                 return;
         }
         uint64_t now = vid_now_ns();
+        /* A new share within the period (the kick of set_throttle, or an
+         * exit) moves the end of its guest share at once: auto-converge
+         * raises the share every few ms, well inside one period, and a VP
+         * that ran out the share it started with would not slow down
+         * before the migration's last passes. */
+        if (vp->throttle_due && pct != vp->throttle_pct) {
+                vp->throttle_pct = pct;
+                vp->throttle_due = vp->throttle_start + VID_THROTTLE_PERIOD_NS / 100u * (100u - pct);
+                if (now < vp->throttle_due && timer_arm(vp, vp->throttle_due) < 0)
+                        timer_off(vp);
+        }
         if (vp->throttle_due && now < vp->throttle_due)
                 return; /* an exit inside this period's guest share */
         if (vp->throttle_due) { /* the guest share used up: the rest of the period out */
@@ -116,6 +131,8 @@ void vid_vp_throttle(struct vid_vp *vp) {
                         return;
                 }
         }
+        vp->throttle_start = now;
+        vp->throttle_pct = pct;
         vp->throttle_due = now + VID_THROTTLE_PERIOD_NS / 100u * (100u - pct);
         /* No timer (a host out of them): this VP sleeps only at its exits,
          * and a migration that needed the throttle says it did not converge. */

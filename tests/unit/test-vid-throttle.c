@@ -113,6 +113,30 @@ TEST(the_vp_sleeps_its_share_and_full_speed_returns_at_zero) {
         finish();
 }
 
+/* Auto-converge raises the share every pass, a few ms apart: a VP timed
+ * for 20 % (8 ms of guest time in its period) that is raised to 99 %
+ * must park at once, not run out the 8 ms first (a CI run: a migration's
+ * 20 passes came and went inside the first period, 0 ms parked). */
+TEST(a_raised_share_parks_the_vp_within_the_period) {
+        start();
+        usleep(20000);
+        ASSERT_OK(vid_partition_set_throttle(&p, 20));
+        usleep(1000); /* the VP starts its period: 8 ms in the guest */
+        ASSERT_OK(vid_partition_set_throttle(&p, 99));
+        usleep(6000); /* well before the old deadline */
+        uint64_t s0 = vid_partition_throttled_ns(&p);
+        ASSERT_OK(vid_partition_set_throttle(&p, 0)); /* ends the sleep under way, which counts it */
+        usleep(20000);
+        uint64_t slept = vid_partition_throttled_ns(&p) - s0;
+        fprintf(stderr, "raised from 20 %% to 99 %% 1 ms into the period: parked %.1f ms of the next 6\n",
+                (double)slept / 1e6);
+        /* Raised at once: parked since about 1 ms in, about 5 ms by the
+         * time 0 ends it (a loaded host delays the VP's start: then it
+         * starts at 99 % and parks even sooner). Before: 0. */
+        ASSERT_TRUE(slept >= 2000000);
+        finish();
+}
+
 TEST(shares_above_99_are_refused) {
         struct vid_partition q = { 0 };
         pthread_mutex_init(&q.lock, NULL);
