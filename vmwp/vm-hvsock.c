@@ -41,8 +41,14 @@ int vmwp_vm_hvsock_create(struct vmwp_vm *vm, char *err, size_t errlen) {
         vm->hvsock_listen_fd = -1;
         if (!vm->cfg.hvsock.enabled)
                 return 0;
+        /* The guest's connect waits 2 s of its own time (Linux's
+         * VSOCK_DEFAULT_CONNECT_TIMEOUT) for the offer to open; on a host
+         * that dilates its time, a wait in real time would give up first
+         * (a stock-Linux run on PVM: the guest busy inflating its balloon
+         * opened an offer already withdrawn, "Failed to establish GPADL"). */
         const struct hvsock_config hc = {
                 .max_connections = vm->cfg.hvsock.max_connections,
+                .offer_timeout_ms = HVSOCK_OFFER_TIMEOUT_MS * vmwp_vm_time_dilation(vm),
                 .connect = on_connect,
                 .connect_opaque = vm,
                 .thread_policy = sandbox_thread_hook,

@@ -839,7 +839,7 @@ int hvsock_new(const struct hvsock_config *cfg, struct hvsock **out) {
         if (!hs->cfg.max_pending)
                 hs->cfg.max_pending = 32;
         if (!hs->cfg.offer_timeout_ms)
-                hs->cfg.offer_timeout_ms = 5000;
+                hs->cfg.offer_timeout_ms = HVSOCK_OFFER_TIMEOUT_MS;
         if (!hs->cfg.hello_timeout_ms)
                 hs->cfg.hello_timeout_ms = 5000;
         hs->next_host_port = FIRST_HOST_PORT;

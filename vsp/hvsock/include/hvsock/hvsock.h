@@ -25,10 +25,15 @@
 struct vmbus_server;
 struct hvsock;
 
+#define HVSOCK_OFFER_TIMEOUT_MS 5000u
+
 struct hvsock_config {
         unsigned max_connections;  /* live connections, any state [256] */
         unsigned max_pending;      /* guest connects waiting for connect_done [32] */
-        unsigned offer_timeout_ms; /* an offer the guest has not opened by then is withdrawn [5000] */
+        /* An offer the guest has not opened by then is withdrawn
+         * [HVSOCK_OFFER_TIMEOUT_MS]: a wait on the guest, so the owner
+         * scales it with the guest's clock (vmwp: its time dilation). */
+        unsigned offer_timeout_ms;
         unsigned hello_timeout_ms; /* a host client must have sent its CONNECT line by then [5000] */
         /* The guest connects to port (0..0x7fffffff): find the host socket
          * and answer with hvsock_connect_done(token, fd or -errno), at once
