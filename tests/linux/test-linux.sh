@@ -691,6 +691,14 @@ died=$(whole | grep -c '^LINUX process-died ')
 segv=$(whole | grep -Ec '(segfault at|general protection fault) .* in busybox')
 note "guest processes that died of a signal: $segv (the kernel's reports), run again: $died"
 [ "$died" -le 10 ] || fail "$died guest processes died of a signal and were run again: $(whole | grep '^LINUX process-died ' | head -3 | tr '\n' ' ')"
+# The rounds' hv_sock connects that failed (the test needs one answer
+# before the moves and one after; more failures are reported, not failed:
+# a guest busy at emulated CPL0 can outlast its own 2 s connect timeout).
+hv_total=$(whole | grep -c '^LINUX hvsock round=')
+hv_failed=$(whole | grep '^LINUX hvsock round=' | grep -vc 'reply=host-echo:')
+note "hv_sock connects in the rounds: $hv_total, failed: $hv_failed ($(whole | grep '^LINUX hvsock round=' | grep -v 'reply=host-echo:' | sed 's/.*reply=//' | sort | uniq -c | tr -s ' ' | tr '\n' ';'))"
+[ -z "$(whole | grep 'Failed to establish GPADL')" ] ||
+	note "the guest's VMBus refused a GPADL: $(whole | grep -c 'Failed to establish GPADL') times"
 
 save_artifacts
 note "milestones (s after Start; docs/pvm-host-notes.md: /init ~243 s, full run 6-10 min on an idle PVM host):"
