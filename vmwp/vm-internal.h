@@ -119,12 +119,12 @@ void vmwp_restore_free(struct vmwp_restore *rs);
 /* The UART's and ACPI PM's rows of the device table (vm-platform.c). */
 int vmwp_vm_add_platform_rows(struct vmwp_vm *vm);
 /* The Hyper-V interface, the VMBus server and the providers (vm-vmbus.c). */
+int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen);
 /* How many times slower the guest's clock runs than the host's (hvshim's
  * time dilation: 8 for a Linux guest on a PVM host, docs/pvm.md; 1
  * elsewhere). A host deadline for something the guest must do scales by
  * it, as the guest's own deadlines do. */
 unsigned vmwp_vm_time_dilation(const struct vmwp_vm *vm);
-int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen);
 /* One storvsp device per SCSI controller of the configuration (vm-storage.c). */
 int vmwp_vm_add_disks(struct vmwp_vm *vm, char *err, size_t errlen);
 /* The disk image of config entry i: vmms's fd if it sent one, else the path.
