@@ -287,11 +287,11 @@ TEST(a_failed_migration_leaves_the_guest_at_full_speed) {
          * the throttle rises every pass the estimate does not clearly
          * fall, to 70 % or more within 20 passes. */
         /* The 20 passes take 40-90 ms, a few periods of the throttle: a
-         * raised share must take effect within the period under way (a
-         * CI run, before vid did so: three tries of 20 passes in 53-58
-         * ms, none parked). A vCPU thread starved for the whole move on
-         * a loaded 2-core host parks none either: once more, at most
-         * three times. */
+         * raised share must take effect within the period under way
+         * (before vid did so, 1 run in 4 here parked nothing). A vCPU
+         * thread that waits for a core through a pass (sweeping_source
+         * says how a CI run's three tries came to 0 pages dirty and none
+         * parked) parks none either: once more, at most three times. */
         for (int attempt = 0; attempt < 3; attempt++) {
                 ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
                 dst = start_dest(s[1]);

@@ -115,8 +115,9 @@ TEST(the_vp_sleeps_its_share_and_full_speed_returns_at_zero) {
 
 /* Auto-converge raises the share every pass, a few ms apart: a VP timed
  * for 20 % (8 ms of guest time in its period) that is raised to 99 %
- * must park at once, not run out the 8 ms first (a CI run: a migration's
- * 20 passes came and went inside the first period, 0 ms parked). */
+ * must park at once, not run out the 8 ms first (test-vmwp-autoconverge,
+ * 1 run in 4: a migration's 20 passes came and went inside the first
+ * period, 0 ms parked). */
 TEST(a_raised_share_parks_the_vp_within_the_period) {
         start();
         usleep(20000);
