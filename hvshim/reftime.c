@@ -94,6 +94,10 @@ uint64_t hvshim_reference_time(struct hvshim *hv) {
         return hv_tsc_to_ref(guest_tsc(hv), hv->tsc_scale, hv->ref_offset);
 }
 
+unsigned hvshim_time_dilation(const struct hvshim *hv) {
+        return hv->time_dilation;
+}
+
 /* Fill the enabled reference TSC page (§9.2), msr_lock held. Other VPs may
  * read it meanwhile: the sequence is 0 ("use the MSR") while scale and
  * offset change, then a new non-zero value, as a seqlock writer does. */

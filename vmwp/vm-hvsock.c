@@ -41,14 +41,8 @@ int vmwp_vm_hvsock_create(struct vmwp_vm *vm, char *err, size_t errlen) {
         vm->hvsock_listen_fd = -1;
         if (!vm->cfg.hvsock.enabled)
                 return 0;
-        /* The guest's connect waits 2 s of its own time (Linux's
-         * VSOCK_DEFAULT_CONNECT_TIMEOUT) for the offer to open; on a host
-         * that dilates its time, a wait in real time would give up first
-         * (a stock-Linux run on PVM: the guest busy inflating its balloon
-         * opened an offer already withdrawn, "Failed to establish GPADL"). */
         const struct hvsock_config hc = {
                 .max_connections = vm->cfg.hvsock.max_connections,
-                .offer_timeout_ms = HVSOCK_OFFER_TIMEOUT_MS * vmwp_vm_time_dilation(vm),
                 .connect = on_connect,
                 .connect_opaque = vm,
                 .thread_policy = sandbox_thread_hook,
@@ -57,6 +51,7 @@ int vmwp_vm_hvsock_create(struct vmwp_vm *vm, char *err, size_t errlen) {
         int r = hvsock_new(&hc, &vm->hvsock);
         if (r < 0)
                 return snprintf(err, errlen, "hvsock: %s", strerror(-r)), r;
+        vmwp_vm_hvsock_follow_clock(vm);
         /* The VM's socket: root's (the worker has not dropped privileges
          * yet), 0600. */
         if (vm->cfg.hvsock.socket[0] &&
@@ -79,6 +74,16 @@ int vmwp_vm_hvsock_create(struct vmwp_vm *vm, char *err, size_t errlen) {
  * itself to "hvsock" first thing). */
 int vmwp_vm_hvsock_start(struct vmwp_vm *vm) {
         return vm->hvsock ? hvsock_start(vm->hvsock, vm->vmbus) : 0;
+}
+
+/* The guest's connect waits 2 s of its own time (Linux's
+ * VSOCK_DEFAULT_CONNECT_TIMEOUT) for the offer to open; where its time is
+ * dilated, a wait in real time would give up first (a stock-Linux run on
+ * PVM: the guest busy inflating its balloon opened an offer already
+ * withdrawn, "Failed to establish GPADL"). */
+void vmwp_vm_hvsock_follow_clock(struct vmwp_vm *vm) {
+        if (vm->hvsock)
+                hvsock_set_offer_timeout(vm->hvsock, HVSOCK_OFFER_TIMEOUT_MS * vmwp_vm_time_dilation(vm));
 }
 
 void vmwp_vm_hvsock_stop(struct vmwp_vm *vm) {
@@ -156,5 +161,6 @@ void vmwp_vm_hvsock_stats(struct vmwp_vm *vm, struct json_object *into) {
         vmwp_json_add_u64(o, "protocol_errors", s.protocol_errors);
         vmwp_json_add_u64(o, "bytes_to_host", s.bytes_to_host);
         vmwp_json_add_u64(o, "bytes_to_guest", s.bytes_to_guest);
+        json_object_object_add(o, "offer_timeout_ms", json_object_new_int64(s.offer_timeout_ms));
         json_object_object_add(into, "hvsock", o);
 }

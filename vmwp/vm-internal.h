@@ -121,9 +121,11 @@ int vmwp_vm_add_platform_rows(struct vmwp_vm *vm);
 /* The Hyper-V interface, the VMBus server and the providers (vm-vmbus.c). */
 int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen);
 /* How many times slower the guest's clock runs than the host's (hvshim's
- * time dilation: 8 for a Linux guest on a PVM host, docs/pvm.md; 1
- * elsewhere). A host deadline for something the guest must do scales by
- * it, as the guest's own deadlines do. */
+ * time dilation: 8 for a Linux guest booted on a PVM host, docs/pvm.md; 1
+ * elsewhere; after a restore, the saved one, wherever it was saved). A
+ * host deadline for something the guest must do scales by it, as the
+ * guest's own deadlines do; a restore can change it (the device rows'
+ * restore, vmwp_vm_restore_devices). */
 unsigned vmwp_vm_time_dilation(const struct vmwp_vm *vm);
 /* One storvsp device per SCSI controller of the configuration (vm-storage.c). */
 int vmwp_vm_add_disks(struct vmwp_vm *vm, char *err, size_t errlen);
@@ -191,6 +193,9 @@ void vmwp_vm_display_stats(struct vmwp_vm *vm, struct json_object *into);
 int vmwp_vm_display_status(struct vmwp_vm *vm, struct json_object *into);
 int vmwp_vm_hvsock_create(struct vmwp_vm *vm, char *err, size_t errlen);
 int vmwp_vm_hvsock_start(struct vmwp_vm *vm);
+/* The offer timeout from the guest's clock (vmwp_vm_time_dilation): at
+ * creation, and again once a restore has set hvshim's. Any thread. */
+void vmwp_vm_hvsock_follow_clock(struct vmwp_vm *vm);
 void vmwp_vm_hvsock_stop(struct vmwp_vm *vm);
 void vmwp_vm_hvsock_free(struct vmwp_vm *vm);
 void vmwp_vm_hvsock_stats(struct vmwp_vm *vm, struct json_object *into);

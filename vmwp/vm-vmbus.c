@@ -85,8 +85,13 @@ static const struct vmwp_device_ops vmbus_row = {
         .save = vmbus_row_save, .restore = vmbus_row_restore, .tags = vmbus_tags,
 };
 
-unsigned vmwp_vm_time_dilation(const struct vmwp_vm *vm) {
+/* What this host gives a guest it boots (a restore keeps the saved one). */
+static unsigned host_time_dilation(const struct vmwp_vm *vm) {
         return vm->cfg.boot_kind == VM_BOOT_LINUX ? vid_pvm_linux_time_dilation(vm->p) : 1u;
+}
+
+unsigned vmwp_vm_time_dilation(const struct vmwp_vm *vm) {
+        return vm->hv ? hvshim_time_dilation(vm->hv) : 1u;
 }
 
 int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
@@ -98,7 +103,7 @@ int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
                 .frequency_msrs = true,
                 .tsc_invariant = true,
                 .crash_msrs = true,
-                .time_dilation = vmwp_vm_time_dilation(vm),
+                .time_dilation = host_time_dilation(vm),
         };
         int r = hvshim_create(vm->p, &hc, &vm->hv);
         if (r < 0) {

@@ -483,6 +483,36 @@ static size_t without(const struct file *f, uint32_t tag, struct vmstate_section
 }
 
 /* What a restore refuses, leaving the hvshim as it was. */
+/* A guest keeps the clock it calibrated: a state saved with time dilation
+ * 8 (a Linux guest on PVM) restored where this host would choose 1 (a
+ * VT-x host) runs on at 8, and says so to the owner, whose deadlines on
+ * the guest (hv_sock's offers) scale by it. */
+TEST(a_restore_keeps_the_saved_time_dilation) {
+        TEST_REQUIRE_KVM();
+        struct hvshim_config cfg = {
+                .reference_tsc = true, .frequency_msrs = true, .tsc_invariant = true, .crash_msrs = true,
+                .time_dilation = 8,
+        };
+        struct hg h, h2;
+        hg_init(&h, HG_CMD_STATE, &cfg);
+        ASSERT_EQ(hvshim_time_dilation(h.hv), 8u);
+        struct file f;
+        save(&h, &f);
+        struct hvshim_partition_state ps;
+        char err[256] = "";
+        ASSERT_OK(hvshim_partition_state_decode(vmstate_find(f.secs, f.n, HVSHIM_STATE_TAG_PARTITION, 0), &ps, err,
+                                                sizeof err));
+        ASSERT_EQ(ps.time_dilation, 8u);
+        cfg.time_dilation = 0; /* this host's choice: none */
+        hg_init_bare(&h2, 1, &cfg);
+        ASSERT_EQ(hvshim_time_dilation(h2.hv), 1u);
+        ASSERT_OK(hvshim_state_restore(h2.hv, f.secs, f.n, err, sizeof err));
+        ASSERT_EQ(hvshim_time_dilation(h2.hv), 8u);
+        hg_finish(&h2, 0);
+        hg_finish(&h, 0);
+        file_free(&f);
+}
+
 TEST(restore_refusals) {
         TEST_REQUIRE_KVM();
         struct hg h, other;

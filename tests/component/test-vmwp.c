@@ -19,6 +19,8 @@
 #include "common/proto.h"
 #include "common/test.h"
 #include "common/vmstate.h"
+#include "hvshim/state.h"
+#include "hvsock/hvsock.h"
 #include "tests/lib/cpufeat-missing.h"
 #include "tests/lib/display-client.h"
 #include "tests/lib/test-files.h"
@@ -691,6 +693,22 @@ static int write_with_extra_section(const char *path, const uint8_t *data, size_
         return b;
 }
 
+/* Writes the saved state data (len bytes) to path with section `old`
+ * replaced by the one vmstate_test_encode() wrote into sec (its file
+ * header skipped, its end section left out). Returns an fd open on it. */
+static int write_with_section(const char *path, const uint8_t *data, size_t len, const struct vmstate_section *old,
+                              const uint8_t *sec, size_t sec_len) {
+        size_t at = (size_t)old->offset, after = at + VMSTATE_SECTION_HEADER_SIZE + ALIGN_UP((size_t)old->length, 8u);
+        size_t body = sec_len - VMSTATE_HEADER_SIZE - VMSTATE_SECTION_HEADER_SIZE;
+        int b = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ASSERT_GE(b, 0);
+        ASSERT_EQ(write(b, data, at), (ssize_t)at);
+        ASSERT_EQ(write(b, sec + VMSTATE_HEADER_SIZE, body), (ssize_t)body);
+        ASSERT_EQ(write(b, data + after, len - after), (ssize_t)(len - after));
+        ASSERT_EQ(lseek(b, 0, SEEK_SET), 0);
+        return b;
+}
+
 /* Writes the saved state data (len bytes) to path with its CPID section
  * (the guest's CPUID) claiming a feature this host lacks, named in *name,
  * as a state saved on a host with more would. Returns an fd open on it. */
@@ -709,17 +727,79 @@ static int write_with_cpuid_claim(const char *path, const uint8_t *data, size_t 
         size_t sec_len;
         ASSERT_OK(vmstate_test_encode(&vid_cpuid_state_desc, 0, cs, &sec, &sec_len));
         free(cs);
-        /* The file: what precedes CPID, the new one, what follows it. */
-        size_t at = (size_t)cpid->offset, after = at + VMSTATE_SECTION_HEADER_SIZE + ALIGN_UP((size_t)cpid->length, 8u);
-        size_t body = sec_len - VMSTATE_HEADER_SIZE - VMSTATE_SECTION_HEADER_SIZE;
-        int b = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        ASSERT_GE(b, 0);
-        ASSERT_EQ(write(b, data, at), (ssize_t)at);
-        ASSERT_EQ(write(b, sec + VMSTATE_HEADER_SIZE, body), (ssize_t)body);
-        ASSERT_EQ(write(b, data + after, len - after), (ssize_t)(len - after));
+        int b = write_with_section(path, data, len, cpid, sec, sec_len);
         free(sec);
-        ASSERT_EQ(lseek(b, 0, SEEK_SET), 0);
         return b;
+}
+
+/* The hv_sock offer timeout the worker on fd reports in its stats. */
+static int hvsock_offer_timeout(int fd, int id) {
+        char req[64];
+        snprintf(req, sizeof req, "{\"op\":\"stats\",\"id\":%d}", id);
+        struct json_object *m = vmwp_ctl_request(fd, req);
+        while (m && vmwp_ctl_int(m, "id") != id) { /* an event came first */
+                json_object_put(m);
+                m = vmwp_ctl_recv(fd);
+        }
+        struct json_object *hv;
+        ASSERT_TRUE(m && json_object_object_get_ex(m, "hvsock", &hv));
+        int ms = vmwp_ctl_int(hv, "offer_timeout_ms");
+        json_object_put(m);
+        return ms;
+}
+
+/* A guest keeps the clock it was saved with, and the host's waits on it
+ * follow: restored from a state whose hvshim section says time dilation 8
+ * (a Linux guest saved on a PVM host), a worker here, which gives a PVH
+ * guest 1, waits 8 x 5 s for the guest to open an hv_sock offer. It
+ * waited 5 s (the timeout was fixed from this host's choice when the
+ * provider was made, before the restore). */
+TEST(a_restored_guest_keeps_its_time_dilation_for_hvsock_offers) {
+        int sv[2], progress;
+        char state[600], spliced[600], json[4096];
+        snprintf(state, sizeof state, "%s/dilation.vmrs", dir);
+        snprintf(spliced, sizeof spliced, "%s/dilation8.vmrs", dir);
+        ASSERT_GT(test_read_file(setup("basic", "h", 1, ",\"hvsock\":{\"enabled\":true}"), json, sizeof json), 0u);
+        const char *args[] = { "--control-fd", "3", NULL };
+        struct vmwp_child c = vmwp_child_start_controlled(vmwp_bin, args, json, NULL, 0, -1, sv, NULL);
+        ASSERT_EQ(hvsock_offer_timeout(sv[0], 1), (int)HVSOCK_OFFER_TIMEOUT_MS);
+        int fd = open(state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ASSERT_GE(fd, 0);
+        struct json_object *m = vmwp_ctl_save(sv[0], fd, &progress);
+        if (strcmp(vmwp_ctl_str(m, "ok"), "true") != 0)
+                ASSERT_STREQ(vmwp_ctl_str(m, "error"), "");
+        json_object_put(m);
+        json_object_put(vmwp_ctl_request(sv[0], "{\"op\":\"stop\",\"id\":2}"));
+        expect_exit(sv[0], &c, 14, "stopped by vmms");
+
+        struct stat st;
+        ASSERT_OK(fstat(fd, &st));
+        uint8_t *data = malloc((size_t)st.st_size);
+        ASSERT_NOT_NULL(data);
+        ASSERT_EQ(pread(fd, data, (size_t)st.st_size, 0), st.st_size);
+        close(fd);
+        static struct vmstate_section secs[VMSTATE_SECTIONS_MAX];
+        char err[256] = "";
+        int n = vmstate_index(data, (size_t)st.st_size, NULL, secs, VMSTATE_SECTIONS_MAX, err, sizeof err);
+        ASSERT_GT(n, 0);
+        const struct vmstate_section *hvpt = vmstate_find(secs, (size_t)n, HVSHIM_STATE_TAG_PARTITION, 0);
+        ASSERT_NOT_NULL(hvpt);
+        struct hvshim_partition_state ps;
+        ASSERT_OK(hvshim_partition_state_decode(hvpt, &ps, err, sizeof err));
+        ASSERT_EQ(ps.time_dilation, 1u);
+        ps.time_dilation = 8;
+        uint8_t *sec;
+        size_t sec_len;
+        ASSERT_OK(vmstate_test_encode(&hvshim_partition_state_desc, 0, &ps, &sec, &sec_len));
+        fd = write_with_section(spliced, data, (size_t)st.st_size, hvpt, sec, sec_len);
+        free(sec);
+        free(data);
+
+        c = vmwp_child_start_controlled(vmwp_bin, args, json, NULL, 0, fd, sv, NULL);
+        close(fd);
+        ASSERT_EQ(hvsock_offer_timeout(sv[0], 3), 8 * (int)HVSOCK_OFFER_TIMEOUT_MS);
+        json_object_put(vmwp_ctl_request(sv[0], "{\"op\":\"stop\",\"id\":4}"));
+        expect_exit(sv[0], &c, 14, "stopped by vmms");
 }
 
 /* A state that is corrupt, truncated, or for another configuration is

@@ -474,6 +474,30 @@ TEST(offers_never_opened_are_withdrawn) {
         fx_free(&f);
 }
 
+/* A timeout set on a running instance replaces the configuration's for
+ * the offers made after it (vmwp sets it once a restore has told it the
+ * guest's clock), and the stats show the one in force; 0 is the default. */
+TEST(a_new_offer_timeout_holds_for_the_offers_after_it) {
+        struct hvsock_config hc = { .offer_timeout_ms = 60000 };
+        struct fx f;
+        fx_setup_cfg(&f, &hc);
+        ASSERT_EQ(hstats(&f).offer_timeout_ms, 60000u);
+        hvsock_set_offer_timeout(f.hs, 0);
+        ASSERT_EQ(hstats(&f).offer_timeout_ms, HVSOCK_OFFER_TIMEOUT_MS);
+        hvsock_set_offer_timeout(f.hs, 200);
+        ASSERT_EQ(hstats(&f).offer_timeout_ms, 200u);
+        int c = host_client(&f, 78);
+        struct vmbus_channel_offer_channel o;
+        wait_msg(&f, CHANNELMSG_OFFERCHANNEL, &o, sizeof o);
+        expect_rescind(&f, o.child_relid); /* waits 5 s at most: 200 ms, not 60 s */
+        expect_eof(c);
+        close(c);
+        guest_release(&f, o.child_relid);
+        wait_live(&f, 0);
+        ASSERT_EQ(hstats(&f).timed_out, 1u);
+        fx_free(&f);
+}
+
 TEST(malformed_packets_and_guest_close_end_the_connection) {
         struct fx f;
         fx_setup(&f);

@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +122,7 @@ struct hvsock {
         unsigned n_conns;   /* live, including queued requests' */
         bool stopping, suspend, suspended;
         struct hvsock_stats st;
+        _Atomic unsigned offer_timeout_ms; /* cfg's, or hvsock_set_offer_timeout's */
 
         /* service thread only */
         struct conn *conns;
@@ -380,7 +382,7 @@ static int conn_offer(struct conn *c) {
         c->dev = dev;
         pthread_mutex_unlock(&c->lock);
         c->state = C_OFFERED;
-        c->deadline_ms = now_ms() + hs->cfg.offer_timeout_ms;
+        c->deadline_ms = now_ms() + atomic_load(&hs->offer_timeout_ms);
         return 0;
 }
 
@@ -711,7 +713,7 @@ static void take_requests(struct hvsock *hs) {
                         c->port = port;
                         c->token = ++hs->next_token;
                         c->state = C_BROKER;
-                        c->deadline_ms = now_ms() + hs->cfg.offer_timeout_ms;
+                        c->deadline_ms = now_ms() + atomic_load(&hs->offer_timeout_ms);
                         if (hs->cfg.connect(hs->cfg.connect_opaque, port, c->token) < 0)
                                 conn_end(c);
                         continue;
@@ -838,8 +840,7 @@ int hvsock_new(const struct hvsock_config *cfg, struct hvsock **out) {
                 hs->cfg.max_connections = 256;
         if (!hs->cfg.max_pending)
                 hs->cfg.max_pending = 32;
-        if (!hs->cfg.offer_timeout_ms)
-                hs->cfg.offer_timeout_ms = HVSOCK_OFFER_TIMEOUT_MS;
+        atomic_init(&hs->offer_timeout_ms, cfg->offer_timeout_ms ? cfg->offer_timeout_ms : HVSOCK_OFFER_TIMEOUT_MS);
         if (!hs->cfg.hello_timeout_ms)
                 hs->cfg.hello_timeout_ms = 5000;
         hs->next_host_port = FIRST_HOST_PORT;
@@ -862,6 +863,10 @@ int hvsock_new(const struct hvsock_config *cfg, struct hvsock **out) {
         }
         *out = hs;
         return 0;
+}
+
+void hvsock_set_offer_timeout(struct hvsock *hs, unsigned ms) {
+        atomic_store(&hs->offer_timeout_ms, ms ? ms : HVSOCK_OFFER_TIMEOUT_MS);
 }
 
 int hvsock_start(struct hvsock *hs, struct vmbus_server *srv) {
@@ -949,5 +954,6 @@ void hvsock_get_stats(struct hvsock *hs, struct hvsock_stats *out) {
         pthread_mutex_lock(&hs->lock);
         *out = hs->st;
         out->live = hs->n_conns;
+        out->offer_timeout_ms = atomic_load(&hs->offer_timeout_ms);
         pthread_mutex_unlock(&hs->lock);
 }

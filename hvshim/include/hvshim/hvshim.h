@@ -85,6 +85,11 @@ int synic_signal_event(struct hvshim *hv, unsigned vp_index, unsigned sint, unsi
  * TIME_REF_COUNT and reference TSC page, 0 at hvshim_create() (after
  * hvshim_state_restore(), the saved timeline's, continued). */
 uint64_t hvshim_reference_time(struct hvshim *hv);
+/* How many times slower the guest's clock runs than the host's: the
+ * configuration's time_dilation (1 for 0) at hvshim_create(), the saved
+ * one after hvshim_state_restore() (a guest keeps the clock it
+ * calibrated, whatever this host would have chosen). */
+unsigned hvshim_time_dilation(const struct hvshim *hv);
 
 /* ---- notifications to the owner (vmwp) ------------------------------- */
 

@@ -50,6 +50,11 @@ struct hvsock_config {
 int hvsock_new(const struct hvsock_config *cfg, struct hvsock **out);
 /* The vmbus_tl_connect_fn to give the server (opaque = the hvsock). */
 void hvsock_tl_connect(void *hs, const struct guid *endpoint, const struct guid *service);
+/* Replaces the configuration's offer_timeout_ms (0: the default), from
+ * any thread, for offers made from then on: the owner learns the guest's
+ * clock again when a restore has run (vmwp: hvshim's time dilation, which
+ * a restore takes from the saved state). */
+void hvsock_set_offer_timeout(struct hvsock *hs, unsigned ms);
 /* Starts the service thread on srv, which must have been created with
  * hvsock_tl_connect. */
 int hvsock_start(struct hvsock *hs, struct vmbus_server *srv);
@@ -79,6 +84,7 @@ struct hvsock_stats {
         uint64_t protocol_errors;               /* a malformed pipe packet ended the connection */
         uint64_t bytes_to_host, bytes_to_guest;
         unsigned live;
+        unsigned offer_timeout_ms; /* in force (hvsock_set_offer_timeout) */
 };
 void hvsock_get_stats(struct hvsock *hs, struct hvsock_stats *out);
 
