@@ -741,7 +741,7 @@ static int hvsock_offer_timeout(int fd, int id) {
                 json_object_put(m);
                 m = vmwp_ctl_recv(fd);
         }
-        struct json_object *hv;
+        struct json_object *hv = NULL;
         ASSERT_TRUE(m && json_object_object_get_ex(m, "hvsock", &hv));
         int ms = vmwp_ctl_int(hv, "offer_timeout_ms");
         json_object_put(m);
