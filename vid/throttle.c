@@ -85,6 +85,11 @@ static int timer_arm(struct vid_vp *vp, uint64_t deadline) {
         return timer_settime(vp->throttle_timer, TIMER_ABSTIME, &its, NULL) < 0 ? -errno : 0;
 }
 
+/* The guest's part of a period at share pct. */
+static uint64_t guest_share_ns(unsigned pct) {
+        return VID_THROTTLE_PERIOD_NS / 100u * (100u - pct);
+}
+
 /* Sleeps pct % of a period, or less when paused, stopped or the share
  * changed meanwhile. */
 static void sleep_share(struct vid_vp *vp, unsigned pct) {
@@ -115,7 +120,7 @@ void vid_vp_throttle(struct vid_vp *vp) {
          * before the migration's last passes. */
         if (vp->throttle_due && pct != vp->throttle_pct) {
                 vp->throttle_pct = pct;
-                vp->throttle_due = vp->throttle_start + VID_THROTTLE_PERIOD_NS / 100u * (100u - pct);
+                vp->throttle_due = vp->throttle_start + guest_share_ns(pct);
                 if (now < vp->throttle_due && timer_arm(vp, vp->throttle_due) < 0)
                         timer_off(vp);
         }
@@ -133,7 +138,7 @@ void vid_vp_throttle(struct vid_vp *vp) {
         }
         vp->throttle_start = now;
         vp->throttle_pct = pct;
-        vp->throttle_due = now + VID_THROTTLE_PERIOD_NS / 100u * (100u - pct);
+        vp->throttle_due = now + guest_share_ns(pct);
         /* No timer (a host out of them): this VP sleeps only at its exits,
          * and a migration that needed the throttle says it did not converge. */
         if (timer_arm(vp, vp->throttle_due) < 0)
