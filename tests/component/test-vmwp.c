@@ -630,32 +630,38 @@ TEST(save_and_restore_in_a_new_worker) {
         close(con);
 }
 
+/* Saves the worker on sock into path; it stays paused. */
+static void save_into(int sock, const char *path) {
+        int progress;
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ASSERT_GE(fd, 0);
+        struct json_object *m = vmwp_ctl_save(sock, fd, &progress);
+        if (strcmp(vmwp_ctl_str(m, "ok"), "true") != 0)
+                ASSERT_STREQ(vmwp_ctl_str(m, "error"), "");
+        json_object_put(m);
+        close(fd);
+}
+
 /* A sandboxed worker with a display and nothing else that punches holes
  * (no disk, no Dynamic Memory) restores a saved state: the VRAM's chunks
  * the state leaves out (here all of them) are punched out of its memfd on
  * the vCPU launcher thread, which the video policy must allow (it did
  * not: the worker ended on SIGSYS). */
 TEST(a_display_restores_in_the_sandbox_without_disks) {
-        int sv[2], progress;
+        int sv[2];
         char state[600], extra[64], json[4096];
         snprintf(state, sizeof state, "%s/display.vmrs", dir);
         snprintf(extra, sizeof extra, ",\"display\":{\"enabled\":true}");
         ASSERT_GT(test_read_file(setup("basic", "h", 1, extra), json, sizeof json), 0u);
         const char *args[] = { "--control-fd", "3", NULL };
         struct vmwp_child c = vmwp_child_start_controlled(vmwp_bin, args, json, NULL, 0, -1, sv, NULL);
-        int fd = open(state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        ASSERT_GE(fd, 0);
-        struct json_object *m = vmwp_ctl_save(sv[0], fd, &progress);
-        if (strcmp(vmwp_ctl_str(m, "ok"), "true") != 0)
-                ASSERT_STREQ(vmwp_ctl_str(m, "error"), "");
-        json_object_put(m);
-        close(fd);
+        save_into(sv[0], state);
         json_object_put(vmwp_ctl_request(sv[0], "{\"op\":\"stop\",\"id\":11}"));
         expect_exit(sv[0], &c, 14, "stopped by vmms");
-        fd = open(state, O_RDONLY | O_CLOEXEC);
+        int fd = open(state, O_RDONLY | O_CLOEXEC);
         c = vmwp_child_start_controlled(vmwp_bin, args, json, NULL, 0, fd, sv, NULL);
         close(fd);
-        m = vmwp_ctl_request(sv[0], "{\"op\":\"status\",\"id\":12}");
+        struct json_object *m = vmwp_ctl_request(sv[0], "{\"op\":\"status\",\"id\":12}");
         ASSERT_STREQ(vmwp_ctl_str(m, "state"), "running");
         json_object_put(m);
         json_object_put(vmwp_ctl_request(sv[0], "{\"op\":\"stop\",\"id\":13}"));
@@ -755,7 +761,7 @@ static int hvsock_offer_timeout(int fd, int id) {
  * waited 5 s (the timeout was fixed from this host's choice when the
  * provider was made, before the restore). */
 TEST(a_restored_guest_keeps_its_time_dilation_for_hvsock_offers) {
-        int sv[2], progress;
+        int sv[2];
         char state[600], spliced[600], json[4096];
         snprintf(state, sizeof state, "%s/dilation.vmrs", dir);
         snprintf(spliced, sizeof spliced, "%s/dilation8.vmrs", dir);
@@ -763,15 +769,12 @@ TEST(a_restored_guest_keeps_its_time_dilation_for_hvsock_offers) {
         const char *args[] = { "--control-fd", "3", NULL };
         struct vmwp_child c = vmwp_child_start_controlled(vmwp_bin, args, json, NULL, 0, -1, sv, NULL);
         ASSERT_EQ(hvsock_offer_timeout(sv[0], 1), (int)HVSOCK_OFFER_TIMEOUT_MS);
-        int fd = open(state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        ASSERT_GE(fd, 0);
-        struct json_object *m = vmwp_ctl_save(sv[0], fd, &progress);
-        if (strcmp(vmwp_ctl_str(m, "ok"), "true") != 0)
-                ASSERT_STREQ(vmwp_ctl_str(m, "error"), "");
-        json_object_put(m);
+        save_into(sv[0], state);
         json_object_put(vmwp_ctl_request(sv[0], "{\"op\":\"stop\",\"id\":2}"));
         expect_exit(sv[0], &c, 14, "stopped by vmms");
 
+        int fd = open(state, O_RDONLY | O_CLOEXEC);
+        ASSERT_GE(fd, 0);
         struct stat st;
         ASSERT_OK(fstat(fd, &st));
         uint8_t *data = malloc((size_t)st.st_size);
