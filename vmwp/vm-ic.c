@@ -146,7 +146,7 @@ int vmwp_vm_add_integration_services(struct vmwp_vm *vm, char *err, size_t errle
                 .shutdown = c->shutdown, .heartbeat = c->heartbeat, .timesync = c->timesync, .kvp = c->kvp,
                 .vss = c->vss, .fcopy = c->fcopy,
                 .timesync_interval_s = c->timesync_interval_s, .reference_time = reference_time,
-                .reference_opaque = vm,
+                .reference_opaque = vm, .time_dilation = vmwp_vm_time_dilation(vm),
         };
         guid_derive(&vm->cfg.id, "heartbeat", &ic.heartbeat_instance);
         int r = icvsp_new(vm->vmbus, &ic, &ic_owner_ops, vm, &vm->ic);

@@ -127,6 +127,10 @@ int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen);
  * guest's own deadlines do; a restore can change it (the device rows'
  * restore, vmwp_vm_restore_devices). */
 unsigned vmwp_vm_time_dilation(const struct vmwp_vm *vm);
+/* After a restore: the host's waits that mirror the guest's own deadlines
+ * (hv_sock's offers, the KVP and file-copy requests) take its dilation
+ * again. Any thread; no system call. */
+void vmwp_vm_follow_guest_clock(struct vmwp_vm *vm);
 /* One storvsp device per SCSI controller of the configuration (vm-storage.c). */
 int vmwp_vm_add_disks(struct vmwp_vm *vm, char *err, size_t errlen);
 /* The disk image of config entry i: vmms's fd if it sent one, else the path.

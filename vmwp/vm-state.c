@@ -189,7 +189,7 @@ int vmwp_vm_restore_devices(struct vmwp_vm *vm, char *err, size_t errlen) {
         vm->restore_spent = rs; /* unmapped once the vCPUs run */
         /* hvshim took the guest's time dilation from the state, which may
          * be another host's choice: the waits on the guest follow it. */
-        vmwp_vm_hvsock_follow_clock(vm);
+        vmwp_vm_follow_guest_clock(vm);
         vmwp_devices_resume(&vm->devices);
         return 0;
 }

@@ -94,6 +94,12 @@ unsigned vmwp_vm_time_dilation(const struct vmwp_vm *vm) {
         return vm->hv ? hvshim_time_dilation(vm->hv) : 1u;
 }
 
+void vmwp_vm_follow_guest_clock(struct vmwp_vm *vm) {
+        vmwp_vm_hvsock_follow_clock(vm);
+        if (vm->ic)
+                icvsp_set_time_dilation(vm->ic, vmwp_vm_time_dilation(vm));
+}
+
 int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
         /* Every enlightenment we implement: the reference TSC page and the
          * frequency MSRs spare the guest clock calibration, TSC invariance

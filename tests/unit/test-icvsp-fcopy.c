@@ -444,6 +444,31 @@ TEST(a_pause_holds_the_next_request) {
         env_free(&e);
 }
 
+/* The file-copy timeout waits out Linux's own (HV_UTIL_TIMEOUT, counted in
+ * the guest's time): a guest whose clock runs 10x slow (time dilation) is
+ * given 10x the time; a dilation set later (a restore that brought another
+ * host's) judges the request outstanding. */
+TEST(a_guest_with_a_slow_clock_is_given_its_own_time) {
+        static struct env e;
+        static uint8_t data[FILE_LEN];
+        struct vmbus_sim_channel ch;
+        struct icvsp_config c = fcopy_config(200);
+        c.time_dilation = 10;
+        env_init_cfg(&e, &c);
+        int fd = make_file(data, FILE_LEN);
+        negotiated(&e, &ch);
+        started(&e, &ch, fd, FILE_LEN);
+        expect_write(&e, &ch, data, 0, FRAG);
+        usleep(500000); /* past 200 ms, short of 2 s */
+        ASSERT_EQ(dones(&e.o), 0u);
+        ASSERT_EQ(stats_of(&e).timeouts, 0u);
+        icvsp_set_time_dilation(e.ic, 0); /* 1: 500 ms is past 200 */
+        expect_done(&e, -ETIMEDOUT, HV_S_OK, 0);
+        ASSERT_EQ(stats_of(&e).timeouts, 1u);
+        close(fd);
+        env_free(&e);
+}
+
 /* A guest that stops answering: the copy fails at the timeout and nothing
  * more goes; its late answer is stale, and the next copy may start. */
 TEST(an_unanswered_request_times_out) {

@@ -221,7 +221,7 @@ static void fcopy_abandoned(struct ic_service *s, uint64_t now) {
         if (fc->sent == CANCEL_FCOPY) /* best effort: the outcome was decided */
                 report_done(s, fc->result, fc->status);
         else
-                report_done(s, now - s->sent_us > s->timeout_us ? -ETIMEDOUT : -EIO, HV_S_OK);
+                report_done(s, now - s->sent_us > ic_service_timeout_us(s) ? -ETIMEDOUT : -EIO, HV_S_OK);
 }
 
 static void fcopy_closed(struct ic_service *s, uint64_t now) {
@@ -235,6 +235,7 @@ const struct ic_service_ops ic_fcopy_ops = {
         .msg_versions = fcopy_versions,
         .n_msg_versions = ARRAY_SIZE(fcopy_versions),
         .timeout_ms = ICVSP_FCOPY_TIMEOUT_MS,
+        .guest_clock = true,
         .ready = fcopy_ready,
         .tick = fcopy_tick,
         .response = fcopy_response,

@@ -155,6 +155,14 @@ static void serve_channel(struct ic_service *s, uint64_t now) {
                 s->ops->tick(s, now);
 }
 
+uint64_t ic_service_timeout_us(const struct ic_service *s) {
+        return s->ops->guest_clock ? s->timeout_us * atomic_load(&s->ic->time_dilation) : s->timeout_us;
+}
+
+void icvsp_set_time_dilation(struct icvsp *ic, uint32_t d) {
+        atomic_store(&ic->time_dilation, d ? d : 1u);
+}
+
 static void tick(struct icvsp *ic, uint64_t now) {
         if (ic->paused)
                 return;
@@ -162,7 +170,8 @@ static void tick(struct icvsp *ic, uint64_t now) {
                 struct ic_service *s = &ic->svc[i];
                 if (!ic->enabled[i])
                         continue;
-                if (s->outstanding && s->outstanding_type != ICMSGTYPE_NEGOTIATE && now - s->sent_us > s->timeout_us) {
+                if (s->outstanding && s->outstanding_type != ICMSGTYPE_NEGOTIATE &&
+                    now - s->sent_us > ic_service_timeout_us(s)) {
                         s->outstanding = false;
                         ic->stats.timeouts++;
                         s->ops->abandoned(s, now);
@@ -362,6 +371,7 @@ int icvsp_new(struct vmbus_server *srv, const struct icvsp_config *cfg, const st
         ic->ops = ops;
         ic->opaque = opaque;
         ic->cfg = *cfg;
+        atomic_init(&ic->time_dilation, cfg->time_dilation ? cfg->time_dilation : 1u);
         ic->enabled[IC_SHUTDOWN] = cfg->shutdown;
         ic->enabled[IC_HEARTBEAT] = cfg->heartbeat;
         ic->enabled[IC_TIMESYNC] = cfg->timesync;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,9 @@ struct ic_service_ops {
         const struct ic_version *msg_versions; /* the host's, newest first */
         size_t n_msg_versions;
         uint32_t timeout_ms; /* default request timeout */
+        /* The timeout waits out one the guest counts in its own time: it
+         * scales with the guest's time dilation. */
+        bool guest_clock;
         /* Negotiation finished: versions in s->fw/s->msg. */
         void (*ready)(struct ic_service *s, uint64_t now_us);
         /* Periodic, every ICVSP_TICK_MS (never while paused), and after
@@ -119,8 +123,12 @@ struct icvsp {
         void *opaque;
         struct icvsp_config cfg;
         struct icvsp_stats stats;
+        _Atomic uint32_t time_dilation; /* >= 1 */
         uint8_t rxbuf[IC_RX_MAX];
 };
+
+/* s's request timeout now, in the host's microseconds. */
+uint64_t ic_service_timeout_us(const struct ic_service *s);
 
 extern const struct ic_service_ops ic_shutdown_ops, ic_heartbeat_ops, ic_timesync_ops, ic_kvp_ops, ic_vss_ops,
         ic_fcopy_ops;

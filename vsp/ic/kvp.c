@@ -251,6 +251,7 @@ const struct ic_service_ops ic_kvp_ops = {
         .msg_versions = kvp_versions,
         .n_msg_versions = ARRAY_SIZE(kvp_versions),
         .timeout_ms = ICVSP_KVP_TIMEOUT_MS,
+        .guest_clock = true,
         .ready = kvp_ready,
         .tick = kvp_tick,
         .response = kvp_response,

@@ -46,6 +46,13 @@ struct icvsp_config {
          * ICVSP_REQUEST_TIMEOUT_MS, KVP ICVSP_KVP_TIMEOUT_MS, VSS
          * ICVSP_VSS_TIMEOUT_MS, file copy ICVSP_FCOPY_TIMEOUT_MS). */
         uint32_t request_timeout_ms;
+        /* How many times slower the guest's clock runs than the host's (0
+         * and 1: not at all; vmwp: its time dilation, docs/pvm.md). The
+         * timeouts that wait out one the guest counts in its own time
+         * (KVP's and file copy's, after Linux's HV_UTIL_TIMEOUT) scale by
+         * it; the host's own limits (shutdown, heartbeat, time sync, VSS)
+         * do not. icvsp_set_time_dilation changes it later. */
+        uint32_t time_dilation;
 };
 #define ICVSP_HEARTBEAT_INTERVAL_MS 2000u /* what Hyper-V sends (§8.4) */
 #define ICVSP_HEARTBEAT_LOST_AFTER 3u     /* intervals without an answer */
@@ -109,6 +116,10 @@ struct icvsp_owner_ops {
  * REQUESTOFFERS) and starts the service thread. */
 int icvsp_new(struct vmbus_server *srv, const struct icvsp_config *cfg, const struct icvsp_owner_ops *ops,
               void *opaque, struct icvsp **out);
+/* The guest's time dilation from now on (0: 1), any thread: a restore may
+ * bring the clock of the host that saved the guest (vmwp, after the
+ * device rows' restore). Requests outstanding are judged by it too. */
+void icvsp_set_time_dilation(struct icvsp *ic, uint32_t d);
 /* Call after vmbus_server_free(srv), which closes the channels through this
  * icvsp (its thread still running); then stops the thread and frees.
  * Accepts NULL. */
