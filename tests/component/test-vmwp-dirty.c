@@ -386,8 +386,7 @@ int main(int argc, char **argv) {
                 TEST_SKIP("vmwp, bench-net-guest or vsc-guest.elf not built");
         if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0)
                 TEST_SKIP("needs root for a network namespace of its own");
-        if (system("command -v ip >/dev/null") != 0)
-                TEST_SKIP("iproute2 (ip) not installed");
+        TEST_REQUIRE_PROGRAM("ip", "iproute2");
         sh("ip link set lo up && ip link add " BRIDGE " type bridge && ip addr add 10.98.0.1/24 dev " BRIDGE
            " && ip link set " BRIDGE " up");
         ASSERT_NOT_NULL(mkdtemp(dir));

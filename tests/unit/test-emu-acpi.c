@@ -63,6 +63,7 @@ static const char *device_block(const char *from, char *out, size_t cap) {
 }
 
 TEST(emulated_devices_in_dsdt_and_fadt) {
+        TEST_REQUIRE_PROGRAM("iasl", "acpica-tools");
         char dir[] = "/tmp/emu-acpi-XXXXXX";
         ASSERT_NOT_NULL(mkdtemp(dir));
         struct acpi_config c;

@@ -142,6 +142,14 @@ static inline void test_fail_(const char *file, int line, const char *expr, cons
                 exit(TEST_SKIP_CODE);                   \
         } while (0)
 
+/* A test that runs a program: skip, naming the package, where it is not
+ * on PATH (scripts/deps.sh installs it). */
+#define TEST_REQUIRE_PROGRAM(prog, package)                                                  \
+        do {                                                                                 \
+                if (system("command -v " prog " >/dev/null 2>&1") != 0)                      \
+                        TEST_SKIP("%s not installed (%s, scripts/deps.sh)", prog, package);  \
+        } while (0)
+
 /* Component tests need a working /dev/kvm; skip with a clear message if absent. */
 #define TEST_REQUIRE_KVM()                                                              \
         do {                                                                            \
