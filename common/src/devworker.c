@@ -397,10 +397,15 @@ int devworker_start(struct devworker *w) {
                 return -EBUSY;
         atomic_store(&w->stop_req, false);
         w->start_done = w->exited = false;
-        int r = -pthread_create(&w->thread, NULL, thread_main, w);
-        if (r < 0)
-                return r;
+        /* Before the thread exists: it reads started from its first
+         * round (service_requests), and pthread_create orders this write
+         * before all it does. Set after, it raced with that read. */
         w->started = true;
+        int r = -pthread_create(&w->thread, NULL, thread_main, w);
+        if (r < 0) {
+                w->started = false;
+                return r;
+        }
         pthread_mutex_lock(&w->lock);
         while (!w->start_done)
                 pthread_cond_wait(&w->cond, &w->lock);
