@@ -112,6 +112,17 @@ static unsigned dones(struct owner *o) {
         return n;
 }
 
+/* The progress reports so far and the last one's bytes (the icvsp thread
+ * writes them under the owner's lock). */
+static unsigned progresses(struct owner *o, uint64_t *bytes) {
+        pthread_mutex_lock(&o->lock);
+        unsigned n = o->fcopy_progresses;
+        if (bytes)
+                *bytes = o->fcopy_progress_bytes;
+        pthread_mutex_unlock(&o->lock);
+        return n;
+}
+
 /* The owner heard exactly one end: r, status, bytes; the service is free. */
 static void expect_done(struct env *e, int r, uint32_t status, uint64_t bytes) {
         ASSERT_TRUE(wait_owner(&e->o, fcopy_ended, 5000));
@@ -172,14 +183,15 @@ TEST(a_file_is_copied_in_fragments) {
                 uint32_t n = MIN(FRAG, FILE_LEN - off);
                 expect_write(&e, &ch, data, off, n);
                 no_request(&e, &ch, 30); /* one at a time: the next waits for this answer */
-                ASSERT_EQ(e.o.fcopy_progresses, 0u); /* below 1 MiB: only at the end */
+                ASSERT_EQ(progresses(&e.o, NULL), 0u); /* below 1 MiB: only at the end */
                 guest_answer(&e, &ch, HV_S_OK);
         }
         expect_op(&e, &ch, COMPLETE_FCOPY);
         ASSERT_EQ(dones(&e.o), 0u); /* the file is complete once the guest says so */
         ASSERT_TRUE(icvsp_fcopy_busy(e.ic));
-        ASSERT_EQ(e.o.fcopy_progresses, 1u);
-        ASSERT_EQ(e.o.fcopy_progress_bytes, (uint64_t)FILE_LEN);
+        uint64_t bytes;
+        ASSERT_EQ(progresses(&e.o, &bytes), 1u);
+        ASSERT_EQ(bytes, (uint64_t)FILE_LEN);
         guest_answer(&e, &ch, HV_S_OK);
         expect_done(&e, 0, HV_S_OK, FILE_LEN);
         no_request(&e, &ch, 100);
@@ -213,19 +225,21 @@ TEST(progress_every_megabyte) {
         for (uint64_t off = 0; off < sizeof data; off += FRAG, writes++) {
                 expect_write(&e, &ch, data, off, (uint32_t)MIN((uint64_t)FRAG, sizeof data - off));
                 /* this WRITE went after the answer to the previous one */
-                ASSERT_EQ(e.o.fcopy_progresses, off >= first ? 1u : 0u);
+                uint64_t bytes;
+                ASSERT_EQ(progresses(&e.o, &bytes), off >= first ? 1u : 0u);
                 if (off >= first)
-                        ASSERT_EQ(e.o.fcopy_progress_bytes, first);
+                        ASSERT_EQ(bytes, first);
                 guest_answer(&e, &ch, HV_S_OK);
         }
         ASSERT_EQ(writes, (unsigned)((sizeof data + FRAG - 1) / FRAG));
         expect_op(&e, &ch, COMPLETE_FCOPY);
-        ASSERT_EQ(e.o.fcopy_progresses, 2u);
-        ASSERT_EQ(e.o.fcopy_progress_bytes, (uint64_t)sizeof data);
+        uint64_t bytes;
+        ASSERT_EQ(progresses(&e.o, &bytes), 2u);
+        ASSERT_EQ(bytes, (uint64_t)sizeof data);
         guest_answer(&e, &ch, HV_S_OK);
         expect_done(&e, 0, HV_S_OK, sizeof data);
+        env_free(&e); /* first: a copy under way reads fd until then */
         close(fd);
-        env_free(&e);
 }
 
 TEST(a_refused_start_ends_the_copy) {
@@ -246,8 +260,8 @@ TEST(a_refused_start_ends_the_copy) {
         guest_answer(&e, &ch, HV_E_FAIL);
         expect_done(&e, -EIO, HV_E_FAIL, 0);
         no_request(&e, &ch, 100);
+        env_free(&e); /* first: a copy under way reads fd until then */
         close(fd);
-        env_free(&e);
 }
 
 TEST(a_refused_write_is_cancelled) {
@@ -269,8 +283,8 @@ TEST(a_refused_write_is_cancelled) {
         guest_answer(&e, &ch, HV_S_OK);
         expect_done(&e, -EIO, HV_ERROR_DISK_FULL, FRAG);
         no_request(&e, &ch, 300);
+        env_free(&e); /* first: a copy under way reads fd until then */
         close(fd);
-        env_free(&e);
 }
 
 TEST(a_host_cancel_follows_the_outstanding_answer) {
@@ -300,8 +314,8 @@ TEST(a_host_cancel_follows_the_outstanding_answer) {
         guest_answer(&e, &ch, HV_S_OK);
         expect_done(&e, -ECANCELED, HV_S_OK, 0);
         no_request(&e, &ch, 100);
+        env_free(&e); /* first: a copy under way reads fd until then */
         close(fd);
-        env_free(&e);
 }
 
 /* The file shrank under the copy: the fragment cannot be read whole. */
@@ -328,8 +342,8 @@ TEST(a_short_read_is_cancelled) {
         expect_done(&e, -EIO, HV_S_OK, 0);
         close(p[0]);
         close(p[1]);
+        env_free(&e); /* first: a copy under way reads fd until then */
         close(fd);
-        env_free(&e);
 }
 
 TEST(argument_errors) {
@@ -440,8 +454,8 @@ TEST(a_pause_holds_the_next_request) {
         expect_op(&e, &ch, CANCEL_FCOPY);
         guest_answer(&e, &ch, HV_S_OK);
         expect_done(&e, -ECANCELED, HV_S_OK, FRAG);
+        env_free(&e); /* first: a copy under way reads fd until then */
         close(fd);
-        env_free(&e);
 }
 
 /* The file-copy timeout waits out Linux's own (HV_UTIL_TIMEOUT, counted in
@@ -465,8 +479,8 @@ TEST(a_guest_with_a_slow_clock_is_given_its_own_time) {
         icvsp_set_time_dilation(e.ic, 0); /* 1: 500 ms is past 200 */
         expect_done(&e, -ETIMEDOUT, HV_S_OK, 0);
         ASSERT_EQ(stats_of(&e).timeouts, 1u);
+        env_free(&e); /* first: a copy under way reads fd until then */
         close(fd);
-        env_free(&e);
 }
 
 /* A guest that stops answering: the copy fails at the timeout and nothing
@@ -491,8 +505,8 @@ TEST(an_unanswered_request_times_out) {
         expect_write(&e, &ch, data, 0, FRAG);
         guest_answer(&e, &ch, HV_S_OK);
         expect_write(&e, &ch, data, FRAG, FRAG);
+        env_free(&e); /* first: a copy under way reads fd until then */
         close(fd);
-        env_free(&e);
 }
 
 static bool done_once(struct owner *o) {
@@ -526,8 +540,8 @@ TEST(a_close_ends_the_copy) {
         expect_done(&e, -ECONNRESET, HV_S_OK, FRAG);
         icvsp_resume(e.ic);
         ASSERT_FALSE(wait_owner(&e.o, done_once, 300)); /* reported once */
+        env_free(&e); /* first: a copy under way reads fd until then */
         close(fd);
-        env_free(&e);
 }
 
 struct both {
@@ -606,8 +620,8 @@ TEST(saved_only_when_idle) {
         expect_write(&e, &ch, data, 0, FRAG);
         guest_answer(&e, &ch, HV_S_OK);
         expect_write(&e, &ch, data, FRAG, FRAG);
+        env_free(&e); /* first: a copy under way reads fd until then */
         close(fd);
-        env_free(&e);
         munmap(map, len);
 }
 
