@@ -113,8 +113,14 @@ struct storvsp_controller *storvsp_device_controller(struct storvsp_device *d) {
         return d->ctl;
 }
 
+/* The channel workers add to the counters atomically (DEV_STAT) while the
+ * owner reads them: each read is atomic too. */
 void storvsp_device_get_stats(const struct storvsp_device *d, struct storvsp_device_stats *s) {
-        *s = d->stats;
+        _Static_assert(sizeof *s % sizeof(uint64_t) == 0, "counters are uint64_t only");
+        const uint64_t *from = (const uint64_t *)&d->stats;
+        uint64_t *to = (uint64_t *)s;
+        for (size_t i = 0; i < sizeof *s / sizeof(uint64_t); i++)
+                to[i] = __atomic_load_n(&from[i], __ATOMIC_RELAXED);
 }
 
 /* The device lock is held throughout: a channel opened meanwhile starts
