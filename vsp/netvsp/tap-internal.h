@@ -2,6 +2,9 @@
 /* Shared by tap.c (fd, setup, I/O) and tap-link.c (link watch). */
 #pragma once
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "netvsp/tap.h"
 
 struct nl_sock;
@@ -13,8 +16,13 @@ struct tap {
         bool vnet_hdr;       /* IFF_VNET_HDR: frames carry a virtio_net_hdr */
         bool multi_queue;    /* IFF_MULTI_QUEUE: one of the TAP's queues */
         struct nl_sock *mon; /* RTNLGRP_LINK subscription, NULL until tap_link_watch() */
-        struct tap_link_state link;
-        bool link_changed;   /* set by the netlink callback, cleared by tap_link_process() */
+        /* The link watch's thread (the primary channel's) writes the link,
+         * an I/O error on any channel's thread marks it removed, and
+         * other threads read it (a channel opening, the statistics). */
+        pthread_mutex_t link_lock;
+        struct tap_link_state link; /* link_lock */
+        bool link_changed;          /* link_lock; set by the netlink callback, cleared by tap_link_process() */
+        _Atomic bool gone;          /* link.removed, for the I/O paths to read without the lock */
 };
 
 /* libnl's positive NLE_* codes as negative errno. */

@@ -20,31 +20,38 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_sock *, nl_socket_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_link *, rtnl_link_put);
 
-void tap_mark_removed(struct tap *t) {
+static void mark_removed_locked(struct tap *t) {
         if (!t->link.removed)
                 t->link_changed = true;
         t->link.removed = true;
         t->link.carrier = false;
         t->link.admin_up = false;
+        atomic_store(&t->gone, true);
+}
+
+void tap_mark_removed(struct tap *t) {
+        pthread_mutex_lock(&t->link_lock);
+        mark_removed_locked(t);
+        pthread_mutex_unlock(&t->link_lock);
 }
 
 static void apply_link(struct tap *t, struct rtnl_link *l, bool deleted) {
-        struct tap_link_state s = t->link;
-        unsigned flags = rtnl_link_get_flags(l);
-
         if (rtnl_link_get_ifindex(l) != t->ifindex)
                 return;
+        unsigned flags = rtnl_link_get_flags(l);
+        pthread_mutex_lock(&t->link_lock);
         if (deleted) {
-                tap_mark_removed(t);
-                return;
-        }
-        s.admin_up = flags & IFF_UP;
-        s.carrier = flags & IFF_LOWER_UP;
-        s.mtu = rtnl_link_get_mtu(l);
-        if (s.admin_up != t->link.admin_up || s.carrier != t->link.carrier || s.mtu != t->link.mtu)
-                t->link_changed = true;
-        if (!t->link.removed)
+                mark_removed_locked(t);
+        } else if (!t->link.removed) {
+                struct tap_link_state s = t->link;
+                s.admin_up = flags & IFF_UP;
+                s.carrier = flags & IFF_LOWER_UP;
+                s.mtu = rtnl_link_get_mtu(l);
+                if (s.admin_up != t->link.admin_up || s.carrier != t->link.carrier || s.mtu != t->link.mtu)
+                        t->link_changed = true;
                 t->link = s;
+        }
+        pthread_mutex_unlock(&t->link_lock);
 }
 
 struct parse_ctx {
@@ -92,7 +99,9 @@ int tap_link_watch(struct tap *t) {
                 t->ifindex = rtnl_link_get_ifindex(l);
                 apply_link(t, l, false);
         }
+        pthread_mutex_lock(&t->link_lock);
         t->link_changed = false;
+        pthread_mutex_unlock(&t->link_lock);
         t->mon = TAKE_PTR(sk);
         return nl_socket_get_fd(t->mon);
 }
@@ -135,15 +144,18 @@ int tap_link_process(struct tap *t, struct tap_link_state *st) {
                         return tap_nl_errno(r);
                 }
         }
-        tap_link_state(t, st);
-        if (!t->link_changed)
-                return 0;
+        pthread_mutex_lock(&t->link_lock);
+        *st = t->link;
+        bool changed = t->link_changed;
         t->link_changed = false;
-        return 1;
+        pthread_mutex_unlock(&t->link_lock);
+        return changed ? 1 : 0;
 }
 
-void tap_link_state(const struct tap *t, struct tap_link_state *st) {
+void tap_link_state(struct tap *t, struct tap_link_state *st) {
+        pthread_mutex_lock(&t->link_lock);
         *st = t->link;
+        pthread_mutex_unlock(&t->link_lock);
 }
 
 int tap_set_up(struct tap *t, bool up) {

@@ -114,6 +114,7 @@ static struct tap *tap_new(int fd, const char *name, bool vnet_hdr, bool multi_q
         t->fd = fd;
         t->vnet_hdr = vnet_hdr;
         t->multi_queue = multi_queue;
+        pthread_mutex_init(&t->link_lock, NULL);
         snprintf(t->name, sizeof t->name, "%s", name);
         return t;
 }
@@ -217,6 +218,7 @@ void tap_close(struct tap *t) {
         if (t->mon)
                 nl_socket_free(t->mon);
         safe_close(t->fd);
+        pthread_mutex_destroy(&t->link_lock);
         free(t);
 }
 
@@ -229,11 +231,14 @@ const char *tap_name(const struct tap *t) {
 int tap_ifindex(const struct tap *t) {
         return t->ifindex;
 }
-uint32_t tap_mtu(const struct tap *t) {
-        return t->link.mtu;
+uint32_t tap_mtu(struct tap *t) {
+        pthread_mutex_lock(&t->link_lock);
+        uint32_t mtu = t->link.mtu;
+        pthread_mutex_unlock(&t->link_lock);
+        return mtu;
 }
 bool tap_removed(const struct tap *t) {
-        return t->link.removed;
+        return atomic_load_explicit(&t->gone, memory_order_relaxed);
 }
 bool tap_has_vnet_hdr(const struct tap *t) {
         return t->vnet_hdr;
@@ -256,7 +261,7 @@ static bool vnet_iov_ok(const struct iovec *iov, int n) {
 }
 
 ssize_t tap_readv(struct tap *t, const struct iovec *iov, int n) {
-        if (t->link.removed)
+        if (tap_removed(t))
                 return -ENODEV;
         if (!t->vnet_hdr && !vnet_iov_ok(iov, n))
                 return -EINVAL;
@@ -276,7 +281,7 @@ ssize_t tap_readv(struct tap *t, const struct iovec *iov, int n) {
 int tap_set_rx_gso(struct tap *t, bool tcp4, bool tcp6) {
         unsigned off = tcp4 || tcp6 ? TUN_F_CSUM | TUN_F_TSO_ECN : 0u;
         off |= (tcp4 ? TUN_F_TSO4 : 0u) | (tcp6 ? TUN_F_TSO6 : 0u);
-        if (t->link.removed)
+        if (tap_removed(t))
                 return -ENODEV;
         if (!t->vnet_hdr)
                 return off ? -EOPNOTSUPP : 0;
@@ -284,7 +289,7 @@ int tap_set_rx_gso(struct tap *t, bool tcp4, bool tcp6) {
 }
 
 int tap_writev(struct tap *t, const struct iovec *iov, int n) {
-        if (t->link.removed)
+        if (tap_removed(t))
                 return -ENODEV;
         if (!t->vnet_hdr && !vnet_iov_ok(iov, n))
                 return -EINVAL;

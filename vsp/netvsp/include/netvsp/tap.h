@@ -66,7 +66,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct tap *, tap_close);
 int tap_fd(const struct tap *t);
 const char *tap_name(const struct tap *t);
 int tap_ifindex(const struct tap *t);
-uint32_t tap_mtu(const struct tap *t);
+uint32_t tap_mtu(struct tap *t);
 bool tap_removed(const struct tap *t);
 /* false for an adopted fd without IFF_VNET_HDR: no checksum/GSO offloads. */
 bool tap_has_vnet_hdr(const struct tap *t);
@@ -100,6 +100,6 @@ int tap_link_watch(struct tap *t);
 /* Processes pending link notifications for this TAP. Returns 1 when the
  * state changed (st receives it), 0 when not, -errno on error. */
 int tap_link_process(struct tap *t, struct tap_link_state *st);
-void tap_link_state(const struct tap *t, struct tap_link_state *st);
+void tap_link_state(struct tap *t, struct tap_link_state *st);
 /* Sets the TAP administratively up or down (CAP_NET_ADMIN). */
 int tap_set_up(struct tap *t, bool up);
