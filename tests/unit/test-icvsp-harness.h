@@ -102,8 +102,10 @@ struct env {
         size_t len;
 };
 
+/* The test changes the value while the icvsp thread reads it: atomic
+ * both ways (__atomic_store_n in the test). */
 static inline uint64_t fake_reference_time(void *opaque) {
-        return *(const uint64_t *)opaque;
+        return __atomic_load_n((const uint64_t *)opaque, __ATOMIC_RELAXED);
 }
 
 /* The configuration every test starts from: no service, short intervals. */

@@ -107,7 +107,7 @@ TEST(samples_at_the_interval) {
         guest_answer(&e, &ch, HV_S_OK);
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        ref = 2;
+        __atomic_store_n(&ref, 2, __ATOMIC_RELAXED); /* the icvsp thread reads it */
         expect_time(&e, &ch, 4, ICTIMESYNCFLAG_SAMPLE, &got);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         ASSERT_EQ(got, 2u);
