@@ -140,12 +140,9 @@ void netvsp_chan_publish_stats(struct netvsp_chan *c) {
         s->channels_broken += c->local.channels_broken;
         s->thread_policy_failures += c->local.thread_policy_failures;
         s->queue_attach_failures += c->local.queue_attach_failures;
-        /* The primary's thread watches the TAP's link (take_link) and
-         * alone reads what the watch writes. */
-        if (c->index == 0) {
+        if (c->index == 0)
                 s->link_up = netvsp_dev_rndis(c->nd)->link_up;
-                s->tap_removed = tap_removed(nic->tap);
-        }
+        s->tap_removed = tap_removed(nic->tap); /* atomic: any channel's thread */
         nic->chan_stats[c->index] = *netvsp_dev_stats(c->nd);
         pthread_mutex_unlock(&nic->stats_lock);
         c->local = (struct netvsp_nic_stats){ 0 };
