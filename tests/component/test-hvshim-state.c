@@ -482,7 +482,6 @@ static size_t without(const struct file *f, uint32_t tag, struct vmstate_section
         return n;
 }
 
-/* What a restore refuses, leaving the hvshim as it was. */
 /* A guest keeps the clock it calibrated: a state saved with time dilation
  * 8 (a Linux guest on PVM) restored where this host would choose 1 (a
  * VT-x host) runs on at 8, and says so to the owner, whose deadlines on
@@ -513,6 +512,7 @@ TEST(a_restore_keeps_the_saved_time_dilation) {
         file_free(&f);
 }
 
+/* What a restore refuses, leaving the hvshim as it was. */
 TEST(restore_refusals) {
         TEST_REQUIRE_KVM();
         struct hg h, other;
