@@ -699,6 +699,17 @@ static int write_with_extra_section(const char *path, const uint8_t *data, size_
         return b;
 }
 
+/* All of the file open on fd (*len bytes; free it). */
+static uint8_t *read_whole(int fd, size_t *len) {
+        struct stat st;
+        ASSERT_OK(fstat(fd, &st));
+        uint8_t *data = malloc((size_t)st.st_size);
+        ASSERT_NOT_NULL(data);
+        ASSERT_EQ(pread(fd, data, (size_t)st.st_size, 0), st.st_size);
+        *len = (size_t)st.st_size;
+        return data;
+}
+
 /* Writes the saved state data (len bytes) to path with section `old`
  * replaced by the one vmstate_test_encode() wrote into sec (its file
  * header skipped, its end section left out). Returns an fd open on it. */
@@ -775,15 +786,12 @@ TEST(a_restored_guest_keeps_its_time_dilation_for_hvsock_offers) {
 
         int fd = open(state, O_RDONLY | O_CLOEXEC);
         ASSERT_GE(fd, 0);
-        struct stat st;
-        ASSERT_OK(fstat(fd, &st));
-        uint8_t *data = malloc((size_t)st.st_size);
-        ASSERT_NOT_NULL(data);
-        ASSERT_EQ(pread(fd, data, (size_t)st.st_size, 0), st.st_size);
+        size_t len;
+        uint8_t *data = read_whole(fd, &len);
         close(fd);
         static struct vmstate_section secs[VMSTATE_SECTIONS_MAX];
         char err[256] = "";
-        int n = vmstate_index(data, (size_t)st.st_size, NULL, secs, VMSTATE_SECTIONS_MAX, err, sizeof err);
+        int n = vmstate_index(data, len, NULL, secs, VMSTATE_SECTIONS_MAX, err, sizeof err);
         ASSERT_GT(n, 0);
         const struct vmstate_section *hvpt = vmstate_find(secs, (size_t)n, HVSHIM_STATE_TAG_PARTITION, 0);
         ASSERT_NOT_NULL(hvpt);
@@ -794,7 +802,7 @@ TEST(a_restored_guest_keeps_its_time_dilation_for_hvsock_offers) {
         uint8_t *sec;
         size_t sec_len;
         ASSERT_OK(vmstate_test_encode(&hvshim_partition_state_desc, 0, &ps, &sec, &sec_len));
-        fd = write_with_section(spliced, data, (size_t)st.st_size, hvpt, sec, sec_len);
+        fd = write_with_section(spliced, data, len, hvpt, sec, sec_len);
         free(sec);
         free(data);
 
@@ -819,10 +827,8 @@ TEST(restore_refuses_bad_state) {
         json_object_put(m);
         json_object_put(vmwp_ctl_request(sv[0], "{\"op\":\"stop\",\"id\":2}"));
         expect_exit(sv[0], &c, 14, NULL);
-        struct stat st;
-        ASSERT_OK(fstat(fd, &st));
-        uint8_t *data = malloc((size_t)st.st_size);
-        ASSERT_EQ(pread(fd, data, (size_t)st.st_size, 0), st.st_size);
+        size_t len;
+        uint8_t *data = read_whole(fd, &len);
         close(fd);
         static const struct {
                 const char *what;
@@ -836,8 +842,8 @@ TEST(restore_refuses_bad_state) {
         };
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
                 int b = open(bad, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-                ASSERT_EQ(write(b, data, cases[i].cut ? (size_t)cases[i].cut : (size_t)st.st_size),
-                          cases[i].cut ? cases[i].cut : st.st_size);
+                ASSERT_EQ(write(b, data, cases[i].cut ? (size_t)cases[i].cut : len),
+                          cases[i].cut ? (ssize_t)cases[i].cut : (ssize_t)len);
                 if (cases[i].flip) {
                         uint8_t x = data[cases[i].flip] ^ 0x10;
                         ASSERT_EQ(pwrite(b, &x, 1, cases[i].flip), 1);
@@ -857,7 +863,7 @@ TEST(restore_refuses_bad_state) {
         /* A section no device reads (docs/saved-state.md, "Compatibility
          * rules"): refused, naming it, unless a newer build flagged it
          * optional, in which case the VM comes back. */
-        int b = write_with_extra_section(bad, data, (size_t)st.st_size, 0);
+        int b = write_with_extra_section(bad, data, len, 0);
         struct json_object *ev = NULL;
         c = start_worker(sv, "basic", "h", NULL, b, &ev);
         close(b);
@@ -869,7 +875,7 @@ TEST(restore_refuses_bad_state) {
         char err[8192];
         ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 3);
         close(sv[0]);
-        b = write_with_extra_section(bad, data, (size_t)st.st_size, VMSTATE_SECTION_OPTIONAL);
+        b = write_with_extra_section(bad, data, len, VMSTATE_SECTION_OPTIONAL);
         c = start_worker(sv, "basic", "h", NULL, b, NULL);
         close(b);
         m = vmwp_ctl_request(sv[0], "{\"op\":\"status\",\"id\":3}");
@@ -881,7 +887,7 @@ TEST(restore_refuses_bad_state) {
         /* Saved where the guest was offered a feature this host lacks:
          * refused before it runs, naming the feature. */
         const char *name;
-        b = write_with_cpuid_claim(bad, data, (size_t)st.st_size, &name);
+        b = write_with_cpuid_claim(bad, data, len, &name);
         ev = NULL;
         c = start_worker(sv, "basic", "h", NULL, b, &ev);
         close(b);
