@@ -190,8 +190,10 @@ TEST(merges_while_written_and_runs_on_the_parent) {
         vhdx_close(pv);
         close(pfd);
         (void)c;
+        if (!test_have_program("qemu-img", "qemu-utils"))
+                return;
         char cmd[800];
-        snprintf(cmd, sizeof cmd, "command -v qemu-img >/dev/null || exit 0; qemu-img check -q %s", p);
+        snprintf(cmd, sizeof cmd, "qemu-img check -q %s", p);
         ASSERT_EQ(system(cmd), 0);
 }
 

@@ -142,6 +142,27 @@ static inline void test_fail_(const char *file, int line, const char *expr, cons
                 exit(TEST_SKIP_CODE);                   \
         } while (0)
 
+/* Whether a program that some checks of a test run (an oracle such as
+ * qemu-img) is on PATH. Where it is not, the test says so once, naming the
+ * package, and runs its other checks: not silently less. (The last program
+ * asked about is remembered: a test that asks in a loop runs no shell.) */
+static inline bool test_have_program(const char *prog, const char *package) {
+        static char known[64];
+        static bool have;
+        if (strcmp(known, prog) != 0) {
+                char cmd[128];
+                snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", prog);
+                have = system(cmd) == 0;
+                snprintf(known, sizeof known, "%s", prog);
+                if (!have) {
+                        printf("NOTE: %s not installed (%s, scripts/deps.sh): the checks that run it are left out\n",
+                               prog, package);
+                        fflush(stdout);
+                }
+        }
+        return have;
+}
+
 /* A test that runs a program: skip, naming the package, where it is not
  * on PATH (scripts/deps.sh installs it). */
 #define TEST_REQUIRE_PROGRAM(prog, package)                                                  \
