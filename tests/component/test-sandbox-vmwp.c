@@ -271,8 +271,6 @@ int main(int argc, char **argv) {
         const char *b = getenv("VM_BUILD_DIR");
         snprintf(vmwp_bin, sizeof vmwp_bin, "%s/vmwp/vmwp", b ? b : "build/debug");
         int r = test_run_all_(argc > 1 ? argv[1] : NULL);
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        (void)!system(cmd);
+        (void)test_remove_tree(dir);
         return r;
 }

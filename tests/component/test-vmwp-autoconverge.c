@@ -384,8 +384,6 @@ int main(int argc, char **argv) {
         snprintf(elf, sizeof elf, "%s/basic.elf", dir);
         test_write_file(elf, tg_vmwp_basic_elf, tg_vmwp_basic_elf_len);
         int r = test_run_all_(argc > 1 ? argv[1] : NULL);
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        (void)!system(cmd);
+        (void)test_remove_tree(dir);
         return r;
 }

@@ -370,9 +370,7 @@ static void cleanup(void) {
                 kill(peer, SIGTERM);
                 waitpid(peer, NULL, 0);
         }
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        (void)!system(cmd);
+        (void)test_remove_tree(dir);
 }
 
 int main(int argc, char **argv) {

@@ -744,8 +744,6 @@ int main(int argc, char **argv) {
         ASSERT_NOT_NULL(mkdtemp(dir));
         setup();
         int r = test_run_all_(argc > 1 ? argv[1] : NULL);
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        (void)!system(cmd);
+        (void)test_remove_tree(dir);
         return r;
 }

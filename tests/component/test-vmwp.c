@@ -910,8 +910,6 @@ int main(int argc, char **argv) {
                 TEST_SKIP("%s not built", vmwp_bin);
         ASSERT_NOT_NULL(mkdtemp(dir));
         int r = test_run_all_(argc > 1 ? argv[1] : NULL);
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        (void)!system(cmd);
+        (void)test_remove_tree(dir);
         return r;
 }

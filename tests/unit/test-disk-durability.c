@@ -156,9 +156,7 @@ TEST(acknowledged_writes_survive_sigkill) {
 }
 
 static void cleanup(void) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (dir[0] && system(cmd) != 0)
+        if (dir[0] && test_remove_tree(dir) != 0)
                 fprintf(stderr, "could not remove %s\n", dir);
 }
 

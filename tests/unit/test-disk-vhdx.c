@@ -547,9 +547,7 @@ TEST(a_deferred_disk_takes_a_shared_image_as_the_source_left_it) {
 }
 
 static void cleanup(void) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        if (system(cmd) != 0)
+        if (test_remove_tree(dir) != 0)
                 fprintf(stderr, "cleanup failed\n");
 }
 

@@ -655,8 +655,7 @@ static void cleanup(void) {
         char cmd[600];
         snprintf(cmd, sizeof cmd, "%s/tmpfs", dir);
         (void)umount2(cmd, MNT_DETACH); /* a test that failed with the tmpfs mounted */
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
+        if (test_remove_tree(dir) != 0)
                 fprintf(stderr, "could not remove %s\n", dir);
 }
 

@@ -122,9 +122,7 @@ TEST(emulated_devices_in_dsdt_and_fadt) {
         ASSERT_NOT_NULL(strstr(dsl, "8042 Present on ports 60/64 (V2) : 0"));
         ASSERT_NOT_NULL(strstr(dsl, "CMOS RTC Not Present (V5) : 1"));
         ASSERT_NOT_NULL(strstr(dsl, "RTC Century Index : 00"));
-        char cmd[256];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        ASSERT_EQ(system(cmd), 0);
+        ASSERT_EQ(test_remove_tree(dir), 0);
 }
 
 TEST_MAIN();

@@ -494,9 +494,7 @@ int main(int argc, char **argv) {
         if (!mkdtemp(dir))
                 TEST_SKIP("no temporary directory: %s", strerror(errno));
         int r = test_run_all_(argc > 1 ? argv[1] : NULL);
-        char cmd[200];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
+        if (test_remove_tree(dir) != 0)
                 fprintf(stderr, "could not remove %s\n", dir);
         return r;
 }

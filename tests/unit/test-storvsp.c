@@ -442,11 +442,9 @@ TEST(reset_bus_waits_and_queue_limit) {
 }
 
 static void cleanup(void) {
-        char cmd[300];
         if (!dir[0])
                 return;
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
+        if (test_remove_tree(dir) != 0)
                 fprintf(stderr, "could not remove %s\n", dir);
 }
 

@@ -863,9 +863,7 @@ TEST(grow_killed_leaves_old_or_new_size) {
 }
 
 static void cleanup(void) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        if (system(cmd) != 0)
+        if (test_remove_tree(dir) != 0)
                 fprintf(stderr, "cleanup failed\n");
 }
 

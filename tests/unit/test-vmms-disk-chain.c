@@ -299,9 +299,7 @@ TEST(a_log_to_replay_is_refused_for_read_only_use) {
 }
 
 static void cleanup(void) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        if (system(cmd) != 0)
+        if (test_remove_tree(dir) != 0)
                 fprintf(stderr, "cleanup failed\n");
 }
 

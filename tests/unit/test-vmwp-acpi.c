@@ -280,9 +280,7 @@ TEST(vmbus_mmio_window_in_crs) {
         ASSERT_NOT_NULL(strstr(mem, "0xE0000000,         // Range Minimum"));
         ASSERT_NOT_NULL(strstr(mem, "0xEFFFFFFF,         // Range Maximum"));
         ASSERT_NOT_NULL(strstr(mem, "0x10000000,         // Length"));
-        char cmd[256];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        ASSERT_EQ(system(cmd), 0);
+        ASSERT_EQ(test_remove_tree(dir), 0);
 }
 
 TEST(iasl_disassembles_every_table) {
@@ -330,9 +328,7 @@ TEST(iasl_disassembles_every_table) {
                         ASSERT_NOT_NULL(strstr(dsl, "Address : 0000000000000CF9"));
                 }
         }
-        char cmd[256];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        ASSERT_EQ(system(cmd), 0);
+        ASSERT_EQ(test_remove_tree(dir), 0);
 }
 
 TEST_MAIN();

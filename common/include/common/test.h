@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -161,6 +162,25 @@ static inline bool test_have_program(const char *prog, const char *package) {
                 }
         }
         return have;
+}
+
+static inline int test_remove_one_(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void)st;
+        (void)flag;
+        (void)ftw;
+        return remove(path) == 0 ? 0 : -errno;
+}
+
+/* rm -rf without a shell: a test's temporary directory and all in it, the
+ * entries before their directory, links not followed. 0 (also for a
+ * missing or empty name), or -errno of the first entry that would not go. */
+static inline int test_remove_tree(const char *dir) {
+        if (!dir || !dir[0])
+                return 0;
+        int r = nftw(dir, test_remove_one_, 16, FTW_DEPTH | FTW_PHYS);
+        if (r == -1)
+                return errno == ENOENT ? 0 : -errno;
+        return r;
 }
 
 /* A test that runs a program: skip, naming the package, where it is not
