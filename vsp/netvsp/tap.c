@@ -231,12 +231,6 @@ const char *tap_name(const struct tap *t) {
 int tap_ifindex(const struct tap *t) {
         return t->ifindex;
 }
-uint32_t tap_mtu(struct tap *t) {
-        pthread_mutex_lock(&t->link_lock);
-        uint32_t mtu = t->link.mtu;
-        pthread_mutex_unlock(&t->link_lock);
-        return mtu;
-}
 bool tap_removed(const struct tap *t) {
         return atomic_load_explicit(&t->gone, memory_order_relaxed);
 }

@@ -66,7 +66,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct tap *, tap_close);
 int tap_fd(const struct tap *t);
 const char *tap_name(const struct tap *t);
 int tap_ifindex(const struct tap *t);
-uint32_t tap_mtu(struct tap *t);
 bool tap_removed(const struct tap *t);
 /* false for an adopted fd without IFF_VNET_HDR: no checksum/GSO offloads. */
 bool tap_has_vnet_hdr(const struct tap *t);
