@@ -5,6 +5,7 @@
  * both ways (it reads what we write, we read what it writes, it replays
  * our log). */
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -640,6 +641,24 @@ TEST(truncated_and_overlapping_blocks_are_refused) {
         ASSERT_EQ(vhdx_open(fd, 0, &w, err, sizeof err), -EINVAL);
         ASSERT_NOT_NULL(strstr(err, "BAT entry 1"));
         ASSERT_NOT_NULL(strstr(err, "another block uses"));
+        /* The same image in a file that claims 4 EiB (a sparse memfd):
+         * found with memory for the BAT's blocks, not a bit for each MiB of
+         * the claimed size, 512 GiB (a fuzzer's image once asked for 24 GiB
+         * that way); whole again, it opens. */
+        int big = memfd_create("big.vhdx", MFD_CLOEXEC);
+        ASSERT_TRUE(big >= 0);
+        uint8_t *img = malloc((size_t)st.st_size);
+        ASSERT_EQ(pread(fd, img, (size_t)st.st_size, 0), st.st_size);
+        ASSERT_EQ(pwrite(big, img, (size_t)st.st_size, 0), st.st_size);
+        ASSERT_EQ(ftruncate(big, 1ll << 62), 0);
+        ASSERT_EQ(vhdx_open(big, 0, &w, err, sizeof err), -EINVAL);
+        ASSERT_NOT_NULL(strstr(err, "BAT entry 1"));
+        ASSERT_NOT_NULL(strstr(err, "another block uses"));
+        ASSERT_EQ(pwrite(big, saved, 8, (off_t)bat_off + 8), 8);
+        ASSERT_EQ(vhdx_open(big, 0, &w, err, sizeof err), 0);
+        vhdx_close(w);
+        close(big);
+        free(img);
         /* (qemu-img check passes such an image: it does not look for blocks
          * that share space.) */
         ASSERT_EQ(pwrite(fd, saved, 8, (off_t)bat_off + 8), 8);

@@ -172,18 +172,80 @@ static uint64_t structures_end(const struct vhdx *v) {
         return MAX(e, v->meta_region.offset + v->meta_region.length);
 }
 
+/* Whether BAT entry i holds a block in the file (checked by check_bat). */
+static bool vhdx_bat_present(const struct vhdx *v, uint64_t i) {
+        unsigned st = VHDX_BAT_STATE(v->bat[i]);
+        if ((i + 1) % (v->chunk_ratio + 1) == 0)
+                return st == VHDX_SB_PRESENT;
+        return st == VHDX_PAYLOAD_FULLY_PRESENT || st == VHDX_PAYLOAD_PARTIALLY_PRESENT;
+}
+
+struct block_span {
+        uint64_t off;
+        uint32_t index; /* n_bat < 2^32: the BAT is at most VHDX_BAT_MAX bytes */
+};
+
+static int span_cmp(const void *a, const void *b) {
+        const struct block_span *x = a, *y = b;
+        return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static uint64_t entry_len(const struct vhdx *v, uint64_t i) {
+        return (i + 1) % (v->chunk_ratio + 1) == 0 ? VHDX_SB_BLOCK_SIZE : v->meta.block_size;
+}
+
+/* No two present blocks share space: a guest's write to one would change
+ * the other. BAT offsets are MiB-granular: a bit per MiB of the file where
+ * that map is no larger than the BAT itself; else (a sparse file may claim
+ * petabytes) the blocks sorted by offset, each against the next: the
+ * memory follows the BAT, never the file's size. */
+static int check_overlaps(struct vhdx *v, uint64_t file_size, char *err, size_t errlen) {
+        uint64_t map_bytes = file_size / MiB / 8 + 1;
+        if (map_bytes <= MAX(v->n_bat * 8, 4096)) {
+                _cleanup_free_ uint8_t *used = calloc(map_bytes, 1);
+                if (!used)
+                        return -ENOMEM;
+                for (uint64_t i = 0; i < v->n_bat; i++) {
+                        if (!vhdx_bat_present(v, i))
+                                continue;
+                        uint64_t off = VHDX_BAT_OFFSET(v->bat[i]), len = entry_len(v, i);
+                        for (uint64_t mb = off / MiB; mb < (off + len) / MiB; mb++) {
+                                if (used[mb / 8] & (1u << (mb % 8)))
+                                        return ERR("BAT entry %llu points at %llu, space another block uses",
+                                                   (unsigned long long)i, (unsigned long long)off);
+                                used[mb / 8] |= (uint8_t)(1u << (mb % 8));
+                        }
+                }
+                return 0;
+        }
+        size_t n = 0;
+        for (uint64_t i = 0; i < v->n_bat; i++)
+                n += vhdx_bat_present(v, i);
+        _cleanup_free_ struct block_span *spans = calloc(n ? n : 1, sizeof *spans);
+        if (!spans)
+                return -ENOMEM;
+        n = 0;
+        for (uint64_t i = 0; i < v->n_bat; i++)
+                if (vhdx_bat_present(v, i))
+                        spans[n++] = (struct block_span){ VHDX_BAT_OFFSET(v->bat[i]), (uint32_t)i };
+        qsort(spans, n, sizeof *spans, span_cmp);
+        for (size_t k = 1; k < n; k++)
+                if (spans[k].off < spans[k - 1].off + entry_len(v, spans[k - 1].index)) {
+                        uint64_t i = MAX(spans[k].index, spans[k - 1].index);
+                        return ERR("BAT entry %llu points at %llu, space another block uses", (unsigned long long)i,
+                                   (unsigned long long)VHDX_BAT_OFFSET(v->bat[i]));
+                }
+        return 0;
+}
+
 /* Every present block lies inside the file (an image cut short is
- * refused, not read as zeros) and on space of its own: two entries sharing
- * space would let a guest's write to one block change another. The space
- * is tracked in MiB units (BAT offsets are MiB-granular), one bit each. */
+ * refused, not read as zeros), off the image's own structures and on space
+ * of its own (check_overlaps). */
 static int check_bat(struct vhdx *v, char *err, size_t errlen) {
         struct stat fst;
         if (fstat(v->fd, &fst) < 0)
                 return -errno;
         uint64_t file_size = (uint64_t)fst.st_size, end = structures_end(v);
-        _cleanup_free_ uint8_t *used = calloc(file_size / MiB / 8 + 1, 1);
-        if (!used)
-                return -ENOMEM;
         v->blocks_present = 0;
         for (uint64_t i = 0; i < v->n_bat; i++) {
                 uint64_t e = v->bat[i], off = VHDX_BAT_OFFSET(e);
@@ -198,7 +260,7 @@ static int check_bat(struct vhdx *v, char *err, size_t errlen) {
                         return ERR("BAT entry %llu has state %u, invalid here", (unsigned long long)i, st);
                 if (!present)
                         continue;
-                uint64_t len = sb ? VHDX_SB_BLOCK_SIZE : v->meta.block_size;
+                uint64_t len = entry_len(v, i);
                 if (!range_clear(v, off, len))
                         return ERR("BAT entry %llu points at %llu, over the image's own structures",
                                    (unsigned long long)i, (unsigned long long)off);
@@ -206,16 +268,13 @@ static int check_bat(struct vhdx *v, char *err, size_t errlen) {
                         return ERR("BAT entry %llu points at %llu, past the end of the file (%llu bytes): the "
                                    "image was truncated", (unsigned long long)i, (unsigned long long)off,
                                    (unsigned long long)file_size);
-                for (uint64_t mb = off / MiB; mb < (off + len) / MiB; mb++) {
-                        if (used[mb / 8] & (1u << (mb % 8)))
-                                return ERR("BAT entry %llu points at %llu, space another block uses",
-                                           (unsigned long long)i, (unsigned long long)off);
-                        used[mb / 8] |= (uint8_t)(1u << (mb % 8));
-                }
                 end = MAX(end, off + len);
                 if (!sb)
                         v->blocks_present++;
         }
+        int r = check_overlaps(v, file_size, err, errlen);
+        if (r < 0)
+                return r;
         v->eof = ALIGN_UP(end, MiB);
         return 0;
 }
