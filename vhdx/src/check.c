@@ -11,13 +11,35 @@
 #include "common/macro.h"
 #include "vhdx-internal.h"
 
-struct span {
-        uint64_t off, len, index;
-};
-
 static int span_cmp(const void *a, const void *b) {
-        const struct span *x = a, *y = b;
+        const struct vhdx_span *x = a, *y = b;
         return x->off < y->off ? -1 : x->off > y->off;
+}
+
+bool vhdx_bat_present(const struct vhdx *v, uint64_t i) {
+        unsigned st = VHDX_BAT_STATE(v->bat[i]);
+        if ((i + 1) % (v->chunk_ratio + 1) == 0)
+                return st == VHDX_SB_PRESENT;
+        return st == VHDX_PAYLOAD_FULLY_PRESENT || st == VHDX_PAYLOAD_PARTIALLY_PRESENT;
+}
+
+struct vhdx_span *vhdx_present_spans(const struct vhdx *v, size_t *n) {
+        size_t k = 0;
+        for (uint64_t i = 0; i < v->n_bat; i++)
+                k += vhdx_bat_present(v, i);
+        struct vhdx_span *s = calloc(k ? k : 1, sizeof *s);
+        if (!s)
+                return NULL;
+        k = 0;
+        for (uint64_t i = 0; i < v->n_bat; i++)
+                if (vhdx_bat_present(v, i)) {
+                        bool sb = (i + 1) % (v->chunk_ratio + 1) == 0;
+                        s[k++] = (struct vhdx_span){ VHDX_BAT_OFFSET(v->bat[i]),
+                                                     sb ? VHDX_SB_BLOCK_SIZE : v->meta.block_size, i };
+                }
+        qsort(s, k, sizeof *s, span_cmp);
+        *n = k;
+        return s;
 }
 
 static void report(struct vhdx_check_report *r, const char *what, uint64_t index) {
@@ -30,24 +52,14 @@ int vhdx_check(struct vhdx *v, struct vhdx_check_report *r) {
         if (fstat(v->fd, &st) < 0)
                 return -errno;
         *r = (struct vhdx_check_report){ 0 };
-        _cleanup_free_ struct span *s = calloc(v->n_bat ? v->n_bat : 1, sizeof *s);
-        if (!s)
-                return -ENOMEM;
-        size_t n = 0;
         uint64_t end = MAX(MAX(v->hdr.log_offset + v->hdr.log_length, v->bat_region.offset + v->bat_region.length),
                            v->meta_region.offset + v->meta_region.length);
+        size_t n = 0;
         pthread_mutex_lock(&v->lock);
-        for (uint64_t i = 0; i < v->n_bat; i++) {
-                uint64_t e = v->bat[i];
-                bool sb = (i + 1) % (v->chunk_ratio + 1) == 0;
-                unsigned state = VHDX_BAT_STATE(e);
-                bool present = sb ? state == VHDX_SB_PRESENT
-                                  : state == VHDX_PAYLOAD_FULLY_PRESENT || state == VHDX_PAYLOAD_PARTIALLY_PRESENT;
-                if (present)
-                        s[n++] = (struct span){ VHDX_BAT_OFFSET(e), sb ? VHDX_SB_BLOCK_SIZE : v->meta.block_size, i };
-        }
+        _cleanup_free_ struct vhdx_span *s = vhdx_present_spans(v, &n);
         pthread_mutex_unlock(&v->lock);
-        qsort(s, n, sizeof *s, span_cmp);
+        if (!s)
+                return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 if (i && s[i].off < s[i - 1].off + s[i - 1].len)
                         report(r, "overlaps another block", s[i].index);

@@ -172,24 +172,6 @@ static uint64_t structures_end(const struct vhdx *v) {
         return MAX(e, v->meta_region.offset + v->meta_region.length);
 }
 
-/* Whether BAT entry i holds a block in the file (checked by check_bat). */
-static bool vhdx_bat_present(const struct vhdx *v, uint64_t i) {
-        unsigned st = VHDX_BAT_STATE(v->bat[i]);
-        if ((i + 1) % (v->chunk_ratio + 1) == 0)
-                return st == VHDX_SB_PRESENT;
-        return st == VHDX_PAYLOAD_FULLY_PRESENT || st == VHDX_PAYLOAD_PARTIALLY_PRESENT;
-}
-
-struct block_span {
-        uint64_t off;
-        uint32_t index; /* n_bat < 2^32: the BAT is at most VHDX_BAT_MAX bytes */
-};
-
-static int span_cmp(const void *a, const void *b) {
-        const struct block_span *x = a, *y = b;
-        return x->off < y->off ? -1 : x->off > y->off;
-}
-
 static uint64_t entry_len(const struct vhdx *v, uint64_t i) {
         return (i + 1) % (v->chunk_ratio + 1) == 0 ? VHDX_SB_BLOCK_SIZE : v->meta.block_size;
 }
@@ -219,18 +201,11 @@ static int check_overlaps(struct vhdx *v, uint64_t file_size, char *err, size_t 
                 return 0;
         }
         size_t n = 0;
-        for (uint64_t i = 0; i < v->n_bat; i++)
-                n += vhdx_bat_present(v, i);
-        _cleanup_free_ struct block_span *spans = calloc(n ? n : 1, sizeof *spans);
+        _cleanup_free_ struct vhdx_span *spans = vhdx_present_spans(v, &n);
         if (!spans)
                 return -ENOMEM;
-        n = 0;
-        for (uint64_t i = 0; i < v->n_bat; i++)
-                if (vhdx_bat_present(v, i))
-                        spans[n++] = (struct block_span){ VHDX_BAT_OFFSET(v->bat[i]), (uint32_t)i };
-        qsort(spans, n, sizeof *spans, span_cmp);
         for (size_t k = 1; k < n; k++)
-                if (spans[k].off < spans[k - 1].off + entry_len(v, spans[k - 1].index)) {
+                if (spans[k].off < spans[k - 1].off + spans[k - 1].len) {
                         uint64_t i = MAX(spans[k].index, spans[k - 1].index);
                         return ERR("BAT entry %llu points at %llu, space another block uses", (unsigned long long)i,
                                    (unsigned long long)VHDX_BAT_OFFSET(v->bat[i]));

@@ -183,3 +183,14 @@ int vhdx_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 
 /* map.c */
 int vhdx_bitmap_load(struct vhdx *v, uint64_t chunk);
+
+/* check.c. Whether BAT entry i holds a block in the file (a payload block
+ * fully or partly present, a sector bitmap block present); and the present
+ * blocks' file ranges sorted by offset (*n of them; NULL for want of
+ * memory; the caller frees them and holds v->lock where others may
+ * change the BAT). */
+struct vhdx_span {
+        uint64_t off, len, index;
+};
+bool vhdx_bat_present(const struct vhdx *v, uint64_t i);
+struct vhdx_span *vhdx_present_spans(const struct vhdx *v, size_t *n);
