@@ -18,7 +18,7 @@ static int span_cmp(const void *a, const void *b) {
 
 bool vhdx_bat_present(const struct vhdx *v, uint64_t i) {
         unsigned st = VHDX_BAT_STATE(v->bat[i]);
-        if ((i + 1) % (v->chunk_ratio + 1) == 0)
+        if (vhdx_bat_is_sb(v, i))
                 return st == VHDX_SB_PRESENT;
         return st == VHDX_PAYLOAD_FULLY_PRESENT || st == VHDX_PAYLOAD_PARTIALLY_PRESENT;
 }
@@ -32,11 +32,8 @@ struct vhdx_span *vhdx_present_spans(const struct vhdx *v, size_t *n) {
                 return NULL;
         k = 0;
         for (uint64_t i = 0; i < v->n_bat; i++)
-                if (vhdx_bat_present(v, i)) {
-                        bool sb = (i + 1) % (v->chunk_ratio + 1) == 0;
-                        s[k++] = (struct vhdx_span){ VHDX_BAT_OFFSET(v->bat[i]),
-                                                     sb ? VHDX_SB_BLOCK_SIZE : v->meta.block_size, i };
-                }
+                if (vhdx_bat_present(v, i))
+                        s[k++] = (struct vhdx_span){ VHDX_BAT_OFFSET(v->bat[i]), vhdx_bat_len(v, i), i };
         qsort(s, k, sizeof *s, span_cmp);
         *n = k;
         return s;

@@ -172,10 +172,6 @@ static uint64_t structures_end(const struct vhdx *v) {
         return MAX(e, v->meta_region.offset + v->meta_region.length);
 }
 
-static uint64_t entry_len(const struct vhdx *v, uint64_t i) {
-        return (i + 1) % (v->chunk_ratio + 1) == 0 ? VHDX_SB_BLOCK_SIZE : v->meta.block_size;
-}
-
 /* No two present blocks share space: a guest's write to one would change
  * the other. BAT offsets are MiB-granular: a bit per MiB of the file where
  * that map is no larger than the BAT itself; else (a sparse file may claim
@@ -190,7 +186,7 @@ static int check_overlaps(struct vhdx *v, uint64_t file_size, char *err, size_t 
                 for (uint64_t i = 0; i < v->n_bat; i++) {
                         if (!vhdx_bat_present(v, i))
                                 continue;
-                        uint64_t off = VHDX_BAT_OFFSET(v->bat[i]), len = entry_len(v, i);
+                        uint64_t off = VHDX_BAT_OFFSET(v->bat[i]), len = vhdx_bat_len(v, i);
                         for (uint64_t mb = off / MiB; mb < (off + len) / MiB; mb++) {
                                 if (used[mb / 8] & (1u << (mb % 8)))
                                         return ERR("BAT entry %llu points at %llu, space another block uses",
@@ -225,9 +221,8 @@ static int check_bat(struct vhdx *v, char *err, size_t errlen) {
         for (uint64_t i = 0; i < v->n_bat; i++) {
                 uint64_t e = v->bat[i], off = VHDX_BAT_OFFSET(e);
                 unsigned st = VHDX_BAT_STATE(e);
-                bool sb = (i + 1) % (v->chunk_ratio + 1) == 0;
-                bool present = sb ? st == VHDX_SB_PRESENT
-                                  : st == VHDX_PAYLOAD_FULLY_PRESENT || st == VHDX_PAYLOAD_PARTIALLY_PRESENT;
+                bool sb = vhdx_bat_is_sb(v, i);
+                bool present = vhdx_bat_present(v, i);
                 bool known = sb ? st == VHDX_SB_NOT_PRESENT || present
                                 : st <= VHDX_PAYLOAD_UNMAPPED || present;
                 if (!known || (!sb && st == VHDX_PAYLOAD_PARTIALLY_PRESENT && !v->meta.has_parent) ||
@@ -235,7 +230,7 @@ static int check_bat(struct vhdx *v, char *err, size_t errlen) {
                         return ERR("BAT entry %llu has state %u, invalid here", (unsigned long long)i, st);
                 if (!present)
                         continue;
-                uint64_t len = entry_len(v, i);
+                uint64_t len = vhdx_bat_len(v, i);
                 if (!range_clear(v, off, len))
                         return ERR("BAT entry %llu points at %llu, over the image's own structures",
                                    (unsigned long long)i, (unsigned long long)off);

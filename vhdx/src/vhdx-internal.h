@@ -192,5 +192,13 @@ int vhdx_bitmap_load(struct vhdx *v, uint64_t chunk);
 struct vhdx_span {
         uint64_t off, len, index;
 };
+/* BAT entry i is a sector bitmap block's (every chunk_ratio + 1st), and the
+ * length of the block it maps. */
+static inline bool vhdx_bat_is_sb(const struct vhdx *v, uint64_t i) {
+        return (i + 1) % (v->chunk_ratio + 1) == 0;
+}
+static inline uint64_t vhdx_bat_len(const struct vhdx *v, uint64_t i) {
+        return vhdx_bat_is_sb(v, i) ? VHDX_SB_BLOCK_SIZE : v->meta.block_size;
+}
 bool vhdx_bat_present(const struct vhdx *v, uint64_t i);
 struct vhdx_span *vhdx_present_spans(const struct vhdx *v, size_t *n);
