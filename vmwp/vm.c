@@ -206,9 +206,11 @@ static int load_boot_image(struct vmwp_vm *vm, const struct vmwp_vm_options *opt
                 g.ram[i] = (struct boot_ram_region){ .gpa = regions[i].gpa, .size = regions[i].size };
         /* A stock kernel on a PVM host needs a few extra options (vid/pvm.c);
          * empty everywhere else. */
-        char cmdline[VM_CMDLINE_MAX + 256];
+        char cmdline[VM_CMDLINE_MAX + 512];
         const char *extra = c->boot_kind == VM_BOOT_LINUX ? vid_pvm_linux_cmdline(vm->p) : "";
-        snprintf(cmdline, sizeof cmdline, "%s%s%s", c->cmdline, c->cmdline[0] && extra[0] ? " " : "", extra);
+        if ((size_t)snprintf(cmdline, sizeof cmdline, "%s%s%s", c->cmdline, c->cmdline[0] && extra[0] ? " " : "",
+                             extra) >= sizeof cmdline)
+                return errorf(err, errlen, -E2BIG, "the command line with the host's options (%s) is too long", extra);
         struct boot_request req = { .image = kernel.data, .image_len = kernel.len, .initrd = initrd.data,
                                     .initrd_len = initrd.len, .cmdline = cmdline, .rsdp_gpa = rsdp };
         struct boot_entry e;
