@@ -53,7 +53,10 @@ static void balance(const uint8_t *p, size_t left) {
                 };
         }
         vmms_dm_balance(v, n, host_free, t);
-        uint64_t had = 0, got = 0;
+        /* 128 bits: 16 sizes of up to 2^60 each (the input's, beyond
+         * VMMS_DM_BYTES_MAX) overflowed 64 and failed a balance that was
+         * right (regress-sum-overflow in the corpus). */
+        unsigned __int128 had = 0, got = 0;
         for (size_t i = 0; i < n; i++) {
                 if (t[i] < v[i].minimum || t[i] > v[i].maximum)
                         abort();
