@@ -418,13 +418,19 @@ TEST(pvm_instruction_fixups) {
         if (s != DONE_STATUS)
                 fprintf(stderr, "stopped: %s\n", reason);
         ASSERT_EQ(s, DONE_STATUS);
-        static const uint8_t want[] = { 0xb3, 1, 0xa1, 0xa2, 1, 0, 1 };
+        /* int3's handler, fwait, stac, clac, rdtscp; then lsl: ZF and the
+         * limit of the per-CPU entry, ZF and the unchanged destination when
+         * RPL exceeds DPL, ZF beyond the GDT */
+        static const uint8_t want[] = { 0xb3, 1, 0xa1, 0xa2, 1, 0, 1, 1, 0xa5, 0, 0, 0x77, 0 };
         ASSERT_EQ(r.n_bytes, (unsigned)sizeof want);
         ASSERT_MEMEQ(r.bytes, want, sizeof want);
         uint64_t aux;
         ASSERT_OK(vid_vp_get_msr(vid_partition_vp(p, 0), 0xc0000103, &aux));
-        ASSERT_EQ(r.n_dwords, 1u);
+        ASSERT_EQ(r.n_dwords, 4u);
         ASSERT_EQ(r.dwords[0], (uint32_t)aux);
+        ASSERT_EQ(r.dwords[1], 0xffffffffu); /* lsl, G set */
+        ASSERT_EQ(r.dwords[2], 0x00a09b00u); /* lar of the code segment (accessed: CS was loaded) */
+        ASSERT_EQ(r.dwords[3], 0x123400a5u); /* lsl with 16-bit operands */
         struct vid_stats st;
         vid_partition_stats(p, &st);
         if (vid_partition_is_pvm(p)) {
@@ -432,7 +438,8 @@ TEST(pvm_instruction_fixups) {
                 ASSERT_EQ(st.pvm_fwait, 1u);
                 ASSERT_EQ(st.pvm_clac_stac, 2u);
                 ASSERT_EQ(st.pvm_rdtscp, 2u);
-                ASSERT_EQ(st.pvm_fixups, 6u);
+                ASSERT_EQ(st.pvm_lsl_lar, 6u);
+                ASSERT_EQ(st.pvm_fixups, 12u);
         } else
                 ASSERT_EQ(st.pvm_fixups, 0u);
         vid_partition_destroy(p);

@@ -2,7 +2,8 @@
 # load: 0x1000
 # Long mode at CPL0, then instructions the PVM emulator cannot execute
 # (docs/pvm-host-notes.md): int3 (handler on vector 3), fwait, stac/clac,
-# rdtscp. Reports on port 0x11/0x14; port 0x1f when done.
+# rdtscp, lsl and lar (Linux's GET_PERCPU_BASE, in an NMI's entry). Reports
+# on port 0x11/0x14; port 0x1f when done.
         .code32
         .globl _start
 _start:
@@ -74,6 +75,41 @@ after_int3:
         out     %al, $0x11              # 1: the TSC advanced
         mov     %ebx, %eax
         out     %eax, $0x14             # TSC_AUX
+
+        mov     $0x1b, %eax             # the per-CPU entry, as Linux reads it
+        lsl     %rax, %rax
+        mov     %rax, %r10
+        setz    %al
+        out     %al, $0x11              # 1
+        mov     %r10, %rax
+        out     %al, $0x11              # 0xa5: its limit
+        shr     $8, %r10
+        mov     %r10b, %al
+        out     %al, $0x11              # 0: nothing above it
+        mov     $0x23, %ecx             # RPL 3 above DPL 0: refused
+        mov     $0x77, %edx
+        lsl     %ecx, %edx
+        setz    %al
+        out     %al, $0x11              # 0
+        mov     %dl, %al
+        out     %al, $0x11              # 0x77: unchanged
+        mov     $0x83, %ecx             # beyond the GDT's limit: refused
+        lsl     %ecx, %edx
+        setz    %al
+        out     %al, $0x11              # 0
+        mov     $0x10, %ecx             # 4 GiB flat data: G scales the limit
+        lsl     %ecx, %r9d
+        mov     %r9d, %eax
+        out     %eax, $0x14             # 0xffffffff
+        mov     $0x08, %ebx             # the 64-bit code segment's access rights
+        lar     %ebx, %esi
+        mov     %esi, %eax
+        out     %eax, $0x14             # 0x00a09b00 (the load of CS set A)
+        mov     $0x1b, %ax              # 16-bit operands: only DI changes
+        mov     $0x12345678, %edi
+        lsl     %ax, %di
+        mov     %edi, %eax
+        out     %eax, $0x14             # 0x123400a5
         out     %al, $0x1f
 1:      hlt
         jmp     1b
@@ -91,6 +127,8 @@ bp_handler:
 gdt:    .quad   0
         .quad   0x00af9a000000ffff
         .quad   0x00cf92000000ffff
+        .quad   0x0040f500000000a5      # DPL 3 data, limit 0xa5 (Linux's per-CPU entry)
+        .quad   0x00cf92000000ffff      # DPL 0 data
 gdtr:   .word   gdtr - gdt - 1
         .long   gdt
         .p2align 3

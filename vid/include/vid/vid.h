@@ -376,7 +376,7 @@ void vid_partition_times(const struct vid_partition *p, uint64_t *first_run_ns, 
 struct vid_stats {
         uint64_t exits, pio_exits, mmio_exits, msr_exits, unhandled_io;
         /* PVM compatibility layer (docs/pvm.md): total and per instruction */
-        uint64_t pvm_fixups, pvm_int3, pvm_fwait, pvm_clac_stac, pvm_rdtscp, pvm_syscall;
+        uint64_t pvm_fixups, pvm_int3, pvm_fwait, pvm_clac_stac, pvm_rdtscp, pvm_lsl_lar, pvm_syscall;
         uint64_t msr_filter_sets; /* KVM_X86_SET_MSR_FILTER calls (each an SRCU grace period) */
         uint64_t cpuid_sets;         /* vid_cpuid_set calls that set the VPs' tables (KVM_SET_CPUID2 each) */
         uint64_t cpuid_sets_skipped; /* ... that found that table set already */
