@@ -25,6 +25,7 @@
 #include "emu/i8042.h"
 #include "emu/ide-backend.h"
 #include "emu/ide.h"
+#include "emu/nmi-status.h"
 #include "emu/pci.h"
 #include "emu/rtc.h"
 #include "emu/service.h"
@@ -200,8 +201,9 @@ static int add_platform(struct vmwp_emu *e, const struct vmwp_vm_options *opt, c
         i8042_init(&e->kbd, &kbd_ops, e);
         e->kbd_ok = true;
         int r;
-        if ((r = rtc_attach(&e->rtc, p, e->svc)) < 0 || (r = i8042_register(&e->kbd, p)) < 0)
-                return snprintf(err, errlen, "RTC and keyboard controller: %s", strerror(-r)), r;
+        if ((r = rtc_attach(&e->rtc, p, e->svc)) < 0 || (r = i8042_register(&e->kbd, p)) < 0 ||
+            (r = nmi_status_register(p)) < 0)
+                return snprintf(err, errlen, "RTC, keyboard controller and port 61h: %s", strerror(-r)), r;
         if (opt->keyboard.kind == VMWP_CONSOLE_SOCKET)
                 return vmwp_kbd_socket_open(opt->keyboard.path, &e->kbd, e->svc, &e->kbd_socket, err, errlen);
         return 0;
