@@ -65,6 +65,23 @@ int vid_msi_send(struct vid_partition *p, uint32_t apic_id, uint8_t vector) {
         return r < 0 ? -errno : 0;
 }
 
+/* An NMI to every vCPU: an MSI with delivery mode NMI (data bits 10:8 =
+ * 100b; the vector is ignored), like a machine's NMI button. A vCPU that
+ * cannot take it now (KVM answers 0) keeps running; the count says so. */
+#define MSI_DATA_DM_NMI (4u << 8)
+
+int vid_partition_nmi(struct vid_partition *p) {
+        int delivered = 0;
+        for (unsigned i = 0; i < p->n_vps; i++) {
+                struct kvm_msi m = { .address_lo = msi_addr(vid_vp_apic_id(p->vps[i])), .data = MSI_DATA_DM_NMI };
+                int r = ioctl(p->vm_fd, KVM_SIGNAL_MSI, &m);
+                if (r < 0)
+                        return -errno;
+                delivered += r > 0;
+        }
+        return delivered;
+}
+
 int vid_msi_route_add(struct vid_partition *p, uint32_t apic_id, uint8_t vector, unsigned *gsi) {
         pthread_mutex_lock(&p->irq_lock);
         int r = -ENOSPC;

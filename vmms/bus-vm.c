@@ -131,6 +131,33 @@ static int do_pause_resume(struct vmms_daemon *d, sd_bus_message *m, sd_bus_erro
         return 1;
 }
 
+/* InjectNmi answers when the worker did: every vCPU got an NMI (Hyper-V's
+ * Debug-VM -InjectNonMaskableInterrupt; a guest may dump or panic on it). */
+static void nmi_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
+        json_object *v;
+        if (error < 0) {
+                const char *why = reply && json_object_object_get_ex(reply, "error", &v) ? json_object_get_string(v) : NULL;
+                (void)sd_bus_reply_method_errorf(call, VMMS_ERROR_FAILED, "cannot inject an NMI into VM '%s': %s",
+                                                 vm->config->name, why ? why : strerror(-error));
+                return;
+        }
+        int n = reply && json_object_object_get_ex(reply, "vcpus", &v) ? json_object_get_int(v) : 0;
+        vmms_vm_log(vm, LOG_LEVEL_NOTICE, 0, "NMI injected (%d of %u vCPUs took it)", n, vm->config->vcpus);
+        (void)sd_bus_reply_method_return(call, NULL);
+}
+
+static int do_nmi(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
+        struct vmms_vm *vm;
+        int r = begin(d, m, VMMS_OP_NMI, &vm, e);
+        if (r < 0)
+                return r;
+        r = vmms_worker_request(vm->worker, "nmi", NULL, nmi_reply, m);
+        if (r < 0)
+                return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot reach the worker of VM '%s': %s",
+                                         vm->config->name, strerror(-r));
+        return 1;
+}
+
 /* Save answers once the state is durable on disk (save.c). */
 static int do_save(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
         struct vmms_vm *vm;
@@ -422,6 +449,7 @@ AUTHORIZED(method_stop, do_stop, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_kill, do_kill, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_reboot, do_reboot, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_pause_resume, do_pause_resume, VMMS_POLKIT_ACTION_MANAGE)
+AUTHORIZED(method_nmi, do_nmi, VMMS_POLKIT_ACTION_MANAGE)
 static int do_reconnect_migration(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
         struct vmms_vm *vm;
         const char *dest;
@@ -612,6 +640,7 @@ static const sd_bus_vtable vm_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Resume", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_pause_resume,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("InjectNmi", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_nmi, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Save", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_save, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Migrate", SD_BUS_ARGS("s", destination, "a{sv}", options), SD_BUS_NO_RESULT,

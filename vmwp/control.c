@@ -180,6 +180,17 @@ struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void
                 ops->power_button(opaque);
                 return reply_new(id, true);
         }
+        if (strcmp(o, "nmi") == 0) {
+                int r = ops->nmi ? ops->nmi(opaque) : -ENOTSUP;
+                if (r < 0)
+                        return reply_result(id, r);
+                if (r == 0)
+                        return reply_error(id, EAGAIN, "no virtual processor could take the NMI");
+                struct json_object *rep = reply_new(id, true);
+                if (rep)
+                        json_object_object_add(rep, "vcpus", json_object_new_int(r));
+                return rep;
+        }
         if (strcmp(o, "status") == 0 || strcmp(o, "stats") == 0) {
                 struct json_object *rep = reply_new(id, true);
                 if (!rep)

@@ -80,6 +80,9 @@ static void op_stop(void *o) {
 static void op_power_button(void *o) {
         vmwp_vm_power_button(((struct run_ctx *)o)->vm);
 }
+static int op_nmi(void *o) {
+        return vmwp_vm_nmi(((struct run_ctx *)o)->vm);
+}
 static int op_shutdown(void *o, bool reboot) {
         return vmwp_vm_shutdown(((struct run_ctx *)o)->vm, reboot);
 }
@@ -148,7 +151,7 @@ static int op_stats(void *o, struct json_object *into) {
 
 static const struct vmwp_control_ops control_ops = {
         .pause = op_pause, .resume = op_resume, .is_paused = op_is_paused, .stop = op_stop,
-        .power_button = op_power_button, .shutdown = op_shutdown, .kvp_get = op_kvp_get, .kvp_set = op_kvp_set,
+        .power_button = op_power_button, .nmi = op_nmi, .shutdown = op_shutdown, .kvp_get = op_kvp_get, .kvp_set = op_kvp_set,
         .status = op_status, .stats = op_stats, .console_status = op_console_status, .vss = op_vss,
         .memory = op_memory,
 };

@@ -57,6 +57,14 @@ void vmwp_vm_power_button(struct vmwp_vm *vm) {
         acpi_pm_power_button(vm->pm);
 }
 
+int vmwp_vm_nmi(struct vmwp_vm *vm) {
+        int r = vid_partition_nmi(vm->p);
+        if (r >= 0)
+                fprintf(stderr, "vmwp: %s: NMI injected (%d of %u vCPUs took it)\n", vm->cfg.name, r,
+                        vm->cfg.vcpus);
+        return r;
+}
+
 void vmwp_vm_timing(const struct vmwp_vm *vm, struct vmwp_timing *out) {
         *out = (struct vmwp_timing){ .start_ns = vm->start_ns, .first_insn_ns = atomic_load(&vm->first_insn_ns),
                                      .booted_ns = atomic_load(&vm->booted_ns),

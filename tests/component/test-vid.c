@@ -292,6 +292,9 @@ static bool got_two(struct rec *r) {
 static bool got_three(struct rec *r) {
         return r->n_bytes >= 3;
 }
+static bool got_four(struct rec *r) {
+        return r->n_bytes >= 4;
+}
 
 TEST(interrupts_msi_and_irqfd) {
         struct rec r;
@@ -319,6 +322,11 @@ TEST(interrupts_msi_and_irqfd) {
         ASSERT_EQ(r.bytes[0], 1);
         ASSERT_EQ(r.bytes[1], 2);
         ASSERT_EQ(r.bytes[2], 3);
+        /* An operator's NMI (vid_partition_nmi) reaches the halted vCPU's
+         * vector 2 handler. */
+        ASSERT_EQ(vid_partition_nmi(p), 1);
+        ASSERT_TRUE(wait_for(&r, got_four, 10000));
+        ASSERT_EQ(r.bytes[3], 0x4e);
         ASSERT_OK(vid_irqfd_deassign(p, efd, gsi));
         vid_partition_join(p);
         ASSERT_EQ(vid_partition_stop_requested(p, NULL, 0), VMWP_EXIT_STOPPED);

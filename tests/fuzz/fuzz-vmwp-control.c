@@ -37,8 +37,12 @@ static int memory(void *o, bool set, uint64_t target, struct json_object *into) 
         return 0;
 }
 
+static int nmi(void *o) {
+        return 2;
+}
+
 static const struct vmwp_control_ops ops = { .pause = ok, .resume = ok, .is_paused = no, .stop = nothing,
-                                             .power_button = nothing, .status = fields, .stats = stats,
+                                             .power_button = nothing, .nmi = nmi, .status = fields, .stats = stats,
                                              .vss = vss, .memory = memory };
 
 /* A running VM's configuration for the hot-plug requests: SCSI and IDE

@@ -3,7 +3,7 @@
 # The whole VM lifecycle through vmctl against vmms on a private bus: create
 # (flags and file), list/show (tables and --json), start, console (+ log;
 # a second interactive client is busy and told who holds it),
-# pause/resume, reboot, stop (graceful with fallback, then timeout), kill,
+# pause/resume, nmi, reboot, stop (graceful with fallback, then timeout), kill,
 # delete, and vmctl's exit codes and messages for the usual mistakes
 # (global options after the command, unknown options, extra arguments).
 # Uses the real vmwp when it is built and a guest exists, else the fake.
@@ -107,8 +107,15 @@ note "pause and resume"
 expect_rc 0 vmctl pause web1
 [ "$(vm_prop web1 State)" = Paused ] || fail "not Paused"
 expect_rc 5 vmctl pause web1
+# An NMI needs a running VM (as Hyper-V's); the real worker's delivery is
+# tests/component/test-vid.c's and the stock-Linux test's.
+expect_rc 5 vmctl nmi web1
 expect_rc 0 vmctl resume web1
 [ "$(vm_prop web1 State)" = Running ] || fail "not Running after resume"
+if [ "$WORKER_KIND" = fake ]; then
+  expect_rc 0 vmctl nmi web1
+  grep -q "vm web1: NMI injected (1 of " "$T/vmms.log" || fail "the NMI was not logged"
+fi
 
 note "stop: no shutdown service -> ACPI power button (or the timeout) -> Off"
 expect_rc 0 vmctl stop web1 --timeout=60

@@ -745,6 +745,10 @@ static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_
                 send_msg(f, reply(req, true, 0, NULL));
                 schedule_exit(f, reboot ? VMWP_EXIT_RESET : VMWP_EXIT_POWEROFF,
                               reboot ? "guest rebooted" : "guest shut down");
+        } else if (!strcmp(op, "nmi")) {
+                json_object *m = reply(req, true, 0, NULL);
+                json_object_object_add(m, "vcpus", json_object_new_int(1));
+                send_msg(f, m);
         } else if (!strcmp(op, "power-button")) {
                 send_msg(f, reply(req, true, 0, NULL));
                 if (!knob(f, "fake.ignore_acpi", 0))

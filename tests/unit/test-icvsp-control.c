@@ -3,7 +3,7 @@
  * common/proto.h): shutdown, kvp-get, kvp-set — the field checks, the
  * errors vmms relies on, and ops a worker does not have (NULL: ENOTSUP);
  * vss (the operation named, the errors vmms tells apart); console-status
- * (the serial console's client slot). */
+ * (the serial console's client slot); nmi (how many vCPUs took it). */
 #include <json-c/json.h>
 
 #include "hv/ic.h"
@@ -13,7 +13,7 @@
 #include "vmwp/control.h"
 
 struct stub {
-        int shutdown_r, set_r, sets, vss_r, vss_op, memory_calls;
+        int shutdown_r, set_r, sets, vss_r, vss_op, memory_calls, nmi_r;
         bool memory_set;
         uint64_t memory_target;
         bool reboot;
@@ -63,7 +63,11 @@ static int st_memory(void *o, bool set, uint64_t target, struct json_object *int
         return 0;
 }
 
-static const struct vmwp_control_ops ops = { .shutdown = st_shutdown, .kvp_get = st_kvp_get, .kvp_set = st_kvp_set,
+static int st_nmi(void *o) {
+        return ((struct stub *)o)->nmi_r;
+}
+
+static const struct vmwp_control_ops ops = { .nmi = st_nmi, .shutdown = st_shutdown, .kvp_get = st_kvp_get, .kvp_set = st_kvp_set,
                                              .console_status = st_console_status, .vss = st_vss,
                                              .memory = st_memory };
 static const struct vmwp_control_ops no_ic_ops = { 0 };
@@ -202,4 +206,20 @@ TEST(memory_op) {
         ASSERT_EQ(call(&no_ic_ops, &s, "{\"op\":\"memory\"}", NULL), ENOTSUP);
 }
 
+/* nmi: the count of vCPUs that took it; none is an error vmms reports. */
+TEST(nmi_op) {
+        struct stub s = { .nmi_r = 2 };
+        struct json_object *rep, *v;
+        ASSERT_EQ(call(&ops, &s, "{\"op\":\"nmi\",\"id\":4}", &rep), 0);
+        ASSERT_TRUE(json_object_object_get_ex(rep, "vcpus", &v));
+        ASSERT_EQ(json_object_get_int(v), 2);
+        json_object_put(rep);
+        s.nmi_r = 0;
+        ASSERT_EQ(call(&ops, &s, "{\"op\":\"nmi\"}", NULL), EAGAIN);
+        s.nmi_r = -EIO;
+        ASSERT_EQ(call(&ops, &s, "{\"op\":\"nmi\"}", NULL), EIO);
+        ASSERT_EQ(call(&no_ic_ops, &s, "{\"op\":\"nmi\"}", NULL), ENOTSUP);
+}
+
 TEST_MAIN();
+

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* vmctl start|stop|kill|reboot|pause|resume|delete VM: one call each; start,
+/* vmctl start|stop|kill|reboot|pause|resume|nmi|delete VM: one call each; start,
  * stop and kill wait for the state they lead to unless --no-wait. */
 #include <getopt.h>
 #include <stdio.h>
@@ -114,6 +114,9 @@ static int run_pause(struct vmctl *c, int argc, char **argv) {
 static int run_resume(struct vmctl *c, int argc, char **argv) {
         return lifecycle(c, argc, argv, "Resume", NULL, NULL);
 }
+static int run_nmi(struct vmctl *c, int argc, char **argv) {
+        return lifecycle(c, argc, argv, "InjectNmi", NULL, NULL);
+}
 static int run_delete(struct vmctl *c, int argc, char **argv) {
         return lifecycle(c, argc, argv, "Delete", NULL, NULL);
 }
@@ -143,6 +146,11 @@ static void help_pause(void) {
 static void help_resume(void) {
         printf("Usage: vmctl resume VM\nContinues a paused VM.\n");
 }
+static void help_nmi(void) {
+        printf("Usage: vmctl nmi VM\nSends a non-maskable interrupt to each of a running VM's virtual processors, like\n"
+               "a machine's NMI button (Hyper-V's Debug-VM -InjectNonMaskableInterrupt): a guest\n"
+               "set up for it dumps its state or panics; Linux by default logs it and goes on.\n");
+}
 static void help_delete(void) {
         printf("Usage: vmctl delete VM [--force]\nDeletes an Off, Crashed or Saved VM's configuration and saved state\n"
                "(disk images and logs stay). --force kills a running VM first.\n");
@@ -154,4 +162,5 @@ const struct vmctl_command vmctl_cmd_kill = { "kill", "VM", "end a VM at once", 
 const struct vmctl_command vmctl_cmd_reboot = { "reboot", "VM", "restart a VM's guest", run_reboot, help_reboot };
 const struct vmctl_command vmctl_cmd_pause = { "pause", "VM", "pause a VM", run_pause, help_pause };
 const struct vmctl_command vmctl_cmd_resume = { "resume", "VM", "resume a paused VM", run_resume, help_resume };
+const struct vmctl_command vmctl_cmd_nmi = { "nmi", "VM", "send a running VM an NMI", run_nmi, help_nmi };
 const struct vmctl_command vmctl_cmd_delete = { "delete", "VM [--force]", "delete a VM", run_delete, help_delete };

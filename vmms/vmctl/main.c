@@ -9,7 +9,7 @@
 
 static const struct vmctl_command *const commands[] = {
         &vmctl_cmd_create, &vmctl_cmd_list,   &vmctl_cmd_show,   &vmctl_cmd_start,  &vmctl_cmd_stop,
-        &vmctl_cmd_kill,   &vmctl_cmd_reboot, &vmctl_cmd_pause,  &vmctl_cmd_resume, &vmctl_cmd_delete,
+        &vmctl_cmd_kill,   &vmctl_cmd_reboot, &vmctl_cmd_pause,  &vmctl_cmd_resume, &vmctl_cmd_nmi, &vmctl_cmd_delete,
         &vmctl_cmd_edit,   &vmctl_cmd_console, &vmctl_cmd_wait,  &vmctl_cmd_host,   &vmctl_cmd_kvp,
         &vmctl_cmd_save,   &vmctl_cmd_discard_saved, &vmctl_cmd_export_saved, &vmctl_cmd_import_saved, &vmctl_cmd_migrate, &vmctl_cmd_migrate_cancel, &vmctl_cmd_migrate_reconnect, &vmctl_cmd_disk,
         &vmctl_cmd_nic,

@@ -132,7 +132,7 @@ int vmctl_disk_extent(struct vmctl_disk_image *im, uint64_t off, uint64_t len, s
 
 /* cmd-*.c */
 extern const struct vmctl_command vmctl_cmd_create, vmctl_cmd_list, vmctl_cmd_show, vmctl_cmd_host,
-        vmctl_cmd_start, vmctl_cmd_stop, vmctl_cmd_kill, vmctl_cmd_reboot, vmctl_cmd_pause, vmctl_cmd_resume,
+        vmctl_cmd_start, vmctl_cmd_stop, vmctl_cmd_kill, vmctl_cmd_reboot, vmctl_cmd_pause, vmctl_cmd_resume, vmctl_cmd_nmi,
         vmctl_cmd_delete, vmctl_cmd_edit, vmctl_cmd_console, vmctl_cmd_wait, vmctl_cmd_kvp, vmctl_cmd_save,
         vmctl_cmd_discard_saved, vmctl_cmd_export_saved, vmctl_cmd_import_saved, vmctl_cmd_migrate, vmctl_cmd_migrate_cancel, vmctl_cmd_migrate_reconnect, vmctl_cmd_disk, vmctl_cmd_checkpoint, vmctl_cmd_checkpoints,
         vmctl_cmd_revert, vmctl_cmd_checkpoint_delete, vmctl_cmd_copy_to,

@@ -16,6 +16,8 @@
  *     until the guest opened it, ENOTSUP if not configured: fall back to
  *     power-button)
  *   {"op":"power-button"} {"op":"stop"} {"op":"status"} {"op":"stats"}
+ *   {"op":"nmi"} (an NMI to every vCPU: reply "vcpus", how many took it;
+ *     EAGAIN if none could)
  *   {"op":"kvp-get"[,"key":s]} (KVP integration service: reply "items" {key:
  *     value} the guest's items from its last scan, "host" the host items,
  *     "ready" whether the guest's service is negotiated; with "key": also

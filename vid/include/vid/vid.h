@@ -297,6 +297,9 @@ int vid_set_msr_handler(struct vid_partition *p, const struct vid_msr_range *ran
 int vid_irq_line(struct vid_partition *p, unsigned gsi, bool level);
 /* MSI to an APIC: fixed delivery, edge, physical destination. */
 int vid_msi_send(struct vid_partition *p, uint32_t apic_id, uint8_t vector);
+/* An NMI to every vCPU (an MSI with delivery mode NMI); returns how many
+ * took it. */
+int vid_partition_nmi(struct vid_partition *p);
 /* An MSI route usable by an irqfd; vector and destination can be changed. */
 int vid_msi_route_add(struct vid_partition *p, uint32_t apic_id, uint8_t vector, unsigned *gsi);
 int vid_msi_route_set(struct vid_partition *p, unsigned gsi, uint32_t apic_id, uint8_t vector);

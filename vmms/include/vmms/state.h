@@ -53,6 +53,7 @@ enum vmms_op {
         VMMS_OP_ATTACH_NIC,
         VMMS_OP_DETACH_NIC,
         VMMS_OP_RECONNECT_MIGRATION, /* ReconnectMigration: a live channel's new address */
+        VMMS_OP_NMI, /* InjectNmi */
         VMMS_OP_MAX,
 };
 

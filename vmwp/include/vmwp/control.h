@@ -19,6 +19,8 @@ struct vmwp_control_ops {
         bool (*is_paused)(void *opaque);
         void (*stop)(void *opaque);
         void (*power_button)(void *opaque);
+        /* "nmi": an NMI to every vCPU; how many took it. NULL: ENOTSUP. */
+        int (*nmi)(void *opaque);
         /* Graceful shutdown/reboot through the guest's integration service. */
         int (*shutdown)(void *opaque, bool reboot);
         /* KVP (the integration service, §8.6): add "items" (the guest's),

@@ -203,6 +203,9 @@ int vmwp_vm_pause(struct vmwp_vm *vm);
 int vmwp_vm_resume(struct vmwp_vm *vm);
 bool vmwp_vm_is_paused(const struct vmwp_vm *vm);
 void vmwp_vm_power_button(struct vmwp_vm *vm);
+/* An NMI to every vCPU (Hyper-V's Debug-VM -InjectNonMaskableInterrupt);
+ * how many took it. */
+int vmwp_vm_nmi(struct vmwp_vm *vm);
 /* Adds the counters of every part ("exits", "serial_tx_bytes", ...). */
 int vmwp_vm_stats(struct vmwp_vm *vm, struct json_object *into);
 
