@@ -550,7 +550,8 @@ REAL_VMMS=$VMMS
 VMMS=$T/vmms-b
 # t_host_b_start listens on 127.0.0.1 too; the last --migration-listen wins.
 # shellcheck disable=SC2046
-t_host_b_start 7390 --storage-pool="$kroot" $(tls hostb) --migration-allow=hosta --migration-listen=10.56.0.2
+t_host_b_start 7390 --storage-pool="$kroot" $(tls hostb) --migration-allow=hosta --migration-listen=10.56.0.2 \
+	--display-server="$VMD/vmdisplay"
 VMMS=$REAL_VMMS
 migrate_to b 10.56.0.2
 ADDR=$ADDR_A
