@@ -59,10 +59,16 @@ int vid_irq_line(struct vid_partition *p, unsigned gsi, bool level) {
         return ioctl(p->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
 }
 
-int vid_msi_send(struct vid_partition *p, uint32_t apic_id, uint8_t vector) {
-        struct kvm_msi m = { .address_lo = msi_addr(apic_id), .data = vector };
+/* KVM_SIGNAL_MSI to one APIC: how many took it (0: blocked), or -errno. */
+static int signal_msi(struct vid_partition *p, uint32_t apic_id, uint32_t data) {
+        struct kvm_msi m = { .address_lo = msi_addr(apic_id), .data = data };
         int r = ioctl(p->vm_fd, KVM_SIGNAL_MSI, &m);
-        return r < 0 ? -errno : 0;
+        return r < 0 ? -errno : r;
+}
+
+int vid_msi_send(struct vid_partition *p, uint32_t apic_id, uint8_t vector) {
+        int r = signal_msi(p, apic_id, vector);
+        return r < 0 ? r : 0;
 }
 
 /* An NMI to every vCPU: an MSI with delivery mode NMI (data bits 10:8 =
@@ -73,10 +79,9 @@ int vid_msi_send(struct vid_partition *p, uint32_t apic_id, uint8_t vector) {
 int vid_partition_nmi(struct vid_partition *p) {
         int delivered = 0;
         for (unsigned i = 0; i < p->n_vps; i++) {
-                struct kvm_msi m = { .address_lo = msi_addr(vid_vp_apic_id(p->vps[i])), .data = MSI_DATA_DM_NMI };
-                int r = ioctl(p->vm_fd, KVM_SIGNAL_MSI, &m);
+                int r = signal_msi(p, vid_vp_apic_id(p->vps[i]), MSI_DATA_DM_NMI);
                 if (r < 0)
-                        return -errno;
+                        return r;
                 delivered += r > 0;
         }
         return delivered;

@@ -170,7 +170,8 @@ static unsigned complete_lsl_lar(struct vid_vp *vp, struct kvm_regs *r, const st
                 return 0;
         bool lar = b[i + 1] == 0x02;
         uint8_t modrm = b[i + 2];
-        unsigned bits = rex & 8 ? 64 : long_mode || s->cs.db ? (size16 ? 16 : 32) : (size16 ? 32 : 16);
+        /* 16-bit operands: 66 in 32- and 64-bit code without REX.W, none in 16-bit code */
+        bool op16 = !(rex & 8) && (long_mode || s->cs.db ? size16 : !size16);
         __u64 *dst = gpr(r, ((modrm >> 3) & 7) | (rex & 4 ? 8 : 0));
         uint16_t sel = (uint16_t)*gpr(r, (modrm & 7) | (rex & 1 ? 8 : 0));
 
@@ -190,7 +191,7 @@ static unsigned complete_lsl_lar(struct vid_vp *vp, struct kvm_regs *r, const st
                 if ((desc >> 55) & 1) /* G: 4 KiB units */
                         v = (v << 12) | 0xfff;
         }
-        *dst = bits == 16 ? (*dst & ~0xffffull) | (v & 0xffff) : v;
+        *dst = op16 ? (*dst & ~0xffffull) | (v & 0xffff) : v;
         r->rflags |= RFLAGS_ZF;
         return i + 3;
 }

@@ -58,11 +58,7 @@ void vmwp_vm_power_button(struct vmwp_vm *vm) {
 }
 
 int vmwp_vm_nmi(struct vmwp_vm *vm) {
-        int r = vid_partition_nmi(vm->p);
-        if (r >= 0)
-                fprintf(stderr, "vmwp: %s: NMI injected (%d of %u vCPUs took it)\n", vm->cfg.name, r,
-                        vm->cfg.vcpus);
-        return r;
+        return vid_partition_nmi(vm->p); /* vmms logs the count from the reply */
 }
 
 void vmwp_vm_timing(const struct vmwp_vm *vm, struct vmwp_timing *out) {
