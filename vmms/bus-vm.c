@@ -104,13 +104,11 @@ static int do_reboot(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) 
 
 /* Pause and Resume answer when the worker did. */
 static void pause_resume_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
-        json_object *v;
         bool pause = !strcmp(sd_bus_message_get_member(call), "Pause");
         if (error < 0) {
-                const char *why = reply && json_object_object_get_ex(reply, "error", &v) ? json_object_get_string(v) : NULL;
                 (void)sd_bus_reply_method_errorf(call, VMMS_ERROR_FAILED, "the worker could not %s VM '%s': %s",
                                                  pause ? "pause" : "resume", vm->config->name,
-                                                 why ? why : strerror(-error));
+                                                 vmms_worker_reply_why(reply, error));
                 return;
         }
         if (vm->state == (pause ? VMMS_STATE_RUNNING : VMMS_STATE_PAUSED))
@@ -136,9 +134,8 @@ static int do_pause_resume(struct vmms_daemon *d, sd_bus_message *m, sd_bus_erro
 static void nmi_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
         json_object *v;
         if (error < 0) {
-                const char *why = reply && json_object_object_get_ex(reply, "error", &v) ? json_object_get_string(v) : NULL;
                 (void)sd_bus_reply_method_errorf(call, VMMS_ERROR_FAILED, "cannot inject an NMI into VM '%s': %s",
-                                                 vm->config->name, why ? why : strerror(-error));
+                                                 vm->config->name, vmms_worker_reply_why(reply, error));
                 return;
         }
         int n = reply && json_object_object_get_ex(reply, "vcpus", &v) ? json_object_get_int(v) : 0;

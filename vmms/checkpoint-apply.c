@@ -158,8 +158,7 @@ static void merge_online_reply(struct vmms_vm *vm, sd_bus_message *call, json_ob
         char why[1400] = "";
         if (error < 0) {
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, error, "not merged while the VM runs (merged once it stops): %s",
-                            reply && json_object_object_get_ex(reply, "error", &v) ? json_object_get_string(v)
-                                                                                   : strerror(-error));
+                            vmms_worker_reply_why(reply, error));
                 vmms_ckpt_op_finish(vm, 0, NULL, NULL); /* the checkpoint is deleted all the same */
                 return;
         }

@@ -56,7 +56,7 @@ static void freeze_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *
         if (!op || op->kind != VMMS_CKPT_TAKE || op->vss != VMMS_CKPT_VSS_FREEZING || error >= 0)
                 return; /* asked: the guest's answer comes as an event */
         char why[600];
-        snprintf(why, sizeof why, "%s", vmms_ckpt_reply_why(reply, error));
+        snprintf(why, sizeof why, "%s", vmms_worker_reply_why(reply, error));
         freeze_failed(vm, error, why, false);
 }
 
@@ -77,7 +77,7 @@ static void pause_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *r
                 return;
         if (error < 0) {
                 char why[700];
-                snprintf(why, sizeof why, "the worker could not pause: %s", vmms_ckpt_reply_why(reply, error));
+                snprintf(why, sizeof why, "the worker could not pause: %s", vmms_worker_reply_why(reply, error));
                 return vmms_ckpt_take_fail(vm, error, why);
         }
         vmms_ckpt_take_disks_and_push(vm);
@@ -88,7 +88,7 @@ static void thaw_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *re
         if (error >= 0)
                 return;
         vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "cannot ask the guest to thaw its file systems: %s",
-                    vmms_ckpt_reply_why(reply, error));
+                    vmms_worker_reply_why(reply, error));
         if (op && op->kind == VMMS_CKPT_TAKE && op->vss == VMMS_CKPT_VSS_THAWING)
                 vmms_ckpt_take_done(vm);
 }

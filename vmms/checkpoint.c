@@ -231,11 +231,6 @@ void vmms_ckpt_resume_worker(struct vmms_vm *vm) {
                 (void)vmms_worker_request(vm->worker, "resume", NULL, resume_reply, NULL);
 }
 
-const char *vmms_ckpt_reply_why(json_object *reply, int error) {
-        json_object *v;
-        return reply && json_object_object_get_ex(reply, "error", &v) ? json_object_get_string(v) : strerror(-error);
-}
-
 /* Each VHDX disk's new child, opened read-write and locked for the worker. */
 static int push_fds(struct vmms_vm *vm, const struct vmms_cred *cred, json_object *disks, int *fds, size_t *n,
                     char *err, size_t errlen) {
@@ -289,7 +284,7 @@ static void push_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *re
         if (error < 0) {
                 char why[1024];
                 snprintf(why, sizeof why, "the worker could not move its disks onto the checkpoint's children: %s",
-                         vmms_ckpt_reply_why(reply, error));
+                         vmms_worker_reply_why(reply, error));
                 return vmms_ckpt_take_fail(vm, error, why);
         }
         struct vmms_checkpoint *c = op->c;
@@ -341,7 +336,7 @@ static void save_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *re
         if (!op || op->kind != VMMS_CKPT_TAKE || op->vss != VMMS_CKPT_VSS_NONE)
                 return;
         if (error < 0) {
-                snprintf(err, sizeof err, "the worker could not save the VM: %s", vmms_ckpt_reply_why(reply, error));
+                snprintf(err, sizeof err, "the worker could not save the VM: %s", vmms_worker_reply_why(reply, error));
                 return vmms_ckpt_take_fail(vm, error, err);
         }
         struct stat st;

@@ -139,7 +139,6 @@ int vmms_ckpt_check_ready(struct vmms_vm *vm, char *err, size_t errlen);
 /* check_ready, then the checkpoint ref names (name or id): -ENOENT with
  * "no checkpoint '<ref>'" when none. */
 int vmms_ckpt_target(struct vmms_vm *vm, const char *ref, struct vmms_checkpoint **k, char *err, size_t errlen);
-const char *vmms_ckpt_reply_why(struct json_object *reply, int error);
 void vmms_ckpt_unlink_state(struct vmms_vm *vm, const struct guid *id);
 
 /* checkpoint.c: the steps of a take that checkpoint-vss.c shares */

@@ -461,6 +461,9 @@ void vmms_fcopy_worker_ended(struct vmms_vm *vm);
  * Async-signal-safe. */
 void vmms_child_detach(void);
 typedef void (*vmms_reply_fn)(struct vmms_vm *vm, sd_bus_message *call, struct json_object *reply, int error);
+/* Why a request failed: the worker's "error" text, else strerror(-error)
+ * (the connection reset, the request timed out). */
+const char *vmms_worker_reply_why(struct json_object *reply, int error);
 int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t errlen);
 int vmms_worker_reattach(struct vmms_vm *vm, const struct vmms_runtime_record *rec, int pidfd, char *err,
                          size_t errlen);

@@ -50,11 +50,9 @@ static void reply_error(struct vmms_vm *vm, const char *name, const char *why) {
 }
 
 static void start_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
-        json_object *v;
         if (error >= 0 || !vm->fcopy_call)
                 return; /* started: the guest's answer comes as an event */
-        const char *why = reply && json_object_object_get_ex(reply, "error", &v) ? json_object_get_string(v)
-                                                                                  : strerror(-error);
+        const char *why = vmms_worker_reply_why(reply, error);
         reply_error(vm, error == -ENOTSUP ? VMMS_ERROR_INVALID_STATE : VMMS_ERROR_FAILED, why);
 }
 
@@ -166,12 +164,10 @@ void vmms_fcopy_on_event(struct vmms_vm *vm, json_object *ev) {
 }
 
 static void cancel_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
-        json_object *v;
         if (!call)
                 return;
         if (error < 0) {
-                const char *why = reply && json_object_object_get_ex(reply, "error", &v) ? json_object_get_string(v)
-                                                                                          : strerror(-error);
+                const char *why = vmms_worker_reply_why(reply, error);
                 (void)sd_bus_reply_method_errorf(call, error == -ENOENT || error == -EALREADY
                                                                ? VMMS_ERROR_INVALID_STATE
                                                                : VMMS_ERROR_FAILED,

@@ -393,8 +393,7 @@ static void migrate_reply(struct vmms_vm *vm, sd_bus_message *call, json_object 
                 return; /* else once the channel thread is joined */
         }
         if (error < 0) {
-                const char *why = reply && json_object_object_get_ex(reply, "error", &v) ? json_object_get_string(v)
-                                                                                          : strerror(-error);
+                const char *why = vmms_worker_reply_why(reply, error);
                 fail(m, m->cancelled && !m->succeeded ? "cancelled" : why);
                 maybe_free(m);
                 return;

@@ -64,8 +64,7 @@ static void save_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *re
         json_object *v;
         char tmp[PATH_MAX], path[PATH_MAX];
         if (error < 0) {
-                const char *why = reply && json_object_object_get_ex(reply, "error", &v) ? json_object_get_string(v)
-                                                                                          : strerror(-error);
+                const char *why = vmms_worker_reply_why(reply, error);
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "save failed: %s", why);
                 remove_tmp(vm);
                 vm->save_done = vm->save_total = 0;

@@ -67,6 +67,12 @@ static int request_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+const char *vmms_worker_reply_why(json_object *reply, int error) {
+        json_object *v;
+        const char *why = reply && json_object_object_get_ex(reply, "error", &v) ? json_object_get_string(v) : NULL;
+        return why ? why : strerror(-error);
+}
+
 int vmms_worker_request(struct vmms_worker *w, const char *op, json_object *args, vmms_reply_fn cb,
                         sd_bus_message *call) {
         return vmms_worker_request_fds(w, op, args, NULL, 0, cb, call);
