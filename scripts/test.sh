@@ -9,8 +9,7 @@
 #                            release preset and two plain builds (no preset:
 #                            Release, and Debian's packaging flags), the
 #                            asan+ubsan build's unit/component/integration
-#                            tiers and the stock-Linux acceptance test; the
-#                            builds no test times run niced beside the suites
+#                            tiers and the stock-Linux acceptance test
 #   scripts/test.sh -L unit  only the given ctest label(s)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -43,13 +42,12 @@ results=()
 failed=0
 start=$(date +%s)
 
-run_suite() { # name preset label-regex [command to run once built]
+run_suite() { # name preset label-regex
   local name=$1 preset=$2 regex=$3
   echo "=== [$name] configure + build ($preset)"
   if ! cmake --preset "$preset" >/dev/null || ! cmake --build --preset "$preset" -j "$jobs"; then
     results+=("$name: BUILD FAILED"); failed=1; return
   fi
-  [ $# -gt 3 ] && "$4"
   echo "=== [$name] ctest -L '$regex'"
   local log=build/$preset/ctest-$name.log
   ctest --preset "$preset" -j "$jobs" -L "$regex" --output-on-failure 2>&1 | tee "$log"
@@ -92,72 +90,35 @@ deb_build() {
   CFLAGS=$CFLAGS LDFLAGS=$LDFLAGS plain_build "plain-deb" build/plain-deb -DCMAKE_BUILD_TYPE=None
 }
 
-# The CI's builds that no test times (the fuzz preset's, the release
-# preset's and the two plain builds) run beside the suites at the lowest CPU
-# priority, from when the debug build is done: the suites keep the CPUs
-# they would have had, and the builds take what they leave idle (the
-# stock-Linux test's guest leaves one CPU idle most of the time). Their
-# output goes to build/ci-background.log, shown whole at the end, and their
-# result lines to build/ci-background.results.
-background_builds() {
-  results=() failed=0
-  echo "=== [fuzz] configure + build (fuzz)"
-  if ! cmake --preset fuzz >/dev/null || ! cmake --build --preset fuzz -j "$jobs"; then
-    results+=("fuzz: BUILD FAILED"); failed=1
-  fi
-  # The benchmarks use the release preset: it must keep building (-O2
-  # finds warnings the debug build does not).
-  echo "=== [release] configure + build"
-  if cmake --preset release >/dev/null && cmake --build --preset release -j "$jobs" >/dev/null; then
-    results+=("release: build OK")
-  else
-    results+=("release: BUILD FAILED"); failed=1
-  fi
-  # What a packager runs: -O3 finds warnings -O2 does not, and their
-  # compiler may be newer than ours; a warning must not fail their build.
-  plain_build "plain-release" build/plain-release -DCMAKE_BUILD_TYPE=Release
-  if command -v dpkg-buildflags >/dev/null; then
-    deb_build
-  else
-    results+=("plain-deb: BUILD FAILED (dpkg-buildflags missing: apt-get install dpkg-dev)"); failed=1
-  fi
-  printf '%s\n' "${results[@]}" >build/ci-background.results
-  return "$failed"
-}
-bg=""
-start_background() {
-  rm -f build/ci-background.results
-  (renice -n 19 -p "$BASHPID" >/dev/null; background_builds) >build/ci-background.log 2>&1 &
-  bg=$!
-}
-
 if [ -n "$labels" ]; then
   run_suite "debug" debug "$labels"
-elif [ "$ci" -eq 0 ]; then
+else
   run_suite "debug" debug "^(unit|component|integration)$"
   run_suite "fuzz" fuzz "^fuzz$"
-else
-  run_suite "debug" debug "^(unit|component|integration)$" start_background
-  run_suite "asan+ubsan" asan "^(unit|component|integration)$"
-  if [ -n "$prefetch" ] && ! wait "$prefetch"; then
-    echo "=== prefetch of the stock-Linux test's packages failed; the test tries again:"
-    tail -3 build/prefetch.log
-  fi
-  run_suite "linux" debug "^linux$"
-  if [ -n "$bg" ]; then
-    wait "$bg" || failed=1
-    echo "=== [background] the builds beside the suites (build/ci-background.log)"
-    cat build/ci-background.log
-    if [ -s build/ci-background.results ]; then
-      mapfile -t -O "${#results[@]}" results <build/ci-background.results
+  if [ "$ci" -eq 1 ]; then
+    # The benchmarks use the release preset: it must keep building (-O2
+    # finds warnings the debug build does not).
+    echo "=== [release] configure + build"
+    if cmake --preset release >/dev/null && cmake --build --preset release -j "$jobs" >/dev/null; then
+      results+=("release: build OK")
     else
-      results+=("background builds: no result"); failed=1
+      results+=("release: BUILD FAILED"); failed=1
     fi
+    # What a packager runs: -O3 finds warnings -O2 does not, and their
+    # compiler may be newer than ours; a warning must not fail their build.
+    plain_build "plain-release" build/plain-release -DCMAKE_BUILD_TYPE=Release
+    if command -v dpkg-buildflags >/dev/null; then
+      deb_build
+    else
+      results+=("plain-deb: BUILD FAILED (dpkg-buildflags missing: apt-get install dpkg-dev)"); failed=1
+    fi
+    run_suite "asan+ubsan" asan "^(unit|component|integration)$"
+    if [ -n "$prefetch" ] && ! wait "$prefetch"; then
+      echo "=== prefetch of the stock-Linux test's packages failed; the test tries again:"
+      tail -3 build/prefetch.log
+    fi
+    run_suite "linux" debug "^linux$"
   fi
-  # The fuzz tier in the foreground, built by now: its targets fuzz for a
-  # fixed time each with a per-input timeout, which a starved process
-  # could miss.
-  run_suite "fuzz" fuzz "^fuzz$"
 fi
 
 echo
