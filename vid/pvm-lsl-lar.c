@@ -14,7 +14,7 @@
 
 #define RFLAGS_ZF (1ull << 6)
 
-static __u64 *gpr(struct kvm_regs *r, unsigned n) {
+__u64 *pvm_gpr(struct kvm_regs *r, unsigned n) {
         __u64 *const regs[16] = { &r->rax, &r->rcx, &r->rdx, &r->rbx, &r->rsp, &r->rbp, &r->rsi, &r->rdi,
                                   &r->r8,  &r->r9,  &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15 };
         return regs[n & 15];
@@ -83,8 +83,8 @@ unsigned pvm_lsl_lar(struct kvm_regs *r, const struct kvm_sregs *s, const uint8_
         uint8_t modrm = b[i + 2];
         /* 16-bit operands: 66 in 32- and 64-bit code without REX.W, none in 16-bit code */
         bool op16 = !(rex & 8) && (long_mode || s->cs.db ? size16 : !size16);
-        __u64 *dst = gpr(r, ((modrm >> 3) & 7) | (rex & 4 ? 8 : 0));
-        uint16_t sel = (uint16_t)*gpr(r, (modrm & 7) | (rex & 1 ? 8 : 0));
+        __u64 *dst = pvm_gpr(r, ((modrm >> 3) & 7) | (rex & 4 ? 8 : 0));
+        uint16_t sel = (uint16_t)*pvm_gpr(r, (modrm & 7) | (rex & 1 ? 8 : 0));
 
         uint64_t desc;
         int ok = descriptor(s, lar, sel, read_desc, opaque, &desc);

@@ -9,6 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* General-purpose register n (0-15, the instruction encoding's order:
+ * rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8-r15) of r. */
+__u64 *pvm_gpr(struct kvm_regs *r, unsigned n);
+
 /* Reads the 8 bytes of a descriptor at linear address lin: 0, or < 0 where
  * they cannot be read. */
 typedef int (*pvm_read_desc_fn)(void *opaque, uint64_t lin, uint64_t *desc);

@@ -39,12 +39,6 @@ static int read_desc(void *opaque, uint64_t lin, uint64_t *desc) {
         return 0;
 }
 
-static __u64 *reg(struct kvm_regs *r, unsigned n) {
-        __u64 *const regs[16] = { &r->rax, &r->rcx, &r->rdx, &r->rbx, &r->rsp, &r->rbp, &r->rsi, &r->rdi,
-                                  &r->r8,  &r->r9,  &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15 };
-        return regs[n];
-}
-
 #define HEAD (1 + 2 + 2 + 2 + 15 + 16 * 8 + 8)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -69,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct kvm_regs r, before;
         memset(&r, 0, sizeof r);
         for (unsigned i = 0; i < 16; i++)
-                memcpy(reg(&r, i), data + 22 + 8 * i, 8);
+                memcpy(pvm_gpr(&r, i), data + 22 + 8 * i, 8);
         memcpy(&r.rflags, data + 22 + 128, 8);
         r.rip = 0x1234;
         before = r;
@@ -90,10 +84,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 unsigned rex = len >= 4 && s.cs.l && (insn[len - 4] & 0xf0) == 0x40 ? insn[len - 4] : 0;
                 unsigned dst = ((insn[len - 1] >> 3) & 7) | (rex & 4 ? 8 : 0);
                 for (unsigned i = 0; i < 16; i++) {
-                        uint64_t now = *reg(&r, i), was = *reg(&before, i);
+                        uint64_t now = *pvm_gpr(&r, i), was = *pvm_gpr(&before, i);
                         CHECK(now == was || (i == dst && (r.rflags & ZF)));
                 }
-                uint64_t now = *reg(&r, dst), was = *reg(&before, dst);
+                uint64_t now = *pvm_gpr(&r, dst), was = *pvm_gpr(&before, dst);
                 if ((now ^ was) >> 16)
                         CHECK(now >> 32 == 0);
                 if ((r.rflags & ZF) && insn[len - 2] == 0x02)

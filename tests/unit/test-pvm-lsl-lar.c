@@ -3,6 +3,7 @@
  * without a VM: the results the SDM gives for a GDT and an LDT of our own.
  * (test-vid runs six of these in a guest, where a PVM host makes vid
  * complete them and other hosts run them natively.) */
+#include <errno.h>
 #include <string.h>
 
 #include "common/test.h"
@@ -30,7 +31,7 @@ static int read_desc(void *opaque, uint64_t lin, uint64_t *desc) {
         else if (lin >= LDT && lin < LDT + sizeof ldt)
                 *desc = ldt[(lin - LDT) / 8];
         else
-                return -14;
+                return -EFAULT;
         return 0;
 }
 
