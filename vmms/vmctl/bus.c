@@ -233,33 +233,71 @@ static bool in_list(const char *state, const char *list) {
         return false;
 }
 
+struct wait_watch {
+        bool changed;   /* a change that did not carry the State: read it */
+        char state[32]; /* the State a PropertiesChanged carried, "" if none */
+};
+
+/* vmms emits State with its value in the signal of every transition
+ * (vmms/vm.c vmms_vm_set_state), so each state the VM passes through is
+ * seen, however short: a Crashed that a restart policy ends 100 ms later
+ * is still Crashed to a waiter whose Get would come too late. */
 static int on_changed(sd_bus_message *m, void *userdata, sd_bus_error *e) {
-        *(bool *)userdata = true;
+        struct wait_watch *w = userdata;
+        const char *iface, *name, *value;
+        int r;
+        w->changed = true;
+        if (sd_bus_message_read(m, "s", &iface) < 0 || strcmp(iface, VMMS_VM_IFACE) ||
+            sd_bus_message_enter_container(m, 'a', "{sv}") <= 0)
+                return 0;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                if (sd_bus_message_read(m, "s", &name) < 0)
+                        return 0;
+                if (!strcmp(name, "State")) {
+                        if (sd_bus_message_read(m, "v", "s", &value) < 0 || strlen(value) >= sizeof w->state)
+                                return 0;
+                        snprintf(w->state, sizeof w->state, "%s", value);
+                        w->changed = false;
+                        return 0;
+                }
+                if (sd_bus_message_skip(m, "v") < 0 || sd_bus_message_exit_container(m) < 0)
+                        return 0;
+        }
         return 0;
+}
+
+static int judge_state(struct vmctl *c, const char *path, const char *state, const char *want, const char *fail) {
+        int r = in_list(state, want) ? VMCTL_EXIT_OK : in_list(state, fail) ? VMCTL_EXIT_FAILURE : -1;
+        if (r == VMCTL_EXIT_FAILURE) {
+                char *why = NULL;
+                (void)vmctl_get_string(c, path, "ExitReason", &why);
+                fprintf(stderr, "vmctl: the VM is %s: %s\n", state, why && *why ? why : "no reason recorded");
+                free(why);
+        }
+        return r;
 }
 
 int vmctl_wait_state(struct vmctl *c, const char *path, const char *want, const char *fail, uint64_t timeout_us) {
         sd_bus_slot *slot = NULL;
-        bool changed = true;
+        struct wait_watch w = { .changed = true };
         uint64_t deadline = timeout_us ? now_us(CLOCK_MONOTONIC) + timeout_us : 0;
         /* Subscribe before the first read, so that no change falls between. */
         int r = sd_bus_match_signal(c->bus, &slot, VMMS_BUS_NAME, path, "org.freedesktop.DBus.Properties",
-                                    "PropertiesChanged", on_changed, &changed);
+                                    "PropertiesChanged", on_changed, &w);
         if (r < 0)
                 return vmctl_fail(NULL, r, "cannot watch the VM");
         for (r = -1; r < 0;) {
-                if (changed) {
+                if (w.state[0]) {
+                        r = judge_state(c, path, w.state, want, fail);
+                        w.state[0] = 0;
+                        continue;
+                }
+                if (w.changed) {
                         char *state = NULL;
-                        changed = false;
+                        w.changed = false;
                         if ((r = vmctl_get_string(c, path, "State", &state)) != 0)
                                 break;
-                        r = in_list(state, want) ? VMCTL_EXIT_OK : in_list(state, fail) ? VMCTL_EXIT_FAILURE : -1;
-                        if (r == VMCTL_EXIT_FAILURE) {
-                                char *why = NULL;
-                                (void)vmctl_get_string(c, path, "ExitReason", &why);
-                                fprintf(stderr, "vmctl: the VM is %s: %s\n", state, why && *why ? why : "no reason recorded");
-                                free(why);
-                        }
+                        r = judge_state(c, path, state, want, fail);
                         free(state);
                         continue;
                 }

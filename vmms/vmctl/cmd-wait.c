@@ -8,6 +8,8 @@
 #include "vmctl.h"
 #include "vmms/state.h"
 
+#define STATES "Off, Starting, Running, Paused, Stopping, Crashed, Saving, Saved, Migrating"
+
 static int run(struct vmctl *c, int argc, char **argv) {
         static const struct option opts[] = { { "timeout", required_argument, NULL, 't' }, {} };
         uint64_t timeout = 0;
@@ -28,8 +30,7 @@ static int run(struct vmctl *c, int argc, char **argv) {
         char *list = strdup(argv[optind + 1]), *save = NULL;
         for (char *s = list ? strtok_r(list, ",", &save) : NULL; s; s = strtok_r(NULL, ",", &save))
                 if (vmms_state_from_string(s) < 0) {
-                        fprintf(stderr, "vmctl wait: unknown state '%s' (Off, Starting, Running, Paused, Stopping, "
-                                        "Crashed)\n", s);
+                        fprintf(stderr, "vmctl wait: unknown state '%s' (" STATES ")\n", s);
                         free(list);
                         return VMCTL_EXIT_USAGE;
                 }
@@ -43,8 +44,10 @@ static int run(struct vmctl *c, int argc, char **argv) {
 
 static void help(void) {
         printf("Usage: vmctl wait VM STATE[,STATE...] [--timeout=SEC]\n"
-               "Waits until the VM is in one of the states (Off, Starting, Running, Paused,\n"
-               "Stopping, Crashed). Exit code 9 on timeout.\n");
+               "Waits until the VM is in, or passes through, one of the states\n"
+               "(" STATES "):\n"
+               "a Crashed that a restart policy ends at once still counts. Exit code 9 on\n"
+               "timeout.\n");
 }
 
 const struct vmctl_command vmctl_cmd_wait = { "wait", "VM STATE[,STATE] [--timeout=SEC]", "wait for a state", run, help };
