@@ -186,10 +186,12 @@ static const char *state_of(struct worker *w) {
         return s;
 }
 
-/* The worker's "exit" event and status. */
+/* The worker's "exit" event and status. The last worker's comes when its
+ * guest has finished its run and powered off: no latency is claimed, so a
+ * busy machine gets two minutes. */
 static void expect_exit(struct worker *w, int status, const char *reason) {
         struct json_object *m;
-        while ((m = vmwp_ctl_recv(w->sock)) && strcmp(vmwp_ctl_str(m, "event"), "exit") != 0)
+        while ((m = vmwp_ctl_recv_within(w->sock, 120000)) && strcmp(vmwp_ctl_str(m, "event"), "exit") != 0)
                 json_object_put(m);
         ASSERT_NOT_NULL(m);
         if (reason && !strstr(vmwp_ctl_str(m, "reason"), reason))

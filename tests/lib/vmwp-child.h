@@ -88,13 +88,18 @@ static inline int vmwp_child_finish(struct vmwp_child *c, int timeout_s, char *e
 
 /* ---- the vmms side of a worker (common/proto.h) -------------------------- */
 
-/* The next message (20 s at most), or NULL. */
-static inline struct json_object *vmwp_ctl_recv(int fd) {
+/* The next message within timeout_ms, or NULL. */
+static inline struct json_object *vmwp_ctl_recv_within(int fd, int timeout_ms) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
-        if (poll(&p, 1, 20000) <= 0)
+        if (poll(&p, 1, timeout_ms) <= 0)
                 return NULL;
         struct json_object *m = NULL;
         return proto_recv(fd, &m, NULL, 0, NULL) == 0 ? m : NULL;
+}
+
+/* The next message (20 s at most), or NULL. */
+static inline struct json_object *vmwp_ctl_recv(int fd) {
+        return vmwp_ctl_recv_within(fd, 20000);
 }
 
 static inline const char *vmwp_ctl_str(struct json_object *m, const char *k) {
