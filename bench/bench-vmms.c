@@ -16,9 +16,11 @@
  * creates runtime sockets; workers open /dev/kvm).
  *   bench-vmms [N]    (default 100) */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -42,9 +44,12 @@ struct bench {
 
 static char dir[64], build[PATH_MAX - 128]; /* dir: /tmp/bench-vmms.XXXXXX */
 
-static pid_t spawn(char *const argv[], const char *log) {
+/* argv[0] with stderr to log; fd3, if >= 0, becomes the child's fd 3. */
+static pid_t spawn(char *const argv[], const char *log, int fd3) {
         pid_t p = fork();
         if (p == 0) {
+                if (fd3 >= 0 && dup2(fd3, 3) < 0)
+                        _exit(127);
                 FILE *f = freopen(log, "a", stderr);
                 (void)f;
                 (void)!freopen("/dev/null", "w", stdout);
@@ -153,10 +158,30 @@ static int setup(char *addr, size_t addrlen, pid_t *dbus, pid_t *vmms, const cha
         fclose(f);
         char conf_arg[PATH_MAX + 16];
         snprintf(conf_arg, sizeof conf_arg, "--config-file=%s", conf);
-        char *dargv[] = { (char *)"/usr/bin/dbus-daemon", conf_arg, (char *)"--nofork", (char *)"--nopidfile", NULL };
-        *dbus = spawn(dargv, log);
-        for (int i = 0; i < 200 && access(sock, F_OK) < 0; i++)
-                usleep(10000);
+        /* Ready when it prints its address: the socket file exists from
+         * bind(), before listen(), and a vmms that connected in between
+         * was refused ("Connection refused" after 0.01 s, once in CI). */
+        char *dargv[] = { (char *)"/usr/bin/dbus-daemon", conf_arg, (char *)"--nofork", (char *)"--nopidfile",
+                          (char *)"--print-address=3", NULL };
+        int pfd[2];
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                return -errno;
+        *dbus = spawn(dargv, log, pfd[1]);
+        close(pfd[1]);
+        char printed[PATH_MAX + 64];
+        size_t got = 0;
+        struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+        while (got < sizeof printed - 1 && !memchr(printed, '\n', got) && poll(&p, 1, 10000) > 0) {
+                ssize_t k = read(pfd[0], printed + got, sizeof printed - 1 - got);
+                if (k <= 0)
+                        break;
+                got += (size_t)k;
+        }
+        close(pfd[0]);
+        if (!memchr(printed, '\n', got)) {
+                fprintf(stderr, "bench-vmms: dbus-daemon did not say it listens (see %s)\n", log);
+                return -EIO;
+        }
         snprintf(addr, addrlen, "unix:path=%s", sock);
         snprintf(vmms_bin, sizeof vmms_bin, "%s/vmms/vmms", build);
         snprintf(wk, sizeof wk, "%s/vmwp/vmwp", build);
@@ -175,7 +200,7 @@ static int setup(char *addr, size_t addrlen, pid_t *dbus, pid_t *vmms, const cha
         snprintf(a_pool, sizeof a_pool, "--storage-pool=%s", build);
         char *vargv[] = { vmms_bin, a_bus, a_state, a_run, a_log, a_worker, a_pool, (char *)"--no-polkit",
                           (char *)"--max-starting=1000", (char *)"--max-vms=2000", NULL };
-        *vmms = spawn(vargv, log);
+        *vmms = spawn(vargv, log, -1);
         return 0;
 }
 
