@@ -41,6 +41,8 @@ expect_rc 0 vmctl start brief --timeout=120
 BP=$(vm_path brief)
 "$VMCTL_BIN" --address="$ADDR" wait brief Crashed --timeout=60 >"$T/wait-brief.out" 2>&1 &
 WAITER=$!
+# Stopped, it would outlive a failing test: ended at exit until reaped.
+t_on_exit '[ -n "${WAITER:-}" ] && kill -KILL "$WAITER"'
 # The only match rule that names brief's path is the waiter's.
 wait_for 30 "vmctl wait's match on brief" sh -c "busctl --address='$ADDR' call org.freedesktop.DBus /org/freedesktop/DBus \
   org.freedesktop.DBus.Debug.Stats GetAllMatchRules | grep -qF '$BP'"
@@ -50,6 +52,7 @@ wait_for 60 "brief restarted" grep -q "vm brief: Crashed -> Starting" "$T/vmms.l
 wait_state brief Running 120
 kill -CONT "$WAITER"
 wait "$WAITER" || fail "vmctl wait missed the Crashed (rc $?): $(cat "$T/wait-brief.out")"
+WAITER=
 expect_rc 0 vmctl kill brief
 
 note "a Stop during the back-off cancels the restart"
