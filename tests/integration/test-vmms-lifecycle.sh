@@ -169,6 +169,9 @@ note "wait"
 expect_rc 0 vmctl wait db1 Off,Crashed --timeout=1
 expect_rc 9 vmctl wait db1 Running --timeout=0.3
 expect_rc 2 vmctl wait db1 Runing
+[ "$LAST_OUT" = "vmctl wait: unknown state 'Runing' (Off, Starting, Running, Paused, Stopping, Crashed, Saving, Saved, Migrating)" ] ||
+  fail "the unknown state's message: $LAST_OUT"
+expect_rc 0 vmctl wait db1 Saved,Off --timeout=1
 
 note "errors and exit codes"
 expect_rc 3 vmctl show nosuch

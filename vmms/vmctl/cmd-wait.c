@@ -8,7 +8,12 @@
 #include "vmctl.h"
 #include "vmms/state.h"
 
-#define STATES "Off, Starting, Running, Paused, Stopping, Crashed, Saving, Saved, Migrating"
+/* The state names from vmms's own table, so that the list cannot drift
+ * from what vmms_state_from_string() takes (it had: three were missing). */
+static void print_states(FILE *f) {
+        for (int s = 0; s < VMMS_STATE_MAX; s++)
+                fprintf(f, "%s%s", s ? ", " : "", vmms_state_to_string((enum vmms_state)s));
+}
 
 static int run(struct vmctl *c, int argc, char **argv) {
         static const struct option opts[] = { { "timeout", required_argument, NULL, 't' }, {} };
@@ -30,7 +35,9 @@ static int run(struct vmctl *c, int argc, char **argv) {
         char *list = strdup(argv[optind + 1]), *save = NULL;
         for (char *s = list ? strtok_r(list, ",", &save) : NULL; s; s = strtok_r(NULL, ",", &save))
                 if (vmms_state_from_string(s) < 0) {
-                        fprintf(stderr, "vmctl wait: unknown state '%s' (" STATES ")\n", s);
+                        fprintf(stderr, "vmctl wait: unknown state '%s' (", s);
+                        print_states(stderr);
+                        fprintf(stderr, ")\n");
                         free(list);
                         return VMCTL_EXIT_USAGE;
                 }
@@ -44,8 +51,9 @@ static int run(struct vmctl *c, int argc, char **argv) {
 
 static void help(void) {
         printf("Usage: vmctl wait VM STATE[,STATE...] [--timeout=SEC]\n"
-               "Waits until the VM is in, or passes through, one of the states\n"
-               "(" STATES "):\n"
+               "Waits until the VM is in, or passes through, one of the states\n(");
+        print_states(stdout);
+        printf("):\n"
                "a Crashed that a restart policy ends at once still counts. Exit code 9 on\n"
                "timeout.\n");
 }
