@@ -58,10 +58,10 @@ cat >"$work/bus.conf" <<CONF
   <policy context="default"><allow user="*"/><allow own="*"/><allow send_destination="*"/>
   <allow receive_sender="*"/></policy></busconfig>
 CONF
-dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile >"$work/dbus.log" 2>&1 &
-pids+=($!)
+source "$root/tests/lib/dbus-start.sh"
+dbus_start "$work/bus.conf" "$work" || { echo "demo: dbus-daemon did not start: $(cat "$work/dbus.log")" >&2; exit 1; }
+pids+=("$DBUS_START_PID")
 addr=unix:path=$work/bus
-for _ in $(seq 100); do [ -S "$work/bus" ] && break; sleep 0.05; done
 vmctl() { "$build/vmms/vmctl" --address="$addr" "$@"; }
 step() { echo; echo "=== $*"; }
 run() { echo "\$ vmctl $*"; vmctl "$@"; }

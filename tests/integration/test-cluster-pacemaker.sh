@@ -160,10 +160,9 @@ nodes_kill() {
 B=$T/b ADDRB="unix:path=$T/b/bus"
 mkdir -p "$B"
 sed "s|$T/bus|$B/bus|" "$T/bus.conf" >"$B/bus.conf"
-dbus-daemon --config-file="$B/bus.conf" --nofork --nopidfile >"$B/dbus.log" 2>&1 &
-BDBUS=$!
+dbus_start "$B/bus.conf" "$B" || fail "host B's dbus-daemon did not start: $(cat "$B/dbus.log")"
+BDBUS=$DBUS_START_PID
 t_on_exit "kill $BDBUS"
-for _ in $(seq 100); do [ -S "$B/bus" ] && break; sleep 0.05; done
 
 note "two nodes: Corosync and Pacemaker form the cluster"
 t0=$SECONDS

@@ -6,6 +6,7 @@
 # who may own and call what, check the polkit and activation files, and
 # apply the sysusers.d and tmpfiles.d files to a scratch root.
 set -u
+source "$(dirname "$0")/../lib/dbus-start.sh"
 : "${VM_BUILD_DIR:?run through ctest}" "${VM_SOURCE_DIR:?run through ctest}"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "--- $*"; }
@@ -109,9 +110,8 @@ SYSCONF=/usr/share/dbus-1/system.conf
   sed -n '/<policy context="default">/,/<\/policy>/p' "$SYSCONF"
   echo "<include>$R/usr/share/dbus-1/system.d/org.vmstack.VMMS1.conf</include></busconfig>"
 } >"$T/bus.conf"
-dbus-daemon --config-file="$T/bus.conf" --nofork --nopidfile >"$T/dbus.log" 2>&1 & PIDS+=($!)
-for _ in $(seq 100); do [ -S "$T/bus" ] && break; sleep 0.05; done
-[ -S "$T/bus" ] || fail "dbus-daemon rejected the policy: $(cat "$T/dbus.log")"
+dbus_start "$T/bus.conf" "$T" || fail "dbus-daemon rejected the policy: $(cat "$T/dbus.log")"
+PIDS+=("$DBUS_START_PID")
 chmod 777 "$T/bus"
 ADDR=unix:path=$T/bus
 NOBODY=$(id -u nobody)

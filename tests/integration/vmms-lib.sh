@@ -14,6 +14,7 @@ REAL_WORKER=$VM_BUILD_DIR/vmwp/vmwp
 
 fail() { echo "FAIL: $*" >&2; [ -n "${T:-}" ] && [ -f "$T/vmms.log" ] && tail -n 40 "$T/vmms.log" >&2; exit 1; }
 note() { echo "--- $*"; }
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/dbus-start.sh"
 
 t_setup() {
   [ "$(id -u)" = 0 ] || { echo "SKIP: the vmms integration tests run as root (TAPs, /dev/kvm, setpriv)"; exit 77; }
@@ -36,11 +37,9 @@ t_setup() {
   </policy>
 </busconfig>
 CONF
-  dbus-daemon --config-file="$T/bus.conf" --nofork --nopidfile >"$T/dbus.log" 2>&1 &
-  DBUS_PID=$!
+  dbus_start "$T/bus.conf" "$T" || fail "dbus-daemon did not start: $(cat "$T/dbus.log")"
+  DBUS_PID=$DBUS_START_PID
   ADDR="unix:path=$T/bus"
-  for _ in $(seq 100); do [ -S "$T/bus" ] && break; sleep 0.05; done
-  [ -S "$T/bus" ] || fail "dbus-daemon did not start"
   chmod 777 "$T/bus"
   mkdir -p "$T/state" "$T/run" "$T/log" "$T/images"
 }
@@ -282,9 +281,8 @@ t_host_b_start() {
   if [ -z "${BDBUS:-}" ]; then
     mkdir -p "$B/state" "$B/run" "$B/log"
     sed "s|$T/bus|$B/bus|" "$T/bus.conf" >"$B/bus.conf"
-    dbus-daemon --config-file="$B/bus.conf" --nofork --nopidfile >"$B/dbus.log" 2>&1 &
-    BDBUS=$!
-    for _ in $(seq 100); do [ -S "$B/bus" ] && break; sleep 0.05; done
+    dbus_start "$B/bus.conf" "$B" || fail "host B's dbus-daemon did not start: $(cat "$B/dbus.log")"
+    BDBUS=$DBUS_START_PID
     t_on_exit 't_host_b_workers; t_host_b_stop; kill $BDBUS'
   fi
   local ready0
