@@ -9,7 +9,8 @@
 #                            release preset and two plain builds (no preset:
 #                            Release, and Debian's packaging flags), the
 #                            asan+ubsan build's unit/component/integration
-#                            tiers and the stock-Linux acceptance test
+#                            tiers and the stock-Linux acceptance test (which
+#                            runs beside the other stages; see below)
 #   scripts/test.sh -L unit  only the given ctest label(s)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --ci) ci=1 ;;
     -L) labels="$2"; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -42,22 +43,29 @@ results=()
 failed=0
 start=$(date +%s)
 
+build_preset() { # name preset
+  echo "=== [$1] configure + build ($2)"
+  cmake --preset "$2" >/dev/null && cmake --build --preset "$2" -j "$jobs" && return 0
+  results+=("$1: BUILD FAILED"); failed=1
+  return 1
+}
+
+# suite_result NAME LOG RC: the suite's line in the summary, from its log.
+suite_result() {
+  local line skipped
+  line=$(grep -E "tests passed|No tests were found" "$2" | tail -1)
+  skipped=$(grep -c "Skipped\|\*\*\*Not Run" "$2" || true)
+  results+=("$1: ${line:-no result} (${skipped} skipped)")
+  [ "$3" -eq 0 ] || failed=1
+}
+
 run_suite() { # name preset label-regex
   local name=$1 preset=$2 regex=$3
-  echo "=== [$name] configure + build ($preset)"
-  if ! cmake --preset "$preset" >/dev/null || ! cmake --build --preset "$preset" -j "$jobs"; then
-    results+=("$name: BUILD FAILED"); failed=1; return
-  fi
+  build_preset "$name" "$preset" || return
   echo "=== [$name] ctest -L '$regex'"
   local log=build/$preset/ctest-$name.log
   ctest --preset "$preset" -j "$jobs" -L "$regex" --output-on-failure 2>&1 | tee "$log"
-  local rc=${PIPESTATUS[0]}
-  local line
-  line=$(grep -E "tests passed|No tests were found" "$log" | tail -1)
-  local skipped
-  skipped=$(grep -c "Skipped\|\*\*\*Not Run" "$log" || true)
-  results+=("$name: ${line:-no result} (${skipped} skipped)")
-  [ "$rc" -eq 0 ] || failed=1
+  suite_result "$name" "$log" "${PIPESTATUS[0]}"
 }
 
 # A build without presets, as a user or packager runs it: no -Werror
@@ -90,34 +98,65 @@ deb_build() {
   CFLAGS=$CFLAGS LDFLAGS=$LDFLAGS plain_build "plain-deb" build/plain-deb -DCMAKE_BUILD_TYPE=None
 }
 
+release_build() {
+  echo "=== [release] configure + build"
+  if cmake --preset release >/dev/null && cmake --build --preset release -j "$jobs" >/dev/null; then
+    results+=("release: build OK")
+  else
+    results+=("release: BUILD FAILED"); failed=1
+  fi
+}
+
 if [ -n "$labels" ]; then
   run_suite "debug" debug "$labels"
-else
+elif [ "$ci" -eq 0 ]; then
   run_suite "debug" debug "^(unit|component|integration)$"
   run_suite "fuzz" fuzz "^fuzz$"
-  if [ "$ci" -eq 1 ]; then
-    # The benchmarks use the release preset: it must keep building (-O2
-    # finds warnings the debug build does not).
-    echo "=== [release] configure + build"
-    if cmake --preset release >/dev/null && cmake --build --preset release -j "$jobs" >/dev/null; then
-      results+=("release: build OK")
-    else
-      results+=("release: BUILD FAILED"); failed=1
-    fi
-    # What a packager runs: -O3 finds warnings -O2 does not, and their
-    # compiler may be newer than ours; a warning must not fail their build.
-    plain_build "plain-release" build/plain-release -DCMAKE_BUILD_TYPE=Release
-    if command -v dpkg-buildflags >/dev/null; then
-      deb_build
-    else
-      results+=("plain-deb: BUILD FAILED (dpkg-buildflags missing: apt-get install dpkg-dev)"); failed=1
-    fi
-    run_suite "asan+ubsan" asan "^(unit|component|integration)$"
+else
+  # CI: the stock-Linux test (about 32 minutes, most of it one busy vCPU
+  # at emulated CPL0 on a PVM host) runs in the background from the debug
+  # build on, beside the other stages, so that the whole run fits in 45
+  # minutes. Their order is by how much a test depends on time: the debug
+  # and asan+ubsan suites (tests that wait seconds for a guest or a peer)
+  # at the normal priority, the Linux test below them at nice 10 (it waits
+  # minutes, and gets the CPU they leave), and the fuzz suite (fuzzers run
+  # for a fixed time) and the builds with no tests at nice 19 (they fill
+  # what is left). Its output follows theirs.
+  linux_log=build/debug/ctest-linux.log linux_pid=""
+  if build_preset "debug" debug; then
     if [ -n "$prefetch" ] && ! wait "$prefetch"; then
       echo "=== prefetch of the stock-Linux test's packages failed; the test tries again:"
       tail -3 build/prefetch.log
     fi
-    run_suite "linux" debug "^linux$"
+    echo "=== [linux] ctest -L '^linux$' (in the background, at nice 10; its output comes at the end)"
+    nice -n 10 ctest --preset debug -L '^linux$' --output-on-failure >"$linux_log" 2>&1 &
+    linux_pid=$! linux_start=$(date +%s)
+    echo "=== [debug] ctest -L '^(unit|component|integration)$'"
+    ctest --preset debug -j "$jobs" -L "^(unit|component|integration)$" --output-on-failure 2>&1 |
+      tee build/debug/ctest-debug.log
+    suite_result "debug" build/debug/ctest-debug.log "${PIPESTATUS[0]}"
+  fi
+  run_suite "asan+ubsan" asan "^(unit|component|integration)$"
+  # The fuzz suite and the builds with no tests (release: the benchmarks
+  # use it, and -O2 finds warnings the debug build does not; plain-release:
+  # -O3 finds warnings -O2 does not, and a packager's compiler may be newer
+  # than ours, a warning must not fail their build; plain-deb: Debian's
+  # packaging flags), behind the Linux test.
+  renice -n 19 -p $$ >/dev/null
+  run_suite "fuzz" fuzz "^fuzz$"
+  release_build
+  plain_build "plain-release" build/plain-release -DCMAKE_BUILD_TYPE=Release
+  if command -v dpkg-buildflags >/dev/null; then
+    deb_build
+  else
+    results+=("plain-deb: BUILD FAILED (dpkg-buildflags missing: apt-get install dpkg-dev)"); failed=1
+  fi
+  if [ -n "$linux_pid" ]; then
+    echo "=== [linux] waiting for the stock-Linux test (started at +$((linux_start - start)) s, now +$(( $(date +%s) - start )) s)"
+    wait "$linux_pid"
+    rc=$?
+    cat "$linux_log"
+    suite_result "linux" "$linux_log" "$rc"
   fi
 fi
 
