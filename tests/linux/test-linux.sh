@@ -460,7 +460,9 @@ expect_rc 0 vmctl memory linux 1536M
 "$VMCTL_BIN" disk create "$T/images/hot.vhdx" 8M >/dev/null || fail "vmctl disk create"
 expect_rc 0 vmctl disk attach linux "$T/images/hot.vhdx,lun=2"
 expect_rc 0 vmctl nic attach linux mac=00:15:5d:4c:00:02,bridge=br0
-for _ in $(seq 300); do [ "$(mem_kb)" -ge $((kb0 + 1032192)) ] && break; sleep 2; done
+# (About 300 s on an idle PVM host; 600 s were not enough in CI's run,
+# where the test shares the CPUs with the other stages: scripts/test.sh.)
+for _ in $(seq 900); do [ "$(mem_kb)" -ge $((kb0 + 1032192)) ] && break; sleep 2; done
 [ "$(mem_kb)" -ge $((kb0 + 1032192)) ] || fail "MemTotal did not grow by 1 GiB: $kb0 -> $(mem_kb) kB ($(mem_line))"
 seen[hot-added]=$(( $(date +%s) - start ))
 note "MemTotal after the hot-add: $(mem_kb) kB ($(( $(date +%s) - t0 )) s; $(mem_line))"
