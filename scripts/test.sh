@@ -59,13 +59,16 @@ suite_result() {
   [ "$3" -eq 0 ] || failed=1
 }
 
-run_suite() { # name preset label-regex
+test_suite() { # name preset label-regex (of a built preset)
   local name=$1 preset=$2 regex=$3
-  build_preset "$name" "$preset" || return
   echo "=== [$name] ctest -L '$regex'"
   local log=build/$preset/ctest-$name.log
   ctest --preset "$preset" -j "$jobs" -L "$regex" --output-on-failure 2>&1 | tee "$log"
   suite_result "$name" "$log" "${PIPESTATUS[0]}"
+}
+
+run_suite() { # name preset label-regex
+  build_preset "$1" "$2" && test_suite "$@"
 }
 
 # A build without presets, as a user or packager runs it: no -Werror
@@ -98,15 +101,6 @@ deb_build() {
   CFLAGS=$CFLAGS LDFLAGS=$LDFLAGS plain_build "plain-deb" build/plain-deb -DCMAKE_BUILD_TYPE=None
 }
 
-release_build() {
-  echo "=== [release] configure + build"
-  if cmake --preset release >/dev/null && cmake --build --preset release -j "$jobs" >/dev/null; then
-    results+=("release: build OK")
-  else
-    results+=("release: BUILD FAILED"); failed=1
-  fi
-}
-
 if [ -n "$labels" ]; then
   run_suite "debug" debug "$labels"
 elif [ "$ci" -eq 0 ]; then
@@ -131,10 +125,7 @@ else
     echo "=== [linux] ctest -L '^linux$' (in the background, at nice 10; its output comes at the end)"
     nice -n 10 ctest --preset debug -L '^linux$' --output-on-failure >"$linux_log" 2>&1 &
     linux_pid=$! linux_start=$(date +%s)
-    echo "=== [debug] ctest -L '^(unit|component|integration)$'"
-    ctest --preset debug -j "$jobs" -L "^(unit|component|integration)$" --output-on-failure 2>&1 |
-      tee build/debug/ctest-debug.log
-    suite_result "debug" build/debug/ctest-debug.log "${PIPESTATUS[0]}"
+    test_suite "debug" debug "^(unit|component|integration)$"
   fi
   run_suite "asan+ubsan" asan "^(unit|component|integration)$"
   # The fuzz suite and the builds with no tests (release: the benchmarks
@@ -144,7 +135,12 @@ else
   # packaging flags), behind the Linux test.
   renice -n 19 -p $$ >/dev/null
   run_suite "fuzz" fuzz "^fuzz$"
-  release_build
+  echo "=== [release] configure + build"
+  if cmake --preset release >/dev/null && cmake --build --preset release -j "$jobs" >/dev/null; then
+    results+=("release: build OK")
+  else
+    results+=("release: BUILD FAILED"); failed=1
+  fi
   plain_build "plain-release" build/plain-release -DCMAKE_BUILD_TYPE=Release
   if command -v dpkg-buildflags >/dev/null; then
     deb_build
