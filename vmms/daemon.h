@@ -457,8 +457,8 @@ void vmms_fcopy_worker_ended(struct vmms_vm *vm);
 /* worker.c and spawn.c */
 /* First thing in a child of vmms between fork() and exec() (a worker, a
  * display server): nothing blocked, SIGPIPE default, and a session of its
- * own, so a Ctrl-C aimed at a foreground vmms does not reach it.
- * Async-signal-safe. */
+ * own, so a Ctrl-C aimed at a foreground vmms does not reach it; the
+ * session's autogroup at vmms's nice. Async-signal-safe. */
 void vmms_child_detach(void);
 typedef void (*vmms_reply_fn)(struct vmms_vm *vm, sd_bus_message *call, struct json_object *reply, int error);
 /* Why a request failed: the worker's "error" text, else strerror(-error)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -225,12 +226,40 @@ static void build_env(struct vmms_vm *vm, char **env, size_t max, char *store, s
         env[n] = NULL;
 }
 
+/* setsid() starts a session, and with the kernel's autogroups
+ * (CONFIG_SCHED_AUTOGROUP, on in Debian's kernels) a scheduling group of
+ * its own, at nice 0 whatever the process's nice: the scheduler shares the
+ * CPUs between groups first. The group takes the nice vmms runs at, so
+ * that `nice vmms` or systemd's Nice= reaches the workers as it would
+ * without autogroups. Best effort: no file without autogroups; in a cgroup
+ * with the cpu controller they do not apply. Async-signal-safe. */
+static void autogroup_take_nice(void) {
+        errno = 0;
+        int nice = getpriority(PRIO_PROCESS, 0);
+        if (errno || !nice)
+                return;
+        char buf[8], *p = buf + sizeof buf;
+        unsigned v = (unsigned)(nice < 0 ? -nice : nice);
+        *--p = '\n';
+        do
+                *--p = (char)('0' + v % 10);
+        while ((v /= 10) && p > buf + 1);
+        if (nice < 0)
+                *--p = '-';
+        int fd = open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        (void)!write(fd, p, (size_t)(buf + sizeof buf - p));
+        close(fd);
+}
+
 void vmms_child_detach(void) {
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
         setsid();
+        autogroup_take_nice();
 }
 
 /* In the child, between fork() and exec(): async-signal-safe calls only. */

@@ -11,7 +11,13 @@ set -u
 source "$(dirname "$0")/vmms-lib.sh"
 t_setup
 t_pick_worker
+# vmms at nice 3: its workers run at it, their autogroups too (a worker's
+# session is its own: vmms/spawn.c).
+printf '#!/bin/sh\nexec nice -n 3 %s "$@"\n' "$VMMS" >"$T/vmms-nice"
+chmod +x "$T/vmms-nice"
+REAL_VMMS=$VMMS VMMS=$T/vmms-nice
 t_start_vmms
+VMMS=$REAL_VMMS
 H=$VM_BUILD_DIR/vmms/vmms-test-helper
 
 # vmwp refuses disks and NICs until storvsp/netvsp land: with the real
@@ -49,6 +55,10 @@ expect_rc 0 vmctl start web1 --timeout=120
 [ "$(vm_prop web1 State)" = Running ] || fail "web1 not Running"
 PID=$(vm_prop web1 WorkerPid)
 [ "$PID" -gt 0 ] && kill -0 "$PID" || fail "no worker pid"
+[ "$(ps -o ni= -p "$PID" | tr -d ' ')" = 3 ] || fail "the worker's nice: $(ps -o ni= -p "$PID"), vmms's 3"
+if [ -e "/proc/$PID/autogroup" ]; then
+  grep -q " nice 3\$" "/proc/$PID/autogroup" || fail "the worker's autogroup: $(cat "/proc/$PID/autogroup"), vmms's nice 3"
+fi
 TAP=vt${ID:0:8}0 # "vt" + the first 8 hex digits of the id + the NIC index
 if [ "$WORKER_KIND" = fake ]; then
   ip link show "$TAP" >/dev/null 2>&1 || fail "TAP $TAP not created"
