@@ -140,10 +140,13 @@ read -r VPORT WPORT <<<"$(t_free_ports 2)"
 # Dynamic Memory: 512 MiB at the start, up to 2 GiB (hot-added memory
 # onlined by the kernel as it comes), down to 256 MiB. A display: the
 # synthetic video (hyperv_fb at 640x480), keyboard and mouse.
+# init_on_alloc=0: Debian's kernel zeroes every page it allocates, the
+# ones it balloons too; at emulated CPL0 (a PVM host) ballooning 128 MiB
+# took 128 s, and the whole test 1941 s, 1606 s without.
 cat >"$T/linux.json" <<EOF
 { "name": "linux", "memory_mib": 512, "vcpus": 2,
   "boot": { "kind": "linux", "kernel": "$kernel", "initrd": "$T/images/initrd.cpio",
-            "cmdline": "console=ttyS0 earlycon=uart8250,io,0x3f8,115200 panic=-1 lt.host=10.55.0.1 lt.devices=10 memhp_default_state=online video=hyperv_fb:640x480" },
+            "cmdline": "console=ttyS0 earlycon=uart8250,io,0x3f8,115200 panic=-1 lt.host=10.55.0.1 lt.devices=10 memhp_default_state=online video=hyperv_fb:640x480 init_on_alloc=0" },
   "dynamic_memory": { "enabled": true, "minimum_mib": 256, "maximum_mib": 2048 },
   "display": { "enabled": true, "width": 640, "height": 480, "vnc_port": $VPORT, "web_port": $WPORT },
   "disks": [ { "path": "$T/images/disk.vhdx" }, { "path": "$T/images/data.vhdx", "lun": 1 } ],
@@ -379,15 +382,20 @@ note "the pointer at 320,240 of 640x480 in the guest: $pline"
 	fail "the pointer's position in the guest: $pline"
 
 # Dynamic Memory (docs/dynamic-memory.md): hv_balloon connected; a
-# balloon of 128 MiB gives the host back what it takes: Debian's kernel
-# zeroes the pages it balloons (init_on_alloc), so the worker's RSS first
-# grows by those it had not touched yet and then falls by all of them;
-# then the balancer decides, and a guest process allocating 2 x 80 MiB
-# makes vmms give the guest memory back; last 1 GiB hot-added above the
-# startup memory shows in the guest's MemTotal, and the VM keeps 1.5 GiB
-# for the rest of the test (saved, migrated and checkpointed with memory
-# it did not boot with). The guest is told through a file copied in
-# (vmctl copy-to).
+# balloon of 128 MiB is answered, and the worker punches the pages out of
+# the guest's RAM without touching them: its RSS does not grow (by more
+# than half of them, a bound for what the guest touches meanwhile). The
+# guest boots with init_on_alloc=0, so it does not zero the pages it
+# balloons either (at emulated CPL0 that took 128 s for these 128 MiB and
+# about as long for the balancer's descent below; 2.4 s without): they are
+# mostly pages it never touched, absent from the RSS too. That the RSS
+# falls by what a guest had touched is test-guest-balloon's check, whose
+# guest fills its memory first. Then the balancer decides, and a guest
+# process allocating 2 x 80 MiB makes vmms give the guest memory back;
+# last 1 GiB hot-added above the startup memory shows in the guest's
+# MemTotal, and the VM keeps 1.5 GiB for the rest of the test (saved,
+# migrated and checkpointed with memory it did not boot with). The guest
+# is told through a file copied in (vmctl copy-to).
 memp() { bus get-property org.vmstack.VMMS1 "$(vm_path linux)" org.vmstack.VMMS1.Memory "$1" | sed 's/^[a-z()]* //' | tr -d '"'; }
 mem_kb() { tr -d '\r' <"$log" | grep -Eo '^LINUX mem round=[0-9]+ total_kb=[0-9]+' | tail -1 | sed 's/.*=//'; }
 rss_kb() { ps -o rss= -p "$(vm_prop linux WorkerPid)" | tr -d ' '; }
@@ -413,7 +421,8 @@ seen[balloon-ms]=$(( ($(date +%s%N) - t0) / 1000000 ))
 sleep 2
 rss1=$(rss_kb)
 note "ballooned $(( $(memp Ballooned) >> 20 )) MiB in ${seen[balloon-ms]} ms: worker RSS $rss0 kB, at most $rss_max kB on the way, $rss1 kB after ($(mem_line))"
-[ "$rss1" -le $((rss_max - 65536)) ] || fail "the worker's RSS did not fall by 64 MiB: at most $rss_max kB, then $rss1 kB"
+[ "$rss_max" -le $((rss0 + 65536)) ] && [ "$rss1" -le $((rss0 + 65536)) ] ||
+	fail "the worker's RSS grew while the guest ballooned 128 MiB: $rss0 kB, at most $rss_max kB, then $rss1 kB"
 # The balancer: the idle guest down to its minimum (demand and buffer are
 # less); then 2 x 80 MiB allocated in the guest make it raise the target,
 # and the guest gets the memory. (The flag goes in while the guest is not
