@@ -40,12 +40,14 @@ ip link set npause0 up
 PEER=$!
 t_on_exit 'kill $PEER'
 # udp_all_back VM: the guest's UDP line says every datagram it sent came
-# back, and it sent enough of them to have outlasted the pauses or saves.
+# back, and it sent more than the 100 frames the test waits for before its
+# first pause or save. (How many fit in the 10 s depends on the host: 3000
+# to 100000 on an idle one, 600 in CI beside the stock-Linux test.)
 udp_all_back() {
   local sent recv
   read -r sent recv <<<"$(console "$1" | sed -n 's/^VSC udp=ok sent=\([0-9]*\) received=\([0-9]*\) .*/\1 \2/p')"
   [ -n "$sent" ] && [ "$sent" = "$recv" ] || bad "[$1] not every datagram came back: sent ${sent:-?}, received ${recv:-?}"
-  [ "${sent:-0}" -ge 1000 ] || bad "[$1] only ${sent:-no} datagrams in the guest's 10 s"
+  [ "${sent:-0}" -gt 100 ] || bad "[$1] only ${sent:-no} datagrams in the guest's 10 s"
 }
 from_guest() { ip -s link show npause0 | awk '/RX:/ { getline; print $2; exit }'; } # frames the TAP got
 
