@@ -196,11 +196,7 @@ static struct json_object *migrate(struct worker *src, int stream, const char *o
 
 static const char *state_of(struct worker *w) {
         static char s[32];
-        struct json_object *m = vmwp_ctl_request(w->sock, "{\"op\":\"status\",\"id\":3}");
-        while (m && strcmp(vmwp_ctl_str(m, "event"), "") != 0) {
-                json_object_put(m);
-                m = vmwp_ctl_recv(w->sock);
-        }
+        struct json_object *m = vmwp_ctl_reply(w->sock, "{\"op\":\"status\",\"id\":3}");
         snprintf(s, sizeof s, "%s", vmwp_ctl_str(m, "state"));
         json_object_put(m);
         return s;

@@ -120,6 +120,18 @@ static inline struct json_object *vmwp_ctl_request(int fd, const char *json) {
         return vmwp_ctl_recv(fd);
 }
 
+/* Sends json; returns its reply, passing over the events before it, or the
+ * worker's "exit" event if that comes first (no reply follows it); NULL
+ * after 20 s without a message. */
+static inline struct json_object *vmwp_ctl_reply(int fd, const char *json) {
+        struct json_object *m = vmwp_ctl_request(fd, json);
+        while (m && vmwp_ctl_str(m, "event")[0] && strcmp(vmwp_ctl_str(m, "event"), "exit") != 0) {
+                json_object_put(m);
+                m = vmwp_ctl_recv(fd);
+        }
+        return m;
+}
+
 /* Starts bin with args under a control socket (sv[0] is ours afterwards)
  * and sends config_json as the config message with fds (the disks', as
  * vmms sends them) and state_fd (>= 0) as the "saved_state" file. Returns
