@@ -138,7 +138,8 @@ struct vid_partition {
 
         struct {
                 atomic_uint_fast64_t exits, pio_exits, mmio_exits, msr_exits, unhandled_io;
-                atomic_uint_fast64_t pvm_fixups, pvm_int3, pvm_fwait, pvm_clac_stac, pvm_rdtscp, pvm_lsl_lar, pvm_syscall;
+                atomic_uint_fast64_t pvm_fixups, pvm_int3, pvm_fwait, pvm_clac_stac, pvm_rdtscp, pvm_lsl_lar, pvm_syscall,
+                        pvm_reexec;
                 atomic_uint_fast64_t msr_filter_sets, cpuid_sets, cpuid_sets_skipped;
         } stats;
 };

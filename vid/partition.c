@@ -249,6 +249,7 @@ void vid_partition_stats(const struct vid_partition *p, struct vid_stats *out) {
         out->pvm_clac_stac = atomic_load(&p->stats.pvm_clac_stac);
         out->pvm_rdtscp = atomic_load(&p->stats.pvm_rdtscp);
         out->pvm_lsl_lar = atomic_load(&p->stats.pvm_lsl_lar);
+        out->pvm_reexec = atomic_load(&p->stats.pvm_reexec);
         out->msr_filter_sets = atomic_load(&p->stats.msr_filter_sets);
         out->cpuid_sets = atomic_load(&p->stats.cpuid_sets);
         out->cpuid_sets_skipped = atomic_load(&p->stats.cpuid_sets_skipped);

@@ -98,6 +98,26 @@ static int read_desc(void *opaque, uint64_t lin, uint64_t *desc) {
         return read_linear(opaque, lin, (uint8_t *)desc, sizeof *desc) == (int)sizeof *desc ? 0 : -EFAULT;
 }
 
+/* Cross-modifying code: the emulator failed on bytes that are no longer
+ * there. Linux patches a live instruction (jump labels, static calls,
+ * alternatives) by writing an int3 over its first byte, then its tail,
+ * then the new first byte, with an IPI round between the steps; yet a vCPU
+ * whose emulator fetched the int3 can exit after another vCPU finished the
+ * patch. Seen once in CI, a stock 6.1 kernel just before init: the emulator
+ * failed on `cc 90`, memory held `66 90` (the 2-byte NOP of the jump label
+ * sched_clock_init_late enables, in local_clock). Re-entering at the same
+ * RIP runs whatever is there now, as a CPU may run cross-modified code.
+ * Only done with proof: KVM reported the bytes it failed on (it has since
+ * Linux 5.14; PVM does) and memory no longer holds them, so a failure on
+ * bytes that stay put is reported at once. */
+static bool reexecute(const struct kvm_run *run, const uint8_t *mem, size_t n) {
+        if (run->emulation_failure.ndata < 3 ||
+            !(run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES))
+                return false;
+        size_t k = MIN(MIN((size_t)run->emulation_failure.insn_size, sizeof run->emulation_failure.insn_bytes), n);
+        return k > 0 && memcmp(run->emulation_failure.insn_bytes, mem, k) != 0;
+}
+
 /* Called on the VP thread for KVM_EXIT_INTERNAL_ERROR / emulation failure.
  * Returns true if the instruction was completed and the VP can resume. */
 bool vid_pvm_fixup(struct vid_vp *vp) {
@@ -134,6 +154,9 @@ bool vid_pvm_fixup(struct vid_vp *vp) {
         } else if ((len = pvm_lsl_lar(r, s, b, (size_t)n, read_desc, vp)) > 0) {
                 r->rip += len;
                 atomic_fetch_add(&p->stats.pvm_lsl_lar, 1);
+        } else if (reexecute(vp->run, b, (size_t)n)) {
+                atomic_fetch_add(&p->stats.pvm_reexec, 1);
+                return true; /* nothing changed: the same instruction, again */
         } else
                 return false;
 

@@ -317,6 +317,11 @@ static void record_exit(struct vid_vp *vp, struct vid_exit *e, enum vid_exit_kin
                 e->suberror = run->internal.suberror;
                 for (unsigned i = 0; i < MIN(run->internal.ndata, 4u); i++)
                         e->data[i] = run->internal.data[i];
+                if (e->suberror == KVM_INTERNAL_ERROR_EMULATION && run->emulation_failure.ndata >= 3 &&
+                    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
+                        e->emu_insn_len = (uint8_t)MIN((size_t)run->emulation_failure.insn_size, sizeof e->emu_insn);
+                        memcpy(e->emu_insn, run->emulation_failure.insn_bytes, e->emu_insn_len);
+                }
         } else if (run->exit_reason == KVM_EXIT_FAIL_ENTRY) {
                 e->data[0] = run->fail_entry.hardware_entry_failure_reason;
         }

@@ -113,20 +113,33 @@ static const struct acpi_pm_ops vm_pm_ops = {
         .power_off = pm_power_off, .reset = pm_reset, .sci = pm_sci, .marker = pm_marker,
 };
 
+static void hex_bytes(char *out, size_t size, const uint8_t *b, unsigned n) {
+        for (unsigned i = 0, pos = 0; i < n && pos < size; i++)
+                pos += (unsigned)snprintf(out + pos, size - pos, "%s%02x", i ? " " : "", b[i]);
+}
+
 /* Every way a vCPU can end the VM gets its status and a reason naming the
- * vCPU, RIP and, for emulation failures, the instruction bytes. */
+ * vCPU, RIP and, for emulation failures, the instruction bytes (and those
+ * KVM's emulator failed on, where it says and they differ: code that
+ * changed under it). */
 int vmwp_exit_reason(const struct vid_exit *e, unsigned vcpu, char *buf, size_t len) {
         unsigned long long rip = (unsigned long long)e->rip;
         char bytes[16 * 3 + 1] = "unreadable";
-        for (unsigned i = 0, pos = 0; i < e->insn_len && i < 16; i++)
-                pos += (unsigned)snprintf(bytes + pos, sizeof bytes - pos, "%s%02x", i ? " " : "", e->insn[i]);
+        if (e->insn_len)
+                hex_bytes(bytes, sizeof bytes, e->insn, MIN(e->insn_len, 16u));
+        char emu[sizeof e->emu_insn * 3 + 40] = "";
+        unsigned emu_len = MIN(e->emu_insn_len, (unsigned)sizeof e->emu_insn);
+        if (emu_len && memcmp(e->emu_insn, e->insn, MIN(emu_len, (unsigned)e->insn_len)) != 0) {
+                int k = snprintf(emu, sizeof emu, "; the emulator failed on: ");
+                hex_bytes(emu + k, sizeof emu - (size_t)k, e->emu_insn, emu_len);
+        }
         switch (e->kind) {
         case VID_EXIT_SHUTDOWN:
                 snprintf(buf, len, "triple fault on vCPU %u at rip 0x%llx", vcpu, rip);
                 return VMWP_EXIT_TRIPLE_FAULT;
         case VID_EXIT_INTERNAL:
-                snprintf(buf, len, "internal error on vCPU %u at rip 0x%llx (KVM suberror %u), instruction bytes: %s",
-                         vcpu, rip, e->suberror, bytes);
+                snprintf(buf, len, "internal error on vCPU %u at rip 0x%llx (KVM suberror %u), instruction bytes: %s%s",
+                         vcpu, rip, e->suberror, bytes, emu);
                 return VMWP_EXIT_INTERNAL;
         case VID_EXIT_FAIL_ENTRY:
                 snprintf(buf, len, "VM entry failed on vCPU %u at rip 0x%llx (hardware reason 0x%llx)", vcpu, rip,

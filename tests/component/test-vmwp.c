@@ -118,6 +118,15 @@ TEST(internal_error_reports_rip_and_bytes) {
         ASSERT_EQ(run_config(setup("basic", "i", 1, NULL), "none", err, sizeof err), 12);
         ASSERT_NOT_NULL(strstr(err, "vmwp: tvm: internal error on vCPU 0 at rip 0x100900"));
         ASSERT_NOT_NULL(strstr(err, "instruction bytes: f3 0f b8 05 00 00 00 d0")); /* popcnt 0xd0000000,%eax */
+        ASSERT_NULL(strstr(err, "the emulator failed on")); /* the same bytes: said once */
+        /* Code that changed under the emulator: both sets of bytes. */
+        struct vid_exit e = { .kind = VID_EXIT_INTERNAL, .rip = 0xffffffff810f8812, .suberror = 1,
+                              .insn = { 0x66, 0x90, 0xe8 }, .insn_len = 3,
+                              .emu_insn = { 0xcc, 0x90, 0xe8 }, .emu_insn_len = 3 };
+        char reason[256];
+        ASSERT_EQ(vmwp_exit_reason(&e, 1, reason, sizeof reason), 12);
+        ASSERT_STREQ(reason, "internal error on vCPU 1 at rip 0xffffffff810f8812 (KVM suberror 1), "
+                             "instruction bytes: 66 90 e8; the emulator failed on: cc 90 e8");
 }
 
 TEST(triple_fault_reports_rip) {

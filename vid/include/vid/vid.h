@@ -329,6 +329,10 @@ struct vid_exit {
         uint64_t rip;
         uint8_t insn[16]; /* instruction bytes at rip, when readable */
         uint8_t insn_len;
+        /* An emulation failure: the bytes KVM's emulator failed on, where
+         * it says (they differ from insn when the code changed since). */
+        uint8_t emu_insn[15];
+        uint8_t emu_insn_len;
         uint64_t data[4]; /* backend detail */
 };
 
@@ -379,7 +383,7 @@ void vid_partition_times(const struct vid_partition *p, uint64_t *first_run_ns, 
 struct vid_stats {
         uint64_t exits, pio_exits, mmio_exits, msr_exits, unhandled_io;
         /* PVM compatibility layer (docs/pvm.md): total and per instruction */
-        uint64_t pvm_fixups, pvm_int3, pvm_fwait, pvm_clac_stac, pvm_rdtscp, pvm_lsl_lar, pvm_syscall;
+        uint64_t pvm_fixups, pvm_int3, pvm_fwait, pvm_clac_stac, pvm_rdtscp, pvm_lsl_lar, pvm_syscall, pvm_reexec;
         uint64_t msr_filter_sets; /* KVM_X86_SET_MSR_FILTER calls (each an SRCU grace period) */
         uint64_t cpuid_sets;         /* vid_cpuid_set calls that set the VPs' tables (KVM_SET_CPUID2 each) */
         uint64_t cpuid_sets_skipped; /* ... that found that table set already */
