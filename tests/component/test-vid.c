@@ -468,7 +468,7 @@ static bool xmod_done(struct rec *r) {
 TEST(cross_modified_code_runs) {
         struct rec r;
         struct vid_partition *p = make(2, &r);
-        ASSERT_OK(gm_write(p, 0x8000, tg_vid_xmod_ap, tg_vid_xmod_ap_len));
+        ASSERT_OK(gm_write(p, 0xa000, tg_vid_xmod_ap, tg_vid_xmod_ap_len));
         boot32(p, tg_vid_xmod_bsp, tg_vid_xmod_bsp_len, 0x1000);
         ASSERT_OK(vid_partition_start(p, on_exit_cb, &r));
         bool done = wait_for(&r, xmod_done, 60000);
