@@ -558,8 +558,15 @@ int vid_partition_pause(struct vid_partition *p) {
         pthread_mutex_lock(&p->lock);
         while (p->n_parked < p->n_running && !p->stop_requested)
                 pthread_cond_wait(&p->cond, &p->lock);
+        /* A stop came first (the guest powered off or reset, a vCPU
+         * failed): its VPs are leaving, not parked, and the last thing the
+         * guest did was ask to end. Saying "paused" here made a save or a
+         * migration carry a guest past its power-off. */
+        bool stopping = p->stop_requested;
+        if (stopping)
+                p->pause_requested = false;
         pthread_mutex_unlock(&p->lock);
-        return 0;
+        return stopping ? -ESHUTDOWN : 0;
 }
 
 int vid_partition_resume(struct vid_partition *p) {

@@ -164,7 +164,7 @@ struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void
                 int r = ops->pause(opaque);
                 if (r >= 0)
                         *state_event = "paused";
-                return reply_result(id, r);
+                return r < 0 ? reply_error(id, -r, vmwp_pause_strerror(r)) : reply_new(id, true);
         }
         if (strcmp(o, "resume") == 0) {
                 int r = ops->resume(opaque);

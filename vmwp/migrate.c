@@ -748,7 +748,7 @@ int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_o
                 res->pause_ns = vmwp_now_ns() - t_pause;
                 paused = r >= 0;
                 if (r < 0)
-                        errorf(err, errlen, r, "pausing the VM: %s", strerror(-r));
+                        errorf(err, errlen, r, "pausing the VM: %s", vmwp_pause_strerror(r));
         }
         /* Every way on from here (the switch-over, after the pause; a
          * failure or a cancel, which resume or keep running the VM) wants

@@ -87,7 +87,7 @@ static int precopy(struct vmwp_vm *vm, const struct ram_view *v, uint8_t *side, 
         }
         r = vmwp_vm_pause(vm);
         if (r < 0)
-                return errorf(err, errlen, r, "pausing the VM: %s", strerror(-r));
+                return errorf(err, errlen, r, "pausing the VM: %s", vmwp_pause_strerror(r));
         r = vid_dirty_log_get(vm->p, bitmap, words);
         if (r == 0) {
                 res->last = copy_dirty(v, bitmap, words, side);

@@ -43,6 +43,11 @@ int vmwp_vm_pause(struct vmwp_vm *vm) {
         return r;
 }
 
+const char *vmwp_pause_strerror(int r) {
+        return r == -ESHUTDOWN ? "the VM is stopping (its guest powered off or reset, or a virtual processor failed)"
+                               : strerror(-r);
+}
+
 int vmwp_vm_resume(struct vmwp_vm *vm) {
         vmwp_devices_resume(&vm->devices);
         vmwp_vm_hvsock_resume(vm); /* after a checkpoint's save or a failed one */

@@ -77,7 +77,7 @@ int64_t vmwp_vm_save(struct vmwp_vm *vm, int fd, void (*progress)(void *opaque, 
         bool was_running = !vmwp_vm_is_paused(vm);
         int r = was_running ? vmwp_vm_pause(vm) : 0;
         if (r < 0)
-                return errorf(err, errlen, r, "pausing the VM: %s", strerror(-r));
+                return errorf(err, errlen, r, "pausing the VM: %s", vmwp_pause_strerror(r));
         struct save_progress sp = { .fn = progress, .opaque = opaque, .last_ns = vmwp_now_ns() };
         uint64_t ram = 0;
         if (progress && (r = vid_ram_save_size(vm->p, &ram)) < 0)

@@ -455,6 +455,22 @@ TEST(pvm_instruction_fixups) {
         vid_partition_destroy(p);
 }
 
+/* A pause that comes after the guest asked to stop (here its port 0x1f;
+ * a power-off, a reset, a failed vCPU alike) is refused: the VPs are
+ * leaving, not parked, and a save or migration after a "paused" would
+ * carry the guest past its power-off (test-net-pause saw the VM go
+ * Paused -> Off when its guest powered off as it was paused). */
+TEST(pause_refused_once_the_guest_stopped) {
+        struct rec r;
+        struct vid_partition *p = make(1, &r);
+        boot32(p, tg_vid_pvm_insns, tg_vid_pvm_insns_len, 0x1000);
+        ASSERT_OK(vid_partition_start(p, on_exit_cb, &r));
+        ASSERT_EQ(wait_stop(p, 20000), DONE_STATUS);
+        ASSERT_ERROR(vid_partition_pause(p), ESHUTDOWN);
+        ASSERT_FALSE(vid_partition_is_paused(p));
+        vid_partition_destroy(p);
+}
+
 /* Cross-modifying code: one vCPU flips an instruction's first byte between
  * int3 and the NOP's, the other runs it. On PVM the emulator can fail on
  * an int3 the other vCPU has already taken out again (seen in CI, a Linux

@@ -345,7 +345,9 @@ typedef int (*vid_exit_fn)(void *opaque, struct vid_vp *vp, const struct vid_exi
  * the guest (in-kernel LAPIC) unless started_all is set. */
 int vid_partition_start(struct vid_partition *p, vid_exit_fn on_exit, void *opaque);
 /* Park every VP outside KVM_RUN with all pending exits completed; returns
- * once all are parked. Idempotent. */
+ * once all are parked. Idempotent. -ESHUTDOWN when a stop was requested
+ * (vid_partition_request_stop: by the guest, a vCPU or the owner) before
+ * they were: the partition is ending, not paused. */
 int vid_partition_pause(struct vid_partition *p);
 int vid_partition_resume(struct vid_partition *p);
 bool vid_partition_is_paused(const struct vid_partition *p);

@@ -199,7 +199,10 @@ struct vmwp_dirty_check {
 int vmwp_vm_dirty_check(struct vmwp_vm *vm, unsigned rounds, unsigned round_ms, struct vmwp_dirty_check *res,
                         char *err, size_t errlen);
 
+/* -ESHUTDOWN: the VM is stopping (vid_partition_pause); vmwp_pause_strerror
+ * says so in words, other errors as strerror. */
 int vmwp_vm_pause(struct vmwp_vm *vm);
+const char *vmwp_pause_strerror(int r);
 int vmwp_vm_resume(struct vmwp_vm *vm);
 bool vmwp_vm_is_paused(const struct vmwp_vm *vm);
 void vmwp_vm_power_button(struct vmwp_vm *vm);
