@@ -184,6 +184,10 @@ void vid_vp_throttle_end(struct vid_vp *vp);
 /* pvm.c: workarounds for the PVM nested KVM; never active elsewhere. */
 bool vid_pvm_detect(void);
 bool vid_pvm_fixup(struct vid_vp *vp);
+/* For an emulation failure whose exit carries them
+ * (KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES, Linux 5.14 on):
+ * the bytes KVM's emulator failed on, and how many; 0 otherwise. */
+size_t vid_emulation_failure_bytes(const struct kvm_run *run, const uint8_t **bytes);
 /* Applied to every CPUID entry vid sets (hides CX16 on PVM). */
 void vid_pvm_cpuid_fixup(const struct vid_partition *p, struct kvm_cpuid_entry2 *e);
 /* Turns the syscall trampoline on (before the MSR filter is built). */

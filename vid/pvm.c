@@ -111,11 +111,9 @@ static int read_desc(void *opaque, uint64_t lin, uint64_t *desc) {
  * Linux 5.14; PVM does) and memory no longer holds them, so a failure on
  * bytes that stay put is reported at once. */
 static bool reexecute(const struct kvm_run *run, const uint8_t *mem, size_t n) {
-        if (run->emulation_failure.ndata < 3 ||
-            !(run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES))
-                return false;
-        size_t k = MIN(MIN((size_t)run->emulation_failure.insn_size, sizeof run->emulation_failure.insn_bytes), n);
-        return k > 0 && memcmp(run->emulation_failure.insn_bytes, mem, k) != 0;
+        const uint8_t *emu;
+        size_t k = MIN(vid_emulation_failure_bytes(run, &emu), n);
+        return k > 0 && memcmp(emu, mem, k) != 0;
 }
 
 /* Called on the VP thread for KVM_EXIT_INTERNAL_ERROR / emulation failure.

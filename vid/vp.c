@@ -310,6 +310,15 @@ int vid_vp_set_long_mode(struct vid_vp *vp, uint64_t cr3, uint64_t gdt_base, uin
 
 /* ---- the run loop ---- */
 
+size_t vid_emulation_failure_bytes(const struct kvm_run *run, const uint8_t **bytes) {
+        if (run->exit_reason != KVM_EXIT_INTERNAL_ERROR ||
+            run->emulation_failure.suberror != KVM_INTERNAL_ERROR_EMULATION || run->emulation_failure.ndata < 3 ||
+            !(run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES))
+                return 0;
+        *bytes = run->emulation_failure.insn_bytes;
+        return MIN((size_t)run->emulation_failure.insn_size, sizeof run->emulation_failure.insn_bytes);
+}
+
 static void record_exit(struct vid_vp *vp, struct vid_exit *e, enum vid_exit_kind kind) {
         struct kvm_run *run = vp->run;
         *e = (struct vid_exit){ .kind = kind, .reason = run->exit_reason, .rip = run->s.regs.regs.rip };
@@ -317,10 +326,11 @@ static void record_exit(struct vid_vp *vp, struct vid_exit *e, enum vid_exit_kin
                 e->suberror = run->internal.suberror;
                 for (unsigned i = 0; i < MIN(run->internal.ndata, 4u); i++)
                         e->data[i] = run->internal.data[i];
-                if (e->suberror == KVM_INTERNAL_ERROR_EMULATION && run->emulation_failure.ndata >= 3 &&
-                    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
-                        e->emu_insn_len = (uint8_t)MIN((size_t)run->emulation_failure.insn_size, sizeof e->emu_insn);
-                        memcpy(e->emu_insn, run->emulation_failure.insn_bytes, e->emu_insn_len);
+                const uint8_t *emu;
+                size_t k = vid_emulation_failure_bytes(run, &emu);
+                if (k > 0) {
+                        e->emu_insn_len = (uint8_t)MIN(k, sizeof e->emu_insn);
+                        memcpy(e->emu_insn, emu, e->emu_insn_len);
                 }
         } else if (run->exit_reason == KVM_EXIT_FAIL_ENTRY) {
                 e->data[0] = run->fail_entry.hardware_entry_failure_reason;
