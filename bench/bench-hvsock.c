@@ -220,7 +220,7 @@ static double stream_ours(size_t bytes, bool to_guest) {
         pthread_t t;
         uint64_t t0 = bench_now_ns();
         pthread_create(&t, NULL, side_thread, &host);
-        static uint8_t buf[8 + 16384];
+        static uint8_t buf[VMBUS_HVSOCK_GUEST_MAX_PACKET];
         size_t done = 0;
         while (done < bytes) {
                 if (to_guest) {

@@ -30,6 +30,7 @@ struct fx {
         int peers[512]; /* the host service's end of each guest connection, in order */
         unsigned n_peers;
         bool drop_peers; /* the host service hangs up at once (keeps no fds) */
+        uint32_t largest_rx; /* the longest pipe message the guest received */
 };
 
 static int fx_connect(void *opaque, uint32_t port, uint64_t token) {
@@ -162,12 +163,15 @@ static void guest_send(struct fx *f, struct vmbus_sim_channel *ch, const void *d
 
 /* One pipe packet's bytes (0: the host shut down). */
 static uint32_t guest_recv(struct fx *f, struct vmbus_sim_channel *ch, uint8_t *out, size_t cap) {
-        uint8_t buf[8192];
+        uint8_t buf[2 * VMBUS_HVSOCK_GUEST_MAX_PACKET];
         struct vmbus_packet pkt;
         int n = vmbus_sim_ring_wait(f->sim, ch, buf, sizeof buf, &pkt, 5000);
         ASSERT_GT(n, 0);
         ASSERT_EQ(pkt.type, VM_PKT_DATA_INBAND);
-        ASSERT_LE(pkt.len, 4096u); /* Linux copies each packet into a 4 KiB buffer */
+        /* Linux copies each packet into a buffer of HVS_MAX_PKT_SIZE,
+         * trailer included */
+        ASSERT_LE(pkt.len + 8u, VMBUS_HVSOCK_GUEST_MAX_PACKET);
+        f->largest_rx = MAX(f->largest_rx, (uint32_t)vmbus_packet_payload_len(&pkt));
         const uint8_t *data;
         size_t len;
         ASSERT_OK(hvsock_parse_pipe(vmbus_packet_payload(&pkt), vmbus_packet_payload_len(&pkt), &data, &len));
@@ -320,6 +324,9 @@ TEST(guest_connects_and_bytes_flow_both_ways) {
         ASSERT_OK(-pthread_join(t, NULL));
         ASSERT_EQ(wr.result, 0);
         ASSERT_MEMEQ(dst, src, BIG);
+        /* Linux's smallest ring (20 KiB of data): packets of half of it,
+         * more than the 4 KiB pieces the host once sent. */
+        ASSERT_EQ(f.largest_rx, (uint32_t)sizeof(struct vmbus_pipe_header) + 10208u);
         memset(dst, 0, BIG);
         struct pump rd = { .fd = host, .buf = dst, .n = BIG, .write = false };
         ASSERT_OK(-pthread_create(&t, NULL, pump_thread, &rd));
@@ -363,6 +370,37 @@ static int host_client(struct fx *f, uint32_t port) {
                 ASSERT_EQ(write(sv[0], line, (size_t)n), n);
         }
         return sv[0];
+}
+
+/* On the ring Linux's hv_sock opens by default (sk_rcvbuf: 52 pages) bulk
+ * bytes leave in packets of the 16 KiB MTU, as large as its packet buffer
+ * (HVS_MAX_PKT_SIZE) takes. */
+TEST(bulk_bytes_to_the_guest_leave_in_mtu_packets) {
+        struct fx f;
+        fx_setup(&f);
+        struct vmbus_channel_offer_channel o;
+        guest_connect(&f, 1236, 5002, &o);
+        struct vmbus_sim_channel ch;
+        guest_open(&f, &o, 52, &ch);
+        int host = peer(&f, 0);
+        ASSERT_GE(host, 0);
+        enum { BIG = 1 << 20 };
+        uint8_t *src = malloc(BIG), *dst = malloc(BIG);
+        for (size_t i = 0; i < BIG; i++)
+                src[i] = (uint8_t)(i * 13 + i / 4096);
+        struct pump wr = { .fd = host, .buf = src, .n = BIG, .write = true };
+        pthread_t t;
+        ASSERT_OK(-pthread_create(&t, NULL, pump_thread, &wr));
+        size_t at = 0;
+        while (at < BIG)
+                at += guest_recv(&f, &ch, dst + at, BIG - at);
+        ASSERT_OK(-pthread_join(t, NULL));
+        ASSERT_EQ(wr.result, 0);
+        ASSERT_MEMEQ(dst, src, BIG);
+        ASSERT_EQ(f.largest_rx, (uint32_t)sizeof(struct vmbus_pipe_header) + VMBUS_HVSOCK_MTU);
+        free(src);
+        free(dst);
+        fx_free(&f);
 }
 
 TEST(host_connects_to_a_guest_listener) {

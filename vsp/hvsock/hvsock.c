@@ -38,9 +38,25 @@
 #include "vmbus/provider.h"
 #include "vmbus/server.h"
 
-/* Payload bytes in one host -> guest packet: the guest's 4 KiB packet
- * buffer less the descriptor and the pipe header. */
-#define CHUNK (VMBUS_HVSOCK_GUEST_MAX_PACKET - 16u - (unsigned)sizeof(struct vmbus_pipe_header))
+/* Most payload bytes in one host -> guest packet: the MTU, which with the
+ * descriptor, the pipe header and the trailer is the guest's packet buffer
+ * (hv_sock's HVS_MAX_PKT_SIZE). */
+#define CHUNK VMBUS_HVSOCK_MTU
+#define PKT_OVERHEAD (16u + (unsigned)sizeof(struct vmbus_pipe_header) + 8u) /* descriptor, pipe header, trailer */
+_Static_assert(PKT_OVERHEAD + CHUNK <= VMBUS_HVSOCK_GUEST_MAX_PACKET,
+               "a full host -> guest packet fits the guest's packet buffer");
+
+/* Payload bytes per host -> guest packet on a ring of data_bytes: the MTU,
+ * or less where two MTU packets would not fit, so that the guest can read
+ * one packet while the next is written. Linux's smallest ring (6 pages, one
+ * of them the header) holds 20 KiB: 10,208-byte packets there; its default
+ * (sk_rcvbuf, 52 pages) takes the MTU. */
+static uint32_t to_guest_chunk(uint32_t data_bytes) {
+        uint32_t half = data_bytes / 2u;
+        if (half <= PKT_OVERHEAD + 8u)
+                return 8u;
+        return MIN(CHUNK, (half - PKT_OVERHEAD) & ~7u);
+}
 #define HELLO_MAX 64u
 #define FIRST_HOST_PORT 0x80000000u
 #define REMOVE_RETRY_MS 50u
@@ -507,6 +523,7 @@ static int pump_to_guest(struct conn *c) {
         int r = 0;
         uint64_t bytes = 0;
         bool full = false;
+        uint32_t chunk = to_guest_chunk(c->rp->out.size);
         vmbus_ring_send_begin(c->rp);
         while (!c->fin_sent) {
                 if (c->rx_pending) {
@@ -537,7 +554,7 @@ static int pump_to_guest(struct conn *c) {
                 }
                 uint32_t n = 0;
                 if (!c->host_eof) {
-                        ssize_t got = recv(c->fd, c->rx + sizeof(struct vmbus_pipe_header), CHUNK, MSG_DONTWAIT);
+                        ssize_t got = recv(c->fd, c->rx + sizeof(struct vmbus_pipe_header), chunk, MSG_DONTWAIT);
                         if (got < 0) {
                                 if (errno != EAGAIN && errno != EINTR)
                                         r = -errno;

@@ -298,10 +298,14 @@ struct vmbus_pipe_header {
 } __attribute__((packed));
 _Static_assert(sizeof(struct vmbus_pipe_header) == 8, "pipe header");
 #define VMBUS_PIPE_MSG_DATA 1u
-/* Linux's hv_sock refuses a payload over 16 KiB and copies each packet it
- * reads into a 4 KiB buffer: what the host sends must fit that. */
+/* Linux's hv_sock (net/vmw_vsock/hyperv_transport.c) refuses a payload over
+ * HVS_MTU_SIZE, 16 KiB, and copies each packet it reads into a buffer of
+ * the channel's max_pkt_size, which it sets to HVS_MAX_PKT_SIZE =
+ * HVS_PKT_LEN(HVS_MTU_SIZE): descriptor and pipe header (24 bytes), the
+ * 16 KiB payload and the 8-byte trailer. What the host sends must fit that
+ * (Linux 5.15 on; earlier kernels read the ring in place). */
 #define VMBUS_HVSOCK_MTU 16384u
-#define VMBUS_HVSOCK_GUEST_MAX_PACKET 4096u
+#define VMBUS_HVSOCK_GUEST_MAX_PACKET (16u + 8u + VMBUS_HVSOCK_MTU + 8u) /* 16416 */
 
 /* ---- ring buffers (§5.2) ---- */
 /* Not packed: every field is naturally aligned and the header is the first
