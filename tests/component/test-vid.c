@@ -439,7 +439,7 @@ TEST(pvm_instruction_fixups) {
         ASSERT_EQ(r.n_dwords, 4u);
         ASSERT_EQ(r.dwords[0], (uint32_t)aux);
         ASSERT_EQ(r.dwords[1], 0xffffffffu); /* lsl, G set */
-        ASSERT_EQ(r.dwords[2], 0x00a09b00u); /* lar of the code segment (accessed: CS was loaded) */
+        ASSERT_EQ(r.dwords[2], 0x00a09b00u); /* lar of the code segment (its GDT entry has A set) */
         ASSERT_EQ(r.dwords[3], 0x123400a5u); /* lsl with 16-bit operands */
         struct vid_stats st;
         vid_partition_stats(p, &st);

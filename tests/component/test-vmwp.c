@@ -143,6 +143,8 @@ TEST(triple_fault_reports_rip) {
         }
         char err[4096];
         ASSERT_EQ(run_config(setup("basic", "t", 1, NULL), "none", err, sizeof err), 11);
+        if (!strstr(err, "vmwp: tvm: triple fault on vCPU 0 at rip 0x100807"))
+                fprintf(stderr, "the worker said:\n%s\n", err);
         ASSERT_NOT_NULL(strstr(err, "vmwp: tvm: triple fault on vCPU 0 at rip 0x100807"));
 }
 
