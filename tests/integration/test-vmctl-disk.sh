@@ -3,8 +3,9 @@
 # vmctl disk create/info/check/convert on files, without vmms, with
 # qemu-img (Debian's qemu-utils) as the independent oracle: it reads the
 # VHDX images we make and its images convert back byte for byte; a
-# differencing image reads through its chain; refusals name the cause and
-# never touch an existing file.
+# differencing image reads through its chain; check tells the empty tail
+# qemu-img leaves from one with data; refusals name the cause and never
+# touch an existing file.
 set -uo pipefail
 build=${VM_BUILD_DIR:-build/debug}
 V=$build/vmms/vmctl
@@ -52,6 +53,19 @@ cmp -s back.raw data.raw || fail "back.raw differs"
 # what qemu-img writes, we read
 qemu-img convert -f raw -O vhdx -o subformat=dynamic data.raw q.vhdx
 expect 0 "$V" disk convert q.vhdx q2.raw && cmp -s q2.raw data.raw || fail "we read q.vhdx differently"
+
+echo "--- check: a dynamic image qemu-img just made is clean, its empty tail not a crash's"
+qemu-img create -q -f vhdx qnew.vhdx 1G
+expect 0 "$V" disk check qnew.vhdx
+echo "$LAST" | grep -q "MiB of empty space past the last block" || fail "qemu-img's reserve: $LAST"
+echo "$LAST" | grep -q "never committed" && fail "qemu-img's reserve called a crash's: $LAST"
+echo "$LAST" | grep -q "no errors" || fail "check of qemu-img's image: $LAST"
+expect 0 "$V" --json disk check qnew.vhdx
+[ "$(echo "$LAST" | json "['leaked_empty']")" = True ] || fail "leaked_empty: $LAST"
+# data in that space: what an allocation never committed
+printf 'X' | dd of=qnew.vhdx bs=1 seek=$(( (8 << 20) - 1 )) conv=notrunc status=none
+expect 0 "$V" disk check qnew.vhdx
+echo "$LAST" | grep -q "4.0 MiB past the last block were never committed" || fail "a tail with data: $LAST"
 
 echo "--- differencing: a child reads its parent until it writes"
 expect 0 "$V" disk create child.avhdx --parent=data.vhdx

@@ -43,7 +43,8 @@ static void help(void) {
                "  info      what an image is: size, type, blocks, its parent and whether the\n"
                "            chain below it is intact, whether its log awaits a replay\n"
                "  check     the BAT against the file (overlaps, blocks past the end, space\n"
-               "            never committed) and the chain; exit 1 if it is damaged\n"
+               "            past the last block: never committed, or empty) and the chain;\n"
+               "            exit 1 if it is damaged\n"
                "  convert   a new image DST with SRC's content (a differencing image reads\n"
                "            through its chain); blocks of zeros are left unallocated\n"
                "VHDX block sizes: 1M..256M (default 32M; 2M for differencing images).\n\n"
@@ -245,6 +246,7 @@ static json_object *info_vhdx(const char *path, int fd, struct vhdx_check_report
         json_object_object_add(o, "clean", json_object_new_boolean(!i->log_replayed));
         json_object_object_add(o, "errors", json_object_new_uint64(rep->errors));
         json_object_object_add(o, "leaked_bytes", json_object_new_uint64(rep->leaked));
+        json_object_object_add(o, "leaked_empty", json_object_new_boolean(rep->leaked_empty));
         if (i->type == VHDX_DIFFERENCING) {
                 json_object *p = json_object_new_object();
                 json_object_object_add(p, "relative_path", json_object_new_string(i->parent_relative));
@@ -358,7 +360,11 @@ static int inspect(struct vmctl *c, int argc, char **argv, bool check) {
                         printf("%s: %" PRIu64 " error(s); the first: %s\n", path, rep.errors, rep.first_error);
                 if (chain_r < 0)
                         printf("%s: chain broken: %s\n", path, str(o, "chain_error"));
-                if (rep.leaked)
+                if (rep.leaked && rep.leaked_empty) /* e.g. any dynamic image qemu-img just made */
+                        printf("%s: %.1f MiB of empty space past the last block (reserved when the image was "
+                               "made or grown and never written; harmless, the next allocation uses it)\n", path,
+                               (double)rep.leaked / 1048576.0);
+                else if (rep.leaked)
                         printf("%s: %.1f MiB past the last block were never committed (a crash between an "
                                "allocation and a flush; harmless)\n", path, (double)rep.leaked / 1048576.0);
                 if (!damaged)
