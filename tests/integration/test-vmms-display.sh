@@ -11,7 +11,8 @@
 # started again; one left by a vmms that restarted keeps serving; a guest
 # without a video driver has no mode and no screenshot; the password is new
 # at each start; display settings change only while the VM is off; the
-# guest's keyboard layout (keymap) reaches vmdisplay and its keys.
+# guest's keyboard layout (keymap) reaches vmdisplay and its keys; a failed
+# screenshot leaves no file (and an earlier one as it was).
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 D=$VM_BUILD_DIR/vmdisplay
@@ -42,6 +43,13 @@ expect_rc 0 vmctl start plain --timeout=30
 expect_rc 5 vmctl screenshot plain "$T/plain.png"
 echo "$LAST_OUT" | grep -q "has no display" || fail "a screenshot without a display: $LAST_OUT"
 [ -e "$T/plain.png" ] && fail "a failed screenshot left a file"
+note "a failed screenshot leaves no file, and an earlier one as it was"
+expect_rc 3 vmctl screenshot NOSUCHVM "$T/nosuch.png"
+[ -e "$T/nosuch.png" ] && fail "a screenshot of no such VM left a file"
+echo earlier >"$T/earlier.png"
+expect_rc 5 vmctl screenshot plain "$T/earlier.png"
+[ "$(cat "$T/earlier.png")" = earlier ] || fail "a failed screenshot changed the file that was there"
+ls "$T" | grep -q '\.png\.tmp' && fail "a failed screenshot left its temporary file: $(ls "$T")"
 [ "$(disp plain Enabled)" = false ] || fail "Enabled of a VM without a display: $(disp plain Enabled)"
 
 note "a VM with a display, off"
@@ -181,4 +189,5 @@ printf '%s\n' "$(vmctl display nv --password | sed -n 's/^Password  *//p')" >"$T
   fail "the console does not say that the guest has no video driver: $(tail -3 "$T/msg.log")"
 expect_rc 0 vmctl kill nv
 wait_state nv Off
+[ -z "$(ls "$T" | grep '\.png\.tmp')" ] || fail "a screenshot left its temporary file: $(ls "$T")"
 echo "PASS"

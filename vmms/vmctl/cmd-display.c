@@ -7,9 +7,11 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/fd-util.h"
@@ -163,6 +165,29 @@ static void help_display(void) {
                "the guest's synthetic video, keyboard and mouse drivers do (docs/console.md).\n");
 }
 
+/* FILE is written only once the PNG is whole: vmdisplay writes into a
+ * temporary file next to it (so the rename cannot cross file systems),
+ * renamed over FILE on success and removed on any failure, so a failed
+ * screenshot (no such VM, no display, no mode) leaves no file and an
+ * earlier FILE as it was. */
+static int screenshot_tmp(const char *file, char *tmp, size_t len) {
+        if (snprintf(tmp, len, "%s.tmpXXXXXX", file) >= (int)len)
+                return -ENAMETOOLONG;
+        int fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        /* mkostemp makes 0600; FILE gets what open(0644) would give it */
+        mode_t mask = umask(0);
+        umask(mask);
+        if (fchmod(fd, 0644 & ~mask) < 0) {
+                int r = -errno;
+                (void)unlink(tmp);
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
 static int run_screenshot(struct vmctl *c, int argc, char **argv) {
         if (vmctl_getopt(c, argc, argv, NULL) != -1)
                 return VMCTL_EXIT_USAGE;
@@ -171,25 +196,29 @@ static int run_screenshot(struct vmctl *c, int argc, char **argv) {
                 return r;
         const char *file = argv[optind + 1];
         bool out = !strcmp(file, "-");
-        _cleanup_close_ int fd = out ? fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3)
-                                     : open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
-        if (fd < 0) {
-                fprintf(stderr, "vmctl screenshot: cannot write %s: %m\n", file);
-                return VMCTL_EXIT_FAILURE;
-        }
         char *path = NULL;
         if ((r = vmctl_resolve(c, argv[optind], &path)) != 0)
                 return r;
+        char tmp[PATH_MAX] = "";
+        _cleanup_close_ int fd = out ? fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3) : screenshot_tmp(file, tmp, sizeof tmp);
+        if (fd < 0) {
+                errno = out ? errno : -fd;
+                fprintf(stderr, "vmctl screenshot: cannot write %s: %m\n", file);
+                free(path);
+                return VMCTL_EXIT_FAILURE;
+        }
         sd_bus_error e = SD_BUS_ERROR_NULL;
         int b = sd_bus_call_method(c->bus, VMMS_BUS_NAME, path, VMMS_DISPLAY_IFACE, "Screenshot", &e, NULL, "h", fd);
         free(path);
-        if (b < 0) {
+        if (b < 0)
                 r = vmctl_fail(&e, b, "screenshot");
-                if (!out)
-                        (void)unlink(file); /* not a PNG: leave nothing that looks like one */
-        } else if (!out && !c->quiet && !c->json) {
+        else if (!out && rename(tmp, file) < 0) {
+                fprintf(stderr, "vmctl screenshot: cannot write %s: %m\n", file);
+                r = VMCTL_EXIT_FAILURE;
+        } else if (!out && !c->quiet && !c->json)
                 printf("%s: screenshot written to %s\n", argv[optind], file);
-        }
+        if (r && !out)
+                (void)unlink(tmp); /* not a PNG: leave nothing that looks like one */
         sd_bus_error_free(&e);
         return r;
 }
