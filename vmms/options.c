@@ -72,9 +72,11 @@ static void usage(void) {
                "  --state-dir=DIR          VM configurations (default " VMMS_DEFAULT_STATE_DIR ")\n"
                "  --runtime-dir=DIR        runtime records and sockets (default " VMMS_DEFAULT_RUNTIME_DIR ")\n"
                "  --log-dir=DIR            console and worker logs (default " VMMS_DEFAULT_LOG_DIR ")\n"
-               "  --worker=PATH            the vmwp binary (default: vmwp next to vmms)\n"
+               "  --worker=PATH            the vmwp binary (default: vmwp next to vmms; run from a\n"
+               "                           build tree, <build>/vmwp/vmwp)\n"
                "  --display-server=PATH    the vmdisplay binary, the console of VMs with a display\n"
-               "                           (default: vmdisplay next to vmms)\n"
+               "                           (default: vmdisplay next to vmms; run from a build tree,\n"
+               "                           <build>/vmdisplay/vmdisplay)\n"
                "  --console-address=ADDR   where the VMs' web consoles listen (numeric IPv4 or IPv6,\n"
                "                           default 127.0.0.1); off loopback only with --console-cert\n"
                "  --console-cert=PEM [--console-key=PEM]  TLS for the web consoles (https, wss);\n"
@@ -129,6 +131,22 @@ static int num(const char *arg, unsigned long long min, unsigned long long max, 
         return 0;
 }
 
+/* A program vmms runs (vmwp, vmdisplay): next to vmms where installed
+ * (libexec/vmstack/); in a build tree, where each program is in the build
+ * directory of its source directory, vmms in <build>/vmms/ and NAME in
+ * <build>/NAME/. Neither executable: the installed layout's path, which a
+ * start then names in its error. */
+static void helper_path(const char *dir, const char *name, char *out, size_t len) {
+        char build[PATH_MAX + 64], real[PATH_MAX];
+        const char *last = strrchr(dir, '/');
+        snprintf(out, len, "%s/%s", dir, name);
+        if (access(out, X_OK) == 0 || !last || strcmp(last, "/vmms") != 0)
+                return;
+        snprintf(build, sizeof build, "%s/../%s/%s", dir, name, name);
+        if (access(build, X_OK) == 0 && realpath(build, real) && strlen(real) < len)
+                snprintf(out, len, "%s", real);
+}
+
 static void defaults(struct vmms_options *o) {
         *o = (struct vmms_options){
                 .state_dir = VMMS_DEFAULT_STATE_DIR,
@@ -152,14 +170,13 @@ static void defaults(struct vmms_options *o) {
                 .migration_recover_ms = 20000,
                 .console_address = "127.0.0.1",
         };
-        /* The worker lives next to vmms (installed and build tree alike). */
         char self[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
         if (n > 0) {
                 self[n] = 0;
                 const char *dir = dirname(self);
-                snprintf(o->worker, sizeof o->worker, "%s/vmwp", dir);
-                snprintf(o->display_server, sizeof o->display_server, "%s/vmdisplay", dir);
+                helper_path(dir, "vmwp", o->worker, sizeof o->worker);
+                helper_path(dir, "vmdisplay", o->display_server, sizeof o->display_server);
         } else {
                 snprintf(o->worker, sizeof o->worker, "/usr/libexec/vmstack/vmwp");
                 snprintf(o->display_server, sizeof o->display_server, "/usr/libexec/vmstack/vmdisplay");

@@ -12,7 +12,8 @@
 # without a video driver has no mode and no screenshot; the password is new
 # at each start; display settings change only while the VM is off; the
 # guest's keyboard layout (keymap) reaches vmdisplay and its keys; a failed
-# screenshot leaves no file (and an earlier one as it was).
+# screenshot leaves no file (and an earlier one as it was); vmms run from
+# the build tree finds vmdisplay there.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 D=$VM_BUILD_DIR/vmdisplay
@@ -190,4 +191,14 @@ printf '%s\n' "$(vmctl display nv --password | sed -n 's/^Password  *//p')" >"$T
 expect_rc 0 vmctl kill nv
 wait_state nv Off
 [ -z "$(ls "$T" | grep '\.png\.tmp')" ] || fail "a screenshot left its temporary file: $(ls "$T")"
+
+note "vmms run from the build tree finds vmdisplay there (no --display-server)"
+t_stop_vmms
+t_start_vmms
+expect_rc 0 vmctl start d1 --timeout=30
+wait_for 10 "the display server" sh -c "[ \"\$(busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path d1)' org.vmstack.VMMS1.Display ServerRunning)\" = 'b true' ]"
+[ "$(readlink "/proc/$(vmd_pid d1)/exe")" = "$(realpath "$D/vmdisplay")" ] ||
+  fail "d1's display server is not the build tree's: $(pgrep -af vmdisplay)"
+expect_rc 0 vmctl kill d1
+wait_state d1 Off
 echo "PASS"
