@@ -9,7 +9,9 @@
  *
  * The display server's life follows the worker's: it exits on its own
  * when the worker's socket closes. One that fails while the worker runs
- * is started again after a back-off; one refused because another server
+ * is started again after a back-off, unless it cannot be executed at all
+ * (execve failed, or exit 126/127): that is reported once, with the path,
+ * and waits for the VM's next start; one refused because another server
  * is connected (one left running by a vmms that restarted) is tried again
  * later, so that a console always comes back.
  *
@@ -119,36 +121,56 @@ int vmms_display_password(struct vmms_vm *vm, char *out, size_t len) {
         return 0;
 }
 
-/* In the child, between fork() and exec(): async-signal-safe calls only. */
-static _Noreturn void exec_display(const char *path, char *const argv[], int out_fd, int err_fd) {
+/* In the child, between fork() and exec(): async-signal-safe calls only.
+ * An execve that fails writes its errno into errp (close-on-exec: a
+ * successful one closes it, which the parent reads as EOF). */
+static _Noreturn void exec_display(const char *path, char *const argv[], int out_fd, int err_fd, int errp) {
         vmms_child_detach();
         int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
         out_fd = fcntl(out_fd, F_DUPFD_CLOEXEC, 10);
         err_fd = fcntl(err_fd, F_DUPFD_CLOEXEC, 10);
-        if (devnull < 0 || out_fd < 0 || err_fd < 0 || dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 ||
-            dup2(err_fd, 2) < 0)
+        errp = fcntl(errp, F_DUPFD_CLOEXEC, 10);
+        if (devnull < 0 || out_fd < 0 || err_fd < 0 || errp < 0 || dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 ||
+            dup2(err_fd, 2) < 0 || dup3(errp, 3, O_CLOEXEC) < 0)
                 _exit(127);
-        close_range(3, ~0u, 0);
+        close_range(4, ~0u, 0);
         static char *const env[] = { (char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                                      NULL };
         execve(path, argv, env);
+        int e = errno;
+        (void)!write(3, &e, sizeof e);
         _exit(127);
 }
 
 /* Forks and executes the display server with argv; stdout to out_fd (-1:
- * the worker log), stderr to the worker log. */
+ * the worker log), stderr to the worker log. -errno of the execve when
+ * the program cannot be executed (-ENOENT: not there), the child reaped. */
 static int spawn(struct vmms_vm *vm, char *const argv[], int out_fd, pid_t *pid, int *pidfd) {
         char log[PATH_MAX];
+        int errp[2];
         if (vmms_worker_log_path(vm, log, sizeof log) < 0)
                 return -ENAMETOOLONG;
         _cleanup_close_ int log_fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (log_fd < 0)
                 return -errno;
-        pid_t p = fork();
-        if (p < 0)
+        if (pipe2(errp, O_CLOEXEC) < 0)
                 return -errno;
+        pid_t p = fork();
+        if (p < 0) {
+                int r = -errno;
+                safe_close(errp[0]), safe_close(errp[1]);
+                return r;
+        }
         if (p == 0)
-                exec_display(vm->d->opt.display_server, argv, out_fd >= 0 ? out_fd : log_fd, log_fd);
+                exec_display(vm->d->opt.display_server, argv, out_fd >= 0 ? out_fd : log_fd, log_fd, errp[1]);
+        safe_close(errp[1]);
+        int e = 0;
+        ssize_t n = read_full(errp[0], &e, sizeof e);
+        safe_close(errp[0]);
+        if (n == (ssize_t)sizeof e) {
+                (void)waitpid(p, NULL, 0);
+                return e > 0 ? -e : -EIO;
+        }
         *pidfd = (int)syscall(SYS_pidfd_open, p, 0);
         if (*pidfd < 0) {
                 int r = -errno;
@@ -204,6 +226,15 @@ static int on_server_exit(sd_event_source *s, int fd, uint32_t revents, void *us
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "another display server serves the console; checking again in %llu s",
                             (unsigned long long)(REFUSED_RETRY_US / 1000000));
                 schedule_retry(dp, REFUSED_RETRY_US);
+                return 0;
+        }
+        if (code == 126 || code == 127) {
+                /* What a program that cannot be executed exits with (a
+                 * wrapper script's missing target, a missing library):
+                 * starting it again would fail the same way, for ever. */
+                vmms_vm_log(vm, LOG_LEVEL_ERR, 0,
+                            "the display server %s cannot be executed (exit status %d, see the worker log); the "
+                            "console stays off until the VM starts again", vm->d->opt.display_server, code);
                 return 0;
         }
         dp->backoff_us = dp->backoff_us ? MIN(dp->backoff_us * 2, RETRY_MAX_US) : RETRY_MIN_US;
@@ -263,7 +294,16 @@ static int start_server(struct vmms_display *dp) {
         if (c->keymap[0])
                 argv[n++] = a_keymap;
         argv[n] = NULL;
-        if ((r = spawn(vm, argv, -1, &dp->pid, &dp->pidfd)) < 0) {
+        if ((r = spawn(vm, argv, -1, &dp->pid, &dp->pidfd)) < 0 && r != -ENOMEM && r != -EAGAIN && r != -EMFILE &&
+            r != -ENFILE) {
+                /* Not there, not executable, not a program: it would fail
+                 * the same way at every retry (docs/console.md). */
+                vmms_vm_log(vm, LOG_LEVEL_ERR, r,
+                            "cannot execute the display server %s: %m; the console stays off until the VM starts "
+                            "again", vm->d->opt.display_server);
+                return r;
+        }
+        if (r < 0) {
                 vmms_vm_log(vm, LOG_LEVEL_ERR, r, "cannot start the display server %s: %m", vm->d->opt.display_server);
                 dp->backoff_us = dp->backoff_us ? MIN(dp->backoff_us * 2, RETRY_MAX_US) : RETRY_MIN_US;
                 schedule_retry(dp, dp->backoff_us);

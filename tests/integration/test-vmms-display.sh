@@ -13,7 +13,8 @@
 # at each start; display settings change only while the VM is off; the
 # guest's keyboard layout (keymap) reaches vmdisplay and its keys; a failed
 # screenshot leaves no file (and an earlier one as it was); vmms run from
-# the build tree finds vmdisplay there.
+# the build tree finds vmdisplay there; a display server that cannot be
+# executed is reported once, with its path, and not started again.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 D=$VM_BUILD_DIR/vmdisplay
@@ -199,6 +200,35 @@ expect_rc 0 vmctl start d1 --timeout=30
 wait_for 10 "the display server" sh -c "[ \"\$(busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path d1)' org.vmstack.VMMS1.Display ServerRunning)\" = 'b true' ]"
 [ "$(readlink "/proc/$(vmd_pid d1)/exe")" = "$(realpath "$D/vmdisplay")" ] ||
   fail "d1's display server is not the build tree's: $(pgrep -af vmdisplay)"
+expect_rc 0 vmctl kill d1
+wait_state d1 Off
+
+# A display server that cannot be executed: reported once with its path,
+# never started again (it exited 127 at every try, for ever, before).
+display_not_executable() { # PATH WHAT: vmms with --display-server=PATH; the log line WHAT
+  local n0
+  n0=$(grep -c "display server" "$T/vmms.log")
+  t_stop_vmms
+  t_start_vmms --display-server="$1"
+  expect_rc 0 vmctl start d1 --timeout=30
+  wait_for 10 "the report of $1" grep -qF "$2" "$T/vmms.log"
+  sleep 4 # a retry would have come after 1 s and 2 s
+  [ "$(grep -cF "$2" "$T/vmms.log")" = 1 ] || fail "not reported once: $(grep -F "$2" "$T/vmms.log")"
+  [ "$(grep -c "display server" "$T/vmms.log")" = $((n0 + 1)) ] ||
+    fail "the display server was tried again: $(grep "display server" "$T/vmms.log" | tail -n +$((n0 + 1)))"
+  [ "$(disp d1 ServerRunning)" = false ] || fail "ServerRunning with $1"
+}
+note "a display server that is not there"
+display_not_executable "$T/no-vmdisplay" "cannot execute the display server $T/no-vmdisplay: No such file or directory"
+expect_rc 1 vmctl screenshot d1 "$T/noexec.png"
+echo "$LAST_OUT" | grep -qF "cannot run $T/no-vmdisplay: No such file or directory" || fail "a screenshot without vmdisplay: $LAST_OUT"
+[ -e "$T/noexec.png" ] && fail "a failed screenshot left a file"
+expect_rc 0 vmctl kill d1
+wait_state d1 Off
+note "a display server that exits 127 (a wrapper whose program is not there)"
+printf '#!/bin/sh\nexec %s/no-vmdisplay "$@"\n' "$T" >"$T/vmdisplay-wrapper"
+chmod +x "$T/vmdisplay-wrapper"
+display_not_executable "$T/vmdisplay-wrapper" "the display server $T/vmdisplay-wrapper cannot be executed (exit status 127"
 expect_rc 0 vmctl kill d1
 wait_state d1 Off
 echo "PASS"
