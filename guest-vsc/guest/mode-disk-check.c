@@ -11,11 +11,15 @@
  * Options: vsc.disk.seed=N (pattern seed, default 1), vsc.disk.verify_only=1
  * (read and compare what an earlier boot or the host wrote), vsc.disk.regions=N
  * (16), vsc.disk.region_kib=K (256), vsc.disk.subchannels=N (0),
- * vsc.disk.durable_blocks=N (instead of all this: mode-disk-durable.c).
+ * vsc.disk.durable_blocks=N (instead of all this: mode-disk-durable.c),
+ * vsc.disk.progress_ms=T (0: off; a disk_progress line every T ms of the
+ * guest's clock while the region I/O runs, as vsc.soak.progress_ms).
  *
  * Lines (besides mode-disk.c's):
  *   VSC disk_region=<c>:<l> index=<i> offset=<bytes> bytes=<n>
  *   VSC disk_write=<c>:<l> regions=<n> bytes=<b> commands=<k> us=<t>
+ *   VSC disk_progress=<c>:<l> seq=<n> ms=<guest clock> <write|read> region=<i>/<n> done=<b>/<region bytes>
+ *       commands=<k> inflight=<q> since_completion_ms=<t>     (vsc.disk.progress_ms=)
  *   VSC disk_flush=<c>:<l> ok
  *   VSC disk_read=<c>:<l> regions=<n> bytes=<b> commands=<k> us=<t> compared=<0|1>
  *   VSC disk_unmap=<c>:<l> offset=<o> bytes=<n> lbprz=<0|1> zeroed=<0|1>
@@ -51,7 +55,8 @@ static int run_regions(struct disk_check *k, bool write, bool compare) {
         struct vsc_stor *s = disk_stor(k->e, k->lun);
         k->write = write;
         k->compare = compare;
-        k->io = (struct disk_io){ .s = s, .lun = k->lun, .write = write, .timeout_ns = k->e->g->timeout_ns };
+        k->io = (struct disk_io){ .s = s, .lun = k->lun, .write = write, .timeout_ns = k->e->g->timeout_ns,
+                                  .progress_ns = k->progress_ns, .progress_lines = k->io.progress_lines };
         vsc_stor_mask(s, true); /* polling at CPL3: no interrupts (§5.6) */
         long r = cpu_run_user(disk_check_regions, k, false);
         vsc_stor_mask(s, false);
@@ -200,8 +205,10 @@ static int run(struct disk_env *e) {
         bool verify_only = disk_opt(g, "verify_only", 0, 0, 1) != 0;
         unsigned regions = (unsigned)disk_opt(g, "regions", 16, 1, 64);
         uint64_t region_bytes = disk_opt(g, "region_kib", 256, 4, 4096) * 1024;
+        uint64_t progress_ms = disk_opt(g, "progress_ms", 0, 0, 3600000);
         size_t pages = (size_t)(region_bytes / 4096 + 1);
-        struct disk_check k = { .e = e, .seed = seed, .wbuf = mem_alloc_pages(pages), .rbuf = mem_alloc_pages(pages) };
+        struct disk_check k = { .e = e, .seed = seed, .wbuf = mem_alloc_pages(pages), .rbuf = mem_alloc_pages(pages),
+                                .progress_ns = progress_ms * 1000000ull };
         int r = k.wbuf && k.rbuf ? 0 : guest_fail(-ENOMEM, "no 2 x %zu pages for region buffers", pages);
         for (unsigned i = 0; r == 0 && i < e->n_luns; i++) {
                 k.lun = &e->luns[i];

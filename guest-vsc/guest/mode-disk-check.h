@@ -17,6 +17,12 @@ struct disk_io {
         bool write, force16;
         uint64_t timeout_ns;
         uint64_t commands;
+        /* vsc.disk.progress_ms: a disk_progress line this often (guest
+         * clock) while requests run, 0: none; when the next is due (kept
+         * from one run to the next: a region may take less); the region
+         * it reports. */
+        uint64_t progress_ns, next_progress_ns, progress_lines;
+        unsigned region, regions;
         int err;
         char why[200];
 };
@@ -35,6 +41,7 @@ struct disk_check {
         uint8_t *wbuf, *rbuf; /* region_bytes + one page each */
         struct disk_io io;
         uint64_t ns;
+        uint64_t progress_ns; /* vsc.disk.progress_ms, in ns (0: off) */
 };
 uint64_t disk_region_offset(const struct disk_check *k, unsigned i);
 /* cpu_run_user target: every region written (k->write) or read and, with

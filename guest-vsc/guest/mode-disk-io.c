@@ -39,11 +39,25 @@ static int submit_chunk(struct disk_io *io, uint64_t at, unsigned chan) {
         return vsc_stor_submit(s, chan, &cmd);
 }
 
+/* A line that tells a slow run from a stuck one (a soak under load): the
+ * counters advance while requests complete; lines with the same counters
+ * mean a request the host never completed; no lines at all, a guest that
+ * does not run. */
+static void progress(struct disk_io *io, uint64_t done, uint64_t now, uint64_t last) {
+        report("disk_progress=%u:%u seq=%lu ms=%lu %s region=%u/%u done=%lu/%lu commands=%lu inflight=%u "
+               "since_completion_ms=%lu",
+               io->lun->ctrl, io->lun->lun, ++io->progress_lines, now / 1000000, io->write ? "write" : "read",
+               io->region, io->regions, done, io->bytes, io->commands, vsc_stor_inflight(io->s),
+               (now - last) / 1000000);
+}
+
 int disk_io_run(struct disk_io *io) {
         struct vsc_stor *s = io->s;
         struct vsc_stor_result res[DISK_IO_QD];
         uint64_t next = 0, done = 0, last = clock_ns();
         unsigned chan = 0;
+        if (io->progress_ns && !io->next_progress_ns)
+                io->next_progress_ns = last + io->progress_ns;
         io->err = 0;
         while (done < io->bytes) {
                 int r = 0;
@@ -67,6 +81,10 @@ int disk_io_run(struct disk_io *io) {
                         done += want;
                 }
                 uint64_t now = clock_ns();
+                if (io->progress_ns && now >= io->next_progress_ns) {
+                        progress(io, done, now, n > 0 ? now : last);
+                        io->next_progress_ns = now + io->progress_ns;
+                }
                 if (n > 0)
                         last = now;
                 else if (now - last > io->timeout_ns)
@@ -90,6 +108,8 @@ static int region(struct disk_check *k, unsigned i) {
         io->offset = disk_region_offset(k, i);
         io->bytes = k->region_bytes;
         io->force16 = i & 1;
+        io->region = i;
+        io->regions = k->regions;
         /* a buffer that starts inside a page: byte_offset != 0 in the range (§6.5) */
         io->buf = (k->write ? k->wbuf : k->rbuf) + (i % 3 == 2 ? 512 : 0);
         if (k->write)
