@@ -22,6 +22,39 @@ t_setup
 t_need_guest_vsc
 t_start_vmms
 
+# soak_wait_off VM SECONDS STALL: until the disk-check guest VM is Off,
+# for at most SECONDS. Its failure says whether the guest was stuck (no new
+# disk-check line for STALL seconds or more, where disk_progress comes
+# every 10 s of guest time) or slow but moving, with its last lines and,
+# twice 5 s apart, its worker's threads (state, CPU time: a vCPU thread
+# that gains CPU time runs the guest) and I/O counters.
+soak_wait_off() {
+  local vm=$1 secs=$2 stall=$3 pid last="" line same=0 i why
+  pid=$(vm_prop "$vm" WorkerPid)
+  for ((i = 0; i < secs; i++)); do
+    [ "$(vm_prop "$vm" State)" = Off ] && return 0
+    line=$(console "$vm" | grep -E '^VSC (disk_(progress|write|flush|read|unmap)|bad_request|error|result)' | tail -n 1)
+    if [ "$line" = "$last" ]; then same=$((same + 1)); else same=0 last=$line; fi
+    sleep 1
+  done
+  if [ $same -ge "$stall" ]; then
+    why="stuck: no new line for $same s"
+  else
+    why="slow: still moving, its last line $same s ago"
+  fi
+  echo "  $vm is not Off after $secs s ($why); its last lines:"
+  console "$vm" | grep -E '^VSC (disk_(progress|write|flush|read)|error|result)' | tail -n 4 | sed 's/^/  [dsk] /'
+  for i in 1 2; do
+    [ -n "$pid" ] && [ -d "/proc/$pid" ] || break
+    echo "  worker $pid threads (tid stat cputime wchan comm), I/O:"
+    ps -L -o tid=,stat=,time=,wchan:28=,comm= -p "$pid" | sed 's/^/    /'
+    grep -E '^(rchar|wchar|syscr|syscw)' "/proc/$pid/io" | tr '\n' ' ' | sed 's/^/    /'
+    echo
+    [ $i = 2 ] || sleep 5
+  done
+  fail "$vm did not reach Off after its 20th resume ($why; it is $(vm_prop "$vm" State))"
+}
+
 svc_json() {
   printf '{"name":"%s","memory_mib":128,"vcpus":1,"boot":{"kernel":"%s","cmdline":"vsc.mode=services vsc.hostname=%s"},"integration":{"timesync_interval_s":2},"stop_timeout_s":60%s}' \
     "$1" "$GUEST" "$1" "${2:-}"
@@ -120,8 +153,11 @@ note "the test guest writing and verifying its disk, saved and resumed 20 times"
 # all back and compares (docs/guest-vsc.md); every save lands in the middle
 # of its I/O (storvsp's requests in flight are completed at quiesce, their
 # completions carried over in the state).
+# It prints a disk_progress line every 10 s of its clock (vsc.disk.progress_ms,
+# docs/guest-vsc.md): soak_wait_off tells a slow guest (a loaded host) from
+# a stuck one.
 truncate -s 2G "$T/images/soak.img"
-printf '{"name":"dsk","memory_mib":128,"vcpus":1,"boot":{"kernel":"%s","cmdline":"vsc.mode=disk-check vsc.disk.seed=77 vsc.disk.regions=64 vsc.disk.region_kib=4096"},"disks":[{"path":"%s"}],"restart_policy":"never"}' \
+printf '{"name":"dsk","memory_mib":128,"vcpus":1,"boot":{"kernel":"%s","cmdline":"vsc.mode=disk-check vsc.disk.seed=77 vsc.disk.regions=64 vsc.disk.region_kib=4096 vsc.disk.progress_ms=10000"},"disks":[{"path":"%s"}],"restart_policy":"never"}' \
   "$GUEST" "$T/images/soak.img" >"$T/dsk.json"
 expect_rc 0 vmctl create "$T/dsk.json"
 expect_rc 0 vmctl start dsk --timeout=60
@@ -137,7 +173,7 @@ while [ $saves -lt 20 ]; do
 done
 echo "  $saves saves; vmctl save/start ms:$times"
 [ $saves -eq 20 ] || fail "only $saves saves landed before the guest finished"
-wait_state dsk Off 300
+soak_wait_off dsk 300 60
 console dsk | grep -E '^VSC (disk_(write|flush|read)|error|result)' | sed 's/^/  [dsk] /'
 ! console dsk | grep -q '^VSC warning=' || fail "dsk: the guest ignored an option: $(console dsk | grep '^VSC warning=')"
 console dsk | grep -q '^VSC disk_read=0:0 regions=64 bytes=268435456 .* compared=1$' || fail "dsk: the 256 MiB pattern was not read back"
