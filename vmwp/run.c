@@ -24,6 +24,7 @@
 #include "vmwp/control.h"
 #include "vmwp/migrate.h"
 #include "common/devworker.h"
+#include "common/evrate.h"
 
 /* A message's fds: disk-push carries one per disk at most, disk-attach an
  * image and its parents (1 + DISK_MAX_PARENTS), nic-attach a queue each. */
@@ -35,6 +36,7 @@ struct run_ctx {
         int control_fd;
         struct dw_source *control_src;
         struct vmwp_reattach *reattach; /* vmms's re-attach listener, if it sent one */
+        struct dw_source *display_timer; /* a held "display" event (vm->display_events) */
 };
 
 static void control_lost(struct run_ctx *c, int r) {
@@ -156,6 +158,31 @@ static const struct vmwp_control_ops control_ops = {
         .memory = op_memory,
 };
 
+/* The drivers and the mode as they are now: a held change goes out with
+ * the latest state. */
+static void send_display(struct run_ctx *c) {
+        struct json_object *ev = vmwp_control_event("display");
+        if (ev && vmwp_vm_display_status(c->vm, ev) < 0)
+                ev = (json_object_put(ev), NULL);
+        send_msg(c, ev);
+}
+
+static void arm_display_timer(struct run_ctx *c) {
+        uint64_t due = evrate_due(&c->vm->display_events), now = now_us(CLOCK_MONOTONIC);
+        if (due && c->display_timer)
+                (void)dw_source_set_timer(c->display_timer, due > now ? due - now : 1, 0);
+}
+
+/* A guest that changes its mode or drivers faster than
+ * VMWP_DISPLAY_EVENT_INTERVAL_US: the held change, with the state now. */
+static int on_display_timer(struct dw_source *s, int fd, uint32_t revents, void *userdata) {
+        struct run_ctx *c = userdata;
+        if (evrate_flush(&c->vm->display_events, now_us(CLOCK_MONOTONIC)))
+                send_display(c);
+        arm_display_timer(c);
+        return 0;
+}
+
 /* The guest's services reported something (vm-ic.c). */
 static int on_guest_event(struct dw_source *s, int fd, uint32_t revents, void *userdata) {
         struct run_ctx *c = userdata;
@@ -234,12 +261,9 @@ static int on_guest_event(struct dw_source *s, int fd, uint32_t revents, void *u
                 }
                 send_msg(c, ev);
         }
-        if (g.display_changed) {
-                struct json_object *ev = vmwp_control_event("display");
-                if (ev && vmwp_vm_display_status(c->vm, ev) < 0)
-                        ev = (json_object_put(ev), NULL);
-                send_msg(c, ev);
-        }
+        if (g.display_changed && evrate_change(&c->vm->display_events, now_us(CLOCK_MONOTONIC)))
+                send_display(c);
+        arm_display_timer(c);
         if (g.memory_changed) {
                 struct json_object *ev = vmwp_control_event("memory");
                 if (ev && vmwp_vm_memory(c->vm, false, 0, ev) < 0)
@@ -758,6 +782,7 @@ static int setup_loop(struct run_ctx *c, int *sfd) {
         if ((r = devworker_add_io(c->loop, *sfd, EPOLLIN, on_signal, c, NULL)) < 0 ||
             (r = devworker_add_io(c->loop, vid_partition_stop_fd(c->vm->p), EPOLLIN, on_stop, c, NULL)) < 0 ||
             (r = devworker_add_io(c->loop, vmwp_vm_guest_event_fd(c->vm), EPOLLIN, on_guest_event, c, NULL)) < 0 ||
+            (r = devworker_add_timer(c->loop, 1, 0, on_display_timer, c, &c->display_timer)) < 0 ||
             (r = vmwp_console_attach(c->vm->console, c->loop, c->vm->uart)) < 0)
                 return r;
         if (vmwp_vm_vmbus_fd(c->vm) >= 0 &&

@@ -355,6 +355,9 @@ void vmwp_vm_display_stats(struct vmwp_vm *vm, struct json_object *into) {
         V("input_", is, dropped), V("input_", is, negotiations);
         V("input_", is, bad_messages);
 #undef V
+        /* The "display" events to vmms (run.c, this thread's). */
+        vmwp_json_add_u64(o, "events", vm->display_events.events);
+        vmwp_json_add_u64(o, "events_coalesced", vm->display_events.coalesced);
         json_object_object_add(into, "display", o);
 }
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "common/evrate.h"
 #include "devices.h"
 #include "vmwp/console.h"
 #include "vmwp/pm.h"
@@ -48,6 +49,9 @@ struct vmwp_vm {
         pthread_mutex_t guest_lock;
         struct vmwp_guest_events guest;
         int guest_event_fd;
+        /* "display" events to vmms (run.c, main loop only): a guest that
+         * flips its mode or drivers cannot flood vmms and the bus. */
+        struct evrate display_events;
         int fcopy_fd; /* the source of the file copy in progress (guest_lock), -1 */
 
         int disk_fds[VM_DISKS_MAX];
