@@ -17,6 +17,36 @@ static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen) {
         return a < b + blen && b < a + alen;
 }
 
+/* The PC platform's fixed ranges at the top of the 32-bit space, which no
+ * device memory may cover: KVM looks for its in-kernel devices (IOAPIC,
+ * local APIC) only where no memory slot is, so a slot there would turn the
+ * guest's interrupt controller into its VRAM; the HPET and chipset range
+ * is the platform's even where we emulate nothing yet; and the top 16 MiB
+ * is where boot firmware (a BIOS or UEFI image) maps. Each as a PC
+ * chipset reserves it, a MiB or more. */
+static const struct {
+        uint64_t gpa, len;
+} platform_ranges[] = {
+        { 0xfec00000ull, 0x100000ull },  /* I/O APIC (KVM's at 0xfec00000) */
+        { 0xfed00000ull, 0x100000ull },  /* HPET (0xfed00000), TPM (0xfed40000), chipset */
+        { 0xfee00000ull, 0x100000ull },  /* local APIC, MSI address range */
+        { 0xff000000ull, 0x1000000ull }, /* firmware image, reset vector 0xfffffff0 */
+};
+
+int vid_gpa_platform_check(uint64_t gpa, uint64_t len, unsigned phys_bits) {
+        uint64_t end;
+        if (!len || ADD_OVERFLOW(gpa, len, &end))
+                return -EINVAL;
+        for (size_t i = 0; i < ARRAY_SIZE(platform_ranges); i++)
+                if (overlaps(gpa, len, platform_ranges[i].gpa, platform_ranges[i].len))
+                        return -EEXIST;
+        /* The guest cannot address past its width (and KVM's MMU would
+         * refuse or truncate such a slot). */
+        if (phys_bits < 64 && end > (1ull << phys_bits))
+                return -ERANGE;
+        return 0;
+}
+
 /* Lock held. */
 static int check_place(const struct vid_partition *p, uint64_t gpa, uint64_t len) {
         uint64_t end;
@@ -34,7 +64,7 @@ static int check_place(const struct vid_partition *p, uint64_t gpa, uint64_t len
                         return -EEXIST;
         if (overlaps(gpa, len, VID_RESERVED_GPA, VID_RESERVED_SIZE))
                 return -EEXIST;
-        return 0;
+        return vid_gpa_platform_check(gpa, len, vid_cpuid_phys_bits(p->cpuid, p->cpuid ? p->n_cpuid : 0));
 }
 
 static int set_slot(struct vid_partition *p, unsigned i, uint64_t gpa, uint64_t len, void *host) {

@@ -302,6 +302,13 @@ int vid_cpuid_supported(struct vid_partition *p, struct vid_cpuid_entry *out, si
         return (int)n;
 }
 
+unsigned vid_cpuid_phys_bits(const struct vid_cpuid_entry *e, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (e[i].function == 0x80000008u && e[i].index == 0 && (e[i].eax & 0xffu))
+                        return e[i].eax & 0xffu;
+        return 36;
+}
+
 /* The table as the guest sees it (host quirks applied, APIC IDs aside):
  * the saved state's CPID section and the migration hello carry it. */
 static struct vid_cpuid_entry *cpuid_as_seen(const struct vid_partition *p, const struct vid_cpuid_entry *e, size_t n) {

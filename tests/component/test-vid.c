@@ -231,6 +231,38 @@ TEST(device_memory_is_the_guests_without_exits) {
         munmap(host, 8192);
 }
 
+/* Where a guest may not place a VRAM (issue 60): the platform's fixed
+ * ranges and past the address width its CPUID reports (leaf 0x80000008). */
+TEST(device_memory_stays_off_the_platforms_ranges_and_inside_the_address_width) {
+        struct rec r;
+        uint8_t *host;
+        struct vid_partition *p = make_for_devmem(&r, &host);
+        static const uint64_t refused[] = { 0xfee00000, 0xfec00000, 0xfed00000, 0xfff00000, 0xfffff000 };
+        for (size_t i = 0; i < ARRAY_SIZE(refused); i++)
+                ASSERT_ERROR(vid_devmem_map(p, refused[i], 8192, host), EEXIST);
+        struct vid_cpuid_entry e[VID_CPUID_MAX_ENTRIES];
+        int n = vid_cpuid_supported(p, e, VID_CPUID_MAX_ENTRIES);
+        ASSERT_GT(n, 0);
+        unsigned bits = vid_cpuid_phys_bits(e, (size_t)n);
+        ASSERT_GE(bits, 32u);
+        ASSERT_ERROR(vid_devmem_map(p, (1ull << bits) - 4096, 8192, host), ERANGE);
+        if (bits <= 46)
+                ASSERT_ERROR(vid_devmem_map(p, 0x400000000000ull, 8192, host), ERANGE);
+        if (bits <= 48)
+                ASSERT_ERROR(vid_devmem_map(p, 0xfffffffff000ull, 8192, host), ERANGE);
+        /* What the guest is told is what counts: a narrower width. */
+        for (int i = 0; i < n; i++)
+                if (e[i].function == 0x80000008u)
+                        e[i].eax = (e[i].eax & ~0xffu) | 36u;
+        ASSERT_OK(vid_cpuid_set(p, e, (size_t)n));
+        ASSERT_ERROR(vid_devmem_map(p, 0xffffff000ull, 8192, host), ERANGE);
+        int id = vid_devmem_map(p, 0xfeff0000ull - 8192, 8192, host); /* between the ranges: fine */
+        ASSERT_GE(id, 0);
+        ASSERT_OK(vid_devmem_unmap(p, id));
+        vid_partition_destroy(p);
+        munmap(host, 8192);
+}
+
 /* What a live migration reads of device memory (vid_devmem_dirty_get):
  * nothing outside tracking; mapped (or moved) while tracking, all of it
  * once; then only the page the guest stored to, without an exit. */

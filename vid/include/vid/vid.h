@@ -145,9 +145,11 @@ void vid_unmap_pages(struct vid_pages *m);
  * video card's VRAM, docs/video.md): len bytes of the owner's mapping at
  * host, seen by the guest at gpa through a memory slot of its own. gpa and
  * len page-aligned; never over RAM (the window included), another device
- * memory, a registered MMIO range or vid's reserved page. Any thread, also
- * while the VPs run. Returns an id >= 0; -EINVAL, -EEXIST (an overlap),
- * -ENOSPC (VID_DEVMEM_MAX), or KVM's error. The owner keeps the mapping
+ * memory, a registered MMIO range, vid's reserved page or the platform's
+ * fixed ranges (vid_gpa_platform_check), and inside the guest's physical
+ * address width (its CPUID). Any thread, also while the VPs run. Returns
+ * an id >= 0; -EINVAL, -EEXIST (an overlap), -ERANGE (past the address
+ * width), -ENOSPC (VID_DEVMEM_MAX), or KVM's error. The owner keeps the mapping
  * valid until it is unmapped. Not in the RAM dirty bitmap: its owner
  * saves it, and a live migration copies it ahead with
  * vid_devmem_dirty_get. */
@@ -155,6 +157,15 @@ void vid_unmap_pages(struct vid_pages *m);
 int vid_devmem_map(struct vid_partition *p, uint64_t gpa, uint64_t len, void *host);
 /* The guest's accesses there become unclaimed MMIO again. */
 int vid_devmem_unmap(struct vid_partition *p, int id);
+/* Where a guest may not place device memory whatever else is there, as a
+ * pure check of [gpa, gpa + len): 0; -EEXIST over the in-kernel IOAPIC
+ * (0xfec00000-0xfecfffff), the HPET and chipset range
+ * (0xfed00000-0xfedfffff), the local APIC and interrupt-message range
+ * (0xfee00000-0xfeefffff) or the firmware's 16 MiB under 4 GiB
+ * (0xff000000-0xffffffff: the reset vector, a BIOS or UEFI image);
+ * -ERANGE when it ends past 2^phys_bits; -EINVAL for an empty or wrapping
+ * range. */
+int vid_gpa_platform_check(uint64_t gpa, uint64_t len, unsigned phys_bits);
 
 /* ---- dirty pages (dirty.c) ---------------------------------------------- */
 
@@ -264,6 +275,10 @@ int vid_cpuid_supported(struct vid_partition *p, struct vid_cpuid_entry *out, si
 /* Set the same table on every VP (before start); nothing is done when the
  * VPs have that table (as the guest sees it) already. */
 int vid_cpuid_set(struct vid_partition *p, const struct vid_cpuid_entry *e, size_t n);
+/* The guest-physical address width a table reports: leaf 0x80000008
+ * EAX[7:0] (what hvshim and vid leave of the host's), 36 without it
+ * (Intel SDM, CPUID.80000008H). */
+unsigned vid_cpuid_phys_bits(const struct vid_cpuid_entry *e, size_t n);
 
 /* ---- devices: PIO / MMIO / MSR dispatch (io.c) ----------------------- */
 
