@@ -190,6 +190,31 @@ void hvshim_set_owner_ops(struct hvshim *hv, const struct hvshim_owner_ops *ops,
         pthread_mutex_unlock(&hv->ops_lock);
 }
 
+static void add_overlay(uint64_t msr, uint64_t *pfns, size_t max, size_t *n) {
+        if (!hv_msr_enabled(msr))
+                return;
+        if (*n < max)
+                pfns[*n] = hv_msr_page_gpa(msr) >> VID_PAGE_SHIFT;
+        (*n)++;
+}
+
+size_t hvshim_overlay_pages(struct hvshim *hv, uint64_t *pfns, size_t max) {
+        size_t n = 0;
+        pthread_mutex_lock(&hv->msr_lock);
+        add_overlay(hv->pmsrs.hypercall, pfns, max, &n);
+        add_overlay(hv->pmsrs.reference_tsc, pfns, max, &n);
+        pthread_mutex_unlock(&hv->msr_lock);
+        for (unsigned i = 0; i < hv->n_vps_init; i++) {
+                struct synic_vp *sv = &hv->vps[i];
+                pthread_mutex_lock(&sv->lock);
+                add_overlay(sv->msrs.simp, pfns, max, &n);
+                add_overlay(sv->msrs.siefp, pfns, max, &n);
+                add_overlay(sv->msrs.vp_assist, pfns, max, &n);
+                pthread_mutex_unlock(&sv->lock);
+        }
+        return n;
+}
+
 void hvshim_get_stats(struct hvshim *hv, struct hvshim_stats *out) {
         *out = (struct hvshim_stats){
                 .hypercalls = atomic_load(&hv->stats.hypercalls),

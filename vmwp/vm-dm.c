@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "dmvsp/dmvsp.h"
+#include "hvshim/hvshim.h"
 #include "vid/vid.h"
 #include "vm-internal.h"
 #include "vmwp/sandbox-providers.h"
@@ -46,8 +47,14 @@ static void dm_changed(void *opaque) {
         (void)!write(vm->guest_event_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
 }
 
+/* dm thread, its lock held: hvshim's locks are leaves. */
+static size_t dm_overlays(void *opaque, uint64_t *pfns, size_t max) {
+        struct vmwp_vm *vm = opaque;
+        return vm->hv ? hvshim_overlay_pages(vm->hv, pfns, max) : 0;
+}
+
 static const struct dmvsp_owner_ops dm_owner_ops = { .release = dm_release, .hot_add = dm_hot_add,
-                                                     .changed = dm_changed };
+                                                     .changed = dm_changed, .overlays = dm_overlays };
 
 static int dm_row_quiesce(void *dev) {
         return dmvsp_quiesce(dev);
@@ -140,7 +147,7 @@ void vmwp_vm_dm_stats(struct vmwp_vm *vm, struct json_object *into) {
 #define U(k) vmwp_json_add_u64(o, #k, s.k)
         U(negotiations), U(refused_versions), U(status_reports), U(balloon_requests), U(pages_ballooned);
         U(unballoon_requests), U(pages_unballooned), U(hot_add_requests), U(pages_hot_added), U(hot_add_failures);
-        U(bad_messages), U(bad_ranges), U(timeouts), U(late_pages), U(late_hot_add_pages);
+        U(bad_messages), U(bad_ranges), U(timeouts), U(late_pages), U(late_hot_add_pages), U(overlay_pages);
 #undef U
         json_object_object_add(o, "discard_failures",
                                json_object_new_int64((int64_t)atomic_load(&vm->dm_discard_failures)));

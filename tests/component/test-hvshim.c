@@ -103,6 +103,13 @@ TEST(hypercall_page_post_and_signal) {
         ASSERT_OK(gm_read(h.p, HG_HYPERCALL_PAGE, page, sizeof page));
         struct hvshim_stats st;
         hvshim_get_stats(h.hv, &st);
+        /* The hypercall page is an overlay (Dynamic Memory leaves it be). */
+        uint64_t ov[HVSHIM_OVERLAYS_MAX];
+        size_t n_ov = hvshim_overlay_pages(h.hv, ov, ARRAY_SIZE(ov)), hc = 0;
+        ASSERT_LE(n_ov, ARRAY_SIZE(ov));
+        for (size_t i = 0; i < n_ov; i++)
+                hc += ov[i] == HG_HYPERCALL_PAGE >> 12;
+        ASSERT_EQ(hc, 1u);
         ASSERT_EQ(hg_finish(&h, HG_TIMEOUT_MS), HG_DONE_STATUS);
 
         ASSERT_EQ(d.res[HG_R_HC_MSR], (uint64_t)(HG_HYPERCALL_PAGE | 1)); /* read-back (§1.1) */

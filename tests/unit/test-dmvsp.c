@@ -36,6 +36,8 @@ struct owner {
         uint64_t released, release_calls, changes;
         uint64_t hot_add_pfn, hot_add_pages, hot_add_calls;
         int hot_add_result;
+        uint64_t overlays[4]; /* the guest's hypercall and SynIC pages (hvshim's) */
+        size_t n_overlays;
 };
 
 struct env {
@@ -79,8 +81,17 @@ static void on_changed(void *opaque) {
         pthread_mutex_unlock(&o->lock);
 }
 
+static size_t on_overlays(void *opaque, uint64_t *pfns, size_t max) {
+        struct owner *o = opaque;
+        pthread_mutex_lock(&o->lock);
+        size_t n = o->n_overlays;
+        memcpy(pfns, o->overlays, MIN(n, max) * sizeof *pfns);
+        pthread_mutex_unlock(&o->lock);
+        return n;
+}
+
 static const struct dmvsp_owner_ops owner_ops = { .release = on_release, .hot_add = on_hot_add,
-                                                   .changed = on_changed };
+                                                   .changed = on_changed, .overlays = on_overlays };
 
 static uint64_t owner_get(struct env *e, const uint64_t *field) {
         pthread_mutex_lock(&e->o.lock);
@@ -455,6 +466,36 @@ TEST(answers_out_of_turn_and_malformed_messages_are_counted_and_ignored) {
         ASSERT_EQ(st.assigned, (uint64_t)RAM_PAGES);
         ASSERT_EQ(owner_get(&e, &e.o.released), 0u);
         ASSERT_TRUE(st.connected);
+        env_free(&e);
+}
+
+/* The TLFS's overlay pages (the hypercall page, SynIC message and event
+ * pages) cover the guest's RAM: a guest that balloons the RAM under them
+ * must keep them (issue 60: punched, the hypercall page read zeros and
+ * the guest died). The pages count as ballooned and come back with an
+ * unballoon; they are just never punched. */
+TEST(a_balloon_answer_over_the_hypercall_and_synic_pages_leaves_them_be) {
+        static struct env e;
+        env_init(&e, 30000);
+        e.o.overlays[0] = FREE_PFN + 3;   /* hypercall page */
+        e.o.overlays[1] = FREE_PFN + 700; /* SIMP */
+        e.o.overlays[2] = FREE_PFN + 701; /* SIEFP */
+        e.o.overlays[3] = FREE_PFN + 3;   /* the same page twice */
+        e.o.n_overlays = 4;
+        connect_linux(&e);
+        memset(e.ram + FREE_PFN * 4096, 0xa5, 1024u * 4096u);
+        uint64_t next = FREE_PFN;
+        dmvsp_set_target(e.dm, RAM_PAGES - 1024);
+        ASSERT_EQ(g_balloon_up(&e, 1024, 1024, 1, &next), 1024u);
+        WAIT_FOR(status(&e).op == DMVSP_OP_NONE);
+        ASSERT_EQ(status(&e).ballooned, 1024u);
+        ASSERT_EQ(stats(&e).pages_ballooned, 1024u);
+        ASSERT_EQ(stats(&e).overlay_pages, 3u);
+        ASSERT_EQ(owner_get(&e, &e.o.released), 1021u);
+        for (uint64_t pfn = FREE_PFN; pfn < FREE_PFN + 1024; pfn++) {
+                bool kept = pfn == FREE_PFN + 3 || pfn == FREE_PFN + 700 || pfn == FREE_PFN + 701;
+                ASSERT_EQ(e.ram[pfn * 4096 + 17], kept ? 0xa5 : 0);
+        }
         env_free(&e);
 }
 

@@ -168,7 +168,34 @@ static void step(struct dmvsp *dm, uint64_t now) {
 
 /* ---- the guest's messages ---- */
 
+/* The overlay pages now, before the ranges of a balloon answer are taken. */
+static void get_overlays(struct dmvsp *dm) {
+        size_t n = dm->ops->overlays ? dm->ops->overlays(dm->opaque, dm->overlays, ARRAY_SIZE(dm->overlays)) : 0;
+        dm->n_overlays = MIN(n, ARRAY_SIZE(dm->overlays));
+}
+
+/* [pfn, pfn + n), taken, goes back to the host but for the overlay pages
+ * in it (the hypercall page, SynIC pages: TLFS overlays that cover the
+ * RAM; punched, the guest would find zeros there and die). They stay
+ * ballooned in the map: given back, the guest gets the page it gave. */
+static void release(struct dmvsp *dm, uint64_t pfn, uint64_t n) {
+        uint64_t at = pfn, end = pfn + n;
+        while (at < end) {
+                uint64_t next = end; /* the lowest overlay page in [at, end) */
+                for (size_t i = 0; i < dm->n_overlays; i++)
+                        if (dm->overlays[i] >= at && dm->overlays[i] < next)
+                                next = dm->overlays[i];
+                if (next > at)
+                        dm->ops->release(dm->opaque, at, next - at);
+                if (next == end)
+                        return;
+                dm->stats.overlay_pages++;
+                at = next + 1;
+        }
+}
+
 static void on_balloon_response(struct dmvsp *dm, const struct dm_guest_msg *m, uint64_t now) {
+        get_overlays(dm);
         for (uint32_t i = 0; i < m->n_ranges; i++) {
                 uint64_t rg = dm_guest_msg_range(m, i), pfn = DM_RANGE_START(rg), n = DM_RANGE_COUNT(rg);
                 /* Only what was asked for, only RAM the guest has, each page once. */
@@ -176,7 +203,7 @@ static void on_balloon_response(struct dmvsp *dm, const struct dm_guest_msg *m, 
                         dm->stats.bad_ranges++;
                         continue;
                 }
-                dm->ops->release(dm->opaque, pfn, n);
+                release(dm, pfn, n);
                 dm->cs.op_done += n;
                 dm->stats.pages_ballooned += n;
         }
@@ -195,13 +222,14 @@ static void on_balloon_response(struct dmvsp *dm, const struct dm_guest_msg *m, 
  * the guest, so they are taken as an answer in time would be, up to what
  * that request asked; the device then goes on toward the target. */
 static void on_late_balloon_response(struct dmvsp *dm, const struct dm_guest_msg *m, uint64_t now) {
+        get_overlays(dm);
         for (uint32_t i = 0; i < m->n_ranges; i++) {
                 uint64_t rg = dm_guest_msg_range(m, i), pfn = DM_RANGE_START(rg), n = DM_RANGE_COUNT(rg);
                 if (n > dm->cs.late || dm_pages_take(&dm->pages, pfn, n) < 0) {
                         dm->stats.bad_ranges++;
                         continue;
                 }
-                dm->ops->release(dm->opaque, pfn, n);
+                release(dm, pfn, n);
                 dm->cs.late -= n;
                 dm->stats.pages_ballooned += n;
                 dm->stats.late_pages += n;

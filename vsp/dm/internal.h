@@ -78,6 +78,8 @@ struct dmvsp {
         uint8_t rxbuf[DM_RX_MAX];
         uint8_t txbuf[DM_MESSAGE_MAX];
         uint64_t give[DM_RANGES_PER_MESSAGE];
+        uint64_t overlays[DMVSP_OVERLAYS_MAX]; /* owner_ops.overlays, asked per balloon answer */
+        size_t n_overlays;
 };
 
 uint64_t dm_now_us(void);

@@ -108,6 +108,16 @@ struct hvshim_owner_ops {
 };
 void hvshim_set_owner_ops(struct hvshim *hv, const struct hvshim_owner_ops *ops, void *opaque);
 
+/* The guest-physical pages the hypervisor overlays on the guest's RAM
+ * (TLFS 5.2.1 "GPA overlay pages"): the hypercall page, the reference TSC
+ * page, and each VP's SynIC message and event-flag pages and VP assist
+ * page, those enabled now. The RAM under an overlay is hidden, not gone:
+ * whoever takes RAM away (Dynamic Memory's balloon) must leave these
+ * pages be. Fills at most max page frame numbers, returns how many there
+ * are (more than max: some left out). Any thread. */
+#define HVSHIM_OVERLAYS_MAX (2u + 3u * VID_MAX_VPS)
+size_t hvshim_overlay_pages(struct hvshim *hv, uint64_t *pfns, size_t max);
+
 struct hvshim_stats {
         uint64_t hypercalls, post_messages, signal_events_user, hypercall_errors;
         uint64_t msr_reads, msr_writes, msr_gp;

@@ -61,7 +61,16 @@ struct dmvsp_owner_ops {
          * connected or went, a pressure report came (at most once per
          * status_interval_ms). Optional. */
         void (*changed)(void *opaque);
+        /* The guest pages the hypervisor overlays on RAM now (TLFS "GPA
+         * overlay pages": the hypercall page, SynIC message and event-flag
+         * pages...; hvshim_overlay_pages): up to max frame numbers into
+         * pfns, returns how many there are. A balloon answer naming one is
+         * taken, but that page is never released: the overlay stays where
+         * the guest put it. Optional. */
+        size_t (*overlays)(void *opaque, uint64_t *pfns, size_t max);
 };
+/* The most overlay pages the device leaves be (hvshim's are fewer). */
+#define DMVSP_OVERLAYS_MAX 256u
 
 enum dmvsp_op {
         DMVSP_OP_NONE,
@@ -101,6 +110,7 @@ struct dmvsp_stats {
         uint64_t timeouts;
         uint64_t late_pages; /* given in a late answer to a balloon request that timed out */
         uint64_t late_hot_add_pages; /* taken in by a late answer to a hot-add request that timed out */
+        uint64_t overlay_pages; /* given up under an overlay page (owner_ops.overlays): taken, not released */
 };
 void dmvsp_get_stats(struct dmvsp *dm, struct dmvsp_stats *out);
 
