@@ -499,6 +499,41 @@ TEST(a_balloon_answer_over_the_hypercall_and_synic_pages_leaves_them_be) {
         env_free(&e);
 }
 
+/* A guest that answers a balloon request with "more_pages" and only ranges
+ * that are not its to give, again and again: each such answer used to
+ * restart the timeout, holding the request (and every other balloon) off
+ * for ever. Only an answer that gives pages restarts it. */
+TEST(answers_that_give_nothing_do_not_hold_a_balloon_request_open) {
+        static struct env e;
+        balloon_asked(&e, 300, RAM_PAGES - 2048, 2048);
+        const uint64_t bad = DM_RANGE(0x80000, 512); /* not RAM */
+        for (int i = 0; i < 12; i++) {                /* 1.2 s, four timeouts */
+                g_balloon_response(&e, &bad, 1, true);
+                usleep(100000);
+        }
+        ASSERT_EQ(stats(&e).timeouts, 1u);
+        ASSERT_GE(stats(&e).bad_ranges, 3u); /* those before the timeout; later ones are late answers' */
+        ASSERT_EQ(status(&e).op, DMVSP_OP_NONE);
+        ASSERT_EQ(status(&e).ballooned, 0u);
+        env_free(&e);
+}
+
+/* Progress still counts: a slow guest giving pages in parts keeps its
+ * request while each part comes within the timeout. */
+TEST(answers_that_give_pages_keep_a_balloon_request_open) {
+        static struct env e;
+        balloon_asked(&e, 1000, RAM_PAGES - 2048, 2048);
+        for (uint64_t i = 0; i < 4; i++) { /* 1.6 s in all */
+                usleep(400000);
+                const uint64_t r = DM_RANGE(FREE_PFN + i * 512, 512);
+                g_balloon_response(&e, &r, 1, i < 3);
+        }
+        WAIT_FOR(status(&e).op == DMVSP_OP_NONE);
+        ASSERT_EQ(stats(&e).timeouts, 0u);
+        ASSERT_EQ(status(&e).ballooned, 2048u);
+        env_free(&e);
+}
+
 TEST(pressure_reports_reach_the_owner_with_the_demand) {
         static struct env e;
         env_init(&e, 30000);

@@ -195,6 +195,7 @@ static void release(struct dmvsp *dm, uint64_t pfn, uint64_t n) {
 }
 
 static void on_balloon_response(struct dmvsp *dm, const struct dm_guest_msg *m, uint64_t now) {
+        uint64_t before = dm->cs.op_done;
         get_overlays(dm);
         for (uint32_t i = 0; i < m->n_ranges; i++) {
                 uint64_t rg = dm_guest_msg_range(m, i), pfn = DM_RANGE_START(rg), n = DM_RANGE_COUNT(rg);
@@ -207,7 +208,11 @@ static void on_balloon_response(struct dmvsp *dm, const struct dm_guest_msg *m, 
                 dm->cs.op_done += n;
                 dm->stats.pages_ballooned += n;
         }
-        dm->op_sent_us = now; /* progress: the timeout starts again */
+        /* Progress restarts the timeout; an answer that gave nothing does
+         * not, so "more_pages" with bad ranges cannot hold the request
+         * open for ever. */
+        if (dm->cs.op_done > before)
+                dm->op_sent_us = now;
         if (m->more)
                 return;
         if (dm->cs.op_done < dm->cs.op_pages)

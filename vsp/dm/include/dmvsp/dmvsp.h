@@ -42,7 +42,8 @@ struct dmvsp_config {
         /* owner_ops.changed for status reports at most this often [1000]. */
         uint32_t status_interval_ms;
         /* A request the guest leaves unanswered this long is dropped; each
-         * part of a balloon answer restarts it [30000]. */
+         * part of a balloon answer that gives pages restarts it (a part
+         * that gives none does not) [30000]. */
         uint32_t request_timeout_ms;
 };
 
