@@ -107,8 +107,13 @@ void vmwp_vm_dm_free(struct vmwp_vm *vm) {
         vm->dm = NULL;
 }
 
+/* The sizes the "memory" op and event carry: at most 2^50 bytes, what
+ * vmms takes (VMMS_DM_BYTES_MAX; a report with more is dropped whole).
+ * Some come from the guest (demand, available: dmvsp clamps them to
+ * 2^40 pages), so the shift is checked. */
+#define MEMORY_BYTES_MAX (1ull << 50)
 static void add_bytes(struct json_object *o, const char *key, uint64_t pages) {
-        vmwp_json_add_u64(o, key, pages << VID_PAGE_SHIFT);
+        vmwp_json_add_u64(o, key, MIN(pages, MEMORY_BYTES_MAX >> VID_PAGE_SHIFT) << VID_PAGE_SHIFT);
 }
 
 int vmwp_vm_memory(struct vmwp_vm *vm, bool set, uint64_t target_bytes, struct json_object *into) {

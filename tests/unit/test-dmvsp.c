@@ -534,6 +534,22 @@ TEST(answers_that_give_pages_keep_a_balloon_request_open) {
         env_free(&e);
 }
 
+/* The sizes a pressure report claims become bytes in the worker's report
+ * (pages << 12): 2^64 - 1 pages must not wrap. */
+TEST(an_absurd_pressure_report_is_clamped) {
+        static struct env e;
+        env_init(&e, 30000);
+        connect_linux(&e);
+        g_status(&e, UINT64_MAX, UINT64_MAX);
+        WAIT_FOR(status(&e).reported);
+        struct dmvsp_status s = status(&e);
+        ASSERT_EQ(s.avail, DMVSP_REPORT_PAGES_MAX);
+        ASSERT_EQ(s.committed, DMVSP_REPORT_PAGES_MAX);
+        ASSERT_EQ(s.demand, DMVSP_REPORT_PAGES_MAX);
+        ASSERT_EQ((s.demand << 12) >> 12, s.demand);
+        env_free(&e);
+}
+
 TEST(pressure_reports_reach_the_owner_with_the_demand) {
         static struct env e;
         env_init(&e, 30000);

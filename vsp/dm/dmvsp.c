@@ -325,8 +325,8 @@ static void on_caps(struct dmvsp *dm, const struct dm_guest_msg *m, uint64_t now
 static void on_status(struct dmvsp *dm, const struct dm_guest_msg *m, uint64_t now) {
         dm->stats.status_reports++;
         dm->reported = true;
-        dm->avail = m->avail;
-        dm->committed = m->committed;
+        dm->avail = MIN(m->avail, DMVSP_REPORT_PAGES_MAX);
+        dm->committed = MIN(m->committed, DMVSP_REPORT_PAGES_MAX);
         dm->report_us = now;
         changed(dm, false, now);
 }

@@ -72,6 +72,10 @@ struct dmvsp_owner_ops {
 };
 /* The most overlay pages the device leaves be (hvshim's are fewer). */
 #define DMVSP_OVERLAYS_MAX 256u
+/* Page counts a pressure report may claim, at most (DM_PFN_MAX + 1: no
+ * guest has more pages than frame numbers); more is taken as this, so
+ * their size in bytes never overflows. */
+#define DMVSP_REPORT_PAGES_MAX (1ull << 40)
 
 enum dmvsp_op {
         DMVSP_OP_NONE,
