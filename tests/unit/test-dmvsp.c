@@ -730,6 +730,29 @@ TEST(a_driver_that_goes_keeps_what_it_ballooned) {
         env_free(&e);
 }
 
+/* Where a balloon request right after the capabilities comes from
+ * (issue 60, docs/dynamic-memory.md): never from the device alone, even
+ * with a pressure report in the same breath; from a target the VM already
+ * has, which outlives a driver that went before it answered. */
+TEST(a_balloon_request_right_after_the_capabilities_needs_a_target) {
+        static struct env e;
+        env_init(&e, 30000);
+        connect_linux(&e);
+        g_status(&e, 100, 100); /* a guest that uses almost nothing, at once */
+        WAIT_FOR(status(&e).reported);
+        g_nothing(&e, 600);
+        ASSERT_EQ(stats(&e).balloon_requests, 0u);
+        dmvsp_set_target(e.dm, RAM_PAGES - 2048);
+        g_balloon_asked(&e, 2048);
+        ASSERT_OK(vmbus_sim_close(e.sim, &e.ch)); /* unloaded before it answered */
+        open_channel(&e);
+        ASSERT_TRUE(g_version(&e, DM_VERSION_WIN10));
+        g_caps(&e, LINUX_CAPS, true);
+        g_balloon_asked(&e, 2048); /* the VM's target, asked of the new driver at once */
+        ASSERT_EQ(status(&e).target, (uint64_t)RAM_PAGES - 2048);
+        env_free(&e);
+}
+
 /* ---- saved state ---- */
 
 struct both {
