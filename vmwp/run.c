@@ -36,7 +36,7 @@ struct run_ctx {
         int control_fd;
         struct dw_source *control_src;
         struct vmwp_reattach *reattach; /* vmms's re-attach listener, if it sent one */
-        struct dw_source *display_timer; /* a held "display" event (vm->display_events) */
+        struct dw_source *gev_timer; /* the earliest held state event (vm->guest_rates) */
 };
 
 static void control_lost(struct run_ctx *c, int r) {
@@ -158,8 +158,8 @@ static const struct vmwp_control_ops control_ops = {
         .memory = op_memory,
 };
 
-/* The drivers and the mode as they are now: a held change goes out with
- * the latest state. */
+/* The state events a guest can change at will, each sent with the state
+ * as it is when it goes: a held change goes out with the latest. */
 static void send_display(struct run_ctx *c) {
         struct json_object *ev = vmwp_control_event("display");
         if (ev && vmwp_vm_display_status(c->vm, ev) < 0)
@@ -167,19 +167,55 @@ static void send_display(struct run_ctx *c) {
         send_msg(c, ev);
 }
 
-static void arm_display_timer(struct run_ctx *c) {
-        uint64_t due = evrate_due(&c->vm->display_events), now = now_us(CLOCK_MONOTONIC);
-        if (due && c->display_timer)
-                (void)dw_source_set_timer(c->display_timer, due > now ? due - now : 1, 0);
+static void send_memory(struct run_ctx *c) {
+        struct json_object *ev = vmwp_control_event("memory");
+        if (ev && vmwp_vm_memory(c->vm, false, 0, ev) < 0)
+                ev = (json_object_put(ev), NULL);
+        send_msg(c, ev);
 }
 
-/* A guest that changes its mode or drivers faster than
- * VMWP_DISPLAY_EVENT_INTERVAL_US: the held change, with the state now. */
-static int on_display_timer(struct dw_source *s, int fd, uint32_t revents, void *userdata) {
+static void send_heartbeat(struct run_ctx *c) {
+        struct vmwp_guest_events g;
+        vmwp_vm_peek_guest_events(c->vm, &g);
+        struct json_object *ev = vmwp_control_event("heartbeat");
+        if (ev) {
+                json_object_object_add(ev, "status", json_object_new_string(icvsp_heartbeat_state_to_string(g.heartbeat)));
+                json_object_object_add(ev, "last_us", json_object_new_int64((int64_t)to_wall_us(g.last_beat_us)));
+        }
+        send_msg(c, ev);
+}
+
+static void (*const gev_send[VMWP_GEV_N])(struct run_ctx *c) = {
+        [VMWP_GEV_DISPLAY] = send_display, [VMWP_GEV_MEMORY] = send_memory, [VMWP_GEV_HEARTBEAT] = send_heartbeat,
+};
+
+/* The timer for the earliest held event. */
+static void arm_gev_timer(struct run_ctx *c) {
+        uint64_t due = 0, now = now_us(CLOCK_MONOTONIC);
+        for (size_t k = 0; k < VMWP_GEV_N; k++) {
+                uint64_t d = evrate_due(&c->vm->guest_rates[k]);
+                if (d && (!due || d < due))
+                        due = d;
+        }
+        if (due && c->gev_timer)
+                (void)dw_source_set_timer(c->gev_timer, due > now ? due - now : 1, 0);
+}
+
+/* A state event of kind k changed: sent now, or held (VMWP_GUEST_EVENT_INTERVAL_US). */
+static void gev_changed(struct run_ctx *c, enum vmwp_gev k) {
+        if (evrate_change(&c->vm->guest_rates[k], now_us(CLOCK_MONOTONIC)))
+                gev_send[k](c);
+}
+
+/* A guest that changed a state faster than VMWP_GUEST_EVENT_INTERVAL_US:
+ * the held changes, with the state now. */
+static int on_gev_timer(struct dw_source *s, int fd, uint32_t revents, void *userdata) {
         struct run_ctx *c = userdata;
-        if (evrate_flush(&c->vm->display_events, now_us(CLOCK_MONOTONIC)))
-                send_display(c);
-        arm_display_timer(c);
+        uint64_t now = now_us(CLOCK_MONOTONIC);
+        for (size_t k = 0; k < VMWP_GEV_N; k++)
+                if (evrate_flush(&c->vm->guest_rates[k], now))
+                        gev_send[k](c);
+        arm_gev_timer(c);
         return 0;
 }
 
@@ -188,15 +224,8 @@ static int on_guest_event(struct dw_source *s, int fd, uint32_t revents, void *u
         struct run_ctx *c = userdata;
         struct vmwp_guest_events g;
         vmwp_vm_take_guest_events(c->vm, &g);
-        if (g.heartbeat_changed) {
-                struct json_object *ev = vmwp_control_event("heartbeat");
-                if (ev) {
-                        json_object_object_add(ev, "status",
-                                               json_object_new_string(icvsp_heartbeat_state_to_string(g.heartbeat)));
-                        json_object_object_add(ev, "last_us", json_object_new_int64((int64_t)to_wall_us(g.last_beat_us)));
-                }
-                send_msg(c, ev);
-        }
+        if (g.heartbeat_changed)
+                gev_changed(c, VMWP_GEV_HEARTBEAT);
         if (g.shutdown_answered) {
                 struct json_object *ev = vmwp_control_event("guest-shutdown");
                 if (ev)
@@ -261,15 +290,11 @@ static int on_guest_event(struct dw_source *s, int fd, uint32_t revents, void *u
                 }
                 send_msg(c, ev);
         }
-        if (g.display_changed && evrate_change(&c->vm->display_events, now_us(CLOCK_MONOTONIC)))
-                send_display(c);
-        arm_display_timer(c);
-        if (g.memory_changed) {
-                struct json_object *ev = vmwp_control_event("memory");
-                if (ev && vmwp_vm_memory(c->vm, false, 0, ev) < 0)
-                        ev = (json_object_put(ev), NULL);
-                send_msg(c, ev);
-        }
+        if (g.display_changed)
+                gev_changed(c, VMWP_GEV_DISPLAY);
+        if (g.memory_changed)
+                gev_changed(c, VMWP_GEV_MEMORY);
+        arm_gev_timer(c);
         struct json_object *items;
         if (g.kvp_changed && vmwp_vm_kvp_items(c->vm, true, &items) >= 0) {
                 struct json_object *ev = vmwp_control_event("kvp");
@@ -782,7 +807,7 @@ static int setup_loop(struct run_ctx *c, int *sfd) {
         if ((r = devworker_add_io(c->loop, *sfd, EPOLLIN, on_signal, c, NULL)) < 0 ||
             (r = devworker_add_io(c->loop, vid_partition_stop_fd(c->vm->p), EPOLLIN, on_stop, c, NULL)) < 0 ||
             (r = devworker_add_io(c->loop, vmwp_vm_guest_event_fd(c->vm), EPOLLIN, on_guest_event, c, NULL)) < 0 ||
-            (r = devworker_add_timer(c->loop, 1, 0, on_display_timer, c, &c->display_timer)) < 0 ||
+            (r = devworker_add_timer(c->loop, 1, 0, on_gev_timer, c, &c->gev_timer)) < 0 ||
             (r = vmwp_console_attach(c->vm->console, c->loop, c->vm->uart)) < 0)
                 return r;
         if (vmwp_vm_vmbus_fd(c->vm) >= 0 &&

@@ -356,8 +356,8 @@ void vmwp_vm_display_stats(struct vmwp_vm *vm, struct json_object *into) {
         V("input_", is, bad_messages);
 #undef V
         /* The "display" events to vmms (run.c, this thread's). */
-        vmwp_json_add_u64(o, "events", vm->display_events.events);
-        vmwp_json_add_u64(o, "events_coalesced", vm->display_events.coalesced);
+        vmwp_json_add_u64(o, "events", vm->guest_rates[VMWP_GEV_DISPLAY].events);
+        vmwp_json_add_u64(o, "events_coalesced", vm->guest_rates[VMWP_GEV_DISPLAY].coalesced);
         json_object_object_add(into, "display", o);
 }
 

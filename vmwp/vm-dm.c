@@ -154,6 +154,9 @@ void vmwp_vm_dm_stats(struct vmwp_vm *vm, struct json_object *into) {
         U(unballoon_requests), U(pages_unballooned), U(hot_add_requests), U(pages_hot_added), U(hot_add_failures);
         U(bad_messages), U(bad_ranges), U(timeouts), U(late_pages), U(late_hot_add_pages), U(overlay_pages);
 #undef U
+        /* The "memory" events to vmms (run.c, this thread's). */
+        vmwp_json_add_u64(o, "events", vm->guest_rates[VMWP_GEV_MEMORY].events);
+        vmwp_json_add_u64(o, "events_coalesced", vm->guest_rates[VMWP_GEV_MEMORY].coalesced);
         json_object_object_add(o, "discard_failures",
                                json_object_new_int64((int64_t)atomic_load(&vm->dm_discard_failures)));
         json_object_object_add(into, "dm", o);

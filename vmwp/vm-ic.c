@@ -286,6 +286,8 @@ void vmwp_vm_ic_stats(struct vmwp_vm *vm, struct json_object *into) {
         vmwp_json_add_u64(into, "ic_bad_packets", s.bad_packets + s.kvp_bad_items);
         vmwp_json_add_u64(into, "ic_timeouts", s.timeouts);
         vmwp_json_add_u64(into, "ic_heartbeats", s.heartbeats_answered);
+        vmwp_json_add_u64(into, "ic_heartbeat_events", vm->guest_rates[VMWP_GEV_HEARTBEAT].events);
+        vmwp_json_add_u64(into, "ic_heartbeat_events_coalesced", vm->guest_rates[VMWP_GEV_HEARTBEAT].coalesced);
         vmwp_json_add_u64(into, "ic_timesync_syncs", s.timesync_syncs);
         vmwp_json_add_u64(into, "ic_timesync_samples", s.timesync_samples);
         vmwp_json_add_u64(into, "ic_kvp_scans", s.kvp_scans);

@@ -19,6 +19,9 @@ struct mapped_file {
         size_t len;
 };
 
+/* The guest-driven state events that are coalesced (vm->guest_rates). */
+enum vmwp_gev { VMWP_GEV_DISPLAY, VMWP_GEV_MEMORY, VMWP_GEV_HEARTBEAT, VMWP_GEV_N };
+
 struct vmwp_vm {
         struct vm_config cfg;
         struct vid_partition *p;
@@ -49,9 +52,10 @@ struct vmwp_vm {
         pthread_mutex_t guest_lock;
         struct vmwp_guest_events guest;
         int guest_event_fd;
-        /* "display" events to vmms (run.c, main loop only): a guest that
-         * flips its mode or drivers cannot flood vmms and the bus. */
-        struct evrate display_events;
+        /* State events to vmms (run.c, main loop only): a guest that
+         * flips its mode, drivers or services cannot flood vmms and the
+         * bus. */
+        struct evrate guest_rates[VMWP_GEV_N];
         int fcopy_fd; /* the source of the file copy in progress (guest_lock), -1 */
 
         int disk_fds[VM_DISKS_MAX];

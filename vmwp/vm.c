@@ -284,7 +284,8 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         vm->migrate_fd = -1;
         vm->fcopy_fd = -1;
         vm->hvsock_listen_fd = -1;
-        vm->display_events = (struct evrate)EVRATE_INIT(VMWP_DISPLAY_EVENT_INTERVAL_US);
+        for (size_t i = 0; i < VMWP_GEV_N; i++)
+                vm->guest_rates[i] = (struct evrate)EVRATE_INIT(VMWP_GUEST_EVENT_INTERVAL_US);
         vm->guest_event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (vm->guest_event_fd < 0) {
                 int e = -errno;

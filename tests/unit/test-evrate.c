@@ -21,7 +21,7 @@ static void send(struct loop *l) {
         l->sent++;
 }
 
-/* The timer, when it is due by now (run.c's on_display_timer). */
+/* The timer, when it is due by now (run.c's on_gev_timer). */
 static void run_timer(struct loop *l) {
         uint64_t due = evrate_due(&l->rate);
         if (due && l->now >= due && evrate_flush(&l->rate, l->now))
@@ -43,7 +43,7 @@ static void quiet(struct loop *l, uint64_t us) {
 }
 
 TEST(a_guest_flipping_its_mode_makes_a_bounded_number_of_events_and_the_last_state_arrives) {
-        struct loop l = { .rate = EVRATE_INIT(VMWP_DISPLAY_EVENT_INTERVAL_US), .now = 1000000 };
+        struct loop l = { .rate = EVRATE_INIT(VMWP_GUEST_EVENT_INTERVAL_US), .now = 1000000 };
         const uint64_t seconds = 20;
         unsigned i = 0;
         for (uint64_t end = l.now + seconds * 1000000; l.now < end; l.now += 1000)
@@ -51,10 +51,10 @@ TEST(a_guest_flipping_its_mode_makes_a_bounded_number_of_events_and_the_last_sta
         change(&l, 1024); /* where it stops */
         ASSERT_EQ(l.changes, 20001u);
         /* One event per interval, plus the first. */
-        ASSERT_LE(l.sent, seconds * 1000000 / VMWP_DISPLAY_EVENT_INTERVAL_US + 1);
+        ASSERT_LE(l.sent, seconds * 1000000 / VMWP_GUEST_EVENT_INTERVAL_US + 1);
         ASSERT_LE(l.sent, 4u * seconds + 1);
         ASSERT_GE(l.sent, 4u * seconds - 1); /* and no fewer: the state is not frozen */
-        quiet(&l, VMWP_DISPLAY_EVENT_INTERVAL_US);
+        quiet(&l, VMWP_GUEST_EVENT_INTERVAL_US);
         ASSERT_EQ(l.told, 1024u);
         ASSERT_EQ(evrate_due(&l.rate), 0u);
         ASSERT_EQ(l.rate.events, (uint64_t)l.sent);

@@ -243,11 +243,15 @@ struct vmwp_guest_events {
         bool memory_changed;   /* Dynamic Memory: vmwp_vm_memory() has news */
         bool display_changed;  /* the guest's video, keyboard or mouse driver or its mode changed */
 };
-/* "display" events go to vmms at most once per this interval (4/s), the
- * latest state winning; a change inside it goes when it ends
- * (common/evrate.h, docs/THREAT_MODEL.md). Counted in the stats'
- * display.events and display.events_coalesced. */
-#define VMWP_DISPLAY_EVENT_INTERVAL_US 250000u
+/* The state events a guest can make change at will ("display": its
+ * drivers and mode; "memory": Dynamic Memory's driver connecting and
+ * going; "heartbeat": each renegotiation is answered by a beat) go to
+ * vmms at most once per this interval each (4/s), the latest state
+ * winning; a change inside it goes when it ends (common/evrate.h,
+ * docs/THREAT_MODEL.md). Counted in the stats: display.events and
+ * display.events_coalesced, dm.events and dm.events_coalesced,
+ * ic_heartbeat_events and ic_heartbeat_events_coalesced. */
+#define VMWP_GUEST_EVENT_INTERVAL_US 250000u
 /* Dynamic Memory (vm-dm.c, docs/dynamic-memory.md): with set, the VM's
  * memory should be target_bytes (clamped to its minimum and maximum; the
  * device balloons, gives back or hot-adds toward it); then its state into
