@@ -24,7 +24,7 @@
 #include "vmwp/control.h"
 #include "vmwp/migrate.h"
 #include "common/devworker.h"
-#include "common/evrate.h"
+#include "vmwp/gev.h"
 
 /* A message's fds: disk-push carries one per disk at most, disk-attach an
  * image and its parents (1 + DISK_MAX_PARENTS), nic-attach a queue each. */
@@ -36,7 +36,7 @@ struct run_ctx {
         int control_fd;
         struct dw_source *control_src;
         struct vmwp_reattach *reattach; /* vmms's re-attach listener, if it sent one */
-        struct dw_source *gev_timer; /* the earliest held state event (vm->guest_rates) */
+        struct vmwp_gev gev; /* the guest's state events (vm->guest_rates) */
 };
 
 static void control_lost(struct run_ctx *c, int r) {
@@ -185,38 +185,12 @@ static void send_heartbeat(struct run_ctx *c) {
         send_msg(c, ev);
 }
 
-static void (*const gev_send[VMWP_GEV_N])(struct run_ctx *c) = {
-        [VMWP_GEV_DISPLAY] = send_display, [VMWP_GEV_MEMORY] = send_memory, [VMWP_GEV_HEARTBEAT] = send_heartbeat,
-};
-
-/* The timer for the earliest held event. */
-static void arm_gev_timer(struct run_ctx *c) {
-        uint64_t due = 0, now = now_us(CLOCK_MONOTONIC);
-        for (size_t k = 0; k < VMWP_GEV_N; k++) {
-                uint64_t d = evrate_due(&c->vm->guest_rates[k]);
-                if (d && (!due || d < due))
-                        due = d;
-        }
-        if (due && c->gev_timer)
-                (void)dw_source_set_timer(c->gev_timer, due > now ? due - now : 1, 0);
-}
-
-/* A state event of kind k changed: sent now, or held (VMWP_GUEST_EVENT_INTERVAL_US). */
-static void gev_changed(struct run_ctx *c, enum vmwp_gev k) {
-        if (evrate_change(&c->vm->guest_rates[k], now_us(CLOCK_MONOTONIC)))
-                gev_send[k](c);
-}
-
-/* A guest that changed a state faster than VMWP_GUEST_EVENT_INTERVAL_US:
- * the held changes, with the state now. */
-static int on_gev_timer(struct dw_source *s, int fd, uint32_t revents, void *userdata) {
-        struct run_ctx *c = userdata;
-        uint64_t now = now_us(CLOCK_MONOTONIC);
-        for (size_t k = 0; k < VMWP_GEV_N; k++)
-                if (evrate_flush(&c->vm->guest_rates[k], now))
-                        gev_send[k](c);
-        arm_gev_timer(c);
-        return 0;
+static void send_gev(void *opaque, size_t kind) {
+        static void (*const send[VMWP_GEV_N])(struct run_ctx *c) = {
+                [VMWP_GEV_DISPLAY] = send_display, [VMWP_GEV_MEMORY] = send_memory,
+                [VMWP_GEV_HEARTBEAT] = send_heartbeat,
+        };
+        send[kind](opaque);
 }
 
 /* The guest's services reported something (vm-ic.c). */
@@ -225,7 +199,7 @@ static int on_guest_event(struct dw_source *s, int fd, uint32_t revents, void *u
         struct vmwp_guest_events g;
         vmwp_vm_take_guest_events(c->vm, &g);
         if (g.heartbeat_changed)
-                gev_changed(c, VMWP_GEV_HEARTBEAT);
+                vmwp_gev_changed(&c->gev, VMWP_GEV_HEARTBEAT);
         if (g.shutdown_answered) {
                 struct json_object *ev = vmwp_control_event("guest-shutdown");
                 if (ev)
@@ -291,10 +265,9 @@ static int on_guest_event(struct dw_source *s, int fd, uint32_t revents, void *u
                 send_msg(c, ev);
         }
         if (g.display_changed)
-                gev_changed(c, VMWP_GEV_DISPLAY);
+                vmwp_gev_changed(&c->gev, VMWP_GEV_DISPLAY);
         if (g.memory_changed)
-                gev_changed(c, VMWP_GEV_MEMORY);
-        arm_gev_timer(c);
+                vmwp_gev_changed(&c->gev, VMWP_GEV_MEMORY);
         struct json_object *items;
         if (g.kvp_changed && vmwp_vm_kvp_items(c->vm, true, &items) >= 0) {
                 struct json_object *ev = vmwp_control_event("kvp");
@@ -807,7 +780,7 @@ static int setup_loop(struct run_ctx *c, int *sfd) {
         if ((r = devworker_add_io(c->loop, *sfd, EPOLLIN, on_signal, c, NULL)) < 0 ||
             (r = devworker_add_io(c->loop, vid_partition_stop_fd(c->vm->p), EPOLLIN, on_stop, c, NULL)) < 0 ||
             (r = devworker_add_io(c->loop, vmwp_vm_guest_event_fd(c->vm), EPOLLIN, on_guest_event, c, NULL)) < 0 ||
-            (r = devworker_add_timer(c->loop, 1, 0, on_gev_timer, c, &c->gev_timer)) < 0 ||
+            (r = vmwp_gev_attach(&c->gev, c->loop)) < 0 ||
             (r = vmwp_console_attach(c->vm->console, c->loop, c->vm->uart)) < 0)
                 return r;
         if (vmwp_vm_vmbus_fd(c->vm) >= 0 &&
@@ -822,7 +795,9 @@ static int setup_loop(struct run_ctx *c, int *sfd) {
 }
 
 int vmwp_run(struct vmwp_vm *vm, int control_fd, char *reason, size_t reason_len) {
-        struct run_ctx c = { .vm = vm, .control_fd = control_fd };
+        struct run_ctx c = { .vm = vm, .control_fd = control_fd,
+                             .gev = { .rates = vm->guest_rates, .n = VMWP_GEV_N, .send = send_gev } };
+        c.gev.opaque = &c;
         _cleanup_close_ int sfd = -1;
         int r = setup_loop(&c, &sfd);
         if (r >= 0 && (r = vmwp_vm_start(vm)) >= 0) {

@@ -20,7 +20,7 @@ struct mapped_file {
 };
 
 /* The guest-driven state events that are coalesced (vm->guest_rates). */
-enum vmwp_gev { VMWP_GEV_DISPLAY, VMWP_GEV_MEMORY, VMWP_GEV_HEARTBEAT, VMWP_GEV_N };
+enum vmwp_gev_kind { VMWP_GEV_DISPLAY, VMWP_GEV_MEMORY, VMWP_GEV_HEARTBEAT, VMWP_GEV_N };
 
 struct vmwp_vm {
         struct vm_config cfg;
