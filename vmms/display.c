@@ -453,11 +453,18 @@ void vmms_display_on_event(struct vmms_vm *vm, json_object *ev) {
 #define B(k) (json_object_object_get_ex(ev, #k, &v) && json_object_get_boolean(v))
 #define U(k) (json_object_object_get_ex(ev, #k, &v) && json_object_is_type(v, json_type_int) && \
               json_object_get_int64(v) > 0 && json_object_get_int64(v) <= 65535 ? (uint32_t)json_object_get_int64(v) : 0u)
-        dp->video = B(video), dp->keyboard = B(keyboard), dp->mouse = B(mouse), dp->active = B(active);
-        dp->width = dp->active ? U(width) : 0;
-        dp->height = dp->active ? U(height) : 0;
+        bool video = B(video), keyboard = B(keyboard), mouse = B(mouse), active = B(active);
+        uint32_t width = active ? U(width) : 0, height = active ? U(height) : 0;
 #undef B
 #undef U
+        /* What the properties say already is no news to the bus's
+         * subscribers: a worker may send a state again (its coalescing
+         * sends the state as it is when an interval ends). */
+        if (video == dp->video && keyboard == dp->keyboard && mouse == dp->mouse && active == dp->active &&
+            width == dp->width && height == dp->height)
+                return;
+        dp->video = video, dp->keyboard = keyboard, dp->mouse = mouse, dp->active = active;
+        dp->width = width, dp->height = height;
         vmms_bus_display_emit(vm);
 }
 

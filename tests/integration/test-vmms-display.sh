@@ -231,4 +231,22 @@ chmod +x "$T/vmdisplay-wrapper"
 display_not_executable "$T/vmdisplay-wrapper" "the display server $T/vmdisplay-wrapper cannot be executed (exit status 127"
 expect_rc 0 vmctl kill d1
 wait_state d1 Off
+t_stop_vmms
+t_start_vmms
+
+note "a worker that sends the same state again and again: the bus hears of it once"
+t_create rep "fake.display_repeat=200" ',"display":{"enabled":true}'
+gdbus monitor --address="$ADDR" --dest org.vmstack.VMMS1 --object-path "$(vm_path rep)" >"$T/rep-signals.log" 2>&1 &
+MON=$!
+sleep 0.5
+expect_rc 0 vmctl start rep --timeout=30
+wait_for 10 "the guest's mode" sh -c "[ \"\$(busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path rep)' org.vmstack.VMMS1.Display Mode)\" = '(uu) 640 480' ]"
+sleep 1
+kill "$MON"
+wait "$MON" 2>/dev/null
+n=$(grep -c "PropertiesChanged ('org.vmstack.VMMS1.Display'" "$T/rep-signals.log")
+note "Display PropertiesChanged signals for 200 display events: $n"
+[ "$n" -ge 1 ] && [ "$n" -le 10 ] || fail "$n Display PropertiesChanged signals for 200 events of one state"
+expect_rc 0 vmctl kill rep
+wait_state rep Off
 echo "PASS"

@@ -117,7 +117,8 @@
  *                        log VM_FAKE_DISPLAY_LOG) on that socket, the
  *                        guest's drivers and its 640x480 mode reported in
  *                        a "display" event once running; fake.no_video:
- *                        the guest has no video driver (no mode)
+ *                        the guest has no video driver (no mode);
+ *                        fake.display_repeat=N: that event N times
  *   fake.hotplug_ms=N    each of those ops answers after N ms (printing
  *                        "fake-vmwp: hot-plug op waits" first)
  *   fake.hotplug_die     the worker ends (status 12) when one comes,
@@ -1036,7 +1037,9 @@ static void become_ready(struct fake *f) {
         }
         if (knob(f, "fake.chatter", 0) > 0)
                 f->chatter_next = now_ms() + 10;
-        if (f->display_pid > 0)
+        /* fake.display_repeat=N: the same display state N times (a
+         * worker's repeats must not reach the bus). */
+        for (long i = 0; f->display_pid > 0 && i < MAX(knob(f, "fake.display_repeat", 1), 1L); i++)
                 display_event(f);
 }
 
