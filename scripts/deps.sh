@@ -13,6 +13,9 @@ PKGS=(
   acpica-tools dbus iproute2 busybox-static cpio fio kmod xz-utils zstd lz4
   qemu-system-x86 qemu-utils dpkg-dev fakeroot systemd procps util-linux openssl e2fsprogs
   xfsprogs python3 curl
+  # the Debian package (debian/, packaging/mkdeb.sh) and its test: debhelper
+  # builds it, lintian checks it, man checks the man pages
+  debhelper lintian man-db
   # the Pacemaker resource agent's tests: ocf-tester, ocf-shellfuncs, xmllint
   resource-agents libxml2-utils
   # the two-node cluster test: Corosync and Pacemaker in namespaces

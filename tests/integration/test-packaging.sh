@@ -1,16 +1,22 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# The Debian package: build it with packaging/mkdeb.sh (dpkg-deb), check its
-# metadata and contents, verify the systemd unit with systemd-analyze (no
-# warnings allowed), load the D-Bus policy into a real dbus-daemon and check
-# who may own and call what, check the polkit and activation files, and
-# apply the sysusers.d and tmpfiles.d files to a scratch root.
+# The Debian package: build it with packaging/mkdeb.sh (debhelper, debian/),
+# check its metadata, contents and -dbgsym package, run lintian on both (no
+# error or warning allowed), install it into a scratch root with dpkg and
+# purge it again (debhelper's maintainer scripts: the group, the user, the
+# directories, the enabled unit), verify the systemd unit with
+# systemd-analyze (no warnings allowed), load the D-Bus policy into a real
+# dbus-daemon and check who may own and call what, check the polkit and
+# activation files, and apply the sysusers.d and tmpfiles.d files to a
+# scratch root.
 set -u
 source "$(dirname "$0")/../lib/dbus-start.sh"
 : "${VM_BUILD_DIR:?run through ctest}" "${VM_SOURCE_DIR:?run through ctest}"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "--- $*"; }
-command -v dpkg-deb >/dev/null || { echo "SKIP: dpkg-deb missing (apt-get install dpkg-dev)"; exit 77; }
+for t in dpkg-buildpackage:dpkg-dev dh:debhelper lintian:lintian; do
+  command -v "${t%:*}" >/dev/null || { echo "SKIP: ${t%:*} missing (apt-get install ${t#*:}; scripts/deps.sh)"; exit 77; }
+done
 T=$(mktemp -d /tmp/vmms-pkg.XXXXXX)
 chmod 755 "$T"
 PIDS=()
@@ -21,7 +27,12 @@ note "build"
 DEB=$("$VM_SOURCE_DIR/packaging/mkdeb.sh" "$VM_BUILD_DIR" "$T" 2>"$T/mkdeb.err") || fail "mkdeb: $(cat "$T/mkdeb.err")"
 [ -f "$DEB" ] || fail "no package"
 VERSION=$(sed -n 's/^project(vmstack VERSION \([0-9.]*\).*/\1/p' "$VM_SOURCE_DIR/CMakeLists.txt")
-[ "$(basename "$DEB")" = "vmstack_${VERSION}_$(dpkg --print-architecture).deb" ] || fail "name $(basename "$DEB")"
+[ "$(cd "$VM_SOURCE_DIR" && dpkg-parsechangelog -S Version)" = "$VERSION" ] ||
+  fail "debian/changelog's version is not CMakeLists.txt's $VERSION"
+ARCH=$(dpkg --print-architecture)
+[ "$(basename "$DEB")" = "vmstack_${VERSION}_$ARCH.deb" ] || fail "name $(basename "$DEB")"
+DBGSYM=$(dirname "$DEB")/vmstack-dbgsym_${VERSION}_$ARCH.deb
+[ -f "$DBGSYM" ] || fail "no $DBGSYM"
 
 note "metadata"
 [ "$(dpkg-deb -f "$DEB" Package)" = vmstack ] || fail "Package"
@@ -36,7 +47,7 @@ want() { # mode path
 }
 want -rwxr-xr-x usr/libexec/vmstack/vmms
 want -rwxr-xr-x usr/bin/vmctl
-want -rw-r--r-- usr/lib/systemd/system/vmms.service
+want -rw-r--r-- lib/systemd/system/vmms.service
 want -rw-r--r-- usr/share/dbus-1/system.d/org.vmstack.VMMS1.conf
 want -rw-r--r-- usr/share/dbus-1/system-services/org.vmstack.VMMS1.service
 want -rw-r--r-- usr/share/polkit-1/actions/org.vmstack.vmms.policy
@@ -46,13 +57,75 @@ want -rw-r--r-- usr/share/doc/vmstack/dbus-api.md
 want -rw-r--r-- usr/share/doc/vmstack/vmms.md
 want -rw-r--r-- usr/share/doc/vmstack/clustering.md
 want -rwxr-xr-x usr/lib/ocf/resource.d/vmstack/VM
-want -rw-r--r-- usr/lib/systemd/system/pacemaker.service.d/vmstack.conf
+want -rw-r--r-- lib/systemd/system/pacemaker.service.d/vmstack.conf
+want -rw-r--r-- usr/share/doc/vmstack/copyright
+want -rw-r--r-- usr/share/doc/vmstack/changelog.gz
+want -rw-r--r-- usr/share/man/man1/vmctl.1.gz
+want -rw-r--r-- usr/share/man/man8/vmms.8.gz
+want -rw-r--r-- usr/share/man/man5/vmstack.json.5.gz
+want -rw-r--r-- usr/share/bash-completion/completions/vmctl
 if [ -x "$VM_BUILD_DIR/vmwp/vmwp" ]; then want -rwxr-xr-x usr/libexec/vmstack/vmwp; else
   grep -q "vmwp is not built" "$T/mkdeb.err" || fail "no warning about the missing worker"; fi
 grep -q "^drwxr-xr-x root/root .* \./\$" "$T/contents" || fail "package root mode"
 grep -v "^d" "$T/contents" | grep -v "root/root" && fail "files not owned by root"
 R=$T/root
 dpkg-deb -x "$DEB" "$R"
+
+note "stripped programs, their symbols in -dbgsym"
+dpkg-deb -c "$DBGSYM" >"$T/dbgsym-contents"
+while read -r elf; do
+  readelf -S "$elf" | grep -Eq "\.(symtab|debug_info) " && fail "${elf#"$R"} is not stripped"
+  id=$(readelf -n "$elf" | sed -n 's/.*Build ID: *\([0-9a-f]*\).*/\1/p')
+  [ -n "$id" ] || fail "${elf#"$R"} has no build id"
+  grep -q "\./usr/lib/debug/\.build-id/${id:0:2}/${id:2}\.debug\$" "$T/dbgsym-contents" ||
+    fail "${elf#"$R"}: no symbols (build id $id) in $(basename "$DBGSYM")"
+done < <(find "$R/usr" -type f -exec sh -c 'head -c4 "$1" | grep -q "^.ELF"' _ {} \; -print)
+
+note "maintainer scripts: debhelper's (no systemctl of our own)"
+dpkg-deb -e "$DEB" "$T/control"
+for s in postinst prerm postrm; do
+  grep -q "Automatically added by dh_" "$T/control/$s" || fail "$s is not debhelper's"
+  grep -n "systemctl" "$T/control/$s" | grep -v "systemctl --system daemon-reload" && fail "$s calls systemctl"
+done
+grep -q "deb-systemd-helper enable 'vmms.service'" "$T/control/postinst" || fail "postinst does not enable vmms"
+grep -q "deb-systemd-invoke stop 'vmms.service'" "$T/control/prerm" || fail "prerm does not stop vmms"
+# The group and the user before the directories that name them.
+[ "$(grep -n "systemd-sysusers" "$T/control/postinst" | head -1 | cut -d: -f1)" -lt \
+  "$(grep -n "systemd-tmpfiles" "$T/control/postinst" | head -1 | cut -d: -f1)" ] 2>/dev/null ||
+  fail "postinst: systemd-sysusers does not come before systemd-tmpfiles"
+
+note "lintian: no error, no warning"
+lintian --fail-on error,warning "$DEB" "$DBGSYM" >"$T/lintian.log" 2>&1 || fail "lintian: $(cat "$T/lintian.log")"
+grep -v "root privileges" "$T/lintian.log"
+
+note "dpkg install into a scratch root and purge (the maintainer scripts run, with DPKG_ROOT)"
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+  D=$T/dpkgroot
+  mkdir -p "$D/var/lib/dpkg/info" "$D/var/lib/dpkg/updates" "$D/etc"
+  touch "$D/var/lib/dpkg/status" "$D/var/lib/dpkg/available"
+  echo "root:x:0:" >"$D/etc/group"
+  echo "root:x:0:0:root:/root:/bin/sh" >"$D/etc/passwd"
+  : >"$D/etc/shadow"; : >"$D/etc/gshadow"
+  # Chrootless: the scripts run here with DPKG_ROOT=$D, and debhelper's
+  # snippets act on $D; with /run/systemd hidden they leave this host's
+  # systemd alone (no daemon-reload, no start). Depends are this host's.
+  dpkg_root() {
+    unshare -m sh -c 'if [ -d /run/systemd ]; then mount -t tmpfs tmpfs /run/systemd || exit 1; fi; exec "$@"' sh \
+      dpkg --root="$D" --force-script-chrootless --force-depends "$@" >>"$T/dpkg.log" 2>&1
+  }
+  dpkg_root -i "$DEB" || fail "dpkg -i: $(cat "$T/dpkg.log")"
+  grep -q "ok installed" <(dpkg --root="$D" -s vmstack 2>/dev/null) || fail "not installed: $(cat "$T/dpkg.log")"
+  grep -q "^vmstack:x:" "$D/etc/group" && grep -q "^vmstack-worker:x:" "$D/etc/passwd" || fail "install made no vmstack group or user"
+  [ "$(stat -c %a "$D/var/lib/vmstack/images")" = 2770 ] || fail "install made no storage pool"
+  [ -L "$D/etc/systemd/system/multi-user.target.wants/vmms.service" ] || fail "vmms.service not enabled"
+  [ -L "$D/etc/systemd/system/dbus-org.vmstack.VMMS1.service" ] || fail "no bus activation alias"
+  [ -x "$D/usr/libexec/vmstack/vmms" ] || fail "vmms not installed"
+  dpkg_root --purge vmstack || fail "dpkg --purge: $(cat "$T/dpkg.log")"
+  [ ! -e "$D/usr/libexec/vmstack/vmms" ] && [ ! -e "$D/etc/systemd/system/multi-user.target.wants/vmms.service" ] ||
+    fail "purge left the package behind"
+else
+  echo "SKIP (part): not root, or no unshare: the package was not installed"
+fi
 
 note "Depends names the package of every shared library a program links"
 DEPS=$(dpkg-deb -f "$DEB" Depends)
@@ -72,22 +145,23 @@ echo "Depends: $DEPS"
 
 note "systemd-analyze verify (the unit, with the package and the host's units in one root)"
 if command -v systemd-analyze >/dev/null && systemd-analyze verify --help >/dev/null 2>&1; then
+  mkdir -p "$R/usr/lib/systemd/system"
   cp -an /usr/lib/systemd/system/. "$R/usr/lib/systemd/system/" 2>/dev/null
   out=$(systemd-analyze verify --man=no --root="$R" vmms.service 2>&1); rc=$?
   [ $rc = 0 ] && [ -z "$out" ] || fail "systemd-analyze verify (rc $rc): $out"
   # The check is not vacuous: a wrong value is reported.
-  sed 's/^OOMPolicy=continue/OOMPolicy=sometimes/' "$R/usr/lib/systemd/system/vmms.service" >"$R/usr/lib/systemd/system/vmms-bad.service"
+  sed 's/^OOMPolicy=continue/OOMPolicy=sometimes/' "$R/lib/systemd/system/vmms.service" >"$R/lib/systemd/system/vmms-bad.service"
   systemd-analyze verify --man=no --root="$R" vmms-bad.service 2>&1 | grep -q "Failed to parse OOM policy" || fail "verify sees nothing"
-  rm "$R/usr/lib/systemd/system/vmms-bad.service"
+  rm "$R/lib/systemd/system/vmms-bad.service"
   # Pacemaker's drop-in: it stops before vmms (a node is drained first).
   if [ -f "$R/usr/lib/systemd/system/pacemaker.service" ]; then
     out=$(systemd-analyze verify --man=no --root="$R" pacemaker.service 2>&1 | grep -i vmstack)
     [ -z "$out" ] || fail "systemd-analyze verify of pacemaker.service with our drop-in: $out"
   fi
-  grep -qx "After=vmms.service" "$R/usr/lib/systemd/system/pacemaker.service.d/vmstack.conf" || fail "the drop-in does not order pacemaker after vmms"
+  grep -qx "After=vmms.service" "$R/lib/systemd/system/pacemaker.service.d/vmstack.conf" || fail "the drop-in does not order pacemaker after vmms"
   "$R/usr/lib/ocf/resource.d/vmstack/VM" meta-data 2>/dev/null | grep -q '<resource-agent name="VM"' ||
     [ ! -f /usr/lib/ocf/lib/heartbeat/ocf-shellfuncs ] || fail "the installed resource agent gives no meta-data"
-  U=$R/usr/lib/systemd/system/vmms.service
+  U=$R/lib/systemd/system/vmms.service
   for k in Type=notify KillMode=process OOMPolicy=continue "DeviceAllow=/dev/kvm rw" "DeviceAllow=/dev/net/tun rw" \
            RuntimeDirectoryPreserve=yes NoNewPrivileges=yes ProtectSystem=full ProtectHome=read-only \
            "StateDirectory=vmstack vmstack/vms"; do
@@ -146,7 +220,7 @@ note "activation file and polkit actions"
 A=$R/usr/share/dbus-1/system-services/org.vmstack.VMMS1.service
 grep -qx "Name=org.vmstack.VMMS1" "$A" && grep -qx "SystemdService=dbus-org.vmstack.VMMS1.service" "$A" && grep -qx "User=root" "$A" ||
   fail "activation file"
-grep -qx "Alias=dbus-org.vmstack.VMMS1.service" "$R/usr/lib/systemd/system/vmms.service" || fail "no alias for activation"
+grep -qx "Alias=dbus-org.vmstack.VMMS1.service" "$R/lib/systemd/system/vmms.service" || fail "no alias for activation"
 P=$R/usr/share/polkit-1/actions/org.vmstack.vmms.policy
 grep -q '<action id="org.vmstack.vmms.manage">' "$P" && grep -q '<action id="org.vmstack.vmms.read">' "$P" || fail "polkit actions"
 if command -v xmllint >/dev/null; then
@@ -166,7 +240,7 @@ grep -q "^vmstack:x:[0-9]*:" "$S/etc/group" || fail "no vmstack group: $(cat "$S
 grep -Eq "^vmstack-worker:x:[0-9]+:[0-9]+:" "$S/etc/passwd" || fail "no vmstack-worker user: $(cat "$S/etc/passwd")"
 # The unit must let workers build their sandbox (docs/sandbox.md).
 for cap in CAP_SYS_ADMIN CAP_SETPCAP CAP_SETUID CAP_SETGID; do
-  grep -Eq "^CapabilityBoundingSet=.*\b$cap\b" "$R/usr/lib/systemd/system/vmms.service" ||
+  grep -Eq "^CapabilityBoundingSet=.*\b$cap\b" "$R/lib/systemd/system/vmms.service" ||
     fail "vmms.service bounding set lacks $cap (the worker sandbox needs it)"
 done
 systemd-tmpfiles --root="$S" --create "$R/usr/lib/tmpfiles.d/vmstack.conf" || fail "systemd-tmpfiles"
