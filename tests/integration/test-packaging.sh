@@ -99,7 +99,7 @@ lintian --fail-on error,warning "$DEB" "$DBGSYM" >"$T/lintian.log" 2>&1 || fail 
 grep -v "root privileges" "$T/lintian.log"
 
 note "dpkg install into a scratch root and purge (the maintainer scripts run, with DPKG_ROOT)"
-if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
   D=$T/dpkgroot
   mkdir -p "$D/var/lib/dpkg/info" "$D/var/lib/dpkg/updates" "$D/etc"
   touch "$D/var/lib/dpkg/status" "$D/var/lib/dpkg/available"
@@ -124,7 +124,7 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
   [ ! -e "$D/usr/libexec/vmstack/vmms" ] && [ ! -e "$D/etc/systemd/system/multi-user.target.wants/vmms.service" ] ||
     fail "purge left the package behind"
 else
-  echo "SKIP (part): not root, or no unshare: the package was not installed"
+  echo "SKIP (part): not root, or no mount namespace (unshare -m): the package was not installed"
 fi
 
 note "Depends names the package of every shared library a program links"
