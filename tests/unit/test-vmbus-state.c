@@ -500,4 +500,56 @@ TEST(refusals_leave_the_server_as_built) {
         vmbus_sim_free(f.sim);
 }
 
+/* A device whose instance changed (file copy took Hyper-V's) restores a
+ * state saved with the instance it had, given as its former one: the
+ * guest goes on with its channel, and the device keeps that instance in
+ * the next save. Without it the state names a device this VM lacks. */
+TEST(a_former_instance_is_kept) {
+        static struct fx f;
+        fx_setup(&f);
+        ASSERT_OK(vmbus_server_quiesce(f.srv));
+        static struct vmstate_section secs[64];
+        uint8_t *map;
+        size_t len;
+        int n = save_state(&f, &map, &len, secs, ARRAY_SIZE(secs));
+        vmbus_server_free(f.srv);
+        struct guid old = f.dc[1].instance_id;
+        f.dc[1].instance_id.b[0] = 0x42;
+        f.srv = new_server(&f, 0);
+        add_devices(&f, f.srv, 1);
+        ASSERT_OK(vmbus_server_add_device(f.srv, &f.dc[1], NULL));
+        char err[256] = "";
+        ASSERT_EQ(vmbus_server_restore(f.srv, secs, (size_t)n, err, sizeof err), -ENOENT);
+        ASSERT_NOT_NULL(strstr(err, "a device this VM does not have"));
+        vmbus_server_free(f.srv);
+
+        f.dc[1].former_instance = old;
+        f.srv = new_server(&f, 0);
+        add_devices(&f, f.srv, 1);
+        struct vmbus_device *dev;
+        ASSERT_OK(vmbus_server_add_device(f.srv, &f.dc[1], &dev));
+        ASSERT_EQ(vmbus_device_instance(dev)->b[0], 0x42);
+        err[0] = 0;
+        if (vmbus_server_restore(f.srv, secs, (size_t)n, err, sizeof err) < 0)
+                ASSERT_STREQ(err, "");
+        ASSERT_TRUE(guid_equal(vmbus_device_instance(dev), &old));
+        vmbus_server_resume(f.srv);
+        echo_put(f.sim, &f.ch[1], 7);
+        echo_expect(f.sim, &f.ch[1], 7, 7, 30);
+        ASSERT_OK(vmbus_server_quiesce(f.srv));
+        static struct vmstate_section again[64];
+        uint8_t *map2;
+        size_t len2;
+        int n2 = save_state(&f, &map2, &len2, again, ARRAY_SIZE(again));
+        const struct vmstate_section *c = vmstate_find(again, (size_t)n2, VMBUS_STATE_TAG_CHANNEL, f.ch[1].relid);
+        ASSERT_NOT_NULL(c);
+        struct vmbus_saved_channel st;
+        ASSERT_OK(vmbus_channel_state_decode(c, &st, err, sizeof err));
+        ASSERT_MEMEQ(st.instance_id, old.b, 16);
+        vmbus_server_free(f.srv);
+        munmap(map2, len2);
+        munmap(map, len);
+        vmbus_sim_free(f.sim);
+}
+
 TEST_MAIN();

@@ -78,6 +78,7 @@ struct vmbus_device {
         const struct vmbus_provider_ops *ops;
         struct guid class_id; /* the offer's if_type */
         struct guid instance;
+        struct guid former_instance; /* vmbus_device_config's */
         void *data;
         uint8_t user_def[VMBUS_OFFER_USER_DEFINED_BYTES];
         bool removing; /* hot remove in progress: no new sub-channels */

@@ -288,6 +288,7 @@ static struct vmbus_device *device_new(const struct vmbus_device_config *cfg) {
         dev->ops = cfg->ops;
         dev->class_id = cfg->class_id ? *cfg->class_id : cfg->ops->class_id;
         dev->instance = cfg->instance_id;
+        dev->former_instance = cfg->former_instance;
         dev->data = cfg->data;
         if (cfg->user_def_len)
                 memcpy(dev->user_def, cfg->user_def, cfg->user_def_len);

@@ -189,11 +189,25 @@ static void plan_free(struct restore_plan *p) {
         free(p->dev_relid);
 }
 
+/* By the instance it has, else by the one an older version gave it (a
+ * successful restore then gives it back: keep_offered_instances). */
 static struct vmbus_device *device_by_guid(struct vmbus_server *srv, const uint8_t cls[16], const uint8_t inst[16]) {
         for (struct vmbus_device *d = srv->devices; d; d = d->next)
                 if (!memcmp(d->class_id.b, cls, 16) && !memcmp(d->instance.b, inst, 16))
                         return d;
+        for (struct vmbus_device *d = srv->devices; d; d = d->next)
+                if (!memcmp(d->class_id.b, cls, 16) && !guid_is_null(&d->former_instance) &&
+                    !memcmp(d->former_instance.b, inst, 16))
+                        return d;
         return NULL;
+}
+
+/* Restored: each device keeps the instance the guest was offered, a
+ * former one too (device_by_guid), in its next save and its offers. */
+static void keep_offered_instances(const struct restore_plan *p) {
+        for (size_t i = 0; i < p->n_ch; i++)
+                if (p->ch_dev[i] && p->ch[i].sub_index == 0)
+                        memcpy(p->ch_dev[i]->instance.b, p->ch[i].instance_id, 16);
 }
 
 static int plan_decode(struct vmbus_server *srv, const struct vmstate_section *secs, size_t n,
@@ -652,6 +666,8 @@ int vmbus_server_restore(struct vmbus_server *srv, const struct vmstate_section 
                 if ((r = apply_locked(srv, &p, secs, n, err, errlen)) < 0)
                         undo_locked(srv, &p, &stats, quiesced);
         }
+        if (r == 0)
+                keep_offered_instances(&p);
         pthread_mutex_unlock(&srv->lock);
         pthread_mutex_unlock(&srv->serial);
         plan_free(&p);

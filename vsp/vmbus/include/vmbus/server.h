@@ -68,6 +68,10 @@ struct vmbus_device_config {
          * per connection, its class the service GUID). NULL: ops->class_id. */
         const struct guid *class_id;
         struct guid instance_id; /* stable, from the VM configuration; unique per class */
+        /* The instance an older version offered this device with (all
+         * zero: none). A restored state that names it keeps it: the
+         * guest's offer stays as it was (vmbus_server_restore). */
+        struct guid former_instance;
         void *data;              /* the provider's device state: vmbus_device_data() */
         /* Optional offer user_def bytes (IDE accelerator path/target); for
          * pipe-mode providers the first 4 bytes are pipe_mode. */
