@@ -133,6 +133,28 @@ TEST(ring_guest_interrupt_mask_suppresses_signal) {
         fx_free(&f);
 }
 
+/* vmbus_ring_kick: the signal a set mask withheld goes once the guest
+ * cleared it, only while it has the packet unread, and only once. */
+TEST(ring_kick_after_the_guest_unmasks) {
+        struct fx f;
+        uint8_t buf[64];
+        struct vmbus_packet p;
+        fx_setup(&f, 2, 4096);
+        ASSERT_EQ(vmbus_ring_kick(&f.rp), 0); /* nothing unread */
+        f.ch.in.hdr->interrupt_mask = 1;
+        ASSERT_OK(vmbus_ring_send_inband(&f.rp, 1, false, "x", 1));
+        ASSERT_EQ(f.host_signals, 0u);
+        ASSERT_EQ(vmbus_ring_kick(&f.rp), -EAGAIN); /* still masked */
+        ASSERT_EQ(f.host_signals, 0u);
+        f.ch.in.hdr->interrupt_mask = 0;
+        ASSERT_EQ(vmbus_ring_kick(&f.rp), 1);
+        ASSERT_EQ(f.host_signals, 1u);
+        ASSERT_GT(vmbus_sim_ring_read(f.sim, &f.ch, buf, sizeof buf, &p), 0);
+        ASSERT_EQ(vmbus_ring_kick(&f.rp), 0); /* read: nothing owed */
+        ASSERT_EQ(f.host_signals, 1u);
+        fx_free(&f);
+}
+
 TEST(ring_host_mask_suppresses_doorbells) {
         struct fx f;
         fx_setup(&f, 2, 4096);

@@ -366,6 +366,22 @@ int vmbus_ring_send_end(struct vmbus_ring_pair *rp) {
         return 1;
 }
 
+int vmbus_ring_kick(struct vmbus_ring_pair *rp) {
+        struct vmbus_ring *out = &rp->out;
+        if (out->in_batch || vmbus_ring_broken(rp))
+                return 0;
+        /* Pairs with the guest's unmask-then-signal: a mask it cleared
+         * before its signal reached us reads as clear here. */
+        smp_mb();
+        if (READ_ONCE(out->hdr->read_index) == out->priv)
+                return 0;
+        if (READ_ONCE(out->hdr->interrupt_mask))
+                return -EAGAIN;
+        rp->signal(rp->signal_opaque);
+        rp->stats.send_signals++;
+        return 1;
+}
+
 int vmbus_ring_send_inband(struct vmbus_ring_pair *rp, uint64_t trans_id, bool completion_requested,
                            const void *data, size_t len) {
         struct iovec iov = { .iov_base = (void *)data, .iov_len = len };

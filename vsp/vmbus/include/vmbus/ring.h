@@ -150,6 +150,14 @@ int vmbus_ring_send(struct vmbus_ring_pair *rp, const struct vmbus_send_desc *d)
  * non-empty and the guest's interrupt_mask is 0 (§5.6). Returns 1 if it
  * signalled. */
 int vmbus_ring_send_end(struct vmbus_ring_pair *rp);
+/* For a signal send_end withheld (the guest's interrupt_mask was set):
+ * signal now if the guest left packets unread and its interrupt_mask is
+ * 0. A guest that masks, then unmasks without reading the ring again
+ * (uio_hv_generic's user space, hv_fcopy_uio_daemon: it waits for the
+ * next interrupt) would otherwise never hear of them. 1 if it signalled,
+ * 0 if the guest read everything (nothing is owed any more), -EAGAIN if
+ * packets are unread and the mask still set (ask again later). */
+int vmbus_ring_kick(struct vmbus_ring_pair *rp);
 
 /* Convenience forms of vmbus_ring_send. */
 int vmbus_ring_send_inband(struct vmbus_ring_pair *rp, uint64_t trans_id, bool completion_requested,
