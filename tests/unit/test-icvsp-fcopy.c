@@ -7,7 +7,9 @@
  * progress and the end. A guest's refusal of START ends it, of a WRITE
  * ends it with CANCEL_FCOPY; so do a host cancel and a file that shrank.
  * A pause holds the next request, a quiesce the START; timeouts, closes,
- * argument errors, and a VM that cannot be saved while a copy runs. */
+ * argument errors, and a VM that cannot be saved while a copy runs. The
+ * same service for Linux 6.10's hv_fcopy_uio_daemon: Hyper-V's instance,
+ * one request per interrupt, answers without the request's trans_id. */
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -507,6 +509,142 @@ TEST(an_unanswered_request_times_out) {
         expect_write(&e, &ch, data, FRAG, FRAG);
         env_free(&e); /* first: a copy under way reads fd until then */
         close(fd);
+}
+
+/* ---- hv_fcopy_uio_daemon (Linux 6.10 on, tools/hv) on uio_hv_generic ---- */
+
+/* The daemon's side: it reads one packet per interrupt (pread on the uio
+ * fd), answers it in place with TRANSACTION|RESPONSE as an inband packet
+ * without completion, trans_id VMBUS_RQST_ERROR (vmbus_bufring.c) and no
+ * signal, then write()s the uio fd: hv_uio_irqcontrol clears the ring's
+ * interrupt_mask and signals the host. uio_hv_generic up to "Let
+ * userspace take care of interrupt mask" (6.12.y) sets the mask at each
+ * interrupt (hv_uio_channel_cb); later ones leave it clear. */
+struct uio_guest {
+        struct env *e;
+        struct vmbus_sim_channel *ch;
+        bool masks; /* the driver masks at the interrupt */
+};
+
+/* pread: the channel's next interrupt (its event flag, VP 0). */
+static bool uio_interrupt(struct uio_guest *g) {
+        for (int i = 0; i < 3000; i++) {
+                if (vmbus_sim_take_event(g->e->sim, 0, g->ch->relid)) {
+                        if (g->masks)
+                                __atomic_store_n(&g->ch->in.hdr->interrupt_mask, 1u, __ATOMIC_SEQ_CST);
+                        return true;
+                }
+                usleep(1000);
+        }
+        return false;
+}
+
+/* The host wrote a packet the guest has not read. */
+static bool uio_unread(struct uio_guest *g) {
+        return __atomic_load_n(&g->ch->in.hdr->write_index, __ATOMIC_SEQ_CST) !=
+               __atomic_load_n(&g->ch->in.hdr->read_index, __ATOMIC_SEQ_CST);
+}
+
+/* The answer to the request in e->payload, then the write() on the uio fd;
+ * with next, only once the host sent its next request (its 250 ms poll
+ * finds the answer first): a driver that masks has it masked then. */
+static void uio_answer(struct uio_guest *g, uint32_t status, bool next) {
+        struct env *e = g->e;
+        struct icmsg_hdr h;
+        memcpy(&h, e->payload + sizeof(struct vmbuspipe_hdr), sizeof h);
+        h.icflags = ICMSGHDRFLAG_TRANSACTION | ICMSGHDRFLAG_RESPONSE;
+        h.status = status;
+        memcpy(e->payload + sizeof(struct vmbuspipe_hdr), &h, sizeof h);
+        static uint8_t pkt[16 + sizeof e->payload];
+        ASSERT_EQ(e->len % 8, 0u);
+        struct vmpacket_descriptor d = { .type = VM_PKT_DATA_INBAND, .offset8 = 2,
+                                         .len8 = (uint16_t)((16 + e->len) / 8), .trans_id = UINT64_MAX };
+        memcpy(pkt, &d, sizeof d);
+        memcpy(pkt + sizeof d, e->payload, e->len);
+        ASSERT_OK(vmbus_sim_ring_write_raw(e->sim, g->ch, pkt, sizeof d + e->len, false));
+        for (int i = 0; next && i < 3000 && !uio_unread(g); i++)
+                usleep(1000);
+        ASSERT_EQ(uio_unread(g), next);
+        __atomic_store_n(&g->ch->in.hdr->interrupt_mask, 0u, __ATOMIC_SEQ_CST);
+        ASSERT_OK(vmbus_sim_signal(e->sim, g->ch->connection_id));
+}
+
+/* The daemon opens the device (the channel) and answers the negotiate as
+ * its vmbus_prep_negotiate_resp does: framework 3.0, file copy 1.1. */
+static void uio_negotiated(struct uio_guest *g) {
+        struct env *e = g->e;
+        const struct vmbus_channel_offer_channel *o = find_offer(e, fcopy_class);
+        ASSERT_NOT_NULL(o);
+        ASSERT_EQ(vmbus_sim_open(e->sim, o->child_relid, o->connection_id, 4, NULL, 0, g->ch), 0);
+        ASSERT_TRUE(uio_interrupt(g));
+        struct icmsg_hdr h;
+        host_request_ms(e, g->ch, &h, 100);
+        ASSERT_EQ(h.icmsgtype, ICMSGTYPE_NEGOTIATE);
+        h.icmsgsize = IC_NEGOTIATE_RESPONSE_SIZE;
+        memcpy(e->payload + sizeof(struct vmbuspipe_hdr), &h, sizeof h);
+        struct icmsg_negotiate n = { .icframe_vercnt = 1, .icmsg_vercnt = 1 };
+        struct ic_version chosen[2] = { { 3, 0 }, { 1, 1 } };
+        memcpy(e->payload + ICMSG_HDR, &n, sizeof n);
+        memcpy(e->payload + ICMSG_HDR + sizeof n, chosen, sizeof chosen);
+        uio_answer(g, HV_S_OK, false);
+        for (int i = 0; i < 5000 && !icvsp_fcopy_ready(e->ic); i++)
+                usleep(1000);
+        ASSERT_TRUE(icvsp_fcopy_ready(e->ic));
+}
+
+/* Each request comes with its own interrupt, also one sent while the
+ * driver had the ring masked (signalled once the daemon unmasks); the
+ * answers, matched by the icmsg header's transaction id, carry the copy
+ * through, and a refused START (the file exists) ends the next one. */
+TEST(hv_fcopy_uio_daemon_copies_a_file) {
+        for (int masks = 0; masks < 2; masks++) {
+                static struct env e;
+                static uint8_t data[FILE_LEN];
+                struct vmbus_sim_channel ch;
+                struct uio_guest g = { &e, &ch, masks };
+                env_fcopy(&e, 0);
+                const struct vmbus_channel_offer_channel *o = find_offer(&e, fcopy_class);
+                ASSERT_NOT_NULL(o);
+                /* /sys/bus/vmbus/devices/eb765408-105f-49b6-b4aa-c123b64d17d4/uio */
+                struct guid inst;
+                ASSERT_OK(guid_from_string("eb765408-105f-49b6-b4aa-c123b64d17d4", &inst));
+                ASSERT_MEMEQ(o->if_instance, inst.b, 16);
+                int fd = make_file(data, FILE_LEN);
+                uio_negotiated(&g);
+                ASSERT_OK(icvsp_fcopy_start(e.ic, fd, "/tmp", "f", FILE_LEN, 0));
+                ASSERT_TRUE(uio_interrupt(&g));
+                expect_op(&e, &ch, START_FILE_COPY);
+                uio_answer(&g, HV_S_OK, true);
+                for (uint32_t off = 0; off < FILE_LEN; off += FRAG) {
+                        ASSERT_TRUE(uio_interrupt(&g));
+                        expect_write(&e, &ch, data, off, MIN(FRAG, FILE_LEN - off));
+                        uio_answer(&g, HV_S_OK, true);
+                }
+                ASSERT_TRUE(uio_interrupt(&g));
+                expect_op(&e, &ch, COMPLETE_FCOPY);
+                uio_answer(&g, HV_S_OK, false);
+                expect_done(&e, 0, HV_S_OK, FILE_LEN);
+
+                ASSERT_OK(icvsp_fcopy_start(e.ic, fd, "/tmp", "f", FILE_LEN, 0));
+                ASSERT_TRUE(uio_interrupt(&g));
+                expect_op(&e, &ch, START_FILE_COPY);
+                uio_answer(&g, HV_ERROR_ALREADY_EXISTS, false);
+                expect_done(&e, -EIO, HV_ERROR_ALREADY_EXISTS, 0);
+                struct icvsp_stats st = stats_of(&e);
+                ASSERT_EQ(st.stale_answers + st.bad_packets + st.timeouts, 0u);
+
+                /* An answer with another transaction id is not the
+                 * outstanding request's. */
+                ASSERT_OK(icvsp_fcopy_start(e.ic, fd, "/tmp", "f", FILE_LEN, 0));
+                ASSERT_TRUE(uio_interrupt(&g));
+                expect_op(&e, &ch, START_FILE_COPY);
+                e.payload[sizeof(struct vmbuspipe_hdr) + offsetof(struct icmsg_hdr, ictransaction_id)]++;
+                uio_answer(&g, HV_S_OK, false);
+                WAIT_STATS(&e, st, st.stale_answers == 1);
+                ASSERT_EQ(dones(&e.o), 0u);
+                env_free(&e);
+                close(fd);
+        }
 }
 
 static bool done_once(struct owner *o) {

@@ -42,9 +42,14 @@ static int send_packet(struct ic_service *s, const uint8_t *pkt, size_t n, uint1
         uint64_t id = ++s->next_id;
         vmbus_ring_send_begin(rp);
         int r = vmbus_ring_send_inband(rp, id, false, pkt, n);
-        vmbus_ring_send_end(rp);
+        int signalled = vmbus_ring_send_end(rp);
         if (r < 0)
                 return r;
+        /* The guest's interrupt_mask was set: hv_fcopy_uio_daemon's
+         * uio_hv_generic masks at its interrupt and unmasks (and signals
+         * us) after its answer, without looking at the ring again, so a
+         * request sent in between is signalled once it unmasks. */
+        s->kick_owed = signalled == 0;
         s->outstanding = true;
         s->outstanding_type = type;
         s->outstanding_id = id;
@@ -100,6 +105,18 @@ static void negotiated(struct ic_service *s, const uint8_t *body, size_t blen, u
         s->ops->ready(s, now);
 }
 
+/* hv_utils echoes the request's VMBus trans_id (§8.1). hv_fcopy_uio_daemon
+ * does not: tools/hv/vmbus_bufring.c sends every packet with trans_id
+ * VMBUS_RQST_ERROR (all ones); its answer, the request rewritten in place,
+ * still carries the icmsg header's ictransaction_id we gave it. */
+static bool answers_outstanding(const struct ic_service *s, const struct icmsg_hdr *h, uint64_t trans_id) {
+        if (!s->outstanding)
+                return false;
+        if (trans_id == s->outstanding_id)
+                return true;
+        return trans_id == IC_UIO_TRANS_ID && h->ictransaction_id == (uint8_t)s->outstanding_id;
+}
+
 static void handle_answer(struct ic_service *s, const uint8_t *pkt, size_t len, uint64_t trans_id, uint64_t now) {
         struct icmsg_hdr h;
         const uint8_t *body;
@@ -110,7 +127,7 @@ static void handle_answer(struct ic_service *s, const uint8_t *pkt, size_t len, 
         }
         /* An answer to a request that timed out (the guest was slow) or
          * that we never sent: the guest echoes our trans_id (§8.1). */
-        if (!s->outstanding || trans_id != s->outstanding_id) {
+        if (!answers_outstanding(s, &h, trans_id)) {
                 s->ic->stats.stale_answers++;
                 return;
         }
@@ -130,6 +147,10 @@ static void handle_answer(struct ic_service *s, const uint8_t *pkt, size_t len, 
  * packet written meanwhile came without a doorbell (§5.5). */
 static void serve_channel(struct ic_service *s, uint64_t now) {
         struct vmbus_ring_pair *rp = vmbus_channel_rings(s->ch);
+        /* A doorbell (or the tick) after the guest unmasked: the request
+         * its mask held back gets its signal (vmbus_ring_kick). */
+        if (s->kick_owed && vmbus_ring_kick(rp) != -EAGAIN)
+                s->kick_owed = false;
         do {
                 if (vmbus_ring_recv_begin(rp) < 0)
                         return;
@@ -233,6 +254,7 @@ static int doorbell_drop(void *arg) {
 static void reset_channel_state(struct ic_service *s) {
         s->negotiated = false;
         s->outstanding = false;
+        s->kick_owed = false;
         s->held = false;
         s->negotiate_held = false;
 }
@@ -307,17 +329,23 @@ IC_PROVIDER(kvp_provider, "kvp", HV_KVP_GUID, IC_KVP_GUEST_MAX_PACKET);
 IC_PROVIDER(vss_provider, "vss", HV_VSS_GUID, IC_VSS_GUEST_MAX_PACKET);
 IC_PROVIDER(fcopy_provider, "fcopy", HV_FCOPY_GUID, IC_FCOPY_GUEST_MAX_PACKET);
 
+/* The file-copy instance vmstack offered before it took Hyper-V's
+ * (HV_FCOPY_INSTANCE): a VM saved then keeps it when restored. */
+#define IC_FCOPY_FORMER_INSTANCE \
+        HV_GUID_BYTES(0xd0dd75b6, 0xefa8, 0x4795, 0xbd, 0x5a, 0x8e, 0x64, 0x8a, 0x0f, 0xf3, 0x60)
+
 static const struct {
         const struct vmbus_provider_ops *provider;
         const struct ic_service_ops *ops;
         uint8_t instance[16]; /* Hyper-V's fixed instances (§4.11); heartbeat's is per VM */
+        uint8_t former[16];   /* an instance older versions offered (vmbus_device_config) */
 } services[IC_N_SERVICES] = {
         [IC_SHUTDOWN] = { &shutdown_provider, &ic_shutdown_ops, HV_SHUTDOWN_INSTANCE },
         [IC_HEARTBEAT] = { &heartbeat_provider, &ic_heartbeat_ops, { 0 } },
         [IC_TIMESYNC] = { &timesync_provider, &ic_timesync_ops, HV_TIMESYNC_INSTANCE },
         [IC_KVP] = { &kvp_provider, &ic_kvp_ops, HV_KVP_INSTANCE },
         [IC_VSS] = { &vss_provider, &ic_vss_ops, HV_VSS_INSTANCE },
-        [IC_FCOPY] = { &fcopy_provider, &ic_fcopy_ops, HV_FCOPY_INSTANCE },
+        [IC_FCOPY] = { &fcopy_provider, &ic_fcopy_ops, HV_FCOPY_INSTANCE, IC_FCOPY_FORMER_INSTANCE },
 };
 
 /* ---- lifecycle ---- */
@@ -354,6 +382,7 @@ static int add_service(struct icvsp *ic, struct vmbus_server *srv, unsigned i) {
         struct ic_service *s = &ic->svc[i];
         struct vmbus_device_config dc = { .ops = services[i].provider, .data = s };
         memcpy(dc.instance_id.b, services[i].instance, 16);
+        memcpy(dc.former_instance.b, services[i].former, 16);
         if (i == IC_HEARTBEAT)
                 dc.instance_id = ic->cfg.heartbeat_instance;
         int r = i == IC_KVP ? ic_kvp_new(s) : i == IC_FCOPY ? ic_fcopy_new(s) : 0;

@@ -72,6 +72,9 @@ struct ic_service {
         uint64_t next_id;
         uint64_t sent_us;
         uint64_t timeout_us;
+        /* The last request went without a signal (the guest's interrupt
+         * mask was set): serve_channel signals once the guest unmasks. */
+        bool kick_owed;
         /* Held while quiesced, sent by icvsp_resume: the negotiate of a
          * channel opened meanwhile, a request made through the API. */
         bool negotiate_held, held;
@@ -98,6 +101,10 @@ struct ic_service {
 enum { IC_SHUTDOWN, IC_HEARTBEAT, IC_TIMESYNC, IC_KVP, IC_VSS, IC_FCOPY, IC_N_SERVICES };
 
 #define ICVSP_TICK_MS 250u
+/* The trans_id of every packet hv_fcopy_uio_daemon sends (VMBUS_RQST_ERROR
+ * in tools/hv/vmbus_bufring.c): its answers are matched by the icmsg
+ * header's ictransaction_id instead. */
+#define IC_UIO_TRANS_ID UINT64_MAX
 #define IC_GUEST_MAX_PACKET 4096u      /* util channels (§5.4, §8.1) */
 #define IC_KVP_GUEST_MAX_PACKET 16384u /* KVP channel (§5.4) */
 #define IC_VSS_GUEST_MAX_PACKET 8192u  /* VSS channel (§8.1) */

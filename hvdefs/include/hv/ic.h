@@ -13,8 +13,10 @@
 #define HV_KVP_INSTANCE HV_GUID_BYTES(0x242ff919, 0x07db, 0x4180, 0x9c, 0x2e, 0xb8, 0x6c, 0xb6, 0x8c, 0x8c, 0x55)
 /* Ours: Hyper-V's own is not published and any unique instance works. */
 #define HV_VSS_INSTANCE HV_GUID_BYTES(0x2f4e37a9, 0xe141, 0x49cc, 0xa4, 0xd8, 0x51, 0x3e, 0xc3, 0x0e, 0x7a, 0xe8)
-/* Ours as well, for the same reason (file copy). */
-#define HV_FCOPY_INSTANCE HV_GUID_BYTES(0xd0dd75b6, 0xefa8, 0x4795, 0xbd, 0x5a, 0x8e, 0x64, 0x8a, 0x0f, 0xf3, 0x60)
+/* File copy: Hyper-V's. Linux 6.10+ serves this channel from user space
+ * (hv_fcopy_uio_daemon on uio_hv_generic), which opens the device by this
+ * instance: /sys/bus/vmbus/devices/eb765408-105f-49b6-b4aa-c123b64d17d4. */
+#define HV_FCOPY_INSTANCE HV_GUID_BYTES(0xeb765408, 0x105f, 0x49b6, 0xb4, 0xaa, 0xc1, 0x23, 0xb6, 0x4d, 0x17, 0xd4)
 
 enum icmsg_type {
         ICMSGTYPE_NEGOTIATE = 0,
