@@ -15,9 +15,14 @@
 # Package choice: $VM_DEBIAN_KERNEL_PKG if set, else the newest
 # linux-image-6.1.0-<abi>-cloud-amd64-unsigned apt knows about (docs/pvm-host-notes.md
 # uses the 6.1 series), else the newest cloud-amd64-unsigned kernel of any series
-# (a distribution without 6.1). Exit status 77 (the test suite's "skip") with the
+# (a distribution without 6.1). $VM_DEBIAN_KERNEL_SERIES instead of 6.1 (a prefix
+# of the version: 6.12). With $VM_DEBIAN_SUITE (debian-apt.sh) from that suite:
+# VM_DEBIAN_SUITE=bookworm-backports VM_DEBIAN_KERNEL_SERIES=6.12, Debian 13's
+# kernel built for Debian 12. Exit status 77 (the test suite's "skip") with the
 # reason on stderr when the kernel cannot be had: no apt, no network, no permission.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/debian-apt.sh"
 
 skip() {
         echo "debian-kernel: $*" >&2
@@ -32,14 +37,22 @@ case "${1:-}" in
 esac
 
 cache="${VM_CACHE_DIR:-/var/cache/vmstack}/debian-kernel"
+# A suite's kernels apart (debian-package.sh puts them there too): the
+# cache look-up below never takes one for the default kernel.
+scache=$cache${VM_DEBIAN_SUITE:+/$VM_DEBIAN_SUITE}
 
-# The newest 6.1 cloud kernel, else the newest of any series (Debian 13:
-# linux-image-6.12.<n>+deb13-cloud-amd64-unsigned).
+# The newest 6.1 (or $VM_DEBIAN_KERNEL_SERIES) cloud kernel, else the newest
+# of any series (Debian 13: linux-image-6.12.<n>+deb13-cloud-amd64-unsigned).
 newest_cloud_kernel() {
-        local all
-        all=$(apt-cache search --names-only '^linux-image-[0-9][^ ]*-cloud-amd64-unsigned$' 2>/dev/null |
+        local all want
+        all=$(apt-cache "${APT_OPTS[@]}" search --names-only '^linux-image-[0-9][^ ]*-cloud-amd64-unsigned$' 2>/dev/null |
                 awk '{print $1}' | sort -V)
-        { grep -E '^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$' <<<"$all" || echo "$all"; } | tail -1
+        if [ -n "${VM_DEBIAN_KERNEL_SERIES:-}" ]; then
+                want="^linux-image-${VM_DEBIAN_KERNEL_SERIES//./\\.}[.-]"
+        else
+                want='^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned$'
+        fi
+        { grep -E "$want" <<<"$all" || echo "$all"; } | tail -1
 }
 
 pick_package() {
@@ -48,10 +61,12 @@ pick_package() {
                 return
         fi
         command -v apt-cache >/dev/null || skip "apt-cache not available"
+        mkdir -p "$scache" 2>/dev/null || skip "cannot create $scache (set VM_CACHE_DIR)"
+        debian_apt_setup "$scache" || skip "no package lists for suite $VM_DEBIAN_SUITE"
         local p
         p=$(newest_cloud_kernel)
-        if [ -z "$p" ] && [ "$(id -u)" -eq 0 ]; then
-                apt-get update -qq >/dev/null 2>&1 || true
+        if [ -z "$p" ]; then
+                debian_apt_update || true
                 p=$(newest_cloud_kernel)
         fi
         [ -n "$p" ] || skip "no linux-image-*-cloud-amd64-unsigned package known to apt"
@@ -61,8 +76,8 @@ pick_package() {
 # A previously cached package is used as is (no apt call at all), so the
 # tests run offline once the cache is filled.
 existing=""
-if [ -z "${VM_DEBIAN_KERNEL_PKG:-}" ] && [ -d "$cache" ]; then
-        existing=$(find "$cache" -mindepth 1 -maxdepth 1 -type d -name 'linux-image-*' -exec test -e '{}/.complete' ';' -print 2>/dev/null | sort -V | tail -1)
+if [ -z "${VM_DEBIAN_KERNEL_PKG:-}" ] && [ -d "$scache" ]; then
+        existing=$(find "$scache" -mindepth 1 -maxdepth 1 -type d -name "linux-image-${VM_DEBIAN_KERNEL_SERIES:-}*" -exec test -e '{}/.complete' ';' -print 2>/dev/null | sort -V | tail -1)
 fi
 if [ -n "$existing" ]; then
         root="$existing"

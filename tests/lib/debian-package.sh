@@ -8,7 +8,11 @@
 # guest, and debian-kernel.sh its kernel. Exit status 77 (the test suite's
 # "skip") with the reason on stderr when the package cannot be had: no
 # apt, no network, no permission. A cached package is used without apt.
+# With VM_DEBIAN_SUITE (debian-apt.sh) the package comes from that suite
+# and is cached under a directory of that name.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/debian-apt.sh"
 pkg=${1:?usage: debian-package.sh PACKAGE}
 case "$pkg" in *[!a-z0-9.+-]*) echo "debian-package: bad package name: $pkg" >&2; exit 2 ;; esac
 skip() {
@@ -16,6 +20,7 @@ skip() {
   exit 77
 }
 cache=${VM_DEBIAN_PACKAGE_CACHE:-${VM_CACHE_DIR:-/var/cache/vmstack}/debian-package}
+cache=$cache${VM_DEBIAN_SUITE:+/$VM_DEBIAN_SUITE}
 root=$cache/$pkg
 if [ ! -e "$root/.complete" ]; then
   command -v apt-get >/dev/null || skip "apt-get not available"
@@ -25,6 +30,7 @@ if [ ! -e "$root/.complete" ]; then
   # while a test may ask too): the second caller waits, then finds it.
   exec 9>"$cache/.$pkg.lock" || skip "cannot write to $cache"
   flock 9 || skip "cannot lock $cache/.$pkg.lock"
+  debian_apt_setup "$cache" || skip "no package lists for suite $VM_DEBIAN_SUITE"
 fi
 if [ ! -e "$root/.complete" ]; then
   tmp=$(mktemp -d "$cache/.download.XXXXXX") || skip "cannot write to $cache"
@@ -35,11 +41,11 @@ if [ ! -e "$root/.complete" ]; then
   # about 15 s, then fine) gets more tries, about two minutes in all.
   ok=false tries=8
   for try in $(seq $tries); do
-    if (cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>"$tmp/err"); then
+    if (cd "$tmp" && apt-get "${APT_OPTS[@]}" download -q "$pkg" >/dev/null 2>"$tmp/err"); then
       ok=true
       break
     fi
-    [ "$try" -eq 1 ] && [ "$(id -u)" -eq 0 ] && apt-get update -qq >/dev/null 2>&1 && continue
+    [ "$try" -eq 1 ] && debian_apt_update && continue
     [ "$try" -lt $tries ] && sleep $((try * 5))
   done
   $ok || skip "apt-get download $pkg failed: $(tail -1 "$tmp/err" 2>/dev/null)"
