@@ -25,12 +25,17 @@
 # to strip .BTF or not (default: 1 on a PVM host); VM_INITRAMFS_BINS,
 # programs (paths, space-separated) that go to /usr/sbin with the shared
 # libraries ldd names for them (hv_vss_daemon from Debian's hyperv-daemons:
-# built for this distribution's libc, as the host's).
+# built for this distribution's libc, as the host's); VM_INITRAMFS_MODULES,
+# the modules instead of the list below (space-separated, in load order);
+# VM_INITRAMFS_INIT, the /init instead of initramfs/init (a shorter test's:
+# tests/linux/test-linux-fcopy-uio.sh).
 set -euo pipefail
 kroot=$1 out=$2
 here=$(cd "$(dirname "$0")" && pwd)
 mods=(hv_vmbus scsi_common scsi_mod scsi_transport_fc hv_storvsc sd_mod hv_netvsc hv_utils vsock hv_sock
   hv_balloon hyperv_fb hyperv-keyboard hid hid-generic hid-hyperv evdev)
+[ -n "${VM_INITRAMFS_MODULES:-}" ] && read -r -a mods <<<"$VM_INITRAMFS_MODULES"
+init=${VM_INITRAMFS_INIT:-$here/initramfs/init}
 bb=${VM_INITRAMFS_BUSYBOX:-/bin/busybox}
 [ -x "$bb" ] || { echo "busybox-static missing: $bb" >&2; exit 77; }
 strip_btf=${VM_INITRAMFS_STRIP_BTF:-$([ -e /sys/module/kvm_pvm ] && echo 1 || echo 0)}
@@ -61,7 +66,7 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,lib/modules,usr/bin,usr/sbin}
 cp "$bb" "$root/bin/busybox"
-install -m 755 "$here/initramfs/init" "$root/init"
+install -m 755 "$init" "$root/init"
 install -m 755 "$here/initramfs/udhcpc.sh" "$root/etc/udhcpc.sh"
 for m in "${mods[@]}"; do
   f=$(find_module "$m")
