@@ -56,6 +56,10 @@ struct vid_vp {
 struct vid_partition {
         int kvm_fd, vm_fd;
         bool pvm;
+        /* KVM is kvm_amd: at a triple fault SVM's shutdown intercept resets
+         * the vCPU (its VMCB is undefined after it) before the exit, so the
+         * RIP the exit carries is the reset vector's. */
+        bool svm;
         /* KVM_GET_SUPPORTED_CPUID, asked once: every host CPUID it runs is
          * an exit to L0 on a nested host (~1 ms in all). */
         struct kvm_cpuid2 *supported_cpuid;

@@ -97,6 +97,7 @@ int vid_partition_create(const struct vid_partition_config *cfg, struct vid_part
         if (r < 0)
                 goto fail;
         p->pvm = vid_pvm_detect();
+        p->svm = access("/sys/module/kvm_amd", F_OK) == 0;
         int mmap_size = ioctl(p->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
         if (mmap_size <= 0) {
                 r = errorf(err, errlen, -EIO, "KVM_GET_VCPU_MMAP_SIZE failed");

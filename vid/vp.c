@@ -408,6 +408,7 @@ static int handle_exit(struct vid_vp *vp) {
                 return 0;
         case KVM_EXIT_SHUTDOWN:
                 record_exit(vp, &e, VID_EXIT_SHUTDOWN);
+                e.rip_lost = vp->p->svm;
                 break;
         case KVM_EXIT_INTERNAL_ERROR:
                 if (vid_pvm_fixup(vp))

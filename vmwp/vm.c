@@ -135,7 +135,11 @@ int vmwp_exit_reason(const struct vid_exit *e, unsigned vcpu, char *buf, size_t 
         }
         switch (e->kind) {
         case VID_EXIT_SHUTDOWN:
-                snprintf(buf, len, "triple fault on vCPU %u at rip 0x%llx", vcpu, rip);
+                if (e->rip_lost)
+                        snprintf(buf, len, "triple fault on vCPU %u (where: not known; KVM on AMD-V resets the vCPU "
+                                           "at a triple fault)", vcpu);
+                else
+                        snprintf(buf, len, "triple fault on vCPU %u at rip 0x%llx", vcpu, rip);
                 return VMWP_EXIT_TRIPLE_FAULT;
         case VID_EXIT_INTERNAL:
                 snprintf(buf, len, "internal error on vCPU %u at rip 0x%llx (KVM suberror %u), instruction bytes: %s%s",

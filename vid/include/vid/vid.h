@@ -342,6 +342,9 @@ struct vid_exit {
         uint32_t reason;  /* backend exit reason */
         uint32_t suberror;
         uint64_t rip;
+        /* rip (and insn) are not where the guest stopped: KVM on AMD-V
+         * resets the vCPU at a triple fault before it exits. */
+        bool rip_lost;
         uint8_t insn[16]; /* instruction bytes at rip, when readable */
         uint8_t insn_len;
         /* An emulation failure: the bytes KVM's emulator failed on, where
