@@ -1,0 +1,175 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# amdv-host.sh [options] -- COMMAND...: runs COMMAND on the emulated AMD-V
+# test host (issue #55, docs/amdv-host.md) and exits with its status.
+#
+# The host is this machine's own Debian 12 tree, booted under QEMU TCG
+# (-cpu max: AMD-V with nested paging, so Debian's kvm-amd loads and
+# /dev/kvm is hardware virtualization, not PVM) with Debian's cloud kernel
+# (tests/lib/debian-kernel.sh) and systemd as PID 1 (cgroup v2, a system
+# D-Bus). Its root is this machine's "/" shared read-only over virtiofs
+# under a tmpfs overlay, so it has every package and every build of this
+# checkout at the same paths, and nothing it writes reaches this machine
+# but the run's folder (--out), shared writable at the same path. COMMAND
+# runs there as a systemd service (amdv-run.service) with the working
+# directory this script was started in; its output goes to OUT/output.log
+# and is printed here, its exit status to OUT/rc. The host powers off
+# after it.
+#
+# Options:
+#   --out DIR        the run's folder (default: a new one under
+#                    $VM_BUILD_DIR or build/, printed); kept afterwards with
+#                    the console log (console.log) and the output
+#   --timeout S      give up after S seconds of wall time (default 1800): the
+#                    host is killed and the run fails with that message
+#   --mem MIB        the emulated host's memory (default 6144)
+#   --cpus N         its vCPUs (default 2: multi-threaded TCG, one thread each)
+#
+# Exit status: COMMAND's; 77 (skip) when the emulated host cannot be had
+# here (no QEMU, no virtiofsd, no kernel); 1 with "AMDV FAIL: ..." when the
+# host failed (QEMU exited, the boot failed, the timeout).
+set -uo pipefail
+src=$(cd "$(dirname "$0")/../.." && pwd)
+out="" timeout=1800 mem=6144 cpus=2
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--out) out=$2; shift ;;
+	--timeout) timeout=$2; shift ;;
+	--mem) mem=$2; shift ;;
+	--cpus) cpus=$2; shift ;;
+	--) shift; break ;;
+	*) echo "amdv-host: unknown option $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+[ $# -gt 0 ] || { echo "usage: amdv-host.sh [--out DIR] [--timeout S] [--mem MIB] [--cpus N] -- COMMAND..." >&2; exit 2; }
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "AMDV FAIL: $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || skip "needs root (virtiofsd shares /)"
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (qemu-system-x86)"
+virtiofsd=""
+for v in /usr/libexec/virtiofsd /usr/lib/qemu/virtiofsd; do [ -x "$v" ] && virtiofsd=$v && break; done
+[ -n "$virtiofsd" ] || skip "virtiofsd missing (qemu-system-common)"
+[ -x /lib/systemd/systemd ] || skip "systemd missing"
+kroot=$("$src/tests/lib/debian-kernel.sh") || exit $?
+vmlinuz=$(ls "$kroot"/boot/vmlinuz-* 2>/dev/null | head -1)
+[ -n "$vmlinuz" ] || skip "no kernel image in $kroot"
+moddir=$(ls -d "$kroot"/lib/modules/* "$kroot"/usr/lib/modules/* 2>/dev/null | head -1)
+kver=$(basename "$moddir")
+
+if [ -z "$out" ]; then
+	base=${VM_BUILD_DIR:-$src/build}
+	mkdir -p "$base/amdv-runs"
+	out=$(mktemp -d "$base/amdv-runs/run.XXXXXX")
+fi
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+rm -f "$out/rc" "$out/rc.tmp" "$out/output.log" "$out/console.log"
+
+# The modules the host needs, in load order (the cloud kernel builds them
+# as modules; modinfo's depends checked when this list was made).
+mods=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci fuse virtiofs overlay
+	failover net_failover virtio_net irqbypass kvm kvm-amd)
+# The guest's modprobe (udev, the tests' TAP and bridge) needs modules.dep,
+# which the package does not ship: made once next to the modules.
+if [ ! -e "$moddir/modules.dep" ]; then
+	depmod -b "$(dirname "$(dirname "$(dirname "$moddir")")")" "$kver" 2>/dev/null ||
+		depmod -b "$(dirname "$(dirname "$moddir")")" "$kver" || fail "depmod on $moddir"
+fi
+[ -e "$moddir/modules.dep" ] || fail "no modules.dep in $moddir"
+
+work=$(mktemp -d)
+qpid="" vpids=()
+cleanup() {
+	[ -n "$qpid" ] && kill "$qpid" 2>/dev/null
+	for p in "${vpids[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# initramfs: busybox, the modules, our /init.
+ir=$work/initramfs
+mkdir -p "$ir"/{bin,sbin,proc,sys,dev,lib/modules}
+cp /bin/busybox "$ir/bin/busybox" 2>/dev/null || skip "busybox-static missing"
+install -m 755 "$src/tests/amdv/init" "$ir/init"
+for m in "${mods[@]}"; do
+	f=$(find "$moddir/kernel" \( -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" \) -print -quit)
+	[ -n "$f" ] || fail "module $m not in $moddir"
+	case "$f" in
+	*.ko.xz) xz -dc "$f" >"$ir/lib/modules/$m.ko" ;;
+	*.ko.zst) zstd -qdc "$f" >"$ir/lib/modules/$m.ko" ;;
+	*) cp "$f" "$ir/lib/modules/$m.ko" ;;
+	esac
+done
+printf '%s\n' "${mods[@]}" >"$ir/modules.list"
+(cd "$ir" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$work/initrd.cpio" || fail "cpio"
+
+# The run's unit: COMMAND from the current directory, output and status
+# into the run's folder, then power off (also when COMMAND fails).
+{
+	echo "cd $(printf '%q' "$PWD") || exit 1"
+	printf '%q ' "$@"
+	echo
+} >"$out/command.sh"
+cat >"$out/amdv-run.service" <<EOF
+[Unit]
+Description=Emulated AMD-V host: the run's command
+After=basic.target dbus.socket
+[Service]
+Type=oneshot
+Environment=AMDV_HOST=1 HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+ExecStart=/bin/sh -c '/bin/bash $out/command.sh >$out/output.log 2>&1; echo \$\$? >$out/rc.tmp; mv $out/rc.tmp $out/rc'
+ExecStopPost=/bin/systemctl --no-block poweroff
+TimeoutStartSec=infinity
+StandardOutput=journal+console
+EOF
+
+# virtiofsd: "/" read-only in the guest (its overlay), the run's folder
+# writable. Each serves one folder on one socket.
+start_virtiofsd() { # tag dir
+	"$virtiofsd" --socket-path="$work/$1.sock" -o source="$2" -o cache=always -o sandbox=chroot \
+		>"$work/virtiofsd-$1.log" 2>&1 &
+	vpids+=($!)
+}
+start_virtiofsd root /
+start_virtiofsd out "$out"
+for t in root out; do
+	for _ in $(seq 100); do [ -S "$work/$t.sock" ] && break; sleep 0.05; done
+	[ -S "$work/$t.sock" ] || { cat "$work/virtiofsd-$t.log"; fail "virtiofsd ($t) did not start"; }
+done
+
+t0=$(date +%s%N)
+qemu-system-x86_64 -nodefaults -no-user-config -nographic \
+	-machine q35 -accel tcg,thread=multi,tb-size=512 -cpu max -smp "$cpus" -m "$mem" \
+	-object memory-backend-memfd,id=mem,size="${mem}M",share=on -numa node,memdev=mem \
+	-kernel "$vmlinuz" -initrd "$work/initrd.cpio" \
+	-append "console=ttyS0 rdinit=/init panic=-1 tsc=reliable amdv.out=$out amdv.kver=$kver amdv.moddir=$moddir systemd.unified_cgroup_hierarchy=1 systemd.show_status=1 systemd.log_target=kmsg" \
+	-chardev socket,id=vfs-root,path="$work/root.sock" -device vhost-user-fs-pci,chardev=vfs-root,tag=root \
+	-chardev socket,id=vfs-out,path="$work/out.sock" -device vhost-user-fs-pci,chardev=vfs-out,tag=out \
+	-netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0 \
+	-serial file:"$out/console.log" -monitor none -no-reboot &
+qpid=$!
+deadline=$(($(date +%s) + timeout))
+while kill -0 "$qpid" 2>/dev/null; do
+	if [ "$(date +%s)" -ge "$deadline" ]; then
+		kill "$qpid"
+		tail -20 "$out/console.log"
+		fail "the emulated host ran past ${timeout}s (console: $out/console.log, output: $out/output.log)"
+	fi
+	sleep 1
+done
+wait "$qpid"
+qrc=$? qpid=""
+ms=$((($(date +%s%N) - t0) / 1000000))
+secs=$((ms / 1000)).$(printf %03d $((ms % 1000)))
+[ -e "$out/output.log" ] && cat "$out/output.log"
+if [ ! -e "$out/rc" ]; then
+	tail -30 "$out/console.log"
+	grep -h "AMDV init-failed" "$out/console.log"
+	fail "the command did not finish on the emulated host (QEMU exit $qrc after ${secs}s; console: $out/console.log)"
+fi
+rc=$(cat "$out/rc")
+echo "AMDV done: rc=$rc, ${secs}s of wall time (folder $out)"
+exit "$rc"
