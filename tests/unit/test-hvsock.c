@@ -279,6 +279,23 @@ TEST(service_ids_lines_and_pipe_packets) {
         ASSERT_ERROR(hvsock_parse_pipe(p, 16, &data, &n), EBADMSG);
 }
 
+/* n bytes of a pattern (seeded by mul) written by a host thread into its
+ * socket, read by the guest from the ring into dst, and compared. */
+static void bulk_to_guest(struct fx *f, struct vmbus_sim_channel *ch, int host, uint8_t *src, uint8_t *dst,
+                          size_t n, unsigned mul) {
+        for (size_t i = 0; i < n; i++)
+                src[i] = (uint8_t)(i * mul + i / 4096);
+        struct pump wr = { .fd = host, .buf = src, .n = n, .write = true };
+        pthread_t t;
+        ASSERT_OK(-pthread_create(&t, NULL, pump_thread, &wr));
+        size_t at = 0;
+        while (at < n)
+                at += guest_recv(f, ch, dst + at, n - at);
+        ASSERT_OK(-pthread_join(t, NULL));
+        ASSERT_EQ(wr.result, 0);
+        ASSERT_MEMEQ(dst, src, n);
+}
+
 TEST(guest_connects_and_bytes_flow_both_ways) {
         struct fx f;
         fx_setup(&f);
@@ -313,17 +330,8 @@ TEST(guest_connects_and_bytes_flow_both_ways) {
          * room and are woken by the other's signal. */
         enum { BIG = 1 << 20 };
         uint8_t *src = malloc(BIG), *dst = malloc(BIG);
-        for (size_t i = 0; i < BIG; i++)
-                src[i] = (uint8_t)(i * 7 + i / 4096);
-        struct pump wr = { .fd = host, .buf = src, .n = BIG, .write = true };
+        bulk_to_guest(&f, &ch, host, src, dst, BIG, 7);
         pthread_t t;
-        ASSERT_OK(-pthread_create(&t, NULL, pump_thread, &wr));
-        size_t at = 0;
-        while (at < BIG)
-                at += guest_recv(&f, &ch, dst + at, BIG - at);
-        ASSERT_OK(-pthread_join(t, NULL));
-        ASSERT_EQ(wr.result, 0);
-        ASSERT_MEMEQ(dst, src, BIG);
         /* Linux's smallest ring (20 KiB of data): packets of half of it,
          * more than the 4 KiB pieces the host once sent. */
         ASSERT_EQ(f.largest_rx, (uint32_t)sizeof(struct vmbus_pipe_header) + 10208u);
@@ -386,17 +394,7 @@ TEST(bulk_bytes_to_the_guest_leave_in_mtu_packets) {
         ASSERT_GE(host, 0);
         enum { BIG = 1 << 20 };
         uint8_t *src = malloc(BIG), *dst = malloc(BIG);
-        for (size_t i = 0; i < BIG; i++)
-                src[i] = (uint8_t)(i * 13 + i / 4096);
-        struct pump wr = { .fd = host, .buf = src, .n = BIG, .write = true };
-        pthread_t t;
-        ASSERT_OK(-pthread_create(&t, NULL, pump_thread, &wr));
-        size_t at = 0;
-        while (at < BIG)
-                at += guest_recv(&f, &ch, dst + at, BIG - at);
-        ASSERT_OK(-pthread_join(t, NULL));
-        ASSERT_EQ(wr.result, 0);
-        ASSERT_MEMEQ(dst, src, BIG);
+        bulk_to_guest(&f, &ch, host, src, dst, BIG, 13);
         ASSERT_EQ(f.largest_rx, (uint32_t)sizeof(struct vmbus_pipe_header) + VMBUS_HVSOCK_MTU);
         free(src);
         free(dst);
