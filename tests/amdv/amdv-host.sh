@@ -120,7 +120,7 @@ After=basic.target dbus.socket
 [Service]
 Type=oneshot
 Environment=AMDV_HOST=1 HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-ExecStart=/bin/sh -c '/bin/bash $out/command.sh >$out/output.log 2>&1; echo \$\$? >$out/rc.tmp; mv $out/rc.tmp $out/rc'
+ExecStart=/bin/sh -c '/bin/bash $out/command.sh >$out/output.log 2>&1; echo \$\$? >$out/rc.tmp; /bin/bash $src/tests/amdv/keep-artifacts.sh $out ${VM_BUILD_DIR:-$PWD}; mv $out/rc.tmp $out/rc'
 ExecStopPost=/bin/systemctl --no-block poweroff
 TimeoutStartSec=infinity
 StandardOutput=journal+console
