@@ -168,7 +168,7 @@ static void uio_start_daemon(struct uio *u, const char *daemon, const char *shim
         static char uio_dir[] = DEV_DIR "/uio/uio0", chan_dir[] = DEV_DIR "/channels/9";
         static const char ring[] = DEV_DIR "/channels/9/ring";
         static char env_path[] = "PATH=/usr/bin:/bin", opt_n[] = "-n";
-        char env_sock[32], env_ram[32], env_off[48], env_pre[512];
+        char env_sock[32], env_ram[32], env_off[48], env_pre[sizeof "LD_PRELOAD=" + 512] /* shim: at most 511 bytes */;
         snprintf(env_sock, sizeof env_sock, "FCOPY_UIO_SOCK=%d", sv[1]);
         snprintf(env_ram, sizeof env_ram, "FCOPY_UIO_RAM=%d", u->ram_fd);
         snprintf(env_off, sizeof env_off, "FCOPY_UIO_RING_OFF=%llu", (unsigned long long)u->ring_pfn * 4096);
