@@ -165,9 +165,8 @@ else
     suite_result "linux" "$linux_log" "$rc"
   fi
   # The emulated AMD-V host (docs/amdv-host.md) last, alone: its TCG vCPUs
-  # beside the other stages (a load of 5-9) saw their TSCs warp between
-  # vCPU threads, and hvshim's reference-time checks failed there. On a
-  # host without /dev/kvm it is where the component tier's KVM runs.
+  # read this machine's TSC, and beside the other stages (a load of 5-9)
+  # they saw it warp between vCPU threads.
   if [ -e build/debug/CTestTestfile.cmake ]; then
     test_suite "amdv" debug "^amdv$"
   fi

@@ -145,7 +145,7 @@ qemu-system-x86_64 -nodefaults -no-user-config -nographic \
 	-machine q35 -accel tcg,thread=multi,tb-size=512 -cpu max -smp "$cpus" -m "$mem" \
 	-object memory-backend-memfd,id=mem,size="${mem}M",share=on -numa node,memdev=mem \
 	-kernel "$vmlinuz" -initrd "$work/initrd.cpio" \
-	-append "console=ttyS0 rdinit=/init panic=-1 tsc=reliable amdv.out=$out amdv.kver=$kver amdv.moddir=$moddir systemd.unified_cgroup_hierarchy=1 systemd.show_status=1 systemd.log_target=kmsg" \
+	-append "console=ttyS0 rdinit=/init panic=-1 amdv.out=$out amdv.kver=$kver amdv.moddir=$moddir systemd.unified_cgroup_hierarchy=1 systemd.show_status=1 systemd.log_target=kmsg" \
 	-chardev socket,id=vfs-root,path="$work/root.sock" -device vhost-user-fs-pci,chardev=vfs-root,tag=root \
 	-chardev socket,id=vfs-out,path="$work/out.sock" -device vhost-user-fs-pci,chardev=vfs-out,tag=out \
 	-netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0 \

@@ -26,7 +26,7 @@ check "a virtual machine, not a container" test "$(systemd-detect-virt)" = qemu
 check "the system bus answers" busctl --system status
 check "/dev/kvm" test -c /dev/kvm
 check "KVM is kvm_amd (AMD-V)" test -d /sys/module/kvm_amd
-check "nested paging on" grep -qx 1 /sys/module/kvm_amd/parameters/npt
+check "nested paging on" grep -qxE "1|Y" /sys/module/kvm_amd/parameters/npt
 check "no PVM KVM (our PVM layer stays off)" test ! -e /sys/module/kvm_pvm
 check "not a PVM guest kernel" sh -c '! grep -q pvm /proc/cmdline'
 echo "kernel: $(uname -r); CPUs: $(nproc); memory: $(awk '/MemTotal/ {print $2 / 1024 " MiB"}' /proc/meminfo)"
