@@ -460,6 +460,11 @@ void vmms_fcopy_worker_ended(struct vmms_vm *vm);
  * own, so a Ctrl-C aimed at a foreground vmms does not reach it; the
  * session's autogroup at vmms's nice. Async-signal-safe. */
 void vmms_child_detach(void);
+/* After fork(): closes the child's end of the exec-error pipe (errp, both
+ * O_CLOEXEC) and waits for the child to exec or to write the errno its
+ * exec failed with. 0 once it runs the program; else that errno (EIO if
+ * garbled), the child reaped. */
+int vmms_child_exec_result(pid_t pid, int errp[2]);
 typedef void (*vmms_reply_fn)(struct vmms_vm *vm, sd_bus_message *call, struct json_object *reply, int error);
 /* Why a request failed: the worker's "error" text, else strerror(-error)
  * (the connection reset, the request timed out). */

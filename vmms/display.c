@@ -163,14 +163,9 @@ static int spawn(struct vmms_vm *vm, char *const argv[], int out_fd, pid_t *pid,
         }
         if (p == 0)
                 exec_display(vm->d->opt.display_server, argv, out_fd >= 0 ? out_fd : log_fd, log_fd, errp[1]);
-        safe_close(errp[1]);
-        int e = 0;
-        ssize_t n = read_full(errp[0], &e, sizeof e);
-        safe_close(errp[0]);
-        if (n == (ssize_t)sizeof e) {
-                (void)waitpid(p, NULL, 0);
-                return e > 0 ? -e : -EIO;
-        }
+        int e = vmms_child_exec_result(p, errp);
+        if (e)
+                return -e;
         *pidfd = (int)syscall(SYS_pidfd_open, p, 0);
         if (*pidfd < 0) {
                 int r = -errno;

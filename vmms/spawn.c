@@ -253,6 +253,17 @@ static void autogroup_take_nice(void) {
         close(fd);
 }
 
+int vmms_child_exec_result(pid_t pid, int errp[2]) {
+        safe_close(errp[1]);
+        int e = 0;
+        ssize_t n = read_full(errp[0], &e, sizeof e);
+        safe_close(errp[0]);
+        if (n != (ssize_t)sizeof e)
+                return 0; /* closed on exec: nothing written */
+        (void)waitpid(pid, NULL, 0);
+        return e > 0 ? e : EIO;
+}
+
 void vmms_child_detach(void) {
         sigset_t none;
         sigemptyset(&none);
@@ -301,12 +312,8 @@ static int fork_worker(struct vmms_vm *vm, const char *console, int ctl_child, p
         }
         if (p == 0)
                 child_exec(vm->d->opt.worker, serial, ctl_child, log_fd, errp[1], env);
-        safe_close(errp[1]);
-        int e = 0;
-        ssize_t n = read_full(errp[0], &e, sizeof e);
-        safe_close(errp[0]);
-        if (n == (ssize_t)sizeof e) {
-                (void)waitpid(p, NULL, 0);
+        int e = vmms_child_exec_result(p, errp);
+        if (e) {
                 snprintf(err, errlen, "cannot execute the worker %s: %s", vm->d->opt.worker, strerror(e));
                 return -e;
         }
