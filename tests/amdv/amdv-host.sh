@@ -140,12 +140,20 @@ for t in root out; do
 	[ -S "$work/$t.sock" ] || { cat "$work/virtiofsd-$t.log"; fail "virtiofsd ($t) did not start"; }
 done
 
+# tsc=reliable: QEMU's TCG gives every vCPU one TSC, a single counter
+# kept monotonic under a lock (cpu_get_ticks), so the TSCs are synchronized
+# by construction; but TCG cannot offer the invariant-TSC CPUID bit
+# ("TCG doesn't support requested feature: CPUID.80000007H:EDX.invtsc"),
+# and without it a kernel on a non-Intel CPU with more than one CPU calls
+# its TSCs unsynchronized without measuring (unsynchronized_tsc() in
+# arch/x86/kernel/tsc.c). KVM would then rewrite a guest's TSC offset at
+# every vCPU load (docs/amdv-host.md, "The TSC").
 t0=$(date +%s%N)
 qemu-system-x86_64 -nodefaults -no-user-config -nographic \
 	-machine q35 -accel tcg,thread=multi,tb-size=512 -cpu max -smp "$cpus" -m "$mem" \
 	-object memory-backend-memfd,id=mem,size="${mem}M",share=on -numa node,memdev=mem \
 	-kernel "$vmlinuz" -initrd "$work/initrd.cpio" \
-	-append "console=ttyS0 rdinit=/init panic=-1 amdv.out=$out amdv.kver=$kver amdv.moddir=$moddir systemd.unified_cgroup_hierarchy=1 systemd.show_status=1 systemd.log_target=kmsg" \
+	-append "console=ttyS0 rdinit=/init panic=-1 tsc=reliable amdv.out=$out amdv.kver=$kver amdv.moddir=$moddir systemd.unified_cgroup_hierarchy=1 systemd.show_status=1 systemd.log_target=kmsg" \
 	-chardev socket,id=vfs-root,path="$work/root.sock" -device vhost-user-fs-pci,chardev=vfs-root,tag=root \
 	-chardev socket,id=vfs-out,path="$work/out.sock" -device vhost-user-fs-pci,chardev=vfs-out,tag=out \
 	-netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0 \

@@ -29,6 +29,8 @@ check "KVM is kvm_amd (AMD-V)" test -d /sys/module/kvm_amd
 check "nested paging on" grep -qxE "1|Y" /sys/module/kvm_amd/parameters/npt
 check "no PVM KVM (our PVM layer stays off)" test ! -e /sys/module/kvm_pvm
 check "not a PVM guest kernel" sh -c '! grep -q pvm /proc/cmdline'
+check "the TSC is the clocksource" grep -qx tsc /sys/devices/system/clocksource/clocksource0/current_clocksource
+check "the TSC was never marked unstable" sh -c '! dmesg | grep -q "Marking TSC unstable"'
 echo "kernel: $(uname -r); CPUs: $(nproc); memory: $(awk '/MemTotal/ {print $2 / 1024 " MiB"}' /proc/meminfo)"
 [ "$failed" = 0 ] || exit 1
 # vid_partition_is_pvm() false: the PVM instruction test's counters must
