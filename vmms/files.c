@@ -146,6 +146,10 @@ static int resolve_error(int e, const struct vmms_path_place *pl, const struct v
         case EPERM:
                 snprintf(err, errlen, "permission denied for uid %u", (unsigned)c->uid);
                 return -EACCES;
+        case ENOSYS: /* vmms's host, not the caller: the caller learns why */
+                snprintf(err, errlen, "vmms cannot open files safely here: openat2() is refused (Linux 5.6 or "
+                                      "later is needed, and no seccomp filter such as systemd's RestrictSUIDSGID=)");
+                return -ENOSYS;
         default:
                 snprintf(err, errlen, "%s", strerror(e));
                 return -e;
