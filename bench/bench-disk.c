@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* The storvsp disk backend on its own (docs/storvsp.md "Performance"):
- * 4 KiB random read and write IOPS at queue depth 1 and 32, and 128 KiB
+/* The disk library (disk/, storvsp's backend) on its own
+ * (docs/storvsp.md "Performance"): 4 KiB random read and write IOPS at queue depth 1 and 32, and 128 KiB
  * sequential read bandwidth at depth 8, on a raw image file with O_DIRECT.
  * Buffers come from one registered region, as guest RAM would.
  * Baseline, in the same run, on the same image with the same block size,
@@ -26,7 +26,7 @@
 
 #include "bench.h"
 #include "common/macro.h"
-#include "storvsp/disk.h"
+#include "disk/disk.h"
 
 struct workload {
         const char *name;

@@ -28,7 +28,7 @@
 
 #include "bench.h"
 #include "common/macro.h"
-#include "storvsp/disk.h"
+#include "disk/disk.h"
 #include "vhdx/vhdx.h"
 
 #define STEP ((1u << 20) + 4096u)

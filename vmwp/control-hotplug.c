@@ -18,7 +18,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
-#include "storvsp/disk.h"
+#include "disk/disk.h"
 #include "vmwp/control.h"
 
 static const struct {

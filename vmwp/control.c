@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "common/macro.h"
+#include "disk/disk.h"
 #include "hv/ic.h"
-#include "storvsp/disk.h"
 #include "vmwp/control.h"
 #include "vmwp/vm.h"
 

@@ -33,7 +33,7 @@
 #include "common/migcommit.h"
 #include "common/migstream.h"
 #include "common/vmstate.h"
-#include "storvsp/disk.h"
+#include "disk/disk.h"
 #include "vid/state.h"
 #include "vid/vid.h"
 #include "vm-internal.h"

@@ -8,7 +8,7 @@
  *   IDE disks     PCI bus 0 via conf1 (0xCF8-0xCFF; 0xCF9 stays the ACPI
  *                 reset register), PIIX3 host/ISA/IDE functions, the IDE
  *                 controller (0x1F0/0x3F6 IRQ 14, 0x170/0x376 IRQ 15, BMIDE
- *                 at 0xC000) on storvsp's disk backend
+ *                 at 0xC000) on the disk library (disk/)
  *
  * Everything runs in the worker: register accesses on the vCPU thread that
  * made them, disk I/O, the RTC timer and the keyboard socket on one

@@ -15,7 +15,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
-#include "storvsp/disk.h"
+#include "disk/disk.h"
 #include "storvsp/provider.h"
 #include "vm-internal.h"
 #include "vmbus/server.h"

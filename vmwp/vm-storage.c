@@ -11,7 +11,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
-#include "storvsp/disk.h"
+#include "disk/disk.h"
 #include "storvsp/provider.h"
 #include "vid/vid.h"
 #include "vm-internal.h"

@@ -12,7 +12,7 @@
 #include <sys/uio.h>
 
 #include "common/test.h"
-#include "storvsp/disk.h"
+#include "disk/disk.h"
 
 #define IMAGE_SIZE (8u << 20)
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Copying a disk while it is written (vsp/storvsp/disk-copy.c, a
+/* Copying a disk while it is written (disk/src/copy.c, a
  * shared-nothing migration's source and destination): the chunks a write,
  * write-zeroes, write-same or discard touched are marked once it completed
  * and only while tracking is on; taking the marks clears them; the
@@ -13,7 +13,7 @@
 #include <sys/uio.h>
 
 #include "common/test.h"
-#include "storvsp/disk.h"
+#include "disk/disk.h"
 #include "vhdx/vhdx.h"
 
 #define SIZE (16u << 20)

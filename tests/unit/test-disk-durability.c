@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 
 #include "common/test.h"
-#include "storvsp/disk.h"
+#include "disk/disk.h"
 
 #define BLOCK 4096u
 #define N_BLOCKS 2048u

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Merging a running VHDX disk into its parent (vsp/storvsp/disk-merge.c):
+/* Merging a running VHDX disk into its parent (disk/src/merge.c):
  * a disk on a differencing child keeps taking writes between the passes;
  * after the finish it runs on the parent, which reads as the child did
  * (its own data, the child's, the writes made during the merge, zeros the
@@ -15,7 +15,7 @@
 #include <sys/uio.h>
 
 #include "common/test.h"
-#include "storvsp/disk.h"
+#include "disk/disk.h"
 #include "vhdx/vhdx.h"
 
 #define SIZE (32u << 20)

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* The disk backend on VHDX images (vsp/storvsp/disk-vhdx.c): requests
+/* The disk backend on VHDX images (disk/src/vhdx.c): requests
  * through the BAT over io_uring, zeros where nothing was written, a
  * differencing chain opened by locator path and by handed-over fds,
  * write-zeroes/write-same/discard, FUA and flush making metadata durable
@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 
 #include "common/test.h"
+#include "disk/disk.h"
 #include "tests/lib/crash-sectors.h"
-#include "storvsp/disk.h"
 #include "vhdx/vhdx.h"
 
 static char dir[] = "/var/tmp/test-disk-vhdx-XXXXXX";

@@ -24,8 +24,8 @@
 
 #include "common/log.h"
 #include "common/test.h"
+#include "disk/disk.h"
 #include "scsi/scsi.h"
-#include "storvsp/disk.h"
 
 static char dir[256];
 

@@ -137,7 +137,7 @@
  *   and the path policy, holds flock(LOCK_SH) on it (no VM may write a
  *   parent while a chain uses it) and has checked its linkage. At most
  *   PROTO_MAX_PARENT_FDS in all. The worker hands them to the disk backend
- *   (storvsp/disk.h, disk_options.parent_fds), which then opens no path.
+ *   (disk/disk.h, disk_options.parent_fds), which then opens no path.
  *
  * Disks and NICs of a running VM (issue #23, docs/vmwp.md "Disks and NICs
  * of a running VM"; every fd sent is the worker's: taken or closed, also

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The IDE controller's disk I/O on the service thread: one io_uring
- * (storvsp's disk queue) for both channels, at most one request per
+ * (the disk library's queue) for both channels, at most one request per
  * channel in flight. */
 #pragma once
 

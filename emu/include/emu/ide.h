@@ -2,9 +2,10 @@
 /* ide: an emulated IDE controller, two channels of two devices each, on
  * the legacy ports (primary 0x1F0-0x1F7 + 0x3F6, IRQ 14; secondary
  * 0x170-0x177 + 0x376, IRQ 15), with bus-master DMA through a PIIX3-style
- * BMIDE register block (docs/emulated-devices.md). Disks are storvsp's
- * backends (storvsp/disk.h): one image can be attached here or to a
- * synthetic SCSI controller, with the same durability.
+ * BMIDE register block (docs/emulated-devices.md). Disks are the disk
+ * library's (disk/disk.h), storvsp's backend too: one image can be
+ * attached here or to a synthetic SCSI controller, with the same
+ * durability.
  *
  * Threads: the register callbacks run on vCPU threads; the disk I/O runs
  * on one service thread (emu/service.h) that owns the io_uring. A vCPU
@@ -20,9 +21,9 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "disk/disk.h"
 #include "emu/ata.h"
 #include "emu/bmdma.h"
-#include "storvsp/disk.h"
 
 struct ide_controller;
 struct vid_partition;

@@ -27,9 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "disk/disk.h"
 #include "hv/storvsc.h"
 #include "scsi/scsi.h"
-#include "storvsp/disk.h"
 
 struct storvsp_controller;
 struct storvsp_channel;

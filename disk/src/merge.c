@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* Merging a running VHDX disk into its parent (storvsp/disk.h,
+/* Merging a running VHDX disk into its parent (disk/disk.h,
  * docs/checkpoints.md "Merging while the VM runs"): the passes of a live
- * migration's disk copy (disk-copy.c's write tracking), with vhdx's
+ * migration's disk copy (copy.c's write tracking), with vhdx's
  * incremental merge, and at the end the disk moved onto the parent. */
 #include <errno.h>
 #include <stdio.h>

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Private state of the disk backend (disk.c, disk-queue.c, disk-ops.c). */
+/* Private state of the disk library (disk.c, queue.c, ops.c, vhdx.c, copy.c, merge.c). */
 #pragma once
 
 #include <liburing.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "storvsp/disk.h"
+#include "disk/disk.h"
 #include "vhdx/vhdx.h"
 
 struct disk {
@@ -24,7 +24,7 @@ struct disk {
         struct vhdx *parents[DISK_MAX_PARENTS]; /* its chain, nearest first */
         int parent_fds[DISK_MAX_PARENTS];
         unsigned n_parents;
-        /* Write tracking (disk-copy.c): one bit per DISK_TRACK_CHUNK, set
+        /* Write tracking (copy.c): one bit per DISK_TRACK_CHUNK, set
          * atomically by the queue threads while tracking is on. */
         uint64_t *track;
         bool tracking;
@@ -49,7 +49,7 @@ struct disk_op {
         int fixed_index;         /* fixed buffer index, or -1 */
         int file_index;          /* registered file slot, or -1 */
         int final_res;
-        /* VHDX: the extent in flight (disk-vhdx.c) */
+        /* VHDX: the extent in flight (vhdx.c) */
         uint64_t seg_file_off;
         uint64_t seg_len, seg_done;
         int seg_fd;
@@ -83,13 +83,13 @@ struct disk_queue {
         struct disk_queue_stats stats;
 };
 
-/* disk-ops.c: starts (or continues) an op; returns 0 when an SQE was
+/* ops.c: starts (or continues) an op; returns 0 when an SQE was
  * queued, 1 when the op is finished (op->final_res set). */
 int disk_op_start(struct disk_queue *q, struct disk_op *op);
 int disk_op_advance(struct disk_queue *q, struct disk_op *op, int res);
 void disk_op_release(struct disk_op *op);
 
-/* disk-queue.c helpers used by disk-ops.c */
+/* queue.c helpers used by ops.c */
 struct io_uring_sqe *disk_queue_sqe(struct disk_queue *q, struct disk_op *op);
 int disk_queue_fixed_index(const struct disk_queue *q, const void *base, size_t len);
 
@@ -99,13 +99,13 @@ void disk_note(struct disk *d, const char *msg);
 /* O_DIRECT on or off: 0 or -errno. */
 int disk_set_direct(int fd, bool on);
 
-/* disk-ops.c */
+/* ops.c */
 void disk_iov_copy(void *dst, const struct iovec *iov, unsigned n, size_t len, bool to_iov);
 
-/* disk-copy.c: marks what a finished request may have changed (tracking on). */
+/* copy.c: marks what a finished request may have changed (tracking on). */
 void disk_track_op(const struct disk_op *op);
 
-/* disk-vhdx.c: the VHDX image and its chain (d->fd is open and locked) */
+/* vhdx.c: the VHDX image and its chain (d->fd is open and locked) */
 int disk_vhdx_open(struct disk *d, const struct disk_options *o);
 void disk_vhdx_close(struct disk *d);
 int disk_vhdx_rw_start(struct disk_queue *q, struct disk_op *op);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* disk: the storage backend of storvsp. A disk is a raw image file or a
- * block device; a disk queue is one io_uring, owned by one thread (one per
- * VMBus channel), that runs requests on any number of disks.
+/* disk: the storage backend of storvsp and of the emulated IDE controller
+ * (emu/), below both (docs/ARCHITECTURE.md). A disk is a raw image file, a
+ * VHDX image or a block device; a disk queue is one io_uring, owned by one
+ * thread (one per VMBus channel), that runs requests on any number of
+ * disks.
  *
  * - O_DIRECT whenever the file system allows it (probed at open; otherwise
  *   buffered, with disk_info.note saying why);
@@ -15,8 +17,9 @@
  *   io_uring_submit() for all of them, disk_queue_reap() takes completions
  *   in batches; registered files always, fixed buffers for memory the owner
  *   registers (guest RAM) when a request is one contiguous buffer in it.
- * Errors come back as negative errno per request; scsi_complete_io() turns
- * them into sense data. */
+ * Errors come back as negative errno per request; the users turn them into
+ * their protocol's errors (storvsp: sense data, scsi_complete_io(); IDE: an
+ * ATA error). */
 #pragma once
 
 #include <stdbool.h>

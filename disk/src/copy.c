@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Copying a disk while the guest writes it (storvsp/disk.h): write
+/* Copying a disk while the guest writes it (disk/disk.h): write
  * tracking for the chunks a request changed, and synchronous reads and
  * writes of the guest-visible content for a migration's source (reading,
  * beside the guest's queues) and destination (writing, before the VM
@@ -63,7 +63,7 @@ void disk_track_op(const struct disk_op *op) {
         case DISK_WRITE_SAME:
                 mark(d, op->req.offset, op->req.len);
                 break;
-        case DISK_DISCARD: /* ranges: only when the discard did something (disk-ops.c copies them then) */
+        case DISK_DISCARD: /* ranges: only when the discard did something (ops.c copies them then) */
                 for (unsigned i = 0; op->ranges && i < op->req.n_ranges; i++)
                         mark(d, op->ranges[i].offset, op->ranges[i].len);
                 break;
