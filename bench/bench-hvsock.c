@@ -32,7 +32,7 @@
 #include "hv/tlfs.h"
 #include "hvsock/hvsock.h"
 #include "vmbus/server.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 
 #define CHUNK 4000u /* what Linux's hv_sock sends per packet is at most 4088 */
 

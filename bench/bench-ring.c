@@ -25,10 +25,10 @@
 
 #include "bench.h"
 #include "common/macro.h"
-#include "vmbus/echo.h"
+#include "vmbustest/echo.h"
 #include "vmbus/server.h"
 #include "vid/vid.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 
 #define RING_PAGES 64u /* per direction: 252 KiB of data */
 #define WINDOW_MAX 256u /* packets in flight, at most half a ring (so neither side blocks on a full ring) */

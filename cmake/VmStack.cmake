@@ -74,6 +74,9 @@ set(VM_ALLOWED_emu vid common scsi disk)
 set(VM_ALLOWED_vmwpcore storvsp netvsp icvsp hvsock dmvsp inputvsp videovsp emu disk vmbus hvshim vid common vhdx)
 set(VM_ALLOWED_vmmscore common vhdx)
 set(VM_ALLOWED_vsc "")
+# Test support (tests/lib/): linked by tests, fuzz targets and benchmarks
+# only; no product library above lists it.
+set(VM_ALLOWED_vmbustest vmbus common)
 
 function(vm_check_layering)
   get_property(libs GLOBAL PROPERTY VM_LIBRARIES)

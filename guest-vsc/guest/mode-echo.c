@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* vsc.mode=echo: a channel end to end against the VMBus server's echo
- * provider (vsp/vmbus/include/vmbus/echo.h): open it, check that packets
+/* vsc.mode=echo: a channel end to end against the echo test provider
+ * (tests/lib/vmbustest, vmbustest/echo.h): open it, check that packets
  * come back intact, and measure the signalling paths docs/guest-vsc.md
  * compares:
  *   echo=cpl0-interrupt  CPL0, inbound interrupts on, wait in hlt for SINT2

@@ -17,7 +17,7 @@
 #include "test-emu-harness.h"
 #include "tests/guests/tinyguest.h"
 #include "vmbus/server.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 
 TINY_GUEST(emu_ide_elf);
 

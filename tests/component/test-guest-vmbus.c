@@ -9,7 +9,8 @@
  * tree. */
 #include "common/test.h"
 
-#if __has_include("hvshim/hvshim.h") && __has_include("vmbus/server.h") && __has_include("vmbus/echo.h")
+#if __has_include("hvshim/hvshim.h") && __has_include("vmbus/server.h") && \
+        __has_include("vmbustest/echo.h")
 #include <poll.h>
 #include <pthread.h>
 #include <time.h>
@@ -17,9 +18,9 @@
 #include "common/proto.h"
 #include "hvshim/hvshim.h"
 #include "tests/component/test-guest-host.h"
-#include "vmbus/echo.h"
 #include "vmbus/host.h"
 #include "vmbus/server.h"
+#include "vmbustest/echo.h"
 
 struct vmbus_rig {
         struct hvshim *hv;

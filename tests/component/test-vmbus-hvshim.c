@@ -12,9 +12,9 @@
 #include "hv/tlfs.h"
 #include "tests/component/test-hvshim-harness.h"
 #include "tests/guests/test-vmbus-guest.h"
-#include "vmbus/echo.h"
 #include "vmbus/server.h"
-#include "vmbus/sim.h"
+#include "vmbustest/echo.h"
+#include "vmbustest/sim.h"
 
 TINY_GUEST(test_vmbus_guest);
 

@@ -8,9 +8,9 @@
 #include "common/macro.h"
 #include "common/test.h"
 #include "vid/vid.h"
-#include "vmbus/echo.h"
 #include "vmbus/server.h"
-#include "vmbus/sim.h"
+#include "vmbustest/echo.h"
+#include "vmbustest/sim.h"
 
 #define RAM_BYTES (64ull << 20)
 

@@ -17,8 +17,8 @@
 #include "storvsp/provider.h"
 #include "tests/fuzz/fuzz-check.h"
 #include "tests/lib/vmstate-roundtrip.h"
-#include "vmbus/echo.h"
 #include "vmbus/state.h"
+#include "vmbustest/echo.h"
 
 typedef int (*decode_fn)(const struct vmstate_section *s, void *out, char *err, size_t errlen);
 

@@ -15,7 +15,7 @@
 #include "common/macro.h"
 #include "hv/tlfs.h"
 #include "vmbus/server.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 
 #define RAM_PAGES 512u
 #define MAX_REFS 8u

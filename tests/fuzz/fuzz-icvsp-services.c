@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The integration services (vsp/ic) against a hostile guest: a script of
  * guest answers and host requests run against a real icvsp on the
- * simulated VMBus (vmbus/sim.h), its thread and all. The guest answers
+ * simulated VMBus (vmbustest/sim.h), its thread and all. The guest answers
  * whatever the host asked last with any status, a wrong transaction id or
  * message type, a body cut short, grown or overwritten; sends packets of
  * its own; closes and reopens channels. The host meanwhile asks for
@@ -35,7 +35,7 @@
 #include "hv/vmbus.h"
 #include "icvsp/icvsp.h"
 #include "vmbus/server.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 #include "vsp/ic/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

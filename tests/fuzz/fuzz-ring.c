@@ -15,7 +15,7 @@
 
 #include "common/macro.h"
 #include "vmbus/ring.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 
 #define HDR_BYTES 25u
 

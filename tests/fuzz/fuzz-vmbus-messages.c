@@ -14,7 +14,7 @@
 #include "common/macro.h"
 #include "hv/tlfs.h"
 #include "vmbus/server.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 
 #define RAM_PAGES 256u
 #define MAX_DEVS 8u

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The VMBus server's saved-state sections (vmbus/state.h "VBSV", "VBCH",
- * "VBGP") and the echo provider's ("VBEC", vmbus/echo.h): a state file is
+ * "VBGP") and the echo provider's ("VBEC", vmbustest/echo.h): a state file is
  * indexed and each section goes through its pure decoder, as
  * vmbus_server_restore does before it applies anything; the input is also
  * taken as each section's payload (random bytes rarely get past the file's
@@ -14,9 +14,9 @@
 #include "common/macro.h"
 #include "tests/fuzz/fuzz-check.h"
 #include "tests/lib/vmstate-roundtrip.h"
-#include "vmbus/echo.h"
 #include "vmbus/provider.h"
 #include "vmbus/state.h"
+#include "vmbustest/echo.h"
 
 static int decode_server(const struct vmstate_section *s, void *out, char *err, size_t errlen) {
         return vmbus_server_state_decode(s, out, err, errlen);

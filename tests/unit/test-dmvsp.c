@@ -21,7 +21,7 @@
 #include "hv/vmbus.h"
 #include "tests/lib/vmstate-file.h"
 #include "vmbus/server.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 
 #define RAM_BYTES (64u << 20)
 #define RAM_PAGES (RAM_BYTES / 4096u)

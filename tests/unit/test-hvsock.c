@@ -17,7 +17,7 @@
 #include "hv/tlfs.h"
 #include "hvsock/hvsock.h"
 #include "vmbus/server.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 
 #define REFUSED_PORT 99u
 #define RING_PAGES 6u

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Shared by tests/unit/test-icvsp*.c: a VMBus server over the simulated
- * guest (vmbus/sim.h) with an icvsp on it, and the guest's side of the IC
+ * guest (vmbustest/sim.h) with an icvsp on it, and the guest's side of the IC
  * protocol done by hand the way hv_utils does it (§8.1, §8.2): read the
  * host's request, rewrite the same buffer as the answer, send it back with
  * the host's trans_id. */
@@ -13,7 +13,7 @@
 #include "hv/vmbus.h"
 #include "icvsp/icvsp.h"
 #include "vmbus/server.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 
 struct owner {
         pthread_mutex_t lock;

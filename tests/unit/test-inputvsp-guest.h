@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The simulated guest of the inputvsp tests (test-inputvsp.c,
- * test-inputvsp-state.c): a VMBus server over vmbus/sim.h with an
+ * test-inputvsp-state.c): a VMBus server over vmbustest/sim.h with an
  * inputvsp, and the guest side of both drivers as Linux 6.1 has them.
  * Keyboard (hyperv-keyboard.c): PROTOCOL_REQUEST with completion
  * requested, a 10 s wait for the response, keystrokes fed to serio as
@@ -23,7 +23,7 @@
 #include "hv/vmbus.h"
 #include "inputvsp/inputvsp.h"
 #include "vmbus/server.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 
 #define RAM_BYTES (16u << 20)
 /* VMBUS_RING_SIZE(36 KiB): 9 pages, the header one included. */

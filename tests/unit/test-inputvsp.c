@@ -18,7 +18,7 @@
 #include "hv/vmbus.h"
 #include "inputvsp/inputvsp.h"
 #include "vmbus/server.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 
 #include "tests/unit/test-inputvsp-guest.h"
 

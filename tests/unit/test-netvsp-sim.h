@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* netvsp as a VMBus provider against the simulated guest (vmbus/sim.h) and
+/* netvsp as a VMBus provider against the simulated guest (vmbustest/sim.h) and
  * a real TAP in a private network namespace: the guest half is played the
  * way Linux 6.1 netvsc plays it (§7.3-§7.6) with the sim's ring code, guest
  * RAM is the sim's memfd (GPA = offset). Header-only, for the glue tests. */
@@ -20,7 +20,7 @@
 #include "netvsp/provider.h"
 #include "tests/unit/test-netvsp-frames.h"
 #include "vmbus/server.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 
 #define NS_RAM (64u << 20)
 #define NS_RING_PAGES 16u

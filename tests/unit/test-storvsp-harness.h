@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Shared by tests/unit/test-storvsp-vmbus.c and test-storvsp-quiesce.c:
- * storvsp on a VMBus server over the simulated guest (vmbus/sim.h), and the
+ * storvsp on a VMBus server over the simulated guest (vmbustest/sim.h), and the
  * guest's side of storvsc done by hand the way Linux does it (fact sheet
  * §6): OPENCHANNEL with storvsc's properties, the init handshake, EXECUTE_SRB
  * as GPA-direct packets (one range) or inband, and its completions. */
@@ -16,7 +16,7 @@
 #include "hv/vmbus.h"
 #include "storvsp/provider.h"
 #include "vmbus/server.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 
 #define STH_WAIT_MS 5000
 #define STH_RING_PAGES 32 /* 128 KiB per ring, like storvsc (§6.1) */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* storvsp as a VMBus provider, driven through real rings by the simulated
- * guest of vmbus/sim.h doing what Linux storvsc does (fact sheet §6): the
+ * guest of vmbustest/sim.h doing what Linux storvsc does (fact sheet §6): the
  * handshake, discovery, zero-copy I/O through GPA-direct packets, a batch
  * served from one doorbell and answered with one guest signal, sub-channels
  * on request, hot add with ENUMERATE_BUS, two controllers in one VM,

@@ -18,7 +18,7 @@
 #include "tests/lib/vmstate-file.h"
 #include "videovsp/videovsp.h"
 #include "vmbus/server.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 
 #define VRAM_GPA 0xe0000000ull
 

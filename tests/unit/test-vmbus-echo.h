@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Shared by tests/unit/test-vmbus-quiesce.c and test-vmbus-state.c: the
- * guest's side of the echo provider (vmbus/echo.h) on a simulated channel,
+ * guest's side of the echo provider (vmbustest/echo.h) on a simulated channel,
  * a numbered packet written and its echoes read back in order. */
 #pragma once
 
@@ -9,7 +9,7 @@
 
 #include "common/test.h"
 #include "hv/vmbus.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 
 #define ECHO_PAYLOAD 200u
 

@@ -8,7 +8,7 @@
 #include "common/test.h"
 #include "hv/tlfs.h"
 #include "vmbus/server.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 
 static int nop_open(struct vmbus_channel *ch, const struct vmbus_open_request *req) {
         return 0;

@@ -11,9 +11,9 @@
 #include "common/macro.h"
 #include "common/test.h"
 #include "hv/tlfs.h"
-#include "vmbus/echo.h"
+#include "vmbustest/echo.h"
 #include "vmbus/server.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 #include "tests/lib/vmstate-file.h"
 #include "test-vmbus-echo.h"
 

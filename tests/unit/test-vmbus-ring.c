@@ -9,7 +9,7 @@
 #include "common/macro.h"
 #include "common/test.h"
 #include "vmbus/ring.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 
 struct fx {
         struct vmbus_sim *sim;

@@ -9,7 +9,7 @@
 #include "common/test.h"
 #include "hv/tlfs.h"
 #include "vmbus/server.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 
 /* A provider that records what the server does to it. */
 struct rec {

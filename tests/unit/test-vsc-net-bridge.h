@@ -14,7 +14,7 @@
 
 #include "common/test.h"
 #include "hv/tlfs.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 #include "vsc/vsc.h"
 
 struct bridge {

@@ -3,8 +3,9 @@
  *
  * Production (vmwp) uses vmbus_host_hv_new(), which implements these with
  * hvshim (SynIC messages and events) and vid (guest memory). Tests, fuzzers
- * and provider unit tests use the simulated guest in vmbus/sim.h. Nothing in
- * the server touches guest memory or the SynIC any other way. */
+ * and provider unit tests use the simulated guest in vmbustest/sim.h (the
+ * tests' own library, tests/lib/vmbustest). Nothing in the server touches
+ * guest memory or the SynIC any other way. */
 #pragma once
 
 #include <stdatomic.h>

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "hv/tlfs.h"
-#include "vmbus/sim.h"
+#include "vmbustest/sim.h"
 
 #define SIM_MAX_VPS 64u
 #define SIM_MAX_HANDLERS 8u

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* The echo provider (vmbus/echo.h): a VMBUS_DRIVE_THREAD provider in under
+/* The echo provider (vmbustest/echo.h): a VMBUS_DRIVE_THREAD provider in under
  * 150 lines. It shows the batch pattern every provider should use: one
  * recv batch and one send batch per process() call, so write_index and
  * read_index are published once and the guest is signalled at most once
@@ -11,7 +11,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
-#include "vmbus/echo.h"
+#include "vmbustest/echo.h"
 
 #define ECHO_BATCH 64u /* packets per process() call, so close never waits long */
 
