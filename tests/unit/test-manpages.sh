@@ -4,7 +4,7 @@
 # build time, are what packaging/man/mkman.sh makes from the built programs
 # now, name every command and every option their --help texts name and no
 # other; vmstack.json(5), written by hand, documents every key that
-# common/src/config.c accepts and no other. All three format without a
+# common/src/config-parse.c accepts and no other. All three format without a
 # warning from man (lintian's check).
 set -uo pipefail
 src=${VM_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -54,7 +54,7 @@ sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$man_dir/vmms.8" | options >"$T/page-opts"
 same_set "vmms(8) options (<: vmms --help, >: the page)" "$T/help-opts" "$T/page-opts"
 [ "$(wc -l <"$T/page-opts")" -ge 30 ] || bad "vmms(8) names only $(wc -l <"$T/page-opts") options"
 
-# vmstack.json(5): the keys each parse function of config.c allows (its
+# vmstack.json(5): the keys each parse function of config-parse.c allows (its
 # "keys[] = { ... }"), named as the page names them: "disks[].path".
 awk '
         /^static int parse_[a-z_]*\(/ { fn = $3; sub(/\(.*/, "", fn) }
@@ -67,7 +67,7 @@ awk '
                 }
                 if ($0 ~ /NULL *\};/)
                         collect = 0
-        }' "$src/common/src/config.c" >"$T/fn-keys"
+        }' "$src/common/src/config-parse.c" >"$T/fn-keys"
 : >"$T/keys"
 while read -r fn key; do
         case $fn in
@@ -80,14 +80,14 @@ while read -r fn key; do
         parse_hvsock_service) prefix="hvsock.services[]." ;;
         parse_dm) prefix=dynamic_memory. ;;
         parse_display) prefix=display. ;;
-        *) bad "common/src/config.c: $fn's keys: add the object to this test and to vmstack.json(5)"; continue ;;
+        *) bad "common/src/config-parse.c: $fn's keys: add the object to this test and to vmstack.json(5)"; continue ;;
         esac
         echo "$prefix$key" >>"$T/keys"
 done <"$T/fn-keys"
-[ "$(wc -l <"$T/keys")" -ge 60 ] || bad "found only $(wc -l <"$T/keys") keys in common/src/config.c"
+[ "$(wc -l <"$T/keys")" -ge 60 ] || bad "found only $(wc -l <"$T/keys") keys in common/src/config-parse.c"
 page5=$src/packaging/man/vmstack.json.5
 sed -n '/^\.SH FIELDS/,/^\.SH /p' "$page5" | awk 'prev == ".TP" && /^\.B / { print $2 } { prev = $0 }' >"$T/page-keys"
-same_set "vmstack.json(5) fields (<: common/src/config.c, >: the page)" "$T/keys" "$T/page-keys"
+same_set "vmstack.json(5) fields (<: common/src/config-parse.c, >: the page)" "$T/keys" "$T/page-keys"
 
 # man's own check, as lintian runs it (groff warnings on stderr).
 if command -v man >/dev/null; then
