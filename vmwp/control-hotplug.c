@@ -18,15 +18,18 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/proto.h"
 #include "disk/disk.h"
 #include "vmwp/control.h"
 
+/* The hot-plug ops' rows in the protocol's table (common/proto.h). */
 static const struct {
-        const char *name;
+        enum proto_op proto;
         enum vmwp_hotplug_op op;
 } ops[] = {
-        { "disk-attach", VMWP_DISK_ATTACH }, { "disk-detach", VMWP_DISK_DETACH }, { "disk-resize", VMWP_DISK_RESIZE },
-        { "nic-attach", VMWP_NIC_ATTACH },   { "nic-detach", VMWP_NIC_DETACH },
+        { PROTO_OP_DISK_ATTACH, VMWP_DISK_ATTACH }, { PROTO_OP_DISK_DETACH, VMWP_DISK_DETACH },
+        { PROTO_OP_DISK_RESIZE, VMWP_DISK_RESIZE }, { PROTO_OP_NIC_ATTACH, VMWP_NIC_ATTACH },
+        { PROTO_OP_NIC_DETACH, VMWP_NIC_DETACH },
 };
 
 enum vmwp_hotplug_op vmwp_control_hotplug_op(struct json_object *req) {
@@ -34,8 +37,9 @@ enum vmwp_hotplug_op vmwp_control_hotplug_op(struct json_object *req) {
         if (!json_object_is_type(req, json_type_object) || !json_object_object_get_ex(req, "op", &op) ||
             !json_object_is_type(op, json_type_string))
                 return VMWP_HOTPLUG_NONE;
+        enum proto_op p = proto_op_lookup(json_object_get_string(op));
         for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
-                if (strcmp(json_object_get_string(op), ops[i].name) == 0)
+                if (ops[i].proto == p)
                         return ops[i].op;
         return VMWP_HOTPLUG_NONE;
 }
@@ -43,7 +47,7 @@ enum vmwp_hotplug_op vmwp_control_hotplug_op(struct json_object *req) {
 const char *vmwp_hotplug_op_name(enum vmwp_hotplug_op op) {
         for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
                 if (ops[i].op == op)
-                        return ops[i].name;
+                        return proto_ops[ops[i].proto].name;
         return "?";
 }
 

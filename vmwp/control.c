@@ -8,17 +8,11 @@
 #include <string.h>
 
 #include "common/macro.h"
+#include "common/proto.h"
 #include "disk/disk.h"
 #include "hv/ic.h"
 #include "vmwp/control.h"
 #include "vmwp/vm.h"
-
-struct json_object *vmwp_control_event(const char *name) {
-        struct json_object *o = json_object_new_object();
-        if (o)
-                json_object_object_add(o, "event", json_object_new_string(name));
-        return o;
-}
 
 static struct json_object *reply_new(struct json_object *id, bool ok) {
         struct json_object *o = json_object_new_object();
@@ -43,10 +37,14 @@ static struct json_object *reply_result(struct json_object *id, int r) {
         return r < 0 ? reply_error(id, -r, strerror(-r)) : reply_new(id, true);
 }
 
+struct json_object *vmwp_control_reply(const struct vmwp_request *r, int rc, const char *err) {
+        return rc < 0 ? reply_error(r->id, -rc, err) : reply_new(r->id, true);
+}
+
 /* {"op":"kvp-get"[,"key":s]}: the guest's and the host's items, or one
  * value of the guest's ("value"). */
-static struct json_object *kvp_get(const struct vmwp_control_ops *ops, void *opaque, struct json_object *req,
-                                   struct json_object *id) {
+static struct json_object *kvp_get(const struct vmwp_control_ops *ops, void *opaque, struct vmwp_request *rq) {
+        struct json_object *req = rq->req, *id = rq->id;
         struct json_object *key = NULL, *items = NULL, *v = NULL;
         if (json_object_object_get_ex(req, "key", &key) && !json_object_is_type(key, json_type_string))
                 return reply_error(id, EINVAL, "\"key\" must be a string");
@@ -70,8 +68,8 @@ static struct json_object *kvp_get(const struct vmwp_control_ops *ops, void *opa
 }
 
 /* {"op":"kvp-set","key":s,"value":s} or {"op":"kvp-set","key":s,"delete":true} */
-static struct json_object *kvp_set(const struct vmwp_control_ops *ops, void *opaque, struct json_object *req,
-                                   struct json_object *id) {
+static struct json_object *kvp_set(const struct vmwp_control_ops *ops, void *opaque, struct vmwp_request *rq) {
+        struct json_object *req = rq->req, *id = rq->id;
         struct json_object *key = NULL, *value = NULL, *del = NULL;
         if (!json_object_object_get_ex(req, "key", &key) || !json_object_is_type(key, json_type_string))
                 return reply_error(id, EINVAL, "\"key\" missing or not a string");
@@ -102,8 +100,8 @@ static struct json_object *kvp_set(const struct vmwp_control_ops *ops, void *opa
 
 /* {"op":"vss","operation":"freeze"|"thaw"|"hot-backup"}: answered once
  * the request is sent; the guest's answer follows as a "vss" event. */
-static struct json_object *vss(const struct vmwp_control_ops *ops, void *opaque, struct json_object *req,
-                               struct json_object *id) {
+static struct json_object *vss(const struct vmwp_control_ops *ops, void *opaque, struct vmwp_request *rq) {
+        struct json_object *req = rq->req, *id = rq->id;
         static const struct {
                 const char *name;
                 uint8_t op;
@@ -130,8 +128,8 @@ static struct json_object *vss(const struct vmwp_control_ops *ops, void *opaque,
 /* {"op":"memory"[,"target_bytes":n]}: Dynamic Memory's state, after
  * moving the target when one is given. */
 #define MEMORY_TARGET_MAX (1ull << 50)
-static struct json_object *memory(const struct vmwp_control_ops *ops, void *opaque, struct json_object *req,
-                                  struct json_object *id) {
+static struct json_object *memory(const struct vmwp_control_ops *ops, void *opaque, struct vmwp_request *rq) {
+        struct json_object *req = rq->req, *id = rq->id;
         struct json_object *t = NULL;
         bool set = json_object_object_get_ex(req, "target_bytes", &t);
         int64_t target = set && json_object_is_type(t, json_type_int) ? json_object_get_int64(t) : -1;
@@ -148,94 +146,199 @@ static struct json_object *memory(const struct vmwp_control_ops *ops, void *opaq
         return rep;
 }
 
-struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void *opaque, struct json_object *req,
-                                        const char **state_event) {
-        *state_event = NULL;
-        struct json_object *id = NULL, *op = NULL;
-        if (!json_object_is_type(req, json_type_object))
-                return reply_error(NULL, EINVAL, "request must be a JSON object");
-        if (json_object_object_get_ex(req, "id", &id) && !json_object_is_type(id, json_type_int))
-                return reply_error(NULL, EINVAL, "\"id\" must be an integer");
-        if (!json_object_object_get_ex(req, "op", &op) || !json_object_is_type(op, json_type_string))
-                return reply_error(id, EINVAL, "\"op\" missing or not a string");
-        const char *o = json_object_get_string(op);
+/* ---- the ops the VM answers in a line or two ---- */
 
-        if (strcmp(o, "pause") == 0) {
-                int r = ops->pause(opaque);
-                if (r >= 0)
-                        *state_event = "paused";
-                return r < 0 ? reply_error(id, -r, vmwp_pause_strerror(r)) : reply_new(id, true);
-        }
-        if (strcmp(o, "resume") == 0) {
-                int r = ops->resume(opaque);
-                if (r >= 0)
-                        *state_event = "running";
-                return reply_result(id, r);
-        }
-        if (strcmp(o, "stop") == 0) {
-                ops->stop(opaque);
-                return reply_new(id, true);
-        }
-        if (strcmp(o, "power-button") == 0) {
-                ops->power_button(opaque);
-                return reply_new(id, true);
-        }
-        if (strcmp(o, "nmi") == 0) {
-                int r = ops->nmi ? ops->nmi(opaque) : -ENOTSUP;
-                if (r < 0)
-                        return reply_result(id, r);
-                if (r == 0)
-                        return reply_error(id, EAGAIN, "no virtual processor could take the NMI");
-                struct json_object *rep = reply_new(id, true);
-                if (rep)
-                        json_object_object_add(rep, "vcpus", json_object_new_int(r));
-                return rep;
-        }
-        if (strcmp(o, "status") == 0 || strcmp(o, "stats") == 0) {
-                struct json_object *rep = reply_new(id, true);
-                if (!rep)
-                        return NULL;
-                if (o[4] == 'u') {
-                        json_object_object_add(rep, "state",
-                                               json_object_new_string(ops->is_paused(opaque) ? "paused" : "running"));
-                        ops->status(opaque, rep);
-                } else if (ops->stats(opaque, rep) < 0) {
-                        json_object_put(rep);
-                        return reply_error(id, EIO, "collecting statistics failed");
-                }
-                return rep;
-        }
-        if (strcmp(o, "shutdown") == 0) {
-                struct json_object *rb = NULL;
-                if (json_object_object_get_ex(req, "reboot", &rb) && !json_object_is_type(rb, json_type_boolean))
-                        return reply_error(id, EINVAL, "\"reboot\" must be true or false");
-                int r = ops->shutdown ? ops->shutdown(opaque, rb && json_object_get_boolean(rb)) : -ENOTSUP;
-                if (r == -ENOTCONN)
-                        return reply_error(id, ENOTCONN, "the guest has not started its shutdown service");
-                return reply_result(id, r);
-        }
-        if (strcmp(o, "vss") == 0)
-                return vss(ops, opaque, req, id);
-        if (strcmp(o, "memory") == 0)
-                return memory(ops, opaque, req, id);
-        if (strcmp(o, "kvp-get") == 0)
-                return kvp_get(ops, opaque, req, id);
-        if (strcmp(o, "kvp-set") == 0)
-                return kvp_set(ops, opaque, req, id);
-        if (strcmp(o, "console-status") == 0) {
-                struct json_object *rep = reply_new(id, true);
-                int r = !rep ? -ENOMEM : ops->console_status ? ops->console_status(opaque, rep) : -ENOTSUP;
-                if (r < 0) {
-                        json_object_put(rep);
-                        return r == -ENOMEM ? NULL : reply_error(id, -r, "the console is not a socket");
-                }
-                return rep;
-        }
-        if (strcmp(o, "config") == 0)
-                return reply_error(id, EBUSY, "the VM is already configured");
-        return reply_error(id, EOPNOTSUPP, "unknown op");
+static struct json_object *pause_(const struct vmwp_control_ops *ops, void *opaque, struct vmwp_request *rq) {
+        int r = ops->pause(opaque);
+        if (r >= 0)
+                rq->state_event = "paused";
+        return r < 0 ? reply_error(rq->id, -r, vmwp_pause_strerror(r)) : reply_new(rq->id, true);
 }
 
+static struct json_object *resume(const struct vmwp_control_ops *ops, void *opaque, struct vmwp_request *rq) {
+        int r = ops->resume(opaque);
+        if (r >= 0)
+                rq->state_event = "running";
+        return reply_result(rq->id, r);
+}
+
+static struct json_object *stop(const struct vmwp_control_ops *ops, void *opaque, struct vmwp_request *rq) {
+        ops->stop(opaque);
+        return reply_new(rq->id, true);
+}
+
+static struct json_object *power_button(const struct vmwp_control_ops *ops, void *opaque, struct vmwp_request *rq) {
+        ops->power_button(opaque);
+        return reply_new(rq->id, true);
+}
+
+static struct json_object *nmi(const struct vmwp_control_ops *ops, void *opaque, struct vmwp_request *rq) {
+        int r = ops->nmi ? ops->nmi(opaque) : -ENOTSUP;
+        if (r < 0)
+                return reply_result(rq->id, r);
+        if (r == 0)
+                return reply_error(rq->id, EAGAIN, "no virtual processor could take the NMI");
+        struct json_object *rep = reply_new(rq->id, true);
+        if (rep)
+                json_object_object_add(rep, "vcpus", json_object_new_int(r));
+        return rep;
+}
+
+static struct json_object *status(const struct vmwp_control_ops *ops, void *opaque, struct vmwp_request *rq) {
+        struct json_object *rep = reply_new(rq->id, true);
+        if (!rep)
+                return NULL;
+        json_object_object_add(rep, "state", json_object_new_string(ops->is_paused(opaque) ? "paused" : "running"));
+        ops->status(opaque, rep);
+        return rep;
+}
+
+static struct json_object *stats(const struct vmwp_control_ops *ops, void *opaque, struct vmwp_request *rq) {
+        struct json_object *rep = reply_new(rq->id, true);
+        if (rep && ops->stats(opaque, rep) < 0) {
+                json_object_put(rep);
+                return reply_error(rq->id, EIO, "collecting statistics failed");
+        }
+        return rep;
+}
+
+static struct json_object *shutdown(const struct vmwp_control_ops *ops, void *opaque, struct vmwp_request *rq) {
+        struct json_object *rb = NULL;
+        if (json_object_object_get_ex(rq->req, "reboot", &rb) && !json_object_is_type(rb, json_type_boolean))
+                return reply_error(rq->id, EINVAL, "\"reboot\" must be true or false");
+        int r = ops->shutdown ? ops->shutdown(opaque, rb && json_object_get_boolean(rb)) : -ENOTSUP;
+        if (r == -ENOTCONN)
+                return reply_error(rq->id, ENOTCONN, "the guest has not started its shutdown service");
+        return reply_result(rq->id, r);
+}
+
+static struct json_object *console_status(const struct vmwp_control_ops *ops, void *opaque, struct vmwp_request *rq) {
+        struct json_object *rep = reply_new(rq->id, true);
+        int r = !rep ? -ENOMEM : ops->console_status ? ops->console_status(opaque, rep) : -ENOTSUP;
+        if (r < 0) {
+                json_object_put(rep);
+                return r == -ENOMEM ? NULL : reply_error(rq->id, -r, "the console is not a socket");
+        }
+        return rep;
+}
+
+/* Closes the fds a request left to its handler, for one that takes none of them. */
+static void drop_fds(struct vmwp_request *rq) {
+        rq->fd = safe_close(rq->fd);
+        for (size_t i = 0; i < rq->n_fds; i++)
+                safe_close(rq->fds[i]);
+        rq->n_fds = 0;
+}
+
+/* A running worker got its configuration at start. */
+static struct json_object *config(const struct vmwp_control_ops *ops, void *opaque, struct vmwp_request *rq) {
+        drop_fds(rq);
+        return reply_error(rq->id, EBUSY, "the VM is already configured");
+}
+
+/* ---- the one table: op -> handler ---- */
+
+typedef struct json_object *handler_fn(const struct vmwp_control_ops *ops, void *opaque, struct vmwp_request *rq);
+
+/* The VM's own ops (struct vmwp_control_ops's vmwp_op_fn members). */
+#define VM_OP(f) \
+        static struct json_object *vm_##f(const struct vmwp_control_ops *ops, void *opaque, struct vmwp_request *rq) { \
+                if (ops->f) \
+                        return ops->f(opaque, rq); \
+                drop_fds(rq); \
+                return reply_error(rq->id, EOPNOTSUPP, "unknown op"); \
+        }
+VM_OP(save)
+VM_OP(migrate_send)
+VM_OP(dirty_check)
+VM_OP(disk_merge)
+VM_OP(disk_push)
+VM_OP(fcopy)
+VM_OP(fcopy_cancel)
+VM_OP(hvsock_connected)
+VM_OP(hotplug)
+VM_OP(reattach_listen)
+#undef VM_OP
+
+static const struct op_row {
+        handler_fn *fn;
+        bool lax_id; /* a non-integer "id" is left out of the reply, not refused */
+} rows[PROTO_OP_N] = {
+        [PROTO_OP_CONFIG] = { config },
+        [PROTO_OP_PAUSE] = { pause_ },
+        [PROTO_OP_RESUME] = { resume },
+        [PROTO_OP_STOP] = { stop },
+        [PROTO_OP_POWER_BUTTON] = { power_button },
+        [PROTO_OP_NMI] = { nmi },
+        [PROTO_OP_STATUS] = { status },
+        [PROTO_OP_STATS] = { stats },
+        [PROTO_OP_SHUTDOWN] = { shutdown },
+        [PROTO_OP_VSS] = { vss },
+        [PROTO_OP_MEMORY] = { memory },
+        [PROTO_OP_KVP_GET] = { kvp_get },
+        [PROTO_OP_KVP_SET] = { kvp_set },
+        [PROTO_OP_CONSOLE_STATUS] = { console_status },
+        [PROTO_OP_SAVE] = { vm_save, true },
+        [PROTO_OP_MIGRATE_SEND] = { vm_migrate_send, true },
+        [PROTO_OP_DIRTY_CHECK] = { vm_dirty_check, true },
+        [PROTO_OP_DISK_MERGE] = { vm_disk_merge, true },
+        [PROTO_OP_DISK_PUSH] = { vm_disk_push, true },
+        [PROTO_OP_FCOPY] = { vm_fcopy, true },
+        [PROTO_OP_FCOPY_CANCEL] = { vm_fcopy_cancel, true },
+        [PROTO_OP_HVSOCK_CONNECTED] = { vm_hvsock_connected, true },
+        [PROTO_OP_DISK_ATTACH] = { vm_hotplug, true },
+        [PROTO_OP_DISK_DETACH] = { vm_hotplug, true },
+        [PROTO_OP_DISK_RESIZE] = { vm_hotplug, true },
+        [PROTO_OP_NIC_ATTACH] = { vm_hotplug, true },
+        [PROTO_OP_NIC_DETACH] = { vm_hotplug, true },
+        [PROTO_OP_REATTACH_LISTEN] = { vm_reattach_listen, true },
+};
+
+/* The fds the op's row in proto_ops keeps go into rq, the others are closed. */
+static void take_fds(struct vmwp_request *rq, enum proto_fds how, int *fds, size_t n) {
+        size_t kept = 0;
+        if (how == PROTO_FDS_ALL) {
+                rq->fds = fds;
+                rq->n_fds = n;
+                return;
+        }
+        if ((how == PROTO_FDS_ONE && n == 1) || (how == PROTO_FDS_FIRST && n > 0)) {
+                rq->fd = fds[0];
+                kept = 1;
+        }
+        for (size_t i = kept; i < n; i++)
+                safe_close(fds[i]);
+}
+
+struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void *opaque, struct json_object *req,
+                                        int *fds, size_t n_fds, const char **state_event) {
+        *state_event = NULL;
+        struct json_object *id = NULL, *op = NULL;
+        enum proto_op o = PROTO_OP_UNKNOWN;
+        bool is_object = json_object_is_type(req, json_type_object);
+        bool has_op = is_object && json_object_object_get_ex(req, "op", &op) && json_object_is_type(op, json_type_string);
+        if (has_op)
+                o = proto_op_lookup(json_object_get_string(op));
+        struct vmwp_request rq = { .req = req, .fd = -1 };
+        take_fds(&rq, rows[o].fn ? proto_ops[o].fds : PROTO_FDS_NONE, fds, n_fds);
+        if (!is_object)
+                return reply_error(NULL, EINVAL, "request must be a JSON object");
+        if (json_object_object_get_ex(req, "id", &id) && !json_object_is_type(id, json_type_int)) {
+                if (!rows[o].lax_id) {
+                        drop_fds(&rq);
+                        return reply_error(NULL, EINVAL, "\"id\" must be an integer");
+                }
+                id = NULL;
+        }
+        rq.id = id;
+        if (!has_op)
+                return reply_error(id, EINVAL, "\"op\" missing or not a string");
+        if (!rows[o].fn)
+                return reply_error(id, EOPNOTSUPP, "unknown op");
+        struct json_object *rep = rows[o].fn(ops, opaque, &rq);
+        *state_event = rq.state_event;
+        return rep;
+}
 int vmwp_control_parse_config(struct json_object *msg, struct vm_config *cfg, char *err, size_t errlen) {
         struct json_object *op, *c;
         if (!json_object_object_get_ex(msg, "op", &op) || !json_object_is_type(op, json_type_string) ||

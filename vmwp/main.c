@@ -146,7 +146,7 @@ static int parse_args(int argc, char **argv, struct args *a) {
 static int fail(int control_fd, const char *name, int status, const char *reason) {
         fprintf(stderr, "vmwp: %s: %s\n", name, reason);
         if (control_fd >= 0) {
-                struct json_object *ev = vmwp_control_event("exit");
+                struct json_object *ev = proto_event_new(PROTO_EV_EXIT);
                 if (ev) {
                         json_object_object_add(ev, "status", json_object_new_int(status));
                         json_object_object_add(ev, "reason", json_object_new_string(reason));

@@ -151,24 +151,17 @@ static int op_stats(void *o, struct json_object *into) {
         return vmwp_vm_stats(((struct run_ctx *)o)->vm, into);
 }
 
-static const struct vmwp_control_ops control_ops = {
-        .pause = op_pause, .resume = op_resume, .is_paused = op_is_paused, .stop = op_stop,
-        .power_button = op_power_button, .nmi = op_nmi, .shutdown = op_shutdown, .kvp_get = op_kvp_get, .kvp_set = op_kvp_set,
-        .status = op_status, .stats = op_stats, .console_status = op_console_status, .vss = op_vss,
-        .memory = op_memory,
-};
-
 /* The state events a guest can change at will, each sent with the state
  * as it is when it goes: a held change goes out with the latest. */
 static void send_display(struct run_ctx *c) {
-        struct json_object *ev = vmwp_control_event("display");
+        struct json_object *ev = proto_event_new(PROTO_EV_DISPLAY);
         if (ev && vmwp_vm_display_status(c->vm, ev) < 0)
                 ev = (json_object_put(ev), NULL);
         send_msg(c, ev);
 }
 
 static void send_memory(struct run_ctx *c) {
-        struct json_object *ev = vmwp_control_event("memory");
+        struct json_object *ev = proto_event_new(PROTO_EV_MEMORY);
         if (ev && vmwp_vm_memory(c->vm, false, 0, ev) < 0)
                 ev = (json_object_put(ev), NULL);
         send_msg(c, ev);
@@ -177,7 +170,7 @@ static void send_memory(struct run_ctx *c) {
 static void send_heartbeat(struct run_ctx *c) {
         struct vmwp_guest_events g;
         vmwp_vm_peek_guest_events(c->vm, &g);
-        struct json_object *ev = vmwp_control_event("heartbeat");
+        struct json_object *ev = proto_event_new(PROTO_EV_HEARTBEAT);
         if (ev) {
                 json_object_object_add(ev, "status", json_object_new_string(icvsp_heartbeat_state_to_string(g.heartbeat)));
                 json_object_object_add(ev, "last_us", json_object_new_int64((int64_t)to_wall_us(g.last_beat_us)));
@@ -201,7 +194,7 @@ static int on_guest_event(struct dw_source *s, int fd, uint32_t revents, void *u
         if (g.heartbeat_changed)
                 vmwp_gev_changed(&c->gev, VMWP_GEV_HEARTBEAT);
         if (g.shutdown_answered) {
-                struct json_object *ev = vmwp_control_event("guest-shutdown");
+                struct json_object *ev = proto_event_new(PROTO_EV_GUEST_SHUTDOWN);
                 if (ev)
                         json_object_object_add(ev, "ok", json_object_new_boolean(g.shutdown_accepted));
                 send_msg(c, ev);
@@ -209,7 +202,7 @@ static int on_guest_event(struct dw_source *s, int fd, uint32_t revents, void *u
         if (g.vss_answered) {
                 static const char *const ops[] = { [VSS_OP_HOT_BACKUP] = "hot-backup", [VSS_OP_FREEZE] = "freeze",
                                                    [VSS_OP_THAW] = "thaw" };
-                struct json_object *ev = vmwp_control_event("vss");
+                struct json_object *ev = proto_event_new(PROTO_EV_VSS);
                 if (ev) {
                         const char *op = g.vss_op < ARRAY_SIZE(ops) && ops[g.vss_op] ? ops[g.vss_op] : "other";
                         json_object_object_add(ev, "operation", json_object_new_string(op));
@@ -219,7 +212,7 @@ static int on_guest_event(struct dw_source *s, int fd, uint32_t revents, void *u
                 send_msg(c, ev);
         }
         if (g.fcopy_progressed && !g.fcopy_finished) {
-                struct json_object *ev = vmwp_control_event("fcopy-progress");
+                struct json_object *ev = proto_event_new(PROTO_EV_FCOPY_PROGRESS);
                 if (ev)
                         json_object_object_add(ev, "bytes", json_object_new_int64((int64_t)g.fcopy_bytes));
                 send_msg(c, ev);
@@ -238,7 +231,7 @@ static int on_guest_event(struct dw_source *s, int fd, uint32_t revents, void *u
                 for (size_t i = 0; i < ARRAY_SIZE(refusals); i++)
                         if (g.fcopy_r && g.fcopy_status == refusals[i].status)
                                 why = refusals[i].why;
-                struct json_object *ev = vmwp_control_event("fcopy");
+                struct json_object *ev = proto_event_new(PROTO_EV_FCOPY);
                 if (ev) {
                         json_object_object_add(ev, "ok", json_object_new_boolean(g.fcopy_r == 0));
                         json_object_object_add(ev, "errno", json_object_new_int(-g.fcopy_r));
@@ -257,7 +250,7 @@ static int on_guest_event(struct dw_source *s, int fd, uint32_t revents, void *u
                         (void)vmwp_vm_hvsock_connected(c->vm, token, -ECONNREFUSED);
                         continue;
                 }
-                struct json_object *ev = vmwp_control_event("hvsock-connect");
+                struct json_object *ev = proto_event_new(PROTO_EV_HVSOCK_CONNECT);
                 if (ev) {
                         json_object_object_add(ev, "port", json_object_new_int64(port));
                         json_object_object_add(ev, "token", json_object_new_int64((int64_t)token));
@@ -270,7 +263,7 @@ static int on_guest_event(struct dw_source *s, int fd, uint32_t revents, void *u
                 vmwp_gev_changed(&c->gev, VMWP_GEV_MEMORY);
         struct json_object *items;
         if (g.kvp_changed && vmwp_vm_kvp_items(c->vm, true, &items) >= 0) {
-                struct json_object *ev = vmwp_control_event("kvp");
+                struct json_object *ev = proto_event_new(PROTO_EV_KVP);
                 if (ev)
                         json_object_object_add(ev, "items", items);
                 else
@@ -297,7 +290,7 @@ static int on_control(struct dw_source *s, int fd, uint32_t revents, void *userd
 /* {"op":"save"} with the state file's fd (docs/vm-state.md): progress
  * events while it writes, then the reply; the VM stays paused. */
 static void save_progress(void *opaque, uint64_t done, uint64_t total) {
-        struct json_object *ev = vmwp_control_event("save-progress");
+        struct json_object *ev = proto_event_new(PROTO_EV_SAVE_PROGRESS);
         if (ev) {
                 json_object_object_add(ev, "done", json_object_new_int64((int64_t)MIN(done, (uint64_t)INT64_MAX)));
                 json_object_object_add(ev, "total", json_object_new_int64((int64_t)MIN(total, (uint64_t)INT64_MAX)));
@@ -305,23 +298,7 @@ static void save_progress(void *opaque, uint64_t done, uint64_t total) {
         send_msg(opaque, ev);
 }
 
-/* The reply to a long op (save, migrate-send, dirty-check): its id (when
- * an integer), ok, and on failure errno and the sentence; NULL on ENOMEM. */
-static struct json_object *op_reply(struct json_object *req, int r, const char *err) {
-        struct json_object *id = NULL, *rep = json_object_new_object();
-        if (!rep)
-                return NULL;
-        if (json_object_object_get_ex(req, "id", &id) && json_object_is_type(id, json_type_int))
-                json_object_object_add(rep, "id", json_object_get(id));
-        json_object_object_add(rep, "ok", json_object_new_boolean(r >= 0));
-        if (r < 0) {
-                json_object_object_add(rep, "errno", json_object_new_int(-r));
-                json_object_object_add(rep, "error", json_object_new_string(err));
-        }
-        return rep;
-}
-
-static struct json_object *op_save(struct run_ctx *c, struct json_object *req, int fd) {
+static struct json_object *op_save(struct run_ctx *c, const struct vmwp_request *rq, int fd) {
         char err[512] = "";
         uint64_t t0 = vmwp_now_ns();
         /* hv_sock connections are host sockets: they end here (the guest
@@ -331,7 +308,7 @@ static struct json_object *op_save(struct run_ctx *c, struct json_object *req, i
                            : vmwp_vm_save(c->vm, fd, save_progress, c, err, sizeof err);
         if (r < 0)
                 fprintf(stderr, "vmwp: %s: save: %s\n", c->vm->cfg.name, err);
-        struct json_object *rep = op_reply(req, r < 0 ? (int)r : 0, err);
+        struct json_object *rep = vmwp_control_reply(rq, r < 0 ? (int)r : 0, err);
         if (rep && r >= 0) {
                 json_object_object_add(rep, "bytes", json_object_new_int64(r));
                 json_object_object_add(rep, "ms", json_object_new_double((double)(vmwp_now_ns() - t0) / 1e6));
@@ -339,12 +316,12 @@ static struct json_object *op_save(struct run_ctx *c, struct json_object *req, i
         return rep;
 }
 
-static bool is_op(struct json_object *req, const char *name);
-
 /* {"op":"hvsock-connected","token":n} with the host socket's fd, or with
  * "errno":e and none: vmms's answer to an "hvsock-connect" event. */
-static struct json_object *op_hvsock_connected(struct run_ctx *c, struct json_object *req, int fd) {
-        struct json_object *v;
+static struct json_object *op_hvsock_connected(void *o, struct vmwp_request *rq) {
+        struct run_ctx *c = o;
+        struct json_object *v, *req = rq->req;
+        int fd = rq->fd;
         int64_t token = json_object_object_get_ex(req, "token", &v) && json_object_is_type(v, json_type_int)
                                 ? json_object_get_int64(v)
                                 : -1;
@@ -353,18 +330,20 @@ static struct json_object *op_hvsock_connected(struct run_ctx *c, struct json_ob
                         : 0;
         if (token < 0 || (fd < 0 && e <= 0) || (fd >= 0 && e)) {
                 safe_close(fd);
-                return op_reply(req, -EINVAL, "hvsock-connected needs \"token\" and the socket's fd or \"errno\"");
+                return vmwp_control_reply(rq, -EINVAL, "hvsock-connected needs \"token\" and the socket's fd or \"errno\"");
         }
         int r = vmwp_vm_hvsock_connected(c->vm, (uint64_t)token, fd >= 0 ? fd : -e);
-        return op_reply(req, r == -ENOENT ? 0 : r, r < 0 && r != -ENOENT ? strerror(-r) : "");
+        return vmwp_control_reply(rq, r == -ENOENT ? 0 : r, r < 0 && r != -ENOENT ? strerror(-r) : "");
 }
 
 /* {"op":"fcopy","dir":s,"name":s,"size":n,"overwrite":b,"create_path":b}
  * with the source's fd (taken): answered once the copy started; the
  * guest's progress and answer follow as "fcopy-progress" and "fcopy"
  * events (on_guest_event). */
-static struct json_object *op_fcopy(struct run_ctx *c, struct json_object *req, int fd) {
-        struct json_object *v;
+static struct json_object *op_fcopy(void *o, struct vmwp_request *rq) {
+        struct run_ctx *c = o;
+        struct json_object *v, *req = rq->req;
+        int fd = rq->fd;
         char err[200] = "";
         const char *dir = json_object_object_get_ex(req, "dir", &v) && json_object_is_type(v, json_type_string)
                                   ? json_object_get_string(v)
@@ -389,13 +368,13 @@ static struct json_object *op_fcopy(struct run_ctx *c, struct json_object *req, 
                          : r == -EINVAL   ? "the guest path: an absolute directory and a file name of 259 bytes at most"
                                           : strerror(-r));
         }
-        return op_reply(req, r, err);
+        return vmwp_control_reply(rq, r, err);
 }
 
 /* {"op":"fcopy-cancel"}: the copy in progress ends with CANCEL_FCOPY. */
-static struct json_object *op_fcopy_cancel(struct run_ctx *c, struct json_object *req) {
-        int r = vmwp_vm_fcopy_cancel(c->vm);
-        return op_reply(req, r,
+static struct json_object *op_fcopy_cancel(void *o, struct vmwp_request *rq) {
+        int r = vmwp_vm_fcopy_cancel(((struct run_ctx *)o)->vm);
+        return vmwp_control_reply(rq, r,
                         r == -ENOENT     ? "no file copy is in progress"
                         : r == -EALREADY ? "the file copy is ending already"
                         : r == -ENOTSUP  ? "the VM has no file-copy integration service"
@@ -406,7 +385,11 @@ static struct json_object *op_fcopy_cancel(struct run_ctx *c, struct json_object
 /* {"op":"disk-push","disks":[i,...]} with one fd per disk: a checkpoint's
  * children become the disks' images (vmwp_vm_disk_push; the VM paused by
  * a save before). Takes the fds. */
-static struct json_object *op_disk_push(struct run_ctx *c, struct json_object *req, int *fds, size_t n) {
+static struct json_object *op_disk_push(void *o, struct vmwp_request *rq) {
+        struct run_ctx *c = o;
+        struct json_object *req = rq->req;
+        int *fds = rq->fds;
+        size_t n = rq->n_fds;
         char err[700] = "";
         uint32_t disks[VM_DISKS_MAX];
         struct json_object *a;
@@ -428,7 +411,7 @@ static struct json_object *op_disk_push(struct run_ctx *c, struct json_object *r
                         safe_close(fds[i]);
         if (r < 0)
                 fprintf(stderr, "vmwp: %s: disk-push: %s\n", c->vm->cfg.name, err);
-        return op_reply(req, r, err);
+        return vmwp_control_reply(rq, r, err);
 }
 
 /* {"op":"disk-merge","disk":i} with the parent's image open writable: the
@@ -436,7 +419,7 @@ static struct json_object *op_disk_push(struct run_ctx *c, struct json_object *r
  * on the parent (vmwp_vm_disk_merge); merge-progress events after each
  * pass, then the reply. */
 static void merge_progress(void *opaque, uint32_t pass, uint64_t bytes, uint64_t dirty) {
-        struct json_object *ev = vmwp_control_event("merge-progress");
+        struct json_object *ev = proto_event_new(PROTO_EV_MERGE_PROGRESS);
         if (ev) {
                 json_object_object_add(ev, "pass", json_object_new_int64(pass));
                 json_object_object_add(ev, "bytes", json_object_new_int64((int64_t)MIN(bytes, INT64_MAX)));
@@ -445,7 +428,11 @@ static void merge_progress(void *opaque, uint32_t pass, uint64_t bytes, uint64_t
         send_msg(opaque, ev);
 }
 
-static struct json_object *op_disk_merge(struct run_ctx *c, struct json_object *req, int *fds, size_t n) {
+static struct json_object *op_disk_merge(void *o, struct vmwp_request *rq) {
+        struct run_ctx *c = o;
+        struct json_object *req = rq->req;
+        int *fds = rq->fds;
+        size_t n = rq->n_fds;
         char err[700] = "";
         struct json_object *v;
         struct vmwp_merge_result res = { 0 };
@@ -462,7 +449,7 @@ static struct json_object *op_disk_merge(struct run_ctx *c, struct json_object *
         }
         if (r < 0)
                 fprintf(stderr, "vmwp: %s: disk-merge: %s\n", c->vm->cfg.name, err);
-        struct json_object *rep = op_reply(req, r, err);
+        struct json_object *rep = vmwp_control_reply(rq, r, err);
         if (rep && r >= 0) {
                 json_object_object_add(rep, "passes", json_object_new_int64(res.passes));
                 json_object_object_add(rep, "bytes", json_object_new_int64((int64_t)MIN(res.bytes, INT64_MAX)));
@@ -475,8 +462,9 @@ static struct json_object *op_disk_merge(struct run_ctx *c, struct json_object *
 
 /* {"op":"dirty-check"[,"rounds":n][,"round_ms":n]}: the pre-copy check
  * (vmwp_vm_dirty_check), a test aid; vmms never sends it. */
-static struct json_object *op_dirty_check(struct run_ctx *c, struct json_object *req) {
-        struct json_object *v;
+static struct json_object *op_dirty_check(void *o, struct vmwp_request *rq) {
+        struct run_ctx *c = o;
+        struct json_object *v, *req = rq->req;
         int64_t rounds = 5, round_ms = 50;
         char err[512] = "";
         int r = 0;
@@ -489,7 +477,7 @@ static struct json_object *op_dirty_check(struct run_ctx *c, struct json_object 
                 r = errorf(err, sizeof err, -EINVAL, "\"rounds\" (1-1000) and \"round_ms\" (1-10000) must be integers");
         else
                 r = vmwp_vm_dirty_check(c->vm, (unsigned)rounds, (unsigned)round_ms, &res, err, sizeof err);
-        struct json_object *rep = op_reply(req, r, err);
+        struct json_object *rep = vmwp_control_reply(rq, r, err);
         if (!rep || r < 0)
                 return rep;
         json_object_object_add(rep, "ram_pages", json_object_new_int64((int64_t)res.ram_pages));
@@ -512,7 +500,7 @@ static struct json_object *op_dirty_check(struct run_ctx *c, struct json_object 
  * then the reply; on success the VM stays paused (it runs on the
  * destination), on failure it runs here as before. */
 static void migrate_progress(void *opaque, const struct vmwp_migrate_progress *p) {
-        struct json_object *ev = vmwp_control_event("migrate-progress");
+        struct json_object *ev = proto_event_new(PROTO_EV_MIGRATE_PROGRESS);
         if (ev) {
                 json_object_object_add(ev, "pass", json_object_new_int64(p->pass));
                 json_object_object_add(ev, "bytes", json_object_new_int64((int64_t)MIN(p->bytes_sent, INT64_MAX)));
@@ -532,19 +520,19 @@ static void migrate_progress(void *opaque, const struct vmwp_migrate_progress *p
         send_msg(opaque, ev);
 }
 
-static struct json_object *op_migrate(struct run_ctx *c, struct json_object *req, int fd) {
+static struct json_object *op_migrate(struct run_ctx *c, const struct vmwp_request *rq, int fd) {
         char err[1024] = "";
         struct vmwp_migrate_options o;
         struct vmwp_migrate_result res = { 0 };
         int r = fd < 0 ? errorf(err, sizeof err, -EINVAL, "migrate-send needs the destination's socket")
-                       : vmwp_migrate_options_parse(req, &o, err, sizeof err);
+                       : vmwp_migrate_options_parse(rq->req, &o, err, sizeof err);
         if (r >= 0) {
                 (void)vmwp_vm_hvsock_suspend(c->vm); /* as for a save */
                 r = vmwp_vm_migrate_send(c->vm, fd, &o, migrate_progress, c, &res, err, sizeof err);
                 if (r < 0 && !res.committed && !vmwp_vm_is_paused(c->vm))
                         vmwp_vm_hvsock_resume(c->vm); /* it stays here, running */
         }
-        struct json_object *rep = op_reply(req, r, err);
+        struct json_object *rep = vmwp_control_reply(rq, r, err);
         if (!rep)
                 return NULL;
         if (r >= 0) {
@@ -586,11 +574,49 @@ static struct json_object *op_migrate(struct run_ctx *c, struct json_object *req
         return rep;
 }
 
-static bool is_op(struct json_object *req, const char *name) {
-        struct json_object *op;
-        return json_object_object_get_ex(req, "op", &op) && json_object_is_type(op, json_type_string) &&
-               strcmp(json_object_get_string(op), name) == 0;
+/* save and migrate-send: refused while a file copy into the guest or a
+ * post-copy migration's pages are on their way (the reason, else NULL);
+ * each keeps its fd only for the call. */
+static const char *save_busy(struct run_ctx *c) {
+        return vmwp_vm_fcopy_busy(c->vm)       ? "a file copy into the guest is in progress"
+               : vmwp_vm_postcopy_busy(c->vm) ? "its memory is still arriving from a post-copy migration"
+                                              : NULL;
 }
+
+static struct json_object *op_save_request(void *o, struct vmwp_request *rq) {
+        const char *busy = save_busy(o);
+        struct json_object *rep = busy ? vmwp_control_reply(rq, -EBUSY, busy) : op_save(o, rq, rq->fd);
+        safe_close(rq->fd);
+        return rep;
+}
+
+static struct json_object *op_migrate_request(void *o, struct vmwp_request *rq) {
+        const char *busy = save_busy(o);
+        struct json_object *rep = busy ? vmwp_control_reply(rq, -EBUSY, busy) : op_migrate(o, rq, rq->fd);
+        safe_close(rq->fd);
+        return rep;
+}
+
+static struct json_object *op_hotplug(void *o, struct vmwp_request *rq) {
+        return vmwp_run_hotplug(((struct run_ctx *)o)->vm, rq->req, rq->fds, rq->n_fds); /* takes the fds */
+}
+
+static void on_reattach(int fd, void *userdata);
+
+static struct json_object *op_reattach_listen(void *o, struct vmwp_request *rq) {
+        struct run_ctx *c = o;
+        return vmwp_reattach_take(&c->reattach, c->loop, rq->req, rq->fds, rq->n_fds, on_reattach, c);
+}
+
+static const struct vmwp_control_ops control_ops = {
+        .pause = op_pause, .resume = op_resume, .is_paused = op_is_paused, .stop = op_stop,
+        .power_button = op_power_button, .nmi = op_nmi, .shutdown = op_shutdown, .kvp_get = op_kvp_get, .kvp_set = op_kvp_set,
+        .status = op_status, .stats = op_stats, .console_status = op_console_status, .vss = op_vss,
+        .memory = op_memory, .save = op_save_request, .migrate_send = op_migrate_request,
+        .dirty_check = op_dirty_check, .disk_merge = op_disk_merge, .disk_push = op_disk_push, .fcopy = op_fcopy,
+        .fcopy_cancel = op_fcopy_cancel, .hvsock_connected = op_hvsock_connected, .hotplug = op_hotplug,
+        .reattach_listen = op_reattach_listen,
+};
 
 /* A (re)started vmms connected: the newest connection is the control peer. */
 static void on_reattach(int fd, void *userdata) {
@@ -609,106 +635,33 @@ static int on_control(struct dw_source *s, int fd, uint32_t revents, void *userd
         int fds[CONTROL_MAX_FDS];
         size_t n_fds = 0;
         int r = proto_recv(fd, &req, fds, CONTROL_MAX_FDS, &n_fds);
-        if (r >= 0 && vmwp_reattach_is_request(req)) {
-                struct json_object *rep = vmwp_reattach_take(&c->reattach, c->loop, req, fds, n_fds, on_reattach, c);
+        if (r >= 0) { /* the one dispatcher (control.c): every op, its fds, its reply */
+                const char *state = NULL;
+                struct json_object *rep = vmwp_control_handle(&control_ops, c, req, fds, n_fds, &state);
                 json_object_put(req);
                 send_msg(c, rep);
+                if (state) {
+                        struct json_object *ev = proto_event_new(PROTO_EV_STATE);
+                        if (ev)
+                                json_object_object_add(ev, "state", json_object_new_string(state));
+                        send_msg(c, ev);
+                }
                 return 0;
         }
-        if (r >= 0 && vmwp_control_hotplug_op(req) != VMWP_HOTPLUG_NONE) {
-                /* disk-attach ... nic-detach (run-hotplug.c): takes the fds */
-                struct json_object *rep = vmwp_run_hotplug(c->vm, req, fds, n_fds);
-                json_object_put(req);
-                send_msg(c, rep);
-                return 0;
-        }
-        if (r >= 0 && is_op(req, "dirty-check")) {
-                struct json_object *rep = op_dirty_check(c, req);
-                json_object_put(req);
-                for (size_t i = 0; i < n_fds; i++)
-                        safe_close(fds[i]);
-                send_msg(c, rep);
-                return 0;
-        }
-        if (r >= 0 && is_op(req, "disk-merge")) {
-                struct json_object *rep = op_disk_merge(c, req, fds, n_fds);
-                json_object_put(req);
-                send_msg(c, rep);
-                return 0;
-        }
-        if (r >= 0 && is_op(req, "disk-push")) {
-                struct json_object *rep = op_disk_push(c, req, fds, n_fds);
-                json_object_put(req);
-                send_msg(c, rep);
-                return 0;
-        }
-        if (r >= 0 && (is_op(req, "fcopy") || is_op(req, "hvsock-connected"))) {
-                /* One fd (taken by the op; -1 if none came), the rest closed. */
-                for (size_t i = 1; i < n_fds; i++)
-                        safe_close(fds[i]);
-                int taken = n_fds ? fds[0] : -1;
-                struct json_object *rep = is_op(req, "fcopy") ? op_fcopy(c, req, taken)
-                                                              : op_hvsock_connected(c, req, taken);
-                json_object_put(req);
-                send_msg(c, rep);
-                return 0;
-        }
-        if (r >= 0 && is_op(req, "fcopy-cancel")) {
-                struct json_object *rep = op_fcopy_cancel(c, req);
-                json_object_put(req);
-                for (size_t i = 0; i < n_fds; i++)
-                        safe_close(fds[i]);
-                send_msg(c, rep);
-                return 0;
-        }
-        if (r >= 0 && (is_op(req, "save") || is_op(req, "migrate-send")) &&
-            (vmwp_vm_fcopy_busy(c->vm) || vmwp_vm_postcopy_busy(c->vm))) {
-                struct json_object *rep = op_reply(req, -EBUSY,
-                                                   vmwp_vm_fcopy_busy(c->vm)
-                                                           ? "a file copy into the guest is in progress"
-                                                           : "its memory is still arriving from a post-copy migration");
-                json_object_put(req);
-                for (size_t i = 0; i < n_fds; i++)
-                        safe_close(fds[i]);
-                send_msg(c, rep);
-                return 0;
-        }
-        if (r >= 0 && (is_op(req, "save") || is_op(req, "migrate-send"))) {
-                int file = n_fds == 1 ? fds[0] : -1;
-                struct json_object *rep = is_op(req, "save") ? op_save(c, req, file) : op_migrate(c, req, file);
-                json_object_put(req);
-                for (size_t i = 0; i < n_fds; i++)
-                        safe_close(fds[i]);
-                send_msg(c, rep);
-                return 0;
-        }
-        /* Only the config message carries fds; any others are not ours to keep. */
+        /* A message that could not be read: its fds are not ours to keep. */
         for (size_t i = 0; i < n_fds; i++)
                 safe_close(fds[i]);
         if (r == -ECONNRESET || r == -ENOTCONN || r == -EPIPE) {
                 control_lost(c, r);
                 return 0;
         }
-        if (r < 0) {
-                struct json_object *rep = json_object_new_object();
-                if (rep) {
-                        json_object_object_add(rep, "ok", json_object_new_boolean(false));
-                        json_object_object_add(rep, "errno", json_object_new_int(-r));
-                        json_object_object_add(rep, "error", json_object_new_string("malformed message"));
-                }
-                send_msg(c, rep);
-                return 0;
+        struct json_object *rep = json_object_new_object();
+        if (rep) {
+                json_object_object_add(rep, "ok", json_object_new_boolean(false));
+                json_object_object_add(rep, "errno", json_object_new_int(-r));
+                json_object_object_add(rep, "error", json_object_new_string("malformed message"));
         }
-        const char *state = NULL;
-        struct json_object *rep = vmwp_control_handle(&control_ops, c, req, &state);
-        json_object_put(req);
         send_msg(c, rep);
-        if (state) {
-                struct json_object *ev = vmwp_control_event("state");
-                if (ev)
-                        json_object_object_add(ev, "state", json_object_new_string(state));
-                send_msg(c, ev);
-        }
         return 0;
 }
 
@@ -802,7 +755,7 @@ int vmwp_run(struct vmwp_vm *vm, int control_fd, char *reason, size_t reason_len
         int r = setup_loop(&c, &sfd);
         if (r >= 0 && (r = vmwp_vm_start(vm)) >= 0) {
                 if (control_fd >= 0) {
-                        struct json_object *ev = vmwp_control_event("ready");
+                        struct json_object *ev = proto_event_new(PROTO_EV_READY);
                         if (ev && vmwp_vm_postcopy_busy(vm)) /* its channel must outlast a cut */
                                 json_object_object_add(ev, "postcopy", json_object_new_boolean(true));
                         send_msg(&c, ev);
@@ -818,7 +771,7 @@ int vmwp_run(struct vmwp_vm *vm, int control_fd, char *reason, size_t reason_len
         if (vm->timing)
                 print_timing(vm);
         if (c.control_fd >= 0) {
-                struct json_object *ev = vmwp_control_event("exit");
+                struct json_object *ev = proto_event_new(PROTO_EV_EXIT);
                 if (ev) {
                         json_object_object_add(ev, "status", json_object_new_int(status));
                         json_object_object_add(ev, "reason", json_object_new_string(reason));

@@ -24,6 +24,27 @@ const char *vmwp_exit_status_to_string(int status) {
         }
 }
 
+#define PROTO_OP_ROW_(e, n, f, s) [PROTO_OP_##e] = { .name = n, .fds = PROTO_FDS_##f, .shape = s },
+const struct proto_op_info proto_ops[PROTO_OP_N] = { PROTO_OPS(PROTO_OP_ROW_) };
+#undef PROTO_OP_ROW_
+#define PROTO_EV_ROW_(e, n, s) [PROTO_EV_##e] = { .name = n, .shape = s },
+const struct proto_event_info proto_events[PROTO_EV_N] = { PROTO_EVENTS(PROTO_EV_ROW_) };
+#undef PROTO_EV_ROW_
+
+enum proto_op proto_op_lookup(const char *name) {
+        for (size_t i = PROTO_OP_UNKNOWN + 1; name && i < PROTO_OP_N; i++)
+                if (strcmp(proto_ops[i].name, name) == 0)
+                        return (enum proto_op)i;
+        return PROTO_OP_UNKNOWN;
+}
+
+struct json_object *proto_event_new(enum proto_event ev) {
+        struct json_object *o = json_object_new_object();
+        if (o && (size_t)ev < PROTO_EV_N)
+                json_object_object_add(o, "event", json_object_new_string(proto_events[ev].name));
+        return o;
+}
+
 int proto_send(int sock, struct json_object *msg, const int *fds, size_t n_fds) {
         size_t len;
         const char *s = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN, &len);

@@ -104,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!req)
                 return 0;
         const char *state;
-        struct json_object *rep = vmwp_control_handle(&ops, NULL, req, &state);
+        struct json_object *rep = vmwp_control_handle(&ops, NULL, req, NULL, 0, &state);
         struct json_object *okv;
         if (!rep || !json_object_object_get_ex(rep, "ok", &okv))
                 abort();

@@ -406,6 +406,28 @@ TEST(proto_roundtrip_with_fds) {
         close(sv[1]);
 }
 
+/* The protocol's table (common/proto.h): every op found by its name, the
+ * names one each, an event object carries its name. */
+TEST(proto_table) {
+        ASSERT_EQ(proto_op_lookup(NULL), PROTO_OP_UNKNOWN);
+        ASSERT_EQ(proto_op_lookup("no-such-op"), PROTO_OP_UNKNOWN);
+        ASSERT_EQ(proto_op_lookup("save"), PROTO_OP_SAVE);
+        ASSERT_EQ(proto_ops[PROTO_OP_SAVE].fds, PROTO_FDS_ONE);
+        for (size_t i = PROTO_OP_UNKNOWN + 1; i < PROTO_OP_N; i++) {
+                ASSERT_NOT_NULL(proto_ops[i].name);
+                ASSERT_EQ((size_t)proto_op_lookup(proto_ops[i].name), i);
+        }
+        for (size_t i = 0; i < PROTO_EV_N; i++) {
+                for (size_t j = i + 1; j < PROTO_EV_N; j++)
+                        ASSERT_NE(strcmp(proto_events[i].name, proto_events[j].name), 0);
+                struct json_object *ev = proto_event_new((enum proto_event)i), *v;
+                ASSERT_NOT_NULL(ev);
+                ASSERT_TRUE(json_object_object_get_ex(ev, "event", &v));
+                ASSERT_STREQ(json_object_get_string(v), proto_events[i].name);
+                json_object_put(ev);
+        }
+}
+
 TEST(write_file_atomic) {
         char dir[] = "/tmp/vmtest.XXXXXX";
         ASSERT_NOT_NULL(mkdtemp(dir));

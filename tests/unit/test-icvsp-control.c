@@ -77,7 +77,7 @@ static int call(const struct vmwp_control_ops *o, struct stub *s, const char *re
         struct json_object *req_o = json_tokener_parse(req), *ok, *e;
         ASSERT_NOT_NULL(req_o);
         const char *state;
-        struct json_object *rep = vmwp_control_handle(o, s, req_o, &state);
+        struct json_object *rep = vmwp_control_handle(o, s, req_o, NULL, 0, &state);
         json_object_put(req_o);
         ASSERT_NOT_NULL(rep);
         ASSERT_NULL(state);

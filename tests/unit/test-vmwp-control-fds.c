@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 #include <sys/eventfd.h>
 
+#include "common/macro.h"
 #include "common/test.h"
 #include "vmwp/control.h"
 #include "vmwp/vm.h"
@@ -173,6 +174,51 @@ TEST(hot_plug_options) {
         refused(TWO_DISKS ",\"hot_plug\":{\"disks\":1}}", 5, "\"hot_plug\" must be");
         refused(TWO_DISKS ",\"hot_plug\":{\"max_file_size\":-1}}", 5, "\"hot_plug\" must be");
         refused(TWO_DISKS ",\"hot_plug\":{\"cdrom\":true}}", 5, "\"hot_plug\" must be");
+}
+
+/* The dispatcher (vmwp_control_handle) keeps of a request's fds what the
+ * op's row in common/proto.h says and closes the others. */
+static int seen_fd = -2;
+static struct json_object *take_one(void *o, struct vmwp_request *rq) {
+        seen_fd = rq->fd;
+        safe_close(rq->fd);
+        return vmwp_control_reply(rq, 0, "");
+}
+
+static void dispatch(const char *json, int *fds, size_t n) {
+        static const struct vmwp_control_ops ops = { .fcopy = take_one, .save = take_one };
+        struct json_object *req = json_tokener_parse(json), *rep;
+        ASSERT_NOT_NULL(req);
+        const char *state;
+        seen_fd = -2;
+        ASSERT_NOT_NULL(rep = vmwp_control_handle(&ops, NULL, req, fds, n, &state));
+        json_object_put(rep);
+        json_object_put(req);
+}
+
+TEST(the_dispatcher_keeps_the_fds_the_table_names) {
+        int fds[2];
+        new_fds(fds, 2);
+        dispatch("{\"op\":\"fcopy\",\"id\":1}", fds, 2); /* FIRST */
+        ASSERT_EQ(seen_fd, fds[0]);
+        ASSERT_FALSE(is_open(fds[1]));
+        new_fds(fds, 2);
+        dispatch("{\"op\":\"save\",\"id\":1}", fds, 2); /* ONE: two are none */
+        ASSERT_EQ(seen_fd, -1);
+        ASSERT_FALSE(is_open(fds[0]) || is_open(fds[1]));
+        new_fds(fds, 1);
+        dispatch("{\"op\":\"save\",\"id\":1}", fds, 1);
+        ASSERT_EQ(seen_fd, fds[0]);
+        new_fds(fds, 2);
+        dispatch("{\"op\":\"stats\",\"id\":\"x\"}", fds, 2); /* NONE, and refused */
+        ASSERT_EQ(seen_fd, -2);
+        ASSERT_FALSE(is_open(fds[0]) || is_open(fds[1]));
+        new_fds(fds, 1);
+        dispatch("{\"op\":\"disk-push\",\"id\":1}", fds, 1); /* ALL, no handler: closed */
+        ASSERT_FALSE(is_open(fds[0]));
+        new_fds(fds, 1);
+        dispatch("{\"op\":\"config\",\"id\":1}", fds, 1);
+        ASSERT_FALSE(is_open(fds[0]));
 }
 
 TEST_MAIN();

@@ -187,6 +187,102 @@ struct json_object;
 #define PROTO_MAX_FDS 253u
 #define PROTO_CONTROL_FD 3
 
+/* ---- The table: every op the worker answers and every event it sends ----
+ *
+ * One row each: the name on the wire, and what travels with it (the
+ * request's fields, its fds, its reply's fields / the event's fields); the
+ * prose above and the docs it names say what each means. The worker's one
+ * dispatcher (vmwp/control.c) finds a request's handler by this enum, and
+ * its device modules name the events they emit by it. Adding an op or an
+ * event starts here.
+ *
+ * fds: what the worker keeps of the fds a request came with (SCM_RIGHTS):
+ *   NONE  any are closed;
+ *   ONE   exactly one is the op's (with any other count none is: all are
+ *         closed and the op refuses);
+ *   FIRST the first is the op's (none: the op refuses or takes "errno"),
+ *         any more are closed;
+ *   ALL   the op takes them all, in the order its row says. */
+enum proto_fds { PROTO_FDS_NONE, PROTO_FDS_ONE, PROTO_FDS_FIRST, PROTO_FDS_ALL };
+
+/* X(ENUM, "name", fds, "request fields -> reply fields") */
+#define PROTO_OPS(X) \
+        X(CONFIG, "config", ALL, "config,files,nic_queues,nic_steer,disk_parents,hot_plug,migrate_disks + disk, TAP, " \
+                                 "file, parent fds (first message only; later: EBUSY)") \
+        X(PAUSE, "pause", NONE, "-> (state event)") \
+        X(RESUME, "resume", NONE, "-> (state event)") \
+        X(STOP, "stop", NONE, "->") \
+        X(POWER_BUTTON, "power-button", NONE, "->") \
+        X(NMI, "nmi", NONE, "-> vcpus") \
+        X(STATUS, "status", NONE, "-> state,heartbeat,last_beat_us,name,vcpus,memory_mib,uptime_us") \
+        X(STATS, "stats", NONE, "-> the VM's statistics") \
+        X(SHUTDOWN, "shutdown", NONE, "reboot? ->") \
+        X(VSS, "vss", NONE, "operation -> (vss event)") \
+        X(MEMORY, "memory", NONE, "target_bytes? -> connected,*_bytes,operation,note") \
+        X(KVP_GET, "kvp-get", NONE, "key? -> items,host,ready,value?") \
+        X(KVP_SET, "kvp-set", NONE, "key,value|delete ->") \
+        X(CONSOLE_STATUS, "console-status", NONE, "-> connected,clients,since_us") \
+        X(SAVE, "save", ONE, "+ state file fd -> bytes,ms (save-progress events)") \
+        X(MIGRATE_SEND, "migrate-send", ONE, "max_downtime_ms?,max_passes?,max_time_ms?,peer_timeout_ms?,... " \
+                                             "+ socket fd -> passes,bytes,pages,... (migrate-progress events)") \
+        X(DIRTY_CHECK, "dirty-check", NONE, "rounds?,round_ms? -> ram_pages,copied,last,mismatched,mismatch_gpas") \
+        X(DISK_MERGE, "disk-merge", ALL, "disk + parent fd -> passes,bytes,final_bytes,pause_ms (merge-progress)") \
+        X(DISK_PUSH, "disk-push", ALL, "disks + one fd per disk ->") \
+        X(FCOPY, "fcopy", FIRST, "dir,name,size,overwrite?,create_path? + file fd -> (fcopy-progress, fcopy events)") \
+        X(FCOPY_CANCEL, "fcopy-cancel", NONE, "->") \
+        X(HVSOCK_CONNECTED, "hvsock-connected", FIRST, "token,errno? + socket fd (without errno) ->") \
+        X(DISK_ATTACH, "disk-attach", ALL, "disk,parents? + image fd, parent fds -> disk,controller_added,size") \
+        X(DISK_DETACH, "disk-detach", ALL, "disk -> controller_removed") \
+        X(DISK_RESIZE, "disk-resize", ALL, "disk,size -> size,grown") \
+        X(NIC_ATTACH, "nic-attach", ALL, "nic,queues?,steer? + TAP queue fds, steering map fd -> nic,instance") \
+        X(NIC_DETACH, "nic-detach", ALL, "nic ->") \
+        X(REATTACH_LISTEN, "reattach-listen", ALL, "+ one listening socket fd ->")
+
+/* X(ENUM, "name", "fields") */
+#define PROTO_EVENTS(X) \
+        X(READY, "ready", "postcopy?") \
+        X(STATE, "state", "state") \
+        X(HEARTBEAT, "heartbeat", "status,last_us (rate-bounded)") \
+        X(KVP, "kvp", "items") \
+        X(GUEST_SHUTDOWN, "guest-shutdown", "ok") \
+        X(VSS, "vss", "operation,ok,status") \
+        X(FCOPY_PROGRESS, "fcopy-progress", "bytes") \
+        X(FCOPY, "fcopy", "ok,errno,status,why,bytes") \
+        X(HVSOCK_CONNECT, "hvsock-connect", "port,token") \
+        X(DISPLAY, "display", "the display's state (rate-bounded)") \
+        X(MEMORY, "memory", "as the memory op's reply (rate-bounded)") \
+        X(SAVE_PROGRESS, "save-progress", "done,total") \
+        X(MERGE_PROGRESS, "merge-progress", "pass,bytes,dirty") \
+        X(MIGRATE_PROGRESS, "migrate-progress", "pass,bytes,dirty_pages,dirty_rate,bandwidth,expected_downtime_ms," \
+                                                "throttle_pct,dirty_disk_bytes,postcopy?,committed?") \
+        X(EXIT, "exit", "status,reason")
+
+#define PROTO_ENUM_OP_(e, name, fds, shape) PROTO_OP_##e,
+enum proto_op { PROTO_OP_UNKNOWN, PROTO_OPS(PROTO_ENUM_OP_) PROTO_OP_N };
+#undef PROTO_ENUM_OP_
+#define PROTO_ENUM_EV_(e, name, shape) PROTO_EV_##e,
+enum proto_event { PROTO_EVENTS(PROTO_ENUM_EV_) PROTO_EV_N };
+#undef PROTO_ENUM_EV_
+
+struct proto_op_info {
+        const char *name;
+        enum proto_fds fds;
+        const char *shape;
+};
+struct proto_event_info {
+        const char *name;
+        const char *shape;
+};
+/* Indexed by enum proto_op (PROTO_OP_UNKNOWN's row: name NULL) and enum
+ * proto_event. */
+extern const struct proto_op_info proto_ops[PROTO_OP_N];
+extern const struct proto_event_info proto_events[PROTO_EV_N];
+
+/* The op a request names; PROTO_OP_UNKNOWN for none (NULL) or another. */
+enum proto_op proto_op_lookup(const char *name);
+/* {"event":name}, the fields added by the caller; NULL without memory. */
+struct json_object *proto_event_new(enum proto_event ev);
+
 /* Worker exit statuses: every way a VM ends has its own, plus a one-line
  * reason on stderr and in the "exit" event. */
 enum vmwp_exit_status {

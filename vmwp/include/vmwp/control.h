@@ -13,6 +13,25 @@
 struct json_object;
 struct vmwp_vm_options;
 
+/* One request on its way to its handler (vmwp_control_handle). */
+struct vmwp_request {
+        struct json_object *req;
+        struct json_object *id; /* the integer "id" to echo, NULL without */
+        int fd;                 /* PROTO_FDS_ONE, _FIRST: the op's (taken), -1 none */
+        int *fds;               /* PROTO_FDS_ALL: the op's to take, in order */
+        size_t n_fds;
+        const char *state_event; /* set by the handler: "running"/"paused" to follow the reply */
+};
+
+/* The reply to r: ok when rc >= 0, else "errno" -rc and "error" err;
+ * the handler adds its fields. NULL without memory. */
+struct json_object *vmwp_control_reply(const struct vmwp_request *r, int rc, const char *err);
+
+/* An op the worker answers itself over the running VM (vmwp/run*.c): reads
+ * r->req, takes its fds as its row in proto_ops says, answers with
+ * vmwp_control_reply() and its fields. */
+typedef struct json_object *vmwp_op_fn(void *opaque, struct vmwp_request *r);
+
 struct vmwp_control_ops {
         int (*pause)(void *opaque);
         int (*resume)(void *opaque);
@@ -40,12 +59,23 @@ struct vmwp_control_ops {
         /* "memory": Dynamic Memory's state into `into`, after setting the
          * target when set (vmwp_vm_memory). NULL: ENOTSUP. */
         int (*memory)(void *opaque, bool set, uint64_t target_bytes, struct json_object *into);
+        /* The ops that carry fds or run long, answered whole by the
+         * worker: save, migrate-send, dirty-check, disk-merge, disk-push,
+         * fcopy, fcopy-cancel, hvsock-connected, the five hot-plug ops
+         * (one handler: vmwp_control_hotplug_op() tells which) and
+         * reattach-listen. Unlike the ops above, a non-integer "id" is left
+         * out of their reply rather than refused. NULL: EOPNOTSUPP. */
+        vmwp_op_fn *save, *migrate_send, *dirty_check, *disk_merge, *disk_push, *fcopy, *fcopy_cancel,
+                *hvsock_connected, *hotplug, *reattach_listen;
 };
 
-/* Handles one request. Returns the reply to send (never NULL unless out of
- * memory). *state_event is set to "running"/"paused" when a state event must
- * follow the reply, else NULL. Malformed requests get ok:false replies:
- * EINVAL (no op, bad id, bad field), EOPNOTSUPP (unknown op), EBUSY (a
+/* The one dispatcher of the worker's requests: finds the op's row in the
+ * protocol's table (common/proto.h), keeps the fds that row names (closes
+ * the others; fds are always taken) and calls its handler. Returns the
+ * reply to send (never NULL unless out of memory). *state_event is set to
+ * "running"/"paused" when a state event must follow the reply, else NULL.
+ * Malformed requests get ok:false replies: EINVAL (no op, bad id, bad
+ * field), EOPNOTSUPP (unknown op, or one ops has no handler for), EBUSY (a
  * second config), and the integration services' own errors (ENOTSUP: the
  * service is not configured; shutdown: ENOTCONN, the guest has not opened
  * it, EBUSY, a request is pending; kvp-get with "key": ENOENT; kvp-set:
@@ -55,7 +85,7 @@ struct vmwp_control_ops {
  * while one is unanswered; memory: EINVAL for a target that is not a
  * number of bytes up to 2^50, ENOTSUP without Dynamic Memory). */
 struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void *opaque, struct json_object *req,
-                                        const char **state_event);
+                                        int *fds, size_t n_fds, const char **state_event);
 
 /* {"op":"config","config":{...}} -> cfg; -EINVAL with the reason in err. */
 int vmwp_control_parse_config(struct json_object *msg, struct vm_config *cfg, char *err, size_t errlen);
@@ -108,6 +138,3 @@ const char *vmwp_hotplug_op_name(enum vmwp_hotplug_op op);
  * fds on error. Pure. */
 int vmwp_control_parse_hotplug(const struct vm_config *cfg, struct json_object *req, size_t n_fds,
                                struct vmwp_hotplug *out, char *err, size_t errlen);
-
-/* {"event":name} with optional fields added by the caller. */
-struct json_object *vmwp_control_event(const char *name);
