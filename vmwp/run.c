@@ -17,14 +17,13 @@
 #include "common/macro.h"
 #include "common/proto.h"
 #include "hv/ic.h"
-#include "icvsp/icvsp.h"
 #include "vid/vid.h"
+#include "emit.h"
 #include "reattach.h"
 #include "vm-internal.h"
 #include "vmwp/control.h"
 #include "vmwp/migrate.h"
 #include "common/devworker.h"
-#include "vmwp/gev.h"
 
 /* A message's fds: disk-push carries one per disk at most, disk-attach an
  * image and its parents (1 + DISK_MAX_PARENTS), nic-attach a queue each. */
@@ -36,7 +35,7 @@ struct run_ctx {
         int control_fd;
         struct dw_source *control_src;
         struct vmwp_reattach *reattach; /* vmms's re-attach listener, if it sent one */
-        struct vmwp_gev gev; /* the guest's state events (vm->guest_rates) */
+        struct vmwp_emit emit; /* the device modules' events */
 };
 
 static void control_lost(struct run_ctx *c, int r) {
@@ -61,6 +60,14 @@ static int send_msg(struct run_ctx *c, struct json_object *m) {
         if (r < 0 && r != -ENOTCONN && r != -ENOMEM)
                 control_lost(c, r);
         return r;
+}
+
+static void emit_send(void *opaque, struct json_object *ev) {
+        (void)send_msg(opaque, ev);
+}
+
+static bool emit_connected(void *opaque) {
+        return ((struct run_ctx *)opaque)->control_fd >= 0;
 }
 
 /* ---- control ops over the VM ---- */
@@ -113,25 +120,9 @@ static int op_kvp_set(void *o, const char *key, const char *value) {
         return vmwp_vm_kvp_set(((struct run_ctx *)o)->vm, key, value);
 }
 
-/* CLOCK_MONOTONIC microseconds -> wall-clock microseconds since the epoch. */
-static uint64_t to_wall_us(uint64_t mono_us) {
-        if (mono_us == 0)
-                return 0;
-        uint64_t now_mono = now_us(CLOCK_MONOTONIC), now_wall = now_us(CLOCK_REALTIME);
-        return now_wall - MIN(now_wall, now_mono - MIN(now_mono, mono_us));
-}
-
-static void add_heartbeat(struct json_object *into, const struct vmwp_guest_events *g) {
-        json_object_object_add(into, "heartbeat",
-                               json_object_new_string(icvsp_heartbeat_state_to_string(g->heartbeat)));
-        json_object_object_add(into, "last_beat_us", json_object_new_int64((int64_t)to_wall_us(g->last_beat_us)));
-}
-
 static void op_status(void *o, struct json_object *into) {
         struct vmwp_vm *vm = ((struct run_ctx *)o)->vm;
-        struct vmwp_guest_events g;
-        vmwp_vm_peek_guest_events(vm, &g);
-        add_heartbeat(into, &g);
+        vmwp_ic_add_heartbeat(vm, into);
         json_object_object_add(into, "name", json_object_new_string(vm->cfg.name));
         json_object_object_add(into, "vcpus", json_object_new_int((int)vm->cfg.vcpus));
         json_object_object_add(into, "memory_mib", json_object_new_int64(vm->cfg.memory_mib));
@@ -151,125 +142,11 @@ static int op_stats(void *o, struct json_object *into) {
         return vmwp_vm_stats(((struct run_ctx *)o)->vm, into);
 }
 
-/* The state events a guest can change at will, each sent with the state
- * as it is when it goes: a held change goes out with the latest. */
-static void send_display(struct run_ctx *c) {
-        struct json_object *ev = proto_event_new(PROTO_EV_DISPLAY);
-        if (ev && vmwp_vm_display_status(c->vm, ev) < 0)
-                ev = (json_object_put(ev), NULL);
-        send_msg(c, ev);
-}
-
-static void send_memory(struct run_ctx *c) {
-        struct json_object *ev = proto_event_new(PROTO_EV_MEMORY);
-        if (ev && vmwp_vm_memory(c->vm, false, 0, ev) < 0)
-                ev = (json_object_put(ev), NULL);
-        send_msg(c, ev);
-}
-
-static void send_heartbeat(struct run_ctx *c) {
-        struct vmwp_guest_events g;
-        vmwp_vm_peek_guest_events(c->vm, &g);
-        struct json_object *ev = proto_event_new(PROTO_EV_HEARTBEAT);
-        if (ev) {
-                json_object_object_add(ev, "status", json_object_new_string(icvsp_heartbeat_state_to_string(g.heartbeat)));
-                json_object_object_add(ev, "last_us", json_object_new_int64((int64_t)to_wall_us(g.last_beat_us)));
-        }
-        send_msg(c, ev);
-}
-
-static void send_gev(void *opaque, size_t kind) {
-        static void (*const send[VMWP_GEV_N])(struct run_ctx *c) = {
-                [VMWP_GEV_DISPLAY] = send_display, [VMWP_GEV_MEMORY] = send_memory,
-                [VMWP_GEV_HEARTBEAT] = send_heartbeat,
-        };
-        send[kind](opaque);
-}
-
-/* The guest's services reported something (vm-ic.c). */
+/* The guest's services reported something: each device module emits its
+ * events (vmwp/emit.h). */
 static int on_guest_event(struct dw_source *s, int fd, uint32_t revents, void *userdata) {
         struct run_ctx *c = userdata;
-        struct vmwp_guest_events g;
-        vmwp_vm_take_guest_events(c->vm, &g);
-        if (g.heartbeat_changed)
-                vmwp_gev_changed(&c->gev, VMWP_GEV_HEARTBEAT);
-        if (g.shutdown_answered) {
-                struct json_object *ev = proto_event_new(PROTO_EV_GUEST_SHUTDOWN);
-                if (ev)
-                        json_object_object_add(ev, "ok", json_object_new_boolean(g.shutdown_accepted));
-                send_msg(c, ev);
-        }
-        if (g.vss_answered) {
-                static const char *const ops[] = { [VSS_OP_HOT_BACKUP] = "hot-backup", [VSS_OP_FREEZE] = "freeze",
-                                                   [VSS_OP_THAW] = "thaw" };
-                struct json_object *ev = proto_event_new(PROTO_EV_VSS);
-                if (ev) {
-                        const char *op = g.vss_op < ARRAY_SIZE(ops) && ops[g.vss_op] ? ops[g.vss_op] : "other";
-                        json_object_object_add(ev, "operation", json_object_new_string(op));
-                        json_object_object_add(ev, "ok", json_object_new_boolean(g.vss_status == HV_S_OK));
-                        json_object_object_add(ev, "status", json_object_new_int64(g.vss_status));
-                }
-                send_msg(c, ev);
-        }
-        if (g.fcopy_progressed && !g.fcopy_finished) {
-                struct json_object *ev = proto_event_new(PROTO_EV_FCOPY_PROGRESS);
-                if (ev)
-                        json_object_object_add(ev, "bytes", json_object_new_int64((int64_t)g.fcopy_bytes));
-                send_msg(c, ev);
-        }
-        if (g.fcopy_finished) {
-                static const struct {
-                        uint32_t status;
-                        const char *why;
-                } refusals[] = { { HV_ERROR_ALREADY_EXISTS, "exists" }, { HV_ERROR_DISK_FULL, "full" } };
-                const char *why = g.fcopy_r == 0            ? ""
-                                  : g.fcopy_r == -ETIMEDOUT  ? "timeout"
-                                  : g.fcopy_r == -ECANCELED  ? "cancelled"
-                                  : g.fcopy_r == -ECONNRESET ? "closed"
-                                  : g.fcopy_status == 0      ? "read"
-                                                             : "refused";
-                for (size_t i = 0; i < ARRAY_SIZE(refusals); i++)
-                        if (g.fcopy_r && g.fcopy_status == refusals[i].status)
-                                why = refusals[i].why;
-                struct json_object *ev = proto_event_new(PROTO_EV_FCOPY);
-                if (ev) {
-                        json_object_object_add(ev, "ok", json_object_new_boolean(g.fcopy_r == 0));
-                        json_object_object_add(ev, "errno", json_object_new_int(-g.fcopy_r));
-                        json_object_object_add(ev, "status", json_object_new_int64(g.fcopy_status));
-                        json_object_object_add(ev, "why", json_object_new_string(why));
-                        json_object_object_add(ev, "bytes", json_object_new_int64((int64_t)g.fcopy_bytes));
-                }
-                send_msg(c, ev);
-        }
-        /* hv_sock: a guest connects; vmms finds the host socket. Without
-         * vmms (a config file) nobody can: refused at once. */
-        uint32_t port;
-        uint64_t token;
-        while (vmwp_vm_hvsock_take_connect(c->vm, &port, &token)) {
-                if (c->control_fd < 0) {
-                        (void)vmwp_vm_hvsock_connected(c->vm, token, -ECONNREFUSED);
-                        continue;
-                }
-                struct json_object *ev = proto_event_new(PROTO_EV_HVSOCK_CONNECT);
-                if (ev) {
-                        json_object_object_add(ev, "port", json_object_new_int64(port));
-                        json_object_object_add(ev, "token", json_object_new_int64((int64_t)token));
-                }
-                send_msg(c, ev);
-        }
-        if (g.display_changed)
-                vmwp_gev_changed(&c->gev, VMWP_GEV_DISPLAY);
-        if (g.memory_changed)
-                vmwp_gev_changed(&c->gev, VMWP_GEV_MEMORY);
-        struct json_object *items;
-        if (g.kvp_changed && vmwp_vm_kvp_items(c->vm, true, &items) >= 0) {
-                struct json_object *ev = proto_event_new(PROTO_EV_KVP);
-                if (ev)
-                        json_object_object_add(ev, "items", items);
-                else
-                        json_object_put(items);
-                send_msg(c, ev);
-        }
+        vmwp_emit_guest_events(&c->emit);
         return 0;
 }
 
@@ -733,7 +610,7 @@ static int setup_loop(struct run_ctx *c, int *sfd) {
         if ((r = devworker_add_io(c->loop, *sfd, EPOLLIN, on_signal, c, NULL)) < 0 ||
             (r = devworker_add_io(c->loop, vid_partition_stop_fd(c->vm->p), EPOLLIN, on_stop, c, NULL)) < 0 ||
             (r = devworker_add_io(c->loop, vmwp_vm_guest_event_fd(c->vm), EPOLLIN, on_guest_event, c, NULL)) < 0 ||
-            (r = vmwp_gev_attach(&c->gev, c->loop)) < 0 ||
+            (r = vmwp_emit_attach(&c->emit, c->loop)) < 0 ||
             (r = vmwp_console_attach(c->vm->console, c->loop, c->vm->uart)) < 0)
                 return r;
         if (vmwp_vm_vmbus_fd(c->vm) >= 0 &&
@@ -749,8 +626,8 @@ static int setup_loop(struct run_ctx *c, int *sfd) {
 
 int vmwp_run(struct vmwp_vm *vm, int control_fd, char *reason, size_t reason_len) {
         struct run_ctx c = { .vm = vm, .control_fd = control_fd,
-                             .gev = { .rates = vm->guest_rates, .n = VMWP_GEV_N, .send = send_gev } };
-        c.gev.opaque = &c;
+                             .emit = { .vm = vm, .send = emit_send, .connected = emit_connected } };
+        c.emit.opaque = &c;
         _cleanup_close_ int sfd = -1;
         int r = setup_loop(&c, &sfd);
         if (r >= 0 && (r = vmwp_vm_start(vm)) >= 0) {

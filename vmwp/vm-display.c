@@ -28,9 +28,11 @@
 #include "common/fd-util.h"
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/proto.h"
 #include "inputvsp/inputvsp.h"
 #include "vid/vid.h"
 #include "videovsp/videovsp.h"
+#include "emit.h"
 #include "vm-internal.h"
 #include "vmwp/display-server.h"
 #include "vmwp/sandbox-providers.h"
@@ -378,4 +380,17 @@ int vmwp_vm_display_status(struct vmwp_vm *vm, struct json_object *into) {
         json_object_object_add(into, "height", json_object_new_int64(vs.mode.active ? vs.mode.height : 0));
         json_object_object_add(into, "watched", json_object_new_boolean(vs.watched));
         return 0;
+}
+
+/* The "display" event: the drivers and the mode when it goes. */
+struct json_object *vmwp_display_event(struct vmwp_vm *vm) {
+        struct json_object *ev = proto_event_new(PROTO_EV_DISPLAY);
+        if (ev && vmwp_vm_display_status(vm, ev) < 0)
+                ev = (json_object_put(ev), NULL);
+        return ev;
+}
+
+void vmwp_display_emit(struct vmwp_vm *vm, const struct vmwp_guest_events *g, struct vmwp_emit *e) {
+        if (g->display_changed)
+                vmwp_emit_changed(e, VMWP_GEV_DISPLAY);
 }

@@ -13,9 +13,11 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/proto.h"
 #include "dmvsp/dmvsp.h"
 #include "hvshim/hvshim.h"
 #include "vid/vid.h"
+#include "emit.h"
 #include "vm-internal.h"
 #include "vmwp/sandbox-providers.h"
 #include "vmwp/sandbox.h"
@@ -139,6 +141,19 @@ int vmwp_vm_memory(struct vmwp_vm *vm, bool set, uint64_t target_bytes, struct j
         json_object_object_add(into, "operation", json_object_new_string(dmvsp_op_to_string(s.op)));
         json_object_object_add(into, "note", json_object_new_string(s.note));
         return 0;
+}
+
+/* The "memory" event: as the op's reply, the state when it goes. */
+struct json_object *vmwp_dm_event(struct vmwp_vm *vm) {
+        struct json_object *ev = proto_event_new(PROTO_EV_MEMORY);
+        if (ev && vmwp_vm_memory(vm, false, 0, ev) < 0)
+                ev = (json_object_put(ev), NULL);
+        return ev;
+}
+
+void vmwp_dm_emit(struct vmwp_vm *vm, const struct vmwp_guest_events *g, struct vmwp_emit *e) {
+        if (g->memory_changed)
+                vmwp_emit_changed(e, VMWP_GEV_MEMORY);
 }
 
 void vmwp_vm_dm_stats(struct vmwp_vm *vm, struct json_object *into) {

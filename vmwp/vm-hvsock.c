@@ -14,7 +14,9 @@
 
 #include "common/fd-util.h"
 #include "common/macro.h"
+#include "common/proto.h"
 #include "hvsock/hvsock.h"
+#include "emit.h"
 #include "vm-internal.h"
 #include "vmwp/sandbox-providers.h"
 #include "vmwp/sandbox.h"
@@ -123,6 +125,25 @@ bool vmwp_vm_hvsock_take_connect(struct vmwp_vm *vm, uint32_t *port, uint64_t *t
         }
         pthread_mutex_unlock(&vm->guest_lock);
         return any;
+}
+
+/* A guest connects; vmms finds the host socket. Without vmms (a config
+ * file) nobody can: refused at once. */
+void vmwp_hvsock_emit(struct vmwp_vm *vm, const struct vmwp_guest_events *g, struct vmwp_emit *e) {
+        uint32_t port;
+        uint64_t token;
+        while (vmwp_vm_hvsock_take_connect(vm, &port, &token)) {
+                if (!vmwp_emit_connected(e)) {
+                        (void)vmwp_vm_hvsock_connected(vm, token, -ECONNREFUSED);
+                        continue;
+                }
+                struct json_object *ev = proto_event_new(PROTO_EV_HVSOCK_CONNECT);
+                if (ev) {
+                        json_object_object_add(ev, "port", json_object_new_int64(port));
+                        json_object_object_add(ev, "token", json_object_new_int64((int64_t)token));
+                }
+                vmwp_emit(e, ev);
+        }
 }
 
 int vmwp_vm_hvsock_connected(struct vmwp_vm *vm, uint64_t token, int fd) {

@@ -5,19 +5,22 @@
  * resume), asked for shutdowns and KVP items by the control protocol.
  *
  * Guest events from the service thread (heartbeat, shutdown answers, KVP
- * changes) are recorded here and announced on an eventfd that the main
- * loop (run.c) turns into control-protocol events. */
+ * changes) are recorded here and announced on an eventfd; the main loop
+ * (run.c) then has vmwp_ic_emit() make them control-protocol events
+ * (vmwp/emit.h). */
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/macro.h"
 #include "common/proto.h"
 #include "hv/ic.h"
 #include "hvshim/hvshim.h"
 #include "icvsp/icvsp.h"
+#include "emit.h"
 #include "vm-internal.h"
 
 static void notify(struct vmwp_vm *vm) {
@@ -247,6 +250,104 @@ int vmwp_vm_kvp_items(struct vmwp_vm *vm, bool guest, struct json_object **out) 
 
 bool vmwp_vm_kvp_ready(struct vmwp_vm *vm) {
         return vm->ic && icvsp_kvp_ready(vm->ic, NULL);
+}
+
+/* ---- the services' events to vmms (vmwp/emit.h, common/proto.h) ---- */
+
+/* CLOCK_MONOTONIC microseconds -> wall-clock microseconds since the epoch. */
+static uint64_t to_wall_us(uint64_t mono_us) {
+        if (mono_us == 0)
+                return 0;
+        uint64_t now_mono = now_us(CLOCK_MONOTONIC), now_wall = now_us(CLOCK_REALTIME);
+        return now_wall - MIN(now_wall, now_mono - MIN(now_mono, mono_us));
+}
+
+void vmwp_ic_add_heartbeat(struct vmwp_vm *vm, struct json_object *into) {
+        struct vmwp_guest_events g;
+        vmwp_vm_peek_guest_events(vm, &g);
+        json_object_object_add(into, "heartbeat",
+                               json_object_new_string(icvsp_heartbeat_state_to_string(g.heartbeat)));
+        json_object_object_add(into, "last_beat_us", json_object_new_int64((int64_t)to_wall_us(g.last_beat_us)));
+}
+
+struct json_object *vmwp_ic_heartbeat_event(struct vmwp_vm *vm) {
+        struct vmwp_guest_events g;
+        vmwp_vm_peek_guest_events(vm, &g);
+        struct json_object *ev = proto_event_new(PROTO_EV_HEARTBEAT);
+        if (ev) {
+                json_object_object_add(ev, "status", json_object_new_string(icvsp_heartbeat_state_to_string(g.heartbeat)));
+                json_object_object_add(ev, "last_us", json_object_new_int64((int64_t)to_wall_us(g.last_beat_us)));
+        }
+        return ev;
+}
+
+static struct json_object *vss_event(const struct vmwp_guest_events *g) {
+        static const char *const ops[] = { [VSS_OP_HOT_BACKUP] = "hot-backup", [VSS_OP_FREEZE] = "freeze",
+                                           [VSS_OP_THAW] = "thaw" };
+        struct json_object *ev = proto_event_new(PROTO_EV_VSS);
+        if (ev) {
+                const char *op = g->vss_op < ARRAY_SIZE(ops) && ops[g->vss_op] ? ops[g->vss_op] : "other";
+                json_object_object_add(ev, "operation", json_object_new_string(op));
+                json_object_object_add(ev, "ok", json_object_new_boolean(g->vss_status == HV_S_OK));
+                json_object_object_add(ev, "status", json_object_new_int64(g->vss_status));
+        }
+        return ev;
+}
+
+/* The copy's end: "why" names a refusal for vmms's error. */
+static struct json_object *fcopy_event(const struct vmwp_guest_events *g) {
+        static const struct {
+                uint32_t status;
+                const char *why;
+        } refusals[] = { { HV_ERROR_ALREADY_EXISTS, "exists" }, { HV_ERROR_DISK_FULL, "full" } };
+        const char *why = g->fcopy_r == 0            ? ""
+                          : g->fcopy_r == -ETIMEDOUT  ? "timeout"
+                          : g->fcopy_r == -ECANCELED  ? "cancelled"
+                          : g->fcopy_r == -ECONNRESET ? "closed"
+                          : g->fcopy_status == 0      ? "read"
+                                                      : "refused";
+        for (size_t i = 0; i < ARRAY_SIZE(refusals); i++)
+                if (g->fcopy_r && g->fcopy_status == refusals[i].status)
+                        why = refusals[i].why;
+        struct json_object *ev = proto_event_new(PROTO_EV_FCOPY);
+        if (ev) {
+                json_object_object_add(ev, "ok", json_object_new_boolean(g->fcopy_r == 0));
+                json_object_object_add(ev, "errno", json_object_new_int(-g->fcopy_r));
+                json_object_object_add(ev, "status", json_object_new_int64(g->fcopy_status));
+                json_object_object_add(ev, "why", json_object_new_string(why));
+                json_object_object_add(ev, "bytes", json_object_new_int64((int64_t)g->fcopy_bytes));
+        }
+        return ev;
+}
+
+void vmwp_ic_emit(struct vmwp_vm *vm, const struct vmwp_guest_events *g, struct vmwp_emit *e) {
+        if (g->heartbeat_changed)
+                vmwp_emit_changed(e, VMWP_GEV_HEARTBEAT);
+        if (g->shutdown_answered) {
+                struct json_object *ev = proto_event_new(PROTO_EV_GUEST_SHUTDOWN);
+                if (ev)
+                        json_object_object_add(ev, "ok", json_object_new_boolean(g->shutdown_accepted));
+                vmwp_emit(e, ev);
+        }
+        if (g->vss_answered)
+                vmwp_emit(e, vss_event(g));
+        if (g->fcopy_progressed && !g->fcopy_finished) {
+                struct json_object *ev = proto_event_new(PROTO_EV_FCOPY_PROGRESS);
+                if (ev)
+                        json_object_object_add(ev, "bytes", json_object_new_int64((int64_t)g->fcopy_bytes));
+                vmwp_emit(e, ev);
+        }
+        if (g->fcopy_finished)
+                vmwp_emit(e, fcopy_event(g));
+        struct json_object *items;
+        if (g->kvp_changed && vmwp_vm_kvp_items(vm, true, &items) >= 0) {
+                struct json_object *ev = proto_event_new(PROTO_EV_KVP);
+                if (ev)
+                        json_object_object_add(ev, "items", items);
+                else
+                        json_object_put(items);
+                vmwp_emit(e, ev);
+        }
 }
 
 /* ---- guest events for the main loop ---- */
