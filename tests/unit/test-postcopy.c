@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Post-copy's engine (vmwp/postcopy.c, docs/migration.md "Post-copy")
+/* Post-copy's engine (vmwp/postcopy-send.c, postcopy.c, docs/migration.md "Post-copy")
  * without KVM: "guest RAM" is a shared mapping of a memfd on each side, the
  * stream a socketpair, the guest threads that read and write it. The
  * destination's pager takes real userfaultfd faults; the source serves from
