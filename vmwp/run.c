@@ -216,7 +216,7 @@ static struct json_object *op_hvsock_connected(void *o, struct vmwp_request *rq)
 /* {"op":"fcopy","dir":s,"name":s,"size":n,"overwrite":b,"create_path":b}
  * with the source's fd (taken): answered once the copy started; the
  * guest's progress and answer follow as "fcopy-progress" and "fcopy"
- * events (on_guest_event). */
+ * events (vmwp_ic_emit(), vm-ic.c). */
 static struct json_object *op_fcopy(void *o, struct vmwp_request *rq) {
         struct run_ctx *c = o;
         struct json_object *v, *req = rq->req;

@@ -28,7 +28,7 @@ static void run_timer(struct loop *l) {
                 send(l);
 }
 
-/* The guest changes its state (run.c's on_guest_event). */
+/* The guest changes its state (vmwp/emit.c's vmwp_emit_changed). */
 static void change(struct loop *l, unsigned state) {
         run_timer(l);
         l->state = state;

@@ -10,6 +10,9 @@
  * allowed: a NIC the worker should create itself has no fd) attached, in that
  * order. The worker answers {"event":"ready"} once the guest runs, or exits.
  *
+ * Every op and every event below is a row of the table after this comment
+ * (PROTO_OPS, PROTO_EVENTS), with its fields and the fds it keeps.
+ *
  * Requests (vmms -> worker), each with an integer "id" echoed in the reply:
  *   {"op":"pause"} {"op":"resume"}
  *   {"op":"shutdown","reboot":bool} (guest's shutdown service; errno ENOTCONN
