@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* Control requests (common/include/common/proto.h). Everything in a request
- * is untrusted input from a peer process: types are checked, unknown ops are
- * answered, nothing is assumed present. */
+/* Control requests (common/include/common/proto.h): the worker's one
+ * dispatcher, one table op -> handler over the protocol's table of ops.
+ * Everything in a request is untrusted input from a peer process: types
+ * are checked, unknown ops are answered, nothing is assumed present. */
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -339,10 +340,11 @@ struct json_object *vmwp_control_handle(const struct vmwp_control_ops *ops, void
         *state_event = rq.state_event;
         return rep;
 }
+
 int vmwp_control_parse_config(struct json_object *msg, struct vm_config *cfg, char *err, size_t errlen) {
         struct json_object *op, *c;
         if (!json_object_object_get_ex(msg, "op", &op) || !json_object_is_type(op, json_type_string) ||
-            strcmp(json_object_get_string(op), "config") != 0)
+            proto_op_lookup(json_object_get_string(op)) != PROTO_OP_CONFIG)
                 return snprintf(err, errlen, "expected {\"op\":\"config\"} first"), -EINVAL;
         if (!json_object_object_get_ex(msg, "config", &c) || !json_object_is_type(c, json_type_object))
                 return snprintf(err, errlen, "\"config\" missing or not an object"), -EINVAL;
