@@ -113,17 +113,23 @@ class DevTools:
                 return reply["result"]
 
 
-def start(chromium, profile, tls):
+def start(chromium, profile, tls, seconds):
     # An https URL is the test's own self-signed certificate.
     extra = ["--ignore-certificate-errors"] if tls else []
+    log = open(os.path.join(profile, "chromium.log"), "wb")
     proc = subprocess.Popen(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--force-device-scale-factor=1", "--force-color-profile=srgb", "--window-size=1024,768", "--remote-debugging-port=0",
          "--user-data-dir=" + profile] + extra + ["about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=log)
+    log.close()
     port_file = os.path.join(profile, "DevToolsActivePort")
-    for _ in range(600):
+    # As long as the page may take: Chromium's start is most of it on a
+    # slow host (under QEMU's TCG, tests/amdv/, every page of it is
+    # translated first).
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
         if os.path.exists(port_file) and open(port_file).read().count("\n") >= 1:
             port = open(port_file).read().split("\n")[0]
             pages = json.load(urllib.request.urlopen("http://127.0.0.1:%s/json/list" % port, timeout=10))
@@ -131,10 +137,12 @@ def start(chromium, profile, tls):
                 if p.get("type") == "page":
                     return proc, p["webSocketDebuggerUrl"]
         if proc.poll() is not None:
-            break
+            tail = open(os.path.join(profile, "chromium.log"), errors="replace").read().strip().splitlines()[-5:]
+            raise RuntimeError("Chromium exited with status %d before its DevTools endpoint was up: %s"
+                               % (proc.returncode, " | ".join(tail)))
         time.sleep(0.05)
     proc.kill()
-    raise RuntimeError("Chromium did not start its DevTools endpoint")
+    raise RuntimeError("Chromium did not start its DevTools endpoint in %.0f s" % seconds)
 
 
 def main():
@@ -146,7 +154,7 @@ def main():
     profile = tempfile.mkdtemp(prefix="display-browser.")
     proc = None
     try:
-        proc, ws_url = start(chromium, profile, url.startswith("https:"))
+        proc, ws_url = start(chromium, profile, url.startswith("https:"), seconds)
         dt = DevTools(ws_url)
         dt.call("Page.enable")
         dt.call("Page.navigate", {"url": url})
