@@ -72,7 +72,9 @@ set(VM_ALLOWED_vmdisplaycore common)
 # emu: no VMBus and no provider; its IDE controller runs on the disk library.
 set(VM_ALLOWED_emu vid common scsi disk)
 set(VM_ALLOWED_vmwpcore storvsp netvsp icvsp hvsock dmvsp inputvsp videovsp emu disk vmbus hvshim vid common vhdx)
-set(VM_ALLOWED_vmmscore common vhdx)
+set(VM_ALLOWED_vmmsshared common vhdx)
+set(VM_ALLOWED_vmmscore vmmsshared common vhdx)
+set(VM_ALLOWED_vmctlcore vmmsshared common vhdx)
 set(VM_ALLOWED_vsc "")
 # Test support (tests/lib/): linked by tests, fuzz targets and benchmarks
 # only; no product library above lists it.

@@ -42,7 +42,7 @@ work=$(mktemp -d /tmp/vmstack-demo.XXXXXX)
 chmod 755 "$work"
 pids=()
 cleanup() {
-        [ -n "${vmms_pid:-}" ] && "$build/vmms/vmctl" --address="$addr" kill demo-idle >/dev/null 2>&1
+        [ -n "${vmms_pid:-}" ] && "$build/vmctl/vmctl" --address="$addr" kill demo-idle >/dev/null 2>&1
         for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
         wait 2>/dev/null
         [ "$keep" -eq 1 ] && echo "scratch files kept in $work" || rm -rf "$work"
@@ -62,7 +62,7 @@ source "$root/tests/lib/dbus-start.sh"
 dbus_start "$work/bus.conf" "$work" || { echo "demo: dbus-daemon did not start: $(cat "$work/dbus.log")" >&2; exit 1; }
 pids+=("$DBUS_START_PID")
 addr=unix:path=$work/bus
-vmctl() { "$build/vmms/vmctl" --address="$addr" "$@"; }
+vmctl() { "$build/vmctl/vmctl" --address="$addr" "$@"; }
 step() { echo; echo "=== $*"; }
 run() { echo "\$ vmctl $*"; vmctl "$@"; }
 

@@ -16,7 +16,7 @@
 #include "vmms/names.h"
 #include "vmms/paths.h"
 #include "vmms/runtime.h"
-#include "vmms/state.h"
+#include "vmms/lifecycle.h"
 
 struct json_object;
 struct vmms_worker;

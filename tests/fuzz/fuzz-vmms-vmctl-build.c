@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common/config.h"
-#include "vmms/vmctl-build.h"
+#include "vmctl/config-build.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

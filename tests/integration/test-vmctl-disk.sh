@@ -8,7 +8,7 @@
 # touch an existing file.
 set -uo pipefail
 build=${VM_BUILD_DIR:-build/debug}
-V=$build/vmms/vmctl
+V=$build/vmctl/vmctl
 [ -x "$V" ] || { echo "SKIP: $V is not built"; exit 77; }
 command -v qemu-img >/dev/null || { echo "SKIP: qemu-img missing (scripts/deps.sh installs qemu-utils)"; exit 77; }
 T=$(mktemp -d /tmp/vmctl-disk.XXXXXX)

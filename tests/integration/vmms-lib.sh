@@ -8,7 +8,7 @@
 
 : "${VM_BUILD_DIR:?run through ctest (VM_BUILD_DIR unset)}"
 VMMS=$VM_BUILD_DIR/vmms/vmms
-VMCTL_BIN=$VM_BUILD_DIR/vmms/vmctl
+VMCTL_BIN=$VM_BUILD_DIR/vmctl/vmctl
 FAKE_WORKER=$VM_BUILD_DIR/vmms/vmms-fake-vmwp
 REAL_WORKER=$VM_BUILD_DIR/vmwp/vmwp
 

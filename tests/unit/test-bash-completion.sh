@@ -8,7 +8,7 @@
 set -uo pipefail
 src=${VM_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${VM_BUILD_DIR:-$src/build/debug}
-real=$build/vmms/vmctl
+real=$build/vmctl/vmctl
 [ -x "$real" ] || { echo "SKIP: $real is not built"; exit 77; }
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT

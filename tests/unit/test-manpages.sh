@@ -9,7 +9,7 @@
 set -uo pipefail
 src=${VM_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${VM_BUILD_DIR:-$src/build/debug}
-vmctl=$build/vmms/vmctl vmms=$build/vmms/vmms man_dir=$build/packaging/man
+vmctl=$build/vmctl/vmctl vmms=$build/vmms/vmms man_dir=$build/packaging/man
 for f in "$vmctl" "$vmms" "$man_dir/vmctl.1" "$man_dir/vmms.8"; do
         [ -e "$f" ] || { echo "SKIP: $f is not built"; exit 77; }
 done
@@ -29,7 +29,7 @@ same_set() {
 # Up to date: what mkman.sh makes from these programs now.
 for p in vmctl:1 vmms:8; do
         prog=${p%:*} page=${p%:*}.${p#*:}
-        sh "$src/packaging/man/mkman.sh" "$src/packaging/man/$page.in" "$T/$page" 0.0 "$build/vmms/$prog" ||
+        sh "$src/packaging/man/mkman.sh" "$src/packaging/man/$page.in" "$T/$page" 0.0 "$build/$prog/$prog" ||
                 bad "mkman.sh $page"
         sed -i 's/"vmstack 0\.0"/"vmstack VERSION"/' "$T/$page"
         sed 's/"vmstack [0-9.]*"/"vmstack VERSION"/' "$man_dir/$page" | cmp -s - "$T/$page" ||

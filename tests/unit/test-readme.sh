@@ -6,7 +6,7 @@
 set -uo pipefail
 src=${VM_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${VM_BUILD_DIR:-$src/build/debug}
-vmctl=$build/vmms/vmctl vmwp=$build/vmwp/vmwp
+vmctl=$build/vmctl/vmctl vmwp=$build/vmwp/vmwp
 for f in "$vmctl" "$vmwp"; do [ -x "$f" ] || { echo "SKIP: $f is not built"; exit 77; }; done
 fail=0
 flat() { tr -s ' \n' ' '; } # one line, single spaces

@@ -9,8 +9,8 @@
 #include "common/config.h"
 #include "common/macro.h"
 #include "common/test.h"
-#include "vmms/vmctl-build.h"
-#include "vmms/vmctl/vmctl.h"
+#include "vmctl/config-build.h"
+#include "vmctl/vmctl.h"
 
 static const struct vmctl_build_ctx ctx = { .cwd = "/home/op", .mac_random = { 0xab, 0xcd, 0xef } };
 

@@ -15,9 +15,9 @@
 
 #include "common/test.h"
 #include "vmms/hotplug.h"
-#include "vmms/state.h"
+#include "vmms/lifecycle.h"
 #include "vmms/validate.h"
-#include "vmms/vmctl-build.h"
+#include "vmctl/config-build.h"
 
 #define ID "3f2a9c1d-0b7e-4c55-9a0e-7d2b1c4e5f60"
 

@@ -6,7 +6,7 @@
 
 #include "common/test.h"
 #include "vmms/kvp.h"
-#include "vmms/state.h"
+#include "vmms/lifecycle.h"
 
 TEST(kvp_item_checks) {
         char err[160], key[600], val[3100];

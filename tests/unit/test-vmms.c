@@ -16,7 +16,7 @@
 #include "vmms/names.h"
 #include "vmms/paths.h"
 #include "vmms/runtime.h"
-#include "vmms/state.h"
+#include "vmms/lifecycle.h"
 #include "vmms/validate.h"
 
 #define ID1 "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
-#include "vmms/state.h"
+#include "vmms/lifecycle.h"
 
 #define VMMS_STOP_TIMEOUT_MAX_S 3600u
 

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "common/guid.h"
-#include "vmctl.h"
-#include "vmms/vmctl-build.h"
+#include "vmctl/vmctl.h"
+#include "vmctl/config-build.h"
 
 enum { OPT_FORMAT = 0x100, OPT_TYPE, OPT_PARENT, OPT_BLOCK_SIZE, OPT_SECTOR_SIZE, OPT_PHYSICAL_SECTOR_SIZE };
 

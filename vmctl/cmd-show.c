@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "vmctl.h"
+#include "vmctl/vmctl.h"
 #include "vmms/names.h"
 
 /* A basic value of the given type (s, b, u, i, t) at m's position into

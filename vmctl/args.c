@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "vmctl.h"
+#include "vmctl/vmctl.h"
 
 enum { ARG_ADDRESS = 0x1000, ARG_JSON, ARG_QUIET };
 

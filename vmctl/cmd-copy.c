@@ -16,7 +16,7 @@
 
 #include "common/fd-util.h"
 #include "common/log.h"
-#include "vmctl.h"
+#include "vmctl/vmctl.h"
 #include "vmms/names.h"
 
 /* Large files go chunk by chunk through the guest's daemon. */

@@ -14,9 +14,9 @@
 
 #include "common/config.h"
 #include "common/fd-util.h"
-#include "vmctl.h"
+#include "vmctl/vmctl.h"
 #include "vmms/names.h"
-#include "vmms/vmctl-build.h"
+#include "vmctl/config-build.h"
 
 static const char *const flag_names[VMCTL_OPT_CONFIG_END - VMCTL_OPT_CONFIG_FIRST] = {
         "name", "memory", "vcpus", "kernel", "initrd", "cmdline", "boot", "disk", "nic",

@@ -4,7 +4,7 @@
  * them: docs/vmms.md "Disks and NICs of a running VM") or while it is off
  * (its configuration), through AttachDisk, DetachDisk, ResizeDisk,
  * AttachNic and DetachNic. A disk or NIC is written as for --disk= and
- * --nic= of create and edit (vmctl-build.c), applied to the VM's
+ * --nic= of create and edit (config-build.c), applied to the VM's
  * configuration as edit applies it, so that a LUN left out is the next
  * one free on its controller there. */
 #include <errno.h>
@@ -16,9 +16,9 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "vmctl.h"
+#include "vmctl/vmctl.h"
 #include "vmms/names.h"
-#include "vmms/vmctl-build.h"
+#include "vmctl/config-build.h"
 
 /* A hot-plug call may wait for the guest's I/O in flight (vmms allows
  * its worker a minute). */

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmctl.h"
-#include "vmms/state.h"
+#include "vmctl/vmctl.h"
+#include "vmms/lifecycle.h"
 
 /* The state names from vmms's own table, so that the list cannot drift
  * from what vmms_state_from_string() takes (it had: three were missing). */

@@ -19,7 +19,7 @@
 
 #include "common/fd-util.h"
 #include "common/log.h"
-#include "vmctl.h"
+#include "vmctl/vmctl.h"
 #include "vmms/names.h"
 
 #define CONSOLE_ESCAPE 0x1d /* Ctrl-] */

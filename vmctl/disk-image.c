@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "common/fd-util.h"
-#include "vmctl.h"
+#include "vmctl/vmctl.h"
 #include "vmms/disk-chain.h"
 
 int vmctl_disk_format(const char *path, const char *opt, enum vm_disk_format *out) {

@@ -14,8 +14,8 @@
 #include "common/config.h"
 #include "common/fd-util.h"
 #include "common/macro.h"
-#include "vmctl.h"
-#include "vmms/vmctl-build.h"
+#include "vmctl/vmctl.h"
+#include "vmctl/config-build.h"
 
 static int run_editor(const char *file) {
         const char *ed = getenv("VISUAL");

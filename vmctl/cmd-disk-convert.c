@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "vmctl.h"
+#include "vmctl/vmctl.h"
 
 #define CHUNK (1u << 20)
 

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "common/fd-util.h"
-#include "vmctl.h"
+#include "vmctl/vmctl.h"
 #include "vmms/names.h"
 
 struct display_info {

@@ -18,7 +18,7 @@
 
 #include "common/fd-util.h"
 #include "common/log.h"
-#include "vmctl.h"
+#include "vmctl/vmctl.h"
 #include "vmms/names.h"
 
 static void show_progress(struct vmctl *c, const char *path, bool tty, void *opaque) {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmctl.h"
+#include "vmctl/vmctl.h"
 
 static const struct vmctl_command *const commands[] = {
         &vmctl_cmd_create, &vmctl_cmd_list,   &vmctl_cmd_show,   &vmctl_cmd_start,  &vmctl_cmd_stop,

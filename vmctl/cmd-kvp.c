@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmctl.h"
+#include "vmctl/vmctl.h"
 #include "vmms/names.h"
 
 /* An a{ss} property into a JSON object. */

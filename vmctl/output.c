@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmctl.h"
+#include "vmctl/vmctl.h"
 
 #define TABLE_MAX_COLS 8u
 

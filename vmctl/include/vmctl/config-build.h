@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* vmctl's configuration building, as pure functions with a fuzz target
- * (tests/fuzz/fuzz-vmctl-build.c): `vmctl create`/`vmctl edit` flags applied
+ * (tests/fuzz/fuzz-vmms-vmctl-build.c): `vmctl create`/`vmctl edit` flags applied
  * to a JSON configuration document, and RFC 7386 JSON merge patches
  * (`vmctl edit --patch`). The result is checked by vm_config_parse() (in
  * vmctl, for an early message, and again by vmms). */

@@ -9,7 +9,7 @@
 
 #include "common/config.h"
 #include "common/macro.h"
-#include "vmms/vmctl-build.h"
+#include "vmctl/config-build.h"
 
 static int ferr(char *err, size_t errlen, const char *flag, const char *fmt, ...) _printf_(4, 5);
 static int ferr(char *err, size_t errlen, const char *flag, const char *fmt, ...) {

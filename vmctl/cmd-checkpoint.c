@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "common/log.h"
-#include "vmctl.h"
+#include "vmctl/vmctl.h"
 #include "vmms/names.h"
 
 /* A checkpoint of a large VM writes its memory; a delete may merge

@@ -5,7 +5,7 @@
 
 #include "common/macro.h"
 #include "common/proto.h"
-#include "vmms/state.h"
+#include "vmms/lifecycle.h"
 
 static const char *const state_names[VMMS_STATE_MAX] = {
         [VMMS_STATE_OFF] = "Off",           [VMMS_STATE_STARTING] = "Starting",

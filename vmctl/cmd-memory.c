@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmctl.h"
+#include "vmctl/vmctl.h"
 #include "vmms/names.h"
-#include "vmms/vmctl-build.h"
+#include "vmctl/config-build.h"
 
 static int show(struct vmctl *c, const char *path) {
         json_object *mem = json_object_new_object();
