@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* What the resumable migration channel (vmms/migresume.c, docs/migration.md
+/* What the resumable migration channel (vmms/migration/resume.c, docs/migration.md
  * "A cut channel") costs against the plain relay it replaces, in the same
  * run: a source relay and a destination relay over a TCP loopback
  * connection (the insecure mode: TLS costs both the same), a "worker"
@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "vmms/migconn.h"
+#include "vmms/migration/conn.h"
 
 struct side {
         bool resumable, source;

@@ -239,7 +239,7 @@ struct wait_watch {
 };
 
 /* vmms emits State with its value in the signal of every transition
- * (vmms/vm.c vmms_vm_set_state), so each state the VM passes through is
+ * (vmms/core/vm.c vmms_vm_set_state), so each state the VM passes through is
  * seen, however short: a Crashed that a restart policy ends 100 ms later
  * is still Crashed to a waiter whose Get would come too late. */
 static int on_changed(sd_bus_message *m, void *userdata, sd_bus_error *e) {

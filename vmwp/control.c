@@ -356,7 +356,7 @@ int vmwp_control_parse_config(struct json_object *msg, struct vm_config *cfg, ch
 }
 
 /* "files": the fds after the disks and TAPs, in this order, each at most
- * once (vmms/spawn.c). "saved_state": restore the VM from it instead of
+ * once (vmms/worker/spawn.c). "saved_state": restore the VM from it instead of
  * booting (docs/vm-state.md); "migrate_incoming": receive the VM from a
  * live migration's source over this socket (docs/migration.md). Returns a mask of VMWP_FILE_*. */
 static int parse_files(struct json_object *msg, char *err, size_t errlen) {

@@ -572,7 +572,7 @@ static void postcopy_progress(void *opaque, uint64_t left, const struct postcopy
 
 /* The destination runs the guest; this copy only serves its pages from
  * now on, for as long as that takes: the image locks go now, for the
- * destination's vmms to take (vmms/lock-handover.c), not when this worker
+ * destination's vmms to take (vmms/migration/lock-handover.c), not when this worker
  * ends. */
 static void postcopy_running(void *opaque) {
         struct migration *m = opaque;

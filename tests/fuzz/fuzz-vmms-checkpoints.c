@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* vmms's checkpoint index (vmms/checkpoints.c) on any bytes: a refusal
+/* vmms's checkpoint index (vmms/checkpoint/tree.c) on any bytes: a refusal
  * says why and leaves the tree empty; a parsed tree has unique names and
  * ids, parents in the tree and no loop, and writes out to a text that
  * parses back to the same tree. */

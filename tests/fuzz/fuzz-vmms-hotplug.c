@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* AttachDisk's and AttachNic's entries from any D-Bus caller
- * (vmms/hotplug-config.c), and the removals. Input: one byte that picks
+ * (vmms/hotplug/config.c), and the removals. Input: one byte that picks
  * the kind ('d' a disk, 'n' a NIC, else both) and which entry a removal
  * takes, then the entry's JSON text. Added to a VM with two disks and two
  * NICs (one NIC removed first, so that index 1's derived instance is

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* vmms's KVP checks (vmms/kvp.c): SetKVP's key/value from any D-Bus caller
+/* vmms's KVP checks (vmms/guest/kvp.c): SetKVP's key/value from any D-Bus caller
  * and a worker's "items" object. Input: "KEY\0VALUE" for the item check,
  * and the whole input as JSON for the items check. An accepted item is
  * valid UTF-8 within the wire limits. */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Dynamic Memory in vmms (vmms/memory.c): any bytes as a worker's
+/* Dynamic Memory in vmms (vmms/dm/balancer.c): any bytes as a worker's
  * "memory" event (what parses is in range), and as the balancer's input
  * (every target within its VM's minimum and maximum, and the VMs together
  * never get more than they have plus what the host has free). */

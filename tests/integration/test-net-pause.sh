@@ -81,7 +81,7 @@ sanitizer_clean "$T/log/$(vm_prop np Id).worker.log" np
 note "save and resume while UDP datagrams are echoed"
 # This VM's TAP is vmms's, on a bridge that has no other port: it goes with
 # each worker and comes again with the next, with the same MAC address
-# (vmms/tap.c), so the bridge's own address, which the guest cached for the
+# (vmms/host/tap.c), so the bridge's own address, which the guest cached for the
 # peer, stays. An echo that reaches the bridge while no worker holds a TAP
 # is lost (the NIC is gone while the VM is saved, as on Hyper-V): the guest
 # sends it again.

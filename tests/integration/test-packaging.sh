@@ -229,7 +229,7 @@ grep -q '<action id="org.vmstack.vmms.manage">' "$P" && grep -q '<action id="org
 if command -v xmllint >/dev/null; then
   xmllint --noout "$P" "$R/usr/share/dbus-1/system.d/org.vmstack.VMMS1.conf" || fail "XML not well-formed"
 fi
-grep -q "VMMS_POLKIT_ACTION_MANAGE \"org.vmstack.vmms.manage\"" "$VM_SOURCE_DIR/vmms/include/vmms/names.h" || fail "action names differ from vmms"
+grep -q "VMMS_POLKIT_ACTION_MANAGE \"org.vmstack.vmms.manage\"" "$VM_SOURCE_DIR/vmms/shared/include/vmms/names.h" || fail "action names differ from vmms"
 
 note "sysusers.d and tmpfiles.d on a scratch root"
 S=$T/sysroot

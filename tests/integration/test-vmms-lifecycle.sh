@@ -12,7 +12,7 @@ source "$(dirname "$0")/vmms-lib.sh"
 t_setup
 t_pick_worker
 # vmms at nice 3: its workers run at it, their autogroups too (a worker's
-# session is its own: vmms/spawn.c).
+# session is its own: vmms/worker/spawn.c).
 printf '#!/bin/sh\nexec nice -n 3 %s "$@"\n' "$VMMS" >"$T/vmms-nice"
 chmod +x "$T/vmms-nice"
 REAL_VMMS=$VMMS VMMS=$T/vmms-nice

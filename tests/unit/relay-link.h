@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* For the unit tests: two of vmms's resumable relays (vmms/migresume.c)
+/* For the unit tests: two of vmms's resumable relays (vmms/migration/resume.c)
  * over a "link" the test cuts, with the source's dial and the
  * destination's accept played by a rendezvous that hands a new socketpair
  * across. Each side has a worker socketpair: the relay's end and the
@@ -15,7 +15,7 @@
 
 #include "common/log.h"
 #include "common/test.h"
-#include "vmms/migconn.h"
+#include "vmms/migration/conn.h"
 
 struct link {
         pthread_mutex_t mu;

@@ -481,7 +481,7 @@ static void *reader_main(void *arg) {
         return NULL;
 }
 
-/* The stream through two of vmms's resumable relays (vmms/migresume.c),
+/* The stream through two of vmms's resumable relays (vmms/migration/resume.c),
  * their link cut right after the COMMIT and again while the guest's
  * threads fault: the channel resumes each time, no page is lost or
  * overwritten, neither side notices more than a pause. */

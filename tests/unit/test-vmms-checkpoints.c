@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* The checkpoint index as data (vmms/checkpoints.c): a tree written and
+/* The checkpoint index as data (vmms/checkpoint/tree.c): a tree written and
  * read back unchanged; removing a checkpoint gives its children its parent
  * and moves "current" up; the owned set; what a damaged index is refused
  * for, each with a sentence, leaving nothing behind. */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* CopyFile's checks (vmms/fcopy.c): the source descriptor the worker gets
+/* CopyFile's checks (vmms/guest/fcopy.c): the source descriptor the worker gets
  * is a new read-only one of a regular file the caller opened for reading
  * (O_PATH and write-only descriptors, directories and pipes are refused:
  * vmms reopens as root, and an O_PATH open needs no read permission); the

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Dynamic Memory in vmms (vmms/memory.c, docs/dynamic-memory.md): the
+/* Dynamic Memory in vmms (vmms/dm/balancer.c, docs/dynamic-memory.md): the
  * worker's status as vmms reads it, and the balancer: demand plus buffer,
  * operator targets, weights when the host's memory is short, buffers
  * given up by the lightest VMs when the host needs memory back, minimum

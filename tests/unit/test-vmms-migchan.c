@@ -5,8 +5,9 @@
 #include <string.h>
 
 #include "common/test.h"
-#include "vmms/daemon.h"
+#include "vmms/core/daemon.h"
 #include "vmms/migchan.h"
+#include "vmms/migration/migration.h"
 
 #define ID1 "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* vmms's resumable relay (vmms/migresume.c): two relays, a source's and a
+/* vmms's resumable relay (vmms/migration/resume.c): two relays, a source's and a
  * destination's, between two "workers" (socketpairs the test reads and
  * writes) over a link the test cuts. A cut link is replaced (the test's
  * reconnect hands a new socketpair across, as the source's dial and the

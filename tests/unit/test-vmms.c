@@ -12,12 +12,14 @@
 
 #include "common/proto.h"
 #include "common/test.h"
-#include "vmms/daemon.h"
+#include "vmms/core/daemon.h"
 #include "vmms/names.h"
 #include "vmms/paths.h"
 #include "vmms/runtime.h"
 #include "vmms/lifecycle.h"
 #include "vmms/validate.h"
+#include "vmms/guest/guest.h"
+#include "vmms/video/video.h"
 
 #define ID1 "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
 

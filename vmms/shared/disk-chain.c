@@ -78,7 +78,7 @@ static int chain_next(struct chain_walk *w, const char *child, const struct vhdx
                 return snprintf(err, errlen, "%s: parent %s", child, why), fd;
         out->fds[out->n++] = fd;
         /* Shared: chains may share a base, but no writer may change it
-         * under them (a writable disk holds LOCK_EX, vmms/spawn.c). */
+         * under them (a writable disk holds LOCK_EX, vmms/worker/spawn.c). */
         if (flock(fd, LOCK_SH | LOCK_NB) < 0) {
                 int e = errno;
                 if (e != EWOULDBLOCK)

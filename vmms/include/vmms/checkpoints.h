@@ -3,7 +3,7 @@
  * <state-dir>/<id>.checkpoints/index.json, with a pure parser and writer
  * (the file is vmms's own, but a damaged one must give a clear error and
  * never a crash: fuzz-vmms-checkpoints). The operations are in
- * vmms/checkpoint.c, their disk work in vmms/checkpoint-disks.c. */
+ * vmms/checkpoint/checkpoint.c, their disk work in vmms/checkpoint/disks.c. */
 #pragma once
 
 #include <stdbool.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* CopyFile's checks (vmms/fcopy.c), pure enough to test alone. */
+/* CopyFile's checks (vmms/guest/fcopy.c), pure enough to test alone. */
 #pragma once
 
 #include <stddef.h>

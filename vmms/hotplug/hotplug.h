@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/* Disks and NICs of a VM changed through D-Bus (hotplug.c; the pure
+ * configuration half is config.c, vmms/hotplug.h). Private to vmms/. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+
+#include "../core/daemon.h"
+
+/* hotplug.c: AttachDisk, DetachDisk, ResizeDisk, AttachNic, DetachNic
+ * (docs/dbus-api.md): an Off or Crashed VM's configuration changes; a
+ * running VM's worker is asked (disk-attach, ...) and the configuration
+ * follows its answer, with which the call is answered. op is one of
+ * VMMS_OP_ATTACH_DISK..VMMS_OP_DETACH_NIC; the call's arguments are read
+ * here. Returns what a method handler returns. */
+int vmms_hotplug_request(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op op, sd_bus_error *e);
+/* The worker ended (the call was answered by worker.c) or the VM goes. */
+void vmms_hotplug_worker_ended(struct vmms_vm *vm);

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/* Migration between two vmms (docs/migration.md): live (live-out.c on the
+ * source, live-in.c on the destination), quick and a Saved VM's move
+ * (quick-out.c, quick-in.c), shared-nothing storage (disks.c), the image
+ * locks the source hands over (lock-handover.c). The channel itself:
+ * channel.c (vmms/migchan.h), conn.h, resume.c. Private to vmms/. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+
+#include "../core/daemon.h"
+
+/* migrate.c: Migrate() on the source (docs/migration.md "vmms") */
+struct vmms_migrate_args {
+        char host[256];
+        uint16_t port;
+        uint32_t max_downtime_ms;
+        bool no_auto_converge; /* the options' auto-converge: false (the worker's default is on) */
+        bool postcopy; /* the options' postcopy: switch to post-copy rather than fail to converge */
+        bool quick; /* mode "quick" (a Saved VM's move is always quick) */
+        /* Shared-nothing: the directory on the destination the writable
+         * disks are copied into ("" : shared storage). */
+        char storage_path[VM_PATH_MAX];
+        int start;  /* option "start": 1, 0, -1 when not given (quick: resume there if it ran here) */
+};
+/* The destination and the a{sv} options as pure checks: -EINVAL with a
+ * sentence. */
+int vmms_migrate_args_check(const char *dest, const char *mode, int64_t max_downtime_ms,
+                            struct vmms_migrate_args *out, char *err, size_t errlen);
+int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_migrate_args *a, char *err,
+                    size_t errlen);
+int vmms_vm_cancel_migration(struct vmms_vm *vm);
+/* The live migration's resumable channel reconnects to dest (HOST[:PORT],
+ * the same destination vmms at another address) from now on: the link in
+ * use, if any, is let go. -ENOENT (no live channel), -EINVAL (dest),
+ * -EOPNOTSUPP (not resumable), with a sentence. */
+int vmms_vm_reconnect_migration(struct vmms_vm *vm, const char *dest, char *err, size_t errlen);
+/* Shared-nothing (migrate-disks.c). The source: the configuration the
+ * destination gets (each writable disk under dir by its file name) and
+ * every disk's geometry (size 0: read-only, not copied), read as the
+ * owner. The destination: the new images, as `as`, removed again on
+ * failure; and their removal when the migration does not complete (the
+ * writable disks among the first n). */
+struct vmms_migchan_disk;
+struct vmms_migchan_request;
+int vmms_migrate_disks_prepare(struct vmms_vm *vm, const char *dir, struct vm_config *out,
+                               struct vmms_migchan_disk *disks, char *err, size_t errlen);
+int vmms_migrate_disks_create(struct vmms_daemon *d, const struct vmms_migchan_request *q, const struct vmms_cred *as,
+                              char *err, size_t errlen);
+void vmms_migrate_disks_remove(const struct vm_config *c, uint32_t n);
+/* A re-attached worker whose record says its live migration to dest
+ * (HOST:PORT) was committed without an answer: Migrating, and the
+ * destination asked again (migrate.c). */
+int vmms_vm_migration_ask_again(struct vmms_vm *vm, const char *dest);
+void vmms_vm_on_migrate_progress(struct vmms_vm *vm, struct json_object *ev);
+/* An incoming VM's image locks (lock-handover.c): add(disk, its fd, shared)
+ * at the spawn for an image whose lock the source holds; start once the VM
+ * runs here; free when the worker ends or the VM goes. */
+int vmms_vm_handover_add(struct vmms_vm *vm, uint32_t disk, int fd, bool shared);
+void vmms_vm_handover_start(struct vmms_vm *vm);
+void vmms_vm_handover_free(struct vmms_vm *vm);
+/* The worker ended: true when this took care of the VM (migrated away, or
+ * held back until the destination says who has it). */
+bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason, enum vmms_end end, enum vmms_state state);
+void vmms_migrations_free(struct vmms_daemon *d);
+/* A VM that goes away takes its migration (the channel thread) along. */
+void vmms_vm_migration_free(struct vmms_vm *vm);
+
+/* migrate-saved.c: quick migration and a Saved VM's move (docs/migration.md
+ * "Quick migration"). Source: a Running VM is saved first, then the Saved
+ * VM moves; the caller is answered at the end. */
+int vmms_vm_migrate_quick(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_migrate_args *a, char *err,
+                          size_t errlen);
+/* -ENOENT: no quick migration moving; -EBUSY: the destination stored it. */
+int vmms_vm_cancel_quick(struct vmms_vm *vm);
+/* save.c's hooks: the save a quick migration asked for ended (why NULL:
+ * the VM is Saved now). */
+void vmms_vm_quick_on_saved(struct vmms_vm *vm, const char *why);
+void vmms_vm_quick_free(struct vmms_vm *vm);
+/* Destination: an accepted request of mode "saved" (migrate-in.c's hooks).
+ * note_loop/note_thread: the incoming channel's note pair, which carries
+ * this one's steps too (types 'F', 'T' to the loop; 'G', 'N', 'S', 'K' back). */
+struct vmms_saved_in;
+struct vmms_migchan_request;
+struct vmms_mig_conn;
+int vmms_saved_in_accept(struct vmms_daemon *d, const struct vmms_migchan_request *q, const char *peer,
+                         int note_loop, int note_thread, struct vmms_saved_in **out, char *err, size_t errlen);
+/* On the channel's thread after the ok answer: receive, check, store, wait
+ * for "released", have the loop resume it, report. */
+int vmms_saved_in_run(struct vmms_saved_in *s, struct vmms_mig_conn *c, char *err, size_t errlen);
+/* On the loop: a note of the thread's; false when the type is not ours. */
+bool vmms_saved_in_on_note(struct vmms_saved_in *s, char type);
+struct vmms_saved_in *vmms_saved_in_free(struct vmms_saved_in *s);
+/* Whether it brings the VM of that id (not defined here until stored). */
+bool vmms_saved_in_is(const struct vmms_saved_in *s, const struct guid *id);
+/* save.c's hooks: a restore this destination started runs (why NULL) or
+ * ended with the VM Saved. */
+void vmms_vm_saved_in_started(struct vmms_vm *vm, const char *why);
+
+/* migrate-in.c: the destination's listener */
+int vmms_migration_listen(struct vmms_daemon *d);
+void vmms_incoming_free_all(struct vmms_daemon *d);
+/* The incoming VM runs: store its configuration. */
+void vmms_vm_migrated_in(struct vmms_vm *vm);
+/* Its worker, ready, runs on pages still coming from the source (a
+ * post-copy): its channel waits out a cut for as long as it lasts. */
+void vmms_vm_migrated_in_postcopy(struct vmms_vm *vm);
+/* Post-copy migrations past their COMMIT whose channel runs here, on
+ * either end, and VMs that moved away and are not removed yet (migrate.c,
+ * migrate-in.c): vmms's exit would lose the first, bring back the second. */
+unsigned vmms_postcopies_out(struct vmms_daemon *d);
+unsigned vmms_postcopies_in(struct vmms_daemon *d);
+
+/* migrate.c: MigrationChannel's new state (why: a cut's reason, else
+ * NULL), emitted; "" starts a new migration's. */
+void vmms_vm_set_mig_channel(struct vmms_vm *vm, const char *state, const char *why, bool held);
