@@ -38,6 +38,7 @@
 #include "core/daemon.h"
 #include "host/host.h"
 #include "saved-state/saved-state.h"
+#include "core/feature.h"
 
 struct vm_config *vmms_ckpt_config_copy(const struct vm_config *c) {
         struct vm_config *n = malloc(sizeof *n);
@@ -491,3 +492,15 @@ int vmms_vm_checkpoint(struct vmms_vm *vm, sd_bus_message *call, const char *nam
         vmms_checkpoint_free(c);
         return r;
 }
+
+static const struct vmms_worker_event checkpoint_events[] = {
+        { "vss", NULL, vmms_ckpt_on_vss },                       /* a production take's freeze (vss.c) */
+        { "merge-progress", NULL, vmms_ckpt_on_merge_progress }, /* apply.c */
+        {},
+};
+
+const struct vmms_feature vmms_feature_checkpoint = {
+        .name = "checkpoint",
+        .events = checkpoint_events,
+        .bus_register = vmms_bus_checkpoints_register,
+};

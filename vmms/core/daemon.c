@@ -21,7 +21,7 @@
 #include "core/daemon.h"
 #include "dm/dm.h"
 #include "migration/migration.h"
-#include "video/video.h"
+#include "core/feature.h"
 #include "worker/worker.h"
 
 #define VMMS_MAX_PROBLEMS 256u
@@ -202,8 +202,7 @@ static int setup_bus(struct vmms_daemon *d) {
         if ((r = sd_bus_set_exit_on_disconnect(d->bus, 1)) < 0 ||
             (r = sd_bus_attach_event(d->bus, d->event, SD_EVENT_PRIORITY_NORMAL)) < 0 ||
             (r = vmms_bus_manager_register(d)) < 0 || (r = vmms_bus_vm_register(d)) < 0 ||
-            (r = vmms_bus_checkpoints_register(d)) < 0 || (r = vmms_bus_memory_register(d)) < 0 ||
-            (r = vmms_bus_display_register(d)) < 0)
+            (r = vmms_features_bus_register(d)) < 0)
                 return r;
         r = sd_bus_request_name(d->bus, VMMS_BUS_NAME, 0);
         if (r < 0)

@@ -11,12 +11,11 @@
 #include "checkpoint/checkpoint.h"
 #include "worker/worker.h"
 #include "core/daemon.h"
+#include "core/feature.h"
 #include "dm/dm.h"
 #include "guest/guest.h"
-#include "hotplug/hotplug.h"
 #include "migration/migration.h"
 #include "saved-state/saved-state.h"
-#include "video/video.h"
 
 static void restart_now_or_schedule(struct vmms_vm *vm, enum vmms_end end, enum vmms_state rest_state);
 
@@ -87,10 +86,7 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
                 v.end = VMMS_END_RESET;
 
         vm->worker = vmms_worker_free(vm->worker);
-        vmms_hotplug_worker_ended(vm); /* a change it did not answer: the configuration stays */
-        vmms_dm_worker_ended(vm);
-        vmms_display_worker_ended(vm);
-        vmms_vm_handover_free(vm); /* its image locks went with it */
+        vmms_features_worker_ended(vm); /* what each feature held for it (core/features.c) */
         vmms_vm_logs_rotate(vm); /* a VM that stopped is not checked on the timer */
         vm->op_timer = sd_event_source_disable_unref(vm->op_timer);
         vm->running_since_us = 0;
@@ -99,7 +95,6 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
         vm->exit_status = r.code;
         snprintf(vm->exit_reason, sizeof vm->exit_reason, "%s", v.reason);
         vm->stop_phase = VMMS_STOP_NONE;
-        vmms_fcopy_worker_ended(vm);
         /* Moved to another host, or an incoming VM that never ran here:
          * the VM goes. */
         if (vmms_vm_migration_on_exit(vm, v.reason, v.end, v.state)) {

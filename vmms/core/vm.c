@@ -15,7 +15,7 @@
 #include "vmms/validate.h"
 #include "worker/worker.h"
 #include "core/daemon.h"
-#include "dm/dm.h"
+#include "core/feature.h"
 #include "guest/guest.h"
 #include "host/host.h"
 #include "hotplug/hotplug.h"
@@ -308,26 +308,6 @@ void vmms_vm_on_event(struct vmms_vm *vm, json_object *ev) {
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "guest %s the shutdown request", ok ? "accepted" : "refused");
                 if (!ok)
                         shutdown_refused(vm);
-        } else if (!strcmp(name, "fcopy") || !strcmp(name, "fcopy-progress")) {
-                vmms_fcopy_on_event(vm, ev);
-        } else if (!strcmp(name, "vss")) {
-                vmms_ckpt_on_vss(vm, ev);
-        } else if (!strcmp(name, "hvsock-connect")) {
-                vmms_hvsock_on_event(vm, ev);
-        } else if (!strcmp(name, "kvp")) {
-                vmms_kvp_on_event(vm, ev);
-        } else if (!strcmp(name, "migrate-progress")) {
-                vmms_worker_request_alive(vm->worker, "migrate-send");
-                vmms_vm_on_migrate_progress(vm, ev);
-        } else if (!strcmp(name, "save-progress")) {
-                vmms_worker_request_alive(vm->worker, "save");
-                vmms_vm_on_save_progress(vm, ev);
-        } else if (!strcmp(name, "memory")) {
-                vmms_dm_on_event(vm, ev);
-        } else if (!strcmp(name, "display")) {
-                vmms_display_on_event(vm, ev);
-        } else if (!strcmp(name, "merge-progress")) {
-                vmms_ckpt_on_merge_progress(vm, ev);
-        } else
+        } else if (!vmms_features_on_event(vm, name, ev)) /* the features' events (core/features.c) */
                 vmms_vm_log(vm, LOG_LEVEL_DEBUG, 0, "worker event %s", name);
 }

@@ -16,6 +16,7 @@
 #include "worker/worker.h"
 #include "dm/dm.h"
 #include "host/host.h"
+#include "core/feature.h"
 
 /* A target moves only by at least this much, or a hundredth of the VM's
  * maximum: a demand that wobbles does not make the guest balloon back and
@@ -207,3 +208,15 @@ int vmms_dm_set_target(struct vmms_vm *vm, uint64_t bytes, char *err, size_t err
                 balance(vm->d); /* at once, not at the next round */
         return 0;
 }
+
+static const struct vmms_worker_event dm_events[] = {
+        { "memory", NULL, vmms_dm_on_event },
+        {},
+};
+
+const struct vmms_feature vmms_feature_dm = {
+        .name = "dm",
+        .events = dm_events,
+        .worker_ended = vmms_dm_worker_ended,
+        .bus_register = vmms_bus_memory_register,
+};

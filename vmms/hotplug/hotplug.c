@@ -36,6 +36,7 @@
 #include "core/daemon.h"
 #include "host/host.h"
 #include "hotplug/hotplug.h"
+#include "core/feature.h"
 
 /* A detach waits for the guest's I/O in flight, an attach may replay a
  * VHDX's log: longer than the other requests may take. */
@@ -601,3 +602,8 @@ int vmms_hotplug_request(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op 
                 return -EINVAL;
         }
 }
+
+const struct vmms_feature vmms_feature_hotplug = {
+        .name = "hotplug",
+        .worker_ended = vmms_hotplug_worker_ended,
+};

@@ -26,6 +26,7 @@
 #include "dm/dm.h"
 #include "migration/migration.h"
 #include "saved-state/saved-state.h"
+#include "core/feature.h"
 
 int vmms_saved_path(const struct vmms_vm *vm, bool tmp, char *buf, size_t len) {
         int n = snprintf(buf, len, "%s/%s.vmrs%s", vm->d->opt.state_dir, vm->id, tmp ? ".tmp" : "");
@@ -230,3 +231,13 @@ void vmms_saved_load(struct vmms_vm *vm) {
         vm->saved_bytes = (uint64_t)st.st_size;
         snprintf(vm->exit_reason, sizeof vm->exit_reason, "saved");
 }
+
+static const struct vmms_worker_event saved_state_events[] = {
+        { "save-progress", "save", vmms_vm_on_save_progress },
+        {},
+};
+
+const struct vmms_feature vmms_feature_saved_state = {
+        .name = "saved-state",
+        .events = saved_state_events,
+};

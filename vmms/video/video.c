@@ -37,6 +37,7 @@
 #include "core/daemon.h"
 #include "worker/worker.h"
 #include "video/video.h"
+#include "core/feature.h"
 
 #define RETRY_MIN_US (1000000ull)
 #define RETRY_MAX_US (60000000ull)
@@ -491,3 +492,15 @@ void vmms_display_free(struct vmms_vm *vm) {
         free(dp);
         vm->display = NULL;
 }
+
+static const struct vmms_worker_event video_events[] = {
+        { "display", NULL, vmms_display_on_event },
+        {},
+};
+
+const struct vmms_feature vmms_feature_video = {
+        .name = "video",
+        .events = video_events,
+        .worker_ended = vmms_display_worker_ended,
+        .bus_register = vmms_bus_display_register,
+};
