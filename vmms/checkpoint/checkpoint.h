@@ -2,7 +2,7 @@
 /* Checkpoints in vmms (docs/checkpoints.md): the operations
  * (checkpoint/checkpoint.c), their disk work (checkpoint/disks.c), the index on disk
  * and the merge thread (checkpoint/store.c), the D-Bus interface
- * org.vmstack.VMMS1.Checkpoints (checkpoint/checkpoint-dbus.c). */
+ * org.vmstack.VMMS1.Checkpoints (checkpoint-dbus.c). */
 #pragma once
 
 #include <stdbool.h>
@@ -186,5 +186,5 @@ void vmms_ckpt_free(struct vmms_vm *vm);
 /* Properties changed on the Checkpoints interface. */
 void vmms_ckpt_emit(struct vmms_vm *vm, const char *prop);
 
-/* checkpoint/checkpoint-dbus.c: org.vmstack.VMMS1.Checkpoints on every VM object */
+/* checkpoint-dbus.c: org.vmstack.VMMS1.Checkpoints on every VM object */
 int vmms_bus_checkpoints_register(struct vmms_daemon *d);

@@ -145,3 +145,22 @@ void vmms_vm_exit_finish(struct vmms_vm *vm, enum vmms_end end, enum vmms_state 
         }
         restart_now_or_schedule(vm, end, state);
 }
+
+static int on_remove(sd_event_source *s, void *userdata) {
+        struct vmms_vm *vm = userdata;
+        vm->remove_src = sd_event_source_disable_unref(vm->remove_src);
+        if (vm->worker)
+                return 0; /* started again meanwhile: keep it */
+        (void)vmms_store_remove(vm);
+        vmms_vm_logs_remove(vm);
+        (void)vmms_bus_emit_vm_removed(vm);
+        vmms_daemon_remove_vm(vm->d, vm);
+        return 0;
+}
+
+void vmms_vm_remove_later(struct vmms_vm *vm, bool remove_logs) {
+        (void)remove_logs;
+        if (!vm->remove_src && sd_event_add_defer(vm->d->event, &vm->remove_src, on_remove, vm) < 0)
+                vmms_vm_log(vm, LOG_LEVEL_ERR, -ENOMEM, "cannot schedule the VM's removal");
+}
+

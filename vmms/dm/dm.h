@@ -12,7 +12,7 @@
 
 #include "../core/daemon.h"
 
-/* memory-vm.c: Dynamic Memory (docs/dynamic-memory.md): the workers'
+/* dm.c: Dynamic Memory (docs/dynamic-memory.md): the workers'
  * "memory" events, the balancer run every memory_interval_us over the
  * Running VMs that have it, and SetTarget. */
 int vmms_dm_timer_start(struct vmms_daemon *d);
@@ -30,6 +30,6 @@ int vmms_dm_set_target(struct vmms_vm *vm, uint64_t bytes, char *err, size_t err
 /* The host memory the balancer may hand out now: MemAvailable less the
  * reserve (negative when the host is short). */
 int64_t vmms_dm_host_free(const struct vmms_daemon *d);
-/* bus-memory.c: org.vmstack.VMMS1.Memory on every VM object. */
+/* dm-dbus.c: org.vmstack.VMMS1.Memory on every VM object. */
 int vmms_bus_memory_register(struct vmms_daemon *d);
 void vmms_bus_memory_emit(struct vmms_vm *vm);

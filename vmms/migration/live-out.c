@@ -95,20 +95,6 @@ struct note_msg {
 /* Between two queries of an unconfirmed commit: 1 s, growing to 5 s. */
 #define QUERY_RETRY_US(n) ((uint64_t)MIN((n), 5u) * 1000000u)
 
-int vmms_migrate_args_check(const char *dest, const char *mode, int64_t max_downtime_ms,
-                            struct vmms_migrate_args *out, char *err, size_t errlen) {
-        if (vmms_migchan_address_parse(dest, out->host, sizeof out->host, &out->port) < 0)
-                return snprintf(err, errlen, "destination: '%.100s' is not HOST or HOST:PORT", dest), -EINVAL;
-        if (mode && strcmp(mode, "live") != 0 && strcmp(mode, "quick") != 0)
-                return snprintf(err, errlen, "mode: '%.32s' is not supported (live, quick)", mode), -EINVAL;
-        out->quick = mode && strcmp(mode, "quick") == 0; /* migration/quick-out.c */
-        out->start = -1;
-        if (max_downtime_ms < 0 || max_downtime_ms > 600000)
-                return snprintf(err, errlen, "max-downtime-ms: must be 0..600000"), -EINVAL;
-        out->max_downtime_ms = (uint32_t)max_downtime_ms;
-        return 0;
-}
-
 static void note_send(struct vmms_migration *m, char type) {
         struct note_msg n = { .type = type };
         (void)send(m->note[1], &n, sizeof n, MSG_NOSIGNAL);
@@ -323,29 +309,6 @@ unsigned vmms_postcopies_out(struct vmms_daemon *d) {
                 n += (m && m->postcopy_committed) || d->vms[i]->migrated_away;
         }
         return n;
-}
-
-void vmms_vm_set_mig_channel(struct vmms_vm *vm, const char *state, const char *why, bool held) {
-        struct vmms_mig_channel *c = &vm->mig_chan;
-        if (!state[0])
-                *c = (struct vmms_mig_channel){ 0 };
-        else {
-                if (!strcmp(state, "cut")) {
-                        c->cuts++;
-                        snprintf(c->why, sizeof c->why, "%s", why ? why : "");
-                }
-                snprintf(c->state, sizeof c->state, "%s", state);
-                c->held = held && !strcmp(state, "cut");
-                c->since_us = now_us(CLOCK_REALTIME);
-        }
-        vmms_vm_emit_changed(vm, "MigrationChannel");
-}
-
-static void emit_progress(struct vmms_vm *vm) {
-        int r = sd_bus_emit_properties_changed(vm->d->bus, vm->path, VMMS_VM_IFACE, "MigrationProgress",
-                                               "MigrationThrottle", NULL);
-        if (r < 0)
-                vmms_vm_log(vm, LOG_LEVEL_DEBUG, r, "cannot emit PropertiesChanged(MigrationProgress): %m");
 }
 
 /* Once nothing refers to it any more: the thread ended and the worker
@@ -688,7 +651,7 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
         vm->mig_pass = 0;
         vm->mig_bytes = vm->mig_dirty_pages = vm->mig_dirty_rate = vm->mig_expected_downtime_ms = 0;
         vm->mig_throttle_pct = 0;
-        emit_progress(vm);
+        vmms_vm_emit_migration_progress(vm);
         vmms_vm_set_mig_channel(vm, "", NULL, false);
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migrating to %s:%u%s%s", a->host, a->port,
                     a->storage_path[0] ? ", its disks copied into " : "", a->storage_path);
@@ -760,47 +723,13 @@ int vmms_vm_cancel_migration(struct vmms_vm *vm) {
         return 0;
 }
 
-void vmms_vm_on_migrate_progress(struct vmms_vm *vm, json_object *ev) {
-        json_object *v;
-        if (vm->state != VMMS_STATE_MIGRATING)
+void vmms_vm_migration_committed(struct vmms_vm *vm) {
+        struct vmms_migration *m = vm->migration;
+        if (!m || m->postcopy_committed)
                 return;
-#define GET(key, field, type) \
-        if (json_object_object_get_ex(ev, key, &v) && json_object_get_int64(v) >= 0) \
-                vm->field = (type)json_object_get_int64(v);
-        GET("pass", mig_pass, uint32_t)
-        GET("bytes", mig_bytes, uint64_t)
-        GET("dirty_pages", mig_dirty_pages, uint64_t)
-        GET("dirty_rate", mig_dirty_rate, uint64_t)
-        GET("expected_downtime_ms", mig_expected_downtime_ms, uint64_t)
-        if (json_object_object_get_ex(ev, "throttle_pct", &v) && json_object_get_int64(v) >= 0 &&
-            json_object_get_int64(v) <= 100)
-                vm->mig_throttle_pct = (uint32_t)json_object_get_int64(v);
-        if (vm->migration && json_object_object_get_ex(ev, "committed", &v) && json_object_get_boolean(v) &&
-            !vm->migration->postcopy_committed) {
-                __atomic_store_n(&vm->migration->postcopy_committed, 1, __ATOMIC_RELEASE);
-                vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "post-copy: committed, the VM runs on %s:%u while its last "
-                            "pages go there", vm->migration->a.host, vm->migration->a.port);
-        }
-#undef GET
-        emit_progress(vm);
-}
-
-static int on_remove(sd_event_source *s, void *userdata) {
-        struct vmms_vm *vm = userdata;
-        vm->remove_src = sd_event_source_disable_unref(vm->remove_src);
-        if (vm->worker)
-                return 0; /* started again meanwhile: keep it */
-        (void)vmms_store_remove(vm);
-        vmms_vm_logs_remove(vm);
-        (void)vmms_bus_emit_vm_removed(vm);
-        vmms_daemon_remove_vm(vm->d, vm);
-        return 0;
-}
-
-void vmms_vm_remove_later(struct vmms_vm *vm, bool remove_logs) {
-        (void)remove_logs;
-        if (!vm->remove_src && sd_event_add_defer(vm->d->event, &vm->remove_src, on_remove, vm) < 0)
-                vmms_vm_log(vm, LOG_LEVEL_ERR, -ENOMEM, "cannot schedule the VM's removal");
+        __atomic_store_n(&m->postcopy_committed, 1, __ATOMIC_RELEASE);
+        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "post-copy: committed, the VM runs on %s:%u while its last pages go there",
+                    m->a.host, m->a.port);
 }
 
 bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason, enum vmms_end end, enum vmms_state state) {

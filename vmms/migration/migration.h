@@ -14,7 +14,8 @@
 
 #include "../core/daemon.h"
 
-/* migrate.c: Migrate() on the source (docs/migration.md "vmms") */
+/* live-out.c: Migrate() on the source (docs/migration.md "vmms"); its
+ * arguments checked in migration.c */
 struct vmms_migrate_args {
         char host[256];
         uint16_t port;
@@ -39,7 +40,7 @@ int vmms_vm_cancel_migration(struct vmms_vm *vm);
  * use, if any, is let go. -ENOENT (no live channel), -EINVAL (dest),
  * -EOPNOTSUPP (not resumable), with a sentence. */
 int vmms_vm_reconnect_migration(struct vmms_vm *vm, const char *dest, char *err, size_t errlen);
-/* Shared-nothing (migrate-disks.c). The source: the configuration the
+/* Shared-nothing (disks.c). The source: the configuration the
  * destination gets (each writable disk under dir by its file name) and
  * every disk's geometry (size 0: read-only, not copied), read as the
  * owner. The destination: the new images, as `as`, removed again on
@@ -54,9 +55,14 @@ int vmms_migrate_disks_create(struct vmms_daemon *d, const struct vmms_migchan_r
 void vmms_migrate_disks_remove(const struct vm_config *c, uint32_t n);
 /* A re-attached worker whose record says its live migration to dest
  * (HOST:PORT) was committed without an answer: Migrating, and the
- * destination asked again (migrate.c). */
+ * destination asked again (live-out.c). */
 int vmms_vm_migration_ask_again(struct vmms_vm *vm, const char *dest);
 void vmms_vm_on_migrate_progress(struct vmms_vm *vm, struct json_object *ev);
+/* PropertiesChanged(MigrationProgress, MigrationThrottle) (migration.c). */
+void vmms_vm_emit_migration_progress(struct vmms_vm *vm);
+/* The source's post-copy reported its COMMIT (live-out.c): no cancel from
+ * now on, and its channel waits out a cut for as long as it lasts. */
+void vmms_vm_migration_committed(struct vmms_vm *vm);
 /* An incoming VM's image locks (lock-handover.c): add(disk, its fd, shared)
  * at the spawn for an image whose lock the source holds; start once the VM
  * runs here; free when the worker ends or the VM goes. */
@@ -70,18 +76,18 @@ void vmms_migrations_free(struct vmms_daemon *d);
 /* A VM that goes away takes its migration (the channel thread) along. */
 void vmms_vm_migration_free(struct vmms_vm *vm);
 
-/* migrate-saved.c: quick migration and a Saved VM's move (docs/migration.md
+/* quick-out.c: quick migration and a Saved VM's move (docs/migration.md
  * "Quick migration"). Source: a Running VM is saved first, then the Saved
  * VM moves; the caller is answered at the end. */
 int vmms_vm_migrate_quick(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_migrate_args *a, char *err,
                           size_t errlen);
 /* -ENOENT: no quick migration moving; -EBUSY: the destination stored it. */
 int vmms_vm_cancel_quick(struct vmms_vm *vm);
-/* save.c's hooks: the save a quick migration asked for ended (why NULL:
+/* saved-state/save.c's hooks: the save a quick migration asked for ended (why NULL:
  * the VM is Saved now). */
 void vmms_vm_quick_on_saved(struct vmms_vm *vm, const char *why);
 void vmms_vm_quick_free(struct vmms_vm *vm);
-/* Destination: an accepted request of mode "saved" (migrate-in.c's hooks).
+/* Destination: an accepted request of mode "saved" (live-in.c's hooks).
  * note_loop/note_thread: the incoming channel's note pair, which carries
  * this one's steps too (types 'F', 'T' to the loop; 'G', 'N', 'S', 'K' back). */
 struct vmms_saved_in;
@@ -97,11 +103,11 @@ bool vmms_saved_in_on_note(struct vmms_saved_in *s, char type);
 struct vmms_saved_in *vmms_saved_in_free(struct vmms_saved_in *s);
 /* Whether it brings the VM of that id (not defined here until stored). */
 bool vmms_saved_in_is(const struct vmms_saved_in *s, const struct guid *id);
-/* save.c's hooks: a restore this destination started runs (why NULL) or
+/* saved-state/save.c's hooks: a restore this destination started runs (why NULL) or
  * ended with the VM Saved. */
 void vmms_vm_saved_in_started(struct vmms_vm *vm, const char *why);
 
-/* migrate-in.c: the destination's listener */
+/* live-in.c: the destination's listener */
 int vmms_migration_listen(struct vmms_daemon *d);
 void vmms_incoming_free_all(struct vmms_daemon *d);
 /* The incoming VM runs: store its configuration. */
@@ -110,11 +116,11 @@ void vmms_vm_migrated_in(struct vmms_vm *vm);
  * post-copy): its channel waits out a cut for as long as it lasts. */
 void vmms_vm_migrated_in_postcopy(struct vmms_vm *vm);
 /* Post-copy migrations past their COMMIT whose channel runs here, on
- * either end, and VMs that moved away and are not removed yet (migrate.c,
- * migrate-in.c): vmms's exit would lose the first, bring back the second. */
+ * either end, and VMs that moved away and are not removed yet (live-out.c,
+ * live-in.c): vmms's exit would lose the first, bring back the second. */
 unsigned vmms_postcopies_out(struct vmms_daemon *d);
 unsigned vmms_postcopies_in(struct vmms_daemon *d);
 
-/* migrate.c: MigrationChannel's new state (why: a cut's reason, else
+/* migration.c: MigrationChannel's new state (why: a cut's reason, else
  * NULL), emitted; "" starts a new migration's. */
 void vmms_vm_set_mig_channel(struct vmms_vm *vm, const char *state, const char *why, bool held);

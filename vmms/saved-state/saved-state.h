@@ -32,7 +32,7 @@ void vmms_saved_load(struct vmms_vm *vm);
 /* PropertiesChanged(SaveProgress, SavedStateSize). */
 void vmms_saved_emit_props(struct vmms_vm *vm);
 
-/* saved-transfer.c: ExportSavedState/ImportSavedState (docs/vm-state.md
+/* transfer.c: ExportSavedState/ImportSavedState (docs/vm-state.md
  * "Export and import"). The whole file a complete saved state (every CRC,
  * the end section); why: a sentence. */
 int vmms_saved_check_fd(int fd, uint64_t size, char *why, size_t whylen);

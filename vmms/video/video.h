@@ -12,7 +12,7 @@
 
 #include "../core/daemon.h"
 
-/* display.c: the display server of a VM with a display (docs/console.md) */
+/* video.c: the display server of a VM with a display (docs/console.md) */
 struct vmms_display;
 struct vmms_display_status {
         bool server_running;
@@ -33,6 +33,6 @@ int vmms_display_password(struct vmms_vm *vm, char *out, size_t len);
  * -errno with a sentence when it cannot start. */
 int vmms_display_screenshot(struct vmms_vm *vm, int out_fd, sd_bus_message *call, char *err, size_t errlen);
 void vmms_display_free(struct vmms_vm *vm);
-/* bus-display.c: org.vmstack.VMMS1.Display */
+/* video-dbus.c: org.vmstack.VMMS1.Display */
 int vmms_bus_display_register(struct vmms_daemon *d);
 void vmms_bus_display_emit(struct vmms_vm *vm);
