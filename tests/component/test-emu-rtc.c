@@ -59,7 +59,11 @@ TEST(time_periodic_update_alarm_and_set) {
         ASSERT_EQ(n, 16u);
         double ms = ticks / PM_HZ * 1000;
         printf("16 periodic interrupts at 64 Hz took %.1f ms\n", ms);
-        ASSERT_GE(ms, 15 * 1000.0 / 64); /* at least 15 periods after the first */
+        /* 15 periods after the first, less what the first interrupt's
+         * delivery was late by more than the last's (a vCPU thread waiting
+         * for a CPU: 232.6 ms once on the emulated AMD-V host under load);
+         * 14 periods still tells 64 Hz from any faster rate. */
+        ASSERT_GE(ms, 14 * 1000.0 / 64);
         ASSERT_LE(ms, 2000.0);
 
         p = strstr(serial, "update ");
