@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: MIT
 /* The emulated devices' sections (emu/state.h): descriptors, the pure
  * decoders, and the i8042's state (the RTC's is in rtc.c, beside the time
- * arithmetic it needs). */
+ * arithmetic it needs); the row of the worker's device table that
+ * quiesces, saves and restores them all (emu/devices.h). */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "disk/disk.h"
+#include "emu/devices.h"
+#include "emu/ide.h"
+#include "emu/service.h"
 #include "emu/state.h"
 
 #define F(id_, kind_, type_, m_) VMSTATE_FIELD(id_, kind_, type_, m_)
@@ -144,3 +150,126 @@ void i8042_set_state(struct i8042 *k, const struct i8042_state *st) {
         k->kbd.leds = st->kbd_leds, k->kbd.typematic = st->kbd_typematic, k->kbd.last = st->kbd_last;
         pthread_mutex_unlock(&k->lock);
 }
+
+/* ---- the row of the worker's device table (emu/devices.h) ---- */
+
+/* Their service thread parked (the IDE backend's disk reads completed
+ * first, emu_service_on_pause), the RTC's timer and keyboard input
+ * waiting. */
+static int row_quiesce(void *dev) {
+        struct emu_devices *e = dev;
+        int r = emu_service_pause(e->svc);
+        /* Nothing in flight: a VHDX's metadata goes to the file now. */
+        for (unsigned i = 0; r == 0 && i < ARRAY_SIZE(e->disks); i++)
+                if (e->disks[i])
+                        r = disk_sync_metadata(e->disks[i]);
+        return r;
+}
+
+static void row_resume(void *dev) {
+        struct emu_devices *e = dev;
+        /* A restored RTC raises what came due only now (emu/state.h). */
+        struct rtc_clock now;
+        rtc_clock_now(&now);
+        rtc_resume(&e->rtc, &now);
+        emu_service_resume(e->svc);
+}
+
+/* With IDE disks each channel ("IDEC"); with a PCI bus its functions
+ * ("PIIX"). */
+static int pci_save(struct emu_devices *e, struct vmstate_writer *w) {
+        struct ide_channel_state *st = malloc(sizeof *st);
+        struct piix_state *ps = malloc(sizeof *ps);
+        int r = st && ps ? 0 : -ENOMEM;
+        for (unsigned c = 0; r == 0 && e->ide && c < IDE_CHANNELS; c++)
+                if ((r = ide_get_state(e->ide, c, st)) == 0)
+                        r = vmstate_encode(w, &ide_channel_state_desc, c, st);
+        if (r == 0) {
+                piix_get_state(&e->piix, ps);
+                r = vmstate_encode(w, &piix_state_desc, 0, ps);
+        }
+        free(st);
+        free(ps);
+        return r;
+}
+
+static int pci_restore(struct emu_devices *e, const struct vmstate_section *secs, size_t n, char *err,
+                       size_t errlen) {
+        const struct vmstate_section *cs[IDE_CHANNELS], *px = vmstate_find(secs, n, PIIX_STATE_TAG, 0);
+        for (unsigned c = 0; c < IDE_CHANNELS; c++)
+                cs[c] = vmstate_find(secs, n, IDE_STATE_TAG, c);
+        if (!e->ide && cs[0])
+                return errorf(err, errlen, -EINVAL, "the state has IDE disks, this VM has none");
+        if (e->ide && (!cs[0] || !cs[1] || !px))
+                return errorf(err, errlen, -EINVAL, "the state has no IDE controller, this VM has IDE disks");
+        if (!e->piix_ok)
+                return px ? errorf(err, errlen, -EINVAL, "the state has a PCI bus, this VM has none") : 0;
+        if (!px) /* a display VM saved before its bus existed: the bus as built */
+                return 0;
+        struct ide_channel_state *st = malloc(IDE_CHANNELS * sizeof *st);
+        struct piix_state *ps = malloc(sizeof *ps);
+        int r = st && ps ? 0 : -ENOMEM;
+        for (unsigned c = 0; r == 0 && e->ide && c < IDE_CHANNELS; c++)
+                r = ide_channel_state_decode(cs[c], &st[c], err, errlen);
+        if (r == 0)
+                r = piix_state_decode(px, ps, err, errlen);
+        if (r == 0)
+                r = piix_set_state(&e->piix, ps, err, errlen);
+        for (unsigned c = 0; r == 0 && e->ide && c < IDE_CHANNELS; c++)
+                r = ide_set_state(e->ide, c, &st[c], err, errlen);
+        free(st);
+        free(ps);
+        return r;
+}
+
+/* The RTC ("RTC "), the i8042 ("KBC ") and the IDE controller,
+ * docs/saved-state.md. */
+static int row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
+        struct emu_devices *e = dev;
+        int ri = e->piix_ok ? pci_save(e, w) : 0;
+        if (ri < 0)
+                return errorf(err, errlen, ri, "writing the PCI bus's sections: %s", strerror(-ri));
+        struct rtc_clock now;
+        rtc_clock_now(&now);
+        struct rtc_state rs;
+        rtc_get_state(&e->rtc, &now, &rs);
+        struct i8042_state *ks = malloc(sizeof *ks);
+        if (!ks)
+                return -ENOMEM;
+        i8042_get_state(&e->kbd, ks);
+        int r = vmstate_encode(w, &rtc_state_desc, 0, &rs);
+        if (r == 0)
+                r = vmstate_encode(w, &i8042_state_desc, 0, ks);
+        free(ks);
+        return r < 0 ? errorf(err, errlen, r, "writing the emulated devices' sections: %s", strerror(-r)) : 0;
+}
+
+static int row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        struct emu_devices *e = dev;
+        const struct vmstate_section *rsec = vmstate_find(secs, n, RTC_STATE_TAG, 0);
+        const struct vmstate_section *ksec = vmstate_find(secs, n, I8042_STATE_TAG, 0);
+        if (!rsec || !ksec)
+                return errorf(err, errlen, -EINVAL, "the state has no %s section", rsec ? "KBC" : "RTC");
+        struct rtc_state rs;
+        struct i8042_state *ks = malloc(sizeof *ks);
+        int r = !ks ? -ENOMEM : rtc_state_decode(rsec, &rs, err, errlen);
+        if (r == 0)
+                r = i8042_state_decode(ksec, ks, err, errlen);
+        if (r == 0)
+                r = pci_restore(e, secs, n, err, errlen);
+        if (r == 0) {
+                struct rtc_clock now;
+                rtc_clock_now(&now);
+                rtc_set_state(&e->rtc, &rs, &now);
+                i8042_set_state(&e->kbd, ks);
+        }
+        free(ks);
+        return r;
+}
+
+static const uint32_t row_tags[] = { RTC_STATE_TAG, I8042_STATE_TAG, IDE_STATE_TAG, PIIX_STATE_TAG, 0 };
+
+const struct device_ops emu_device_ops = {
+        .name = "emulated devices", .quiesce = row_quiesce, .resume = row_resume,
+        .save = row_save, .restore = row_restore, .tags = row_tags,
+};

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/device.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "internal.h"
@@ -377,3 +378,32 @@ int hvshim_state_restore(struct hvshim *hv, const struct vmstate_section *secs, 
         free(st);
         return r;
 }
+
+/* ---- hvshim's row of the worker's device table ------------------------ */
+
+/* hvshim runs on VP threads only (no timers of its own), so once the
+ * vCPUs are parked and the rows after it (the VMBus server and the
+ * providers, which post through it) are quiesced it has nothing left to
+ * stop. */
+static int row_quiesce(void *dev) {
+        return 0;
+}
+
+static void row_resume(void *dev) {
+}
+
+static int row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
+        int r = hvshim_state_save(dev, w);
+        return r < 0 ? errorf(err, errlen, r, "saving the Hyper-V interface: %s", strerror(-r)) : 0;
+}
+
+static int row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        return hvshim_state_restore(dev, secs, n, err, errlen);
+}
+
+static const uint32_t row_tags[] = { HVSHIM_STATE_TAG_PARTITION, HVSHIM_STATE_TAG_SYNIC, 0 };
+
+const struct device_ops hvshim_device_ops = {
+        .name = "hvshim", .quiesce = row_quiesce, .resume = row_resume,
+        .save = row_save, .restore = row_restore, .tags = row_tags,
+};

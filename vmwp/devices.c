@@ -9,7 +9,7 @@
 #include "common/vmstate.h"
 #include "devices.h"
 
-int vmwp_devices_add(struct vmwp_devices *t, const struct vmwp_device_ops *ops, void *dev) {
+int vmwp_devices_add(struct vmwp_devices *t, const struct device_ops *ops, void *dev) {
         if (!ops || !ops->name || !ops->quiesce || !ops->resume)
                 return -EINVAL;
         if (t->n >= VMWP_DEVICES_MAX)

@@ -158,81 +158,6 @@ static int display_thread_start(void *opaque) {
         return d->vm->sandbox ? sandbox_thread_policy(d->vm->sandbox, "display") : 0;
 }
 
-/* ---- the device rows ------------------------------------------------------- */
-
-static int video_row_quiesce(void *dev) {
-        struct vmwp_display *d = dev;
-        return videovsp_quiesce(d->video);
-}
-
-static void video_row_resume(void *dev) {
-        struct vmwp_display *d = dev;
-        videovsp_resume(d->video);
-}
-
-/* The VRAM is guest memory the device owns: saved with it (the vCPUs are
- * parked, nothing draws). SVCH, the channel's, goes through the VMBus
- * server's row. */
-static int video_row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
-        struct vmwp_display *d = dev;
-        return videovsp_vram_save(w, d->vram, d->vram_fd, err, errlen);
-}
-
-static int video_row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
-        struct vmwp_display *d = dev;
-        const struct vmstate_section *s = vmstate_find(secs, n, VIDEOVSP_VRAM_STATE_TAG, 0);
-        if (!s) /* no VRAM saved: a blank screen, as after a reset; or a
-                 * live migration's state: DEVMEM records filled it */
-                return 0;
-        uint8_t map[VIDEOVSP_VRAM_CHUNKS / 8];
-        const uint8_t *data;
-        int r = videovsp_vram_state_decode(s, map, &data, err, errlen);
-        if (r < 0)
-                return r;
-        videovsp_vram_apply(d->vram, d->vram_fd, map, data);
-        return 0;
-}
-
-/* The VRAM, for a live migration to copy ahead (its save writes nothing
- * else). */
-static void *video_row_memory(void *dev, size_t *len, int *fd) {
-        struct vmwp_display *d = dev;
-        *len = VIDEOVSP_VRAM_BYTES;
-        *fd = d->vram_fd;
-        return d->vram;
-}
-
-static const uint32_t video_tags[] = { VIDEOVSP_VRAM_STATE_TAG, VIDEOVSP_CHANNEL_STATE_TAG, 0 };
-
-static const struct vmwp_device_ops video_row = {
-        .name = "synthetic video", .quiesce = video_row_quiesce, .resume = video_row_resume,
-        .save = video_row_save, .restore = video_row_restore, .tags = video_tags, .memory = video_row_memory,
-};
-
-static int input_row_quiesce(void *dev) {
-        return inputvsp_quiesce(dev);
-}
-
-static void input_row_resume(void *dev) {
-        inputvsp_resume(dev);
-}
-
-/* Its channels' sections go through the VMBus server's row. */
-static int input_row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
-        return 0;
-}
-
-static int input_row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
-        return 0;
-}
-
-static const uint32_t input_tags[] = { INPUTVSP_KBD_STATE_TAG, INPUTVSP_MOUSE_STATE_TAG, 0 };
-
-static const struct vmwp_device_ops input_row = {
-        .name = "synthetic keyboard and mouse", .quiesce = input_row_quiesce, .resume = input_row_resume,
-        .save = input_row_save, .restore = input_row_restore, .tags = input_tags,
-};
-
 /* ---- lifecycle --------------------------------------------------------------- */
 
 static int create_vram(struct vmwp_display *d) {
@@ -281,15 +206,16 @@ int vmwp_vm_add_display(struct vmwp_vm *vm, char *err, size_t errlen) {
         if ((r = vmwp_dsrv_new(&sc, &d->server)) < 0)
                 return errorf(err, errlen, r, "display: its thread: %s", strerror(-r));
         const struct videovsp_config vc = { .default_width = (uint16_t)vm->cfg.display.width,
-                                            .default_height = (uint16_t)vm->cfg.display.height };
+                                            .default_height = (uint16_t)vm->cfg.display.height,
+                                            .vram = d->vram, .vram_fd = d->vram_fd };
         if ((r = videovsp_new(vm->vmbus, &vc, &video_ops, d, &d->video)) < 0)
                 return errorf(err, errlen, r, "synthetic video: %s", strerror(-r));
-        if ((r = vmwp_devices_add(&vm->devices, &video_row, d)) < 0)
+        if ((r = vmwp_devices_add(&vm->devices, &videovsp_device_ops, d->video)) < 0)
                 return errorf(err, errlen, r, "synthetic video: device table: %s", strerror(-r));
         const struct inputvsp_config ic = { .keyboard = true, .mouse = true };
         if ((r = inputvsp_new(vm->vmbus, &ic, &input_ops, d, &d->input)) < 0)
                 return errorf(err, errlen, r, "synthetic keyboard and mouse: %s", strerror(-r));
-        if ((r = vmwp_devices_add(&vm->devices, &input_row, d->input)) < 0)
+        if ((r = vmwp_devices_add(&vm->devices, &inputvsp_device_ops, d->input)) < 0)
                 return errorf(err, errlen, r, "synthetic keyboard and mouse: device table: %s", strerror(-r));
         return 0;
 }

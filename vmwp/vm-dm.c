@@ -58,30 +58,6 @@ static size_t dm_overlays(void *opaque, uint64_t *pfns, size_t max) {
 static const struct dmvsp_owner_ops dm_owner_ops = { .release = dm_release, .hot_add = dm_hot_add,
                                                      .changed = dm_changed, .overlays = dm_overlays };
 
-static int dm_row_quiesce(void *dev) {
-        return dmvsp_quiesce(dev);
-}
-
-static void dm_row_resume(void *dev) {
-        dmvsp_resume(dev);
-}
-
-static int dm_row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
-        return dmvsp_save(dev, w, err, errlen);
-}
-
-static int dm_row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
-        return dmvsp_restore(dev, secs, n, err, errlen);
-}
-
-/* DMCH is read through the VMBus server's row (the provider's hooks). */
-static const uint32_t dm_tags[] = { DMVSP_DEVICE_STATE_TAG, DMVSP_CHANNEL_STATE_TAG, 0 };
-
-static const struct vmwp_device_ops dm_row = {
-        .name = "dynamic memory", .quiesce = dm_row_quiesce, .resume = dm_row_resume,
-        .save = dm_row_save, .restore = dm_row_restore, .tags = dm_tags,
-};
-
 int vmwp_vm_add_dm(struct vmwp_vm *vm, char *err, size_t errlen) {
         if (!vm->cfg.dm.enabled)
                 return 0;
@@ -99,7 +75,7 @@ int vmwp_vm_add_dm(struct vmwp_vm *vm, char *err, size_t errlen) {
                 return errorf(err, errlen, r, "sandbox: dynamic memory policy: %s", strerror(-r));
         if ((r = dmvsp_new(vm->vmbus, &c, &dm_owner_ops, vm, &vm->dm)) < 0)
                 return errorf(err, errlen, r, "dynamic memory: %s", strerror(-r));
-        if ((r = vmwp_devices_add(&vm->devices, &dm_row, vm->dm)) < 0)
+        if ((r = vmwp_devices_add(&vm->devices, &dmvsp_device_ops, vm->dm)) < 0)
                 return errorf(err, errlen, r, "dynamic memory: device table: %s", strerror(-r));
         return 0;
 }

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/vmstate.h"
+#include "emu/devices.h"
 #include "emu/i8042.h"
 #include "emu/ide-backend.h"
 #include "emu/ide.h"
@@ -39,14 +40,9 @@
 
 struct vmwp_emu {
         struct vmwp_vm *vm;
-        struct emu_service *svc;
-        struct rtc rtc;
-        struct i8042 kbd;
-        struct ide_controller *ide; /* NULL: no IDE disks */
-        struct disk *disks[4];      /* the IDE disks by slot (references) */
-        struct piix piix;
+        struct emu_devices d; /* the row of the device table */
         struct vmwp_kbd_socket *kbd_socket;
-        bool rtc_ok, kbd_ok, piix_ok; /* piix_ok: PCI bus 0 (IDE disks or a display) */
+        bool rtc_ok, kbd_ok;
 };
 
 /* ---- callbacks ---- */
@@ -70,7 +66,7 @@ static void kbd_reset(void *opaque, const char *source) {
 
 static void kbd_input_space(void *opaque) {
         struct vmwp_emu *e = opaque;
-        emu_service_kick(e->svc);
+        emu_service_kick(e->d.svc);
 }
 
 static const struct i8042_ops kbd_ops = { .irq = kbd_irq, .reset = kbd_reset, .input_space = kbd_input_space };
@@ -97,7 +93,7 @@ static void ide_gm_dirty(void *opaque, const void *host, size_t len) {
 
 static void ide_kick(void *opaque) {
         struct vmwp_emu *e = opaque;
-        emu_service_kick(e->svc);
+        emu_service_kick(e->d.svc);
 }
 
 static const struct ide_ops ide_ops = { .irq = ide_irq, .gm_read = ide_gm_read, .gm_map = ide_gm_map,
@@ -151,9 +147,9 @@ static int attach_disks(struct vmwp_emu *e, char *err, size_t errlen) {
                         why[0] = 0;
                         struct ata_identity id;
                         identity(e->vm, dc->lun, &id);
-                        r = ide_attach(e->ide, dc->lun, d, &id);
-                        if (r == 0 && dc->lun < ARRAY_SIZE(e->disks))
-                                e->disks[dc->lun] = disk_ref(d); /* for the quiesce's metadata sync */
+                        r = ide_attach(e->d.ide, dc->lun, d, &id);
+                        if (r == 0 && dc->lun < ARRAY_SIZE(e->d.disks))
+                                e->d.disks[dc->lun] = disk_ref(d); /* for the quiesce's metadata sync */
                         disk_unref(d); /* the controller holds its own reference */
                 }
                 if (r < 0)
@@ -170,19 +166,19 @@ static int add_pci(struct vmwp_emu *e, bool ide, bool video, char *err, size_t e
         struct vid_partition *p = e->vm->p;
         int r;
         if (ide) {
-                if ((r = ide_new(&ide_ops, e, &e->ide)) < 0)
+                if ((r = ide_new(&ide_ops, e, &e->d.ide)) < 0)
                         return snprintf(err, errlen, "IDE controller: %s", strerror(-r)), r;
                 if ((r = attach_disks(e, err, errlen)) < 0)
                         return r;
         }
-        if ((r = piix_init(&e->piix, e->ide, &reset_ops, e)) < 0 ||
-            (video && (r = piix_add_video(&e->piix, ACPI_VIDEO_BAR_BASE, ACPI_VIDEO_BAR_SIZE)) < 0))
+        if ((r = piix_init(&e->d.piix, e->d.ide, &reset_ops, e)) < 0 ||
+            (video && (r = piix_add_video(&e->d.piix, ACPI_VIDEO_BAR_BASE, ACPI_VIDEO_BAR_SIZE)) < 0))
                 return snprintf(err, errlen, "PCI functions: %s", strerror(-r)), r;
-        e->piix_ok = true;
-        if ((r = pci_bus_register(&e->piix.bus, p)) < 0)
+        e->d.piix_ok = true;
+        if ((r = pci_bus_register(&e->d.piix.bus, p)) < 0)
                 return snprintf(err, errlen, "PCI bus: %s", strerror(-r)), r;
-        if (ide && ((r = ide_register(e->ide, p, PIIX_IDE_BM_BASE)) < 0 ||
-                    (r = ide_backend_attach(e->ide, e->svc, NULL)) < 0))
+        if (ide && ((r = ide_register(e->d.ide, p, PIIX_IDE_BM_BASE)) < 0 ||
+                    (r = ide_backend_attach(e->d.ide, e->d.svc, NULL)) < 0))
                 return snprintf(err, errlen, "IDE controller: %s", strerror(-r)), r;
         return 0;
 }
@@ -196,138 +192,18 @@ static int add_platform(struct vmwp_emu *e, const struct vmwp_vm_options *opt, c
                 *(regions[i].gpa < VID_HIGH_RAM_START ? &rc.low_ram_bytes : &rc.high_ram_bytes) += regions[i].size;
         struct rtc_clock now;
         rtc_clock_now(&now);
-        rtc_init(&e->rtc, &rc, &rtc_ops, e, &now);
+        rtc_init(&e->d.rtc, &rc, &rtc_ops, e, &now);
         e->rtc_ok = true;
-        i8042_init(&e->kbd, &kbd_ops, e);
+        i8042_init(&e->d.kbd, &kbd_ops, e);
         e->kbd_ok = true;
         int r;
-        if ((r = rtc_attach(&e->rtc, p, e->svc)) < 0 || (r = i8042_register(&e->kbd, p)) < 0 ||
+        if ((r = rtc_attach(&e->d.rtc, p, e->d.svc)) < 0 || (r = i8042_register(&e->d.kbd, p)) < 0 ||
             (r = nmi_status_register(p)) < 0)
                 return snprintf(err, errlen, "RTC, keyboard controller and port 61h: %s", strerror(-r)), r;
         if (opt->keyboard.kind == VMWP_CONSOLE_SOCKET)
-                return vmwp_kbd_socket_open(opt->keyboard.path, &e->kbd, e->svc, &e->kbd_socket, err, errlen);
+                return vmwp_kbd_socket_open(opt->keyboard.path, &e->d.kbd, e->d.svc, &e->kbd_socket, err, errlen);
         return 0;
 }
-
-/* The emulated devices' row: their service thread parked (the IDE
- * backend's disk reads completed first, emu_service_on_pause), the RTC's
- * timer and keyboard input waiting. */
-static int emu_row_quiesce(void *dev) {
-        struct vmwp_emu *e = dev;
-        int r = emu_service_pause(e->svc);
-        /* Nothing in flight: a VHDX's metadata goes to the file now. */
-        for (unsigned i = 0; r == 0 && i < ARRAY_SIZE(e->disks); i++)
-                if (e->disks[i])
-                        r = disk_sync_metadata(e->disks[i]);
-        return r;
-}
-
-static void emu_row_resume(void *dev) {
-        struct vmwp_emu *e = dev;
-        /* A restored RTC raises what came due only now (emu/state.h). */
-        struct rtc_clock now;
-        rtc_clock_now(&now);
-        rtc_resume(&e->rtc, &now);
-        emu_service_resume(e->svc);
-}
-
-/* With IDE disks each channel ("IDEC"); with a PCI bus its functions
- * ("PIIX"). */
-static int pci_save(struct vmwp_emu *e, struct vmstate_writer *w) {
-        struct ide_channel_state *st = malloc(sizeof *st);
-        struct piix_state *ps = malloc(sizeof *ps);
-        int r = st && ps ? 0 : -ENOMEM;
-        for (unsigned c = 0; r == 0 && e->ide && c < IDE_CHANNELS; c++)
-                if ((r = ide_get_state(e->ide, c, st)) == 0)
-                        r = vmstate_encode(w, &ide_channel_state_desc, c, st);
-        if (r == 0) {
-                piix_get_state(&e->piix, ps);
-                r = vmstate_encode(w, &piix_state_desc, 0, ps);
-        }
-        free(st);
-        free(ps);
-        return r;
-}
-
-static int pci_restore(struct vmwp_emu *e, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
-        const struct vmstate_section *cs[IDE_CHANNELS], *px = vmstate_find(secs, n, PIIX_STATE_TAG, 0);
-        for (unsigned c = 0; c < IDE_CHANNELS; c++)
-                cs[c] = vmstate_find(secs, n, IDE_STATE_TAG, c);
-        if (!e->ide && cs[0])
-                return errorf(err, errlen, -EINVAL, "the state has IDE disks, this VM has none");
-        if (e->ide && (!cs[0] || !cs[1] || !px))
-                return errorf(err, errlen, -EINVAL, "the state has no IDE controller, this VM has IDE disks");
-        if (!e->piix_ok)
-                return px ? errorf(err, errlen, -EINVAL, "the state has a PCI bus, this VM has none") : 0;
-        if (!px) /* a display VM saved before its bus existed: the bus as built */
-                return 0;
-        struct ide_channel_state *st = malloc(IDE_CHANNELS * sizeof *st);
-        struct piix_state *ps = malloc(sizeof *ps);
-        int r = st && ps ? 0 : -ENOMEM;
-        for (unsigned c = 0; r == 0 && e->ide && c < IDE_CHANNELS; c++)
-                r = ide_channel_state_decode(cs[c], &st[c], err, errlen);
-        if (r == 0)
-                r = piix_state_decode(px, ps, err, errlen);
-        if (r == 0)
-                r = piix_set_state(&e->piix, ps, err, errlen);
-        for (unsigned c = 0; r == 0 && e->ide && c < IDE_CHANNELS; c++)
-                r = ide_set_state(e->ide, c, &st[c], err, errlen);
-        free(st);
-        free(ps);
-        return r;
-}
-
-/* The RTC ("RTC "), the i8042 ("KBC ") and the IDE controller,
- * docs/saved-state.md. */
-static int emu_row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
-        struct vmwp_emu *e = dev;
-        int ri = e->piix_ok ? pci_save(e, w) : 0;
-        if (ri < 0)
-                return errorf(err, errlen, ri, "writing the PCI bus's sections: %s", strerror(-ri));
-        struct rtc_clock now;
-        rtc_clock_now(&now);
-        struct rtc_state rs;
-        rtc_get_state(&e->rtc, &now, &rs);
-        struct i8042_state *ks = malloc(sizeof *ks);
-        if (!ks)
-                return -ENOMEM;
-        i8042_get_state(&e->kbd, ks);
-        int r = vmstate_encode(w, &rtc_state_desc, 0, &rs);
-        if (r == 0)
-                r = vmstate_encode(w, &i8042_state_desc, 0, ks);
-        free(ks);
-        return r < 0 ? errorf(err, errlen, r, "writing the emulated devices' sections: %s", strerror(-r)) : 0;
-}
-
-static int emu_row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
-        struct vmwp_emu *e = dev;
-        const struct vmstate_section *rsec = vmstate_find(secs, n, RTC_STATE_TAG, 0);
-        const struct vmstate_section *ksec = vmstate_find(secs, n, I8042_STATE_TAG, 0);
-        if (!rsec || !ksec)
-                return errorf(err, errlen, -EINVAL, "the state has no %s section", rsec ? "KBC" : "RTC");
-        struct rtc_state rs;
-        struct i8042_state *ks = malloc(sizeof *ks);
-        int r = !ks ? -ENOMEM : rtc_state_decode(rsec, &rs, err, errlen);
-        if (r == 0)
-                r = i8042_state_decode(ksec, ks, err, errlen);
-        if (r == 0)
-                r = pci_restore(e, secs, n, err, errlen);
-        if (r == 0) {
-                struct rtc_clock now;
-                rtc_clock_now(&now);
-                rtc_set_state(&e->rtc, &rs, &now);
-                i8042_set_state(&e->kbd, ks);
-        }
-        free(ks);
-        return r;
-}
-
-static const uint32_t emu_tags[] = { RTC_STATE_TAG, I8042_STATE_TAG, IDE_STATE_TAG, PIIX_STATE_TAG, 0 };
-
-static const struct vmwp_device_ops emu_row = {
-        .name = "emulated devices", .quiesce = emu_row_quiesce, .resume = emu_row_resume,
-        .save = emu_row_save, .restore = emu_row_restore, .tags = emu_tags,
-};
 
 int vmwp_vm_add_emu(struct vmwp_vm *vm, const struct vmwp_vm_options *opt, char *err, size_t errlen) {
         struct vmwp_emu *e = calloc(1, sizeof *e);
@@ -335,7 +211,7 @@ int vmwp_vm_add_emu(struct vmwp_vm *vm, const struct vmwp_vm_options *opt, char 
                 return -ENOMEM;
         e->vm = vm;
         vm->emu = e;
-        int r = emu_service_new(&e->svc);
+        int r = emu_service_new(&e->d.svc);
         if (r < 0)
                 return snprintf(err, errlen, "emulated devices: %s", strerror(-r)), r;
         if ((r = add_platform(e, opt, err, errlen)) < 0)
@@ -347,17 +223,17 @@ int vmwp_vm_add_emu(struct vmwp_vm *vm, const struct vmwp_vm_options *opt, char 
                 return err[0] ? r : (snprintf(err, errlen, "reset register: %s", strerror(-r)), r);
         if (vm->sandbox && (r = sandbox_register_policy(vm->sandbox, &sandbox_emu_policy)) < 0)
                 return snprintf(err, errlen, "sandbox: emu policy: %s", strerror(-r)), r;
-        if ((r = emu_service_start(e->svc)) < 0)
+        if ((r = emu_service_start(e->d.svc)) < 0)
                 return snprintf(err, errlen, "emulated devices: service thread: %s", strerror(-r)), r;
-        if ((r = vmwp_devices_add(&vm->devices, &emu_row, e)) < 0)
+        if ((r = vmwp_devices_add(&vm->devices, &emu_device_ops, &e->d)) < 0)
                 return snprintf(err, errlen, "emulated devices: device table: %s", strerror(-r)), r;
         return 0;
 }
 
 void vmwp_vm_emu_acpi(const struct vmwp_vm *vm, struct acpi_config *ac) {
         ac->i8042 = ac->rtc = vm->emu != NULL;
-        ac->pci = vm->emu && vm->emu->piix_ok;
-        if (ac->pci && vm->emu->piix.has_video) {
+        ac->pci = vm->emu && vm->emu->d.piix_ok;
+        if (ac->pci && vm->emu->d.piix.has_video) {
                 ac->pci_mem_base = ACPI_VIDEO_BAR_BASE;
                 ac->pci_mem_size = ACPI_VIDEO_BAR_SIZE;
         }
@@ -370,7 +246,7 @@ static int narrow(void *arg) {
 int vmwp_vm_emu_sandboxed(struct vmwp_vm *vm) {
         if (!vm->emu || !vm->sandbox)
                 return 0;
-        return emu_service_call(vm->emu->svc, narrow, vm->sandbox);
+        return emu_service_call(vm->emu->d.svc, narrow, vm->sandbox);
 }
 
 void vmwp_vm_emu_stats(struct vmwp_vm *vm, struct json_object *into) {
@@ -379,16 +255,16 @@ void vmwp_vm_emu_stats(struct vmwp_vm *vm, struct json_object *into) {
                 return;
         struct rtc_stats rs;
         struct i8042_stats ks;
-        rtc_get_stats(&e->rtc, &rs);
-        i8042_get_stats(&e->kbd, &ks);
+        rtc_get_stats(&e->d.rtc, &rs);
+        i8042_get_stats(&e->d.kbd, &ks);
         vmwp_json_add_u64(into, "rtc_interrupts", rs.interrupts);
         vmwp_json_add_u64(into, "rtc_time_sets", rs.time_sets);
         vmwp_json_add_u64(into, "kbd_keys", ks.keys);
         vmwp_json_add_u64(into, "kbd_dropped_keys", ks.dropped_keys);
         vmwp_json_add_u64(into, "kbd_controller_commands", ks.commands);
-        if (e->ide) {
+        if (e->d.ide) {
                 struct ide_stats is;
-                ide_get_stats(e->ide, &is);
+                ide_get_stats(e->d.ide, &is);
                 vmwp_json_add_u64(into, "ide_commands", is.commands);
                 vmwp_json_add_u64(into, "ide_aborted", is.aborted);
                 vmwp_json_add_u64(into, "ide_pio_bytes", is.pio_bytes);
@@ -406,16 +282,16 @@ void vmwp_vm_free_emu(struct vmwp_vm *vm) {
                 return;
         /* The thread first: it drains the disk I/O (into guest RAM, which
          * must still be mapped) and releases the disks. */
-        emu_service_free(e->svc);
-        if (e->piix_ok)
-                piix_destroy(&e->piix);
-        ide_free(e->ide);
-        for (unsigned i = 0; i < ARRAY_SIZE(e->disks); i++)
-                disk_unref(e->disks[i]);
+        emu_service_free(e->d.svc);
+        if (e->d.piix_ok)
+                piix_destroy(&e->d.piix);
+        ide_free(e->d.ide);
+        for (unsigned i = 0; i < ARRAY_SIZE(e->d.disks); i++)
+                disk_unref(e->d.disks[i]);
         if (e->kbd_ok)
-                i8042_destroy(&e->kbd);
+                i8042_destroy(&e->d.kbd);
         if (e->rtc_ok)
-                rtc_destroy(&e->rtc);
+                rtc_destroy(&e->d.rtc);
         free(e);
         vm->emu = NULL;
 }

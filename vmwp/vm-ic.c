@@ -113,33 +113,6 @@ static void push_intrinsic_items(struct vmwp_vm *vm) {
                 (void)icvsp_kvp_set(vm->ic, KVP_POOL_AUTO_EXTERNAL, "HostName", host);
 }
 
-/* The integration services' row of the device table: no timeouts while
- * quiesced, host requests held, a time SYNC after resuming (§8.5). */
-static int ic_row_quiesce(void *dev) {
-        return icvsp_quiesce(dev);
-}
-
-static void ic_row_resume(void *dev) {
-        icvsp_resume(dev);
-}
-
-/* The KVP items; each open channel's state goes through the VMBus
- * server's row (the providers' save_channel/restore_channel). */
-static int ic_row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
-        return icvsp_save(dev, w, err, errlen);
-}
-
-static int ic_row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
-        return icvsp_restore(dev, secs, n, err, errlen);
-}
-
-static const uint32_t ic_tags[] = { ICVSP_CHANNEL_STATE_TAG, ICVSP_KVP_STATE_TAG, 0 };
-
-static const struct vmwp_device_ops ic_row = {
-        .name = "integration services", .quiesce = ic_row_quiesce, .resume = ic_row_resume,
-        .save = ic_row_save, .restore = ic_row_restore, .tags = ic_tags,
-};
-
 int vmwp_vm_add_integration_services(struct vmwp_vm *vm, char *err, size_t errlen) {
         const struct vm_ic_config *c = &vm->cfg.ic;
         vm->guest.heartbeat = c->heartbeat ? ICVSP_HEARTBEAT_NO_CONTACT : ICVSP_HEARTBEAT_UNKNOWN;
@@ -157,7 +130,7 @@ int vmwp_vm_add_integration_services(struct vmwp_vm *vm, char *err, size_t errle
                 snprintf(err, errlen, "integration services: %s", strerror(-r));
                 return r;
         }
-        if ((r = vmwp_devices_add(&vm->devices, &ic_row, vm->ic)) < 0)
+        if ((r = vmwp_devices_add(&vm->devices, &icvsp_device_ops, vm->ic)) < 0)
                 return snprintf(err, errlen, "integration services: device table: %s", strerror(-r)), r;
         if (c->kvp)
                 push_intrinsic_items(vm);

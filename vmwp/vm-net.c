@@ -73,34 +73,6 @@ static const char *hint(int r, const struct netvsp_nic_config *nc) {
         return "";
 }
 
-/* Each NIC's row of the device table (docs/vm-state.md): quiesce parks its
- * channel worker (no ring read, guest RAM write, interrupt or TAP read).
- * Everything the guest sees of a NIC is its channel's (section NVCH,
- * through the VMBus server's row): the row saves nothing of its own, and
- * its restore leaves the NIC quiesced for the first resume. */
-static int nic_row_quiesce(void *dev) {
-        return netvsp_nic_quiesce(dev);
-}
-
-static void nic_row_resume(void *dev) {
-        netvsp_nic_resume(dev);
-}
-
-static int nic_row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
-        return 0;
-}
-
-static int nic_row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
-        return netvsp_nic_restored(dev);
-}
-
-static const uint32_t nic_tags[] = { NETVSP_STATE_TAG, 0 };
-
-static const struct vmwp_device_ops nic_row = {
-        .name = "netvsp", .quiesce = nic_row_quiesce, .resume = nic_row_resume,
-        .save = nic_row_save, .restore = nic_row_restore, .tags = nic_tags,
-};
-
 /* NIC i of configuration entry c on its TAP fds (taken; none: opened or
  * created by name) and its RSS steering map (taken; -1: none), offered (at
  * once when the guest asked for offers: a hot add) and recorded in
@@ -146,7 +118,7 @@ static int add_nic(struct vmwp_vm *vm, uint32_t i, const struct vm_nic_config *c
         }
         /* after the server's row: quiesced before it (reverse order); the
          * row first, so that nothing can fail once the server owns nic */
-        if ((r = vmwp_devices_add(&vm->devices, &nic_row, nic)) < 0) {
+        if ((r = vmwp_devices_add(&vm->devices, &netvsp_nic_device_ops, nic)) < 0) {
                 netvsp_nic_free(nic);
                 return errorf(err, errlen, r, "nics[%u]: the device table: %s", i, strerror(-r));
         }

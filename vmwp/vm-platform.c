@@ -55,7 +55,7 @@ static int uart_row_restore(void *dev, const struct vmstate_section *secs, size_
 
 static const uint32_t uart_tags[] = { UART_STATE_TAG, 0 };
 
-static const struct vmwp_device_ops uart_row = {
+static const struct device_ops uart_row = {
         .name = "uart", .quiesce = uart_row_quiesce, .resume = uart_row_resume,
         .save = uart_row_save, .restore = uart_row_restore, .tags = uart_tags,
 };
@@ -89,7 +89,7 @@ static int pm_row_restore(void *dev, const struct vmstate_section *secs, size_t 
 
 static const uint32_t pm_tags[] = { ACPI_PM_STATE_TAG, 0 };
 
-static const struct vmwp_device_ops pm_row = {
+static const struct device_ops pm_row = {
         .name = "acpi-pm", .quiesce = pm_row_quiesce, .resume = pm_row_resume,
         .save = pm_row_save, .restore = pm_row_restore, .tags = pm_tags,
 };

@@ -207,33 +207,6 @@ static void device_config(struct vmwp_vm *vm, struct storvsp_device_config *cfg)
         };
 }
 
-/* Each SCSI controller's row of the device table (docs/vm-state.md):
- * quiesce parks its channel workers and waits for the I/O in flight, whose
- * completions are held until resume; save and restore the controller
- * (its channels go through the VMBus server's row). */
-static int storvsp_row_quiesce(void *dev) {
-        return storvsp_device_quiesce(dev);
-}
-
-static void storvsp_row_resume(void *dev) {
-        storvsp_device_resume(dev);
-}
-
-static int storvsp_row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
-        return storvsp_device_save(dev, w, err, errlen);
-}
-
-static int storvsp_row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
-        return storvsp_device_restore(dev, secs, n, err, errlen);
-}
-
-static const uint32_t storvsp_tags[] = { STORVSP_CONTROLLER_STATE_TAG, STORVSP_CHANNEL_STATE_TAG, 0 };
-
-static const struct vmwp_device_ops storvsp_row = {
-        .name = "storvsp", .quiesce = storvsp_row_quiesce, .resume = storvsp_row_resume,
-        .save = storvsp_row_save, .restore = storvsp_row_restore, .tags = storvsp_tags,
-};
-
 int vmwp_vm_scsi_new(struct vmwp_vm *vm, uint32_t ctrl, struct storvsp_device **out, char *err, size_t errlen) {
         struct storvsp_device_config cfg;
         device_config(vm, &cfg);
@@ -248,7 +221,7 @@ int vmwp_vm_scsi_offer(struct vmwp_vm *vm, uint32_t ctrl, struct storvsp_device 
         struct vmbus_device *vd;
         /* after the server's row: quiesced before it (reverse order); the
          * row first, so that nothing can fail once the server owns dev */
-        int r = vmwp_devices_add(&vm->devices, &storvsp_row, dev);
+        int r = vmwp_devices_add(&vm->devices, &storvsp_device_ops, dev);
         if (r < 0)
                 return errorf(err, errlen, r, "SCSI controller %u: the device table: %s", ctrl, strerror(-r));
         if ((r = vmbus_server_add_device(vm->vmbus, &vc, &vd)) < 0) {
@@ -305,7 +278,7 @@ void vmwp_vm_storage_stats(struct vmwp_vm *vm, struct json_object *into) {
         struct storvsp_device_stats sum = { 0 };
         bool any = false;
         for (size_t i = 0; i < vm->devices.n; i++) {
-                if (vm->devices.rows[i].ops != &storvsp_row)
+                if (vm->devices.rows[i].ops != &storvsp_device_ops)
                         continue;
                 struct storvsp_device_stats s;
                 storvsp_device_get_stats(vm->devices.rows[i].dev, &s);

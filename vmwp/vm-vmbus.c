@@ -31,60 +31,6 @@ static void guest_crashed(void *opaque, const struct hvshim_crash_report *r) {
 
 static const struct hvshim_owner_ops hv_owner_ops = { .guest_crashed = guest_crashed };
 
-/* hvshim's row of the device table: it runs on VP threads only (no timers
- * of its own), so once the vCPUs are parked and the rows above it (the
- * VMBus server and the providers, which post through it) are quiesced it
- * has nothing left to stop. */
-static int hv_row_quiesce(void *dev) {
-        return 0;
-}
-
-static void hv_row_resume(void *dev) {
-}
-
-static int hv_row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
-        int r = hvshim_state_save(dev, w);
-        return r < 0 ? errorf(err, errlen, r, "saving the Hyper-V interface: %s", strerror(-r)) : 0;
-}
-
-static int hv_row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
-        return hvshim_state_restore(dev, secs, n, err, errlen);
-}
-
-static const uint32_t hv_tags[] = { HVSHIM_STATE_TAG_PARTITION, HVSHIM_STATE_TAG_SYNIC, 0 };
-
-static const struct vmwp_device_ops hv_row = {
-        .name = "hvshim", .quiesce = hv_row_quiesce, .resume = hv_row_resume,
-        .save = hv_row_save, .restore = hv_row_restore, .tags = hv_tags,
-};
-
-/* The VMBus server's row: its library channel threads parked, every
- * message to the guest held until resume. */
-static int vmbus_row_quiesce(void *dev) {
-        return vmbus_server_quiesce(dev);
-}
-
-static void vmbus_row_resume(void *dev) {
-        vmbus_server_resume(dev);
-}
-
-/* Its sections and, through the providers' save_channel/restore_channel,
- * every open channel's (docs/vm-state.md). */
-static int vmbus_row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
-        return vmbus_server_save(dev, w, err, errlen);
-}
-
-static int vmbus_row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
-        return vmbus_server_restore(dev, secs, n, err, errlen);
-}
-
-static const uint32_t vmbus_tags[] = { VMBUS_STATE_TAG_SERVER, VMBUS_STATE_TAG_CHANNEL, VMBUS_STATE_TAG_GPADL, 0 };
-
-static const struct vmwp_device_ops vmbus_row = {
-        .name = "VMBus server", .quiesce = vmbus_row_quiesce, .resume = vmbus_row_resume,
-        .save = vmbus_row_save, .restore = vmbus_row_restore, .tags = vmbus_tags,
-};
-
 /* What this host gives a guest it boots (a restore keeps the saved one). */
 static unsigned host_time_dilation(const struct vmwp_vm *vm) {
         return vm->cfg.boot_kind == VM_BOOT_LINUX ? vid_pvm_linux_time_dilation(vm->p) : 1u;
@@ -117,7 +63,7 @@ int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
                 return r;
         }
         hvshim_set_owner_ops(vm->hv, &hv_owner_ops, vm);
-        if ((r = vmwp_devices_add(&vm->devices, &hv_row, vm->hv)) < 0)
+        if ((r = vmwp_devices_add(&vm->devices, &hvshim_device_ops, vm->hv)) < 0)
                 return errorf(err, errlen, r, "the device table: %s", strerror(-r));
         if ((r = vmwp_vm_hvsock_create(vm, err, errlen)) < 0)
                 return r;
@@ -132,7 +78,7 @@ int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
                 snprintf(err, errlen, "setting up the VMBus server: %s", strerror(-r));
                 return r;
         }
-        if ((r = vmwp_devices_add(&vm->devices, &vmbus_row, vm->vmbus)) < 0)
+        if ((r = vmwp_devices_add(&vm->devices, &vmbus_server_device_ops, vm->vmbus)) < 0)
                 return errorf(err, errlen, r, "the device table: %s", strerror(-r));
         if ((r = vmwp_vm_add_integration_services(vm, err, errlen)) < 0 ||
             (r = vmwp_vm_add_dm(vm, err, errlen)) < 0 || (r = vmwp_vm_add_display(vm, err, errlen)) < 0)

@@ -54,9 +54,9 @@ static int fake_save(void *dev, struct vmstate_writer *w, char *err, size_t errl
         return 0;
 }
 
-static const struct vmwp_device_ops fake_ops = { .name = "fake", .quiesce = fake_quiesce, .resume = fake_resume,
+static const struct device_ops fake_ops = { .name = "fake", .quiesce = fake_quiesce, .resume = fake_resume,
                                                  .save = fake_save };
-static const struct vmwp_device_ops unsaveable = { .name = "unsaveable", .quiesce = fake_quiesce,
+static const struct device_ops unsaveable = { .name = "unsaveable", .quiesce = fake_quiesce,
                                                    .resume = fake_resume };
 
 TEST(table_order_and_rollback) {
@@ -144,7 +144,7 @@ static void spoil_dr(struct uart_state *s) {
 TEST(unknown_sections_are_refused_unless_optional) {
         static const uint32_t a_tags[] = { VMSTATE_TAG('A', 'A', 'A', 'A'), 0 };
         static const uint32_t vid[] = { VMSTATE_TAG('P', 'A', 'R', 'T'), 0 };
-        const struct vmwp_device_ops a_ops = { .name = "a", .quiesce = fake_quiesce, .resume = fake_resume,
+        const struct device_ops a_ops = { .name = "a", .quiesce = fake_quiesce, .resume = fake_resume,
                                                .tags = a_tags };
         struct fake a = { "a" };
         struct vmwp_devices t = { 0 };

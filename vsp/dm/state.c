@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 
+#include "common/device.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "internal.h"
@@ -293,3 +294,31 @@ int dm_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request
         (void)eventfd_write(vmbus_channel_event_fd(ch), 1);
         return 0;
 }
+
+/* ---- the row of the worker's device table ---- */
+
+/* Dynamic Memory's row of the worker's device table: the device's state
+ * (DMDV) here; DMCH is read through the VMBus server's row (dm_save_channel
+ * and dm_restore_channel above). */
+static int row_quiesce(void *dev) {
+        return dmvsp_quiesce(dev);
+}
+
+static void row_resume(void *dev) {
+        dmvsp_resume(dev);
+}
+
+static int row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
+        return dmvsp_save(dev, w, err, errlen);
+}
+
+static int row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        return dmvsp_restore(dev, secs, n, err, errlen);
+}
+
+static const uint32_t row_tags[] = { DMVSP_DEVICE_STATE_TAG, DMVSP_CHANNEL_STATE_TAG, 0 };
+
+const struct device_ops dmvsp_device_ops = {
+        .name = "dynamic memory", .quiesce = row_quiesce, .resume = row_resume,
+        .save = row_save, .restore = row_restore, .tags = row_tags,
+};

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 
+#include "common/device.h"
 #include "common/devworker.h"
 #include "common/log.h"
 #include "common/macro.h"
@@ -247,3 +248,32 @@ int icvsp_restore(struct icvsp *ic, const struct vmstate_section *secs, size_t n
         pthread_mutex_unlock(&ic->lock);
         return r;
 }
+
+/* ---- the row of the worker's device table ---- */
+
+/* The integration services' row of the worker's device table: no
+ * timeouts while quiesced, host requests held, a time SYNC after resuming
+ * (§8.5). It saves the KVP items; each open channel's state goes through
+ * the VMBus server's row (ic_save_channel and ic_restore_channel above). */
+static int row_quiesce(void *dev) {
+        return icvsp_quiesce(dev);
+}
+
+static void row_resume(void *dev) {
+        icvsp_resume(dev);
+}
+
+static int row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
+        return icvsp_save(dev, w, err, errlen);
+}
+
+static int row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        return icvsp_restore(dev, secs, n, err, errlen);
+}
+
+static const uint32_t row_tags[] = { ICVSP_CHANNEL_STATE_TAG, ICVSP_KVP_STATE_TAG, 0 };
+
+const struct device_ops icvsp_device_ops = {
+        .name = "integration services", .quiesce = row_quiesce, .resume = row_resume,
+        .save = row_save, .restore = row_restore, .tags = row_tags,
+};

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 
+#include "common/device.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "internal.h"
@@ -114,3 +115,31 @@ int input_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_requ
         (void)eventfd_write(vmbus_channel_event_fd(ch), 1);
         return 0;
 }
+
+/* ---- the row of the worker's device table ---- */
+
+/* Quiesce parks the channels; everything the guest sees of the device is
+ * its channels' (KBCH, MSCH), saved and restored through the VMBus
+ * server's row (input_save_channel and input_restore_channel above). */
+static int row_quiesce(void *dev) {
+        return inputvsp_quiesce(dev);
+}
+
+static void row_resume(void *dev) {
+        inputvsp_resume(dev);
+}
+
+static int row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
+        return 0;
+}
+
+static int row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        return 0;
+}
+
+static const uint32_t row_tags[] = { INPUTVSP_KBD_STATE_TAG, INPUTVSP_MOUSE_STATE_TAG, 0 };
+
+const struct device_ops inputvsp_device_ops = {
+        .name = "synthetic keyboard and mouse", .quiesce = row_quiesce, .resume = row_resume,
+        .save = row_save, .restore = row_restore, .tags = row_tags,
+};

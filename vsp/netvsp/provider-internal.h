@@ -113,3 +113,12 @@ void netvsp_chan_stop(struct netvsp_chan *c);
  * frames at once and after 50, 150, 250 and 350 ms more, from a timer of
  * the worker (it never sleeps for them). */
 int netvsp_chan_announce(struct netvsp_chan *c);
+
+/* provider.c: a channel opened as the guest's OPENCHANNEL opens it
+ * (restoring: quiesced, its state to come), and closed. */
+int netvsp_chan_open(struct vmbus_channel *ch, const struct vmbus_open_request *req, bool restoring);
+void netvsp_close(struct vmbus_channel *ch);
+/* state.c: the provider's saved-state hooks (vmbus/provider.h), NVCH. */
+int netvsp_save_channel(struct vmbus_channel *ch, struct vmstate_writer *w, char *err, size_t errlen);
+int netvsp_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request *req,
+                           const struct vmstate_section *secs, size_t n, char *err, size_t errlen);

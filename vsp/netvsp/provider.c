@@ -293,7 +293,7 @@ static int sub_dev_new(struct netvsp_chan *c, const struct netvsp_config *dc, bo
                                   bare ? NULL : &c->shared, &c->nd);
 }
 
-static int chan_open(struct vmbus_channel *ch, const struct vmbus_open_request *req, bool restoring) {
+int netvsp_chan_open(struct vmbus_channel *ch, const struct vmbus_open_request *req, bool restoring) {
         struct netvsp_nic *nic = vmbus_device_data(vmbus_channel_device(ch));
         if (req->sub_channel_index >= MAX(nic->cfg.dev.queues, 1u))
                 return -EINVAL; /* never offered */
@@ -336,10 +336,10 @@ static int chan_open(struct vmbus_channel *ch, const struct vmbus_open_request *
 }
 
 static int netvsp_open(struct vmbus_channel *ch, const struct vmbus_open_request *req) {
-        return chan_open(ch, req, false);
+        return netvsp_chan_open(ch, req, false);
 }
 
-static void netvsp_close(struct vmbus_channel *ch) {
+void netvsp_close(struct vmbus_channel *ch) {
         struct netvsp_chan *c = vmbus_channel_data(ch);
         if (!c)
                 return;
@@ -354,74 +354,6 @@ static void netvsp_close(struct vmbus_channel *ch) {
         count_open(c->nic, false);
         vmbus_channel_set_data(ch, NULL);
         chan_free(c);
-}
-
-/* ---- saved state (netvsp.h "NVCH", docs/netvsp.md "Saved state") ---- */
-
-struct save_call {
-        struct netvsp_chan *c;
-        struct vmstate_writer *w;
-};
-
-static int save_on_worker(void *arg) {
-        struct save_call *a = arg;
-        return netvsp_dev_save(a->c->nd, a->c->nic->cfg.dev.rndis.mac, a->w, vmbus_channel_relid(a->c->ch));
-}
-
-static int netvsp_save_channel(struct vmbus_channel *ch, struct vmstate_writer *w, char *err, size_t errlen) {
-        struct netvsp_chan *c = vmbus_channel_data(ch);
-        /* On the parked worker: the device is the worker's. */
-        int r = devworker_call(c->w, save_on_worker, &(struct save_call){ c, w });
-        return r < 0 ? errorf(err, errlen, r, "writing section NVCH #%u: %s", vmbus_channel_relid(ch), strerror(-r))
-                     : 0;
-}
-
-/* Opened as the guest's OPENCHANNEL would have (quiesced: the worker is
- * parked), then the device's state applied on that worker. */
-struct restore_call {
-        struct netvsp_chan *c;
-        const struct netvsp_saved *st;
-        char *err;
-        size_t errlen;
-};
-
-static int restore_on_worker(void *arg) {
-        struct restore_call *a = arg;
-        int r = netvsp_dev_restore(a->c->nd, a->st, a->err, a->errlen);
-        if (r == 0)
-                netvsp_chan_share(a->c); /* the primary: its sub-channels' view */
-        return r;
-}
-
-static int netvsp_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request *req,
-                                  const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
-        struct netvsp_nic *nic = vmbus_device_data(vmbus_channel_device(ch));
-        uint32_t relid = vmbus_channel_relid(ch);
-        const struct vmstate_section *sec = vmstate_find(secs, n, NETVSP_STATE_TAG, relid);
-        if (!sec)
-                return errorf(err, errlen, -EINVAL, "the state has no NVCH section for channel %u", relid);
-        struct netvsp_saved *st = malloc(sizeof *st);
-        int r = !st ? -ENOMEM : netvsp_saved_decode(sec, st, err, errlen);
-        if (r == 0) {
-                pthread_mutex_lock(&nic->chan_lock);
-                nic->quiesced = true; /* restored quiesced: the NIC's resume starts it */
-                pthread_mutex_unlock(&nic->chan_lock);
-                r = chan_open(ch, req, true);
-        }
-        if (r == 0) {
-                struct netvsp_chan *c = vmbus_channel_data(ch);
-                r = devworker_call(c->w, restore_on_worker, &(struct restore_call){ c, st, err, errlen });
-                if (r < 0) {
-                        netvsp_close(ch); /* nothing of the channel is kept */
-                } else { /* the guest may have queued packets while saved: serve them at once */
-                        (void)eventfd_write(vmbus_channel_event_fd(ch), 1);
-                        pthread_mutex_lock(&nic->chan_lock);
-                        nic->restored = true;
-                        pthread_mutex_unlock(&nic->chan_lock);
-                }
-        }
-        free(st);
-        return r;
 }
 
 static void netvsp_destroy(struct vmbus_device *dev) {

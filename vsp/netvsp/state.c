@@ -5,10 +5,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 
+#include "common/device.h"
+#include "common/devworker.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "netvsp-internal.h"
+#include "provider-internal.h"
 #include "netvsp/nvsp.h"
 
 static void get_rndis(const struct rndis_device *r, struct netvsp_dev_state *out) {
@@ -408,3 +412,101 @@ int netvsp_dev_restore(struct netvsp_dev *nd, const struct netvsp_saved *st, cha
         restore_queues(nd, st);
         return 0;
 }
+
+/* ---- saved state (netvsp.h "NVCH", docs/netvsp.md "Saved state") ---- */
+
+struct save_call {
+        struct netvsp_chan *c;
+        struct vmstate_writer *w;
+};
+
+static int save_on_worker(void *arg) {
+        struct save_call *a = arg;
+        return netvsp_dev_save(a->c->nd, a->c->nic->cfg.dev.rndis.mac, a->w, vmbus_channel_relid(a->c->ch));
+}
+
+int netvsp_save_channel(struct vmbus_channel *ch, struct vmstate_writer *w, char *err, size_t errlen) {
+        struct netvsp_chan *c = vmbus_channel_data(ch);
+        /* On the parked worker: the device is the worker's. */
+        int r = devworker_call(c->w, save_on_worker, &(struct save_call){ c, w });
+        return r < 0 ? errorf(err, errlen, r, "writing section NVCH #%u: %s", vmbus_channel_relid(ch), strerror(-r))
+                     : 0;
+}
+
+/* Opened as the guest's OPENCHANNEL would have (quiesced: the worker is
+ * parked), then the device's state applied on that worker. */
+struct restore_call {
+        struct netvsp_chan *c;
+        const struct netvsp_saved *st;
+        char *err;
+        size_t errlen;
+};
+
+static int restore_on_worker(void *arg) {
+        struct restore_call *a = arg;
+        int r = netvsp_dev_restore(a->c->nd, a->st, a->err, a->errlen);
+        if (r == 0)
+                netvsp_chan_share(a->c); /* the primary: its sub-channels' view */
+        return r;
+}
+
+int netvsp_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request *req,
+                           const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        struct netvsp_nic *nic = vmbus_device_data(vmbus_channel_device(ch));
+        uint32_t relid = vmbus_channel_relid(ch);
+        const struct vmstate_section *sec = vmstate_find(secs, n, NETVSP_STATE_TAG, relid);
+        if (!sec)
+                return errorf(err, errlen, -EINVAL, "the state has no NVCH section for channel %u", relid);
+        struct netvsp_saved *st = malloc(sizeof *st);
+        int r = !st ? -ENOMEM : netvsp_saved_decode(sec, st, err, errlen);
+        if (r == 0) {
+                pthread_mutex_lock(&nic->chan_lock);
+                nic->quiesced = true; /* restored quiesced: the NIC's resume starts it */
+                pthread_mutex_unlock(&nic->chan_lock);
+                r = netvsp_chan_open(ch, req, true);
+        }
+        if (r == 0) {
+                struct netvsp_chan *c = vmbus_channel_data(ch);
+                r = devworker_call(c->w, restore_on_worker, &(struct restore_call){ c, st, err, errlen });
+                if (r < 0) {
+                        netvsp_close(ch); /* nothing of the channel is kept */
+                } else { /* the guest may have queued packets while saved: serve them at once */
+                        (void)eventfd_write(vmbus_channel_event_fd(ch), 1);
+                        pthread_mutex_lock(&nic->chan_lock);
+                        nic->restored = true;
+                        pthread_mutex_unlock(&nic->chan_lock);
+                }
+        }
+        free(st);
+        return r;
+}
+
+/* ---- the NIC's row of the worker's device table ---- */
+
+/* Quiesce parks its channel workers (no ring read, guest RAM write,
+ * interrupt or TAP read). Everything the guest sees of a NIC is its
+ * channels' (NVCH, through the VMBus server's row and the hooks above):
+ * the row saves nothing of its own, and its restore leaves the NIC
+ * quiesced for the first resume. */
+static int row_quiesce(void *dev) {
+        return netvsp_nic_quiesce(dev);
+}
+
+static void row_resume(void *dev) {
+        netvsp_nic_resume(dev);
+}
+
+static int row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
+        return 0;
+}
+
+static int row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        return netvsp_nic_restored(dev);
+}
+
+static const uint32_t row_tags[] = { NETVSP_STATE_TAG, 0 };
+
+const struct device_ops netvsp_nic_device_ops = {
+        .name = "netvsp", .quiesce = row_quiesce, .resume = row_resume,
+        .save = row_save, .restore = row_restore, .tags = row_tags,
+};

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/device.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "provider-internal.h"
@@ -250,3 +251,33 @@ int storvsp_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_re
         free(st);
         return r;
 }
+
+/* ---- the controller's row of the worker's device table ---- */
+
+/* Each SCSI controller's row of the worker's device table: quiesce parks
+ * its channel workers and waits for the I/O in flight, whose completions
+ * are held until resume; save and restore the controller (STCT). Its
+ * channels (STCH) go through the VMBus server's row, storvsp_save_channel
+ * and storvsp_restore_channel above. */
+static int row_quiesce(void *dev) {
+        return storvsp_device_quiesce(dev);
+}
+
+static void row_resume(void *dev) {
+        storvsp_device_resume(dev);
+}
+
+static int row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
+        return storvsp_device_save(dev, w, err, errlen);
+}
+
+static int row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        return storvsp_device_restore(dev, secs, n, err, errlen);
+}
+
+static const uint32_t row_tags[] = { STORVSP_CONTROLLER_STATE_TAG, STORVSP_CHANNEL_STATE_TAG, 0 };
+
+const struct device_ops storvsp_device_ops = {
+        .name = "storvsp", .quiesce = row_quiesce, .resume = row_resume,
+        .save = row_save, .restore = row_restore, .tags = row_tags,
+};

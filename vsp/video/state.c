@@ -2,14 +2,15 @@
 /* The synthetic video channel's saved state (docs/saved-state.md "SVCH"):
  * the negotiated version, where the guest put its VRAM and the mode it
  * set, and whether it was asked to report its dirt. The VRAM's bytes are
- * the owner's memory, which it saves with videovsp_vram_save ("SVRM"). A
- * restored channel maps the VRAM at the same place again and comes back
- * quiesced. */
+ * the owner's memory (videovsp_config), which the device's row (below)
+ * saves with videovsp_vram_save ("SVRM"). A restored channel maps the VRAM
+ * at the same place again and comes back quiesced. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 
+#include "common/device.h"
 #include "common/fd-util.h"
 #include "common/log.h"
 #include "common/macro.h"
@@ -206,3 +207,52 @@ void videovsp_vram_apply(uint8_t *vram, int fd, const uint8_t map[VIDEOVSP_VRAM_
                         fd_zero_range(fd, vram, i * VIDEOVSP_VRAM_CHUNK, VIDEOVSP_VRAM_CHUNK);
         }
 }
+
+/* ---- the row of the worker's device table ---- */
+
+static int row_quiesce(void *dev) {
+        return videovsp_quiesce(dev);
+}
+
+static void row_resume(void *dev) {
+        videovsp_resume(dev);
+}
+
+/* The VRAM is guest memory the device has: saved with it (the vCPUs are
+ * parked, nothing draws). SVCH, the channel's, goes through the VMBus
+ * server's row (the provider's hooks above). */
+static int row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
+        struct videovsp *v = dev;
+        return videovsp_vram_save(w, v->cfg.vram, v->cfg.vram_fd, err, errlen);
+}
+
+static int row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        struct videovsp *v = dev;
+        const struct vmstate_section *s = vmstate_find(secs, n, VIDEOVSP_VRAM_STATE_TAG, 0);
+        if (!s) /* no VRAM saved: a blank screen, as after a reset; or a
+                 * live migration's state: DEVMEM records filled it */
+                return 0;
+        uint8_t map[VIDEOVSP_VRAM_CHUNKS / 8];
+        const uint8_t *data;
+        int r = videovsp_vram_state_decode(s, map, &data, err, errlen);
+        if (r < 0)
+                return r;
+        videovsp_vram_apply(v->cfg.vram, v->cfg.vram_fd, map, data);
+        return 0;
+}
+
+/* The VRAM, for a live migration to copy ahead (its save writes nothing
+ * else). */
+static void *row_memory(void *dev, size_t *len, int *fd) {
+        struct videovsp *v = dev;
+        *len = VIDEOVSP_VRAM_BYTES;
+        *fd = v->cfg.vram_fd;
+        return v->cfg.vram;
+}
+
+static const uint32_t row_tags[] = { VIDEOVSP_VRAM_STATE_TAG, VIDEOVSP_CHANNEL_STATE_TAG, 0 };
+
+const struct device_ops videovsp_device_ops = {
+        .name = "synthetic video", .quiesce = row_quiesce, .resume = row_resume,
+        .save = row_save, .restore = row_restore, .tags = row_tags, .memory = row_memory,
+};

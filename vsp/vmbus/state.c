@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/device.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "internal.h"
@@ -675,3 +676,32 @@ int vmbus_server_restore(struct vmbus_server *srv, const struct vmstate_section 
                 errorf(err, errlen, r, "restoring the VMBus server: %s", strerror(-r));
         return r;
 }
+
+/* ---- the server's row of the worker's device table ---- */
+
+/* Quiesced: its library channel threads parked, every message to the
+ * guest held until resume. */
+static int row_quiesce(void *dev) {
+        return vmbus_server_quiesce(dev);
+}
+
+static void row_resume(void *dev) {
+        vmbus_server_resume(dev);
+}
+
+/* Its sections and, through the providers' save_channel/restore_channel,
+ * every open channel's (docs/vm-state.md). */
+static int row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
+        return vmbus_server_save(dev, w, err, errlen);
+}
+
+static int row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        return vmbus_server_restore(dev, secs, n, err, errlen);
+}
+
+static const uint32_t row_tags[] = { VMBUS_STATE_TAG_SERVER, VMBUS_STATE_TAG_CHANNEL, VMBUS_STATE_TAG_GPADL, 0 };
+
+const struct device_ops vmbus_server_device_ops = {
+        .name = "VMBus server", .quiesce = row_quiesce, .resume = row_resume,
+        .save = row_save, .restore = row_restore, .tags = row_tags,
+};

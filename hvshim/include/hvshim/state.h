@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/device.h"
 #include "common/vmstate.h"
 #include "hv/tlfs.h"
 #include "hvshim/hvshim.h"
@@ -101,3 +102,7 @@ int hvshim_state_save(struct hvshim *hv, struct vmstate_writer *w);
  * the formula gives what it gave when saved. A refusal changes nothing. */
 int hvshim_state_restore(struct hvshim *hv, const struct vmstate_section *secs, size_t n, char *err,
                          size_t errlen);
+
+/* The row of the worker's device table (common/device.h); its dev is the
+ * struct hvshim. */
+extern const struct device_ops hvshim_device_ops;

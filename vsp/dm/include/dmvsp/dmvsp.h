@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/device.h"
 #include "common/vmstate.h"
 
 struct vmbus_server;
@@ -240,3 +241,7 @@ int dmvsp_device_state_decode(const struct vmstate_section *s, struct dmvsp_devi
  * this configuration. */
 int dmvsp_save(struct dmvsp *dm, struct vmstate_writer *w, char *err, size_t errlen);
 int dmvsp_restore(struct dmvsp *dm, const struct vmstate_section *secs, size_t n, char *err, size_t errlen);
+
+/* Dynamic Memory's row of the worker's device table (common/device.h),
+ * after the VMBus server's; its dev is the struct dmvsp. */
+extern const struct device_ops dmvsp_device_ops;

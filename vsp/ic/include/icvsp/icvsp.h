@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/device.h"
 #include "common/guid.h"
 
 struct vmbus_server;
@@ -274,3 +275,8 @@ int icvsp_kvp_state_decode(const struct vmstate_section *s, struct icvsp_kvp_sta
  * Save fails with -EBUSY while a file copy is in progress. */
 int icvsp_save(struct icvsp *ic, struct vmstate_writer *w, char *err, size_t errlen);
 int icvsp_restore(struct icvsp *ic, const struct vmstate_section *secs, size_t n, char *err, size_t errlen);
+
+/* The integration services' row of the worker's device table
+ * (common/device.h), after the VMBus server's; its dev is the struct
+ * icvsp. */
+extern const struct device_ops icvsp_device_ops;

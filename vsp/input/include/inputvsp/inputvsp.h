@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/device.h"
 #include "common/vmstate.h"
 
 struct vmbus_server;
@@ -188,3 +189,8 @@ int inputvsp_kbd_state_decode(const struct vmstate_section *s, struct inputvsp_c
                               size_t errlen);
 int inputvsp_mouse_state_decode(const struct vmstate_section *s, struct inputvsp_channel_state *out, char *err,
                                 size_t errlen);
+
+/* The keyboard and mouse's row of the worker's device table
+ * (common/device.h), after the VMBus server's; its dev is the struct
+ * inputvsp. */
+extern const struct device_ops inputvsp_device_ops;

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/device.h"
 #include "netvsp/netvsp.h"
 #include "netvsp/tap.h"
 #include "vmbus/provider.h"
@@ -131,3 +132,7 @@ struct netvsp_nic_state {
 void netvsp_nic_get_state(struct netvsp_nic *nic, struct netvsp_nic_state *out);
 /* netvsp_dev_get_rx_slots of the open channel (0 without one). */
 uint32_t netvsp_nic_get_rx_slots(struct netvsp_nic *nic, uint64_t *owner, uint32_t n);
+
+/* A NIC's row of the worker's device table (common/device.h), after the
+ * VMBus server's; its dev is the struct netvsp_nic. */
+extern const struct device_ops netvsp_nic_device_ops;

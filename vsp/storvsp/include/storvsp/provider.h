@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/device.h"
 #include "hv/storvsc.h"
 #include "storvsp/storvsp.h"
 #include "vmbus/provider.h"
@@ -170,3 +171,6 @@ int storvsp_device_save(struct storvsp_device *d, struct vmstate_writer *w, char
 int storvsp_device_restore(struct storvsp_device *d, const struct vmstate_section *secs, size_t n, char *err,
                            size_t errlen);
 
+/* A SCSI controller's row of the worker's device table (common/device.h),
+ * after the VMBus server's; its dev is the struct storvsp_device. */
+extern const struct device_ops storvsp_device_ops;

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/device.h"
 #include "common/display.h"
 #include "common/vmstate.h"
 
@@ -33,6 +34,12 @@ struct videovsp_config {
         /* The resolution offered as the guest's preferred one (3.5 on);
          * 0: 1024 x 768. It must be among the supported ones. */
         uint16_t default_width, default_height;
+        /* The owner's VRAM (VIDEOVSP_VRAM_BYTES, mapped where the guest
+         * puts it through map_vram) and the memfd it maps from offset 0:
+         * the device's row saves, restores and offers it as its memory
+         * (videovsp_device_ops). */
+        uint8_t *vram;
+        int vram_fd;
 };
 
 /* Called on the device thread with its lock held: record and return,
@@ -151,3 +158,8 @@ int videovsp_vram_state_decode(const struct vmstate_section *s, uint8_t map[VIDE
 /* Writes a decoded section into vram (the chunks left out: zeros,
  * punched out of fd, the memfd vram maps, where it is not -1). */
 void videovsp_vram_apply(uint8_t *vram, int fd, const uint8_t map[VIDEOVSP_VRAM_CHUNKS / 8], const uint8_t *data);
+
+/* The synthetic video's row of the worker's device table
+ * (common/device.h), after the VMBus server's; its dev is the struct
+ * videovsp, its memory the VRAM of its configuration. */
+extern const struct device_ops videovsp_device_ops;

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/device.h"
 #include "common/guid.h"
 #include "vmbus/host.h"
 #include "vmbus/provider.h"
@@ -178,3 +179,8 @@ struct vmbus_channel *vmbus_server_open_channel(struct vmbus_server *srv, uint32
 /* The channel is no longer served: its ring was found corrupt or its
  * provider failed (§5). The guest can still close it. Any thread. */
 bool vmbus_channel_failed(const struct vmbus_channel *ch);
+
+/* The server's row of the worker's device table (common/device.h), after
+ * hvshim's and before its providers'; its dev is the struct vmbus_server.
+ * The providers' channels are saved and restored through it. */
+extern const struct device_ops vmbus_server_device_ops;

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* The one device lifecycle (docs/vm-state.md, "The device lifecycle
+ * contract"): what every part of a worker that holds guest-visible state
+ * implements, apart from vid's vCPUs and irqchip. It sits in common, below
+ * every device library, so that each library (hvshim, vsp/vmbus, each
+ * vsp/<provider>, emu) exports its own const struct device_ops from its
+ * own state.c and vmwp only lists the rows (vmwp/devices.h) with no
+ * per-device code in between.
+ *
+ * A VSP's state has two levels, both in its state.c: the device's own
+ * (this struct, one row per device instance) and its open channels'
+ * (struct vmbus_provider_ops save_channel/restore_channel, vmbus/provider.h),
+ * which the VMBus server's row calls for every open channel because the
+ * channels' relids, rings and GPADLs are the server's. The device's tags
+ * list both, so that a section neither level reads is refused. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vmstate_writer;
+struct vmstate_section;
+
+struct device_ops {
+        const char *name; /* "uart", "storvsp" */
+        /* Stop touching guest state: no ring read, no guest RAM write, no
+         * interrupt, host I/O drained or recorded. Idempotent. */
+        int (*quiesce)(void *dev);
+        void (*resume)(void *dev);
+        /* Only while quiesced: plain data, no host pointers or fds. NULL:
+         * the device cannot be saved yet (the save is refused, naming it). */
+        int (*save)(void *dev, struct vmstate_writer *w, char *err, size_t errlen);
+        /* On a device built from the same configuration that has not run:
+         * finds its sections in secs (the whole file), decodes all of them
+         * (pure, fuzzed) and only then applies. */
+        int (*restore)(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen);
+        /* The section tags its restore reads (itself or, for a provider,
+         * through the VMBus server's restore_channel), 0-terminated. A
+         * section whose tag no row and no vid part reads is refused
+         * unless it is OPTIONAL (vmwp_devices_check_sections). */
+        const uint32_t *tags;
+        /* Memory of the device's own that the guest writes directly,
+         * outside RAM (a VRAM mapped with vid_devmem_map), or NULL: its
+         * mapping, *len its bytes (a multiple of the page size), *fd the
+         * memfd it maps from offset 0 (its holes read as zeros: never
+         * read, sent or written as data) or -1. Such a
+         * row's save writes that memory and nothing else: a live migration
+         * copies the memory ahead while the guest runs (dirty-logged
+         * through vid, sent as DEVMEM records) and leaves the row out of
+         * its final state (docs/migration.md, "Device memory"). */
+        void *(*memory)(void *dev, size_t *len, int *fd);
+};
