@@ -19,9 +19,9 @@
 #include "common/fd-util.h"
 #include "common/log.h"
 #include "common/macro.h"
-#include "vmwp/console.h"
 #include "common/devworker.h"
-#include "vmwp/uart.h"
+#include "emu/uart.h"
+#include "vmwp/console.h"
 
 #define PENDING_MAX 256u
 

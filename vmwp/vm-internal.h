@@ -10,8 +10,8 @@
 #include "common/evrate.h"
 #include "devices.h"
 #include "vmwp/console.h"
-#include "vmwp/pm.h"
-#include "vmwp/uart.h"
+#include "emu/acpi-pm.h"
+#include "emu/uart.h"
 #include "vmwp/vm.h"
 
 struct mapped_file {
@@ -124,8 +124,6 @@ int vmwp_vm_restore_prepare(struct vmwp_vm *vm, int fd, char *err, size_t errlen
 int vmwp_vm_restore_devices(struct vmwp_vm *vm, char *err, size_t errlen);
 void vmwp_vm_restore_release(struct vmwp_vm *vm);
 void vmwp_restore_free(struct vmwp_restore *rs);
-/* The UART's and ACPI PM's rows of the device table (vm-platform.c). */
-int vmwp_vm_add_platform_rows(struct vmwp_vm *vm);
 /* The Hyper-V interface, the VMBus server and the providers (vm-vmbus.c). */
 int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen);
 /* How many times slower the guest's clock runs than the host's (hvshim's

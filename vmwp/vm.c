@@ -272,7 +272,9 @@ static int add_devices(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *er
                 return r;
         if ((r = uart_new(&vm_uart_ops, vm, &vm->uart)) < 0 || (r = uart_register(vm->uart, vm->p, COM1_PORT)) < 0 ||
             (r = acpi_pm_new(&vm_pm_ops, vm, VMSTACK_SLP_TYP_S5, &vm->pm)) < 0 ||
-            (r = acpi_pm_register(vm->pm, vm->p)) < 0 || (r = vmwp_vm_add_platform_rows(vm)) < 0) {
+            (r = acpi_pm_register(vm->pm, vm->p)) < 0 ||
+            (r = vmwp_devices_add(&vm->devices, &uart_device_ops, vm->uart)) < 0 ||
+            (r = vmwp_devices_add(&vm->devices, &acpi_pm_device_ops, vm->pm)) < 0) {
                 snprintf(err, errlen, "creating the platform devices: %s", strerror(-r));
                 return r;
         }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Fuzz the ACPI fixed hardware (vmwp/acpi-pm.c): any sequence of guest
+/* Fuzz the ACPI fixed hardware (emu/acpi-pm.c): any sequence of guest
  * reads and writes of any width at and around the PM1a event and control
  * blocks, the PM timer, the reset register and the marker port, and power
  * button presses. Checks: the SCI is only reported when it changes and is
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "hv/vmstack.h"
-#include "vmwp/pm.h"
+#include "emu/acpi-pm.h"
 #include "tests/fuzz/fuzz-check.h"
 
 

@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: MIT
-/* The platform devices' saved-state sections (vmwp/uart.h "UART",
- * vmwp/pm.h "ACPM"): the input is taken as each section's payload and goes
- * through the pure decoder a restore runs before it applies anything; a
+/* The platform devices' saved-state sections (emu/uart.h "UART",
+ * emu/acpi-pm.h "ACPM"): the input is taken as each section's payload and
+ * goes through the pure decoder a restore runs before it applies anything; a
  * state that decodes must encode back to one that decodes the same, and
  * apply to a fresh device without harm. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/vmstate.h"
+#include "emu/acpi-pm.h"
+#include "emu/uart.h"
 #include "tests/fuzz/fuzz-check.h"
 #include "tests/lib/vmstate-roundtrip.h"
-#include "vmwp/pm.h"
-#include "vmwp/uart.h"
 
 static int uart_decode(const struct vmstate_section *s, void *out, char *err, size_t errlen) {
         return uart_state_decode(s, out, err, errlen);

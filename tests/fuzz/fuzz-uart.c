@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Fuzz the 16550A register model (vmwp/uart.c): any sequence of guest
+/* Fuzz the 16550A register model (emu/uart.c): any sequence of guest
  * register reads and writes and console input. Checks: the interrupt line
  * is only reported when it changes and agrees with IIR (bit 0 clear while
  * asserted), uart_receive() never takes more than offered, the receive side
@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "vmwp/uart.h"
+#include "emu/uart.h"
 #include "tests/fuzz/fuzz-check.h"
 
 

@@ -13,12 +13,11 @@
 
 #include "common/test.h"
 #include "common/vmstate.h"
+#include "emu/acpi-pm.h"
+#include "emu/uart.h"
 #include "hv/vmstack.h"
 #include "tests/lib/vmstate-roundtrip.h"
 #include "vmwp/devices.h"
-#include "vmwp/acpi.h"
-#include "vmwp/pm.h"
-#include "vmwp/uart.h"
 
 /* ---- the table ---------------------------------------------------------- */
 

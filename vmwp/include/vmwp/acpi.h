@@ -39,17 +39,6 @@
 #define ACPI_VIDEO_BAR_BASE ACPI_VMBUS_MMIO_BASE
 #define ACPI_VIDEO_BAR_SIZE 0x01000000u
 
-/* PM1 status/enable bits (ACPI 6.5 §4.8.3.1) and PM1 control bits (§4.8.3.2). */
-#define ACPI_PM1_TMR_STS 0x0001u
-#define ACPI_PM1_PWRBTN_STS 0x0100u
-#define ACPI_PM1_WAK_STS 0x8000u
-#define ACPI_PM1_TMR_EN 0x0001u
-#define ACPI_PM1_PWRBTN_EN 0x0100u
-#define ACPI_PM1_SCI_EN 0x0001u
-#define ACPI_PM1_SLP_TYP_SHIFT 10
-#define ACPI_PM1_SLP_TYP_MASK (7u << ACPI_PM1_SLP_TYP_SHIFT)
-#define ACPI_PM1_SLP_EN 0x2000u
-
 struct acpi_config {
         uint64_t base;        /* guest physical address of buf[0]; below 4 GiB */
         unsigned n_cpus;      /* 1..ACPI_MAX_CPUS, APIC ids 0..n-1 */

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/device.h"
 #include "common/vmstate.h"
 
 struct vid_partition;
@@ -91,3 +92,7 @@ void uart_set_state(struct uart *u, const struct uart_state *s);
 
 /* Claims [base, base + 8) on p; accesses wider than a byte are split. */
 int uart_register(struct uart *u, struct vid_partition *p, uint16_t base);
+
+/* The UART's row of the worker's device table (common/device.h, emu/state.c):
+ * section "UART"; its dev is the struct uart. */
+extern const struct device_ops uart_device_ops;

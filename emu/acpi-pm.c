@@ -12,8 +12,7 @@
 #include "common/vmstate.h"
 #include "hv/vmstack.h"
 #include "vid/vid.h"
-#include "vmwp/acpi.h"
-#include "vmwp/pm.h"
+#include "emu/acpi-pm.h"
 
 /* Reset control register (0xCF9): SYS_RST (bit 1) + RST_CPU (bit 2) is a
  * hard reset (0x6), with FULL_RST (bit 3) a full one (0xE). */

@@ -13,12 +13,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/device.h"
 #include "common/vmstate.h"
 
 struct vid_partition;
 struct acpi_pm;
 
 #define ACPI_PM_TIMER_HZ 3579545u
+
+/* PM1 status/enable bits (ACPI 6.5 §4.8.3.1) and PM1 control bits (§4.8.3.2). */
+#define ACPI_PM1_TMR_STS 0x0001u
+#define ACPI_PM1_PWRBTN_STS 0x0100u
+#define ACPI_PM1_WAK_STS 0x8000u
+#define ACPI_PM1_TMR_EN 0x0001u
+#define ACPI_PM1_PWRBTN_EN 0x0100u
+#define ACPI_PM1_SCI_EN 0x0001u
+#define ACPI_PM1_SLP_TYP_SHIFT 10
+#define ACPI_PM1_SLP_TYP_MASK (7u << ACPI_PM1_SLP_TYP_SHIFT)
+#define ACPI_PM1_SLP_EN 0x2000u
 
 struct acpi_pm_ops {
         void (*power_off)(void *opaque);                 /* SLP_EN with SLP_TYP = S5 */
@@ -73,3 +85,7 @@ int acpi_pm_register(struct acpi_pm *pm, struct vid_partition *p);
  * host bridge (emu/pci.h) does not: 0xCF9 sits inside CONFIG_ADDRESS there,
  * and the bridge forwards byte accesses to acpi_pm_read/acpi_pm_write. */
 int acpi_pm_register_reset(struct acpi_pm *pm, struct vid_partition *p);
+
+/* The ACPI PM block's row of the worker's device table (common/device.h,
+ * emu/state.c): section "ACPM"; its dev is the struct acpi_pm. */
+extern const struct device_ops acpi_pm_device_ops;

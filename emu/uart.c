@@ -13,7 +13,7 @@
 #include "common/macro.h"
 #include "common/vmstate.h"
 #include "vid/vid.h"
-#include "vmwp/uart.h"
+#include "emu/uart.h"
 
 #define IER_ERBFI 0x01
 #define IER_ETBEI 0x02
