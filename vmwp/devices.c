@@ -52,6 +52,23 @@ void vmwp_devices_resume(struct vmwp_devices *t) {
         }
 }
 
+int vmwp_devices_detach(struct vmwp_devices *t) {
+        int r = 0;
+        for (size_t i = t->n; i-- > 0;) {
+                const struct vmwp_device_row *d = &t->rows[i];
+                int k = d->ops->detach ? d->ops->detach(d->dev) : 0;
+                if (k < 0 && r == 0)
+                        r = k;
+        }
+        return r;
+}
+
+void vmwp_devices_attach(struct vmwp_devices *t) {
+        for (size_t i = 0; i < t->n; i++)
+                if (t->rows[i].ops->attach)
+                        t->rows[i].ops->attach(t->rows[i].dev);
+}
+
 bool vmwp_devices_quiesced(const struct vmwp_devices *t) {
         return t->n_quiesced == t->n;
 }

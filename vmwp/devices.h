@@ -36,6 +36,13 @@ int vmwp_devices_quiesce(struct vmwp_devices *t, char *err, size_t errlen);
 /* Table order; only what was quiesced. */
 void vmwp_devices_resume(struct vmwp_devices *t);
 bool vmwp_devices_quiesced(const struct vmwp_devices *t);
+/* Before a save or a migration: the rows' detach, in reverse table order
+ * (those without one have nothing a saved state cannot hold). Every row
+ * is detached; the first error is returned. */
+int vmwp_devices_detach(struct vmwp_devices *t);
+/* The rows' attach, in table order: after their resume, and when a
+ * migration failed with the VM still running. */
+void vmwp_devices_attach(struct vmwp_devices *t);
 /* Table order; the devices must be quiesced. */
 int vmwp_devices_save(struct vmwp_devices *t, struct vmstate_writer *w, char *err, size_t errlen);
 /* The same without the rows that have a memory (a live migration's final

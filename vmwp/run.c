@@ -180,7 +180,7 @@ static struct json_object *op_save(struct run_ctx *c, const struct vmwp_request 
         uint64_t t0 = vmwp_now_ns();
         /* hv_sock connections are host sockets: they end here (the guest
          * sees its peer close); the VM's resume takes new ones again. */
-        (void)vmwp_vm_hvsock_suspend(c->vm);
+        (void)vmwp_vm_detach(c->vm);
         int64_t r = fd < 0 ? errorf(err, sizeof err, -EINVAL, "save needs the state file's fd")
                            : vmwp_vm_save(c->vm, fd, save_progress, c, err, sizeof err);
         if (r < 0)
@@ -404,10 +404,10 @@ static struct json_object *op_migrate(struct run_ctx *c, const struct vmwp_reque
         int r = fd < 0 ? errorf(err, sizeof err, -EINVAL, "migrate-send needs the destination's socket")
                        : vmwp_migrate_options_parse(rq->req, &o, err, sizeof err);
         if (r >= 0) {
-                (void)vmwp_vm_hvsock_suspend(c->vm); /* as for a save */
+                (void)vmwp_vm_detach(c->vm); /* as for a save */
                 r = vmwp_vm_migrate_send(c->vm, fd, &o, migrate_progress, c, &res, err, sizeof err);
                 if (r < 0 && !res.committed && !vmwp_vm_is_paused(c->vm))
-                        vmwp_vm_hvsock_resume(c->vm); /* it stays here, running */
+                        vmwp_vm_attach(c->vm); /* it stays here, running */
         }
         struct json_object *rep = vmwp_control_reply(rq, r, err);
         if (!rep)

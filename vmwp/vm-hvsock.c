@@ -155,14 +155,6 @@ int vmwp_vm_hvsock_connected(struct vmwp_vm *vm, uint64_t token, int fd) {
         return hvsock_connect_done(vm->hvsock, token, fd);
 }
 
-int vmwp_vm_hvsock_suspend(struct vmwp_vm *vm) {
-        return vm->hvsock ? hvsock_suspend(vm->hvsock, 5000) : 0;
-}
-
-void vmwp_vm_hvsock_resume(struct vmwp_vm *vm) {
-        if (vm->hvsock)
-                hvsock_resume(vm->hvsock);
-}
 
 void vmwp_vm_hvsock_stats(struct vmwp_vm *vm, struct json_object *into) {
         if (!vm->hvsock)

@@ -50,8 +50,16 @@ const char *vmwp_pause_strerror(int r) {
 
 int vmwp_vm_resume(struct vmwp_vm *vm) {
         vmwp_devices_resume(&vm->devices);
-        vmwp_vm_hvsock_resume(vm); /* after a checkpoint's save or a failed one */
+        vmwp_devices_attach(&vm->devices); /* after a checkpoint's save or a failed one */
         return vid_partition_resume(vm->p);
+}
+
+int vmwp_vm_detach(struct vmwp_vm *vm) {
+        return vmwp_devices_detach(&vm->devices);
+}
+
+void vmwp_vm_attach(struct vmwp_vm *vm) {
+        vmwp_devices_attach(&vm->devices);
 }
 
 bool vmwp_vm_is_paused(const struct vmwp_vm *vm) {

@@ -78,7 +78,8 @@ int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
                 snprintf(err, errlen, "setting up the VMBus server: %s", strerror(-r));
                 return r;
         }
-        if ((r = vmwp_devices_add(&vm->devices, &vmbus_server_device_ops, vm->vmbus)) < 0)
+        if ((r = vmwp_devices_add(&vm->devices, &vmbus_server_device_ops, vm->vmbus)) < 0 ||
+            (vm->hvsock && (r = vmwp_devices_add(&vm->devices, &hvsock_device_ops, vm->hvsock)) < 0))
                 return errorf(err, errlen, r, "the device table: %s", strerror(-r));
         if ((r = vmwp_vm_add_integration_services(vm, err, errlen)) < 0 ||
             (r = vmwp_vm_add_dm(vm, err, errlen)) < 0 || (r = vmwp_vm_add_display(vm, err, errlen)) < 0)

@@ -54,9 +54,9 @@ static int fake_save(void *dev, struct vmstate_writer *w, char *err, size_t errl
 }
 
 static const struct device_ops fake_ops = { .name = "fake", .quiesce = fake_quiesce, .resume = fake_resume,
-                                                 .save = fake_save };
+                                            .save = fake_save };
 static const struct device_ops unsaveable = { .name = "unsaveable", .quiesce = fake_quiesce,
-                                                   .resume = fake_resume };
+                                              .resume = fake_resume };
 
 TEST(table_order_and_rollback) {
         struct fake log = { "" }, a = { "a" }, b = { "b" }, c = { "c" };
@@ -92,6 +92,39 @@ TEST(table_order_and_rollback) {
         ASSERT_STREQ(err, "unsaveable cannot be saved yet");
         ASSERT_STREQ(log.trace, ""); /* nothing written before the refusal */
         ASSERT_EQ(vmwp_devices_add(&t, NULL, &a), -EINVAL);
+}
+
+static int fake_detach(void *dev) {
+        struct fake *f = dev;
+        note('D', f);
+        return f->fail_quiesce ? -f->fail_quiesce : 0;
+}
+
+static void fake_attach(void *dev) {
+        note('A', dev);
+}
+
+/* hv_sock's kind of row: something a saved state cannot hold. */
+static const struct device_ops detachable = { .name = "detachable", .quiesce = fake_quiesce,
+                                              .resume = fake_resume, .save = fake_save,
+                                              .detach = fake_detach, .attach = fake_attach };
+
+TEST(detach_in_reverse_order_attach_in_table_order) {
+        struct fake log = { "" }, a = { "a" }, b = { "b" }, c = { "c" };
+        g_log = &log;
+        struct vmwp_devices t = { 0 };
+        ASSERT_OK(vmwp_devices_add(&t, &fake_ops, &a)); /* nothing to detach */
+        ASSERT_OK(vmwp_devices_add(&t, &detachable, &b));
+        ASSERT_OK(vmwp_devices_add(&t, &detachable, &c));
+        ASSERT_OK(vmwp_devices_detach(&t));
+        vmwp_devices_attach(&t);
+        ASSERT_STREQ(log.trace, "DcDbAbAc");
+
+        /* A failure is reported, and every row is still detached. */
+        log.trace[0] = 0;
+        c.fail_quiesce = ETIMEDOUT;
+        ASSERT_EQ(vmwp_devices_detach(&t), -ETIMEDOUT);
+        ASSERT_STREQ(log.trace, "DcDb");
 }
 
 /* ---- sections through a real writer and reader ----------------------- */

@@ -49,4 +49,13 @@ struct device_ops {
          * through vid, sent as DEVMEM records) and leaves the row out of
          * its final state (docs/migration.md, "Device memory"). */
         void *(*memory)(void *dev, size_t *len, int *fd);
+        /* Optional, for what a saved state cannot hold (hv_sock's
+         * connections to host processes). detach: before a save or a
+         * migration, while the guest still runs, end it and refuse more;
+         * 0, or -errno (the save goes on and fails where the state is
+         * incomplete). attach: when the VM runs on here (a resume, a
+         * migration that failed), take more again; also without a
+         * detach before it. */
+        int (*detach)(void *dev);
+        void (*attach)(void *dev);
 };

@@ -271,10 +271,12 @@ int vmwp_vm_hvsock_listen_fd(const struct vmwp_vm *vm);
 void vmwp_vm_hvsock_accept(struct vmwp_vm *vm);
 bool vmwp_vm_hvsock_take_connect(struct vmwp_vm *vm, uint32_t *port, uint64_t *token);
 int vmwp_vm_hvsock_connected(struct vmwp_vm *vm, uint64_t token, int fd);
-/* Before a save or a migration (connections to host processes cannot be
- * saved): end every connection, refuse new ones until resumed. */
-int vmwp_vm_hvsock_suspend(struct vmwp_vm *vm);
-void vmwp_vm_hvsock_resume(struct vmwp_vm *vm);
+/* Before a save or a migration, while the guest runs: the device table's
+ * rows end what a saved state cannot hold (hv_sock's connections to host
+ * processes) and refuse more, until vmwp_vm_resume or vmwp_vm_attach (a
+ * migration that failed with the VM running here). */
+int vmwp_vm_detach(struct vmwp_vm *vm);
+void vmwp_vm_attach(struct vmwp_vm *vm);
 /* The VMBus server's back-pressure timer: when readable, call
  * vmwp_vm_vmbus_dispatch() (vmbus/server.h). -1 without a server. */
 int vmwp_vm_vmbus_fd(const struct vmwp_vm *vm);

@@ -20,6 +20,7 @@
 
 #include <stdint.h>
 
+#include "common/device.h"
 #include "common/guid.h"
 
 struct vmbus_server;
@@ -100,3 +101,8 @@ int hvsock_parse_connect_line(const char *buf, size_t len, uint32_t *port);
  * *n the bytes it carries (n = 0: the sender shut down), -EBADMSG if it is
  * not a data message within the MTU and the packet. */
 int hvsock_parse_pipe(const uint8_t *payload, size_t len, const uint8_t **data, size_t *n);
+
+/* The row of the worker's device table (common/device.h, state.c), after
+ * the VMBus server's; its dev is the struct hvsock. It saves nothing: its
+ * detach and attach are hvsock_suspend and hvsock_resume. */
+extern const struct device_ops hvsock_device_ops;
