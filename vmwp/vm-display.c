@@ -179,7 +179,7 @@ static int create_vram(struct vmwp_display *d) {
         return d->vram_ro_fd < 0 ? -errno : 0;
 }
 
-int vmwp_vm_add_display(struct vmwp_vm *vm, char *err, size_t errlen) {
+int vmwp_vm_add_display(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen) {
         if (!vm->cfg.display.enabled)
                 return 0;
         struct vmwp_display *d = calloc(1, sizeof *d);

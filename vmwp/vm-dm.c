@@ -58,7 +58,7 @@ static size_t dm_overlays(void *opaque, uint64_t *pfns, size_t max) {
 static const struct dmvsp_owner_ops dm_owner_ops = { .release = dm_release, .hot_add = dm_hot_add,
                                                      .changed = dm_changed, .overlays = dm_overlays };
 
-int vmwp_vm_add_dm(struct vmwp_vm *vm, char *err, size_t errlen) {
+int vmwp_vm_add_dm(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen) {
         if (!vm->cfg.dm.enabled)
                 return 0;
         struct vid_ram_region boot[2], w;

@@ -205,7 +205,7 @@ static int add_platform(struct vmwp_emu *e, const struct vmwp_vm_options *opt, c
         return 0;
 }
 
-int vmwp_vm_add_emu(struct vmwp_vm *vm, const struct vmwp_vm_options *opt, char *err, size_t errlen) {
+int vmwp_vm_add_emu(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen) {
         struct vmwp_emu *e = calloc(1, sizeof *e);
         if (!e)
                 return -ENOMEM;

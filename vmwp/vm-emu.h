@@ -16,7 +16,7 @@ struct emu_service;
 struct vmwp_kbd_socket;
 
 /* Builds and registers them (after the ACPI PM block exists: 0xCF9). */
-int vmwp_vm_add_emu(struct vmwp_vm *vm, const struct vmwp_vm_options *opt, char *err, size_t errlen);
+int vmwp_vm_add_emu(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen);
 /* What the ACPI tables must describe. */
 void vmwp_vm_emu_acpi(const struct vmwp_vm *vm, struct acpi_config *ac);
 /* Once the worker sandbox is entered: the service thread narrows itself

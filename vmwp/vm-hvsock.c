@@ -39,7 +39,7 @@ static int on_connect(void *opaque, uint32_t port, uint64_t token) {
         return r;
 }
 
-int vmwp_vm_hvsock_create(struct vmwp_vm *vm, char *err, size_t errlen) {
+int vmwp_vm_hvsock_create(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen) {
         vm->hvsock_listen_fd = -1;
         if (!vm->cfg.hvsock.enabled)
                 return 0;

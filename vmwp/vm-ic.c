@@ -113,7 +113,7 @@ static void push_intrinsic_items(struct vmwp_vm *vm) {
                 (void)icvsp_kvp_set(vm->ic, KVP_POOL_AUTO_EXTERNAL, "HostName", host);
 }
 
-int vmwp_vm_add_integration_services(struct vmwp_vm *vm, char *err, size_t errlen) {
+int vmwp_vm_add_integration_services(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen) {
         const struct vm_ic_config *c = &vm->cfg.ic;
         vm->guest.heartbeat = c->heartbeat ? ICVSP_HEARTBEAT_NO_CONTACT : ICVSP_HEARTBEAT_UNKNOWN;
         if (!c->shutdown && !c->heartbeat && !c->timesync && !c->kvp && !c->vss && !c->fcopy)

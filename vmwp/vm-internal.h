@@ -124,8 +124,10 @@ int vmwp_vm_restore_prepare(struct vmwp_vm *vm, int fd, char *err, size_t errlen
 int vmwp_vm_restore_devices(struct vmwp_vm *vm, char *err, size_t errlen);
 void vmwp_vm_restore_release(struct vmwp_vm *vm);
 void vmwp_restore_free(struct vmwp_restore *rs);
-/* The Hyper-V interface, the VMBus server and the providers (vm-vmbus.c). */
-int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen);
+/* The Hyper-V interface, then (after hv_sock, vm-hvsock.c) the VMBus
+ * server the providers are offered on (vm-vmbus.c). */
+int vmwp_vm_add_hvshim(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen);
+int vmwp_vm_add_vmbus_server(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen);
 /* How many times slower the guest's clock runs than the host's (hvshim's
  * time dilation: 8 for a Linux guest booted on a PVM host, docs/pvm.md; 1
  * elsewhere; after a restore, the saved one, wherever it was saved). A
@@ -138,7 +140,7 @@ unsigned vmwp_vm_time_dilation(const struct vmwp_vm *vm);
  * again. Any thread; no system call. */
 void vmwp_vm_follow_guest_clock(struct vmwp_vm *vm);
 /* One storvsp device per SCSI controller of the configuration (vm-storage.c). */
-int vmwp_vm_add_disks(struct vmwp_vm *vm, char *err, size_t errlen);
+int vmwp_vm_add_disks(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen);
 /* The disk image of config entry i: vmms's fd if it sent one, else the path.
  * why (may be empty on return) says what was wrong with the image. */
 struct disk;
@@ -183,25 +185,25 @@ struct json_object *vmwp_run_hotplug(struct vmwp_vm *vm, struct json_object *req
 /* Tear that down again; the VPs must be stopped (vid_partition_join). */
 void vmwp_vm_detach_vmbus(struct vmwp_vm *vm);
 /* The integration services of the configuration (vm-ic.c), on vm->vmbus. */
-int vmwp_vm_add_integration_services(struct vmwp_vm *vm, char *err, size_t errlen);
+int vmwp_vm_add_integration_services(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen);
 /* Adds the integration services' counters to a "stats" reply (vm-ic.c). */
 void vmwp_vm_ic_stats(struct vmwp_vm *vm, struct json_object *into);
 /* Dynamic Memory (vm-dm.c), on vm->vmbus; freed after the server. */
-int vmwp_vm_add_dm(struct vmwp_vm *vm, char *err, size_t errlen);
+int vmwp_vm_add_dm(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen);
 void vmwp_vm_dm_free(struct vmwp_vm *vm);
 void vmwp_vm_dm_stats(struct vmwp_vm *vm, struct json_object *into);
 /* Synthetic video, keyboard and mouse and the display socket
  * (vm-display.c, docs/console.md), on vm->vmbus. The display thread
  * starts under the sandbox and stops before the server goes; the devices
  * are freed after it. */
-int vmwp_vm_add_display(struct vmwp_vm *vm, char *err, size_t errlen);
+int vmwp_vm_add_display(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen);
 int vmwp_vm_display_start(struct vmwp_vm *vm);
 void vmwp_vm_display_stop(struct vmwp_vm *vm);
 void vmwp_vm_display_free(struct vmwp_vm *vm);
 void vmwp_vm_display_stats(struct vmwp_vm *vm, struct json_object *into);
 /* The "display" event's fields (-ENOTSUP without a display). */
 int vmwp_vm_display_status(struct vmwp_vm *vm, struct json_object *into);
-int vmwp_vm_hvsock_create(struct vmwp_vm *vm, char *err, size_t errlen);
+int vmwp_vm_hvsock_create(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen);
 int vmwp_vm_hvsock_start(struct vmwp_vm *vm);
 /* The offer timeout from the guest's clock (vmwp_vm_time_dilation): at
  * creation, and again once a restore has set hvshim's. Any thread. */

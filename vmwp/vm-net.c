@@ -135,7 +135,7 @@ static int add_nic(struct vmwp_vm *vm, uint32_t i, const struct vm_nic_config *c
         return 0;
 }
 
-int vmwp_vm_add_nics(struct vmwp_vm *vm, char *err, size_t errlen) {
+int vmwp_vm_add_nics(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen) {
         size_t next_fd = 0;
         if ((vm->cfg.n_nics > 0 || vm->hotplug_nics) && vm->sandbox) {
                 int r = sandbox_register_policy(vm->sandbox, &netvsp_policy);

@@ -292,7 +292,7 @@ void vmwp_vm_storage_stats(struct vmwp_vm *vm, struct json_object *into) {
         vmwp_json_add_u64(into, "storvsp_held", sum.held);
 }
 
-int vmwp_vm_add_disks(struct vmwp_vm *vm, char *err, size_t errlen) {
+int vmwp_vm_add_disks(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen) {
         bool used[VM_SCSI_CONTROLLERS_MAX] = { false };
         if ((vm->cfg.n_disks > 0 || vm->hotplug_disks) && vm->sandbox) {
                 int r = sandbox_register_policy(vm->sandbox, &sandbox_storvsp_policy);

@@ -46,7 +46,7 @@ void vmwp_vm_follow_guest_clock(struct vmwp_vm *vm) {
                 icvsp_set_time_dilation(vm->ic, vmwp_vm_time_dilation(vm));
 }
 
-int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
+int vmwp_vm_add_hvshim(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen) {
         /* Every enlightenment we implement: the reference TSC page and the
          * frequency MSRs spare the guest clock calibration, TSC invariance
          * lets it use the plain TSC, the crash MSRs report panics. */
@@ -65,8 +65,13 @@ int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
         hvshim_set_owner_ops(vm->hv, &hv_owner_ops, vm);
         if ((r = vmwp_devices_add(&vm->devices, &hvshim_device_ops, vm->hv)) < 0)
                 return errorf(err, errlen, r, "the device table: %s", strerror(-r));
-        if ((r = vmwp_vm_hvsock_create(vm, err, errlen)) < 0)
-                return r;
+        return 0;
+}
+
+/* The server on hvshim, with hv_sock's transport (vmwp_vm_hvsock_create
+ * ran before) and the rows of both. */
+int vmwp_vm_add_vmbus_server(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen) {
+        int r;
         struct vmbus_server_config sc = { .vp_count = vm->cfg.vcpus };
         if (vm->hvsock) { /* a relid per connection besides the devices' */
                 sc.limits.max_channels = 256 + vm->cfg.hvsock.max_connections;
@@ -81,12 +86,7 @@ int vmwp_vm_attach_vmbus(struct vmwp_vm *vm, char *err, size_t errlen) {
         if ((r = vmwp_devices_add(&vm->devices, &vmbus_server_device_ops, vm->vmbus)) < 0 ||
             (vm->hvsock && (r = vmwp_devices_add(&vm->devices, &hvsock_device_ops, vm->hvsock)) < 0))
                 return errorf(err, errlen, r, "the device table: %s", strerror(-r));
-        if ((r = vmwp_vm_add_integration_services(vm, err, errlen)) < 0 ||
-            (r = vmwp_vm_add_dm(vm, err, errlen)) < 0 || (r = vmwp_vm_add_display(vm, err, errlen)) < 0)
-                return r;
-        if ((r = vmwp_vm_add_disks(vm, err, errlen)) < 0)
-                return r;
-        return vmwp_vm_add_nics(vm, err, errlen);
+        return 0;
 }
 
 /* The VPs are stopped: no message handler runs, no guest touches a ring. */

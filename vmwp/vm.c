@@ -23,6 +23,7 @@
 #include "vid/vid.h"
 #include "vm-emu.h"
 #include "vm-internal.h"
+#include "vm-net.h"
 #include "vmwp/acpi.h"
 #include "vmwp/boot.h"
 #include "vmwp/migrate.h"
@@ -265,7 +266,7 @@ static int write_acpi(struct vmwp_vm *vm, char *err, size_t errlen) {
         return r;
 }
 
-static int add_devices(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen) {
+static int add_platform(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen) {
         int r = vmwp_console_open(&opt->serial, vm->cfg.serial_log, opt->serial_log_fd, &vm->console, err, errlen);
         opt->serial_log_fd = -1; /* the console owns it now, whatever happened */
         if (r < 0)
@@ -278,7 +279,37 @@ static int add_devices(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *er
                 snprintf(err, errlen, "creating the platform devices: %s", strerror(-r));
                 return r;
         }
-        return vmwp_vm_add_emu(vm, opt, err, errlen);
+        return 0;
+}
+
+/* What a VM is built from, in order: each part builds its devices from the
+ * configuration and adds their rows to the device table, so this is the
+ * table's order (docs/vm-state.md: quiesce runs backwards through it,
+ * resume and restore forwards; a restore builds the same parts in the same
+ * order). Disks and NICs added to a running VM append their rows. */
+static const struct vm_part {
+        const char *name;
+        int (*add)(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen);
+} vm_parts[] = {
+        { "platform devices", add_platform },              /* console; rows: uart, acpi-pm */
+        { "emulated devices", vmwp_vm_add_emu },           /* RTC, i8042, PCI bus, IDE */
+        { "Hyper-V interface", vmwp_vm_add_hvshim },       /* hvshim */
+        { "hv_sock", vmwp_vm_hvsock_create },              /* its row after the server's */
+        { "VMBus server", vmwp_vm_add_vmbus_server },      /* the server, hv_sock */
+        { "integration services", vmwp_vm_add_integration_services },
+        { "dynamic memory", vmwp_vm_add_dm },
+        { "display", vmwp_vm_add_display },                /* synthetic video, keyboard and mouse */
+        { "disks", vmwp_vm_add_disks },                    /* a row per SCSI controller */
+        { "NICs", vmwp_vm_add_nics },                      /* a row per NIC */
+};
+
+static int add_parts(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen) {
+        for (size_t i = 0; i < ARRAY_SIZE(vm_parts); i++) {
+                int r = vm_parts[i].add(vm, opt, err, errlen);
+                if (r < 0)
+                        return err[0] ? r : errorf(err, errlen, r, "%s: %s", vm_parts[i].name, strerror(-r));
+        }
+        return 0;
 }
 
 int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, struct vmwp_vm **out, char *err,
@@ -330,9 +361,7 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         int r = vid_partition_create(&pc, &vm->p, err, errlen);
         vm->phase_ns[VMWP_PHASE_KVM] = vmwp_now_ns();
         if (r >= 0)
-                r = add_devices(vm, opt, err, errlen);
-        if (r >= 0)
-                r = vmwp_vm_attach_vmbus(vm, err, errlen);
+                r = add_parts(vm, opt, err, errlen);
         vm->phase_ns[VMWP_PHASE_DEVICES] = vmwp_now_ns();
         /* Every policy is registered now: their filters compile on another
          * thread while the boot image or the saved state goes in (a
