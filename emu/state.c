@@ -270,11 +270,36 @@ static int row_restore(void *dev, const struct vmstate_section *secs, size_t n, 
         return r;
 }
 
+static void row_stats(void *dev, struct json_object *into) {
+        struct emu_devices *e = dev;
+        struct rtc_stats rs;
+        struct i8042_stats ks;
+        rtc_get_stats(&e->rtc, &rs);
+        i8042_get_stats(&e->kbd, &ks);
+        device_stat_add(into, "rtc_interrupts", rs.interrupts);
+        device_stat_add(into, "rtc_time_sets", rs.time_sets);
+        device_stat_add(into, "kbd_keys", ks.keys);
+        device_stat_add(into, "kbd_dropped_keys", ks.dropped_keys);
+        device_stat_add(into, "kbd_controller_commands", ks.commands);
+        if (!e->ide)
+                return;
+        struct ide_stats is;
+        ide_get_stats(e->ide, &is);
+        device_stat_add(into, "ide_commands", is.commands);
+        device_stat_add(into, "ide_aborted", is.aborted);
+        device_stat_add(into, "ide_pio_bytes", is.pio_bytes);
+        device_stat_add(into, "ide_dma_bytes", is.dma_bytes);
+        device_stat_add(into, "ide_dma_errors", is.dma_errors);
+        device_stat_add(into, "ide_io_errors", is.io_errors);
+        device_stat_add(into, "ide_ignored", is.ignored_writes);
+        device_stat_add(into, "ide_resets", is.resets);
+}
+
 static const uint32_t row_tags[] = { RTC_STATE_TAG, I8042_STATE_TAG, IDE_STATE_TAG, PIIX_STATE_TAG, 0 };
 
 const struct device_ops emu_device_ops = {
         .name = "emulated devices", .quiesce = row_quiesce, .resume = row_resume,
-        .save = row_save, .restore = row_restore, .tags = row_tags,
+        .save = row_save, .restore = row_restore, .tags = row_tags, .stats = row_stats,
 };
 
 /* ---- the UART's and ACPI PM's rows (emu/uart.h, emu/acpi-pm.h) ---- */
@@ -322,11 +347,19 @@ static int uart_row_restore(void *dev, const struct vmstate_section *secs, size_
         return r;
 }
 
+static void uart_row_stats(void *dev, struct json_object *into) {
+        struct uart_stats s;
+        uart_get_stats(dev, &s);
+        device_stat_add(into, "serial_tx_bytes", s.tx_bytes);
+        device_stat_add(into, "serial_rx_bytes", s.rx_bytes);
+        device_stat_add(into, "serial_overruns", s.overruns);
+}
+
 static const uint32_t uart_tags[] = { UART_STATE_TAG, 0 };
 
 const struct device_ops uart_device_ops = {
         .name = "uart", .quiesce = uart_row_quiesce, .resume = uart_row_resume,
-        .save = uart_row_save, .restore = uart_row_restore, .tags = uart_tags,
+        .save = uart_row_save, .restore = uart_row_restore, .tags = uart_tags, .stats = uart_row_stats,
 };
 
 static int pm_row_quiesce(void *dev) {
@@ -356,9 +389,15 @@ static int pm_row_restore(void *dev, const struct vmstate_section *secs, size_t 
         return r;
 }
 
+static void pm_row_stats(void *dev, struct json_object *into) {
+        struct acpi_pm_stats s;
+        acpi_pm_get_stats(dev, &s);
+        device_stat_add(into, "acpi_unsupported_sleep", s.unsupported_sleep);
+}
+
 static const uint32_t pm_tags[] = { ACPI_PM_STATE_TAG, 0 };
 
 const struct device_ops acpi_pm_device_ops = {
         .name = "acpi-pm", .quiesce = pm_row_quiesce, .resume = pm_row_resume,
-        .save = pm_row_save, .restore = pm_row_restore, .tags = pm_tags,
+        .save = pm_row_save, .restore = pm_row_restore, .tags = pm_tags, .stats = pm_row_stats,
 };

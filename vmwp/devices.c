@@ -69,6 +69,12 @@ void vmwp_devices_attach(struct vmwp_devices *t) {
                         t->rows[i].ops->attach(t->rows[i].dev);
 }
 
+void vmwp_devices_stats(const struct vmwp_devices *t, struct json_object *into) {
+        for (size_t i = 0; i < t->n; i++)
+                if (t->rows[i].ops->stats)
+                        t->rows[i].ops->stats(t->rows[i].dev, into);
+}
+
 bool vmwp_devices_quiesced(const struct vmwp_devices *t) {
         return t->n_quiesced == t->n;
 }

@@ -36,6 +36,9 @@ int vmwp_devices_quiesce(struct vmwp_devices *t, char *err, size_t errlen);
 /* Table order; only what was quiesced. */
 void vmwp_devices_resume(struct vmwp_devices *t);
 bool vmwp_devices_quiesced(const struct vmwp_devices *t);
+/* Every row's counters into a "stats" reply, in table order (rows of one
+ * kind sum, common/device.h). */
+void vmwp_devices_stats(const struct vmwp_devices *t, struct json_object *into);
 /* Before a save or a migration: the rows' detach, in reverse table order
  * (those without one have nothing a saved state cannot hold). Every row
  * is detached; the first error is returned. */

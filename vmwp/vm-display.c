@@ -258,35 +258,19 @@ void vmwp_vm_display_stats(struct vmwp_vm *vm, struct json_object *into) {
         struct vmwp_display *d = vm->display;
         if (!d)
                 return;
-        struct json_object *o = json_object_new_object();
+        struct json_object *o = device_stat_object(into, "display");
         if (!o)
                 return;
-        struct videovsp_stats vs;
-        struct inputvsp_stats is;
         struct vmwp_dsrv_stats ds;
-        videovsp_get_stats(d->video, &vs);
-        inputvsp_get_stats(d->input, &is);
         vmwp_dsrv_get_stats(d->server, &ds);
-        json_object_object_add(o, "connected", json_object_new_boolean(ds.connected));
-#define A(k) vmwp_json_add_u64(o, #k, ds.k)
+        device_stat_bool(o, "connected", ds.connected);
+#define A(k) device_stat_add(o, #k, ds.k)
         A(clients), A(snapshots), A(keys), A(pointers), A(input_refused), A(bad_messages), A(updates), A(rects);
         A(overruns);
 #undef A
-#define V(p, s, k) vmwp_json_add_u64(o, p #k, s.k)
-        V("video_", vs, negotiations), V("video_", vs, situations), V("video_", vs, bad_situations);
-        V("video_", vs, dirt_messages), V("video_", vs, dirt_rects), V("video_", vs, dirt_merged);
-        V("video_", vs, vram_moves), V("video_", vs, vram_map_failures), V("video_", vs, bad_messages);
-        V("input_", is, keys_sent), V("input_", is, reports_sent), V("input_", is, coalesced);
-        /* The device's own refusals (its queue full) under their own name:
-         * "input_refused" is the server's count of every refused event. */
-        vmwp_json_add_u64(o, "input_queue_full", is.refused);
-        V("input_", is, dropped), V("input_", is, negotiations);
-        V("input_", is, bad_messages);
-#undef V
         /* The "display" events to vmms (run.c, this thread's). */
-        vmwp_json_add_u64(o, "events", vm->guest_rates[VMWP_GEV_DISPLAY].events);
-        vmwp_json_add_u64(o, "events_coalesced", vm->guest_rates[VMWP_GEV_DISPLAY].coalesced);
-        json_object_object_add(into, "display", o);
+        device_stat_add(o, "events", vm->guest_rates[VMWP_GEV_DISPLAY].events);
+        device_stat_add(o, "events_coalesced", vm->guest_rates[VMWP_GEV_DISPLAY].coalesced);
 }
 
 /* What a "display" event and the display op report: the drivers and the

@@ -91,7 +91,8 @@ void vmwp_vm_dm_free(struct vmwp_vm *vm) {
  * 2^40 pages), so the shift is checked. */
 #define MEMORY_BYTES_MAX (1ull << 50)
 static void add_bytes(struct json_object *o, const char *key, uint64_t pages) {
-        vmwp_json_add_u64(o, key, MIN(pages, MEMORY_BYTES_MAX >> VID_PAGE_SHIFT) << VID_PAGE_SHIFT);
+        uint64_t bytes = MIN(pages, MEMORY_BYTES_MAX >> VID_PAGE_SHIFT) << VID_PAGE_SHIFT;
+        json_object_object_add(o, key, json_object_new_int64((int64_t)bytes));
 }
 
 int vmwp_vm_memory(struct vmwp_vm *vm, bool set, uint64_t target_bytes, struct json_object *into) {
@@ -135,20 +136,11 @@ void vmwp_dm_emit(struct vmwp_vm *vm, const struct vmwp_guest_events *g, struct 
 void vmwp_vm_dm_stats(struct vmwp_vm *vm, struct json_object *into) {
         if (!vm->dm)
                 return;
-        struct dmvsp_stats s;
-        dmvsp_get_stats(vm->dm, &s);
-        struct json_object *o = json_object_new_object();
+        struct json_object *o = device_stat_object(into, "dm");
         if (!o)
                 return;
-#define U(k) vmwp_json_add_u64(o, #k, s.k)
-        U(negotiations), U(refused_versions), U(status_reports), U(balloon_requests), U(pages_ballooned);
-        U(unballoon_requests), U(pages_unballooned), U(hot_add_requests), U(pages_hot_added), U(hot_add_failures);
-        U(bad_messages), U(bad_ranges), U(timeouts), U(late_pages), U(late_hot_add_pages), U(overlay_pages);
-#undef U
         /* The "memory" events to vmms (run.c, this thread's). */
-        vmwp_json_add_u64(o, "events", vm->guest_rates[VMWP_GEV_MEMORY].events);
-        vmwp_json_add_u64(o, "events_coalesced", vm->guest_rates[VMWP_GEV_MEMORY].coalesced);
-        json_object_object_add(o, "discard_failures",
-                               json_object_new_int64((int64_t)atomic_load(&vm->dm_discard_failures)));
-        json_object_object_add(into, "dm", o);
+        device_stat_add(o, "events", vm->guest_rates[VMWP_GEV_MEMORY].events);
+        device_stat_add(o, "events_coalesced", vm->guest_rates[VMWP_GEV_MEMORY].coalesced);
+        device_stat_add(o, "discard_failures", atomic_load(&vm->dm_discard_failures));
 }

@@ -249,33 +249,6 @@ int vmwp_vm_emu_sandboxed(struct vmwp_vm *vm) {
         return emu_service_call(vm->emu->d.svc, narrow, vm->sandbox);
 }
 
-void vmwp_vm_emu_stats(struct vmwp_vm *vm, struct json_object *into) {
-        struct vmwp_emu *e = vm->emu;
-        if (!e)
-                return;
-        struct rtc_stats rs;
-        struct i8042_stats ks;
-        rtc_get_stats(&e->d.rtc, &rs);
-        i8042_get_stats(&e->d.kbd, &ks);
-        vmwp_json_add_u64(into, "rtc_interrupts", rs.interrupts);
-        vmwp_json_add_u64(into, "rtc_time_sets", rs.time_sets);
-        vmwp_json_add_u64(into, "kbd_keys", ks.keys);
-        vmwp_json_add_u64(into, "kbd_dropped_keys", ks.dropped_keys);
-        vmwp_json_add_u64(into, "kbd_controller_commands", ks.commands);
-        if (e->d.ide) {
-                struct ide_stats is;
-                ide_get_stats(e->d.ide, &is);
-                vmwp_json_add_u64(into, "ide_commands", is.commands);
-                vmwp_json_add_u64(into, "ide_aborted", is.aborted);
-                vmwp_json_add_u64(into, "ide_pio_bytes", is.pio_bytes);
-                vmwp_json_add_u64(into, "ide_dma_bytes", is.dma_bytes);
-                vmwp_json_add_u64(into, "ide_dma_errors", is.dma_errors);
-                vmwp_json_add_u64(into, "ide_io_errors", is.io_errors);
-                vmwp_json_add_u64(into, "ide_ignored", is.ignored_writes);
-                vmwp_json_add_u64(into, "ide_resets", is.resets);
-        }
-}
-
 void vmwp_vm_free_emu(struct vmwp_vm *vm) {
         struct vmwp_emu *e = vm->emu;
         if (!e)

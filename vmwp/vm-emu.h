@@ -22,7 +22,6 @@ void vmwp_vm_emu_acpi(const struct vmwp_vm *vm, struct acpi_config *ac);
 /* Once the worker sandbox is entered: the service thread narrows itself
  * to the "emu" policy. */
 int vmwp_vm_emu_sandboxed(struct vmwp_vm *vm);
-void vmwp_vm_emu_stats(struct vmwp_vm *vm, struct json_object *into);
 /* Stops the service thread (I/O in flight completes first) and frees. */
 void vmwp_vm_free_emu(struct vmwp_vm *vm);
 

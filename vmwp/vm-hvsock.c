@@ -156,24 +156,3 @@ int vmwp_vm_hvsock_connected(struct vmwp_vm *vm, uint64_t token, int fd) {
 }
 
 
-void vmwp_vm_hvsock_stats(struct vmwp_vm *vm, struct json_object *into) {
-        if (!vm->hvsock)
-                return;
-        struct hvsock_stats s;
-        hvsock_get_stats(vm->hvsock, &s);
-        struct json_object *o = json_object_new_object();
-        if (!o)
-                return;
-        json_object_object_add(o, "live", json_object_new_int64(s.live));
-        vmwp_json_add_u64(o, "guest_connects", s.guest_connects);
-        vmwp_json_add_u64(o, "host_connects", s.host_connects);
-        vmwp_json_add_u64(o, "refused", s.refused);
-        vmwp_json_add_u64(o, "opened", s.opened);
-        vmwp_json_add_u64(o, "closed", s.closed);
-        vmwp_json_add_u64(o, "timed_out", s.timed_out);
-        vmwp_json_add_u64(o, "protocol_errors", s.protocol_errors);
-        vmwp_json_add_u64(o, "bytes_to_host", s.bytes_to_host);
-        vmwp_json_add_u64(o, "bytes_to_guest", s.bytes_to_guest);
-        json_object_object_add(o, "offer_timeout_ms", json_object_new_int64(s.offer_timeout_ms));
-        json_object_object_add(into, "hvsock", o);
-}

@@ -350,20 +350,3 @@ void vmwp_vm_peek_guest_events(struct vmwp_vm *vm, struct vmwp_guest_events *out
         pthread_mutex_unlock(&vm->guest_lock);
 }
 
-/* The services' counters for the "stats" op. */
-void vmwp_vm_ic_stats(struct vmwp_vm *vm, struct json_object *into) {
-        if (!vm->ic)
-                return;
-        struct icvsp_stats s;
-        icvsp_get_stats(vm->ic, &s);
-        vmwp_json_add_u64(into, "ic_requests", s.requests_sent);
-        vmwp_json_add_u64(into, "ic_bad_packets", s.bad_packets + s.kvp_bad_items);
-        vmwp_json_add_u64(into, "ic_timeouts", s.timeouts);
-        vmwp_json_add_u64(into, "ic_heartbeats", s.heartbeats_answered);
-        vmwp_json_add_u64(into, "ic_heartbeat_events", vm->guest_rates[VMWP_GEV_HEARTBEAT].events);
-        vmwp_json_add_u64(into, "ic_heartbeat_events_coalesced", vm->guest_rates[VMWP_GEV_HEARTBEAT].coalesced);
-        vmwp_json_add_u64(into, "ic_timesync_syncs", s.timesync_syncs);
-        vmwp_json_add_u64(into, "ic_timesync_samples", s.timesync_samples);
-        vmwp_json_add_u64(into, "ic_kvp_scans", s.kvp_scans);
-        vmwp_json_add_u64(into, "ic_kvp_push_failures", s.kvp_push_failures);
-}

@@ -186,11 +186,11 @@ struct json_object *vmwp_run_hotplug(struct vmwp_vm *vm, struct json_object *req
 void vmwp_vm_detach_vmbus(struct vmwp_vm *vm);
 /* The integration services of the configuration (vm-ic.c), on vm->vmbus. */
 int vmwp_vm_add_integration_services(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen);
-/* Adds the integration services' counters to a "stats" reply (vm-ic.c). */
-void vmwp_vm_ic_stats(struct vmwp_vm *vm, struct json_object *into);
 /* Dynamic Memory (vm-dm.c), on vm->vmbus; freed after the server. */
 int vmwp_vm_add_dm(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen);
 void vmwp_vm_dm_free(struct vmwp_vm *vm);
+/* The worker's own counters of Dynamic Memory into the "dm" object of a
+ * "stats" reply (the device's come from its row). */
 void vmwp_vm_dm_stats(struct vmwp_vm *vm, struct json_object *into);
 /* Synthetic video, keyboard and mouse and the display socket
  * (vm-display.c, docs/console.md), on vm->vmbus. The display thread
@@ -200,6 +200,9 @@ int vmwp_vm_add_display(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *e
 int vmwp_vm_display_start(struct vmwp_vm *vm);
 void vmwp_vm_display_stop(struct vmwp_vm *vm);
 void vmwp_vm_display_free(struct vmwp_vm *vm);
+/* The display server's counters and the worker's "display" events into
+ * the "display" object of a "stats" reply (the devices' come from their
+ * rows). */
 void vmwp_vm_display_stats(struct vmwp_vm *vm, struct json_object *into);
 /* The "display" event's fields (-ENOTSUP without a display). */
 int vmwp_vm_display_status(struct vmwp_vm *vm, struct json_object *into);
@@ -210,14 +213,6 @@ int vmwp_vm_hvsock_start(struct vmwp_vm *vm);
 void vmwp_vm_hvsock_follow_clock(struct vmwp_vm *vm);
 void vmwp_vm_hvsock_stop(struct vmwp_vm *vm);
 void vmwp_vm_hvsock_free(struct vmwp_vm *vm);
-void vmwp_vm_hvsock_stats(struct vmwp_vm *vm, struct json_object *into);
-/* A counter into a "stats" reply: saturated at INT64_MAX (json-c's
- * integers are signed). */
-void vmwp_json_add_u64(struct json_object *o, const char *key, uint64_t v);
-/* Adds the NICs' counters to a "stats" reply (vm-net.c). */
-void vmwp_vm_net_stats(struct vmwp_vm *vm, struct json_object *into);
-/* Adds the SCSI controllers' counters to a "stats" reply (vm-storage.c). */
-void vmwp_vm_storage_stats(struct vmwp_vm *vm, struct json_object *into);
 
 /* migrate-in.c: a post-copy destination's pager, stopped and freed (its
  * guard off vid); before the partition goes. */

@@ -165,48 +165,6 @@ int vmwp_vm_add_nics(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err,
         return 0;
 }
 
-/* The NICs' counters for the "stats" op: "nics", one object per NIC in
- * configuration order, with netvsp's device counters summed over the
- * NIC's channels and its channel workers' own (docs/netvsp.md). */
-void vmwp_vm_net_stats(struct vmwp_vm *vm, struct json_object *into) {
-        static const struct {
-                const char *key;
-                size_t off;
-        } dev[] = {
-#define D(k) { #k, offsetof(struct netvsp_stats, k) }
-                D(tx_packets), D(tx_bytes), D(tx_dropped), D(tx_malformed), D(tx_stalls),
-                D(rx_packets), D(rx_bytes), D(rx_filtered), D(rx_dropped), D(rx_truncated),
-                D(rx_coalesced), D(rx_buffer_full), D(rx_gso_errors), D(ring_full), D(ctrl_requests),
-                D(ctrl_dropped), D(bad_packets), D(bogus_completions), D(announces),
-#undef D
-        };
-        if (vm->cfg.n_nics == 0)
-                return;
-        struct json_object *arr = json_object_new_array();
-        for (uint32_t i = 0; arr && i < vm->cfg.n_nics; i++) {
-                struct json_object *o = json_object_new_object();
-                if (!o)
-                        break;
-                if (vm->nic[i]) {
-                        struct netvsp_nic_stats st;
-                        netvsp_nic_get_stats(vm->nic[i], &st);
-                        for (size_t k = 0; k < ARRAY_SIZE(dev); k++) {
-                                uint64_t v;
-                                memcpy(&v, (const uint8_t *)&st.dev + dev[k].off, sizeof v);
-                                vmwp_json_add_u64(o, dev[k].key, v);
-                        }
-                        vmwp_json_add_u64(o, "worker_sleeps", st.sleeps);
-                        vmwp_json_add_u64(o, "worker_doorbells", st.doorbells);
-                        vmwp_json_add_u64(o, "channels_broken", st.channels_broken);
-                        vmwp_json_add_u64(o, "queue_attach_failures", st.queue_attach_failures);
-                        json_object_object_add(o, "link_up", json_object_new_boolean(st.link_up));
-                }
-                json_object_array_add(arr, o);
-        }
-        if (arr)
-                json_object_object_add(into, "nics", arr);
-}
-
 /* ---- hot plug (docs/netvsp.md "Hot add and remove") ---- */
 
 int vmwp_vm_nic_attach(struct vmwp_vm *vm, const struct vmwp_hotplug *req, const int *fds, struct json_object *rep,

@@ -80,36 +80,27 @@ void vmwp_vm_timing(const struct vmwp_vm *vm, struct vmwp_timing *out) {
                                      .first_serial_ns = atomic_load(&vm->first_serial_ns) };
 }
 
-void vmwp_json_add_u64(struct json_object *o, const char *key, uint64_t v) {
-        json_object_object_add(o, key, json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v));
-}
-
 int vmwp_vm_stats(struct vmwp_vm *vm, struct json_object *into) {
         struct vid_stats vs;
-        struct uart_stats us;
         struct vmwp_console_stats cs;
-        struct acpi_pm_stats ps;
         vid_partition_stats(vm->p, &vs);
-        uart_get_stats(vm->uart, &us);
         vmwp_console_get_stats(vm->console, &cs);
-        acpi_pm_get_stats(vm->pm, &ps);
-        vmwp_json_add_u64(into, "exits", vs.exits);
-        vmwp_json_add_u64(into, "pio_exits", vs.pio_exits);
-        vmwp_json_add_u64(into, "mmio_exits", vs.mmio_exits);
-        vmwp_json_add_u64(into, "msr_exits", vs.msr_exits);
-        vmwp_json_add_u64(into, "unhandled_io", vs.unhandled_io);
-        vmwp_json_add_u64(into, "serial_tx_bytes", us.tx_bytes);
-        vmwp_json_add_u64(into, "serial_rx_bytes", us.rx_bytes);
-        vmwp_json_add_u64(into, "serial_overruns", us.overruns);
-        vmwp_json_add_u64(into, "console_dropped_bytes", cs.out_dropped);
-        vmwp_json_add_u64(into, "console_clients", cs.clients);
-        vmwp_json_add_u64(into, "acpi_unsupported_sleep", ps.unsupported_sleep);
-        vmwp_vm_emu_stats(vm, into);
-        vmwp_vm_ic_stats(vm, into);
-        vmwp_vm_hvsock_stats(vm, into);
+        device_stat_add(into, "exits", vs.exits);
+        device_stat_add(into, "pio_exits", vs.pio_exits);
+        device_stat_add(into, "mmio_exits", vs.mmio_exits);
+        device_stat_add(into, "msr_exits", vs.msr_exits);
+        device_stat_add(into, "unhandled_io", vs.unhandled_io);
+        device_stat_add(into, "console_dropped_bytes", cs.out_dropped);
+        device_stat_add(into, "console_clients", cs.clients);
+        /* Every device's, from its row (the UART, ACPI PM, the emulated
+         * devices, hv_sock, the providers), then the worker's own counters
+         * of what it does for them. */
+        vmwp_devices_stats(&vm->devices, into);
+        if (vm->ic) {
+                device_stat_add(into, "ic_heartbeat_events", vm->guest_rates[VMWP_GEV_HEARTBEAT].events);
+                device_stat_add(into, "ic_heartbeat_events_coalesced", vm->guest_rates[VMWP_GEV_HEARTBEAT].coalesced);
+        }
         vmwp_vm_dm_stats(vm, into);
         vmwp_vm_display_stats(vm, into);
-        vmwp_vm_storage_stats(vm, into);
-        vmwp_vm_net_stats(vm, into);
         return 0;
 }

@@ -271,27 +271,6 @@ static int add_controller(struct vmwp_vm *vm, uint32_t ctrl, char *err, size_t e
         return r;
 }
 
-/* The SCSI controllers' counters, summed, for the "stats" op: how often a
- * save or pause quiesced them and how many completions of I/O in flight a
- * quiesce waited for (bench/bench-save.c shows its save landed mid-I/O). */
-void vmwp_vm_storage_stats(struct vmwp_vm *vm, struct json_object *into) {
-        struct storvsp_device_stats sum = { 0 };
-        bool any = false;
-        for (size_t i = 0; i < vm->devices.n; i++) {
-                if (vm->devices.rows[i].ops != &storvsp_device_ops)
-                        continue;
-                struct storvsp_device_stats s;
-                storvsp_device_get_stats(vm->devices.rows[i].dev, &s);
-                sum.replies += s.replies, sum.quiesces += s.quiesces, sum.held += s.held;
-                any = true;
-        }
-        if (!any)
-                return;
-        vmwp_json_add_u64(into, "storvsp_replies", sum.replies);
-        vmwp_json_add_u64(into, "storvsp_quiesces", sum.quiesces);
-        vmwp_json_add_u64(into, "storvsp_held", sum.held);
-}
-
 int vmwp_vm_add_disks(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen) {
         bool used[VM_SCSI_CONTROLLERS_MAX] = { false };
         if ((vm->cfg.n_disks > 0 || vm->hotplug_disks) && vm->sandbox) {

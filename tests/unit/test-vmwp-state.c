@@ -7,6 +7,7 @@
  * ACPI PM holds a power-button press and its timer goes on from the saved
  * count; the pure decoders refuse impossible values. */
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -125,6 +126,32 @@ TEST(detach_in_reverse_order_attach_in_table_order) {
         c.fail_quiesce = ETIMEDOUT;
         ASSERT_EQ(vmwp_devices_detach(&t), -ETIMEDOUT);
         ASSERT_STREQ(log.trace, "DcDb");
+}
+
+static void fake_stats(void *dev, struct json_object *into) {
+        const struct fake *f = dev;
+        device_stat_add(into, "fake_calls", 1);
+        device_stat_add(into, "fake_big", f->trace[0] == 'b' ? UINT64_MAX - 1 : 5);
+        struct json_object *o = device_stat_append(into, "fakes");
+        if (o)
+                device_stat_bool(o, f->trace, true);
+}
+
+static const struct device_ops counted = { .name = "counted", .quiesce = fake_quiesce, .resume = fake_resume,
+                                           .stats = fake_stats };
+
+TEST(stats_come_from_the_rows_in_table_order_and_sum) {
+        struct fake a = { "a" }, b = { "b" }, c = { "c" };
+        struct vmwp_devices t = { 0 };
+        ASSERT_OK(vmwp_devices_add(&t, &counted, &a));
+        ASSERT_OK(vmwp_devices_add(&t, &fake_ops, &c)); /* no counters */
+        ASSERT_OK(vmwp_devices_add(&t, &counted, &b));
+        struct json_object *o = json_object_new_object();
+        ASSERT_NOT_NULL(o);
+        vmwp_devices_stats(&t, o);
+        ASSERT_STREQ(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+                     "{\"fake_calls\":2,\"fake_big\":9223372036854775807,\"fakes\":[{\"a\":true},{\"b\":true}]}");
+        json_object_put(o);
 }
 
 /* ---- sections through a real writer and reader ----------------------- */

@@ -316,9 +316,23 @@ static int row_restore(void *dev, const struct vmstate_section *secs, size_t n, 
         return dmvsp_restore(dev, secs, n, err, errlen);
 }
 
+/* Its own object, "dm". */
+static void row_stats(void *dev, struct json_object *into) {
+        struct json_object *o = device_stat_object(into, "dm");
+        if (!o)
+                return;
+        struct dmvsp_stats s;
+        dmvsp_get_stats(dev, &s);
+#define U(k) device_stat_add(o, #k, s.k)
+        U(negotiations), U(refused_versions), U(status_reports), U(balloon_requests), U(pages_ballooned);
+        U(unballoon_requests), U(pages_unballooned), U(hot_add_requests), U(pages_hot_added), U(hot_add_failures);
+        U(bad_messages), U(bad_ranges), U(timeouts), U(late_pages), U(late_hot_add_pages), U(overlay_pages);
+#undef U
+}
+
 static const uint32_t row_tags[] = { DMVSP_DEVICE_STATE_TAG, DMVSP_CHANNEL_STATE_TAG, 0 };
 
 const struct device_ops dmvsp_device_ops = {
         .name = "dynamic memory", .quiesce = row_quiesce, .resume = row_resume,
-        .save = row_save, .restore = row_restore, .tags = row_tags,
+        .save = row_save, .restore = row_restore, .tags = row_tags, .stats = row_stats,
 };

@@ -36,9 +36,29 @@ static void row_attach(void *dev) {
         hvsock_resume(dev);
 }
 
+/* Its own object, "hvsock". */
+static void row_stats(void *dev, struct json_object *into) {
+        struct json_object *o = device_stat_object(into, "hvsock");
+        if (!o)
+                return;
+        struct hvsock_stats s;
+        hvsock_get_stats(dev, &s);
+        device_stat_add(o, "live", s.live);
+        device_stat_add(o, "guest_connects", s.guest_connects);
+        device_stat_add(o, "host_connects", s.host_connects);
+        device_stat_add(o, "refused", s.refused);
+        device_stat_add(o, "opened", s.opened);
+        device_stat_add(o, "closed", s.closed);
+        device_stat_add(o, "timed_out", s.timed_out);
+        device_stat_add(o, "protocol_errors", s.protocol_errors);
+        device_stat_add(o, "bytes_to_host", s.bytes_to_host);
+        device_stat_add(o, "bytes_to_guest", s.bytes_to_guest);
+        device_stat_add(o, "offer_timeout_ms", s.offer_timeout_ms);
+}
+
 static const uint32_t row_tags[] = { 0 };
 
 const struct device_ops hvsock_device_ops = {
         .name = "hvsock", .quiesce = row_quiesce, .resume = row_resume, .save = row_save, .restore = row_restore,
-        .tags = row_tags, .detach = row_detach, .attach = row_attach,
+        .tags = row_tags, .detach = row_detach, .attach = row_attach, .stats = row_stats,
 };

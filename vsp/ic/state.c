@@ -271,9 +271,23 @@ static int row_restore(void *dev, const struct vmstate_section *secs, size_t n, 
         return icvsp_restore(dev, secs, n, err, errlen);
 }
 
+/* Top-level "ic_*" keys. */
+static void row_stats(void *dev, struct json_object *into) {
+        struct icvsp_stats s;
+        icvsp_get_stats(dev, &s);
+        device_stat_add(into, "ic_requests", s.requests_sent);
+        device_stat_add(into, "ic_bad_packets", s.bad_packets + s.kvp_bad_items);
+        device_stat_add(into, "ic_timeouts", s.timeouts);
+        device_stat_add(into, "ic_heartbeats", s.heartbeats_answered);
+        device_stat_add(into, "ic_timesync_syncs", s.timesync_syncs);
+        device_stat_add(into, "ic_timesync_samples", s.timesync_samples);
+        device_stat_add(into, "ic_kvp_scans", s.kvp_scans);
+        device_stat_add(into, "ic_kvp_push_failures", s.kvp_push_failures);
+}
+
 static const uint32_t row_tags[] = { ICVSP_CHANNEL_STATE_TAG, ICVSP_KVP_STATE_TAG, 0 };
 
 const struct device_ops icvsp_device_ops = {
         .name = "integration services", .quiesce = row_quiesce, .resume = row_resume,
-        .save = row_save, .restore = row_restore, .tags = row_tags,
+        .save = row_save, .restore = row_restore, .tags = row_tags, .stats = row_stats,
 };

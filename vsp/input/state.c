@@ -137,9 +137,26 @@ static int row_restore(void *dev, const struct vmstate_section *secs, size_t n, 
         return 0;
 }
 
+/* "input_*" keys in the "display" object. */
+static void row_stats(void *dev, struct json_object *into) {
+        struct json_object *o = device_stat_object(into, "display");
+        if (!o)
+                return;
+        struct inputvsp_stats is;
+        inputvsp_get_stats(dev, &is);
+#define V(k) device_stat_add(o, "input_" #k, is.k)
+        V(keys_sent), V(reports_sent), V(coalesced);
+        /* The device's own refusals (its queue full) under their own name:
+         * "input_refused" is the display server's count of every refused
+         * event. */
+        device_stat_add(o, "input_queue_full", is.refused);
+        V(dropped), V(negotiations), V(bad_messages);
+#undef V
+}
+
 static const uint32_t row_tags[] = { INPUTVSP_KBD_STATE_TAG, INPUTVSP_MOUSE_STATE_TAG, 0 };
 
 const struct device_ops inputvsp_device_ops = {
         .name = "synthetic keyboard and mouse", .quiesce = row_quiesce, .resume = row_resume,
-        .save = row_save, .restore = row_restore, .tags = row_tags,
+        .save = row_save, .restore = row_restore, .tags = row_tags, .stats = row_stats,
 };

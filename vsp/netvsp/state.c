@@ -2,6 +2,7 @@
 /* The device's guest-visible state as plain data (netvsp_dev_state,
  * docs/vm-state.md): what a saved state will hold. */
 #include <assert.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -504,9 +505,43 @@ static int row_restore(void *dev, const struct vmstate_section *secs, size_t n, 
         return netvsp_nic_restored(dev);
 }
 
+/* One object per NIC at the end of "nics": the NICs' rows are in
+ * configuration order (a hot add appends, a hot remove closes the gap as
+ * the configuration does), so the array's index is the NIC's. netvsp's
+ * device counters summed over the NIC's channels, and its channel
+ * workers' own (docs/netvsp.md). */
+static void row_stats(void *dev, struct json_object *into) {
+        static const struct {
+                const char *key;
+                size_t off;
+        } counters[] = {
+#define D(k) { #k, offsetof(struct netvsp_stats, k) }
+                D(tx_packets), D(tx_bytes), D(tx_dropped), D(tx_malformed), D(tx_stalls),
+                D(rx_packets), D(rx_bytes), D(rx_filtered), D(rx_dropped), D(rx_truncated),
+                D(rx_coalesced), D(rx_buffer_full), D(rx_gso_errors), D(ring_full), D(ctrl_requests),
+                D(ctrl_dropped), D(bad_packets), D(bogus_completions), D(announces),
+#undef D
+        };
+        struct json_object *o = device_stat_append(into, "nics");
+        if (!o)
+                return;
+        struct netvsp_nic_stats st;
+        netvsp_nic_get_stats(dev, &st);
+        for (size_t k = 0; k < ARRAY_SIZE(counters); k++) {
+                uint64_t v;
+                memcpy(&v, (const uint8_t *)&st.dev + counters[k].off, sizeof v);
+                device_stat_add(o, counters[k].key, v);
+        }
+        device_stat_add(o, "worker_sleeps", st.sleeps);
+        device_stat_add(o, "worker_doorbells", st.doorbells);
+        device_stat_add(o, "channels_broken", st.channels_broken);
+        device_stat_add(o, "queue_attach_failures", st.queue_attach_failures);
+        device_stat_bool(o, "link_up", st.link_up);
+}
+
 static const uint32_t row_tags[] = { NETVSP_STATE_TAG, 0 };
 
 const struct device_ops netvsp_nic_device_ops = {
         .name = "netvsp", .quiesce = row_quiesce, .resume = row_resume,
-        .save = row_save, .restore = row_restore, .tags = row_tags,
+        .save = row_save, .restore = row_restore, .tags = row_tags, .stats = row_stats,
 };

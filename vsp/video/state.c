@@ -250,9 +250,23 @@ static void *row_memory(void *dev, size_t *len, int *fd) {
         return v->cfg.vram;
 }
 
+/* "video_*" keys in the "display" object (vmwp adds its display
+ * server's). */
+static void row_stats(void *dev, struct json_object *into) {
+        struct json_object *o = device_stat_object(into, "display");
+        if (!o)
+                return;
+        struct videovsp_stats vs;
+        videovsp_get_stats(dev, &vs);
+#define V(k) device_stat_add(o, "video_" #k, vs.k)
+        V(negotiations), V(situations), V(bad_situations), V(dirt_messages), V(dirt_rects), V(dirt_merged);
+        V(vram_moves), V(vram_map_failures), V(bad_messages);
+#undef V
+}
+
 static const uint32_t row_tags[] = { VIDEOVSP_VRAM_STATE_TAG, VIDEOVSP_CHANNEL_STATE_TAG, 0 };
 
 const struct device_ops videovsp_device_ops = {
         .name = "synthetic video", .quiesce = row_quiesce, .resume = row_resume,
-        .save = row_save, .restore = row_restore, .tags = row_tags, .memory = row_memory,
+        .save = row_save, .restore = row_restore, .tags = row_tags, .memory = row_memory, .stats = row_stats,
 };

@@ -15,11 +15,13 @@
  * list both, so that a section neither level reads is refused. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct vmstate_writer;
 struct vmstate_section;
+struct json_object;
 
 struct device_ops {
         const char *name; /* "uart", "storvsp" */
@@ -58,4 +60,20 @@ struct device_ops {
          * detach before it. */
         int (*detach)(void *dev);
         void (*attach)(void *dev);
+        /* Optional: adds the device's counters to a "stats" reply
+         * (docs/vmwp.md), as top-level keys or in an object or array of
+         * its own (device_stat_object, device_stat_append); rows of one
+         * kind sum into the same keys (device_stat_add). Any thread: it
+         * only reads counters. */
+        void (*stats)(void *dev, struct json_object *into);
 };
+
+/* A counter into a "stats" reply: added to what o holds under key already
+ * (0 if nothing), saturated at INT64_MAX (json-c's integers are signed). */
+void device_stat_add(struct json_object *o, const char *key, uint64_t v);
+void device_stat_bool(struct json_object *o, const char *key, bool v);
+/* o's object under key, added if there is none; NULL without memory. */
+struct json_object *device_stat_object(struct json_object *o, const char *key);
+/* A new object at the end of o's array under key (added if there is
+ * none: one object per device, in table order); NULL without memory. */
+struct json_object *device_stat_append(struct json_object *o, const char *key);
