@@ -2,12 +2,13 @@
 /* The worker's device table (docs/vm-state.md, "The device lifecycle
  * contract"): every part of the worker that holds guest-visible state
  * apart from vid's vCPUs and irqchip is one row, its ops (struct
- * device_ops, common/device.h) exported by the device's own library, added in dependency order
- * as the VM is built (platform devices, then hvshim, the VMBus server and
- * its providers). Pause parks the vCPUs first (vid), then quiesces the rows
- * in reverse order; resume goes in table order, then the vCPUs run. A new
- * device adds one row and one section; nothing else in pause, save,
- * migration or checkpoints changes. */
+ * device_ops, common/device.h) exported by the device's own library,
+ * added in dependency order as the VM is built (vm.c's vm_parts: platform
+ * devices, then hvshim, the VMBus server and its providers). Pause parks
+ * the vCPUs first (vid), then quiesces the rows in reverse order; resume
+ * goes in table order, then the vCPUs run. A new device adds one row and
+ * its sections; nothing else in pause, save, migration, checkpoints or
+ * stats changes. */
 #pragma once
 
 #include <stddef.h>
