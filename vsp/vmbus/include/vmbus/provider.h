@@ -90,8 +90,13 @@ struct vmbus_provider_ops {
         void (*destroy)(struct vmbus_device *dev);
 
         /* ---- saved state (docs/vm-state.md) ------------------------------
-         * Optional; a save is refused (-EOPNOTSUPP, naming the provider)
-         * while a channel of a provider without them is open. */
+         * The channel level of a provider's state, under its device row
+         * (struct device_ops, common/device.h): the VMBus server's row calls
+         * these for each open channel, and the provider defines them in its
+         * state.c beside its row's ops, whose tags list the channel
+         * sections too. Optional; a save is refused (-EOPNOTSUPP, naming
+         * the provider) while a channel of a provider without them is
+         * open. */
 
         /* With the server quiesced (vmbus_server_quiesce) and the provider's
          * own threads parked (its quiesce): write this open channel's
@@ -108,7 +113,7 @@ struct vmbus_provider_ops {
          * first (pure, fuzzed), then rebuild the channel's state without
          * anything the guest can see: no ring write, no signal, no message.
          * The channel comes back quiesced: it serves nothing until resumed
-         * (VMBUS_DRIVE_EVENTFD providers: their own resume, vmwp's row;
+         * (VMBUS_DRIVE_EVENTFD providers: their own resume, their device row's;
          * VMBUS_DRIVE_THREAD: vmbus_server_resume starts the library thread).
          * On resume, serve the ring once before waiting for a doorbell: the
          * guest may have queued packets with its interrupt mask set.
