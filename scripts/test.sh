@@ -164,9 +164,10 @@ else
     cat "$linux_log"
     suite_result "linux" "$linux_log" "$rc"
   fi
-  # The emulated AMD-V host (docs/amdv-host.md) last, alone: its TCG vCPUs
-  # read this machine's TSC, and beside the other stages (a load of 5-9)
-  # they saw it warp between vCPU threads.
+  # The emulated AMD-V host (docs/amdv-host.md) last, alone: its two TCG
+  # vCPUs want both cores, and its component tier's progress checks and
+  # timeouts were set for a machine with nothing else running (the host,
+  # README's install section under systemd, the component tier).
   if [ -e build/debug/CTestTestfile.cmake ]; then
     test_suite "amdv" debug "^amdv$"
   fi
