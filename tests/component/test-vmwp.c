@@ -602,6 +602,21 @@ static void expect_exit(int sock, struct vmwp_child *c, int status, const char *
         close(sock);
 }
 
+/* The echo guest restored from the state on fd (closed here) in a new
+ * worker echoes what comes on its console at sock and powers off on '.'. */
+static void echo_guest_goes_on(int fd, const char *sock, const char *serial) {
+        char buf[4096];
+        int sv[2];
+        struct vmwp_child c = start_worker(sv, "irq", "", serial, fd, NULL);
+        close(fd);
+        int con = connect_retry(sock);
+        ASSERT_GE(con, 0);
+        ASSERT_EQ(write(con, "gh.", 3), 3);
+        ASSERT_TRUE(read_until(con, "gh.", buf, sizeof buf));
+        expect_exit(sv[0], &c, 0, "powered off");
+        close(con);
+}
+
 /* The interrupt-driven echo guest (IOAPIC, LAPIC, the UART's IER and
  * FIFO-less receive) saved in the middle of its session and resumed in a
  * new worker: it goes on echoing from its interrupt handler and powers off
@@ -654,14 +669,7 @@ TEST(save_and_restore_in_a_new_worker) {
         close(con);
 
         fd = open(state, O_RDONLY | O_CLOEXEC);
-        c = start_worker(sv, "irq", "", serial, fd, NULL);
-        close(fd);
-        con = connect_retry(sock);
-        ASSERT_GE(con, 0);
-        ASSERT_EQ(write(con, "gh.", 3), 3);
-        ASSERT_TRUE(read_until(con, "gh.", buf, sizeof buf));
-        expect_exit(sv[0], &c, 0, "powered off");
-        close(con);
+        echo_guest_goes_on(fd, sock, serial);
 }
 
 /* Saves the worker on sock into path; it stays paused. */
@@ -792,7 +800,7 @@ static int write_with_cpuid_claim(const char *path, const uint8_t *data, size_t 
  * is replaced by a fresh save's from this host, so what is tested is the
  * devices' and the vCPUs' formats, not this host's CPU. */
 TEST(a_state_saved_by_an_earlier_build_restores) {
-        char cmd[2000], old[600], fresh[600], patched[600], sock[600], serial[700], buf[4096], err[256] = "";
+        char cmd[2000], old[600], fresh[600], patched[600], sock[600], serial[700], err[256] = "";
         const char *src = getenv("VM_SOURCE_DIR");
         snprintf(old, sizeof old, "%s/irq-echo.vmrs", dir);
         snprintf(cmd, sizeof cmd, "xz -dc '%s/tests/fixtures/saved-state/irq-echo.vmrs.xz' > '%s'", src ? src : ".",
@@ -842,14 +850,7 @@ TEST(a_state_saved_by_an_earlier_build_restores) {
         free(od);
         free(fd_data);
 
-        c = start_worker(sv, "irq", "", serial, fd, NULL);
-        close(fd);
-        con = connect_retry(sock);
-        ASSERT_GE(con, 0);
-        ASSERT_EQ(write(con, "gh.", 3), 3);
-        ASSERT_TRUE(read_until(con, "gh.", buf, sizeof buf));
-        expect_exit(sv[0], &c, 0, "powered off");
-        close(con);
+        echo_guest_goes_on(fd, sock, serial);
 }
 
 /* The hv_sock offer timeout the worker on fd reports in its stats. */
