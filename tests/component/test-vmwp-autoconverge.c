@@ -308,9 +308,18 @@ TEST(a_failed_migration_leaves_the_guest_at_full_speed) {
         json_object_put(rep);
         dest_gave_up(&dst);
         ASSERT_STREQ(state_of(&src), "running");
-        /* At 70 % or more still on, the rate would be 30 % or less. */
-        double after = dot_rate(&src);
-        fprintf(stderr, "guest progress: %.1f sweeps/s before, %.1f after the failed moves\n", before * 64, after * 64);
+        /* At 70 % or more still on, the rate would be 30 % or less. The
+         * first sweeps after the moves may be slower for another reason:
+         * the dirty log left each page write-protected, and each page's
+         * first write after it faults once (on the emulated AMD-V host,
+         * tests/amdv/, every such exit is translated by TCG). So up to
+         * three windows of three sweeps; the throttle would hold in all. */
+        double after = 0;
+        for (int w = 0; w < 3 && after < before * 0.5; w++) {
+                after = dot_rate(&src);
+                fprintf(stderr, "guest progress: %.1f sweeps/s before, %.1f after the failed moves (window %d)\n",
+                        before * 64, after * 64, w + 1);
+        }
         ASSERT_TRUE(before > 0 && after >= before * 0.5);
         ASSERT_FALSE(serial_has(&src, "dirty BAD"));
         stop(&src, 14);
