@@ -4,16 +4,27 @@
 # emulated AMD-V host (docs/amdv-host.md): the Debian packages it boots
 # and installs are fetched into their caches here (the emulated host has
 # no network), then the test runs there with every check it has.
-# VM_DEBIAN_SUITE / VM_DEBIAN_KERNEL_SERIES choose another kernel
-# (tests/lib/debian-kernel.sh).
+#
+#   tests/amdv/linux.sh           Debian 12's cloud kernel (6.1)
+#   tests/amdv/linux.sh --deb13   Debian 13's own cloud kernel (trixie, 6.12):
+#                                 file copy through hv_fcopy_uio_daemon, built
+#                                 from Debian 13's series as built for Debian 12
+#                                 (bookworm-backports): the registry here has
+#                                 no source package of trixie's kernel
 set -uo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 : "${VM_BUILD_DIR:?run through ctest}"
-"$src/tests/lib/debian-kernel.sh" >/dev/null || exit $?
+env=(VM_BUILD_DIR="$VM_BUILD_DIR" VM_SOURCE_DIR="$src")
+if [ "${1:-}" = --deb13 ]; then
+	export VM_DEBIAN_KERNEL_SUITE=trixie VM_DEBIAN_KERNEL_SERIES=6.12
+	VM_DEBIAN_SUITE=trixie "$src/tests/lib/debian-kernel.sh" >/dev/null || exit $?
+	bp=$(VM_DEBIAN_SUITE=bookworm-backports "$src/tests/lib/debian-kernel.sh") || exit $?
+	daemon=$(VM_DEBIAN_SUITE=bookworm-backports "$src/tests/lib/hv-fcopy-uio-daemon.sh" "$(basename "$bp")") || exit $?
+	env+=(VM_DEBIAN_KERNEL_SUITE=trixie VM_DEBIAN_KERNEL_SERIES=6.12 VM_FCOPY_UIO_DAEMON="$daemon")
+else
+	"$src/tests/lib/debian-kernel.sh" >/dev/null || exit $?
+fi
 for p in hyperv-daemons ethtool; do
 	"$src/tests/lib/debian-package.sh" "$p" >/dev/null || { echo "FAIL: $p cannot be had"; exit 1; }
 done
-exec bash "$src/tests/amdv/amdv-host.sh" --timeout 2400 -- env VM_BUILD_DIR="$VM_BUILD_DIR" VM_SOURCE_DIR="$src" \
-	${VM_DEBIAN_SUITE:+VM_DEBIAN_SUITE=$VM_DEBIAN_SUITE} \
-	${VM_DEBIAN_KERNEL_SERIES:+VM_DEBIAN_KERNEL_SERIES=$VM_DEBIAN_KERNEL_SERIES} \
-	bash "$src/tests/linux/test-linux.sh"
+exec bash "$src/tests/amdv/amdv-host.sh" --timeout 2400 -- env "${env[@]}" bash "$src/tests/linux/test-linux.sh"

@@ -27,6 +27,7 @@
 # libraries ldd names for them (hv_vss_daemon from Debian's hyperv-daemons:
 # built for this distribution's libc, as the host's); VM_INITRAMFS_MODULES,
 # the modules instead of the list below (space-separated, in load order);
+# VM_INITRAMFS_EXTRA_MODULES, modules added to the list;
 # VM_INITRAMFS_INIT, the /init instead of initramfs/init (a shorter test's:
 # tests/linux/test-linux-fcopy-uio.sh).
 set -euo pipefail
@@ -35,6 +36,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 mods=(hv_vmbus scsi_common scsi_mod scsi_transport_fc hv_storvsc sd_mod hv_netvsc hv_utils vsock hv_sock
   hv_balloon hyperv_fb hyperv-keyboard hid hid-generic hid-hyperv evdev)
 [ -n "${VM_INITRAMFS_MODULES:-}" ] && read -r -a mods <<<"$VM_INITRAMFS_MODULES"
+# More after them (uio uio_hv_generic: file copy on Linux 6.10 on).
+[ -n "${VM_INITRAMFS_EXTRA_MODULES:-}" ] && read -r -a extra <<<"$VM_INITRAMFS_EXTRA_MODULES" && mods+=("${extra[@]}")
 init=${VM_INITRAMFS_INIT:-$here/initramfs/init}
 bb=${VM_INITRAMFS_BUSYBOX:-/bin/busybox}
 [ -x "$bb" ] || { echo "busybox-static missing: $bb" >&2; exit 77; }
@@ -68,6 +71,7 @@ mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,lib/modules,usr/bin,usr/sbin}
 cp "$bb" "$root/bin/busybox"
 install -m 755 "$init" "$root/init"
 install -m 755 "$here/initramfs/udhcpc.sh" "$root/etc/udhcpc.sh"
+install -m 755 "$here/initramfs/fcopy-uio-bind" "$root/usr/sbin/fcopy-uio-bind"
 for m in "${mods[@]}"; do
   f=$(find_module "$m")
   [ -n "$f" ] || { echo "module $m not in $kroot/{,usr/}lib/modules" >&2; exit 1; }

@@ -26,16 +26,42 @@
 #
 # Artefacts (console log, the guest's hv_* dmesg lines, milestones) are kept
 # in $VM_BUILD_DIR/tests/linux-artifacts/.
+#
+# Another kernel: VM_DEBIAN_KERNEL_SUITE (trixie: Debian 13's own) and
+# VM_DEBIAN_KERNEL_SERIES (6.12) choose it (tests/lib/debian-kernel.sh); the
+# guest's programs stay this host's suite's (they run on its libc). From
+# Linux 6.10 on file copy is Linux's hv_fcopy_uio_daemon on uio_hv_generic,
+# built from that kernel's source (tests/lib/hv-fcopy-uio-daemon.sh), or
+# VM_FCOPY_UIO_DAEMON (a path: one built from another kernel of the series
+# where the registry has no source of this one).
 set -uo pipefail
 src=${VM_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 export VM_BUILD_DIR=${VM_BUILD_DIR:-$src/build/debug}
+# The guest's lines as it wrote them: without CRs, and without a kernel
+# message the console printed into the middle of one of them (from its "["
+# to its newline: "LINUX module=evd[ 12.83] hv_vmbus: ...\nev loaded");
+# the guest's own "LINUX dmesg [...] ..." lines stay.
+unsplice() { tr -d '\r' | perl -0pe 's/(?<=[^\n])(?<!LINUX dmesg )\[ *\d+\.\d+\] [^\n]*\n//g'; }
+# The kernel's own suite for the scripts that fetch the kernel and build
+# from its source.
+ksuite() { VM_DEBIAN_SUITE=${VM_DEBIAN_KERNEL_SUITE:-${VM_DEBIAN_SUITE:-}} "$@"; }
+# fcopy_uio KERNEL_ROOT: true for a kernel of 6.10 or later (its package's
+# name carries the version).
+fcopy_uio() {
+	local v
+	v=$(basename "$1" | sed -n 's/^linux-image-\([0-9]*\.[0-9]*\).*/\1/p')
+	[ -n "$v" ] && [ "${v%%.*}" -ge 6 ] && { [ "${v%%.*}" -gt 6 ] || [ "${v#*.}" -ge 10 ]; }
+}
 
 # Run the whole test inside a network namespace of its own.
 if [ -z "${LT_IN_NETNS:-}" ]; then
 	[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (network namespace, TAP, /dev/kvm)"; exit 77; }
 	# The Debian packages come from the registry, which the namespace
 	# cannot reach: fetched into their caches here, found there inside.
-	"$src/tests/lib/debian-kernel.sh" >/dev/null || exit $?
+	kroot=$(ksuite "$src/tests/lib/debian-kernel.sh") || exit $?
+	if fcopy_uio "$kroot" && [ -z "${VM_FCOPY_UIO_DAEMON:-}" ]; then
+		ksuite "$src/tests/lib/hv-fcopy-uio-daemon.sh" "$(basename "$kroot")" >/dev/null || exit $?
+	fi
 	"$src/tests/lib/debian-package.sh" hyperv-daemons >/dev/null || { echo "FAIL: hyperv-daemons cannot be had"; exit 1; }
 	"$src/tests/lib/debian-package.sh" ethtool >/dev/null || { echo "FAIL: ethtool cannot be had"; exit 1; }
 	ns=vmstack-lt-$$
@@ -51,7 +77,7 @@ art=$VM_BUILD_DIR/tests/linux-artifacts
 mkdir -p "$art"
 [ -w /dev/kvm ] || { echo "SKIP: /dev/kvm not usable"; exit 77; }
 [ -x "$REAL_WORKER" ] || fail "vmwp not built"
-kroot=$("$src/tests/lib/debian-kernel.sh") || exit $?
+kroot=$(ksuite "$src/tests/lib/debian-kernel.sh") || exit $?
 vmlinuz=$(ls "$kroot"/boot/vmlinuz-*)
 
 . "$src/tests/lib/extract-vmlinux.sh"
@@ -69,7 +95,15 @@ strip -o "$T/bin/hvsock-tool" "$VM_BUILD_DIR/tests/linux/hvsock-tool" || fail "h
 strip -o "$T/bin/display-tool" "$VM_BUILD_DIR/tests/linux/display-tool" || fail "display-tool not built"
 VMD=$VM_BUILD_DIR/vmdisplay
 for b in vmdisplay display-vnc-client display-image-check; do [ -x "$VMD/$b" ] || fail "$b not built"; done
-VM_INITRAMFS_BINS="$droot/usr/sbin/hv_vss_daemon $droot/usr/sbin/hv_fcopy_daemon $T/bin/hvsock-tool $T/bin/display-tool $eroot/sbin/ethtool" \
+fcopyd=$droot/usr/sbin/hv_fcopy_daemon extra_mods=
+if fcopy_uio "$kroot"; then
+	fcopyd=${VM_FCOPY_UIO_DAEMON:-$(ksuite "$src/tests/lib/hv-fcopy-uio-daemon.sh" "$(basename "$kroot")")} ||
+		fail "hv_fcopy_uio_daemon cannot be had"
+	extra_mods="uio uio_hv_generic"
+	note "file copy: hv_fcopy_uio_daemon on uio_hv_generic ($fcopyd)"
+fi
+VM_INITRAMFS_EXTRA_MODULES=$extra_mods \
+	VM_INITRAMFS_BINS="$droot/usr/sbin/hv_vss_daemon $fcopyd $T/bin/hvsock-tool $T/bin/display-tool $eroot/sbin/ethtool" \
 	"$src/tests/linux/build-initramfs.sh" "$kroot" "$T/images" || fail "building the initramfs"
 # The host service the guest's hv_sock connects to (port 5000).
 "$T/bin/hvsock-tool" unix-serve "$T/agent.sock" 2>"$T/agent.log" &
@@ -194,7 +228,7 @@ wait_line() { # NAME REGEX TIMEOUT_S
 }
 save_artifacts() {
 	cp "$log" "$art/console.log" 2>/dev/null
-	tr -d '\r' <"$log" 2>/dev/null | grep '^LINUX dmesg ' | sed 's/^LINUX dmesg //' >"$art/dmesg-hv.txt"
+	unsplice <"$log" 2>/dev/null | grep '^LINUX dmesg ' | sed 's/^LINUX dmesg //' >"$art/dmesg-hv.txt"
 	for k in first-kernel-message init hv_vmbus disk network ready nmi-cpu0 nmi-cpu1 save-ms restore-ms round-after-resume \
 		hvsock-in hvsock-out-ms fb-drawn screenshot-ms vnc-pattern-ms key-in pointer-in hot-added balloon-ms hog-answered \
 		hotdisk hotdisk-grown hotdisk-gone nic2 nic2-gone \
@@ -215,7 +249,7 @@ save_artifacts
 # line in the log).
 check() {
 	local text
-	text=$(tr -d '\r' <"$log")
+	text=$(unsplice <"$log")
 	grep -Eq "$1" <<<"$text" || fail "guest did not report /$1/"
 }
 check '^LINUX hyperv=detected$'
@@ -248,7 +282,7 @@ check '^LINUX net ping=ok$'
 # sends and receives (netvsc's per-channel counters, read with ethtool).
 check '^LINUX net channels=2$'
 check '^LINUX net flows=16/16$'
-qline=$(tr -d '\r' <"$log" | grep -E '^LINUX net queues ' | tail -1)
+qline=$(unsplice <"$log" | grep -E '^LINUX net queues ' | tail -1)
 note "per-channel counters: ${qline#LINUX net queues }"
 for q in tx_queue_0_packets tx_queue_1_packets rx_queue_0_packets rx_queue_1_packets; do
 	n=$(grep -Eo "$q:[0-9]+" <<<"$qline" | cut -d: -f2)
@@ -259,7 +293,7 @@ done
 # coalesced TCP frames, so netvsc counts fewer packets than full-size
 # frames would make (more than 1514 bytes each on average).
 for lro in off on; do
-	rline=$(tr -d '\r' <"$log" | grep -E "^LINUX net rsc lro=$lro " | tail -1)
+	rline=$(unsplice <"$log" | grep -E "^LINUX net rsc lro=$lro " | tail -1)
 	[ -n "$rline" ] || fail "guest did not report its RSC round with LRO $lro"
 	note "RSC round: ${rline#LINUX net rsc }"
 	grep -q " now=$lro md5=$RSC_MD5 " <<<"$rline" || fail "RSC round with LRO $lro: not the data sent, or LRO not $lro ($rline)"
@@ -355,7 +389,7 @@ note "vncsnapshot: $(cat "$T/snap.check"); the browser: $(cat "$T/web.check")"
 wait_line key-in '^LINUX input key dev=[0-9]+ code=30 value=0' 300
 check '^LINUX input key dev=[0-9]+ code=30 value=1'
 wait_line pointer-in '^LINUX input abs dev=[0-9]+ x=' 300
-pline=$(tr -d '\r' <"$log" | grep -E '^LINUX input abs ' | tail -1)
+pline=$(unsplice <"$log" | grep -E '^LINUX input abs ' | tail -1)
 px=$(echo "$pline" | sed -n 's/.* x=\([0-9]*\) .*/\1/p') py=$(echo "$pline" | sed -n 's/.* y=\([0-9]*\).*/\1/p')
 note "the pointer at 320,240 of 640x480 in the guest: $pline"
 # hid_hyperv's axes run 0..32767: the middle of the screen is about 16384.
@@ -378,7 +412,7 @@ note "the pointer at 320,240 of 640x480 in the guest: $pline"
 # migrated and checkpointed with memory it did not boot with). The guest
 # is told through a file copied in (vmctl copy-to).
 memp() { bus get-property org.vmstack.VMMS1 "$(vm_path linux)" org.vmstack.VMMS1.Memory "$1" | sed 's/^[a-z()]* //' | tr -d '"'; }
-mem_kb() { tr -d '\r' <"$log" | grep -Eo '^LINUX mem round=[0-9]+ total_kb=[0-9]+' | tail -1 | sed 's/.*=//'; }
+mem_kb() { unsplice <"$log" | grep -Eo '^LINUX mem round=[0-9]+ total_kb=[0-9]+' | tail -1 | sed 's/.*=//'; }
 rss_kb() { ps -o rss= -p "$(vm_prop linux WorkerPid)" | tr -d ' '; }
 mem_line() { vmctl memory linux 2>&1 | tr -s ' \n' ' '; }
 wait_for 120 "hv_balloon in vmms" sh -c "busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path linux)' org.vmstack.VMMS1.Memory Status | grep -q ok"
@@ -478,7 +512,7 @@ wait_line hotdisk-gone '^LINUX hotdisk=gone' 600
 # heartbeat goes on.
 last_round() {
 	local text
-	text=$(tr -d '\r' <"$log")
+	text=$(unsplice <"$log")
 	grep -Eo '^LINUX round=[0-9]+' <<<"$text" | tail -1 | sed 's/.*=//'
 }
 wait_line round '^LINUX round=1 ' 900
@@ -530,13 +564,13 @@ migrate_to() { # HOST(a|b) ADDRESS: moves the VM from the other host to HOST
 	log=$(vm_prop linux ConsoleLog)
 	wait_line round-on-$1 '^LINUX round=' 900
 	local first
-	first=$(tr -d '\r' <"$log" | grep -m1 '^LINUX round=')
+	first=$(unsplice <"$log" | grep -m1 '^LINUX round=')
 	note "first round on $1: $first"
 	echo "$first" | grep -Eq '^LINUX round=[0-9]+ prev=ok disk=ok ping=ok ' || fail "the first round on $1: $first"
 	for _ in $(seq 60); do vm_prop linux Heartbeat | grep -q ok && break; sleep 2; done
 	vm_prop linux Heartbeat | grep -q ok || fail "heartbeat not ok on $1: $(vm_prop linux Heartbeat)"
 }
-n_lines() { tr -d '\r' <"$log" | grep -c '^LINUX round='; }
+n_lines() { unsplice <"$log" | grep -c '^LINUX round='; }
 ADDR_A=$ADDR
 REAL_VMMS=$VMMS
 VMMS=$T/vmms-b
@@ -577,8 +611,8 @@ wait_line round "^LINUX round=$((at + 2)) " 900
 # The take moved the running disk onto a child: the rounds after it still
 # find their last marker (the child reads through to the frozen image).
 for r in $((at + 1)) $((at + 2)); do
-	tr -d '\r' <"$log" | grep -Eq "^LINUX round=$r prev=ok disk=ok " ||
-		fail "after the checkpoint's take: $(tr -d '\r' <"$log" | grep -E "^LINUX (marker-mismatch )?round=$r " | tr '\n' ' ')"
+	unsplice <"$log" | grep -Eq "^LINUX round=$r prev=ok disk=ok " ||
+		fail "after the checkpoint's take: $(unsplice <"$log" | grep -E "^LINUX (marker-mismatch )?round=$r " | tr '\n' ' ')"
 done
 offset=$(wc -c <"$log")
 note "reverting to the checkpoint (after round $((at + 2)))"
@@ -586,7 +620,7 @@ t0=$(date +%s%N)
 expect_rc 0 vmctl revert linux c1
 wait_state linux Running 120
 seen[revert-ms]=$(( ($(date +%s%N) - t0) / 1000000 ))
-log_since_offset() { tail -c +"$((offset + 1))" "$log" | tr -d '\r'; }
+log_since_offset() { tail -c +"$((offset + 1))" "$log" | unsplice; }
 for _ in $(seq 450); do log_since_offset | grep -q '^LINUX round=' && break; sleep 2; done
 first=$(log_since_offset | grep -m1 '^LINUX round=')
 note "first round after the revert: $first"
@@ -705,7 +739,7 @@ cmp <(dd if="$T/images/disk.raw" bs=65536 skip=16 count=16 2>/dev/null) "$T/imag
 # "Processes that die at their start"): the guest ran them again. A few
 # per run are the host's; many would be something new. The whole run's
 # console: host A's until the first move, host B's, host A's since.
-whole() { cat "$art/console-before-migration-to-b.log" "$art/console-before-migration-to-a.log" "$log" | tr -d '\r'; }
+whole() { cat "$art/console-before-migration-to-b.log" "$art/console-before-migration-to-a.log" "$log" | unsplice; }
 died=$(whole | grep -c '^LINUX process-died ')
 segv=$(whole | grep -Ec '(segfault at|general protection fault) .* in busybox')
 note "guest processes that died of a signal: $segv (the kernel's reports), run again: $died"
