@@ -76,8 +76,20 @@ pick_package() {
 # A previously cached package is used as is (no apt call at all), so the
 # tests run offline once the cache is filled.
 existing=""
+# Without a series, as newest_cloud_kernel: the 6.1 series first, any
+# other only where there is none (a 6.12 fetched with VM_DEBIAN_KERNEL_SERIES
+# must not become every later run's kernel).
+cached() { # NAME-PREFIX
+        find "$scache" -mindepth 1 -maxdepth 1 -type d -name "linux-image-$1*" -exec test -e '{}/.complete' ';' -print \
+                2>/dev/null | sort -V | tail -1
+}
 if [ -z "${VM_DEBIAN_KERNEL_PKG:-}" ] && [ -d "$scache" ]; then
-        existing=$(find "$scache" -mindepth 1 -maxdepth 1 -type d -name "linux-image-${VM_DEBIAN_KERNEL_SERIES:-}*" -exec test -e '{}/.complete' ';' -print 2>/dev/null | sort -V | tail -1)
+        if [ -n "${VM_DEBIAN_KERNEL_SERIES:-}" ]; then
+                existing=$(cached "$VM_DEBIAN_KERNEL_SERIES")
+        else
+                existing=$(cached "6.1.0-")
+                [ -n "$existing" ] || existing=$(cached "")
+        fi
 fi
 if [ -n "$existing" ]; then
         root="$existing"
