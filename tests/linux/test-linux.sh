@@ -268,10 +268,16 @@ check '^LINUX vmbus device=.* class=\{f912ad6d-2b17-48ea-bd65-f927a61c7684\} dri
 check '^LINUX vmbus device=.* class=\{cfa8b69e-5b4a-4cc0-b98b-8ba1a1f3f95a\} driver=hid_hyperv'
 check '^LINUX fs=lun1 mounted '
 check '^LINUX vss-daemon=started$'
-check '^LINUX vmbus device=.* class=\{34d14be3-dee4-41c8-9ae7-6b174977c192\} driver=hv_utils'
+# File copy: hv_utils's up to 6.9; from 6.10 on /init gives it to
+# uio_hv_generic (initramfs/fcopy-uio-bind) for hv_fcopy_uio_daemon.
+if fcopy_uio "$kroot"; then
+	check '^LINUX fcopy device=eb765408-105f-49b6-b4aa-c123b64d17d4 driver=uio_hv_generic uio=uio[0-9]+'
+else
+	check '^LINUX vmbus device=.* class=\{34d14be3-dee4-41c8-9ae7-6b174977c192\} driver=hv_utils'
+	check '^LINUX dmesg .*FCopy IC version 1\.1'
+fi
 check '^LINUX fcopy-daemon=started$'
 check '^LINUX dmesg .*VSS IC version 5\.0'
-check '^LINUX dmesg .*FCopy IC version 1\.1'
 check "^LINUX disk=sd[a-z] sectors=$((64 * 1024 * 1024 / 512)) "
 check '^LINUX disk pattern=ok$'
 check "^LINUX net mac=$mac\$"
