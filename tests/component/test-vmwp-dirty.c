@@ -70,14 +70,7 @@ static struct json_object *dirty_check(int sock, int rounds, int round_ms) {
         /* Each round copies and compares all of the guest's 128 MiB: under
          * the emulated AMD-V host's TCG (tests/amdv/), with other work on
          * the machine, six of them passed vmwp_ctl_reply's 20 s. */
-        struct json_object *req_json = json_tokener_parse(req);
-        ASSERT_OK(proto_send(sock, req_json, NULL, 0));
-        json_object_put(req_json);
-        struct json_object *m = vmwp_ctl_recv_within(sock, 180000);
-        while (m && vmwp_ctl_str(m, "event")[0] && strcmp(vmwp_ctl_str(m, "event"), "exit") != 0) {
-                json_object_put(m);
-                m = vmwp_ctl_recv_within(sock, 180000);
-        }
+        struct json_object *m = vmwp_ctl_reply_within(sock, req, 180000);
         ASSERT_NOT_NULL(m);
         if (vmwp_ctl_str(m, "event")[0])
                 ASSERT_STREQ("the guest's exit", "a reply to the dirty-check");

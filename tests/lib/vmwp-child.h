@@ -122,14 +122,22 @@ static inline struct json_object *vmwp_ctl_request(int fd, const char *json) {
 
 /* Sends json; returns its reply, passing over the events before it, or the
  * worker's "exit" event if that comes first (no reply follows it); NULL
- * after 20 s without a message. */
-static inline struct json_object *vmwp_ctl_reply(int fd, const char *json) {
-        struct json_object *m = vmwp_ctl_request(fd, json);
+ * after timeout_ms without a message. */
+static inline struct json_object *vmwp_ctl_reply_within(int fd, const char *json, int timeout_ms) {
+        struct json_object *req = json_tokener_parse(json);
+        ASSERT_OK(proto_send(fd, req, NULL, 0));
+        json_object_put(req);
+        struct json_object *m = vmwp_ctl_recv_within(fd, timeout_ms);
         while (m && vmwp_ctl_str(m, "event")[0] && strcmp(vmwp_ctl_str(m, "event"), "exit") != 0) {
                 json_object_put(m);
-                m = vmwp_ctl_recv(fd);
+                m = vmwp_ctl_recv_within(fd, timeout_ms);
         }
         return m;
+}
+
+/* The same, each message within 20 s. */
+static inline struct json_object *vmwp_ctl_reply(int fd, const char *json) {
+        return vmwp_ctl_reply_within(fd, json, 20000);
 }
 
 /* Starts bin with args under a control socket (sv[0] is ours afterwards)
