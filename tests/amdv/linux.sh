@@ -16,15 +16,10 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 : "${VM_BUILD_DIR:?run through ctest}"
 env=(VM_BUILD_DIR="$VM_BUILD_DIR" VM_SOURCE_DIR="$src")
 if [ "${1:-}" = --deb13 ]; then
-	# Only the test's kernel: the emulated host boots its own (6.1).
-	VM_DEBIAN_SUITE=trixie VM_DEBIAN_KERNEL_SERIES=6.12 "$src/tests/lib/debian-kernel.sh" >/dev/null || exit $?
 	bp=$(VM_DEBIAN_SUITE=bookworm-backports VM_DEBIAN_KERNEL_SERIES=6.12 "$src/tests/lib/debian-kernel.sh") || exit $?
 	daemon=$(VM_DEBIAN_SUITE=bookworm-backports "$src/tests/lib/hv-fcopy-uio-daemon.sh" "$(basename "$bp")") || exit $?
+	# Only the test's kernel: the emulated host boots its own (6.1).
 	env+=(VM_DEBIAN_KERNEL_SUITE=trixie VM_DEBIAN_KERNEL_SERIES=6.12 VM_FCOPY_UIO_DAEMON="$daemon")
-else
-	"$src/tests/lib/debian-kernel.sh" >/dev/null || exit $?
 fi
-for p in hyperv-daemons ethtool; do
-	"$src/tests/lib/debian-package.sh" "$p" >/dev/null || { echo "FAIL: $p cannot be had"; exit 1; }
-done
+env "${env[@]}" bash "$src/tests/linux/test-linux.sh" --fetch || exit $?
 exec bash "$src/tests/amdv/amdv-host.sh" --timeout 2400 -- env "${env[@]}" bash "$src/tests/linux/test-linux.sh"

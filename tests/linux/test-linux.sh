@@ -25,7 +25,8 @@
 # (minutes): ctest label "linux".
 #
 # Artefacts (console log, the guest's hv_* dmesg lines, milestones) are kept
-# in $VM_BUILD_DIR/tests/linux-artifacts/.
+# in $VM_BUILD_DIR/tests/linux-artifacts/. With --fetch it only fetches
+# the Debian packages it needs into their caches.
 #
 # Another kernel: VM_DEBIAN_KERNEL_SUITE (trixie: Debian 13's own) and
 # VM_DEBIAN_KERNEL_SERIES (6.12) choose it (tests/lib/debian-kernel.sh); the
@@ -64,6 +65,8 @@ if [ -z "${LT_IN_NETNS:-}" ]; then
 	fi
 	"$src/tests/lib/debian-package.sh" hyperv-daemons >/dev/null || { echo "FAIL: hyperv-daemons cannot be had"; exit 1; }
 	"$src/tests/lib/debian-package.sh" ethtool >/dev/null || { echo "FAIL: ethtool cannot be had"; exit 1; }
+	# --fetch: only that (tests/amdv/linux.sh, before a host with no network).
+	[ "${1:-}" = --fetch ] && exit 0
 	ns=vmstack-lt-$$
 	ip netns add "$ns" || { echo "SKIP: cannot create a network namespace"; exit 77; }
 	LT_IN_NETNS=$ns ip netns exec "$ns" "$0" "$@"
