@@ -198,10 +198,22 @@ static uint64_t now_ms(void) {
         return now_us(CLOCK_MONOTONIC) / 1000;
 }
 
+static _Noreturn void finish(struct fake *f, int status, const char *reason);
+
+/* As vmwp's control_lost(): without a re-attach listener the worker ends;
+ * with one it waits there for the next vmms. A send that fails counts as
+ * much as a read that does (a heartbeat can find vmms gone first). */
+static void control_lost(struct fake *f) {
+        f->ctl = safe_close(f->ctl);
+        if (f->ctl_listen < 0)
+                finish(f, VMWP_EXIT_CONTROL_LOST, "control connection to vmms lost");
+}
+
 static void send_msg(struct fake *f, json_object *m) {
-        if (f->ctl >= 0 && proto_send(f->ctl, m, NULL, 0) < 0)
-                f->ctl = safe_close(f->ctl);
+        int r = f->ctl >= 0 ? proto_send(f->ctl, m, NULL, 0) : 0;
         json_object_put(m);
+        if (r < 0)
+                control_lost(f);
 }
 
 static void console_out(struct fake *f, const char *s) {
@@ -1060,9 +1072,7 @@ static void on_control(struct fake *f) {
         size_t n_fds = 0;
         int r = proto_recv(f->ctl, &msg, fds, ARRAY_SIZE(fds), &n_fds);
         if (r == -ECONNRESET || (r < 0 && r != -EBADMSG && r != -EAGAIN)) {
-                f->ctl = safe_close(f->ctl);
-                if (f->ctl_listen < 0)
-                        finish(f, VMWP_EXIT_CONTROL_LOST, "control connection to vmms lost");
+                control_lost(f);
                 return; /* vmms restarts: wait for it on the listener */
         }
         if (r >= 0) {
