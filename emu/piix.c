@@ -53,10 +53,15 @@ static void init_ide(struct piix *x) {
         put16(f, 0x04, PCI_CMD_IO | PCI_CMD_MASTER); /* as the BIOS leaves it */
         put16(f, 0x06, 0x0280);                      /* fast back-to-back, medium DEVSEL */
         f->wmask[0x04] = PCI_CMD_IO | PCI_CMD_MASTER;
-        /* BMIBA: I/O space indicator in bit 0, 16 bytes (bits 15-4 writable). */
+        /* BMIBA: I/O space indicator in bit 0, 16 bytes (bits 31-4
+         * writable, as QEMU's PCI core makes an I/O BAR: a BIOS sizes it
+         * by writing all ones and reading back ~(size - 1); with bits
+         * 31-16 stuck at 0 SeaBIOS took it for a BAR of almost 4 GiB and
+         * stopped, "PCI: out of I/O address space"). Only bits 15-4
+         * decode (ide_written). */
         put16(f, PIIX_BMIBA, PIIX_IDE_BM_BASE | 1);
         f->wmask[PIIX_BMIBA] = 0xf0;
-        f->wmask[PIIX_BMIBA + 1] = 0xff;
+        memset(f->wmask + PIIX_BMIBA + 1, 0xff, 3);
         put16(f, PIIX_IDETIM_PRI, PIIX_IDETIM_DECODE);
         put16(f, PIIX_IDETIM_SEC, PIIX_IDETIM_DECODE);
         memset(f->wmask + PIIX_IDETIM_PRI, 0xff, 5); /* IDETIM x2, SIDETIM */
@@ -109,6 +114,11 @@ int piix_add_video(struct piix *x, uint32_t bar0, uint32_t bar0_size) {
         if (r == 0)
                 x->has_video = true;
         return r;
+}
+
+void piix_set_host_subsystem(struct piix *x, uint16_t vendor, uint16_t device) {
+        put16(&x->host, 0x2c, vendor);
+        put16(&x->host, 0x2e, device);
 }
 
 void piix_destroy(struct piix *x) {

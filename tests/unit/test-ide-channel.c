@@ -468,7 +468,9 @@ TEST(piix_pci_functions) {
         /* BAR4 sizing: 16 bytes of I/O. */
         ASSERT_EQ(cfg_read(b, 0x09, 0x20, 4), 0xc001u);
         cfg_write(b, 0x09, 0x20, 4, 0xffffffffu);
-        ASSERT_EQ(cfg_read(b, 0x09, 0x20, 4), 0xfff1u);
+        /* All of bits 31-4 take the ones, as QEMU's I/O BARs do: SeaBIOS sizes
+         * a BAR as ~(value & mask) + 1 over 32 bits (src/fw/pciinit.c). */
+        ASSERT_EQ(cfg_read(b, 0x09, 0x20, 4), 0xfffffff1u);
         ASSERT_EQ(ide_bm_read(c, 2, 1), 0xffffffffu); /* moved away from where it is registered */
         cfg_write(b, 0x09, 0x20, 4, 0xc000u);
         ASSERT_NE(ide_bm_read(c, 2, 1), 0xffffffffu);
