@@ -157,24 +157,70 @@ static void push_path(struct pctx *p, size_t *saved, const char *fmt, ...) {
         va_end(ap);
 }
 
+/* "order": the boot devices the firmware tries, each once. */
+static int parse_boot_order(struct pctx *p, json_object *a, struct vm_config *c) {
+        if (!a) {
+                c->n_boot_order = 2;
+                c->boot_order[0] = VM_BOOT_DEVICE_DVD;
+                c->boot_order[1] = VM_BOOT_DEVICE_DISK;
+                return 0;
+        }
+        if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) < 1 ||
+            json_object_array_length(a) > VM_BOOT_ORDER_MAX)
+                return perr(p, "order", "must be a list of 1 to %u of \"dvd\" and \"disk\"", VM_BOOT_ORDER_MAX);
+        c->n_boot_order = 0;
+        for (size_t i = 0; i < json_object_array_length(a); i++) {
+                json_object *v = json_object_array_get_idx(a, i);
+                const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+                int d = -1;
+                for (size_t k = 0; k < ARRAY_SIZE(vm_config_boot_devices); k++)
+                        if (!strcmp(s, vm_config_boot_devices[k]))
+                                d = (int)k;
+                if (d < 0)
+                        return perr(p, "order", "entry %zu: must be \"dvd\" or \"disk\"", i);
+                for (uint32_t k = 0; k < c->n_boot_order; k++)
+                        if (c->boot_order[k] == (enum vm_boot_device)d)
+                                return perr(p, "order", "\"%s\" is listed twice", s);
+                c->boot_order[c->n_boot_order++] = (enum vm_boot_device)d;
+        }
+        return 0;
+}
+
 static int parse_boot(struct pctx *p, json_object *b, struct vm_config *c) {
-        static const char *const keys[] = { "kind", "kernel", "initrd", "cmdline", NULL };
+        static const char *const keys[] = { "kind", "kernel", "initrd", "cmdline", "firmware", "order", NULL };
         size_t saved;
         int r, kind = (int)c->boot_kind;
         if (!b)
                 return perr(p, "boot.kernel", "is required (the guest's kernel: a PVH ELF, or a bzImage with "
-                                              "\"kind\":\"linux\")");
+                                              "\"kind\":\"linux\"; or \"kind\":\"firmware\" to boot a disk)");
         if ((r = expect_object(p, b, "boot")) < 0)
                 return r;
         push_path(p, &saved, "boot");
         if ((r = check_keys(p, b, keys)) < 0 ||
             (r = get_enum(p, b, "kind", vm_config_boot_kinds, ARRAY_SIZE(vm_config_boot_kinds),
-                          &kind)) < 0 ||
-            (r = get_path(p, b, "kernel", c->kernel, true)) < 0 ||
+                          &kind)) < 0)
+                return r;
+        c->boot_kind = (enum vm_boot_kind)kind;
+        if (c->boot_kind == VM_BOOT_FIRMWARE) {
+                /* The guest's own boot loader finds its kernel. */
+                static const char *const kernel_only[] = { "kernel", "initrd", "cmdline" };
+                for (size_t i = 0; i < ARRAY_SIZE(kernel_only); i++)
+                        if (get(b, kernel_only[i]))
+                                return perr(p, kernel_only[i], "is only for kinds \"pvh\" and \"linux\" (a "
+                                                               "firmware boot runs the guest's own boot loader)");
+                snprintf(c->firmware, sizeof c->firmware, "%s", VM_FIRMWARE_DEFAULT);
+                if ((r = get_path(p, b, "firmware", c->firmware, false)) < 0 ||
+                    (r = parse_boot_order(p, get(b, "order"), c)) < 0)
+                        return r;
+                p->path[saved] = 0;
+                return 0;
+        }
+        if (get(b, "firmware") || get(b, "order"))
+                return perr(p, get(b, "firmware") ? "firmware" : "order", "is only for kind \"firmware\"");
+        if ((r = get_path(p, b, "kernel", c->kernel, true)) < 0 ||
             (r = get_path(p, b, "initrd", c->initrd, false)) < 0 ||
             (r = get_str(p, b, "cmdline", c->cmdline, sizeof c->cmdline, false)) < 0)
                 return r;
-        c->boot_kind = (enum vm_boot_kind)kind;
         if (c->boot_kind == VM_BOOT_PVH && c->initrd[0])
                 return perr(p, "initrd", "is only supported with kind \"linux\"");
         p->path[saved] = 0;

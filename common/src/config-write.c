@@ -42,10 +42,18 @@ char *vm_config_to_json(const struct vm_config *c) {
                 add_bool(root, "allow_memory_over_host", true);
         add_int(root, "vcpus", c->vcpus);
         add_str(boot, "kind", vm_boot_kind_to_string(c->boot_kind));
-        add_str(boot, "kernel", c->kernel);
-        if (c->initrd[0])
-                add_str(boot, "initrd", c->initrd);
-        add_str(boot, "cmdline", c->cmdline);
+        if (c->boot_kind == VM_BOOT_FIRMWARE) {
+                json_object *order = json_object_new_array();
+                for (uint32_t i = 0; order && i < c->n_boot_order; i++)
+                        json_object_array_add(order, json_object_new_string(vm_boot_device_to_string(c->boot_order[i])));
+                add_str(boot, "firmware", c->firmware);
+                json_object_object_add(boot, "order", order);
+        } else {
+                add_str(boot, "kernel", c->kernel);
+                if (c->initrd[0])
+                        add_str(boot, "initrd", c->initrd);
+                add_str(boot, "cmdline", c->cmdline);
+        }
         json_object_object_add(root, "boot", boot);
         if (c->serial_log[0])
                 add_str(root, "serial_log", c->serial_log);

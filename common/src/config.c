@@ -11,9 +11,14 @@
 #include "common/macro.h"
 #include "config-internal.h"
 
-const char *const vm_config_boot_kinds[VM_BOOT_LINUX + 1] = {
+const char *const vm_config_boot_kinds[VM_BOOT_FIRMWARE + 1] = {
         [VM_BOOT_PVH] = "pvh",
         [VM_BOOT_LINUX] = "linux",
+        [VM_BOOT_FIRMWARE] = "firmware",
+};
+const char *const vm_config_boot_devices[VM_BOOT_DEVICE_DISK + 1] = {
+        [VM_BOOT_DEVICE_DVD] = "dvd",
+        [VM_BOOT_DEVICE_DISK] = "disk",
 };
 const char *const vm_config_restart_policies[VM_RESTART_ALWAYS + 1] = {
         [VM_RESTART_NEVER] = "never",
@@ -42,6 +47,9 @@ const char *vm_disk_format_to_string(enum vm_disk_format f) {
 
 const char *vm_boot_kind_to_string(enum vm_boot_kind k) {
         return (unsigned)k < ARRAY_SIZE(vm_config_boot_kinds) ? vm_config_boot_kinds[k] : "unknown";
+}
+const char *vm_boot_device_to_string(enum vm_boot_device d) {
+        return (unsigned)d < ARRAY_SIZE(vm_config_boot_devices) ? vm_config_boot_devices[d] : "unknown";
 }
 const char *vm_restart_policy_to_string(enum vm_restart_policy p) {
         return (unsigned)p < ARRAY_SIZE(vm_config_restart_policies) ? vm_config_restart_policies[p] : "unknown";

@@ -182,6 +182,48 @@ TEST(config_errors_name_the_field) {
         expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\",\"cmdline\":7}}", "boot.cmdline: must be a string");
 }
 
+/* A firmware boot: the default image and Hyper-V's order, a chosen order
+ * kept through a round trip, and the kernel's fields refused. */
+TEST(config_firmware_boot) {
+        struct vm_config *c = malloc(sizeof *c), *c2 = malloc(sizeof *c2);
+        char err[256];
+        static const char plain[] = "{\"name\":\"a\",\"boot\":{\"kind\":\"firmware\"},"
+                                    "\"disks\":[{\"path\":\"/d.img\",\"bus\":\"ide\"}]}";
+        ASSERT_OK(vm_config_parse(plain, strlen(plain), c, err, sizeof err));
+        ASSERT_EQ(c->boot_kind, VM_BOOT_FIRMWARE);
+        ASSERT_STREQ(c->firmware, VM_FIRMWARE_DEFAULT);
+        ASSERT_EQ(c->n_boot_order, 2u);
+        ASSERT_EQ(c->boot_order[0], VM_BOOT_DEVICE_DVD);
+        ASSERT_EQ(c->boot_order[1], VM_BOOT_DEVICE_DISK);
+        ASSERT_STREQ(c->kernel, "");
+        static const char chosen[] = "{\"name\":\"a\",\"boot\":{\"kind\":\"firmware\",\"firmware\":\"/fw/bios.bin\","
+                                     "\"order\":[\"disk\"]}}";
+        ASSERT_OK(vm_config_parse(chosen, strlen(chosen), c, err, sizeof err));
+        ASSERT_STREQ(c->firmware, "/fw/bios.bin");
+        ASSERT_EQ(c->n_boot_order, 1u);
+        ASSERT_EQ(c->boot_order[0], VM_BOOT_DEVICE_DISK);
+        char *json = vm_config_to_json(c);
+        ASSERT_NOT_NULL(json);
+        ASSERT_NULL(strstr(json, "\"kernel\""));
+        ASSERT_OK(vm_config_parse(json, strlen(json), c2, err, sizeof err));
+        ASSERT_MEMEQ(c, c2, sizeof *c);
+        free(json);
+        expect_error("{\"name\":\"a\",\"boot\":{\"kind\":\"firmware\",\"kernel\":\"/k\"}}",
+                     "boot.kernel: is only for kinds");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kind\":\"firmware\",\"cmdline\":\"x\"}}", "boot.cmdline");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\",\"firmware\":\"/f\"}}",
+                     "boot.firmware: is only for kind \"firmware\"");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kind\":\"firmware\",\"firmware\":\"f\"}}",
+                     "boot.firmware: must be an absolute path");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kind\":\"firmware\",\"order\":[]}}", "boot.order: must be a list");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kind\":\"firmware\",\"order\":[\"net\"]}}",
+                     "boot.order: entry 0: must be");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kind\":\"firmware\",\"order\":[\"disk\",\"disk\"]}}",
+                     "\"disk\" is listed twice");
+        free(c);
+        free(c2);
+}
+
 TEST(config_hvsock) {
         const char *json = "{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"hvsock\":{\"enabled\":true,"
                            "\"max_connections\":9,\"services\":[{\"port\":5000,\"path\":\"/run/agent.sock\"},"

@@ -72,7 +72,9 @@ static const char *first_worker_change(const struct vm_config *a, const struct v
         if (a->vcpus != b->vcpus)
                 return "vcpus";
         if (a->boot_kind != b->boot_kind || strcmp(a->kernel, b->kernel) || strcmp(a->initrd, b->initrd) ||
-            strcmp(a->cmdline, b->cmdline))
+            strcmp(a->cmdline, b->cmdline) || strcmp(a->firmware, b->firmware) ||
+            a->n_boot_order != b->n_boot_order ||
+            memcmp(a->boot_order, b->boot_order, sizeof a->boot_order[0] * a->n_boot_order))
                 return "boot";
         if (strcmp(a->serial_log, b->serial_log))
                 return "serial_log";

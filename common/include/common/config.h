@@ -28,7 +28,19 @@
 enum vm_boot_kind {
         VM_BOOT_PVH,   /* ELF with a Xen PVH entry note (guest-vsc test guest) */
         VM_BOOT_LINUX, /* bzImage, 64-bit boot protocol, with ACPI */
+        /* A BIOS image (Debian's SeaBIOS) from the reset vector, which
+         * boots the guest's own disk or DVD: Hyper-V's Generation 1 VM
+         * (docs/firmware.md). */
+        VM_BOOT_FIRMWARE,
 };
+
+/* What the firmware tries, in order (Hyper-V's Gen 1 startup order). */
+enum vm_boot_device {
+        VM_BOOT_DEVICE_DVD,  /* the first ATAPI drive */
+        VM_BOOT_DEVICE_DISK, /* the first IDE disk */
+};
+#define VM_BOOT_ORDER_MAX 2u
+#define VM_FIRMWARE_DEFAULT "/usr/share/seabios/bios-256k.bin"
 
 /* The image format. Never guessed from the content (a guest writing a
  * VHDX signature into a raw disk must not turn it into one): "format" in
@@ -165,6 +177,11 @@ struct vm_config {
         char kernel[VM_PATH_MAX];
         char initrd[VM_PATH_MAX]; /* empty: none */
         char cmdline[VM_CMDLINE_MAX];
+        /* kind firmware: the image (default VM_FIRMWARE_DEFAULT) and the
+         * boot order (default dvd, disk: Hyper-V's). */
+        char firmware[VM_PATH_MAX];
+        uint32_t n_boot_order;
+        enum vm_boot_device boot_order[VM_BOOT_ORDER_MAX];
 
         char serial_log[VM_PATH_MAX]; /* empty: none */
 
@@ -233,6 +250,7 @@ bool vm_keymap_is_valid(const char *spec);
 #define VM_KEYMAP_HINT "LAYOUT or LAYOUT:VARIANT as XKB names them: de, fr, gb, de:nodeadkeys"
 
 const char *vm_boot_kind_to_string(enum vm_boot_kind k);
+const char *vm_boot_device_to_string(enum vm_boot_device d);
 const char *vm_restart_policy_to_string(enum vm_restart_policy p);
 const char *vm_checkpoint_type_to_string(enum vm_checkpoint_type t);
 /* The type of a name, or -EINVAL. */
