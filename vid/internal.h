@@ -88,6 +88,11 @@ struct vid_partition {
         bool devmem_logging;
         /* Set by the last VP thread of a stopped partition (memory.c). */
         bool slots_removed;
+        /* The firmware image's read-only slot (firmware.c). */
+        void *firmware;
+        size_t firmware_len;
+        /* KVM's in-kernel PIT (vid_partition_config.pit). */
+        bool pit;
 
         unsigned n_vps;
         struct vid_vp *vps[VID_MAX_VPS];
@@ -159,6 +164,10 @@ void vid_irq_free(struct vid_partition *p);
 
 /* memory.c */
 #define VID_DEVMEM_SLOT0 16u
+#define VID_FIRMWARE_SLOT 15u
+/* firmware.c: the slot leaves with the RAM's; the copy at destroy. */
+void vid_firmware_remove_slot(struct vid_partition *p);
+void vid_firmware_free(struct vid_partition *p);
 /* Removes the device memory slots (a stopped partition, memory.c). */
 void vid_devmem_remove_all(struct vid_partition *p);
 /* Dirty logging on or off for every device memory slot (dirty.c). */

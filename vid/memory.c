@@ -85,6 +85,7 @@ void vid_memory_remove_slots(struct vid_partition *p) {
                 (void)ioctl(p->vm_fd, KVM_SET_USER_MEMORY_REGION, &m);
         }
         vid_devmem_remove_all(p);
+        vid_firmware_remove_slot(p);
         p->slots_removed = true;
 }
 

@@ -157,6 +157,18 @@ int vid_partition_create(const struct vid_partition_config *cfg, struct vid_part
                 errorf(err, errlen, r, "setting up interrupt routing: %s", strerror(-r));
                 goto fail;
         }
+        /* The PIT a BIOS and its boot loaders count time with (IRQ 0), and
+         * port 61h with its channel 2 output (bit 5), which SeaBIOS polls
+         * to calibrate the TSC (src/hw/timer.c): KVM's speaker stub
+         * (KVM_PIT_SPEAKER_DUMMY) answers that port in the kernel. */
+        if (cfg->pit) {
+                struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+                if (ioctl(p->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+                        r = errorf(err, errlen, -errno, "KVM_CREATE_PIT2: %s", strerror(errno));
+                        goto fail;
+                }
+                p->pit = true;
+        }
         int khz = ioctl(p->vm_fd, KVM_GET_TSC_KHZ, 0);
         p->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
 
@@ -205,6 +217,7 @@ void vid_partition_destroy(struct vid_partition *p) {
         vid_io_free(&p->mmio);
         vid_irq_free(p);
         vid_memory_free(p);
+        vid_firmware_free(p);
         free(p->cpuid);
         free(p->state_msrs);
         free((void *)p->dirty_user);

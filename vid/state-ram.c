@@ -229,6 +229,11 @@ int vid_state_save_cpus(struct vid_partition *p, struct vmstate_writer *w) {
                 r = vid_partition_state_get(p, &ps);
         if (r == 0)
                 r = vmstate_encode(w, &vid_partition_state_desc, 0, &ps);
+        if (r == 0 && vid_partition_has_pit(p)) {
+                struct vid_pit_state pit;
+                if ((r = vid_pit_state_get(p, &pit)) == 0)
+                        r = vmstate_encode(w, &vid_pit_state_desc, 0, &pit);
+        }
         struct vid_vp_state *st = r == 0 ? malloc(sizeof *st) : NULL;
         if (r == 0 && !st)
                 r = -ENOMEM;
@@ -276,6 +281,14 @@ int vid_state_restore(struct vid_partition *p, const struct vmstate_section *sec
                 r = s ? vid_vp_state_decode(s, &st[i], err, errlen)
                       : errorf(err, errlen, -EINVAL, "the state has no section for vCPU %u", i);
         }
+        /* A PIT goes with the partition made with one, both ways. */
+        const struct vmstate_section *pits = vmstate_find(secs, n, VID_STATE_TAG_PIT, 0);
+        struct vid_pit_state pit;
+        if (r == 0 && !pits != !vid_partition_has_pit(p))
+                r = errorf(err, errlen, -EINVAL, "the state %s a PIT section, this VM %s a PIT", pits ? "has" : "has no",
+                           vid_partition_has_pit(p) ? "has" : "has no");
+        if (r == 0 && pits)
+                r = vid_pit_state_decode(pits, &pit, err, errlen);
         if (r == 0)
                 r = vid_ram_check(ram, p->ram_bytes, err, errlen);
         /* The CPUID first: refused here when this host lacks a feature the
@@ -285,6 +298,8 @@ int vid_state_restore(struct vid_partition *p, const struct vmstate_section *sec
                 r = vid_cpuid_state_set(p, cs, err, errlen);
         if (r == 0)
                 r = vid_partition_state_set(p, &ps, err, errlen);
+        if (r == 0 && pits && (r = vid_pit_state_set(p, &pit)) < 0)
+                errorf(err, errlen, r, "KVM_SET_PIT2: %s", strerror(-r));
         if (r == 0) /* checked in full above: a bad extent cannot leave RAM half-written */
                 r = ram_walk(ram, p->ram_bytes, err, errlen, copy_extent, p);
         for (unsigned i = 0; r == 0 && i < p->n_vps; i++)

@@ -160,7 +160,7 @@ int vmwp_vm_restore_prepare(struct vmwp_vm *vm, int fd, char *err, size_t errlen
         /* vid's own sections; the device rows list theirs. Every section
          * is checked before anything is applied. */
         static const uint32_t vid_tags[] = { VID_STATE_TAG_CPUID, VID_STATE_TAG_PART, VID_STATE_TAG_VP,
-                                             VID_STATE_TAG_RAM, 0 };
+                                             VID_STATE_TAG_RAM, VID_STATE_TAG_PIT, 0 };
         int r = restore_index(fd, &vm->restore, why, sizeof why);
         if (r >= 0)
                 r = vmwp_devices_check_sections(&vm->devices, vid_tags, vm->restore->secs, vm->restore->n, why,

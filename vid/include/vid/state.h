@@ -26,6 +26,8 @@ struct vid_vp;
 #define VID_STATE_TAG_PART VMSTATE_TAG('P', 'A', 'R', 'T')
 #define VID_STATE_TAG_RAM VMSTATE_TAG('R', 'A', 'M', ' ')
 #define VID_STATE_TAG_CPUID VMSTATE_TAG('C', 'P', 'I', 'D')
+#define VID_STATE_TAG_PIT VMSTATE_TAG('V', 'P', 'I', 'T')
+#define VID_STATE_PIT_SIZE 112u /* KVM's struct kvm_pit_state2 */
 
 #define VID_STATE_XSAVE_MAX 16384u /* KVM_GET_XSAVE2's size with AMX tiles is 11008 */
 #define VID_STATE_XSAVE_MIN 576u   /* legacy area + XSAVE header */
@@ -115,6 +117,18 @@ extern const struct vmstate_desc vid_cpuid_state_desc;
 extern const struct vmstate_desc vid_vp_state_desc;
 extern const struct vmstate_desc vid_partition_state_desc;
 
+/* KVM's in-kernel PIT (VPIT section), in a partition made with one. */
+struct vid_pit_state {
+        uint8_t pit[VID_STATE_PIT_SIZE]; /* struct kvm_pit_state2 */
+};
+extern const struct vmstate_desc vid_pit_state_desc;
+bool vid_partition_has_pit(const struct vid_partition *p);
+/* -ENOENT without a PIT. */
+int vid_pit_state_get(struct vid_partition *p, struct vid_pit_state *out);
+int vid_pit_state_set(struct vid_partition *p, const struct vid_pit_state *in);
+/* Pure: the section, with the 8254's ranges checked. */
+int vid_pit_state_decode(const struct vmstate_section *s, struct vid_pit_state *out, char *err, size_t errlen);
+
 /* The VP's state now (partition paused or not started). */
 int vid_vp_state_get(struct vid_vp *vp, struct vid_vp_state *st);
 /* Applies st (checked by vid_vp_state_check) to the VP. */
@@ -148,7 +162,8 @@ int vid_cpuid_guest_features(const struct vid_partition *p, struct cpufeat *out)
  * installs it on every VP (before the VP state that depends on it). */
 int vid_cpuid_state_set(struct vid_partition *p, const struct vid_cpuid_state *st, char *err, size_t errlen);
 
-/* Every section vid owns, in order: CPID, PART, one VP per vCPU, RAM. */
+/* Every section vid owns, in order: CPID, PART, VPIT (with a PIT), one VP
+ * per vCPU, RAM. */
 int vid_state_save(struct vid_partition *p, struct vmstate_writer *w);
 /* Applies PART, each VP and RAM from an index made by vmstate_index(). The
  * partition must be fresh (created with the saved VP count and RAM size,

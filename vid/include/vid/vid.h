@@ -59,6 +59,10 @@ struct vid_partition_config {
          * period of KVM's SRCU (~13 ms on the PVM host, docs/vmwp.md). */
         const struct vid_msr_range *msr_ranges;
         size_t n_msr_ranges;
+        /* KVM's in-kernel PIT (i8254, IRQ 0) with port 61h: for firmware,
+         * which counts time with it. Saved and restored with the
+         * partition (section "VPIT"). */
+        bool pit;
 };
 
 /* Creates the VM, its RAM and VPs (not yet running). Checks the KVM
@@ -138,6 +142,19 @@ struct vid_pages {
 int vid_map_pages(struct vid_partition *p, const uint64_t *pfns, size_t n_pages, unsigned flags,
                   size_t wrap_from, struct vid_pages *out);
 void vid_unmap_pages(struct vid_pages *m);
+
+/* ---- firmware (firmware.c) ------------------------------------------ */
+
+/* A BIOS image (len a multiple of 4 KiB, at most VID_FIRMWARE_MAX) mapped
+ * read-only so that it ends at 4 GiB, with low_copy its last 128 KiB
+ * copied into guest RAM at 0xE0000-0xFFFFF (not for a restored VM, whose
+ * RAM there is the guest's); vCPU 0 then starts at the reset vector in it
+ * (KVM's reset state), the others wait for INIT/SIPI. Before the VPs run.
+ * -EEXIST: one already; -EINVAL: bad size; -ENOTSUP: KVM has no
+ * read-only memory slots. */
+#define VID_FIRMWARE_END 0x100000000ull
+#define VID_FIRMWARE_MAX (16u << 20) /* the top 16 MiB devices leave free */
+int vid_firmware_map(struct vid_partition *p, const void *image, size_t len, bool low_copy);
 
 /* ---- device memory (devmem.c) ---------------------------------------- */
 
