@@ -32,6 +32,7 @@
 #include "emu/service.h"
 #include "emu/state.h"
 #include "hv/vmstack.h"
+#include "vid/state.h"
 #include "vid/vid.h"
 #include "vm-emu.h"
 #include "vm-internal.h"
@@ -174,6 +175,8 @@ static int add_pci(struct vmwp_emu *e, bool ide, bool video, char *err, size_t e
         if ((r = piix_init(&e->d.piix, e->d.ide, &reset_ops, e)) < 0 ||
             (video && (r = piix_add_video(&e->d.piix, ACPI_VIDEO_BAR_BASE, ACPI_VIDEO_BAR_SIZE)) < 0))
                 return snprintf(err, errlen, "PCI functions: %s", strerror(-r)), r;
+        if (e->vm->cfg.boot_kind == VM_BOOT_FIRMWARE)
+                piix_set_host_subsystem(&e->d.piix, PIIX_SUBSYSTEM_QEMU_VENDOR, PIIX_SUBSYSTEM_QEMU_DEVICE);
         e->d.piix_ok = true;
         if ((r = pci_bus_register(&e->d.piix.bus, p)) < 0)
                 return snprintf(err, errlen, "PCI bus: %s", strerror(-r)), r;
@@ -197,8 +200,9 @@ static int add_platform(struct vmwp_emu *e, const struct vmwp_vm_options *opt, c
         i8042_init(&e->d.kbd, &kbd_ops, e);
         e->kbd_ok = true;
         int r;
+        /* With KVM's PIT, its speaker stub answers port 61h (vid.h). */
         if ((r = rtc_attach(&e->d.rtc, p, e->d.svc)) < 0 || (r = i8042_register(&e->d.kbd, p)) < 0 ||
-            (r = nmi_status_register(p)) < 0)
+            (!vid_partition_has_pit(p) && (r = nmi_status_register(p)) < 0))
                 return snprintf(err, errlen, "RTC, keyboard controller and port 61h: %s", strerror(-r)), r;
         if (opt->keyboard.kind == VMWP_CONSOLE_SOCKET)
                 return vmwp_kbd_socket_open(opt->keyboard.path, &e->d.kbd, e->d.svc, &e->kbd_socket, err, errlen);
@@ -217,8 +221,10 @@ int vmwp_vm_add_emu(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, 
         if ((r = add_platform(e, opt, err, errlen)) < 0)
                 return r;
         bool ide = has_ide_disks(&vm->cfg), video = vm->cfg.display.enabled;
-        /* The PCI bus decodes the reset register (0xCF9) where it exists. */
-        r = ide || video ? add_pci(e, ide, video, err, errlen) : acpi_pm_register_reset(vm->pm, vm->p);
+        /* The PCI bus decodes the reset register (0xCF9) where it exists;
+         * firmware always has one (it finds the platform by its host
+         * bridge). */
+        r = ide || video || vm->cfg.boot_kind == VM_BOOT_FIRMWARE ? add_pci(e, ide, video, err, errlen) : acpi_pm_register_reset(vm->pm, vm->p);
         if (r < 0)
                 return err[0] ? r : (snprintf(err, errlen, "reset register: %s", strerror(-r)), r);
         if (vm->sandbox && (r = sandbox_register_policy(vm->sandbox, &sandbox_emu_policy)) < 0)

@@ -27,6 +27,7 @@ struct vmwp_vm {
         struct vid_partition *p;
         struct uart *uart;
         struct acpi_pm *pm;
+        struct debugcon *debugcon; /* firmware boot: SeaBIOS's log port */
         struct vmwp_console *console;
         struct hvshim *hv;
         struct vmbus_host_hv *vmbus_host;

@@ -18,6 +18,7 @@
 #include "common/macro.h"
 #include "common/proto.h"
 #include "disk/disk.h"
+#include "emu/debugcon.h"
 #include "hv/vmstack.h"
 #include "hvshim/hvshim.h"
 #include "vid/vid.h"
@@ -246,6 +247,34 @@ static int load_boot_image(struct vmwp_vm *vm, const struct vmwp_vm_options *opt
         return r;
 }
 
+static void firmware_log_line(void *opaque, const char *line) {
+        log_info("firmware: %s", line);
+}
+
+/* A firmware boot (docs/firmware.md): the image at the top of 4 GiB and
+ * its last 128 KiB at 0xE0000; vCPU 0 starts at its reset vector. */
+static int load_firmware(struct vmwp_vm *vm, const struct vmwp_vm_options *opt, char *err, size_t errlen) {
+        const struct vm_config *c = &vm->cfg;
+        _cleanup_(unmap_file) struct mapped_file fw = { 0 };
+        int r = map_file("firmware", c->firmware, opt->kernel_fd, &fw, err, errlen);
+        if (r < 0)
+                return r;
+        if (fw.len > VID_FIRMWARE_MAX || fw.len % 4096 || fw.len < 64 * 1024)
+                return errorf(err, errlen, -EINVAL, "firmware %s: %zu bytes; a BIOS image is a multiple of 4 KiB "
+                              "from 64 KiB to %u MiB", c->firmware, fw.len, VID_FIRMWARE_MAX >> 20);
+        /* SeaBIOS's log, into the worker's (a line at a time, bounded). */
+        if (!(vm->debugcon = malloc(sizeof *vm->debugcon)))
+                return -ENOMEM;
+        debugcon_init(vm->debugcon, firmware_log_line, vm);
+        if ((r = debugcon_register(vm->debugcon, vm->p)) < 0)
+                return errorf(err, errlen, r, "the firmware's debug port: %s", strerror(-r));
+        if ((r = vid_firmware_map(vm->p, fw.data, fw.len, !vm->restored)) < 0)
+                return errorf(err, errlen, r, "firmware %s: %s", c->firmware,
+                              r == -ENOTSUP ? "this host's KVM has no read-only memory (KVM_CAP_READONLY_MEM)"
+                                            : strerror(-r));
+        return 0;
+}
+
 static int write_acpi(struct vmwp_vm *vm, char *err, size_t errlen) {
         struct acpi_config ac;
         acpi_config_default(&ac, BOOT_ACPI_GPA, vm->cfg.vcpus);
@@ -355,8 +384,10 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         vm->incoming = opt->migrate_incoming_fd >= 0;
         vm->incoming_disks = vm->incoming && opt->migrate_disks;
 
+        bool firmware = cfg->boot_kind == VM_BOOT_FIRMWARE;
         struct vid_partition_config pc = { .ram_bytes = (uint64_t)cfg->memory_mib << 20, .n_vps = cfg->vcpus,
-                                           .hot_add_bytes = (uint64_t)vm_dm_hot_add_mib(cfg) << 20 };
+                                           .hot_add_bytes = (uint64_t)vm_dm_hot_add_mib(cfg) << 20,
+                                           .pit = firmware };
         pc.n_msr_ranges = hvshim_msr_ranges(&pc.msr_ranges); /* hvshim's, known now: one early MSR filter */
         int r = vid_partition_create(&pc, &vm->p, err, errlen);
         vm->phase_ns[VMWP_PHASE_KVM] = vmwp_now_ns();
@@ -374,9 +405,11 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
                 r = vmwp_vm_restore_prepare(vm, opt->saved_state_fd, err, errlen);
         else if (r >= 0 && opt->migrate_incoming_fd >= 0) /* the whole stream, before the sandbox */
                 r = vmwp_vm_migrate_receive(vm, opt->migrate_incoming_fd, err, errlen);
-        if (r >= 0 && !vm->restored)
+        if (r >= 0 && firmware) /* a restored VM's reset needs it too */
+                r = load_firmware(vm, opt, err, errlen);
+        else if (r >= 0 && !vm->restored)
                 r = write_acpi(vm, err, errlen);
-        if (r >= 0 && !vm->restored)
+        if (r >= 0 && !vm->restored && !firmware)
                 r = load_boot_image(vm, opt, BOOT_ACPI_GPA, err, errlen);
         vm->phase_ns[VMWP_PHASE_IMAGE] = vmwp_now_ns();
         if (r < 0) {
@@ -471,6 +504,9 @@ void vmwp_vm_free(struct vmwp_vm *vm) {
         acpi_pm_free(vm->pm);
         uart_free(vm->uart);
         vmwp_console_free(vm->console);
+        if (vm->debugcon)
+                debugcon_destroy(vm->debugcon);
+        free(vm->debugcon);
         for (size_t i = 0; i < vm->n_disk_fds; i++)
                 safe_close(vm->disk_fds[i]);
         for (size_t i = 0; i < vm->n_tap_fds; i++)

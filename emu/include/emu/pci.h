@@ -86,4 +86,11 @@ int piix_init(struct piix *x, struct ide_controller *ctrl, const struct pci_rese
 /* Adds the video function, its BAR0 a 32-bit memory BAR of bar0_size
  * bytes (a power of two, at least 4 KiB) at bar0, aligned to its size. */
 int piix_add_video(struct piix *x, uint32_t bar0, uint32_t bar0_size);
+/* The host bridge's subsystem vendor and device (0x2C, 0x2E). Firmware
+ * reads it: SeaBIOS runs its QEMU platform code, fw_cfg's files
+ * included, only on a host bridge with subsystem 1AF4:1100
+ * (src/fw/paravirt.c qemu_detect(); docs/firmware.md). */
+#define PIIX_SUBSYSTEM_QEMU_VENDOR 0x1af4u
+#define PIIX_SUBSYSTEM_QEMU_DEVICE 0x1100u
+void piix_set_host_subsystem(struct piix *x, uint16_t vendor, uint16_t device);
 void piix_destroy(struct piix *x);
