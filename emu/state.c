@@ -3,7 +3,7 @@
  * decoders, and the i8042's state (the RTC's is in rtc.c, beside the time
  * arithmetic it needs); the rows of the worker's device table that
  * quiesce, save and restore them (emu/devices.h), the UART ("UART") and
- * the ACPI PM block ("ACPM"). */
+ * the ACPI PM block ("ACPM") and fw_cfg ("FWCF"). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +13,7 @@
 #include "disk/disk.h"
 #include "emu/acpi-pm.h"
 #include "emu/devices.h"
+#include "emu/fwcfg.h"
 #include "emu/ide.h"
 #include "emu/service.h"
 #include "emu/state.h"
@@ -400,4 +401,48 @@ static const uint32_t pm_tags[] = { ACPI_PM_STATE_TAG, 0 };
 const struct device_ops acpi_pm_device_ops = {
         .name = "acpi-pm", .quiesce = pm_row_quiesce, .resume = pm_row_resume,
         .save = pm_row_save, .restore = pm_row_restore, .tags = pm_tags, .stats = pm_row_stats,
+};
+
+/* ---- fw_cfg's row (emu/fwcfg.h): it runs on vCPU threads only, which
+ * are stopped while the devices are quiesced ---- */
+
+static int fwcfg_row_quiesce(void *dev) {
+        (void)dev;
+        return 0;
+}
+
+static void fwcfg_row_resume(void *dev) {
+        (void)dev;
+}
+
+static int fwcfg_row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {
+        struct fwcfg_state s;
+        fwcfg_get_state(dev, &s);
+        int r = vmstate_encode(w, &fwcfg_state_desc, 0, &s);
+        return r < 0 ? errorf(err, errlen, r, "writing the fw_cfg section: %s", strerror(-r)) : 0;
+}
+
+static int fwcfg_row_restore(void *dev, const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
+        const struct vmstate_section *sec = find_one(secs, n, FWCFG_STATE_TAG, err, errlen);
+        if (!sec)
+                return -ENOENT;
+        struct fwcfg_state s;
+        int r = fwcfg_state_decode(sec, &s, err, errlen);
+        return r < 0 ? r : fwcfg_set_state(dev, &s, err, errlen);
+}
+
+static void fwcfg_row_stats(void *dev, struct json_object *into) {
+        struct fwcfg_stats s;
+        fwcfg_get_stats(dev, &s);
+        device_stat_add(into, "fwcfg_dma_ops", s.dma_ops);
+        device_stat_add(into, "fwcfg_dma_errors", s.dma_errors);
+        device_stat_add(into, "fwcfg_dma_bytes", s.dma_bytes);
+        device_stat_add(into, "fwcfg_pio_bytes", s.pio_bytes);
+}
+
+static const uint32_t fwcfg_tags[] = { FWCFG_STATE_TAG, 0 };
+
+const struct device_ops fwcfg_device_ops = {
+        .name = "fw_cfg", .quiesce = fwcfg_row_quiesce, .resume = fwcfg_row_resume,
+        .save = fwcfg_row_save, .restore = fwcfg_row_restore, .tags = fwcfg_tags, .stats = fwcfg_row_stats,
 };
