@@ -187,6 +187,16 @@ TEST(smbios_says_what_hyperv_gen1_says) {
         ASSERT_STREQ(sm_str(s, 4), "Microsoft Corporation");
         ASSERT_EQ(s->p[5], 3); /* desktop */
         ASSERT_STREQ(sm_str(s, 8), c.asset_tag);
+        smbios_files_free(&f);
+}
+
+TEST(smbios_describes_cpus_and_memory) {
+        struct smbios_config c;
+        config(&c, 3);
+        struct smbios_files f;
+        ASSERT_OK(smbios_build(&c, &f));
+        static struct parsed p;
+        parse_all(&f, &p);
         /* One processor per vCPU, named in order. */
         ASSERT_EQ(count(&p, 4), 3u);
         for (unsigned i = 0; i < 3; i++) {
@@ -195,6 +205,7 @@ TEST(smbios_says_what_hyperv_gen1_says) {
                 ASSERT_STREQ(sm_str(find(&p, 4, i), 4), name);
                 ASSERT_EQ(find(&p, 4, i)->p[0x18], 0x41); /* populated, enabled */
         }
+        const struct sm *s;
         /* 5 GiB of RAM: the array, one device, a mapped range per region. */
         s = find(&p, 16, 0);
         ASSERT_EQ(le32(s->p + 7), 5 * GIB >> 10);
