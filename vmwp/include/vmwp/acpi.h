@@ -6,7 +6,9 @@
  *
  * acpi_build() is a pure function: it lays the tables out in a caller
  * buffer that will be copied to guest physical address `base`, fixing up
- * every pointer and checksum. */
+ * every pointer and checksum and recording where each is (struct
+ * acpi_layout), from which acpi_loader_build() makes the same tables for
+ * firmware (docs/acpi.md "Two forms"). */
 #pragma once
 
 #include <stdbool.h>
