@@ -196,3 +196,37 @@ ASSERT_SIZE(struct acpi_madt_iso, 10);
 
 /* §5.2.8 XSDT: the header, then 64-bit table addresses. */
 #define ACPI_XSDT_MAX_ENTRIES 4u
+
+/* One command of QEMU's "BIOS linker/loader" script (etc/table-loader), as
+ * SeaBIOS rel-1.16.2 src/fw/romfile_loader.h and QEMU
+ * hw/acpi/bios-linker-loader.c define it: 128 bytes, little-endian, file
+ * names NUL-terminated within 56 bytes. */
+#define ACPI_LOADER_FILESZ 56
+struct acpi_loader_entry {
+        uint32_t command;
+        union {
+                struct {
+                        char file[ACPI_LOADER_FILESZ];
+                        uint32_t align; /* a power of two */
+                        uint8_t zone;
+                } _packed_ alloc;
+                struct {
+                        char dest_file[ACPI_LOADER_FILESZ];
+                        char src_file[ACPI_LOADER_FILESZ];
+                        uint32_t offset;
+                        uint8_t size; /* 1, 2, 4 or 8 */
+                } _packed_ pointer;
+                struct {
+                        char file[ACPI_LOADER_FILESZ];
+                        uint32_t offset, start, length;
+                } _packed_ cksum;
+                uint8_t pad[124];
+        };
+} _packed_;
+ASSERT_SIZE(struct acpi_loader_entry, 128);
+ASSERT_OFFSET(struct acpi_loader_entry, alloc.align, 60);
+ASSERT_OFFSET(struct acpi_loader_entry, alloc.zone, 64);
+ASSERT_OFFSET(struct acpi_loader_entry, pointer.offset, 116);
+ASSERT_OFFSET(struct acpi_loader_entry, pointer.size, 120);
+ASSERT_OFFSET(struct acpi_loader_entry, cksum.offset, 60);
+ASSERT_OFFSET(struct acpi_loader_entry, cksum.length, 68);

@@ -54,8 +54,35 @@ static void *place(struct cursor *k, const char *sig, size_t len, size_t align) 
         return k->buf + at;
 }
 
-static uint64_t gpa_of(const struct acpi_config *c, const struct cursor *k, const void *p) {
-        return c->base + (uint64_t)((const uint8_t *)p - k->buf);
+static size_t off_of(const struct cursor *k, const void *p) {
+        return (size_t)((const uint8_t *)p - k->buf);
+}
+
+/* Writes the address of `target` into the size-byte field and records the
+ * field, so acpi_loader_build() can turn it into an ADD_POINTER command. */
+static int put_pointer(const struct acpi_config *c, struct cursor *k, void *field, uint8_t size, const void *target) {
+        struct acpi_layout *l = k->layout;
+        if (l->n_pointers == ACPI_MAX_POINTERS)
+                return -ENOSPC;
+        uint64_t gpa = c->base + off_of(k, target);
+        for (unsigned i = 0; i < size; i++) /* little-endian, whatever the host */
+                ((uint8_t *)field)[i] = (uint8_t)(gpa >> (8 * i));
+        l->pointers[l->n_pointers++] =
+                (struct acpi_pointer_ref){ .offset = off_of(k, field), .target = off_of(k, target), .size = size };
+        return 0;
+}
+
+/* Sets the checksum byte so [start, start + len) sums to 0 and records it
+ * (an ADD_CHECKSUM command in the loader form). */
+static int seal(struct cursor *k, uint8_t *sum, const void *start, size_t len) {
+        struct acpi_layout *l = k->layout;
+        if (l->n_checksums == ACPI_MAX_CHECKSUMS)
+                return -ENOSPC;
+        *sum = 0;
+        *sum = (uint8_t)-acpi_checksum(start, len);
+        l->checksums[l->n_checksums++] =
+                (struct acpi_checksum_ref){ .offset = off_of(k, sum), .start = off_of(k, start), .length = len };
+        return 0;
 }
 
 static void header_init(struct acpi_header *h, const char *sig, size_t len, uint8_t rev) {
@@ -69,9 +96,8 @@ static void header_init(struct acpi_header *h, const char *sig, size_t len, uint
         h->creator_revision = 1;
 }
 
-static void header_seal(struct acpi_header *h) {
-        h->checksum = 0;
-        h->checksum = (uint8_t)-acpi_checksum(h, h->length);
+static int header_seal(struct cursor *k, struct acpi_header *h) {
+        return seal(k, &h->checksum, h, h->length);
 }
 
 static struct acpi_gas gas_io(uint16_t port, uint8_t bits, uint8_t access) {
@@ -79,13 +105,10 @@ static struct acpi_gas gas_io(uint16_t port, uint8_t bits, uint8_t access) {
                                   .address = port };
 }
 
-static void fadt_fill(const struct acpi_config *c, struct acpi_fadt *f, uint64_t facs, uint64_t dsdt) {
+/* Everything but the FACS/DSDT pointers (acpi_build links those). */
+static void fadt_fill(const struct acpi_config *c, struct acpi_fadt *f) {
         header_init(&f->h, "FACP", sizeof *f, 6);
         f->fadt_minor_version = 0;
-        f->firmware_ctrl = (uint32_t)facs;
-        f->x_firmware_ctrl = facs;
-        f->dsdt = (uint32_t)dsdt;
-        f->x_dsdt = dsdt;
         f->preferred_pm_profile = 0; /* unspecified */
         f->sci_int = ACPI_SCI_IRQ;
         /* SMI_CMD = 0: no SMM, the machine is always in ACPI mode and
@@ -112,7 +135,6 @@ static void fadt_fill(const struct acpi_config *c, struct acpi_fadt *f, uint64_t
         f->flags = ACPI_FADT_WBINVD | ACPI_FADT_PROC_C1 | ACPI_FADT_SLP_BUTTON | ACPI_FADT_RESET_REG_SUP;
         f->reset_reg = gas_io(c->reset_port, 8, ACPI_GAS_ACCESS_BYTE);
         f->reset_value = c->reset_value;
-        header_seal(&f->h);
 }
 
 static int madt_build(const struct acpi_config *c, struct cursor *k, struct acpi_madt **out) {
@@ -144,9 +166,8 @@ static int madt_build(const struct acpi_config *c, struct cursor *k, struct acpi
                   .flags = ACPI_MPS_ACTIVE_HIGH | ACPI_MPS_LEVEL },
         };
         memcpy(e, iso, sizeof iso);
-        header_seal(&m->h);
         *out = m;
-        return 0;
+        return header_seal(k, &m->h);
 }
 
 static int check_config(const struct acpi_config *c) {
@@ -181,9 +202,29 @@ static int add_dsdt(const struct acpi_config *c, struct cursor *k, struct acpi_h
         memcpy(p, aml, len);
         struct acpi_header *h = (struct acpi_header *)p;
         header_init(h, "DSDT", len, 2); /* revision 2: 64-bit AML integers */
-        header_seal(h);
         *out = h;
-        return 0;
+        return header_seal(k, h);
+}
+
+/* FADT -> FACS, DSDT (both the 32-bit and the X_ fields); XSDT -> FADT,
+ * MADT; RSDP -> XSDT. Each sealed after its pointers are in. */
+static int link_tables(const struct acpi_config *c, struct cursor *k, struct acpi_rsdp *rsdp,
+                       struct acpi_header *xsdt, struct acpi_fadt *fadt, struct acpi_facs *facs,
+                       struct acpi_madt *madt, struct acpi_header *dsdt) {
+        uint8_t *entries = (uint8_t *)xsdt + sizeof *xsdt;
+        int r;
+        if ((r = put_pointer(c, k, &fadt->firmware_ctrl, 4, facs)) < 0 ||
+            (r = put_pointer(c, k, &fadt->dsdt, 4, dsdt)) < 0 ||
+            (r = put_pointer(c, k, &fadt->x_firmware_ctrl, 8, facs)) < 0 ||
+            (r = put_pointer(c, k, &fadt->x_dsdt, 8, dsdt)) < 0 || (r = header_seal(k, &fadt->h)) < 0 ||
+            (r = put_pointer(c, k, entries, 8, fadt)) < 0 || (r = put_pointer(c, k, entries + 8, 8, madt)) < 0 ||
+            (r = header_seal(k, xsdt)) < 0 || (r = put_pointer(c, k, &rsdp->xsdt_address, 8, xsdt)) < 0)
+                return r;
+        /* §5.2.5.3: the first checksum covers the ACPI 1.0 part (20 bytes),
+         * the extended one the whole structure, the first included. */
+        if ((r = seal(k, &rsdp->checksum, rsdp, 20)) < 0)
+                return r;
+        return seal(k, &rsdp->extended_checksum, rsdp, sizeof *rsdp);
 }
 
 int acpi_build(const struct acpi_config *c, uint8_t *buf, size_t size, struct acpi_layout *out) {
@@ -207,20 +248,14 @@ int acpi_build(const struct acpi_config *c, uint8_t *buf, size_t size, struct ac
         memcpy(facs->signature, "FACS", 4);
         facs->length = sizeof *facs;
         facs->version = 2;
-        fadt_fill(c, fadt, gpa_of(c, &k, facs), gpa_of(c, &k, dsdt));
-
+        fadt_fill(c, fadt);
         header_init(xsdt, "XSDT", xsdt_len, 1);
-        uint64_t entries[2] = { gpa_of(c, &k, fadt), gpa_of(c, &k, madt) };
-        memcpy((uint8_t *)xsdt + sizeof *xsdt, entries, sizeof entries);
-        header_seal(xsdt);
-
         memcpy(rsdp->signature, "RSD PTR ", 8);
         memcpy(rsdp->oem_id, OEM_ID, 6);
         rsdp->revision = 2;
         rsdp->length = sizeof *rsdp;
-        rsdp->xsdt_address = gpa_of(c, &k, xsdt);
-        rsdp->checksum = (uint8_t)-acpi_checksum(rsdp, 20);
-        rsdp->extended_checksum = (uint8_t)-acpi_checksum(rsdp, sizeof *rsdp);
+        if ((r = link_tables(c, &k, rsdp, xsdt, fadt, facs, madt, dsdt)) < 0)
+                return r;
         out->size = k.pos;
         return 0;
 }

@@ -65,6 +65,23 @@ size_t boot_e820_build(const struct boot_guest *g, struct boot_e820 out[BOOT_MAX
         return n;
 }
 
+static void put_le(uint8_t *p, uint64_t v, unsigned size) {
+        for (unsigned i = 0; i < size; i++)
+                p[i] = (uint8_t)(v >> (8 * i));
+}
+
+size_t boot_e820_file(const struct boot_guest *g, uint8_t out[BOOT_E820_FILE_MAX]) {
+        struct boot_e820 map[BOOT_MAX_E820];
+        size_t n = boot_e820_build(g, map);
+        for (size_t i = 0; i < n; i++) {
+                uint8_t *e = out + i * BOOT_E820_FILE_ENTRY_SIZE;
+                put_le(e, map[i].addr, 8);
+                put_le(e + 8, map[i].size, 8);
+                put_le(e + 16, map[i].type, 4);
+        }
+        return n * BOOT_E820_FILE_ENTRY_SIZE;
+}
+
 /* Boot GDT (Documentation/x86/boot.rst "64-bit Boot Protocol": __BOOT_CS
  * 0x10 and __BOOT_DS 0x18, flat 4 GiB segments). */
 int boot_write_gdt(const struct boot_guest *g) {

@@ -11,6 +11,7 @@
 #include "hv/vmstack.h"
 #include "vmwp/acpi.h"
 #include "vmwp/aml.h"
+#include "tests/lib/test-files.h"
 
 static uint32_t rd32(const uint8_t *p) {
         uint32_t v;
@@ -329,6 +330,62 @@ TEST(iasl_disassembles_every_table) {
                 }
         }
         ASSERT_EQ(test_remove_tree(dir), 0);
+}
+
+/* The direct-boot tables are byte-identical to what acpi_build() made
+ * before it also recorded its pointers and checksums for the loader form
+ * (tests/fixtures/acpi/, written by that code for these three configs; the
+ * 0xcc fill is in the alignment gaps it leaves untouched). */
+static void check_pinned(const char *name, const struct acpi_config *c) {
+        const char *src = getenv("VM_SOURCE_DIR");
+        char path[1024];
+        static char want[ACPI_TABLES_MAX_SIZE + 1];
+        snprintf(path, sizeof path, "%s/tests/fixtures/acpi/%s", src ? src : ".", name);
+        size_t n = test_read_file(path, want, sizeof want);
+        ASSERT_GT(n, 0u);
+        struct acpi_layout l;
+        memset(buf, 0xcc, sizeof buf);
+        ASSERT_OK(acpi_build(c, buf, sizeof buf, &l));
+        ASSERT_EQ(l.size, n);
+        ASSERT_MEMEQ(buf, want, n);
+}
+
+TEST(direct_tables_are_pinned) {
+        struct acpi_config c;
+        acpi_config_default(&c, 0xe0000, 1);
+        check_pinned("direct-1cpu.bin", &c);
+        acpi_config_default(&c, 0xe0000, 4);
+        c.pci = true;
+        c.pci_mem_base = ACPI_VIDEO_BAR_BASE;
+        c.pci_mem_size = ACPI_VIDEO_BAR_SIZE;
+        c.vmbus_mmio_base = ACPI_VMBUS_MMIO_BASE;
+        c.vmbus_mmio_size = ACPI_VMBUS_MMIO_SIZE;
+        check_pinned("direct-4cpu-pci-video.bin", &c);
+        acpi_config_default(&c, 0xe0000, 64);
+        c.vmbus = c.com1 = c.i8042 = c.rtc = false;
+        check_pinned("direct-64cpu-bare.bin", &c);
+}
+
+/* What the loader form relies on: every pointer field holds base + its
+ * target's offset, every recorded checksum is right. */
+TEST(layout_records_pointers_and_checksums) {
+        struct acpi_layout l;
+        build(2, &l);
+        ASSERT_EQ(l.n_pointers, 7u);
+        ASSERT_EQ(l.n_checksums, 6u);
+        for (size_t i = 0; i < l.n_pointers; i++) {
+                const struct acpi_pointer_ref *p = &l.pointers[i];
+                uint64_t v = p->size == 8 ? rd64(buf + p->offset) : rd32(buf + p->offset);
+                ASSERT_EQ(v, 0xe0000u + p->target);
+        }
+        for (size_t i = 0; i < l.n_checksums; i++) {
+                const struct acpi_checksum_ref *k = &l.checksums[i];
+                ASSERT_TRUE(k->offset >= k->start && k->offset < k->start + k->length);
+                ASSERT_EQ(acpi_checksum(buf + k->start, k->length), 0);
+        }
+        /* The RSDP's 20-byte checksum comes before its extended one. */
+        ASSERT_EQ(l.checksums[l.n_checksums - 2].length, 20u);
+        ASSERT_EQ(l.checksums[l.n_checksums - 1].length, 36u);
 }
 
 TEST_MAIN();

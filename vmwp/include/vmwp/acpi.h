@@ -6,7 +6,9 @@
  *
  * acpi_build() is a pure function: it lays the tables out in a caller
  * buffer that will be copied to guest physical address `base`, fixing up
- * every pointer and checksum. */
+ * every pointer and checksum and recording where each is (struct
+ * acpi_layout), from which acpi_loader_build() makes the same tables for
+ * firmware (docs/acpi.md "Two forms"). */
 #pragma once
 
 #include <stdbool.h>
@@ -67,12 +69,30 @@ struct acpi_table_ref {
         char sig[5];
         size_t offset, length;
 };
+/* A pointer field: `size` (4 or 8) little-endian bytes at buf[offset]
+ * that hold the address of buf[target] (base + target in buf). */
+struct acpi_pointer_ref {
+        size_t offset, target;
+        uint8_t size;
+};
+/* A checksum byte at buf[offset] that makes [start, start + length) sum
+ * to 0, in the order they must be computed (the RSDP's 20-byte checksum
+ * before its extended one, which covers it). */
+struct acpi_checksum_ref {
+        size_t offset, start, length;
+};
 #define ACPI_MAX_TABLES 8u
+#define ACPI_MAX_POINTERS 8u  /* RSDP 1, XSDT 2, FADT 4 */
+#define ACPI_MAX_CHECKSUMS 8u /* RSDP 2, XSDT, FADT, MADT, DSDT */
 struct acpi_layout {
         size_t size;        /* bytes of buf used */
         uint64_t rsdp_gpa;  /* == base: the RSDP is first (16-byte aligned) */
         size_t n_tables;
         struct acpi_table_ref tables[ACPI_MAX_TABLES]; /* RSDP, XSDT, FACP, FACS, APIC, DSDT */
+        size_t n_pointers;
+        struct acpi_pointer_ref pointers[ACPI_MAX_POINTERS];
+        size_t n_checksums;
+        struct acpi_checksum_ref checksums[ACPI_MAX_CHECKSUMS];
 };
 
 /* The fixed configuration of a vmstack VM with n_cpus vCPUs at base. */
@@ -81,5 +101,30 @@ void acpi_config_default(struct acpi_config *c, uint64_t base, unsigned n_cpus);
 int acpi_build(const struct acpi_config *c, uint8_t *buf, size_t size, struct acpi_layout *out);
 /* The 8-bit checksum over len bytes (0 for a correct table). */
 uint8_t acpi_checksum(const void *p, size_t len);
+/* The same tables in QEMU's "BIOS linker/loader" form, for firmware that
+ * reads them from fw_cfg (SeaBIOS, OVMF; docs/acpi.md "Two forms"): the
+ * RSDP alone as ACPI_LOADER_RSDP_FILE, the other tables as
+ * ACPI_LOADER_TABLES_FILE, and the script ACPI_LOADER_SCRIPT_FILE of
+ * 128-byte commands: ALLOCATE each file (the RSDP in the F segment, 16-byte
+ * aligned; the tables in high memory below 4 GiB, 64-byte aligned for the
+ * FACS), ADD_POINTER for every pointer field (which holds its target's
+ * offset in the tables file) and ADD_CHECKSUM for every checksum (whose
+ * byte is 0). c->base is not used. */
+#define ACPI_LOADER_RSDP_FILE "etc/acpi/rsdp"
+#define ACPI_LOADER_TABLES_FILE "etc/acpi/tables"
+#define ACPI_LOADER_SCRIPT_FILE "etc/table-loader"
+#define ACPI_LOADER_ENTRY_SIZE 128u
+#define ACPI_LOADER_ALLOCATE 1u
+#define ACPI_LOADER_ADD_POINTER 2u
+#define ACPI_LOADER_ADD_CHECKSUM 3u
+#define ACPI_LOADER_ZONE_HIGH 1u
+#define ACPI_LOADER_ZONE_FSEG 2u
+struct acpi_loader_files {
+        uint8_t *rsdp, *tables, *script; /* malloc()ed */
+        size_t rsdp_len, tables_len, script_len;
+};
+/* Returns 0, -EINVAL for a bad config, -ENOMEM. */
+int acpi_loader_build(const struct acpi_config *c, struct acpi_loader_files *out);
+void acpi_loader_files_free(struct acpi_loader_files *f);
 /* Builds only the DSDT AML (for tests and the fuzzer); free() the result. */
 int acpi_build_dsdt(const struct acpi_config *c, uint8_t **out, size_t *out_len);

@@ -63,6 +63,15 @@ struct boot_e820 {
  * (and holds the ACPI tables); the MMIO hole is simply absent. */
 size_t boot_e820_build(const struct boot_guest *g, struct boot_e820 out[BOOT_MAX_E820]);
 
+/* The same map as firmware reads it from fw_cfg's BOOT_E820_FILE (SeaBIOS
+ * rel-1.16.2 src/fw/paravirt.c qemu_early_e820(), QEMU's struct e820_entry):
+ * each entry {le64 address, le64 length, le32 type}, 20 bytes, no padding.
+ * Returns the file's length in bytes. */
+#define BOOT_E820_FILE "etc/e820"
+#define BOOT_E820_FILE_ENTRY_SIZE 20u
+#define BOOT_E820_FILE_MAX (BOOT_MAX_E820 * BOOT_E820_FILE_ENTRY_SIZE)
+size_t boot_e820_file(const struct boot_guest *g, uint8_t out[BOOT_E820_FILE_MAX]);
+
 enum boot_cpu_mode {
         BOOT_MODE_PROTECTED_FLAT, /* PVH: 32-bit flat, paging off */
         BOOT_MODE_LONG,           /* Linux 64-bit boot protocol */
