@@ -13,6 +13,8 @@ PKGS=(
   acpica-tools dbus iproute2 busybox-static cpio fio kmod xz-utils zstd lz4
   qemu-system-x86 qemu-utils dpkg-dev fakeroot systemd procps util-linux openssl e2fsprogs
   xfsprogs python3 curl
+  # Generation 1 VMs: the BIOS they boot through (docs/firmware.md)
+  seabios
   # the Debian package (debian/, packaging/mkdeb.sh) and its test: debhelper
   # builds it, lintian checks it, man checks the man pages
   debhelper lintian man-db

@@ -30,9 +30,11 @@ const struct vmstate_desc vid_pit_state_desc = {
 };
 
 /* The 8254's own ranges (Intel 8254 datasheet: modes 0-5, read/write
- * modes 0-3) and KVM's latch states (RW_STATE_LSB..RW_STATE_WORD1). */
+ * modes 0-3) and KVM's latch states (RW_STATE_LSB..RW_STATE_WORD1); mode
+ * 0xff is KVM's "never programmed" (kvm_pit_reset()). */
+#define PIT_MODE_UNPROGRAMMED 0xffu
 static const char *channel_bad(const struct kvm_pit_channel_state *c) {
-        if (c->mode > 5)
+        if (c->mode > 5 && c->mode != PIT_MODE_UNPROGRAMMED)
                 return "mode above 5";
         if (c->rw_mode > 3)
                 return "read/write mode above 3";

@@ -93,6 +93,8 @@ static const struct sandbox_rule main_rules[] = {
         SANDBOX_IOCTL(KVM_GET_XSAVE2), SANDBOX_IOCTL(KVM_GET_XCRS), SANDBOX_IOCTL(KVM_GET_LAPIC),
         SANDBOX_IOCTL(KVM_GET_MP_STATE), SANDBOX_IOCTL(KVM_GET_DEBUGREGS), SANDBOX_IOCTL(KVM_GET_IRQCHIP),
         SANDBOX_IOCTL(KVM_GET_CLOCK), SANDBOX_IOCTL(KVM_GET_MSR_INDEX_LIST), SANDBOX_IOCTL(KVM_CHECK_EXTENSION),
+        /* A firmware-booted VM's in-kernel PIT (vid/pit-state.c). */
+        SANDBOX_IOCTL(KVM_GET_PIT2),
         SANDBOX_ALLOW(__NR_lseek), SANDBOX_ALLOW(__NR_fdatasync),
         /* The quiesce of a save or migration, and the teardown, write a
          * VHDX disk's metadata (its BAT through the log, the header). */

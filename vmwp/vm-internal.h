@@ -18,6 +18,11 @@ struct mapped_file {
         const uint8_t *data;
         size_t len;
 };
+/* A boot file (kernel, initrd, firmware): the fd vmms opened, or
+ * (standalone) the path; 1 byte to 1 GiB; err says which and why. */
+int vmwp_map_file(const char *what, const char *path, int given_fd, struct mapped_file *m, char *err,
+                  size_t errlen);
+void vmwp_unmap_file(struct mapped_file *m);
 
 /* The guest-driven state events that are coalesced (vm->guest_rates). */
 enum vmwp_gev_kind { VMWP_GEV_DISPLAY, VMWP_GEV_MEMORY, VMWP_GEV_HEARTBEAT, VMWP_GEV_N };
@@ -27,7 +32,7 @@ struct vmwp_vm {
         struct vid_partition *p;
         struct uart *uart;
         struct acpi_pm *pm;
-        struct debugcon *debugcon; /* firmware boot: SeaBIOS's log port */
+        struct vmwp_firmware *firmware; /* boot kind firmware (vm-firmware.c), else NULL */
         struct vmwp_console *console;
         struct hvshim *hv;
         struct vmbus_host_hv *vmbus_host;
@@ -198,6 +203,18 @@ void vmwp_vm_dm_stats(struct vmwp_vm *vm, struct json_object *into);
  * starts under the sandbox and stops before the server goes; the devices
  * are freed after it. */
 int vmwp_vm_add_display(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen);
+/* Boot kind firmware (vm-firmware.c, docs/firmware.md): the BIOS image
+ * mapped, fw_cfg with the files the firmware reads (its row), SeaBIOS's
+ * debug port; nothing for the other kinds. After the display (the ACPI
+ * tables describe its MMIO window). */
+int vmwp_vm_add_firmware(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen);
+void vmwp_vm_free_firmware(struct vmwp_vm *vm);
+/* Pure: SeaBIOS's "bootorder" file for a configuration; its length or
+ * -ENOSPC. */
+int vmwp_firmware_bootorder(const struct vm_config *c, char *buf, size_t len);
+/* The ACPI tables' configuration (vm.c), for both boot paths. */
+struct acpi_config;
+void vmwp_vm_acpi_config(const struct vmwp_vm *vm, struct acpi_config *ac);
 int vmwp_vm_display_start(struct vmwp_vm *vm);
 void vmwp_vm_display_stop(struct vmwp_vm *vm);
 void vmwp_vm_display_free(struct vmwp_vm *vm);

@@ -18,7 +18,6 @@
 #include "common/macro.h"
 #include "common/proto.h"
 #include "disk/disk.h"
-#include "emu/debugcon.h"
 #include "hv/vmstack.h"
 #include "hvshim/hvshim.h"
 #include "vid/vid.h"
@@ -170,7 +169,7 @@ static int on_vcpu_exit(void *opaque, struct vid_vp *vp, const struct vid_exit *
 
 /* Maps a boot file: the fd vmms opened, or (standalone) the path, opened
  * non-blocking so that a FIFO cannot hold the worker in setup. */
-static int map_file(const char *what, const char *path, int given_fd, struct mapped_file *m, char *err,
+int vmwp_map_file(const char *what, const char *path, int given_fd, struct mapped_file *m, char *err,
                     size_t errlen) {
         _cleanup_close_ int own = given_fd < 0 ? open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK) : -1;
         int fd = given_fd < 0 ? own : given_fd;
@@ -189,7 +188,7 @@ static int map_file(const char *what, const char *path, int given_fd, struct map
         return 0;
 }
 
-static void unmap_file(struct mapped_file *m) {
+void vmwp_unmap_file(struct mapped_file *m) {
         if (m->data)
                 munmap((void *)m->data, m->len);
         *m = (struct mapped_file){ 0 };
@@ -212,11 +211,11 @@ static int set_entry(struct vmwp_vm *vm, const struct boot_entry *e) {
 static int load_boot_image(struct vmwp_vm *vm, const struct vmwp_vm_options *opt, uint64_t rsdp, char *err,
                            size_t errlen) {
         const struct vm_config *c = &vm->cfg;
-        _cleanup_(unmap_file) struct mapped_file kernel = { 0 }, initrd = { 0 };
-        int r = map_file("kernel", c->kernel, opt->kernel_fd, &kernel, err, errlen);
+        _cleanup_(vmwp_unmap_file) struct mapped_file kernel = { 0 }, initrd = { 0 };
+        int r = vmwp_map_file("kernel", c->kernel, opt->kernel_fd, &kernel, err, errlen);
         if (r < 0)
                 return r;
-        if (c->initrd[0] && (r = map_file("initrd", c->initrd, opt->initrd_fd, &initrd, err, errlen)) < 0)
+        if (c->initrd[0] && (r = vmwp_map_file("initrd", c->initrd, opt->initrd_fd, &initrd, err, errlen)) < 0)
                 return r;
         struct boot_guest g = { .write = guest_write, .opaque = vm->p };
         struct vid_ram_region regions[2];
@@ -247,42 +246,19 @@ static int load_boot_image(struct vmwp_vm *vm, const struct vmwp_vm_options *opt
         return r;
 }
 
-static void firmware_log_line(void *opaque, const char *line) {
-        log_info("firmware: %s", line);
-}
-
-/* A firmware boot (docs/firmware.md): the image at the top of 4 GiB and
- * its last 128 KiB at 0xE0000; vCPU 0 starts at its reset vector. */
-static int load_firmware(struct vmwp_vm *vm, const struct vmwp_vm_options *opt, char *err, size_t errlen) {
-        const struct vm_config *c = &vm->cfg;
-        _cleanup_(unmap_file) struct mapped_file fw = { 0 };
-        int r = map_file("firmware", c->firmware, opt->kernel_fd, &fw, err, errlen);
-        if (r < 0)
-                return r;
-        if (fw.len > VID_FIRMWARE_MAX || fw.len % 4096 || fw.len < 64 * 1024)
-                return errorf(err, errlen, -EINVAL, "firmware %s: %zu bytes; a BIOS image is a multiple of 4 KiB "
-                              "from 64 KiB to %u MiB", c->firmware, fw.len, VID_FIRMWARE_MAX >> 20);
-        /* SeaBIOS's log, into the worker's (a line at a time, bounded). */
-        if (!(vm->debugcon = malloc(sizeof *vm->debugcon)))
-                return -ENOMEM;
-        debugcon_init(vm->debugcon, firmware_log_line, vm);
-        if ((r = debugcon_register(vm->debugcon, vm->p)) < 0)
-                return errorf(err, errlen, r, "the firmware's debug port: %s", strerror(-r));
-        if ((r = vid_firmware_map(vm->p, fw.data, fw.len, !vm->restored)) < 0)
-                return errorf(err, errlen, r, "firmware %s: %s", c->firmware,
-                              r == -ENOTSUP ? "this host's KVM has no read-only memory (KVM_CAP_READONLY_MEM)"
-                                            : strerror(-r));
-        return 0;
+/* The ACPI tables' configuration, for both boot paths. */
+void vmwp_vm_acpi_config(const struct vmwp_vm *vm, struct acpi_config *ac) {
+        acpi_config_default(ac, BOOT_ACPI_GPA, vm->cfg.vcpus);
+        vmwp_vm_emu_acpi(vm, ac);
+        if (vm->display) { /* where the guest places the synthetic video's VRAM */
+                ac->vmbus_mmio_base = ACPI_VMBUS_MMIO_BASE;
+                ac->vmbus_mmio_size = ACPI_VMBUS_MMIO_SIZE;
+        }
 }
 
 static int write_acpi(struct vmwp_vm *vm, char *err, size_t errlen) {
         struct acpi_config ac;
-        acpi_config_default(&ac, BOOT_ACPI_GPA, vm->cfg.vcpus);
-        vmwp_vm_emu_acpi(vm, &ac);
-        if (vm->display) { /* where the guest places the synthetic video's VRAM */
-                ac.vmbus_mmio_base = ACPI_VMBUS_MMIO_BASE;
-                ac.vmbus_mmio_size = ACPI_VMBUS_MMIO_SIZE;
-        }
+        vmwp_vm_acpi_config(vm, &ac);
         _cleanup_free_ uint8_t *buf = malloc(BOOT_ACPI_SIZE);
         if (!buf)
                 return -ENOMEM;
@@ -328,6 +304,7 @@ static const struct vm_part {
         { "integration services", vmwp_vm_add_integration_services },
         { "dynamic memory", vmwp_vm_add_dm },
         { "display", vmwp_vm_add_display },                /* synthetic video, keyboard and mouse */
+        { "firmware", vmwp_vm_add_firmware },              /* boot kind firmware: its image, fw_cfg */
         { "disks", vmwp_vm_add_disks },                    /* a row per SCSI controller */
         { "NICs", vmwp_vm_add_nics },                      /* a row per NIC */
 };
@@ -405,9 +382,7 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
                 r = vmwp_vm_restore_prepare(vm, opt->saved_state_fd, err, errlen);
         else if (r >= 0 && opt->migrate_incoming_fd >= 0) /* the whole stream, before the sandbox */
                 r = vmwp_vm_migrate_receive(vm, opt->migrate_incoming_fd, err, errlen);
-        if (r >= 0 && firmware) /* a restored VM's reset needs it too */
-                r = load_firmware(vm, opt, err, errlen);
-        else if (r >= 0 && !vm->restored)
+        if (r >= 0 && !vm->restored && !firmware)
                 r = write_acpi(vm, err, errlen);
         if (r >= 0 && !vm->restored && !firmware)
                 r = load_boot_image(vm, opt, BOOT_ACPI_GPA, err, errlen);
@@ -504,9 +479,7 @@ void vmwp_vm_free(struct vmwp_vm *vm) {
         acpi_pm_free(vm->pm);
         uart_free(vm->uart);
         vmwp_console_free(vm->console);
-        if (vm->debugcon)
-                debugcon_destroy(vm->debugcon);
-        free(vm->debugcon);
+        vmwp_vm_free_firmware(vm);
         for (size_t i = 0; i < vm->n_disk_fds; i++)
                 safe_close(vm->disk_fds[i]);
         for (size_t i = 0; i < vm->n_tap_fds; i++)

@@ -22,6 +22,7 @@
 #include "common/test.h"
 #include "tests/guests/tinyguest.h"
 #include "tests/lib/cpufeat-missing.h"
+#include "tests/lib/serial-socket.h"
 #include "tests/lib/test-files.h"
 #include "tests/lib/vmwp-child.h"
 
@@ -41,16 +42,7 @@ static void setup(void) {
 }
 
 static int connect_retry(const char *path) {
-        for (int i = 0; i < 4000; i++) {
-                int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                struct sockaddr_un sa = { .sun_family = AF_UNIX };
-                memcpy(sa.sun_path, path, strlen(path) + 1);
-                if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
-                        return fd;
-                close(fd);
-                usleep(5000);
-        }
-        return -1;
+        return serial_connect_retry(path);
 }
 
 /* Writes text to the guest and reads until its echo came (20 s at most). */

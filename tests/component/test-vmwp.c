@@ -23,6 +23,7 @@
 #include "hvsock/hvsock.h"
 #include "tests/lib/cpufeat-missing.h"
 #include "tests/lib/display-client.h"
+#include "tests/lib/serial-socket.h"
 #include "tests/lib/test-files.h"
 #include "tests/lib/vmstate-roundtrip.h"
 #include "tests/lib/vmwp-child.h"
@@ -156,36 +157,12 @@ TEST(triple_fault_reports_rip) {
 }
 
 static int connect_retry(const char *path) {
-        for (int i = 0; i < 2000; i++) {
-                int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                struct sockaddr_un sa = { .sun_family = AF_UNIX };
-                if (strlen(path) >= sizeof sa.sun_path)
-                        return -1;
-                memcpy(sa.sun_path, path, strlen(path) + 1);
-                if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
-                        return fd;
-                close(fd);
-                usleep(5000);
-        }
-        return -1;
+        return serial_connect_retry(path);
 }
 
 /* Reads from fd until `want` appears (or 20 s pass). */
 static bool read_until(int fd, const char *want, char *buf, size_t cap) {
-        size_t n = 0;
-        for (int i = 0; i < 2000 && n < cap - 1; i++) {
-                struct pollfd p = { .fd = fd, .events = POLLIN };
-                if (poll(&p, 1, 10) <= 0)
-                        continue;
-                ssize_t k = read(fd, buf + n, cap - 1 - n);
-                if (k <= 0)
-                        break;
-                n += (size_t)k;
-                buf[n] = 0;
-                if (memmem(buf, n, want, strlen(want)))
-                        return true;
-        }
-        return false;
+        return serial_read_until(fd, want, buf, cap, 20000);
 }
 
 /* The guest's output before the client connected is dropped (a serial

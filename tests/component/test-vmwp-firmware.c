@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT
+/* Boot kind firmware end to end (docs/firmware.md): Debian's SeaBIOS from
+ * the reset vector boots an IDE disk's MBR, whose 16-bit code talks on
+ * COM1; the firmware's screen reaches COM1 too (sercon) and its log the
+ * worker's; a VM saved in the boot loader resumes in a new worker (PIT,
+ * fw_cfg and the BIOS's RAM in the state); nothing bootable says so; a
+ * bad firmware file is a clear error. */
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <sys/stat.h>
+
+#include "common/macro.h"
+#include "common/test.h"
+#include "tests/lib/serial-socket.h"
+#include "tests/lib/test-files.h"
+#include "tests/lib/vmwp-child.h"
+
+#define SEABIOS "/usr/share/seabios/bios-256k.bin"
+
+static char dir[] = "/tmp/vmwp-fw-XXXXXX";
+static char vmwp_bin[1024];
+
+/* An MBR (loaded at 0000:7C00 in real mode) that prints "mbr: echo" on
+ * COM1, then echoes what comes in (polling the line status register) and
+ * powers off through PM1a_CNT (S5) after a '.'. Assembled from:
+ *   cli; xor ax,ax; mov ds,ax; mov si,msg; mov dx,0x3f8
+ *   1: lodsb; test al,al; jz 2f; out dx,al; jmp 1b
+ *   2: mov dx,0x3fd; in al,dx; test al,1; jz 2b
+ *      mov dx,0x3f8; in al,dx; out dx,al; cmp al,'.'; jne 2b
+ *      mov dx,0x604; mov ax,(5<<10)|0x2000; out dx,ax
+ *   3: hlt; jmp 3b
+ *   msg: .asciz "mbr: echo\r\n"; .org 510; .word 0xaa55 */
+static const uint8_t echo_mbr[] = {
+        0xfa, 0x31, 0xc0, 0x8e, 0xd8, 0xbe, 0x2e, 0x7c, 0xba, 0xf8, 0x03, 0xac, 0x84, 0xc0, 0x74,
+        0x03, 0xee, 0xeb, 0xf8, 0xba, 0xfd, 0x03, 0xec, 0xa8, 0x01, 0x74, 0xf8, 0xba, 0xf8, 0x03,
+        0xec, 0xee, 0x3c, 0x2e, 0x75, 0xef, 0xba, 0x04, 0x06, 0xb8, 0x00, 0x34, 0xef, 0xf4, 0xeb,
+        0xfd, 'm',  'b',  'r',  ':',  ' ',  'e',  'c',  'h',  'o',  '\r', '\n', 0x00,
+};
+
+/* A raw disk of 1 MiB, with the echo MBR or with nothing bootable. */
+static int make_disk(const char *path, bool bootable) {
+        static uint8_t sector[512];
+        memset(sector, 0, sizeof sector);
+        if (bootable) {
+                memcpy(sector, echo_mbr, sizeof echo_mbr);
+                sector[510] = 0x55;
+                sector[511] = 0xaa;
+        }
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ASSERT_GE(fd, 0);
+        ASSERT_EQ(pwrite(fd, sector, sizeof sector, 0), (ssize_t)sizeof sector);
+        ASSERT_OK(ftruncate(fd, 1 << 20));
+        return fd;
+}
+
+static void config(char *json, size_t len, const char *disk, const char *firmware) {
+        snprintf(json, len,
+                 "{\"name\":\"fw\",\"memory_mib\":64,\"vcpus\":2,\"boot\":{\"kind\":\"firmware\",\"firmware\":\"%s\","
+                 "\"order\":[\"disk\"]},\"disks\":[{\"path\":\"%s\",\"bus\":\"ide\",\"lun\":0,\"format\":\"raw\"}]}",
+                 firmware, disk);
+}
+
+static struct vmwp_child start(int sv[2], const char *disk, bool bootable, const char *serial, int state_fd) {
+        char json[1024];
+        const char *args[] = { "--control-fd", "3", "--serial", serial, NULL };
+        int fd = state_fd >= 0 ? open(disk, O_RDWR | O_CLOEXEC) : make_disk(disk, bootable);
+        ASSERT_GE(fd, 0);
+        config(json, sizeof json, disk, SEABIOS);
+        struct vmwp_child c = vmwp_child_start_controlled(vmwp_bin, args, json, &fd, 1, state_fd, sv, NULL);
+        close(fd);
+        return c;
+}
+
+static void expect_exit(int sock, struct vmwp_child *c, int status, const char *reason, char *err, size_t cap) {
+        struct json_object *m = vmwp_ctl_recv(sock);
+        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "exit");
+        ASSERT_EQ(vmwp_ctl_int(m, "status"), status);
+        if (!strstr(vmwp_ctl_str(m, "reason"), reason))
+                ASSERT_STREQ(vmwp_ctl_str(m, "reason"), reason);
+        json_object_put(m);
+        ASSERT_EQ(vmwp_child_finish(c, 30, err, cap), status);
+        close(sock);
+}
+
+TEST(an_ide_disk_boots_through_seabios_and_resumes_after_a_save) {
+        char buf[8192], sock[600], serial[700], disk[600], state[600], err[65536];
+        snprintf(sock, sizeof sock, "%s/con.sock", dir);
+        snprintf(serial, sizeof serial, "socket:%s", sock);
+        snprintf(disk, sizeof disk, "%s/boot.img", dir);
+        snprintf(state, sizeof state, "%s/fw.vmrs", dir);
+        int sv[2], progress;
+        struct vmwp_child c = start(sv, disk, true, serial, -1);
+        int con = serial_connect_retry(sock);
+        ASSERT_GE(con, 0);
+        /* The firmware's screen on COM1 (etc/sercon-port), then the MBR. */
+        if (!serial_read_until(con, "mbr: echo", buf, sizeof buf, 60000))
+                ASSERT_STREQ(buf, "SeaBIOS ... mbr: echo");
+        ASSERT_NOT_NULL(strstr(buf, "SeaBIOS (version"));
+        ASSERT_NOT_NULL(strstr(buf, "Booting from Hard Disk"));
+        ASSERT_EQ(write(con, "ab", 2), 2);
+        ASSERT_TRUE(serial_read_until(con, "ab", buf, sizeof buf, 20000));
+
+        /* Saved while the 16-bit code polls COM1. */
+        int fd = open(state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ASSERT_GE(fd, 0);
+        struct json_object *m = vmwp_ctl_save(sv[0], fd, &progress);
+        if (strcmp(vmwp_ctl_str(m, "ok"), "true") != 0)
+                ASSERT_STREQ(vmwp_ctl_str(m, "error"), "");
+        json_object_put(m);
+        close(fd);
+        json_object_put(vmwp_ctl_request(sv[0], "{\"op\":\"stop\",\"id\":9}"));
+        expect_exit(sv[0], &c, 14, "stopped by vmms", err, sizeof err);
+        close(con);
+        /* SeaBIOS's log went to the worker's, read from fw_cfg's files. */
+        ASSERT_NOT_NULL(strstr(err, "firmware: Running on QEMU (i440fx)"));
+        ASSERT_NOT_NULL(strstr(err, "firmware: ACPI: parse DSDT"));
+        ASSERT_NOT_NULL(strstr(err, "firmware: Searching bootorder for: /pci@i0cf8/*@1,1/drive@0/disk@0"));
+        ASSERT_NOT_NULL(strstr(err, "firmware: Booting from Hard Disk"));
+
+        fd = open(state, O_RDONLY | O_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        c = start(sv, disk, true, serial, fd);
+        close(fd);
+        con = serial_connect_retry(sock);
+        ASSERT_GE(con, 0);
+        ASSERT_EQ(write(con, "cd.", 3), 3);
+        ASSERT_TRUE(serial_read_until(con, "cd.", buf, sizeof buf, 20000));
+        expect_exit(sv[0], &c, 0, "powered off", err, sizeof err);
+        close(con);
+}
+
+/* A disk without a boot signature: SeaBIOS's message on the console, and
+ * no reset loop (etc/boot-fail-wait). */
+TEST(nothing_bootable_says_so) {
+        char buf[8192], sock[600], serial[700], disk[600], err[65536];
+        snprintf(sock, sizeof sock, "%s/none.sock", dir);
+        snprintf(serial, sizeof serial, "socket:%s", sock);
+        snprintf(disk, sizeof disk, "%s/empty.img", dir);
+        int sv[2];
+        struct vmwp_child c = start(sv, disk, false, serial, -1);
+        int con = serial_connect_retry(sock);
+        ASSERT_GE(con, 0);
+        if (!serial_read_until(con, "No bootable device.", buf, sizeof buf, 60000))
+                ASSERT_STREQ(buf, "... No bootable device.");
+        ASSERT_NOT_NULL(strstr(buf, "Boot failed: not a bootable disk"));
+        ASSERT_NULL(strstr(buf, "Retrying in"));
+        json_object_put(vmwp_ctl_request(sv[0], "{\"op\":\"stop\",\"id\":9}"));
+        expect_exit(sv[0], &c, 14, "stopped by vmms", err, sizeof err);
+        close(con);
+}
+
+static void expect_setup_error(const char *firmware, const char *want) {
+        char json[1024], cfg[600], disk[600], err[8192];
+        snprintf(disk, sizeof disk, "%s/any.img", dir);
+        close(make_disk(disk, true));
+        config(json, sizeof json, disk, firmware);
+        snprintf(cfg, sizeof cfg, "%s/bad.json", dir);
+        test_write_file(cfg, json, strlen(json));
+        const char *args[] = { "--config", cfg, "--serial", "none", "--no-sandbox", NULL };
+        struct vmwp_child c = vmwp_child_spawn(vmwp_bin, args, -1, true);
+        ASSERT_EQ(vmwp_child_finish(&c, 30, err, sizeof err), 3);
+        if (!strstr(err, want))
+                ASSERT_STREQ(err, want);
+}
+
+TEST(a_bad_firmware_file_is_a_clear_error) {
+        char small[600];
+        expect_setup_error("/nonexistent/bios.bin", "firmware /nonexistent/bios.bin: No such file or directory");
+        snprintf(small, sizeof small, "%s/small.bin", dir);
+        test_write_file(small, "not a BIOS", 10);
+        expect_setup_error(small, "10 bytes; a BIOS image is a multiple of 4 KiB from 64 KiB to 16 MiB");
+}
+
+int main(int argc, char **argv) {
+        TEST_REQUIRE_KVM();
+        if (access(SEABIOS, R_OK) != 0)
+                TEST_SKIP("%s missing (Debian's seabios package, scripts/deps.sh)", SEABIOS);
+        const char *b = getenv("VM_BUILD_DIR");
+        snprintf(vmwp_bin, sizeof vmwp_bin, "%s/vmwp/vmwp", b ? b : "build/debug");
+        if (access(vmwp_bin, X_OK) != 0)
+                TEST_SKIP("%s not built", vmwp_bin);
+        ASSERT_NOT_NULL(mkdtemp(dir));
+        int r = test_run_all_(argc > 1 ? argv[1] : NULL);
+        (void)test_remove_tree(dir);
+        return r;
+}
