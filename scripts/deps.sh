@@ -25,6 +25,10 @@ PKGS=(
   libvncserver-dev libpng-dev libjpeg-dev vncsnapshot novnc websockify chromium
   # the guest's keyboard layouts for the console (vmdisplay --keymap)
   libxkbcommon-dev xkb-data
+  # the Cockpit page (docs/cockpit.md): node and npm build it (npm ci of
+  # cockpit/package-lock.json, esbuild); its test serves it with cockpit-ws
+  # and a local cockpit-bridge to headless Chromium (above)
+  nodejs npm cockpit-ws cockpit-bridge
 )
 
 missing=()
