@@ -5,7 +5,7 @@
 and checks what a person would see. The WebSocket, the DevTools calls and
 Chromium's start are display-browser.py's.
 
-usage: cockpit-browser.py CHROMIUM URL OUT_DIR
+usage: cockpit-browser.py CHROMIUM URL OUT_DIR [all|unprivileged]
 Environment: ADDR (the private system bus, for busctl), KERNEL (a boot
 file for a new VM). The VMs alpha, beta and broken exist, Off; broken's
 kernel is gone, so vmms refuses to start it.
@@ -19,6 +19,9 @@ a checkpoint is created; beta's vCPUs changed
 elsewhere show at once, and go back when the checkpoint is applied; it
 is deleted; alpha shut down; the
 list and the details at a phone's width. Screenshots of each in OUT_DIR.
+unprivileged (a page whose bridge runs as a user outside the vmstack
+group): the list shows, and alpha's Start is refused with vmms's reason
+(PermissionDenied).
 Fails on a JavaScript error or an alert the step did not expect.
 Exit 0 when all passed, 1 on the first failure (said on stderr)."""
 import base64
@@ -230,11 +233,30 @@ def scenario(p):
     p.check_errors("the end")
 
 
+def unprivileged(p):
+    p.size(1280, 800)
+    p.wait("the VM list", p.row("alpha") + " && " + p.row("beta"))
+    p.no_alerts("the list")
+    p.click("alpha", "start")
+    p.wait("an alert", "document.querySelector('.vmstack-alerts [role=alert]') !== null", 20)
+    text = p.alerts()[0]
+    if "Could not start alpha" not in text or "You are not allowed to do this." not in text:
+        raise Failed("the alert does not say what and why: %r" % text)
+    name = p.js("document.querySelector('.vmstack-alerts [role=alert]').dataset.error")
+    if name != "org.vmstack.Error.PermissionDenied":
+        raise Failed("the alert's error: %s" % name)
+    if not p.js(p.state_is("alpha", "Off")):
+        raise Failed("alpha is not Off")
+    p.shot("unprivileged-1280", full=False)
+    p.check_errors("the end")
+
+
 def main():
-    if len(sys.argv) != 4:
+    if len(sys.argv) not in (4, 5) or sys.argv[4:] not in ([], ["all"], ["unprivileged"]):
         print(__doc__, file=sys.stderr)
         return 2
     chromium, url, out = sys.argv[1:4]
+    steps = unprivileged if sys.argv[4:] == ["unprivileged"] else scenario
     profile = tempfile.mkdtemp(prefix="cockpit-browser.")
     proc = None
     try:
@@ -243,7 +265,7 @@ def main():
         dt.call("Page.enable")
         dt.call("Page.addScriptToEvaluateOnNewDocument", {"source": ERROR_HOOK})
         dt.call("Page.navigate", {"url": url})
-        scenario(Page(dt, out))
+        steps(Page(dt, out))
         print("page: all steps passed")
         return 0
     except Failed as e:

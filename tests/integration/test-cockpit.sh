@@ -7,7 +7,9 @@
 # the bridge's environment). cockpit-browser.py drives the page: the list,
 # VMs added and removed elsewhere, start, pause and resume (by keyboard),
 # a refused start and its message, a VM's details and checkpoints, a shut
-# down, a phone's width. Screenshots: $VM_BUILD_DIR/test-artifacts/cockpit/.
+# down, a phone's width; then, through a second cockpit-ws whose bridge
+# runs as nobody (outside the vmstack group), a start refused with vmms's
+# PermissionDenied and its reason. Screenshots: $VM_BUILD_DIR/test-artifacts/cockpit/.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 PAGE=$VM_BUILD_DIR/cockpit/dist
@@ -75,11 +77,29 @@ done
 [ -n "$bridge" ] || fail "no cockpit-bridge under cockpit-ws"
 tr '\0' '\n' <"/proc/$bridge/environ" | grep -qx "DBUS_SYSTEM_BUS_ADDRESS=$ADDR" || fail "the bridge's system bus is not the test's"
 
+note "a user outside the vmstack group: the page shows, a change is refused with the reason"
+NOBODY=$(id -u nobody 2>/dev/null) || skip "no user nobody"
+id -nG nobody | grep -qw vmstack && skip "nobody is in the vmstack group"
+mkdir -p "$T/nobody"
+chown nobody "$T/nobody"
+read -r PORT2 <<<"$(t_free_ports 1)"
+HOME=$T/nobody LANG=C.UTF-8 LC_ALL=C.UTF-8 DBUS_SYSTEM_BUS_ADDRESS=$ADDR XDG_DATA_HOME=$T/share XDG_CONFIG_HOME=$T/nobody \
+  setpriv --reuid="$NOBODY" --regid="$(id -g nobody)" --clear-groups \
+  "$WS" --no-tls --address=127.0.0.1 --port="$PORT2" --local-session="$BRIDGE" >"$T/ws2.log" 2>&1 &
+WS2=$!
+t_on_exit "kill $WS2"
+wait_for 20 "cockpit-ws as nobody" curl -sf -o /dev/null "http://127.0.0.1:$PORT2/cockpit/@localhost/vmstack/manifest.json"
+ADDR=$ADDR KERNEL=$(t_kernel) TMPDIR=$T /usr/bin/python3 "$(dirname "$0")/cockpit-browser.py" "$CHROMIUM" \
+  "http://127.0.0.1:$PORT2/cockpit/@localhost/vmstack/index.html" "$ART" unprivileged >"$T/browser2.log" 2>&1
+rc=$?
+cat "$T/browser2.log"
+[ $rc = 0 ] || fail "the page as nobody (screenshots in $ART; cockpit-ws: $(tail -5 "$T/ws2.log"))"
+
 note "what vmms saw: the page's operations"
 for s in "alpha.*Starting" "alpha.*Paused" "alpha.*Off"; do
   grep -Eq "$s" "$T/vmms.log" || fail "vmms.log lacks '$s'"
 done
-for f in list-1280 running-1280 refused-1280 details-1280 details-phone list-phone; do
+for f in list-1280 running-1280 refused-1280 details-1280 details-phone list-phone unprivileged-1280; do
   [ -s "$ART/$f.png" ] || fail "no screenshot $f"
 done
 echo "screenshots: $ART"
