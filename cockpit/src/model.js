@@ -15,6 +15,7 @@ export const IF_CHECKPOINTS = "org.vmstack.VMMS1.Checkpoints";
 export const IF_MEMORY = "org.vmstack.VMMS1.Memory";
 const IF_PROPS = "org.freedesktop.DBus.Properties";
 const VM_IFACES = [IF_VM, IF_MEMORY, IF_CHECKPOINTS];
+const CALL_TIMEOUT_MS = 3600 * 1000;
 
 // {prop: {t, v}} (a{sv} as cockpit.js gives it) into {prop: value}.
 function unwrap(dict) {
@@ -173,8 +174,10 @@ export class Model {
     }
 
     // A method of a VM's object; rejects with the D-Bus error (name, message).
+    // No D-Bus timeout of 25 s: a save, a checkpoint or a merge of a large VM
+    // takes longer, and vmms bounds its own operations (as vmctl waits).
     call(path, iface, method, args = [], type = "") {
-        return this.client.call(path, iface, method, args, { type });
+        return this.client.call(path, iface, method, args, { type, timeout: CALL_TIMEOUT_MS });
     }
 
     vmList() {

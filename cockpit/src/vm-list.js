@@ -82,8 +82,10 @@ export class VmList {
             replace(row.cells.Name, button(p.Name || vm.id, "link", () => this.open(vm), { class: "pf-v6-c-button pf-m-link pf-m-inline vmstack-name" }));
             row.tr.setAttribute("data-name", p.Name || "");
         }
+        const [done, total] = Array.isArray(p.SaveProgress) ? p.SaveProgress : [0, 0];
         replace(row.cells.State, label(state, stateColor(state), { "data-state": state }),
-                state === "Crashed" && p.ExitReason ? h("div", { class: "vmstack-reason" }, p.ExitReason) : null);
+                state === "Crashed" && p.ExitReason ? h("div", { class: "vmstack-reason" }, p.ExitReason) : null,
+                state === "Saving" && total > 0 ? h("div", { class: "vmstack-sub" }, `${Math.floor(100 * done / total)} %`) : null);
         this.tick(vm, row);
         replace(row.cells.vCPUs, cfg.vcpus !== undefined ? String(cfg.vcpus) : "");
         const assigned = mem.Assigned > 0 ? mem.Assigned : (cfg.memory_mib || 0) * 1048576;

@@ -40,12 +40,15 @@ display_browser = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(display_browser)
 
 # Runs before the page's own scripts: records JavaScript errors, unhandled
-# rejections and console.error, which the test fails on.
+# rejections, console.error and Content-Security-Policy violations (Cockpit's
+# default policy), which the test fails on.
 ERROR_HOOK = r"""
 window.__errors = [];
 window.addEventListener('error', e => window.__errors.push('error: ' + e.message));
 window.addEventListener('unhandledrejection', e => window.__errors.push('unhandled rejection: ' +
     ((e.reason && e.reason.message) || e.reason)));
+document.addEventListener('securitypolicyviolation', e => window.__errors.push('CSP: ' + e.violatedDirective +
+    ' ' + e.blockedURI));
 const origError = console.error;
 console.error = (...a) => { window.__errors.push('console.error: ' + a.join(' ')); origError(...a); };
 """
