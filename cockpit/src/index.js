@@ -46,11 +46,17 @@ function main() {
         if (what === "service") {
             const s = model.service;
             notice.hidden = s === "up";
+            // What was read from a vmms that is gone stays visible, dimmed
+            // and out of reach (inert) until the new one has been read.
+            content.inert = s !== "up" && s !== "connecting";
+            content.classList.toggle("vmstack-stale", content.inert);
             replace(notice, s === "up" ? "" : s === "connecting" ? "Connecting to vmms…"
                 : s === "down" ? "The vmstack service (vmms) is not running on this host; the page updates when it starts."
                     : describeError({ name: s, problem: s }).summary);
         } else if (what === "host") {
             notice.hidden = true;
+            content.inert = false;
+            content.classList.remove("vmstack-stale");
             list.renderHost();
         } else if (what === "vms") {
             list.renderAll();

@@ -35,6 +35,7 @@ export class Model {
         this.clockSkewUs = 0; // browser clock minus the host's
         this.listeners = [];
         this.generation = 0;
+        this.owner = undefined; // vmms's unique name, once the bridge said it
     }
 
     on(fn) {
@@ -54,12 +55,15 @@ export class Model {
                               (path, iface, signal, args) => this.vmAdded(args[0]));
         this.client.subscribe({ interface: IF_MANAGER, member: "VMRemoved", path: ROOT },
                               (path, iface, signal, args) => this.vmRemoved(args[0]));
-        // vmms restarted, or went away: everything is read again then.
+        // vmms restarted, or went away: everything is read again then. The
+        // first owner the bridge reports is the vmms the first load() read.
         this.client.addEventListener("owner", (ev, owner) => {
-            if (owner)
-                this.load();
-            else
+            const known = this.owner;
+            this.owner = owner;
+            if (!owner)
                 this.setService("down");
+            else if (known !== undefined && owner !== known)
+                this.load();
         });
         this.client.addEventListener("close", (ev, options) => this.setService(options.problem || "disconnected"));
         return this.load();
@@ -74,10 +78,11 @@ export class Model {
     async load() {
         const gen = ++this.generation;
         try {
-            const [objects] = await this.client.call(ROOT, "org.freedesktop.DBus.ObjectManager",
-                                                     "GetManagedObjects", [], { type: "" });
-            const [caps] = await this.client.call(ROOT, IF_MANAGER, "GetHostCapabilities", [], { type: "" });
-            const [mprops] = await this.client.call(ROOT, IF_PROPS, "GetAll", [IF_MANAGER], { type: "s" });
+            const [[objects], [caps], [mprops]] = await Promise.all([
+                this.client.call(ROOT, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", [], { type: "" }),
+                this.client.call(ROOT, IF_MANAGER, "GetHostCapabilities", [], { type: "" }),
+                this.client.call(ROOT, IF_PROPS, "GetAll", [IF_MANAGER], { type: "s" }),
+            ]);
             if (gen !== this.generation)
                 return;
             this.host = unwrap(caps);

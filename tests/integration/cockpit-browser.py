@@ -7,7 +7,8 @@ Chromium's start are display-browser.py's.
 
 usage: cockpit-browser.py CHROMIUM URL OUT_DIR [all|unprivileged]
 Environment: ADDR (the private system bus, for busctl), KERNEL (a boot
-file for a new VM). The VMs alpha, beta and broken exist, Off; broken's
+file for a new VM), RESTART_REQUEST (a file the test creates when the
+page is to see vmms restart; test-cockpit.sh restarts it then). The VMs alpha, beta and broken exist, Off; broken's
 kernel is gone, so vmms refuses to start it.
 
 Steps: the list at 1280x800; gamma created behind the page's back shows up
@@ -17,7 +18,8 @@ on the focused button; the focus then is on Resume), resumed; broken's
 start is refused and the page says why; beta's details show its settings,
 a checkpoint is created; beta's vCPUs changed
 elsewhere show at once, and go back when the checkpoint is applied; it
-is deleted; alpha shut down; the
+is deleted; alpha shut down; vmms restarts (the page says it is gone,
+then shows the new vmms's VMs without a reload); the
 list and the details at a phone's width. Screenshots of each in OUT_DIR.
 unprivileged (a page whose bridge runs as a user outside the vmstack
 group): the list shows, and alpha's Start is refused with vmms's reason
@@ -225,6 +227,19 @@ def scenario(p):
     p.click("alpha", "stop")
     p.wait("alpha Off", p.state_is("alpha", "Off"), 60)
     p.no_alerts("shut down")
+
+    note("vmms restarts: the page says it is gone, then reads the new one")
+    open(os.environ["RESTART_REQUEST"], "w").close()
+    p.wait("the notice that vmms is gone", "!document.querySelector('.vmstack-notice').hidden && "
+           "/not running/.test(document.querySelector('.vmstack-notice').innerText)", 20)
+    if not p.js("document.querySelector('.vmstack-stale') !== null && document.querySelector('.vmstack-stale').inert"):
+        raise Failed("the old vmms's list is still usable while vmms is gone")
+    p.shot("vmms-gone-1280", full=False)
+    p.wait("the list from the new vmms", "document.querySelector('.vmstack-notice').hidden && " +
+           p.state_is("alpha", "Off") + " && " + p.state_is("beta", "Off"), 30)
+    if p.js("window.__loaded") != 1:
+        raise Failed("the page reloaded")
+    p.no_alerts("vmms restart")
 
     note("a phone's width")
     p.size(390, 844, mobile=True)

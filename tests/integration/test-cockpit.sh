@@ -7,7 +7,7 @@
 # the bridge's environment). cockpit-browser.py drives the page: the list,
 # VMs added and removed elsewhere, start, pause and resume (by keyboard),
 # a refused start and its message, a VM's details and checkpoints, a shut
-# down, a phone's width; then, through a second cockpit-ws whose bridge
+# down, vmms restarting under the page, a phone's width; then, through a second cockpit-ws whose bridge
 # runs as nobody (outside the vmstack group), a start refused with vmms's
 # PermissionDenied and its reason. Screenshots: $VM_BUILD_DIR/test-artifacts/cockpit/.
 set -u
@@ -62,8 +62,21 @@ grep -Eq 'https?://' "$PAGE/index.html" && fail "index.html loads from the netwo
 grep -o 'url([^)]*)' "$PAGE/index.css" | grep -Ev '^url\("?(\./assets/|data:)' | grep . &&
   fail "index.css loads from elsewhere than the page's own assets/"
 
+# vmms restarts when the page asks for it (RESTART_REQUEST): stopped, gone
+# from the bus for a second, started again; the new one's pid in vmms2.pid.
+(
+  while [ ! -e "$T/restart-request" ]; do sleep 0.1; done
+  kill -TERM "$VMMS_PID"
+  while kill -0 "$VMMS_PID" 2>/dev/null; do sleep 0.1; done
+  sleep 1.5
+  t_start_vmms
+  echo "$VMMS_PID" >"$T/vmms2.pid"
+) &
+RESTARTER=$!
+t_on_exit "kill $RESTARTER; [ -f $T/vmms2.pid ] && kill \$(cat $T/vmms2.pid)"
+
 note "the browser drives the page"
-ADDR=$ADDR KERNEL=$(t_kernel) TMPDIR=$T /usr/bin/python3 "$(dirname "$0")/cockpit-browser.py" "$CHROMIUM" \
+RESTART_REQUEST=$T/restart-request ADDR=$ADDR KERNEL=$(t_kernel) TMPDIR=$T /usr/bin/python3 "$(dirname "$0")/cockpit-browser.py" "$CHROMIUM" \
   "$BASE/vmstack/index.html" "$ART" >"$T/browser.log" 2>&1
 rc=$?
 cat "$T/browser.log"
@@ -99,7 +112,7 @@ note "what vmms saw: the page's operations"
 for s in "alpha.*Starting" "alpha.*Paused" "alpha.*Off"; do
   grep -Eq "$s" "$T/vmms.log" || fail "vmms.log lacks '$s'"
 done
-for f in list-1280 running-1280 refused-1280 details-1280 details-phone list-phone unprivileged-1280; do
+for f in list-1280 running-1280 refused-1280 details-1280 details-phone vmms-gone-1280 list-phone unprivileged-1280; do
   [ -s "$ART/$f.png" ] || fail "no screenshot $f"
 done
 echo "screenshots: $ART"
