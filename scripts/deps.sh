@@ -27,8 +27,9 @@ PKGS=(
   libxkbcommon-dev xkb-data
   # the Cockpit page (docs/cockpit.md): node and npm build it (npm ci of
   # cockpit/package-lock.json, esbuild); its test serves it with cockpit-ws
-  # and a local cockpit-bridge to headless Chromium (above)
-  nodejs npm cockpit-ws cockpit-bridge
+  # and a local cockpit-bridge to headless Chromium (above), on its own and
+  # in Cockpit's shell (cockpit-system)
+  nodejs npm cockpit-ws cockpit-bridge cockpit-system
 )
 
 missing=()

@@ -5,7 +5,7 @@
 and checks what a person would see. The WebSocket, the DevTools calls and
 Chromium's start are display-browser.py's.
 
-usage: cockpit-browser.py CHROMIUM URL OUT_DIR [all|unprivileged]
+usage: cockpit-browser.py CHROMIUM URL OUT_DIR [all|unprivileged|shell]
 Environment: ADDR (the private system bus, for busctl), KERNEL (a boot
 file for a new VM), RESTART_REQUEST (a file the test creates when the
 page is to see vmms restart; test-cockpit.sh restarts it then). The VMs alpha, beta and broken exist, Off; broken's
@@ -24,6 +24,8 @@ list and the details at a phone's width. Screenshots of each in OUT_DIR.
 unprivileged (a page whose bridge runs as a user outside the vmstack
 group): the list shows, and alpha's Start is refused with vmms's reason
 (PermissionDenied).
+shell (URL is the shell's /vmstack): Cockpit's shell lists the page in its
+menu and shows it, with the VMs, in its frame.
 Fails on a JavaScript error or an alert the step did not expect.
 Exit 0 when all passed, 1 on the first failure (said on stderr)."""
 import base64
@@ -269,12 +271,26 @@ def unprivileged(p):
     p.check_errors("the end")
 
 
+def shell(p):
+    """The page in Cockpit's own shell (cockpit-system): in its menu, in its
+    frame, with the VMs."""
+    p.size(1280, 800)
+    frame_rows = ("[...document.querySelectorAll('iframe')].some(f => f.contentDocument && "
+                  "f.contentDocument.querySelectorAll('tr[data-name]').length >= 3)")
+    p.wait("the page in the shell's frame with the VMs", frame_rows, 60)
+    if not p.js("[...document.querySelectorAll('a')].some(a => a.innerText.trim() === 'vmstack VMs')"):
+        raise Failed("the shell's menu has no 'vmstack VMs'")
+    p.shot("shell-1280", full=False)
+    p.check_errors("the shell")
+
+
 def main():
-    if len(sys.argv) not in (4, 5) or sys.argv[4:] not in ([], ["all"], ["unprivileged"]):
+    modes = {"all": scenario, "unprivileged": unprivileged, "shell": shell}
+    if len(sys.argv) not in (4, 5) or (sys.argv[4:] and sys.argv[4] not in modes):
         print(__doc__, file=sys.stderr)
         return 2
     chromium, url, out = sys.argv[1:4]
-    steps = unprivileged if sys.argv[4:] == ["unprivileged"] else scenario
+    steps = modes[sys.argv[4] if sys.argv[4:] else "all"]
     profile = tempfile.mkdtemp(prefix="cockpit-browser.")
     proc = None
     try:

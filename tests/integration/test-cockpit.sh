@@ -7,7 +7,8 @@
 # the bridge's environment). cockpit-browser.py drives the page: the list,
 # VMs added and removed elsewhere, start, pause and resume (by keyboard),
 # a refused start and its message, a VM's details and checkpoints, a shut
-# down, vmms restarting under the page, a phone's width; then, through a second cockpit-ws whose bridge
+# down, vmms restarting under the page, a phone's width; the page in
+# Cockpit's shell (where cockpit-system is installed); then, through a second cockpit-ws whose bridge
 # runs as nobody (outside the vmstack group), a start refused with vmms's
 # PermissionDenied and its reason. Screenshots: $VM_BUILD_DIR/test-artifacts/cockpit/.
 set -u
@@ -89,6 +90,15 @@ for p in $(pgrep -P "$WSPID"); do
 done
 [ -n "$bridge" ] || fail "no cockpit-bridge under cockpit-ws"
 tr '\0' '\n' <"/proc/$bridge/environ" | grep -qx "DBUS_SYSTEM_BUS_ADDRESS=$ADDR" || fail "the bridge's system bus is not the test's"
+
+if [ -f /usr/share/cockpit/shell/manifest.json ]; then
+  note "in Cockpit's shell: its menu, its frame"
+  TMPDIR=$T /usr/bin/python3 "$(dirname "$0")/cockpit-browser.py" "$CHROMIUM" "http://127.0.0.1:$PORT/vmstack" "$ART" shell \
+    >"$T/browser-shell.log" 2>&1 || fail "the page in the shell: $(cat "$T/browser-shell.log")"
+  cat "$T/browser-shell.log"
+else
+  echo "cockpit-system (the shell) is not installed: the page is tested on its own only"
+fi
 
 note "a user outside the vmstack group: the page shows, a change is refused with the reason"
 NOBODY=$(id -u nobody 2>/dev/null) || skip "no user nobody"
