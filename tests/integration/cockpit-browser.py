@@ -144,8 +144,11 @@ def bus(*args):
 MANAGER = ["org.vmstack.VMMS1", "/org/vmstack/VMMS1", "org.vmstack.VMMS1.Manager"]
 
 
-def scenario(p):
-    note = lambda s: print("--- page: " + s, flush=True)
+def note(s):
+    print("--- page: " + s, flush=True)
+
+
+def steps_first(p):
     p.size(1280, 800)
     p.wait("the VM list", p.row("alpha") + " && " + p.row("beta") + " && " + p.row("broken"))
     p.wait("the host card", "document.body.innerText.includes('vmstack') && /KVM/.test(document.body.innerText)")
@@ -155,6 +158,8 @@ def scenario(p):
     p.shot("list-1280", full=False)
     p.no_alerts("the list")
 
+
+def steps_list(p):
     note("a VM created elsewhere appears, and goes when deleted (no reload)")
     cfg = json.dumps({"name": "gamma", "memory_mib": 96, "vcpus": 2, "boot": {"kernel": os.environ["KERNEL"]}})
     path = bus("call", *MANAGER, "CreateVM", "s", cfg).split('"')[1]
@@ -167,6 +172,8 @@ def scenario(p):
     if p.js("window.__loaded") != 1:
         raise Failed("the page reloaded")
 
+
+def steps_lifecycle(p):
     note("start alpha: Starting, then Running live, with an uptime")
     p.click("alpha", "start")
     p.wait("alpha Running", p.state_is("alpha", "Running"), 60)
@@ -195,6 +202,8 @@ def scenario(p):
     p.click_sel(".vmstack-alerts button")
     p.no_alerts("closing the alert")
 
+
+def steps_details(p):
     note("beta's details: settings, a checkpoint created, applied, deleted")
     p.js("%s.querySelector('.vmstack-name').click()" % p.row("beta"))
     p.wait("beta's details", "document.querySelector('.vmstack-details h1') && "
@@ -225,6 +234,8 @@ def scenario(p):
     p.click_sel("button[data-action=back]")
     p.wait("the list again", p.row("alpha"), 10)
 
+
+def steps_end(p):
     note("shut alpha down")
     p.click("alpha", "stop")
     p.wait("alpha Off", p.state_is("alpha", "Off"), 60)
@@ -251,6 +262,11 @@ def scenario(p):
         raise Failed("the list is %d px wide at a phone's 390" % width)
     p.shot("list-phone")
     p.check_errors("the end")
+
+
+def scenario(p):
+    for steps in (steps_first, steps_list, steps_lifecycle, steps_details, steps_end):
+        steps(p)
 
 
 def unprivileged(p):
