@@ -33,6 +33,7 @@ export class Model {
         this.manager = {}; // Manager properties
         this.service = "connecting"; // "connecting", "up", "down", or an error
         this.clockSkewUs = 0; // browser clock minus the host's
+        this.clockKnown = false;
         this.listeners = [];
         this.generation = 0;
         this.owner = undefined; // vmms's unique name, once the bridge said it
@@ -114,8 +115,10 @@ export class Model {
     // counts it from RunningSince, with the browser's clock offset from the
     // host's learnt from a read of both.
     learnClock(vm) {
-        if (vm && vm.RunningSince > 0 && vm.Uptime > 0)
+        if (vm && vm.RunningSince > 0 && vm.Uptime > 0) {
             this.clockSkewUs = Date.now() * 1000 - (vm.RunningSince + vm.Uptime);
+            this.clockKnown = true;
+        }
     }
 
     uptimeUs(vm) {
@@ -132,7 +135,12 @@ export class Model {
         const vm = this.vms.get(path);
         if (!vm || !VM_IFACES.includes(iface))
             return;
-        Object.assign(vm.props[iface], unwrap(changed));
+        const props = unwrap(changed);
+        Object.assign(vm.props[iface], props);
+        // No VM ran at the start: the first that runs tells the offset
+        // (one read of its Uptime).
+        if (iface === IF_VM && props.State === "Running" && !this.clockKnown)
+            this.refreshProperty(vm, IF_VM, "Uptime").then(() => this.learnClock(vm.props[IF_VM]));
         // Config only says it changed: read it (one property of one VM).
         if ((invalidated || []).includes("Config") && iface === IF_VM)
             this.refreshProperty(vm, IF_VM, "Config");
