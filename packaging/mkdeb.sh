@@ -37,6 +37,8 @@ if ! (cd "$stage/vmstack" && VMSTACK_PREBUILT=$build dpkg-buildpackage -us -uc -
 fi
 [ -x "$stage/vmstack/debian/vmstack/usr/libexec/vmstack/vmwp" ] ||
   echo "mkdeb: warning: vmwp is not built; the package has no worker" >&2
+[ -f "$stage/vmstack/debian/vmstack/usr/share/cockpit/vmstack/manifest.json" ] ||
+  echo "mkdeb: warning: the Cockpit page is not built (VMSTACK_COCKPIT, docs/cockpit.md); the package has none" >&2
 version=$(cd "$stage/vmstack" && dpkg-parsechangelog -S Version)
 cmake_version=$(sed -n 's/^project(vmstack VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
 [ "$version" = "$cmake_version" ] ||

@@ -27,7 +27,15 @@ PKGS=(
   libvncserver-dev libpng-dev libjpeg-dev vncsnapshot novnc websockify chromium
   # the guest's keyboard layouts for the console (vmdisplay --keymap)
   libxkbcommon-dev xkb-data
+  # the Cockpit page (docs/cockpit.md): node and npm build it (npm ci of
+  # cockpit/package-lock.json, esbuild); its test serves it with cockpit-ws
+  # and a local cockpit-bridge to headless Chromium (above), on its own and
+  # in Cockpit's shell (cockpit-system)
+  nodejs cockpit-ws cockpit-bridge cockpit-system
 )
+# Debian's npm, unless an npm is there already (NodeSource's nodejs has its
+# own, and conflicts with Debian's npm package).
+command -v npm >/dev/null || PKGS+=(npm)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -66,6 +66,13 @@ want -rw-r--r-- usr/share/man/man5/vmstack.json.5.gz
 want -rw-r--r-- usr/share/bash-completion/completions/vmctl
 if [ -x "$VM_BUILD_DIR/vmwp/vmwp" ]; then want -rwxr-xr-x usr/libexec/vmstack/vmwp; else
   grep -q "vmwp is not built" "$T/mkdeb.err" || fail "no warning about the missing worker"; fi
+# The Cockpit page (docs/cockpit.md), where the build tree has it.
+if [ -f "$VM_BUILD_DIR/cockpit/dist/index.js" ]; then
+  for f in manifest.json index.html index.js index.css; do want -rw-r--r-- usr/share/cockpit/vmstack/$f; done
+  grep -q "\./usr/share/cockpit/vmstack/assets/RedHatTextVF-.*\.woff2\$" "$T/contents" || fail "the page's fonts"
+else
+  grep -q "the Cockpit page is not built" "$T/mkdeb.err" || fail "no warning about the missing Cockpit page"
+fi
 grep -q "^drwxr-xr-x root/root .* \./\$" "$T/contents" || fail "package root mode"
 grep -v "^d" "$T/contents" | grep -v "root/root" && fail "files not owned by root"
 R=$T/root

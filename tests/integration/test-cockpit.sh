@@ -1,0 +1,129 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The Cockpit page (cockpit/, docs/cockpit.md) in Debian's headless
+# Chromium against a real vmms with the fake worker on a private bus,
+# served by cockpit-ws on loopback with a local bridge (no login) whose
+# "system bus" is that private bus (DBUS_SYSTEM_BUS_ADDRESS, checked in
+# the bridge's environment). cockpit-browser.py drives the page: the list,
+# VMs added and removed elsewhere, start, pause and resume (by keyboard),
+# a refused start and its message, a VM's details and checkpoints, a shut
+# down, vmms restarting under the page, a phone's width; the page in
+# Cockpit's shell (where cockpit-system is installed); then, through a second cockpit-ws whose bridge
+# runs as nobody (outside the vmstack group), a start refused with vmms's
+# PermissionDenied and its reason. Screenshots: $VM_BUILD_DIR/test-artifacts/cockpit/.
+set -u
+source "$(dirname "$0")/vmms-lib.sh"
+PAGE=$VM_BUILD_DIR/cockpit/dist
+WS=/usr/lib/cockpit/cockpit-ws
+skip() { echo "SKIP: $*"; exit 77; }
+[ -x "$WS" ] || skip "cockpit-ws is not installed (scripts/deps.sh)"
+BRIDGE=$(command -v cockpit-bridge) || skip "cockpit-bridge is not installed (scripts/deps.sh)"
+CHROMIUM=$(command -v chromium || command -v chromium-browser) || skip "chromium is not installed (scripts/deps.sh)"
+command -v node >/dev/null || skip "node is not installed: the page is not built (scripts/deps.sh)"
+[ -f "$PAGE/index.js" ] || skip "the page is not built ($PAGE; cmake -DVMSTACK_COCKPIT=ON)"
+[ -x /usr/bin/python3 ] || skip "python3 is not installed"
+t_setup
+VMMS_TEST_WORKER=fake t_pick_worker
+t_start_vmms
+ART=$VM_BUILD_DIR/test-artifacts/cockpit
+rm -rf "$ART"
+mkdir -p "$ART"
+
+note "three VMs: alpha, beta, and broken whose kernel is gone"
+t_create alpha
+t_create beta
+echo "fake kernel" >"$T/images/gone"
+vm_json broken >"$T/broken.json"
+sed -i "s|$(t_kernel)|$T/images/gone|" "$T/broken.json"
+expect_rc 0 vmctl create "$T/broken.json"
+rm "$T/images/gone"
+
+note "cockpit-ws on loopback, the page from the build tree"
+mkdir -p "$T/share/cockpit"
+ln -s "$PAGE" "$T/share/cockpit/vmstack"
+read -r PORT <<<"$(t_free_ports 1)"
+LANG=C.UTF-8 LC_ALL=C.UTF-8 DBUS_SYSTEM_BUS_ADDRESS=$ADDR XDG_DATA_HOME=$T/share XDG_CONFIG_HOME=$T/config \
+  "$WS" --no-tls --address=127.0.0.1 --port="$PORT" --local-session="$BRIDGE" >"$T/ws.log" 2>&1 &
+WSPID=$!
+t_on_exit "kill $WSPID"
+BASE=http://127.0.0.1:$PORT/cockpit/@localhost
+wait_for 20 "cockpit-ws" curl -sf -o /dev/null "$BASE/vmstack/manifest.json"
+curl -sf "$BASE/manifests.json" | grep -q '"vmstack":{.*"label":"vmstack VMs"' ||
+  fail "the bridge does not list the page: $(curl -s "$BASE/manifests.json" | head -c 300)"
+# Only loopback: nothing answers on the host's other addresses.
+OTHER=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ sub("/.*", "", $4); print $4; exit }')
+if [ -n "$OTHER" ]; then
+  curl -s -m 2 -o /dev/null "http://$OTHER:$PORT/" && fail "cockpit-ws answers on $OTHER"
+fi
+
+# The page is the built files, and nothing it loads leaves the host.
+grep -Eq 'https?://' "$PAGE/index.html" && fail "index.html loads from the network"
+[ "$(sed -n 's/.*src="\([^"]*\)".*/\1/p' "$PAGE/index.html" | tr '\n' ' ')" = "../base1/cockpit.js index.js " ] ||
+  fail "index.html loads other scripts: $(grep -o 'src="[^"]*"' "$PAGE/index.html")"
+grep -o 'url([^)]*)' "$PAGE/index.css" | grep -Ev '^url\("?(\./assets/|data:)' | grep . &&
+  fail "index.css loads from elsewhere than the page's own assets/"
+
+# vmms restarts when the page asks for it (RESTART_REQUEST): stopped, gone
+# from the bus for a second, started again; the new one's pid in vmms2.pid.
+(
+  while [ ! -e "$T/restart-request" ]; do sleep 0.1; done
+  kill -TERM "$VMMS_PID"
+  while kill -0 "$VMMS_PID" 2>/dev/null; do sleep 0.1; done
+  sleep 1.5
+  t_start_vmms
+  echo "$VMMS_PID" >"$T/vmms2.pid"
+) &
+RESTARTER=$!
+t_on_exit "kill $RESTARTER; [ -f $T/vmms2.pid ] && kill \$(cat $T/vmms2.pid)"
+
+note "the browser drives the page"
+RESTART_REQUEST=$T/restart-request ADDR=$ADDR KERNEL=$(t_kernel) TMPDIR=$T /usr/bin/python3 "$(dirname "$0")/cockpit-browser.py" "$CHROMIUM" \
+  "$BASE/vmstack/index.html" "$ART" >"$T/browser.log" 2>&1
+rc=$?
+cat "$T/browser.log"
+[ $rc = 0 ] || fail "the page (screenshots in $ART; cockpit-ws: $(tail -5 "$T/ws.log"))"
+
+# The bridge the page used talked to this test's bus, not the host's.
+bridge=""
+for p in $(pgrep -P "$WSPID"); do
+  [ "$(readlink "/proc/$p/exe")" = "$(readlink -f "$BRIDGE")" ] && bridge=$p
+done
+[ -n "$bridge" ] || fail "no cockpit-bridge under cockpit-ws"
+tr '\0' '\n' <"/proc/$bridge/environ" | grep -qx "DBUS_SYSTEM_BUS_ADDRESS=$ADDR" || fail "the bridge's system bus is not the test's"
+
+if [ -f /usr/share/cockpit/shell/manifest.json ]; then
+  note "in Cockpit's shell: its menu, its frame"
+  TMPDIR=$T /usr/bin/python3 "$(dirname "$0")/cockpit-browser.py" "$CHROMIUM" "http://127.0.0.1:$PORT/vmstack" "$ART" shell \
+    >"$T/browser-shell.log" 2>&1 || fail "the page in the shell: $(cat "$T/browser-shell.log")"
+  cat "$T/browser-shell.log"
+else
+  echo "cockpit-system (the shell) is not installed: the page is tested on its own only"
+fi
+
+note "a user outside the vmstack group: the page shows, a change is refused with the reason"
+NOBODY=$(id -u nobody 2>/dev/null) || skip "no user nobody"
+id -nG nobody | grep -qw vmstack && skip "nobody is in the vmstack group"
+mkdir -p "$T/nobody"
+chown nobody "$T/nobody"
+read -r PORT2 <<<"$(t_free_ports 1)"
+HOME=$T/nobody LANG=C.UTF-8 LC_ALL=C.UTF-8 DBUS_SYSTEM_BUS_ADDRESS=$ADDR XDG_DATA_HOME=$T/share XDG_CONFIG_HOME=$T/nobody \
+  setpriv --reuid="$NOBODY" --regid="$(id -g nobody)" --clear-groups \
+  "$WS" --no-tls --address=127.0.0.1 --port="$PORT2" --local-session="$BRIDGE" >"$T/ws2.log" 2>&1 &
+WS2=$!
+t_on_exit "kill $WS2"
+wait_for 20 "cockpit-ws as nobody" curl -sf -o /dev/null "http://127.0.0.1:$PORT2/cockpit/@localhost/vmstack/manifest.json"
+ADDR=$ADDR KERNEL=$(t_kernel) TMPDIR=$T /usr/bin/python3 "$(dirname "$0")/cockpit-browser.py" "$CHROMIUM" \
+  "http://127.0.0.1:$PORT2/cockpit/@localhost/vmstack/index.html" "$ART" unprivileged >"$T/browser2.log" 2>&1
+rc=$?
+cat "$T/browser2.log"
+[ $rc = 0 ] || fail "the page as nobody (screenshots in $ART; cockpit-ws: $(tail -5 "$T/ws2.log"))"
+
+note "what vmms saw: the page's operations"
+for s in "alpha.*Starting" "alpha.*Paused" "alpha.*Off"; do
+  grep -Eq "$s" "$T/vmms.log" || fail "vmms.log lacks '$s'"
+done
+for f in list-1280 running-1280 refused-1280 details-1280 details-phone vmms-gone-1280 list-phone unprivileged-1280; do
+  [ -s "$ART/$f.png" ] || fail "no screenshot $f"
+done
+echo "screenshots: $ART"
+echo "PASS"
