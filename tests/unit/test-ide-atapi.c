@@ -374,4 +374,47 @@ TEST(saved_state_round_trip) {
         ide_free(c), ide_free(c2), ide_free(empty);
 }
 
+/* Found by fuzz-ide-atapi: a command for the disk beside the DVD drive ends
+ * the CDB phase the host abandoned on the drive (its DRQ used to stay, and
+ * the saved state was refused); a read wanted when SRST came is saved and
+ * restored, and the reset drops it. */
+TEST(two_devices_on_a_channel_and_srst_with_a_read_wanted) {
+        static struct ide_channel_state st, back;
+        char err[256] = "";
+        struct ide_controller *c = make(true);
+        struct disk *hd = image(64 * 512, false);
+        struct ata_identity id = { .model = "Virtual HD", .serial = "S", .firmware = "F" };
+        ASSERT_OK(ide_attach(c, 2 * CH + 1, hd, &id));
+        disk_unref(hd);
+        ide_cmd_write(c, CH, 6, 1, 0xa0);
+        ide_cmd_write(c, CH, 7, 1, ATA_CMD_PACKET);
+        ASSERT_EQ(status(c) & ATA_STAT_DRQ, ATA_STAT_DRQ);
+        ide_cmd_write(c, CH, 6, 1, 0xb0); /* the disk: 00/00 signature is not the drive's */
+        ide_cmd_write(c, CH, 7, 1, ATA_CMD_CHECK_POWER_MODE);
+        ASSERT_EQ(status(c), 0x50);
+        ide_cmd_write(c, CH, 6, 1, 0xa0);
+        ASSERT_EQ(status(c), 0x50); /* the drive's abandoned DRQ is gone */
+        ASSERT_OK(ide_get_state(c, CH, &st));
+        ASSERT_OK(decode_ide(&ide_channel_state_desc, &st, &back, err, sizeof err));
+        /* A read wanted, not yet taken, then SRST. */
+        PACKET(c, false, 2048, SCSI_OP_READ_10, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0);
+        ide_ctl_write(c, CH, ATA_CTL_SRST);
+        ASSERT_OK(ide_get_state(c, CH, &st));
+        ASSERT_TRUE(st.io_wanted);
+        ASSERT_TRUE(st.in_reset);
+        ASSERT_OK(decode_ide(&ide_channel_state_desc, &st, &back, err, sizeof err));
+        struct ide_controller *c2 = make(true);
+        hd = image(64 * 512, false);
+        ASSERT_OK(ide_attach(c2, 2 * CH + 1, hd, &id));
+        disk_unref(hd);
+        ASSERT_OK(ide_set_state(c2, CH, &back, err, sizeof err));
+        ASSERT_EQ(ide_ctl_read(c2, CH), ATA_STAT_BSY);
+        ide_ctl_write(c2, CH, 0);
+        ASSERT_EQ(status(c2), 0x50);
+        ASSERT_FALSE(run_backend(c2)); /* nothing asked of the disc */
+        ASSERT_EQ(reg(c2, 4), ATAPI_SIG_MID);
+        ASSERT_TRUE(run_backend(c)); /* the original's request completes into its reset */
+        ide_free(c), ide_free(c2);
+}
+
 TEST_MAIN()
