@@ -18,6 +18,8 @@ static struct ide_drive *cur(struct ide_channel *ch) {
 }
 
 void ide_command_done(struct ide_channel *ch) {
+        if (cur(ch)->atapi && ch->tf.command == ATA_CMD_PACKET)
+                return ide_atapi_end(ch, false); /* a DMA transfer ended */
         ch->phase = IDE_IDLE;
         cur(ch)->status = STAT_READY;
         cur(ch)->error = 0;
@@ -25,6 +27,8 @@ void ide_command_done(struct ide_channel *ch) {
 }
 
 void ide_command_error(struct ide_channel *ch, uint8_t error) {
+        if (cur(ch)->atapi && ch->tf.command == ATA_CMD_PACKET)
+                return ide_atapi_io_failed(ch, error);
         ch->phase = IDE_IDLE;
         cur(ch)->status = STAT_READY | ATA_STAT_ERR;
         cur(ch)->error = error;
@@ -57,7 +61,7 @@ static void io_error(struct ide_channel *ch, int res, bool write) {
         ide_command_error(ch, !write && medium ? ATA_ERR_UNC : ATA_ERR_ABRT);
 }
 
-static void submit(struct ide_channel *ch, enum disk_op_kind kind, uint32_t sectors) {
+void ide_submit(struct ide_channel *ch, enum disk_op_kind kind, uint32_t sectors) {
         ch->chunk = sectors;
         ch->iov[0] = (struct iovec){ ch->buf, (size_t)sectors * ATA_SECTOR_SIZE };
         ch->req = (struct ide_request){ .kind = kind, .disk = cur(ch)->disk,
@@ -74,20 +78,22 @@ static void submit(struct ide_channel *ch, enum disk_op_kind kind, uint32_t sect
 void ide_want_again(struct ide_channel *ch) {
         switch (ch->phase) {
         case IDE_PIO_IN:
-                return submit(ch, DISK_READ, ch->chunk);
+        case IDE_ATAPI_IN:
+                return ide_submit(ch, DISK_READ, ch->chunk);
         case IDE_PIO_OUT:
-                return submit(ch, DISK_WRITE, ch->chunk);
+                return ide_submit(ch, DISK_WRITE, ch->chunk);
         case IDE_FLUSH:
-                return submit(ch, DISK_FLUSH, 0);
+                return ide_submit(ch, DISK_FLUSH, 0);
         case IDE_DMA:
                 return ide_dma_begin(ch);
         case IDE_IDLE:
+        case IDE_ATAPI_CDB:
                 return;
         }
 }
 
 static void read_chunk(struct ide_channel *ch) {
-        submit(ch, DISK_READ, MIN(ch->left, IDE_BUF_SECTORS));
+        ide_submit(ch, DISK_READ, MIN(ch->left, IDE_BUF_SECTORS));
 }
 
 /* The next DRQ block of data-out: at most `block` sectors, inside the chunk. */
@@ -111,6 +117,15 @@ static void in_block(struct ide_channel *ch) {
         ide_raise_irq(ch);
 }
 
+void ide_pio_in_buffer(struct ide_channel *ch, uint32_t bytes) {
+        ch->phase = IDE_PIO_IN;
+        ch->cmd.block = 1;
+        ch->left = 0;
+        ch->pos = 0;
+        ch->fill = bytes;
+        in_block(ch);
+}
+
 static void identify(struct ide_channel *ch) {
         uint16_t id[ATA_IDENTIFY_WORDS];
         ata_identify(&cur(ch)->id, &cur(ch)->set, id);
@@ -118,11 +133,7 @@ static void identify(struct ide_channel *ch) {
                 ch->buf[2 * i] = (uint8_t)id[i];
                 ch->buf[2 * i + 1] = (uint8_t)(id[i] >> 8);
         }
-        ch->phase = IDE_PIO_IN;
-        ch->left = 0;
-        ch->pos = 0;
-        ch->fill = ATA_SECTOR_SIZE;
-        in_block(ch);
+        ide_pio_in_buffer(ch, ATA_SECTOR_SIZE);
 }
 
 /* EXECUTE DEVICE DIAGNOSTIC (ATA-7 vol. 1, 6.14): both devices, the
@@ -136,6 +147,7 @@ static void diagnose(struct ide_channel *ch) {
         }
         ch->cur = ch->drive[0].present ? 0 : 1;
         ch->phase = IDE_IDLE;
+        ch->sig_fresh = true;
         ide_raise_irq(ch);
 }
 
@@ -154,7 +166,7 @@ static void execute(struct ide_channel *ch) {
                 return identify(ch);
         case ATA_FLUSH:
                 ch->phase = IDE_FLUSH;
-                return submit(ch, DISK_FLUSH, 0);
+                return ide_submit(ch, DISK_FLUSH, 0);
         case ATA_DIAGNOSE:
                 return diagnose(ch);
         case ATA_READ:
@@ -186,9 +198,15 @@ void ide_command(struct ide_channel *ch, uint8_t code) {
                 IDE_STAT_ADD(ch->ctrl, ignored_writes, 1); /* nobody there to run it */
                 return;
         }
-        /* A new command ends a data transfer the host abandoned. */
+        /* A new command ends a data transfer the host abandoned, on
+         * whichever device of the channel ran it. */
+        if (ch->phase != IDE_IDLE)
+                cur(ch)->status = STAT_READY;
         ch->phase = IDE_IDLE;
         ch->cur = sel;
+        ch->sig_fresh = false;
+        if (cur(ch)->atapi)
+                return ide_atapi_command(ch, code);
         ata_decode(&cur(ch)->set, &ch->tf, &ch->cmd);
         execute(ch);
 }
@@ -210,7 +228,7 @@ static void in_block_done(struct ide_channel *ch) {
 }
 
 uint32_t ide_data_read(struct ide_channel *ch, unsigned len) {
-        if (!drq(ch, IDE_PIO_IN) || len == 0 || len > 4) {
+        if (!(drq(ch, IDE_PIO_IN) || drq(ch, IDE_ATAPI_IN)) || len == 0 || len > 4) {
                 IDE_STAT_ADD(ch->ctrl, ignored_writes, 1);
                 return 0xffffffffu;
         }
@@ -218,13 +236,17 @@ uint32_t ide_data_read(struct ide_channel *ch, unsigned len) {
         memcpy(&v, ch->buf + ch->pos, n);
         ch->pos += n;
         IDE_STAT_ADD(ch->ctrl, pio_bytes, n);
-        if (ch->pos >= ch->drq_end)
-                in_block_done(ch);
+        if (ch->pos >= ch->drq_end) {
+                if (ch->phase == IDE_ATAPI_IN)
+                        ide_atapi_block_done(ch);
+                else
+                        in_block_done(ch);
+        }
         return v;
 }
 
 void ide_data_write(struct ide_channel *ch, unsigned len, uint32_t v) {
-        if (!drq(ch, IDE_PIO_OUT) || len == 0 || len > 4) {
+        if (!(drq(ch, IDE_PIO_OUT) || drq(ch, IDE_ATAPI_CDB)) || len == 0 || len > 4) {
                 IDE_STAT_ADD(ch->ctrl, ignored_writes, 1);
                 return;
         }
@@ -234,9 +256,11 @@ void ide_data_write(struct ide_channel *ch, unsigned len, uint32_t v) {
         IDE_STAT_ADD(ch->ctrl, pio_bytes, n);
         if (ch->pos < ch->drq_end)
                 return;
+        if (ch->phase == IDE_ATAPI_CDB)
+                return ide_atapi_packet(ch);
         if (ch->pos < ch->chunk * ATA_SECTOR_SIZE)
                 return out_block(ch, true);
-        submit(ch, DISK_WRITE, ch->chunk); /* the chunk is complete: write it */
+        ide_submit(ch, DISK_WRITE, ch->chunk); /* the chunk is complete: write it */
 }
 
 /* ---- completions (the service thread) ---- */
@@ -274,6 +298,8 @@ void ide_complete(struct ide_controller *c, unsigned channel, int res) {
                 ide_reset_io_done(ch);
         } else if (ch->phase == IDE_PIO_IN) {
                 read_done(ch, res);
+        } else if (ch->phase == IDE_ATAPI_IN) {
+                ide_atapi_read_done(ch, res);
         } else if (ch->phase == IDE_PIO_OUT) {
                 write_done(ch, res);
         } else if (ch->phase == IDE_DMA) {

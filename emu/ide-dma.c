@@ -54,17 +54,38 @@ static int map_regions(struct ide_channel *ch, unsigned *iovcnt) {
         return 0;
 }
 
+/* A PACKET command's immediate data (ide-atapi.c: action IDENTIFY), fill
+ * bytes of buf: copied into the regions now, and the command ends. */
+static void dma_immediate(struct ide_channel *ch, unsigned iovcnt) {
+        const struct ide_ops *ops = ch->ctrl->ops;
+        uint32_t off = 0;
+        for (unsigned i = 0; i < iovcnt && off < ch->fill; i++) {
+                size_t n = MIN(ch->iov[i].iov_len, (size_t)(ch->fill - off));
+                memcpy(ch->iov[i].iov_base, ch->buf + off, n);
+                if (ops->gm_dirty)
+                        ops->gm_dirty(ch->ctrl->opaque, ch->iov[i].iov_base, n);
+                off += (uint32_t)n;
+        }
+        IDE_STAT_ADD(ch->ctrl, dma_bytes, off);
+        if (ch->walk.exact)
+                ch->bm_status &= (uint8_t)~BM_STS_ACTIVE;
+        ide_command_done(ch);
+}
+
 void ide_dma_begin(struct ide_channel *ch) {
         const struct ide_ops *ops = ch->ctrl->ops;
-        bool to_memory = ch->cmd.action == ATA_READ;
+        bool immediate = ch->cmd.action == ATA_IDENTIFY;
+        bool to_memory = ch->cmd.action == ATA_READ || immediate;
         /* The bus master's direction must match the command's. */
         if (to_memory != !!(ch->bm_cmd & BM_CMD_WRITE_MEM) || !ops->gm_read)
                 return dma_fail(ch);
-        uint64_t bytes = (uint64_t)ch->cmd.count * ATA_SECTOR_SIZE;
+        uint64_t bytes = immediate ? ch->fill : (uint64_t)ch->cmd.count * ATA_SECTOR_SIZE;
         unsigned iovcnt;
         if (bmdma_prd_walk(ops->gm_read, ch->ctrl->opaque, ch->prd_table, bytes, &ch->walk) < 0 ||
             map_regions(ch, &iovcnt) < 0 || iovcnt == 0)
                 return dma_fail(ch);
+        if (immediate)
+                return dma_immediate(ch, iovcnt);
         ch->dma_exact = ch->walk.exact;
         ch->chunk = ch->cmd.count;
         ch->req = (struct ide_request){ .kind = to_memory ? DISK_READ : DISK_WRITE, .disk = cur(ch)->disk,

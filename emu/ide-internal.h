@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "emu/atapi.h"
 #include "emu/ide.h"
 
 #define IDE_BUF_BYTES (IDE_BUF_SECTORS * ATA_SECTOR_SIZE)
@@ -16,6 +17,8 @@ enum ide_phase {
         IDE_PIO_OUT, /* data-out: DRQ blocks into buf; backend writes drain it */
         IDE_DMA,     /* waiting for START, or the transfer in flight */
         IDE_FLUSH,
+        IDE_ATAPI_CDB, /* PACKET: DRQ for the 12-byte CDB */
+        IDE_ATAPI_IN,  /* PACKET data-in: DRQ blocks of the byte count out of buf; reads refill it */
 };
 
 struct ide_drive {
@@ -24,6 +27,8 @@ struct ide_drive {
         struct ata_settings set;
         struct ata_identity id;
         uint8_t status, error;
+        bool atapi;            /* a DVD drive (PACKET device, ide-atapi.c) */
+        struct atapi_state at; /* its MMC state; disk is its disc (NULL: none) */
 };
 
 struct ide_channel {
@@ -35,6 +40,10 @@ struct ide_channel {
         struct ata_taskfile tf;
         uint8_t devctl;
         bool in_reset; /* SRST seen: BSY until it is released and no I/O is in flight */
+        /* A reset or diagnostic left each device's signature in LBA mid/high
+         * (a PACKET device's 14h/EBh): until the host writes them. */
+        bool sig_fresh;
+        uint16_t byte_limit; /* PACKET: the byte count limit (LBA mid/high when it was written) */
 
         /* The command in progress. */
         enum ide_phase phase;
@@ -92,6 +101,19 @@ void ide_reset_io_done(struct ide_channel *ch);
 uint32_t ide_data_read(struct ide_channel *ch, unsigned len);
 void ide_data_write(struct ide_channel *ch, unsigned len, uint32_t v);
 void ide_command(struct ide_channel *ch, uint8_t code);
+/* A new PIO data-in of `bytes` from buf (IDENTIFY data). */
+void ide_pio_in_buffer(struct ide_channel *ch, uint32_t bytes);
+/* Asks the backend to move `sectors` of 512 bytes at lba_next through buf. */
+void ide_submit(struct ide_channel *ch, enum disk_op_kind kind, uint32_t sectors);
+/* ide-atapi.c, with ch->lock held: a PACKET device's commands. */
+void ide_atapi_command(struct ide_channel *ch, uint8_t code);
+void ide_atapi_packet(struct ide_channel *ch);     /* the CDB is in buf */
+void ide_atapi_block_done(struct ide_channel *ch); /* the host read a DRQ block */
+void ide_atapi_read_done(struct ide_channel *ch, int res);
+/* A PACKET command failed in the transfer (ATA error code: UNC or ABRT). */
+void ide_atapi_io_failed(struct ide_channel *ch, uint8_t ata_error);
+/* The status phase of a PACKET command: GOOD, or CHECK CONDITION. */
+void ide_atapi_end(struct ide_channel *ch, bool check);
 /* ide-dma.c, with ch->lock held. */
 void ide_dma_command(struct ide_channel *ch);
 void ide_dma_complete(struct ide_channel *ch, int res);

@@ -11,6 +11,9 @@
 _Static_assert(IDE_STATE_BUF_BYTES == IDE_BUF_BYTES, "the PIO buffer fits its field");
 
 #define F(id_, kind_, m_) VMSTATE_FIELD(id_, kind_, struct ide_channel_state, m_)
+#define F2(id_, kind_, m_)                                                                                    \
+        { .id = id_, .kind = kind_, .min_version = 2, .offset = offsetof(struct ide_channel_state, m_),        \
+          .size = sizeof(((struct ide_channel_state *)0)->m_), .name = #m_ }
 static const struct vmstate_field_desc ide_fields[] = {
         F(1, VMSTATE_BYTES, tf),           F(2, VMSTATE_U8, devctl),        F(3, VMSTATE_BOOL, in_reset),
         F(4, VMSTATE_U8, phase),           F(5, VMSTATE_U8, cur),           F(6, VMSTATE_U8, cmd_action),
@@ -27,10 +30,14 @@ static const struct vmstate_field_desc ide_fields[] = {
         F(35, VMSTATE_BYTES, drv_xfer),    F(36, VMSTATE_BYTES, drv_power), F(37, VMSTATE_BYTES, drv_heads),
         F(38, VMSTATE_BYTES, drv_spt),
         VMSTATE_ARRAY(39, VMSTATE_U64_ARRAY, struct ide_channel_state, drv_sectors, drv_sectors_n),
+        /* version 2: the DVD drive */
+        F2(40, VMSTATE_BYTES, drv_atapi),  F2(41, VMSTATE_BYTES, drv_event), F2(42, VMSTATE_BYTES, drv_sense_key),
+        F2(43, VMSTATE_BYTES, drv_sense_asc), F2(44, VMSTATE_U16, byte_limit), F2(45, VMSTATE_BOOL, sig_fresh),
 };
 #undef F
+#undef F2
 const struct vmstate_desc ide_channel_state_desc = {
-        .tag = IDE_STATE_TAG, .version = 1, .fields = ide_fields, .n_fields = ARRAY_SIZE(ide_fields),
+        .tag = IDE_STATE_TAG, .version = 2, .fields = ide_fields, .n_fields = ARRAY_SIZE(ide_fields),
         .name = "IDE channel",
 };
 
@@ -60,6 +67,26 @@ static void tf_set(struct ata_taskfile *t, const uint8_t v[13]) {
                                     .hob_lbam = v[8],    .hob_lbah = v[9], .device = v[10],  .command = v[11] };
 }
 
+static void get_atapi(const struct ide_drive *dr, struct ide_channel_state *out, unsigned d) {
+        if (!dr->atapi)
+                return;
+        out->drv_atapi[d] = (uint8_t)(IDE_ATAPI_DEVICE | (dr->at.tray_open ? IDE_ATAPI_TRAY_OPEN : 0) |
+                                      (dr->at.locked ? IDE_ATAPI_LOCKED : 0) |
+                                      (dr->at.attention ? IDE_ATAPI_ATTENTION : 0));
+        out->drv_event[d] = dr->at.event;
+        out->drv_sense_key[d] = dr->at.sense_key;
+        out->drv_sense_asc[2 * d] = (uint8_t)(dr->at.sense_asc >> 8);
+        out->drv_sense_asc[2 * d + 1] = (uint8_t)dr->at.sense_asc;
+}
+
+static void set_atapi(struct ide_drive *dr, const struct ide_channel_state *st, unsigned d) {
+        uint8_t f = st->drv_atapi[d];
+        dr->at.tray_open = f & IDE_ATAPI_TRAY_OPEN, dr->at.locked = f & IDE_ATAPI_LOCKED;
+        dr->at.attention = f & IDE_ATAPI_ATTENTION, dr->at.event = st->drv_event[d];
+        atapi_set_sense(&dr->at, st->drv_sense_key[d],
+                        (uint16_t)(st->drv_sense_asc[2 * d] << 8 | st->drv_sense_asc[2 * d + 1]));
+}
+
 int ide_get_state(struct ide_controller *c, unsigned channel, struct ide_channel_state *out) {
         struct ide_channel *ch = &c->ch[channel];
         pthread_mutex_lock(&ch->lock);
@@ -77,6 +104,7 @@ int ide_get_state(struct ide_controller *c, unsigned channel, struct ide_channel
                         .fill = ch->fill, .drq_end = ch->drq_end, .io_wanted = ch->io_ready, .intrq = ch->intrq,
                         .irq_level = ch->irq_level, .dma_exact = ch->dma_exact, .bm_cmd = ch->bm_cmd,
                         .bm_status = ch->bm_status, .prd_table = ch->prd_table, .drv_sectors_n = 2,
+                        .byte_limit = ch->byte_limit, .sig_fresh = ch->sig_fresh,
                 };
                 tf_get(&ch->tf, out->tf);
                 /* The buffer's bytes that matter: data-in up to fill, data-out
@@ -94,6 +122,7 @@ int ide_get_state(struct ide_controller *c, unsigned channel, struct ide_channel
                         out->drv_multiple[d] = dr->set.multiple, out->drv_xfer[d] = dr->set.xfer_mode;
                         out->drv_power[d] = dr->set.power, out->drv_heads[d] = dr->set.heads;
                         out->drv_spt[d] = dr->set.spt, out->drv_sectors[d] = dr->set.n_sectors;
+                        get_atapi(dr, out, d);
                 }
         }
         pthread_mutex_unlock(&ch->lock);
@@ -106,20 +135,24 @@ int ide_get_state(struct ide_controller *c, unsigned channel, struct ide_channel
  * not waiting for the disk shows its DRQ block; a wanted transfer, a DMA
  * phase and a flush keep BSY (a flush, only while wanted: its end is the
  * command's). SRST hides all of it behind BSY, so it is not checked then. */
+static bool pio_phase(uint8_t phase) {
+        return phase == IDE_PIO_IN || phase == IDE_PIO_OUT || phase == IDE_ATAPI_CDB || phase == IDE_ATAPI_IN;
+}
+
 static const char *ide_status_bad(const struct ide_channel_state *st) {
         for (unsigned d = 0; d < 2; d++) {
                 uint8_t s = st->drv_status[d];
                 if ((s & ATA_STAT_BSY) && (s & ATA_STAT_DRQ))
                         return "status BSY with DRQ";
                 if ((s & ATA_STAT_DRQ) && !st->in_reset &&
-                    (d != st->cur || (st->phase != IDE_PIO_IN && st->phase != IDE_PIO_OUT) || st->io_wanted ||
+                    (d != st->cur || !pio_phase(st->phase) || st->io_wanted ||
                      st->pos >= st->drq_end))
                         return "DRQ without a transfer";
         }
         if (st->in_reset)
                 return NULL;
         uint8_t s = st->drv_status[st->cur];
-        bool pio = st->phase == IDE_PIO_IN || st->phase == IDE_PIO_OUT;
+        bool pio = pio_phase(st->phase);
         if (pio && !st->io_wanted && !(s & ATA_STAT_DRQ))
                 return "a PIO phase without DRQ or a transfer";
         if ((st->io_wanted || st->phase == IDE_DMA || st->phase == IDE_FLUSH) && !(s & ATA_STAT_BSY))
@@ -138,7 +171,7 @@ static const char *ide_buffer_bad(const struct ide_channel_state *st) {
                 return "PIO buffer position or length beyond the saved buffer";
         if (st->chunk > 65536u)
                 return "chunk";
-        if (st->phase == IDE_PIO_IN && st->drq_end > st->fill)
+        if ((st->phase == IDE_PIO_IN || st->phase == IDE_ATAPI_IN) && st->drq_end > st->fill)
                 return "a data-in block beyond the buffer's fill";
         if (st->phase == IDE_PIO_OUT &&
             (st->chunk > IDE_BUF_SECTORS || st->chunk * ATA_SECTOR_SIZE > st->buf_len ||
@@ -146,8 +179,28 @@ static const char *ide_buffer_bad(const struct ide_channel_state *st) {
                 return "a data-out block beyond the chunk";
         /* A wanted read is asked for again into the buffer, chunk sectors
          * (ide_want_again); identify's data-in leaves an older chunk. */
-        if (st->phase == IDE_PIO_IN && st->io_wanted && st->chunk > IDE_BUF_SECTORS)
+        if ((st->phase == IDE_PIO_IN || st->phase == IDE_ATAPI_IN) && st->io_wanted && st->chunk > IDE_BUF_SECTORS)
                 return "a data-in chunk beyond the buffer";
+        if (st->phase == IDE_ATAPI_CDB && (st->drq_end != ATAPI_CDB_LEN || st->io_wanted))
+                return "a CDB phase";
+        return NULL;
+}
+
+/* The DVD drive's flags and sense (version 2); a PACKET phase only on one. */
+static const char *ide_atapi_bad(const struct ide_channel_state *st) {
+        for (unsigned d = 0; d < 2; d++) {
+                bool atapi = st->drv_atapi[d] & IDE_ATAPI_DEVICE;
+                if (st->drv_atapi[d] > 0x0f || (atapi && !st->drv_present[d]) ||
+                    (!atapi && (st->drv_atapi[d] || st->drv_event[d] || st->drv_sense_key[d])))
+                        return "DVD drive flags";
+                if (st->drv_event[d] > ATAPI_EVENT_MEDIA_REMOVAL || st->drv_sense_key[d] > 0x0f)
+                        return "DVD drive sense or event";
+                if (atapi && (st->drv_sectors[d] % (ATAPI_BLOCK_SIZE / ATA_SECTOR_SIZE) ||
+                              st->drv_sectors[d] / (ATAPI_BLOCK_SIZE / ATA_SECTOR_SIZE) > ATAPI_BLOCKS_MAX))
+                        return "DVD disc size";
+        }
+        if ((st->phase == IDE_ATAPI_CDB || st->phase == IDE_ATAPI_IN) && !(st->drv_atapi[st->cur] & IDE_ATAPI_DEVICE))
+                return "a PACKET phase on a disk";
         return NULL;
 }
 
@@ -159,10 +212,10 @@ int ide_channel_state_decode(const struct vmstate_section *s, struct ide_channel
         if (r < 0)
                 return r;
         const char *bad = s->instance >= IDE_CHANNELS                                 ? "channel"
-                          : out->phase > IDE_FLUSH || out->cur > 1                     ? "phase"
+                          : out->phase > IDE_ATAPI_IN || out->cur > 1                  ? "phase"
                           : out->cmd_action > ATA_DIAGNOSE || out->cmd_proto > ATA_PROTO_DMA ? "command"
                           : out->drv_sectors_n != 2                                    ? "drives"
-                          : out->io_wanted && out->phase == IDE_IDLE                   ? "io_wanted"
+                          : out->io_wanted && out->phase == IDE_IDLE && !out->in_reset ? "io_wanted"
                                                                                        : NULL;
         for (unsigned d = 0; !bad && d < 2; d++)
                 if (out->drv_present[d] > 1 || out->drv_flags[d] > 7 || out->drv_multiple[d] > 16 ||
@@ -170,6 +223,8 @@ int ide_channel_state_decode(const struct vmstate_section *s, struct ide_channel
                         bad = "drive settings";
         if (!bad)
                 bad = ide_buffer_bad(out);
+        if (!bad)
+                bad = ide_atapi_bad(out);
         if (!bad)
                 bad = ide_status_bad(out);
         return bad ? errorf(err, errlen, -EINVAL, "section IDEC #%u: %s out of range", s->instance, bad) : 0;
@@ -180,6 +235,7 @@ int ide_set_state(struct ide_controller *c, unsigned channel, const struct ide_c
         struct ide_channel *ch = &c->ch[channel];
         for (unsigned d = 0; d < 2; d++)
                 if (ch->drive[d].present != !!st->drv_present[d] ||
+                    ch->drive[d].atapi != !!(st->drv_atapi[d] & IDE_ATAPI_DEVICE) ||
                     (st->drv_present[d] && ch->drive[d].set.n_sectors != st->drv_sectors[d]))
                         return errorf(err, errlen, -EINVAL, "IDE channel %u drive %u: not the disk that was saved",
                                       channel, d);
@@ -198,11 +254,14 @@ int ide_set_state(struct ide_controller *c, unsigned channel, const struct ide_c
         ch->intrq = st->intrq, ch->irq_level = st->irq_level; /* the line's level is the restored IOAPIC's */
         ch->bm_cmd = st->bm_cmd, ch->bm_status = st->bm_status, ch->prd_table = st->prd_table;
         ch->dma_exact = st->dma_exact;
+        ch->byte_limit = st->byte_limit, ch->sig_fresh = st->sig_fresh;
         for (unsigned d = 0; d < 2; d++) {
                 struct ide_drive *dr = &ch->drive[d];
                 dr->status = st->drv_status[d], dr->error = st->drv_error[d];
                 if (!dr->present)
                         continue;
+                if (dr->atapi)
+                        set_atapi(dr, st, d);
                 dr->set.read_only = st->drv_flags[d] & 1, dr->set.write_cache = st->drv_flags[d] & 2;
                 dr->set.lookahead = st->drv_flags[d] & 4, dr->set.multiple = st->drv_multiple[d];
                 dr->set.xfer_mode = st->drv_xfer[d], dr->set.power = st->drv_power[d];

@@ -76,6 +76,7 @@ int ide_attach(struct ide_controller *c, unsigned slot, struct disk *d, const st
         /* The power-on signature of an ATA device (ATA-7 vol. 1, 9.12). */
         c->ch[slot / 2].tf.nsect = 1;
         c->ch[slot / 2].tf.lbal = 1;
+        c->ch[slot / 2].sig_fresh = true;
         return 0;
 }
 
@@ -157,8 +158,12 @@ static uint8_t tf_read(struct ide_channel *ch, unsigned off) {
         case 3:
                 return hob ? t->hob_lbal : t->lbal;
         case 4:
+                if (ch->sig_fresh && !hob)
+                        return selected(ch)->atapi ? ATAPI_SIG_MID : 0;
                 return hob ? t->hob_lbam : t->lbam;
         case 5:
+                if (ch->sig_fresh && !hob)
+                        return selected(ch)->atapi ? ATAPI_SIG_HIGH : 0;
                 return hob ? t->hob_lbah : t->lbah;
         case 6:
                 return t->device;
@@ -172,6 +177,8 @@ static uint8_t tf_read(struct ide_channel *ch, unsigned off) {
 static void tf_write(struct ide_channel *ch, unsigned off, uint8_t v) {
         struct ata_taskfile *t = &ch->tf;
         ch->devctl &= (uint8_t)~ATA_CTL_HOB;
+        if (off >= 1 && off <= 5)
+                ch->sig_fresh = false; /* the host's values from now on */
         switch (off) {
         case 1:
                 t->hob_feature = t->feature, t->feature = v;
@@ -253,6 +260,7 @@ static void finish_reset(struct ide_channel *ch) {
         ch->in_reset = false;
         ch->phase = IDE_IDLE;
         ch->tf = (struct ata_taskfile){ .nsect = 1, .lbal = 1, .device = 0 };
+        ch->sig_fresh = true;
         for (unsigned d = 0; d < 2; d++) {
                 ch->drive[d].status = ATA_STAT_DRDY | ATA_STAT_DSC;
                 ch->drive[d].error = 0x01;

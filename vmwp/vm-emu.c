@@ -5,10 +5,11 @@
  *
  *   every VM      CMOS RTC (0x70/0x71, IRQ 8), i8042 keyboard controller
  *                 (0x60/0x64, IRQ 1), --keyboard socket:PATH for keystrokes
- *   IDE disks     PCI bus 0 via conf1 (0xCF8-0xCFF; 0xCF9 stays the ACPI
- *                 reset register), PIIX3 host/ISA/IDE functions, the IDE
+ *   IDE disks,    PCI bus 0 via conf1 (0xCF8-0xCFF; 0xCF9 stays the ACPI
+ *   DVD drives    reset register), PIIX3 host/ISA/IDE functions, the IDE
  *                 controller (0x1F0/0x3F6 IRQ 14, 0x170/0x376 IRQ 15, BMIDE
- *                 at 0xC000) on the disk library (disk/)
+ *                 at 0xC000) on the disk library (disk/); a DVD drive is an
+ *                 ATAPI device with an ISO (emu/ide-atapi.c)
  *
  * Everything runs in the worker: register accesses on the vCPU thread that
  * made them, disk I/O, the RTC timer and the keyboard socket on one
@@ -126,6 +127,8 @@ static void identity(const struct vmwp_vm *vm, unsigned slot, struct ata_identit
 }
 
 static bool has_ide_disks(const struct vm_config *c) {
+        if (c->n_dvds > 0)
+                return true; /* a DVD drive is an IDE device too */
         for (uint32_t i = 0; i < c->n_disks; i++)
                 if (c->disks[i].bus == VM_DISK_IDE)
                         return true;
@@ -160,6 +163,38 @@ static int attach_disks(struct vmwp_emu *e, char *err, size_t errlen) {
         return 0;
 }
 
+/* The DVD drives (docs/emulated-devices.md): an ISO opened read-only by
+ * its path, or none. */
+static int attach_dvds(struct vmwp_emu *e, char *err, size_t errlen) {
+        const struct vm_config *c = &e->vm->cfg;
+        for (uint32_t i = 0; i < c->n_dvds; i++) {
+                const struct vm_dvd_config *dc = &c->dvds[i];
+                unsigned slot = dc->channel * 2 + dc->position;
+                struct disk *d = NULL;
+                char why[512] = "";
+                int r = 0;
+                if (dc->path[0]) {
+                        struct disk_options o = { .path = dc->path, .fd = -1, .read_only = true,
+                                                  .block_size = ATA_SECTOR_SIZE, .format = DISK_FORMAT_RAW,
+                                                  .err = why, .errlen = sizeof why };
+                        r = disk_open(&o, &d);
+                }
+                if (r == 0) {
+                        struct ata_identity id;
+                        identity(e->vm, slot, &id);
+                        snprintf(id.model, sizeof id.model, "Virtual CD/ROM");
+                        r = ide_attach_dvd(e->d.ide, slot, d, &id);
+                        if (r == -EINVAL)
+                                snprintf(why, sizeof why, "not a disc image (at least 2048 bytes, read-only)");
+                        disk_unref(d); /* the drive holds its own reference */
+                }
+                if (r < 0)
+                        return snprintf(err, errlen, "dvd_drives[%u] (%s): %s", i, dc->path[0] ? dc->path : "empty",
+                                        r == -EEXIST ? "IDE position already in use" : why[0] ? why : strerror(-r)), r;
+        }
+        return 0;
+}
+
 /* PCI bus 0 with the PIIX3 functions: the IDE function with IDE disks,
  * Hyper-V's video function with a display (its guests' video drivers look
  * for it when there is no EFI: docs/video.md). */
@@ -169,7 +204,7 @@ static int add_pci(struct vmwp_emu *e, bool ide, bool video, char *err, size_t e
         if (ide) {
                 if ((r = ide_new(&ide_ops, e, &e->d.ide)) < 0)
                         return snprintf(err, errlen, "IDE controller: %s", strerror(-r)), r;
-                if ((r = attach_disks(e, err, errlen)) < 0)
+                if ((r = attach_disks(e, err, errlen)) < 0 || (r = attach_dvds(e, err, errlen)) < 0)
                         return r;
         }
         if ((r = piix_init(&e->d.piix, e->d.ide, &reset_ops, e)) < 0 ||

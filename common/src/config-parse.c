@@ -253,6 +253,22 @@ static int parse_disk(struct pctx *p, json_object *d, struct vm_disk_config *dis
         return 0;
 }
 
+static int parse_dvd(struct pctx *p, json_object *d, struct vm_dvd_config *dvd) {
+        static const char *const keys[] = { "channel", "position", "path", "read_only", NULL };
+        bool read_only = true;
+        int r;
+        if ((r = expect_object(p, d, "")) < 0)
+                return r;
+        dvd->channel = 1;
+        if ((r = check_keys(p, d, keys)) < 0 || (r = get_u32(p, d, "channel", 0, 1, &dvd->channel)) < 0 ||
+            (r = get_u32(p, d, "position", 0, 1, &dvd->position)) < 0 ||
+            (r = get_path(p, d, "path", dvd->path, false)) < 0 || (r = get_bool(p, d, "read_only", &read_only)) < 0)
+                return r;
+        if (!read_only)
+                return perr(p, "read_only", "a DVD is read-only");
+        return 0;
+}
+
 static int parse_nic(struct pctx *p, json_object *n, struct vm_nic_config *nic) {
         static const char *const keys[] = { "mac", "tap", "bridge", "mtu", "link_up", "queues", "instance", NULL };
         char mac[32] = "";
@@ -309,6 +325,9 @@ static int parse_array(struct pctx *p, json_object *root, const char *key, uint3
 
 static int parse_disk_cb(struct pctx *p, json_object *o, void *item) {
         return parse_disk(p, o, item);
+}
+static int parse_dvd_cb(struct pctx *p, json_object *o, void *item) {
+        return parse_dvd(p, o, item);
 }
 static int parse_nic_cb(struct pctx *p, json_object *o, void *item) {
         return parse_nic(p, o, item);
@@ -443,6 +462,19 @@ static int check_cross_fields(struct pctx *p, struct vm_config *c) {
                                 snprintf(p->path, sizeof p->path, "disks[%u]", i);
                                 return perr(p, "lun", "duplicates disks[%u]", j);
                         }
+        for (uint32_t i = 0; i < c->n_dvds; i++) {
+                const struct vm_dvd_config *v = &c->dvds[i];
+                snprintf(p->path, sizeof p->path, "dvd_drives[%u]", i);
+                for (uint32_t j = 0; j < i; j++)
+                        if (v->channel == c->dvds[j].channel && v->position == c->dvds[j].position)
+                                return perr(p, "position", "duplicates dvd_drives[%u]", j);
+                for (uint32_t j = 0; j < c->n_disks; j++)
+                        if (c->disks[j].bus == VM_DISK_IDE && c->disks[j].lun == v->channel * 2 + v->position)
+                                return perr(p, "position", "is IDE disks[%u]'s (lun %u)", j, c->disks[j].lun);
+                        else if (v->path[0] && !strcmp(v->path, c->disks[j].path))
+                                return perr(p, "path", "%s is disks[%u]; an image can be attached once", v->path,
+                                            j);
+        }
         for (uint32_t i = 0; i < c->n_nics; i++)
                 for (uint32_t j = 0; j < i; j++) {
                         snprintf(p->path, sizeof p->path, "nics[%u]", i);
@@ -481,7 +513,7 @@ static void derive_instances(struct vm_config *c) {
 
 static int parse_root(struct pctx *p, json_object *root, struct vm_config *c) {
         static const char *const keys[] = { "version", "name", "id", "memory_mib", "allow_memory_over_host", "vcpus", "boot",
-                                            "serial_log", "disks", "scsi_instances", "nics",
+                                            "serial_log", "disks", "dvd_drives", "scsi_instances", "nics",
                                             "integration", "hvsock", "dynamic_memory", "display", "restart_policy",
                                             "stop_timeout_s", "checkpoint_type", NULL };
         uint32_t version = 1;
@@ -504,6 +536,8 @@ static int parse_root(struct pctx *p, json_object *root, struct vm_config *c) {
             (r = get_path(p, root, "serial_log", c->serial_log, false)) < 0 ||
             (r = parse_array(p, root, "disks", VM_DISKS_MAX, &c->n_disks, c->disks, sizeof c->disks[0],
                              parse_disk_cb)) < 0 ||
+            (r = parse_array(p, root, "dvd_drives", VM_DVD_DRIVES_MAX, &c->n_dvds, c->dvds, sizeof c->dvds[0],
+                             parse_dvd_cb)) < 0 ||
             (r = parse_array(p, root, "nics", VM_NICS_MAX, &c->n_nics, c->nics, sizeof c->nics[0],
                              parse_nic_cb)) < 0 ||
             (r = parse_ic(p, get(root, "integration"), &c->ic)) < 0 ||

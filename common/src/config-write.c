@@ -70,6 +70,18 @@ char *vm_config_to_json(const struct vm_config *c) {
                 json_object_array_add(disks, o);
         }
         json_object_object_add(root, "disks", disks);
+        if (c->n_dvds) {
+                json_object *dvds = json_object_new_array();
+                for (uint32_t i = 0; dvds && i < c->n_dvds; i++) {
+                        json_object *o = json_object_new_object();
+                        add_int(o, "channel", c->dvds[i].channel);
+                        add_int(o, "position", c->dvds[i].position);
+                        if (c->dvds[i].path[0])
+                                add_str(o, "path", c->dvds[i].path);
+                        json_object_array_add(dvds, o);
+                }
+                json_object_object_add(root, "dvd_drives", dvds);
+        }
         for (uint32_t i = 0; i < VM_SCSI_CONTROLLERS_MAX; i++) {
                 char s[GUID_STRING_MAX];
                 json_object_array_add(si, json_object_new_string(guid_to_string(&c->scsi_instance[i], s)));

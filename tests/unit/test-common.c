@@ -135,6 +135,56 @@ TEST(config_disk_format) {
         free(c);
 }
 
+/* DVD drives: the secondary master by default, an ISO or empty, written
+ * back out; positions taken twice, an IDE disk's position, a writable DVD
+ * and a shared image refused. */
+TEST(config_dvd_drives) {
+        static const char json[] = "{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/d\","
+                                   "\"bus\":\"ide\",\"lun\":0}],\"dvd_drives\":[{\"path\":\"/iso/debian.iso\"},"
+                                   "{\"channel\":0,\"position\":1,\"read_only\":true}]}";
+        struct vm_config *c = malloc(sizeof *c), *back = malloc(sizeof *back);
+        char err[256];
+        ASSERT_OK(vm_config_parse(json, strlen(json), c, err, sizeof err));
+        ASSERT_EQ(c->n_dvds, 2u);
+        ASSERT_EQ(c->dvds[0].channel, 1u);
+        ASSERT_EQ(c->dvds[0].position, 0u);
+        ASSERT_STREQ(c->dvds[0].path, "/iso/debian.iso");
+        ASSERT_EQ(c->dvds[1].channel, 0u);
+        ASSERT_EQ(c->dvds[1].position, 1u);
+        ASSERT_STREQ(c->dvds[1].path, "");
+        char *text = vm_config_to_json(c);
+        ASSERT_OK(vm_config_parse(text, strlen(text), back, err, sizeof err));
+        ASSERT_EQ(back->n_dvds, 2u);
+        ASSERT_STREQ(back->dvds[0].path, "/iso/debian.iso");
+        ASSERT_EQ(back->dvds[1].position, 1u);
+        free(text);
+        /* Without any, nothing is written. */
+        static const char none[] = "{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"}}";
+        ASSERT_OK(vm_config_parse(none, strlen(none), c, err, sizeof err));
+        ASSERT_EQ(c->n_dvds, 0u);
+        text = vm_config_to_json(c);
+        ASSERT_NULL(strstr(text, "dvd_drives"));
+        free(text);
+        free(c), free(back);
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"dvd_drives\":[{},{}]}",
+                     "dvd_drives[1].position: duplicates dvd_drives[0]");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/d\",\"bus\":\"ide\","
+                     "\"lun\":2}],\"dvd_drives\":[{}]}",
+                     "dvd_drives[0].position: is IDE disks[0]'s (lun 2)");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/d\"}],"
+                     "\"dvd_drives\":[{\"path\":\"/d\"}]}",
+                     "dvd_drives[0].path: /d is disks[0]");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"dvd_drives\":[{\"read_only\":false}]}",
+                     "dvd_drives[0].read_only: a DVD is read-only");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"dvd_drives\":[{\"channel\":2}]}",
+                     "dvd_drives[0].channel: must be between 0 and 1");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"dvd_drives\":[{\"path\":\"x.iso\"}]}",
+                     "dvd_drives[0].path: must be an absolute path");
+        expect_error("{\"name\":\"a\",\"boot\":{\"kernel\":\"/k\"},\"dvd_drives\":[{},{\"position\":1},"
+                     "{\"channel\":0},{\"channel\":0,\"position\":1},{}]}",
+                     "dvd_drives: has 5 entries, at most 4 allowed");
+}
+
 TEST(config_errors_name_the_field) {
         expect_error("", "invalid JSON");
         expect_error("[]", "must be a JSON object ({...}), not an array");

@@ -596,6 +596,15 @@ TEST(config_check_paths) {
         ASSERT_ERROR(vmms_config_check_paths(&p, next, cur, true, err, sizeof err), EPERM);
         next->disks[0].read_only = true;
         ASSERT_OK(vmms_config_check_paths(&p, next, cur, false, err, sizeof err));
+        /* A DVD's ISO is a read-only disk's path: in a pool, a read-only one will do. */
+        next->n_dvds = 2;
+        snprintf(next->dvds[1].path, sizeof next->dvds[1].path, "/iso/debian.iso");
+        ASSERT_OK(vmms_config_check_paths(&p, next, cur, false, err, sizeof err));
+        snprintf(next->dvds[1].path, sizeof next->dvds[1].path, "/etc/shadow");
+        ASSERT_ERROR(vmms_config_check_paths(&p, next, cur, true, err, sizeof err), EPERM);
+        ASSERT_NOT_NULL(strstr(err, "dvd_drives[1].path: /etc/shadow: not in a storage pool"));
+        *cur = *next; /* what the VM had stays allowed (root set it up) */
+        ASSERT_OK(vmms_config_check_paths(&p, next, cur, false, err, sizeof err));
         free(cur);
         free(next);
 }

@@ -80,6 +80,8 @@ static const char *first_worker_change(const struct vm_config *a, const struct v
                 return "serial_log";
         if (a->n_disks != b->n_disks || memcmp(a->disks, b->disks, sizeof a->disks[0] * a->n_disks))
                 return "disks";
+        if (a->n_dvds != b->n_dvds || memcmp(a->dvds, b->dvds, sizeof a->dvds[0] * a->n_dvds))
+                return "dvd_drives";
         if (memcmp(a->scsi_instance, b->scsi_instance, sizeof a->scsi_instance))
                 return "scsi_instances";
         if (a->n_nics != b->n_nics || memcmp(a->nics, b->nics, sizeof a->nics[0] * a->n_nics))

@@ -124,6 +124,9 @@ bool vmms_config_had_path(const struct vm_config *cur, const char *path, enum vm
                 if (!strcmp(cur->disks[i].path, path) &&
                     (use == VMMS_FILE_DISK_RO || !cur->disks[i].read_only))
                         return true;
+        for (uint32_t i = 0; use == VMMS_FILE_DISK_RO && i < cur->n_dvds && i < VM_DVD_DRIVES_MAX; i++)
+                if (!strcmp(cur->dvds[i].path, path))
+                        return true;
         return false;
 }
 
@@ -148,6 +151,13 @@ int vmms_config_for_each_path(const struct vm_config *c, vmms_path_fn fn, void *
                 snprintf(field, sizeof field, "disks[%u].path", i);
                 r = fn(opaque, field, c->disks[i].path,
                        c->disks[i].read_only ? VMMS_FILE_DISK_RO : VMMS_FILE_DISK_RW);
+        }
+        /* A DVD's ISO: a read-only disk's rules (pools, the owner's rights). */
+        for (uint32_t i = 0; r >= 0 && i < c->n_dvds && i < VM_DVD_DRIVES_MAX; i++) {
+                if (!c->dvds[i].path[0])
+                        continue;
+                snprintf(field, sizeof field, "dvd_drives[%u].path", i);
+                r = fn(opaque, field, c->dvds[i].path, VMMS_FILE_DISK_RO);
         }
         return r;
 }

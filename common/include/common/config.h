@@ -83,6 +83,16 @@ struct vm_disk_config {
         enum vm_disk_format format;
 };
 
+/* A DVD drive on the emulated IDE controller (docs/emulated-devices.md):
+ * at channel*2+position, as Hyper-V places it (secondary master by
+ * default), with an ISO image opened read-only, or empty. */
+#define VM_DVD_DRIVES_MAX 4u
+struct vm_dvd_config {
+        uint32_t channel;  /* 0 primary, 1 secondary [1] */
+        uint32_t position; /* 0 master, 1 slave [0] */
+        char path[VM_PATH_MAX]; /* empty: no disc */
+};
+
 struct vm_nic_config {
         uint8_t mac[6];
         char tap[VM_IFNAME_MAX];    /* pre-created TAP to use; empty: create one */
@@ -187,6 +197,8 @@ struct vm_config {
 
         uint32_t n_disks;
         struct vm_disk_config disks[VM_DISKS_MAX];
+        uint32_t n_dvds;
+        struct vm_dvd_config dvds[VM_DVD_DRIVES_MAX];
         /* VMBus instance GUIDs of the SCSI controllers, by controller index. */
         struct guid scsi_instance[VM_SCSI_CONTROLLERS_MAX];
 

@@ -64,6 +64,26 @@ void ide_free(struct ide_controller *c);
  * -EINVAL: not 512-byte sectors; -EEXIST: slot taken. Before the guest runs. */
 int ide_attach(struct ide_controller *c, unsigned slot, struct disk *d, const struct ata_identity *id);
 bool ide_channel_has_drives(const struct ide_controller *c, unsigned channel);
+
+/* ---- the DVD drive (ATAPI, emu/ide-atapi.c; docs/emulated-devices.md) ----
+ * A disc is a disk library image opened read-only with 512-byte blocks
+ * (an ISO: a raw image of 2048-byte blocks; a trailing partial block is not
+ * readable), 1 to 2^32 - 1 blocks; anything else is -EINVAL. The drive
+ * takes its own reference. */
+/* A DVD drive at slot 0..3 with disc (NULL: empty). -EEXIST: slot taken.
+ * Before the guest runs. */
+int ide_attach_dvd(struct ide_controller *c, unsigned slot, struct disk *disc, const struct ata_identity *id);
+/* The host changes the disc of a running VM (any thread; the old disc's
+ * reference is dropped on the calling thread: call it where the disks may
+ * be released, the emulated devices' service thread): the tray closes, the
+ * guest sees UNIT ATTENTION (MEDIUM MAY HAVE CHANGED) and a GET EVENT
+ * STATUS NOTIFICATION media event (new media / media removal). The host
+ * wins over the guest's PREVENT. A read of the old disc in progress ends
+ * with CHECK CONDITION UNIT ATTENTION. -ENODEV: no DVD drive at slot;
+ * -EBUSY: a read of that drive is in flight in the backend (milliseconds:
+ * try again). Insert replaces a disc that is in. */
+int ide_atapi_insert(struct ide_controller *c, unsigned slot, struct disk *disc);
+int ide_atapi_eject(struct ide_controller *c, unsigned slot);
 /* Drops the disk references (on the thread that may release the image
  * locks: the service thread, under the worker sandbox). */
 void ide_release_disks(struct ide_controller *c);

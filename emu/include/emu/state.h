@@ -106,7 +106,18 @@ struct ide_channel_state {
         uint8_t drv_multiple[2], drv_xfer[2], drv_power[2], drv_heads[2], drv_spt[2];
         uint32_t drv_sectors_n;
         uint64_t drv_sectors[2];
+        /* version 2: the DVD drive (ATAPI) */
+        uint8_t drv_atapi[2];     /* IDE_ATAPI_*: 1 PACKET device, 2 tray open, 4 locked, 8 unit attention */
+        uint8_t drv_event[2];     /* enum atapi_media_event not yet reported */
+        uint8_t drv_sense_key[2];
+        uint8_t drv_sense_asc[4]; /* ASC, ASCQ of each drive */
+        uint16_t byte_limit;      /* PACKET's byte count limit */
+        bool sig_fresh;           /* the signatures are in LBA mid/high */
 };
+#define IDE_ATAPI_DEVICE 0x01u
+#define IDE_ATAPI_TRAY_OPEN 0x02u
+#define IDE_ATAPI_LOCKED 0x04u
+#define IDE_ATAPI_ATTENTION 0x08u
 struct piix_state {
         uint32_t address; /* CONFIG_ADDRESS */
         uint8_t host[PCI_CFG_SIZE], isa[PCI_CFG_SIZE], ide[PCI_CFG_SIZE];

@@ -73,6 +73,6 @@ int vmms_config_check_paths(const struct vmms_path_policy *p, const struct vm_co
 bool vmms_config_had_path(const struct vm_config *cur, const char *path, enum vmms_file_use use);
 
 /* Calls fn for each host path of c that vmms opens at start (kernel,
- * initrd, disks), with the field name; stops at the first error. */
+ * initrd, disks, DVD drives' ISOs), with the field name; stops at the first error. */
 typedef int (*vmms_path_fn)(void *opaque, const char *field, const char *path, enum vmms_file_use use);
 int vmms_config_for_each_path(const struct vm_config *c, vmms_path_fn fn, void *opaque);
