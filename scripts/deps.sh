@@ -15,6 +15,8 @@ PKGS=(
   xfsprogs python3 curl
   # Generation 1 VMs: the BIOS they boot through (docs/firmware.md)
   seabios
+  # ISO images for the DVD drive's tests (El Torito boot images)
+  xorriso
   # the Debian package (debian/, packaging/mkdeb.sh) and its test: debhelper
   # builds it, lintian checks it, man checks the man pages
   debhelper lintian man-db

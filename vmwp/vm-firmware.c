@@ -44,8 +44,17 @@ static int ide_path(char *buf, size_t len, unsigned lun) {
 int vmwp_firmware_bootorder(const struct vm_config *c, char *buf, size_t len) {
         size_t used = 0;
         for (uint32_t i = 0; i < c->n_boot_order; i++) {
-                if (c->boot_order[i] != VM_BOOT_DEVICE_DISK)
-                        continue; /* a DVD drive: see the ATAPI drive's configuration */
+                if (c->boot_order[i] == VM_BOOT_DEVICE_DVD) {
+                        /* The first DVD drive (with or without a disc: one
+                         * inserted later boots at the next start). */
+                        if (c->n_dvds) {
+                                int k = ide_path(buf + used, len - used, c->dvds[0].channel * 2 + c->dvds[0].position);
+                                if (k < 0 || (size_t)k >= len - used)
+                                        return -ENOSPC;
+                                used += (size_t)k;
+                        }
+                        continue;
+                }
                 for (uint32_t d = 0; d < c->n_disks; d++) {
                         if (c->disks[d].bus != VM_DISK_IDE)
                                 continue;

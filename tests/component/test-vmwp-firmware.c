@@ -53,22 +53,31 @@ static int make_disk(const char *path, bool bootable) {
         return fd;
 }
 
-static void config(char *json, size_t len, const char *disk, const char *firmware) {
+/* iso: NULL, or a DVD drive (secondary master) with it, tried first. */
+static void config(char *json, size_t len, const char *disk, const char *firmware, const char *iso) {
+        char dvd[700] = "";
+        if (iso)
+                snprintf(dvd, sizeof dvd, ",\"dvd_drives\":[{\"channel\":1,\"position\":0,\"path\":\"%s\"}]", iso);
         snprintf(json, len,
                  "{\"name\":\"fw\",\"memory_mib\":64,\"vcpus\":2,\"boot\":{\"kind\":\"firmware\",\"firmware\":\"%s\","
-                 "\"order\":[\"disk\"]},\"disks\":[{\"path\":\"%s\",\"bus\":\"ide\",\"lun\":0,\"format\":\"raw\"}]}",
-                 firmware, disk);
+                 "\"order\":[%s\"disk\"]},\"disks\":[{\"path\":\"%s\",\"bus\":\"ide\",\"lun\":0,\"format\":\"raw\"}]%s}",
+                 firmware, iso ? "\"dvd\"," : "", disk, dvd);
 }
 
-static struct vmwp_child start(int sv[2], const char *disk, bool bootable, const char *serial, int state_fd) {
-        char json[1024];
+static struct vmwp_child start_with(int sv[2], const char *disk, bool bootable, const char *serial, int state_fd,
+                                    const char *iso) {
+        char json[2048];
         const char *args[] = { "--control-fd", "3", "--serial", serial, NULL };
         int fd = state_fd >= 0 ? open(disk, O_RDWR | O_CLOEXEC) : make_disk(disk, bootable);
         ASSERT_GE(fd, 0);
-        config(json, sizeof json, disk, SEABIOS);
+        config(json, sizeof json, disk, SEABIOS, iso);
         struct vmwp_child c = vmwp_child_start_controlled(vmwp_bin, args, json, &fd, 1, state_fd, sv, NULL);
         close(fd);
         return c;
+}
+
+static struct vmwp_child start(int sv[2], const char *disk, bool bootable, const char *serial, int state_fd) {
+        return start_with(sv, disk, bootable, serial, state_fd, NULL);
 }
 
 static void expect_exit(int sock, struct vmwp_child *c, int status, const char *reason, char *err, size_t cap) {
@@ -149,11 +158,45 @@ TEST(nothing_bootable_says_so) {
         close(con);
 }
 
+/* An ISO whose El Torito boot image (no emulation, loaded at 07C0:0000)
+ * is the echo code: SeaBIOS boots the DVD before the (empty) disk, and
+ * the code talks on COM1 as from a disk. */
+TEST(a_dvd_boots_through_el_torito) {
+        char buf[8192], sock[600], serial[700], disk[600], iso[600], tree[600], img[700], cmd[2400], err[65536];
+        if (system("command -v xorriso >/dev/null 2>&1") != 0)
+                TEST_SKIP("xorriso not installed (scripts/deps.sh)");
+        snprintf(tree, sizeof tree, "%s/isotree", dir);
+        ASSERT_OK(mkdir(tree, 0700));
+        snprintf(img, sizeof img, "%s/boot.img", tree);
+        uint8_t boot[2048] = { 0 };
+        memcpy(boot, echo_mbr, sizeof echo_mbr);
+        test_write_file(img, boot, sizeof boot);
+        snprintf(iso, sizeof iso, "%s/boot.iso", dir);
+        snprintf(cmd, sizeof cmd, "xorriso -as mkisofs -quiet -o '%s' -b boot.img -no-emul-boot -boot-load-size 4 '%s'",
+                 iso, tree);
+        ASSERT_EQ(system(cmd), 0);
+        snprintf(sock, sizeof sock, "%s/dvd.sock", dir);
+        snprintf(serial, sizeof serial, "socket:%s", sock);
+        snprintf(disk, sizeof disk, "%s/blank.img", dir);
+        int sv[2];
+        struct vmwp_child c = start_with(sv, disk, false, serial, -1, iso);
+        int con = serial_connect_retry(sock);
+        ASSERT_GE(con, 0);
+        if (!serial_read_until(con, "mbr: echo", buf, sizeof buf, 60000))
+                ASSERT_STREQ(buf, "Booting from DVD/CD... mbr: echo");
+        ASSERT_NOT_NULL(strstr(buf, "Booting from DVD/CD"));
+        ASSERT_EQ(write(con, "x.", 2), 2);
+        ASSERT_TRUE(serial_read_until(con, "x.", buf, sizeof buf, 20000));
+        expect_exit(sv[0], &c, 0, "powered off", err, sizeof err);
+        close(con);
+        ASSERT_NOT_NULL(strstr(err, "firmware: Searching bootorder for: /pci@i0cf8/*@1,1/drive@1/disk@0"));
+}
+
 static void expect_setup_error(const char *firmware, const char *want) {
         char json[1024], cfg[600], disk[600], err[8192];
         snprintf(disk, sizeof disk, "%s/any.img", dir);
         close(make_disk(disk, true));
-        config(json, sizeof json, disk, firmware);
+        config(json, sizeof json, disk, firmware, NULL);
         snprintf(cfg, sizeof cfg, "%s/bad.json", dir);
         test_write_file(cfg, json, strlen(json));
         const char *args[] = { "--config", cfg, "--serial", "none", "--no-sandbox", NULL };
