@@ -120,7 +120,7 @@ After=basic.target dbus.socket
 [Service]
 Type=oneshot
 Environment=AMDV_HOST=1 HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-ExecStart=/bin/sh -c '/bin/bash $out/command.sh >$out/output.log 2>&1; echo \$\$? >$out/rc.tmp; /bin/bash $src/tests/amdv/keep-artifacts.sh $out ${VM_BUILD_DIR:-$PWD}; mv $out/rc.tmp $out/rc'
+ExecStart=/bin/sh -c 'touch $out/started; /bin/bash $out/command.sh >$out/output.log 2>&1; echo \$\$? >$out/rc.tmp; /bin/bash $src/tests/amdv/keep-artifacts.sh $out ${VM_BUILD_DIR:-$PWD}; mv $out/rc.tmp $out/rc'
 ExecStopPost=/bin/systemctl --no-block poweroff
 TimeoutStartSec=infinity
 StandardOutput=journal+console
@@ -129,16 +129,23 @@ EOF
 # virtiofsd: "/" read-only in the guest (its overlay), the run's folder
 # writable. Each serves one folder on one socket.
 start_virtiofsd() { # tag dir
+	rm -f "$work/$1.sock"
 	"$virtiofsd" --socket-path="$work/$1.sock" -o source="$2" -o cache=always -o sandbox=chroot \
 		>"$work/virtiofsd-$1.log" 2>&1 &
 	vpids+=($!)
 }
-start_virtiofsd root /
-start_virtiofsd out "$out"
-for t in root out; do
-	for _ in $(seq 100); do [ -S "$work/$t.sock" ] && break; sleep 0.05; done
-	[ -S "$work/$t.sock" ] || { cat "$work/virtiofsd-$t.log"; fail "virtiofsd ($t) did not start"; }
-done
+
+# What a run that failed leaves to read: the console's tail, the command's
+# output so far, virtiofsd's own words (a file server that died stops the
+# host's file system, which looks like a hang).
+diagnose() {
+	tail -20 "$out/console.log"
+	[ -e "$out/output.log" ] && { echo "--- output so far:"; tail -20 "$out/output.log"; }
+	for t in root out; do
+		grep -q . "$work/virtiofsd-$t.log" 2>/dev/null && { echo "--- virtiofsd ($t):"; tail -5 "$work/virtiofsd-$t.log"; }
+	done
+	for p in "${vpids[@]}"; do kill -0 "$p" 2>/dev/null || echo "--- a virtiofsd (pid $p) had exited before the host was stopped"; done
+}
 
 # tsc=reliable: QEMU's TCG gives every vCPU one TSC, a single counter
 # kept monotonic under a lock (cpu_get_ticks), so the TSCs are synchronized
@@ -148,28 +155,69 @@ done
 # its TSCs unsynchronized without measuring (unsynchronized_tsc() in
 # arch/x86/kernel/tsc.c). KVM would then rewrite a guest's TSC offset at
 # every vCPU load (docs/amdv-host.md, "The TSC").
+#
+# One boot: 0 when QEMU ended by itself, 1 past the deadline, 2 when the
+# run's unit had not started within boot_limit seconds (a host stuck in
+# its boot; the caller boots once more).
+boot_limit=${AMDV_BOOT_LIMIT:-300}
+boot() {
+	for p in "${vpids[@]}"; do kill "$p" 2>/dev/null; done
+	vpids=()
+	rm -f "$out/started"
+	start_virtiofsd root /
+	start_virtiofsd out "$out"
+	for t in root out; do
+		for _ in $(seq 100); do [ -S "$work/$t.sock" ] && break; sleep 0.05; done
+		[ -S "$work/$t.sock" ] || { cat "$work/virtiofsd-$t.log"; fail "virtiofsd ($t) did not start"; }
+	done
+	qemu-system-x86_64 -nodefaults -no-user-config -nographic \
+		-machine q35 -accel tcg,thread=multi,tb-size=512 -cpu max -smp "$cpus" -m "$mem" \
+		-object memory-backend-memfd,id=mem,size="${mem}M",share=on -numa node,memdev=mem \
+		-kernel "$vmlinuz" -initrd "$work/initrd.cpio" \
+		-append "console=ttyS0 rdinit=/init panic=-1 tsc=reliable amdv.out=$out amdv.kver=$kver amdv.moddir=$moddir systemd.unified_cgroup_hierarchy=1 systemd.show_status=1 systemd.log_target=kmsg" \
+		-chardev socket,id=vfs-root,path="$work/root.sock" -device vhost-user-fs-pci,chardev=vfs-root,tag=root \
+		-chardev socket,id=vfs-out,path="$work/out.sock" -device vhost-user-fs-pci,chardev=vfs-out,tag=out \
+		-netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0 \
+		-serial file:"$out/console.log" -monitor none -no-reboot &
+	qpid=$!
+	local t_boot=$(($(date +%s) + boot_limit))
+	while kill -0 "$qpid" 2>/dev/null; do
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			diagnose
+			kill "$qpid"
+			wait "$qpid" 2>/dev/null
+			qpid=""
+			return 1
+		fi
+		if [ ! -e "$out/started" ] && [ "$(date +%s)" -ge "$t_boot" ]; then
+			diagnose
+			kill "$qpid"
+			wait "$qpid" 2>/dev/null
+			qpid=""
+			return 2
+		fi
+		sleep 1
+	done
+	wait "$qpid"
+	qrc=$?
+	qpid=""
+	return 0
+}
+
 t0=$(date +%s%N)
-qemu-system-x86_64 -nodefaults -no-user-config -nographic \
-	-machine q35 -accel tcg,thread=multi,tb-size=512 -cpu max -smp "$cpus" -m "$mem" \
-	-object memory-backend-memfd,id=mem,size="${mem}M",share=on -numa node,memdev=mem \
-	-kernel "$vmlinuz" -initrd "$work/initrd.cpio" \
-	-append "console=ttyS0 rdinit=/init panic=-1 tsc=reliable amdv.out=$out amdv.kver=$kver amdv.moddir=$moddir systemd.unified_cgroup_hierarchy=1 systemd.show_status=1 systemd.log_target=kmsg" \
-	-chardev socket,id=vfs-root,path="$work/root.sock" -device vhost-user-fs-pci,chardev=vfs-root,tag=root \
-	-chardev socket,id=vfs-out,path="$work/out.sock" -device vhost-user-fs-pci,chardev=vfs-out,tag=out \
-	-netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0 \
-	-serial file:"$out/console.log" -monitor none -no-reboot &
-qpid=$!
 deadline=$(($(date +%s) + timeout))
-while kill -0 "$qpid" 2>/dev/null; do
-	if [ "$(date +%s)" -ge "$deadline" ]; then
-		kill "$qpid"
-		tail -20 "$out/console.log"
-		fail "the emulated host ran past ${timeout}s (console: $out/console.log, output: $out/output.log)"
-	fi
-	sleep 1
-done
-wait "$qpid"
-qrc=$? qpid=""
+boot
+b=$?
+if [ "$b" = 2 ]; then
+	echo "AMDV RETRY: the host had not started the run within ${boot_limit}s; booting it once more"
+	cp "$out/console.log" "$out/console-first-boot.log"
+	boot
+	b=$?
+fi
+if [ "$b" != 0 ]; then
+	[ "$b" = 2 ] && fail "the emulated host did not start the run within ${boot_limit}s, twice (console: $out/console.log)"
+	fail "the emulated host ran past ${timeout}s (console: $out/console.log, output: $out/output.log)"
+fi
 ms=$((($(date +%s%N) - t0) / 1000000))
 secs=$((ms / 1000)).$(printf %03d $((ms % 1000)))
 [ -e "$out/output.log" ] && cat "$out/output.log"
