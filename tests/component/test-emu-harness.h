@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "common/test.h"
+#include "tests/lib/serial-socket.h"
 #include "tests/lib/test-files.h"
 #include "tests/lib/vmwp-child.h"
 
@@ -36,21 +37,6 @@ static const char *emu_setup(const unsigned char *elf, size_t elf_len, const cha
 
 static struct vmwp_child emu_spawn(const char *const *args) {
         return vmwp_child_spawn(emu_vmwp, args, -1, false);
-}
-
-static inline int emu_connect(const char *path) {
-        for (int i = 0; i < 2000; i++) {
-                int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                struct sockaddr_un sa = { .sun_family = AF_UNIX };
-                if (fd < 0 || strlen(path) >= sizeof sa.sun_path)
-                        return -1;
-                memcpy(sa.sun_path, path, strlen(path) + 1);
-                if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
-                        return fd;
-                close(fd);
-                usleep(5000);
-        }
-        return -1;
 }
 
 /* Reads from fd until `want` appears (or timeout_ms passes). */

@@ -29,7 +29,7 @@ TEST(keyboard_bytes_arrive_and_reset_through_the_controller) {
         snprintf(kspec, sizeof kspec, "socket:%s", sock);
         const char *args[] = { "--config", cfg, "--serial", spec, "--keyboard", kspec, NULL };
         struct vmwp_child c = emu_spawn(args);
-        int fd = emu_connect(sock);
+        int fd = unix_connect_retry(sock);
         ASSERT_GE(fd, 0);
         bool ready = serial_has(out, "kbd ready\n", serial, sizeof serial);
         if (!ready)

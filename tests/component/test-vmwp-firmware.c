@@ -99,7 +99,7 @@ TEST(an_ide_disk_boots_through_seabios_and_resumes_after_a_save) {
         snprintf(state, sizeof state, "%s/fw.vmrs", dir);
         int sv[2], progress;
         struct vmwp_child c = start(sv, disk, true, serial, -1);
-        int con = serial_connect_retry(sock);
+        int con = unix_connect_retry(sock);
         ASSERT_GE(con, 0);
         /* The firmware's screen on COM1 (etc/sercon-port), then the MBR. */
         if (!serial_read_until(con, "mbr: echo", buf, sizeof buf, 60000))
@@ -130,7 +130,7 @@ TEST(an_ide_disk_boots_through_seabios_and_resumes_after_a_save) {
         ASSERT_GE(fd, 0);
         c = start(sv, disk, true, serial, fd);
         close(fd);
-        con = serial_connect_retry(sock);
+        con = unix_connect_retry(sock);
         ASSERT_GE(con, 0);
         ASSERT_EQ(write(con, "cd.", 3), 3);
         ASSERT_TRUE(serial_read_until(con, "cd.", buf, sizeof buf, 20000));
@@ -147,7 +147,7 @@ TEST(nothing_bootable_says_so) {
         snprintf(disk, sizeof disk, "%s/empty.img", dir);
         int sv[2];
         struct vmwp_child c = start(sv, disk, false, serial, -1);
-        int con = serial_connect_retry(sock);
+        int con = unix_connect_retry(sock);
         ASSERT_GE(con, 0);
         if (!serial_read_until(con, "No bootable device.", buf, sizeof buf, 60000))
                 ASSERT_STREQ(buf, "... No bootable device.");
@@ -180,7 +180,7 @@ TEST(a_dvd_boots_through_el_torito) {
         snprintf(disk, sizeof disk, "%s/blank.img", dir);
         int sv[2];
         struct vmwp_child c = start_with(sv, disk, false, serial, -1, iso);
-        int con = serial_connect_retry(sock);
+        int con = unix_connect_retry(sock);
         ASSERT_GE(con, 0);
         if (!serial_read_until(con, "mbr: echo", buf, sizeof buf, 60000))
                 ASSERT_STREQ(buf, "Booting from DVD/CD... mbr: echo");

@@ -42,7 +42,7 @@ static void setup(void) {
 }
 
 static int connect_retry(const char *path) {
-        return serial_connect_retry(path);
+        return unix_connect_retry(path);
 }
 
 /* Writes text to the guest and reads until its echo came (20 s at most). */

@@ -157,7 +157,7 @@ TEST(triple_fault_reports_rip) {
 }
 
 static int connect_retry(const char *path) {
-        return serial_connect_retry(path);
+        return unix_connect_retry(path);
 }
 
 /* Reads from fd until `want` appears (or 20 s pass). */

@@ -17,9 +17,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/lib/fake-ram.h"
 #include "emu/atapi.h"
 #include "emu/ide.h"
 #include "emu/state.h"
+#include "tests/fuzz/ide-fuzz-ops.h"
 #include "tests/fuzz/fuzz-check.h"
 #include "tests/lib/vmstate-roundtrip.h"
 
@@ -31,19 +33,8 @@
 static uint8_t ram[RAM_SIZE];
 static struct disk *disc, *hd;
 
-static int gm_read(void *o, uint64_t gpa, void *buf, size_t len) {
-        if (gpa >= RAM_SIZE || len > RAM_SIZE - gpa)
-                return -EFAULT;
-        memcpy(buf, ram + gpa, len);
-        return 0;
-}
-static int gm_map(void *o, uint64_t gpa, size_t len, void **host) {
-        if (gpa >= RAM_SIZE || len > RAM_SIZE - gpa)
-                return -EFAULT;
-        *host = ram + gpa;
-        return 0;
-}
-static const struct ide_ops ops = { .gm_read = gm_read, .gm_map = gm_map };
+FAKE_RAM_OPS(ram, RAM_SIZE)
+static const struct ide_ops ops = { .gm_read = fake_ram_read, .gm_map = fake_ram_map };
 
 static struct disk *image(uint64_t bytes, bool read_only) {
         char path[] = "/tmp/fuzz-ide-atapi-XXXXXX";
@@ -137,25 +128,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size) {
                 if (len == 8)
                         len = 4;
                 off += 7;
+                if (ide_fuzz_register_op(c, p[0] % 10, CH, a, 8 + (a & 7), len, v))
+                        continue;
                 switch (p[0] % 10) {
-                case 0:
-                        ide_cmd_write(c, CH, (a >> 1) & 7, len, v);
-                        break;
-                case 1:
-                        (void)ide_cmd_read(c, CH, (a >> 1) & 7, len);
-                        break;
-                case 2:
-                        ide_ctl_write(c, CH, (uint8_t)v);
-                        break;
-                case 3:
-                        (void)ide_ctl_read(c, CH);
-                        break;
-                case 4:
-                        ide_bm_write(c, 8 + (a & 7), len, v);
-                        break;
-                case 5:
-                        (void)ide_bm_read(c, 8 + (a & 7), len);
-                        break;
                 case 6:
                         backend(c, (b & 0x80) ? EIO : 0);
                         break;

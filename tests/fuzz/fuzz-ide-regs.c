@@ -16,8 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/lib/fake-ram.h"
 #include "emu/ide.h"
 #include "emu/pci.h"
+#include "tests/fuzz/ide-fuzz-ops.h"
 #include "tests/fuzz/fuzz-check.h"
 
 
@@ -28,22 +30,11 @@ static uint8_t ram[RAM_SIZE];
 static uint8_t disk_data[DISK_SECTORS * 512];
 static struct disk *disk;
 
-static int gm_read(void *o, uint64_t gpa, void *buf, size_t len) {
-        if (gpa >= RAM_SIZE || len > RAM_SIZE - gpa)
-                return -EFAULT;
-        memcpy(buf, ram + gpa, len);
-        return 0;
-}
-static int gm_map(void *o, uint64_t gpa, size_t len, void **host) {
-        if (gpa >= RAM_SIZE || len > RAM_SIZE - gpa)
-                return -EFAULT;
-        *host = ram + gpa;
-        return 0;
-}
+FAKE_RAM_OPS(ram, RAM_SIZE)
 static void irq(void *o, unsigned ch, bool level) {
         CHECK(ch < IDE_CHANNELS);
 }
-static const struct ide_ops ops = { .irq = irq, .gm_read = gm_read, .gm_map = gm_map };
+static const struct ide_ops ops = { .irq = irq, .gm_read = fake_ram_read, .gm_map = fake_ram_map };
 
 static void reset_write(void *o, uint8_t v) {
 }
@@ -122,25 +113,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size) {
                 if (len == 8)
                         len = 4;
                 unsigned ch = a & 1;
+                if (ide_fuzz_register_op(c, p[0] % 9, ch, a, a & 15, len, v))
+                        continue;
                 switch (p[0] % 9) {
-                case 0:
-                        ide_cmd_write(c, ch, (a >> 1) & 7, len, v);
-                        break;
-                case 1:
-                        (void)ide_cmd_read(c, ch, (a >> 1) & 7, len);
-                        break;
-                case 2:
-                        ide_ctl_write(c, ch, (uint8_t)v);
-                        break;
-                case 3:
-                        (void)ide_ctl_read(c, ch);
-                        break;
-                case 4:
-                        ide_bm_write(c, a & 15, len, v);
-                        break;
-                case 5:
-                        (void)ide_bm_read(c, a & 15, len);
-                        break;
                 case 6:
                         backend(c, ch, (b & 0x80) ? EIO : 0);
                         break;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* A test's client of a worker's serial console socket (--serial socket:PATH). */
+/* A test's client of a worker's unix sockets: the serial console
+ * (--serial socket:PATH), the keyboard (--keyboard socket:PATH). */
 #pragma once
 
 #include <poll.h>
@@ -11,7 +12,7 @@
 
 /* Connects to the unix socket at path, retrying while the worker creates
  * it (20 s at most); -1 if it never answered. */
-static inline int serial_connect_retry(const char *path) {
+static inline int unix_connect_retry(const char *path) {
         for (int i = 0; i < 4000; i++) {
                 int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
                 struct sockaddr_un sa = { .sun_family = AF_UNIX };

@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "tests/lib/fake-ram.h"
 #include "common/test.h"
 #include "emu/i8042.h"
 #include "emu/ide-backend.h"
@@ -155,22 +156,11 @@ static void ide_irq(void *o, unsigned ch, bool level) {
                 atomic_fetch_add(&ide_edges[ch], 1);
         ide_level[ch] = level;
 }
-static int gm_read(void *o, uint64_t gpa, void *buf, size_t len) {
-        if (gpa >= RAM_SIZE || len > RAM_SIZE - gpa)
-                return -EFAULT;
-        memcpy(buf, ram + gpa, len);
-        return 0;
-}
-static int gm_map(void *o, uint64_t gpa, size_t len, void **host) {
-        if (gpa >= RAM_SIZE || len > RAM_SIZE - gpa)
-                return -EFAULT;
-        *host = ram + gpa;
-        return 0;
-}
+FAKE_RAM_OPS(ram, RAM_SIZE)
 static void kick(void *o) {
         emu_service_kick(svc);
 }
-static const struct ide_ops ide_ops = { .irq = ide_irq, .gm_read = gm_read, .gm_map = gm_map, .kick = kick };
+static const struct ide_ops ide_ops = { .irq = ide_irq, .gm_read = fake_ram_read, .gm_map = fake_ram_map, .kick = kick };
 
 static void kbd_irq(void *o, bool level) {
         if (level && !kbd_level)

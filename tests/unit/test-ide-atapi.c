@@ -7,6 +7,7 @@
  * the sense key in the error register, the interrupt reason, the host's
  * insert and eject, and the saved state (version 2 with the drive, a
  * version-1 state still read). */
+#include "tests/lib/fake-ram.h"
 #include "common/macro.h"
 #include "common/test.h"
 #include "emu/atapi.h"
@@ -29,19 +30,8 @@ static void on_irq(void *o, unsigned ch, bool level) {
                 irq_edges++;
         irq_level = level;
 }
-static int on_read(void *o, uint64_t gpa, void *buf, size_t len) {
-        if (gpa >= RAM_SIZE || len > RAM_SIZE - gpa)
-                return -EFAULT;
-        memcpy(buf, ram + gpa, len);
-        return 0;
-}
-static int on_map(void *o, uint64_t gpa, size_t len, void **host) {
-        if (gpa >= RAM_SIZE || len > RAM_SIZE - gpa)
-                return -EFAULT;
-        *host = ram + gpa;
-        return 0;
-}
-static const struct ide_ops ops = { .irq = on_irq, .gm_read = on_read, .gm_map = on_map };
+FAKE_RAM_OPS(ram, RAM_SIZE)
+static const struct ide_ops ops = { .irq = on_irq, .gm_read = fake_ram_read, .gm_map = fake_ram_map };
 
 static bool run_backend(struct ide_controller *c) {
         struct ide_request r;

@@ -5,6 +5,7 @@
  * data-in/out in DRQ blocks and across backend chunks, INTRQ edges and
  * nIEN, HOB, busy-time writes, SRST with I/O in flight, backend errors,
  * bus-master DMA in both orders, PRD corner cases, PCI configuration. */
+#include "tests/lib/fake-ram.h"
 #include "common/macro.h"
 #include "common/test.h"
 #include "emu/ide.h"
@@ -27,22 +28,11 @@ static void on_irq(void *o, unsigned ch, bool level) {
                 irq_edges[ch]++;
         irq_level[ch] = level;
 }
-static int on_read(void *o, uint64_t gpa, void *buf, size_t len) {
-        if (gpa >= RAM_SIZE || len > RAM_SIZE - gpa)
-                return -EFAULT;
-        memcpy(buf, ram + gpa, len);
-        return 0;
-}
-static int on_map(void *o, uint64_t gpa, size_t len, void **host) {
-        if (gpa >= RAM_SIZE || len > RAM_SIZE - gpa)
-                return -EFAULT;
-        *host = ram + gpa;
-        return 0;
-}
+FAKE_RAM_OPS(ram, RAM_SIZE)
 static void on_kick(void *o) {
         kicks++;
 }
-static const struct ide_ops ops = { .irq = on_irq, .gm_read = on_read, .gm_map = on_map, .kick = on_kick };
+static const struct ide_ops ops = { .irq = on_irq, .gm_read = fake_ram_read, .gm_map = fake_ram_map, .kick = on_kick };
 
 /* Runs the request the channel wants, if any, on disk_data. */
 static bool run_backend(struct ide_controller *c, unsigned ch) {
