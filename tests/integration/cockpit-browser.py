@@ -36,7 +36,6 @@ import sys
 import tempfile
 import time
 import json
-import shutil
 
 _spec = importlib.util.spec_from_file_location(
     "display_browser", os.path.join(os.path.dirname(os.path.abspath(__file__)), "display-browser.py"))
@@ -330,17 +329,7 @@ def main():
         print("cockpit-browser: %s: %s" % (type(e).__name__, e), file=sys.stderr)
         return 2
     finally:
-        if proc:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        for _ in range(20):
-            shutil.rmtree(profile, ignore_errors=True)
-            if not os.path.exists(profile):
-                break
-            time.sleep(0.1)
+        display_browser.stop(proc, profile)
 
 
 if __name__ == "__main__":

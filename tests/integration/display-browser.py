@@ -145,6 +145,22 @@ def start(chromium, profile, tls, seconds):
     raise RuntimeError("Chromium did not start its DevTools endpoint in %.0f s" % seconds)
 
 
+def stop(proc, profile):
+    """Ends the browser started by start() and removes its profile."""
+    if proc:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    # Chromium's helpers (crashpad) may still write there for a moment.
+    for _ in range(20):
+        shutil.rmtree(profile, ignore_errors=True)
+        if not os.path.exists(profile):
+            break
+        time.sleep(0.1)
+
+
 def main():
     if len(sys.argv) < 5 or sys.argv[4] not in ("screen", "refused"):
         print(__doc__, file=sys.stderr)
@@ -174,18 +190,7 @@ def main():
         print("display-browser: %s" % e, file=sys.stderr)
         return 2
     finally:
-        if proc:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        # Chromium's helpers (crashpad) may still write there for a moment.
-        for _ in range(20):
-            shutil.rmtree(profile, ignore_errors=True)
-            if not os.path.exists(profile):
-                break
-            time.sleep(0.1)
+        stop(proc, profile)
 
 
 if __name__ == "__main__":
