@@ -34,7 +34,8 @@ void atapi_set_sense(struct atapi_state *s, uint8_t key, uint16_t asc_ascq) {
 }
 
 uint8_t atapi_error_register(const struct atapi_state *s) {
-        return (uint8_t)(s->sense_key << 4 | (s->sense_key == SCSI_SENSE_ILLEGAL_REQUEST ? ATA_ERR_ABRT : 0));
+        unsigned abrt = s->sense_key == SCSI_SENSE_ILLEGAL_REQUEST ? (unsigned)ATA_ERR_ABRT : 0u;
+        return (uint8_t)((unsigned)s->sense_key << 4 | abrt);
 }
 
 /* ---- completions ---- */
