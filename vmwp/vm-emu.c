@@ -174,7 +174,11 @@ static int attach_dvds(struct vmwp_emu *e, char *err, size_t errlen) {
                 char why[512] = "";
                 int r = 0;
                 if (dc->path[0]) {
-                        struct disk_options o = { .path = dc->path, .fd = -1, .read_only = true,
+                        /* vmms's fd (proto.h "dvd_fds"), or the path standalone */
+                        int fd = i < VM_DVD_DRIVES_MAX ? e->vm->dvd_fds[i] : -1;
+                        if (i < VM_DVD_DRIVES_MAX)
+                                e->vm->dvd_fds[i] = -1; /* disk_open owns it now, even on error */
+                        struct disk_options o = { .path = dc->path, .fd = fd, .read_only = true,
                                                   .block_size = ATA_SECTOR_SIZE, .format = DISK_FORMAT_RAW,
                                                   .err = why, .errlen = sizeof why };
                         r = disk_open(&o, &d);

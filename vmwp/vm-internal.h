@@ -66,6 +66,7 @@ struct vmwp_vm {
 
         int disk_fds[VM_DISKS_MAX];
         size_t n_disk_fds;
+        int dvd_fds[VM_DVD_DRIVES_MAX]; /* as in vmwp_vm_options; -1 once a drive took it */
         int tap_fds[VM_NIC_QUEUES_MAX + VM_NICS_MAX]; /* NIC by NIC, each NIC's queues (n_nic_queues[i]), then its steering map (nic_steer[i]) */
         size_t n_tap_fds;
         uint8_t n_nic_queues[VM_NICS_MAX]; /* proto.h "nic_queues"; 0: one */
