@@ -45,7 +45,7 @@ bad() { # json expected-substring
   expect_rc 4 vmctl create "$T/bad.json"
   echo "$LAST_OUT" | grep -qF "$2" || fail "'$1': $LAST_OUT"
 }
-bad '{"name":"x","boot":{"kind":"pvh"}}' '--boot=pvh or linux needs a kernel: --kernel=PATH'
+bad '{"name":"x","boot":{"kind":"pvh"}}' 'pvh or linux needs a kernel: --kernel=PATH'
 bad '{"name":"x","boot":{"kernel":"rel/k"}}' 'boot.kernel: must be an absolute path'
 bad '{"name":"x","boot":{"kernel":"/k"},"disks":[{"path":"/d","lun":70}]}' 'disks[0].lun: must be between 0 and 63'
 bad '{"name":"x","boot":{"kernel":"/k"},"nics":[{"mac":"01:00:00:00:00:01"}]}' 'nics[0].mac: must be a unicast address'
