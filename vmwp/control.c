@@ -259,6 +259,7 @@ VM_OP(fcopy_cancel)
 VM_OP(hvsock_connected)
 VM_OP(hotplug)
 VM_OP(reattach_listen)
+VM_OP(dvd)
 #undef VM_OP
 
 static const struct op_row {
@@ -292,6 +293,8 @@ static const struct op_row {
         [PROTO_OP_DISK_RESIZE] = { vm_hotplug, true },
         [PROTO_OP_NIC_ATTACH] = { vm_hotplug, true },
         [PROTO_OP_NIC_DETACH] = { vm_hotplug, true },
+        [PROTO_OP_DVD_INSERT] = { vm_dvd, true },
+        [PROTO_OP_DVD_EJECT] = { vm_dvd, true },
         [PROTO_OP_REATTACH_LISTEN] = { vm_reattach_listen, true },
 };
 

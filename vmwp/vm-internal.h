@@ -189,6 +189,8 @@ int vmwp_vm_nic_detach(struct vmwp_vm *vm, const struct vmwp_hotplug *req, struc
 /* The control op: parses, checks the VM's state, runs it, replies
  * (run-hotplug.c). Takes the fds. */
 struct json_object *vmwp_run_hotplug(struct vmwp_vm *vm, struct json_object *req, int *fds, size_t n_fds);
+/* dvd-insert, dvd-eject (run-hotplug.c): fd the ISO (taken) or -1. */
+struct json_object *vmwp_run_dvd(struct vmwp_vm *vm, struct json_object *req, int fd);
 /* Tear that down again; the VPs must be stopped (vid_partition_join). */
 void vmwp_vm_detach_vmbus(struct vmwp_vm *vm);
 /* The integration services of the configuration (vm-ic.c), on vm->vmbus. */

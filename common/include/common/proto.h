@@ -177,6 +177,14 @@
  *   "nic" (its index), "instance" (derived from the new index if absent).
  * - {"op":"nic-detach","id":n,"nic":i}: rescinded, its TAP fds closed; the
  *   later NICs move down one index.
+ * - {"op":"dvd-insert","id":n,"drive":i[,"path":s]} with the ISO's fd
+ *   (opened read-only by vmms as the owner, flock(LOCK_SH)): the disc of
+ *   dvd_drives[i] (replacing one that is in; the guest sees a media
+ *   change); "path" is kept in the worker's configuration.
+ *   {"op":"dvd-eject","id":n,"drive":i}: the drive is empty. Both run on
+ *   the emulated devices' service thread (retried while a read of the old
+ *   disc is in flight) and reply "drive". ENOENT: no such drive; EBUSY:
+ *   paused, or the drive stayed busy; EINVAL: not a disc image.
  *   Errors: EINVAL, ENOENT (index), ENOSPC (VM_DISKS_MAX, VM_NICS_MAX,
  *   VM_NIC_QUEUES_MAX), EEXIST (controller+LUN, path, MAC, TAP, instance),
  *   EOPNOTSUPP, EBUSY, EFBIG, and the backend's own with a sentence.
@@ -246,6 +254,8 @@ enum proto_fds { PROTO_FDS_NONE, PROTO_FDS_ONE, PROTO_FDS_FIRST, PROTO_FDS_ALL }
         X(DISK_RESIZE, "disk-resize", ALL, "disk,size -> size,grown") \
         X(NIC_ATTACH, "nic-attach", ALL, "nic,queues?,steer? + TAP queue fds, steering map fd -> nic,instance") \
         X(NIC_DETACH, "nic-detach", ALL, "nic ->") \
+        X(DVD_INSERT, "dvd-insert", ONE, "drive,path? + ISO fd -> drive") \
+        X(DVD_EJECT, "dvd-eject", NONE, "drive -> drive") \
         X(REATTACH_LISTEN, "reattach-listen", ALL, "+ one listening socket fd ->")
 
 /* X(ENUM, "name", "fields") */
