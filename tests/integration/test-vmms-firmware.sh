@@ -79,6 +79,42 @@ expect_rc 1 vmctl start web
 echo "$LAST_OUT" | grep -qF "dvd_drives[0].path: $P/e.iso" || fail "start without the ISO: $LAST_OUT"
 [ "$(vm_prop web State)" = Off ] || fail "web is $(vm_prop web State)"
 
+note "InsertDvd/EjectDvd on an Off VM: the configuration"
+head -c 65536 /dev/zero >"$P/e.iso"
+expect_rc 0 vmctl dvd eject web
+[ "$(show_cfg '.dvd_drives[0].path')" = null ] || fail "eject (off): $(vmctl show web --json | jq .Config.dvd_drives)"
+expect_rc 0 vmctl dvd insert web "$P/e.iso"
+[ "$(show_cfg '.dvd_drives[0].path')" = "$P/e.iso" ] || fail "insert (off): $(vmctl show web --json | jq .Config.dvd_drives)"
+
+note "on a running VM: the worker changes the disc (the ISO as an fd), the configuration follows"
+expect_rc 0 vmctl start web
+wait_for 10 "the ISO at start" console_has web "fake-vmwp: dvd 0: ino=$(stat -c %i "$P/e.iso") ro"
+M=/org/vmstack/VMMS1 VP=$(vm_path web)
+bus call org.vmstack.VMMS1 "$VP" org.vmstack.VMMS1.VM EjectDvd u 0 || fail "EjectDvd over D-Bus"
+console_has web "fake-vmwp: dvd-eject drive 0" || fail "eject did not reach the worker: $(console web)"
+[ "$(show_cfg '.dvd_drives[0].path')" = null ] || fail "eject (running): $(vmctl show web --json | jq .Config.dvd_drives)"
+bus call org.vmstack.VMMS1 "$VP" org.vmstack.VMMS1.VM InsertDvd us 0 "$P/d.iso" || fail "InsertDvd over D-Bus"
+console_has web "fake-vmwp: dvd-insert drive 0: ino=$(stat -c %i "$P/d.iso") ro $P/d.iso" ||
+  fail "insert did not reach the worker: $(console web)"
+[ "$(show_cfg '.dvd_drives[0].path')" = "$P/d.iso" ] || fail "insert (running): $(vmctl show web --json | jq .Config.dvd_drives)"
+expect_rc 6 vmctl dvd insert web /etc/passwd
+echo "$LAST_OUT" | grep -qF "dvd_drives[0].path: /etc/passwd: not in a storage pool" || fail "ISO out of the pools: $LAST_OUT"
+expect_rc 4 vmctl dvd insert web "$P/e.iso" --drive=3
+echo "$LAST_OUT" | grep -qF "has no DVD drive 3" || fail "no such drive: $LAST_OUT"
+! console_has web "dvd-insert drive 3" || fail "a refused insert reached the worker"
+[ "$(show_cfg '.dvd_drives[0].path')" = "$P/d.iso" ] || fail "a refused insert changed the configuration"
+expect_rc 0 vmctl pause web
+expect_rc 5 vmctl dvd eject web
+echo "$LAST_OUT" | grep -qF "EjectDvd is not possible while the VM is Paused" || fail "paused: $LAST_OUT"
+expect_rc 0 vmctl resume web
+
+note "the disc inserted while it ran is in after a restart"
+expect_rc 0 vmctl kill web
+wait_state web Off
+expect_rc 0 vmctl start web
+wait_for 10 "the ISO after the restart" sh -c "[ \$(grep -c 'fake-vmwp: dvd 0: ino=$(stat -c %i "$P/d.iso") ro' '$(vm_prop web ConsoleLog)') -ge 2 ]"
+expect_rc 0 vmctl kill web
+
 note "nothing refused was stored"
 [ "$(ls "$T/state" | grep -c '\.json$')" = 2 ] || fail "VMs stored: $(ls "$T/state")"
 alive "$VMMS_PID" || fail "vmms is gone"

@@ -698,11 +698,45 @@ static void hotplug(struct fake *f, json_object *req, int *fds, size_t n_fds) {
         send_msg(f, m);
 }
 
+/* dvd-insert (one fd: the ISO) and dvd-eject: the change is reported on
+ * the console ("fake-vmwp: dvd-insert drive D: ino=N ro PATH",
+ * "fake-vmwp: dvd-eject drive D") and answered with "drive". */
+static void dvd_change(struct fake *f, json_object *req, const char *op, int *fds, size_t n_fds) {
+        json_object *v;
+        bool insert = !strcmp(op, "dvd-insert");
+        int64_t drive = json_object_object_get_ex(req, "drive", &v) ? json_object_get_int64(v) : -1;
+        const char *path = json_object_object_get_ex(req, "path", &v) ? json_object_get_string(v) : "";
+        char line[VM_PATH_MAX + 96];
+        struct stat st;
+        int fl = insert && n_fds == 1 ? fcntl(fds[0], F_GETFL) : -1;
+        if (drive < 0 || n_fds != (insert ? 1u : 0u) || (insert && (fl < 0 || fstat(fds[0], &st) < 0))) {
+                for (size_t i = 0; i < n_fds; i++)
+                        safe_close(fds[i]);
+                send_msg(f, reply(req, false, EINVAL, "a drive index, and the ISO's fd with dvd-insert only"));
+                return;
+        }
+        if (insert)
+                snprintf(line, sizeof line, "fake-vmwp: dvd-insert drive %lld: ino=%llu %s %s\n", (long long)drive,
+                         (unsigned long long)st.st_ino, (fl & O_ACCMODE) == O_RDONLY ? "ro" : "rw", path);
+        else
+                snprintf(line, sizeof line, "fake-vmwp: dvd-eject drive %lld\n", (long long)drive);
+        for (size_t i = 0; i < n_fds; i++)
+                safe_close(fds[i]);
+        console_out(f, line);
+        json_object *m = reply(req, true, 0, NULL);
+        json_object_object_add(m, "drive", json_object_new_int64(drive));
+        send_msg(f, m);
+}
+
 static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_fds) {
         json_object *v;
         const char *op = json_object_object_get_ex(req, "op", &v) ? json_object_get_string(v) : "";
         if (fake_hotplug_is_op(op)) {
                 hotplug(f, req, fds, n_fds);
+                return;
+        }
+        if (!strcmp(op, "dvd-insert") || !strcmp(op, "dvd-eject")) {
+                dvd_change(f, req, op, fds, n_fds);
                 return;
         }
         if (!strcmp(op, "reattach-listen") && f->reattach && n_fds == 1 && is_listener(fds[0])) {
