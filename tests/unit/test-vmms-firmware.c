@@ -17,6 +17,7 @@
 #include "common/test.h"
 #include "vmctl/config-build.h"
 #include "vmms/core/daemon.h"
+#include "vmms/lifecycle.h"
 #include "vmms/paths.h"
 #include "vmwp/control.h"
 #include "vmwp/vm.h"
@@ -191,6 +192,20 @@ TEST(vmctl_kernel_vms_unchanged) {
         json_object_put(cfg);
 }
 
+TEST(dvd_ops_states) {
+        char msg[200];
+        ASSERT_STREQ(vmms_op_to_string(VMMS_OP_INSERT_DVD), "InsertDvd");
+        ASSERT_STREQ(vmms_op_to_string(VMMS_OP_EJECT_DVD), "EjectDvd");
+        enum vmms_state ok[] = { VMMS_STATE_OFF, VMMS_STATE_CRASHED, VMMS_STATE_RUNNING };
+        enum vmms_state no[] = { VMMS_STATE_PAUSED, VMMS_STATE_SAVED, VMMS_STATE_STARTING, VMMS_STATE_MIGRATING };
+        for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+                ASSERT_OK(vmms_state_check_op(ok[i], VMMS_OP_INSERT_DVD, msg, sizeof msg));
+                ASSERT_OK(vmms_state_check_op(ok[i], VMMS_OP_EJECT_DVD, msg, sizeof msg));
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(no); i++)
+                ASSERT_TRUE(vmms_state_check_op(no[i], VMMS_OP_INSERT_DVD, msg, sizeof msg) < 0);
+}
+
 /* ---- the worker's config message ---- */
 
 static struct vm_config wcfg;
@@ -271,6 +286,35 @@ TEST(worker_refuses_mismatched_files) {
         ASSERT_EQ(opt.dvd_fds[2], -1);
         close(two[0]), close(two[1]);
         json_object_put(m);
+}
+
+TEST(worker_dvd_requests) {
+        struct json_object *m = message(FW_VM "}");
+        json_object_put(m);
+        uint32_t drive;
+        bool insert;
+        char path[VM_PATH_MAX];
+        struct json_object *rq = json_tokener_parse("{\"op\":\"dvd-insert\",\"id\":1,\"drive\":2,\"path\":\"/p/d.iso\"}");
+        ASSERT_OK(vmwp_control_parse_dvd(&wcfg, rq, true, &drive, &insert, path, werr, sizeof werr));
+        ASSERT_EQ(drive, 2u);
+        ASSERT_TRUE(insert);
+        ASSERT_STREQ(path, "/p/d.iso");
+        ASSERT_ERROR(vmwp_control_parse_dvd(&wcfg, rq, false, &drive, &insert, path, werr, sizeof werr), EINVAL);
+        json_object_put(rq);
+        rq = json_tokener_parse("{\"op\":\"dvd-eject\",\"drive\":3}");
+        ASSERT_ERROR(vmwp_control_parse_dvd(&wcfg, rq, false, &drive, &insert, path, werr, sizeof werr), ENOENT);
+        json_object_put(rq);
+        rq = json_tokener_parse("{\"op\":\"dvd-eject\",\"drive\":1}");
+        ASSERT_OK(vmwp_control_parse_dvd(&wcfg, rq, false, &drive, &insert, path, werr, sizeof werr));
+        ASSERT_FALSE(insert);
+        ASSERT_ERROR(vmwp_control_parse_dvd(&wcfg, rq, true, &drive, &insert, path, werr, sizeof werr), EINVAL);
+        json_object_put(rq);
+        rq = json_tokener_parse("{\"op\":\"dvd-eject\",\"drive\":1,\"path\":\"/x\"}");
+        ASSERT_ERROR(vmwp_control_parse_dvd(&wcfg, rq, false, &drive, &insert, path, werr, sizeof werr), EINVAL);
+        json_object_put(rq);
+        rq = json_tokener_parse("{\"op\":\"dvd-insert\",\"drive\":\"0\"}");
+        ASSERT_ERROR(vmwp_control_parse_dvd(&wcfg, rq, true, &drive, &insert, path, werr, sizeof werr), EINVAL);
+        json_object_put(rq);
 }
 
 TEST_MAIN();
