@@ -103,6 +103,9 @@ expect_rc 4 vmctl dvd insert web "$P/e.iso" --drive=3
 echo "$LAST_OUT" | grep -qF "has no DVD drive 3" || fail "no such drive: $LAST_OUT"
 ! console_has web "dvd-insert drive 3" || fail "a refused insert reached the worker"
 [ "$(show_cfg '.dvd_drives[0].path')" = "$P/d.iso" ] || fail "a refused insert changed the configuration"
+expect_rc 5 vmctl edit web --dvd="$P/e.iso"
+echo "$LAST_OUT" | grep -qF "a running VM's DVD disc changes with InsertDvd, EjectDvd (vmctl dvd insert|eject)" ||
+  fail "edit of a running VM's disc: $LAST_OUT"
 expect_rc 0 vmctl pause web
 expect_rc 5 vmctl dvd eject web
 echo "$LAST_OUT" | grep -qF "EjectDvd is not possible while the VM is Paused" || fail "paused: $LAST_OUT"
