@@ -21,11 +21,11 @@
 static const char *const flag_names[VMCTL_OPT_CONFIG_END - VMCTL_OPT_CONFIG_FIRST] = {
         "name", "memory", "vcpus", "kernel", "initrd", "cmdline", "boot", "disk", "nic",
         "restart-policy", "stop-timeout", "serial-log", "remove-disk", "remove-nic", "force", "checkpoint-type",
-        "dynamic-memory", "display",
+        "dynamic-memory", "display", "firmware", "boot-order", "dvd",
 };
 
-int vmctl_apply_option(json_object *cfg, int c, const char *arg) {
-        struct vmctl_build_ctx ctx = { 0 };
+int vmctl_apply_option(json_object *cfg, int c, const char *arg, bool ide_disks) {
+        struct vmctl_build_ctx ctx = { .ide_disks = ide_disks };
         char cwd[PATH_MAX], err[300];
         if (c < VMCTL_OPT_CONFIG_FIRST || c >= VMCTL_OPT_CONFIG_END)
                 return VMCTL_EXIT_USAGE;
@@ -173,6 +173,18 @@ static int run(struct vmctl *c, int argc, char **argv) {
         }
         if ((r = load_base(file, &cfg)))
                 return r;
+        /* No kernel: the VM boots its own disk through the firmware, and a
+         * BIOS boots IDE, so its --disk flags default to the IDE bus. */
+        bool kernel_flag = false, firmware_flag = false;
+        const char *boot_flag = NULL;
+        optind = 0;
+        while ((o = vmctl_getopt(c, argc, argv, opts)) >= 0) {
+                kernel_flag |= o == VMCTL_OPT_KERNEL;
+                firmware_flag |= o == VMCTL_OPT_FIRMWARE || o == VMCTL_OPT_BOOT_ORDER;
+                if (o == VMCTL_OPT_BOOT)
+                        boot_flag = optarg;
+        }
+        bool firmware = (firmware_flag && !kernel_flag) || vmctl_create_boots_firmware(cfg, kernel_flag, boot_flag);
         optind = 0;
         while (r == 0 && (o = vmctl_getopt(c, argc, argv, opts)) >= 0)
                 if (o == OPT_START)
@@ -181,11 +193,15 @@ static int run(struct vmctl *c, int argc, char **argv) {
                         fprintf(stderr, "vmctl create: --timeout: '%s' is not a number of seconds\n", optarg);
                         r = VMCTL_EXIT_USAGE;
                 } else if (o != OPT_TIMEOUT)
-                        r = vmctl_apply_option(cfg, o, optarg);
+                        r = vmctl_apply_option(cfg, o, optarg, firmware);
         json_object *boot, *kernel;
-        if (!r && (!json_object_object_get_ex(cfg, "boot", &boot) || !json_object_object_get_ex(boot, "kernel", &kernel))) {
-                fprintf(stderr, "vmctl create: a kernel is required: --kernel=PATH (a PVH ELF, or a bzImage with "
-                                "--boot=linux), or boot.kernel in the file\n");
+        if (!r && firmware)
+                vmctl_config_default_firmware(cfg);
+        else if (!r && (!json_object_object_get_ex(cfg, "boot", &boot) ||
+                        !json_object_object_get_ex(boot, "kernel", &kernel))) {
+                fprintf(stderr, "vmctl create: --boot=pvh or linux needs a kernel: --kernel=PATH (a PVH ELF, or a "
+                                "bzImage with --boot=linux), or boot.kernel in the file; without them the VM boots "
+                                "its own disk through the firmware\n");
                 r = VMCTL_EXIT_INVALID;
         }
         if (!r)
@@ -211,7 +227,9 @@ static void help(void) {
                "  --start                start the VM and wait until it runs\n"
                "  --timeout=SEC          with --start: give up waiting after SEC\n"
                "Example: vmctl create --name=web1 --memory=1G --kernel=/boot/guest.elf \\\n"
-               "           --disk=/var/lib/images/web1.img --nic=bridge=br0 --start\n");
+               "           --disk=/var/lib/images/web1.img --nic=bridge=br0 --start\n"
+               "Without --kernel the VM boots its own disk (IDE) or DVD through SeaBIOS:\n"
+               "         vmctl create --name=web --disk=/var/lib/vmstack/images/web.vhdx --start\n");
 }
 
 const struct vmctl_command vmctl_cmd_create = { "create", "[FILE|-] [--name ...]", "create a VM", run, help };

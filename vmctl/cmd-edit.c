@@ -130,7 +130,7 @@ static int run(struct vmctl *c, int argc, char **argv) {
         optind = 0;
         while (!r && n_flags && (o = vmctl_getopt(c, argc, argv, opts)) >= 0)
                 if (o != OPT_PATCH)
-                        r = vmctl_apply_option(cfg, o, optarg);
+                        r = vmctl_apply_option(cfg, o, optarg, vmctl_config_is_firmware(cfg));
         if (!r && !(r = vmctl_check_config(cfg, &json)))
                 r = vmctl_call_vm(c, path, "Update", "edit", "s", json);
         if (!r && !c->quiet)

@@ -96,11 +96,26 @@ static bool is_ide(json_object *d) {
         return s && !strcmp(s, "ide");
 }
 
+/* Whether a DVD drive of cfg sits at IDE position lun (channel*2+position). */
+static bool dvd_at(json_object *cfg, uint32_t lun) {
+        json_object *a, *c, *p;
+        if (!json_object_object_get_ex(cfg, "dvd_drives", &a) || !json_object_is_type(a, json_type_array))
+                return false;
+        for (size_t i = 0; i < json_object_array_length(a); i++) {
+                json_object *d = json_object_array_get_idx(a, i);
+                uint32_t ch = json_object_object_get_ex(d, "channel", &c) ? (uint32_t)json_object_get_int(c) : 1;
+                uint32_t pos = json_object_object_get_ex(d, "position", &p) ? (uint32_t)json_object_get_int(p) : 0;
+                if (ch * 2 + pos == lun)
+                        return true;
+        }
+        return false;
+}
+
 /* The next LUN on `controller` of the bus of `disk` (SCSI, or IDE with its
- * own LUNs) that no disk in the array uses. */
-static uint32_t next_free_lun(json_object *disks, json_object *disk, uint32_t controller) {
+ * own LUNs and the DVD drives' places) that no disk in the array uses. */
+static uint32_t next_free_lun(json_object *cfg, json_object *disks, json_object *disk, uint32_t controller) {
         for (uint32_t lun = 0; lun < VM_SCSI_LUNS_MAX; lun++) {
-                bool used = false;
+                bool used = is_ide(disk) && dvd_at(cfg, lun);
                 for (size_t i = 0; i < json_object_array_length(disks); i++) {
                         json_object *d = json_object_array_get_idx(disks, i), *c, *l;
                         uint32_t dc = 0, dl = 0;
@@ -162,6 +177,8 @@ static int add_disk(json_object *cfg, const char *value, const struct vmctl_buil
                 return -ENOMEM;
         char *save = NULL, *path = strtok_r(copy, ",", &save);
         bool have_lun = false;
+        if (ctx->ide_disks) /* a bus= option replaces it */
+                json_object_object_add(d, "bus", json_object_new_string("ide"));
         int r = path ? set_path(d, "path", path, ctx, "disk", err, errlen)
                      : ferr(err, errlen, "disk", "needs PATH[,ro][,lun=N]");
         for (char *opt; r == 0 && (opt = strtok_r(NULL, ",", &save));)
@@ -173,10 +190,90 @@ static int add_disk(json_object *cfg, const char *value, const struct vmctl_buil
         json_object *disks = child_array(cfg, "disks"), *c;
         if (!have_lun) {
                 uint32_t controller = json_object_object_get_ex(d, "controller", &c) ? (uint32_t)json_object_get_int(c) : 0;
-                json_object_object_add(d, "lun", json_object_new_int64(next_free_lun(disks, d, controller)));
+                json_object_object_add(d, "lun", json_object_new_int64(next_free_lun(cfg, disks, d, controller)));
         }
         json_object_array_add(disks, d);
         return 0;
+}
+
+/* dvd=ISO: the disc of the secondary master drive (Hyper-V's place),
+ * which is added when the configuration has none there. */
+static int set_dvd(json_object *cfg, const char *value, const struct vmctl_build_ctx *ctx, char *err, size_t errlen) {
+        json_object *a = child_array(cfg, "dvd_drives"), *c, *p;
+        for (size_t i = 0; i < json_object_array_length(a); i++) {
+                json_object *d = json_object_array_get_idx(a, i);
+                uint32_t ch = json_object_object_get_ex(d, "channel", &c) ? (uint32_t)json_object_get_int(c) : 1;
+                uint32_t pos = json_object_object_get_ex(d, "position", &p) ? (uint32_t)json_object_get_int(p) : 0;
+                if (json_object_is_type(d, json_type_object) && ch == 1 && pos == 0)
+                        return set_path(d, "path", value, ctx, "dvd", err, errlen);
+        }
+        json_object *d = json_object_new_object();
+        if (!d)
+                return -ENOMEM;
+        json_object_object_add(d, "channel", json_object_new_int64(1));
+        json_object_object_add(d, "position", json_object_new_int64(0));
+        int r = set_path(d, "path", value, ctx, "dvd", err, errlen);
+        if (r < 0) {
+                json_object_put(d);
+                return r;
+        }
+        json_object_array_add(a, d);
+        return 0;
+}
+
+/* boot-order=dvd,disk: the devices the firmware tries, each once. */
+static int set_boot_order(json_object *cfg, const char *value, char *err, size_t errlen) {
+        json_object *order = json_object_new_array();
+        _cleanup_free_ char *copy = strdup(value);
+        if (!order || !copy) {
+                json_object_put(order);
+                return -ENOMEM;
+        }
+        char *save = NULL;
+        size_t n = 0;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save), n++) {
+                bool seen = false;
+                for (size_t i = 0; i < json_object_array_length(order); i++)
+                        seen |= !strcmp(json_object_get_string(json_object_array_get_idx(order, i)), t);
+                if ((strcmp(t, "dvd") && strcmp(t, "disk")) || seen || n >= VM_BOOT_ORDER_MAX) {
+                        json_object_put(order);
+                        return ferr(err, errlen, "boot-order", "needs dvd and/or disk, each once (dvd,disk)");
+                }
+                json_object_array_add(order, json_object_new_string(t));
+        }
+        if (!n) {
+                json_object_put(order);
+                return ferr(err, errlen, "boot-order", "needs dvd and/or disk, each once (dvd,disk)");
+        }
+        json_object *boot = child_object(cfg, "boot");
+        json_object_object_add(boot, "kind", json_object_new_string("firmware"));
+        json_object_object_add(boot, "order", order);
+        return 0;
+}
+
+bool vmctl_config_is_firmware(json_object *cfg) {
+        json_object *boot, *kind;
+        return cfg && json_object_object_get_ex(cfg, "boot", &boot) &&
+               json_object_object_get_ex(boot, "kind", &kind) && json_object_is_type(kind, json_type_string) &&
+               !strcmp(json_object_get_string(kind), "firmware");
+}
+
+bool vmctl_create_boots_firmware(json_object *base, bool kernel_flag, const char *boot_flag) {
+        json_object *boot = NULL, *v;
+        bool have_boot = base && json_object_object_get_ex(base, "boot", &boot) &&
+                         json_object_is_type(boot, json_type_object);
+        if (kernel_flag || (have_boot && json_object_object_get_ex(boot, "kernel", &v)))
+                return false;
+        const char *kind = boot_flag;
+        if (!kind && have_boot && json_object_object_get_ex(boot, "kind", &v))
+                kind = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+        return !kind || !strcmp(kind, "firmware");
+}
+
+void vmctl_config_default_firmware(json_object *cfg) {
+        json_object *boot = child_object(cfg, "boot"), *kind;
+        if (!json_object_object_get_ex(boot, "kind", &kind))
+                json_object_object_add(boot, "kind", json_object_new_string("firmware"));
 }
 
 static int nic_option(json_object *n, const char *opt, char *err, size_t errlen) {
@@ -383,6 +480,15 @@ int vmctl_config_set(json_object *cfg, const char *flag, const char *value, cons
                 return set_number(cfg, "stop_timeout_s", flag, value, 1, 3600, err, errlen);
         if (!strcmp(flag, "kernel") || !strcmp(flag, "initrd"))
                 return set_path(child_object(cfg, "boot"), flag, value, ctx, flag, err, errlen);
+        if (!strcmp(flag, "firmware")) {
+                json_object *boot = child_object(cfg, "boot");
+                json_object_object_add(boot, "kind", json_object_new_string("firmware"));
+                return set_path(boot, "firmware", value, ctx, flag, err, errlen);
+        }
+        if (!strcmp(flag, "boot-order"))
+                return set_boot_order(cfg, value, err, errlen);
+        if (!strcmp(flag, "dvd"))
+                return set_dvd(cfg, value, ctx, err, errlen);
         if (!strcmp(flag, "serial-log"))
                 return set_path(cfg, "serial_log", value, ctx, flag, err, errlen);
         if (!strcmp(flag, "cmdline") || !strcmp(flag, "boot")) {

@@ -13,6 +13,7 @@ static const struct vmctl_command *const commands[] = {
         &vmctl_cmd_edit,   &vmctl_cmd_console, &vmctl_cmd_wait,  &vmctl_cmd_host,   &vmctl_cmd_kvp,
         &vmctl_cmd_save,   &vmctl_cmd_discard_saved, &vmctl_cmd_export_saved, &vmctl_cmd_import_saved, &vmctl_cmd_migrate, &vmctl_cmd_migrate_cancel, &vmctl_cmd_migrate_reconnect, &vmctl_cmd_disk,
         &vmctl_cmd_nic,
+        &vmctl_cmd_dvd,
         &vmctl_cmd_checkpoint, &vmctl_cmd_checkpoints, &vmctl_cmd_revert, &vmctl_cmd_checkpoint_delete,
         &vmctl_cmd_copy_to,
         &vmctl_cmd_copy_cancel,

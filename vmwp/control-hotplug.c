@@ -280,3 +280,34 @@ int vmwp_control_parse_hotplug(const struct vm_config *cfg, struct json_object *
         }
         return errorf(err, errlen, -EOPNOTSUPP, "not a hot-plug op");
 }
+
+int vmwp_control_parse_dvd(const struct vm_config *cfg, struct json_object *req, bool has_fd, uint32_t *drive,
+                           bool *insert, char *path, char *err, size_t errlen) {
+        struct json_object *op, *p;
+        path[0] = 0;
+        if (!json_object_is_type(req, json_type_object) || !json_object_object_get_ex(req, "op", &op) ||
+            !json_object_is_type(op, json_type_string))
+                return errorf(err, errlen, -EINVAL, "not a DVD request");
+        enum proto_op o = proto_op_lookup(json_object_get_string(op));
+        if (o != PROTO_OP_DVD_INSERT && o != PROTO_OP_DVD_EJECT)
+                return errorf(err, errlen, -EINVAL, "not a DVD request");
+        *insert = o == PROTO_OP_DVD_INSERT;
+        int64_t i = get_int(req, "drive", -1);
+        if (i < 0)
+                return errorf(err, errlen, -EINVAL, "\"drive\" must be a DVD drive's index");
+        if ((uint64_t)i >= cfg->n_dvds)
+                return errorf(err, errlen, -ENOENT, "the VM has no dvd_drives[%lld] (%u drive(s))", (long long)i,
+                              cfg->n_dvds);
+        if (*insert != has_fd)
+                return errorf(err, errlen, -EINVAL, "%s", *insert ? "dvd-insert needs the ISO's fd"
+                                                                   : "dvd-eject takes no fd");
+        if (json_object_object_get_ex(req, "path", &p)) {
+                const char *s = json_object_is_type(p, json_type_string) ? json_object_get_string(p) : NULL;
+                if (!*insert || !s || strlen(s) >= VM_PATH_MAX)
+                        return errorf(err, errlen, -EINVAL, "\"path\": a string of less than %u bytes, with "
+                                      "dvd-insert only", VM_PATH_MAX);
+                memcpy(path, s, strlen(s) + 1);
+        }
+        *drive = (uint32_t)i;
+        return 0;
+}

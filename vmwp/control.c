@@ -259,6 +259,7 @@ VM_OP(fcopy_cancel)
 VM_OP(hvsock_connected)
 VM_OP(hotplug)
 VM_OP(reattach_listen)
+VM_OP(dvd)
 #undef VM_OP
 
 static const struct op_row {
@@ -292,6 +293,8 @@ static const struct op_row {
         [PROTO_OP_DISK_RESIZE] = { vm_hotplug, true },
         [PROTO_OP_NIC_ATTACH] = { vm_hotplug, true },
         [PROTO_OP_NIC_DETACH] = { vm_hotplug, true },
+        [PROTO_OP_DVD_INSERT] = { vm_dvd, true },
+        [PROTO_OP_DVD_EJECT] = { vm_dvd, true },
         [PROTO_OP_REATTACH_LISTEN] = { vm_reattach_listen, true },
 };
 
@@ -356,30 +359,57 @@ int vmwp_control_parse_config(struct json_object *msg, struct vm_config *cfg, ch
 }
 
 /* "files": the fds after the disks and TAPs, in this order, each at most
- * once (vmms/worker/spawn.c). "saved_state": restore the VM from it instead of
- * booting (docs/vm-state.md); "migrate_incoming": receive the VM from a
- * live migration's source over this socket (docs/migration.md). Returns a mask of VMWP_FILE_*. */
+ * once (vmms/worker/spawn.c). "kernel" or "firmware" (kind firmware's
+ * image; both take kernel_fd, the boot image); "saved_state": restore the
+ * VM from it instead of booting (docs/vm-state.md); "migrate_incoming":
+ * receive the VM from a live migration's source over this socket
+ * (docs/migration.md). Returns a mask of VMWP_FILE_*. */
 static int parse_files(struct json_object *msg, char *err, size_t errlen) {
-        static const char *const names[] = { "kernel", "initrd", "serial_log", "saved_state", "migrate_incoming" };
+        static const struct {
+                const char *name;
+                int bit;
+        } names[] = { { "kernel", VMWP_FILE_KERNEL },           { "firmware", VMWP_FILE_FIRMWARE },
+                      { "initrd", VMWP_FILE_INITRD },           { "serial_log", VMWP_FILE_SERIAL_LOG },
+                      { "saved_state", VMWP_FILE_SAVED_STATE }, { "migrate_incoming", VMWP_FILE_MIGRATE_INCOMING } };
         struct json_object *files;
         int mask = 0;
         size_t next = 0;
         if (!json_object_object_get_ex(msg, "files", &files))
                 return 0;
         if (!json_object_is_type(files, json_type_array) || json_object_array_length(files) > ARRAY_SIZE(names))
-                return snprintf(err, errlen, "\"files\" must be an array of at most 5 names"), -EINVAL;
+                return snprintf(err, errlen, "\"files\" must be an array of at most 6 names"), -EINVAL;
         for (size_t i = 0; i < json_object_array_length(files); i++) {
                 const char *s = json_object_get_string(json_object_array_get_idx(files, i));
-                while (next < ARRAY_SIZE(names) && (!s || strcmp(s, names[next])))
+                while (next < ARRAY_SIZE(names) && (!s || strcmp(s, names[next].name)))
                         next++;
                 if (next == ARRAY_SIZE(names))
                         return snprintf(err, errlen,
-                                        "\"files\": kernel, initrd, serial_log, saved_state, "
+                                        "\"files\": kernel, firmware, initrd, serial_log, saved_state, "
                                         "migrate_incoming, in this order"),
                                -EINVAL;
-                mask |= 1 << next++;
+                mask |= names[next++].bit;
         }
+        if ((mask & VMWP_FILE_KERNEL) && (mask & VMWP_FILE_FIRMWARE))
+                return snprintf(err, errlen, "\"files\": kernel and firmware exclude each other"), -EINVAL;
         return mask;
+}
+
+/* "dvd_fds" (proto.h): how many DVD drives' ISOs follow the files, one for
+ * each drive with a path, in drive order. Absent: none (standalone, or an
+ * older vmms: the worker opens the paths). Fills dvd_slot[] with the drive
+ * index of each. */
+static int parse_dvd_fds(const struct vm_config *cfg, struct json_object *msg, uint32_t *dvd_slot, char *err,
+                         size_t errlen) {
+        struct json_object *v;
+        if (!json_object_object_get_ex(msg, "dvd_fds", &v))
+                return 0;
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < cfg->n_dvds && i < VM_DVD_DRIVES_MAX; i++)
+                if (cfg->dvds[i].path[0])
+                        dvd_slot[n++] = i;
+        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) != (int64_t)n)
+                return snprintf(err, errlen, "\"dvd_fds\" must count the DVD drives with an ISO (%u)", n), -EINVAL;
+        return (int)n;
 }
 
 /* "disk_parents" (proto.h): one count per disk of the VHDX parents that
@@ -516,15 +546,24 @@ int vmwp_control_assign_fds(const struct vm_config *cfg, struct json_object *msg
                 close_all(fds, n);
                 return -EINVAL;
         }
-        size_t n_files = (size_t)__builtin_popcount((unsigned)files);
-        int parents = parse_disk_parents(cfg, msg, opt, err, errlen);
-        if (parents < 0) {
+        bool fw = cfg->boot_kind == VM_BOOT_FIRMWARE;
+        if ((fw && (files & VMWP_FILE_KERNEL)) || (!fw && (files & VMWP_FILE_FIRMWARE))) {
+                snprintf(err, errlen, "\"files\": \"firmware\" for boot kind firmware, \"kernel\" for the others");
                 close_all(fds, n);
-                return parents;
+                return -EINVAL;
         }
-        if (n != cfg->n_disks + want_taps + n_files + (size_t)parents) {
-                snprintf(err, errlen, "received %zu fds, expected %u disk + %zu TAP + %zu file + %d parent fds", n,
-                         cfg->n_disks, want_taps, n_files, parents);
+        size_t n_files = (size_t)__builtin_popcount((unsigned)files);
+        uint32_t dvd_slot[VM_DVD_DRIVES_MAX];
+        int parents = parse_disk_parents(cfg, msg, opt, err, errlen);
+        int dvds = parents < 0 ? parents : parse_dvd_fds(cfg, msg, dvd_slot, err, errlen);
+        if (parents < 0 || dvds < 0) {
+                close_all(fds, n);
+                return parents < 0 ? parents : dvds;
+        }
+        if (n != cfg->n_disks + want_taps + n_files + (size_t)dvds + (size_t)parents) {
+                snprintf(err, errlen,
+                         "received %zu fds, expected %u disk + %zu TAP + %zu file + %d DVD + %d parent fds", n,
+                         cfg->n_disks, want_taps, n_files, dvds, parents);
                 close_all(fds, n);
                 return -EINVAL;
         }
@@ -533,7 +572,7 @@ int vmwp_control_assign_fds(const struct vm_config *cfg, struct json_object *msg
                 opt->disk_fds[opt->n_disk_fds++] = fds[k];
         for (; k < cfg->n_disks + want_taps; k++)
                 opt->tap_fds[opt->n_tap_fds++] = fds[k];
-        if (files & VMWP_FILE_KERNEL)
+        if (files & (VMWP_FILE_KERNEL | VMWP_FILE_FIRMWARE)) /* exclusive: the boot image */
                 opt->kernel_fd = fds[k++];
         if (files & VMWP_FILE_INITRD)
                 opt->initrd_fd = fds[k++];
@@ -543,6 +582,8 @@ int vmwp_control_assign_fds(const struct vm_config *cfg, struct json_object *msg
                 opt->saved_state_fd = fds[k++];
         if (files & VMWP_FILE_MIGRATE_INCOMING)
                 opt->migrate_incoming_fd = fds[k++];
+        for (int i = 0; i < dvds; i++)
+                opt->dvd_fds[dvd_slot[i]] = fds[k++];
         while (k < n) /* last: the VHDX parents, disk by disk */
                 opt->parent_fds[opt->n_parent_fds++] = fds[k++];
         /* "migrate_disks": the incoming migration copies the disks (new

@@ -248,6 +248,9 @@ static int sandbox_setup(const struct args *a, const struct vm_config *cfg, stru
                 keep[n++] = opt->tap_fds[i];
         for (size_t i = 0; i < opt->n_parent_fds; i++)
                 keep[n++] = opt->parent_fds[i];
+        for (size_t i = 0; i < VM_DVD_DRIVES_MAX; i++)
+                if (opt->dvd_fds[i] >= 0)
+                        keep[n++] = opt->dvd_fds[i];
         const int files[] = { opt->kernel_fd, opt->initrd_fd, opt->serial_log_fd, opt->saved_state_fd,
                               opt->migrate_incoming_fd };
         for (size_t i = 0; i < ARRAY_SIZE(files); i++)

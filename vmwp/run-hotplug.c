@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "vm-emu.h"
 #include "vm-internal.h"
 #include "vmwp/control.h"
 
@@ -84,5 +85,32 @@ struct json_object *vmwp_run_hotplug(struct vmwp_vm *vm, struct json_object *req
                 fprintf(stderr, "vmwp: %s: %s: %s\n", vm->cfg.name, vmwp_hotplug_op_name(op),
                         err[0] ? err : strerror(-r));
         free(h);
+        return reply(req, r, err[0] ? err : strerror(-r), fields);
+}
+
+/* dvd-insert / dvd-eject (common/proto.h): the drive's disc changes on the
+ * emulated devices' service thread; the worker's configuration follows
+ * ("path", set or cleared). */
+struct json_object *vmwp_run_dvd(struct vmwp_vm *vm, struct json_object *req, int fd) {
+        char err[1024] = "", path[VM_PATH_MAX];
+        uint32_t drive = 0;
+        bool insert = false;
+        int r = vmwp_control_parse_dvd(&vm->cfg, req, fd >= 0, &drive, &insert, path, err, sizeof err);
+        if (r == 0 && vmwp_vm_is_paused(vm))
+                r = errorf(err, sizeof err, -EBUSY, "the VM is paused (or saved, or migrated): resume it first");
+        if (r < 0)
+                safe_close(fd);
+        else
+                r = vmwp_vm_dvd_change(vm, drive, insert ? fd : -1, err, sizeof err); /* takes fd */
+        struct json_object *fields = json_object_new_object();
+        if (r >= 0) {
+                if (!insert || path[0]) /* an insert without "path" keeps the old one */
+                        snprintf(vm->cfg.dvds[drive].path, sizeof vm->cfg.dvds[drive].path, "%s", path);
+                if (fields)
+                        json_object_object_add(fields, "drive", json_object_new_int64(drive));
+        } else {
+                fprintf(stderr, "vmwp: %s: %s: %s\n", vm->cfg.name, insert ? "dvd-insert" : "dvd-eject",
+                        err[0] ? err : strerror(-r));
+        }
         return reply(req, r, err[0] ? err : strerror(-r), fields);
 }

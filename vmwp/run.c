@@ -478,6 +478,12 @@ static struct json_object *op_hotplug(void *o, struct vmwp_request *rq) {
         return vmwp_run_hotplug(((struct run_ctx *)o)->vm, rq->req, rq->fds, rq->n_fds); /* takes the fds */
 }
 
+static struct json_object *op_dvd(void *o, struct vmwp_request *rq) {
+        struct json_object *rep = vmwp_run_dvd(((struct run_ctx *)o)->vm, rq->req, rq->fd); /* takes the fd */
+        rq->fd = -1;
+        return rep;
+}
+
 static void on_reattach(int fd, void *userdata);
 
 static struct json_object *op_reattach_listen(void *o, struct vmwp_request *rq) {
@@ -492,7 +498,7 @@ static const struct vmwp_control_ops control_ops = {
         .memory = op_memory, .save = op_save_request, .migrate_send = op_migrate_request,
         .dirty_check = op_dirty_check, .disk_merge = op_disk_merge, .disk_push = op_disk_push, .fcopy = op_fcopy,
         .fcopy_cancel = op_fcopy_cancel, .hvsock_connected = op_hvsock_connected, .hotplug = op_hotplug,
-        .reattach_listen = op_reattach_listen,
+        .reattach_listen = op_reattach_listen, .dvd = op_dvd,
 };
 
 /* A (re)started vmms connected: the newest connection is the control peer. */

@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "common/fd-util.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/vmstate.h"
@@ -174,7 +176,11 @@ static int attach_dvds(struct vmwp_emu *e, char *err, size_t errlen) {
                 char why[512] = "";
                 int r = 0;
                 if (dc->path[0]) {
-                        struct disk_options o = { .path = dc->path, .fd = -1, .read_only = true,
+                        /* vmms's fd (proto.h "dvd_fds"), or the path standalone */
+                        int fd = i < VM_DVD_DRIVES_MAX ? e->vm->dvd_fds[i] : -1;
+                        if (i < VM_DVD_DRIVES_MAX)
+                                e->vm->dvd_fds[i] = -1; /* disk_open owns it now, even on error */
+                        struct disk_options o = { .path = dc->path, .fd = fd, .read_only = true,
                                                   .block_size = ATA_SECTOR_SIZE, .format = DISK_FORMAT_RAW,
                                                   .err = why, .errlen = sizeof why };
                         r = disk_open(&o, &d);
@@ -288,6 +294,53 @@ int vmwp_vm_emu_sandboxed(struct vmwp_vm *vm) {
         if (!vm->emu || !vm->sandbox)
                 return 0;
         return emu_service_call(vm->emu->d.svc, narrow, vm->sandbox);
+}
+
+struct dvd_change {
+        struct ide_controller *ide;
+        unsigned slot;
+        struct disk *disc; /* NULL: eject */
+};
+
+static int dvd_change_on_thread(void *arg) {
+        struct dvd_change *c = arg;
+        return c->disc ? ide_atapi_insert(c->ide, c->slot, c->disc) : ide_atapi_eject(c->ide, c->slot);
+}
+
+#define DVD_BUSY_TRIES 500 /* 1 ms apart: a read in flight ends in milliseconds */
+
+int vmwp_vm_dvd_change(struct vmwp_vm *vm, unsigned drive, int fd, char *err, size_t errlen) {
+        struct vmwp_emu *e = vm->emu;
+        if (!e || !e->d.ide || drive >= vm->cfg.n_dvds) {
+                safe_close(fd);
+                return errorf(err, errlen, -ENODEV, "the VM has no DVD drive %u", drive);
+        }
+        const struct vm_dvd_config *dc = &vm->cfg.dvds[drive];
+        struct dvd_change c = { .ide = e->d.ide, .slot = dc->channel * 2 + dc->position };
+        char why[512] = "";
+        int r = 0;
+        if (fd >= 0) {
+                struct disk_options o = { .path = "(dvd-insert)", .fd = fd, .read_only = true,
+                                          .block_size = ATA_SECTOR_SIZE, .format = DISK_FORMAT_RAW,
+                                          .err = why, .errlen = sizeof why };
+                if ((r = disk_open(&o, &c.disc)) < 0) /* owns fd, even on error */
+                        return errorf(err, errlen, r, "the ISO: %s", why[0] ? why : strerror(-r));
+        }
+        for (int tries = 0; tries < DVD_BUSY_TRIES; tries++) {
+                r = emu_service_call(e->d.svc, dvd_change_on_thread, &c);
+                if (r != -EBUSY)
+                        break;
+                struct timespec ms = { .tv_nsec = 1000000 };
+                nanosleep(&ms, NULL);
+        }
+        disk_unref(c.disc); /* the drive holds its own reference */
+        if (r == -EINVAL)
+                return errorf(err, errlen, r, "not a disc image (at least 2048 bytes)");
+        if (r == -EBUSY)
+                return errorf(err, errlen, r, "dvd_drives[%u] stayed busy reading its disc", drive);
+        if (r < 0)
+                return errorf(err, errlen, r, "dvd_drives[%u]: %s", drive, strerror(-r));
+        return 0;
 }
 
 void vmwp_vm_free_emu(struct vmwp_vm *vm) {

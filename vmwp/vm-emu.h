@@ -22,6 +22,12 @@ void vmwp_vm_emu_acpi(const struct vmwp_vm *vm, struct acpi_config *ac);
 /* Once the worker sandbox is entered: the service thread narrows itself
  * to the "emu" policy. */
 int vmwp_vm_emu_sandboxed(struct vmwp_vm *vm);
+/* dvd-insert / dvd-eject (common/proto.h): dvd_drives[drive] gets the
+ * disc of fd (taken; -1: eject), changed on the service thread, which
+ * also drops the old disc (its image lock); retried for a while when a
+ * read of the old disc is in flight. -ENODEV (no IDE), -EINVAL (not a
+ * disc image), -EBUSY, or the disk backend's error, with a sentence. */
+int vmwp_vm_dvd_change(struct vmwp_vm *vm, unsigned drive, int fd, char *err, size_t errlen);
 /* Stops the service thread (I/O in flight completes first) and frees. */
 void vmwp_vm_free_emu(struct vmwp_vm *vm);
 

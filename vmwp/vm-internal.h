@@ -66,6 +66,7 @@ struct vmwp_vm {
 
         int disk_fds[VM_DISKS_MAX];
         size_t n_disk_fds;
+        int dvd_fds[VM_DVD_DRIVES_MAX]; /* as in vmwp_vm_options; -1 once a drive took it */
         int tap_fds[VM_NIC_QUEUES_MAX + VM_NICS_MAX]; /* NIC by NIC, each NIC's queues (n_nic_queues[i]), then its steering map (nic_steer[i]) */
         size_t n_tap_fds;
         uint8_t n_nic_queues[VM_NICS_MAX]; /* proto.h "nic_queues"; 0: one */
@@ -188,6 +189,8 @@ int vmwp_vm_nic_detach(struct vmwp_vm *vm, const struct vmwp_hotplug *req, struc
 /* The control op: parses, checks the VM's state, runs it, replies
  * (run-hotplug.c). Takes the fds. */
 struct json_object *vmwp_run_hotplug(struct vmwp_vm *vm, struct json_object *req, int *fds, size_t n_fds);
+/* dvd-insert, dvd-eject (run-hotplug.c): fd the ISO (taken) or -1. */
+struct json_object *vmwp_run_dvd(struct vmwp_vm *vm, struct json_object *req, int fd);
 /* Tear that down again; the VPs must be stopped (vid_partition_join). */
 void vmwp_vm_detach_vmbus(struct vmwp_vm *vm);
 /* The integration services of the configuration (vm-ic.c), on vm->vmbus. */

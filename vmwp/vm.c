@@ -50,6 +50,8 @@ void vmwp_vm_options_init(struct vmwp_vm_options *o) {
         *o = (struct vmwp_vm_options){ .serial.kind = VMWP_CONSOLE_NONE, .start_ns = vmwp_now_ns(),
                                        .kernel_fd = -1, .initrd_fd = -1, .serial_log_fd = -1,
                                        .saved_state_fd = -1, .migrate_incoming_fd = -1 };
+        for (size_t i = 0; i < VM_DVD_DRIVES_MAX; i++)
+                o->dvd_fds[i] = -1;
         o->phase_ns[VMWP_PHASE_START] = o->start_ns;
 }
 
@@ -345,6 +347,9 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         /* The fds are ours from here on, whatever happens. */
         memcpy(vm->disk_fds, opt->disk_fds, sizeof vm->disk_fds);
         memcpy(vm->tap_fds, opt->tap_fds, sizeof vm->tap_fds);
+        memcpy(vm->dvd_fds, opt->dvd_fds, sizeof vm->dvd_fds);
+        for (size_t i = 0; i < VM_DVD_DRIVES_MAX; i++)
+                opt->dvd_fds[i] = -1;
         vm->n_disk_fds = opt->n_disk_fds, vm->n_tap_fds = opt->n_tap_fds;
         memcpy(vm->parent_fds, opt->parent_fds, sizeof vm->parent_fds);
         memcpy(vm->n_disk_parents, opt->n_disk_parents, sizeof vm->n_disk_parents);
@@ -482,6 +487,8 @@ void vmwp_vm_free(struct vmwp_vm *vm) {
         vmwp_vm_free_firmware(vm);
         for (size_t i = 0; i < vm->n_disk_fds; i++)
                 safe_close(vm->disk_fds[i]);
+        for (size_t i = 0; i < VM_DVD_DRIVES_MAX; i++)
+                safe_close(vm->dvd_fds[i]);
         for (size_t i = 0; i < vm->n_tap_fds; i++)
                 safe_close(vm->tap_fds[i]);
         for (size_t i = 0; i < vm->n_parent_fds; i++)

@@ -50,7 +50,8 @@ static const struct vmwp_control_ops ops = { .pause = ok, .resume = ok, .is_paus
 static const char base_config[] =
         "{\"name\":\"fz\",\"memory_mib\":64,\"vcpus\":2,\"boot\":{\"kernel\":\"/k\"},"
         "\"disks\":[{\"path\":\"/a.img\"},{\"path\":\"/cd.img\",\"bus\":\"ide\"},{\"path\":\"/b.vhdx\",\"lun\":1}],"
-        "\"nics\":[{\"mac\":\"00:15:5d:00:00:01\",\"tap\":\"tap0\",\"queues\":2}]}";
+        "\"nics\":[{\"mac\":\"00:15:5d:00:00:01\",\"tap\":\"tap0\",\"queues\":2}],"
+        "\"dvd_drives\":[{\"path\":\"/x.iso\"},{\"channel\":1,\"position\":1}]}";
 
 /* vmwp_control_parse_hotplug: an answer for everything, and what it
  * accepts is within the configuration's bounds. */
@@ -94,6 +95,25 @@ static void hotplug(struct json_object *req, size_t n_fds) {
         }
 }
 
+/* vmwp_control_parse_dvd: a drive of the configuration, the fd rule, a
+ * bounded path; every refusal says why. */
+static void dvd(struct json_object *req, size_t n_fds) {
+        static struct vm_config *cfg;
+        char err[512] = "", path[VM_PATH_MAX];
+        uint32_t drive = 0;
+        bool insert = false;
+        if (!cfg) {
+                cfg = malloc(sizeof *cfg);
+                if (!cfg || vm_config_parse(base_config, sizeof base_config - 1, cfg, err, sizeof err) < 0)
+                        abort();
+        }
+        int r = vmwp_control_parse_dvd(cfg, req, n_fds == 1, &drive, &insert, path, err, sizeof err);
+        if (r < 0 && !err[0])
+                abort();
+        if (r == 0 && (drive >= cfg->n_dvds || insert != (n_fds == 1) || strlen(path) >= VM_PATH_MAX))
+                abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         json_tokener *tok = json_tokener_new_ex(32);
@@ -112,6 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         json_object_put(rep);
         if (vmwp_control_hotplug_op(req) != VMWP_HOTPLUG_NONE)
                 hotplug(req, size % 4);
+        dvd(req, size % 4);
         struct vm_config *cfg = malloc(sizeof *cfg);
         char err[256];
         if (cfg && vmwp_control_parse_config(req, cfg, err, sizeof err) == 0) {

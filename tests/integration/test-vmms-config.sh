@@ -45,7 +45,7 @@ bad() { # json expected-substring
   expect_rc 4 vmctl create "$T/bad.json"
   echo "$LAST_OUT" | grep -qF "$2" || fail "'$1': $LAST_OUT"
 }
-bad '{"name":"x"}' 'a kernel is required: --kernel=PATH'
+bad '{"name":"x","boot":{"kind":"pvh"}}' 'pvh or linux needs a kernel: --kernel=PATH'
 bad '{"name":"x","boot":{"kernel":"rel/k"}}' 'boot.kernel: must be an absolute path'
 bad '{"name":"x","boot":{"kernel":"/k"},"disks":[{"path":"/d","lun":70}]}' 'disks[0].lun: must be between 0 and 63'
 bad '{"name":"x","boot":{"kernel":"/k"},"nics":[{"mac":"01:00:00:00:00:01"}]}' 'nics[0].mac: must be a unicast address'
@@ -54,8 +54,8 @@ bad '[1,2]' 'the configuration must be a JSON object ({...}), not an array'
 bad '{"name":"x","memory_mib":64,"memory_mib":128,"boot":{"kernel":"/k"}}' 'memory_mib: appears twice in one object'
 bad '{"name":"x","boot":{"kernel":"/k"},"nics":[{"mac":"00:00:00:00:00:00"}]}' 'nics[0].mac: 00:00:00:00:00:00 is not a valid address'
 bad '{"name":"x","boot":{"kernel":"/k"},"disks":[{"path":"/d"},{"path":"/d","lun":1}]}' 'disks[1].path: /d is disks[0] already'
-expect_rc 4 vmctl create --name=nokernel --memory=64
-echo "$LAST_OUT" | grep -qF "a kernel is required: --kernel=PATH" || fail "create without --kernel: $LAST_OUT"
+expect_rc 4 vmctl create --name=nokernel --memory=64 --boot=linux
+echo "$LAST_OUT" | grep -qF "needs a kernel: --kernel=PATH" || fail "create --boot=linux without --kernel: $LAST_OUT"
 expect_rc 4 vmctl create --name=x --kernel=/k --vcpus=65
 echo "$LAST_OUT" | grep -qF "vcpus: needs a number from 1 to 64" || fail "vcpus range: $LAST_OUT"
 # vmms says the same for what vmctl checks (raw D-Bus):

@@ -160,6 +160,7 @@
 struct fake {
         char parents[4096]; /* report_parents' lines, printed once the console log is open */
         char nics[1024];    /* report_nics' lines, as well */
+        char files[1024];   /* report_files' lines (boot image, DVD ISOs), as well */
         int ctl, ctl_listen, con_listen, con_log;
         int con[MAX_CONSOLE_CLIENTS];
         uint64_t con_clients, con_since_us; /* as vmwp's "console-status" */
@@ -697,11 +698,45 @@ static void hotplug(struct fake *f, json_object *req, int *fds, size_t n_fds) {
         send_msg(f, m);
 }
 
+/* dvd-insert (one fd: the ISO) and dvd-eject: the change is reported on
+ * the console ("fake-vmwp: dvd-insert drive D: ino=N ro PATH",
+ * "fake-vmwp: dvd-eject drive D") and answered with "drive". */
+static void dvd_change(struct fake *f, json_object *req, const char *op, int *fds, size_t n_fds) {
+        json_object *v;
+        bool insert = !strcmp(op, "dvd-insert");
+        int64_t drive = json_object_object_get_ex(req, "drive", &v) ? json_object_get_int64(v) : -1;
+        const char *path = json_object_object_get_ex(req, "path", &v) ? json_object_get_string(v) : "";
+        char line[VM_PATH_MAX + 96];
+        struct stat st;
+        int fl = insert && n_fds == 1 ? fcntl(fds[0], F_GETFL) : -1;
+        if (drive < 0 || n_fds != (insert ? 1u : 0u) || (insert && (fl < 0 || fstat(fds[0], &st) < 0))) {
+                for (size_t i = 0; i < n_fds; i++)
+                        safe_close(fds[i]);
+                send_msg(f, reply(req, false, EINVAL, "a drive index, and the ISO's fd with dvd-insert only"));
+                return;
+        }
+        if (insert)
+                snprintf(line, sizeof line, "fake-vmwp: dvd-insert drive %lld: ino=%llu %s %s\n", (long long)drive,
+                         (unsigned long long)st.st_ino, (fl & O_ACCMODE) == O_RDONLY ? "ro" : "rw", path);
+        else
+                snprintf(line, sizeof line, "fake-vmwp: dvd-eject drive %lld\n", (long long)drive);
+        for (size_t i = 0; i < n_fds; i++)
+                safe_close(fds[i]);
+        console_out(f, line);
+        json_object *m = reply(req, true, 0, NULL);
+        json_object_object_add(m, "drive", json_object_new_int64(drive));
+        send_msg(f, m);
+}
+
 static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_fds) {
         json_object *v;
         const char *op = json_object_object_get_ex(req, "op", &v) ? json_object_get_string(v) : "";
         if (fake_hotplug_is_op(op)) {
                 hotplug(f, req, fds, n_fds);
+                return;
+        }
+        if (!strcmp(op, "dvd-insert") || !strcmp(op, "dvd-eject")) {
+                dvd_change(f, req, op, fds, n_fds);
                 return;
         }
         if (!strcmp(op, "reattach-listen") && f->reattach && n_fds == 1 && is_listener(fds[0])) {
@@ -889,9 +924,44 @@ static size_t report_nics(struct fake *f, const struct vm_config *c, json_object
         return k;
 }
 
+static void files_line(struct fake *f, const char *what, int fd) {
+        struct stat st;
+        int fl = fcntl(fd, F_GETFL);
+        if (fstat(fd, &st) < 0 || fl < 0)
+                finish(f, VMWP_EXIT_USAGE, "a file fd is not open");
+        size_t used = strlen(f->files);
+        snprintf(f->files + used, sizeof f->files - used, "fake-vmwp: %s: ino=%llu %s\n", what,
+                 (unsigned long long)st.st_ino, (fl & O_ACCMODE) == O_RDONLY ? "ro" : "rw");
+}
+
+/* The DVD drives' ISOs ("dvd_fds", common/proto.h), between the files and
+ * the parents: each reported ("fake-vmwp: dvd I: ino=N ro", I the drive
+ * index) and closed. Returns how many there were. */
+static size_t report_dvds(struct fake *f, const struct vm_config *c, json_object *msg, const int *fds, size_t n) {
+        json_object *v;
+        if (!json_object_object_get_ex(msg, "dvd_fds", &v))
+                return 0;
+        size_t want = 0, k = 0;
+        for (uint32_t i = 0; i < c->n_dvds; i++)
+                want += c->dvds[i].path[0] != 0;
+        if (json_object_get_int64(v) != (int64_t)want || want > n)
+                finish(f, VMWP_EXIT_USAGE, "dvd_fds: not one per DVD drive with an ISO");
+        for (uint32_t i = 0; i < c->n_dvds; i++) {
+                if (!c->dvds[i].path[0])
+                        continue;
+                char what[32];
+                snprintf(what, sizeof what, "dvd %u", i);
+                files_line(f, what, fds[n - want + k]);
+                close(fds[n - want + k++]);
+        }
+        return want;
+}
+
 /* vmwp's rule: one fd per disk, then one per NIC that names a TAP, then
- * the files the message names (kernel, initrd, serial_log), then the VHDX
- * parents. Returns the console log's fd, or -1. */
+ * the files the message names (kernel or firmware, initrd, serial_log),
+ * then the DVD ISOs, then the VHDX parents. A firmware image is reported
+ * ("fake-vmwp: file firmware: ino=N ro"). Returns the console log's fd,
+ * or -1. */
 static int check_fds(struct fake *f, const struct vm_config *c, json_object *msg, const int *fds, size_t n) {
         size_t want = c->n_disks, n_files = 0;
         struct stat st;
@@ -902,6 +972,7 @@ static int check_fds(struct fake *f, const struct vm_config *c, json_object *msg
                 last = n_files ? json_object_array_get_idx(files, n_files - 1) : NULL;
         }
         n -= report_parents(f, c, msg, fds, n);
+        n -= report_dvds(f, c, msg, fds, n);
         if (n != want + n_files)
                 finish(f, VMWP_EXIT_USAGE, "wrong number of fds");
         for (size_t i = 0; i < n; i++)
@@ -919,8 +990,15 @@ static int check_fds(struct fake *f, const struct vm_config *c, json_object *msg
         }
         for (size_t i = 0; i < c->n_disks && i < VM_DISKS_MAX; i++)
                 f->disk_fds[f->n_disk_fds++] = fds[i];
-        for (size_t i = want; i + (log ? 1 : 0) < n; i++)
+        for (size_t i = want; i + (log ? 1 : 0) < n; i++) {
+                const char *name = json_object_get_string(json_object_array_get_idx(files, i - want));
+                if (name && !strcmp(name, "firmware")) {
+                        char what[32];
+                        snprintf(what, sizeof what, "file %s", name);
+                        files_line(f, what, fds[i]);
+                }
                 close(fds[i]); /* the boot files: the fake boots nothing */
+        }
         return log ? fds[n - 1] : -1;
 }
 
@@ -1008,6 +1086,7 @@ static void configure(struct fake *f, const char *serial) {
                 console_out(f, line);
         }
         console_out(f, f->nics);
+        console_out(f, f->files);
         console_out(f, f->parents);
         char *devices = malloc(96 * (VM_DISKS_MAX + VM_NICS_MAX) + VM_PATH_MAX * VM_DISKS_MAX);
         if (devices) {

@@ -90,7 +90,7 @@ static void refused(const char *json, size_t n, const char *why) {
 }
 
 TEST(counts_that_do_not_match_are_refused_and_the_fds_closed) {
-        refused(TWO_DISKS ",\"disk_parents\":[0,2]}", 6, "expected 2 disk + 1 TAP + 2 file + 2 parent fds");
+        refused(TWO_DISKS ",\"disk_parents\":[0,2]}", 6, "expected 2 disk + 1 TAP + 2 file + 0 DVD + 2 parent fds");
         refused(TWO_DISKS ",\"disk_parents\":[0,1]}", 7, "received 7 fds");
         refused(TWO_DISKS ",\"disk_parents\":[1]}", 6, "one count per disk");
         refused(TWO_DISKS ",\"disk_parents\":[1,0]}", 6, "only for a VHDX disk");

@@ -23,6 +23,7 @@ enum {
         OPT_STOP_GRACE, OPT_POOL, OPT_ALLOW_BLOCK, OPT_LOG_MAX_SIZE, OPT_LOG_CHECK, OPT_MIG_LISTEN, OPT_MIG_CERT,
         OPT_MIG_KEY, OPT_MIG_CA, OPT_MIG_ALLOW, OPT_MIG_INSECURE, OPT_MIG_RECOVER, OPT_MEMORY_RESERVE, OPT_MEMORY_INTERVAL,
         OPT_DISPLAY_SERVER, OPT_CONSOLE_ADDRESS, OPT_CONSOLE_CERT, OPT_CONSOLE_KEY,
+        OPT_FIRMWARE_DIR,
 };
 
 static const struct option options[] = {
@@ -45,6 +46,7 @@ static const struct option options[] = {
         { "no-polkit", no_argument, NULL, OPT_NO_POLKIT },
         { "storage-pool", required_argument, NULL, OPT_POOL },
         { "allow-block-devices", no_argument, NULL, OPT_ALLOW_BLOCK },
+        { "firmware-dir", required_argument, NULL, OPT_FIRMWARE_DIR },
         { "log-max-size", required_argument, NULL, OPT_LOG_MAX_SIZE },
         { "log-check-interval-ms", required_argument, NULL, OPT_LOG_CHECK },
         { "migration-listen", required_argument, NULL, OPT_MIG_LISTEN },
@@ -96,6 +98,9 @@ static void usage(void) {
                "  --storage-pool=DIR[:ro]  disks, kernels and initrds must be files below DIR\n"
                "                           (repeatable, up to 16; default " VMMS_DEFAULT_POOL ");\n"
                "                           :ro admits read-only use only\n"
+               "  --firmware-dir=DIR       firmware images (boot kind firmware) must be files\n"
+               "                           below DIR, read by vmms (repeatable, up to 8;\n"
+               "                           default " VMMS_DEFAULT_FIRMWARE_DIR ")\n"
                "  --allow-block-devices    block devices under /dev for every VM owner who can\n"
                "                           open them (default: root-owned VMs only)\n"
                "  --log-max-size=BYTES     rotate a console or worker log beyond this size into\n"
@@ -294,6 +299,17 @@ static int add_pool(struct vmms_options *o, const char *arg, char *err, size_t e
         return r;
 }
 
+static int add_firmware_dir(struct vmms_options *o, const char *arg, char *err, size_t errlen) {
+        int r = vmms_firmware_dir_add(&o->paths, arg);
+        if (r == -EINVAL)
+                snprintf(err, errlen, "--firmware-dir=%s: needs a plain absolute directory other than /", arg);
+        else if (r == -EEXIST)
+                snprintf(err, errlen, "--firmware-dir=%s: given twice", arg);
+        else if (r < 0)
+                snprintf(err, errlen, "--firmware-dir: at most %u directories", VMMS_FIRMWARE_DIRS_MAX);
+        return r;
+}
+
 int vmms_options_parse(int argc, char **argv, struct vmms_options *o, char *err, size_t errlen) {
         int c;
         defaults(o);
@@ -336,6 +352,10 @@ int vmms_options_parse(int argc, char **argv, struct vmms_options *o, char *err,
                         if (add_pool(o, optarg, err, errlen) < 0)
                                 return -EINVAL;
                         break;
+                case OPT_FIRMWARE_DIR:
+                        if (add_firmware_dir(o, optarg, err, errlen) < 0)
+                                return -EINVAL;
+                        break;
                 case OPT_WORKER:
                         if (optarg[0] != '/' || strlen(optarg) >= sizeof o->worker) {
                                 snprintf(err, errlen, "--worker: needs an absolute path");
@@ -371,6 +391,8 @@ int vmms_options_parse(int argc, char **argv, struct vmms_options *o, char *err,
                 return -EINVAL;
         if (!o->paths.n_pools)
                 (void)add_pool(o, VMMS_DEFAULT_POOL, err, errlen);
+        if (!o->paths.n_firmware_dirs)
+                (void)vmms_firmware_dir_add(&o->paths, VMMS_DEFAULT_FIRMWARE_DIR);
         if (o->restart.max_delay_us < o->restart.base_delay_us)
                 o->restart.max_delay_us = o->restart.base_delay_us;
         return 0;

@@ -104,12 +104,16 @@ int vmms_config_check_update(const struct vm_config *cur, const struct vm_config
                 return 0;
         const char *f = first_worker_change(cur, next);
         if (f) {
-                bool devices = s == VMMS_STATE_RUNNING && (!strcmp(f, "disks") || !strcmp(f, "nics"));
+                bool running = s == VMMS_STATE_RUNNING;
+                bool devices = running && (!strcmp(f, "disks") || !strcmp(f, "nics"));
+                bool dvd = running && !strcmp(f, "dvd_drives");
                 snprintf(err, errlen, "%s: can only change while the VM is Off or Crashed (it is %s%s)%s", f,
                          vmms_state_to_string(s),
                          s == VMMS_STATE_SAVED ? ": DiscardSavedState, or start it and shut it down, first" : "",
                          devices ? "; a running VM's disks and NICs change one at a time with AttachDisk, "
                                    "DetachDisk, AttachNic, DetachNic (vmctl disk|nic attach|detach)"
+                         : dvd   ? "; a running VM's DVD disc changes with InsertDvd, EjectDvd (vmctl dvd "
+                                   "insert|eject)"
                                  : "");
                 return -EBUSY;
         }

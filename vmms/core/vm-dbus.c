@@ -422,7 +422,7 @@ static int do_cancel_file_copy(struct vmms_daemon *d, sd_bus_message *m, sd_bus_
 }
 
 /* AttachDisk(s disk) -> u, DetachDisk(u), ResizeDisk(u, t), AttachNic(s nic)
- * -> u, DetachNic(u): hotplug.c. */
+ * -> u, DetachNic(u), InsertDvd(u, s), EjectDvd(u): hotplug.c, dvd.c. */
 static int do_hotplug(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
         static const struct {
                 const char *member;
@@ -430,7 +430,8 @@ static int do_hotplug(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e)
         } ops[] = {
                 { "AttachDisk", VMMS_OP_ATTACH_DISK }, { "DetachDisk", VMMS_OP_DETACH_DISK },
                 { "ResizeDisk", VMMS_OP_RESIZE_DISK }, { "AttachNic", VMMS_OP_ATTACH_NIC },
-                { "DetachNic", VMMS_OP_DETACH_NIC },
+                { "DetachNic", VMMS_OP_DETACH_NIC }, { "InsertDvd", VMMS_OP_INSERT_DVD },
+                { "EjectDvd", VMMS_OP_EJECT_DVD },
         };
         struct vmms_vm *vm;
         int r = lookup(d, m, &vm, e);
@@ -677,6 +678,10 @@ static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("AttachNic", SD_BUS_ARGS("s", nic), SD_BUS_RESULT("u", index), method_hotplug_attach,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("DetachNic", SD_BUS_ARGS("u", index), SD_BUS_NO_RESULT, method_hotplug,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("InsertDvd", SD_BUS_ARGS("u", drive, "s", path), SD_BUS_NO_RESULT, method_hotplug,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("EjectDvd", SD_BUS_ARGS("u", drive), SD_BUS_NO_RESULT, method_hotplug,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

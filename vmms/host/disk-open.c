@@ -74,6 +74,18 @@ int vmms_disk_open(struct vmms_vm *vm, const struct vmms_cred *owner, const stru
         return 0;
 }
 
+int vmms_iso_open(struct vmms_vm *vm, const struct vmms_cred *owner, const char *path, const char *field, char *err,
+                  size_t errlen) {
+        char why[1024];
+        _cleanup_close_ int fd = vmms_file_open(&vm->d->opt.paths, path, VMMS_FILE_DISK_RO, owner, why, sizeof why);
+        if (fd < 0)
+                return snprintf(err, errlen, "%s: %s", field, why), fd;
+        /* Shared, as a read-only disk's: no VM writes it while a drive holds it. */
+        if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+                return snprintf(err, errlen, "%s: %s is in use (written) by another VM", field, path), -EBUSY;
+        return TAKE_FD(fd);
+}
+
 void vmms_disk_fds_done(struct vmms_disk_fds *f) {
         f->fd = safe_close(f->fd);
         for (size_t k = 0; k < f->n_parents; k++)

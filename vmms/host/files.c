@@ -181,7 +181,8 @@ static int check_type(const struct stat *st, const struct vmms_path_place *pl, e
                 return 0;
         snprintf(err, errlen, "is %s; %s", type_name(st->st_mode),
                  pl->block ? "under /dev only block devices may be used"
-                 : use == VMMS_FILE_BOOT ? "a kernel or initrd must be a regular file"
+                 : use == VMMS_FILE_BOOT     ? "a kernel or initrd must be a regular file"
+                 : use == VMMS_FILE_FIRMWARE ? "a firmware image must be a regular file"
                                          : "a disk must be a regular file (or a block device under /dev)");
         return -EINVAL;
 }
@@ -212,6 +213,13 @@ int vmms_file_open(const struct vmms_path_policy *p, const char *path, enum vmms
         int r = vmms_path_place(p, path, use, as->uid == 0, &pl, why, sizeof why);
         if (r < 0) {
                 snprintf(err, errlen, "%s", why);
+                return r;
+        }
+        if (use == VMMS_FILE_FIRMWARE) { /* the host's firmware: vmms reads it itself, read-only */
+                struct vmms_cred self = { .uid = geteuid(), .gid = getegid() };
+                r = open_placed(&pl, use, &self, why, sizeof why);
+                if (r < 0)
+                        snprintf(err, errlen, "%s: %s", path, why);
                 return r;
         }
         struct fs_identity id;

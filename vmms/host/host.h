@@ -78,4 +78,9 @@ struct vmms_disk_fds {
 };
 int vmms_disk_open(struct vmms_vm *vm, const struct vmms_cred *owner, const struct vm_disk_config *dc, uint32_t i,
                    struct vmms_disk_fds *out, char *err, size_t errlen);
+/* A DVD drive's ISO (the configuration's `field`, "dvd_drives[i].path"),
+ * opened as Start opens a read-only disk: the path policy, the owner's
+ * rights, flock(LOCK_SH). The fd, or -errno with "<field>: ..." in err. */
+int vmms_iso_open(struct vmms_vm *vm, const struct vmms_cred *owner, const char *path, const char *field, char *err,
+                  size_t errlen);
 void vmms_disk_fds_done(struct vmms_disk_fds *f);

@@ -44,6 +44,18 @@ int vmms_path_policy_add(struct vmms_path_policy *p, const struct vmms_pool *poo
         return 0;
 }
 
+int vmms_firmware_dir_add(struct vmms_path_policy *p, const char *dir) {
+        if (!vmms_path_is_plain(dir) || strlen(dir) >= sizeof p->firmware_dirs[0])
+                return -EINVAL;
+        for (size_t i = 0; i < p->n_firmware_dirs; i++)
+                if (!strcmp(p->firmware_dirs[i], dir))
+                        return -EEXIST;
+        if (p->n_firmware_dirs >= VMMS_FIRMWARE_DIRS_MAX)
+                return -E2BIG;
+        snprintf(p->firmware_dirs[p->n_firmware_dirs++], sizeof p->firmware_dirs[0], "%s", dir);
+        return 0;
+}
+
 /* The part of path below dir, or NULL. */
 static const char *below(const char *dir, const char *path) {
         size_t n = strlen(dir);
@@ -66,12 +78,39 @@ static void pools_list(const struct vmms_path_policy *p, char *buf, size_t len) 
                 snprintf(buf, len, "none");
 }
 
+/* A firmware image: below a firmware directory only (the innermost). */
+static int firmware_place(const struct vmms_path_policy *p, const char *path, struct vmms_path_place *out, char *err,
+                          size_t errlen) {
+        const char *best = NULL;
+        for (size_t i = 0; i < p->n_firmware_dirs; i++)
+                if (below(p->firmware_dirs[i], path) && (!best || strlen(p->firmware_dirs[i]) > strlen(best)))
+                        best = p->firmware_dirs[i];
+        if (best) {
+                *out = (struct vmms_path_place){ .root = best, .rel = below(best, path) };
+                return 0;
+        }
+        char dirs[512];
+        size_t used = 0;
+        dirs[0] = 0;
+        for (size_t i = 0; i < p->n_firmware_dirs && used < sizeof dirs; i++) {
+                int k = snprintf(dirs + used, sizeof dirs - used, "%s%s", i ? ", " : "", p->firmware_dirs[i]);
+                if (k < 0)
+                        break;
+                used += (size_t)k;
+        }
+        snprintf(err, errlen, "%s: not in a firmware directory (%s; vmms --firmware-dir adds one)", path,
+                 p->n_firmware_dirs ? dirs : "none");
+        return -EPERM;
+}
+
 int vmms_path_place(const struct vmms_path_policy *p, const char *path, enum vmms_file_use use, bool owner_root,
                     struct vmms_path_place *out, char *err, size_t errlen) {
         if (!vmms_path_is_plain(path)) {
                 snprintf(err, errlen, "%s: needs a plain absolute path (no '.', '..' or empty components)", path);
                 return -EINVAL;
         }
+        if (use == VMMS_FILE_FIRMWARE)
+                return firmware_place(p, path, out, err, errlen);
         const char *rel = below(VMMS_BLOCK_ROOT, path);
         if (rel) {
                 if (use == VMMS_FILE_BOOT) {
@@ -120,6 +159,8 @@ bool vmms_config_had_path(const struct vm_config *cur, const char *path, enum vm
                 return false;
         if (use == VMMS_FILE_BOOT)
                 return !strcmp(cur->kernel, path) || !strcmp(cur->initrd, path);
+        if (use == VMMS_FILE_FIRMWARE)
+                return cur->boot_kind == VM_BOOT_FIRMWARE && !strcmp(cur->firmware, path);
         for (uint32_t i = 0; i < cur->n_disks; i++)
                 if (!strcmp(cur->disks[i].path, path) &&
                     (use == VMMS_FILE_DISK_RO || !cur->disks[i].read_only))
@@ -144,9 +185,14 @@ static int check_one(void *opaque, const char *field, const char *path, enum vmm
 
 int vmms_config_for_each_path(const struct vm_config *c, vmms_path_fn fn, void *opaque) {
         char field[32];
-        int r = fn(opaque, "boot.kernel", c->kernel, VMMS_FILE_BOOT);
-        if (r >= 0 && c->initrd[0])
-                r = fn(opaque, "boot.initrd", c->initrd, VMMS_FILE_BOOT);
+        int r;
+        if (c->boot_kind == VM_BOOT_FIRMWARE) { /* the guest's own boot loader: no kernel, no initrd */
+                r = fn(opaque, "boot.firmware", c->firmware, VMMS_FILE_FIRMWARE);
+        } else {
+                r = fn(opaque, "boot.kernel", c->kernel, VMMS_FILE_BOOT);
+                if (r >= 0 && c->initrd[0])
+                        r = fn(opaque, "boot.initrd", c->initrd, VMMS_FILE_BOOT);
+        }
         for (uint32_t i = 0; r >= 0 && i < c->n_disks && i < VM_DISKS_MAX; i++) {
                 snprintf(field, sizeof field, "disks[%u].path", i);
                 r = fn(opaque, field, c->disks[i].path,

@@ -47,6 +47,7 @@ struct vmms_hotplug {
         uint32_t index;
         struct vm_disk_config disk; /* ATTACH_DISK: the entry as it is stored */
         struct vm_nic_config nic;   /* ATTACH_NIC: as stored (its "tap" as configured) */
+        struct vm_dvd_config dvd;   /* INSERT_DVD, EJECT_DVD: the drive as stored afterwards */
         int fd;                     /* RESIZE_DISK: the image vmms grew, or -1 */
         uint64_t old_size;          /* ... and its size before, for a refusal */
 };
@@ -107,7 +108,7 @@ static const char *state_hint(enum vmms_state s) {
         }
 }
 
-static int check_state(struct vmms_vm *vm, enum vmms_op op, sd_bus_error *e) {
+int vmms_hotplug_check_state(struct vmms_vm *vm, enum vmms_op op, sd_bus_error *e) {
         char msg[200];
         if (vmms_state_check_op(vm->state, op, msg, sizeof msg) < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_STATE, "VM '%s': %s%s", vm->config->name, msg,
@@ -134,7 +135,7 @@ static int check_as_update(struct vmms_vm *vm, sd_bus_message *call, const struc
 }
 
 /* An Off or Crashed VM: next is its configuration from now on. */
-static int store_and_reply(struct vmms_vm *vm, sd_bus_message *call, const struct vm_config *next, int index,
+int vmms_hotplug_store_and_reply(struct vmms_vm *vm, sd_bus_message *call, const struct vm_config *next, int index,
                            const char *what, sd_bus_error *e) {
         int r = vmms_store_save(vm, next);
         if (r < 0)
@@ -156,6 +157,12 @@ static const char *op_what(const struct vmms_hotplug *h, char *buf, size_t len) 
                 break;
         case VMMS_OP_ATTACH_NIC:
                 snprintf(buf, len, "attach the NIC");
+                break;
+        case VMMS_OP_INSERT_DVD:
+                snprintf(buf, len, "insert %s into dvd_drives[%u]", h->dvd.path, h->index);
+                break;
+        case VMMS_OP_EJECT_DVD:
+                snprintf(buf, len, "eject dvd_drives[%u]", h->index);
                 break;
         default:
                 snprintf(buf, len, "%s %s[%u]", h->op == VMMS_OP_RESIZE_DISK ? "resize" : "detach",
@@ -257,6 +264,15 @@ static void applied(struct vmms_vm *vm, sd_bus_message *call, struct vmms_hotplu
                 ok = vmms_config_remove_nic(c, h->index, c, NULL, 0) >= 0;
                 snprintf(what, sizeof what, "nics[%u] detached", h->index);
                 break;
+        case VMMS_OP_INSERT_DVD:
+        case VMMS_OP_EJECT_DVD:
+                if ((ok = index_matches(reply, "drive", h->index, h->index) && h->index < c->n_dvds))
+                        c->dvds[h->index] = h->dvd;
+                if (h->op == VMMS_OP_INSERT_DVD)
+                        snprintf(what, sizeof what, "dvd_drives[%u]: %s inserted", h->index, h->dvd.path);
+                else
+                        snprintf(what, sizeof what, "dvd_drives[%u]: ejected", h->index);
+                break;
         default: /* RESIZE_DISK: the configuration does not hold sizes */
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "disks[%u] resized", h->index);
                 (void)sd_bus_reply_method_return(call, NULL);
@@ -273,6 +289,7 @@ static void applied(struct vmms_vm *vm, sd_bus_message *call, struct vmms_hotplu
         }
         commit(vm, call, c, h->op == VMMS_OP_ATTACH_DISK || h->op == VMMS_OP_ATTACH_NIC ? (int)h->index : -1, what);
 }
+
 
 static void worker_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
         _cleanup_(hotplug_freep) struct vmms_hotplug *h = TAKE_PTR(vm->hotplug);
@@ -306,6 +323,20 @@ static struct vmms_hotplug *hotplug_new(enum vmms_op op, uint32_t index) {
         if (h)
                 *h = (struct vmms_hotplug){ .op = op, .index = index, .fd = -1 };
         return h;
+}
+
+int vmms_hotplug_send_dvd(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op op, uint32_t drive,
+                          const struct vm_dvd_config *dvd, int fd, sd_bus_error *e) {
+        struct vmms_hotplug *h = hotplug_new(op, drive);
+        json_object *args = json_object_new_object();
+        if (!h || !args)
+                return hotplug_free(h), json_object_put(args), -ENOMEM;
+        h->dvd = *dvd;
+        json_object_object_add(args, "drive", json_object_new_int64(drive));
+        if (op == VMMS_OP_INSERT_DVD)
+                json_object_object_add(args, "path", json_object_new_string(dvd->path));
+        return send_op(vm, call, op == VMMS_OP_INSERT_DVD ? "dvd-insert" : "dvd-eject", args, fd >= 0 ? &fd : NULL,
+                       fd >= 0 ? 1 : 0, h, e);
 }
 
 /* {"<key>": index} for the detach and resize ops. */
@@ -371,7 +402,7 @@ static int attach_disk(struct vmms_vm *vm, sd_bus_message *call, const char *jso
         if (vm->state == VMMS_STATE_RUNNING)
                 return attach_disk_running(vm, call, next, e);
         snprintf(what, sizeof what, "disks[%u] attached: %s", i, next->disks[i].path);
-        return store_and_reply(vm, call, next, (int)i, what, e);
+        return vmms_hotplug_store_and_reply(vm, call, next, (int)i, what, e);
 }
 
 static int detach_disk(struct vmms_vm *vm, sd_bus_message *call, uint32_t index, sd_bus_error *e) {
@@ -383,7 +414,7 @@ static int detach_disk(struct vmms_vm *vm, sd_bus_message *call, uint32_t index,
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "VM '%s': %s", vm->config->name, err);
         if (vm->state != VMMS_STATE_RUNNING) {
                 snprintf(err, sizeof err, "disks[%u] detached", index);
-                return store_and_reply(vm, call, next, -1, err, e);
+                return vmms_hotplug_store_and_reply(vm, call, next, -1, err, e);
         }
         if (vm->config->disks[index].bus == VM_DISK_IDE)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT,
@@ -555,7 +586,7 @@ static int attach_nic(struct vmms_vm *vm, sd_bus_message *call, const char *json
         if (vm->state == VMMS_STATE_RUNNING)
                 return attach_nic_running(vm, call, next, e);
         snprintf(err, sizeof err, "nics[%u] attached (instance %s)", i, guid_to_string(&next->nics[i].instance, s));
-        return store_and_reply(vm, call, next, (int)i, err, e);
+        return vmms_hotplug_store_and_reply(vm, call, next, (int)i, err, e);
 }
 
 static int detach_nic(struct vmms_vm *vm, sd_bus_message *call, uint32_t index, sd_bus_error *e) {
@@ -567,7 +598,7 @@ static int detach_nic(struct vmms_vm *vm, sd_bus_message *call, uint32_t index, 
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "VM '%s': %s", vm->config->name, err);
         if (vm->state != VMMS_STATE_RUNNING) {
                 snprintf(err, sizeof err, "nics[%u] detached", index);
-                return store_and_reply(vm, call, next, -1, err, e);
+                return vmms_hotplug_store_and_reply(vm, call, next, -1, err, e);
         }
         struct vmms_hotplug *h = hotplug_new(VMMS_OP_DETACH_NIC, index);
         json_object *args = index_args("nic", index);
@@ -584,8 +615,9 @@ int vmms_hotplug_request(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op 
         if (r >= 0)
                 r = op == VMMS_OP_ATTACH_DISK || op == VMMS_OP_ATTACH_NIC ? sd_bus_message_read(call, "s", &json)
                     : op == VMMS_OP_RESIZE_DISK ? sd_bus_message_read(call, "ut", &index, &bytes)
+                    : op == VMMS_OP_INSERT_DVD  ? sd_bus_message_read(call, "us", &index, &json)
                                                 : sd_bus_message_read(call, "u", &index);
-        if (r < 0 || (r = check_state(vm, op, e)) < 0)
+        if (r < 0 || (r = vmms_hotplug_check_state(vm, op, e)) < 0)
                 return r;
         switch (op) {
         case VMMS_OP_ATTACH_DISK:
@@ -598,6 +630,9 @@ int vmms_hotplug_request(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op 
                 return attach_nic(vm, call, json, e);
         case VMMS_OP_DETACH_NIC:
                 return detach_nic(vm, call, index, e);
+        case VMMS_OP_INSERT_DVD:
+        case VMMS_OP_EJECT_DVD:
+                return vmms_dvd_change(vm, call, op, index, json, e);
         default:
                 return -EINVAL;
         }

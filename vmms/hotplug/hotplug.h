@@ -18,5 +18,18 @@
  * VMMS_OP_ATTACH_DISK..VMMS_OP_DETACH_NIC; the call's arguments are read
  * here. Returns what a method handler returns. */
 int vmms_hotplug_request(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op op, sd_bus_error *e);
+/* Shared with dvd.c: the VM's state allows op and no other change is in
+ * progress (else an error set in e, returned); an Off VM's configuration
+ * stored and the call answered (index >= 0: "u"); the dvd-insert (fd the
+ * ISO, the caller's to close) or dvd-eject op sent, the configuration's
+ * drive becoming *dvd when the worker answers. */
+int vmms_hotplug_check_state(struct vmms_vm *vm, enum vmms_op op, sd_bus_error *e);
+int vmms_hotplug_store_and_reply(struct vmms_vm *vm, sd_bus_message *call, const struct vm_config *next, int index,
+                                 const char *what, sd_bus_error *e);
+int vmms_hotplug_send_dvd(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op op, uint32_t drive,
+                          const struct vm_dvd_config *dvd, int fd, sd_bus_error *e);
+/* dvd.c: InsertDvd (path) and EjectDvd (path NULL) of dvd_drives[drive]. */
+int vmms_dvd_change(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op op, uint32_t drive, const char *path,
+                    sd_bus_error *e);
 /* The worker ended (the call was answered by worker.c) or the VM goes. */
 void vmms_hotplug_worker_ended(struct vmms_vm *vm);

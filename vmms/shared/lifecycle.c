@@ -26,7 +26,7 @@ static const char *const op_names[VMMS_OP_MAX] = {
         [VMMS_OP_ATTACH_DISK] = "AttachDisk", [VMMS_OP_DETACH_DISK] = "DetachDisk",
         [VMMS_OP_RESIZE_DISK] = "ResizeDisk", [VMMS_OP_ATTACH_NIC] = "AttachNic",
         [VMMS_OP_DETACH_NIC] = "DetachNic", [VMMS_OP_RECONNECT_MIGRATION] = "ReconnectMigration",
-        [VMMS_OP_NMI] = "InjectNmi",
+        [VMMS_OP_NMI] = "InjectNmi", [VMMS_OP_INSERT_DVD] = "InsertDvd", [VMMS_OP_EJECT_DVD] = "EjectDvd",
 };
 
 #define S(x) (1u << VMMS_STATE_##x)
@@ -65,6 +65,8 @@ static const unsigned op_allowed[VMMS_OP_MAX] = {
         [VMMS_OP_DETACH_NIC] = S(OFF) | S(CRASHED) | S(RUNNING),
         [VMMS_OP_RECONNECT_MIGRATION] = S(MIGRATING),
         [VMMS_OP_NMI] = S(RUNNING), /* as Hyper-V: a paused guest would take it only later */
+        [VMMS_OP_INSERT_DVD] = S(OFF) | S(CRASHED) | S(RUNNING),
+        [VMMS_OP_EJECT_DVD] = S(OFF) | S(CRASHED) | S(RUNNING),
 };
 /* Where an operation leads: asking for it there again is "already". */
 static const unsigned op_already[VMMS_OP_MAX] = {

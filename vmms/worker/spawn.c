@@ -42,8 +42,9 @@ struct spawn_fds {
         char tap_names[VM_NICS_MAX][IFNAMSIZ];
         uint8_t nic_queues[VM_NICS_MAX]; /* each NIC's TAP queue fds (proto.h "nic_queues") */
         bool nic_steer[VM_NICS_MAX];     /* its RSS steering map follows them (proto.h "nic_steer") */
-        const char *files[5]; /* after the disks and TAPs: "kernel", "initrd", "serial_log", "saved_state" or "migrate_incoming" */
+        const char *files[5]; /* after the disks and TAPs: "kernel" or "firmware", "initrd", "serial_log", "saved_state" or "migrate_incoming" */
         size_t n_files;
+        uint32_t n_dvd_fds; /* after the files: the DVD drives' ISOs (proto.h "dvd_fds") */
         /* Parents of each disk, nearest first, disk by disk; they join fd[]
          * after everything else (append_parents), in this order. */
         int parent_fd[PROTO_MAX_PARENT_FDS];
@@ -51,7 +52,8 @@ struct spawn_fds {
         uint8_t disk_parents[VM_DISKS_MAX];
 };
 
-_Static_assert(VM_DISKS_MAX + VM_NIC_QUEUES_MAX + VM_NICS_MAX + 5 + PROTO_MAX_PARENT_FDS <= PROTO_MAX_FDS,
+_Static_assert(VM_DISKS_MAX + VM_NIC_QUEUES_MAX + VM_NICS_MAX + 5 + VM_DVD_DRIVES_MAX + PROTO_MAX_PARENT_FDS <=
+                       PROTO_MAX_FDS,
                "a config message with every disk, NIC, file and parent fits one SCM_RIGHTS");
 
 static void spawn_fds_done(struct spawn_fds *s) {
@@ -109,19 +111,34 @@ static int open_disks(struct vmms_vm *vm, const struct vmms_cred *owner, struct 
         return 0;
 }
 
-/* The kernel, the initrd and the console log travel as fds too, after the
- * disks and TAPs, named in the message's "files" (common/proto.h): the
- * worker opens no host path (docs/vmms.md "Host files"). */
+/* The boot image: the kernel, or (kind firmware) the firmware image, which
+ * vmms reads itself from a firmware directory (paths.h). */
+static int open_boot_image(struct vmms_vm *vm, const struct vmms_cred *owner, struct spawn_fds *s, char *err,
+                           size_t errlen) {
+        const struct vm_config *c = vm->config;
+        bool fw = c->boot_kind == VM_BOOT_FIRMWARE;
+        char why[1024];
+        int fd = vmms_file_open(&vm->d->opt.paths, fw ? c->firmware : c->kernel,
+                                fw ? VMMS_FILE_FIRMWARE : VMMS_FILE_BOOT, owner, why, sizeof why);
+        if (fd < 0)
+                return snprintf(err, errlen, "%s: %s", fw ? "boot.firmware" : "boot.kernel", why), fd;
+        if ((fd = spawn_fds_add(s, fd)) < 0)
+                return fd;
+        s->files[s->n_files++] = fw ? "firmware" : "kernel";
+        return 0;
+}
+
+/* The boot image, the initrd and the console log travel as fds too, after
+ * the disks and TAPs, named in the message's "files" (common/proto.h); the
+ * DVD drives' ISOs follow them ("dvd_fds"): the worker opens no host path
+ * (docs/vmms.md "Host files"). */
 static int open_files(struct vmms_vm *vm, const struct vmms_cred *owner, const char *log_path, struct spawn_fds *s,
                       char *err, size_t errlen) {
         const struct vm_config *c = vm->config;
         char why[1024];
-        int fd = vmms_file_open(&vm->d->opt.paths, c->kernel, VMMS_FILE_BOOT, owner, why, sizeof why);
+        int fd = open_boot_image(vm, owner, s, err, errlen);
         if (fd < 0)
-                return snprintf(err, errlen, "boot.kernel: %s", why), fd;
-        if ((fd = spawn_fds_add(s, fd)) < 0)
                 return fd;
-        s->files[s->n_files++] = "kernel";
         if (c->initrd[0]) {
                 fd = vmms_file_open(&vm->d->opt.paths, c->initrd, VMMS_FILE_BOOT, owner, why, sizeof why);
                 if (fd < 0)
@@ -147,6 +164,15 @@ static int open_files(struct vmms_vm *vm, const struct vmms_cred *owner, const c
                 if (fd < 0 || (fd = spawn_fds_add(s, fd)) < 0)
                         return fd;
                 s->files[s->n_files++] = "saved_state";
+        }
+        for (uint32_t i = 0; i < c->n_dvds && i < VM_DVD_DRIVES_MAX; i++) {
+                if (!c->dvds[i].path[0])
+                        continue;
+                char field[32];
+                snprintf(field, sizeof field, "dvd_drives[%u].path", i);
+                if ((fd = spawn_fds_add(s, vmms_iso_open(vm, owner, c->dvds[i].path, field, err, errlen))) < 0)
+                        return fd;
+                s->n_dvd_fds++;
         }
         return 0;
 }
@@ -396,6 +422,8 @@ static int send_config(struct vmms_vm *vm, int ctl, struct spawn_fds *s, const c
         if (!files)
                 return -ENOMEM;
         json_object_object_add(msg, "files", files);
+        if (s->n_dvd_fds) /* only then: the message stays as before without ISOs */
+                json_object_object_add(msg, "dvd_fds", json_object_new_int((int)s->n_dvd_fds));
         if (vm->incoming_fd >= 0 && vm->incoming_disks) /* shared-nothing: the stream fills the new images */
                 json_object_object_add(msg, "migrate_disks", json_object_new_boolean(true));
         bool multi_queue = false;

@@ -131,6 +131,13 @@
  *   starting "migration: ".
  *
  * VHDX disks (issue #21, docs/vmms.md "VHDX disks"):
+ * - "files" names the fds after the disks and TAPs, in this order:
+ *   "kernel" (or, for boot kind firmware, "firmware": the firmware image
+ *   vmms read from its firmware directory; the two exclude each other),
+ *   "initrd", "serial_log", then "saved_state" or "migrate_incoming".
+ * - "dvd_fds":n: the DVD drives' ISOs follow the files, one per drive
+ *   with a "path", in drive order, opened read-only by vmms as the owner
+ *   (absent: none; standalone vmwp opens the paths itself).
  * - A differencing VHDX disk's parents travel as fds of the config message
  *   too, AFTER all the others (disks, TAPs, "files"), so that those keep
  *   their places: disk by disk in config order, each disk's nearest parent
@@ -170,6 +177,14 @@
  *   "nic" (its index), "instance" (derived from the new index if absent).
  * - {"op":"nic-detach","id":n,"nic":i}: rescinded, its TAP fds closed; the
  *   later NICs move down one index.
+ * - {"op":"dvd-insert","id":n,"drive":i[,"path":s]} with the ISO's fd
+ *   (opened read-only by vmms as the owner, flock(LOCK_SH)): the disc of
+ *   dvd_drives[i] (replacing one that is in; the guest sees a media
+ *   change); "path" is kept in the worker's configuration.
+ *   {"op":"dvd-eject","id":n,"drive":i}: the drive is empty. Both run on
+ *   the emulated devices' service thread (retried while a read of the old
+ *   disc is in flight) and reply "drive". ENOENT: no such drive; EBUSY:
+ *   paused, or the drive stayed busy; EINVAL: not a disc image.
  *   Errors: EINVAL, ENOENT (index), ENOSPC (VM_DISKS_MAX, VM_NICS_MAX,
  *   VM_NIC_QUEUES_MAX), EEXIST (controller+LUN, path, MAC, TAP, instance),
  *   EOPNOTSUPP, EBUSY, EFBIG, and the backend's own with a sentence.
@@ -185,8 +200,8 @@ struct json_object;
 /* The VHDX parents of all of a VM's disks together ("disk_parents"). */
 #define PROTO_MAX_PARENT_FDS 128u
 /* One message's fds: the kernel's SCM_MAX_FD. The config message carries
- * at most VM_DISKS_MAX + VM_NIC_QUEUES_MAX + VM_NICS_MAX + 4 +
- * PROTO_MAX_PARENT_FDS (236). */
+ * at most VM_DISKS_MAX + VM_NIC_QUEUES_MAX + VM_NICS_MAX + 5 +
+ * VM_DVD_DRIVES_MAX + PROTO_MAX_PARENT_FDS. */
 #define PROTO_MAX_FDS 253u
 #define PROTO_CONTROL_FD 3
 
@@ -210,8 +225,8 @@ enum proto_fds { PROTO_FDS_NONE, PROTO_FDS_ONE, PROTO_FDS_FIRST, PROTO_FDS_ALL }
 
 /* X(ENUM, "name", fds, "request fields -> reply fields") */
 #define PROTO_OPS(X) \
-        X(CONFIG, "config", ALL, "config,files,nic_queues,nic_steer,disk_parents,hot_plug,migrate_disks + disk, TAP, " \
-                                 "file, parent fds (first message only; later: EBUSY)") \
+        X(CONFIG, "config", ALL, "config,files,nic_queues,nic_steer,disk_parents,hot_plug,migrate_disks,dvd_fds + " \
+                                 "disk, TAP, file, DVD, parent fds (first message only; later: EBUSY)") \
         X(PAUSE, "pause", NONE, "-> (state event)") \
         X(RESUME, "resume", NONE, "-> (state event)") \
         X(STOP, "stop", NONE, "->") \
@@ -239,6 +254,8 @@ enum proto_fds { PROTO_FDS_NONE, PROTO_FDS_ONE, PROTO_FDS_FIRST, PROTO_FDS_ALL }
         X(DISK_RESIZE, "disk-resize", ALL, "disk,size -> size,grown") \
         X(NIC_ATTACH, "nic-attach", ALL, "nic,queues?,steer? + TAP queue fds, steering map fd -> nic,instance") \
         X(NIC_DETACH, "nic-detach", ALL, "nic ->") \
+        X(DVD_INSERT, "dvd-insert", ONE, "drive,path? + ISO fd -> drive") \
+        X(DVD_EJECT, "dvd-eject", NONE, "drive -> drive") \
         X(REATTACH_LISTEN, "reattach-listen", ALL, "+ one listening socket fd ->")
 
 /* X(ENUM, "name", "fields") */

@@ -136,7 +136,8 @@ extern const struct vmctl_command vmctl_cmd_create, vmctl_cmd_list, vmctl_cmd_sh
         vmctl_cmd_delete, vmctl_cmd_edit, vmctl_cmd_console, vmctl_cmd_wait, vmctl_cmd_kvp, vmctl_cmd_save,
         vmctl_cmd_discard_saved, vmctl_cmd_export_saved, vmctl_cmd_import_saved, vmctl_cmd_migrate, vmctl_cmd_migrate_cancel, vmctl_cmd_migrate_reconnect, vmctl_cmd_disk, vmctl_cmd_checkpoint, vmctl_cmd_checkpoints,
         vmctl_cmd_revert, vmctl_cmd_checkpoint_delete, vmctl_cmd_copy_to,
-        vmctl_cmd_copy_cancel, vmctl_cmd_memory, vmctl_cmd_nic, vmctl_cmd_display, vmctl_cmd_screenshot;
+        vmctl_cmd_copy_cancel, vmctl_cmd_memory, vmctl_cmd_nic, vmctl_cmd_display, vmctl_cmd_screenshot,
+        vmctl_cmd_dvd;
 /* cmd-disk.c: option parsers and the new-file rule convert shares; each
  * prints what is wrong and returns VMCTL_EXIT_USAGE (0 if fine). */
 int vmctl_disk_parse_type(const char *s, enum vhdx_type *t);
@@ -156,7 +157,7 @@ enum {
         VMCTL_OPT_INITRD, VMCTL_OPT_CMDLINE, VMCTL_OPT_BOOT, VMCTL_OPT_DISK, VMCTL_OPT_NIC,
         VMCTL_OPT_RESTART_POLICY, VMCTL_OPT_STOP_TIMEOUT, VMCTL_OPT_SERIAL_LOG, VMCTL_OPT_REMOVE_DISK,
         VMCTL_OPT_REMOVE_NIC, VMCTL_OPT_FORCE, VMCTL_OPT_CHECKPOINT_TYPE, VMCTL_OPT_DYNAMIC_MEMORY,
-        VMCTL_OPT_DISPLAY, VMCTL_OPT_CONFIG_END,
+        VMCTL_OPT_DISPLAY, VMCTL_OPT_FIRMWARE, VMCTL_OPT_BOOT_ORDER, VMCTL_OPT_DVD, VMCTL_OPT_CONFIG_END,
 };
 /* getopt_long entries of the configuration flags, for create and edit. */
 #define VMCTL_CONFIG_OPTION_ENTRIES                                            \
@@ -175,7 +176,10 @@ enum {
         { "force", no_argument, NULL, VMCTL_OPT_FORCE },                       \
         { "checkpoint-type", required_argument, NULL, VMCTL_OPT_CHECKPOINT_TYPE }, \
         { "dynamic-memory", required_argument, NULL, VMCTL_OPT_DYNAMIC_MEMORY }, \
-        { "display", required_argument, NULL, VMCTL_OPT_DISPLAY }
+        { "display", required_argument, NULL, VMCTL_OPT_DISPLAY },             \
+        { "firmware", required_argument, NULL, VMCTL_OPT_FIRMWARE },           \
+        { "boot-order", required_argument, NULL, VMCTL_OPT_BOOT_ORDER },       \
+        { "dvd", required_argument, NULL, VMCTL_OPT_DVD }
 #define VMCTL_CONFIG_OPTIONS_HELP                                                                 \
         "  --name=NAME            VM name ([A-Za-z0-9._-], up to 64)\n"                               \
         "  --memory=SIZE          memory: 512, 512M, 2G (MiB by default); with Dynamic Memory\n"     \
@@ -191,9 +195,14 @@ enum {
         "  --kernel=PATH          kernel (PVH ELF, or bzImage with --boot=linux)\n"                   \
         "  --initrd=PATH          initrd (linux boot only)\n"                                         \
         "  --cmdline=TEXT         kernel command line\n"                                              \
-        "  --boot=pvh|linux       boot protocol (default pvh)\n"                                      \
+        "  --boot=pvh|linux|firmware  boot protocol (default pvh with --kernel; without a kernel\n"  \
+        "                         the VM boots its own disk or DVD through the firmware)\n"        \
+        "  --firmware=PATH        firmware image (default /usr/share/seabios/bios-256k.bin)\n"      \
+        "  --boot-order=dvd,disk  what the firmware boots, in order (default dvd,disk)\n"            \
+        "  --dvd=ISO              the disc in the DVD drive (secondary IDE master; added)\n"        \
         "  --disk=PATH[,ro][,bus=scsi|ide][,controller=N][,lun=N][,sector-size=N][,format=raw|vhdx]\n"     \
-        "                         add a disk (format: by default from the extension, .vhdx/.avhdx)\n"     \
+        "                         add a disk (format: by default from the extension, .vhdx/.avhdx;\n"     \
+        "                         bus: ide for a firmware VM, which boots from IDE, else scsi)\n"       \
         "  --nic=[mac=MAC][,bridge=BR][,tap=IF][,mtu=N][,link=down][,queues=N]   add a NIC (\"auto\": defaults;\n" \
         "                 queues: vRSS channels, at most one per vCPU)\n" \
         "  --restart-policy=never|on-failure|always\n"                                                \
@@ -204,8 +213,9 @@ enum {
         "  --force                allow more memory than this host has (\"allow_memory_over_host\")\n"
 struct json_object;
 /* Applies a configuration option (its getopt value) to cfg; prints the error
- * and returns VMCTL_EXIT_INVALID, or 0. */
-int vmctl_apply_option(struct json_object *cfg, int c, const char *arg);
+ * and returns VMCTL_EXIT_INVALID, or 0. ide_disks: --disk without bus= is
+ * an IDE disk (a firmware VM's). */
+int vmctl_apply_option(struct json_object *cfg, int c, const char *arg, bool ide_disks);
 /* Checks cfg with vm_config_parse() before it goes to vmms, so that the
  * message comes early; returns 0 or VMCTL_EXIT_INVALID. */
 int vmctl_check_config(struct json_object *cfg, char **json_out);

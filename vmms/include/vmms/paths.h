@@ -9,7 +9,11 @@
  * below one of them; files.c then resolves it beneath the pool, so that no
  * symlink or mount point leads out. Block devices are named under /dev and
  * are for root-owned VMs, or for everyone with --allow-block-devices. The
- * console log is vmms's own file; only root may choose another path. */
+ * console log is vmms's own file; only root may choose another path.
+ * A firmware image (boot kind firmware) is a regular file below one of
+ * vmms's firmware directories (--firmware-dir=DIR, default
+ * /usr/share/seabios), opened read-only by vmms itself: they hold the
+ * host's own firmware, not the owner's files. */
 #pragma once
 
 #include <stdbool.h>
@@ -20,6 +24,8 @@
 #define VMMS_POOLS_MAX 16
 #define VMMS_DEFAULT_POOL "/var/lib/vmstack/images"
 #define VMMS_BLOCK_ROOT "/dev"
+#define VMMS_FIRMWARE_DIRS_MAX 8
+#define VMMS_DEFAULT_FIRMWARE_DIR "/usr/share/seabios"
 
 struct vmms_pool {
         char dir[VM_PATH_MAX];
@@ -30,12 +36,15 @@ struct vmms_path_policy {
         struct vmms_pool pools[VMMS_POOLS_MAX];
         size_t n_pools;
         bool allow_block_devices; /* also for VMs that root does not own */
+        char firmware_dirs[VMMS_FIRMWARE_DIRS_MAX][VM_PATH_MAX];
+        size_t n_firmware_dirs;
 };
 
 enum vmms_file_use {
         VMMS_FILE_BOOT,    /* kernel, initrd: a regular file, read */
         VMMS_FILE_DISK_RO, /* a regular file or block device, read */
         VMMS_FILE_DISK_RW, /* a regular file or block device, read and written */
+        VMMS_FILE_FIRMWARE, /* a firmware image: a regular file in a firmware directory, read by vmms */
 };
 
 /* Where an accepted path lives: resolve `rel` beneath `root`. */
@@ -50,6 +59,10 @@ int vmms_pool_parse(const char *arg, struct vmms_pool *out);
 /* Adds a pool; -E2BIG past VMMS_POOLS_MAX, -EEXIST for a repeated one. */
 int vmms_path_policy_add(struct vmms_path_policy *p, const struct vmms_pool *pool);
 
+/* Adds a firmware directory (a plain absolute path other than "/"):
+ * -EINVAL, -EEXIST for a repeated one, -E2BIG past VMMS_FIRMWARE_DIRS_MAX. */
+int vmms_firmware_dir_add(struct vmms_path_policy *p, const char *dir);
+
 /* A plain absolute path: "/" followed by components that are neither
  * empty, "." nor "..". */
 bool vmms_path_is_plain(const char *path);
@@ -61,7 +74,8 @@ bool vmms_path_is_plain(const char *path);
 int vmms_path_place(const struct vmms_path_policy *p, const char *path, enum vmms_file_use use, bool owner_root,
                     struct vmms_path_place *out, char *err, size_t errlen);
 
-/* Checks every host path of `next` (kernel, initrd, disks, serial_log) for
+/* Checks every host path of `next` (kernel or firmware, initrd, disks, DVD
+ * ISOs, serial_log) for
  * a caller who is (or is not) root. With `cur` (Update), paths that `cur`
  * already had for the same or a weaker use are not checked again, so a
  * member of the group can rename a VM that root gave a block device or a
@@ -72,7 +86,8 @@ int vmms_config_check_paths(const struct vmms_path_policy *p, const struct vm_co
 /* Whether cur (may be NULL) already used path for use or a stronger one. */
 bool vmms_config_had_path(const struct vm_config *cur, const char *path, enum vmms_file_use use);
 
-/* Calls fn for each host path of c that vmms opens at start (kernel,
- * initrd, disks, DVD drives' ISOs), with the field name; stops at the first error. */
+/* Calls fn for each host path of c that vmms opens at start (kernel and
+ * initrd, or the firmware; disks, DVD drives' ISOs), with the field name
+ * ("boot.firmware", ...); stops at the first error. */
 typedef int (*vmms_path_fn)(void *opaque, const char *field, const char *path, enum vmms_file_use use);
 int vmms_config_for_each_path(const struct vm_config *c, vmms_path_fn fn, void *opaque);

@@ -67,6 +67,9 @@ struct vmwp_control_ops {
          * out of their reply rather than refused. NULL: EOPNOTSUPP. */
         vmwp_op_fn *save, *migrate_send, *dirty_check, *disk_merge, *disk_push, *fcopy, *fcopy_cancel,
                 *hvsock_connected, *hotplug, *reattach_listen;
+        /* dvd-insert (r->fd: the ISO) and dvd-eject: one handler, the op
+         * names which (vmwp_control_parse_dvd). */
+        vmwp_op_fn *dvd;
 };
 
 /* The one dispatcher of the worker's requests: finds the op's row in the
@@ -138,3 +141,12 @@ const char *vmwp_hotplug_op_name(enum vmwp_hotplug_op op);
  * fds on error. Pure. */
 int vmwp_control_parse_hotplug(const struct vm_config *cfg, struct json_object *req, size_t n_fds,
                                struct vmwp_hotplug *out, char *err, size_t errlen);
+
+/* A DVD change (common/proto.h dvd-insert, dvd-eject) checked against the
+ * configuration: *drive an index of cfg->dvds, *insert which op, *path
+ * the new disc's "path" (insert; "" when absent, else a plain string of
+ * less than VM_PATH_MAX bytes). has_fd: the request came with its one fd
+ * (insert needs it, eject takes none). -EINVAL (a field, the fd),
+ * -ENOENT (no such drive), with a sentence. Pure. */
+int vmwp_control_parse_dvd(const struct vm_config *cfg, struct json_object *req, bool has_fd, uint32_t *drive,
+                           bool *insert, char *path, char *err, size_t errlen);

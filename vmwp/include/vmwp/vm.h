@@ -23,7 +23,7 @@ struct vmwp_vm;
 struct vid_partition;
 struct json_object;
 
-#define VMWP_MAX_FDS (VM_DISKS_MAX + VM_NIC_QUEUES_MAX + VM_NICS_MAX + 4 + PROTO_MAX_PARENT_FDS)
+#define VMWP_MAX_FDS (VM_DISKS_MAX + VM_NIC_QUEUES_MAX + VM_NICS_MAX + 4 + VM_DVD_DRIVES_MAX + PROTO_MAX_PARENT_FDS)
 
 enum {
         VMWP_FILE_KERNEL = 1,
@@ -31,6 +31,7 @@ enum {
         VMWP_FILE_SERIAL_LOG = 4,
         VMWP_FILE_SAVED_STATE = 8,
         VMWP_FILE_MIGRATE_INCOMING = 16,
+        VMWP_FILE_FIRMWARE = 32, /* kind firmware's image: it takes kernel_fd's place */
 };
 
 /* Where a worker's start and exit go (--timing, docs/vmwp.md
@@ -81,6 +82,10 @@ struct vmwp_vm_options {
          * configuration's paths, standalone). The VM reads the boot files
          * and takes the log fd; main() closes what is left. */
         int kernel_fd, initrd_fd, serial_log_fd;
+        /* The DVD drives' ISOs from vmms (proto.h "dvd_fds"), by drive index
+         * (-1: empty, or standalone: open the configuration's path). Owned
+         * like disk_fds. */
+        int dvd_fds[VM_DVD_DRIVES_MAX];
         /* A saved state (docs/vm-state.md) to restore instead of booting:
          * vmms's fd, or --restore FILE standalone; -1: boot. Not owned. */
         int saved_state_fd;

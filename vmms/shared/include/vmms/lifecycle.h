@@ -54,6 +54,8 @@ enum vmms_op {
         VMMS_OP_DETACH_NIC,
         VMMS_OP_RECONNECT_MIGRATION, /* ReconnectMigration: a live channel's new address */
         VMMS_OP_NMI, /* InjectNmi */
+        VMMS_OP_INSERT_DVD, /* InsertDvd, EjectDvd: a running VM's drive, or an Off one's configuration */
+        VMMS_OP_EJECT_DVD,
         VMMS_OP_MAX,
 };
 
