@@ -44,14 +44,17 @@ EOF
     >"$t/etc/systemd/system/systemd-networkd-wait-online.service.d/vmstack.conf"
 
   # cloud-init: the NoCloud seed (cidata) only, no network metadata
-  # services to wait for.
+  # services to wait for; C.UTF-8 (the image has no locales package, its
+  # default en_US.UTF-8 fails); no SSH host keys (no SSH server).
   mkdir -p "$t/etc/cloud/cloud.cfg.d"
-  printf 'datasource_list: [ NoCloud, None ]\n' >"$t/etc/cloud/cloud.cfg.d/90-vmstack.cfg"
+  printf 'datasource_list: [ NoCloud, None ]\nlocale: C.UTF-8\nssh_genkeytypes: []\n' \
+    >"$t/etc/cloud/cloud.cfg.d/90-vmstack.cfg"
 
   systemctl --root="$t" enable vmstack-guest-ready.service systemd-networkd.service \
     serial-getty@ttyS0.service >/dev/null 2>&1
-  # hyperv-daemons: the services start only where the kernel offers the
-  # device (their ConditionPathExists on /dev/vmbus/hv_*).
+  # hyperv-daemons (enabled by their packages too): each service is bound
+  # (BindsTo=) to its misc device, vmbus!hv_kvp, hv_vss, hv_fcopy, so it
+  # runs only where hv_utils found that VMBus channel.
   local u
   for u in hv-kvp-daemon hv-vss-daemon hv-fcopy-daemon; do
     [ -e "$t/lib/systemd/system/$u.service" ] && systemctl --root="$t" enable "$u.service" >/dev/null 2>&1
