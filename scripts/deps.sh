@@ -15,8 +15,12 @@ PKGS=(
   xfsprogs python3 curl
   # Generation 1 VMs: the BIOS they boot through (docs/firmware.md)
   seabios
-  # ISO images for the DVD drive's tests (El Torito boot images)
+  # ISO images for the DVD drive's tests (El Torito boot images) and
+  # cloud-init seeds (tests/lib/cloud-init-seed.sh)
   xorriso
+  # the Debian 12 test guest's system disk (tests/lib/debian-image.sh):
+  # mmdebstrap builds the tree, sfdisk partitions the image
+  mmdebstrap fdisk
   # the Debian package (debian/, packaging/mkdeb.sh) and its test: debhelper
   # builds it, lintian checks it, man checks the man pages
   debhelper lintian man-db
