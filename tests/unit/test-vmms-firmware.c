@@ -14,6 +14,7 @@
 
 #include "common/config.h"
 #include "common/macro.h"
+#include "tests/lib/control-message.h"
 #include "common/test.h"
 #include "vmctl/config-build.h"
 #include "vmms/core/daemon.h"
@@ -213,23 +214,7 @@ static struct vmwp_vm_options opt;
 static char werr[256];
 
 static struct json_object *message(const char *json) {
-        struct json_object *m = json_tokener_parse(json);
-        ASSERT_NOT_NULL(m);
-        vmwp_vm_options_init(&opt);
-        int r = vmwp_control_parse_config(m, &wcfg, werr, sizeof werr);
-        if (r < 0)
-                fprintf(stderr, "config: %s\n", werr);
-        ASSERT_EQ(r, 0);
-        return m;
-}
-
-static void new_fds(int *fds, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                ASSERT_GE(fds[i] = eventfd(0, EFD_CLOEXEC), 0);
-}
-
-static bool is_open(int fd) {
-        return fcntl(fd, F_GETFD) >= 0;
+        return control_message(json, &wcfg, &opt);
 }
 
 #define FW_VM                                                                                              \
@@ -240,7 +225,7 @@ static bool is_open(int fd) {
 TEST(worker_firmware_and_dvd_fds) {
         struct json_object *m = message(FW_VM ",\"files\":[\"firmware\",\"serial_log\"],\"dvd_fds\":2}");
         int fds[5];
-        new_fds(fds, 5); /* disk, firmware, serial_log, 2 ISOs */
+        control_new_fds(fds, 5); /* disk, firmware, serial_log, 2 ISOs */
         ASSERT_EQ(vmwp_control_assign_fds(&wcfg, m, fds, 5, &opt, werr, sizeof werr), 0);
         ASSERT_EQ(opt.disk_fds[0], fds[0]);
         ASSERT_EQ(opt.kernel_fd, fds[1]); /* the boot image: vm-firmware.c maps it */
@@ -263,23 +248,23 @@ TEST(worker_refuses_mismatched_files) {
         for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
                 struct json_object *m = message(bad[i]);
                 int fds[4];
-                new_fds(fds, 4);
+                control_new_fds(fds, 4);
                 ASSERT_ERROR(vmwp_control_assign_fds(&wcfg, m, fds, 4, &opt, werr, sizeof werr), EINVAL);
                 for (size_t k = 0; k < 4; k++)
-                        ASSERT_FALSE(is_open(fds[k])); /* all closed */
+                        ASSERT_FALSE(control_fd_is_open(fds[k])); /* all closed */
                 json_object_put(m);
         }
         /* A kernel VM does not take "firmware". */
         struct json_object *m = message("{\"op\":\"config\",\"config\":{\"name\":\"k\",\"memory_mib\":64,"
                                         "\"boot\":{\"kernel\":\"/k\"}},\"files\":[\"firmware\"]}");
         int fd[1];
-        new_fds(fd, 1);
+        control_new_fds(fd, 1);
         ASSERT_ERROR(vmwp_control_assign_fds(&wcfg, m, fd, 1, &opt, werr, sizeof werr), EINVAL);
-        ASSERT_FALSE(is_open(fd[0]));
+        ASSERT_FALSE(control_fd_is_open(fd[0]));
         json_object_put(m);
         /* Without "dvd_fds" (standalone, an older vmms) the drives keep their paths. */
         m = message(FW_VM ",\"files\":[\"firmware\"]}");
-        new_fds(fd, 1);
+        control_new_fds(fd, 1);
         int two[2] = { fd[0], eventfd(0, EFD_CLOEXEC) };
         ASSERT_EQ(vmwp_control_assign_fds(&wcfg, m, two, 2, &opt, werr, sizeof werr), 0);
         ASSERT_EQ(opt.dvd_fds[0], -1);

@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 
 #include "common/macro.h"
+#include "tests/lib/control-message.h"
 #include "common/test.h"
 #include "vmwp/control.h"
 #include "vmwp/vm.h"
@@ -17,23 +18,7 @@ static struct vmwp_vm_options opt;
 static char err[256];
 
 static struct json_object *message(const char *json) {
-        struct json_object *m = json_tokener_parse(json);
-        ASSERT_NOT_NULL(m);
-        vmwp_vm_options_init(&opt);
-        int r = vmwp_control_parse_config(m, &cfg, err, sizeof err);
-        if (r < 0)
-                fprintf(stderr, "config: %s\n", err);
-        ASSERT_EQ(r, 0);
-        return m;
-}
-
-static void new_fds(int *fds, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                ASSERT_GE(fds[i] = eventfd(0, EFD_CLOEXEC), 0);
-}
-
-static bool is_open(int fd) {
-        return fcntl(fd, F_GETFD) >= 0;
+        return control_message(json, &cfg, &opt);
 }
 
 static void close_fds(const int *fds, size_t n) {
@@ -49,7 +34,7 @@ static void close_fds(const int *fds, size_t n) {
 TEST(parents_come_last_and_go_to_their_disk) {
         struct json_object *m = message(TWO_DISKS ",\"disk_parents\":[0,2]}");
         int fds[7];
-        new_fds(fds, 7); /* 2 disks, 1 TAP, kernel, serial_log, 2 parents */
+        control_new_fds(fds, 7); /* 2 disks, 1 TAP, kernel, serial_log, 2 parents */
         ASSERT_EQ(vmwp_control_assign_fds(&cfg, m, fds, 7, &opt, err, sizeof err), 0);
         ASSERT_EQ(opt.n_disk_fds, 2u);
         ASSERT_EQ(opt.disk_fds[1], fds[1]);
@@ -68,7 +53,7 @@ TEST(parents_come_last_and_go_to_their_disk) {
 TEST(no_disk_parents_means_none) {
         struct json_object *m = message(TWO_DISKS "}");
         int fds[5];
-        new_fds(fds, 5);
+        control_new_fds(fds, 5);
         ASSERT_EQ(vmwp_control_assign_fds(&cfg, m, fds, 5, &opt, err, sizeof err), 0);
         ASSERT_EQ(opt.n_parent_fds, 0u);
         ASSERT_EQ(opt.n_disk_parents[1], 0u);
@@ -79,13 +64,13 @@ TEST(no_disk_parents_means_none) {
 static void refused(const char *json, size_t n, const char *why) {
         struct json_object *m = message(json);
         int fds[8];
-        new_fds(fds, n);
+        control_new_fds(fds, n);
         ASSERT_EQ(vmwp_control_assign_fds(&cfg, m, fds, n, &opt, err, sizeof err), -EINVAL);
         if (!strstr(err, why))
                 fprintf(stderr, "error \"%s\" lacks \"%s\"\n", err, why);
         ASSERT_NOT_NULL(strstr(err, why));
         for (size_t i = 0; i < n; i++)
-                ASSERT_FALSE(is_open(fds[i]));
+                ASSERT_FALSE(control_fd_is_open(fds[i]));
         json_object_put(m);
 }
 
@@ -111,7 +96,7 @@ TEST(counts_that_do_not_match_are_refused_and_the_fds_closed) {
 TEST(nic_queues_give_each_nic_its_fds) {
         struct json_object *m = message(QUEUED_NICS ",\"nic_queues\":[2,1]}");
         int fds[5];
-        new_fds(fds, 5); /* 1 disk, 2 + 1 TAP queues, kernel */
+        control_new_fds(fds, 5); /* 1 disk, 2 + 1 TAP queues, kernel */
         ASSERT_EQ(vmwp_control_assign_fds(&cfg, m, fds, 5, &opt, err, sizeof err), 0);
         ASSERT_EQ(opt.n_tap_fds, 3u);
         ASSERT_EQ(opt.tap_fds[0], fds[1]);
@@ -129,7 +114,7 @@ TEST(nic_queues_give_each_nic_its_fds) {
 TEST(nic_steer_brings_a_map_after_the_queues) {
         struct json_object *m = message(QUEUED_NICS ",\"nic_queues\":[2,1],\"nic_steer\":[true,false]}");
         int fds[6];
-        new_fds(fds, 6); /* 1 disk, 2 TAP queues + the map, 1 TAP queue, kernel */
+        control_new_fds(fds, 6); /* 1 disk, 2 TAP queues + the map, 1 TAP queue, kernel */
         ASSERT_EQ(vmwp_control_assign_fds(&cfg, m, fds, 6, &opt, err, sizeof err), 0);
         ASSERT_EQ(opt.n_tap_fds, 4u);
         ASSERT_EQ(opt.tap_fds[2], fds[3]);
@@ -157,7 +142,7 @@ TEST(nic_queues_out_of_range_are_refused) {
 TEST(hot_plug_options) {
         struct json_object *m = message(TWO_DISKS ",\"hot_plug\":{\"nics\":true,\"max_file_size\":1099511627776}}");
         int fds[5];
-        new_fds(fds, 5);
+        control_new_fds(fds, 5);
         ASSERT_EQ(vmwp_control_assign_fds(&cfg, m, fds, 5, &opt, err, sizeof err), 0);
         ASSERT_FALSE(opt.hotplug_disks);
         ASSERT_TRUE(opt.hotplug_nics);
@@ -165,7 +150,7 @@ TEST(hot_plug_options) {
         close_fds(fds, 5);
         json_object_put(m);
         m = message(TWO_DISKS "}");
-        new_fds(fds, 5);
+        control_new_fds(fds, 5);
         ASSERT_EQ(vmwp_control_assign_fds(&cfg, m, fds, 5, &opt, err, sizeof err), 0);
         ASSERT_FALSE(opt.hotplug_disks || opt.hotplug_nics || opt.hotplug_file_size);
         close_fds(fds, 5);
@@ -198,27 +183,27 @@ static void dispatch(const char *json, int *fds, size_t n) {
 
 TEST(the_dispatcher_keeps_the_fds_the_table_names) {
         int fds[2];
-        new_fds(fds, 2);
+        control_new_fds(fds, 2);
         dispatch("{\"op\":\"fcopy\",\"id\":1}", fds, 2); /* FIRST */
         ASSERT_EQ(seen_fd, fds[0]);
-        ASSERT_FALSE(is_open(fds[1]));
-        new_fds(fds, 2);
+        ASSERT_FALSE(control_fd_is_open(fds[1]));
+        control_new_fds(fds, 2);
         dispatch("{\"op\":\"save\",\"id\":1}", fds, 2); /* ONE: two are none */
         ASSERT_EQ(seen_fd, -1);
-        ASSERT_FALSE(is_open(fds[0]) || is_open(fds[1]));
-        new_fds(fds, 1);
+        ASSERT_FALSE(control_fd_is_open(fds[0]) || control_fd_is_open(fds[1]));
+        control_new_fds(fds, 1);
         dispatch("{\"op\":\"save\",\"id\":1}", fds, 1);
         ASSERT_EQ(seen_fd, fds[0]);
-        new_fds(fds, 2);
+        control_new_fds(fds, 2);
         dispatch("{\"op\":\"stats\",\"id\":\"x\"}", fds, 2); /* NONE, and refused */
         ASSERT_EQ(seen_fd, -2);
-        ASSERT_FALSE(is_open(fds[0]) || is_open(fds[1]));
-        new_fds(fds, 1);
+        ASSERT_FALSE(control_fd_is_open(fds[0]) || control_fd_is_open(fds[1]));
+        control_new_fds(fds, 1);
         dispatch("{\"op\":\"disk-push\",\"id\":1}", fds, 1); /* ALL, no handler: closed */
-        ASSERT_FALSE(is_open(fds[0]));
-        new_fds(fds, 1);
+        ASSERT_FALSE(control_fd_is_open(fds[0]));
+        control_new_fds(fds, 1);
         dispatch("{\"op\":\"config\",\"id\":1}", fds, 1);
-        ASSERT_FALSE(is_open(fds[0]));
+        ASSERT_FALSE(control_fd_is_open(fds[0]));
 }
 
 TEST_MAIN();
