@@ -520,6 +520,10 @@ TEST(cross_modified_code_runs) {
         boot32(p, tg_vid_xmod_bsp, tg_vid_xmod_bsp_len, 0x1000);
         ASSERT_OK(vid_partition_start(p, on_exit_cb, &r));
         bool done = wait_for(&r, xmod_done, 60000);
+        /* The guest's stop comes just after its last dword: wait for it
+         * (read at once, it was missing once on a loaded emulated host). */
+        struct pollfd pfd = { .fd = vid_partition_stop_fd(p), .events = POLLIN };
+        (void)poll(&pfd, 1, 20000);
         char reason[256];
         int s = vid_partition_stop_requested(p, reason, sizeof reason);
         if (s != DONE_STATUS)
