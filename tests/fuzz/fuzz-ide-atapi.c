@@ -36,25 +36,6 @@ static struct disk *disc, *hd;
 FAKE_RAM_OPS(ram, RAM_SIZE)
 static const struct ide_ops ops = { .gm_read = fake_ram_read, .gm_map = fake_ram_map };
 
-static struct disk *image(uint64_t bytes, bool read_only) {
-        char path[] = "/tmp/fuzz-ide-atapi-XXXXXX";
-        int fd = mkstemp(path);
-        CHECK(fd >= 0);
-        CHECK(ftruncate(fd, (off_t)bytes) == 0);
-        close(fd);
-        struct disk_options o = { .path = path, .fd = -1, .block_size = 512, .read_only = read_only,
-                                  .no_lock = true, .buffered = true };
-        struct disk *d;
-        CHECK(disk_open(&o, &d) == 0);
-        unlink(path);
-        return d;
-}
-
-static bool inside(const void *p, size_t len, const void *base, size_t size) {
-        const uint8_t *a = p, *b = base;
-        return a >= b && len <= size && (size_t)(a - b) <= size - len;
-}
-
 static void backend(struct ide_controller *c, int fail) {
         struct ide_request r;
         if (!ide_take_request(c, CH, &r))
@@ -69,7 +50,7 @@ static void backend(struct ide_controller *c, int fail) {
                 CHECK(r.kind == DISK_FLUSH || r.offset + r.len <= DISK_SECTORS * 512ull);
         }
         for (unsigned i = 0; i < r.iovcnt; i++)
-                CHECK(inside(r.iov[i].iov_base, r.iov[i].iov_len, ram, RAM_SIZE) ||
+                CHECK(ide_fuzz_inside(r.iov[i].iov_base, r.iov[i].iov_len, ram, RAM_SIZE) ||
                       r.iov[i].iov_len <= IDE_BUF_SECTORS * 512);
         if (r.kind != DISK_FLUSH)
                 res = (int)r.len; /* the data itself does not matter here */
@@ -109,8 +90,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size) {
         memset(ram, 0, RAM_SIZE);
         memcpy(ram, in, size < 4096 ? size : 4096);
         if (!disc) {
-                disc = image(DISC_BLOCKS * ATAPI_BLOCK_SIZE, true);
-                hd = image(DISK_SECTORS * 512, false);
+                disc = ide_fuzz_image(DISC_BLOCKS * ATAPI_BLOCK_SIZE, true);
+                hd = ide_fuzz_image(DISK_SECTORS * 512, false);
         }
         struct ide_controller *c;
         CHECK(ide_new(&ops, NULL, &c) == 0);

@@ -44,22 +44,9 @@ static uint8_t reset_read(void *o) {
 static const struct pci_reset_ops reset_ops = { .write = reset_write, .read = reset_read };
 
 static struct disk *the_disk(void) {
-        if (disk)
-                return disk;
-        char path[] = "/tmp/fuzz-ide-XXXXXX";
-        int fd = mkstemp(path);
-        CHECK(fd >= 0);
-        CHECK(ftruncate(fd, DISK_SECTORS * 512) == 0);
-        close(fd);
-        struct disk_options o = { .path = path, .fd = -1, .block_size = 512, .no_lock = true, .buffered = true };
-        CHECK(disk_open(&o, &disk) == 0);
-        unlink(path);
+        if (!disk)
+                disk = ide_fuzz_image(DISK_SECTORS * 512, false);
         return disk;
-}
-
-static bool inside(const void *p, size_t len, const void *base, size_t size) {
-        const uint8_t *a = p, *b = base;
-        return a >= b && len <= size && (size_t)(a - b) <= size - len;
 }
 
 /* Runs channel ch's request: checks where it points, moves the data. */
@@ -77,7 +64,7 @@ static void backend(struct ide_controller *c, unsigned ch, int fail) {
                 uint64_t total = 0, off = r.offset;
                 for (unsigned i = 0; i < r.iovcnt; i++) {
                         const struct iovec *v = &r.iov[i];
-                        CHECK(inside(v->iov_base, v->iov_len, ram, RAM_SIZE) || v->iov_len <= IDE_BUF_SECTORS * 512);
+                        CHECK(ide_fuzz_inside(v->iov_base, v->iov_len, ram, RAM_SIZE) || v->iov_len <= IDE_BUF_SECTORS * 512);
                         if (r.kind == DISK_READ)
                                 memcpy(v->iov_base, disk_data + off, v->iov_len);
                         else
