@@ -130,8 +130,7 @@ static int map_image(struct vmwp_vm *vm, const struct vmwp_vm_options *opt, char
                 return errorf(err, errlen, -EINVAL, "firmware %s: %zu bytes; a BIOS image is a multiple of 4 KiB "
                               "from 64 KiB to %u MiB", c->firmware, fw.len, VID_FIRMWARE_MAX >> 20);
         /* A restored VM's RAM below 1 MiB is the guest's, from the state. */
-        bool restored = opt->saved_state_fd >= 0 || opt->migrate_incoming_fd >= 0;
-        if ((r = vid_firmware_map(vm->p, fw.data, fw.len, !restored)) < 0)
+        if ((r = vid_firmware_map(vm->p, fw.data, fw.len, !vm->restored)) < 0)
                 return errorf(err, errlen, r, "firmware %s: %s", c->firmware,
                               r == -ENOTSUP ? "this host's KVM has no read-only memory (KVM_CAP_READONLY_MEM)"
                                             : strerror(-r));

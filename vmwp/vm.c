@@ -371,6 +371,9 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
                                            .hot_add_bytes = (uint64_t)vm_dm_hot_add_mib(cfg) << 20,
                                            .pit = firmware };
         pc.n_msr_ranges = hvshim_msr_ranges(&pc.msr_ranges); /* hvshim's, known now: one early MSR filter */
+        /* A restored VM's RAM, ACPI tables and the firmware's low copy
+         * included, comes from the state (known before the parts build). */
+        vm->restored = opt->saved_state_fd >= 0 || opt->migrate_incoming_fd >= 0;
         int r = vid_partition_create(&pc, &vm->p, err, errlen);
         vm->phase_ns[VMWP_PHASE_KVM] = vmwp_now_ns();
         if (r >= 0)
@@ -381,8 +384,6 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
          * failure only means they compile when loaded). */
         if (r >= 0 && vm->sandbox)
                 (void)sandbox_precompile_start(vm->sandbox);
-        /* A restored VM's RAM, ACPI tables included, comes from the state. */
-        vm->restored = opt->saved_state_fd >= 0 || opt->migrate_incoming_fd >= 0;
         if (r >= 0 && opt->saved_state_fd >= 0)
                 r = vmwp_vm_restore_prepare(vm, opt->saved_state_fd, err, errlen);
         else if (r >= 0 && opt->migrate_incoming_fd >= 0) /* the whole stream, before the sandbox */
