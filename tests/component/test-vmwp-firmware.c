@@ -6,6 +6,7 @@
  * fw_cfg and the BIOS's RAM in the state); nothing bootable says so; a
  * bad firmware file is a clear error. */
 #include <fcntl.h>
+#include <signal.h>
 #include <json-c/json.h>
 #include <sys/stat.h>
 
@@ -182,8 +183,12 @@ TEST(a_dvd_boots_through_el_torito) {
         struct vmwp_child c = start_with(sv, disk, false, serial, -1, iso);
         int con = unix_connect_retry(sock);
         ASSERT_GE(con, 0);
-        if (!serial_read_until(con, "mbr: echo", buf, sizeof buf, 60000))
+        if (!serial_read_until(con, "mbr: echo", buf, sizeof buf, 60000)) {
+                kill(c.pid, SIGTERM); /* say what the worker said */
+                (void)vmwp_child_finish(&c, 30, err, sizeof err);
+                fprintf(stderr, "the worker said:\n%s\n", err);
                 ASSERT_STREQ(buf, "Booting from DVD/CD... mbr: echo");
+        }
         ASSERT_NOT_NULL(strstr(buf, "Booting from DVD/CD"));
         ASSERT_EQ(write(con, "x.", 2), 2);
         ASSERT_TRUE(serial_read_until(con, "x.", buf, sizeof buf, 20000));
