@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* vid's saved-state sections (vid/state.h): a state file is indexed and
- * each CPID, PART, VP and RAM section goes through its pure decoder/checker,
+ * each CPID, PART, VPIT, VP and RAM section goes through its pure decoder/checker,
  * as a restore does before it applies anything. A VP or CPID section that
  * decodes must encode back to a section that decodes to the same struct; a
  * CPID table that decodes is compared with a fixed host's (common/cpufeat.h)
@@ -56,6 +56,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void)vid_partition_state_decode(&raw, &ps, err, sizeof err);
         raw.tag = VID_STATE_TAG_RAM;
         (void)vid_ram_check(&raw, 16u << 20, err, sizeof err);
+        struct vid_pit_state pit;
+        raw.tag = VID_STATE_TAG_PIT;
+        (void)vid_pit_state_decode(&raw, &pit, err, sizeof err);
         struct vid_cpuid_state *cs = malloc(sizeof *cs);
         CHECK(cs);
         raw.tag = VID_STATE_TAG_CPUID;
@@ -71,6 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         (void)vid_ram_check(s, 16u << 20, err, sizeof err);
                 else if (s->tag == VID_STATE_TAG_CPUID)
                         cpuid_check(s, cs);
+                else if (s->tag == VID_STATE_TAG_PIT)
+                        (void)vid_pit_state_decode(s, &pit, err, sizeof err);
         }
         free(cs);
         free(st);
