@@ -108,10 +108,18 @@ printf '%s\n' "${mods[@]}" >"$ir/modules.list"
 
 # The run's unit: COMMAND from the current directory, output and status
 # into the run's folder, then power off (also when COMMAND fails).
+# A watchdog (watchdog.sh) reports the host's state two minutes before the
+# deadline, or at half of it for short runs.
+wd_after=$((timeout > 240 ? timeout - 120 : timeout / 2))
 {
 	echo "cd $(printf '%q' "$PWD") || exit 1"
+	echo "bash $(printf '%q' "$src/tests/amdv/watchdog.sh") $(printf '%q' "$out") $wd_after &"
+	echo "wd=\$!"
 	printf '%q ' "$@"
 	echo
+	echo "rc=\$?"
+	echo "kill \$wd 2>/dev/null"
+	echo "exit \$rc"
 } >"$out/command.sh"
 cat >"$out/amdv-run.service" <<EOF
 [Unit]
@@ -141,10 +149,55 @@ start_virtiofsd() { # tag dir
 diagnose() {
 	tail -20 "$out/console.log"
 	[ -e "$out/output.log" ] && { echo "--- output so far:"; tail -20 "$out/output.log"; }
+	grep -q "AMDV WATCHDOG" "$out/console.log" && { echo "--- the watchdog's report (watchdog.sh; whole: $out/console.log):"; sed -n '/AMDV WATCHDOG/,$p' "$out/console.log" | head -150; }
 	for t in root out; do
 		grep -q . "$work/virtiofsd-$t.log" 2>/dev/null && { echo "--- virtiofsd ($t):"; tail -5 "$work/virtiofsd-$t.log"; }
 	done
 	for p in "${vpids[@]}"; do kill -0 "$p" 2>/dev/null || echo "--- a virtiofsd (pid $p) had exited before the host was stopped"; done
+	cpu_state
+}
+
+# Where the emulated CPUs are (a host whose kernel stopped taking
+# interrupts runs no watchdog): each vCPU's RIP three times (nokaslr:
+# the same addresses in every boot), then an NMI to every vCPU, which the
+# kernel (unknown_nmi_panic panic_print=0x40) answers with every CPU's
+# backtrace on the console (Debian's System.map is a stub: the kernel
+# names the functions itself there).
+monitor() { # HMP command
+	python3 - "$work/monitor.sock" "$1" <<'PY' 2>/dev/null
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+def until_prompt():
+    buf = b""
+    while not buf.endswith(b"(qemu) "):
+        d = s.recv(65536)
+        if not d:
+            break
+        buf += d
+    return buf.decode(errors="replace")
+until_prompt()
+s.sendall(sys.argv[2].encode() + b"\n")
+out = until_prompt()
+print("\n".join(l for l in out.replace("\r", "").split("\n")[1:] if l != "(qemu) "))
+PY
+}
+cpu_state() {
+	[ -S "$work/monitor.sock" ] || return 0
+	local i n
+	echo "--- the emulated CPUs (QEMU monitor), their RIPs three times:"
+	monitor "info cpus"
+	for i in 1 2 3; do
+		monitor "info registers -a" | grep -o 'RIP=[0-9a-f]*' | tr '\n' ' '
+		echo
+		sleep 1
+	done
+	echo "--- NMI to every vCPU: what the kernel wrote to the console then:"
+	n=$(stat -c %s "$out/console.log")
+	monitor "nmi"
+	sleep 10
+	tail -c +$((n + 1)) "$out/console.log" | tail -150
 }
 
 # tsc=reliable: QEMU's TCG gives every vCPU one TSC, a single counter
@@ -174,11 +227,11 @@ boot() {
 		-machine q35 -accel tcg,thread=multi,tb-size=512 -cpu max -smp "$cpus" -m "$mem" \
 		-object memory-backend-memfd,id=mem,size="${mem}M",share=on -numa node,memdev=mem \
 		-kernel "$vmlinuz" -initrd "$work/initrd.cpio" \
-		-append "console=ttyS0 rdinit=/init panic=-1 tsc=reliable amdv.out=$out amdv.kver=$kver amdv.moddir=$moddir systemd.unified_cgroup_hierarchy=1 systemd.show_status=1 systemd.log_target=kmsg" \
+		-append "console=ttyS0 rdinit=/init panic=-1 tsc=reliable nokaslr unknown_nmi_panic panic_print=0x40 amdv.out=$out amdv.kver=$kver amdv.moddir=$moddir systemd.unified_cgroup_hierarchy=1 systemd.show_status=1 systemd.log_target=kmsg" \
 		-chardev socket,id=vfs-root,path="$work/root.sock" -device vhost-user-fs-pci,chardev=vfs-root,tag=root \
 		-chardev socket,id=vfs-out,path="$work/out.sock" -device vhost-user-fs-pci,chardev=vfs-out,tag=out \
 		-netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0 \
-		-serial file:"$out/console.log" -monitor none -no-reboot &
+		-serial file:"$out/console.log" -monitor unix:"$work/monitor.sock",server=on,wait=off -no-reboot &
 	qpid=$!
 	local t_boot=$(($(date +%s) + boot_limit))
 	while kill -0 "$qpid" 2>/dev/null; do

@@ -34,7 +34,7 @@ if [ "${AMDV_HOST:-}" != 1 ]; then
 	step "packaging/mkdeb.sh $build (on this machine)"
 	"$src/packaging/mkdeb.sh" "$build" "$debs" || fail "mkdeb"
 	chmod 755 "$debs"
-	bash "$src/tests/amdv/amdv-host.sh" --timeout 900 -- env VM_BUILD_DIR="$build" bash "$0" "$debs"
+	bash "$src/tests/amdv/amdv-host.sh" --timeout 600 -- env VM_BUILD_DIR="$build" bash "$0" "$debs"
 	exit $?
 fi
 
