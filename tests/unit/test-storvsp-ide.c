@@ -393,6 +393,8 @@ TEST(ide_channel_saved_and_restored) {
         ASSERT_OK(storvsp_ide_offer(0, 0, &r.offer));
         offer_channel(&r);
         ASSERT_LT(restore_rig(&r, secs, (size_t)n, err, sizeof err), 0);
+        ASSERT_EQ(storvsp_device_restore(r.sd, secs, (size_t)n, err, sizeof err), -EINVAL);
+        ASSERT_STREQ(err, "the state has no STCT section for the IDE channel of disk 0:0");
         vmbus_server_free(r.srv);
         /* the same configuration: restored */
         ASSERT_OK(vmbus_server_new(&cfg, &vmbus_sim_ops, r.sim, &r.srv));
