@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Which IDE disks a VM also offers on VMBus (vmwp/ide-vmbus.h). */
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "vmwp/ide-vmbus.h"
 
@@ -21,4 +22,17 @@ unsigned vmwp_ide_vmbus_plan(const struct vm_config *c, struct vmwp_ide_vmbus_of
                         out[n++] = o;
         }
         return n;
+}
+
+void vmwp_ide_disk_serial(const struct guid *vm_id, unsigned slot, char *buf, size_t len) {
+        const uint8_t *g = vm_id->b;
+        snprintf(buf, len, "%02X%02X%02X%02X%02X%02X%02X%02X-%u", g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7],
+                 slot);
+}
+
+uint64_t vmwp_ide_disk_naa(const struct guid *vm_id, unsigned slot) {
+        uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a over the whole id */
+        for (unsigned i = 0; i < sizeof vm_id->b; i++)
+                h = (h ^ vm_id->b[i]) * 0x100000001b3ull;
+        return (h << 4 | 0x8 | (slot & 0x7)) & 0x0fffffffffffffffull;
 }

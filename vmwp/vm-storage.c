@@ -281,6 +281,19 @@ static int add_controller(struct vmwp_vm *vm, uint32_t ctrl, char *err, size_t e
  * disk. The device's row quiesces before the emulated devices' (rows
  * quiesce in reverse order); each drains its own I/O and syncs the
  * disk's metadata, the emulated devices' row last. */
+/* What Linux's sd reads about the channel's disk: the serial of the
+ * emulated disk's IDENTIFY and a NAA id of its own (vmwp/ide-vmbus.h). */
+static void ide_lun_config(const struct vmwp_vm *vm, struct disk *d, unsigned slot, struct scsi_lun_config *lc) {
+        struct disk_info info;
+        disk_get_info(d, &info);
+        scsi_lun_config_init(lc, info.size / info.block_size, info.block_size);
+        lc->read_only = info.read_only;
+        lc->discard = info.discard;
+        lc->discard_zeroes = info.discard_zeroes;
+        vmwp_ide_disk_serial(&vm->cfg.id, slot, lc->serial, sizeof lc->serial);
+        lc->naa_id = vmwp_ide_disk_naa(&vm->cfg.id, slot);
+}
+
 static int add_ide_channel(struct vmwp_vm *vm, const struct vmwp_ide_vmbus_offer *o, char *err, size_t errlen) {
         static const struct guid ide_class = { .b = HV_IDE_GUID };
         unsigned channel = o->slot / STORVSP_IDE_POSITIONS, position = o->slot % STORVSP_IDE_POSITIONS;
@@ -293,8 +306,10 @@ static int add_ide_channel(struct vmwp_vm *vm, const struct vmwp_ide_vmbus_offer
         cfg.controller.target = o->offer.target;
         cfg.state_instance = o->offer.state_instance;
         struct storvsp_device *dev;
+        struct scsi_lun_config lc;
+        ide_lun_config(vm, d, o->slot, &lc);
         int r = storvsp_device_new(&cfg, &dev);
-        if (r == 0 && (r = storvsp_controller_attach(storvsp_device_controller(dev), 0, d, NULL)) < 0)
+        if (r == 0 && (r = storvsp_controller_attach(storvsp_device_controller(dev), 0, d, &lc)) < 0)
                 storvsp_device_free(dev);
         if (r < 0)
                 return errorf(err, errlen, r, "disks[%u]: IDE %u:%u on VMBus: %s", o->disk, channel, position,

@@ -107,6 +107,30 @@ TEST(plan_offers_the_ide_disks_of_firmware_vms) {
         ASSERT_EQ(vmwp_ide_vmbus_plan(&c, o), 0u);
 }
 
+/* Both paths name a disk alike (the ATA serial is the VPD 80h serial);
+ * NAA ids differ per location and VM, and are never a SCSI LUN's 0. */
+TEST(disk_ids_are_stable_and_distinct) {
+        struct guid a, b;
+        ASSERT_OK(guid_from_string("01234567-89ab-cdef-0123-456789abcdef", &a));
+        ASSERT_OK(guid_from_string("01234567-89ab-cdef-0123-456789abcdee", &b));
+        char s[33];
+        vmwp_ide_disk_serial(&a, 3, s, sizeof s);
+        ASSERT_STREQ(s, "67452301AB89EFCD-3"); /* the wire bytes, as the ATA identity had them */
+        ASSERT_LE(strlen(s), 20u);            /* fits IDENTIFY words 10-19 */
+        uint64_t seen[8];
+        for (unsigned slot = 0; slot < 4; slot++) {
+                seen[slot] = vmwp_ide_disk_naa(&a, slot);
+                seen[4 + slot] = vmwp_ide_disk_naa(&b, slot);
+                ASSERT_EQ(vmwp_ide_disk_naa(&a, slot), seen[slot]); /* stable */
+        }
+        for (unsigned i = 0; i < 8; i++) {
+                ASSERT_NE(seen[i], 0ull);
+                ASSERT_EQ(seen[i] >> 60, 0ull);
+                for (unsigned k = i + 1; k < 8; k++)
+                        ASSERT_NE(seen[i], seen[k]);
+        }
+}
+
 /* ---- one image, two paths ---- */
 
 #define SECTORS 2048u /* 1 MiB */
@@ -145,6 +169,8 @@ struct rig {
         uint8_t *data; /* guest pages of the client's buffers */
 };
 
+static const struct guid vm_id = { .b = { 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 } };
+
 static int sim_map(void *opaque, uint64_t gpa, size_t len, void **host) {
         struct vmbus_sim *s = opaque;
         if (gpa >= vmbus_sim_ram_size(s) || len > vmbus_sim_ram_size(s) - gpa)
@@ -160,7 +186,11 @@ static void offer_channel(struct rig *r) {
         struct storvsp_device_config dc = { .controller = { .queue_depth = DEPTH, .target = r->offer.target },
                                             .gm = { sim_map, r->sim }, .state_instance = r->offer.state_instance };
         ASSERT_OK(storvsp_device_new(&dc, &r->sd));
-        ASSERT_OK(storvsp_controller_attach(storvsp_device_controller(r->sd), 0, r->disk, NULL));
+        struct scsi_lun_config lc;
+        scsi_lun_config_init(&lc, SECTORS, 512);
+        vmwp_ide_disk_serial(&vm_id, SLOT, lc.serial, sizeof lc.serial);
+        lc.naa_id = vmwp_ide_disk_naa(&vm_id, SLOT);
+        ASSERT_OK(storvsp_controller_attach(storvsp_device_controller(r->sd), 0, r->disk, &lc));
         struct vmbus_device_config vc = { .ops = &storvsp_provider_ops, .class_id = &ide_class,
                                           .instance_id = r->offer.instance, .data = r->sd,
                                           .user_def = (const uint8_t *)&r->offer.props,
@@ -180,7 +210,8 @@ static void rig_up(struct rig *r) {
         /* the emulated controller on its service thread */
         ASSERT_OK(emu_service_new(&svc));
         ASSERT_OK(ide_new(&ide_ops, NULL, &r->ide));
-        struct ata_identity id = { .model = "Virtual HD", .serial = "S", .firmware = "F", .device1 = true };
+        struct ata_identity id = { .model = "Virtual HD", .firmware = "F", .device1 = true };
+        vmwp_ide_disk_serial(&vm_id, SLOT, id.serial, sizeof id.serial); /* as vm-emu.c names it */
         ASSERT_OK(ide_attach(r->ide, SLOT, r->disk, &id));
         ide_bm_claimed(r->ide, 0xc000);
         ide_set_decode(r->ide, true, true, true, true, 0xc000);
@@ -314,6 +345,16 @@ static void probe(struct rig *r) {
         ASSERT_OK(vsc_scsi_parse_capacity16(r->data, res.data_len, &cap));
         ASSERT_EQ(cap.blocks, (uint64_t)SECTORS);
         ASSERT_EQ(cap.block_size, 512u);
+        /* VPD 80h: the serial of the emulated disk's IDENTIFY */
+        char serial[33];
+        vmwp_ide_disk_serial(&vm_id, SLOT, serial, sizeof serial);
+        c.len = 64;
+        c.cdb_len = vsc_scsi_inquiry(c.cdb, true, 0x80, 64);
+        exec_at(r, SLOT % 2, &c, &res);
+        ASSERT_TRUE(vsc_stor_result_ok(&res));
+        ASSERT_EQ(r->data[1], 0x80);
+        ASSERT_EQ(r->data[3], strlen(serial));
+        ASSERT_EQ(memcmp(r->data + 4, serial, strlen(serial)), 0);
         /* a read at the other target finds no LUN */
         c.len = 512;
         c.cdb_len = vsc_scsi_rw(c.cdb, false, 0, 1, false, false);
