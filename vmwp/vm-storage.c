@@ -274,13 +274,6 @@ static int add_controller(struct vmwp_vm *vm, uint32_t ctrl, char *err, size_t e
         return r;
 }
 
-/* An IDE disk on VMBus too (Hyper-V's IDE accelerator, docs/storvsp.md):
- * the emulated controller's disk object (vm->disks[], opened by the
- * emulated devices' part, vm-emu.c), so that the firmware's and boot
- * loader's writes through IDE and the kernel's through storvsc reach one
- * disk. The device's row quiesces before the emulated devices' (rows
- * quiesce in reverse order); each drains its own I/O and syncs the
- * disk's metadata, the emulated devices' row last. */
 /* What Linux's sd reads about the channel's disk: the serial of the
  * emulated disk's IDENTIFY and a NAA id of its own (vmwp/ide-vmbus.h). */
 static void ide_lun_config(const struct vmwp_vm *vm, struct disk *d, unsigned slot, struct scsi_lun_config *lc) {
@@ -294,6 +287,13 @@ static void ide_lun_config(const struct vmwp_vm *vm, struct disk *d, unsigned sl
         lc->naa_id = vmwp_ide_disk_naa(&vm->cfg.id, slot);
 }
 
+/* An IDE disk on VMBus too (Hyper-V's IDE accelerator, docs/storvsp.md):
+ * the emulated controller's disk object (vm->disks[], opened by the
+ * emulated devices' part, vm-emu.c), so that the firmware's and boot
+ * loader's writes through IDE and the kernel's through storvsc reach one
+ * disk. The device's row quiesces before the emulated devices' (rows
+ * quiesce in reverse order); each drains its own I/O and syncs the
+ * disk's metadata, the emulated devices' row last. */
 static int add_ide_channel(struct vmwp_vm *vm, const struct vmwp_ide_vmbus_offer *o, char *err, size_t errlen) {
         static const struct guid ide_class = { .b = HV_IDE_GUID };
         unsigned channel = o->slot / STORVSP_IDE_POSITIONS, position = o->slot % STORVSP_IDE_POSITIONS;
