@@ -40,6 +40,7 @@
 #include "vm-emu.h"
 #include "vm-internal.h"
 #include "vmwp/acpi.h"
+#include "vmwp/ide-vmbus.h"
 #include "vmwp/sandbox-providers.h"
 
 struct vmwp_emu {
@@ -120,12 +121,11 @@ static const struct pci_reset_ops reset_ops = { .write = reset_write, .read = re
 
 /* Serial numbers stable across restarts: from the VM id and the slot. */
 static void identity(const struct vmwp_vm *vm, unsigned slot, struct ata_identity *id) {
-        const uint8_t *g = vm->cfg.id.b;
         *id = (struct ata_identity){ .device1 = slot % 2 };
         snprintf(id->model, sizeof id->model, "Virtual HD");
         snprintf(id->firmware, sizeof id->firmware, "1.1.0");
-        snprintf(id->serial, sizeof id->serial, "%02X%02X%02X%02X%02X%02X%02X%02X-%u", g[0], g[1], g[2], g[3], g[4],
-                 g[5], g[6], g[7], slot);
+        /* the disk's IDE channel on VMBus says the same (vm-storage.c) */
+        vmwp_ide_disk_serial(&vm->cfg.id, slot, id->serial, sizeof id->serial);
 }
 
 static bool has_ide_disks(const struct vm_config *c) {

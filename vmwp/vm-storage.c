@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Disks of the configuration: one storvsp device (synthetic SCSI
- * controller, VMBus) per controller index, each disk attached at its LUN.
+ * controller, VMBus) per controller index, each disk attached at its LUN,
+ * and one IDE accelerator channel per IDE disk of a firmware-boot VM.
  * Disk images arrive as fds from vmms (in disk order) or, for standalone
  * runs, are opened by path here. */
 #include <errno.h>
@@ -12,10 +13,12 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "disk/disk.h"
+#include "hv/vmbus.h"
 #include "storvsp/provider.h"
 #include "vid/vid.h"
 #include "vm-internal.h"
 #include "vmbus/server.h"
+#include "vmwp/ide-vmbus.h"
 #include "vmwp/sandbox-providers.h"
 #include "vmwp/sandbox.h"
 
@@ -271,6 +274,64 @@ static int add_controller(struct vmwp_vm *vm, uint32_t ctrl, char *err, size_t e
         return r;
 }
 
+/* What Linux's sd reads about the channel's disk: the serial of the
+ * emulated disk's IDENTIFY and a NAA id of its own (vmwp/ide-vmbus.h). */
+static void ide_lun_config(const struct vmwp_vm *vm, struct disk *d, unsigned slot, struct scsi_lun_config *lc) {
+        struct disk_info info;
+        disk_get_info(d, &info);
+        scsi_lun_config_init(lc, info.size / info.block_size, info.block_size);
+        lc->read_only = info.read_only;
+        lc->discard = info.discard;
+        lc->discard_zeroes = info.discard_zeroes;
+        vmwp_ide_disk_serial(&vm->cfg.id, slot, lc->serial, sizeof lc->serial);
+        lc->naa_id = vmwp_ide_disk_naa(&vm->cfg.id, slot);
+}
+
+/* An IDE disk on VMBus too (Hyper-V's IDE accelerator, docs/storvsp.md):
+ * the emulated controller's disk object (vm->disks[], opened by the
+ * emulated devices' part, vm-emu.c), so that the firmware's and boot
+ * loader's writes through IDE and the kernel's through storvsc reach one
+ * disk. The device's row quiesces before the emulated devices' (rows
+ * quiesce in reverse order); each drains its own I/O and syncs the
+ * disk's metadata, the emulated devices' row last. */
+static int add_ide_channel(struct vmwp_vm *vm, const struct vmwp_ide_vmbus_offer *o, char *err, size_t errlen) {
+        static const struct guid ide_class = { .b = HV_IDE_GUID };
+        unsigned channel = o->slot / STORVSP_IDE_POSITIONS, position = o->slot % STORVSP_IDE_POSITIONS;
+        struct disk *d = vm->disks[o->disk];
+        if (!d)
+                return errorf(err, errlen, -ENODEV, "disks[%u]: the IDE disk is not open", o->disk);
+        struct storvsp_device_config cfg;
+        device_config(vm, &cfg);
+        cfg.controller.max_sub_channels = 0; /* storvsc asks for none on IDE (storvsc_probe) */
+        cfg.controller.target = o->offer.target;
+        cfg.state_instance = o->offer.state_instance;
+        struct storvsp_device *dev;
+        struct scsi_lun_config lc;
+        ide_lun_config(vm, d, o->slot, &lc);
+        int r = storvsp_device_new(&cfg, &dev);
+        if (r == 0 && (r = storvsp_controller_attach(storvsp_device_controller(dev), 0, d, &lc)) < 0)
+                storvsp_device_free(dev);
+        if (r < 0)
+                return errorf(err, errlen, r, "disks[%u]: IDE %u:%u on VMBus: %s", o->disk, channel, position,
+                              strerror(-r));
+        struct vmbus_device_config vc = { .ops = &storvsp_provider_ops, .class_id = &ide_class,
+                                          .instance_id = o->offer.instance, .data = dev,
+                                          .user_def = (const uint8_t *)&o->offer.props,
+                                          .user_def_len = sizeof o->offer.props };
+        if ((r = vmwp_devices_add(&vm->devices, &storvsp_device_ops, dev)) < 0) {
+                storvsp_device_free(dev);
+                return errorf(err, errlen, r, "disks[%u]: IDE %u:%u on VMBus: the device table: %s", o->disk,
+                              channel, position, strerror(-r));
+        }
+        if ((r = vmbus_server_add_device(vm->vmbus, &vc, NULL)) < 0) {
+                vmwp_devices_remove(&vm->devices, dev);
+                storvsp_device_free(dev); /* not added: still ours */
+                return errorf(err, errlen, r, "disks[%u]: IDE %u:%u on VMBus: offering it: %s", o->disk, channel,
+                              position, strerror(-r));
+        }
+        return 0; /* the server's from here on, freed with it */
+}
+
 int vmwp_vm_add_disks(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err, size_t errlen) {
         bool used[VM_SCSI_CONTROLLERS_MAX] = { false };
         if ((vm->cfg.n_disks > 0 || vm->hotplug_disks) && vm->sandbox) {
@@ -286,6 +347,13 @@ int vmwp_vm_add_disks(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err
         }
         for (uint32_t c = 0; c < VM_SCSI_CONTROLLERS_MAX; c++) {
                 int r = used[c] ? add_controller(vm, c, err, errlen) : 0;
+                if (r < 0)
+                        return r;
+        }
+        struct vmwp_ide_vmbus_offer ide[VMWP_IDE_VMBUS_MAX];
+        unsigned n_ide = vmwp_ide_vmbus_plan(&vm->cfg, ide);
+        for (unsigned k = 0; k < n_ide; k++) {
+                int r = add_ide_channel(vm, &ide[k], err, errlen);
                 if (r < 0)
                         return r;
         }

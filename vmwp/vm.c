@@ -307,7 +307,7 @@ static const struct vm_part {
         { "dynamic memory", vmwp_vm_add_dm },
         { "display", vmwp_vm_add_display },                /* synthetic video, keyboard and mouse */
         { "firmware", vmwp_vm_add_firmware },              /* boot kind firmware: its image, fw_cfg */
-        { "disks", vmwp_vm_add_disks },                    /* a row per SCSI controller */
+        { "disks", vmwp_vm_add_disks },                    /* a row per SCSI controller and IDE channel */
         { "NICs", vmwp_vm_add_nics },                      /* a row per NIC */
 };
 

@@ -13,6 +13,7 @@ static const uint16_t stor_versions[] = {
 };
 
 static const uint8_t scsi_class[16] = HV_SCSI_GUID;
+static const uint8_t ide_class[16] = HV_IDE_GUID;
 
 static const char *op_name(uint32_t op) {
         switch (op) {
@@ -33,9 +34,14 @@ int vsc_stor_open(struct vsc_stor *s, struct vsc_bus *bus, const struct vsc_offe
         for (unsigned i = 0; i < VSC_STOR_MAX_INFLIGHT; i++)
                 s->free_slots[i] = (uint16_t)(VSC_STOR_MAX_INFLIGHT - 1 - i);
         s->n_free = VSC_STOR_MAX_INFLIGHT;
-        if (!offer || vsc_memcmp(offer->if_type, scsi_class, 16) || offer->sub_channel_index != 0)
-                return vsc_fail(bus, -EINVAL, "storvsc: not the primary channel of a SCSI controller");
+        bool ide = offer && !vsc_memcmp(offer->if_type, ide_class, 16);
+        if (!offer || (!ide && vsc_memcmp(offer->if_type, scsi_class, 16)) || offer->sub_channel_index != 0)
+                return vsc_fail(bus, -EINVAL, "storvsc: not the primary channel of a SCSI or IDE controller");
         vsc_memcpy(s->instance, offer->if_instance, 16);
+        /* An IDE accelerator holds one disk, at the target Linux's
+         * storvsc_probe reads from the instance (bytes 4-5), lun 0. */
+        s->ide = ide;
+        s->ide_target = ide ? (uint16_t)(offer->if_instance[5] << 8 | offer->if_instance[4]) : 0;
         int r = vsc_channel_open(bus, &s->ch[0], offer, VSC_STOR_RING_BYTES, VSC_STOR_RING_BYTES, userdata,
                                  sizeof userdata);
         if (r < 0)

@@ -3,7 +3,8 @@
  * the reset vector boots an IDE disk's MBR, whose 16-bit code talks on
  * COM1; the firmware's screen reaches COM1 too (sercon) and its log the
  * worker's; a VM saved in the boot loader resumes in a new worker (PIT,
- * fw_cfg and the BIOS's RAM in the state); nothing bootable says so; a
+ * fw_cfg, the BIOS's RAM and the disk's IDE channel on VMBus in the
+ * state); nothing bootable says so; a
  * bad firmware file is a clear error. */
 #include <fcntl.h>
 #include <signal.h>
@@ -118,6 +119,14 @@ TEST(an_ide_disk_boots_through_seabios_and_resumes_after_a_save) {
                 ASSERT_STREQ(vmwp_ctl_str(m, "error"), "");
         json_object_put(m);
         close(fd);
+        /* The IDE disk is on VMBus too (docs/storvsp.md "IDE accelerator
+         * channels"): the VM has no SCSI controller, so the storvsp row the
+         * save quiesced is its IDE channel's. */
+        m = vmwp_ctl_request(sv[0], "{\"op\":\"stats\",\"id\":8}");
+        struct json_object *q = NULL;
+        ASSERT_TRUE(json_object_object_get_ex(m, "storvsp_quiesces", &q));
+        ASSERT_GE(json_object_get_int64(q), 1);
+        json_object_put(m);
         json_object_put(vmwp_ctl_request(sv[0], "{\"op\":\"stop\",\"id\":9}"));
         expect_exit(sv[0], &c, 14, "stopped by vmms", err, sizeof err);
         close(con);

@@ -163,8 +163,9 @@ int storvsp_srb_execute(struct storvsp_channel *ch, const struct storvsp_request
         const struct vmscsi_request *srb = &req->pkt.vm_srb;
         if (req->reject)
                 return reply_invalid(req, out);
-        /* our LUNs live at path 0, target 0; other addresses hold nothing */
-        bool ours = srb->path_id == 0 && srb->target_id == 0;
+        /* our LUNs live at path 0, the controller's target (0, or an IDE
+         * channel's device position); other addresses hold nothing */
+        bool ours = srb->path_id == 0 && srb->target_id == ch->c->cfg.target;
         struct storvsp_lun *lun = ours ? ch->luns[srb->lun] : NULL;
         static const struct scsi_lun_map none;
         struct scsi_cmd cmd = { .cdb = srb->cdb, .cdb_len = srb->cdb_length, .xfer_len = req->buf.len,

@@ -7,6 +7,7 @@
  * quiesced with that backlog and posts it first, in order, at resume,
  * before it reads the ring (which the guest may have filled meanwhile). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -131,23 +132,36 @@ int storvsp_device_save(struct storvsp_device *d, struct vmstate_writer *w, char
         return r < 0 ? errorf(err, errlen, r, "writing section STCT: %s", strerror(-r)) : 0;
 }
 
+/* What the errors call the device of state instance inst: a SCSI
+ * controller, or an IDE disk's channel (STORVSP_IDE_STATE_INSTANCE_BASE). */
+static const char *device_name(uint32_t inst, char buf[static 48]) {
+        uint32_t ide = inst - STORVSP_IDE_STATE_INSTANCE_BASE;
+        if (inst >= STORVSP_IDE_STATE_INSTANCE_BASE && ide < STORVSP_IDE_CHANNELS * STORVSP_IDE_POSITIONS)
+                snprintf(buf, 48, "the IDE channel of disk %u:%u", ide / STORVSP_IDE_POSITIONS,
+                         ide % STORVSP_IDE_POSITIONS);
+        else
+                snprintf(buf, 48, "SCSI controller %u", inst);
+        return buf;
+}
+
 /* The saved LUNs are exactly the attached ones, with the same geometry. */
 static int check_luns(struct storvsp_controller *c, const struct storvsp_controller_state *st, uint32_t inst,
                       char *err, size_t errlen) {
+        char name[48];
         unsigned attached = 0;
         for (unsigned i = 0; i < SCSI_MAX_LUNS; i++)
                 attached += c->luns[i] != NULL;
         if (attached != st->n_luns)
-                return errorf(err, errlen, -EINVAL, "SCSI controller %u: %u LUNs saved, %u configured", inst,
+                return errorf(err, errlen, -EINVAL, "%s: %u LUNs saved, %u configured", device_name(inst, name),
                               st->n_luns, attached);
         for (uint32_t k = 0; k < st->n_luns; k++) {
                 const struct storvsp_lun *l = c->luns[st->lun[k]];
                 if (!l || l->scsi.cfg.n_blocks != st->n_blocks[k] || l->scsi.cfg.block_size != st->block_size[k] ||
                     l->scsi.cfg.read_only != !!(st->flags[k] & STORVSP_STATE_LUN_READ_ONLY))
                         return errorf(err, errlen, -EINVAL,
-                                      "SCSI controller %u LUN %u: the disk differs from the saved one (size, "
+                                      "%s LUN %u: the disk differs from the saved one (size, "
                                       "block size or read-only)",
-                                      inst, st->lun[k]);
+                                      device_name(inst, name), st->lun[k]);
         }
         return 0;
 }
@@ -156,8 +170,9 @@ int storvsp_device_restore(struct storvsp_device *d, const struct vmstate_sectio
                            size_t errlen) {
         uint32_t inst = d->cfg.state_instance;
         const struct vmstate_section *sec = vmstate_find(secs, n, STORVSP_CONTROLLER_STATE_TAG, inst);
+        char name[48];
         if (!sec)
-                return errorf(err, errlen, -EINVAL, "the state has no STCT section for SCSI controller %u", inst);
+                return errorf(err, errlen, -EINVAL, "the state has no STCT section for %s", device_name(inst, name));
         struct storvsp_controller_state *st = malloc(sizeof *st);
         if (!st)
                 return -ENOMEM;

@@ -110,6 +110,8 @@ struct vsc_stor {
         struct vsc_channel ch[VSC_STOR_MAX_CHANNELS];
         unsigned n_channels; /* open channels: ch[0] primary, then sub-channels */
         uint8_t instance[16];
+        bool ide;            /* an IDE accelerator offer (HV_IDE_GUID): no sub-channels */
+        uint16_t ide_target; /* ... its disk's target (instance bytes 4-5), lun 0 */
         uint16_t version; /* negotiated storvsc protocol (§6.3), 0 before */
         struct vmstorage_channel_properties props;
         uint32_t max_transfer; /* what we use: props.max_transfer_bytes in 4 KiB units, <= VSC_STOR_MAX_TRANSFER */
@@ -122,8 +124,8 @@ struct vsc_stor {
         struct vsc_stor_stats stats;
 };
 
-/* CPL0: opens the primary channel of the SCSI offer (rings of
- * VSC_STOR_RING_BYTES, 24 zero bytes of user data, §6.1). */
+/* CPL0: opens the primary channel of the SCSI or IDE accelerator offer
+ * (rings of VSC_STOR_RING_BYTES, 24 zero bytes of user data, §6.1). */
 int vsc_stor_open(struct vsc_stor *s, struct vsc_bus *bus, const struct vsc_offer *offer);
 /* The §6.3 handshake on the primary channel, Linux 6.1's order: BEGIN,
  * QUERY_PROTOCOL_VERSION 0x0602 then 0x0600 then 0x0501 (the next on a

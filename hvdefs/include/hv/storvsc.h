@@ -158,6 +158,26 @@ _Static_assert(offsetof(struct vmstorage_channel_properties, max_channel_cnt) ==
 _Static_assert(offsetof(struct vmstorage_channel_properties, flags) == 8, "flags");
 _Static_assert(offsetof(struct vmstorage_channel_properties, max_transfer_bytes) == 12, "max_transfer_bytes");
 
+/* ---- IDE accelerator offers (HV_IDE_GUID) ----
+ * The offer's user-defined bytes of an IDE accelerator channel, as Hyper-V
+ * (and OpenVMM's storvsp_protocol OfferProperties) sends them: older
+ * Windows drivers read the IDE location here; Linux's storvsc reads it
+ * from the instance GUID instead (storvsc_probe: target = instance bytes
+ * 4-5). */
+#define STORVSC_OFFER_PROPERTIES_FLAG_IDE_DEVICE 0x2u
+struct storvsc_offer_properties {
+        uint16_t reserved;
+        uint8_t path_id;   /* the IDE channel: 0 primary, 1 secondary */
+        uint8_t target_id; /* the position on it: 0 master, 1 slave */
+        uint32_t reserved2;
+        uint32_t flags; /* STORVSC_OFFER_PROPERTIES_FLAG_IDE_DEVICE */
+        uint32_t reserved3[3];
+} __attribute__((packed));
+_Static_assert(sizeof(struct storvsc_offer_properties) == 24, "offer properties size");
+_Static_assert(offsetof(struct storvsc_offer_properties, path_id) == 2, "path_id");
+_Static_assert(offsetof(struct storvsc_offer_properties, target_id) == 3, "target_id");
+_Static_assert(offsetof(struct storvsc_offer_properties, flags) == 8, "flags");
+
 /* ---- QUERY_PROTOCOL_VERSION (§6.3 step 2) ---- */
 struct vmstorage_protocol_version {
         uint16_t major_minor;

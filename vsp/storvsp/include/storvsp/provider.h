@@ -49,6 +49,31 @@ struct storvsp_device_config {
 
 struct storvsp_device;
 
+/* ---- IDE accelerator channels (docs/storvsp.md "IDE accelerator channels") ----
+ *
+ * As on Hyper-V, each IDE disk of a Generation 1 VM is also offered on
+ * VMBus: one device per IDE location, class HV_IDE_GUID (passed as the
+ * vmbus_device_config's class_id, with storvsp_provider_ops), its instance
+ * and user-defined bytes from storvsp_ide_offer, a controller with no
+ * sub-channels whose config.target is the offer's target and the disk at
+ * LUN 0, and state_instance the offer's. Linux's storvsc then addresses
+ * the disk at path 0, target = position, lun 0 and takes it over from
+ * ata_piix, which ignores ATA disks on a "Microsoft Corporation" /
+ * "Virtual Machine" (SMBIOS). */
+#define STORVSP_IDE_CHANNELS 2u
+#define STORVSP_IDE_POSITIONS 2u
+/* STCT instances of IDE channels: this + channel * 2 + position, above
+ * any SCSI controller's number (docs/saved-state.md). */
+#define STORVSP_IDE_STATE_INSTANCE_BASE 0x100u
+struct storvsp_ide_offer {
+        struct guid instance;                  /* data1 channel, data2 position, data3 8899h, data4 zero */
+        struct storvsc_offer_properties props; /* the offer's user-defined bytes */
+        uint8_t target;                        /* the controller config's target: the position */
+        uint32_t state_instance;               /* the device config's state_instance */
+};
+/* The offer of IDE location (channel, position); -EINVAL outside 2 x 2. Pure. */
+int storvsp_ide_offer(unsigned channel, unsigned position, struct storvsp_ide_offer *out);
+
 /* The device owns its controller; attach LUNs to storvsp_device_controller()
  * before or after adding the device to the server (hot add). After a
  * successful vmbus_server_add_device the server frees the device (ops

@@ -45,13 +45,18 @@ struct storvsp_controller_config {
         uint32_t max_transfer_bytes; /* advertised in QUERY_PROPERTIES; 0: 1 MiB; <= 2 MiB, 4 KiB multiple */
         uint16_t max_sub_channels;   /* offered to the guest (e.g. vCPUs - 1); 0: single channel */
         unsigned queue_depth;        /* per channel; 0: 256 */
+        /* The SCSI target (path 0) at which the LUNs answer: 0 for a
+         * synthetic SCSI controller; an IDE accelerator channel's device
+         * position, where Linux addresses its one disk (lun 0,
+         * docs/storvsp.md "IDE accelerator channels"). */
+        uint8_t target;
 };
 
 int storvsp_controller_new(const struct storvsp_controller_config *cfg, struct storvsp_controller **out);
 /* All channels must be freed first. Accepts NULL. */
 void storvsp_controller_free(struct storvsp_controller *c);
 
-/* Attaches disk at LUN lun of path 0, target 0 (hot add when the guest is
+/* Attaches disk at LUN lun of path 0, target cfg.target (hot add when the guest is
  * running: then send storvsp_build_enumerate_bus() on the primary channel).
  * Takes a reference to disk. cfg NULL: derived from the disk (size, block
  * size, read-only, discard) with serial "lun<N>". -EEXIST, -E2BIG (more
