@@ -5,7 +5,8 @@
  * (too large, empty, bad names, too many files); then the image read by
  * independent tools where they are installed: xorriso lists the Joliet
  * names and osirrox extracts the very bytes, blkid says LABEL=cidata and
- * TYPE=iso9660 (what cloud-init's ds-identify and find_devs_with ask). */
+ * TYPE=iso9660 (what cloud-init's ds-identify and find_devs_with ask).
+ * vmms/seed.h: the seed's path, and the DVD drive it goes into. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "common/test.h"
 #include "vmms/cloud-init.h"
 #include "vmms/seed-iso.h"
+#include "vmms/seed.h"
 
 #define B SEED_ISO_BLOCK
 #define T0 1764400000 /* 2025-11-29 07:06:40 UTC */
@@ -151,7 +153,7 @@ TEST(cloud_init_defaults_and_errors) {
         in.data[CLOUD_INIT_USER_DATA] = user_data;
         in.len[CLOUD_INIT_USER_DATA] = CLOUD_INIT_FILE_MAX + 1;
         ASSERT_ERROR(cloud_init_seed_build(&in, "3f2e", "web1", T0, &img, &len, err, sizeof err), EFBIG);
-        ASSERT_STREQ(err, "cloud-init user-data: 1048577 bytes, more than a seed file may hold (1048576 bytes, 1 MiB)");
+        ASSERT_STREQ(err, "cloud-init user-data: larger than a seed file may hold (1048576 bytes, 1 MiB)");
         in.len[CLOUD_INIT_USER_DATA] = strlen(user_data);
         in.data[CLOUD_INIT_NETWORK_CONFIG] = net_config;
         ASSERT_ERROR(cloud_init_seed_build(&in, "3f2e", "web1", T0, &img, &len, err, sizeof err), ENODATA);
@@ -166,6 +168,48 @@ TEST(cloud_init_defaults_and_errors) {
         ASSERT_MEMEQ(img + (size_t)le32(r + 2) * B, want, strlen(want));
         ASSERT_EQ(cloud_init_file_from_name("network-config"), (int)CLOUD_INIT_NETWORK_CONFIG);
         ASSERT_ERROR(cloud_init_file_from_name("vendor-data"), EINVAL);
+}
+
+TEST(seed_path_and_drive) {
+        struct guid id = { 0 }, other = { 0 };
+        char path[256], err[256];
+        id.b[0] = 0x3f, other.b[0] = 0x40;
+        ASSERT_OK(vmms_seed_path("/var/lib/vmstack/vms", &id, path, sizeof path));
+        ASSERT_STREQ(path, "/var/lib/vmstack/vms/0000003f-0000-0000-0000-000000000000.cidata.iso");
+        ASSERT_TRUE(vmms_path_is_seed("/var/lib/vmstack/vms", &id, path));
+        ASSERT_FALSE(vmms_path_is_seed("/var/lib/vmstack/vms", &other, path)); /* another VM's */
+        ASSERT_FALSE(vmms_path_is_seed("/var/lib/vmstack", &id, path));
+        ASSERT_FALSE(vmms_path_is_seed("", &id, path));
+        ASSERT_ERROR(vmms_seed_path("/var/lib/vmstack/vms", &id, path, 40), ENAMETOOLONG);
+
+        _cleanup_free_ struct vm_config *c = calloc(1, sizeof *c);
+        ASSERT_NOT_NULL(c);
+        /* No drive: a new one at the secondary master. */
+        ASSERT_EQ(vmms_seed_place(c, "/s/a.iso", err, sizeof err), 0);
+        ASSERT_EQ(c->n_dvds, 1u);
+        ASSERT_EQ(c->dvds[0].channel, 1u);
+        ASSERT_EQ(c->dvds[0].position, 0u);
+        ASSERT_STREQ(c->dvds[0].path, "/s/a.iso");
+        /* That one holds a disc: the slave, then (the slave an IDE disk's)
+         * the primary slave. */
+        ASSERT_EQ(vmms_seed_place(c, "/s/b.iso", err, sizeof err), 1);
+        ASSERT_EQ(c->dvds[1].channel * 2 + c->dvds[1].position, 3u);
+        c->n_dvds = 1;
+        c->n_disks = 1;
+        c->disks[0].bus = VM_DISK_IDE, c->disks[0].lun = 3;
+        ASSERT_EQ(vmms_seed_place(c, "/s/b.iso", err, sizeof err), 1);
+        ASSERT_EQ(c->dvds[1].channel * 2 + c->dvds[1].position, 1u);
+        /* An empty drive takes it before any new one. */
+        c->dvds[0].path[0] = 0;
+        ASSERT_EQ(vmms_seed_place(c, "/s/c.iso", err, sizeof err), 0);
+        ASSERT_STREQ(c->dvds[0].path, "/s/c.iso");
+        ASSERT_EQ(c->n_dvds, 2u);
+        /* Every position taken (lun 0 by a disk), every drive full. */
+        c->n_disks = 2;
+        c->disks[1].bus = VM_DISK_IDE, c->disks[1].lun = 0;
+        ASSERT_ERROR(vmms_seed_place(c, "/s/d.iso", err, sizeof err), ENOSPC);
+        ASSERT_TRUE(strstr(err, "no free IDE position") != NULL);
+        ASSERT_EQ(c->n_dvds, 2u);
 }
 
 /* The image as others read it: xorriso (libisofs) and blkid (libblkid). */

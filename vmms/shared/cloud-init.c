@@ -36,8 +36,8 @@ int cloud_init_check_file(enum cloud_init_file f, size_t len, char *err, size_t 
         if (len == 0)
                 return snprintf(err, errlen, "cloud-init %s: empty", name), -ENODATA;
         if (len > CLOUD_INIT_FILE_MAX)
-                return snprintf(err, errlen, "cloud-init %s: %zu bytes, more than a seed file may hold (%u bytes, 1 MiB)",
-                                name, len, CLOUD_INIT_FILE_MAX),
+                return snprintf(err, errlen, "cloud-init %s: larger than a seed file may hold (%u bytes, 1 MiB)", name,
+                                CLOUD_INIT_FILE_MAX),
                        -EFBIG;
         return 0;
 }
