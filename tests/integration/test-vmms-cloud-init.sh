@@ -125,6 +125,8 @@ echo "$LAST_OUT" | grep -qF "dvd_drives[0].path: $seed: not in a storage pool" |
 expect_rc 0 vmctl dvd eject web
 [ "$(show_cfg web '.dvd_drives[0].path')" = null ] || fail "eject: $(vmctl show web --json | jq .Config.dvd_drives)"
 [ -f "$seed" ] || fail "an eject removed the seed"
+expect_rc 6 vmctl edit web --disk="$seed,ro" # a disk is no seed's drive: the pool rules
+echo "$LAST_OUT" | grep -qF "disks[1].path: $seed: not in a storage pool" || fail "seed as a disk: $LAST_OUT"
 expect_rc 0 vmctl dvd insert web "$seed"
 [ "$(show_cfg web '.dvd_drives[0].path')" = "$seed" ] || fail "re-insert: $(vmctl show web --json | jq .Config.dvd_drives)"
 

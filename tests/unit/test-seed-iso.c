@@ -180,6 +180,8 @@ TEST(seed_path_and_drive) {
         ASSERT_FALSE(vmms_path_is_seed("/var/lib/vmstack/vms", &other, path)); /* another VM's */
         ASSERT_FALSE(vmms_path_is_seed("/var/lib/vmstack", &id, path));
         ASSERT_FALSE(vmms_path_is_seed("", &id, path));
+        ASSERT_TRUE(vmms_seed_field_is_own("dvd_drives[2].path", "/var/lib/vmstack/vms", &id, path));
+        ASSERT_FALSE(vmms_seed_field_is_own("disks[0].path", "/var/lib/vmstack/vms", &id, path));
         ASSERT_ERROR(vmms_seed_path("/var/lib/vmstack/vms", &id, path, 40), ENAMETOOLONG);
 
         _cleanup_free_ struct vm_config *c = calloc(1, sizeof *c);

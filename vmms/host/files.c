@@ -319,7 +319,7 @@ static int try_open(void *opaque, const char *field, const char *path, enum vmms
         char why[1024];
         if (vmms_config_had_path(c->cur, path, use))
                 return 0; /* checked when it came in; opened at start as the owner */
-        if (use == VMMS_FILE_DISK_RO && vmms_path_is_seed(c->p->seed_dir, &c->next->id, path))
+        if (vmms_seed_field_is_own(field, c->p->seed_dir, &c->next->id, path))
                 return vmms_seed_check(path, field, c->err, c->errlen);
         int fd = vmms_file_open(c->p, path, use, c->as, why, sizeof why);
         if (fd < 0) {

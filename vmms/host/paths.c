@@ -178,7 +178,7 @@ static int check_one(void *opaque, const char *field, const char *path, enum vmm
         char why[768];
         if (vmms_config_had_path(c->cur, path, use))
                 return 0;
-        if (use == VMMS_FILE_DISK_RO && vmms_path_is_seed(c->p->seed_dir, &c->next->id, path))
+        if (vmms_seed_field_is_own(field, c->p->seed_dir, &c->next->id, path))
                 return 0; /* vmms's own file (vmms/seed.h); files.c checks that it exists */
         int r = vmms_path_place(c->p, path, use, c->root, &place, why, sizeof why);
         if (r < 0)

@@ -17,6 +17,10 @@ bool vmms_path_is_seed(const char *dir, const struct guid *id, const char *path)
         return dir && dir[0] && vmms_seed_path(dir, id, p, sizeof p) == 0 && !strcmp(p, path);
 }
 
+bool vmms_seed_field_is_own(const char *field, const char *dir, const struct guid *id, const char *path) {
+        return !strncmp(field, "dvd_drives[", strlen("dvd_drives[")) && vmms_path_is_seed(dir, id, path);
+}
+
 static bool position_taken(const struct vm_config *c, uint32_t channel, uint32_t position) {
         for (uint32_t i = 0; i < c->n_dvds && i < VM_DVD_DRIVES_MAX; i++)
                 if (c->dvds[i].channel == channel && c->dvds[i].position == position)

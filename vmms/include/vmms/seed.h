@@ -19,6 +19,10 @@
 int vmms_seed_path(const char *dir, const struct guid *id, char *buf, size_t len);
 /* Whether path is the seed of the VM with this id under dir. */
 bool vmms_path_is_seed(const char *dir, const struct guid *id, const char *path);
+/* The same for a configuration's path named by field
+ * (vmms_config_for_each_path): only a DVD drive's ("dvd_drives[N].path")
+ * may be the seed; a disk naming it is any path under the pool rules. */
+bool vmms_seed_field_is_own(const char *field, const char *dir, const struct guid *id, const char *path);
 /* Puts the seed at `path` into c's first DVD drive without a disc, or into
  * a new drive at the first IDE position neither a drive nor an IDE disk
  * takes, in this order: secondary master (Hyper-V's DVD), secondary slave,
