@@ -17,6 +17,7 @@
 #include "vmctl/vmctl.h"
 #include "vmms/names.h"
 #include "vmctl/config-build.h"
+#include "vmctl/cloud-init.h"
 
 static const char *const flag_names[VMCTL_OPT_CONFIG_END - VMCTL_OPT_CONFIG_FIRST] = {
         "name", "memory", "vcpus", "kernel", "initrd", "cmdline", "boot", "disk", "nic",
@@ -112,12 +113,31 @@ static int load_base(const char *file, json_object **cfg) {
         return 0;
 }
 
-static int create_and_report(struct vmctl *c, const char *json, char **path) {
+/* CreateVM, or with --cloud-init=ARG CreateVMWithCloudInit and the files'
+ * bytes (vmctl/cloud-init.h). */
+static int create_and_report(struct vmctl *c, const char *json, const char *cloud_init, char **path) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
-        sd_bus_message *reply = NULL;
+        sd_bus_message *reply = NULL, *call = NULL;
+        struct vmctl_cloud_init ci;
+        char err[600];
         const char *p;
-        int r = sd_bus_call_method(c->bus, VMMS_BUS_NAME, VMMS_MANAGER_PATH, VMMS_MANAGER_IFACE, "CreateVM", &e,
-                                   &reply, "s", json);
+        int r;
+        if (cloud_init && vmctl_cloud_init_parse(cloud_init, &ci, err, sizeof err) < 0) {
+                fprintf(stderr, "vmctl create: %s\n", err);
+                return VMCTL_EXIT_INVALID;
+        }
+        if (!cloud_init) {
+                r = sd_bus_call_method(c->bus, VMMS_BUS_NAME, VMMS_MANAGER_PATH, VMMS_MANAGER_IFACE, "CreateVM", &e,
+                                       &reply, "s", json);
+        } else { /* the seed's files travel as bytes (vmctl/cloud-init.h) */
+                r = sd_bus_message_new_method_call(c->bus, &call, VMMS_BUS_NAME, VMMS_MANAGER_PATH, VMMS_MANAGER_IFACE,
+                                                   "CreateVMWithCloudInit");
+                if (r >= 0 && (r = sd_bus_message_append(call, "s", json)) >= 0 &&
+                    (r = vmctl_cloud_init_append(call, &ci)) >= 0)
+                        r = sd_bus_call(c->bus, call, 0, &e, &reply);
+                sd_bus_message_unref(call);
+                vmctl_cloud_init_done(&ci);
+        }
         if (r >= 0)
                 r = sd_bus_message_read(reply, "o", &p);
         if (r >= 0 && !(*path = strdup(p)))
@@ -150,15 +170,17 @@ static int print_created(struct vmctl *c, const char *path) {
 }
 
 static int run(struct vmctl *c, int argc, char **argv) {
-        enum { OPT_START = 1, OPT_TIMEOUT };
+        enum { OPT_START = 1, OPT_TIMEOUT, OPT_CLOUD_INIT };
         static const struct option opts[] = {
                 VMCTL_CONFIG_OPTION_ENTRIES,
                 { "start", no_argument, NULL, OPT_START },
                 { "timeout", required_argument, NULL, OPT_TIMEOUT },
+                { "cloud-init", required_argument, NULL, OPT_CLOUD_INIT },
                 {},
         };
         json_object *cfg = NULL;
         char *json = NULL, *path = NULL;
+        const char *cloud_init = NULL;
         bool start = false;
         uint64_t timeout = 0;
         int o, r;
@@ -189,6 +211,8 @@ static int run(struct vmctl *c, int argc, char **argv) {
         while (r == 0 && (o = vmctl_getopt(c, argc, argv, opts)) >= 0)
                 if (o == OPT_START)
                         start = true;
+                else if (o == OPT_CLOUD_INIT)
+                        cloud_init = optarg;
                 else if (o == OPT_TIMEOUT && vmctl_parse_seconds(optarg, &timeout) < 0) {
                         fprintf(stderr, "vmctl create: --timeout: '%s' is not a number of seconds\n", optarg);
                         r = VMCTL_EXIT_USAGE;
@@ -207,7 +231,7 @@ static int run(struct vmctl *c, int argc, char **argv) {
         if (!r)
                 r = vmctl_check_config(cfg, &json);
         if (!r)
-                r = create_and_report(c, json, &path);
+                r = create_and_report(c, json, cloud_init, &path);
         if (!r)
                 r = print_created(c, path);
         if (!r && start && !(r = vmctl_call_vm(c, path, "Start", "start", NULL)))
@@ -224,6 +248,10 @@ static void help(void) {
         printf("Usage: vmctl create [FILE|-] [OPTIONS]\n"
                "Creates a VM from a JSON configuration (docs/dbus-api.md) and/or flags;\n"
                "flags apply on top of FILE. Prints the new VM's name and id.\n\n" VMCTL_CONFIG_OPTIONS_HELP
+               "  --cloud-init=USER_DATA[,meta-data=FILE][,network-config=FILE]\n"
+               "                         a cloud-init NoCloud seed (label cidata, made by vmms) in a\n"
+               "                         DVD drive: the first without a disc, else a new one (each\n"
+               "                         file at most 1 MiB; meta-data defaults to the VM's id and name)\n"
                "  --start                start the VM and wait until it runs\n"
                "  --timeout=SEC          with --start: give up waiting after SEC\n"
                "Example: vmctl create --name=web1 --memory=1G --kernel=/boot/guest.elf \\\n"

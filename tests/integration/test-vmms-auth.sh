@@ -44,6 +44,11 @@ expect_rc 6 as_nobody edit rootvm --memory=128
 out=$(setpriv --reuid="$NOBODY" --regid="$(id -g nobody)" --clear-groups gdbus call --address="$ADDR" --dest org.vmstack.VMMS1 \
   --object-path /org/vmstack/VMMS1 --method org.vmstack.VMMS1.Manager.CreateVM "$(vm_json nb2)" 2>&1)
 echo "$out" | grep -q "org.vmstack.Error.PermissionDenied" || fail "raw CreateVM as nobody: $out"
+out=$(setpriv --reuid="$NOBODY" --regid="$(id -g nobody)" --clear-groups gdbus call --address="$ADDR" --dest org.vmstack.VMMS1 \
+  --object-path /org/vmstack/VMMS1 --method org.vmstack.VMMS1.Manager.CreateVMWithCloudInit "$(vm_json nb2)" \
+  "{'user-data': [byte 0x23]}" 2>&1)
+echo "$out" | grep -q "org.vmstack.Error.PermissionDenied" || fail "raw CreateVMWithCloudInit as nobody: $out"
+[ -z "$(ls "$T/state" | grep '\.cidata\.iso$')" ] || fail "a refused CreateVMWithCloudInit left a seed: $(ls "$T/state")"
 
 note "members of --group may manage; the per-user limit applies to them"
 expect_rc 0 as_member create "$T/nb1.json"

@@ -19,7 +19,7 @@ sleep 0.5
 
 note "introspection"
 bus introspect org.vmstack.VMMS1 /org/vmstack/VMMS1 >"$T/intro" || fail "introspect Manager"
-for m in .CreateVM .ListVMs .GetVM .GetHostCapabilities .VMAdded .VMRemoved .Version .Problems; do
+for m in .CreateVM .CreateVMWithCloudInit .ListVMs .GetVM .GetHostCapabilities .VMAdded .VMRemoved .Version .Problems; do
   grep -q "^\\$m " "$T/intro" || fail "Manager lacks $m"
 done
 

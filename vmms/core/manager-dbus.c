@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 /* org.vmstack.VMMS1.Manager at /org/vmstack/VMMS1 (docs/dbus-api.md):
- * CreateVM, ListVMs, GetVM, GetHostCapabilities, VMAdded/VMRemoved. */
+ * CreateVM, CreateVMWithCloudInit, ListVMs, GetVM, GetHostCapabilities,
+ * VMAdded/VMRemoved. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "core/cloud-init.h"
 #include "core/daemon.h"
 #include "vmms/validate.h"
 #include "host/host.h"
@@ -87,7 +90,7 @@ static int create_vm(struct vmms_daemon *d, const struct vm_config *c, uid_t uid
 static int do_create(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
         _cleanup_free_ struct vm_config *c = malloc(sizeof *c);
         const char *json;
-        char err[320];
+        char err[320], seed[PATH_MAX] = "";
         struct guid id;
         struct vmms_vm *vm = NULL, *other;
         uid_t uid;
@@ -107,11 +110,18 @@ static int do_create(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) 
         if ((other = vmms_daemon_find_name(d, c->name)))
                 return sd_bus_error_setf(e, VMMS_ERROR_EXISTS, "name: a VM named '%s' exists (id %s)", c->name,
                                          other->id);
-        if ((r = vmms_bus_check_memory(c, NULL, e)) < 0 || (r = vmms_bus_check_files(d, m, c, NULL, e)) < 0)
+        /* CreateVMWithCloudInit: the seed is written and in a DVD drive
+         * before the files are checked, and goes if the VM does not come. */
+        if (sd_bus_message_is_method_call(m, NULL, "CreateVMWithCloudInit") &&
+            (r = vmms_cloud_init_make(d, m, c, seed, sizeof seed, e)) < 0)
                 return r;
-        if ((r = create_vm(d, c, uid, &vm, e)) < 0)
+        if ((r = vmms_bus_check_memory(c, NULL, e)) < 0 || (r = vmms_bus_check_files(d, m, c, NULL, e)) < 0 ||
+            (r = create_vm(d, c, uid, &vm, e)) < 0) {
+                if (seed[0])
+                        (void)unlink(seed);
                 return r;
-        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "created by uid %u", (unsigned)uid);
+        }
+        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "created by uid %u%s", (unsigned)uid, seed[0] ? " with a cloud-init seed" : "");
         (void)vmms_bus_emit_vm_added(vm);
         return sd_bus_reply_method_return(m, "o", vm->path);
 }
@@ -125,6 +135,19 @@ static int method_create(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         if (strlen(json) > VM_CONFIG_MAX_BYTES)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_CONFIG, "configuration: larger than %u bytes",
                                          VM_CONFIG_MAX_BYTES);
+        return vmms_auth_run(userdata, m, VMMS_POLKIT_ACTION_MANAGE, do_create, e);
+}
+
+static int method_create_cloud_init(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        const char *json;
+        int r = sd_bus_message_read(m, "s", &json);
+        if (r < 0)
+                return r;
+        if (strlen(json) > VM_CONFIG_MAX_BYTES)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_CONFIG, "configuration: larger than %u bytes",
+                                         VM_CONFIG_MAX_BYTES);
+        if ((r = vmms_cloud_init_precheck(m, e)) < 0) /* the files' names and sizes, cheaply */
+                return r;
         return vmms_auth_run(userdata, m, VMMS_POLKIT_ACTION_MANAGE, do_create, e);
 }
 
@@ -207,6 +230,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetHostCapabilities", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", capabilities),
                                 method_caps, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CreateVMWithCloudInit", SD_BUS_ARGS("s", config, "a{say}", cloud_init),
+                                SD_BUS_RESULT("o", vm), method_create_cloud_init, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("VMAdded", SD_BUS_ARGS("o", vm, "s", id, "s", name), 0),
         SD_BUS_SIGNAL_WITH_ARGS("VMRemoved", SD_BUS_ARGS("o", vm, "s", id, "s", name), 0),
         SD_BUS_VTABLE_END,

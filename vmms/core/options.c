@@ -393,6 +393,7 @@ int vmms_options_parse(int argc, char **argv, struct vmms_options *o, char *err,
                 (void)add_pool(o, VMMS_DEFAULT_POOL, err, errlen);
         if (!o->paths.n_firmware_dirs)
                 (void)vmms_firmware_dir_add(&o->paths, VMMS_DEFAULT_FIRMWARE_DIR);
+        snprintf(o->paths.seed_dir, sizeof o->paths.seed_dir, "%s", o->state_dir);
         if (o->restart.max_delay_us < o->restart.base_delay_us)
                 o->restart.max_delay_us = o->restart.base_delay_us;
         return 0;

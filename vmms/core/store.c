@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "checkpoint/checkpoint.h"
+#include "core/cloud-init.h"
 #include "core/daemon.h"
 #include "saved-state/saved-state.h"
 
@@ -125,6 +126,7 @@ int vmms_store_remove(struct vmms_vm *vm) {
         for (int tmp = 0; tmp < 2; tmp++) /* the saved state goes with the VM */
                 if (vmms_saved_path(vm, tmp, path, sizeof path) >= 0)
                         (void)unlink(path);
+        vmms_seed_remove(vm); /* its cloud-init seed (core/cloud-init.c) */
         vmms_ckpt_remove_all(vm); /* its checkpoints' index and states; the images stay (docs/checkpoints.md) */
         _cleanup_close_ int dfd = open(vm->d->opt.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0)

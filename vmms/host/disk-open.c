@@ -15,6 +15,8 @@
 #include "worker/worker.h"
 #include "core/daemon.h"
 #include "host/host.h"
+#include "core/cloud-init.h"
+#include "vmms/seed.h"
 #include "migration/migration.h"
 
 /* A parent of a VHDX disk: as any read-only disk of the VM, with the
@@ -77,6 +79,8 @@ int vmms_disk_open(struct vmms_vm *vm, const struct vmms_cred *owner, const stru
 int vmms_iso_open(struct vmms_vm *vm, const struct vmms_cred *owner, const char *path, const char *field, char *err,
                   size_t errlen) {
         char why[1024];
+        if (vmms_path_is_seed(vm->d->opt.paths.seed_dir, &vm->config->id, path))
+                return vmms_seed_open(path, field, err, errlen); /* vmms's own file, the VM's own seed */
         _cleanup_close_ int fd = vmms_file_open(&vm->d->opt.paths, path, VMMS_FILE_DISK_RO, owner, why, sizeof why);
         if (fd < 0)
                 return snprintf(err, errlen, "%s: %s", field, why), fd;

@@ -29,6 +29,8 @@
 #include "common/macro.h"
 #include "core/daemon.h"
 #include "host/host.h"
+#include "core/cloud-init.h"
+#include "vmms/seed.h"
 
 #define NOGROUP 65534
 
@@ -306,7 +308,7 @@ int vmms_log_open(const char *path, enum vmms_log_access how, char *err, size_t 
 
 struct check_open {
         const struct vmms_path_policy *p;
-        const struct vm_config *cur;
+        const struct vm_config *next, *cur;
         const struct vmms_cred *as;
         char *err;
         size_t errlen;
@@ -317,6 +319,8 @@ static int try_open(void *opaque, const char *field, const char *path, enum vmms
         char why[1024];
         if (vmms_config_had_path(c->cur, path, use))
                 return 0; /* checked when it came in; opened at start as the owner */
+        if (vmms_seed_field_is_own(field, c->p->seed_dir, &c->next->id, path))
+                return vmms_seed_check(path, field, c->err, c->errlen);
         int fd = vmms_file_open(c->p, path, use, c->as, why, sizeof why);
         if (fd < 0) {
                 snprintf(c->err, c->errlen, "%s: %s", field, why);
@@ -331,6 +335,6 @@ int vmms_config_check_files(const struct vmms_path_policy *p, const struct vm_co
         int r = vmms_config_check_paths(p, next, cur, as->uid == 0, err, errlen);
         if (r < 0)
                 return r;
-        struct check_open c = { .p = p, .cur = cur, .as = as, .err = err, .errlen = errlen };
+        struct check_open c = { .p = p, .next = next, .cur = cur, .as = as, .err = err, .errlen = errlen };
         return vmms_config_for_each_path(next, try_open, &c);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "vmms/paths.h"
+#include "vmms/seed.h"
 
 bool vmms_path_is_plain(const char *path) {
         if (!path || path[0] != '/' || !path[1])
@@ -148,7 +149,7 @@ int vmms_path_place(const struct vmms_path_policy *p, const char *path, enum vmm
 
 struct check_ctx {
         const struct vmms_path_policy *p;
-        const struct vm_config *cur;
+        const struct vm_config *next, *cur;
         bool root;
         char *err;
         size_t errlen;
@@ -177,6 +178,8 @@ static int check_one(void *opaque, const char *field, const char *path, enum vmm
         char why[768];
         if (vmms_config_had_path(c->cur, path, use))
                 return 0;
+        if (vmms_seed_field_is_own(field, c->p->seed_dir, &c->next->id, path))
+                return 0; /* vmms's own file (vmms/seed.h); files.c checks that it exists */
         int r = vmms_path_place(c->p, path, use, c->root, &place, why, sizeof why);
         if (r < 0)
                 snprintf(c->err, c->errlen, "%s: %s", field, why);
@@ -250,6 +253,6 @@ int vmms_config_check_paths(const struct vmms_path_policy *p, const struct vm_co
                         return -EINVAL;
                 }
         }
-        struct check_ctx c = { .p = p, .cur = cur, .root = caller_root, .err = err, .errlen = errlen };
+        struct check_ctx c = { .p = p, .next = next, .cur = cur, .root = caller_root, .err = err, .errlen = errlen };
         return vmms_config_for_each_path(next, check_one, &c);
 }

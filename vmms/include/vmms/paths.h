@@ -38,6 +38,9 @@ struct vmms_path_policy {
         bool allow_block_devices; /* also for VMs that root does not own */
         char firmware_dirs[VMMS_FIRMWARE_DIRS_MAX][VM_PATH_MAX];
         size_t n_firmware_dirs;
+        /* vmms's state directory, where it keeps the VMs' cloud-init seeds
+         * (vmms/seed.h): a VM's own seed passes the checks, in no pool. */
+        char seed_dir[VM_PATH_MAX];
 };
 
 enum vmms_file_use {
