@@ -3,7 +3,8 @@
  * plays a VP's run loop, its "guest" a spin until run->immediate_exit is
  * set, its kick handler setting that flag as vid's does. The throttle's
  * own timer must kick it out of the "guest", and it must sleep about the
- * share it was given of every period; at 0 it sleeps no more. */
+ * share it was given of every period; at 0 it sleeps no more. The
+ * processor limit shares the mechanism: tested here on the same VP. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -180,6 +181,81 @@ TEST(a_raised_share_parks_the_vp_within_the_period) {
                 ASSERT_TRUE(tries < 100); /* no try on time with the CPU for the VP */
         }
         finish();
+}
+
+/* The processor limit (a VM setting) on the same VP: at 25 % the VP's
+ * thread gets about a quarter of its CPU time, measured from the
+ * thread's own CPU clock (the host's accounting); a limit raised on the
+ * way takes effect within a period or two; auto-converge above it wins
+ * and its end leaves the limit in place. */
+static double cpu_share(double seconds) {
+        uint64_t t0 = vid_now_ns(), c0 = vp_cpu_ns();
+        usleep((useconds_t)(seconds * 1e6));
+        return (double)(vp_cpu_ns() - c0) / (double)(vid_now_ns() - t0);
+}
+
+TEST(a_limit_caps_the_vp_and_combines_with_auto_converge) {
+        start();
+        ASSERT_EQ(vid_partition_cpu_limit(&p), 100u);
+        ASSERT_OK(vid_partition_set_cpu_limit(&p, 25));
+        ASSERT_EQ(vid_partition_cpu_limit(&p), 25u);
+        ASSERT_EQ(vid_partition_throttle(&p), 0u); /* auto-converge's own share is apart */
+        usleep(50000);
+        double quarter = cpu_share(1.0);
+        fprintf(stderr, "limit 25 %%: the VP ran %.1f %% of the time\n", quarter * 100);
+        /* Never above the limit (a loaded host only takes more away). */
+        ASSERT_TRUE(quarter > 0.05 && quarter < 0.28);
+
+        ASSERT_OK(vid_partition_set_cpu_limit(&p, 75));
+        usleep(30000); /* a period or two */
+        double most = cpu_share(0.6);
+        fprintf(stderr, "limit 75 %%: the VP ran %.1f %% of the time\n", most * 100);
+        ASSERT_TRUE(most < 0.78 && most > quarter);
+
+        /* Auto-converge at 90 % parks more than the limit's 25 %. */
+        ASSERT_OK(vid_partition_set_throttle(&p, 90));
+        usleep(30000);
+        double converge = cpu_share(0.6);
+        fprintf(stderr, "limit 75 %% + auto-converge 90 %%: %.1f %%\n", converge * 100);
+        ASSERT_TRUE(converge < 0.13);
+        /* The migration's end: its share goes, the limit stays. */
+        ASSERT_OK(vid_partition_set_throttle(&p, 0));
+        ASSERT_EQ(vid_partition_cpu_limit(&p), 75u);
+        usleep(50000);
+        uint64_t s = vid_partition_throttled_ns(&p);
+        usleep(100000);
+        ASSERT_TRUE(vid_partition_throttled_ns(&p) > s); /* still parking */
+
+        ASSERT_OK(vid_partition_set_cpu_limit(&p, 100));
+        usleep(50000);
+        s = vid_partition_throttled_ns(&p);
+        usleep(200000);
+        ASSERT_TRUE(vid_partition_throttled_ns(&p) == s);
+        finish();
+}
+
+TEST(the_stricter_share_wins) {
+        ASSERT_EQ(vid_throttle_effective(0, 100), 0u);
+        ASSERT_EQ(vid_throttle_effective(0, 25), 75u);
+        ASSERT_EQ(vid_throttle_effective(50, 25), 75u);
+        ASSERT_EQ(vid_throttle_effective(90, 25), 90u);
+        ASSERT_EQ(vid_throttle_effective(20, 100), 20u);
+        ASSERT_EQ(vid_throttle_effective(0, 1), 99u);
+        ASSERT_EQ(vid_throttle_effective(99, 1), 99u);
+        ASSERT_EQ(vid_throttle_effective(0, 0), 0u); /* 0: none set */
+}
+
+TEST(limits_outside_1_to_100_are_refused_and_change_nothing) {
+        struct vid_partition q = { 0 };
+        pthread_mutex_init(&q.lock, NULL);
+        pthread_cond_init(&q.cond, NULL);
+        ASSERT_OK(vid_partition_set_cpu_limit(&q, 40));
+        ASSERT_ERROR(vid_partition_set_cpu_limit(&q, 0), EINVAL);
+        ASSERT_ERROR(vid_partition_set_cpu_limit(&q, 101), EINVAL);
+        ASSERT_ERROR(vid_partition_set_cpu_limit(&q, 200), EINVAL);
+        ASSERT_EQ(vid_partition_cpu_limit(&q), 40u);
+        ASSERT_OK(vid_partition_set_cpu_limit(&q, VID_CPU_LIMIT_MIN_PCT));
+        ASSERT_EQ(vid_partition_cpu_limit(&q), 1u);
 }
 
 TEST(shares_above_99_are_refused) {
