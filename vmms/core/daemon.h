@@ -148,6 +148,9 @@ struct vmms_vm {
         struct vmms_display *display;
         /* A disk or NIC change the worker has not answered yet (hotplug.c) */
         struct vmms_hotplug *hotplug;
+        /* An Update of the processor limit the worker has not answered
+         * yet: the whole new configuration (processor/processor.c) */
+        struct vm_config *processor_next;
 };
 
 struct vmms_pending_auth;
