@@ -154,7 +154,7 @@ static void help(void) {
                "  --remove-disk=INDEX    remove disks[INDEX]\n"
                "  --remove-nic=INDEX     remove nics[INDEX]\n"
                "While the VM runs only name, restart_policy, stop_timeout_s, checkpoint_type and the\n"
-               "processor limit (--cpu-limit, applied at once) may change.\n");
+               "processor settings (--cpu-limit, --cpu-weight: applied at once) may change.\n");
 }
 
 const struct vmctl_command vmctl_cmd_edit = { "edit", "VM [--patch=FILE] [--memory ...]", "change a configuration", run, help };

@@ -8,13 +8,18 @@
 # sent raw over D-Bus, by vmms, with named errors, and change nothing; a
 # worker that refuses leaves the configuration as it was; a Saved VM's
 # limit changes in its configuration and the restoring worker gets it.
-# The limit's effect on a real guest is tests/component/test-vmwp-cpu-limit.c.
+# The weight (--cpu-weight): stored, changed on a running VM; on a host
+# without systemd as PID 1 (these machines) vmms says at each start and
+# change that it is not enforced. The limit's effect on a real guest is
+# tests/component/test-vmwp-cpu-limit.c; the scopes and cgroup values
+# under systemd, tests/amdv/cpu-scope.sh (the emulated AMD-V host).
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 t_setup
 VMMS_TEST_WORKER=fake t_pick_worker
 t_start_vmms
-limit_of() { vm_prop "$1" Config | tr -d ' \\n' | sed -n 's/.*"processor":{"limit_pct":\([0-9]*\)}.*/\1/p'; }
+limit_of() { vm_prop "$1" Config | tr -d ' \\n' | sed -n 's/.*"processor":{"limit_pct":\([0-9]*\)[,}].*/\1/p'; }
+weight_of() { vm_prop "$1" Config | tr -d ' \\n' | sed -n 's/.*"processor":{[^}]*"weight":\([0-9]*\)}.*/\1/p'; }
 
 note "create --cpu-limit: stored, and the worker gets it at start"
 vm_json c1 >"$T/c1.json"
@@ -71,4 +76,24 @@ expect_rc 0 vmctl edit c1 --cpu-limit=15
 expect_rc 0 vmctl start c1 --timeout=30
 wait_for 10 "the restored worker's limit" console_has c1 '^fake-vmwp: processor limit=15$'
 expect_rc 0 vmctl kill c1
+
+note "the weight: stored, changed while running; not enforced here, and said so"
+vm_json w1 >"$T/w1.json"
+expect_rc 0 vmctl create "$T/w1.json" --cpu-weight=300
+[ "$(weight_of w1)" = 300 ] || fail "Config after create: $(vm_prop w1 Config)"
+expect_rc 4 vmctl edit w1 --cpu-weight=0
+echo "$LAST_OUT" | grep -q -- "--cpu-weight: needs a number from 1 to 10000" || fail "weight 0: $LAST_OUT"
+out=$(bus call org.vmstack.VMMS1 "$(vm_path w1)" org.vmstack.VMMS1.VM Update s \
+  "$(vm_json w1 "" ',"processor":{"weight":20000}')" 2>&1) && fail "weight 20000 was accepted"
+echo "$out" | grep -q "processor.weight: must be an integer from 1 to 10000" || fail "D-Bus, weight 20000: $out"
+expect_rc 0 vmctl start w1 --timeout=30
+expect_rc 0 vmctl edit w1 --cpu-weight=500
+[ "$(weight_of w1)" = 500 ] || fail "Config after edit: $(vm_prop w1 Config)"
+if [ ! -d /run/systemd/system ]; then
+  grep -q "vm w1: processor weight 300 not enforced: systemd is not PID 1" "$T/vmms.log" ||
+    fail "no word of the weight at start: $(grep w1 "$T/vmms.log")"
+  grep -q "vm w1: processor weight 500 not enforced: systemd is not PID 1" "$T/vmms.log" ||
+    fail "no word of the new weight: $(grep w1 "$T/vmms.log")"
+fi
+expect_rc 0 vmctl kill w1
 echo PASS

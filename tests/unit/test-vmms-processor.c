@@ -4,11 +4,13 @@
  * Update sends a change (vmms_processor_check_update), vmctl's
  * --cpu-limit flag, and the worker's "processor" op (vmwp/control.c). */
 #include <json-c/json.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/config.h"
 #include "common/test.h"
+#include "tests/lib/test-files.h"
 #include "vmctl/config-build.h"
 #include "vmms/processor.h"
 #include "vmms/validate.h"
@@ -39,6 +41,22 @@ TEST(the_limit_defaults_to_none_and_round_trips) {
         free(json), free(c), free(d);
 }
 
+TEST(the_weight_defaults_to_100_and_round_trips) {
+        struct vm_config *c = malloc(sizeof *c), *d = malloc(sizeof *d);
+        char err[256];
+        ASSERT_OK(parse(CFG_HEAD "}", c, err, sizeof err));
+        ASSERT_EQ(c->processor.weight, 100u);
+        ASSERT_OK(parse(CFG_HEAD ",\"processor\":{\"weight\":300}}", c, err, sizeof err));
+        ASSERT_EQ(c->processor.weight, 300u);
+        ASSERT_EQ(c->processor.limit_pct, 100u);
+        char *json = vm_config_to_json(c);
+        ASSERT_NOT_NULL(strstr(json, "\"weight\":300"));
+        ASSERT_NULL(strstr(json, "limit_pct"));
+        ASSERT_OK(parse(json, d, err, sizeof err));
+        ASSERT_EQ(d->processor.weight, 300u);
+        free(json), free(c), free(d);
+}
+
 TEST(bad_limits_get_named_errors) {
         static const struct {
                 const char *json, *err;
@@ -55,7 +73,13 @@ TEST(bad_limits_get_named_errors) {
                   "processor.limit_pct: must be an integer from 1 to 100 (% of each vCPU's time; 100: no limit)" },
                 { CFG_HEAD ",\"processor\":{\"limit_pct\":99999999999999999999}}",
                   "processor.limit_pct: must be an integer from 1 to 100 (% of each vCPU's time; 100: no limit)" },
-                { CFG_HEAD ",\"processor\":{\"limit\":50}}", "processor.limit: unknown field (known: limit_pct)" },
+                { CFG_HEAD ",\"processor\":{\"weight\":0}}",
+                  "processor.weight: must be an integer from 1 to 10000 (relative to other VMs; default 100)" },
+                { CFG_HEAD ",\"processor\":{\"weight\":10001}}",
+                  "processor.weight: must be an integer from 1 to 10000 (relative to other VMs; default 100)" },
+                { CFG_HEAD ",\"processor\":{\"limit_pct\":50,\"weight\":true}}",
+                  "processor.weight: must be an integer from 1 to 10000 (relative to other VMs; default 100)" },
+                { CFG_HEAD ",\"processor\":{\"limit\":50}}", "processor.limit: unknown field (known: limit_pct, weight)" },
                 { CFG_HEAD ",\"processor\":50}", "processor: must be an object" },
         };
         struct vm_config *c = malloc(sizeof *c);
@@ -108,6 +132,61 @@ TEST(a_changed_limit_goes_to_the_worker_while_it_runs_the_vm) {
         free(cur), free(next);
 }
 
+TEST(a_changed_weight_goes_the_same_way) {
+        struct vm_config *cur, *next;
+        char err[256];
+        bool to_worker = false;
+        cfg_pair(&cur, &next, 100);
+        next->processor.weight = 300;
+        ASSERT_OK(vmms_processor_check_update(cur, next, VMMS_STATE_RUNNING, &to_worker, err, sizeof err));
+        ASSERT_TRUE(to_worker);
+        ASSERT_ERROR(vmms_processor_check_update(cur, next, VMMS_STATE_SAVING, &to_worker, err, sizeof err), EBUSY);
+        free(cur), free(next);
+}
+
+TEST(scope_names) {
+        char u[VMMS_SCOPE_UNIT_MAX];
+        ASSERT_OK(vmms_scope_unit_name("web-1", "00112233-4455-6677-8899-aabbccddeeff", u, sizeof u));
+        ASSERT_STREQ(u, "vmstack-web-1-00112233.scope");
+        char longest[VM_NAME_MAX + 1];
+        memset(longest, 'a', VM_NAME_MAX);
+        longest[VM_NAME_MAX] = 0;
+        ASSERT_OK(vmms_scope_unit_name(longest, "00112233-4455-6677-8899-aabbccddeeff", u, sizeof u));
+        ASSERT_ERROR(vmms_scope_unit_name("web-1", "00112233", u, 10), EINVAL);
+}
+
+static int mkdirs(const char *root, const char *const *parts) {
+        char p[256];
+        snprintf(p, sizeof p, "%s", root);
+        for (size_t i = 0; parts[i]; i++) {
+                size_t n = strlen(p);
+                snprintf(p + n, sizeof p - n, "/%s", parts[i]);
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+        }
+        return 0;
+}
+
+/* The host's files in a directory of the test's: each missing piece
+ * named. */
+TEST(scope_host_check_names_what_is_missing) {
+        char root[] = "/tmp/vmms-scope-XXXXXX", p[128], why[200];
+        ASSERT_NOT_NULL(mkdtemp(root));
+        ASSERT_ERROR(vmms_scope_host_check(root, why, sizeof why), ENOTSUP);
+        ASSERT_STREQ(why, "systemd is not PID 1 (no /run/systemd/system)");
+        ASSERT_OK(mkdirs(root, (const char *const[]){ "run", "systemd", "system", NULL }));
+        ASSERT_ERROR(vmms_scope_host_check(root, why, sizeof why), ENOTSUP);
+        ASSERT_STREQ(why, "no cgroup v2 hierarchy at /sys/fs/cgroup (cgroup v1 or hybrid)");
+        ASSERT_OK(mkdirs(root, (const char *const[]){ "sys", "fs", "cgroup", NULL }));
+        snprintf(p, sizeof p, "%s/sys/fs/cgroup/cgroup.controllers", root);
+        test_write_file(p, "cpuset io memory pids\n", 22);
+        ASSERT_ERROR(vmms_scope_host_check(root, why, sizeof why), ENOTSUP);
+        ASSERT_STREQ(why, "cgroup v2 without the cpu controller");
+        test_write_file(p, "cpuset cpu io memory pids\n", 26);
+        ASSERT_OK(vmms_scope_host_check(root, why, sizeof why));
+        ASSERT_OK(test_remove_tree(root));
+}
+
 TEST(vmctl_cpu_limit_flag) {
         json_object *cfg = json_object_new_object();
         char err[256];
@@ -121,6 +200,13 @@ TEST(vmctl_cpu_limit_flag) {
         ASSERT_ERROR(vmctl_config_set(cfg, "cpu-limit", "200", NULL, err, sizeof err), EINVAL);
         ASSERT_ERROR(vmctl_config_set(cfg, "cpu-limit", "25%", NULL, err, sizeof err), EINVAL);
         ASSERT_EQ(json_object_get_int(v), 40); /* unchanged by the refusals */
+        ASSERT_OK(vmctl_config_set(cfg, "cpu-weight", "300", NULL, err, sizeof err));
+        ASSERT_TRUE(json_object_object_get_ex(p, "weight", &v));
+        ASSERT_EQ(json_object_get_int(v), 300);
+        ASSERT_ERROR(vmctl_config_set(cfg, "cpu-weight", "0", NULL, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "--cpu-weight: needs a number from 1 to 10000");
+        ASSERT_ERROR(vmctl_config_set(cfg, "cpu-weight", "10001", NULL, err, sizeof err), EINVAL);
+        ASSERT_EQ(json_object_get_int(v), 300);
         json_object_put(cfg);
 }
 

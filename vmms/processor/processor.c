@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
-/* The processor limit on a running VM (docs/vmms.md "Processor limit"):
- * Update hands a changed "processor" to this file while a worker runs the
- * VM; the worker applies it (vid's throttle, op "processor") and only
- * then is the new configuration stored and the call answered. A worker
- * that refuses or goes away leaves the configuration as it was. The
- * worker reads the limit from its configuration when it starts, restores
- * or receives a migration, so nothing else re-applies it. */
+/* The processor settings of a running VM (docs/vmms.md "Processor
+ * limit"): Update hands a changed "processor" to this file while a worker
+ * runs the VM; the worker applies the limit (vid's throttle, op
+ * "processor") and only then is the new configuration stored, a new
+ * weight set on the worker's scope (scope.c) and the call answered. A
+ * worker that refuses or goes away leaves the configuration as it was.
+ * The worker reads the limit from its configuration when it starts,
+ * restores or receives a migration, and a new worker's scope gets the
+ * weight, so nothing else re-applies them. */
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -38,18 +40,20 @@ int vmms_processor_check_update(const struct vm_config *cur, const struct vm_con
 }
 
 bool vmms_processor_pending(const struct vmms_vm *vm) {
-        return vm->processor_next;
+        return vm->processor && vm->processor->next;
 }
 
 void vmms_processor_free(struct vmms_vm *vm) {
-        free(vm->processor_next);
-        vm->processor_next = NULL;
+        if (vm->processor)
+                free(vm->processor->next);
+        free(vm->processor);
+        vm->processor = NULL;
 }
 
 /* The worker's answer: its limit is the new one (store and answer) or
  * the old one still (refuse). */
 static void worker_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
-        _cleanup_free_ struct vm_config *next = TAKE_PTR(vm->processor_next);
+        _cleanup_free_ struct vm_config *next = vm->processor ? TAKE_PTR(vm->processor->next) : NULL;
         if (!next) {
                 (void)sd_bus_reply_method_errorf(call, VMMS_ERROR_FAILED, "VM '%s': the change was forgotten",
                                                  vm->config->name);
@@ -65,9 +69,12 @@ static void worker_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *
                 return;
         }
         int r = vmms_store_save(vm, next);
+        bool new_weight = next->processor.weight != vm->config->processor.weight;
         /* The worker has it: vmms's view follows even when the file could
          * not be written (it is then lost at vmms's restart, and said so). */
         *vm->config = *next;
+        if (new_weight)
+                vmms_scope_set_weight(vm, next->processor.weight);
         (void)sd_bus_emit_properties_changed(vm->d->bus, vm->path, VMMS_VM_IFACE, "Name", "Config", "ConsoleLog",
                                              NULL);
         if (r < 0) {
@@ -85,7 +92,7 @@ static void worker_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *
 
 int vmms_processor_update(struct vmms_vm *vm, sd_bus_message *call, struct vm_config *next, sd_bus_error *e) {
         _cleanup_free_ struct vm_config *c = next;
-        if (vm->processor_next)
+        if (vmms_processor_pending(vm))
                 return sd_bus_error_setf(e, VMMS_ERROR_BUSY,
                                          "VM '%s': an earlier change of its processor settings is being applied",
                                          vm->config->name);
@@ -94,19 +101,26 @@ int vmms_processor_update(struct vmms_vm *vm, sd_bus_message *call, struct vm_co
         json_object *args = json_object_new_object();
         if (!args)
                 return -ENOMEM;
+        if (!vm->processor && !(vm->processor = calloc(1, sizeof *vm->processor))) {
+                json_object_put(args);
+                return -ENOMEM;
+        }
         json_object_object_add(args, "limit_pct", json_object_new_int64(c->processor.limit_pct));
-        vm->processor_next = TAKE_PTR(c);
+        vm->processor->next = TAKE_PTR(c);
         int r = vmms_worker_request(vm->worker, "processor", args, worker_reply, call);
         if (r < 0) {
-                vmms_processor_free(vm);
+                free(vm->processor->next);
+                vm->processor->next = NULL;
                 return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot reach the worker of VM '%s': %s",
                                          vm->config->name, strerror(-r));
         }
         return 1; /* answered in worker_reply */
 }
 
+/* An Update in flight: its call was answered when the worker went. The
+ * scope goes with the worker's last process (CollectMode). */
 static void worker_ended(struct vmms_vm *vm) {
-        vmms_processor_free(vm); /* its call was answered when the worker went */
+        vmms_processor_free(vm);
 }
 
 const struct vmms_feature vmms_feature_processor = {

@@ -163,13 +163,20 @@ struct vm_dm_config {
  * the host's CPUs (docs/vmms.md "Processor limit"). limit_pct: each vCPU
  * runs at most this share of the time (Hyper-V's "virtual machine
  * limit"), VM_CPU_LIMIT_MIN_PCT..100, 100 (the default) for none; the
- * worker enforces it (vid's throttle) on any host. May change while the
- * VM runs (the worker applies it) and is re-applied from the
- * configuration on every start, restore and migration. */
+ * worker enforces it (vid's throttle) on any host. weight: Hyper-V's
+ * relative weight between VMs, 1..10000 (default 100), cgroup v2's
+ * cpu.weight of the worker's systemd scope (vmms; not enforced without
+ * systemd and cgroup v2, and said so). Both may change while the VM runs
+ * and are re-applied from the configuration on every start, restore and
+ * migration. */
 #define VM_CPU_LIMIT_MIN_PCT 1u
 #define VM_CPU_LIMIT_NONE 100u
+#define VM_CPU_WEIGHT_MIN 1u
+#define VM_CPU_WEIGHT_MAX 10000u
+#define VM_CPU_WEIGHT_DEFAULT 100u
 struct vm_processor_config {
         uint32_t limit_pct;
+        uint32_t weight;
 };
 
 struct vm_display_config {

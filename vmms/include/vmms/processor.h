@@ -19,3 +19,15 @@
  * would miss the worker that carries the VM on). */
 int vmms_processor_check_update(const struct vm_config *cur, const struct vm_config *next, enum vmms_state s,
                                 bool *to_worker, char *err, size_t errlen);
+
+/* The worker's systemd scope (processor/scope.c, docs/vmms.md "Processor
+ * limit"): "vmstack-<name>-<first 8 of the id>.scope" in machine.slice.
+ * -EINVAL when it does not fit len (never with a valid name and id). */
+#define VMMS_SCOPE_UNIT_MAX 96
+int vmms_scope_unit_name(const char *name, const char *id, char *out, size_t len);
+/* Whether this host can hold the workers in scopes of their own, from its
+ * files under root ("/"; a test's directory): systemd as PID 1
+ * (root/run/systemd/system) and cgroup v2 with the CPU controller
+ * (root/sys/fs/cgroup/cgroup.controllers names "cpu"). 0, or -ENOTSUP
+ * with the reason in why. */
+int vmms_scope_host_check(const char *root, char *why, size_t len);
