@@ -25,18 +25,30 @@ static int get_range(struct json_object *o, const char *key, uint32_t min, uint3
         return 0;
 }
 
+/* The keys as vmstack.json(5) lists them (tests/unit/test-manpages.sh
+ * reads this array). */
+static int parse_processor(struct json_object *o, char *err, size_t errlen) {
+        static const char *const keys[] = { "limit_pct", "weight", NULL };
+        json_object_object_foreach(o, key, val) {
+                (void)val;
+                size_t i = 0;
+                while (keys[i] && strcmp(key, keys[i]))
+                        i++;
+                if (!keys[i])
+                        return snprintf(err, errlen, "processor.%s: unknown field (known: limit_pct, weight)", key),
+                               -EINVAL;
+        }
+        return 0;
+}
+
 int vm_processor_config_parse(struct json_object *o, struct vm_processor_config *out, char *err, size_t errlen) {
         if (!o)
                 return 0;
         if (!json_object_is_type(o, json_type_object))
                 return snprintf(err, errlen, "processor: must be an object"), -EINVAL;
-        json_object_object_foreach(o, key, val) {
-                (void)val;
-                if (strcmp(key, "limit_pct") && strcmp(key, "weight"))
-                        return snprintf(err, errlen, "processor.%s: unknown field (known: limit_pct, weight)", key),
-                               -EINVAL;
-        }
-        int r = get_range(o, "limit_pct", VM_CPU_LIMIT_MIN_PCT, VM_CPU_LIMIT_NONE,
+        int r = parse_processor(o, err, errlen);
+        if (r >= 0)
+                r = get_range(o, "limit_pct", VM_CPU_LIMIT_MIN_PCT, VM_CPU_LIMIT_NONE,
                           "% of each vCPU's time; 100: no limit", &out->limit_pct, err, errlen);
         if (r >= 0)
                 r = get_range(o, "weight", VM_CPU_WEIGHT_MIN, VM_CPU_WEIGHT_MAX, "relative to other VMs; default 100",
