@@ -5,7 +5,7 @@
 # PID 1 with cgroup v2, with vmms as the integration tests start it
 # (tests/integration/vmms-lib.sh: its own bus; systemd on the system bus):
 #   1. the fake worker of a VM with --cpu-weight=300 is in
-#      vmstack-<name>-<id8>.scope in machine.slice, whose cpu.weight is
+#      vmstack-<name>-<id8>-<pid>.scope in machine.slice, whose cpu.weight is
 #      300; `vmctl edit --cpu-weight=50` on the running VM makes it 50; the
 #      scope is gone once the VM is off;
 #   2. real workers with the spinning test guest (tests/guests/vmwp_spin.S,
@@ -30,7 +30,7 @@ t_setup
 VMMS_TEST_WORKER=fake t_pick_worker
 t_start_vmms
 
-unit_of() { local id; id=$(vm_prop "$1" Id); echo "vmstack-$1-${id:0:8}.scope"; }
+unit_of() { local id; id=$(vm_prop "$1" Id); echo "vmstack-$1-${id:0:8}-$(vm_prop "$1" WorkerPid).scope"; }
 cg_of() { echo "/sys/fs/cgroup$(systemctl show -p ControlGroup --value "$1")"; }
 usage_us() { sed -n 's/^usage_usec //p' "$(cg_of "$1")/cpu.stat"; }
 
@@ -47,8 +47,16 @@ cg=$(cg_of "$u")
 grep -qx "$(vm_prop s1 WorkerPid)" "$cg/cgroup.procs" || fail "the worker is not in $u: $(cat "$cg/cgroup.procs")"
 expect_rc 0 vmctl edit s1 --cpu-weight=50
 wait_for 5 "cpu.weight 50" sh -c "[ \"\$(cat '$cg/cpu.weight')\" = 50 ]"
+note "a restart (a new worker at once): a scope of its own"
+expect_rc 0 vmctl kill s1
+expect_rc 0 vmctl start s1 --timeout=60
+u2=$(unit_of s1)
+[ "$u2" != "$u" ] || fail "the new worker's scope has the old one's name: $u"
+wait_for 20 "$u2 active" systemctl is-active --quiet "$u2"
+[ "$(cat "$(cg_of "$u2")/cpu.weight")" = 50 ] || fail "$u2: cpu.weight $(cat "$(cg_of "$u2")/cpu.weight")"
 expect_rc 0 vmctl kill s1
 wait_for 20 "$u gone" sh -c "! systemctl is-active --quiet '$u'"
+wait_for 20 "$u2 gone" sh -c "! systemctl is-active --quiet '$u'"
 
 elf=$VM_BUILD_DIR/tests/tg_vmwp_spin.elf
 [ -r "$elf" ] && [ -w /dev/kvm ] && [ -x "$REAL_WORKER" ] || { echo "PASS (no real worker, /dev/kvm or $elf: the CPU shares not measured)"; exit 0; }

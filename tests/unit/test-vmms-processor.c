@@ -146,13 +146,13 @@ TEST(a_changed_weight_goes_the_same_way) {
 
 TEST(scope_names) {
         char u[VMMS_SCOPE_UNIT_MAX];
-        ASSERT_OK(vmms_scope_unit_name("web-1", "00112233-4455-6677-8899-aabbccddeeff", u, sizeof u));
-        ASSERT_STREQ(u, "vmstack-web-1-00112233.scope");
+        ASSERT_OK(vmms_scope_unit_name("web-1", "00112233-4455-6677-8899-aabbccddeeff", 4242, u, sizeof u));
+        ASSERT_STREQ(u, "vmstack-web-1-00112233-4242.scope");
         char longest[VM_NAME_MAX + 1];
         memset(longest, 'a', VM_NAME_MAX);
         longest[VM_NAME_MAX] = 0;
-        ASSERT_OK(vmms_scope_unit_name(longest, "00112233-4455-6677-8899-aabbccddeeff", u, sizeof u));
-        ASSERT_ERROR(vmms_scope_unit_name("web-1", "00112233", u, 10), EINVAL);
+        ASSERT_OK(vmms_scope_unit_name(longest, "00112233-4455-6677-8899-aabbccddeeff", 4194304, u, sizeof u));
+        ASSERT_ERROR(vmms_scope_unit_name("web-1", "00112233", 1, u, 10), EINVAL);
 }
 
 static int mkdirs(const char *root, const char *const *parts) {

@@ -2,7 +2,7 @@
 /* Each worker in a systemd scope of its own (docs/vmms.md "Processor
  * limit"), as libvirt puts each QEMU in machine.slice: where vmms runs
  * under systemd with cgroup v2, a new worker's pid goes into a transient
- * scope "vmstack-<name>-<id8>.scope" (org.freedesktop.systemd1's
+ * scope "vmstack-<name>-<id8>-<pid>.scope" (org.freedesktop.systemd1's
  * StartTransientUnit, Slice=machine.slice) whose CPUWeight is the VM's
  * processor weight: cgroup v2's cpu.weight, the share each VM's worker
  * gets of a busy host against the others. A weight changed on a running
@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "../worker/worker.h"
 #include "processor.h"
 
 struct vmms_scopes {
@@ -33,8 +34,8 @@ struct scope_call {
         char what[48];
 };
 
-int vmms_scope_unit_name(const char *name, const char *id, char *out, size_t len) {
-        int n = snprintf(out, len, "vmstack-%s-%.8s.scope", name, id);
+int vmms_scope_unit_name(const char *name, const char *id, pid_t pid, char *out, size_t len) {
+        int n = snprintf(out, len, "vmstack-%s-%.8s-%d.scope", name, id, (int)pid);
         return n < 0 || (size_t)n >= len ? -EINVAL : 0;
 }
 
@@ -149,7 +150,7 @@ void vmms_scope_worker_started(struct vmms_vm *vm, pid_t pid) {
         if (!vm->processor && !(vm->processor = calloc(1, sizeof *vm->processor)))
                 return;
         char *unit = vm->processor->unit;
-        int r = vmms_scope_unit_name(vm->config->name, vm->id, unit, sizeof vm->processor->unit);
+        int r = vmms_scope_unit_name(vm->config->name, vm->id, pid, unit, sizeof vm->processor->unit);
         if (r >= 0 && (r = start_scope(s, unit, vm, pid)) < 0)
                 unit[0] = 0;
         if (r < 0)
@@ -171,7 +172,7 @@ void vmms_scope_set_weight(struct vmms_vm *vm, uint32_t weight) {
          * scope has the name the VM had then, taken to be the one it has. */
         if (vm->processor && vm->processor->unit[0])
                 snprintf(unit, sizeof unit, "%s", vm->processor->unit);
-        else if (vmms_scope_unit_name(vm->config->name, vm->id, unit, sizeof unit) < 0)
+        else if (vmms_scope_unit_name(vm->config->name, vm->id, vmms_worker_pid(vm->worker), unit, sizeof unit) < 0)
                 return;
         sd_bus_message *m = NULL;
         int r = sd_bus_message_new_method_call(s->bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "common/config.h"
 #include "vmms/lifecycle.h"
@@ -21,10 +22,12 @@ int vmms_processor_check_update(const struct vm_config *cur, const struct vm_con
                                 bool *to_worker, char *err, size_t errlen);
 
 /* The worker's systemd scope (processor/scope.c, docs/vmms.md "Processor
- * limit"): "vmstack-<name>-<first 8 of the id>.scope" in machine.slice.
+ * limit"): "vmstack-<name>-<first 8 of the id>-<worker pid>.scope" in
+ * machine.slice: one per worker, so that a restarted VM's new worker does
+ * not meet the scope of its last one before systemd collected it.
  * -EINVAL when it does not fit len (never with a valid name and id). */
 #define VMMS_SCOPE_UNIT_MAX 96
-int vmms_scope_unit_name(const char *name, const char *id, char *out, size_t len);
+int vmms_scope_unit_name(const char *name, const char *id, pid_t pid, char *out, size_t len);
 /* Whether this host can hold the workers in scopes of their own, from its
  * files under root ("/"; a test's directory): systemd as PID 1
  * (root/run/systemd/system) and cgroup v2 with the CPU controller
