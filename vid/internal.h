@@ -119,8 +119,11 @@ struct vid_partition {
         _Atomic uint64_t *dirty_user;
 
         /* Throttling (throttle.c): the share of each period the VPs spend
-         * parked, 0..VID_THROTTLE_MAX_PCT, set under lock; their time slept. */
+         * parked, 0..VID_THROTTLE_MAX_PCT, set under lock; their time slept.
+         * throttle_pct is auto-converge's, limit_park_pct the configured
+         * processor limit's (100 - limit); the VPs park the larger. */
         atomic_uint throttle_pct;
+        atomic_uint limit_park_pct;
         _Atomic uint64_t throttled_ns;
 
         /* The MSRs a VP's saved state holds (state.c), found on first use. */

@@ -22,7 +22,14 @@
  * rise takes effect at once, not a period later.
  *
  * Setting 0 turns it off: a VP that sees 0 deletes its timer; the
- * partition runs at full speed again. */
+ * partition runs at full speed again.
+ *
+ * The VM's processor limit (its configuration's "processor", Hyper-V's
+ * "virtual machine limit") is the same mechanism with a share of its own:
+ * a limit of L % parks 100 - L % of every period. The VPs park the larger
+ * of the limit's share and auto-converge's, so each sets its own and
+ * neither undoes the other (a migration's end turns auto-converge off,
+ * the limit stays). */
 #include <errno.h>
 #include <signal.h>
 #include <time.h>
@@ -39,11 +46,19 @@ static struct timespec to_timespec(uint64_t ns) {
         return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u) };
 }
 
-int vid_partition_set_throttle(struct vid_partition *p, unsigned pct) {
-        if (pct > VID_THROTTLE_MAX_PCT)
-                return -EINVAL;
+unsigned vid_throttle_effective(unsigned converge_pct, unsigned limit_pct) {
+        unsigned limit_park = limit_pct && limit_pct < 100u ? 100u - limit_pct : 0;
+        return MIN(MAX(converge_pct, limit_park), VID_THROTTLE_MAX_PCT);
+}
+
+/* The share the VPs park now. */
+static unsigned effective_pct(const struct vid_partition *p) {
+        return vid_throttle_effective(atomic_load(&p->throttle_pct), 100u - atomic_load(&p->limit_park_pct));
+}
+
+static void set_share(struct vid_partition *p, atomic_uint *share, unsigned pct) {
         pthread_mutex_lock(&p->lock);
-        atomic_store(&p->throttle_pct, pct);
+        atomic_store(share, pct);
         /* A VP sleeping its share re-reads it (a lower share or 0 ends
          * its sleep early). */
         pthread_cond_broadcast(&p->cond);
@@ -51,13 +66,30 @@ int vid_partition_set_throttle(struct vid_partition *p, unsigned pct) {
         /* VPs in the guest are kicked to apply the new share now (one
          * that never had a timer would run on unthrottled until its next
          * exit, one timed for a lower share until its old deadline). */
-        if (pct)
+        if (effective_pct(p))
                 vid_kick_all(p);
+}
+
+int vid_partition_set_throttle(struct vid_partition *p, unsigned pct) {
+        if (pct > VID_THROTTLE_MAX_PCT)
+                return -EINVAL;
+        set_share(p, &p->throttle_pct, pct);
         return 0;
 }
 
 unsigned vid_partition_throttle(const struct vid_partition *p) {
         return atomic_load(&p->throttle_pct);
+}
+
+int vid_partition_set_cpu_limit(struct vid_partition *p, unsigned limit_pct) {
+        if (limit_pct < VID_CPU_LIMIT_MIN_PCT || limit_pct > 100u)
+                return -EINVAL;
+        set_share(p, &p->limit_park_pct, 100u - limit_pct);
+        return 0;
+}
+
+unsigned vid_partition_cpu_limit(const struct vid_partition *p) {
+        return 100u - atomic_load(&p->limit_park_pct);
 }
 
 uint64_t vid_partition_throttled_ns(const struct vid_partition *p) {
@@ -97,7 +129,7 @@ static void sleep_share(struct vid_vp *vp, unsigned pct) {
         uint64_t start = vid_now_ns(), until = start + VID_THROTTLE_PERIOD_NS / 100u * pct;
         struct timespec ts = to_timespec(until);
         pthread_mutex_lock(&p->lock);
-        while (!p->pause_requested && !p->stop_requested && atomic_load(&p->throttle_pct) == pct &&
+        while (!p->pause_requested && !p->stop_requested && effective_pct(p) == pct &&
                vid_now_ns() < until)
                 if (pthread_cond_timedwait(&p->cond, &p->lock, &ts) == ETIMEDOUT)
                         break;
@@ -106,7 +138,7 @@ static void sleep_share(struct vid_vp *vp, unsigned pct) {
 }
 
 void vid_vp_throttle(struct vid_vp *vp) {
-        unsigned pct = atomic_load(&vp->p->throttle_pct);
+        unsigned pct = effective_pct(vp->p);
         if (!pct) {
                 timer_off(vp);
                 vp->throttle_due = 0;
@@ -129,7 +161,7 @@ void vid_vp_throttle(struct vid_vp *vp) {
         if (vp->throttle_due) { /* the guest share used up: the rest of the period out */
                 sleep_share(vp, pct);
                 now = vid_now_ns();
-                pct = atomic_load(&vp->p->throttle_pct);
+                pct = effective_pct(vp->p);
                 if (!pct) {
                         timer_off(vp);
                         vp->throttle_due = 0;

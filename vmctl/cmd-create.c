@@ -22,7 +22,7 @@
 static const char *const flag_names[VMCTL_OPT_CONFIG_END - VMCTL_OPT_CONFIG_FIRST] = {
         "name", "memory", "vcpus", "kernel", "initrd", "cmdline", "boot", "disk", "nic",
         "restart-policy", "stop-timeout", "serial-log", "remove-disk", "remove-nic", "force", "checkpoint-type",
-        "dynamic-memory", "display", "firmware", "boot-order", "dvd",
+        "dynamic-memory", "display", "firmware", "boot-order", "dvd", "cpu-limit", "cpu-weight",
 };
 
 int vmctl_apply_option(json_object *cfg, int c, const char *arg, bool ide_disks) {

@@ -153,7 +153,8 @@ static void help(void) {
                "Options change single settings; --disk and --nic add devices:\n" VMCTL_CONFIG_OPTIONS_HELP
                "  --remove-disk=INDEX    remove disks[INDEX]\n"
                "  --remove-nic=INDEX     remove nics[INDEX]\n"
-               "While the VM runs only name, restart_policy, stop_timeout_s and checkpoint_type may change.\n");
+               "While the VM runs only name, restart_policy, stop_timeout_s, checkpoint_type and the\n"
+               "processor settings (--cpu-limit, --cpu-weight: applied at once) may change.\n");
 }
 
 const struct vmctl_command vmctl_cmd_edit = { "edit", "VM [--patch=FILE] [--memory ...]", "change a configuration", run, help };

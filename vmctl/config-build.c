@@ -478,6 +478,12 @@ int vmctl_config_set(json_object *cfg, const char *flag, const char *value, cons
                 return set_number(cfg, "vcpus", flag, value, 1, VM_VCPUS_MAX, err, errlen);
         if (!strcmp(flag, "stop-timeout"))
                 return set_number(cfg, "stop_timeout_s", flag, value, 1, 3600, err, errlen);
+        if (!strcmp(flag, "cpu-limit"))
+                return set_number(child_object(cfg, "processor"), "limit_pct", flag, value, VM_CPU_LIMIT_MIN_PCT,
+                                  VM_CPU_LIMIT_NONE, err, errlen);
+        if (!strcmp(flag, "cpu-weight"))
+                return set_number(child_object(cfg, "processor"), "weight", flag, value, VM_CPU_WEIGHT_MIN,
+                                  VM_CPU_WEIGHT_MAX, err, errlen);
         if (!strcmp(flag, "kernel") || !strcmp(flag, "initrd"))
                 return set_path(child_object(cfg, "boot"), flag, value, ctx, flag, err, errlen);
         if (!strcmp(flag, "firmware")) {

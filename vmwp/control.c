@@ -147,6 +147,25 @@ static struct json_object *memory(const struct vmwp_control_ops *ops, void *opaq
         return rep;
 }
 
+/* {"op":"processor"[,"limit_pct":n]}: the processor limit, after setting
+ * it when one is given (1..100; common/config.h's range). */
+static struct json_object *processor(const struct vmwp_control_ops *ops, void *opaque, struct vmwp_request *rq) {
+        struct json_object *l = NULL;
+        bool set = json_object_object_get_ex(rq->req, "limit_pct", &l);
+        int64_t limit = set && json_object_is_type(l, json_type_int) ? json_object_get_int64(l) : -1;
+        if (set && (limit < VM_CPU_LIMIT_MIN_PCT || limit > VM_CPU_LIMIT_NONE))
+                return reply_error(rq->id, EINVAL, "\"limit_pct\" must be an integer from 1 to 100");
+        struct json_object *rep = reply_new(rq->id, true);
+        if (!rep)
+                return NULL;
+        int r = ops->processor ? ops->processor(opaque, set, set ? (uint32_t)limit : 0, rep) : -ENOTSUP;
+        if (r < 0) {
+                json_object_put(rep);
+                return reply_result(rq->id, r);
+        }
+        return rep;
+}
+
 /* ---- the ops the VM answers in a line or two ---- */
 
 static struct json_object *pause_(const struct vmwp_control_ops *ops, void *opaque, struct vmwp_request *rq) {
@@ -277,6 +296,7 @@ static const struct op_row {
         [PROTO_OP_SHUTDOWN] = { shutdown },
         [PROTO_OP_VSS] = { vss },
         [PROTO_OP_MEMORY] = { memory },
+        [PROTO_OP_PROCESSOR] = { processor },
         [PROTO_OP_KVP_GET] = { kvp_get },
         [PROTO_OP_KVP_SET] = { kvp_set },
         [PROTO_OP_CONSOLE_STATUS] = { console_status },

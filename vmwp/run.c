@@ -116,6 +116,13 @@ static int op_kvp_get(void *o, struct json_object *into) {
 static int op_memory(void *o, bool set, uint64_t target_bytes, struct json_object *into) {
         return vmwp_vm_memory(((struct run_ctx *)o)->vm, set, target_bytes, into);
 }
+static int op_processor(void *o, bool set, uint32_t limit_pct, struct json_object *into) {
+        struct vmwp_vm *vm = ((struct run_ctx *)o)->vm;
+        int r = set ? vmwp_vm_set_cpu_limit(vm, limit_pct) : 0;
+        if (r >= 0)
+                vmwp_vm_processor_report(vm, into);
+        return r;
+}
 static int op_kvp_set(void *o, const char *key, const char *value) {
         return vmwp_vm_kvp_set(((struct run_ctx *)o)->vm, key, value);
 }
@@ -495,7 +502,7 @@ static const struct vmwp_control_ops control_ops = {
         .pause = op_pause, .resume = op_resume, .is_paused = op_is_paused, .stop = op_stop,
         .power_button = op_power_button, .nmi = op_nmi, .shutdown = op_shutdown, .kvp_get = op_kvp_get, .kvp_set = op_kvp_set,
         .status = op_status, .stats = op_stats, .console_status = op_console_status, .vss = op_vss,
-        .memory = op_memory, .save = op_save_request, .migrate_send = op_migrate_request,
+        .memory = op_memory, .processor = op_processor, .save = op_save_request, .migrate_send = op_migrate_request,
         .dirty_check = op_dirty_check, .disk_merge = op_disk_merge, .disk_push = op_disk_push, .fcopy = op_fcopy,
         .fcopy_cancel = op_fcopy_cancel, .hvsock_connected = op_hvsock_connected, .hotplug = op_hotplug,
         .reattach_listen = op_reattach_listen, .dvd = op_dvd,

@@ -376,6 +376,10 @@ int vmwp_vm_create(const struct vm_config *cfg, struct vmwp_vm_options *opt, str
         vm->restored = opt->saved_state_fd >= 0 || opt->migrate_incoming_fd >= 0;
         int r = vid_partition_create(&pc, &vm->p, err, errlen);
         vm->phase_ns[VMWP_PHASE_KVM] = vmwp_now_ns();
+        /* The configured limit from the first instruction on (a restore's
+         * and a migration's too: it is the configuration's, no state's). */
+        if (r >= 0 && (r = vmwp_vm_set_cpu_limit(vm, cfg->processor.limit_pct)) < 0)
+                snprintf(err, errlen, "processor.limit_pct: %s", strerror(-r));
         if (r >= 0)
                 r = add_parts(vm, opt, err, errlen);
         vm->phase_ns[VMWP_PHASE_DEVICES] = vmwp_now_ns();

@@ -515,7 +515,7 @@ static int parse_root(struct pctx *p, json_object *root, struct vm_config *c) {
         static const char *const keys[] = { "version", "name", "id", "memory_mib", "allow_memory_over_host", "vcpus", "boot",
                                             "serial_log", "disks", "dvd_drives", "scsi_instances", "nics",
                                             "integration", "hvsock", "dynamic_memory", "display", "restart_policy",
-                                            "stop_timeout_s", "checkpoint_type", NULL };
+                                            "stop_timeout_s", "checkpoint_type", "processor", NULL };
         uint32_t version = 1;
         int r, policy = (int)c->restart_policy, ckpt_type = (int)c->checkpoint_type;
 
@@ -544,6 +544,7 @@ static int parse_root(struct pctx *p, json_object *root, struct vm_config *c) {
             (r = parse_hvsock(p, get(root, "hvsock"), &c->hvsock)) < 0 ||
             (r = parse_dm(p, get(root, "dynamic_memory"), c)) < 0 ||
             (r = parse_display(p, get(root, "display"), &c->display)) < 0 ||
+            (r = vm_processor_config_parse(get(root, "processor"), &c->processor, p->err, p->errlen)) < 0 ||
             (r = get_enum(p, root, "restart_policy", vm_config_restart_policies,
                           ARRAY_SIZE(vm_config_restart_policies), &policy)) < 0 ||
             (r = get_u32(p, root, "stop_timeout_s", 1, 3600, &c->stop_timeout_s)) < 0 ||

@@ -157,6 +157,9 @@ char *vm_config_to_json(const struct vm_config *c) {
                         add_str(o, "socket", v->socket);
                 json_object_object_add(root, "display", o);
         }
+        json_object *proc = vm_processor_config_to_json(&c->processor);
+        if (proc)
+                json_object_object_add(root, "processor", proc);
         add_str(root, "restart_policy", vm_restart_policy_to_string(c->restart_policy));
         add_str(root, "checkpoint_type", vm_checkpoint_type_to_string(c->checkpoint_type));
         add_int(root, "stop_timeout_s", c->stop_timeout_s);

@@ -126,6 +126,8 @@ void vm_config_init_defaults(struct vm_config *c) {
         c->dm.weight = 5000;
         c->display.width = 1024;
         c->display.height = 768;
+        c->processor.limit_pct = VM_CPU_LIMIT_NONE;
+        c->processor.weight = VM_CPU_WEIGHT_DEFAULT;
         c->restart_policy = VM_RESTART_NEVER;
         c->stop_timeout_s = 30;
         c->checkpoint_type = VM_CHECKPOINT_PRODUCTION; /* Hyper-V's default */

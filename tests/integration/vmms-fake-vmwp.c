@@ -85,6 +85,9 @@
  *                          its demand becomes M MiB
  *   fake.dm_floor_mib=F    it balloons down to F MiB at the lowest (the
  *                          device's note says so, as hv_balloon's floor)
+ * The processor limit is printed at boot and at each "processor" op
+ * ("fake-vmwp: processor limit=N"), which answers as vmwp does;
+ * fake.processor_fail makes it refuse a new limit (EIO).
  * Each NIC's TAP fds (one, or "nic_queues" of them) print "fake-vmwp: nic
  * I: N queue(s)" and " multi-queue" when the TAP is (TUNGETIFF).
  * A config with VHDX parents ("disk_parents") prints "fake-vmwp: disk D
@@ -183,6 +186,7 @@ struct fake {
         uint64_t dm_startup, dm_min, dm_max, dm_target, dm_assigned, dm_hot_added, ready_since;
         char dm_note[128];
         struct fake_hotplug *hp; /* its disks and NICs */
+        uint32_t cpu_limit;      /* the processor limit, as vmwp's "processor" op keeps it */
         int disk_fds[VM_DISKS_MAX]; /* the configuration's images, as vmms sent them */
         size_t n_disk_fds;
 };
@@ -650,6 +654,29 @@ static void dm_event(struct fake *f) {
 
 /* As dmvsp_set_target and the guest together: clamped, 2 MiB steps,
  * hot-add in 128 MiB blocks, ballooning down to the guest's floor. */
+/* "processor": checked as vmwp checks it; a new limit is printed
+ * ("fake-vmwp: processor limit=N"); fake.processor_fail refuses with EIO
+ * (a worker that could not apply it: vmms must change nothing). */
+static void processor(struct fake *f, json_object *req) {
+        json_object *v;
+        bool set = json_object_object_get_ex(req, "limit_pct", &v);
+        int64_t limit = set && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+        char line[64];
+        if (set && (limit < 1 || limit > 100))
+                return send_msg(f, reply(req, false, EINVAL, "\"limit_pct\" must be an integer from 1 to 100"));
+        if (set && knob(f, "fake.processor_fail", 0))
+                return send_msg(f, reply(req, false, EIO, "fake-vmwp: processor_fail"));
+        if (set) {
+                f->cpu_limit = (uint32_t)limit;
+                snprintf(line, sizeof line, "fake-vmwp: processor limit=%u\n", f->cpu_limit);
+                console_out(f, line);
+        }
+        json_object *m = reply(req, true, 0, NULL);
+        json_object_object_add(m, "limit_pct", json_object_new_int64(f->cpu_limit));
+        json_object_object_add(m, "throttled_ms", json_object_new_int64(0));
+        send_msg(f, m);
+}
+
 static void dm_target(struct fake *f, json_object *req) {
         json_object *v;
         if (!f->dm_max)
@@ -814,6 +841,8 @@ static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_
                 vss(f, req);
         else if (!strcmp(op, "memory"))
                 dm_target(f, req);
+        else if (!strcmp(op, "processor"))
+                processor(f, req);
         else
                 send_msg(f, reply(req, false, EOPNOTSUPP, "unknown op"));
 }
@@ -1080,6 +1109,9 @@ static void configure(struct fake *f, const char *serial) {
                 f->dm_max = vm_dm_reach_mib(c);
         }
         snprintf(line, sizeof line, "fake-vmwp: %s booting (%u disks, %u nics)\n", c->name, c->n_disks, c->n_nics);
+        console_out(f, line);
+        f->cpu_limit = c->processor.limit_pct;
+        snprintf(line, sizeof line, "fake-vmwp: processor limit=%u\n", f->cpu_limit);
         console_out(f, line);
         if (c->hvsock.enabled) {
                 snprintf(line, sizeof line, "fake-vmwp: hvsock socket=%.400s\n", c->hvsock.socket);

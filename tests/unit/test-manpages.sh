@@ -54,7 +54,8 @@ sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$man_dir/vmms.8" | options >"$T/page-opts"
 same_set "vmms(8) options (<: vmms --help, >: the page)" "$T/help-opts" "$T/page-opts"
 [ "$(wc -l <"$T/page-opts")" -ge 30 ] || bad "vmms(8) names only $(wc -l <"$T/page-opts") options"
 
-# vmstack.json(5): the keys each parse function of config-parse.c allows (its
+# vmstack.json(5): the keys each parse function of config-parse.c and
+# config-processor.c allows (its
 # "keys[] = { ... }"), named as the page names them: "disks[].path".
 awk '
         /^static int parse_[a-z_]*\(/ { fn = $3; sub(/\(.*/, "", fn) }
@@ -67,7 +68,7 @@ awk '
                 }
                 if ($0 ~ /NULL *\};/)
                         collect = 0
-        }' "$src/common/src/config-parse.c" >"$T/fn-keys"
+        }' "$src/common/src/config-parse.c" "$src/common/src/config-processor.c" >"$T/fn-keys"
 : >"$T/keys"
 while read -r fn key; do
         case $fn in
@@ -81,6 +82,7 @@ while read -r fn key; do
         parse_hvsock_service) prefix="hvsock.services[]." ;;
         parse_dm) prefix=dynamic_memory. ;;
         parse_display) prefix=display. ;;
+        parse_processor) prefix=processor. ;;
         *) bad "common/src/config-parse.c: $fn's keys: add the object to this test and to vmstack.json(5)"; continue ;;
         esac
         echo "$prefix$key" >>"$T/keys"

@@ -3,7 +3,8 @@
  * plays a VP's run loop, its "guest" a spin until run->immediate_exit is
  * set, its kick handler setting that flag as vid's does. The throttle's
  * own timer must kick it out of the "guest", and it must sleep about the
- * share it was given of every period; at 0 it sleeps no more. */
+ * share it was given of every period; at 0 it sleeps no more. The
+ * processor limit shares the mechanism: tested here on the same VP. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -180,6 +181,93 @@ TEST(a_raised_share_parks_the_vp_within_the_period) {
                 ASSERT_TRUE(tries < 100); /* no try on time with the CPU for the VP */
         }
         finish();
+}
+
+/* The processor limit (a VM setting) on the same VP: at 25 % the VP's
+ * thread gets at most a quarter of its CPU time, measured from the
+ * thread's own CPU clock (the host's accounting), and is parked about
+ * three quarters of the time (the parked share does not depend on how
+ * busy the host is: a loaded host only takes CPU from the rest); a limit
+ * raised on the way takes effect within a period or two; auto-converge
+ * above it wins and its end leaves the limit in place. */
+struct shares {
+        double cpu, parked;
+};
+
+static struct shares shares_over(double seconds) {
+        uint64_t t0 = vid_now_ns(), c0 = vp_cpu_ns(), s0 = vid_partition_throttled_ns(&p);
+        usleep((useconds_t)(seconds * 1e6));
+        double wall = (double)(vid_now_ns() - t0);
+        return (struct shares){ .cpu = (double)(vp_cpu_ns() - c0) / wall,
+                                .parked = (double)(vid_partition_throttled_ns(&p) - s0) / wall };
+}
+
+TEST(a_limit_caps_the_vp_and_combines_with_auto_converge) {
+        start();
+        ASSERT_EQ(vid_partition_cpu_limit(&p), 100u);
+        ASSERT_OK(vid_partition_set_cpu_limit(&p, 25));
+        ASSERT_EQ(vid_partition_cpu_limit(&p), 25u);
+        ASSERT_EQ(vid_partition_throttle(&p), 0u); /* auto-converge's own share is apart */
+        usleep(50000);
+        struct shares q = shares_over(1.0);
+        fprintf(stderr, "limit 25 %%: the VP ran %.1f %%, parked %.1f %% of the time\n", q.cpu * 100,
+                q.parked * 100);
+        ASSERT_TRUE(q.cpu < 0.28); /* never above the limit */
+        ASSERT_TRUE(q.parked > 0.6 && q.parked < 0.9);
+
+        ASSERT_OK(vid_partition_set_cpu_limit(&p, 75));
+        usleep(30000); /* a period or two */
+        struct shares most = shares_over(0.6);
+        fprintf(stderr, "limit 75 %%: the VP ran %.1f %%, parked %.1f %%\n", most.cpu * 100, most.parked * 100);
+        ASSERT_TRUE(most.cpu < 0.78);
+        ASSERT_TRUE(most.parked > 0.1 && most.parked < 0.45);
+
+        /* Auto-converge at 90 % parks more than the limit's 25 %. */
+        ASSERT_OK(vid_partition_set_throttle(&p, 90));
+        usleep(30000);
+        struct shares converge = shares_over(0.6);
+        fprintf(stderr, "limit 75 %% + auto-converge 90 %%: ran %.1f %%, parked %.1f %%\n", converge.cpu * 100,
+                converge.parked * 100);
+        ASSERT_TRUE(converge.cpu < 0.13);
+        ASSERT_TRUE(converge.parked > 0.75);
+        /* The migration's end: its share goes, the limit stays. */
+        ASSERT_OK(vid_partition_set_throttle(&p, 0));
+        ASSERT_EQ(vid_partition_cpu_limit(&p), 75u);
+        usleep(50000);
+        uint64_t s = vid_partition_throttled_ns(&p);
+        usleep(100000);
+        ASSERT_TRUE(vid_partition_throttled_ns(&p) > s); /* still parking */
+
+        ASSERT_OK(vid_partition_set_cpu_limit(&p, 100));
+        usleep(50000);
+        s = vid_partition_throttled_ns(&p);
+        usleep(200000);
+        ASSERT_TRUE(vid_partition_throttled_ns(&p) == s);
+        finish();
+}
+
+TEST(the_stricter_share_wins) {
+        ASSERT_EQ(vid_throttle_effective(0, 100), 0u);
+        ASSERT_EQ(vid_throttle_effective(0, 25), 75u);
+        ASSERT_EQ(vid_throttle_effective(50, 25), 75u);
+        ASSERT_EQ(vid_throttle_effective(90, 25), 90u);
+        ASSERT_EQ(vid_throttle_effective(20, 100), 20u);
+        ASSERT_EQ(vid_throttle_effective(0, 1), 99u);
+        ASSERT_EQ(vid_throttle_effective(99, 1), 99u);
+        ASSERT_EQ(vid_throttle_effective(0, 0), 0u); /* 0: none set */
+}
+
+TEST(limits_outside_1_to_100_are_refused_and_change_nothing) {
+        struct vid_partition q = { 0 };
+        pthread_mutex_init(&q.lock, NULL);
+        pthread_cond_init(&q.cond, NULL);
+        ASSERT_OK(vid_partition_set_cpu_limit(&q, 40));
+        ASSERT_ERROR(vid_partition_set_cpu_limit(&q, 0), EINVAL);
+        ASSERT_ERROR(vid_partition_set_cpu_limit(&q, 101), EINVAL);
+        ASSERT_ERROR(vid_partition_set_cpu_limit(&q, 200), EINVAL);
+        ASSERT_EQ(vid_partition_cpu_limit(&q), 40u);
+        ASSERT_OK(vid_partition_set_cpu_limit(&q, VID_CPU_LIMIT_MIN_PCT));
+        ASSERT_EQ(vid_partition_cpu_limit(&q), 1u);
 }
 
 TEST(shares_above_99_are_refused) {

@@ -23,6 +23,7 @@
 #include "migration/migration.h"
 #include "core/feature.h"
 #include "worker/worker.h"
+#include "processor/processor.h"
 
 #define VMMS_MAX_PROBLEMS 256u
 
@@ -248,6 +249,7 @@ struct vmms_daemon *vmms_daemon_free(struct vmms_daemon *d) {
         if (!d)
                 return NULL;
         vmms_auth_free_all(d);
+        vmms_scopes_free(d);
         sd_event_source_disable_unref(d->exit_timer);
         vmms_migrations_free(d);
         vmms_incoming_free_all(d);

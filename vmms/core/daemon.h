@@ -148,6 +148,10 @@ struct vmms_vm {
         struct vmms_display *display;
         /* A disk or NIC change the worker has not answered yet (hotplug.c) */
         struct vmms_hotplug *hotplug;
+        /* The processor settings' state (processor/): an Update the
+         * worker has not answered yet, the worker's systemd scope; NULL
+         * until needed */
+        struct vmms_processor *processor;
 };
 
 struct vmms_pending_auth;
@@ -178,6 +182,7 @@ struct vmms_daemon {
         sd_event_source *mig_listen_src;
         struct vmms_incoming *incoming; /* incoming channels (migration/live-in.c) */
         unsigned n_incoming;
+        struct vmms_scopes *scopes; /* the workers' systemd scopes (processor/scope.c); NULL until the first start */
 };
 
 /* daemon.c */

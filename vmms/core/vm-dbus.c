@@ -15,11 +15,13 @@
 #include "core/daemon.h"
 #include "vmms/checkpoints.h"
 #include "vmms/paths.h"
+#include "vmms/processor.h"
 #include "vmms/validate.h"
 #include "worker/worker.h"
 #include "guest/guest.h"
 #include "hotplug/hotplug.h"
 #include "migration/migration.h"
+#include "processor/processor.h"
 #include "saved-state/saved-state.h"
 
 static int lookup(struct vmms_daemon *d, sd_bus_message *m, struct vmms_vm **vm, sd_bus_error *e) {
@@ -343,10 +345,17 @@ static int do_update(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) 
         if ((other = vmms_daemon_find_name(d, c->name)) && other != vm)
                 return sd_bus_error_setf(e, VMMS_ERROR_EXISTS, "name: a VM named '%s' exists (id %s)", c->name,
                                          other->id);
-        if (vmms_config_check_update(vm->config, c, vm->state, err, sizeof err) < 0)
+        bool processor_to_worker;
+        if (vmms_config_check_update(vm->config, c, vm->state, err, sizeof err) < 0 ||
+            vmms_processor_check_update(vm->config, c, vm->state, &processor_to_worker, err, sizeof err) < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_STATE, "%s", err);
+        if (vmms_processor_pending(vm))
+                return sd_bus_error_setf(e, VMMS_ERROR_BUSY, "VM '%s': a change of its processor settings is being "
+                                         "applied", vm->config->name);
         if ((r = vmms_bus_check_memory(c, vm->config, e)) < 0 || (r = vmms_bus_check_files(d, m, c, vm->config, e)) < 0)
                 return r;
+        if (processor_to_worker) /* the worker first: stored and answered when it has applied it */
+                return vmms_processor_update(vm, m, TAKE_PTR(c), e);
         if ((r = vmms_store_save(vm, c)) < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot store the configuration: %s", strerror(-r));
         *vm->config = *c;

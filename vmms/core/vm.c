@@ -20,6 +20,7 @@
 #include "host/host.h"
 #include "hotplug/hotplug.h"
 #include "migration/migration.h"
+#include "processor/processor.h"
 #include "saved-state/saved-state.h"
 #include "video/video.h"
 
@@ -51,6 +52,7 @@ struct vmms_vm *vmms_vm_free(struct vmms_vm *vm) {
         vmms_vm_handover_free(vm);
         vm->worker = vmms_worker_free(vm->worker);
         vmms_hotplug_worker_ended(vm);
+        vmms_processor_free(vm);
         vmms_kvp_free(vm);
         vmms_ckpt_free(vm);
         vmms_display_free(vm);

@@ -27,6 +27,7 @@
 #include "common/proto.h"
 #include "vmms/hotplug.h"
 #include "worker/worker.h"
+#include "processor/processor.h"
 #include "core/daemon.h"
 #include "host/host.h"
 #include "saved-state/saved-state.h"
@@ -521,6 +522,7 @@ int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t errlen) {
                 return r;
         }
         (void)vmms_worker_record_update(vm->worker);
+        vmms_scope_worker_started(vm, pid);
         r = vmms_worker_request_fds(vm->worker, "reattach-listen", NULL, &listener, 1, reattach_reply, NULL);
         if (r < 0)
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, r, "cannot give the worker its re-attach listener: %m");

@@ -159,6 +159,26 @@ struct vm_dm_config {
 #define VM_DISPLAY_WIDTH_MAX 2560u
 #define VM_DISPLAY_HEIGHT_MAX 1600u
 #define VM_KEYMAP_MAX 65u /* "LAYOUT:VARIANT", 32 bytes each */
+/* "processor": Hyper-V's processor settings that bound the VM's use of
+ * the host's CPUs (docs/vmms.md "Processor limit"). limit_pct: each vCPU
+ * runs at most this share of the time (Hyper-V's "virtual machine
+ * limit"), VM_CPU_LIMIT_MIN_PCT..100, 100 (the default) for none; the
+ * worker enforces it (vid's throttle) on any host. weight: Hyper-V's
+ * relative weight between VMs, 1..10000 (default 100), cgroup v2's
+ * cpu.weight of the worker's systemd scope (vmms; not enforced without
+ * systemd and cgroup v2, and said so). Both may change while the VM runs
+ * and are re-applied from the configuration on every start, restore and
+ * migration. */
+#define VM_CPU_LIMIT_MIN_PCT 1u
+#define VM_CPU_LIMIT_NONE 100u
+#define VM_CPU_WEIGHT_MIN 1u
+#define VM_CPU_WEIGHT_MAX 10000u
+#define VM_CPU_WEIGHT_DEFAULT 100u
+struct vm_processor_config {
+        uint32_t limit_pct;
+        uint32_t weight;
+};
+
 struct vm_display_config {
         bool enabled;
         uint32_t width, height; /* [1024 x 768] the resolution the guest is told to prefer */
@@ -209,6 +229,7 @@ struct vm_config {
         struct vm_hvsock_config hvsock;
         struct vm_dm_config dm;
         struct vm_display_config display;
+        struct vm_processor_config processor;
 
         enum vm_restart_policy restart_policy;
         uint32_t stop_timeout_s;
@@ -232,6 +253,13 @@ static inline uint32_t vm_dm_hot_add_mib(const struct vm_config *c) {
 static inline uint64_t vm_dm_reach_mib(const struct vm_config *c) {
         return (uint64_t)c->memory_mib + vm_dm_hot_add_mib(c);
 }
+
+/* config-processor.c: "processor" from JSON (NULL: absent, the defaults
+ * kept) with "processor.<field>: <reason>" in err, -EINVAL; and to JSON,
+ * NULL when every field has its default (nothing to write). */
+struct json_object;
+int vm_processor_config_parse(struct json_object *o, struct vm_processor_config *out, char *err, size_t errlen);
+struct json_object *vm_processor_config_to_json(const struct vm_processor_config *pc);
 
 /* The format a disk path gets when its configuration names none. */
 enum vm_disk_format vm_disk_format_for_path(const char *path);

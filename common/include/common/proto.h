@@ -237,6 +237,7 @@ enum proto_fds { PROTO_FDS_NONE, PROTO_FDS_ONE, PROTO_FDS_FIRST, PROTO_FDS_ALL }
         X(SHUTDOWN, "shutdown", NONE, "reboot? ->") \
         X(VSS, "vss", NONE, "operation -> (vss event)") \
         X(MEMORY, "memory", NONE, "target_bytes? -> connected,*_bytes,operation,note") \
+        X(PROCESSOR, "processor", NONE, "limit_pct? -> limit_pct,throttled_ms") \
         X(KVP_GET, "kvp-get", NONE, "key? -> items,host,ready,value?") \
         X(KVP_SET, "kvp-set", NONE, "key,value|delete ->") \
         X(CONSOLE_STATUS, "console-status", NONE, "-> connected,clients,since_us") \

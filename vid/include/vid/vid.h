@@ -396,6 +396,18 @@ int vid_partition_set_throttle(struct vid_partition *p, unsigned pct);
 unsigned vid_partition_throttle(const struct vid_partition *p);
 /* The VPs' time parked by the throttle so far, all VPs together. */
 uint64_t vid_partition_throttled_ns(const struct vid_partition *p);
+/* The processor limit (Hyper-V's "virtual machine limit"): every VP runs
+ * at most limit_pct % of each period, VID_CPU_LIMIT_MIN_PCT..100 (100: no
+ * limit, the default). It combines with auto-converge's throttle: the VPs
+ * park the larger of the two shares, so a migration never lifts the limit
+ * and the limit never weakens auto-converge. Any thread; -EINVAL outside
+ * the range. */
+#define VID_CPU_LIMIT_MIN_PCT (100u - VID_THROTTLE_MAX_PCT)
+int vid_partition_set_cpu_limit(struct vid_partition *p, unsigned limit_pct);
+unsigned vid_partition_cpu_limit(const struct vid_partition *p);
+/* The share of each period the VPs park: the stricter of auto-converge's
+ * share (0..99) and what a limit of limit_pct (1..100) leaves. */
+unsigned vid_throttle_effective(unsigned converge_pct, unsigned limit_pct);
 /* Whether vid_partition_start() was called. */
 bool vid_partition_started(const struct vid_partition *p);
 /* No VP runs guest code: never started, paused, or stopping. What saving

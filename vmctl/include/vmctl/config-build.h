@@ -22,6 +22,7 @@ struct vmctl_build_ctx {
  *   name=S memory=SIZE (MiB, or with M/G suffix) vcpus=N kernel=PATH initrd=PATH
  *   cmdline=S boot=pvh|linux serial-log=PATH restart-policy=P stop-timeout=SEC
  *   checkpoint-type=production|production-only|standard|disabled
+ *   cpu-limit=PCT (processor.limit_pct, 1..100) cpu-weight=N (processor.weight, 1..10000)
  *   disk=PATH[,ro][,bus=scsi|ide][,controller=N][,lun=N][,sector-size=N][,format=raw|vhdx]
  *   nic=[mac=MAC][,bridge=BR][,tap=IF][,mtu=N][,link=up|down]   (or "auto")
  *   dynamic-memory=on|off|[on,]min=SIZE,max=SIZE,buffer=PCT,weight=N (merged)

@@ -157,7 +157,8 @@ enum {
         VMCTL_OPT_INITRD, VMCTL_OPT_CMDLINE, VMCTL_OPT_BOOT, VMCTL_OPT_DISK, VMCTL_OPT_NIC,
         VMCTL_OPT_RESTART_POLICY, VMCTL_OPT_STOP_TIMEOUT, VMCTL_OPT_SERIAL_LOG, VMCTL_OPT_REMOVE_DISK,
         VMCTL_OPT_REMOVE_NIC, VMCTL_OPT_FORCE, VMCTL_OPT_CHECKPOINT_TYPE, VMCTL_OPT_DYNAMIC_MEMORY,
-        VMCTL_OPT_DISPLAY, VMCTL_OPT_FIRMWARE, VMCTL_OPT_BOOT_ORDER, VMCTL_OPT_DVD, VMCTL_OPT_CONFIG_END,
+        VMCTL_OPT_DISPLAY, VMCTL_OPT_FIRMWARE, VMCTL_OPT_BOOT_ORDER, VMCTL_OPT_DVD,
+        VMCTL_OPT_CPU_LIMIT, VMCTL_OPT_CPU_WEIGHT, VMCTL_OPT_CONFIG_END,
 };
 /* getopt_long entries of the configuration flags, for create and edit. */
 #define VMCTL_CONFIG_OPTION_ENTRIES                                            \
@@ -179,7 +180,9 @@ enum {
         { "display", required_argument, NULL, VMCTL_OPT_DISPLAY },             \
         { "firmware", required_argument, NULL, VMCTL_OPT_FIRMWARE },           \
         { "boot-order", required_argument, NULL, VMCTL_OPT_BOOT_ORDER },       \
-        { "dvd", required_argument, NULL, VMCTL_OPT_DVD }
+        { "dvd", required_argument, NULL, VMCTL_OPT_DVD },                     \
+        { "cpu-limit", required_argument, NULL, VMCTL_OPT_CPU_LIMIT },         \
+        { "cpu-weight", required_argument, NULL, VMCTL_OPT_CPU_WEIGHT }
 #define VMCTL_CONFIG_OPTIONS_HELP                                                                 \
         "  --name=NAME            VM name ([A-Za-z0-9._-], up to 64)\n"                               \
         "  --memory=SIZE          memory: 512, 512M, 2G (MiB by default); with Dynamic Memory\n"     \
@@ -192,6 +195,10 @@ enum {
         "                         Unix socket; vnc=/web=: also on 127.0.0.1:PORT, web: noVNC;\n"  \
         "                         keymap: the guest's keyboard layout, de, fr, de:nodeadkeys)\n"  \
         "  --vcpus=N              virtual processors\n"                                               \
+        "  --cpu-limit=PCT        each vCPU runs at most PCT percent of the time, 1..100\n"  \
+        "                         (100: no limit); also on a running VM\n"                        \
+        "  --cpu-weight=N         CPU weight against other VMs, 1..10000 (default 100; needs\n"      \
+        "                         systemd and cgroup v2); also on a running VM\n"                  \
         "  --kernel=PATH          kernel (PVH ELF, or bzImage with --boot=linux)\n"                   \
         "  --initrd=PATH          initrd (linux boot only)\n"                                         \
         "  --cmdline=TEXT         kernel command line\n"                                              \

@@ -25,7 +25,9 @@ int vmms_config_parse_for(const char *json, size_t len, const struct guid *id, b
 /* Whether `next` may replace `cur` while the VM is in state s: while a
  * worker runs only vmms-side settings (name, restart_policy,
  * stop_timeout_s, checkpoint_type) may change; everything the worker uses needs Off or
- * Crashed. Returns 0, or -EBUSY with the first field that may not change. */
+ * Crashed, but "processor", which Update checks apart
+ * (vmms_processor_check_update, vmms/processor.h) and a running worker
+ * applies. Returns 0, or -EBUSY with the first field that may not change. */
 int vmms_config_check_update(const struct vm_config *cur, const struct vm_config *next, enum vmms_state s,
                              char *err, size_t errlen);
 

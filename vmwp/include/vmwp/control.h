@@ -59,6 +59,9 @@ struct vmwp_control_ops {
         /* "memory": Dynamic Memory's state into `into`, after setting the
          * target when set (vmwp_vm_memory). NULL: ENOTSUP. */
         int (*memory)(void *opaque, bool set, uint64_t target_bytes, struct json_object *into);
+        /* "processor": the processor limit (1..100 %, checked) set when
+         * set, then "limit_pct" and "throttled_ms" into `into`. NULL: ENOTSUP. */
+        int (*processor)(void *opaque, bool set, uint32_t limit_pct, struct json_object *into);
         /* The ops that carry fds or run long, answered whole by the
          * worker: save, migrate-send, dirty-check, disk-merge, disk-push,
          * fcopy, fcopy-cancel, hvsock-connected, the five hot-plug ops

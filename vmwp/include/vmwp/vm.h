@@ -214,6 +214,11 @@ void vmwp_vm_power_button(struct vmwp_vm *vm);
 /* An NMI to every vCPU (Hyper-V's Debug-VM -InjectNonMaskableInterrupt);
  * how many took it. */
 int vmwp_vm_nmi(struct vmwp_vm *vm);
+/* The processor limit (vm-processor.c): 1..100 % of each vCPU's time
+ * (100: none); -EINVAL outside. The report adds "limit_pct" and
+ * "throttled_ms" (the vCPUs' time parked so far). */
+int vmwp_vm_set_cpu_limit(struct vmwp_vm *vm, uint32_t limit_pct);
+void vmwp_vm_processor_report(struct vmwp_vm *vm, struct json_object *into);
 /* Adds the counters of every part ("exits", "serial_tx_bytes", ...). */
 int vmwp_vm_stats(struct vmwp_vm *vm, struct json_object *into);
 

@@ -1,0 +1,99 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The workers' systemd scopes and CPU weight (docs/vmms.md "Processor
+# limit") on the emulated AMD-V host (docs/amdv-host.md), where systemd is
+# PID 1 with cgroup v2, with vmms as the integration tests start it
+# (tests/integration/vmms-lib.sh: its own bus; systemd on the system bus):
+#   1. the fake worker of a VM with --cpu-weight=300 is in
+#      vmstack-<name>-<id8>-<pid>.scope in machine.slice, whose cpu.weight is
+#      300; `vmctl edit --cpu-weight=50` on the running VM makes it 50; the
+#      scope is gone once the VM is off;
+#   2. real workers with the spinning test guest (tests/guests/vmwp_spin.S,
+#      two vCPUs each): one with --cpu-limit=25 uses 25 % of each of its
+#      vCPUs' time by its scope's cpu.stat (within 3 points, the worker's
+#      own threads included); two unlimited ones with weights 100 and 300,
+#      four vCPUs on the host's two CPUs, share the CPUs about 1:3 (2.4 to
+#      3.6).
+# Run here (ctest amdv/cpu-scope): boots the emulated host and runs itself
+# there.
+set -uo pipefail
+src=$(cd "$(dirname "$0")/../.." && pwd)
+if [ "${AMDV_HOST:-}" != 1 ]; then
+	build=${VM_BUILD_DIR:?run through ctest}
+	exec bash "$src/tests/amdv/amdv-host.sh" --timeout 900 -- env VM_BUILD_DIR="$build" bash "$0"
+fi
+export VM_BUILD_DIR VM_SOURCE_DIR=$src
+source "$src/tests/integration/vmms-lib.sh"
+[ -d /run/systemd/system ] || fail "systemd is not PID 1 here"
+grep -qw cpu /sys/fs/cgroup/cgroup.controllers || fail "no cgroup v2 cpu controller"
+t_setup
+VMMS_TEST_WORKER=fake t_pick_worker
+t_start_vmms
+
+unit_of() { local id; id=$(vm_prop "$1" Id); echo "vmstack-$1-${id:0:8}-$(vm_prop "$1" WorkerPid).scope"; }
+cg_of() { echo "/sys/fs/cgroup$(systemctl show -p ControlGroup --value "$1")"; }
+usage_us() { sed -n 's/^usage_usec //p' "$(cg_of "$1")/cpu.stat"; }
+
+note "the fake worker in its scope, cpu.weight the VM's weight, changed live"
+vm_json s1 >"$T/s1.json"
+expect_rc 0 vmctl create "$T/s1.json" --cpu-weight=300
+expect_rc 0 vmctl start s1 --timeout=60
+u=$(unit_of s1)
+wait_for 20 "$u active" systemctl is-active --quiet "$u"
+[ "$(systemctl show -p Slice --value "$u")" = machine.slice ] || fail "$u: Slice $(systemctl show -p Slice --value "$u")"
+cg=$(cg_of "$u")
+[ "$cg" = "/sys/fs/cgroup/machine.slice/$u" ] || fail "$u: cgroup $cg"
+[ "$(cat "$cg/cpu.weight")" = 300 ] || fail "$u: cpu.weight $(cat "$cg/cpu.weight")"
+grep -qx "$(vm_prop s1 WorkerPid)" "$cg/cgroup.procs" || fail "the worker is not in $u: $(cat "$cg/cgroup.procs")"
+expect_rc 0 vmctl edit s1 --cpu-weight=50
+wait_for 5 "cpu.weight 50" sh -c "[ \"\$(cat '$cg/cpu.weight')\" = 50 ]"
+note "a restart (a new worker at once): a scope of its own"
+expect_rc 0 vmctl kill s1
+expect_rc 0 vmctl start s1 --timeout=60
+u2=$(unit_of s1)
+[ "$u2" != "$u" ] || fail "the new worker's scope has the old one's name: $u"
+wait_for 20 "$u2 active" systemctl is-active --quiet "$u2"
+[ "$(cat "$(cg_of "$u2")/cpu.weight")" = 50 ] || fail "$u2: cpu.weight $(cat "$(cg_of "$u2")/cpu.weight")"
+expect_rc 0 vmctl kill s1
+wait_for 20 "$u gone" sh -c "! systemctl is-active --quiet '$u'"
+wait_for 20 "$u2 gone" sh -c "! systemctl is-active --quiet '$u'"
+
+elf=$VM_BUILD_DIR/tests/tg_vmwp_spin.elf
+[ -r "$elf" ] && [ -w /dev/kvm ] && [ -x "$REAL_WORKER" ] || { echo "PASS (no real worker, /dev/kvm or $elf: the CPU shares not measured)"; exit 0; }
+t_stop_vmms
+WORKER=$REAL_WORKER WORKER_KIND=real
+t_start_vmms
+spin() { # NAME FLAGS...
+	local n=$1; shift
+	printf '{"name":"%s","memory_mib":32,"vcpus":2,"boot":{"kind":"pvh","kernel":"%s"}}' "$n" "$elf" >"$T/$n.json"
+	expect_rc 0 vmctl create "$T/$n.json" "$@"
+	expect_rc 0 vmctl start "$n" --timeout=120
+	wait_for 60 "$n spinning" console_has "$n" 'spin: Aok'
+	wait_for 20 "$(unit_of "$n") active" systemctl is-active --quiet "$(unit_of "$n")"
+}
+
+note "a 25 % limit by the scope's accounting"
+spin l1 --cpu-limit=25
+u=$(unit_of l1)
+sleep 1
+a=$(usage_us "$u"); t0=$(date +%s%N)
+sleep 5
+b=$(usage_us "$u"); t1=$(date +%s%N)
+pct=$(( (b - a) * 100000 / ((t1 - t0) / 1000) / 2 )) # per vCPU, in thousandths of a percent
+echo "  l1: each vCPU $((pct / 1000)).$(( (pct % 1000) / 100 )) % of the time (scope $u)"
+[ "$pct" -ge 22000 ] && [ "$pct" -le 28000 ] || fail "l1 under a 25 % limit used $((pct / 1000)) %"
+expect_rc 0 vmctl kill l1
+
+note "weights 100 and 300 on a busy host: about 1:3"
+spin w100 --cpu-weight=100
+spin w300 --cpu-weight=300
+sleep 2
+a1=$(usage_us "$(unit_of w100)"); a3=$(usage_us "$(unit_of w300)")
+sleep 10
+b1=$(usage_us "$(unit_of w100)"); b3=$(usage_us "$(unit_of w300)")
+r=$(( (b3 - a3) * 100 / (b1 - a1 + 1) ))
+echo "  w300 : w100 = $((r / 100)).$((r % 100)) (usage $(( (b3 - a3) / 1000 )) ms : $(( (b1 - a1) / 1000 )) ms in 10 s)"
+[ "$r" -ge 240 ] && [ "$r" -le 360 ] || fail "weights 300:100 gave $((r / 100)).$((r % 100)):1"
+expect_rc 0 vmctl kill w100
+expect_rc 0 vmctl kill w300
+echo PASS

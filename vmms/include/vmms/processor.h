@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* The VM's processor settings ("processor" in its configuration,
+ * common/config.h) as Update changes them: the pure decision of where a
+ * change goes, unit-tested (tests/unit/test-vmms-processor.c). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common/config.h"
+#include "vmms/lifecycle.h"
+
+/* Whether next's "processor" may replace cur's while the VM is in state s.
+ * 0 and *to_worker false: unchanged, or the configuration alone changes
+ * (Off, Crashed, Saved: the next start or restore applies it). 0 and
+ * *to_worker true: a worker runs the VM (Running, Paused) and must apply
+ * it before the change is stored. -EBUSY with "processor: ..." in err
+ * while a worker is being started, stopped, saved or migrated (the change
+ * would miss the worker that carries the VM on). */
+int vmms_processor_check_update(const struct vm_config *cur, const struct vm_config *next, enum vmms_state s,
+                                bool *to_worker, char *err, size_t errlen);
+
+/* The worker's systemd scope (processor/scope.c, docs/vmms.md "Processor
+ * limit"): "vmstack-<name>-<first 8 of the id>-<worker pid>.scope" in
+ * machine.slice: one per worker, so that a restarted VM's new worker does
+ * not meet the scope of its last one before systemd collected it.
+ * -EINVAL when it does not fit len (never with a valid name and id). */
+#define VMMS_SCOPE_UNIT_MAX 96
+int vmms_scope_unit_name(const char *name, const char *id, pid_t pid, char *out, size_t len);
+/* Whether this host can hold the workers in scopes of their own, from its
+ * files under root ("/"; a test's directory): systemd as PID 1
+ * (root/run/systemd/system) and cgroup v2 with the CPU controller
+ * (root/sys/fs/cgroup/cgroup.controllers names "cpu"). 0, or -ENOTSUP
+ * with the reason in why. */
+int vmms_scope_host_check(const char *root, char *why, size_t len);

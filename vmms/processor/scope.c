@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+/* Each worker in a systemd scope of its own (docs/vmms.md "Processor
+ * limit"), as libvirt puts each QEMU in machine.slice: where vmms runs
+ * under systemd with cgroup v2, a new worker's pid goes into a transient
+ * scope "vmstack-<name>-<id8>-<pid>.scope" (org.freedesktop.systemd1's
+ * StartTransientUnit, Slice=machine.slice) whose CPUWeight is the VM's
+ * processor weight: cgroup v2's cpu.weight, the share each VM's worker
+ * gets of a busy host against the others. A weight changed on a running
+ * VM is SetUnitProperties. Elsewhere (the development machines: no
+ * systemd as PID 1, cgroup v1) the workers stay in vmms's cgroup and a
+ * VM's weight other than the default is logged as not enforced at each
+ * start. The calls are asynchronous on a system-bus connection of their
+ * own (vmms's bus may be another); their failures are logged, never
+ * fatal to the VM. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/log.h"
+#include "common/macro.h"
+#include "../worker/worker.h"
+#include "processor.h"
+
+struct vmms_scopes {
+        sd_bus *bus; /* NULL: not used, why says why */
+        char why[200];
+};
+
+/* What a reply is for, freed with its slot. */
+struct scope_call {
+        char unit[VMMS_SCOPE_UNIT_MAX];
+        char what[48];
+};
+
+int vmms_scope_unit_name(const char *name, const char *id, pid_t pid, char *out, size_t len) {
+        int n = snprintf(out, len, "vmstack-%s-%.8s-%d.scope", name, id, (int)pid);
+        return n < 0 || (size_t)n >= len ? -EINVAL : 0;
+}
+
+int vmms_scope_host_check(const char *root, char *why, size_t len) {
+        char path[512], buf[512] = "";
+        struct stat st;
+        snprintf(path, sizeof path, "%s/run/systemd/system", root);
+        if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+                return snprintf(why, len, "systemd is not PID 1 (no /run/systemd/system)"), -ENOTSUP;
+        snprintf(path, sizeof path, "%s/sys/fs/cgroup/cgroup.controllers", root);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return snprintf(why, len, "no cgroup v2 hierarchy at /sys/fs/cgroup (cgroup v1 or hybrid)"), -ENOTSUP;
+        bool cpu = false;
+        if (fgets(buf, sizeof buf, f))
+                for (char *save = NULL, *w = strtok_r(buf, " \n", &save); w; w = strtok_r(NULL, " \n", &save))
+                        cpu |= !strcmp(w, "cpu");
+        fclose(f);
+        if (!cpu)
+                return snprintf(why, len, "cgroup v2 without the cpu controller"), -ENOTSUP;
+        return 0;
+}
+
+/* The daemon's scopes, checked at the first start: the host, then a
+ * system-bus connection on vmms's event loop. */
+static struct vmms_scopes *scopes_of(struct vmms_daemon *d) {
+        if (d->scopes)
+                return d->scopes;
+        struct vmms_scopes *s = calloc(1, sizeof *s);
+        if (!s)
+                return NULL;
+        int r = vmms_scope_host_check("/", s->why, sizeof s->why);
+        if (r >= 0 && (r = sd_bus_open_system(&s->bus)) >= 0 && (r = sd_bus_attach_event(s->bus, d->event, 0)) < 0)
+                s->bus = sd_bus_flush_close_unref(s->bus);
+        if (r < 0 && !s->why[0])
+                snprintf(s->why, sizeof s->why, "cannot connect to systemd on the system bus: %s", strerror(-r));
+        if (s->bus)
+                log_info("workers run in scopes of their own in machine.slice");
+        else
+                log_notice("workers stay in vmms's cgroup: %s", s->why);
+        return d->scopes = s;
+}
+
+void vmms_scopes_free(struct vmms_daemon *d) {
+        if (!d->scopes)
+                return;
+        sd_bus_flush_close_unref(d->scopes->bus); /* the calls in flight go with their slots */
+        free(d->scopes);
+        d->scopes = NULL;
+}
+
+static int call_done(sd_bus_message *m, void *userdata, sd_bus_error *unused) {
+        const struct scope_call *c = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        if (e)
+                log_warning("%s: %s failed: %s", c->unit, c->what, e->message ? e->message : e->name);
+        else
+                log_debug("%s: %s done", c->unit, c->what);
+        return 0;
+}
+
+/* Sends m on the scopes' bus with a reply that logs; takes m. */
+static int send_logged(struct vmms_scopes *s, sd_bus_message *m, const char *unit, const char *what) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = m;
+        struct scope_call *c = calloc(1, sizeof *c);
+        sd_bus_slot *slot = NULL;
+        if (!c)
+                return -ENOMEM;
+        snprintf(c->unit, sizeof c->unit, "%s", unit);
+        snprintf(c->what, sizeof c->what, "%s", what);
+        int r = sd_bus_call_async(s->bus, &slot, msg, call_done, c, 0);
+        if (r < 0) {
+                free(c);
+                return r;
+        }
+        (void)sd_bus_slot_set_destroy_callback(slot, free);
+        (void)sd_bus_slot_set_floating(slot, 1);
+        return 0;
+}
+
+static int start_scope(struct vmms_scopes *s, const char *unit, const struct vmms_vm *vm, pid_t pid) {
+        sd_bus_message *m = NULL;
+        char desc[128];
+        snprintf(desc, sizeof desc, "vmstack VM %s (%s)", vm->config->name, vm->id);
+        int r = sd_bus_message_new_method_call(s->bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                               "org.freedesktop.systemd1.Manager", "StartTransientUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ss", unit, "fail");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a(sv)", 5, "Description", "s", desc, "Slice", "s", "machine.slice",
+                                          "PIDs", "au", 1, (uint32_t)pid, "CPUWeight", "t",
+                                          (uint64_t)vm->config->processor.weight, "CollectMode", "s",
+                                          "inactive-or-failed");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a(sa(sv))", 0);
+        if (r < 0) {
+                sd_bus_message_unref(m);
+                return r;
+        }
+        return send_logged(s, m, unit, "StartTransientUnit");
+}
+
+void vmms_scope_worker_started(struct vmms_vm *vm, pid_t pid) {
+        struct vmms_scopes *s = scopes_of(vm->d);
+        uint32_t weight = vm->config->processor.weight;
+        if (!s || !s->bus) {
+                if (weight != VM_CPU_WEIGHT_DEFAULT)
+                        vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "processor weight %u not enforced: %s", weight,
+                                    s ? s->why : "out of memory");
+                return;
+        }
+        if (!vm->processor && !(vm->processor = calloc(1, sizeof *vm->processor)))
+                return;
+        char *unit = vm->processor->unit;
+        int r = vmms_scope_unit_name(vm->config->name, vm->id, pid, unit, sizeof vm->processor->unit);
+        if (r >= 0 && (r = start_scope(s, unit, vm, pid)) < 0)
+                unit[0] = 0;
+        if (r < 0)
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, r, "cannot ask systemd for the worker's scope: %m");
+        else
+                vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "worker %d in %s (machine.slice, CPUWeight %u)", (int)pid, unit,
+                            weight);
+}
+
+void vmms_scope_set_weight(struct vmms_vm *vm, uint32_t weight) {
+        struct vmms_scopes *s = scopes_of(vm->d);
+        char unit[VMMS_SCOPE_UNIT_MAX] = "";
+        if (!s || !s->bus) {
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "processor weight %u not enforced: %s", weight,
+                            s ? s->why : "out of memory");
+                return;
+        }
+        /* A worker vmms re-attached to was placed by an earlier vmms: its
+         * scope has the name the VM had then, taken to be the one it has. */
+        if (vm->processor && vm->processor->unit[0])
+                snprintf(unit, sizeof unit, "%s", vm->processor->unit);
+        else if (vmms_scope_unit_name(vm->config->name, vm->id, vmms_worker_pid(vm->worker), unit, sizeof unit) < 0)
+                return;
+        sd_bus_message *m = NULL;
+        int r = sd_bus_message_new_method_call(s->bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                               "org.freedesktop.systemd1.Manager", "SetUnitProperties");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "sba(sv)", unit, 1, 1, "CPUWeight", "t", (uint64_t)weight);
+        if (r >= 0)
+                r = send_logged(s, m, unit, "SetUnitProperties(CPUWeight)");
+        else
+                sd_bus_message_unref(m);
+        if (r < 0)
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, r, "cannot set the weight of %s: %m", unit);
+}
