@@ -20,7 +20,7 @@ set -uo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 if [ "${AMDV_HOST:-}" != 1 ]; then
 	build=${VM_BUILD_DIR:?run through ctest}
-	exec bash "$src/tests/amdv/amdv-host.sh" --timeout 900 -- env VM_BUILD_DIR="$build" bash "$0"
+	exec bash "$src/tests/amdv/amdv-host.sh" --timeout 600 -- env VM_BUILD_DIR="$build" bash "$0"
 fi
 export VM_BUILD_DIR VM_SOURCE_DIR=$src
 source "$src/tests/integration/vmms-lib.sh"
