@@ -5,7 +5,8 @@
  * did with them: each disk has written 4096 bytes and read 512 per write
  * and read op, k of each, with 1 ms per request; each vCPU used 10 ms per
  * k; each NIC moved 1500 bytes in and 1000 out per packet, k of each, and
- * dropped k/2 each way. fake.stats_bad: a reply metering must refuse (a
+ * dropped k/2 each way. The exit event carries one more step as its
+ * "stats", as vmwp's carries its final counters. fake.stats_bad: a reply metering must refuse (a
  * negative counter). */
 #include <json-c/json.h>
 

@@ -240,6 +240,11 @@ static _Noreturn void finish(struct fake *f, int status, const char *reason) {
         json_object_object_add(m, "event", json_object_new_string("exit"));
         json_object_object_add(m, "status", json_object_new_int(status));
         json_object_object_add(m, "reason", json_object_new_string(reason));
+        if (f->ready) { /* as vmwp: the final counters (one more step) */
+                json_object *st = json_object_new_object();
+                fake_stats_fill(st, ++f->stats_calls, f->vcpus, f->n_disks, f->n_nics, knob(f, "fake.stats_bad", 0));
+                json_object_object_add(m, "stats", st);
+        }
         send_msg(f, m);
         fprintf(stderr, "fake-vmwp: %s\n", reason);
         exit(status);

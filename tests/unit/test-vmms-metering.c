@@ -101,6 +101,15 @@ TEST(totals_since_a_reset_across_a_restart) {
         ASSERT_EQ(acc.disks[1].read_bytes, 7 * 4096u);
         ASSERT_EQ(acc.nics[0].rx_bytes, 7 * 1500u);
         ASSERT_EQ(acc.n_disks, 2u);
+        /* a worker's final counters over its newest sample: the larger each */
+        struct vmms_meter_sample newest, fin;
+        ASSERT_OK(parse(reply_k(5), &newest));
+        ASSERT_OK(parse(reply_k(6), &fin));
+        fin.vcpu_ns[0] = 0; /* a clock it could no longer read */
+        vmms_meter_max(&newest, &fin);
+        ASSERT_EQ(newest.disks[1].read_bytes, 6 * 4096u);
+        ASSERT_EQ(newest.vcpu_ns[0], 5000000u);
+        ASSERT_EQ(newest.vcpu_ns[1], 12000000u);
         acc.nics[0].tx_bytes = UINT64_MAX - 1; /* saturates */
         vmms_meter_add(&acc, &d);
         ASSERT_EQ(acc.nics[0].tx_bytes, UINT64_MAX);

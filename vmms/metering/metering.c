@@ -4,9 +4,9 @@
  * last is in flight) and its process CPU time is read from /proc; the
  * last two samples give the rates; the totals since ResetMetering are
  * what ended runs counted (acc) plus this worker's counters less their
- * value at the reset (base). A worker's end folds its newest sample into
- * acc, so a stop, a save and its restore, a migration away keep the totals
- * (less what the worker did after its last sample). The state is vmms's
+ * value at the reset (base). A worker's end folds its newest sample (its
+ * exit event's final counters, else the last it answered) into acc, so a
+ * stop, a save and its restore, a migration away keep the totals. The state is vmms's
  * memory only: a vmms restart starts the totals again at the running
  * workers' own counters (from their start). */
 #include <errno.h>
@@ -262,8 +262,28 @@ int vmms_metering_reset(struct vmms_vm *vm, sd_bus_message *m, sd_bus_error *e) 
         return sd_bus_reply_method_return(m, NULL);
 }
 
-/* The worker ended: what it counted since its last sample is lost; the
- * rest goes into the totals, and the next worker counts from 0. */
+/* The worker's exit event carries its final counters ("stats", docs/vmwp.md):
+ * they become its newest sample, so that nothing it did is lost. A reply
+ * metering refuses is ignored (the newest sample stands). */
+static void on_exit_event(struct vmms_vm *vm, struct json_object *ev) {
+        struct vmms_metering *m = vm->metering;
+        struct json_object *st;
+        struct vmms_meter_sample s;
+        if (!m || !json_object_object_get_ex(ev, "stats", &st) || vmms_meter_parse(st, &s) < 0)
+                return;
+        s.at_us = now_us(CLOCK_MONOTONIC);
+        s.worker_cpu_ns = m->newest.worker_cpu_ns; /* /proc no longer has it reliably */
+        vmms_meter_max(&m->newest, &s);
+}
+
+static const struct vmms_worker_event events[] = {
+        { "exit", NULL, on_exit_event },
+        {},
+};
+
+/* The worker ended: its newest sample (its final counters when its exit
+ * event had them) less the base goes into the totals, and the next
+ * worker counts from 0. */
 static void worker_ended(struct vmms_vm *vm) {
         struct vmms_metering *m = vm->metering;
         if (!m)
@@ -282,6 +302,7 @@ static void worker_ended(struct vmms_vm *vm) {
 
 const struct vmms_feature vmms_feature_metering = {
         .name = "metering",
+        .events = events,
         .worker_ended = worker_ended,
         .bus_register = vmms_bus_metering_register,
 };

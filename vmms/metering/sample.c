@@ -180,6 +180,18 @@ void vmms_meter_sub(const struct vmms_meter_sample *a, const struct vmms_meter_s
         *out = r;
 }
 
+static uint64_t max1(uint64_t a, uint64_t b) {
+        return MAX(a, b);
+}
+
+void vmms_meter_max(struct vmms_meter_sample *acc, const struct vmms_meter_sample *d) {
+        each_counter(acc, acc, d, max1);
+        acc->n_vcpus = MAX(acc->n_vcpus, d->n_vcpus);
+        acc->n_disks = MAX(acc->n_disks, d->n_disks);
+        acc->n_nics = MAX(acc->n_nics, d->n_nics);
+        acc->at_us = MAX(acc->at_us, d->at_us);
+}
+
 void vmms_meter_add(struct vmms_meter_sample *acc, const struct vmms_meter_sample *d) {
         each_counter(acc, acc, d, add1);
         acc->n_vcpus = MAX(acc->n_vcpus, d->n_vcpus);

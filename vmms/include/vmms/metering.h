@@ -51,6 +51,10 @@ int vmms_meter_proc_cpu_parse(const char *text, size_t len, uint64_t ticks_per_s
  * started again and counts from 0) gives a's own value. Counts: a's. */
 void vmms_meter_sub(const struct vmms_meter_sample *a, const struct vmms_meter_sample *b,
                     struct vmms_meter_sample *out);
+/* acc = the larger of acc and d, counter by counter (a worker's final
+ * counters over its newest sample: a counter it could no longer read is
+ * 0 there); counts: the larger. */
+void vmms_meter_max(struct vmms_meter_sample *acc, const struct vmms_meter_sample *d);
 /* acc += d, counter by counter, saturating; counts: the larger. */
 void vmms_meter_add(struct vmms_meter_sample *acc, const struct vmms_meter_sample *d);
 
