@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vmctl/vmctl.h"
 #include "vmms/metrics-prom.h"
@@ -190,22 +191,39 @@ static int show(struct vmctl *c, char **paths, size_t n, bool prometheus) {
         return rc;
 }
 
+static int parse_watch(const char *arg, unsigned *secs) {
+        char *end;
+        unsigned long v = arg ? strtoul(arg, &end, 10) : 2;
+        if (arg && (*arg < '0' || *arg > '9' || *end || v < 1 || v > 3600)) {
+                fprintf(stderr, "vmctl stats: --watch=%s: seconds from 1 to 3600\n", arg);
+                return -EINVAL;
+        }
+        *secs = (unsigned)v;
+        return 0;
+}
+
 static int run_stats(struct vmctl *c, int argc, char **argv) {
-        enum { ARG_PROMETHEUS = 0x100, ARG_RESET };
+        enum { ARG_PROMETHEUS = 0x100, ARG_RESET, ARG_WATCH };
         static const struct option opts[] = {
                 { "prometheus", no_argument, NULL, ARG_PROMETHEUS },
                 { "reset", no_argument, NULL, ARG_RESET },
+                { "watch", optional_argument, NULL, ARG_WATCH },
                 {},
         };
         bool prometheus = false, do_reset = false;
+        unsigned watch = 0; /* seconds between two showings; 0: once */
         int o;
         while ((o = vmctl_getopt(c, argc, argv, opts)) != -1)
                 switch (o) {
                 case ARG_PROMETHEUS: prometheus = true; break;
                 case ARG_RESET: do_reset = true; break;
+                case ARG_WATCH:
+                        if (parse_watch(optarg, &watch) < 0)
+                                return VMCTL_EXIT_USAGE;
+                        break;
                 default: return VMCTL_EXIT_USAGE;
                 }
-        if (do_reset && (optind >= argc || prometheus)) {
+        if (do_reset && (optind >= argc || prometheus || watch)) {
                 fprintf(stderr, "vmctl stats: --reset needs the VMs named, and shows nothing (see --help)\n");
                 return VMCTL_EXIT_USAGE;
         }
@@ -214,8 +232,15 @@ static int run_stats(struct vmctl *c, int argc, char **argv) {
         int rc = targets(c, argc, argv, &paths, &names, &n);
         for (size_t i = 0; !rc && do_reset && i < n; i++)
                 rc = reset(c, paths[i], names[i]);
-        if (!rc && !do_reset)
+        /* --watch: again every interval until interrupted or a call fails */
+        for (bool first = true; !rc && !do_reset && (first || watch); first = false) {
+                if (!first) {
+                        sleep(watch);
+                        printf("\n");
+                }
                 rc = show(c, paths, n, prometheus);
+                fflush(stdout);
+        }
         for (size_t i = 0; i < n; i++)
                 free(paths[i]), free(names[i]);
         free(paths);
@@ -226,6 +251,7 @@ static int run_stats(struct vmctl *c, int argc, char **argv) {
 static void help_stats(void) {
         printf("Usage: vmctl [--json] stats [VM...]        metering of the VMs (default: every VM)\n"
                "       vmctl stats --prometheus [VM...]     the same in Prometheus's text format\n"
+               "       vmctl stats --watch[=SECONDS] [VM...]  show them again every SECONDS (2)\n"
                "       vmctl stats --reset VM...            zero the VMs' totals\n"
                "Per VM, from the worker and the kernel (never the guest's word): CPU time of each\n"
                "vCPU thread and of the worker process, memory assigned and demanded, each disk's\n"

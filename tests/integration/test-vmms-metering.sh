@@ -6,7 +6,8 @@
 # counters by disk and NIC index, paths and MACs from the configuration);
 # ResetMetering zeroes them (the next read is one step); the totals
 # survive the worker's end and add up over the next run; rates come with
-# a window once vmms sampled twice; `vmctl stats` shows them as text,
+# a window once vmms sampled twice; `vmctl stats` shows them as text (and
+# again with --watch),
 # --json and --prometheus, the latter and vmms's --metrics-file accepted
 # by promtool (Debian's prometheus package) and written atomically; a
 # caller outside the group reads the figures but may not reset them; a
@@ -82,6 +83,9 @@ expect_rc 0 vmctl stats m1
 echo "$LAST_OUT" | grep -q "^m1: Running, up" || fail "vmctl stats: $LAST_OUT"
 echo "$LAST_OUT" | grep -Eq "^    vcpu1 " || fail "vmctl stats, vCPUs: $LAST_OUT"
 echo "$LAST_OUT" | grep -Eq "^  nic 0 +00:15:5d:00:0a:01$" || fail "vmctl stats, NIC: $LAST_OUT"
+expect_rc 124 timeout 2.5 "$VMCTL_BIN" --address="$ADDR" stats --watch=1 m1
+[ "$(echo "$LAST_OUT" | grep -c "^m1: Running")" -ge 2 ] || fail "vmctl stats --watch=1 showed it once: $LAST_OUT"
+expect_rc 2 vmctl stats --watch=0 m1
 expect_rc 0 vmctl --json stats
 echo "$LAST_OUT" | python3 -c 'import json,sys; a=json.load(sys.stdin); assert [d["name"] for d in a] == ["m1"], a' ||
   fail "vmctl --json stats: $LAST_OUT"
