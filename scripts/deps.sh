@@ -31,6 +31,8 @@ PKGS=(
   # the console (docs/console.md): VNC server library, PNG screenshots; a real
   # VNC client, noVNC with websockify and headless Chromium for its tests
   libvncserver-dev libpng-dev libjpeg-dev vncsnapshot novnc websockify chromium
+  # metering's Prometheus exposition: promtool checks it (docs/metering.md)
+  prometheus
   # the guest's keyboard layouts for the console (vmdisplay --keymap)
   libxkbcommon-dev xkb-data
   # the Cockpit page (docs/cockpit.md): node and npm build it (npm ci of

@@ -42,6 +42,7 @@ struct vid_vp {
         struct kvm_run *run;
         pthread_t thread;
         bool thread_started;
+        uint64_t cpu_ns_final; /* cputime.c: the thread's CPU time when it ended (atomic) */
         bool on_thread_exit; /* inside an exit callback: regs live in run->s.regs */
         uint64_t pvm_lstar;  /* the guest's LSTAR (PVM syscall trampoline) */
         /* Throttling (throttle.c), this VP's thread only: the start of
@@ -177,6 +178,10 @@ void vid_devmem_remove_all(struct vid_partition *p);
 int vid_devmem_set_logging(struct vid_partition *p, bool on);
 int vid_memory_init(struct vid_partition *p, uint64_t ram_bytes, uint64_t hot_add_bytes, bool hugepages);
 void vid_memory_free(struct vid_partition *p);
+/* cputime.c: on the VP's thread as it ends: its CPU time, which
+ * vid_vp_cpu_time_ns reports once the thread is gone. */
+void vid_vp_cpu_time_keep(struct vid_vp *vp);
+
 /* The last VP thread of a stopped partition: RAM leaves the guest's
  * address space (the host mapping stays: a save still reads it). */
 void vid_memory_remove_slots(struct vid_partition *p);

@@ -498,6 +498,7 @@ static void *vp_thread(void *arg) {
         vid_vp_throttle_end(vp);
         /* Leave the VP consistent for a later state save. */
         flush_pending(vp);
+        vid_vp_cpu_time_keep(vp);
         pthread_mutex_lock(&p->lock);
         /* The partition never runs again after a stop: the last VP thread
          * takes the RAM out of the guest's address space (memory.c says

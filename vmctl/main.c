@@ -18,6 +18,7 @@ static const struct vmctl_command *const commands[] = {
         &vmctl_cmd_copy_to,
         &vmctl_cmd_copy_cancel,
         &vmctl_cmd_memory,
+        &vmctl_cmd_stats,
         &vmctl_cmd_display,
         &vmctl_cmd_screenshot,
 };

@@ -665,6 +665,12 @@ int vmwp_run(struct vmwp_vm *vm, int control_fd, char *reason, size_t reason_len
                 if (ev) {
                         json_object_object_add(ev, "status", json_object_new_int(status));
                         json_object_object_add(ev, "reason", json_object_new_string(reason));
+                        /* the final counters, for metering's totals (docs/vmwp.md) */
+                        struct json_object *st = json_object_new_object();
+                        if (st && vmwp_vm_stats(vm, st) == 0)
+                                json_object_object_add(ev, "stats", st);
+                        else
+                                json_object_put(st);
                 }
                 send_msg(&c, ev);
         }

@@ -201,6 +201,8 @@ void vmwp_vm_dm_free(struct vmwp_vm *vm);
 /* The worker's own counters of Dynamic Memory into the "dm" object of a
  * "stats" reply (the device's come from its row). */
 void vmwp_vm_dm_stats(struct vmwp_vm *vm, struct json_object *into);
+/* vm-metering.c: each vCPU's CPU time and each disk's I/O, for metering. */
+void vmwp_vm_metering_stats(struct vmwp_vm *vm, struct json_object *into);
 /* Synthetic video, keyboard and mouse and the display socket
  * (vm-display.c, docs/console.md), on vm->vmbus. The display thread
  * starts under the sandbox and stops before the server goes; the devices

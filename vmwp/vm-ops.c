@@ -102,5 +102,6 @@ int vmwp_vm_stats(struct vmwp_vm *vm, struct json_object *into) {
         }
         vmwp_vm_dm_stats(vm, into);
         vmwp_vm_display_stats(vm, into);
+        vmwp_vm_metering_stats(vm, into);
         return 0;
 }

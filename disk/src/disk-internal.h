@@ -28,6 +28,7 @@ struct disk {
          * atomically by the queue threads while tracking is on. */
         uint64_t *track;
         bool tracking;
+        struct disk_io_stats io; /* iostat.c: relaxed atomics */
 };
 
 /* One request in flight. A request may take several SQEs one after the
@@ -55,6 +56,7 @@ struct disk_op {
         int seg_fd;
         bool seg_fixed;          /* seg_fd is the registered top image */
         bool meta_dirty;         /* the request allocated: FUA commits */
+        uint64_t start_ns;       /* iostat.c: when it was prepared */
 };
 
 struct disk_fixed_region {
@@ -101,6 +103,11 @@ int disk_set_direct(int fd, bool on);
 
 /* ops.c */
 void disk_iov_copy(void *dst, const struct iovec *iov, unsigned n, size_t len, bool to_iov);
+
+/* iostat.c: the op starts (its time) and ends (counted on its disk,
+ * with the result the user gets). */
+void disk_iostat_start(struct disk_op *op);
+void disk_iostat_done(const struct disk_op *op, int res);
 
 /* copy.c: marks what a finished request may have changed (tracking on). */
 void disk_track_op(const struct disk_op *op);

@@ -222,6 +222,7 @@ int disk_queue_prep(struct disk_queue *q, const struct disk_request *r) {
         op->req = *r;
         op->fixed_index = -1;
         op->file_index = disk_queue_file_index(q, r->disk);
+        disk_iostat_start(op);
         q->stats.requests++;
         if (disk_op_start(q, op) != 0)
                 disk_queue_finish(q, op);
@@ -277,6 +278,7 @@ static int disk_queue_pop_ready(struct disk_queue *q, struct disk_completion *c)
         int res = op->final_res;
         if (q->fault)
                 res = q->fault(q->fault_opaque, &op->req, res);
+        disk_iostat_done(op, res);
         c->user_data = op->req.user_data;
         c->res = res;
         disk_op_release(op);

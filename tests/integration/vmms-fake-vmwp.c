@@ -15,6 +15,8 @@
  *   fake.no_reattach     answer "reattach-listen" with EOPNOTSUPP, as a worker
  *                        without re-attach does (it then exits when vmms goes)
  *   fake.setup_fail      fail setup (exit VMWP_EXIT_SETUP)
+ *   fake.stats_bad      answer "stats" with a negative vCPU time (vmms-fake-stats.c
+ *                        says what "stats" reports otherwise)
  *   fake.chatter=N       once running, print N bytes to the console and N to
  *                        stderr (the worker log) every 10 ms: a chatty guest
  *   fake.save_ms=N       "save" takes about N ms (default 200), sending
@@ -154,6 +156,7 @@
 #include "common/proto.h"
 #include "common/vmstate.h"
 #include "vmms-fake-hotplug.h"
+#include "vmms-fake-stats.h"
 
 #define MAX_CONSOLE_CLIENTS 1 /* as vmwp: one client at a time */
 #define FAKE_STATE_MAGIC "FAKEVMRS"
@@ -189,6 +192,8 @@ struct fake {
         uint32_t cpu_limit;      /* the processor limit, as vmwp's "processor" op keeps it */
         int disk_fds[VM_DISKS_MAX]; /* the configuration's images, as vmms sent them */
         size_t n_disk_fds;
+        unsigned vcpus, n_disks, n_nics; /* for "stats" (vmms-fake-stats.c) */
+        uint64_t stats_calls;
 };
 
 static long knob(const struct fake *f, const char *name, long def) {
@@ -239,6 +244,11 @@ static _Noreturn void finish(struct fake *f, int status, const char *reason) {
         json_object_object_add(m, "event", json_object_new_string("exit"));
         json_object_object_add(m, "status", json_object_new_int(status));
         json_object_object_add(m, "reason", json_object_new_string(reason));
+        if (f->ready) { /* as vmwp: the final counters (one more step) */
+                json_object *st = json_object_new_object();
+                fake_stats_fill(st, ++f->stats_calls, f->vcpus, f->n_disks, f->n_nics, knob(f, "fake.stats_bad", 0));
+                json_object_object_add(m, "stats", st);
+        }
         send_msg(f, m);
         fprintf(stderr, "fake-vmwp: %s\n", reason);
         exit(status);
@@ -835,6 +845,10 @@ static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_
                 json_object *m = reply(req, true, 0, NULL);
                 json_object_object_add(m, "state", json_object_new_string(!f->ready ? "starting" : f->paused ? "paused" : "running"));
                 send_msg(f, m);
+        } else if (!strcmp(op, "stats")) {
+                json_object *m = reply(req, true, 0, NULL);
+                fake_stats_fill(m, ++f->stats_calls, f->vcpus, f->n_disks, f->n_nics, knob(f, "fake.stats_bad", 0));
+                send_msg(f, m);
         } else if (!strcmp(op, "console-status"))
                 console_status(f, req);
         else if (!strcmp(op, "vss"))
@@ -1103,6 +1117,7 @@ static void configure(struct fake *f, const char *serial) {
         f->hvsock_port = knob(f, "fake.hvsock_port", -1); /* without hvsock.enabled too: a rogue worker */
         if (c->display.enabled && c->display.socket[0])
                 start_display(f, c->display.socket);
+        f->vcpus = c->vcpus, f->n_disks = c->n_disks, f->n_nics = c->n_nics;
         if (c->dm.enabled) {
                 f->dm_startup = f->dm_assigned = c->memory_mib;
                 f->dm_min = vm_dm_minimum_mib(c);

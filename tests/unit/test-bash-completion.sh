@@ -44,7 +44,8 @@ V=$T/bin/vmctl
 all=$("$real" --help | sed -n '/^Commands:/,/^$/p' | awk 'NR > 1 && NF { print $1 }' | xargs)
 [ -n "$all" ] || { echo "FAIL: no commands in vmctl --help"; exit 1; }
 expect "$V " "$all"
-expect "$V st" "start stop"
+expect "$V st" "start stats stop"
+expect "$V stats --p" "--prometheus"
 expect "$V migrate-c" "migrate-cancel"
 expect "$V --json sh" "show"
 expect "$V --address = unix:path=/x che" "checkpoint checkpoints checkpoint-delete"

@@ -20,6 +20,7 @@
 #include "checkpoint/checkpoint.h"
 #include "core/daemon.h"
 #include "dm/dm.h"
+#include "metering/metering.h"
 #include "migration/migration.h"
 #include "core/feature.h"
 #include "worker/worker.h"
@@ -235,7 +236,8 @@ int vmms_daemon_new(const struct vmms_options *opt, struct vmms_daemon **out) {
              * one may have a commit to ask a destination about. Nothing is
              * accepted before the loop runs. */
             (r = vmms_migration_listen(d)) < 0 || (r = vmms_reattach_all(d)) < 0 ||
-            (r = vmms_logs_timer_start(d)) < 0 || (r = vmms_dm_timer_start(d)) < 0) {
+            (r = vmms_logs_timer_start(d)) < 0 || (r = vmms_dm_timer_start(d)) < 0 ||
+            (r = vmms_metering_timer_start(d)) < 0) {
                 vmms_daemon_free(d);
                 return r;
         }
@@ -255,6 +257,7 @@ struct vmms_daemon *vmms_daemon_free(struct vmms_daemon *d) {
         vmms_incoming_free_all(d);
         sd_event_source_disable_unref(d->log_timer);
         sd_event_source_disable_unref(d->dm_timer);
+        sd_event_source_disable_unref(d->metering_timer);
         for (size_t i = 0; i < d->n_vms; i++)
                 vmms_vm_free(d->vms[i]);
         free(d->vms);

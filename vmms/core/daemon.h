@@ -54,6 +54,10 @@ struct vmms_options {
         uint64_t memory_reserve_mib;
         bool memory_reserve_set; /* else a tenth of the host's, 256..4096 MiB */
         uint64_t memory_interval_us;
+        /* Metering (metering/metering.c): the sampling period, and the
+         * Prometheus textfile written at each (NULL: none). */
+        uint64_t metering_interval_us;
+        const char *metrics_file;
         /* The console (video/video.c): the vmdisplay binary; the address the
          * web consoles listen on (numeric, without brackets; 127.0.0.1 by
          * default) and their TLS certificate and key (NULL: plain http,
@@ -152,6 +156,8 @@ struct vmms_vm {
          * worker has not answered yet, the worker's systemd scope; NULL
          * until needed */
         struct vmms_processor *processor;
+        /* Metering (metering/metering.c); NULL until first needed */
+        struct vmms_metering *metering;
 };
 
 struct vmms_pending_auth;
@@ -177,6 +183,8 @@ struct vmms_daemon {
         unsigned n_pending;
         sd_event_source *log_timer; /* rotates the logs of running VMs (logs.c) */
         sd_event_source *dm_timer;  /* Dynamic Memory's balancer (dm/dm.c) */
+        sd_event_source *metering_timer; /* samples the running VMs (metering/metering.c) */
+        int metrics_file_error;          /* the last --metrics-file failure, logged once */
         struct vmms_mig_tls *mig_tls;  /* NULL: migration not configured */
         int mig_listen_fd;
         sd_event_source *mig_listen_src;

@@ -42,6 +42,7 @@ extern const struct vmms_feature vmms_feature_migration;
 extern const struct vmms_feature vmms_feature_guest;
 extern const struct vmms_feature vmms_feature_saved_state;
 extern const struct vmms_feature vmms_feature_processor;
+extern const struct vmms_feature vmms_feature_metering;
 
 /* core/features.c: the table walked in its order. */
 /* The worker event `name` to the feature that handles it: false when none does. */

@@ -19,6 +19,7 @@ static const struct vmms_feature *const features[] = {
         &vmms_feature_guest,     /* a file copy in progress failed */
         &vmms_feature_saved_state,
         &vmms_feature_processor, /* an Update the worker did not answer: the configuration stays */
+        &vmms_feature_metering,
 };
 
 bool vmms_features_on_event(struct vmms_vm *vm, const char *name, struct json_object *ev) {

@@ -23,7 +23,7 @@ enum {
         OPT_STOP_GRACE, OPT_POOL, OPT_ALLOW_BLOCK, OPT_LOG_MAX_SIZE, OPT_LOG_CHECK, OPT_MIG_LISTEN, OPT_MIG_CERT,
         OPT_MIG_KEY, OPT_MIG_CA, OPT_MIG_ALLOW, OPT_MIG_INSECURE, OPT_MIG_RECOVER, OPT_MEMORY_RESERVE, OPT_MEMORY_INTERVAL,
         OPT_DISPLAY_SERVER, OPT_CONSOLE_ADDRESS, OPT_CONSOLE_CERT, OPT_CONSOLE_KEY,
-        OPT_FIRMWARE_DIR,
+        OPT_FIRMWARE_DIR, OPT_METERING_INTERVAL, OPT_METRICS_FILE,
 };
 
 static const struct option options[] = {
@@ -62,6 +62,8 @@ static const struct option options[] = {
         { "console-address", required_argument, NULL, OPT_CONSOLE_ADDRESS },
         { "console-cert", required_argument, NULL, OPT_CONSOLE_CERT },
         { "console-key", required_argument, NULL, OPT_CONSOLE_KEY },
+        { "metering-interval-ms", required_argument, NULL, OPT_METERING_INTERVAL },
+        { "metrics-file", required_argument, NULL, OPT_METRICS_FILE },
         { "version", no_argument, NULL, OPT_VERSION },
         { "help", no_argument, NULL, 'h' },
         {},
@@ -120,6 +122,11 @@ static void usage(void) {
                "  --memory-reserve=MIB     host memory Dynamic Memory never gives to VMs (default: a\n"
                "                           tenth of the host's, at least 256, at most 4096)\n"
                "  --memory-interval-ms=MS  how often Dynamic Memory balances (default 1000)\n"
+               "  --metering-interval-ms=MS  how often metering samples each running VM (default\n"
+               "                           10000): the rates' window and the metrics file's period\n"
+               "  --metrics-file=PATH      write every VM's metering in Prometheus's text format to\n"
+               "                           PATH at each sample, atomically (node_exporter's textfile\n"
+               "                           collector; default: none)\n"
                "  --version, --help\n"
                "Environment: VM_LOG_LEVEL=err|warning|notice|info|debug\n");
 }
@@ -172,6 +179,7 @@ static void defaults(struct vmms_options *o) {
                 .log_max_bytes = 1024 * 1024,
                 .log_check_us = 5 * 1000000ull,
                 .memory_interval_us = 1000000ull,
+                .metering_interval_us = 10 * 1000000ull,
                 .migration_recover_ms = 20000,
                 .console_address = "127.0.0.1",
         };
@@ -202,6 +210,7 @@ static int numeric_option(struct vmms_options *o, int c, const char *arg) {
                 { OPT_RESTART_BURST, 0, 1000 },   { OPT_RESTART_WINDOW, 1, 86400 },
                 { OPT_LOG_MAX_SIZE, 0, 1ull << 40 }, { OPT_LOG_CHECK, 10, 3600000 },
                 { OPT_MEMORY_RESERVE, 0, 1ull << 30 }, { OPT_MEMORY_INTERVAL, 100, 3600000 },
+                { OPT_METERING_INTERVAL, 100, 3600000 },
                 { OPT_MIG_RECOVER, 0, 120000 },
         };
         for (size_t i = 0; i < ARRAY_SIZE(ranges); i++) {
@@ -224,6 +233,7 @@ static int numeric_option(struct vmms_options *o, int c, const char *arg) {
                 case OPT_LOG_CHECK: o->log_check_us = v * 1000ull; break;
                 case OPT_MEMORY_RESERVE: o->memory_reserve_mib = v, o->memory_reserve_set = true; break;
                 case OPT_MEMORY_INTERVAL: o->memory_interval_us = v * 1000ull; break;
+                case OPT_METERING_INTERVAL: o->metering_interval_us = v * 1000ull; break;
                 case OPT_MIG_RECOVER: o->migration_recover_ms = (uint32_t)v; break;
                 }
                 return 0;
@@ -333,6 +343,12 @@ int vmms_options_parse(int argc, char **argv, struct vmms_options *o, char *err,
                 case OPT_MIG_INSECURE: o->migration_insecure = true; break;
                 case OPT_CONSOLE_CERT: o->console_cert = optarg; break;
                 case OPT_CONSOLE_KEY: o->console_key = optarg; break;
+                case OPT_METRICS_FILE:
+                        if (optarg[0] != '/' || strlen(optarg) >= PATH_MAX - 16)
+                                return errorf(err, errlen, -EINVAL, "--metrics-file=%s: needs an absolute path",
+                                              optarg);
+                        o->metrics_file = optarg;
+                        break;
                 case OPT_CONSOLE_ADDRESS:
                         if (strlen(optarg) >= sizeof o->console_address) {
                                 snprintf(err, errlen, "--console-address: a numeric IPv4 or IPv6 address");

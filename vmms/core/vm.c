@@ -19,6 +19,7 @@
 #include "guest/guest.h"
 #include "host/host.h"
 #include "hotplug/hotplug.h"
+#include "metering/metering.h"
 #include "migration/migration.h"
 #include "processor/processor.h"
 #include "saved-state/saved-state.h"
@@ -56,6 +57,7 @@ struct vmms_vm *vmms_vm_free(struct vmms_vm *vm) {
         vmms_kvp_free(vm);
         vmms_ckpt_free(vm);
         vmms_display_free(vm);
+        vmms_metering_free(vm);
         sd_bus_message_unref(vm->fcopy_call); /* vmms exits: the caller's call fails with the bus */
         sd_event_source_disable_unref(vm->restart_timer);
         sd_event_source_disable_unref(vm->op_timer);

@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/proto.h"
+#include "core/feature.h"
 #include "worker/worker.h"
 #include "core/daemon.h"
 #include "host/host.h"
@@ -171,9 +172,11 @@ static void handle_message(struct vmms_worker *w, json_object *msg) {
         const char *ev = json_object_object_get_ex(msg, "event", &v) ? json_object_get_string(v) : NULL;
         if (!ev)
                 return;
-        if (!strcmp(ev, "exit"))
+        if (!strcmp(ev, "exit")) {
                 handle_exit_event(w, msg);
-        else if (!strcmp(ev, "ready")) {
+                /* the features that read its final figures (metering's totals) */
+                (void)vmms_features_on_event(w->vm, "exit", msg);
+        } else if (!strcmp(ev, "ready")) {
                 w->rec.reattach = has_feature(msg, "reattach");
                 w->rec.running_since_us = now_us(CLOCK_REALTIME);
                 (void)vmms_worker_record_update(w);

@@ -215,6 +215,22 @@ struct disk_queue_stats {
 };
 void disk_queue_get_stats(const struct disk_queue *q, struct disk_queue_stats *s);
 
+/* Per-disk I/O accounting (docs/storvsp.md "I/O accounting"), for metering:
+ * requests that completed, whatever queue ran them, counted by the
+ * backend and not by what a guest says. Bytes are those moved by reads
+ * and writes that succeeded; ops count every finished read or write
+ * (failed ones too); latency is the sum of each request's time from
+ * disk_queue_prep to its completion being reaped, in nanoseconds
+ * (CLOCK_MONOTONIC). Relaxed atomic adds on the completion path, read
+ * from any thread. */
+struct disk_io_stats {
+        uint64_t read_bytes, write_bytes;
+        uint64_t read_ops, write_ops, flush_ops, other_ops;
+        uint64_t read_latency_ns, write_latency_ns;
+        uint64_t errors;
+};
+void disk_get_io_stats(const struct disk *d, struct disk_io_stats *s);
+
 /* Test hook: called with each final result; returns the result to report
  * (e.g. -EIO or -ENOSPC to simulate a failing device). */
 typedef int (*disk_fault_fn)(void *opaque, const struct disk_request *r, int res);

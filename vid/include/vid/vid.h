@@ -77,6 +77,11 @@ struct vid_vp *vid_partition_vp(struct vid_partition *p, unsigned index);
 struct vid_partition *vid_vp_partition(struct vid_vp *vp);
 unsigned vid_vp_index(const struct vid_vp *vp);
 uint32_t vid_vp_apic_id(const struct vid_vp *vp);
+/* The CPU time the VP's thread used so far (its kernel CPU clock: guest
+ * time in KVM_RUN and exit handling), in ns; once the thread ended, what
+ * it had used then; -ESRCH before its thread started. From any thread of
+ * the process. */
+int vid_vp_cpu_time_ns(const struct vid_vp *vp, uint64_t *ns);
 /* True on a PVM ("pagetable-based") nested KVM host; see docs/pvm.md. */
 bool vid_partition_is_pvm(const struct vid_partition *p);
 /* Kernel command-line options a stock Linux guest needs on this host, to

@@ -137,7 +137,7 @@ extern const struct vmctl_command vmctl_cmd_create, vmctl_cmd_list, vmctl_cmd_sh
         vmctl_cmd_discard_saved, vmctl_cmd_export_saved, vmctl_cmd_import_saved, vmctl_cmd_migrate, vmctl_cmd_migrate_cancel, vmctl_cmd_migrate_reconnect, vmctl_cmd_disk, vmctl_cmd_checkpoint, vmctl_cmd_checkpoints,
         vmctl_cmd_revert, vmctl_cmd_checkpoint_delete, vmctl_cmd_copy_to,
         vmctl_cmd_copy_cancel, vmctl_cmd_memory, vmctl_cmd_nic, vmctl_cmd_display, vmctl_cmd_screenshot,
-        vmctl_cmd_dvd;
+        vmctl_cmd_dvd, vmctl_cmd_stats;
 /* cmd-disk.c: option parsers and the new-file rule convert shares; each
  * prints what is wrong and returns VMCTL_EXIT_USAGE (0 if fine). */
 int vmctl_disk_parse_type(const char *s, enum vhdx_type *t);

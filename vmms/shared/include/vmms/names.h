@@ -16,6 +16,7 @@
 #define VMMS_VM_IFACE "org.vmstack.VMMS1.VM"
 #define VMMS_CHECKPOINTS_IFACE "org.vmstack.VMMS1.Checkpoints" /* on each VM's object */
 #define VMMS_MEMORY_IFACE "org.vmstack.VMMS1.Memory"           /* on each VM's object */
+#define VMMS_METERING_IFACE "org.vmstack.VMMS1.Metering"       /* on each VM's object */
 #define VMMS_DISPLAY_IFACE "org.vmstack.VMMS1.Display"         /* on each VM's object */
 
 #define VMMS_ERROR_NO_SUCH_VM "org.vmstack.Error.NoSuchVM"

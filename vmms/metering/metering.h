@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* Metering in vmms (docs/metering.md): each running worker sampled every
+ * --metering-interval-ms ("stats" and /proc/PID/stat), totals since the
+ * last ResetMetering across the VM's runs, rates over the last window,
+ * the Prometheus textfile (--metrics-file), and org.vmstack.VMMS1.Metering
+ * (metering-dbus.c). The pure half: vmms/metering.h, vmms/metrics-prom.h.
+ * Private to vmms/. */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "../core/daemon.h"
+#include "vmms/metering.h"
+
+struct vmms_metering {
+        uint64_t reset_at_us;              /* CLOCK_REALTIME of the reset (or of the first sample) */
+        struct vmms_meter_sample acc;      /* what ended runs counted since the reset */
+        struct vmms_meter_sample base;     /* this worker's counters at the reset (zero: its start) */
+        struct vmms_meter_sample prev, last; /* this worker's last two periodic samples */
+        struct vmms_meter_sample newest;   /* this worker's newest sample, periodic or asked for */
+        bool sampling;                     /* a periodic "stats" request in flight */
+};
+
+/* metering.c */
+int vmms_metering_timer_start(struct vmms_daemon *d);
+void vmms_metering_free(struct vmms_vm *vm);
+/* GetMetrics, ResetMetering: a fresh sample of a running VM, then the
+ * reply to m (1: it follows); a VM that does not run answers at once. */
+int vmms_metering_get(struct vmms_vm *vm, sd_bus_message *m, sd_bus_error *e);
+int vmms_metering_reset(struct vmms_vm *vm, sd_bus_message *m, sd_bus_error *e);
+/* The document of vm now (from its last sample); NULL without memory. */
+struct json_object *vmms_metering_document(struct vmms_vm *vm, const struct vmms_meter_sample *now);
+
+/* metering-dbus.c */
+int vmms_bus_metering_register(struct vmms_daemon *d);
