@@ -14,6 +14,8 @@
 #include "common/macro.h"
 #include "common/proto.h"
 #include "disk/disk.h"
+#include "common/devworker.h"
+#include "emit.h"
 #include "vm-internal.h"
 #include "vmwp/control.h"
 
@@ -78,4 +80,39 @@ int vmwp_vm_set_disk_qos(struct vmwp_vm *vm, struct json_object *req, char *err,
         }
         vm->cfg.disks[i].qos = q; /* the worker's configuration: what a save or a migration sends along */
         return 0;
+}
+
+/* Every second: each disk with a minimum is sampled (disk_sample_qos);
+ * when it goes from met to unmet or back, one "disk-qos" event says so
+ * (Hyper-V raises an event when a disk's minimum is not met). A change
+ * is at most once a second per disk, whatever the guest does. */
+static int on_sample(struct dw_source *s, int fd, uint32_t revents, void *opaque) {
+        struct vmwp_emit *e = opaque;
+        struct vmwp_vm *vm = e->vm;
+        (void)s, (void)fd, (void)revents;
+        for (uint32_t i = 0; i < vm->cfg.n_disks && i < VM_DISKS_MAX; i++) {
+                struct disk_qos_sample q;
+                if (!vm->disks[i] || !vm->cfg.disks[i].qos.min_iops) {
+                        vm->qos_not_met[i] = false;
+                        continue;
+                }
+                disk_sample_qos(vm->disks[i], &q);
+                if (q.min_not_met == vm->qos_not_met[i])
+                        continue;
+                vm->qos_not_met[i] = q.min_not_met;
+                struct json_object *ev = proto_event_new(PROTO_EV_DISK_QOS);
+                if (!ev)
+                        continue;
+                json_object_object_add(ev, "disk", json_object_new_int64(i));
+                json_object_object_add(ev, "met", json_object_new_boolean(!q.min_not_met));
+                json_object_object_add(ev, "iops", json_object_new_int64((int64_t)q.iops));
+                json_object_object_add(ev, "min_iops", json_object_new_int64((int64_t)vm->cfg.disks[i].qos.min_iops));
+                json_object_object_add(ev, "busy_permille", json_object_new_int64((int64_t)q.busy_permille));
+                vmwp_emit(e, ev);
+        }
+        return 0;
+}
+
+int vmwp_disk_qos_attach(struct vmwp_emit *e, struct devworker *loop) {
+        return devworker_add_timer(loop, DISK_QOS_WINDOW_NS / 1000, DISK_QOS_WINDOW_NS / 1000, on_sample, e, NULL);
 }

@@ -77,6 +77,7 @@ struct vmwp_vm {
         /* Every disk opened, by configuration index (references), for the
          * operations on a disk of a running VM (disk-push). */
         struct disk *disks[VM_DISKS_MAX];
+        bool qos_not_met[VM_DISKS_MAX]; /* disk-qos.c: the minimum's last state reported */
         /* The VMBus devices of the SCSI controllers (by controller index)
          * and of the NICs (by configuration index), owned by the server;
          * NULL: none. For hot plug (vm-storage-hotplug.c, vm-net.c), which

@@ -89,7 +89,23 @@ wait_state q1 Off
 expect_rc 0 vmctl disk qos q1 0 --max-iops=0 --min-iops=0
 [ "$(cfg q1 '"qos" in c["disks"][0]')" = False ] || fail "cleared: $(cfg q1 'c["disks"][0]')"
 
+note "the worker's disk-qos event: logged, signalled; a malformed one ignored"
+truncate -s 64M "$I/c.img"
+t_create q2 "fake.disk_qos_unmet=0" ",\"disks\":[{\"path\":\"$I/c.img\",\"qos\":{\"min_iops\":100}}]"
+bus monitor --match "type='signal',member='DiskQoSMinimum'" >"$T/monitor.out" 2>&1 &
+MON=$!
+sleep 0.5
+expect_rc 0 vmctl start q2
+unmet() { grep -qF "disks[0]: the Storage QoS minimum of 100 IOPS is not met: 42 normalised IOPS delivered" "$T/vmms.log"; }
+wait_for 10 "the unmet minimum in vmms's log" unmet
+wait_for 5 "the DiskQoSMinimum signal" grep -q 'UINT64 42' "$T/monitor.out"
+kill $MON 2>/dev/null
+[ "$(vm_prop q2 State)" = Running ] || fail "q2: $(vm_prop q2 State)"
+expect_rc 0 vmctl kill q2
+
 note "introspection"
 bus introspect org.vmstack.VMMS1 "$(vm_path q1)" org.vmstack.VMMS1.VM | grep -q '^\.SetDiskQoS  *method  *uttt ' ||
   fail "SetDiskQoS not introspected"
+bus introspect org.vmstack.VMMS1 "$(vm_path q1)" org.vmstack.VMMS1.VM | grep -q '^\.DiskQoSMinimum  *signal  *ubtt ' ||
+  fail "DiskQoSMinimum not introspected"
 echo PASS

@@ -686,6 +686,7 @@ static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("SetDiskQoS",
                                 SD_BUS_ARGS("u", index, "t", max_iops, "t", min_iops, "t", max_bytes_per_s),
                                 SD_BUS_NO_RESULT, method_hotplug, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("DiskQoSMinimum", SD_BUS_ARGS("u", index, "b", met, "t", iops, "t", min_iops), 0),
         SD_BUS_VTABLE_END,
 };
 #undef EMITS

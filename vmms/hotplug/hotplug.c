@@ -669,5 +669,6 @@ int vmms_hotplug_request(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op 
 
 const struct vmms_feature vmms_feature_hotplug = {
         .name = "hotplug",
+        .events = vmms_disk_qos_events,
         .worker_ended = vmms_hotplug_worker_ended,
 };

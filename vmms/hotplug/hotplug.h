@@ -10,6 +10,7 @@
 #include <systemd/sd-bus.h>
 
 #include "../core/daemon.h"
+#include "../core/feature.h"
 
 /* hotplug.c: AttachDisk, DetachDisk, ResizeDisk, AttachNic, DetachNic
  * (docs/dbus-api.md): an Off or Crashed VM's configuration changes; a
@@ -35,6 +36,8 @@ int vmms_hotplug_send_disk_qos(struct vmms_vm *vm, sd_bus_message *call, uint32_
 /* qos.c: SetDiskQoS(index, max_iops, min_iops, max_bytes_per_s). */
 int vmms_disk_qos_change(struct vmms_vm *vm, sd_bus_message *call, uint32_t index, const struct vm_disk_qos *q,
                          sd_bus_error *e);
+/* The worker's "disk-qos" events: logged, signalled (DiskQoSMinimum). */
+extern const struct vmms_worker_event vmms_disk_qos_events[];
 /* "disks[i]: Storage QoS max_iops N, min_iops N, max_bytes_per_s N" for the log. */
 void vmms_disk_qos_describe(uint32_t index, const struct vm_disk_qos *q, char *buf, size_t len);
 /* dvd.c: InsertDvd (path) and EjectDvd (path NULL) of dvd_drives[drive]. */

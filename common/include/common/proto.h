@@ -283,6 +283,8 @@ enum proto_fds { PROTO_FDS_NONE, PROTO_FDS_ONE, PROTO_FDS_FIRST, PROTO_FDS_ALL }
         X(MERGE_PROGRESS, "merge-progress", "pass,bytes,dirty") \
         X(MIGRATE_PROGRESS, "migrate-progress", "pass,bytes,dirty_pages,dirty_rate,bandwidth,expected_downtime_ms," \
                                                 "throttle_pct,dirty_disk_bytes,postcopy?,committed?") \
+        X(DISK_QOS, "disk-qos", "disk,met,iops,min_iops,busy_permille (a disk's Storage QoS minimum went " \
+                                "unmet or met again; at most one a second per disk)") \
         X(EXIT, "exit", "status,reason")
 
 #define PROTO_ENUM_OP_(e, name, fds, shape) PROTO_OP_##e,
