@@ -34,6 +34,7 @@ static void help(void) {
                "                            [,format=raw|vhdx]\n"
                "       vmctl disk detach VM INDEX\n"
                "       vmctl disk resize VM INDEX SIZE\n"
+               "       vmctl disk qos VM INDEX [--max-iops=N] [--min-iops=N] [--max-bytes-per-s=N]\n"
                "Disk images as files, made and read as you, without vmms. A path's format is\n"
                "--format, else its extension (.vhdx and .avhdx are VHDX), never its content.\n\n"
                "  create    a new image of SIZE (512, 512M, 10G, 1T; MiB by default): sparse\n"
@@ -57,6 +58,11 @@ static void help(void) {
                "  resize    grows disks[INDEX], a raw image, to SIZE (512M, 10G, 1T; MiB by\n"
                "            default): vmms grows the file as you; a block device must have\n"
                "            SIZE already. Disks do not shrink; VHDX images do not grow yet\n"
+               "  qos       disks[INDEX]'s Storage QoS: a maximum and a minimum of IOPS counted\n"
+               "            in 8 KiB units (16 KiB is 2) and a maximum of bytes a second; a\n"
+               "            setting left out keeps its value, 0 is none; at once on a running\n"
+               "            or paused VM, in the configuration of any other. Without settings:\n"
+               "            prints them. The minimum is reported when not met, not reserved\n"
                "--json prints an attached disk's index and entry.\n");
 }
 
@@ -389,13 +395,15 @@ static int run_disk(struct vmctl *c, int argc, char **argv) {
                 return vmctl_disk_convert(c, argc, argv);
         if (!strcmp(sub, "attach") || !strcmp(sub, "detach") || !strcmp(sub, "resize"))
                 return vmctl_disk_vm(c, argc, argv); /* through vmms (cmd-hotplug.c) */
+        if (!strcmp(sub, "qos"))
+                return vmctl_disk_qos(c, argc, argv); /* through vmms (cmd-disk-qos.c) */
         fprintf(stderr, "vmctl disk: unknown subcommand '%s' (create, info, check, convert, attach, detach, "
-                        "resize)\n", sub);
+                        "resize, qos)\n", sub);
         return VMCTL_EXIT_USAGE;
 }
 
 const struct vmctl_command vmctl_cmd_disk = {
-        .name = "disk", .args = "create|info|check|convert|attach|detach|resize ...",
+        .name = "disk", .args = "create|info|check|convert|attach|detach|resize|qos ...",
         .summary = "make and inspect disk images (raw, VHDX); a VM's disks",
         .run = run_disk, .help = help, .local = true,
 };

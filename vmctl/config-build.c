@@ -131,6 +131,33 @@ static uint32_t next_free_lun(json_object *cfg, json_object *disks, json_object 
         return VM_SCSI_LUNS_MAX; /* vm_config_parse() will name the field */
 }
 
+/* max-iops=N, min-iops=N, max-bytes-per-s=N: the disk's "qos" (its
+ * ranges and a minimum above the maximum are vm_config_parse()'s to
+ * name). 1 if opt is none of them. */
+static int disk_qos_option(json_object *d, const char *opt, const char *flag, char *err, size_t errlen) {
+        static const struct {
+                const char *prefix, *key;
+        } qos[] = { { "max-iops=", "max_iops" }, { "min-iops=", "min_iops" }, { "max-bytes-per-s=", "max_bytes_per_s" } };
+        for (size_t i = 0; i < ARRAY_SIZE(qos); i++) {
+                size_t l = strlen(qos[i].prefix);
+                if (strncmp(opt, qos[i].prefix, l))
+                        continue;
+                char *end;
+                errno = 0;
+                unsigned long long v = opt[l] >= '0' && opt[l] <= '9' ? strtoull(opt + l, &end, 10) : 0;
+                if (opt[l] < '0' || opt[l] > '9' || errno || *end || v > INT64_MAX)
+                        return ferr(err, errlen, flag, "%s needs a number, 0 or more (0: none)", qos[i].prefix);
+                json_object *q;
+                if (!json_object_object_get_ex(d, "qos", &q)) {
+                        q = json_object_new_object();
+                        json_object_object_add(d, "qos", q);
+                }
+                json_object_object_add(q, qos[i].key, json_object_new_int64((int64_t)v));
+                return 0;
+        }
+        return 1;
+}
+
 /* One "key=value" (or bare word) option of --disk; *path set by the first. */
 static int disk_option(json_object *d, const char *opt, bool *have_lun, const char *flag, char *err,
                        size_t errlen) {
@@ -164,7 +191,13 @@ static int disk_option(json_object *d, const char *opt, bool *have_lun, const ch
                         *have_lun = true;
                 return 0;
         }
-        return ferr(err, errlen, flag, "unknown option \"%s\" (ro, bus=, controller=, lun=, sector-size=, format=)", opt);
+        int r = disk_qos_option(d, opt, flag, err, errlen);
+        if (r <= 0)
+                return r;
+        return ferr(err, errlen, flag,
+                    "unknown option \"%s\" (ro, bus=, controller=, lun=, sector-size=, format=, max-iops=, "
+                    "min-iops=, max-bytes-per-s=)",
+                    opt);
 }
 
 static int add_disk(json_object *cfg, const char *value, const struct vmctl_build_ctx *ctx, char *err,

@@ -279,6 +279,7 @@ VM_OP(hvsock_connected)
 VM_OP(hotplug)
 VM_OP(reattach_listen)
 VM_OP(dvd)
+VM_OP(disk_qos)
 #undef VM_OP
 
 static const struct op_row {
@@ -316,6 +317,7 @@ static const struct op_row {
         [PROTO_OP_DVD_INSERT] = { vm_dvd, true },
         [PROTO_OP_DVD_EJECT] = { vm_dvd, true },
         [PROTO_OP_REATTACH_LISTEN] = { vm_reattach_listen, true },
+        [PROTO_OP_DISK_QOS] = { vm_disk_qos, true },
 };
 
 /* The fds the op's row in proto_ops keeps go into rq, the others are closed. */

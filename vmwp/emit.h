@@ -33,6 +33,9 @@ struct vmwp_emit {
 
 /* The rate-bounded kinds' timer on loop. */
 int vmwp_emit_attach(struct vmwp_emit *e, struct devworker *loop);
+/* disk-qos.c: the Storage QoS minimum's sample every second, its
+ * "disk-qos" events on loop. */
+int vmwp_disk_qos_attach(struct vmwp_emit *e, struct devworker *loop);
 /* A module's event, sent now (taken). */
 void vmwp_emit(struct vmwp_emit *e, struct json_object *ev);
 /* A rate-bounded kind's state changed: its module's event goes now or

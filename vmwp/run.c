@@ -491,6 +491,12 @@ static struct json_object *op_dvd(void *o, struct vmwp_request *rq) {
         return rep;
 }
 
+static struct json_object *op_disk_qos(void *o, struct vmwp_request *rq) {
+        char err[512] = "";
+        int r = vmwp_vm_set_disk_qos(((struct run_ctx *)o)->vm, rq->req, err, sizeof err);
+        return vmwp_control_reply(rq, r, err[0] ? err : strerror(-r > 0 ? -r : EINVAL));
+}
+
 static void on_reattach(int fd, void *userdata);
 
 static struct json_object *op_reattach_listen(void *o, struct vmwp_request *rq) {
@@ -505,7 +511,7 @@ static const struct vmwp_control_ops control_ops = {
         .memory = op_memory, .processor = op_processor, .save = op_save_request, .migrate_send = op_migrate_request,
         .dirty_check = op_dirty_check, .disk_merge = op_disk_merge, .disk_push = op_disk_push, .fcopy = op_fcopy,
         .fcopy_cancel = op_fcopy_cancel, .hvsock_connected = op_hvsock_connected, .hotplug = op_hotplug,
-        .reattach_listen = op_reattach_listen, .dvd = op_dvd,
+        .reattach_listen = op_reattach_listen, .dvd = op_dvd, .disk_qos = op_disk_qos,
 };
 
 /* A (re)started vmms connected: the newest connection is the control peer. */
@@ -623,7 +629,7 @@ static int setup_loop(struct run_ctx *c, int *sfd) {
         if ((r = devworker_add_io(c->loop, *sfd, EPOLLIN, on_signal, c, NULL)) < 0 ||
             (r = devworker_add_io(c->loop, vid_partition_stop_fd(c->vm->p), EPOLLIN, on_stop, c, NULL)) < 0 ||
             (r = devworker_add_io(c->loop, vmwp_vm_guest_event_fd(c->vm), EPOLLIN, on_guest_event, c, NULL)) < 0 ||
-            (r = vmwp_emit_attach(&c->emit, c->loop)) < 0 ||
+            (r = vmwp_emit_attach(&c->emit, c->loop)) < 0 || (r = vmwp_disk_qos_attach(&c->emit, c->loop)) < 0 ||
             (r = vmwp_console_attach(c->vm->console, c->loop, c->vm->uart)) < 0)
                 return r;
         if (vmwp_vm_vmbus_fd(c->vm) >= 0 &&

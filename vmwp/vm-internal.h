@@ -77,6 +77,7 @@ struct vmwp_vm {
         /* Every disk opened, by configuration index (references), for the
          * operations on a disk of a running VM (disk-push). */
         struct disk *disks[VM_DISKS_MAX];
+        bool qos_not_met[VM_DISKS_MAX]; /* disk-qos.c: the minimum's last state reported */
         /* The VMBus devices of the SCSI controllers (by controller index)
          * and of the NICs (by configuration index), owned by the server;
          * NULL: none. For hot plug (vm-storage-hotplug.c, vm-net.c), which
@@ -152,6 +153,10 @@ int vmwp_vm_add_disks(struct vmwp_vm *vm, struct vmwp_vm_options *opt, char *err
  * why (may be empty on return) says what was wrong with the image. */
 struct disk;
 int vmwp_vm_open_disk(struct vmwp_vm *vm, uint32_t i, struct disk **out, char *why, size_t whylen);
+/* disk-qos.c: a disk's Storage QoS from its configuration (at open), and
+ * the live change (common/proto.h "disk-qos"). */
+int vmwp_disk_apply_qos(struct disk *d, const struct vm_disk_qos *q, char *err, size_t errlen);
+int vmwp_vm_set_disk_qos(struct vmwp_vm *vm, struct json_object *req, char *err, size_t errlen);
 /* An incoming migration on shared storage opened its writable VHDX disks
  * deferred (the source still ran on them): each is read again and taken
  * (disk_activate), at the source's STATE, its disks synced. */

@@ -66,7 +66,10 @@ static int open_disk(const struct vm_disk_config *dc, int fd, const int *parents
                                   .err = why, .errlen = whylen };
         if (whylen)
                 why[0] = 0;
-        return disk_open(&o, out); /* owns the fds now, even on error */
+        int r = disk_open(&o, out); /* owns the fds now, even on error */
+        if (r == 0 && (r = vmwp_disk_apply_qos(*out, &dc->qos, why, whylen)) < 0) /* checked by the config parse */
+                disk_unref(TAKE_PTR(*out));
+        return r;
 }
 
 int vmwp_vm_open_disk_fds(struct vmwp_vm *vm, const struct vm_disk_config *dc, int fd, const int *parents,

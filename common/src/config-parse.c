@@ -61,6 +61,24 @@ static int get_u32(struct pctx *p, json_object *o, const char *key, uint32_t min
         return 0;
 }
 
+/* A non-negative integer of up to 64 bits (json-c: a positive one past
+ * INT64_MAX is uint64). */
+static int get_u64(struct pctx *p, json_object *o, const char *key, uint64_t max, uint64_t *out) {
+        json_object *v = get(o, key);
+        if (!v)
+                return 0;
+        if (!json_object_is_type(v, json_type_int))
+                return perr(p, key, "must be an integer");
+        errno = 0;
+        int64_t x = json_object_get_int64(v);
+        if (x < 0)
+                return perr(p, key, "must not be negative");
+        if (errno != 0 || (uint64_t)x > max)
+                return perr(p, key, "must be at most %llu", (unsigned long long)max);
+        *out = (uint64_t)x;
+        return 0;
+}
+
 static int get_bool(struct pctx *p, json_object *o, const char *key, bool *out) {
         json_object *v = get(o, key);
         if (!v)
@@ -227,9 +245,32 @@ static int parse_boot(struct pctx *p, json_object *b, struct vm_config *c) {
         return 0;
 }
 
+/* "qos": {"max_iops", "min_iops", "max_bytes_per_s"} (vm_disk_qos). The
+ * range checks name the limit; vm_disk_qos_invalid says the rest. */
+static int parse_disk_qos(struct pctx *p, json_object *q, struct vm_disk_qos *qos) {
+        static const char *const keys[] = { "max_iops", "min_iops", "max_bytes_per_s", NULL };
+        size_t saved;
+        int r;
+        if (!q)
+                return 0;
+        if ((r = expect_object(p, q, "qos")) < 0)
+                return r;
+        push_path(p, &saved, "qos");
+        if ((r = check_keys(p, q, keys)) < 0 ||
+            (r = get_u64(p, q, "max_iops", VM_DISK_QOS_MAX_IOPS, &qos->max_iops)) < 0 ||
+            (r = get_u64(p, q, "min_iops", VM_DISK_QOS_MAX_IOPS, &qos->min_iops)) < 0 ||
+            (r = get_u64(p, q, "max_bytes_per_s", VM_DISK_QOS_MAX_BYTES_PER_S, &qos->max_bytes_per_s)) < 0)
+                return r;
+        const char *field, *why = vm_disk_qos_invalid(qos, &field);
+        if (why)
+                return perr(p, field, "%s", why);
+        p->path[saved] = 0;
+        return 0;
+}
+
 static int parse_disk(struct pctx *p, json_object *d, struct vm_disk_config *disk) {
         static const char *const keys[] = { "path", "read_only", "bus", "controller", "lun",
-                                            "sector_size", "format", NULL };
+                                            "sector_size", "format", "qos", NULL };
         int r, bus = VM_DISK_SCSI, format = -1;
         if ((r = expect_object(p, d, "")) < 0)
                 return r;
@@ -242,7 +283,8 @@ static int parse_disk(struct pctx *p, json_object *d, struct vm_disk_config *dis
             (r = get_u32(p, d, "lun", 0, VM_SCSI_LUNS_MAX - 1, &disk->lun)) < 0 ||
             (r = get_u32(p, d, "sector_size", 512, 4096, &disk->sector_size)) < 0 ||
             (r = get_enum(p, d, "format", vm_config_disk_formats, ARRAY_SIZE(vm_config_disk_formats),
-                          &format)) < 0)
+                          &format)) < 0 ||
+            (r = parse_disk_qos(p, get(d, "qos"), &disk->qos)) < 0)
                 return r;
         disk->bus = (enum vm_disk_bus)bus;
         disk->format = format < 0 ? vm_disk_format_for_path(disk->path) : (enum vm_disk_format)format;

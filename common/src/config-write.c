@@ -67,6 +67,16 @@ char *vm_config_to_json(const struct vm_config *c) {
                 add_int(o, "lun", d->lun);
                 add_int(o, "sector_size", d->sector_size);
                 add_str(o, "format", vm_config_disk_formats[d->format]);
+                if (d->qos.max_iops || d->qos.min_iops || d->qos.max_bytes_per_s) {
+                        json_object *q = json_object_new_object();
+                        if (d->qos.max_iops)
+                                add_int(q, "max_iops", (int64_t)d->qos.max_iops);
+                        if (d->qos.min_iops)
+                                add_int(q, "min_iops", (int64_t)d->qos.min_iops);
+                        if (d->qos.max_bytes_per_s)
+                                add_int(q, "max_bytes_per_s", (int64_t)d->qos.max_bytes_per_s);
+                        json_object_object_add(o, "qos", q);
+                }
                 json_object_array_add(disks, o);
         }
         json_object_object_add(root, "disks", disks);

@@ -41,6 +41,21 @@ enum vm_disk_format vm_disk_format_for_path(const char *path) {
         return VM_DISK_RAW;
 }
 
+const char *vm_disk_qos_invalid(const struct vm_disk_qos *q, const char **field) {
+        *field = q->max_iops > VM_DISK_QOS_MAX_IOPS   ? "max_iops"
+                 : q->min_iops > VM_DISK_QOS_MAX_IOPS ? "min_iops"
+                 : q->max_bytes_per_s > VM_DISK_QOS_MAX_BYTES_PER_S ? "max_bytes_per_s"
+                 : q->max_iops && q->min_iops > q->max_iops ? "min_iops"
+                                                            : NULL;
+        if (!*field)
+                return NULL;
+        if (!strcmp(*field, "max_bytes_per_s"))
+                return "must be at most 1000000000000 (1 TB/s; 0: no limit)";
+        if (q->max_iops <= VM_DISK_QOS_MAX_IOPS && q->min_iops <= VM_DISK_QOS_MAX_IOPS)
+                return "is above max_iops (a minimum the maximum forbids)";
+        return "must be at most 10000000 (normalised 8 KiB IOPS; 0: none)";
+}
+
 const char *vm_disk_format_to_string(enum vm_disk_format f) {
         return f < ARRAY_SIZE(vm_config_disk_formats) ? vm_config_disk_formats[f] : "?";
 }

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <liburing.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "disk/disk.h"
+#include "disk/qos.h"
 #include "vhdx/vhdx.h"
 
 struct disk {
@@ -29,6 +31,14 @@ struct disk {
         uint64_t *track;
         bool tracking;
         struct disk_io_stats io; /* iostat.c: relaxed atomics */
+        /* Storage QoS (throttle.c): every queue running requests on the
+         * disk reserves and meters under qos_lock; qos_on (atomic) is the
+         * one load a request pays when the disk has no QoS. */
+        pthread_mutex_t qos_lock;
+        bool qos_on;
+        unsigned qos_gen; /* atomic copy of qos.gen, for held requests */
+        struct disk_qos_bucket qos;
+        struct disk_qos_meter meter;
 };
 
 /* One request in flight. A request may take several SQEs one after the
@@ -57,6 +67,10 @@ struct disk_op {
         bool seg_fixed;          /* seg_fd is the registered top image */
         bool meta_dirty;         /* the request allocated: FUA commits */
         uint64_t start_ns;       /* iostat.c: when it was prepared */
+        /* Storage QoS (throttle.c) */
+        uint64_t qos_at;         /* held: when it may start */
+        unsigned qos_gen;        /* the bucket's gen it reserved under */
+        bool qos_metered;        /* counted in the disk's meter: uncount at completion */
 };
 
 struct disk_fixed_region {
@@ -80,6 +94,11 @@ struct disk_queue {
         struct disk_fixed_region fixed[DISK_QUEUE_MAX_FIXED];
         unsigned n_fixed;
         int efd;
+        unsigned *held;     /* ops waiting for their QoS time, in arrival order */
+        unsigned n_held;
+        bool timer_armed;   /* an IORING_OP_TIMEOUT for timer_at is in the ring */
+        uint64_t timer_at;
+        struct __kernel_timespec timer_ts; /* read by the kernel at submission */
         disk_fault_fn fault;
         void *fault_opaque;
         struct disk_queue_stats stats;
@@ -90,6 +109,24 @@ struct disk_queue {
 int disk_op_start(struct disk_queue *q, struct disk_op *op);
 int disk_op_advance(struct disk_queue *q, struct disk_op *op, int res);
 void disk_op_release(struct disk_op *op);
+
+/* queue.c: starts an op (prepared, or held and now due) */
+void disk_queue_run_op(struct disk_queue *q, struct disk_op *op);
+/* user_data of the QoS timer's SQEs (never an op index) */
+#define DISK_QUEUE_TIMER UINT64_MAX
+#define DISK_QUEUE_TIMER_UPDATE (UINT64_MAX - 1)
+
+/* throttle.c: Storage QoS in the queue. prep: true if the op was held
+ * (it starts later, from disk_throttle_release). */
+bool disk_throttle_prep(struct disk_queue *q, struct disk_op *op);
+/* Starts the held ops that are due (all: every one, for a caller that
+ * waits for the queue to drain), re-reserving those a change of the
+ * limits caught; arms the timer for the rest. */
+void disk_throttle_release(struct disk_queue *q, bool all);
+void disk_throttle_timer_cqe(struct disk_queue *q, uint64_t user_data);
+void disk_throttle_done(struct disk_op *op);
+void disk_qos_init(struct disk *d);
+void disk_qos_destroy(struct disk *d);
 
 /* queue.c helpers used by ops.c */
 struct io_uring_sqe *disk_queue_sqe(struct disk_queue *q, struct disk_op *op);

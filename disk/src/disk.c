@@ -192,6 +192,7 @@ int disk_open(const struct disk_options *o, struct disk **out) {
         }
         d->refs = 1;
         d->info.note = d->note;
+        disk_qos_init(d);
         /* the parents' fds are the disk's from here, even on error */
         for (unsigned i = 0; i < DISK_MAX_PARENTS; i++)
                 d->parent_fds[i] = i < o->n_parent_fds ? o->parent_fds[i] : -1;
@@ -234,6 +235,7 @@ void disk_unref(struct disk *d) {
                 (void)flock(d->fd, LOCK_UN);
         safe_close(d->fd);
         free(d->track);
+        disk_qos_destroy(d);
         free(d);
 }
 

@@ -23,7 +23,8 @@ int disk_queue_new(unsigned depth, struct disk_queue **out) {
         q->ops = calloc(depth, sizeof *q->ops);
         q->free_ops = calloc(depth, sizeof *q->free_ops);
         q->ready = calloc(depth, sizeof *q->ready);
-        if (!q->ops || !q->free_ops || !q->ready) {
+        q->held = calloc(depth, sizeof *q->held);
+        if (!q->ops || !q->free_ops || !q->ready || !q->held) {
                 disk_queue_free(q);
                 return -ENOMEM;
         }
@@ -79,6 +80,7 @@ void disk_queue_free(struct disk_queue *q) {
         free(q->ops);
         free(q->free_ops);
         free(q->ready);
+        free(q->held);
         free(q);
 }
 
@@ -224,9 +226,14 @@ int disk_queue_prep(struct disk_queue *q, const struct disk_request *r) {
         op->file_index = disk_queue_file_index(q, r->disk);
         disk_iostat_start(op);
         q->stats.requests++;
+        if (!disk_throttle_prep(q, op)) /* Storage QoS may hold it */
+                disk_queue_run_op(q, op);
+        return 0;
+}
+
+void disk_queue_run_op(struct disk_queue *q, struct disk_op *op) {
         if (disk_op_start(q, op) != 0)
                 disk_queue_finish(q, op);
-        return 0;
 }
 
 int disk_queue_submit(struct disk_queue *q) {
@@ -244,6 +251,10 @@ int disk_queue_submit(struct disk_queue *q) {
 /* Handles one CQE: continue the op or finish it. */
 static void disk_queue_cqe(struct disk_queue *q, const struct io_uring_cqe *cqe) {
         uint64_t idx = io_uring_cqe_get_data64(cqe);
+        if (idx == DISK_QUEUE_TIMER || idx == DISK_QUEUE_TIMER_UPDATE) {
+                disk_throttle_timer_cqe(q, idx);
+                return;
+        }
         if (idx >= q->depth || !q->ops[idx].in_use)
                 return;
         struct disk_op *op = &q->ops[idx];
@@ -281,6 +292,7 @@ static int disk_queue_pop_ready(struct disk_queue *q, struct disk_completion *c)
         disk_iostat_done(op, res);
         c->user_data = op->req.user_data;
         c->res = res;
+        disk_throttle_done(op);
         disk_op_release(op);
         op->in_use = false;
         q->free_ops[q->n_free++] = (unsigned)(op - q->ops);
@@ -292,6 +304,8 @@ int disk_queue_reap(struct disk_queue *q, struct disk_completion *out, unsigned 
         unsigned got = 0;
         for (;;) {
                 disk_queue_drain_cq(q);
+                if (q->n_held) /* due now, or all of them for a caller that waits */
+                        disk_throttle_release(q, min_wait > 0);
                 while (q->ready_count && got < max)
                         disk_queue_pop_ready(q, &out[got++]);
                 if (got >= min_wait || got >= max || disk_queue_inflight(q) == 0) {

@@ -3,7 +3,7 @@
  * request handler with a stub VM: every request gets a reply object with
  * "ok", the config parser/fd assignment never trusts the message, and a
  * hot-plug request (disk-attach ... nic-detach) is refused with a reason or
- * accepted within the configuration's bounds. */
+ * accepted within the configuration's bounds, and so is a disk-qos. */
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -114,6 +114,26 @@ static void dvd(struct json_object *req, size_t n_fds) {
                 abort();
 }
 
+/* vmwp_control_parse_disk_qos: a disk of the configuration and settings
+ * the configuration's own check accepts; every refusal says why. */
+static void disk_qos(struct json_object *req) {
+        static struct vm_config *cfg;
+        char err[512] = "";
+        uint32_t disk = 0;
+        struct vm_disk_qos q;
+        const char *field;
+        if (!cfg) {
+                cfg = malloc(sizeof *cfg);
+                if (!cfg || vm_config_parse(base_config, sizeof base_config - 1, cfg, err, sizeof err) < 0)
+                        abort();
+        }
+        int r = vmwp_control_parse_disk_qos(cfg, req, &disk, &q, err, sizeof err);
+        if (r < 0 && !err[0])
+                abort();
+        if (r == 0 && (disk >= cfg->n_disks || vm_disk_qos_invalid(&q, &field)))
+                abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         json_tokener *tok = json_tokener_new_ex(32);
@@ -133,6 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (vmwp_control_hotplug_op(req) != VMWP_HOTPLUG_NONE)
                 hotplug(req, size % 4);
         dvd(req, size % 4);
+        disk_qos(req);
         struct vm_config *cfg = malloc(sizeof *cfg);
         char err[256];
         if (cfg && vmwp_control_parse_config(req, cfg, err, sizeof err) == 0) {

@@ -13,7 +13,8 @@
  *   fake-vmwp: disk-detach disks[I] PATH
  *   fake-vmwp: disk-resize disks[I] size=BYTES grown=true|false
  *   fake-vmwp: nic-attach nics[I] tap=NAME queues=Q instance=GUID
- *   fake-vmwp: nic-detach nics[I] tap=NAME */
+ *   fake-vmwp: nic-detach nics[I] tap=NAME
+ *   fake-vmwp: disk-qos disks[I] max_iops=N min_iops=N max_bytes_per_s=N */
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -119,7 +120,7 @@ struct fake_hotplug *fake_hotplug_new(const struct vm_config *c, json_object *ms
 
 bool fake_hotplug_is_op(const char *op) {
         return !strcmp(op, "disk-attach") || !strcmp(op, "disk-detach") || !strcmp(op, "disk-resize") ||
-               !strcmp(op, "nic-attach") || !strcmp(op, "nic-detach");
+               !strcmp(op, "nic-attach") || !strcmp(op, "nic-detach") || !strcmp(op, "disk-qos");
 }
 
 /* h's configuration with entry appended to `key` (alone: instead of its
@@ -434,6 +435,34 @@ static int nic_detach(struct fake_hotplug *h, json_object *req, bool paused, cha
         return 0;
 }
 
+/* disk-qos as vmwp checks it (vmwp_control_parse_disk_qos): a disk of the
+ * configuration, fields left out kept, vm_disk_qos_invalid; also paused. */
+static int disk_qos(struct fake_hotplug *h, json_object *req, char *err, size_t errlen, char *line, size_t linelen) {
+        static const char *const keys[] = { "max_iops", "min_iops", "max_bytes_per_s" };
+        int64_t i = get_int(req, "disk", -1);
+        if (i < 0)
+                return errorf(err, errlen, -EINVAL, "\"disk\" must be a disk's index");
+        if (i >= (int64_t)h->cfg.n_disks)
+                return errorf(err, errlen, -ENOENT, "disks[%lld]: no such disk (the VM has %u)", (long long)i,
+                              h->cfg.n_disks);
+        struct vm_disk_qos q = h->cfg.disks[i].qos;
+        uint64_t *v[] = { &q.max_iops, &q.min_iops, &q.max_bytes_per_s };
+        for (size_t k = 0; k < 3; k++) {
+                int64_t x = get_int(req, keys[k], (int64_t)*v[k]);
+                if (x < 0)
+                        return errorf(err, errlen, -EINVAL, "\"%s\" must be a non-negative integer (0: none)", keys[k]);
+                *v[k] = (uint64_t)x;
+        }
+        const char *field, *why = vm_disk_qos_invalid(&q, &field);
+        if (why)
+                return errorf(err, errlen, -EINVAL, "disks[%lld].qos.%s: %s", (long long)i, field, why);
+        h->cfg.disks[i].qos = q;
+        snprintf(line, linelen, "fake-vmwp: disk-qos disks[%lld] max_iops=%llu min_iops=%llu max_bytes_per_s=%llu\n",
+                 (long long)i, (unsigned long long)q.max_iops, (unsigned long long)q.min_iops,
+                 (unsigned long long)q.max_bytes_per_s);
+        return 0;
+}
+
 int fake_hotplug_run(struct fake_hotplug *h, json_object *req, int *fds, size_t n_fds, bool paused,
                      json_object *fields, char *err, size_t errlen, char *line, size_t linelen) {
         json_object *v;
@@ -454,6 +483,8 @@ int fake_hotplug_run(struct fake_hotplug *h, json_object *req, int *fds, size_t 
                 return disk_resize(h, req, paused, fields, err, errlen, line, linelen);
         if (!strcmp(op, "nic-detach"))
                 return nic_detach(h, req, paused, err, errlen, line, linelen);
+        if (!strcmp(op, "disk-qos"))
+                return disk_qos(h, req, err, errlen, line, linelen);
         return errorf(err, errlen, -EOPNOTSUPP, "not a hot-plug op");
 }
 
@@ -461,8 +492,16 @@ void fake_hotplug_describe(const struct fake_hotplug *h, char *buf, size_t len) 
         size_t used = 0;
         char s[GUID_STRING_MAX];
         buf[0] = 0;
-        for (uint32_t i = 0; i < h->cfg.n_disks && used < len; i++)
+        for (uint32_t i = 0; i < h->cfg.n_disks && used < len; i++) {
+                const struct vm_disk_qos *q = &h->cfg.disks[i].qos;
                 used += (size_t)snprintf(buf + used, len - used, "fake-vmwp: disks[%u] %s\n", i, h->cfg.disks[i].path);
+                if ((q->max_iops || q->min_iops || q->max_bytes_per_s) && used < len) /* the Storage QoS it opens with */
+                        used += (size_t)snprintf(buf + used, len - used,
+                                                 "fake-vmwp: disks[%u] qos max_iops=%llu min_iops=%llu "
+                                                 "max_bytes_per_s=%llu\n",
+                                                 i, (unsigned long long)q->max_iops, (unsigned long long)q->min_iops,
+                                                 (unsigned long long)q->max_bytes_per_s);
+        }
         for (uint32_t i = 0; i < h->cfg.n_nics && used < len; i++)
                 used += (size_t)snprintf(buf + used, len - used, "fake-vmwp: nics[%u] tap=%s instance=%s\n", i,
                                          h->cfg.nics[i].tap, guid_to_string(&h->cfg.nics[i].instance, s));

@@ -128,6 +128,9 @@
  *                        "fake-vmwp: hot-plug op waits" first)
  *   fake.hotplug_die     the worker ends (status 12) when one comes,
  *                        without an answer
+ *   fake.disk_qos_unmet=N once running, a malformed "disk-qos" event, then
+ *                        one saying disks[N]'s minimum (100) is not met
+ *                        (42 IOPS)
  * The console echoes each input line back as "echo: <line>". */
 #include <errno.h>
 #include <fcntl.h>
@@ -1160,6 +1163,20 @@ static void become_ready(struct fake *f) {
                 json_object_object_add(m, "postcopy", json_object_new_boolean(true));
         send_msg(f, m);
         console_out(f, "fake-vmwp: guest running\n");
+        long unmet = knob(f, "fake.disk_qos_unmet", -1);
+        if (unmet >= 0) { /* a malformed "disk-qos" event (ignored), then disks[N]'s minimum unmet at 42 IOPS */
+                json_object *bad = json_object_new_object(), *q = json_object_new_object();
+                json_object_object_add(bad, "event", json_object_new_string("disk-qos"));
+                json_object_object_add(bad, "disk", json_object_new_int64(VM_DISKS_MAX + 5));
+                send_msg(f, bad);
+                json_object_object_add(q, "event", json_object_new_string("disk-qos"));
+                json_object_object_add(q, "disk", json_object_new_int64(unmet));
+                json_object_object_add(q, "met", json_object_new_boolean(false));
+                json_object_object_add(q, "iops", json_object_new_int64(42));
+                json_object_object_add(q, "min_iops", json_object_new_int64(100));
+                json_object_object_add(q, "busy_permille", json_object_new_int64(1000));
+                send_msg(f, q);
+        }
         long after = knob(f, "fake.exit_after_ms", -1);
         if (after >= 0) {
                 f->exit_at = now_ms() + (uint64_t)after;

@@ -75,6 +75,7 @@ while read -r fn key; do
         parse_root) prefix="" ;;
         parse_boot) prefix=boot. ;;
         parse_disk) prefix="disks[]." ;;
+        parse_disk_qos) prefix="disks[].qos." ;;
         parse_dvd) prefix="dvd_drives[]." ;;
         parse_nic) prefix="nics[]." ;;
         parse_ic) prefix=integration. ;;

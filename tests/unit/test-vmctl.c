@@ -195,7 +195,8 @@ TEST(flag_errors_name_the_flag) {
         ASSERT_ERROR(vmctl_config_set(cfg, "memory", "lots", &ctx, err, sizeof err), EINVAL);
         ASSERT_STREQ(err, "--memory: needs a size such as 512, 512M or 2G");
         ASSERT_ERROR(vmctl_config_set(cfg, "disk", "/x,fast", &ctx, err, sizeof err), EINVAL);
-        ASSERT_STREQ(err, "--disk: unknown option \"fast\" (ro, bus=, controller=, lun=, sector-size=, format=)");
+        ASSERT_STREQ(err, "--disk: unknown option \"fast\" (ro, bus=, controller=, lun=, sector-size=, format=, "
+                          "max-iops=, min-iops=, max-bytes-per-s=)");
         ASSERT_ERROR(vmctl_config_set(cfg, "disk", "/x,format=qcow2", &ctx, err, sizeof err), EINVAL);
         ASSERT_ERROR(vmctl_config_set(cfg, "disk", "/x,lun=99", &ctx, err, sizeof err), EINVAL);
         ASSERT_ERROR(vmctl_config_set(cfg, "nic", "speed=10", &ctx, err, sizeof err), EINVAL);
@@ -207,6 +208,30 @@ TEST(flag_errors_name_the_flag) {
         ASSERT_ERROR(vmctl_config_set(cfg, "colour", "blue", &ctx, err, sizeof err), EINVAL);
         ASSERT_STREQ(err, "--colour: unknown option");
         ASSERT_ERROR(vmctl_config_set(cfg, "kernel", "", &ctx, err, sizeof err), EINVAL);
+        json_object_put(cfg);
+}
+
+/* --disk's Storage QoS options become the disk's "qos"; bad numbers are
+ * the flag's errors, ranges the configuration's. */
+TEST(disk_qos_options) {
+        json_object *cfg = json_object_new_object(), *d, *q, *v;
+        char err[256];
+        ASSERT_OK(vmctl_config_set(cfg, "disk", "/x,max-iops=500,min-iops=100,max-bytes-per-s=1048576", &ctx, err,
+                                   sizeof err));
+        ASSERT_TRUE(json_object_object_get_ex(cfg, "disks", &d));
+        d = json_object_array_get_idx(d, 0);
+        ASSERT_TRUE(json_object_object_get_ex(d, "qos", &q));
+        ASSERT_TRUE(json_object_object_get_ex(q, "max_iops", &v));
+        ASSERT_EQ(json_object_get_int64(v), 500);
+        ASSERT_TRUE(json_object_object_get_ex(q, "min_iops", &v));
+        ASSERT_EQ(json_object_get_int64(v), 100);
+        ASSERT_TRUE(json_object_object_get_ex(q, "max_bytes_per_s", &v));
+        ASSERT_EQ(json_object_get_int64(v), 1048576);
+        ASSERT_ERROR(vmctl_config_set(cfg, "disk", "/y,max-iops=-1", &ctx, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "--disk: max-iops= needs a number, 0 or more (0: none)");
+        ASSERT_ERROR(vmctl_config_set(cfg, "disk", "/y,min-iops=", &ctx, err, sizeof err), EINVAL);
+        ASSERT_ERROR(vmctl_config_set(cfg, "disk", "/y,max-bytes-per-s=1e6", &ctx, err, sizeof err), EINVAL);
+        ASSERT_ERROR(vmctl_config_set(cfg, "disk", "/y,max-iops=99999999999999999999", &ctx, err, sizeof err), EINVAL);
         json_object_put(cfg);
 }
 

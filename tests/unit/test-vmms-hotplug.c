@@ -287,6 +287,25 @@ TEST(vmctl_disk_spec_lun) {
         json_object_put(cfg);
 }
 
+/* Update cannot change a running (or Saved) VM's Storage QoS: it says
+ * which method does; an Off VM's changes. */
+TEST(update_of_a_running_vms_disk_qos_points_to_set_disk_qos) {
+        struct vm_config *c = vm("{\"path\":\"/p/a\"}", ""), *out = malloc(sizeof *out);
+        *out = *c;
+        out->disks[0].qos.max_iops = 500;
+        ASSERT_ERROR(vmms_config_check_update(c, out, VMMS_STATE_RUNNING, err, sizeof err), EBUSY);
+        ASSERT_STREQ(err, "disks[].qos: can only change while the VM is Off or Crashed (it is Running); a disk's "
+                          "Storage QoS changes with SetDiskQoS (vmctl disk qos VM INDEX --max-iops=N ...) in any "
+                          "state");
+        ASSERT_ERROR(vmms_config_check_update(c, out, VMMS_STATE_SAVED, err, sizeof err), EBUSY);
+        ASSERT_NOT_NULL(strstr(err, "SetDiskQoS"));
+        ASSERT_OK(vmms_config_check_update(c, out, VMMS_STATE_OFF, err, sizeof err));
+        out->disks[0].read_only = true; /* another change too: the disks */
+        ASSERT_ERROR(vmms_config_check_update(c, out, VMMS_STATE_RUNNING, err, sizeof err), EBUSY);
+        ASSERT_TRUE(strncmp(err, "disks: ", 7) == 0);
+        free(out), free(c);
+}
+
 TEST(update_of_a_running_vms_disks_points_here) {
         struct vm_config *c = vm("{\"path\":\"/p/a\"}", ""), *out = malloc(sizeof *out);
         ASSERT_OK(add_disk(c, "{\"path\":\"/p/b\"}", out));

@@ -65,6 +65,26 @@ int vmms_config_parse_for(const char *json, size_t len, const struct guid *id, b
         return 0;
 }
 
+/* The disks differ, or (*qos_only) only in their Storage QoS. */
+static bool disks_differ(const struct vm_config *a, const struct vm_config *b, bool *qos_only) {
+        *qos_only = false;
+        if (a->n_disks != b->n_disks)
+                return true;
+        bool qos = false;
+        for (uint32_t i = 0; i < a->n_disks; i++) {
+                struct vm_disk_config x, y; /* memcpy: the padding too, as memcmp compares it */
+                memcpy(&x, &a->disks[i], sizeof x);
+                memcpy(&y, &b->disks[i], sizeof y);
+                qos |= memcmp(&x.qos, &y.qos, sizeof x.qos) != 0;
+                memset(&x.qos, 0, sizeof x.qos);
+                memset(&y.qos, 0, sizeof y.qos);
+                if (memcmp(&x, &y, sizeof x))
+                        return true;
+        }
+        *qos_only = qos;
+        return qos;
+}
+
 /* The first worker-visible field that differs, or NULL. */
 static const char *first_worker_change(const struct vm_config *a, const struct vm_config *b) {
         if (a->memory_mib != b->memory_mib)
@@ -78,8 +98,9 @@ static const char *first_worker_change(const struct vm_config *a, const struct v
                 return "boot";
         if (strcmp(a->serial_log, b->serial_log))
                 return "serial_log";
-        if (a->n_disks != b->n_disks || memcmp(a->disks, b->disks, sizeof a->disks[0] * a->n_disks))
-                return "disks";
+        bool qos_only;
+        if (disks_differ(a, b, &qos_only))
+                return qos_only ? "disks[].qos" : "disks";
         if (a->n_dvds != b->n_dvds || memcmp(a->dvds, b->dvds, sizeof a->dvds[0] * a->n_dvds))
                 return "dvd_drives";
         if (memcmp(a->scsi_instance, b->scsi_instance, sizeof a->scsi_instance))
@@ -107,6 +128,7 @@ int vmms_config_check_update(const struct vm_config *cur, const struct vm_config
                 bool running = s == VMMS_STATE_RUNNING;
                 bool devices = running && (!strcmp(f, "disks") || !strcmp(f, "nics"));
                 bool dvd = running && !strcmp(f, "dvd_drives");
+                bool qos = !strcmp(f, "disks[].qos");
                 snprintf(err, errlen, "%s: can only change while the VM is Off or Crashed (it is %s%s)%s", f,
                          vmms_state_to_string(s),
                          s == VMMS_STATE_SAVED ? ": DiscardSavedState, or start it and shut it down, first" : "",
@@ -114,6 +136,8 @@ int vmms_config_check_update(const struct vm_config *cur, const struct vm_config
                                    "DetachDisk, AttachNic, DetachNic (vmctl disk|nic attach|detach)"
                          : dvd   ? "; a running VM's DVD disc changes with InsertDvd, EjectDvd (vmctl dvd "
                                    "insert|eject)"
+                         : qos   ? "; a disk's Storage QoS changes with SetDiskQoS (vmctl disk qos VM INDEX "
+                                   "--max-iops=N ...) in any state"
                                  : "");
                 return -EBUSY;
         }

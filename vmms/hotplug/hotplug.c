@@ -48,6 +48,7 @@ struct vmms_hotplug {
         struct vm_disk_config disk; /* ATTACH_DISK: the entry as it is stored */
         struct vm_nic_config nic;   /* ATTACH_NIC: as stored (its "tap" as configured) */
         struct vm_dvd_config dvd;   /* INSERT_DVD, EJECT_DVD: the drive as stored afterwards */
+        struct vm_disk_qos qos;     /* SET_DISK_QOS: the disk's settings afterwards */
         int fd;                     /* RESIZE_DISK: the image vmms grew, or -1 */
         uint64_t old_size;          /* ... and its size before, for a refusal */
 };
@@ -164,6 +165,9 @@ static const char *op_what(const struct vmms_hotplug *h, char *buf, size_t len) 
         case VMMS_OP_EJECT_DVD:
                 snprintf(buf, len, "eject dvd_drives[%u]", h->index);
                 break;
+        case VMMS_OP_SET_DISK_QOS:
+                snprintf(buf, len, "set the Storage QoS of disks[%u]", h->index);
+                break;
         default:
                 snprintf(buf, len, "%s %s[%u]", h->op == VMMS_OP_RESIZE_DISK ? "resize" : "detach",
                          h->op == VMMS_OP_DETACH_NIC ? "nics" : "disks", h->index);
@@ -273,6 +277,11 @@ static void applied(struct vmms_vm *vm, sd_bus_message *call, struct vmms_hotplu
                 else
                         snprintf(what, sizeof what, "dvd_drives[%u]: ejected", h->index);
                 break;
+        case VMMS_OP_SET_DISK_QOS:
+                if ((ok = h->index < c->n_disks))
+                        c->disks[h->index].qos = h->qos;
+                vmms_disk_qos_describe(h->index, &h->qos, what, sizeof what);
+                break;
         default: /* RESIZE_DISK: the configuration does not hold sizes */
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "disks[%u] resized", h->index);
                 (void)sd_bus_reply_method_return(call, NULL);
@@ -337,6 +346,20 @@ int vmms_hotplug_send_dvd(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op
                 json_object_object_add(args, "path", json_object_new_string(dvd->path));
         return send_op(vm, call, op == VMMS_OP_INSERT_DVD ? "dvd-insert" : "dvd-eject", args, fd >= 0 ? &fd : NULL,
                        fd >= 0 ? 1 : 0, h, e);
+}
+
+int vmms_hotplug_send_disk_qos(struct vmms_vm *vm, sd_bus_message *call, uint32_t index,
+                               const struct vm_disk_qos *q, sd_bus_error *e) {
+        struct vmms_hotplug *h = hotplug_new(VMMS_OP_SET_DISK_QOS, index);
+        json_object *args = json_object_new_object();
+        if (!h || !args)
+                return hotplug_free(h), json_object_put(args), -ENOMEM;
+        h->qos = *q;
+        json_object_object_add(args, "disk", json_object_new_int64(index));
+        json_object_object_add(args, "max_iops", json_object_new_int64((int64_t)q->max_iops));
+        json_object_object_add(args, "min_iops", json_object_new_int64((int64_t)q->min_iops));
+        json_object_object_add(args, "max_bytes_per_s", json_object_new_int64((int64_t)q->max_bytes_per_s));
+        return send_op(vm, call, "disk-qos", args, NULL, 0, h, e);
 }
 
 /* {"<key>": index} for the detach and resize ops. */
@@ -611,10 +634,14 @@ int vmms_hotplug_request(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op 
         const char *json = NULL;
         uint32_t index = 0;
         uint64_t bytes = 0;
+        struct vm_disk_qos qos = { 0 };
         int r = sd_bus_message_rewind(call, true);
         if (r >= 0)
                 r = op == VMMS_OP_ATTACH_DISK || op == VMMS_OP_ATTACH_NIC ? sd_bus_message_read(call, "s", &json)
                     : op == VMMS_OP_RESIZE_DISK ? sd_bus_message_read(call, "ut", &index, &bytes)
+                    : op == VMMS_OP_SET_DISK_QOS
+                            ? sd_bus_message_read(call, "uttt", &index, &qos.max_iops, &qos.min_iops,
+                                                  &qos.max_bytes_per_s)
                     : op == VMMS_OP_INSERT_DVD  ? sd_bus_message_read(call, "us", &index, &json)
                                                 : sd_bus_message_read(call, "u", &index);
         if (r < 0 || (r = vmms_hotplug_check_state(vm, op, e)) < 0)
@@ -633,6 +660,8 @@ int vmms_hotplug_request(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op 
         case VMMS_OP_INSERT_DVD:
         case VMMS_OP_EJECT_DVD:
                 return vmms_dvd_change(vm, call, op, index, json, e);
+        case VMMS_OP_SET_DISK_QOS:
+                return vmms_disk_qos_change(vm, call, index, &qos, e);
         default:
                 return -EINVAL;
         }
@@ -640,5 +669,6 @@ int vmms_hotplug_request(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op 
 
 const struct vmms_feature vmms_feature_hotplug = {
         .name = "hotplug",
+        .events = vmms_disk_qos_events,
         .worker_ended = vmms_hotplug_worker_ended,
 };

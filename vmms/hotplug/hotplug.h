@@ -10,6 +10,7 @@
 #include <systemd/sd-bus.h>
 
 #include "../core/daemon.h"
+#include "../core/feature.h"
 
 /* hotplug.c: AttachDisk, DetachDisk, ResizeDisk, AttachNic, DetachNic
  * (docs/dbus-api.md): an Off or Crashed VM's configuration changes; a
@@ -28,6 +29,17 @@ int vmms_hotplug_store_and_reply(struct vmms_vm *vm, sd_bus_message *call, const
                                  const char *what, sd_bus_error *e);
 int vmms_hotplug_send_dvd(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op op, uint32_t drive,
                           const struct vm_dvd_config *dvd, int fd, sd_bus_error *e);
+/* Sends disk-qos for disks[index]; the configuration's disk takes q when
+ * the worker answers. */
+int vmms_hotplug_send_disk_qos(struct vmms_vm *vm, sd_bus_message *call, uint32_t index,
+                               const struct vm_disk_qos *q, sd_bus_error *e);
+/* qos.c: SetDiskQoS(index, max_iops, min_iops, max_bytes_per_s). */
+int vmms_disk_qos_change(struct vmms_vm *vm, sd_bus_message *call, uint32_t index, const struct vm_disk_qos *q,
+                         sd_bus_error *e);
+/* The worker's "disk-qos" events: logged, signalled (DiskQoSMinimum). */
+extern const struct vmms_worker_event vmms_disk_qos_events[];
+/* "disks[i]: Storage QoS max_iops N, min_iops N, max_bytes_per_s N" for the log. */
+void vmms_disk_qos_describe(uint32_t index, const struct vm_disk_qos *q, char *buf, size_t len);
 /* dvd.c: InsertDvd (path) and EjectDvd (path NULL) of dvd_drives[drive]. */
 int vmms_dvd_change(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op op, uint32_t drive, const char *path,
                     sd_bus_error *e);

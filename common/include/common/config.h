@@ -73,6 +73,19 @@ enum vm_checkpoint_type {
         VM_CHECKPOINT_DISABLED,
 };
 
+/* Storage QoS of one disk (docs/storvsp.md, "Storage QoS"; disk/qos.h
+ * enforces it): Hyper-V's MaximumIOPS/MinimumIOPS, normalised to 8 KiB,
+ * and a byte rate (its MaximumIOBandwidth). 0: none. Changeable on a
+ * running VM (SetDiskQoS). */
+#define VM_DISK_QOS_MAX_IOPS 10000000ull             /* 10 M normalised IOPS */
+#define VM_DISK_QOS_MAX_BYTES_PER_S 1000000000000ull /* 1 TB/s */
+struct vm_disk_qos {
+        uint64_t max_iops, min_iops, max_bytes_per_s;
+};
+/* Why the settings are refused (a value above the limits, a minimum above
+ * the maximum), with the field in *field; NULL if they are valid. */
+const char *vm_disk_qos_invalid(const struct vm_disk_qos *q, const char **field);
+
 struct vm_disk_config {
         char path[VM_PATH_MAX];
         bool read_only;
@@ -81,6 +94,7 @@ struct vm_disk_config {
         uint32_t lun;        /* SCSI: 0..VM_SCSI_LUNS_MAX-1; IDE: 0..3 (channel*2+device) */
         uint32_t sector_size; /* 512 or 4096 */
         enum vm_disk_format format;
+        struct vm_disk_qos qos;
 };
 
 /* A DVD drive on the emulated IDE controller (docs/emulated-devices.md):

@@ -185,6 +185,13 @@
  *   the emulated devices' service thread (retried while a read of the old
  *   disc is in flight) and reply "drive". ENOENT: no such drive; EBUSY:
  *   paused, or the drive stayed busy; EINVAL: not a disc image.
+ * - {"op":"disk-qos","id":n,"disk":i[,"max_iops":n][,"min_iops":n]
+ *   [,"max_bytes_per_s":n]}: disks[i]'s Storage QoS (SCSI or IDE; a field
+ *   left out keeps its value, 0 is none) takes effect at once, for
+ *   requests already held too (docs/storvsp.md "Storage QoS"); the
+ *   worker's configuration follows. Also while paused. EINVAL (a field;
+ *   "disks[i].qos.min_iops: is above max_iops" and the other checks of
+ *   vm_disk_qos_invalid), ENOENT (no such disk); nothing changes then.
  *   Errors: EINVAL, ENOENT (index), ENOSPC (VM_DISKS_MAX, VM_NICS_MAX,
  *   VM_NIC_QUEUES_MAX), EEXIST (controller+LUN, path, MAC, TAP, instance),
  *   EOPNOTSUPP, EBUSY, EFBIG, and the backend's own with a sentence.
@@ -257,7 +264,8 @@ enum proto_fds { PROTO_FDS_NONE, PROTO_FDS_ONE, PROTO_FDS_FIRST, PROTO_FDS_ALL }
         X(NIC_DETACH, "nic-detach", ALL, "nic ->") \
         X(DVD_INSERT, "dvd-insert", ONE, "drive,path? + ISO fd -> drive") \
         X(DVD_EJECT, "dvd-eject", NONE, "drive -> drive") \
-        X(REATTACH_LISTEN, "reattach-listen", ALL, "+ one listening socket fd ->")
+        X(REATTACH_LISTEN, "reattach-listen", ALL, "+ one listening socket fd ->") \
+        X(DISK_QOS, "disk-qos", NONE, "disk,max_iops?,min_iops?,max_bytes_per_s? ->")
 
 /* X(ENUM, "name", "fields") */
 #define PROTO_EVENTS(X) \
@@ -276,6 +284,8 @@ enum proto_fds { PROTO_FDS_NONE, PROTO_FDS_ONE, PROTO_FDS_FIRST, PROTO_FDS_ALL }
         X(MERGE_PROGRESS, "merge-progress", "pass,bytes,dirty") \
         X(MIGRATE_PROGRESS, "migrate-progress", "pass,bytes,dirty_pages,dirty_rate,bandwidth,expected_downtime_ms," \
                                                 "throttle_pct,dirty_disk_bytes,postcopy?,committed?") \
+        X(DISK_QOS, "disk-qos", "disk,met,iops,min_iops,busy_permille (a disk's Storage QoS minimum went " \
+                                "unmet or met again; at most one a second per disk)") \
         X(EXIT, "exit", "status,reason")
 
 #define PROTO_ENUM_OP_(e, name, fds, shape) PROTO_OP_##e,

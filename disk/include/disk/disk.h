@@ -27,6 +27,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "disk/qos.h"
+
 struct disk;
 struct disk_queue;
 
@@ -143,6 +145,22 @@ int disk_push_prepare(struct disk *d, int fd, struct disk_push **out, char *err,
 void disk_push_commit(struct disk_push *p);
 void disk_push_abort(struct disk_push *p);
 
+/* ---- Storage QoS (disk/qos.h; docs/storvsp.md, "Storage QoS") ---- */
+
+/* Sets the disk's limits, from any thread, at once for every queue: a
+ * request the maximum holds waits in its queue (counted in flight, never
+ * failed) and starts from a later disk_queue_reap, which the queue's
+ * eventfd announces (an io_uring timeout); held requests reserve again
+ * under new limits within DISK_QOS_RECHECK_NS. All zero: no QoS (one
+ * atomic load per request). -EINVAL with a sentence naming the field
+ * (disk_qos_limits_check); nothing changed then. Storvsp's and the
+ * emulated IDE controller's requests both pass here. */
+int disk_set_qos(struct disk *d, const struct disk_qos_limits *l, char *err, size_t errlen);
+void disk_get_qos(struct disk *d, struct disk_qos_limits *l);
+/* The delivered normalised IOPS since the previous call (or since the
+ * limits were set) and whether a minimum went unmet (disk_qos_sample). */
+void disk_sample_qos(struct disk *d, struct disk_qos_sample *s);
+
 /* ---- requests ---- */
 
 enum disk_op_kind {
@@ -192,7 +210,9 @@ int disk_queue_prep(struct disk_queue *q, const struct disk_request *r);
  * number of SQEs handed to the kernel. */
 int disk_queue_submit(struct disk_queue *q);
 /* Moves up to max completions to out; waits until at least min_wait have
- * arrived (bounded by what is in flight). Anything prepared and not yet
+ * arrived (bounded by what is in flight). A waiting call (min_wait > 0:
+ * a drain before a pause, a hot remove, the free) starts every request
+ * Storage QoS holds at once, so that no drain waits for a rate. Anything prepared and not yet
  * submitted is submitted here, together with the wait when there is one
  * (io_uring_submit_and_wait: one system call). Returns the count. */
 int disk_queue_reap(struct disk_queue *q, struct disk_completion *out, unsigned max, unsigned min_wait);
@@ -212,6 +232,7 @@ int disk_queue_forget_disk(struct disk_queue *q, struct disk *d);
 struct disk_queue_stats {
         uint64_t requests, completions, submit_calls, sqes, get_events;
         uint64_t bounced, fixed, short_retries;
+        uint64_t throttled; /* requests held for their Storage QoS time */
 };
 void disk_queue_get_stats(const struct disk_queue *q, struct disk_queue_stats *s);
 

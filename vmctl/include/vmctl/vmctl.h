@@ -149,6 +149,8 @@ int vmctl_disk_convert(struct vmctl *c, int argc, char **argv);
 /* cmd-hotplug.c: vmctl disk attach|detach|resize (argv[0] names which;
  * cmd-disk.c dispatches; connects to vmms itself) */
 int vmctl_disk_vm(struct vmctl *c, int argc, char **argv);
+/* vmctl disk qos VM INDEX [--max-iops=N] [--min-iops=N] [--max-bytes-per-s=N] (cmd-disk-qos.c) */
+int vmctl_disk_qos(struct vmctl *c, int argc, char **argv);
 
 /* cmd-create.c: the configuration flags create and edit share. */
 enum {
@@ -210,6 +212,8 @@ enum {
         "  --disk=PATH[,ro][,bus=scsi|ide][,controller=N][,lun=N][,sector-size=N][,format=raw|vhdx]\n"     \
         "                         add a disk (format: by default from the extension, .vhdx/.avhdx;\n"     \
         "                         bus: ide for a firmware VM, which boots from IDE, else scsi)\n"       \
+        "                         [,max-iops=N][,min-iops=N][,max-bytes-per-s=N]: Storage QoS, IOPS\n"   \
+        "                         counted in 8 KiB units (vmctl disk qos changes it)\n"                 \
         "  --nic=[mac=MAC][,bridge=BR][,tap=IF][,mtu=N][,link=down][,queues=N]   add a NIC (\"auto\": defaults;\n" \
         "                 queues: vRSS channels, at most one per vCPU)\n" \
         "  --restart-policy=never|on-failure|always\n"                                                \

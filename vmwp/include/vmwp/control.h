@@ -73,6 +73,8 @@ struct vmwp_control_ops {
         /* dvd-insert (r->fd: the ISO) and dvd-eject: one handler, the op
          * names which (vmwp_control_parse_dvd). */
         vmwp_op_fn *dvd;
+        /* disk-qos: a disk's Storage QoS (vmwp_control_parse_disk_qos). */
+        vmwp_op_fn *disk_qos;
 };
 
 /* The one dispatcher of the worker's requests: finds the op's row in the
@@ -144,6 +146,15 @@ const char *vmwp_hotplug_op_name(enum vmwp_hotplug_op op);
  * fds on error. Pure. */
 int vmwp_control_parse_hotplug(const struct vm_config *cfg, struct json_object *req, size_t n_fds,
                                struct vmwp_hotplug *out, char *err, size_t errlen);
+
+/* disk-qos (common/proto.h): *disk an index of cfg->disks, *out its
+ * Storage QoS with the request's fields ("max_iops", "min_iops",
+ * "max_bytes_per_s"; one left out keeps its value) applied. -EINVAL (a
+ * field negative or not an integer; the settings vm_disk_qos_invalid
+ * refuses, named "disks[i].qos.<field>"), -ENOENT (no such disk), with a
+ * sentence. Pure. */
+int vmwp_control_parse_disk_qos(const struct vm_config *cfg, struct json_object *req, uint32_t *disk,
+                                struct vm_disk_qos *out, char *err, size_t errlen);
 
 /* A DVD change (common/proto.h dvd-insert, dvd-eject) checked against the
  * configuration: *drive an index of cfg->dvds, *insert which op, *path
