@@ -39,34 +39,6 @@ static const struct workload workloads[] = {
 static uint64_t image_size;
 static double seconds = 3;
 
-static uint64_t env_u64(const char *name, uint64_t def) {
-        const char *s = getenv(name);
-        return s && *s ? strtoull(s, NULL, 10) : def;
-}
-
-static int make_image(const char *path) {
-        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return -errno;
-        static uint8_t buf[1 << 20];
-        memset(buf, 0x5a, sizeof buf);
-        for (uint64_t off = 0; off < image_size; off += sizeof buf)
-                if (pwrite(fd, buf, sizeof buf, (off_t)off) != (ssize_t)sizeof buf) {
-                        close(fd);
-                        return -EIO;
-                }
-        int r = fsync(fd) < 0 ? -errno : 0;
-        close(fd);
-        return r;
-}
-
-static uint64_t xorshift(uint64_t *s) {
-        *s ^= *s << 13;
-        *s ^= *s >> 7;
-        *s ^= *s << 17;
-        return *s;
-}
-
 /* Keeps w->depth 4 KiB requests in flight for `seconds`; completions/s.
  * *held: requests the QoS held (must stay 0: not binding). */
 static double run(struct disk *d, const struct workload *w, uint8_t *arena, uint64_t *held) {
@@ -81,7 +53,7 @@ static double run(struct disk *d, const struct workload *w, uint8_t *arena, uint
                 iov[i] = (struct iovec){ arena + (size_t)i * 4096, 4096 };
                 r.iov = &iov[i];
                 r.user_data = i;
-                r.offset = xorshift(&state) % blocks * 4096;
+                r.offset = bench_xorshift(&state) % blocks * 4096;
                 disk_queue_prep(q, &r);
         }
         uint64_t start = bench_now_ns(), end = start + (uint64_t)(seconds * 1e9), now = start;
@@ -92,7 +64,7 @@ static double run(struct disk *d, const struct workload *w, uint8_t *arena, uint
                 for (int i = 0; i < n; i++) {
                         r.iov = &iov[c[i].user_data];
                         r.user_data = c[i].user_data;
-                        r.offset = xorshift(&state) % blocks * 4096;
+                        r.offset = bench_xorshift(&state) % blocks * 4096;
                         disk_queue_prep(q, &r);
                 }
                 done += (unsigned)n;
@@ -108,11 +80,11 @@ static double run(struct disk *d, const struct workload *w, uint8_t *arena, uint
 int main(void) {
         const char *base = getenv("VM_BENCH_DIR");
         char path[512];
-        image_size = env_u64("VM_BENCH_DISK_MB", 256) << 20;
-        seconds = (double)env_u64("VM_BENCH_SECONDS", 3);
-        unsigned rounds = (unsigned)CLAMP(env_u64("VM_BENCH_ROUNDS", 5), 1, 9);
+        image_size = bench_env_u64("VM_BENCH_DISK_MB", 256) << 20;
+        seconds = (double)bench_env_u64("VM_BENCH_SECONDS", 3);
+        unsigned rounds = (unsigned)CLAMP(bench_env_u64("VM_BENCH_ROUNDS", 5), 1, 9);
         snprintf(path, sizeof path, "%s/bench-disk-qos-%d.img", base && *base ? base : "/var/tmp", (int)getpid());
-        int r = make_image(path);
+        int r = bench_make_image(path, image_size);
         if (r < 0) {
                 fprintf(stderr, "bench-disk-qos: cannot create %s: %s\n", path, strerror(-r));
                 return 1;

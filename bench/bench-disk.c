@@ -46,46 +46,9 @@ static uint64_t image_size;
 static double seconds = 3;
 static unsigned rounds = 3;
 
-static uint64_t env_u64(const char *name, uint64_t def) {
-        const char *s = getenv(name);
-        return s && *s ? strtoull(s, NULL, 10) : def;
-}
-
-/* A fully written image: reads of holes would not touch the disk. */
-static int make_image(const char *path) {
-        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return -errno;
-        size_t chunk = 4u << 20;
-        uint8_t *buf = malloc(chunk);
-        if (!buf) {
-                close(fd);
-                return -ENOMEM;
-        }
-        for (size_t i = 0; i < chunk; i++)
-                buf[i] = (uint8_t)(i * 31 + 7);
-        for (uint64_t off = 0; off < image_size; off += chunk)
-                if (pwrite(fd, buf, chunk, (off_t)off) != (ssize_t)chunk) {
-                        free(buf);
-                        close(fd);
-                        return -EIO;
-                }
-        free(buf);
-        int r = fsync(fd) < 0 ? -errno : 0;
-        close(fd);
-        return r;
-}
-
-static uint64_t xorshift(uint64_t *s) {
-        *s ^= *s << 13;
-        *s ^= *s >> 7;
-        *s ^= *s << 17;
-        return *s;
-}
-
 static uint64_t next_offset(const struct workload *w, uint64_t *state, uint64_t *seq) {
         uint64_t blocks = image_size / w->bs;
-        uint64_t b = w->random ? xorshift(state) % blocks : (*seq)++ % blocks;
+        uint64_t b = w->random ? bench_xorshift(state) % blocks : (*seq)++ % blocks;
         return b * w->bs;
 }
 
@@ -157,11 +120,11 @@ static double run_fio(const char *path, const struct workload *w) {
 int main(void) {
         const char *base = getenv("VM_BENCH_DIR");
         char path[512];
-        image_size = env_u64("VM_BENCH_DISK_MB", 1024) << 20;
-        seconds = (double)env_u64("VM_BENCH_SECONDS", 3);
-        rounds = (unsigned)CLAMP(env_u64("VM_BENCH_ROUNDS", 3), 1, 9);
+        image_size = bench_env_u64("VM_BENCH_DISK_MB", 1024) << 20;
+        seconds = (double)bench_env_u64("VM_BENCH_SECONDS", 3);
+        rounds = (unsigned)CLAMP(bench_env_u64("VM_BENCH_ROUNDS", 3), 1, 9);
         snprintf(path, sizeof path, "%s/bench-disk-%d.img", base && *base ? base : "/var/tmp", (int)getpid());
-        int r = make_image(path);
+        int r = bench_make_image(path, image_size);
         if (r < 0) {
                 fprintf(stderr, "bench-disk: cannot create %s: %s\n", path, strerror(-r));
                 return 1;
