@@ -215,11 +215,7 @@ static void rig_up(struct rig *r) {
         ASSERT_OK(vmbus_server_new(&cfg, &vmbus_sim_ops, r->sim, &r->srv));
         offer_channel(r);
         r->br.sim = r->sim;
-        vsc_bus_init(&r->bus, &bridge_ops, &r->br);
-        r->bus.timeout_ns = 5000000000ull;
-        ASSERT_OK(vsc_hv_enable(&r->bus));
-        ASSERT_OK(vsc_connect(&r->bus));
-        ASSERT_EQ(vsc_request_offers(&r->bus), 1);
+        ASSERT_EQ(br_bus_up(&r->br, &r->bus), 1);
         r->data = bridge_ops.alloc_pages(&r->br, 16);
         ASSERT_NOT_NULL(r->data);
 }
