@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "disk-load.h"
 #include "common/macro.h"
 #include "disk/disk.h"
 
@@ -39,42 +40,25 @@ static const struct workload workloads[] = {
 static uint64_t image_size;
 static double seconds = 3;
 
+static uint64_t next_offset(void *ctx) {
+        uint64_t *state = ctx;
+        return bench_xorshift(state) % (image_size / 4096) * 4096;
+}
+
 /* Keeps w->depth 4 KiB requests in flight for `seconds`; completions/s.
  * *held: requests the QoS held (must stay 0: not binding). */
 static double run(struct disk *d, const struct workload *w, uint8_t *arena, uint64_t *held) {
         struct disk_queue *q;
         if (disk_queue_new(w->depth, &q) < 0 || disk_queue_register_memory(q, arena, (size_t)w->depth * 4096) < 0)
                 return -1;
-        struct iovec iov[32];
-        uint64_t state = 0x9e3779b97f4a7c15ull, done = 0, blocks = image_size / 4096;
-        struct disk_completion c[32];
-        struct disk_request r = { .kind = w->write ? DISK_WRITE : DISK_READ, .disk = d, .len = 4096, .iovcnt = 1 };
-        for (unsigned i = 0; i < w->depth; i++) {
-                iov[i] = (struct iovec){ arena + (size_t)i * 4096, 4096 };
-                r.iov = &iov[i];
-                r.user_data = i;
-                r.offset = bench_xorshift(&state) % blocks * 4096;
-                disk_queue_prep(q, &r);
-        }
-        uint64_t start = bench_now_ns(), end = start + (uint64_t)(seconds * 1e9), now = start;
-        while (now < end) {
-                int n = disk_queue_reap(q, c, w->depth, 1);
-                if (n <= 0)
-                        break;
-                for (int i = 0; i < n; i++) {
-                        r.iov = &iov[c[i].user_data];
-                        r.user_data = c[i].user_data;
-                        r.offset = bench_xorshift(&state) % blocks * 4096;
-                        disk_queue_prep(q, &r);
-                }
-                done += (unsigned)n;
-                now = bench_now_ns();
-        }
+        uint64_t state = 0x9e3779b97f4a7c15ull;
+        struct disk_request r = { .kind = w->write ? DISK_WRITE : DISK_READ, .disk = d, .len = 4096 };
+        double v = bench_disk_load(q, r, w->depth, arena, seconds, next_offset, &state, NULL);
         struct disk_queue_stats st;
         disk_queue_get_stats(q, &st);
         *held += st.throttled;
         disk_queue_free(q);
-        return (double)done / ((double)(now - start) / 1e9);
+        return v;
 }
 
 int main(void) {

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "disk-load.h"
 #include "common/macro.h"
 #include "disk/disk.h"
 
@@ -46,10 +47,16 @@ static uint64_t image_size;
 static double seconds = 3;
 static unsigned rounds = 3;
 
-static uint64_t next_offset(const struct workload *w, uint64_t *state, uint64_t *seq) {
-        uint64_t blocks = image_size / w->bs;
-        uint64_t b = w->random ? bench_xorshift(state) % blocks : (*seq)++ % blocks;
-        return b * w->bs;
+struct offsets {
+        const struct workload *w;
+        uint64_t state, seq;
+};
+
+static uint64_t next_offset(void *ctx) {
+        struct offsets *o = ctx;
+        uint64_t blocks = image_size / o->w->bs;
+        uint64_t b = o->w->random ? bench_xorshift(&o->state) % blocks : o->seq++ % blocks;
+        return b * o->w->bs;
 }
 
 /* Keeps w->depth requests in flight for `seconds`; returns completions/s. */
@@ -57,36 +64,11 @@ static double run_ours(struct disk *d, const struct workload *w, uint8_t *arena)
         struct disk_queue *q;
         if (disk_queue_new(w->depth, &q) < 0 || disk_queue_register_memory(q, arena, (size_t)w->depth * w->bs) < 0)
                 return -1;
-        struct iovec iov[32];
-        uint64_t state = 0x9e3779b97f4a7c15ull, seq = 0, done = 0;
-        struct disk_completion c[32];
-        struct disk_request r = { .kind = w->write ? DISK_WRITE : DISK_READ, .disk = d, .len = w->bs, .iovcnt = 1 };
-        for (unsigned i = 0; i < w->depth; i++) {
-                iov[i] = (struct iovec){ arena + (size_t)i * w->bs, w->bs };
-                r.iov = &iov[i];
-                r.user_data = i;
-                r.offset = next_offset(w, &state, &seq);
-                disk_queue_prep(q, &r);
-        }
-        uint64_t start = bench_now_ns(), end = start + (uint64_t)(seconds * 1e9), now = start;
-        while (now < end) {
-                int n = disk_queue_reap(q, c, w->depth, 1);
-                if (n <= 0)
-                        break;
-                for (int i = 0; i < n; i++) {
-                        if (c[i].res != (int)w->bs)
-                                fprintf(stderr, "bench-disk: I/O error %d\n", c[i].res);
-                        r.iov = &iov[c[i].user_data];
-                        r.user_data = c[i].user_data;
-                        r.offset = next_offset(w, &state, &seq);
-                        disk_queue_prep(q, &r);
-                }
-                /* the next reap submits the whole batch and waits, one syscall */
-                done += (unsigned)n;
-                now = bench_now_ns();
-        }
+        struct offsets o = { .w = w, .state = 0x9e3779b97f4a7c15ull };
+        struct disk_request r = { .kind = w->write ? DISK_WRITE : DISK_READ, .disk = d, .len = w->bs };
+        double v = bench_disk_load(q, r, w->depth, arena, seconds, next_offset, &o, "bench-disk");
         disk_queue_free(q);
-        return (double)done / ((double)(now - start) / 1e9);
+        return v;
 }
 
 /* fio on the same image; returns IOPS, or -1 if fio is not there. */
