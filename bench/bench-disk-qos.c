@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "disk-load.h"
 #include "common/macro.h"
 #include "disk/disk.h"
 
@@ -39,32 +40,9 @@ static const struct workload workloads[] = {
 static uint64_t image_size;
 static double seconds = 3;
 
-static uint64_t env_u64(const char *name, uint64_t def) {
-        const char *s = getenv(name);
-        return s && *s ? strtoull(s, NULL, 10) : def;
-}
-
-static int make_image(const char *path) {
-        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return -errno;
-        static uint8_t buf[1 << 20];
-        memset(buf, 0x5a, sizeof buf);
-        for (uint64_t off = 0; off < image_size; off += sizeof buf)
-                if (pwrite(fd, buf, sizeof buf, (off_t)off) != (ssize_t)sizeof buf) {
-                        close(fd);
-                        return -EIO;
-                }
-        int r = fsync(fd) < 0 ? -errno : 0;
-        close(fd);
-        return r;
-}
-
-static uint64_t xorshift(uint64_t *s) {
-        *s ^= *s << 13;
-        *s ^= *s >> 7;
-        *s ^= *s << 17;
-        return *s;
+static uint64_t next_offset(void *ctx) {
+        uint64_t *state = ctx;
+        return bench_xorshift(state) % (image_size / 4096) * 4096;
 }
 
 /* Keeps w->depth 4 KiB requests in flight for `seconds`; completions/s.
@@ -73,46 +51,24 @@ static double run(struct disk *d, const struct workload *w, uint8_t *arena, uint
         struct disk_queue *q;
         if (disk_queue_new(w->depth, &q) < 0 || disk_queue_register_memory(q, arena, (size_t)w->depth * 4096) < 0)
                 return -1;
-        struct iovec iov[32];
-        uint64_t state = 0x9e3779b97f4a7c15ull, done = 0, blocks = image_size / 4096;
-        struct disk_completion c[32];
-        struct disk_request r = { .kind = w->write ? DISK_WRITE : DISK_READ, .disk = d, .len = 4096, .iovcnt = 1 };
-        for (unsigned i = 0; i < w->depth; i++) {
-                iov[i] = (struct iovec){ arena + (size_t)i * 4096, 4096 };
-                r.iov = &iov[i];
-                r.user_data = i;
-                r.offset = xorshift(&state) % blocks * 4096;
-                disk_queue_prep(q, &r);
-        }
-        uint64_t start = bench_now_ns(), end = start + (uint64_t)(seconds * 1e9), now = start;
-        while (now < end) {
-                int n = disk_queue_reap(q, c, w->depth, 1);
-                if (n <= 0)
-                        break;
-                for (int i = 0; i < n; i++) {
-                        r.iov = &iov[c[i].user_data];
-                        r.user_data = c[i].user_data;
-                        r.offset = xorshift(&state) % blocks * 4096;
-                        disk_queue_prep(q, &r);
-                }
-                done += (unsigned)n;
-                now = bench_now_ns();
-        }
+        uint64_t state = 0x9e3779b97f4a7c15ull;
+        struct disk_request r = { .kind = w->write ? DISK_WRITE : DISK_READ, .disk = d, .len = 4096 };
+        double v = bench_disk_load(q, r, w->depth, arena, seconds, next_offset, &state, NULL);
         struct disk_queue_stats st;
         disk_queue_get_stats(q, &st);
         *held += st.throttled;
         disk_queue_free(q);
-        return (double)done / ((double)(now - start) / 1e9);
+        return v;
 }
 
 int main(void) {
         const char *base = getenv("VM_BENCH_DIR");
         char path[512];
-        image_size = env_u64("VM_BENCH_DISK_MB", 256) << 20;
-        seconds = (double)env_u64("VM_BENCH_SECONDS", 3);
-        unsigned rounds = (unsigned)CLAMP(env_u64("VM_BENCH_ROUNDS", 5), 1, 9);
+        image_size = bench_env_u64("VM_BENCH_DISK_MB", 256) << 20;
+        seconds = (double)bench_env_u64("VM_BENCH_SECONDS", 3);
+        unsigned rounds = (unsigned)CLAMP(bench_env_u64("VM_BENCH_ROUNDS", 5), 1, 9);
         snprintf(path, sizeof path, "%s/bench-disk-qos-%d.img", base && *base ? base : "/var/tmp", (int)getpid());
-        int r = make_image(path);
+        int r = bench_make_image(path, image_size);
         if (r < 0) {
                 fprintf(stderr, "bench-disk-qos: cannot create %s: %s\n", path, strerror(-r));
                 return 1;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "disk-load.h"
 #include "common/macro.h"
 #include "disk/disk.h"
 
@@ -46,47 +47,16 @@ static uint64_t image_size;
 static double seconds = 3;
 static unsigned rounds = 3;
 
-static uint64_t env_u64(const char *name, uint64_t def) {
-        const char *s = getenv(name);
-        return s && *s ? strtoull(s, NULL, 10) : def;
-}
+struct offsets {
+        const struct workload *w;
+        uint64_t state, seq;
+};
 
-/* A fully written image: reads of holes would not touch the disk. */
-static int make_image(const char *path) {
-        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return -errno;
-        size_t chunk = 4u << 20;
-        uint8_t *buf = malloc(chunk);
-        if (!buf) {
-                close(fd);
-                return -ENOMEM;
-        }
-        for (size_t i = 0; i < chunk; i++)
-                buf[i] = (uint8_t)(i * 31 + 7);
-        for (uint64_t off = 0; off < image_size; off += chunk)
-                if (pwrite(fd, buf, chunk, (off_t)off) != (ssize_t)chunk) {
-                        free(buf);
-                        close(fd);
-                        return -EIO;
-                }
-        free(buf);
-        int r = fsync(fd) < 0 ? -errno : 0;
-        close(fd);
-        return r;
-}
-
-static uint64_t xorshift(uint64_t *s) {
-        *s ^= *s << 13;
-        *s ^= *s >> 7;
-        *s ^= *s << 17;
-        return *s;
-}
-
-static uint64_t next_offset(const struct workload *w, uint64_t *state, uint64_t *seq) {
-        uint64_t blocks = image_size / w->bs;
-        uint64_t b = w->random ? xorshift(state) % blocks : (*seq)++ % blocks;
-        return b * w->bs;
+static uint64_t next_offset(void *ctx) {
+        struct offsets *o = ctx;
+        uint64_t blocks = image_size / o->w->bs;
+        uint64_t b = o->w->random ? bench_xorshift(&o->state) % blocks : o->seq++ % blocks;
+        return b * o->w->bs;
 }
 
 /* Keeps w->depth requests in flight for `seconds`; returns completions/s. */
@@ -94,36 +64,11 @@ static double run_ours(struct disk *d, const struct workload *w, uint8_t *arena)
         struct disk_queue *q;
         if (disk_queue_new(w->depth, &q) < 0 || disk_queue_register_memory(q, arena, (size_t)w->depth * w->bs) < 0)
                 return -1;
-        struct iovec iov[32];
-        uint64_t state = 0x9e3779b97f4a7c15ull, seq = 0, done = 0;
-        struct disk_completion c[32];
-        struct disk_request r = { .kind = w->write ? DISK_WRITE : DISK_READ, .disk = d, .len = w->bs, .iovcnt = 1 };
-        for (unsigned i = 0; i < w->depth; i++) {
-                iov[i] = (struct iovec){ arena + (size_t)i * w->bs, w->bs };
-                r.iov = &iov[i];
-                r.user_data = i;
-                r.offset = next_offset(w, &state, &seq);
-                disk_queue_prep(q, &r);
-        }
-        uint64_t start = bench_now_ns(), end = start + (uint64_t)(seconds * 1e9), now = start;
-        while (now < end) {
-                int n = disk_queue_reap(q, c, w->depth, 1);
-                if (n <= 0)
-                        break;
-                for (int i = 0; i < n; i++) {
-                        if (c[i].res != (int)w->bs)
-                                fprintf(stderr, "bench-disk: I/O error %d\n", c[i].res);
-                        r.iov = &iov[c[i].user_data];
-                        r.user_data = c[i].user_data;
-                        r.offset = next_offset(w, &state, &seq);
-                        disk_queue_prep(q, &r);
-                }
-                /* the next reap submits the whole batch and waits, one syscall */
-                done += (unsigned)n;
-                now = bench_now_ns();
-        }
+        struct offsets o = { .w = w, .state = 0x9e3779b97f4a7c15ull };
+        struct disk_request r = { .kind = w->write ? DISK_WRITE : DISK_READ, .disk = d, .len = w->bs };
+        double v = bench_disk_load(q, r, w->depth, arena, seconds, next_offset, &o, "bench-disk");
         disk_queue_free(q);
-        return (double)done / ((double)(now - start) / 1e9);
+        return v;
 }
 
 /* fio on the same image; returns IOPS, or -1 if fio is not there. */
@@ -157,11 +102,11 @@ static double run_fio(const char *path, const struct workload *w) {
 int main(void) {
         const char *base = getenv("VM_BENCH_DIR");
         char path[512];
-        image_size = env_u64("VM_BENCH_DISK_MB", 1024) << 20;
-        seconds = (double)env_u64("VM_BENCH_SECONDS", 3);
-        rounds = (unsigned)CLAMP(env_u64("VM_BENCH_ROUNDS", 3), 1, 9);
+        image_size = bench_env_u64("VM_BENCH_DISK_MB", 1024) << 20;
+        seconds = (double)bench_env_u64("VM_BENCH_SECONDS", 3);
+        rounds = (unsigned)CLAMP(bench_env_u64("VM_BENCH_ROUNDS", 3), 1, 9);
         snprintf(path, sizeof path, "%s/bench-disk-%d.img", base && *base ? base : "/var/tmp", (int)getpid());
-        int r = make_image(path);
+        int r = bench_make_image(path, image_size);
         if (r < 0) {
                 fprintf(stderr, "bench-disk: cannot create %s: %s\n", path, strerror(-r));
                 return 1;

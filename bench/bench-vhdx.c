@@ -39,11 +39,6 @@ static uint64_t disk_size;
 static unsigned count = 20000, rounds = 3;
 static char dir[256];
 
-static uint64_t env_u64(const char *name, uint64_t def) {
-        const char *s = getenv(name);
-        return s && *s ? strtoull(s, NULL, 10) : def;
-}
-
 static int make_vhdx(const char *path) {
         unlink(path);
         int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -157,9 +152,9 @@ static void row(const char *metric, double *ours, double *base, const char *targ
 int main(void) {
         const char *b = getenv("VM_BENCH_DIR");
         snprintf(dir, sizeof dir, "%s", b && *b ? b : "/var/tmp");
-        disk_size = env_u64("VM_BENCH_DISK_MB", 256) << 20;
-        count = (unsigned)env_u64("VM_BENCH_COUNT", 20000);
-        rounds = (unsigned)CLAMP(env_u64("VM_BENCH_ROUNDS", 3), 1, 9);
+        disk_size = bench_env_u64("VM_BENCH_DISK_MB", 256) << 20;
+        count = (unsigned)bench_env_u64("VM_BENCH_COUNT", 20000);
+        rounds = (unsigned)CLAMP(bench_env_u64("VM_BENCH_ROUNDS", 3), 1, 9);
         char ours[512], theirs[512], raw[512];
         snprintf(ours, sizeof ours, "%s/bench-vhdx-%d-ours.vhdx", dir, (int)getpid());
         snprintf(theirs, sizeof theirs, "%s/bench-vhdx-%d-qemu.vhdx", dir, (int)getpid());

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -26,6 +29,42 @@ long bench_vmrss_kib(int pid) {
         if (f)
                 fclose(f);
         return kib;
+}
+
+uint64_t bench_env_u64(const char *name, uint64_t def) {
+        const char *s = getenv(name);
+        return s && *s ? strtoull(s, NULL, 10) : def;
+}
+
+uint64_t bench_xorshift(uint64_t *s) {
+        *s ^= *s << 13;
+        *s ^= *s >> 7;
+        *s ^= *s << 17;
+        return *s;
+}
+
+int bench_make_image(const char *path, uint64_t size) {
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        size_t chunk = 4u << 20;
+        uint8_t *buf = malloc(chunk);
+        if (!buf) {
+                close(fd);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < chunk; i++)
+                buf[i] = (uint8_t)(i * 31 + 7);
+        for (uint64_t off = 0; off < size; off += chunk)
+                if (pwrite(fd, buf, chunk, (off_t)off) != (ssize_t)chunk) {
+                        free(buf);
+                        close(fd);
+                        return -EIO;
+                }
+        free(buf);
+        int r = fsync(fd) < 0 ? -errno : 0;
+        close(fd);
+        return r;
 }
 
 uint64_t bench_now_ns(void) {

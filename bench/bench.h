@@ -13,6 +13,13 @@ void bench_result(const char *metric, double ours, double baseline, const char *
                   const char *better);
 /* VmRSS of pid in KiB (/proc/<pid>/status), -1 when it cannot be read. */
 long bench_vmrss_kib(int pid);
+/* The environment variable name as a decimal number, def when unset or empty. */
+uint64_t bench_env_u64(const char *name, uint64_t def);
+/* The next of a xorshift64 sequence (*s nonzero): cheap random offsets. */
+uint64_t bench_xorshift(uint64_t *s);
+/* Creates path (mode 0600, truncated) and fills size bytes of it with a
+ * pattern, fsync'ed: reads of holes would not touch the disk. 0 or -errno. */
+int bench_make_image(const char *path, uint64_t size);
 /* Monotonic time in nanoseconds. */
 uint64_t bench_now_ns(void);
 /* The median of v[0..n) (n > 0; v is sorted in place). */

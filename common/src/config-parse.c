@@ -46,16 +46,29 @@ static json_object *get(json_object *o, const char *key) {
         return json_object_object_get_ex(o, key, &v) ? v : NULL;
 }
 
-static int get_u32(struct pctx *p, json_object *o, const char *key, uint32_t min, uint32_t max,
-                   uint32_t *out) {
+/* The integer at key into *x: 1 where it is one, 0 where key is absent,
+ * -EINVAL (naming key) where it is not an integer. *clamped: json-c
+ * clamped a value past int64's range (it sets errno). */
+static int get_int(struct pctx *p, json_object *o, const char *key, int64_t *x, bool *clamped) {
         json_object *v = get(o, key);
         if (!v)
                 return 0;
         if (!json_object_is_type(v, json_type_int))
                 return perr(p, key, "must be an integer");
         errno = 0;
-        int64_t x = json_object_get_int64(v);
-        if (errno != 0 || x < (int64_t)min || x > (int64_t)max)
+        *x = json_object_get_int64(v);
+        *clamped = errno != 0;
+        return 1;
+}
+
+static int get_u32(struct pctx *p, json_object *o, const char *key, uint32_t min, uint32_t max,
+                   uint32_t *out) {
+        int64_t x;
+        bool clamped;
+        int r = get_int(p, o, key, &x, &clamped);
+        if (r <= 0)
+                return r;
+        if (clamped || x < (int64_t)min || x > (int64_t)max)
                 return perr(p, key, "must be between %u and %u", min, max);
         *out = (uint32_t)x;
         return 0;
@@ -64,16 +77,14 @@ static int get_u32(struct pctx *p, json_object *o, const char *key, uint32_t min
 /* A non-negative integer of up to 64 bits (json-c: a positive one past
  * INT64_MAX is uint64). */
 static int get_u64(struct pctx *p, json_object *o, const char *key, uint64_t max, uint64_t *out) {
-        json_object *v = get(o, key);
-        if (!v)
-                return 0;
-        if (!json_object_is_type(v, json_type_int))
-                return perr(p, key, "must be an integer");
-        errno = 0;
-        int64_t x = json_object_get_int64(v);
+        int64_t x;
+        bool clamped;
+        int r = get_int(p, o, key, &x, &clamped);
+        if (r <= 0)
+                return r;
         if (x < 0)
                 return perr(p, key, "must not be negative");
-        if (errno != 0 || (uint64_t)x > max)
+        if (clamped || (uint64_t)x > max)
                 return perr(p, key, "must be at most %llu", (unsigned long long)max);
         *out = (uint64_t)x;
         return 0;

@@ -208,10 +208,7 @@ TEST(accuracy_at_10_25_50_90) {
 
 int main(int argc, char **argv) {
         TEST_REQUIRE_KVM();
-        const char *b = getenv("VM_BUILD_DIR");
-        snprintf(vmwp_bin, sizeof vmwp_bin, "%s/vmwp/vmwp", b ? b : "build/debug");
-        if (access(vmwp_bin, X_OK) != 0)
-                TEST_SKIP("%s not built", vmwp_bin);
+        vmwp_child_require_bin(vmwp_bin, sizeof vmwp_bin);
         if (access("/proc/self/schedstat", R_OK) != 0)
                 TEST_SKIP("no /proc/PID/schedstat (a kernel without CONFIG_SCHED_INFO)");
         signal(SIGPIPE, SIG_IGN);

@@ -232,10 +232,7 @@ int main(int argc, char **argv) {
         TEST_REQUIRE_KVM();
         if (access(SEABIOS, R_OK) != 0)
                 TEST_SKIP("%s missing (Debian's seabios package, scripts/deps.sh)", SEABIOS);
-        const char *b = getenv("VM_BUILD_DIR");
-        snprintf(vmwp_bin, sizeof vmwp_bin, "%s/vmwp/vmwp", b ? b : "build/debug");
-        if (access(vmwp_bin, X_OK) != 0)
-                TEST_SKIP("%s not built", vmwp_bin);
+        vmwp_child_require_bin(vmwp_bin, sizeof vmwp_bin);
         ASSERT_NOT_NULL(mkdtemp(dir));
         /* A worker that stops answering fails the test instead of holding
          * it (one such hang was seen once on a loaded emulated host and

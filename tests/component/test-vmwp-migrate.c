@@ -728,10 +728,7 @@ TEST(link_lost_at_the_commit_leaves_one_copy) {
 
 int main(int argc, char **argv) {
         TEST_REQUIRE_KVM();
-        const char *b = getenv("VM_BUILD_DIR");
-        snprintf(vmwp_bin, sizeof vmwp_bin, "%s/vmwp/vmwp", b ? b : "build/debug");
-        if (access(vmwp_bin, X_OK) != 0)
-                TEST_SKIP("%s not built", vmwp_bin);
+        vmwp_child_require_bin(vmwp_bin, sizeof vmwp_bin);
         signal(SIGPIPE, SIG_IGN);
         ASSERT_NOT_NULL(mkdtemp(dir));
         setup();

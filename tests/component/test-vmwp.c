@@ -985,10 +985,7 @@ TEST(restore_refuses_bad_state) {
 
 int main(int argc, char **argv) {
         TEST_REQUIRE_KVM();
-        const char *b = getenv("VM_BUILD_DIR");
-        snprintf(vmwp_bin, sizeof vmwp_bin, "%s/vmwp/vmwp", b ? b : "build/debug");
-        if (access(vmwp_bin, X_OK) != 0)
-                TEST_SKIP("%s not built", vmwp_bin);
+        vmwp_child_require_bin(vmwp_bin, sizeof vmwp_bin);
         ASSERT_NOT_NULL(mkdtemp(dir));
         int r = test_run_all_(argc > 1 ? argv[1] : NULL);
         (void)test_remove_tree(dir);

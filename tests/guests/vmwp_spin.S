@@ -16,20 +16,8 @@ _start:
         movl    $0, FLAG
         mov     $msg, %esi
         call    puts
-        mov     $ap_start, %esi         # trampoline -> 0x8000
-        mov     $0x8000, %edi
-        mov     $ap_end - ap_start, %ecx
-        rep movsb
-        movl    $0x1ff, 0xfee000f0      # LAPIC software enable
-        movl    $0x01000000, 0xfee00310 # ICR high: APIC 1
-        movl    $0x00004500, 0xfee00300 # INIT
-        movl    $0x00004608, 0xfee00300 # SIPI, vector 0x08
-        movl    $0x00004608, 0xfee00300
-1:      cmpl    $1, FLAG
-        je      2f
-        pause
-        jmp     1b
-2:      mov     $msg_ok, %esi
+        AP_WAKE ap_start, ap_end, FLAG
+        mov     $msg_ok, %esi
         call    puts
         cli
 3:      jmp     3b                      # spin
@@ -55,16 +43,7 @@ puts:                                   # ESI: a NUL-terminated string
 
         .code16
 ap_start:                               # runs at 0x8000 in real mode
-        mov     $COM1 + 5, %dx
-1:      in      %dx, %al
-        test    $0x20, %al
-        jz      1b
-        mov     $COM1, %dx
-        mov     $'A', %al
-        out     %al, %dx
-        xor     %ax, %ax
-        mov     %ax, %ds
-        movl    $1, FLAG
+        AP_SAY_HELLO FLAG
         cli
 2:      jmp     2b                      # spin
 ap_end:

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +21,15 @@ struct vmwp_child {
         pid_t pid;
         int err_fd, out_fd; /* out_fd -1: stdout went to /dev/null */
 };
+
+/* vmwp in the build tree (VM_BUILD_DIR, default build/debug) into bin;
+ * skips the test where it is not built. */
+static inline void vmwp_child_require_bin(char *bin, size_t size) {
+        const char *b = getenv("VM_BUILD_DIR");
+        snprintf(bin, size, "%s/vmwp/vmwp", b ? b : "build/debug");
+        if (access(bin, X_OK) != 0)
+                TEST_SKIP("%s not built", bin);
+}
 
 /* Starts bin with args (NULL-terminated, without argv[0], at most 14);
  * stdin is /dev/null, stderr a pipe, stdout a pipe if pipe_stdout (else

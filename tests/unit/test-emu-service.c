@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "tests/lib/fake-ide.h"
 #include "tests/lib/fake-ram.h"
 #include "common/test.h"
 #include "emu/i8042.h"
@@ -147,20 +148,12 @@ TEST(sources_hooks_calls_and_pause) {
  * through a bounce buffer copied at reap time): a read still in flight
  * when the pause returns would change it behind the parked thread. */
 static uint8_t ram[RAM_SIZE] __attribute__((aligned(4096))), shadow[RAM_SIZE];
-static atomic_uint ide_edges[IDE_CHANNELS], kbd_edges;
-static bool ide_level[IDE_CHANNELS], kbd_level;
+static atomic_uint kbd_edges;
+static bool kbd_level;
 static struct emu_service *svc;
 
-static void ide_irq(void *o, unsigned ch, bool level) {
-        if (level && !ide_level[ch])
-                atomic_fetch_add(&ide_edges[ch], 1);
-        ide_level[ch] = level;
-}
 FAKE_RAM_OPS(ram, RAM_SIZE)
-static void kick(void *o) {
-        emu_service_kick(svc);
-}
-static const struct ide_ops ide_ops = { .irq = ide_irq, .gm_read = fake_ram_read, .gm_map = fake_ram_map, .kick = kick };
+FAKE_IDE_OPS(svc)
 
 static void kbd_irq(void *o, bool level) {
         if (level && !kbd_level)

@@ -98,11 +98,7 @@ static void rig_up(struct rig *r) {
         vc.instance_id.b[0] = 0x42;
         ASSERT_OK(vmbus_server_add_device(r->srv, &vc, NULL));
         r->br.sim = r->sim;
-        vsc_bus_init(&r->bus, &bridge_ops, &r->br);
-        r->bus.timeout_ns = 5000000000ull;
-        ASSERT_OK(vsc_hv_enable(&r->bus));
-        ASSERT_OK(vsc_connect(&r->bus));
-        ASSERT_EQ(vsc_request_offers(&r->bus), 1);
+        ASSERT_EQ(br_bus_up(&r->br, &r->bus), 1);
         ASSERT_OK(vsc_stor_open(&r->s, &r->bus, offer_of(&r->bus, 0x42)));
         ASSERT_OK(vsc_stor_init(&r->s));
         ASSERT_EQ(vsc_stor_open_subchannels(&r->s, 1), 1);

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "tests/lib/fake-ide.h"
 #include "tests/lib/fake-ram.h"
 #include "common/macro.h"
 #include "common/vmstate.h"
@@ -140,20 +141,10 @@ TEST(disk_ids_are_stable_and_distinct) {
 #define DEPTH 16u
 
 static uint8_t ram[RAM_SIZE] __attribute__((aligned(4096)));
-static atomic_uint ide_edges[IDE_CHANNELS];
-static bool ide_level[IDE_CHANNELS];
 static struct emu_service *svc;
 
-static void ide_irq(void *o, unsigned ch, bool level) {
-        if (level && !ide_level[ch])
-                atomic_fetch_add(&ide_edges[ch], 1);
-        ide_level[ch] = level;
-}
 FAKE_RAM_OPS(ram, RAM_SIZE)
-static void kick(void *o) {
-        emu_service_kick(svc);
-}
-static const struct ide_ops ide_ops = { .irq = ide_irq, .gm_read = fake_ram_read, .gm_map = fake_ram_map, .kick = kick };
+FAKE_IDE_OPS(svc)
 
 struct rig {
         char path[64];
@@ -224,11 +215,7 @@ static void rig_up(struct rig *r) {
         ASSERT_OK(vmbus_server_new(&cfg, &vmbus_sim_ops, r->sim, &r->srv));
         offer_channel(r);
         r->br.sim = r->sim;
-        vsc_bus_init(&r->bus, &bridge_ops, &r->br);
-        r->bus.timeout_ns = 5000000000ull;
-        ASSERT_OK(vsc_hv_enable(&r->bus));
-        ASSERT_OK(vsc_connect(&r->bus));
-        ASSERT_EQ(vsc_request_offers(&r->bus), 1);
+        ASSERT_EQ(br_bus_up(&r->br, &r->bus), 1);
         r->data = bridge_ops.alloc_pages(&r->br, 16);
         ASSERT_NOT_NULL(r->data);
 }

@@ -5,7 +5,7 @@
  * an offset into it), HvPostMessage goes to vmbus_sim_post, HvSignalEvent and
  * the doorbell to vmbus_sim_signal, and the server's messages are delivered
  * into SIMP slot 2 with msg_pending/EOM as the TLFS says (§3.4).
- * Header-only, for test-vsc-net.c. */
+ * Header-only, for test-vsc-net.c and the storvsp tests on the sim. */
 #pragma once
 
 #include <poll.h>
@@ -184,3 +184,14 @@ static const struct vsc_ops bridge_ops = {
         .alloc_pages = br_alloc, .free_pages = br_free, .virt_to_phys = br_v2p,
         .alloc_pages_unzeroed = br_alloc_unzeroed,
 };
+
+/* The guest's side over b (b->sim set): bus on the bridge with 5 s
+ * timeouts, the hypervisor interface enabled, VMBus connected and the
+ * offers requested; returns how many offers came. */
+static inline int br_bus_up(struct bridge *b, struct vsc_bus *bus) {
+        vsc_bus_init(bus, &bridge_ops, b);
+        bus->timeout_ns = 5000000000ull;
+        ASSERT_OK(vsc_hv_enable(bus));
+        ASSERT_OK(vsc_connect(bus));
+        return vsc_request_offers(bus);
+}

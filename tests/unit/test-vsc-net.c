@@ -88,11 +88,7 @@ static void env_up_queues(struct env *e, const char *tap, uint32_t queues) {
         memcpy(e->host_mac, ifr.ifr_hwaddr.sa_data, 6);
         close(s);
 
-        vsc_bus_init(&e->bus, &bridge_ops, &e->br);
-        e->bus.timeout_ns = 5000000000ull;
-        ASSERT_OK(vsc_hv_enable(&e->bus));
-        ASSERT_OK(vsc_connect(&e->bus));
-        ASSERT_OK(vsc_request_offers(&e->bus));
+        ASSERT_OK(br_bus_up(&e->br, &e->bus));
 }
 
 static void env_up(struct env *e, const char *tap) {

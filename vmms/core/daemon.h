@@ -288,3 +288,8 @@ int vmms_bus_error_from_errno(sd_bus_error *e, int r, const char *msg);
 /* Memory above the host's RAM without "allow_memory_over_host" (CreateVM,
  * Update): 0, or InvalidConfig naming both sizes. */
 int vmms_bus_check_memory(const struct vm_config *c, const struct vm_config *cur, sd_bus_error *e);
+/* Reads the method's JSON string argument and refuses one over
+ * VM_CONFIG_MAX_BYTES, before authorization so that an oversized request
+ * costs little (CreateVM, Update, AttachDisk, AttachNic): 0, or
+ * InvalidConfig "<what>: larger than ... bytes". */
+int vmms_bus_check_json_size(sd_bus_message *m, const char *what, sd_bus_error *e);

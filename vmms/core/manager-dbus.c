@@ -38,6 +38,17 @@ int vmms_bus_check_memory(const struct vm_config *c, const struct vm_config *cur
         return 0;
 }
 
+int vmms_bus_check_json_size(sd_bus_message *m, const char *what, sd_bus_error *e) {
+        const char *json;
+        int r = sd_bus_message_read(m, "s", &json);
+        if (r < 0)
+                return r;
+        if (strlen(json) > VM_CONFIG_MAX_BYTES)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_CONFIG, "%s: larger than %u bytes", what,
+                                         VM_CONFIG_MAX_BYTES);
+        return 0;
+}
+
 int vmms_bus_check_files(struct vmms_daemon *d, sd_bus_message *m, const struct vm_config *c,
                          const struct vm_config *cur, sd_bus_error *e) {
         _cleanup_free_ struct vmms_cred *cred = malloc(sizeof *cred);
@@ -127,25 +138,16 @@ static int do_create(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) 
 }
 
 static int method_create(sd_bus_message *m, void *userdata, sd_bus_error *e) {
-        const char *json;
-        int r = sd_bus_message_read(m, "s", &json);
+        int r = vmms_bus_check_json_size(m, "configuration", e);
         if (r < 0)
                 return r;
-        /* Before authorization: an oversized request is refused cheaply. */
-        if (strlen(json) > VM_CONFIG_MAX_BYTES)
-                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_CONFIG, "configuration: larger than %u bytes",
-                                         VM_CONFIG_MAX_BYTES);
         return vmms_auth_run(userdata, m, VMMS_POLKIT_ACTION_MANAGE, do_create, e);
 }
 
 static int method_create_cloud_init(sd_bus_message *m, void *userdata, sd_bus_error *e) {
-        const char *json;
-        int r = sd_bus_message_read(m, "s", &json);
+        int r = vmms_bus_check_json_size(m, "configuration", e);
         if (r < 0)
                 return r;
-        if (strlen(json) > VM_CONFIG_MAX_BYTES)
-                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_CONFIG, "configuration: larger than %u bytes",
-                                         VM_CONFIG_MAX_BYTES);
         if ((r = vmms_cloud_init_precheck(m, e)) < 0) /* the files' names and sizes, cheaply */
                 return r;
         return vmms_auth_run(userdata, m, VMMS_POLKIT_ACTION_MANAGE, do_create, e);

@@ -493,26 +493,17 @@ AUTHORIZED(method_hotplug, do_hotplug, VMMS_POLKIT_ACTION_MANAGE)
 
 /* AttachDisk, AttachNic: an oversized entry is refused before authorization. */
 static int method_hotplug_attach(sd_bus_message *m, void *userdata, sd_bus_error *e) {
-        const char *json;
-        int r = sd_bus_message_read(m, "s", &json);
+        int r = vmms_bus_check_json_size(m, strcmp(sd_bus_message_get_member(m), "AttachNic") ? "disk" : "nic", e);
         if (r < 0)
                 return r;
-        if (strlen(json) > VM_CONFIG_MAX_BYTES)
-                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_CONFIG, "%s: larger than %u bytes",
-                                         strcmp(sd_bus_message_get_member(m), "AttachNic") ? "disk" : "nic",
-                                         VM_CONFIG_MAX_BYTES);
         return method_hotplug(m, userdata, e);
 }
 
 static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         struct vmms_vm *vm = userdata;
-        const char *json;
-        int r = sd_bus_message_read(m, "s", &json);
+        int r = vmms_bus_check_json_size(m, "configuration", e);
         if (r < 0)
                 return r;
-        if (strlen(json) > VM_CONFIG_MAX_BYTES)
-                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_CONFIG, "configuration: larger than %u bytes",
-                                         VM_CONFIG_MAX_BYTES);
         return vmms_auth_run(vm->d, m, VMMS_POLKIT_ACTION_MANAGE, do_update, e);
 }
 

@@ -3,7 +3,10 @@
  * since the reset, and the rates over the window between two samples.
  * Pure (vmms/metering.h). */
 #include <json-c/json.h>
+#include <stddef.h>
+#include <string.h>
 
+#include "common/macro.h"
 #include "vmms/metering.h"
 
 static void put_u(struct json_object *o, const char *k, uint64_t v) {
@@ -61,49 +64,64 @@ static struct json_object *cpu(const struct vmms_meter_view *v, const struct win
         return c;
 }
 
-static struct json_object *disk(const struct vmms_meter_view *v, const struct window *w, unsigned i) {
+/* A counter of a disk's or a NIC's struct (uint64_t fields) and the key of
+ * its rate per second over the window (NULL: none). */
+struct counter {
+        const char *key, *rate_key;
+        size_t off;
+};
+
+#define DISK_COUNTER(f, rate) { #f, rate, offsetof(struct vmms_meter_disk, f) }
+static const struct counter disk_counters[] = {
+        DISK_COUNTER(read_bytes, "read_bytes_per_s"), DISK_COUNTER(write_bytes, "write_bytes_per_s"),
+        DISK_COUNTER(read_ops, "read_ops_per_s"),     DISK_COUNTER(write_ops, "write_ops_per_s"),
+        DISK_COUNTER(flush_ops, NULL),                DISK_COUNTER(read_latency_ns, NULL),
+        DISK_COUNTER(write_latency_ns, NULL),
+};
+
+#define NIC_COUNTER(f, rate) { #f, rate, offsetof(struct vmms_meter_nic, f) }
+static const struct counter nic_counters[] = {
+        NIC_COUNTER(rx_bytes, "rx_bytes_per_s"),     NIC_COUNTER(tx_bytes, "tx_bytes_per_s"),
+        NIC_COUNTER(rx_packets, "rx_packets_per_s"), NIC_COUNTER(tx_packets, "tx_packets_per_s"),
+        NIC_COUNTER(rx_dropped, NULL),               NIC_COUNTER(tx_dropped, NULL),
+};
+
+static uint64_t counter_of(const void *s, const struct counter *c) {
+        uint64_t v;
+        memcpy(&v, (const char *)s + c->off, sizeof v);
+        return v;
+}
+
+/* One entry of "disks" or "nics": its index, its label, the totals, then
+ * the rates between the window's samples (now, then). */
+static struct json_object *device_entry(unsigned i, const char *label_key, const char *label,
+                                        const struct counter *c, size_t n, const void *total, const void *now,
+                                        const void *then, uint64_t window_ns) {
         struct json_object *o = json_object_new_object();
         if (!o)
                 return NULL;
-        const struct vmms_meter_disk *d = &v->total->disks[i];
-        static const struct vmms_meter_disk zero;
-        const struct vmms_meter_disk *n = w->now ? &w->now->disks[i] : &zero, *t = w->then ? &w->then->disks[i] : &zero;
         put_u(o, "index", i);
-        json_object_object_add(o, "path", json_object_new_string(v->disk_paths && v->disk_paths[i] ? v->disk_paths[i] : ""));
-        put_u(o, "read_bytes", d->read_bytes);
-        put_u(o, "write_bytes", d->write_bytes);
-        put_u(o, "read_ops", d->read_ops);
-        put_u(o, "write_ops", d->write_ops);
-        put_u(o, "flush_ops", d->flush_ops);
-        put_u(o, "read_latency_ns", d->read_latency_ns);
-        put_u(o, "write_latency_ns", d->write_latency_ns);
-        put_rate(o, "read_bytes_per_s", n->read_bytes, t->read_bytes, w->ns);
-        put_rate(o, "write_bytes_per_s", n->write_bytes, t->write_bytes, w->ns);
-        put_rate(o, "read_ops_per_s", n->read_ops, t->read_ops, w->ns);
-        put_rate(o, "write_ops_per_s", n->write_ops, t->write_ops, w->ns);
+        json_object_object_add(o, label_key, json_object_new_string(label ? label : ""));
+        for (size_t k = 0; k < n; k++)
+                put_u(o, c[k].key, counter_of(total, &c[k]));
+        for (size_t k = 0; k < n; k++)
+                if (c[k].rate_key)
+                        put_rate(o, c[k].rate_key, counter_of(now, &c[k]), counter_of(then, &c[k]), window_ns);
         return o;
 }
 
+static struct json_object *disk(const struct vmms_meter_view *v, const struct window *w, unsigned i) {
+        static const struct vmms_meter_disk zero;
+        return device_entry(i, "path", v->disk_paths ? v->disk_paths[i] : NULL, disk_counters,
+                            ARRAY_SIZE(disk_counters), &v->total->disks[i], w->now ? &w->now->disks[i] : &zero,
+                            w->then ? &w->then->disks[i] : &zero, w->ns);
+}
+
 static struct json_object *nic(const struct vmms_meter_view *v, const struct window *w, unsigned i) {
-        struct json_object *o = json_object_new_object();
-        if (!o)
-                return NULL;
-        const struct vmms_meter_nic *c = &v->total->nics[i];
         static const struct vmms_meter_nic zero;
-        const struct vmms_meter_nic *n = w->now ? &w->now->nics[i] : &zero, *t = w->then ? &w->then->nics[i] : &zero;
-        put_u(o, "index", i);
-        json_object_object_add(o, "mac", json_object_new_string(v->nic_macs && v->nic_macs[i] ? v->nic_macs[i] : ""));
-        put_u(o, "rx_bytes", c->rx_bytes);
-        put_u(o, "tx_bytes", c->tx_bytes);
-        put_u(o, "rx_packets", c->rx_packets);
-        put_u(o, "tx_packets", c->tx_packets);
-        put_u(o, "rx_dropped", c->rx_dropped);
-        put_u(o, "tx_dropped", c->tx_dropped);
-        put_rate(o, "rx_bytes_per_s", n->rx_bytes, t->rx_bytes, w->ns);
-        put_rate(o, "tx_bytes_per_s", n->tx_bytes, t->tx_bytes, w->ns);
-        put_rate(o, "rx_packets_per_s", n->rx_packets, t->rx_packets, w->ns);
-        put_rate(o, "tx_packets_per_s", n->tx_packets, t->tx_packets, w->ns);
-        return o;
+        return device_entry(i, "mac", v->nic_macs ? v->nic_macs[i] : NULL, nic_counters, ARRAY_SIZE(nic_counters),
+                            &v->total->nics[i], w->now ? &w->now->nics[i] : &zero,
+                            w->then ? &w->then->nics[i] : &zero, w->ns);
 }
 
 static int add_list(struct json_object *doc, const char *key, unsigned n, const struct vmms_meter_view *v,
