@@ -49,6 +49,9 @@ struct vid_vp {
          * the period, the share it was timed for, the end of its guest
          * share (0: not throttled) and its timer. */
         uint64_t throttle_start, throttle_due;
+        /* Parked past what was asked (a sleep's wake-up comes late): taken
+         * off the next parks (throttle.c). */
+        uint64_t throttle_overslept;
         unsigned throttle_pct;
         timer_t throttle_timer;
         bool throttle_timer_on;

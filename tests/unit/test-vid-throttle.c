@@ -257,6 +257,22 @@ TEST(the_stricter_share_wins) {
         ASSERT_EQ(vid_throttle_effective(0, 0), 0u); /* 0: none set */
 }
 
+/* A VP that overran its guest share parks long enough that what it ran
+ * stays its share of the whole: a kick that takes 3.4 ms to end a 2.5 ms
+ * share (the emulated AMD-V host) no longer gives a 25 % limit 44 %. */
+TEST(an_overrun_share_is_paid_back_in_the_park) {
+        const uint64_t period = VID_THROTTLE_PERIOD_NS;
+        ASSERT_EQ(vid_throttle_park_ns(75, period / 4), period / 100 * 75); /* on time: the rest of the period */
+        ASSERT_EQ(vid_throttle_park_ns(75, period / 8), period / 100 * 75); /* early (an exit): never less */
+        uint64_t ran = 5900000;                                              /* 2.5 ms share, 3.4 ms late */
+        uint64_t park = vid_throttle_park_ns(75, ran);
+        ASSERT_EQ(park, ran / 25 * 75);
+        double share = (double)ran / (double)(ran + park) * 100;
+        ASSERT_TRUE(share > 24.9 && share < 25.1);
+        ASSERT_EQ(vid_throttle_park_ns(99, 5 * period), 10 * period); /* one long exit: ten periods at most */
+        ASSERT_EQ(vid_throttle_park_ns(0, period), 0u);
+}
+
 TEST(limits_outside_1_to_100_are_refused_and_change_nothing) {
         struct vid_partition q = { 0 };
         pthread_mutex_init(&q.lock, NULL);

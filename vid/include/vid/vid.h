@@ -397,6 +397,10 @@ bool vid_partition_is_paused(const struct vid_partition *p);
  * default, turns it off. Any thread; -EINVAL above VID_THROTTLE_MAX_PCT. */
 #define VID_THROTTLE_PERIOD_NS 10000000u
 #define VID_THROTTLE_MAX_PCT 99u
+/* How long a VP parks after running ran_ns of a period at share pct (pure;
+ * vid/throttle.c): pct % of the period, longer when it overran its guest
+ * share, at most ten periods. */
+uint64_t vid_throttle_park_ns(unsigned pct, uint64_t ran_ns);
 int vid_partition_set_throttle(struct vid_partition *p, unsigned pct);
 unsigned vid_partition_throttle(const struct vid_partition *p);
 /* The VPs' time parked by the throttle so far, all VPs together. */
