@@ -63,8 +63,8 @@ static int get_int(struct pctx *p, json_object *o, const char *key, int64_t *x, 
 
 static int get_u32(struct pctx *p, json_object *o, const char *key, uint32_t min, uint32_t max,
                    uint32_t *out) {
-        int64_t x;
-        bool clamped;
+        int64_t x = 0;
+        bool clamped = false;
         int r = get_int(p, o, key, &x, &clamped);
         if (r <= 0)
                 return r;
@@ -77,8 +77,8 @@ static int get_u32(struct pctx *p, json_object *o, const char *key, uint32_t min
 /* A non-negative integer of up to 64 bits (json-c: a positive one past
  * INT64_MAX is uint64). */
 static int get_u64(struct pctx *p, json_object *o, const char *key, uint64_t max, uint64_t *out) {
-        int64_t x;
-        bool clamped;
+        int64_t x = 0;
+        bool clamped = false;
         int r = get_int(p, o, key, &x, &clamped);
         if (r <= 0)
                 return r;

@@ -41,7 +41,7 @@ int vsc_stor_open(struct vsc_stor *s, struct vsc_bus *bus, const struct vsc_offe
         /* An IDE accelerator holds one disk, at the target Linux's
          * storvsc_probe reads from the instance (bytes 4-5), lun 0. */
         s->ide = ide;
-        s->ide_target = ide ? (uint16_t)(offer->if_instance[5] << 8 | offer->if_instance[4]) : 0;
+        s->ide_target = (uint16_t)(ide ? offer->if_instance[5] << 8 | offer->if_instance[4] : 0);
         int r = vsc_channel_open(bus, &s->ch[0], offer, VSC_STOR_RING_BYTES, VSC_STOR_RING_BYTES, userdata,
                                  sizeof userdata);
         if (r < 0)
