@@ -22,6 +22,7 @@ enum {
         OPT_KEYMAP,
         OPT_WEB_CERT,
         OPT_WEB_KEY,
+        OPT_LOGIN_TIMEOUT,
 };
 
 static const struct option options[] = {
@@ -39,6 +40,7 @@ static const struct option options[] = {
         { "web-cert", required_argument, NULL, OPT_WEB_CERT },
         { "web-key", required_argument, NULL, OPT_WEB_KEY },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
+        { "login-timeout", required_argument, NULL, OPT_LOGIN_TIMEOUT },
         { "allow-remote", no_argument, NULL, OPT_ALLOW_REMOTE },
         { "copy-framebuffer", no_argument, NULL, OPT_COPY },
         { "verbose", no_argument, NULL, OPT_VERBOSE },
@@ -72,6 +74,8 @@ static void usage(void) {
                "                          web console then needs --web-cert)\n"
                "  --max-clients=N         viewers at the same time, all sharing the screen and\n"
                "                          the guest's input (default 4, at most %u)\n"
+               "  --login-timeout=SEC     drop a viewer that has not logged in within SEC (default\n"
+               "                          10; 1 to 600): a slow browser may need more\n"
                "  --name=NAME             the desktop name viewers show (default \"VM\")\n"
                "  --keymap=LAYOUT[:VAR]   the guest's keyboard layout, as XKB names it (de, fr,\n"
                "                          gb, de:nodeadkeys; default us): what a viewer types\n"
@@ -178,6 +182,13 @@ static int one_option(struct vmd_options *o, int c, char *err, size_t errlen) {
                 if (number(optarg, 1, 3600, &s) < 0)
                         return errorf(err, errlen, -EINVAL, "--timeout=%s: 1 to 3600 seconds", optarg);
                 o->timeout_ms = s * 1000u;
+                return 0;
+        }
+        case OPT_LOGIN_TIMEOUT: {
+                unsigned s;
+                if (number(optarg, 1, 600, &s) < 0)
+                        return errorf(err, errlen, -EINVAL, "--login-timeout=%s: 1 to 600 seconds", optarg);
+                o->login_ms = s * 1000u;
                 return 0;
         }
         default:

@@ -289,7 +289,7 @@ static int signals_open(void) {
 static int start_vnc(struct server *s, const char *password) {
         const struct vmd_options *o = s->opt;
         struct vmd_vnc_config cfg = { .name = o->name, .password = password, .max_clients = o->max_clients,
-                                      .keymap = s->keymap };
+                                      .login_ms = o->login_ms, .keymap = s->keymap };
         struct vmd_vnc_ops ops = { .key = on_key, .pointer = on_pointer, .viewer_ready = on_viewer_ready,
                                    .userdata = s };
         int r = vmd_vnc_new(&cfg, &ops, &s->vnc);

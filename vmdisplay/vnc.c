@@ -38,6 +38,7 @@ struct vmd_vnc {
         rfbScreenInfoPtr screen;
         struct vmd_vnc_ops ops;
         unsigned max_clients;
+        unsigned login_ms;
         const struct vmd_keymap *keymap;
         char *passwords[2]; /* rfbCheckPasswordByList's NULL-terminated list */
         uint32_t mode_width, mode_height; /* 0: no guest mode, pointer events go nowhere */
@@ -177,6 +178,7 @@ int vmd_vnc_new(const struct vmd_vnc_config *cfg, const struct vmd_vnc_ops *ops,
                 return -ENOMEM;
         v->ops = *ops;
         v->max_clients = cfg->max_clients;
+        v->login_ms = cfg->login_ms ? cfg->login_ms : VMD_VNC_LOGIN_MS;
         v->keymap = cfg->keymap;
         v->screen = rfbGetScreen(NULL, NULL, 8, 8, 8, 3, 4);
         if (!v->screen) {
@@ -279,10 +281,10 @@ int vmd_vnc_expire(struct vmd_vnc *v) {
                 struct viewer *w = cl->clientData;
                 if (!w || cl->state == RFB_NORMAL || cl->sock == RFB_INVALID_SOCKET)
                         continue;
-                uint64_t due = w->connected_us + VMD_VNC_LOGIN_MS * 1000ull;
+                uint64_t due = w->connected_us + v->login_ms * 1000ull;
                 if (due <= now) {
                         log_notice("a viewer (%s) did not log in within %u s: dropped", cl->host ? cl->host : "?",
-                                   VMD_VNC_LOGIN_MS / 1000);
+                                   v->login_ms / 1000);
                         rfbCloseClient(cl); /* rfbProcessEvents forgets it */
                 } else if (due < next)
                         next = due;

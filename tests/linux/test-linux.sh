@@ -192,8 +192,11 @@ printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NSB" "$VMMS" >"$T/vmms-b"
 chmod +x "$T/vmms-b"
 # The kernel lives in the package cache.
 # shellcheck disable=SC2046
+# VM_CONSOLE_LOGIN_S: a host that runs the browser slowly (the emulated
+# AMD-V host translates every page of Chromium) gives the web console's
+# viewer longer than vmdisplay's 10 s to log in.
 t_start_vmms --storage-pool="$kroot" $(tls hosta) --migration-listen=10.56.0.1 --migration-allow=hostb \
-	--display-server="$VMD/vmdisplay"
+	--display-server="$VMD/vmdisplay" ${VM_CONSOLE_LOGIN_S:+--console-login-timeout=$VM_CONSOLE_LOGIN_S}
 expect_rc 0 vmctl create "$T/linux.json"
 start=$(date +%s)
 expect_rc 0 vmctl start linux

@@ -42,6 +42,19 @@ TEST(what_a_command_line_needs) {
         ASSERT_ERROR(parse(&o, err, "--connect=/d", "--screenshot=x", "--timeout=0", NULL), EINVAL);
 }
 
+TEST(login_timeout) {
+        struct vmd_options o;
+        char err[256];
+        ASSERT_OK(parse(&o, err, "--connect=/d", "--listen=/v", NULL));
+        ASSERT_EQ(o.login_ms, 0u); /* the server's VMD_VNC_LOGIN_MS */
+        ASSERT_OK(parse(&o, err, "--connect=/d", "--listen=/v", "--login-timeout=90", NULL));
+        ASSERT_EQ(o.login_ms, 90000u);
+        ASSERT_ERROR(parse(&o, err, "--connect=/d", "--listen=/v", "--login-timeout=0", NULL), EINVAL);
+        ASSERT_STREQ(err, "--login-timeout=0: 1 to 600 seconds");
+        ASSERT_ERROR(parse(&o, err, "--connect=/d", "--listen=/v", "--login-timeout=601", NULL), EINVAL);
+        ASSERT_ERROR(parse(&o, err, "--connect=/d", "--listen=/v", "--login-timeout=1s", NULL), EINVAL);
+}
+
 TEST(tcp_and_web_need_a_password_and_loopback) {
         struct vmd_options o;
         char err[256];

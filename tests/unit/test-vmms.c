@@ -480,6 +480,19 @@ TEST(console_options) {
         ASSERT_EQ(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", c, a, NULL }), 0);
         ASSERT_STREQ(o.console_key, cert);
         unlink(cert);
+
+        /* How long a console viewer may take to log in (vmdisplay's own
+         * 10 s unless said). */
+        ASSERT_EQ(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", NULL }), 0);
+        ASSERT_EQ(o.console_login_s, 0u);
+        ASSERT_EQ(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", "--console-login-timeout=120", NULL }),
+                  0);
+        ASSERT_EQ(o.console_login_s, 120u);
+        ASSERT_ERROR(parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", "--console-login-timeout=0", NULL }),
+                     EINVAL);
+        ASSERT_ERROR(
+                parse_args(&o, err, sizeof err, (const char *const[]){ "vmms", "--console-login-timeout=601", NULL }),
+                EINVAL);
 }
 
 TEST(storage_pool_options) {

@@ -66,6 +66,7 @@ struct vmms_options {
         char console_address[48];
         bool console_v6, console_remote, console_wildcard;
         const char *console_cert, *console_key;
+        unsigned console_login_s; /* vmdisplay --login-timeout; 0: its default */
 };
 
 /* Parses the command line; 0 to run, 1 after --help/--version was printed,

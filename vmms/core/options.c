@@ -23,7 +23,7 @@ enum {
         OPT_STOP_GRACE, OPT_POOL, OPT_ALLOW_BLOCK, OPT_LOG_MAX_SIZE, OPT_LOG_CHECK, OPT_MIG_LISTEN, OPT_MIG_CERT,
         OPT_MIG_KEY, OPT_MIG_CA, OPT_MIG_ALLOW, OPT_MIG_INSECURE, OPT_MIG_RECOVER, OPT_MEMORY_RESERVE, OPT_MEMORY_INTERVAL,
         OPT_DISPLAY_SERVER, OPT_CONSOLE_ADDRESS, OPT_CONSOLE_CERT, OPT_CONSOLE_KEY,
-        OPT_FIRMWARE_DIR, OPT_METERING_INTERVAL, OPT_METRICS_FILE,
+        OPT_FIRMWARE_DIR, OPT_METERING_INTERVAL, OPT_METRICS_FILE, OPT_CONSOLE_LOGIN,
 };
 
 static const struct option options[] = {
@@ -62,6 +62,7 @@ static const struct option options[] = {
         { "console-address", required_argument, NULL, OPT_CONSOLE_ADDRESS },
         { "console-cert", required_argument, NULL, OPT_CONSOLE_CERT },
         { "console-key", required_argument, NULL, OPT_CONSOLE_KEY },
+        { "console-login-timeout", required_argument, NULL, OPT_CONSOLE_LOGIN },
         { "metering-interval-ms", required_argument, NULL, OPT_METERING_INTERVAL },
         { "metrics-file", required_argument, NULL, OPT_METRICS_FILE },
         { "version", no_argument, NULL, OPT_VERSION },
@@ -85,6 +86,8 @@ static void usage(void) {
                "                           default 127.0.0.1); off loopback only with --console-cert\n"
                "  --console-cert=PEM [--console-key=PEM]  TLS for the web consoles (https, wss);\n"
                "                           the key may be in the certificate's file\n"
+               "  --console-login-timeout=SEC  a console viewer that has not logged in within SEC\n"
+               "                           is dropped (default 10; 1 to 600)\n"
                "  --group=NAME             members may manage VMs (default " VMMS_DEFAULT_GROUP ", \"\" for none)\n"
                "  --max-vms=N              VMs in total (default 1024)\n"
                "  --max-vms-per-user=N     VMs a non-root user may own (default 32)\n"
@@ -211,7 +214,7 @@ static int numeric_option(struct vmms_options *o, int c, const char *arg) {
                 { OPT_LOG_MAX_SIZE, 0, 1ull << 40 }, { OPT_LOG_CHECK, 10, 3600000 },
                 { OPT_MEMORY_RESERVE, 0, 1ull << 30 }, { OPT_MEMORY_INTERVAL, 100, 3600000 },
                 { OPT_METERING_INTERVAL, 100, 3600000 },
-                { OPT_MIG_RECOVER, 0, 120000 },
+                { OPT_MIG_RECOVER, 0, 120000 },   { OPT_CONSOLE_LOGIN, 1, 600 },
         };
         for (size_t i = 0; i < ARRAY_SIZE(ranges); i++) {
                 if (ranges[i].opt != c)
@@ -235,6 +238,7 @@ static int numeric_option(struct vmms_options *o, int c, const char *arg) {
                 case OPT_MEMORY_INTERVAL: o->memory_interval_us = v * 1000ull; break;
                 case OPT_METERING_INTERVAL: o->metering_interval_us = v * 1000ull; break;
                 case OPT_MIG_RECOVER: o->migration_recover_ms = (uint32_t)v; break;
+                case OPT_CONSOLE_LOGIN: o->console_login_s = (unsigned)v; break;
                 }
                 return 0;
         }

@@ -248,7 +248,7 @@ static int start_server(struct vmms_display *dp) {
         const struct vm_display_config *c = &vm->config->display;
         char sock[PATH_MAX], vnc[PATH_MAX], pw[PATH_MAX];
         char a_connect[PATH_MAX + 16], a_listen[PATH_MAX + 16], a_pw[PATH_MAX + 24], a_name[VM_NAME_MAX + 16];
-        char a_tcp[48], a_web[sizeof o->console_address + 16], a_keymap[VM_KEYMAP_MAX + 16];
+        char a_tcp[48], a_web[sizeof o->console_address + 16], a_keymap[VM_KEYMAP_MAX + 16], a_login[32];
         char a_cert[PATH_MAX + 16], a_key[PATH_MAX + 16];
         int r;
         if (path_of(vm, "display.sock", sock, sizeof sock) < 0 || path_of(vm, "vnc.sock", vnc, sizeof vnc) < 0 ||
@@ -268,9 +268,10 @@ static int start_server(struct vmms_display *dp) {
         snprintf(a_web, sizeof a_web, o->console_v6 ? "--web=[%s]:%u" : "--web=%s:%u", o->console_address,
                  c->web_port);
         snprintf(a_keymap, sizeof a_keymap, "--keymap=%s", c->keymap);
+        snprintf(a_login, sizeof a_login, "--login-timeout=%u", o->console_login_s);
         snprintf(a_cert, sizeof a_cert, "--web-cert=%s", o->console_cert ? o->console_cert : "");
         snprintf(a_key, sizeof a_key, "--web-key=%s", o->console_key ? o->console_key : "");
-        char *argv[13];
+        char *argv[14];
         size_t n = 0;
         argv[n++] = (char *)"vmdisplay";
         argv[n++] = a_connect;
@@ -290,6 +291,8 @@ static int start_server(struct vmms_display *dp) {
         }
         if (c->keymap[0])
                 argv[n++] = a_keymap;
+        if (o->console_login_s)
+                argv[n++] = a_login;
         argv[n] = NULL;
         if ((r = spawn(vm, argv, -1, &dp->pid, &dp->pidfd)) < 0 && r != -ENOMEM && r != -EAGAIN && r != -EMFILE &&
             r != -ENFILE) {

@@ -43,6 +43,7 @@ struct vmd_options {
         const char *web_cert, *web_key; /* the web console over TLS (https, wss); NULL: plain */
         unsigned max_clients;
         unsigned timeout_ms; /* --screenshot: how long to wait for a mode */
+        unsigned login_ms;   /* --login-timeout (0: VMD_VNC_LOGIN_MS) */
         bool allow_remote;
         bool copy_framebuffer;
         bool verbose;

@@ -27,6 +27,7 @@ struct vmd_vnc_config {
         const char *name;     /* the desktop name */
         const char *password; /* NULL: none */
         unsigned max_clients;
+        unsigned login_ms; /* 0: VMD_VNC_LOGIN_MS */
         const struct vmd_keymap *keymap; /* the guest's layout (NULL: US); the caller's, outlives the server */
 };
 
@@ -51,11 +52,11 @@ int vmd_vnc_add_client(struct vmd_vnc *v, int fd);
 unsigned vmd_vnc_clients(struct vmd_vnc *v);
 
 /* How long a connection may take to authenticate and initialise before
- * it is dropped: a connection that never does would keep its place among
- * --max-clients for good. */
+ * it is dropped, unless --login-timeout says otherwise: a connection that
+ * never does would keep its place among --max-clients for good. */
 #define VMD_VNC_LOGIN_MS 10000
 
-/* Drops the connections past VMD_VNC_LOGIN_MS; the milliseconds until the
+/* Drops the connections past their login time; the milliseconds until the
  * next one would be due, -1 when none is pending (a poll timeout). */
 int vmd_vnc_expire(struct vmd_vnc *v);
 
