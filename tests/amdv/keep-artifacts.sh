@@ -7,7 +7,10 @@
 # consoles, screenshots; not disk images) are copied to OUT/kept/.
 out=${1:?usage: keep-artifacts.sh OUT BUILD} build=${2:-.}
 dest=$out/kept
-for d in /tmp/vmms-test.* /tmp/vm-test.* $(find "$build" -maxdepth 4 -type d -name '*-artifacts' -newer "$out/command.sh" 2>/dev/null); do
+# Only what this run made: the host's own /tmp shows through the overlay,
+# with every test directory kept there before.
+for d in $(find /tmp -maxdepth 1 -type d \( -name 'vmms-test.*' -o -name 'vm-test.*' \) -newer "$out/command.sh" 2>/dev/null) \
+	$(find "$build" -maxdepth 4 -type d -name '*-artifacts' -newer "$out/command.sh" 2>/dev/null); do
 	[ -d "$d" ] || continue
 	(cd "$d" && find . -type f -size -4M -print0 |
 		xargs -0 -r cp --parents -t "$(mkdir -p "$dest$d" && echo "$dest$d")" 2>/dev/null)
