@@ -41,6 +41,12 @@ _spec = importlib.util.spec_from_file_location(
     "display_browser", os.path.join(os.path.dirname(os.path.abspath(__file__)), "display-browser.py"))
 display_browser = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(display_browser)
+# The graphical console's steps (cockpit-console.py), where the test has a
+# VM with a display (DISPLAY_LOG).
+_spec = importlib.util.spec_from_file_location(
+    "cockpit_console", os.path.join(os.path.dirname(os.path.abspath(__file__)), "cockpit-console.py"))
+console = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(console)
 
 # Runs before the page's own scripts: records JavaScript errors, unhandled
 # rejections, console.error and Content-Security-Policy violations (Cockpit's
@@ -271,6 +277,8 @@ def steps_end(p):
 def scenario(p):
     for steps in (steps_first, steps_list, steps_lifecycle, steps_details, steps_end):
         steps(p)
+    if os.environ.get("DISPLAY_LOG"):
+        console.scenario(p, p.out)
 
 
 def unprivileged(p):
@@ -289,6 +297,8 @@ def unprivileged(p):
         raise Failed("alpha is not Off")
     p.shot("unprivileged-1280", full=False)
     p.check_errors("the end")
+    if os.environ.get("DISPLAY_LOG"):
+        console.unprivileged(p, p.out)
 
 
 def shell(p):
@@ -302,6 +312,9 @@ def shell(p):
         raise Failed("the shell's menu has no 'vmstack VMs'")
     p.shot("shell-1280", full=False)
     p.check_errors("the shell")
+
+
+console.init(Failed, bus, note, MANAGER)
 
 
 def main():
