@@ -8,7 +8,9 @@ Chromium's start are display-browser.py's.
 usage: cockpit-browser.py CHROMIUM URL OUT_DIR [all|unprivileged|shell]
 Environment: ADDR (the private system bus, for busctl), KERNEL (a boot
 file for a new VM), RESTART_REQUEST (a file the test creates when the
-page is to see vmms restart; test-cockpit.sh restarts it then). The VMs alpha, beta and broken exist, Off; broken's
+page is to see vmms restart; test-cockpit.sh restarts it then); with
+DISPLAY_LOG (and VMCTL), the console's steps of cockpit-console.py follow
+the others (VM screen, with a display, exists). The VMs alpha, beta and broken exist, Off; broken's
 kernel is gone, so vmms refuses to start it.
 
 Steps: the list at 1280x800; gamma created behind the page's back shows up
