@@ -31,7 +31,7 @@ export class Console {
         this.retryTimer = null;
         this.status = h("div", { class: "vmstack-console-status", role: "status", "aria-live": "polite" });
         this.cad = button("Ctrl+Alt+Del", "secondary", () => this.rfb && this.rfb.sendCtrlAltDel(),
-                          { "data-action": "console-cad", disabled: true });
+                          { "data-action": "console-cad", hidden: true });
         this.screen = h("div", { class: "vmstack-console-screen", hidden: true, "aria-label": "The VM's screen" });
         this.el = h("section", { class: "pf-v6-c-card vmstack-console", "aria-label": "Console" },
                     h("div", { class: "pf-v6-c-card__title vmstack-console-title" },
@@ -146,7 +146,7 @@ export class Console {
         this.connecting = false;
         this.retries = 0;
         this.screen.hidden = false;
-        this.cad.disabled = false;
+        this.cad.hidden = false;
         this.status.hidden = true;
         this.status.dataset.error = "";
         if (this.focusWhenConnected) {
@@ -194,7 +194,7 @@ export class Console {
         clearTimeout(this.retryTimer);
         this.retryTimer = null;
         this.screen.hidden = true;
-        this.cad.disabled = true;
+        this.cad.hidden = true;
     }
 
     disconnect() {

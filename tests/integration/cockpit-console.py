@@ -38,6 +38,7 @@ def init(failed, bus_fn, note_fn, manager):
 
 
 CANVAS = "document.querySelector('.vmstack-console-screen canvas')"
+CAD_SHOWN = "document.querySelector('button[data-action=console-cad]').offsetParent !== null"
 # The pattern's marker block (display-pattern.h: 64,64 128x64, #d820d8) in
 # the canvas, whose pixels are the guest's at 1:1 (noVNC scales it by CSS).
 MARKER = ("(() => { const c = %s; if (!c || c.width !== 640 || c.height !== 480) return false;"
@@ -132,8 +133,8 @@ def steps_open(p):
     note("screen is off: its details say when the console shows, and show none")
     p.js("%s.querySelector('.vmstack-name').click()" % p.row("screen"))
     p.wait("the console's message", "/shows while screen runs/.test(document.querySelector('.vmstack-console').innerText)", 10)
-    if p.js(CANVAS + " !== null"):
-        raise Failed("a console for a VM that is off")
+    if p.js(CANVAS + " !== null") or p.js(CAD_SHOWN):
+        raise Failed("a console (or its Ctrl+Alt+Del) for a VM that is off")
     p.click_sel("button[data-action=back]")
     note("started from the list; its Console button opens the screen")
     p.click("screen", "start")
@@ -223,8 +224,8 @@ def unprivileged(p, out):
     text = p.js("document.querySelector('.vmstack-console-status').innerText")
     if "cannot be opened" not in text or "You are not allowed to do this." not in text or "user 65534" not in text:
         raise Failed("the console's refusal does not say what and why: %r" % text)
-    if p.js(CANVAS + " !== null"):
-        raise Failed("a console for a user without the right")
+    if p.js(CANVAS + " !== null") or p.js(CAD_SHOWN):
+        raise Failed("a console (or its Ctrl+Alt+Del) for a user without the right")
     p.js("document.querySelector('.vmstack-console').scrollIntoView()")
     p.shot("console-unprivileged-1280", full=False)
     p.check_errors("the end")
