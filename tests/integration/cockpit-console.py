@@ -142,6 +142,7 @@ def steps_open(p):
     p.wait("the Console button", "%s.querySelector('button[data-action=console]') !== null" % p.row("screen"), 10)
     p.click("screen", "console")
     p.wait("the guest's screen in the page", MARKER, 30)
+    p.wait("the keyboard on the screen", "document.querySelector('.vmstack-console-screen').contains(document.activeElement)", 5)
     p.no_alerts("the console")
     if not re.fullmatch(r"#/vm/[0-9a-f-]+/console", p.js("location.hash")):
         raise Failed("the Console button went to %s" % p.js("location.hash"))
