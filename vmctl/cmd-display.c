@@ -122,21 +122,30 @@ static void print_human(const char *vm, const struct display_info *d, const char
 }
 
 static int run_display(struct vmctl *c, int argc, char **argv) {
-        static const struct option opts[] = { { "password", no_argument, NULL, 'p' }, {} };
-        bool want_pw = false;
+        static const struct option opts[] = { { "password", no_argument, NULL, 'p' }, { "stdio", no_argument, NULL, 's' }, {} };
+        bool want_pw = false, stdio = false;
         int o;
         while ((o = vmctl_getopt(c, argc, argv, opts)) != -1) {
-                if (o != 'p')
+                if (o != 'p' && o != 's')
                         return VMCTL_EXIT_USAGE;
-                want_pw = true;
+                *(o == 'p' ? &want_pw : &stdio) = true;
         }
         int r = vmctl_check_args(argc, argv, 1);
         if (r)
                 return r;
+        if (stdio && (want_pw || c->json)) {
+                fprintf(stderr, "vmctl display: --stdio relays the console; it takes no --password or --json\n");
+                return VMCTL_EXIT_USAGE;
+        }
         char *path = NULL, *pw = NULL;
         struct display_info d = { 0 };
         if ((r = vmctl_resolve(c, argv[optind], &path)) != 0)
                 return r;
+        if (stdio) {
+                r = vmctl_display_stdio(c, path);
+                free(path);
+                return r;
+        }
         if (read_info(c, path, &d) < 0) {
                 fprintf(stderr, "vmctl display: cannot read the VM's display (is vmms older than this vmctl?)\n");
                 r = VMCTL_EXIT_FAILURE;
@@ -157,12 +166,16 @@ static int run_display(struct vmctl *c, int argc, char **argv) {
 
 static void help_display(void) {
         printf("Usage: vmctl [--json] display VM [--password]\n"
+               "       vmctl display VM --stdio\n"
                "Where the console of a running VM with a display is served: VNC on a Unix socket\n"
                "(e.g. `socat TCP-LISTEN:5900,bind=127.0.0.1 UNIX-CONNECT:SOCKET`, or a viewer\n"
                "that speaks Unix sockets), on 127.0.0.1 when the VM has --display=vnc=PORT, and\n"
                "the web console (noVNC) with --display=web=PORT. Every connection asks for the\n"
                "password, which vmms makes anew at each start: --password prints it. Also what\n"
-               "the guest's synthetic video, keyboard and mouse drivers do (docs/console.md).\n");
+               "the guest's synthetic video, keyboard and mouse drivers do (docs/console.md).\n"
+               "--stdio connects to the VNC socket (Display.OpenDisplay: the manage action)\n"
+               "and relays the connection to standard input and output until either ends\n"
+               "(the VM stops): for a viewer that runs a command, as the Cockpit page does.\n");
 }
 
 /* FILE is written only once the PNG is whole: vmdisplay writes into a
@@ -229,7 +242,7 @@ static void help_screenshot(void) {
                "It fails while the guest has set no display mode (no synthetic video driver yet).\n");
 }
 
-const struct vmctl_command vmctl_cmd_display = { "display", "VM [--password]", "a VM's console: where, and its password",
+const struct vmctl_command vmctl_cmd_display = { "display", "VM [--password|--stdio]", "a VM's console: where, and its password",
                                                  run_display, help_display };
 const struct vmctl_command vmctl_cmd_screenshot = { "screenshot", "VM FILE", "the screen of a VM as a PNG",
                                                     run_screenshot, help_screenshot };

@@ -13,8 +13,9 @@ export const IF_MANAGER = "org.vmstack.VMMS1.Manager";
 export const IF_VM = "org.vmstack.VMMS1.VM";
 export const IF_CHECKPOINTS = "org.vmstack.VMMS1.Checkpoints";
 export const IF_MEMORY = "org.vmstack.VMMS1.Memory";
+export const IF_DISPLAY = "org.vmstack.VMMS1.Display";
 const IF_PROPS = "org.freedesktop.DBus.Properties";
-const VM_IFACES = [IF_VM, IF_MEMORY, IF_CHECKPOINTS];
+const VM_IFACES = [IF_VM, IF_MEMORY, IF_CHECKPOINTS, IF_DISPLAY];
 const CALL_TIMEOUT_MS = 3600 * 1000;
 
 // {prop: {t, v}} (a{sv} as cockpit.js gives it) into {prop: value}.

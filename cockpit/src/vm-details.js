@@ -7,6 +7,7 @@ import { ACTIONS, MORE_ACTIONS, actionsFor, stateColor, formatDuration, formatBy
 import { IF_VM, IF_MEMORY } from "./model.js";
 import { actionButton } from "./actions.js";
 import { Checkpoints } from "./checkpoints.js";
+import { Console } from "./console.js";
 
 export class VmDetails {
     constructor(model, alerts, back) {
@@ -20,9 +21,10 @@ export class VmDetails {
         this.settings = h("div", {});
         this.guest = h("div", {});
         this.checkpoints = new Checkpoints(model, alerts);
+        this.console = new Console(model);
         this.el = h("div", { class: "vmstack-details" },
                     h("nav", { class: "vmstack-back" }, button("← Virtual machines", "link", back, { "data-action": "back" })),
-                    this.head, this.actions,
+                    this.head, this.actions, this.console.el,
                     h("div", { class: "vmstack-cards" },
                       card("Overview", this.overview), card("Guest", this.guest),
                       card("Settings", this.settings), this.checkpoints.el));
@@ -32,6 +34,7 @@ export class VmDetails {
         this.vm = vm;
         this.state = null;
         this.checkpoints.show(vm);
+        this.console.show(vm);
         this.render();
     }
 
@@ -50,6 +53,7 @@ export class VmDetails {
         this.renderSettings();
         this.renderGuest();
         this.checkpoints.vmChanged();
+        this.console.vmChanged();
     }
 
     renderActions() {

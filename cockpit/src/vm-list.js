@@ -3,9 +3,10 @@
 // are rewritten when a signal changes that VM, so focus and scroll stay put
 // (a keyboard user's focus moves to the row's first button only when the
 // button it was on went away with the state).
+/* global cockpit */
 import { h, replace, label, button, descriptionList, card, table, cell } from "./dom.js";
 import { ACTIONS, actionsFor, stateColor, formatDuration, formatBytes, heartbeatInfo, guestAddresses, parseConfig, isActive } from "./format.js";
-import { IF_VM, IF_MEMORY } from "./model.js";
+import { IF_VM, IF_MEMORY, IF_DISPLAY } from "./model.js";
 import { actionButton } from "./actions.js";
 
 const COLUMNS = ["Name", "State", "Uptime", "vCPUs", "Memory", "Heartbeat", "IP addresses", "Actions"];
@@ -106,6 +107,10 @@ export class VmList {
         const name = vm.props[IF_VM].Name || vm.id;
         const buttons = actionsFor(row.state).map(a =>
             actionButton(this.model, this.alerts, vm, a, { "aria-label": `${a.label} ${name}` }));
+        // The graphical console (console.js), on the VM's details page.
+        if ((vm.props[IF_DISPLAY] || {}).Enabled && (row.state === "Running" || row.state === "Paused"))
+            buttons.push(button("Console", "secondary", () => cockpit.location.go(["vm", vm.id, "console"]),
+                                { "data-action": "console", "aria-label": `Console of ${name}` }));
         replace(row.cells.Actions, h("div", { class: "vmstack-actions" }, buttons));
         if (hadFocus && buttons.length)
             buttons[0].focus();

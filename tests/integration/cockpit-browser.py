@@ -8,7 +8,9 @@ Chromium's start are display-browser.py's.
 usage: cockpit-browser.py CHROMIUM URL OUT_DIR [all|unprivileged|shell]
 Environment: ADDR (the private system bus, for busctl), KERNEL (a boot
 file for a new VM), RESTART_REQUEST (a file the test creates when the
-page is to see vmms restart; test-cockpit.sh restarts it then). The VMs alpha, beta and broken exist, Off; broken's
+page is to see vmms restart; test-cockpit.sh restarts it then); with
+DISPLAY_LOG (and VMCTL), the console's steps of cockpit-console.py follow
+the others (VM screen, with a display, exists). The VMs alpha, beta and broken exist, Off; broken's
 kernel is gone, so vmms refuses to start it.
 
 Steps: the list at 1280x800; gamma created behind the page's back shows up
@@ -41,6 +43,12 @@ _spec = importlib.util.spec_from_file_location(
     "display_browser", os.path.join(os.path.dirname(os.path.abspath(__file__)), "display-browser.py"))
 display_browser = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(display_browser)
+# The graphical console's steps (cockpit-console.py), where the test has a
+# VM with a display (DISPLAY_LOG).
+_spec = importlib.util.spec_from_file_location(
+    "cockpit_console", os.path.join(os.path.dirname(os.path.abspath(__file__)), "cockpit-console.py"))
+console = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(console)
 
 # Runs before the page's own scripts: records JavaScript errors, unhandled
 # rejections, console.error and Content-Security-Policy violations (Cockpit's
@@ -271,6 +279,8 @@ def steps_end(p):
 def scenario(p):
     for steps in (steps_first, steps_list, steps_lifecycle, steps_details, steps_end):
         steps(p)
+    if os.environ.get("DISPLAY_LOG"):
+        console.scenario(p, p.out)
 
 
 def unprivileged(p):
@@ -289,6 +299,8 @@ def unprivileged(p):
         raise Failed("alpha is not Off")
     p.shot("unprivileged-1280", full=False)
     p.check_errors("the end")
+    if os.environ.get("DISPLAY_LOG"):
+        console.unprivileged(p, p.out)
 
 
 def shell(p):
@@ -302,6 +314,9 @@ def shell(p):
         raise Failed("the shell's menu has no 'vmstack VMs'")
     p.shot("shell-1280", full=False)
     p.check_errors("the shell")
+
+
+console.init(Failed, bus, note, MANAGER)
 
 
 def main():

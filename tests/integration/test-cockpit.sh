@@ -10,7 +10,11 @@
 # down, vmms restarting under the page, a phone's width; the page in
 # Cockpit's shell (where cockpit-system is installed); then, through a second cockpit-ws whose bridge
 # runs as nobody (outside the vmstack group), a start refused with vmms's
-# PermissionDenied and its reason. Screenshots: $VM_BUILD_DIR/test-artifacts/cockpit/.
+# PermissionDenied and its reason. The graphical console (cockpit-console.py,
+# where vmdisplay is built): a VM with a display, its screen in the page
+# against vmctl screenshot, input reaching the fake display worker, the VM
+# stopped and started under it; as nobody its refusal.
+# Screenshots: $VM_BUILD_DIR/test-artifacts/cockpit/.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 PAGE=$VM_BUILD_DIR/cockpit/dist
@@ -24,6 +28,12 @@ command -v node >/dev/null || skip "node is not installed: the page is not built
 [ -x /usr/bin/python3 ] || skip "python3 is not installed"
 t_setup
 VMMS_TEST_WORKER=fake t_pick_worker
+# The console's VM: the fake worker's display side, served by the real
+# vmdisplay (vmms finds it in the build tree).
+D=$VM_BUILD_DIR/vmdisplay
+CONSOLE=1
+for b in vmdisplay fake-display-worker; do [ -x "$D/$b" ] || CONSOLE=""; done
+export VM_FAKE_DISPLAY_WORKER=$D/fake-display-worker VM_FAKE_DISPLAY_LOG=$T/fake-display.log
 t_start_vmms
 ART=$VM_BUILD_DIR/test-artifacts/cockpit
 rm -rf "$ART"
@@ -37,12 +47,21 @@ vm_json broken >"$T/broken.json"
 sed -i "s|$(t_kernel)|$T/images/gone|" "$T/broken.json"
 expect_rc 0 vmctl create "$T/broken.json"
 rm "$T/images/gone"
+if [ -n "$CONSOLE" ]; then
+  note "screen: a VM with a display, for the console (cockpit-console.py)"
+  t_create screen "" ',"display":{"enabled":true}'
+  CONSOLE_ENV=(DISPLAY_LOG="$VM_FAKE_DISPLAY_LOG" VMCTL="$VMCTL_BIN")
+else
+  echo "vmdisplay or fake-display-worker is not built: the console is not tested"
+  CONSOLE_ENV=()
+fi
 
 note "cockpit-ws on loopback, the page from the build tree"
 mkdir -p "$T/share/cockpit"
 ln -s "$PAGE" "$T/share/cockpit/vmstack"
 read -r PORT <<<"$(t_free_ports 1)"
-LANG=C.UTF-8 LC_ALL=C.UTF-8 DBUS_SYSTEM_BUS_ADDRESS=$ADDR XDG_DATA_HOME=$T/share XDG_CONFIG_HOME=$T/config \
+# vmctl on the bridge's PATH: the console's channel runs `vmctl display --stdio`.
+PATH=$VM_BUILD_DIR/vmctl:$PATH LANG=C.UTF-8 LC_ALL=C.UTF-8 DBUS_SYSTEM_BUS_ADDRESS=$ADDR XDG_DATA_HOME=$T/share XDG_CONFIG_HOME=$T/config \
   "$WS" --no-tls --address=127.0.0.1 --port="$PORT" --local-session="$BRIDGE" >"$T/ws.log" 2>&1 &
 WSPID=$!
 t_on_exit "kill $WSPID"
@@ -77,7 +96,7 @@ RESTARTER=$!
 t_on_exit "kill $RESTARTER; [ -f $T/vmms2.pid ] && kill \$(cat $T/vmms2.pid)"
 
 note "the browser drives the page"
-RESTART_REQUEST=$T/restart-request ADDR=$ADDR KERNEL=$(t_kernel) TMPDIR=$T /usr/bin/python3 "$(dirname "$0")/cockpit-browser.py" "$CHROMIUM" \
+env "${CONSOLE_ENV[@]}" RESTART_REQUEST=$T/restart-request ADDR=$ADDR KERNEL=$(t_kernel) TMPDIR=$T /usr/bin/python3 "$(dirname "$0")/cockpit-browser.py" "$CHROMIUM" \
   "$BASE/vmstack/index.html" "$ART" >"$T/browser.log" 2>&1
 rc=$?
 cat "$T/browser.log"
@@ -106,13 +125,13 @@ id -nG nobody | grep -qw vmstack && skip "nobody is in the vmstack group"
 mkdir -p "$T/nobody"
 chown nobody "$T/nobody"
 read -r PORT2 <<<"$(t_free_ports 1)"
-HOME=$T/nobody LANG=C.UTF-8 LC_ALL=C.UTF-8 DBUS_SYSTEM_BUS_ADDRESS=$ADDR XDG_DATA_HOME=$T/share XDG_CONFIG_HOME=$T/nobody \
+HOME=$T/nobody PATH=$VM_BUILD_DIR/vmctl:$PATH LANG=C.UTF-8 LC_ALL=C.UTF-8 DBUS_SYSTEM_BUS_ADDRESS=$ADDR XDG_DATA_HOME=$T/share XDG_CONFIG_HOME=$T/nobody \
   setpriv --reuid="$NOBODY" --regid="$(id -g nobody)" --clear-groups \
   "$WS" --no-tls --address=127.0.0.1 --port="$PORT2" --local-session="$BRIDGE" >"$T/ws2.log" 2>&1 &
 WS2=$!
 t_on_exit "kill $WS2"
 wait_for 20 "cockpit-ws as nobody" curl -sf -o /dev/null "http://127.0.0.1:$PORT2/cockpit/@localhost/vmstack/manifest.json"
-ADDR=$ADDR KERNEL=$(t_kernel) TMPDIR=$T /usr/bin/python3 "$(dirname "$0")/cockpit-browser.py" "$CHROMIUM" \
+env "${CONSOLE_ENV[@]}" ADDR=$ADDR KERNEL=$(t_kernel) TMPDIR=$T /usr/bin/python3 "$(dirname "$0")/cockpit-browser.py" "$CHROMIUM" \
   "http://127.0.0.1:$PORT2/cockpit/@localhost/vmstack/index.html" "$ART" unprivileged >"$T/browser2.log" 2>&1
 rc=$?
 cat "$T/browser2.log"
@@ -125,5 +144,10 @@ done
 for f in list-1280 running-1280 refused-1280 details-1280 details-phone vmms-gone-1280 list-phone unprivileged-1280; do
   [ -s "$ART/$f.png" ] || fail "no screenshot $f"
 done
+if [ -n "$CONSOLE" ]; then
+  for f in console-1280 console-stopped-1280 console-phone console-unprivileged-1280; do
+    [ -s "$ART/$f.png" ] || fail "no screenshot $f"
+  done
+fi
 echo "screenshots: $ART"
 echo "PASS"

@@ -68,7 +68,7 @@ if [ -x "$VM_BUILD_DIR/vmwp/vmwp" ]; then want -rwxr-xr-x usr/libexec/vmstack/vm
   grep -q "vmwp is not built" "$T/mkdeb.err" || fail "no warning about the missing worker"; fi
 # The Cockpit page (docs/cockpit.md), where the build tree has it.
 if [ -f "$VM_BUILD_DIR/cockpit/dist/index.js" ]; then
-  for f in manifest.json index.html index.js index.css; do want -rw-r--r-- usr/share/cockpit/vmstack/$f; done
+  for f in manifest.json index.html index.js index.css novnc-LICENSE.txt; do want -rw-r--r-- usr/share/cockpit/vmstack/$f; done
   grep -q "\./usr/share/cockpit/vmstack/assets/RedHatTextVF-.*\.woff2\$" "$T/contents" || fail "the page's fonts"
 else
   grep -q "the Cockpit page is not built" "$T/mkdeb.err" || fail "no warning about the missing Cockpit page"

@@ -14,7 +14,10 @@
 # guest's keyboard layout (keymap) reaches vmdisplay and its keys; a failed
 # screenshot leaves no file (and an earlier one as it was); vmms run from
 # the build tree finds vmdisplay there; a display server that cannot be
-# executed is reported once, with its path, and not started again.
+# executed is reported once, with its path, and not started again;
+# vmctl display --stdio relays the VNC connection (a viewer through it sees
+# the pattern), refuses no such VM, no display, off and a user without the
+# manage right.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 D=$VM_BUILD_DIR/vmdisplay
@@ -65,6 +68,8 @@ echo "$LAST_OUT" | grep -q "^Console  *not running" || fail "vmctl display while
 expect_rc 5 vmctl screenshot d1 "$T/off.png"
 echo "$LAST_OUT" | grep -q "is Off: its console exists while it runs" || fail "a screenshot while off: $LAST_OUT"
 expect_rc 5 vmctl display d1 --password
+expect_rc 5 vmctl display d1 --stdio
+echo "$LAST_OUT" | grep -q "is Off: its console exists while it runs" || fail "--stdio while off: $LAST_OUT"
 
 note "running: the console is served, the guest's drivers and mode are known"
 expect_rc 0 vmctl start d1 --timeout=30
@@ -104,6 +109,36 @@ vncsnapshot -quiet -passwd "$T/vncpasswd.wrong" -nojpeg "127.0.0.1::$PORT" "$T/w
   >"$T/keys.log" 2>&1 || fail "the viewer on the socket: $(tail -3 "$T/keys.log")"
 wait_for 5 "the keys at the worker" grep -q "KEY 0xe048 up" "$T/fake-display.log"
 grep -q "KEY 0x001e down" "$T/fake-display.log" || fail "the key a: $(grep KEY "$T/fake-display.log")"
+
+note "vmctl display --stdio: the VNC connection on stdin/stdout (the Cockpit console's channel)"
+# The server's RFB banner comes out; input held open by sleep, which then
+# ends it: the relay ends too.
+out=$(sleep 2 | timeout 20 "$VMCTL_BIN" --address="$ADDR" display d1 --stdio | head -c 12)
+[ "$out" = "RFB 003.008" ] || fail "vmctl display --stdio did not relay the VNC server's banner: '$out'"
+# A whole session through it: LibVNCClient on a socketpair to vmctl's stdio.
+python3 - "$CLIENT" "$T/pw" "$VMCTL_BIN" "$ADDR" <<'PY' >"$T/stdio.log" 2>&1 || fail "a viewer through vmctl display --stdio: $(tail -3 "$T/stdio.log")"
+import socket, subprocess, sys, tempfile, os
+client, pw, vmctl, addr = sys.argv[1:5]
+d = tempfile.mkdtemp()
+path = os.path.join(d, "relay.sock")
+srv = socket.socket(socket.AF_UNIX)
+srv.bind(path)
+srv.listen(1)
+viewer = subprocess.Popen([client, "--password-file=" + pw, path, "wait-pattern", "0"])
+conn, _ = srv.accept()
+relay = subprocess.Popen([vmctl, "--address=" + addr, "display", "d1", "--stdio"], stdin=conn, stdout=conn)
+conn.close()
+rc = viewer.wait(30)
+relay.wait(10)
+sys.exit(rc)
+PY
+expect_rc 3 vmctl display NOSUCHVM --stdio
+expect_rc 5 vmctl display plain --stdio
+echo "$LAST_OUT" | grep -q "has no display" || fail "--stdio on a VM without a display: $LAST_OUT"
+expect_rc 2 vmctl display d1 --stdio --password
+NOBODY=$(id -u nobody 2>/dev/null) || fail "no user nobody"
+expect_rc 6 setpriv --reuid="$NOBODY" --regid="$(id -g nobody)" --clear-groups "$VMCTL_BIN" --address="$ADDR" display d1 --stdio
+echo "$LAST_OUT" | grep -q "user $NOBODY may not do this" || fail "--stdio as nobody: $LAST_OUT"
 
 note "vmctl screenshot while the console is served: the exact screen"
 expect_rc 0 vmctl screenshot d1 "$T/shot.png"

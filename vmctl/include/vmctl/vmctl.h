@@ -138,6 +138,13 @@ extern const struct vmctl_command vmctl_cmd_create, vmctl_cmd_list, vmctl_cmd_sh
         vmctl_cmd_revert, vmctl_cmd_checkpoint_delete, vmctl_cmd_copy_to,
         vmctl_cmd_copy_cancel, vmctl_cmd_memory, vmctl_cmd_nic, vmctl_cmd_display, vmctl_cmd_screenshot,
         vmctl_cmd_dvd, vmctl_cmd_stats;
+/* display-relay.c: vmctl display VM --stdio. vmctl_display_relay passes
+ * bytes from sock to out and from in to sock until sock ends (or out stops
+ * taking them); the end of in is passed on as a half close. 0 or -errno. */
+int vmctl_display_relay(int sock, int in, int out);
+/* OpenDisplay on the VM at path, relayed to stdin/stdout: 0, or an exit
+ * code with the reason printed (vmms's refusal). */
+int vmctl_display_stdio(struct vmctl *c, const char *path);
 /* cmd-disk.c: option parsers and the new-file rule convert shares; each
  * prints what is wrong and returns VMCTL_EXIT_USAGE (0 if fine). */
 int vmctl_disk_parse_type(const char *s, enum vhdx_type *t);
