@@ -54,8 +54,10 @@ enum vmwp_boot_status vmwp_firmware_boot_line(enum vmwp_boot_status now, const c
                 return now;
         if (!strcmp(line, "No bootable device.") || !strncmp(line, "No bootable device.  Retrying in ", 33))
                 return VMWP_BOOT_NOTHING_BOOTABLE;
+        if (strncmp(line, jump, sizeof jump - 1) != 0)
+                return now;
         const char *a = line + sizeof jump - 1;
-        if (!strncmp(line, jump, sizeof jump - 1) && strlen(a) == 9 && is_hex4(a) && a[4] == ':' && is_hex4(a + 5))
+        if (strlen(a) == 9 && is_hex4(a) && a[4] == ':' && is_hex4(a + 5))
                 return VMWP_BOOT_LOADER;
         return now;
 }
