@@ -3,9 +3,9 @@
 # Disc images vmms refuses with a clear error before a guest sees them
 # (issue #57, docs/firmware.md "Disc images"): an ISO cut short (its ISO
 # 9660 volume is larger than the file) at Start and at a running VM's
-# InsertDvd, a file under one 2048-byte block, and a DVD image given as a
-# disk; an isohybrid image (a boot sector in its system area) is a disk
-# too. The worker never gets a refused image. Fake worker: these are
+# InsertDvd, a file under one 2048-byte block, and a DVD image given as
+# the disk a firmware VM boots; an isohybrid image (a boot sector in its
+# system area) is a disk too, and an ISO as a data disk is the guest's. The worker never gets a refused image. Fake worker: these are
 # vmms's checks (vmms/shared/iso-probe.c).
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
@@ -57,5 +57,17 @@ expect_rc 0 vmctl create --name=hybrid --disk="$P/hybrid.iso,ro" --firmware="$FW
 expect_rc 0 vmctl start hybrid
 wait_state hybrid Running
 expect_rc 0 vmctl kill hybrid
+wait_state hybrid Off
+
+note "an ISO as a data disk (not the one the BIOS boots) is the guest's to mount"
+expect_rc 0 vmctl create --name=data --disk="$P/disk.img" --disk="$P/good.iso,ro" --firmware="$FW/bios.bin"
+expect_rc 0 vmctl start data
+wait_state data Running
+expect_rc 0 vmctl kill data
+K=$P/kernel && echo kernel >"$K"
+expect_rc 0 vmctl create --name=k --kernel="$K" --disk="$P/good.iso,ro"
+expect_rc 0 vmctl start k
+wait_state k Running
+expect_rc 0 vmctl kill k
 alive "$VMMS_PID" || fail "vmms is gone"
 echo "PASS"

@@ -66,7 +66,22 @@ static int read_head(int fd, uint8_t **head, size_t *len, uint64_t *size) {
         return 0;
 }
 
-/* docs/firmware.md "Disc images": a DVD image given as a disk. */
+/* The disk a firmware VM's BIOS boots: its first IDE disk, when the boot
+ * order has "disk" (vmwp/vm-firmware.c's bootorder). An ISO elsewhere is a
+ * data disk a guest may mount as it is. */
+static bool is_boot_disk(const struct vm_config *c, const struct vm_disk_config *dc, uint32_t i) {
+        bool disk_in_order = false;
+        for (uint32_t k = 0; k < c->n_boot_order; k++)
+                disk_in_order |= c->boot_order[k] == VM_BOOT_DEVICE_DISK;
+        if (c->boot_kind != VM_BOOT_FIRMWARE || !disk_in_order || dc->bus != VM_DISK_IDE)
+                return false;
+        for (uint32_t k = 0; k < i && k < c->n_disks; k++)
+                if (c->disks[k].bus == VM_DISK_IDE)
+                        return false;
+        return true;
+}
+
+/* docs/firmware.md "Disc images": a DVD image given as the boot disk. */
 static int check_not_disc(int fd, const struct vm_disk_config *dc, uint32_t i, char *err, size_t errlen) {
         _cleanup_free_ uint8_t *head = NULL;
         size_t len = 0;
@@ -105,7 +120,7 @@ int vmms_disk_open(struct vmms_vm *vm, const struct vmms_cred *owner, const stru
                 int r = open_chain(vm, owner, dc, i, fd, out, err, errlen);
                 if (r < 0)
                         return r;
-        } else {
+        } else if (is_boot_disk(vm->config, dc, i)) {
                 int r = check_not_disc(fd, dc, i, err, errlen);
                 if (r < 0)
                         return r;
