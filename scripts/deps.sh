@@ -18,6 +18,9 @@ PKGS=(
   # ISO images for the DVD drive's tests (El Torito boot images) and
   # cloud-init seeds (tests/lib/cloud-init-seed.sh)
   xorriso
+  # the Debian installer's boot ISO (tests/lib/debian-installer-iso.sh):
+  # grub-mkrescue (grub-common) with GRUB's BIOS modules (grub-pc-bin)
+  grub-pc-bin grub-common
   # the Debian 12 test guest's system disk (tests/lib/debian-image.sh):
   # mmdebstrap builds the tree, sfdisk partitions the image
   mmdebstrap fdisk

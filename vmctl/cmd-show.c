@@ -384,6 +384,38 @@ static int run_host(struct vmctl *c, int argc, char **argv) {
         return r;
 }
 
+/* A running firmware VM's BootStatus (docs/firmware.md "Nothing
+ * bootable") into its row as "boot_status"; how many found nothing to
+ * boot. A vmms without the property answers nothing here. */
+static size_t add_boot_status(struct vmctl *c, json_object *arr) {
+        size_t n = 0;
+        for (size_t i = 0; i < json_object_array_length(arr); i++) {
+                json_object *o = json_object_array_get_idx(arr, i);
+                const char *state = field(o, "state", ""), *path = field(o, "path", "");
+                char *boot = NULL;
+                if ((strcmp(state, "Running") && strcmp(state, "Paused")) ||
+                    sd_bus_get_property_string(c->bus, VMMS_BUS_NAME, path, VMMS_VM_IFACE, "BootStatus", NULL,
+                                               &boot) < 0 || !*boot) {
+                        free(boot);
+                        continue;
+                }
+                json_object_object_add(o, "boot_status", json_object_new_string(boot));
+                n += !strcmp(boot, "no-bootable-device");
+                free(boot);
+        }
+        return n;
+}
+
+/* On stderr, as the problems: the table stays as scripts read it. */
+static void print_nothing_bootable(json_object *arr) {
+        for (size_t i = 0; i < json_object_array_length(arr); i++) {
+                json_object *o = json_object_array_get_idx(arr, i);
+                if (!strcmp(field(o, "boot_status", ""), "no-bootable-device"))
+                        fprintf(stderr, "%s: the firmware found nothing to boot (No bootable device.): insert a DVD "
+                                        "or attach a bootable disk, then start it again\n", field(o, "name", "?"));
+        }
+}
+
 static int run_list(struct vmctl *c, int argc, char **argv) {
         static const char *const headers[] = { "NAME", "STATE", "ID" };
         sd_bus_error e = SD_BUS_ERROR_NULL;
@@ -407,12 +439,15 @@ static int run_list(struct vmctl *c, int argc, char **argv) {
                 if (t)
                         (void)vmctl_table_add(t, row);
         }
+        size_t stuck = r < 0 ? 0 : add_boot_status(c, arr);
         if (r < 0)
                 r = vmctl_fail(&e, r, "list");
         else if (c->json)
                 printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY));
         else if (t) {
                 vmctl_table_print(t);
+                if (stuck)
+                        print_nothing_bootable(arr);
                 char **problems = get_problems(c);
                 size_t n = strv_len(problems);
                 /* On stderr: scripts that read the table keep working. */
@@ -430,11 +465,13 @@ static int run_list(struct vmctl *c, int argc, char **argv) {
 
 static void help_list(void) {
         printf("Usage: vmctl [--json] list\nLists all VMs: name, state and id; says so (on stderr) when vmms skipped\n"
-               "configuration files or runtime records at start (vmctl host lists them).\n");
+               "configuration files or runtime records at start (vmctl host lists them), and\n"
+               "for each running firmware VM whose firmware found nothing to boot (with --json:\n"
+               "\"boot_status\" of the running firmware VMs).\n");
 }
 static void help_show(void) {
-        printf("Usage: vmctl [--json] show VM\nShows a VM's properties (state, worker, uptime, heartbeat, last exit\n"
-               "reason, console) and its configuration.\n");
+        printf("Usage: vmctl [--json] show VM\nShows a VM's properties (state, worker, uptime, heartbeat, a firmware\n"
+               "VM's boot status, last exit reason, console) and its configuration.\n");
 }
 static void help_host(void) {
         printf("Usage: vmctl [--json] host\nShows the host's capabilities: KVM, virtualization kind, limits,\n"

@@ -5,7 +5,7 @@
 
 /* The modules that report the guest's events, in the order theirs go. */
 static void (*const emitters[])(struct vmwp_vm *vm, const struct vmwp_guest_events *g, struct vmwp_emit *e) = {
-        vmwp_ic_emit, vmwp_hvsock_emit, vmwp_display_emit, vmwp_dm_emit,
+        vmwp_ic_emit, vmwp_hvsock_emit, vmwp_display_emit, vmwp_dm_emit, vmwp_firmware_emit,
 };
 
 /* The rate-bounded kinds' events, each built by its module. */

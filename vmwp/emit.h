@@ -50,9 +50,13 @@ void vmwp_ic_emit(struct vmwp_vm *vm, const struct vmwp_guest_events *g, struct 
 void vmwp_hvsock_emit(struct vmwp_vm *vm, const struct vmwp_guest_events *g, struct vmwp_emit *e);
 void vmwp_display_emit(struct vmwp_vm *vm, const struct vmwp_guest_events *g, struct vmwp_emit *e);
 void vmwp_dm_emit(struct vmwp_vm *vm, const struct vmwp_guest_events *g, struct vmwp_emit *e);
+void vmwp_firmware_emit(struct vmwp_vm *vm, const struct vmwp_guest_events *g, struct vmwp_emit *e);
 /* The rate-bounded kinds' events, from the state now (NULL: none). */
 struct json_object *vmwp_ic_heartbeat_event(struct vmwp_vm *vm);
 struct json_object *vmwp_display_event(struct vmwp_vm *vm);
 struct json_object *vmwp_dm_event(struct vmwp_vm *vm);
 /* The "status" reply's "heartbeat" and "last_beat_us". */
 void vmwp_ic_add_heartbeat(struct vmwp_vm *vm, struct json_object *into);
+/* A firmware VM's "boot_status" in the "status" reply (nothing for the
+ * other boot kinds). */
+void vmwp_firmware_add_status(struct vmwp_vm *vm, struct json_object *into);

@@ -130,6 +130,7 @@ static int op_kvp_set(void *o, const char *key, const char *value) {
 static void op_status(void *o, struct json_object *into) {
         struct vmwp_vm *vm = ((struct run_ctx *)o)->vm;
         vmwp_ic_add_heartbeat(vm, into);
+        vmwp_firmware_add_status(vm, into);
         json_object_object_add(into, "name", json_object_new_string(vm->cfg.name));
         json_object_object_add(into, "vcpus", json_object_new_int((int)vm->cfg.vcpus));
         json_object_object_add(into, "memory_mib", json_object_new_int64(vm->cfg.memory_mib));

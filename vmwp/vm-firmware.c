@@ -5,14 +5,20 @@
  * platform: the memory map, the worker's ACPI tables through the table
  * loader, SMBIOS tables that say what Hyper-V's do, the boot order, the
  * CPU count and the serial console on COM1. SeaBIOS's own log (its debug
- * port) goes into the worker's log. */
+ * port) goes into the worker's log, and its "No bootable device." to vmms
+ * as the VM's boot status (docs/firmware.md "Nothing bootable"). */
+#include <ctype.h>
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/proto.h"
+#include "emit.h"
 #include "emu/debugcon.h"
 #include "emu/fwcfg.h"
 #include "vid/vid.h"
@@ -26,10 +32,86 @@ struct vmwp_firmware {
         struct fwcfg *fwcfg;
         struct debugcon debugcon;
         bool debugcon_ok;
+        enum vmwp_boot_status boot; /* debugcon's lock */
 };
 
+static bool is_hex4(const char *s) {
+        for (int i = 0; i < 4; i++)
+                if (!isxdigit((unsigned char)s[i]))
+                        return false;
+        return true;
+}
+
+/* SeaBIOS's words (src/boot.c): boot_fail() prints "No bootable device."
+ * (with etc/boot-fail-wait at -1 nothing follows it: it waits for ever),
+ * and call_boot_entry() "Booting from SSSS:OOOO" as it jumps into a boot
+ * sector; "Booting from Hard Disk..." and "... DVD/CD..." come before a
+ * try that may still fail. After the jump the port is the guest's: what
+ * it writes there changes nothing. */
+enum vmwp_boot_status vmwp_firmware_boot_line(enum vmwp_boot_status now, const char *line) {
+        static const char jump[] = "Booting from ";
+        if (now != VMWP_BOOT_FIRMWARE)
+                return now;
+        if (!strcmp(line, "No bootable device.") || !strncmp(line, "No bootable device.  Retrying in ", 33))
+                return VMWP_BOOT_NOTHING_BOOTABLE;
+        if (strncmp(line, jump, sizeof jump - 1) != 0)
+                return now;
+        const char *a = line + sizeof jump - 1;
+        if (strlen(a) == 9 && is_hex4(a) && a[4] == ':' && is_hex4(a + 5))
+                return VMWP_BOOT_LOADER;
+        return now;
+}
+
+const char *vmwp_boot_status_name(enum vmwp_boot_status s) {
+        switch (s) {
+        case VMWP_BOOT_FIRMWARE:
+                return "firmware";
+        case VMWP_BOOT_LOADER:
+                return "booted";
+        case VMWP_BOOT_NOTHING_BOOTABLE:
+                return "no-bootable-device";
+        }
+        return "";
+}
+
+/* A vCPU thread, debugcon's lock held. */
 static void log_line(void *opaque, const char *line) {
+        struct vmwp_vm *vm = opaque;
+        struct vmwp_firmware *fw = vm->firmware;
         log_info("firmware: %s", line);
+        enum vmwp_boot_status s = vmwp_firmware_boot_line(fw->boot, line);
+        if (s == fw->boot)
+                return;
+        fw->boot = s;
+        /* Once per worker at most: the status only leaves "firmware". */
+        pthread_mutex_lock(&vm->guest_lock);
+        vm->guest.boot_status = s;
+        vm->guest.boot_changed = true;
+        pthread_mutex_unlock(&vm->guest_lock);
+        (void)!write(vm->guest_event_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
+}
+
+void vmwp_firmware_emit(struct vmwp_vm *vm, const struct vmwp_guest_events *g, struct vmwp_emit *e) {
+        if (!g->boot_changed)
+                return;
+        struct json_object *ev = proto_event_new(PROTO_EV_FIRMWARE);
+        if (ev) {
+                json_object_object_add(ev, "status", json_object_new_string(vmwp_boot_status_name(g->boot_status)));
+                if (g->boot_status == VMWP_BOOT_NOTHING_BOOTABLE)
+                        json_object_object_add(ev, "message", json_object_new_string("No bootable device."));
+        }
+        vmwp_emit(e, ev);
+}
+
+void vmwp_firmware_add_status(struct vmwp_vm *vm, struct json_object *into) {
+        if (vm->cfg.boot_kind != VM_BOOT_FIRMWARE)
+                return;
+        struct vmwp_guest_events g;
+        vmwp_vm_peek_guest_events(vm, &g);
+        /* A restored VM's boot happened in the worker that saved it. */
+        if (vm->restored && g.boot_status == VMWP_BOOT_FIRMWARE)
+                return;
+        json_object_object_add(into, "boot_status", json_object_new_string(vmwp_boot_status_name(g.boot_status)));
 }
 
 /* SeaBIOS's name of an IDE position (src/boot.c bootprio_find_ata_device:

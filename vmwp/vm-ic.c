@@ -341,6 +341,7 @@ void vmwp_vm_take_guest_events(struct vmwp_vm *vm, struct vmwp_guest_events *out
         vm->guest.fcopy_progressed = vm->guest.fcopy_finished = false;
         vm->guest.memory_changed = false;
         vm->guest.display_changed = false; /* left set, every later pass sent a "display" event */
+        vm->guest.boot_changed = false;
         pthread_mutex_unlock(&vm->guest_lock);
 }
 

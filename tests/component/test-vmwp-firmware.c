@@ -4,8 +4,9 @@
  * COM1; the firmware's screen reaches COM1 too (sercon) and its log the
  * worker's; a VM saved in the boot loader resumes in a new worker (PIT,
  * fw_cfg, the BIOS's RAM and the disk's IDE channel on VMBus in the
- * state); nothing bootable says so; a
- * bad firmware file is a clear error. */
+ * state); nothing bootable says so, on the console and to vmms (the
+ * "firmware" event, the "status" reply's boot_status); a bad firmware
+ * file is a clear error. */
 #include <fcntl.h>
 #include <signal.h>
 #include <json-c/json.h>
@@ -110,6 +111,10 @@ TEST(an_ide_disk_boots_through_seabios_and_resumes_after_a_save) {
         ASSERT_NOT_NULL(strstr(buf, "Booting from Hard Disk"));
         ASSERT_EQ(write(con, "ab", 2), 2);
         ASSERT_TRUE(serial_read_until(con, "ab", buf, sizeof buf, 20000));
+        /* SeaBIOS jumped into the MBR ("Booting from 0000:7c00"). */
+        struct json_object *st = vmwp_ctl_reply(sv[0], "{\"op\":\"status\",\"id\":7}");
+        ASSERT_STREQ(vmwp_ctl_str(st, "boot_status"), "booted");
+        json_object_put(st);
 
         /* Saved while the 16-bit code polls COM1. */
         int fd = open(state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -142,6 +147,11 @@ TEST(an_ide_disk_boots_through_seabios_and_resumes_after_a_save) {
         close(fd);
         con = unix_connect_retry(sock);
         ASSERT_GE(con, 0);
+        /* Its boot happened in the worker that saved it: nothing to say. */
+        st = vmwp_ctl_reply(sv[0], "{\"op\":\"status\",\"id\":7}");
+        ASSERT_STREQ(vmwp_ctl_str(st, "ok"), "true");
+        ASSERT_FALSE(json_object_object_get_ex(st, "boot_status", NULL));
+        json_object_put(st);
         ASSERT_EQ(write(con, "cd.", 3), 3);
         ASSERT_TRUE(serial_read_until(con, "cd.", buf, sizeof buf, 20000));
         expect_exit(sv[0], &c, 0, "powered off", err, sizeof err);
@@ -163,9 +173,24 @@ TEST(nothing_bootable_says_so) {
                 ASSERT_STREQ(buf, "... No bootable device.");
         ASSERT_NOT_NULL(strstr(buf, "Boot failed: not a bootable disk"));
         ASSERT_NULL(strstr(buf, "Retrying in"));
+        /* vmms is told once, from the firmware's log port. */
+        struct json_object *m = vmwp_ctl_recv(sv[0]);
+        while (m && strcmp(vmwp_ctl_str(m, "event"), "firmware") != 0 && strcmp(vmwp_ctl_str(m, "event"), "exit") != 0) {
+                json_object_put(m);
+                m = vmwp_ctl_recv(sv[0]);
+        }
+        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "firmware");
+        ASSERT_STREQ(vmwp_ctl_str(m, "status"), "no-bootable-device");
+        ASSERT_STREQ(vmwp_ctl_str(m, "message"), "No bootable device.");
+        json_object_put(m);
+        m = vmwp_ctl_reply(sv[0], "{\"op\":\"status\",\"id\":8}");
+        ASSERT_STREQ(vmwp_ctl_str(m, "boot_status"), "no-bootable-device");
+        json_object_put(m);
         json_object_put(vmwp_ctl_request(sv[0], "{\"op\":\"stop\",\"id\":9}"));
         expect_exit(sv[0], &c, 14, "stopped by vmms", err, sizeof err);
         close(con);
+        /* The firmware's words are in the worker's log. */
+        ASSERT_NOT_NULL(strstr(err, "firmware: No bootable device."));
 }
 
 /* An ISO whose El Torito boot image (no emulation, loaded at 07C0:0000)

@@ -11,7 +11,10 @@
 # hardware). Checked from inside the guest (a cloud-init runcmd writes what
 # it sees to COM1, the serial shell answers): the root file system on
 # storvsc, the seed applied, an address by DHCP; from outside: the guest's
-# IP in `vmctl kvp` (hv_kvp_daemon), `vmctl stop` through the shutdown
+# IP in `vmctl kvp` (hv_kvp_daemon), the DVD drive as Linux's sr driver
+# sees it (the seed's label, then no medium after `vmctl dvd eject`, then
+# another disc's label and size after `vmctl dvd insert`, each read by the
+# guest's serial root shell), `vmctl stop` through the shutdown
 # service, a second boot, a save and a resume with the guest answering.
 #
 # Runs where a boot costs about a minute: on hardware virtualization or the
@@ -25,6 +28,7 @@ t_setup
 [ -d /sys/module/kvm_pvm ] && { echo "SKIP: PVM KVM: a firmware boot of Debian takes tens of minutes here (run amdv/debian-gen1)"; exit 77; }
 [ -r /usr/share/seabios/bios-256k.bin ] || { echo "SKIP: Debian's seabios is not installed"; exit 77; }
 command -v busybox >/dev/null || { echo "SKIP: busybox (udhcpd) missing"; exit 77; }
+command -v xorriso >/dev/null || { echo "SKIP: xorriso missing (scripts/deps.sh)"; exit 77; }
 images=$("$src/tests/lib/debian-image.sh") || { rc=$?; [ $rc = 77 ] && echo "SKIP: no Debian test image"; exit $rc; }
 base=$(echo "$images" | sed -n 2p)
 WORKER=$REAL_WORKER WORKER_KIND=real
@@ -96,6 +100,33 @@ echo "$line" | grep -q " ip=inet 10.57.0.1[0-9]" || fail "no DHCP address on eth
 
 note "the guest's address in KVP (hv_kvp_daemon)"
 wait_for 120 "NetworkAddressIPv4 in KVP" sh -c "'$VMCTL_BIN' --address='$ADDR' kvp deb 2>/dev/null | grep -q '10\.57\.0\.1[0-9]'"
+
+note "the DVD seen by Linux's sr driver: the seed, ejected, another disc (vmctl dvd eject|insert)"
+mkdir -p "$T/second"
+echo "the second disc" >"$T/second/readme.txt"
+xorriso -as mkisofs -quiet -V VMSTACK_SECOND -o "$P/second.iso" "$T/second" 2>/dev/null || fail "the second ISO"
+# dvd_seen TAG: the guest's root shell on the console opens /dev/sr0 (which
+# makes sr look for a media change) and says on one line what it found:
+# the disc's label (blkid), its size, the error of a read without a disc.
+dvd_seen() {
+	local tag="DVD-$1-$RANDOM" cmd
+	cmd='echo "'$tag' label=$(blkid -p -s LABEL -o value /dev/sr0 2>/dev/null || echo none) bytes=$(blockdev --getsize64 /dev/sr0 2>/dev/null || echo none) read=$(head -c 2048 /dev/sr0 2>&1 >/dev/null | sed "s/.*: //" | head -1)"'
+	(sleep 1; printf '\n%s\n' "$cmd"; sleep 3) | vmctl console deb --timeout=15 >/dev/null 2>&1
+	guest_wait 60 "the guest's view of its DVD ($1)" "^$tag label="
+	tr -d '\r' <"$CON" | grep "^$tag label=" | tail -1
+}
+seen=$(dvd_seen seed)
+echo "guest: $seen"
+echo "$seen" | grep -q " label=cidata bytes=[1-9]" || fail "the seed on /dev/sr0: $seen"
+expect_rc 0 vmctl dvd eject deb
+seen=$(dvd_seen ejected)
+echo "guest: $seen"
+echo "$seen" | grep -q " label=none bytes=.* read=No medium found" || fail "after the eject: $seen"
+expect_rc 0 vmctl dvd insert deb "$P/second.iso"
+seen=$(dvd_seen inserted)
+echo "guest: $seen"
+echo "$seen" | grep -q " label=VMSTACK_SECOND bytes=$(stat -c %s "$P/second.iso") read=\$" ||
+	fail "after the insert of $(stat -c %s "$P/second.iso") bytes: $seen"
 
 note "vmctl stop: the guest shuts down through the shutdown service"
 expect_rc 0 vmctl stop deb --timeout=180

@@ -75,6 +75,11 @@
  *                        hvsock port=N refused errno=E". The config's
  *                        hvsock.socket is printed as "fake-vmwp: hvsock
  *                        socket=PATH" at boot.
+ * A firmware VM (boot.kind "firmware") acts out SeaBIOS's decision once
+ * ready (vmms-fake-firmware.c): "No bootable device." on the console and
+ * in the worker's log and a "firmware" event with "no-bootable-device",
+ * or "booted" when an IDE disk has a boot signature or a DVD an ISO; the
+ * "status" reply carries "boot_status" as vmwp's does.
  * With dynamic_memory.enabled the guest runs a Dynamic Memory driver
  * (docs/dynamic-memory.md) that takes every target at once, within its
  * range and as the real device rounds it, hot-adding in 128 MiB blocks;
@@ -159,6 +164,7 @@
 #include "common/proto.h"
 #include "common/vmstate.h"
 #include "vmms-fake-hotplug.h"
+#include "vmms-fake-firmware.h"
 #include "vmms-fake-stats.h"
 
 #define MAX_CONSOLE_CLIENTS 1 /* as vmwp: one client at a time */
@@ -197,6 +203,8 @@ struct fake {
         size_t n_disk_fds;
         unsigned vcpus, n_disks, n_nics; /* for "stats" (vmms-fake-stats.c) */
         uint64_t stats_calls;
+        bool restored;    /* the config message named a "saved_state" */
+        const char *boot; /* a firmware VM's boot (vmms-fake-firmware.c), NULL: none */
 };
 
 static long knob(const struct fake *f, const char *name, long def) {
@@ -847,6 +855,8 @@ static void handle_request(struct fake *f, json_object *req, int *fds, size_t n_
         } else if (!strcmp(op, "status")) {
                 json_object *m = reply(req, true, 0, NULL);
                 json_object_object_add(m, "state", json_object_new_string(!f->ready ? "starting" : f->paused ? "paused" : "running"));
+                if (f->boot) /* a firmware VM's, as vmwp's */
+                        json_object_object_add(m, "boot_status", json_object_new_string(f->ready ? f->boot : "firmware"));
                 send_msg(f, m);
         } else if (!strcmp(op, "stats")) {
                 json_object *m = reply(req, true, 0, NULL);
@@ -1033,6 +1043,7 @@ static int check_fds(struct fake *f, const struct vm_config *c, json_object *msg
         if (last && !strcmp(json_object_get_string(last), "saved_state")) {
                 if (n == 0 || !fake_state_ok(fds[n - 1]))
                         finish(f, VMWP_EXIT_SETUP, "saved state: not a state this worker saved");
+                f->restored = true;
         }
         for (size_t i = 0; i < c->n_disks && i < VM_DISKS_MAX; i++)
                 f->disk_fds[f->n_disk_fds++] = fds[i];
@@ -1121,6 +1132,7 @@ static void configure(struct fake *f, const char *serial) {
         if (c->display.enabled && c->display.socket[0])
                 start_display(f, c->display.socket);
         f->vcpus = c->vcpus, f->n_disks = c->n_disks, f->n_nics = c->n_nics;
+        f->boot = fake_firmware_boot(c, f->disk_fds, f->n_disk_fds, f->restored);
         if (c->dm.enabled) {
                 f->dm_startup = f->dm_assigned = c->memory_mib;
                 f->dm_min = vm_dm_minimum_mib(c);
@@ -1153,6 +1165,20 @@ static void configure(struct fake *f, const char *serial) {
         f->ready_at = now_ms() + (uint64_t)knob(f, "fake.ready_ms", 20);
 }
 
+/* As vmwp: SeaBIOS's words on the console and in the worker's log, and
+ * the "firmware" event. */
+static void firmware_event(struct fake *f) {
+        bool none = !strcmp(f->boot, "no-bootable-device");
+        console_out(f, none ? "No bootable device.\r\n" : "Booting from Hard Disk...\r\n");
+        fprintf(stderr, "firmware: %s\n", none ? "No bootable device." : "Booting from 0000:7c00");
+        json_object *m = json_object_new_object();
+        json_object_object_add(m, "event", json_object_new_string("firmware"));
+        json_object_object_add(m, "status", json_object_new_string(f->boot));
+        if (none)
+                json_object_object_add(m, "message", json_object_new_string("No bootable device."));
+        send_msg(f, m);
+}
+
 static void become_ready(struct fake *f) {
         json_object *m = json_object_new_object();
         f->ready = true;
@@ -1163,6 +1189,8 @@ static void become_ready(struct fake *f) {
                 json_object_object_add(m, "postcopy", json_object_new_boolean(true));
         send_msg(f, m);
         console_out(f, "fake-vmwp: guest running\n");
+        if (f->boot) /* the firmware's decision, as vmwp reports SeaBIOS's */
+                firmware_event(f);
         long unmet = knob(f, "fake.disk_qos_unmet", -1);
         if (unmet >= 0) { /* a malformed "disk-qos" event (ignored), then disks[N]'s minimum unmet at 42 IOPS */
                 json_object *bad = json_object_new_object(), *q = json_object_new_object();

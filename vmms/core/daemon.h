@@ -103,6 +103,10 @@ struct vmms_vm {
         uint64_t running_since_us; /* CLOCK_REALTIME; 0 while not running */
         char hb_status[16];
         uint64_t hb_last_us;
+        /* BootStatus: a firmware VM's boot as its worker reported it
+         * ("firmware", "booted", "no-bootable-device"); "" for the other
+         * boot kinds and without a run (kept while Saved). */
+        char boot_status[24];
         unsigned restarts;
         struct vmms_restart_state restart;
         sd_event_source *restart_timer;
@@ -236,6 +240,10 @@ struct vmms_vm *vmms_vm_new(struct vmms_daemon *d, const struct vm_config *c, ui
 struct vmms_vm *vmms_vm_free(struct vmms_vm *vm);
 void vmms_vm_set_state(struct vmms_vm *vm, enum vmms_state s);
 void vmms_vm_emit_changed(struct vmms_vm *vm, const char *prop);
+/* BootStatus (vm.c): s one of its words or "", changed only when it differs. */
+void vmms_vm_set_boot_status(struct vmms_vm *vm, const char *s);
+/* A worker's "firmware" event or its "status" reply's "boot_status". */
+void vmms_vm_on_boot_status(struct vmms_vm *vm, const char *s);
 int vmms_vm_start(struct vmms_vm *vm, char *err, size_t errlen);
 int vmms_vm_stop(struct vmms_vm *vm, uint32_t timeout_s);
 int vmms_vm_kill(struct vmms_vm *vm);

@@ -553,6 +553,9 @@ PROP(prop_exit_status) {
 PROP(prop_heartbeat) {
         return sd_bus_message_append(reply, "(st)", VM_OF(userdata)->hb_status, VM_OF(userdata)->hb_last_us);
 }
+PROP(prop_boot_status) {
+        return sd_bus_message_append(reply, "s", VM_OF(userdata)->boot_status);
+}
 PROP(prop_guest_kvp) {
         return vmms_kvp_append(reply, VM_OF(userdata)->kvp_guest);
 }
@@ -621,6 +624,7 @@ static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_PROPERTY("ExitReason", "s", prop_exit_reason, 0, EMITS),
         SD_BUS_PROPERTY("ExitStatus", "i", prop_exit_status, 0, EMITS),
         SD_BUS_PROPERTY("Heartbeat", "(st)", prop_heartbeat, 0, EMITS),
+        SD_BUS_PROPERTY("BootStatus", "s", prop_boot_status, 0, EMITS),
         SD_BUS_PROPERTY("GuestKVP", "a{ss}", prop_guest_kvp, 0, EMITS),
         SD_BUS_PROPERTY("HostKVP", "a{ss}", prop_host_kvp, 0, EMITS),
         SD_BUS_PROPERTY("Restarts", "u", prop_restarts, 0, EMITS),

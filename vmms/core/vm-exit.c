@@ -124,6 +124,7 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
                 return;
         }
         vmms_kvp_worker_ended(vm, v.end == VMMS_END_RESET);
+        vmms_vm_set_boot_status(vm, ""); /* the run ended (a Saved VM's stays, above) */
         /* A take in progress is undone first: a restart (at once after a
          * guest's reset) must find the configuration it started from. */
         if (vm->ckpt_op && vm->ckpt_op->kind == VMMS_CKPT_TAKE)

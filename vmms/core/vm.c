@@ -164,6 +164,8 @@ int vmms_vm_start(struct vmms_vm *vm, char *err, size_t errlen) {
         set_op_timer(vm, vm->d->opt.start_timeout_us, on_start_timeout);
         snprintf(vm->hb_status, sizeof vm->hb_status, "unknown");
         vm->hb_last_us = 0;
+        if (!vm->restoring && !vm->migrating_in) /* those go on from where they were */
+                vmms_vm_set_boot_status(vm, vm->config->boot_kind == VM_BOOT_FIRMWARE ? "firmware" : "");
         vmms_vm_set_state(vm, VMMS_STATE_STARTING);
         return 0;
 }
@@ -287,6 +289,27 @@ int vmms_vm_reboot(struct vmms_vm *vm) {
         return 0;
 }
 
+void vmms_vm_set_boot_status(struct vmms_vm *vm, const char *s) {
+        if (!strcmp(vm->boot_status, s))
+                return;
+        snprintf(vm->boot_status, sizeof vm->boot_status, "%s", s);
+        vmms_vm_emit_changed(vm, "BootStatus");
+}
+
+/* Only the words of the protocol (common/proto.h) and only for a firmware
+ * VM: the worker runs the guest's side and may say anything. The guest
+ * can only mislabel its own VM (docs/THREAT_MODEL.md). */
+void vmms_vm_on_boot_status(struct vmms_vm *vm, const char *s) {
+        if (!s || vm->config->boot_kind != VM_BOOT_FIRMWARE ||
+            (strcmp(s, "firmware") && strcmp(s, "booted") && strcmp(s, "no-bootable-device")))
+                return;
+        if (!strcmp(s, "no-bootable-device") && strcmp(vm->boot_status, s))
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, 0,
+                            "the firmware found nothing to boot (\"No bootable device.\"); the VM waits: "
+                            "insert a DVD or attach a bootable disk and start it again");
+        vmms_vm_set_boot_status(vm, s);
+}
+
 void vmms_vm_on_event(struct vmms_vm *vm, json_object *ev) {
         json_object *v;
         const char *name = json_object_get_string(json_object_object_get_ex(ev, "event", &v) ? v : NULL);
@@ -307,6 +330,8 @@ void vmms_vm_on_event(struct vmms_vm *vm, json_object *ev) {
                 snprintf(vm->hb_status, sizeof vm->hb_status, "%s", s);
                 vm->hb_last_us = json_object_object_get_ex(ev, "last_us", &v) ? (uint64_t)json_object_get_int64(v) : 0;
                 vmms_vm_emit_changed(vm, "Heartbeat");
+        } else if (!strcmp(name, "firmware")) {
+                vmms_vm_on_boot_status(vm, json_object_object_get_ex(ev, "status", &v) ? json_object_get_string(v) : NULL);
         } else if (!strcmp(name, "guest-shutdown")) {
                 bool ok = json_object_object_get_ex(ev, "ok", &v) && json_object_get_boolean(v);
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "guest %s the shutdown request", ok ? "accepted" : "refused");

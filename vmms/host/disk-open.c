@@ -8,7 +8,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/fd-util.h"
 #include "common/macro.h"
@@ -16,6 +19,7 @@
 #include "core/daemon.h"
 #include "host/host.h"
 #include "core/cloud-init.h"
+#include "vmms/iso-probe.h"
 #include "vmms/seed.h"
 #include "migration/migration.h"
 
@@ -46,6 +50,51 @@ static int open_chain(struct vmms_vm *vm, const struct vmms_cred *owner, const s
         return 0;
 }
 
+/* The first ISO_PROBE_HEAD bytes of fd (fewer in a small file) into a
+ * buffer the caller frees, their count in *len and the file's size. */
+static int read_head(int fd, uint8_t **head, size_t *len, uint64_t *size) {
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        *size = (uint64_t)st.st_size;
+        if (!(*head = malloc(ISO_PROBE_HEAD)))
+                return -ENOMEM;
+        ssize_t n = pread(fd, *head, ISO_PROBE_HEAD, 0);
+        if (n < 0)
+                return -errno;
+        *len = (size_t)n;
+        return 0;
+}
+
+/* The disk a firmware VM's BIOS boots: its first IDE disk, when the boot
+ * order has "disk" (vmwp/vm-firmware.c's bootorder). An ISO elsewhere is a
+ * data disk a guest may mount as it is. */
+static bool is_boot_disk(const struct vm_config *c, const struct vm_disk_config *dc, uint32_t i) {
+        bool disk_in_order = false;
+        for (uint32_t k = 0; k < c->n_boot_order; k++)
+                disk_in_order |= c->boot_order[k] == VM_BOOT_DEVICE_DISK;
+        if (c->boot_kind != VM_BOOT_FIRMWARE || !disk_in_order || dc->bus != VM_DISK_IDE)
+                return false;
+        for (uint32_t k = 0; k < i && k < c->n_disks; k++)
+                if (c->disks[k].bus == VM_DISK_IDE)
+                        return false;
+        return true;
+}
+
+/* docs/firmware.md "Disc images": a DVD image given as the boot disk. */
+static int check_not_disc(int fd, const struct vm_disk_config *dc, uint32_t i, char *err, size_t errlen) {
+        _cleanup_free_ uint8_t *head = NULL;
+        size_t len = 0;
+        uint64_t size;
+        char why[256];
+        int r = read_head(fd, &head, &len, &size);
+        if (r < 0)
+                return snprintf(err, errlen, "disks[%u].path: %s: cannot read it: %s", i, dc->path, strerror(-r)), r;
+        if ((r = iso_probe_disk(head, len, why, sizeof why)) < 0)
+                return snprintf(err, errlen, "disks[%u].path: %s: %s", i, dc->path, why), r;
+        return 0;
+}
+
 int vmms_disk_open(struct vmms_vm *vm, const struct vmms_cred *owner, const struct vm_disk_config *dc, uint32_t i,
                    struct vmms_disk_fds *out, char *err, size_t errlen) {
         char why[1024];
@@ -71,6 +120,10 @@ int vmms_disk_open(struct vmms_vm *vm, const struct vmms_cred *owner, const stru
                 int r = open_chain(vm, owner, dc, i, fd, out, err, errlen);
                 if (r < 0)
                         return r;
+        } else if (is_boot_disk(vm->config, dc, i)) {
+                int r = check_not_disc(fd, dc, i, err, errlen);
+                if (r < 0)
+                        return r;
         }
         out->fd = TAKE_FD(fd);
         return 0;
@@ -87,6 +140,16 @@ int vmms_iso_open(struct vmms_vm *vm, const struct vmms_cred *owner, const char 
         /* Shared, as a read-only disk's: no VM writes it while a drive holds it. */
         if (flock(fd, LOCK_SH | LOCK_NB) < 0)
                 return snprintf(err, errlen, "%s: %s is in use (written) by another VM", field, path), -EBUSY;
+        /* docs/firmware.md "Disc images": cut short, the guest would read
+         * errors past the file's end; say so now. */
+        _cleanup_free_ uint8_t *head = NULL;
+        size_t len = 0;
+        uint64_t size;
+        int r = read_head(fd, &head, &len, &size);
+        if (r < 0)
+                return snprintf(err, errlen, "%s: %s: cannot read it: %s", field, path, strerror(-r)), r;
+        if ((r = iso_probe_disc(head, len, size, why, sizeof why)) < 0)
+                return snprintf(err, errlen, "%s: %s: %s", field, path, why), r;
         return TAKE_FD(fd);
 }
 

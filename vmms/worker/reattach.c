@@ -48,6 +48,8 @@ static void status_reply(struct vmms_vm *vm, sd_bus_message *call, struct json_o
         const char *s = json_object_object_get_ex(reply, "state", &v) ? json_object_get_string(v) : NULL;
         if (s && !strcmp(s, "paused") && vm->state == VMMS_STATE_RUNNING)
                 vmms_vm_set_state(vm, VMMS_STATE_PAUSED);
+        if (json_object_object_get_ex(reply, "boot_status", &v)) /* a firmware VM's */
+                vmms_vm_on_boot_status(vm, json_object_get_string(v));
         /* It became ready while vmms was away: its "ready" event was lost. */
         if (s && strcmp(s, "starting") && vm->state == VMMS_STATE_STARTING && vm->worker) {
                 vm->worker->rec.running_since_us = now_us(CLOCK_REALTIME);

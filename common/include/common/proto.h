@@ -48,6 +48,12 @@
  *   {"event":"kvp","items":{...}} (the guest's items changed; as kvp-get's
  *      "items"), {"event":"guest-shutdown","ok":bool} (the guest answered
  *      the shutdown request: accepted, or refused with a failure status),
+ *   {"event":"firmware","status":"booted"|"no-bootable-device"[,"message":s]}
+ *      (a firmware VM's boot left the firmware: a boot sector got control,
+ *      or the firmware found nothing to boot and waits, "message" its
+ *      words; at most once per worker, from the firmware's log port, so a
+ *      guest can only mislabel its own VM; the "status" reply of a
+ *      firmware VM carries "boot_status": "firmware" while neither),
  *   {"event":"exit","status":n,"reason":s} (last message before exit)
  *
  * Additions for vmms (issue #9), compatible with workers that ignore them:
@@ -239,7 +245,7 @@ enum proto_fds { PROTO_FDS_NONE, PROTO_FDS_ONE, PROTO_FDS_FIRST, PROTO_FDS_ALL }
         X(STOP, "stop", NONE, "->") \
         X(POWER_BUTTON, "power-button", NONE, "->") \
         X(NMI, "nmi", NONE, "-> vcpus") \
-        X(STATUS, "status", NONE, "-> state,heartbeat,last_beat_us,name,vcpus,memory_mib,uptime_us") \
+        X(STATUS, "status", NONE, "-> state,heartbeat,last_beat_us,boot_status?,name,vcpus,memory_mib,uptime_us") \
         X(STATS, "stats", NONE, "-> the VM's statistics") \
         X(SHUTDOWN, "shutdown", NONE, "reboot? ->") \
         X(VSS, "vss", NONE, "operation -> (vss event)") \
@@ -286,6 +292,7 @@ enum proto_fds { PROTO_FDS_NONE, PROTO_FDS_ONE, PROTO_FDS_FIRST, PROTO_FDS_ALL }
                                                 "throttle_pct,dirty_disk_bytes,postcopy?,committed?") \
         X(DISK_QOS, "disk-qos", "disk,met,iops,min_iops,busy_permille (a disk's Storage QoS minimum went " \
                                 "unmet or met again; at most one a second per disk)") \
+        X(FIRMWARE, "firmware", "status,message? (a firmware VM's boot: once per worker at most)") \
         X(EXIT, "exit", "status,reason")
 
 #define PROTO_ENUM_OP_(e, name, fds, shape) PROTO_OP_##e,

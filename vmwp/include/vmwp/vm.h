@@ -236,6 +236,21 @@ int vmwp_vm_kvp_set(struct vmwp_vm *vm, const char *key, const char *value);
 int vmwp_vm_kvp_items(struct vmwp_vm *vm, bool guest, struct json_object **out);
 bool vmwp_vm_kvp_ready(struct vmwp_vm *vm);
 
+/* A firmware VM's boot (vm-firmware.c, docs/firmware.md "Nothing
+ * bootable"), from the lines of SeaBIOS's log: still in the firmware, a
+ * boot sector got control, or the firmware found nothing to boot and
+ * waits. It leaves VMWP_BOOT_FIRMWARE once per worker at most. */
+enum vmwp_boot_status {
+        VMWP_BOOT_FIRMWARE,
+        VMWP_BOOT_LOADER,
+        VMWP_BOOT_NOTHING_BOOTABLE,
+};
+/* Pure: the status after one line of the firmware's log (no newline). */
+enum vmwp_boot_status vmwp_firmware_boot_line(enum vmwp_boot_status now, const char *line);
+/* "firmware", "booted", "no-bootable-device": the "firmware" event's and
+ * the "status" reply's words (common/proto.h). */
+const char *vmwp_boot_status_name(enum vmwp_boot_status s);
+
 /* What the guest's services reported since the last call. */
 struct vmwp_guest_events {
         int heartbeat;         /* enum icvsp_heartbeat_state */
@@ -252,6 +267,8 @@ struct vmwp_guest_events {
         uint32_t fcopy_status; /* the guest's status of a refusal */
         bool memory_changed;   /* Dynamic Memory: vmwp_vm_memory() has news */
         bool display_changed;  /* the guest's video, keyboard or mouse driver or its mode changed */
+        int boot_status;       /* enum vmwp_boot_status (a firmware VM's) */
+        bool boot_changed;
 };
 /* The state events a guest can make change at will ("display": its
  * drivers and mode; "memory": Dynamic Memory's driver connecting and
