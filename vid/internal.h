@@ -124,10 +124,12 @@ struct vid_partition {
 
         /* Throttling (throttle.c): the share of each period the VPs spend
          * parked, 0..VID_THROTTLE_MAX_PCT, set under lock; their time slept.
-         * throttle_pct is auto-converge's, limit_park_pct the configured
-         * processor limit's (100 - limit); the VPs park the larger. */
+         * throttle_pct is auto-converge's share, cpu_limit_pct the
+         * configured processor limit as set (VID_CPU_LIMIT_MIN_PCT..100;
+         * 0, never set, is no limit like 100); the VPs park
+         * vid_throttle_effective() of the two. */
         atomic_uint throttle_pct;
-        atomic_uint limit_park_pct;
+        atomic_uint cpu_limit_pct;
         _Atomic uint64_t throttled_ns;
 
         /* The MSRs a VP's saved state holds (state.c), found on first use. */

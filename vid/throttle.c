@@ -26,10 +26,10 @@
  *
  * The VM's processor limit (its configuration's "processor", Hyper-V's
  * "virtual machine limit") is the same mechanism with a share of its own:
- * a limit of L % parks 100 - L % of every period. The VPs park the larger
- * of the limit's share and auto-converge's, so each sets its own and
- * neither undoes the other (a migration's end turns auto-converge off,
- * the limit stays). */
+ * a limit of L % parks 100 - L % of every period. Each is stored as set
+ * (auto-converge's share, the limit) and the VPs park the larger of the
+ * two (vid_throttle_effective), so neither undoes the other (a
+ * migration's end turns auto-converge off, the limit stays). */
 #include <errno.h>
 #include <signal.h>
 #include <time.h>
@@ -53,12 +53,13 @@ unsigned vid_throttle_effective(unsigned converge_pct, unsigned limit_pct) {
 
 /* The share the VPs park now. */
 static unsigned effective_pct(const struct vid_partition *p) {
-        return vid_throttle_effective(atomic_load(&p->throttle_pct), 100u - atomic_load(&p->limit_park_pct));
+        return vid_throttle_effective(atomic_load(&p->throttle_pct), atomic_load(&p->cpu_limit_pct));
 }
 
-static void set_share(struct vid_partition *p, atomic_uint *share, unsigned pct) {
+/* Stores auto-converge's share or the processor limit, as set. */
+static void set_share(struct vid_partition *p, atomic_uint *share, unsigned value) {
         pthread_mutex_lock(&p->lock);
-        atomic_store(share, pct);
+        atomic_store(share, value);
         /* A VP sleeping its share re-reads it (a lower share or 0 ends
          * its sleep early). */
         pthread_cond_broadcast(&p->cond);
@@ -84,12 +85,13 @@ unsigned vid_partition_throttle(const struct vid_partition *p) {
 int vid_partition_set_cpu_limit(struct vid_partition *p, unsigned limit_pct) {
         if (limit_pct < VID_CPU_LIMIT_MIN_PCT || limit_pct > 100u)
                 return -EINVAL;
-        set_share(p, &p->limit_park_pct, 100u - limit_pct);
+        set_share(p, &p->cpu_limit_pct, limit_pct);
         return 0;
 }
 
 unsigned vid_partition_cpu_limit(const struct vid_partition *p) {
-        return 100u - atomic_load(&p->limit_park_pct);
+        unsigned limit = atomic_load(&p->cpu_limit_pct);
+        return limit ? limit : 100u; /* never set */
 }
 
 uint64_t vid_partition_throttled_ns(const struct vid_partition *p) {

@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "vmwp/disk-id.h"
 #include "vmwp/ide-vmbus.h"
 
 unsigned vmwp_ide_vmbus_plan(const struct vm_config *c, struct vmwp_ide_vmbus_offer out[static VMWP_IDE_VMBUS_MAX]) {
@@ -31,8 +32,6 @@ void vmwp_ide_disk_serial(const struct guid *vm_id, unsigned slot, char *buf, si
 }
 
 uint64_t vmwp_ide_disk_naa(const struct guid *vm_id, unsigned slot) {
-        uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a over the whole id */
-        for (unsigned i = 0; i < sizeof vm_id->b; i++)
-                h = (h ^ vm_id->b[i]) * 0x100000001b3ull;
+        uint64_t h = vmwp_vm_id_hash(vm_id);
         return (h << 4 | 0x8 | (slot & 0x7)) & 0x0fffffffffffffffull;
 }

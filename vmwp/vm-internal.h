@@ -170,6 +170,10 @@ unsigned vmwp_vm_release_image_locks(struct vmwp_vm *vm);
  * failure the device is still the caller's (storvsp_device_free). */
 struct storvsp_device;
 int vmwp_vm_scsi_new(struct vmwp_vm *vm, uint32_t ctrl, struct storvsp_device **out, char *err, size_t errlen);
+/* Disk d as LUN dc->lun of SCSI controller device dev, with the identity
+ * the guest reads in its VPD pages (vmwp/disk-id.h). */
+int vmwp_vm_scsi_attach(const struct vmwp_vm *vm, struct storvsp_device *dev, const struct vm_disk_config *dc,
+                        struct disk *d);
 int vmwp_vm_scsi_offer(struct vmwp_vm *vm, uint32_t ctrl, struct storvsp_device *dev, char *err, size_t errlen);
 /* Hot remove of controller ctrl (its channels closed, the offer
  * rescinded, its row gone). -EBUSY: the guest takes no VMBus message now. */

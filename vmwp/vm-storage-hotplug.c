@@ -43,13 +43,13 @@ static int attach_lun(struct vmwp_vm *vm, const struct vm_disk_config *dc, struc
         struct storvsp_device *dev = vm->scsi[dc->controller];
         *added = !dev;
         if (dev) { /* the primary channel's worker sends ENUMERATE_BUS (§6.6) */
-                int r = storvsp_controller_attach(storvsp_device_controller(dev), dc->lun, d, NULL);
+                int r = vmwp_vm_scsi_attach(vm, dev, dc, d);
                 return r < 0 ? errorf(err, errlen, r, "attaching LUN %u: %s", dc->lun, strerror(-r)) : 0;
         }
         int r = vmwp_vm_scsi_new(vm, dc->controller, &dev, err, errlen);
         if (r < 0)
                 return r;
-        if ((r = storvsp_controller_attach(storvsp_device_controller(dev), dc->lun, d, NULL)) < 0)
+        if ((r = vmwp_vm_scsi_attach(vm, dev, dc, d)) < 0)
                 errorf(err, errlen, r, "attaching LUN %u: %s", dc->lun, strerror(-r));
         else
                 r = vmwp_vm_scsi_offer(vm, dc->controller, dev, err, errlen); /* storvsc finds the LUN in its scan */
@@ -144,7 +144,7 @@ int vmwp_vm_disk_detach(struct vmwp_vm *vm, const struct vmwp_hotplug *req, stru
                  * none there, and its saved state must not have one. */
                 r = vmwp_vm_scsi_remove(vm, ctrl);
                 if (r < 0) { /* nothing changed, as far as vmms is concerned */
-                        int k = storvsp_controller_attach(storvsp_device_controller(dev), dc->lun, vm->disks[i], NULL);
+                        int k = vmwp_vm_scsi_attach(vm, dev, dc, vm->disks[i]);
                         return errorf(err, errlen, r, "disks[%u]: removing SCSI controller %u: %s%s", i, ctrl,
                                       r == -EBUSY ? "the guest takes no VMBus message now; try again" : strerror(-r),
                                       k < 0 ? " (and the LUN could not come back)" : "");

@@ -18,6 +18,7 @@
 #include "vid/vid.h"
 #include "vm-internal.h"
 #include "vmbus/server.h"
+#include "vmwp/disk-id.h"
 #include "vmwp/ide-vmbus.h"
 #include "vmwp/sandbox-providers.h"
 #include "vmwp/sandbox.h"
@@ -250,6 +251,15 @@ int vmwp_vm_scsi_remove(struct vmwp_vm *vm, uint32_t ctrl) {
         return 0;
 }
 
+int vmwp_vm_scsi_attach(const struct vmwp_vm *vm, struct storvsp_device *dev, const struct vm_disk_config *dc,
+                        struct disk *d) {
+        struct disk_info info;
+        disk_get_info(d, &info);
+        struct scsi_lun_config lc;
+        vmwp_scsi_lun_config(&vm->cfg.id, dc, &info, &lc);
+        return storvsp_controller_attach(storvsp_device_controller(dev), dc->lun, d, &lc);
+}
+
 static int add_controller(struct vmwp_vm *vm, uint32_t ctrl, char *err, size_t errlen) {
         struct storvsp_device *dev;
         int r = vmwp_vm_scsi_new(vm, ctrl, &dev, err, errlen);
@@ -264,7 +274,7 @@ static int add_controller(struct vmwp_vm *vm, uint32_t ctrl, char *err, size_t e
                 r = vmwp_vm_open_disk(vm, i, &d, why, sizeof why);
                 if (r >= 0) {
                         why[0] = 0;
-                        r = storvsp_controller_attach(storvsp_device_controller(dev), dc->lun, d, NULL);
+                        r = vmwp_vm_scsi_attach(vm, dev, dc, d);
                         disk_unref(d); /* the controller holds its own reference */
                 }
                 if (r < 0)

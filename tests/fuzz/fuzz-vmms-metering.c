@@ -2,7 +2,8 @@
 /* Metering in vmms (vmms/metering/sample.c, document.c,
  * vmms/shared/metrics-prom.c): any bytes as a worker's "stats" reply (what
  * parses stays within a VM's limits), the document and the Prometheus text
- * made from it (never a crash, every line ends), and as /proc/PID/stat. */
+ * made from it (never a crash, every line ends), as vmms's metering file
+ * (a sample read back survives its own JSON), and as /proc/PID/stat. */
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         abort();
                 exposition(s);
         }
+        /* as vmms's own file (metering/persist.c): what reads back writes
+         * and reads again to the same sample */
+        struct vmms_meter_sample *t = malloc(sizeof *t);
+        if (s && t && o && vmms_meter_from_json(o, s) == 0) {
+                struct json_object *again = vmms_meter_to_json(s);
+                if (again && (vmms_meter_from_json(again, t) < 0 || memcmp(s, t, sizeof *s)))
+                        abort();
+                json_object_put(again);
+        }
+        free(t);
         free(s);
         json_object_put(o);
         return 0;

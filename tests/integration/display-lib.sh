@@ -42,11 +42,16 @@ d_cleanup() {
   if [ $rc -eq 0 ] && [ -z "${VMD_KEEP:-}" ]; then rm -rf "$T"; else echo "test directory kept: $T" >&2; fi
 }
 
-# wait_for SECONDS DESCRIPTION COMMAND...: until the command succeeds.
+# wait_for SECONDS DESCRIPTION COMMAND...: until the command succeeds, for
+# SECONDS of wall time (not a count of tries, which load stretches), as
+# vmms-lib.sh's.
 wait_for() {
-  local secs=$1 what=$2; shift 2
-  for _ in $(seq $((secs * 20))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
-  fail "timed out waiting for $what"
+  local secs=$1 what=$2 end; shift 2
+  end=$((${EPOCHREALTIME/[.,]/} + secs * 1000000))
+  until "$@" >/dev/null 2>&1; do
+    [ "${EPOCHREALTIME/[.,]/}" -lt "$end" ] || fail "timed out after $secs s waiting for $what"
+    sleep 0.05
+  done
 }
 
 # start_worker NAME [options]: a fake worker on $T/NAME.sock logging to

@@ -225,6 +225,25 @@ out=$("$R/usr/bin/vmctl" --address="$ADDR" create --name=pk --kernel="$T/k" 2>&1
 as_nobody "$R/usr/bin/vmctl" --address="$ADDR" checkpoints pk >/dev/null || fail "nobody may not list checkpoints"
 out=$(as_nobody "$R/usr/bin/vmctl" --address="$ADDR" checkpoint pk 2>&1); rc=$?
 [ $rc = 6 ] || fail "nobody's checkpoint: rc $rc: $out"
+# Every interface the running vmms exports on its objects (the manager's
+# and a VM's, where Memory, Metering, Display and Checkpoints live) has an
+# allow rule in the installed policy: one missing is refused by the bus.
+CONF=$R/usr/share/dbus-1/system.d/org.vmstack.VMMS1.conf
+for obj in /org/vmstack/VMMS1 $(busctl --address="$ADDR" tree --list org.vmstack.VMMS1 | grep '/vm/'); do
+  for i in $(busctl --address="$ADDR" introspect org.vmstack.VMMS1 "$obj" | awk '$2 == "interface" && $1 ~ /^org\.vmstack\./ { print $1 }'); do
+    grep -q "send_interface=\"$i\"" "$CONF" || fail "$obj exports $i, which the installed D-Bus policy does not allow"
+    seen="${seen:-} $i"
+  done
+done
+case "$seen" in *org.vmstack.VMMS1.Memory*org.vmstack.VMMS1.Display*|*org.vmstack.VMMS1.Display*org.vmstack.VMMS1.Memory*) ;;
+  *) fail "introspection found only:$seen" ;; esac
+# and their methods reach vmms, which answers with its own reason (the
+# bus's refusal reads "Rejected send message").
+VMOBJ=$(busctl --address="$ADDR" tree --list org.vmstack.VMMS1 | grep -m1 '/vm/')
+out=$(as_nobody busctl --address="$ADDR" call org.vmstack.VMMS1 "$VMOBJ" org.vmstack.VMMS1.Display Password 2>&1)
+! grep -q "Rejected send message" <<<"$out" || fail "the bus refused nobody's Display.Password: $out"
+out=$(as_nobody busctl --address="$ADDR" call org.vmstack.VMMS1 "$VMOBJ" org.vmstack.VMMS1.Memory SetTarget t 1 2>&1)
+! grep -q "Rejected send message" <<<"$out" || fail "the bus refused nobody's Memory.SetTarget: $out"
 
 note "activation file and polkit actions"
 A=$R/usr/share/dbus-1/system-services/org.vmstack.VMMS1.service

@@ -5,9 +5,9 @@
 # GetMetrics reads the worker fresh (the totals are exactly the worker's
 # counters by disk and NIC index, paths and MACs from the configuration);
 # ResetMetering zeroes them (the next read is one step); the totals
-# survive the worker's end exactly (its exit event's final counters, after
-# a vmms restart that counts from the re-attached worker's own counters)
-# and add up over the next run; rates come with
+# survive the worker's end exactly (its exit event's final counters) and
+# vmms restarts (the re-attached worker counted against the reset's base,
+# an Off VM's totals and a reset kept) and add up over the next run; rates come with
 # a window once vmms sampled twice; `vmctl stats` shows them as text (and
 # again with --watch),
 # --json and --prometheus, the latter and vmms's --metrics-file accepted
@@ -109,13 +109,22 @@ else
   note "promtool (Debian's prometheus) missing: the exposition is not checked by it"
 fi
 
-note "the totals outlive the worker (its exit event's final counters) and add up over the next run"
+note "the totals outlive vmms: a restart goes on from them, not from the worker's own counters"
 # vmms again with rounds too rare to fall in here, so that every step is
-# the test's: the worker re-attaches, and a restarted vmms counts from the
-# workers' own counters (docs/metering.md)
+# the test's: the worker re-attaches with the base of the reset
+# (<state-dir>/<id>.metering.json, docs/metering.md)
+T1=$(metric m1 'd["disks"][0]["write_ops"]')
 t_stop_vmms
+ls "$T"/state/*.metering.json >/dev/null 2>&1 || fail "no metering file in the state directory"
 t_start_vmms --metering-interval-ms=3600000 --metrics-file="$PROM"
 before=$(metric m1 'd["disks"][0]["write_ops"]')
+# one step for this read, and one for each 3 s round that fell before the
+# stop (seen: two); counted from the worker's start it would be the
+# reset's k0 (at least 7: the reads above and the reset's) more
+[ $((before - T1)) -ge 1 ] && [ $((before - T1)) -le 5 ] ||
+  fail "after a vmms restart: $before write ops, $T1 before it (the reset forgotten?)"
+
+note "the totals outlive the worker (its exit event's final counters) and add up over the next run"
 expect_rc 0 vmctl stop m1 --timeout=30
 wait_state m1 Off
 off=$(metric m1 'd["disks"][0]["write_ops"]')
@@ -123,10 +132,24 @@ off=$(metric m1 'd["disks"][0]["write_ops"]')
 [ "$off" = $((before + 1)) ] || fail "totals after the end: $off, expected the exit's $((before + 1))"
 [ "$(metric m1 '(d["state"], d["uptime_us"], d["disks"][0]["write_bytes"] == 4096 * d["disks"][0]["write_ops"])')" = "('Off', 0, True)" ] ||
   fail "an Off VM's document: $(metric m1 'd')"
+t_stop_vmms
+t_start_vmms --metering-interval-ms=3600000 --metrics-file="$PROM"
+off2=$(metric m1 'd["disks"][0]["write_ops"]')
+[ "$off2" = "$off" ] || fail "an Off VM's totals after a vmms restart: $off2, were $off"
 expect_rc 0 vmctl start m1 --timeout=30
 again=$(metric m1 'd["disks"][0]["write_ops"]')
 # the new worker counts from 1
 [ "$again" = $((off + 1)) ] || fail "the next run's first read: $again, expected $((off + 1))"
+
+note "a reset outlives vmms too; Delete removes the file"
+expect_rc 0 vmctl stop m1 --timeout=30
+wait_state m1 Off
+expect_rc 0 vmctl stats --reset m1
+t_stop_vmms
+t_start_vmms --metering-interval-ms=3600000 --metrics-file="$PROM"
+[ "$(metric m1 '(sum(x["write_ops"] for x in d["disks"]), d["cpu"]["total_ns"])')" = "(0, 0)" ] ||
+  fail "after a reset and a vmms restart: $(metric m1 'd')"
+expect_rc 0 vmctl start m1 --timeout=30
 
 note "a malformed reply is refused; vmms lives on"
 t_create bad "fake.stats_bad"
@@ -135,4 +158,10 @@ expect_rc 1 vmctl stats bad
 echo "$LAST_OUT" | grep -q "cannot take VM 'bad''s figures" || fail "a malformed reply: $LAST_OUT"
 expect_rc 0 vmctl stats m1
 kill -0 "$VMMS_PID" || fail "vmms died"
+expect_rc 0 vmctl stop m1 --timeout=30
+wait_state m1 Off
+expect_rc 0 vmctl stats m1 # made its metering state again
+mid=$(vm_prop m1 Id)
+expect_rc 0 vmctl delete m1
+[ ! -e "$T/state/$mid.metering.json" ] || fail "Delete left $mid.metering.json"
 echo "PASS"

@@ -138,6 +138,15 @@ t_kernel() {
   fi
 }
 
+# deadline_us SECONDS: the wall-clock time (microseconds, bash's
+# EPOCHREALTIME) SECONDS from now; before_deadline DEADLINE: whether it is not yet
+# there. The wait helpers below time out by the clock, not by counting
+# tries: under load each try (a busctl, a grep) takes longer, and a
+# count of tries stretched a 10 s timeout to minutes.
+now_us() { echo "${EPOCHREALTIME/[.,]/}"; }
+deadline_us() { echo $(($(now_us) + $1 * 1000000)); }
+before_deadline() { [ "$(now_us)" -lt "$1" ]; }
+
 # t_start_vmms [extra vmms options...]: the test directory and the build
 # tree are its storage pools (VMMS_POOLS overrides that). Logs are not
 # rotated (--log-max-size=0): tests read a guest's whole console log for
@@ -148,11 +157,12 @@ t_kernel() {
 # re-attaches its workers, and says "ready" after those (a test that went
 # on at the name raced the listener once, under load).
 ready_after() {
-  for _ in $(seq 200); do
-    [ "$(grep -c '^vmms: ready on' "$1" 2>/dev/null)" -gt "$2" ] && return 0
+  local end
+  end=$(deadline_us 20)
+  until [ "$(grep -c '^vmms: ready on' "$1" 2>/dev/null)" -gt "$2" ]; do
+    before_deadline "$end" || fail "vmms did not say ready in 20 s: $(tail -3 "$1")"
     sleep 0.1
   done
-  fail "vmms did not say ready: $(tail -3 "$1")"
 }
 ready_lines() { local n; n=$(grep -c '^vmms: ready on' "$1" 2>/dev/null); echo "${n:-0}"; }
 
@@ -163,16 +173,18 @@ t_start_vmms() {
     --worker="$WORKER" ${VMMS_NO_POLKIT---no-polkit} --restart-delay-ms=100 --log-max-size=0 \
     ${VMMS_POOLS---storage-pool="$T" --storage-pool="$VM_BUILD_DIR"} "$@" >>"$T/vmms.log" 2>&1 &
   VMMS_PID=$!
-  for _ in $(seq 200); do
+  local end
+  end=$(deadline_us 10)
+  while :; do
     # NameHasOwner, not "busctl status": the latter reads the peer's
     # credentials (cgroup), which fail inside "ip netns exec" (its /sys
     # has no cgroup file system).
     busctl --address="$ADDR" call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
       NameHasOwner s org.vmstack.VMMS1 2>/dev/null | grep -q "^b true" && { ready_after "$T/vmms.log" "$ready0"; return 0; }
     kill -0 "$VMMS_PID" 2>/dev/null || fail "vmms exited at start"
+    before_deadline "$end" || fail "vmms did not acquire its bus name in 10 s"
     sleep 0.05
   done
-  fail "vmms did not acquire its bus name"
 }
 
 t_stop_vmms() {
@@ -212,11 +224,16 @@ console() { cat "$(vm_prop "$1" ConsoleLog)" 2>/dev/null; }
 console_has() { console "$1" | grep -Eq "$2"; }
 console_count() { console "$1" | grep -Ec "$2"; }
 
-# wait_for SECONDS DESCRIPTION COMMAND...: until the command succeeds.
+# wait_for SECONDS DESCRIPTION COMMAND...: until the command succeeds,
+# for SECONDS of wall time (deadline_us: a loaded machine's slow tries do
+# not stretch it), trying once more at the deadline.
 wait_for() {
-  local secs=$1 what=$2; shift 2
-  for _ in $(seq $((secs * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  fail "timed out waiting for $what"
+  local secs=$1 what=$2 end; shift 2
+  end=$(deadline_us "$secs")
+  until "$@" >/dev/null 2>&1; do
+    before_deadline "$end" || fail "timed out after $secs s waiting for $what"
+    sleep 0.1
+  done
 }
 
 wait_state() { # VM STATE [timeout]
@@ -291,12 +308,14 @@ t_host_b_start() {
     --worker="$WORKER" --no-polkit --log-max-size=0 --storage-pool="$T" --storage-pool="$VM_BUILD_DIR" \
     --migration-listen=127.0.0.1:$port "$@" >>"$B/vmms.log" 2>&1 &
   BVMMS=$!
-  for _ in $(seq 200); do
+  local end
+  end=$(deadline_us 10)
+  while :; do
     busctl --address="$ADDRB" call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
       NameHasOwner s org.vmstack.VMMS1 2>/dev/null | grep -q "^b true" && { ready_after "$B/vmms.log" "$ready0"; return 0; }
+    before_deadline "$end" || fail "vmms B did not start in 10 s: $(tail "$B/vmms.log")"
     sleep 0.05
   done
-  fail "vmms B did not start: $(tail "$B/vmms.log")"
 }
 t_host_b_stop() { [ -n "${BVMMS:-}" ] && kill "$BVMMS" 2>/dev/null; [ -n "${BVMMS:-}" ] && wait "$BVMMS" 2>/dev/null; BVMMS=; }
 t_host_b_workers() { # end B's workers by their runtime records

@@ -4,7 +4,8 @@
  * read and refused where it lies, /proc/PID/stat's CPU time, totals since
  * a reset across a worker's restart, rates over a window, and the
  * Prometheus exposition (each family's HELP and TYPE once, label values
- * escaped, nanoseconds as seconds). */
+ * escaped, nanoseconds as seconds), and a sample as the JSON vmms keeps
+ * its totals in. */
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,37 @@ TEST(proc_stat_cpu_time) {
         ASSERT_ERROR(vmms_meter_proc_cpu_parse("4242 vmwp S 1", 13, 100, &ns), EINVAL);
         ASSERT_ERROR(vmms_meter_proc_cpu_parse("1 (a) S 1 2", 11, 100, &ns), EINVAL);
         ASSERT_ERROR(vmms_meter_proc_cpu_parse(t, strlen(t), 0, &ns), EINVAL);
+}
+
+/* What vmms keeps on disk (metering/persist.c): a sample as JSON reads
+ * back counter for counter, and a file that breaks the worker's rules
+ * is refused whole. */
+TEST(sample_json_round_trip) {
+        struct vmms_meter_sample s, back;
+        ASSERT_OK(parse(reply_k(7), &s));
+        s.at_us = 123456789;
+        s.worker_cpu_ns = 42;
+        s.disks[0].write_ops = 9; /* an index the worker did not name: zeros below n_disks travel too */
+        struct json_object *o = vmms_meter_to_json(&s);
+        ASSERT_NOT_NULL(o);
+        ASSERT_OK(vmms_meter_from_json(o, &back));
+        json_object_put(o);
+        ASSERT_EQ(memcmp(&s, &back, sizeof s), 0);
+        struct vmms_meter_sample empty = { 0 };
+        o = vmms_meter_to_json(&empty);
+        ASSERT_OK(vmms_meter_from_json(o, &back));
+        json_object_put(o);
+        ASSERT_EQ(memcmp(&empty, &back, sizeof back), 0);
+        static const char *const bad[] = {
+                "{\"at_us\":-1}", "{\"worker_cpu_ns\":\"1\"}", "{\"disk_io\":[{\"index\":99}]}", "[]",
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                o = json_tokener_parse(bad[i]);
+                ASSERT_NOT_NULL(o);
+                ASSERT_ERROR(vmms_meter_from_json(o, &back), EINVAL);
+                json_object_put(o);
+                ASSERT_EQ(back.at_us, 0u);
+        }
 }
 
 TEST(totals_since_a_reset_across_a_restart) {

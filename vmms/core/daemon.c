@@ -243,6 +243,7 @@ int vmms_daemon_new(const struct vmms_options *opt, struct vmms_daemon **out) {
         }
         for (size_t i = 0; i < d->n_vms; i++)
                 vmms_ckpt_compact_idle(d->vms[i]); /* a merge cut short last time */
+        vmms_metering_load_all(d); /* after the re-attach: whose base it is (metering/persist.c) */
         *out = d;
         return 0;
 }
@@ -258,6 +259,7 @@ struct vmms_daemon *vmms_daemon_free(struct vmms_daemon *d) {
         sd_event_source_disable_unref(d->log_timer);
         sd_event_source_disable_unref(d->dm_timer);
         sd_event_source_disable_unref(d->metering_timer);
+        vmms_metering_save_all(d); /* the totals outlive vmms (VMs made no metering state: none written) */
         for (size_t i = 0; i < d->n_vms; i++)
                 vmms_vm_free(d->vms[i]);
         free(d->vms);

@@ -20,6 +20,7 @@
 #include "checkpoint/checkpoint.h"
 #include "core/cloud-init.h"
 #include "core/daemon.h"
+#include "metering/metering.h"
 #include "saved-state/saved-state.h"
 
 int vmms_vm_dir(const struct vmms_vm *vm, const char *file, char *buf, size_t len) {
@@ -127,6 +128,7 @@ int vmms_store_remove(struct vmms_vm *vm) {
                 if (vmms_saved_path(vm, tmp, path, sizeof path) >= 0)
                         (void)unlink(path);
         vmms_seed_remove(vm); /* its cloud-init seed (core/cloud-init.c) */
+        vmms_metering_remove(vm); /* its metering totals (metering/persist.c) */
         vmms_ckpt_remove_all(vm); /* its checkpoints' index and states; the images stay (docs/checkpoints.md) */
         _cleanup_close_ int dfd = open(vm->d->opt.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0)

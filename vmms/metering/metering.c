@@ -26,7 +26,7 @@
 
 #define MiB (1ull << 20)
 
-static struct vmms_metering *metering_of(struct vmms_vm *vm) {
+struct vmms_metering *vmms_metering_of(struct vmms_vm *vm) {
         if (!vm->metering) {
                 vm->metering = calloc(1, sizeof *vm->metering);
                 if (vm->metering)
@@ -83,7 +83,7 @@ static void fmt_mac(const uint8_t mac[6], char out[18]) {
 }
 
 struct json_object *vmms_metering_document(struct vmms_vm *vm, const struct vmms_meter_sample *now) {
-        struct vmms_metering *m = metering_of(vm);
+        struct vmms_metering *m = vmms_metering_of(vm);
         if (!m)
                 return NULL;
         const struct vm_config *c = vm->config;
@@ -131,6 +131,7 @@ static void periodic_reply(struct vmms_vm *vm, sd_bus_message *call, struct json
         m->prev = m->last;
         m->last = s;
         m->newest = s;
+        (void)vmms_metering_save(vm); /* once a round: the totals outlive vmms (persist.c) */
 }
 
 /* Every VM's document from its last sample, as Prometheus text in
@@ -143,7 +144,7 @@ static int write_metrics_file(struct vmms_daemon *d) {
         int r = docs ? 0 : -ENOMEM;
         for (size_t i = 0; r >= 0 && i < d->n_vms; i++) {
                 struct vmms_vm *vm = d->vms[i];
-                struct vmms_metering *m = metering_of(vm);
+                struct vmms_metering *m = vmms_metering_of(vm);
                 if (!m || !(docs[n] = vmms_metering_document(vm, running(vm) && m->last.at_us ? &m->last : NULL)))
                         r = -ENOMEM;
                 else
@@ -174,7 +175,7 @@ static int on_timer(sd_event_source *src, uint64_t usec, void *userdata) {
                 struct vmms_vm *vm = d->vms[i];
                 if (!running(vm))
                         continue;
-                struct vmms_metering *m = metering_of(vm);
+                struct vmms_metering *m = vmms_metering_of(vm);
                 if (m && !m->sampling && vmms_worker_request(vm->worker, "stats", NULL, periodic_reply, NULL) >= 0)
                         m->sampling = true;
         }
@@ -213,7 +214,10 @@ static void reset_now(struct vmms_vm *vm, const struct vmms_meter_sample *now) {
         else
                 memset(&m->base, 0, sizeof m->base);
         m->reset_at_us = now_us(CLOCK_REALTIME);
+        int r = vmms_metering_save(vm);
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "metering reset");
+        if (r < 0)
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, r, "metering: the reset is not on disk: %m");
 }
 
 static void fresh_reply(struct vmms_vm *vm, sd_bus_message *call, struct json_object *reply, int error) {
@@ -235,7 +239,7 @@ static void fresh_reply(struct vmms_vm *vm, sd_bus_message *call, struct json_ob
 }
 
 static int fresh(struct vmms_vm *vm, sd_bus_message *m, sd_bus_error *e) {
-        if (!metering_of(vm))
+        if (!vmms_metering_of(vm))
                 return -ENOMEM;
         if (!running(vm))
                 return 0;
@@ -298,6 +302,7 @@ static void worker_ended(struct vmms_vm *vm) {
         memset(&m->last, 0, sizeof m->last);
         memset(&m->newest, 0, sizeof m->newest);
         m->sampling = false;
+        (void)vmms_metering_save(vm);
 }
 
 const struct vmms_feature vmms_feature_metering = {

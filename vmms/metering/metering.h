@@ -23,6 +23,8 @@ struct vmms_metering {
 
 /* metering.c */
 int vmms_metering_timer_start(struct vmms_daemon *d);
+/* vm's metering state, made (reset time now) on first use; NULL without memory. */
+struct vmms_metering *vmms_metering_of(struct vmms_vm *vm);
 void vmms_metering_free(struct vmms_vm *vm);
 /* GetMetrics, ResetMetering: a fresh sample of a running VM, then the
  * reply to m (1: it follows); a VM that does not run answers at once. */
@@ -30,6 +32,14 @@ int vmms_metering_get(struct vmms_vm *vm, sd_bus_message *m, sd_bus_error *e);
 int vmms_metering_reset(struct vmms_vm *vm, sd_bus_message *m, sd_bus_error *e);
 /* The document of vm now (from its last sample); NULL without memory. */
 struct json_object *vmms_metering_document(struct vmms_vm *vm, const struct vmms_meter_sample *now);
+
+/* persist.c: <state-dir>/<id>.metering.json. save: vm's state now (none
+ * made yet: nothing written); remove: at the VM's deletion; load_all: at
+ * start, after the workers re-attached; save_all: at exit. */
+int vmms_metering_save(struct vmms_vm *vm);
+void vmms_metering_remove(struct vmms_vm *vm);
+void vmms_metering_load_all(struct vmms_daemon *d);
+void vmms_metering_save_all(struct vmms_daemon *d);
 
 /* metering-dbus.c */
 int vmms_bus_metering_register(struct vmms_daemon *d);

@@ -3,6 +3,8 @@
  * into a sample, /proc/PID/stat's CPU time, and the arithmetic of totals
  * (a - b, acc + d). */
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,4 +200,78 @@ void vmms_meter_add(struct vmms_meter_sample *acc, const struct vmms_meter_sampl
         acc->n_disks = MAX(acc->n_disks, d->n_disks);
         acc->n_nics = MAX(acc->n_nics, d->n_nics);
         acc->at_us = MAX(acc->at_us, d->at_us);
+}
+
+static int add_u64(struct json_object *o, const char *key, uint64_t v) {
+        struct json_object *n = json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v);
+        return n && json_object_object_add(o, key, n) == 0 ? 0 : (json_object_put(n), -ENOMEM);
+}
+
+static int add_array(struct json_object *o, const char *key, struct json_object **a) {
+        *a = json_object_new_array();
+        return *a && json_object_object_add(o, key, *a) == 0 ? 0 : (json_object_put(*a), -ENOMEM);
+}
+
+static int disk_to_json(struct json_object *a, unsigned i, const struct vmms_meter_disk *d) {
+        struct json_object *o = json_object_new_object();
+        if (!o || json_object_array_add(a, o) < 0)
+                return json_object_put(o), -ENOMEM;
+        int r = add_u64(o, "index", i);
+        static const char *const names[] = { "read_bytes", "write_bytes", "read_ops", "write_ops",
+                                             "flush_ops", "read_latency_ns", "write_latency_ns" };
+        const uint64_t *v = (const uint64_t *)d;
+        for (size_t k = 0; r >= 0 && k < ARRAY_SIZE(names); k++)
+                r = add_u64(o, names[k], v[k]);
+        return r;
+}
+
+static int nic_to_json(struct json_object *a, const struct vmms_meter_nic *c) {
+        struct json_object *o = json_object_new_object();
+        if (!o || json_object_array_add(a, o) < 0)
+                return json_object_put(o), -ENOMEM;
+        static const char *const names[] = { "rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "rx_dropped",
+                                             "tx_dropped" };
+        const uint64_t *v = (const uint64_t *)c;
+        int r = 0;
+        for (size_t k = 0; r >= 0 && k < ARRAY_SIZE(names); k++)
+                r = add_u64(o, names[k], v[k]);
+        return r;
+}
+
+_Static_assert(offsetof(struct vmms_meter_disk, write_latency_ns) == 6 * sizeof(uint64_t), "disk_to_json's order");
+_Static_assert(offsetof(struct vmms_meter_nic, tx_dropped) == 5 * sizeof(uint64_t), "nic_to_json's order");
+
+struct json_object *vmms_meter_to_json(const struct vmms_meter_sample *s) {
+        struct json_object *o = json_object_new_object(), *a;
+        int r = o ? 0 : -ENOMEM;
+        if (r >= 0)
+                r = add_u64(o, "at_us", s->at_us);
+        if (r >= 0)
+                r = add_u64(o, "worker_cpu_ns", s->worker_cpu_ns);
+        if (r >= 0 && (r = add_array(o, "vcpu_cpu_ns", &a)) >= 0)
+                for (unsigned i = 0; r >= 0 && i < s->n_vcpus && i < VM_VCPUS_MAX; i++) {
+                        struct json_object *n = json_object_new_int64(
+                                s->vcpu_ns[i] > INT64_MAX ? INT64_MAX : (int64_t)s->vcpu_ns[i]);
+                        r = n && json_object_array_add(a, n) == 0 ? 0 : (json_object_put(n), -ENOMEM);
+                }
+        if (r >= 0 && (r = add_array(o, "disk_io", &a)) >= 0)
+                for (unsigned i = 0; r >= 0 && i < s->n_disks && i < VM_DISKS_MAX; i++)
+                        r = disk_to_json(a, i, &s->disks[i]);
+        if (r >= 0 && (r = add_array(o, "nics", &a)) >= 0)
+                for (unsigned i = 0; r >= 0 && i < s->n_nics && i < VM_NICS_MAX; i++)
+                        r = nic_to_json(a, &s->nics[i]);
+        if (r < 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
+int vmms_meter_from_json(struct json_object *o, struct vmms_meter_sample *out) {
+        int r = vmms_meter_parse(o, out);
+        if (r >= 0 && (counter(o, "at_us", &out->at_us) < 0 || counter(o, "worker_cpu_ns", &out->worker_cpu_ns) < 0))
+                r = -EINVAL;
+        if (r < 0)
+                memset(out, 0, sizeof *out);
+        return r;
 }

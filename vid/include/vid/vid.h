@@ -415,7 +415,7 @@ uint64_t vid_partition_throttled_ns(const struct vid_partition *p);
 int vid_partition_set_cpu_limit(struct vid_partition *p, unsigned limit_pct);
 unsigned vid_partition_cpu_limit(const struct vid_partition *p);
 /* The share of each period the VPs park: the stricter of auto-converge's
- * share (0..99) and what a limit of limit_pct (1..100) leaves. */
+ * share (0..99) and what a limit of limit_pct (1..100; 0: none) leaves. */
 unsigned vid_throttle_effective(unsigned converge_pct, unsigned limit_pct);
 /* Whether vid_partition_start() was called. */
 bool vid_partition_started(const struct vid_partition *p);

@@ -58,6 +58,14 @@ void vmms_meter_max(struct vmms_meter_sample *acc, const struct vmms_meter_sampl
 /* acc += d, counter by counter, saturating; counts: the larger. */
 void vmms_meter_add(struct vmms_meter_sample *acc, const struct vmms_meter_sample *d);
 
+/* A sample as JSON (the worker's "stats" names, with at_us and
+ * worker_cpu_ns; counters above INT64_MAX saturate), what vmms keeps in
+ * <state-dir>/<id>.metering.json; NULL without memory. And back:
+ * vmms_meter_parse's rules, -EINVAL (out all zero) for a file that breaks
+ * them. */
+struct json_object *vmms_meter_to_json(const struct vmms_meter_sample *s);
+int vmms_meter_from_json(struct json_object *o, struct vmms_meter_sample *out);
+
 /* What a GetMetrics document is made of. */
 struct vmms_meter_view {
         const char *name, *id, *state;
