@@ -73,14 +73,16 @@ export class Settings {
             });
             await this.call("change the settings of", "Update", [JSON.stringify(next)], "s");
         };
+        const dmRow = h("div", { class: "vmstack-form-grid", hidden: !f.dm.checked },
+                        field("Minimum (MiB)", f.minimum_mib), field("Maximum (MiB)", f.maximum_mib), field("Buffer (%)", f.buffer_percent));
+        f.dm.addEventListener("change", () => (dmRow.hidden = !f.dm.checked));
         return h("form", { class: "pf-v6-c-form vmstack-form", "aria-label": "Processor and memory", onsubmit: ev => { ev.preventDefault(); save(); } },
                  h("h3", { class: "pf-v6-c-title pf-m-md" }, "Processor and memory"),
                  h("div", { class: "vmstack-form-grid" },
                    field("vCPUs", f.vcpus), field("Memory (MiB)", f.memory_mib),
                    field("Processor limit (%)", f.limit_pct), field("Processor weight", f.weight)),
                  field("Dynamic Memory", f.dm, "memory between a minimum and a maximum, as the guest needs it"),
-                 h("div", { class: "vmstack-form-grid" },
-                   field("Minimum (MiB)", f.minimum_mib), field("Maximum (MiB)", f.maximum_mib), field("Buffer (%)", f.buffer_percent)),
+                 dmRow,
                  h("p", { class: "vmstack-sub" }, HINT.hardware),
                  h("div", { class: "vmstack-actions" },
                    h("button", { class: "pf-v6-c-button pf-m-primary pf-m-small", type: "submit", "data-action": "settings-save" },

@@ -337,12 +337,22 @@ def wait_config(p, name, pred, what, seconds=15):
 
 
 def steps_settings_off(p):
-    note("beta (Off): vCPUs and memory saved into Config; a network adapter added and removed")
+    note("beta (Off): vCPUs, memory and Dynamic Memory saved into Config; a network adapter added and removed")
     p.set_input(".vmstack-settings-edit input[name=vcpus]", "2")
     p.set_input(".vmstack-settings-edit input[name=memory_mib]", "128")
     p.click_sel("button[data-action=settings-save]")
     wait_config(p, "beta", lambda c: c["vcpus"] == 2 and c["memory_mib"] == 128, "vcpus 2, memory_mib 128")
     p.wait("beta's 2 vCPUs on the page", "/vCPUs\\s*2/.test(document.querySelector('.vmstack-details').innerText)", 10)
+    p.wait("the Dynamic Memory range hidden while it is off",
+           "document.querySelector('.vmstack-settings-edit input[name=dm_minimum_mib]').offsetParent === null", 5)
+    p.click_sel(".vmstack-settings-edit input[name=dm_enabled]")
+    p.set_input(".vmstack-settings-edit input[name=dm_minimum_mib]", "64")
+    p.set_input(".vmstack-settings-edit input[name=dm_maximum_mib]", "256")
+    p.click_sel("button[data-action=settings-save]")
+    wait_config(p, "beta", lambda c: c.get("dynamic_memory", {}).get("enabled") is True and
+                c["dynamic_memory"].get("minimum_mib") == 64 and c["dynamic_memory"].get("maximum_mib") == 256,
+                "Dynamic Memory 64..256 MiB")
+    p.wait("Dynamic Memory on the page", "/Dynamic\\s*Memory\\s*on/.test(document.querySelector('.vmstack-details').innerText)", 10)
     p.set_input(".vmstack-settings-edit input[name=vcpus]", "999")
     p.click_sel("button[data-action=settings-save]")
     expect_alert(p, "999 vCPUs", ["Could not change the settings of beta", "vcpus"], "org.vmstack.Error.InvalidConfig")
