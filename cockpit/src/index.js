@@ -10,6 +10,9 @@ import { Alerts } from "./actions.js";
 import { VmList } from "./vm-list.js";
 import { VmDetails } from "./vm-details.js";
 import { describeError } from "./errors.js";
+import { ListCpu } from "./graphs.js";
+import { PoolImages } from "./pools.js";
+import { Wizard } from "./wizard.js";
 
 function main() {
     const app = document.getElementById("app");
@@ -24,6 +27,10 @@ function main() {
     const open = vm => cockpit.location.go(["vm", vm.id]);
     const list = new VmList(model, alerts, open);
     const details = new VmDetails(model, alerts, () => cockpit.location.go([]));
+    const pools = new PoolImages(model);
+    const wizard = new Wizard(model, alerts, pools);
+    list.el.insertBefore(wizard.el, list.el.children[1]);
+    new ListCpu(model, (path, pct) => list.setCpu(path, pct), () => list.el.isConnected); // eslint-disable-line no-new
 
     function route() {
         const path = cockpit.location.path;
@@ -58,6 +65,7 @@ function main() {
             content.inert = false;
             content.classList.remove("vmstack-stale");
             list.renderHost();
+            pools.refresh();
         } else if (what === "vms") {
             list.renderAll();
             route();

@@ -8,6 +8,9 @@ import { IF_VM, IF_MEMORY } from "./model.js";
 import { actionButton } from "./actions.js";
 import { Checkpoints } from "./checkpoints.js";
 import { Console } from "./console.js";
+import { Graphs } from "./graphs.js";
+import { Settings } from "./settings.js";
+import { deleteControl } from "./delete-vm.js";
 
 export class VmDetails {
     constructor(model, alerts, back) {
@@ -22,12 +25,15 @@ export class VmDetails {
         this.guest = h("div", {});
         this.checkpoints = new Checkpoints(model, alerts);
         this.console = new Console(model);
+        this.graphs = new Graphs(model);
+        this.edit = new Settings(model, alerts);
+        this.back = back;
         this.el = h("div", { class: "vmstack-details" },
                     h("nav", { class: "vmstack-back" }, button("← Virtual machines", "link", back, { "data-action": "back" })),
                     this.head, this.actions, this.console.el,
                     h("div", { class: "vmstack-cards" },
-                      card("Overview", this.overview), card("Guest", this.guest),
-                      card("Settings", this.settings), this.checkpoints.el));
+                      card("Overview", this.overview), card("Guest", this.guest), this.graphs.el,
+                      card("Settings", this.settings), this.edit.el, this.checkpoints.el));
     }
 
     show(vm) {
@@ -35,6 +41,8 @@ export class VmDetails {
         this.state = null;
         this.checkpoints.show(vm);
         this.console.show(vm);
+        this.graphs.show(vm);
+        this.edit.show(vm);
         this.render();
     }
 
@@ -54,6 +62,8 @@ export class VmDetails {
         this.renderGuest();
         this.checkpoints.vmChanged();
         this.console.vmChanged();
+        this.graphs.vmChanged();
+        this.edit.vmChanged();
     }
 
     renderActions() {
@@ -61,7 +71,7 @@ export class VmDetails {
         const hadFocus = this.actions.contains(document.activeElement);
         const buttons = actionsFor(this.state, ACTIONS.concat(MORE_ACTIONS)).map(a =>
             actionButton(this.model, this.alerts, vm, a));
-        replace(this.actions, buttons);
+        replace(this.actions, buttons, deleteControl(this.model, this.alerts, vm, this.back));
         if (hadFocus && buttons.length)
             buttons[0].focus();
     }

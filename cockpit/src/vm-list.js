@@ -8,8 +8,9 @@ import { h, replace, label, button, descriptionList, card, table, cell } from ".
 import { ACTIONS, actionsFor, stateColor, formatDuration, formatBytes, heartbeatInfo, guestAddresses, parseConfig, isActive } from "./format.js";
 import { IF_VM, IF_MEMORY, IF_DISPLAY } from "./model.js";
 import { actionButton } from "./actions.js";
+import { formatPercent } from "./metrics.js";
 
-const COLUMNS = ["Name", "State", "Uptime", "vCPUs", "Memory", "Heartbeat", "IP addresses", "Actions"];
+const COLUMNS = ["Name", "State", "Uptime", "vCPUs", "Memory", "CPU", "Heartbeat", "IP addresses", "Actions"];
 
 export class VmList {
     constructor(model, alerts, open) {
@@ -73,6 +74,7 @@ export class VmList {
             const tr = h("tr", { class: "pf-v6-c-table__tr", "data-vm": vm.id },
                          COLUMNS.map(c => (cells[c] = cell(c))));
             row = { tr, cells, state: null, name: null };
+            cells.CPU.textContent = "—";
             this.rows.set(path, row);
         }
         const p = vm.props[IF_VM], mem = vm.props[IF_MEMORY] || {};
@@ -92,6 +94,8 @@ export class VmList {
         const assigned = mem.Assigned > 0 ? mem.Assigned : (cfg.memory_mib || 0) * 1048576;
         replace(row.cells.Memory, assigned ? formatBytes(assigned) : "",
                 mem.Demand > 0 ? h("div", { class: "vmstack-sub" }, `demand ${formatBytes(mem.Demand)}`) : null);
+        if (!isActive(state))
+            row.cells.CPU.textContent = "—";
         const hb = heartbeatInfo(isActive(state) ? p.Heartbeat : null);
         replace(row.cells.Heartbeat, hb.color === "grey" ? "—" : label(hb.text, hb.color));
         const ips = guestAddresses(p.GuestKVP);
@@ -114,6 +118,13 @@ export class VmList {
         replace(row.cells.Actions, h("div", { class: "vmstack-actions" }, buttons));
         if (hadFocus && buttons.length)
             buttons[0].focus();
+    }
+
+    // The CPU column: metering's use (graphs.js ListCpu), — without a worker.
+    setCpu(path, percent) {
+        const row = this.rows.get(path);
+        if (row)
+            row.cells.CPU.textContent = percent === null ? "—" : formatPercent(percent);
     }
 
     // Uptime, every second for the running ones (no D-Bus traffic).

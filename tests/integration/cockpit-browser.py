@@ -17,10 +17,16 @@ Steps: the list at 1280x800; gamma created behind the page's back shows up
 (VMAdded) and goes again (VMRemoved) without a reload; alpha started from
 its button becomes Running live, with an uptime; paused by keyboard (Enter
 on the focused button; the focus then is on Resume), resumed; broken's
-start is refused and the page says why; beta's details show its settings,
+start is refused and the page says why; the list's CPU column and alpha's
+graphs show and move; alpha's processor limit and disk QoS set in the page
+are in Config (busctl), bad values refused with vmms's error; beta's
+details show its settings,
 a checkpoint is created; beta's vCPUs changed
 elsewhere show at once, and go back when the checkpoint is applied; it
-is deleted; alpha shut down; vmms restarts (the page says it is gone,
+is deleted; beta's vCPUs, memory and a NIC edited in the page are in
+Config; the wizard creates and starts delta (a new VHDX, cloud-init), a
+second delta is refused; delta is deleted from its details (its image
+stays); alpha shut down; vmms restarts (the page says it is gone,
 then shows the new vmms's VMs without a reload); the
 list and the details at a phone's width. Screenshots of each in OUT_DIR.
 unprivileged (a page whose bridge runs as a user outside the vmstack
@@ -139,6 +145,13 @@ class Page:
                        % json.dumps(selector)):
             raise Failed("nothing to click at %s" % selector)
 
+    def set_input(self, selector, value, event="input"):
+        """Types a value into a control (as a person would: the input event fires)."""
+        if not self.js("(() => { const e = document.querySelector(%s); if (!e) return false; e.value = %s;"
+                       " e.dispatchEvent(new Event(%s, {bubbles: true})); return true; })()"
+                       % (json.dumps(selector), json.dumps(value), json.dumps(event))):
+            raise Failed("no control at %s" % selector)
+
     def key(self, key, code, keycode):
         for t in ("keyDown", "keyUp"):
             self.dt.call("Input.dispatchKeyEvent", {"type": t, "key": key, "code": code,
@@ -243,8 +256,188 @@ def steps_details(p):
     p.click_sel("tr[data-checkpoint=\"before-update\"] button[data-action=checkpoint-delete-confirm]")
     p.wait("the checkpoint gone", "document.querySelector('tr[data-checkpoint]') === null", 30)
     p.no_alerts("checkpoint delete")
+    steps_settings_off(p)
     p.click_sel("button[data-action=back]")
     p.wait("the list again", p.row("alpha"), 10)
+
+
+def config_of(name):
+    """A VM's Config property as a dict, read with busctl (not the page)."""
+    path = bus("call", *MANAGER, "GetVM", "s", name).split('"')[1]
+    return json.loads(json.loads(bus("--json=short", "get-property", "org.vmstack.VMMS1", path,
+                                     "org.vmstack.VMMS1.VM", "Config"))["data"])
+
+
+def expect_alert(p, step, words, error):
+    p.wait("an alert (%s)" % step, "document.querySelector('.vmstack-alerts [role=alert]') !== null", 20)
+    text = p.alerts()[0]
+    name = p.js("document.querySelector('.vmstack-alerts [role=alert]').dataset.error")
+    if any(w not in text for w in words) or name != error:
+        raise Failed("%s: the alert %r (%s), wanted %s and %s" % (step, text, name, words, error))
+    p.click_sel(".vmstack-alerts button")
+    p.check_errors(step)
+
+
+def graph_points(p, chart, series):
+    return p.js("(document.querySelector('[data-graph=%s] polyline[data-series=%s]') || {getAttribute: () => ''})"
+                ".getAttribute('points')" % (chart, series)) or ""
+
+
+def steps_graphs(p):
+    note("the list's CPU column, from metering, for the running alpha")
+    # Above 0 once two answers compare: the fake worker's vCPU time grows
+    # 10 ms with each stats request, and each GetMetrics makes one.
+    p.wait("alpha's CPU use above 0", "parseFloat(%s.cells[5].innerText) > 0 && /\\d %%$/.test(%s.cells[5].innerText.trim())"
+           % (p.row("alpha"), p.row("alpha")), 20)
+    if p.js("%s.cells[5].innerText.trim()" % p.row("beta")) != "—":
+        raise Failed("beta (Off) has a CPU use: %s" % p.js("%s.cells[5].innerText" % p.row("beta")))
+    note("alpha's graphs: they show, and move as the figures change")
+    p.js("%s.querySelector('.vmstack-name').click()" % p.row("alpha"))
+    p.wait("alpha's CPU graph with two points", "(document.querySelector('[data-graph=cpu] polyline[data-series=cpu]') || "
+           "{getAttribute: () => ''}).getAttribute('points').split(' ').length >= 2", 20)
+    before = {c: graph_points(p, c, k) for c, k in (("cpu", "cpu"), ("disk", "diskW"))}
+    time.sleep(4.5)
+    for chart, key in (("cpu", "cpu"), ("disk", "diskW")):
+        after = graph_points(p, chart, key)
+        if after == before[chart] or len(after.split(" ")) <= len(before[chart].split(" ")):
+            raise Failed("the %s graph did not move: %r then %r" % (chart, before[chart], after))
+        value = p.js("document.querySelector('[data-chart=%s] li[data-series=%s] .vmstack-graph-value').innerText" % (chart, key))
+        if not value or float(value.split()[0]) <= 0:
+            raise Failed("the %s graph's %s figure: %r (the fake worker's counters grow)" % (chart, key, value))
+    p.no_alerts("graphs")
+    p.shot("graphs-1280", full=False)
+    p.size(390, 844, mobile=True)
+    time.sleep(0.3)
+    if p.js("document.documentElement.scrollWidth") > 400:
+        raise Failed("the details are %d px wide at a phone's 390" % p.js("document.documentElement.scrollWidth"))
+    p.shot("graphs-phone")
+    p.size(1280, 800)
+
+    note("a running VM's processor limit and disk QoS, and vmms's refusals")
+    p.set_input(".vmstack-settings-edit input[name=limit_pct]", "50")
+    p.click_sel("button[data-action=settings-save]")
+    wait_config(p, "alpha", lambda c: c.get("processor", {}).get("limit_pct") == 50, "processor.limit_pct 50")
+    p.no_alerts("processor limit")
+    p.set_input(".vmstack-settings-edit input[name=limit_pct]", "150")
+    p.click_sel("button[data-action=settings-save]")
+    expect_alert(p, "limit 150", ["Could not change the settings of alpha", "limit_pct"], "org.vmstack.Error.InvalidConfig")
+    p.set_input(".vmstack-settings-edit input[name=limit_pct]", "50")
+    p.set_input(".vmstack-settings-edit input[name=vcpus]", "2")
+    p.click_sel("button[data-action=settings-save]")
+    expect_alert(p, "vCPUs of a running VM", ["not possible in the VM's present state", "vcpus"], "org.vmstack.Error.InvalidState")
+    p.set_input("tr[data-disk='0'] input[name=qos-max-0]", "500")
+    p.click_sel("tr[data-disk='0'] button[data-action=disk-qos]")
+    wait_config(p, "alpha", lambda c: c["disks"][0].get("qos", {}).get("max_iops") == 500, "disks[0].qos.max_iops 500")
+    p.no_alerts("disk QoS")
+    p.set_input("tr[data-disk='0'] input[name=qos-min-0]", "600")
+    p.click_sel("tr[data-disk='0'] button[data-action=disk-qos]")
+    expect_alert(p, "min above max", ["Could not set disk 0's QoS of alpha", "min_iops"], "org.vmstack.Error.InvalidArgument")
+    p.click_sel("button[data-action=back]")
+    p.wait("the list again", p.row("alpha"), 10)
+
+
+def wait_config(p, name, pred, what, seconds=15):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        c = config_of(name)
+        if pred(c):
+            return c
+        time.sleep(0.2)
+    p.shot("timeout")
+    raise Failed("%s's Config never had %s: %s (alerts: %s)" % (name, what, json.dumps(c), p.alerts()))
+
+
+def steps_settings_off(p):
+    note("beta (Off): vCPUs, memory and Dynamic Memory saved into Config; a network adapter added and removed")
+    p.set_input(".vmstack-settings-edit input[name=vcpus]", "2")
+    p.set_input(".vmstack-settings-edit input[name=memory_mib]", "128")
+    p.click_sel("button[data-action=settings-save]")
+    wait_config(p, "beta", lambda c: c["vcpus"] == 2 and c["memory_mib"] == 128, "vcpus 2, memory_mib 128")
+    p.wait("beta's 2 vCPUs on the page", "/vCPUs\\s*2/.test(document.querySelector('.vmstack-details').innerText)", 10)
+    p.wait("the Dynamic Memory range hidden while it is off",
+           "document.querySelector('.vmstack-settings-edit input[name=dm_minimum_mib]').offsetParent === null", 5)
+    p.click_sel(".vmstack-settings-edit input[name=dm_enabled]")
+    p.set_input(".vmstack-settings-edit input[name=dm_minimum_mib]", "64")
+    p.set_input(".vmstack-settings-edit input[name=dm_maximum_mib]", "256")
+    p.click_sel("button[data-action=settings-save]")
+    wait_config(p, "beta", lambda c: c.get("dynamic_memory", {}).get("enabled") is True and
+                c["dynamic_memory"].get("minimum_mib") == 64 and c["dynamic_memory"].get("maximum_mib") == 256,
+                "Dynamic Memory 64..256 MiB")
+    p.wait("Dynamic Memory on the page", "/Dynamic\\s*Memory\\s*on/.test(document.querySelector('.vmstack-details').innerText)", 10)
+    p.set_input(".vmstack-settings-edit input[name=vcpus]", "999")
+    p.click_sel("button[data-action=settings-save]")
+    expect_alert(p, "999 vCPUs", ["Could not change the settings of beta", "vcpus"], "org.vmstack.Error.InvalidConfig")
+    p.set_input(".vmstack-settings-edit input[name=attach-nic-mac]", "00:15:5d:00:00:42")
+    p.click_sel("button[data-action=nic-attach]")
+    wait_config(p, "beta", lambda c: [n.get("mac") for n in c.get("nics", [])] == ["00:15:5d:00:00:42"], "the new NIC")
+    p.wait("the NIC's row", "document.querySelector('tr[data-nic=\"0\"]') !== null", 10)
+    p.click_sel("tr[data-nic='0'] button[data-action=nic-remove]")
+    p.click_sel("tr[data-nic='0'] button[data-action=nic-remove-confirm]")
+    wait_config(p, "beta", lambda c: not c.get("nics"), "no NIC")
+    p.no_alerts("beta's settings")
+
+
+def steps_wizard(p):
+    note("the new-VM wizard: delta, 2 vCPUs, 128 MiB, a new 1 GiB VHDX, cloud-init, started")
+    p.click_sel("button[data-action=wizard-open]")
+    p.wait("the wizard's form", "document.querySelector('.vmstack-wizard input[name=name]') !== null", 10)
+    p.wait("the pools listed", "document.querySelector('.vmstack-wizard select[name=new_dir]').options.length > 0", 10)
+    p.set_input(".vmstack-wizard input[name=name]", "delta")
+    p.set_input(".vmstack-wizard input[name=vcpus]", "2")
+    p.set_input(".vmstack-wizard input[name=memory_mib]", "128")
+    p.set_input(".vmstack-wizard select[name=boot]", "kernel", "change")
+    p.set_input(".vmstack-wizard input[name=kernel]", os.environ["KERNEL"])
+    p.set_input(".vmstack-wizard input[name=new_size_gib]", "1")
+    p.set_input(".vmstack-wizard textarea[name=user_data]", "#cloud-config\nhostname: delta\n")
+    p.js("document.querySelector('.vmstack-wizard input[name=start]').checked = true")
+    p.shot("wizard-1280")
+    p.size(390, 844, mobile=True)
+    time.sleep(0.3)
+    if p.js("document.documentElement.scrollWidth") > 400:
+        raise Failed("the wizard is %d px wide at a phone's 390" % p.js("document.documentElement.scrollWidth"))
+    p.shot("wizard-phone")
+    p.size(1280, 800)
+    p.click_sel("button[data-action=wizard-create]")
+    p.wait("delta's row, Running", p.state_is("delta", "Running"), 60)
+    cells = p.js("[...%s.cells].map(c => c.innerText)" % p.row("delta"))
+    if cells[3] != "2" or "128 MiB" not in cells[4]:
+        raise Failed("delta's row: vCPUs and memory %s" % cells)
+    c = config_of("delta")
+    image = os.path.join(os.environ["TMPDIR"], "delta.vhdx")
+    if c["vcpus"] != 2 or c["memory_mib"] != 128 or c["disks"][0]["path"] != image or \
+            not any(d.get("path", "").endswith(".cidata.iso") for d in c.get("dvd_drives", [])):
+        raise Failed("delta's configuration: %s" % json.dumps(c))
+    if not os.path.getsize(image):
+        raise Failed("no image at %s" % image)
+    p.no_alerts("the wizard")
+    note("a refused name: vmms's message in the alert, nothing made")
+    p.click_sel("button[data-action=wizard-open]")
+    p.wait("the wizard's form", "document.querySelector('.vmstack-wizard input[name=name]') !== null", 10)
+    p.set_input(".vmstack-wizard input[name=name]", "delta")
+    p.set_input(".vmstack-wizard select[name=boot]", "kernel", "change")
+    p.set_input(".vmstack-wizard input[name=kernel]", os.environ["KERNEL"])
+    p.set_input(".vmstack-wizard select[name=disk_kind]", "none", "change")
+    p.click_sel("button[data-action=wizard-create]")
+    expect_alert(p, "a name taken", ["Could not create delta", "delta"], "org.vmstack.Error.Exists")
+    p.click_sel("button[data-action=wizard-cancel]")
+
+    note("delete delta: asks first, the VM goes, its image stays")
+    p.click("delta", "kill")
+    p.wait("delta Off", p.state_is("delta", "Off"), 30)
+    p.js("%s.querySelector('.vmstack-name').click()" % p.row("delta"))
+    p.wait("delta's details", "document.querySelector('.vmstack-details h1') && "
+           "document.querySelector('.vmstack-details h1').innerText.trim() === 'delta'", 10)
+    p.click_sel("button[data-action=delete]")
+    p.wait("the question", "/disk images stay/.test(document.querySelector('.vmstack-delete').innerText)", 5)
+    p.click_sel("button[data-action=delete-confirm]")
+    p.wait("delta gone from the list", p.row("alpha") + " && !" + p.row("delta"), 15)
+    r = subprocess.run(["busctl", "--address=" + os.environ["ADDR"], "call", *MANAGER, "GetVM", "s", "delta"],
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode == 0 or "no VM is named 'delta'" not in r.stderr:
+        raise Failed("delta is still known to vmms: %s %s" % (r.stdout, r.stderr))
+    if not os.path.exists(image):
+        raise Failed("Delete removed the disk image")
+    p.no_alerts("delete")
 
 
 def steps_end(p):
@@ -277,7 +470,7 @@ def steps_end(p):
 
 
 def scenario(p):
-    for steps in (steps_first, steps_list, steps_lifecycle, steps_details, steps_end):
+    for steps in (steps_first, steps_list, steps_lifecycle, steps_graphs, steps_details, steps_wizard, steps_end):
         steps(p)
     if os.environ.get("DISPLAY_LOG"):
         console.scenario(p, p.out)

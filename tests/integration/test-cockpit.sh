@@ -6,8 +6,11 @@
 # "system bus" is that private bus (DBUS_SYSTEM_BUS_ADDRESS, checked in
 # the bridge's environment). cockpit-browser.py drives the page: the list,
 # VMs added and removed elsewhere, start, pause and resume (by keyboard),
-# a refused start and its message, a VM's details and checkpoints, a shut
-# down, vmms restarting under the page, a phone's width; the page in
+# a refused start and its message, the CPU column and a VM's graphs
+# (metering, moving as the fake worker's counters grow), settings edited
+# (read back from Config with busctl) and refused (vmms's error in the
+# alert), a VM's details and checkpoints, the new-VM wizard (a new VHDX,
+# cloud-init, started) and Delete, a shut down, vmms restarting under the page, a phone's width; the page in
 # Cockpit's shell (where cockpit-system is installed); then, through a second cockpit-ws whose bridge
 # runs as nobody (outside the vmstack group), a start refused with vmms's
 # PermissionDenied and its reason. The graphical console (cockpit-console.py,
@@ -39,8 +42,9 @@ ART=$VM_BUILD_DIR/test-artifacts/cockpit
 rm -rf "$ART"
 mkdir -p "$ART"
 
-note "three VMs: alpha, beta, and broken whose kernel is gone"
-t_create alpha
+note "three VMs: alpha (with a disk, for the graphs), beta, and broken whose kernel is gone"
+truncate -s 1M "$T/images/alpha.img"
+t_create alpha "" ",\"disks\":[{\"path\":\"$T/images/alpha.img\"}]"
 t_create beta
 echo "fake kernel" >"$T/images/gone"
 vm_json broken >"$T/broken.json"
@@ -60,8 +64,9 @@ note "cockpit-ws on loopback, the page from the build tree"
 mkdir -p "$T/share/cockpit"
 ln -s "$PAGE" "$T/share/cockpit/vmstack"
 read -r PORT <<<"$(t_free_ports 1)"
-# vmctl on the bridge's PATH: the console's channel runs `vmctl display --stdio`.
-PATH=$VM_BUILD_DIR/vmctl:$PATH LANG=C.UTF-8 LC_ALL=C.UTF-8 DBUS_SYSTEM_BUS_ADDRESS=$ADDR XDG_DATA_HOME=$T/share XDG_CONFIG_HOME=$T/config \
+# vmctl on the bridge's PATH: the console's channel runs `vmctl display
+# --stdio`, the wizard makes a new image with it, as the page's user.
+PATH=$(dirname "$VMCTL_BIN"):$PATH LANG=C.UTF-8 LC_ALL=C.UTF-8 DBUS_SYSTEM_BUS_ADDRESS=$ADDR XDG_DATA_HOME=$T/share XDG_CONFIG_HOME=$T/config \
   "$WS" --no-tls --address=127.0.0.1 --port="$PORT" --local-session="$BRIDGE" >"$T/ws.log" 2>&1 &
 WSPID=$!
 t_on_exit "kill $WSPID"
@@ -141,7 +146,8 @@ note "what vmms saw: the page's operations"
 for s in "alpha.*Starting" "alpha.*Paused" "alpha.*Off"; do
   grep -Eq "$s" "$T/vmms.log" || fail "vmms.log lacks '$s'"
 done
-for f in list-1280 running-1280 refused-1280 details-1280 details-phone vmms-gone-1280 list-phone unprivileged-1280; do
+for f in list-1280 running-1280 refused-1280 graphs-1280 graphs-phone details-1280 details-phone wizard-1280 wizard-phone \
+  vmms-gone-1280 list-phone unprivileged-1280; do
   [ -s "$ART/$f.png" ] || fail "no screenshot $f"
 done
 if [ -n "$CONSOLE" ]; then

@@ -44,6 +44,8 @@ note "GetVM by name and by id, ListVMs"
 [ "$(bus call $M GetVM s "$ID")" = "o \"$P\"" ] || fail "GetVM id"
 bus call $M ListVMs | grep -q "\"$P\" \"$ID\" \"raw1\" \"Off\"" || fail "ListVMs: $(bus call $M ListVMs)"
 bus call $M GetHostCapabilities | grep -q '"vmstack_version" s "' || fail "GetHostCapabilities"
+bus call $M GetHostCapabilities | grep -qF "\"storage_pools\" as 2 \"$T\" \"$VM_BUILD_DIR\"" ||
+  fail "GetHostCapabilities: storage_pools: $(bus call $M GetHostCapabilities)"
 
 note "lifecycle"
 V="org.vmstack.VMMS1 $P org.vmstack.VMMS1.VM"

@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { ACTIONS, MORE_ACTIONS, actionsFor, formatDuration, formatBytes, heartbeatInfo, guestAddresses, parseConfig, idFromPath, stateColor, isActive } from "../../cockpit/src/format.js";
 import { describeError } from "../../cockpit/src/errors.js";
+import { parseMetrics, rates, niceMax, formatPercent, formatRate, polylinePoints } from "../../cockpit/src/metrics.js";
+import { withSettings, newVmConfig, numberOrText, bytesBase64, parsePools, classifyImages, STATES } from "../../cockpit/src/config-edit.js";
 
 const ids = state => actionsFor(state, ACTIONS.concat(MORE_ACTIONS)).map(a => a.id);
 // docs/dbus-api.md "States": where vmms accepts each method.
@@ -70,4 +72,70 @@ assert.equal(describeError({ name: "org.freedesktop.DBus.Error.ServiceUnknown", 
 assert.equal(describeError("boom").summary, "Something went wrong.");
 assert.equal(describeError("boom").detail, "boom");
 assert.equal(describeError(null).summary, "Something went wrong.");
+
+// Metering: a GetMetrics document into totals; rates between two samples
+// (the page's own), vmms's rates when they do not compare.
+const doc = (t, k, extra = {}) => JSON.stringify({
+    state: "Running", sampled_at_us: t, reset_at_us: 5,
+    memory: { assigned_bytes: 1 << 30, demand_bytes: 1 << 29 },
+    cpu: { total_ns: 2 * k * 1e7, use_percent: 7, vcpus: [{ vcpu: 0, ns: k * 1e7, use_percent: 3 }, { vcpu: 1, ns: k * 1e7, use_percent: 4 }] },
+    disks: [{ read_bytes: 512 * k, write_bytes: 4096 * k, read_bytes_per_s: 11, write_bytes_per_s: 22 }, { read_bytes: 0, write_bytes: 4096 * k }],
+    nics: [{ rx_bytes: 1500 * k, tx_bytes: 1000 * k, rx_bytes_per_s: 33, tx_bytes_per_s: 44 }], ...extra });
+const s1 = parseMetrics(doc(1e6, 1)), s2 = parseMetrics(doc(3e6, 101));
+assert.equal(s1.diskW, 8192);
+assert.deepEqual(s1.vcpuNs, [1e7, 1e7]);
+let r = rates(s1, s2); // 2 s apart: each vCPU 1 s of CPU time: 50 %
+assert.equal(r.cpu, 50);
+assert.deepEqual(r.vcpus, [50, 50]);
+assert.equal(r.diskW, 8192 * 100 / 2);
+assert.equal(r.netRx, 1500 * 100 / 2);
+assert.equal(r.memAssigned, 1 << 30);
+r = rates(null, s1); // no earlier sample: vmms's own rates
+assert.equal(r.cpu, 7);
+assert.deepEqual(r.vcpus, [3, 4]);
+assert.equal(r.diskR, 11);
+assert.equal(rates(s2, s1).cpu, 7); // a counter went back (a new worker)
+assert.equal(rates(s1, parseMetrics(doc(3e6, 101, { reset_at_us: 9 }))).cpu, 7); // a reset between
+assert.equal(rates(s1, parseMetrics(doc(1e6, 101))).cpu, 7); // no time between
+assert.equal(parseMetrics("{not json"), null);
+assert.equal(parseMetrics("[]"), null);
+assert.equal(parseMetrics('{"cpu":{"total_ns":-5,"vcpus":"x"},"disks":7}').cpuNs, 0);
+assert.equal(niceMax([0.3]), 1);
+assert.equal(niceMax([3.2]), 5);
+assert.equal(niceMax([1800], 1000), 2000);
+assert.equal(niceMax([NaN], 1000), 1000);
+assert.equal(formatPercent(0.5), "0.5 %");
+assert.equal(formatPercent(42), "42 %");
+assert.equal(formatRate(999), "999 B/s");
+assert.equal(formatRate(1900), "1.9 kB/s");
+assert.equal(formatRate(-1), "0 B/s");
+const pts = [{ t: 0, v: 0 }, { t: 50, v: 5 }, { t: 100, v: 20 }];
+assert.equal(polylinePoints(pts, "v", 100, 100, 200, 10, 10), "0.0,10.0 100.0,5.0 200.0,0.0");
+assert.equal(polylinePoints(pts, "v", 200, 100, 200, 10, 10), "0.0,0.0"); // older than the window: left out; above the top: at the top
+
+// Settings: only what changed is written; the values as typed go to vmms.
+const cfg = { name: "w", vcpus: 1, memory_mib: 64, boot: { kernel: "/k" } };
+assert.deepEqual(withSettings(cfg, { vcpus: "2", memory_mib: "128", dm: { enabled: false }, processor: { limit_pct: "100", weight: "100" } }),
+                 { name: "w", vcpus: 2, memory_mib: 128, boot: { kernel: "/k" } });
+assert.deepEqual(withSettings(cfg, { vcpus: "1", memory_mib: "64", dm: { enabled: false }, processor: { limit_pct: "50", weight: "100" } }).processor,
+                 { limit_pct: 50 });
+assert.equal(withSettings(cfg, { vcpus: "x1", memory_mib: "64", dm: { enabled: false }, processor: { limit_pct: "100", weight: "100" } }).vcpus, "x1");
+assert.deepEqual(withSettings(cfg, { vcpus: "1", memory_mib: "64", dm: { enabled: true, minimum_mib: "32", maximum_mib: "", buffer_percent: "" },
+                                     processor: { limit_pct: "100", weight: "100" } }).dynamic_memory, { enabled: true, minimum_mib: 32 });
+assert.deepEqual(cfg, { name: "w", vcpus: 1, memory_mib: 64, boot: { kernel: "/k" } }); // not changed in place
+assert.equal(numberOrText(" 12 "), 12);
+assert.equal(numberOrText("-1"), "-1");
+assert.deepEqual(STATES.devices, ["Off", "Crashed", "Running"]);
+assert.deepEqual(STATES.delete, ["Off", "Crashed", "Saved"]);
+// A new VM: a firmware VM's disk on IDE and the ISO in the secondary master.
+assert.deepEqual(newVmConfig({ name: " n ", vcpus: "2", memory_mib: "512", boot: "firmware", order: ["disk", "dvd"], disk: "/p/n.vhdx", iso: "/p/i.iso" }),
+                 { name: "n", vcpus: 2, memory_mib: 512, boot: { kind: "firmware", order: ["disk", "dvd"] },
+                   disks: [{ path: "/p/n.vhdx", bus: "ide" }], dvd_drives: [{ channel: 1, position: 0, path: "/p/i.iso" }] });
+assert.deepEqual(newVmConfig({ name: "k", vcpus: "1", memory_mib: "64", boot: "kernel", kernel: "/p/vmlinuz", disk: "", iso: "" }),
+                 { name: "k", vcpus: 1, memory_mib: 64, boot: { kernel: "/p/vmlinuz" } });
+assert.equal(bytesBase64("#cloud-config\nä"), Buffer.from("#cloud-config\nä").toString("base64"));
+assert.deepEqual(parsePools(["/a", "/b:ro", 7, "rel"]), [{ dir: "/a", readOnly: false }, { dir: "/b", readOnly: true }]);
+assert.deepEqual(parsePools(undefined), []);
+assert.deepEqual(classifyImages(["/p/b.vhdx", "/p/a.img", "/p/d.ISO", "/p/c.avhdx", "/p/vmlinuz", "/p/x.json"]),
+                 { isos: ["/p/d.ISO"], disks: ["/p/a.img", "/p/b.vhdx"], other: ["/p/vmlinuz"] });
 console.log("cockpit-js: all checks passed");

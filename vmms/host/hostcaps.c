@@ -54,6 +54,26 @@ static int add(sd_bus_message *m, const char *key, const char *type, ...) {
         return r < 0 ? r : sd_bus_message_close_container(m);
 }
 
+/* "storage_pools" (as): each --storage-pool directory, ":ro" appended to a
+ * read-only one, so that a client can offer the images vmms would accept. */
+static int add_pools(sd_bus_message *m, const struct vmms_path_policy *p) {
+        int r = sd_bus_message_open_container(m, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", "storage_pools");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "as");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "s");
+        for (size_t i = 0; r >= 0 && i < p->n_pools; i++) {
+                char buf[VM_PATH_MAX + 4];
+                snprintf(buf, sizeof buf, "%s%s", p->pools[i].dir, p->pools[i].read_only ? ":ro" : "");
+                r = sd_bus_message_append(m, "s", buf);
+        }
+        for (int k = 0; r >= 0 && k < 3; k++)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
 /* The host's RAM (the kernel's totalram, /proc/meminfo's MemTotal); 0 when
  * it cannot tell. */
 uint64_t vmms_host_memory_mib(void) {
@@ -91,5 +111,7 @@ int vmms_host_capabilities(struct vmms_daemon *d, sd_bus_message *reply) {
                 r = add(reply, "max_vms", "u", d->opt.max_vms);
         if (r >= 0)
                 r = add(reply, "max_vms_per_user", "u", d->opt.max_vms_per_user);
+        if (r >= 0)
+                r = add_pools(reply, &d->opt.paths);
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }

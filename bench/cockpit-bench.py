@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""The Cockpit page's speed, for bench-cockpit.sh: headless Chromium
+(display-browser.py's DevTools client) opens the page and measures, inside
+the page, when the list first shows all N VMs (performance.now(): from the
+navigation's start), then R times changes one VM's vCPUs with busctl
+(Update: vmms sends PropertiesChanged, Config invalidated; the page reads
+that VM's Config and rewrites its row) and measures the time from just
+before the call to the row's new text on the screen (a MutationObserver's
+Date.now(), the same host clock), beside the busctl call's own time.
+
+usage: cockpit-bench.py CHROMIUM URL N VM [R]
+Environment: ADDR (the private system bus). Prints one line:
+first_render_ms=F change_ms=median change_ms_max=M busctl_ms=median
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import importlib.util
+
+_spec = importlib.util.spec_from_file_location(
+    "display_browser", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration",
+                                    "display-browser.py"))
+display_browser = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(display_browser)
+
+HOOK = r"""
+window.__rendered = null;
+new MutationObserver((m, obs) => {
+    if (document.querySelectorAll('tr[data-name]').length >= %d) {
+        window.__rendered = performance.now();
+        obs.disconnect();
+    }
+}).observe(document, {subtree: true, childList: true, attributes: true});
+"""
+
+WATCH = r"""
+(() => {
+    window.__changed = null;
+    const cell = document.querySelector('tr[data-name="%s"]').cells[3];
+    new MutationObserver((m, obs) => {
+        if (cell.innerText.trim() === '%d') {
+            window.__changed = Date.now();
+            obs.disconnect();
+        }
+    }).observe(cell, {subtree: true, childList: true, characterData: true});
+    return true;
+})()
+"""
+
+BUS = ["org.vmstack.VMMS1"]
+
+
+def bus(*args):
+    r = subprocess.run(["busctl", "--address=" + os.environ["ADDR"], *args], capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError("busctl %s: %s" % (" ".join(args), r.stderr.strip()))
+    return r.stdout.strip()
+
+
+def js(dt, expr):
+    r = dt.call("Runtime.evaluate", {"expression": expr, "returnByValue": True, "awaitPromise": True})
+    if "exceptionDetails" in r:
+        raise RuntimeError("page script: %s" % r["exceptionDetails"])
+    return r["result"].get("value")
+
+
+def wait(dt, expr, seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        v = js(dt, expr)
+        if v:
+            return v
+        time.sleep(0.01)
+    raise RuntimeError("timed out: %s (rows: %s; page: %s)" % (expr, js(dt, "document.querySelectorAll('tr[data-name]').length"),
+                                                              js(dt, "document.body.innerText.slice(0, 300)")))
+
+
+def main():
+    chromium, url, n, vm = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    rounds = int(sys.argv[5]) if len(sys.argv) > 5 else 10
+    profile = tempfile.mkdtemp(prefix="cockpit-bench.")
+    proc = None
+    try:
+        proc, ws_url = display_browser.start(chromium, profile, False, 60)
+        dt = display_browser.DevTools(ws_url)
+        dt.call("Page.enable")
+        dt.call("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
+        dt.call("Page.addScriptToEvaluateOnNewDocument", {"source": HOOK % n})
+        dt.call("Page.navigate", {"url": url})
+        first = wait(dt, "window.__rendered", 120)
+        path = bus("call", *BUS, "/org/vmstack/VMMS1", "org.vmstack.VMMS1.Manager", "GetVM", "s", vm).split('"')[1]
+        cfg = json.loads(json.loads(bus("--json=short", "get-property", *BUS, path, "org.vmstack.VMMS1.VM", "Config"))["data"])
+        changes, calls = [], []
+        for i in range(rounds):
+            cfg["vcpus"] = 2 + i % 2
+            wait(dt, WATCH % (vm, cfg["vcpus"]), 5)
+            t0 = time.time() * 1000
+            bus("call", *BUS, path, "org.vmstack.VMMS1.VM", "Update", "s", json.dumps(cfg))
+            calls.append(time.time() * 1000 - t0)
+            changes.append(wait(dt, "window.__changed", 30) - t0)
+            time.sleep(0.2)
+        print("first_render_ms=%.0f change_ms=%.1f change_ms_max=%.1f busctl_ms=%.1f" % (
+            first, statistics.median(changes), max(changes), statistics.median(calls)))
+        return 0
+    except Exception as e:  # a benchmark tool: say what went wrong
+        print("cockpit-bench: %s: %s" % (type(e).__name__, e), file=sys.stderr)
+        return 1
+    finally:
+        display_browser.stop(proc, profile)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+// Editing a VM's settings on its details page, with the calls vmctl makes:
+// vCPUs, memory, Dynamic Memory and the processor limit and weight by
+// Update (vmctl edit), a disk's Storage QoS by SetDiskQoS (vmctl disk qos),
+// disks and NICs added and removed by AttachDisk, DetachDisk, AttachNic,
+// DetachNic (vmctl disk attach, nic attach, ...). Each form says in which
+// states vmms accepts it; vmms checks again and its refusal is the alert.
+// The forms are rebuilt only when the VM's Config changes, so a value
+// being typed survives other updates.
+import { h, replace, button, card, table, cell } from "./dom.js";
+import { input, checkbox, field } from "./form.js";
+import { parseConfig } from "./format.js";
+import { withSettings, numberOrText } from "./config-edit.js";
+import { IF_VM } from "./model.js";
+import { run } from "./actions.js";
+
+const HINT = {
+    hardware: "vCPUs, memory and Dynamic Memory change while the VM is off; the processor limit and weight at any time but while it starts, stops, saves or migrates.",
+    qos: "Storage QoS: IOPS in 8 KiB units and bytes a second, 0 for none; applied at once while the VM runs.",
+    devices: "Disks and network adapters are added and removed while the VM is off, or while it runs (SCSI disks only).",
+};
+
+export class Settings {
+    constructor(model, alerts) {
+        this.model = model;
+        this.alerts = alerts;
+        this.vm = null;
+        this.config = null;
+        this.body = h("div", { class: "vmstack-settings-edit" });
+        this.el = card("Edit settings", this.body);
+    }
+
+    show(vm) {
+        this.vm = vm;
+        this.config = null;
+        this.vmChanged();
+    }
+
+    vmChanged() {
+        const text = this.vm && this.vm.props[IF_VM].Config;
+        if (text === this.config)
+            return;
+        this.config = text;
+        const c = parseConfig(text);
+        if (!c) {
+            replace(this.body, h("p", {}, "The configuration could not be read."));
+            return;
+        }
+        replace(this.body, this.hardwareForm(c), this.disksForm(c), this.nicsForm(c));
+    }
+
+    call(verb, method, args, type) {
+        return run(this.model, this.alerts, this.vm, { method, verb }, IF_VM, args, type);
+    }
+
+    hardwareForm(c) {
+        const dm = c.dynamic_memory || {}, p = c.processor || {};
+        const f = {
+            vcpus: input({ type: "number", value: c.vcpus ?? 1, min: 1, name: "vcpus" }),
+            memory_mib: input({ type: "number", value: c.memory_mib ?? "", min: 1, name: "memory_mib" }),
+            dm: checkbox(dm.enabled, { name: "dm_enabled" }),
+            minimum_mib: input({ type: "number", value: dm.minimum_mib ?? "", name: "dm_minimum_mib", placeholder: "startup" }),
+            maximum_mib: input({ type: "number", value: dm.maximum_mib ?? "", name: "dm_maximum_mib", placeholder: "startup" }),
+            buffer_percent: input({ type: "number", value: dm.buffer_percent ?? "", name: "dm_buffer_percent", placeholder: "20" }),
+            limit_pct: input({ type: "number", value: p.limit_pct ?? 100, name: "limit_pct" }),
+            weight: input({ type: "number", value: p.weight ?? 100, name: "weight" }),
+        };
+        const save = async () => {
+            const next = withSettings(parseConfig(this.vm.props[IF_VM].Config) || c, {
+                vcpus: f.vcpus.value, memory_mib: f.memory_mib.value,
+                dm: { enabled: f.dm.checked, minimum_mib: f.minimum_mib.value, maximum_mib: f.maximum_mib.value, buffer_percent: f.buffer_percent.value },
+                processor: { limit_pct: f.limit_pct.value, weight: f.weight.value },
+            });
+            await this.call("change the settings of", "Update", [JSON.stringify(next)], "s");
+        };
+        const dmRow = h("div", { class: "vmstack-form-grid", hidden: !f.dm.checked },
+                        field("Minimum (MiB)", f.minimum_mib), field("Maximum (MiB)", f.maximum_mib), field("Buffer (%)", f.buffer_percent));
+        f.dm.addEventListener("change", () => (dmRow.hidden = !f.dm.checked));
+        return h("form", { class: "pf-v6-c-form vmstack-form", "aria-label": "Processor and memory", onsubmit: ev => { ev.preventDefault(); save(); } },
+                 h("h3", { class: "pf-v6-c-title pf-m-md" }, "Processor and memory"),
+                 h("div", { class: "vmstack-form-grid" },
+                   field("vCPUs", f.vcpus), field("Memory (MiB)", f.memory_mib),
+                   field("Processor limit (%)", f.limit_pct), field("Processor weight", f.weight)),
+                 field("Dynamic Memory", f.dm, "memory between a minimum and a maximum, as the guest needs it"),
+                 dmRow,
+                 h("p", { class: "vmstack-sub" }, HINT.hardware),
+                 h("div", { class: "vmstack-actions" },
+                   h("button", { class: "pf-v6-c-button pf-m-primary pf-m-small", type: "submit", "data-action": "settings-save" },
+                     h("span", { class: "pf-v6-c-button__text" }, "Save"))));
+    }
+
+    disksForm(c) {
+        const disks = c.disks || [];
+        const { table: t, tbody } = table("Disks: Storage QoS", ["Disk", "Max IOPS", "Min IOPS", "Max bytes/s", ""]);
+        disks.forEach((d, i) => {
+            const q = d.qos || {};
+            const max = input({ type: "number", value: q.max_iops ?? 0, name: `qos-max-${i}` });
+            const min = input({ type: "number", value: q.min_iops ?? 0, name: `qos-min-${i}` });
+            const bps = input({ type: "number", value: q.max_bytes_per_s ?? 0, name: `qos-bps-${i}` });
+            [max, min, bps].forEach((el, k) => el.setAttribute("aria-label", `Disk ${i}: ${["maximum IOPS", "minimum IOPS", "maximum bytes a second"][k]}`));
+            const set = () => this.call(`set disk ${i}'s QoS of`, "SetDiskQoS",
+                [i, numberOrText(max.value), numberOrText(min.value), numberOrText(bps.value)], "uttt");
+            tbody.append(h("tr", { class: "pf-v6-c-table__tr", "data-disk": i },
+                cell("Disk", h("span", { class: "vmstack-path" }, `${i}: ${d.path || ""}`)),
+                cell("Max IOPS", max), cell("Min IOPS", min), cell("Max bytes/s", bps),
+                cell("", h("div", { class: "vmstack-actions" },
+                  button("Set QoS", "secondary", set, { "data-action": "disk-qos" }),
+                  this.removeButton(`disk ${i}`, "DetachDisk", i)))));
+        });
+        const path = input({ name: "attach-disk-path", placeholder: "/var/lib/vmstack/images/data.img", list: "vmstack-pool-disks" });
+        const ro = checkbox(false, { name: "attach-disk-ro" });
+        const attach = () => this.call("add a disk to", "AttachDisk", [JSON.stringify(ro.checked ? { path: path.value.trim(), read_only: true } : { path: path.value.trim() })], "s");
+        return h("div", { class: "vmstack-form" },
+                 h("h3", { class: "pf-v6-c-title pf-m-md vmstack-sub-title" }, "Disks"),
+                 disks.length ? t : h("p", {}, "No disks."),
+                 h("p", { class: "vmstack-sub" }, HINT.qos),
+                 h("div", { class: "vmstack-inline-form" }, field("Image to add", path), field("Read-only", ro),
+                   button("Add disk", "secondary", attach, { "data-action": "disk-attach" })));
+    }
+
+    nicsForm(c) {
+        const nics = c.nics || [];
+        const { table: t, tbody } = table("Network adapters", ["Adapter", "MAC", "Connected to", ""]);
+        nics.forEach((n, i) => tbody.append(h("tr", { class: "pf-v6-c-table__tr", "data-nic": i },
+            cell("Adapter", String(i)), cell("MAC", n.mac || ""),
+            cell("Connected to", n.bridge ? `bridge ${n.bridge}` : n.tap ? `TAP ${n.tap}` : "TAP"),
+            cell("", this.removeButton(`network adapter ${i}`, "DetachNic", i)))));
+        const bridge = input({ name: "attach-nic-bridge", placeholder: "br0 (empty: a TAP only)" });
+        const mac = input({ name: "attach-nic-mac", placeholder: "automatic" });
+        const attach = () => {
+            const nic = {};
+            if (bridge.value.trim())
+                nic.bridge = bridge.value.trim();
+            if (mac.value.trim())
+                nic.mac = mac.value.trim();
+            return this.call("add a network adapter to", "AttachNic", [JSON.stringify(nic)], "s");
+        };
+        return h("div", { class: "vmstack-form" },
+                 h("h3", { class: "pf-v6-c-title pf-m-md vmstack-sub-title" }, "Network adapters"),
+                 nics.length ? t : h("p", {}, "No network adapters."),
+                 h("p", { class: "vmstack-sub" }, HINT.devices),
+                 h("div", { class: "vmstack-inline-form" }, field("Bridge", bridge), field("MAC", mac),
+                   button("Add network adapter", "secondary", attach, { "data-action": "nic-attach" })));
+    }
+
+    // Remove asks first: a second button confirms, Escape or Cancel keeps it.
+    removeButton(what, method, index) {
+        const box = h("div", { class: "vmstack-actions" });
+        const ask = () => {
+            const yes = button(`Remove ${what}`, "danger", async () => {
+                await this.call(`remove ${what} of`, method, [index], "u");
+                reset();
+            }, { "data-action": `${method === "DetachDisk" ? "disk" : "nic"}-remove-confirm` });
+            replace(box, yes, button("Cancel", "link", () => reset(true)));
+            yes.focus();
+        };
+        const reset = focus => {
+            const b = button("Remove", "secondary", ask, { "data-action": `${method === "DetachDisk" ? "disk" : "nic"}-remove`, "aria-label": `Remove ${what}` });
+            replace(box, b);
+            if (focus)
+                b.focus();
+        };
+        reset();
+        return box;
+    }
+}
