@@ -99,7 +99,12 @@ TEST(the_vp_sleeps_its_share_and_full_speed_returns_at_zero) {
          * share (the thread waits for a CPU), never the sleep: generous. */
         fprintf(stderr, "50 %%: slept %.0f %%, %llu rounds\n", half * 100, (unsigned long long)atomic_load(&rounds));
         ASSERT_TRUE(half > 0.25 && half < 0.75);
-        /* Each period is one timer kick: about 60 in 0.6 s. */
+        /* Each period is one timer kick: about 60 in 0.6 s on a quiet host.
+         * The spinning VP thread gets little CPU on a loaded one (18 rounds
+         * were seen at a load of 15 on two cores), so what is asserted is
+         * that the kicks go on, not their rate: 20 within 10 s. */
+        for (int i = 0; i < 1000 && atomic_load(&rounds) - r0 < 20; i++)
+                usleep(10000);
         ASSERT_TRUE(atomic_load(&rounds) - r0 >= 20);
 
         ASSERT_OK(vid_partition_set_throttle(&p, 90));
