@@ -276,8 +276,17 @@ static int save_server(void *opaque, struct vmstate_writer *w, char *err, size_t
         return vmbus_server_save(opaque, w, err, errlen);
 }
 
+/* A saved state: the file mapped and indexed. */
+struct saved {
+        uint8_t *map;
+        size_t len;
+        struct vmstate_section secs[16];
+        size_t n;
+};
+
 /* Saves the open channel after two packets; the server is rebuilt. */
-static int save_and_rebuild(struct env *e, uint8_t **map, size_t *len, struct vmstate_section *secs, size_t max) {
+static void save_and_rebuild(struct env *e, struct saved *sv) {
+        env_init(e);
         ASSERT_EQ(open_channel(e), 0);
         g_send(e, 1, 8);
         g_send(e, 2, 8);
@@ -285,22 +294,18 @@ static int save_and_rebuild(struct env *e, uint8_t **map, size_t *len, struct vm
         g_echo(e, 2, 8);
         ASSERT_OK(devworker_pause(e->t.w));
         ASSERT_OK(vmbus_server_quiesce(e->srv));
-        int n = vmstate_test_save(save_server, e->srv, map, len, secs, max);
-        ASSERT_NOT_NULL(vmstate_find(secs, (size_t)n, TALLY_STATE_TAG, e->relid));
+        sv->n = (size_t)vmstate_test_save(save_server, e->srv, &sv->map, &sv->len, sv->secs, ARRAY_SIZE(sv->secs));
+        ASSERT_NOT_NULL(vmstate_find(sv->secs, sv->n, TALLY_STATE_TAG, e->relid));
         teardown(e);
         build(e);
-        return n;
 }
 
 TEST(the_channels_section_restores_quiesced_and_serves_once_at_resume) {
         static struct env e;
-        env_init(&e);
-        uint8_t *map;
-        size_t len;
-        struct vmstate_section secs[16];
-        int n = save_and_rebuild(&e, &map, &len, secs, ARRAY_SIZE(secs));
+        static struct saved sv;
+        save_and_rebuild(&e, &sv);
         char err[256] = "";
-        if (vmbus_server_restore(e.srv, secs, (size_t)n, err, sizeof err) < 0)
+        if (vmbus_server_restore(e.srv, sv.secs, sv.n, err, sizeof err) < 0)
                 ASSERT_STREQ(err, "");
         ASSERT_EQ(e.t.restores, 1u);
         ASSERT_EQ(e.t.st.packets, 2u);
@@ -320,48 +325,43 @@ TEST(the_channels_section_restores_quiesced_and_serves_once_at_resume) {
         ASSERT_FALSE(e.t.sc.restored);
         ASSERT_EQ(vmbus_sim_close(e.sim, &e.ch), 0);
         ASSERT_EQ(e.t.closes, 1u); /* resumed: a real close */
-        munmap(map, len);
+        munmap(sv.map, sv.len);
         env_free(&e);
 }
 
 TEST(a_restore_the_device_refuses_keeps_nothing) {
         static struct env e;
-        env_init(&e);
-        uint8_t *map;
-        size_t len;
-        struct vmstate_section secs[16];
-        int n = save_and_rebuild(&e, &map, &len, secs, ARRAY_SIZE(secs));
+        static struct saved sv;
+        save_and_rebuild(&e, &sv);
         e.t.refuse_restore = true;
         char err[256] = "";
-        ASSERT_LT(vmbus_server_restore(e.srv, secs, (size_t)n, err, sizeof err), 0);
+        ASSERT_LT(vmbus_server_restore(e.srv, sv.secs, sv.n, err, sizeof err), 0);
         ASSERT_NOT_NULL(strstr(err, "section TLLY #"));
         ASSERT_NOT_NULL(strstr(err, "refused"));
         ASSERT_EQ(e.t.restores, 0u);
         ASSERT_NULL(e.t.sc.ch);
         ASSERT_NULL(e.t.sc.doorbell);
         ASSERT_EQ(e.t.closes, 0u); /* a refused restore tells the device nothing */
-        munmap(map, len);
+        munmap(sv.map, sv.len);
         env_free(&e);
 }
 
 TEST(a_state_without_the_channels_section_is_refused_by_name) {
         static struct env e;
-        env_init(&e);
-        uint8_t *map;
-        size_t len;
-        struct vmstate_section secs[16], kept[16];
-        int n = save_and_rebuild(&e, &map, &len, secs, ARRAY_SIZE(secs));
+        static struct saved sv;
+        save_and_rebuild(&e, &sv);
+        struct vmstate_section kept[16];
         size_t k = 0;
-        for (int i = 0; i < n; i++)
-                if (secs[i].tag != TALLY_STATE_TAG)
-                        kept[k++] = secs[i];
-        ASSERT_EQ(k, (size_t)n - 1);
+        for (size_t i = 0; i < sv.n; i++)
+                if (sv.secs[i].tag != TALLY_STATE_TAG)
+                        kept[k++] = sv.secs[i];
+        ASSERT_EQ(k, sv.n - 1);
         char err[256] = "", want[64];
         snprintf(want, sizeof want, "the state has no TLLY section for channel %u", e.relid);
         ASSERT_LT(vmbus_server_restore(e.srv, kept, k, err, sizeof err), 0);
         ASSERT_NOT_NULL(strstr(err, want));
         ASSERT_NULL(e.t.sc.ch);
-        munmap(map, len);
+        munmap(sv.map, sv.len);
         env_free(&e);
 }
 
