@@ -2,7 +2,8 @@
 /* The Dynamic Memory device (dmvsp.h, docs/dynamic-memory.md): one device
  * worker thread serves the channel's doorbell, a periodic tick (timeouts,
  * retries, a ring poll) and wake-ups from dmvsp_set_target (its idle
- * hook), under one lock, as the integration services do (icvsp.c).
+ * hook), under one lock, as the integration services do (icvsp.c);
+ * vmbus/simple.h serves the channel.
  *
  * The guest speaks first: VERSION_REQUEST (answered at once, accepted for
  * 2.0, 1.0 and 0.3), CAPABILITIES_REPORT (accepted; 1.0 on gets the
@@ -15,8 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <time.h>
 
 #include "common/devworker.h"
@@ -26,6 +25,7 @@
 #include "internal.h"
 #include "vmbus/provider.h"
 #include "vmbus/server.h"
+#include "vmbus/simple.h"
 
 uint64_t dm_now_us(void) {
         return now_us(CLOCK_MONOTONIC);
@@ -59,7 +59,7 @@ static void changed(struct dmvsp *dm, bool now_please, uint64_t now) {
 }
 
 static int send_msg(struct dmvsp *dm, size_t len) {
-        struct vmbus_ring_pair *rp = vmbus_channel_rings(dm->ch);
+        struct vmbus_ring_pair *rp = vmbus_channel_rings(dm->sc.ch);
         vmbus_ring_send_begin(rp);
         int r = vmbus_ring_send_inband(rp, 0, false, dm->txbuf, len);
         vmbus_ring_send_end(rp);
@@ -152,7 +152,7 @@ static bool can_hot_add(const struct dmvsp *dm) {
 
 /* One request toward the target when none is outstanding. */
 static void step(struct dmvsp *dm, uint64_t now) {
-        if (!dm->ch || !dm->cs.caps_done || dm->paused || dm->cs.op != DMVSP_OP_NONE || !dm->target ||
+        if (!dm->sc.ch || !dm->cs.caps_done || dm->paused || dm->cs.op != DMVSP_OP_NONE || !dm->target ||
             now < dm->retry_us)
                 return;
         uint64_t assigned = dm_assigned(dm);
@@ -382,30 +382,19 @@ static void on_message(struct dmvsp *dm, const uint8_t *p, size_t len, uint64_t 
         dm->stats.bad_messages++; /* out of turn: unsolicited or before the negotiation */
 }
 
-/* Drain the guest->host ring; re-check after publishing read_index (a
- * packet written meanwhile came without a doorbell, §5.5). */
-static void serve(struct dmvsp *dm, uint64_t now) {
-        struct vmbus_ring_pair *rp = vmbus_channel_rings(dm->ch);
-        do {
-                if (vmbus_ring_recv_begin(rp) < 0)
-                        return;
-                for (;;) {
-                        struct vmbus_packet p;
-                        int r = vmbus_ring_recv(rp, dm->rxbuf, sizeof dm->rxbuf, &p);
-                        if (r == -EMSGSIZE) {
-                                dm->stats.bad_messages++;
-                                continue;
-                        }
-                        if (r <= 0)
-                                break;
-                        if (p.type == VM_PKT_DATA_INBAND)
-                                on_message(dm, vmbus_packet_payload(&p), vmbus_packet_payload_len(&p), now);
-                        else
-                                dm->stats.bad_messages++;
-                }
-                vmbus_ring_recv_end(rp);
-        } while (dm->ch && !vmbus_ring_broken(rp) && vmbus_ring_has_data(rp));
-        step(dm, now);
+/* The channel's packets (vmbus/simple.h serves the ring), then one step
+ * toward the target. */
+static void on_packet(struct vmbus_simple *sc, const struct vmbus_packet *p) {
+        struct dmvsp *dm = container_of(sc, struct dmvsp, sc);
+        if (p && p->type == VM_PKT_DATA_INBAND)
+                on_message(dm, vmbus_packet_payload(p), vmbus_packet_payload_len(p), dm_now_us());
+        else
+                dm->stats.bad_messages++;
+}
+
+static void on_served(struct vmbus_simple *sc) {
+        struct dmvsp *dm = container_of(sc, struct dmvsp, sc);
+        step(dm, dm_now_us());
 }
 
 static uint64_t op_timeout_us(const struct dmvsp *dm) {
@@ -449,22 +438,10 @@ static int on_timer(struct dw_source *src, int fd, uint32_t revents, void *opaqu
         uint64_t now = dm_now_us();
         if (!dm->paused) {
                 check_timeout(dm, now);
-                if (dm->ch)
-                        serve(dm, now); /* a missed doorbell cannot strand an answer */
+                vmbus_simple_poll(&dm->sc); /* a missed doorbell cannot strand an answer */
                 if (dm->change_pending)
                         changed(dm, false, now);
         }
-        pthread_mutex_unlock(&dm->lock);
-        return 0;
-}
-
-static int on_doorbell(struct dw_source *src, int fd, uint32_t revents, void *opaque) {
-        struct dmvsp *dm = opaque;
-        eventfd_t v;
-        (void)eventfd_read(fd, &v); /* first: a signal from here on is seen again */
-        pthread_mutex_lock(&dm->lock);
-        if (dm->ch)
-                serve(dm, dm_now_us());
         pthread_mutex_unlock(&dm->lock);
         return 0;
 }
@@ -477,46 +454,12 @@ static void on_idle(void *opaque) {
         pthread_mutex_unlock(&dm->lock);
 }
 
-struct doorbell_req {
-        struct dmvsp *dm;
-        int fd;
-};
+/* ---- the channel (vmbus/simple.h) ---- */
 
-static int doorbell_add(void *arg) {
-        struct doorbell_req *d = arg;
-        return devworker_add_io(d->dm->w, d->fd, EPOLLIN, on_doorbell, d->dm, &d->dm->doorbell);
-}
-
-int dm_doorbell_add(struct dmvsp *dm, int fd) {
-        return devworker_call(dm->w, doorbell_add, &(struct doorbell_req){ dm, fd });
-}
-
-static int doorbell_drop(void *arg) {
-        struct dmvsp *dm = arg;
-        dw_source_free(dm->doorbell);
-        dm->doorbell = NULL;
-        return 0;
-}
-
-/* ---- VMBus provider callbacks (VP threads) ---- */
-
-static int dm_open(struct vmbus_channel *ch, const struct vmbus_open_request *req) {
-        struct dmvsp *dm = vmbus_device_data(vmbus_channel_device(ch));
-        if (req->sub_channel_index != 0)
-                return -EINVAL;
-        pthread_mutex_lock(&dm->lock);
-        bool busy = dm->ch != NULL;
-        pthread_mutex_unlock(&dm->lock);
-        if (busy)
-                return -EBUSY;
-        int r = dm_doorbell_add(dm, vmbus_channel_event_fd(ch));
-        if (r < 0)
-                return r;
-        pthread_mutex_lock(&dm->lock);
-        dm->ch = ch;
+static int on_opened(struct vmbus_simple *sc) {
+        struct dmvsp *dm = container_of(sc, struct dmvsp, sc);
         dm->cs = (struct dmvsp_channel_state){ 0 };
         dm->reported = false;
-        pthread_mutex_unlock(&dm->lock);
         return 0; /* the guest speaks first */
 }
 
@@ -524,36 +467,37 @@ static int dm_open(struct vmbus_channel *ch, const struct vmbus_open_request *re
  * answer it owed will not come, and a new driver instance knows nothing
  * of the pages this one ballooned (Linux keeps them allocated): they are
  * never given back, to anyone. */
-static void dm_close(struct vmbus_channel *ch) {
-        struct dmvsp *dm = vmbus_device_data(vmbus_channel_device(ch));
-        pthread_mutex_lock(&dm->lock);
-        bool ours = dm->ch == ch;
-        if (ours) {
-                bool quiet = dm->restored; /* a refused restore's undo */
-                dm->ch = NULL;
-                dm->restored = false;
-                if (!quiet) {
-                        dm->lost += dm->pages.total;
-                        dm_pages_clear(&dm->pages);
-                        dm->cs = (struct dmvsp_channel_state){ 0 };
-                        dm->reported = false;
-                        changed(dm, true, dm_now_us());
-                }
-        }
-        pthread_mutex_unlock(&dm->lock);
-        if (ours)
-                (void)devworker_call(dm->w, doorbell_drop, dm);
+static void on_closed(struct vmbus_simple *sc, bool quiet) {
+        struct dmvsp *dm = container_of(sc, struct dmvsp, sc);
+        if (quiet) /* a refused restore's undo */
+                return;
+        dm->lost += dm->pages.total;
+        dm_pages_clear(&dm->pages);
+        dm->cs = (struct dmvsp_channel_state){ 0 };
+        dm->reported = false;
+        changed(dm, true, dm_now_us());
 }
+
+static const struct vmbus_simple_ops dm_simple = {
+        .name = "dynamic memory",
+        .state = &dmvsp_channel_state_desc,
+        .state_size = sizeof(struct dmvsp_channel_state),
+        .opened = on_opened,
+        .packet = on_packet,
+        .served = on_served,
+        .closed = on_closed,
+        .save = dm_channel_save,
+        .restore = dm_channel_restore,
+        .decode = dm_channel_decode,
+        .check = dm_channel_check,
+        .quiesce = dm_channel_quiesce,
+};
 
 static const struct vmbus_provider_ops dm_provider = {
         .name = "dm",
         .class_id = { HV_DM_GUID },
         .guest_max_packet = DM_GUEST_MAX_PACKET,
-        .drive = VMBUS_DRIVE_EVENTFD,
-        .open = dm_open,
-        .close = dm_close,
-        .save_channel = dm_save_channel,
-        .restore_channel = dm_restore_channel,
+        VMBUS_SIMPLE_PROVIDER,
 };
 
 /* ---- lifecycle and API ---- */
@@ -601,11 +545,13 @@ int dmvsp_new(struct vmbus_server *srv, const struct dmvsp_config *cfg, const st
         if (r == 0)
                 r = devworker_new(&(struct devworker_config){ .name = "dm", .on_idle = on_idle, .opaque = dm },
                                   &dm->w);
-        if (r == 0)
+        if (r == 0) {
+                vmbus_simple_init(&dm->sc, &dm_simple, &dm->lock, dm->w, dm->rxbuf, sizeof dm->rxbuf);
                 r = devworker_add_timer(dm->w, DM_TICK_MS * 1000ull, DM_TICK_MS * 1000ull, on_timer, dm, NULL);
+        }
         if (r == 0)
                 r = devworker_start(dm->w);
-        struct vmbus_device_config dc = { .ops = &dm_provider, .data = dm };
+        struct vmbus_device_config dc = { .ops = &dm_provider, .data = &dm->sc };
         /* One device per VM: any fixed instance will do (Hyper-V's is
          * not published). */
         static const uint8_t instance[16] = HV_GUID_BYTES(0x4b2f5e1a, 0x3c6d, 0x4e0f, 0x9a, 0x71, 0x2d, 0x8b, 0x5c,
@@ -648,7 +594,7 @@ void dmvsp_get_status(struct dmvsp *dm, struct dmvsp_status *out) {
         uint64_t now = dm_now_us();
         uint64_t ballooned = dm->pages.total;
         *out = (struct dmvsp_status){
-                .connected = dm->ch && dm->cs.caps_done,
+                .connected = dm->sc.ch && dm->cs.caps_done,
                 .version = dm->cs.version,
                 .can_balloon = dm->cs.caps_done && (dm->cs.caps & DM_CAP_BALLOON),
                 .can_hot_add = dm->cs.caps_done && can_hot_add(dm),
@@ -694,7 +640,8 @@ int dmvsp_quiesce(struct dmvsp *dm) {
 void dmvsp_resume(struct dmvsp *dm) {
         pthread_mutex_lock(&dm->lock);
         uint64_t now = dm_now_us();
-        dm->paused = dm->quiesced = dm->restored = false;
+        dm->paused = dm->quiesced = false;
+        vmbus_simple_resumed(&dm->sc);
         dm->op_sent_us = now; /* the pause does not count against the guest */
         if (dm->cs.late) /* restored, or paused: the wait starts again */
                 dm->late_until_us = now + (uint64_t)DM_LATE_TIMEOUTS * dm->cfg.request_timeout_ms * 1000ull;

@@ -8,6 +8,7 @@
 
 #include "dmvsp/dmvsp.h"
 #include "hv/dm.h"
+#include "vmbus/simple.h"
 
 struct devworker;
 struct dw_source;
@@ -42,14 +43,12 @@ struct vmbus_device;
 struct dmvsp {
         pthread_mutex_t lock;
         struct devworker *w;
-        struct dw_source *doorbell;
         struct vmbus_device *dev;
-        struct vmbus_channel *ch; /* non-NULL while the guest has it open */
+        struct vmbus_simple sc; /* the channel: sc.ch non-NULL while the guest has it open */
         struct dmvsp_config cfg;
         const struct dmvsp_owner_ops *ops;
         void *opaque;
         bool paused, quiesced;
-        bool restored; /* a restored channel not yet resumed */
         uint64_t boot_pages, max_pages;
 
         /* Device: what holds while the guest runs (DMDV). */
@@ -91,13 +90,10 @@ static inline uint64_t dm_assigned(const struct dmvsp *dm) {
         uint64_t have = dm->boot_pages + dm->hot_added, gone = dm->pages.total + dm->lost;
         return have > gone ? have - gone : 0;
 }
-/* The doorbell source on the device thread (dmvsp.c). */
-int dm_doorbell_add(struct dmvsp *dm, int fd);
-
-/* state.c: the VMBus provider's saved-state hooks. */
-struct vmstate_writer;
+/* state.c: the channel's saved state, hooks of dmvsp.c's vmbus_simple_ops. */
 struct vmstate_section;
-struct vmbus_open_request;
-int dm_save_channel(struct vmbus_channel *ch, struct vmstate_writer *w, char *err, size_t errlen);
-int dm_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request *req,
-                       const struct vmstate_section *secs, size_t n, char *err, size_t errlen);
+int dm_channel_save(struct vmbus_simple *sc, void *st, char *err, size_t errlen);
+void dm_channel_restore(struct vmbus_simple *sc, const void *st);
+int dm_channel_decode(const struct vmstate_section *s, void *st, char *err, size_t errlen);
+int dm_channel_check(struct vmbus_simple *sc, const void *st, uint32_t relid, char *err, size_t errlen);
+int dm_channel_quiesce(struct vmbus_simple *sc);

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 
 #include "common/device.h"
 #include "common/log.h"
@@ -249,57 +248,49 @@ int dmvsp_restore(struct dmvsp *dm, const struct vmstate_section *secs, size_t n
         return 0;
 }
 
-/* ---- VMBus provider hooks ---- */
+/* ---- the channel's section, through vmbus/simple.h ---- */
 
-int dm_save_channel(struct vmbus_channel *ch, struct vmstate_writer *w, char *err, size_t errlen) {
-        struct dmvsp *dm = vmbus_device_data(vmbus_channel_device(ch));
-        pthread_mutex_lock(&dm->lock);
-        struct dmvsp_channel_state st = dm->cs;
-        pthread_mutex_unlock(&dm->lock);
-        int r = vmstate_encode(w, &dmvsp_channel_state_desc, vmbus_channel_relid(ch), &st);
-        return r < 0 ? errorf(err, errlen, r, "writing section DMCH #%u: %s", vmbus_channel_relid(ch), strerror(-r))
-                     : 0;
+int dm_channel_save(struct vmbus_simple *sc, void *st, char *err, size_t errlen) {
+        struct dmvsp *dm = container_of(sc, struct dmvsp, sc);
+        *(struct dmvsp_channel_state *)st = dm->cs;
+        return 0;
 }
 
-int dm_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request *req,
-                       const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
-        struct dmvsp *dm = vmbus_device_data(vmbus_channel_device(ch));
-        uint32_t relid = vmbus_channel_relid(ch);
-        const struct vmstate_section *sec = vmstate_find(secs, n, DMVSP_CHANNEL_STATE_TAG, relid);
-        if (!sec)
-                return errorf(err, errlen, -EINVAL, "the state has no DMCH section for channel %u", relid);
-        struct dmvsp_channel_state st;
-        int r = dmvsp_channel_state_decode(sec, &st, err, errlen);
-        if (r < 0)
-                return r;
-        if (req->sub_channel_index != 0)
-                return errorf(err, errlen, -EINVAL, "section DMCH #%u: a sub-channel", relid);
-        if (st.op == DMVSP_OP_HOT_ADD &&
-            (st.op_pfn < dm->cfg.hot_add_pfn || st.op_pages > dm->cfg.hot_add_pages ||
-             st.op_pfn - dm->cfg.hot_add_pfn > dm->cfg.hot_add_pages - st.op_pages))
+int dm_channel_decode(const struct vmstate_section *s, void *st, char *err, size_t errlen) {
+        return dmvsp_channel_state_decode(s, st, err, errlen);
+}
+
+int dm_channel_check(struct vmbus_simple *sc, const void *state, uint32_t relid, char *err, size_t errlen) {
+        const struct dmvsp *dm = container_of(sc, struct dmvsp, sc);
+        const struct dmvsp_channel_state *st = state;
+        if (st->op == DMVSP_OP_HOT_ADD &&
+            (st->op_pfn < dm->cfg.hot_add_pfn || st->op_pages > dm->cfg.hot_add_pages ||
+             st->op_pfn - dm->cfg.hot_add_pfn > dm->cfg.hot_add_pages - st->op_pages))
                 return errorf(err, errlen, -EINVAL, "section DMCH #%u: a hot-add outside this VM's window", relid);
-        if (st.late_hot_add > dm->cfg.hot_add_pages)
+        if (st->late_hot_add > dm->cfg.hot_add_pages)
                 return errorf(err, errlen, -EINVAL, "section DMCH #%u: a late hot-add larger than this VM's window",
                               relid);
-        if ((r = dmvsp_quiesce(dm)) < 0 || (r = dm_doorbell_add(dm, vmbus_channel_event_fd(ch))) < 0)
-                return errorf(err, errlen, r, "dynamic memory: %s", strerror(-r));
-        pthread_mutex_lock(&dm->lock);
-        dm->ch = ch;
-        dm->cs = st;
+        return 0;
+}
+
+int dm_channel_quiesce(struct vmbus_simple *sc) {
+        return dmvsp_quiesce(container_of(sc, struct dmvsp, sc));
+}
+
+/* The guest may have answered while saved: vmbus/simple.h reads the ring
+ * as soon as the worker runs again. */
+void dm_channel_restore(struct vmbus_simple *sc, const void *st) {
+        struct dmvsp *dm = container_of(sc, struct dmvsp, sc);
+        dm->cs = *(const struct dmvsp_channel_state *)st;
         dm->op_sent_us = dm_now_us();
         dm->reported = false;
-        dm->restored = true;
-        pthread_mutex_unlock(&dm->lock);
-        /* The guest may have answered while saved: read the ring at once. */
-        (void)eventfd_write(vmbus_channel_event_fd(ch), 1);
-        return 0;
 }
 
 /* ---- the row of the worker's device table ---- */
 
 /* Dynamic Memory's row of the worker's device table: the device's state
- * (DMDV) here; DMCH is read through the VMBus server's row (dm_save_channel
- * and dm_restore_channel above). */
+ * (DMDV) here; DMCH is read through the VMBus server's row (the
+ * dm_channel_* hooks above, through vmbus/simple.h). */
 static int row_quiesce(void *dev) {
         return dmvsp_quiesce(dev);
 }

@@ -216,7 +216,7 @@ static void fcopy_response(struct ic_service *s, const struct icmsg_hdr *h, cons
  * fcopy_closed. */
 static void fcopy_abandoned(struct ic_service *s, uint64_t now) {
         struct ic_fcopy *fc = s->fcopy;
-        if (!fc->active || !s->ch)
+        if (!fc->active || !s->sc.ch)
                 return;
         if (fc->sent == CANCEL_FCOPY) /* best effort: the outcome was decided */
                 report_done(s, fc->result, fc->status);
@@ -303,7 +303,7 @@ bool icvsp_fcopy_ready(struct icvsp *ic) {
         if (!ic->enabled[IC_FCOPY])
                 return false;
         pthread_mutex_lock(&ic->lock);
-        bool ready = ic->svc[IC_FCOPY].ch && ic->svc[IC_FCOPY].negotiated;
+        bool ready = ic->svc[IC_FCOPY].sc.ch && ic->svc[IC_FCOPY].negotiated;
         pthread_mutex_unlock(&ic->lock);
         return ready;
 }

@@ -6,22 +6,13 @@
  * packet per interrupt; §8.6: KVP transactions are serialized), so one
  * thread and one lock are plenty.
  *
- * Locking: ic->lock is held by the thread while it serves, by the provider
- * open/close callbacks (VP threads) and by the API calls, so when close
- * returns the thread no longer touches that channel (vmbus/provider.h).
- *
- * Doorbells: open/close run on VP threads, and a running device worker's
- * sources change only on its own thread (devworker.h): they add and
- * remove the channel's eventfd through devworker_call, which runs there
- * (never with ic->lock held: that thread's callbacks take it). Close removes it before
- * the server closes the eventfd, so the number it goes by still names
- * it. The doorbell is level-triggered and read before the ring is served:
- * a signal during the serve leaves it readable, and so does one that
- * comes while the worker is paused (quiesce loses no doorbell). */
+ * Each service's channel is a single-channel device (vmbus/simple.h):
+ * the helper serves its doorbell on this worker under ic->lock, and owns
+ * the open/close/save/restore plumbing; this file is the IC protocol
+ * (negotiation, one request at a time, answers matched by transaction
+ * id). ic->lock is also held by the timer and the API calls. */
 #include <errno.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,13 +23,14 @@
 #include "internal.h"
 #include "vmbus/provider.h"
 #include "vmbus/server.h"
+#include "vmbus/simple.h"
 
 uint64_t ic_now_us(void) {
         return now_us(CLOCK_MONOTONIC);
 }
 
 static int send_packet(struct ic_service *s, const uint8_t *pkt, size_t n, uint16_t type, uint64_t now) {
-        struct vmbus_ring_pair *rp = vmbus_channel_rings(s->ch);
+        struct vmbus_ring_pair *rp = vmbus_channel_rings(s->sc.ch);
         uint64_t id = ++s->next_id;
         vmbus_ring_send_begin(rp);
         int r = vmbus_ring_send_inband(rp, id, false, pkt, n);
@@ -59,7 +51,7 @@ static int send_packet(struct ic_service *s, const uint8_t *pkt, size_t n, uint1
 
 int ic_send_request(struct ic_service *s, const void *body, size_t len, uint64_t now) {
         uint8_t pkt[IC_PACKET_MAX];
-        if (!s->ch || !s->negotiated || s->outstanding || s->held)
+        if (!s->sc.ch || !s->negotiated || s->outstanding || s->held)
                 return s->outstanding || s->held ? -EBUSY : -ENOTCONN;
         size_t n = icmsg_build(pkt, sizeof pkt, s->ops->msgtype, s->fw, s->msg, (uint8_t)(s->next_id + 1), body,
                                len);
@@ -74,7 +66,7 @@ int ic_send_request(struct ic_service *s, const void *body, size_t len, uint64_t
 int ic_request(struct ic_service *s, const void *body, size_t len, uint64_t now) {
         if (!s->ic->quiesced)
                 return ic_send_request(s, body, len, now);
-        if (!s->ch || !s->negotiated || s->outstanding || s->held)
+        if (!s->sc.ch || !s->negotiated || s->outstanding || s->held)
                 return s->outstanding || s->held ? -EBUSY : -ENOTCONN;
         if (len > sizeof s->held_body)
                 return -EMSGSIZE;
@@ -143,37 +135,24 @@ static void handle_answer(struct ic_service *s, const uint8_t *pkt, size_t len, 
                 s->ops->response(s, &h, body, blen, now);
 }
 
-/* Drain the guest->host ring. Re-check after publishing read_index: a
- * packet written meanwhile came without a doorbell (§5.5). */
-static void serve_channel(struct ic_service *s, uint64_t now) {
-        struct vmbus_ring_pair *rp = vmbus_channel_rings(s->ch);
+/* The channel's packets (vmbus/simple.h serves the ring). */
+static void on_packet(struct vmbus_simple *sc, const struct vmbus_packet *p) {
+        struct ic_service *s = container_of(sc, struct ic_service, sc);
+        if (p && p->type == VM_PKT_DATA_INBAND)
+                handle_answer(s, vmbus_packet_payload(p), vmbus_packet_payload_len(p), p->trans_id, ic_now_us());
+        else
+                s->ic->stats.bad_packets++;
+}
+
+static void on_served(struct vmbus_simple *sc) {
+        struct ic_service *s = container_of(sc, struct ic_service, sc);
         /* A doorbell (or the tick) after the guest unmasked: the request
          * its mask held back gets its signal (vmbus_ring_kick). */
-        if (s->kick_owed && vmbus_ring_kick(rp) != -EAGAIN)
+        if (s->kick_owed && vmbus_ring_kick(vmbus_channel_rings(s->sc.ch)) != -EAGAIN)
                 s->kick_owed = false;
-        do {
-                if (vmbus_ring_recv_begin(rp) < 0)
-                        return;
-                for (;;) {
-                        struct vmbus_packet p;
-                        int r = vmbus_ring_recv(rp, s->ic->rxbuf, sizeof s->ic->rxbuf, &p);
-                        if (r == -EMSGSIZE) {
-                                s->ic->stats.bad_packets++;
-                                continue;
-                        }
-                        if (r <= 0)
-                                break;
-                        if (p.type == VM_PKT_DATA_INBAND)
-                                handle_answer(s, vmbus_packet_payload(&p), vmbus_packet_payload_len(&p), p.trans_id,
-                                              now);
-                        else
-                                s->ic->stats.bad_packets++;
-                }
-                vmbus_ring_recv_end(rp);
-        } while (s->ch && !vmbus_ring_broken(rp) && vmbus_ring_has_data(rp));
         /* The answer may free the service for its next request. */
-        if (s->ch && s->negotiated && !s->outstanding && !s->ic->paused)
-                s->ops->tick(s, now);
+        if (s->negotiated && !s->outstanding && !s->ic->paused)
+                s->ops->tick(s, ic_now_us());
 }
 
 uint64_t ic_service_timeout_us(const struct ic_service *s) {
@@ -210,42 +189,8 @@ static int on_timer(struct dw_source *src, int fd, uint32_t revents, void *opaqu
         tick(ic, now);
         /* A missed doorbell cannot strand a request: poll each tick. */
         for (unsigned i = 0; i < IC_N_SERVICES; i++)
-                if (ic->svc[i].ch)
-                        serve_channel(&ic->svc[i], now);
+                vmbus_simple_poll(&ic->svc[i].sc);
         pthread_mutex_unlock(&ic->lock);
-        return 0;
-}
-
-static int on_doorbell(struct dw_source *src, int fd, uint32_t revents, void *opaque) {
-        struct ic_service *s = opaque;
-        eventfd_t v;
-        (void)eventfd_read(fd, &v); /* first: a signal from here on is seen again */
-        pthread_mutex_lock(&s->ic->lock);
-        if (s->ch) /* NULL: closing, the source goes next */
-                serve_channel(s, ic_now_us());
-        pthread_mutex_unlock(&s->ic->lock);
-        return 0;
-}
-
-struct doorbell_req {
-        struct ic_service *s;
-        int fd;
-};
-
-/* devworker_call: on the icvsp thread, the only one that touches s->doorbell. */
-static int doorbell_add(void *arg) {
-        struct doorbell_req *d = arg;
-        return devworker_add_io(d->s->ic->w, d->fd, EPOLLIN, on_doorbell, d->s, &d->s->doorbell);
-}
-
-int ic_doorbell_add(struct ic_service *s, int fd) {
-        return devworker_call(s->ic->w, doorbell_add, &(struct doorbell_req){ s, fd });
-}
-
-static int doorbell_drop(void *arg) {
-        struct ic_service *s = arg;
-        dw_source_free(s->doorbell);
-        s->doorbell = NULL;
         return 0;
 }
 
@@ -259,68 +204,50 @@ static void reset_channel_state(struct ic_service *s) {
         s->negotiate_held = false;
 }
 
-static int ic_open(struct vmbus_channel *ch, const struct vmbus_open_request *req) {
-        struct ic_service *s = vmbus_device_data(vmbus_channel_device(ch));
-        struct icvsp *ic = s->ic;
-        if (req->sub_channel_index != 0)
-                return -EINVAL;
-        pthread_mutex_lock(&ic->lock);
-        bool busy = s->ch != NULL;
-        pthread_mutex_unlock(&ic->lock);
-        if (busy)
-                return -EBUSY;
-        int r = ic_doorbell_add(s, vmbus_channel_event_fd(ch));
-        if (r < 0)
-                return r;
-        pthread_mutex_lock(&ic->lock);
-        s->ch = ch;
+static int on_opened(struct vmbus_simple *sc) {
+        struct ic_service *s = container_of(sc, struct ic_service, sc);
         reset_channel_state(s);
         /* The host speaks first on IC channels (§8.2); while quiesced it
          * does at resume. */
-        s->negotiate_held = ic->quiesced;
-        r = ic->quiesced ? 0 : send_negotiate(s, ic_now_us());
-        if (r < 0)
-                s->ch = NULL;
-        pthread_mutex_unlock(&ic->lock);
-        if (r < 0)
-                (void)devworker_call(ic->w, doorbell_drop, s);
-        return r;
+        s->negotiate_held = s->ic->quiesced;
+        return s->ic->quiesced ? 0 : send_negotiate(s, ic_now_us());
 }
 
-static void ic_close(struct vmbus_channel *ch) {
-        struct ic_service *s = vmbus_device_data(vmbus_channel_device(ch));
-        struct icvsp *ic = s->ic;
-        pthread_mutex_lock(&ic->lock);
-        bool ours = s->ch == ch;
-        if (ours) {
-                s->ch = NULL;
-                /* A refused restore's undo closes what it restored: the
-                 * request it held is the saved VM's, never answered or
-                 * failed here (the VM stays saved). */
-                bool quiet = s->restored;
-                bool pending = ((s->outstanding && s->outstanding_type != ICMSGTYPE_NEGOTIATE) || s->held) &&
-                               !quiet;
-                reset_channel_state(s);
-                s->restored = false;
-                uint64_t now = ic_now_us();
-                if (pending)
-                        s->ops->abandoned(s, now);
-                if (!quiet && s->ops->closed)
-                        s->ops->closed(s, now);
-        }
-        pthread_mutex_unlock(&ic->lock);
-        /* Before the server closes the eventfd (after this returns). */
-        if (ours)
-                (void)devworker_call(ic->w, doorbell_drop, s);
+/* A refused restore's undo (quiet) closes what it restored: the request
+ * it held is the saved VM's, never answered or failed here (the VM stays
+ * saved). */
+static void on_closed(struct vmbus_simple *sc, bool quiet) {
+        struct ic_service *s = container_of(sc, struct ic_service, sc);
+        bool pending = ((s->outstanding && s->outstanding_type != ICMSGTYPE_NEGOTIATE) || s->held) && !quiet;
+        reset_channel_state(s);
+        uint64_t now = ic_now_us();
+        if (pending)
+                s->ops->abandoned(s, now);
+        if (!quiet && s->ops->closed)
+                s->ops->closed(s, now);
 }
+
+static const struct vmbus_simple_ops ic_simple = {
+        .name = "integration services",
+        .state = &icvsp_channel_state_desc,
+        .state_size = sizeof(struct icvsp_channel_state),
+        .opened = on_opened,
+        .packet = on_packet,
+        .served = on_served,
+        .closed = on_closed,
+        .save = ic_channel_save,
+        .restore = ic_channel_restore,
+        .decode = ic_channel_decode,
+        .check = ic_channel_check,
+        .quiesce = ic_channel_quiesce,
+};
 
 #define IC_PROVIDER(sym, nm, guid, max_pkt)                                                 \
         static const struct vmbus_provider_ops sym = {                                      \
                 .name = nm, .class_id = { guid },                                           \
                 .chn_flags = VMBUS_CHANNEL_NAMED_PIPE_MODE | VMBUS_CHANNEL_ENUMERATE_DEVICE_INTERFACE, \
                 .pipe_mode = VMBUS_PIPE_TYPE_MESSAGE, .guest_max_packet = max_pkt,          \
-                .drive = VMBUS_DRIVE_EVENTFD, .open = ic_open, .close = ic_close,           \
-                .save_channel = ic_save_channel, .restore_channel = ic_restore_channel,     \
+                VMBUS_SIMPLE_PROVIDER,                                                      \
         }
 IC_PROVIDER(shutdown_provider, "shutdown", HV_SHUTDOWN_GUID, IC_GUEST_MAX_PACKET);
 IC_PROVIDER(heartbeat_provider, "heartbeat", HV_HEART_BEAT_GUID, IC_GUEST_MAX_PACKET);
@@ -352,6 +279,8 @@ static const struct {
 
 static int start_thread(struct icvsp *ic) {
         int r = devworker_new(&(struct devworker_config){ .name = "icvsp" }, &ic->w);
+        for (unsigned i = 0; i < IC_N_SERVICES && r == 0; i++)
+                vmbus_simple_init(&ic->svc[i].sc, &ic_simple, &ic->lock, ic->w, ic->rxbuf, sizeof ic->rxbuf);
         if (r == 0)
                 r = devworker_add_timer(ic->w, ICVSP_TICK_MS * 1000ull, ICVSP_TICK_MS * 1000ull, on_timer, ic, NULL);
         if (r == 0)
@@ -380,7 +309,7 @@ static void init_service(struct icvsp *ic, unsigned i) {
 
 static int add_service(struct icvsp *ic, struct vmbus_server *srv, unsigned i) {
         struct ic_service *s = &ic->svc[i];
-        struct vmbus_device_config dc = { .ops = services[i].provider, .data = s };
+        struct vmbus_device_config dc = { .ops = services[i].provider, .data = &s->sc };
         memcpy(dc.instance_id.b, services[i].instance, 16);
         memcpy(dc.former_instance.b, services[i].former, 16);
         if (i == IC_HEARTBEAT)
@@ -476,7 +405,7 @@ void icvsp_resume(struct icvsp *ic) {
                 if (!ic->enabled[i])
                         continue;
                 s->sent_us = now; /* the pause does not count against the guest */
-                s->restored = false;
+                vmbus_simple_resumed(&s->sc);
                 send_held(s, now);
                 if (s->ops->resumed)
                         s->ops->resumed(s, now);

@@ -9,6 +9,7 @@
 
 #include "hv/ic.h"
 #include "icvsp/icvsp.h"
+#include "vmbus/simple.h"
 
 struct devworker;
 struct dw_source;
@@ -49,7 +50,7 @@ struct ic_service_ops {
         /* The VM resumed after a pause (optional). */
         void (*resumed)(struct ic_service *s, uint64_t now_us);
         /* The guest closed the channel (optional), after abandoned if a
-         * request was pending; s->ch is already NULL. Not called for the
+         * request was pending; s->sc.ch is already NULL. Not called for the
          * undo of a refused restore. */
         void (*closed)(struct ic_service *s, uint64_t now_us);
 };
@@ -60,8 +61,7 @@ struct ic_service {
         const struct ic_version *msg_versions; /* ops' list, or a subset (time sync without v4) */
         size_t n_msg_versions;
         struct vmbus_device *dev;
-        struct vmbus_channel *ch; /* non-NULL while the guest has it open */
-        struct dw_source *doorbell; /* its eventfd; the icvsp thread's (devworker_call) */
+        struct vmbus_simple sc; /* the channel: sc.ch non-NULL while the guest has it open */
         bool negotiated;
         struct ic_version fw, msg;
         /* One request at a time (§5.6). The negotiation has no timeout: a
@@ -93,9 +93,6 @@ struct ic_service {
         uint8_t vss_op;
         /* file copy */
         struct ic_fcopy *fcopy;
-        /* Restored (ic_restore_channel) and not yet resumed: a close then
-         * is a refused restore's undo, which tells the owner nothing. */
-        bool restored;
 };
 
 enum { IC_SHUTDOWN, IC_HEARTBEAT, IC_TIMESYNC, IC_KVP, IC_VSS, IC_FCOPY, IC_N_SERVICES };
@@ -198,11 +195,12 @@ int ic_request(struct ic_service *s, const void *body, size_t len, uint64_t now_
 struct vmstate_writer;
 struct vmstate_section;
 struct vmbus_open_request;
-int ic_save_channel(struct vmbus_channel *ch, struct vmstate_writer *w, char *err, size_t errlen);
-int ic_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request *req,
-                       const struct vmstate_section *secs, size_t n, char *err, size_t errlen);
-/* The channel's doorbell on the icvsp thread (icvsp.c). */
-int ic_doorbell_add(struct ic_service *s, int fd);
+/* The channel's section: hooks of icvsp.c's vmbus_simple_ops. */
+int ic_channel_save(struct vmbus_simple *sc, void *st, char *err, size_t errlen);
+void ic_channel_restore(struct vmbus_simple *sc, const void *st);
+int ic_channel_decode(const struct vmstate_section *s, void *st, char *err, size_t errlen);
+int ic_channel_check(struct vmbus_simple *sc, const void *st, uint32_t relid, char *err, size_t errlen);
+int ic_channel_quiesce(struct vmbus_simple *sc);
 void ic_kvp_get_progress(struct ic_service *s, struct icvsp_channel_state *st);
 void ic_kvp_set_progress(struct ic_service *s, const struct icvsp_channel_state *st);
 int ic_kvp_save(struct ic_service *s, struct vmstate_writer *w);

@@ -310,7 +310,7 @@ int icvsp_kvp_set(struct icvsp *ic, uint8_t pool, const char *key, const char *v
         int r = host_store(s->kvp, pool, key, value);
         /* Without a guest to tell, a deletion is done at once (a slot
          * kept for a DELETE nobody receives would fill the table). */
-        if (r == 0 && !value && !(s->ch && s->negotiated) && s->kvp->pushing < 0)
+        if (r == 0 && !value && !(s->sc.ch && s->negotiated) && s->kvp->pushing < 0)
                 host_remove(s->kvp, (unsigned)find_host(s->kvp, pool, key));
         else if (r == 0 && !ic->paused)
                 kvp_tick(s, ic_now_us());
@@ -337,7 +337,7 @@ bool icvsp_kvp_ready(struct icvsp *ic, uint64_t *scans) {
                 return false;
         pthread_mutex_lock(&ic->lock);
         struct ic_service *s = &ic->svc[IC_KVP];
-        bool ready = s->ch && s->negotiated;
+        bool ready = s->sc.ch && s->negotiated;
         if (scans)
                 *scans = s->kvp->scans;
         pthread_mutex_unlock(&ic->lock);

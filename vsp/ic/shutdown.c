@@ -59,7 +59,7 @@ bool icvsp_shutdown_ready(struct icvsp *ic) {
         if (!ic->enabled[IC_SHUTDOWN])
                 return false;
         pthread_mutex_lock(&ic->lock);
-        bool ready = ic->svc[IC_SHUTDOWN].ch && ic->svc[IC_SHUTDOWN].negotiated;
+        bool ready = ic->svc[IC_SHUTDOWN].sc.ch && ic->svc[IC_SHUTDOWN].negotiated;
         pthread_mutex_unlock(&ic->lock);
         return ready;
 }

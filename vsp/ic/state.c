@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 
 #include "common/device.h"
 #include "common/devworker.h"
@@ -133,17 +132,13 @@ static int fcopy_refuse(char *err, size_t errlen) {
         return errorf(err, errlen, -EBUSY, "integration services: a file copy to the guest is in progress");
 }
 
-int ic_save_channel(struct vmbus_channel *ch, struct vmstate_writer *w, char *err, size_t errlen) {
-        struct ic_service *s = vmbus_device_data(vmbus_channel_device(ch));
-        struct icvsp *ic = s->ic;
-        struct icvsp_channel_state st;
-        pthread_mutex_lock(&ic->lock);
-        if (ic_fcopy_active(s)) {
-                pthread_mutex_unlock(&ic->lock);
+int ic_channel_save(struct vmbus_simple *sc, void *state, char *err, size_t errlen) {
+        struct ic_service *s = container_of(sc, struct ic_service, sc);
+        struct icvsp_channel_state *st = state;
+        if (ic_fcopy_active(s))
                 return fcopy_refuse(err, errlen);
-        }
         uint64_t now = ic_now_us();
-        st = (struct icvsp_channel_state){
+        *st = (struct icvsp_channel_state){
                 .service = (uint8_t)service_index(s), .negotiated = s->negotiated,
                 .fw_major = s->fw.major, .fw_minor = s->fw.minor, .msg_major = s->msg.major,
                 .msg_minor = s->msg.minor, .outstanding = s->outstanding, .outstanding_type = s->outstanding_type,
@@ -154,72 +149,60 @@ int ic_save_channel(struct vmbus_channel *ch, struct vmstate_writer *w, char *er
                 .ts_sync_pending = s->ts_sync_pending, .ts_flags_sent = s->ts_flags_sent,
                 .kvp_pushing = UINT32_MAX,
         };
-        memcpy(st.held_body, s->held_body, s->held_len);
+        memcpy(st->held_body, s->held_body, s->held_len);
         if (s->kvp)
-                ic_kvp_get_progress(s, &st);
-        pthread_mutex_unlock(&ic->lock);
-        int r = vmstate_encode(w, &icvsp_channel_state_desc, vmbus_channel_relid(ch), &st);
-        return r < 0 ? errorf(err, errlen, r, "writing section ICCH #%u: %s", vmbus_channel_relid(ch), strerror(-r))
-                     : 0;
+                ic_kvp_get_progress(s, st);
+        return 0;
 }
 
-struct doorbell_add_req {
-        struct ic_service *s;
-        int fd;
-};
+int ic_channel_decode(const struct vmstate_section *s, void *st, char *err, size_t errlen) {
+        return icvsp_channel_state_decode(s, st, err, errlen);
+}
 
-int ic_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request *req,
-                       const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
-        struct ic_service *s = vmbus_device_data(vmbus_channel_device(ch));
-        struct icvsp *ic = s->ic;
-        uint32_t relid = vmbus_channel_relid(ch);
-        const struct vmstate_section *sec = vmstate_find(secs, n, ICVSP_CHANNEL_STATE_TAG, relid);
-        if (!sec)
-                return errorf(err, errlen, -EINVAL, "the state has no ICCH section for channel %u", relid);
-        struct icvsp_channel_state st;
-        int r = icvsp_channel_state_decode(sec, &st, err, errlen);
-        if (r < 0)
-                return r;
-        if (st.service != service_index(s) || req->sub_channel_index != 0)
+int ic_channel_check(struct vmbus_simple *sc, const void *state, uint32_t relid, char *err, size_t errlen) {
+        const struct ic_service *s = container_of(sc, struct ic_service, sc);
+        const struct icvsp_channel_state *st = state;
+        if (st->service != service_index(s))
                 return errorf(err, errlen, -EINVAL, "section ICCH #%u: service %u on the %s channel", relid,
-                              st.service, s->ops->name);
-        if (st.kvp_pushing != UINT32_MAX && !s->kvp)
+                              st->service, s->ops->name);
+        if (st->kvp_pushing != UINT32_MAX && !s->kvp)
                 return errorf(err, errlen, -EINVAL, "section ICCH #%u: KVP progress on the %s channel", relid,
                               s->ops->name);
-        /* Restored quiesced: the service thread parked before it can see
-         * the channel (idempotent). */
-        if ((r = icvsp_quiesce(ic)) < 0 || (r = ic_doorbell_add(s, vmbus_channel_event_fd(ch))) < 0)
-                return errorf(err, errlen, r, "integration services: %s", strerror(-r));
-        pthread_mutex_lock(&ic->lock);
-        uint64_t now = ic_now_us();
-        s->ch = ch;
-        s->negotiated = st.negotiated;
-        s->fw = (struct ic_version){ st.fw_major, st.fw_minor };
-        s->msg = (struct ic_version){ st.msg_major, st.msg_minor };
-        s->outstanding = st.outstanding;
-        s->outstanding_type = st.outstanding_type;
-        s->outstanding_id = st.outstanding_id;
-        s->next_id = st.next_id;
-        s->sent_us = now; /* resume restarts the clock of the request anyway */
-        s->negotiate_held = st.negotiate_held;
-        s->held = st.held;
-        s->held_len = MIN((size_t)st.held_len, sizeof s->held_body);
-        memcpy(s->held_body, st.held_body, s->held_len);
-        s->hb_seq = st.hb_seq;
-        s->hb_state = (enum icvsp_heartbeat_state)st.hb_state;
-        s->hb_last_beat_us = st.hb_beat_ago_us ? now - MIN(now, st.hb_beat_ago_us - 1) : 0;
-        s->hb_last_sent_us = now;
-        s->ts_sync_pending = st.ts_sync_pending;
-        s->ts_flags_sent = st.ts_flags_sent;
-        if (s->kvp)
-                ic_kvp_set_progress(s, &st);
-        /* Until the first resume: a refused restore closes it again
-         * (vmbus_server_restore's undo) and must report nothing. */
-        s->restored = true;
-        pthread_mutex_unlock(&ic->lock);
-        /* The guest may have answered while saved: read the ring at once. */
-        (void)eventfd_write(vmbus_channel_event_fd(ch), 1);
         return 0;
+}
+
+/* Restored quiesced: the service thread parked before it can see the
+ * channel (idempotent). */
+int ic_channel_quiesce(struct vmbus_simple *sc) {
+        return icvsp_quiesce(container_of(sc, struct ic_service, sc)->ic);
+}
+
+/* The guest may have answered while saved: vmbus/simple.h reads the ring
+ * at once. */
+void ic_channel_restore(struct vmbus_simple *sc, const void *state) {
+        struct ic_service *s = container_of(sc, struct ic_service, sc);
+        const struct icvsp_channel_state *st = state;
+        uint64_t now = ic_now_us();
+        s->negotiated = st->negotiated;
+        s->fw = (struct ic_version){ st->fw_major, st->fw_minor };
+        s->msg = (struct ic_version){ st->msg_major, st->msg_minor };
+        s->outstanding = st->outstanding;
+        s->outstanding_type = st->outstanding_type;
+        s->outstanding_id = st->outstanding_id;
+        s->next_id = st->next_id;
+        s->sent_us = now; /* resume restarts the clock of the request anyway */
+        s->negotiate_held = st->negotiate_held;
+        s->held = st->held;
+        s->held_len = MIN((size_t)st->held_len, sizeof s->held_body);
+        memcpy(s->held_body, st->held_body, s->held_len);
+        s->hb_seq = st->hb_seq;
+        s->hb_state = (enum icvsp_heartbeat_state)st->hb_state;
+        s->hb_last_beat_us = st->hb_beat_ago_us ? now - MIN(now, st->hb_beat_ago_us - 1) : 0;
+        s->hb_last_sent_us = now;
+        s->ts_sync_pending = st->ts_sync_pending;
+        s->ts_flags_sent = st->ts_flags_sent;
+        if (s->kvp)
+                ic_kvp_set_progress(s, st);
 }
 
 /* ---- the row: KVP items ---- */
@@ -254,7 +237,7 @@ int icvsp_restore(struct icvsp *ic, const struct vmstate_section *secs, size_t n
 /* The integration services' row of the worker's device table: no
  * timeouts while quiesced, host requests held, a time SYNC after resuming
  * (§8.5). It saves the KVP items; each open channel's state goes through
- * the VMBus server's row (ic_save_channel and ic_restore_channel above). */
+ * the VMBus server's row (the ic_channel_* hooks above, through vmbus/simple.h). */
 static int row_quiesce(void *dev) {
         return icvsp_quiesce(dev);
 }

@@ -87,7 +87,7 @@ static void ts_abandoned(struct ic_service *s, uint64_t now) {
 
 /* §8.5: after a resume the guest's clock is behind by the pause. */
 static void ts_resumed(struct ic_service *s, uint64_t now) {
-        if (s->ch)
+        if (s->sc.ch)
                 s->ts_sync_pending = true;
 }
 
@@ -109,7 +109,7 @@ bool icvsp_timesync_ready(struct icvsp *ic, unsigned *major) {
                 return false;
         pthread_mutex_lock(&ic->lock);
         struct ic_service *s = &ic->svc[IC_TIMESYNC];
-        bool ready = s->ch && s->negotiated;
+        bool ready = s->sc.ch && s->negotiated;
         if (major)
                 *major = ready ? s->msg.major : 0;
         pthread_mutex_unlock(&ic->lock);

@@ -64,7 +64,7 @@ bool icvsp_vss_ready(struct icvsp *ic) {
         if (!ic->enabled[IC_VSS])
                 return false;
         pthread_mutex_lock(&ic->lock);
-        bool ready = ic->svc[IC_VSS].ch && ic->svc[IC_VSS].negotiated;
+        bool ready = ic->svc[IC_VSS].sc.ch && ic->svc[IC_VSS].negotiated;
         pthread_mutex_unlock(&ic->lock);
         return ready;
 }

@@ -2,7 +2,8 @@
 /* The keyboard's and the mouse's channels (docs/input.md): the guest's
  * messages, the answers it waits for, and the queued events written into
  * its ring. Everything here runs with in->lock held, on the device thread
- * (doorbells, tick, kicks) or on a VP thread (open, close).
+ * (doorbells, tick, kicks) or on a VP thread (open, close); vmbus/simple.h
+ * serves the ring and calls the hooks at the end.
  *
  * The guest speaks first on both. Keyboard: PROTOCOL_REQUEST (1.0) ->
  * PROTOCOL_RESPONSE, then keystrokes. Mouse: PROTOCOL_REQUEST (2.0) ->
@@ -12,16 +13,11 @@
  * the ring set pending_send_sz, so the guest signals once it read enough
  * (§5.6), and the tick tries again anyway. */
 #include <errno.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 
-#include "common/devworker.h"
+#include "common/macro.h"
 #include "internal.h"
 #include "vmbus/provider.h"
-
-/* Rounds of draining the guest's ring per callback: a guest that keeps
- * writing cannot hold the thread (and the lock) for long. */
-#define SERVE_ROUNDS 8
+#include "vmbus/simple.h"
 
 static void drop_queue(struct input_dev *d) {
         d->in->stats.dropped += d->count;
@@ -160,9 +156,9 @@ static int send_events(struct input_dev *d, struct vmbus_ring_pair *rp) {
 /* What is owed, then (unless paused) the queue, as one batch: one
  * write_index publish, at most one signal. */
 void input_flush(struct input_dev *d) {
-        if (!d->ch || d->broken)
+        if (!d->sc.ch || d->broken)
                 return;
-        struct vmbus_ring_pair *rp = vmbus_channel_rings(d->ch);
+        struct vmbus_ring_pair *rp = vmbus_channel_rings(d->sc.ch);
         vmbus_ring_send_begin(rp);
         int r = d->mouse ? send_hid_answers(d, rp) : send_kbd_answer(d, rp);
         if (r == 0 && input_active(d) && !d->in->paused)
@@ -177,128 +173,61 @@ void input_flush(struct input_dev *d) {
         }
 }
 
-/* Drain the guest->host ring, re-checking after publishing read_index (a
- * packet written meanwhile came without a doorbell, §5.5), then send.
- * True if the guest kept writing: call again. */
-bool input_serve(struct input_dev *d) {
-        struct inputvsp *in = d->in;
-        struct vmbus_ring_pair *rp = vmbus_channel_rings(d->ch);
-        bool more = false;
-        for (int round = 0; !d->broken && round < SERVE_ROUNDS; round++) {
-                if (vmbus_ring_recv_begin(rp) < 0)
-                        break;
-                for (;;) {
-                        struct vmbus_packet p;
-                        int r = vmbus_ring_recv(rp, in->rxbuf, sizeof in->rxbuf, &p);
-                        if (r == -EMSGSIZE) {
-                                in->stats.bad_messages++;
-                                continue;
-                        }
-                        if (r <= 0)
-                                break;
-                        if (p.type != VM_PKT_DATA_INBAND)
-                                in->stats.bad_messages++;
-                        else if (d->mouse)
-                                on_hid_message(d, vmbus_packet_payload(&p), vmbus_packet_payload_len(&p));
-                        else
-                                on_kbd_message(d, vmbus_packet_payload(&p), vmbus_packet_payload_len(&p));
-                }
-                vmbus_ring_recv_end(rp);
-                more = !vmbus_ring_broken(rp) && vmbus_ring_has_data(rp);
-                if (!more)
-                        break;
-        }
-        input_flush(d);
-        return more && !d->broken;
+/* ---- the channel (vmbus/simple.h serves the ring) ---- */
+
+static void on_packet(struct vmbus_simple *sc, const struct vmbus_packet *p) {
+        struct input_dev *d = container_of(sc, struct input_dev, sc);
+        if (!p || p->type != VM_PKT_DATA_INBAND)
+                d->in->stats.bad_messages++;
+        else if (d->mouse)
+                on_hid_message(d, vmbus_packet_payload(p), vmbus_packet_payload_len(p));
+        else
+                on_kbd_message(d, vmbus_packet_payload(p), vmbus_packet_payload_len(p));
 }
 
-/* ---- the device thread's doorbells ---- */
-
-static int on_doorbell(struct dw_source *src, int fd, uint32_t revents, void *opaque) {
-        struct input_dev *d = opaque;
-        eventfd_t v;
-        (void)eventfd_read(fd, &v); /* first: a signal from here on is seen again */
-        pthread_mutex_lock(&d->in->lock);
-        bool more = d->ch && input_serve(d); /* NULL: closing, the source goes next */
-        pthread_mutex_unlock(&d->in->lock);
-        return more ? DW_AGAIN : 0;
+/* After reading the guest's ring: what is owed and queued. */
+static void on_served(struct vmbus_simple *sc) {
+        input_flush(container_of(sc, struct input_dev, sc));
 }
 
-struct doorbell_req {
-        struct input_dev *d;
-        int fd;
-};
-
-/* devworker_call: on the device thread, the only one that touches
- * d->doorbell; never with the lock held (that thread's callbacks take it). */
-static int doorbell_add(void *arg) {
-        struct doorbell_req *r = arg;
-        return devworker_add_io(r->d->in->w, r->fd, EPOLLIN, on_doorbell, r->d, &r->d->doorbell);
-}
-
-int input_doorbell_add(struct input_dev *d, int fd) {
-        return devworker_call(d->in->w, doorbell_add, &(struct doorbell_req){ d, fd });
-}
-
-static int doorbell_drop(void *arg) {
-        struct input_dev *d = arg;
-        dw_source_free(d->doorbell);
-        d->doorbell = NULL;
-        return 0;
-}
-
-/* ---- VMBus provider callbacks (VP threads) ---- */
-
-static int input_open(struct vmbus_channel *ch, const struct vmbus_open_request *req) {
-        struct input_dev *d = vmbus_device_data(vmbus_channel_device(ch));
-        if (req->sub_channel_index != 0)
-                return -EINVAL;
-        pthread_mutex_lock(&d->in->lock);
-        bool busy = d->ch != NULL;
-        pthread_mutex_unlock(&d->in->lock);
-        if (busy)
-                return -EBUSY;
-        int r = input_doorbell_add(d, vmbus_channel_event_fd(ch));
-        if (r < 0)
-                return r;
-        pthread_mutex_lock(&d->in->lock);
-        d->ch = ch;
+static int on_opened(struct vmbus_simple *sc) {
+        struct input_dev *d = container_of(sc, struct input_dev, sc);
         d->cs = (struct inputvsp_channel_state){ 0 };
         d->broken = false;
-        pthread_mutex_unlock(&d->in->lock);
         return 0; /* the guest speaks first */
 }
 
 /* The guest's driver went (removed, hibernating, the bus unloaded): what
  * it did not read is lost. A refused restore's undo closes quietly. */
-static void input_close(struct vmbus_channel *ch) {
-        struct input_dev *d = vmbus_device_data(vmbus_channel_device(ch));
-        pthread_mutex_lock(&d->in->lock);
-        bool ours = d->ch == ch;
-        if (ours) {
-                if (!d->restored)
-                        leave_active(d);
-                drop_queue(d);
-                d->ch = NULL;
-                d->cs = (struct inputvsp_channel_state){ 0 };
-                d->broken = d->restored = false;
-        }
-        pthread_mutex_unlock(&d->in->lock);
-        /* Before the server closes the eventfd (after this returns). */
-        if (ours)
-                (void)devworker_call(d->in->w, doorbell_drop, d);
+static void on_closed(struct vmbus_simple *sc, bool quiet) {
+        struct input_dev *d = container_of(sc, struct input_dev, sc);
+        bool was_active = !d->broken && d->cs.phase == (d->mouse ? INPUT_HID_ACTIVE : INPUT_KBD_ACTIVE);
+        drop_queue(d);
+        if (was_active && !quiet)
+                input_changed(d->in);
+        d->cs = (struct inputvsp_channel_state){ 0 };
+        d->broken = false;
 }
+
+#define INPUT_SIMPLE(desc_)                                                                      \
+        .state = &(desc_), .state_size = sizeof(struct inputvsp_channel_state), .opened = on_opened, \
+        .packet = on_packet, .served = on_served, .closed = on_closed, .save = input_channel_save,  \
+        .restore = input_channel_restore, .check = NULL, .quiesce = input_channel_quiesce
+
+const struct vmbus_simple_ops input_kbd_simple = {
+        .name = "keyboard", INPUT_SIMPLE(inputvsp_kbd_state_desc), .decode = input_kbd_channel_decode,
+};
+
+const struct vmbus_simple_ops input_mouse_simple = {
+        .name = "mouse", INPUT_SIMPLE(inputvsp_mouse_state_desc), .decode = input_mouse_channel_decode,
+};
 
 const struct vmbus_provider_ops input_kbd_provider = {
         .name = "keyboard",
         .class_id = { HV_KBD_GUID },
         .chn_flags = HV_KBD_CHN_FLAGS,
         .guest_max_packet = HV_INPUT_GUEST_MAX_PACKET,
-        .drive = VMBUS_DRIVE_EVENTFD,
-        .open = input_open,
-        .close = input_close,
-        .save_channel = input_save_channel,
-        .restore_channel = input_restore_channel,
+        VMBUS_SIMPLE_PROVIDER,
 };
 
 const struct vmbus_provider_ops input_mouse_provider = {
@@ -307,9 +236,5 @@ const struct vmbus_provider_ops input_mouse_provider = {
         .chn_flags = HV_MOUSE_CHN_FLAGS,
         .pipe_mode = HV_MOUSE_PIPE_MODE,
         .guest_max_packet = HV_INPUT_GUEST_MAX_PACKET,
-        .drive = VMBUS_DRIVE_EVENTFD,
-        .open = input_open,
-        .close = input_close,
-        .save_channel = input_save_channel,
-        .restore_channel = input_restore_channel,
+        VMBUS_SIMPLE_PROVIDER,
 };

@@ -2,7 +2,8 @@
 /* The synthetic keyboard and mouse (inputvsp.h, docs/input.md): one
  * device worker thread serves both channels' doorbells, a periodic tick
  * and the kicks of the API calls (its idle hook), under one lock, as
- * dmvsp and icvsp do.
+ * dmvsp and icvsp do; each channel is a vmbus/simple.h single-channel
+ * device.
  *
  * The API only queues: the thread is the one writer of the guest's rings
  * (a ring's send side is one thread's at a time, vmbus/ring.h), so an
@@ -20,6 +21,7 @@
 #include "internal.h"
 #include "vmbus/provider.h"
 #include "vmbus/server.h"
+#include "vmbus/simple.h"
 
 void input_changed(struct inputvsp *in) {
         if (in->ops && in->ops->changed)
@@ -32,10 +34,8 @@ static int on_timer(struct dw_source *src, int fd, uint32_t revents, void *opaqu
         struct inputvsp *in = opaque;
         pthread_mutex_lock(&in->lock);
         /* A missed doorbell cannot strand a message or an answer. */
-        if (in->kbd.ch)
-                (void)input_serve(&in->kbd);
-        if (in->mouse.ch)
-                (void)input_serve(&in->mouse);
+        vmbus_simple_poll(&in->kbd.sc);
+        vmbus_simple_poll(&in->mouse.sc);
         pthread_mutex_unlock(&in->lock);
         return 0;
 }
@@ -53,7 +53,8 @@ static void on_idle(void *opaque) {
 
 static int add_device(struct inputvsp *in, struct vmbus_server *srv, struct input_dev *d) {
         static const uint8_t kbd_instance[16] = HV_KBD_INSTANCE, mouse_instance[16] = HV_MOUSE_INSTANCE;
-        struct vmbus_device_config dc = { .ops = d->mouse ? &input_mouse_provider : &input_kbd_provider, .data = d };
+        struct vmbus_device_config dc = { .ops = d->mouse ? &input_mouse_provider : &input_kbd_provider,
+                                          .data = &d->sc };
         memcpy(dc.instance_id.b, d->mouse ? mouse_instance : kbd_instance, 16);
         return vmbus_server_add_device(srv, &dc, &d->dev);
 }
@@ -73,8 +74,12 @@ int inputvsp_new(struct vmbus_server *srv, const struct inputvsp_config *cfg, co
         in->mouse = (struct input_dev){ .in = in, .mouse = true };
         int r = devworker_new(&(struct devworker_config){ .name = "input", .on_idle = on_idle, .opaque = in },
                               &in->w);
-        if (r == 0)
+        if (r == 0) {
+                vmbus_simple_init(&in->kbd.sc, &input_kbd_simple, &in->lock, in->w, in->rxbuf, sizeof in->rxbuf);
+                vmbus_simple_init(&in->mouse.sc, &input_mouse_simple, &in->lock, in->w, in->rxbuf,
+                                  sizeof in->rxbuf);
                 r = devworker_add_timer(in->w, INPUT_TICK_MS * 1000ull, INPUT_TICK_MS * 1000ull, on_timer, in, NULL);
+        }
         if (r == 0)
                 r = devworker_start(in->w);
         if (r == 0 && cfg->keyboard)
@@ -201,10 +206,11 @@ int inputvsp_quiesce(struct inputvsp *in) {
 
 void inputvsp_resume(struct inputvsp *in) {
         pthread_mutex_lock(&in->lock);
-        bool restored = (in->kbd.restored && input_active(&in->kbd)) ||
-                        (in->mouse.restored && input_active(&in->mouse));
+        bool restored = (in->kbd.sc.restored && input_active(&in->kbd)) ||
+                        (in->mouse.sc.restored && input_active(&in->mouse));
         in->paused = in->quiesced = false;
-        in->kbd.restored = in->mouse.restored = false;
+        vmbus_simple_resumed(&in->kbd.sc);
+        vmbus_simple_resumed(&in->mouse.sc);
         /* The owner built this inputvsp for the restore: tell it the
          * drivers it restored are there. */
         if (restored)

@@ -8,6 +8,7 @@
 
 #include "hv/input.h"
 #include "inputvsp/inputvsp.h"
+#include "vmbus/simple.h"
 
 struct devworker;
 struct dw_source;
@@ -30,11 +31,9 @@ struct input_dev {
         struct inputvsp *in;
         bool mouse;
         struct vmbus_device *dev;
-        struct vmbus_channel *ch; /* non-NULL while the guest has it open */
-        struct dw_source *doorbell;
+        struct vmbus_simple sc; /* the channel: sc.ch non-NULL while the guest has it open */
         struct inputvsp_channel_state cs;
         bool broken;   /* its ring broke: nothing more is sent on this channel */
-        bool restored; /* restored from a saved state, not yet resumed */
         /* The queue: a ring of events not yet in the guest's ring. */
         unsigned head, count;
 };
@@ -58,22 +57,21 @@ struct inputvsp {
 };
 
 static inline bool input_active(const struct input_dev *d) {
-        return d->ch && !d->broken && d->cs.phase == (d->mouse ? INPUT_HID_ACTIVE : INPUT_KBD_ACTIVE);
+        return d->sc.ch && !d->broken && d->cs.phase == (d->mouse ? INPUT_HID_ACTIVE : INPUT_KBD_ACTIVE);
 }
 
-/* channel.c, with in->lock held: read the guest's ring and answer (true:
- * it kept writing, call again); send what is owed and queued. */
-bool input_serve(struct input_dev *d);
+/* channel.c, with in->lock held: send what is owed and queued. */
 void input_flush(struct input_dev *d);
-/* The channel's doorbell as a source of the device thread (no lock held). */
-int input_doorbell_add(struct input_dev *d, int fd);
+extern const struct vmbus_simple_ops input_kbd_simple, input_mouse_simple;
 extern const struct vmbus_provider_ops input_kbd_provider;
 extern const struct vmbus_provider_ops input_mouse_provider;
 
 /* inputvsp.c: the owner notification (lock held). */
 void input_changed(struct inputvsp *in);
 
-/* state.c: the VMBus provider's saved-state hooks. */
-int input_save_channel(struct vmbus_channel *ch, struct vmstate_writer *w, char *err, size_t errlen);
-int input_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request *req,
-                          const struct vmstate_section *secs, size_t n, char *err, size_t errlen);
+/* state.c: the channel's saved state, hooks of channel.c's vmbus_simple_ops. */
+int input_channel_save(struct vmbus_simple *sc, void *st, char *err, size_t errlen);
+void input_channel_restore(struct vmbus_simple *sc, const void *st);
+int input_kbd_channel_decode(const struct vmstate_section *s, void *st, char *err, size_t errlen);
+int input_mouse_channel_decode(const struct vmstate_section *s, void *st, char *err, size_t errlen);
+int input_channel_quiesce(struct vmbus_simple *sc);

@@ -9,7 +9,6 @@
  * the phase and version against what the device could have done. */
 #include <errno.h>
 #include <string.h>
-#include <sys/eventfd.h>
 
 #include "common/device.h"
 #include "common/log.h"
@@ -66,61 +65,41 @@ int inputvsp_mouse_state_decode(const struct vmstate_section *s, struct inputvsp
         return decode(s, &inputvsp_mouse_state_desc, INPUT_HID_ACTIVE, SYNTHHID_INPUT_VERSION, out, err, errlen);
 }
 
-/* ---- VMBus provider hooks ---- */
+/* ---- the channel's section, through vmbus/simple.h ---- */
 
-int input_save_channel(struct vmbus_channel *ch, struct vmstate_writer *w, char *err, size_t errlen) {
-        struct input_dev *d = vmbus_device_data(vmbus_channel_device(ch));
-        const struct vmstate_desc *desc = d->mouse ? &inputvsp_mouse_state_desc : &inputvsp_kbd_state_desc;
-        pthread_mutex_lock(&d->in->lock);
-        bool quiesced = d->in->quiesced;
-        struct inputvsp_channel_state st = d->cs;
-        pthread_mutex_unlock(&d->in->lock);
-        if (!quiesced)
-                return errorf(err, errlen, -EBUSY, "%s: not quiesced", desc->name);
-        int r = vmstate_encode(w, desc, vmbus_channel_relid(ch), &st);
-        return r < 0 ? errorf(err, errlen, r, "writing the %s section of channel %u: %s", desc->name,
-                              vmbus_channel_relid(ch), strerror(-r))
-                     : 0;
+int input_kbd_channel_decode(const struct vmstate_section *s, void *st, char *err, size_t errlen) {
+        return inputvsp_kbd_state_decode(s, st, err, errlen);
 }
 
-int input_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request *req,
-                          const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
-        struct input_dev *d = vmbus_device_data(vmbus_channel_device(ch));
-        uint32_t relid = vmbus_channel_relid(ch), tag = d->mouse ? INPUTVSP_MOUSE_STATE_TAG : INPUTVSP_KBD_STATE_TAG;
-        char name[5];
-        vmstate_tag_name(tag, name);
-        const struct vmstate_section *sec = vmstate_find(secs, n, tag, relid);
-        if (!sec)
-                return errorf(err, errlen, -EINVAL, "the state has no %s section for channel %u", name, relid);
-        struct inputvsp_channel_state st;
-        int r = d->mouse ? inputvsp_mouse_state_decode(sec, &st, err, errlen)
-                         : inputvsp_kbd_state_decode(sec, &st, err, errlen);
-        if (r < 0)
-                return r;
-        if (req->sub_channel_index != 0)
-                return errorf(err, errlen, -EINVAL, "section %s #%u: a sub-channel", name, relid);
-        /* Comes back quiesced: nothing reaches the ring until resume. */
-        if ((r = inputvsp_quiesce(d->in)) < 0 || (r = input_doorbell_add(d, vmbus_channel_event_fd(ch))) < 0)
-                return errorf(err, errlen, r, "%s: %s", name, strerror(-r));
-        pthread_mutex_lock(&d->in->lock);
-        d->ch = ch;
-        d->cs = st;
-        d->broken = false;
-        d->restored = true;
-        d->head = d->count = 0;
-        pthread_mutex_unlock(&d->in->lock);
-        /* The guest may have written while saved (its interrupt mask set,
-         * or the doorbell lost with the old process): read the ring as
-         * soon as the thread runs again. */
-        (void)eventfd_write(vmbus_channel_event_fd(ch), 1);
+int input_mouse_channel_decode(const struct vmstate_section *s, void *st, char *err, size_t errlen) {
+        return inputvsp_mouse_state_decode(s, st, err, errlen);
+}
+
+int input_channel_save(struct vmbus_simple *sc, void *st, char *err, size_t errlen) {
+        struct input_dev *d = container_of(sc, struct input_dev, sc);
+        if (!d->in->quiesced)
+                return errorf(err, errlen, -EBUSY, "%s channel: not quiesced", d->mouse ? "mouse" : "keyboard");
+        *(struct inputvsp_channel_state *)st = d->cs;
         return 0;
+}
+
+int input_channel_quiesce(struct vmbus_simple *sc) {
+        return inputvsp_quiesce(container_of(sc, struct input_dev, sc)->in);
+}
+
+/* Comes back quiesced: nothing reaches the ring until resume. */
+void input_channel_restore(struct vmbus_simple *sc, const void *st) {
+        struct input_dev *d = container_of(sc, struct input_dev, sc);
+        d->cs = *(const struct inputvsp_channel_state *)st;
+        d->broken = false;
+        d->head = d->count = 0;
 }
 
 /* ---- the row of the worker's device table ---- */
 
 /* Quiesce parks the channels; everything the guest sees of the device is
  * its channels' (KBCH, MSCH), saved and restored through the VMBus
- * server's row (input_save_channel and input_restore_channel above). */
+ * server's row (the input_channel_* hooks above, through vmbus/simple.h). */
 static int row_quiesce(void *dev) {
         return inputvsp_quiesce(dev);
 }

@@ -8,6 +8,7 @@
 
 #include "hv/synthvid.h"
 #include "videovsp/videovsp.h"
+#include "vmbus/simple.h"
 
 struct devworker;
 struct dw_source;
@@ -28,13 +29,12 @@ struct vmbus_open_request;
 struct videovsp {
         pthread_mutex_t lock;
         struct devworker *w;
-        struct dw_source *doorbell;
         struct vmbus_device *dev;
-        struct vmbus_channel *ch; /* non-NULL while the guest has it open */
+        struct vmbus_simple sc; /* the channel: sc.ch non-NULL while the guest has it open */
         struct videovsp_config cfg;
         const struct videovsp_owner_ops *ops;
         void *opaque;
-        bool paused, quiesced, restored;
+        bool paused, quiesced;
 
         struct videovsp_channel_state cs;
         bool watch;   /* what the owner wants (videovsp_watch) */
@@ -49,11 +49,13 @@ struct videovsp {
 };
 
 uint64_t video_now_us(void);
-int video_doorbell_add(struct videovsp *v, int fd);
 /* Sends FEATURE_CHANGE with the owner's wish when it differs from what the
  * guest was last told (lock held, channel open, negotiated, not quiesced). */
 void video_send_watch(struct videovsp *v);
 
-int video_save_channel(struct vmbus_channel *ch, struct vmstate_writer *w, char *err, size_t errlen);
-int video_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request *req,
-                          const struct vmstate_section *secs, size_t n, char *err, size_t errlen);
+/* state.c: the channel's saved state, hooks of videovsp.c's vmbus_simple_ops. */
+int video_channel_save(struct vmbus_simple *sc, void *st, char *err, size_t errlen);
+void video_channel_restore(struct vmbus_simple *sc, const void *st);
+int video_channel_decode(const struct vmstate_section *s, void *st, char *err, size_t errlen);
+int video_channel_check(struct vmbus_simple *sc, const void *st, uint32_t relid, char *err, size_t errlen);
+int video_channel_quiesce(struct vmbus_simple *sc);

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 
 #include "common/device.h"
 #include "common/fd-util.h"
@@ -60,44 +59,35 @@ int videovsp_channel_state_decode(const struct vmstate_section *s, struct videov
         return bad ? errorf(err, errlen, -EINVAL, "section SVCH #%u: %s out of range", s->instance, bad) : 0;
 }
 
-int video_save_channel(struct vmbus_channel *ch, struct vmstate_writer *w, char *err, size_t errlen) {
-        struct videovsp *v = vmbus_device_data(vmbus_channel_device(ch));
-        pthread_mutex_lock(&v->lock);
-        struct videovsp_channel_state st = v->cs;
-        pthread_mutex_unlock(&v->lock);
-        int r = vmstate_encode(w, &videovsp_channel_state_desc, vmbus_channel_relid(ch), &st);
-        return r < 0 ? errorf(err, errlen, r, "writing section SVCH #%u: %s", vmbus_channel_relid(ch), strerror(-r))
+/* ---- the channel's section, through vmbus/simple.h ---- */
+
+int video_channel_save(struct vmbus_simple *sc, void *st, char *err, size_t errlen) {
+        *(struct videovsp_channel_state *)st = container_of(sc, struct videovsp, sc)->cs;
+        return 0;
+}
+
+int video_channel_decode(const struct vmstate_section *s, void *st, char *err, size_t errlen) {
+        return videovsp_channel_state_decode(s, st, err, errlen);
+}
+
+/* The VRAM where the guest had put it, before the channel is taken. */
+int video_channel_check(struct vmbus_simple *sc, const void *state, uint32_t relid, char *err, size_t errlen) {
+        struct videovsp *v = container_of(sc, struct videovsp, sc);
+        const struct videovsp_channel_state *st = state;
+        int r = st->vram_mapped ? v->ops->map_vram(v->opaque, st->vram_gpa) : 0;
+        return r < 0 ? errorf(err, errlen, r, "synthetic video: mapping the VRAM at 0x%llx again: %s",
+                              (unsigned long long)st->vram_gpa, strerror(-r))
                      : 0;
 }
 
-int video_restore_channel(struct vmbus_channel *ch, const struct vmbus_open_request *req,
-                          const struct vmstate_section *secs, size_t n, char *err, size_t errlen) {
-        struct videovsp *v = vmbus_device_data(vmbus_channel_device(ch));
-        uint32_t relid = vmbus_channel_relid(ch);
-        const struct vmstate_section *sec = vmstate_find(secs, n, VIDEOVSP_CHANNEL_STATE_TAG, relid);
-        if (!sec)
-                return errorf(err, errlen, -EINVAL, "the state has no SVCH section for channel %u", relid);
-        struct videovsp_channel_state st;
-        int r = videovsp_channel_state_decode(sec, &st, err, errlen);
-        if (r < 0)
-                return r;
-        if (req->sub_channel_index != 0)
-                return errorf(err, errlen, -EINVAL, "section SVCH #%u: a sub-channel", relid);
-        if ((r = videovsp_quiesce(v)) < 0)
-                return errorf(err, errlen, r, "synthetic video: %s", strerror(-r));
-        if (st.vram_mapped && (r = v->ops->map_vram(v->opaque, st.vram_gpa)) < 0)
-                return errorf(err, errlen, r, "synthetic video: mapping the VRAM at 0x%llx again: %s",
-                              (unsigned long long)st.vram_gpa, strerror(-r));
-        if ((r = video_doorbell_add(v, vmbus_channel_event_fd(ch))) < 0)
-                return errorf(err, errlen, r, "synthetic video: %s", strerror(-r));
-        pthread_mutex_lock(&v->lock);
-        v->ch = ch;
-        v->cs = st;
+int video_channel_quiesce(struct vmbus_simple *sc) {
+        return videovsp_quiesce(container_of(sc, struct videovsp, sc));
+}
+
+void video_channel_restore(struct vmbus_simple *sc, const void *st) {
+        struct videovsp *v = container_of(sc, struct videovsp, sc);
+        v->cs = *(const struct videovsp_channel_state *)st;
         v->n_dirty = 0;
-        v->restored = true;
-        pthread_mutex_unlock(&v->lock);
-        (void)eventfd_write(vmbus_channel_event_fd(ch), 1);
-        return 0;
 }
 
 static bool chunk_is_zero(const uint8_t *p) {

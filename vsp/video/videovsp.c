@@ -1,15 +1,13 @@
 // SPDX-License-Identifier: MIT
 /* The synthetic video device (videovsp.h, docs/video.md): one device
  * worker serves the channel's doorbell and a tick under one lock, as the
- * other host-initiated devices do (vsp/ic, vsp/dm). The guest speaks
+ * other host-initiated devices do (vsp/ic, vsp/dm), through vmbus/simple.h. The guest speaks
  * first: VERSION_REQUEST (3.5 and 3.2 accepted), RESOLUTION_REQUEST (3.5),
  * VRAM_LOCATION (mapped by the owner, acknowledged), SITUATION_UPDATE
  * (the mode), then DIRT while the host asks for it (FEATURE_CHANGE). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <time.h>
 
 #include "common/devworker.h"
@@ -19,6 +17,7 @@
 #include "internal.h"
 #include "vmbus/provider.h"
 #include "vmbus/server.h"
+#include "vmbus/simple.h"
 
 uint64_t video_now_us(void) {
         return now_us(CLOCK_MONOTONIC);
@@ -39,7 +38,7 @@ static int send_msg(struct videovsp *v, uint32_t type, const void *body, size_t 
         memcpy(v->txbuf, &ph, sizeof ph);
         memcpy(v->txbuf + sizeof ph, &vh, sizeof vh);
         memcpy(v->txbuf + SYNTHVID_HEADERS, body, len);
-        struct vmbus_ring_pair *rp = vmbus_channel_rings(v->ch);
+        struct vmbus_ring_pair *rp = vmbus_channel_rings(v->sc.ch);
         vmbus_ring_send_begin(rp);
         int r = vmbus_ring_send_inband(rp, 0, false, v->txbuf, SYNTHVID_HEADERS + len);
         vmbus_ring_send_end(rp);
@@ -47,7 +46,7 @@ static int send_msg(struct videovsp *v, uint32_t type, const void *body, size_t 
 }
 
 void video_send_watch(struct videovsp *v) {
-        if (!v->ch || !v->cs.version || v->quiesced || v->cs.dirt_asked == v->watch) {
+        if (!v->sc.ch || !v->cs.version || v->quiesced || v->cs.dirt_asked == v->watch) {
                 v->watch_sent_pending = false;
                 return;
         }
@@ -196,27 +195,13 @@ static void on_message(struct videovsp *v, const uint8_t *p, size_t len) {
         }
 }
 
-static void serve(struct videovsp *v) {
-        struct vmbus_ring_pair *rp = vmbus_channel_rings(v->ch);
-        do {
-                if (vmbus_ring_recv_begin(rp) < 0)
-                        return;
-                for (;;) {
-                        struct vmbus_packet p;
-                        int r = vmbus_ring_recv(rp, v->rxbuf, sizeof v->rxbuf, &p);
-                        if (r == -EMSGSIZE) {
-                                v->stats.bad_messages++;
-                                continue;
-                        }
-                        if (r <= 0)
-                                break;
-                        if (p.type == VM_PKT_DATA_INBAND)
-                                on_message(v, vmbus_packet_payload(&p), vmbus_packet_payload_len(&p));
-                        else if (p.type != VM_PKT_COMP)
-                                v->stats.bad_messages++;
-                }
-                vmbus_ring_recv_end(rp);
-        } while (v->ch && !vmbus_ring_broken(rp) && vmbus_ring_has_data(rp));
+/* The channel's packets (vmbus/simple.h serves the ring). */
+static void on_packet(struct vmbus_simple *sc, const struct vmbus_packet *p) {
+        struct videovsp *v = container_of(sc, struct videovsp, sc);
+        if (p && p->type == VM_PKT_DATA_INBAND)
+                on_message(v, vmbus_packet_payload(p), vmbus_packet_payload_len(p));
+        else if (!p || p->type != VM_PKT_COMP)
+                v->stats.bad_messages++;
 }
 
 /* ---- the device thread ---- */
@@ -224,8 +209,8 @@ static void serve(struct videovsp *v) {
 static int on_timer(struct dw_source *src, int fd, uint32_t revents, void *opaque) {
         struct videovsp *v = opaque;
         pthread_mutex_lock(&v->lock);
-        if (v->ch && !v->paused) {
-                serve(v); /* a missed doorbell cannot strand a message */
+        if (v->sc.ch && !v->paused) {
+                vmbus_simple_poll(&v->sc); /* a missed doorbell cannot strand a message */
                 if (v->watch_sent_pending)
                         video_send_watch(v);
         }
@@ -233,92 +218,47 @@ static int on_timer(struct dw_source *src, int fd, uint32_t revents, void *opaqu
         return 0;
 }
 
-static int on_doorbell(struct dw_source *src, int fd, uint32_t revents, void *opaque) {
-        struct videovsp *v = opaque;
-        eventfd_t x;
-        (void)eventfd_read(fd, &x);
-        pthread_mutex_lock(&v->lock);
-        if (v->ch)
-                serve(v);
-        pthread_mutex_unlock(&v->lock);
-        return 0;
-}
+/* ---- the channel (vmbus/simple.h) ---- */
 
-struct doorbell_req {
-        struct videovsp *v;
-        int fd;
-};
-
-static int doorbell_add(void *arg) {
-        struct doorbell_req *d = arg;
-        return devworker_add_io(d->v->w, d->fd, EPOLLIN, on_doorbell, d->v, &d->v->doorbell);
-}
-
-int video_doorbell_add(struct videovsp *v, int fd) {
-        return devworker_call(v->w, doorbell_add, &(struct doorbell_req){ v, fd });
-}
-
-static int doorbell_drop(void *arg) {
-        struct videovsp *v = arg;
-        dw_source_free(v->doorbell);
-        v->doorbell = NULL;
-        return 0;
-}
-
-/* ---- VMBus provider callbacks (VP threads) ---- */
-
-static int video_open(struct vmbus_channel *ch, const struct vmbus_open_request *req) {
-        struct videovsp *v = vmbus_device_data(vmbus_channel_device(ch));
-        if (req->sub_channel_index != 0)
-                return -EINVAL;
-        pthread_mutex_lock(&v->lock);
-        bool busy = v->ch != NULL;
-        pthread_mutex_unlock(&v->lock);
-        if (busy)
-                return -EBUSY;
-        int r = video_doorbell_add(v, vmbus_channel_event_fd(ch));
-        if (r < 0)
-                return r;
-        pthread_mutex_lock(&v->lock);
-        v->ch = ch;
-        /* The VRAM stays where the guest put it until it moves it: only
-         * the negotiation is the channel's. */
+/* The VRAM stays where the guest put it until it moves it: only the
+ * negotiation is the channel's. */
+static int on_opened(struct vmbus_simple *sc) {
+        struct videovsp *v = container_of(sc, struct videovsp, sc);
         v->cs.version = 0;
         v->cs.dirt_asked = false;
-        pthread_mutex_unlock(&v->lock);
         return 0;
 }
 
-static void video_close(struct vmbus_channel *ch) {
-        struct videovsp *v = vmbus_device_data(vmbus_channel_device(ch));
-        pthread_mutex_lock(&v->lock);
-        bool ours = v->ch == ch;
-        if (ours) {
-                bool quiet = v->restored;
-                v->ch = NULL;
-                v->restored = false;
-                if (!quiet) {
-                        v->cs.version = 0;
-                        v->cs.active = false;
-                        v->n_dirty = 0;
-                        changed(v);
-                }
-        }
-        pthread_mutex_unlock(&v->lock);
-        if (ours)
-                (void)devworker_call(v->w, doorbell_drop, v);
+static void on_closed(struct vmbus_simple *sc, bool quiet) {
+        struct videovsp *v = container_of(sc, struct videovsp, sc);
+        if (quiet) /* a refused restore's undo */
+                return;
+        v->cs.version = 0;
+        v->cs.active = false;
+        v->n_dirty = 0;
+        changed(v);
 }
+
+static const struct vmbus_simple_ops video_simple = {
+        .name = "synthetic video",
+        .state = &videovsp_channel_state_desc,
+        .state_size = sizeof(struct videovsp_channel_state),
+        .opened = on_opened,
+        .packet = on_packet,
+        .closed = on_closed,
+        .save = video_channel_save,
+        .restore = video_channel_restore,
+        .decode = video_channel_decode,
+        .check = video_channel_check,
+        .quiesce = video_channel_quiesce,
+};
 
 static const struct vmbus_provider_ops video_provider = {
         .name = "synthvid",
         .class_id = { HV_SYNTHVID_GUID },
         .mmio_megabytes = VIDEOVSP_VRAM_MIB,
         .guest_max_packet = VIDEO_GUEST_MAX_PACKET,
-        .drive = VMBUS_DRIVE_EVENTFD,
-        .open = video_open,
-        .close = video_close,
-        .save_channel = video_save_channel,
-        .restore_channel = video_restore_channel,
+        VMBUS_SIMPLE_PROVIDER,
 };
 
 /* ---- lifecycle and API ---- */
@@ -337,11 +277,13 @@ int videovsp_new(struct vmbus_server *srv, const struct videovsp_config *cfg, co
         v->ops = ops;
         v->opaque = opaque;
         int r = devworker_new(&(struct devworker_config){ .name = "synthvid" }, &v->w);
-        if (r == 0)
+        if (r == 0) {
+                vmbus_simple_init(&v->sc, &video_simple, &v->lock, v->w, v->rxbuf, sizeof v->rxbuf);
                 r = devworker_add_timer(v->w, VIDEO_TICK_MS * 1000ull, VIDEO_TICK_MS * 1000ull, on_timer, v, NULL);
+        }
         if (r == 0)
                 r = devworker_start(v->w);
-        struct vmbus_device_config dc = { .ops = &video_provider, .data = v };
+        struct vmbus_device_config dc = { .ops = &video_provider, .data = &v->sc };
         /* One device per VM: Hyper-V's instance for it is not published. */
         static const uint8_t instance[16] = HV_GUID_BYTES(0x5620e0c7, 0x8062, 0x4dce, 0xae, 0xb7, 0x52, 0x0c, 0x7e,
                                                           0xf7, 0x61, 0x04);
@@ -374,7 +316,7 @@ void videovsp_watch(struct videovsp *v, bool on) {
 void videovsp_get_state(struct videovsp *v, struct videovsp_state *out) {
         pthread_mutex_lock(&v->lock);
         *out = (struct videovsp_state){
-                .connected = v->ch && v->cs.version,
+                .connected = v->sc.ch && v->cs.version,
                 .version = v->cs.version,
                 .vram_mapped = v->cs.vram_mapped,
                 .vram_gpa = v->cs.vram_gpa,
@@ -433,11 +375,10 @@ int videovsp_quiesce(struct videovsp *v) {
 
 void videovsp_resume(struct videovsp *v) {
         pthread_mutex_lock(&v->lock);
-        v->paused = v->quiesced = v->restored = false;
-        if (v->ch) {
+        v->paused = v->quiesced = false;
+        if (v->sc.ch)
                 video_send_watch(v); /* a watch asked for while quiesced */
-                (void)eventfd_write(vmbus_channel_event_fd(v->ch), 1); /* serve once */
-        }
+        vmbus_simple_resumed(&v->sc); /* serve once */
         pthread_mutex_unlock(&v->lock);
         devworker_resume(v->w);
 }
