@@ -11,6 +11,7 @@
 #include "common/macro.h"
 #include "netvsp-internal.h"
 #include "netvsp/nvsp.h"
+#include "netvsp/qos.h"
 
 void netvsp_queue_ctrl(struct netvsp_dev *nd, const void *msg, size_t len) {
         /* No receive buffer yet (the guest skipped §7.3 step 5), a full queue
@@ -281,9 +282,19 @@ unsigned netvsp_rx_frames(struct netvsp_dev *nd) {
                         break;
                 }
                 nd->rx_starved = false;
+                uint64_t now = nd->qos ? netvsp_qos_now_ns() : 0, wait = nd->qos ? netvsp_qos_wait_ns(&nd->qos->in, now) : 0;
+                if (wait) { /* held by the cap: the TAP stays unread (the kernel queues) */
+                        nd->stats.rx_qos_waits++;
+                        nd->qos_wait_ns = nd->qos_wait_ns ? MIN(nd->qos_wait_ns, wait) : wait;
+                        want = NETVSP_WANT_TIMER;
+                        break;
+                }
+                uint64_t bytes = nd->stats.rx_bytes;
                 while (n_spare < need && netvsp_rxbuf_alloc(&nd->rb, &spare[n_spare]) == 0)
                         n_spare++;
                 r = rx_one(nd, spare, n_spare, &used);
+                if (nd->qos)
+                        netvsp_qos_charge(&nd->qos->in, now, (size_t)(nd->stats.rx_bytes - bytes));
                 if (used) {
                         n_spare -= used;
                         memmove(spare, spare + used, n_spare * sizeof spare[0]);
