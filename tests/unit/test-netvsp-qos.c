@@ -82,9 +82,11 @@ TEST(a_cap_changed_under_traffic_holds_within_a_second) {
         printf("host -> guest: 100 -> %.1f, 30 -> %.1f, 60 -> %.1f Mbit/s\n", at100, at30, at60);
         if (at100 < 95.0)
                 TEST_SKIP("this host moves only %.0f Mbit/s host -> guest", at100);
-        ASSERT_GE(at30, 28.5);
+        /* at most the cap (and one burst); at least 90 % of it: a window
+         * of 0.8 s on a loaded host is short (the 95 % is the 3 s tests') */
+        ASSERT_GE(at30, 27.0);
         ASSERT_LE(at30, most(30, 800));
-        ASSERT_GE(at60, 57.0);
+        ASSERT_GE(at60, 54.0);
         ASSERT_LE(at60, most(60, 800));
         nq_env_down(&e);
 }

@@ -31,6 +31,10 @@ uint64_t netvsp_qos_wait_ns(struct netvsp_qos_bucket *b, uint64_t now_ns) {
         return tat > now_ns + burst ? tat - now_ns - burst : 0;
 }
 
+uint64_t netvsp_qos_hold_ns(const struct netvsp_qos_bucket *b, uint64_t wait) {
+        return wait + netvsp_qos_burst_ns(__atomic_load_n(&b->bps, __ATOMIC_RELAXED)) / 4;
+}
+
 void netvsp_qos_charge(struct netvsp_qos_bucket *b, uint64_t now_ns, size_t bytes) {
         uint64_t bps = __atomic_load_n(&b->bps, __ATOMIC_RELAXED);
         if (!bps)

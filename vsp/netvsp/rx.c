@@ -285,6 +285,7 @@ unsigned netvsp_rx_frames(struct netvsp_dev *nd) {
                 uint64_t now = nd->qos ? netvsp_qos_now_ns() : 0, wait = nd->qos ? netvsp_qos_wait_ns(&nd->qos->in, now) : 0;
                 if (wait) { /* held by the cap: the TAP stays unread (the kernel queues) */
                         nd->stats.rx_qos_waits++;
+                        wait = netvsp_qos_hold_ns(&nd->qos->in, wait);
                         nd->qos_wait_ns = nd->qos_wait_ns ? MIN(nd->qos_wait_ns, wait) : wait;
                         want = NETVSP_WANT_TIMER;
                         break;

@@ -73,7 +73,7 @@ static int send_frame(struct netvsp_dev *nd, const struct rndis_tx_packet *pkt, 
         if (wait) { /* held by the cap: the stall resumes here */
                 nd->stats.tx_qos_waits++;
                 nd->qos_tx_held = true;
-                nd->qos_wait_ns = wait;
+                nd->qos_wait_ns = netvsp_qos_hold_ns(&nd->qos->out, wait);
                 return -EAGAIN;
         }
         r = nd->be->tx(nd->be_ctx, iov, k + r);
