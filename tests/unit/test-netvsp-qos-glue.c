@@ -87,7 +87,7 @@ TEST(glue_caps_hold_change_within_a_second_and_go) {
         if (free_rate < 30.0)
                 TEST_SKIP("this host moves only %.0f Mbit/s through the simulated guest: a 20 Mbit/s cap shows nothing",
                           free_rate);
-        ASSERT_GE(at20, 19.0);
+        ASSERT_GE(at20, 18.0); /* 90 %: the accuracy is test-netvsp-qos's, on a less loaded path */
         ASSERT_LE(at20, 20.0 * (1.0 + (double)netvsp_qos_burst_ns(20000000) / 1.5e9) + 0.05);
         ASSERT_GE(still20, 17.0);
         ASSERT_LE(still20, 20.0 * (1.0 + (double)netvsp_qos_burst_ns(20000000) / 0.5e9) + 0.05);

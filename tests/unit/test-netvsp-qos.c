@@ -20,6 +20,25 @@ static double most(double cap, uint64_t ms) {
         return cap * (1.0 + (double)netvsp_qos_burst_ns((uint64_t)(cap * 1e6)) / ((double)ms * 1e6)) + 0.05;
 }
 
+/* A direction's rate under the cap, in a 3 s window, up to three times:
+ * a window in which this thread (the device's, and the guest's sender)
+ * waited for a core more than 5 % of the time measures the host, not the
+ * cap, and is tried again; three such windows skip. *waits: the cap's. */
+static double capped_rate(struct nq_env *e, bool out) {
+        for (int i = 0; i < 3; i++) {
+                uint64_t d0 = nq_run_delay_ns();
+                double r = out ? nq_guest_send_rate(e, 300, WINDOW_MS) : nq_guest_recv_rate(e, 300, WINDOW_MS);
+                double waited = (double)(nq_run_delay_ns() - d0) / ((WINDOW_MS + 300) * 1e6);
+                printf("%s capped at 100 Mbit/s: %.1f Mbit/s (%" PRIu64 " waits; waited for a core %.1f %%)\n",
+                       out ? "guest -> host" : "host -> guest", r,
+                       out ? netvsp_dev_stats(e->f->nd)->tx_qos_waits : netvsp_dev_stats(e->f->nd)->rx_qos_waits,
+                       100 * waited);
+                if (r >= 95.0 || waited < 0.05)
+                        return r;
+        }
+        TEST_SKIP("three windows in which the device's thread waited for a core more than 5 %% of the time");
+}
+
 static void require_fast_host(double free_mbps, const char *dir) {
         if (free_mbps < 150.0)
                 TEST_SKIP("this host moves only %.0f Mbit/s %s uncapped: a 100 Mbit/s cap shows nothing", free_mbps,
@@ -33,9 +52,7 @@ TEST(guest_to_host_capped_at_100_mbit_and_free_without) {
         printf("guest -> host uncapped: %.1f Mbit/s\n", free_rate);
         require_fast_host(free_rate, "guest -> host");
         netvsp_qos_set(&e.qos.out, CAP);
-        double capped = nq_guest_send_rate(&e, 300, WINDOW_MS);
-        printf("guest -> host capped at 100 Mbit/s: %.1f Mbit/s (%" PRIu64 " waits)\n", capped,
-               netvsp_dev_stats(e.f->nd)->tx_qos_waits);
+        double capped = capped_rate(&e, true);
         ASSERT_GE(capped, 95.0);
         ASSERT_LE(capped, most(100, WINDOW_MS));
         ASSERT_GT(netvsp_dev_stats(e.f->nd)->tx_qos_waits, 0u);
@@ -55,9 +72,7 @@ TEST(host_to_guest_capped_at_100_mbit_and_free_without) {
         printf("host -> guest uncapped: %.1f Mbit/s\n", free_rate);
         require_fast_host(free_rate, "host -> guest");
         netvsp_qos_set(&e.qos.in, CAP);
-        double capped = nq_guest_recv_rate(&e, 300, WINDOW_MS);
-        printf("host -> guest capped at 100 Mbit/s: %.1f Mbit/s (%" PRIu64 " waits)\n", capped,
-               netvsp_dev_stats(e.f->nd)->rx_qos_waits);
+        double capped = capped_rate(&e, false);
         ASSERT_GE(capped, 95.0);
         ASSERT_LE(capped, most(100, WINDOW_MS));
         ASSERT_GT(netvsp_dev_stats(e.f->nd)->rx_qos_waits, 0u);
@@ -75,13 +90,18 @@ TEST(a_cap_changed_under_traffic_holds_within_a_second) {
         nq_flood_start(&e);
         netvsp_qos_set(&e.qos.in, CAP);
         double at100 = nq_guest_recv_rate(&e, 200, 500);
+        uint64_t d0 = nq_run_delay_ns();
         netvsp_qos_set(&e.qos.in, 30000000);
         double at30 = nq_guest_recv_rate(&e, 200, 800);
         netvsp_qos_set(&e.qos.in, 60000000);
         double at60 = nq_guest_recv_rate(&e, 200, 800);
-        printf("host -> guest: 100 -> %.1f, 30 -> %.1f, 60 -> %.1f Mbit/s\n", at100, at30, at60);
+        double waited = (double)(nq_run_delay_ns() - d0) / 2e9;
+        printf("host -> guest: 100 -> %.1f, 30 -> %.1f, 60 -> %.1f Mbit/s (waited for a core %.1f %%)\n", at100,
+               at30, at60, 100 * waited);
         if (at100 < 95.0)
                 TEST_SKIP("this host moves only %.0f Mbit/s host -> guest", at100);
+        if ((at30 < 27.0 || at60 < 54.0) && waited >= 0.05)
+                TEST_SKIP("the device's thread waited for a core %.0f %% of the time", 100 * waited);
         /* at most the cap (and one burst); at least 90 % of it: a window
          * of 0.8 s on a loaded host is short (the 95 % is the 3 s tests') */
         ASSERT_GE(at30, 27.0);

@@ -77,6 +77,19 @@ static inline void nq_env_down(struct nq_env *e) {
         close(e->sink);
 }
 
+/* How long this thread has waited for a core (/proc/thread-self/schedstat's
+ * run_delay), ns; 0 where it cannot be read. */
+static inline uint64_t nq_run_delay_ns(void) {
+        unsigned long long run = 0, delay = 0;
+        FILE *f = fopen("/proc/thread-self/schedstat", "re");
+        if (f) {
+                if (fscanf(f, "%llu %llu", &run, &delay) != 2)
+                        delay = 0;
+                fclose(f);
+        }
+        return delay;
+}
+
 static inline double nq_mbps(uint64_t bytes, uint64_t ns) {
         return (double)bytes * 8e3 / (double)ns;
 }

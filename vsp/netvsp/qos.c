@@ -56,6 +56,10 @@ uint64_t netvsp_qos_get(const struct netvsp_qos_bucket *b) {
         return __atomic_load_n(&b->bps, __ATOMIC_RELAXED);
 }
 
+struct netvsp_qos_bucket *netvsp_qos_capped(struct netvsp_qos_bucket *b) {
+        return b && netvsp_qos_get(b) ? b : NULL;
+}
+
 int netvsp_qos_check(uint64_t bps) {
         return bps == 0 || (bps >= NETVSP_QOS_MIN_BPS && bps <= NETVSP_QOS_MAX_BPS) ? 0 : -EINVAL;
 }

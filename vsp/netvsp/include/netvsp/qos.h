@@ -46,6 +46,9 @@ void netvsp_qos_charge(struct netvsp_qos_bucket *b, uint64_t now_ns, size_t byte
 /* Changes the cap (0: none) from any thread; the bucket starts full. */
 void netvsp_qos_set(struct netvsp_qos_bucket *b, uint64_t bps);
 uint64_t netvsp_qos_get(const struct netvsp_qos_bucket *b);
+/* b when it has a cap, else NULL (also for NULL): a NIC without one reads
+ * no clock. */
+struct netvsp_qos_bucket *netvsp_qos_capped(struct netvsp_qos_bucket *b);
 /* -EINVAL unless 0 or NETVSP_QOS_MIN_BPS..NETVSP_QOS_MAX_BPS. */
 int netvsp_qos_check(uint64_t bps);
 uint64_t netvsp_qos_now_ns(void);
