@@ -65,7 +65,7 @@ static void accuracy(struct nq_env *e, bool out, uint64_t ms) {
         double cpu_free, cpu_cap;
         double free_rate = rate(e, out, 0, ms, &cpu_free);
         if (!out)
-                (void)nq_guest_recv_rate(e, 0, 300); /* the TAP's queue drained */
+                (void)nq_guest_recv_rate(e, 0, 1000); /* the TAP's queue drained */
         double capped = rate(e, out, CAP, 2 * ms, &cpu_cap);
         netvsp_qos_set(out ? &e->qos.out : &e->qos.in, 0);
         char metric[96];
@@ -82,7 +82,7 @@ static void accuracy(struct nq_env *e, bool out, uint64_t ms) {
 /* The process's CPU % of a core while one direction runs for ms. */
 static double run_cpu(struct nq_env *e, bool out, uint64_t ms, double *rate_out) {
         if (!out) /* the TAP's queue from before drained first (up to 1.3 s at 100 Mbit/s) */
-                (void)nq_guest_recv_rate(e, 0, 300);
+                (void)nq_guest_recv_rate(e, 0, 1000);
         double c0 = cpu_s(RUSAGE_SELF);
         uint64_t t0 = bench_now_ns();
         *rate_out = out ? nq_guest_send_rate(e, 0, ms) : nq_guest_recv_rate(e, 0, ms);
