@@ -181,25 +181,34 @@ int vmctl_disk_vm(struct vmctl *c, int argc, char **argv) {
 }
 
 static int run_nic(struct vmctl *c, int argc, char **argv) {
-        if (argc < 2 || (strcmp(argv[1], "attach") && strcmp(argv[1], "detach"))) {
-                fprintf(stderr, "vmctl nic: needs attach or detach (see vmctl nic --help)\n");
+        if (argc < 2 || (strcmp(argv[1], "attach") && strcmp(argv[1], "detach") && strcmp(argv[1], "qos"))) {
+                fprintf(stderr, "vmctl nic: needs attach, detach or qos (see vmctl nic --help)\n");
                 return VMCTL_EXIT_USAGE;
         }
         argc--, argv++; /* the subcommand is argv[0] now, as getopt wants */
+        if (!strcmp(argv[0], "qos"))
+                return vmctl_nic_qos(c, argc, argv); /* cmd-nic-qos.c */
         return run_sub(c, !strcmp(argv[0], "attach") ? "nic attach" : "nic detach", argc, argv, true);
 }
 
 static void help_nic(void) {
         printf("Usage: vmctl nic attach VM [mac=MAC][,bridge=BR][,tap=IF][,mtu=N][,link=down][,queues=N]\n"
+               "                          [,max-in-bps=N][,max-out-bps=N]\n"
                "       vmctl nic detach VM INDEX\n"
+               "       vmctl nic qos VM INDEX [--max-in-bps=N] [--max-out-bps=N]\n"
                "Adds a NIC to a VM or removes nics[INDEX] (vmctl show lists them), written as --nic=\n"
                "of vmctl create (without settings: a generated MAC, a TAP vmms creates). A running\n"
                "VM's guest sees the network adapter come and go (a VMBus offer and its rescind); an\n"
                "Off VM's configuration changes. After a detach the later NICs move down one index\n"
-               "and keep their VMBus instance GUIDs. --json prints the new NIC's index and entry.\n");
+               "and keep their VMBus instance GUIDs. --json prints the new NIC's index and entry.\n"
+               "qos sets nics[INDEX]'s bandwidth caps in bits/s of Ethernet frames, in = to the\n"
+               "guest, out = from it (1000000..1000000000000; 0: none; a setting left out keeps its\n"
+               "value): at once on a running or paused VM, whatever made its TAP; in the\n"
+               "configuration of any other. Without settings: prints them.\n");
 }
 
 const struct vmctl_command vmctl_cmd_nic = {
-        .name = "nic", .args = "attach|detach VM ...", .summary = "add or remove a VM's NIC (also while it runs)",
+        .name = "nic", .args = "attach|detach|qos VM ...",
+        .summary = "add or remove a VM's NIC, cap its bandwidth (also while it runs)",
         .run = run_nic, .help = help_nic,
 };

@@ -131,14 +131,16 @@ static uint32_t next_free_lun(json_object *cfg, json_object *disks, json_object 
         return VM_SCSI_LUNS_MAX; /* vm_config_parse() will name the field */
 }
 
-/* max-iops=N, min-iops=N, max-bytes-per-s=N: the disk's "qos" (its
- * ranges and a minimum above the maximum are vm_config_parse()'s to
- * name). 1 if opt is none of them. */
-static int disk_qos_option(json_object *d, const char *opt, const char *flag, char *err, size_t errlen) {
-        static const struct {
-                const char *prefix, *key;
-        } qos[] = { { "max-iops=", "max_iops" }, { "min-iops=", "min_iops" }, { "max-bytes-per-s=", "max_bytes_per_s" } };
-        for (size_t i = 0; i < ARRAY_SIZE(qos); i++) {
+struct qos_opt {
+        const char *prefix, *key;
+};
+
+/* One of the options in qos[0..n) ("max-iops=N" ...) into the entry's
+ * "qos" object as a number (its ranges are vm_config_parse()'s to name).
+ * 1 if opt is none of them. */
+static int qos_option(json_object *d, const char *opt, const struct qos_opt *qos, size_t n, const char *flag,
+                      char *err, size_t errlen) {
+        for (size_t i = 0; i < n; i++) {
                 size_t l = strlen(qos[i].prefix);
                 if (strncmp(opt, qos[i].prefix, l))
                         continue;
@@ -156,6 +158,21 @@ static int disk_qos_option(json_object *d, const char *opt, const char *flag, ch
                 return 0;
         }
         return 1;
+}
+
+/* max-iops=N, min-iops=N, max-bytes-per-s=N: the disk's "qos" (a minimum
+ * above the maximum is vm_config_parse()'s to name too). */
+static int disk_qos_option(json_object *d, const char *opt, const char *flag, char *err, size_t errlen) {
+        static const struct qos_opt qos[] = { { "max-iops=", "max_iops" },
+                                              { "min-iops=", "min_iops" },
+                                              { "max-bytes-per-s=", "max_bytes_per_s" } };
+        return qos_option(d, opt, qos, ARRAY_SIZE(qos), flag, err, errlen);
+}
+
+/* max-in-bps=N, max-out-bps=N: the NIC's bandwidth caps ("qos"). */
+static int nic_qos_option(json_object *n, const char *opt, char *err, size_t errlen) {
+        static const struct qos_opt qos[] = { { "max-in-bps=", "max_in_bps" }, { "max-out-bps=", "max_out_bps" } };
+        return qos_option(n, opt, qos, ARRAY_SIZE(qos), "nic", err, errlen);
 }
 
 /* One "key=value" (or bare word) option of --disk; *path set by the first. */
@@ -337,7 +354,12 @@ static int nic_option(json_object *n, const char *opt, char *err, size_t errlen)
         }
         if (!strcmp(opt, "auto"))
                 return 0;
-        return ferr(err, errlen, "nic", "unknown option \"%s\" (mac=, bridge=, tap=, mtu=, link=, queues=)", opt);
+        int r = nic_qos_option(n, opt, err, errlen);
+        if (r <= 0)
+                return r;
+        return ferr(err, errlen, "nic",
+                    "unknown option \"%s\" (mac=, bridge=, tap=, mtu=, link=, queues=, max-in-bps=, max-out-bps=)",
+                    opt);
 }
 
 static int add_nic(json_object *cfg, const char *value, const struct vmctl_build_ctx *ctx, char *err,

@@ -280,6 +280,7 @@ VM_OP(hotplug)
 VM_OP(reattach_listen)
 VM_OP(dvd)
 VM_OP(disk_qos)
+VM_OP(nic_qos)
 #undef VM_OP
 
 static const struct op_row {
@@ -318,6 +319,7 @@ static const struct op_row {
         [PROTO_OP_DVD_EJECT] = { vm_dvd, true },
         [PROTO_OP_REATTACH_LISTEN] = { vm_reattach_listen, true },
         [PROTO_OP_DISK_QOS] = { vm_disk_qos, true },
+        [PROTO_OP_NIC_QOS] = { vm_nic_qos, true },
 };
 
 /* The fds the op's row in proto_ops keeps go into rq, the others are closed. */

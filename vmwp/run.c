@@ -498,6 +498,12 @@ static struct json_object *op_disk_qos(void *o, struct vmwp_request *rq) {
         return vmwp_control_reply(rq, r, err[0] ? err : strerror(-r > 0 ? -r : EINVAL));
 }
 
+static struct json_object *op_nic_qos(void *o, struct vmwp_request *rq) {
+        char err[512] = "";
+        int r = vmwp_vm_set_nic_qos(((struct run_ctx *)o)->vm, rq->req, err, sizeof err);
+        return vmwp_control_reply(rq, r, err[0] ? err : strerror(-r > 0 ? -r : EINVAL));
+}
+
 static void on_reattach(int fd, void *userdata);
 
 static struct json_object *op_reattach_listen(void *o, struct vmwp_request *rq) {
@@ -513,6 +519,7 @@ static const struct vmwp_control_ops control_ops = {
         .dirty_check = op_dirty_check, .disk_merge = op_disk_merge, .disk_push = op_disk_push, .fcopy = op_fcopy,
         .fcopy_cancel = op_fcopy_cancel, .hvsock_connected = op_hvsock_connected, .hotplug = op_hotplug,
         .reattach_listen = op_reattach_listen, .dvd = op_dvd, .disk_qos = op_disk_qos,
+        .nic_qos = op_nic_qos,
 };
 
 /* A (re)started vmms connected: the newest connection is the control peer. */

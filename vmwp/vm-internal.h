@@ -157,6 +157,8 @@ int vmwp_vm_open_disk(struct vmwp_vm *vm, uint32_t i, struct disk **out, char *w
  * the live change (common/proto.h "disk-qos"). */
 int vmwp_disk_apply_qos(struct disk *d, const struct vm_disk_qos *q, char *err, size_t errlen);
 int vmwp_vm_set_disk_qos(struct vmwp_vm *vm, struct json_object *req, char *err, size_t errlen);
+/* nic-qos.c: a NIC's bandwidth caps changed live (common/proto.h "nic-qos"). */
+int vmwp_vm_set_nic_qos(struct vmwp_vm *vm, struct json_object *req, char *err, size_t errlen);
 /* An incoming migration on shared storage opened its writable VHDX disks
  * deferred (the source still ran on them): each is read again and taken
  * (disk_activate), at the source's STATE, its disks synced. */

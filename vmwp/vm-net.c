@@ -97,6 +97,8 @@ static int add_nic(struct vmwp_vm *vm, uint32_t i, const struct vm_nic_config *c
         }
         int r = netvsp_config_from_vm_nic(c, &nc.dev, &nc.tap);
         nc.dev.queues = vm_nic_queues(c, vm->cfg.vcpus);
+        nc.max_in_bps = c->qos.max_in_bps; /* checked by vm_config_parse */
+        nc.max_out_bps = c->qos.max_out_bps;
         if (r < 0) {
                 for (uint32_t k = 0; k < n_fds; k++)
                         safe_close(fds[k]);

@@ -322,8 +322,30 @@ static int parse_dvd(struct pctx *p, json_object *d, struct vm_dvd_config *dvd) 
         return 0;
 }
 
+/* "qos": {"max_in_bps", "max_out_bps"} (vm_nic_qos). */
+static int parse_nic_qos(struct pctx *p, json_object *q, struct vm_nic_qos *qos) {
+        static const char *const keys[] = { "max_in_bps", "max_out_bps", NULL };
+        size_t saved;
+        int r;
+        if (!q)
+                return 0;
+        if ((r = expect_object(p, q, "qos")) < 0)
+                return r;
+        push_path(p, &saved, "qos");
+        if ((r = check_keys(p, q, keys)) < 0 ||
+            (r = get_u64(p, q, "max_in_bps", VM_NIC_QOS_MAX_BPS, &qos->max_in_bps)) < 0 ||
+            (r = get_u64(p, q, "max_out_bps", VM_NIC_QOS_MAX_BPS, &qos->max_out_bps)) < 0)
+                return r;
+        const char *field, *why = vm_nic_qos_invalid(qos, &field);
+        if (why)
+                return perr(p, field, "%s", why);
+        p->path[saved] = 0;
+        return 0;
+}
+
 static int parse_nic(struct pctx *p, json_object *n, struct vm_nic_config *nic) {
-        static const char *const keys[] = { "mac", "tap", "bridge", "mtu", "link_up", "queues", "instance", NULL };
+        static const char *const keys[] = { "mac", "tap", "bridge", "mtu", "link_up", "queues", "instance", "qos",
+                                            NULL };
         char mac[32] = "";
         int r;
         if ((r = expect_object(p, n, "")) < 0)
@@ -337,7 +359,8 @@ static int parse_nic(struct pctx *p, json_object *n, struct vm_nic_config *nic) 
             (r = get_u32(p, n, "mtu", 68, 65521, &nic->mtu)) < 0 ||
             (r = get_bool(p, n, "link_up", &nic->link_up)) < 0 ||
             (r = get_u32(p, n, "queues", 1, 8, &nic->queues)) < 0 ||
-            (r = get_guid(p, n, "instance", &nic->instance)) < 0)
+            (r = get_guid(p, n, "instance", &nic->instance)) < 0 ||
+            (r = parse_nic_qos(p, get(n, "qos"), &nic->qos)) < 0)
                 return r;
         if (vm_mac_parse(mac, nic->mac) < 0)
                 return perr(p, "mac", "must look like 00:15:5d:00:00:01");

@@ -56,6 +56,15 @@ const char *vm_disk_qos_invalid(const struct vm_disk_qos *q, const char **field)
         return "must be at most 10000000 (normalised 8 KiB IOPS; 0: none)";
 }
 
+static bool nic_bps_invalid(uint64_t bps) {
+        return bps && (bps < VM_NIC_QOS_MIN_BPS || bps > VM_NIC_QOS_MAX_BPS);
+}
+
+const char *vm_nic_qos_invalid(const struct vm_nic_qos *q, const char **field) {
+        *field = nic_bps_invalid(q->max_in_bps) ? "max_in_bps" : nic_bps_invalid(q->max_out_bps) ? "max_out_bps" : NULL;
+        return *field ? "must be 0 (no cap) or 1000000..1000000000000 bits/s (1 Mbit/s..1 Tbit/s)" : NULL;
+}
+
 const char *vm_disk_format_to_string(enum vm_disk_format f) {
         return f < ARRAY_SIZE(vm_config_disk_formats) ? vm_config_disk_formats[f] : "?";
 }

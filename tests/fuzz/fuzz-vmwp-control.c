@@ -3,7 +3,8 @@
  * request handler with a stub VM: every request gets a reply object with
  * "ok", the config parser/fd assignment never trusts the message, and a
  * hot-plug request (disk-attach ... nic-detach) is refused with a reason or
- * accepted within the configuration's bounds, and so is a disk-qos. */
+ * accepted within the configuration's bounds, and so are a disk-qos and a
+ * nic-qos. */
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -134,6 +135,26 @@ static void disk_qos(struct json_object *req) {
                 abort();
 }
 
+/* vmwp_control_parse_nic_qos: a NIC of the configuration and caps the
+ * configuration's own check accepts; every refusal says why. */
+static void nic_qos(struct json_object *req) {
+        static struct vm_config *cfg;
+        char err[512] = "";
+        uint32_t nic = 0;
+        struct vm_nic_qos q;
+        const char *field;
+        if (!cfg) {
+                cfg = malloc(sizeof *cfg);
+                if (!cfg || vm_config_parse(base_config, sizeof base_config - 1, cfg, err, sizeof err) < 0)
+                        abort();
+        }
+        int r = vmwp_control_parse_nic_qos(cfg, req, &nic, &q, err, sizeof err);
+        if (r < 0 && !err[0])
+                abort();
+        if (r == 0 && (nic >= cfg->n_nics || vm_nic_qos_invalid(&q, &field)))
+                abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         json_tokener *tok = json_tokener_new_ex(32);
@@ -154,6 +175,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 hotplug(req, size % 4);
         dvd(req, size % 4);
         disk_qos(req);
+        nic_qos(req);
         struct vm_config *cfg = malloc(sizeof *cfg);
         char err[256];
         if (cfg && vmwp_control_parse_config(req, cfg, err, sizeof err) == 0) {

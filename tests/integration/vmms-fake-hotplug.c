@@ -14,7 +14,8 @@
  *   fake-vmwp: disk-resize disks[I] size=BYTES grown=true|false
  *   fake-vmwp: nic-attach nics[I] tap=NAME queues=Q instance=GUID
  *   fake-vmwp: nic-detach nics[I] tap=NAME
- *   fake-vmwp: disk-qos disks[I] max_iops=N min_iops=N max_bytes_per_s=N */
+ *   fake-vmwp: disk-qos disks[I] max_iops=N min_iops=N max_bytes_per_s=N
+ *   fake-vmwp: nic-qos nics[I] max_in_bps=N max_out_bps=N */
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -120,7 +121,8 @@ struct fake_hotplug *fake_hotplug_new(const struct vm_config *c, json_object *ms
 
 bool fake_hotplug_is_op(const char *op) {
         return !strcmp(op, "disk-attach") || !strcmp(op, "disk-detach") || !strcmp(op, "disk-resize") ||
-               !strcmp(op, "nic-attach") || !strcmp(op, "nic-detach") || !strcmp(op, "disk-qos");
+               !strcmp(op, "nic-attach") || !strcmp(op, "nic-detach") || !strcmp(op, "disk-qos") ||
+               !strcmp(op, "nic-qos");
 }
 
 /* h's configuration with entry appended to `key` (alone: instead of its
@@ -463,6 +465,34 @@ static int disk_qos(struct fake_hotplug *h, json_object *req, char *err, size_t 
         return 0;
 }
 
+/* nic-qos as vmwp checks it (vmwp_control_parse_nic_qos): a NIC of the
+ * configuration, fields left out kept, vm_nic_qos_invalid; also paused. */
+static int nic_qos(struct fake_hotplug *h, json_object *req, char *err, size_t errlen, char *line, size_t linelen) {
+        static const char *const keys[] = { "max_in_bps", "max_out_bps" };
+        int64_t i = get_int(req, "nic", -1);
+        if (i < 0)
+                return errorf(err, errlen, -EINVAL, "\"nic\" must be a NIC's index");
+        if (i >= (int64_t)h->cfg.n_nics)
+                return errorf(err, errlen, -ENOENT, "nics[%lld]: no such NIC (the VM has %u)", (long long)i,
+                              h->cfg.n_nics);
+        struct vm_nic_qos q = h->cfg.nics[i].qos;
+        uint64_t *v[] = { &q.max_in_bps, &q.max_out_bps };
+        for (size_t k = 0; k < 2; k++) {
+                int64_t x = get_int(req, keys[k], (int64_t)*v[k]);
+                if (x < 0)
+                        return errorf(err, errlen, -EINVAL, "\"%s\" must be a non-negative integer (0: no cap)",
+                                      keys[k]);
+                *v[k] = (uint64_t)x;
+        }
+        const char *field, *why = vm_nic_qos_invalid(&q, &field);
+        if (why)
+                return errorf(err, errlen, -EINVAL, "nics[%lld].qos.%s: %s", (long long)i, field, why);
+        h->cfg.nics[i].qos = q;
+        snprintf(line, linelen, "fake-vmwp: nic-qos nics[%lld] max_in_bps=%llu max_out_bps=%llu\n", (long long)i,
+                 (unsigned long long)q.max_in_bps, (unsigned long long)q.max_out_bps);
+        return 0;
+}
+
 int fake_hotplug_run(struct fake_hotplug *h, json_object *req, int *fds, size_t n_fds, bool paused,
                      json_object *fields, char *err, size_t errlen, char *line, size_t linelen) {
         json_object *v;
@@ -485,6 +515,8 @@ int fake_hotplug_run(struct fake_hotplug *h, json_object *req, int *fds, size_t 
                 return nic_detach(h, req, paused, err, errlen, line, linelen);
         if (!strcmp(op, "disk-qos"))
                 return disk_qos(h, req, err, errlen, line, linelen);
+        if (!strcmp(op, "nic-qos"))
+                return nic_qos(h, req, err, errlen, line, linelen);
         return errorf(err, errlen, -EOPNOTSUPP, "not a hot-plug op");
 }
 
@@ -502,7 +534,14 @@ void fake_hotplug_describe(const struct fake_hotplug *h, char *buf, size_t len) 
                                                  i, (unsigned long long)q->max_iops, (unsigned long long)q->min_iops,
                                                  (unsigned long long)q->max_bytes_per_s);
         }
-        for (uint32_t i = 0; i < h->cfg.n_nics && used < len; i++)
+        for (uint32_t i = 0; i < h->cfg.n_nics && used < len; i++) {
+                const struct vm_nic_qos *q = &h->cfg.nics[i].qos;
                 used += (size_t)snprintf(buf + used, len - used, "fake-vmwp: nics[%u] tap=%s instance=%s\n", i,
                                          h->cfg.nics[i].tap, guid_to_string(&h->cfg.nics[i].instance, s));
+                if ((q->max_in_bps || q->max_out_bps) && used < len) /* the caps its NIC is made with */
+                        used += (size_t)snprintf(buf + used, len - used,
+                                                 "fake-vmwp: nics[%u] qos max_in_bps=%llu max_out_bps=%llu\n", i,
+                                                 (unsigned long long)q->max_in_bps,
+                                                 (unsigned long long)q->max_out_bps);
+        }
 }

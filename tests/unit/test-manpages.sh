@@ -78,6 +78,7 @@ while read -r fn key; do
         parse_disk_qos) prefix="disks[].qos." ;;
         parse_dvd) prefix="dvd_drives[]." ;;
         parse_nic) prefix="nics[]." ;;
+        parse_nic_qos) prefix="nics[].qos." ;;
         parse_ic) prefix=integration. ;;
         parse_hvsock) prefix=hvsock. ;;
         parse_hvsock_service) prefix="hvsock.services[]." ;;

@@ -200,7 +200,8 @@ TEST(flag_errors_name_the_flag) {
         ASSERT_ERROR(vmctl_config_set(cfg, "disk", "/x,format=qcow2", &ctx, err, sizeof err), EINVAL);
         ASSERT_ERROR(vmctl_config_set(cfg, "disk", "/x,lun=99", &ctx, err, sizeof err), EINVAL);
         ASSERT_ERROR(vmctl_config_set(cfg, "nic", "speed=10", &ctx, err, sizeof err), EINVAL);
-        ASSERT_STREQ(err, "--nic: unknown option \"speed=10\" (mac=, bridge=, tap=, mtu=, link=, queues=)");
+        ASSERT_STREQ(err, "--nic: unknown option \"speed=10\" (mac=, bridge=, tap=, mtu=, link=, queues=, max-in-bps=, "
+                          "max-out-bps=)");
         ASSERT_ERROR(vmctl_config_set(cfg, "nic", "queues=9", &ctx, err, sizeof err), EINVAL);
         ASSERT_STREQ(err, "--nic: queues needs a number from 1 to 8");
         ASSERT_ERROR(vmctl_config_set(cfg, "nic", "queues=0", &ctx, err, sizeof err), EINVAL);
@@ -232,6 +233,27 @@ TEST(disk_qos_options) {
         ASSERT_ERROR(vmctl_config_set(cfg, "disk", "/y,min-iops=", &ctx, err, sizeof err), EINVAL);
         ASSERT_ERROR(vmctl_config_set(cfg, "disk", "/y,max-bytes-per-s=1e6", &ctx, err, sizeof err), EINVAL);
         ASSERT_ERROR(vmctl_config_set(cfg, "disk", "/y,max-iops=99999999999999999999", &ctx, err, sizeof err), EINVAL);
+        json_object_put(cfg);
+}
+
+/* --nic's bandwidth caps become the NIC's "qos"; bad numbers are the
+ * flag's errors, ranges the configuration's. */
+TEST(nic_qos_options) {
+        json_object *cfg = json_object_new_object(), *n, *q, *v;
+        char err[256];
+        ASSERT_OK(vmctl_config_set(cfg, "nic", "mac=00:15:5d:00:00:01,max-in-bps=100000000,max-out-bps=5000000", &ctx,
+                                   err, sizeof err));
+        ASSERT_TRUE(json_object_object_get_ex(cfg, "nics", &n));
+        n = json_object_array_get_idx(n, 0);
+        ASSERT_TRUE(json_object_object_get_ex(n, "qos", &q));
+        ASSERT_TRUE(json_object_object_get_ex(q, "max_in_bps", &v));
+        ASSERT_EQ(json_object_get_int64(v), 100000000);
+        ASSERT_TRUE(json_object_object_get_ex(q, "max_out_bps", &v));
+        ASSERT_EQ(json_object_get_int64(v), 5000000);
+        ASSERT_ERROR(vmctl_config_set(cfg, "nic", "max-in-bps=-1", &ctx, err, sizeof err), EINVAL);
+        ASSERT_STREQ(err, "--nic: max-in-bps= needs a number, 0 or more (0: none)");
+        ASSERT_ERROR(vmctl_config_set(cfg, "nic", "max-out-bps=100M", &ctx, err, sizeof err), EINVAL);
+        ASSERT_ERROR(vmctl_config_set(cfg, "nic", "max-out-bps=", &ctx, err, sizeof err), EINVAL);
         json_object_put(cfg);
 }
 

@@ -306,6 +306,24 @@ TEST(update_of_a_running_vms_disk_qos_points_to_set_disk_qos) {
         free(out), free(c);
 }
 
+/* Likewise a NIC's bandwidth caps: SetNicQoS. */
+TEST(update_of_a_running_vms_nic_qos_points_to_set_nic_qos) {
+        struct vm_config *c = vm("", "{\"mac\":\"00:15:5d:00:00:01\",\"tap\":\"adm0\"}"), *out = malloc(sizeof *out);
+        *out = *c;
+        out->nics[0].qos.max_out_bps = 100000000;
+        ASSERT_ERROR(vmms_config_check_update(c, out, VMMS_STATE_RUNNING, err, sizeof err), EBUSY);
+        ASSERT_STREQ(err, "nics[].qos: can only change while the VM is Off or Crashed (it is Running); a NIC's "
+                          "bandwidth caps change with SetNicQoS (vmctl nic qos VM INDEX --max-in-bps=N ...) in any "
+                          "state");
+        ASSERT_ERROR(vmms_config_check_update(c, out, VMMS_STATE_SAVED, err, sizeof err), EBUSY);
+        ASSERT_NOT_NULL(strstr(err, "SetNicQoS"));
+        ASSERT_OK(vmms_config_check_update(c, out, VMMS_STATE_OFF, err, sizeof err));
+        out->nics[0].mtu = 9000; /* another change too: the NICs */
+        ASSERT_ERROR(vmms_config_check_update(c, out, VMMS_STATE_RUNNING, err, sizeof err), EBUSY);
+        ASSERT_TRUE(strncmp(err, "nics: ", 6) == 0);
+        free(out), free(c);
+}
+
 TEST(update_of_a_running_vms_disks_points_here) {
         struct vm_config *c = vm("{\"path\":\"/p/a\"}", ""), *out = malloc(sizeof *out);
         ASSERT_OK(add_disk(c, "{\"path\":\"/p/b\"}", out));

@@ -85,6 +85,26 @@ static bool disks_differ(const struct vm_config *a, const struct vm_config *b, b
         return qos;
 }
 
+/* The NICs differ; *qos_only: in their bandwidth caps alone. */
+static bool nics_differ(const struct vm_config *a, const struct vm_config *b, bool *qos_only) {
+        *qos_only = false;
+        if (a->n_nics != b->n_nics)
+                return true;
+        bool qos = false;
+        for (uint32_t i = 0; i < a->n_nics; i++) {
+                struct vm_nic_config x, y; /* memcpy: the padding too, as memcmp compares it */
+                memcpy(&x, &a->nics[i], sizeof x);
+                memcpy(&y, &b->nics[i], sizeof y);
+                qos |= memcmp(&x.qos, &y.qos, sizeof x.qos) != 0;
+                memset(&x.qos, 0, sizeof x.qos);
+                memset(&y.qos, 0, sizeof y.qos);
+                if (memcmp(&x, &y, sizeof x))
+                        return true;
+        }
+        *qos_only = qos;
+        return qos;
+}
+
 /* The first worker-visible field that differs, or NULL. */
 static const char *first_worker_change(const struct vm_config *a, const struct vm_config *b) {
         if (a->memory_mib != b->memory_mib)
@@ -105,8 +125,8 @@ static const char *first_worker_change(const struct vm_config *a, const struct v
                 return "dvd_drives";
         if (memcmp(a->scsi_instance, b->scsi_instance, sizeof a->scsi_instance))
                 return "scsi_instances";
-        if (a->n_nics != b->n_nics || memcmp(a->nics, b->nics, sizeof a->nics[0] * a->n_nics))
-                return "nics";
+        if (nics_differ(a, b, &qos_only))
+                return qos_only ? "nics[].qos" : "nics";
         if (memcmp(&a->ic, &b->ic, sizeof a->ic))
                 return "integration";
         if (memcmp(&a->display, &b->display, sizeof a->display))
@@ -128,7 +148,7 @@ int vmms_config_check_update(const struct vm_config *cur, const struct vm_config
                 bool running = s == VMMS_STATE_RUNNING;
                 bool devices = running && (!strcmp(f, "disks") || !strcmp(f, "nics"));
                 bool dvd = running && !strcmp(f, "dvd_drives");
-                bool qos = !strcmp(f, "disks[].qos");
+                bool qos = !strcmp(f, "disks[].qos"), nic_qos = !strcmp(f, "nics[].qos");
                 snprintf(err, errlen, "%s: can only change while the VM is Off or Crashed (it is %s%s)%s", f,
                          vmms_state_to_string(s),
                          s == VMMS_STATE_SAVED ? ": DiscardSavedState, or start it and shut it down, first" : "",
@@ -138,7 +158,9 @@ int vmms_config_check_update(const struct vm_config *cur, const struct vm_config
                                    "insert|eject)"
                          : qos   ? "; a disk's Storage QoS changes with SetDiskQoS (vmctl disk qos VM INDEX "
                                    "--max-iops=N ...) in any state"
-                                 : "");
+                         : nic_qos ? "; a NIC's bandwidth caps change with SetNicQoS (vmctl nic qos VM INDEX "
+                                     "--max-in-bps=N ...) in any state"
+                                   : "");
                 return -EBUSY;
         }
         return 0;

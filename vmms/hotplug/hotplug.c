@@ -49,6 +49,7 @@ struct vmms_hotplug {
         struct vm_nic_config nic;   /* ATTACH_NIC: as stored (its "tap" as configured) */
         struct vm_dvd_config dvd;   /* INSERT_DVD, EJECT_DVD: the drive as stored afterwards */
         struct vm_disk_qos qos;     /* SET_DISK_QOS: the disk's settings afterwards */
+        struct vm_nic_qos nic_qos;  /* SET_NIC_QOS: the NIC's caps afterwards */
         int fd;                     /* RESIZE_DISK: the image vmms grew, or -1 */
         uint64_t old_size;          /* ... and its size before, for a refusal */
 };
@@ -168,6 +169,9 @@ static const char *op_what(const struct vmms_hotplug *h, char *buf, size_t len) 
         case VMMS_OP_SET_DISK_QOS:
                 snprintf(buf, len, "set the Storage QoS of disks[%u]", h->index);
                 break;
+        case VMMS_OP_SET_NIC_QOS:
+                snprintf(buf, len, "set the bandwidth caps of nics[%u]", h->index);
+                break;
         default:
                 snprintf(buf, len, "%s %s[%u]", h->op == VMMS_OP_RESIZE_DISK ? "resize" : "detach",
                          h->op == VMMS_OP_DETACH_NIC ? "nics" : "disks", h->index);
@@ -282,6 +286,11 @@ static void applied(struct vmms_vm *vm, sd_bus_message *call, struct vmms_hotplu
                         c->disks[h->index].qos = h->qos;
                 vmms_disk_qos_describe(h->index, &h->qos, what, sizeof what);
                 break;
+        case VMMS_OP_SET_NIC_QOS:
+                if ((ok = h->index < c->n_nics))
+                        c->nics[h->index].qos = h->nic_qos;
+                vmms_nic_qos_describe(h->index, &h->nic_qos, what, sizeof what);
+                break;
         default: /* RESIZE_DISK: the configuration does not hold sizes */
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "disks[%u] resized", h->index);
                 (void)sd_bus_reply_method_return(call, NULL);
@@ -360,6 +369,19 @@ int vmms_hotplug_send_disk_qos(struct vmms_vm *vm, sd_bus_message *call, uint32_
         json_object_object_add(args, "min_iops", json_object_new_int64((int64_t)q->min_iops));
         json_object_object_add(args, "max_bytes_per_s", json_object_new_int64((int64_t)q->max_bytes_per_s));
         return send_op(vm, call, "disk-qos", args, NULL, 0, h, e);
+}
+
+int vmms_hotplug_send_nic_qos(struct vmms_vm *vm, sd_bus_message *call, uint32_t index,
+                              const struct vm_nic_qos *q, sd_bus_error *e) {
+        struct vmms_hotplug *h = hotplug_new(VMMS_OP_SET_NIC_QOS, index);
+        json_object *args = json_object_new_object();
+        if (!h || !args)
+                return hotplug_free(h), json_object_put(args), -ENOMEM;
+        h->nic_qos = *q;
+        json_object_object_add(args, "nic", json_object_new_int64(index));
+        json_object_object_add(args, "max_in_bps", json_object_new_int64((int64_t)q->max_in_bps));
+        json_object_object_add(args, "max_out_bps", json_object_new_int64((int64_t)q->max_out_bps));
+        return send_op(vm, call, "nic-qos", args, NULL, 0, h, e);
 }
 
 /* {"<key>": index} for the detach and resize ops. */
@@ -635,6 +657,7 @@ int vmms_hotplug_request(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op 
         uint32_t index = 0;
         uint64_t bytes = 0;
         struct vm_disk_qos qos = { 0 };
+        struct vm_nic_qos nic_qos = { 0 };
         int r = sd_bus_message_rewind(call, true);
         if (r >= 0)
                 r = op == VMMS_OP_ATTACH_DISK || op == VMMS_OP_ATTACH_NIC ? sd_bus_message_read(call, "s", &json)
@@ -642,6 +665,8 @@ int vmms_hotplug_request(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op 
                     : op == VMMS_OP_SET_DISK_QOS
                             ? sd_bus_message_read(call, "uttt", &index, &qos.max_iops, &qos.min_iops,
                                                   &qos.max_bytes_per_s)
+                    : op == VMMS_OP_SET_NIC_QOS
+                            ? sd_bus_message_read(call, "utt", &index, &nic_qos.max_in_bps, &nic_qos.max_out_bps)
                     : op == VMMS_OP_INSERT_DVD  ? sd_bus_message_read(call, "us", &index, &json)
                                                 : sd_bus_message_read(call, "u", &index);
         if (r < 0 || (r = vmms_hotplug_check_state(vm, op, e)) < 0)
@@ -662,6 +687,8 @@ int vmms_hotplug_request(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op 
                 return vmms_dvd_change(vm, call, op, index, json, e);
         case VMMS_OP_SET_DISK_QOS:
                 return vmms_disk_qos_change(vm, call, index, &qos, e);
+        case VMMS_OP_SET_NIC_QOS:
+                return vmms_nic_qos_change(vm, call, index, &nic_qos, e);
         default:
                 return -EINVAL;
         }

@@ -40,6 +40,15 @@ int vmms_disk_qos_change(struct vmms_vm *vm, sd_bus_message *call, uint32_t inde
 extern const struct vmms_worker_event vmms_disk_qos_events[];
 /* "disks[i]: Storage QoS max_iops N, min_iops N, max_bytes_per_s N" for the log. */
 void vmms_disk_qos_describe(uint32_t index, const struct vm_disk_qos *q, char *buf, size_t len);
+/* Sends nic-qos for nics[index]; the configuration's NIC takes q when
+ * the worker answers. */
+int vmms_hotplug_send_nic_qos(struct vmms_vm *vm, sd_bus_message *call, uint32_t index,
+                              const struct vm_nic_qos *q, sd_bus_error *e);
+/* nic-qos.c: SetNicQoS(index, max_in_bps, max_out_bps). */
+int vmms_nic_qos_change(struct vmms_vm *vm, sd_bus_message *call, uint32_t index, const struct vm_nic_qos *q,
+                        sd_bus_error *e);
+/* "nics[i]: bandwidth caps in N, out N bits/s" for the log. */
+void vmms_nic_qos_describe(uint32_t index, const struct vm_nic_qos *q, char *buf, size_t len);
 /* dvd.c: InsertDvd (path) and EjectDvd (path NULL) of dvd_drives[drive]. */
 int vmms_dvd_change(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op op, uint32_t drive, const char *path,
                     sd_bus_error *e);

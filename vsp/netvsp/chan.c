@@ -38,6 +38,20 @@
 /* How long the pump serves before the worker looks at its other sources. */
 #define PUMP_SLICE_US 1000u
 
+/* Arms the bandwidth caps' timer when the device waits for it (a held
+ * direction), else disarms it. The wait is at most NETVSP_QOS_RECHECK_US,
+ * so a cap changed under a held channel holds within that. */
+static void update_qos_timer(struct netvsp_chan *c) {
+        uint64_t us = 0;
+        if (!c->src_qos)
+                return;
+        if (c->want & NETVSP_WANT_TIMER)
+                us = MIN(MAX(netvsp_dev_qos_wait_ns(c->nd) / 1000u, 1u), (uint64_t)NETVSP_QOS_RECHECK_US);
+        if (us || c->qos_armed)
+                (void)dw_source_set_timer(c->src_qos, us, 0);
+        c->qos_armed = us != 0;
+}
+
 /* Sets the TAP source to what the device waits for, or frees it once the
  * TAP is gone. */
 static void update_tap(struct netvsp_chan *c) {
@@ -174,7 +188,8 @@ static void chan_broken(struct netvsp_chan *c) {
         dw_source_free(c->src_tap);
         dw_source_free(c->src_link);
         dw_source_free(c->src_announce);
-        c->src_doorbell = c->src_tap = c->src_link = c->src_announce = NULL;
+        dw_source_free(c->src_qos);
+        c->src_doorbell = c->src_tap = c->src_link = c->src_announce = c->src_qos = NULL;
         c->broken = true;
         c->local.channels_broken++;
         netvsp_chan_publish_stats(c);
@@ -185,6 +200,7 @@ static void chan_broken(struct netvsp_chan *c) {
 static void chan_sleep(struct netvsp_chan *c) {
         c->busy = false;
         update_tap(c);
+        update_qos_timer(c);
         c->local.sleeps++;
         netvsp_chan_publish_stats(c);
 }
@@ -315,6 +331,10 @@ int netvsp_chan_start(struct netvsp_chan *c, bool paused) {
         unsigned ev = c->want ? EPOLLIN : 0;
         if (r == 0 && !tap_removed(c->tap))
                 r = devworker_add_io(c->w, tap_fd(c->tap), ev, chan_event, c, &c->src_tap);
+        if (r == 0) /* disarmed until a cap holds a direction */
+                r = devworker_add_timer(c->w, 0, 0, chan_event, c, &c->src_qos);
+        if (r == 0)
+                r = dw_source_set_timer(c->src_qos, 0, 0);
         if (r < 0)
                 return r;
         c->tap_events = c->src_tap ? ev : 0;

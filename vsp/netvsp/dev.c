@@ -428,8 +428,10 @@ static void rx_gso_sync(struct netvsp_dev *nd) {
 unsigned netvsp_process(struct netvsp_dev *nd) {
         unsigned want = 0;
 
+        nd->qos_tx_held = false;
+        nd->qos_wait_ns = 0;
         if (nd->stall.active && !netvsp_tx_resume(nd))
-                want |= NETVSP_WANT_BACKEND_TX;
+                want |= nd->qos_tx_held ? NETVSP_WANT_TIMER : NETVSP_WANT_BACKEND_TX;
         if (!comp_flush(nd))
                 want |= NETVSP_WANT_RING_SPACE;
         (void)rndis_device_take_events(&nd->rndis);
@@ -447,6 +449,14 @@ unsigned netvsp_process(struct netvsp_dev *nd) {
                         want |= NETVSP_WANT_RING_SPACE;
         }
         return want;
+}
+
+void netvsp_dev_set_qos(struct netvsp_dev *nd, struct netvsp_qos *qos) {
+        nd->qos = qos;
+}
+
+uint64_t netvsp_dev_qos_wait_ns(const struct netvsp_dev *nd) {
+        return nd->qos_wait_ns;
 }
 
 const struct netvsp_stats *netvsp_dev_stats(const struct netvsp_dev *nd) {

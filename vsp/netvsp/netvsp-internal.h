@@ -88,6 +88,11 @@ struct netvsp_dev {
         struct netvsp_tx_stall stall;
         struct netvsp_stats stats;
 
+        /* bandwidth caps (netvsp/qos.h), the NIC's; NULL: none */
+        struct netvsp_qos *qos;
+        bool qos_tx_held;     /* the stall is the out cap's, not the backend's */
+        uint64_t qos_wait_ns; /* the shortest wait a held direction was told */
+
         uint8_t msg_copy[RNDIS_MAX_RESPONSE_SIZE]; /* control request, copied out of guest memory */
         uint8_t resp[RNDIS_MAX_RESPONSE_SIZE];
 };

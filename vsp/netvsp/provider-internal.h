@@ -7,6 +7,7 @@
 
 #include "common/rss-steer.h"
 #include "netvsp/provider.h"
+#include "netvsp/qos.h"
 #include "vmbus/ring.h"
 
 struct devworker;
@@ -49,6 +50,7 @@ struct netvsp_nic {
         uint32_t steer_types, steer_n;
         uint8_t steer_key[RSS_STEER_KEY_SIZE];
         uint32_t steer_table[RSS_STEER_TABLE];
+        struct netvsp_qos qos; /* the bandwidth caps, every channel's (atomics) */
 };
 
 /* A sub-channel's TAP queue attached (true) or detached, and the steering
@@ -78,6 +80,8 @@ struct netvsp_chan {
         } gpadls[NETVSP_CHAN_GPADLS];
         struct devworker *w;
         struct dw_source *src_doorbell, *src_tap, *src_link; /* NULL once gone */
+        struct dw_source *src_qos; /* a timer: a direction held by a bandwidth cap moves again */
+        bool qos_armed;
         struct dw_source *pump; /* the source serving rounds (DW_AGAIN), NULL when idle */
         struct dw_source *src_announce; /* the announce timer while it runs */
         unsigned announce_round;        /* RARP rounds done */

@@ -159,6 +159,14 @@ static void stats_add(struct netvsp_stats *sum, const struct netvsp_stats *s) {
         memcpy(sum, a, sizeof a);
 }
 
+int netvsp_nic_set_qos(struct netvsp_nic *nic, uint64_t max_in_bps, uint64_t max_out_bps) {
+        if (netvsp_qos_check(max_in_bps) < 0 || netvsp_qos_check(max_out_bps) < 0)
+                return -EINVAL;
+        netvsp_qos_set(&nic->qos.in, max_in_bps);
+        netvsp_qos_set(&nic->qos.out, max_out_bps);
+        return 0;
+}
+
 void netvsp_nic_get_stats(struct netvsp_nic *nic, struct netvsp_nic_stats *out) {
         pthread_mutex_lock(&nic->stats_lock);
         *out = nic->stats;
@@ -313,6 +321,8 @@ int netvsp_chan_open(struct vmbus_channel *ch, const struct vmbus_open_request *
         dc.rndis.link_up = netvsp_nic_link_up(nic);
         int r = c->index == 0 ? netvsp_dev_new(&dc, &netvsp_chan_host_ops, c, &netvsp_tap_backend, c->tap, &c->nd)
                               : sub_dev_new(c, &dc, restoring);
+        if (r == 0)
+                netvsp_dev_set_qos(c->nd, &nic->qos);
         pthread_mutex_lock(&nic->chan_lock);
         if (r == 0 && nic->chans[c->index])
                 r = -EBUSY;
@@ -411,7 +421,8 @@ int netvsp_nic_new(const struct netvsp_nic_config *cfg, struct netvsp_nic **out,
         const char *dummy;
         why = why ? why : &dummy;
         *why = "configuration";
-        if (!cfg || !out || !cfg->gm.map || cfg->n_queue_fds > NETVSP_MAX_QUEUES - 1) {
+        if (!cfg || !out || !cfg->gm.map || cfg->n_queue_fds > NETVSP_MAX_QUEUES - 1 ||
+            netvsp_qos_check(cfg->max_in_bps) < 0 || netvsp_qos_check(cfg->max_out_bps) < 0) {
                 if (cfg)
                         free_fds(cfg);
                 return -EINVAL;
@@ -427,6 +438,8 @@ int netvsp_nic_new(const struct netvsp_nic_config *cfg, struct netvsp_nic **out,
                 nic->cfg.steer = NULL;
         }
         nic->link_fd = -1;
+        netvsp_qos_set(&nic->qos.in, cfg->max_in_bps);
+        netvsp_qos_set(&nic->qos.out, cfg->max_out_bps);
         pthread_mutex_init(&nic->stats_lock, NULL);
         pthread_mutex_init(&nic->chan_lock, NULL);
         pthread_mutex_init(&nic->shared_lock, NULL);

@@ -11,6 +11,7 @@
 #include "common/macro.h"
 #include "netvsp-internal.h"
 #include "netvsp/nvsp.h"
+#include "netvsp/qos.h"
 
 void netvsp_queue_ctrl(struct netvsp_dev *nd, const void *msg, size_t len) {
         /* No receive buffer yet (the guest skipped §7.3 step 5), a full queue
@@ -255,6 +256,21 @@ static void rx_spares_put(struct netvsp_dev *nd, const uint32_t *spare, uint32_t
                 netvsp_rxbuf_unalloc(&nd->rb, spare[--n]);
 }
 
+/* The host -> guest cap (docs/netvsp.md "Bandwidth caps"): true when it
+ * holds the TAP unread now (the kernel queues; netvsp_dev_qos_wait_ns
+ * says for how long); else *qb (NULL: no cap) and *now to charge with. */
+static bool rx_held(struct netvsp_dev *nd, struct netvsp_qos_bucket **qb, uint64_t *now) {
+        *qb = netvsp_qos_capped(nd->qos ? &nd->qos->in : NULL);
+        *now = *qb ? netvsp_qos_now_ns() : 0;
+        uint64_t wait = *qb ? netvsp_qos_wait_ns(*qb, *now) : 0;
+        if (!wait)
+                return false;
+        nd->stats.rx_qos_waits++;
+        wait = netvsp_qos_hold_ns(*qb, wait);
+        nd->qos_wait_ns = nd->qos_wait_ns ? MIN(nd->qos_wait_ns, wait) : wait;
+        return true;
+}
+
 unsigned netvsp_rx_frames(struct netvsp_dev *nd) {
         if (nd->be_gone)
                 return 0;
@@ -281,9 +297,18 @@ unsigned netvsp_rx_frames(struct netvsp_dev *nd) {
                         break;
                 }
                 nd->rx_starved = false;
+                struct netvsp_qos_bucket *qb;
+                uint64_t now;
+                if (rx_held(nd, &qb, &now)) {
+                        want = NETVSP_WANT_TIMER;
+                        break;
+                }
+                uint64_t bytes = nd->stats.rx_bytes;
                 while (n_spare < need && netvsp_rxbuf_alloc(&nd->rb, &spare[n_spare]) == 0)
                         n_spare++;
                 r = rx_one(nd, spare, n_spare, &used);
+                if (qb)
+                        netvsp_qos_charge(qb, now, (size_t)(nd->stats.rx_bytes - bytes));
                 if (used) {
                         n_spare -= used;
                         memmove(spare, spare + used, n_spare * sizeof spare[0]);

@@ -520,6 +520,7 @@ static void row_stats(void *dev, struct json_object *into) {
                 D(rx_packets), D(rx_bytes), D(rx_filtered), D(rx_dropped), D(rx_truncated),
                 D(rx_coalesced), D(rx_buffer_full), D(rx_gso_errors), D(ring_full), D(ctrl_requests),
                 D(ctrl_dropped), D(bad_packets), D(bogus_completions), D(announces),
+                D(tx_qos_waits), D(rx_qos_waits),
 #undef D
         };
         struct json_object *o = device_stat_append(into, "nics");

@@ -11,6 +11,7 @@
 
 #include "common/macro.h"
 #include "netvsp-internal.h"
+#include "netvsp/qos.h"
 
 /* RNDIS header + PPIs are read from this many bytes (Linux: 44 + <= 64). */
 #define TX_MSG_HEAD 256u
@@ -68,6 +69,14 @@ static int send_frame(struct netvsp_dev *nd, const struct rndis_tx_packet *pkt, 
                 nd->stats.tx_malformed++;
                 return 0;
         }
+        struct netvsp_qos_bucket *qb = netvsp_qos_capped(nd->qos ? &nd->qos->out : NULL);
+        uint64_t now = qb ? netvsp_qos_now_ns() : 0, wait = qb ? netvsp_qos_wait_ns(qb, now) : 0;
+        if (wait) { /* held by the cap: the stall resumes here */
+                nd->stats.tx_qos_waits++;
+                nd->qos_tx_held = true;
+                nd->qos_wait_ns = netvsp_qos_hold_ns(qb, wait);
+                return -EAGAIN;
+        }
         r = nd->be->tx(nd->be_ctx, iov, k + r);
         if (r == -EAGAIN) {
                 nd->stats.tx_stalls++;
@@ -81,6 +90,8 @@ static int send_frame(struct netvsp_dev *nd, const struct rndis_tx_packet *pkt, 
                 nd->stats.tx_dropped++;
                 return 0;
         }
+        if (qb)
+                netvsp_qos_charge(qb, now, pkt->data_len);
         nd->stats.tx_packets++;
         nd->stats.tx_bytes += pkt->data_len;
         return 0;

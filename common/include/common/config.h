@@ -107,6 +107,19 @@ struct vm_dvd_config {
         char path[VM_PATH_MAX]; /* empty: no disc */
 };
 
+/* Bandwidth caps of one NIC (docs/netvsp.md "Bandwidth caps"; netvsp/qos.h
+ * enforces them): Hyper-V's MaximumBandwidth, each way, in bits per second
+ * of Ethernet frames; in = host -> guest, out = guest -> host. 0: none,
+ * else VM_NIC_QOS_MIN_BPS..VM_NIC_QOS_MAX_BPS. Changeable on a running VM
+ * (SetNicQoS). */
+#define VM_NIC_QOS_MIN_BPS 1000000ull       /* 1 Mbit/s */
+#define VM_NIC_QOS_MAX_BPS 1000000000000ull /* 1 Tbit/s */
+struct vm_nic_qos {
+        uint64_t max_in_bps, max_out_bps;
+};
+/* Why the settings are refused, with the field in *field; NULL if valid. */
+const char *vm_nic_qos_invalid(const struct vm_nic_qos *q, const char **field);
+
 struct vm_nic_config {
         uint8_t mac[6];
         char tap[VM_IFNAME_MAX];    /* pre-created TAP to use; empty: create one */
@@ -115,6 +128,7 @@ struct vm_nic_config {
         bool link_up;               /* initial link state shown to the guest */
         uint32_t queues;            /* vRSS channels, 1..8 (at most one per vCPU; docs/netvsp.md) */
         struct guid instance;       /* VMBus instance GUID (stable across restarts) */
+        struct vm_nic_qos qos;
 };
 
 /* The TAP queues (fds) a NIC is served with: one per channel, at most

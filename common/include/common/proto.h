@@ -198,6 +198,13 @@
  *   worker's configuration follows. Also while paused. EINVAL (a field;
  *   "disks[i].qos.min_iops: is above max_iops" and the other checks of
  *   vm_disk_qos_invalid), ENOENT (no such disk); nothing changes then.
+ * - {"op":"nic-qos","id":n,"nic":i[,"max_in_bps":n][,"max_out_bps":n]}:
+ *   nics[i]'s bandwidth caps (bits/s; in = host -> guest, out = guest ->
+ *   host; a field left out keeps its value, 0 is none) hold from each of
+ *   its channels' next frame (docs/netvsp.md "Bandwidth caps"); the
+ *   worker's configuration follows. Also while paused. EINVAL (a field;
+ *   "nics[i].qos.max_in_bps: must be 0 (no cap) or 1000000..." from
+ *   vm_nic_qos_invalid), ENOENT (no such NIC); nothing changes then.
  *   Errors: EINVAL, ENOENT (index), ENOSPC (VM_DISKS_MAX, VM_NICS_MAX,
  *   VM_NIC_QUEUES_MAX), EEXIST (controller+LUN, path, MAC, TAP, instance),
  *   EOPNOTSUPP, EBUSY, EFBIG, and the backend's own with a sentence.
@@ -271,7 +278,8 @@ enum proto_fds { PROTO_FDS_NONE, PROTO_FDS_ONE, PROTO_FDS_FIRST, PROTO_FDS_ALL }
         X(DVD_INSERT, "dvd-insert", ONE, "drive,path? + ISO fd -> drive") \
         X(DVD_EJECT, "dvd-eject", NONE, "drive -> drive") \
         X(REATTACH_LISTEN, "reattach-listen", ALL, "+ one listening socket fd ->") \
-        X(DISK_QOS, "disk-qos", NONE, "disk,max_iops?,min_iops?,max_bytes_per_s? ->")
+        X(DISK_QOS, "disk-qos", NONE, "disk,max_iops?,min_iops?,max_bytes_per_s? ->") \
+        X(NIC_QOS, "nic-qos", NONE, "nic,max_in_bps?,max_out_bps? ->")
 
 /* X(ENUM, "name", "fields") */
 #define PROTO_EVENTS(X) \

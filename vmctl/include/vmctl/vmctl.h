@@ -158,6 +158,8 @@ int vmctl_disk_convert(struct vmctl *c, int argc, char **argv);
 int vmctl_disk_vm(struct vmctl *c, int argc, char **argv);
 /* vmctl disk qos VM INDEX [--max-iops=N] [--min-iops=N] [--max-bytes-per-s=N] (cmd-disk-qos.c) */
 int vmctl_disk_qos(struct vmctl *c, int argc, char **argv);
+/* vmctl nic qos VM INDEX [--max-in-bps=N] [--max-out-bps=N] (cmd-nic-qos.c) */
+int vmctl_nic_qos(struct vmctl *c, int argc, char **argv);
 
 /* cmd-create.c: the configuration flags create and edit share. */
 enum {
@@ -223,6 +225,7 @@ enum {
         "                         counted in 8 KiB units (vmctl disk qos changes it)\n"                 \
         "  --nic=[mac=MAC][,bridge=BR][,tap=IF][,mtu=N][,link=down][,queues=N]   add a NIC (\"auto\": defaults;\n" \
         "                 queues: vRSS channels, at most one per vCPU)\n" \
+        "                 [,max-in-bps=N][,max-out-bps=N]: bandwidth caps, bits/s to and from the guest\n" \
         "  --restart-policy=never|on-failure|always\n"                                                \
         "  --stop-timeout=SEC     graceful shutdown timeout of Stop\n"                                \
         "  --checkpoint-type=production|production-only|standard|disabled\n"                         \

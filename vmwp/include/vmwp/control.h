@@ -75,6 +75,8 @@ struct vmwp_control_ops {
         vmwp_op_fn *dvd;
         /* disk-qos: a disk's Storage QoS (vmwp_control_parse_disk_qos). */
         vmwp_op_fn *disk_qos;
+        /* nic-qos: a NIC's bandwidth caps (vmwp_control_parse_nic_qos). */
+        vmwp_op_fn *nic_qos;
 };
 
 /* The one dispatcher of the worker's requests: finds the op's row in the
@@ -155,6 +157,14 @@ int vmwp_control_parse_hotplug(const struct vm_config *cfg, struct json_object *
  * sentence. Pure. */
 int vmwp_control_parse_disk_qos(const struct vm_config *cfg, struct json_object *req, uint32_t *disk,
                                 struct vm_disk_qos *out, char *err, size_t errlen);
+
+/* nic-qos (common/proto.h): *nic an index of cfg->nics, *out its
+ * bandwidth caps with the request's fields ("max_in_bps", "max_out_bps";
+ * one left out keeps its value) applied. -EINVAL (a field negative or not
+ * an integer; the settings vm_nic_qos_invalid refuses, named
+ * "nics[i].qos.<field>"), -ENOENT (no such NIC), with a sentence. Pure. */
+int vmwp_control_parse_nic_qos(const struct vm_config *cfg, struct json_object *req, uint32_t *nic,
+                               struct vm_nic_qos *out, char *err, size_t errlen);
 
 /* A DVD change (common/proto.h dvd-insert, dvd-eject) checked against the
  * configuration: *drive an index of cfg->dvds, *insert which op, *path

@@ -57,6 +57,7 @@ enum vmms_op {
         VMMS_OP_INSERT_DVD, /* InsertDvd, EjectDvd: a running VM's drive, or an Off one's configuration */
         VMMS_OP_EJECT_DVD,
         VMMS_OP_SET_DISK_QOS, /* SetDiskQoS: a running or paused VM's worker, else the configuration */
+        VMMS_OP_SET_NIC_QOS,  /* SetNicQoS: likewise, a NIC's bandwidth caps */
         VMMS_OP_MAX,
 };
 

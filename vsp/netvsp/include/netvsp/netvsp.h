@@ -116,6 +116,9 @@ struct netvsp_backend_ops {
 #define NETVSP_WANT_BACKEND_RX (1u << 0) /* poll the backend for POLLIN */
 #define NETVSP_WANT_BACKEND_TX (1u << 1) /* poll the backend for POLLOUT */
 #define NETVSP_WANT_RING_SPACE (1u << 2) /* host -> guest ring was full */
+/* A bandwidth cap holds a direction: call again after
+ * netvsp_dev_qos_wait_ns() (docs/netvsp.md "Bandwidth caps"). */
+#define NETVSP_WANT_TIMER (1u << 3)
 
 struct netvsp_stats {
         uint64_t tx_packets, tx_bytes, tx_dropped, tx_malformed, tx_stalls;
@@ -125,6 +128,8 @@ struct netvsp_stats {
         uint64_t rx_coalesced;  /* frames handed over as RSC fragments (rx_packets counts them too) */
         uint64_t rx_gso_errors; /* backend set_rx_gso failures (the guest gets plain frames) */
         uint64_t rx_buffer_full; /* times the guest held every free receive slot and the TAP went unread */
+        uint64_t tx_qos_waits;   /* times the guest -> host cap held a send */
+        uint64_t rx_qos_waits;   /* times the host -> guest cap left the TAP unread */
 };
 
 struct netvsp_dev;
@@ -186,6 +191,14 @@ bool netvsp_can_take_packet(const struct netvsp_dev *nd);
  * delivers link indications and moves backend frames to the guest.
  * Returns NETVSP_WANT_* bits. */
 unsigned netvsp_process(struct netvsp_dev *nd);
+
+struct netvsp_qos;
+/* The NIC's bandwidth caps (netvsp/qos.h; shared by its channels, may be
+ * changed by another thread at any time); NULL: none. */
+void netvsp_dev_set_qos(struct netvsp_dev *nd, struct netvsp_qos *qos);
+/* After a netvsp_process() that wanted NETVSP_WANT_TIMER: ns from the
+ * last check until a held direction may move again. */
+uint64_t netvsp_dev_qos_wait_ns(const struct netvsp_dev *nd);
 
 /* Backend link state (TAP admin up && carrier && present). */
 void netvsp_set_link(struct netvsp_dev *nd, bool up);

@@ -69,6 +69,9 @@ struct netvsp_nic_config {
          * A failure leaves the thread under its creator's filter (counted). */
         int (*thread_policy)(void *opaque, const char *policy);
         void *thread_policy_opaque;
+        /* Bandwidth caps, bits/s, 0: none (docs/netvsp.md "Bandwidth caps");
+         * in = host -> guest, out = guest -> host. */
+        uint64_t max_in_bps, max_out_bps;
 };
 
 struct netvsp_nic;
@@ -81,6 +84,11 @@ int netvsp_nic_new(const struct netvsp_nic_config *cfg, struct netvsp_nic **out,
  * the NIC (ops destroy); otherwise the caller does. */
 void netvsp_nic_free(struct netvsp_nic *nic);
 const char *netvsp_nic_tap_name(const struct netvsp_nic *nic);
+/* Changes the bandwidth caps (bits/s, 0: none) of a NIC whose channels
+ * may be running; they hold from each channel's next frame (a channel held
+ * by the old cap looks again within NETVSP_QOS_RECHECK_US). -EINVAL if
+ * either is out of range (netvsp_qos_check); nothing changes then. */
+int netvsp_nic_set_qos(struct netvsp_nic *nic, uint64_t max_in_bps, uint64_t max_out_bps);
 
 struct netvsp_nic_stats {
         uint64_t opens, closes;
