@@ -83,6 +83,17 @@ static struct vmwp_child start(int sv[2], const char *disk, bool bootable, const
         return start_with(sv, disk, bootable, serial, state_fd, NULL);
 }
 
+/* The next "firmware" event (others before it are passed over). */
+static struct json_object *firmware_event(int sock) {
+        struct json_object *m = vmwp_ctl_recv(sock);
+        while (m && strcmp(vmwp_ctl_str(m, "event"), "firmware") != 0 && strcmp(vmwp_ctl_str(m, "event"), "exit") != 0) {
+                json_object_put(m);
+                m = vmwp_ctl_recv(sock);
+        }
+        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "firmware");
+        return m;
+}
+
 static void expect_exit(int sock, struct vmwp_child *c, int status, const char *reason, char *err, size_t cap) {
         struct json_object *m = vmwp_ctl_recv(sock);
         ASSERT_STREQ(vmwp_ctl_str(m, "event"), "exit");
@@ -174,12 +185,7 @@ TEST(nothing_bootable_says_so) {
         ASSERT_NOT_NULL(strstr(buf, "Boot failed: not a bootable disk"));
         ASSERT_NULL(strstr(buf, "Retrying in"));
         /* vmms is told once, from the firmware's log port. */
-        struct json_object *m = vmwp_ctl_recv(sv[0]);
-        while (m && strcmp(vmwp_ctl_str(m, "event"), "firmware") != 0 && strcmp(vmwp_ctl_str(m, "event"), "exit") != 0) {
-                json_object_put(m);
-                m = vmwp_ctl_recv(sv[0]);
-        }
-        ASSERT_STREQ(vmwp_ctl_str(m, "event"), "firmware");
+        struct json_object *m = firmware_event(sv[0]);
         ASSERT_STREQ(vmwp_ctl_str(m, "status"), "no-bootable-device");
         ASSERT_STREQ(vmwp_ctl_str(m, "message"), "No bootable device.");
         json_object_put(m);
@@ -224,6 +230,10 @@ TEST(a_dvd_boots_through_el_torito) {
                 ASSERT_STREQ(buf, "Booting from DVD/CD... mbr: echo");
         }
         ASSERT_NOT_NULL(strstr(buf, "Booting from DVD/CD"));
+        /* SeaBIOS jumped into the disc's boot image: vmms is told. */
+        struct json_object *m = firmware_event(sv[0]);
+        ASSERT_STREQ(vmwp_ctl_str(m, "status"), "booted");
+        json_object_put(m);
         ASSERT_EQ(write(con, "x.", 2), 2);
         ASSERT_TRUE(serial_read_until(con, "x.", buf, sizeof buf, 20000));
         expect_exit(sv[0], &c, 0, "powered off", err, sizeof err);
