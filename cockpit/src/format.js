@@ -82,6 +82,16 @@ export function heartbeatInfo(hb) {
     return HEARTBEAT[word] || { text: "—", color: "grey" };
 }
 
+// A firmware VM's BootStatus (docs/firmware.md "Nothing bootable") as a
+// warning for a VM with a worker: what happened and what to do; null for
+// any other status or state (the property is empty after the run).
+export const NOTHING_TO_BOOT = "Nothing to boot: the firmware found no bootable disk or DVD.";
+export const NOTHING_TO_BOOT_HINT = "Insert a DVD or attach a bootable disk, then restart the VM.";
+export function bootWarning(p) {
+    return p && p.BootStatus === "no-bootable-device" && isActive(p.State)
+        ? { text: NOTHING_TO_BOOT, hint: NOTHING_TO_BOOT_HINT } : null;
+}
+
 // The guest's addresses from its KVP items (hv_kvp_daemon's
 // NetworkAddressIPv4/IPv6, ';'-separated lists), IPv4 first.
 export function guestAddresses(kvp) {

@@ -3,7 +3,7 @@
 // items; checkpoints are in checkpoints.js. Re-rendered from the model's
 // cached properties when a signal changes this VM (no D-Bus read).
 import { h, replace, label, button, descriptionList, card, table, cell } from "./dom.js";
-import { ACTIONS, MORE_ACTIONS, actionsFor, stateColor, formatDuration, formatBytes, heartbeatInfo, guestAddresses, parseConfig, isActive } from "./format.js";
+import { ACTIONS, MORE_ACTIONS, actionsFor, stateColor, formatDuration, formatBytes, heartbeatInfo, guestAddresses, parseConfig, isActive, bootWarning } from "./format.js";
 import { IF_VM, IF_MEMORY } from "./model.js";
 import { actionButton } from "./actions.js";
 import { Checkpoints } from "./checkpoints.js";
@@ -51,8 +51,12 @@ export class VmDetails {
         if (!vm)
             return;
         const p = vm.props[IF_VM];
+        const boot = bootWarning(p);
         replace(this.head, h("h1", { class: "pf-v6-c-title pf-m-xl" }, p.Name || vm.id, " "),
-                label(p.State || "", stateColor(p.State), { "data-state": p.State }));
+                label(p.State || "", stateColor(p.State), { "data-state": p.State }),
+                boot ? h("div", { class: "pf-v6-c-alert pf-m-warning pf-m-inline pf-m-plain vmstack-boot-warning", role: "status" },
+                         h("p", { class: "pf-v6-c-alert__title" }, boot.text),
+                         h("p", { class: "pf-v6-c-alert__description" }, boot.hint)) : null);
         if (this.state !== p.State) {
             this.state = p.State;
             this.renderActions();

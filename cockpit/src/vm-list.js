@@ -5,7 +5,7 @@
 // button it was on went away with the state).
 /* global cockpit */
 import { h, replace, label, button, descriptionList, card, table, cell } from "./dom.js";
-import { ACTIONS, actionsFor, stateColor, formatDuration, formatBytes, heartbeatInfo, guestAddresses, parseConfig, isActive } from "./format.js";
+import { ACTIONS, actionsFor, stateColor, formatDuration, formatBytes, heartbeatInfo, guestAddresses, parseConfig, isActive, bootWarning } from "./format.js";
 import { IF_VM, IF_MEMORY, IF_DISPLAY } from "./model.js";
 import { actionButton } from "./actions.js";
 import { formatPercent } from "./metrics.js";
@@ -86,7 +86,9 @@ export class VmList {
             row.tr.setAttribute("data-name", p.Name || "");
         }
         const [done, total] = Array.isArray(p.SaveProgress) ? p.SaveProgress : [0, 0];
+        const boot = bootWarning(p);
         replace(row.cells.State, label(state, stateColor(state), { "data-state": state }),
+                boot ? h("div", { class: "vmstack-boot-warning", role: "status" }, boot.text, " ", boot.hint) : null,
                 state === "Crashed" && p.ExitReason ? h("div", { class: "vmstack-reason" }, p.ExitReason) : null,
                 state === "Saving" && total > 0 ? h("div", { class: "vmstack-sub" }, `${Math.floor(100 * done / total)} %`) : null);
         this.tick(vm, row);

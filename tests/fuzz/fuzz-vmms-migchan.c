@@ -29,12 +29,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (vmms_migchan_request_parse(body, blen, q, err, sizeof err) == 0) {
                         char *again = q->mode == VMMS_MIGRATE_SAVED
                                               ? vmms_migchan_saved_request_build(&q->config, q->owner, q->owner_name, q->size, q->start,
-                                                                                 q->memory_target)
+                                                                                 q->memory_target, q->boot_status)
                                       : q->mode == VMMS_MIGRATE_LIVE
                                               ? vmms_migchan_live_request_build(&q->config, q->owner, q->owner_name,
                                                                                 q->copy_disks ? q->disks : NULL,
                                                                                 q->has_session ? &q->session : NULL,
-                                                                                q->memory_target)
+                                                                                q->memory_target, q->boot_status)
                                               : vmms_migchan_check_request_build(&q->config, q->owner, q->owner_name);
                         free(again);
                 }

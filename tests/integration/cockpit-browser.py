@@ -7,7 +7,8 @@ Chromium's start are display-browser.py's.
 
 usage: cockpit-browser.py CHROMIUM URL OUT_DIR [all|unprivileged|shell]
 Environment: ADDR (the private system bus, for busctl), KERNEL (a boot
-file for a new VM), RESTART_REQUEST (a file the test creates when the
+file for a new VM), FIRMWARE and EMPTY_DISK (a firmware image in vmms's
+--firmware-dir and a disk without a boot signature, for the boot warning), RESTART_REQUEST (a file the test creates when the
 page is to see vmms restart; test-cockpit.sh restarts it then); with
 DISPLAY_LOG (and VMCTL), the console's steps of cockpit-console.py follow
 the others (VM screen, with a display, exists). The VMs alpha, beta and broken exist, Off; broken's
@@ -17,7 +18,9 @@ Steps: the list at 1280x800; gamma created behind the page's back shows up
 (VMAdded) and goes again (VMRemoved) without a reload; alpha started from
 its button becomes Running live, with an uptime; paused by keyboard (Enter
 on the focused button; the focus then is on Resume), resumed; broken's
-start is refused and the page says why; the list's CPU column and alpha's
+start is refused and the page says why; a firmware VM (nothing, made over
+the bus) started with no bootable disk gets the "Nothing to boot" warning
+under its state and on its details page, live, gone once killed; the list's CPU column and alpha's
 graphs show and move; alpha's processor limit and disk QoS set in the page
 are in Config (busctl), bad values refused with vmms's error; beta's
 details show its settings,
@@ -226,6 +229,38 @@ def steps_lifecycle(p):
     p.shot("refused-1280", full=False)
     p.click_sel(".vmstack-alerts button")
     p.no_alerts("closing the alert")
+
+
+def steps_boot(p):
+    note("a firmware VM that finds nothing to boot: the warning in the list and on its details, live")
+    cfg = json.dumps({"name": "nothing", "memory_mib": 64, "vcpus": 1,
+                      "boot": {"kind": "firmware", "firmware": os.environ["FIRMWARE"]},
+                      "disks": [{"path": os.environ["EMPTY_DISK"], "bus": "ide"}]})
+    path = bus("call", *MANAGER, "CreateVM", "s", cfg).split('"')[1]
+    p.wait("nothing's row", p.row("nothing"), 10)
+    warning = "(%s.querySelector('.vmstack-boot-warning') || {innerText: ''}).innerText" % p.row("nothing")
+    if p.js(warning):
+        raise Failed("an Off VM has a boot warning: %r" % p.js(warning))
+    bus("call", "org.vmstack.VMMS1", path, "org.vmstack.VMMS1.VM", "Start")
+    p.wait("nothing Running", p.state_is("nothing", "Running"), 30)
+    p.wait("the warning under nothing's state (PropertiesChanged)", "/^Nothing to boot: the firmware found no bootable "
+           "disk or DVD\\. Insert a DVD or attach a bootable disk/.test(%s)" % warning, 10)
+    if p.js("%s.querySelector('.vmstack-boot-warning')" % p.row("alpha") + " !== null"):
+        raise Failed("alpha, a kernel VM, has a boot warning")
+    p.shot("boot-warning-1280", full=False)
+    p.js("%s.querySelector('.vmstack-name').click()" % p.row("nothing"))
+    head = "(document.querySelector('.vmstack-details-head .vmstack-boot-warning') || {innerText: ''}).innerText"
+    p.wait("the warning on nothing's details", "/Nothing to boot/.test(%s) && /Insert a DVD/.test(%s)" % (head, head), 10)
+    p.shot("boot-details-1280", full=False)
+    bus("call", "org.vmstack.VMMS1", path, "org.vmstack.VMMS1.VM", "Kill")
+    p.wait("the warning gone with the run", "!/Nothing to boot/.test(%s)" % head, 20)
+    p.click_sel("button[data-action=back]")
+    p.wait("the list again", p.row("nothing"), 10)
+    bus("call", "org.vmstack.VMMS1", path, "org.vmstack.VMMS1.VM", "Delete")
+    p.wait("nothing's row to go", "!" + p.row("nothing"), 10)
+    if p.js("window.__loaded") != 1:
+        raise Failed("the page reloaded")
+    p.no_alerts("the boot warning")
 
 
 def steps_details(p):
@@ -470,7 +505,7 @@ def steps_end(p):
 
 
 def scenario(p):
-    for steps in (steps_first, steps_list, steps_lifecycle, steps_graphs, steps_details, steps_wizard, steps_end):
+    for steps in (steps_first, steps_list, steps_lifecycle, steps_boot, steps_graphs, steps_details, steps_wizard, steps_end):
         steps(p)
     if os.environ.get("DISPLAY_LOG"):
         console.scenario(p, p.out)

@@ -6,7 +6,8 @@
 # "system bus" is that private bus (DBUS_SYSTEM_BUS_ADDRESS, checked in
 # the bridge's environment). cockpit-browser.py drives the page: the list,
 # VMs added and removed elsewhere, start, pause and resume (by keyboard),
-# a refused start and its message, the CPU column and a VM's graphs
+# a refused start and its message, a firmware VM's "Nothing to boot"
+# warning (BootStatus, from the fake worker's SeaBIOS act), the CPU column and a VM's graphs
 # (metering, moving as the fake worker's counters grow), settings edited
 # (read back from Config with busctl) and refused (vmms's error in the
 # alert), a VM's details and checkpoints, the new-VM wizard (a new VHDX,
@@ -37,7 +38,11 @@ D=$VM_BUILD_DIR/vmdisplay
 CONSOLE=1
 for b in vmdisplay fake-display-worker; do [ -x "$D/$b" ] || CONSOLE=""; done
 export VM_FAKE_DISPLAY_WORKER=$D/fake-display-worker VM_FAKE_DISPLAY_LOG=$T/fake-display.log
-t_start_vmms
+# A firmware image and a disk with nothing to boot (the boot warning).
+mkdir -p "$T/fw"
+head -c 262144 /dev/zero >"$T/fw/bios.bin"
+truncate -s 1M "$T/images/empty.img"
+t_start_vmms --firmware-dir="$T/fw"
 ART=$VM_BUILD_DIR/test-artifacts/cockpit
 rm -rf "$ART"
 mkdir -p "$ART"
@@ -94,14 +99,15 @@ grep -o 'url([^)]*)' "$PAGE/index.css" | grep -Ev '^url\("?(\./assets/|data:)' |
   kill -TERM "$VMMS_PID"
   while kill -0 "$VMMS_PID" 2>/dev/null; do sleep 0.1; done
   sleep 1.5
-  t_start_vmms
+  t_start_vmms --firmware-dir="$T/fw"
   echo "$VMMS_PID" >"$T/vmms2.pid"
 ) &
 RESTARTER=$!
 t_on_exit "kill $RESTARTER; [ -f $T/vmms2.pid ] && kill \$(cat $T/vmms2.pid)"
 
 note "the browser drives the page"
-env "${CONSOLE_ENV[@]}" RESTART_REQUEST=$T/restart-request ADDR=$ADDR KERNEL=$(t_kernel) TMPDIR=$T /usr/bin/python3 "$(dirname "$0")/cockpit-browser.py" "$CHROMIUM" \
+env "${CONSOLE_ENV[@]}" RESTART_REQUEST=$T/restart-request ADDR=$ADDR KERNEL=$(t_kernel) \
+  FIRMWARE=$T/fw/bios.bin EMPTY_DISK=$T/images/empty.img TMPDIR=$T /usr/bin/python3 "$(dirname "$0")/cockpit-browser.py" "$CHROMIUM" \
   "$BASE/vmstack/index.html" "$ART" >"$T/browser.log" 2>&1
 rc=$?
 cat "$T/browser.log"
@@ -155,7 +161,7 @@ note "what vmms saw: the page's operations"
 for s in "alpha.*Starting" "alpha.*Paused" "alpha.*Off"; do
   grep -Eq "$s" "$T/vmms.log" || fail "vmms.log lacks '$s'"
 done
-for f in list-1280 running-1280 refused-1280 graphs-1280 graphs-phone details-1280 details-phone wizard-1280 wizard-phone \
+for f in list-1280 running-1280 refused-1280 boot-warning-1280 boot-details-1280 graphs-1280 graphs-phone details-1280 details-phone wizard-1280 wizard-phone \
   vmms-gone-1280 list-phone unprivileged-1280; do
   [ -s "$ART/$f.png" ] || fail "no screenshot $f"
 done

@@ -25,6 +25,7 @@
  *   fake.vmstate         "save" writes the same bytes as one bulk section
  *                        ("FAKE") of a real saved-state file (common/vmstate.h),
  *                        which a destination vmms checks in a quick migration
+ *                        (always for a firmware VM, which has no cmdline)
  *   fake.postcopy_ms=N   as a migration's source, act out post-copy after
  *                        the commit: migrate-progress events with
  *                        "postcopy" and "committed" for N ms (pages left
@@ -79,7 +80,9 @@
  * ready (vmms-fake-firmware.c): "No bootable device." on the console and
  * in the worker's log and a "firmware" event with "no-bootable-device",
  * or "booted" when an IDE disk has a boot signature or a DVD an ISO; the
- * "status" reply carries "boot_status" as vmwp's does.
+ * "status" reply carries "boot_status" as vmwp's does. A restored one
+ * (a saved state, an incoming migration) acts out nothing and reports
+ * none, as vmwp's boot happened in the worker that saved it.
  * With dynamic_memory.enabled the guest runs a Dynamic Memory driver
  * (docs/dynamic-memory.md) that takes every target at once, within its
  * range and as the real device rounds it, hot-adding in 128 MiB blocks;
@@ -203,8 +206,9 @@ struct fake {
         size_t n_disk_fds;
         unsigned vcpus, n_disks, n_nics; /* for "stats" (vmms-fake-stats.c) */
         uint64_t stats_calls;
-        bool restored;    /* the config message named a "saved_state" */
+        bool restored;    /* the config message named a "saved_state" or "migrate_incoming" */
         const char *boot; /* a firmware VM's boot (vmms-fake-firmware.c), NULL: none */
+        bool firmware;    /* boot.kind "firmware": no cmdline, so saves as fake.vmstate */
 };
 
 static long knob(const struct fake *f, const char *name, long def) {
@@ -341,7 +345,7 @@ static void save(struct fake *f, json_object *req, int fd) {
         memcpy(chunk, FAKE_STATE_MAGIC, strlen(FAKE_STATE_MAGIC));
         struct vmstate_writer *w = NULL;
         int r = 0;
-        if (knob(f, "fake.vmstate", 0) && (r = vmstate_writer_new(fd, 0, &w)) == 0)
+        if ((f->firmware || knob(f, "fake.vmstate", 0)) && (r = vmstate_writer_new(fd, 0, &w)) == 0)
                 r = vmstate_bulk_begin(w, FAKE_STATE_TAG, 0, 1, FAKE_STATE_BYTES);
         for (unsigned i = 0; i < 8 && r == 0; i++) {
                 r = w ? vmstate_bulk_write(w, chunk, sizeof chunk) : write_full(fd, chunk, sizeof chunk);
@@ -1037,6 +1041,7 @@ static int check_fds(struct fake *f, const struct vm_config *c, json_object *msg
         bool log = last && !strcmp(json_object_get_string(last), "serial_log");
         if (last && !strcmp(json_object_get_string(last), "migrate_incoming")) {
                 f->mig_fd = fds[--n];
+                f->restored = true; /* as vmwp: the guest comes from the source's state */
                 log = n_files >= 2 &&
                       !strcmp(json_object_get_string(json_object_array_get_idx(files, n_files - 2)), "serial_log");
         }
@@ -1133,6 +1138,7 @@ static void configure(struct fake *f, const char *serial) {
                 start_display(f, c->display.socket);
         f->vcpus = c->vcpus, f->n_disks = c->n_disks, f->n_nics = c->n_nics;
         f->boot = fake_firmware_boot(c, f->disk_fds, f->n_disk_fds, f->restored);
+        f->firmware = c->boot_kind == VM_BOOT_FIRMWARE;
         if (c->dm.enabled) {
                 f->dm_startup = f->dm_assigned = c->memory_mib;
                 f->dm_min = vm_dm_minimum_mib(c);

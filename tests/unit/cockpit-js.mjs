@@ -3,7 +3,7 @@
 // node: the operations each state offers match docs/dbus-api.md's table,
 // the formats, the guest's addresses from KVP, and error names as sentences.
 import assert from "node:assert/strict";
-import { ACTIONS, MORE_ACTIONS, actionsFor, formatDuration, formatBytes, heartbeatInfo, guestAddresses, parseConfig, idFromPath, stateColor, isActive } from "../../cockpit/src/format.js";
+import { ACTIONS, MORE_ACTIONS, actionsFor, formatDuration, formatBytes, heartbeatInfo, guestAddresses, parseConfig, idFromPath, stateColor, isActive, bootWarning, NOTHING_TO_BOOT } from "../../cockpit/src/format.js";
 import { describeError } from "../../cockpit/src/errors.js";
 import { parseMetrics, rates, niceMax, formatPercent, formatRate, polylinePoints } from "../../cockpit/src/metrics.js";
 import { withSettings, newVmConfig, numberOrText, bytesBase64, parsePools, classifyImages, STATES } from "../../cockpit/src/config-edit.js";
@@ -42,6 +42,15 @@ assert.deepEqual(heartbeatInfo(["ok", 1]), { text: "OK", color: "green" });
 assert.equal(heartbeatInfo(["lost", 1]).color, "red");
 assert.equal(heartbeatInfo(["unknown", 0]).text, "—");
 assert.equal(heartbeatInfo(null).text, "—");
+
+// A firmware VM that found nothing to boot: a warning while it has a worker.
+assert.equal(bootWarning({ BootStatus: "no-bootable-device", State: "Running" }).text, NOTHING_TO_BOOT);
+assert.match(bootWarning({ BootStatus: "no-bootable-device", State: "Paused" }).hint, /Insert a DVD or attach a bootable disk/);
+assert.equal(bootWarning({ BootStatus: "no-bootable-device", State: "Off" }), null);
+assert.equal(bootWarning({ BootStatus: "booted", State: "Running" }), null);
+assert.equal(bootWarning({ BootStatus: "firmware", State: "Running" }), null);
+assert.equal(bootWarning({ State: "Running" }), null);
+assert.equal(bootWarning(null), null);
 
 assert.deepEqual(guestAddresses({ NetworkAddressIPv4: "10.0.0.5;192.168.1.2", NetworkAddressIPv6: "fe80::1", OSName: "x" }),
                  ["10.0.0.5", "192.168.1.2", "fe80::1"]);

@@ -163,7 +163,7 @@ TEST(saved_request) {
         ASSERT_NOT_NULL(c);
         ASSERT_NOT_NULL(q);
         ASSERT_OK(vm_config_parse(cfg, strlen(cfg), c, err, sizeof err));
-        char *body = vmms_migchan_saved_request_build(c, 1000, NULL, 123456789, true, 0);
+        char *body = vmms_migchan_saved_request_build(c, 1000, NULL, 123456789, true, 0, NULL);
         ASSERT_NOT_NULL(body);
         ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err));
         ASSERT_EQ(q->mode, VMMS_MIGRATE_SAVED);
@@ -172,11 +172,11 @@ TEST(saved_request) {
         ASSERT_STREQ(q->config.name, "web1");
         free(body);
         /* The largest state a 256 MiB VM can have: its RAM + 256 MiB. */
-        body = vmms_migchan_saved_request_build(c, 0, NULL, (512ull << 20), false, 0);
+        body = vmms_migchan_saved_request_build(c, 0, NULL, (512ull << 20), false, 0, NULL);
         ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err));
         ASSERT_FALSE(q->start);
         free(body);
-        body = vmms_migchan_saved_request_build(c, 0, NULL, (512ull << 20) + 1, false, 0);
+        body = vmms_migchan_saved_request_build(c, 0, NULL, (512ull << 20) + 1, false, 0, NULL);
         ASSERT_ERROR(vmms_migchan_request_parse(body, strlen(body), q, err, sizeof err), EINVAL);
         ASSERT_STREQ(err, "size: 536870913 bytes is more than the VM's RAM + 256 MiB");
         free(body);
@@ -330,14 +330,14 @@ TEST(memory_target_in_live_and_saved_requests) {
         ASSERT_TRUE(c && p && q);
         ASSERT_OK(vm_config_parse(cfg, strlen(cfg), c, why, sizeof why));
         ASSERT_OK(vm_config_parse(plain, strlen(plain), p, why, sizeof why));
-        char *body = vmms_migchan_live_request_build(c, 0, NULL, NULL, NULL, 384ull << 20);
+        char *body = vmms_migchan_live_request_build(c, 0, NULL, NULL, NULL, 384ull << 20, NULL);
         ASSERT_NOT_NULL(body);
         ASSERT_NOT_NULL(strstr(body, "\"memory_target\":402653184"));
         ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, why, sizeof why));
         ASSERT_EQ(q->memory_target, 384ull << 20);
         free(body);
         /* None: not on the wire, 0 parsed. */
-        body = vmms_migchan_live_request_build(c, 0, NULL, NULL, NULL, 0);
+        body = vmms_migchan_live_request_build(c, 0, NULL, NULL, NULL, 0, NULL);
         ASSERT_NULL(strstr(body, "memory_target"));
         q->memory_target = 1;
         ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, why, sizeof why));
@@ -346,24 +346,24 @@ TEST(memory_target_in_live_and_saved_requests) {
         /* Outside 256..2048 MiB, not a number: refused with the range. */
         static const uint64_t bad[] = { 255ull << 20, (2048ull << 20) + 1, 1 };
         for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-                body = vmms_migchan_live_request_build(c, 0, NULL, NULL, NULL, bad[i]);
+                body = vmms_migchan_live_request_build(c, 0, NULL, NULL, NULL, bad[i], NULL);
                 ASSERT_ERROR(vmms_migchan_request_parse(body, strlen(body), q, why, sizeof why), EINVAL);
                 ASSERT_STREQ(why, "memory_target: must be bytes in the VM's range, 256..2048 MiB");
                 free(body);
         }
-        body = vmms_migchan_live_request_build(c, 0, NULL, NULL, NULL, 300ull << 20);
+        body = vmms_migchan_live_request_build(c, 0, NULL, NULL, NULL, 300ull << 20, NULL);
         char b[8192], *at = strstr(body, "314572800");
         ASSERT_NOT_NULL(at);
         snprintf(b, sizeof b, "%.*s\"300M\"%s", (int)(at - body), body, at + 9);
         ASSERT_ERROR(vmms_migchan_request_parse(b, strlen(b), q, why, sizeof why), EINVAL);
         free(body);
         /* A VM without Dynamic Memory has no target. */
-        body = vmms_migchan_live_request_build(p, 0, NULL, NULL, NULL, 512ull << 20);
+        body = vmms_migchan_live_request_build(p, 0, NULL, NULL, NULL, 512ull << 20, NULL);
         ASSERT_ERROR(vmms_migchan_request_parse(body, strlen(body), q, why, sizeof why), EINVAL);
         ASSERT_STREQ(why, "memory_target: only in a live or saved request for a VM with dynamic memory");
         free(body);
         /* A Saved VM's move carries it too; a check has none. */
-        body = vmms_migchan_saved_request_build(c, 0, NULL, 1 << 20, true, 384ull << 20);
+        body = vmms_migchan_saved_request_build(c, 0, NULL, 1 << 20, true, 384ull << 20, NULL);
         ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, why, sizeof why));
         ASSERT_EQ(q->memory_target, 384ull << 20);
         char *at2 = strstr(body, "\"mode\":\"saved\"");
@@ -380,6 +380,52 @@ TEST(memory_target_in_live_and_saved_requests) {
 
 /* A resumable channel's pieces: the session in a live request, the
  * answer that takes it, the relay's frames, the resume and its answer. */
+/* A firmware VM's BootStatus goes with a live or saved move (docs/firmware.md
+ * "Nothing bootable"): one of its words, only for a firmware VM. */
+TEST(boot_status_in_live_and_saved_requests) {
+        const char *cfg = "{\"name\":\"fw\",\"id\":\"" ID1 "\",\"memory_mib\":512,\"boot\":{\"kind\":\"firmware\"}}";
+        const char *kern = "{\"name\":\"k\",\"id\":\"" ID1 "\",\"memory_mib\":512,\"boot\":{\"kernel\":\"/k\"}}";
+        struct vm_config *c = calloc(1, sizeof *c), *k = calloc(1, sizeof *k);
+        struct vmms_migchan_request *q = calloc(1, sizeof *q);
+        char why[256];
+        ASSERT_TRUE(c && k && q);
+        ASSERT_OK(vm_config_parse(cfg, strlen(cfg), c, why, sizeof why));
+        ASSERT_OK(vm_config_parse(kern, strlen(kern), k, why, sizeof why));
+        char *body = vmms_migchan_live_request_build(c, 0, NULL, NULL, NULL, 0, "no-bootable-device");
+        ASSERT_NOT_NULL(body);
+        ASSERT_NOT_NULL(strstr(body, "\"boot_status\":\"no-bootable-device\""));
+        ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, why, sizeof why));
+        ASSERT_STREQ(q->boot_status, "no-bootable-device");
+        free(body);
+        body = vmms_migchan_saved_request_build(c, 0, NULL, 1 << 20, true, 0, "booted");
+        ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, why, sizeof why));
+        ASSERT_STREQ(q->boot_status, "booted");
+        free(body);
+        /* None ("" or NULL): not on the wire, "" parsed. */
+        body = vmms_migchan_live_request_build(c, 0, NULL, NULL, NULL, 0, "");
+        ASSERT_NULL(strstr(body, "boot_status"));
+        ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, why, sizeof why));
+        ASSERT_STREQ(q->boot_status, "");
+        free(body);
+        /* Not one of its words: not built, refused when sent. */
+        ASSERT_NULL(vmms_migchan_live_request_build(c, 0, NULL, NULL, NULL, 0, "Booted"));
+        body = vmms_migchan_live_request_build(c, 0, NULL, NULL, NULL, 0, "booted");
+        char b[8192], *at = strstr(body, "\"booted\"");
+        ASSERT_NOT_NULL(at);
+        snprintf(b, sizeof b, "%.*s\"rebooted\"%s", (int)(at - body), body, at + 8);
+        ASSERT_ERROR(vmms_migchan_request_parse(b, strlen(b), q, why, sizeof why), EINVAL);
+        ASSERT_STREQ(why, "boot_status: must be \"firmware\", \"booted\" or \"no-bootable-device\"");
+        snprintf(b, sizeof b, "%.*s7%s", (int)(at - body), body, at + 8);
+        ASSERT_ERROR(vmms_migchan_request_parse(b, strlen(b), q, why, sizeof why), EINVAL);
+        free(body);
+        /* A kernel VM has none. */
+        body = vmms_migchan_live_request_build(k, 0, NULL, NULL, NULL, 0, "booted");
+        ASSERT_ERROR(vmms_migchan_request_parse(body, strlen(body), q, why, sizeof why), EINVAL);
+        ASSERT_STREQ(why, "boot_status: only in a live or saved request for a firmware VM");
+        free(body);
+        free(c), free(k), free(q);
+}
+
 TEST(resumable_channel) {
         struct vm_config *c = calloc(1, sizeof *c);
         struct vmms_migchan_request *q = calloc(1, sizeof *q);
@@ -391,7 +437,7 @@ TEST(resumable_channel) {
         struct vmms_migchan_session s, s2;
         for (size_t i = 0; i < sizeof s.id; i++)
                 s.id[i] = (uint8_t)(i * 17 + 3);
-        char *body = vmms_migchan_live_request_build(c, 0, NULL, NULL, &s, 0);
+        char *body = vmms_migchan_live_request_build(c, 0, NULL, NULL, &s, 0, NULL);
         ASSERT_NOT_NULL(body);
         ASSERT_NOT_NULL(strstr(body, "\"session\":\"031425364758697a"));
         ASSERT_OK(vmms_migchan_request_parse(body, strlen(body), q, why, sizeof why));

@@ -202,6 +202,14 @@ TEST(runtime_record_roundtrip) {
         r.memory_target = 384ull << 20;
         json = vmms_runtime_record_to_json(&r);
         ASSERT_NOT_NULL(strstr(json, "\"memory_target\":402653184"));
+        ASSERT_NULL(strstr(json, "boot_status")); /* only while there is one */
+        ASSERT_OK(vmms_runtime_record_parse(json, strlen(json), &back, err, sizeof err));
+        ASSERT_MEMEQ(&r, &back, sizeof r);
+        free(json);
+        /* A restored worker's boot status, for a vmms that restarts. */
+        strcpy(r.boot_status, "no-bootable-device");
+        json = vmms_runtime_record_to_json(&r);
+        ASSERT_NOT_NULL(strstr(json, "\"boot_status\":\"no-bootable-device\""));
         ASSERT_OK(vmms_runtime_record_parse(json, strlen(json), &back, err, sizeof err));
         ASSERT_MEMEQ(&r, &back, sizeof r);
         free(json);
@@ -233,6 +241,9 @@ TEST(runtime_record_errors) {
                 { "{\"version\":1,\"id\":\"" ID1 "\",\"pid\":5,\"starttime\":1,\"boot_id\":\"b\",\"control\":\"/c\",\"started_at_us\":1,"
                   "\"memory_target\":-1}",
                   "memory_target: is out of range" },
+                { "{\"version\":1,\"id\":\"" ID1 "\",\"pid\":5,\"starttime\":1,\"boot_id\":\"b\",\"control\":\"/c\",\"started_at_us\":1,"
+                  "\"boot_status\":\"rebooted\"}",
+                  "boot_status: must be firmware, booted or no-bootable-device" },
         };
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
                 ASSERT_ERROR(vmms_runtime_record_parse(cases[i].json, strlen(cases[i].json), &r, err, sizeof err), EINVAL);

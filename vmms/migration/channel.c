@@ -85,9 +85,14 @@ static int session_from_hex(const char *h, struct vmms_migchan_session *s) {
         return 0;
 }
 
+bool vmms_migchan_boot_status_valid(const char *s) {
+        return !strcmp(s, "firmware") || !strcmp(s, "booted") || !strcmp(s, "no-bootable-device");
+}
+
 static char *request_build(const struct vm_config *c, uid_t owner, const char *owner_name, const char *mode,
                            int64_t size, int start, const struct vmms_migchan_disk *disks,
-                           const struct vmms_migchan_session *session, uint64_t memory_target) {
+                           const struct vmms_migchan_session *session, uint64_t memory_target,
+                           const char *boot_status) {
         _cleanup_free_ char *cfg = vm_config_to_json(c);
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         if (!cfg || !o)
@@ -108,6 +113,11 @@ static char *request_build(const struct vm_config *c, uid_t owner, const char *o
                 if (memory_target > INT64_MAX)
                         return NULL;
                 json_object_object_add(o, "memory_target", json_object_new_int64((int64_t)memory_target));
+        }
+        if (boot_status && boot_status[0]) {
+                if (!vmms_migchan_boot_status_valid(boot_status))
+                        return NULL;
+                json_object_object_add(o, "boot_status", json_object_new_string(boot_status));
         }
         if (session) {
                 char h[33];
@@ -135,29 +145,29 @@ static char *request_build(const struct vm_config *c, uid_t owner, const char *o
 char *vmms_migchan_request_build(const struct vm_config *c, uid_t owner, const char *owner_name,
                                  enum vmms_migrate_mode mode) {
         (void)mode; /* a Saved VM's request has its own builder */
-        return request_build(c, owner, owner_name, "live", -1, -1, NULL, NULL, 0);
+        return request_build(c, owner, owner_name, "live", -1, -1, NULL, NULL, 0, NULL);
 }
 
 char *vmms_migchan_disks_request_build(const struct vm_config *c, uid_t owner, const char *owner_name,
                                        const struct vmms_migchan_disk *disks) {
-        return request_build(c, owner, owner_name, "live", -1, -1, disks, NULL, 0);
+        return request_build(c, owner, owner_name, "live", -1, -1, disks, NULL, 0, NULL);
 }
 
 char *vmms_migchan_live_request_build(const struct vm_config *c, uid_t owner, const char *owner_name,
                                       const struct vmms_migchan_disk *disks, const struct vmms_migchan_session *session,
-                                      uint64_t memory_target) {
-        return request_build(c, owner, owner_name, "live", -1, -1, disks, session, memory_target);
+                                      uint64_t memory_target, const char *boot_status) {
+        return request_build(c, owner, owner_name, "live", -1, -1, disks, session, memory_target, boot_status);
 }
 
 char *vmms_migchan_check_request_build(const struct vm_config *c, uid_t owner, const char *owner_name) {
-        return request_build(c, owner, owner_name, "check", -1, -1, NULL, NULL, 0);
+        return request_build(c, owner, owner_name, "check", -1, -1, NULL, NULL, 0, NULL);
 }
 
 char *vmms_migchan_saved_request_build(const struct vm_config *c, uid_t owner, const char *owner_name, uint64_t size,
-                                       bool start, uint64_t memory_target) {
+                                       bool start, uint64_t memory_target, const char *boot_status) {
         return size > INT64_MAX ? NULL
                                 : request_build(c, owner, owner_name, "saved", (int64_t)size, start, NULL, NULL,
-                                                memory_target);
+                                                memory_target, boot_status);
 }
 
 /* The body as a JSON object with exactly `keys`, each at most once. */
@@ -246,6 +256,23 @@ static int disks_parse(json_object *o, struct vmms_migchan_request *out, char *e
         return 0;
 }
 
+/* "boot_status" of a live or saved request: a firmware VM's BootStatus on
+ * the source (docs/firmware.md "Nothing bootable"), one of its words. */
+static int boot_status_parse(json_object *o, struct vmms_migchan_request *out, char *err, size_t errlen) {
+        json_object *v;
+        out->boot_status[0] = 0;
+        if (!json_object_object_get_ex(o, "boot_status", &v))
+                return 0;
+        if (out->mode == VMMS_MIGRATE_CHECK || out->config.boot_kind != VM_BOOT_FIRMWARE)
+                return snprintf(err, errlen, "boot_status: only in a live or saved request for a firmware VM"),
+                       -EINVAL;
+        if (!json_object_is_type(v, json_type_string) || !vmms_migchan_boot_status_valid(json_object_get_string(v)))
+                return snprintf(err, errlen, "boot_status: must be \"firmware\", \"booted\" or \"no-bootable-device\""),
+                       -EINVAL;
+        snprintf(out->boot_status, sizeof out->boot_status, "%s", json_object_get_string(v));
+        return 0;
+}
+
 /* "memory_target" of a live or saved request, once the configuration is
  * known: a target in its Dynamic Memory range. */
 static int memory_target_parse(json_object *o, struct vmms_migchan_request *out, char *err, size_t errlen) {
@@ -269,8 +296,8 @@ static int memory_target_parse(json_object *o, struct vmms_migchan_request *out,
 
 int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan_request *out, char *err,
                                size_t errlen) {
-        static const char *const keys[] = { "config", "owner",   "owner_name", "mode",         "size",
-                                            "start",  "disks",   "session",    "memory_target" };
+        static const char *const keys[] = { "config", "owner",   "owner_name", "mode",          "size",
+                                            "start",  "disks",   "session",    "memory_target", "boot_status" };
         _cleanup_(json_object_putp) json_object *o = NULL;
         json_object *v;
         char why[320];
@@ -310,7 +337,8 @@ int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan
                 return snprintf(err, errlen, "config: %s", why), -EINVAL;
         if (guid_is_null(&out->config.id))
                 return snprintf(err, errlen, "config: id: is required"), -EINVAL;
-        if ((r = disks_parse(o, out, err, errlen)) < 0 || (r = memory_target_parse(o, out, err, errlen)) < 0)
+        if ((r = disks_parse(o, out, err, errlen)) < 0 || (r = memory_target_parse(o, out, err, errlen)) < 0 ||
+            (r = boot_status_parse(o, out, err, errlen)) < 0)
                 return r;
         return saved_fields_parse(o, out, err, errlen);
 }

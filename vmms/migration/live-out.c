@@ -627,12 +627,14 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
                 }
                 r = -ENOMEM;
                 m->request = vmms_migchan_live_request_build(c, vm->owner, owner_name, disks,
-                                                             m->has_session ? &m->session : NULL, vm->dm_manual);
+                                                             m->has_session ? &m->session : NULL, vm->dm_manual,
+                                                             vm->boot_status);
                 m->request_plain = m->has_session ? vmms_migchan_disks_request_build(c, vm->owner, owner_name, disks)
                                                   : NULL;
         } else {
                 m->request = vmms_migchan_live_request_build(vm->config, vm->owner, owner_name, NULL,
-                                                             m->has_session ? &m->session : NULL, vm->dm_manual);
+                                                             m->has_session ? &m->session : NULL, vm->dm_manual,
+                                                             vm->boot_status);
                 m->request_plain = m->has_session ? vmms_migchan_request_build(vm->config, vm->owner, owner_name,
                                                                                VMMS_MIGRATE_LIVE)
                                                   : NULL;

@@ -34,6 +34,7 @@ struct vmms_saved_in {
         char peer[256];
         uint64_t size;
         uint64_t memory_target; /* the operator's Dynamic Memory target, carried (0: none) */
+        char boot_status[24];   /* a firmware VM's BootStatus, carried ("": none) */
         bool start;
         int fd; /* <id>.vmrs.tmp, written by the thread */
         char tmp[PATH_MAX], path[PATH_MAX];
@@ -59,6 +60,7 @@ int vmms_saved_in_accept(struct vmms_daemon *d, const struct vmms_migchan_reques
         *s->config = q->config;
         s->d = d, s->owner = q->owner, s->size = q->size, s->start = q->start;
         s->memory_target = q->memory_target;
+        snprintf(s->boot_status, sizeof s->boot_status, "%s", q->boot_status);
         s->note_loop = note_loop, s->note_thread = note_thread;
         snprintf(s->peer, sizeof s->peer, "%s", peer);
         guid_to_string(&q->config.id, id);
@@ -220,6 +222,7 @@ static void saved_in_define(struct vmms_saved_in *s) {
                 vm->state = VMMS_STATE_MIGRATING;
                 vm->saved_bytes = s->size;
                 vm->dm_manual = s->memory_target; /* for its resume */
+                snprintf(vm->boot_status, sizeof vm->boot_status, "%s", s->boot_status); /* kept by its resume */
                 snprintf(vm->exit_reason, sizeof vm->exit_reason, "saved");
                 if ((r = vmms_store_save(vm, vm->config)) < 0) {
                         snprintf(s->loop_why, sizeof s->loop_why, "cannot store the configuration: %s",

@@ -99,6 +99,7 @@ static void reattach_one(struct vmms_vm *vm) {
         vm->running_since_us = rec.running_since_us;
         vm->state = rec.running_since_us ? VMMS_STATE_RUNNING : VMMS_STATE_STARTING;
         vmms_dm_reattached(vm, rec.memory_target);
+        vmms_vm_on_boot_status(vm, rec.boot_status[0] ? rec.boot_status : NULL); /* a restored worker's */
         (void)vmms_store_save_state(vm); /* a worker runs: no longer Crashed */
         snprintf(vm->hb_status, sizeof vm->hb_status, "%s", vm->config->ic.heartbeat ? "no-contact" : "unknown");
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "re-attached to worker %d", (int)rec.pid);

@@ -49,7 +49,7 @@ static int rec_str(json_object *root, const char *key, bool required, char *buf,
 static int rec_fields(json_object *root, struct vmms_runtime_record *r, char *err, size_t errlen) {
         static const char *const keys[] = { "version", "id", "pid", "starttime", "boot_id", "control",
                                             "console", "started_at_us", "running_since_us", "reattach",
-                                            "migration_unresolved", "memory_target", NULL };
+                                            "migration_unresolved", "memory_target", "boot_status", NULL };
         char id[GUID_STRING_MAX] = "";
         uint64_t version = 0, pid = 0;
         int r1;
@@ -73,8 +73,12 @@ static int rec_fields(json_object *root, struct vmms_runtime_record *r, char *er
                           errlen)) < 0 ||
             (r1 = rec_str(root, "migration_unresolved", false, r->migration_unresolved,
                           sizeof r->migration_unresolved, err, errlen)) < 0 ||
-            (r1 = rec_u64(root, "memory_target", false, 1ull << 50, &r->memory_target, err, errlen)) < 0)
+            (r1 = rec_u64(root, "memory_target", false, 1ull << 50, &r->memory_target, err, errlen)) < 0 ||
+            (r1 = rec_str(root, "boot_status", false, r->boot_status, sizeof r->boot_status, err, errlen)) < 0)
                 return r1;
+        if (r->boot_status[0] && strcmp(r->boot_status, "firmware") && strcmp(r->boot_status, "booted") &&
+            strcmp(r->boot_status, "no-bootable-device"))
+                return rerr(err, errlen, "boot_status", "must be firmware, booted or no-bootable-device");
         for (const char *c = r->migration_unresolved; *c; c++)
                 if (*c < 0x21 || *c > 0x7e)
                         return rerr(err, errlen, "migration_unresolved", "must be HOST:PORT");
@@ -137,6 +141,8 @@ char *vmms_runtime_record_to_json(const struct vmms_runtime_record *r) {
                 json_object_object_add(o, "migration_unresolved", json_object_new_string(r->migration_unresolved));
         if (r->memory_target)
                 json_object_object_add(o, "memory_target", json_object_new_int64((int64_t)r->memory_target));
+        if (r->boot_status[0])
+                json_object_object_add(o, "boot_status", json_object_new_string(r->boot_status));
         const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
         return s ? strdup(s) : NULL;
 }

@@ -507,6 +507,8 @@ int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t errlen) {
         rec.pid = pid;
         rec.started_at_us = now_us(CLOCK_REALTIME);
         rec.memory_target = vm->dm_manual; /* a resume, a revert or an incoming migration keeps it */
+        if (vm->restoring || vm->migrating_in) /* its worker reports none (docs/firmware.md) */
+                snprintf(rec.boot_status, sizeof rec.boot_status, "%s", vm->boot_status);
         snprintf(rec.boot_id, sizeof rec.boot_id, "%s", vm->d->boot_id);
         if ((r = read_starttime(pid, &rec.starttime)) < 0 || (r = send_config(vm, ctl[0], &s, log_path)) < 0) {
                 snprintf(err, errlen, "worker %d did not take its configuration: %s", (int)pid, strerror(-r));

@@ -82,6 +82,9 @@ struct vmms_migchan_request {
          * (SetTarget), bytes within the configuration's range; 0: none,
          * the destination's balancer decides. */
         uint64_t memory_target;
+        /* LIVE, SAVED: a firmware VM's BootStatus on the source (one of
+         * vmms_migchan_boot_status_valid's words; "": none). */
+        char boot_status[24];
         uint64_t size;               /* SAVED: the state file's bytes, 1 .. RAM + 256 MiB */
         bool start;                  /* SAVED: resume it once released */
 };
@@ -97,18 +100,23 @@ char *vmms_migchan_disks_request_build(const struct vm_config *c, uid_t owner, c
 /* A live request (disks NULL: shared storage) with "session":"<32 hex
  * digits>" when session is not NULL: the source can resume the channel
  * (below); with "memory_target":bytes when memory_target is not 0: the
- * operator's Dynamic Memory target goes with the VM. */
+ * operator's Dynamic Memory target goes with the VM; with "boot_status":
+ * "<word>" when boot_status is neither NULL nor "": a firmware VM's
+ * BootStatus goes with it (NULL for a word that is not one). */
 char *vmms_migchan_live_request_build(const struct vm_config *c, uid_t owner, const char *owner_name,
                                       const struct vmms_migchan_disk *disks, const struct vmms_migchan_session *session,
-                                      uint64_t memory_target);
+                                      uint64_t memory_target, const char *boot_status);
 /* Before a Running VM is saved for a quick migration: {"config":...,
  * "owner":uid[,"owner_name":...],"mode":"check"}, answered as the move's
  * request would be (the destination's policy), and nothing more. */
 char *vmms_migchan_check_request_build(const struct vm_config *c, uid_t owner, const char *owner_name);
 /* A Saved VM's move: {"config":...,"owner":uid[,"owner_name":...],"mode":"saved","size":N,"start":b
- * [,"memory_target":bytes]}. */
+ * [,"memory_target":bytes][,"boot_status":"<word>"]}. */
 char *vmms_migchan_saved_request_build(const struct vm_config *c, uid_t owner, const char *owner_name, uint64_t size,
-                                       bool start, uint64_t memory_target);
+                                       bool start, uint64_t memory_target, const char *boot_status);
+/* A BootStatus word the channel carries: "firmware", "booted" or
+ * "no-bootable-device". */
+bool vmms_migchan_boot_status_valid(const char *s);
 /* A user name as the channel carries it: 1 to VMMS_MIGCHAN_USER_MAX of
  * [A-Za-z0-9._-], not starting with '-'. */
 bool vmms_migchan_user_name_valid(const char *s);

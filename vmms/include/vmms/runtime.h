@@ -36,6 +36,10 @@ struct vmms_runtime_record {
         /* The operator's Dynamic Memory target (SetTarget) in bytes, so a
          * restarted vmms keeps it; 0: none. */
         uint64_t memory_target;
+        /* A restored worker's BootStatus (a resume, an incoming migration):
+         * its boot happened in the worker that saved it, so its "status"
+         * reply has none and a restarted vmms takes this one; "" none. */
+        char boot_status[24];
 };
 
 /* Returns 0 or -EINVAL with "<field>: <reason>" in err. */
