@@ -61,21 +61,8 @@ VMMS_POOLS= t_start_vmms --storage-pool="$P" --storage-pool="$(dirname "$base")"
 expect_rc 0 vmctl create --name=deb --memory=1G --vcpus=2 --disk="$P/deb.avhdx" --cloud-init="$T/user-data" \
 	--nic=bridge=br0 --stop-timeout=120
 CON=$(vm_prop deb ConsoleLog)
-# guest_wait SECONDS WHAT REGEX [N]: until the guest's console (appended
-# to from boot to boot) has more than N lines (default 0) matching REGEX,
-# by the clock (an emulated host is slow, and slower under load), failing
-# at once with the console's tail when the VM stops running.
-guest_wait() {
-	local end=$(($(date +%s) + $1)) n=0 st
-	while [ "$(tr -d '\r' <"$CON" 2>/dev/null | grep -Ec "$3")" -le "${4:-0}" ]; do
-		if [ $((n++ % 10)) = 0 ]; then
-			st=$(vm_prop deb State)
-			[ "$st" = Running ] || fail "waiting for $2: deb is $st ($(vm_prop deb ExitReason)); its console ends: $(tail -c 3000 "$CON")"
-		fi
-		[ "$(date +%s)" -lt "$end" ] || fail "timed out after $1 s waiting for $2; the console ends: $(tail -c 3000 "$CON")"
-		sleep 0.5
-	done
-}
+# guest_wait SECONDS WHAT REGEX [N]: vmms-lib.sh's console_wait for deb.
+guest_wait() { console_wait deb "$@"; }
 t0=$(date +%s)
 expect_rc 0 vmctl start deb --timeout=60
 

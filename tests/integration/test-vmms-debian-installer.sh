@@ -35,19 +35,8 @@ xorriso -as mkisofs -quiet -V VMSTACK_SECOND -o "$P/second.iso" "$T/second" 2>/d
 VMMS_POOLS= t_start_vmms --storage-pool="$P" --storage-pool="$(dirname "$iso")"
 expect_rc 0 vmctl create --name=inst --memory=1G --vcpus=2 --disk="$P/target.vhdx" --dvd="$iso" --boot-order=dvd,disk
 CON=$(vm_prop inst ConsoleLog)
-# guest_wait SECONDS WHAT REGEX: until the console (escape sequences and
-# CRs taken out) matches REGEX, failing at once when the VM stops running.
-guest_wait() {
-	local end=$(($(date +%s) + $1)) n=0 st
-	while ! sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' "$CON" 2>/dev/null | tr -d '\r' | grep -Eq "$3"; do
-		if [ $((n++ % 10)) = 0 ]; then
-			st=$(vm_prop inst State)
-			[ "$st" = Running ] || fail "waiting for $2: inst is $st ($(vm_prop inst ExitReason)); its console ends: $(tail -c 3000 "$CON")"
-		fi
-		[ "$(date +%s)" -lt "$end" ] || fail "timed out after $1 s waiting for $2; the console ends: $(tail -c 3000 "$CON")"
-		sleep 0.5
-	done
-}
+# guest_wait SECONDS WHAT REGEX [N]: vmms-lib.sh's console_wait for inst.
+guest_wait() { console_wait inst "$@"; }
 t0=$(date +%s)
 expect_rc 0 vmctl start inst --timeout=60
 

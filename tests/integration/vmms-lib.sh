@@ -223,6 +223,23 @@ vm_prop() {
 console() { cat "$(vm_prop "$1" ConsoleLog)" 2>/dev/null; }
 console_has() { console "$1" | grep -Eq "$2"; }
 console_count() { console "$1" | grep -Ec "$2"; }
+# console_wait VM SECONDS WHAT REGEX [N]: until VM's console log (appended
+# to from boot to boot; escape sequences and CRs taken out) has more than
+# N lines (default 0) matching REGEX, by the clock (an emulated host is
+# slow, and slower under load); fails at once, with the console's tail,
+# when the VM stops running.
+console_wait() {
+  local vm=$1 end=$(($(date +%s) + $2)) what=$3 re=$4 more=${5:-0} n=0 st con
+  con=$(vm_prop "$vm" ConsoleLog)
+  while [ "$(sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' "$con" 2>/dev/null | tr -d '\r' | grep -Ec "$re")" -le "$more" ]; do
+    if [ $((n++ % 10)) = 0 ]; then
+      st=$(vm_prop "$vm" State)
+      [ "$st" = Running ] || fail "waiting for $what: $vm is $st ($(vm_prop "$vm" ExitReason)); its console ends: $(tail -c 3000 "$con")"
+    fi
+    [ "$(date +%s)" -lt "$end" ] || fail "timed out after $2 s waiting for $what; the console ends: $(tail -c 3000 "$con")"
+    sleep 0.5
+  done
+}
 
 # wait_for SECONDS DESCRIPTION COMMAND...: until the command succeeds,
 # for SECONDS of wall time (deadline_us: a loaded machine's slow tries do
