@@ -112,10 +112,10 @@ fi
 note "the totals outlive vmms: a restart goes on from them, not from the worker's own counters"
 # vmms again with rounds too rare to fall in here, so that every step is
 # the test's: the worker re-attaches with the base of the reset
-# (<state-dir>/<id>.metering.json, docs/metering.md)
+# (<state-dir>/<id>.metering, docs/metering.md)
 T1=$(metric m1 'd["disks"][0]["write_ops"]')
 t_stop_vmms
-ls "$T"/state/*.metering.json >/dev/null 2>&1 || fail "no metering file in the state directory"
+ls "$T"/state/*.metering >/dev/null 2>&1 || fail "no metering file in the state directory"
 t_start_vmms --metering-interval-ms=3600000 --metrics-file="$PROM"
 before=$(metric m1 'd["disks"][0]["write_ops"]')
 # one step for this read, and one for each 3 s round that fell before the
@@ -163,5 +163,5 @@ wait_state m1 Off
 expect_rc 0 vmctl stats m1 # made its metering state again
 mid=$(vm_prop m1 Id)
 expect_rc 0 vmctl delete m1
-[ ! -e "$T/state/$mid.metering.json" ] || fail "Delete left $mid.metering.json"
+[ ! -e "$T/state/$mid.metering" ] || fail "Delete left $mid.metering"
 echo "PASS"

@@ -33,7 +33,7 @@ int vmms_metering_reset(struct vmms_vm *vm, sd_bus_message *m, sd_bus_error *e);
 /* The document of vm now (from its last sample); NULL without memory. */
 struct json_object *vmms_metering_document(struct vmms_vm *vm, const struct vmms_meter_sample *now);
 
-/* persist.c: <state-dir>/<id>.metering.json. save: vm's state now (none
+/* persist.c: <state-dir>/<id>.metering. save: vm's state now (none
  * made yet: nothing written); remove: at the VM's deletion; load_all: at
  * start, after the workers re-attached; save_all: at exit. */
 int vmms_metering_save(struct vmms_vm *vm);

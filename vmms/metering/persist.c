@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Metering's totals on disk (docs/metering.md "Totals, reset and rates"):
- * <state-dir>/<id>.metering.json holds the reset time, acc, the running
+ * <state-dir>/<id>.metering holds the reset time, acc, the running
  * worker's base and newest sample, and which worker those were (its pid
  * and /proc start time), so that a vmms restart keeps the totals as
  * Hyper-V keeps them until Reset-VMResourceMetering. Written atomically
@@ -23,7 +23,7 @@
 #define METERING_FILE_MAX (256u << 10) /* a VM's four samples as JSON are well below */
 
 static int metering_path(const struct vmms_vm *vm, char *buf, size_t len) {
-        int n = snprintf(buf, len, "%s/%s.metering.json", vm->d->opt.state_dir, vm->id);
+        int n = snprintf(buf, len, "%s/%s.metering", vm->d->opt.state_dir, vm->id);
         return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 

@@ -60,7 +60,7 @@ void vmms_meter_add(struct vmms_meter_sample *acc, const struct vmms_meter_sampl
 
 /* A sample as JSON (the worker's "stats" names, with at_us and
  * worker_cpu_ns; counters above INT64_MAX saturate), what vmms keeps in
- * <state-dir>/<id>.metering.json; NULL without memory. And back:
+ * <state-dir>/<id>.metering; NULL without memory. And back:
  * vmms_meter_parse's rules, -EINVAL (out all zero) for a file that breaks
  * them. */
 struct json_object *vmms_meter_to_json(const struct vmms_meter_sample *s);
