@@ -85,7 +85,7 @@ static bool is_boot_disk(const struct vm_config *c, const struct vm_disk_config 
 static int check_not_disc(int fd, const struct vm_disk_config *dc, uint32_t i, char *err, size_t errlen) {
         _cleanup_free_ uint8_t *head = NULL;
         size_t len = 0;
-        uint64_t size;
+        uint64_t size = 0;
         char why[256];
         int r = read_head(fd, &head, &len, &size);
         if (r < 0)
@@ -144,7 +144,7 @@ int vmms_iso_open(struct vmms_vm *vm, const struct vmms_cred *owner, const char 
          * errors past the file's end; say so now. */
         _cleanup_free_ uint8_t *head = NULL;
         size_t len = 0;
-        uint64_t size;
+        uint64_t size = 0;
         int r = read_head(fd, &head, &len, &size);
         if (r < 0)
                 return snprintf(err, errlen, "%s: %s: cannot read it: %s", field, path, strerror(-r)), r;
