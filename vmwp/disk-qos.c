@@ -21,41 +21,20 @@
 
 static const char *const fields[] = { "max_iops", "min_iops", "max_bytes_per_s" };
 
-/* A field of the request: absent keeps *v; negative or not an integer is
- * refused (-1 as int64 is what a peer's "-1" or 1.5 would become). */
-static int get_field(struct json_object *req, const char *key, uint64_t *v, char *err, size_t errlen) {
-        struct json_object *o;
-        if (!json_object_object_get_ex(req, key, &o))
-                return 0;
-        errno = 0;
-        int64_t x = json_object_is_type(o, json_type_int) ? json_object_get_int64(o) : -1;
-        if (x < 0 || errno)
-                return errorf(err, errlen, -EINVAL, "\"%s\" must be a non-negative integer (0: none)", key);
-        *v = (uint64_t)x;
-        return 0;
-}
-
 int vmwp_control_parse_disk_qos(const struct vm_config *cfg, struct json_object *req, uint32_t *disk,
                                 struct vm_disk_qos *out, char *err, size_t errlen) {
-        struct json_object *o;
-        if (!json_object_is_type(req, json_type_object) || !json_object_object_get_ex(req, "disk", &o) ||
-            !json_object_is_type(o, json_type_int) || json_object_get_int64(o) < 0)
-                return errorf(err, errlen, -EINVAL, "\"disk\" must be a disk's index");
-        int64_t i = json_object_get_int64(o);
-        if (i >= (int64_t)cfg->n_disks)
-                return errorf(err, errlen, -ENOENT, "disks[%lld]: no such disk (the VM has %u)", (long long)i,
-                              cfg->n_disks);
+        uint32_t i;
+        int r = vmwp_qos_request_index(req, "disk", "disk", "disks", cfg->n_disks, &i, err, errlen);
+        if (r < 0)
+                return r;
         struct vm_disk_qos q = cfg->disks[i].qos; /* a field left out keeps its value */
         uint64_t *v[] = { &q.max_iops, &q.min_iops, &q.max_bytes_per_s };
-        for (size_t k = 0; k < ARRAY_SIZE(fields); k++) {
-                int r = get_field(req, fields[k], v[k], err, errlen);
-                if (r < 0)
-                        return r;
-        }
+        if ((r = vmwp_qos_request_fields(req, fields, v, ARRAY_SIZE(fields), "none", err, errlen)) < 0)
+                return r;
         const char *field, *why = vm_disk_qos_invalid(&q, &field);
         if (why)
-                return errorf(err, errlen, -EINVAL, "disks[%lld].qos.%s: %s", (long long)i, field, why);
-        *disk = (uint32_t)i;
+                return errorf(err, errlen, -EINVAL, "disks[%u].qos.%s: %s", i, field, why);
+        *disk = i;
         *out = q;
         return 0;
 }

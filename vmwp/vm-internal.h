@@ -157,6 +157,14 @@ int vmwp_vm_open_disk(struct vmwp_vm *vm, uint32_t i, struct disk **out, char *w
  * the live change (common/proto.h "disk-qos"). */
 int vmwp_disk_apply_qos(struct disk *d, const struct vm_disk_qos *q, char *err, size_t errlen);
 int vmwp_vm_set_disk_qos(struct vmwp_vm *vm, struct json_object *req, char *err, size_t errlen);
+/* qos-request.c: a disk-qos or nic-qos request's device index (key, below
+ * n; -EINVAL or -ENOENT with a sentence naming noun and array) and its
+ * fields into *v[k] (absent: kept; -EINVAL unless a non-negative integer,
+ * "0: <zero>" in the sentence). */
+int vmwp_qos_request_index(struct json_object *req, const char *key, const char *noun, const char *array, uint32_t n,
+                           uint32_t *index, char *err, size_t errlen);
+int vmwp_qos_request_fields(struct json_object *req, const char *const *fields, uint64_t *const *v, size_t n,
+                            const char *zero, char *err, size_t errlen);
 /* nic-qos.c: a NIC's bandwidth caps changed live (common/proto.h "nic-qos"). */
 int vmwp_vm_set_nic_qos(struct vmwp_vm *vm, struct json_object *req, char *err, size_t errlen);
 /* An incoming migration on shared storage opened its writable VHDX disks
