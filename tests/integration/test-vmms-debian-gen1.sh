@@ -100,7 +100,7 @@ dvd_seen() {
 	cmd='echo "'$tag' label=$(blkid -p -s LABEL -o value /dev/sr0 2>/dev/null || echo none) bytes=$(blockdev --getsize64 /dev/sr0 2>/dev/null || echo none) read=$(head -c 2048 /dev/sr0 2>&1 >/dev/null | sed "s/.*: //" | head -1)"'
 	(sleep 1; printf '\n%s\n' "$cmd"; sleep 3) | vmctl console deb --timeout=15 >/dev/null 2>&1
 	guest_wait 60 "the guest's view of its DVD ($1)" "^$tag label="
-	tr -d '\r' <"$CON" | grep "^$tag label=" | tail -1
+	console_text "$CON" | grep "^$tag label=" | tail -1
 }
 seen=$(dvd_seen seed)
 echo "guest: $seen"
@@ -121,7 +121,7 @@ expect_rc 0 vmctl stop deb --timeout=180
 console_has deb "reboot: Power down|Power-Off|System Power Off" || note "(no power-off line on the console)"
 
 note "a second boot, a save and a resume"
-before=$(tr -d '\r' <"$CON" | grep -Ec "vmstack-guest: multi-user reached")
+before=$(console_text "$CON" | grep -Ec "vmstack-guest: multi-user reached")
 expect_rc 0 vmctl start deb --timeout=60
 guest_wait 900 "multi-user again" "vmstack-guest: multi-user reached" "$before"
 expect_rc 0 vmctl save deb

@@ -223,6 +223,9 @@ vm_prop() {
 console() { cat "$(vm_prop "$1" ConsoleLog)" 2>/dev/null; }
 console_has() { console "$1" | grep -Eq "$2"; }
 console_count() { console "$1" | grep -Ec "$2"; }
+# console_text FILE: a console log as text: escape sequences (a shell's
+# bracketed paste mode, colours) and CRs taken out.
+console_text() { sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' "$1" 2>/dev/null | tr -d '\r'; }
 # console_wait VM SECONDS WHAT REGEX [N]: until VM's console log (appended
 # to from boot to boot; escape sequences and CRs taken out) has more than
 # N lines (default 0) matching REGEX, by the clock (an emulated host is
@@ -231,7 +234,7 @@ console_count() { console "$1" | grep -Ec "$2"; }
 console_wait() {
   local vm=$1 end=$(($(date +%s) + $2)) what=$3 re=$4 more=${5:-0} n=0 st con
   con=$(vm_prop "$vm" ConsoleLog)
-  while [ "$(sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' "$con" 2>/dev/null | tr -d '\r' | grep -Ec "$re")" -le "$more" ]; do
+  while [ "$(console_text "$con" | grep -Ec "$re")" -le "$more" ]; do
     if [ $((n++ % 10)) = 0 ]; then
       st=$(vm_prop "$vm" State)
       [ "$st" = Running ] || fail "waiting for $what: $vm is $st ($(vm_prop "$vm" ExitReason)); its console ends: $(tail -c 3000 "$con")"
