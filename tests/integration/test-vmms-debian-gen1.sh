@@ -128,9 +128,15 @@ expect_rc 0 vmctl save deb
 [ "$(vm_prop deb State)" = Saved ] || fail "deb is $(vm_prop deb State) after save"
 expect_rc 0 vmctl start deb --timeout=120
 wait_state deb Running
+# The save may have come before the serial console's autologin shell was
+# up (a line typed then is lost): ask again until the shell answers.
 tag="alive-$RANDOM$RANDOM"
-(sleep 1; printf '\necho %s-$((6*7))\n' "$tag"; sleep 5) | vmctl console deb --timeout=20 >/dev/null 2>&1
-guest_wait 120 "the resumed guest's shell answering" "$tag-42"
+for try in 1 2 3 4 5 6; do
+	(sleep 1; printf '\necho %s-$((6*7))\n' "$tag"; sleep 5) | vmctl console deb --timeout=20 >/dev/null 2>&1
+	console_text "$CON" | grep -q "$tag-42" && break
+	sleep 10
+done
+guest_wait 60 "the resumed guest's shell answering" "$tag-42"
 expect_rc 0 vmctl stop deb --timeout=180
 alive "$VMMS_PID" || fail "vmms is gone"
 echo "PASS"
