@@ -127,6 +127,12 @@ sleep 5
 b=$(usage_us "$u"); t1=$(date +%s%N)
 pct=$(( (b - a) * 100000 / ((t1 - t0) / 1000) / 2 )) # per vCPU, in thousandths of a percent
 echo "  l1: each vCPU $((pct / 1000)).$(( (pct % 1000) / 100 )) % of the time (scope $u)"
+# A real worker's memory against its bound (docs/vmms.md "The worker's
+# memory"): a figure for the allowance, and a bound it must stay under.
+cg=$(cg_of "$u")
+echo "  l1: memory.current $(( $(cat "$cg/memory.current") >> 20 )) MiB, memory.high $(( $(cat "$cg/memory.high") >> 20 )) MiB ($(grep -w high "$cg/memory.events"))"
+[ "$(cat "$cg/memory.high")" = "$(mem_high 32 2)" ] || fail "l1: memory.high $(cat "$cg/memory.high"), want $(mem_high 32 2)"
+[ "$(cat "$cg/memory.current")" -lt "$(cat "$cg/memory.high")" ] || fail "l1's worker is at its memory bound: $(cat "$cg/memory.current") bytes"
 [ "$pct" -ge 22000 ] && [ "$pct" -le 28000 ] || fail "l1 under a 25 % limit used $((pct / 1000)) %"
 expect_rc 0 vmctl kill l1
 
