@@ -31,10 +31,15 @@ struct machine_call {
         bool unregister;
 };
 
+/* No machined: no activation file (systemd-container not installed), or
+ * its activation failed: dbus-daemon's Spawn errors, or systemd's own
+ * (a masked systemd-machined.service is org.freedesktop.systemd1.UnitMasked),
+ * which machined itself never answers. */
 static bool machined_missing(const sd_bus_error *e) {
         return sd_bus_error_has_name(e, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
                sd_bus_error_has_name(e, SD_BUS_ERROR_NAME_HAS_NO_OWNER) ||
-               (e->name && !strncmp(e->name, "org.freedesktop.DBus.Error.Spawn.", 33));
+               (e->name && (!strncmp(e->name, "org.freedesktop.DBus.Error.Spawn.", 33) ||
+                            !strncmp(e->name, "org.freedesktop.systemd1.", 25)));
 }
 
 static int machine_done(sd_bus_message *m, void *userdata, sd_bus_error *unused) {
