@@ -13,7 +13,8 @@
 #      max=1G -> 1239 MiB); systemd-machined lists the VM (machinectl:
 #      class vm, service vmstack, its id, the worker its leader, the scope
 #      its unit), under the same name for the restarted VM's new worker;
-#      scope and machine are gone once the VM is off;
+#      scope and machine are gone once the VM is off; with machined's unit
+#      masked two VMs run on in their scopes and vmms says so once;
 #   2. real workers with the spinning test guest (tests/guests/vmwp_spin.S,
 #      two vCPUs each): one with --cpu-limit=25 uses 25 % of each of its
 #      vCPUs' time by its scope's cpu.stat (within 3 points, the worker's
@@ -102,6 +103,24 @@ expect_rc 0 vmctl kill s1
 wait_for 20 "$u gone" sh -c "! systemctl is-active --quiet '$u'"
 wait_for 20 "$u2 gone" sh -c "! systemctl is-active --quiet '$u2'"
 wait_for 20 "machine s1 gone" sh -c "! machinectl show s1"
+
+note "no systemd-machined (its unit masked): said once, the VMs run on in their scopes"
+systemctl mask --runtime systemd-machined.service || fail "mask systemd-machined"
+systemctl stop systemd-machined.service
+for n in m1 m2; do
+	vm_json "$n" >"$T/$n.json"
+	expect_rc 0 vmctl create "$T/$n.json"
+	expect_rc 0 vmctl start "$n" --timeout=60
+	wait_for 20 "$(unit_of "$n") active" systemctl is-active --quiet "$(unit_of "$n")"
+done
+wait_for 10 "vmms's notice" grep -q "systemd-machined is not available" "$T/vmms.log"
+sleep 1
+grep "systemd-machined" "$T/vmms.log" | sed 's/^/  vmms: /'
+[ "$(grep -c "systemd-machined is not available" "$T/vmms.log")" = 1 ] || fail "the notice is not logged once"
+grep -q "RegisterMachine failed" "$T/vmms.log" && fail "a refusal logged per VM: $(grep "RegisterMachine failed" "$T/vmms.log")"
+expect_rc 0 vmctl kill m1
+expect_rc 0 vmctl kill m2
+systemctl unmask --runtime systemd-machined.service
 
 $measure || { echo "PASS (the scopes; the CPU shares: amdv/cpu-measure)"; exit 0; }
 elf=$VM_BUILD_DIR/tests/tg_vmwp_spin.elf
