@@ -54,7 +54,7 @@ mem_high() { echo $(( ($1 + 256 + 8 * $2 + ($1 + 63) / 64) << 20 )); }
 # The machine machined lists for VM $1 with worker unit $2: checked field by field.
 machine_is() { # VM UNIT
 	local want_id pid got
-	want_id=$(vm_prop "$1" Id | tr -d -)
+	want_id=$(vm_prop "$1" Id | tr -d - | tr A-F a-f)
 	pid=$(vm_prop "$1" WorkerPid)
 	# Registered once the scope's start job is done; a restarted VM's last
 	# worker may be listed until machined has its UnregisterMachine.
@@ -62,6 +62,7 @@ machine_is() { # VM UNIT
 	echo "  machinectl list: $(machinectl list --no-legend --no-pager | grep -w "$1")"
 	for kv in Class=vm Service=vmstack "Id=$want_id" "Unit=$2"; do
 		got=$(machinectl show "$1" -p "${kv%%=*}" --value)
+		[ "${kv%%=*}" != Id ] || got=$(echo "$got" | tr -d '-' | tr A-F a-f) # the 16 bytes in hex
 		[ "$got" = "${kv#*=}" ] || fail "machine $1: ${kv%%=*} is '$got', not '${kv#*=}' ($(machinectl show "$1" | tr '\n' ' '))"
 	done
 	machinectl list --no-legend --no-pager | grep -q "^$1 *vm *vmstack" || fail "machinectl list: $(machinectl list --no-pager)"
