@@ -34,6 +34,9 @@ PKGS=(
   # the console (docs/console.md): VNC server library, PNG screenshots; a real
   # VNC client, noVNC with websockify and headless Chromium for its tests
   libvncserver-dev libpng-dev libjpeg-dev vncsnapshot novnc websockify chromium
+  # systemd-machined, which lists the running VMs (machinectl; docs/vmms.md
+  # "Processor limit"), for tests/amdv/cpu-scope.sh on the emulated host
+  systemd-container
   # metering's Prometheus exposition: promtool checks it (docs/metering.md)
   prometheus
   # the guest's keyboard layouts for the console (vmdisplay --keymap)

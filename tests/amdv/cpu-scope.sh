@@ -6,8 +6,15 @@
 # (tests/integration/vmms-lib.sh: its own bus; systemd on the system bus):
 #   1. the fake worker of a VM with --cpu-weight=300 is in
 #      vmstack-<name>-<id8>-<pid>.scope in machine.slice, whose cpu.weight is
-#      300; `vmctl edit --cpu-weight=50` on the running VM makes it 50; the
-#      scope is gone once the VM is off;
+#      300; `vmctl edit --cpu-weight=50` on the running VM makes it 50; its
+#      memory.high is the VM's guest memory and the worker's allowance
+#      (vmms_scope_memory_high: 64 MiB, 1 vCPU -> 329 MiB), raised on the
+#      running VM when Dynamic Memory's maximum is (--dynamic-memory=on,
+#      max=1G -> 1239 MiB); systemd-machined lists the VM (machinectl:
+#      class vm, service vmstack, its id, the worker its leader, the scope
+#      its unit), under the same name for the restarted VM's new worker;
+#      scope and machine are gone once the VM is off; with machined's unit
+#      masked two VMs run on in their scopes and vmms says so once;
 #   2. real workers with the spinning test guest (tests/guests/vmwp_spin.S,
 #      two vCPUs each): one with --cpu-limit=25 uses 25 % of each of its
 #      vCPUs' time by its scope's cpu.stat (within 3 points, the worker's
@@ -23,6 +30,8 @@ set -uo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 if [ "${AMDV_HOST:-}" != 1 ]; then
 	build=${VM_BUILD_DIR:?run through ctest}
+	# The emulated host's root is this machine's: machined is there if it is here.
+	command -v machinectl >/dev/null || { echo "SKIP: systemd-container is not installed (scripts/deps.sh)"; exit 77; }
 	exec bash "$src/tests/amdv/amdv-host.sh" --timeout 600 -- env VM_BUILD_DIR="$build" bash "$0" "$@"
 fi
 measure=false
@@ -31,6 +40,7 @@ export VM_BUILD_DIR VM_SOURCE_DIR=$src
 source "$src/tests/integration/vmms-lib.sh"
 [ -d /run/systemd/system ] || fail "systemd is not PID 1 here"
 grep -qw cpu /sys/fs/cgroup/cgroup.controllers || fail "no cgroup v2 cpu controller"
+command -v machinectl >/dev/null || fail "no machinectl here: systemd-container is not installed (scripts/deps.sh)"
 t_setup
 VMMS_TEST_WORKER=fake t_pick_worker
 t_start_vmms
@@ -38,6 +48,25 @@ t_start_vmms
 unit_of() { local id; id=$(vm_prop "$1" Id); echo "vmstack-$1-${id:0:8}-$(vm_prop "$1" WorkerPid).scope"; }
 cg_of() { echo "/sys/fs/cgroup$(systemctl show -p ControlGroup --value "$1")"; }
 usage_us() { sed -n 's/^usage_usec //p' "$(cg_of "$1")/cpu.stat"; }
+# The worker's memory bound as vmms_scope_memory_high computes it (no
+# display): REACH_MIB VCPUS -> bytes.
+mem_high() { echo $(( ($1 + 256 + 8 * $2 + ($1 + 63) / 64) << 20 )); }
+# The machine machined lists for VM $1 with worker unit $2: checked field by field.
+machine_is() { # VM UNIT
+	local want_id pid got
+	want_id=$(vm_prop "$1" Id | tr -d - | tr A-F a-f)
+	pid=$(vm_prop "$1" WorkerPid)
+	# Registered once the scope's start job is done; a restarted VM's last
+	# worker may be listed until machined has its UnregisterMachine.
+	wait_for 20 "machinectl show $1 with leader $pid" sh -c "[ \"\$(machinectl show '$1' -p Leader --value)\" = $pid ]"
+	echo "  machinectl list: $(machinectl list --no-legend --no-pager | grep -w "$1")"
+	for kv in Class=vm Service=vmstack "Id=$want_id" "Unit=$2"; do
+		got=$(machinectl show "$1" -p "${kv%%=*}" --value)
+		[ "${kv%%=*}" != Id ] || got=$(echo "$got" | tr -d '-' | tr A-F a-f) # the 16 bytes in hex
+		[ "$got" = "${kv#*=}" ] || fail "machine $1: ${kv%%=*} is '$got', not '${kv#*=}' ($(machinectl show "$1" | tr '\n' ' '))"
+	done
+	machinectl list --no-legend --no-pager | grep -q "^$1 *vm *vmstack" || fail "machinectl list: $(machinectl list --no-pager)"
+}
 
 note "the fake worker in its scope, cpu.weight the VM's weight, changed live"
 vm_json s1 >"$T/s1.json"
@@ -52,6 +81,18 @@ cg=$(cg_of "$u")
 grep -qx "$(vm_prop s1 WorkerPid)" "$cg/cgroup.procs" || fail "the worker is not in $u: $(cat "$cg/cgroup.procs")"
 expect_rc 0 vmctl edit s1 --cpu-weight=50
 wait_for 5 "cpu.weight 50" sh -c "[ \"\$(cat '$cg/cpu.weight')\" = 50 ]"
+
+note "the worker's memory bound: MemoryHigh, raised with Dynamic Memory's maximum on the running VM"
+want=$(mem_high 64 1)
+echo "  $u: MemoryHigh $(systemctl show -p MemoryHigh --value "$u"), memory.high $(cat "$cg/memory.high"), memory.current $(cat "$cg/memory.current"); want $want"
+[ "$(systemctl show -p MemoryHigh --value "$u")" = "$want" ] || fail "$u: MemoryHigh $(systemctl show -p MemoryHigh --value "$u"), want $want"
+[ "$(cat "$cg/memory.high")" = "$want" ] || fail "$u: memory.high $(cat "$cg/memory.high"), want $want"
+expect_rc 0 vmctl edit s1 --dynamic-memory=on,max=1G
+want=$(mem_high $((64 + 896)) 1) # 64 MiB startup, 896 of hot-add window (7 blocks of 128)
+wait_for 5 "memory.high $want" sh -c "[ \"\$(cat '$cg/memory.high')\" = $want ]"
+
+note "systemd-machined lists the VM"
+machine_is s1 "$u"
 note "a restart (a new worker at once): a scope of its own"
 expect_rc 0 vmctl kill s1
 expect_rc 0 vmctl start s1 --timeout=60
@@ -59,9 +100,30 @@ u2=$(unit_of s1)
 [ "$u2" != "$u" ] || fail "the new worker's scope has the old one's name: $u"
 wait_for 20 "$u2 active" systemctl is-active --quiet "$u2"
 [ "$(cat "$(cg_of "$u2")/cpu.weight")" = 50 ] || fail "$u2: cpu.weight $(cat "$(cg_of "$u2")/cpu.weight")"
+[ "$(cat "$(cg_of "$u2")/memory.high")" = "$want" ] || fail "$u2: memory.high $(cat "$(cg_of "$u2")/memory.high"), want $want"
+machine_is s1 "$u2"
 expect_rc 0 vmctl kill s1
 wait_for 20 "$u gone" sh -c "! systemctl is-active --quiet '$u'"
-wait_for 20 "$u2 gone" sh -c "! systemctl is-active --quiet '$u'"
+wait_for 20 "$u2 gone" sh -c "! systemctl is-active --quiet '$u2'"
+wait_for 20 "machine s1 gone" sh -c "! machinectl show s1"
+
+note "no systemd-machined (its unit masked): said once, the VMs run on in their scopes"
+systemctl mask --runtime systemd-machined.service || fail "mask systemd-machined"
+systemctl stop systemd-machined.service
+for n in m1 m2; do
+	vm_json "$n" >"$T/$n.json"
+	expect_rc 0 vmctl create "$T/$n.json"
+	expect_rc 0 vmctl start "$n" --timeout=60
+	wait_for 20 "$(unit_of "$n") active" systemctl is-active --quiet "$(unit_of "$n")"
+done
+wait_for 10 "vmms's notice" grep -q "systemd-machined is not available" "$T/vmms.log"
+sleep 1
+grep "systemd-machined" "$T/vmms.log" | sed 's/^/  vmms: /'
+[ "$(grep -c "systemd-machined is not available" "$T/vmms.log")" = 1 ] || fail "the notice is not logged once"
+grep -q "RegisterMachine failed" "$T/vmms.log" && fail "a refusal logged per VM: $(grep "RegisterMachine failed" "$T/vmms.log")"
+expect_rc 0 vmctl kill m1
+expect_rc 0 vmctl kill m2
+systemctl unmask --runtime systemd-machined.service
 
 $measure || { echo "PASS (the scopes; the CPU shares: amdv/cpu-measure)"; exit 0; }
 elf=$VM_BUILD_DIR/tests/tg_vmwp_spin.elf
@@ -87,6 +149,12 @@ sleep 5
 b=$(usage_us "$u"); t1=$(date +%s%N)
 pct=$(( (b - a) * 100000 / ((t1 - t0) / 1000) / 2 )) # per vCPU, in thousandths of a percent
 echo "  l1: each vCPU $((pct / 1000)).$(( (pct % 1000) / 100 )) % of the time (scope $u)"
+# A real worker's memory against its bound (docs/vmms.md "The worker's
+# memory"): a figure for the allowance, and a bound it must stay under.
+cg=$(cg_of "$u")
+echo "  l1: memory.current $(( $(cat "$cg/memory.current") >> 20 )) MiB, memory.high $(( $(cat "$cg/memory.high") >> 20 )) MiB ($(grep -w high "$cg/memory.events"))"
+[ "$(cat "$cg/memory.high")" = "$(mem_high 32 2)" ] || fail "l1: memory.high $(cat "$cg/memory.high"), want $(mem_high 32 2)"
+[ "$(cat "$cg/memory.current")" -lt "$(cat "$cg/memory.high")" ] || fail "l1's worker is at its memory bound: $(cat "$cg/memory.current") bytes"
 [ "$pct" -ge 22000 ] && [ "$pct" -le 28000 ] || fail "l1 under a 25 % limit used $((pct / 1000)) %"
 expect_rc 0 vmctl kill l1
 

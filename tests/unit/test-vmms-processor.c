@@ -155,6 +155,68 @@ TEST(scope_names) {
         ASSERT_ERROR(vmms_scope_unit_name("web-1", "00112233", 1, u, 10), EINVAL);
 }
 
+/* The scope's MemoryHigh: the guest memory the worker maps (startup and
+ * Dynamic Memory's hot-add window, whole 128 MiB blocks) and the
+ * overhead allowance (256 MiB, 8 MiB per vCPU, 1/64 of the guest memory
+ * rounded up, 16 MiB of VRAM with a display). */
+TEST(scope_memory_high_is_guest_memory_and_the_allowance) {
+        struct vm_config *c = malloc(sizeof *c);
+        char err[256];
+        ASSERT_OK(parse(CFG_HEAD "}", c, err, sizeof err)); /* 128 MiB, 2 vCPUs */
+        ASSERT_EQ(vmms_scope_memory_high(c, 0), (uint64_t)(128 + 256 + 2 * 8 + 2) << 20);
+        ASSERT_OK(parse(CFG_HEAD ",\"display\":{\"enabled\":true}}", c, err, sizeof err));
+        ASSERT_EQ(vmms_scope_memory_high(c, 0), (uint64_t)(128 + 256 + 2 * 8 + 2 + 16) << 20);
+        /* Dynamic Memory's maximum: its window above startup in whole blocks. */
+        ASSERT_OK(parse(CFG_HEAD ",\"dynamic_memory\":{\"enabled\":true,\"maximum_mib\":1200}}", c, err, sizeof err));
+        ASSERT_EQ(vmms_scope_memory_high(c, 0), (uint64_t)(1152 + 256 + 2 * 8 + 18) << 20);
+        /* A maximum without Dynamic Memory maps nothing more. */
+        ASSERT_OK(parse(CFG_HEAD ",\"dynamic_memory\":{\"enabled\":false,\"maximum_mib\":1200}}", c, err, sizeof err));
+        ASSERT_EQ(vmms_scope_memory_high(c, 0), (uint64_t)(128 + 256 + 2 * 8 + 2) << 20);
+        /* A running worker's window from its start stays when the settings shrink. */
+        ASSERT_EQ(vmms_scope_memory_high(c, 1152), (uint64_t)(1152 + 256 + 2 * 8 + 18) << 20);
+        ASSERT_EQ(vmms_scope_memory_high(c, 64), (uint64_t)(128 + 256 + 2 * 8 + 2) << 20);
+        /* The largest VM: no overflow. */
+        c->memory_mib = VM_MEMORY_MAX_MIB;
+        c->vcpus = VM_VCPUS_MAX;
+        ASSERT_EQ(vmms_scope_memory_high(c, 0), (uint64_t)(262144 + 256 + 64 * 8 + 4096) << 20);
+        free(c);
+}
+
+/* machined's names: the VM's own where it is a host name, else one made
+ * of its id; the machine ID is the id's bytes in order. */
+TEST(machine_names_and_ids) {
+        const char *id = "00112233-4455-6677-8899-aabbccddeeff";
+        char n[VM_NAME_MAX + 1];
+        ASSERT_OK(vmms_machine_name("web-1", id, n, sizeof n));
+        ASSERT_STREQ(n, "web-1");
+        ASSERT_OK(vmms_machine_name("db.prod.2", id, n, sizeof n));
+        ASSERT_STREQ(n, "db.prod.2");
+        static const char *const bad[] = { "web_1", "a..b", "a.-b", "a-.b", "a-", "a.", "x y" };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                ASSERT_OK(vmms_machine_name(bad[i], id, n, sizeof n));
+                ASSERT_STREQ(n, "vmstack-00112233");
+        }
+        char longest[VM_NAME_MAX + 1];
+        memset(longest, 'a', VM_NAME_MAX);
+        longest[VM_NAME_MAX] = 0;
+        ASSERT_OK(vmms_machine_name(longest, id, n, sizeof n));
+        ASSERT_STREQ(n, longest);
+        ASSERT_ERROR(vmms_machine_name("web-1", id, n, 5), EINVAL);
+
+        uint8_t b[16];
+        static const uint8_t want[16] = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+                                          0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff };
+        ASSERT_OK(vmms_machine_id_bytes(id, b));
+        ASSERT_MEMEQ(b, want, 16);
+        ASSERT_OK(vmms_machine_id_bytes("00112233-4455-6677-8899-AABBCCDDEEFF", b));
+        ASSERT_MEMEQ(b, want, 16);
+        static const char *const bad_ids[] = { "", "00112233", "00112233-4455-6677-8899-aabbccddeef",
+                                               "00112233-4455-6677-8899-aabbccddeeff0", "0011223-34455-6677-8899-aabbccddeeff",
+                                               "00112233-4455-6677-8899-aabbccddeegf", "00112233x4455-6677-8899-aabbccddeeff" };
+        for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++)
+                ASSERT_ERROR(vmms_machine_id_bytes(bad_ids[i], b), EINVAL);
+}
+
 static int mkdirs(const char *root, const char *const *parts) {
         char p[256];
         snprintf(p, sizeof p, "%s", root);

@@ -358,6 +358,8 @@ static int do_update(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) 
                 return vmms_processor_update(vm, m, TAKE_PTR(c), e);
         if ((r = vmms_store_save(vm, c)) < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot store the configuration: %s", strerror(-r));
+        if (vm->worker) /* Dynamic Memory's settings: the scope's MemoryHigh */
+                vmms_scope_config_changed(vm, vm->config, c);
         *vm->config = *c;
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "configuration updated");
         (void)sd_bus_emit_properties_changed(d->bus, vm->path, VMMS_VM_IFACE, "Name", "Config", "ConsoleLog", NULL);

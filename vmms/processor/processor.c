@@ -69,12 +69,10 @@ static void worker_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *
                 return;
         }
         int r = vmms_store_save(vm, next);
-        bool new_weight = next->processor.weight != vm->config->processor.weight;
+        vmms_scope_config_changed(vm, vm->config, next);
         /* The worker has it: vmms's view follows even when the file could
          * not be written (it is then lost at vmms's restart, and said so). */
         *vm->config = *next;
-        if (new_weight)
-                vmms_scope_set_weight(vm, next->processor.weight);
         (void)sd_bus_emit_properties_changed(vm->d->bus, vm->path, VMMS_VM_IFACE, "Name", "Config", "ConsoleLog",
                                              NULL);
         if (r < 0) {
@@ -118,8 +116,10 @@ int vmms_processor_update(struct vmms_vm *vm, sd_bus_message *call, struct vm_co
 }
 
 /* An Update in flight: its call was answered when the worker went. The
- * scope goes with the worker's last process (CollectMode). */
+ * scope goes with the worker's last process (CollectMode); the machine
+ * is unregistered from systemd-machined (machine.c). */
 static void worker_ended(struct vmms_vm *vm) {
+        vmms_machine_unregister(vm);
         vmms_processor_free(vm);
 }
 

@@ -11,6 +11,19 @@
 struct vmms_processor {
         struct vm_config *next;          /* an Update waiting for the worker's answer */
         char unit[VMMS_SCOPE_UNIT_MAX];  /* the worker's scope; "": none */
+        uint64_t reach_mib;              /* the guest memory the worker mapped at its start */
+        uint64_t memory_high;            /* the scope's MemoryHigh as last asked for (bytes) */
+        char machine[VM_NAME_MAX + 1];   /* its name with systemd-machined (machine.c); "": none */
+        pid_t machine_leader;            /* the worker, registered once its scope has started */
+        bool machine_wait;               /* waiting for the scope's start job (JobRemoved) */
+};
+
+/* The daemon's connection to systemd for the scopes (scope.c), NULL
+ * until the first start. */
+struct vmms_scopes {
+        sd_bus *bus; /* NULL: not used, why says why */
+        char why[200];
+        bool machined_off; /* systemd-machined is not there: said once, not asked again */
 };
 
 /* Takes next (the whole new configuration, checked as Update checks it):
@@ -29,6 +42,18 @@ void vmms_processor_free(struct vmms_vm *vm);
  * and the worker runs on in vmms's cgroup), else the reason logged when
  * the VM has a weight other than the default (not enforced). */
 void vmms_scope_worker_started(struct vmms_vm *vm, pid_t pid);
-/* The VM's weight changed while its worker runs: the scope's CPUWeight. */
-void vmms_scope_set_weight(struct vmms_vm *vm, uint32_t weight);
+/* The VM's configuration changes from old (vm->config) to next while its
+ * worker runs: the scope's CPUWeight and MemoryHigh follow next where they
+ * differ. Called before vm->config becomes next. */
+void vmms_scope_config_changed(struct vmms_vm *vm, const struct vm_config *old, const struct vm_config *next);
 void vmms_scopes_free(struct vmms_daemon *d);
+
+/* machine.c: the VM registered with systemd-machined once its worker's
+ * scope has started. vmms_machine_watch follows the scopes' start jobs on
+ * the scopes' bus; vmms_machine_scope_asked marks the VM to register when
+ * its scope's job is done (pid its leader); vmms_machine_unregister when
+ * its worker has ended. Failures are logged, never fatal to the VM; no
+ * machined is logged once. */
+int vmms_machine_watch(struct vmms_daemon *d, sd_bus *bus);
+void vmms_machine_scope_asked(struct vmms_vm *vm, pid_t pid);
+void vmms_machine_unregister(struct vmms_vm *vm);

@@ -5,14 +5,18 @@
  * scope "vmstack-<name>-<id8>-<pid>.scope" (org.freedesktop.systemd1's
  * StartTransientUnit, Slice=machine.slice) whose CPUWeight is the VM's
  * processor weight: cgroup v2's cpu.weight, the share each VM's worker
- * gets of a busy host against the others. A weight changed on a running
- * VM is SetUnitProperties. Elsewhere (the development machines: no
+ * gets of a busy host against the others, and whose MemoryHigh bounds
+ * the worker's memory: the VM's guest memory and an allowance for the
+ * worker's own (vmms_scope_memory_high). A weight or a memory setting
+ * changed on a running VM is SetUnitProperties. Once the scope has
+ * started, the VM is registered with systemd-machined (machine.c). Elsewhere (the development machines: no
  * systemd as PID 1, cgroup v1) the workers stay in vmms's cgroup and a
  * VM's weight other than the default is logged as not enforced at each
  * start. The calls are asynchronous on a system-bus connection of their
  * own (vmms's bus may be another); their failures are logged, never
  * fatal to the VM. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +26,6 @@
 #include "common/macro.h"
 #include "../worker/worker.h"
 #include "processor.h"
-
-struct vmms_scopes {
-        sd_bus *bus; /* NULL: not used, why says why */
-        char why[200];
-};
 
 /* What a reply is for, freed with its slot. */
 struct scope_call {
@@ -68,7 +67,8 @@ static struct vmms_scopes *scopes_of(struct vmms_daemon *d) {
         if (!s)
                 return NULL;
         int r = vmms_scope_host_check("/", s->why, sizeof s->why);
-        if (r >= 0 && (r = sd_bus_open_system(&s->bus)) >= 0 && (r = sd_bus_attach_event(s->bus, d->event, 0)) < 0)
+        if (r >= 0 && (r = sd_bus_open_system(&s->bus)) >= 0 &&
+            ((r = sd_bus_attach_event(s->bus, d->event, 0)) < 0 || (r = vmms_machine_watch(d, s->bus)) < 0))
                 s->bus = sd_bus_flush_close_unref(s->bus);
         if (r < 0 && !s->why[0])
                 snprintf(s->why, sizeof s->why, "cannot connect to systemd on the system bus: %s", strerror(-r));
@@ -125,10 +125,10 @@ static int start_scope(struct vmms_scopes *s, const char *unit, const struct vmm
         if (r >= 0)
                 r = sd_bus_message_append(m, "ss", unit, "fail");
         if (r >= 0)
-                r = sd_bus_message_append(m, "a(sv)", 5, "Description", "s", desc, "Slice", "s", "machine.slice",
+                r = sd_bus_message_append(m, "a(sv)", 6, "Description", "s", desc, "Slice", "s", "machine.slice",
                                           "PIDs", "au", 1, (uint32_t)pid, "CPUWeight", "t",
-                                          (uint64_t)vm->config->processor.weight, "CollectMode", "s",
-                                          "inactive-or-failed");
+                                          (uint64_t)vm->config->processor.weight, "MemoryHigh", "t",
+                                          vm->processor->memory_high, "CollectMode", "s", "inactive-or-failed");
         if (r >= 0)
                 r = sd_bus_message_append(m, "a(sa(sv))", 0);
         if (r < 0) {
@@ -149,40 +149,75 @@ void vmms_scope_worker_started(struct vmms_vm *vm, pid_t pid) {
         }
         if (!vm->processor && !(vm->processor = calloc(1, sizeof *vm->processor)))
                 return;
-        char *unit = vm->processor->unit;
-        int r = vmms_scope_unit_name(vm->config->name, vm->id, pid, unit, sizeof vm->processor->unit);
-        if (r >= 0 && (r = start_scope(s, unit, vm, pid)) < 0)
-                unit[0] = 0;
-        if (r < 0)
+        struct vmms_processor *p = vm->processor;
+        p->reach_mib = vm_dm_reach_mib(vm->config);
+        p->memory_high = vmms_scope_memory_high(vm->config, p->reach_mib);
+        int r = vmms_scope_unit_name(vm->config->name, vm->id, pid, p->unit, sizeof p->unit);
+        if (r >= 0 && (r = start_scope(s, p->unit, vm, pid)) < 0)
+                p->unit[0] = 0;
+        if (r < 0) {
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, r, "cannot ask systemd for the worker's scope: %m");
-        else
-                vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "worker %d in %s (machine.slice, CPUWeight %u)", (int)pid, unit,
-                            weight);
+                return;
+        }
+        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "worker %d in %s (machine.slice, CPUWeight %u, MemoryHigh %" PRIu64 " MiB)",
+                    (int)pid, p->unit, weight, p->memory_high >> 20);
+        vmms_machine_scope_asked(vm, pid);
 }
 
-void vmms_scope_set_weight(struct vmms_vm *vm, uint32_t weight) {
+/* The unit of vm's running worker: the one vmms asked for, or for a
+ * worker vmms re-attached to (placed by an earlier vmms) the name the VM
+ * had then, taken to be the one it has. */
+static int unit_of(const struct vmms_vm *vm, char *unit, size_t len) {
+        if (vm->processor && vm->processor->unit[0])
+                return snprintf(unit, len, "%s", vm->processor->unit), 0;
+        return vmms_scope_unit_name(vm->config->name, vm->id, vmms_worker_pid(vm->worker), unit, len);
+}
+
+void vmms_scope_config_changed(struct vmms_vm *vm, const struct vm_config *old, const struct vm_config *next) {
+        uint32_t weight = next->processor.weight;
+        bool new_weight = weight != old->processor.weight;
+        struct vmms_processor *p = vm->processor;
+        /* The window a worker mapped at its start stays while it runs. */
+        uint64_t reach = p && p->reach_mib ? p->reach_mib : vm_dm_reach_mib(old);
+        uint64_t high = vmms_scope_memory_high(next, reach);
+        uint64_t old_high = p && p->memory_high ? p->memory_high : vmms_scope_memory_high(old, reach);
+        if (!new_weight && high == old_high)
+                return;
         struct vmms_scopes *s = scopes_of(vm->d);
         char unit[VMMS_SCOPE_UNIT_MAX] = "";
         if (!s || !s->bus) {
-                vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "processor weight %u not enforced: %s", weight,
-                            s ? s->why : "out of memory");
+                if (new_weight)
+                        vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "processor weight %u not enforced: %s", weight,
+                                    s ? s->why : "out of memory");
                 return;
         }
-        /* A worker vmms re-attached to was placed by an earlier vmms: its
-         * scope has the name the VM had then, taken to be the one it has. */
-        if (vm->processor && vm->processor->unit[0])
-                snprintf(unit, sizeof unit, "%s", vm->processor->unit);
-        else if (vmms_scope_unit_name(vm->config->name, vm->id, vmms_worker_pid(vm->worker), unit, sizeof unit) < 0)
+        if (!vm->worker || unit_of(vm, unit, sizeof unit) < 0)
                 return;
         sd_bus_message *m = NULL;
         int r = sd_bus_message_new_method_call(s->bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                                "org.freedesktop.systemd1.Manager", "SetUnitProperties");
         if (r >= 0)
-                r = sd_bus_message_append(m, "sba(sv)", unit, 1, 1, "CPUWeight", "t", (uint64_t)weight);
+                r = sd_bus_message_append(m, "sb", unit, 1);
         if (r >= 0)
-                r = send_logged(s, m, unit, "SetUnitProperties(CPUWeight)");
+                r = sd_bus_message_open_container(m, 'a', "(sv)");
+        if (r >= 0 && new_weight)
+                r = sd_bus_message_append(m, "(sv)", "CPUWeight", "t", (uint64_t)weight);
+        if (r >= 0 && high != old_high)
+                r = sd_bus_message_append(m, "(sv)", "MemoryHigh", "t", high);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = send_logged(s, m, unit, new_weight && high != old_high ? "SetUnitProperties(CPUWeight, MemoryHigh)"
+                                            : new_weight ? "SetUnitProperties(CPUWeight)"
+                                                         : "SetUnitProperties(MemoryHigh)");
         else
                 sd_bus_message_unref(m);
-        if (r < 0)
-                vmms_vm_log(vm, LOG_LEVEL_WARNING, r, "cannot set the weight of %s: %m", unit);
+        if (r < 0) {
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, r, "cannot change %s: %m", unit);
+                return;
+        }
+        if (p)
+                p->memory_high = high;
+        if (high != old_high)
+                vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "%s: MemoryHigh %" PRIu64 " MiB", unit, high >> 20);
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "common/config.h"
@@ -34,3 +35,30 @@ int vmms_scope_unit_name(const char *name, const char *id, pid_t pid, char *out,
  * (root/sys/fs/cgroup/cgroup.controllers names "cpu"). 0, or -ENOTSUP
  * with the reason in why. */
 int vmms_scope_host_check(const char *root, char *why, size_t len);
+
+/* The worker's memory bound (docs/vmms.md "Processor limit", "The
+ * worker's memory"): the scope's MemoryHigh, in bytes, is the most guest
+ * memory the worker maps (startup memory and Dynamic Memory's hot-add
+ * window: vm_dm_reach_mib, or reach_mib when that is larger: the window
+ * a running worker mapped at its start) plus an allowance for the
+ * worker's own overhead: VMMS_WORKER_OVERHEAD_BASE_MIB, per vCPU
+ * VMMS_WORKER_OVERHEAD_VCPU_MIB, the video's VRAM when the VM has a
+ * display, and 1/VMMS_WORKER_OVERHEAD_RAM_DIV of the guest memory
+ * (rounded up: the host's page tables and KVM's per-page tables for it,
+ * charged to the worker's cgroup). */
+#define VMMS_WORKER_OVERHEAD_BASE_MIB 256u
+#define VMMS_WORKER_OVERHEAD_VCPU_MIB 8u
+#define VMMS_WORKER_OVERHEAD_VRAM_MIB 16u /* VIDEOVSP_VRAM_MIB, which vmms does not link */
+#define VMMS_WORKER_OVERHEAD_RAM_DIV 64u
+uint64_t vmms_scope_memory_high(const struct vm_config *c, uint64_t reach_mib);
+
+/* The name systemd-machined lists the VM under (machinectl list): its own
+ * name when that is a valid machine name (a host name: letters, digits,
+ * '-' and '.', no '_', no empty label, no '-' or '.' at either end, at
+ * most 64 characters), else "vmstack-<first 8 of the id>". -EINVAL when
+ * it does not fit len (at least 65 always fits). */
+int vmms_machine_name(const char *name, const char *id, char *out, size_t len);
+/* The VM's id ("00112233-4455-...") as the 16 bytes of machined's
+ * machine ID, in the order they are written (machinectl shows the same
+ * UUID). -EINVAL for a malformed id. */
+int vmms_machine_id_bytes(const char *id, uint8_t out[16]);

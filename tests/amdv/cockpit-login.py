@@ -1,0 +1,133 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Headless Chromium for tests/amdv/cockpit.sh: logs in to the real
+cockpit.socket (cockpit-tls, cockpit-ws, cockpit-session's PAM login) on
+the emulated AMD-V host and opens the vmstack page, with the DevTools code
+and the page's selectors of tests/integration/cockpit-browser.py.
+
+usage: cockpit-login.py CHROMIUM URL OUT_DIR USER PASSWORD VM member|refused
+URL is cockpit's root (https://127.0.0.1:9090). Steps: the login page,
+USER and PASSWORD typed and sent (a refused login fails with the page's
+message); Cockpit's shell at URL/vmstack shows the page in its frame with
+VM's row; the page alone (URL/cockpit/@localhost/vmstack/index.html)
+lists VM, Off. member: no alert, no JavaScript error. refused (a user
+outside the vmstack group): VM's Start is refused with vmms's reason
+(org.vmstack.Error.PermissionDenied, "You are not allowed to do this.")
+and VM stays Off. Screenshots of each step in OUT_DIR, named after USER.
+Exit 0 when all passed, 1 on the first failure (said on stderr)."""
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+cb = load("cockpit_browser", os.path.join(HERE, "..", "integration", "cockpit-browser.py"))
+display_browser = cb.display_browser
+Failed = cb.Failed
+# Every page of Chromium and Cockpit is translated by QEMU's TCG there:
+# steps that take a second here take a minute.
+SLOW = 180
+
+
+def note(s):
+    print("--- browser: " + s, flush=True)
+
+
+def login(p, url, user, password, tag):
+    note("the login page at %s" % url)
+    p.dt.call("Page.navigate", {"url": url})
+    p.wait("the login page", "document.querySelector('#login-user-input') !== null", SLOW)
+    p.size(1280, 800)
+    p.shot(tag + "-login", full=False)
+    note("logging in as %s" % user)
+    p.set_input("#login-user-input", user)
+    p.set_input("#login-password-input", password)
+    p.click_sel("#login-button")
+    # The shell replaces the login page; a refusal shows its message.
+    p.wait("the shell after the login (or the login's error)",
+           "location.pathname !== '/' || (document.querySelector('#login-error-message') &&"
+           " document.querySelector('#login-error-message').innerText.trim() !== '') ||"
+           " document.querySelectorAll('iframe').length > 0", SLOW)
+    err = p.js("(document.querySelector('#login-error-message') || {innerText: ''}).innerText.trim()")
+    if err and p.js("document.querySelector('#login-user-input') !== null && "
+                    "document.querySelector('#login-user-input').offsetParent !== null"):
+        p.shot(tag + "-login-refused")
+        raise Failed("the login as %s was refused: %s" % (user, err))
+
+
+def shell_frame(p, url, vm, tag):
+    note("Cockpit's shell at %s/vmstack shows the page with %s" % (url, vm))
+    p.dt.call("Page.navigate", {"url": url + "/vmstack"})
+    row = ("[...document.querySelectorAll('iframe')].some(f => f.contentDocument && "
+           "f.contentDocument.querySelector('tr[data-name=%s]') !== null)" % json.dumps(vm))
+    p.wait("the page in the shell's frame with %s's row" % vm, row, SLOW)
+    if not p.js("[...document.querySelectorAll('a')].some(a => a.innerText.trim() === 'vmstack VMs')"):
+        raise Failed("the shell's menu has no 'vmstack VMs'")
+    p.shot(tag + "-shell")
+
+
+def page_alone(p, url, vm, want, tag):
+    note("the page alone: %s in the list, Off" % vm)
+    p.dt.call("Page.navigate", {"url": url + "/cockpit/@localhost/vmstack/index.html"})
+    p.wait("%s's row" % vm, p.row(vm), SLOW)
+    p.wait("%s Off" % vm, p.state_is(vm, "Off"), 30)
+    p.shot(tag + "-list", full=False)
+    if want == "member":
+        p.no_alerts("the list as a member of vmstack")
+        return
+    note("Start as a user outside the vmstack group: refused with vmms's reason")
+    p.click(vm, "start")
+    p.wait("an alert", "document.querySelector('.vmstack-alerts [role=alert]') !== null", 60)
+    p.shot(tag + "-refused", full=False)
+    text = p.alerts()[0]
+    name = p.js("document.querySelector('.vmstack-alerts [role=alert]').dataset.error")
+    print("  the alert (%s): %s" % (name, " ".join(text.split())), flush=True)
+    if "You are not allowed to do this." not in text or name != "org.vmstack.Error.PermissionDenied":
+        raise Failed("the refusal's alert: %s %r" % (name, text))
+    if not p.js(p.state_is(vm, "Off")):
+        raise Failed("%s is not Off after the refused start" % vm)
+    p.check_errors("the refused start")
+
+
+def main():
+    if len(sys.argv) != 8 or sys.argv[7] not in ("member", "refused"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    chromium, url, out, user, password, vm, want = sys.argv[1:8]
+    url = url.rstrip("/")
+    profile = tempfile.mkdtemp(prefix="cockpit-login.")
+    proc = None
+    try:
+        note("starting %s" % chromium)
+        proc, ws_url = display_browser.start(chromium, profile, url.startswith("https:"), SLOW)
+        dt = display_browser.DevTools(ws_url)
+        dt.call("Page.enable")
+        dt.call("Page.addScriptToEvaluateOnNewDocument", {"source": cb.PAGE_HOOK})
+        p = cb.Page(dt, out)
+        login(p, url, user, password, user)
+        shell_frame(p, url, vm, user)
+        page_alone(p, url, vm, want, user)
+        print("browser: all steps passed as %s (%s)" % (user, want), flush=True)
+        return 0
+    except Failed as e:
+        print("cockpit-login: FAIL: %s" % e, file=sys.stderr)
+        return 1
+    except Exception as e:  # a test tool: say what went wrong
+        print("cockpit-login: %s: %s" % (type(e).__name__, e), file=sys.stderr)
+        return 2
+    finally:
+        display_browser.stop(proc, profile)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
