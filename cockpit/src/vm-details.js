@@ -13,6 +13,7 @@ import { Graphs } from "./graphs.js";
 import { Settings } from "./settings.js";
 import { BootSettings } from "./settings-boot.js";
 import { ServiceSettings } from "./settings-services.js";
+import { Move } from "./move.js";
 import { deleteControl } from "./delete-vm.js";
 
 export class VmDetails {
@@ -32,6 +33,7 @@ export class VmDetails {
         this.edit = new Settings(model, alerts);
         this.boot = new BootSettings(model, alerts);
         this.services = new ServiceSettings(model, alerts);
+        this.move = new Move(model, alerts, back);
         this.back = back;
         this.el = h("div", { class: "vmstack-details" },
                     h("nav", { class: "vmstack-back" }, button("← Virtual machines", "link", back, { "data-action": "back" })),
@@ -39,7 +41,7 @@ export class VmDetails {
                     h("div", { class: "vmstack-cards" },
                       card("Overview", this.overview), card("Guest", this.guest), this.graphs.el,
                       card("Settings", this.settings), this.edit.el, this.boot.el, this.services.el,
-                      this.checkpoints.el));
+                      this.checkpoints.el, this.move.el));
     }
 
     show(vm) {
@@ -51,6 +53,7 @@ export class VmDetails {
         this.edit.show(vm);
         this.boot.show(vm);
         this.services.show(vm);
+        this.move.show(vm);
         this.render();
     }
 
@@ -78,6 +81,7 @@ export class VmDetails {
         this.edit.vmChanged();
         this.boot.vmChanged();
         this.services.vmChanged();
+        this.move.vmChanged();
     }
 
     renderActions() {
