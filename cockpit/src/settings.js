@@ -96,14 +96,14 @@ export class Settings extends ConfigCard {
 
     nicsForm(c) {
         const nics = c.nics || [];
-        const { table: t, tbody } = table("Network adapters", ["Adapter", "MAC", "Connected to", "Max in (Mbit/s)", "Max out (Mbit/s)", ""]);
+        const { table: t, tbody } = table("Network adapters", ["Adapter", "Max in (Mbit/s)", "Max out (Mbit/s)", ""]);
         nics.forEach((n, i) => {
             const q = n.qos || {};
             const bw = ["in", "out"].map(way => input({ type: "number", min: 0, step: "any", value: bitsToMbit(q[`max_${way}_bps`]), name: `nic-qos-${way}-${i}` }));
             bw.forEach((el, k) => el.setAttribute("aria-label", `Network adapter ${i}: maximum ${["in", "out"][k]} (Mbit/s)`));
             tbody.append(h("tr", { class: "pf-v6-c-table__tr", "data-nic": i },
-                cell("Adapter", String(i)), cell("MAC", n.mac || ""),
-                cell("Connected to", n.bridge ? `bridge ${n.bridge}` : n.tap ? `TAP ${n.tap}` : "TAP"),
+                cell("Adapter", `${i}: ${n.mac || ""}`,
+                     h("div", { class: "vmstack-sub" }, n.bridge ? `bridge ${n.bridge}` : n.tap ? `TAP ${n.tap}` : "TAP")),
                 cell("Max in (Mbit/s)", bw[0]), cell("Max out (Mbit/s)", bw[1]),
                 cell("", h("div", { class: "vmstack-actions" },
                   button("Set caps", "secondary", () => this.setNicQos(i, bw), { "data-action": "nic-qos" }),
