@@ -77,6 +77,15 @@ def scroll_to(p, selector):
     time.sleep(0.2)
 
 
+def no_overflow(p, step):
+    """No card of the details is wider than its place (a table that does
+    not fit scrolls the card sideways)."""
+    wide = p.js("[...document.querySelectorAll('.vmstack-details .pf-v6-c-card')].filter(c => c.scrollWidth > c.clientWidth + 1)"
+                ".map(c => c.getAttribute('aria-label') + ': ' + c.scrollWidth + ' > ' + c.clientWidth)")
+    if wide:
+        raise Failed("%s: cards wider than their place: %s" % (step, wide))
+
+
 def phone_check(p, shot, cards=()):
     """At a phone's width nothing is wider than the screen; a screenshot of
     the whole page, and one of the screen at each card in cards (name,
@@ -86,11 +95,27 @@ def phone_check(p, shot, cards=()):
     width = p.js("document.documentElement.scrollWidth")
     if width > 400:
         raise Failed("%s: the page is %d px wide at a phone's 390" % (shot, width))
+    no_overflow(p, shot)
     p.shot(shot)
     for name, selector in cards:
         scroll_to(p, selector)
         p.shot(name, full=False)
     p.size(1280, 800)
+
+
+CARDS = ".vmstack-settings-edit, .vmstack-boot-edit, .vmstack-services-edit"
+
+
+def change(p, what, act, pred):
+    """act() changes settler's configuration through the page: Config (read
+    with busctl) then satisfies pred, and the page has rebuilt its settings
+    cards from it (each marked before), so that the next value typed is
+    not lost to a rebuild still on its way."""
+    p.js("document.querySelectorAll(%s).forEach(c => c.firstElementChild && (c.firstElementChild.__old = true))" % json.dumps(CARDS))
+    act()
+    wait_config(p, "settler", pred, what)
+    p.wait("the settings rebuilt (%s)" % what, "[...document.querySelectorAll(%s)].every(c => !c.firstElementChild || "
+           "!c.firstElementChild.__old)" % json.dumps(CARDS), 10)
 
 
 def settings(p):
@@ -104,33 +129,31 @@ def settings(p):
            "document.querySelector('%sinput[name=boot_kernel]').offsetParent === null" % (edit, edit), 5)
     p.set_input(edit + "select[name=boot_order]", "disk,dvd", "change")
     p.set_input(edit + "input[name=boot_firmware]", os.environ["FIRMWARE"])
-    p.click_sel("button[data-action=boot-save]")
-    wait_config(p, "settler", lambda c: c["boot"] == {"kind": "firmware", "firmware": os.environ["FIRMWARE"], "order": ["disk", "dvd"]},
-                "a firmware boot, the disk first")
+    change(p, "a firmware boot, the disk first", lambda: p.click_sel("button[data-action=boot-save]"),
+           lambda c: c["boot"] == {"kind": "firmware", "firmware": os.environ["FIRMWARE"], "order": ["disk", "dvd"]})
     p.wait("the boot on the page", "/Boot\\s*firmware: Disk, then DVD/.test(%s)" % details_text(p), 10)
-    p.click_sel("button[data-action=dvd-add]")
-    wait_config(p, "settler", lambda c: c.get("dvd_drives") == [{"channel": 1, "position": 0}], "a DVD drive at IDE 1:0")
-    p.wait("the drive's row", "document.querySelector('tr[data-dvd=\"0\"]') !== null", 10)
+    change(p, "a DVD drive at IDE 1:0", lambda: p.click_sel("button[data-action=dvd-add]"),
+           lambda c: c.get("dvd_drives") == [{"channel": 1, "position": 0}])
     p.set_input("tr[data-dvd='0'] input[name=dvd-iso-0]", os.environ["ISO"])
-    p.click_sel("tr[data-dvd='0'] button[data-action=dvd-insert]")
-    wait_config(p, "settler", lambda c: c["dvd_drives"][0].get("path") == os.environ["ISO"], "the ISO in the drive")
+    change(p, "the ISO in the drive", lambda: p.click_sel("tr[data-dvd='0'] button[data-action=dvd-insert]"),
+           lambda c: c["dvd_drives"][0].get("path") == os.environ["ISO"])
     p.wait("the disc on the page", "document.querySelector('tr[data-dvd=\"0\"]').innerText.includes(%s)" % json.dumps(os.environ["ISO"]), 10)
     svc = ".vmstack-services-edit "
     p.js("document.querySelector('%sinput[name=ic_kvp]').checked = false;"
          "document.querySelector('%sinput[name=ic_vss]').checked = true" % (svc, svc))
-    p.click_sel("button[data-action=integration-save]")
-    wait_config(p, "settler", lambda c: c["integration"]["kvp"] is False and c["integration"]["vss"] is True and
-                c["integration"]["shutdown"] is True, "kvp off, vss on, shutdown still on")
+    change(p, "kvp off, vss on, shutdown still on", lambda: p.click_sel("button[data-action=integration-save]"),
+           lambda c: c["integration"]["kvp"] is False and c["integration"]["vss"] is True and c["integration"]["shutdown"] is True)
     p.set_input(svc + "select[name=restart_policy]", "always", "change")
     p.set_input(svc + "input[name=stop_timeout_s]", "45")
-    p.click_sel("button[data-action=policy-save]")
-    wait_config(p, "settler", lambda c: c["restart_policy"] == "always" and c["stop_timeout_s"] == 45, "restart always, 45 s")
+    change(p, "restart always, 45 s", lambda: p.click_sel("button[data-action=policy-save]"),
+           lambda c: c["restart_policy"] == "always" and c["stop_timeout_s"] == 45)
     p.set_input(svc + "input[name=stop_timeout_s]", "0")
     p.click_sel("button[data-action=policy-save]")
     expect_alert(p, "a 0 s timeout", ["Could not change the automatic actions of settler", "stop_timeout_s"],
                  "org.vmstack.Error.InvalidConfig")
     p.no_alerts("settler's boot, DVD and services")
     nic_caps(p)
+    no_overflow(p, "settler's settings at 1280")
     p.shot("settings-more-1280")
     scroll_to(p, ".vmstack-boot-edit")
     p.shot("settings-boot-1280", full=False)
@@ -140,21 +163,20 @@ def settings(p):
     note("settler Running: its DVD ejected and inserted through the worker; the boot refused, the policy taken")
     bus("call", "org.vmstack.VMMS1", path, "org.vmstack.VMMS1.VM", "Start")
     p.wait("settler Running", "document.querySelector('.vmstack-details-head [data-state=Running]') !== null", 30)
-    p.click_sel("tr[data-dvd='0'] button[data-action=dvd-eject]")
-    wait_config(p, "settler", lambda c: "path" not in c["dvd_drives"][0], "the drive empty")
+    change(p, "the drive empty", lambda: p.click_sel("tr[data-dvd='0'] button[data-action=dvd-eject]"),
+           lambda c: "path" not in c["dvd_drives"][0])
     p.wait("the drive empty on the page", "/empty/.test(document.querySelector('tr[data-dvd=\"0\"]').innerText)", 10)
     p.set_input("tr[data-dvd='0'] input[name=dvd-iso-0]", os.environ["ISO"])
     p.js("document.querySelector('tr[data-dvd=\"0\"] button[data-action=dvd-insert]').focus()")
-    p.key("Enter", "Enter", 13)
-    wait_config(p, "settler", lambda c: c["dvd_drives"][0].get("path") == os.environ["ISO"], "the ISO in again")
+    change(p, "the ISO in again", lambda: p.key("Enter", "Enter", 13), lambda c: c["dvd_drives"][0].get("path") == os.environ["ISO"])
     p.wait("the focus kept on the drive's Insert after the rebuild",
            "document.activeElement && document.activeElement.dataset.action === 'dvd-insert'", 10)
     p.set_input(".vmstack-boot-edit select[name=boot_order]", "dvd,disk", "change")
     p.click_sel("button[data-action=boot-save]")
     expect_alert(p, "the boot of a running VM", ["Could not change the boot of settler", "boot"], "org.vmstack.Error.InvalidState")
     p.set_input(svc + "select[name=restart_policy]", "on-failure", "change")
-    p.click_sel("button[data-action=policy-save]")
-    wait_config(p, "settler", lambda c: c["restart_policy"] == "on-failure", "restart on failure, while it runs")
+    change(p, "restart on failure, while it runs", lambda: p.click_sel("button[data-action=policy-save]"),
+           lambda c: c["restart_policy"] == "on-failure")
     p.no_alerts("settler running")
     bus("call", "org.vmstack.VMMS1", path, "org.vmstack.VMMS1.VM", "Kill")
     p.wait("settler Off", "document.querySelector('.vmstack-details-head [data-state=Off]') !== null", 30)
@@ -165,8 +187,8 @@ def settings(p):
 
 def nic_caps(p):
     p.set_input(".vmstack-settings-edit input[name=attach-nic-mac]", "00:15:5d:00:00:43")
-    p.click_sel("button[data-action=nic-attach]")
-    wait_config(p, "settler", lambda c: [n.get("mac") for n in c.get("nics", [])] == ["00:15:5d:00:00:43"], "the NIC")
+    change(p, "the NIC", lambda: p.click_sel("button[data-action=nic-attach]"),
+           lambda c: [n.get("mac") for n in c.get("nics", [])] == ["00:15:5d:00:00:43"])
     p.wait("the NIC's row", "document.querySelector('tr[data-nic=\"0\"] input[name=nic-qos-in-0]') !== null", 10)
     p.set_input("tr[data-nic='0'] input[name=nic-qos-in-0]", "100")
     p.set_input("tr[data-nic='0'] input[name=nic-qos-out-0]", "0.5")
@@ -176,11 +198,13 @@ def nic_caps(p):
     if config_of("settler")["nics"][0].get("qos"):
         raise Failed("a refused cap changed the configuration: %s" % config_of("settler")["nics"][0])
     p.set_input("tr[data-nic='0'] input[name=nic-qos-out-0]", "20")
-    p.click_sel("tr[data-nic='0'] button[data-action=nic-qos]")
-    wait_config(p, "settler", lambda c: c["nics"][0].get("qos") == {"max_in_bps": 100000000, "max_out_bps": 20000000},
-                "100 Mbit/s in, 20 out")
+    change(p, "100 Mbit/s in, 20 out", lambda: p.click_sel("tr[data-nic='0'] button[data-action=nic-qos]"),
+           lambda c: c["nics"][0].get("qos") == {"max_in_bps": 100000000, "max_out_bps": 20000000})
     p.wait("the caps on the page", "document.querySelector('tr[data-nic=\"0\"] input[name=nic-qos-in-0]').value === '100'", 10)
     p.no_alerts("the NIC's caps")
+    no_overflow(p, "the NIC's caps at 1280")
+    scroll_to(p, "tr[data-nic='0']")
+    p.shot("nic-caps-1280", full=False)
     p.click_sel("tr[data-nic='0'] button[data-action=nic-remove]")
     p.click_sel("tr[data-nic='0'] button[data-action=nic-remove-confirm]")
     wait_config(p, "settler", lambda c: not c.get("nics"), "no NIC")
@@ -218,7 +242,7 @@ def wait_moved(p, name, dest, runs="runs", shot=None):
 def moves(p):
     dest = "127.0.0.1:%s" % os.environ["PORTB"]
     note("a live move to B: its passes while Migrating, then the list says where it went")
-    create("mover", "fake.migrate_ms=2500", start=True)
+    create("mover", "fake.migrate_ms=5000", start=True)
     open_details(p, "mover", "Running")
     p.click_sel(".vmstack-move button[data-action=move]")
     p.wait("the page's own question for an empty destination", "/Type the destination/.test(%s)" % STATUS, 5)
@@ -229,6 +253,7 @@ def moves(p):
            " && document.querySelector('.vmstack-details-head [data-state=Migrating]') !== null" % STATUS, 20)
     first = p.js(STATUS)
     scroll_to(p, ".vmstack-move")
+    no_overflow(p, "a move's progress at 1280")
     p.shot("move-progress-1280", full=False)
     p.wait("a later pass", "%s !== %s && /^Pass \\d+/.test(%s)" % (STATUS, json.dumps(first), STATUS), 10)
     wait_moved(p, "mover", dest, shot="moved-1280")
