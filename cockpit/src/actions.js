@@ -21,6 +21,22 @@ export class Alerts {
                         h("div", { class: "pf-v6-c-alert__action" }, close),
                         h("div", { class: "pf-v6-c-alert__description" },
                           h("p", {}, summary), detail ? h("p", { class: "vmstack-error-detail" }, detail) : null)));
+        this.keep(item);
+    }
+
+    // An operation that ended well but left this page's view (a VM moved
+    // to another host): what happened, as a status (not an alert).
+    success(title, text) {
+        const item = h("li", { class: "pf-v6-c-alert-group__item" });
+        const close = button("Close", "plain", () => item.remove(), { "aria-label": `Close: ${title}` });
+        replace(item, h("div", { class: "pf-v6-c-alert pf-m-success pf-m-inline", role: "status", "data-outcome": "success" },
+                        h("p", { class: "pf-v6-c-alert__title" }, title),
+                        h("div", { class: "pf-v6-c-alert__action" }, close),
+                        h("div", { class: "pf-v6-c-alert__description" }, h("p", {}, text))));
+        this.keep(item);
+    }
+
+    keep(item) {
         this.el.prepend(item);
         while (this.el.children.length > 4)
             this.el.lastChild.remove();

@@ -2,55 +2,33 @@
 // Editing a VM's settings on its details page, with the calls vmctl makes:
 // vCPUs, memory, Dynamic Memory and the processor limit and weight by
 // Update (vmctl edit), a disk's Storage QoS by SetDiskQoS (vmctl disk qos),
-// disks and NICs added and removed by AttachDisk, DetachDisk, AttachNic,
-// DetachNic (vmctl disk attach, nic attach, ...). Each form says in which
-// states vmms accepts it; vmms checks again and its refusal is the alert.
-// The forms are rebuilt only when the VM's Config changes, so a value
-// being typed survives other updates.
-import { h, replace, button, card, table, cell } from "./dom.js";
+// a NIC's bandwidth caps by SetNicQoS (vmctl nic qos), disks and NICs
+// added and removed by AttachDisk, DetachDisk, AttachNic, DetachNic (vmctl
+// disk attach, nic attach, ...). Each form says in which states vmms
+// accepts it; vmms checks again and its refusal is the alert. The boot,
+// DVD drives, integration services and automatic actions are
+// settings-boot.js's and settings-services.js's cards.
+import { h, replace, button, table, cell } from "./dom.js";
 import { input, checkbox, field } from "./form.js";
 import { parseConfig } from "./format.js";
-import { withSettings, numberOrText } from "./config-edit.js";
+import { withSettings, numberOrText, mbitToBits, bitsToMbit } from "./config-edit.js";
 import { IF_VM } from "./model.js";
-import { run } from "./actions.js";
+import { ConfigCard, saveButton } from "./settings-card.js";
 
 const HINT = {
     hardware: "vCPUs, memory and Dynamic Memory change while the VM is off; the processor limit and weight at any time but while it starts, stops, saves or migrates.",
     qos: "Storage QoS: IOPS in 8 KiB units and bytes a second, 0 for none; applied at once while the VM runs.",
     devices: "Disks and network adapters are added and removed while the VM is off, or while it runs (SCSI disks only).",
+    nicQos: "Bandwidth caps in Mbit/s each way (in: to the guest), 0 for none, from 1 Mbit/s; applied at once while the VM runs.",
 };
 
-export class Settings {
+export class Settings extends ConfigCard {
     constructor(model, alerts) {
-        this.model = model;
-        this.alerts = alerts;
-        this.vm = null;
-        this.config = null;
-        this.body = h("div", { class: "vmstack-settings-edit" });
-        this.el = card("Edit settings", this.body);
+        super(model, alerts, "Edit settings", "vmstack-settings-edit");
     }
 
-    show(vm) {
-        this.vm = vm;
-        this.config = null;
-        this.vmChanged();
-    }
-
-    vmChanged() {
-        const text = this.vm && this.vm.props[IF_VM].Config;
-        if (text === this.config)
-            return;
-        this.config = text;
-        const c = parseConfig(text);
-        if (!c) {
-            replace(this.body, h("p", {}, "The configuration could not be read."));
-            return;
-        }
-        replace(this.body, this.hardwareForm(c), this.disksForm(c), this.nicsForm(c));
-    }
-
-    call(verb, method, args, type) {
-        return run(this.model, this.alerts, this.vm, { method, verb }, IF_VM, args, type);
+    build(c) {
+        return [this.hardwareForm(c), this.disksForm(c), this.nicsForm(c)];
     }
 
     hardwareForm(c) {
@@ -84,9 +62,7 @@ export class Settings {
                  field("Dynamic Memory", f.dm, "memory between a minimum and a maximum, as the guest needs it"),
                  dmRow,
                  h("p", { class: "vmstack-sub" }, HINT.hardware),
-                 h("div", { class: "vmstack-actions" },
-                   h("button", { class: "pf-v6-c-button pf-m-primary pf-m-small", type: "submit", "data-action": "settings-save" },
-                     h("span", { class: "pf-v6-c-button__text" }, "Save"))));
+                 saveButton("settings-save"));
     }
 
     disksForm(c) {
@@ -120,11 +96,19 @@ export class Settings {
 
     nicsForm(c) {
         const nics = c.nics || [];
-        const { table: t, tbody } = table("Network adapters", ["Adapter", "MAC", "Connected to", ""]);
-        nics.forEach((n, i) => tbody.append(h("tr", { class: "pf-v6-c-table__tr", "data-nic": i },
-            cell("Adapter", String(i)), cell("MAC", n.mac || ""),
-            cell("Connected to", n.bridge ? `bridge ${n.bridge}` : n.tap ? `TAP ${n.tap}` : "TAP"),
-            cell("", this.removeButton(`network adapter ${i}`, "DetachNic", i)))));
+        const { table: t, tbody } = table("Network adapters", ["Adapter", "Max in (Mbit/s)", "Max out (Mbit/s)", ""]);
+        nics.forEach((n, i) => {
+            const q = n.qos || {};
+            const bw = ["in", "out"].map(way => input({ type: "number", min: 0, step: "any", value: bitsToMbit(q[`max_${way}_bps`]), name: `nic-qos-${way}-${i}` }));
+            bw.forEach((el, k) => el.setAttribute("aria-label", `Network adapter ${i}: maximum ${["in", "out"][k]} (Mbit/s)`));
+            tbody.append(h("tr", { class: "pf-v6-c-table__tr", "data-nic": i },
+                cell("Adapter", `${i}: ${n.mac || ""}`,
+                     h("div", { class: "vmstack-sub" }, n.bridge ? `bridge ${n.bridge}` : n.tap ? `TAP ${n.tap}` : "TAP")),
+                cell("Max in (Mbit/s)", bw[0]), cell("Max out (Mbit/s)", bw[1]),
+                cell("", h("div", { class: "vmstack-actions" },
+                  button("Set caps", "secondary", () => this.setNicQos(i, bw), { "data-action": "nic-qos" }),
+                  this.removeButton(`network adapter ${i}`, "DetachNic", i)))));
+        });
         const bridge = input({ name: "attach-nic-bridge", placeholder: "br0 (empty: a TAP only)" });
         const mac = input({ name: "attach-nic-mac", placeholder: "automatic" });
         const attach = () => {
@@ -138,9 +122,22 @@ export class Settings {
         return h("div", { class: "vmstack-form" },
                  h("h3", { class: "pf-v6-c-title pf-m-md vmstack-sub-title" }, "Network adapters"),
                  nics.length ? t : h("p", {}, "No network adapters."),
+                 nics.length ? h("p", { class: "vmstack-sub" }, HINT.nicQos) : null,
                  h("p", { class: "vmstack-sub" }, HINT.devices),
                  h("div", { class: "vmstack-inline-form" }, field("Bridge", bridge), field("MAC", mac),
                    button("Add network adapter", "secondary", attach, { "data-action": "nic-attach" })));
+    }
+
+    // SetNicQoS with both caps; a field that is no number says so itself
+    // (the browser's own message), nothing is sent.
+    setNicQos(index, fields) {
+        const bits = fields.map(el => mbitToBits(el.value));
+        for (const [k, el] of fields.entries()) {
+            el.setCustomValidity(Number.isNaN(bits[k]) || el.validity.badInput ? "A number of Mbit/s, 0 for none" : "");
+            if (!el.reportValidity())
+                return Promise.resolve(false);
+        }
+        return this.call(`set network adapter ${index}'s bandwidth caps of`, "SetNicQoS", [index, ...bits], "utt");
     }
 
     // Remove asks first: a second button confirms, Escape or Cancel keeps it.

@@ -5,11 +5,15 @@
 import { h, replace, label, button, descriptionList, card, table, cell } from "./dom.js";
 import { ACTIONS, MORE_ACTIONS, actionsFor, stateColor, formatDuration, formatBytes, heartbeatInfo, guestAddresses, parseConfig, isActive, bootWarning } from "./format.js";
 import { IF_VM, IF_MEMORY } from "./model.js";
+import { BOOT_ORDERS } from "./config-edit.js";
 import { actionButton } from "./actions.js";
 import { Checkpoints } from "./checkpoints.js";
 import { Console } from "./console.js";
 import { Graphs } from "./graphs.js";
 import { Settings } from "./settings.js";
+import { BootSettings } from "./settings-boot.js";
+import { ServiceSettings } from "./settings-services.js";
+import { Move } from "./move.js";
 import { deleteControl } from "./delete-vm.js";
 
 export class VmDetails {
@@ -27,13 +31,17 @@ export class VmDetails {
         this.console = new Console(model);
         this.graphs = new Graphs(model);
         this.edit = new Settings(model, alerts);
+        this.boot = new BootSettings(model, alerts);
+        this.services = new ServiceSettings(model, alerts);
+        this.move = new Move(model, alerts, back);
         this.back = back;
         this.el = h("div", { class: "vmstack-details" },
                     h("nav", { class: "vmstack-back" }, button("← Virtual machines", "link", back, { "data-action": "back" })),
                     this.head, this.actions, this.console.el,
                     h("div", { class: "vmstack-cards" },
                       card("Overview", this.overview), card("Guest", this.guest), this.graphs.el,
-                      card("Settings", this.settings), this.edit.el, this.checkpoints.el));
+                      card("Settings", this.settings), this.edit.el, this.boot.el, this.services.el,
+                      this.checkpoints.el, this.move.el));
     }
 
     show(vm) {
@@ -43,6 +51,9 @@ export class VmDetails {
         this.console.show(vm);
         this.graphs.show(vm);
         this.edit.show(vm);
+        this.boot.show(vm);
+        this.services.show(vm);
+        this.move.show(vm);
         this.render();
     }
 
@@ -68,6 +79,9 @@ export class VmDetails {
         this.console.vmChanged();
         this.graphs.vmChanged();
         this.edit.vmChanged();
+        this.boot.vmChanged();
+        this.services.vmChanged();
+        this.move.vmChanged();
     }
 
     renderActions() {
@@ -132,7 +146,8 @@ export class VmDetails {
             ["vCPUs", String(c.vcpus ?? "")],
             ["Memory", c.memory_mib ? formatBytes(c.memory_mib * 1048576) : ""],
             ["Dynamic Memory", dm],
-            ["Boot", [boot.kind, boot.kernel].filter(x => x).join(": ")],
+            ["Boot", bootText(boot)],
+            ["DVD drives", (c.dvd_drives || []).map(d => d.path || "empty").join(", ") || "none"],
             ["Integration services", integ || "none"],
             ["Restart policy", c.restart_policy || ""],
             ["Stop timeout", c.stop_timeout_s !== undefined ? `${c.stop_timeout_s} s` : ""],
@@ -159,4 +174,13 @@ export class VmDetails {
         }
         return out;
     }
+}
+
+// The boot as one line: "firmware: DVD, then disk", "pvh: /srv/vm/kernel".
+function bootText(boot) {
+    if (boot.kind === "firmware") {
+        const order = BOOT_ORDERS.find(([v]) => v === (boot.order || ["dvd", "disk"]).join(","));
+        return `firmware: ${order ? order[1] : (boot.order || []).join(", ")}`;
+    }
+    return [boot.kind, boot.kernel].filter(x => x).join(": ");
 }

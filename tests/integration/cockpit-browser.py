@@ -27,7 +27,10 @@ details show its settings,
 a checkpoint is created; beta's vCPUs changed
 elsewhere show at once, and go back when the checkpoint is applied; it
 is deleted; beta's vCPUs, memory and a NIC edited in the page are in
-Config; the wizard creates and starts delta (a new VHDX, cloud-init), a
+Config; a VM's boot, DVD drives, integration services, automatic actions
+and NIC caps edited, and moves to a second vmms (live, quick,
+shared-nothing, refused, cancelled; cockpit-moves.py, with ADDRB, PORTB,
+PORT_NONE, ISO, STORAGE_B, IMAGES); the wizard creates and starts delta (a new VHDX, cloud-init), a
 second delta is refused; delta is deleted from its details (its image
 stays); alpha shut down; vmms restarts (the page says it is gone,
 then shows the new vmms's VMs without a reload); the
@@ -58,6 +61,12 @@ _spec = importlib.util.spec_from_file_location(
     "cockpit_console", os.path.join(os.path.dirname(os.path.abspath(__file__)), "cockpit-console.py"))
 console = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(console)
+# Moves to a second vmms and the boot, DVD, services and NIC-cap settings
+# (cockpit-moves.py).
+_spec = importlib.util.spec_from_file_location(
+    "cockpit_moves", os.path.join(os.path.dirname(os.path.abspath(__file__)), "cockpit-moves.py"))
+moves = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(moves)
 
 # Runs before the page's own scripts: records JavaScript errors, unhandled
 # rejections, console.error and Content-Security-Policy violations (Cockpit's
@@ -505,7 +514,8 @@ def steps_end(p):
 
 
 def scenario(p):
-    for steps in (steps_first, steps_list, steps_lifecycle, steps_boot, steps_graphs, steps_details, steps_wizard, steps_end):
+    for steps in (steps_first, steps_list, steps_lifecycle, steps_boot, steps_graphs, steps_details, moves.settings, moves.moves,
+                  steps_wizard, steps_end):
         steps(p)
     if os.environ.get("DISPLAY_LOG"):
         console.scenario(p, p.out)
@@ -545,6 +555,7 @@ def shell(p):
 
 
 console.init(Failed, bus, note, MANAGER)
+moves.init(Failed, bus, note, MANAGER, config_of, wait_config, expect_alert)
 
 
 def main():

@@ -10,7 +10,10 @@
 # warning (BootStatus, from the fake worker's SeaBIOS act), the CPU column and a VM's graphs
 # (metering, moving as the fake worker's counters grow), settings edited
 # (read back from Config with busctl) and refused (vmms's error in the
-# alert), a VM's details and checkpoints, the new-VM wizard (a new VHDX,
+# alert), a VM's details and checkpoints, a VM's boot, DVD drives,
+# integration services, automatic actions and NIC caps edited, moves to a
+# second vmms B (live, quick, shared-nothing; refused, cancelled; the VM
+# read back on B), the new-VM wizard (a new VHDX,
 # cloud-init, started) and Delete, a shut down, vmms restarting under the page, a phone's width; the page in
 # Cockpit's shell (where cockpit-system is installed); then, through a second cockpit-ws whose bridge
 # runs as nobody (outside the vmstack group), a start refused with vmms's
@@ -42,7 +45,13 @@ export VM_FAKE_DISPLAY_WORKER=$D/fake-display-worker VM_FAKE_DISPLAY_LOG=$T/fake
 mkdir -p "$T/fw"
 head -c 262144 /dev/zero >"$T/fw/bios.bin"
 truncate -s 1M "$T/images/empty.img"
-t_start_vmms --firmware-dir="$T/fw"
+# Host B: a second dbus-daemon and vmms that takes moves on loopback
+# (vmms-lib.sh); PORT_NONE: a port nobody listens on (a refused move).
+read -r PORTB PORT_NONE <<<"$(t_free_ports 2)"
+t_start_vmms --firmware-dir="$T/fw" --migration-insecure
+t_host_b_start "$PORTB" --migration-insecure
+mkdir -p "$T/b-images"
+truncate -s 1M "$T/images/install.iso"
 ART=$VM_BUILD_DIR/test-artifacts/cockpit
 rm -rf "$ART"
 mkdir -p "$ART"
@@ -99,7 +108,7 @@ grep -o 'url([^)]*)' "$PAGE/index.css" | grep -Ev '^url\("?(\./assets/|data:)' |
   kill -TERM "$VMMS_PID"
   while kill -0 "$VMMS_PID" 2>/dev/null; do sleep 0.1; done
   sleep 1.5
-  t_start_vmms --firmware-dir="$T/fw"
+  t_start_vmms --firmware-dir="$T/fw" --migration-insecure
   echo "$VMMS_PID" >"$T/vmms2.pid"
 ) &
 RESTARTER=$!
@@ -107,6 +116,7 @@ t_on_exit "kill $RESTARTER; [ -f $T/vmms2.pid ] && kill \$(cat $T/vmms2.pid)"
 
 note "the browser drives the page"
 env "${CONSOLE_ENV[@]}" RESTART_REQUEST=$T/restart-request ADDR=$ADDR KERNEL=$(t_kernel) \
+  ADDRB=$ADDRB PORTB=$PORTB PORT_NONE=$PORT_NONE ISO=$T/images/install.iso STORAGE_B=$T/b-images IMAGES=$T/images \
   FIRMWARE=$T/fw/bios.bin EMPTY_DISK=$T/images/empty.img TMPDIR=$T /usr/bin/python3 "$(dirname "$0")/cockpit-browser.py" "$CHROMIUM" \
   "$BASE/vmstack/index.html" "$ART" >"$T/browser.log" 2>&1
 rc=$?
@@ -162,7 +172,8 @@ for s in "alpha.*Starting" "alpha.*Paused" "alpha.*Off"; do
   grep -Eq "$s" "$T/vmms.log" || fail "vmms.log lacks '$s'"
 done
 for f in list-1280 running-1280 refused-1280 boot-warning-1280 boot-details-1280 graphs-1280 graphs-phone details-1280 details-phone wizard-1280 wizard-phone \
-  vmms-gone-1280 list-phone unprivileged-1280; do
+  vmms-gone-1280 list-phone unprivileged-1280 settings-more-1280 settings-more-phone settings-boot-1280 nic-caps-1280 \
+  settings-boot-phone settings-services-phone move-progress-1280 moved-1280 move-phone move-card-phone move-quick-1280; do
   [ -s "$ART/$f.png" ] || fail "no screenshot $f"
 done
 if [ -n "$CONSOLE" ]; then
