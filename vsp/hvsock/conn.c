@@ -46,19 +46,12 @@ struct conn *hvsock_conn_new(struct hvsock *hs, bool from_host) {
         return c;
 }
 
-/* The worker's callbacks: the round (its on_idle hook, hvsock.c) serves
- * what was touched. The doorbell is read here, so that one left readable
- * by a channel closed meanwhile cannot call again and again. */
-static int on_conn_sock(struct dw_source *s, int fd, uint32_t revents, void *opaque) {
+/* The worker's callbacks, for the socket and the doorbell alike: the
+ * round (its on_idle hook, hvsock.c) serves what was touched. The pump
+ * reads the doorbell; one left readable by a channel closed meanwhile is
+ * dropped by the same round, which sees the close. */
+static int on_conn_fd(struct dw_source *s, int fd, uint32_t revents, void *opaque) {
         struct conn *c = opaque;
-        c->touched = true;
-        return 0;
-}
-
-static int on_conn_bell(struct dw_source *s, int fd, uint32_t revents, void *opaque) {
-        struct conn *c = opaque;
-        eventfd_t v;
-        (void)eventfd_read(fd, &v);
         c->touched = true;
         return 0;
 }
@@ -79,7 +72,7 @@ void hvsock_conn_sock_interest(struct conn *c) {
         if (want == c->sock_events)
                 return;
         int r = c->sock_src ? dw_source_set_events(c->sock_src, want)
-                            : devworker_add_io(c->hs->w, c->fd, want, on_conn_sock, c, &c->sock_src);
+                            : devworker_add_io(c->hs->w, c->fd, want, on_conn_fd, c, &c->sock_src);
         if (r == 0)
                 c->sock_events = want;
 }
@@ -110,7 +103,7 @@ static bool conn_watch_bell(struct conn *c) {
         int r = c->bell < 0 ? -EBADF : 0;
         if (r == 0 && !c->bell_src) {
                 c->bell_fd = fcntl(c->bell, F_DUPFD_CLOEXEC, 3);
-                r = c->bell_fd < 0 ? -errno : devworker_add_io(c->hs->w, c->bell_fd, EPOLLIN, on_conn_bell, c, &c->bell_src);
+                r = c->bell_fd < 0 ? -errno : devworker_add_io(c->hs->w, c->bell_fd, EPOLLIN, on_conn_fd, c, &c->bell_src);
         }
         pthread_mutex_unlock(&c->lock);
         if (r < 0)
