@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Hyper-V sockets (vsp/hvsock, docs/hvsock.md), the host's part: the VMBus
- * server and the hvsock service thread, with the simulated guest in
+ * server and hvsock on its device worker, with the simulated guest in
  * process doing the guest's wire steps (TL_CONNECT_REQUEST, waiting for the
  * offer, GPADL + OPENCHANNEL, pipe packets). So the figures are what the
  * host adds, not a stock guest's kernel.

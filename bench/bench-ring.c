@@ -2,7 +2,7 @@
 /* Packets/s and bytes/s through one VMBus ring pair: a client thread (the
  * guest, through the simulated guest's independent ring code) writes
  * in-band packets into the guest->host ring and reads the echoes the echo
- * provider writes back from its library thread. 64-byte and 4 KiB payloads,
+ * provider writes back from its device worker. 64-byte and 4 KiB payloads,
  * with the provider polling (50 µs) and purely doorbell driven. Each packet
  * is copied four times on its way (guest write, host read, host write,
  * guest read); the baseline is plain memcpy of the same bytes in the same
@@ -44,16 +44,21 @@ static void die(const char *what, int r) {
 }
 
 /* One case: returns the echo rate through the ring pair. */
-static struct result run_echo(const struct vmbus_provider_ops *ops, size_t payload, double seconds) {
+static struct result run_echo(unsigned poll_us, size_t payload, double seconds) {
         struct vmbus_sim *sim;
         struct vmbus_server *srv;
-        int r = vmbus_sim_new(16u << 20, 1, &sim);
+        struct vmbus_echo echo;
+        int r = vmbus_echo_init(&echo, poll_us);
+        if (r < 0)
+                die("echo", r);
+        if ((r = vmbus_sim_new(16u << 20, 1, &sim)) < 0)
         if (r < 0)
                 die("sim", r);
         struct vmbus_server_config cfg = { .vp_count = 1 };
         if ((r = vmbus_server_new(&cfg, &vmbus_sim_ops, sim, &srv)) < 0)
                 die("server", r);
-        if ((r = vmbus_server_add_device(srv, &(struct vmbus_device_config){ .ops = ops }, NULL)) < 0)
+        if ((r = vmbus_server_add_device(srv, &(struct vmbus_device_config){ .ops = &vmbus_echo_ops, .data = &echo },
+                                         NULL)) < 0)
                 die("add", r);
         struct vmbus_channel_offer_channel o;
         struct vmbus_sim_channel ch;
@@ -86,7 +91,7 @@ static struct result run_echo(const struct vmbus_provider_ops *ops, size_t paylo
                 if (r < 0)
                         die("ring", r);
                 if (!progress && idle % 64 == 0)
-                        sched_yield(); /* two shared cores: let the echo thread run */
+                        sched_yield(); /* two shared cores: let the echo worker run */
                 if ((idle & 255) == 0)
                         now = bench_now_ns();
         }
@@ -100,6 +105,7 @@ static struct result run_echo(const struct vmbus_provider_ops *ops, size_t paylo
         };
         free(out);
         vmbus_server_free(srv);
+        vmbus_echo_fini(&echo);
         vmbus_sim_free(sim);
         return res;
 }
@@ -209,17 +215,17 @@ int main(int argc, char **argv) {
         static const struct {
                 const char *name;
                 size_t payload;
-                const struct vmbus_provider_ops *ops;
+                unsigned poll_us;
         } cases[] = {
-                { "64B_poll", 64, &vmbus_echo_polling_ops },
-                { "4KiB_poll", 4096, &vmbus_echo_polling_ops },
-                { "64B_doorbell", 64, &vmbus_echo_ops },
-                { "4KiB_doorbell", 4096, &vmbus_echo_ops },
+                { "64B_poll", 64, VMBUS_ECHO_POLL_US },
+                { "4KiB_poll", 4096, VMBUS_ECHO_POLL_US },
+                { "64B_doorbell", 64, 0 },
+                { "4KiB_doorbell", 4096, 0 },
         };
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
                 struct result r = { 0 }, base = { 0 };
                 for (int k = 0; k < runs; k++) {
-                        struct result one = run_echo(cases[i].ops, cases[i].payload, seconds);
+                        struct result one = run_echo(cases[i].poll_us, cases[i].payload, seconds);
                         keep_best(&r, &one);
                         one = run_memcpy(cases[i].payload, seconds);
                         keep_best(&base, &one);

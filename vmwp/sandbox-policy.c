@@ -151,10 +151,9 @@ static const struct sandbox_rule vcpu_rules[] = {
         SANDBOX_IOCTL(KVM_X86_SET_MSR_FILTER),
         SANDBOX_ALLOW(__NR_eventfd2), SANDBOX_ALLOW_ARG(__NR_fcntl, 1, F_DUPFD_CLOEXEC), SANDBOX_ALLOW(__NR_sendto),
         /* The VMBus server on VP threads: its retry timer (server.c), and
-         * the library's channel threads (channel-thread.c), device workers
-         * created here in OPENCHANNEL (an epoll set with the doorbell in
-         * it) that wait in epoll_wait; provider threads started here that
-         * wait in poll(). */
+         * the providers' device workers created here in OPENCHANNEL (an
+         * epoll set with the doorbell in it) that wait in epoll_wait;
+         * provider threads started here that wait in poll(). */
         SANDBOX_ALLOW(__NR_timerfd_settime), SANDBOX_ALLOW(__NR_poll), SANDBOX_ALLOW(__NR_ppoll),
         SANDBOX_ALLOW(__NR_epoll_create1), SANDBOX_ALLOW(__NR_epoll_ctl), SANDBOX_ALLOW(__NR_epoll_wait),
         SANDBOX_ALLOW(__NR_epoll_pwait),

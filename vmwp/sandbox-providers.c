@@ -62,10 +62,11 @@ const struct sandbox_policy sandbox_emu_policy = {
         .name = "emu", .rules = emu_rules, .n_rules = ARRAY_SIZE(emu_rules),
 };
 
-/* The hv_sock service thread (vsp/hvsock, vmwp/vm-hvsock.c), started once
+/* hv_sock's device worker (vsp/hvsock, vmwp/vm-hvsock.c), started once
  * the sandbox is in place and narrowed to this first thing: epoll over the
- * host sockets and the channels' doorbells, send/recv on the sockets
- * (sendto/recvfrom), shutdown(SHUT_WR) for the guest's FIN, fcntl
+ * host sockets and the channels' doorbells (each its own duplicate, fcntl
+ * F_DUPFD_CLOEXEC), its deadline timer (timerfd_settime), send/recv on the
+ * sockets (sendto/recvfrom), shutdown(SHUT_WR) for the guest's FIN, fcntl
  * O_NONBLOCK on a socket vmms sent. It also adds and removes connections'
  * VMBus devices: the offers and rescinds it posts raise the SINT (an irqfd
  * write, KVM_SIGNAL_MSI without one; a full queue re-arms the server's

@@ -23,7 +23,7 @@
 
 #define PENDING_MAX 64u
 
-/* On the hvsock service thread: queue the request for the main loop. */
+/* On hvsock's device worker: queue the request for the main loop. */
 static int on_connect(void *opaque, uint32_t port, uint64_t token) {
         struct vmwp_vm *vm = opaque;
         pthread_mutex_lock(&vm->guest_lock);

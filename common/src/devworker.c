@@ -129,7 +129,7 @@ static int add_source(struct devworker *w, int fd, uint32_t events, bool timer, 
                       struct dw_source **out) {
         if (!fn || fd < 0)
                 return -EINVAL;
-        if (w->n_sources >= DW_MAX_SOURCES)
+        if (w->n_sources >= (w->cfg.max_sources ? w->cfg.max_sources : DW_MAX_SOURCES))
                 return -ENOSPC;
         struct dw_source *s = calloc(1, sizeof *s);
         if (!s)

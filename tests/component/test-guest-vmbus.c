@@ -26,7 +26,7 @@ struct vmbus_rig {
         struct hvshim *hv;
         struct vmbus_host_hv *host;
         struct vmbus_server *srv;
-        struct vmbus_echo_stats echo_stats;
+        struct vmbus_echo echo;
 };
 
 /* Called by guest_host_run between partition set-up and start. */
@@ -37,13 +37,15 @@ static void rig_setup(struct guest_host *h, void *opaque) {
         ASSERT_OK(hvshim_create(h->p, NULL, &rig->hv));
         ASSERT_OK(vmbus_host_hv_new(rig->hv, h->p, &rig->host));
         ASSERT_OK(vmbus_server_new(&cfg, &vmbus_host_hv_ops, rig->host, &rig->srv));
-        struct vmbus_device_config dc = { .ops = &vmbus_echo_ops, .instance_id = inst, .data = &rig->echo_stats };
+        ASSERT_OK(vmbus_echo_init(&rig->echo, 0));
+        struct vmbus_device_config dc = { .ops = &vmbus_echo_ops, .instance_id = inst, .data = &rig->echo };
         ASSERT_OK(vmbus_server_add_device(rig->srv, &dc, NULL));
 }
 
 static void rig_teardown(struct guest_host *h, void *opaque) {
         struct vmbus_rig *rig = opaque;
         vmbus_server_free(rig->srv);
+        vmbus_echo_fini(&rig->echo);
         vmbus_host_hv_free(rig->host);
         hvshim_destroy(rig->hv);
 }
@@ -76,8 +78,8 @@ TEST(echo_channel_end_to_end) {
         ASSERT_NOT_NULL(strstr(h.out, "\nVSC echo=cpl3-batch n=320 "));
         ASSERT_NOT_NULL(strstr(h.out, "\nVSC result=ok status=0\n"));
         /* every packet reached the provider once */
-        ASSERT_EQ(rig.echo_stats.packets, 32ull + 320 + 320);
-        ASSERT_EQ(rig.echo_stats.oversized, 0ull);
+        ASSERT_EQ(rig.echo.stats.packets, 32ull + 320 + 320);
+        ASSERT_EQ(rig.echo.stats.oversized, 0ull);
 }
 
 int main(int argc, char **argv) {

@@ -25,7 +25,7 @@ struct vt {
         struct vmbus_host_hv *host;
         struct vmbus_server *srv;
         struct vmbus_sim *ram; /* guest-side ring code over the partition's RAM */
-        struct vmbus_echo_stats st;
+        struct vmbus_echo echo;
 };
 
 static void vt_setup(struct vt *t) {
@@ -34,8 +34,9 @@ static void vt_setup(struct vt *t) {
         ASSERT_OK(vmbus_host_hv_new(t->h.hv, t->h.p, &t->host));
         struct vmbus_server_config cfg = { .vp_count = 1 };
         ASSERT_OK(vmbus_server_new(&cfg, &vmbus_host_hv_ops, t->host, &t->srv));
+        ASSERT_OK(vmbus_echo_init(&t->echo, 0));
         ASSERT_OK(vmbus_server_add_device(t->srv, &(struct vmbus_device_config){ .ops = &vmbus_echo_ops,
-                                                                                 .data = &t->st },
+                                                                                 .data = &t->echo },
                                           NULL));
         size_t ram = vid_ram_size(t->h.p);
         void *base;
@@ -54,6 +55,7 @@ static void vt_free(struct vt *t) {
         vid_partition_request_stop(t->h.p, HG_DONE_STATUS, "test done");
         vid_partition_join(t->h.p);
         vmbus_server_free(t->srv);
+        vmbus_echo_fini(&t->echo);
         vmbus_host_hv_free(t->host);
         vmbus_sim_free(t->ram);
         ASSERT_EQ(hg_finish(&t->h, 0), HG_DONE_STATUS);
@@ -168,7 +170,7 @@ TEST(vmbus_over_hvshim_end_to_end) {
                 ASSERT_TRUE(hg_wait_mark(&t.h, HG_MARK_IRQ, irqs + 1, HG_TIMEOUT_MS, NULL));
                 ASSERT_EQ(guest_op(&t, VG_OP_SCAN, o.child_relid, 0), 1u);
         }
-        ASSERT_EQ(__atomic_load_n(&t.st.packets, __ATOMIC_RELAXED), 3u);
+        ASSERT_EQ(__atomic_load_n(&t.echo.stats.packets, __ATOMIC_RELAXED), 3u);
         /* An unregistered doorbell is refused by the stub's slow path. */
         ASSERT_EQ(guest_op(&t, VG_OP_SIGNAL, o.connection_id + 1, 0), (uint64_t)HV_STATUS_INVALID_CONNECTION_ID);
 

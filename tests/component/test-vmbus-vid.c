@@ -4,7 +4,8 @@
  * data-buffer copies go through gm_read/gm_write, exactly as in
  * vmbus_host_hv_ops; control messages and events still go through the
  * simulated guest, because the SynIC lives in hvshim (not on main yet: its
- * component test comes with it). The echo provider answers on its thread. */
+ * component test comes with it). The echo provider answers on its device
+ * worker. */
 #include "common/macro.h"
 #include "common/test.h"
 #include "vid/vid.h"
@@ -71,6 +72,7 @@ struct fx {
         struct vid_host host;
         struct vmbus_server *srv;
         struct vmbus_channel_offer_channel offer;
+        struct vmbus_echo echo;
 };
 
 static void fx_setup(struct fx *f) {
@@ -87,13 +89,17 @@ static void fx_setup(struct fx *f) {
         ASSERT_OK(vmbus_sim_new_external(fd, ram, RAM_BYTES, 1, &f->host.sim));
         struct vmbus_server_config sc = { .vp_count = 1 };
         ASSERT_OK(vmbus_server_new(&sc, &vid_host_ops, &f->host, &f->srv));
-        ASSERT_OK(vmbus_server_add_device(f->srv, &(struct vmbus_device_config){ .ops = &vmbus_echo_ops }, NULL));
+        ASSERT_OK(vmbus_echo_init(&f->echo, 0));
+        ASSERT_OK(vmbus_server_add_device(f->srv, &(struct vmbus_device_config){ .ops = &vmbus_echo_ops,
+                                                                                 .data = &f->echo },
+                                          NULL));
         ASSERT_EQ(vmbus_sim_connect(f->host.sim, VERSION_WIN10_V5_3), 1);
         ASSERT_EQ(vmbus_sim_request_offers(f->host.sim, &f->offer, 1), 1);
 }
 
 static void fx_free(struct fx *f) {
         vmbus_server_free(f->srv);
+        vmbus_echo_fini(&f->echo);
         ASSERT_EQ(f->host.maps, 0u);
         vmbus_sim_free(f->host.sim);
         vid_partition_destroy(f->host.p);

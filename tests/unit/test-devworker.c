@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/devworker.h"
+#include "common/macro.h"
 #include "common/test.h"
 
 static void sleep_ms(int ms) {
@@ -364,6 +365,33 @@ TEST(on_start_failure_is_returned) {
         ASSERT_EQ(devworker_start(w), -EPERM);
         ASSERT_OK(devworker_pause(w));
         devworker_free(w);
+}
+
+/* The source limit: DW_MAX_SOURCES by default, the configuration's
+ * max_sources where set (hv_sock's 2 per connection); -ENOSPC past it,
+ * and a freed source makes room again once released (after the batch). */
+TEST(source_limit_default_and_configured) {
+        int fds[2 * DW_MAX_SOURCES + 2];
+        for (unsigned i = 0; i < ARRAY_SIZE(fds); i++)
+                ASSERT_GE(fds[i] = eventfd(0, EFD_CLOEXEC), 0);
+        struct devworker *w;
+        struct dw_source *last;
+        ASSERT_OK(devworker_new(&(struct devworker_config){ .name = "t-limit" }, &w));
+        for (unsigned i = 0; i < DW_MAX_SOURCES; i++)
+                ASSERT_OK(devworker_add_io(w, fds[i], EPOLLIN, count_cb, NULL, &last));
+        ASSERT_EQ(devworker_add_io(w, fds[DW_MAX_SOURCES], EPOLLIN, count_cb, NULL, NULL), -ENOSPC);
+        devworker_free(w);
+        const unsigned more = 2 * DW_MAX_SOURCES + 1;
+        ASSERT_OK(devworker_new(&(struct devworker_config){ .name = "t-limit2", .max_sources = more }, &w));
+        for (unsigned i = 0; i < more; i++)
+                ASSERT_OK(devworker_add_io(w, fds[i], EPOLLIN, count_cb, NULL, &last));
+        ASSERT_EQ(devworker_add_io(w, fds[more], EPOLLIN, count_cb, NULL, NULL), -ENOSPC);
+        dw_source_free(last);
+        ASSERT_GE(devworker_run_once(w, 0), 0); /* a freed source goes after the batch */
+        ASSERT_OK(devworker_add_io(w, fds[more], EPOLLIN, count_cb, NULL, NULL));
+        devworker_free(w);
+        for (unsigned i = 0; i < ARRAY_SIZE(fds); i++)
+                close(fds[i]);
 }
 
 TEST_MAIN();

@@ -99,7 +99,7 @@ static struct hvsock_stats hstats(struct fx *f) {
         return s;
 }
 
-/* The next host -> guest control message (the service thread posts them
+/* The next host -> guest control message (the device worker posts them
  * asynchronously); its type must be type. */
 static void wait_msg(struct fx *f, uint32_t type, void *buf, size_t cap) {
         for (int i = 0; i < 5000; i++) {
@@ -588,6 +588,43 @@ TEST(suspend_closes_every_connection_and_refuses_until_resumed) {
         guest_send(&f, &ch, "again", 5);
         char buf[5];
         read_exact(peer(&f, 1), buf, 5);
+        fx_free(&f);
+}
+
+/* The row's quiesce (a VM's pause) parks the device worker: no byte moves
+ * either way and the connection stays; after it everything held flows.
+ * A suspend (a save of a paused VM) still ends the connections while
+ * quiesced. */
+TEST(quiesce_holds_the_bytes_and_a_suspend_still_ends_connections) {
+        struct fx f;
+        fx_setup(&f);
+        struct vmbus_channel_offer_channel o;
+        struct vmbus_sim_channel ch;
+        guest_connect_open(&f, 4100, 8100, &o, &ch);
+        guest_send(&f, &ch, "ping", 4);
+        char buf[4];
+        read_exact(peer(&f, 0), buf, 4);
+        ASSERT_OK(hvsock_quiesce(f.hs));
+        ASSERT_OK(hvsock_quiesce(f.hs)); /* idempotent */
+        guest_send(&f, &ch, "held", 4);
+        ASSERT_EQ(write(peer(&f, 0), "back", 4), 4);
+        struct pollfd p = { .fd = peer(&f, 0), .events = POLLIN };
+        ASSERT_EQ(poll(&p, 1, 50), 0);
+        static uint8_t rb[2 * VMBUS_HVSOCK_GUEST_MAX_PACKET];
+        struct vmbus_packet pkt;
+        ASSERT_EQ(vmbus_sim_ring_wait(f.sim, &ch, rb, sizeof rb, &pkt, 50), -ETIMEDOUT);
+        ASSERT_EQ(hstats(&f).live, 1u);
+        hvsock_unquiesce(f.hs);
+        read_exact(peer(&f, 0), buf, 4);
+        ASSERT_MEMEQ(buf, "held", 4);
+        ASSERT_EQ(guest_recv(&f, &ch, rb, sizeof rb), 4u);
+        ASSERT_MEMEQ(rb, "back", 4);
+        ASSERT_OK(hvsock_quiesce(f.hs));
+        ASSERT_OK(hvsock_suspend(f.hs, 5000));
+        ASSERT_EQ(hstats(&f).live, 0u);
+        expect_rescind(&f, o.child_relid);
+        expect_eof(peer(&f, 0));
+        hvsock_unquiesce(f.hs);
         fx_free(&f);
 }
 

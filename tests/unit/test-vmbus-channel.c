@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Channels end to end with the echo provider on its library thread and the
+/* Channels end to end with the echo provider on its device worker and the
  * simulated guest: packets and completions, wrong orders (open before the
  * GPADL, double open, close of an unopened channel), a corrupted ring that
  * stops one channel while the others keep echoing, a full guest ring,
@@ -20,7 +20,7 @@
 struct fx {
         struct vmbus_sim *sim;
         struct vmbus_server *srv;
-        struct vmbus_echo_stats st[4];
+        struct vmbus_echo echo[4];
         struct vmbus_device *dev[4];
         struct vmbus_channel_offer_channel offer[16];
         int n_offers;
@@ -31,8 +31,10 @@ static void fx_setup_version(struct fx *f, unsigned n_dev, uint32_t version) {
         ASSERT_OK(vmbus_sim_new(8u << 20, 2, &f->sim));
         struct vmbus_server_config cfg = { .vp_count = 2 };
         ASSERT_OK(vmbus_server_new(&cfg, &vmbus_sim_ops, f->sim, &f->srv));
+        for (unsigned i = 0; i < ARRAY_SIZE(f->echo); i++)
+                ASSERT_OK(vmbus_echo_init(&f->echo[i], 0));
         for (unsigned i = 0; i < n_dev; i++) {
-                struct vmbus_device_config dc = { .ops = &vmbus_echo_ops, .data = &f->st[i] };
+                struct vmbus_device_config dc = { .ops = &vmbus_echo_ops, .data = &f->echo[i] };
                 dc.instance_id.b[0] = (uint8_t)(i + 1);
                 ASSERT_OK(vmbus_server_add_device(f->srv, &dc, &f->dev[i]));
         }
@@ -47,6 +49,8 @@ static void fx_setup(struct fx *f, unsigned n_dev) {
 
 static void fx_free(struct fx *f) {
         vmbus_server_free(f->srv);
+        for (unsigned i = 0; i < ARRAY_SIZE(f->echo); i++)
+                vmbus_echo_fini(&f->echo[i]);
         ASSERT_EQ(vmbus_sim_live_mappings(f->sim), 0u);
         vmbus_sim_free(f->sim);
 }
@@ -84,7 +88,7 @@ TEST(channel_echo_inband_and_completion) {
         ASSERT_TRUE(vmbus_sim_event_registered(f.sim, f.offer[0].connection_id));
         for (uint64_t i = 1; i <= 50; i++)
                 echo_once(&f, &ch, i, i % 2);
-        ASSERT_EQ(__atomic_load_n(&f.st[0].packets, __ATOMIC_RELAXED), 50u);
+        ASSERT_EQ(__atomic_load_n(&f.echo[0].stats.packets, __ATOMIC_RELAXED), 50u);
         ASSERT_TRUE(vmbus_sim_take_event(f.sim, 0, f.offer[0].child_relid)); /* events on target_vp 0 */
         ASSERT_OK(vmbus_sim_close(f.sim, &ch));
         ASSERT_FALSE(vmbus_sim_event_registered(f.sim, f.offer[0].connection_id));
@@ -225,10 +229,10 @@ TEST(channel_full_guest_ring_blocks_then_resumes) {
                         sent++;
                 else
                         usleep(1000);
-                if (sent > 20 && __atomic_load_n(&f.st[0].blocked, __ATOMIC_RELAXED))
+                if (sent > 20 && __atomic_load_n(&f.echo[0].stats.blocked, __ATOMIC_RELAXED))
                         break;
         }
-        ASSERT_GT(__atomic_load_n(&f.st[0].blocked, __ATOMIC_RELAXED), 0u);
+        ASSERT_GT(__atomic_load_n(&f.echo[0].stats.blocked, __ATOMIC_RELAXED), 0u);
         /* Now read everything: the guest's reads signal the host past
          * pending_send_sz and every packet comes back, in order. */
         for (int i = 0; i < sent; i++) {
@@ -255,7 +259,7 @@ TEST(channel_rescind_and_relid_release) {
         /* Opening a rescinded channel fails. */
         ASSERT_NE(vmbus_sim_open(f.sim, 1, ch.connection_id, 2, NULL, 0, &ch), 0);
         /* relid 1 is not reused before RELID_RELEASED (§4.7). */
-        struct vmbus_device_config dc = { .ops = &vmbus_echo_ops, .data = &f.st[2] };
+        struct vmbus_device_config dc = { .ops = &vmbus_echo_ops, .data = &f.echo[2] };
         dc.instance_id.b[0] = 3;
         ASSERT_OK(vmbus_server_add_device(f.srv, &dc, &f.dev[2]));
         struct vmbus_channel_offer_channel o;
@@ -486,15 +490,24 @@ TEST(channel_provider_open_failure_leaves_nothing) {
         vmbus_sim_free(sim);
 }
 
+static int nop_open(struct vmbus_channel *ch, const struct vmbus_open_request *req) {
+        return 0;
+}
+static void nop_close(struct vmbus_channel *ch) {
+}
+
+/* A provider that serves nothing: the test reads the doorbell and the
+ * ring itself. */
 TEST(channel_eventfd_drive_doorbell) {
         struct vmbus_sim *sim;
         struct vmbus_server *srv;
         ASSERT_OK(vmbus_sim_new(4u << 20, 1, &sim));
         struct vmbus_server_config cfg = { .vp_count = 1 };
         ASSERT_OK(vmbus_server_new(&cfg, &vmbus_sim_ops, sim, &srv));
-        struct vmbus_provider_ops ops = vmbus_echo_ops; /* reuse open/close, no thread */
-        ops.drive = VMBUS_DRIVE_EVENTFD;
-        ops.process = NULL;
+        static const struct vmbus_provider_ops ops = {
+                .name = "doorbell", .class_id = VMBUS_ECHO_CLASS_ID, .guest_max_packet = 4096,
+                .drive = VMBUS_DRIVE_EVENTFD, .open = nop_open, .close = nop_close,
+        };
         ASSERT_OK(vmbus_server_add_device(srv, &(struct vmbus_device_config){ .ops = &ops }, NULL));
         ASSERT_EQ(vmbus_sim_connect(sim, VERSION_WIN10_V5_3), 1);
         struct vmbus_channel_offer_channel o;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Shared by tests/unit/test-vmbus-quiesce.c and test-vmbus-state.c: the
  * guest's side of the echo provider (vmbustest/echo.h) on a simulated channel,
- * a numbered packet written and its echoes read back in order. */
+ * a numbered packet written and its echoes read back in order; the host's
+ * quiesce and resume of a server and its echo devices in vmwp's order. */
 #pragma once
 
 #include <stdint.h>
@@ -9,6 +10,8 @@
 
 #include "common/test.h"
 #include "hv/vmbus.h"
+#include "vmbus/server.h"
+#include "vmbustest/echo.h"
 #include "vmbustest/sim.h"
 
 #define ECHO_PAYLOAD 200u
@@ -35,4 +38,20 @@ static inline void echo_expect(struct vmbus_sim *sim, struct vmbus_sim_channel *
         }
         if (quiet_ms > 0)
                 ASSERT_EQ(vmbus_sim_ring_wait(sim, ch, buf, sizeof buf, &p, quiet_ms), -ETIMEDOUT);
+}
+
+/* As vmwp walks its device rows (docs/vm-state.md): the providers'
+ * workers are quiesced before the server (last row first) and resumed
+ * after it, so the server's held messages go out before what a resumed
+ * provider posts. */
+static inline void echo_rig_quiesce(struct vmbus_server *srv, struct vmbus_echo *echo, unsigned n) {
+        for (unsigned i = 0; i < n; i++)
+                ASSERT_OK(vmbus_echo_quiesce(&echo[i]));
+        ASSERT_OK(vmbus_server_quiesce(srv));
+}
+
+static inline void echo_rig_resume(struct vmbus_server *srv, struct vmbus_echo *echo, unsigned n) {
+        vmbus_server_resume(srv);
+        for (unsigned i = 0; i < n; i++)
+                vmbus_echo_resume(&echo[i]);
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* vmbus_server_quiesce with the guest active (docs/vm-state.md): the echo
- * provider's library threads (one doorbell-driven, one polling) are busy
- * when the server quiesces; the guest goes on writing packets and asks for
+ * devices' workers (one doorbell-driven, one polling) are busy when they
+ * and the server quiesce; the guest goes on writing packets and asks for
  * sub-channels, the host hot-adds a device. For 50 ms no byte of guest RAM
  * changes, nothing is signalled and no message is posted; a guest message
  * is refused (retry). After resume every packet is echoed exactly once in
@@ -41,22 +41,22 @@ static void open_offer(struct vmbus_sim *sim, const struct vmbus_channel_offer_c
 struct fx {
         struct vmbus_sim *sim;
         struct vmbus_server *srv;
-        struct vmbus_echo_stats st[3];
+        struct vmbus_echo echo[3];
         struct vmbus_device_config dc[3]; /* the third is hot-added while quiesced */
         struct vmbus_sim_channel ch[2];   /* doorbell-driven, polling */
 };
 
 static uint64_t packets(struct fx *f, unsigned i) {
-        return __atomic_load_n(&f->st[i].packets, __ATOMIC_RELAXED);
+        return __atomic_load_n(&f->echo[i].stats.packets, __ATOMIC_RELAXED);
 }
 
 static void fx_setup(struct fx *f) {
         *f = (struct fx){ 0 };
         ASSERT_OK(vmbus_sim_new(8u << 20, 2, &f->sim));
         ASSERT_OK(vmbus_server_new(&(struct vmbus_server_config){ .vp_count = 2 }, &vmbus_sim_ops, f->sim, &f->srv));
-        const struct vmbus_provider_ops *ops[3] = { &vmbus_echo_ops, &vmbus_echo_polling_ops, &vmbus_echo_ops };
         for (unsigned i = 0; i < 3; i++) {
-                f->dc[i] = (struct vmbus_device_config){ .ops = ops[i], .data = &f->st[i] };
+                ASSERT_OK(vmbus_echo_init(&f->echo[i], i == 1 ? VMBUS_ECHO_POLL_US : 0));
+                f->dc[i] = (struct vmbus_device_config){ .ops = &vmbus_echo_ops, .data = &f->echo[i] };
                 f->dc[i].instance_id.b[0] = (uint8_t)(i + 1);
         }
         ASSERT_OK(vmbus_server_add_device(f->srv, &f->dc[0], NULL));
@@ -96,16 +96,16 @@ static void check_resumed(struct fx *f) {
         ASSERT_EQ(packets(f, 1), BUSY + HELD);
 }
 
-TEST(quiesce_holds_library_threads_and_host_messages) {
+TEST(quiesce_holds_device_workers_and_host_messages) {
         static struct fx f;
         fx_setup(&f);
-        /* Busy: the threads are serving when the quiesce comes. */
+        /* Busy: the workers are serving when the quiesce comes. */
         for (uint64_t id = 1; id <= BUSY; id++) {
                 echo_put(f.sim, &f.ch[0], id);
                 echo_put(f.sim, &f.ch[1], id);
         }
-        ASSERT_OK(vmbus_server_quiesce(f.srv));
-        ASSERT_OK(vmbus_server_quiesce(f.srv)); /* idempotent */
+        echo_rig_quiesce(f.srv, f.echo, 2);
+        echo_rig_quiesce(f.srv, f.echo, 2); /* idempotent */
         /* The guest on its way in: more packets, a sub-channel request. */
         for (uint64_t id = BUSY + 1; id <= BUSY + HELD; id++) {
                 echo_put(f.sim, &f.ch[0], id);
@@ -127,10 +127,12 @@ TEST(quiesce_holds_library_threads_and_host_messages) {
         ASSERT_EQ(vmbus_sim_event_count(f.sim), events);
         ASSERT_EQ(vmbus_sim_pending_messages(f.sim), msgs);
         ASSERT_EQ(packets(&f, 0) + packets(&f, 1), served);
-        vmbus_server_resume(f.srv);
+        echo_rig_resume(f.srv, f.echo, 2);
         check_resumed(&f);
         ASSERT_EQ(vmbus_sim_post(f.sim, 1, 0, &ro, sizeof ro), HV_STATUS_SUCCESS); /* the retry */
         vmbus_server_free(f.srv);
+        for (unsigned i = 0; i < 3; i++)
+                vmbus_echo_fini(&f.echo[i]);
         ASSERT_EQ(vmbus_sim_live_mappings(f.sim), 0u);
         vmbus_sim_free(f.sim);
 }

@@ -346,9 +346,6 @@ TEST(server_hot_add_and_bad_devices) {
         cfg.ops = &bad;
         ASSERT_ERROR(vmbus_server_add_device(f.srv, &cfg, NULL), EINVAL);
         bad = rec_ops;
-        bad.drive = VMBUS_DRIVE_THREAD; /* without process */
-        ASSERT_ERROR(vmbus_server_add_device(f.srv, &cfg, NULL), EINVAL);
-        bad = rec_ops;
         bad.max_subchannels = VMBUS_MAX_SUBCHANNELS + 1;
         ASSERT_ERROR(vmbus_server_add_device(f.srv, &cfg, NULL), EINVAL);
         cfg.ops = &rec_ops;

@@ -34,6 +34,7 @@ static uint64_t ram_hash(struct vmbus_sim *sim) {
 struct fx {
         struct vmbus_sim *sim;
         struct vmbus_server *srv;
+        struct vmbus_echo echo[3];
         struct vmbus_device_config dc[3];
         struct vmbus_sim_channel ch[3]; /* device 1, device 2, device 1's sub-channel */
         uint32_t data_gpadl, pending_gpadl;
@@ -79,9 +80,9 @@ static void fx_setup(struct fx *f) {
         *f = (struct fx){ 0 };
         ASSERT_OK(vmbus_sim_new(16u << 20, 2, &f->sim));
         f->srv = new_server(f, 0);
-        const struct vmbus_provider_ops *ops[3] = { &vmbus_echo_ops, &vmbus_echo_polling_ops, &vmbus_echo_ops };
         for (unsigned i = 0; i < 3; i++) {
-                f->dc[i] = (struct vmbus_device_config){ .ops = ops[i] };
+                ASSERT_OK(vmbus_echo_init(&f->echo[i], i == 1 ? VMBUS_ECHO_POLL_US : 0));
+                f->dc[i] = (struct vmbus_device_config){ .ops = &vmbus_echo_ops, .data = &f->echo[i] };
                 f->dc[i].instance_id.b[0] = (uint8_t)(i + 1);
         }
         add_devices(f, f->srv, 2);
@@ -114,6 +115,12 @@ static void fx_setup(struct fx *f) {
                 f->pending_pfns[i] = first + i;
         f->pending_gpadl = vmbus_sim_next_gpadl_handle(f->sim);
         gpadl_header_only(f, f->ch[1].relid, f->pending_gpadl);
+}
+
+/* After the last server is freed. */
+static void fx_free_echo(struct fx *f) {
+        for (unsigned i = 0; i < ARRAY_SIZE(f->echo); i++)
+                vmbus_echo_fini(&f->echo[i]);
 }
 
 static int save_server(void *srv, struct vmstate_writer *w, char *err, size_t errlen) {
@@ -154,7 +161,7 @@ TEST(save_restore_continues_the_guest) {
                                                    .child_relid = f.ch[2].relid, .gpadl = f.ch[2].gpadl };
         ASSERT_EQ(vmbus_sim_post(f.sim, 1, 0, &td, sizeof td), HV_STATUS_SUCCESS);
         ASSERT_EQ(vmbus_sim_pending_messages(f.sim), 0u);
-        ASSERT_OK(vmbus_server_quiesce(f.srv));
+        echo_rig_quiesce(f.srv, f.echo, 3);
         /* Queued while quiesced: served only by the restored server. */
         for (uint64_t id = 21; id <= 30; id++)
                 for (unsigned c = 0; c < 3; c++)
@@ -203,7 +210,7 @@ TEST(save_restore_continues_the_guest) {
         ASSERT_EQ(vmbus_sim_pending_messages(f.sim), msgs);
         ASSERT_EQ(vmbus_server_restore(f.srv, secs, (size_t)n, err, sizeof err), -EBUSY);
         munmap(map, len);
-        vmbus_server_resume(f.srv);
+        echo_rig_resume(f.srv, f.echo, 3);
 
         for (unsigned c = 0; c < 3; c++)
                 echo_expect(f.sim, &f.ch[c], 1, 30, 30);
@@ -238,6 +245,7 @@ TEST(save_restore_continues_the_guest) {
         ASSERT_EQ(gpadls, 3u); /* the rings of channels 1, 2 and the new one */
         vmbus_server_free(f.srv);
         ASSERT_EQ(vmbus_sim_live_mappings(f.sim), 0u);
+        fx_free_echo(&f);
         vmbus_sim_free(f.sim);
 }
 
@@ -246,7 +254,7 @@ TEST(save_restore_continues_the_guest) {
 TEST(a_held_packet_survives) {
         static struct fx f;
         fx_setup(&f);
-        /* Fill both rings without reading: the echo thread blocks with a
+        /* Fill both rings without reading: the echo worker blocks with a
          * packet in hand once the guest's inbound ring is full. */
         uint8_t msg[ECHO_PAYLOAD];
         uint64_t id = 0;
@@ -260,12 +268,13 @@ TEST(a_held_packet_survives) {
                 }
         }
         ASSERT_GT(id, 100u);
-        ASSERT_OK(vmbus_server_quiesce(f.srv));
+        echo_rig_quiesce(f.srv, f.echo, 3);
         save_and_rebuild(&f, 2);
-        vmbus_server_resume(f.srv);
+        echo_rig_resume(f.srv, f.echo, 3);
         echo_expect(f.sim, &f.ch[0], 1, id, 30);
         vmbus_server_free(f.srv);
         ASSERT_EQ(vmbus_sim_live_mappings(f.sim), 0u);
+        fx_free_echo(&f);
         vmbus_sim_free(f.sim);
 }
 
@@ -278,7 +287,7 @@ TEST(a_rescind_held_across_the_save) {
         fx_setup(&f);
         echo_put(f.sim, &f.ch[0], 1);
         echo_expect(f.sim, &f.ch[0], 1, 1, 30);
-        ASSERT_OK(vmbus_server_quiesce(f.srv));
+        echo_rig_quiesce(f.srv, f.echo, 3);
         /* fx_setup kept no device pointer: device 2 through its channel. */
         struct vmbus_channel *c2 = vmbus_server_open_channel(f.srv, f.ch[1].relid);
         ASSERT_NOT_NULL(c2);
@@ -289,7 +298,7 @@ TEST(a_rescind_held_across_the_save) {
         vmbus_server_gpadl_usage(f.srv, &gpadls, &pages);
         ASSERT_EQ(gpadls, 5u); /* 3 rings, the data GPADL, the pending one */
         ASSERT_EQ(vmbus_sim_pending_messages(f.sim), 0u);
-        vmbus_server_resume(f.srv);
+        echo_rig_resume(f.srv, f.echo, 3);
         struct vmbus_channel_relid_message m;
         ASSERT_EQ(vmbus_sim_expect(f.sim, CHANNELMSG_RESCIND_CHANNELOFFER, &m, sizeof m), (int)sizeof m);
         ASSERT_EQ(m.child_relid, f.ch[1].relid);
@@ -312,6 +321,7 @@ TEST(a_rescind_held_across_the_save) {
         ASSERT_EQ(o.child_relid, f.ch[1].relid);
         vmbus_server_free(f.srv);
         ASSERT_EQ(vmbus_sim_live_mappings(f.sim), 0u);
+        fx_free_echo(&f);
         vmbus_sim_free(f.sim);
 }
 
@@ -415,6 +425,9 @@ static void fresh_guest_works(struct fx *f, struct vmbus_server *srv) {
                 ASSERT_EQ(offers[i].if_instance[0], i + 1);
                 ASSERT_EQ(offers[i].sub_channel_index, 0u);
         }
+        /* The refused restore_channel left the echo quiesced, as a
+         * restored channel comes back. */
+        vmbus_echo_resume(&f->echo[0]);
         struct vmbus_sim_channel c;
         ASSERT_EQ(vmbus_sim_open(f->sim, offers[0].child_relid, offers[0].connection_id, 8, NULL, 0, &c), 0);
         echo_put(f->sim, &c, 5);
@@ -441,7 +454,7 @@ TEST(refusals_leave_the_server_as_built) {
         for (uint64_t id = 1; id <= 5; id++)
                 for (unsigned c = 0; c < 3; c++)
                         echo_put(f.sim, &f.ch[c], id);
-        ASSERT_OK(vmbus_server_quiesce(f.srv));
+        echo_rig_quiesce(f.srv, f.echo, 3);
         static struct vmstate_section secs[64], x[66];
         uint8_t *map, *xmap;
         size_t len, xlen;
@@ -497,6 +510,7 @@ TEST(refusals_leave_the_server_as_built) {
         ASSERT_EQ(m, (size_t)n - 1);
         expect_refusal(&f, x, m, -ENOENT, "no VBEC section for channel");
         munmap(map, len);
+        fx_free_echo(&f);
         vmbus_sim_free(f.sim);
 }
 
@@ -507,7 +521,7 @@ TEST(refusals_leave_the_server_as_built) {
 TEST(a_former_instance_is_kept) {
         static struct fx f;
         fx_setup(&f);
-        ASSERT_OK(vmbus_server_quiesce(f.srv));
+        echo_rig_quiesce(f.srv, f.echo, 3);
         static struct vmstate_section secs[64];
         uint8_t *map;
         size_t len;
@@ -533,10 +547,10 @@ TEST(a_former_instance_is_kept) {
         if (vmbus_server_restore(f.srv, secs, (size_t)n, err, sizeof err) < 0)
                 ASSERT_STREQ(err, "");
         ASSERT_TRUE(guid_equal(vmbus_device_instance(dev), &old));
-        vmbus_server_resume(f.srv);
+        echo_rig_resume(f.srv, f.echo, 3);
         echo_put(f.sim, &f.ch[1], 7);
         echo_expect(f.sim, &f.ch[1], 7, 7, 30);
-        ASSERT_OK(vmbus_server_quiesce(f.srv));
+        echo_rig_quiesce(f.srv, f.echo, 3);
         static struct vmstate_section again[64];
         uint8_t *map2;
         size_t len2;
@@ -549,6 +563,7 @@ TEST(a_former_instance_is_kept) {
         vmbus_server_free(f.srv);
         munmap(map2, len2);
         munmap(map, len);
+        fx_free_echo(&f);
         vmbus_sim_free(f.sim);
 }
 

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
-/* Hyper-V sockets' connections (docs/hvsock.md), on the service thread:
+/* Hyper-V sockets' connections (docs/hvsock.md), on the device worker:
  * created, offered as a VMBus device, greeted (a host client's CONNECT
  * line), pumped both ways between the host socket and the channel's
  * rings, ended and reaped. The locks are described at the top of
  * hvsock.c. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
@@ -38,12 +39,21 @@ struct conn *hvsock_conn_new(struct hvsock *hs, bool from_host) {
         c->from_host = from_host;
         c->fd = -1;
         c->bell = -1;
-        c->ep_sock = (struct ep){ c, EP_SOCK };
-        c->ep_bell = (struct ep){ c, EP_BELL };
+        c->bell_fd = -1;
         pthread_mutex_init(&c->lock, NULL);
         c->next = hs->conns;
         hs->conns = c;
         return c;
+}
+
+/* The worker's callbacks, for the socket and the doorbell alike: the
+ * round (its on_idle hook, hvsock.c) serves what was touched. The pump
+ * reads the doorbell; one left readable by a channel closed meanwhile is
+ * dropped by the same round, which sees the close. */
+static int on_conn_fd(struct dw_source *s, int fd, uint32_t revents, void *opaque) {
+        struct conn *c = opaque;
+        c->touched = true;
+        return 0;
 }
 
 /* Keep fd registered for what the connection can use now. */
@@ -61,19 +71,54 @@ void hvsock_conn_sock_interest(struct conn *c) {
         }
         if (want == c->sock_events)
                 return;
-        ep_ctl(c->hs, !c->sock_events ? EPOLL_CTL_ADD : !want ? EPOLL_CTL_DEL : EPOLL_CTL_MOD, c->fd, want,
-               &c->ep_sock);
-        c->sock_events = want;
+        int r = c->sock_src ? dw_source_set_events(c->sock_src, want)
+                            : devworker_add_io(c->hs->w, c->fd, want, on_conn_fd, c, &c->sock_src);
+        if (r == 0)
+                c->sock_events = want;
 }
 
 static void conn_close_fd(struct conn *c) {
         if (c->fd < 0)
                 return;
-        if (c->sock_events)
-                ep_ctl(c->hs, EPOLL_CTL_DEL, c->fd, 0, &c->ep_sock);
+        dw_source_free(c->sock_src);
+        c->sock_src = NULL;
         c->sock_events = 0;
         close(c->fd);
         c->fd = -1;
+}
+
+static void conn_drop_bell(struct conn *c) {
+        dw_source_free(c->bell_src);
+        c->bell_src = NULL;
+        if (c->bell_fd >= 0)
+                close(c->bell_fd);
+        c->bell_fd = -1;
+}
+
+/* The channel was opened: its doorbell joins the worker's set, as our own
+ * duplicate (hv_close, on a VP thread, may close the channel's any time
+ * after we let go of c->lock). False if it cannot. */
+static bool conn_watch_bell(struct conn *c) {
+        pthread_mutex_lock(&c->lock);
+        int r = c->bell < 0 ? -EBADF : 0;
+        if (r == 0 && !c->bell_src) {
+                c->bell_fd = fcntl(c->bell, F_DUPFD_CLOEXEC, 3);
+                r = c->bell_fd < 0 ? -errno : devworker_add_io(c->hs->w, c->bell_fd, EPOLLIN, on_conn_fd, c, &c->bell_src);
+        }
+        pthread_mutex_unlock(&c->lock);
+        if (r < 0)
+                conn_drop_bell(c);
+        return r == 0;
+}
+
+void hvsock_conn_free(struct conn *c, bool sources) {
+        if (!sources)
+                c->sock_src = c->bell_src = NULL; /* the worker freed them */
+        conn_close_fd(c);
+        conn_drop_bell(c);
+        pthread_mutex_destroy(&c->lock);
+        free(c->tx);
+        free(c);
 }
 
 void hvsock_refuse(struct hvsock *hs, const struct guid *endpoint, const struct guid *service) {
@@ -93,6 +138,7 @@ void hvsock_conn_end(struct conn *c) {
         c->dead = true;
         pthread_mutex_unlock(&c->lock);
         conn_close_fd(c);
+        conn_drop_bell(c);
         free(c->tx);
         c->tx = NULL;
         c->tx_len = c->tx_off = 0;
@@ -115,9 +161,7 @@ bool hvsock_conn_reap(struct conn *c) {
         hs->n_conns--;
         hs->st.closed++;
         pthread_mutex_unlock(&hs->lock);
-        pthread_mutex_destroy(&c->lock);
-        free(c->tx);
-        free(c);
+        hvsock_conn_free(c, true);
         return true;
 }
 
@@ -352,6 +396,8 @@ void hvsock_conn_events(struct conn *c) {
         pthread_mutex_unlock(&c->lock);
         if (opened && c->state == C_OFFERED) {
                 c->state = C_OPEN;
+                if (!closed && !conn_watch_bell(c))
+                        closed = true;
                 c->touched = true;
                 count(c->hs, &c->hs->st.opened, 1);
                 if (c->from_host) {

@@ -1,21 +1,30 @@
 // SPDX-License-Identifier: MIT
 /* Hyper-V sockets (docs/hvsock.md): the pure wire helpers, the provider of
  * the connections' VMBus devices, the requests other threads queue, the
- * service thread and the lifecycle. The connections themselves (offer,
- * greeting, the pumps, their end) are conn.c's; the shared structs are in
- * internal.h.
+ * service round on the device worker and the lifecycle. The connections
+ * themselves (offer, greeting, the pumps, their end) are conn.c's; the
+ * shared structs are in internal.h.
  *
- * Threads and locks:
+ * The device worker (common/devworker.h) watches every connection's host
+ * socket and doorbell and a deadline timer; its callbacks only mark a
+ * connection touched, and the service round, its on_idle hook, runs after
+ * each batch (and after a kick: wake()): it takes the queued requests,
+ * serves the touched connections, ends the expired ones and re-arms the
+ * timer. A quiesce parks the worker (no round, no ring access); a suspend
+ * runs rounds through devworker_call, which a parked worker runs too.
+ *
+ * Locks:
  *   hs->lock  the request queues, the connection count, stats, suspend and
  *             stop flags. A leaf: taken by the VMBus server's tl_connect
  *             callback (server locks held), by the owner's calls and by
- *             the service thread.
+ *             the round.
  *   c->lock   a connection's channel (ch, rp, bell) and the events the
  *             provider callbacks (VP threads, server serial held) leave for
- *             the service thread. The service thread holds it while it
- *             touches the rings and never calls the server with it held,
- *             so a callback waits at most one pump.
- * Everything else in a connection belongs to the service thread, which
+ *             the round. The round holds it while it touches the rings and
+ *             never calls the server with it held, so a callback waits at
+ *             most one pump; the callbacks never wait for the worker (the
+ *             round calls the server, which a callback's caller holds).
+ * Everything else in a connection belongs to the worker's thread, which
  * alone creates, offers, withdraws and frees connections. */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,7 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -106,8 +114,7 @@ static int hv_open(struct vmbus_channel *ch, const struct vmbus_open_request *re
                 c->ch = ch;
                 c->rp = vmbus_channel_rings(ch);
                 c->bell = vmbus_channel_event_fd(ch);
-                c->opened = true;
-                ep_ctl(c->hs, EPOLL_CTL_ADD, c->bell, EPOLLIN, &c->ep_bell);
+                c->opened = true; /* the round watches the doorbell */
         }
         pthread_mutex_unlock(&c->lock);
         if (r == 0)
@@ -118,8 +125,6 @@ static int hv_open(struct vmbus_channel *ch, const struct vmbus_open_request *re
 static void hv_close(struct vmbus_channel *ch) {
         struct conn *c = vmbus_device_data(vmbus_channel_device(ch));
         pthread_mutex_lock(&c->lock);
-        if (c->bell >= 0)
-                ep_ctl(c->hs, EPOLL_CTL_DEL, c->bell, 0, &c->ep_bell);
         c->ch = NULL;
         c->rp = NULL;
         c->bell = -1;
@@ -215,7 +220,7 @@ int hvsock_host_client(struct hvsock *hs, int fd) {
         return r;
 }
 
-/* ---- the service thread ------------------------------------------------------ */
+/* ---- the service round on the device worker ---------------------------------- */
 
 static struct conn *conn_by_token(struct hvsock *hs, uint64_t token) {
         for (struct conn *c = hs->conns; c; c = c->next)
@@ -308,76 +313,101 @@ static void take_requests(struct hvsock *hs) {
         }
 }
 
-static void *service_thread(void *arg) {
-        struct hvsock *hs = arg;
-        (void)prctl(PR_SET_NAME, "hvsock");
-        if (hs->cfg.thread_policy)
-                (void)hs->cfg.thread_policy(hs->cfg.thread_policy_opaque, "hvsock");
-        struct epoll_event evs[64];
-        for (;;) {
-                uint64_t now = now_ms(), next = UINT64_MAX;
-                for (struct conn *c = hs->conns; c; c = c->next)
-                        if (c->state != C_OPEN)
-                                next = MIN(next, c->deadline_ms);
-                int timeout = next == UINT64_MAX ? -1 : next <= now ? 0 : (int)MIN(next - now, 60000u);
-                int n = epoll_wait(hs->epfd, evs, ARRAY_SIZE(evs), timeout);
-                for (int i = 0; i < n; i++) {
-                        struct ep *ep = evs[i].data.ptr;
-                        if (ep->kind == EP_WAKE) {
-                                uint64_t v;
-                                (void)!read(hs->wake, &v, sizeof v);
-                        } else {
-                                ep->c->touched = true;
-                        }
-                }
-                pthread_mutex_lock(&hs->lock);
-                bool stopping = hs->stopping, suspend = hs->suspend;
-                pthread_mutex_unlock(&hs->lock);
-                if (stopping)
-                        break;
-                take_requests(hs);
-                now = now_ms();
-                for (struct conn *c = hs->conns; c; c = c->next) {
-                        hvsock_conn_events(c);
-                        if (suspend)
-                                hvsock_conn_end(c);
-                        if (c->state == C_HELLO && c->touched)
-                                hvsock_hello_read(c);
-                        else if (c->touched)
-                                hvsock_conn_pump(c);
-                        c->touched = false;
-                        if (c->state != C_OPEN && c->state != C_CLOSING && c->deadline_ms <= now) {
-                                pthread_mutex_lock(&hs->lock);
-                                if (c->state == C_OFFERED)
-                                        hs->st.timed_out++;
-                                else if (c->state == C_HELLO)
-                                        hs->st.refused++; /* C_BROKER: hvsock_conn_end refuses */
-                                pthread_mutex_unlock(&hs->lock);
-                                hvsock_conn_end(c);
-                        }
-                }
-                for (struct conn **pp = &hs->conns; *pp;) {
-                        struct conn *c = *pp;
-                        if (c->state == C_CLOSING && c->deadline_ms <= now_ms()) {
-                                struct conn *after = c->next;
-                                if (hvsock_conn_reap(c)) {
-                                        *pp = after;
-                                        continue;
-                                }
-                        }
-                        pp = &c->next;
-                }
-                if (suspend && !hs->conns) {
+/* Connections whose deadline passed: ended (counted by what they waited
+ * for). */
+static void expire(struct hvsock *hs, uint64_t now) {
+        for (struct conn *c = hs->conns; c; c = c->next) {
+                if (c->state != C_OPEN && c->state != C_CLOSING && c->deadline_ms <= now) {
                         pthread_mutex_lock(&hs->lock);
-                        if (hs->suspend && !hs->n_tl && !hs->n_done && !hs->n_clients) {
-                                hs->suspend = false;
-                                hs->suspended = true;
-                                pthread_cond_broadcast(&hs->cond);
-                        }
+                        if (c->state == C_OFFERED)
+                                hs->st.timed_out++;
+                        else if (c->state == C_HELLO)
+                                hs->st.refused++; /* C_BROKER: hvsock_conn_end refuses */
                         pthread_mutex_unlock(&hs->lock);
+                        hvsock_conn_end(c);
                 }
         }
-        return NULL;
+}
+
+/* The next deadline (UINT64_MAX: none). */
+static uint64_t next_deadline(const struct hvsock *hs) {
+        uint64_t next = UINT64_MAX;
+        for (const struct conn *c = hs->conns; c; c = c->next)
+                if (c->state != C_OPEN)
+                        next = MIN(next, c->deadline_ms);
+        return next;
+}
+
+/* Closing connections whose device can go now. */
+static void reap(struct hvsock *hs) {
+        for (struct conn **pp = &hs->conns; *pp;) {
+                struct conn *c = *pp;
+                if (c->state == C_CLOSING && c->deadline_ms <= now_ms()) {
+                        struct conn *after = c->next;
+                        if (hvsock_conn_reap(c)) {
+                                *pp = after;
+                                continue;
+                        }
+                }
+                pp = &c->next;
+        }
+}
+
+/* The timer wakes the worker at the next deadline; its round does the rest. */
+static void arm_timer(struct hvsock *hs, uint64_t next) {
+        uint64_t at = next == UINT64_MAX ? 0 : next;
+        if (at == hs->timer_at)
+                return;
+        uint64_t now = now_ms();
+        if (at && dw_source_set_timer(hs->timer, at > now ? (at - now) * 1000 : 1, 0) < 0)
+                at = 0;
+        else if (!at)
+                (void)dw_source_set_timer(hs->timer, 0, 0);
+        hs->timer_at = at;
+}
+
+/* The service round (the worker's on_idle hook, or a suspend's call). */
+static void service_round(void *opaque) {
+        struct hvsock *hs = opaque;
+        pthread_mutex_lock(&hs->lock);
+        bool stopping = hs->stopping, suspend = hs->suspend;
+        pthread_mutex_unlock(&hs->lock);
+        if (stopping)
+                return;
+        take_requests(hs);
+        for (struct conn *c = hs->conns; c; c = c->next) {
+                hvsock_conn_events(c);
+                if (suspend)
+                        hvsock_conn_end(c);
+                if (c->state == C_HELLO && c->touched)
+                        hvsock_hello_read(c);
+                else if (c->touched)
+                        hvsock_conn_pump(c);
+                c->touched = false;
+        }
+        expire(hs, now_ms());
+        reap(hs);
+        arm_timer(hs, next_deadline(hs));
+        if (suspend && !hs->conns) {
+                pthread_mutex_lock(&hs->lock);
+                if (hs->suspend && !hs->n_tl && !hs->n_done && !hs->n_clients) {
+                        hs->suspend = false;
+                        hs->suspended = true;
+                }
+                pthread_mutex_unlock(&hs->lock);
+        }
+}
+
+static int on_timer(struct dw_source *s, int fd, uint32_t revents, void *opaque) {
+        ((struct hvsock *)opaque)->timer_at = 0; /* fired: the round arms it again */
+        return 0;
+}
+
+static int on_start(void *opaque) {
+        struct hvsock *hs = opaque;
+        if (hs->cfg.thread_policy)
+                (void)hs->cfg.thread_policy(hs->cfg.thread_policy_opaque, "hvsock");
+        return 0;
 }
 
 /* ---- lifecycle ------------------------------------------------------------- */
@@ -398,18 +428,18 @@ int hvsock_new(const struct hvsock_config *cfg, struct hvsock **out) {
                 hs->cfg.hello_timeout_ms = 5000;
         hs->next_host_port = FIRST_HOST_PORT;
         pthread_mutex_init(&hs->lock, NULL);
-        pthread_cond_init(&hs->cond, NULL);
-        hs->ep_wake = (struct ep){ NULL, EP_WAKE };
-        hs->epfd = epoll_create1(EPOLL_CLOEXEC);
-        hs->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         hs->tl = calloc(hs->cfg.max_pending, sizeof *hs->tl);
         hs->clients = calloc(hs->cfg.max_connections, sizeof *hs->clients);
-        int r = hs->epfd < 0 || hs->wake < 0 ? -errno : !hs->tl || !hs->clients ? -ENOMEM : 0;
-        if (r == 0) {
-                struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &hs->ep_wake };
-                if (epoll_ctl(hs->epfd, EPOLL_CTL_ADD, hs->wake, &ev) < 0)
-                        r = -errno;
-        }
+        int r = !hs->tl || !hs->clients ? -ENOMEM : 0;
+        if (r == 0)
+                r = devworker_new(&(struct devworker_config){ .name = "hvsock", .on_start = on_start,
+                                                              .on_idle = service_round, .opaque = hs,
+                                                              .max_sources = SOURCES_PER_CONN *
+                                                                                     hs->cfg.max_connections +
+                                                                             1 },
+                                  &hs->w);
+        if (r == 0)
+                r = devworker_add_timer(hs->w, 0, 0, on_timer, hs, &hs->timer);
         if (r < 0) {
                 hvsock_free(hs);
                 return r;
@@ -424,35 +454,48 @@ void hvsock_set_offer_timeout(struct hvsock *hs, unsigned ms) {
 
 int hvsock_start(struct hvsock *hs, struct vmbus_server *srv) {
         hs->srv = srv;
-        int r = -pthread_create(&hs->thread, NULL, service_thread, hs);
+        int r = devworker_start(hs->w);
         if (r == 0)
                 hs->started = true;
         return r;
 }
 
+static bool is_suspended(struct hvsock *hs) {
+        pthread_mutex_lock(&hs->lock);
+        bool done = hs->suspended;
+        pthread_mutex_unlock(&hs->lock);
+        return done;
+}
+
+static int suspend_round(void *arg) {
+        service_round(arg);
+        return 0;
+}
+
+/* The rounds run on the worker's thread through devworker_call, which a
+ * quiesced (parked) worker runs too: a save of a paused VM ends its
+ * connections as one of a running VM does, and nothing of it touches a
+ * ring (an ending connection only closes its socket and rescinds). */
 int hvsock_suspend(struct hvsock *hs, unsigned timeout_ms) {
         pthread_mutex_lock(&hs->lock);
-        int r = 0;
-        if (hs->started && !hs->suspended) {
+        bool run = hs->started && !hs->suspended;
+        if (run)
                 hs->suspend = true;
-                wake(hs);
-                struct timespec until;
-                clock_gettime(CLOCK_REALTIME, &until);
-                until.tv_sec += timeout_ms / 1000;
-                until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-                if (until.tv_nsec >= 1000000000L) {
-                        until.tv_sec++;
-                        until.tv_nsec -= 1000000000L;
-                }
-                while (!hs->suspended && r == 0)
-                        r = -pthread_cond_timedwait(&hs->cond, &hs->lock, &until);
-                if (r == -ETIMEDOUT)
-                        r = hs->suspended ? 0 : -ETIMEDOUT;
-        } else if (!hs->started) {
+        else if (!hs->started)
                 hs->suspended = true;
-        }
         pthread_mutex_unlock(&hs->lock);
-        return r;
+        if (!run)
+                return 0;
+        uint64_t until = now_ms() + timeout_ms;
+        for (;;) {
+                (void)devworker_call(hs->w, suspend_round, hs);
+                if (is_suspended(hs))
+                        return 0;
+                if (now_ms() >= until)
+                        return -ETIMEDOUT;
+                /* A device the server could not remove yet: its retry. */
+                usleep(REMOVE_RETRY_MS * 1000 / 5);
+        }
 }
 
 void hvsock_resume(struct hvsock *hs) {
@@ -462,14 +505,21 @@ void hvsock_resume(struct hvsock *hs) {
         wake(hs);
 }
 
+int hvsock_quiesce(struct hvsock *hs) {
+        return devworker_pause(hs->w);
+}
+
+void hvsock_unquiesce(struct hvsock *hs) {
+        devworker_resume(hs->w);
+}
+
 void hvsock_stop(struct hvsock *hs) {
         if (!hs || !hs->started)
                 return;
         pthread_mutex_lock(&hs->lock);
         hs->stopping = true;
         pthread_mutex_unlock(&hs->lock);
-        wake(hs);
-        pthread_join(hs->thread, NULL);
+        devworker_stop(hs->w);
         hs->started = false;
 }
 
@@ -477,28 +527,20 @@ void hvsock_free(struct hvsock *hs) {
         if (!hs)
                 return;
         hvsock_stop(hs);
+        devworker_free(hs->w); /* with every connection's source */
         while (hs->conns) {
                 struct conn *c = hs->conns;
                 hs->conns = c->next;
-                if (c->fd >= 0)
-                        close(c->fd);
-                pthread_mutex_destroy(&c->lock);
-                free(c->tx);
-                free(c);
+                hvsock_conn_free(c, false);
         }
         for (unsigned i = 0; i < hs->n_done; i++)
                 if (hs->done[i].fd >= 0)
                         close(hs->done[i].fd);
         for (unsigned i = 0; i < hs->n_clients; i++)
                 close(hs->clients[i]);
-        if (hs->epfd >= 0)
-                close(hs->epfd);
-        if (hs->wake >= 0)
-                close(hs->wake);
         free(hs->tl);
         free(hs->done);
         free(hs->clients);
-        pthread_cond_destroy(&hs->cond);
         pthread_mutex_destroy(&hs->lock);
         free(hs);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* hvsock internals, shared by the files of this directory only: the
- * connection and the service's state (the threads and locks are described
- * at the top of hvsock.c), and what the service thread (hvsock.c) calls in
+ * connection and the service's state (the worker and locks are described
+ * at the top of hvsock.c), and what the service round (hvsock.c) calls in
  * the connections' file (conn.c). */
 #pragma once
 
@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/devworker.h"
 #include "common/log.h"
 #include "hv/vmbus.h"
 #include "hvsock/hvsock.h"
@@ -29,6 +30,9 @@ _Static_assert(PKT_OVERHEAD + CHUNK <= VMBUS_HVSOCK_GUEST_MAX_PACKET,
 #define HELLO_MAX 64u
 #define FIRST_HOST_PORT 0x80000000u
 #define REMOVE_RETRY_MS 50u
+/* A connection's sources on the device worker: its host socket and its
+ * doorbell; the worker has one more, the deadline timer. */
+#define SOURCES_PER_CONN 2u
 
 enum conn_state {
         C_BROKER,  /* guest connect: waiting for the owner's host socket */
@@ -36,14 +40,6 @@ enum conn_state {
         C_OFFERED, /* offered, not opened yet */
         C_OPEN,
         C_CLOSING, /* host socket closed; device still to be removed */
-};
-
-enum { EP_WAKE, EP_SOCK, EP_BELL };
-
-struct conn;
-struct ep {
-        struct conn *c;
-        int kind;
 };
 
 struct conn {
@@ -56,9 +52,14 @@ struct conn {
         uint32_t port, host_port;
         int fd;
         uint32_t sock_events; /* what fd is registered for (0: not) */
+        struct dw_source *sock_src; /* fd on the worker (sock_events 0: out of its set) */
+        /* The doorbell on the worker: our duplicate of the channel's
+         * eventfd, so that a close (a VP thread) never leaves the worker's
+         * set holding a number the server closed and may reuse. */
+        struct dw_source *bell_src;
+        int bell_fd;
         struct vmbus_device *dev;
         uint64_t deadline_ms; /* C_BROKER, C_HELLO, C_OFFERED, C_CLOSING retries */
-        struct ep ep_sock, ep_bell;
         bool touched; /* had an event this round */
 
         pthread_mutex_t lock; /* ch, rp, bell, dead, opened, closed */
@@ -66,10 +67,10 @@ struct conn {
         struct vmbus_ring_pair *rp;
         int bell;
         bool dead;   /* being withdrawn: refuse an open */
-        bool opened; /* open came; the service thread has not seen it yet */
+        bool opened; /* open came; the service round has not seen it yet */
         bool closed; /* close or reset came */
 
-        /* service thread only */
+        /* the worker's thread only */
         bool guest_fin, host_eof, fin_sent;
         uint8_t *tx; /* guest -> host bytes the host socket did not take yet */
         size_t tx_off, tx_len;
@@ -91,13 +92,13 @@ struct done {
 struct hvsock {
         struct hvsock_config cfg;
         struct vmbus_server *srv;
-        pthread_t thread;
+        /* The device worker: every connection's socket and doorbell, the
+         * deadline timer; the service round is its on_idle hook. */
+        struct devworker *w;
+        struct dw_source *timer;
         bool started;
-        int epfd, wake;
-        struct ep ep_wake;
 
         pthread_mutex_t lock;
-        pthread_cond_t cond;
         struct tl_req *tl;  /* queue of max_pending */
         unsigned n_tl;
         struct done *done;  /* queue, grown as needed */
@@ -109,8 +110,9 @@ struct hvsock {
         struct hvsock_stats st;
         _Atomic unsigned offer_timeout_ms; /* cfg's, or hvsock_set_offer_timeout's */
 
-        /* service thread only */
+        /* the worker's thread only */
         struct conn *conns;
+        uint64_t timer_at; /* the deadline the timer is armed for (0: none) */
         uint64_t next_token;
         uint32_t next_host_port;
         uint8_t pkt[16 + sizeof(struct vmbus_pipe_header) + VMBUS_HVSOCK_MTU + 64];
@@ -127,20 +129,15 @@ static inline void count(struct hvsock *hs, uint64_t *counter, uint64_t n) {
         pthread_mutex_unlock(&hs->lock);
 }
 
+/* A service round soon, on the worker (any thread). */
 static inline void wake(struct hvsock *hs) {
-        uint64_t one = 1;
-        (void)!write(hs->wake, &one, sizeof one);
-}
-
-static inline void ep_ctl(struct hvsock *hs, int op, int fd, uint32_t events, struct ep *ep) {
-        struct epoll_event ev = { .events = events, .data.ptr = ep };
-        (void)epoll_ctl(hs->epfd, op, fd, &ev);
+        devworker_kick(hs->w);
 }
 
 /* hvsock.c: the provider of every connection's device. */
 extern const struct vmbus_provider_ops hvsock_ops;
 
-/* conn.c, on the service thread. */
+/* conn.c, on the worker's thread. */
 struct conn *hvsock_conn_new(struct hvsock *hs, bool from_host);
 /* Registers the host socket for what the connection waits for now. */
 void hvsock_conn_sock_interest(struct conn *c);
@@ -153,3 +150,6 @@ int hvsock_conn_offer(struct conn *c);
 void hvsock_hello_read(struct conn *c);
 void hvsock_conn_pump(struct conn *c);
 void hvsock_conn_events(struct conn *c);
+/* Closes what the connection owns and frees it, with its worker sources
+ * (sources false: the worker is gone and freed them). */
+void hvsock_conn_free(struct conn *c, bool sources);

@@ -5,19 +5,21 @@
  * while one of its channels is open. So a save or a migration detaches it
  * first (hvsock_suspend: every connection ends, the guest sees its peer
  * close, new ones are refused) and the VM's resume, or a migration that
- * failed with the VM running here, attaches it again. A plain pause
- * leaves its service thread and connections as they are. */
+ * failed with the VM running here, attaches it again. A plain pause parks
+ * its device worker (no ring access, no byte moved) and keeps its
+ * connections. */
 #include "common/device.h"
 #include "hvsock/hvsock.h"
 
-/* How long a detach waits for the service thread to rescind the channels. */
+/* How long a detach waits for the channels' rescinds to be queued. */
 #define DETACH_TIMEOUT_MS 5000u
 
 static int row_quiesce(void *dev) {
-        return 0;
+        return hvsock_quiesce(dev);
 }
 
 static void row_resume(void *dev) {
+        hvsock_unquiesce(dev);
 }
 
 static int row_save(void *dev, struct vmstate_writer *w, char *err, size_t errlen) {

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Channels: OPENCHANNEL / CLOSECHANNEL / RELID_RELEASED / MODIFYCHANNEL
  * (§4.6, §4.7), hot-remove rescinds, sub-channel offers, and the channel
- * accessors of the provider API. The library thread of VMBUS_DRIVE_THREAD
- * providers is in channel-thread.c. */
+ * accessors of the provider API. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,18 +117,11 @@ static void channel_unprepare(struct vmbus_channel *ch) {
 }
 
 /* After the provider's open or restore_channel returned r (called with the
- * lock dropped): starts a thread-driven channel's thread, closing the
- * provider's side if that fails, retakes the lock and undoes
- * channel_prepare on failure. 0 or the error. */
+ * lock dropped): retakes the lock and undoes channel_prepare on failure.
+ * 0 or the error. */
 static int channel_opened(struct vmbus_channel *ch, int r) {
-        const struct vmbus_provider_ops *ops = ch->dev->ops;
         if (r > 0)
                 r = 0;
-        if (r == 0 && ops->drive == VMBUS_DRIVE_THREAD) {
-                r = vmbus_channel_thread_start(ch);
-                if (r < 0)
-                        ops->close(ch);
-        }
         pthread_mutex_lock(&ch->srv->lock);
         if (r < 0)
                 channel_unprepare(ch);
@@ -165,7 +157,6 @@ int vmbus_channel_restore_open(struct vmbus_channel *ch, const struct vmbus_chan
         struct vmbus_open_request req = { .sub_channel_index = ch->sub_index, .target_vp = o->target_vp,
                                           .userdata = o->userdata, .userdata_len = sizeof o->userdata };
         pthread_mutex_unlock(&srv->lock);
-        /* A thread-driven channel's thread starts paused: the server is quiesced. */
         r = channel_opened(ch, ops->restore_channel(ch, &req, secs, n, err, errlen));
         if (r < 0)
                 return r;
@@ -205,7 +196,6 @@ void vmbus_channel_close(struct vmbus_channel *ch) {
         struct vmbus_server *srv = ch->srv;
         ch->state = VMBUS_CH_OFFERED; /* from now on no sub-channel offers */
         pthread_mutex_unlock(&srv->lock);
-        vmbus_channel_thread_stop(ch);
         ch->dev->ops->close(ch);
         pthread_mutex_lock(&srv->lock);
         if (vmbus_ring_broken(&ch->rings) || __atomic_load_n(&ch->dead, __ATOMIC_ACQUIRE))

@@ -234,7 +234,7 @@ uint16_t vmbus_server_handle_message(struct vmbus_server *srv, uint32_t connecti
          * nothing new: the guest retries on INSUFFICIENT_BUFFERS, and every
          * request is still answered in order. Nor while quiesced (the VPs
          * are parked first, so this is a safety net): the reply would wait
-         * and the handler may start or stop library threads. */
+         * and the handler may open or close a provider's channel. */
         if (srv->quiesced || vmbus_flush_locked(srv) > 0) {
                 srv->stats.refused_busy++;
                 status = HV_STATUS_INSUFFICIENT_BUFFERS;

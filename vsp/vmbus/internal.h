@@ -26,8 +26,6 @@
 #include "vmbus/ring.h"
 #include "vmbus/server.h"
 
-struct devworker;
-
 enum vmbus_conn_state {
         VMBUS_CONN_DISCONNECTED,
         VMBUS_CONN_CONNECTED,
@@ -64,12 +62,11 @@ struct vmbus_channel {
         struct vmbus_ring_pair rings;
         int efd;
         void *data;
-        /* VMBUS_DRIVE_THREAD: the library thread and its serve state
-         * (channel-thread.c; masked and idle_since are its own). */
-        struct devworker *worker;
-        bool masked;
-        uint64_t idle_since;
-        int dead; /* atomic: the provider's process failed; not served */
+        /* atomic: restored from a saved state that marked the channel
+         * failed (written by a library thread that served its provider
+         * before every provider ran on its own device worker); counted as
+         * broken at close. */
+        int dead;
 };
 
 struct vmbus_device {
@@ -148,7 +145,7 @@ struct vmbus_server {
         unsigned def_head, def_count, def_cap;
         int timer_fd;
         /* vmbus_server_quiesce: messages wait in the queue above, guest
-         * messages are refused, library threads are paused. */
+         * messages are refused. */
         bool quiesced;
         /* vmbus_server_restore is applying a state: providers' restore_channel
          * may take GPADLs the guest already asked to tear down. */
@@ -181,18 +178,12 @@ void vmbus_msg_relid_released(struct vmbus_server *srv, const void *msg, size_t 
 void vmbus_msg_modify(struct vmbus_server *srv, const void *msg, size_t len);
 void vmbus_channel_close(struct vmbus_channel *ch);
 /* Restore (state.c): open ch as OPENCHANNEL o would, with the provider's
- * restore_channel instead of open and nothing sent to the guest; the
- * server is quiesced, so a library thread starts paused. */
+ * restore_channel instead of open and nothing sent to the guest (the
+ * provider's channel comes back quiesced). */
 int vmbus_channel_restore_open(struct vmbus_channel *ch, const struct vmbus_channel_open_channel *o, bool dead,
                                const struct vmstate_section *secs, size_t n, char *err, size_t errlen);
 void vmbus_device_rescind(struct vmbus_device *dev);
 
-/* channel-thread.c: the VMBUS_DRIVE_THREAD loop. Start, stop, pause and
- * resume on the control path (serial held); no-ops without a thread. */
-int vmbus_channel_thread_start(struct vmbus_channel *ch);
-void vmbus_channel_thread_stop(struct vmbus_channel *ch);
-void vmbus_channel_thread_pause(struct vmbus_channel *ch);
-void vmbus_channel_thread_resume(struct vmbus_channel *ch);
 
 /* gpadl.c */
 void vmbus_msg_gpadl_header(struct vmbus_server *srv, const void *msg, size_t len);

@@ -191,28 +191,11 @@ int vmbus_server_dispatch(struct vmbus_server *srv) {
 
 /* ---- quiesce (docs/vm-state.md) ------------------------------------------- */
 
-/* serial and lock held; lock is dropped around fn. Open channels stay
- * open while serial is held; relids may change meanwhile (sub-channel
- * offers take lock only), so each is read again under lock. */
-static void for_open_channels(struct vmbus_server *srv, void (*fn)(struct vmbus_channel *ch)) {
-        for (uint32_t relid = 1; relid <= VMBUS_CHANNEL_MAX_RELID; relid++) {
-                struct vmbus_channel *ch = srv->relids[relid];
-                if (!ch || ch->state != VMBUS_CH_OPEN)
-                        continue;
-                pthread_mutex_unlock(&srv->lock);
-                fn(ch);
-                pthread_mutex_lock(&srv->lock);
-        }
-}
-
 int vmbus_server_quiesce(struct vmbus_server *srv) {
         pthread_mutex_lock(&srv->serial);
         pthread_mutex_lock(&srv->lock);
-        /* First, so that what a library thread posts before it parks
-         * (sub-channel offers) waits too. */
         srv->quiesced = true;
         retry_timer_arm(srv, false);
-        for_open_channels(srv, vmbus_channel_thread_pause);
         pthread_mutex_unlock(&srv->lock);
         pthread_mutex_unlock(&srv->serial);
         return 0;
@@ -226,7 +209,6 @@ void vmbus_server_resume(struct vmbus_server *srv) {
          * deferred reply does. */
         if (vmbus_flush_locked(srv) > 0)
                 retry_timer_arm(srv, true);
-        for_open_channels(srv, vmbus_channel_thread_resume);
         pthread_mutex_unlock(&srv->lock);
         pthread_mutex_unlock(&srv->serial);
 }
@@ -270,7 +252,7 @@ void vmbus_channel_free_locked(struct vmbus_channel *ch) {
 static bool provider_ops_valid(const struct vmbus_provider_ops *o) {
         return o && o->name && o->open && o->close && o->guest_max_packet >= 24 &&
                o->max_subchannels <= VMBUS_MAX_SUBCHANNELS &&
-               (o->drive == VMBUS_DRIVE_EVENTFD || (o->drive == VMBUS_DRIVE_THREAD && o->process));
+               o->drive == VMBUS_DRIVE_EVENTFD;
 }
 
 static struct vmbus_device *device_find_locked(struct vmbus_server *srv, const struct guid *class_id,

@@ -10,8 +10,8 @@
  * the GPADLs from their range buffers (mapped again, nothing answered),
  * reopens the open channels (rings mapped, doorbell registered, the
  * provider's restore_channel instead of open), refills the reply queue and
- * leaves the server quiesced: vmbus_server_resume posts what was held and
- * starts the library threads. A failure while applying disconnects the
+ * leaves the server quiesced: vmbus_server_resume posts what was held (the
+ * providers' rows resume their channels). A failure while applying disconnects the
  * bus as a VM reset does, so the server is left usable and empty. */
 #include <errno.h>
 #include <stdlib.h>

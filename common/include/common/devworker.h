@@ -51,6 +51,10 @@ struct devworker_config {
         /* Last, on the thread, after the stop request. */
         void (*on_exit)(void *opaque);
         void *opaque;
+        /* Sources at most (0: DW_MAX_SOURCES): a device that serves many
+         * connections (hv_sock: a socket and a doorbell each) sets its own
+         * bound, derived from its own limits. */
+        unsigned max_sources;
 };
 
 int devworker_new(const struct devworker_config *cfg, struct devworker **out);

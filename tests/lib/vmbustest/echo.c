@@ -1,31 +1,22 @@
 // SPDX-License-Identifier: MIT
-/* The echo provider (vmbustest/echo.h): a VMBUS_DRIVE_THREAD provider in under
- * 150 lines. It shows the batch pattern every provider should use: one
- * recv batch and one send batch per process() call, so write_index and
- * read_index are published once and the guest is signalled at most once
- * per batch (§5.6), and it shows how to survive a full guest ring: keep the
- * packet, return 0, and the guest's pending_send_sz signal wakes us. */
+/* The echo provider (vmbustest/echo.h), the smallest complete provider on
+ * a device worker. It shows the batch pattern every provider should use:
+ * one recv batch and one send batch per process() round, so write_index
+ * and read_index are published once and the guest is signalled at most
+ * once per batch (§5.6); how to survive a full guest ring: keep the
+ * packet, return 0, and the guest's pending_send_sz signal wakes us; and
+ * the serve loop of a doorbell source (echo-serve.c). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "common/macro.h"
-#include "vmbustest/echo.h"
-
-#define ECHO_BATCH 64u /* packets per process() call, so close never waits long */
-
-struct echo_channel {
-        struct vmbus_packet held; /* consumed but not yet answered (ring full) */
-        bool holding;
-        uint8_t held_buf[VMBUS_ECHO_GUEST_MAX_PACKET];
-        uint8_t buf[VMBUS_ECHO_GUEST_MAX_PACKET];
-};
+#include "echo-internal.h"
 
 static void stat_add(struct vmbus_channel *ch, size_t field, uint64_t v) {
-        struct vmbus_echo_stats *st = vmbus_device_data(vmbus_channel_device(ch));
-        if (st)
-                __atomic_fetch_add((uint64_t *)((uint8_t *)st + field), v, __ATOMIC_RELAXED);
+        struct vmbus_echo *e = vmbus_device_data(vmbus_channel_device(ch));
+        __atomic_fetch_add((uint64_t *)((uint8_t *)&e->stats + field), v, __ATOMIC_RELAXED);
 }
 #define ECHO_STAT(ch, f, v) stat_add((ch), offsetof(struct vmbus_echo_stats, f), (v))
 
@@ -33,12 +24,21 @@ static int echo_open(struct vmbus_channel *ch, const struct vmbus_open_request *
         struct echo_channel *e = calloc(1, sizeof *e);
         if (!e)
                 return -ENOMEM;
+        e->ch = ch;
+        e->dev = vmbus_device_data(vmbus_channel_device(ch));
+        int r = echo_channel_start(e);
+        if (r < 0) {
+                free(e);
+                return r;
+        }
         vmbus_channel_set_data(ch, e);
         return 0;
 }
 
 static void echo_close(struct vmbus_channel *ch) {
-        free(vmbus_channel_data(ch));
+        struct echo_channel *e = vmbus_channel_data(ch);
+        echo_channel_stop(e);
+        free(e);
         vmbus_channel_set_data(ch, NULL);
 }
 
@@ -74,8 +74,8 @@ static int echo_answer(struct vmbus_channel *ch, const struct vmbus_packet *p) {
         return 0; /* too big for the guest (-EMSGSIZE): dropped, counted by the ring */
 }
 
-static int echo_process(struct vmbus_channel *ch) {
-        struct echo_channel *e = vmbus_channel_data(ch);
+int echo_process(struct echo_channel *e) {
+        struct vmbus_channel *ch = e->ch;
         struct vmbus_ring_pair *rp = vmbus_channel_rings(ch);
         int done = 0, r = 0;
         vmbus_ring_send_begin(rp);
@@ -170,6 +170,14 @@ static int echo_restore_channel(struct vmbus_channel *ch, const struct vmbus_ope
                 e->holding = true;
         }
         free(st);
+        if (r == 0) {
+                /* Restored quiesced: served from the resume on. */
+                e->ch = ch;
+                e->dev = vmbus_device_data(vmbus_channel_device(ch));
+                r = vmbus_echo_quiesce(e->dev);
+        }
+        if (r == 0)
+                r = echo_channel_start(e);
         if (r < 0) {
                 free(e);
                 return r;
@@ -183,23 +191,7 @@ const struct vmbus_provider_ops vmbus_echo_ops = {
         .class_id = VMBUS_ECHO_CLASS_ID,
         .guest_max_packet = VMBUS_ECHO_GUEST_MAX_PACKET,
         .max_subchannels = VMBUS_ECHO_MAX_SUBCHANNELS,
-        .drive = VMBUS_DRIVE_THREAD,
         .open = echo_open,
-        .process = echo_process,
-        .close = echo_close,
-        .save_channel = echo_save_channel,
-        .restore_channel = echo_restore_channel,
-};
-
-const struct vmbus_provider_ops vmbus_echo_polling_ops = {
-        .name = "echo-polling",
-        .class_id = VMBUS_ECHO_CLASS_ID,
-        .guest_max_packet = VMBUS_ECHO_GUEST_MAX_PACKET,
-        .max_subchannels = VMBUS_ECHO_MAX_SUBCHANNELS,
-        .drive = VMBUS_DRIVE_THREAD,
-        .poll_us = 50,
-        .open = echo_open,
-        .process = echo_process,
         .close = echo_close,
         .save_channel = echo_save_channel,
         .restore_channel = echo_restore_channel,

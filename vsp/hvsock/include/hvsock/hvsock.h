@@ -14,8 +14,9 @@
  * VM's socket) and writes "CONNECT <port>\n"; hvsock offers a channel the
  * guest's listener accepts and answers "OK <host port>\n".
  *
- * One service thread per VM moves the bytes of every connection (epoll
- * over the host sockets and the channels' doorbells). */
+ * One device worker per VM (common/devworker.h) moves the bytes of every
+ * connection: the host sockets and the channels' doorbells are its
+ * sources, as every VSP serves its channels. */
 #pragma once
 
 #include <stdint.h>
@@ -38,11 +39,11 @@ struct hvsock_config {
         unsigned hello_timeout_ms; /* a host client must have sent its CONNECT line by then [5000] */
         /* The guest connects to port (0..0x7fffffff): find the host socket
          * and answer with hvsock_connect_done(token, fd or -errno), at once
-         * or later, from any thread. Called on the service thread; must not
-         * block. A negative return refuses at once. Required. */
+         * or later, from any thread. Called on the device worker's thread;
+         * must not block. A negative return refuses at once. Required. */
         int (*connect)(void *opaque, uint32_t port, uint64_t token);
         void *connect_opaque;
-        /* Called first thing on the service thread with the policy name
+        /* Called first thing on the worker's thread with the policy name
          * "hvsock" (vmwp: sandbox_thread_hook, docs/sandbox.md); NULL: none. */
         int (*thread_policy)(void *opaque, const char *policy);
         void *thread_policy_opaque;
@@ -56,7 +57,7 @@ void hvsock_tl_connect(void *hs, const struct guid *endpoint, const struct guid 
  * clock again when a restore has run (vmwp: hvshim's time dilation, which
  * a restore takes from the saved state). */
 void hvsock_set_offer_timeout(struct hvsock *hs, unsigned ms);
-/* Starts the service thread on srv, which must have been created with
+/* Starts the device worker on srv, which must have been created with
  * hvsock_tl_connect. */
 int hvsock_start(struct hvsock *hs, struct vmbus_server *srv);
 /* The answer to a connect callback: fd (taken, any stream socket) or a
@@ -68,12 +69,18 @@ int hvsock_host_client(struct hvsock *hs, int fd);
 /* Close every connection (host sockets closed, channels rescinded) and
  * refuse new ones until hvsock_resume: a save or a migration's last pass
  * does this before vmbus_server_quiesce, as connections to host processes
- * cannot be saved. Waits up to timeout_ms for the service thread: 0, or
- * -ETIMEDOUT while a rescind cannot be queued (a guest that takes no
- * messages; the save then fails on the channel still open). */
+ * cannot be saved. Works on a quiesced hvsock too (a save of a paused
+ * VM). Waits up to timeout_ms: 0, or -ETIMEDOUT while a rescind cannot be
+ * queued (a guest that takes no messages; the save then fails on the
+ * channel still open). */
 int hvsock_suspend(struct hvsock *hs, unsigned timeout_ms);
 void hvsock_resume(struct hvsock *hs);
-/* Stops the service thread (no server calls from it afterwards). Call
+/* The device contract's quiesce (its row's, a VM's pause): parks the
+ * worker, so no ring is read or written and no byte of a host socket
+ * moves until hvsock_unquiesce; requests queue meanwhile. Idempotent. */
+int hvsock_quiesce(struct hvsock *hs);
+void hvsock_unquiesce(struct hvsock *hs);
+/* Stops the device worker (no server calls from it afterwards). Call
  * before vmbus_server_free, then hvsock_free after it. */
 void hvsock_stop(struct hvsock *hs);
 void hvsock_free(struct hvsock *hs);

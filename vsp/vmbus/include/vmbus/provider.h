@@ -7,9 +7,11 @@
  * vmwp adds one device per configured instance with vmbus_server_add_device()
  * (vmbus/server.h); the server offers it to the guest, and for every channel
  * the guest opens calls ops->open with the ring pair mapped and a doorbell
- * eventfd registered. From then on the provider serves the rings on its own
- * thread (or on a thread of this library, see enum vmbus_drive) until
- * ops->close. */
+ * eventfd registered. From then on the provider serves the rings on its
+ * device worker (common/devworker.h), the doorbell one of the worker's
+ * sources, until ops->close; it quiesces, resumes, saves and restores
+ * through its device row (struct device_ops, common/device.h). A
+ * single-channel device does all of this through vmbus/simple.h. */
 #pragma once
 
 #include <stdbool.h>
@@ -26,17 +28,11 @@ struct vmstate_writer;
 struct vmstate_section;
 
 /* Who waits for the guest's doorbell (HvSignalEvent on the channel's
- * connection id). */
+ * connection id). There is one way: the provider watches
+ * vmbus_channel_event_fd() on its device worker (or its io_uring); the
+ * library starts no thread. */
 enum vmbus_drive {
-        /* The provider polls vmbus_channel_event_fd() itself (its io_uring or
-         * epoll loop); the library starts no thread. storvsp, netvsp. */
         VMBUS_DRIVE_EVENTFD,
-        /* The library runs one thread per open channel: it waits for the
-         * doorbell, masks the guest's signals, calls ops->process until it
-         * returns 0 and poll_us passed without new packets, then unmasks and
-         * checks once more before it sleeps (§5.5). Integration services,
-         * the echo provider. */
-        VMBUS_DRIVE_THREAD,
 };
 
 /* What the guest sent in OPENCHANNEL (§4.6). */
@@ -61,9 +57,6 @@ struct vmbus_provider_ops {
          * device (0: none). At most VMBUS_MAX_SUBCHANNELS. */
         uint16_t max_subchannels;
         enum vmbus_drive drive;
-        /* VMBUS_DRIVE_THREAD: keep polling this long after the ring ran dry
-         * before unmasking and sleeping (0: don't poll). */
-        unsigned poll_us;
 
         /* The guest opened a channel of the device. The ring pair is mapped
          * and may be written already (an IC sends its negotiate here). Return
@@ -71,15 +64,12 @@ struct vmbus_provider_ops {
          * Runs on a VP thread with the server's control path serialised: be
          * brief, never wait for the guest. */
         int (*open)(struct vmbus_channel *ch, const struct vmbus_open_request *req);
-        /* VMBUS_DRIVE_THREAD only: serve the rings. Return the number of
-         * packets handled (0 = nothing to do), or -errno to stop serving the
-         * channel (it is left open but dead, like a broken ring). */
-        int (*process)(struct vmbus_channel *ch);
         /* The channel is being closed (CLOSECHANNEL, rescind, unload, reset,
          * server teardown). When this returns the provider must no longer
          * touch the ring pair nor call anything on ch: the pages are unmapped
-         * right after. GPADL references it holds stay valid until put. The
-         * library thread (VMBUS_DRIVE_THREAD) is already stopped. */
+         * right after. GPADL references it holds stay valid until put. Take
+         * the doorbell off the device worker first (devworker_call), so
+         * that no callback of the channel runs after this returns. */
         void (*close)(struct vmbus_channel *ch);
         /* The guest disconnected (UNLOAD, a new INITIATE_CONTACT, VM reset):
          * all channels are closed; go back to the state before the first
@@ -99,7 +89,7 @@ struct vmbus_provider_ops {
          * open. */
 
         /* With the server quiesced (vmbus_server_quiesce) and the provider's
-         * own threads parked (its quiesce): write this open channel's
+         * device worker parked (its row's quiesce): write this open channel's
          * provider state as plain data (versions, counters, GPADL handles,
          * owed completions; never pointers or fds), one or more sections
          * whose instance is vmbus_channel_relid(ch). */
@@ -113,8 +103,7 @@ struct vmbus_provider_ops {
          * first (pure, fuzzed), then rebuild the channel's state without
          * anything the guest can see: no ring write, no signal, no message.
          * The channel comes back quiesced: it serves nothing until resumed
-         * (VMBUS_DRIVE_EVENTFD providers: their own resume, their device row's;
-         * VMBUS_DRIVE_THREAD: vmbus_server_resume starts the library thread).
+         * (its device row's resume, not the server's).
          * On resume, serve the ring once before waiting for a doorbell: the
          * guest may have queued packets with its interrupt mask set.
          * Return 0, or -errno with a sentence naming the section and field;

@@ -117,17 +117,16 @@ int vmbus_server_dispatch(struct vmbus_server *srv);
 
 /* ---- quiesce (docs/vm-state.md) --------------------------------------- */
 
-/* With the VPs parked: pauses the library thread of every open
- * VMBUS_DRIVE_THREAD channel (it finishes the round it is in; no process()
- * call, ring access or guest signal from it until resume) and holds every
- * message to the guest (offers of hot-added devices and sub-channels,
- * rescinds, deferred replies) in the reply queue, in order. Guest messages
- * are refused with HV_STATUS_INSUFFICIENT_BUFFERS (the guest retries).
- * Providers with their own threads (VMBUS_DRIVE_EVENTFD) quiesce
- * themselves. Idempotent; returns 0. Not from a library thread. */
+/* With the VPs parked: holds every message to the guest (offers of
+ * hot-added devices and sub-channels, rescinds, deferred replies) in the
+ * reply queue, in order. Guest messages are refused with
+ * HV_STATUS_INSUFFICIENT_BUFFERS (the guest retries). The providers'
+ * channels are served on their device workers, which their own device
+ * rows quiesce (vmwp quiesces the rows last first: the providers before
+ * this server). Idempotent; returns 0. */
 int vmbus_server_quiesce(struct vmbus_server *srv);
 /* Posts what was held (exactly once, in order; what finds the SynIC queue
- * full waits as a deferred reply does) and resumes the threads. */
+ * full waits as a deferred reply does). */
 void vmbus_server_resume(struct vmbus_server *srv);
 
 /* ---- saved state (docs/vm-state.md, docs/saved-state.md) -------------- */
@@ -148,7 +147,7 @@ int vmbus_server_save(struct vmbus_server *srv, struct vmstate_writer *w, char *
  * before changing anything; then rebuilds relids, GPADLs (pages mapped
  * again), channels (open ones through the provider's restore_channel) and
  * the held messages. The server is left quiesced: vmbus_server_resume
- * posts the held messages and starts the library threads. On failure the
+ * posts the held messages (the providers' rows resume their channels). On failure the
  * server is as it was built (nothing restored) and err names the section
  * and field. */
 int vmbus_server_restore(struct vmbus_server *srv, const struct vmstate_section *secs, size_t n, char *err,

@@ -31,16 +31,41 @@ struct vmbus_echo_subchannel_request {
         uint32_t reserved;
 };
 
-/* Optional device data (vmbus_device_config.data): counters the provider
- * updates atomically. Owned by the caller. */
 struct vmbus_echo_stats {
         uint64_t packets, bytes, completions_seen, oversized, blocked;
 };
 
-/* Doorbell-driven (a library thread per channel, no polling). */
+struct devworker;
+
+/* An echo device, the device data (vmbus_device_config.data) of
+ * vmbus_echo_ops. Its channels are served on one device worker
+ * (common/devworker.h) of its own, each open channel's doorbell a source
+ * of it, as a VSP serves its channels: the worker masks the guest's
+ * signals while it serves and keeps polling poll_us after the ring ran
+ * dry before it unmasks and sleeps (§5.5). It quiesces as a device row
+ * does (vmbus_echo_quiesce; the server's quiesce does not reach it), and
+ * a restored channel comes back quiesced. Owned by the caller; outlives
+ * its device (free it after vmbus_server_free or the device's removal). */
+struct vmbus_echo {
+        struct vmbus_echo_stats stats; /* updated atomically */
+        unsigned poll_us;              /* 0: doorbell-driven, no polling */
+        struct devworker *w;
+};
+
+/* What the benchmarks and the polling tests use. */
+#define VMBUS_ECHO_POLL_US 50u
+
+/* Starts the device's worker. */
+int vmbus_echo_init(struct vmbus_echo *e, unsigned poll_us);
+/* Stops the worker. NULL or never initialised: nothing. */
+void vmbus_echo_fini(struct vmbus_echo *e);
+/* Parks the worker (it finishes the round it is in; no ring access or
+ * guest signal from it until resume). Idempotent; 0. */
+int vmbus_echo_quiesce(struct vmbus_echo *e);
+/* Serves again, first what arrived meanwhile. */
+void vmbus_echo_resume(struct vmbus_echo *e);
+
 extern const struct vmbus_provider_ops vmbus_echo_ops;
-/* The same, polling 50 µs before sleeping (benchmarks). */
-extern const struct vmbus_provider_ops vmbus_echo_polling_ops;
 
 /* Saved state (docs/vm-state.md): the packet an echo channel consumed but
  * could not answer yet (its ring was full), section "VBEC", instance: the
