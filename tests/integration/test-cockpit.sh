@@ -42,7 +42,7 @@ export VM_FAKE_DISPLAY_WORKER=$D/fake-display-worker VM_FAKE_DISPLAY_LOG=$T/fake
 mkdir -p "$T/fw"
 head -c 262144 /dev/zero >"$T/fw/bios.bin"
 truncate -s 1M "$T/images/empty.img"
-t_start_vmms --firmware-dir="$T/fw"
+t_start_vmms --firmware-dir="$T/fw" --metering-interval-ms=1000
 ART=$VM_BUILD_DIR/test-artifacts/cockpit
 rm -rf "$ART"
 mkdir -p "$ART"
@@ -99,7 +99,7 @@ grep -o 'url([^)]*)' "$PAGE/index.css" | grep -Ev '^url\("?(\./assets/|data:)' |
   kill -TERM "$VMMS_PID"
   while kill -0 "$VMMS_PID" 2>/dev/null; do sleep 0.1; done
   sleep 1.5
-  t_start_vmms --firmware-dir="$T/fw"
+  t_start_vmms --firmware-dir="$T/fw" --metering-interval-ms=1000
   echo "$VMMS_PID" >"$T/vmms2.pid"
 ) &
 RESTARTER=$!
