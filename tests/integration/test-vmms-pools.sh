@@ -10,7 +10,7 @@ set -u
 source "$(dirname "$0")/vmms-lib.sh"
 t_setup
 command -v setpriv >/dev/null || { echo "SKIP: setpriv (util-linux) missing"; exit 77; }
-command -v jq >/dev/null || { echo "SKIP: jq missing"; exit 77; }
+for p in jq gdbus; do command -v $p >/dev/null || { echo "SKIP: $p missing (scripts/deps.sh)"; exit 77; }; done
 WORKER=$FAKE_WORKER WORKER_KIND=fake
 NOBODY=$(id -u nobody)
 GROUP=staff
@@ -117,6 +117,27 @@ expect_error PermissionDenied "user $NOBODY may not do this" as_nobody DeletePoo
 mgr DeletePoolImage ss "$P" b.img || fail "delete b.img"
 [ ! -e "$P/b.img" ] || fail "b.img is still there"
 [ -e /etc/passwd ] && [ -L "$P/link.img" ] || fail "the link or its target went"
+
+note "vmctl pool: list, create, delete, with vmms's refusals as exit codes"
+expect_rc 0 vmctl pool create "$P" v.vhdx 8M
+[ "$LAST_OUT" = "$P/v.vhdx" ] || fail "vmctl pool create: $LAST_OUT"
+expect_rc 0 vmctl pool create "$P" r.img 2M
+[ "$(stat -c %s "$P/r.img")" = 2097152 ] || fail "vmctl pool create r.img: $(stat -c %s "$P/r.img")"
+expect_rc 0 vmctl pool create "$P" d.vhdx --parent=v.vhdx
+expect_rc 0 vmctl pool list "$P"
+echo "$LAST_OUT" | grep -Eq '^v\.vhdx +vhdx +8388608 ' || fail "vmctl pool list: $LAST_OUT"
+echo "$LAST_OUT" | grep -Eq '^a\.vhdx +vhdx +67108864 +[0-9]+ +user1$' || fail "vmctl pool list (used by): $LAST_OUT"
+expect_rc 0 vmctl --json pool list "$P"
+echo "$LAST_OUT" | jq -e 'map(select(.name == "d.vhdx"))[0] | .format == "vhdx" and .virtual_size == 8388608 and .used_by == []' >/dev/null ||
+  fail "vmctl --json pool list: $LAST_OUT"
+expect_rc 4 vmctl pool create "$P" ../v.vhdx 8M
+expect_rc 10 vmctl pool create "$P" v.vhdx 8M
+expect_rc 6 as_nobody "$VMCTL_BIN" --address="$ADDR" pool create "$P" n.vhdx 8M
+expect_rc 6 as_nobody "$VMCTL_BIN" --address="$ADDR" pool list "$P"
+expect_rc 2 vmctl pool create "$P" v2.vhdx
+expect_rc 11 vmctl pool delete "$P" a.vhdx
+expect_rc 0 vmctl pool delete "$P" r.img
+[ ! -e "$P/r.img" ] || fail "vmctl pool delete left r.img"
 
 note "GetAllMetrics: every VM in one call, the running one's figures from metering's rounds"
 expect_rc 0 vmctl start a1
