@@ -12,7 +12,7 @@ PKGS=(
   # tests and tools they drive
   acpica-tools dbus iproute2 busybox-static cpio fio kmod xz-utils zstd lz4
   qemu-system-x86 qemu-utils dpkg-dev fakeroot systemd procps util-linux openssl e2fsprogs
-  xfsprogs python3 curl
+  xfsprogs python3 curl jq libglib2.0-bin
   # Generation 1 VMs: the BIOS they boot through (docs/firmware.md)
   seabios
   # ISO images for the DVD drive's tests (El Torito boot images) and

@@ -19,6 +19,7 @@ static const struct vmctl_command *const commands[] = {
         &vmctl_cmd_copy_cancel,
         &vmctl_cmd_memory,
         &vmctl_cmd_stats,
+        &vmctl_cmd_pool,
         &vmctl_cmd_display,
         &vmctl_cmd_screenshot,
 };

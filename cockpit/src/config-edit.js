@@ -83,24 +83,6 @@ export function parsePools(list) {
         s.endsWith(":ro") ? { dir: s.slice(0, -3), readOnly: true } : { dir: s, readOnly: false });
 }
 
-// Files found in the pools sorted into what a wizard offers: ISOs, disk
-// images (.img, .raw, .vhdx; not a checkpoint's .avhdx), the rest as
-// possible kernels.
-export function classifyImages(paths) {
-    const out = { isos: [], disks: [], other: [] };
-    for (const p of paths) {
-        if (/\.iso$/i.test(p))
-            out.isos.push(p);
-        else if (/\.(img|raw|vhdx)$/i.test(p))
-            out.disks.push(p);
-        else if (!/\.(avhdx|json|log|vmrs|tmp)$/i.test(p))
-            out.other.push(p);
-    }
-    for (const k of Object.keys(out))
-        out[k].sort();
-    return out;
-}
-
 // The firmware's boot orders (boot.order), as the boot form offers them.
 export const BOOT_ORDERS = [
     ["dvd,disk", "DVD, then disk"], ["disk,dvd", "Disk, then DVD"], ["dvd", "DVD only"], ["disk", "Disk only"],

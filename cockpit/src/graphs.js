@@ -3,12 +3,12 @@
 // metering's GetMetrics (docs/metering.md), asked every 2 s while the
 // details page is on the screen and the VM has a worker, never otherwise;
 // drawn as plain SVG polylines (no charting library). And the list's CPU
-// column: vmms has no call for every VM's figures at once, so one
-// GetMetrics per running VM every 5 s while the list is on the screen.
+// column: one GetAllMetrics (every VM's figures at once) every 5 s while
+// the list is on the screen.
 import { h, replace } from "./dom.js";
 import { formatBytes, isActive } from "./format.js";
-import { parseMetrics, rates, niceMax, formatPercent, formatRate, polylinePoints } from "./metrics.js";
-import { IF_VM } from "./model.js";
+import { parseMetrics, parseAllMetrics, rates, niceMax, formatPercent, formatRate, polylinePoints } from "./metrics.js";
+import { IF_VM, IF_MANAGER } from "./model.js";
 
 export const IF_METERING = "org.vmstack.VMMS1.Metering";
 const POLL_MS = 2000;
@@ -175,8 +175,9 @@ export class Graphs {
 }
 
 // The list's CPU column: every 5 s while the list is on the screen, one
-// GetMetrics per VM with a worker (at most 8 at a time), the use between
-// this and the last answer.
+// GetAllMetrics (vmms answers from its own sampling rounds, asking no
+// worker), the use between this and the last answer of each VM with a
+// worker.
 export class ListCpu {
     constructor(model, onValue, visible) {
         this.model = model;
@@ -199,22 +200,25 @@ export class ListCpu {
                 this.prev.delete(path);
                 this.onValue(path, null);
             }
-        for (let i = 0; i < vms.length; i += 8)
-            await Promise.all(vms.slice(i, i + 8).map(vm => this.one(vm)));
+        try {
+            if (vms.length)
+                this.update(vms, await this.model.call("/org/vmstack/VMMS1", IF_MANAGER, "GetAllMetrics", [], ""));
+        } catch (err) {
+            console.info("vmstack: metering unavailable:", err.message);
+        }
         this.busy = false;
     }
 
-    async one(vm) {
-        try {
-            const s = await getMetrics(this.model, vm);
+    update(vms, [text]) {
+        const all = parseAllMetrics(text);
+        for (const vm of vms) {
+            const s = all.get(vm.id);
             if (!s)
-                return;
+                continue;
             const r = rates(this.prev.get(vm.path), s);
             this.prev.set(vm.path, s);
             this.value.set(vm.path, r.cpu);
             this.onValue(vm.path, r.cpu);
-        } catch (err) {
-            console.info("vmstack: metering of", vm.path, "unavailable:", err.message);
         }
     }
 }

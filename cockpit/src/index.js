@@ -13,6 +13,7 @@ import { describeError } from "./errors.js";
 import { ListCpu } from "./graphs.js";
 import { PoolImages } from "./pools.js";
 import { Wizard } from "./wizard.js";
+import { ReadOnly, accessState } from "./access.js";
 
 function main() {
     const app = document.getElementById("app");
@@ -21,8 +22,10 @@ function main() {
     app.append(root);
     const alerts = new Alerts(root);
     const notice = h("div", { class: "vmstack-notice", role: "status", hidden: true });
+    const banner = h("div", { class: "pf-v6-c-alert pf-m-info pf-m-inline vmstack-readonly", role: "status", hidden: true });
     const content = h("div", {});
-    root.append(notice, content);
+    root.append(notice, banner, content);
+    const readOnly = new ReadOnly(content, banner);
 
     const open = vm => cockpit.location.go(["vm", vm.id]);
     const list = new VmList(model, alerts, open);
@@ -30,6 +33,7 @@ function main() {
     const pools = new PoolImages(model);
     const wizard = new Wizard(model, alerts, pools);
     list.el.insertBefore(wizard.el, list.el.children[1]);
+    list.el.append(pools.el);
     new ListCpu(model, (path, pct) => list.setCpu(path, pct), () => list.el.isConnected); // eslint-disable-line no-new
 
     function route() {
@@ -66,8 +70,11 @@ function main() {
             content.classList.remove("vmstack-stale");
             list.renderHost();
             pools.refresh();
+        } else if (what === "access") {
+            readOnly.set(accessState(model.access));
         } else if (what === "vms") {
             list.renderAll();
+            pools.refresh(); // which VMs use which image
             route();
         } else if (what === "vm") {
             list.renderVm(path);

@@ -16,6 +16,29 @@ export function parseMetrics(text) {
     } catch {
         return null;
     }
+    return metricsSample(d);
+}
+
+// GetAllMetrics' JSON (an array of GetMetrics documents) into a Map of
+// VM id -> sample; documents that are not one are left out, and an answer
+// that is not an array is an empty Map.
+export function parseAllMetrics(text) {
+    const out = new Map();
+    let list;
+    try {
+        list = JSON.parse(text);
+    } catch {
+        return out;
+    }
+    for (const d of Array.isArray(list) ? list : []) {
+        const s = metricsSample(d);
+        if (s && d && typeof d.id === "string")
+            out.set(d.id, s);
+    }
+    return out;
+}
+
+function metricsSample(d) {
     if (!d || typeof d !== "object" || Array.isArray(d) || !d.cpu || typeof d.cpu !== "object")
         return null;
     const vcpus = Array.isArray(d.cpu.vcpus) ? d.cpu.vcpus : [];

@@ -3,7 +3,8 @@
 // rights): one GetManagedObjects at the start (and again only when vmms
 // itself restarted), then PropertiesChanged, VMAdded and VMRemoved keep it
 // current. Listeners get ("vm", path) for one VM, ("vms") when the set
-// changed, ("host") and ("service") for vmms itself.
+// changed, ("host") and ("service") for vmms itself, ("access") when
+// GetCallerAccess was read (with every load).
 /* global cockpit */
 import { idFromPath } from "./format.js";
 
@@ -38,6 +39,7 @@ export class Model {
         this.listeners = [];
         this.generation = 0;
         this.owner = undefined; // vmms's unique name, once the bridge said it
+        this.access = null; // GetCallerAccess: ["manage" | "read", reason]; null: unknown
     }
 
     on(fn) {
@@ -109,6 +111,23 @@ export class Model {
         } catch (err) {
             if (gen === this.generation)
                 this.setService(err.name || err.problem || "failed");
+            return;
+        }
+        this.loadAccess(gen);
+    }
+
+    // Whether the caller may manage VMs; an older vmms without the call
+    // leaves it unknown (null), and its refusals say it after a click.
+    async loadAccess(gen) {
+        let access = null;
+        try {
+            access = await this.client.call(ROOT, IF_MANAGER, "GetCallerAccess", [], { type: "" });
+        } catch (err) {
+            console.info("vmstack: GetCallerAccess unavailable:", err.message);
+        }
+        if (gen === this.generation) {
+            this.access = access;
+            this.emit("access");
         }
     }
 

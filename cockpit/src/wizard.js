@@ -4,14 +4,13 @@
 // the storage pools, or a new empty VHDX made there), an installer ISO in
 // the DVD drive, cloud-init user-data (CreateVMWithCloudInit), and whether
 // to start it. One form, in reading order; vmms checks the configuration
-// and its refusal (naming the field) is the alert; a new image made for a
-// refused VM is removed again.
-/* global cockpit */
+// and its refusal (naming the field) is the alert; a new image (vmms's
+// CreatePoolImage) made for a refused VM is removed again (DeletePoolImage).
 import { h, replace, button } from "./dom.js";
 import { input, textarea, select, checkbox, field } from "./form.js";
 import { newVmConfig, bytesBase64 } from "./config-edit.js";
 import { IF_MANAGER, IF_VM } from "./model.js";
-import { LISTS, createImage } from "./pools.js";
+import { LISTS, createImage, deleteImage } from "./pools.js";
 
 const ROOT = "/org/vmstack/VMMS1";
 
@@ -105,7 +104,7 @@ export class Wizard {
         else if (f.diskKind.value === "new" && f.newDir.value) {
             const file = f.newFile.value.trim() || `${name}.vhdx`;
             disk = `${f.newDir.value.replace(/\/+$/, "")}/${file}`;
-            newImage = { path: disk, gib: f.newSize.value.trim(), file };
+            newImage = { dir: f.newDir.value, path: disk, gib: f.newSize.value.trim(), file };
         }
         return {
             config: newVmConfig({ name, vcpus: f.vcpus.value, memory_mib: f.memory.value, boot: f.boot.value,
@@ -134,7 +133,7 @@ export class Wizard {
     async createVm(a, name) {
         if (a.newImage) {
             try {
-                await createImage(a.newImage.path, a.newImage.gib);
+                await createImage(this.model, a.newImage.dir, a.newImage.file, a.newImage.gib);
             } catch (err) {
                 this.alerts.show(`Could not create the disk image for ${name}`, err);
                 return;
@@ -149,7 +148,7 @@ export class Wizard {
         } catch (err) {
             this.alerts.show(`Could not create ${name}`, err);
             if (a.newImage)
-                await cockpit.spawn(["rm", "-f", "--", a.newImage.path], { err: "ignore" }).catch(() => {});
+                await deleteImage(this.model, a.newImage.dir, a.newImage.file);
             return;
         }
         if (a.start) {
@@ -160,5 +159,6 @@ export class Wizard {
             }
         }
         this.hide();
+        this.pools.refresh();
     }
 }

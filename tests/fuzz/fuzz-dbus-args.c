@@ -2,7 +2,8 @@
 /* What D-Bus callers send vmms: "name or id" arguments and object paths,
  * configurations for CreateVM/Update (vmms_config_parse_for) and the rules
  * for changing a configuration in each state, and the host-path policy
- * (vmms_config_check_paths, vmms_pool_parse). The input is up to two
+ * (vmms_config_check_paths, vmms_pool_parse), and the storage pools' calls'
+ * arguments (vmms_pool_name_check, vmms_pool_create_check). The input is up to two
  * documents separated by a 0x01 byte: the first is also tried as a name,
  * an object path and a stop timeout. */
 #include <stdint.h>
@@ -43,6 +44,20 @@ static void paths(const struct vm_config *a, const struct vm_config *b) {
         struct vmms_pool pool;
         if (vmms_pool_parse(a->kernel, &pool) == 0 && !vmms_path_is_plain(pool.dir))
                 abort();
+}
+
+/* The storage pools' calls: an accepted name never leaves the pool's
+ * directory, and CreatePoolImage accepts only such names. */
+static void pool_args(const char *a, const char *b, size_t n) {
+        char err[320];
+        bool ok = vmms_pool_name_check(a, "name", err, sizeof err) == 0;
+        if (ok && (strchr(a, '/') || a[0] == '.' || !a[0]))
+                abort();
+        (void)vmms_pool_image_format(a);
+        if (vmms_pool_create_check(a, b ? b : "vhdx", (uint64_t)n << 9, b ? b : "", err, sizeof err) == 0 && !ok)
+                abort();
+        if (vmms_pool_create_check(a, "raw", (uint64_t)n << 20, "", err, sizeof err) < 0 && !err[0])
+                abort(); /* every refusal says why */
 }
 
 static void configs(const char *a, size_t alen, const char *b, size_t blen) {
@@ -95,6 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (sep)
                 *sep = 0;
         refs(s);
+        pool_args(s, sep ? sep + 1 : NULL, size);
         configs(s, alen, sep ? sep + 1 : NULL, sep ? size - alen - 1 : 0);
         free(s);
         return 0;

@@ -36,8 +36,9 @@ stays); alpha shut down; vmms restarts (the page says it is gone,
 then shows the new vmms's VMs without a reload); the
 list and the details at a phone's width. Screenshots of each in OUT_DIR.
 unprivileged (a page whose bridge runs as a user outside the vmstack
-group): the list shows, and alpha's Start is refused with vmms's reason
-(PermissionDenied).
+group): the list shows read-only (GetCallerAccess): a banner with vmms's
+reason, and no button that changes anything enabled, on the list and on
+beta's details.
 shell (URL is the shell's /vmstack): Cockpit's shell lists the page in its
 menu and shows it, with the VMs, in its frame.
 Fails on a JavaScript error or an alert the step did not expect.
@@ -330,7 +331,9 @@ def graph_points(p, chart, series):
 def steps_graphs(p):
     note("the list's CPU column, from metering, for the running alpha")
     # Above 0 once two answers compare: the fake worker's vCPU time grows
-    # 10 ms with each stats request, and each GetMetrics makes one.
+    # 10 ms with each stats request, and vmms's metering round makes one
+    # every second (--metering-interval-ms=1000); the list's GetAllMetrics
+    # answers from those rounds.
     p.wait("alpha's CPU use above 0", "parseFloat(%s.cells[5].innerText) > 0 && /\\d %%$/.test(%s.cells[5].innerText.trim())"
            % (p.row("alpha"), p.row("alpha")), 20)
     if p.js("%s.cells[5].innerText.trim()" % p.row("beta")) != "—":
@@ -453,16 +456,28 @@ def steps_wizard(p):
         raise Failed("delta's configuration: %s" % json.dumps(c))
     if not os.path.getsize(image):
         raise Failed("no image at %s" % image)
+    note("the storage pools' card: delta.vhdx, a VHDX of 1 GiB, used by delta (ListPoolImages)")
+    img_row = "document.querySelector('.vmstack-pool tr[data-image=\"delta.vhdx\"]')"
+    p.wait("delta.vhdx in the pools' card, used by delta", "%s && /vhdx/.test(%s.innerText) && /1(\\.0)? GiB/.test(%s.innerText) && "
+           "/delta/.test(%s.cells[4].innerText)" % (img_row, img_row, img_row, img_row), 20)
     p.no_alerts("the wizard")
-    note("a refused name: vmms's message in the alert, nothing made")
+    note("a refused name: vmms's message in the alert, the new image made for it removed again")
     p.click_sel("button[data-action=wizard-open]")
     p.wait("the wizard's form", "document.querySelector('.vmstack-wizard input[name=name]') !== null", 10)
+    p.wait("the pools listed", "document.querySelector('.vmstack-wizard select[name=new_dir]').options.length > 0", 10)
     p.set_input(".vmstack-wizard input[name=name]", "delta")
     p.set_input(".vmstack-wizard select[name=boot]", "kernel", "change")
     p.set_input(".vmstack-wizard input[name=kernel]", os.environ["KERNEL"])
-    p.set_input(".vmstack-wizard select[name=disk_kind]", "none", "change")
+    p.set_input(".vmstack-wizard input[name=new_file]", "delta2.vhdx")
+    p.set_input(".vmstack-wizard input[name=new_size_gib]", "1")
     p.click_sel("button[data-action=wizard-create]")
     expect_alert(p, "a name taken", ["Could not create delta", "delta"], "org.vmstack.Error.Exists")
+    image2 = os.path.join(os.environ["TMPDIR"], "delta2.vhdx")
+    deadline = time.time() + 10
+    while os.path.exists(image2) and time.time() < deadline:
+        time.sleep(0.2)
+    if os.path.exists(image2):
+        raise Failed("the image made for the refused VM stays: %s" % image2)
     p.click_sel("button[data-action=wizard-cancel]")
 
     note("delete delta: asks first, the VM goes, its image stays")
@@ -521,21 +536,52 @@ def scenario(p):
         console.scenario(p, p.out)
 
 
+# Buttons that change nothing (cockpit/src/access.js); every other one
+# must be disabled for a user who may only read.
+READ_ACTIONS = ["back", "console", "wizard-cancel", "delete-cancel"]
+ENABLED_MANAGING = ("[...document.querySelectorAll('button[data-action]')].filter(b => !%s.includes(b.dataset.action) "
+                    "&& !b.disabled).map(b => b.dataset.action)" % json.dumps(READ_ACTIONS))
+DISABLED_MANAGING = ("[...document.querySelectorAll('button[data-action]')].filter(b => !%s.includes(b.dataset.action) "
+                     "&& b.disabled).length" % json.dumps(READ_ACTIONS))
+
+
+def read_only(p, where):
+    """The read-only banner with vmms's reason, and no button that would
+    change something enabled (but some there, disabled)."""
+    p.wait("the read-only banner (%s)" % where, "document.querySelector('.vmstack-readonly') && "
+           "!document.querySelector('.vmstack-readonly').hidden", 20)
+    text = p.js("document.querySelector('.vmstack-readonly').innerText")
+    if "Read-only" not in text or "user 65534 may not do this" not in text:
+        raise Failed("the banner does not say why: %r" % text)
+    if "polkit is disabled" not in text:
+        raise Failed("the banner lacks vmms's reason: %r" % text)
+    enabled = p.js(ENABLED_MANAGING)
+    if enabled:
+        raise Failed("managing buttons enabled for a user who may only read (%s): %s" % (where, enabled))
+    if p.js(DISABLED_MANAGING) == 0:
+        raise Failed("no managing button on the page at all (%s): the check could not fail" % where)
+
+
 def unprivileged(p):
     p.size(1280, 800)
     p.wait("the VM list", p.row("alpha") + " && " + p.row("beta"))
     p.no_alerts("the list")
-    p.click("alpha", "start")
-    p.wait("an alert", "document.querySelector('.vmstack-alerts [role=alert]') !== null", 20)
-    text = p.alerts()[0]
-    if "Could not start alpha" not in text or "You are not allowed to do this." not in text:
-        raise Failed("the alert does not say what and why: %r" % text)
-    name = p.js("document.querySelector('.vmstack-alerts [role=alert]').dataset.error")
-    if name != "org.vmstack.Error.PermissionDenied":
-        raise Failed("the alert's error: %s" % name)
+    read_only(p, "the list")
+    if not p.js("%s.querySelector('button[data-action=\"start\"]').disabled" % p.row("alpha")):
+        raise Failed("alpha's Start is not disabled")
+    if not p.js("document.querySelector('button[data-action=wizard-open]').disabled"):
+        raise Failed("Create VM is not disabled")
+    p.wait("the pools' card", "document.querySelector('.vmstack-pool') !== null", 20)
+    p.shot("unprivileged-1280", full=False)
+    p.js("%s.querySelector('.vmstack-name').click()" % p.row("beta"))
+    p.wait("beta's details", "document.querySelector('.vmstack-details h1') && "
+           "document.querySelector('.vmstack-details h1').innerText.trim() === 'beta'", 10)
+    time.sleep(0.5)  # the details' cards (checkpoints, settings) drawn
+    read_only(p, "beta's details")
+    p.shot("unprivileged-details-1280", full=False)
+    p.click_sel("button[data-action=back]")
     if not p.js(p.state_is("alpha", "Off")):
         raise Failed("alpha is not Off")
-    p.shot("unprivileged-1280", full=False)
     p.check_errors("the end")
     if os.environ.get("DISPLAY_LOG"):
         console.unprivileged(p, p.out)

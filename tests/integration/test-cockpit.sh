@@ -48,7 +48,7 @@ truncate -s 1M "$T/images/empty.img"
 # Host B: a second dbus-daemon and vmms that takes moves on loopback
 # (vmms-lib.sh); PORT_NONE: a port nobody listens on (a refused move).
 read -r PORTB PORT_NONE <<<"$(t_free_ports 2)"
-t_start_vmms --firmware-dir="$T/fw" --migration-insecure
+t_start_vmms --firmware-dir="$T/fw" --metering-interval-ms=1000 --migration-insecure
 t_host_b_start "$PORTB" --migration-insecure
 mkdir -p "$T/b-images"
 truncate -s 1M "$T/images/install.iso"
@@ -108,7 +108,7 @@ grep -o 'url([^)]*)' "$PAGE/index.css" | grep -Ev '^url\("?(\./assets/|data:)' |
   kill -TERM "$VMMS_PID"
   while kill -0 "$VMMS_PID" 2>/dev/null; do sleep 0.1; done
   sleep 1.5
-  t_start_vmms --firmware-dir="$T/fw" --migration-insecure
+  t_start_vmms --firmware-dir="$T/fw" --metering-interval-ms=1000 --migration-insecure
   echo "$VMMS_PID" >"$T/vmms2.pid"
 ) &
 RESTARTER=$!

@@ -74,10 +74,17 @@ vm_json pk1 >"$T/pk1.json"; chmod 644 "$T/pk1.json"
 expect_rc 0 as_nobody create "$T/pk1.json"
 grep -q "polkit: system-bus-name org.vmstack.vmms.manage uid=$NOBODY -> yes" "$T/polkit.log" || fail "polkit not asked: $(cat "$T/polkit.log")"
 expect_rc 0 as_nobody start pk1
+# GetCallerAccess asks polkit as a call does (and answers instead of acting)
+access=(org.vmstack.VMMS1 /org/vmstack/VMMS1 org.vmstack.VMMS1.Manager GetCallerAccess)
+out=$(setpriv --reuid="$NOBODY" --regid="$(id -g nobody)" --clear-groups busctl --address="$ADDR" call "${access[@]}")
+[ "$out" = 'ss "manage" "polkit authorizes it"' ] || fail "GetCallerAccess with polkit: $out"
 expect_rc 6 as_nobody console pk1 --read-only --timeout=1
 echo "$LAST_OUT" | grep -q "polkit did not authorize it for org.vmstack.vmms.read" || fail "read action: $LAST_OUT"
 kill "$PK"; wait "$PK" 2>/dev/null
 expect_rc 6 as_nobody kill pk1
 echo "$LAST_OUT" | grep -q "polkit is not available" || fail "no polkit: $LAST_OUT"
+out=$(setpriv --reuid="$NOBODY" --regid="$(id -g nobody)" --clear-groups busctl --address="$ADDR" call "${access[@]}")
+echo "$out" | grep -q '^ss "read" "user '"$NOBODY"' may not do this: .*polkit is not available for org.vmstack.vmms.manage' ||
+  fail "GetCallerAccess without polkit: $out"
 expect_rc 0 vmctl kill pk1
 echo "PASS"

@@ -5,8 +5,10 @@
 import assert from "node:assert/strict";
 import { ACTIONS, MORE_ACTIONS, actionsFor, formatDuration, formatBytes, heartbeatInfo, guestAddresses, parseConfig, idFromPath, stateColor, isActive, bootWarning, NOTHING_TO_BOOT } from "../../cockpit/src/format.js";
 import { describeError } from "../../cockpit/src/errors.js";
-import { parseMetrics, rates, niceMax, formatPercent, formatRate, polylinePoints } from "../../cockpit/src/metrics.js";
-import { withSettings, newVmConfig, numberOrText, bytesBase64, parsePools, classifyImages, STATES } from "../../cockpit/src/config-edit.js";
+import { parseMetrics, parseAllMetrics, rates, niceMax, formatPercent, formatRate, polylinePoints } from "../../cockpit/src/metrics.js";
+import { withSettings, newVmConfig, numberOrText, bytesBase64, parsePools, STATES } from "../../cockpit/src/config-edit.js";
+import { classifyPoolImages } from "../../cockpit/src/pools.js";
+import { accessState, isManaging } from "../../cockpit/src/access.js";
 
 const ids = state => actionsFor(state, ACTIONS.concat(MORE_ACTIONS)).map(a => a.id);
 // docs/dbus-api.md "States": where vmms accepts each method.
@@ -145,6 +147,22 @@ assert.deepEqual(newVmConfig({ name: "k", vcpus: "1", memory_mib: "64", boot: "k
 assert.equal(bytesBase64("#cloud-config\nä"), Buffer.from("#cloud-config\nä").toString("base64"));
 assert.deepEqual(parsePools(["/a", "/b:ro", 7, "rel"]), [{ dir: "/a", readOnly: false }, { dir: "/b", readOnly: true }]);
 assert.deepEqual(parsePools(undefined), []);
-assert.deepEqual(classifyImages(["/p/b.vhdx", "/p/a.img", "/p/d.ISO", "/p/c.avhdx", "/p/vmlinuz", "/p/x.json"]),
+// ListPoolImages' rows into the wizard's lists (vmms says the format)
+assert.deepEqual(classifyPoolImages("/p", [["a.img", "raw", 1, 1, []], ["b.vhdx", "vhdx", 1, 1, ["vm"]], ["c.avhdx", "vhdx", 1, 1, []],
+                                            ["d.ISO", "iso", 1, 1, []], ["vmlinuz", "file", 1, 1, []], ["x.json", "file", 1, 1, []]]),
                  { isos: ["/p/d.ISO"], disks: ["/p/a.img", "/p/b.vhdx"], other: ["/p/vmlinuz"] });
+assert.deepEqual(classifyPoolImages("/p", undefined), { isos: [], disks: [], other: [] });
+// GetAllMetrics: one array, by VM id; what is not a document is left out
+const all = parseAllMetrics(JSON.stringify([JSON.parse(doc(1e6, 1, { id: "x" })), { id: "y" }, 7, JSON.parse(doc(2e6, 5)),
+                                            JSON.parse(doc(2e6, 5, { id: "z" }))]));
+assert.deepEqual([...all.keys()], ["x", "z"]);
+assert.equal(all.get("z").cpuNs, 1e8);
+assert.equal(parseAllMetrics("{").size, 0);
+assert.equal(parseAllMetrics('{"a":1}').size, 0);
+// GetCallerAccess: read-only only on vmms's "read"; which buttons manage
+assert.deepEqual(accessState(["read", "user 65534 may not do this"]), { readOnly: true, reason: "user 65534 may not do this" });
+assert.deepEqual(accessState(["manage", "user 0 is root"]), { readOnly: false, reason: "" });
+assert.deepEqual(accessState(null), { readOnly: false, reason: "" });
+assert.ok(isManaging("start") && isManaging("wizard-open") && isManaging("checkpoint-create") && isManaging("disk-attach"));
+assert.ok(!isManaging("back") && !isManaging("console") && !isManaging("wizard-cancel") && !isManaging(undefined));
 console.log("cockpit-js: all checks passed");

@@ -22,7 +22,7 @@ struct vmms_pending_auth {
         struct vmms_daemon *d;
         sd_bus_message *m;
         sd_bus_slot *slot;
-        vmms_authorized_fn fn;
+        vmms_authorized_fn fn; /* NULL: GetCallerAccess, which answers instead of acting */
         char action[64];
 };
 
@@ -101,11 +101,27 @@ static void pending_free(struct vmms_pending_auth *p) {
         free(p);
 }
 
+/* GetCallerAccess's answer: "manage" and how the caller has it, or "read"
+ * and deny()'s sentence (the message a managing call would be refused with). */
+static int reply_access(struct vmms_daemon *d, sd_bus_message *m, uid_t uid, const char *action, bool ok,
+                        const char *why) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        if (ok)
+                return sd_bus_reply_method_return(m, "ss", "manage", why);
+        (void)deny(d, &e, uid, action, why);
+        int r = sd_bus_reply_method_return(m, "ss", "read", e.message);
+        sd_bus_error_free(&e);
+        return r;
+}
+
 static void finish(struct vmms_pending_auth *p, bool ok, const char *why) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
         uid_t uid = 0;
         int r;
-        if (ok)
+        if (!p->fn) {
+                (void)vmms_auth_caller_uid(p->m, &uid);
+                r = reply_access(p->d, p->m, uid, p->action, ok, ok ? "polkit authorizes it" : why);
+        } else if (ok)
                 r = p->fn(p->d, p->m, &e);
         else {
                 (void)vmms_auth_caller_uid(p->m, &uid);
@@ -136,7 +152,8 @@ static int polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret
                 finish(p, false, "polkit sent an unexpected reply");
                 return 0;
         }
-        finish(p, authorized, challenge ? "polkit requires interactive authentication (use pkexec or sudo)"
+        finish(p, authorized, challenge ? p->fn ? "polkit requires interactive authentication (use pkexec or sudo)"
+                                                : "polkit would ask for a password first"
                                         : "polkit did not authorize it");
         return 0;
 }
@@ -163,7 +180,8 @@ static int ask_polkit(struct vmms_daemon *d, sd_bus_message *m, const char *acti
                 return -ENOMEM;
         *p = (struct vmms_pending_auth){ .d = d, .m = sd_bus_message_ref(m), .fn = fn };
         snprintf(p->action, sizeof p->action, "%s", action);
-        uint32_t flags = sd_bus_message_get_allow_interactive_authorization(m) > 0 ? 1 : 0;
+        /* A question (no fn) never makes polkit ask the user anything. */
+        uint32_t flags = fn && sd_bus_message_get_allow_interactive_authorization(m) > 0 ? 1 : 0;
         int r = sd_bus_call_method_async(d->bus, &p->slot, "org.freedesktop.PolicyKit1",
                                          "/org/freedesktop/PolicyKit1/Authority",
                                          "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization",
@@ -180,18 +198,40 @@ static int ask_polkit(struct vmms_daemon *d, sd_bus_message *m, const char *acti
         return 1; /* the reply comes from finish() */
 }
 
-int vmms_auth_run(struct vmms_daemon *d, sd_bus_message *m, const char *action, vmms_authorized_fn fn,
+/* The one decision of both: fn runs (or, without fn, the answer is
+ * "manage") for root and the group; polkit decides for the others. */
+static int decide(struct vmms_daemon *d, sd_bus_message *m, const char *action, vmms_authorized_fn fn,
                   sd_bus_error *e) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *c = NULL;
+        char how[128];
         uid_t uid;
         int r = sd_bus_query_sender_creds(m, CREDS_MASK, &c);
         if (r < 0 || (r = sd_bus_creds_get_euid(c, &uid)) < 0)
                 return sd_bus_error_set_errnof(e, r, "cannot determine the caller's identity: %s", strerror(-r));
-        if (uid == 0 || in_group(d, c, uid))
-                return fn(d, m, e);
-        if (!d->opt.polkit)
-                return deny(d, e, uid, action, "polkit is disabled (--no-polkit)");
+        if (uid == 0 || in_group(d, c, uid)) {
+                if (fn)
+                        return fn(d, m, e);
+                snprintf(how, sizeof how, uid == 0 ? "user 0 is root" : "user %u is in group '%s'", (unsigned)uid,
+                         d->opt.group);
+                r = reply_access(d, m, uid, action, true, how);
+                return r < 0 ? r : 1;
+        }
+        if (!d->opt.polkit) {
+                if (fn)
+                        return deny(d, e, uid, action, "polkit is disabled (--no-polkit)");
+                r = reply_access(d, m, uid, action, false, "polkit is disabled (--no-polkit)");
+                return r < 0 ? r : 1;
+        }
         return ask_polkit(d, m, action, fn, e);
+}
+
+int vmms_auth_run(struct vmms_daemon *d, sd_bus_message *m, const char *action, vmms_authorized_fn fn,
+                  sd_bus_error *e) {
+        return decide(d, m, action, fn, e);
+}
+
+int vmms_auth_access(struct vmms_daemon *d, sd_bus_message *m, const char *action, sd_bus_error *e) {
+        return decide(d, m, action, NULL, e);
 }
 
 void vmms_auth_free_all(struct vmms_daemon *d) {

@@ -275,6 +275,11 @@ typedef int (*vmms_authorized_fn)(struct vmms_daemon *d, sd_bus_message *m, sd_b
  * handler returns. */
 int vmms_auth_run(struct vmms_daemon *d, sd_bus_message *m, const char *action, vmms_authorized_fn fn,
                   sd_bus_error *e);
+/* GetCallerAccess: replies (s access, s reason), "manage" when
+ * vmms_auth_run would run a call of `action` for this caller (without
+ * polkit asking anything), else "read" with the refusal's sentence; polkit
+ * is asked as for a call. Returns what a method handler returns. */
+int vmms_auth_access(struct vmms_daemon *d, sd_bus_message *m, const char *action, sd_bus_error *e);
 void vmms_auth_free_all(struct vmms_daemon *d);
 int vmms_auth_caller_uid(sd_bus_message *m, uid_t *uid);
 /* The caller's file-system identity as the bus daemon reports it. */

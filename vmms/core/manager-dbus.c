@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* org.vmstack.VMMS1.Manager at /org/vmstack/VMMS1 (docs/dbus-api.md):
  * CreateVM, CreateVMWithCloudInit, ListVMs, GetVM, GetHostCapabilities,
- * VMAdded/VMRemoved. */
+ * GetCallerAccess, the storage pools' images (host/pools.c), VMAdded/VMRemoved. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,6 +199,25 @@ static int method_caps(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
 }
 
+/* Whether the caller may manage VMs, answered as the managing calls would
+ * decide (auth.c), so that a client can show itself read-only before a
+ * click rather than after a refusal. */
+static int method_access(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        return vmms_auth_access(userdata, m, VMMS_POLKIT_ACTION_MANAGE, e);
+}
+
+static int method_pool_list(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        return vmms_pool_list(userdata, m, e);
+}
+
+static int method_pool_create(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        return vmms_pool_create(userdata, m, e);
+}
+
+static int method_pool_delete(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        return vmms_pool_delete(userdata, m, e);
+}
+
 static int prop_version(sd_bus *bus, const char *path, const char *iface, const char *prop, sd_bus_message *reply,
                         void *userdata, sd_bus_error *e) {
         return sd_bus_message_append(reply, "s", VMSTACK_VERSION);
@@ -234,6 +253,15 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_caps, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("CreateVMWithCloudInit", SD_BUS_ARGS("s", config, "a{say}", cloud_init),
                                 SD_BUS_RESULT("o", vm), method_create_cloud_init, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetCallerAccess", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", access, "s", reason),
+                                method_access, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListPoolImages", SD_BUS_ARGS("s", pool), SD_BUS_RESULT("a(ssttas)", images),
+                                method_pool_list, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CreatePoolImage",
+                                SD_BUS_ARGS("s", pool, "s", name, "s", format, "t", size, "s", parent),
+                                SD_BUS_RESULT("s", path), method_pool_create, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeletePoolImage", SD_BUS_ARGS("s", pool, "s", name), SD_BUS_NO_RESULT,
+                                method_pool_delete, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("VMAdded", SD_BUS_ARGS("o", vm, "s", id, "s", name), 0),
         SD_BUS_SIGNAL_WITH_ARGS("VMRemoved", SD_BUS_ARGS("o", vm, "s", id, "s", name), 0),
         SD_BUS_VTABLE_END,

@@ -68,14 +68,8 @@ int vmms_user_uid(const char *name, uid_t *uid) {
         return 0;
 }
 
-struct fs_identity {
-        bool switched;
-        gid_t groups[64];
-        int n_groups;
-};
-
 /* Takes the caller's file-system identity; root callers keep vmms's. */
-static int identity_enter(const struct vmms_cred *c, struct fs_identity *s) {
+int vmms_identity_enter(const struct vmms_cred *c, struct vmms_fs_identity *s) {
         s->switched = false;
         if (c->uid == 0 || geteuid() != 0)
                 return 0;
@@ -93,7 +87,7 @@ static int identity_enter(const struct vmms_cred *c, struct fs_identity *s) {
         return 0;
 }
 
-static void identity_leave(struct fs_identity *s) {
+void vmms_identity_leave(struct vmms_fs_identity *s) {
         if (!s->switched)
                 return;
         (void)setfsuid(geteuid());
@@ -224,13 +218,13 @@ int vmms_file_open(const struct vmms_path_policy *p, const char *path, enum vmms
                         snprintf(err, errlen, "%s: %s", path, why);
                 return r;
         }
-        struct fs_identity id;
-        r = identity_enter(as, &id);
+        struct vmms_fs_identity id;
+        r = vmms_identity_enter(as, &id);
         if (r >= 0)
                 r = open_placed(&pl, use, as, why, sizeof why);
         else
                 snprintf(why, sizeof why, "cannot take the identity of uid %u: %s", (unsigned)as->uid, strerror(-r));
-        identity_leave(&id);
+        vmms_identity_leave(&id);
         if (r < 0)
                 snprintf(err, errlen, "%s: %s", path, why);
         return r;
@@ -264,13 +258,13 @@ int vmms_file_create(const struct vmms_path_policy *p, const char *path, const s
                 snprintf(err, errlen, "%s", why);
                 return r;
         }
-        struct fs_identity id;
-        r = identity_enter(as, &id);
+        struct vmms_fs_identity id;
+        r = vmms_identity_enter(as, &id);
         if (r >= 0)
                 r = create_placed(&pl, as, why, sizeof why);
         else
                 snprintf(why, sizeof why, "cannot take the identity of uid %u: %s", (unsigned)as->uid, strerror(-r));
-        identity_leave(&id);
+        vmms_identity_leave(&id);
         if (r < 0)
                 snprintf(err, errlen, "%s: %s", path, why);
         return r;

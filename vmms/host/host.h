@@ -34,6 +34,17 @@ struct vmms_cred {
         size_t n_groups;
         gid_t groups[VMMS_CRED_GROUPS_MAX];
 };
+/* Takes c's file-system identity (setfsuid/setfsgid and its groups; a root
+ * caller, or a vmms that is not root, keeps vmms's) until leave: vmms is
+ * single-threaded, so nothing else runs meanwhile. Call leave also after a
+ * failed enter. */
+struct vmms_fs_identity {
+        bool switched;
+        gid_t groups[64];
+        int n_groups;
+};
+int vmms_identity_enter(const struct vmms_cred *c, struct vmms_fs_identity *s);
+void vmms_identity_leave(struct vmms_fs_identity *s);
 /* The identity of a user from the user database (a VM's owner at start). */
 int vmms_cred_of_user(uid_t uid, struct vmms_cred *c);
 /* The user database: uid -> name (-ENOENT, -ENAMETOOLONG), name -> uid. */
@@ -61,6 +72,12 @@ int vmms_config_check_files(const struct vmms_path_policy *p, const struct vm_co
  * regular file, never through a symlink, never blocking on a FIFO. */
 enum vmms_log_access { VMMS_LOG_READ, VMMS_LOG_APPEND, VMMS_LOG_ROTATE };
 int vmms_log_open(const char *path, enum vmms_log_access how, char *err, size_t errlen);
+
+/* pools.c: ListPoolImages, CreatePoolImage, DeletePoolImage (method
+ * handlers of the Manager; docs/dbus-api.md "Storage pools") */
+int vmms_pool_list(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e);
+int vmms_pool_create(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e);
+int vmms_pool_delete(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e);
 
 /* hostcaps.c */
 int vmms_host_capabilities(struct vmms_daemon *d, sd_bus_message *reply);

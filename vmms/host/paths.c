@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "vmms/paths.h"
 #include "vmms/seed.h"
@@ -255,4 +256,71 @@ int vmms_config_check_paths(const struct vmms_path_policy *p, const struct vm_co
         }
         struct check_ctx c = { .p = p, .next = next, .cur = cur, .root = caller_root, .err = err, .errlen = errlen };
         return vmms_config_for_each_path(next, check_one, &c);
+}
+
+const struct vmms_pool *vmms_pool_find(const struct vmms_path_policy *p, const char *dir) {
+        for (size_t i = 0; i < p->n_pools; i++)
+                if (!strcmp(p->pools[i].dir, dir))
+                        return &p->pools[i];
+        return NULL;
+}
+
+int vmms_pool_name_check(const char *name, const char *what, char *err, size_t errlen) {
+        size_t n = strlen(name);
+        if (n == 0 || n > VMMS_POOL_IMAGE_NAME_MAX) {
+                snprintf(err, errlen, "%s: must be 1 to %u characters", what, VMMS_POOL_IMAGE_NAME_MAX);
+                return -EINVAL;
+        }
+        if (name[0] == '.' || name[0] == '-' || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                              "0123456789._-") != n) {
+                snprintf(err, errlen, "%s: '%.64s' is not a file name in a pool (letters, digits, '.', '_' and "
+                         "'-', not starting with '.' or '-'; no '/')", what, name);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static bool has_ext(const char *name, const char *ext) {
+        size_t n = strlen(name), e = strlen(ext);
+        return n > e && !strcasecmp(name + n - e, ext);
+}
+
+const char *vmms_pool_image_format(const char *name) {
+        if (has_ext(name, ".vhdx") || has_ext(name, ".avhdx"))
+                return "vhdx";
+        if (has_ext(name, ".iso"))
+                return "iso";
+        if (has_ext(name, ".img") || has_ext(name, ".raw"))
+                return "raw";
+        return "file";
+}
+
+int vmms_pool_create_check(const char *name, const char *format, uint64_t size, const char *parent, char *err,
+                           size_t errlen) {
+        int r = vmms_pool_name_check(name, "name", err, errlen);
+        if (r < 0)
+                return r;
+        bool vhdx = !strcmp(format, "vhdx");
+        if (!vhdx && strcmp(format, "raw"))
+                return snprintf(err, errlen, "format: must be vhdx or raw, not '%.16s'", format), -EINVAL;
+        if (!has_ext(name, vhdx ? ".vhdx" : ".img") && (vhdx || !has_ext(name, ".raw")))
+                return snprintf(err, errlen, "name: a %s image's name ends in %s", format,
+                                vhdx ? ".vhdx" : ".img or .raw"), -EINVAL;
+        if (parent[0]) {
+                if ((r = vmms_pool_name_check(parent, "parent", err, errlen)) < 0)
+                        return r;
+                if (!vhdx || strcmp(vmms_pool_image_format(parent), "vhdx"))
+                        return snprintf(err, errlen, "parent: a differencing image is a VHDX of a VHDX parent"),
+                               -EINVAL;
+                if (!strcmp(parent, name))
+                        return snprintf(err, errlen, "parent: an image cannot be its own parent"), -EINVAL;
+                if (size)
+                        return snprintf(err, errlen, "size: must be 0 for a differencing image (it has its "
+                                                     "parent's)"), -EINVAL;
+                return 0;
+        }
+        if (size < VMMS_POOL_IMAGE_MIN_BYTES || size > VMMS_POOL_IMAGE_MAX_BYTES || size % 512)
+                return snprintf(err, errlen, "size: %llu bytes; must be a multiple of 512 from 1 MiB to 64 TiB",
+                                (unsigned long long)size), -EINVAL;
+        return 0;
 }

@@ -2,7 +2,9 @@
 /* org.vmstack.VMMS1.Metering on each VM's object (docs/dbus-api.md
  * "Metering"): GetMetrics, which anyone may call (as anyone may read a
  * VM's properties: the figures say no more than Config and Memory do), and
- * ResetMetering (the manage action). The work is in metering/metering.c. */
+ * ResetMetering (the manage action); and GetAllMetrics on the Manager
+ * (every VM's figures in one call, for a list; anyone, as GetMetrics).
+ * The work is in metering/metering.c. */
 #include "common/log.h"
 #include "core/daemon.h"
 #include "metering/metering.h"
@@ -32,9 +34,25 @@ static const sd_bus_vtable metering_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+static int method_get_all(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        return vmms_metering_get_all(userdata, m, e);
+}
+
+/* A second vtable of the Manager interface (sd-bus joins them): metering
+ * keeps its call, and the core names no feature's. */
+static const sd_bus_vtable manager_metering_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("GetAllMetrics", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", metrics), method_get_all,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
 int vmms_bus_metering_register(struct vmms_daemon *d) {
         int r = sd_bus_add_fallback_vtable(d->bus, NULL, VMMS_VM_PATH_PREFIX, VMMS_METERING_IFACE, metering_vtable,
                                            vmms_bus_find_vm, d);
+        if (r >= 0)
+                r = sd_bus_add_object_vtable(d->bus, NULL, VMMS_MANAGER_PATH, VMMS_MANAGER_IFACE,
+                                             manager_metering_vtable, d);
         if (r < 0)
                 return log_error_errno(r, "cannot register the metering interface: %m");
         return 0;

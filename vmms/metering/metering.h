@@ -30,6 +30,9 @@ void vmms_metering_free(struct vmms_vm *vm);
  * reply to m (1: it follows); a VM that does not run answers at once. */
 int vmms_metering_get(struct vmms_vm *vm, sd_bus_message *m, sd_bus_error *e);
 int vmms_metering_reset(struct vmms_vm *vm, sd_bus_message *m, sd_bus_error *e);
+/* GetAllMetrics: a JSON array of every VM's document from its newest
+ * sample (no worker is asked), the reply to m. */
+int vmms_metering_get_all(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e);
 /* The document of vm now (from its last sample); NULL without memory. */
 struct json_object *vmms_metering_document(struct vmms_vm *vm, const struct vmms_meter_sample *now);
 

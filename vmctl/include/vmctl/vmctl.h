@@ -137,7 +137,7 @@ extern const struct vmctl_command vmctl_cmd_create, vmctl_cmd_list, vmctl_cmd_sh
         vmctl_cmd_discard_saved, vmctl_cmd_export_saved, vmctl_cmd_import_saved, vmctl_cmd_migrate, vmctl_cmd_migrate_cancel, vmctl_cmd_migrate_reconnect, vmctl_cmd_disk, vmctl_cmd_checkpoint, vmctl_cmd_checkpoints,
         vmctl_cmd_revert, vmctl_cmd_checkpoint_delete, vmctl_cmd_copy_to,
         vmctl_cmd_copy_cancel, vmctl_cmd_memory, vmctl_cmd_nic, vmctl_cmd_display, vmctl_cmd_screenshot,
-        vmctl_cmd_dvd, vmctl_cmd_stats;
+        vmctl_cmd_dvd, vmctl_cmd_stats, vmctl_cmd_pool;
 /* display-relay.c: vmctl display VM --stdio. vmctl_display_relay passes
  * bytes from sock to out and from in to sock until sock ends (or out stops
  * taking them); the end of in is passed on as a half close. 0 or -errno. */

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/config.h"
 
@@ -94,3 +95,28 @@ bool vmms_config_had_path(const struct vm_config *cur, const char *path, enum vm
  * ("boot.firmware", ...); stops at the first error. */
 typedef int (*vmms_path_fn)(void *opaque, const char *field, const char *path, enum vmms_file_use use);
 int vmms_config_for_each_path(const struct vm_config *c, vmms_path_fn fn, void *opaque);
+
+/* ---- a storage pool's images (ListPoolImages, CreatePoolImage,
+ * DeletePoolImage; docs/dbus-api.md) ---- */
+
+#define VMMS_POOL_IMAGES_MAX 4096u            /* ListPoolImages answers at most this many */
+#define VMMS_POOL_IMAGE_NAME_MAX 255u
+#define VMMS_POOL_IMAGE_MIN_BYTES (1ull << 20) /* 1 MiB */
+#define VMMS_POOL_IMAGE_MAX_BYTES (64ull << 40) /* 64 TiB, VHDX's limit */
+
+/* The pool whose directory is exactly dir, or NULL. */
+const struct vmms_pool *vmms_pool_find(const struct vmms_path_policy *p, const char *dir);
+/* A name in a pool: 1..255 bytes of [A-Za-z0-9._-], not starting with
+ * '.' or '-' (so never "..", never a path, never hidden). -EINVAL with
+ * "<what>: ..." in err. */
+int vmms_pool_name_check(const char *name, const char *what, char *err, size_t errlen);
+/* What a pool's file is, by its name: "vhdx" (.vhdx, .avhdx), "iso",
+ * "raw" (.img, .raw) or "file" (a kernel, an initrd, anything else). */
+const char *vmms_pool_image_format(const char *name);
+/* CreatePoolImage's arguments: name (vmms_pool_name_check, and its
+ * extension that of format: .vhdx, or .img/.raw), format "vhdx" or
+ * "raw", size in bytes (a multiple of 512 from 1 MiB to 64 TiB; 0 with a
+ * parent, whose size a differencing image has), parent "" or a name in
+ * the same pool (VHDX only). -EINVAL with "<argument>: ..." in err. */
+int vmms_pool_create_check(const char *name, const char *format, uint64_t size, const char *parent, char *err,
+                           size_t errlen);
