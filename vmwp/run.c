@@ -570,7 +570,18 @@ static int on_control(struct dw_source *s, int fd, uint32_t revents, void *userd
 }
 
 /* SIGUSR1: a diagnostic sample of where every vCPU is (RIP, RSP, CPL),
- * for finding what a slow guest spends its time on. Pauses briefly. */
+ * for finding what a slow guest spends its time on, then the worker's
+ * counters at that moment on one line (the `stats` op's document: what
+ * bench/bench-gen1-boot.sh reads the firmware's IDE reads from). Pauses
+ * briefly. */
+static void print_stats(struct vmwp_vm *vm) {
+        struct json_object *st = json_object_new_object();
+        if (st && vmwp_vm_stats(vm, st) == 0)
+                fprintf(stderr, "vmwp: %s: stats: %s\n", vm->cfg.name,
+                        json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN));
+        json_object_put(st);
+}
+
 static void sample_vcpus(struct vmwp_vm *vm) {
         if (vid_partition_pause(vm->p) < 0)
                 return;
@@ -591,6 +602,7 @@ static int on_signal(struct dw_source *s, int fd, uint32_t revents, void *userda
                 return 0;
         if (si.ssi_signo == SIGUSR1) {
                 sample_vcpus(c->vm);
+                print_stats(c->vm);
                 return 0;
         }
         vid_partition_request_stop(c->vm->p, VMWP_EXIT_STOPPED, "stopped by signal %s",

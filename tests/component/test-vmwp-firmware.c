@@ -5,8 +5,8 @@
  * worker's; a VM saved in the boot loader resumes in a new worker (PIT,
  * fw_cfg, the BIOS's RAM and the disk's IDE channel on VMBus in the
  * state); nothing bootable says so, on the console and to vmms (the
- * "firmware" event, the "status" reply's boot_status); a bad firmware
- * file is a clear error. */
+ * "firmware" event, the "status" reply's boot_status; SIGUSR1's counters
+ * count the BIOS's IDE reads); a bad firmware file is a clear error. */
 #include <fcntl.h>
 #include <signal.h>
 #include <json-c/json.h>
@@ -192,11 +192,23 @@ TEST(nothing_bootable_says_so) {
         m = vmwp_ctl_reply(sv[0], "{\"op\":\"status\",\"id\":8}");
         ASSERT_STREQ(vmwp_ctl_str(m, "boot_status"), "no-bootable-device");
         json_object_put(m);
+        /* SIGUSR1: the vCPUs' sample and the counters on one line, where
+         * bench-gen1-boot.sh reads the firmware's IDE reads: SeaBIOS read
+         * the disk's first sector at least (IDENTIFY, READ). */
+        ASSERT_OK(kill(c.pid, SIGUSR1));
+        usleep(500000);
         json_object_put(vmwp_ctl_request(sv[0], "{\"op\":\"stop\",\"id\":9}"));
         expect_exit(sv[0], &c, 14, "stopped by vmms", err, sizeof err);
         close(con);
         /* The firmware's words are in the worker's log. */
         ASSERT_NOT_NULL(strstr(err, "firmware: No bootable device."));
+        ASSERT_NOT_NULL(strstr(err, "fw: vcpu0 rip="));
+        const char *st = strstr(err, "fw: stats: {");
+        ASSERT_NOT_NULL(st);
+        const char *cmds = strstr(st, "\"ide_commands\":"), *pio = strstr(st, "\"ide_pio_bytes\":");
+        ASSERT_TRUE(cmds && pio);
+        ASSERT_GE(strtoull(cmds + strlen("\"ide_commands\":"), NULL, 10), 2ull);
+        ASSERT_GE(strtoull(pio + strlen("\"ide_pio_bytes\":"), NULL, 10), 512ull);
 }
 
 /* An ISO whose El Torito boot image (no emulation, loaded at 07C0:0000)

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* The migration channel's frame, request (live and saved), answer, quick
+/* The migration channel's frame, request (live and saved, its seed), answer, quick
  * migration step, query, outcome and address parsers, and the resumable
  * channel's frames, resume and its answer (vmms/migchan.h): what another
  * host's vmms sends. */
@@ -20,13 +20,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void)vmms_migchan_frame_parse(data, size, VMMS_MIGCHAN_REQUEST, &len);
         (void)vmms_migchan_frame_parse(data, size, VMMS_MIGCHAN_ANSWER, &len);
         (void)vmms_migchan_frame_parse(data, size, VMMS_MIGCHAN_STEP, &len);
+        if (vmms_migchan_frame_parse(data, size, VMMS_MIGCHAN_SEED, &len) == 0 && len > VMMS_MIGCHAN_SEED_MAX)
+                abort();
         const char *body = (const char *)data;
         size_t blen = size;
         if (size >= VMMS_MIGCHAN_FRAME_SIZE && !memcmp(data, VMMS_MIGCHAN_MAGIC, 4))
                 body += VMMS_MIGCHAN_FRAME_SIZE, blen -= VMMS_MIGCHAN_FRAME_SIZE;
         struct vmms_migchan_request *q = malloc(sizeof *q);
         if (q) {
+                int64_t seed_size = vmms_migchan_request_seed_size(body, blen);
+                if (seed_size > (int64_t)VMMS_MIGCHAN_SEED_MAX)
+                        abort();
                 if (vmms_migchan_request_parse(body, blen, q, err, sizeof err) == 0) {
+                        /* A parsed seed is the one the thread reads, on a drive with a disc. */
+                        if (q->has_seed && (seed_size != (int64_t)q->seed.size || q->seed.drive >= q->config.n_dvds ||
+                                            !q->config.dvds[q->seed.drive].path[0]))
+                                abort();
+                        if (q->has_seed) /* the input's bytes as the SEED frame's */
+                                (void)vmms_migchan_seed_check(data, size, &q->seed, err, sizeof err);
                         char *again = q->mode == VMMS_MIGRATE_SAVED
                                               ? vmms_migchan_saved_request_build(&q->config, q->owner, q->owner_name, q->size, q->start,
                                                                                  q->memory_target, q->boot_status)
@@ -36,6 +47,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                                                                 q->has_session ? &q->session : NULL,
                                                                                 q->memory_target, q->boot_status)
                                               : vmms_migchan_check_request_build(&q->config, q->owner, q->owner_name);
+                        if (again && q->has_seed) {
+                                char *with = vmms_migchan_request_add_seed(again, &q->seed);
+                                if (!with || vmms_migchan_request_seed_size(with, strlen(with)) != (int64_t)q->seed.size)
+                                        abort(); /* what parsed builds again, and announces the same */
+                                free(with);
+                        }
                         free(again);
                 }
                 free(q);

@@ -15,7 +15,12 @@
 # sees it (the seed's label, then no medium after `vmctl dvd eject`, then
 # another disc's label and size after `vmctl dvd insert`, each read by the
 # guest's serial root shell), `vmctl stop` through the shutdown
-# service, a second boot, a save and a resume with the guest answering.
+# service, a second boot, a save and a resume with the guest answering,
+# then a live migration to a second vmms on the same host (host B, the
+# same real worker): on B the guest's shell answers, its root on sda
+# reads and writes (a file written and read back, direct reads of sda),
+# eth0 is up with its address and `vmctl kvp` on B reports it, and the DVD
+# drive holds the same disc (label and size as before the move).
 #
 # Runs where a boot costs about a minute: on hardware virtualization or the
 # emulated AMD-V host (ctest amdv/debian-gen1). On PVM the firmware, GRUB
@@ -57,7 +62,9 @@ runcmd:
   - sh -c 'd=$(readlink -f /sys/block/sda/device); echo "GEN1 root=$(findmnt -no SOURCE /) host=$(cat ${d%/target*}/scsi_host/*/proc_name) hostname=$(hostname) seeded=$(cat /root/seeded | wc -c) ip=$(ip -4 -o addr show eth0 | grep -o "inet [0-9.]*")" >/dev/ttyS0'
 EOF
 
-VMMS_POOLS= t_start_vmms --storage-pool="$P" --storage-pool="$(dirname "$base")"
+read -r PB < <(t_free_ports 1)
+[ -n "$PB" ] || fail "no free port for host B"
+VMMS_POOLS= t_start_vmms --storage-pool="$P" --storage-pool="$(dirname "$base")" --migration-insecure
 expect_rc 0 vmctl create --name=deb --memory=1G --vcpus=2 --disk="$P/deb.avhdx" --cloud-init="$T/user-data" \
 	--nic=bridge=br0 --stop-timeout=120
 CON=$(vm_prop deb ConsoleLog)
@@ -137,6 +144,41 @@ for try in 1 2 3 4 5 6; do
 	sleep 10
 done
 guest_wait 60 "the resumed guest's shell answering" "$tag-42"
+
+note "a live migration to host B (a second vmms, the real worker)"
+t_host_b_start "$PB" --migration-insecure --storage-pool="$(dirname "$base")"
+expect_rc 0 vmctl migrate deb 127.0.0.1:$PB
+ADDR=$ADDRB wait_state deb Running 60
+wait_for 60 "deb gone from A" sh -c "! '$VMCTL_BIN' --address='$ADDR' show deb >/dev/null 2>&1"
+ADDRA=$ADDR ADDR=$ADDRB
+CON=$(vm_prop deb ConsoleLog)
+# guest_say TAG CMD: the guest's root shell on B's console runs CMD, whose
+# output line starts with TAG; asked again until the shell answers.
+guest_say() {
+	local tag=$1 cmd=$2 try
+	for try in 1 2 3 4 5 6; do
+		(sleep 1; printf '\n%s\n' "$cmd"; sleep 5) | vmctl console deb --timeout=20 >/dev/null 2>&1
+		console_text "$CON" | grep -q "^$tag " && break
+		sleep 5
+	done
+	guest_wait 60 "the migrated guest's answer ($tag)" "^$tag "
+	console_text "$CON" | grep "^$tag " | tail -1
+}
+tag="MIG-$RANDOM$RANDOM"
+line=$(guest_say "$tag" 'echo "'$tag' $(date +%s%N)" >/root/migrated && sync && echo "'$tag' root=$(findmnt -no SOURCE /) back=$(cut -d" " -f1 /root/migrated) direct=$(dd if=/dev/sda of=/dev/null bs=4096 count=2048 iflag=direct 2>&1 | grep -c copied) eth0=$(cat /sys/class/net/eth0/operstate) ip=$(ip -4 -o addr show eth0 | grep -o "inet [0-9.]*")"')
+echo "guest on B: $line"
+echo "$line" | grep -q "root=/dev/sda1 " || fail "root after the migration: $line"
+echo "$line" | grep -q " back=$tag " || fail "the root file system did not write and read back: $line"
+echo "$line" | grep -q " direct=1 " || fail "direct reads of sda failed after the migration: $line"
+echo "$line" | grep -q " eth0=up ip=inet 10.57.0.1[0-9]" || fail "eth0 after the migration: $line"
+wait_for 120 "NetworkAddressIPv4 in KVP on B" sh -c "'$VMCTL_BIN' --address='$ADDRB' kvp deb 2>/dev/null | grep -q '10\.57\.0\.1[0-9]'"
+seen=$(dvd_seen migrated)
+echo "guest on B: $seen"
+echo "$seen" | grep -q " label=VMSTACK_SECOND bytes=$(stat -c %s "$P/second.iso") read=\$" ||
+	fail "the DVD after the migration (the second disc was in it): $seen"
 expect_rc 0 vmctl stop deb --timeout=180
+[ "$(vm_prop deb State)" = Off ] || fail "deb on B is $(vm_prop deb State): $(vm_prop deb ExitReason)"
+alive "$BVMMS" || fail "vmms B is gone"
+ADDR=$ADDRA
 alive "$VMMS_PID" || fail "vmms is gone"
 echo "PASS"

@@ -11,6 +11,7 @@
 
 #include "common/macro.h"
 #include "vmms/migchan.h"
+#include "migration/channel-seed.h"
 
 static void put_le16(uint8_t *p, uint16_t v) {
         p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8);
@@ -42,7 +43,10 @@ int vmms_migchan_frame_parse(const uint8_t *buf, size_t len, enum vmms_migchan_k
         if (get_le16(buf + 6) != (uint16_t)expect)
                 return -EPROTO;
         uint32_t n = get_le32(buf + 8);
-        if (n == 0 || n > (expect == VMMS_MIGCHAN_REQUEST ? VMMS_MIGCHAN_BODY_MAX : VMMS_MIGCHAN_ERROR_MAX + 256u))
+        uint32_t max = expect == VMMS_MIGCHAN_REQUEST ? VMMS_MIGCHAN_BODY_MAX
+                       : expect == VMMS_MIGCHAN_SEED  ? VMMS_MIGCHAN_SEED_MAX
+                                                      : VMMS_MIGCHAN_ERROR_MAX + 256u;
+        if (n == 0 || n > max)
                 return -EMSGSIZE;
         *body_len = n;
         return 0;
@@ -297,7 +301,8 @@ static int memory_target_parse(json_object *o, struct vmms_migchan_request *out,
 int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan_request *out, char *err,
                                size_t errlen) {
         static const char *const keys[] = { "config", "owner",   "owner_name", "mode",          "size",
-                                            "start",  "disks",   "session",    "memory_target", "boot_status" };
+                                            "start",  "disks",   "session",    "memory_target", "boot_status",
+                                            "seed" };
         _cleanup_(json_object_putp) json_object *o = NULL;
         json_object *v;
         char why[320];
@@ -338,7 +343,7 @@ int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan
         if (guid_is_null(&out->config.id))
                 return snprintf(err, errlen, "config: id: is required"), -EINVAL;
         if ((r = disks_parse(o, out, err, errlen)) < 0 || (r = memory_target_parse(o, out, err, errlen)) < 0 ||
-            (r = boot_status_parse(o, out, err, errlen)) < 0)
+            (r = boot_status_parse(o, out, err, errlen)) < 0 || (r = vmms_migchan_seed_parse(o, out, err, errlen)) < 0)
                 return r;
         return saved_fields_parse(o, out, err, errlen);
 }

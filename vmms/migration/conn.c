@@ -285,14 +285,17 @@ static int recv_all(struct vmms_mig_conn *c, void *buf, size_t len) {
         return 0;
 }
 
-int vmms_mig_send_frame(struct vmms_mig_conn *c, enum vmms_migchan_kind kind, const char *body) {
+int vmms_mig_send_frame_bytes(struct vmms_mig_conn *c, enum vmms_migchan_kind kind, const void *body, size_t len) {
         uint8_t hdr[VMMS_MIGCHAN_FRAME_SIZE];
-        size_t len = strlen(body);
         if (len > UINT32_MAX)
                 return -EMSGSIZE;
         vmms_migchan_frame_build(hdr, kind, (uint32_t)len);
         int r = send_all(c, hdr, sizeof hdr);
         return r < 0 ? r : send_all(c, body, len);
+}
+
+int vmms_mig_send_frame(struct vmms_mig_conn *c, enum vmms_migchan_kind kind, const char *body) {
+        return vmms_mig_send_frame_bytes(c, kind, body, strlen(body));
 }
 
 int vmms_mig_recv_frame(struct vmms_mig_conn *c, enum vmms_migchan_kind kind, char **body, uint32_t *len) {

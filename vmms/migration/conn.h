@@ -45,6 +45,8 @@ int vmms_mig_connect(const struct vmms_mig_tls *t, const char *host, uint16_t po
 int vmms_mig_accept(const struct vmms_mig_tls *t, const char *const *allow, size_t n_allow, int fd,
                     struct vmms_mig_conn *c, char *peer, size_t peerlen, char *err, size_t errlen);
 int vmms_mig_send_frame(struct vmms_mig_conn *c, enum vmms_migchan_kind kind, const char *body);
+/* The same with a body of len bytes (a SEED frame's image). */
+int vmms_mig_send_frame_bytes(struct vmms_mig_conn *c, enum vmms_migchan_kind kind, const void *body, size_t len);
 /* The body NUL-terminated in *body (free it); -EBADMSG etc. from the frame. */
 int vmms_mig_recv_frame(struct vmms_mig_conn *c, enum vmms_migchan_kind kind, char **body, uint32_t *len);
 /* Exactly len bytes to or from the channel (a quick migration's state

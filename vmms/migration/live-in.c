@@ -47,6 +47,8 @@ struct vmms_incoming {
         /* Thread -> loop, before note 'R': */
         char *body;
         uint32_t len;
+        uint8_t *seed; /* the SEED frame the request announced (NULL: none) */
+        uint32_t seed_len;
         char peer[256];
         /* Loop -> thread, before note 'G': NULL to accept */
         char answer_error[VMMS_MIGCHAN_ERROR_MAX];
@@ -171,6 +173,8 @@ static void *incoming_thread(void *opaque) {
         }
         if (r >= 0 && (r = vmms_mig_recv_frame(&in->c, VMMS_MIGCHAN_REQUEST, &in->body, &in->len)) < 0)
                 snprintf(in->thread_err, sizeof in->thread_err, "reading the request: %s", strerror(-r));
+        if (r >= 0 && (r = vmms_seed_in_recv(&in->c, in->body, in->len, &in->seed, &in->seed_len)) < 0)
+                snprintf(in->thread_err, sizeof in->thread_err, "reading the cloud-init seed: %s", strerror(-r));
         if (r >= 0) {
                 note_send(in->note[1], 'R');
                 if (recv(in->note[1], &type, 1, 0) != 1 || type != 'G')
@@ -239,6 +243,7 @@ static void incoming_free(struct vmms_incoming *in, bool join) {
         pthread_mutex_destroy(&in->lock);
         vmms_saved_in_free(in->saved);
         free(in->body);
+        free(in->seed);
         free(in->query_answer);
         free(in);
 }
@@ -403,6 +408,12 @@ static void decide(struct vmms_incoming *in) {
                         snprintf(err, sizeof err, "VM id %s is arriving here already",
                                  guid_to_string(&q->config.id, ids));
                 }
+        /* The seed it brings becomes this host's file (or, for a check, an
+         * empty drive), before the files are checked. */
+        char seed_written[PATH_MAX] = "";
+        if (r >= 0 && q->has_seed)
+                r = vmms_seed_in_store(in->d, q, in->seed, in->seed_len, seed_written, sizeof seed_written, err,
+                                       sizeof err);
         if (r >= 0)
                 r = check_request(in->d, q, err, sizeof err);
         if (r >= 0 && q->mode == VMMS_MIGRATE_CHECK) { /* a quick migration asks before its save */
@@ -419,6 +430,8 @@ static void decide(struct vmms_incoming *in) {
         if (r < 0) {
                 if (!err[0])
                         snprintf(err, sizeof err, "%s", strerror(-r));
+                if (seed_written[0])
+                        (void)unlink(seed_written);
                 log_warning("incoming migration from %s refused: %s", in->peer, err);
                 snprintf(in->answer_error, sizeof in->answer_error, "%s", err);
                 in->refused = true;

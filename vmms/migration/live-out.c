@@ -81,6 +81,7 @@ struct vmms_migration {
         bool has_session;
         struct vmms_migchan_session session;
         char *request_plain;
+        struct vmms_seed_out seed; /* the VM's cloud-init seed, after m->request (not the plain one) */
         int stop_efd;      /* the relay ends, telling the destination (channel_cut) */
         bool resumable_on; /* the resumable relay runs: a cut must leave its link writable */
         char cut_why[256];
@@ -110,13 +111,17 @@ static int publish_fd(int fd, void *opaque) {
 }
 
 /* Connects to the destination, sends one request frame (what: for the
- * messages) and reads the answer's body into *body. */
-static int ask(struct vmms_migration *m, struct vmms_mig_conn *c, const char *request, const char *what, char **body,
-               uint32_t *len) {
+ * messages) and the seed it names (NULL: none), and reads the answer's
+ * body into *body. */
+static int ask(struct vmms_migration *m, struct vmms_mig_conn *c, const char *request, const struct vmms_seed_out *seed,
+               const char *what, char **body, uint32_t *len) {
         int r = vmms_mig_connect(m->vm->d->mig_tls, m->a.host, m->a.port, c, publish_fd, m, m->thread_err,
                                  sizeof m->thread_err);
         if (r >= 0 && (r = vmms_mig_send_frame(c, VMMS_MIGCHAN_REQUEST, request)) < 0)
                 snprintf(m->thread_err, sizeof m->thread_err, "sending the %s: %s", what, strerror(-r));
+        if (r >= 0 && seed && (r = vmms_seed_out_send(c, seed)) < 0)
+                snprintf(m->thread_err, sizeof m->thread_err, "sending the cloud-init seed: %s (a destination "
+                         "from before seeds moved ends the channel: eject the seed first)", strerror(-r));
         if (r >= 0 && (r = vmms_mig_recv_frame(c, VMMS_MIGCHAN_ANSWER, body, len)) < 0)
                 snprintf(m->thread_err, sizeof m->thread_err, "no answer from the destination to the %s: %s", what, strerror(-r));
         return r;
@@ -209,14 +214,14 @@ static void *channel_thread(void *opaque) {
         char *body = NULL, why[VMMS_MIGCHAN_ERROR_MAX + 1];
         uint32_t len;
         bool ok = false, resumable = false;
-        int r = ask(m, &c, m->request, "request", &body, &len);
+        int r = ask(m, &c, m->request, &m->seed, "request", &body, &len);
         if (r >= 0 && (r = vmms_migchan_answer_parse_ex(body, len, &ok, &resumable, why, sizeof why)) < 0)
                 snprintf(m->thread_err, sizeof m->thread_err, "the destination's answer is malformed");
         free(body), body = NULL;
         if (r >= 0 && !ok && m->request_plain && strstr(why, "session: unknown field")) {
                 /* A destination without resumable channels: as before them. */
                 vmms_mig_conn_close(&c);
-                r = ask(m, &c, m->request_plain, "request", &body, &len);
+                r = ask(m, &c, m->request_plain, NULL, "request", &body, &len);
                 if (r >= 0 && (r = vmms_migchan_answer_parse(body, len, &ok, why, sizeof why)) < 0)
                         snprintf(m->thread_err, sizeof m->thread_err, "the destination's answer is malformed");
                 free(body);
@@ -250,7 +255,7 @@ static void *query_thread(void *opaque) {
         _cleanup_free_ char *q = vmms_migchan_query_build(&m->vm->config->id);
         char *body = NULL;
         uint32_t len;
-        int r = q ? ask(m, &c, q, "query", &body, &len) : -ENOMEM;
+        int r = q ? ask(m, &c, q, NULL, "query", &body, &len) : -ENOMEM;
         if (r >= 0)
                 r = vmms_migchan_outcome_parse(body, len, &m->outcome, m->thread_err, sizeof m->thread_err);
         free(body);
@@ -293,6 +298,7 @@ static void migration_free(struct vmms_migration *m) {
         sd_bus_message_unref(m->call);
         free(m->request);
         free(m->request_plain);
+        vmms_seed_out_free(&m->seed);
         safe_close(m->stop_efd);
         if (m->vm && m->vm->migration == m)
                 m->vm->migration = NULL;
@@ -631,6 +637,7 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
                                                              vm->boot_status);
                 m->request_plain = m->has_session ? vmms_migchan_disks_request_build(c, vm->owner, owner_name, disks)
                                                   : NULL;
+                r = m->request ? vmms_seed_out_prepare(vm, c, &m->request, &m->seed, err, errlen) : -ENOMEM;
         } else {
                 m->request = vmms_migchan_live_request_build(vm->config, vm->owner, owner_name, NULL,
                                                              m->has_session ? &m->session : NULL, vm->dm_manual,
@@ -638,7 +645,13 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
                 m->request_plain = m->has_session ? vmms_migchan_request_build(vm->config, vm->owner, owner_name,
                                                                                VMMS_MIGRATE_LIVE)
                                                   : NULL;
+                r = m->request ? vmms_seed_out_prepare(vm, vm->config, &m->request, &m->seed, err, errlen) : -ENOMEM;
         }
+        if (r < 0 && r != -ENOMEM) { /* the seed could not be read */
+                migration_free(m);
+                return r;
+        }
+        r = -ENOMEM;
         if (!m->request || (m->has_session && !m->request_plain) || m->stop_efd < 0 ||
             socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, m->note) < 0 ||
             socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, m->wpair) < 0 ||

@@ -124,3 +124,35 @@ unsigned vmms_postcopies_in(struct vmms_daemon *d);
 /* migration.c: MigrationChannel's new state (why: a cut's reason, else
  * NULL), emitted; "" starts a new migration's. */
 void vmms_vm_set_mig_channel(struct vmms_vm *vm, const char *state, const char *why, bool held);
+
+/* seed-move.c: a VM's cloud-init seed (<state-dir>/<id>.cidata.iso,
+ * docs/vmms.md "cloud-init seeds") moves with it in a SEED frame after
+ * the request (docs/migration.md "The cloud-init seed"). */
+struct vmms_seed_out {
+        uint8_t *bytes; /* NULL: the VM's drives hold no seed of its own */
+        uint32_t len;
+};
+/* Source: when a DVD drive of c (the configuration sent; c's id is vm's)
+ * holds vm's own seed, reads it into *out and replaces *request by the
+ * request with its "seed". 0 (also with no seed), or -errno with a
+ * sentence. */
+int vmms_seed_out_prepare(struct vmms_vm *vm, const struct vm_config *c, char **request, struct vmms_seed_out *out,
+                          char *err, size_t errlen);
+/* The SEED frame after the request, when there is a seed; 0 or -errno. */
+struct vmms_mig_conn;
+int vmms_seed_out_send(struct vmms_mig_conn *c, const struct vmms_seed_out *s);
+void vmms_seed_out_free(struct vmms_seed_out *s);
+/* Destination's channel thread, after the request: the SEED frame the
+ * request's body announces into *bytes (free it), or nothing (*bytes NULL). */
+int vmms_seed_in_recv(struct vmms_mig_conn *c, const char *body, size_t len, uint8_t **bytes, uint32_t *blen);
+/* Destination's loop, for a request with a seed: its bytes checked, then
+ * (live, saved) written as this host's <state-dir>/<id>.cidata.iso, never
+ * over an existing file, its path (PATH_MAX) in written for the caller to
+ * remove should the request be refused after all, and the drive's path in
+ * q->config made that file; a check request's drive is checked empty.
+ * -errno with a sentence in err. */
+int vmms_seed_in_store(struct vmms_daemon *d, struct vmms_migchan_request *q, const uint8_t *bytes, uint32_t len,
+                       char *written, size_t wlen, char *err, size_t errlen);
+/* A VM that never arrived (a Saved VM's move that was not stored): the
+ * seed vmms_seed_in_store wrote for c, if one of c's drives names it. */
+void vmms_seed_in_discard(struct vmms_daemon *d, const struct vm_config *c);

@@ -104,6 +104,8 @@ struct vmms_saved_in *vmms_saved_in_free(struct vmms_saved_in *s) {
         }
         if (!s->defined && s->fd >= 0)
                 (void)unlink(s->tmp); /* the channel ended before the file came (the answer never went) */
+        if (!s->defined)
+                vmms_seed_in_discard(s->d, s->config); /* the seed that came with it, if any */
         safe_close(s->fd);
         free(s->config);
         free(s);

@@ -109,6 +109,7 @@ struct vmms_quick {
         char result_why[VMMS_MIGCHAN_ERROR_MAX + 1];
         int thread_r;
         char thread_err[1024];
+        struct vmms_seed_out seed; /* the VM's cloud-init seed, after m->request */
         /* Written by the loop before its answer to 'S': */
         bool removed;
 };
@@ -130,6 +131,10 @@ static int quick_request(struct vmms_quick *m, struct vmms_mig_conn *c) {
         int r = vmms_mig_send_frame(c, VMMS_MIGCHAN_REQUEST, m->request);
         if (r < 0)
                 return snprintf(m->thread_err, sizeof m->thread_err, "sending the request: %s", strerror(-r)), r;
+        if ((r = vmms_seed_out_send(c, &m->seed)) < 0)
+                return snprintf(m->thread_err, sizeof m->thread_err, "sending the cloud-init seed: %s (a destination "
+                                "from before seeds moved ends the channel: eject the seed first)", strerror(-r)),
+                       r;
         if ((r = vmms_mig_recv_frame(c, VMMS_MIGCHAN_ANSWER, &body, &len)) < 0)
                 return snprintf(m->thread_err, sizeof m->thread_err, "no answer from the destination: %s",
                                 strerror(-r)),
@@ -277,6 +282,7 @@ static void quick_free(struct vmms_quick *m) {
         pthread_mutex_destroy(&m->lock);
         sd_bus_message_unref(m->call);
         free(m->request);
+        vmms_seed_out_free(&m->seed);
         if (m->vm && m->vm->quick == m)
                 m->vm->quick = NULL;
         free(m);
@@ -369,6 +375,7 @@ static void quick_checked(struct vmms_quick *m) {
         m->checking = false;
         free(m->request);
         m->request = NULL;
+        vmms_seed_out_free(&m->seed);
         safe_close(m->note[0]), safe_close(m->note[1]);
         m->note[0] = m->note[1] = -1;
         bool old_peer = m->thread_r == -EPERM && strstr(m->thread_err, "mode: must be \"live\" or \"saved\"");
@@ -451,6 +458,9 @@ static int quick_check(struct vmms_quick *m, char *err, size_t errlen) {
                 owner_name[0] = 0;
         if (!(m->request = vmms_migchan_check_request_build(vm->config, vm->owner, owner_name)))
                 return snprintf(err, errlen, "cannot set up the channel: %s", strerror(ENOMEM)), -ENOMEM;
+        int r = vmms_seed_out_prepare(vm, vm->config, &m->request, &m->seed, err, errlen);
+        if (r < 0)
+                return r;
         m->checking = true;
         return quick_start_thread(m, err, errlen);
 }
@@ -471,7 +481,8 @@ static int quick_move(struct vmms_quick *m, char *err, size_t errlen) {
         if (!(m->request = vmms_migchan_saved_request_build(vm->config, vm->owner, owner_name, m->size, m->start,
                                                                   vm->dm_manual, vm->boot_status)))
                 return snprintf(err, errlen, "cannot set up the channel: %s", strerror(ENOMEM)), -ENOMEM;
-        if ((r = quick_start_thread(m, err, errlen)) < 0)
+        if ((r = vmms_seed_out_prepare(vm, vm->config, &m->request, &m->seed, err, errlen)) < 0 ||
+            (r = quick_start_thread(m, err, errlen)) < 0)
                 return r;
         vm->mig_pass = 1;
         vm->mig_bytes = vm->mig_dirty_pages = vm->mig_dirty_rate = vm->mig_expected_downtime_ms = 0;

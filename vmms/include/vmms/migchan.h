@@ -27,6 +27,19 @@ enum vmms_migchan_kind {
         VMMS_MIGCHAN_REQUEST = 1, /* source -> destination */
         VMMS_MIGCHAN_ANSWER = 2,  /* destination -> source */
         VMMS_MIGCHAN_STEP = 3,    /* either way, in a quick migration after the answer */
+        VMMS_MIGCHAN_SEED = 4,    /* source -> destination, right after a request naming a seed: its bytes */
+};
+
+/* A VM's cloud-init seed (vmms/seed.h, docs/vmms.md "cloud-init seeds")
+ * moves in a frame of its own: the request names it ("seed":{"drive":N,
+ * "size":S,"crc32c":C}: the DVD drive that holds it, its bytes and their
+ * CRC-32C) and the SEED frame with exactly those bytes follows at once.
+ * At most four 1 MiB files and the image's own blocks. */
+#define VMMS_MIGCHAN_SEED_MAX ((4u << 20) + (256u << 10))
+struct vmms_migchan_seed {
+        uint32_t drive; /* the index in the configuration's dvd_drives */
+        uint32_t size;  /* 1 .. VMMS_MIGCHAN_SEED_MAX */
+        uint32_t crc32c;
 };
 
 enum vmms_migrate_mode {
@@ -85,6 +98,10 @@ struct vmms_migchan_request {
         /* LIVE, SAVED: a firmware VM's BootStatus on the source (one of
          * vmms_migchan_boot_status_valid's words; "": none). */
         char boot_status[24];
+        /* The VM's cloud-init seed follows the request (SEED frame); its
+         * drive's path in config is the source's, to be replaced. */
+        bool has_seed;
+        struct vmms_migchan_seed seed;
         uint64_t size;               /* SAVED: the state file's bytes, 1 .. RAM + 256 MiB */
         bool start;                  /* SAVED: resume it once released */
 };
@@ -124,6 +141,20 @@ bool vmms_migchan_user_name_valid(const char *s);
  * with "saved" and refused with "live". */
 int vmms_migchan_request_parse(const char *body, size_t len, struct vmms_migchan_request *out, char *err,
                                size_t errlen);
+
+/* request (a built request) with "seed" added; NULL on ENOMEM or for a
+ * seed out of bounds (size 0 or over VMMS_MIGCHAN_SEED_MAX). */
+char *vmms_migchan_request_add_seed(const char *request, const struct vmms_migchan_seed *seed);
+/* The size of the seed a request's body names (what its SEED frame must
+ * carry): 0 when it names none, -EINVAL when its "seed" is malformed
+ * (the request's parse says why). For the channel's thread, before the
+ * request is parsed. */
+int64_t vmms_migchan_request_seed_size(const char *body, size_t len);
+/* A SEED frame's bytes against the request's seed: the size, the CRC-32C,
+ * an ISO 9660 image that fits in them, labelled "cidata" (or "CIDATA").
+ * 0, or -EINVAL with a sentence in err. */
+int vmms_migchan_seed_check(const uint8_t *bytes, size_t len, const struct vmms_migchan_seed *seed, char *err,
+                            size_t errlen);
 
 /* {"ok":true} or {"ok":false,"error":"..."}; NULL on ENOMEM. */
 char *vmms_migchan_answer_build(const char *error);
