@@ -44,14 +44,11 @@ import importlib.util
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import json
 
-_spec = importlib.util.spec_from_file_location(
-    "display_browser", os.path.join(os.path.dirname(os.path.abspath(__file__)), "display-browser.py"))
-display_browser = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(display_browser)
+import cdp_session
+
 # The graphical console's steps (cockpit-console.py), where the test has a
 # VM with a display (DISPLAY_LOG).
 _spec = importlib.util.spec_from_file_location(
@@ -88,24 +85,16 @@ class Page:
         self.out = out
 
     def js(self, expr):
-        r = self.dt.call("Runtime.evaluate", {"expression": expr, "returnByValue": True, "awaitPromise": True})
-        if "exceptionDetails" in r:
-            raise Failed("page script %r: %s" % (expr[:80], r["exceptionDetails"].get("exception", {}).get(
-                "description", r["exceptionDetails"].get("text"))))
-        return r["result"].get("value")
+        return cdp_session.evaluate(self.dt, expr, Failed)
 
     def wait(self, what, expr, seconds=30):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            if self.js("!!(%s)" % expr):
-                return
-            time.sleep(0.1)
+        if cdp_session.poll(lambda: self.js("!!(%s)" % expr), seconds, 0.1):
+            return
         self.shot("timeout")
         raise Failed("timed out waiting for %s (page text: %s)" % (what, self.js("document.body.innerText")[:600]))
 
     def size(self, width, height, mobile=False):
-        self.dt.call("Emulation.setDeviceMetricsOverride",
-                     {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+        cdp_session.set_size(self.dt, width, height, mobile)
 
     def shot(self, name, full=True):
         params = {"format": "png"}
@@ -162,10 +151,7 @@ class Page:
 
 
 def bus(*args):
-    r = subprocess.run(["busctl", "--address=" + os.environ["ADDR"], *args], capture_output=True, text=True, timeout=30)
-    if r.returncode != 0:
-        raise Failed("busctl %s: %s" % (" ".join(args), r.stderr.strip()))
-    return r.stdout.strip()
+    return cdp_session.bus(*args, error=Failed)
 
 
 MANAGER = ["org.vmstack.VMMS1", "/org/vmstack/VMMS1", "org.vmstack.VMMS1.Manager"]
@@ -554,15 +540,9 @@ def main():
         return 2
     chromium, url, out = sys.argv[1:4]
     steps = modes[sys.argv[4] if sys.argv[4:] else "all"]
-    profile = tempfile.mkdtemp(prefix="cockpit-browser.")
-    proc = None
     try:
-        proc, ws_url = display_browser.start(chromium, profile, False, 60)
-        dt = display_browser.DevTools(ws_url)
-        dt.call("Page.enable")
-        dt.call("Page.addScriptToEvaluateOnNewDocument", {"source": PAGE_HOOK})
-        dt.call("Page.navigate", {"url": url})
-        steps(Page(dt, out))
+        with cdp_session.page_session(chromium, url, "cockpit-browser.", hook=PAGE_HOOK) as dt:
+            steps(Page(dt, out))
         print("page: all steps passed")
         return 0
     except Failed as e:
@@ -571,8 +551,6 @@ def main():
     except Exception as e:  # a test tool: say what went wrong
         print("cockpit-browser: %s: %s" % (type(e).__name__, e), file=sys.stderr)
         return 2
-    finally:
-        display_browser.stop(proc, profile)
 
 
 if __name__ == "__main__":
