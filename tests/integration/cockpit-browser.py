@@ -144,6 +144,19 @@ class Page:
                        % (json.dumps(selector), json.dumps(value), json.dumps(event))):
             raise Failed("no control at %s" % selector)
 
+    def fits_phone(self, what, shot, back=True):
+        """At a phone's 390x844 the page is at most 400 px wide (else Failed:
+        what, "the list is", N px wide), screenshot shot; then 1280x800
+        again unless not back."""
+        self.size(390, 844, mobile=True)
+        time.sleep(0.3)
+        width = self.js("document.documentElement.scrollWidth")
+        if width > 400:
+            raise Failed("%s %d px wide at a phone's 390" % (what, width))
+        self.shot(shot)
+        if back:
+            self.size(1280, 800)
+
     def key(self, key, code, keycode):
         for t in ("keyDown", "keyUp"):
             self.dt.call("Input.dispatchKeyEvent", {"type": t, "key": key, "code": code,
@@ -327,12 +340,7 @@ def steps_graphs(p):
             raise Failed("the %s graph's %s figure: %r (the fake worker's counters grow)" % (chart, key, value))
     p.no_alerts("graphs")
     p.shot("graphs-1280", full=False)
-    p.size(390, 844, mobile=True)
-    time.sleep(0.3)
-    if p.js("document.documentElement.scrollWidth") > 400:
-        raise Failed("the details are %d px wide at a phone's 390" % p.js("document.documentElement.scrollWidth"))
-    p.shot("graphs-phone")
-    p.size(1280, 800)
+    p.fits_phone("the details are", "graphs-phone")
 
     note("a running VM's processor limit and disk QoS, and vmms's refusals")
     p.set_input(".vmstack-settings-edit input[name=limit_pct]", "50")
@@ -412,12 +420,7 @@ def steps_wizard(p):
     p.set_input(".vmstack-wizard textarea[name=user_data]", "#cloud-config\nhostname: delta\n")
     p.js("document.querySelector('.vmstack-wizard input[name=start]').checked = true")
     p.shot("wizard-1280")
-    p.size(390, 844, mobile=True)
-    time.sleep(0.3)
-    if p.js("document.documentElement.scrollWidth") > 400:
-        raise Failed("the wizard is %d px wide at a phone's 390" % p.js("document.documentElement.scrollWidth"))
-    p.shot("wizard-phone")
-    p.size(1280, 800)
+    p.fits_phone("the wizard is", "wizard-phone")
     p.click_sel("button[data-action=wizard-create]")
     p.wait("delta's row, Running", p.state_is("delta", "Running"), 60)
     cells = p.js("[...%s.cells].map(c => c.innerText)" % p.row("delta"))
@@ -481,12 +484,7 @@ def steps_end(p):
     p.no_alerts("vmms restart")
 
     note("a phone's width")
-    p.size(390, 844, mobile=True)
-    time.sleep(0.3)
-    width = p.js("document.documentElement.scrollWidth")
-    if width > 400:
-        raise Failed("the list is %d px wide at a phone's 390" % width)
-    p.shot("list-phone")
+    p.fits_phone("the list is", "list-phone", back=False)
     p.check_errors("the end")
 
 
