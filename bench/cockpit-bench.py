@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """The Cockpit page's speed, for bench-cockpit.sh: headless Chromium
-(display-browser.py's DevTools client) opens the page and measures, inside
+(tests/integration/cdp_session.py, as test-cockpit's page test) opens the page and measures, inside
 the page, when the list first shows all N VMs (performance.now(): from the
 navigation's start), then R times changes one VM's vCPUs with busctl
 (Update: vmms sends PropertiesChanged, Config invalidated; the page reads
@@ -16,17 +16,13 @@ first_render_ms=F change_ms=median change_ms_max=M busctl_ms=median
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import importlib.util
 
-_spec = importlib.util.spec_from_file_location(
-    "display_browser", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration",
-                                    "display-browser.py"))
-display_browser = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(display_browser)
+# The DevTools session helpers live with the page's test, found from this
+# file's place in the tree (as bench-cockpit.sh runs it).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
+import cdp_session  # noqa: E402
 
 HOOK = r"""
 window.__rendered = null;
@@ -55,63 +51,49 @@ WATCH = r"""
 BUS = ["org.vmstack.VMMS1"]
 
 
-def bus(*args):
-    r = subprocess.run(["busctl", "--address=" + os.environ["ADDR"], *args], capture_output=True, text=True, timeout=30)
-    if r.returncode != 0:
-        raise RuntimeError("busctl %s: %s" % (" ".join(args), r.stderr.strip()))
-    return r.stdout.strip()
+bus = cdp_session.bus
 
 
 def js(dt, expr):
-    r = dt.call("Runtime.evaluate", {"expression": expr, "returnByValue": True, "awaitPromise": True})
-    if "exceptionDetails" in r:
-        raise RuntimeError("page script: %s" % r["exceptionDetails"])
-    return r["result"].get("value")
+    return cdp_session.evaluate(dt, expr)
 
 
 def wait(dt, expr, seconds):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        v = js(dt, expr)
-        if v:
-            return v
-        time.sleep(0.01)
+    v = cdp_session.poll(lambda: js(dt, expr), seconds, 0.01)
+    if v:
+        return v
     raise RuntimeError("timed out: %s (rows: %s; page: %s)" % (expr, js(dt, "document.querySelectorAll('tr[data-name]').length"),
                                                               js(dt, "document.body.innerText.slice(0, 300)")))
+
+
+def measure(dt, n, vm, rounds):
+    """The first render with n VMs, then rounds changes of vm's vCPUs; prints the figures."""
+    first = wait(dt, "window.__rendered", 120)
+    path = bus("call", *BUS, "/org/vmstack/VMMS1", "org.vmstack.VMMS1.Manager", "GetVM", "s", vm).split('"')[1]
+    cfg = json.loads(json.loads(bus("--json=short", "get-property", *BUS, path, "org.vmstack.VMMS1.VM", "Config"))["data"])
+    changes, calls = [], []
+    for i in range(rounds):
+        cfg["vcpus"] = 2 + i % 2
+        wait(dt, WATCH % (vm, cfg["vcpus"]), 5)
+        t0 = time.time() * 1000
+        bus("call", *BUS, path, "org.vmstack.VMMS1.VM", "Update", "s", json.dumps(cfg))
+        calls.append(time.time() * 1000 - t0)
+        changes.append(wait(dt, "window.__changed", 30) - t0)
+        time.sleep(0.2)
+    print("first_render_ms=%.0f change_ms=%.1f change_ms_max=%.1f busctl_ms=%.1f" % (
+        first, statistics.median(changes), max(changes), statistics.median(calls)))
+    return 0
 
 
 def main():
     chromium, url, n, vm = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     rounds = int(sys.argv[5]) if len(sys.argv) > 5 else 10
-    profile = tempfile.mkdtemp(prefix="cockpit-bench.")
-    proc = None
     try:
-        proc, ws_url = display_browser.start(chromium, profile, False, 60)
-        dt = display_browser.DevTools(ws_url)
-        dt.call("Page.enable")
-        dt.call("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
-        dt.call("Page.addScriptToEvaluateOnNewDocument", {"source": HOOK % n})
-        dt.call("Page.navigate", {"url": url})
-        first = wait(dt, "window.__rendered", 120)
-        path = bus("call", *BUS, "/org/vmstack/VMMS1", "org.vmstack.VMMS1.Manager", "GetVM", "s", vm).split('"')[1]
-        cfg = json.loads(json.loads(bus("--json=short", "get-property", *BUS, path, "org.vmstack.VMMS1.VM", "Config"))["data"])
-        changes, calls = [], []
-        for i in range(rounds):
-            cfg["vcpus"] = 2 + i % 2
-            wait(dt, WATCH % (vm, cfg["vcpus"]), 5)
-            t0 = time.time() * 1000
-            bus("call", *BUS, path, "org.vmstack.VMMS1.VM", "Update", "s", json.dumps(cfg))
-            calls.append(time.time() * 1000 - t0)
-            changes.append(wait(dt, "window.__changed", 30) - t0)
-            time.sleep(0.2)
-        print("first_render_ms=%.0f change_ms=%.1f change_ms_max=%.1f busctl_ms=%.1f" % (
-            first, statistics.median(changes), max(changes), statistics.median(calls)))
-        return 0
+        with cdp_session.page_session(chromium, url, "cockpit-bench.", hook=HOOK % n, size=(1280, 800)) as dt:
+            return measure(dt, n, vm, rounds)
     except Exception as e:  # a benchmark tool: say what went wrong
         print("cockpit-bench: %s: %s" % (type(e).__name__, e), file=sys.stderr)
         return 1
-    finally:
-        display_browser.stop(proc, profile)
 
 
 if __name__ == "__main__":

@@ -396,7 +396,7 @@ static int run_disk(struct vmctl *c, int argc, char **argv) {
         if (!strcmp(sub, "attach") || !strcmp(sub, "detach") || !strcmp(sub, "resize"))
                 return vmctl_disk_vm(c, argc, argv); /* through vmms (cmd-hotplug.c) */
         if (!strcmp(sub, "qos"))
-                return vmctl_disk_qos(c, argc, argv); /* through vmms (cmd-disk-qos.c) */
+                return vmctl_disk_qos(c, argc, argv); /* through vmms (cmd-qos.c) */
         fprintf(stderr, "vmctl disk: unknown subcommand '%s' (create, info, check, convert, attach, detach, "
                         "resize, qos)\n", sub);
         return VMCTL_EXIT_USAGE;

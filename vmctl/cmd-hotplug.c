@@ -187,7 +187,7 @@ static int run_nic(struct vmctl *c, int argc, char **argv) {
         }
         argc--, argv++; /* the subcommand is argv[0] now, as getopt wants */
         if (!strcmp(argv[0], "qos"))
-                return vmctl_nic_qos(c, argc, argv); /* cmd-nic-qos.c */
+                return vmctl_nic_qos(c, argc, argv); /* cmd-qos.c */
         return run_sub(c, !strcmp(argv[0], "attach") ? "nic attach" : "nic detach", argc, argv, true);
 }
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,10 +257,22 @@ static int parse_boot(struct pctx *p, json_object *b, struct vm_config *c) {
         return 0;
 }
 
-/* "qos": {"max_iops", "min_iops", "max_bytes_per_s"} (vm_disk_qos). The
- * range checks name the limit; vm_disk_qos_invalid says the rest. */
-static int parse_disk_qos(struct pctx *p, json_object *q, struct vm_disk_qos *qos) {
-        static const char *const keys[] = { "max_iops", "min_iops", "max_bytes_per_s", NULL };
+/* One limit of a "qos" object: its key, its largest value, and where it
+ * goes in the struct being filled (all QoS limits are uint64_t). */
+struct qos_field {
+        const char *key;
+        uint64_t max;
+        size_t offset;
+};
+
+#define QOS_FIELDS_MAX 4
+
+/* A "qos" object: only the table's keys, each a number up to its max;
+ * then `invalid` (vm_*_qos_invalid) says what the ranges alone do not,
+ * naming the field. An absent object leaves *qos as it is. */
+static int parse_qos_object(struct pctx *p, json_object *q, const struct qos_field *fields, size_t n,
+                            void *qos, const char *(*invalid)(const void *qos, const char **field)) {
+        const char *keys[QOS_FIELDS_MAX + 1] = { NULL };
         size_t saved;
         int r;
         if (!q)
@@ -267,16 +280,36 @@ static int parse_disk_qos(struct pctx *p, json_object *q, struct vm_disk_qos *qo
         if ((r = expect_object(p, q, "qos")) < 0)
                 return r;
         push_path(p, &saved, "qos");
-        if ((r = check_keys(p, q, keys)) < 0 ||
-            (r = get_u64(p, q, "max_iops", VM_DISK_QOS_MAX_IOPS, &qos->max_iops)) < 0 ||
-            (r = get_u64(p, q, "min_iops", VM_DISK_QOS_MAX_IOPS, &qos->min_iops)) < 0 ||
-            (r = get_u64(p, q, "max_bytes_per_s", VM_DISK_QOS_MAX_BYTES_PER_S, &qos->max_bytes_per_s)) < 0)
+        for (size_t i = 0; i < n && i < QOS_FIELDS_MAX; i++)
+                keys[i] = fields[i].key;
+        if ((r = check_keys(p, q, keys)) < 0)
                 return r;
-        const char *field, *why = vm_disk_qos_invalid(qos, &field);
+        for (size_t i = 0; i < n && i < QOS_FIELDS_MAX; i++) {
+                uint64_t *value = (uint64_t *)((char *)qos + fields[i].offset);
+                if ((r = get_u64(p, q, fields[i].key, fields[i].max, value)) < 0)
+                        return r;
+        }
+        const char *field, *why = invalid(qos, &field);
         if (why)
                 return perr(p, field, "%s", why);
         p->path[saved] = 0;
         return 0;
+}
+
+static const char *disk_qos_invalid(const void *qos, const char **field) {
+        return vm_disk_qos_invalid(qos, field);
+}
+
+/* "qos": {"max_iops", "min_iops", "max_bytes_per_s"} (vm_disk_qos). The
+ * range checks name the limit; vm_disk_qos_invalid says the rest. */
+static int parse_disk_qos(struct pctx *p, json_object *q, struct vm_disk_qos *qos) {
+        static const struct qos_field fields[] = {
+                { "max_iops", VM_DISK_QOS_MAX_IOPS, offsetof(struct vm_disk_qos, max_iops) },
+                { "min_iops", VM_DISK_QOS_MAX_IOPS, offsetof(struct vm_disk_qos, min_iops) },
+                { "max_bytes_per_s", VM_DISK_QOS_MAX_BYTES_PER_S, offsetof(struct vm_disk_qos, max_bytes_per_s) },
+        };
+        _Static_assert(ARRAY_SIZE(fields) <= QOS_FIELDS_MAX, "QOS_FIELDS_MAX is too small");
+        return parse_qos_object(p, q, fields, ARRAY_SIZE(fields), qos, disk_qos_invalid);
 }
 
 static int parse_disk(struct pctx *p, json_object *d, struct vm_disk_config *disk) {
@@ -322,25 +355,18 @@ static int parse_dvd(struct pctx *p, json_object *d, struct vm_dvd_config *dvd) 
         return 0;
 }
 
+static const char *nic_qos_invalid(const void *qos, const char **field) {
+        return vm_nic_qos_invalid(qos, field);
+}
+
 /* "qos": {"max_in_bps", "max_out_bps"} (vm_nic_qos). */
 static int parse_nic_qos(struct pctx *p, json_object *q, struct vm_nic_qos *qos) {
-        static const char *const keys[] = { "max_in_bps", "max_out_bps", NULL };
-        size_t saved;
-        int r;
-        if (!q)
-                return 0;
-        if ((r = expect_object(p, q, "qos")) < 0)
-                return r;
-        push_path(p, &saved, "qos");
-        if ((r = check_keys(p, q, keys)) < 0 ||
-            (r = get_u64(p, q, "max_in_bps", VM_NIC_QOS_MAX_BPS, &qos->max_in_bps)) < 0 ||
-            (r = get_u64(p, q, "max_out_bps", VM_NIC_QOS_MAX_BPS, &qos->max_out_bps)) < 0)
-                return r;
-        const char *field, *why = vm_nic_qos_invalid(qos, &field);
-        if (why)
-                return perr(p, field, "%s", why);
-        p->path[saved] = 0;
-        return 0;
+        static const struct qos_field fields[] = {
+                { "max_in_bps", VM_NIC_QOS_MAX_BPS, offsetof(struct vm_nic_qos, max_in_bps) },
+                { "max_out_bps", VM_NIC_QOS_MAX_BPS, offsetof(struct vm_nic_qos, max_out_bps) },
+        };
+        _Static_assert(ARRAY_SIZE(fields) <= QOS_FIELDS_MAX, "QOS_FIELDS_MAX is too small");
+        return parse_qos_object(p, q, fields, ARRAY_SIZE(fields), qos, nic_qos_invalid);
 }
 
 static int parse_nic(struct pctx *p, json_object *n, struct vm_nic_config *nic) {

@@ -48,14 +48,11 @@ import importlib.util
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import json
 
-_spec = importlib.util.spec_from_file_location(
-    "display_browser", os.path.join(os.path.dirname(os.path.abspath(__file__)), "display-browser.py"))
-display_browser = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(display_browser)
+import cdp_session
+
 # The graphical console's steps (cockpit-console.py), where the test has a
 # VM with a display (DISPLAY_LOG).
 _spec = importlib.util.spec_from_file_location(
@@ -98,24 +95,16 @@ class Page:
         self.out = out
 
     def js(self, expr):
-        r = self.dt.call("Runtime.evaluate", {"expression": expr, "returnByValue": True, "awaitPromise": True})
-        if "exceptionDetails" in r:
-            raise Failed("page script %r: %s" % (expr[:80], r["exceptionDetails"].get("exception", {}).get(
-                "description", r["exceptionDetails"].get("text"))))
-        return r["result"].get("value")
+        return cdp_session.evaluate(self.dt, expr, Failed)
 
     def wait(self, what, expr, seconds=30):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            if self.js("!!(%s)" % expr):
-                return
-            time.sleep(0.1)
+        if cdp_session.poll(lambda: self.js("!!(%s)" % expr), seconds, 0.1):
+            return
         self.shot("timeout")
         raise Failed("timed out waiting for %s (page text: %s)" % (what, self.js("document.body.innerText")[:600]))
 
     def size(self, width, height, mobile=False):
-        self.dt.call("Emulation.setDeviceMetricsOverride",
-                     {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+        cdp_session.set_size(self.dt, width, height, mobile)
 
     def shot(self, name, full=True):
         params = {"format": "png"}
@@ -165,6 +154,19 @@ class Page:
                        % (json.dumps(selector), json.dumps(value), json.dumps(event))):
             raise Failed("no control at %s" % selector)
 
+    def fits_phone(self, what, shot, back=True):
+        """At a phone's 390x844 the page is at most 400 px wide (else Failed:
+        what, "the list is", N px wide), screenshot shot; then 1280x800
+        again unless not back."""
+        self.size(390, 844, mobile=True)
+        time.sleep(0.3)
+        width = self.js("document.documentElement.scrollWidth")
+        if width > 400:
+            raise Failed("%s %d px wide at a phone's 390" % (what, width))
+        self.shot(shot)
+        if back:
+            self.size(1280, 800)
+
     def key(self, key, code, keycode):
         for t in ("keyDown", "keyUp"):
             self.dt.call("Input.dispatchKeyEvent", {"type": t, "key": key, "code": code,
@@ -172,10 +174,7 @@ class Page:
 
 
 def bus(*args):
-    r = subprocess.run(["busctl", "--address=" + os.environ["ADDR"], *args], capture_output=True, text=True, timeout=30)
-    if r.returncode != 0:
-        raise Failed("busctl %s: %s" % (" ".join(args), r.stderr.strip()))
-    return r.stdout.strip()
+    return cdp_session.bus(*args, error=Failed)
 
 
 MANAGER = ["org.vmstack.VMMS1", "/org/vmstack/VMMS1", "org.vmstack.VMMS1.Manager"]
@@ -353,12 +352,7 @@ def steps_graphs(p):
             raise Failed("the %s graph's %s figure: %r (the fake worker's counters grow)" % (chart, key, value))
     p.no_alerts("graphs")
     p.shot("graphs-1280", full=False)
-    p.size(390, 844, mobile=True)
-    time.sleep(0.3)
-    if p.js("document.documentElement.scrollWidth") > 400:
-        raise Failed("the details are %d px wide at a phone's 390" % p.js("document.documentElement.scrollWidth"))
-    p.shot("graphs-phone")
-    p.size(1280, 800)
+    p.fits_phone("the details are", "graphs-phone")
 
     note("a running VM's processor limit and disk QoS, and vmms's refusals")
     p.set_input(".vmstack-settings-edit input[name=limit_pct]", "50")
@@ -438,12 +432,7 @@ def steps_wizard(p):
     p.set_input(".vmstack-wizard textarea[name=user_data]", "#cloud-config\nhostname: delta\n")
     p.js("document.querySelector('.vmstack-wizard input[name=start]').checked = true")
     p.shot("wizard-1280")
-    p.size(390, 844, mobile=True)
-    time.sleep(0.3)
-    if p.js("document.documentElement.scrollWidth") > 400:
-        raise Failed("the wizard is %d px wide at a phone's 390" % p.js("document.documentElement.scrollWidth"))
-    p.shot("wizard-phone")
-    p.size(1280, 800)
+    p.fits_phone("the wizard is", "wizard-phone")
     p.click_sel("button[data-action=wizard-create]")
     p.wait("delta's row, Running", p.state_is("delta", "Running"), 60)
     cells = p.js("[...%s.cells].map(c => c.innerText)" % p.row("delta"))
@@ -519,12 +508,7 @@ def steps_end(p):
     p.no_alerts("vmms restart")
 
     note("a phone's width")
-    p.size(390, 844, mobile=True)
-    time.sleep(0.3)
-    width = p.js("document.documentElement.scrollWidth")
-    if width > 400:
-        raise Failed("the list is %d px wide at a phone's 390" % width)
-    p.shot("list-phone")
+    p.fits_phone("the list is", "list-phone", back=False)
     p.check_errors("the end")
 
 
@@ -611,15 +595,9 @@ def main():
         return 2
     chromium, url, out = sys.argv[1:4]
     steps = modes[sys.argv[4] if sys.argv[4:] else "all"]
-    profile = tempfile.mkdtemp(prefix="cockpit-browser.")
-    proc = None
     try:
-        proc, ws_url = display_browser.start(chromium, profile, False, 60)
-        dt = display_browser.DevTools(ws_url)
-        dt.call("Page.enable")
-        dt.call("Page.addScriptToEvaluateOnNewDocument", {"source": PAGE_HOOK})
-        dt.call("Page.navigate", {"url": url})
-        steps(Page(dt, out))
+        with cdp_session.page_session(chromium, url, "cockpit-browser.", hook=PAGE_HOOK) as dt:
+            steps(Page(dt, out))
         print("page: all steps passed")
         return 0
     except Failed as e:
@@ -628,8 +606,6 @@ def main():
     except Exception as e:  # a test tool: say what went wrong
         print("cockpit-browser: %s: %s" % (type(e).__name__, e), file=sys.stderr)
         return 2
-    finally:
-        display_browser.stop(proc, profile)
 
 
 if __name__ == "__main__":

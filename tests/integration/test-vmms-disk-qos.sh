@@ -20,18 +20,12 @@ t_start_vmms
 
 I=$T/images
 truncate -s 64M "$I/a.img" "$I/b.img"
-cfg() {
-  local id
-  id=$(vm_prop "$1" Id)
-  python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/state/$id.json" "$2"
-}
-V() { echo org.vmstack.VMMS1 "$(vm_path "$1")" org.vmstack.VMMS1.VM; }
 
 note "vmctl create --disk=...,max-iops=: stored, and the worker opens the disk with it"
 expect_rc 0 vmctl create --name=q1 --memory=64 --kernel="$(t_kernel)" --disk="$I/a.img,max-iops=500,min-iops=100" \
   --disk="$I/b.img"
-[ "$(cfg q1 'c["disks"][0]["qos"]')" = "{'max_iops': 500, 'min_iops': 100}" ] || fail "stored: $(cfg q1 'c["disks"]')"
-[ "$(cfg q1 '"qos" in c["disks"][1]')" = False ] || fail "the uncapped disk has qos: $(cfg q1 'c["disks"][1]')"
+[ "$(stored_cfg q1 'c["disks"][0]["qos"]')" = "{'max_iops': 500, 'min_iops': 100}" ] || fail "stored: $(stored_cfg q1 'c["disks"]')"
+[ "$(stored_cfg q1 '"qos" in c["disks"][1]')" = False ] || fail "the uncapped disk has qos: $(stored_cfg q1 'c["disks"][1]')"
 expect_rc 0 vmctl start q1
 wait_for 10 "q1 booted" console_has q1 "^fake-vmwp: disks\[0\] qos max_iops=500 min_iops=100 max_bytes_per_s=0$"
 console_has q1 "^fake-vmwp: disks\[1\] qos" && fail "disks[1] opened with a QoS"
@@ -41,13 +35,13 @@ expect_rc 0 vmctl disk qos q1 0 --max-iops=800 --max-bytes-per-s=1048576
 echo "$LAST_OUT" | grep -qF "q1: disks[0] max_iops=800 min_iops=100 max_bytes_per_s=1048576" || fail "print: $LAST_OUT"
 console_has q1 "^fake-vmwp: disk-qos disks\[0\] max_iops=800 min_iops=100 max_bytes_per_s=1048576$" ||
   fail "the worker's disk-qos: $(console q1 | grep disk-qos)"
-[ "$(cfg q1 'c["disks"][0]["qos"]')" = "{'max_iops': 800, 'min_iops': 100, 'max_bytes_per_s': 1048576}" ] ||
-  fail "stored after the change: $(cfg q1 'c["disks"][0]')"
+[ "$(stored_cfg q1 'c["disks"][0]["qos"]')" = "{'max_iops': 800, 'min_iops': 100, 'max_bytes_per_s': 1048576}" ] ||
+  fail "stored after the change: $(stored_cfg q1 'c["disks"][0]')"
 expect_rc 0 vmctl disk qos q1 0
 echo "$LAST_OUT" | grep -qF "max_iops=800 min_iops=100" || fail "show: $LAST_OUT"
-bus call $(V q1) SetDiskQoS uttt 1 300 0 0 || fail "SetDiskQoS over D-Bus"
+bus call $(vm_iface q1) SetDiskQoS uttt 1 300 0 0 || fail "SetDiskQoS over D-Bus"
 console_has q1 "^fake-vmwp: disk-qos disks\[1\] max_iops=300 min_iops=0 max_bytes_per_s=0$" || fail "busctl's"
-[ "$(cfg q1 'c["disks"][1]["qos"]')" = "{'max_iops': 300}" ] || fail "stored disks[1]: $(cfg q1 'c["disks"][1]')"
+[ "$(stored_cfg q1 'c["disks"][1]["qos"]')" = "{'max_iops': 300}" ] || fail "stored disks[1]: $(stored_cfg q1 'c["disks"][1]')"
 
 note "bad settings: named errors, nothing changes"
 n0=$(console_count q1 "^fake-vmwp: disk-qos")
@@ -59,12 +53,12 @@ expect_rc 4 vmctl disk qos q1 0 --max-iops=99999999999
 echo "$LAST_OUT" | grep -qF "disks[0].qos.max_iops: must be at most 10000000" || fail "absurd: $LAST_OUT"
 expect_rc 4 vmctl disk qos q1 5 --max-iops=1
 echo "$LAST_OUT" | grep -qF "q1 has no disks[5]" || fail "no such disk: $LAST_OUT"
-out=$(bus call $(V q1) SetDiskQoS uttt 0 100 200 0 2>&1) && fail "busctl min above max accepted"
+out=$(bus call $(vm_iface q1) SetDiskQoS uttt 0 100 200 0 2>&1) && fail "busctl min above max accepted"
 echo "$out" | grep -qF "disks[0].qos.min_iops: is above max_iops" || fail "busctl's error: $out"
-out=$(bus call $(V q1) SetDiskQoS uttt 9 1 0 0 2>&1) && fail "busctl: no such disk accepted"
+out=$(bus call $(vm_iface q1) SetDiskQoS uttt 9 1 0 0 2>&1) && fail "busctl: no such disk accepted"
 [ "$(console_count q1 "^fake-vmwp: disk-qos")" = "$n0" ] || fail "a refused setting reached the worker"
-[ "$(cfg q1 'c["disks"][0]["qos"]')" = "{'max_iops': 800, 'min_iops': 100, 'max_bytes_per_s': 1048576}" ] ||
-  fail "a refused setting changed the configuration: $(cfg q1 'c["disks"][0]')"
+[ "$(stored_cfg q1 'c["disks"][0]["qos"]')" = "{'max_iops': 800, 'min_iops': 100, 'max_bytes_per_s': 1048576}" ] ||
+  fail "a refused setting changed the configuration: $(stored_cfg q1 'c["disks"][0]')"
 
 note "a paused VM: the worker takes it"
 expect_rc 0 vmctl pause q1
@@ -75,9 +69,9 @@ expect_rc 0 vmctl resume q1
 note "a save and its restore keep it"
 expect_rc 0 vmctl save q1
 wait_state q1 Saved
-[ "$(cfg q1 'c["disks"][0]["qos"]')" = "{'max_iops': 500, 'min_iops': 100}" ] || fail "saved: $(cfg q1 'c["disks"][0]')"
+[ "$(stored_cfg q1 'c["disks"][0]["qos"]')" = "{'max_iops': 500, 'min_iops': 100}" ] || fail "saved: $(stored_cfg q1 'c["disks"][0]')"
 expect_rc 0 vmctl disk qos q1 1 --max-iops=400
-[ "$(cfg q1 'c["disks"][1]["qos"]')" = "{'max_iops': 400}" ] || fail "a Saved VM's: $(cfg q1 'c["disks"][1]')"
+[ "$(stored_cfg q1 'c["disks"][1]["qos"]')" = "{'max_iops': 400}" ] || fail "a Saved VM's: $(stored_cfg q1 'c["disks"][1]')"
 expect_rc 0 vmctl start q1
 restored() { [ "$(console_count q1 '^fake-vmwp: disks\[0\] qos max_iops=500 min_iops=100 max_bytes_per_s=0$')" -ge 2 ]; }
 wait_for 10 "q1 restored with its QoS" restored
@@ -87,7 +81,7 @@ expect_rc 0 vmctl kill q1
 note "an Off VM: the configuration"
 wait_state q1 Off
 expect_rc 0 vmctl disk qos q1 0 --max-iops=0 --min-iops=0
-[ "$(cfg q1 '"qos" in c["disks"][0]')" = False ] || fail "cleared: $(cfg q1 'c["disks"][0]')"
+[ "$(stored_cfg q1 '"qos" in c["disks"][0]')" = False ] || fail "cleared: $(stored_cfg q1 'c["disks"][0]')"
 
 note "the worker's disk-qos event: logged, signalled; a malformed one ignored"
 truncate -s 64M "$I/c.img"

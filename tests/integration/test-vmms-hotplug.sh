@@ -31,20 +31,12 @@ for f in a b c d e f g; do truncate -s 64M "$I/$f.img"; done
 "$VMCTL_BIN" disk create "$I/base.vhdx" 64M >/dev/null || fail "vmctl disk create base.vhdx"
 "$VMCTL_BIN" disk create "$I/child.avhdx" --parent="$I/base.vhdx" >/dev/null || fail "vmctl disk create child"
 
-# cfg VM EXPR: a Python expression over the stored configuration c (the
-# state directory's file, not the property) printed.
-cfg() {
-  local id
-  id=$(vm_prop "$1" Id)
-  python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/state/$id.json" "$2"
-}
 # The Config property (through vmctl show --json), the same way.
 prop_cfg() {
   vmctl --json show "$1" | python3 -c 'import json,sys; c=json.load(sys.stdin)["Config"]; print(eval(sys.argv[1]))' "$2"
 }
 locked() { ! flock -n -x "$1" true; } # some process holds a lock on the image
 vmpath() { vm_path "$1"; }
-V() { echo org.vmstack.VMMS1 "$(vm_path "$1")" org.vmstack.VMMS1.VM; }
 
 note "a running VM: attach a disk, a read-only one, a VHDX with its parent"
 t_create h1 "" ",\"disks\":[{\"path\":\"$I/a.img\"}],\"nics\":[{\"mac\":\"00:15:5d:00:09:01\"}]"
@@ -57,8 +49,8 @@ expect_rc 0 vmctl disk attach h1 "$I/b.img"
 echo "$LAST_OUT" | grep -q "^h1: disks\[1\] attached ($I/b.img)$" || fail "disk attach: $LAST_OUT"
 console_has h1 "^fake-vmwp: disk-attach disks\[1\] $I/b.img rw parents=0 size=67108864$" ||
   fail "the worker's disk-attach: $(console h1 | grep disk-attach)"
-[ "$(cfg h1 'c["disks"][1]["path"], c["disks"][1]["lun"]')" = "('$I/b.img', 1)" ] ||
-  fail "stored: the next free LUN: $(cfg h1 'c["disks"]')"
+[ "$(stored_cfg h1 'c["disks"][1]["path"], c["disks"][1]["lun"]')" = "('$I/b.img', 1)" ] ||
+  fail "stored: the next free LUN: $(stored_cfg h1 'c["disks"]')"
 locked "$I/b.img" || fail "b.img is not locked while the VM uses it"
 expect_rc 0 vmctl --json disk attach h1 "$I/c.img,ro"
 echo "$LAST_OUT" | grep -q '^{"index":2,"disk":{"path":"'"$I"'/c.img","read_only":true' || fail "--json: $LAST_OUT"
@@ -66,8 +58,8 @@ console_has h1 "^fake-vmwp: disk-attach disks\[2\] $I/c.img ro parents=0" || fai
 expect_rc 0 vmctl disk attach h1 "$I/child.avhdx,controller=1"
 console_has h1 "^fake-vmwp: disk-attach disks\[3\] $I/child.avhdx rw parents=1" ||
   fail "a VHDX with its parent: $(console h1 | grep disk-attach)"
-[ "$(cfg h1 'c["disks"][3]["controller"], c["disks"][3]["lun"], c["disks"][3]["format"]')" = "(1, 0, 'vhdx')" ] ||
-  fail "stored VHDX: $(cfg h1 'c["disks"][3]')"
+[ "$(stored_cfg h1 'c["disks"][3]["controller"], c["disks"][3]["lun"], c["disks"][3]["format"]')" = "(1, 0, 'vhdx')" ] ||
+  fail "stored VHDX: $(stored_cfg h1 'c["disks"][3]')"
 [ "$(prop_cfg h1 'len(c["disks"])')" = 4 ] || fail "Config property: $(prop_cfg h1 'c["disks"]')"
 
 note "the refusals of a running VM"
@@ -93,7 +85,7 @@ echo "$LAST_OUT" | grep -q "child.avhdx): a differencing image has its parent's 
   fail "a VHDX with checkpoints: $LAST_OUT"
 expect_rc 4 vmctl disk resize h1 2 128M
 echo "$LAST_OUT" | grep -q "disks\[2\] is read-only" || fail "read-only: $LAST_OUT"
-out=$(bus call $(V h1) ResizeDisk ut 0 1000 2>&1) && fail "1000 bytes accepted"
+out=$(bus call $(vm_iface h1) ResizeDisk ut 0 1000 2>&1) && fail "1000 bytes accepted"
 echo "$out" | grep -q "not a size of whole 512-byte sectors" || fail "not whole sectors: $out"
 out=$(gdbus call --address "$ADDR" --dest org.vmstack.VMMS1 --object-path "$(vm_path h1)" \
   --method org.vmstack.VMMS1.VM.AttachDisk '[1]' 2>&1) && fail "an array accepted"
@@ -108,7 +100,7 @@ echo "$LAST_OUT" | grep -q "AttachDisk is not possible while the VM is Paused (p
   fail "paused: $LAST_OUT"
 expect_rc 5 vmctl nic detach h1 0
 expect_rc 0 vmctl resume h1
-[ "$(cfg h1 'len(c["disks"])')" = 4 ] || fail "a refusal changed the configuration: $(cfg h1 'c["disks"]')"
+[ "$(stored_cfg h1 'len(c["disks"])')" = 4 ] || fail "a refusal changed the configuration: $(stored_cfg h1 'c["disks"]')"
 locked "$I/d.img" && fail "a refused image stayed open"
 
 note "resize: the file grown as the caller, the worker told; a refusal shrinks it back"
@@ -126,8 +118,8 @@ line=$(console h1 | grep "^fake-vmwp: nic-attach nics\[1\] ") || fail "the worke
 TAP1=$(echo "$line" | sed -n 's/.* tap=\([^ ]*\) .*/\1/p')
 INST1=$(echo "$line" | sed -n 's/.* instance=\(.*\)$/\1/p')
 ip -n "$NS" link show "$TAP1" | grep -q "master hpbr0" || fail "$TAP1 not on the bridge: $(ip -n "$NS" link show "$TAP1")"
-[ "$(cfg h1 'c["nics"][1]["instance"]')" = "$INST1" ] || fail "instance not stored: $(cfg h1 'c["nics"]')"
-[ "$(cfg h1 '"tap" in c["nics"][1]')" = False ] || fail "vmms's TAP name stored: $(cfg h1 'c["nics"][1]')"
+[ "$(stored_cfg h1 'c["nics"][1]["instance"]')" = "$INST1" ] || fail "instance not stored: $(stored_cfg h1 'c["nics"]')"
+[ "$(stored_cfg h1 '"tap" in c["nics"][1]')" = False ] || fail "vmms's TAP name stored: $(stored_cfg h1 'c["nics"][1]')"
 expect_rc 10 vmctl nic attach h1 mac=00:15:5d:00:09:02
 echo "$LAST_OUT" | grep -q "nics\[2\].mac: duplicates nics\[1\]" || fail "the same MAC: $LAST_OUT"
 ip -n "$NS" tuntap add mode tap name hpadmin || fail "tuntap add"
@@ -139,12 +131,12 @@ expect_rc 0 vmctl disk detach h1 0
 echo "$LAST_OUT" | grep -q "^h1: disks\[0\] detached" || fail "detach: $LAST_OUT"
 console_has h1 "^fake-vmwp: disk-detach disks\[0\] $I/a.img$" || fail "the worker's detach"
 locked "$I/a.img" && fail "a.img is still locked after its detach"
-[ "$(cfg h1 '[d["path"] for d in c["disks"]]')" = "['$I/b.img', '$I/c.img', '$I/child.avhdx']" ] ||
-  fail "index shift: $(cfg h1 'c["disks"]')"
+[ "$(stored_cfg h1 '[d["path"] for d in c["disks"]]')" = "['$I/b.img', '$I/c.img', '$I/child.avhdx']" ] ||
+  fail "index shift: $(stored_cfg h1 'c["disks"]')"
 expect_rc 0 vmctl nic detach h1 0
 ip -n "$NS" link show "$TAP0" >/dev/null 2>&1 && fail "vmms's TAP $TAP0 outlived its NIC"
-[ "$(cfg h1 '[n["mac"] for n in c["nics"]], c["nics"][0]["instance"]')" = "(['00:15:5d:00:09:02', '00:15:5d:00:09:03'], '$INST1')" ] ||
-  fail "NIC shift: $(cfg h1 'c["nics"]')"
+[ "$(stored_cfg h1 '[n["mac"] for n in c["nics"]], c["nics"][0]["instance"]')" = "(['00:15:5d:00:09:02', '00:15:5d:00:09:03'], '$INST1')" ] ||
+  fail "NIC shift: $(stored_cfg h1 'c["nics"]')"
 expect_rc 0 vmctl nic detach h1 1
 ip -n "$NS" link show hpadmin >/dev/null 2>&1 || fail "the admin's TAP went with its NIC"
 expect_rc 0 vmctl nic attach h1 mac=00:15:5d:00:09:04
@@ -169,7 +161,7 @@ expect_rc 11 vmctl disk detach h2 0
 echo "$LAST_OUT" | grep -q "another change of its disks or NICs is in progress" || fail "a second change: $LAST_OUT"
 expect_rc 11 vmctl save h2
 wait_bg
-[ "$(cfg h2 '[d["path"] for d in c["disks"]]')" = "['$I/e.img', '$I/f.img']" ] || fail "h2: $(cfg h2 'c["disks"]')"
+[ "$(stored_cfg h2 '[d["path"] for d in c["disks"]]')" = "['$I/e.img', '$I/f.img']" ] || fail "h2: $(stored_cfg h2 'c["disks"]')"
 expect_rc 0 vmctl kill h2
 wait_state h2 Off
 
@@ -180,7 +172,7 @@ wait_state h3 Running
 expect_rc 1 vmctl disk attach h3 "$I/f.img,ro"
 echo "$LAST_OUT" | grep -q "the worker went away before it answered" || fail "a worker that died: $LAST_OUT"
 wait_state h3 Crashed
-[ "$(cfg h3 'len(c["disks"])')" = 1 ] || fail "stored after the worker died: $(cfg h3 'c["disks"]')"
+[ "$(stored_cfg h3 'len(c["disks"])')" = 1 ] || fail "stored after the worker died: $(stored_cfg h3 'c["disks"]')"
 
 note "a VM started without disks or NICs takes them (hot_plug)"
 t_create h4 "" ""
@@ -195,14 +187,14 @@ wait_state h4 Off
 note "an Off VM: its configuration only"
 expect_rc 0 vmctl nic attach h4 mac=00:15:5d:00:09:05
 expect_rc 0 vmctl disk attach h4 "$I/e.img,bus=ide"
-[ "$(cfg h4 '[(d["path"], d["bus"]) for d in c["disks"]], len(c["nics"])')" = "([('$I/d.img', 'scsi'), ('$I/e.img', 'ide')], 2)" ] ||
-  fail "Off attach: $(cfg h4 'c["disks"], c["nics"]')"
+[ "$(stored_cfg h4 '[(d["path"], d["bus"]) for d in c["disks"]], len(c["nics"])')" = "([('$I/d.img', 'scsi'), ('$I/e.img', 'ide')], 2)" ] ||
+  fail "Off attach: $(stored_cfg h4 'c["disks"], c["nics"]')"
 locked "$I/e.img" && fail "an Off VM's attach opened the image"
 expect_rc 6 vmctl disk attach h4 /etc/hostname
 expect_rc 0 vmctl nic detach h4 0
 expect_rc 0 vmctl disk detach h4 0
-[ "$(cfg h4 '[d["path"] for d in c["disks"]], [n["mac"] for n in c["nics"]]')" = "(['$I/e.img'], ['00:15:5d:00:09:05'])" ] ||
-  fail "Off detach: $(cfg h4 'c["disks"], c["nics"]')"
+[ "$(stored_cfg h4 '[d["path"] for d in c["disks"]], [n["mac"] for n in c["nics"]]')" = "(['$I/e.img'], ['00:15:5d:00:09:05'])" ] ||
+  fail "Off detach: $(stored_cfg h4 'c["disks"], c["nics"]')"
 expect_rc 0 vmctl disk resize h4 0 96M
 [ "$(stat -c %s "$I/e.img")" = 100663296 ] || fail "Off resize: $(stat -c %s "$I/e.img")"
 expect_rc 0 vmctl start h2

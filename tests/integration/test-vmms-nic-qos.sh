@@ -21,19 +21,13 @@ t_vmms_netns vmsnq
 ip -n "$NS" tuntap add mode tap name nqadmin || fail "tuntap add"
 t_start_vmms
 
-cfg() {
-  local id
-  id=$(vm_prop "$1" Id)
-  python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/state/$id.json" "$2"
-}
-V() { echo org.vmstack.VMMS1 "$(vm_path "$1")" org.vmstack.VMMS1.VM; }
 
 note "vmctl create --nic=...,max-in-bps=: stored, and the worker makes the NIC with it"
 expect_rc 0 vmctl create --name=n1 --memory=64 --kernel="$(t_kernel)" \
   --nic=mac=00:15:5d:00:0a:01,max-in-bps=100000000,max-out-bps=50000000 --nic=mac=00:15:5d:00:0a:02,tap=nqadmin
-[ "$(cfg n1 'c["nics"][0]["qos"]')" = "{'max_in_bps': 100000000, 'max_out_bps': 50000000}" ] ||
-  fail "stored: $(cfg n1 'c["nics"]')"
-[ "$(cfg n1 '"qos" in c["nics"][1]')" = False ] || fail "the uncapped NIC has qos: $(cfg n1 'c["nics"][1]')"
+[ "$(stored_cfg n1 'c["nics"][0]["qos"]')" = "{'max_in_bps': 100000000, 'max_out_bps': 50000000}" ] ||
+  fail "stored: $(stored_cfg n1 'c["nics"]')"
+[ "$(stored_cfg n1 '"qos" in c["nics"][1]')" = False ] || fail "the uncapped NIC has qos: $(stored_cfg n1 'c["nics"][1]')"
 expect_rc 0 vmctl start n1
 wait_for 10 "n1 booted" console_has n1 "^fake-vmwp: nics\[0\] qos max_in_bps=100000000 max_out_bps=50000000$"
 console_has n1 "^fake-vmwp: nics\[1\] qos" && fail "nics[1] made with caps"
@@ -43,16 +37,16 @@ expect_rc 0 vmctl nic qos n1 0 --max-out-bps=20000000
 echo "$LAST_OUT" | grep -qF "n1: nics[0] max_in_bps=100000000 max_out_bps=20000000" || fail "print: $LAST_OUT"
 console_has n1 "^fake-vmwp: nic-qos nics\[0\] max_in_bps=100000000 max_out_bps=20000000$" ||
   fail "the worker's nic-qos: $(console n1 | grep nic-qos)"
-[ "$(cfg n1 'c["nics"][0]["qos"]')" = "{'max_in_bps': 100000000, 'max_out_bps': 20000000}" ] ||
-  fail "stored after the change: $(cfg n1 'c["nics"][0]')"
+[ "$(stored_cfg n1 'c["nics"][0]["qos"]')" = "{'max_in_bps': 100000000, 'max_out_bps': 20000000}" ] ||
+  fail "stored after the change: $(stored_cfg n1 'c["nics"][0]')"
 expect_rc 0 vmctl nic qos n1 0
 echo "$LAST_OUT" | grep -qF "max_in_bps=100000000 max_out_bps=20000000" || fail "show: $LAST_OUT"
 expect_rc 0 vmctl --json nic qos n1 0
 [ "$LAST_OUT" = '{"index":0,"max_in_bps":100000000,"max_out_bps":20000000}' ] || fail "json: $LAST_OUT"
 note "the admin's TAP is capped too (netvsp enforces the caps)"
-bus call $(V n1) SetNicQoS utt 1 1000000 0 || fail "SetNicQoS over D-Bus"
+bus call $(vm_iface n1) SetNicQoS utt 1 1000000 0 || fail "SetNicQoS over D-Bus"
 console_has n1 "^fake-vmwp: nic-qos nics\[1\] max_in_bps=1000000 max_out_bps=0$" || fail "busctl's"
-[ "$(cfg n1 'c["nics"][1]["qos"]')" = "{'max_in_bps': 1000000}" ] || fail "stored nics[1]: $(cfg n1 'c["nics"][1]')"
+[ "$(stored_cfg n1 'c["nics"][1]["qos"]')" = "{'max_in_bps': 1000000}" ] || fail "stored nics[1]: $(stored_cfg n1 'c["nics"][1]')"
 
 note "bad settings: named errors, nothing changes"
 n0=$(console_count n1 "^fake-vmwp: nic-qos")
@@ -65,14 +59,14 @@ expect_rc 4 vmctl nic qos n1 0 --max-out-bps=99999999999999
 echo "$LAST_OUT" | grep -qF "nics[0].qos.max_out_bps: must be 0 (no cap) or" || fail "absurd: $LAST_OUT"
 expect_rc 4 vmctl nic qos n1 5 --max-in-bps=1000000
 echo "$LAST_OUT" | grep -qF "n1 has no nics[5]" || fail "no such NIC: $LAST_OUT"
-out=$(bus call $(V n1) SetNicQoS utt 0 5 0 2>&1) && fail "busctl 5 bits/s accepted"
+out=$(bus call $(vm_iface n1) SetNicQoS utt 0 5 0 2>&1) && fail "busctl 5 bits/s accepted"
 echo "$out" | grep -qF "nics[0].qos.max_in_bps: must be 0 (no cap)" || fail "busctl's error: $out"
-out=$(bus call $(V n1) SetNicQoS utt 9 1000000 0 2>&1) && fail "busctl: no such NIC accepted"
+out=$(bus call $(vm_iface n1) SetNicQoS utt 9 1000000 0 2>&1) && fail "busctl: no such NIC accepted"
 [ "$(console_count n1 "^fake-vmwp: nic-qos")" = "$n0" ] || fail "a refused setting reached the worker"
-[ "$(cfg n1 'c["nics"][0]["qos"]')" = "{'max_in_bps': 100000000, 'max_out_bps': 20000000}" ] ||
-  fail "a refused setting changed the configuration: $(cfg n1 'c["nics"][0]')"
+[ "$(stored_cfg n1 'c["nics"][0]["qos"]')" = "{'max_in_bps': 100000000, 'max_out_bps': 20000000}" ] ||
+  fail "a refused setting changed the configuration: $(stored_cfg n1 'c["nics"][0]')"
 exp=$(vmctl --json show n1 | python3 -c 'import json,sys; c=json.load(sys.stdin)["Config"]; c["nics"][0]["qos"]["max_in_bps"]=3000000; print(json.dumps(c))')
-out=$(bus call $(V n1) Update s "$exp" 2>&1) && fail "Update of a running VM's caps accepted"
+out=$(bus call $(vm_iface n1) Update s "$exp" 2>&1) && fail "Update of a running VM's caps accepted"
 echo "$out" | grep -qF "nics[].qos: can only change while the VM is Off or Crashed" || fail "Update: $out"
 echo "$out" | grep -qF "SetNicQoS" || fail "Update does not name SetNicQoS: $out"
 
@@ -85,10 +79,10 @@ expect_rc 0 vmctl resume n1
 note "a save and its restore keep them"
 expect_rc 0 vmctl save n1
 wait_state n1 Saved
-[ "$(cfg n1 'c["nics"][0]["qos"]')" = "{'max_out_bps': 20000000}" ] || fail "saved: $(cfg n1 'c["nics"][0]')"
+[ "$(stored_cfg n1 'c["nics"][0]["qos"]')" = "{'max_out_bps': 20000000}" ] || fail "saved: $(stored_cfg n1 'c["nics"][0]')"
 expect_rc 0 vmctl nic qos n1 1 --max-out-bps=7000000
-[ "$(cfg n1 'c["nics"][1]["qos"]')" = "{'max_in_bps': 1000000, 'max_out_bps': 7000000}" ] ||
-  fail "a Saved VM's: $(cfg n1 'c["nics"][1]')"
+[ "$(stored_cfg n1 'c["nics"][1]["qos"]')" = "{'max_in_bps': 1000000, 'max_out_bps': 7000000}" ] ||
+  fail "a Saved VM's: $(stored_cfg n1 'c["nics"][1]')"
 expect_rc 0 vmctl start n1
 restored() { [ "$(console_count n1 '^fake-vmwp: nics\[0\] qos max_in_bps=0 max_out_bps=20000000$')" -ge 1 ]; }
 wait_for 10 "n1 restored with its caps" restored
@@ -98,7 +92,7 @@ expect_rc 0 vmctl kill n1
 note "an Off VM: the configuration"
 wait_state n1 Off
 expect_rc 0 vmctl nic qos n1 0 --max-out-bps=0
-[ "$(cfg n1 '"qos" in c["nics"][0]')" = False ] || fail "cleared: $(cfg n1 'c["nics"][0]')"
+[ "$(stored_cfg n1 '"qos" in c["nics"][0]')" = False ] || fail "cleared: $(stored_cfg n1 'c["nics"][0]')"
 
 note "introspection"
 bus introspect org.vmstack.VMMS1 "$(vm_path n1)" org.vmstack.VMMS1.VM | grep -q '^\.SetNicQoS  *method  *utt ' ||

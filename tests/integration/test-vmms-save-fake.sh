@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Hyper-V's Saved state through vmctl and vmms with the fake worker
-# (tests/integration/vmms-fake-vmwp.c's "save" op), so it runs on every
+# (tests/integration/vmms-fake-ops.c's "save" op), so it runs on every
 # machine (test-vmms-save.sh does the same with the real worker and guest):
 #   vmctl save: Running -> Saving -> Saved, its progress lines, the
 #     SaveProgress and SavedStateSize properties, <id>.vmrs in place (no

@@ -437,6 +437,20 @@ static int nic_detach(struct fake_hotplug *h, json_object *req, bool paused, cha
         return 0;
 }
 
+/* The limits keys[k] of a disk-qos or nic-qos request into *v[k] (one
+ * left out keeps its value); a negative one: -EINVAL, "(0: zero)". */
+static int qos_fields(json_object *req, const char *const *keys, uint64_t *const *v, size_t n, const char *zero,
+                      char *err, size_t errlen) {
+        for (size_t k = 0; k < n; k++) {
+                int64_t x = get_int(req, keys[k], (int64_t)*v[k]);
+                if (x < 0)
+                        return errorf(err, errlen, -EINVAL, "\"%s\" must be a non-negative integer (0: %s)", keys[k],
+                                      zero);
+                *v[k] = (uint64_t)x;
+        }
+        return 0;
+}
+
 /* disk-qos as vmwp checks it (vmwp_control_parse_disk_qos): a disk of the
  * configuration, fields left out kept, vm_disk_qos_invalid; also paused. */
 static int disk_qos(struct fake_hotplug *h, json_object *req, char *err, size_t errlen, char *line, size_t linelen) {
@@ -448,13 +462,10 @@ static int disk_qos(struct fake_hotplug *h, json_object *req, char *err, size_t 
                 return errorf(err, errlen, -ENOENT, "disks[%lld]: no such disk (the VM has %u)", (long long)i,
                               h->cfg.n_disks);
         struct vm_disk_qos q = h->cfg.disks[i].qos;
-        uint64_t *v[] = { &q.max_iops, &q.min_iops, &q.max_bytes_per_s };
-        for (size_t k = 0; k < 3; k++) {
-                int64_t x = get_int(req, keys[k], (int64_t)*v[k]);
-                if (x < 0)
-                        return errorf(err, errlen, -EINVAL, "\"%s\" must be a non-negative integer (0: none)", keys[k]);
-                *v[k] = (uint64_t)x;
-        }
+        uint64_t *const v[] = { &q.max_iops, &q.min_iops, &q.max_bytes_per_s };
+        int r = qos_fields(req, keys, v, ARRAY_SIZE(v), "none", err, errlen);
+        if (r < 0)
+                return r;
         const char *field, *why = vm_disk_qos_invalid(&q, &field);
         if (why)
                 return errorf(err, errlen, -EINVAL, "disks[%lld].qos.%s: %s", (long long)i, field, why);
@@ -476,14 +487,10 @@ static int nic_qos(struct fake_hotplug *h, json_object *req, char *err, size_t e
                 return errorf(err, errlen, -ENOENT, "nics[%lld]: no such NIC (the VM has %u)", (long long)i,
                               h->cfg.n_nics);
         struct vm_nic_qos q = h->cfg.nics[i].qos;
-        uint64_t *v[] = { &q.max_in_bps, &q.max_out_bps };
-        for (size_t k = 0; k < 2; k++) {
-                int64_t x = get_int(req, keys[k], (int64_t)*v[k]);
-                if (x < 0)
-                        return errorf(err, errlen, -EINVAL, "\"%s\" must be a non-negative integer (0: no cap)",
-                                      keys[k]);
-                *v[k] = (uint64_t)x;
-        }
+        uint64_t *const v[] = { &q.max_in_bps, &q.max_out_bps };
+        int r = qos_fields(req, keys, v, ARRAY_SIZE(v), "no cap", err, errlen);
+        if (r < 0)
+                return r;
         const char *field, *why = vm_nic_qos_invalid(&q, &field);
         if (why)
                 return errorf(err, errlen, -EINVAL, "nics[%lld].qos.%s: %s", (long long)i, field, why);

@@ -219,6 +219,18 @@ vm_prop() {
   bus get-property org.vmstack.VMMS1 "$p" org.vmstack.VMMS1.VM "$2" | sed -e 's/^[a-z()]* //' -e 's/^"\(.*\)"$/\1/'
 }
 
+# stored_cfg VM EXPR: a Python expression over the VM's stored
+# configuration c (the state directory's file, not the property), printed.
+stored_cfg() {
+  local id
+  id=$(vm_prop "$1" Id)
+  python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/state/$id.json" "$2"
+}
+
+# vm_iface VM: busctl's service, object path and interface of a VM
+# (bus call $(vm_iface VM) METHOD ...).
+vm_iface() { echo org.vmstack.VMMS1 "$(vm_path "$1")" org.vmstack.VMMS1.VM; }
+
 # console VM: its console log so far.
 console() { cat "$(vm_prop "$1" ConsoleLog)" 2>/dev/null; }
 console_has() { console "$1" | grep -Eq "$2"; }

@@ -55,18 +55,19 @@ same_set "vmms(8) options (<: vmms --help, >: the page)" "$T/help-opts" "$T/page
 [ "$(wc -l <"$T/page-opts")" -ge 30 ] || bad "vmms(8) names only $(wc -l <"$T/page-opts") options"
 
 # vmstack.json(5): the keys each parse function of config-parse.c and
-# config-processor.c allows (its
-# "keys[] = { ... }"), named as the page names them: "disks[].path".
+# config-processor.c allows (its "keys[] = { ... }", or for a "qos" object
+# its "struct qos_field fields[] = { ... }"), named as the page names
+# them: "disks[].path".
 awk '
         /^static int parse_[a-z_]*\(/ { fn = $3; sub(/\(.*/, "", fn) }
-        /static const char \*const keys\[\] = \{/ { collect = 1 }
+        /static const char \*const keys\[\] = \{/ || /static const struct qos_field fields\[\] = \{/ { collect = 1 }
         collect {
                 line = $0
                 while (match(line, /"[a-z_0-9]+"/)) {
                         print fn, substr(line, RSTART + 1, RLENGTH - 2)
                         line = substr(line, RSTART + RLENGTH)
                 }
-                if ($0 ~ /NULL *\};/)
+                if ($0 ~ /NULL *\};/ || $0 ~ /^ *\};/)
                         collect = 0
         }' "$src/common/src/config-parse.c" "$src/common/src/config-processor.c" >"$T/fn-keys"
 : >"$T/keys"

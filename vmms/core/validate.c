@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,44 +66,47 @@ int vmms_config_parse_for(const char *json, size_t len, const struct guid *id, b
         return 0;
 }
 
-/* The disks differ, or (*qos_only) only in their Storage QoS. */
-static bool disks_differ(const struct vm_config *a, const struct vm_config *b, bool *qos_only) {
-        *qos_only = false;
-        if (a->n_disks != b->n_disks)
-                return true;
+/* n entries of `size` bytes at a and b differ, or (*qos_only) only in
+ * the `qos_size` bytes at `qos_off` of each (a disk's Storage QoS, a
+ * NIC's bandwidth caps), which a running VM changes without a restart. */
+static bool entries_differ(const void *a, const void *b, uint32_t n, size_t size, size_t qos_off, size_t qos_size,
+                           bool *qos_only) {
+        union {
+                struct vm_disk_config disk;
+                struct vm_nic_config nic;
+        } x, y;
         bool qos = false;
-        for (uint32_t i = 0; i < a->n_disks; i++) {
-                struct vm_disk_config x, y; /* memcpy: the padding too, as memcmp compares it */
-                memcpy(&x, &a->disks[i], sizeof x);
-                memcpy(&y, &b->disks[i], sizeof y);
-                qos |= memcmp(&x.qos, &y.qos, sizeof x.qos) != 0;
-                memset(&x.qos, 0, sizeof x.qos);
-                memset(&y.qos, 0, sizeof y.qos);
-                if (memcmp(&x, &y, sizeof x))
+        *qos_only = false;
+        if (size > sizeof x || qos_off + qos_size > size)
+                return true;
+        for (uint32_t i = 0; i < n; i++) {
+                /* memcpy: the padding too, as memcmp compares it */
+                memcpy(&x, (const char *)a + i * size, size);
+                memcpy(&y, (const char *)b + i * size, size);
+                qos |= memcmp((char *)&x + qos_off, (char *)&y + qos_off, qos_size) != 0;
+                memset((char *)&x + qos_off, 0, qos_size);
+                memset((char *)&y + qos_off, 0, qos_size);
+                if (memcmp(&x, &y, size))
                         return true;
         }
         *qos_only = qos;
         return qos;
 }
 
+/* The disks differ, or (*qos_only) only in their Storage QoS. */
+static bool disks_differ(const struct vm_config *a, const struct vm_config *b, bool *qos_only) {
+        *qos_only = false;
+        return a->n_disks != b->n_disks ||
+               entries_differ(a->disks, b->disks, a->n_disks, sizeof a->disks[0],
+                              offsetof(struct vm_disk_config, qos), sizeof a->disks[0].qos, qos_only);
+}
+
 /* The NICs differ; *qos_only: in their bandwidth caps alone. */
 static bool nics_differ(const struct vm_config *a, const struct vm_config *b, bool *qos_only) {
         *qos_only = false;
-        if (a->n_nics != b->n_nics)
-                return true;
-        bool qos = false;
-        for (uint32_t i = 0; i < a->n_nics; i++) {
-                struct vm_nic_config x, y; /* memcpy: the padding too, as memcmp compares it */
-                memcpy(&x, &a->nics[i], sizeof x);
-                memcpy(&y, &b->nics[i], sizeof y);
-                qos |= memcmp(&x.qos, &y.qos, sizeof x.qos) != 0;
-                memset(&x.qos, 0, sizeof x.qos);
-                memset(&y.qos, 0, sizeof y.qos);
-                if (memcmp(&x, &y, sizeof x))
-                        return true;
-        }
-        *qos_only = qos;
-        return qos;
+        return a->n_nics != b->n_nics ||
+               entries_differ(a->nics, b->nics, a->n_nics, sizeof a->nics[0], offsetof(struct vm_nic_config, qos),
+                              sizeof a->nics[0].qos, qos_only);
 }
 
 /* The first worker-visible field that differs, or NULL. */

@@ -156,9 +156,9 @@ int vmctl_disk_convert(struct vmctl *c, int argc, char **argv);
 /* cmd-hotplug.c: vmctl disk attach|detach|resize (argv[0] names which;
  * cmd-disk.c dispatches; connects to vmms itself) */
 int vmctl_disk_vm(struct vmctl *c, int argc, char **argv);
-/* vmctl disk qos VM INDEX [--max-iops=N] [--min-iops=N] [--max-bytes-per-s=N] (cmd-disk-qos.c) */
+/* vmctl disk qos VM INDEX [--max-iops=N] [--min-iops=N] [--max-bytes-per-s=N] (cmd-qos.c) */
 int vmctl_disk_qos(struct vmctl *c, int argc, char **argv);
-/* vmctl nic qos VM INDEX [--max-in-bps=N] [--max-out-bps=N] (cmd-nic-qos.c) */
+/* vmctl nic qos VM INDEX [--max-in-bps=N] [--max-out-bps=N] (cmd-qos.c) */
 int vmctl_nic_qos(struct vmctl *c, int argc, char **argv);
 
 /* cmd-create.c: the configuration flags create and edit share. */
