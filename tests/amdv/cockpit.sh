@@ -90,6 +90,11 @@ vmctl_as alice create --name=page-vm --memory=32 --kernel=/var/lib/vmstack/image
 vmctl_as alice list | grep -q page-vm || fail "vmctl list: $(vmctl_as alice list 2>&1)"
 
 step "systemctl enable --now cockpit.socket"
+# The command runs before the emulated host reaches multi-user, while
+# /run/nologin still says "System is booting up" (pam_nologin refuses every
+# login but root's): what systemd-user-sessions.service removes at boot.
+systemctl start systemd-user-sessions.service || fail "systemd-user-sessions"
+[ ! -e /run/nologin ] || fail "/run/nologin is still there"
 systemctl enable --now cockpit.socket || fail "enable cockpit.socket"
 systemctl is-active cockpit.socket | grep -qx active || fail "cockpit.socket not active"
 # The first connection starts cockpit.service (its certificate made first).
