@@ -51,7 +51,10 @@ import sys
 import time
 import json
 
-import cdp_session
+# Beside this file; also when another script loads this one by its path
+# (tests/amdv/cockpit-login.py), where sys.path[0] is that script's folder.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cdp_session  # noqa: E402
 
 # The graphical console's steps (cockpit-console.py), where the test has a
 # VM with a display (DISPLAY_LOG).
