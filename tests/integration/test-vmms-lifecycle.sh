@@ -65,6 +65,28 @@ if [ "$WORKER_KIND" = fake ]; then
   ip link show "$TAP" | grep -q "state \(UP\|UNKNOWN\)\|,UP" || fail "TAP $TAP not up"
 fi
 grep -q '"pid"' "$T/run/vms/$ID/worker.json" || fail "no runtime record"
+if [ "$WORKER_KIND" = fake ]; then
+  note "a VM whose TAP name another process holds (a migration's destination on the same host) takes the next free one"
+  vm_json tapbusy "" ',"nics":[{"mac":"02:00:5e:10:00:99"}]' >"$T/tapbusy.json"
+  expect_rc 0 vmctl create "$T/tapbusy.json"
+  BID=$(vm_prop tapbusy Id)
+  BUSY=vt${BID:0:8}0
+  python3 -c 'import fcntl, os, struct, sys, time
+fd = os.open("/dev/net/tun", os.O_RDWR)
+fcntl.ioctl(fd, 0x400454ca, struct.pack("16sH", sys.argv[1].encode(), 0x0002 | 0x1000))  # TUNSETIFF, IFF_TAP|IFF_NO_PI
+print("held", flush=True)
+time.sleep(600)' "$BUSY" >"$T/tapbusy.out" &
+  HOLD=$!
+  t_on_exit "kill $HOLD 2>/dev/null"
+  wait_for 10 "$BUSY held" grep -q held "$T/tapbusy.out"
+  expect_rc 0 vmctl start tapbusy --timeout=120
+  grep -q "nics\[0\]: TAP $BUSY is in use by another process; this one is vt${BID:0:8}1" "$T/vmms.log" ||
+    fail "no notice of the busy TAP: $(grep -i tap "$T/vmms.log" | tail -3)"
+  ip link show "vt${BID:0:8}1" >/dev/null 2>&1 || fail "TAP vt${BID:0:8}1 not created"
+  expect_rc 0 vmctl kill tapbusy
+  kill "$HOLD"; wait "$HOLD" 2>/dev/null
+  expect_rc 0 vmctl delete tapbusy
+fi
 expect_rc 5 vmctl start web1
 echo "$LAST_OUT" | grep -q "Start is not possible while the VM is Running" || fail "start twice: $LAST_OUT"
 

@@ -134,6 +134,16 @@ int vmms_tap_open(const struct vm_nic_config *nic, const struct guid *id, unsign
                 queues = 1;
                 fd = tun_queue(&ifr);
         }
+        if (fd == -EBUSY && !nic->tap[0]) {
+                /* Our own name, held by another process: a second vmms on
+                 * this host taking this VM in a migration while the source's
+                 * worker still has it. The next name no interface has. */
+                char busy[IFNAMSIZ];
+                snprintf(busy, sizeof busy, "%s", ifr.ifr_name);
+                if (vmms_tap_free_name(id, index, ifr.ifr_name) == 0 && (fd = tun_queue(&ifr)) >= 0)
+                        log_notice("nics[%u]: TAP %s is in use by another process; this one is %s", index, busy,
+                                   ifr.ifr_name);
+        }
         if (fd < 0) {
                 snprintf(err, errlen, "nics[%u]: cannot create TAP %s: %s", index, ifr.ifr_name, strerror(-fd));
                 return fd;
