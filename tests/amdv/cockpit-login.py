@@ -32,7 +32,7 @@ def load(name, path):
 
 
 cb = load("cockpit_browser", os.path.join(HERE, "..", "integration", "cockpit-browser.py"))
-display_browser = cb.display_browser
+display_browser = cb.cdp_session.display_browser
 Failed = cb.Failed
 # Every page of Chromium and Cockpit is translated by QEMU's TCG there:
 # steps that take a second here take a minute.
