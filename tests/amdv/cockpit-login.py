@@ -43,6 +43,20 @@ def note(s):
     print("--- browser: " + s, flush=True)
 
 
+def chromium_log(profile, out):
+    """Chromium's own stderr (display-browser.py keeps it in the profile,
+    which stop() removes): its last lines here, the whole of it beside the
+    screenshots, for a browser that went away mid-test."""
+    path = os.path.join(profile, "chromium.log")
+    if not os.path.exists(path):
+        return
+    text = open(path, errors="replace").read()
+    with open(os.path.join(out, "chromium.log"), "w") as f:
+        f.write(text)
+    for line in text.strip().splitlines()[-15:]:
+        print("chromium: " + line, file=sys.stderr)
+
+
 def login(p, url, user, password, tag):
     note("the login page at %s" % url)
     p.dt.call("Page.navigate", {"url": url})
@@ -124,6 +138,7 @@ def main():
         return 1
     except Exception as e:  # a test tool: say what went wrong
         print("cockpit-login: %s: %s" % (type(e).__name__, e), file=sys.stderr)
+        chromium_log(profile, out)
         return 2
     finally:
         display_browser.stop(proc, profile)
