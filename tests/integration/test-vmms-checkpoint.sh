@@ -181,7 +181,9 @@ expect_rc 0 vmctl kill c4
 
 note "the worker dies during a take: undone, the VM is not left Busy"
 $H dynamic "$P/k.vhdx" 16 || fail "cannot make k.vhdx"
-t_create c5 "fake.save_ms=4000" ",\"disks\":[{\"path\":\"$P/k.vhdx\"}]"
+# The save takes 30 s unless killed: the kill lands inside it however slow
+# the wait for "creating" is (an ASan build at a load of 15 once needed 4 s).
+t_create c5 "fake.save_ms=30000" ",\"disks\":[{\"path\":\"$P/k.vhdx\"}]"
 expect_rc 0 vmctl start c5 --timeout=30
 before=$(images "$P")
 vmctl checkpoint c5 k >"$T/k.out" 2>&1 &
