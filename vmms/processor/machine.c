@@ -67,22 +67,13 @@ static int machine_done(sd_bus_message *m, void *userdata, sd_bus_error *unused)
 }
 
 static int machine_send(struct vmms_scopes *s, sd_bus_message *m, const char *name, bool unregister) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = m;
         struct machine_call *c = calloc(1, sizeof *c);
-        sd_bus_slot *slot = NULL;
-        if (!c)
-                return -ENOMEM;
-        c->s = s;
-        c->unregister = unregister;
-        snprintf(c->name, sizeof c->name, "%s", name);
-        int r = sd_bus_call_async(s->bus, &slot, msg, machine_done, c, 0);
-        if (r < 0) {
-                free(c);
-                return r;
+        if (c) {
+                c->s = s;
+                c->unregister = unregister;
+                snprintf(c->name, sizeof c->name, "%s", name);
         }
-        (void)sd_bus_slot_set_destroy_callback(slot, free);
-        (void)sd_bus_slot_set_floating(slot, 1);
-        return 0;
+        return vmms_scopes_call_async(s, m, machine_done, c);
 }
 
 static void machine_register(struct vmms_vm *vm, struct vmms_scopes *s) {

@@ -47,6 +47,10 @@ void vmms_scope_worker_started(struct vmms_vm *vm, pid_t pid);
  * differ. Called before vm->config becomes next. */
 void vmms_scope_config_changed(struct vmms_vm *vm, const struct vm_config *old, const struct vm_config *next);
 void vmms_scopes_free(struct vmms_daemon *d);
+/* Calls m (taken) on the scopes' bus without waiting; done gets the reply
+ * with c, which is freed after it (or at once when the call cannot be
+ * sent, as m is); a NULL c (its allocation failed) is -ENOMEM. */
+int vmms_scopes_call_async(struct vmms_scopes *s, sd_bus_message *m, sd_bus_message_handler_t done, void *c);
 
 /* machine.c: the VM registered with systemd-machined once its worker's
  * scope has started. vmms_machine_watch follows the scopes' start jobs on

@@ -97,16 +97,12 @@ static int call_done(sd_bus_message *m, void *userdata, sd_bus_error *unused) {
         return 0;
 }
 
-/* Sends m on the scopes' bus with a reply that logs; takes m. */
-static int send_logged(struct vmms_scopes *s, sd_bus_message *m, const char *unit, const char *what) {
+int vmms_scopes_call_async(struct vmms_scopes *s, sd_bus_message *m, sd_bus_message_handler_t done, void *c) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = m;
-        struct scope_call *c = calloc(1, sizeof *c);
         sd_bus_slot *slot = NULL;
         if (!c)
                 return -ENOMEM;
-        snprintf(c->unit, sizeof c->unit, "%s", unit);
-        snprintf(c->what, sizeof c->what, "%s", what);
-        int r = sd_bus_call_async(s->bus, &slot, msg, call_done, c, 0);
+        int r = sd_bus_call_async(s->bus, &slot, msg, done, c, 0);
         if (r < 0) {
                 free(c);
                 return r;
@@ -114,6 +110,16 @@ static int send_logged(struct vmms_scopes *s, sd_bus_message *m, const char *uni
         (void)sd_bus_slot_set_destroy_callback(slot, free);
         (void)sd_bus_slot_set_floating(slot, 1);
         return 0;
+}
+
+/* Sends m on the scopes' bus with a reply that logs; takes m. */
+static int send_logged(struct vmms_scopes *s, sd_bus_message *m, const char *unit, const char *what) {
+        struct scope_call *c = calloc(1, sizeof *c);
+        if (c) {
+                snprintf(c->unit, sizeof c->unit, "%s", unit);
+                snprintf(c->what, sizeof c->what, "%s", what);
+        }
+        return vmms_scopes_call_async(s, m, call_done, c);
 }
 
 static int start_scope(struct vmms_scopes *s, const char *unit, const struct vmms_vm *vm, pid_t pid) {
