@@ -237,7 +237,7 @@ static int do_create(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) 
         _cleanup_free_ struct vmms_cred *cred = malloc(sizeof *cred);
         const struct vmms_pool *pool;
         struct create_args a;
-        char path[PATH_MAX], err[1200];
+        char path[PATH_MAX], err[PATH_MAX + 1200];
         int r;
         if (!cred)
                 return -ENOMEM;
