@@ -24,25 +24,30 @@
 #                    host is killed and the run fails with that message
 #   --mem MIB        the emulated host's memory (default 6144)
 #   --cpus N         its vCPUs (default 2: multi-threaded TCG, one thread each)
+#   --tcg MODE       TCG's threading: multi (default: one host thread per
+#                    vCPU) or single (one thread runs every vCPU in turn);
+#                    also from AMDV_TCG (docs/amdv-host.md: the host panics)
 #
 # Exit status: COMMAND's; 77 (skip) when the emulated host cannot be had
 # here (no QEMU, no virtiofsd, no kernel); 1 with "AMDV FAIL: ..." when the
 # host failed (QEMU exited, the boot failed, the timeout).
 set -uo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
-out="" timeout=1800 mem=6144 cpus=2
+out="" timeout=1800 mem=6144 cpus=2 tcg=${AMDV_TCG:-multi}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--out) out=$2; shift ;;
 	--timeout) timeout=$2; shift ;;
 	--mem) mem=$2; shift ;;
 	--cpus) cpus=$2; shift ;;
+	--tcg) tcg=$2; shift ;;
 	--) shift; break ;;
 	*) echo "amdv-host: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
 done
-[ $# -gt 0 ] || { echo "usage: amdv-host.sh [--out DIR] [--timeout S] [--mem MIB] [--cpus N] -- COMMAND..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: amdv-host.sh [--out DIR] [--timeout S] [--mem MIB] [--cpus N] [--tcg multi|single] -- COMMAND..." >&2; exit 2; }
+case "$tcg" in multi|single) ;; *) echo "amdv-host: --tcg is multi or single, not $tcg" >&2; exit 2 ;; esac
 skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "AMDV FAIL: $*"; exit 1; }
 
@@ -224,7 +229,7 @@ boot() {
 		[ -S "$work/$t.sock" ] || { cat "$work/virtiofsd-$t.log"; fail "virtiofsd ($t) did not start"; }
 	done
 	qemu-system-x86_64 -nodefaults -no-user-config -nographic \
-		-machine q35 -accel tcg,thread=multi,tb-size=512 -cpu max -smp "$cpus" -m "$mem" \
+		-machine q35 -accel tcg,thread="$tcg",tb-size=512 -cpu max -smp "$cpus" -m "$mem" \
 		-object memory-backend-memfd,id=mem,size="${mem}M",share=on -numa node,memdev=mem \
 		-kernel "$vmlinuz" -initrd "$work/initrd.cpio" \
 		-append "console=ttyS0 rdinit=/init panic=-1 tsc=reliable nokaslr unknown_nmi_panic panic_print=0x40 amdv.out=$out amdv.kver=$kver amdv.moddir=$moddir systemd.unified_cgroup_hierarchy=1 systemd.show_status=1 systemd.log_target=kmsg" \
