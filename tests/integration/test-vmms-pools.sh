@@ -17,8 +17,8 @@ GROUP=staff
 GID=$(getent group $GROUP | cut -d: -f3)
 [ -n "$GID" ] || { echo "SKIP: no group '$GROUP' to test with"; exit 77; }
 id -nG nobody | grep -qw $GROUP && { echo "SKIP: nobody is in $GROUP already"; exit 77; }
-P=$T/images RO=$T/ro
-mkdir -p "$RO" "$P/sub"
+P=$T/images RO=$T/ro Q=$T/more
+mkdir -p "$RO" "$P/sub" "$Q"
 chgrp "$GROUP" "$P"; chmod 2770 "$P" # as the package's pool: the group writes, others see nothing
 M=(org.vmstack.VMMS1 /org/vmstack/VMMS1 org.vmstack.VMMS1.Manager)
 mgr() { bus call "${M[@]}" "$@"; }
@@ -40,7 +40,7 @@ expect_error() {
   echo "$out" | grep -qF "org.vmstack.Error.$name" || fail "$*: expected $name, got: $out"
   echo "$out" | grep -qF -- "$text" || fail "$*: expected '$text', got: $out"
 }
-t_start_vmms --group=$GROUP --metering-interval-ms=200 --storage-pool="$P" --storage-pool="$RO:ro"
+t_start_vmms --group=$GROUP --metering-interval-ms=200 --storage-pool="$P" --storage-pool="$RO:ro" --storage-pool="$Q"
 
 note "GetCallerAccess: root and the group may manage, nobody may read, with the refusal's reason"
 access_of() { "$@" busctl --address="$ADDR" --json=short call "${M[@]}" GetCallerAccess | jq -r '.data | join("|")'; }
@@ -136,6 +136,24 @@ expect_rc 6 as_nobody "$VMCTL_BIN" --address="$ADDR" pool create "$P" n.vhdx 8M
 expect_rc 6 as_nobody "$VMCTL_BIN" --address="$ADDR" pool list "$P"
 expect_rc 2 vmctl pool create "$P" v2.vhdx
 expect_rc 11 vmctl pool delete "$P" a.vhdx
+
+note "DeletePoolImage refuses a differencing image's parent, named by its relative or absolute locator"
+# d.vhdx (made above) names v.vhdx relatively, as CreatePoolImage makes it
+expect_error Busy "name: v.vhdx is the parent of the differencing image $P/d.vhdx" root DeletePoolImage "'$P'" "'v.vhdx'"
+expect_rc 11 vmctl pool delete "$P" v.vhdx
+echo "$LAST_OUT" | grep -qF "v.vhdx is the parent of the differencing image $P/d.vhdx; delete or merge that first" ||
+  fail "vmctl pool delete of a parent: $LAST_OUT"
+[ -e "$P/v.vhdx" ] || fail "a parent was deleted"
+expect_rc 0 vmctl pool delete "$P" d.vhdx
+# a child in another pool: vmctl disk create writes only the absolute locator there
+expect_rc 0 vmctl disk create "$Q/w.vhdx" --parent="$P/v.vhdx"
+expect_rc 0 vmctl --json disk info "$Q/w.vhdx"
+echo "$LAST_OUT" | jq -e ".parent.relative_path == \"\" and .parent.absolute_path == \"$P/v.vhdx\"" >/dev/null ||
+  fail "w.vhdx's locators: $LAST_OUT"
+expect_error Busy "name: v.vhdx is the parent of the differencing image $Q/w.vhdx" root DeletePoolImage "'$P'" "'v.vhdx'"
+expect_rc 0 vmctl pool delete "$Q" w.vhdx
+expect_rc 0 vmctl pool delete "$P" v.vhdx
+[ ! -e "$P/v.vhdx" ] || fail "v.vhdx, no longer a parent, is still there"
 expect_rc 0 vmctl pool delete "$P" r.img
 [ ! -e "$P/r.img" ] || fail "vmctl pool delete left r.img"
 

@@ -294,12 +294,79 @@ static int unlink_as(const struct vmms_cred *cred, const char *dir, const char *
         return r;
 }
 
+/* Whether the differencing VHDX dfd/name names the file target as its
+ * parent, by its relative locator (resolved against the child's directory,
+ * as the worker opens the chain) or by its absolute one. */
+static bool names_parent(int dfd, const char *dir, const char *name, const struct stat *target) {
+        _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        _cleanup_free_ struct vhdx_info *info = calloc(1, sizeof *info);
+        struct vhdx *v = NULL;
+        struct stat st;
+        char err[256], child[PATH_MAX], parent[PATH_MAX];
+        if (!info || fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+            (st.st_dev == target->st_dev && st.st_ino == target->st_ino) ||
+            vhdx_open(fd, VHDX_OPEN_INSPECT, &v, err, sizeof err) < 0)
+                return false;
+        vhdx_get_info(v, info);
+        vhdx_close(v);
+        if (info->type != VHDX_DIFFERENCING)
+                return false;
+        snprintf(child, sizeof child, "%s/%s", dir, name);
+        if (vhdx_parent_path(child, info, parent, sizeof parent) == 0 && stat(parent, &st) == 0 &&
+            st.st_dev == target->st_dev && st.st_ino == target->st_ino)
+                return true;
+        return info->parent_absolute[0] == '/' && stat(info->parent_absolute, &st) == 0 &&
+               st.st_dev == target->st_dev && st.st_ino == target->st_ino;
+}
+
+/* The first differencing VHDX in any pool whose parent is target, into
+ * child: 1, else 0. Read as vmms (not the caller): a child the caller
+ * cannot read would break all the same. */
+static int child_of(const struct vmms_daemon *d, const struct stat *target, char *child, size_t len) {
+        for (size_t p = 0; p < d->opt.paths.n_pools; p++) {
+                const char *dir = d->opt.paths.pools[p].dir;
+                int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                DIR *dp = dfd < 0 ? NULL : fdopendir(dfd);
+                if (!dp) {
+                        safe_close(dfd);
+                        continue;
+                }
+                struct dirent *de;
+                bool found = false;
+                for (size_t n = 0; !found && n < VMMS_POOL_IMAGES_MAX && (de = readdir(dp)); n++)
+                        found = !strcmp(vmms_pool_image_format(de->d_name), "vhdx") &&
+                                names_parent(dirfd(dp), dir, de->d_name, target);
+                if (found)
+                        snprintf(child, len, "%s/%s", dir, de->d_name);
+                closedir(dp);
+                if (found)
+                        return 1;
+        }
+        return 0;
+}
+
+/* Busy when a VM's configuration names the image or a differencing image
+ * in a pool names it as its parent (deleting it would break the child). */
+static int check_unused(struct vmms_daemon *d, const char *path, const char *name, sd_bus_error *e) {
+        char child[PATH_MAX];
+        struct stat st;
+        size_t at;
+        struct vmms_vm *vm = user_of(d, path, 0, &at);
+        if (vm)
+                return sd_bus_error_setf(e, VMMS_ERROR_BUSY, "name: %s is used by VM '%s'; detach it first", name,
+                                         vm->config->name);
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && child_of(d, &st, child, sizeof child) > 0)
+                return sd_bus_error_setf(e, VMMS_ERROR_BUSY,
+                                         "name: %s is the parent of the differencing image %s; delete or merge "
+                                         "that first", name, child);
+        return 0;
+}
+
 static int do_delete(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
         _cleanup_free_ struct vmms_cred *cred = malloc(sizeof *cred);
         const struct vmms_pool *pool;
         const char *dir, *name;
         char path[PATH_MAX];
-        size_t at;
         int r;
         if (!cred)
                 return -ENOMEM;
@@ -309,10 +376,8 @@ static int do_delete(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) 
         if (pool->read_only)
                 return sd_bus_error_setf(e, VMMS_ERROR_PERMISSION_DENIED, "pool: %s is read-only", pool->dir);
         snprintf(path, sizeof path, "%s/%s", pool->dir, name);
-        struct vmms_vm *vm = user_of(d, path, 0, &at);
-        if (vm)
-                return sd_bus_error_setf(e, VMMS_ERROR_BUSY, "name: %s is used by VM '%s'; detach it first", name,
-                                         vm->config->name);
+        if ((r = check_unused(d, path, name, e)) < 0)
+                return r;
         r = unlink_as(cred, pool->dir, name);
         if (r == -ENOENT)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "name: %s is not in %s", name, pool->dir);
