@@ -148,10 +148,8 @@ static int all_vms(struct vmctl *c, char ***paths, char ***names, size_t *n) {
         return r;
 }
 
-/* The VMs named (resolved), or every VM. */
+/* The VMs named, resolved. */
 static int targets(struct vmctl *c, int argc, char **argv, char ***paths, char ***names, size_t *n) {
-        if (optind >= argc)
-                return all_vms(c, paths, names, n);
         size_t want = (size_t)(argc - optind);
         *paths = calloc(want, sizeof **paths);
         *names = calloc(want, sizeof **names);
@@ -166,6 +164,49 @@ static int targets(struct vmctl *c, int argc, char **argv, char ***paths, char *
         return 0;
 }
 
+/* Every VM's document in one call (GetAllMetrics: vmms's newest samples),
+ * into *all (a JSON array); 1 when vmms has no such call (an older vmms:
+ * the caller asks each VM), else 0 or an exit code. */
+static int all_metrics(struct vmctl *c, struct json_object **all) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        const char *text = NULL;
+        int rc = 0, r = sd_bus_call_method(c->bus, VMMS_BUS_NAME, VMMS_MANAGER_PATH, VMMS_MANAGER_IFACE,
+                                           "GetAllMetrics", &e, &reply, NULL);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "s", &text);
+        *all = r >= 0 ? json_tokener_parse(text) : NULL;
+        if (r < 0 && sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_METHOD))
+                rc = 1;
+        else if (r < 0)
+                rc = vmctl_fail(&e, r, "stats");
+        else if (!json_object_is_type(*all, json_type_array))
+                rc = vmctl_fail(NULL, -EBADMSG, "stats");
+        if (rc)
+                json_object_put(*all), *all = NULL;
+        sd_bus_error_free(&e);
+        sd_bus_message_unref(reply);
+        return rc;
+}
+
+static int print_docs(struct vmctl *c, struct json_object **docs, size_t got, bool prometheus) {
+        int rc = 0;
+        if (prometheus) {
+                if (vmms_metrics_prom_write(stdout, docs, got) < 0)
+                        rc = vmctl_fail(NULL, -EIO, "stats");
+        } else if (c->json) {
+                struct json_object *a = json_object_new_array();
+                for (size_t i = 0; a && i < got; i++)
+                        json_object_array_add(a, json_object_get(docs[i]));
+                printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY));
+                json_object_put(a);
+        } else
+                for (size_t i = 0; i < got; i++)
+                        print_doc(docs[i]);
+        return rc;
+}
+
+/* The VMs at paths, one GetMetrics each (fresh from their workers). */
 static int show(struct vmctl *c, char **paths, size_t n, bool prometheus) {
         struct json_object **docs = calloc(n ? n : 1, sizeof *docs);
         int rc = docs ? 0 : vmctl_fail(NULL, -ENOMEM, "stats");
@@ -173,21 +214,42 @@ static int show(struct vmctl *c, char **paths, size_t n, bool prometheus) {
         for (size_t i = 0; !rc && i < n; i++)
                 if ((docs[got] = metrics_of(c, paths[i], &rc)))
                         got++;
-        if (!rc && prometheus) {
-                if (vmms_metrics_prom_write(stdout, docs, got) < 0)
-                        rc = vmctl_fail(NULL, -EIO, "stats");
-        } else if (!rc && c->json) {
-                struct json_object *a = json_object_new_array();
-                for (size_t i = 0; a && i < got; i++)
-                        json_object_array_add(a, json_object_get(docs[i]));
-                printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY));
-                json_object_put(a);
-        } else if (!rc)
-                for (size_t i = 0; i < got; i++)
-                        print_doc(docs[i]);
+        if (!rc)
+                rc = print_docs(c, docs, got, prometheus);
         for (size_t i = 0; i < got; i++)
                 json_object_put(docs[i]);
         free(docs);
+        return rc;
+}
+
+/* Every VM: one GetAllMetrics (its array's documents in vmms's order, as
+ * ListVMs gives them), or, from a vmms without it, ListVMs and one
+ * GetMetrics each. */
+static int show_all(struct vmctl *c, bool prometheus) {
+        struct json_object *all = NULL;
+        int rc = all_metrics(c, &all);
+        if (rc == 1) {
+                char **paths = NULL, **names = NULL;
+                size_t n = 0;
+                rc = all_vms(c, &paths, &names, &n);
+                if (!rc)
+                        rc = show(c, paths, n, prometheus);
+                for (size_t i = 0; i < n; i++)
+                        free(paths[i]), free(names[i]);
+                free(paths);
+                free(names);
+                return rc;
+        }
+        size_t n = rc ? 0 : json_object_array_length(all);
+        struct json_object **docs = rc ? NULL : calloc(n ? n : 1, sizeof *docs);
+        if (!rc && !docs)
+                rc = vmctl_fail(NULL, -ENOMEM, "stats");
+        for (size_t i = 0; !rc && i < n; i++)
+                docs[i] = json_object_array_get_idx(all, i); /* borrowed from all */
+        if (!rc)
+                rc = print_docs(c, docs, n, prometheus);
+        free(docs);
+        json_object_put(all);
         return rc;
 }
 
@@ -229,7 +291,8 @@ static int run_stats(struct vmctl *c, int argc, char **argv) {
         }
         char **paths = NULL, **names = NULL;
         size_t n = 0;
-        int rc = targets(c, argc, argv, &paths, &names, &n);
+        bool every = optind >= argc; /* no VM named: each showing asks for every VM at once */
+        int rc = every ? 0 : targets(c, argc, argv, &paths, &names, &n);
         for (size_t i = 0; !rc && do_reset && i < n; i++)
                 rc = reset(c, paths[i], names[i]);
         /* --watch: again every interval until interrupted or a call fails */
@@ -238,7 +301,7 @@ static int run_stats(struct vmctl *c, int argc, char **argv) {
                         sleep(watch);
                         printf("\n");
                 }
-                rc = show(c, paths, n, prometheus);
+                rc = every ? show_all(c, prometheus) : show(c, paths, n, prometheus);
                 fflush(stdout);
         }
         for (size_t i = 0; i < n; i++)

@@ -91,6 +91,24 @@ expect_rc 2 vmctl stats --watch=0 m1
 expect_rc 0 vmctl --json stats
 echo "$LAST_OUT" | python3 -c 'import json,sys; a=json.load(sys.stdin); assert [d["name"] for d in a] == ["m1"], a' ||
   fail "vmctl --json stats: $LAST_OUT"
+if command -v dbus-monitor >/dev/null; then
+  # every VM in one call (GetAllMetrics), with --watch too: no GetMetrics, no ListVMs
+  dbus-monitor --address "$ADDR" "type='method_call',destination='org.vmstack.VMMS1'" >"$T/calls" 2>&1 &
+  MON=$!
+  wait_for 5 "dbus-monitor" grep -q NameAcquired "$T/calls"
+  expect_rc 0 vmctl stats
+  expect_rc 124 timeout 2.5 "$VMCTL_BIN" --address="$ADDR" stats --watch=1
+  [ "$(echo "$LAST_OUT" | grep -c "^m1: Running")" -ge 2 ] || fail "vmctl stats --watch=1 (every VM) showed it once: $LAST_OUT"
+  sleep 0.3
+  kill "$MON"; wait "$MON" 2>/dev/null
+  grep '^method call' "$T/calls" | grep -o 'member=[A-Za-z]*' | sort | uniq -c >"$T/calls.sum"
+  grep -q 'member=GetAllMetrics' "$T/calls.sum" && ! grep -Eq 'member=(GetMetrics|ListVMs)' "$T/calls.sum" ||
+    fail "vmctl stats of every VM called: $(cat "$T/calls.sum")"
+  [ "$(grep 'member=GetAllMetrics' "$T/calls.sum" | awk '{print $1}')" -ge 3 ] ||
+    fail "one GetAllMetrics per showing: $(cat "$T/calls.sum")"
+else
+  note "dbus-monitor missing: vmctl stats's calls are not counted"
+fi
 expect_rc 0 vmctl stats --prometheus
 echo "$LAST_OUT" >"$T/vmctl.prom"
 grep -q "^vmstack_disk_write_bytes_total{vm=\"m1\",disk=\"1\",path=\"$I/b \\\\\"odd\\\\\".img\"} [0-9]*$" "$T/vmctl.prom" ||
