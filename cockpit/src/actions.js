@@ -27,9 +27,15 @@ export class Alerts {
     // An operation that ended well but left this page's view (a VM moved
     // to another host): what happened, as a status (not an alert).
     success(title, text) {
+        this.status(title, text, "success", "success");
+    }
+
+    // The same for an outcome of a level (success, warning, danger) that
+    // happened elsewhere (a move vmctl started): data-outcome says which.
+    status(title, text, level, outcome) {
         const item = h("li", { class: "pf-v6-c-alert-group__item" });
         const close = button("Close", "plain", () => item.remove(), { "aria-label": `Close: ${title}` });
-        replace(item, h("div", { class: "pf-v6-c-alert pf-m-success pf-m-inline", role: "status", "data-outcome": "success" },
+        replace(item, h("div", { class: `pf-v6-c-alert pf-m-${level} pf-m-inline`, role: "status", "data-outcome": outcome },
                         h("p", { class: "pf-v6-c-alert__title" }, title),
                         h("div", { class: "pf-v6-c-alert__action" }, close),
                         h("div", { class: "pf-v6-c-alert__description" }, h("p", {}, text))));

@@ -4,7 +4,9 @@
 // itself restarted), then PropertiesChanged, VMAdded and VMRemoved keep it
 // current. Listeners get ("vm", path) for one VM, ("vms") when the set
 // changed, ("host") and ("service") for vmms itself, ("access") when
-// GetCallerAccess was read (with every load).
+// GetCallerAccess was read (with every load), ("migration", path, ended)
+// when a VM's move ended (MigrationFinished, whoever started it; ended:
+// {name, outcome, dest, there, message}), before the VM leaves the list.
 /* global cockpit */
 import { idFromPath } from "./format.js";
 
@@ -57,6 +59,8 @@ export class Model {
                               (path, iface, signal, args) => this.propertiesChanged(path, args));
         this.client.subscribe({ interface: IF_MANAGER, member: "VMAdded", path: ROOT },
                               (path, iface, signal, args) => this.vmAdded(args[0]));
+        this.client.subscribe({ interface: IF_VM, member: "MigrationFinished", path_namespace: ROOT },
+                              (path, iface, signal, args) => this.migrationFinished(path, args));
         this.client.subscribe({ interface: IF_MANAGER, member: "VMRemoved", path: ROOT },
                               (path, iface, signal, args) => this.vmRemoved(args[0]));
         // vmms restarted, or went away: everything is read again then. The
@@ -199,6 +203,12 @@ export class Model {
         }
         if (this.vms.get(path) === vm)
             this.emit("vms");
+    }
+
+    migrationFinished(path, [outcome, dest, there, message]) {
+        const vm = this.vms.get(path);
+        const name = vm ? vm.props[IF_VM].Name || vm.id : idFromPath(path);
+        this.emit("migration", path, { name, outcome, dest, there, message });
     }
 
     vmRemoved(path) {

@@ -122,3 +122,21 @@ export function moveOutcome(name, dest, kind, start, state, seconds) {
     const runs = kind !== "quick" || (start !== undefined ? !!start : state !== "Saved");
     return `${name} moved to ${dest} in ${seconds.toFixed(1)} s; it ${runs ? "runs" : "is Saved"} there now.`;
 }
+
+// A move's end as vmms announced it (MigrationFinished), for a move this
+// page did not start (vmctl, another page): {level, outcome, title, text}
+// for the status on top. outcome: "moved", "failed" or "cancelled"; there:
+// the VM's state on the destination when it moved; message: vmms's
+// sentence ("" when it moved as asked).
+export function finishedOutcome({ name, outcome, dest, there, message }) {
+    if (outcome === "moved") {
+        const where = there === "Running" ? "; it runs there now" : there === "Saved" ? "; it is Saved there now" : "";
+        return { level: message ? "warning" : "success", outcome, title: `Moved ${name}`,
+                 text: `${name} moved to ${dest}${where}.` + (message ? ` ${message}` : "") };
+    }
+    if (outcome === "cancelled")
+        return { level: "warning", outcome, title: `The move of ${name} to ${dest} was cancelled`,
+                 text: `cancelled: ${message || "the VM stays here"}` };
+    return { level: "danger", outcome: "failed", title: `The move of ${name} to ${dest} failed`,
+             text: `move failed: ${message || "vmms gave no reason"}` };
+}

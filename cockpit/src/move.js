@@ -14,7 +14,8 @@ import { h, replace, button, card } from "./dom.js";
 import { input, checkbox, select, field } from "./form.js";
 import { IF_VM } from "./model.js";
 import { run } from "./actions.js";
-import { MOVE_KINDS, MOVE_STATES, CANCEL_STATES, DEFAULT_PORT, kindsFor, kindFor, migrateCall, moveProgress, moveOutcome } from "./move-state.js";
+import { MOVE_KINDS, MOVE_STATES, CANCEL_STATES, DEFAULT_PORT, kindsFor, kindFor, migrateCall, moveProgress, moveOutcome,
+         finishedOutcome } from "./move-state.js";
 
 export class Move {
     constructor(model, alerts, back) {
@@ -55,6 +56,20 @@ export class Move {
         this.el = card("Move to another host", this.form,
                        h("div", { class: "vmstack-move-progress" }, this.status, this.bar, h("div", { class: "vmstack-actions" }, this.cancelButton)));
         this.el.classList.add("vmstack-move");
+        model.on((what, path, ended) => {
+            if (what === "migration")
+                this.finished(path, ended);
+        });
+    }
+
+    // vmms's word on a move's end (MigrationFinished). This page's own
+    // calls say it from their answer; a move started elsewhere (vmctl)
+    // gets its outcome here, before its VM leaves the list.
+    finished(path, ended) {
+        if (this.moving.has(path))
+            return;
+        const o = finishedOutcome(ended);
+        this.alerts.status(o.title, o.text, o.level, o.outcome);
     }
 
     show(vm) {

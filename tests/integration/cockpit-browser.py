@@ -516,7 +516,7 @@ def steps_end(p):
 
 
 def scenario(p):
-    for steps in (steps_first, steps_list, steps_lifecycle, steps_boot, steps_graphs, steps_details, moves.settings, moves.moves,
+    for steps in (steps_first, steps_list, steps_lifecycle, steps_boot, steps_graphs, steps_details, moves.settings, moves.moves, moves.elsewhere,
                   steps_wizard, steps_end):
         steps(p)
     if os.environ.get("DISPLAY_LOG"):

@@ -23,7 +23,12 @@ the page's own question, nothing is called; a move cancelled by keyboard
 (Enter on Cancel) leaves the VM Running here, with vmms's "cancelled"; a
 quick move shows the save's share, then runs on B; a shared-nothing move
 into a directory outside B's pools is refused, into B's pool it moves and
-B's configuration names the copy, which exists."""
+B's configuration names the copy, which exists.
+elsewhere: moves started with vmctl (VMCTL) while the list shows: one that
+works ("Moved roamer ... roamer moved to 127.0.0.1:PORT; it runs there
+now", and roamer leaves the list), one to a port nobody listens on ("move
+failed: cannot migrate VM 'stray' ...") and one cancelled with vmctl
+migrate-cancel ("cancelled: ..."), from vmms's MigrationFinished."""
 import json
 import os
 import subprocess
@@ -318,3 +323,64 @@ def moves(p):
     if cfg["disks"][0]["path"] != copy or not os.path.exists(copy):
         raise Failed("B's copier does not run on the copy %s: %s" % (copy, cfg["disks"]))
     p.no_alerts("the shared-nothing move")
+
+
+def vmctl(*args):
+    return subprocess.Popen([os.environ["VMCTL"], "--address=" + os.environ["ADDR"], *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def outcome_text(outcome):
+    return "(document.querySelector('.vmstack-alerts [data-outcome=%s]') || {innerText: ''}).innerText" % outcome
+
+
+def wait_outcome(p, what, outcome, pattern, seconds=60):
+    p.wait(what, "new RegExp(%s).test(%s)" % (json.dumps(pattern), outcome_text(outcome)), seconds)
+
+
+def elsewhere(p):
+    dest = "127.0.0.1:%s" % os.environ["PORTB"]
+    none = "127.0.0.1:%s" % os.environ["PORT_NONE"]
+    note("moves started with vmctl: the list says how each ended (MigrationFinished)")
+    create("roamer", "fake.migrate_ms=1500", start=True)
+    p.wait("roamer Running in the list", p.row("roamer") + " && " + p.state_is("roamer", "Running"), 30)
+    mig = vmctl("migrate", "roamer", dest)
+    wait_outcome(p, "roamer's move", "moved",
+                 "^Moved roamer[\\s\\S]*roamer moved to %s; it runs there now\\." % dest.replace(".", "\\."))
+    p.wait("roamer gone from the list", "!" + p.row("roamer"), 15)
+    out, _ = mig.communicate(timeout=30)
+    if mig.returncode != 0 or state_on_b("roamer") is None:
+        raise Failed("vmctl migrate roamer: %s (on B: %s)" % (out, state_on_b("roamer")))
+    p.shot("moved-elsewhere-1280", full=False)
+
+    create("stray", "fake.migrate_ms=60000", start=True)
+    p.wait("stray Running in the list", p.row("stray") + " && " + p.state_is("stray", "Running"), 30)
+    out, _ = vmctl("migrate", "stray", none).communicate(timeout=60)
+    wait_outcome(p, "the failed move", "failed",
+                 "^The move of stray to %s failed[\\s\\S]*move failed: cannot migrate VM 'stray' to 127\\.0\\.0\\.1: " % none.replace(".", "\\."))
+    mig = vmctl("migrate", "stray", dest)
+    p.wait("stray Migrating in the list", p.state_is("stray", "Migrating"), 20)
+    out, _ = vmctl("migrate-cancel", "stray").communicate(timeout=30)
+    wait_outcome(p, "the cancelled move", "cancelled",
+                 "^The move of stray to %s was cancelled[\\s\\S]*cancelled: cannot migrate VM 'stray' to 127\\.0\\.0\\.1: cancelled"
+                 % dest.replace(".", "\\."))
+    p.wait("stray Running here again", p.state_is("stray", "Running"), 20)
+    mig.communicate(timeout=30)
+    if mig.returncode == 0:
+        raise Failed("vmctl migrate of the cancelled stray succeeded")
+    p.js("window.scrollTo(0, 0)")
+    p.shot("move-outcomes-1280", full=False)
+    p.size(390, 844, mobile=True)
+    time.sleep(0.3)
+    width = p.js("document.documentElement.scrollWidth")
+    if width > 400:
+        raise Failed("the outcomes: the page is %d px wide at a phone's 390" % width)
+    p.shot("move-outcomes-phone", full=False)
+    p.size(1280, 800)
+    p.js("document.querySelectorAll('.vmstack-alerts [data-outcome] button').forEach(b => b.click())")
+    p.no_alerts("moves started elsewhere")
+    path = bus("call", *MANAGER, "GetVM", "s", "stray").split('"')[1]
+    bus("call", "org.vmstack.VMMS1", path, "org.vmstack.VMMS1.VM", "Kill")
+    p.wait("stray Off", p.state_is("stray", "Off"), 20)
+    bus("call", "org.vmstack.VMMS1", path, "org.vmstack.VMMS1.VM", "Delete")
+    p.wait("stray gone", "!" + p.row("stray"), 10)

@@ -115,7 +115,7 @@ RESTARTER=$!
 t_on_exit "kill $RESTARTER; [ -f $T/vmms2.pid ] && kill \$(cat $T/vmms2.pid)"
 
 note "the browser drives the page"
-env "${CONSOLE_ENV[@]}" RESTART_REQUEST=$T/restart-request ADDR=$ADDR KERNEL=$(t_kernel) \
+env "${CONSOLE_ENV[@]}" RESTART_REQUEST=$T/restart-request ADDR=$ADDR VMCTL="$VMCTL_BIN" KERNEL=$(t_kernel) \
   ADDRB=$ADDRB PORTB=$PORTB PORT_NONE=$PORT_NONE ISO=$T/images/install.iso STORAGE_B=$T/b-images IMAGES=$T/images \
   FIRMWARE=$T/fw/bios.bin EMPTY_DISK=$T/images/empty.img TMPDIR=$T /usr/bin/python3 "$(dirname "$0")/cockpit-browser.py" "$CHROMIUM" \
   "$BASE/vmstack/index.html" "$ART" >"$T/browser.log" 2>&1
@@ -173,7 +173,8 @@ for s in "alpha.*Starting" "alpha.*Paused" "alpha.*Off"; do
 done
 for f in list-1280 running-1280 refused-1280 boot-warning-1280 boot-details-1280 graphs-1280 graphs-phone details-1280 details-phone wizard-1280 wizard-phone \
   vmms-gone-1280 list-phone unprivileged-1280 settings-more-1280 settings-more-phone settings-boot-1280 nic-caps-1280 \
-  settings-boot-phone settings-services-phone move-progress-1280 moved-1280 move-phone move-card-phone move-quick-1280; do
+  settings-boot-phone settings-services-phone move-progress-1280 moved-1280 move-phone move-card-phone move-quick-1280 \
+  moved-elsewhere-1280 move-outcomes-1280 move-outcomes-phone; do
   [ -s "$ART/$f.png" ] || fail "no screenshot $f"
 done
 if [ -n "$CONSOLE" ]; then

@@ -4,7 +4,7 @@
 // changes of the boot, DVD drive, integration and automatic-action forms
 // and the NIC caps' units (cockpit/src/config-edit.js).
 import assert from "node:assert/strict";
-import { kindsFor, kindFor, migrateCall, moveProgress, moveOutcome } from "../../cockpit/src/move-state.js";
+import { kindsFor, kindFor, migrateCall, moveProgress, moveOutcome, finishedOutcome } from "../../cockpit/src/move-state.js";
 import {
     withBoot, withIntegration, withPolicy, freeDvdPosition, withDvdDrive, withoutDvdDrive, dvdPositionName,
     mbitToBits, bitsToMbit,
@@ -58,6 +58,26 @@ assert.equal(moveProgress({ State: "Migrating", MigrationProgress: [5, 0, 9, 9, 
              "the connection is cut (connection reset), reconnecting until it is back");
 // The outcome says where the VM is now.
 assert.equal(moveOutcome("web1", "b", "live", undefined, "Running", 1.234), "web1 moved to b in 1.2 s; it runs there now.");
+
+// A move started elsewhere: vmms's MigrationFinished in words.
+assert.deepEqual(finishedOutcome({ name: "web1", outcome: "moved", dest: "b:7390", there: "Running", message: "" }),
+                 { level: "success", outcome: "moved", title: "Moved web1", text: "web1 moved to b:7390; it runs there now." });
+assert.equal(finishedOutcome({ name: "web1", outcome: "moved", dest: "b:7390", there: "Saved", message: "" }).text,
+             "web1 moved to b:7390; it is Saved there now.");
+assert.deepEqual(finishedOutcome({ name: "web1", outcome: "moved", dest: "b:7390", there: "Saved",
+                                   message: "VM 'web1' moved to b, but it stays Saved there: no memory" }),
+                 { level: "warning", outcome: "moved", title: "Moved web1",
+                   text: "web1 moved to b:7390; it is Saved there now. VM 'web1' moved to b, but it stays Saved there: no memory" });
+assert.deepEqual(finishedOutcome({ name: "web1", outcome: "failed", dest: "b:7390", there: "",
+                                   message: "cannot migrate VM 'web1' to b: Connection refused" }),
+                 { level: "danger", outcome: "failed", title: "The move of web1 to b:7390 failed",
+                   text: "move failed: cannot migrate VM 'web1' to b: Connection refused" });
+assert.deepEqual(finishedOutcome({ name: "web1", outcome: "cancelled", dest: "b:7390", there: "",
+                                   message: "cannot migrate VM 'web1' to b: cancelled" }),
+                 { level: "warning", outcome: "cancelled", title: "The move of web1 to b:7390 was cancelled",
+                   text: "cancelled: cannot migrate VM 'web1' to b: cancelled" });
+assert.equal(finishedOutcome({ name: "web1", outcome: "odd", dest: "b", there: "", message: "" }).text,
+             "move failed: vmms gave no reason");
 assert.equal(moveOutcome("web1", "b", "quick", false, "Running", 2), "web1 moved to b in 2.0 s; it is Saved there now.");
 assert.equal(moveOutcome("web1", "b", "quick", undefined, "Saved", 2), "web1 moved to b in 2.0 s; it is Saved there now.");
 

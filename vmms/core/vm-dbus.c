@@ -696,6 +696,8 @@ static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("SetNicQoS", SD_BUS_ARGS("u", index, "t", max_in_bps, "t", max_out_bps),
                                 SD_BUS_NO_RESULT, method_hotplug, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("DiskQoSMinimum", SD_BUS_ARGS("u", index, "b", met, "t", iops, "t", min_iops), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("MigrationFinished",
+                                SD_BUS_ARGS("s", outcome, "s", destination, "s", state_there, "s", message), 0),
         SD_BUS_VTABLE_END,
 };
 #undef EMITS

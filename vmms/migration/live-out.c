@@ -48,7 +48,7 @@ struct vmms_migration {
         sd_event_source *note_src;
         pthread_mutex_t lock; /* net_fd, cancelled */
         int net_fd;
-        bool cancelled;
+        bool cancelled, announced; /* announced: MigrationFinished sent */
         uint64_t t0_us, to_net, from_net; /* the relay's counts (atomic) */
         /* While the worker's migrate-send runs: its stream moving, or a
          * channel past a post-copy's COMMIT or cut and reconnecting, keeps
@@ -326,10 +326,13 @@ static void maybe_free(struct vmms_migration *m) {
 
 static void fail(struct vmms_migration *m, const char *why) {
         struct vmms_vm *vm = m->vm;
+        char msg[1400];
         vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "migration to %s:%u failed: %s", m->a.host, m->a.port, why);
+        snprintf(msg, sizeof msg, "cannot migrate VM '%s' to %s: %s", vm->config->name, m->a.host, why);
+        vmms_vm_migration_announce(vm, &m->announced, m->cancelled ? "cancelled" : "failed", m->a.host, m->a.port, "",
+                                   msg);
         if (m->call) {
-                (void)sd_bus_reply_method_errorf(m->call, VMMS_ERROR_FAILED, "cannot migrate VM '%s' to %s: %s",
-                                                 vm->config->name, m->a.host, why);
+                (void)sd_bus_reply_method_errorf(m->call, VMMS_ERROR_FAILED, "%s", msg);
                 m->call = sd_bus_message_unref(m->call);
         }
         if (vm->state == VMMS_STATE_MIGRATING && vm->worker)
@@ -403,6 +406,7 @@ static void succeed(struct vmms_migration *m) {
         struct vmms_vm *vm = m->vm;
         m->succeeded = true;
         vm->migrated_away = true;
+        vmms_vm_migration_announce(vm, &m->announced, "moved", m->a.host, m->a.port, "Running", "");
         if (m->call) {
                 (void)sd_bus_reply_method_return(m->call, NULL);
                 m->call = sd_bus_message_unref(m->call);

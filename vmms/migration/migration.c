@@ -27,6 +27,19 @@ const struct vmms_feature vmms_feature_migration = {
         .worker_ended = vmms_vm_handover_free,
 };
 
+void vmms_vm_migration_announce(struct vmms_vm *vm, bool *announced, const char *outcome, const char *host,
+                                uint16_t port, const char *there, const char *message) {
+        char dest[300];
+        if (*announced)
+                return;
+        *announced = true;
+        snprintf(dest, sizeof dest, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
+        int r = sd_bus_emit_signal(vm->d->bus, vm->path, VMMS_VM_IFACE, "MigrationFinished", "ssss", outcome, dest,
+                                   there, message);
+        if (r < 0)
+                vmms_vm_log(vm, LOG_LEVEL_DEBUG, r, "cannot emit MigrationFinished: %m");
+}
+
 int vmms_migrate_args_check(const char *dest, const char *mode, int64_t max_downtime_ms,
                             struct vmms_migrate_args *out, char *err, size_t errlen) {
         if (vmms_migchan_address_parse(dest, out->host, sizeof out->host, &out->port) < 0)

@@ -58,6 +58,14 @@ void vmms_migrate_disks_remove(const struct vm_config *c, uint32_t n);
  * destination asked again (live-out.c). */
 int vmms_vm_migration_ask_again(struct vmms_vm *vm, const char *dest);
 void vmms_vm_on_migrate_progress(struct vmms_vm *vm, struct json_object *ev);
+/* MigrationFinished(outcome, destination, state there, message) on the
+ * VM's object (migration.c; docs/dbus-api.md), once per migration
+ * (*announced): what Migrate answered its caller, for every other client.
+ * outcome: "moved", "failed" or "cancelled"; there: the VM's state on the
+ * destination when it moved ("Running", "Saved"), else ""; message: ""
+ * when it moved as asked, else the sentence of Migrate's answer. */
+void vmms_vm_migration_announce(struct vmms_vm *vm, bool *announced, const char *outcome, const char *host,
+                                uint16_t port, const char *there, const char *message);
 /* PropertiesChanged(MigrationProgress, MigrationThrottle) (migration.c). */
 void vmms_vm_emit_migration_progress(struct vmms_vm *vm);
 /* The source's post-copy reported its COMMIT (live-out.c): no cancel from

@@ -102,6 +102,7 @@ struct vmms_quick {
         pthread_mutex_t lock; /* net_fd, cancelled, stored, sent */
         int net_fd;
         bool cancelled, stored;
+        bool announced; /* MigrationFinished sent */
         uint64_t sent;
         /* Written by the thread, read by the loop after 'S' or the join: */
         bool released;
@@ -292,12 +293,18 @@ void vmms_vm_quick_free(struct vmms_vm *vm) {
         quick_free(vm->quick);
 }
 
-/* msg: the whole sentence after "VM 'name' ". */
-static void reply_error(struct vmms_quick *m, const char *msg) {
+/* msg: the whole sentence after "VM 'name' "; outcome and there as
+ * MigrationFinished has them (NULL: "cancelled" or "failed", nothing
+ * there). */
+static void reply_error(struct vmms_quick *m, const char *outcome, const char *there, const char *msg) {
         struct vmms_vm *vm = m->vm;
+        char full[2200];
         vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "quick migration: %s", msg);
+        snprintf(full, sizeof full, "VM '%s' %s", vm->config->name, msg);
+        vmms_vm_migration_announce(vm, &m->announced, outcome ?: (m->cancelled && !m->stored ? "cancelled" : "failed"),
+                                   m->a.host, m->a.port, there ?: "", full);
         if (m->call)
-                (void)sd_bus_reply_method_errorf(m->call, VMMS_ERROR_FAILED, "VM '%s' %s", vm->config->name, msg);
+                (void)sd_bus_reply_method_errorf(m->call, VMMS_ERROR_FAILED, "%s", full);
         m->call = sd_bus_message_unref(m->call);
 }
 
@@ -318,7 +325,7 @@ static void quick_fail(struct vmms_quick *m, const char *why) {
                         snprintf(tail, sizeof tail, "it stays Saved here: resuming it failed: %s", err);
         }
         snprintf(msg, sizeof msg, "cannot be migrated to %s: %s; %s", m->a.host, why, tail);
-        reply_error(m, msg);
+        reply_error(m, NULL, NULL, msg);
 }
 
 /* After "stored": the VM is the destination's now; this one goes. */
@@ -328,11 +335,13 @@ static void quick_moved(struct vmms_quick *m) {
         if (!m->released) {
                 snprintf(msg, sizeof msg, "was stored on %s but not released (%s); it is removed here and stays "
                          "Saved there: start it there", m->a.host, m->thread_err);
-                reply_error(m, msg);
+                reply_error(m, "moved", "Saved", msg);
         } else if (m->result == VMMS_STEP_STARTED || (m->result == VMMS_STEP_SAVED && !m->start)) {
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "moved to %s:%u (%llu bytes of saved state): %s there",
                             m->a.host, m->a.port, (unsigned long long)m->size,
                             m->result == VMMS_STEP_STARTED ? "running" : "Saved");
+                vmms_vm_migration_announce(vm, &m->announced, "moved", m->a.host, m->a.port,
+                                           m->result == VMMS_STEP_STARTED ? "Running" : "Saved", "");
                 if (m->call)
                         (void)sd_bus_reply_method_return(m->call, NULL);
                 m->call = sd_bus_message_unref(m->call);
@@ -343,7 +352,7 @@ static void quick_moved(struct vmms_quick *m) {
                 else
                         snprintf(msg, sizeof msg, "moved to %s, but its resume there was not confirmed: %s",
                                  m->a.host, m->thread_err);
-                reply_error(m, msg);
+                reply_error(m, "moved", m->result == VMMS_STEP_SAVED ? "Saved" : "", msg);
         }
         vmms_vm_set_state(vm, VMMS_STATE_OFF);
         vmms_vm_remove_later(vm, true);
@@ -382,7 +391,7 @@ static void quick_checked(struct vmms_quick *m) {
         if (m->thread_r < 0 && !old_peer) {
                 snprintf(msg, sizeof msg, "cannot be migrated to %s: %s; it runs here (never paused)", m->a.host,
                          m->cancelled ? "cancelled" : m->thread_err[0] ? m->thread_err : strerror(-m->thread_r));
-                reply_error(m, msg);
+                reply_error(m, NULL, NULL, msg);
                 quick_free(m);
                 return;
         }
@@ -395,7 +404,7 @@ static void quick_checked(struct vmms_quick *m) {
                         : (snprintf(err, sizeof err, "it is %s now", vmms_state_to_string(vm->state)), -EBUSY);
         if (r < 0) {
                 snprintf(msg, sizeof msg, "cannot be migrated to %s: %s", m->a.host, err);
-                reply_error(m, msg);
+                reply_error(m, NULL, NULL, msg);
                 quick_free(m);
                 return;
         }
@@ -514,7 +523,7 @@ void vmms_vm_quick_on_saved(struct vmms_vm *vm, const char *why) {
                 char msg[1024];
                 snprintf(msg, sizeof msg, "cannot be migrated to %s: the save failed: %s; %s", m->a.host, why,
                          vm->worker ? "it runs here" : "it stays here");
-                reply_error(m, msg);
+                reply_error(m, NULL, NULL, msg);
                 quick_free(m);
                 return;
         }
