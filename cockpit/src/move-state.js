@@ -140,3 +140,22 @@ export function finishedOutcome({ name, outcome, dest, there, message }) {
     return { level: "danger", outcome: "failed", title: `The move of ${name} to ${dest} failed`,
              text: `move failed: ${message || "vmms gave no reason"}` };
 }
+
+// The destinations the page remembers (move.js keeps them in the
+// browser's localStorage): dest first, then the others it knew, without
+// repeats, at most max. A stored value that is not a list of strings is
+// none.
+export const KNOWN_HOSTS_MAX = 8;
+export function rememberHost(known, dest, max = KNOWN_HOSTS_MAX) {
+    const list = Array.isArray(known) ? known.filter(h => typeof h === "string" && h !== "") : [];
+    const d = String(dest ?? "").trim();
+    return (d ? [d, ...list.filter(h => h !== d)] : list).slice(0, max);
+}
+
+// Whether a VM's move has a live vmms-to-vmms channel that
+// ReconnectMigration can point elsewhere (a live move, its channel up or
+// cut and being resumed; not a quick move's transfer).
+export function canReconnect(p) {
+    const chan = p && Array.isArray(p.MigrationChannel) ? p.MigrationChannel : [];
+    return !!p && p.State === "Migrating" && (chan[0] === "up" || chan[0] === "cut");
+}

@@ -15,7 +15,25 @@ import { input, checkbox, select, field } from "./form.js";
 import { IF_VM } from "./model.js";
 import { run } from "./actions.js";
 import { MOVE_KINDS, MOVE_STATES, CANCEL_STATES, DEFAULT_PORT, kindsFor, kindFor, migrateCall, moveProgress, moveOutcome,
-         finishedOutcome } from "./move-state.js";
+         finishedOutcome, rememberHost, canReconnect } from "./move-state.js";
+
+// The destinations moved to, in this browser (docs/cockpit.md "Known
+// destination hosts": suggestions, not configuration).
+const KNOWN_KEY = "vmstack-known-destinations";
+function loadKnown() {
+    try {
+        return rememberHost(JSON.parse(window.localStorage.getItem(KNOWN_KEY) || "[]"), "");
+    } catch (err) {
+        return [];
+    }
+}
+function saveKnown(list) {
+    try {
+        window.localStorage.setItem(KNOWN_KEY, JSON.stringify(list));
+    } catch (err) {
+        console.info("vmstack: the known destinations are not kept:", err.message);
+    }
+}
 
 export class Move {
     constructor(model, alerts, back) {
@@ -34,6 +52,7 @@ export class Move {
             postcopy: checkbox(false, { name: "move-postcopy" }),
         };
         this.f.kind.addEventListener("change", () => this.layout());
+        this.known = h("div", { class: "vmstack-move-known", role: "group", "aria-label": "Known destination hosts" });
         this.groups = {
             storage: field("Directory there for the disks", this.f.storagePath),
             start: field("Start it there", this.f.start, "a Saved VM stays Saved unless this is on"),
@@ -48,13 +67,24 @@ export class Move {
         this.cancelButton = button("Cancel the move", "danger", () => this.cancel(), { "data-action": "move-cancel", hidden: true });
         this.bar = h("progress", { class: "vmstack-move-bar", max: 100, hidden: true, "aria-label": "Share moved" });
         this.status = h("p", { class: "vmstack-move-status", "data-move-status": "", role: "status", "aria-live": "polite" });
+        this.reconnectDest = input({ name: "move-reconnect-dest", placeholder: "host or host:port of the same destination" });
+        this.reconnect = h("form", { class: "pf-v6-c-form vmstack-form vmstack-move-reconnect", hidden: true,
+                                     "aria-label": "Reconnect the move", onsubmit: ev => { ev.preventDefault(); this.reconnectTo() } },
+                           field("Reconnect at another address", this.reconnectDest,
+                                 "the destination's vmms at another address (a moved link, a second network)"),
+                           h("div", { class: "vmstack-actions" },
+                             h("button", { class: "pf-v6-c-button pf-m-secondary pf-m-small", type: "submit", "data-action": "move-reconnect" },
+                               h("span", { class: "pf-v6-c-button__text" }, "Reconnect"))));
+        this.reconnectNote = h("p", { class: "vmstack-move-status", "data-reconnect-note": "", role: "status" });
         this.form = h("form", { class: "pf-v6-c-form vmstack-form", "aria-label": "Move to another host",
                                 onsubmit: ev => { ev.preventDefault(); this.move() } },
                       h("div", { class: "vmstack-form-grid" }, field("Destination host", this.f.dest), field("Kind of move", this.f.kind)),
+                      this.known,
                       this.groups.storage, this.groups.start, this.groups.live, this.hint,
                       h("div", { class: "vmstack-actions" }, this.moveButton));
         this.el = card("Move to another host", this.form,
-                       h("div", { class: "vmstack-move-progress" }, this.status, this.bar, h("div", { class: "vmstack-actions" }, this.cancelButton)));
+                       h("div", { class: "vmstack-move-progress" }, this.status, this.bar, this.reconnect, this.reconnectNote,
+                         h("div", { class: "vmstack-actions" }, this.cancelButton)));
         this.el.classList.add("vmstack-move");
         model.on((what, path, ended) => {
             if (what === "migration")
@@ -66,6 +96,8 @@ export class Move {
     // calls say it from their answer; a move started elsewhere (vmctl)
     // gets its outcome here, before its VM leaves the list.
     finished(path, ended) {
+        if (ended.outcome === "moved")
+            this.remember(ended.dest);
         if (this.moving.has(path))
             return;
         const o = finishedOutcome(ended);
@@ -76,7 +108,23 @@ export class Move {
         this.vm = vm;
         this.state = undefined;
         replace(this.status);
+        replace(this.reconnectNote);
+        this.renderKnown();
         this.vmChanged();
+    }
+
+    remember(dest) {
+        saveKnown(rememberHost(loadKnown(), dest));
+        this.renderKnown();
+    }
+
+    // The known destinations as buttons that fill in the field.
+    renderKnown() {
+        const list = loadKnown();
+        replace(this.known, list.length ? h("span", { class: "vmstack-sub" }, "Moved to before:") : null,
+                ...list.map(host => button(host, "link", () => { this.f.dest.value = host; this.f.dest.focus() },
+                                           { "data-known-host": host, "aria-label": `Destination ${host}` })));
+        this.known.hidden = list.length === 0;
     }
 
     vmChanged() {
@@ -129,6 +177,9 @@ export class Move {
         if (prog && prog.pct !== null)
             this.bar.value = prog.pct;
         this.cancelButton.hidden = !(CANCEL_STATES.includes(p.State) || (mine && mine.kind === "quick" && p.State === "Running"));
+        this.reconnect.hidden = !canReconnect(p);
+        if (p.State !== "Migrating")
+            replace(this.reconnectNote);
         this.moveButton.setAttribute("aria-disabled", mine || !MOVE_STATES.includes(p.State) ? "true" : "false");
         this.moveButton.classList.toggle("pf-m-aria-disabled", !!mine || !MOVE_STATES.includes(p.State));
     }
@@ -160,6 +211,7 @@ export class Move {
                                      answers.state, (performance.now() - t0) / 1000);
             this.alerts.success(`Moved ${name}`, text);
             this.moving.delete(vm.path);
+            this.remember(dest);
             // The VM is gone from this host (VMRemoved): back to the list.
             if (this.vm === vm)
                 this.back();
@@ -169,6 +221,24 @@ export class Move {
         }
         if (this.vm === vm)
             this.renderProgress();
+    }
+
+    // ReconnectMigration: the move's channel dials the destination's vmms
+    // at another address from now on; vmms checks the address.
+    async reconnectTo() {
+        const vm = this.vm;
+        const dest = this.reconnectDest.value.trim();
+        if (dest === "") {
+            this.status.textContent = "Type the destination's other address: HOST or HOST:PORT.";
+            this.reconnectDest.focus();
+            return;
+        }
+        const ok = await run(this.model, this.alerts, vm,
+                             { method: "ReconnectMigration", verb: "reconnect the move of", args: [dest], type: "s" });
+        if (ok && this.vm === vm) {
+            this.reconnectDest.value = "";
+            this.reconnectNote.textContent = `The move's connection goes to ${dest} from now on.`;
+        }
     }
 
     async cancel() {

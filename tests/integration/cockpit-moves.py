@@ -19,7 +19,11 @@ moves: a live move to B shows its passes while Migrating, then the list
 with "moved to ...; it runs there now", and the VM is Running on B and gone
 here; a move started by keyboard (Enter in the destination) to a port
 nobody listens on is refused with vmms's reason; an empty destination is
-the page's own question, nothing is called; a move cancelled by keyboard
+the page's own question, nothing is called; the browser remembers B (the
+destination that worked, not the refused one) and its button fills in the
+field; while the next move runs, ReconnectMigration from the page: a bad
+address refused with vmms's InvalidArgument, B's address taken (the
+page's note, passes go on); a move cancelled by keyboard
 (Enter on Cancel) leaves the VM Running here, with vmms's "cancelled"; a
 quick move shows the save's share, then runs on B; a shared-nothing move
 into a directory outside B's pools is refused, into B's pool it moves and
@@ -273,9 +277,30 @@ def moves(p):
     p.key("Enter", "Enter", 13)
     expect_alert(p, "nobody listening", ["Could not move stayer to 127.0.0.1:%s" % os.environ["PORT_NONE"], "cannot migrate VM 'stayer'"],
                  "org.vmstack.Error.Failed")
+    known = p.js("JSON.parse(localStorage.getItem('vmstack-known-destinations'))")
+    if known != [dest]:
+        raise Failed("the known destinations kept in the browser: %s, wanted [%s] (not the refused one)" % (known, dest))
+    p.set_input(".vmstack-move input[name=move-dest]", "")
+    p.click_sel(".vmstack-move button[data-known-host=%s]" % json.dumps(dest))
+    if p.js("document.querySelector('.vmstack-move input[name=move-dest]').value") != dest:
+        raise Failed("the known host's button did not fill in the destination")
     start_move(p, dest)
     p.wait("stayer's passes", "/^Pass \\d+/.test(%s)" % STATUS, 20)
     p.wait("the Cancel button", "document.querySelector('button[data-action=move-cancel]').offsetParent !== null", 5)
+    note("ReconnectMigration from the page: a bad address refused by vmms, then the channel dials B again")
+    p.wait("the reconnect form", "document.querySelector('.vmstack-move-reconnect').offsetParent !== null", 10)
+    p.set_input(".vmstack-move input[name=move-reconnect-dest]", "127.0.0.1:99999")
+    p.click_sel(".vmstack-move button[data-action=move-reconnect]")
+    expect_alert(p, "a bad address", ["Could not reconnect the move of stayer", "is not HOST or HOST:PORT"],
+                 "org.vmstack.Error.InvalidArgument")
+    p.set_input(".vmstack-move input[name=move-reconnect-dest]", dest)
+    p.click_sel(".vmstack-move button[data-action=move-reconnect]")
+    p.wait("the reconnect's note", "document.querySelector('[data-reconnect-note]').innerText === %s"
+           % json.dumps("The move's connection goes to %s from now on." % dest), 10)
+    p.wait("a pass after the reconnect", "/^Pass \\d+/.test(%s)" % STATUS, 20)
+    scroll_to(p, ".vmstack-move")
+    no_overflow(p, "the reconnect at 1280")
+    p.shot("move-reconnect-1280", full=False)
     phone_check(p, "move-phone", [("move-card-phone", ".vmstack-move")])
     p.js("document.querySelector('button[data-action=move-cancel]').focus()")
     p.key("Enter", "Enter", 13)

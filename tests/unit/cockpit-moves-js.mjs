@@ -4,7 +4,7 @@
 // changes of the boot, DVD drive, integration and automatic-action forms
 // and the NIC caps' units (cockpit/src/config-edit.js).
 import assert from "node:assert/strict";
-import { kindsFor, kindFor, migrateCall, moveProgress, moveOutcome, finishedOutcome } from "../../cockpit/src/move-state.js";
+import { kindsFor, kindFor, migrateCall, moveProgress, moveOutcome, finishedOutcome, rememberHost, canReconnect } from "../../cockpit/src/move-state.js";
 import {
     withBoot, withIntegration, withPolicy, freeDvdPosition, withDvdDrive, withoutDvdDrive, dvdPositionName,
     mbitToBits, bitsToMbit,
@@ -78,6 +78,21 @@ assert.deepEqual(finishedOutcome({ name: "web1", outcome: "cancelled", dest: "b:
                    text: "cancelled: cannot migrate VM 'web1' to b: cancelled" });
 assert.equal(finishedOutcome({ name: "web1", outcome: "odd", dest: "b", there: "", message: "" }).text,
              "move failed: vmms gave no reason");
+
+// The known destinations: the latest first, no repeats, at most 8; junk stored is none.
+assert.deepEqual(rememberHost([], " b:7390 "), ["b:7390"]);
+assert.deepEqual(rememberHost(["a", "b:7390", "c"], "b:7390"), ["b:7390", "a", "c"]);
+assert.deepEqual(rememberHost(["a", "b"], ""), ["a", "b"]);
+assert.deepEqual(rememberHost({ x: 1 }, "a"), ["a"]);
+assert.deepEqual(rememberHost(["a", 7, null, ""], ""), ["a"]);
+assert.deepEqual(rememberHost(["1", "2", "3", "4", "5", "6", "7", "8"], "9"), ["9", "1", "2", "3", "4", "5", "6", "7"]);
+// Reconnect: a live move's channel, up or cut; not a quick move's transfer.
+assert.equal(canReconnect({ State: "Migrating", MigrationChannel: ["up", false, 0, "", 0] }), true);
+assert.equal(canReconnect({ State: "Migrating", MigrationChannel: ["cut", false, 1, "reset", 0] }), true);
+assert.equal(canReconnect({ State: "Migrating", MigrationChannel: ["closed", false, 0, "", 0] }), false);
+assert.equal(canReconnect({ State: "Migrating", MigrationChannel: ["", false, 0, "", 0] }), false);
+assert.equal(canReconnect({ State: "Running", MigrationChannel: ["up", false, 0, "", 0] }), false);
+assert.equal(canReconnect(undefined), false);
 assert.equal(moveOutcome("web1", "b", "quick", false, "Running", 2), "web1 moved to b in 2.0 s; it is Saved there now.");
 assert.equal(moveOutcome("web1", "b", "quick", undefined, "Saved", 2), "web1 moved to b in 2.0 s; it is Saved there now.");
 
