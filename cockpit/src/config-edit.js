@@ -9,7 +9,7 @@ export const STATES = {
     hardware: ["Off", "Crashed"], // vCPUs, memory, Dynamic Memory (Update)
     processor: ["Off", "Crashed", "Saved", "Running", "Paused"], // processor limit and weight (Update)
     qos: ["Off", "Crashed", "Saved", "Running", "Paused"], // SetDiskQoS
-    devices: ["Off", "Crashed", "Running"], // AttachDisk, DetachDisk, AttachNic, DetachNic
+    devices: ["Off", "Crashed", "Running"], // AttachDisk, DetachDisk, ResizeDisk, AttachNic, DetachNic
     delete: ["Off", "Crashed", "Saved"],
 };
 
@@ -195,4 +195,12 @@ export function mbitToBits(s) {
 
 export function bitsToMbit(bits) {
     return bits ? String(bits / 1e6) : "0";
+}
+
+// A disk's new size typed in MiB as ResizeDisk's bytes: a whole number of
+// MiB from 1; NaN otherwise (the field says so, nothing is sent). vmms
+// checks the rest (never smaller, a VHDX's limits, the disk's bus).
+export function mibToBytes(s) {
+    const t = String(s ?? "").trim();
+    return /^[1-9]\d{0,8}$/.test(t) ? Number(t) * 1048576 : NaN;
 }

@@ -4,14 +4,15 @@
 // Update (vmctl edit), a disk's Storage QoS by SetDiskQoS (vmctl disk qos),
 // a NIC's bandwidth caps by SetNicQoS (vmctl nic qos), disks and NICs
 // added and removed by AttachDisk, DetachDisk, AttachNic, DetachNic (vmctl
-// disk attach, nic attach, ...). Each form says in which states vmms
+// disk attach, nic attach, ...), a disk grown by ResizeDisk (vmctl disk
+// resize). Each form says in which states vmms
 // accepts it; vmms checks again and its refusal is the alert. The boot,
 // DVD drives, integration services and automatic actions are
 // settings-boot.js's and settings-services.js's cards.
 import { h, replace, button, table, cell } from "./dom.js";
-import { input, checkbox, field } from "./form.js";
+import { input, checkbox, select, field } from "./form.js";
 import { parseConfig } from "./format.js";
-import { withSettings, numberOrText, mbitToBits, bitsToMbit } from "./config-edit.js";
+import { withSettings, numberOrText, mbitToBits, bitsToMbit, mibToBytes } from "./config-edit.js";
 import { IF_VM } from "./model.js";
 import { ConfigCard, saveButton } from "./settings-card.js";
 
@@ -19,6 +20,7 @@ const HINT = {
     hardware: "vCPUs, memory and Dynamic Memory change while the VM is off; the processor limit and weight at any time but while it starts, stops, saves or migrates.",
     qos: "Storage QoS: IOPS in 8 KiB units and bytes a second, 0 for none; applied at once while the VM runs.",
     devices: "Disks and network adapters are added and removed while the VM is off, or while it runs (SCSI disks only).",
+    resize: "A disk grows (never shrinks) while the VM is off, or while it runs (SCSI disks that are not read-only); the guest sees the new size.",
     nicQos: "Bandwidth caps in Mbit/s each way (in: to the guest), 0 for none, from 1 Mbit/s; applied at once while the VM runs.",
 };
 
@@ -90,6 +92,7 @@ export class Settings extends ConfigCard {
                  h("h3", { class: "pf-v6-c-title pf-m-md vmstack-sub-title" }, "Disks"),
                  disks.length ? t : h("p", {}, "No disks."),
                  h("p", { class: "vmstack-sub" }, HINT.qos),
+                 disks.length ? this.resizeForm(disks) : null,
                  h("div", { class: "vmstack-inline-form" }, field("Image to add", path), field("Read-only", ro),
                    button("Add disk", "secondary", attach, { "data-action": "disk-attach" })));
     }
@@ -126,6 +129,23 @@ export class Settings extends ConfigCard {
                  h("p", { class: "vmstack-sub" }, HINT.devices),
                  h("div", { class: "vmstack-inline-form" }, field("Bridge", bridge), field("MAC", mac),
                    button("Add network adapter", "secondary", attach, { "data-action": "nic-attach" })));
+    }
+
+    // ResizeDisk of the chosen disk to the size typed in MiB.
+    resizeForm(disks) {
+        const which = select(disks.map((d, i) => [String(i), `${i}: ${d.path || ""}`]), "0", { name: "resize-disk" });
+        const size = input({ type: "number", min: 1, name: "resize-disk-mib", placeholder: "e.g. 20480" });
+        const resize = () => {
+            const bytes = mibToBytes(size.value);
+            size.setCustomValidity(Number.isNaN(bytes) ? "A whole number of MiB, from 1" : "");
+            if (!size.reportValidity())
+                return Promise.resolve(false);
+            const i = Number(which.value);
+            return this.call(`resize disk ${i} of`, "ResizeDisk", [i, bytes], "ut");
+        };
+        return h("div", { class: "vmstack-inline-form vmstack-resize" }, field("Disk to grow", which), field("New size (MiB)", size),
+                 button("Resize", "secondary", resize, { "data-action": "disk-resize" }),
+                 h("p", { class: "vmstack-sub" }, HINT.resize));
     }
 
     // SetNicQoS with both caps; a field that is no number says so itself

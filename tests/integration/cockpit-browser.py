@@ -419,6 +419,43 @@ def steps_settings_off(p):
     p.click_sel("tr[data-nic='0'] button[data-action=nic-remove-confirm]")
     wait_config(p, "beta", lambda c: not c.get("nics"), "no NIC")
     p.no_alerts("beta's settings")
+    note("beta (Off): a disk added, grown from 1 to 4 MiB by ResizeDisk (the file grows), shrinking refused, removed")
+    image = os.path.join(os.environ["IMAGES"], "beta-data.img")
+    with open(image, "wb") as f:
+        f.truncate(1 << 20)
+    p.set_input(".vmstack-settings-edit input[name=attach-disk-path]", image)
+    p.click_sel("button[data-action=disk-attach]")
+    wait_config(p, "beta", lambda c: [d.get("path") for d in c.get("disks", [])] == [image], "the new disk")
+    p.wait("the resize form", "document.querySelector('.vmstack-settings-edit input[name=resize-disk-mib]') !== null", 10)
+    p.set_input(".vmstack-settings-edit select[name=resize-disk]", "0", "change")
+    p.set_input(".vmstack-settings-edit input[name=resize-disk-mib]", "4")
+    p.click_sel("button[data-action=disk-resize]")
+    end = time.monotonic() + 15
+    while os.path.getsize(image) != 4 << 20:
+        if time.monotonic() > end:
+            raise Failed("ResizeDisk from the page: beta-data.img is %d bytes" % os.path.getsize(image))
+        time.sleep(0.2)
+    p.no_alerts("beta's disk grown")
+    p.set_input(".vmstack-settings-edit input[name=resize-disk-mib]", "2")
+    p.click_sel("button[data-action=disk-resize]")
+    expect_alert(p, "a smaller disk", ["Could not resize disk 0 of beta", "shrinking a disk is not supported"],
+                 "org.vmstack.Error.InvalidArgument")
+    if os.path.getsize(image) != 4 << 20:
+        raise Failed("a refused shrink changed beta-data.img: %d bytes" % os.path.getsize(image))
+    p.js("document.querySelector('.vmstack-resize').scrollIntoView({block: 'center'})")
+    p.shot("disk-resize-1280", full=False)
+    p.size(390, 844, mobile=True)
+    time.sleep(0.3)
+    if p.js("document.documentElement.scrollWidth") > 400:
+        raise Failed("the resize form: the page is wider than a phone's 390 px")
+    p.js("document.querySelector('.vmstack-resize').scrollIntoView({block: 'center'})")
+    p.shot("disk-resize-phone", full=False)
+    p.size(1280, 800)
+    p.click_sel("tr[data-disk='0'] button[data-action=disk-remove]")
+    p.click_sel("tr[data-disk='0'] button[data-action=disk-remove-confirm]")
+    wait_config(p, "beta", lambda c: not c.get("disks"), "no disk")
+    p.no_alerts("beta's disk")
+    os.remove(image)
 
 
 def steps_wizard(p):

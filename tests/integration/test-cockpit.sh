@@ -174,7 +174,8 @@ done
 for f in list-1280 running-1280 refused-1280 boot-warning-1280 boot-details-1280 graphs-1280 graphs-phone details-1280 details-phone wizard-1280 wizard-phone \
   vmms-gone-1280 list-phone unprivileged-1280 settings-more-1280 settings-more-phone settings-boot-1280 nic-caps-1280 \
   settings-boot-phone settings-services-phone move-progress-1280 moved-1280 move-phone move-card-phone move-quick-1280 \
-  moved-elsewhere-1280 move-outcomes-1280 move-outcomes-phone move-reconnect-1280; do
+  moved-elsewhere-1280 move-outcomes-1280 move-outcomes-phone move-reconnect-1280 \
+  disk-resize-1280 disk-resize-phone; do
   [ -s "$ART/$f.png" ] || fail "no screenshot $f"
 done
 if [ -n "$CONSOLE" ]; then

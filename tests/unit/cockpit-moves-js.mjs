@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { kindsFor, kindFor, migrateCall, moveProgress, moveOutcome, finishedOutcome, rememberHost, canReconnect } from "../../cockpit/src/move-state.js";
 import {
     withBoot, withIntegration, withPolicy, freeDvdPosition, withDvdDrive, withoutDvdDrive, dvdPositionName,
-    mbitToBits, bitsToMbit,
+    mbitToBits, bitsToMbit, mibToBytes,
 } from "../../cockpit/src/config-edit.js";
 
 // The kinds a state offers: Running all three, Saved quick only, others none.
@@ -127,6 +127,12 @@ assert.deepEqual(withoutDvdDrive({ dvd_drives: [{ channel: 1, position: 0 }, { c
 assert.equal("dvd_drives" in withoutDvdDrive({ dvd_drives: [{ channel: 1, position: 0 }] }, 0), false);
 assert.equal(dvdPositionName({ channel: 1, position: 0 }), "IDE 1:0 (secondary master)");
 assert.equal(dvdPositionName({ channel: 0, position: 1 }), "IDE 0:1 (primary slave)");
+
+// A disk's new size: whole MiB typed, bytes sent; anything else is NaN.
+assert.equal(mibToBytes(" 4 "), 4194304);
+assert.equal(mibToBytes("20480"), 21474836480);
+for (const bad of ["", "0", "1.5", "-1", "1e3", "04", "abc", "1234567890"])
+    assert.ok(Number.isNaN(mibToBytes(bad)), bad);
 
 // NIC caps: Mbit/s typed, bits a second sent.
 assert.equal(mbitToBits(""), 0);
