@@ -376,6 +376,7 @@ def elsewhere(p):
     out, _ = mig.communicate(timeout=30)
     if mig.returncode != 0 or state_on_b("roamer") is None:
         raise Failed("vmctl migrate roamer: %s (on B: %s)" % (out, state_on_b("roamer")))
+    p.js("window.scrollTo(0, 0)")
     p.shot("moved-elsewhere-1280", full=False)
 
     create("stray", "fake.migrate_ms=60000", start=True)
