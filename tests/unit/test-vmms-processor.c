@@ -2,8 +2,10 @@
 /* The VM's processor settings: "processor" in the configuration (named
  * errors for bad limits, the round trip through the writer), where
  * Update sends a change (vmms_processor_check_update), vmctl's
- * --cpu-limit flag, and the worker's "processor" op (vmwp/control.c). */
+ * --cpu-limit flag, the worker's "processor" op (vmwp/control.c), and what
+ * vmms tells systemd and machined about the worker's scope. */
 #include <json-c/json.h>
+#include <net/if.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +217,21 @@ TEST(machine_names_and_ids) {
                                                "00112233-4455-6677-8899-aabbccddeegf", "00112233x4455-6677-8899-aabbccddeeff" };
         for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++)
                 ASSERT_ERROR(vmms_machine_id_bytes(bad_ids[i], b), EINVAL);
+}
+
+/* machined's interfaces: each TAP the worker started with by its index,
+ * a name no interface has (gone meanwhile) or none left out. Loopback
+ * stands for a TAP (every network namespace has it). */
+TEST(machine_interfaces_are_the_taps_indices) {
+        const char names[4][16] = { "lo", "", "vmsnosuchif0", "lo" };
+        int32_t out[4] = { 0 };
+        int32_t lo = (int32_t)if_nametoindex("lo");
+        ASSERT_GT(lo, 0);
+        ASSERT_EQ(vmms_machine_ifindices(names, 4, out), 2u);
+        ASSERT_EQ(out[0], lo);
+        ASSERT_EQ(out[1], lo);
+        ASSERT_EQ(vmms_machine_ifindices(names + 1, 2, out), 0u);
+        ASSERT_EQ(vmms_machine_ifindices(names, 0, out), 0u);
 }
 
 static int mkdirs(const char *root, const char *const *parts) {

@@ -62,3 +62,8 @@ int vmms_machine_name(const char *name, const char *id, char *out, size_t len);
  * machine ID, in the order they are written (machinectl shows the same
  * UUID). -EINVAL for a malformed id. */
 int vmms_machine_id_bytes(const char *id, uint8_t out[16]);
+/* The interface indices of the TAPs named in names[0..n) (the worker's,
+ * at its start) for machined's RegisterMachineWithNetwork, into out[]
+ * (room for n); a name no interface has (gone, or "") is left out.
+ * Returns how many. */
+uint32_t vmms_machine_ifindices(const char (*names)[16], uint32_t n, int32_t *out);
