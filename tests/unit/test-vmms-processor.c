@@ -160,7 +160,7 @@ TEST(scope_names) {
 /* The scope's MemoryHigh: the guest memory the worker maps (startup and
  * Dynamic Memory's hot-add window, whole 128 MiB blocks) and the
  * overhead allowance (256 MiB, 8 MiB per vCPU, 1/64 of the guest memory
- * rounded up, 16 MiB of VRAM with a display). */
+ * rounded up, 4 MiB per disk and per NIC, 16 MiB of VRAM with a display). */
 TEST(scope_memory_high_is_guest_memory_and_the_allowance) {
         struct vm_config *c = malloc(sizeof *c);
         char err[256];
@@ -177,10 +177,20 @@ TEST(scope_memory_high_is_guest_memory_and_the_allowance) {
         /* A running worker's window from its start stays when the settings shrink. */
         ASSERT_EQ(vmms_scope_memory_high(c, 1152), (uint64_t)(1152 + 256 + 2 * 8 + 18) << 20);
         ASSERT_EQ(vmms_scope_memory_high(c, 64), (uint64_t)(128 + 256 + 2 * 8 + 2) << 20);
+        /* Each disk and NIC adds its allowance: one hot-added raises the bound. */
+        ASSERT_OK(parse(CFG_HEAD ",\"disks\":[{\"path\":\"/a.img\"},{\"path\":\"/b.img\",\"lun\":1}],"
+                                 "\"nics\":[{\"mac\":\"00:15:5d:00:00:01\"}]}",
+                        c, err, sizeof err));
+        ASSERT_EQ(vmms_scope_memory_high(c, 0), (uint64_t)(128 + 256 + 2 * 8 + 2 + 3 * 4) << 20);
+        c->n_nics = 0;
+        ASSERT_EQ(vmms_scope_memory_high(c, 0), (uint64_t)(128 + 256 + 2 * 8 + 2 + 2 * 4) << 20);
         /* The largest VM: no overflow. */
         c->memory_mib = VM_MEMORY_MAX_MIB;
         c->vcpus = VM_VCPUS_MAX;
-        ASSERT_EQ(vmms_scope_memory_high(c, 0), (uint64_t)(262144 + 256 + 64 * 8 + 4096) << 20);
+        c->n_disks = VM_DISKS_MAX;
+        c->n_nics = VM_NICS_MAX;
+        ASSERT_EQ(vmms_scope_memory_high(c, 0),
+                  (uint64_t)(262144 + 256 + 64 * 8 + 4096 + (VM_DISKS_MAX + VM_NICS_MAX) * 4) << 20);
         free(c);
 }
 

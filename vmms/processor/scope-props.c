@@ -15,7 +15,8 @@ uint64_t vmms_scope_memory_high(const struct vm_config *c, uint64_t reach_mib) {
         if (reach_mib > ram)
                 ram = reach_mib;
         uint64_t mib = ram + VMMS_WORKER_OVERHEAD_BASE_MIB + (uint64_t)c->vcpus * VMMS_WORKER_OVERHEAD_VCPU_MIB +
-                       (ram + VMMS_WORKER_OVERHEAD_RAM_DIV - 1) / VMMS_WORKER_OVERHEAD_RAM_DIV;
+                       (ram + VMMS_WORKER_OVERHEAD_RAM_DIV - 1) / VMMS_WORKER_OVERHEAD_RAM_DIV +
+                       ((uint64_t)c->n_disks + c->n_nics) * VMMS_WORKER_OVERHEAD_DEVICE_MIB;
         if (c->display.enabled)
                 mib += VMMS_WORKER_OVERHEAD_VRAM_MIB;
         return mib << 20;

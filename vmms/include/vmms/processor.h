@@ -42,12 +42,15 @@ int vmms_scope_host_check(const char *root, char *why, size_t len);
  * window: vm_dm_reach_mib, or reach_mib when that is larger: the window
  * a running worker mapped at its start) plus an allowance for the
  * worker's own overhead: VMMS_WORKER_OVERHEAD_BASE_MIB, per vCPU
- * VMMS_WORKER_OVERHEAD_VCPU_MIB, the video's VRAM when the VM has a
- * display, and 1/VMMS_WORKER_OVERHEAD_RAM_DIV of the guest memory
+ * VMMS_WORKER_OVERHEAD_VCPU_MIB, per disk and per NIC
+ * VMMS_WORKER_OVERHEAD_DEVICE_MIB (so that a device added to the running
+ * VM raises it as a settings change does), the video's VRAM when the VM
+ * has a display, and 1/VMMS_WORKER_OVERHEAD_RAM_DIV of the guest memory
  * (rounded up: the host's page tables and KVM's per-page tables for it,
  * charged to the worker's cgroup). */
 #define VMMS_WORKER_OVERHEAD_BASE_MIB 256u
 #define VMMS_WORKER_OVERHEAD_VCPU_MIB 8u
+#define VMMS_WORKER_OVERHEAD_DEVICE_MIB 4u
 #define VMMS_WORKER_OVERHEAD_VRAM_MIB 16u /* VIDEOVSP_VRAM_MIB, which vmms does not link */
 #define VMMS_WORKER_OVERHEAD_RAM_DIV 64u
 uint64_t vmms_scope_memory_high(const struct vm_config *c, uint64_t reach_mib);
