@@ -110,7 +110,7 @@ wait_for 5 "memory.high $want" sh -c "[ \"\$(cat '$cg/memory.high')\" = $want ]"
 
 note "systemd-machined lists the VM, its TAP its interface"
 machine_is s1 "$u"
-tap="vt$(vm_prop s1 Id | cut -c1-8)0"
+tap="vt$(vm_prop s1 Id | cut -c1-8 | tr A-F a-f)0" # the default name (vmms/host/tap.c)
 machine_iface s1 "$tap"
 note "a restart (a new worker at once): a scope of its own"
 expect_rc 0 vmctl kill s1
