@@ -8,11 +8,13 @@
 #      vmstack-<name>-<id8>-<pid>.scope in machine.slice, whose cpu.weight is
 #      300; `vmctl edit --cpu-weight=50` on the running VM makes it 50; its
 #      memory.high is the VM's guest memory and the worker's allowance
-#      (vmms_scope_memory_high: 64 MiB, 1 vCPU -> 329 MiB), raised on the
-#      running VM when Dynamic Memory's maximum is (--dynamic-memory=on,
-#      max=1G -> 1239 MiB); systemd-machined lists the VM (machinectl:
-#      class vm, service vmstack, its id, the worker its leader, the scope
-#      its unit), under the same name for the restarted VM's new worker;
+#      (vmms_scope_memory_high: 64 MiB, 1 vCPU, 1 NIC -> 333 MiB), raised
+#      on the running VM when Dynamic Memory's maximum is (--dynamic-memory=
+#      on,max=1G -> 1243 MiB) and by 4 MiB for a disk attached to it (a
+#      device hot-add); systemd-machined lists the VM (machinectl: class
+#      vm, service vmstack, its id, the worker its leader, the scope its
+#      unit, its NIC's TAP as its interface: `machinectl status` names it),
+#      under the same name for the restarted VM's new worker;
 #      scope and machine are gone once the VM is off; with machined's unit
 #      masked two VMs run on in their scopes and vmms says so once;
 #   2. real workers with the spinning test guest (tests/guests/vmwp_spin.S,
@@ -49,8 +51,8 @@ unit_of() { local id; id=$(vm_prop "$1" Id); echo "vmstack-$1-${id:0:8}-$(vm_pro
 cg_of() { echo "/sys/fs/cgroup$(systemctl show -p ControlGroup --value "$1")"; }
 usage_us() { sed -n 's/^usage_usec //p' "$(cg_of "$1")/cpu.stat"; }
 # The worker's memory bound as vmms_scope_memory_high computes it (no
-# display): REACH_MIB VCPUS -> bytes.
-mem_high() { echo $(( ($1 + 256 + 8 * $2 + ($1 + 63) / 64) << 20 )); }
+# display): REACH_MIB VCPUS [DEVICES: disks and NICs] -> bytes.
+mem_high() { echo $(( ($1 + 256 + 8 * $2 + ($1 + 63) / 64 + 4 * ${3:-0}) << 20 )); }
 # The machine machined lists for VM $1 with worker unit $2: checked field by field.
 machine_is() { # VM UNIT
 	local want_id pid got
@@ -67,9 +69,18 @@ machine_is() { # VM UNIT
 	done
 	machinectl list --no-legend --no-pager | grep -q "^$1 *vm *vmstack" || fail "machinectl list: $(machinectl list --no-pager)"
 }
+# machine_iface VM TAP: machined has TAP as the machine's interface, and
+# machinectl status names it.
+machine_iface() {
+	local want got
+	want=$(cat "/sys/class/net/$2/ifindex") || fail "no TAP $2: $(ip -o link show | grep -o ' vt[^:@]*')"
+	got=$(machinectl show "$1" -p NetworkInterfaces --value)
+	[ "$got" = "$want" ] || fail "machine $1: NetworkInterfaces '$got', not $2's index $want"
+	machinectl status "$1" --no-pager | grep -E "Iface:.* $2( |\$)" || fail "machinectl status $1 does not name $2: $(machinectl status "$1" --no-pager | head -20)"
+}
 
 note "the fake worker in its scope, cpu.weight the VM's weight, changed live"
-vm_json s1 >"$T/s1.json"
+vm_json s1 "" ',"nics":[{"mac":"00:15:5d:00:0b:01"}]' >"$T/s1.json"
 expect_rc 0 vmctl create "$T/s1.json" --cpu-weight=300
 expect_rc 0 vmctl start s1 --timeout=60
 u=$(unit_of s1)
@@ -83,16 +94,24 @@ expect_rc 0 vmctl edit s1 --cpu-weight=50
 wait_for 5 "cpu.weight 50" sh -c "[ \"\$(cat '$cg/cpu.weight')\" = 50 ]"
 
 note "the worker's memory bound: MemoryHigh, raised with Dynamic Memory's maximum on the running VM"
-want=$(mem_high 64 1)
+want=$(mem_high 64 1 1)
 echo "  $u: MemoryHigh $(systemctl show -p MemoryHigh --value "$u"), memory.high $(cat "$cg/memory.high"), memory.current $(cat "$cg/memory.current"); want $want"
 [ "$(systemctl show -p MemoryHigh --value "$u")" = "$want" ] || fail "$u: MemoryHigh $(systemctl show -p MemoryHigh --value "$u"), want $want"
 [ "$(cat "$cg/memory.high")" = "$want" ] || fail "$u: memory.high $(cat "$cg/memory.high"), want $want"
 expect_rc 0 vmctl edit s1 --dynamic-memory=on,max=1G
-want=$(mem_high $((64 + 896)) 1) # 64 MiB startup, 896 of hot-add window (7 blocks of 128)
+want=$(mem_high $((64 + 896)) 1 1) # 64 MiB startup, 896 of hot-add window (7 blocks of 128)
+wait_for 5 "memory.high $want" sh -c "[ \"\$(cat '$cg/memory.high')\" = $want ]"
+note "a disk attached to the running VM raises the bound by its allowance, its detach lowers it again"
+truncate -s 16M "$T/images/hot.img"
+expect_rc 0 vmctl disk attach s1 "$T/images/hot.img"
+wait_for 5 "memory.high $(mem_high 960 1 2)" sh -c "[ \"\$(cat '$cg/memory.high')\" = $(mem_high 960 1 2) ]"
+expect_rc 0 vmctl disk detach s1 0
 wait_for 5 "memory.high $want" sh -c "[ \"\$(cat '$cg/memory.high')\" = $want ]"
 
-note "systemd-machined lists the VM"
+note "systemd-machined lists the VM, its TAP its interface"
 machine_is s1 "$u"
+tap="vt$(vm_prop s1 Id | cut -c1-8 | tr A-F a-f)0" # the default name (vmms/host/tap.c)
+machine_iface s1 "$tap"
 note "a restart (a new worker at once): a scope of its own"
 expect_rc 0 vmctl kill s1
 expect_rc 0 vmctl start s1 --timeout=60
@@ -102,6 +121,7 @@ wait_for 20 "$u2 active" systemctl is-active --quiet "$u2"
 [ "$(cat "$(cg_of "$u2")/cpu.weight")" = 50 ] || fail "$u2: cpu.weight $(cat "$(cg_of "$u2")/cpu.weight")"
 [ "$(cat "$(cg_of "$u2")/memory.high")" = "$want" ] || fail "$u2: memory.high $(cat "$(cg_of "$u2")/memory.high"), want $want"
 machine_is s1 "$u2"
+machine_iface s1 "$tap"
 expect_rc 0 vmctl kill s1
 wait_for 20 "$u gone" sh -c "! systemctl is-active --quiet '$u'"
 wait_for 20 "$u2 gone" sh -c "! systemctl is-active --quiet '$u2'"

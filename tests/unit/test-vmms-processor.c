@@ -2,8 +2,10 @@
 /* The VM's processor settings: "processor" in the configuration (named
  * errors for bad limits, the round trip through the writer), where
  * Update sends a change (vmms_processor_check_update), vmctl's
- * --cpu-limit flag, and the worker's "processor" op (vmwp/control.c). */
+ * --cpu-limit flag, the worker's "processor" op (vmwp/control.c), and what
+ * vmms tells systemd and machined about the worker's scope. */
 #include <json-c/json.h>
+#include <net/if.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,7 +160,7 @@ TEST(scope_names) {
 /* The scope's MemoryHigh: the guest memory the worker maps (startup and
  * Dynamic Memory's hot-add window, whole 128 MiB blocks) and the
  * overhead allowance (256 MiB, 8 MiB per vCPU, 1/64 of the guest memory
- * rounded up, 16 MiB of VRAM with a display). */
+ * rounded up, 4 MiB per disk and per NIC, 16 MiB of VRAM with a display). */
 TEST(scope_memory_high_is_guest_memory_and_the_allowance) {
         struct vm_config *c = malloc(sizeof *c);
         char err[256];
@@ -175,10 +177,20 @@ TEST(scope_memory_high_is_guest_memory_and_the_allowance) {
         /* A running worker's window from its start stays when the settings shrink. */
         ASSERT_EQ(vmms_scope_memory_high(c, 1152), (uint64_t)(1152 + 256 + 2 * 8 + 18) << 20);
         ASSERT_EQ(vmms_scope_memory_high(c, 64), (uint64_t)(128 + 256 + 2 * 8 + 2) << 20);
+        /* Each disk and NIC adds its allowance: one hot-added raises the bound. */
+        ASSERT_OK(parse(CFG_HEAD ",\"disks\":[{\"path\":\"/a.img\"},{\"path\":\"/b.img\",\"lun\":1}],"
+                                 "\"nics\":[{\"mac\":\"00:15:5d:00:00:01\"}]}",
+                        c, err, sizeof err));
+        ASSERT_EQ(vmms_scope_memory_high(c, 0), (uint64_t)(128 + 256 + 2 * 8 + 2 + 3 * 4) << 20);
+        c->n_nics = 0;
+        ASSERT_EQ(vmms_scope_memory_high(c, 0), (uint64_t)(128 + 256 + 2 * 8 + 2 + 2 * 4) << 20);
         /* The largest VM: no overflow. */
         c->memory_mib = VM_MEMORY_MAX_MIB;
         c->vcpus = VM_VCPUS_MAX;
-        ASSERT_EQ(vmms_scope_memory_high(c, 0), (uint64_t)(262144 + 256 + 64 * 8 + 4096) << 20);
+        c->n_disks = VM_DISKS_MAX;
+        c->n_nics = VM_NICS_MAX;
+        ASSERT_EQ(vmms_scope_memory_high(c, 0),
+                  (uint64_t)(262144 + 256 + 64 * 8 + 4096 + (VM_DISKS_MAX + VM_NICS_MAX) * 4) << 20);
         free(c);
 }
 
@@ -215,6 +227,21 @@ TEST(machine_names_and_ids) {
                                                "00112233-4455-6677-8899-aabbccddeegf", "00112233x4455-6677-8899-aabbccddeeff" };
         for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++)
                 ASSERT_ERROR(vmms_machine_id_bytes(bad_ids[i], b), EINVAL);
+}
+
+/* machined's interfaces: each TAP the worker started with by its index,
+ * a name no interface has (gone meanwhile) or none left out. Loopback
+ * stands for a TAP (every network namespace has it). */
+TEST(machine_interfaces_are_the_taps_indices) {
+        const char names[4][16] = { "lo", "", "vmsnosuchif0", "lo" };
+        int32_t out[4] = { 0 };
+        int32_t lo = (int32_t)if_nametoindex("lo");
+        ASSERT_GT(lo, 0);
+        ASSERT_EQ(vmms_machine_ifindices(names, 4, out), 2u);
+        ASSERT_EQ(out[0], lo);
+        ASSERT_EQ(out[1], lo);
+        ASSERT_EQ(vmms_machine_ifindices(names + 1, 2, out), 0u);
+        ASSERT_EQ(vmms_machine_ifindices(names, 0, out), 0u);
 }
 
 static int mkdirs(const char *root, const char *const *parts) {

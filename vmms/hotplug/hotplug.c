@@ -36,6 +36,7 @@
 #include "core/daemon.h"
 #include "host/host.h"
 #include "hotplug/hotplug.h"
+#include "processor/processor.h"
 #include "core/feature.h"
 
 /* A detach waits for the guest's I/O in flight, an attach may replay a
@@ -212,6 +213,9 @@ static void refused(struct vmms_vm *vm, sd_bus_message *call, struct vmms_hotplu
  * that fails leaves the change in effect (the worker has it) until vmms
  * restarts, and says so. */
 static void commit(struct vmms_vm *vm, sd_bus_message *call, const struct vm_config *c, int index, const char *what) {
+        /* A disk or NIC the worker took or let go: its scope's memory
+         * bound follows (docs/vmms.md "The worker's memory"). */
+        vmms_scope_config_changed(vm, vm->config, c);
         int r = vmms_store_save(vm, c);
         *vm->config = *c;
         vmms_vm_emit_changed(vm, "Config");

@@ -4,7 +4,8 @@
  * VMs are shown: class "vm", service "vmstack", the VM's id as the
  * machine ID, the worker as the leader. The worker's scope is vmms's own
  * (scope.c), so machined is asked with RegisterMachine, which takes the
- * unit the leader is in, once that scope's start job is done: registered
+ * unit the leader is in (RegisterMachineWithNetwork, with the worker's
+ * TAPs at its start), once that scope's start job is done: registered
  * earlier, the worker would still be in vmms's cgroup and machined would
  * take vmms.service for the VM's unit. JobRemoved of the scope's job
  * says when (systemd sends it to the client that queued the job). When
@@ -45,7 +46,7 @@ static bool machined_missing(const sd_bus_error *e) {
 static int machine_done(sd_bus_message *m, void *userdata, sd_bus_error *unused) {
         struct machine_call *c = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(m);
-        const char *what = c->unregister ? "UnregisterMachine" : "RegisterMachine";
+        const char *what = c->unregister ? "UnregisterMachine" : "RegisterMachineWithNetwork";
         if (!e) {
                 if (c->unregister)
                         log_debug("machine %s: unregistered from systemd-machined", c->name);
@@ -83,13 +84,15 @@ static void machine_register(struct vmms_vm *vm, struct vmms_scopes *s) {
         int r = vmms_machine_id_bytes(vm->id, id);
         if (r >= 0)
                 r = sd_bus_message_new_method_call(s->bus, &m, MACHINED, MACHINED_PATH, MACHINED_IFACE,
-                                                   "RegisterMachine");
+                                                   "RegisterMachineWithNetwork");
         if (r >= 0)
                 r = sd_bus_message_append(m, "s", p->machine);
         if (r >= 0)
                 r = sd_bus_message_append_array(m, 'y', id, sizeof id);
         if (r >= 0)
                 r = sd_bus_message_append(m, "ssus", "vmstack", "vm", (uint32_t)p->machine_leader, "");
+        if (r >= 0)
+                r = sd_bus_message_append_array(m, 'i', p->ifindex, p->n_ifindex * sizeof p->ifindex[0]);
         if (r >= 0)
                 r = machine_send(s, TAKE_PTR(m), p->machine, false);
         sd_bus_message_unref(m);
@@ -135,6 +138,13 @@ void vmms_machine_scope_asked(struct vmms_vm *vm, pid_t pid) {
                 return;
         p->machine_leader = pid;
         p->machine_wait = true;
+        p->n_ifindex = 0;
+}
+
+void vmms_machine_taps(struct vmms_vm *vm, const char (*names)[16], uint32_t n) {
+        struct vmms_processor *p = vm->processor;
+        if (p && p->machine_wait)
+                p->n_ifindex = vmms_machine_ifindices(names, n < VM_NICS_MAX ? n : VM_NICS_MAX, p->ifindex);
 }
 
 void vmms_machine_unregister(struct vmms_vm *vm) {

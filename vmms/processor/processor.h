@@ -16,6 +16,8 @@ struct vmms_processor {
         char machine[VM_NAME_MAX + 1];   /* its name with systemd-machined (machine.c); "": none */
         pid_t machine_leader;            /* the worker, registered once its scope has started */
         bool machine_wait;               /* waiting for the scope's start job (JobRemoved) */
+        int32_t ifindex[VM_NICS_MAX];    /* the worker's TAPs at its start, for machined */
+        uint32_t n_ifindex;
 };
 
 /* The daemon's connection to systemd for the scopes (scope.c), NULL
@@ -60,4 +62,9 @@ int vmms_scopes_call_async(struct vmms_scopes *s, sd_bus_message *m, sd_bus_mess
  * machined is logged once. */
 int vmms_machine_watch(struct vmms_daemon *d, sd_bus *bus);
 void vmms_machine_scope_asked(struct vmms_vm *vm, pid_t pid);
+/* The worker's TAPs (names[0..n), by NIC index) as it starts, after
+ * vmms_scope_worker_started: machined is given their interfaces with the
+ * registration (RegisterMachineWithNetwork), so that machinectl status
+ * names them. Nothing when the VM is not to be registered. */
+void vmms_machine_taps(struct vmms_vm *vm, const char (*names)[16], uint32_t n);
 void vmms_machine_unregister(struct vmms_vm *vm);

@@ -4,6 +4,7 @@
  * machine ID machined lists the VM under. Pure, unit-tested
  * (tests/unit/test-vmms-processor.c). */
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,7 +15,8 @@ uint64_t vmms_scope_memory_high(const struct vm_config *c, uint64_t reach_mib) {
         if (reach_mib > ram)
                 ram = reach_mib;
         uint64_t mib = ram + VMMS_WORKER_OVERHEAD_BASE_MIB + (uint64_t)c->vcpus * VMMS_WORKER_OVERHEAD_VCPU_MIB +
-                       (ram + VMMS_WORKER_OVERHEAD_RAM_DIV - 1) / VMMS_WORKER_OVERHEAD_RAM_DIV;
+                       (ram + VMMS_WORKER_OVERHEAD_RAM_DIV - 1) / VMMS_WORKER_OVERHEAD_RAM_DIV +
+                       ((uint64_t)c->n_disks + c->n_nics) * VMMS_WORKER_OVERHEAD_DEVICE_MIB;
         if (c->display.enabled)
                 mib += VMMS_WORKER_OVERHEAD_VRAM_MIB;
         return mib << 20;
@@ -75,4 +77,16 @@ int vmms_machine_id_bytes(const char *id, uint8_t out[16]) {
                 p++;
         }
         return i == 16 && strlen(id) == 36 ? 0 : -EINVAL;
+}
+
+_Static_assert(IFNAMSIZ == 16, "vmms/processor.h takes TAP names as char[16]");
+
+uint32_t vmms_machine_ifindices(const char (*names)[16], uint32_t n, int32_t *out) {
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < n; i++) {
+                unsigned idx = names[i][0] ? if_nametoindex(names[i]) : 0;
+                if (idx > 0 && idx <= INT32_MAX)
+                        out[k++] = (int32_t)idx;
+        }
+        return k;
 }

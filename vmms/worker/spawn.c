@@ -525,6 +525,7 @@ int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t errlen) {
         }
         (void)vmms_worker_record_update(vm->worker);
         vmms_scope_worker_started(vm, pid);
+        vmms_machine_taps(vm, s.tap_names, vm->config->n_nics);
         r = vmms_worker_request_fds(vm->worker, "reattach-listen", NULL, &listener, 1, reattach_reply, NULL);
         if (r < 0)
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, r, "cannot give the worker its re-attach listener: %m");

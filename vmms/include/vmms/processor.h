@@ -42,12 +42,15 @@ int vmms_scope_host_check(const char *root, char *why, size_t len);
  * window: vm_dm_reach_mib, or reach_mib when that is larger: the window
  * a running worker mapped at its start) plus an allowance for the
  * worker's own overhead: VMMS_WORKER_OVERHEAD_BASE_MIB, per vCPU
- * VMMS_WORKER_OVERHEAD_VCPU_MIB, the video's VRAM when the VM has a
- * display, and 1/VMMS_WORKER_OVERHEAD_RAM_DIV of the guest memory
+ * VMMS_WORKER_OVERHEAD_VCPU_MIB, per disk and per NIC
+ * VMMS_WORKER_OVERHEAD_DEVICE_MIB (so that a device added to the running
+ * VM raises it as a settings change does), the video's VRAM when the VM
+ * has a display, and 1/VMMS_WORKER_OVERHEAD_RAM_DIV of the guest memory
  * (rounded up: the host's page tables and KVM's per-page tables for it,
  * charged to the worker's cgroup). */
 #define VMMS_WORKER_OVERHEAD_BASE_MIB 256u
 #define VMMS_WORKER_OVERHEAD_VCPU_MIB 8u
+#define VMMS_WORKER_OVERHEAD_DEVICE_MIB 4u
 #define VMMS_WORKER_OVERHEAD_VRAM_MIB 16u /* VIDEOVSP_VRAM_MIB, which vmms does not link */
 #define VMMS_WORKER_OVERHEAD_RAM_DIV 64u
 uint64_t vmms_scope_memory_high(const struct vm_config *c, uint64_t reach_mib);
@@ -62,3 +65,8 @@ int vmms_machine_name(const char *name, const char *id, char *out, size_t len);
  * machine ID, in the order they are written (machinectl shows the same
  * UUID). -EINVAL for a malformed id. */
 int vmms_machine_id_bytes(const char *id, uint8_t out[16]);
+/* The interface indices of the TAPs named in names[0..n) (the worker's,
+ * at its start) for machined's RegisterMachineWithNetwork, into out[]
+ * (room for n); a name no interface has (gone, or "") is left out.
+ * Returns how many. */
+uint32_t vmms_machine_ifindices(const char (*names)[16], uint32_t n, int32_t *out);
