@@ -27,13 +27,17 @@
 #   --tcg MODE       TCG's threading: multi (default: one host thread per
 #                    vCPU) or single (one thread runs every vCPU in turn);
 #                    also from AMDV_TCG (docs/amdv-host.md: the host panics)
+#   --qemu WHICH     the QEMU that emulates the host: system (Debian 12's
+#                    own, 7.2; the default) or backports (bookworm-backports'
+#                    qemu-system-x86 and qemu-system-data, fetched once into
+#                    the package cache, never installed); also from AMDV_QEMU
 #
 # Exit status: COMMAND's; 77 (skip) when the emulated host cannot be had
 # here (no QEMU, no virtiofsd, no kernel); 1 with "AMDV FAIL: ..." when the
 # host failed (QEMU exited, the boot failed, the timeout).
 set -uo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
-out="" timeout=1800 mem=6144 cpus=2 tcg=${AMDV_TCG:-multi}
+out="" timeout=1800 mem=6144 cpus=2 tcg=${AMDV_TCG:-multi} qemu=${AMDV_QEMU:-system}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--out) out=$2; shift ;;
@@ -41,18 +45,33 @@ while [ $# -gt 0 ]; do
 	--mem) mem=$2; shift ;;
 	--cpus) cpus=$2; shift ;;
 	--tcg) tcg=$2; shift ;;
+	--qemu) qemu=$2; shift ;;
 	--) shift; break ;;
 	*) echo "amdv-host: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
 done
-[ $# -gt 0 ] || { echo "usage: amdv-host.sh [--out DIR] [--timeout S] [--mem MIB] [--cpus N] [--tcg multi|single] -- COMMAND..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: amdv-host.sh [--out DIR] [--timeout S] [--mem MIB] [--cpus N] [--tcg multi|single] [--qemu system|backports] -- COMMAND..." >&2; exit 2; }
 case "$tcg" in multi|single) ;; *) echo "amdv-host: --tcg is multi or single, not $tcg" >&2; exit 2 ;; esac
 skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "AMDV FAIL: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || skip "needs root (virtiofsd shares /)"
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (qemu-system-x86)"
+qemu_bin=qemu-system-x86_64 qemu_data=()
+case "$qemu" in
+system) ;;
+backports)
+	qx=$(VM_DEBIAN_SUITE=bookworm-backports "$src/tests/lib/debian-package.sh" qemu-system-x86) &&
+		qd=$(VM_DEBIAN_SUITE=bookworm-backports "$src/tests/lib/debian-package.sh" qemu-system-data) ||
+		skip "bookworm-backports' QEMU could not be had"
+	qemu_bin=$qx/usr/bin/qemu-system-x86_64
+	# Its own data first; the BIOS and the NIC's option ROM it links to
+	# (seabios, ipxe-qemu) are this host's.
+	qemu_data=(-L "$qd/usr/share/qemu" -L /usr/share/seabios -L /usr/lib/ipxe/qemu)
+	;;
+*) echo "amdv-host: --qemu is system or backports, not $qemu" >&2; exit 2 ;;
+esac
 virtiofsd=""
 for v in /usr/libexec/virtiofsd /usr/lib/qemu/virtiofsd; do [ -x "$v" ] && virtiofsd=$v && break; done
 [ -n "$virtiofsd" ] || skip "virtiofsd missing (qemu-system-common)"
@@ -228,7 +247,7 @@ boot() {
 		for _ in $(seq 100); do [ -S "$work/$t.sock" ] && break; sleep 0.05; done
 		[ -S "$work/$t.sock" ] || { cat "$work/virtiofsd-$t.log"; fail "virtiofsd ($t) did not start"; }
 	done
-	qemu-system-x86_64 -nodefaults -no-user-config -nographic \
+	"$qemu_bin" "${qemu_data[@]}" -nodefaults -no-user-config -nographic \
 		-machine q35 -accel tcg,thread="$tcg",tb-size=512 -cpu max -smp "$cpus" -m "$mem" \
 		-object memory-backend-memfd,id=mem,size="${mem}M",share=on -numa node,memdev=mem \
 		-kernel "$vmlinuz" -initrd "$work/initrd.cpio" \
@@ -262,6 +281,7 @@ boot() {
 	return 0
 }
 
+echo "AMDV: $("$qemu_bin" --version | head -1), TCG thread=$tcg, $cpus vCPUs"
 t0=$(date +%s%N)
 deadline=$(($(date +%s) + timeout))
 boot
