@@ -19,82 +19,71 @@
 # divided by the firmware + boot loader time gives reads (commands or
 # requests) and KiB per second. Neither firmware nor GRUB writes the disk
 # on this path, so our byte counters (both directions) are reads.
-# Prints the phases side by side with the ratio, and RESULT rows for
-# bench/run.sh:
+#
+# The two boots run one after the other, each with its own deadline
+# (--timeout, per boot): each side's phases and disk reads are printed as
+# soon as that boot ends, and a boot that missed its deadline (or whose
+# process ended) prints the phase it reached and its last console line, so
+# a slow baseline never hides our figures. At the end the phases side by
+# side with the ratio, and RESULT rows for bench/run.sh:
 #   RESULT <metric> <ours> <baseline> <unit> <target>
+# The stamped consoles (ours.log, qemu.log), the processes' stderr and
+# QEMU's block statistics are kept in --out (default
+# BUILD/bench-gen1-artifacts/run-N, which the emulated host's
+# keep-artifacts.sh copies out); `--report DIR` prints a kept run again.
 # Needs /dev/kvm: on this project's machines run it on the emulated AMD-V
 # host (docs/amdv-host.md), where both run the whole boot:
-#   tests/amdv/amdv-host.sh --out DIR -- bash bench/bench-gen1-boot.sh build/debug
+#   tests/amdv/amdv-host.sh --out DIR --timeout 1700 -- bash bench/bench-gen1-boot.sh build/debug
 # (the image is built or found in its cache first, where the network is).
-# Usage: bench/bench-gen1-boot.sh [build-dir] [runs]
+# Usage: bench/bench-gen1-boot.sh [--timeout S] [--out DIR] [build-dir] [runs]
+#        bench/bench-gen1-boot.sh --report RUN-DIR
 set -uo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build/release}
-runs=${2:-1}
-vmwp=$build/vmwp/vmwp
-bios=/usr/share/seabios/bios-256k.bin
-timeout_s=${VM_BENCH_BOOT_TIMEOUT:-900}
-skip() { echo "bench-gen1-boot: $*" >&2; exit 77; }
-[ -x "$vmwp" ] || skip "$vmwp not built"
-[ -w /dev/kvm ] || skip "no /dev/kvm (run it on the emulated AMD-V host: see the header)"
-[ -r "$bios" ] || skip "Debian's seabios is not installed"
-command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed: no baseline"
-raw=$(tests/lib/debian-image.sh | sed -n 1p) || skip "no Debian test image (tests/lib/debian-image.sh)"
-[ -r "$raw" ] || skip "no Debian test image"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
-# boot NAME CMD...: starts CMD with COM1 on its stdout and stamps each line
-# (ms since the start) into $tmp/NAME.log until the login prompt, then ends
-# CMD; at the kernel's first line it calls disk_NAME PID (the disk reads so
-# far). Returns 1 when the prompt did not come within timeout_s.
+usage() {
+	echo "usage: bench-gen1-boot.sh [--timeout S] [--out DIR] [build-dir] [runs]" >&2
+	echo "       bench-gen1-boot.sh --report RUN-DIR" >&2
+	exit 2
+}
+
+# boot NAME DIR DEADLINE CMD...: starts CMD with COM1 on its stdout and
+# stamps each line (ms since the start) into DIR/NAME.log until the login
+# prompt, then ends CMD; at the kernel's first line it calls disk_NAME PID
+# DIR (the disk reads so far). Writes how it ended into DIR/NAME.end
+# ("login", "deadline S" or "exited") and returns 1 unless "login".
 boot() {
-	local name=$1 line now t0 pid found=1 kernel= end=$((SECONDS + timeout_s))
-	shift
-	rm -f "$tmp/$name.fifo" "$tmp/$name.log"
-	mkfifo "$tmp/$name.fifo"
-	t0=${EPOCHREALTIME/./}
-	"$@" </dev/null >"$tmp/$name.fifo" 2>"$tmp/$name.err" &
+	local name=$1 dir=$2 limit=$3 line now t0 pid end_how kernel= end
+	shift 3
+	rm -f "$dir/$name.fifo" "$dir/$name.log"
+	: >"$dir/$name.log"
+	mkfifo "$dir/$name.fifo"
+	t0=${EPOCHREALTIME/[.,]/}
+	"$@" </dev/null >"$dir/$name.fifo" 2>"$dir/$name.err" &
 	pid=$!
+	end=$((SECONDS + limit)) end_how="deadline $limit"
 	while [ $SECONDS -lt $end ]; do
-		if IFS= read -r -t 5 line; then
-			now=${EPOCHREALTIME/./}
-			printf '%d %s\n' $(((now - t0) / 1000)) "${line//$'\r'/}" >>"$tmp/$name.log"
-			[ -z "$kernel" ] && [[ $line == *"Linux version"* ]] && { kernel=1; "disk_$name" "$pid"; }
-			[[ $line == *"login:"* ]] && { found=0; break; }
+		if IFS= read -r -t 1 line; then
+			now=${EPOCHREALTIME/[.,]/}
+			printf '%d %s\n' $(((now - t0) / 1000)) "${line//$'\r'/}" >>"$dir/$name.log"
+			[ -z "$kernel" ] && [[ $line == *"Linux version"* ]] && { kernel=1; "disk_$name" "$pid" "$dir"; }
+			[[ $line == *"login:"* ]] && { end_how=login; break; }
 		elif [ $? -le 128 ]; then
-			break # the process ended
+			end_how=exited # the process ended (EOF on COM1)
+			break
 		fi
-	done <"$tmp/$name.fifo"
+	done <"$dir/$name.fifo"
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
-	return $found
+	rm -f "$dir/$name.fifo"
+	echo "$end_how" >"$dir/$name.end"
+	[ "$end_how" = login ]
 }
 
-boot_ours() {
-	cp --sparse=always "$raw" "$tmp/ours.raw" || return 1
-	cat >"$tmp/vm.json" <<JSON
-{ "name": "bench-gen1", "memory_mib": 1024, "vcpus": 2,
-  "boot": { "kind": "firmware", "firmware": "$bios", "order": ["disk"] },
-  "disks": [ { "path": "$tmp/ours.raw", "bus": "ide", "lun": 0, "format": "raw" } ] }
-JSON
-	boot ours "$vmwp" --config "$tmp/vm.json" --serial stdio
-}
-
-boot_qemu() {
-	printf '\xf8\x03' >"$tmp/sercon" # etc/sercon-port 0x3f8, as our worker sets it
-	rm -f "$tmp/qmp.sock"
-	boot qemu qemu-system-x86_64 -accel kvm -M pc -nodefaults -m 1024 -smp 2 -bios "$bios" \
-		-fw_cfg name=etc/sercon-port,file="$tmp/sercon" -qmp unix:"$tmp/qmp.sock",server=on,wait=off \
-		-drive file="$raw",format=raw,if=ide,snapshot=on -serial stdio -display none -monitor none -no-reboot
-}
-
-# disk_ours PID: the worker prints its counters on SIGUSR1 (read after the
-# run from its stderr: the first stats line). disk_qemu PID: QMP's
-# query-blockstats of the IDE disk, "OPS BYTES" into $tmp/qemu.disk.
+# disk_ours PID DIR: the worker prints its counters on SIGUSR1 (read after
+# the run from its stderr: the first stats line). disk_qemu PID DIR: QMP's
+# query-blockstats of the IDE disk, "OPS BYTES" into DIR/qemu.disk.
 disk_ours() { kill -USR1 "$1" 2>/dev/null; }
 disk_qemu() {
-	python3 - "$tmp/qmp.sock" >"$tmp/qemu.disk" 2>>"$tmp/qemu.err" <<'PY'
+	python3 - "$tmp/qmp.sock" >"$2/qemu.disk" 2>>"$2/qemu.err" <<'PY'
 import json, socket, sys
 s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1])
 f = s.makefile("rw")
@@ -113,47 +102,78 @@ for d in ask("query-blockstats").get("return", []):
 PY
 }
 
-# disk_reads NAME: "OPS BYTES" the firmware and boot loader read, or "- -".
+# disk_reads DIR NAME: "OPS BYTES" the firmware and boot loader read, or "- -".
 disk_reads() {
-	local ops bytes pio dma st
-	if [ "$1" = ours ]; then
-		st=$(grep -m1 ': stats: ' "$tmp/ours.err" 2>/dev/null)
+	local ops= bytes= pio dma st
+	if [ "$2" = ours ]; then
+		st=$(grep -m1 ': stats: ' "$1/ours.err" 2>/dev/null)
 		ops=$(grep -o '"ide_commands":[0-9]*' <<<"$st" | cut -d: -f2)
 		pio=$(grep -o '"ide_pio_bytes":[0-9]*' <<<"$st" | cut -d: -f2)
 		dma=$(grep -o '"ide_dma_bytes":[0-9]*' <<<"$st" | cut -d: -f2)
 		[ -n "$ops" ] && [ -n "$pio" ] && [ -n "$dma" ] && bytes=$((pio + dma))
 	else
-		[ -r "$tmp/qemu.disk" ] && read -r ops bytes <"$tmp/qemu.disk"
+		[ -r "$1/qemu.disk" ] && read -r ops bytes <"$1/qemu.disk"
 	fi
 	echo "${ops:--} ${bytes:--}"
 }
 
 # per_s COUNT MS: COUNT per second over MS, or "-".
 per_s() { [[ $1 =~ ^[0-9]+$ && $2 =~ ^[1-9][0-9]*$ ]] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", a * 1000 / b }' || echo -; }
+kib() { [[ $1 =~ ^[0-9]+$ ]] && echo $(($1 / 1024)) || echo -; }
+ratio() { [[ $1 =~ ^[0-9]+$ && $2 =~ ^[1-9][0-9]*$ ]] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }' || echo -; }
 
-# at NAME REGEX: ms of the first line matching REGEX, or nothing.
-at() { awk -v re="$2" '{ t = $1; $1 = ""; if ($0 ~ re) { print t; exit } }' "$tmp/$1.log" 2>/dev/null; }
+# at DIR NAME REGEX: ms of the first line matching REGEX, or nothing.
+at() { awk -v re="$3" '{ t = $1; $1 = ""; if ($0 ~ re) { print t; exit } }' "$1/$2.log" 2>/dev/null; }
 
-# phases NAME: "firmware loader kernel user total" in ms, "-" for a phase
-# whose marks are not both there (a boot that stopped on the way).
+marks=("Booting from Hard Disk" "Linux version" "Run /init" "login:")
+names=(firmware "boot loader" kernel "user space" "power-on to login")
+
+# phases DIR NAME: "firmware loader kernel user total" in ms, "-" for a
+# phase whose marks are not both there (a boot that stopped on the way).
 phases() {
-	local m=(0 "$(at "$1" "Booting from Hard Disk")" "$(at "$1" "Linux version")" "$(at "$1" "Run /init")"
-		"$(at "$1" "login:")") out=() i
+	local m=(0) out=() i
+	for i in 0 1 2 3; do m+=("$(at "$1" "$2" "${marks[$i]}")"); done
 	for i in 0 1 2 3; do
 		if [ -n "${m[$i]}" ] && [ -n "${m[$((i + 1))]}" ]; then out+=($((m[i + 1] - m[i]))); else out+=(-); fi
 	done
 	echo "${out[*]} ${m[4]:--}"
 }
 
-ratio() { [[ $1 =~ ^[0-9]+$ && $2 =~ ^[1-9][0-9]*$ ]] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }' || echo -; }
+# reached DIR NAME: the phase a boot was in when it ended ("login prompt"
+# once it printed "login:"): the one after the last mark it passed.
+reached() {
+	local i last=-1
+	for i in 0 1 2 3; do [ -n "$(at "$1" "$2" "${marks[$i]}")" ] && last=$i; done
+	[ $last = 3 ] && echo "login prompt" || echo "${names[$((last + 1))]}"
+}
 
-names=(firmware "boot loader" kernel "user space" "power-on to login")
-for run in $(seq "$runs"); do
-	boot_ours || echo "bench-gen1-boot: ours did not reach the login prompt: $(tail -c 400 "$tmp/ours.log" 2>/dev/null) $(tail -3 "$tmp/ours.err")" >&2
-	boot_qemu || echo "bench-gen1-boot: QEMU did not reach the login prompt: $(tail -c 400 "$tmp/qemu.log" 2>/dev/null) $(tail -3 "$tmp/qemu.err")" >&2
-	read -r -a o <<<"$(phases ours)"
-	read -r -a q <<<"$(phases qemu)"
-	printf 'run %d of %d (ms since the process started; vmwp vs QEMU -M pc -nodefaults -accel kvm)\n' "$run" "$runs"
+# side_report DIR NAME LABEL: one boot's figures, printed when it ends.
+side_report() {
+	local dir=$1 name=$2 label=$3 how p d b ms
+	how=$(cat "$dir/$name.end" 2>/dev/null || echo "not run")
+	read -r -a p <<<"$(phases "$dir" "$name")"
+	if [ "$how" = login ]; then
+		printf '%s: reached the login prompt in %s ms\n' "$label" "${p[4]}"
+	else
+		printf '%s: did not reach the login prompt (%s); it was in the %s phase\n' "$label" \
+			"$([ "$how" = exited ] && echo "the process ended" || echo "${how/deadline/deadline of} s")" \
+			"$(reached "$dir" "$name")"
+		printf '  last console line: %s\n' "$(tail -n 1 "$dir/$name.log" 2>/dev/null | cut -d' ' -f2- | cut -c1-200)"
+	fi
+	printf '  %s %s ms, %s %s ms, %s %s ms, %s %s ms\n' "${names[0]}" "${p[0]}" "${names[1]}" "${p[1]}" \
+		"${names[2]}" "${p[2]}" "${names[3]}" "${p[3]}"
+	read -r d b <<<"$(disk_reads "$dir" "$name")"
+	ms=$(at "$dir" "$name" "Linux version")
+	printf '  firmware + boot loader disk reads: %s reads, %s KiB; %s reads/s, %s KiB/s\n' "$d" "$(kib "$b")" \
+		"$(per_s "$d" "$ms")" "$(per_s "$(kib "$b")" "$ms")"
+}
+
+# compare DIR RUN RUNS: both boots side by side and the RESULT rows.
+compare() {
+	local dir=$1 o q i od ob qd qb oms qms o_rs q_rs o_ks q_ks
+	read -r -a o <<<"$(phases "$dir" ours)"
+	read -r -a q <<<"$(phases "$dir" qemu)"
+	printf 'run %d of %d (ms since the process started; vmwp vs QEMU -M pc -nodefaults -accel kvm)\n' "$2" "$3"
 	printf '  %-18s %10s %10s %8s\n' phase vmwp qemu ratio
 	for i in 0 1 2 3 4; do
 		printf '  %-18s %10s %10s %8s\n' "${names[$i]}" "${o[$i]}" "${q[$i]}" "$(ratio "${o[$i]}" "${q[$i]}")"
@@ -162,18 +182,84 @@ for run in $(seq "$runs"); do
 	done
 	# The firmware's disk reads: until the kernel's first line, over the
 	# firmware and boot loader phases together.
-	read -r od ob <<<"$(disk_reads ours)"
-	read -r qd qb <<<"$(disk_reads qemu)"
-	oms=$(at ours "Linux version") qms=$(at qemu "Linux version")
+	read -r od ob <<<"$(disk_reads "$dir" ours)"
+	read -r qd qb <<<"$(disk_reads "$dir" qemu)"
+	oms=$(at "$dir" ours "Linux version") qms=$(at "$dir" qemu "Linux version")
 	printf '  firmware + boot loader disk reads (until "Linux version"; ratio vmwp / QEMU: above 1.0x reads faster)\n'
 	printf '  %-18s %10s %10s\n' "reads" "$od" "$qd"
-	printf '  %-18s %10s %10s\n' "KiB read" "$([[ $ob =~ ^[0-9]+$ ]] && echo $((ob / 1024)) || echo -)" \
-		"$([[ $qb =~ ^[0-9]+$ ]] && echo $((qb / 1024)) || echo -)"
+	printf '  %-18s %10s %10s\n' "KiB read" "$(kib "$ob")" "$(kib "$qb")"
 	o_rs=$(per_s "$od" "$oms") q_rs=$(per_s "$qd" "$qms")
-	o_ks=$([[ $ob =~ ^[0-9]+$ ]] && per_s $((ob / 1024)) "$oms" || echo -)
-	q_ks=$([[ $qb =~ ^[0-9]+$ ]] && per_s $((qb / 1024)) "$qms" || echo -)
+	o_ks=$(per_s "$(kib "$ob")" "$oms") q_ks=$(per_s "$(kib "$qb")" "$qms")
 	printf '  %-18s %10s %10s %8s\n' "reads/s" "$o_rs" "$q_rs" "$(ratio "$o_rs" "$q_rs")"
 	printf '  %-18s %10s %10s %8s\n' "KiB/s" "$o_ks" "$q_ks" "$(ratio "$o_ks" "$q_ks")"
 	printf 'RESULT\tgen1 boot: firmware disk reads per second, vmwp vs QEMU pc\t%s\t%s\treads/s\t-\n' "$o_rs" "$q_rs"
 	printf 'RESULT\tgen1 boot: firmware disk KiB per second, vmwp vs QEMU pc\t%s\t%s\tKiB/s\t-\n' "$o_ks" "$q_ks"
+}
+
+report() { # RUN-DIR RUN RUNS
+	side_report "$1" ours vmwp
+	side_report "$1" qemu QEMU
+	compare "$@"
+}
+
+# Sourced (tests/unit/test-bench-gen1-report.sh): the functions only.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
+
+cd "$(dirname "$0")/.." # the build and --out are relative to the checkout
+timeout_s=${VM_BENCH_BOOT_TIMEOUT:-600} out= build= runs=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--timeout) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; timeout_s=$2; shift 2 ;;
+	--out) [ -n "${2:-}" ] || usage; out=$2; shift 2 ;;
+	--report) # a kept run's folder, from the directory the bench was started in
+		cd "$OLDPWD" || exit 2
+		[ -r "${2:-}/ours.log" ] || [ -r "${2:-}/qemu.log" ] || { echo "bench-gen1-boot: no kept run in ${2:-''}" >&2; exit 2; }
+		report "$2" 1 1; exit 0 ;;
+	-h | --help) usage ;;
+	-*) usage ;;
+	*) if [ -z "$build" ]; then build=$1; elif [ -z "$runs" ]; then runs=$1; else usage; fi; shift ;;
+	esac
+done
+build=${build:-build/release} runs=${runs:-1}
+[[ $runs =~ ^[1-9][0-9]*$ ]] || usage
+vmwp=$build/vmwp/vmwp
+bios=/usr/share/seabios/bios-256k.bin
+out=${out:-$build/bench-gen1-artifacts}
+skip() { echo "bench-gen1-boot: $*" >&2; exit 77; }
+[ -x "$vmwp" ] || skip "$vmwp not built"
+[ -w /dev/kvm ] || skip "no /dev/kvm (run it on the emulated AMD-V host: see the header)"
+[ -r "$bios" ] || skip "Debian's seabios is not installed"
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed: no baseline"
+raw=$(tests/lib/debian-image.sh | sed -n 1p) || skip "no Debian test image (tests/lib/debian-image.sh)"
+[ -r "$raw" ] || skip "no Debian test image"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+boot_ours() { # DIR
+	cp --sparse=always "$raw" "$tmp/ours.raw" || return 1
+	cat >"$tmp/vm.json" <<JSON
+{ "name": "bench-gen1", "memory_mib": 1024, "vcpus": 2,
+  "boot": { "kind": "firmware", "firmware": "$bios", "order": ["disk"] },
+  "disks": [ { "path": "$tmp/ours.raw", "bus": "ide", "lun": 0, "format": "raw" } ] }
+JSON
+	boot ours "$1" "$timeout_s" "$vmwp" --config "$tmp/vm.json" --serial stdio
+}
+
+boot_qemu() { # DIR
+	printf '\xf8\x03' >"$tmp/sercon" # etc/sercon-port 0x3f8, as our worker sets it
+	rm -f "$tmp/qmp.sock"
+	boot qemu "$1" "$timeout_s" qemu-system-x86_64 -accel kvm -M pc -nodefaults -m 1024 -smp 2 -bios "$bios" \
+		-fw_cfg name=etc/sercon-port,file="$tmp/sercon" -qmp unix:"$tmp/qmp.sock",server=on,wait=off \
+		-drive file="$raw",format=raw,if=ide,snapshot=on -serial stdio -display none -monitor none -no-reboot
+}
+
+echo "bench-gen1-boot: each boot's deadline ${timeout_s} s; consoles kept in $out/run-N"
+for run in $(seq "$runs"); do
+	dir=$out/run-$run
+	rm -rf "$dir" && mkdir -p "$dir" || skip "cannot make $dir"
+	boot_ours "$dir"
+	side_report "$dir" ours vmwp
+	boot_qemu "$dir"
+	side_report "$dir" qemu QEMU
+	compare "$dir" "$run" "$runs"
 done

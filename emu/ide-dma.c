@@ -134,7 +134,8 @@ void ide_dma_complete(struct ide_channel *ch, int res) {
 /* ---- the BMIDE registers ---- */
 
 static bool bm_decoded(struct ide_controller *c) {
-        return atomic_load(&c->decode_io) && atomic_load(&c->bm_base) == atomic_load(&c->bm_registered);
+        uint32_t base = atomic_load(&c->bm_base);
+        return atomic_load(&c->decode_io) && base <= 0x10000u - 16u && base == atomic_load(&c->bm_registered);
 }
 
 static uint8_t bm_read_byte(struct ide_channel *ch, unsigned reg) {

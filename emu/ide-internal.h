@@ -77,7 +77,14 @@ struct ide_controller {
         struct ide_channel ch[IDE_CHANNELS];
         /* What the PCI function decodes (ide_set_decode). */
         _Atomic bool decode_io, decode_bm, decode_ch[IDE_CHANNELS];
-        _Atomic uint16_t bm_base, bm_registered;
+        _Atomic uint32_t bm_base, bm_registered;
+        /* Moves the bus-master ports (ide_set_bm_mover); called under the
+         * PCI bus lock (piix.c) or before the VM runs. */
+        ide_bm_mover bm_move;
+        void *bm_move_opaque;
+        /* ide_register's port window. */
+        struct vid_partition *bm_partition;
+        unsigned bm_window;
         pthread_mutex_t stats_lock;
         struct ide_stats stats;
 };

@@ -2,7 +2,8 @@
 /* The IDE controller's ports on a vid partition: the legacy command and
  * control blocks of both channels (ATA/ATAPI-7 vol. 2 table "I/O port
  * functions"; 0x3F7/0x377 stay with the floppy controller, which does not
- * exist here) and the bus-master block. */
+ * exist here) and the bus-master block, a port window that follows the
+ * PCI function's BAR4 (ide.c, ide_set_decode). */
 #include <string.h>
 
 #include "common/macro.h"
@@ -50,14 +51,21 @@ static void bm_write(void *o, struct vid_vp *vp, uint64_t off, const void *d, un
 
 static const struct vid_io_ops bm_ops = { .read = bm_read, .write = bm_write };
 
-int ide_register(struct ide_controller *c, struct vid_partition *p, uint16_t bm_base) {
+static void bm_move(void *opaque, uint32_t base) {
+        struct ide_controller *c = opaque;
+        /* Only ide_register's window, which exists: cannot fail. */
+        (void)vid_pio_window_move(c->bm_partition, c->bm_window, base == IDE_BM_OFF ? VID_PIO_WINDOW_OFF : base);
+}
+
+int ide_register(struct ide_controller *c, struct vid_partition *p) {
         int r;
         if ((r = vid_register_pio(p, cmd_base[0], 8, &cmd0_ops, c)) < 0 ||
             (r = vid_register_pio(p, IDE_PRIMARY_CTL, 1, &ctl0_ops, c)) < 0 ||
             (r = vid_register_pio(p, cmd_base[1], 8, &cmd1_ops, c)) < 0 ||
             (r = vid_register_pio(p, IDE_SECONDARY_CTL, 1, &ctl1_ops, c)) < 0 ||
-            (r = vid_register_pio(p, bm_base, 16, &bm_ops, c)) < 0)
+            (r = vid_register_pio_window(p, VID_PIO_WINDOW_OFF, 16, &bm_ops, c, &c->bm_window)) < 0)
                 return r;
-        ide_bm_claimed(c, bm_base);
+        c->bm_partition = p;
+        ide_set_bm_mover(c, bm_move, c); /* where BAR4 is now */
         return 0;
 }

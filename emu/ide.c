@@ -84,17 +84,39 @@ bool ide_channel_has_drives(const struct ide_controller *c, unsigned channel) {
         return channel < IDE_CHANNELS && (c->ch[channel].drive[0].present || c->ch[channel].drive[1].present);
 }
 
+/* Where the bus-master ports must be: nowhere without I/O space enable
+ * or with BAR4 outside the port space (a BAR being sized). */
+static uint32_t bm_target(struct ide_controller *c) {
+        uint32_t base = atomic_load(&c->bm_base);
+        return atomic_load(&c->decode_io) && base <= 0x10000u - 16u ? base : IDE_BM_OFF;
+}
+
+static void bm_follow(struct ide_controller *c) {
+        if (!c->bm_move)
+                return;
+        uint32_t to = bm_target(c);
+        c->bm_move(c->bm_move_opaque, to);
+        atomic_store(&c->bm_registered, to);
+}
+
 void ide_set_decode(struct ide_controller *c, bool io, bool bus_master, bool channel0, bool channel1,
-                    uint16_t bm_base) {
+                    uint32_t bm_base) {
         atomic_store(&c->decode_io, io);
         atomic_store(&c->decode_bm, bus_master);
         atomic_store(&c->decode_ch[0], channel0);
         atomic_store(&c->decode_ch[1], channel1);
         atomic_store(&c->bm_base, bm_base);
+        bm_follow(c);
 }
 
-void ide_bm_claimed(struct ide_controller *c, uint16_t bm_base) {
+void ide_bm_claimed(struct ide_controller *c, uint32_t bm_base) {
         atomic_store(&c->bm_registered, bm_base);
+}
+
+void ide_set_bm_mover(struct ide_controller *c, ide_bm_mover move, void *opaque) {
+        c->bm_move = move;
+        c->bm_move_opaque = opaque;
+        bm_follow(c);
 }
 
 void ide_get_stats(struct ide_controller *c, struct ide_stats *out) {

@@ -39,10 +39,12 @@ static void writable_from(struct pci_function *f, unsigned off) {
 static void ide_written(struct pci_function *f, unsigned offset, unsigned len) {
         struct piix *x = f->opaque;
         uint16_t cmd = cfg16(f, 0x04);
-        uint32_t bar = (uint32_t)cfg16(f, PIIX_BMIBA) & 0xfff0u;
+        /* BMIBA bits 31-4: an address past the port space (all ones
+         * while a BIOS sizes it) decodes nothing (ide.c). */
+        uint32_t bar = ((uint32_t)cfg16(f, PIIX_BMIBA) | (uint32_t)cfg16(f, PIIX_BMIBA + 2) << 16) & ~0xfu;
         ide_set_decode(x->ctrl, cmd & PCI_CMD_IO, cmd & PCI_CMD_MASTER,
                        cfg16(f, PIIX_IDETIM_PRI) & PIIX_IDETIM_DECODE, cfg16(f, PIIX_IDETIM_SEC) & PIIX_IDETIM_DECODE,
-                       (uint16_t)bar);
+                       bar);
 }
 
 static void init_ide(struct piix *x) {
@@ -57,8 +59,8 @@ static void init_ide(struct piix *x) {
          * writable, as QEMU's PCI core makes an I/O BAR: a BIOS sizes it
          * by writing all ones and reading back ~(size - 1); with bits
          * 31-16 stuck at 0 SeaBIOS took it for a BAR of almost 4 GiB and
-         * stopped, "PCI: out of I/O address space"). Only bits 15-4
-         * decode (ide_written). */
+         * stopped, "PCI: out of I/O address space"). The bus-master
+         * ports follow it (ide_written); one past 0xFFF0 decodes nothing. */
         put16(f, PIIX_BMIBA, PIIX_IDE_BM_BASE | 1);
         f->wmask[PIIX_BMIBA] = 0xf0;
         memset(f->wmask + PIIX_BMIBA + 1, 0xff, 3);

@@ -15,9 +15,20 @@ struct io_range {
         void *opaque;
 };
 
+/* A window a guest moves (a PCI I/O BAR, io.c): base is
+ * VID_PIO_WINDOW_OFF while it decodes nothing. */
+struct io_window {
+        _Atomic uint32_t base;
+        uint32_t len;
+        const struct vid_io_ops *ops;
+        void *opaque;
+};
+
 struct io_registry {
         struct io_range *ranges; /* sorted by base, non-overlapping */
         size_t n, cap;
+        struct io_window windows[VID_PIO_WINDOWS_MAX]; /* fixed in number once started */
+        unsigned n_windows;
 };
 
 static inline uint64_t vid_now_ns(void) {

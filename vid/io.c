@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* PIO and MMIO dispatch: a sorted table of checked, non-overlapping ranges,
  * each with an ops struct. The table is fixed once the partition starts, so
- * lookups from VP threads need no lock. */
+ * lookups from VP threads need no lock. Beside it, a few port windows the
+ * guest moves (PCI I/O BARs): their number is fixed too, and each one's
+ * base is one atomic word, so a move needs no lock either. */
 #include <errno.h>
 #include <string.h>
 
@@ -46,6 +48,47 @@ int vid_register_mmio(struct vid_partition *p, uint64_t base, uint64_t len, cons
         return io_register(p, &p->mmio, base, len, UINT64_MAX, ops, opaque);
 }
 
+static uint32_t window_base(uint32_t base, uint32_t len) {
+        return base != VID_PIO_WINDOW_OFF && base <= 0x10000u - len ? base : VID_PIO_WINDOW_OFF;
+}
+
+int vid_register_pio_window(struct vid_partition *p, uint32_t base, uint16_t len, const struct vid_io_ops *ops,
+                            void *opaque, unsigned *window) {
+        struct io_registry *reg = &p->pio;
+        if (len == 0 || !ops || !window)
+                return -EINVAL;
+        if (p->started)
+                return -EBUSY;
+        if (reg->n_windows == VID_PIO_WINDOWS_MAX)
+                return -ENOSPC;
+        struct io_window *w = &reg->windows[reg->n_windows];
+        w->len = len, w->ops = ops, w->opaque = opaque;
+        atomic_store(&w->base, window_base(base, len));
+        *window = reg->n_windows++;
+        return 0;
+}
+
+int vid_pio_window_move(struct vid_partition *p, unsigned window, uint32_t base) {
+        if (window >= p->pio.n_windows)
+                return -EINVAL;
+        struct io_window *w = &p->pio.windows[window];
+        atomic_store(&w->base, window_base(base, w->len));
+        return 0;
+}
+
+/* The window holding the whole access, with its offset there. */
+static struct io_window *window_find(struct io_registry *reg, uint64_t addr, unsigned len, uint64_t *offset) {
+        for (unsigned i = 0; i < reg->n_windows; i++) {
+                struct io_window *w = &reg->windows[i];
+                uint32_t base = atomic_load(&w->base);
+                if (base != VID_PIO_WINDOW_OFF && addr >= base && addr + len <= (uint64_t)base + w->len) {
+                        *offset = addr - base;
+                        return w;
+                }
+        }
+        return NULL;
+}
+
 static const struct io_range *io_find(const struct io_registry *reg, uint64_t addr, unsigned len) {
         size_t lo = 0, hi = reg->n;
         while (lo < hi) {
@@ -68,18 +111,27 @@ static const struct io_range *io_find(const struct io_registry *reg, uint64_t ad
 int vid_io_dispatch(struct io_registry *reg, struct vid_vp *vp, uint64_t addr, void *data, unsigned len,
                     bool write) {
         const struct io_range *r = io_find(reg, addr, len);
-        if (!r) {
-                if (!write)
-                        memset(data, 0xff, len);
-                return -ENOENT;
+        const struct vid_io_ops *ops;
+        void *opaque;
+        uint64_t offset;
+        if (r) {
+                ops = r->ops, opaque = r->opaque, offset = addr - r->base;
+        } else {
+                struct io_window *w = window_find(reg, addr, len, &offset);
+                if (!w) {
+                        if (!write)
+                                memset(data, 0xff, len);
+                        return -ENOENT;
+                }
+                ops = w->ops, opaque = w->opaque;
         }
         if (write) {
-                if (r->ops->write)
-                        r->ops->write(r->opaque, vp, addr - r->base, data, len);
+                if (ops->write)
+                        ops->write(opaque, vp, offset, data, len);
         } else {
                 memset(data, 0xff, len);
-                if (r->ops->read)
-                        r->ops->read(r->opaque, vp, addr - r->base, data, len);
+                if (ops->read)
+                        ops->read(opaque, vp, offset, data, len);
         }
         return 0;
 }

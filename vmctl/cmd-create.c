@@ -113,9 +113,45 @@ static int load_base(const char *file, json_object **cfg) {
         return 0;
 }
 
-/* CreateVM, or with --cloud-init=ARG CreateVMWithCloudInit and the files'
- * bytes (vmctl/cloud-init.h). */
-static int create_and_report(struct vmctl *c, const char *json, const char *cloud_init, char **path) {
+/* CONFIG.cidata.iso, when CONFIG is an exported VM's (export-saved
+ * --config): its id, and a DVD drive naming "<dir>/<id>.cidata.iso" (the
+ * exporting host's seed), with the file beside it. buf holds the name. */
+static const char *exported_seed(const char *file, json_object *cfg, char *buf, size_t len) {
+        json_object *id, *dvds, *p;
+        char want[80];
+        if (!file || !strcmp(file, "-") || !json_object_object_get_ex(cfg, "id", &id) ||
+            !json_object_is_type(id, json_type_string) || !json_object_object_get_ex(cfg, "dvd_drives", &dvds) ||
+            !json_object_is_type(dvds, json_type_array) ||
+            snprintf(want, sizeof want, "/%s%s", json_object_get_string(id), VMCTL_SEED_SUFFIX) >= (int)sizeof want ||
+            snprintf(buf, len, "%s%s", file, VMCTL_SEED_SUFFIX) >= (int)len || access(buf, F_OK) < 0)
+                return NULL;
+        for (size_t i = 0; i < json_object_array_length(dvds); i++) {
+                const char *path = json_object_object_get_ex(json_object_array_get_idx(dvds, i), "path", &p)
+                                           ? json_object_get_string(p)
+                                           : NULL;
+                size_t n = path ? strlen(path) : 0, w = strlen(want);
+                if (n > w && !strcmp(path + n - w, want))
+                        return buf;
+        }
+        return NULL;
+}
+
+/* CreateVMWithSeed: the configuration and the exported seed's fd. */
+static int create_with_seed(struct vmctl *c, const char *json, const char *seed, sd_bus_message **reply,
+                            sd_bus_error *e) {
+        int fd = open(seed, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return fprintf(stderr, "vmctl create: %s: %s\n", seed, strerror(errno)), -errno;
+        int r = sd_bus_call_method(c->bus, VMMS_BUS_NAME, VMMS_MANAGER_PATH, VMMS_MANAGER_IFACE, "CreateVMWithSeed", e,
+                                   reply, "sh", json, fd);
+        close(fd);
+        return r;
+}
+
+/* CreateVM, with --cloud-init=ARG CreateVMWithCloudInit and the files'
+ * bytes (vmctl/cloud-init.h), or with an exported seed CreateVMWithSeed. */
+static int create_and_report(struct vmctl *c, const char *json, const char *cloud_init, const char *seed,
+                             char **path) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL, *call = NULL;
         struct vmctl_cloud_init ci;
@@ -126,7 +162,9 @@ static int create_and_report(struct vmctl *c, const char *json, const char *clou
                 fprintf(stderr, "vmctl create: %s\n", err);
                 return VMCTL_EXIT_INVALID;
         }
-        if (!cloud_init) {
+        if (seed) {
+                r = create_with_seed(c, json, seed, &reply, &e);
+        } else if (!cloud_init) {
                 r = sd_bus_call_method(c->bus, VMMS_BUS_NAME, VMMS_MANAGER_PATH, VMMS_MANAGER_IFACE, "CreateVM", &e,
                                        &reply, "s", json);
         } else { /* the seed's files travel as bytes (vmctl/cloud-init.h) */
@@ -230,8 +268,14 @@ static int run(struct vmctl *c, int argc, char **argv) {
         }
         if (!r)
                 r = vmctl_check_config(cfg, &json);
+        char seed_buf[PATH_MAX];
+        const char *seed = r ? NULL : exported_seed(file, cfg, seed_buf, sizeof seed_buf);
+        if (seed && cloud_init) {
+                fprintf(stderr, "vmctl create: %s carries the VM's cloud-init seed (%s): no --cloud-init\n", file, seed);
+                r = VMCTL_EXIT_USAGE;
+        }
         if (!r)
-                r = create_and_report(c, json, cloud_init, &path);
+                r = create_and_report(c, json, cloud_init, seed, &path);
         if (!r)
                 r = print_created(c, path);
         if (!r && start && !(r = vmctl_call_vm(c, path, "Start", "start", NULL)))

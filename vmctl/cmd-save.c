@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #include "common/fd-util.h"
 #include "common/log.h"
+#include "vmctl/cloud-init.h"
 #include "vmctl/vmctl.h"
 #include "vmms/names.h"
 
@@ -129,6 +131,41 @@ static int write_config(struct vmctl *c, const char *path, const char *file, boo
         return r;
 }
 
+/* The VM's cloud-init seed, if it has one, into CONFIG.cidata.iso beside
+ * the configuration (vmctl create CONFIG takes it from there): 0 with
+ * *written, 0 without a seed (or from a vmms without ExportSavedSeed, whose
+ * VMs' seeds could not be exported: the file is then missing). */
+static int write_seed(struct vmctl *c, const char *path, const char *config, bool force, bool *written) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        char file[PATH_MAX];
+        int src = -1, out = -1, r;
+        uint64_t bytes = 0;
+        *written = false;
+        if (snprintf(file, sizeof file, "%s%s", config, VMCTL_SEED_SUFFIX) >= (int)sizeof file)
+                return fprintf(stderr, "vmctl export-saved: %s: name too long\n", config), VMCTL_EXIT_FAILURE;
+        r = sd_bus_call_method(c->bus, VMMS_BUS_NAME, path, VMMS_VM_IFACE, "ExportSavedSeed", &e, &reply, NULL);
+        if (r < 0 && (sd_bus_error_has_name(&e, SD_BUS_ERROR_FILE_NOT_FOUND) ||
+                      sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_METHOD))) {
+                sd_bus_error_free(&e);
+                return 0;
+        }
+        if (r < 0 || (r = sd_bus_message_read(reply, "h", &src)) < 0)
+                r = vmctl_fail(&e, r, "export-saved");
+        else if ((out = create_output(file, force, &r)) >= 0) {
+                if ((r = copy_all(src, out, &bytes)) < 0 || (fsync(out) < 0 && (r = -errno) < 0)) {
+                        fprintf(stderr, "vmctl export-saved: writing %s: %s\n", file, strerror(-r));
+                        (void)unlink(file);
+                        r = VMCTL_EXIT_FAILURE;
+                }
+                close(out);
+        }
+        *written = r == 0;
+        sd_bus_message_unref(reply);
+        sd_bus_error_free(&e);
+        return r;
+}
+
 static int run_export(struct vmctl *c, int argc, char **argv) {
         static const struct option opts[] = { { "force", no_argument, NULL, 'f' },
                                               { "config", required_argument, NULL, 'c' }, {} };
@@ -166,15 +203,21 @@ static int run_export(struct vmctl *c, int argc, char **argv) {
                 r = VMCTL_EXIT_FAILURE;
                 goto out;
         }
+        bool seed = false;
         if (config && (r = write_config(c, path, config, force))) {
                 (void)unlink(file);
+                goto out;
+        }
+        if (config && (r = write_seed(c, path, config, force, &seed))) {
+                (void)unlink(file), (void)unlink(config);
                 goto out;
         }
         r = 0;
         if (c->json)
                 printf("{\"vm\":\"%s\",\"file\":\"%s\",\"bytes\":%" PRIu64 "}\n", ref, file, bytes);
         else if (!c->quiet)
-                printf("%s: saved state exported to %s (%.1f MiB)\n", ref, file, (double)bytes / 1048576.0);
+                printf("%s: saved state exported to %s (%.1f MiB)%s%s%s\n", ref, file, (double)bytes / 1048576.0,
+                       seed ? "; its cloud-init seed to " : "", seed ? config : "", seed ? VMCTL_SEED_SUFFIX : "");
 out:
         if (out >= 0)
                 close(out);
@@ -225,9 +268,11 @@ static void help_export(void) {
         printf("Usage: vmctl export-saved VM FILE [--config=CONFIG] [--force]\n"
                "Copies a Saved VM's saved state (its memory and devices) to FILE, created 0600 as\n"
                "you (--force replaces existing files); --config also writes its configuration,\n"
-               "with its id, to CONFIG. The VM stays Saved. Another host resumes it with\n"
-               "`vmctl create CONFIG`, `vmctl import-saved VM FILE` and `vmctl start VM`: a saved\n"
-               "state fits only a VM with the same id and devices.\n");
+               "with its id, to CONFIG, and its cloud-init seed, if it has one, to\n"
+               "CONFIG.cidata.iso. The VM stays Saved. Another host resumes it with\n"
+               "`vmctl create CONFIG` (which takes CONFIG.cidata.iso as the VM's seed),\n"
+               "`vmctl import-saved VM FILE` and `vmctl start VM`: a saved state fits only a VM\n"
+               "with the same id and devices.\n");
 }
 
 static void help_import(void) {

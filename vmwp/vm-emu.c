@@ -8,7 +8,8 @@
  *   IDE disks,    PCI bus 0 via conf1 (0xCF8-0xCFF; 0xCF9 stays the ACPI
  *   DVD drives    reset register), PIIX3 host/ISA/IDE functions, the IDE
  *                 controller (0x1F0/0x3F6 IRQ 14, 0x170/0x376 IRQ 15, BMIDE
- *                 at 0xC000) on the disk library (disk/); a DVD drive is an
+ *                 at BAR4: 0xC000 until the BIOS moves it) on the disk
+ *                 library (disk/); a DVD drive is an
  *                 ATAPI device with an ISO (emu/ide-atapi.c)
  *
  * Everything runs in the worker: register accesses on the vCPU thread that
@@ -221,7 +222,7 @@ static int add_pci(struct vmwp_emu *e, bool ide, bool video, char *err, size_t e
         e->d.piix_ok = true;
         if ((r = pci_bus_register(&e->d.piix.bus, p)) < 0)
                 return snprintf(err, errlen, "PCI bus: %s", strerror(-r)), r;
-        if (ide && ((r = ide_register(e->d.ide, p, PIIX_IDE_BM_BASE)) < 0 ||
+        if (ide && ((r = ide_register(e->d.ide, p)) < 0 ||
                     (r = ide_backend_attach(e->d.ide, e->d.svc, NULL)) < 0))
                 return snprintf(err, errlen, "IDE controller: %s", strerror(-r)), r;
         return 0;

@@ -70,6 +70,20 @@ expect_rc 0 vmctl create --name=deb --memory=1G --vcpus=2 --disk="$P/deb.avhdx" 
 CON=$(vm_prop deb ConsoleLog)
 # guest_wait SECONDS WHAT REGEX [N]: vmms-lib.sh's console_wait for deb.
 guest_wait() { console_wait deb "$@"; }
+# ask_guest TAG LINE PATTERN: types LINE into deb's console (its root
+# shell, $CON's log) until a console line matches PATTERN (grep -E), asked
+# again while none does (a line typed before the shell is up, after a
+# resume or a migration, is lost), then prints the last such line.
+ask_guest() {
+	local tag=$1 line=$2 re=$3 try
+	for try in 1 2 3 4 5 6; do
+		(sleep 1; printf '\n%s\n' "$line"; sleep 5) | vmctl console deb --timeout=20 >/dev/null 2>&1
+		console_text "$CON" | grep -Eq "$re" && break
+		sleep 10
+	done
+	guest_wait 60 "the guest's answer ($tag)" "$re"
+	console_text "$CON" | grep -E "$re" | tail -1
+}
 t0=$(date +%s)
 expect_rc 0 vmctl start deb --timeout=60
 
@@ -136,14 +150,9 @@ expect_rc 0 vmctl save deb
 expect_rc 0 vmctl start deb --timeout=120
 wait_state deb Running
 # The save may have come before the serial console's autologin shell was
-# up (a line typed then is lost): ask again until the shell answers.
+# up: ask_guest asks again until the shell answers.
 tag="alive-$RANDOM$RANDOM"
-for try in 1 2 3 4 5 6; do
-	(sleep 1; printf '\necho %s-$((6*7))\n' "$tag"; sleep 5) | vmctl console deb --timeout=20 >/dev/null 2>&1
-	console_text "$CON" | grep -q "$tag-42" && break
-	sleep 10
-done
-guest_wait 60 "the resumed guest's shell answering" "$tag-42"
+ask_guest "$tag" "echo $tag-\$((6*7))" "$tag-42" >/dev/null
 
 note "a live migration to host B (a second vmms, the real worker)"
 t_host_b_start "$PB" --migration-insecure --storage-pool="$(dirname "$base")"
@@ -152,20 +161,10 @@ ADDR=$ADDRB wait_state deb Running 60
 wait_for 60 "deb gone from A" sh -c "! '$VMCTL_BIN' --address='$ADDR' show deb >/dev/null 2>&1"
 ADDRA=$ADDR ADDR=$ADDRB
 CON=$(vm_prop deb ConsoleLog)
-# guest_say TAG CMD: the guest's root shell on B's console runs CMD, whose
-# output line starts with TAG; asked again until the shell answers.
-guest_say() {
-	local tag=$1 cmd=$2 try
-	for try in 1 2 3 4 5 6; do
-		(sleep 1; printf '\n%s\n' "$cmd"; sleep 5) | vmctl console deb --timeout=20 >/dev/null 2>&1
-		console_text "$CON" | grep -q "^$tag " && break
-		sleep 5
-	done
-	guest_wait 60 "the migrated guest's answer ($tag)" "^$tag "
-	console_text "$CON" | grep "^$tag " | tail -1
-}
+# The guest's root shell on B's console runs the line, whose output line
+# starts with the tag.
 tag="MIG-$RANDOM$RANDOM"
-line=$(guest_say "$tag" 'echo "'$tag' $(date +%s%N)" >/root/migrated && sync && echo "'$tag' root=$(findmnt -no SOURCE /) back=$(cut -d" " -f1 /root/migrated) direct=$(dd if=/dev/sda of=/dev/null bs=4096 count=2048 iflag=direct 2>&1 | grep -c copied) eth0=$(cat /sys/class/net/eth0/operstate) ip=$(ip -4 -o addr show eth0 | grep -o "inet [0-9.]*")"')
+line=$(ask_guest "$tag" 'echo "'$tag' $(date +%s%N)" >/root/migrated && sync && echo "'$tag' root=$(findmnt -no SOURCE /) back=$(cut -d" " -f1 /root/migrated) direct=$(dd if=/dev/sda of=/dev/null bs=4096 count=2048 iflag=direct 2>&1 | grep -c copied) eth0=$(cat /sys/class/net/eth0/operstate) ip=$(ip -4 -o addr show eth0 | grep -o "inet [0-9.]*")"' "^$tag ")
 echo "guest on B: $line"
 echo "$line" | grep -q "root=/dev/sda1 " || fail "root after the migration: $line"
 echo "$line" | grep -q " back=$tag " || fail "the root file system did not write and read back: $line"

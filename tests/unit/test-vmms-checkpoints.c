@@ -21,6 +21,8 @@ static struct vmms_checkpoint *mk(const char *name, const struct vmms_checkpoint
         c->has_state = disks % 2;
         c->production = !c->has_state && disks; /* one of each kind in the tree */
         c->state_bytes = 4096u * disks;
+        if (c->has_state && disks > 1) /* a firmware VM's state; b's */
+                snprintf(c->boot_status, sizeof c->boot_status, "booted");
         c->config = strdup("{\"name\":\"vm\",\"memory_mib\":64}");
         c->n_disks = disks;
         c->disks = calloc(disks ? disks : 1, sizeof *c->disks);
@@ -47,6 +49,7 @@ static void roundtrip(const struct vmms_checkpoints *t) {
                 ASSERT_EQ(a->has_state, b->has_state);
                 ASSERT_EQ(a->production, b->production);
                 ASSERT_EQ(a->state_bytes, b->state_bytes);
+                ASSERT_STREQ(a->boot_status, b->boot_status);
                 ASSERT_NOT_NULL(strstr(b->config, "\"memory_mib\":64"));
                 ASSERT_EQ(a->n_disks, b->n_disks);
                 for (uint32_t k = 0; k < a->n_disks; k++) {
@@ -76,6 +79,11 @@ TEST(tree_round_trip_and_remove) {
         ASSERT_OK(vmms_checkpoints_own(&t, "/srv/x.avhdx"));
         ASSERT_EQ(t.n_owned, 2u);
         roundtrip(&t);
+        char *json = vmms_checkpoints_to_json(&t);
+        ASSERT_NOT_NULL(json);
+        ASSERT_NOT_NULL(strstr(json, "\"boot_status\":\"booted\""));
+        ASSERT_NULL(strstr(strstr(json, "boot_status") + 1, "boot_status")); /* b's only: absent when empty */
+        free(json);
         ASSERT_TRUE(vmms_checkpoints_holds(&t, "/srv/c-0.vhdx"));
         ASSERT_FALSE(vmms_checkpoints_holds(&t, "/srv/x.avhdx"));
         ASSERT_TRUE(vmms_checkpoints_find(&t, "c") == c);
@@ -148,6 +156,12 @@ TEST(damaged_indexes_are_refused) {
         refused("{\"checkpoints\":[{\"id\":" ID1 ",\"name\":\"a\",\"created_us\":1,\"state\":false,\"type\":\"crash\","
                 "\"config\":{},\"disks\":[]}]}",
                 "not valid");
+        refused("{\"checkpoints\":[{\"id\":" ID1 ",\"name\":\"a\",\"created_us\":1,\"state\":false,"
+                "\"boot_status\":\"booted\",\"config\":{},\"disks\":[]}]}",
+                "not valid"); /* a BootStatus without a state */
+        refused("{\"checkpoints\":[{\"id\":" ID1 ",\"name\":\"a\",\"created_us\":1,\"state\":true,"
+                "\"boot_status\":\"rebooting\",\"config\":{},\"disks\":[]}]}",
+                "not valid"); /* not one of the words */
         refused("{\"checkpoints\":[],\"owned\":[\"rel\"]}", "owned[0]");
         refused("{\"checkpoints\":[],\"owned\":{}}", "owned:");
 }

@@ -73,6 +73,9 @@ static int apply(struct vmms_vm *vm, const struct guid *target, char *err, size_
         vmms_ckpt_remove_unneeded(vm, &cred); /* the discarded present images */
         (void)vmms_ckpt_store(vm);
         snprintf(vm->exit_reason, sizeof vm->exit_reason, "reverted to checkpoint '%s'", k->name);
+        /* The state's BootStatus comes back with it (a checkpoint taken
+         * before the record kept one has none); a VM reverted to Off has none. */
+        vmms_vm_set_boot_status(vm, k->has_state ? k->boot_status : "");
         vmms_vm_set_state(vm, k->has_state ? VMMS_STATE_SAVED : VMMS_STATE_OFF);
         (void)sd_bus_emit_properties_changed(vm->d->bus, vm->path, VMMS_VM_IFACE, "SavedStateSize", NULL);
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "reverted to checkpoint '%s'", k->name);

@@ -172,6 +172,7 @@ static int link_saved_state(struct vmms_vm *vm, struct vmms_checkpoint *c) {
         if (r == 0) {
                 c->has_state = true;
                 c->state_bytes = (uint64_t)st.st_size;
+                snprintf(c->boot_status, sizeof c->boot_status, "%s", vm->boot_status); /* a Saved VM's */
         }
         return r;
 }
@@ -353,6 +354,7 @@ static void save_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *re
                 return vmms_ckpt_take_fail(vm, r, "cannot put the checkpoint's state in place");
         op->c->has_state = true;
         op->c->state_bytes = (uint64_t)st.st_size;
+        snprintf(op->c->boot_status, sizeof op->c->boot_status, "%s", vm->boot_status); /* the run's, now */
         vmms_ckpt_take_disks_and_push(vm);
 }
 

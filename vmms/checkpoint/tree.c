@@ -37,6 +37,10 @@ void vmms_checkpoints_clear(struct vmms_checkpoints *t) {
         memset(t, 0, sizeof *t);
 }
 
+bool vmms_boot_status_word(const char *s) {
+        return !strcmp(s, "firmware") || !strcmp(s, "booted") || !strcmp(s, "no-bootable-device");
+}
+
 bool vmms_checkpoint_name_ok(const char *name) {
         size_t n = strlen(name);
         if (n == 0 || n >= VMMS_CHECKPOINT_NAME_MAX)
@@ -128,6 +132,10 @@ static int parse_one(json_object *o, struct vmms_checkpoint *c) {
         if (json_object_object_get_ex(o, "state_bytes", &v) && json_object_is_type(v, json_type_int) &&
             json_object_get_int64(v) >= 0)
                 c->state_bytes = (uint64_t)json_object_get_int64(v);
+        if (json_object_object_get_ex(o, "boot_status", &v) &&
+            (!c->has_state || get_str(o, "boot_status", c->boot_status, sizeof c->boot_status) < 0 ||
+             !vmms_boot_status_word(c->boot_status)))
+                return -EINVAL; /* only with a state, and only the protocol's words */
         /* The configuration is kept as text: reverting parses it as any
          * configuration is parsed (vm_config_parse). */
         if (!json_object_object_get_ex(o, "config", &v) || !json_object_is_type(v, json_type_object))
@@ -239,6 +247,8 @@ char *vmms_checkpoints_to_json(const struct vmms_checkpoints *t) {
                 json_object_object_add(o, "type", json_object_new_string(c->production ? "production" : "standard"));
                 json_object_object_add(o, "state", json_object_new_boolean(c->has_state));
                 json_object_object_add(o, "state_bytes", json_object_new_int64((int64_t)c->state_bytes));
+                if (c->has_state && c->boot_status[0]) /* absent otherwise: the file as before */
+                        json_object_object_add(o, "boot_status", json_object_new_string(c->boot_status));
                 json_object_object_add(o, "config", c->config ? json_tokener_parse(c->config) : NULL);
                 for (uint32_t k = 0; k < c->n_disks; k++) {
                         json_object *d = json_object_new_object();

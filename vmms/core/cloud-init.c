@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -16,7 +17,9 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "core/cloud-init.h"
+#include "common/vmstate.h"
 #include "vmms/cloud-init.h"
+#include "vmms/migchan.h"
 #include "vmms/names.h"
 #include "vmms/seed.h"
 
@@ -123,4 +126,89 @@ void vmms_seed_remove(struct vmms_vm *vm) {
         if (vmms_seed_path(vm->d->opt.paths.seed_dir, &vm->config->id, path, sizeof path) == 0 && unlink(path) < 0 &&
             errno != ENOENT)
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, -errno, "cannot remove the cloud-init seed %s: %m", path);
+}
+
+/* The drive whose path is a seed of this id, under any directory (the
+ * exporting host's state directory), or -1. */
+static int exported_seed_drive(const struct vm_config *c) {
+        char want[GUID_STRING_MAX + sizeof VMMS_SEED_SUFFIX];
+        guid_to_string(&c->id, want);
+        strcat(want, VMMS_SEED_SUFFIX);
+        for (uint32_t i = 0; i < c->n_dvds && i < VM_DVD_DRIVES_MAX; i++) {
+                const char *slash = strrchr(c->dvds[i].path, '/');
+                if (slash && !strcmp(slash + 1, want))
+                        return (int)i;
+        }
+        return -1;
+}
+
+/* The caller's seed file, whole and checked: its bytes (malloc'd). */
+static int read_seed(int fd, uint8_t **out, size_t *len, sd_bus_error *e) {
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > (off_t)VMMS_MIGCHAN_SEED_MAX)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT,
+                                         "seed: a regular file of 1 byte to %u bytes, as export-saved wrote it",
+                                         VMMS_MIGCHAN_SEED_MAX);
+        _cleanup_free_ uint8_t *b = malloc((size_t)st.st_size);
+        if (!b)
+                return -ENOMEM;
+        size_t n = 0;
+        while (n < (size_t)st.st_size) {
+                ssize_t k = pread(fd, b + n, (size_t)st.st_size - n, (off_t)n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "seed: %s",
+                                                 k < 0 ? strerror(errno) : "shorter than its size");
+                n += (size_t)k;
+        }
+        char err[200];
+        struct vmms_migchan_seed s = { .size = (uint32_t)n, .crc32c = vmstate_crc32c(0, b, n) };
+        if (vmms_migchan_seed_check(b, n, &s, err, sizeof err) < 0)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "%s", err);
+        *out = TAKE_PTR(b);
+        *len = n;
+        return 0;
+}
+
+int vmms_seed_take(struct vmms_daemon *d, sd_bus_message *m, struct vm_config *c, char *seed_path, size_t len,
+                   sd_bus_error *e) {
+        const char *json;
+        _cleanup_free_ uint8_t *img = NULL;
+        size_t img_len;
+        int fd, r;
+        seed_path[0] = 0;
+        if ((r = sd_bus_message_rewind(m, true)) < 0 || (r = sd_bus_message_read(m, "sh", &json, &fd)) < 0)
+                return r;
+        int drive = exported_seed_drive(c);
+        if (drive < 0)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_CONFIG,
+                                         "seed: no DVD drive of the configuration names a cloud-init seed "
+                                         "(<dir>/<id>%s, as export-saved --config writes it)", VMMS_SEED_SUFFIX);
+        if ((r = read_seed(fd, &img, &img_len, e)) < 0)
+                return r;
+        if ((r = vmms_seed_path(d->opt.paths.seed_dir, &c->id, seed_path, len)) < 0 ||
+            strlen(seed_path) >= sizeof c->dvds[drive].path) {
+                seed_path[0] = 0;
+                return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "seed: the seed's path here is too long");
+        }
+        if ((r = write_file_atomic(seed_path, img, img_len, 0600)) < 0) {
+                seed_path[0] = 0;
+                return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot write the cloud-init seed in %s: %s",
+                                         d->opt.paths.seed_dir, strerror(-r));
+        }
+        snprintf(c->dvds[drive].path, sizeof c->dvds[drive].path, "%s", seed_path);
+        return 0;
+}
+
+int vmms_seed_export(struct vmms_vm *vm, char *err, size_t errlen) {
+        char path[PATH_MAX];
+        for (uint32_t i = 0; i < vm->config->n_dvds && i < VM_DVD_DRIVES_MAX; i++)
+                if (vmms_path_is_seed(vm->d->opt.paths.seed_dir, &vm->config->id, vm->config->dvds[i].path)) {
+                        snprintf(path, sizeof path, "%s", vm->config->dvds[i].path);
+                        return vmms_seed_open(path, "seed", err, errlen);
+                }
+        return snprintf(err, errlen, "VM '%s' has no cloud-init seed in a DVD drive", vm->config->name), -ENOENT;
 }

@@ -126,6 +126,10 @@ static int do_create(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) 
         if (sd_bus_message_is_method_call(m, NULL, "CreateVMWithCloudInit") &&
             (r = vmms_cloud_init_make(d, m, c, seed, sizeof seed, e)) < 0)
                 return r;
+        /* CreateVMWithSeed: an exported VM's seed, the same way. */
+        if (sd_bus_message_is_method_call(m, NULL, "CreateVMWithSeed") &&
+            (r = vmms_seed_take(d, m, c, seed, sizeof seed, e)) < 0)
+                return r;
         if ((r = vmms_bus_check_memory(c, NULL, e)) < 0 || (r = vmms_bus_check_files(d, m, c, NULL, e)) < 0 ||
             (r = create_vm(d, c, uid, &vm, e)) < 0) {
                 if (seed[0])
@@ -251,6 +255,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetHostCapabilities", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", capabilities),
                                 method_caps, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CreateVMWithSeed", SD_BUS_ARGS("s", config, "h", seed), SD_BUS_RESULT("o", vm),
+                                method_create, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("CreateVMWithCloudInit", SD_BUS_ARGS("s", config, "a{say}", cloud_init),
                                 SD_BUS_RESULT("o", vm), method_create_cloud_init, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetCallerAccess", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", access, "s", reason),

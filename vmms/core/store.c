@@ -55,26 +55,46 @@ static int state_path(struct vmms_daemon *d, const char *id, char *buf, size_t l
 }
 
 /* A Crashed VM's state, reason and status survive a vmms restart in
- * <state-dir>/<id>.state (written atomically); any other state removes
- * the file. A worker that runs is found again through its runtime record,
- * which wins over this file. */
+ * <state-dir>/<id>.state (written atomically), and so does a Saved VM's
+ * BootStatus (a firmware VM's: {"state":"Saved","boot_status":"booted"};
+ * the saved state itself is <id>.vmrs); any other state removes the file.
+ * A worker that runs is found again through its runtime record, which
+ * wins over this file. */
 int vmms_store_save_state(struct vmms_vm *vm) {
         char path[PATH_MAX];
         int r = state_path(vm->d, vm->id, path, sizeof path);
         if (r < 0)
                 return r;
-        if (vm->state != VMMS_STATE_CRASHED)
+        bool saved = vm->state == VMMS_STATE_SAVED && vm->boot_status[0];
+        if (vm->state != VMMS_STATE_CRASHED && !saved)
                 return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
         json_object *o = json_object_new_object();
         if (!o)
                 return -ENOMEM;
         json_object_object_add(o, "state", json_object_new_string(vmms_state_to_string(vm->state)));
-        json_object_object_add(o, "exit_reason", json_object_new_string(vm->exit_reason));
-        json_object_object_add(o, "exit_status", json_object_new_int(vm->exit_status));
+        if (saved) {
+                json_object_object_add(o, "boot_status", json_object_new_string(vm->boot_status));
+        } else {
+                json_object_object_add(o, "exit_reason", json_object_new_string(vm->exit_reason));
+                json_object_object_add(o, "exit_status", json_object_new_int(vm->exit_status));
+        }
         const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         r = s ? write_file_atomic(path, s, strlen(s), 0600) : -ENOMEM;
         json_object_put(o);
         return r;
+}
+
+/* A Saved VM's BootStatus; the state itself is the saved state's
+ * (vmms_saved_load, after this). */
+static bool load_saved_boot_status(struct vmms_vm *vm, json_object *o) {
+        json_object *st, *b;
+        if (!json_object_object_get_ex(o, "state", &st) || !json_object_is_type(st, json_type_string) ||
+            strcmp(json_object_get_string(st), "Saved") || !json_object_object_get_ex(o, "boot_status", &b) ||
+            !json_object_is_type(b, json_type_string) || !vmms_boot_status_word(json_object_get_string(b)))
+                return false;
+        if (vm->config->boot_kind == VM_BOOT_FIRMWARE) /* a kernel VM has none, whatever the file says */
+                snprintf(vm->boot_status, sizeof vm->boot_status, "%s", json_object_get_string(b));
+        return true;
 }
 
 /* Restores what vmms_store_save_state() kept; a file that is not usable is
@@ -86,6 +106,10 @@ static void load_state(struct vmms_vm *vm) {
         if (state_path(vm->d, vm->id, path, sizeof path) < 0 || read_file(path, 16384, &text, &len) < 0)
                 return;
         json_object *o = json_tokener_parse(text), *st, *why, *code;
+        if (json_object_is_type(o, json_type_object) && load_saved_boot_status(vm, o)) {
+                json_object_put(o);
+                return;
+        }
         if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "state", &st) ||
             !json_object_is_type(st, json_type_string) || strcmp(json_object_get_string(st), "Crashed") ||
             !json_object_object_get_ex(o, "exit_reason", &why) || !json_object_is_type(why, json_type_string) ||
@@ -174,6 +198,8 @@ static int load_one(struct vmms_daemon *d, int dfd, const char *name, const stru
                 return -ENOMEM;
         load_state(vm);
         vmms_saved_load(vm);
+        if (vm->state != VMMS_STATE_SAVED) /* a BootStatus kept for a saved state that is gone */
+                vm->boot_status[0] = 0;
         (void)vmms_ckpt_load(vm);
         if ((r = vmms_daemon_add_vm(d, vm)) < 0) {
                 vmms_vm_free(vm);

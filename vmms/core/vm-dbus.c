@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "checkpoint/checkpoint.h"
+#include "core/cloud-init.h"
 #include "core/daemon.h"
 #include "vmms/checkpoints.h"
 #include "vmms/paths.h"
@@ -303,6 +304,20 @@ static int do_export_saved(struct vmms_daemon *d, sd_bus_message *m, sd_bus_erro
         return sd_bus_reply_method_return(m, "h", fd);
 }
 
+/* ExportSavedSeed() -> h: a Saved VM's cloud-init seed, read-only, for
+ * export-saved --config (FileNotFound: it has none). */
+static int do_export_seed(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
+        struct vmms_vm *vm;
+        char err[PATH_MAX + 64];
+        int r = begin(d, m, VMMS_OP_EXPORT_SAVED, &vm, e);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = vmms_seed_export(vm, err, sizeof err);
+        if (fd < 0)
+                return sd_bus_error_setf(e, fd == -ENOENT ? SD_BUS_ERROR_FILE_NOT_FOUND : VMMS_ERROR_FAILED, "%s", err);
+        return sd_bus_reply_method_return(m, "h", fd);
+}
+
 /* ImportSavedState(h): an Off VM becomes Saved from the caller's file. */
 static int do_import_saved(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
         struct vmms_vm *vm;
@@ -487,6 +502,7 @@ AUTHORIZED(method_cancel_file_copy, do_cancel_file_copy, VMMS_POLKIT_ACTION_MANA
 AUTHORIZED(method_save, do_save, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_discard_saved, do_discard_saved, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_export_saved, do_export_saved, VMMS_POLKIT_ACTION_MANAGE)
+AUTHORIZED(method_export_seed, do_export_seed, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_import_saved, do_import_saved, VMMS_POLKIT_ACTION_MANAGE)
 AUTHORIZED(method_migrate, do_migrate, VMMS_POLKIT_ACTION_MIGRATE)
 AUTHORIZED(method_cancel_migration, do_cancel_migration, VMMS_POLKIT_ACTION_MIGRATE)
@@ -661,6 +677,8 @@ static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("DiscardSavedState", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_discard_saved,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ExportSavedState", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", state), method_export_saved,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ExportSavedSeed", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", seed), method_export_seed,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ImportSavedState", SD_BUS_ARGS("h", state), SD_BUS_NO_RESULT, method_import_saved,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

@@ -79,7 +79,8 @@ void vmms_vm_set_state(struct vmms_vm *vm, enum vmms_state s) {
         vm->state = s;
         if (old != s)
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "%s -> %s", vmms_state_to_string(old), vmms_state_to_string(s));
-        if ((old == VMMS_STATE_CRASHED || s == VMMS_STATE_CRASHED) && (r = vmms_store_save_state(vm)) < 0)
+        if ((old == VMMS_STATE_CRASHED || s == VMMS_STATE_CRASHED || old == VMMS_STATE_SAVED ||
+             s == VMMS_STATE_SAVED) && (r = vmms_store_save_state(vm)) < 0)
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, r, "cannot store the VM's state: %m");
         /* One signal with everything a state change touches. */
         r = sd_bus_emit_properties_changed(vm->d->bus, vm->path, VMMS_VM_IFACE, "State", "WorkerPid",
@@ -294,6 +295,9 @@ void vmms_vm_set_boot_status(struct vmms_vm *vm, const char *s) {
                 return;
         snprintf(vm->boot_status, sizeof vm->boot_status, "%s", s);
         vmms_vm_emit_changed(vm, "BootStatus");
+        int r;
+        if (vm->state == VMMS_STATE_SAVED && (r = vmms_store_save_state(vm)) < 0) /* kept with the Saved VM */
+                vmms_vm_log(vm, LOG_LEVEL_WARNING, r, "cannot store the VM's state: %m");
 }
 
 /* Only the words of the protocol (common/proto.h) and only for a firmware

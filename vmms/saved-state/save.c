@@ -197,6 +197,7 @@ int vmms_vm_discard_saved(struct vmms_vm *vm) {
         vmms_saved_emit_props(vm);
         vmms_dm_run_ended(vm);
         snprintf(vm->exit_reason, sizeof vm->exit_reason, "saved state discarded");
+        vmms_vm_set_boot_status(vm, ""); /* the run it was is over */
         vmms_vm_set_state(vm, VMMS_STATE_OFF);
         return 0;
 }

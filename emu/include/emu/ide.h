@@ -101,17 +101,29 @@ uint32_t ide_bm_read(struct ide_controller *c, unsigned offset, unsigned len);
 void ide_bm_write(struct ide_controller *c, unsigned offset, unsigned len, uint32_t value);
 
 /* What the PCI function decodes (PCI command register, IDETIM decode
- * enables, BAR4): the ports are registered once, accesses outside what
- * the function decodes read all ones. */
+ * enables, BAR4): the legacy ports are registered once, accesses outside
+ * what the function decodes read all ones. bm_base is BAR4's I/O address
+ * (bits 31-4); one that does not fit below 0x10000 (IDE_BM_OFF, a BAR
+ * being sized) decodes nothing. The bus-master block's ports follow it
+ * (and I/O space enable) through the mover (ide_set_bm_mover). */
+#define IDE_BM_OFF 0xffffffffu
 void ide_set_decode(struct ide_controller *c, bool io, bool bus_master, bool channel0, bool channel1,
-                    uint16_t bm_base);
+                    uint32_t bm_base);
 
-/* Where the 16-byte bus-master block's ports exist (ide_register() sets
- * it; tests and fuzzers without a partition call it themselves). */
-void ide_bm_claimed(struct ide_controller *c, uint16_t bm_base);
-/* Claims the legacy ports of both channels and the 16-byte bus-master
- * block at bm_base. */
-int ide_register(struct ide_controller *c, struct vid_partition *p, uint16_t bm_base);
+/* Where the 16-byte bus-master block's ports exist, for tests and fuzzers
+ * without a partition or a mover: accesses are decoded only while BAR4
+ * says the same address. */
+void ide_bm_claimed(struct ide_controller *c, uint32_t bm_base);
+/* The bus-master block's ports follow BAR4: at once and at every decode
+ * change, move(opaque, base) with where they must be now (IDE_BM_OFF:
+ * nowhere, with I/O space disabled or BAR4 outside the port space).
+ * ide_register() installs vid's; a test installs its own port map. */
+typedef void (*ide_bm_mover)(void *opaque, uint32_t base);
+void ide_set_bm_mover(struct ide_controller *c, ide_bm_mover move, void *opaque);
+/* Claims the legacy ports of both channels, and the 16-byte bus-master
+ * block as a port window (vid_register_pio_window) that moves where the
+ * PCI function's BAR4 puts it. */
+int ide_register(struct ide_controller *c, struct vid_partition *p);
 
 /* ---- the backend side (the service thread) ---- */
 

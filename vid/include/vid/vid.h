@@ -319,6 +319,22 @@ int vid_register_pio(struct vid_partition *p, uint16_t base, uint16_t len, const
 int vid_register_mmio(struct vid_partition *p, uint64_t base, uint64_t len, const struct vid_io_ops *ops,
                       void *opaque);
 
+/* A port window the guest moves at run time (a PCI function's I/O BAR):
+ * registered before vid_partition_start() like a fixed range, at base
+ * (or VID_PIO_WINDOW_OFF: decoding nothing), then moved or switched off
+ * by vid_pio_window_move() from any thread, for every VP at once (an
+ * access racing with a move lands at the old or the new base). A fixed
+ * range wins where a window is moved over it (PCI leaves a BAR over a
+ * legacy device's ports undefined; the platform device keeps its ports),
+ * and a window moved past the 64 KiB port space decodes nothing. */
+#define VID_PIO_WINDOWS_MAX 4u
+#define VID_PIO_WINDOW_OFF UINT32_MAX
+int vid_register_pio_window(struct vid_partition *p, uint32_t base, uint16_t len, const struct vid_io_ops *ops,
+                            void *opaque, unsigned *window);
+/* -EINVAL for a window that is not registered; a base where the window
+ * would not fit below 0x10000 switches it off. */
+int vid_pio_window_move(struct vid_partition *p, unsigned window, uint32_t base);
+
 /* User-space MSR handling: MSRs in the ranges exit to handler (KVM MSR
  * filter). The handler returns 0, or -EPERM/-EINVAL to raise #GP. */
 typedef int (*vid_msr_fn)(void *opaque, struct vid_vp *vp, bool write, uint32_t index, uint64_t *value);

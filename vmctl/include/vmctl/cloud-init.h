@@ -10,6 +10,11 @@
 
 #include "vmms/cloud-init.h"
 
+/* An exported VM's seed beside its configuration (export-saved --config
+ * CONFIG writes CONFIG.cidata.iso; create CONFIG sends it with
+ * CreateVMWithSeed). */
+#define VMCTL_SEED_SUFFIX ".cidata.iso"
+
 struct vmctl_cloud_init {
         char *data[CLOUD_INIT_FILES]; /* NULL: not given */
         size_t len[CLOUD_INIT_FILES];

@@ -38,6 +38,9 @@ struct vmms_checkpoint {
         bool has_state;      /* a saved state: the VM ran (or was Saved) */
         bool production;     /* the guest froze its file systems (VSS) instead: no state */
         uint64_t state_bytes;
+        /* A firmware VM's BootStatus with its state ("firmware", "booted",
+         * "no-bootable-device"; "": none): a revert gives it back. */
+        char boot_status[24];
         char *config;        /* the VM's configuration then, JSON text (malloc'd) */
         uint32_t n_disks;
         struct vmms_ckpt_disk *disks; /* n_disks (malloc'd), in the configuration's order */
@@ -57,6 +60,9 @@ void vmms_checkpoints_clear(struct vmms_checkpoints *t);
 int vmms_checkpoints_parse(const char *text, size_t len, struct vmms_checkpoints *t, char *err, size_t errlen);
 /* The JSON text (malloc'd), or NULL. */
 char *vmms_checkpoints_to_json(const struct vmms_checkpoints *t);
+
+/* One of a firmware VM's BootStatus words (not ""). */
+bool vmms_boot_status_word(const char *s);
 
 /* By name, or by id in text form; NULL if none. */
 struct vmms_checkpoint *vmms_checkpoints_find(const struct vmms_checkpoints *t, const char *name_or_id);
