@@ -74,8 +74,12 @@ machine_is() { # VM UNIT
 machine_iface() {
 	local want got
 	want=$(cat "/sys/class/net/$2/ifindex") || fail "no TAP $2: $(ip -o link show | grep -o ' vt[^:@]*')"
-	got=$(machinectl show "$1" -p NetworkInterfaces --value)
-	[ "$got" = "$want" ] || fail "machine $1: NetworkInterfaces '$got', not $2's index $want"
+	# machinectl show prints an array of integers as "[unprintable]"
+	# (systemd 252); the bus gives it as "ai N I...".
+	got=$(busctl get-property org.freedesktop.machine1 "$(busctl call org.freedesktop.machine1 \
+		/org/freedesktop/machine1 org.freedesktop.machine1.Manager GetMachine s "$1" | awk '{print $2}' | tr -d '"')" \
+		org.freedesktop.machine1.Machine NetworkInterfaces)
+	[ "$got" = "ai 1 $want" ] || fail "machine $1: NetworkInterfaces '$got', not 'ai 1 $want' ($2's index)"
 	machinectl status "$1" --no-pager | grep -E "Iface:.* $2( |\$)" || fail "machinectl status $1 does not name $2: $(machinectl status "$1" --no-pager | head -20)"
 }
 
