@@ -21,6 +21,7 @@
 struct json_object;
 struct vmms_worker;
 struct vmms_cred;
+struct vmms_saved_state;
 
 #define VMMS_MIGRATION_ALLOW_MAX 16u
 
@@ -122,13 +123,8 @@ struct vmms_vm {
         sd_bus_message *fcopy_call;    /* CopyFile waiting for the guest (fcopy.c) */
         uint64_t fcopy_done, fcopy_total; /* FileCopyProgress */
         int log_rotate_error;          /* the last rotation failure, logged once */
-        /* Saved state (save.c, docs/vm-state.md). */
-        sd_bus_message *save_call;     /* the Save call waiting for the worker */
-        enum vmms_state save_from;     /* Running or Paused: where a failed save returns */
-        bool save_committed;           /* the file is in place: the worker's end makes the VM Saved */
-        bool restoring;                /* this worker restores the saved state */
-        uint64_t save_done, save_total; /* SaveProgress */
-        uint64_t saved_bytes;          /* SavedStateSize */
+        /* Saved state (saved-state/saved-state.h, docs/vm-state.md) */
+        struct vmms_saved_state *saved;
         /* Live migration (migration/live-out.c, migration/live-in.c) */
         struct vmms_migration *migration; /* outgoing, while Migrating */
         bool migrated_away;            /* the destination runs it: this worker's end removes the VM */

@@ -577,13 +577,13 @@ PROP(prop_console_log) {
         return r < 0 ? r : sd_bus_message_append(reply, "s", buf);
 }
 PROP(prop_save_progress) {
-        return sd_bus_message_append(reply, "(tt)", VM_OF(userdata)->save_done, VM_OF(userdata)->save_total);
+        return sd_bus_message_append(reply, "(tt)", VM_OF(userdata)->saved->save_done, VM_OF(userdata)->saved->save_total);
 }
 PROP(prop_fcopy_progress) {
         return sd_bus_message_append(reply, "(tt)", VM_OF(userdata)->fcopy_done, VM_OF(userdata)->fcopy_total);
 }
 PROP(prop_saved_size) {
-        return sd_bus_message_append(reply, "t", VM_OF(userdata)->saved_bytes);
+        return sd_bus_message_append(reply, "t", VM_OF(userdata)->saved->saved_bytes);
 }
 PROP(prop_migration_progress) {
         struct vmms_vm *vm = VM_OF(userdata);

@@ -42,6 +42,12 @@ struct vmms_vm *vmms_vm_new(struct vmms_daemon *d, const struct vm_config *c, ui
         snprintf(vm->hb_status, sizeof vm->hb_status, "unknown");
         guid_to_string(&c->id, vm->id);
         vmms_vm_path(&c->id, vm->path);
+        if (vmms_features_vm_new(vm) < 0) { /* each feature's state, the VM's one pointer to it */
+                free(vm->ckpts);
+                free(vm->config);
+                free(vm);
+                return NULL;
+        }
         return vm;
 }
 
@@ -62,6 +68,7 @@ struct vmms_vm *vmms_vm_free(struct vmms_vm *vm) {
         sd_event_source_disable_unref(vm->restart_timer);
         sd_event_source_disable_unref(vm->op_timer);
         sd_event_source_disable_unref(vm->remove_src);
+        vmms_features_vm_free(vm);
         free(vm->config);
         free(vm);
         return NULL;
@@ -147,11 +154,11 @@ int vmms_vm_start(struct vmms_vm *vm, char *err, size_t errlen) {
         /* The host may have less memory than when the VM was created (or
          * its configuration file came from elsewhere). */
         int r = vmms_config_check_memory(vm->config, NULL, vmms_host_memory_mib(), err, errlen);
-        vm->restoring = vm->state == VMMS_STATE_SAVED; /* the worker restores instead of booting */
+        vm->saved->restoring = vm->state == VMMS_STATE_SAVED; /* the worker restores instead of booting */
         if (r >= 0)
                 r = vmms_worker_spawn(vm, err, errlen);
         if (r < 0) {
-                vm->restoring = false; /* a Saved VM stays Saved */
+                vm->saved->restoring = false; /* a Saved VM stays Saved */
                 /* Also in ExitReason, where `vmctl show` looks, not only in
                  * the caller's error (a restart has no caller). */
                 snprintf(vm->exit_reason, sizeof vm->exit_reason, "cannot start: %s", err);
@@ -164,7 +171,7 @@ int vmms_vm_start(struct vmms_vm *vm, char *err, size_t errlen) {
         set_op_timer(vm, vm->d->opt.start_timeout_us, on_start_timeout);
         snprintf(vm->hb_status, sizeof vm->hb_status, "unknown");
         vm->hb_last_us = 0;
-        if (!vm->restoring && !vm->migrating_in) /* those go on from where they were */
+        if (!vm->saved->restoring && !vm->migrating_in) /* those go on from where they were */
                 vmms_vm_set_boot_status(vm, vm->config->boot_kind == VM_BOOT_FIRMWARE ? "firmware" : "");
         vmms_vm_set_state(vm, VMMS_STATE_STARTING);
         return 0;

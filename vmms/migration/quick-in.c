@@ -222,7 +222,7 @@ static void saved_in_define(struct vmms_saved_in *s) {
                  * deletes it here meanwhile (the source may still resume its
                  * own copy if "stored" never reached it). */
                 vm->state = VMMS_STATE_MIGRATING;
-                vm->saved_bytes = s->size;
+                vm->saved->saved_bytes = s->size;
                 vm->dm_manual = s->memory_target; /* for its resume */
                 snprintf(vm->boot_status, sizeof vm->boot_status, "%s", s->boot_status); /* kept by its resume */
                 snprintf(vm->exit_reason, sizeof vm->exit_reason, "saved");

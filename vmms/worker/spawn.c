@@ -160,7 +160,7 @@ static int open_files(struct vmms_vm *vm, const struct vmms_cred *owner, const c
                         return fd < 0 ? -errno : fd;
                 s->files[s->n_files++] = "migrate_incoming";
         }
-        if (vm->restoring) { /* a Saved VM: the worker restores it instead of booting */
+        if (vm->saved->restoring) { /* a Saved VM: the worker restores it instead of booting */
                 fd = vmms_saved_open(vm, err, errlen);
                 if (fd < 0 || (fd = spawn_fds_add(s, fd)) < 0)
                         return fd;
@@ -507,7 +507,7 @@ int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t errlen) {
         rec.pid = pid;
         rec.started_at_us = now_us(CLOCK_REALTIME);
         rec.memory_target = vm->dm_manual; /* a resume, a revert or an incoming migration keeps it */
-        if (vm->restoring || vm->migrating_in) /* its worker reports none (docs/firmware.md) */
+        if (vm->saved->restoring || vm->migrating_in) /* its worker reports none (docs/firmware.md) */
                 snprintf(rec.boot_status, sizeof rec.boot_status, "%s", vm->boot_status);
         snprintf(rec.boot_id, sizeof rec.boot_id, "%s", vm->d->boot_id);
         if ((r = read_starttime(pid, &rec.starttime)) < 0 || (r = send_config(vm, ctl[0], &s, log_path)) < 0) {
