@@ -22,6 +22,7 @@ struct json_object;
 struct vmms_worker;
 struct vmms_cred;
 struct vmms_saved_state;
+struct vmms_guest;
 
 #define VMMS_MIGRATION_ALLOW_MAX 16u
 
@@ -102,8 +103,6 @@ struct vmms_vm {
         int exit_status;           /* last worker exit status, -1 if none/unknown */
         struct vmms_worker *worker;
         uint64_t running_since_us; /* CLOCK_REALTIME; 0 while not running */
-        char hb_status[16];
-        uint64_t hb_last_us;
         /* BootStatus: a firmware VM's boot as its worker reported it
          * ("firmware", "booted", "no-bootable-device"); "" for the other
          * boot kinds and without a run (kept while Saved). */
@@ -118,11 +117,9 @@ struct vmms_vm {
         bool user_kill;            /* the end was a Kill call (not an escalated Stop) */
         uint32_t stop_timeout_s;
         char forced_reason[192];   /* overrides the exit reason (e.g. start timeout) */
-        struct json_object *kvp_guest; /* the guest's KVP items as last reported; NULL: none */
-        struct json_object *kvp_host;  /* host items (SetKVP), kept across guest reboots */
-        sd_bus_message *fcopy_call;    /* CopyFile waiting for the guest (fcopy.c) */
-        uint64_t fcopy_done, fcopy_total; /* FileCopyProgress */
         int log_rotate_error;          /* the last rotation failure, logged once */
+        /* Guest services: KVP, file copy, heartbeat (guest/guest.h) */
+        struct vmms_guest *guest;
         /* Saved state (saved-state/saved-state.h, docs/vm-state.md) */
         struct vmms_saved_state *saved;
         /* Live migration (migration/live-out.c, migration/live-in.c) */

@@ -90,8 +90,8 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
         vmms_vm_logs_rotate(vm); /* a VM that stopped is not checked on the timer */
         vm->op_timer = sd_event_source_disable_unref(vm->op_timer);
         vm->running_since_us = 0;
-        vm->hb_last_us = 0;
-        snprintf(vm->hb_status, sizeof vm->hb_status, "unknown");
+        vm->guest->hb_last_us = 0;
+        snprintf(vm->guest->hb_status, sizeof vm->guest->hb_status, "unknown");
         vm->exit_status = r.code;
         snprintf(vm->exit_reason, sizeof vm->exit_reason, "%s", v.reason);
         vm->stop_phase = VMMS_STOP_NONE;
