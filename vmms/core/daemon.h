@@ -23,6 +23,7 @@ struct vmms_worker;
 struct vmms_cred;
 struct vmms_saved_state;
 struct vmms_guest;
+struct vmms_dm;
 
 #define VMMS_MIGRATION_ALLOW_MAX 16u
 
@@ -141,11 +142,8 @@ struct vmms_vm {
         struct vmms_checkpoints *ckpts; /* the tree (never NULL once loaded or created) */
         bool ckpts_damaged;             /* index.json unreadable: no checkpoint operation */
         struct vmms_ckpt_op *ckpt_op;   /* in progress: other operations wait (Busy) */
-        /* Dynamic Memory (dm/dm.c, docs/dynamic-memory.md) */
-        struct vmms_dm_status dm;       /* the worker's last report (all 0: none yet) */
-        bool dm_known;
-        uint64_t dm_manual;             /* SetTarget's bytes; 0: automatic. Kept for the guest's run (vmms_dm_run_ended) */
-        uint64_t dm_sent;               /* the target last sent to the worker; 0: none */
+        /* Dynamic Memory (dm/dm.h, docs/dynamic-memory.md) */
+        struct vmms_dm *dm;
         /* The console (video/video.c, docs/console.md); NULL until needed */
         struct vmms_display *display;
         /* A disk or NIC change the worker has not answered yet (hotplug.c) */

@@ -29,6 +29,7 @@
 #include "vmms/validate.h"
 #include "worker/worker.h"
 #include "core/daemon.h"
+#include "dm/dm.h"
 #include "host/host.h"
 #include "migration/migration.h"
 
@@ -289,7 +290,7 @@ static int accept_request(struct vmms_incoming *in, const struct vmms_migchan_re
                 return r;
         }
         vm->migrating_in = true;
-        vm->dm_manual = q->memory_target; /* the operator's target moves with the VM */
+        vm->dm->manual = q->memory_target; /* the operator's target moves with the VM */
         vmms_vm_set_boot_status(vm, q->boot_status); /* its worker restores it: no firmware event */
         in->vm_id = q->config.id;
         vm->incoming_disks = q->copy_disks;

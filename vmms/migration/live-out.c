@@ -26,6 +26,7 @@
 #include "migration/conn.h"
 #include "worker/worker.h"
 #include "core/daemon.h"
+#include "dm/dm.h"
 #include "host/host.h"
 #include "migration/migration.h"
 
@@ -633,14 +634,14 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
                 }
                 r = -ENOMEM;
                 m->request = vmms_migchan_live_request_build(c, vm->owner, owner_name, disks,
-                                                             m->has_session ? &m->session : NULL, vm->dm_manual,
+                                                             m->has_session ? &m->session : NULL, vm->dm->manual,
                                                              vm->boot_status);
                 m->request_plain = m->has_session ? vmms_migchan_disks_request_build(c, vm->owner, owner_name, disks)
                                                   : NULL;
                 r = m->request ? vmms_seed_out_prepare(vm, c, &m->request, &m->seed, err, errlen) : -ENOMEM;
         } else {
                 m->request = vmms_migchan_live_request_build(vm->config, vm->owner, owner_name, NULL,
-                                                             m->has_session ? &m->session : NULL, vm->dm_manual,
+                                                             m->has_session ? &m->session : NULL, vm->dm->manual,
                                                              vm->boot_status);
                 m->request_plain = m->has_session ? vmms_migchan_request_build(vm->config, vm->owner, owner_name,
                                                                                VMMS_MIGRATE_LIVE)

@@ -24,6 +24,7 @@
 #include "migration/quick.h"
 #include "worker/worker.h"
 #include "core/daemon.h"
+#include "dm/dm.h"
 #include "migration/migration.h"
 #include "saved-state/saved-state.h"
 
@@ -223,7 +224,7 @@ static void saved_in_define(struct vmms_saved_in *s) {
                  * own copy if "stored" never reached it). */
                 vm->state = VMMS_STATE_MIGRATING;
                 vm->saved->saved_bytes = s->size;
-                vm->dm_manual = s->memory_target; /* for its resume */
+                vm->dm->manual = s->memory_target; /* for its resume */
                 snprintf(vm->boot_status, sizeof vm->boot_status, "%s", s->boot_status); /* kept by its resume */
                 snprintf(vm->exit_reason, sizeof vm->exit_reason, "saved");
                 if ((r = vmms_store_save(vm, vm->config)) < 0) {

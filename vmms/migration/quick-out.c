@@ -43,6 +43,7 @@
 #include "migration/quick.h"
 #include "worker/worker.h"
 #include "core/daemon.h"
+#include "dm/dm.h"
 #include "host/host.h"
 #include "migration/migration.h"
 #include "saved-state/saved-state.h"
@@ -479,7 +480,7 @@ static int quick_move(struct vmms_quick *m, char *err, size_t errlen) {
         if (vmms_user_name(vm->owner, owner_name, sizeof owner_name) < 0)
                 owner_name[0] = 0; /* no name here: the destination goes by the uid */
         if (!(m->request = vmms_migchan_saved_request_build(vm->config, vm->owner, owner_name, m->size, m->start,
-                                                                  vm->dm_manual, vm->boot_status)))
+                                                                  vm->dm->manual, vm->boot_status)))
                 return snprintf(err, errlen, "cannot set up the channel: %s", strerror(ENOMEM)), -ENOMEM;
         if ((r = vmms_seed_out_prepare(vm, vm->config, &m->request, &m->seed, err, errlen)) < 0 ||
             (r = quick_start_thread(m, err, errlen)) < 0)

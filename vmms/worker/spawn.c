@@ -29,6 +29,7 @@
 #include "worker/worker.h"
 #include "processor/processor.h"
 #include "core/daemon.h"
+#include "dm/dm.h"
 #include "host/host.h"
 #include "saved-state/saved-state.h"
 
@@ -506,7 +507,7 @@ int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t errlen) {
         }
         rec.pid = pid;
         rec.started_at_us = now_us(CLOCK_REALTIME);
-        rec.memory_target = vm->dm_manual; /* a resume, a revert or an incoming migration keeps it */
+        rec.memory_target = vm->dm->manual; /* a resume, a revert or an incoming migration keeps it */
         if (vm->saved->restoring || vm->migrating_in) /* its worker reports none (docs/firmware.md) */
                 snprintf(rec.boot_status, sizeof rec.boot_status, "%s", vm->boot_status);
         snprintf(rec.boot_id, sizeof rec.boot_id, "%s", vm->d->boot_id);
