@@ -24,6 +24,7 @@ struct vmms_cred;
 struct vmms_saved_state;
 struct vmms_guest;
 struct vmms_dm;
+struct vmms_mig;
 
 #define VMMS_MIGRATION_ALLOW_MAX 16u
 
@@ -83,16 +84,6 @@ enum vmms_stop_phase {
         VMMS_STOP_KILLED,   /* SIGKILL sent */
 };
 
-/* A live migration's vmms-to-vmms channel, as MigrationChannel shows it
- * (docs/dbus-api.md), on either end. */
-struct vmms_mig_channel {
-        char state[8];     /* "" (none yet), "up", "cut" (reconnecting), "closed" */
-        bool held;         /* while cut: waited out without limit (a post-copy after its COMMIT) */
-        uint32_t cuts;     /* in this migration */
-        char why[128];     /* the last cut's reason */
-        uint64_t since_us; /* CLOCK_REALTIME: when the state began */
-};
-
 struct vmms_vm {
         struct vmms_daemon *d;
         struct vm_config *config;
@@ -123,21 +114,9 @@ struct vmms_vm {
         struct vmms_guest *guest;
         /* Saved state (saved-state/saved-state.h, docs/vm-state.md) */
         struct vmms_saved_state *saved;
-        /* Live migration (migration/live-out.c, migration/live-in.c) */
-        struct vmms_migration *migration; /* outgoing, while Migrating */
-        bool migrated_away;            /* the destination runs it: this worker's end removes the VM */
-        bool migrating_in;             /* an incoming migration's worker, not ready yet: not stored */
-        bool migrate_in_aborted;       /* that worker ended before it ran: a source that asks resumes */
-        bool incoming_disks;           /* ... and its writable disks are new here, filled by the stream */
-        int incoming_fd;               /* the worker's end of the relay, for the spawn; -1 */
-        struct vmms_quick *quick;      /* outgoing quick migration (migration/quick-out.c) */
-        struct vmms_saved_in *saved_in; /* an incoming Saved VM being resumed: its start result goes back */
         sd_event_source *remove_src;   /* removal deferred out of the worker's callbacks */
-        uint32_t mig_pass;             /* MigrationProgress */
-        uint64_t mig_bytes, mig_dirty_pages, mig_dirty_rate, mig_expected_downtime_ms;
-        uint32_t mig_throttle_pct;     /* MigrationThrottle: auto-converge's share of time parked */
-        struct vmms_mig_channel mig_chan; /* MigrationChannel: the live channel's (or the last one's) state */
-        struct vmms_lock_handover *handover; /* image locks still held by the source (migration/lock-handover.c) */
+        /* Live and quick migration, both ends (migration/migration.h) */
+        struct vmms_mig *mig;
         /* Checkpoints (checkpoint*.c, docs/checkpoints.md) */
         struct vmms_checkpoints *ckpts; /* the tree (never NULL once loaded or created) */
         bool ckpts_damaged;             /* index.json unreadable: no checkpoint operation */

@@ -587,14 +587,14 @@ PROP(prop_saved_size) {
 }
 PROP(prop_migration_progress) {
         struct vmms_vm *vm = VM_OF(userdata);
-        return sd_bus_message_append(reply, "(utttt)", vm->mig_pass, vm->mig_bytes, vm->mig_dirty_pages,
-                                     vm->mig_dirty_rate, vm->mig_expected_downtime_ms);
+        return sd_bus_message_append(reply, "(utttt)", vm->mig->pass, vm->mig->bytes, vm->mig->dirty_pages,
+                                     vm->mig->dirty_rate, vm->mig->expected_downtime_ms);
 }
 PROP(prop_migration_throttle) {
-        return sd_bus_message_append(reply, "u", VM_OF(userdata)->mig_throttle_pct);
+        return sd_bus_message_append(reply, "u", VM_OF(userdata)->mig->throttle_pct);
 }
 PROP(prop_migration_channel) {
-        const struct vmms_mig_channel *c = &VM_OF(userdata)->mig_chan;
+        const struct vmms_mig_channel *c = &VM_OF(userdata)->mig->chan;
         return sd_bus_message_append(reply, "(sbust)", c->state, c->held, c->cuts, c->why, c->since_us);
 }
 PROP(prop_console_socket) {

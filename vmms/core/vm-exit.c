@@ -101,15 +101,15 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
                 vmms_kvp_worker_ended(vm, false);
                 return;
         }
-        if (vm->migrating_in) {
+        if (vm->mig->migrating_in) {
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "incoming migration failed: %s", v.reason);
-                vm->migrating_in = false;
+                vm->mig->migrating_in = false;
                 /* It never ran (status 3: set-up, the commit included); a
                  * source that asks is told so until the VM is gone. */
-                vm->migrate_in_aborted = true;
-                if (vm->incoming_disks) /* the copies it was filling: the source runs on its own */
+                vm->mig->migrate_in_aborted = true;
+                if (vm->mig->incoming_disks) /* the copies it was filling: the source runs on its own */
                         vmms_migrate_disks_remove(vm->config, vm->config->n_disks);
-                vm->incoming_disks = false;
+                vm->mig->incoming_disks = false;
                 vmms_kvp_worker_ended(vm, false);
                 vmms_vm_set_state(vm, VMMS_STATE_OFF);
                 vmms_vm_remove_later(vm, true);

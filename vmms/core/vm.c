@@ -38,7 +38,6 @@ struct vmms_vm *vmms_vm_new(struct vmms_daemon *d, const struct vm_config *c, ui
         vm->owner = owner;
         vm->state = VMMS_STATE_OFF;
         vm->exit_status = -1;
-        vm->incoming_fd = -1;
         guid_to_string(&c->id, vm->id);
         vmms_vm_path(&c->id, vm->path);
         if (vmms_features_vm_new(vm) < 0) { /* each feature's state, the VM's one pointer to it */
@@ -168,7 +167,7 @@ int vmms_vm_start(struct vmms_vm *vm, char *err, size_t errlen) {
         set_op_timer(vm, vm->d->opt.start_timeout_us, on_start_timeout);
         snprintf(vm->guest->hb_status, sizeof vm->guest->hb_status, "unknown");
         vm->guest->hb_last_us = 0;
-        if (!vm->saved->restoring && !vm->migrating_in) /* those go on from where they were */
+        if (!vm->saved->restoring && !vm->mig->migrating_in) /* those go on from where they were */
                 vmms_vm_set_boot_status(vm, vm->config->boot_kind == VM_BOOT_FIRMWARE ? "firmware" : "");
         vmms_vm_set_state(vm, VMMS_STATE_STARTING);
         return 0;

@@ -34,6 +34,7 @@
 #include "vmms/hotplug.h"
 #include "worker/worker.h"
 #include "core/daemon.h"
+#include "migration/migration.h"
 #include "host/host.h"
 #include "hotplug/hotplug.h"
 #include "core/feature.h"
@@ -118,8 +119,8 @@ int vmms_hotplug_check_state(struct vmms_vm *vm, enum vmms_op op, sd_bus_error *
         const char *what = vm->ckpt_op ? (vm->ckpt_op->kind == VMMS_CKPT_IMPORT ? "an import of a saved state"
                                                                                 : "a checkpoint operation")
                            : vm->hotplug              ? "another change of its disks or NICs"
-                           : vm->migration || vm->quick ? "a migration"
-                           : vm->handover ? "the take-over of its image locks from a migration's source"
+                           : vm->mig->migration || vm->mig->quick ? "a migration"
+                           : vm->mig->handover ? "the take-over of its image locks from a migration's source"
                                           : NULL;
         if (what)
                 return sd_bus_error_setf(e, VMMS_ERROR_BUSY, "VM '%s': %s is in progress; try again when it is done",

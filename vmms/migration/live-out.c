@@ -301,8 +301,8 @@ static void migration_free(struct vmms_migration *m) {
         free(m->request_plain);
         vmms_seed_out_free(&m->seed);
         safe_close(m->stop_efd);
-        if (m->vm && m->vm->migration == m)
-                m->vm->migration = NULL;
+        if (m->vm && m->vm->mig->migration == m)
+                m->vm->mig->migration = NULL;
         free(m);
 }
 
@@ -312,8 +312,8 @@ unsigned vmms_postcopies_out(struct vmms_daemon *d) {
          * stopped and whose configuration goes once it ended, must not come
          * back with the next vmms. */
         for (size_t i = 0; i < d->n_vms; i++) {
-                const struct vmms_migration *m = d->vms[i]->migration;
-                n += (m && m->postcopy_committed) || d->vms[i]->migrated_away;
+                const struct vmms_migration *m = d->vms[i]->mig->migration;
+                n += (m && m->postcopy_committed) || d->vms[i]->mig->migrated_away;
         }
         return n;
 }
@@ -349,7 +349,7 @@ static void record_unresolved(struct vmms_migration *m, bool on);
 static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
 static void migrate_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
-        struct vmms_migration *m = vm->migration;
+        struct vmms_migration *m = vm->mig->migration;
         json_object *v;
         if (!m)
                 return;
@@ -403,7 +403,7 @@ static void migrate_reply(struct vmms_vm *vm, sd_bus_message *call, json_object 
 static void succeed(struct vmms_migration *m) {
         struct vmms_vm *vm = m->vm;
         m->succeeded = true;
-        vm->migrated_away = true;
+        vm->mig->migrated_away = true;
         if (m->call) {
                 (void)sd_bus_reply_method_return(m->call, NULL);
                 m->call = sd_bus_message_unref(m->call);
@@ -503,7 +503,7 @@ static void query_start(struct vmms_migration *m) {
 static int on_alive(sd_event_source *s, uint64_t usec, void *userdata) {
         struct vmms_migration *m = userdata;
         uint64_t bytes = __atomic_load_n(&m->to_net, __ATOMIC_RELAXED) + __atomic_load_n(&m->from_net, __ATOMIC_RELAXED);
-        if (bytes != m->alive_bytes || m->postcopy_committed || !strcmp(m->vm->mig_chan.state, "cut"))
+        if (bytes != m->alive_bytes || m->postcopy_committed || !strcmp(m->vm->mig->chan.state, "cut"))
                 vmms_worker_request_alive(m->vm->worker, "migrate-send");
         m->alive_bytes = bytes;
         if (m->worker_answered)
@@ -583,7 +583,7 @@ static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         }
         if (n.type != 'D')
                 return 0;
-        if (!strcmp(m->vm->mig_chan.state, "up") || !strcmp(m->vm->mig_chan.state, "cut"))
+        if (!strcmp(m->vm->mig->chan.state, "up") || !strcmp(m->vm->mig->chan.state, "cut"))
                 vmms_vm_set_mig_channel(m->vm, "closed", NULL, false);
         pthread_join(m->thread, NULL);
         m->thread_started = false;
@@ -663,10 +663,10 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
         }
         m->thread_started = true;
         m->call = sd_bus_message_ref(call);
-        vm->migration = m;
-        vm->mig_pass = 0;
-        vm->mig_bytes = vm->mig_dirty_pages = vm->mig_dirty_rate = vm->mig_expected_downtime_ms = 0;
-        vm->mig_throttle_pct = 0;
+        vm->mig->migration = m;
+        vm->mig->pass = 0;
+        vm->mig->bytes = vm->mig->dirty_pages = vm->mig->dirty_rate = vm->mig->expected_downtime_ms = 0;
+        vm->mig->throttle_pct = 0;
         vmms_vm_emit_migration_progress(vm);
         vmms_vm_set_mig_channel(vm, "", NULL, false);
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migrating to %s:%u%s%s", a->host, a->port,
@@ -694,7 +694,7 @@ int vmms_vm_migration_ask_again(struct vmms_vm *vm, const char *dest) {
                 migration_free(m);
                 return -EINVAL;
         }
-        vm->migration = m;
+        vm->mig->migration = m;
         vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "its migration to %s was committed without an answer before vmms "
                     "restarted; the VM stays paused here while %s is asked who has it", dest, dest);
         vmms_vm_set_state(vm, VMMS_STATE_MIGRATING);
@@ -703,7 +703,7 @@ int vmms_vm_migration_ask_again(struct vmms_vm *vm, const char *dest) {
 }
 
 int vmms_vm_reconnect_migration(struct vmms_vm *vm, const char *dest, char *err, size_t errlen) {
-        struct vmms_migration *m = vm->migration;
+        struct vmms_migration *m = vm->mig->migration;
         char host[sizeof m->a.host];
         uint16_t port;
         if (!m || m->committed || m->succeeded || !m->thread_started)
@@ -728,19 +728,19 @@ int vmms_vm_reconnect_migration(struct vmms_vm *vm, const char *dest, char *err,
 }
 
 int vmms_vm_cancel_migration(struct vmms_vm *vm) {
-        if (!vm->migration)
+        if (!vm->mig->migration)
                 return -ENOENT;
         /* The VM may run there: only the destination's answer decides. In
          * post-copy it runs there for sure, on pages still coming from here. */
-        if (vm->migration->committed || vm->migration->postcopy_committed)
+        if (vm->mig->migration->committed || vm->mig->migration->postcopy_committed)
                 return -EBUSY;
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migration cancelled");
-        channel_cut(vm->migration);
+        channel_cut(vm->mig->migration);
         return 0;
 }
 
 void vmms_vm_migration_committed(struct vmms_vm *vm) {
-        struct vmms_migration *m = vm->migration;
+        struct vmms_migration *m = vm->mig->migration;
         if (!m || m->postcopy_committed)
                 return;
         __atomic_store_n(&m->postcopy_committed, 1, __ATOMIC_RELEASE);
@@ -749,7 +749,7 @@ void vmms_vm_migration_committed(struct vmms_vm *vm) {
 }
 
 bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason, enum vmms_end end, enum vmms_state state) {
-        struct vmms_migration *m = vm->migration;
+        struct vmms_migration *m = vm->mig->migration;
         /* Ended inside its migrate-send (it may have sent the COMMIT), or
          * committed and waiting for the answer: only the destination knows
          * whether the VM runs there; restarting it here could run it twice. */
@@ -777,7 +777,7 @@ bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason, enum vmms
                 m->worker_answered = true;
                 maybe_free(m);
         }
-        if (vm->migrated_away) {
+        if (vm->mig->migrated_away) {
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "moved to another host: removed here");
                 vmms_vm_set_state(vm, VMMS_STATE_OFF);
                 vmms_vm_remove_later(vm, true);
@@ -787,7 +787,7 @@ bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason, enum vmms
 }
 
 void vmms_vm_migration_free(struct vmms_vm *vm) {
-        migration_free(vm->migration); /* cuts the channel and joins its thread */
+        migration_free(vm->mig->migration); /* cuts the channel and joins its thread */
 }
 
 void vmms_migrations_free(struct vmms_daemon *d) {

@@ -96,8 +96,8 @@ struct vmms_saved_in *vmms_saved_in_free(struct vmms_saved_in *s) {
         if (!s)
                 return NULL;
         struct vmms_vm *vm = saved_in_vm(s);
-        if (vm && vm->saved_in == s)
-                vm->saved_in = NULL;
+        if (vm && vm->mig->saved_in == s)
+                vm->mig->saved_in = NULL;
         if (vm && vm->state == VMMS_STATE_MIGRATING) { /* stored, never released */
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "stored here but never released by %s: it stays Saved and is "
                                                       "not started (the source may still have its copy)", s->peer);
@@ -268,14 +268,14 @@ static void saved_in_start(struct vmms_saved_in *s) {
         else if (vmms_vm_start(vm, err, sizeof err) < 0)
                 saved_in_kept(s, err);
         else
-                vm->saved_in = s; /* save.c's hooks answer: it runs, or the restore failed */
+                vm->mig->saved_in = s; /* save.c's hooks answer: it runs, or the restore failed */
 }
 
 void vmms_vm_saved_in_started(struct vmms_vm *vm, const char *why) {
-        struct vmms_saved_in *s = vm->saved_in;
+        struct vmms_saved_in *s = vm->mig->saved_in;
         if (!s)
                 return;
-        vm->saved_in = NULL;
+        vm->mig->saved_in = NULL;
         if (why)
                 saved_in_kept(s, why);
         else

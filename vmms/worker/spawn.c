@@ -29,6 +29,7 @@
 #include "worker/worker.h"
 #include "processor/processor.h"
 #include "core/daemon.h"
+#include "migration/migration.h"
 #include "dm/dm.h"
 #include "host/host.h"
 #include "saved-state/saved-state.h"
@@ -155,8 +156,8 @@ static int open_files(struct vmms_vm *vm, const struct vmms_cred *owner, const c
         if ((fd = spawn_fds_add(s, fd)) < 0)
                 return fd;
         s->files[s->n_files++] = "serial_log";
-        if (vm->incoming_fd >= 0) { /* an incoming migration: the relay's socket */
-                fd = fcntl(vm->incoming_fd, F_DUPFD_CLOEXEC, 3);
+        if (vm->mig->incoming_fd >= 0) { /* an incoming migration: the relay's socket */
+                fd = fcntl(vm->mig->incoming_fd, F_DUPFD_CLOEXEC, 3);
                 if (fd < 0 || (fd = spawn_fds_add(s, fd)) < 0)
                         return fd < 0 ? -errno : fd;
                 s->files[s->n_files++] = "migrate_incoming";
@@ -426,7 +427,7 @@ static int send_config(struct vmms_vm *vm, int ctl, struct spawn_fds *s, const c
         json_object_object_add(msg, "files", files);
         if (s->n_dvd_fds) /* only then: the message stays as before without ISOs */
                 json_object_object_add(msg, "dvd_fds", json_object_new_int((int)s->n_dvd_fds));
-        if (vm->incoming_fd >= 0 && vm->incoming_disks) /* shared-nothing: the stream fills the new images */
+        if (vm->mig->incoming_fd >= 0 && vm->mig->incoming_disks) /* shared-nothing: the stream fills the new images */
                 json_object_object_add(msg, "migrate_disks", json_object_new_boolean(true));
         bool multi_queue = false;
         for (uint32_t i = 0; i < vm->config->n_nics; i++)
@@ -508,7 +509,7 @@ int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t errlen) {
         rec.pid = pid;
         rec.started_at_us = now_us(CLOCK_REALTIME);
         rec.memory_target = vm->dm->manual; /* a resume, a revert or an incoming migration keeps it */
-        if (vm->saved->restoring || vm->migrating_in) /* its worker reports none (docs/firmware.md) */
+        if (vm->saved->restoring || vm->mig->migrating_in) /* its worker reports none (docs/firmware.md) */
                 snprintf(rec.boot_status, sizeof rec.boot_status, "%s", vm->boot_status);
         snprintf(rec.boot_id, sizeof rec.boot_id, "%s", vm->d->boot_id);
         if ((r = read_starttime(pid, &rec.starttime)) < 0 || (r = send_config(vm, ctl[0], &s, log_path)) < 0) {
