@@ -29,6 +29,7 @@
 #include "dm/dm.h"
 #include "host/host.h"
 #include "migration/migration.h"
+#include "migration/live-out.h"
 
 /* How long the worker's migrate-send may stay silent: no progress event
  * and no byte of its stream (on_alive). Its own limits before the COMMIT
@@ -37,257 +38,14 @@
  * never taken for dead (that would lose the VM, or a resumable move). */
 #define MIGRATE_REQUEST_TIMEOUT_US (100 * 1000000ull)
 
-struct vmms_migration {
-        struct vmms_vm *vm;
-        sd_bus_message *call;
-        struct vmms_migrate_args a;
-        char *request;
-        pthread_t thread;
-        bool thread_started, thread_done, worker_asked, worker_answered, succeeded;
-        int note[2];  /* [0] the loop's, [1] the thread's (SOCK_SEQPACKET) */
-        int wpair[2]; /* [0] for the worker, [1] the thread's end */
-        sd_event_source *note_src;
-        pthread_mutex_t lock; /* net_fd, cancelled */
-        int net_fd;
-        bool cancelled;
-        uint64_t t0_us, to_net, from_net; /* the relay's counts (atomic) */
-        /* While the worker's migrate-send runs: its stream moving, or a
-         * channel past a post-copy's COMMIT or cut and reconnecting, keeps
-         * the request alive (a long first pass reports nothing). */
-        sd_event_source *alive_src;
-        uint64_t alive_bytes;
-        /* Written by the thread before its last note, read after the join. */
-        int thread_r;
-        char thread_err[1024];
-        /* The worker committed without the destination's confirmation: the
-         * VM stays paused here and a query thread asks the destination's
-         * vmms who has it, again after retry_src until it knows. */
-        bool committed, resolved;
-        /* A post-copy migration's worker reported its COMMIT (it is still
-         * sending pages the destination's guest runs on): no cancel, and
-         * the relay waits out a cut as long as it lasts (it is the relay's
-         * vmms_mig_resume_ops.hold: the loop sets it, atomically). */
-        int postcopy_committed;
-        /* The worker ended inside its op (it may have committed): its
-         * end's restart policy waits for the destination's answer. */
-        bool worker_gone;
-        enum vmms_end exit_end;
-        enum vmms_state exit_state;
-        unsigned queries;
-        enum vmms_migchan_outcome outcome;
-        sd_event_source *retry_src;
-        /* A resumable channel (migration/resume.c): the session the request
-         * names, the request without it for a destination that predates
-         * it, and the latest cut (thread -> loop, under lock). */
-        bool has_session;
-        struct vmms_migchan_session session;
-        char *request_plain;
-        struct vmms_seed_out seed; /* the VM's cloud-init seed, after m->request (not the plain one) */
-        int stop_efd;      /* the relay ends, telling the destination (channel_cut) */
-        bool resumable_on; /* the resumable relay runs: a cut must leave its link writable */
-        char cut_why[256];
-        uint64_t outage_ms;
-        unsigned cuts;
-};
-
-struct note_msg {
-        char type; /* 'A' accepted, 'D' done (the channel or a query), 'C' cut, 'U' up again */
-};
-
 /* Between two queries of an unconfirmed commit: 1 s, growing to 5 s. */
 #define QUERY_RETRY_US(n) ((uint64_t)MIN((n), 5u) * 1000000u)
-
-static void note_send(struct vmms_migration *m, char type) {
-        struct note_msg n = { .type = type };
-        (void)send(m->note[1], &n, sizeof n, MSG_NOSIGNAL);
-}
-
-static int publish_fd(int fd, void *opaque) {
-        struct vmms_migration *m = opaque;
-        pthread_mutex_lock(&m->lock);
-        m->net_fd = fd;
-        bool c = m->cancelled;
-        pthread_mutex_unlock(&m->lock);
-        return c && fd >= 0;
-}
-
-/* Connects to the destination, sends one request frame (what: for the
- * messages) and the seed it names (NULL: none), and reads the answer's
- * body into *body. */
-static int ask(struct vmms_migration *m, struct vmms_mig_conn *c, const char *request, const struct vmms_seed_out *seed,
-               const char *what, char **body, uint32_t *len) {
-        int r = vmms_mig_connect(m->vm->d->mig_tls, m->a.host, m->a.port, c, publish_fd, m, m->thread_err,
-                                 sizeof m->thread_err);
-        if (r >= 0 && (r = vmms_mig_send_frame(c, VMMS_MIGCHAN_REQUEST, request)) < 0)
-                snprintf(m->thread_err, sizeof m->thread_err, "sending the %s: %s", what, strerror(-r));
-        if (r >= 0 && seed && (r = vmms_seed_out_send(c, seed)) < 0)
-                snprintf(m->thread_err, sizeof m->thread_err, "sending the cloud-init seed: %s (a destination "
-                         "from before seeds moved ends the channel: eject the seed first)", strerror(-r));
-        if (r >= 0 && (r = vmms_mig_recv_frame(c, VMMS_MIGCHAN_ANSWER, body, len)) < 0)
-                snprintf(m->thread_err, sizeof m->thread_err, "no answer from the destination to the %s: %s", what, strerror(-r));
-        return r;
-}
-
-/* A channel thread's end: its result, the connection closed, the loop told. */
-static void *thread_end(struct vmms_migration *m, struct vmms_mig_conn *c, int r) {
-        m->thread_r = r;
-        pthread_mutex_lock(&m->lock);
-        m->net_fd = -1;
-        pthread_mutex_unlock(&m->lock);
-        vmms_mig_conn_close(c);
-        note_send(m, 'D');
-        return NULL;
-}
-
-static bool is_cancelled(struct vmms_migration *m) {
-        pthread_mutex_lock(&m->lock);
-        bool c = m->cancelled;
-        pthread_mutex_unlock(&m->lock);
-        return c;
-}
-
-/* After a cut: dial again and resume (vmms/migchan.h), every 500 ms
- * until the deadline. A refusal ends it: the destination has let go. */
-static int src_reconnect(void *opaque, uint64_t rx, uint64_t deadline_us, struct vmms_mig_conn *c, uint64_t *peer_rx,
-                         char *err, size_t errlen) {
-        struct vmms_migration *m = opaque;
-        _cleanup_free_ char *req = vmms_migchan_resume_build(&m->session, rx);
-        char last[512] = "";
-        /* The broken link goes, unpublished first: its fd number may be
-         * reused at once, and channel_cut must not reach that. */
-        (void)publish_fd(-1, m);
-        vmms_mig_conn_close(c);
-        if (!req)
-                return snprintf(err, errlen, "out of memory"), -ENOMEM;
-        for (;;) {
-                if (is_cancelled(m))
-                        return snprintf(err, errlen, "the migration was cancelled"), -ECANCELED;
-                char *body = NULL, why[VMMS_MIGCHAN_ERROR_MAX + 1], host[sizeof m->a.host];
-                uint32_t len;
-                pthread_mutex_lock(&m->lock); /* ReconnectMigration may change it */
-                snprintf(host, sizeof host, "%s", m->a.host);
-                uint16_t port = m->a.port;
-                pthread_mutex_unlock(&m->lock);
-                int r = vmms_mig_connect(m->vm->d->mig_tls, host, port, c, publish_fd, m, last, sizeof last);
-                if (r >= 0 && (r = vmms_mig_send_frame(c, VMMS_MIGCHAN_REQUEST, req)) >= 0 &&
-                    (r = vmms_mig_recv_frame(c, VMMS_MIGCHAN_ANSWER, &body, &len)) >= 0) {
-                        r = vmms_migchan_resumed_parse(body, len, peer_rx, why, sizeof why);
-                        free(body);
-                        if (r >= 0)
-                                return 0;
-                        (void)publish_fd(-1, m);
-                        vmms_mig_conn_close(c);
-                        return snprintf(err, errlen, "the destination did not resume: %s", why), -ECONNREFUSED;
-                }
-                if (r < 0 && !last[0])
-                        snprintf(last, sizeof last, "%s", strerror(-r));
-                (void)publish_fd(-1, m);
-                vmms_mig_conn_close(c);
-                uint64_t now = now_us(CLOCK_MONOTONIC);
-                if (now >= deadline_us)
-                        return snprintf(err, errlen, "did not come back within %u ms (%s)", m->vm->d->opt.migration_recover_ms,
-                                        last),
-                               -ETIMEDOUT;
-                usleep((useconds_t)MIN(deadline_us - now, 500000ull));
-        }
-}
-
-static void src_cut(void *opaque, const char *why) {
-        struct vmms_migration *m = opaque;
-        pthread_mutex_lock(&m->lock);
-        snprintf(m->cut_why, sizeof m->cut_why, "%s", why);
-        m->cuts++;
-        pthread_mutex_unlock(&m->lock);
-        note_send(m, 'C');
-}
-
-static void src_resumed(void *opaque, uint64_t outage_ms) {
-        struct vmms_migration *m = opaque;
-        pthread_mutex_lock(&m->lock);
-        m->outage_ms = outage_ms;
-        pthread_mutex_unlock(&m->lock);
-        note_send(m, 'U');
-}
-
-static void *channel_thread(void *opaque) {
-        struct vmms_migration *m = opaque;
-        struct vmms_mig_conn c = VMMS_MIG_CONN_NULL;
-        char *body = NULL, why[VMMS_MIGCHAN_ERROR_MAX + 1];
-        uint32_t len;
-        bool ok = false, resumable = false;
-        int r = ask(m, &c, m->request, &m->seed, "request", &body, &len);
-        if (r >= 0 && (r = vmms_migchan_answer_parse_ex(body, len, &ok, &resumable, why, sizeof why)) < 0)
-                snprintf(m->thread_err, sizeof m->thread_err, "the destination's answer is malformed");
-        free(body), body = NULL;
-        if (r >= 0 && !ok && m->request_plain && strstr(why, "session: unknown field")) {
-                /* A destination without resumable channels: as before them. */
-                vmms_mig_conn_close(&c);
-                r = ask(m, &c, m->request_plain, NULL, "request", &body, &len);
-                if (r >= 0 && (r = vmms_migchan_answer_parse(body, len, &ok, why, sizeof why)) < 0)
-                        snprintf(m->thread_err, sizeof m->thread_err, "the destination's answer is malformed");
-                free(body);
-        }
-        if (r >= 0 && !ok) {
-                snprintf(m->thread_err, sizeof m->thread_err, "the destination refused: %s", why);
-                r = -EPERM;
-        }
-        if (r >= 0) {
-                note_send(m, 'A');
-                struct vmms_mig_resume_ops ops = { .reconnect = src_reconnect, .cut = src_cut, .resumed = src_resumed,
-                                                   .opaque = m, .recover_ms = m->vm->d->opt.migration_recover_ms,
-                                                   .stop_fd = m->stop_efd, .hold = &m->postcopy_committed };
-                pthread_mutex_lock(&m->lock);
-                m->resumable_on = resumable && m->has_session;
-                pthread_mutex_unlock(&m->lock);
-                r = m->resumable_on
-                            ? vmms_mig_relay_resumable(&c, m->wpair[1], &ops, &m->to_net, &m->from_net, m->thread_err,
-                                                       sizeof m->thread_err)
-                            : vmms_mig_relay(&c, m->wpair[1], &m->to_net, &m->from_net, m->thread_err,
-                                             sizeof m->thread_err);
-        }
-        return thread_end(m, &c, r);
-}
-
-/* Asks the destination's vmms who has the VM (after an unconfirmed
- * commit): m->outcome, or thread_r < 0 and thread_err. */
-static void *query_thread(void *opaque) {
-        struct vmms_migration *m = opaque;
-        struct vmms_mig_conn c = VMMS_MIG_CONN_NULL;
-        _cleanup_free_ char *q = vmms_migchan_query_build(&m->vm->config->id);
-        char *body = NULL;
-        uint32_t len;
-        int r = q ? ask(m, &c, q, NULL, "query", &body, &len) : -ENOMEM;
-        if (r >= 0)
-                r = vmms_migchan_outcome_parse(body, len, &m->outcome, m->thread_err, sizeof m->thread_err);
-        free(body);
-        return thread_end(m, &c, r);
-}
-
-/* Cuts the channel: the thread's blocking calls return, the worker's
- * stream ends. */
-static void channel_cut(struct vmms_migration *m) {
-        /* A resumable relay tells the destination (ABORT) that no resume
-         * follows: the stop is signalled first, so that however the relay
-         * notices what follows (its link's reading end shut, which also
-         * ends a reconnect's wait; its worker's stream ended), it finds
-         * the stop and does not take it for a cut. Its link stays
-         * writable for the ABORT. */
-        if (m->stop_efd >= 0)
-                (void)eventfd_write(m->stop_efd, 1);
-        pthread_mutex_lock(&m->lock);
-        m->cancelled = true;
-        if (m->net_fd >= 0)
-                (void)shutdown(m->net_fd, m->resumable_on ? SHUT_RD : SHUT_RDWR);
-        pthread_mutex_unlock(&m->lock);
-        if (m->wpair[1] >= 0)
-                (void)shutdown(m->wpair[1], SHUT_RDWR);
-}
 
 static void migration_free(struct vmms_migration *m) {
         if (!m)
                 return;
         if (m->thread_started) {
-                channel_cut(m);
+                vmms_live_out_channel_cut(m);
                 pthread_join(m->thread, NULL);
         }
         sd_event_source_disable_unref(m->note_src);
@@ -335,7 +93,7 @@ static void fail(struct vmms_migration *m, const char *why) {
         }
         if (vm->state == VMMS_STATE_MIGRATING && vm->worker)
                 vmms_vm_set_state(vm, VMMS_STATE_RUNNING); /* the worker resumed it */
-        channel_cut(m);
+        vmms_live_out_channel_cut(m);
 }
 
 static void stop_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
@@ -360,7 +118,7 @@ static void migrate_reply(struct vmms_vm *vm, sd_bus_message *call, json_object 
                             why, m->a.host, m->a.port);
                 m->committed = true;
                 record_unresolved(m, true);
-                channel_cut(m);
+                vmms_live_out_channel_cut(m);
                 if (m->thread_done)
                         query_start(m);
                 return; /* else once the channel thread is joined */
@@ -408,7 +166,7 @@ static void succeed(struct vmms_migration *m) {
                 (void)sd_bus_reply_method_return(m->call, NULL);
                 m->call = sd_bus_message_unref(m->call);
         }
-        channel_cut(m); /* nothing more to carry: the destination runs */
+        vmms_live_out_channel_cut(m); /* nothing more to carry: the destination runs */
         if (!vm->worker || vmms_worker_request(vm->worker, "stop", NULL, stop_reply, NULL) < 0)
                 stop_reply(vm, NULL, NULL, -EIO);
 }
@@ -485,7 +243,7 @@ static void query_start(struct vmms_migration *m) {
         pthread_mutex_lock(&m->lock);
         m->cancelled = false; /* a query is never cancelled: only the VM's removal cuts it */
         pthread_mutex_unlock(&m->lock);
-        int r = -pthread_create(&m->thread, NULL, query_thread, m);
+        int r = -pthread_create(&m->thread, NULL, vmms_live_out_query_thread, m);
         if (r < 0) {
                 m->thread_r = r;
                 snprintf(m->thread_err, sizeof m->thread_err, "cannot start a thread: %s", strerror(-r));
@@ -657,7 +415,7 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
             socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, m->note) < 0 ||
             socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, m->wpair) < 0 ||
             (r = sd_event_add_io(vm->d->event, &m->note_src, m->note[0], EPOLLIN, on_note, m)) < 0 ||
-            (r = -pthread_create(&m->thread, NULL, channel_thread, m)) < 0) {
+            (r = -pthread_create(&m->thread, NULL, vmms_live_out_channel_thread, m)) < 0) {
                 migration_free(m);
                 return snprintf(err, errlen, "cannot set up the channel: %s", strerror(-r)), r;
         }
@@ -735,7 +493,7 @@ int vmms_vm_cancel_migration(struct vmms_vm *vm) {
         if (vm->mig->migration->committed || vm->mig->migration->postcopy_committed)
                 return -EBUSY;
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migration cancelled");
-        channel_cut(vm->mig->migration);
+        vmms_live_out_channel_cut(vm->mig->migration);
         return 0;
 }
 
@@ -761,7 +519,7 @@ bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason, enum vmms
                             "the VM before anything else", reason ? reason : "no reason", m->a.host, m->a.port);
                 if (!m->committed) {
                         m->committed = true;
-                        channel_cut(m);
+                        vmms_live_out_channel_cut(m);
                         if (m->thread_done)
                                 query_start(m);
                 }
