@@ -17,6 +17,7 @@
 #include "vmms/paths.h"
 #include "vmms/runtime.h"
 #include "vmms/lifecycle.h"
+#include "pending.h"
 
 struct json_object;
 struct vmms_worker;
@@ -110,6 +111,8 @@ struct vmms_vm {
         uint32_t stop_timeout_s;
         char forced_reason[192];   /* overrides the exit reason (e.g. start timeout) */
         int log_rotate_error;          /* the last rotation failure, logged once */
+        /* The one long operation a caller waits for (core/pending.h) */
+        struct vmms_pending op;
         /* Guest services: KVP, file copy, heartbeat (guest/guest.h) */
         struct vmms_guest *guest;
         /* Saved state (saved-state/saved-state.h, docs/vm-state.md) */

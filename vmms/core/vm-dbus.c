@@ -51,7 +51,7 @@ static int begin(struct vmms_daemon *d, sd_bus_message *m, enum vmms_op op, stru
                                                                                : "a checkpoint operation");
         /* A file copy's source is open in the worker and its guest side is
          * mid-transfer: it does not go with a saved state. */
-        if (r >= 0 && (*vm)->guest->fcopy_call && (op == VMMS_OP_SAVE || op == VMMS_OP_MIGRATE))
+        if (r >= 0 && vmms_pending_is(&(*vm)->op, VMMS_PENDING_FCOPY) && (op == VMMS_OP_SAVE || op == VMMS_OP_MIGRATE))
                 r = sd_bus_error_setf(e, VMMS_ERROR_BUSY, "VM '%s': a file copy into it is in progress",
                                       (*vm)->config->name);
         /* A disk or NIC change the worker has not answered yet: the

@@ -64,6 +64,7 @@ struct vmms_vm *vmms_vm_free(struct vmms_vm *vm) {
         sd_event_source_disable_unref(vm->restart_timer);
         sd_event_source_disable_unref(vm->op_timer);
         sd_event_source_disable_unref(vm->remove_src);
+        vmms_pending_drop(&vm->op); /* vmms exits: the caller's call fails with the bus */
         vmms_features_vm_free(vm);
         free(vm->config);
         free(vm);

@@ -33,7 +33,6 @@ static void guest_vm_free(struct vmms_vm *vm) {
                 return;
         json_object_put(vm->guest->kvp_guest);
         json_object_put(vm->guest->kvp_host);
-        sd_bus_message_unref(vm->guest->fcopy_call); /* vmms exits: the caller's call fails with the bus */
         free(vm->guest);
         vm->guest = NULL;
 }

@@ -18,7 +18,6 @@ struct vmms_guest {
         uint64_t hb_last_us;
         struct json_object *kvp_guest;    /* the guest's KVP items as last reported; NULL: none */
         struct json_object *kvp_host;     /* host items (SetKVP), kept across guest reboots */
-        sd_bus_message *fcopy_call;       /* CopyFile waiting for the guest (fcopy.c) */
         uint64_t fcopy_done, fcopy_total; /* FileCopyProgress */
 };
 

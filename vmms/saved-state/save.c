@@ -49,7 +49,7 @@ static void remove_tmp(struct vmms_vm *vm) {
 }
 
 static void reply_error(struct vmms_vm *vm, const char *why) {
-        sd_bus_message *call = TAKE_PTR(vm->saved->save_call);
+        sd_bus_message *call = vmms_pending_end(&vm->op, VMMS_PENDING_SAVE);
         if (call) {
                 (void)sd_bus_reply_method_errorf(call, VMMS_ERROR_FAILED, "cannot save VM '%s': %s", vm->config->name,
                                                  why);
@@ -102,7 +102,7 @@ static void save_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *re
         vmms_saved_emit_props(vm);
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "saved (%llu bytes)", (unsigned long long)vm->saved->saved_bytes);
         /* Durable: the caller may go. The worker's end makes the VM Saved. */
-        sd_bus_message *c = TAKE_PTR(vm->saved->save_call);
+        sd_bus_message *c = vmms_pending_end(&vm->op, VMMS_PENDING_SAVE);
         if (c) {
                 (void)sd_bus_reply_method_return(c, NULL);
                 sd_bus_message_unref(c);
@@ -128,7 +128,7 @@ int vmms_vm_save(struct vmms_vm *vm, sd_bus_message *call, char *err, size_t err
                 (void)unlink(tmp);
                 return snprintf(err, errlen, "cannot reach the worker: %s", strerror(-r)), r;
         }
-        vm->saved->save_call = sd_bus_message_ref(call);
+        vmms_pending_begin(&vm->op, VMMS_PENDING_SAVE, call);
         vmms_vm_set_state(vm, VMMS_STATE_SAVING);
         return 0;
 }
@@ -243,9 +243,6 @@ static int saved_state_vm_new(struct vmms_vm *vm) {
 }
 
 static void saved_state_vm_free(struct vmms_vm *vm) {
-        if (!vm->saved)
-                return;
-        sd_bus_message_unref(vm->saved->save_call); /* vmms exits: the call fails with the bus */
         free(vm->saved);
         vm->saved = NULL;
 }

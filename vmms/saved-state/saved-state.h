@@ -14,7 +14,6 @@
 
 /* The VM's saved-state part (vm->saved), made and freed with the VM. */
 struct vmms_saved_state {
-        sd_bus_message *save_call;      /* the Save call waiting for the worker */
         enum vmms_state save_from;      /* Running or Paused: where a failed save returns */
         bool save_committed;            /* the file is in place: the worker's end makes the VM Saved */
         bool restoring;                 /* this worker restores the saved state */
