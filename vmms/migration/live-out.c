@@ -362,34 +362,23 @@ static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         return 0;
 }
 
-int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_migrate_args *a, char *err,
-                    size_t errlen) {
-        if (!vm->d->mig_tls)
-                return snprintf(err, errlen, "migration is not configured on this host (vmms --migration-cert/"
-                                             "-key/-ca, or --migration-insecure)"),
-                       -EOPNOTSUPP;
-        struct vmms_migration *m = calloc(1, sizeof *m);
-        if (!m)
-                return -ENOMEM;
-        *m = (struct vmms_migration){ .vm = vm, .a = *a, .note = { -1, -1 }, .wpair = { -1, -1 }, .net_fd = -1,
-                                      .t0_us = now_us(CLOCK_MONOTONIC),
-                                      .stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
-        pthread_mutex_init(&m->lock, NULL);
-        /* A session for a resumable channel, unless cuts are to fail. */
-        m->has_session = vm->d->opt.migration_recover_ms > 0 &&
-                         getrandom(m->session.id, sizeof m->session.id, 0) == (ssize_t)sizeof m->session.id;
+/* The request frame (the configuration, the destination's paths and
+ * disks for shared-nothing, the session, the seed) and the one without
+ * a session for a destination from before it: m->request, m->request_plain
+ * (NULL where memory ran out: the caller checks); < 0 where the disks or
+ * the seed could not be read, err said. */
+static int build_request(struct vmms_migration *m, char *err, size_t errlen) {
+        struct vmms_vm *vm = m->vm;
         int r = -ENOMEM;
         char owner_name[VMMS_MIGCHAN_USER_MAX + 1];
         if (vmms_user_name(vm->owner, owner_name, sizeof owner_name) < 0)
                 owner_name[0] = 0; /* no name here: the destination goes by the uid */
-        if (a->storage_path[0]) { /* shared-nothing: the destination's paths, the disks' geometry */
+        if (m->a.storage_path[0]) { /* shared-nothing: the destination's paths, the disks' geometry */
                 _cleanup_free_ struct vm_config *c = malloc(sizeof *c);
                 struct vmms_migchan_disk disks[VM_DISKS_MAX];
-                r = c ? vmms_migrate_disks_prepare(vm, a->storage_path, c, disks, err, errlen) : -ENOMEM;
-                if (r < 0) {
-                        migration_free(m);
+                r = c ? vmms_migrate_disks_prepare(vm, m->a.storage_path, c, disks, err, errlen) : -ENOMEM;
+                if (r < 0)
                         return r;
-                }
                 r = -ENOMEM;
                 m->request = vmms_migchan_live_request_build(c, vm->owner, owner_name, disks,
                                                              m->has_session ? &m->session : NULL, vm->dm->manual,
@@ -406,7 +395,27 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
                                                   : NULL;
                 r = m->request ? vmms_seed_out_prepare(vm, vm->config, &m->request, &m->seed, err, errlen) : -ENOMEM;
         }
-        if (r < 0 && r != -ENOMEM) { /* the seed could not be read */
+        return r == -ENOMEM ? 0 : r; /* the caller tells a request it could not build */
+}
+
+int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_migrate_args *a, char *err,
+                    size_t errlen) {
+        if (!vm->d->mig_tls)
+                return snprintf(err, errlen, "migration is not configured on this host (vmms --migration-cert/"
+                                             "-key/-ca, or --migration-insecure)"),
+                       -EOPNOTSUPP;
+        struct vmms_migration *m = calloc(1, sizeof *m);
+        if (!m)
+                return -ENOMEM;
+        *m = (struct vmms_migration){ .vm = vm, .a = *a, .note = { -1, -1 }, .wpair = { -1, -1 }, .net_fd = -1,
+                                      .t0_us = now_us(CLOCK_MONOTONIC),
+                                      .stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
+        pthread_mutex_init(&m->lock, NULL);
+        /* A session for a resumable channel, unless cuts are to fail. */
+        m->has_session = vm->d->opt.migration_recover_ms > 0 &&
+                         getrandom(m->session.id, sizeof m->session.id, 0) == (ssize_t)sizeof m->session.id;
+        int r = build_request(m, err, errlen);
+        if (r < 0) {
                 migration_free(m);
                 return r;
         }
