@@ -71,6 +71,25 @@ static void restart_after_reset(struct vmms_vm *vm) {
         vmms_vm_set_state(vm, VMMS_STATE_CRASHED);
 }
 
+/* An incoming migration's worker ended before the VM ran here: the VM
+ * goes. False when this worker was no incoming one. */
+static bool incoming_ended(struct vmms_vm *vm, const char *reason) {
+        if (!vm->mig->migrating_in)
+                return false;
+        vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "incoming migration failed: %s", reason);
+        vm->mig->migrating_in = false;
+        /* It never ran (status 3: set-up, the commit included); a
+         * source that asks is told so until the VM is gone. */
+        vm->mig->migrate_in_aborted = true;
+        if (vm->mig->incoming_disks) /* the copies it was filling: the source runs on its own */
+                vmms_migrate_disks_remove(vm->config, vm->config->n_disks);
+        vm->mig->incoming_disks = false;
+        vmms_kvp_worker_ended(vm, false);
+        vmms_vm_set_state(vm, VMMS_STATE_OFF);
+        vmms_vm_remove_later(vm, true);
+        return true;
+}
+
 void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) {
         struct vmms_exit_report r = *report;
         struct vmms_exit_verdict v;
@@ -101,20 +120,8 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
                 vmms_kvp_worker_ended(vm, false);
                 return;
         }
-        if (vm->mig->migrating_in) {
-                vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "incoming migration failed: %s", v.reason);
-                vm->mig->migrating_in = false;
-                /* It never ran (status 3: set-up, the commit included); a
-                 * source that asks is told so until the VM is gone. */
-                vm->mig->migrate_in_aborted = true;
-                if (vm->mig->incoming_disks) /* the copies it was filling: the source runs on its own */
-                        vmms_migrate_disks_remove(vm->config, vm->config->n_disks);
-                vm->mig->incoming_disks = false;
-                vmms_kvp_worker_ended(vm, false);
-                vmms_vm_set_state(vm, VMMS_STATE_OFF);
-                vmms_vm_remove_later(vm, true);
+        if (incoming_ended(vm, v.reason))
                 return;
-        }
         /* A save that completed (Saved), or a restore that never ran (Saved
          * again): no restart policy applies. */
         if (vmms_vm_saved_on_exit(vm, v.reason)) { /* r.reason was the freed worker's */
