@@ -369,8 +369,10 @@ static int handoff(struct vmms_incoming *in, const struct vmms_migchan_session *
         return 0;
 }
 
-static void decide(struct vmms_incoming *in) {
-        _cleanup_free_ struct vmms_migchan_request *q = malloc(sizeof *q);
+/* A resume of a cut channel, or a query about an unconfirmed commit:
+ * answered (the loop told), true; false for a request, which *qr says
+ * whether the query parse found malformed (< 0). */
+static bool decide_resume_or_query(struct vmms_incoming *in, int *qr) {
         char err[VMMS_MIGCHAN_ERROR_MAX] = "";
         struct guid id;
         struct vmms_migchan_session session;
@@ -383,19 +385,27 @@ static void decide(struct vmms_incoming *in) {
                         log_notice("migration resume from %s refused: %s", in->peer, in->answer_error);
                 }
                 note_send(in->note[0], 'G');
-                return;
+                return true;
         }
-        int qr = vmms_migchan_query_parse(in->body, in->len, &id);
-        if (qr > 0) {
-                enum vmms_migchan_outcome o = query_outcome(in->d, &id);
-                char ids[GUID_STRING_MAX];
-                log_info("migration query from %s about VM %s: %s", in->peer, guid_to_string(&id, ids),
-                         o == VMMS_OUTCOME_TAKEN ? "taken" : o == VMMS_OUTCOME_ABORTED ? "aborted" : "pending");
-                if (!(in->query_answer = vmms_migchan_outcome_build(o)))
-                        in->refused = true, snprintf(in->answer_error, sizeof in->answer_error, "out of memory");
-                note_send(in->note[0], 'G');
+        *qr = vmms_migchan_query_parse(in->body, in->len, &id);
+        if (*qr <= 0)
+                return false;
+        enum vmms_migchan_outcome o = query_outcome(in->d, &id);
+        char ids[GUID_STRING_MAX];
+        log_info("migration query from %s about VM %s: %s", in->peer, guid_to_string(&id, ids),
+                 o == VMMS_OUTCOME_TAKEN ? "taken" : o == VMMS_OUTCOME_ABORTED ? "aborted" : "pending");
+        if (!(in->query_answer = vmms_migchan_outcome_build(o)))
+                in->refused = true, snprintf(in->answer_error, sizeof in->answer_error, "out of memory");
+        note_send(in->note[0], 'G');
+        return true;
+}
+
+static void decide(struct vmms_incoming *in) {
+        char err[VMMS_MIGCHAN_ERROR_MAX] = "";
+        int qr = 0;
+        if (decide_resume_or_query(in, &qr))
                 return;
-        }
+        _cleanup_free_ struct vmms_migchan_request *q = malloc(sizeof *q);
         int r = !q ? -ENOMEM : qr < 0 ? (snprintf(err, sizeof err, "a malformed query"), -EINVAL)
                                       : vmms_migchan_request_parse(in->body, in->len, q, err, sizeof err);
         if (r >= 0)
