@@ -120,10 +120,11 @@ def main():
     chromium, url, out, user, password, vm, want = sys.argv[1:8]
     url = url.rstrip("/")
     profile = tempfile.mkdtemp(prefix="cockpit-login.")
-    proc = None
-    try:
+    browser = {}
+
+    def run():
         note("starting %s" % chromium)
-        proc, ws_url = display_browser.start(chromium, profile, url.startswith("https:"), SLOW)
+        browser["proc"], ws_url = display_browser.start(chromium, profile, url.startswith("https:"), SLOW)
         dt = display_browser.DevTools(ws_url)
         dt.call("Page.enable")
         dt.call("Page.addScriptToEvaluateOnNewDocument", {"source": cb.PAGE_HOOK})
@@ -132,17 +133,11 @@ def main():
         shell_frame(p, url, vm, user)
         page_alone(p, url, vm, want, user)
         print("browser: all steps passed as %s (%s)" % (user, want), flush=True)
-        return 0
-    except Failed as e:
-        print("cockpit-login: FAIL: %s" % e, file=sys.stderr)
-        return 1
-    except Exception as e:  # a test tool: say what went wrong
-        print("cockpit-login: %s: %s" % (type(e).__name__, e), file=sys.stderr)
-        chromium_log(profile, out)
-        return 2
-    finally:
-        display_browser.stop(proc, profile)
 
+    try:
+        return cb.run_steps("cockpit-login", run, lambda: chromium_log(profile, out))
+    finally:
+        display_browser.stop(browser.get("proc"), profile)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -29,13 +29,11 @@ fail() {
 	fi
 	exit 1
 }
-skip() { echo "SKIP: $*"; exit 77; }
+# shellcheck source=tests/amdv/lib.sh
+. "$src/tests/amdv/lib.sh"
 
 if [ "${AMDV_HOST:-}" != 1 ]; then
 	build=${VM_BUILD_DIR:?run through ctest}
-	for t in dpkg-buildpackage:dpkg-dev dh:debhelper; do
-		command -v "${t%:*}" >/dev/null || skip "${t%:*} missing (scripts/deps.sh)"
-	done
 	# The emulated host's root is this machine's: what is installed here is there.
 	for b in cockpit-ws cockpit-tls cockpit-session; do
 		[ -x "/usr/lib/cockpit/$b" ] || skip "cockpit-ws is not installed: no /usr/lib/cockpit/$b (scripts/deps.sh)"
@@ -44,42 +42,19 @@ if [ "${AMDV_HOST:-}" != 1 ]; then
 	[ -d /usr/share/cockpit/shell ] || skip "Cockpit's shell is not installed: cockpit-system (scripts/deps.sh)"
 	command -v chromium >/dev/null || skip "chromium is not installed (scripts/deps.sh)"
 	[ -f "$build/cockpit/dist/index.js" ] || skip "the page is not built ($build/cockpit/dist; VMSTACK_COCKPIT)"
-	debs=$(mktemp -d "$build/amdv-cockpit.XXXXXX")
-	trap 'rm -rf "$debs"' EXIT
-	step "packaging/mkdeb.sh $build (on this machine)"
-	"$src/packaging/mkdeb.sh" "$build" "$debs" || fail "mkdeb"
-	chmod 755 "$debs"
-	bash "$src/tests/amdv/amdv-host.sh" --timeout 900 -- env VM_BUILD_DIR="$build" bash "$0" "$debs"
-	exit $?
+	amdv_deb_run cockpit 900 "$0"
 fi
 
 debs=${1:?the package folder}
-[ "$(cat /proc/1/comm)" = systemd ] || fail "systemd is not PID 1"
+amdv_require_systemd
 shots=$(mktemp -d /tmp/vm-test.cockpit-XXXXXX) # kept/ by keep-artifacts.sh (vm-test.* under /tmp)
 chmod 755 "$shots"
-vmctl_as() { # user args...
-	local u=$1
-	shift
-	runuser -u "$u" -- vmctl "$@"
-}
-
 step "users: alice (vmstack) and bob (not), each with a password"
 useradd -m -s /bin/bash alice || fail "useradd alice"
 useradd -m -s /bin/bash bob || fail "useradd bob"
 printf 'alice:Alice-pw-59\nbob:Bob-pw-59\n' | chpasswd || fail "chpasswd"
 
-# README's install commands from `apt install` on (as install.sh reads them).
-readme=$(awk '/^## Installing on a host/,/^## Running/' "$src/README.md" |
-	awk '/^```sh/ {f=1; next} /^```/ {f=0} f' | sed 's/ *#.*//')
-cmds=$(echo "$readme" | sed -n '/^apt install/,$p' | sed 's/\bUSER\b/alice/')
-[ "$(echo "$cmds" | grep -c .)" = 3 ] || fail "README's install commands changed shape: $cmds"
-cd "$debs" || fail "cd $debs"
-while IFS= read -r c; do
-	[ -n "$c" ] || continue
-	step "README: $c"
-	(export DEBIAN_FRONTEND=noninteractive; eval "$c") || fail "README's '$c'"
-done <<<"$cmds"
-cd / || exit 1
+amdv_readme_install "$debs" alice
 id -nG alice | grep -qw vmstack || fail "alice not in vmstack"
 id -nG bob | grep -qw vmstack && fail "bob is in vmstack"
 [ -f /usr/share/cockpit/vmstack/manifest.json ] || fail "the package has no Cockpit page (/usr/share/cockpit/vmstack)"

@@ -24,44 +24,17 @@ fail() {
 }
 step() { echo "--- $*"; }
 
-if [ "${AMDV_HOST:-}" != 1 ]; then
-	build=${VM_BUILD_DIR:?run through ctest}
-	for t in dpkg-buildpackage:dpkg-dev dh:debhelper; do
-		command -v "${t%:*}" >/dev/null || { echo "SKIP: ${t%:*} missing (scripts/deps.sh)"; exit 77; }
-	done
-	debs=$(mktemp -d "$build/amdv-install.XXXXXX")
-	trap 'rm -rf "$debs"' EXIT
-	step "packaging/mkdeb.sh $build (on this machine)"
-	"$src/packaging/mkdeb.sh" "$build" "$debs" || fail "mkdeb"
-	chmod 755 "$debs"
-	bash "$src/tests/amdv/amdv-host.sh" --timeout 600 -- env VM_BUILD_DIR="$build" bash "$0" "$debs"
-	exit $?
-fi
+# shellcheck source=tests/amdv/lib.sh
+. "$src/tests/amdv/lib.sh"
+[ "${AMDV_HOST:-}" = 1 ] || amdv_deb_run install 600 "$0"
 
 debs=${1:?the package folder}
-[ "$(cat /proc/1/comm)" = systemd ] || fail "systemd is not PID 1"
+amdv_require_systemd
 [ ! -e /sys/module/kvm_pvm ] || fail "a PVM KVM: the PVM layer would be on"
-vmctl_as() { # user args...
-	local u=$1
-	shift
-	runuser -u "$u" -- vmctl "$@"
-}
-# The section's commands from `apt install` on, as README has them (the
-# build before them is this machine's); USER is a new user.
-readme=$(awk '/^## Installing on a host/,/^## Running/' "$src/README.md" |
-	awk '/^```sh/ {f=1; next} /^```/ {f=0} f' | sed 's/ *#.*//')
-cmds=$(echo "$readme" | sed -n '/^apt install/,$p' | sed 's/\bUSER\b/alice/')
-[ "$(echo "$cmds" | grep -c .)" = 3 ] || fail "README's install commands changed shape: $cmds"
 
 useradd -m -s /bin/bash alice || fail "useradd alice"
 useradd -m -s /bin/bash bob || fail "useradd bob"
-cd "$debs" || fail "cd $debs"
-while IFS= read -r c; do
-	[ -n "$c" ] || continue
-	step "README: $c"
-	(export DEBIAN_FRONTEND=noninteractive; eval "$c") || fail "README's '$c'"
-done <<<"$cmds"
-cd / || exit 1
+amdv_readme_install "$debs" alice
 
 step "the service and what the package made"
 systemctl is-enabled vmms | grep -qx enabled || fail "vmms not enabled"

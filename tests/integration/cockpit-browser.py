@@ -628,6 +628,23 @@ console.init(Failed, bus, note, MANAGER)
 moves.init(Failed, bus, note, MANAGER, config_of, wait_config, expect_alert)
 
 
+def run_steps(tool, run, on_error=None):
+    """A browser tool's main: run() the steps; 0 when they pass, 1 when a
+    step failed (Failed), 2 on anything else, said on stderr, then
+    on_error() (what the tool keeps of a browser that went away)."""
+    try:
+        run()
+        return 0
+    except Failed as e:
+        print("%s: FAIL: %s" % (tool, e), file=sys.stderr)
+        return 1
+    except Exception as e:  # a test tool: say what went wrong
+        print("%s: %s: %s" % (tool, type(e).__name__, e), file=sys.stderr)
+        if on_error:
+            on_error()
+        return 2
+
+
 def main():
     modes = {"all": scenario, "unprivileged": unprivileged, "shell": shell}
     if len(sys.argv) not in (4, 5) or (sys.argv[4:] and sys.argv[4] not in modes):
@@ -635,17 +652,13 @@ def main():
         return 2
     chromium, url, out = sys.argv[1:4]
     steps = modes[sys.argv[4] if sys.argv[4:] else "all"]
-    try:
+
+    def run():
         with cdp_session.page_session(chromium, url, "cockpit-browser.", hook=PAGE_HOOK) as dt:
             steps(Page(dt, out))
         print("page: all steps passed")
-        return 0
-    except Failed as e:
-        print("cockpit-browser: FAIL: %s" % e, file=sys.stderr)
-        return 1
-    except Exception as e:  # a test tool: say what went wrong
-        print("cockpit-browser: %s: %s" % (type(e).__name__, e), file=sys.stderr)
-        return 2
+
+    return run_steps("cockpit-browser", run)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ static int install_state(struct vmms_vm *vm, const struct vmms_checkpoint *k) {
         if (r == 0 && k->has_state && (r = vmms_ckpt_state_path(vm, &k->id, false, from, sizeof from)) == 0 &&
             (link(from, vmrs) < 0 || stat(vmrs, &st) < 0))
                 r = -errno;
-        vm->saved_bytes = r == 0 && k->has_state ? (uint64_t)st.st_size : 0;
+        vm->saved->saved_bytes = r == 0 && k->has_state ? (uint64_t)st.st_size : 0;
         return r;
 }
 

@@ -36,6 +36,7 @@
 #include "common/log.h"
 #include "worker/worker.h"
 #include "core/daemon.h"
+#include "guest/guest.h"
 #include "host/host.h"
 #include "saved-state/saved-state.h"
 #include "core/feature.h"
@@ -115,7 +116,7 @@ int vmms_ckpt_check_ready(struct vmms_vm *vm, char *err, size_t errlen) {
                 return snprintf(err, errlen, "its checkpoint index is damaged (see vmms's Problems)"), -EIO;
         if (vm->ckpt_op)
                 return snprintf(err, errlen, "a checkpoint operation is in progress"), -EBUSY;
-        if (vm->fcopy_call)
+        if (vmms_pending_is(&vm->op, VMMS_PENDING_FCOPY))
                 return snprintf(err, errlen, "a file copy into it is in progress"), -EBUSY;
         if (vm->hotplug)
                 return snprintf(err, errlen, "a change of its disks or NICs is in progress"), -EBUSY;

@@ -17,10 +17,15 @@
 #include "vmms/paths.h"
 #include "vmms/runtime.h"
 #include "vmms/lifecycle.h"
+#include "pending.h"
 
 struct json_object;
 struct vmms_worker;
 struct vmms_cred;
+struct vmms_saved_state;
+struct vmms_guest;
+struct vmms_dm;
+struct vmms_mig;
 
 #define VMMS_MIGRATION_ALLOW_MAX 16u
 
@@ -80,16 +85,6 @@ enum vmms_stop_phase {
         VMMS_STOP_KILLED,   /* SIGKILL sent */
 };
 
-/* A live migration's vmms-to-vmms channel, as MigrationChannel shows it
- * (docs/dbus-api.md), on either end. */
-struct vmms_mig_channel {
-        char state[8];     /* "" (none yet), "up", "cut" (reconnecting), "closed" */
-        bool held;         /* while cut: waited out without limit (a post-copy after its COMMIT) */
-        uint32_t cuts;     /* in this migration */
-        char why[128];     /* the last cut's reason */
-        uint64_t since_us; /* CLOCK_REALTIME: when the state began */
-};
-
 struct vmms_vm {
         struct vmms_daemon *d;
         struct vm_config *config;
@@ -101,8 +96,6 @@ struct vmms_vm {
         int exit_status;           /* last worker exit status, -1 if none/unknown */
         struct vmms_worker *worker;
         uint64_t running_since_us; /* CLOCK_REALTIME; 0 while not running */
-        char hb_status[16];
-        uint64_t hb_last_us;
         /* BootStatus: a firmware VM's boot as its worker reported it
          * ("firmware", "booted", "no-bootable-device"); "" for the other
          * boot kinds and without a run (kept while Saved). */
@@ -117,42 +110,22 @@ struct vmms_vm {
         bool user_kill;            /* the end was a Kill call (not an escalated Stop) */
         uint32_t stop_timeout_s;
         char forced_reason[192];   /* overrides the exit reason (e.g. start timeout) */
-        struct json_object *kvp_guest; /* the guest's KVP items as last reported; NULL: none */
-        struct json_object *kvp_host;  /* host items (SetKVP), kept across guest reboots */
-        sd_bus_message *fcopy_call;    /* CopyFile waiting for the guest (fcopy.c) */
-        uint64_t fcopy_done, fcopy_total; /* FileCopyProgress */
         int log_rotate_error;          /* the last rotation failure, logged once */
-        /* Saved state (save.c, docs/vm-state.md). */
-        sd_bus_message *save_call;     /* the Save call waiting for the worker */
-        enum vmms_state save_from;     /* Running or Paused: where a failed save returns */
-        bool save_committed;           /* the file is in place: the worker's end makes the VM Saved */
-        bool restoring;                /* this worker restores the saved state */
-        uint64_t save_done, save_total; /* SaveProgress */
-        uint64_t saved_bytes;          /* SavedStateSize */
-        /* Live migration (migration/live-out.c, migration/live-in.c) */
-        struct vmms_migration *migration; /* outgoing, while Migrating */
-        bool migrated_away;            /* the destination runs it: this worker's end removes the VM */
-        bool migrating_in;             /* an incoming migration's worker, not ready yet: not stored */
-        bool migrate_in_aborted;       /* that worker ended before it ran: a source that asks resumes */
-        bool incoming_disks;           /* ... and its writable disks are new here, filled by the stream */
-        int incoming_fd;               /* the worker's end of the relay, for the spawn; -1 */
-        struct vmms_quick *quick;      /* outgoing quick migration (migration/quick-out.c) */
-        struct vmms_saved_in *saved_in; /* an incoming Saved VM being resumed: its start result goes back */
+        /* The one long operation a caller waits for (core/pending.h) */
+        struct vmms_pending op;
+        /* Guest services: KVP, file copy, heartbeat (guest/guest.h) */
+        struct vmms_guest *guest;
+        /* Saved state (saved-state/saved-state.h, docs/vm-state.md) */
+        struct vmms_saved_state *saved;
         sd_event_source *remove_src;   /* removal deferred out of the worker's callbacks */
-        uint32_t mig_pass;             /* MigrationProgress */
-        uint64_t mig_bytes, mig_dirty_pages, mig_dirty_rate, mig_expected_downtime_ms;
-        uint32_t mig_throttle_pct;     /* MigrationThrottle: auto-converge's share of time parked */
-        struct vmms_mig_channel mig_chan; /* MigrationChannel: the live channel's (or the last one's) state */
-        struct vmms_lock_handover *handover; /* image locks still held by the source (migration/lock-handover.c) */
+        /* Live and quick migration, both ends (migration/migration.h) */
+        struct vmms_mig *mig;
         /* Checkpoints (checkpoint*.c, docs/checkpoints.md) */
         struct vmms_checkpoints *ckpts; /* the tree (never NULL once loaded or created) */
         bool ckpts_damaged;             /* index.json unreadable: no checkpoint operation */
         struct vmms_ckpt_op *ckpt_op;   /* in progress: other operations wait (Busy) */
-        /* Dynamic Memory (dm/dm.c, docs/dynamic-memory.md) */
-        struct vmms_dm_status dm;       /* the worker's last report (all 0: none yet) */
-        bool dm_known;
-        uint64_t dm_manual;             /* SetTarget's bytes; 0: automatic. Kept for the guest's run (vmms_dm_run_ended) */
-        uint64_t dm_sent;               /* the target last sent to the worker; 0: none */
+        /* Dynamic Memory (dm/dm.h, docs/dynamic-memory.md) */
+        struct vmms_dm *dm;
         /* The console (video/video.c, docs/console.md); NULL until needed */
         struct vmms_display *display;
         /* A disk or NIC change the worker has not answered yet (hotplug.c) */

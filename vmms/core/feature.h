@@ -32,6 +32,12 @@ struct vmms_feature {
         void (*worker_ended)(struct vmms_vm *vm);
         /* Adds its D-Bus interfaces (vtables) to the bus at start. NULL: none. */
         int (*bus_register)(struct vmms_daemon *d);
+        /* The VM object is made (vmms_vm_new): the feature allocates its own
+         * state, the VM's one pointer to it (-ENOMEM fails the VM). NULL: none. */
+        int (*vm_new)(struct vmms_vm *vm);
+        /* The VM object goes (vmms_vm_free, after the features' other frees):
+         * the feature frees that state; it accepts one vm_new never made. */
+        void (*vm_free)(struct vmms_vm *vm);
 };
 
 extern const struct vmms_feature vmms_feature_hotplug;
@@ -48,4 +54,7 @@ extern const struct vmms_feature vmms_feature_metering;
 /* The worker event `name` to the feature that handles it: false when none does. */
 bool vmms_features_on_event(struct vmms_vm *vm, const char *name, struct json_object *ev);
 void vmms_features_worker_ended(struct vmms_vm *vm);
+/* Every feature's vm_new in the table's order; on a failure the ones made go. */
+int vmms_features_vm_new(struct vmms_vm *vm);
+void vmms_features_vm_free(struct vmms_vm *vm);
 int vmms_features_bus_register(struct vmms_daemon *d);

@@ -40,6 +40,24 @@ void vmms_features_worker_ended(struct vmms_vm *vm) {
                         features[i]->worker_ended(vm);
 }
 
+int vmms_features_vm_new(struct vmms_vm *vm) {
+        for (size_t i = 0; i < ARRAY_SIZE(features); i++)
+                if (features[i]->vm_new) {
+                        int r = features[i]->vm_new(vm);
+                        if (r < 0) {
+                                vmms_features_vm_free(vm);
+                                return r;
+                        }
+                }
+        return 0;
+}
+
+void vmms_features_vm_free(struct vmms_vm *vm) {
+        for (size_t i = 0; i < ARRAY_SIZE(features); i++)
+                if (features[i]->vm_free)
+                        features[i]->vm_free(vm);
+}
+
 int vmms_features_bus_register(struct vmms_daemon *d) {
         for (size_t i = 0; i < ARRAY_SIZE(features); i++)
                 if (features[i]->bus_register) {

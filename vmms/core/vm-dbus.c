@@ -52,7 +52,7 @@ static int begin(struct vmms_daemon *d, sd_bus_message *m, enum vmms_op op, stru
                                                                                : "a checkpoint operation");
         /* A file copy's source is open in the worker and its guest side is
          * mid-transfer: it does not go with a saved state. */
-        if (r >= 0 && (*vm)->fcopy_call && (op == VMMS_OP_SAVE || op == VMMS_OP_MIGRATE))
+        if (r >= 0 && vmms_pending_is(&(*vm)->op, VMMS_PENDING_FCOPY) && (op == VMMS_OP_SAVE || op == VMMS_OP_MIGRATE))
                 r = sd_bus_error_setf(e, VMMS_ERROR_BUSY, "VM '%s': a file copy into it is in progress",
                                       (*vm)->config->name);
         /* A disk or NIC change the worker has not answered yet: the
@@ -570,16 +570,16 @@ PROP(prop_exit_status) {
         return sd_bus_message_append(reply, "i", VM_OF(userdata)->exit_status);
 }
 PROP(prop_heartbeat) {
-        return sd_bus_message_append(reply, "(st)", VM_OF(userdata)->hb_status, VM_OF(userdata)->hb_last_us);
+        return sd_bus_message_append(reply, "(st)", VM_OF(userdata)->guest->hb_status, VM_OF(userdata)->guest->hb_last_us);
 }
 PROP(prop_boot_status) {
         return sd_bus_message_append(reply, "s", VM_OF(userdata)->boot_status);
 }
 PROP(prop_guest_kvp) {
-        return vmms_kvp_append(reply, VM_OF(userdata)->kvp_guest);
+        return vmms_kvp_append(reply, VM_OF(userdata)->guest->kvp_guest);
 }
 PROP(prop_host_kvp) {
-        return vmms_kvp_append(reply, VM_OF(userdata)->kvp_host);
+        return vmms_kvp_append(reply, VM_OF(userdata)->guest->kvp_host);
 }
 PROP(prop_restarts) {
         return sd_bus_message_append(reply, "u", VM_OF(userdata)->restarts);
@@ -593,24 +593,24 @@ PROP(prop_console_log) {
         return r < 0 ? r : sd_bus_message_append(reply, "s", buf);
 }
 PROP(prop_save_progress) {
-        return sd_bus_message_append(reply, "(tt)", VM_OF(userdata)->save_done, VM_OF(userdata)->save_total);
+        return sd_bus_message_append(reply, "(tt)", VM_OF(userdata)->saved->save_done, VM_OF(userdata)->saved->save_total);
 }
 PROP(prop_fcopy_progress) {
-        return sd_bus_message_append(reply, "(tt)", VM_OF(userdata)->fcopy_done, VM_OF(userdata)->fcopy_total);
+        return sd_bus_message_append(reply, "(tt)", VM_OF(userdata)->guest->fcopy_done, VM_OF(userdata)->guest->fcopy_total);
 }
 PROP(prop_saved_size) {
-        return sd_bus_message_append(reply, "t", VM_OF(userdata)->saved_bytes);
+        return sd_bus_message_append(reply, "t", VM_OF(userdata)->saved->saved_bytes);
 }
 PROP(prop_migration_progress) {
         struct vmms_vm *vm = VM_OF(userdata);
-        return sd_bus_message_append(reply, "(utttt)", vm->mig_pass, vm->mig_bytes, vm->mig_dirty_pages,
-                                     vm->mig_dirty_rate, vm->mig_expected_downtime_ms);
+        return sd_bus_message_append(reply, "(utttt)", vm->mig->pass, vm->mig->bytes, vm->mig->dirty_pages,
+                                     vm->mig->dirty_rate, vm->mig->expected_downtime_ms);
 }
 PROP(prop_migration_throttle) {
-        return sd_bus_message_append(reply, "u", VM_OF(userdata)->mig_throttle_pct);
+        return sd_bus_message_append(reply, "u", VM_OF(userdata)->mig->throttle_pct);
 }
 PROP(prop_migration_channel) {
-        const struct vmms_mig_channel *c = &VM_OF(userdata)->mig_chan;
+        const struct vmms_mig_channel *c = &VM_OF(userdata)->mig->chan;
         return sd_bus_message_append(reply, "(sbust)", c->state, c->held, c->cuts, c->why, c->since_us);
 }
 PROP(prop_console_socket) {

@@ -71,6 +71,25 @@ static void restart_after_reset(struct vmms_vm *vm) {
         vmms_vm_set_state(vm, VMMS_STATE_CRASHED);
 }
 
+/* An incoming migration's worker ended before the VM ran here: the VM
+ * goes. False when this worker was no incoming one. */
+static bool incoming_ended(struct vmms_vm *vm, const char *reason) {
+        if (!vm->mig->migrating_in)
+                return false;
+        vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "incoming migration failed: %s", reason);
+        vm->mig->migrating_in = false;
+        /* It never ran (status 3: set-up, the commit included); a
+         * source that asks is told so until the VM is gone. */
+        vm->mig->migrate_in_aborted = true;
+        if (vm->mig->incoming_disks) /* the copies it was filling: the source runs on its own */
+                vmms_migrate_disks_remove(vm->config, vm->config->n_disks);
+        vm->mig->incoming_disks = false;
+        vmms_kvp_worker_ended(vm, false);
+        vmms_vm_set_state(vm, VMMS_STATE_OFF);
+        vmms_vm_remove_later(vm, true);
+        return true;
+}
+
 void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) {
         struct vmms_exit_report r = *report;
         struct vmms_exit_verdict v;
@@ -90,8 +109,8 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
         vmms_vm_logs_rotate(vm); /* a VM that stopped is not checked on the timer */
         vm->op_timer = sd_event_source_disable_unref(vm->op_timer);
         vm->running_since_us = 0;
-        vm->hb_last_us = 0;
-        snprintf(vm->hb_status, sizeof vm->hb_status, "unknown");
+        vm->guest->hb_last_us = 0;
+        snprintf(vm->guest->hb_status, sizeof vm->guest->hb_status, "unknown");
         vm->exit_status = r.code;
         snprintf(vm->exit_reason, sizeof vm->exit_reason, "%s", v.reason);
         vm->stop_phase = VMMS_STOP_NONE;
@@ -101,20 +120,8 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
                 vmms_kvp_worker_ended(vm, false);
                 return;
         }
-        if (vm->migrating_in) {
-                vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "incoming migration failed: %s", v.reason);
-                vm->migrating_in = false;
-                /* It never ran (status 3: set-up, the commit included); a
-                 * source that asks is told so until the VM is gone. */
-                vm->migrate_in_aborted = true;
-                if (vm->incoming_disks) /* the copies it was filling: the source runs on its own */
-                        vmms_migrate_disks_remove(vm->config, vm->config->n_disks);
-                vm->incoming_disks = false;
-                vmms_kvp_worker_ended(vm, false);
-                vmms_vm_set_state(vm, VMMS_STATE_OFF);
-                vmms_vm_remove_later(vm, true);
+        if (incoming_ended(vm, v.reason))
                 return;
-        }
         /* A save that completed (Saved), or a restore that never ran (Saved
          * again): no restart policy applies. */
         if (vmms_vm_saved_on_exit(vm, v.reason)) { /* r.reason was the freed worker's */

@@ -38,10 +38,14 @@ struct vmms_vm *vmms_vm_new(struct vmms_daemon *d, const struct vm_config *c, ui
         vm->owner = owner;
         vm->state = VMMS_STATE_OFF;
         vm->exit_status = -1;
-        vm->incoming_fd = -1;
-        snprintf(vm->hb_status, sizeof vm->hb_status, "unknown");
         guid_to_string(&c->id, vm->id);
         vmms_vm_path(&c->id, vm->path);
+        if (vmms_features_vm_new(vm) < 0) { /* each feature's state, the VM's one pointer to it */
+                free(vm->ckpts);
+                free(vm->config);
+                free(vm);
+                return NULL;
+        }
         return vm;
 }
 
@@ -54,14 +58,14 @@ struct vmms_vm *vmms_vm_free(struct vmms_vm *vm) {
         vm->worker = vmms_worker_free(vm->worker);
         vmms_hotplug_worker_ended(vm);
         vmms_processor_free(vm);
-        vmms_kvp_free(vm);
         vmms_ckpt_free(vm);
         vmms_display_free(vm);
         vmms_metering_free(vm);
-        sd_bus_message_unref(vm->fcopy_call); /* vmms exits: the caller's call fails with the bus */
         sd_event_source_disable_unref(vm->restart_timer);
         sd_event_source_disable_unref(vm->op_timer);
         sd_event_source_disable_unref(vm->remove_src);
+        vmms_pending_drop(&vm->op); /* vmms exits: the caller's call fails with the bus */
+        vmms_features_vm_free(vm);
         free(vm->config);
         free(vm);
         return NULL;
@@ -148,11 +152,11 @@ int vmms_vm_start(struct vmms_vm *vm, char *err, size_t errlen) {
         /* The host may have less memory than when the VM was created (or
          * its configuration file came from elsewhere). */
         int r = vmms_config_check_memory(vm->config, NULL, vmms_host_memory_mib(), err, errlen);
-        vm->restoring = vm->state == VMMS_STATE_SAVED; /* the worker restores instead of booting */
+        vm->saved->restoring = vm->state == VMMS_STATE_SAVED; /* the worker restores instead of booting */
         if (r >= 0)
                 r = vmms_worker_spawn(vm, err, errlen);
         if (r < 0) {
-                vm->restoring = false; /* a Saved VM stays Saved */
+                vm->saved->restoring = false; /* a Saved VM stays Saved */
                 /* Also in ExitReason, where `vmctl show` looks, not only in
                  * the caller's error (a restart has no caller). */
                 snprintf(vm->exit_reason, sizeof vm->exit_reason, "cannot start: %s", err);
@@ -163,9 +167,9 @@ int vmms_vm_start(struct vmms_vm *vm, char *err, size_t errlen) {
         }
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "worker %d started", (int)vmms_worker_pid(vm->worker));
         set_op_timer(vm, vm->d->opt.start_timeout_us, on_start_timeout);
-        snprintf(vm->hb_status, sizeof vm->hb_status, "unknown");
-        vm->hb_last_us = 0;
-        if (!vm->restoring && !vm->migrating_in) /* those go on from where they were */
+        snprintf(vm->guest->hb_status, sizeof vm->guest->hb_status, "unknown");
+        vm->guest->hb_last_us = 0;
+        if (!vm->saved->restoring && !vm->mig->migrating_in) /* those go on from where they were */
                 vmms_vm_set_boot_status(vm, vm->config->boot_kind == VM_BOOT_FIRMWARE ? "firmware" : "");
         vmms_vm_set_state(vm, VMMS_STATE_STARTING);
         return 0;
@@ -178,7 +182,7 @@ void vmms_vm_on_ready(struct vmms_vm *vm) {
         /* The runtime record's time, so that it survives a vmms restart. */
         vm->running_since_us = vm->worker && vm->worker->rec.running_since_us ? vm->worker->rec.running_since_us
                                                                               : now_us(CLOCK_REALTIME);
-        snprintf(vm->hb_status, sizeof vm->hb_status, "%s", vm->config->ic.heartbeat ? "no-contact" : "unknown");
+        snprintf(vm->guest->hb_status, sizeof vm->guest->hb_status, "%s", vm->config->ic.heartbeat ? "no-contact" : "unknown");
         vmms_vm_saved_consumed(vm); /* a restored VM runs: its saved state is used up */
         vmms_vm_migrated_in(vm);    /* an incoming VM runs: it is defined here now */
         vmms_vm_set_state(vm, VMMS_STATE_RUNNING);
@@ -331,8 +335,8 @@ void vmms_vm_on_event(struct vmms_vm *vm, json_object *ev) {
                 const char *s = json_object_object_get_ex(ev, "status", &v) ? json_object_get_string(v) : NULL;
                 if (!s || (strcmp(s, "ok") && strcmp(s, "no-contact") && strcmp(s, "lost")))
                         return;
-                snprintf(vm->hb_status, sizeof vm->hb_status, "%s", s);
-                vm->hb_last_us = json_object_object_get_ex(ev, "last_us", &v) ? (uint64_t)json_object_get_int64(v) : 0;
+                snprintf(vm->guest->hb_status, sizeof vm->guest->hb_status, "%s", s);
+                vm->guest->hb_last_us = json_object_object_get_ex(ev, "last_us", &v) ? (uint64_t)json_object_get_int64(v) : 0;
                 vmms_vm_emit_changed(vm, "Heartbeat");
         } else if (!strcmp(name, "firmware")) {
                 vmms_vm_on_boot_status(vm, json_object_object_get_ex(ev, "status", &v) ? json_object_get_string(v) : NULL);

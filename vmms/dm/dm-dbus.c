@@ -67,29 +67,29 @@ PROP(prop_weight) {
  * the startup memory; 0 while it does not run. */
 PROP(prop_assigned) {
         struct vmms_vm *vm = VM_OF(userdata);
-        uint64_t b = !running(vm) ? 0 : vm->dm_known && vm->dm.connected ? vm->dm.assigned
+        uint64_t b = !running(vm) ? 0 : vm->dm->known && vm->dm->status.connected ? vm->dm->status.assigned
                                                                           : (uint64_t)vm->config->memory_mib * MiB;
         return sd_bus_message_append(reply, "t", b);
 }
 PROP(prop_demand) {
         struct vmms_vm *vm = VM_OF(userdata);
-        return sd_bus_message_append(reply, "t", running(vm) && vm->dm.reported ? vm->dm.demand : (uint64_t)0);
+        return sd_bus_message_append(reply, "t", running(vm) && vm->dm->status.reported ? vm->dm->status.demand : (uint64_t)0);
 }
 PROP(prop_available) {
         struct vmms_vm *vm = VM_OF(userdata);
-        return sd_bus_message_append(reply, "t", running(vm) && vm->dm.reported ? vm->dm.available : (uint64_t)0);
+        return sd_bus_message_append(reply, "t", running(vm) && vm->dm->status.reported ? vm->dm->status.available : (uint64_t)0);
 }
 PROP(prop_target) {
-        return sd_bus_message_append(reply, "t", VM_OF(userdata)->dm.target);
+        return sd_bus_message_append(reply, "t", VM_OF(userdata)->dm->status.target);
 }
 PROP(prop_manual_target) {
-        return sd_bus_message_append(reply, "t", VM_OF(userdata)->dm_manual);
+        return sd_bus_message_append(reply, "t", VM_OF(userdata)->dm->manual);
 }
 PROP(prop_ballooned) {
-        return sd_bus_message_append(reply, "t", VM_OF(userdata)->dm.ballooned);
+        return sd_bus_message_append(reply, "t", VM_OF(userdata)->dm->status.ballooned);
 }
 PROP(prop_hot_added) {
-        return sd_bus_message_append(reply, "t", VM_OF(userdata)->dm.hot_added);
+        return sd_bus_message_append(reply, "t", VM_OF(userdata)->dm->status.hot_added);
 }
 /* disabled, off (not running), waiting (no guest driver yet), ok, or the
  * request in flight: balloon, unballoon, hot-add. */
@@ -97,13 +97,13 @@ PROP(prop_status) {
         struct vmms_vm *vm = VM_OF(userdata);
         const char *s = !vm->config->dm.enabled              ? "disabled"
                         : !running(vm)                       ? "off"
-                        : !vm->dm_known || !vm->dm.connected ? "waiting"
-                        : strcmp(vm->dm.operation, "none")   ? vm->dm.operation
+                        : !vm->dm->known || !vm->dm->status.connected ? "waiting"
+                        : strcmp(vm->dm->status.operation, "none")   ? vm->dm->status.operation
                                                              : "ok";
         return sd_bus_message_append(reply, "s", s);
 }
 PROP(prop_note) {
-        return sd_bus_message_append(reply, "s", VM_OF(userdata)->dm.note);
+        return sd_bus_message_append(reply, "s", VM_OF(userdata)->dm->status.note);
 }
 #undef PROP
 

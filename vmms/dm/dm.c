@@ -26,8 +26,8 @@
 static void input_of(const struct vmms_vm *vm, struct vmms_dm_vm *in);
 
 static bool dm_active(const struct vmms_vm *vm) {
-        return vm->config->dm.enabled && vm->worker && vm->state == VMMS_STATE_RUNNING && vm->dm_known &&
-               vm->dm.connected;
+        return vm->config->dm.enabled && vm->worker && vm->state == VMMS_STATE_RUNNING && vm->dm->known &&
+               vm->dm->status.connected;
 }
 
 static void store_status(struct vmms_vm *vm, json_object *o) {
@@ -36,9 +36,9 @@ static void store_status(struct vmms_vm *vm, json_object *o) {
                 vmms_vm_log(vm, LOG_LEVEL_DEBUG, 0, "malformed memory report from the worker");
                 return;
         }
-        bool was = vm->dm_known && vm->dm.connected;
-        vm->dm = s;
-        vm->dm_known = true;
+        bool was = vm->dm->known && vm->dm->status.connected;
+        vm->dm->status = s;
+        vm->dm->known = true;
         if (!was && s.connected)
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "the guest's dynamic memory driver is connected");
         vmms_bus_memory_emit(vm);
@@ -49,25 +49,25 @@ void vmms_dm_on_event(struct vmms_vm *vm, json_object *ev) {
 }
 
 void vmms_dm_worker_ended(struct vmms_vm *vm) {
-        vm->dm = (struct vmms_dm_status){ 0 };
-        vm->dm_known = false;
-        vm->dm_sent = 0;
+        vm->dm->status = (struct vmms_dm_status){ 0 };
+        vm->dm->known = false;
+        vm->dm->sent = 0;
         vmms_bus_memory_emit(vm);
 }
 
 /* The operator's target in the worker's runtime record, for a vmms that
  * restarts while it runs. */
 static void record_target(struct vmms_vm *vm) {
-        if (vm->worker && vm->worker->rec.memory_target != vm->dm_manual) {
-                vm->worker->rec.memory_target = vm->dm_manual;
+        if (vm->worker && vm->worker->rec.memory_target != vm->dm->manual) {
+                vm->worker->rec.memory_target = vm->dm->manual;
                 (void)vmms_worker_record_update(vm->worker);
         }
 }
 
 void vmms_dm_run_ended(struct vmms_vm *vm) {
-        if (!vm->dm_manual)
+        if (!vm->dm->manual)
                 return;
-        vm->dm_manual = 0;
+        vm->dm->manual = 0;
         record_target(vm);
         vmms_bus_memory_emit(vm);
 }
@@ -77,14 +77,14 @@ void vmms_dm_reattached(struct vmms_vm *vm, uint64_t target) {
         input_of(vm, &in);
         if (!target || !vm->config->dm.enabled || target < in.minimum || target > in.maximum)
                 return; /* none, or the configuration moved under it: automatic */
-        vm->dm_manual = target;
+        vm->dm->manual = target;
         vmms_bus_memory_emit(vm);
 }
 
 static void target_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
         if (error < 0) {
                 vmms_vm_log(vm, LOG_LEVEL_DEBUG, error, "memory target: %m");
-                vm->dm_sent = 0; /* try again at the next round */
+                vm->dm->sent = 0; /* try again at the next round */
                 return;
         }
         store_status(vm, reply);
@@ -97,7 +97,7 @@ static int send_target(struct vmms_vm *vm, uint64_t bytes) {
         json_object_object_add(args, "target_bytes", json_object_new_int64((int64_t)bytes));
         int r = vmms_worker_request(vm->worker, "memory", args, target_reply, NULL);
         if (r >= 0)
-                vm->dm_sent = bytes;
+                vm->dm->sent = bytes;
         return r;
 }
 
@@ -129,10 +129,10 @@ static void input_of(const struct vmms_vm *vm, struct vmms_dm_vm *in) {
                 .maximum = vm_dm_reach_mib(c) << 20,
                 .buffer_percent = c->dm.buffer_percent,
                 .weight = c->dm.weight,
-                .manual = vm->dm_manual,
-                .reported = vm->dm.reported,
-                .assigned = vm->dm.assigned,
-                .demand = vm->dm.demand,
+                .manual = vm->dm->manual,
+                .reported = vm->dm->status.reported,
+                .assigned = vm->dm->status.assigned,
+                .demand = vm->dm->status.demand,
         };
 }
 
@@ -160,10 +160,10 @@ static void balance(struct vmms_daemon *d) {
         vmms_dm_balance(in, n, vmms_dm_host_free(d), targets);
         for (size_t i = 0; i < n; i++) {
                 struct vmms_vm *vm = vms[i];
-                uint64_t t = targets[i], last = vm->dm_sent;
+                uint64_t t = targets[i], last = vm->dm->sent;
                 uint64_t delta = t > last ? t - last : last - t;
                 if (last && delta < MAX(RETARGET_MIN, in[i].maximum / 100u) && t != in[i].minimum &&
-                    t != in[i].maximum && !vm->dm_manual)
+                    t != in[i].maximum && !vm->dm->manual)
                         continue;
                 if (t != last && send_target(vm, t) < 0)
                         vmms_vm_log(vm, LOG_LEVEL_DEBUG, 0, "cannot send the memory target");
@@ -197,7 +197,7 @@ int vmms_dm_set_target(struct vmms_vm *vm, uint64_t bytes, char *err, size_t err
                               "%llu MiB is outside VM '%s''s dynamic memory range (%llu..%llu MiB)",
                               (unsigned long long)(bytes >> 20), vm->config->name,
                               (unsigned long long)(in.minimum >> 20), (unsigned long long)(in.maximum >> 20));
-        vm->dm_manual = bytes;
+        vm->dm->manual = bytes;
         record_target(vm);
         if (bytes)
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "memory target set to %llu MiB", (unsigned long long)(bytes >> 20));
@@ -214,9 +214,21 @@ static const struct vmms_worker_event dm_events[] = {
         {},
 };
 
+static int dm_vm_new(struct vmms_vm *vm) {
+        vm->dm = calloc(1, sizeof *vm->dm);
+        return vm->dm ? 0 : -ENOMEM;
+}
+
+static void dm_vm_free(struct vmms_vm *vm) {
+        free(vm->dm);
+        vm->dm = NULL;
+}
+
 const struct vmms_feature vmms_feature_dm = {
         .name = "dm",
         .events = dm_events,
         .worker_ended = vmms_dm_worker_ended,
         .bus_register = vmms_bus_memory_register,
+        .vm_new = dm_vm_new,
+        .vm_free = dm_vm_free,
 };

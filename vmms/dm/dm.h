@@ -12,6 +12,14 @@
 
 #include "../core/daemon.h"
 
+/* The VM's Dynamic Memory part (vm->dm), made and freed with the VM. */
+struct vmms_dm {
+        struct vmms_dm_status status; /* the worker's last report (all 0: none yet) */
+        bool known;
+        uint64_t manual; /* SetTarget's bytes; 0: automatic. Kept for the guest's run (vmms_dm_run_ended) */
+        uint64_t sent;   /* the target last sent to the worker; 0: none */
+};
+
 /* dm.c: Dynamic Memory (docs/dynamic-memory.md): the workers'
  * "memory" events, the balancer run every memory_interval_us over the
  * Running VMs that have it, and SetTarget. */

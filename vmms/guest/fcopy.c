@@ -42,16 +42,16 @@ int vmms_fcopy_split_destination(const char *dest, char *dir, size_t dirlen, cha
 }
 
 static void reply_error(struct vmms_vm *vm, const char *name, const char *why) {
-        sd_bus_message *call = TAKE_PTR(vm->fcopy_call);
+        sd_bus_message *call = vmms_pending_end(&vm->op, VMMS_PENDING_FCOPY);
         if (call)
                 (void)sd_bus_reply_method_errorf(call, name, "cannot copy a file into VM '%s': %s", vm->config->name,
                                                  why);
         sd_bus_message_unref(call);
-        vm->fcopy_done = vm->fcopy_total = 0;
+        vm->guest->fcopy_done = vm->guest->fcopy_total = 0;
 }
 
 static void start_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
-        if (error >= 0 || !vm->fcopy_call)
+        if (error >= 0 || !vmms_pending_is(&vm->op, VMMS_PENDING_FCOPY))
                 return; /* started: the guest's answer comes as an event */
         const char *why = vmms_worker_reply_why(reply, error);
         reply_error(vm, error == -ENOTSUP ? VMMS_ERROR_INVALID_STATE : VMMS_ERROR_FAILED, why);
@@ -84,7 +84,7 @@ int vmms_fcopy_request(struct vmms_vm *vm, sd_bus_message *call, int fd, const c
         if (r < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "cannot copy a file into VM '%s': %s",
                                          vm->config->name, err);
-        if (vm->fcopy_call)
+        if (vmms_pending_is(&vm->op, VMMS_PENDING_FCOPY))
                 return sd_bus_error_setf(e, VMMS_ERROR_BUSY, "VM '%s': a file copy into it is in progress",
                                          vm->config->name);
         _cleanup_close_ int ro = vmms_fcopy_open_source(fd, &size);
@@ -103,12 +103,12 @@ int vmms_fcopy_request(struct vmms_vm *vm, sd_bus_message *call, int fd, const c
         json_object_object_add(args, "size", json_object_new_int64((int64_t)size));
         json_object_object_add(args, "overwrite", json_object_new_boolean(overwrite));
         json_object_object_add(args, "create_path", json_object_new_boolean(create_path));
-        vm->fcopy_call = sd_bus_message_ref(call);
-        vm->fcopy_done = 0;
-        vm->fcopy_total = size;
+        vmms_pending_begin(&vm->op, VMMS_PENDING_FCOPY, call);
+        vm->guest->fcopy_done = 0;
+        vm->guest->fcopy_total = size;
         r = vmms_worker_request_fds(vm->worker, "fcopy", args, &ro, 1, start_reply, NULL);
         if (r < 0) {
-                vm->fcopy_call = sd_bus_message_unref(vm->fcopy_call);
+                vmms_pending_drop(&vm->op);
                 return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot copy a file into VM '%s': the worker: %s",
                                          vm->config->name, strerror(-r));
         }
@@ -141,27 +141,27 @@ void vmms_fcopy_on_event(struct vmms_vm *vm, json_object *ev) {
         json_object *v;
         const char *name = json_object_get_string(json_object_object_get_ex(ev, "event", &v) ? v : NULL);
         uint64_t bytes = json_object_object_get_ex(ev, "bytes", &v) ? (uint64_t)json_object_get_int64(v) : 0;
-        if (!vm->fcopy_call || !name)
+        if (!vmms_pending_is(&vm->op, VMMS_PENDING_FCOPY) || !name)
                 return;
         if (!strcmp(name, "fcopy-progress")) {
-                vm->fcopy_done = bytes <= vm->fcopy_total ? bytes : vm->fcopy_total;
+                vm->guest->fcopy_done = bytes <= vm->guest->fcopy_total ? bytes : vm->guest->fcopy_total;
                 return;
         }
         bool ok = json_object_object_get_ex(ev, "ok", &v) && json_object_get_boolean(v);
         uint32_t status = json_object_object_get_ex(ev, "status", &v) ? (uint32_t)json_object_get_int64(v) : 0;
         const char *w = json_object_object_get_ex(ev, "why", &v) ? json_object_get_string(v) : NULL;
-        if (!ok || bytes != vm->fcopy_total) {
+        if (!ok || bytes != vm->guest->fcopy_total) {
                 char why[300];
                 snprintf(why, sizeof why, "%s (status 0x%08x, %llu of %llu bytes)", ok ? "the guest took a different size" : guest_why(w), status,
-                         (unsigned long long)bytes, (unsigned long long)vm->fcopy_total);
+                         (unsigned long long)bytes, (unsigned long long)vm->guest->fcopy_total);
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "file copy failed: %s", why);
                 return reply_error(vm, VMMS_ERROR_FAILED, why);
         }
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "file copy done: %llu bytes", (unsigned long long)bytes);
-        sd_bus_message *call = TAKE_PTR(vm->fcopy_call);
+        sd_bus_message *call = vmms_pending_end(&vm->op, VMMS_PENDING_FCOPY);
         (void)sd_bus_reply_method_return(call, "t", bytes);
         sd_bus_message_unref(call);
-        vm->fcopy_done = vm->fcopy_total = 0;
+        vm->guest->fcopy_done = vm->guest->fcopy_total = 0;
 }
 
 static void cancel_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
@@ -181,7 +181,7 @@ static void cancel_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *
 }
 
 int vmms_fcopy_cancel(struct vmms_vm *vm, sd_bus_message *call, sd_bus_error *e) {
-        if (!vm->fcopy_call)
+        if (!vmms_pending_is(&vm->op, VMMS_PENDING_FCOPY))
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_STATE, "VM '%s': no file copy is in progress",
                                          vm->config->name);
         int r = vmms_worker_request(vm->worker, "fcopy-cancel", NULL, cancel_reply, call);
@@ -192,6 +192,6 @@ int vmms_fcopy_cancel(struct vmms_vm *vm, sd_bus_message *call, sd_bus_error *e)
 }
 
 void vmms_fcopy_worker_ended(struct vmms_vm *vm) {
-        if (vm->fcopy_call)
+        if (vmms_pending_is(&vm->op, VMMS_PENDING_FCOPY))
                 reply_error(vm, VMMS_ERROR_FAILED, "the worker ended during the copy");
 }

@@ -3,7 +3,11 @@
  * events of KVP (kvp.c), file copy (fcopy.c) and hv_sock (hvsock.c), and
  * a copy in progress failed when the worker ends. The serial console
  * (console.c) has no events: it is a socket of the worker's. */
+#include <errno.h>
+#include <json-c/json.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "core/feature.h"
 #include "guest/guest.h"
@@ -16,8 +20,27 @@ static const struct vmms_worker_event guest_events[] = {
         {},
 };
 
+static int guest_vm_new(struct vmms_vm *vm) {
+        vm->guest = calloc(1, sizeof *vm->guest);
+        if (!vm->guest)
+                return -ENOMEM;
+        snprintf(vm->guest->hb_status, sizeof vm->guest->hb_status, "unknown");
+        return 0;
+}
+
+static void guest_vm_free(struct vmms_vm *vm) {
+        if (!vm->guest)
+                return;
+        json_object_put(vm->guest->kvp_guest);
+        json_object_put(vm->guest->kvp_host);
+        free(vm->guest);
+        vm->guest = NULL;
+}
+
 const struct vmms_feature vmms_feature_guest = {
         .name = "guest",
         .events = guest_events,
         .worker_ended = vmms_fcopy_worker_ended,
+        .vm_new = guest_vm_new,
+        .vm_free = guest_vm_free,
 };

@@ -12,13 +12,21 @@
 
 #include "../core/daemon.h"
 
+/* The VM's guest-services part (vm->guest), made and freed with the VM. */
+struct vmms_guest {
+        char hb_status[16];               /* Heartbeat: the worker's last word */
+        uint64_t hb_last_us;
+        struct json_object *kvp_guest;    /* the guest's KVP items as last reported; NULL: none */
+        struct json_object *kvp_host;     /* host items (SetKVP), kept across guest reboots */
+        uint64_t fcopy_done, fcopy_total; /* FileCopyProgress */
+};
+
 /* kvp.c: KVP items (docs/integration-services.md) */
 void vmms_kvp_on_event(struct vmms_vm *vm, struct json_object *ev);
 /* A worker is ready or re-attached: push the host items, read its items. */
 void vmms_kvp_sync(struct vmms_vm *vm);
 /* The worker ended; a reboot keeps the host items for the next worker. */
 void vmms_kvp_worker_ended(struct vmms_vm *vm, bool reboot);
-void vmms_kvp_free(struct vmms_vm *vm);
 /* SetKVP (value) / RemoveKVP (value NULL): checks, then the worker's
  * kvp-set; the D-Bus reply follows the worker's. Returns what a method
  * handler returns. */

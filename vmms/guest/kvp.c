@@ -83,15 +83,9 @@ static void set_cache(struct vmms_vm *vm, json_object **slot, json_object *items
 }
 
 void vmms_kvp_worker_ended(struct vmms_vm *vm, bool reboot) {
-        set_cache(vm, &vm->kvp_guest, NULL, "GuestKVP");
+        set_cache(vm, &vm->guest->kvp_guest, NULL, "GuestKVP");
         if (!reboot)
-                set_cache(vm, &vm->kvp_host, NULL, "HostKVP");
-}
-
-void vmms_kvp_free(struct vmms_vm *vm) {
-        json_object_put(vm->kvp_guest);
-        json_object_put(vm->kvp_host);
-        vm->kvp_guest = vm->kvp_host = NULL;
+                set_cache(vm, &vm->guest->kvp_host, NULL, "HostKVP");
 }
 
 void vmms_kvp_on_event(struct vmms_vm *vm, json_object *ev) {
@@ -100,7 +94,7 @@ void vmms_kvp_on_event(struct vmms_vm *vm, json_object *ev) {
                 vmms_vm_log(vm, LOG_LEVEL_DEBUG, 0, "malformed kvp event from the worker");
                 return;
         }
-        set_cache(vm, &vm->kvp_guest, items, "GuestKVP");
+        set_cache(vm, &vm->guest->kvp_guest, items, "GuestKVP");
 }
 
 static void get_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
@@ -110,9 +104,9 @@ static void get_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *rep
                 return;
         }
         if (json_object_object_get_ex(reply, "items", &items) && vmms_kvp_items_valid(items, VMMS_KVP_MAX_GUEST_ITEMS))
-                set_cache(vm, &vm->kvp_guest, items, "GuestKVP");
+                set_cache(vm, &vm->guest->kvp_guest, items, "GuestKVP");
         if (json_object_object_get_ex(reply, "host", &host) && vmms_kvp_items_valid(host, VMMS_KVP_MAX_HOST_ITEMS))
-                set_cache(vm, &vm->kvp_host, host, "HostKVP");
+                set_cache(vm, &vm->guest->kvp_host, host, "HostKVP");
 }
 
 static void push_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
@@ -138,8 +132,8 @@ static json_object *set_args(const char *key, const char *value) {
 void vmms_kvp_sync(struct vmms_vm *vm) {
         if (!vm->worker || !vm->config->ic.kvp)
                 return;
-        if (vm->kvp_host) {
-                json_object_object_foreach(vm->kvp_host, key, val) {
+        if (vm->guest->kvp_host) {
+                json_object_object_foreach(vm->guest->kvp_host, key, val) {
                         json_object *args = set_args(key, json_object_get_string(val));
                         if (args)
                                 (void)vmms_worker_request(vm->worker, "kvp-set", args, push_reply, NULL);
@@ -179,7 +173,7 @@ static void set_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *rep
         }
         /* A new object: the old one stays what set_cache compares with. */
         json_object *next = NULL;
-        if (vm->kvp_host ? json_object_deep_copy(vm->kvp_host, &next, NULL) < 0 : !(next = json_object_new_object())) {
+        if (vm->guest->kvp_host ? json_object_deep_copy(vm->guest->kvp_host, &next, NULL) < 0 : !(next = json_object_new_object())) {
                 (void)sd_bus_reply_method_errorf(call, VMMS_ERROR_FAILED, "out of memory");
                 return;
         }
@@ -187,7 +181,7 @@ static void set_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *rep
                 json_object_object_add(next, key, json_object_new_string(value));
         else
                 json_object_object_del(next, key);
-        set_cache(vm, &vm->kvp_host, next, "HostKVP");
+        set_cache(vm, &vm->guest->kvp_host, next, "HostKVP");
         json_object_put(next);
         (void)sd_bus_reply_method_return(call, NULL);
 }
@@ -201,11 +195,11 @@ int vmms_kvp_request(struct vmms_vm *vm, sd_bus_message *call, const char *key, 
                                          vm->config->name);
         if (vmms_kvp_check_item(key, value, err, sizeof err) < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "%s", err);
-        bool known = vm->kvp_host && json_object_object_get_ex(vm->kvp_host, key, NULL);
+        bool known = vm->guest->kvp_host && json_object_object_get_ex(vm->guest->kvp_host, key, NULL);
         if (!value && !known)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "VM '%s' has no host KVP item '%s'",
                                          vm->config->name, key);
-        if (value && !known && vm->kvp_host && (unsigned)json_object_object_length(vm->kvp_host) >= VMMS_KVP_MAX_HOST_ITEMS)
+        if (value && !known && vm->guest->kvp_host && (unsigned)json_object_object_length(vm->guest->kvp_host) >= VMMS_KVP_MAX_HOST_ITEMS)
                 return sd_bus_error_setf(e, VMMS_ERROR_LIMIT_EXCEEDED, "VM '%s' has %u host KVP items already",
                                          vm->config->name, VMMS_KVP_MAX_HOST_ITEMS);
         json_object *args = set_args(key, value);

@@ -110,7 +110,7 @@ int vmms_disk_open(struct vmms_vm *vm, const struct vmms_cred *owner, const stru
         /* An incoming migration's source holds the lock until the
          * destination runs: taken over then (migration/lock-handover.c). */
         if (flock(fd, (dc->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-                int r = vm->migrating_in ? vmms_vm_handover_add(vm, i, fd, dc->read_only) : -EBUSY;
+                int r = vm->mig->migrating_in ? vmms_vm_handover_add(vm, i, fd, dc->read_only) : -EBUSY;
                 if (r < 0)
                         return snprintf(err, errlen, "disks[%u].path: %s %s", i, dc->path,
                                         r == -EBUSY ? "is in use by another VM" : "cannot be opened for a migration"),

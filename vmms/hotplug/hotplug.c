@@ -34,6 +34,7 @@
 #include "vmms/hotplug.h"
 #include "worker/worker.h"
 #include "core/daemon.h"
+#include "migration/migration.h"
 #include "host/host.h"
 #include "hotplug/hotplug.h"
 #include "processor/processor.h"
@@ -119,8 +120,8 @@ int vmms_hotplug_check_state(struct vmms_vm *vm, enum vmms_op op, sd_bus_error *
         const char *what = vm->ckpt_op ? (vm->ckpt_op->kind == VMMS_CKPT_IMPORT ? "an import of a saved state"
                                                                                 : "a checkpoint operation")
                            : vm->hotplug              ? "another change of its disks or NICs"
-                           : vm->migration || vm->quick ? "a migration"
-                           : vm->handover ? "the take-over of its image locks from a migration's source"
+                           : vm->mig->migration || vm->mig->quick ? "a migration"
+                           : vm->mig->handover ? "the take-over of its image locks from a migration's source"
                                           : NULL;
         if (what)
                 return sd_bus_error_setf(e, VMMS_ERROR_BUSY, "VM '%s': %s is in progress; try again when it is done",
@@ -242,21 +243,17 @@ static bool index_matches(json_object *reply, const char *key, uint32_t want, ui
                json_object_get_int64(v) == (int64_t)want;
 }
 
-static void applied(struct vmms_vm *vm, sd_bus_message *call, struct vmms_hotplug *h, json_object *reply) {
-        _cleanup_free_ struct vm_config *c = malloc(sizeof *c);
-        char what[VM_PATH_MAX + 96], s[GUID_STRING_MAX];
-        json_object *v;
-        if (!c) {
-                (void)sd_bus_reply_method_errorf(call, VMMS_ERROR_FAILED, "out of memory");
-                return;
-        }
-        *c = *vm->config;
+/* The worker's answer to h applied to c, the configuration it changes;
+ * what: the change in words. False when the answer does not match. */
+static bool apply_to_config(struct vmms_hotplug *h, json_object *reply, struct vm_config *c, char *what, size_t wl) {
         bool ok = true;
+        char s[GUID_STRING_MAX];
+        json_object *v;
         switch (h->op) {
         case VMMS_OP_ATTACH_DISK:
                 if ((ok = index_matches(reply, "disk", h->index, c->n_disks) && c->n_disks < VM_DISKS_MAX))
                         c->disks[c->n_disks++] = h->disk;
-                snprintf(what, sizeof what, "disks[%u] attached: %s", h->index, h->disk.path);
+                snprintf(what, wl, "disks[%u] attached: %s", h->index, h->disk.path);
                 break;
         case VMMS_OP_ATTACH_NIC:
                 if ((ok = index_matches(reply, "nic", h->index, c->n_nics) && c->n_nics < VM_NICS_MAX)) {
@@ -265,41 +262,57 @@ static void applied(struct vmms_vm *vm, sd_bus_message *call, struct vmms_hotplu
                                 (void)guid_from_string(json_object_get_string(v), &h->nic.instance);
                         c->nics[c->n_nics++] = h->nic;
                 }
-                snprintf(what, sizeof what, "nics[%u] attached (instance %s)", h->index,
+                snprintf(what, wl, "nics[%u] attached (instance %s)", h->index,
                          guid_to_string(&h->nic.instance, s));
                 break;
         case VMMS_OP_DETACH_DISK:
                 ok = vmms_config_remove_disk(c, h->index, c, NULL, 0) >= 0;
-                snprintf(what, sizeof what, "disks[%u] detached", h->index);
+                snprintf(what, wl, "disks[%u] detached", h->index);
                 break;
         case VMMS_OP_DETACH_NIC:
                 ok = vmms_config_remove_nic(c, h->index, c, NULL, 0) >= 0;
-                snprintf(what, sizeof what, "nics[%u] detached", h->index);
+                snprintf(what, wl, "nics[%u] detached", h->index);
                 break;
         case VMMS_OP_INSERT_DVD:
         case VMMS_OP_EJECT_DVD:
                 if ((ok = index_matches(reply, "drive", h->index, h->index) && h->index < c->n_dvds))
                         c->dvds[h->index] = h->dvd;
                 if (h->op == VMMS_OP_INSERT_DVD)
-                        snprintf(what, sizeof what, "dvd_drives[%u]: %s inserted", h->index, h->dvd.path);
+                        snprintf(what, wl, "dvd_drives[%u]: %s inserted", h->index, h->dvd.path);
                 else
-                        snprintf(what, sizeof what, "dvd_drives[%u]: ejected", h->index);
+                        snprintf(what, wl, "dvd_drives[%u]: ejected", h->index);
                 break;
         case VMMS_OP_SET_DISK_QOS:
                 if ((ok = h->index < c->n_disks))
                         c->disks[h->index].qos = h->qos;
-                vmms_disk_qos_describe(h->index, &h->qos, what, sizeof what);
+                vmms_disk_qos_describe(h->index, &h->qos, what, wl);
                 break;
         case VMMS_OP_SET_NIC_QOS:
                 if ((ok = h->index < c->n_nics))
                         c->nics[h->index].qos = h->nic_qos;
-                vmms_nic_qos_describe(h->index, &h->nic_qos, what, sizeof what);
+                vmms_nic_qos_describe(h->index, &h->nic_qos, what, wl);
                 break;
-        default: /* RESIZE_DISK: the configuration does not hold sizes */
+        default:
+                snprintf(what, wl, "disks[%u] resized", h->index);
+                break;
+        }
+        return ok;
+}
+
+static void applied(struct vmms_vm *vm, sd_bus_message *call, struct vmms_hotplug *h, json_object *reply) {
+        _cleanup_free_ struct vm_config *c = malloc(sizeof *c);
+        char what[VM_PATH_MAX + 96];
+        if (!c) {
+                (void)sd_bus_reply_method_errorf(call, VMMS_ERROR_FAILED, "out of memory");
+                return;
+        }
+        if (h->op == VMMS_OP_RESIZE_DISK) { /* the configuration does not hold sizes */
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "disks[%u] resized", h->index);
                 (void)sd_bus_reply_method_return(call, NULL);
                 return;
         }
+        *c = *vm->config;
+        bool ok = apply_to_config(h, reply, c, what, sizeof what);
         if (!ok) {
                 vmms_vm_log(vm, LOG_LEVEL_ERR, 0, "the worker's answer does not match vmms's configuration (%s)",
                             what);

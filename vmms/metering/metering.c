@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "core/feature.h"
+#include "dm/dm.h"
 #include "metering/metering.h"
 #include "vmms/metrics-prom.h"
 #include "worker/worker.h"
@@ -105,9 +106,9 @@ struct json_object *vmms_metering_document(struct vmms_vm *vm, const struct vmms
                 .name = c->name, .id = vm->id, .state = vmms_state_to_string(vm->state),
                 .uptime_us = run && vm->running_since_us && rt > vm->running_since_us ? rt - vm->running_since_us : 0,
                 .reset_at_us = m->reset_at_us, .sampled_at_us = now ? rt - (now_us(CLOCK_MONOTONIC) - now->at_us) : rt,
-                .memory_assigned = !run ? 0 : vm->dm_known && vm->dm.connected ? vm->dm.assigned
+                .memory_assigned = !run ? 0 : vm->dm->known && vm->dm->status.connected ? vm->dm->status.assigned
                                                                               : (uint64_t)c->memory_mib * MiB,
-                .memory_demand = run && vm->dm.reported ? vm->dm.demand : 0,
+                .memory_demand = run && vm->dm->status.reported ? vm->dm->status.demand : 0,
                 .total = &total, .now = now, .then = window_start(vm, now),
                 .disk_paths = paths, .nic_macs = macs,
         };

@@ -29,6 +29,7 @@
 #include "vmms/validate.h"
 #include "worker/worker.h"
 #include "core/daemon.h"
+#include "dm/dm.h"
 #include "host/host.h"
 #include "migration/migration.h"
 
@@ -288,15 +289,15 @@ static int accept_request(struct vmms_incoming *in, const struct vmms_migchan_re
                 vmms_vm_free(vm);
                 return r;
         }
-        vm->migrating_in = true;
-        vm->dm_manual = q->memory_target; /* the operator's target moves with the VM */
+        vm->mig->migrating_in = true;
+        vm->dm->manual = q->memory_target; /* the operator's target moves with the VM */
         vmms_vm_set_boot_status(vm, q->boot_status); /* its worker restores it: no firmware event */
         in->vm_id = q->config.id;
-        vm->incoming_disks = q->copy_disks;
-        vm->incoming_fd = in->wpair[0];
+        vm->mig->incoming_disks = q->copy_disks;
+        vm->mig->incoming_fd = in->wpair[0];
         (void)vmms_bus_emit_vm_added(vm);
         r = vmms_vm_start(vm, err, errlen);
-        vm->incoming_fd = -1;
+        vm->mig->incoming_fd = -1;
         in->wpair[0] = safe_close(in->wpair[0]); /* the worker has it */
         if (r < 0) {
                 if (q->copy_disks)
@@ -315,9 +316,9 @@ static int accept_request(struct vmms_incoming *in, const struct vmms_migchan_re
  * or by ending before it starts (status 3, VMWP_EXIT_SETUP). */
 static enum vmms_migchan_outcome query_outcome(struct vmms_daemon *d, const struct guid *id) {
         struct vmms_vm *vm = vmms_daemon_find_id(d, id);
-        if (!vm || vm->migrate_in_aborted)
+        if (!vm || vm->mig->migrate_in_aborted)
                 return VMMS_OUTCOME_ABORTED;
-        return vm->migrating_in ? VMMS_OUTCOME_PENDING : VMMS_OUTCOME_TAKEN;
+        return vm->mig->migrating_in ? VMMS_OUTCOME_PENDING : VMMS_OUTCOME_TAKEN;
 }
 
 /* Users are the same people on both hosts by name, not by number: the
@@ -368,8 +369,10 @@ static int handoff(struct vmms_incoming *in, const struct vmms_migchan_session *
         return 0;
 }
 
-static void decide(struct vmms_incoming *in) {
-        _cleanup_free_ struct vmms_migchan_request *q = malloc(sizeof *q);
+/* A resume of a cut channel, or a query about an unconfirmed commit:
+ * answered (the loop told), true; false for a request, which *qr says
+ * whether the query parse found malformed (< 0). */
+static bool decide_resume_or_query(struct vmms_incoming *in, int *qr) {
         char err[VMMS_MIGCHAN_ERROR_MAX] = "";
         struct guid id;
         struct vmms_migchan_session session;
@@ -382,19 +385,27 @@ static void decide(struct vmms_incoming *in) {
                         log_notice("migration resume from %s refused: %s", in->peer, in->answer_error);
                 }
                 note_send(in->note[0], 'G');
-                return;
+                return true;
         }
-        int qr = vmms_migchan_query_parse(in->body, in->len, &id);
-        if (qr > 0) {
-                enum vmms_migchan_outcome o = query_outcome(in->d, &id);
-                char ids[GUID_STRING_MAX];
-                log_info("migration query from %s about VM %s: %s", in->peer, guid_to_string(&id, ids),
-                         o == VMMS_OUTCOME_TAKEN ? "taken" : o == VMMS_OUTCOME_ABORTED ? "aborted" : "pending");
-                if (!(in->query_answer = vmms_migchan_outcome_build(o)))
-                        in->refused = true, snprintf(in->answer_error, sizeof in->answer_error, "out of memory");
-                note_send(in->note[0], 'G');
+        *qr = vmms_migchan_query_parse(in->body, in->len, &id);
+        if (*qr <= 0)
+                return false;
+        enum vmms_migchan_outcome o = query_outcome(in->d, &id);
+        char ids[GUID_STRING_MAX];
+        log_info("migration query from %s about VM %s: %s", in->peer, guid_to_string(&id, ids),
+                 o == VMMS_OUTCOME_TAKEN ? "taken" : o == VMMS_OUTCOME_ABORTED ? "aborted" : "pending");
+        if (!(in->query_answer = vmms_migchan_outcome_build(o)))
+                in->refused = true, snprintf(in->answer_error, sizeof in->answer_error, "out of memory");
+        note_send(in->note[0], 'G');
+        return true;
+}
+
+static void decide(struct vmms_incoming *in) {
+        char err[VMMS_MIGCHAN_ERROR_MAX] = "";
+        int qr = 0;
+        if (decide_resume_or_query(in, &qr))
                 return;
-        }
+        _cleanup_free_ struct vmms_migchan_request *q = malloc(sizeof *q);
         int r = !q ? -ENOMEM : qr < 0 ? (snprintf(err, sizeof err, "a malformed query"), -EINVAL)
                                       : vmms_migchan_request_parse(in->body, in->len, q, err, sizeof err);
         if (r >= 0)
@@ -463,7 +474,7 @@ static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         }
         if (k == 1 && in->saved && vmms_saved_in_on_note(in->saved, type))
                 return 0;
-        if (vm && (!strcmp(vm->mig_chan.state, "up") || !strcmp(vm->mig_chan.state, "cut")))
+        if (vm && (!strcmp(vm->mig->chan.state, "up") || !strcmp(vm->mig->chan.state, "cut")))
                 vmms_vm_set_mig_channel(vm, "closed", NULL, false);
         pthread_join(in->thread, NULL);
         if (in->thread_r < 0)
@@ -569,7 +580,7 @@ unsigned vmms_postcopies_in(struct vmms_daemon *d) {
 }
 
 void vmms_vm_migrated_in_postcopy(struct vmms_vm *vm) {
-        if (!vm->migrating_in)
+        if (!vm->mig->migrating_in)
                 return;
         for (struct vmms_incoming *in = vm->d->incoming; in; in = in->next)
                 if (in->accepted && !memcmp(&in->vm_id, &vm->config->id, sizeof in->vm_id)) {
@@ -581,10 +592,10 @@ void vmms_vm_migrated_in_postcopy(struct vmms_vm *vm) {
 }
 
 void vmms_vm_migrated_in(struct vmms_vm *vm) {
-        if (!vm->migrating_in)
+        if (!vm->mig->migrating_in)
                 return;
-        vm->migrating_in = false;
-        vm->incoming_disks = false; /* the copied images are the VM's now */
+        vm->mig->migrating_in = false;
+        vm->mig->incoming_disks = false; /* the copied images are the VM's now */
         int r = vmms_store_save(vm, vm->config);
         if (r < 0)
                 vmms_vm_log(vm, LOG_LEVEL_ERR, r, "cannot store the configuration of the migrated VM: %m");

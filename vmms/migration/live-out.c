@@ -26,8 +26,10 @@
 #include "migration/conn.h"
 #include "worker/worker.h"
 #include "core/daemon.h"
+#include "dm/dm.h"
 #include "host/host.h"
 #include "migration/migration.h"
+#include "migration/live-out.h"
 
 /* How long the worker's migrate-send may stay silent: no progress event
  * and no byte of its stream (on_alive). Its own limits before the COMMIT
@@ -36,257 +38,14 @@
  * never taken for dead (that would lose the VM, or a resumable move). */
 #define MIGRATE_REQUEST_TIMEOUT_US (100 * 1000000ull)
 
-struct vmms_migration {
-        struct vmms_vm *vm;
-        sd_bus_message *call;
-        struct vmms_migrate_args a;
-        char *request;
-        pthread_t thread;
-        bool thread_started, thread_done, worker_asked, worker_answered, succeeded;
-        int note[2];  /* [0] the loop's, [1] the thread's (SOCK_SEQPACKET) */
-        int wpair[2]; /* [0] for the worker, [1] the thread's end */
-        sd_event_source *note_src;
-        pthread_mutex_t lock; /* net_fd, cancelled */
-        int net_fd;
-        bool cancelled, announced; /* announced: MigrationFinished sent */
-        uint64_t t0_us, to_net, from_net; /* the relay's counts (atomic) */
-        /* While the worker's migrate-send runs: its stream moving, or a
-         * channel past a post-copy's COMMIT or cut and reconnecting, keeps
-         * the request alive (a long first pass reports nothing). */
-        sd_event_source *alive_src;
-        uint64_t alive_bytes;
-        /* Written by the thread before its last note, read after the join. */
-        int thread_r;
-        char thread_err[1024];
-        /* The worker committed without the destination's confirmation: the
-         * VM stays paused here and a query thread asks the destination's
-         * vmms who has it, again after retry_src until it knows. */
-        bool committed, resolved;
-        /* A post-copy migration's worker reported its COMMIT (it is still
-         * sending pages the destination's guest runs on): no cancel, and
-         * the relay waits out a cut as long as it lasts (it is the relay's
-         * vmms_mig_resume_ops.hold: the loop sets it, atomically). */
-        int postcopy_committed;
-        /* The worker ended inside its op (it may have committed): its
-         * end's restart policy waits for the destination's answer. */
-        bool worker_gone;
-        enum vmms_end exit_end;
-        enum vmms_state exit_state;
-        unsigned queries;
-        enum vmms_migchan_outcome outcome;
-        sd_event_source *retry_src;
-        /* A resumable channel (migration/resume.c): the session the request
-         * names, the request without it for a destination that predates
-         * it, and the latest cut (thread -> loop, under lock). */
-        bool has_session;
-        struct vmms_migchan_session session;
-        char *request_plain;
-        struct vmms_seed_out seed; /* the VM's cloud-init seed, after m->request (not the plain one) */
-        int stop_efd;      /* the relay ends, telling the destination (channel_cut) */
-        bool resumable_on; /* the resumable relay runs: a cut must leave its link writable */
-        char cut_why[256];
-        uint64_t outage_ms;
-        unsigned cuts;
-};
-
-struct note_msg {
-        char type; /* 'A' accepted, 'D' done (the channel or a query), 'C' cut, 'U' up again */
-};
-
 /* Between two queries of an unconfirmed commit: 1 s, growing to 5 s. */
 #define QUERY_RETRY_US(n) ((uint64_t)MIN((n), 5u) * 1000000u)
-
-static void note_send(struct vmms_migration *m, char type) {
-        struct note_msg n = { .type = type };
-        (void)send(m->note[1], &n, sizeof n, MSG_NOSIGNAL);
-}
-
-static int publish_fd(int fd, void *opaque) {
-        struct vmms_migration *m = opaque;
-        pthread_mutex_lock(&m->lock);
-        m->net_fd = fd;
-        bool c = m->cancelled;
-        pthread_mutex_unlock(&m->lock);
-        return c && fd >= 0;
-}
-
-/* Connects to the destination, sends one request frame (what: for the
- * messages) and the seed it names (NULL: none), and reads the answer's
- * body into *body. */
-static int ask(struct vmms_migration *m, struct vmms_mig_conn *c, const char *request, const struct vmms_seed_out *seed,
-               const char *what, char **body, uint32_t *len) {
-        int r = vmms_mig_connect(m->vm->d->mig_tls, m->a.host, m->a.port, c, publish_fd, m, m->thread_err,
-                                 sizeof m->thread_err);
-        if (r >= 0 && (r = vmms_mig_send_frame(c, VMMS_MIGCHAN_REQUEST, request)) < 0)
-                snprintf(m->thread_err, sizeof m->thread_err, "sending the %s: %s", what, strerror(-r));
-        if (r >= 0 && seed && (r = vmms_seed_out_send(c, seed)) < 0)
-                snprintf(m->thread_err, sizeof m->thread_err, "sending the cloud-init seed: %s (a destination "
-                         "from before seeds moved ends the channel: eject the seed first)", strerror(-r));
-        if (r >= 0 && (r = vmms_mig_recv_frame(c, VMMS_MIGCHAN_ANSWER, body, len)) < 0)
-                snprintf(m->thread_err, sizeof m->thread_err, "no answer from the destination to the %s: %s", what, strerror(-r));
-        return r;
-}
-
-/* A channel thread's end: its result, the connection closed, the loop told. */
-static void *thread_end(struct vmms_migration *m, struct vmms_mig_conn *c, int r) {
-        m->thread_r = r;
-        pthread_mutex_lock(&m->lock);
-        m->net_fd = -1;
-        pthread_mutex_unlock(&m->lock);
-        vmms_mig_conn_close(c);
-        note_send(m, 'D');
-        return NULL;
-}
-
-static bool is_cancelled(struct vmms_migration *m) {
-        pthread_mutex_lock(&m->lock);
-        bool c = m->cancelled;
-        pthread_mutex_unlock(&m->lock);
-        return c;
-}
-
-/* After a cut: dial again and resume (vmms/migchan.h), every 500 ms
- * until the deadline. A refusal ends it: the destination has let go. */
-static int src_reconnect(void *opaque, uint64_t rx, uint64_t deadline_us, struct vmms_mig_conn *c, uint64_t *peer_rx,
-                         char *err, size_t errlen) {
-        struct vmms_migration *m = opaque;
-        _cleanup_free_ char *req = vmms_migchan_resume_build(&m->session, rx);
-        char last[512] = "";
-        /* The broken link goes, unpublished first: its fd number may be
-         * reused at once, and channel_cut must not reach that. */
-        (void)publish_fd(-1, m);
-        vmms_mig_conn_close(c);
-        if (!req)
-                return snprintf(err, errlen, "out of memory"), -ENOMEM;
-        for (;;) {
-                if (is_cancelled(m))
-                        return snprintf(err, errlen, "the migration was cancelled"), -ECANCELED;
-                char *body = NULL, why[VMMS_MIGCHAN_ERROR_MAX + 1], host[sizeof m->a.host];
-                uint32_t len;
-                pthread_mutex_lock(&m->lock); /* ReconnectMigration may change it */
-                snprintf(host, sizeof host, "%s", m->a.host);
-                uint16_t port = m->a.port;
-                pthread_mutex_unlock(&m->lock);
-                int r = vmms_mig_connect(m->vm->d->mig_tls, host, port, c, publish_fd, m, last, sizeof last);
-                if (r >= 0 && (r = vmms_mig_send_frame(c, VMMS_MIGCHAN_REQUEST, req)) >= 0 &&
-                    (r = vmms_mig_recv_frame(c, VMMS_MIGCHAN_ANSWER, &body, &len)) >= 0) {
-                        r = vmms_migchan_resumed_parse(body, len, peer_rx, why, sizeof why);
-                        free(body);
-                        if (r >= 0)
-                                return 0;
-                        (void)publish_fd(-1, m);
-                        vmms_mig_conn_close(c);
-                        return snprintf(err, errlen, "the destination did not resume: %s", why), -ECONNREFUSED;
-                }
-                if (r < 0 && !last[0])
-                        snprintf(last, sizeof last, "%s", strerror(-r));
-                (void)publish_fd(-1, m);
-                vmms_mig_conn_close(c);
-                uint64_t now = now_us(CLOCK_MONOTONIC);
-                if (now >= deadline_us)
-                        return snprintf(err, errlen, "did not come back within %u ms (%s)", m->vm->d->opt.migration_recover_ms,
-                                        last),
-                               -ETIMEDOUT;
-                usleep((useconds_t)MIN(deadline_us - now, 500000ull));
-        }
-}
-
-static void src_cut(void *opaque, const char *why) {
-        struct vmms_migration *m = opaque;
-        pthread_mutex_lock(&m->lock);
-        snprintf(m->cut_why, sizeof m->cut_why, "%s", why);
-        m->cuts++;
-        pthread_mutex_unlock(&m->lock);
-        note_send(m, 'C');
-}
-
-static void src_resumed(void *opaque, uint64_t outage_ms) {
-        struct vmms_migration *m = opaque;
-        pthread_mutex_lock(&m->lock);
-        m->outage_ms = outage_ms;
-        pthread_mutex_unlock(&m->lock);
-        note_send(m, 'U');
-}
-
-static void *channel_thread(void *opaque) {
-        struct vmms_migration *m = opaque;
-        struct vmms_mig_conn c = VMMS_MIG_CONN_NULL;
-        char *body = NULL, why[VMMS_MIGCHAN_ERROR_MAX + 1];
-        uint32_t len;
-        bool ok = false, resumable = false;
-        int r = ask(m, &c, m->request, &m->seed, "request", &body, &len);
-        if (r >= 0 && (r = vmms_migchan_answer_parse_ex(body, len, &ok, &resumable, why, sizeof why)) < 0)
-                snprintf(m->thread_err, sizeof m->thread_err, "the destination's answer is malformed");
-        free(body), body = NULL;
-        if (r >= 0 && !ok && m->request_plain && strstr(why, "session: unknown field")) {
-                /* A destination without resumable channels: as before them. */
-                vmms_mig_conn_close(&c);
-                r = ask(m, &c, m->request_plain, NULL, "request", &body, &len);
-                if (r >= 0 && (r = vmms_migchan_answer_parse(body, len, &ok, why, sizeof why)) < 0)
-                        snprintf(m->thread_err, sizeof m->thread_err, "the destination's answer is malformed");
-                free(body);
-        }
-        if (r >= 0 && !ok) {
-                snprintf(m->thread_err, sizeof m->thread_err, "the destination refused: %s", why);
-                r = -EPERM;
-        }
-        if (r >= 0) {
-                note_send(m, 'A');
-                struct vmms_mig_resume_ops ops = { .reconnect = src_reconnect, .cut = src_cut, .resumed = src_resumed,
-                                                   .opaque = m, .recover_ms = m->vm->d->opt.migration_recover_ms,
-                                                   .stop_fd = m->stop_efd, .hold = &m->postcopy_committed };
-                pthread_mutex_lock(&m->lock);
-                m->resumable_on = resumable && m->has_session;
-                pthread_mutex_unlock(&m->lock);
-                r = m->resumable_on
-                            ? vmms_mig_relay_resumable(&c, m->wpair[1], &ops, &m->to_net, &m->from_net, m->thread_err,
-                                                       sizeof m->thread_err)
-                            : vmms_mig_relay(&c, m->wpair[1], &m->to_net, &m->from_net, m->thread_err,
-                                             sizeof m->thread_err);
-        }
-        return thread_end(m, &c, r);
-}
-
-/* Asks the destination's vmms who has the VM (after an unconfirmed
- * commit): m->outcome, or thread_r < 0 and thread_err. */
-static void *query_thread(void *opaque) {
-        struct vmms_migration *m = opaque;
-        struct vmms_mig_conn c = VMMS_MIG_CONN_NULL;
-        _cleanup_free_ char *q = vmms_migchan_query_build(&m->vm->config->id);
-        char *body = NULL;
-        uint32_t len;
-        int r = q ? ask(m, &c, q, NULL, "query", &body, &len) : -ENOMEM;
-        if (r >= 0)
-                r = vmms_migchan_outcome_parse(body, len, &m->outcome, m->thread_err, sizeof m->thread_err);
-        free(body);
-        return thread_end(m, &c, r);
-}
-
-/* Cuts the channel: the thread's blocking calls return, the worker's
- * stream ends. */
-static void channel_cut(struct vmms_migration *m) {
-        /* A resumable relay tells the destination (ABORT) that no resume
-         * follows: the stop is signalled first, so that however the relay
-         * notices what follows (its link's reading end shut, which also
-         * ends a reconnect's wait; its worker's stream ended), it finds
-         * the stop and does not take it for a cut. Its link stays
-         * writable for the ABORT. */
-        if (m->stop_efd >= 0)
-                (void)eventfd_write(m->stop_efd, 1);
-        pthread_mutex_lock(&m->lock);
-        m->cancelled = true;
-        if (m->net_fd >= 0)
-                (void)shutdown(m->net_fd, m->resumable_on ? SHUT_RD : SHUT_RDWR);
-        pthread_mutex_unlock(&m->lock);
-        if (m->wpair[1] >= 0)
-                (void)shutdown(m->wpair[1], SHUT_RDWR);
-}
 
 static void migration_free(struct vmms_migration *m) {
         if (!m)
                 return;
         if (m->thread_started) {
-                channel_cut(m);
+                vmms_live_out_channel_cut(m);
                 pthread_join(m->thread, NULL);
         }
         sd_event_source_disable_unref(m->note_src);
@@ -300,8 +59,8 @@ static void migration_free(struct vmms_migration *m) {
         free(m->request_plain);
         vmms_seed_out_free(&m->seed);
         safe_close(m->stop_efd);
-        if (m->vm && m->vm->migration == m)
-                m->vm->migration = NULL;
+        if (m->vm && m->vm->mig->migration == m)
+                m->vm->mig->migration = NULL;
         free(m);
 }
 
@@ -311,8 +70,8 @@ unsigned vmms_postcopies_out(struct vmms_daemon *d) {
          * stopped and whose configuration goes once it ended, must not come
          * back with the next vmms. */
         for (size_t i = 0; i < d->n_vms; i++) {
-                const struct vmms_migration *m = d->vms[i]->migration;
-                n += (m && m->postcopy_committed) || d->vms[i]->migrated_away;
+                const struct vmms_migration *m = d->vms[i]->mig->migration;
+                n += (m && m->postcopy_committed) || d->vms[i]->mig->migrated_away;
         }
         return n;
 }
@@ -337,7 +96,7 @@ static void fail(struct vmms_migration *m, const char *why) {
         }
         if (vm->state == VMMS_STATE_MIGRATING && vm->worker)
                 vmms_vm_set_state(vm, VMMS_STATE_RUNNING); /* the worker resumed it */
-        channel_cut(m);
+        vmms_live_out_channel_cut(m);
 }
 
 static void stop_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
@@ -351,7 +110,7 @@ static void record_unresolved(struct vmms_migration *m, bool on);
 static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
 static void migrate_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
-        struct vmms_migration *m = vm->migration;
+        struct vmms_migration *m = vm->mig->migration;
         json_object *v;
         if (!m)
                 return;
@@ -362,7 +121,7 @@ static void migrate_reply(struct vmms_vm *vm, sd_bus_message *call, json_object 
                             why, m->a.host, m->a.port);
                 m->committed = true;
                 record_unresolved(m, true);
-                channel_cut(m);
+                vmms_live_out_channel_cut(m);
                 if (m->thread_done)
                         query_start(m);
                 return; /* else once the channel thread is joined */
@@ -405,13 +164,13 @@ static void migrate_reply(struct vmms_vm *vm, sd_bus_message *call, json_object 
 static void succeed(struct vmms_migration *m) {
         struct vmms_vm *vm = m->vm;
         m->succeeded = true;
-        vm->migrated_away = true;
+        vm->mig->migrated_away = true;
         vmms_vm_migration_announce(vm, &m->announced, "moved", m->a.host, m->a.port, "Running", "");
         if (m->call) {
                 (void)sd_bus_reply_method_return(m->call, NULL);
                 m->call = sd_bus_message_unref(m->call);
         }
-        channel_cut(m); /* nothing more to carry: the destination runs */
+        vmms_live_out_channel_cut(m); /* nothing more to carry: the destination runs */
         if (!vm->worker || vmms_worker_request(vm->worker, "stop", NULL, stop_reply, NULL) < 0)
                 stop_reply(vm, NULL, NULL, -EIO);
 }
@@ -488,7 +247,7 @@ static void query_start(struct vmms_migration *m) {
         pthread_mutex_lock(&m->lock);
         m->cancelled = false; /* a query is never cancelled: only the VM's removal cuts it */
         pthread_mutex_unlock(&m->lock);
-        int r = -pthread_create(&m->thread, NULL, query_thread, m);
+        int r = -pthread_create(&m->thread, NULL, vmms_live_out_query_thread, m);
         if (r < 0) {
                 m->thread_r = r;
                 snprintf(m->thread_err, sizeof m->thread_err, "cannot start a thread: %s", strerror(-r));
@@ -506,7 +265,7 @@ static void query_start(struct vmms_migration *m) {
 static int on_alive(sd_event_source *s, uint64_t usec, void *userdata) {
         struct vmms_migration *m = userdata;
         uint64_t bytes = __atomic_load_n(&m->to_net, __ATOMIC_RELAXED) + __atomic_load_n(&m->from_net, __ATOMIC_RELAXED);
-        if (bytes != m->alive_bytes || m->postcopy_committed || !strcmp(m->vm->mig_chan.state, "cut"))
+        if (bytes != m->alive_bytes || m->postcopy_committed || !strcmp(m->vm->mig->chan.state, "cut"))
                 vmms_worker_request_alive(m->vm->worker, "migrate-send");
         m->alive_bytes = bytes;
         if (m->worker_answered)
@@ -586,7 +345,7 @@ static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         }
         if (n.type != 'D')
                 return 0;
-        if (!strcmp(m->vm->mig_chan.state, "up") || !strcmp(m->vm->mig_chan.state, "cut"))
+        if (!strcmp(m->vm->mig->chan.state, "up") || !strcmp(m->vm->mig->chan.state, "cut"))
                 vmms_vm_set_mig_channel(m->vm, "closed", NULL, false);
         pthread_join(m->thread, NULL);
         m->thread_started = false;
@@ -607,6 +366,42 @@ static int on_note(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         return 0;
 }
 
+/* The request frame (the configuration, the destination's paths and
+ * disks for shared-nothing, the session, the seed) and the one without
+ * a session for a destination from before it: m->request, m->request_plain
+ * (NULL where memory ran out: the caller checks); < 0 where the disks or
+ * the seed could not be read, err said. */
+static int build_request(struct vmms_migration *m, char *err, size_t errlen) {
+        struct vmms_vm *vm = m->vm;
+        int r = -ENOMEM;
+        char owner_name[VMMS_MIGCHAN_USER_MAX + 1];
+        if (vmms_user_name(vm->owner, owner_name, sizeof owner_name) < 0)
+                owner_name[0] = 0; /* no name here: the destination goes by the uid */
+        if (m->a.storage_path[0]) { /* shared-nothing: the destination's paths, the disks' geometry */
+                _cleanup_free_ struct vm_config *c = malloc(sizeof *c);
+                struct vmms_migchan_disk disks[VM_DISKS_MAX];
+                r = c ? vmms_migrate_disks_prepare(vm, m->a.storage_path, c, disks, err, errlen) : -ENOMEM;
+                if (r < 0)
+                        return r;
+                r = -ENOMEM;
+                m->request = vmms_migchan_live_request_build(c, vm->owner, owner_name, disks,
+                                                             m->has_session ? &m->session : NULL, vm->dm->manual,
+                                                             vm->boot_status);
+                m->request_plain = m->has_session ? vmms_migchan_disks_request_build(c, vm->owner, owner_name, disks)
+                                                  : NULL;
+                r = m->request ? vmms_seed_out_prepare(vm, c, &m->request, &m->seed, err, errlen) : -ENOMEM;
+        } else {
+                m->request = vmms_migchan_live_request_build(vm->config, vm->owner, owner_name, NULL,
+                                                             m->has_session ? &m->session : NULL, vm->dm->manual,
+                                                             vm->boot_status);
+                m->request_plain = m->has_session ? vmms_migchan_request_build(vm->config, vm->owner, owner_name,
+                                                                               VMMS_MIGRATE_LIVE)
+                                                  : NULL;
+                r = m->request ? vmms_seed_out_prepare(vm, vm->config, &m->request, &m->seed, err, errlen) : -ENOMEM;
+        }
+        return r == -ENOMEM ? 0 : r; /* the caller tells a request it could not build */
+}
+
 int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_migrate_args *a, char *err,
                     size_t errlen) {
         if (!vm->d->mig_tls)
@@ -623,35 +418,8 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
         /* A session for a resumable channel, unless cuts are to fail. */
         m->has_session = vm->d->opt.migration_recover_ms > 0 &&
                          getrandom(m->session.id, sizeof m->session.id, 0) == (ssize_t)sizeof m->session.id;
-        int r = -ENOMEM;
-        char owner_name[VMMS_MIGCHAN_USER_MAX + 1];
-        if (vmms_user_name(vm->owner, owner_name, sizeof owner_name) < 0)
-                owner_name[0] = 0; /* no name here: the destination goes by the uid */
-        if (a->storage_path[0]) { /* shared-nothing: the destination's paths, the disks' geometry */
-                _cleanup_free_ struct vm_config *c = malloc(sizeof *c);
-                struct vmms_migchan_disk disks[VM_DISKS_MAX];
-                r = c ? vmms_migrate_disks_prepare(vm, a->storage_path, c, disks, err, errlen) : -ENOMEM;
-                if (r < 0) {
-                        migration_free(m);
-                        return r;
-                }
-                r = -ENOMEM;
-                m->request = vmms_migchan_live_request_build(c, vm->owner, owner_name, disks,
-                                                             m->has_session ? &m->session : NULL, vm->dm_manual,
-                                                             vm->boot_status);
-                m->request_plain = m->has_session ? vmms_migchan_disks_request_build(c, vm->owner, owner_name, disks)
-                                                  : NULL;
-                r = m->request ? vmms_seed_out_prepare(vm, c, &m->request, &m->seed, err, errlen) : -ENOMEM;
-        } else {
-                m->request = vmms_migchan_live_request_build(vm->config, vm->owner, owner_name, NULL,
-                                                             m->has_session ? &m->session : NULL, vm->dm_manual,
-                                                             vm->boot_status);
-                m->request_plain = m->has_session ? vmms_migchan_request_build(vm->config, vm->owner, owner_name,
-                                                                               VMMS_MIGRATE_LIVE)
-                                                  : NULL;
-                r = m->request ? vmms_seed_out_prepare(vm, vm->config, &m->request, &m->seed, err, errlen) : -ENOMEM;
-        }
-        if (r < 0 && r != -ENOMEM) { /* the seed could not be read */
+        int r = build_request(m, err, errlen);
+        if (r < 0) {
                 migration_free(m);
                 return r;
         }
@@ -660,16 +428,16 @@ int vmms_vm_migrate(struct vmms_vm *vm, sd_bus_message *call, const struct vmms_
             socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, m->note) < 0 ||
             socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, m->wpair) < 0 ||
             (r = sd_event_add_io(vm->d->event, &m->note_src, m->note[0], EPOLLIN, on_note, m)) < 0 ||
-            (r = -pthread_create(&m->thread, NULL, channel_thread, m)) < 0) {
+            (r = -pthread_create(&m->thread, NULL, vmms_live_out_channel_thread, m)) < 0) {
                 migration_free(m);
                 return snprintf(err, errlen, "cannot set up the channel: %s", strerror(-r)), r;
         }
         m->thread_started = true;
         m->call = sd_bus_message_ref(call);
-        vm->migration = m;
-        vm->mig_pass = 0;
-        vm->mig_bytes = vm->mig_dirty_pages = vm->mig_dirty_rate = vm->mig_expected_downtime_ms = 0;
-        vm->mig_throttle_pct = 0;
+        vm->mig->migration = m;
+        vm->mig->pass = 0;
+        vm->mig->bytes = vm->mig->dirty_pages = vm->mig->dirty_rate = vm->mig->expected_downtime_ms = 0;
+        vm->mig->throttle_pct = 0;
         vmms_vm_emit_migration_progress(vm);
         vmms_vm_set_mig_channel(vm, "", NULL, false);
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migrating to %s:%u%s%s", a->host, a->port,
@@ -697,7 +465,7 @@ int vmms_vm_migration_ask_again(struct vmms_vm *vm, const char *dest) {
                 migration_free(m);
                 return -EINVAL;
         }
-        vm->migration = m;
+        vm->mig->migration = m;
         vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "its migration to %s was committed without an answer before vmms "
                     "restarted; the VM stays paused here while %s is asked who has it", dest, dest);
         vmms_vm_set_state(vm, VMMS_STATE_MIGRATING);
@@ -706,7 +474,7 @@ int vmms_vm_migration_ask_again(struct vmms_vm *vm, const char *dest) {
 }
 
 int vmms_vm_reconnect_migration(struct vmms_vm *vm, const char *dest, char *err, size_t errlen) {
-        struct vmms_migration *m = vm->migration;
+        struct vmms_migration *m = vm->mig->migration;
         char host[sizeof m->a.host];
         uint16_t port;
         if (!m || m->committed || m->succeeded || !m->thread_started)
@@ -731,19 +499,19 @@ int vmms_vm_reconnect_migration(struct vmms_vm *vm, const char *dest, char *err,
 }
 
 int vmms_vm_cancel_migration(struct vmms_vm *vm) {
-        if (!vm->migration)
+        if (!vm->mig->migration)
                 return -ENOENT;
         /* The VM may run there: only the destination's answer decides. In
          * post-copy it runs there for sure, on pages still coming from here. */
-        if (vm->migration->committed || vm->migration->postcopy_committed)
+        if (vm->mig->migration->committed || vm->mig->migration->postcopy_committed)
                 return -EBUSY;
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "migration cancelled");
-        channel_cut(vm->migration);
+        vmms_live_out_channel_cut(vm->mig->migration);
         return 0;
 }
 
 void vmms_vm_migration_committed(struct vmms_vm *vm) {
-        struct vmms_migration *m = vm->migration;
+        struct vmms_migration *m = vm->mig->migration;
         if (!m || m->postcopy_committed)
                 return;
         __atomic_store_n(&m->postcopy_committed, 1, __ATOMIC_RELEASE);
@@ -752,7 +520,7 @@ void vmms_vm_migration_committed(struct vmms_vm *vm) {
 }
 
 bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason, enum vmms_end end, enum vmms_state state) {
-        struct vmms_migration *m = vm->migration;
+        struct vmms_migration *m = vm->mig->migration;
         /* Ended inside its migrate-send (it may have sent the COMMIT), or
          * committed and waiting for the answer: only the destination knows
          * whether the VM runs there; restarting it here could run it twice. */
@@ -764,7 +532,7 @@ bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason, enum vmms
                             "the VM before anything else", reason ? reason : "no reason", m->a.host, m->a.port);
                 if (!m->committed) {
                         m->committed = true;
-                        channel_cut(m);
+                        vmms_live_out_channel_cut(m);
                         if (m->thread_done)
                                 query_start(m);
                 }
@@ -780,7 +548,7 @@ bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason, enum vmms
                 m->worker_answered = true;
                 maybe_free(m);
         }
-        if (vm->migrated_away) {
+        if (vm->mig->migrated_away) {
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "moved to another host: removed here");
                 vmms_vm_set_state(vm, VMMS_STATE_OFF);
                 vmms_vm_remove_later(vm, true);
@@ -790,7 +558,7 @@ bool vmms_vm_migration_on_exit(struct vmms_vm *vm, const char *reason, enum vmms
 }
 
 void vmms_vm_migration_free(struct vmms_vm *vm) {
-        migration_free(vm->migration); /* cuts the channel and joins its thread */
+        migration_free(vm->mig->migration); /* cuts the channel and joins its thread */
 }
 
 void vmms_migrations_free(struct vmms_daemon *d) {

@@ -34,8 +34,8 @@ struct vmms_lock_handover {
 };
 
 int vmms_vm_handover_add(struct vmms_vm *vm, uint32_t disk, int fd, bool shared) {
-        struct vmms_lock_handover *h = vm->handover;
-        if (!h && !(h = vm->handover = calloc(1, sizeof *h)))
+        struct vmms_lock_handover *h = vm->mig->handover;
+        if (!h && !(h = vm->mig->handover = calloc(1, sizeof *h)))
                 return -ENOMEM;
         if (h->n >= ARRAY_SIZE(h->pending))
                 return -E2BIG;
@@ -48,19 +48,19 @@ int vmms_vm_handover_add(struct vmms_vm *vm, uint32_t disk, int fd, bool shared)
 }
 
 void vmms_vm_handover_free(struct vmms_vm *vm) {
-        struct vmms_lock_handover *h = vm->handover;
+        struct vmms_lock_handover *h = vm->mig->handover;
         if (!h)
                 return;
         for (size_t i = 0; i < h->n; i++)
                 safe_close(h->pending[i].fd);
         sd_event_source_disable_unref(h->timer);
         free(h);
-        vm->handover = NULL;
+        vm->mig->handover = NULL;
 }
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         struct vmms_vm *vm = userdata;
-        struct vmms_lock_handover *h = vm->handover;
+        struct vmms_lock_handover *h = vm->mig->handover;
         for (size_t i = 0; i < h->n; i++) {
                 if (h->pending[i].fd < 0)
                         continue;
@@ -93,7 +93,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 void vmms_vm_handover_start(struct vmms_vm *vm) {
-        struct vmms_lock_handover *h = vm->handover;
+        struct vmms_lock_handover *h = vm->mig->handover;
         if (!h || h->timer)
                 return;
         /* The first try at once: a source on another host may hold no lock we see. */

@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -21,10 +22,27 @@ static const struct vmms_worker_event migration_events[] = {
         {},
 };
 
+static int migration_vm_new(struct vmms_vm *vm) {
+        vm->mig = calloc(1, sizeof *vm->mig);
+        if (!vm->mig)
+                return -ENOMEM;
+        vm->mig->incoming_fd = -1;
+        return 0;
+}
+
+/* After vmms_vm_free let go of what the pointers held (vmms_vm_migration_free,
+ * vmms_vm_quick_free, vmms_vm_handover_free, before the worker goes). */
+static void migration_vm_free(struct vmms_vm *vm) {
+        free(vm->mig);
+        vm->mig = NULL;
+}
+
 const struct vmms_feature vmms_feature_migration = {
         .name = "migration",
         .events = migration_events,
         .worker_ended = vmms_vm_handover_free,
+        .vm_new = migration_vm_new,
+        .vm_free = migration_vm_free,
 };
 
 void vmms_vm_migration_announce(struct vmms_vm *vm, bool *announced, const char *outcome, const char *host,
@@ -55,7 +73,7 @@ int vmms_migrate_args_check(const char *dest, const char *mode, int64_t max_down
 }
 
 void vmms_vm_set_mig_channel(struct vmms_vm *vm, const char *state, const char *why, bool held) {
-        struct vmms_mig_channel *c = &vm->mig_chan;
+        struct vmms_mig_channel *c = &vm->mig->chan;
         if (!state[0])
                 *c = (struct vmms_mig_channel){ 0 };
         else {
@@ -83,15 +101,15 @@ void vmms_vm_on_migrate_progress(struct vmms_vm *vm, json_object *ev) {
                 return;
 #define GET(key, field, type) \
         if (json_object_object_get_ex(ev, key, &v) && json_object_get_int64(v) >= 0) \
-                vm->field = (type)json_object_get_int64(v);
-        GET("pass", mig_pass, uint32_t)
-        GET("bytes", mig_bytes, uint64_t)
-        GET("dirty_pages", mig_dirty_pages, uint64_t)
-        GET("dirty_rate", mig_dirty_rate, uint64_t)
-        GET("expected_downtime_ms", mig_expected_downtime_ms, uint64_t)
+                vm->mig->field = (type)json_object_get_int64(v);
+        GET("pass", pass, uint32_t)
+        GET("bytes", bytes, uint64_t)
+        GET("dirty_pages", dirty_pages, uint64_t)
+        GET("dirty_rate", dirty_rate, uint64_t)
+        GET("expected_downtime_ms", expected_downtime_ms, uint64_t)
         if (json_object_object_get_ex(ev, "throttle_pct", &v) && json_object_get_int64(v) >= 0 &&
             json_object_get_int64(v) <= 100)
-                vm->mig_throttle_pct = (uint32_t)json_object_get_int64(v);
+                vm->mig->throttle_pct = (uint32_t)json_object_get_int64(v);
         if (json_object_object_get_ex(ev, "committed", &v) && json_object_get_boolean(v))
                 vmms_vm_migration_committed(vm); /* live-out.c */
 #undef GET

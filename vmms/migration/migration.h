@@ -14,6 +14,33 @@
 
 #include "../core/daemon.h"
 
+/* A live migration's vmms-to-vmms channel, as MigrationChannel shows it
+ * (docs/dbus-api.md), on either end. */
+struct vmms_mig_channel {
+        char state[8];     /* "" (none yet), "up", "cut" (reconnecting), "closed" */
+        bool held;         /* while cut: waited out without limit (a post-copy after its COMMIT) */
+        uint32_t cuts;     /* in this migration */
+        char why[128];     /* the last cut's reason */
+        uint64_t since_us; /* CLOCK_REALTIME: when the state began */
+};
+
+/* The VM's migration part (vm->mig), made and freed with the VM. */
+struct vmms_mig {
+        struct vmms_migration *migration; /* outgoing, while Migrating */
+        bool migrated_away;            /* the destination runs it: this worker's end removes the VM */
+        bool migrating_in;             /* an incoming migration's worker, not ready yet: not stored */
+        bool migrate_in_aborted;       /* that worker ended before it ran: a source that asks resumes */
+        bool incoming_disks;           /* ... and its writable disks are new here, filled by the stream */
+        int incoming_fd;               /* the worker's end of the relay, for the spawn; -1 */
+        struct vmms_quick *quick;      /* outgoing quick migration (migration/quick-out.c) */
+        struct vmms_saved_in *saved_in; /* an incoming Saved VM being resumed: its start result goes back */
+        uint32_t pass;                 /* MigrationProgress */
+        uint64_t bytes, dirty_pages, dirty_rate, expected_downtime_ms;
+        uint32_t throttle_pct;         /* MigrationThrottle: auto-converge's share of time parked */
+        struct vmms_mig_channel chan;  /* MigrationChannel: the live channel's (or the last one's) state */
+        struct vmms_lock_handover *handover; /* image locks still held by the source (migration/lock-handover.c) */
+};
+
 /* live-out.c: Migrate() on the source (docs/migration.md "vmms"); its
  * arguments checked in migration.c */
 struct vmms_migrate_args {

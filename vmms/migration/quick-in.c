@@ -24,6 +24,7 @@
 #include "migration/quick.h"
 #include "worker/worker.h"
 #include "core/daemon.h"
+#include "dm/dm.h"
 #include "migration/migration.h"
 #include "saved-state/saved-state.h"
 
@@ -95,8 +96,8 @@ struct vmms_saved_in *vmms_saved_in_free(struct vmms_saved_in *s) {
         if (!s)
                 return NULL;
         struct vmms_vm *vm = saved_in_vm(s);
-        if (vm && vm->saved_in == s)
-                vm->saved_in = NULL;
+        if (vm && vm->mig->saved_in == s)
+                vm->mig->saved_in = NULL;
         if (vm && vm->state == VMMS_STATE_MIGRATING) { /* stored, never released */
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "stored here but never released by %s: it stays Saved and is "
                                                       "not started (the source may still have its copy)", s->peer);
@@ -222,8 +223,8 @@ static void saved_in_define(struct vmms_saved_in *s) {
                  * deletes it here meanwhile (the source may still resume its
                  * own copy if "stored" never reached it). */
                 vm->state = VMMS_STATE_MIGRATING;
-                vm->saved_bytes = s->size;
-                vm->dm_manual = s->memory_target; /* for its resume */
+                vm->saved->saved_bytes = s->size;
+                vm->dm->manual = s->memory_target; /* for its resume */
                 snprintf(vm->boot_status, sizeof vm->boot_status, "%s", s->boot_status); /* kept by its resume */
                 snprintf(vm->exit_reason, sizeof vm->exit_reason, "saved");
                 if ((r = vmms_store_save(vm, vm->config)) < 0) {
@@ -267,14 +268,14 @@ static void saved_in_start(struct vmms_saved_in *s) {
         else if (vmms_vm_start(vm, err, sizeof err) < 0)
                 saved_in_kept(s, err);
         else
-                vm->saved_in = s; /* save.c's hooks answer: it runs, or the restore failed */
+                vm->mig->saved_in = s; /* save.c's hooks answer: it runs, or the restore failed */
 }
 
 void vmms_vm_saved_in_started(struct vmms_vm *vm, const char *why) {
-        struct vmms_saved_in *s = vm->saved_in;
+        struct vmms_saved_in *s = vm->mig->saved_in;
         if (!s)
                 return;
-        vm->saved_in = NULL;
+        vm->mig->saved_in = NULL;
         if (why)
                 saved_in_kept(s, why);
         else

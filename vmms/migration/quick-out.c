@@ -43,6 +43,7 @@
 #include "migration/quick.h"
 #include "worker/worker.h"
 #include "core/daemon.h"
+#include "dm/dm.h"
 #include "host/host.h"
 #include "migration/migration.h"
 #include "saved-state/saved-state.h"
@@ -284,13 +285,13 @@ static void quick_free(struct vmms_quick *m) {
         sd_bus_message_unref(m->call);
         free(m->request);
         vmms_seed_out_free(&m->seed);
-        if (m->vm && m->vm->quick == m)
-                m->vm->quick = NULL;
+        if (m->vm && m->vm->mig->quick == m)
+                m->vm->mig->quick = NULL;
         free(m);
 }
 
 void vmms_vm_quick_free(struct vmms_vm *vm) {
-        quick_free(vm->quick);
+        quick_free(vm->mig->quick);
 }
 
 /* msg: the whole sentence after "VM 'name' "; outcome and there as
@@ -314,7 +315,7 @@ static void quick_fail(struct vmms_quick *m, const char *why) {
         char err[VMMS_EXIT_REASON_MAX - 64], tail[VMMS_EXIT_REASON_MAX], msg[2048];
         if (vm->state == VMMS_STATE_MIGRATING)
                 vmms_vm_set_state(vm, VMMS_STATE_SAVED);
-        vm->mig_pass = 0, vm->mig_bytes = 0;
+        vm->mig->pass = 0, vm->mig->bytes = 0;
         vmms_vm_emit_changed(vm, "MigrationProgress");
         snprintf(tail, sizeof tail, "it stays Saved here");
         if (m->was_running && vm->state == VMMS_STATE_SAVED) {
@@ -420,7 +421,7 @@ static int on_quick_note(sd_event_source *s, int fd, uint32_t revents, void *use
                 return 0;
         if (k == 1 && type == 'P') {
                 pthread_mutex_lock(&m->lock);
-                vm->mig_bytes = m->sent;
+                vm->mig->bytes = m->sent;
                 pthread_mutex_unlock(&m->lock);
                 vmms_vm_emit_changed(vm, "MigrationProgress");
                 return 0;
@@ -488,14 +489,14 @@ static int quick_move(struct vmms_quick *m, char *err, size_t errlen) {
         if (vmms_user_name(vm->owner, owner_name, sizeof owner_name) < 0)
                 owner_name[0] = 0; /* no name here: the destination goes by the uid */
         if (!(m->request = vmms_migchan_saved_request_build(vm->config, vm->owner, owner_name, m->size, m->start,
-                                                                  vm->dm_manual, vm->boot_status)))
+                                                                  vm->dm->manual, vm->boot_status)))
                 return snprintf(err, errlen, "cannot set up the channel: %s", strerror(ENOMEM)), -ENOMEM;
         if ((r = vmms_seed_out_prepare(vm, vm->config, &m->request, &m->seed, err, errlen)) < 0 ||
             (r = quick_start_thread(m, err, errlen)) < 0)
                 return r;
-        vm->mig_pass = 1;
-        vm->mig_bytes = vm->mig_dirty_pages = vm->mig_dirty_rate = vm->mig_expected_downtime_ms = 0;
-        vm->mig_throttle_pct = 0;
+        vm->mig->pass = 1;
+        vm->mig->bytes = vm->mig->dirty_pages = vm->mig->dirty_rate = vm->mig->expected_downtime_ms = 0;
+        vm->mig->throttle_pct = 0;
         vmms_vm_emit_changed(vm, "MigrationProgress");
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "moving the saved state (%llu bytes) to %s:%u",
                     (unsigned long long)m->size, m->a.host, m->a.port);
@@ -516,7 +517,7 @@ static int on_saved_defer(sd_event_source *s, void *userdata) {
 }
 
 void vmms_vm_quick_on_saved(struct vmms_vm *vm, const char *why) {
-        struct vmms_quick *m = vm->quick;
+        struct vmms_quick *m = vm->mig->quick;
         if (!m || m->thread_started || m->defer_src)
                 return;
         if (why) { /* the save failed: the worker resumed the VM, or it ended */
@@ -537,7 +538,7 @@ int vmms_vm_migrate_quick(struct vmms_vm *vm, sd_bus_message *call, const struct
                 return snprintf(err, errlen, "migration is not configured on this host (vmms --migration-cert/"
                                              "-key/-ca, or --migration-insecure)"),
                        -EOPNOTSUPP;
-        if (vm->quick)
+        if (vm->mig->quick)
                 return snprintf(err, errlen, "a quick migration is in progress"), -EBUSY;
         struct vmms_quick *m = calloc(1, sizeof *m);
         if (!m)
@@ -546,7 +547,7 @@ int vmms_vm_migrate_quick(struct vmms_vm *vm, sd_bus_message *call, const struct
         *m = (struct vmms_quick){ .vm = vm, .a = *a, .was_running = running, .start = a->start < 0 ? running : a->start,
                                   .fd = -1, .note = { -1, -1 }, .net_fd = -1 };
         pthread_mutex_init(&m->lock, NULL);
-        vm->quick = m;
+        vm->mig->quick = m;
         int r = running ? quick_check(m, err, errlen) : quick_move(m, err, errlen);
         if (r < 0) {
                 quick_free(m);
@@ -559,7 +560,7 @@ int vmms_vm_migrate_quick(struct vmms_vm *vm, sd_bus_message *call, const struct
 }
 
 int vmms_vm_cancel_quick(struct vmms_vm *vm) {
-        struct vmms_quick *m = vm->quick;
+        struct vmms_quick *m = vm->mig->quick;
         if (!m || !m->thread_started)
                 return -ENOENT;
         if (!quick_cut(m, false))

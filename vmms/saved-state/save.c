@@ -49,7 +49,7 @@ static void remove_tmp(struct vmms_vm *vm) {
 }
 
 static void reply_error(struct vmms_vm *vm, const char *why) {
-        sd_bus_message *call = TAKE_PTR(vm->save_call);
+        sd_bus_message *call = vmms_pending_end(&vm->op, VMMS_PENDING_SAVE);
         if (call) {
                 (void)sd_bus_reply_method_errorf(call, VMMS_ERROR_FAILED, "cannot save VM '%s': %s", vm->config->name,
                                                  why);
@@ -72,10 +72,10 @@ static void save_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *re
                 const char *why = vmms_worker_reply_why(reply, error);
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "save failed: %s", why);
                 remove_tmp(vm);
-                vm->save_done = vm->save_total = 0;
+                vm->saved->save_done = vm->saved->save_total = 0;
                 vmms_saved_emit_props(vm);
                 if (vm->state == VMMS_STATE_SAVING && vm->worker)
-                        vmms_vm_set_state(vm, vm->save_from);
+                        vmms_vm_set_state(vm, vm->saved->save_from);
                 reply_error(vm, why);
                 vmms_vm_quick_on_saved(vm, why); /* a quick migration's save: it fails */
                 return;
@@ -88,21 +88,21 @@ static void save_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *re
         if (r < 0) {
                 vmms_vm_log(vm, LOG_LEVEL_ERR, r, "cannot put the saved state in place: %m");
                 remove_tmp(vm);
-                if (vm->worker && vm->save_from == VMMS_STATE_RUNNING)
+                if (vm->worker && vm->saved->save_from == VMMS_STATE_RUNNING)
                         (void)vmms_worker_request(vm->worker, "resume", NULL, stop_reply_ignore, NULL);
-                vmms_vm_set_state(vm, vm->save_from);
+                vmms_vm_set_state(vm, vm->saved->save_from);
                 reply_error(vm, strerror(-r));
                 vmms_vm_quick_on_saved(vm, strerror(-r));
                 return;
         }
         sync_state_dir(vm);
-        vm->save_committed = true;
-        vm->saved_bytes = json_object_object_get_ex(reply, "bytes", &v) ? (uint64_t)json_object_get_int64(v) : 0;
-        vm->save_done = vm->save_total = vm->saved_bytes;
+        vm->saved->save_committed = true;
+        vm->saved->saved_bytes = json_object_object_get_ex(reply, "bytes", &v) ? (uint64_t)json_object_get_int64(v) : 0;
+        vm->saved->save_done = vm->saved->save_total = vm->saved->saved_bytes;
         vmms_saved_emit_props(vm);
-        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "saved (%llu bytes)", (unsigned long long)vm->saved_bytes);
+        vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "saved (%llu bytes)", (unsigned long long)vm->saved->saved_bytes);
         /* Durable: the caller may go. The worker's end makes the VM Saved. */
-        sd_bus_message *c = TAKE_PTR(vm->save_call);
+        sd_bus_message *c = vmms_pending_end(&vm->op, VMMS_PENDING_SAVE);
         if (c) {
                 (void)sd_bus_reply_method_return(c, NULL);
                 sd_bus_message_unref(c);
@@ -120,15 +120,15 @@ int vmms_vm_save(struct vmms_vm *vm, sd_bus_message *call, char *err, size_t err
         _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return snprintf(err, errlen, "%s: %s", tmp, strerror(errno)), -errno;
-        vm->save_from = vm->state;
-        vm->save_committed = false;
-        vm->save_done = vm->save_total = 0;
+        vm->saved->save_from = vm->state;
+        vm->saved->save_committed = false;
+        vm->saved->save_done = vm->saved->save_total = 0;
         r = vmms_worker_request_fds_timeout(vm->worker, "save", NULL, &fd, 1, VMMS_SAVE_QUIET_US, save_reply, NULL);
         if (r < 0) {
                 (void)unlink(tmp);
                 return snprintf(err, errlen, "cannot reach the worker: %s", strerror(-r)), r;
         }
-        vm->save_call = sd_bus_message_ref(call);
+        vmms_pending_begin(&vm->op, VMMS_PENDING_SAVE, call);
         vmms_vm_set_state(vm, VMMS_STATE_SAVING);
         return 0;
 }
@@ -138,14 +138,14 @@ void vmms_vm_on_save_progress(struct vmms_vm *vm, json_object *ev) {
         if (vm->state != VMMS_STATE_SAVING || !json_object_object_get_ex(ev, "done", &d) ||
             !json_object_object_get_ex(ev, "total", &t))
                 return;
-        vm->save_done = (uint64_t)json_object_get_int64(d);
-        vm->save_total = (uint64_t)json_object_get_int64(t);
+        vm->saved->save_done = (uint64_t)json_object_get_int64(d);
+        vm->saved->save_total = (uint64_t)json_object_get_int64(t);
         vmms_vm_emit_changed(vm, "SaveProgress");
 }
 
 bool vmms_vm_saved_on_exit(struct vmms_vm *vm, const char *reason) {
-        if (vm->state == VMMS_STATE_SAVING && vm->save_committed) {
-                vm->save_committed = false;
+        if (vm->state == VMMS_STATE_SAVING && vm->saved->save_committed) {
+                vm->saved->save_committed = false;
                 snprintf(vm->exit_reason, sizeof vm->exit_reason, "saved");
                 vmms_vm_set_state(vm, VMMS_STATE_SAVED);
                 vmms_vm_quick_on_saved(vm, NULL); /* a quick migration moves it now */
@@ -153,7 +153,7 @@ bool vmms_vm_saved_on_exit(struct vmms_vm *vm, const char *reason) {
         }
         if (vm->state == VMMS_STATE_SAVING) { /* died while saving: never Saved */
                 remove_tmp(vm);
-                vm->save_done = vm->save_total = 0;
+                vm->saved->save_done = vm->saved->save_total = 0;
                 vmms_saved_emit_props(vm);
                 char why[VMMS_EXIT_REASON_MAX];
                 snprintf(why, sizeof why, "the worker ended (%s)", reason ? reason : "no reason");
@@ -161,8 +161,8 @@ bool vmms_vm_saved_on_exit(struct vmms_vm *vm, const char *reason) {
                 vmms_vm_quick_on_saved(vm, why);
                 return false;
         }
-        if (vm->restoring) { /* never ran: the state and its file stay */
-                vm->restoring = false;
+        if (vm->saved->restoring) { /* never ran: the state and its file stay */
+                vm->saved->restoring = false;
                 snprintf(vm->exit_reason, sizeof vm->exit_reason, "restoring the saved state failed: %s",
                          reason ? reason : "the worker ended");
                 vmms_vm_set_state(vm, VMMS_STATE_SAVED);
@@ -174,13 +174,13 @@ bool vmms_vm_saved_on_exit(struct vmms_vm *vm, const char *reason) {
 
 void vmms_vm_saved_consumed(struct vmms_vm *vm) {
         char path[PATH_MAX];
-        if (!vm->restoring)
+        if (!vm->saved->restoring)
                 return;
-        vm->restoring = false;
+        vm->saved->restoring = false;
         if (vmms_saved_path(vm, false, path, sizeof path) == 0 && unlink(path) < 0 && errno != ENOENT)
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, -errno, "cannot remove the consumed saved state %s: %m", path);
         sync_state_dir(vm);
-        vm->saved_bytes = vm->save_done = vm->save_total = 0;
+        vm->saved->saved_bytes = vm->saved->save_done = vm->saved->save_total = 0;
         vmms_saved_emit_props(vm);
         vmms_vm_saved_in_started(vm, NULL); /* an incoming Saved VM runs: tell its source */
 }
@@ -193,7 +193,7 @@ int vmms_vm_discard_saved(struct vmms_vm *vm) {
         if (r < 0)
                 return r;
         sync_state_dir(vm);
-        vm->saved_bytes = vm->save_done = vm->save_total = 0;
+        vm->saved->saved_bytes = vm->saved->save_done = vm->saved->save_total = 0;
         vmms_saved_emit_props(vm);
         vmms_dm_run_ended(vm);
         snprintf(vm->exit_reason, sizeof vm->exit_reason, "saved state discarded");
@@ -229,7 +229,7 @@ void vmms_saved_load(struct vmms_vm *vm) {
                 return;
         }
         vm->state = VMMS_STATE_SAVED;
-        vm->saved_bytes = (uint64_t)st.st_size;
+        vm->saved->saved_bytes = (uint64_t)st.st_size;
         snprintf(vm->exit_reason, sizeof vm->exit_reason, "saved");
 }
 
@@ -238,7 +238,19 @@ static const struct vmms_worker_event saved_state_events[] = {
         {},
 };
 
+static int saved_state_vm_new(struct vmms_vm *vm) {
+        vm->saved = calloc(1, sizeof *vm->saved);
+        return vm->saved ? 0 : -ENOMEM;
+}
+
+static void saved_state_vm_free(struct vmms_vm *vm) {
+        free(vm->saved);
+        vm->saved = NULL;
+}
+
 const struct vmms_feature vmms_feature_saved_state = {
         .name = "saved-state",
         .events = saved_state_events,
+        .vm_new = saved_state_vm_new,
+        .vm_free = saved_state_vm_free,
 };

@@ -12,6 +12,15 @@
 
 #include "../core/daemon.h"
 
+/* The VM's saved-state part (vm->saved), made and freed with the VM. */
+struct vmms_saved_state {
+        enum vmms_state save_from;      /* Running or Paused: where a failed save returns */
+        bool save_committed;            /* the file is in place: the worker's end makes the VM Saved */
+        bool restoring;                 /* this worker restores the saved state */
+        uint64_t save_done, save_total; /* SaveProgress */
+        uint64_t saved_bytes;           /* SavedStateSize */
+};
+
 /* save.c: Hyper-V's Saved state (docs/vm-state.md, docs/vmms.md "Saved
  * state"): <state-dir>/<id>.vmrs, written by the worker through an fd. */
 int vmms_saved_path(const struct vmms_vm *vm, bool tmp, char *buf, size_t len);

@@ -109,7 +109,7 @@ static void import_done(struct vmms_vm *vm, int r, void *arg) {
         }
         j->tmp[0] = 0; /* in place: the op's end must not remove it */
         vmms_saved_sync_dir(vm->d->opt.state_dir);
-        vm->saved_bytes = vm->save_done = vm->save_total = j->size;
+        vm->saved->saved_bytes = vm->saved->save_done = vm->saved->save_total = j->size;
         snprintf(vm->exit_reason, sizeof vm->exit_reason, "saved");
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "saved state imported (%llu bytes)", (unsigned long long)j->size);
         vmms_vm_set_state(vm, VMMS_STATE_SAVED);

@@ -101,7 +101,7 @@ static void reattach_one(struct vmms_vm *vm) {
         vmms_dm_reattached(vm, rec.memory_target);
         vmms_vm_on_boot_status(vm, rec.boot_status[0] ? rec.boot_status : NULL); /* a restored worker's */
         (void)vmms_store_save_state(vm); /* a worker runs: no longer Crashed */
-        snprintf(vm->hb_status, sizeof vm->hb_status, "%s", vm->config->ic.heartbeat ? "no-contact" : "unknown");
+        snprintf(vm->guest->hb_status, sizeof vm->guest->hb_status, "%s", vm->config->ic.heartbeat ? "no-contact" : "unknown");
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "re-attached to worker %d", (int)rec.pid);
         (void)vmms_worker_request(vm->worker, "status", NULL, status_reply, NULL);
         vmms_kvp_sync(vm); /* the worker has the VM's KVP items */

@@ -29,6 +29,8 @@
 #include "worker/worker.h"
 #include "processor/processor.h"
 #include "core/daemon.h"
+#include "migration/migration.h"
+#include "dm/dm.h"
 #include "host/host.h"
 #include "saved-state/saved-state.h"
 
@@ -154,13 +156,13 @@ static int open_files(struct vmms_vm *vm, const struct vmms_cred *owner, const c
         if ((fd = spawn_fds_add(s, fd)) < 0)
                 return fd;
         s->files[s->n_files++] = "serial_log";
-        if (vm->incoming_fd >= 0) { /* an incoming migration: the relay's socket */
-                fd = fcntl(vm->incoming_fd, F_DUPFD_CLOEXEC, 3);
+        if (vm->mig->incoming_fd >= 0) { /* an incoming migration: the relay's socket */
+                fd = fcntl(vm->mig->incoming_fd, F_DUPFD_CLOEXEC, 3);
                 if (fd < 0 || (fd = spawn_fds_add(s, fd)) < 0)
                         return fd < 0 ? -errno : fd;
                 s->files[s->n_files++] = "migrate_incoming";
         }
-        if (vm->restoring) { /* a Saved VM: the worker restores it instead of booting */
+        if (vm->saved->restoring) { /* a Saved VM: the worker restores it instead of booting */
                 fd = vmms_saved_open(vm, err, errlen);
                 if (fd < 0 || (fd = spawn_fds_add(s, fd)) < 0)
                         return fd;
@@ -390,10 +392,12 @@ static json_object *hot_plug_json(const struct vmms_vm *vm, const struct spawn_f
         return h;
 }
 
-static int send_config(struct vmms_vm *vm, int ctl, struct spawn_fds *s, const char *log_path) {
+/* The VM's configuration as its worker reads it: the console log, the
+ * NICs' TAPs, the hv_sock and display sockets filled in (NULL: no memory). */
+static json_object *worker_config(struct vmms_vm *vm, struct spawn_fds *s, const char *log_path) {
         struct vm_config *c = malloc(sizeof *c);
         if (!c)
-                return -ENOMEM;
+                return NULL;
         /* The worker appends the console output to the log itself, and every
          * NIC names its (vmms-created) TAP, so each NIC comes with its fd. */
         *c = *vm->config;
@@ -409,8 +413,35 @@ static int send_config(struct vmms_vm *vm, int ctl, struct spawn_fds *s, const c
                 c->display.socket[0] = 0;
         _cleanup_free_ char *json = vm_config_to_json(c);
         free(c);
+        return json ? json_tokener_parse(json) : NULL;
+}
+
+/* Each NIC's queues and steering, only for a multi-queue NIC: the message
+ * stays as before for one queue per NIC. */
+static int add_nic_queues(struct vmms_vm *vm, struct spawn_fds *s, json_object *msg) {
+        bool multi_queue = false;
+        for (uint32_t i = 0; i < vm->config->n_nics; i++)
+                multi_queue |= s->nic_queues[i] > 1;
+        if (!multi_queue)
+                return 0;
+        json_object *q = json_object_new_array();
+        for (uint32_t i = 0; q && i < vm->config->n_nics; i++)
+                json_object_array_add(q, json_object_new_int(s->nic_queues[i]));
+        if (!q)
+                return -ENOMEM;
+        json_object_object_add(msg, "nic_queues", q);
+        json_object *st = json_object_new_array();
+        for (uint32_t i = 0; st && i < vm->config->n_nics; i++)
+                json_object_array_add(st, json_object_new_boolean(s->nic_steer[i]));
+        if (!st)
+                return -ENOMEM;
+        json_object_object_add(msg, "nic_steer", st);
+        return 0;
+}
+
+static int send_config(struct vmms_vm *vm, int ctl, struct spawn_fds *s, const char *log_path) {
         _cleanup_(json_object_putp) json_object *msg = json_object_new_object();
-        json_object *cfg = json ? json_tokener_parse(json) : NULL;
+        json_object *cfg = worker_config(vm, s, log_path);
         if (!msg || !cfg) {
                 json_object_put(cfg);
                 return -ENOMEM;
@@ -425,25 +456,11 @@ static int send_config(struct vmms_vm *vm, int ctl, struct spawn_fds *s, const c
         json_object_object_add(msg, "files", files);
         if (s->n_dvd_fds) /* only then: the message stays as before without ISOs */
                 json_object_object_add(msg, "dvd_fds", json_object_new_int((int)s->n_dvd_fds));
-        if (vm->incoming_fd >= 0 && vm->incoming_disks) /* shared-nothing: the stream fills the new images */
+        if (vm->mig->incoming_fd >= 0 && vm->mig->incoming_disks) /* shared-nothing: the stream fills the new images */
                 json_object_object_add(msg, "migrate_disks", json_object_new_boolean(true));
-        bool multi_queue = false;
-        for (uint32_t i = 0; i < vm->config->n_nics; i++)
-                multi_queue |= s->nic_queues[i] > 1;
-        if (multi_queue) { /* only then: the message stays as before for one queue per NIC */
-                json_object *q = json_object_new_array();
-                for (uint32_t i = 0; q && i < vm->config->n_nics; i++)
-                        json_object_array_add(q, json_object_new_int(s->nic_queues[i]));
-                if (!q)
-                        return -ENOMEM;
-                json_object_object_add(msg, "nic_queues", q);
-                json_object *st = json_object_new_array();
-                for (uint32_t i = 0; st && i < vm->config->n_nics; i++)
-                        json_object_array_add(st, json_object_new_boolean(s->nic_steer[i]));
-                if (!st)
-                        return -ENOMEM;
-                json_object_object_add(msg, "nic_steer", st);
-        }
+        int r = add_nic_queues(vm, s, msg);
+        if (r < 0)
+                return r;
         if (s->n_parent_fds > 0) { /* only then: the message stays as before for raw disks */
                 json_object *parents = json_object_new_array();
                 for (uint32_t i = 0; parents && i < vm->config->n_disks; i++)
@@ -506,8 +523,8 @@ int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t errlen) {
         }
         rec.pid = pid;
         rec.started_at_us = now_us(CLOCK_REALTIME);
-        rec.memory_target = vm->dm_manual; /* a resume, a revert or an incoming migration keeps it */
-        if (vm->restoring || vm->migrating_in) /* its worker reports none (docs/firmware.md) */
+        rec.memory_target = vm->dm->manual; /* a resume, a revert or an incoming migration keeps it */
+        if (vm->saved->restoring || vm->mig->migrating_in) /* its worker reports none (docs/firmware.md) */
                 snprintf(rec.boot_status, sizeof rec.boot_status, "%s", vm->boot_status);
         snprintf(rec.boot_id, sizeof rec.boot_id, "%s", vm->d->boot_id);
         if ((r = read_starttime(pid, &rec.starttime)) < 0 || (r = send_config(vm, ctl[0], &s, log_path)) < 0) {
