@@ -63,6 +63,7 @@ struct vid_vp {
         /* Parked past what was asked (a sleep's wake-up comes late): taken
          * off the next parks (throttle.c). */
         uint64_t throttle_overslept;
+        uint64_t throttle_cpu_mark; /* the thread's CPU time when its last park began; 0: none */
         unsigned throttle_pct;
         timer_t throttle_timer;
         bool throttle_timer_on;

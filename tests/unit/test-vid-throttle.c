@@ -267,15 +267,32 @@ TEST(the_stricter_share_wins) {
  * share (the emulated AMD-V host) no longer gives a 25 % limit 44 %. */
 TEST(an_overrun_share_is_paid_back_in_the_park) {
         const uint64_t period = VID_THROTTLE_PERIOD_NS;
-        ASSERT_EQ(vid_throttle_park_ns(75, period / 4), period / 100 * 75); /* on time: the rest of the period */
-        ASSERT_EQ(vid_throttle_park_ns(75, period / 8), period / 100 * 75); /* early (an exit): never less */
+        ASSERT_EQ(vid_throttle_park_ns(75, period / 4, 0), period / 100 * 75); /* on time: the rest of the period */
+        ASSERT_EQ(vid_throttle_park_ns(75, period / 8, 0), period / 100 * 75); /* early (an exit): never less */
         uint64_t ran = 5900000;                                              /* 2.5 ms share, 3.4 ms late */
-        uint64_t park = vid_throttle_park_ns(75, ran);
+        uint64_t park = vid_throttle_park_ns(75, ran, 0);
         ASSERT_EQ(park, ran / 25 * 75);
         double share = (double)ran / (double)(ran + park) * 100;
         ASSERT_TRUE(share > 24.9 && share < 25.1);
-        ASSERT_EQ(vid_throttle_park_ns(99, 5 * period), 10 * period); /* one long exit: ten periods at most */
-        ASSERT_EQ(vid_throttle_park_ns(0, period), 0u);
+        ASSERT_EQ(vid_throttle_park_ns(99, 5 * period, 0), 10 * period); /* one long exit: ten periods at most */
+        ASSERT_EQ(vid_throttle_park_ns(0, period, 0), 0u);
+}
+
+/* CPU time the thread spent outside the share it timed (its last park's
+ * wake-up, its way back into KVM_RUN) is paid back too: under a 10 %
+ * limit, a 1 ms share after a park that cost 0.27 ms of CPU parks long
+ * enough that the cycle's CPU time is 10 % of it; CPU time within the
+ * share (a VP that waited for a CPU ran less) never shortens the park. */
+TEST(cpu_time_outside_the_share_is_paid_back) {
+        const uint64_t period = VID_THROTTLE_PERIOD_NS;
+        uint64_t ran = period / 10, cpu = ran + 270000;
+        uint64_t park = vid_throttle_park_ns(90, ran, cpu);
+        ASSERT_EQ(park, cpu / 10 * 100 - ran);
+        double share = (double)cpu / (double)(ran + park) * 100;
+        ASSERT_TRUE(share > 9.99 && share < 10.01);
+        ASSERT_EQ(vid_throttle_park_ns(90, ran, ran / 2), period / 100 * 90);
+        ASSERT_EQ(vid_throttle_park_ns(90, ran, 0), period / 100 * 90);
+        ASSERT_EQ(vid_throttle_park_ns(90, ran, 100 * period), 10 * period);
 }
 
 TEST(limits_outside_1_to_100_are_refused_and_change_nothing) {

@@ -415,8 +415,9 @@ bool vid_partition_is_paused(const struct vid_partition *p);
 #define VID_THROTTLE_MAX_PCT 99u
 /* How long a VP parks after running ran_ns of a period at share pct (pure;
  * vid/throttle.c): pct % of the period, longer when it overran its guest
- * share, at most ten periods. */
-uint64_t vid_throttle_park_ns(unsigned pct, uint64_t ran_ns);
+ * share or when its thread's CPU time since its last park began (cpu_ns,
+ * 0: not known) passed its share of the cycle, at most ten periods. */
+uint64_t vid_throttle_park_ns(unsigned pct, uint64_t ran_ns, uint64_t cpu_ns);
 int vid_partition_set_throttle(struct vid_partition *p, unsigned pct);
 unsigned vid_partition_throttle(const struct vid_partition *p);
 /* The VPs' time parked by the throttle so far, all VPs together. */
