@@ -116,7 +116,8 @@ static int add_filter(struct nl_sock *sk, int ifindex, const uint8_t mac[6], uin
                 rtnl_cls_set_protocol(f, ETH_P_ALL);
                 if ((r = rtnl_tc_set_kind(TC_CAST(f), "u32")) == 0 &&
                     (r = rtnl_u32_add_key_uint32(f, hi, 0xffffffffu, -8, 0)) == 0 &&
-                    (r = rtnl_u32_add_key_uint16(f, lo, 0xffff, -4, 0)) == 0 && (r = rtnl_u32_set_classid(f, classid)) == 0)
+                    (r = rtnl_u32_add_key_uint16(f, lo, 0xffff, -4, 0)) == 0 && (r = rtnl_u32_set_classid(f, classid)) == 0 &&
+                    (r = rtnl_u32_set_cls_terminal(f)) == 0) /* tc's "*flowid": a match classifies */
                         r = rtnl_cls_add(sk, f, NLM_F_CREATE);
                 rtnl_cls_put(f);
         }
