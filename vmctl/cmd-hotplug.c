@@ -193,9 +193,9 @@ static int run_nic(struct vmctl *c, int argc, char **argv) {
 
 static void help_nic(void) {
         printf("Usage: vmctl nic attach VM [mac=MAC][,bridge=BR][,tap=IF][,mtu=N][,link=down][,queues=N]\n"
-               "                          [,max-in-bps=N][,max-out-bps=N]\n"
+               "                          [,max-in-bps=N][,max-out-bps=N][,min-weight=N]\n"
                "       vmctl nic detach VM INDEX\n"
-               "       vmctl nic qos VM INDEX [--max-in-bps=N] [--max-out-bps=N]\n"
+               "       vmctl nic qos VM INDEX [--max-in-bps=N] [--max-out-bps=N] [--min-weight=N]\n"
                "Adds a NIC to a VM or removes nics[INDEX] (vmctl show lists them), written as --nic=\n"
                "of vmctl create (without settings: a generated MAC, a TAP vmms creates). A running\n"
                "VM's guest sees the network adapter come and go (a VMBus offer and its rescind); an\n"
@@ -204,7 +204,8 @@ static void help_nic(void) {
                "qos sets nics[INDEX]'s bandwidth caps in bits/s of Ethernet frames, in = to the\n"
                "guest, out = from it (1000000..1000000000000; 0: none; a setting left out keeps its\n"
                "value): at once on a running or paused VM, whatever made its TAP; in the\n"
-               "configuration of any other. Without settings: prints them.\n");
+               "configuration of any other. --min-weight sets its share (1..100; 0: none) of the\n"
+               "uplink vmms --nic-uplink names while that is congested. Without settings: prints them.\n");
 }
 
 const struct vmctl_command vmctl_cmd_nic = {

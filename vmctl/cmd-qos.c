@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* vmctl disk qos VM INDEX [--max-iops=N] [--min-iops=N] [--max-bytes-per-s=N]
- * and vmctl nic qos VM INDEX [--max-in-bps=N] [--max-out-bps=N]: a disk's
- * Storage QoS through SetDiskQoS, a NIC's bandwidth caps through SetNicQoS
- * (docs/dbus-api.md), on a running or paused VM at once (its worker), else
+ * and vmctl nic qos VM INDEX [--max-in-bps=N] [--max-out-bps=N]
+ * [--min-weight=N]: a disk's Storage QoS through SetDiskQoS, a NIC's
+ * bandwidth caps through SetNicQoS and its minimum bandwidth weight
+ * through SetNicMinWeight (docs/dbus-api.md), on a running or paused VM at once (its worker), else
  * in its configuration. A setting left out keeps its value (read from the
  * VM's Config); 0 is none. Without settings: prints them. Both commands are
  * one implementation over a table of their limits (struct qos_kind). */
@@ -31,6 +32,8 @@ struct qos_kind {
         const struct option *opts;        /* --max-iops …, in the order of keys */
         const char *const *keys;          /* the Config's (and --json's) names */
         size_t n;                         /* how many limits */
+        size_t n_method;                  /* the first n_method go to method */
+        const char *weight_method;        /* the one after them, alone: "SetNicMinWeight"; NULL none */
         const char *number;               /* "a number": a bad value's message */
         const char *note;                 /* after the values: "(8 KiB-normalised; 0: none)" */
 };
@@ -53,6 +56,7 @@ static const struct qos_kind disk_qos = {
         .opts = disk_opts,
         .keys = disk_keys,
         .n = ARRAY_SIZE(disk_keys),
+        .n_method = ARRAY_SIZE(disk_keys),
         .number = "a number",
         .note = "(8 KiB-normalised; 0: none)",
 };
@@ -60,9 +64,10 @@ static const struct qos_kind disk_qos = {
 static const struct option nic_opts[] = {
         { "max-in-bps", required_argument, NULL, QOS_OPT },
         { "max-out-bps", required_argument, NULL, QOS_OPT + 1 },
+        { "min-weight", required_argument, NULL, QOS_OPT + 2 },
         {},
 };
-static const char *const nic_keys[] = { "max_in_bps", "max_out_bps" };
+static const char *const nic_keys[] = { "max_in_bps", "max_out_bps", "min_weight" };
 
 static const struct qos_kind nic_qos = {
         .cmd = "nic qos",
@@ -74,8 +79,10 @@ static const struct qos_kind nic_qos = {
         .opts = nic_opts,
         .keys = nic_keys,
         .n = ARRAY_SIZE(nic_keys),
+        .n_method = 2,
+        .weight_method = "SetNicMinWeight",
         .number = "a number of bits/s",
-        .note = "(bits/s of frames; in: to the guest; 0: none)",
+        .note = "(bits/s of frames; in: to the guest; min_weight: a share of the uplink, 0..100; 0: none)",
 };
 
 _Static_assert(ARRAY_SIZE(disk_keys) <= QOS_LIMITS_MAX && ARRAY_SIZE(nic_keys) <= QOS_LIMITS_MAX,
@@ -141,7 +148,7 @@ static int parse_options(struct vmctl *c, const struct qos_kind *k, int argc, ch
                 int i = opt - QOS_OPT;
                 if (parse_u64(optarg, &val[i]) < 0) {
                         fprintf(stderr, "vmctl %s: --%s must be %s, 0 or more (0: none), not '%s'\n", k->cmd,
-                                k->opts[i].name, k->number, optarg);
+                                k->opts[i].name, (size_t)i < k->n_method ? k->number : "a weight", optarg);
                         return VMCTL_EXIT_USAGE;
                 }
                 set[i] = true;
@@ -174,8 +181,16 @@ static int qos_run(struct vmctl *c, const struct qos_kind *k, int argc, char **a
         for (size_t i = 0; i < k->n; i++)
                 if (set[i]) {
                         cur[i] = val[i];
-                        any = true;
+                        any |= i < k->n_method;
                 }
+        if (!r && k->weight_method && set[k->n_method] && cur[k->n_method] > VM_NIC_QOS_MAX_WEIGHT) {
+                fprintf(stderr, "vmctl %s: --min-weight must be 0 (none) or 1..100, not %llu\n", k->cmd,
+                        (unsigned long long)cur[k->n_method]);
+                r = VMCTL_EXIT_USAGE;
+        }
+        if (!r && k->weight_method && set[k->n_method])
+                r = vmctl_call_vm(c, path, k->weight_method, k->weight_method, "uu", (uint32_t)index,
+                                  (uint32_t)cur[k->n_method]);
         /* The signature reads k->n limits; a kind with fewer than
          * QOS_LIMITS_MAX leaves the last arguments unread. */
         if (!r && any)

@@ -169,9 +169,12 @@ static int disk_qos_option(json_object *d, const char *opt, const char *flag, ch
         return qos_option(d, opt, qos, ARRAY_SIZE(qos), flag, err, errlen);
 }
 
-/* max-in-bps=N, max-out-bps=N: the NIC's bandwidth caps ("qos"). */
+/* max-in-bps=N, max-out-bps=N, min-weight=N: the NIC's bandwidth caps
+ * and minimum bandwidth weight ("qos"). */
 static int nic_qos_option(json_object *n, const char *opt, char *err, size_t errlen) {
-        static const struct qos_opt qos[] = { { "max-in-bps=", "max_in_bps" }, { "max-out-bps=", "max_out_bps" } };
+        static const struct qos_opt qos[] = { { "max-in-bps=", "max_in_bps" },
+                                              { "max-out-bps=", "max_out_bps" },
+                                              { "min-weight=", "min_weight" } };
         return qos_option(n, opt, qos, ARRAY_SIZE(qos), "nic", err, errlen);
 }
 
@@ -358,7 +361,8 @@ static int nic_option(json_object *n, const char *opt, char *err, size_t errlen)
         if (r <= 0)
                 return r;
         return ferr(err, errlen, "nic",
-                    "unknown option \"%s\" (mac=, bridge=, tap=, mtu=, link=, queues=, max-in-bps=, max-out-bps=)",
+                    "unknown option \"%s\" (mac=, bridge=, tap=, mtu=, link=, queues=, max-in-bps=, max-out-bps=, "
+                    "min-weight=)",
                     opt);
 }
 

@@ -359,11 +359,12 @@ static const char *nic_qos_invalid(const void *qos, const char **field) {
         return vm_nic_qos_invalid(qos, field);
 }
 
-/* "qos": {"max_in_bps", "max_out_bps"} (vm_nic_qos). */
+/* "qos": {"max_in_bps", "max_out_bps", "min_weight"} (vm_nic_qos). */
 static int parse_nic_qos(struct pctx *p, json_object *q, struct vm_nic_qos *qos) {
         static const struct qos_field fields[] = {
                 { "max_in_bps", VM_NIC_QOS_MAX_BPS, offsetof(struct vm_nic_qos, max_in_bps) },
                 { "max_out_bps", VM_NIC_QOS_MAX_BPS, offsetof(struct vm_nic_qos, max_out_bps) },
+                { "min_weight", VM_NIC_QOS_MAX_WEIGHT, offsetof(struct vm_nic_qos, min_weight) },
         };
         _Static_assert(ARRAY_SIZE(fields) <= QOS_FIELDS_MAX, "QOS_FIELDS_MAX is too small");
         return parse_qos_object(p, q, fields, ARRAY_SIZE(fields), qos, nic_qos_invalid);

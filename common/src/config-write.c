@@ -112,12 +112,14 @@ char *vm_config_to_json(const struct vm_config *c) {
                 if (n->queues > 1)
                         add_int(o, "queues", n->queues);
                 add_guid(o, "instance", &n->instance);
-                if (n->qos.max_in_bps || n->qos.max_out_bps) {
+                if (n->qos.max_in_bps || n->qos.max_out_bps || n->qos.min_weight) {
                         json_object *q = json_object_new_object();
                         if (n->qos.max_in_bps)
                                 add_int(q, "max_in_bps", (int64_t)n->qos.max_in_bps);
                         if (n->qos.max_out_bps)
                                 add_int(q, "max_out_bps", (int64_t)n->qos.max_out_bps);
+                        if (n->qos.min_weight)
+                                add_int(q, "min_weight", (int64_t)n->qos.min_weight);
                         json_object_object_add(o, "qos", q);
                 }
                 json_object_array_add(nics, o);

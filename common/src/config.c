@@ -62,7 +62,10 @@ static bool nic_bps_invalid(uint64_t bps) {
 
 const char *vm_nic_qos_invalid(const struct vm_nic_qos *q, const char **field) {
         *field = nic_bps_invalid(q->max_in_bps) ? "max_in_bps" : nic_bps_invalid(q->max_out_bps) ? "max_out_bps" : NULL;
-        return *field ? "must be 0 (no cap) or 1000000..1000000000000 bits/s (1 Mbit/s..1 Tbit/s)" : NULL;
+        if (*field)
+                return "must be 0 (no cap) or 1000000..1000000000000 bits/s (1 Mbit/s..1 Tbit/s)";
+        *field = q->min_weight > VM_NIC_QOS_MAX_WEIGHT ? "min_weight" : NULL;
+        return *field ? "must be 0 (none) or 1..100 (a share of the uplink)" : NULL;
 }
 
 const char *vm_disk_format_to_string(enum vm_disk_format f) {

@@ -42,7 +42,7 @@ console_has n1 "^fake-vmwp: nic-qos nics\[0\] max_in_bps=100000000 max_out_bps=2
 expect_rc 0 vmctl nic qos n1 0
 echo "$LAST_OUT" | grep -qF "max_in_bps=100000000 max_out_bps=20000000" || fail "show: $LAST_OUT"
 expect_rc 0 vmctl --json nic qos n1 0
-[ "$LAST_OUT" = '{"index":0,"max_in_bps":100000000,"max_out_bps":20000000}' ] || fail "json: $LAST_OUT"
+[ "$LAST_OUT" = '{"index":0,"max_in_bps":100000000,"max_out_bps":20000000,"min_weight":0}' ] || fail "json: $LAST_OUT"
 note "the admin's TAP is capped too (netvsp enforces the caps)"
 bus call $(vm_iface n1) SetNicQoS utt 1 1000000 0 || fail "SetNicQoS over D-Bus"
 console_has n1 "^fake-vmwp: nic-qos nics\[1\] max_in_bps=1000000 max_out_bps=0$" || fail "busctl's"

@@ -123,6 +123,27 @@ TEST(nic_qos_bad_settings_named) {
         refused(NIC_HEAD, "100", "nics[0].qos: must be an object");
 }
 
+TEST(nic_min_weight_parsed_written_back_and_bounded) {
+        char err[256];
+        int r;
+        struct vm_config *c = parse(NIC_HEAD ",\"qos\":{\"min_weight\":25}},{\"mac\":\"00:15:5d:00:00:02\"}]}", &r,
+                                    err, sizeof err);
+        ASSERT_OK(r);
+        ASSERT_EQ(c->nics[0].qos.min_weight, 25u);
+        ASSERT_EQ(c->nics[0].qos.max_in_bps, 0u);
+        ASSERT_EQ(c->nics[1].qos.min_weight, 0u); /* none */
+        written_back_once(c, &c->nics[0].qos, sizeof c->nics[0].qos);
+        free(c);
+        refused(NIC_HEAD, "{\"min_weight\":101}", "nics[0].qos.min_weight: must be at most 100");
+        refused(NIC_HEAD, "{\"min_weight\":-1}", "nics[0].qos.min_weight: must not be negative");
+        refused(NIC_HEAD, "{\"min_weight\":\"50\"}", "nics[0].qos.min_weight: must be an integer");
+        const char *field;
+        struct vm_nic_qos ok = { .min_weight = 100 }, bad = { .min_weight = 101 };
+        ASSERT_NULL(vm_nic_qos_invalid(&ok, &field));
+        ASSERT_NOT_NULL(vm_nic_qos_invalid(&bad, &field));
+        ASSERT_EQ(strcmp(field, "min_weight"), 0);
+}
+
 TEST(nic_qos_check_function) {
         const char *field;
         struct vm_nic_qos ok = { .max_in_bps = 1000000 }, bad = { .max_in_bps = 5000000, .max_out_bps = 7 };

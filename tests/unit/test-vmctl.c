@@ -201,7 +201,7 @@ TEST(flag_errors_name_the_flag) {
         ASSERT_ERROR(vmctl_config_set(cfg, "disk", "/x,lun=99", &ctx, err, sizeof err), EINVAL);
         ASSERT_ERROR(vmctl_config_set(cfg, "nic", "speed=10", &ctx, err, sizeof err), EINVAL);
         ASSERT_STREQ(err, "--nic: unknown option \"speed=10\" (mac=, bridge=, tap=, mtu=, link=, queues=, max-in-bps=, "
-                          "max-out-bps=)");
+                          "max-out-bps=, min-weight=)");
         ASSERT_ERROR(vmctl_config_set(cfg, "nic", "queues=9", &ctx, err, sizeof err), EINVAL);
         ASSERT_STREQ(err, "--nic: queues needs a number from 1 to 8");
         ASSERT_ERROR(vmctl_config_set(cfg, "nic", "queues=0", &ctx, err, sizeof err), EINVAL);

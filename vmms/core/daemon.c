@@ -19,6 +19,7 @@
 #include "common/macro.h"
 #include "checkpoint/checkpoint.h"
 #include "core/daemon.h"
+#include "hotplug/hotplug.h"
 #include "dm/dm.h"
 #include "metering/metering.h"
 #include "migration/migration.h"
@@ -241,6 +242,15 @@ int vmms_daemon_new(const struct vmms_options *opt, struct vmms_daemon **out) {
                 vmms_daemon_free(d);
                 return r;
         }
+        /* The uplink's qdisc as the re-attached VMs' weights have it (a
+         * restarted vmms makes it again); an uplink with a root qdisc
+         * vmms did not make is refused here, before anything runs. */
+        char err[256];
+        if ((r = vmms_uplink_sync(d, err, sizeof err)) < 0) {
+                log_error("--nic-uplink: %s", err);
+                vmms_daemon_free(d);
+                return r;
+        }
         for (size_t i = 0; i < d->n_vms; i++)
                 vmms_ckpt_compact_idle(d->vms[i]); /* a merge cut short last time */
         vmms_metering_load_all(d); /* after the re-attach: whose base it is (metering/persist.c) */
@@ -263,6 +273,7 @@ struct vmms_daemon *vmms_daemon_free(struct vmms_daemon *d) {
         for (size_t i = 0; i < d->n_vms; i++)
                 vmms_vm_free(d->vms[i]);
         free(d->vms);
+        free(d->uplink_nics);
         for (size_t i = 0; i < d->n_problems; i++)
                 free(d->problems[i]);
         free(d->problems);

@@ -14,6 +14,8 @@
 #include "common/macro.h"
 #include "vmms/memory.h"
 #include "vmms/names.h"
+
+struct vmms_uplink_nic;
 #include "vmms/paths.h"
 #include "vmms/runtime.h"
 #include "vmms/lifecycle.h"
@@ -72,6 +74,10 @@ struct vmms_options {
         bool console_v6, console_remote, console_wildcard;
         const char *console_cert, *console_key;
         unsigned console_login_s; /* vmdisplay --login-timeout; 0: its default */
+        /* --nic-uplink=DEV,rate=BITS (host/uplink-qos.h): the device whose
+         * root qdisc shares the link by the NICs' min_weight; "" none. */
+        char nic_uplink[16];
+        uint64_t nic_uplink_bps;
 };
 
 /* Parses the command line; 0 to run, 1 after --help/--version was printed,
@@ -169,6 +175,11 @@ struct vmms_daemon {
         struct vmms_incoming *incoming; /* incoming channels (migration/live-in.c) */
         unsigned n_incoming;
         struct vmms_scopes *scopes; /* the workers' systemd scopes (processor/scope.c); NULL until the first start */
+        /* The weighted NICs the uplink's qdisc was last made for
+         * (hotplug/min-weight.c); uplink_made: it was. */
+        struct vmms_uplink_nic *uplink_nics;
+        size_t n_uplink_nics;
+        bool uplink_made;
 };
 
 /* daemon.c */

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "core/daemon.h"
+#include "host/uplink-qos.h"
 
 #define VMMS_DEFAULT_STATE_DIR "/var/lib/vmstack/vms"
 #define VMMS_DEFAULT_RUNTIME_DIR "/run/vmstack"
@@ -23,7 +24,7 @@ enum {
         OPT_STOP_GRACE, OPT_POOL, OPT_ALLOW_BLOCK, OPT_LOG_MAX_SIZE, OPT_LOG_CHECK, OPT_MIG_LISTEN, OPT_MIG_CERT,
         OPT_MIG_KEY, OPT_MIG_CA, OPT_MIG_ALLOW, OPT_MIG_INSECURE, OPT_MIG_RECOVER, OPT_MEMORY_RESERVE, OPT_MEMORY_INTERVAL,
         OPT_DISPLAY_SERVER, OPT_CONSOLE_ADDRESS, OPT_CONSOLE_CERT, OPT_CONSOLE_KEY,
-        OPT_FIRMWARE_DIR, OPT_METERING_INTERVAL, OPT_METRICS_FILE, OPT_CONSOLE_LOGIN,
+        OPT_FIRMWARE_DIR, OPT_METERING_INTERVAL, OPT_METRICS_FILE, OPT_CONSOLE_LOGIN, OPT_NIC_UPLINK,
 };
 
 static const struct option options[] = {
@@ -65,6 +66,7 @@ static const struct option options[] = {
         { "console-login-timeout", required_argument, NULL, OPT_CONSOLE_LOGIN },
         { "metering-interval-ms", required_argument, NULL, OPT_METERING_INTERVAL },
         { "metrics-file", required_argument, NULL, OPT_METRICS_FILE },
+        { "nic-uplink", required_argument, NULL, OPT_NIC_UPLINK },
         { "version", no_argument, NULL, OPT_VERSION },
         { "help", no_argument, NULL, 'h' },
         {},
@@ -130,6 +132,9 @@ static void usage(void) {
                "  --metrics-file=PATH      write every VM's metering in Prometheus's text format to\n"
                "                           PATH at each sample, atomically (node_exporter's textfile\n"
                "                           collector; default: none)\n"
+               "  --nic-uplink=DEV,rate=BITS  the device where VMs' traffic leaves the host and its\n"
+               "                           rate (k, M, G): vmms owns its root qdisc and shares it by\n"
+               "                           the NICs' min_weight when congested (default: none)\n"
                "  --version, --help\n"
                "Environment: VM_LOG_LEVEL=err|warning|notice|info|debug\n");
 }
@@ -347,6 +352,11 @@ int vmms_options_parse(int argc, char **argv, struct vmms_options *o, char *err,
                 case OPT_MIG_INSECURE: o->migration_insecure = true; break;
                 case OPT_CONSOLE_CERT: o->console_cert = optarg; break;
                 case OPT_CONSOLE_KEY: o->console_key = optarg; break;
+                case OPT_NIC_UPLINK:
+                        if (vmms_uplink_parse(optarg, o->nic_uplink, sizeof o->nic_uplink, &o->nic_uplink_bps, err,
+                                              errlen) < 0)
+                                return -EINVAL;
+                        break;
                 case OPT_METRICS_FILE:
                         if (optarg[0] != '/' || strlen(optarg) >= PATH_MAX - 16)
                                 return errorf(err, errlen, -EINVAL, "--metrics-file=%s: needs an absolute path",

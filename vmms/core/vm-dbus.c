@@ -458,7 +458,7 @@ static int do_hotplug(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e)
                 { "ResizeDisk", VMMS_OP_RESIZE_DISK }, { "AttachNic", VMMS_OP_ATTACH_NIC },
                 { "DetachNic", VMMS_OP_DETACH_NIC }, { "InsertDvd", VMMS_OP_INSERT_DVD },
                 { "EjectDvd", VMMS_OP_EJECT_DVD }, { "SetDiskQoS", VMMS_OP_SET_DISK_QOS },
-                { "SetNicQoS", VMMS_OP_SET_NIC_QOS },
+                { "SetNicQoS", VMMS_OP_SET_NIC_QOS }, { "SetNicMinWeight", VMMS_OP_SET_NIC_MIN_WEIGHT },
         };
         struct vmms_vm *vm;
         int r = lookup(d, m, &vm, e);
@@ -713,6 +713,8 @@ static const sd_bus_vtable vm_vtable[] = {
                                 SD_BUS_NO_RESULT, method_hotplug, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetNicQoS", SD_BUS_ARGS("u", index, "t", max_in_bps, "t", max_out_bps),
                                 SD_BUS_NO_RESULT, method_hotplug, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetNicMinWeight", SD_BUS_ARGS("u", index, "u", weight), SD_BUS_NO_RESULT,
+                                method_hotplug, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("DiskQoSMinimum", SD_BUS_ARGS("u", index, "b", met, "t", iops, "t", min_iops), 0),
         SD_BUS_SIGNAL_WITH_ARGS("MigrationFinished",
                                 SD_BUS_ARGS("s", outcome, "s", destination, "s", state_there, "s", message), 0),

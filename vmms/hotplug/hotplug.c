@@ -146,6 +146,7 @@ int vmms_hotplug_store_and_reply(struct vmms_vm *vm, sd_bus_message *call, const
                 return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot store the configuration of '%s': %s",
                                          vm->config->name, strerror(-r));
         *vm->config = *next;
+        vmms_uplink_changed(vm->d);
         vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "%s (configuration)", what);
         vmms_vm_emit_changed(vm, "Config");
         return index >= 0 ? sd_bus_reply_method_return(call, "u", (uint32_t)index)
@@ -219,6 +220,7 @@ static void commit(struct vmms_vm *vm, sd_bus_message *call, const struct vm_con
         vmms_scope_config_changed(vm, vm->config, c);
         int r = vmms_store_save(vm, c);
         *vm->config = *c;
+        vmms_uplink_changed(vm->d); /* a NIC attached or detached */
         vmms_vm_emit_changed(vm, "Config");
         if (r < 0) {
                 vmms_vm_log(vm, LOG_LEVEL_ERR, r, "%s, but the configuration could not be stored: %m", what);
@@ -673,6 +675,7 @@ int vmms_hotplug_request(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op 
         const char *json = NULL;
         uint32_t index = 0;
         uint64_t bytes = 0;
+        uint32_t weight = 0;
         struct vm_disk_qos qos = { 0 };
         struct vm_nic_qos nic_qos = { 0 };
         int r = sd_bus_message_rewind(call, true);
@@ -684,6 +687,7 @@ int vmms_hotplug_request(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op 
                                                   &qos.max_bytes_per_s)
                     : op == VMMS_OP_SET_NIC_QOS
                             ? sd_bus_message_read(call, "utt", &index, &nic_qos.max_in_bps, &nic_qos.max_out_bps)
+                    : op == VMMS_OP_SET_NIC_MIN_WEIGHT ? sd_bus_message_read(call, "uu", &index, &weight)
                     : op == VMMS_OP_INSERT_DVD  ? sd_bus_message_read(call, "us", &index, &json)
                                                 : sd_bus_message_read(call, "u", &index);
         if (r < 0 || (r = vmms_hotplug_check_state(vm, op, e)) < 0)
@@ -706,6 +710,8 @@ int vmms_hotplug_request(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op 
                 return vmms_disk_qos_change(vm, call, index, &qos, e);
         case VMMS_OP_SET_NIC_QOS:
                 return vmms_nic_qos_change(vm, call, index, &nic_qos, e);
+        case VMMS_OP_SET_NIC_MIN_WEIGHT:
+                return vmms_nic_min_weight_change(vm, call, index, weight, e);
         default:
                 return -EINVAL;
         }

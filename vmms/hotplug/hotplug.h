@@ -49,6 +49,15 @@ int vmms_nic_qos_change(struct vmms_vm *vm, sd_bus_message *call, uint32_t index
                         sd_bus_error *e);
 /* "nics[i]: bandwidth caps in N, out N bits/s" for the log. */
 void vmms_nic_qos_describe(uint32_t index, const struct vm_nic_qos *q, char *buf, size_t len);
+/* min-weight.c: SetNicMinWeight(index, weight). */
+int vmms_nic_min_weight_change(struct vmms_vm *vm, sd_bus_message *call, uint32_t index, uint32_t weight,
+                               sd_bus_error *e);
+/* Makes the uplink's qdisc (--nic-uplink) the running NICs' weights', if
+ * they changed since it was last made: 0, or -errno with why in err
+ * (-EBUSY: a root qdisc vmms did not make). */
+int vmms_uplink_sync(struct vmms_daemon *d, char *err, size_t errlen);
+/* The same, logging a failure: after a state or configuration change. */
+void vmms_uplink_changed(struct vmms_daemon *d);
 /* dvd.c: InsertDvd (path) and EjectDvd (path NULL) of dvd_drives[drive]. */
 int vmms_dvd_change(struct vmms_vm *vm, sd_bus_message *call, enum vmms_op op, uint32_t drive, const char *path,
                     sd_bus_error *e);

@@ -23,8 +23,9 @@ void vmms_nic_qos_describe(uint32_t index, const struct vm_nic_qos *q, char *buf
                  index, (unsigned long long)q->max_in_bps, (unsigned long long)q->max_out_bps);
 }
 
-int vmms_nic_qos_change(struct vmms_vm *vm, sd_bus_message *call, uint32_t index, const struct vm_nic_qos *q,
+int vmms_nic_qos_change(struct vmms_vm *vm, sd_bus_message *call, uint32_t index, const struct vm_nic_qos *caps,
                         sd_bus_error *e) {
+        struct vm_nic_qos qos = *caps, *q = &qos;
         const char *field, *why = vm_nic_qos_invalid(q, &field);
         if (index >= vm->config->n_nics)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "VM '%s' has no nics[%u] (it has %u)",
@@ -32,6 +33,7 @@ int vmms_nic_qos_change(struct vmms_vm *vm, sd_bus_message *call, uint32_t index
         if (why)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "VM '%s': nics[%u].qos.%s: %s",
                                          vm->config->name, index, field, why);
+        q->min_weight = vm->config->nics[index].qos.min_weight; /* the caps' call keeps the weight */
         if (vm->state == VMMS_STATE_RUNNING || vm->state == VMMS_STATE_PAUSED)
                 return vmms_hotplug_send_nic_qos(vm, call, index, q, e);
         _cleanup_free_ struct vm_config *next = malloc(sizeof *next);

@@ -28,6 +28,7 @@ static const char *const op_names[VMMS_OP_MAX] = {
         [VMMS_OP_DETACH_NIC] = "DetachNic", [VMMS_OP_RECONNECT_MIGRATION] = "ReconnectMigration",
         [VMMS_OP_NMI] = "InjectNmi", [VMMS_OP_INSERT_DVD] = "InsertDvd", [VMMS_OP_EJECT_DVD] = "EjectDvd",
         [VMMS_OP_SET_DISK_QOS] = "SetDiskQoS", [VMMS_OP_SET_NIC_QOS] = "SetNicQoS",
+        [VMMS_OP_SET_NIC_MIN_WEIGHT] = "SetNicMinWeight",
 };
 
 #define S(x) (1u << VMMS_STATE_##x)
@@ -72,6 +73,8 @@ static const unsigned op_allowed[VMMS_OP_MAX] = {
          * configuration (its disks open with it at the restore). */
         [VMMS_OP_SET_DISK_QOS] = S(OFF) | S(CRASHED) | S(SAVED) | S(RUNNING) | S(PAUSED),
         [VMMS_OP_SET_NIC_QOS] = S(OFF) | S(CRASHED) | S(SAVED) | S(RUNNING) | S(PAUSED),
+        /* vmms's own qdisc on the uplink: no worker involved. */
+        [VMMS_OP_SET_NIC_MIN_WEIGHT] = S(OFF) | S(CRASHED) | S(SAVED) | S(RUNNING) | S(PAUSED),
 };
 /* Where an operation leads: asking for it there again is "already". */
 static const unsigned op_already[VMMS_OP_MAX] = {

@@ -114,8 +114,14 @@ struct vm_dvd_config {
  * (SetNicQoS). */
 #define VM_NIC_QOS_MIN_BPS 1000000ull       /* 1 Mbit/s */
 #define VM_NIC_QOS_MAX_BPS 1000000000000ull /* 1 Tbit/s */
+/* min_weight: Hyper-V's MinimumBandwidthWeight, the NIC's share of the
+ * uplink vmms shapes while it is congested (docs/netvsp.md "Minimum
+ * bandwidth weight"; vmms/net/uplink-qos.c); 0: none, else
+ * 1..VM_NIC_QOS_MAX_WEIGHT. Not the worker's: SetNicMinWeight. */
+#define VM_NIC_QOS_MAX_WEIGHT 100
 struct vm_nic_qos {
         uint64_t max_in_bps, max_out_bps;
+        uint64_t min_weight;
 };
 /* Why the settings are refused, with the field in *field; NULL if valid. */
 const char *vm_nic_qos_invalid(const struct vm_nic_qos *q, const char **field);

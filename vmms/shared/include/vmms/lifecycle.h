@@ -58,6 +58,7 @@ enum vmms_op {
         VMMS_OP_EJECT_DVD,
         VMMS_OP_SET_DISK_QOS, /* SetDiskQoS: a running or paused VM's worker, else the configuration */
         VMMS_OP_SET_NIC_QOS,  /* SetNicQoS: likewise, a NIC's bandwidth caps */
+        VMMS_OP_SET_NIC_MIN_WEIGHT, /* SetNicMinWeight: a NIC's share of the uplink (vmms's qdisc) */
         VMMS_OP_MAX,
 };
 
