@@ -81,10 +81,10 @@ void vmms_vm_set_state(struct vmms_vm *vm, enum vmms_state s) {
         enum vmms_state old = vm->state;
         int r;
         vm->state = s;
-        if (old != s)
+        if (old != s) {
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "%s -> %s", vmms_state_to_string(old), vmms_state_to_string(s));
-        if (old != s)
                 vmms_uplink_changed(vm->d); /* its NICs' weights come or go with its worker */
+        }
         if ((old == VMMS_STATE_CRASHED || s == VMMS_STATE_CRASHED || old == VMMS_STATE_SAVED ||
              s == VMMS_STATE_SAVED) && (r = vmms_store_save_state(vm)) < 0)
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, r, "cannot store the VM's state: %m");
