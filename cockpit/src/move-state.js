@@ -136,9 +136,9 @@ export function finishedOutcome({ name, outcome, dest, there, message }) {
     }
     if (outcome === "cancelled")
         return { level: "warning", outcome, title: `The move of ${name} to ${dest} was cancelled`,
-                 text: `cancelled: ${message || "the VM stays here"}` };
+                 text: `It stays on this host${message ? ` (${message})` : ""}.` };
     return { level: "danger", outcome: "failed", title: `The move of ${name} to ${dest} failed`,
-             text: `move failed: ${message || "vmms gave no reason"}` };
+             text: message || "vmms gave no reason" };
 }
 
 // The destinations the page remembers (move.js keeps them in the

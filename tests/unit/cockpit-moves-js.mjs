@@ -71,13 +71,13 @@ assert.deepEqual(finishedOutcome({ name: "web1", outcome: "moved", dest: "b:7390
 assert.deepEqual(finishedOutcome({ name: "web1", outcome: "failed", dest: "b:7390", there: "",
                                    message: "cannot migrate VM 'web1' to b: Connection refused" }),
                  { level: "danger", outcome: "failed", title: "The move of web1 to b:7390 failed",
-                   text: "move failed: cannot migrate VM 'web1' to b: Connection refused" });
+                   text: "cannot migrate VM 'web1' to b: Connection refused" });
 assert.deepEqual(finishedOutcome({ name: "web1", outcome: "cancelled", dest: "b:7390", there: "",
                                    message: "cannot migrate VM 'web1' to b: cancelled" }),
                  { level: "warning", outcome: "cancelled", title: "The move of web1 to b:7390 was cancelled",
-                   text: "cancelled: cannot migrate VM 'web1' to b: cancelled" });
+                   text: "It stays on this host (cannot migrate VM 'web1' to b: cancelled)." });
 assert.equal(finishedOutcome({ name: "web1", outcome: "odd", dest: "b", there: "", message: "" }).text,
-             "move failed: vmms gave no reason");
+             "vmms gave no reason");
 
 // The known destinations: the latest first, no repeats, at most 8; junk stored is none.
 assert.deepEqual(rememberHost([], " b:7390 "), ["b:7390"]);
