@@ -81,16 +81,18 @@ int vmms_nic_min_weight_change(struct vmms_vm *vm, sd_bus_message *call, uint32_
         if (index >= vm->config->n_nics)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "VM '%s' has no nics[%u] (it has %u)",
                                          vm->config->name, index, vm->config->n_nics);
-        if (weight > VM_NIC_QOS_MAX_WEIGHT)
-                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT,
-                                         "VM '%s': nics[%u].qos.min_weight: must be 0 (none) or 1..100", vm->config->name,
-                                         index);
+        struct vm_nic_qos q = vm->config->nics[index].qos;
+        q.min_weight = weight;
+        const char *field, *why = vm_nic_qos_invalid(&q, &field); /* the configuration's own check */
+        if (why)
+                return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "VM '%s': nics[%u].qos.%s: %s",
+                                         vm->config->name, index, field, why);
         _cleanup_free_ struct vm_config *next = malloc(sizeof *next);
         char what[96], err[256];
         if (!next)
                 return -ENOMEM;
         *next = *vm->config;
-        next->nics[index].qos.min_weight = weight;
+        next->nics[index].qos = q;
         snprintf(what, sizeof what, "nics[%u]: minimum bandwidth weight %u (0: none)", index, weight);
         if (has_traffic(vm->state) && vm->d->opt.nic_uplink[0]) {
                 /* Applied first: a refused uplink changes nothing. */
