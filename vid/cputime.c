@@ -12,10 +12,15 @@ static uint64_t ts_ns(const struct timespec *ts) {
         return (uint64_t)ts->tv_sec * 1000000000ull + (uint64_t)ts->tv_nsec;
 }
 
-void vid_vp_cpu_time_keep(struct vid_vp *vp) {
+uint64_t vid_thread_cpu_ns(void) {
         struct timespec ts;
-        if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
-                __atomic_store_n(&vp->cpu_ns_final, ts_ns(&ts), __ATOMIC_RELEASE);
+        return clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0 ? ts_ns(&ts) : 0;
+}
+
+void vid_vp_cpu_time_keep(struct vid_vp *vp) {
+        uint64_t ns = vid_thread_cpu_ns();
+        if (ns)
+                __atomic_store_n(&vp->cpu_ns_final, ns, __ATOMIC_RELEASE);
 }
 
 int vid_vp_cpu_time_ns(const struct vid_vp *vp, uint64_t *ns) {

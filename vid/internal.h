@@ -195,6 +195,8 @@ void vid_devmem_remove_all(struct vid_partition *p);
 int vid_devmem_set_logging(struct vid_partition *p, bool on);
 int vid_memory_init(struct vid_partition *p, uint64_t ram_bytes, uint64_t hot_add_bytes, bool hugepages);
 void vid_memory_free(struct vid_partition *p);
+/* cputime.c: the calling thread's CPU time, 0 if its clock fails. */
+uint64_t vid_thread_cpu_ns(void);
 /* cputime.c: on the VP's thread as it ends: its CPU time, which
  * vid_vp_cpu_time_ns reports once the thread is gone. */
 void vid_vp_cpu_time_keep(struct vid_vp *vp);

@@ -150,13 +150,6 @@ uint64_t vid_throttle_park_ns(unsigned pct, uint64_t ran_ns, uint64_t cpu_ns) {
         return MIN(MAX(MAX(nominal, fair), fair_cpu), 10ull * VID_THROTTLE_PERIOD_NS);
 }
 
-/* The calling thread's CPU time (0 if the clock fails). */
-static uint64_t thread_cpu_ns(void) {
-        struct timespec ts;
-        if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
-                return 0;
-        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* Sleeps park_ns less what earlier parks overslept, or less when paused,
  * stopped or the share changed meanwhile; what this one oversleeps (a
@@ -207,7 +200,7 @@ void vid_vp_throttle(struct vid_vp *vp) {
         if (vp->throttle_due && now < vp->throttle_due)
                 return; /* an exit inside this period's guest share */
         if (vp->throttle_due) { /* the guest share used up: the rest of the period out */
-                uint64_t cpu = thread_cpu_ns();
+                uint64_t cpu = vid_thread_cpu_ns();
                 uint64_t cycle_cpu = vp->throttle_cpu_mark && cpu > vp->throttle_cpu_mark ? cpu - vp->throttle_cpu_mark : 0;
                 vp->throttle_cpu_mark = cpu;
                 sleep_share(vp, pct, vid_throttle_park_ns(pct, now - vp->throttle_start, cycle_cpu));
