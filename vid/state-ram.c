@@ -302,8 +302,8 @@ int vid_state_restore(struct vid_partition *p, const struct vmstate_section *sec
                 errorf(err, errlen, r, "KVM_SET_PIT2: %s", strerror(-r));
         if (r == 0) /* checked in full above: a bad extent cannot leave RAM half-written */
                 r = ram_walk(ram, p->ram_bytes, err, errlen, copy_extent, p);
-        for (unsigned i = 0; r == 0 && i < p->n_vps; i++)
-                r = vid_vp_state_set(p->vps[i], &st[i], err, errlen);
+        if (r == 0)
+                r = vid_vps_state_set(p, p->vps, st, p->n_vps, err, errlen);
         free(st);
         return r;
 }

@@ -258,8 +258,65 @@ static int msrs_get(struct vid_vp *vp, struct vid_vp_state *st) {
         return r;
 }
 
-static int msrs_set(struct vid_vp *vp, const struct vid_vp_state *st, const struct kvm_sregs *sregs, char *err,
-                    size_t errlen) {
+/* ---- the TSC at restore --------------------------------------------------
+ *
+ * A restored guest's TSC goes on from the value saved: it stood still while
+ * the state lay saved, as a Hyper-V guest's does. Written as IA32_TSC, KVM
+ * takes a value within one second of the TSC it expects (the last value
+ * written in the partition, plus the time since) for an attempt to
+ * synchronize vCPUs, and keeps the offset it had instead
+ * (kvm_synchronize_tsc). In a partition just made, the last value written
+ * is the 0 KVM set when it created the vCPU, so a guest saved within about
+ * a second of its start came back with its TSC moved back to the new
+ * partition's age: seen on the emulated AMD-V host (Debian 12's 6.1), where
+ * a guest's own clock, TSC minus the TSC at its boot, wrapped to 2^64
+ * cycles (8.8e9 s) across a save and restore. Where KVM has the vCPU's TSC
+ * offset attribute (KVM_VCPU_TSC_OFFSET, Linux 5.16), the offset is set
+ * instead, which KVM applies as given: the TSC reads the saved value the
+ * moment it is set. A VP whose saved TSC lies within a second of the first
+ * VP's gets that VP's offset, as KVM's matching would give it, so TSCs that
+ * ran synchronized stay so. Without the attribute (PVM, older KVMs) the MSR
+ * is written as before. */
+
+static bool saved_tsc(const struct vid_vp_state *st, uint64_t *tsc) {
+        for (uint32_t i = 0; i < st->n_msr_index; i++)
+                if (st->msr_index[i] == MSR_IA32_TSC) {
+                        *tsc = st->msr_value[i];
+                        return true;
+                }
+        return false;
+}
+
+/* The offset that makes vp's TSC read tsc now; -ENOTSUP without the
+ * attribute. */
+static int tsc_offset_for(struct vid_vp *vp, uint64_t tsc, int64_t *offset) {
+        int64_t cur;
+        uint64_t now;
+        int r = vid_vp_tsc_offset(vp, &cur);
+        if (r == 0)
+                r = vid_vp_get_msr(vp, MSR_IA32_TSC, &now);
+        if (r == 0)
+                *offset = (int64_t)((uint64_t)cur + (tsc - now));
+        return r;
+}
+
+static int tsc_offset_set(struct vid_vp *vp, int64_t offset) {
+        uint64_t v = (uint64_t)offset;
+        struct kvm_device_attr a = { .group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
+                                     .addr = (uint64_t)(uintptr_t)&v };
+        return ioctl(vp->fd, KVM_SET_DEVICE_ATTR, &a) < 0 ? -errno : 0;
+}
+
+/* tsc_offset: set as the VP's TSC offset in place of its saved IA32_TSC,
+ * before the other MSRs (TSC_DEADLINE counts in that TSC); NULL: the
+ * saved IA32_TSC is written. */
+static int msrs_set(struct vid_vp *vp, const struct vid_vp_state *st, const struct kvm_sregs *sregs,
+                    const int64_t *tsc_offset, char *err, size_t errlen) {
+        if (tsc_offset) {
+                int r = tsc_offset_set(vp, *tsc_offset);
+                if (r < 0)
+                        return errorf(err, errlen, r, "vCPU %u: setting the TSC offset: %s", vp->index, strerror(-r));
+        }
         uint32_t n = st->n_msr_index;
         struct kvm_msrs *m = calloc(1, sizeof *m + n * sizeof(struct kvm_msr_entry));
         if (!m)
@@ -268,6 +325,8 @@ static int msrs_set(struct vid_vp *vp, const struct vid_vp_state *st, const stru
         for (uint32_t i = 0; i < n; i++) {
                 uint64_t v = st->msr_value[i];
                 int r = 0;
+                if (tsc_offset && st->msr_index[i] == MSR_IA32_TSC)
+                        continue;
                 if (vid_pvm_msr_restore(vp, st->msr_index[i], v, sregs, &r)) {
                         if (r < 0) {
                                 free(m);
@@ -399,7 +458,8 @@ int vid_vp_state_get(struct vid_vp *vp, struct vid_vp_state *st) {
                                       strerror(errno));                                           \
         } while (0)
 
-int vid_vp_state_set(struct vid_vp *vp, const struct vid_vp_state *st, char *err, size_t errlen) {
+static int vp_state_apply(struct vid_vp *vp, const struct vid_vp_state *st, const int64_t *tsc_offset, char *err,
+                          size_t errlen) {
         const uint64_t *x = st->gprs;
         struct vid_regs g = { x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8], x[9],
                               x[10], x[11], x[12], x[13], x[14], x[15], x[16], x[17] };
@@ -446,7 +506,7 @@ int vid_vp_state_set(struct vid_vp *vp, const struct vid_vp_state *st, char *err
 
         struct kvm_sregs ks;
         TRY(ioctl(vp->fd, KVM_GET_SREGS, &ks), "KVM_GET_SREGS");
-        r = msrs_set(vp, st, &ks, err, errlen);
+        r = msrs_set(vp, st, &ks, tsc_offset, err, errlen);
         if (r < 0)
                 return r;
 
@@ -474,6 +534,42 @@ int vid_vp_state_set(struct vid_vp *vp, const struct vid_vp_state *st, char *err
         return 0;
 }
 #undef TRY
+
+int vid_vp_state_set(struct vid_vp *vp, const struct vid_vp_state *st, char *err, size_t errlen) {
+        return vid_vps_state_set(vp->p, &vp, st, 1, err, errlen);
+}
+
+int vid_vps_state_set(struct vid_partition *p, struct vid_vp *const *vps, const struct vid_vp_state *st, unsigned n,
+                      char *err, size_t errlen) {
+        uint64_t first_tsc = 0, second = (uint64_t)p->tsc_khz * 1000u;
+        int64_t first_offset = 0;
+        bool have_first = false;
+        for (unsigned i = 0; i < n; i++) {
+                uint64_t tsc;
+                int64_t offset;
+                const int64_t *use = NULL;
+                if (saved_tsc(&st[i], &tsc)) {
+                        uint64_t d = tsc > first_tsc ? tsc - first_tsc : first_tsc - tsc;
+                        if (have_first && d < second) {
+                                offset = first_offset, use = &offset;
+                        } else {
+                                int r = tsc_offset_for(vps[i], tsc, &offset);
+                                if (r < 0 && r != -ENOTSUP)
+                                        return errorf(err, errlen, r, "vCPU %u: reading its TSC offset: %s",
+                                                      vps[i]->index, strerror(-r));
+                                if (r == 0) {
+                                        use = &offset;
+                                        if (!have_first)
+                                                first_tsc = tsc, first_offset = offset, have_first = true;
+                                }
+                        }
+                }
+                int r = vp_state_apply(vps[i], &st[i], use, err, errlen);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
 
 /* ---- partition ------------------------------------------------------------ */
 

@@ -131,8 +131,15 @@ int vid_pit_state_decode(const struct vmstate_section *s, struct vid_pit_state *
 
 /* The VP's state now (partition paused or not started). */
 int vid_vp_state_get(struct vid_vp *vp, struct vid_vp_state *st);
-/* Applies st (checked by vid_vp_state_check) to the VP. */
+/* Applies st (checked by vid_vp_state_check) to the VP. Its TSC reads
+ * the saved value from then on (through KVM's TSC offset where KVM has
+ * it: vid/state.c, "the TSC at restore"). */
 int vid_vp_state_set(struct vid_vp *vp, const struct vid_vp_state *st, char *err, size_t errlen);
+/* The same for n VPs of p, st[i] to vps[i]: VPs whose saved TSCs lie
+ * within a second of the first one's share its offset, so TSCs that ran
+ * synchronized stay so. */
+int vid_vps_state_set(struct vid_partition *p, struct vid_vp *const *vps, const struct vid_vp_state *st, unsigned n,
+                      char *err, size_t errlen);
 
 int vid_partition_state_get(struct vid_partition *p, struct vid_partition_state *st);
 /* Refuses a state that does not fit this partition (VP count, RAM size,
