@@ -11,9 +11,21 @@
 # The report goes to the serial console first (the run's folder is a
 # virtiofs share, and a stuck file server is one of the suspects), then to
 # OUT/watchdog.log.
+#
+# The whole script is one compound command, which bash reads in full before
+# it runs any of it: bash reads a script file as it goes, and this file is
+# on the virtiofs share too. A CI run whose file server stalled left no
+# report at all (the bash after `sleep` waited to read its next line). The
+# kernel's own view comes first as well, through builtins only (SysRq
+# written by a redirection), since running ps means reading it from the
+# share.
+{
 out=${1:?usage: watchdog.sh OUT SECONDS} after=${2:?usage: watchdog.sh OUT SECONDS}
 sleep "$after" || exit 0
-echo "=== AMDV WATCHDOG fired after ${after}s: collecting the host's state" >/dev/console
+echo "=== AMDV WATCHDOG fired after ${after}s: the kernel's blocked tasks and CPUs first (SysRq w, l)" >/dev/console
+echo w >/proc/sysrq-trigger
+echo l >/proc/sysrq-trigger
+echo "=== AMDV WATCHDOG: now each task's state (ps, /proc)" >/dev/console
 report() {
 	echo "=== AMDV WATCHDOG: the run's command still runs after ${after}s"
 	echo "--- tasks (pid tid state wchan elapsed command):"
@@ -35,8 +47,7 @@ report() {
 log=/run/amdv-watchdog.log
 report >"$log" 2>&1
 cat "$log" >/dev/console
-echo w >/proc/sysrq-trigger
-echo l >/proc/sysrq-trigger
-sleep 2
 dmesg | tail -400 >>"$log"
 cp "$log" "$out/watchdog.log"
+exit 0
+}
