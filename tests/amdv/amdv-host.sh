@@ -133,16 +133,26 @@ printf '%s\n' "${mods[@]}" >"$ir/modules.list"
 # The run's unit: COMMAND from the current directory, output and status
 # into the run's folder, then power off (also when COMMAND fails).
 # A watchdog (watchdog.sh) reports the host's state two minutes before the
-# deadline, or at half of it for short runs.
+# deadline, or at half of it for short runs. kvm-hold.py holds a VM open
+# meanwhile, made while the other CPUs are offline, so KVM's static keys
+# flip once, with no other CPU to run into the patch, rather than each
+# time a test makes or destroys the only partition (docs/amdv-host.md).
 wd_after=$((timeout > 240 ? timeout - 120 : timeout / 2))
 {
 	echo "cd $(printf '%q' "$PWD") || exit 1"
 	echo "bash $(printf '%q' "$src/tests/amdv/watchdog.sh") $(printf '%q' "$out") $wd_after &"
 	echo "wd=\$!"
+	echo "cpus=\$(ls -d /sys/devices/system/cpu/cpu[1-9]*/online 2>/dev/null)"
+	echo "for c in \$cpus; do echo 0 >\$c; done"
+	echo "rm -f /run/kvm-hold.ready"
+	echo "python3 $(printf '%q' "$src/tests/amdv/kvm-hold.py") /run/kvm-hold.ready &"
+	echo "hold=\$!"
+	echo "for i in \$(seq 300); do [ -e /run/kvm-hold.ready ] && break; sleep 0.1; done"
+	echo "for c in \$cpus; do echo 1 >\$c; done"
 	printf '%q ' "$@"
 	echo
 	echo "rc=\$?"
-	echo "kill \$wd 2>/dev/null"
+	echo "kill \$wd \$hold 2>/dev/null"
 	echo "exit \$rc"
 } >"$out/command.sh"
 cat >"$out/amdv-run.service" <<EOF

@@ -31,6 +31,7 @@ check "no PVM KVM (our PVM layer stays off)" test ! -e /sys/module/kvm_pvm
 check "not a PVM guest kernel" sh -c '! grep -q pvm /proc/cmdline'
 check "the TSC is the clocksource" grep -qx tsc /sys/devices/system/clocksource/clocksource0/current_clocksource
 check "the TSC was never marked unstable" sh -c '! dmesg | grep -q "Marking TSC unstable"'
+check "a KVM VM held for the run, every CPU online again (kvm-hold.py)" sh -c 'pgrep -f "^python3 .*kvm-hold.py" >/dev/null && test "$(nproc)" -ge 2'
 echo "kernel: $(uname -r); CPUs: $(nproc); memory: $(awk '/MemTotal/ {print $2 / 1024 " MiB"}' /proc/meminfo)"
 [ "$failed" = 0 ] || exit 1
 # vid_partition_is_pvm() false: the PVM instruction test's counters must
