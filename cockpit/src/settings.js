@@ -2,7 +2,8 @@
 // Editing a VM's settings on its details page, with the calls vmctl makes:
 // vCPUs, memory, Dynamic Memory and the processor limit and weight by
 // Update (vmctl edit), a disk's Storage QoS by SetDiskQoS (vmctl disk qos),
-// a NIC's bandwidth caps by SetNicQoS (vmctl nic qos), disks and NICs
+// a NIC's bandwidth caps by SetNicQoS (vmctl nic qos) and its minimum
+// weight by SetNicMinWeight (vmctl nic qos --min-weight), disks and NICs
 // added and removed by AttachDisk, DetachDisk, AttachNic, DetachNic (vmctl
 // disk attach, nic attach, ...), a disk grown by ResizeDisk (vmctl disk
 // resize). Each form says in which states vmms
@@ -21,7 +22,8 @@ const HINT = {
     qos: "Storage QoS: IOPS in 8 KiB units and bytes a second, 0 for none; applied at once while the VM runs.",
     devices: "Disks and network adapters are added and removed while the VM is off, or while it runs (SCSI disks only).",
     resize: "A disk grows (never shrinks) while the VM is off, or while it runs (SCSI disks that are not read-only); the guest sees the new size.",
-    nicQos: "Bandwidth caps in Mbit/s each way (in: to the guest), 0 for none, from 1 Mbit/s; applied at once while the VM runs.",
+    nicQos: "Bandwidth caps in Mbit/s each way (in: to the guest), 0 for none, from 1 Mbit/s; applied at once while the VM runs. " +
+        "The minimum weight (1 to 100, 0 for none) is the adapter's share of the host's uplink while it is congested, where vmms was started with an uplink (--nic-uplink).",
 };
 
 export class Settings extends ConfigCard {
@@ -99,17 +101,20 @@ export class Settings extends ConfigCard {
 
     nicsForm(c) {
         const nics = c.nics || [];
-        const { table: t, tbody } = table("Network adapters", ["Adapter", "Max in (Mbit/s)", "Max out (Mbit/s)", ""]);
+        const { table: t, tbody } = table("Network adapters", ["Adapter", "Max in (Mbit/s)", "Max out (Mbit/s)", "Min weight", ""]);
+        t.classList.add("vmstack-nic-table");
         nics.forEach((n, i) => {
             const q = n.qos || {};
             const bw = ["in", "out"].map(way => input({ type: "number", min: 0, step: "any", value: bitsToMbit(q[`max_${way}_bps`]), name: `nic-qos-${way}-${i}` }));
             bw.forEach((el, k) => el.setAttribute("aria-label", `Network adapter ${i}: maximum ${["in", "out"][k]} (Mbit/s)`));
+            const weight = input({ type: "number", min: 0, max: 100, step: 1, value: q.min_weight ?? 0, name: `nic-weight-${i}` });
+            weight.setAttribute("aria-label", `Network adapter ${i}: minimum bandwidth weight`);
             tbody.append(h("tr", { class: "pf-v6-c-table__tr", "data-nic": i },
                 cell("Adapter", `${i}: ${n.mac || ""}`,
                      h("div", { class: "vmstack-sub" }, n.bridge ? `bridge ${n.bridge}` : n.tap ? `TAP ${n.tap}` : "TAP")),
-                cell("Max in (Mbit/s)", bw[0]), cell("Max out (Mbit/s)", bw[1]),
-                cell("", h("div", { class: "vmstack-actions" },
-                  button("Set caps", "secondary", () => this.setNicQos(i, bw), { "data-action": "nic-qos" }),
+                cell("Max in (Mbit/s)", bw[0]), cell("Max out (Mbit/s)", bw[1]), cell("Min weight", weight),
+                cell("", h("div", { class: "vmstack-actions vmstack-actions-stacked" },
+                  button("Set", "secondary", () => this.setNicQos(i, bw, weight, q.min_weight ?? 0), { "data-action": "nic-qos" }),
                   this.removeButton(`network adapter ${i}`, "DetachNic", i)))));
         });
         const bridge = input({ name: "attach-nic-bridge", placeholder: "br0 (empty: a TAP only)" });
@@ -148,16 +153,26 @@ export class Settings extends ConfigCard {
                  h("p", { class: "vmstack-sub" }, HINT.resize));
     }
 
-    // SetNicQoS with both caps; a field that is no number says so itself
-    // (the browser's own message), nothing is sent.
-    setNicQos(index, fields) {
+    // SetNicQoS with both caps, then SetNicMinWeight where the weight
+    // changed (from `was`). A field that is no number (a weight: no whole
+    // number from 0 to 100) says so itself, the browser's own message, and
+    // nothing is sent.
+    async setNicQos(index, fields, weightEl, was) {
         const bits = fields.map(el => mbitToBits(el.value));
         for (const [k, el] of fields.entries()) {
             el.setCustomValidity(Number.isNaN(bits[k]) || el.validity.badInput ? "A number of Mbit/s, 0 for none" : "");
             if (!el.reportValidity())
-                return Promise.resolve(false);
+                return false;
         }
-        return this.call(`set network adapter ${index}'s bandwidth caps of`, "SetNicQoS", [index, ...bits], "utt");
+        const w = weightEl.value.trim() === "" ? NaN : Number(weightEl.value);
+        weightEl.setCustomValidity(Number.isInteger(w) && w >= 0 && w <= 100 ? "" : "A whole number from 0 to 100, 0 for none");
+        if (!weightEl.reportValidity())
+            return false;
+        if (!await this.call(`set network adapter ${index}'s bandwidth caps of`, "SetNicQoS", [index, ...bits], "utt"))
+            return false;
+        if (w === was)
+            return true;
+        return this.call(`set network adapter ${index}'s minimum bandwidth weight of`, "SetNicMinWeight", [index, w], "uu");
     }
 
     // Remove asks first: a second button confirms, Escape or Cancel keeps it.

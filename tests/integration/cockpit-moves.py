@@ -210,6 +210,15 @@ def nic_caps(p):
     change(p, "100 Mbit/s in, 20 out", lambda: p.click_sel("tr[data-nic='0'] button[data-action=nic-qos]"),
            lambda c: c["nics"][0].get("qos") == {"max_in_bps": 100000000, "max_out_bps": 20000000})
     p.wait("the caps on the page", "document.querySelector('tr[data-nic=\"0\"] input[name=nic-qos-in-0]').value === '100'", 10)
+    p.set_input("tr[data-nic='0'] input[name=nic-weight-0]", "101")
+    p.click_sel("tr[data-nic='0'] button[data-action=nic-qos]")
+    time.sleep(1)
+    if config_of("settler")["nics"][0]["qos"].get("min_weight"):
+        raise Failed("a weight over 100 was sent: %s" % config_of("settler")["nics"][0])
+    p.set_input("tr[data-nic='0'] input[name=nic-weight-0]", "30")
+    change(p, "a minimum weight of 30", lambda: p.click_sel("tr[data-nic='0'] button[data-action=nic-qos]"),
+           lambda c: c["nics"][0].get("qos") == {"max_in_bps": 100000000, "max_out_bps": 20000000, "min_weight": 30})
+    p.wait("the weight on the page", "document.querySelector('tr[data-nic=\"0\"] input[name=nic-weight-0]').value === '30'", 10)
     p.no_alerts("the NIC's caps")
     no_overflow(p, "the NIC's caps at 1280")
     scroll_to(p, "tr[data-nic='0']")
