@@ -125,7 +125,7 @@ def main():
     def run():
         note("starting %s" % chromium)
         browser["proc"], ws_url = display_browser.start(chromium, profile, url.startswith("https:"), SLOW)
-        dt = display_browser.DevTools(ws_url)
+        dt = display_browser.DevTools(ws_url, SLOW)
         dt.call("Page.enable")
         dt.call("Page.addScriptToEvaluateOnNewDocument", {"source": cb.PAGE_HOOK})
         p = cb.Page(dt, out)

@@ -47,9 +47,9 @@ STATE_JS = r"""(() => {
 class WebSocket:
     """A WebSocket client: text messages out (masked), messages in."""
 
-    def __init__(self, url):
+    def __init__(self, url, timeout=30):
         u = urllib.parse.urlparse(url)
-        self.sock = socket.create_connection((u.hostname, u.port), timeout=30)
+        self.sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -98,8 +98,13 @@ class WebSocket:
 
 
 class DevTools:
-    def __init__(self, url):
-        self.ws = WebSocket(url)
+    """timeout: how long one answer may take. Under QEMU's TCG (tests/amdv/)
+    a Chromium that is still translating the page answers a call in more
+    than 30 s at times: the stock-Linux test's web console failed there
+    with the socket's "timed out" while its page was on its way."""
+
+    def __init__(self, url, timeout=30):
+        self.ws = WebSocket(url, timeout)
         self.next_id = 0
 
     def call(self, method, params=None):
@@ -171,7 +176,7 @@ def main():
     proc = None
     try:
         proc, ws_url = start(chromium, profile, url.startswith("https:"), seconds)
-        dt = DevTools(ws_url)
+        dt = DevTools(ws_url, max(30, seconds))
         dt.call("Page.enable")
         dt.call("Page.navigate", {"url": url})
         state, end = "waiting", time.monotonic() + seconds
