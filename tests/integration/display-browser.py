@@ -110,8 +110,12 @@ class DevTools:
     def call(self, method, params=None):
         self.next_id += 1
         self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params or {}}))
+        t0 = time.monotonic()
         while True:  # events come in between: skip them
-            reply = json.loads(self.ws.recv())
+            try:
+                reply = json.loads(self.ws.recv())
+            except socket.timeout:
+                raise RuntimeError("%s: no answer in %.0f s" % (method, time.monotonic() - t0)) from None
             if reply.get("id") == self.next_id:
                 if "error" in reply:
                     raise RuntimeError("%s: %s" % (method, reply["error"]))
