@@ -11,9 +11,11 @@ USER and PASSWORD typed and sent (a refused login fails with the page's
 message); Cockpit's shell at URL/vmstack shows the page in its frame with
 VM's row; the page alone (URL/cockpit/@localhost/vmstack/index.html)
 lists VM, Off. member: no alert, no JavaScript error. refused (a user
-outside the vmstack group): VM's Start is refused with vmms's reason
-(org.vmstack.Error.PermissionDenied, "You are not allowed to do this.")
-and VM stays Off. Screenshots of each step in OUT_DIR, named after USER.
+outside the vmstack group): the page is read-only with vmms's reason
+(GetCallerAccess: a banner that says why, VM's Start and every other
+button that would change something disabled), no alert, and VM stays
+Off (cockpit.sh has vmms refuse the same user's Start itself).
+Screenshots of each step in OUT_DIR, named after USER.
 Exit 0 when all passed, 1 on the first failure (said on stderr)."""
 import importlib.util
 import json
@@ -99,18 +101,23 @@ def page_alone(p, url, vm, want, tag):
     if want == "member":
         p.no_alerts("the list as a member of vmstack")
         return
-    note("Start as a user outside the vmstack group: refused with vmms's reason")
-    p.click(vm, "start")
-    p.wait("an alert", "document.querySelector('.vmstack-alerts [role=alert]') !== null", 60)
-    p.shot(tag + "-refused", full=False)
-    text = p.alerts()[0]
-    name = p.js("document.querySelector('.vmstack-alerts [role=alert]').dataset.error")
-    print("  the alert (%s): %s" % (name, " ".join(text.split())), flush=True)
-    if "You are not allowed to do this." not in text or name != "org.vmstack.Error.PermissionDenied":
-        raise Failed("the refusal's alert: %s %r" % (name, text))
+    note("a user outside the vmstack group: the page read-only, with vmms's reason")
+    p.wait("the read-only banner", "document.querySelector('.vmstack-readonly') && "
+           "!document.querySelector('.vmstack-readonly').hidden", 60)
+    text = " ".join(p.js("document.querySelector('.vmstack-readonly').innerText").split())
+    print("  the banner: %s" % text, flush=True)
+    if "Read-only" not in text or "may not" not in text:
+        raise Failed("the read-only banner does not say why: %r" % text)
+    enabled = p.js(cb.ENABLED_MANAGING)
+    if enabled:
+        raise Failed("buttons that change something are enabled for %s: %s" % (tag, enabled))
+    if not p.js("%s.querySelector('button[data-action=\"start\"]').disabled" % p.row(vm)):
+        raise Failed("%s's Start is not disabled" % vm)
+    p.shot(tag + "-read-only", full=False)
+    p.no_alerts("the read-only list")
     if not p.js(p.state_is(vm, "Off")):
-        raise Failed("%s is not Off after the refused start" % vm)
-    p.check_errors("the refused start")
+        raise Failed("%s is not Off" % vm)
+    p.check_errors("the read-only page")
 
 
 def main():

@@ -10,8 +10,9 @@
 #   - alice (in the vmstack group, a password): Cockpit's shell shows the
 #     vmstack page in its menu and frame, and the page lists the VM alice
 #     made with vmctl, Off, with no alert and no JavaScript error;
-#   - bob (a password, outside the group): the page lists the VM, and its
-#     Start is refused with vmms's PermissionDenied and its reason.
+#   - bob (a password, outside the group): the page lists the VM,
+#     read-only with vmms's reason (its Start disabled); vmms itself
+#     refuses bob's Start (PermissionDenied) and the VM stays Off.
 # Screenshots in the run's folder (kept/tmp/vm-test.cockpit-*/).
 #
 # Run here (ctest amdv/cockpit, label amdv-linux): packages VM_BUILD_DIR
@@ -89,6 +90,9 @@ browser() { # USER PASSWORD member|refused
 }
 browser alice Alice-pw-59 member
 browser bob Bob-pw-59 refused
+out=$(vmctl_as bob start page-vm 2>&1) && fail "vmms let bob (outside the vmstack group) start page-vm"
+echo "  vmctl start as bob: $out"
+case $out in *"may not do this"*) ;; *) fail "bob's start was refused for another reason: $out" ;; esac
 loginctl list-sessions --no-legend 2>/dev/null | grep -E 'alice|bob' | sed 's/^/  logind: /'
 vmctl_as alice wait page-vm Off --timeout=5 || fail "page-vm is not Off: $(vmctl_as alice show page-vm)"
 vmctl_as alice delete page-vm || fail "vmctl delete"

@@ -14,11 +14,12 @@
 #
 # The whole script is one compound command, which bash reads in full before
 # it runs any of it: bash reads a script file as it goes, and this file is
-# on the virtiofs share too. A CI run whose file server stalled left no
-# report at all (the bash after `sleep` waited to read its next line). The
-# kernel's own view comes first as well, through builtins only (SysRq
-# written by a redirection), since running ps means reading it from the
-# share.
+# on the virtiofs share too, so a stalled file server would leave the bash
+# after `sleep` waiting for its next line. The kernel's own view comes
+# first as well, through builtins only (SysRq written by a redirection),
+# since running ps means reading it from the share. (A host whose CPUs
+# both spin, as in the int3 livelock docs/amdv-host.md describes, runs no
+# watchdog at all: amdv-host.sh's NMI backtraces are what is left then.)
 {
 out=${1:?usage: watchdog.sh OUT SECONDS} after=${2:?usage: watchdog.sh OUT SECONDS}
 sleep "$after" || exit 0
