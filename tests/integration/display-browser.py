@@ -190,6 +190,13 @@ def main():
             if state.split(":")[0] == want:
                 break
             time.sleep(0.2)
+        # The canvas held the marker when the state was read; the shot is
+        # of what the compositor last drew. Two animation frames later the
+        # canvas has been drawn: under QEMU's TCG (tests/amdv/) a shot taken
+        # at once showed the page without it (Debian 13's stock-Linux web
+        # console, 2026-11-30).
+        dt.call("Runtime.evaluate", {"expression": "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))",
+                                     "awaitPromise": True})
         shot = dt.call("Page.captureScreenshot", {"format": "png"})
         with open(out, "wb") as f:
             f.write(base64.b64decode(shot["data"]))
