@@ -98,8 +98,11 @@ strip -o "$T/bin/hvsock-tool" "$VM_BUILD_DIR/tests/linux/hvsock-tool" || fail "h
 strip -o "$T/bin/display-tool" "$VM_BUILD_DIR/tests/linux/display-tool" || fail "display-tool not built"
 VMD=$VM_BUILD_DIR/vmdisplay
 for b in vmdisplay display-vnc-client display-image-check; do [ -x "$VMD/$b" ] || fail "$b not built"; done
-fcopyd=$droot/usr/sbin/hv_fcopy_daemon extra_mods=
+fcopyd=$droot/usr/sbin/hv_fcopy_daemon extra_mods= cancel_deletes=1
 if fcopy_uio "$kroot"; then
+	# It answers CANCEL_FCOPY with E_FAIL and keeps the partial file
+	# (docs/integration-services.md); hv_fcopy_daemon deletes it.
+	cancel_deletes=0
 	fcopyd=${VM_FCOPY_UIO_DAEMON:-$(ksuite "$src/tests/lib/hv-fcopy-uio-daemon.sh" "$(basename "$kroot")")} ||
 		fail "hv_fcopy_uio_daemon cannot be had"
 	extra_mods="uio uio_hv_generic"
@@ -690,8 +693,9 @@ echo "$LAST_OUT" | grep -q "the file exists in the guest" || fail "a second copy
 # lines end in CR LF ([[:space:]]* takes the CR).
 wait_line copied "^LINUX fcopy md5=$(md5sum <"$T/images/copy.bin" | cut -d' ' -f1) bytes=262144[[:space:]]*\$" 900
 # A copy cancelled once it has started (vmctl copy-cancel): it fails as
-# cancelled, and the daemon deletes the partial file, which the guest's
-# round after the cancel does not see.
+# cancelled, and hv_fcopy_daemon deletes the partial file, which the
+# guest's round after the cancel does not see (hv_fcopy_uio_daemon keeps
+# it).
 head -c $((4 << 20)) /dev/urandom >"$T/images/big.bin"
 note "cancelling a 4 MiB copy into the guest"
 "$VMCTL_BIN" --address="$ADDR" copy-to linux "$T/images/big.bin" /tmp/fcopy/part.bin >"$T/cancel.out" 2>&1 &
@@ -719,8 +723,10 @@ offset=$(wc -c <"$log")
 next_round() { log_since_offset | sed -n '/^LINUX round=/,$p'; }
 for _ in $(seq 300); do r=$(next_round); grep -q '^LINUX hvsock round=' <<<"$r" && break; sleep 2; done
 grep -q '^LINUX hvsock round=' <<<"$r" || fail "no whole round after the cancel: $(log_since_offset | grep '^LINUX ' | head -3)"
-grep -q '^LINUX fcopy part=present' <<<"$(sed '/^LINUX hvsock round=/q' <<<"$r")" &&
-	fail "the guest kept the cancelled copy's partial file"
+if grep -q '^LINUX fcopy part=present' <<<"$(sed '/^LINUX hvsock round=/q' <<<"$r")"; then
+	[ "$cancel_deletes" = 1 ] && fail "the guest kept the cancelled copy's partial file"
+	note "the cancelled copy's partial file stays: hv_fcopy_uio_daemon does not handle CANCEL_FCOPY"
+fi
 # A connect can time out in a guest busy at emulated CPL0 (the summary
 # below counts them): one answer is needed, in this round or a later one.
 for _ in $(seq 300); do r=$(next_round); grep -Eq '^LINUX hvsock round=[0-9]+ reply=host-echo:' <<<"$r" && break; sleep 2; done
