@@ -102,6 +102,15 @@ static bool wait_ready(struct rec *r, int ms) {
         return false;
 }
 
+/* A partition of RAM_BYTES running the guest, past its ready signal. */
+static struct vid_partition *started(struct rec *r) {
+        struct vid_partition *p = make(r, RAM_BYTES);
+        load_guest(p);
+        ASSERT_OK(vid_partition_start(p, on_exit_cb, r));
+        ASSERT_TRUE(wait_ready(r, 20000));
+        return p;
+}
+
 static uint64_t ticks_of(struct vid_partition *p) {
         uint64_t t = 0;
         ASSERT_OK(gm_read(p, TICKS_GPA, &t, sizeof t));
@@ -143,14 +152,20 @@ static void save(struct vid_partition *p, struct saved *s) {
         s->n = (size_t)n;
 }
 
-/* Whether the saved VP 0 was halted. */
-static bool saved_halted(const struct saved *s) {
+/* The saved VP 0, decoded (free() it). */
+static struct vid_vp_state *saved_vp0(const struct saved *s) {
         const struct vmstate_section *vs = vmstate_find(s->secs, s->n, VID_STATE_TAG_VP, 0);
         struct vid_vp_state *st = malloc(sizeof *st);
         char err[256] = "";
         ASSERT_NOT_NULL(vs);
         ASSERT_NOT_NULL(st);
         ASSERT_OK(vid_vp_state_decode(vs, st, err, sizeof err));
+        return st;
+}
+
+/* Whether the saved VP 0 was halted. */
+static bool saved_halted(const struct saved *s) {
+        struct vid_vp_state *st = saved_vp0(s);
         bool halted = st->mp_state == VID_MP_HALTED;
         free(st);
         return halted;
@@ -201,10 +216,7 @@ static size_t readable_one_by_one(struct vid_vp *vp, uint32_t *out) {
 TEST(save_restore_into_new_partition) {
         TEST_REQUIRE_KVM();
         struct rec r = { .lock = PTHREAD_MUTEX_INITIALIZER };
-        struct vid_partition *p = make(&r, RAM_BYTES);
-        load_guest(p);
-        ASSERT_OK(vid_partition_start(p, on_exit_cb, &r));
-        ASSERT_TRUE(wait_ready(&r, 20000));
+        struct vid_partition *p = started(&r);
 
         /* Saving a running partition is refused. */
         struct vmstate_writer *w;
@@ -305,12 +317,7 @@ TEST(save_restore_into_new_partition) {
 
 /* The saved VP 0's IA32_TSC. */
 static uint64_t saved_tsc(const struct saved *s) {
-        const struct vmstate_section *vs = vmstate_find(s->secs, s->n, VID_STATE_TAG_VP, 0);
-        struct vid_vp_state *st = malloc(sizeof *st);
-        char err[256] = "";
-        ASSERT_NOT_NULL(vs);
-        ASSERT_NOT_NULL(st);
-        ASSERT_OK(vid_vp_state_decode(vs, st, err, sizeof err));
+        struct vid_vp_state *st = saved_vp0(s);
         ASSERT_EQ(st->msr_index[0], 0x10u);
         uint64_t tsc = st->msr_value[0];
         free(st);
@@ -327,10 +334,7 @@ static uint64_t saved_tsc(const struct saved *s) {
 TEST(restored_tsc_goes_on_from_the_saved_value) {
         TEST_REQUIRE_KVM();
         struct rec r = { .lock = PTHREAD_MUTEX_INITIALIZER };
-        struct vid_partition *p = make(&r, RAM_BYTES);
-        load_guest(p);
-        ASSERT_OK(vid_partition_start(p, on_exit_cb, &r));
-        ASSERT_TRUE(wait_ready(&r, 20000));
+        struct vid_partition *p = started(&r);
         usleep(300 * 1000); /* saved at a TSC of a fraction of a second */
         ASSERT_OK(vid_partition_pause(p));
         struct saved s;
@@ -379,10 +383,7 @@ static uint64_t ram_section_length(const struct saved *s) {
 TEST(second_save_no_larger_after_restore) {
         TEST_REQUIRE_KVM();
         struct rec r = { .lock = PTHREAD_MUTEX_INITIALIZER };
-        struct vid_partition *p = make(&r, RAM_BYTES);
-        load_guest(p);
-        ASSERT_OK(vid_partition_start(p, on_exit_cb, &r));
-        ASSERT_TRUE(wait_ready(&r, 20000));
+        struct vid_partition *p = started(&r);
         ASSERT_OK(vid_partition_pause(p));
         struct saved s1, s2;
         save(p, &s1);
