@@ -245,6 +245,11 @@ uint64_t vid_pvm_msr_saved(const struct vid_vp *vp, uint32_t index, uint64_t kvm
 struct vid_partition_state;
 int vid_state_fits(const struct vid_partition *p, const struct vid_partition_state *st, char *err, size_t errlen);
 bool vid_pvm_msr_restore(struct vid_vp *vp, uint32_t index, uint64_t value, const struct kvm_sregs *s, int *r);
+/* Whether the guest TSC can be moved at all: not on PVM, where it is the
+ * host's; its KVM accepts KVM_VCPU_TSC_OFFSET and leaves the TSC as it was
+ * (vid/state.c then writes IA32_TSC as before, and hvshim's reference time
+ * covers the jump). */
+bool vid_pvm_tsc_fixed(const struct vid_partition *p);
 
 /* partition.c */
 int vid_msr_filter_apply(struct vid_partition *p);

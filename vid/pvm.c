@@ -291,6 +291,10 @@ static struct kvm_segment kernel_seg(uint16_t sel, bool code) {
                                      .present = 1, .dpl = 0, .db = code ? 0 : 1, .s = 1, .l = code, .g = 1 };
 }
 
+bool vid_pvm_tsc_fixed(const struct vid_partition *p) {
+        return p->pvm;
+}
+
 bool vid_pvm_mmio(struct vid_vp *vp, uint64_t gpa, bool write) {
         if (!vp->p->pvm_tramp || gpa < TRAMP_DOORBELL_GPA || gpa >= TRAMP_DOORBELL_GPA + VID_PAGE_SIZE)
                 return false;

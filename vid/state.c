@@ -275,8 +275,9 @@ static int msrs_get(struct vid_vp *vp, struct vid_vp_state *st) {
  * instead, which KVM applies as given: the TSC reads the saved value the
  * moment it is set. A VP whose saved TSC lies within a second of the first
  * VP's gets that VP's offset, as KVM's matching would give it, so TSCs that
- * ran synchronized stay so. Without the attribute (PVM, older KVMs) the MSR
- * is written as before. */
+ * ran synchronized stay so. Without the attribute (older KVMs), and on
+ * PVM, whose KVM takes the attribute but cannot move the guest's TSC (it is
+ * the host's: vid_pvm_tsc_fixed), the MSR is written as before. */
 
 static bool saved_tsc(const struct vid_vp_state *st, uint64_t *tsc) {
         for (uint32_t i = 0; i < st->n_msr_index; i++)
@@ -552,7 +553,7 @@ int vid_vps_state_set(struct vid_partition *p, struct vid_vp *const *vps, const 
                         uint64_t d = tsc > first_tsc ? tsc - first_tsc : first_tsc - tsc;
                         if (have_first && d < second) {
                                 offset = first_offset, use = &offset;
-                        } else {
+                        } else if (!vid_pvm_tsc_fixed(p)) {
                                 int r = tsc_offset_for(vps[i], tsc, &offset);
                                 if (r < 0 && r != -ENOTSUP)
                                         return errorf(err, errlen, r, "vCPU %u: reading its TSC offset: %s",
