@@ -768,6 +768,55 @@ static int write_with_cpuid_claim(const char *path, const uint8_t *data, size_t 
         return b;
 }
 
+/* The state in *data (*len bytes, indexed in secs[*n]) with section old
+ * replaced by st encoded as d says, written to a file of the test's and
+ * read and indexed again. */
+static void retake(uint8_t **data, size_t *len, struct vmstate_section *secs, int *n, const struct vmstate_section *old,
+                   const struct vmstate_desc *d, const void *st) {
+        static unsigned k;
+        char path[600], err[256] = "";
+        uint8_t *sec;
+        size_t sec_len;
+        ASSERT_NOT_NULL(old);
+        ASSERT_OK(vmstate_test_encode(d, old->instance, st, &sec, &sec_len));
+        snprintf(path, sizeof path, "%s/retaken-%u.vmrs", dir, k++);
+        int fd = write_with_section(path, *data, *len, old, sec, sec_len);
+        free(sec);
+        free(*data);
+        *data = read_whole(fd, len);
+        close(fd);
+        *n = vmstate_index(*data, *len, NULL, secs, VMSTATE_SECTIONS_MAX, err, sizeof err);
+        ASSERT_GT(*n, 0);
+}
+
+/* XCR0 of the saved vCPU i; its whole state into vs. */
+static uint64_t saved_xcr0(const struct vmstate_section *secs, size_t n, uint32_t i, struct vid_vp_state *vs) {
+        char err[256] = "";
+        const struct vmstate_section *s = vmstate_find(secs, n, VID_STATE_TAG_VP, i);
+        ASSERT_NOT_NULL(s);
+        ASSERT_OK(vid_vp_state_decode(s, vs, err, sizeof err));
+        uint64_t xcr0 = 0;
+        for (uint32_t k = 0; k < vs->n_xcr_index; k++)
+                if (vs->xcr_index[k] == 0)
+                        xcr0 = vs->xcr_value[k];
+        return xcr0;
+}
+
+/* The XSAVE components a CPID section's CPUID offers (leaf 0xD.0). */
+static uint64_t cpuid_xfeatures(const struct vmstate_section *cpid) {
+        struct vid_cpuid_state *cs = malloc(sizeof *cs);
+        char err[256] = "";
+        ASSERT_NOT_NULL(cs);
+        ASSERT_OK(vid_cpuid_state_decode(cpid, cs, err, sizeof err));
+        uint64_t x = 0;
+        for (uint32_t k = 0; k < cs->n_function; k++)
+                if (cs->function[k] == 0xd && cs->index[k] == 0)
+                        x = (uint64_t)cs->edx[k] << 32 | cs->eax[k];
+        free(cs);
+        ASSERT_TRUE(x & 1); /* x87 at least */
+        return x;
+}
+
 /* A saved state written by an earlier build restores in this one
  * (docs/saved-state.md, "Compatibility rules"): the interrupt-driven echo
  * guest of save_and_restore_in_a_new_worker, saved by the build named in
@@ -831,21 +880,66 @@ TEST(a_state_saved_by_an_earlier_build_restores) {
                 printf("# the fixture's TSC ran at %u kHz, this host's at %u kHz: its rate is taken\n", ops.tsc_khz,
                        fps.tsc_khz);
                 ops.tsc_khz = fps.tsc_khz;
-                uint8_t *psec;
-                size_t psec_len;
-                ASSERT_OK(vmstate_test_encode(&vid_partition_state_desc, 0, &ops, &psec, &psec_len));
-                char retimed[600];
-                snprintf(retimed, sizeof retimed, "%s/retimed.vmrs", dir);
-                fd = write_with_section(retimed, od, old_len, op, psec, psec_len);
-                free(psec);
-                free(od);
-                od = read_whole(fd, &old_len);
-                close(fd);
-                no = vmstate_index(od, old_len, NULL, olds, VMSTATE_SECTIONS_MAX, err, sizeof err);
-                ASSERT_GT(no, 0);
-                oc = vmstate_find(olds, (size_t)no, VMSTATE_TAG('C', 'P', 'I', 'D'), 0);
-                ASSERT_NOT_NULL(oc);
+                retake(&od, &old_len, olds, &no, op, &vid_partition_state_desc, &ops);
         }
+        /* And the extended states this host cannot hold (the fixture's
+         * XSAVE image has PKRU's, bit 9, which a host without PKU lacks; the
+         * echo guest never uses them): KVM refuses an XSAVE image or an
+         * XCR0 with a component the guest's CPUID, now this host's, does
+         * not offer (leaf 0xD: EDX:EAX). */
+        /* Likewise the MSRs this host's KVM does not list (it refuses
+         * them), and this host's values of those that report what the CPU
+         * can do (IA32_FEATURE_CONTROL, ARCH_CAPABILITIES,
+         * PERF_CAPABILITIES, the microcode revision, the VMX capabilities):
+         * KVM refuses a capability this host lacks. The fixture's values of
+         * the others (the guest's own registers) are kept. */
+        uint64_t host_xfeatures = cpuid_xfeatures(fc);
+        struct vid_vp_state *fresh_vp = malloc(sizeof *fresh_vp);
+        ASSERT_NOT_NULL(fresh_vp);
+        (void)saved_xcr0(freshs, (size_t)nf, 0, fresh_vp);
+        for (uint32_t i = 0; i < ops.n_vps; i++) {
+                struct vid_vp_state *vs = malloc(sizeof *vs);
+                ASSERT_NOT_NULL(vs);
+                uint64_t xcr0 = saved_xcr0(olds, (size_t)no, i, vs), bv;
+                bool changed = false;
+                ASSERT_TRUE(vs->xsave_len >= 520);
+                memcpy(&bv, vs->xsave + 512, 8); /* the XSAVE header's XSTATE_BV */
+                if ((xcr0 | bv) & ~host_xfeatures) {
+                        printf("# vCPU %u: the fixture's XCR0 0x%llx and XSTATE_BV 0x%llx, this host's components 0x%llx: "
+                               "the others' state is dropped\n",
+                               i, (unsigned long long)xcr0, (unsigned long long)bv, (unsigned long long)host_xfeatures);
+                        for (uint32_t k = 0; k < vs->n_xcr_index; k++)
+                                if (vs->xcr_index[k] == 0)
+                                        vs->xcr_value[k] &= host_xfeatures;
+                        bv &= host_xfeatures;
+                        memcpy(vs->xsave + 512, &bv, 8);
+                        changed = true;
+                }
+                uint32_t kept = 0;
+                for (uint32_t k = 0; k < vs->n_msr_index; k++) {
+                        uint32_t idx = vs->msr_index[k], f = 0;
+                        while (f < fresh_vp->n_msr_index && fresh_vp->msr_index[f] != idx)
+                                f++;
+                        if (f == fresh_vp->n_msr_index)
+                                continue;
+                        bool capability = idx == 0x3a || idx == 0x8b || idx == 0x10a || idx == 0x345 ||
+                                          (idx >= 0x480 && idx <= 0x491);
+                        vs->msr_index[kept] = idx;
+                        vs->msr_value[kept++] = capability ? fresh_vp->msr_value[f] : vs->msr_value[k];
+                }
+                if (kept != vs->n_msr_index) {
+                        printf("# vCPU %u: %u of the fixture's %u MSRs are this host's KVM's\n", i, kept, vs->n_msr_index);
+                        vs->n_msr_index = vs->n_msr_value = kept;
+                        changed = true;
+                }
+                if (changed)
+                        retake(&od, &old_len, olds, &no, vmstate_find(olds, (size_t)no, VID_STATE_TAG_VP, i),
+                               &vid_vp_state_desc, vs);
+                free(vs);
+        }
+        free(fresh_vp);
+        oc = vmstate_find(olds, (size_t)no, VMSTATE_TAG('C', 'P', 'I', 'D'), 0);
+        ASSERT_NOT_NULL(oc);
         /* The fresh CPID section framed as write_with_section takes it: a
          * file header before it, an end section after it. */
         size_t body = VMSTATE_SECTION_HEADER_SIZE + ALIGN_UP((size_t)fc->length, 8u);
