@@ -154,8 +154,10 @@ int vmwp_firmware_bootorder(const struct vm_config *c, char *buf, size_t len) {
 }
 
 /* Hyper-V's serial numbers are digits in groups ("0000-0011-6412-5480-
- * 4532-8837-78"); ours come from the VM id, so they stay with the VM. */
-static void serial_of(const struct guid *id, char out[32]) {
+ * 4532-8837-78": 26 digits, 6 dashes); ours come from the VM id, so they
+ * stay with the VM. */
+#define SERIAL_SIZE 33 /* the 32 characters and the NUL */
+static void serial_of(const struct guid *id, char out[SERIAL_SIZE]) {
         size_t n = 0;
         for (unsigned i = 0; i < 26; i++) {
                 if (i && i % 4 == 0)
@@ -168,7 +170,7 @@ static void serial_of(const struct guid *id, char out[32]) {
 static int add_tables(struct vmwp_vm *vm, struct fwcfg *f) {
         struct fwtables_config fc = { .n_ram = 0 };
         struct vid_ram_region regions[2];
-        char serial[32];
+        char serial[SERIAL_SIZE];
         vmwp_vm_acpi_config(vm, &fc.acpi);
         fc.n_ram = vid_ram_regions(vm->p, regions);
         for (size_t i = 0; i < fc.n_ram; i++)
