@@ -9,12 +9,10 @@
 #                            plain builds (no preset: Release, and Debian's
 #                            packaging flags; no warning allowed), the
 #                            asan+ubsan build's unit/component/integration
-#                            tiers, the stock-Linux acceptance test on PVM
-#                            (which runs beside the other stages where
-#                            /dev/kvm is PVM; see below) and, last, the
-#                            emulated AMD-V host's tests (label amdv,
-#                            docs/amdv-host.md), the stock-Linux test
-#                            among them
+#                            tiers, the stock-Linux acceptance test (which
+#                            runs beside the other stages; see below) and,
+#                            last, the emulated AMD-V host's tests (label
+#                            amdv, docs/amdv-host.md)
 #   scripts/test.sh -L unit  only the given ctest label(s)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -170,7 +168,7 @@ else
   # vCPUs want both cores, and its component tier's progress checks and
   # timeouts were set for a machine with nothing else running (the host,
   # README's install section under systemd, the component tier, the
-  # cgroup scopes, the stock-Linux test).
+  # cgroup scopes).
   if [ -e build/debug/CTestTestfile.cmake ]; then
     test_suite "amdv" debug "^amdv$"
   fi

@@ -24,5 +24,5 @@ if [ "${1:-}" = --deb13 ]; then
 	env+=(VM_DEBIAN_KERNEL_SUITE=trixie VM_DEBIAN_KERNEL_SERIES=6.12 VM_FCOPY_UIO_DAEMON="$daemon")
 fi
 env "${env[@]}" bash "$src/tests/linux/test-linux.sh" --fetch || exit $?
-# 250 s on a quiet machine (2026-11-30); in CI a hang costs at most this.
+# 250 s on a quiet machine (2026-11-30): a hang costs at most this.
 exec bash "$src/tests/amdv/amdv-host.sh" --timeout 1200 -- env "${env[@]}" bash "$src/tests/linux/test-linux.sh"
