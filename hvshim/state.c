@@ -16,7 +16,6 @@
 #include "internal.h"
 #include "vid/state.h"
 
-#define MSR_IA32_TSC 0x10u
 
 /* ---- descriptors ------------------------------------------------------ */
 
@@ -318,14 +317,8 @@ static int saved_guest_tsc(const struct vmstate_section *secs, size_t n, uint64_
         if (!vs)
                 return -ENOMEM;
         int r = vid_vp_state_decode(s, vs, err, errlen);
-        for (uint32_t i = 0; r == 0; i++) {
-                if (i == vs->n_msr_index) {
-                        r = errorf(err, errlen, -EINVAL, "section VP #0 holds no IA32_TSC");
-                } else if (vs->msr_index[i] == MSR_IA32_TSC) {
-                        *tsc = vs->msr_value[i];
-                        break;
-                }
-        }
+        if (r == 0 && !vid_vp_state_tsc(vs, tsc))
+                r = errorf(err, errlen, -EINVAL, "section VP #0 holds no IA32_TSC");
         free(vs);
         return r;
 }

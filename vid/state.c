@@ -279,7 +279,7 @@ static int msrs_get(struct vid_vp *vp, struct vid_vp_state *st) {
  * PVM, whose KVM takes the attribute but cannot move the guest's TSC (it is
  * the host's: vid_pvm_tsc_fixed), the MSR is written as before. */
 
-static bool saved_tsc(const struct vid_vp_state *st, uint64_t *tsc) {
+bool vid_vp_state_tsc(const struct vid_vp_state *st, uint64_t *tsc) {
         for (uint32_t i = 0; i < st->n_msr_index; i++)
                 if (st->msr_index[i] == MSR_IA32_TSC) {
                         *tsc = st->msr_value[i];
@@ -549,7 +549,7 @@ int vid_vps_state_set(struct vid_partition *p, struct vid_vp *const *vps, const 
                 uint64_t tsc;
                 int64_t offset;
                 const int64_t *use = NULL;
-                if (saved_tsc(&st[i], &tsc)) {
+                if (vid_vp_state_tsc(&st[i], &tsc)) {
                         uint64_t d = tsc > first_tsc ? tsc - first_tsc : first_tsc - tsc;
                         if (have_first && d < second) {
                                 offset = first_offset, use = &offset;

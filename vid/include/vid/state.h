@@ -129,6 +129,10 @@ int vid_pit_state_set(struct vid_partition *p, const struct vid_pit_state *in);
 /* Pure: the section, with the 8254's ranges checked. */
 int vid_pit_state_decode(const struct vmstate_section *s, struct vid_pit_state *out, char *err, size_t errlen);
 
+/* The guest TSC a decoded VP state holds (its IA32_TSC); false when it
+ * holds none. */
+bool vid_vp_state_tsc(const struct vid_vp_state *st, uint64_t *tsc);
+
 /* The VP's state now (partition paused or not started). */
 int vid_vp_state_get(struct vid_vp *vp, struct vid_vp_state *st);
 /* Applies st (checked by vid_vp_state_check) to the VP. Its TSC reads
