@@ -8,13 +8,16 @@ import { h } from "./dom.js";
 let seq = 0;
 const nextId = prefix => `${prefix}-${++seq}`;
 
-// A text or number input: opts {type, value, min, max, name, list, required, placeholder}.
+// opts.oneShot marks a control whose value is for one action (a path to
+// attach, a size to grow to) rather than a setting's: a rebuilt form starts
+// it empty (settings-card.js carries only settings' edits).
+// A text or number input: opts {type, value, min, max, name, list, required, placeholder, oneShot}.
 export function input(opts = {}) {
     const el = h("input", {
         class: "vmstack-input", type: opts.type || "text", id: opts.id || nextId("in"),
         name: opts.name, min: opts.min, max: opts.max, list: opts.list, step: opts.step,
         required: opts.required, placeholder: opts.placeholder, "aria-describedby": opts.describedby,
-        inputmode: opts.type === "number" ? "numeric" : undefined,
+        inputmode: opts.type === "number" ? "numeric" : undefined, "data-one-shot": opts.oneShot,
     });
     el.value = opts.value ?? "";
     return el;
@@ -27,14 +30,15 @@ export function textarea(opts = {}) {
 }
 
 export function select(options, value, opts = {}) {
-    const el = h("select", { class: "vmstack-input", id: opts.id || nextId("sel"), name: opts.name },
+    const el = h("select", { class: "vmstack-input", id: opts.id || nextId("sel"), name: opts.name, "data-one-shot": opts.oneShot },
                  options.map(([v, text]) => h("option", { value: v }, text)));
     el.value = value;
     return el;
 }
 
 export function checkbox(checked, opts = {}) {
-    const el = h("input", { type: "checkbox", class: "pf-v6-c-check__input", id: opts.id || nextId("cb"), name: opts.name });
+    const el = h("input", { type: "checkbox", class: "pf-v6-c-check__input", id: opts.id || nextId("cb"), name: opts.name,
+                            "data-one-shot": opts.oneShot });
     el.checked = !!checked;
     return el;
 }

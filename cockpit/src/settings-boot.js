@@ -63,7 +63,7 @@ export class BootSettings extends ConfigCard {
         const drives = c.dvd_drives || [];
         const { table: t, tbody } = table("DVD drives", ["Drive", "Position", "Disc", ""]);
         drives.forEach((d, i) => {
-            const iso = input({ name: `dvd-iso-${i}`, list: LISTS.isos, placeholder: "an ISO image" });
+            const iso = input({ name: `dvd-iso-${i}`, list: LISTS.isos, placeholder: "an ISO image", oneShot: true });
             iso.setAttribute("aria-label", `DVD drive ${i}: the ISO to insert`);
             const insert = () => this.call(`insert a disc into DVD drive ${i} of`, "InsertDvd", [i, iso.value.trim()], "us");
             const eject = () => this.call(`eject DVD drive ${i} of`, "EjectDvd", [i], "u");

@@ -2,13 +2,17 @@
 // A card of forms that edit a VM's configuration (settings.js,
 // settings-boot.js, settings-services.js): its forms are built from the
 // Config property and rebuilt only when Config changes, so a value being
-// typed survives other updates; the control that had the keyboard keeps
-// it across a rebuild. Calls go through run(): vmms's refusal is the
-// page's alert.
+// typed survives other updates; across a rebuild, a field typed into keeps
+// its value where its setting did not change (form-edits.js), and the
+// control that had the keyboard keeps it. Calls go through run(): vmms's
+// refusal is the page's alert.
 import { h, replace, card } from "./dom.js";
 import { parseConfig } from "./format.js";
 import { IF_VM } from "./model.js";
 import { run } from "./actions.js";
+import { carriedEdits, controlValues } from "./form-edits.js";
+
+const CONTROLS = ["input", "select", "textarea"].map(t => `${t}[name]:not([data-one-shot])`).join(", ");
 
 // Where the focus was, as a selector and which match it was.
 function focusKey(body) {
@@ -25,6 +29,7 @@ export class ConfigCard {
         this.alerts = alerts;
         this.vm = null;
         this.config = null;
+        this.built = new Map();
         this.body = h("div", { class: bodyClass });
         this.el = card(title, this.body);
     }
@@ -32,6 +37,7 @@ export class ConfigCard {
     show(vm) {
         this.vm = vm;
         this.config = null;
+        this.built = new Map();
         this.vmChanged();
     }
 
@@ -42,7 +48,18 @@ export class ConfigCard {
         this.config = text;
         const c = parseConfig(text);
         const focus = focusKey(this.body);
+        const typed = controlValues(this.body.querySelectorAll(CONTROLS)).values;
         replace(this.body, c ? this.build(c) : h("p", {}, "The configuration could not be read."));
+        const fresh = controlValues(this.body.querySelectorAll(CONTROLS));
+        for (const [key, value] of carriedEdits(this.built, typed, fresh.values)) {
+            const el = fresh.els.get(key);
+            if (el.type === "checkbox" || el.type === "radio")
+                el.checked = value === "true";
+            else
+                el.value = value;
+            el.dispatchEvent(new Event("change"));
+        }
+        this.built = fresh.values;
         if (focus) {
             const all = this.body.querySelectorAll(focus.sel);
             const el = all[Math.min(Math.max(focus.i, 0), all.length - 1)];

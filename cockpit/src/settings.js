@@ -87,8 +87,8 @@ export class Settings extends ConfigCard {
                   button("Set QoS", "secondary", set, { "data-action": "disk-qos" }),
                   this.removeButton(`disk ${i}`, "DetachDisk", i)))));
         });
-        const path = input({ name: "attach-disk-path", placeholder: "/var/lib/vmstack/images/data.img", list: "vmstack-pool-disks" });
-        const ro = checkbox(false, { name: "attach-disk-ro" });
+        const path = input({ name: "attach-disk-path", placeholder: "/var/lib/vmstack/images/data.img", list: "vmstack-pool-disks", oneShot: true });
+        const ro = checkbox(false, { name: "attach-disk-ro", oneShot: true });
         const attach = () => this.call("add a disk to", "AttachDisk", [JSON.stringify(ro.checked ? { path: path.value.trim(), read_only: true } : { path: path.value.trim() })], "s");
         return h("div", { class: "vmstack-form" },
                  h("h3", { class: "pf-v6-c-title pf-m-md vmstack-sub-title" }, "Disks"),
@@ -117,8 +117,8 @@ export class Settings extends ConfigCard {
                   button("Set", "secondary", () => this.setNicQos(i, bw, weight, q.min_weight ?? 0), { "data-action": "nic-qos" }),
                   this.removeButton(`network adapter ${i}`, "DetachNic", i)))));
         });
-        const bridge = input({ name: "attach-nic-bridge", placeholder: "br0 (empty: a TAP only)" });
-        const mac = input({ name: "attach-nic-mac", placeholder: "automatic" });
+        const bridge = input({ name: "attach-nic-bridge", placeholder: "br0 (empty: a TAP only)", oneShot: true });
+        const mac = input({ name: "attach-nic-mac", placeholder: "automatic", oneShot: true });
         const attach = () => {
             const nic = {};
             if (bridge.value.trim())
@@ -138,8 +138,8 @@ export class Settings extends ConfigCard {
 
     // ResizeDisk of the chosen disk to the size typed in MiB.
     resizeForm(disks) {
-        const which = select(disks.map((d, i) => [String(i), `${i}: ${d.path || ""}`]), "0", { name: "resize-disk" });
-        const size = input({ type: "number", min: 1, name: "resize-disk-mib", placeholder: "e.g. 20480" });
+        const which = select(disks.map((d, i) => [String(i), `${i}: ${d.path || ""}`]), "0", { name: "resize-disk", oneShot: true });
+        const size = input({ type: "number", min: 1, name: "resize-disk-mib", placeholder: "e.g. 20480", oneShot: true });
         const resize = () => {
             const bytes = mibToBytes(size.value);
             size.setCustomValidity(Number.isNaN(bytes) ? "A whole number of MiB, from 1" : "");

@@ -373,7 +373,16 @@ def steps_graphs(p):
     p.click_sel("tr[data-disk='0'] button[data-action=disk-qos]")
     wait_config(p, "alpha", lambda c: c["disks"][0].get("qos", {}).get("max_iops") == 500, "disks[0].qos.max_iops 500")
     p.no_alerts("disk QoS")
+    p.wait("the disk row rebuilt with max 500", "document.querySelector(\"tr[data-disk='0'] input[name=qos-max-0]\").value === '500'", 10)
     p.set_input("tr[data-disk='0'] input[name=qos-min-0]", "600")
+    # Config changes underneath (another client sets the byte rate): the
+    # row is rebuilt, and the minimum typed but not yet set stays.
+    path = bus("call", *MANAGER, "GetVM", "s", "alpha").split('"')[1]
+    bus("call", "org.vmstack.VMMS1", path, "org.vmstack.VMMS1.VM", "SetDiskQoS", "uttt", "0", "500", "0", "1000000")
+    p.wait("the byte rate set elsewhere, on the page", "document.querySelector(\"tr[data-disk='0'] input[name=qos-bps-0]\").value === '1000000'", 10)
+    typed = p.js("document.querySelector(\"tr[data-disk='0'] input[name=qos-min-0]\").value")
+    if typed != "600":
+        raise Failed("the minimum IOPS typed before Config changed was lost: the field holds %r" % typed)
     p.click_sel("tr[data-disk='0'] button[data-action=disk-qos]")
     expect_alert(p, "min above max", ["Could not set disk 0's QoS of alpha", "min_iops"], "org.vmstack.Error.InvalidArgument")
     p.click_sel("button[data-action=back]")

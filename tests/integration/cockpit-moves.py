@@ -160,6 +160,9 @@ def settings(p):
     p.click_sel("button[data-action=policy-save]")
     expect_alert(p, "a 0 s timeout", ["Could not change the automatic actions of settler", "stop_timeout_s"],
                  "org.vmstack.Error.InvalidConfig")
+    # The refused value stays in the field (through rebuilds too), to be
+    # corrected: put back as a person would.
+    p.set_input(svc + "input[name=stop_timeout_s]", "45")
     p.no_alerts("settler's boot, DVD and services")
     nic_caps(p)
     no_overflow(p, "settler's settings at 1280")

@@ -9,6 +9,7 @@ import { parseMetrics, parseAllMetrics, rates, niceMax, formatPercent, formatRat
 import { withSettings, newVmConfig, numberOrText, bytesBase64, parsePools, STATES } from "../../cockpit/src/config-edit.js";
 import { classifyPoolImages } from "../../cockpit/src/pools.js";
 import { accessState, isManaging } from "../../cockpit/src/access.js";
+import { carriedEdits, controlValues } from "../../cockpit/src/form-edits.js";
 
 const ids = state => actionsFor(state, ACTIONS.concat(MORE_ACTIONS)).map(a => a.id);
 // docs/dbus-api.md "States": where vmms accepts each method.
@@ -165,4 +166,21 @@ assert.deepEqual(accessState(["manage", "user 0 is root"]), { readOnly: false, r
 assert.deepEqual(accessState(null), { readOnly: false, reason: "" });
 assert.ok(isManaging("start") && isManaging("wizard-open") && isManaging("checkpoint-create") && isManaging("disk-attach"));
 assert.ok(!isManaging("back") && !isManaging("console") && !isManaging("wizard-cancel") && !isManaging(undefined));
+// A form rebuilt from a changed Config keeps what was typed into a field
+// whose setting did not change, and shows the new value where it did.
+const m = o => new Map(Object.entries(o));
+assert.deepEqual([...carriedEdits(m({ "max#0": "500", "min#0": "0", "bps#0": "0" }),
+                                  m({ "max#0": "500", "min#0": "600", "bps#0": "0" }),
+                                  m({ "max#0": "500", "min#0": "0", "bps#0": "1000000" }))], [["min#0", "600"]]);
+// typed and then saved: the new build holds it, nothing to carry
+assert.equal(carriedEdits(m({ "max#0": "0" }), m({ "max#0": "500" }), m({ "max#0": "500" })).size, 0);
+// typed, but changed underneath: the new value wins
+assert.equal(carriedEdits(m({ "w#0": "100" }), m({ "w#0": "7" }), m({ "w#0": "50" })).size, 0);
+// a field gone (its disk detached), or a first build: nothing
+assert.equal(carriedEdits(m({ "min#1": "0" }), m({ "min#1": "9" }), m({})).size, 0);
+assert.equal(carriedEdits(new Map(), m({ "a#0": "1" }), m({ "a#0": "0" })).size, 0);
+// checkboxes by their state; names that repeat by their order
+const cv = controlValues([{ name: "dm", type: "checkbox", checked: true }, { name: "iso", type: "text", value: "a" },
+                          { name: "iso", type: "text", value: "b" }]);
+assert.deepEqual([...cv.values], [["dm#0", "true"], ["iso#0", "a"], ["iso#1", "b"]]);
 console.log("cockpit-js: all checks passed");
