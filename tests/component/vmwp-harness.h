@@ -77,7 +77,7 @@ static inline bool read_until(int fd, const char *want, char *buf, size_t cap) {
 /* A worker under a control socket, as vmms runs it (tests/lib/vmwp-child.h);
  * serial: a --serial spec or NULL; state_fd >= 0: restore from it. */
 static inline struct vmwp_child start_worker(int sv[2], const char *guest, const char *cmdline, const char *serial,
-                                      int state_fd, struct json_object **exit_ev) {
+                                             int state_fd, struct json_object **exit_ev) {
         const char *args[] = { "--control-fd", "3", serial ? "--serial" : NULL, serial, NULL };
         char json[4096];
         size_t n = test_read_file(setup(guest, cmdline, 1, NULL), json, sizeof json);
