@@ -24,7 +24,7 @@ read -r PORT <<<"$(free_ports 1)"
 # as $T/NAME.png.
 page() {
   TMPDIR=$T /usr/bin/python3 "$(dirname "$0")/display-browser.py" "$CHROMIUM" "${4:-http://127.0.0.1:$PORT}/vnc.html?$2" \
-    "$T/$1.png" "$3" 60 >"$T/browser-$1.log" 2>&1 || fail "the page did not get to '$3': $(cat "$T/browser-$1.log")"
+    "$T/$1.png" "$3" 60 "$CHECK" >"$T/browser-$1.log" 2>&1 || fail "the page did not get to '$3': $(cat "$T/browser-$1.log")"
   echo "$1: $(cat "$T/browser-$1.log")"
 }
 

@@ -392,8 +392,9 @@ CHROMIUM=$(command -v chromium || command -v chromium-browser) || fail "chromium
 url=$(disp WebUrl | tr -d '"')
 [ "$url" = "http://127.0.0.1:$WPORT/" ] || fail "WebUrl: $url"
 browser() { # NAME QUERY STATE
-	TMPDIR=$T python3 "$src/tests/integration/display-browser.py" "$CHROMIUM" "${url}vnc.html?$2" "$T/$1.png" "$3" 120 \
-		>"$T/browser-$1.log" 2>&1 || fail "the web console did not get to '$3': $(cat "$T/browser-$1.log")"
+	TMPDIR=$T python3 "$src/tests/integration/display-browser.py" "$CHROMIUM" "${url}vnc.html?$2" "$T/$1.png" "$3" 120 "$VMD/display-image-check" \
+		>"$T/browser-$1.log" 2>&1 ||
+		{ cp "$T/$1.png" "$art/$1.png" 2>/dev/null; fail "the web console did not get to '$3': $(cat "$T/browser-$1.log")"; }
 }
 browser web "autoconnect=true&resize=off&password=$(cat "$T/vnc.pw")" screen
 "$VMD/display-image-check" find "$T/web.png" 0 >"$T/web.check" 2>&1 ||
