@@ -538,11 +538,4 @@ TEST(restore_refuses_bad_state) {
         free(data);
 }
 
-int main(int argc, char **argv) {
-        TEST_REQUIRE_KVM();
-        vmwp_child_require_bin(vmwp_bin, sizeof vmwp_bin);
-        ASSERT_NOT_NULL(mkdtemp(dir));
-        int r = test_run_all_(argc > 1 ? argv[1] : NULL);
-        (void)test_remove_tree(dir);
-        return r;
-}
+VMWP_TEST_MAIN()

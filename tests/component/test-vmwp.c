@@ -483,11 +483,4 @@ TEST(disks_of_a_running_vm) {
         expect_exit(sv[0], &c, 14, "stopped by vmms");
 }
 
-int main(int argc, char **argv) {
-        TEST_REQUIRE_KVM();
-        vmwp_child_require_bin(vmwp_bin, sizeof vmwp_bin);
-        ASSERT_NOT_NULL(mkdtemp(dir));
-        int r = test_run_all_(argc > 1 ? argv[1] : NULL);
-        (void)test_remove_tree(dir);
-        return r;
-}
+VMWP_TEST_MAIN()

@@ -100,3 +100,15 @@ static inline void expect_exit(int sock, struct vmwp_child *c, int status, const
         ASSERT_EQ(vmwp_child_finish(c, 30, err, sizeof err), status);
         close(sock);
 }
+
+/* A test program's main: /dev/kvm and the built worker needed (else it
+ * skips), the test directory made, the tests run, the directory gone. */
+#define VMWP_TEST_MAIN()                                                \
+        int main(int argc, char **argv) {                               \
+                TEST_REQUIRE_KVM();                                     \
+                vmwp_child_require_bin(vmwp_bin, sizeof vmwp_bin);      \
+                ASSERT_NOT_NULL(mkdtemp(dir));                          \
+                int r = test_run_all_(argc > 1 ? argv[1] : NULL);       \
+                (void)test_remove_tree(dir);                            \
+                return r;                                               \
+        }
