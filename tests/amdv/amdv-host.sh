@@ -288,7 +288,8 @@ boot() {
 			qpid=""
 			return 2
 		fi
-		if [ ! -e "$out/rc" ] && [ "$(grep -c 'rcu: INFO: rcu_.* detected stalls on CPUs' "$out/console.log")" -ge 2 ]; then
+		if [ ! -e "$out/rc" ] && [ -e "$out/console.log" ] &&
+			[ "$(grep -c 'rcu: INFO: rcu_.* detected stalls on CPUs' "$out/console.log")" -ge 2 ]; then
 			kill "$qpid"
 			wait "$qpid" 2>/dev/null
 			qpid=""
