@@ -70,7 +70,7 @@ static void *blast_thread(void *arg) {
 void blast_start(struct env *e, size_t frame, unsigned flows, struct blaster bl[MAX_FLOWS]) {
         e->blast_payload = frame - 42;
         atomic_store(&e->stop_blast, false);
-        for (unsigned k = 0; k < flows; k++) {
+        for (unsigned k = 0; k < flows && k < MAX_FLOWS; k++) {
                 bl[k] = (struct blaster){ .e = e, .sport = flows > 1 ? e->flow_sport[k] : 0 };
                 pthread_create(&bl[k].th, NULL, blast_thread, &bl[k]);
         }
@@ -78,7 +78,7 @@ void blast_start(struct env *e, size_t frame, unsigned flows, struct blaster bl[
 
 void blast_stop(struct env *e, unsigned flows, struct blaster bl[MAX_FLOWS]) {
         atomic_store(&e->stop_blast, true);
-        for (unsigned k = 0; k < flows; k++)
+        for (unsigned k = 0; k < flows && k < MAX_FLOWS; k++)
                 pthread_join(bl[k].th, NULL);
 }
 
