@@ -303,6 +303,21 @@ boot() {
 	return 0
 }
 
+# boot_again WHAT: the last boot's console and output kept as
+# console-WHAT.log and output-WHAT.log, and the host booted once more
+# where at least half the deadline is left (b: that boot's result); 1,
+# with b as it was, where it is not.
+boot_again() {
+	mv "$out/console.log" "$out/console-$1.log"
+	[ -e "$out/output.log" ] && mv "$out/output.log" "$out/output-$1.log"
+	if [ $((deadline - $(date +%s))) -lt $((timeout / 2)) ]; then
+		echo "AMDV: not enough time left before the deadline for another boot"
+		return 1
+	fi
+	boot
+	b=$?
+}
+
 echo "AMDV: $("$qemu_bin" --version | head -1), TCG thread=$tcg, $cpus vCPUs"
 t0=$(date +%s%N)
 deadline=$(($(date +%s) + timeout))
@@ -323,27 +338,12 @@ fi
 if [ "$b" = 0 ] && [ ! -e "$out/rc" ] && grep -q "Kernel panic - not syncing" "$out/console.log"; then
 	echo "AMDV RETRY: the emulated host's kernel panicked; booting it once more (console kept: $out/console-panic.log):"
 	grep -A12 "Kernel panic - not syncing" "$out/console.log" | head -14
-	mv "$out/console.log" "$out/console-panic.log"
-	[ -e "$out/output.log" ] && mv "$out/output.log" "$out/output-panic.log"
-	if [ $((deadline - $(date +%s))) -ge $((timeout / 2)) ]; then
-		boot
-		b=$?
-	else
-		echo "AMDV: not enough time left before the deadline for another boot"
-	fi
+	boot_again panic || true
 fi
 if [ "$b" = 3 ]; then
 	echo "AMDV RETRY: a CPU of the emulated host stalled; booting it once more (console kept: $out/console-stall.log):"
 	grep -m2 -A2 "detected stalls on CPUs" "$out/console.log"
-	mv "$out/console.log" "$out/console-stall.log"
-	[ -e "$out/output.log" ] && mv "$out/output.log" "$out/output-stall.log"
-	if [ $((deadline - $(date +%s))) -ge $((timeout / 2)) ]; then
-		boot
-		b=$?
-	else
-		echo "AMDV: not enough time left before the deadline for another boot"
-		b=1
-	fi
+	boot_again stall || b=1
 fi
 if [ "$b" != 0 ]; then
 	[ "$b" = 3 ] && fail "a CPU of the emulated host stalled again (console: $out/console.log)"

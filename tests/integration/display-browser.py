@@ -222,7 +222,7 @@ def start(chromium, profile, tls, seconds):
                 if p.get("type") == "page":
                     return proc, p["webSocketDebuggerUrl"]
         if proc.poll() is not None:
-            tail = open(os.path.join(profile, "chromium.log"), errors="replace").read().strip().splitlines()[-5:]
+            tail = chromium_log(profile, 5)
             raise RuntimeError("Chromium exited with status %d before its DevTools endpoint was up: %s"
                                % (proc.returncode, " | ".join(tail)))
         time.sleep(0.05)
