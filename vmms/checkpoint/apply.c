@@ -84,7 +84,7 @@ static int apply(struct vmms_vm *vm, const struct guid *target, char *err, size_
 
 /* Applies the operation's target, then starts the VM if asked. */
 static void revert_now(struct vmms_vm *vm) {
-        struct vmms_ckpt_op *op = vm->ckpt_op;
+        struct vmms_ckpt_op *op = vmms_ckpt_op(vm);
         char err[1024] = "", why[1100];
         int r = apply(vm, &op->target, err, sizeof err);
         bool start = op->start > 0 || (op->start < 0 && op->was_running);
@@ -109,9 +109,9 @@ int vmms_vm_checkpoint_revert(struct vmms_vm *vm, sd_bus_message *call, const ch
                                 vmms_state_to_string(vm->state)), -EBUSY;
         if ((r = vmms_ckpt_op_new(vm, VMMS_CKPT_REVERT, call)) < 0)
                 return r;
-        vm->ckpt_op->target = k->id;
-        vm->ckpt_op->start = start;
-        vm->ckpt_op->was_running = running;
+        vmms_ckpt_op(vm)->target = k->id;
+        vmms_ckpt_op(vm)->start = start;
+        vmms_ckpt_op(vm)->was_running = running;
         vmms_vm_cancel_restart(vm);
         if (!running) {
                 revert_now(vm);
@@ -156,7 +156,7 @@ static int take_parent(struct vmms_vm *vm, uint32_t i, const char *parent, char 
 /* The worker's answer to disk-merge: the disk runs on the parent now, or
  * (refused, failed) on its image as before, merged when the VM stops. */
 static void merge_online_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
-        struct vmms_ckpt_op *op = vm->ckpt_op;
+        struct vmms_ckpt_op *op = vmms_ckpt_op(vm);
         (void)call;
         if (!op || op->kind != VMMS_CKPT_MERGE || !op->merge_online)
                 return; /* the worker ended first (vmms_ckpt_on_worker_exit) */
@@ -195,12 +195,12 @@ static int compact_online(struct vmms_vm *vm, const struct vmms_cred *cred) {
                 return 0;
         }
         json_object *args = json_object_new_object();
-        if (!args || (!vm->ckpt_op && vmms_ckpt_op_new(vm, VMMS_CKPT_MERGE, NULL) < 0)) {
+        if (!args || (!vmms_ckpt_op(vm) && vmms_ckpt_op_new(vm, VMMS_CKPT_MERGE, NULL) < 0)) {
                 json_object_put(args);
                 close(pfd);
                 return 0;
         }
-        struct vmms_ckpt_op *op = vm->ckpt_op;
+        struct vmms_ckpt_op *op = vmms_ckpt_op(vm);
         op->kind = VMMS_CKPT_MERGE;
         op->merge_disk = (uint32_t)i;
         op->merge_online = true;
@@ -222,9 +222,9 @@ static int compact_online(struct vmms_vm *vm, const struct vmms_cred *cred) {
 
 void vmms_ckpt_on_merge_progress(struct vmms_vm *vm, json_object *ev) {
         json_object *v;
-        if (vm->ckpt_op && vm->ckpt_op->merge_online && json_object_object_get_ex(ev, "bytes", &v) &&
+        if (vmms_ckpt_op(vm) && vmms_ckpt_op(vm)->merge_online && json_object_object_get_ex(ev, "bytes", &v) &&
             json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 0)
-                vm->ckpt_op->merge_online_done = (uint64_t)json_object_get_int64(v);
+                vmms_ckpt_op(vm)->merge_online_done = (uint64_t)json_object_get_int64(v);
 }
 
 /* Merges the next present image vmms made into a parent nothing else
@@ -247,11 +247,11 @@ static int compact(struct vmms_vm *vm) {
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, r, "not merged now: %s", err);
                 return 0;
         }
-        if (!vm->ckpt_op && vmms_ckpt_op_new(vm, VMMS_CKPT_MERGE, NULL) < 0) {
+        if (!vmms_ckpt_op(vm) && vmms_ckpt_op_new(vm, VMMS_CKPT_MERGE, NULL) < 0) {
                 vmms_ckpt_merge_free(m);
                 return 0;
         }
-        struct vmms_ckpt_op *op = vm->ckpt_op;
+        struct vmms_ckpt_op *op = vmms_ckpt_op(vm);
         op->kind = VMMS_CKPT_MERGE;
         op->merge_disk = (uint32_t)i;
         op->merge = m;
@@ -268,7 +268,7 @@ static int compact(struct vmms_vm *vm) {
 
 /* On the loop, after the merge thread: the parent takes the top's place. */
 static void compact_merged(struct vmms_vm *vm, int r, void *arg) {
-        struct vmms_ckpt_op *op = vm->ckpt_op;
+        struct vmms_ckpt_op *op = vmms_ckpt_op(vm);
         struct vmms_ckpt_merge *m = arg;
         char why[1400] = "";
         op->job = (vmms_ckpt_job_free(op->job), NULL);
@@ -312,7 +312,7 @@ int vmms_vm_checkpoint_delete(struct vmms_vm *vm, sd_bus_message *call, const ch
 }
 
 void vmms_ckpt_on_worker_exit(struct vmms_vm *vm) {
-        struct vmms_ckpt_op *op = vm->ckpt_op;
+        struct vmms_ckpt_op *op = vmms_ckpt_op(vm);
         if (op && op->kind == VMMS_CKPT_REVERT) {
                 revert_now(vm);
                 return;
@@ -335,7 +335,7 @@ void vmms_ckpt_on_worker_exit(struct vmms_vm *vm) {
 }
 
 void vmms_ckpt_compact_idle(struct vmms_vm *vm) {
-        if (!vm->ckpt_op && !vm->ckpts_damaged && vm->ckpts && vm->ckpts->n_owned &&
+        if (!vmms_ckpt_op(vm) && !vm->ckpts_damaged && vm->ckpts && vm->ckpts->n_owned &&
             (vm->state == VMMS_STATE_OFF || vm->state == VMMS_STATE_SAVED))
                 (void)compact(vm);
 }

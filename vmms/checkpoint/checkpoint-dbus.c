@@ -163,15 +163,15 @@ PROP(prop_operation) {
         static const char *const names[] = { [VMMS_CKPT_TAKE] = "creating", [VMMS_CKPT_REVERT] = "reverting",
                                              [VMMS_CKPT_MERGE] = "merging", [VMMS_CKPT_IMPORT] = "importing" };
         struct vmms_vm *vm = userdata;
-        return sd_bus_message_append(reply, "s", vm->ckpt_op ? names[vm->ckpt_op->kind] : "");
+        return sd_bus_message_append(reply, "s", vmms_ckpt_op(vm) ? names[vmms_ckpt_op(vm)->kind] : "");
 }
 PROP(prop_progress) {
         struct vmms_vm *vm = userdata;
         uint64_t done = 0, total = 0;
-        if (vm->ckpt_op && vm->ckpt_op->job)
-                vmms_ckpt_job_progress(vm->ckpt_op->job, &done, &total);
-        else if (vm->ckpt_op && vm->ckpt_op->merge_online) /* the worker's passes: no total known */
-                done = vm->ckpt_op->merge_online_done;
+        if (vmms_ckpt_op(vm) && vmms_ckpt_op(vm)->job)
+                vmms_ckpt_job_progress(vmms_ckpt_op(vm)->job, &done, &total);
+        else if (vmms_ckpt_op(vm) && vmms_ckpt_op(vm)->merge_online) /* the worker's passes: no total known */
+                done = vmms_ckpt_op(vm)->merge_online_done;
         return sd_bus_message_append(reply, "(tt)", done, total);
 }
 #undef PROP

@@ -48,10 +48,18 @@ struct vm_config *vmms_ckpt_config_copy(const struct vm_config *c) {
         return n;
 }
 
-void vmms_ckpt_op_free(struct vmms_vm *vm) {
-        struct vmms_ckpt_op *op = TAKE_PTR(vm->ckpt_op);
-        if (!op)
-                return;
+static enum vmms_pending_kind op_kind(const struct vmms_vm *vm) {
+        return vmms_pending_is(&vm->op, VMMS_PENDING_IMPORT) ? VMMS_PENDING_IMPORT : VMMS_PENDING_CHECKPOINT;
+}
+
+/* The operation out of the VM's pending ones: its call (NULL: none), and
+ * *op for the caller to free (NULL: none was in progress). */
+static sd_bus_message *op_end(struct vmms_vm *vm, struct vmms_ckpt_op **op) {
+        *op = vmms_ckpt_op(vm);
+        return *op ? vmms_pending_end(&vm->op, op_kind(vm)) : NULL;
+}
+
+static void op_destroy(struct vmms_vm *vm, struct vmms_ckpt_op *op) {
         if (op->job && op->merge) {
                 /* The thread ends at its next block; the images stay
                  * consistent and the next start merges again. */
@@ -66,9 +74,15 @@ void vmms_ckpt_op_free(struct vmms_vm *vm) {
         vmms_checkpoint_free(op->c);
         free(op->next);
         free(op->prev);
-        sd_bus_message_unref(op->call);
         free(op);
         vmms_ckpt_emit(vm, "Operation");
+}
+
+void vmms_ckpt_op_free(struct vmms_vm *vm) {
+        struct vmms_ckpt_op *op;
+        sd_bus_message_unref(op_end(vm, &op));
+        if (op)
+                op_destroy(vm, op);
 }
 
 int vmms_ckpt_op_new(struct vmms_vm *vm, enum vmms_ckpt_kind kind, sd_bus_message *call) {
@@ -76,21 +90,23 @@ int vmms_ckpt_op_new(struct vmms_vm *vm, enum vmms_ckpt_kind kind, sd_bus_messag
         if (!op)
                 return -ENOMEM;
         op->kind = kind;
-        op->call = sd_bus_message_ref(call);
-        vm->ckpt_op = op;
+        vmms_pending_begin(&vm->op, kind == VMMS_CKPT_IMPORT ? VMMS_PENDING_IMPORT : VMMS_PENDING_CHECKPOINT, call, op);
         vmms_ckpt_emit(vm, "Operation");
         return 0;
 }
 
 /* Answers the waiting caller (if any) and ends the operation. */
 void vmms_ckpt_op_finish(struct vmms_vm *vm, int r, const char *why, const char *id) {
-        sd_bus_message *call = vm->ckpt_op ? vm->ckpt_op->call : NULL;
+        struct vmms_ckpt_op *op;
+        sd_bus_message *call = op_end(vm, &op);
         if (call && r < 0)
                 (void)sd_bus_reply_method_errorf(call, r == -EBUSY ? VMMS_ERROR_BUSY : VMMS_ERROR_FAILED, "VM '%s': %s",
                                                  vm->config->name, why);
         else if (call)
                 (void)(id ? sd_bus_reply_method_return(call, "s", id) : sd_bus_reply_method_return(call, NULL));
-        vmms_ckpt_op_free(vm);
+        sd_bus_message_unref(call);
+        if (op)
+                op_destroy(vm, op);
 }
 
 int vmms_ckpt_install_config(struct vmms_vm *vm, const struct vm_config *c) {
@@ -114,13 +130,7 @@ int vmms_ckpt_store_index(struct vmms_vm *vm) {
 int vmms_ckpt_check_ready(struct vmms_vm *vm, char *err, size_t errlen) {
         if (vm->ckpts_damaged)
                 return snprintf(err, errlen, "its checkpoint index is damaged (see vmms's Problems)"), -EIO;
-        if (vm->ckpt_op)
-                return snprintf(err, errlen, "a checkpoint operation is in progress"), -EBUSY;
-        if (vmms_pending_is(&vm->op, VMMS_PENDING_FCOPY))
-                return snprintf(err, errlen, "a file copy into it is in progress"), -EBUSY;
-        if (vm->hotplug)
-                return snprintf(err, errlen, "a change of its disks or NICs is in progress"), -EBUSY;
-        return 0;
+        return vmms_pending_refusal(&vm->op, VMMS_ASK_CHECKPOINT, err, errlen);
 }
 
 int vmms_ckpt_target(struct vmms_vm *vm, const char *ref, struct vmms_checkpoint **k, char *err, size_t errlen) {
@@ -233,14 +243,14 @@ static void resume_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *
 }
 
 void vmms_ckpt_resume_worker(struct vmms_vm *vm) {
-        if (vm->ckpt_op->was_running && vm->worker)
+        if (vmms_ckpt_op(vm)->was_running && vm->worker)
                 (void)vmms_worker_request(vm->worker, "resume", NULL, resume_reply, NULL);
 }
 
 /* Each VHDX disk's new child, opened read-write and locked for the worker. */
 static int push_fds(struct vmms_vm *vm, const struct vmms_cred *cred, json_object *disks, int *fds, size_t *n,
                     char *err, size_t errlen) {
-        const struct vmms_ckpt_op *op = vm->ckpt_op;
+        const struct vmms_ckpt_op *op = vmms_ckpt_op(vm);
         *n = 0;
         for (uint32_t i = 0; i < op->next->n_disks; i++) {
                 if (op->c->disks[i].kind != VMMS_CKPT_DISK_VHDX)
@@ -283,7 +293,7 @@ static int send_push(struct vmms_vm *vm, const struct vmms_cred *cred, char *err
 }
 
 static void push_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
-        struct vmms_ckpt_op *op = vm->ckpt_op;
+        struct vmms_ckpt_op *op = vmms_ckpt_op(vm);
         char err[1024];
         if (!op || op->kind != VMMS_CKPT_TAKE)
                 return;
@@ -306,11 +316,11 @@ static void push_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *re
 
 void vmms_ckpt_take_done(struct vmms_vm *vm) {
         char g[GUID_STRING_MAX];
-        vmms_ckpt_op_finish(vm, 0, NULL, guid_to_string(&vm->ckpt_op->taken, g));
+        vmms_ckpt_op_finish(vm, 0, NULL, guid_to_string(&vmms_ckpt_op(vm)->taken, g));
 }
 
 void vmms_ckpt_take_worker_ended(struct vmms_vm *vm) {
-        struct vmms_ckpt_op *op = vm->ckpt_op;
+        struct vmms_ckpt_op *op = vmms_ckpt_op(vm);
         if (!op->c)
                 return vmms_ckpt_take_done(vm); /* taken; the thaw went with the guest */
         op->vss = VMMS_CKPT_VSS_NONE;
@@ -318,7 +328,7 @@ void vmms_ckpt_take_worker_ended(struct vmms_vm *vm) {
 }
 
 void vmms_ckpt_take_disks_and_push(struct vmms_vm *vm) {
-        struct vmms_ckpt_op *op = vm->ckpt_op;
+        struct vmms_ckpt_op *op = vmms_ckpt_op(vm);
         char err[1024] = "";
         struct vmms_cred cred;
         int r;
@@ -337,7 +347,7 @@ void vmms_ckpt_take_disks_and_push(struct vmms_vm *vm) {
 /* The worker saved and is paused: the state goes in place, then the
  * children and the push. */
 static void save_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
-        struct vmms_ckpt_op *op = vm->ckpt_op;
+        struct vmms_ckpt_op *op = vmms_ckpt_op(vm);
         char tmp[PATH_MAX], path[PATH_MAX], err[1024] = "";
         if (!op || op->kind != VMMS_CKPT_TAKE || op->vss != VMMS_CKPT_VSS_NONE)
                 return;
@@ -360,7 +370,7 @@ static void save_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *re
 }
 
 void vmms_ckpt_take_fail(struct vmms_vm *vm, int r, const char *why) {
-        struct vmms_ckpt_op *op = vm->ckpt_op;
+        struct vmms_ckpt_op *op = vmms_ckpt_op(vm);
         vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "checkpoint '%s' failed: %s", op->c->name, why);
         if (op->config_stored) {
                 if (vmms_ckpt_install_config(vm, op->prev) < 0)
@@ -378,7 +388,7 @@ void vmms_ckpt_take_fail(struct vmms_vm *vm, int r, const char *why) {
 int vmms_ckpt_take_save(struct vmms_vm *vm, char *err, size_t errlen) {
         char tmp[PATH_MAX];
         _cleanup_close_ int fd = -1;
-        int r = vmms_ckpt_state_path(vm, &vm->ckpt_op->c->id, true, tmp, sizeof tmp);
+        int r = vmms_ckpt_state_path(vm, &vmms_ckpt_op(vm)->c->id, true, tmp, sizeof tmp);
         if (r == 0 && (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
                 r = -errno;
         if (r == 0)
@@ -403,7 +413,7 @@ static int take_online(struct vmms_vm *vm, sd_bus_message *call, struct vmms_che
                 return snprintf(err, errlen, "the checkpoint directory: %s", strerror(-r)), r;
         if ((r = vmms_ckpt_op_new(vm, VMMS_CKPT_TAKE, call)) < 0)
                 return r;
-        struct vmms_ckpt_op *op = vm->ckpt_op;
+        struct vmms_ckpt_op *op = vmms_ckpt_op(vm);
         op->next = vmms_ckpt_config_copy(vm->config);
         op->prev = vmms_ckpt_config_copy(vm->config);
         op->was_running = vm->state == VMMS_STATE_RUNNING;

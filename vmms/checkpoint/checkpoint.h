@@ -14,7 +14,7 @@
 
 struct vmms_cred;
 
-/* An operation in progress on a VM's checkpoints (vm->ckpt_op): while one
+/* An operation in progress on a VM's checkpoints (vmms_ckpt_op(vm)): while one
  * is, every other operation on the VM but Kill is refused (Busy). */
 enum vmms_ckpt_kind {
         VMMS_CKPT_TAKE,
@@ -31,9 +31,12 @@ enum vmms_ckpt_vss {
         VMMS_CKPT_VSS_THAWING,  /* taken: the guest was asked to thaw */
 };
 
+/* A checkpoint operation or an import in progress: the VM's pending
+ * operation of kind CHECKPOINT or IMPORT (core/pending.h), which holds the
+ * call answered at its end (NULL: nobody waits); other requests wait
+ * (Busy) as pending.c's table says. */
 struct vmms_ckpt_op {
         enum vmms_ckpt_kind kind;
-        sd_bus_message *call;          /* answered at the end (NULL: nobody waits) */
         struct vmms_checkpoint *c;     /* TAKE: the new checkpoint, until it is in the tree */
         struct vm_config *next;        /* TAKE, REVERT: the configuration being installed */
         struct vm_config *prev;        /* TAKE: the one to go back to */
@@ -126,7 +129,14 @@ void vmms_ckpt_merge_free(struct vmms_ckpt_merge *m);
 
 /* checkpoint/checkpoint.c: helpers the operations share */
 struct vm_config *vmms_ckpt_config_copy(const struct vm_config *c);
+/* The operation in progress; NULL: none. */
+static inline struct vmms_ckpt_op *vmms_ckpt_op(const struct vmms_vm *vm) {
+        struct vmms_ckpt_op *op = vmms_pending_data(&vm->op, VMMS_PENDING_CHECKPOINT);
+        return op ? op : vmms_pending_data(&vm->op, VMMS_PENDING_IMPORT);
+}
 int vmms_ckpt_op_new(struct vmms_vm *vm, enum vmms_ckpt_kind kind, sd_bus_message *call);
+/* Ends the operation; its call, if any, goes unanswered (the caller
+ * answered it, or vmms ends). */
 void vmms_ckpt_op_free(struct vmms_vm *vm);
 /* Answers the waiting caller (an error with why, or id or nothing) and
  * ends the operation. */

@@ -37,7 +37,7 @@ static int ask(struct vmms_vm *vm, const char *operation, vmms_reply_fn cb) {
 /* The freeze did not happen: standard if allowed, else the take fails.
  * sent: the guest got the request (a late freeze is undone by a thaw). */
 static void freeze_failed(struct vmms_vm *vm, int r, const char *why, bool sent) {
-        struct vmms_ckpt_op *op = vm->ckpt_op;
+        struct vmms_ckpt_op *op = vmms_ckpt_op(vm);
         char err[1024];
         op->vss = VMMS_CKPT_VSS_NONE;
         if (sent)
@@ -53,7 +53,7 @@ static void freeze_failed(struct vmms_vm *vm, int r, const char *why, bool sent)
 }
 
 static void freeze_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
-        struct vmms_ckpt_op *op = vm->ckpt_op;
+        struct vmms_ckpt_op *op = vmms_ckpt_op(vm);
         if (!op || op->kind != VMMS_CKPT_TAKE || op->vss != VMMS_CKPT_VSS_FREEZING || error >= 0)
                 return; /* asked: the guest's answer comes as an event */
         char why[600];
@@ -62,10 +62,10 @@ static void freeze_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *
 }
 
 int vmms_ckpt_take_production(struct vmms_vm *vm, char *err, size_t errlen) {
-        vm->ckpt_op->vss = VMMS_CKPT_VSS_FREEZING;
+        vmms_ckpt_op(vm)->vss = VMMS_CKPT_VSS_FREEZING;
         int r = ask(vm, "freeze", freeze_reply);
         if (r < 0) {
-                vm->ckpt_op->vss = VMMS_CKPT_VSS_NONE;
+                vmms_ckpt_op(vm)->vss = VMMS_CKPT_VSS_NONE;
                 snprintf(err, errlen, "cannot ask the worker for the guest's freeze: %s", strerror(-r));
         }
         return r;
@@ -73,7 +73,7 @@ int vmms_ckpt_take_production(struct vmms_vm *vm, char *err, size_t errlen) {
 
 /* Frozen and paused: the disks move as in a standard take. */
 static void pause_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
-        struct vmms_ckpt_op *op = vm->ckpt_op;
+        struct vmms_ckpt_op *op = vmms_ckpt_op(vm);
         if (!op || op->kind != VMMS_CKPT_TAKE || op->vss != VMMS_CKPT_VSS_FROZEN)
                 return;
         if (error < 0) {
@@ -85,7 +85,7 @@ static void pause_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *r
 }
 
 static void thaw_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
-        struct vmms_ckpt_op *op = vm->ckpt_op;
+        struct vmms_ckpt_op *op = vmms_ckpt_op(vm);
         if (error >= 0)
                 return;
         vmms_vm_log(vm, LOG_LEVEL_WARNING, 0, "cannot ask the guest to thaw its file systems: %s",
@@ -95,7 +95,7 @@ static void thaw_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *re
 }
 
 void vmms_ckpt_thaw(struct vmms_vm *vm, int r, const char *why) {
-        struct vmms_ckpt_op *op = vm->ckpt_op;
+        struct vmms_ckpt_op *op = vmms_ckpt_op(vm);
         op->vss = VMMS_CKPT_VSS_THAWING;
         int s = ask(vm, "thaw", thaw_reply);
         if (s < 0)
@@ -107,7 +107,7 @@ void vmms_ckpt_thaw(struct vmms_vm *vm, int r, const char *why) {
 }
 
 void vmms_ckpt_on_vss(struct vmms_vm *vm, json_object *ev) {
-        struct vmms_ckpt_op *op = vm->ckpt_op;
+        struct vmms_ckpt_op *op = vmms_ckpt_op(vm);
         json_object *v;
         const char *operation = json_object_object_get_ex(ev, "operation", &v) ? json_object_get_string(v) : NULL;
         bool ok = json_object_object_get_ex(ev, "ok", &v) && json_object_get_boolean(v);

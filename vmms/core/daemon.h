@@ -117,7 +117,9 @@ struct vmms_vm {
         uint32_t stop_timeout_s;
         char forced_reason[192];   /* overrides the exit reason (e.g. start timeout) */
         int log_rotate_error;          /* the last rotation failure, logged once */
-        /* The one long operation a caller waits for (core/pending.h) */
+        /* The long operations in progress, of every kind: a save, a file
+         * copy, a checkpoint operation, a device change, a processor
+         * Update (core/pending.h) */
         struct vmms_pending op;
         /* Guest services: KVP, file copy, heartbeat (guest/guest.h) */
         struct vmms_guest *guest;
@@ -129,16 +131,12 @@ struct vmms_vm {
         /* Checkpoints (checkpoint*.c, docs/checkpoints.md) */
         struct vmms_checkpoints *ckpts; /* the tree (never NULL once loaded or created) */
         bool ckpts_damaged;             /* index.json unreadable: no checkpoint operation */
-        struct vmms_ckpt_op *ckpt_op;   /* in progress: other operations wait (Busy) */
         /* Dynamic Memory (dm/dm.h, docs/dynamic-memory.md) */
         struct vmms_dm *dm;
         /* The console (video/video.c, docs/console.md); NULL until needed */
         struct vmms_display *display;
-        /* A disk or NIC change the worker has not answered yet (hotplug.c) */
-        struct vmms_hotplug *hotplug;
-        /* The processor settings' state (processor/): an Update the
-         * worker has not answered yet, the worker's systemd scope; NULL
-         * until needed */
+        /* The processor settings' state (processor/): the worker's
+         * systemd scope and machine; NULL until needed */
         struct vmms_processor *processor;
         /* Metering (metering/metering.c); NULL until first needed */
         struct vmms_metering *metering;

@@ -1,41 +1,74 @@
 /* SPDX-License-Identifier: MIT */
-/* The VM's one pending operation (vm->op): a long request of a D-Bus
- * caller's that its worker, or its guest, answers later, as systemd's
- * machined keeps one Operation per forked child (src/machine/operation.h):
- * what kind it is and the call to answer at its end. It replaces a call
- * field per kind; the kinds held here exclude one another (a Save waits for
- * no file copy, a copy needs a Running VM), so one slot holds them, and
- * begin() in vm-dbus.c refuses what the operation in it excludes. Its
- * timer is its worker request's (vmms_worker_request_fds_timeout), its
- * cancel a method of the kind's (CancelFileCopy); its progress stays the
- * feature's (SaveProgress outlives the save). Private to vmms/. */
+/* The VM's pending operations (vm->op): the long requests of D-Bus
+ * callers that its worker, its guest or a thread of vmms's answers later,
+ * as systemd's machined keeps one Operation per forked child
+ * (src/machine/operation.h): of each kind, whether one is in progress,
+ * the call to answer at its end and the feature's own state of it. One
+ * object instead of a field per kind: which kind refuses which request
+ * while it is in progress, and how the refusal reads, is one table
+ * (pending.c), and every request asks it (vmms_pending_check) before it
+ * begins. Its timer is its worker request's, its cancel a method of the
+ * kind's (CancelFileCopy); its progress stays the feature's (SaveProgress
+ * outlives the save). Private to vmms/. */
 #pragma once
 
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
+#include <vmms/lifecycle.h>
 
 struct vmms_vm;
 
 enum vmms_pending_kind {
-        VMMS_PENDING_NONE,
-        VMMS_PENDING_SAVE,  /* Save (saved-state/save.c); call NULL for a save of vmms's own */
-        VMMS_PENDING_FCOPY, /* CopyFile (guest/fcopy.c) */
+        VMMS_PENDING_CHECKPOINT, /* Take, Apply, Delete... (checkpoint/): struct vmms_ckpt_op */
+        VMMS_PENDING_IMPORT,     /* ImportSavedState (saved-state/transfer.c): struct vmms_ckpt_op */
+        VMMS_PENDING_SAVE,       /* Save (saved-state/save.c); call NULL for a save of vmms's own */
+        VMMS_PENDING_FCOPY,      /* CopyFile (guest/fcopy.c) */
+        VMMS_PENDING_HOTPLUG,    /* a disk, NIC or DVD change (hotplug/): struct vmms_hotplug */
+        VMMS_PENDING_PROCESSOR,  /* an Update the worker applies first (processor/): struct vm_config */
+        VMMS_PENDING_KINDS,
+};
+
+/* What a caller asks, for vmms_pending_check: one of lifecycle.h's
+ * operations, or one of these, which have no row in its state table. */
+enum vmms_pending_ask {
+        VMMS_ASK_CHECKPOINT = VMMS_OP_MAX, /* a checkpoint operation, or an import (vmms_ckpt_check_ready) */
+        VMMS_ASK_UPDATE,                   /* Update: a new configuration */
+        VMMS_ASK_MAX,
 };
 
 struct vmms_pending {
-        enum vmms_pending_kind kind;
-        sd_bus_message *call; /* answered at the end; NULL: none */
+        struct vmms_pending_op {
+                bool on;
+                sd_bus_message *call; /* answered at the end; NULL: none, or its worker request holds it */
+                void *data;           /* the kind's state, its feature's to free; NULL: none */
+        } ops[VMMS_PENDING_KINDS];
 };
 
 static inline bool vmms_pending_is(const struct vmms_pending *p, enum vmms_pending_kind kind) {
-        return p->kind == kind;
+        return p->ops[kind].on;
 }
 
-/* The slot takes kind and a reference to call (NULL: none). */
-void vmms_pending_begin(struct vmms_pending *p, enum vmms_pending_kind kind, sd_bus_message *call);
+/* The state of the operation of that kind in progress; NULL: none. */
+static inline void *vmms_pending_data(const struct vmms_pending *p, enum vmms_pending_kind kind) {
+        return p->ops[kind].on ? p->ops[kind].data : NULL;
+}
+
+/* An operation of that kind begins: the slot takes a reference to call
+ * (NULL: none) and data (its feature's). vmms_pending_check said it may. */
+void vmms_pending_begin(struct vmms_pending *p, enum vmms_pending_kind kind, sd_bus_message *call, void *data);
 /* The operation of that kind ends: its call, for the caller to answer and
- * unref (NULL: none, or another kind is pending, which stays). */
+ * unref (NULL: none, or none of that kind was in progress). Its data is
+ * the feature's to free. */
 sd_bus_message *vmms_pending_end(struct vmms_pending *p, enum vmms_pending_kind kind);
-/* The VM goes (vmms exits): the call is dropped unanswered, and fails
- * with the bus. */
+/* The VM goes (vmms exits): the calls are dropped unanswered, and fail
+ * with the bus; the features freed their data first. */
 void vmms_pending_drop(struct vmms_pending *p);
+
+/* 0 when no operation in progress refuses ask (an enum vmms_op, or an
+ * enum vmms_pending_ask); else a negative errno with org.vmstack.Error.Busy in e,
+ * naming what is in progress ("VM 'web': a checkpoint operation is in
+ * progress; try again when it is done"). */
+int vmms_pending_check(const struct vmms_vm *vm, unsigned ask, sd_bus_error *e);
+/* The same refusal as a phrase ("a file copy into it is in progress"),
+ * for a caller that words its own error; 0 when none. */
+int vmms_pending_refusal(const struct vmms_pending *p, unsigned ask, char *msg, size_t len);

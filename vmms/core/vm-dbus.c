@@ -44,22 +44,9 @@ static int begin(struct vmms_daemon *d, sd_bus_message *m, enum vmms_op op, stru
         int r = lookup(d, m, vm, e);
         if (r >= 0)
                 r = check_op(*vm, op, e);
-        /* A checkpoint operation (checkpoint/checkpoint.c) moves the VM's disks and
-         * state: only Kill and reading may cut in. */
-        if (r >= 0 && (*vm)->ckpt_op && op != VMMS_OP_KILL && op != VMMS_OP_CONSOLE)
-                r = sd_bus_error_setf(e, VMMS_ERROR_BUSY, "VM '%s': %s is in progress", (*vm)->config->name,
-                                      (*vm)->ckpt_op->kind == VMMS_CKPT_IMPORT ? "an import of a saved state"
-                                                                               : "a checkpoint operation");
-        /* A file copy's source is open in the worker and its guest side is
-         * mid-transfer: it does not go with a saved state. */
-        if (r >= 0 && vmms_pending_is(&(*vm)->op, VMMS_PENDING_FCOPY) && (op == VMMS_OP_SAVE || op == VMMS_OP_MIGRATE))
-                r = sd_bus_error_setf(e, VMMS_ERROR_BUSY, "VM '%s': a file copy into it is in progress",
-                                      (*vm)->config->name);
-        /* A disk or NIC change the worker has not answered yet: the
-         * configuration a save or a migration carries would miss it. */
-        if (r >= 0 && (*vm)->hotplug && (op == VMMS_OP_SAVE || op == VMMS_OP_MIGRATE))
-                r = sd_bus_error_setf(e, VMMS_ERROR_BUSY, "VM '%s': a change of its disks or NICs is in progress",
-                                      (*vm)->config->name);
+        /* An operation in progress that excludes op (core/pending.c). */
+        if (r >= 0)
+                r = vmms_pending_check(*vm, op, e);
         return r;
 }
 
@@ -364,9 +351,8 @@ static int do_update(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) 
         if (vmms_config_check_update(vm->config, c, vm->state, err, sizeof err) < 0 ||
             vmms_processor_check_update(vm->config, c, vm->state, &processor_to_worker, err, sizeof err) < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_STATE, "%s", err);
-        if (vmms_processor_pending(vm))
-                return sd_bus_error_setf(e, VMMS_ERROR_BUSY, "VM '%s': a change of its processor settings is being "
-                                         "applied", vm->config->name);
+        if ((r = vmms_pending_check(vm, VMMS_ASK_UPDATE, e)) < 0)
+                return r;
         if ((r = vmms_bus_check_memory(c, vm->config, e)) < 0 || (r = vmms_bus_check_files(d, m, c, vm->config, e)) < 0)
                 return r;
         if (processor_to_worker) /* the worker first: stored and answered when it has applied it */

@@ -134,11 +134,11 @@ void vmms_vm_on_exit(struct vmms_vm *vm, const struct vmms_exit_report *report) 
         vmms_vm_set_boot_status(vm, ""); /* the run ended (a Saved VM's stays, above) */
         /* A take in progress is undone first: a restart (at once after a
          * guest's reset) must find the configuration it started from. */
-        if (vm->ckpt_op && vm->ckpt_op->kind == VMMS_CKPT_TAKE)
+        if (vmms_ckpt_op(vm) && vmms_ckpt_op(vm)->kind == VMMS_CKPT_TAKE)
                 vmms_ckpt_take_worker_ended(vm);
         /* A reset reboots the same run, a revert goes on from a checkpoint
          * of it; anything else ends it. */
-        if (v.end != VMMS_END_RESET && !(vm->ckpt_op && vm->ckpt_op->kind == VMMS_CKPT_REVERT))
+        if (v.end != VMMS_END_RESET && !(vmms_ckpt_op(vm) && vmms_ckpt_op(vm)->kind == VMMS_CKPT_REVERT))
                 vmms_dm_run_ended(vm);
         vmms_vm_exit_finish(vm, v.end, v.state);
         vmms_ckpt_on_worker_exit(vm); /* a revert waiting for it; a merge waiting */

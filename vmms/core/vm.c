@@ -140,7 +140,7 @@ static int on_start_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 int vmms_vm_start(struct vmms_vm *vm, char *err, size_t errlen) {
-        if (vm->ckpt_op && vm->ckpt_op->kind == VMMS_CKPT_MERGE) /* a restart timer's start */
+        if (vmms_ckpt_op(vm) && vmms_ckpt_op(vm)->kind == VMMS_CKPT_MERGE) /* a restart timer's start */
                 return snprintf(err, errlen, "its checkpoint images are being merged"), -EBUSY;
         if (vmms_daemon_count_state(vm->d, VMMS_STATE_STARTING) >= vm->d->opt.max_starting) {
                 snprintf(err, errlen, "%u VMs are starting already (--max-starting); try again shortly",
@@ -327,7 +327,7 @@ void vmms_vm_on_event(struct vmms_vm *vm, json_object *ev) {
                 return;
         if (!strcmp(name, "state") && json_object_object_get_ex(ev, "state", &v)) {
                 const char *s = json_object_get_string(v);
-                if (vm->ckpt_op && vm->ckpt_op->kind == VMMS_CKPT_TAKE)
+                if (vmms_ckpt_op(vm) && vmms_ckpt_op(vm)->kind == VMMS_CKPT_TAKE)
                         return; /* a take pauses and resumes the worker: the VM runs on */
                 if (s && vm->state == VMMS_STATE_RUNNING && !strcmp(s, "paused"))
                         vmms_vm_set_state(vm, VMMS_STATE_PAUSED);

@@ -84,9 +84,6 @@ int vmms_fcopy_request(struct vmms_vm *vm, sd_bus_message *call, int fd, const c
         if (r < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT, "cannot copy a file into VM '%s': %s",
                                          vm->config->name, err);
-        if (vmms_pending_is(&vm->op, VMMS_PENDING_FCOPY))
-                return sd_bus_error_setf(e, VMMS_ERROR_BUSY, "VM '%s': a file copy into it is in progress",
-                                         vm->config->name);
         _cleanup_close_ int ro = vmms_fcopy_open_source(fd, &size);
         if (ro == -EINVAL)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_ARGUMENT,
@@ -103,12 +100,12 @@ int vmms_fcopy_request(struct vmms_vm *vm, sd_bus_message *call, int fd, const c
         json_object_object_add(args, "size", json_object_new_int64((int64_t)size));
         json_object_object_add(args, "overwrite", json_object_new_boolean(overwrite));
         json_object_object_add(args, "create_path", json_object_new_boolean(create_path));
-        vmms_pending_begin(&vm->op, VMMS_PENDING_FCOPY, call);
+        vmms_pending_begin(&vm->op, VMMS_PENDING_FCOPY, call, NULL);
         vm->guest->fcopy_done = 0;
         vm->guest->fcopy_total = size;
         r = vmms_worker_request_fds(vm->worker, "fcopy", args, &ro, 1, start_reply, NULL);
         if (r < 0) {
-                vmms_pending_drop(&vm->op);
+                (void)sd_bus_message_unref(vmms_pending_end(&vm->op, VMMS_PENDING_FCOPY));
                 return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot copy a file into VM '%s': the worker: %s",
                                          vm->config->name, strerror(-r));
         }

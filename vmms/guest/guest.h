@@ -35,7 +35,8 @@ int vmms_kvp_request(struct vmms_vm *vm, sd_bus_message *call, const char *key, 
 int vmms_kvp_append(sd_bus_message *reply, struct json_object *items);
 
 /* fcopy.c: CopyFile, a host file into the guest (file-copy integration
- * service, docs/integration-services.md "File copy") */
+ * service, docs/integration-services.md "File copy"); the caller checked
+ * the VM's state and its pending operations (vm-dbus.c's begin) */
 int vmms_fcopy_request(struct vmms_vm *vm, sd_bus_message *call, int fd, const char *dest, bool overwrite,
                        bool create_path, sd_bus_error *e);
 /* CancelFileCopy: the worker cancels the copy in progress; its CopyFile

@@ -11,7 +11,8 @@
  * creates the new NIC's TAP, grows a raw image with the caller's rights,
  * sends the op with the fds and closes its copies, and only when the
  * worker answers ok changes and stores the configuration, with the index
- * shift the worker makes. One change at a time per VM (vm->hotplug): the
+ * shift the worker makes. One change at a time per VM (its pending
+ * operation of kind HOTPLUG, core/pending.h): the
  * indices a request names are those of the configuration it was checked
  * against. A worker that ends before it answers leaves the configuration
  * as it was (worker.c answers the call). */
@@ -65,8 +66,15 @@ static struct vmms_hotplug *hotplug_free(struct vmms_hotplug *h) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct vmms_hotplug *, hotplug_free);
 
+/* The change in progress, out of the VM's pending operations. */
+static struct vmms_hotplug *pending_end(struct vmms_vm *vm) {
+        struct vmms_hotplug *h = vmms_pending_data(&vm->op, VMMS_PENDING_HOTPLUG);
+        (void)vmms_pending_end(&vm->op, VMMS_PENDING_HOTPLUG);
+        return h;
+}
+
 void vmms_hotplug_worker_ended(struct vmms_vm *vm) {
-        vm->hotplug = hotplug_free(vm->hotplug);
+        hotplug_free(pending_end(vm));
 }
 
 /* The worker's errno (docs/vmwp.md) and vmms's own, as D-Bus errors. */
@@ -117,10 +125,10 @@ int vmms_hotplug_check_state(struct vmms_vm *vm, enum vmms_op op, sd_bus_error *
         if (vmms_state_check_op(vm->state, op, msg, sizeof msg) < 0)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_STATE, "VM '%s': %s%s", vm->config->name, msg,
                                          state_hint(vm->state));
-        const char *what = vm->ckpt_op ? (vm->ckpt_op->kind == VMMS_CKPT_IMPORT ? "an import of a saved state"
-                                                                                : "a checkpoint operation")
-                           : vm->hotplug              ? "another change of its disks or NICs"
-                           : vm->mig->migration || vm->mig->quick ? "a migration"
+        int r = vmms_pending_check(vm, op, e);
+        if (r < 0)
+                return r;
+        const char *what = vm->mig->migration || vm->mig->quick ? "a migration"
                            : vm->mig->handover ? "the take-over of its image locks from a migration's source"
                                           : NULL;
         if (what)
@@ -329,7 +337,7 @@ static void applied(struct vmms_vm *vm, sd_bus_message *call, struct vmms_hotplu
 
 
 static void worker_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
-        _cleanup_(hotplug_freep) struct vmms_hotplug *h = TAKE_PTR(vm->hotplug);
+        _cleanup_(hotplug_freep) struct vmms_hotplug *h = pending_end(vm);
         if (!h)
                 (void)sd_bus_reply_method_errorf(call, VMMS_ERROR_FAILED, "VM '%s': the change was forgotten",
                                                  vm->config->name);
@@ -339,16 +347,16 @@ static void worker_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *
                 applied(vm, call, h, reply);
 }
 
-/* Sends op; h (taken) waits for the answer in vm->hotplug; args are
+/* Sends op; h (taken) waits for the answer as the VM's pending HOTPLUG; args are
  * consumed; fds stay the caller's to close (the worker has its copies). */
 static int send_op(struct vmms_vm *vm, sd_bus_message *call, const char *op, json_object *args, const int *fds,
                    size_t n_fds, struct vmms_hotplug *h, sd_bus_error *e) {
         uint64_t timeout = MAX(vm->d->opt.request_timeout_us, HOTPLUG_TIMEOUT_US);
-        vm->hotplug = h;
+        vmms_pending_begin(&vm->op, VMMS_PENDING_HOTPLUG, NULL, h); /* the request holds call */
         int r = vmms_worker_request_fds_timeout(vm->worker, op, args, fds, n_fds, timeout, worker_reply, call);
         if (r < 0) {
                 resize_undo(vm, h);
-                vm->hotplug = hotplug_free(vm->hotplug);
+                hotplug_free(pending_end(vm));
                 return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot reach the worker of VM '%s': %s",
                                          vm->config->name, strerror(-r));
         }

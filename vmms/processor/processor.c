@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "../core/daemon.h"
 #include "../core/feature.h"
 #include "../worker/worker.h"
 #include "processor.h"
@@ -39,13 +40,16 @@ int vmms_processor_check_update(const struct vm_config *cur, const struct vm_con
         return -EBUSY;
 }
 
-bool vmms_processor_pending(const struct vmms_vm *vm) {
-        return vm->processor && vm->processor->next;
+/* The Update the worker has not answered yet (core/pending.h): the new
+ * configuration. */
+static struct vm_config *pending_end(struct vmms_vm *vm) {
+        struct vm_config *next = vmms_pending_data(&vm->op, VMMS_PENDING_PROCESSOR);
+        (void)vmms_pending_end(&vm->op, VMMS_PENDING_PROCESSOR);
+        return next;
 }
 
 void vmms_processor_free(struct vmms_vm *vm) {
-        if (vm->processor)
-                free(vm->processor->next);
+        free(pending_end(vm));
         free(vm->processor);
         vm->processor = NULL;
 }
@@ -53,7 +57,7 @@ void vmms_processor_free(struct vmms_vm *vm) {
 /* The worker's answer: its limit is the new one (store and answer) or
  * the old one still (refuse). */
 static void worker_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *reply, int error) {
-        _cleanup_free_ struct vm_config *next = vm->processor ? TAKE_PTR(vm->processor->next) : NULL;
+        _cleanup_free_ struct vm_config *next = pending_end(vm);
         if (!next) {
                 (void)sd_bus_reply_method_errorf(call, VMMS_ERROR_FAILED, "VM '%s': the change was forgotten",
                                                  vm->config->name);
@@ -90,10 +94,9 @@ static void worker_reply(struct vmms_vm *vm, sd_bus_message *call, json_object *
 
 int vmms_processor_update(struct vmms_vm *vm, sd_bus_message *call, struct vm_config *next, sd_bus_error *e) {
         _cleanup_free_ struct vm_config *c = next;
-        if (vmms_processor_pending(vm))
-                return sd_bus_error_setf(e, VMMS_ERROR_BUSY,
-                                         "VM '%s': an earlier change of its processor settings is being applied",
-                                         vm->config->name);
+        int r = vmms_pending_check(vm, VMMS_ASK_UPDATE, e);
+        if (r < 0)
+                return r;
         if (!vm->worker)
                 return sd_bus_error_setf(e, VMMS_ERROR_INVALID_STATE, "VM '%s' has no worker", vm->config->name);
         json_object *args = json_object_new_object();
@@ -104,11 +107,10 @@ int vmms_processor_update(struct vmms_vm *vm, sd_bus_message *call, struct vm_co
                 return -ENOMEM;
         }
         json_object_object_add(args, "limit_pct", json_object_new_int64(c->processor.limit_pct));
-        vm->processor->next = TAKE_PTR(c);
-        int r = vmms_worker_request(vm->worker, "processor", args, worker_reply, call);
+        vmms_pending_begin(&vm->op, VMMS_PENDING_PROCESSOR, NULL, TAKE_PTR(c)); /* the request holds call */
+        r = vmms_worker_request(vm->worker, "processor", args, worker_reply, call);
         if (r < 0) {
-                free(vm->processor->next);
-                vm->processor->next = NULL;
+                free(pending_end(vm));
                 return sd_bus_error_setf(e, VMMS_ERROR_FAILED, "cannot reach the worker of VM '%s': %s",
                                          vm->config->name, strerror(-r));
         }

@@ -9,7 +9,6 @@
 #include "vmms/processor.h"
 
 struct vmms_processor {
-        struct vm_config *next;          /* an Update waiting for the worker's answer */
         char unit[VMMS_SCOPE_UNIT_MAX];  /* the worker's scope; "": none */
         uint64_t reach_mib;              /* the guest memory the worker mapped at its start */
         uint64_t memory_high;            /* the scope's MemoryHigh as last asked for (bytes) */
@@ -35,8 +34,6 @@ struct vmms_scopes {
  * meanwhile is Busy. Returns 1 when the reply is deferred, or a negative
  * errno with e set. */
 int vmms_processor_update(struct vmms_vm *vm, sd_bus_message *call, struct vm_config *next, sd_bus_error *e);
-/* An Update waiting for the worker: it holds the VM's configuration. */
-bool vmms_processor_pending(const struct vmms_vm *vm);
 void vmms_processor_free(struct vmms_vm *vm);
 
 /* scope.c. A worker just started (pid): into a scope of its own with the

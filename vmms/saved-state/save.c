@@ -128,7 +128,7 @@ int vmms_vm_save(struct vmms_vm *vm, sd_bus_message *call, char *err, size_t err
                 (void)unlink(tmp);
                 return snprintf(err, errlen, "cannot reach the worker: %s", strerror(-r)), r;
         }
-        vmms_pending_begin(&vm->op, VMMS_PENDING_SAVE, call);
+        vmms_pending_begin(&vm->op, VMMS_PENDING_SAVE, call, NULL);
         vmms_vm_set_state(vm, VMMS_STATE_SAVING);
         return 0;
 }

@@ -172,9 +172,8 @@ int vmms_saved_import(struct vmms_vm *vm, sd_bus_message *call, int fd, sd_bus_e
                 vmms_saved_import_free(TAKE_PTR(j));
                 return r;
         }
-        vm->ckpt_op->import = j;
-        if ((r = vmms_ckpt_job_start(vm, import_run, import_done, j, &vm->ckpt_op->job)) < 0) {
-                vm->ckpt_op->call = sd_bus_message_unref(vm->ckpt_op->call); /* answered below */
+        vmms_ckpt_op(vm)->import = j;
+        if ((r = vmms_ckpt_job_start(vm, import_run, import_done, j, &vmms_ckpt_op(vm)->job)) < 0) {
                 TAKE_PTR(j);
                 vmms_ckpt_op_free(vm); /* frees j */
                 return sd_bus_error_set_errnof(e, -r, "cannot start the import: %m");
