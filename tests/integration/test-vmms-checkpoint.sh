@@ -9,7 +9,8 @@
 #     until the VM is on its own image again; qemu-img finds it clean);
 #   a Saved VM: the checkpoint keeps its state, the VM's own is consumed;
 #   a Running VM: saved, the worker moves onto the children (disk-push) and
-#     runs on; a failing push leaves everything as it was; revert kills it,
+#     runs on; an Update meanwhile is Busy (the take would undo it); a
+#     failing push leaves everything as it was; revert kills it,
 #     brings the state back and starts it; a delete merges once it stops;
 #   production checkpoints: the guest frozen (VSS) around the push, no
 #     state, a revert boots; a guest that cannot freeze gets a standard one
@@ -98,6 +99,26 @@ expect_rc 0 vmctl checkpoint c1 live
 live=$(disk_of c1)
 wait_for 10 "the push" console_has c1 "fake-vmwp: disk-push disk 0 ino=$(stat -c %i "$live") rw"
 flock -n -x "$live" true && fail "the new image is not locked while the worker uses it"
+
+note "Running, an Update during a take: Busy, so the take cannot undo it"
+# The take installs the configuration it began from, with the new disks:
+# an Update between its start and its end would be lost, though answered.
+U=$T/uimages # apart from c1's, whose merges are counted below
+mkdir -p "$U"
+$H dynamic "$U/s.vhdx" 16 || fail "cannot make s.vhdx"
+t_create cu "fake.save_ms=3000" ",\"disks\":[{\"path\":\"$U/s.vhdx\"}],\"checkpoint_type\":\"standard\""
+expect_rc 0 vmctl start cu --timeout=30
+bg vmctl checkpoint cu slow
+wait_for 10 "the take" sh -c "busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path cu)' org.vmstack.VMMS1.Checkpoints Operation | grep -q creating"
+expect_rc 11 vmctl edit cu --stop-timeout=77
+echo "$LAST_OUT" | grep -q "VM 'cu': a checkpoint operation is in progress; try again when it is done" || fail "edit during a take: $LAST_OUT"
+wait_bg
+[ "$(nckpt cu)" = 1 ] || fail "Count after the slow take: $(nckpt cu)"
+expect_rc 0 vmctl edit cu --stop-timeout=77
+[ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stop_timeout_s"])' "$T/state/$(vm_prop cu Id).json")" = 77 ] ||
+  fail "the Update after the take was not stored"
+expect_rc 0 vmctl kill cu
+expect_rc 0 vmctl delete cu
 
 note "Running, the worker refuses the push: nothing changes, the VM runs on"
 $H dynamic "$I/e.vhdx" 16 || fail "cannot make e.vhdx"

@@ -108,14 +108,15 @@ TEST(what_each_kind_refuses) {
         for (unsigned a = 0; a < VMMS_ASK_MAX; a++)
                 ASSERT_EQ(vmms_pending_refusal(&none, a, msg, sizeof msg), 0);
         /* A checkpoint operation or an import moves the disks and the
-         * state: everything waits but Kill, the console and Update. */
+         * state and installs the configuration it began from: everything
+         * waits but Kill and the console (an Update would be undone). */
         ASSERT_STREQ(refusal(VMMS_PENDING_CHECKPOINT, VMMS_OP_START), "a checkpoint operation is in progress");
         ASSERT_STREQ(refusal(VMMS_PENDING_CHECKPOINT, VMMS_OP_SAVE), "a checkpoint operation is in progress");
         ASSERT_STREQ(refusal(VMMS_PENDING_CHECKPOINT, VMMS_OP_ATTACH_DISK), "a checkpoint operation is in progress");
         ASSERT_STREQ(refusal(VMMS_PENDING_CHECKPOINT, VMMS_ASK_CHECKPOINT), "a checkpoint operation is in progress");
         ASSERT_STREQ(refusal(VMMS_PENDING_CHECKPOINT, VMMS_OP_KILL), "");
         ASSERT_STREQ(refusal(VMMS_PENDING_CHECKPOINT, VMMS_OP_CONSOLE), "");
-        ASSERT_STREQ(refusal(VMMS_PENDING_CHECKPOINT, VMMS_ASK_UPDATE), "");
+        ASSERT_STREQ(refusal(VMMS_PENDING_CHECKPOINT, VMMS_ASK_UPDATE), "a checkpoint operation is in progress");
         ASSERT_STREQ(refusal(VMMS_PENDING_IMPORT, VMMS_OP_IMPORT_SAVED), "an import of a saved state is in progress");
         ASSERT_STREQ(refusal(VMMS_PENDING_IMPORT, VMMS_ASK_CHECKPOINT), "an import of a saved state is in progress");
         ASSERT_STREQ(refusal(VMMS_PENDING_IMPORT, VMMS_OP_KILL), "");

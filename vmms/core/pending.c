@@ -27,12 +27,13 @@ static const struct {
         const char *what;  /* "<what> is in progress" */
         const char *again; /* the same, asked again of its own kind */
 } kinds[VMMS_PENDING_KINDS] = {
-        /* It moves the VM's disks and state: only Kill, the console and
-         * Update cut in. */
-        [VMMS_PENDING_CHECKPOINT] = { ALL_ASKS & ~(A(VMMS_OP_KILL) | A(VMMS_OP_CONSOLE) | A(VMMS_ASK_UPDATE)),
-                                      A(VMMS_ASK_CHECKPOINT), "a checkpoint operation", "a checkpoint operation" },
-        [VMMS_PENDING_IMPORT] = { ALL_ASKS & ~(A(VMMS_OP_KILL) | A(VMMS_OP_CONSOLE) | A(VMMS_ASK_UPDATE)),
-                                  A(VMMS_ASK_CHECKPOINT), "an import of a saved state", "an import of a saved state" },
+        /* It moves the VM's disks and state and installs the
+         * configuration it began from: only Kill and the console cut in
+         * (an Update meanwhile would be undone by it). */
+        [VMMS_PENDING_CHECKPOINT] = { ALL_ASKS & ~(A(VMMS_OP_KILL) | A(VMMS_OP_CONSOLE)), A(VMMS_ASK_CHECKPOINT),
+                                      "a checkpoint operation", "a checkpoint operation" },
+        [VMMS_PENDING_IMPORT] = { ALL_ASKS & ~(A(VMMS_OP_KILL) | A(VMMS_OP_CONSOLE)), A(VMMS_ASK_CHECKPOINT),
+                                  "an import of a saved state", "an import of a saved state" },
         /* The VM is Saving: the state table refuses what it must. */
         [VMMS_PENDING_SAVE] = { 0, 0, "a save", "a save" },
         /* Its source is open in the worker and its guest side is
