@@ -24,5 +24,26 @@ if [ "${1:-}" = --deb13 ]; then
 	env+=(VM_DEBIAN_KERNEL_SUITE=trixie VM_DEBIAN_KERNEL_SERIES=6.12 VM_FCOPY_UIO_DAEMON="$daemon")
 fi
 env "${env[@]}" bash "$src/tests/linux/test-linux.sh" --fetch || exit $?
+# The emulated host's QEMU: bookworm-backports' (10.0) unless AMDV_QEMU
+# says otherwise. Under Debian 12's QEMU 7.2 headless Chromium's GPU
+# process crashes in most runs, and the test's web console with it; under
+# 10.0 it did not once (docs/amdv-host.md "The web console under TCG").
 # 250 s on a quiet machine (2026-11-30): a hang costs at most this.
-exec bash "$src/tests/amdv/amdv-host.sh" --timeout 1200 -- env "${env[@]}" bash "$src/tests/linux/test-linux.sh"
+# A guest that triple-faults meets the emulated host's own fault (TCG's
+# paging under SVM, docs/amdv-host.md "Which QEMU"): the run goes once
+# more, saying so; a second one fails it, as would any other failure.
+run() {
+	bash "$src/tests/amdv/amdv-host.sh" --qemu "${AMDV_QEMU:-backports}" --timeout 1200 -- \
+		env "${env[@]}" bash "$src/tests/linux/test-linux.sh" 2>&1 | tee "$out"
+	return "${PIPESTATUS[0]}"
+}
+out=$(mktemp /tmp/amdv-linux.XXXXXX)
+trap 'rm -f "$out"' EXIT
+run
+rc=$?
+if [ "$rc" != 0 ] && [ "$rc" != 77 ] && grep -q "worker ended: triple fault" "$out"; then
+	echo "AMDV RETRY: the guest triple-faulted on the emulated host; the test runs once more"
+	run
+	rc=$?
+fi
+exit "$rc"
