@@ -539,6 +539,52 @@ static int write_virtual_size(struct vhdx *v, uint64_t size) {
         return fdatasync(v->fd) < 0 ? -errno : 0;
 }
 
+/* vhdx_grow: the in-memory BAT holds n_bat_sectors sectors of entries
+ * (the new ones zero, not dirty). */
+static int bat_room_locked(struct vhdx *v, uint64_t n_bat_sectors) {
+        if (n_bat_sectors <= v->n_bat_sectors)
+                return 0;
+        uint64_t *bat = realloc(v->bat, n_bat_sectors * 512 * sizeof *bat);
+        if (!bat)
+                return -ENOMEM;
+        v->bat = bat;
+        uint8_t *dirty = realloc(v->bat_dirty, n_bat_sectors);
+        if (!dirty)
+                return -ENOMEM;
+        v->bat_dirty = dirty;
+        memset(v->bat + v->n_bat_sectors * 512, 0, (n_bat_sectors - v->n_bat_sectors) * 512 * 8);
+        memset(v->bat_dirty + v->n_bat_sectors, 0, n_bat_sectors - v->n_bat_sectors);
+        v->n_bat_sectors = n_bat_sectors;
+        return 0;
+}
+
+/* vhdx_grow: the geometry becomes g's, its new BAT entries written (and,
+ * for a fixed image, its new blocks allocated: *added of them). */
+static int extend_locked(struct vhdx *v, const struct vhdx *g, uint64_t *added) {
+        const struct vhdx_meta *m = &v->meta;
+        const uint64_t old_payload = v->n_payload, old_bat = v->n_bat;
+        /* A fixed image's new blocks, at the end of the file: zeros (the
+         * file only ever grows here; ftruncate, as a new block's space). */
+        uint64_t end = v->eof + (m->leave_blocks_allocated ? (g->n_payload - old_payload) * m->block_size : 0);
+        struct stat st;
+        if (end > v->eof && fstat(v->fd, &st) < 0)
+                return -errno;
+        if (end > v->eof && (uint64_t)st.st_size < end && ftruncate(v->fd, (off_t)end) < 0)
+                return -errno;
+        v->n_payload = g->n_payload, v->n_sb = g->n_sb, v->n_bat = g->n_bat;
+        /* Every entry past the old ones is written (NOT_PRESENT, or the new
+         * block): a foreign image's unused BAT space is not known to be zero. */
+        for (uint64_t i = old_bat; i < g->n_bat; i++)
+                bat_set(v, i, 0);
+        for (uint64_t b = old_payload; m->leave_blocks_allocated && b < g->n_payload; b++) {
+                bat_set(v, payload_index(v, b), VHDX_BAT_ENTRY(VHDX_PAYLOAD_FULLY_PRESENT, v->eof));
+                v->eof += m->block_size;
+                v->blocks_present++;
+                (*added)++;
+        }
+        return 0;
+}
+
 int vhdx_grow(struct vhdx *v, uint64_t size, char *err, size_t errlen) {
         const struct vhdx_meta *m = &v->meta;
         if (!(v->flags & VHDX_OPEN_WRITABLE) || v->needs_replay)
@@ -565,43 +611,10 @@ int vhdx_grow(struct vhdx *v, uint64_t size, char *err, size_t errlen) {
         const uint64_t old_payload = v->n_payload, old_sb = v->n_sb, old_bat = v->n_bat;
         uint64_t added = 0; /* a fixed image's new blocks */
         int r = data_guid_locked(v);
-        if (r == 0 && g.n_bat_sectors > v->n_bat_sectors) {
-                uint64_t *bat = realloc(v->bat, g.n_bat_sectors * 512 * sizeof *bat);
-                if (bat)
-                        v->bat = bat;
-                uint8_t *dirty = bat ? realloc(v->bat_dirty, g.n_bat_sectors) : NULL;
-                if (dirty)
-                        v->bat_dirty = dirty;
-                if (!bat || !dirty)
-                        r = -ENOMEM;
-                else {
-                        memset(v->bat + v->n_bat_sectors * 512, 0, (g.n_bat_sectors - v->n_bat_sectors) * 512 * 8);
-                        memset(v->bat_dirty + v->n_bat_sectors, 0, g.n_bat_sectors - v->n_bat_sectors);
-                        v->n_bat_sectors = g.n_bat_sectors;
-                }
-        }
-        /* A fixed image's new blocks, at the end of the file: zeros (the
-         * file only ever grows here; ftruncate, as a new block's space). */
-        uint64_t end = v->eof + (m->leave_blocks_allocated ? (g.n_payload - old_payload) * m->block_size : 0);
-        struct stat st;
-        if (r == 0 && end > v->eof && fstat(v->fd, &st) < 0)
-                r = -errno;
-        if (r == 0 && end > v->eof && (uint64_t)st.st_size < end && ftruncate(v->fd, (off_t)end) < 0)
-                r = -errno;
-        if (r == 0) {
-                v->n_payload = g.n_payload, v->n_sb = g.n_sb, v->n_bat = g.n_bat;
-                /* Every entry past the old ones is written (NOT_PRESENT, or
-                 * the new block): a foreign image's unused BAT space is not
-                 * known to be zero. */
-                for (uint64_t i = old_bat; i < g.n_bat; i++)
-                        bat_set(v, i, 0);
-                for (uint64_t b = old_payload; m->leave_blocks_allocated && b < g.n_payload; b++) {
-                        bat_set(v, payload_index(v, b), VHDX_BAT_ENTRY(VHDX_PAYLOAD_FULLY_PRESENT, v->eof));
-                        v->eof += m->block_size;
-                        v->blocks_present++;
-                        added++;
-                }
-        }
+        if (r == 0)
+                r = bat_room_locked(v, g.n_bat_sectors);
+        if (r == 0)
+                r = extend_locked(v, &g, &added);
         struct dirty_sector *s = NULL;
         uint8_t *data = NULL;
         size_t n = 0;
