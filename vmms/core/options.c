@@ -329,8 +329,65 @@ static int add_firmware_dir(struct vmms_options *o, const char *arg, char *err, 
         return r;
 }
 
+/* An option whose value is checked here: 1 taken, 0 not one of these,
+ * -EINVAL with err set. */
+static int checked_option(struct vmms_options *o, int c, char *arg, char *err, size_t errlen) {
+        switch (c) {
+        case OPT_NIC_UPLINK:
+                if (vmms_uplink_parse(arg, o->nic_uplink, sizeof o->nic_uplink, &o->nic_uplink_bps, err,
+                                      errlen) < 0)
+                        return -EINVAL;
+                return 1;
+        case OPT_METRICS_FILE:
+                if (arg[0] != '/' || strlen(arg) >= PATH_MAX - 16)
+                        return errorf(err, errlen, -EINVAL, "--metrics-file=%s: needs an absolute path",
+                                      arg);
+                o->metrics_file = arg;
+                return 1;
+        case OPT_CONSOLE_ADDRESS:
+                if (strlen(arg) >= sizeof o->console_address) {
+                        snprintf(err, errlen, "--console-address: a numeric IPv4 or IPv6 address");
+                        return -EINVAL;
+                }
+                snprintf(o->console_address, sizeof o->console_address, "%s", arg);
+                return 1;
+        case OPT_MIG_ALLOW:
+                if (o->n_migration_allow >= VMMS_MIGRATION_ALLOW_MAX || !arg[0]) {
+                        snprintf(err, errlen, "--migration-allow: 1 to %u non-empty names",
+                                 VMMS_MIGRATION_ALLOW_MAX);
+                        return -EINVAL;
+                }
+                o->migration_allow[o->n_migration_allow++] = arg;
+                return 1;
+        case OPT_POOL:
+                if (add_pool(o, arg, err, errlen) < 0)
+                        return -EINVAL;
+                return 1;
+        case OPT_FIRMWARE_DIR:
+                if (add_firmware_dir(o, arg, err, errlen) < 0)
+                        return -EINVAL;
+                return 1;
+        case OPT_WORKER:
+                if (arg[0] != '/' || strlen(arg) >= sizeof o->worker) {
+                        snprintf(err, errlen, "--worker: needs an absolute path");
+                        return -EINVAL;
+                }
+                snprintf(o->worker, sizeof o->worker, "%s", arg);
+                return 1;
+        case OPT_DISPLAY_SERVER:
+                if (arg[0] != '/' || strlen(arg) >= sizeof o->display_server) {
+                        snprintf(err, errlen, "--display-server: needs an absolute path");
+                        return -EINVAL;
+                }
+                snprintf(o->display_server, sizeof o->display_server, "%s", arg);
+                return 1;
+        default:
+                return 0;
+        }
+}
+
 int vmms_options_parse(int argc, char **argv, struct vmms_options *o, char *err, size_t errlen) {
-        int c;
+        int c, r;
         defaults(o);
         optind = 0; /* getopt's own state: reset so that tests can parse twice */
         opterr = 0;
@@ -352,60 +409,15 @@ int vmms_options_parse(int argc, char **argv, struct vmms_options *o, char *err,
                 case OPT_MIG_INSECURE: o->migration_insecure = true; break;
                 case OPT_CONSOLE_CERT: o->console_cert = optarg; break;
                 case OPT_CONSOLE_KEY: o->console_key = optarg; break;
-                case OPT_NIC_UPLINK:
-                        if (vmms_uplink_parse(optarg, o->nic_uplink, sizeof o->nic_uplink, &o->nic_uplink_bps, err,
-                                              errlen) < 0)
-                                return -EINVAL;
-                        break;
-                case OPT_METRICS_FILE:
-                        if (optarg[0] != '/' || strlen(optarg) >= PATH_MAX - 16)
-                                return errorf(err, errlen, -EINVAL, "--metrics-file=%s: needs an absolute path",
-                                              optarg);
-                        o->metrics_file = optarg;
-                        break;
-                case OPT_CONSOLE_ADDRESS:
-                        if (strlen(optarg) >= sizeof o->console_address) {
-                                snprintf(err, errlen, "--console-address: a numeric IPv4 or IPv6 address");
-                                return -EINVAL;
-                        }
-                        snprintf(o->console_address, sizeof o->console_address, "%s", optarg);
-                        break;
-                case OPT_MIG_ALLOW:
-                        if (o->n_migration_allow >= VMMS_MIGRATION_ALLOW_MAX || !optarg[0]) {
-                                snprintf(err, errlen, "--migration-allow: 1 to %u non-empty names",
-                                         VMMS_MIGRATION_ALLOW_MAX);
-                                return -EINVAL;
-                        }
-                        o->migration_allow[o->n_migration_allow++] = optarg;
-                        break;
-                case OPT_POOL:
-                        if (add_pool(o, optarg, err, errlen) < 0)
-                                return -EINVAL;
-                        break;
-                case OPT_FIRMWARE_DIR:
-                        if (add_firmware_dir(o, optarg, err, errlen) < 0)
-                                return -EINVAL;
-                        break;
-                case OPT_WORKER:
-                        if (optarg[0] != '/' || strlen(optarg) >= sizeof o->worker) {
-                                snprintf(err, errlen, "--worker: needs an absolute path");
-                                return -EINVAL;
-                        }
-                        snprintf(o->worker, sizeof o->worker, "%s", optarg);
-                        break;
-                case OPT_DISPLAY_SERVER:
-                        if (optarg[0] != '/' || strlen(optarg) >= sizeof o->display_server) {
-                                snprintf(err, errlen, "--display-server: needs an absolute path");
-                                return -EINVAL;
-                        }
-                        snprintf(o->display_server, sizeof o->display_server, "%s", optarg);
-                        break;
                 case '?':
                         snprintf(err, errlen, "unknown option or missing value: %s (see --help)",
                                  argv[optind - 1]);
                         return -EINVAL;
                 default:
-                        if (numeric_option(o, c, optarg) < 0) {
+                        if ((r = checked_option(o, c, optarg, err, errlen)) != 0) {
+                                if (r < 0)
+                                        return r;
+                        } else if (numeric_option(o, c, optarg) < 0) {
                                 snprintf(err, errlen, "%s: value out of range (see --help)", argv[optind - 1]);
                                 return -EINVAL;
                         }
