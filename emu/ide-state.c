@@ -319,6 +319,8 @@ int piix_set_state(struct piix *x, const struct piix_state *st, char *err, size_
                 memcpy(x->video.cfg, st->video, PCI_CFG_SIZE);
         if (x->ctrl)
                 x->ide.written(&x->ide, 0, PCI_CFG_SIZE);
+        if (x->host.written)
+                x->host.written(&x->host, 0, PCI_CFG_SIZE);
         pthread_mutex_unlock(&x->bus.lock);
         return 0;
 }

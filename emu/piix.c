@@ -4,7 +4,8 @@
  * datasheet: §2.2 (PCI-to-ISA bridge configuration), §2.3 (IDE interface
  * configuration: PCICMD, BMIBA at 20h, IDETIM at 40h/42h with IDE Decode
  * Enable in bit 15, SIDETIM at 44h); the host bridge is the 82441FX
- * (i440FX) PMC; Hyper-V's video function is emu/pci.h's. Only what
+ * (i440FX) PMC, whose PAM0 (59h) the firmware's BIOS segment follows
+ * (piix_set_bios_seg_hook); Hyper-V's video function is emu/pci.h's. Only what
  * guests look at is modelled; chipset registers
  * that do nothing here are plain read/write storage, as a BIOS expects. */
 #include <errno.h>
@@ -121,6 +122,19 @@ int piix_add_video(struct piix *x, uint32_t bar0, uint32_t bar0_size) {
 void piix_set_host_subsystem(struct piix *x, uint16_t vendor, uint16_t device) {
         put16(&x->host, 0x2c, vendor);
         put16(&x->host, 0x2e, device);
+}
+
+static void host_written(struct pci_function *f, unsigned offset, unsigned len) {
+        struct piix *x = f->opaque;
+        if (x->bios_seg && offset <= PIIX_PAM0 && offset + len > PIIX_PAM0)
+                x->bios_seg(x->bios_seg_opaque, piix_pam_bios_seg_read_only(f->cfg[PIIX_PAM0]));
+}
+
+void piix_set_bios_seg_hook(struct piix *x, void (*fn)(void *opaque, bool read_only), void *opaque) {
+        x->bios_seg = fn;
+        x->bios_seg_opaque = opaque;
+        x->host.written = host_written;
+        x->host.opaque = x;
 }
 
 void piix_destroy(struct piix *x) {

@@ -80,6 +80,33 @@ void vid_mark_dirty(struct vid_partition *p, uint64_t gpa, uint64_t len) {
         }
 }
 
+/* KVM's log of slot s ORed into bitmap at the slot's first page. The
+ * regions start at multiples of 2 MiB in RAM offsets, where a slot word is
+ * a bitmap word; the BIOS segment's slot starts at page 240 (bit 48 of a
+ * word), so its bits go in at their offset. */
+static int merge_slot_log(struct vid_partition *p, const struct ram_slot *s, uint64_t *bitmap) {
+        size_t pages = s->size >> VID_PAGE_SHIFT, words = DIV_ROUND_UP(pages, 64);
+        uint64_t *log_bits = calloc(words, sizeof *log_bits);
+        if (!log_bits)
+                return -ENOMEM;
+        struct kvm_dirty_log log = { .slot = s->slot, .dirty_bitmap = log_bits };
+        if (ioctl(p->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
+                int e = errno;
+                free(log_bits);
+                return -e;
+        }
+        uint64_t first = s->memfd_offset >> VID_PAGE_SHIFT;
+        size_t w0 = (size_t)(first / 64);
+        unsigned shift = (unsigned)(first % 64);
+        for (size_t w = 0; w < words; w++) {
+                bitmap[w0 + w] |= log_bits[w] << shift;
+                if (shift && (log_bits[w] >> (64 - shift)))
+                        bitmap[w0 + w + 1] |= log_bits[w] >> (64 - shift);
+        }
+        free(log_bits);
+        return 0;
+}
+
 int vid_dirty_log_get(struct vid_partition *p, uint64_t *bitmap, size_t n_words) {
         size_t words = vid_dirty_bitmap_words(p);
         if (!atomic_load(&p->dirty_active))
@@ -87,25 +114,15 @@ int vid_dirty_log_get(struct vid_partition *p, uint64_t *bitmap, size_t n_words)
         if (n_words < words)
                 return -ENOSPC;
         memset(bitmap, 0, n_words * sizeof *bitmap);
-        for (size_t i = 0; i < p->n_regions; i++) {
-                const struct ram_region *r = &p->regions[i];
-                size_t pages = r->size >> VID_PAGE_SHIFT;
-                uint64_t *slot = calloc(DIV_ROUND_UP(pages, 64), sizeof *slot);
-                if (!slot)
-                        return -ENOMEM;
-                struct kvm_dirty_log log = { .slot = (uint32_t)i, .dirty_bitmap = slot };
-                if (ioctl(p->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
-                        int e = errno;
-                        free(slot);
-                        return -e;
-                }
-                /* Both region starts are page-aligned multiples of 2 MiB in
-                 * RAM offsets, so slot words map onto whole bitmap words. */
-                size_t first = (size_t)(r->memfd_offset >> VID_PAGE_SHIFT) / 64;
-                for (size_t w = 0; w < DIV_ROUND_UP(pages, 64); w++)
-                        bitmap[first + w] |= slot[w];
-                free(slot);
-        }
+        pthread_mutex_lock(&p->slots_lock);
+        struct ram_slot slots[VID_RAM_SLOTS_MAX];
+        size_t n = vid_ram_slots(p, slots);
+        int r = 0;
+        for (size_t i = 0; r == 0 && i < n; i++)
+                r = merge_slot_log(p, &slots[i], bitmap);
+        pthread_mutex_unlock(&p->slots_lock);
+        if (r < 0)
+                return r;
         for (size_t w = 0; w < words; w++)
                 bitmap[w] |= atomic_exchange_explicit(&p->dirty_user[w], 0, memory_order_relaxed);
         return 0;

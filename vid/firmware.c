@@ -6,7 +6,11 @@
  * firmware-facts.md §1.2). That low copy is plain guest RAM loaded with
  * those bytes: SeaBIOS unlocks it through the host bridge's PAM registers
  * and copies itself there again from the high copy (make_bios_writable,
- * src/fw/shadow.c), which lands the same bytes on the same RAM. */
+ * src/fw/shadow.c), which lands the same bytes on the same RAM. Its
+ * 0xF0000-0xFFFFF (the BIOS segment) has a KVM slot of its own, which the
+ * host bridge's PAM0 makes read-only (make_bios_readonly) or writable
+ * again (vid_firmware_set_bios_ro): a guest write to it while read-only
+ * exits as MMIO, which nothing decodes, and is dropped, as on a PC. */
 #include <errno.h>
 #include <linux/kvm.h>
 #include <string.h>
@@ -52,9 +56,49 @@ int vid_firmware_map(struct vid_partition *p, const void *image, size_t len, boo
                 munmap(copy, len);
                 return r;
         }
+        /* The BIOS segment's slot of its own (PAM): from here. */
+        if ((r = vid_memory_split_bios_seg(p)) < 0) {
+                p->firmware_len = len; /* the slot to delete */
+                (void)set_slot(p, 0, NULL);
+                p->firmware_len = 0;
+                munmap(copy, len);
+                return r;
+        }
         p->firmware = copy;
         p->firmware_len = len;
         return 0;
+}
+
+int vid_firmware_set_bios_ro(struct vid_partition *p, bool ro) {
+        pthread_mutex_lock(&p->slots_lock);
+        int r = 0;
+        if (!p->bios_seg)
+                r = -ENOENT;
+        else if (p->bios_seg_ro != ro && !p->slots_removed) {
+                /* KVM changes a slot's read-only flag only by deleting it. */
+                struct ram_slot s[VID_RAM_SLOTS_MAX];
+                (void)vid_ram_slots(p, s);
+                struct kvm_userspace_memory_region m = { .slot = VID_BIOS_SEG_SLOT, .guest_phys_addr = s[1].gpa };
+                if (ioctl(p->vm_fd, KVM_SET_USER_MEMORY_REGION, &m) < 0)
+                        r = -errno;
+                if (r == 0) {
+                        p->bios_seg_ro = ro;
+                        (void)vid_ram_slots(p, s);
+                        m = (struct kvm_userspace_memory_region){
+                                .slot = VID_BIOS_SEG_SLOT,
+                                .flags = p->slot_flags | (ro ? KVM_MEM_READONLY : 0),
+                                .guest_phys_addr = s[1].gpa,
+                                .memory_size = s[1].size,
+                                .userspace_addr = (uint64_t)(uintptr_t)s[1].host,
+                        };
+                        if (ioctl(p->vm_fd, KVM_SET_USER_MEMORY_REGION, &m) < 0)
+                                r = -errno;
+                }
+        } else if (p->slots_removed) {
+                p->bios_seg_ro = ro;
+        }
+        pthread_mutex_unlock(&p->slots_lock);
+        return r;
 }
 
 void vid_firmware_remove_slot(struct vid_partition *p) {

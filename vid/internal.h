@@ -42,6 +42,16 @@ struct ram_region {
         uint8_t *host;
 };
 
+/* A KVM memory slot of guest RAM (memory.c, vid_ram_slots): a region, or
+ * a piece of the low one. */
+struct ram_slot {
+        uint32_t slot;
+        uint64_t gpa, size, memfd_offset;
+        uint8_t *host;
+        bool read_only;
+};
+#define VID_RAM_SLOTS_MAX 5u
+
 #define VID_MAX_ROUTES 1024u
 #define VID_MSR_RANGE_MAX 0x600u /* MSRs per filter range */
 #define VID_FIRST_MSI_GSI 24u /* 0..23 are the IOAPIC pins */
@@ -107,6 +117,13 @@ struct vid_partition {
         /* The firmware image's read-only slot (firmware.c). */
         void *firmware;
         size_t firmware_len;
+        /* Under slots_lock: the RAM slots' KVM_MEM_* flags as last set;
+         * bios_seg: the low RAM's slot split so that 0xF0000-0xFFFFF has one
+         * of its own (a firmware VM, firmware.c), bios_seg_ro: that slot
+         * read-only (PAM, vid_firmware_set_bios_ro). */
+        pthread_mutex_t slots_lock;
+        uint32_t slot_flags;
+        bool bios_seg, bios_seg_ro;
         /* KVM's in-kernel PIT (vid_partition_config.pit). */
         bool pit;
 
@@ -186,6 +203,16 @@ void vid_irq_free(struct vid_partition *p);
 /* memory.c */
 #define VID_DEVMEM_SLOT0 16u
 #define VID_FIRMWARE_SLOT 15u
+#define VID_BIOS_SEG_SLOT 14u /* the low RAM's 0xF0000-0xFFFFF, once split */
+#define VID_LOW_TAIL_SLOT 13u /* the low RAM from 1 MiB, once split */
+#define VID_BIOS_SEG_START 0xF0000ull
+#define VID_BIOS_SEG_END 0x100000ull
+/* The KVM slots guest RAM is registered as: a slot per region, the low
+ * one in three while p->bios_seg (under slots_lock). */
+size_t vid_ram_slots(const struct vid_partition *p, struct ram_slot out[VID_RAM_SLOTS_MAX]);
+/* Splits the low RAM's slot at the BIOS segment (firmware.c: before the
+ * VPs run); -EINVAL when the low RAM ends at 1 MiB or below. */
+int vid_memory_split_bios_seg(struct vid_partition *p);
 /* firmware.c: the slot leaves with the RAM's; the copy at destroy. */
 void vid_firmware_remove_slot(struct vid_partition *p);
 void vid_firmware_free(struct vid_partition *p);

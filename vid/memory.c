@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* Guest RAM: one memfd (so it can be shared, snapshotted or backed by huge
- * pages), mapped once; two KVM slots (below the MMIO hole and above 4 GiB).
+ * pages), mapped once; two KVM slots (below the MMIO hole and above 4 GiB),
+ * the low one in three for a firmware VM (its BIOS segment's slot, which
+ * PAM makes read-only: vid_firmware_set_bios_ro).
  * Every access from the host goes through the bounds checks here. */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,21 +53,72 @@ int vid_memory_init(struct vid_partition *p, uint64_t ram_bytes, uint64_t hot_ad
         return vid_memory_set_flags(p, 0);
 }
 
-int vid_memory_set_flags(struct vid_partition *p, uint32_t flags) {
-        if (p->slots_removed)
-                return flags ? -ESHUTDOWN : 0;
+size_t vid_ram_slots(const struct vid_partition *p, struct ram_slot out[VID_RAM_SLOTS_MAX]) {
+        size_t n = 0;
         for (size_t i = 0; i < p->n_regions; i++) {
-                struct kvm_userspace_memory_region m = {
-                        .slot = (uint32_t)i,
-                        .flags = flags,
-                        .guest_phys_addr = p->regions[i].gpa,
-                        .memory_size = p->regions[i].size,
-                        .userspace_addr = (uint64_t)(uintptr_t)p->regions[i].host,
-                };
-                if (ioctl(p->vm_fd, KVM_SET_USER_MEMORY_REGION, &m) < 0)
-                        return -errno;
+                const struct ram_region *r = &p->regions[i];
+                if (i == 0 && p->bios_seg) {
+                        /* Below the segment, the segment, from 1 MiB. */
+                        static const uint32_t slot[3] = { 0, VID_BIOS_SEG_SLOT, VID_LOW_TAIL_SLOT };
+                        const uint64_t cut[4] = { 0, VID_BIOS_SEG_START, VID_BIOS_SEG_END, r->size };
+                        for (unsigned k = 0; k < 3; k++)
+                                out[n++] = (struct ram_slot){ .slot = slot[k], .gpa = cut[k], .size = cut[k + 1] - cut[k],
+                                                              .memfd_offset = cut[k], .host = r->host + cut[k],
+                                                              .read_only = k == 1 && p->bios_seg_ro };
+                        continue;
+                }
+                out[n++] = (struct ram_slot){ .slot = (uint32_t)i, .gpa = r->gpa, .size = r->size,
+                                              .memfd_offset = r->memfd_offset, .host = r->host };
         }
-        return 0;
+        return n;
+}
+
+/* Registers s with flags (KVM_MEM_READONLY added for a read-only piece);
+ * size 0 deletes it. */
+static int set_slot(struct vid_partition *p, const struct ram_slot *s, uint64_t size, uint32_t flags) {
+        struct kvm_userspace_memory_region m = {
+                .slot = s->slot,
+                .flags = size ? flags | (s->read_only ? KVM_MEM_READONLY : 0) : 0,
+                .guest_phys_addr = s->gpa,
+                .memory_size = size,
+                .userspace_addr = (uint64_t)(uintptr_t)s->host,
+        };
+        return ioctl(p->vm_fd, KVM_SET_USER_MEMORY_REGION, &m) < 0 ? -errno : 0;
+}
+
+int vid_memory_set_flags(struct vid_partition *p, uint32_t flags) {
+        pthread_mutex_lock(&p->slots_lock);
+        int r = p->slots_removed ? (flags ? -ESHUTDOWN : 0) : 0;
+        struct ram_slot s[VID_RAM_SLOTS_MAX];
+        size_t n = p->slots_removed ? 0 : vid_ram_slots(p, s);
+        for (size_t i = 0; r == 0 && i < n; i++)
+                r = set_slot(p, &s[i], s[i].size, flags);
+        if (r == 0 && !p->slots_removed)
+                p->slot_flags = flags;
+        pthread_mutex_unlock(&p->slots_lock);
+        return r;
+}
+
+int vid_memory_split_bios_seg(struct vid_partition *p) {
+        if (p->regions[0].size <= VID_BIOS_SEG_END)
+                return -EINVAL;
+        pthread_mutex_lock(&p->slots_lock);
+        int r = 0;
+        if (!p->bios_seg && !p->slots_removed) {
+                /* Slot 0 shrinks: KVM changes a slot's size only by
+                 * deleting it first. No VP runs yet. */
+                struct ram_slot s[VID_RAM_SLOTS_MAX];
+                (void)vid_ram_slots(p, s);
+                r = set_slot(p, &s[0], 0, 0);
+                p->bios_seg = r == 0;
+                p->bios_seg_ro = true; /* PAM0's reset value: the ROM's */
+                /* The low region's three pieces come first. */
+                (void)vid_ram_slots(p, s);
+                for (size_t i = 0; r == 0 && i < 3; i++)
+                        r = set_slot(p, &s[i], s[i].size, p->slot_flags);
+        }
+        pthread_mutex_unlock(&p->slots_lock);
+        return r;
 }
 
 /* Why a stopped partition drops its slots at once: KVM frees a replaced
@@ -80,13 +133,15 @@ int vid_memory_set_flags(struct vid_partition *p, uint32_t flags) {
  * the main thread, which destroys the partition, does not, and keeps it
  * that way. */
 void vid_memory_remove_slots(struct vid_partition *p) {
-        for (size_t i = 0; i < p->n_regions; i++) {
-                struct kvm_userspace_memory_region m = { .slot = (uint32_t)i, .guest_phys_addr = p->regions[i].gpa };
-                (void)ioctl(p->vm_fd, KVM_SET_USER_MEMORY_REGION, &m);
-        }
+        pthread_mutex_lock(&p->slots_lock);
+        struct ram_slot s[VID_RAM_SLOTS_MAX];
+        size_t n = vid_ram_slots(p, s);
+        for (size_t i = 0; i < n; i++)
+                (void)set_slot(p, &s[i], 0, 0);
+        p->slots_removed = true;
+        pthread_mutex_unlock(&p->slots_lock);
         vid_devmem_remove_all(p);
         vid_firmware_remove_slot(p);
-        p->slots_removed = true;
 }
 
 void vid_memory_free(struct vid_partition *p) {

@@ -75,6 +75,7 @@ int vid_partition_create(const struct vid_partition_config *cfg, struct vid_part
         p->kvm_fd = p->vm_fd = p->memfd = p->stop_efd = -1;
         p->stop_status = -1;
         pthread_mutex_init(&p->lock, NULL);
+        pthread_mutex_init(&p->slots_lock, NULL);
         pthread_mutex_init(&p->irq_lock, NULL);
         /* Monotonic: a throttled VP's timed sleep (throttle.c) must not
          * stretch when the wall clock is set back. */
@@ -227,6 +228,7 @@ void vid_partition_destroy(struct vid_partition *p) {
         free(p->supported_cpuid);
         pthread_cond_destroy(&p->cond);
         pthread_mutex_destroy(&p->lock);
+        pthread_mutex_destroy(&p->slots_lock);
         pthread_mutex_destroy(&p->irq_lock);
         free(p);
 }

@@ -202,6 +202,15 @@ static int attach_dvds(struct vmwp_emu *e, char *err, size_t errlen) {
         return 0;
 }
 
+/* PAM0 changed (a guest write, or a restore): the firmware's BIOS segment
+ * follows it (vid_firmware_set_bios_ro). */
+static void bios_seg_mode(void *opaque, bool read_only) {
+        struct vmwp_emu *e = opaque;
+        int r = vid_firmware_set_bios_ro(e->vm->p, read_only);
+        if (r < 0)
+                log_warning_errno(r, "PAM: the BIOS segment stays %s: %m", read_only ? "writable" : "read-only");
+}
+
 /* PCI bus 0 with the PIIX3 functions: the IDE function with IDE disks,
  * Hyper-V's video function with a display (its guests' video drivers look
  * for it when there is no EFI: docs/video.md). */
@@ -217,8 +226,10 @@ static int add_pci(struct vmwp_emu *e, bool ide, bool video, char *err, size_t e
         if ((r = piix_init(&e->d.piix, e->d.ide, &reset_ops, e)) < 0 ||
             (video && (r = piix_add_video(&e->d.piix, ACPI_VIDEO_BAR_BASE, ACPI_VIDEO_BAR_SIZE)) < 0))
                 return snprintf(err, errlen, "PCI functions: %s", strerror(-r)), r;
-        if (e->vm->cfg.boot_kind == VM_BOOT_FIRMWARE)
+        if (e->vm->cfg.boot_kind == VM_BOOT_FIRMWARE) {
                 piix_set_host_subsystem(&e->d.piix, PIIX_SUBSYSTEM_QEMU_VENDOR, PIIX_SUBSYSTEM_QEMU_DEVICE);
+                piix_set_bios_seg_hook(&e->d.piix, bios_seg_mode, e);
+        }
         e->d.piix_ok = true;
         if ((r = pci_bus_register(&e->d.piix.bus, p)) < 0)
                 return snprintf(err, errlen, "PCI bus: %s", strerror(-r)), r;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* vid against /dev/kvm with tiny guests: PIO/MMIO dispatch, range checks,
  * interrupts (MSI, irqfd route), ioeventfd, multi-vCPU bring-up, triple
- * fault, pause/resume and stop. */
+ * fault, pause/resume and stop, a firmware's BIOS segment (PAM). */
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
@@ -23,6 +23,7 @@ TINY_GUEST(vid_pvm_insns);
 TINY_GUEST(vid_syscall);
 TINY_GUEST(vid_xmod_bsp);
 TINY_GUEST(vid_xmod_ap);
+TINY_GUEST(vid_bios_seg);
 
 #define DONE_STATUS 100
 
@@ -41,6 +42,10 @@ struct rec {
         const void *devmem_host;
         uint64_t devmem_dirty;
         int devmem_r;
+        /* Guest RAM's dirty log, likewise (dirty_words 0: not looked at). */
+        uint64_t *dirty;
+        size_t dirty_words;
+        int dirty_r;
 };
 
 static void pio_read(void *opaque, struct vid_vp *vp, uint64_t off, void *data, unsigned len) {
@@ -65,6 +70,8 @@ static void pio_write(void *opaque, struct vid_vp *vp, uint64_t off, const void 
         pthread_mutex_unlock(&r->lock);
         if (port == 0x1f && r->devmem_host)
                 r->devmem_r = vid_devmem_dirty_get(r->p, r->devmem_host, 8192, &r->devmem_dirty);
+        if (port == 0x1f && r->dirty_words)
+                r->dirty_r = vid_dirty_log_get(r->p, r->dirty, r->dirty_words);
         if (port == 0x1f)
                 vid_partition_request_stop(r->p, DONE_STATUS, "guest done");
 }
@@ -328,6 +335,48 @@ static bool got_three(struct rec *r) {
 }
 static bool got_four(struct rec *r) {
         return r->n_bytes >= 4;
+}
+
+static bool page_dirty(const uint64_t *b, uint64_t page) {
+        return b[page / 64] >> (page % 64) & 1;
+}
+
+/* A firmware's BIOS segment (0xF0000-0xFFFFF) is a slot of its own
+ * between the rest of the low RAM's two: writable (PAM0 11), the guest's
+ * writes land and each slot's dirty log lands on its own pages (the
+ * segment's starts at bit 48 of a bitmap word); read-only (PAM0's reset
+ * value, and 01), its write is dropped while the others land. */
+TEST(bios_segment_a_slot_of_its_own_read_only_as_pam_says) {
+        TEST_REQUIRE_KVM();
+        static uint8_t image[64 * 1024];
+        memset(image, 0xab, sizeof image);
+        for (int ro = 0; ro <= 1; ro++) {
+                struct rec r;
+                struct vid_partition *p = make(1, &r);
+                ASSERT_OK(vid_firmware_map(p, image, sizeof image, true));
+                if (!ro)
+                        ASSERT_OK(vid_firmware_set_bios_ro(p, false));
+                r.dirty_words = vid_dirty_bitmap_words(p);
+                r.dirty = calloc(r.dirty_words, sizeof *r.dirty);
+                ASSERT_NOT_NULL(r.dirty);
+                boot32(p, tg_vid_bios_seg, tg_vid_bios_seg_len, 0x1000);
+                ASSERT_OK(vid_dirty_log_start(p));
+                ASSERT_OK(vid_partition_start(p, on_exit_cb, &r));
+                ASSERT_EQ(wait_stop(p, 20000), DONE_STATUS);
+                ASSERT_OK(r.dirty_r);
+                uint8_t below, in, past;
+                ASSERT_OK(gm_read(p, 0xef000, &below, 1));
+                ASSERT_OK(gm_read(p, 0xf0100, &in, 1));
+                ASSERT_OK(gm_read(p, 0x100000, &past, 1));
+                ASSERT_EQ(below, 0x5a);
+                ASSERT_EQ(past, 0x5a);
+                ASSERT_EQ(in, ro ? 0xab : 0x5a);
+                ASSERT_TRUE(page_dirty(r.dirty, 0xef) && page_dirty(r.dirty, 0x100));
+                ASSERT_EQ(page_dirty(r.dirty, 0xf0), !ro);
+                ASSERT_FALSE(page_dirty(r.dirty, 0xf1) || page_dirty(r.dirty, 0xee) || page_dirty(r.dirty, 0x101));
+                free(r.dirty);
+                vid_partition_destroy(p);
+        }
 }
 
 TEST(interrupts_msi_and_irqfd) {

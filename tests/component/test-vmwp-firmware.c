@@ -2,7 +2,8 @@
 /* Boot kind firmware end to end (docs/firmware.md): Debian's SeaBIOS from
  * the reset vector boots an IDE disk's MBR, whose 16-bit code talks on
  * COM1; the firmware's screen reaches COM1 too (sercon) and its log the
- * worker's; a VM saved in the boot loader resumes in a new worker (PIT,
+ * worker's; the BIOS segment is read-only to it (PAM0), after a restore
+ * too; a VM saved in the boot loader resumes in a new worker (PIT,
  * fw_cfg, the BIOS's RAM and the disk's IDE channel on VMBus in the
  * state); nothing bootable says so, on the console and to vmms (the
  * "firmware" event, the "status" reply's boot_status; SIGUSR1's counters
@@ -23,21 +24,38 @@
 static char dir[] = "/tmp/vmwp-fw-XXXXXX";
 static char vmwp_bin[1024];
 
-/* An MBR (loaded at 0000:7C00 in real mode) that prints "mbr: echo" on
- * COM1, then echoes what comes in (polling the line status register) and
- * powers off through PM1a_CNT (S5) after a '.'. Assembled from:
- *   cli; xor ax,ax; mov ds,ax; mov si,msg; mov dx,0x3f8
- *   1: lodsb; test al,al; jz 2f; out dx,al; jmp 1b
- *   2: mov dx,0x3fd; in al,dx; test al,1; jz 2b
- *      mov dx,0x3f8; in al,dx; out dx,al; cmp al,'.'; jne 2b
+/* An MBR (loaded at 0000:7C00 in real mode) that tries to change the BIOS
+ * segment (the reset vector's byte at F000:FFF0, put back if it took) and
+ * says on COM1 whether it could ("mbr: f-seg ro" or "rw": SeaBIOS leaves
+ * it read-only through PAM0, as on a PC), then prints "mbr: echo" and
+ * echoes what comes in (polling the line status register), checks again
+ * at a '?' and powers off through PM1a_CNT (S5) after a '.'. Assembled
+ * (GNU as, .code16) from:
+ *   start: cli; xor ax,ax; mov ds,ax; mov ax,0xf000; mov es,ax
+ *      mov bl,[es:0xfff0]; mov al,bl; not al; mov [es:0xfff0],al
+ *      mov al,[es:0xfff0]; mov si,ro; cmp al,bl; je 1f
+ *      mov [es:0xfff0],bl; mov si,rw
+ *   1: call print; mov si,echo; call print
+ *   3: mov dx,0x3fd; 4: in al,dx; test al,1; jz 4b
+ *      mov dx,0x3f8; in al,dx; cmp al,'?'; je start
+ *      out dx,al; cmp al,'.'; jne 3b
  *      mov dx,0x604; mov ax,(5<<10)|0x2000; out dx,ax
- *   3: hlt; jmp 3b
- *   msg: .asciz "mbr: echo\r\n"; .org 510; .word 0xaa55 */
+ *   5: hlt; jmp 5b
+ *   print: mov dx,0x3f8; 6: lodsb; test al,al; jz 7f; out dx,al; jmp 6b; 7: ret
+ *   ro: .asciz "mbr: f-seg ro\r\n"; rw: .asciz "mbr: f-seg rw\r\n"
+ *   echo: .asciz "mbr: echo\r\n"; then .org 510; .word 0xaa55 */
 static const uint8_t echo_mbr[] = {
-        0xfa, 0x31, 0xc0, 0x8e, 0xd8, 0xbe, 0x2e, 0x7c, 0xba, 0xf8, 0x03, 0xac, 0x84, 0xc0, 0x74,
-        0x03, 0xee, 0xeb, 0xf8, 0xba, 0xfd, 0x03, 0xec, 0xa8, 0x01, 0x74, 0xf8, 0xba, 0xf8, 0x03,
-        0xec, 0xee, 0x3c, 0x2e, 0x75, 0xef, 0xba, 0x04, 0x06, 0xb8, 0x00, 0x34, 0xef, 0xf4, 0xeb,
-        0xfd, 'm',  'b',  'r',  ':',  ' ',  'e',  'c',  'h',  'o',  '\r', '\n', 0x00,
+        0xfa, 0x31, 0xc0, 0x8e, 0xd8, 0xb8, 0x00, 0xf0, 0x8e, 0xc0, 0x26, 0x8a, 0x1e,
+        0xf0, 0xff, 0x88, 0xd8, 0xf6, 0xd0, 0x26, 0xa2, 0xf0, 0xff, 0x26, 0xa0, 0xf0,
+        0xff, 0xbe, 0x5e, 0x7c, 0x38, 0xc3, 0x74, 0x08, 0x26, 0x88, 0x1e, 0xf0, 0xff,
+        0xbe, 0x6e, 0x7c, 0xe8, 0x25, 0x00, 0xbe, 0x7e, 0x7c, 0xe8, 0x1f, 0x00, 0xba,
+        0xfd, 0x03, 0xec, 0xa8, 0x01, 0x74, 0xfb, 0xba, 0xf8, 0x03, 0xec, 0x3c, 0x3f,
+        0x74, 0xbd, 0xee, 0x3c, 0x2e, 0x75, 0xeb, 0xba, 0x04, 0x06, 0xb8, 0x00, 0x34,
+        0xef, 0xf4, 0xeb, 0xfd, 0xba, 0xf8, 0x03, 0xac, 0x84, 0xc0, 0x74, 0x03, 0xee,
+        0xeb, 0xf8, 0xc3, 0x6d, 0x62, 0x72, 0x3a, 0x20, 0x66, 0x2d, 0x73, 0x65, 0x67,
+        0x20, 0x72, 0x6f, 0x0d, 0x0a, 0x00, 0x6d, 0x62, 0x72, 0x3a, 0x20, 0x66, 0x2d,
+        0x73, 0x65, 0x67, 0x20, 0x72, 0x77, 0x0d, 0x0a, 0x00, 0x6d, 0x62, 0x72, 0x3a,
+        0x20, 0x65, 0x63, 0x68, 0x6f, 0x0d, 0x0a, 0x00,
 };
 
 /* A raw disk of 1 MiB, with the echo MBR or with nothing bootable. */
@@ -120,6 +138,9 @@ TEST(an_ide_disk_boots_through_seabios_and_resumes_after_a_save) {
                 ASSERT_STREQ(buf, "SeaBIOS ... mbr: echo");
         ASSERT_NOT_NULL(strstr(buf, "SeaBIOS (version"));
         ASSERT_NOT_NULL(strstr(buf, "Booting from Hard Disk"));
+        /* The BIOS segment is read-only once SeaBIOS booted (PAM0). */
+        if (!strstr(buf, "mbr: f-seg ro"))
+                ASSERT_STREQ(buf, "... mbr: f-seg ro ...");
         ASSERT_EQ(write(con, "ab", 2), 2);
         ASSERT_TRUE(serial_read_until(con, "ab", buf, sizeof buf, 20000));
         /* SeaBIOS jumped into the MBR ("Booting from 0000:7c00"). */
@@ -163,6 +184,11 @@ TEST(an_ide_disk_boots_through_seabios_and_resumes_after_a_save) {
         ASSERT_STREQ(vmwp_ctl_str(st, "ok"), "true");
         ASSERT_FALSE(json_object_object_get_ex(st, "boot_status", NULL));
         json_object_put(st);
+        /* PAM0 came back with the state: the segment is read-only still. */
+        ASSERT_EQ(write(con, "?", 1), 1);
+        ASSERT_TRUE(serial_read_until(con, "mbr: echo", buf, sizeof buf, 20000));
+        if (!strstr(buf, "mbr: f-seg ro"))
+                ASSERT_STREQ(buf, "mbr: f-seg ro ... mbr: echo");
         ASSERT_EQ(write(con, "cd.", 3), 3);
         ASSERT_TRUE(serial_read_until(con, "cd.", buf, sizeof buf, 20000));
         expect_exit(sv[0], &c, 0, "powered off", err, sizeof err);

@@ -77,7 +77,20 @@ struct piix {
         struct pci_function host, isa, ide, video;
         struct ide_controller *ctrl; /* not owned; NULL: no IDE function */
         bool has_video;
+        /* The BIOS segment's mode as PAM0 sets it (piix_set_bios_seg_hook). */
+        void (*bios_seg)(void *opaque, bool read_only);
+        void *bios_seg_opaque;
 };
+
+/* PAM0 (the host bridge's 59h, 82441FX §3.2.18): bits 5-4 say how
+ * 0F0000h-0FFFFFh decodes: 00 to the ROM, 01 read-only DRAM, 10
+ * write-only, 11 read/write. Writable: 10 and 11; 00 and 01 drop writes
+ * (a read under 00 here sees the DRAM, which holds the ROM's bytes until
+ * the firmware wrote it: SeaBIOS never goes back to 00). */
+#define PIIX_PAM0 0x59u
+static inline bool piix_pam_bios_seg_read_only(uint8_t pam0) {
+        return !(pam0 & 0x20u);
+}
 
 /* Builds the host bridge, the ISA bridge and, with ctrl, the IDE function
  * on a bus; the IDE function drives what ctrl decodes (command register,
@@ -93,4 +106,9 @@ int piix_add_video(struct piix *x, uint32_t bar0, uint32_t bar0_size);
 #define PIIX_SUBSYSTEM_QEMU_VENDOR 0x1af4u
 #define PIIX_SUBSYSTEM_QEMU_DEVICE 0x1100u
 void piix_set_host_subsystem(struct piix *x, uint16_t vendor, uint16_t device);
+/* fn(opaque, read_only) each time a guest write to the host bridge
+ * touches PAM0, and when piix_set_state restores it (under the bus lock):
+ * the firmware's BIOS segment follows it (vid_firmware_set_bios_ro). At
+ * reset PAM0 is 0: read-only. */
+void piix_set_bios_seg_hook(struct piix *x, void (*fn)(void *opaque, bool read_only), void *opaque);
 void piix_destroy(struct piix *x);

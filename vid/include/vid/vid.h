@@ -160,6 +160,16 @@ void vid_unmap_pages(struct vid_pages *m);
 #define VID_FIRMWARE_END 0x100000000ull
 #define VID_FIRMWARE_MAX (16u << 20) /* the top 16 MiB devices leave free */
 int vid_firmware_map(struct vid_partition *p, const void *image, size_t len, bool low_copy);
+/* The BIOS segment (0xF0000-0xFFFFF of guest RAM, a slot of its own once
+ * a firmware is mapped) read-only or writable, as the host bridge's PAM0
+ * says (emu/piix.h): while read-only a guest's write to it is dropped, as
+ * a ROM's. Read-only after vid_firmware_map (PAM0's reset value: the
+ * ROM). Its slot is deleted and made
+ * again (KVM changes a slot's read-only flag no other way): a VP touching
+ * the segment in between exits as MMIO (reads all ones); SeaBIOS switches
+ * it in its POST, while the other vCPUs wait halted. -ENOENT without a
+ * firmware. */
+int vid_firmware_set_bios_ro(struct vid_partition *p, bool ro);
 
 /* ---- device memory (devmem.c) ---------------------------------------- */
 
