@@ -55,8 +55,9 @@ static enum vmms_pending_kind op_kind(const struct vmms_vm *vm) {
 /* The operation out of the VM's pending ones: its call (NULL: none), and
  * *op for the caller to free (NULL: none was in progress). */
 static sd_bus_message *op_end(struct vmms_vm *vm, struct vmms_ckpt_op **op) {
-        *op = vmms_ckpt_op(vm);
-        return *op ? vmms_pending_end(&vm->op, op_kind(vm)) : NULL;
+        sd_bus_message *call;
+        *op = vmms_pending_take(&vm->op, op_kind(vm), &call);
+        return call;
 }
 
 static void op_destroy(struct vmms_vm *vm, struct vmms_ckpt_op *op) {

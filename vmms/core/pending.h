@@ -60,6 +60,17 @@ void vmms_pending_begin(struct vmms_pending *p, enum vmms_pending_kind kind, sd_
  * unref (NULL: none, or none of that kind was in progress). Its data is
  * the feature's to free. */
 sd_bus_message *vmms_pending_end(struct vmms_pending *p, enum vmms_pending_kind kind);
+/* vmms_pending_end that hands back the kind's data too (NULL: none in
+ * progress); *call gets the call (NULL: unref'd here). */
+static inline void *vmms_pending_take(struct vmms_pending *p, enum vmms_pending_kind kind, sd_bus_message **call) {
+        void *data = vmms_pending_data(p, kind);
+        sd_bus_message *c = vmms_pending_end(p, kind);
+        if (call)
+                *call = c;
+        else
+                sd_bus_message_unref(c);
+        return data;
+}
 /* The VM goes (vmms exits): the calls are dropped unanswered, and fail
  * with the bus; the features freed their data first. */
 void vmms_pending_drop(struct vmms_pending *p);

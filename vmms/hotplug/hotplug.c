@@ -68,9 +68,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct vmms_hotplug *, hotplug_free);
 
 /* The change in progress, out of the VM's pending operations. */
 static struct vmms_hotplug *pending_end(struct vmms_vm *vm) {
-        struct vmms_hotplug *h = vmms_pending_data(&vm->op, VMMS_PENDING_HOTPLUG);
-        (void)vmms_pending_end(&vm->op, VMMS_PENDING_HOTPLUG);
-        return h;
+        return vmms_pending_take(&vm->op, VMMS_PENDING_HOTPLUG, NULL);
 }
 
 void vmms_hotplug_worker_ended(struct vmms_vm *vm) {

@@ -43,9 +43,7 @@ int vmms_processor_check_update(const struct vm_config *cur, const struct vm_con
 /* The Update the worker has not answered yet (core/pending.h): the new
  * configuration. */
 static struct vm_config *pending_end(struct vmms_vm *vm) {
-        struct vm_config *next = vmms_pending_data(&vm->op, VMMS_PENDING_PROCESSOR);
-        (void)vmms_pending_end(&vm->op, VMMS_PENDING_PROCESSOR);
-        return next;
+        return vmms_pending_take(&vm->op, VMMS_PENDING_PROCESSOR, NULL);
 }
 
 void vmms_processor_free(struct vmms_vm *vm) {
