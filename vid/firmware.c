@@ -52,15 +52,9 @@ int vid_firmware_map(struct vid_partition *p, const void *image, size_t len, boo
                 return -errno;
         memcpy(copy, image, len);
         (void)mprotect(copy, len, PROT_READ);
-        if ((r = set_slot(p, len, copy)) < 0) {
-                munmap(copy, len);
-                return r;
-        }
-        /* The BIOS segment's slot of its own (PAM): from here. */
-        if ((r = vid_memory_split_bios_seg(p)) < 0) {
-                p->firmware_len = len; /* the slot to delete */
-                (void)set_slot(p, 0, NULL);
-                p->firmware_len = 0;
+        /* The BIOS segment's slot of its own (PAM), then the image's; a
+         * partition whose firmware failed to map is not started. */
+        if ((r = vid_memory_split_bios_seg(p)) < 0 || (r = set_slot(p, len, copy)) < 0) {
                 munmap(copy, len);
                 return r;
         }
@@ -70,35 +64,7 @@ int vid_firmware_map(struct vid_partition *p, const void *image, size_t len, boo
 }
 
 int vid_firmware_set_bios_ro(struct vid_partition *p, bool ro) {
-        pthread_mutex_lock(&p->slots_lock);
-        int r = 0;
-        if (!p->bios_seg)
-                r = -ENOENT;
-        else if (p->bios_seg_ro != ro && !p->slots_removed) {
-                /* KVM changes a slot's read-only flag only by deleting it. */
-                struct ram_slot s[VID_RAM_SLOTS_MAX];
-                (void)vid_ram_slots(p, s);
-                struct kvm_userspace_memory_region m = { .slot = VID_BIOS_SEG_SLOT, .guest_phys_addr = s[1].gpa };
-                if (ioctl(p->vm_fd, KVM_SET_USER_MEMORY_REGION, &m) < 0)
-                        r = -errno;
-                if (r == 0) {
-                        p->bios_seg_ro = ro;
-                        (void)vid_ram_slots(p, s);
-                        m = (struct kvm_userspace_memory_region){
-                                .slot = VID_BIOS_SEG_SLOT,
-                                .flags = p->slot_flags | (ro ? KVM_MEM_READONLY : 0),
-                                .guest_phys_addr = s[1].gpa,
-                                .memory_size = s[1].size,
-                                .userspace_addr = (uint64_t)(uintptr_t)s[1].host,
-                        };
-                        if (ioctl(p->vm_fd, KVM_SET_USER_MEMORY_REGION, &m) < 0)
-                                r = -errno;
-                }
-        } else if (p->slots_removed) {
-                p->bios_seg_ro = ro;
-        }
-        pthread_mutex_unlock(&p->slots_lock);
-        return r;
+        return vid_memory_set_bios_seg_ro(p, ro);
 }
 
 void vid_firmware_remove_slot(struct vid_partition *p) {

@@ -213,6 +213,9 @@ size_t vid_ram_slots(const struct vid_partition *p, struct ram_slot out[VID_RAM_
 /* Splits the low RAM's slot at the BIOS segment (firmware.c: before the
  * VPs run); -EINVAL when the low RAM ends at 1 MiB or below. */
 int vid_memory_split_bios_seg(struct vid_partition *p);
+/* vid_firmware_set_bios_ro's work: the segment's slot made again with
+ * KVM_MEM_READONLY set or not (-ENOENT: not split). */
+int vid_memory_set_bios_seg_ro(struct vid_partition *p, bool ro);
 /* firmware.c: the slot leaves with the RAM's; the copy at destroy. */
 void vid_firmware_remove_slot(struct vid_partition *p);
 void vid_firmware_free(struct vid_partition *p);

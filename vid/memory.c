@@ -121,6 +121,26 @@ int vid_memory_split_bios_seg(struct vid_partition *p) {
         return r;
 }
 
+int vid_memory_set_bios_seg_ro(struct vid_partition *p, bool ro) {
+        pthread_mutex_lock(&p->slots_lock);
+        int r = p->bios_seg ? 0 : -ENOENT;
+        if (r == 0 && p->bios_seg_ro != ro) {
+                /* KVM changes a slot's read-only flag only by deleting it;
+                 * a stopped partition's slots are gone: only the mode. */
+                struct ram_slot s[VID_RAM_SLOTS_MAX];
+                (void)vid_ram_slots(p, s); /* s[1]: the segment */
+                if (!p->slots_removed)
+                        r = set_slot(p, &s[1], 0, 0);
+                if (r == 0) {
+                        p->bios_seg_ro = s[1].read_only = ro;
+                        if (!p->slots_removed)
+                                r = set_slot(p, &s[1], s[1].size, p->slot_flags);
+                }
+        }
+        pthread_mutex_unlock(&p->slots_lock);
+        return r;
+}
+
 /* Why a stopped partition drops its slots at once: KVM frees a replaced
  * I/O bus with call_srcu() (the in-kernel PIC and IOAPIC register theirs
  * at KVM_CREATE_IRQCHIP, each ioeventfd its own), and kvm_destroy_vm()
