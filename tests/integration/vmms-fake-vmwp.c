@@ -17,6 +17,9 @@
  *   fake.setup_fail      fail setup (exit VMWP_EXIT_SETUP)
  *   fake.stats_bad      answer "stats" with a negative vCPU time (vmms-fake-stats.c
  *                        says what "stats" reports otherwise)
+ *   fake.hb_lost_after=N after N heartbeats (one a second once ready) report
+ *                        "lost" and beat no more, as vmwp after a guest stopped
+ *                        answering
  *   fake.chatter=N       once running, print N bytes to the console and N to
  *                        stderr (the worker log) every 10 ms: a chatty guest
  *   fake.save_ms=N       "save" takes about N ms (default 200), sending
@@ -302,12 +305,17 @@ static void become_ready(struct fake *f) {
 }
 
 static void heartbeat(struct fake *f) {
+        long lost_after = fake_knob(f, "fake.hb_lost_after", 0);
+        bool lost = lost_after > 0 && f->beats >= lost_after;
         json_object *m = json_object_new_object();
         json_object_object_add(m, "event", json_object_new_string("heartbeat"));
-        json_object_object_add(m, "status", json_object_new_string("ok"));
-        json_object_object_add(m, "last_us", json_object_new_int64((int64_t)now_us(CLOCK_REALTIME)));
+        json_object_object_add(m, "status", json_object_new_string(lost ? "lost" : "ok"));
+        if (!lost)
+                f->last_beat_us = now_us(CLOCK_REALTIME);
+        json_object_object_add(m, "last_us", json_object_new_int64((int64_t)f->last_beat_us));
         fake_send_msg(f, m);
-        f->hb_next = fake_now_ms() + 1000;
+        f->beats++;
+        f->hb_next = lost ? UINT64_MAX : fake_now_ms() + 1000;
         if (f->dm_max)
                 fake_dm_event(f);
 }

@@ -39,6 +39,8 @@ struct fake {
         int mig_fd; /* an incoming migration's stream, until configure() took it */
         int pc_fd;  /* a post-copy's stream after the commit, read until its end */
         uint64_t ready_at, exit_at, hb_next, pending_exit_at, chatter_next;
+        uint64_t last_beat_us; /* CLOCK_REALTIME of the last "ok" heartbeat */
+        long beats;            /* heartbeats sent */
         int exit_status, pending_exit_status;
         const char *pending_reason;
         /* Dynamic Memory (MiB; dm_max 0: not configured) */

@@ -337,9 +337,14 @@ void vmms_vm_on_event(struct vmms_vm *vm, json_object *ev) {
                 const char *s = json_object_object_get_ex(ev, "status", &v) ? json_object_get_string(v) : NULL;
                 if (!s || (strcmp(s, "ok") && strcmp(s, "no-contact") && strcmp(s, "lost")))
                         return;
+                /* A beat (about one a second) only moves the time, which a
+                 * read returns: PropertiesChanged goes out when the status
+                 * changes (docs/dbus-api.md), not to every client every second. */
+                bool changed = strcmp(vm->guest->hb_status, s) != 0;
                 snprintf(vm->guest->hb_status, sizeof vm->guest->hb_status, "%s", s);
                 vm->guest->hb_last_us = json_object_object_get_ex(ev, "last_us", &v) ? (uint64_t)json_object_get_int64(v) : 0;
-                vmms_vm_emit_changed(vm, "Heartbeat");
+                if (changed)
+                        vmms_vm_emit_changed(vm, "Heartbeat");
         } else if (!strcmp(name, "firmware")) {
                 vmms_vm_on_boot_status(vm, json_object_object_get_ex(ev, "status", &v) ? json_object_get_string(v) : NULL);
         } else if (!strcmp(name, "guest-shutdown")) {

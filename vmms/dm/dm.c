@@ -30,6 +30,19 @@ static bool dm_active(const struct vmms_vm *vm) {
                vm->dm->status.connected;
 }
 
+/* Whether two reports differ in anything the Memory properties show (the
+ * report's age aside, which every report moves). */
+static bool status_differs(const struct vmms_dm_status *a, const struct vmms_dm_status *b) {
+        return a->connected != b->connected || a->reported != b->reported || a->can_balloon != b->can_balloon ||
+               a->can_hot_add != b->can_hot_add || a->startup != b->startup || a->maximum != b->maximum ||
+               a->assigned != b->assigned || a->target != b->target || a->ballooned != b->ballooned ||
+               a->hot_added != b->hot_added || a->demand != b->demand || a->available != b->available ||
+               strcmp(a->operation, b->operation) || strcmp(a->note, b->note);
+}
+
+/* A worker reports with each heartbeat (about once a second): the
+ * properties' PropertiesChanged goes out when a figure changed, not to
+ * every client of the bus every second for every VM. */
 static void store_status(struct vmms_vm *vm, json_object *o) {
         struct vmms_dm_status s;
         if (vmms_dm_status_parse(o, &s) < 0) {
@@ -37,11 +50,13 @@ static void store_status(struct vmms_vm *vm, json_object *o) {
                 return;
         }
         bool was = vm->dm->known && vm->dm->status.connected;
+        bool changed = !vm->dm->known || status_differs(&vm->dm->status, &s);
         vm->dm->status = s;
         vm->dm->known = true;
         if (!was && s.connected)
                 vmms_vm_log(vm, LOG_LEVEL_INFO, 0, "the guest's dynamic memory driver is connected");
-        vmms_bus_memory_emit(vm);
+        if (changed)
+                vmms_bus_memory_emit(vm);
 }
 
 void vmms_dm_on_event(struct vmms_vm *vm, json_object *ev) {
