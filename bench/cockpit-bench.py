@@ -8,10 +8,15 @@ navigation's start), then R times changes one VM's vCPUs with busctl
 that VM's Config and rewrites its row) and measures the time from just
 before the call to the row's new text on the screen (a MutationObserver's
 Date.now(), the same host clock), beside the busctl call's own time.
+Then the page's steady CPU: left open on the list for STEADY_S seconds
+(default 30), the CPU time (/proc/PID/stat, user + system) of the
+browser's processes, of cockpit-ws's (its bridge with it) and of vmms,
+each as a share of one core.
 
 usage: cockpit-bench.py CHROMIUM URL N VM [R]
-Environment: ADDR (the private system bus). Prints one line:
-first_render_ms=F change_ms=median change_ms_max=M busctl_ms=median
+Environment: ADDR (the private system bus), VMMS_PID, WS_PID, STEADY_S.
+Prints one line: first_render_ms=F change_ms=median change_ms_max=M
+busctl_ms=median browser_pct=B cockpit_pct=C vmms_pct=V
 """
 import json
 import os
@@ -66,6 +71,38 @@ def wait(dt, expr, seconds):
                                                               js(dt, "document.body.innerText.slice(0, 300)")))
 
 
+def tree_ticks(root, tree=True):
+    """The CPU ticks (user + system) of root and (tree) every live process below it."""
+    procs = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        procs[int(d)] = (int(fields[1]), int(fields[11]) + int(fields[12]))  # ppid, utime + stime
+    below, ticks, todo = set(), 0, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in below or pid not in procs:
+            continue
+        below.add(pid)
+        ticks += procs[pid][1]
+        if tree:
+            todo.extend(p for p, (ppid, _) in procs.items() if ppid == pid)
+    return ticks
+
+
+def steady(roots, seconds):
+    """Each (pid, tree)'s share of one core (percent) over seconds."""
+    hz = os.sysconf("SC_CLK_TCK")
+    before = [tree_ticks(*r) for r in roots]
+    time.sleep(seconds)
+    return [100.0 * (tree_ticks(*r) - b) / hz / seconds for r, b in zip(roots, before)]
+
+
 def measure(dt, n, vm, rounds):
     """The first render with n VMs, then rounds changes of vm's vCPUs; prints the figures."""
     first = wait(dt, "window.__rendered", 120)
@@ -80,8 +117,12 @@ def measure(dt, n, vm, rounds):
         calls.append(time.time() * 1000 - t0)
         changes.append(wait(dt, "window.__changed", 30) - t0)
         time.sleep(0.2)
-    print("first_render_ms=%.0f change_ms=%.1f change_ms_max=%.1f busctl_ms=%.1f" % (
-        first, statistics.median(changes), max(changes), statistics.median(calls)))
+    time.sleep(2)  # the last change's work done
+    cpu = steady([(dt.browser_pid, True), (int(os.environ["WS_PID"]), True), (int(os.environ["VMMS_PID"]), False)],
+                 float(os.environ.get("STEADY_S", "30")))
+    print("first_render_ms=%.0f change_ms=%.1f change_ms_max=%.1f busctl_ms=%.1f"
+          " browser_pct=%.2f cockpit_pct=%.2f vmms_pct=%.2f" % (
+              first, statistics.median(changes), max(changes), statistics.median(calls), *cpu))
     return 0
 
 

@@ -36,6 +36,7 @@ def page_session(chromium, url, profile_prefix, hook=None, size=None):
     try:
         proc, ws_url = display_browser.start(chromium, profile, False, 60)
         dt = display_browser.DevTools(ws_url)
+        dt.browser_pid = proc.pid  # for a benchmark's CPU accounting
         dt.call("Page.enable")
         if size:
             set_size(dt, *size)
