@@ -31,13 +31,16 @@
 #                    own, 7.2; the default) or backports (bookworm-backports'
 #                    qemu-system-x86 and qemu-system-data, fetched once into
 #                    the package cache, never installed); also from AMDV_QEMU
+#   --append ARGS    more of the emulated host's kernel command line, e.g.
+#                    kvm_amd.npt=0 (KVM's shadow paging instead of nested
+#                    paging); also from AMDV_APPEND
 #
 # Exit status: COMMAND's; 77 (skip) when the emulated host cannot be had
 # here (no QEMU, no virtiofsd, no kernel); 1 with "AMDV FAIL: ..." when the
 # host failed (QEMU exited, the boot failed, the timeout).
 set -uo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
-out="" timeout=1800 mem=6144 cpus=2 tcg=${AMDV_TCG:-multi} qemu=${AMDV_QEMU:-system}
+out="" timeout=1800 mem=6144 cpus=2 tcg=${AMDV_TCG:-multi} qemu=${AMDV_QEMU:-system} append=${AMDV_APPEND:-}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--out) out=$2; shift ;;
@@ -46,12 +49,13 @@ while [ $# -gt 0 ]; do
 	--cpus) cpus=$2; shift ;;
 	--tcg) tcg=$2; shift ;;
 	--qemu) qemu=$2; shift ;;
+	--append) append=$2; shift ;;
 	--) shift; break ;;
 	*) echo "amdv-host: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
 done
-[ $# -gt 0 ] || { echo "usage: amdv-host.sh [--out DIR] [--timeout S] [--mem MIB] [--cpus N] [--tcg multi|single] [--qemu system|backports] -- COMMAND..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: amdv-host.sh [--out DIR] [--timeout S] [--mem MIB] [--cpus N] [--tcg multi|single] [--qemu system|backports] [--append ARGS] -- COMMAND..." >&2; exit 2; }
 case "$tcg" in multi|single) ;; *) echo "amdv-host: --tcg is multi or single, not $tcg" >&2; exit 2 ;; esac
 skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "AMDV FAIL: $*"; exit 1; }
@@ -266,7 +270,7 @@ boot() {
 		-machine q35 -accel tcg,thread="$tcg",tb-size=512 -cpu max -smp "$cpus" -m "$mem" \
 		-object memory-backend-memfd,id=mem,size="${mem}M",share=on -numa node,memdev=mem \
 		-kernel "$vmlinuz" -initrd "$work/initrd.cpio" \
-		-append "console=ttyS0 rdinit=/init panic=-1 tsc=reliable nokaslr unknown_nmi_panic panic_print=0x40 amdv.out=$out amdv.kver=$kver amdv.moddir=$moddir systemd.unified_cgroup_hierarchy=1 systemd.show_status=1 systemd.log_target=kmsg" \
+		-append "console=ttyS0 rdinit=/init panic=-1 tsc=reliable nokaslr unknown_nmi_panic panic_print=0x40 amdv.out=$out amdv.kver=$kver amdv.moddir=$moddir systemd.unified_cgroup_hierarchy=1 systemd.show_status=1 systemd.log_target=kmsg${append:+ $append}" \
 		-chardev socket,id=vfs-root,path="$work/root.sock" -device vhost-user-fs-pci,chardev=vfs-root,tag=root \
 		-chardev socket,id=vfs-out,path="$work/out.sock" -device vhost-user-fs-pci,chardev=vfs-out,tag=out \
 		-netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0 \
@@ -318,7 +322,7 @@ boot_again() {
 	b=$?
 }
 
-echo "AMDV: $("$qemu_bin" --version | head -1), TCG thread=$tcg, $cpus vCPUs"
+echo "AMDV: $("$qemu_bin" --version | head -1), TCG thread=$tcg, $cpus vCPUs${append:+, kernel command line + $append}"
 t0=$(date +%s%N)
 deadline=$(($(date +%s) + timeout))
 boot
