@@ -40,12 +40,16 @@ function main() {
         const path = cockpit.location.path;
         const vm = path[0] === "vm" ? model.byId(path[1]) : null;
         const view = vm ? details.el : list.el;
-        if (vm && details.vm !== vm)
-            details.show(vm);
+        const changed = content.firstChild !== view;
         if (!vm)
             details.vm = null;
-        if (content.firstChild !== view) {
+        // The view in the document first: what show() starts (the graphs'
+        // polling) starts only for what is on the screen.
+        if (changed)
             replace(content, view);
+        if (vm && details.vm !== vm)
+            details.show(vm);
+        if (changed) {
             document.title = vm ? `${vm.props["org.vmstack.VMMS1.VM"].Name} – Virtual machines` : "Virtual machines";
             const heading = view.querySelector("h1, h2");
             if (heading && document.activeElement && document.activeElement !== document.body)
