@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 // A VM's graphs (CPU, disk, network, memory over the last 5 minutes) from
 // metering's GetMetrics (docs/metering.md), asked every 2 s while the
-// details page is on the screen and the VM has a worker, never otherwise;
+// details page is on the screen and the VM has a worker, never otherwise,
+// after one GetMetricsHistory (vmms's own samples of the last 5 minutes)
+// when a VM's page opens, so that its graphs start with what came before;
 // drawn as plain SVG polylines (no charting library). And the list's CPU
 // column: one GetAllMetrics (every VM's figures at once) every 5 s while
 // the list is on the screen.
 import { h, replace } from "./dom.js";
 import { formatBytes, isActive } from "./format.js";
-import { parseMetrics, parseAllMetrics, rates, niceMax, formatPercent, formatRate, polylinePoints } from "./metrics.js";
+import { parseMetrics, parseAllMetrics, parseMetricsList, historyPoints, graphPoint, rates, niceMax, formatPercent, formatRate, polylinePoints } from "./metrics.js";
 import { IF_VM, IF_MANAGER } from "./model.js";
 
 export const IF_METERING = "org.vmstack.VMMS1.Metering";
@@ -76,6 +78,7 @@ export class Graphs {
             this.vm = vm;
             this.history = [];
             this.prev = null;
+            this.historyOf = null; // whose GetMetricsHistory was asked
         }
         this.schedule(0);
     }
@@ -113,14 +116,14 @@ export class Graphs {
         const vm = this.vm;
         this.inFlight = true;
         try {
+            if (this.historyOf !== vm)
+                await this.loadHistory(vm);
             const s = await getMetrics(this.model, vm);
             if (vm === this.vm && s) {
                 const r = rates(this.prev, s);
                 this.prev = s;
                 const now = Date.now();
-                r.t = now;
-                r.vcpus.forEach((v, i) => (r[`vcpu${i}`] = v));
-                this.history.push(r);
+                this.history.push(graphPoint(r, now));
                 while (this.history.length && this.history[0].t < now - WINDOW_MS)
                     this.history.shift();
                 this.status.hidden = true;
@@ -137,6 +140,26 @@ export class Graphs {
         this.inFlight = false;
         if (vm === this.vm)
             this.schedule(POLL_MS);
+    }
+
+    // vmms's samples of the last 5 minutes as the graphs' first points, the
+    // newest the base of the first rates the page takes itself. A vmms
+    // without the call (older) or that fails it: the graphs start empty.
+    async loadHistory(vm) {
+        this.historyOf = vm;
+        let text;
+        try {
+            [text] = await this.model.call(vm.path, IF_METERING, "GetMetricsHistory", [], "");
+        } catch (err) {
+            console.info("vmstack: metering history unavailable:", err.message);
+            return;
+        }
+        if (vm !== this.vm)
+            return;
+        const samples = parseMetricsList(text);
+        const now = Date.now();
+        this.history = historyPoints(samples, this.model.clockSkewUs || 0).filter(p => p.t >= now - WINDOW_MS && p.t <= now);
+        this.prev = samples.length ? samples[samples.length - 1] : null;
     }
 
     seriesOf(chart) {

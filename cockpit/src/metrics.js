@@ -38,6 +38,35 @@ export function parseAllMetrics(text) {
     return out;
 }
 
+// GetMetricsHistory's JSON (vmms's periodic samples' documents, oldest
+// first) into samples in that order; what is not a document is left out,
+// an answer that is not an array is none.
+export function parseMetricsList(text) {
+    let list;
+    try {
+        list = JSON.parse(text);
+    } catch {
+        return [];
+    }
+    return (Array.isArray(list) ? list : []).map(metricsSample).filter(s => s);
+}
+
+// A graph's point: the rates r at t (ms on the browser's clock), each
+// vCPU's use also under its own key (vcpu0, vcpu1, ...).
+export function graphPoint(r, t) {
+    const p = { ...r, t };
+    r.vcpus.forEach((v, i) => (p[`vcpu${i}`] = v));
+    return p;
+}
+
+// The graphs' points from a history of samples: the rates between each
+// and the one before (vmms's own for the first, or where they do not
+// compare), at its time on the browser's clock (skewUs: the browser's
+// clock less the host's, model.js learnClock).
+export function historyPoints(samples, skewUs = 0) {
+    return samples.map((s, i) => graphPoint(rates(i ? samples[i - 1] : null, s), (s.t + skewUs) / 1000));
+}
+
 function metricsSample(d) {
     if (!d || typeof d !== "object" || Array.isArray(d) || !d.cpu || typeof d.cpu !== "object")
         return null;

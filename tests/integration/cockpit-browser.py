@@ -340,10 +340,20 @@ def steps_graphs(p):
            % (p.row("alpha"), p.row("alpha")), 20)
     if p.js("%s.cells[5].innerText.trim()" % p.row("beta")) != "—":
         raise Failed("beta (Off) has a CPU use: %s" % p.js("%s.cells[5].innerText" % p.row("beta")))
-    note("alpha's graphs: they show, and move as the figures change")
+    note("alpha's graphs: they start with vmms's history, and move as the figures change")
+    time.sleep(3)  # a few more of vmms's rounds (one a second) before the page opens
+    opened = p.js("Date.now()")
     p.js("%s.querySelector('.vmstack-name').click()" % p.row("alpha"))
     p.wait("alpha's CPU graph with two points", "(document.querySelector('[data-graph=cpu] polyline[data-series=cpu]') || "
            "{getAttribute: () => ''}).getAttribute('points').split(' ').length >= 2", 20)
+    # The graph is 300 units for its 5 minutes, 1 unit a second, its right
+    # edge now: the first point's time says whether it came before the
+    # page opened (GetMetricsHistory) or from the page's own polls.
+    first_x = float(graph_points(p, "cpu", "cpu").split(" ")[0].split(",")[0])
+    first_t = p.js("Date.now()") - 300000 + first_x * 1000
+    if first_t > opened - 1500:
+        raise Failed("alpha's CPU graph starts %.1f s after the page opened: no history (points %r)"
+                     % ((first_t - opened) / 1000, graph_points(p, "cpu", "cpu")))
     before = {c: graph_points(p, c, k) for c, k in (("cpu", "cpu"), ("disk", "diskW"))}
     time.sleep(4.5)
     for chart, key in (("cpu", "cpu"), ("disk", "diskW")):

@@ -8,7 +8,8 @@
 # survive the worker's end exactly (its exit event's final counters) and
 # vmms restarts (the re-attached worker counted against the reset's base,
 # an Off VM's totals and a reset kept) and add up over the next run; rates come with
-# a window once vmms sampled twice; `vmctl stats` shows them as text (and
+# a window once vmms sampled twice; GetMetricsHistory returns the rounds'
+# documents, oldest first, to anyone; `vmctl stats` shows them as text (and
 # again with --watch),
 # --json and --prometheus, the latter and vmms's --metrics-file accepted
 # by promtool (Debian's prometheus package) and written atomically; a
@@ -79,6 +80,20 @@ note "rates over the window of two rounds"
 wait_for 15 "a window" sh -c "[ \"\$(busctl --address='$ADDR' --json=short call org.vmstack.VMMS1 '$(vm_path m1)' org.vmstack.VMMS1.Metering GetMetrics | python3 -c 'import json,sys; print(json.loads(json.load(sys.stdin)[\"data\"][0])[\"window_s\"] > 0)')\" = True ]"
 [ "$(metric m1 'd["disks"][0]["write_bytes_per_s"] > 0 and d["cpu"]["use_percent"] > 0')" = True ] ||
   fail "rates: $(metric m1 'd')"
+
+note "GetMetricsHistory: the rounds' documents, oldest first, for anyone"
+# hist [AS-NOBODY] PYTHON-EXPR: an expression over the history's list d
+hist() {
+  local pre=()
+  [ "$1" = nobody ] && { pre=(setpriv --reuid="$NOBODY" --regid="$(id -g nobody)" --clear-groups); shift; }
+  "${pre[@]}" busctl --address="$ADDR" --json=short call org.vmstack.VMMS1 "$(vm_path m1)" org.vmstack.VMMS1.Metering \
+    GetMetricsHistory | python3 -c 'import json,sys; d=json.loads(json.load(sys.stdin)["data"][0]); print(eval(sys.argv[1]))' "$1"
+}
+two_rounds() { [ "$(hist 'len(d) >= 2')" = True ]; }
+wait_for 10 "two rounds in the history" two_rounds
+got=$(hist '(len(d) >= 2, all(x["name"] == "m1" and x["state"] == "Running" for x in d), all(a["sampled_at_us"] < b["sampled_at_us"] for a, b in zip(d, d[1:])), all(a["disks"][0]["write_bytes"] < b["disks"][0]["write_bytes"] for a, b in zip(d, d[1:])), d[-1]["window_s"] > 0)')
+[ "$got" = "(True, True, True, True, True)" ] || fail "history: $got: $(hist 'd')"
+[ "$(hist nobody 'len(d) >= 2')" = True ] || fail "a caller outside the group cannot read the history"
 
 note "vmctl stats: text, --json, --prometheus"
 expect_rc 0 vmctl stats m1

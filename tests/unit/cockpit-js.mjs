@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { ACTIONS, MORE_ACTIONS, actionsFor, formatDuration, formatBytes, heartbeatInfo, guestAddresses, parseConfig, idFromPath, stateColor, isActive, bootWarning, NOTHING_TO_BOOT } from "../../cockpit/src/format.js";
 import { describeError } from "../../cockpit/src/errors.js";
-import { parseMetrics, parseAllMetrics, rates, niceMax, formatPercent, formatRate, polylinePoints } from "../../cockpit/src/metrics.js";
+import { parseMetrics, parseAllMetrics, parseMetricsList, historyPoints, graphPoint, rates, niceMax, formatPercent, formatRate, polylinePoints } from "../../cockpit/src/metrics.js";
 import { withSettings, newVmConfig, numberOrText, bytesBase64, parsePools, STATES } from "../../cockpit/src/config-edit.js";
 import { classifyPoolImages } from "../../cockpit/src/pools.js";
 import { accessState, isManaging } from "../../cockpit/src/access.js";
@@ -109,6 +109,20 @@ assert.equal(r.diskR, 11);
 assert.equal(rates(s2, s1).cpu, 7); // a counter went back (a new worker)
 assert.equal(rates(s1, parseMetrics(doc(3e6, 101, { reset_at_us: 9 }))).cpu, 7); // a reset between
 assert.equal(rates(s1, parseMetrics(doc(1e6, 101))).cpu, 7); // no time between
+// GetMetricsHistory: the samples in order, each a graph point at its time
+// on the browser's clock; the first (and one after a new worker) with
+// vmms's own rates.
+const hist = parseMetricsList(`[${doc(1e6, 1)},"junk",${doc(3e6, 101)},${doc(5e6, 2)}]`);
+assert.equal(hist.length, 3);
+const hp = historyPoints(hist, 1e6); // the browser's clock 1 s ahead
+assert.deepEqual(hp.map(p => p.t), [2000, 4000, 6000]);
+assert.deepEqual(hp.map(p => p.cpu), [7, 50, 7]);
+assert.equal(hp[1].vcpu1, 50);
+assert.equal(hp[1].diskW, 8192 * 100 / 2);
+assert.deepEqual(parseMetricsList("{}"), []);
+assert.deepEqual(parseMetricsList("[not json"), []);
+assert.deepEqual(historyPoints([]), []);
+assert.deepEqual(graphPoint({ cpu: 1, vcpus: [2, 3] }, 9), { cpu: 1, vcpus: [2, 3], vcpu0: 2, vcpu1: 3, t: 9 });
 assert.equal(parseMetrics("{not json"), null);
 assert.equal(parseMetrics("[]"), null);
 assert.equal(parseMetrics('{"cpu":{"total_ns":-5,"vcpus":"x"},"disks":7}').cpuNs, 0);

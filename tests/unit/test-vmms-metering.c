@@ -6,6 +6,7 @@
  * Prometheus exposition (each family's HELP and TYPE once, label values
  * escaped, nanoseconds as seconds), and a sample as the JSON vmms keeps
  * its totals in. */
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +258,47 @@ TEST(label_escaping_is_bounded) {
         ASSERT_STREQ(out, "a\\\"b\\\\c"); /* cut before the escape (\\n) that does not fit */
         vmms_metrics_prom_escape(NULL, out, sizeof out);
         ASSERT_STREQ(out, "");
+}
+
+/* GetMetricsHistory's ring: oldest first, bounded by count and by age,
+ * time never going back, the text one JSON array. */
+TEST(history_bounded_by_count_and_age) {
+        struct vmms_meter_history h = { 0 };
+        char *t = vmms_meter_history_text(&h);
+        ASSERT_STREQ(t, "[]");
+        free(t);
+        char doc[32];
+        for (unsigned i = 0; i < VMMS_METER_HISTORY_MAX + 5; i++) {
+                snprintf(doc, sizeof doc, "{\"i\":%u}", i);
+                ASSERT_OK(vmms_meter_history_push(&h, doc, 1000 + i)); /* 1 µs apart: the count bounds */
+        }
+        ASSERT_EQ(h.n, VMMS_METER_HISTORY_MAX);
+        t = vmms_meter_history_text(&h);
+        struct json_object *a = json_tokener_parse(t);
+        ASSERT_NOT_NULL(a);
+        ASSERT_EQ(json_object_array_length(a), (size_t)VMMS_METER_HISTORY_MAX);
+        ASSERT_EQ(json_object_get_int(json_object_object_get(json_object_array_get_idx(a, 0), "i")), 5);
+        ASSERT_EQ(json_object_get_int(json_object_object_get(
+                          json_object_array_get_idx(a, VMMS_METER_HISTORY_MAX - 1), "i")),
+                  (int)VMMS_METER_HISTORY_MAX + 4);
+        json_object_put(a);
+        free(t);
+        ASSERT_ERROR(vmms_meter_history_push(&h, "{}", 999), EINVAL); /* before the newest */
+        ASSERT_EQ(h.n, VMMS_METER_HISTORY_MAX);
+        /* One taken more than the age bound after all of them: alone. */
+        ASSERT_OK(vmms_meter_history_push(&h, "{\"late\":1}", 2000 + VMMS_METER_HISTORY_US));
+        ASSERT_EQ(h.n, 1u);
+        t = vmms_meter_history_text(&h);
+        ASSERT_STREQ(t, "[{\"late\":1}]");
+        free(t);
+        /* Exactly the bound apart: both kept. */
+        ASSERT_OK(vmms_meter_history_push(&h, "{}", 2000 + 2 * VMMS_METER_HISTORY_US));
+        ASSERT_EQ(h.n, 2u);
+        vmms_meter_history_clear(&h);
+        ASSERT_EQ(h.n, 0u);
+        t = vmms_meter_history_text(&h);
+        ASSERT_STREQ(t, "[]");
+        free(t);
 }
 
 TEST_MAIN();

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* org.vmstack.VMMS1.Metering on each VM's object (docs/dbus-api.md
- * "Metering"): GetMetrics, which anyone may call (as anyone may read a
- * VM's properties: the figures say no more than Config and Memory do), and
+ * "Metering"): GetMetrics and GetMetricsHistory, which anyone may call (as
+ * anyone may read a VM's properties: the figures say no more than Config
+ * and Memory do), and
  * ResetMetering (the manage action); and GetAllMetrics on the Manager
  * (every VM's figures in one call, for a list; anyone, as GetMetrics).
  * The work is in metering/metering.c. */
@@ -11,6 +12,10 @@
 
 static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         return vmms_metering_get(userdata, m, e);
+}
+
+static int method_history(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        return vmms_metering_history(userdata, m, e);
 }
 
 static int do_reset(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e) {
@@ -29,6 +34,8 @@ static const sd_bus_vtable metering_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("GetMetrics", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", metrics), method_get,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetMetricsHistory", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", documents),
+                                method_history, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ResetMetering", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reset,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,

@@ -37,6 +37,8 @@ struct vmms_metering *vmms_metering_of(struct vmms_vm *vm) {
 }
 
 void vmms_metering_free(struct vmms_vm *vm) {
+        if (vm->metering)
+                vmms_meter_history_clear(&vm->metering->history);
         free(vm->metering);
         vm->metering = NULL;
 }
@@ -117,6 +119,17 @@ struct json_object *vmms_metering_document(struct vmms_vm *vm, const struct vmms
 
 /* ---- sampling ---- */
 
+/* A periodic sample's document into the history: what a page that opens
+ * later draws its graphs from (GetMetricsHistory). Without memory, the
+ * history keeps what it had. */
+static void remember(struct vmms_vm *vm, const struct vmms_meter_sample *s) {
+        struct json_object *doc = vmms_metering_document(vm, s);
+        const char *text = doc ? json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN) : NULL;
+        if (!text || vmms_meter_history_push(&vm->metering->history, text, s->at_us) < 0)
+                vmms_vm_log(vm, LOG_LEVEL_DEBUG, 0, "metering: a sample not kept in the history");
+        json_object_put(doc);
+}
+
 static void periodic_reply(struct vmms_vm *vm, sd_bus_message *call, struct json_object *reply, int error) {
         struct vmms_metering *m = vm->metering;
         struct vmms_meter_sample s;
@@ -133,6 +146,7 @@ static void periodic_reply(struct vmms_vm *vm, sd_bus_message *call, struct json
         m->last = s;
         m->newest = s;
         (void)vmms_metering_save(vm); /* once a round: the totals outlive vmms (persist.c) */
+        remember(vm, &s);
 }
 
 /* Every VM's document from its last sample, as Prometheus text in
@@ -257,6 +271,16 @@ int vmms_metering_get(struct vmms_vm *vm, sd_bus_message *m, sd_bus_error *e) {
                 return r;
         reply_document(vm, m, NULL);
         return 1;
+}
+
+int vmms_metering_history(struct vmms_vm *vm, sd_bus_message *m, sd_bus_error *e) {
+        struct vmms_metering *mt = vmms_metering_of(vm);
+        char *text = mt ? vmms_meter_history_text(&mt->history) : NULL;
+        if (!text)
+                return -ENOMEM;
+        int r = sd_bus_reply_method_return(m, "s", text);
+        free(text);
+        return r < 0 ? r : 1;
 }
 
 /* GetAllMetrics: every VM's document from the newest sample vmms holds

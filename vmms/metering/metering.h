@@ -19,6 +19,7 @@ struct vmms_metering {
         struct vmms_meter_sample prev, last; /* this worker's last two periodic samples */
         struct vmms_meter_sample newest;   /* this worker's newest sample, periodic or asked for */
         bool sampling;                     /* a periodic "stats" request in flight */
+        struct vmms_meter_history history; /* the periodic samples' documents */
 };
 
 /* metering.c */
@@ -30,6 +31,10 @@ void vmms_metering_free(struct vmms_vm *vm);
  * reply to m (1: it follows); a VM that does not run answers at once. */
 int vmms_metering_get(struct vmms_vm *vm, sd_bus_message *m, sd_bus_error *e);
 int vmms_metering_reset(struct vmms_vm *vm, sd_bus_message *m, sd_bus_error *e);
+/* GetMetricsHistory: the documents of the periodic samples kept (the
+ * last 5 minutes of the VM's runs, at most VMMS_METER_HISTORY_MAX), the
+ * reply to m. */
+int vmms_metering_history(struct vmms_vm *vm, sd_bus_message *m, sd_bus_error *e);
 /* GetAllMetrics: a JSON array of every VM's document from its newest
  * sample (no worker is asked), the reply to m. */
 int vmms_metering_get_all(struct vmms_daemon *d, sd_bus_message *m, sd_bus_error *e);

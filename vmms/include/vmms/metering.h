@@ -82,3 +82,23 @@ struct vmms_meter_view {
 };
 /* The document (docs/metering.md "GetMetrics"); NULL without memory. */
 struct json_object *vmms_meter_document(const struct vmms_meter_view *v);
+
+/* The documents of a VM's periodic samples (GetMetricsHistory), oldest
+ * first: at most VMMS_METER_HISTORY_MAX, none taken more than
+ * VMMS_METER_HISTORY_US before the newest (the Cockpit page's graphs show
+ * 5 minutes: 30 samples at the default 10 s interval). */
+#define VMMS_METER_HISTORY_MAX 60u
+#define VMMS_METER_HISTORY_US (300ull * 1000000)
+struct vmms_meter_history {
+        char *doc[VMMS_METER_HISTORY_MAX];      /* JSON text */
+        uint64_t at_us[VMMS_METER_HISTORY_MAX]; /* CLOCK_MONOTONIC when taken */
+        unsigned first, n;
+};
+/* Adds a copy of doc, taken at at_us (not before the newest), and drops
+ * what falls outside the bounds; -ENOMEM or -EINVAL (time went back)
+ * leave the history as it was. */
+int vmms_meter_history_push(struct vmms_meter_history *h, const char *doc, uint64_t at_us);
+/* The history as one JSON array's text, "[]" when empty; malloc'd, NULL
+ * without memory. */
+char *vmms_meter_history_text(const struct vmms_meter_history *h);
+void vmms_meter_history_clear(struct vmms_meter_history *h);
