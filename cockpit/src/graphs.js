@@ -79,6 +79,7 @@ export class Graphs {
             this.history = [];
             this.prev = null;
             this.historyOf = null; // whose GetMetricsHistory was asked
+            this.clear(); // not the last VM's lines under this one's name
         }
         this.schedule(0);
     }
@@ -160,6 +161,15 @@ export class Graphs {
         const now = Date.now();
         this.history = historyPoints(samples, this.model.clockSkewUs || 0).filter(p => p.t >= now - WINDOW_MS && p.t <= now);
         this.prev = samples.length ? samples[samples.length - 1] : null;
+    }
+
+    clear() {
+        for (const c of this.charts) {
+            while (c.lines.length)
+                c.lines.pop().remove();
+            c.top.textContent = "";
+            replace(c.legend);
+        }
     }
 
     seriesOf(chart) {
