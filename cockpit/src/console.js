@@ -5,7 +5,10 @@
 // VNC connection (Display.OpenDisplay, the manage action) and relays it:
 // no port of ours, and vmms decides who gets the screen. The VNC password
 // comes from Display.Password (also the manage action), so a user without
-// the right sees vmms's refusal here and no console. docs/cockpit.md.
+// the right sees vmms's refusal here and no console. Beside the screen:
+// Ctrl+Alt+Del, a "Send keys" menu of other combinations, "Type text"
+// (text typed into the guest as key presses) and full screen.
+// docs/cockpit.md.
 /* global cockpit */
 import RFB from "@novnc/novnc";
 import "./console.css";
@@ -13,8 +16,12 @@ import { h, replace, button } from "./dom.js";
 import { describeError } from "./errors.js";
 import { IF_VM, IF_DISPLAY } from "./model.js";
 import { consoleState, channelUrl } from "./console-state.js";
+import { KEY_COMBOS, comboEvents, typeEvents, TYPE_MAX } from "./console-keys.js";
+import { textarea } from "./form.js";
 
 const RETRY_MS = [1000, 2000, 5000, 10000]; // after a drop while the VM still runs
+const TYPE_PAUSE_MS = 8; // between typed characters: the guest's keyboard keeps up
+const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
 
 function transportReady() {
     return new Promise(resolve => cockpit.transport.wait(resolve));
@@ -31,13 +38,29 @@ export class Console {
         this.retryTimer = null;
         this.status = h("div", { class: "vmstack-console-status", role: "status", "aria-live": "polite" });
         this.cad = button("Ctrl+Alt+Del", "secondary", () => this.rfb && this.rfb.sendCtrlAltDel(),
-                          { "data-action": "console-cad", hidden: true });
+                          { "data-action": "console-cad" });
+        this.keys = h("select", { class: "vmstack-input vmstack-console-keys", "aria-label": "Send keys to the VM",
+                                  "data-action": "console-keys", onchange: () => this.sendCombo() },
+                      h("option", { value: "" }, "Send keys…"),
+                      KEY_COMBOS.map(c => h("option", { value: c.id }, c.label)));
+        this.typeToggle = button("Type text…", "secondary", () => this.toggleType(),
+                                 { "data-action": "console-type", "aria-expanded": "false" });
+        this.full = button("Full screen", "secondary", () => this.fullScreen(), { "data-action": "console-full" });
+        this.tools = h("div", { class: "vmstack-actions", hidden: true },
+                       this.keys, this.typeToggle, this.full, this.cad);
+        this.typeText = textarea({ rows: 3 });
+        this.typeText.setAttribute("aria-label", "Text to type into the VM");
+        this.typeText.setAttribute("maxlength", String(TYPE_MAX));
+        this.typeStatus = h("p", { class: "vmstack-sub", role: "status" },
+                            "Typed as key presses on a US keyboard layout: letters, digits, punctuation, spaces, tabs and new lines.");
+        this.typeButton = button("Type", "primary", () => this.type(), { "data-action": "console-type-go" });
+        this.typeForm = h("div", { class: "vmstack-console-type", hidden: true },
+                          this.typeText, h("div", { class: "vmstack-actions" }, this.typeButton), this.typeStatus);
         this.screen = h("div", { class: "vmstack-console-screen", hidden: true, "aria-label": "The VM's screen" });
         this.el = h("section", { class: "pf-v6-c-card vmstack-console", "aria-label": "Console" },
                     h("div", { class: "pf-v6-c-card__title vmstack-console-title" },
-                      h("h2", { class: "pf-v6-c-card__title-text" }, "Console"),
-                      h("div", { class: "vmstack-actions" }, this.cad)),
-                    h("div", { class: "pf-v6-c-card__body" }, this.status, this.screen));
+                      h("h2", { class: "pf-v6-c-card__title-text" }, "Console"), this.tools),
+                    h("div", { class: "pf-v6-c-card__body" }, this.status, this.typeForm, this.screen));
         cockpit.addEventListener("locationchanged", () => this.followLocation());
     }
 
@@ -146,7 +169,7 @@ export class Console {
         this.connecting = false;
         this.retries = 0;
         this.screen.hidden = false;
-        this.cad.hidden = false;
+        this.tools.hidden = false;
         this.status.hidden = true;
         this.status.dataset.error = "";
         if (this.focusWhenConnected) {
@@ -194,7 +217,63 @@ export class Console {
         clearTimeout(this.retryTimer);
         this.retryTimer = null;
         this.screen.hidden = true;
-        this.cad.hidden = true;
+        this.tools.hidden = true;
+        this.typeForm.hidden = true;
+        this.typeToggle.setAttribute("aria-expanded", "false");
+        if (document.fullscreenElement === this.screen)
+            document.exitFullscreen().catch(() => {});
+    }
+
+    // The menu's combination, pressed in order and released in reverse;
+    // the menu back on its prompt and the keyboard back on the screen.
+    sendCombo() {
+        const combo = KEY_COMBOS.find(c => c.id === this.keys.value);
+        this.keys.value = "";
+        if (!combo || !this.rfb)
+            return;
+        for (const [sym, code, down] of comboEvents(combo))
+            this.rfb.sendKey(sym, code, down);
+        this.rfb.focus();
+    }
+
+    toggleType() {
+        const open = this.typeForm.hidden;
+        this.typeForm.hidden = !open;
+        this.typeToggle.setAttribute("aria-expanded", String(open));
+        if (open)
+            this.typeText.focus();
+    }
+
+    // The text as key presses, a character at a time (a few ms apart, so
+    // that the guest's keyboard takes them all); a character a US
+    // keyboard has no key for stops it before anything is typed.
+    async type() {
+        const { keys, bad } = typeEvents(this.typeText.value);
+        if (bad.length) {
+            this.typeStatus.textContent = bad[0] === "too long"
+                ? `At most ${TYPE_MAX} characters at a time.`
+                : `Nothing typed: no key for ${bad.map(c => JSON.stringify(c)).join(", ")} on a US keyboard layout.`;
+            return;
+        }
+        const gen = this.gen;
+        this.typeButton.disabled = true;
+        for (let i = 0; i < keys.length; i++) {
+            if (gen !== this.gen || !this.rfb)
+                break;
+            for (const [sym, code, down] of keys[i])
+                this.rfb.sendKey(sym, code, down);
+            if (i % 50 === 0)
+                this.typeStatus.textContent = `Typing… ${i + 1} of ${keys.length} characters`;
+            await sleep(TYPE_PAUSE_MS);
+        }
+        this.typeButton.disabled = false;
+        this.typeStatus.textContent = gen === this.gen
+            ? `Typed ${keys.length} characters.` : "Typing stopped: the console disconnected.";
+    }
+
+    fullScreen() {
+        this.screen.requestFullscreen().then(() => this.rfb && this.rfb.focus()).catch(err =>
+            this.say(`Full screen is not available here (${err.message}).`));
     }
 
     disconnect() {

@@ -14,7 +14,10 @@ runs; started from the list, its Console button opens the details with
 the screen live: the canvas's pixels are vmctl screenshot's (sampled off
 the pattern's edges, within noVNC's JPEG loss), at 1280x800 fitted to the
 card's width; a key typed into the page and a click reach the worker;
-Ctrl+Alt+Del arrives as its three keys; the VM killed: the page says the
+Ctrl+Alt+Del arrives as its three keys, so does the Send keys menu's
+Ctrl+Alt+F2; Type text sends "aB1" and a new line as their keys (Shift
+for the B) and nothing for a text with a character a US keyboard has no
+key for; Full screen puts the screen on the whole display; the VM killed: the page says the
 console went and shows none; started again: the console comes back on its
 own; at a phone's width the screen fits. Leaves screen running.
 unprivileged (a bridge as a user outside the vmstack group; screen runs):
@@ -179,6 +182,45 @@ def steps_screen(p, out):
     p.click_sel("button[data-action=console-cad]")
     want = ["KEY 0x001d down", "KEY 0x0038 down", "KEY 0xe053 down", "KEY 0xe053 up", "KEY 0x0038 up", "KEY 0x001d up"]
     wait_log("Ctrl+Alt+Del", lambda ls: [l.split(" t=")[0] for l in ls if l.startswith("KEY")] == want, start)
+
+    note("Send keys: Ctrl+Alt+F2 from the menu")
+    start = len(log_lines())
+    p.set_input("select[data-action=console-keys]", "ctrl-alt-f2", "change")
+    want = ["KEY 0x001d down", "KEY 0x0038 down", "KEY 0x003c down", "KEY 0x003c up", "KEY 0x0038 up", "KEY 0x001d up"]
+    wait_log("Ctrl+Alt+F2", lambda ls: [l.split(" t=")[0] for l in ls if l.startswith("KEY")] == want, start)
+    if p.js("document.querySelector('select[data-action=console-keys]').value") != "":
+        raise Failed("the Send keys menu did not go back to its prompt")
+
+    note("Type text: letters, Shift, a digit and a new line as key presses")
+    p.click_sel("button[data-action=console-type]")
+    p.wait("the Type text form", "document.querySelector('.vmstack-console-type').offsetParent !== null", 5)
+    start = len(log_lines())
+    p.set_input(".vmstack-console-type textarea", "a\u00e9")
+    p.click_sel("button[data-action=console-type-go]")
+    p.wait("the refusal of a character without a key", "/Nothing typed: no key for \"\u00e9\"/.test("
+           "document.querySelector('.vmstack-console-type').innerText)", 5)
+    time.sleep(0.5)
+    if [l for l in log_lines()[start:] if l.startswith("KEY")]:
+        raise Failed("keys typed from a text with a character a US keyboard has not: %s" % log_lines()[start:])
+    p.set_input(".vmstack-console-type textarea", "aB1\n")
+    p.click_sel("button[data-action=console-type-go]")
+    want = ["KEY 0x001e down", "KEY 0x001e up", "KEY 0x002a down", "KEY 0x0030 down", "KEY 0x0030 up", "KEY 0x002a up",
+            "KEY 0x0002 down", "KEY 0x0002 up", "KEY 0x001c down", "KEY 0x001c up"]
+    wait_log("the text aB1 and Enter", lambda ls: [l.split(" t=")[0] for l in ls if l.startswith("KEY")] == want, start)
+    p.wait("the typing's report", "/Typed 4 characters/.test(document.querySelector('.vmstack-console-type').innerText)", 5)
+    p.shot("console-type-1280", full=False)
+    p.click_sel("button[data-action=console-type]")
+
+    note("Full screen: the guest's screen fills the display")
+    p.js("document.querySelector('button[data-action=console-full]').scrollIntoView({block: 'center'})")
+    time.sleep(0.3)
+    bx, by = p.js("(() => { const r = document.querySelector('button[data-action=console-full]').getBoundingClientRect();"
+                  " return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+    for t in ("mousePressed", "mouseReleased"):  # a person's click: the API wants a user gesture
+        p.dt.call("Input.dispatchMouseEvent", {"type": t, "x": bx, "y": by, "button": "left", "clickCount": 1})
+    p.wait("the screen in full screen", "document.fullscreenElement === document.querySelector('.vmstack-console-screen')", 5)
+    p.js("document.exitFullscreen().then(() => true)")
+    p.wait("full screen left", "document.fullscreenElement === null", 5)
     p.no_alerts("input")
 
 
