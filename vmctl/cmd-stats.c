@@ -2,7 +2,10 @@
 /* vmctl stats [VM...]: metering (org.vmstack.VMMS1.Metering GetMetrics,
  * docs/metering.md) of the VMs named, or of every VM: as text, --json (an
  * array of the documents), or --prometheus (the text exposition vmms
- * writes to --metrics-file); --reset zeroes the totals (ResetMetering). */
+ * writes to --metrics-file); --reset zeroes the totals (ResetMetering);
+ * --history VM: vmms's samples of its last 5 minutes (GetMetricsHistory),
+ * a line each. */
+#include <time.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -88,12 +91,57 @@ static void print_doc(struct json_object *doc) {
                         print_nic(json_object_array_get_idx(l, i));
 }
 
-/* One VM's document (GetMetrics), or NULL after saying why (*rc set). */
-static struct json_object *metrics_of(struct vmctl *c, const char *path, int *rc) {
+/* Sums a device list's field ("disks", "read_bytes_per_s"). */
+static double sum(struct json_object *doc, const char *list, const char *k) {
+        struct json_object *l = get(doc, list);
+        double t = 0;
+        for (size_t i = 0; json_object_is_type(l, json_type_array) && i < json_object_array_length(l); i++)
+                t += num(json_object_array_get_idx(l, i), k);
+        return t;
+}
+
+/* --history: a line per sample, its rates over that round's window ("-"
+ * for the first of a run, which has none). */
+static void print_history(struct json_object *docs, const char *name) {
+        size_t n = json_object_array_length(docs);
+        printf("%s: %zu sample%s%s\n", name, n, n == 1 ? "" : "s",
+               n ? " of vmms's rounds, the last 5 minutes of its runs at most, oldest first" : " (vmms has sampled none yet)");
+        if (!n)
+                return;
+        printf("%-8s  %7s  %9s  %9s  %11s  %11s  %11s  %11s\n", "TIME", "CPU", "MEMORY", "DEMAND", "DISK READ",
+               "DISK WRITE", "NET RX", "NET TX");
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *d = json_object_array_get_idx(docs, i), *mem = get(d, "memory");
+                time_t t = (time_t)(num(d, "sampled_at_us") / 1e6);
+                struct tm tm;
+                char when[16] = "?", m[32], dm[32], r[4][40];
+                if (localtime_r(&t, &tm))
+                        strftime(when, sizeof when, "%H:%M:%S", &tm);
+                bool rates = num(d, "window_s") > 0;
+                const double per_s[4] = { sum(d, "disks", "read_bytes_per_s"), sum(d, "disks", "write_bytes_per_s"),
+                                          sum(d, "nics", "rx_bytes_per_s"), sum(d, "nics", "tx_bytes_per_s") };
+                for (int k = 0; k < 4; k++) {
+                        char b[32];
+                        snprintf(r[k], sizeof r[k], "%s/s", size_text(per_s[k], b, sizeof b));
+                        if (!rates)
+                                snprintf(r[k], sizeof r[k], "-");
+                }
+                char cpu[16] = "-";
+                if (rates)
+                        snprintf(cpu, sizeof cpu, "%.1f %%", num(get(d, "cpu"), "use_percent"));
+                printf("%-8s  %7s  %9s  %9s  %11s  %11s  %11s  %11s\n", when, cpu,
+                       size_text(num(mem, "assigned_bytes"), m, sizeof m), size_text(num(mem, "demand_bytes"), dm, sizeof dm),
+                       r[0], r[1], r[2], r[3]);
+        }
+}
+
+/* One VM's document (GetMetrics), or its history (GetMetricsHistory: an
+ * array), or NULL after saying why (*rc set). */
+static struct json_object *call_metering(struct vmctl *c, const char *path, const char *method, int *rc) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
         const char *text = NULL;
-        int r = sd_bus_call_method(c->bus, VMMS_BUS_NAME, path, VMMS_METERING_IFACE, "GetMetrics", &e, &reply, NULL);
+        int r = sd_bus_call_method(c->bus, VMMS_BUS_NAME, path, VMMS_METERING_IFACE, method, &e, &reply, NULL);
         if (r >= 0)
                 r = sd_bus_message_read(reply, "s", &text);
         struct json_object *doc = r >= 0 ? json_tokener_parse(text) : NULL;
@@ -104,6 +152,23 @@ static struct json_object *metrics_of(struct vmctl *c, const char *path, int *rc
         sd_bus_error_free(&e);
         sd_bus_message_unref(reply);
         return doc;
+}
+
+static struct json_object *metrics_of(struct vmctl *c, const char *path, int *rc) {
+        return call_metering(c, path, "GetMetrics", rc);
+}
+
+static int show_history(struct vmctl *c, const char *path, const char *name) {
+        int rc = 0;
+        struct json_object *docs = call_metering(c, path, "GetMetricsHistory", &rc);
+        if (!rc && !json_object_is_type(docs, json_type_array))
+                rc = vmctl_fail(NULL, -EBADMSG, "stats --history");
+        if (!rc && c->json)
+                printf("%s\n", json_object_to_json_string_ext(docs, JSON_C_TO_STRING_PRETTY));
+        else if (!rc)
+                print_history(docs, name);
+        json_object_put(docs);
+        return rc;
 }
 
 static int reset(struct vmctl *c, const char *path, const char *name) {
@@ -265,20 +330,22 @@ static int parse_watch(const char *arg, unsigned *secs) {
 }
 
 static int run_stats(struct vmctl *c, int argc, char **argv) {
-        enum { ARG_PROMETHEUS = 0x100, ARG_RESET, ARG_WATCH };
+        enum { ARG_PROMETHEUS = 0x100, ARG_RESET, ARG_WATCH, ARG_HISTORY };
         static const struct option opts[] = {
                 { "prometheus", no_argument, NULL, ARG_PROMETHEUS },
                 { "reset", no_argument, NULL, ARG_RESET },
                 { "watch", optional_argument, NULL, ARG_WATCH },
+                { "history", no_argument, NULL, ARG_HISTORY },
                 {},
         };
-        bool prometheus = false, do_reset = false;
+        bool prometheus = false, do_reset = false, history = false;
         unsigned watch = 0; /* seconds between two showings; 0: once */
         int o;
         while ((o = vmctl_getopt(c, argc, argv, opts)) != -1)
                 switch (o) {
                 case ARG_PROMETHEUS: prometheus = true; break;
                 case ARG_RESET: do_reset = true; break;
+                case ARG_HISTORY: history = true; break;
                 case ARG_WATCH:
                         if (parse_watch(optarg, &watch) < 0)
                                 return VMCTL_EXIT_USAGE;
@@ -289,14 +356,20 @@ static int run_stats(struct vmctl *c, int argc, char **argv) {
                 fprintf(stderr, "vmctl stats: --reset needs the VMs named, and shows nothing (see --help)\n");
                 return VMCTL_EXIT_USAGE;
         }
+        if (history && (argc - optind != 1 || prometheus || watch || do_reset)) {
+                fprintf(stderr, "vmctl stats: --history shows one VM, named, as text or --json (see --help)\n");
+                return VMCTL_EXIT_USAGE;
+        }
         char **paths = NULL, **names = NULL;
         size_t n = 0;
         bool every = optind >= argc; /* no VM named: each showing asks for every VM at once */
         int rc = every ? 0 : targets(c, argc, argv, &paths, &names, &n);
+        if (!rc && history)
+                rc = show_history(c, paths[0], names[0]);
         for (size_t i = 0; !rc && do_reset && i < n; i++)
                 rc = reset(c, paths[i], names[i]);
         /* --watch: again every interval until interrupted or a call fails */
-        for (bool first = true; !rc && !do_reset && (first || watch); first = false) {
+        for (bool first = true; !rc && !do_reset && !history && (first || watch); first = false) {
                 if (!first) {
                         sleep(watch);
                         printf("\n");
@@ -316,6 +389,7 @@ static void help_stats(void) {
                "       vmctl stats --prometheus [VM...]     the same in Prometheus's text format\n"
                "       vmctl stats --watch[=SECONDS] [VM...]  show them again every SECONDS (2)\n"
                "       vmctl stats --reset VM...            zero the VMs' totals\n"
+               "       vmctl [--json] stats --history VM    vmms's samples of its last 5 minutes\n"
                "Per VM, from the worker and the kernel (never the guest's word): CPU time of each\n"
                "vCPU thread and of the worker process, memory assigned and demanded, each disk's\n"
                "bytes, ops and latency each way, each NIC's bytes, packets and drops each way, as\n"

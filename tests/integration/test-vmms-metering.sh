@@ -94,6 +94,22 @@ wait_for 10 "two rounds in the history" two_rounds
 got=$(hist '(len(d) >= 2, all(x["name"] == "m1" and x["state"] == "Running" for x in d), all(a["sampled_at_us"] < b["sampled_at_us"] for a, b in zip(d, d[1:])), all(a["disks"][0]["write_bytes"] < b["disks"][0]["write_bytes"] for a, b in zip(d, d[1:])), d[-1]["window_s"] > 0)')
 [ "$got" = "(True, True, True, True, True)" ] || fail "history: $got: $(hist 'd')"
 [ "$(hist nobody 'len(d) >= 2')" = True ] || fail "a caller outside the group cannot read the history"
+expect_rc 0 vmctl stats --history m1
+echo "$LAST_OUT" | head -1 | grep -Eq "^m1: [0-9]+ samples of vmms's rounds" || fail "vmctl stats --history: $LAST_OUT"
+echo "$LAST_OUT" | sed -n 2p | grep -Eq '^TIME +CPU +MEMORY +DEMAND +DISK READ +DISK WRITE +NET RX +NET TX$' ||
+  fail "vmctl stats --history's header: $LAST_OUT"
+# a line a sample: the first of the run has no window ("-"), the others
+# the fake worker's growing counters' rates
+rows=$(echo "$LAST_OUT" | grep -Ec '^[0-9]{2}:[0-9]{2}:[0-9]{2} ')
+[ "$rows" -ge 2 ] || fail "vmctl stats --history: $rows lines: $LAST_OUT"
+echo "$LAST_OUT" | tail -1 | grep -Eq '^[0-9:]{8} +[0-9.]+ % +64\.0 MiB .* [0-9.]+ (B|KiB)/s +[0-9.]+ (B|KiB)/s$' ||
+  fail "vmctl stats --history's last line: $LAST_OUT"
+expect_rc 0 vmctl --json stats --history m1
+echo "$LAST_OUT" | python3 -c 'import json,sys; a=json.load(sys.stdin); assert len(a) >= 2 and a[0]["name"] == "m1", a' ||
+  fail "vmctl --json stats --history: $LAST_OUT"
+expect_rc 2 vmctl stats --history
+expect_rc 2 vmctl stats --history --prometheus m1
+expect_rc 3 vmctl stats --history nosuchvm
 
 note "vmctl stats: text, --json, --prometheus"
 expect_rc 0 vmctl stats m1
