@@ -1,22 +1,33 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""A running test guest's graphs in the Cockpit page (test-cockpit-guest.sh):
+"""A running test guest in the Cockpit page (test-cockpit-guest.sh):
 headless Chromium opens the VM's details (URL: the page at #/vm/<id>) while
 the guest-vsc test guest writes and reads its disk and pings its peer, and
 checks that the disk and network graphs show that traffic (the latest
 figures above 0, each way) and move (new points a few seconds later), that
 the CPU graph has a line, and that the page raised no JavaScript error.
-Screenshot: OUT/graphs-guest.png.
+Then, with CONSOLE_URL set, a second browser opens the details of the VM
+"screen", whose test guest drew vmdisplay's pattern through its synthetic
+video device: the console's canvas is the guest's 640x480 screen, against
+`vmctl screenshot` (cockpit-console.py's check; environment VMCTL, ADDR).
+Screenshots: OUT/graphs-guest.png, OUT/console-guest.png.
 
 usage: cockpit-guest.py CHROMIUM URL OUT
 """
 import base64
+import importlib.util
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cdp_session  # noqa: E402
+
+# The console's checks against vmctl screenshot (cockpit-console.py).
+_spec = importlib.util.spec_from_file_location(
+    "cockpit_console", os.path.join(os.path.dirname(os.path.abspath(__file__)), "cockpit-console.py"))
+console = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(console)
 
 HOOK = r"""
 window.__errors = [];
@@ -54,6 +65,34 @@ def points(dt, chart, series):
                   ".getAttribute('points')" % (chart, series)) or ""
 
 
+def shot(dt, out, name):
+    data = dt.call("Page.captureScreenshot", {"format": "png"})["data"]
+    with open(os.path.join(out, name + ".png"), "wb") as f:
+        f.write(base64.b64decode(data))
+
+
+class Page:
+    """What cockpit-console.py's checks call."""
+
+    def __init__(self, dt):
+        self.dt = dt
+
+    def js(self, expr):
+        return js(self.dt, expr)
+
+
+def run_console(chromium, url, out):
+    with cdp_session.page_session(chromium, url, "cockpit-guest.", hook=HOOK, size=(1280, 800)) as dt:
+        wait(dt, "the guest's screen in the console", console.MARKER, 60)
+        console.compare_with_screenshot(Page(dt), out)
+        js(dt, "document.querySelector('.vmstack-console').scrollIntoView()")
+        time.sleep(0.3)
+        shot(dt, out, "console-guest")
+        errors = js(dt, "window.__errors")
+        if errors:
+            raise Failed("JavaScript errors: %s" % errors)
+
+
 def run(chromium, url, out):
     with cdp_session.page_session(chromium, url, "cockpit-guest.", hook=HOOK, size=(1280, 800)) as dt:
         wait(dt, "the VM's details", "document.querySelector('.vmstack-graphs-card') !== null", 60)
@@ -70,9 +109,7 @@ def run(chromium, url, out):
         print("page: the guest's figures %s" % ", ".join("%s %.0f" % kv for kv in figures.items()))
         js(dt, "document.querySelector('.vmstack-graphs-card').scrollIntoView()")
         time.sleep(0.3)
-        data = dt.call("Page.captureScreenshot", {"format": "png"})["data"]
-        with open(os.path.join(out, "graphs-guest.png"), "wb") as f:
-            f.write(base64.b64decode(data))
+        shot(dt, out, "graphs-guest")
         errors = js(dt, "window.__errors")
         if errors:
             raise Failed("JavaScript errors: %s" % errors)
@@ -82,12 +119,16 @@ def main():
     if len(sys.argv) != 4:
         print(__doc__, file=sys.stderr)
         return 2
+    console.init(Failed, None, lambda text: print("--- page: " + text, flush=True), None)
     try:
         run(*sys.argv[1:4])
+        print("page: the guest's graphs move")
+        if os.environ.get("CONSOLE_URL"):
+            run_console(sys.argv[1], os.environ["CONSOLE_URL"], sys.argv[3])
+            print("page: the console shows the guest's screen")
     except Exception as e:  # the test's verdict: say what failed
         print("cockpit-guest: FAIL: %s: %s" % (type(e).__name__, e))
         return 1
-    print("page: the guest's graphs move")
     return 0
 
 

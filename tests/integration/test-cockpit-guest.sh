@@ -10,9 +10,12 @@
 # graph's received and sent figures above 0, the disk, network and CPU
 # lines moving, no JavaScript error; then the guest stopped by its peer's
 # datagram ends with result=ok (the traffic the graphs showed was the
-# guest's own, and whole). The fake worker's part, and everything else the
-# page does: test-cockpit.sh. Needs root, /dev/kvm and the test guest.
-# Screenshot: $VM_BUILD_DIR/test-artifacts/cockpit-guest/.
+# guest's own, and whole). And where vmdisplay is built, a second test
+# guest (vsc.mode=video) draws vmdisplay's pattern through its synthetic
+# video device: the page's console shows that screen, pixel for pixel
+# against `vmctl screenshot`. The fake worker's part, and everything else
+# the page does: test-cockpit.sh. Needs root, /dev/kvm and the test guest.
+# Screenshots: $VM_BUILD_DIR/test-artifacts/cockpit-guest/.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 PAGE=$VM_BUILD_DIR/cockpit/dist
@@ -34,7 +37,13 @@ t_need_guest_vsc
 PEER_BIN=$VM_BUILD_DIR/bench/bench-net-guest
 [ -x "$PEER_BIN" ] || skip "$PEER_BIN is not built"
 STOP_PORT=7797
-t_start_vmms --metering-interval-ms=1000
+VMD=$VM_BUILD_DIR/vmdisplay/vmdisplay
+if [ -x "$VMD" ]; then
+  t_start_vmms --metering-interval-ms=1000 --display-server="$VMD"
+else
+  echo "vmdisplay is not built: the console is not tested"
+  t_start_vmms --metering-interval-ms=1000
+fi
 ART=$VM_BUILD_DIR/test-artifacts/cockpit-guest
 rm -rf "$ART"
 mkdir -p "$ART"
@@ -53,18 +62,30 @@ expect_rc 0 vmctl create "$T/soak.json"
 expect_rc 0 vmctl start soak --timeout=120
 wait_for 60 "the guest's first progress line" console_has soak '^VSC soak_progress '
 
+CONSOLE_URL=
+if [ -x "$VMD" ]; then
+  note "screen: the test guest draws vmdisplay's pattern on its synthetic video (vsc.mode=video)"
+  printf '{"name":"screen","memory_mib":64,"vcpus":1,"boot":{"kernel":"%s","cmdline":"vsc.mode=video vsc.video.seconds=600"},"display":{"enabled":true}}' \
+    "$GUEST" >"$T/screen.json"
+  expect_rc 0 vmctl create "$T/screen.json"
+  expect_rc 0 vmctl start screen --timeout=60
+  wait_for 60 "the guest's video driver" console_has screen '^VSC video_ready gpa=0xe0000000 mode=640x480'
+fi
+
 note "cockpit-ws on loopback, the page from the build tree"
 mkdir -p "$T/share/cockpit"
 ln -s "$PAGE" "$T/share/cockpit/vmstack"
 read -r PORT <<<"$(t_free_ports 1)"
-LANG=C.UTF-8 LC_ALL=C.UTF-8 DBUS_SYSTEM_BUS_ADDRESS=$ADDR XDG_DATA_HOME=$T/share XDG_CONFIG_HOME=$T/config \
+# vmctl on the bridge's PATH: the console's channel runs `vmctl display --stdio`.
+PATH=$(dirname "$VMCTL_BIN"):$PATH LANG=C.UTF-8 LC_ALL=C.UTF-8 DBUS_SYSTEM_BUS_ADDRESS=$ADDR XDG_DATA_HOME=$T/share XDG_CONFIG_HOME=$T/config \
   "$WS" --no-tls --address=127.0.0.1 --port="$PORT" --local-session="$BRIDGE" >"$T/ws.log" 2>&1 &
 t_on_exit "kill $!"
 BASE=http://127.0.0.1:$PORT/cockpit/@localhost
 wait_for 20 "cockpit-ws" curl -sf -o /dev/null "$BASE/vmstack/manifest.json"
 
-note "the browser on the VM's details: its graphs show the guest's traffic and move"
-TMPDIR=$T /usr/bin/python3 "$(dirname "$0")/cockpit-guest.py" "$CHROMIUM" \
+[ -x "$VMD" ] && CONSOLE_URL=$BASE/vmstack/index.html#/vm/$(vm_prop screen Id)
+note "the browser on the VM's details: its graphs show the guest's traffic and move; the other's console its screen"
+CONSOLE_URL=$CONSOLE_URL VMCTL=$VMCTL_BIN ADDR=$ADDR TMPDIR=$T /usr/bin/python3 "$(dirname "$0")/cockpit-guest.py" "$CHROMIUM" \
   "$BASE/vmstack/index.html#/vm/$(vm_prop soak Id)" "$ART" || fail "the page (screenshot in $ART)"
 
 note "the guest, stopped by its peer, ends with result=ok"
