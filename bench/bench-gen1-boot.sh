@@ -32,8 +32,9 @@
 # BUILD/bench-gen1-artifacts/run-N, which the emulated host's
 # keep-artifacts.sh copies out); `--report DIR` prints a kept run again.
 # Needs /dev/kvm: on this project's machines run it on the emulated AMD-V
-# host (docs/amdv-host.md), where both run the whole boot:
-#   tests/amdv/amdv-host.sh --out DIR --timeout 1700 -- bash bench/bench-gen1-boot.sh build/debug
+# host (docs/amdv-host.md), where both run the whole boot (under QEMU 10
+# as the host: under 7.2 QEMU's guest stalled):
+#   tests/amdv/amdv-host.sh --qemu backports --out DIR --timeout 1700 -- bash bench/bench-gen1-boot.sh build/debug
 # (the image is built or found in its cache first, where the network is).
 # Usage: bench/bench-gen1-boot.sh [--timeout S] [--out DIR] [build-dir] [runs]
 #        bench/bench-gen1-boot.sh --report RUN-DIR
