@@ -5,12 +5,12 @@
  * writes to --metrics-file); --reset zeroes the totals (ResetMetering);
  * --history VM: vmms's samples of its last 5 minutes (GetMetricsHistory),
  * a line each. */
-#include <time.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmctl/vmctl.h"
@@ -122,9 +122,8 @@ static void print_history(struct json_object *docs, const char *name) {
                                           sum(d, "nics", "rx_bytes_per_s"), sum(d, "nics", "tx_bytes_per_s") };
                 for (int k = 0; k < 4; k++) {
                         char b[32];
-                        snprintf(r[k], sizeof r[k], "%s/s", size_text(per_s[k], b, sizeof b));
-                        if (!rates)
-                                snprintf(r[k], sizeof r[k], "-");
+                        snprintf(r[k], sizeof r[k], "%s%s", rates ? size_text(per_s[k], b, sizeof b) : "-",
+                                 rates ? "/s" : "");
                 }
                 char cpu[16] = "-";
                 if (rates)
