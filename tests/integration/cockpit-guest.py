@@ -65,10 +65,16 @@ def points(dt, chart, series):
                   ".getAttribute('points')" % (chart, series)) or ""
 
 
-def shot(dt, out, name):
+def shot_and_check(dt, out, card, name):
+    """The card in view, shot as OUT/name.png; Failed on a JavaScript error so far."""
+    js(dt, "document.querySelector('%s').scrollIntoView()" % card)
+    time.sleep(0.3)
     data = dt.call("Page.captureScreenshot", {"format": "png"})["data"]
     with open(os.path.join(out, name + ".png"), "wb") as f:
         f.write(base64.b64decode(data))
+    errors = js(dt, "window.__errors")
+    if errors:
+        raise Failed("JavaScript errors: %s" % errors)
 
 
 class Page:
@@ -85,12 +91,7 @@ def run_console(chromium, url, out):
     with cdp_session.page_session(chromium, url, "cockpit-guest.", hook=HOOK, size=(1280, 800)) as dt:
         wait(dt, "the guest's screen in the console", console.MARKER, 60)
         console.compare_with_screenshot(Page(dt), out)
-        js(dt, "document.querySelector('.vmstack-console').scrollIntoView()")
-        time.sleep(0.3)
-        shot(dt, out, "console-guest")
-        errors = js(dt, "window.__errors")
-        if errors:
-            raise Failed("JavaScript errors: %s" % errors)
+        shot_and_check(dt, out, ".vmstack-console", "console-guest")
 
 
 def run(chromium, url, out):
@@ -107,12 +108,7 @@ def run(chromium, url, out):
         figures = {s: js(dt, figure(c, s)) for c, s in (("disk", "diskR"), ("disk", "diskW"), ("net", "netRx"),
                                                          ("net", "netTx"), ("cpu", "cpu"))}
         print("page: the guest's figures %s" % ", ".join("%s %.0f" % kv for kv in figures.items()))
-        js(dt, "document.querySelector('.vmstack-graphs-card').scrollIntoView()")
-        time.sleep(0.3)
-        shot(dt, out, "graphs-guest")
-        errors = js(dt, "window.__errors")
-        if errors:
-            raise Failed("JavaScript errors: %s" % errors)
+        shot_and_check(dt, out, ".vmstack-graphs-card", "graphs-guest")
 
 
 def main():
