@@ -73,15 +73,7 @@ if [ -x "$VMD" ]; then
 fi
 
 note "cockpit-ws on loopback, the page from the build tree"
-mkdir -p "$T/share/cockpit"
-ln -s "$PAGE" "$T/share/cockpit/vmstack"
-read -r PORT <<<"$(t_free_ports 1)"
-# vmctl on the bridge's PATH: the console's channel runs `vmctl display --stdio`.
-PATH=$(dirname "$VMCTL_BIN"):$PATH LANG=C.UTF-8 LC_ALL=C.UTF-8 DBUS_SYSTEM_BUS_ADDRESS=$ADDR XDG_DATA_HOME=$T/share XDG_CONFIG_HOME=$T/config \
-  "$WS" --no-tls --address=127.0.0.1 --port="$PORT" --local-session="$BRIDGE" >"$T/ws.log" 2>&1 &
-t_on_exit "kill $!"
-BASE=http://127.0.0.1:$PORT/cockpit/@localhost
-wait_for 20 "cockpit-ws" curl -sf -o /dev/null "$BASE/vmstack/manifest.json"
+t_cockpit_ws "$PAGE"
 
 [ -x "$VMD" ] && CONSOLE_URL=$BASE/vmstack/index.html#/vm/$(vm_prop screen Id)
 note "the browser on the VM's details: its graphs show the guest's traffic and move; the other's console its screen"

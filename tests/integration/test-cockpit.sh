@@ -75,17 +75,7 @@ else
 fi
 
 note "cockpit-ws on loopback, the page from the build tree"
-mkdir -p "$T/share/cockpit"
-ln -s "$PAGE" "$T/share/cockpit/vmstack"
-read -r PORT <<<"$(t_free_ports 1)"
-# vmctl on the bridge's PATH: the console's channel runs `vmctl display
-# --stdio`, the wizard makes a new image with it, as the page's user.
-PATH=$(dirname "$VMCTL_BIN"):$PATH LANG=C.UTF-8 LC_ALL=C.UTF-8 DBUS_SYSTEM_BUS_ADDRESS=$ADDR XDG_DATA_HOME=$T/share XDG_CONFIG_HOME=$T/config \
-  "$WS" --no-tls --address=127.0.0.1 --port="$PORT" --local-session="$BRIDGE" >"$T/ws.log" 2>&1 &
-WSPID=$!
-t_on_exit "kill $WSPID"
-BASE=http://127.0.0.1:$PORT/cockpit/@localhost
-wait_for 20 "cockpit-ws" curl -sf -o /dev/null "$BASE/vmstack/manifest.json"
+t_cockpit_ws "$PAGE"
 curl -sf "$BASE/manifests.json" | grep -q '"vmstack":{.*"label":"vmstack VMs"' ||
   fail "the bridge does not list the page: $(curl -s "$BASE/manifests.json" | head -c 300)"
 # Only loopback: nothing answers on the host's other addresses.

@@ -383,6 +383,24 @@ tls() { echo --migration-cert="$P/$1.pem" --migration-key="$P/$1.key" --migratio
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/free-ports.sh"
 t_free_ports() { free_ports "$@"; }
 
+# t_cockpit_ws PAGE: cockpit-ws ($WS) on a free loopback port serving the
+# built page PAGE as the "vmstack" package, with a local bridge ($BRIDGE)
+# whose system bus is the test's ($ADDR) and whose PATH has vmctl (the
+# console's channel runs `vmctl display --stdio`, the wizard makes images
+# with it, as the page's user); killed at exit. Sets PORT, WSPID and BASE
+# (the page is $BASE/vmstack/index.html) once it serves the manifest.
+t_cockpit_ws() {
+  mkdir -p "$T/share/cockpit"
+  ln -s "$1" "$T/share/cockpit/vmstack"
+  read -r PORT <<<"$(t_free_ports 1)"
+  PATH=$(dirname "$VMCTL_BIN"):$PATH LANG=C.UTF-8 LC_ALL=C.UTF-8 DBUS_SYSTEM_BUS_ADDRESS=$ADDR XDG_DATA_HOME=$T/share \
+    XDG_CONFIG_HOME=$T/config "$WS" --no-tls --address=127.0.0.1 --port="$PORT" --local-session="$BRIDGE" >"$T/ws.log" 2>&1 &
+  WSPID=$!
+  t_on_exit "kill $WSPID"
+  BASE=http://127.0.0.1:$PORT/cockpit/@localhost
+  wait_for 20 "cockpit-ws" curl -sf -o /dev/null "$BASE/vmstack/manifest.json"
+}
+
 # t_silent_listener PORT: a TCP listener on 127.0.0.1:PORT that takes one
 # connection and never answers (a destination that hangs); SILENT is its
 # pid, ended at exit.
