@@ -4,8 +4,8 @@
  * datasheet: §2.2 (PCI-to-ISA bridge configuration), §2.3 (IDE interface
  * configuration: PCICMD, BMIBA at 20h, IDETIM at 40h/42h with IDE Decode
  * Enable in bit 15, SIDETIM at 44h); the host bridge is the 82441FX
- * (i440FX) PMC, whose PAM0 (59h) the firmware's BIOS segment follows
- * (piix_set_bios_seg_hook); Hyper-V's video function is emu/pci.h's. Only what
+ * (i440FX) PMC, whose PAM0-6 (59h-5Fh) the firmware's shadowed area
+ * follows (piix_set_shadow_hook); Hyper-V's video function is emu/pci.h's. Only what
  * guests look at is modelled; chipset registers
  * that do nothing here are plain read/write storage, as a BIOS expects. */
 #include <errno.h>
@@ -126,13 +126,13 @@ void piix_set_host_subsystem(struct piix *x, uint16_t vendor, uint16_t device) {
 
 static void host_written(struct pci_function *f, unsigned offset, unsigned len) {
         struct piix *x = f->opaque;
-        if (x->bios_seg && offset <= PIIX_PAM0 && offset + len > PIIX_PAM0)
-                x->bios_seg(x->bios_seg_opaque, piix_pam_bios_seg_read_only(f->cfg[PIIX_PAM0]));
+        if (x->shadow && offset < PIIX_PAM0 + PIIX_PAM_COUNT && offset + len > PIIX_PAM0)
+                x->shadow(x->shadow_opaque, piix_pam_read_only(f->cfg + PIIX_PAM0));
 }
 
-void piix_set_bios_seg_hook(struct piix *x, void (*fn)(void *opaque, bool read_only), void *opaque) {
-        x->bios_seg = fn;
-        x->bios_seg_opaque = opaque;
+void piix_set_shadow_hook(struct piix *x, void (*fn)(void *opaque, uint32_t read_only), void *opaque) {
+        x->shadow = fn;
+        x->shadow_opaque = opaque;
         x->host.written = host_written;
         x->host.opaque = x;
 }

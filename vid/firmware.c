@@ -6,11 +6,13 @@
  * firmware-facts.md §1.2). That low copy is plain guest RAM loaded with
  * those bytes: SeaBIOS unlocks it through the host bridge's PAM registers
  * and copies itself there again from the high copy (make_bios_writable,
- * src/fw/shadow.c), which lands the same bytes on the same RAM. Its
- * 0xF0000-0xFFFFF (the BIOS segment) has a KVM slot of its own, which the
- * host bridge's PAM0 makes read-only (make_bios_readonly) or writable
- * again (vid_firmware_set_bios_ro): a guest write to it while read-only
- * exits as MMIO, which nothing decodes, and is dropped, as on a PC. */
+ * src/fw/shadow.c), which lands the same bytes on the same RAM. Each
+ * piece of 0xC0000-0xFFFFF that a PAM register switches (16 KiB each from
+ * 0xC0000, then the BIOS segment 0xF0000-0xFFFFF) has a KVM slot of its
+ * own, which the host bridge's PAM registers make read-only
+ * (make_bios_readonly) or writable again (vid_firmware_set_shadow_ro): a
+ * guest write to one while read-only exits as MMIO, which nothing
+ * decodes, and is dropped, as on a PC. */
 #include <errno.h>
 #include <linux/kvm.h>
 #include <string.h>
@@ -52,9 +54,9 @@ int vid_firmware_map(struct vid_partition *p, const void *image, size_t len, boo
                 return -errno;
         memcpy(copy, image, len);
         (void)mprotect(copy, len, PROT_READ);
-        /* The BIOS segment's slot of its own (PAM), then the image's; a
+        /* The shadowed pieces' slots of their own (PAM), then the image's; a
          * partition whose firmware failed to map is not started. */
-        if ((r = vid_memory_split_bios_seg(p)) < 0 || (r = set_slot(p, len, copy)) < 0) {
+        if ((r = vid_memory_split_shadow(p)) < 0 || (r = set_slot(p, len, copy)) < 0) {
                 munmap(copy, len);
                 return r;
         }
@@ -63,8 +65,8 @@ int vid_firmware_map(struct vid_partition *p, const void *image, size_t len, boo
         return 0;
 }
 
-int vid_firmware_set_bios_ro(struct vid_partition *p, bool ro) {
-        return vid_memory_set_bios_seg_ro(p, ro);
+int vid_firmware_set_shadow_ro(struct vid_partition *p, uint32_t read_only) {
+        return vid_memory_set_shadow_ro(p, read_only);
 }
 
 void vid_firmware_remove_slot(struct vid_partition *p) {

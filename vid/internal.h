@@ -50,7 +50,8 @@ struct ram_slot {
         uint8_t *host;
         bool read_only;
 };
-#define VID_RAM_SLOTS_MAX 5u
+/* The low region in 15 pieces once split (memory.c), and two more. */
+#define VID_RAM_SLOTS_MAX 17u
 
 #define VID_MAX_ROUTES 1024u
 #define VID_MSR_RANGE_MAX 0x600u /* MSRs per filter range */
@@ -118,12 +119,14 @@ struct vid_partition {
         void *firmware;
         size_t firmware_len;
         /* Under slots_lock: the RAM slots' KVM_MEM_* flags as last set;
-         * bios_seg: the low RAM's slot split so that 0xF0000-0xFFFFF has one
-         * of its own (a firmware VM, firmware.c), bios_seg_ro: that slot
-         * read-only (PAM, vid_firmware_set_bios_ro). */
+         * shadow_split: the low RAM's slot split so that each piece of
+         * 0xC0000-0xFFFFF has one of its own (a firmware VM, firmware.c),
+         * shadow_ro: the pieces read-only (VID_SHADOW_*, PAM,
+         * vid_firmware_set_shadow_ro). */
         pthread_mutex_t slots_lock;
         uint32_t slot_flags;
-        bool bios_seg, bios_seg_ro;
+        bool shadow_split;
+        uint32_t shadow_ro;
         /* KVM's in-kernel PIT (vid_partition_config.pit). */
         bool pit;
 
@@ -205,17 +208,21 @@ void vid_irq_free(struct vid_partition *p);
 #define VID_FIRMWARE_SLOT 15u
 #define VID_BIOS_SEG_SLOT 14u /* the low RAM's 0xF0000-0xFFFFF, once split */
 #define VID_LOW_TAIL_SLOT 13u /* the low RAM from 1 MiB, once split */
-#define VID_BIOS_SEG_START 0xF0000ull
-#define VID_BIOS_SEG_END 0x100000ull
+#define VID_SHADOW_SLOT0 20u  /* + i: the 16 KiB pieces of 0xC0000-0xEFFFF */
+#define VID_SHADOW_END 0x100000ull
+_Static_assert(VID_SHADOW_SLOT0 >= VID_DEVMEM_SLOT0 + VID_DEVMEM_MAX, "slot numbers");
+_Static_assert(VID_SHADOW_START + (VID_SHADOW_PIECES - 1) * VID_SHADOW_PIECE_SIZE == 0xF0000ull, "the pieces");
 /* The KVM slots guest RAM is registered as: a slot per region, the low
- * one in three while p->bios_seg (under slots_lock). */
+ * one in 15 while p->shadow_split (below 0xC0000, the 12 pieces, the BIOS
+ * segment, from 1 MiB; under slots_lock). */
 size_t vid_ram_slots(const struct vid_partition *p, struct ram_slot out[VID_RAM_SLOTS_MAX]);
-/* Splits the low RAM's slot at the BIOS segment (firmware.c: before the
- * VPs run); -EINVAL when the low RAM ends at 1 MiB or below. */
-int vid_memory_split_bios_seg(struct vid_partition *p);
-/* vid_firmware_set_bios_ro's work: the segment's slot made again with
- * KVM_MEM_READONLY set or not (-ENOENT: not split). */
-int vid_memory_set_bios_seg_ro(struct vid_partition *p, bool ro);
+/* Splits the low RAM's slot at the shadowed pieces (firmware.c: before
+ * the VPs run), all read-only; -EINVAL when the low RAM ends at 1 MiB or
+ * below. */
+int vid_memory_split_shadow(struct vid_partition *p);
+/* vid_firmware_set_shadow_ro's work: each piece whose mode changes made
+ * again with KVM_MEM_READONLY set or not (-ENOENT: not split). */
+int vid_memory_set_shadow_ro(struct vid_partition *p, uint32_t read_only);
 /* firmware.c: the slot leaves with the RAM's; the copy at destroy. */
 void vid_firmware_remove_slot(struct vid_partition *p);
 void vid_firmware_free(struct vid_partition *p);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* Guest RAM: one memfd (so it can be shared, snapshotted or backed by huge
  * pages), mapped once; two KVM slots (below the MMIO hole and above 4 GiB),
- * the low one in three for a firmware VM (its BIOS segment's slot, which
- * PAM makes read-only: vid_firmware_set_bios_ro).
+ * the low one in 15 for a firmware VM (the pieces of 0xC0000-0xFFFFF,
+ * which PAM makes read-only: vid_firmware_set_shadow_ro).
  * Every access from the host goes through the bounds checks here. */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,14 +57,24 @@ size_t vid_ram_slots(const struct vid_partition *p, struct ram_slot out[VID_RAM_
         size_t n = 0;
         for (size_t i = 0; i < p->n_regions; i++) {
                 const struct ram_region *r = &p->regions[i];
-                if (i == 0 && p->bios_seg) {
-                        /* Below the segment, the segment, from 1 MiB. */
-                        static const uint32_t slot[3] = { 0, VID_BIOS_SEG_SLOT, VID_LOW_TAIL_SLOT };
-                        const uint64_t cut[4] = { 0, VID_BIOS_SEG_START, VID_BIOS_SEG_END, r->size };
-                        for (unsigned k = 0; k < 3; k++)
-                                out[n++] = (struct ram_slot){ .slot = slot[k], .gpa = cut[k], .size = cut[k + 1] - cut[k],
-                                                              .memfd_offset = cut[k], .host = r->host + cut[k],
-                                                              .read_only = k == 1 && p->bios_seg_ro };
+                if (i == 0 && p->shadow_split) {
+                        /* Below the shadowed area, its 13 pieces, from 1 MiB. */
+                        out[n++] = (struct ram_slot){ .slot = 0, .size = VID_SHADOW_START, .host = r->host };
+                        for (unsigned k = 0; k < VID_SHADOW_PIECES; k++) {
+                                bool seg = k == VID_SHADOW_PIECES - 1;
+                                uint64_t gpa = VID_SHADOW_START + k * VID_SHADOW_PIECE_SIZE;
+                                out[n++] = (struct ram_slot){
+                                        .slot = seg ? VID_BIOS_SEG_SLOT : VID_SHADOW_SLOT0 + k,
+                                        .gpa = gpa,
+                                        .size = seg ? VID_SHADOW_END - gpa : VID_SHADOW_PIECE_SIZE,
+                                        .memfd_offset = gpa,
+                                        .host = r->host + gpa,
+                                        .read_only = p->shadow_ro >> k & 1,
+                                };
+                        }
+                        out[n++] = (struct ram_slot){ .slot = VID_LOW_TAIL_SLOT, .gpa = VID_SHADOW_END,
+                                                      .size = r->size - VID_SHADOW_END, .memfd_offset = VID_SHADOW_END,
+                                                      .host = r->host + VID_SHADOW_END };
                         continue;
                 }
                 out[n++] = (struct ram_slot){ .slot = (uint32_t)i, .gpa = r->gpa, .size = r->size,
@@ -99,42 +109,55 @@ int vid_memory_set_flags(struct vid_partition *p, uint32_t flags) {
         return r;
 }
 
-int vid_memory_split_bios_seg(struct vid_partition *p) {
-        if (p->regions[0].size <= VID_BIOS_SEG_END)
+/* The low region's pieces: slot 0 below the shadowed area, the area's
+ * 13, the rest from 1 MiB. */
+#define LOW_PIECES (VID_SHADOW_PIECES + 2u)
+
+int vid_memory_split_shadow(struct vid_partition *p) {
+        if (p->regions[0].size <= VID_SHADOW_END)
                 return -EINVAL;
         pthread_mutex_lock(&p->slots_lock);
         int r = 0;
-        if (!p->bios_seg && !p->slots_removed) {
+        if (!p->shadow_split && !p->slots_removed) {
                 /* Slot 0 shrinks: KVM changes a slot's size only by
                  * deleting it first. No VP runs yet. */
                 struct ram_slot s[VID_RAM_SLOTS_MAX];
                 (void)vid_ram_slots(p, s);
                 r = set_slot(p, &s[0], 0, 0);
-                p->bios_seg = r == 0;
-                p->bios_seg_ro = true; /* PAM0's reset value: the ROM's */
-                /* The low region's three pieces come first. */
+                p->shadow_split = r == 0;
+                p->shadow_ro = VID_SHADOW_ALL; /* PAM's reset value: the ROMs */
+                /* The low region's pieces come first. */
                 (void)vid_ram_slots(p, s);
-                for (size_t i = 0; r == 0 && i < 3; i++)
+                for (size_t i = 0; r == 0 && i < LOW_PIECES; i++)
                         r = set_slot(p, &s[i], s[i].size, p->slot_flags);
         }
         pthread_mutex_unlock(&p->slots_lock);
         return r;
 }
 
-int vid_memory_set_bios_seg_ro(struct vid_partition *p, bool ro) {
+int vid_memory_set_shadow_ro(struct vid_partition *p, uint32_t read_only) {
+        if (read_only & ~VID_SHADOW_ALL)
+                return -EINVAL;
         pthread_mutex_lock(&p->slots_lock);
-        int r = p->bios_seg ? 0 : -ENOENT;
-        if (r == 0 && p->bios_seg_ro != ro) {
+        int r = p->shadow_split ? 0 : -ENOENT;
+        struct ram_slot s[VID_RAM_SLOTS_MAX];
+        (void)vid_ram_slots(p, s); /* s[1 + k]: piece k */
+        for (unsigned k = 0; r == 0 && k < VID_SHADOW_PIECES; k++) {
+                bool ro = read_only >> k & 1;
+                struct ram_slot *piece = &s[1 + k];
+                if (piece->read_only == ro)
+                        continue;
                 /* KVM changes a slot's read-only flag only by deleting it;
                  * a stopped partition's slots are gone: only the mode. */
-                struct ram_slot s[VID_RAM_SLOTS_MAX];
-                (void)vid_ram_slots(p, s); /* s[1]: the segment */
                 if (!p->slots_removed)
-                        r = set_slot(p, &s[1], 0, 0);
+                        r = set_slot(p, piece, 0, 0);
                 if (r == 0) {
-                        p->bios_seg_ro = s[1].read_only = ro;
+                        piece->read_only = ro;
+                        p->shadow_ro = (p->shadow_ro & ~(1u << k)) | (uint32_t)ro << k;
                         if (!p->slots_removed)
-                                r = set_slot(p, &s[1], s[1].size, p->slot_flags);
+                                r = set_slot(p, piece, piece->size, p->slot_flags);
+                        /* The deleted slot's dirty log went with it. */
+                        vid_mark_dirty(p, piece->gpa, piece->size);
                 }
         }
         pthread_mutex_unlock(&p->slots_lock);

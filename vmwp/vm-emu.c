@@ -202,13 +202,15 @@ static int attach_dvds(struct vmwp_emu *e, char *err, size_t errlen) {
         return 0;
 }
 
-/* PAM0 changed (a guest write, or a restore): the firmware's BIOS segment
- * follows it (vid_firmware_set_bios_ro). */
-static void bios_seg_mode(void *opaque, bool read_only) {
+/* PAM0-6 written (a guest write, or a restore): the firmware's shadowed
+ * area follows them (vid_firmware_set_shadow_ro; the same bit layout). */
+_Static_assert(PIIX_SHADOW_BIOS_SEG == VID_SHADOW_BIOS_SEG, "PAM's pieces are vid's");
+static void shadow_mode(void *opaque, uint32_t read_only) {
         struct vmwp_emu *e = opaque;
-        int r = vid_firmware_set_bios_ro(e->vm->p, read_only);
+        int r = vid_firmware_set_shadow_ro(e->vm->p, read_only);
         if (r < 0)
-                log_warning_errno(r, "PAM: the BIOS segment stays %s: %m", read_only ? "writable" : "read-only");
+                log_warning_errno(r, "PAM: the shadowed area's modes stay as they were (wanted read-only %#x): %m",
+                                  read_only);
 }
 
 /* PCI bus 0 with the PIIX3 functions: the IDE function with IDE disks,
@@ -228,7 +230,7 @@ static int add_pci(struct vmwp_emu *e, bool ide, bool video, char *err, size_t e
                 return snprintf(err, errlen, "PCI functions: %s", strerror(-r)), r;
         if (e->vm->cfg.boot_kind == VM_BOOT_FIRMWARE) {
                 piix_set_host_subsystem(&e->d.piix, PIIX_SUBSYSTEM_QEMU_VENDOR, PIIX_SUBSYSTEM_QEMU_DEVICE);
-                piix_set_bios_seg_hook(&e->d.piix, bios_seg_mode, e);
+                piix_set_shadow_hook(&e->d.piix, shadow_mode, e);
         }
         e->d.piix_ok = true;
         if ((r = pci_bus_register(&e->d.piix.bus, p)) < 0)

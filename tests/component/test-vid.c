@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* vid against /dev/kvm with tiny guests: PIO/MMIO dispatch, range checks,
  * interrupts (MSI, irqfd route), ioeventfd, multi-vCPU bring-up, triple
- * fault, pause/resume and stop, a firmware's BIOS segment (PAM). */
+ * fault, pause/resume and stop, a firmware's shadowed area (PAM). */
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
@@ -341,21 +341,37 @@ static bool page_dirty(const uint64_t *b, uint64_t page) {
         return b[page / 64] >> (page % 64) & 1;
 }
 
-/* A firmware's BIOS segment (0xF0000-0xFFFFF) is a slot of its own
- * between the rest of the low RAM's two: writable (PAM0 11), the guest's
- * writes land and each slot's dirty log lands on its own pages (the
- * segment's starts at bit 48 of a bitmap word); read-only (PAM0's reset
- * value, and 01), its write is dropped while the others land. */
-TEST(bios_segment_a_slot_of_its_own_read_only_as_pam_says) {
+/* A firmware's shadowed area (0xC0000-0xFFFFF) is a slot a piece (16 KiB
+ * from 0xC0000, then the BIOS segment) between the rest of the low RAM's
+ * two, each read-only or writable as PAM says: the guest's writes to the
+ * writable ones land and each slot's dirty log lands on its own pages;
+ * a read-only one (PAM's reset value for all, and 01) drops its write
+ * while the others land. Three cases: all writable, all read-only (the
+ * reset), and pieces 0 and the BIOS segment read-only with 1 and 11 not. */
+TEST(shadowed_area_a_slot_a_piece_read_only_as_pam_says) {
         TEST_REQUIRE_KVM();
         static uint8_t image[64 * 1024];
         memset(image, 0xab, sizeof image);
-        for (int ro = 0; ro <= 1; ro++) {
+        static const uint32_t modes[] = { 0, VID_SHADOW_ALL, 1u << 0 | VID_SHADOW_BIOS_SEG };
+        /* The pieces the guest writes: its address, its bit. */
+        static const struct {
+                uint64_t gpa;
+                uint32_t bit;
+                uint8_t before;
+        } pieces[] = {
+                { 0xc0100, 1u << 0, 0 },
+                { 0xc4100, 1u << 1, 0 },
+                { 0xec100, 1u << 11, 0 },
+                { 0xf0100, VID_SHADOW_BIOS_SEG, 0xab },
+        };
+        for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
                 struct rec r;
                 struct vid_partition *p = make(1, &r);
+                ASSERT_EQ(vid_firmware_set_shadow_ro(p, 0), -ENOENT);
                 ASSERT_OK(vid_firmware_map(p, image, sizeof image, true));
-                if (!ro)
-                        ASSERT_OK(vid_firmware_set_bios_ro(p, false));
+                ASSERT_EQ(vid_firmware_set_shadow_ro(p, VID_SHADOW_ALL + 1), -EINVAL);
+                if (modes[m] != VID_SHADOW_ALL)
+                        ASSERT_OK(vid_firmware_set_shadow_ro(p, modes[m]));
                 r.dirty_words = vid_dirty_bitmap_words(p);
                 r.dirty = calloc(r.dirty_words, sizeof *r.dirty);
                 ASSERT_NOT_NULL(r.dirty);
@@ -364,16 +380,21 @@ TEST(bios_segment_a_slot_of_its_own_read_only_as_pam_says) {
                 ASSERT_OK(vid_partition_start(p, on_exit_cb, &r));
                 ASSERT_EQ(wait_stop(p, 20000), DONE_STATUS);
                 ASSERT_OK(r.dirty_r);
-                uint8_t below, in, past;
-                ASSERT_OK(gm_read(p, 0xef000, &below, 1));
-                ASSERT_OK(gm_read(p, 0xf0100, &in, 1));
+                uint8_t below, past;
+                ASSERT_OK(gm_read(p, 0xbf000, &below, 1));
                 ASSERT_OK(gm_read(p, 0x100000, &past, 1));
                 ASSERT_EQ(below, 0x5a);
                 ASSERT_EQ(past, 0x5a);
-                ASSERT_EQ(in, ro ? 0xab : 0x5a);
-                ASSERT_TRUE(page_dirty(r.dirty, 0xef) && page_dirty(r.dirty, 0x100));
-                ASSERT_EQ(page_dirty(r.dirty, 0xf0), !ro);
-                ASSERT_FALSE(page_dirty(r.dirty, 0xf1) || page_dirty(r.dirty, 0xee) || page_dirty(r.dirty, 0x101));
+                ASSERT_TRUE(page_dirty(r.dirty, 0xbf) && page_dirty(r.dirty, 0x100));
+                for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
+                        bool ro = modes[m] & pieces[i].bit;
+                        uint8_t in;
+                        ASSERT_OK(gm_read(p, pieces[i].gpa, &in, 1));
+                        ASSERT_EQ(in, ro ? pieces[i].before : 0x5a);
+                        ASSERT_EQ(page_dirty(r.dirty, pieces[i].gpa >> 12), !ro);
+                }
+                ASSERT_FALSE(page_dirty(r.dirty, 0xf1) || page_dirty(r.dirty, 0xc1) || page_dirty(r.dirty, 0xbe) ||
+                             page_dirty(r.dirty, 0x101));
                 free(r.dirty);
                 vid_partition_destroy(p);
         }

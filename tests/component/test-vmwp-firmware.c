@@ -2,8 +2,9 @@
 /* Boot kind firmware end to end (docs/firmware.md): Debian's SeaBIOS from
  * the reset vector boots an IDE disk's MBR, whose 16-bit code talks on
  * COM1; the firmware's screen reaches COM1 too (sercon) and its log the
- * worker's; the BIOS segment is read-only to it (PAM0), after a restore
- * too; a VM saved in the boot loader resumes in a new worker (PIT,
+ * worker's; the BIOS segment and the option ROMs' area are read-only to
+ * it (PAM0-6), after a restore too; a VM saved in the boot loader
+ * resumes in a new worker (PIT,
  * fw_cfg, the BIOS's RAM and the disk's IDE channel on VMBus in the
  * state); nothing bootable says so, on the console and to vmms (the
  * "firmware" event, the "status" reply's boot_status; SIGUSR1's counters
@@ -24,38 +25,45 @@
 static char dir[] = "/tmp/vmwp-fw-XXXXXX";
 static char vmwp_bin[1024];
 
-/* An MBR (loaded at 0000:7C00 in real mode) that tries to change the BIOS
- * segment (the reset vector's byte at F000:FFF0, put back if it took) and
- * says on COM1 whether it could ("mbr: f-seg ro" or "rw": SeaBIOS leaves
- * it read-only through PAM0, as on a PC), then prints "mbr: echo" and
- * echoes what comes in (polling the line status register), checks again
- * at a '?' and powers off through PM1a_CNT (S5) after a '.'. Assembled
- * (GNU as, .code16) from:
- *   start: cli; xor ax,ax; mov ds,ax; mov ax,0xf000; mov es,ax
- *      mov bl,[es:0xfff0]; mov al,bl; not al; mov [es:0xfff0],al
- *      mov al,[es:0xfff0]; mov si,ro; cmp al,bl; je 1f
- *      mov [es:0xfff0],bl; mov si,rw
- *   1: call print; mov si,echo; call print
+/* An MBR (loaded at 0000:7C00 in real mode) that tries to change a byte of
+ * the BIOS segment (the reset vector's at F000:FFF0) and one of the option
+ * ROMs' area (C000:0000), putting each back if it took, and says on COM1
+ * whether it could ("mbr: f-seg ro" or "rw", "mbr: c-seg ro" or "rw":
+ * SeaBIOS leaves both read-only through PAM0 and PAM1, as on a PC), then
+ * prints "mbr: echo" and echoes what comes in (polling the line status
+ * register), checks again at a '?' and powers off through PM1a_CNT (S5)
+ * after a '.'. Assembled (GNU as, .code16; ld -Ttext 0x7c00 --oformat
+ * binary) from:
+ *   _start: cli; xor ax,ax; mov ds,ax; mov ax,0xf000; mov es,ax
+ *      mov di,0xfff0; mov si,fro; call probe
+ *      mov ax,0xc000; mov es,ax; xor di,di; mov si,cro; call probe
+ *      mov si,echo; call print
  *   3: mov dx,0x3fd; 4: in al,dx; test al,1; jz 4b
- *      mov dx,0x3f8; in al,dx; cmp al,'?'; je start
+ *      mov dx,0x3f8; in al,dx; cmp al,'?'; je _start
  *      out dx,al; cmp al,'.'; jne 3b
  *      mov dx,0x604; mov ax,(5<<10)|0x2000; out dx,ax
  *   5: hlt; jmp 5b
+ *   probe: mov bl,[es:di]; mov al,bl; not al; mov [es:di],al
+ *      mov al,[es:di]; cmp al,bl; je print; mov [es:di],bl; add si,16
  *   print: mov dx,0x3f8; 6: lodsb; test al,al; jz 7f; out dx,al; jmp 6b; 7: ret
- *   ro: .asciz "mbr: f-seg ro\r\n"; rw: .asciz "mbr: f-seg rw\r\n"
+ *   fro: .asciz "mbr: f-seg ro\r\n"; .asciz "mbr: f-seg rw\r\n"
+ *   cro: .asciz "mbr: c-seg ro\r\n"; .asciz "mbr: c-seg rw\r\n"
  *   echo: .asciz "mbr: echo\r\n"; then .org 510; .word 0xaa55 */
 static const uint8_t echo_mbr[] = {
-        0xfa, 0x31, 0xc0, 0x8e, 0xd8, 0xb8, 0x00, 0xf0, 0x8e, 0xc0, 0x26, 0x8a, 0x1e,
-        0xf0, 0xff, 0x88, 0xd8, 0xf6, 0xd0, 0x26, 0xa2, 0xf0, 0xff, 0x26, 0xa0, 0xf0,
-        0xff, 0xbe, 0x5e, 0x7c, 0x38, 0xc3, 0x74, 0x08, 0x26, 0x88, 0x1e, 0xf0, 0xff,
-        0xbe, 0x6e, 0x7c, 0xe8, 0x25, 0x00, 0xbe, 0x7e, 0x7c, 0xe8, 0x1f, 0x00, 0xba,
+        0xfa, 0x31, 0xc0, 0x8e, 0xd8, 0xb8, 0x00, 0xf0, 0x8e, 0xc0, 0xbf, 0xf0, 0xff,
+        0xbe, 0x68, 0x7c, 0xe8, 0x32, 0x00, 0xb8, 0x00, 0xc0, 0x8e, 0xc0, 0x31, 0xff,
+        0xbe, 0x88, 0x7c, 0xe8, 0x25, 0x00, 0xbe, 0xa8, 0x7c, 0xe8, 0x36, 0x00, 0xba,
         0xfd, 0x03, 0xec, 0xa8, 0x01, 0x74, 0xfb, 0xba, 0xf8, 0x03, 0xec, 0x3c, 0x3f,
-        0x74, 0xbd, 0xee, 0x3c, 0x2e, 0x75, 0xeb, 0xba, 0x04, 0x06, 0xb8, 0x00, 0x34,
-        0xef, 0xf4, 0xeb, 0xfd, 0xba, 0xf8, 0x03, 0xac, 0x84, 0xc0, 0x74, 0x03, 0xee,
-        0xeb, 0xf8, 0xc3, 0x6d, 0x62, 0x72, 0x3a, 0x20, 0x66, 0x2d, 0x73, 0x65, 0x67,
-        0x20, 0x72, 0x6f, 0x0d, 0x0a, 0x00, 0x6d, 0x62, 0x72, 0x3a, 0x20, 0x66, 0x2d,
-        0x73, 0x65, 0x67, 0x20, 0x72, 0x77, 0x0d, 0x0a, 0x00, 0x6d, 0x62, 0x72, 0x3a,
-        0x20, 0x65, 0x63, 0x68, 0x6f, 0x0d, 0x0a, 0x00,
+        0x74, 0xca, 0xee, 0x3c, 0x2e, 0x75, 0xeb, 0xba, 0x04, 0x06, 0xb8, 0x00, 0x34,
+        0xef, 0xf4, 0xeb, 0xfd, 0x26, 0x8a, 0x1d, 0x88, 0xd8, 0xf6, 0xd0, 0x26, 0x88,
+        0x05, 0x26, 0x8a, 0x05, 0x38, 0xd8, 0x74, 0x06, 0x26, 0x88, 0x1d, 0x83, 0xc6,
+        0x10, 0xba, 0xf8, 0x03, 0xac, 0x84, 0xc0, 0x74, 0x03, 0xee, 0xeb, 0xf8, 0xc3,
+        0x6d, 0x62, 0x72, 0x3a, 0x20, 0x66, 0x2d, 0x73, 0x65, 0x67, 0x20, 0x72, 0x6f,
+        0x0d, 0x0a, 0x00, 0x6d, 0x62, 0x72, 0x3a, 0x20, 0x66, 0x2d, 0x73, 0x65, 0x67,
+        0x20, 0x72, 0x77, 0x0d, 0x0a, 0x00, 0x6d, 0x62, 0x72, 0x3a, 0x20, 0x63, 0x2d,
+        0x73, 0x65, 0x67, 0x20, 0x72, 0x6f, 0x0d, 0x0a, 0x00, 0x6d, 0x62, 0x72, 0x3a,
+        0x20, 0x63, 0x2d, 0x73, 0x65, 0x67, 0x20, 0x72, 0x77, 0x0d, 0x0a, 0x00, 0x6d,
+        0x62, 0x72, 0x3a, 0x20, 0x65, 0x63, 0x68, 0x6f, 0x0d, 0x0a, 0x00,
 };
 
 /* A raw disk of 1 MiB, with the echo MBR or with nothing bootable. */
@@ -138,9 +146,10 @@ TEST(an_ide_disk_boots_through_seabios_and_resumes_after_a_save) {
                 ASSERT_STREQ(buf, "SeaBIOS ... mbr: echo");
         ASSERT_NOT_NULL(strstr(buf, "SeaBIOS (version"));
         ASSERT_NOT_NULL(strstr(buf, "Booting from Hard Disk"));
-        /* The BIOS segment is read-only once SeaBIOS booted (PAM0). */
-        if (!strstr(buf, "mbr: f-seg ro"))
-                ASSERT_STREQ(buf, "... mbr: f-seg ro ...");
+        /* The BIOS segment and the option ROMs' area are read-only once
+         * SeaBIOS booted (PAM0, PAM1). */
+        if (!strstr(buf, "mbr: f-seg ro") || !strstr(buf, "mbr: c-seg ro"))
+                ASSERT_STREQ(buf, "... mbr: f-seg ro ... mbr: c-seg ro ...");
         ASSERT_EQ(write(con, "ab", 2), 2);
         ASSERT_TRUE(serial_read_until(con, "ab", buf, sizeof buf, 20000));
         /* SeaBIOS jumped into the MBR ("Booting from 0000:7c00"). */
@@ -184,11 +193,11 @@ TEST(an_ide_disk_boots_through_seabios_and_resumes_after_a_save) {
         ASSERT_STREQ(vmwp_ctl_str(st, "ok"), "true");
         ASSERT_FALSE(json_object_object_get_ex(st, "boot_status", NULL));
         json_object_put(st);
-        /* PAM0 came back with the state: the segment is read-only still. */
+        /* PAM came back with the state: both are read-only still. */
         ASSERT_EQ(write(con, "?", 1), 1);
         ASSERT_TRUE(serial_read_until(con, "mbr: echo", buf, sizeof buf, 20000));
-        if (!strstr(buf, "mbr: f-seg ro"))
-                ASSERT_STREQ(buf, "mbr: f-seg ro ... mbr: echo");
+        if (!strstr(buf, "mbr: f-seg ro") || !strstr(buf, "mbr: c-seg ro"))
+                ASSERT_STREQ(buf, "mbr: f-seg ro ... mbr: c-seg ro ... mbr: echo");
         ASSERT_EQ(write(con, "cd.", 3), 3);
         ASSERT_TRUE(serial_read_until(con, "cd.", buf, sizeof buf, 20000));
         expect_exit(sv[0], &c, 0, "powered off", err, sizeof err);

@@ -77,19 +77,35 @@ struct piix {
         struct pci_function host, isa, ide, video;
         struct ide_controller *ctrl; /* not owned; NULL: no IDE function */
         bool has_video;
-        /* The BIOS segment's mode as PAM0 sets it (piix_set_bios_seg_hook). */
-        void (*bios_seg)(void *opaque, bool read_only);
-        void *bios_seg_opaque;
+        /* The shadowed area's modes as PAM0-6 set them (piix_set_shadow_hook). */
+        void (*shadow)(void *opaque, uint32_t read_only);
+        void *shadow_opaque;
 };
 
-/* PAM0 (the host bridge's 59h, 82441FX §3.2.18): bits 5-4 say how
- * 0F0000h-0FFFFFh decodes: 00 to the ROM, 01 read-only DRAM, 10
- * write-only, 11 read/write. Writable: 10 and 11; 00 and 01 drop writes
- * (a read under 00 here sees the DRAM, which holds the ROM's bytes until
- * the firmware wrote it: SeaBIOS never goes back to 00). */
+/* PAM0-6 (the host bridge's 59h-5Fh, 82441FX §3.2.18-19): how the
+ * shadowed area 0C0000h-0FFFFFh decodes, a 2-bit field a piece: PAM0's
+ * bits 5-4 for 0F0000h-0FFFFFh (its low half is reserved); PAMn (n = 1-6)
+ * bits 1-0 for the 16 KiB at 0C0000h + (n - 1) * 32 KiB and bits 5-4 for
+ * the 16 KiB above it. In a field, bit 0 enables reads and bit 1 writes:
+ * 00 to the ROM / PCI, 01 read-only DRAM, 10 write-only, 11 read/write.
+ * Writable: 10 and 11; 00 and 01 drop writes (a read under 00 here sees
+ * the DRAM, which holds the ROM's bytes until the firmware wrote it:
+ * SeaBIOS never goes back to 00). */
 #define PIIX_PAM0 0x59u
-static inline bool piix_pam_bios_seg_read_only(uint8_t pam0) {
-        return !(pam0 & 0x20u);
+#define PIIX_PAM_COUNT 7u
+/* The mask of the pieces PAM0-6 (pam[0..6]) leave read-only: bit i below
+ * 12 is the 16 KiB at 0C0000h + i * 16 KiB, bit 12 the BIOS segment (the
+ * layout of vid's VID_SHADOW_*). A pure function of the registers. */
+#define PIIX_SHADOW_BIOS_SEG (1u << 12)
+static inline uint32_t piix_pam_read_only(const uint8_t pam[PIIX_PAM_COUNT]) {
+        uint32_t ro = pam[0] & 0x20u ? 0 : PIIX_SHADOW_BIOS_SEG;
+        for (unsigned n = 1; n < PIIX_PAM_COUNT; n++) {
+                if (!(pam[n] & 0x02u))
+                        ro |= 1u << (2 * (n - 1));
+                if (!(pam[n] & 0x20u))
+                        ro |= 1u << (2 * (n - 1) + 1);
+        }
+        return ro;
 }
 
 /* Builds the host bridge, the ISA bridge and, with ctrl, the IDE function
@@ -106,9 +122,10 @@ int piix_add_video(struct piix *x, uint32_t bar0, uint32_t bar0_size);
 #define PIIX_SUBSYSTEM_QEMU_VENDOR 0x1af4u
 #define PIIX_SUBSYSTEM_QEMU_DEVICE 0x1100u
 void piix_set_host_subsystem(struct piix *x, uint16_t vendor, uint16_t device);
-/* fn(opaque, read_only) each time a guest write to the host bridge
- * touches PAM0, and when piix_set_state restores it (under the bus lock):
- * the firmware's BIOS segment follows it (vid_firmware_set_bios_ro). At
- * reset PAM0 is 0: read-only. */
-void piix_set_bios_seg_hook(struct piix *x, void (*fn)(void *opaque, bool read_only), void *opaque);
+/* fn(opaque, read_only) with piix_pam_read_only() of the registers each
+ * time a guest write to the host bridge touches PAM0-6, and when
+ * piix_set_state restores them (under the bus lock): the firmware's
+ * shadowed area follows them (vid_firmware_set_shadow_ro). At reset they
+ * are 0: all read-only. */
+void piix_set_shadow_hook(struct piix *x, void (*fn)(void *opaque, uint32_t read_only), void *opaque);
 void piix_destroy(struct piix *x);

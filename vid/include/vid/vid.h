@@ -160,16 +160,27 @@ void vid_unmap_pages(struct vid_pages *m);
 #define VID_FIRMWARE_END 0x100000000ull
 #define VID_FIRMWARE_MAX (16u << 20) /* the top 16 MiB devices leave free */
 int vid_firmware_map(struct vid_partition *p, const void *image, size_t len, bool low_copy);
-/* The BIOS segment (0xF0000-0xFFFFF of guest RAM, a slot of its own once
- * a firmware is mapped) read-only or writable, as the host bridge's PAM0
- * says (emu/piix.h): while read-only a guest's write to it is dropped, as
- * a ROM's. Read-only after vid_firmware_map (PAM0's reset value: the
- * ROM). Its slot is deleted and made
- * again (KVM changes a slot's read-only flag no other way): a VP touching
- * the segment in between exits as MMIO (reads all ones); SeaBIOS switches
- * it in its POST, while the other vCPUs wait halted. -ENOENT without a
- * firmware. */
-int vid_firmware_set_bios_ro(struct vid_partition *p, bool ro);
+/* The PC's shadowed area, 0xC0000-0xFFFFF of guest RAM, in the pieces
+ * the host bridge's PAM registers (emu/pci.h) switch one by one: bit i
+ * below 12 is the 16 KiB at 0xC0000 + i * 16 KiB (PAM1-6, two each), bit
+ * 12 the BIOS segment 0xF0000-0xFFFFF (PAM0). Once a firmware is mapped
+ * each piece is a KVM slot of its own. */
+#define VID_SHADOW_PIECES 13u
+#define VID_SHADOW_PIECE_SIZE 0x4000ull
+#define VID_SHADOW_START 0xC0000ull
+#define VID_SHADOW_BIOS_SEG (1u << 12)
+#define VID_SHADOW_ALL ((1u << VID_SHADOW_PIECES) - 1u)
+/* Makes the pieces whose bits are set in read_only read-only and the
+ * others writable, as the host bridge's PAM registers say: while
+ * read-only a guest's write to a piece is dropped, as a ROM's. All are
+ * read-only after vid_firmware_map (PAM's reset value: the ROMs). A
+ * piece that changes is deleted and made again (KVM changes a slot's
+ * read-only flag no other way): a VP touching it in between exits as MMIO
+ * (reads all ones), and while dirty logging is on its pages count as
+ * dirty (the deleted slot's log goes with it); SeaBIOS switches them in
+ * its POST, while the other vCPUs wait halted. -ENOENT without a
+ * firmware; -EINVAL for bits past VID_SHADOW_ALL. */
+int vid_firmware_set_shadow_ro(struct vid_partition *p, uint32_t read_only);
 
 /* ---- device memory (devmem.c) ---------------------------------------- */
 
