@@ -36,12 +36,18 @@
 # as the host: under 7.2 QEMU's guest stalled):
 #   tests/amdv/amdv-host.sh --qemu backports --out DIR --timeout 1700 -- bash bench/bench-gen1-boot.sh build/debug
 # (the image is built or found in its cache first, where the network is).
-# Usage: bench/bench-gen1-boot.sh [--timeout S] [--out DIR] [build-dir] [runs]
+# On the PVM host (our development machines) `--until kernel` stops both
+# boots at the kernel's first line and compares firmware and boot loader
+# only: QEMU goes no further there (it has no PVM layer), and those
+# stages run at emulated CPL0, tens of minutes for both (firmware-facts.md
+# §1.7: QEMU 661 s):
+#   bench/bench-gen1-boot.sh --until kernel --timeout 1500 build/release
+# Usage: bench/bench-gen1-boot.sh [--timeout S] [--out DIR] [--until login|kernel] [build-dir] [runs]
 #        bench/bench-gen1-boot.sh --report RUN-DIR
 set -uo pipefail
 
 usage() {
-	echo "usage: bench-gen1-boot.sh [--timeout S] [--out DIR] [build-dir] [runs]" >&2
+	echo "usage: bench-gen1-boot.sh [--timeout S] [--out DIR] [--until login|kernel] [build-dir] [runs]" >&2
 	echo "       bench-gen1-boot.sh --report RUN-DIR" >&2
 	exit 2
 }
@@ -66,23 +72,33 @@ boot() {
 			now=${EPOCHREALTIME/[.,]/}
 			printf '%d %s\n' $(((now - t0) / 1000)) "${line//$'\r'/}" >>"$dir/$name.log"
 			[ -z "$kernel" ] && [[ $line == *"Linux version"* ]] && { kernel=1; "disk_$name" "$pid" "$dir"; }
-			[[ $line == *"login:"* ]] && { end_how=login; break; }
+			[[ $line == *"${marks[-1]}"* ]] && { end_how=$goal; break; }
 		elif [ $? -le 128 ]; then
 			end_how=exited # the process ended (EOF on COM1)
 			break
 		fi
 	done <"$dir/$name.fifo"
+	# Ended at the kernel's first line: the disk reads asked for there
+	# are in before the process goes.
+	[ "$end_how" = kernel ] && "disk_wait_$name" "$dir"
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	rm -f "$dir/$name.fifo"
 	echo "$end_how" >"$dir/$name.end"
-	[ "$end_how" = login ]
+	echo "$goal" >"$dir/goal"
+	[ "$end_how" = "$goal" ]
 }
 
 # disk_ours PID DIR: the worker prints its counters on SIGUSR1 (read after
 # the run from its stderr: the first stats line). disk_qemu PID DIR: QMP's
 # query-blockstats of the IDE disk, "OPS BYTES" into DIR/qemu.disk.
 disk_ours() { kill -USR1 "$1" 2>/dev/null; }
+# disk_wait_NAME DIR: until the reads asked for are written (at most 5 s).
+disk_wait_ours() {
+	local i
+	for ((i = 0; i < 50; i++)); do grep -q ': stats: ' "$1/ours.err" 2>/dev/null && return; sleep 0.1; done
+}
+disk_wait_qemu() { :; } # query-blockstats answered before the boot went on
 disk_qemu() {
 	python3 - "$tmp/qmp.sock" >"$2/qemu.disk" 2>>"$2/qemu.err" <<'PY'
 import json, socket, sys
@@ -126,26 +142,45 @@ ratio() { [[ $1 =~ ^[0-9]+$ && $2 =~ ^[1-9][0-9]*$ ]] && awk -v a="$1" -v b="$2"
 # at DIR NAME REGEX: ms of the first line matching REGEX, or nothing.
 at() { awk -v re="$3" '{ t = $1; $1 = ""; if ($0 ~ re) { print t; exit } }' "$1/$2.log" 2>/dev/null; }
 
-marks=("Booting from Hard Disk" "Linux version" "Run /init" "login:")
-names=(firmware "boot loader" kernel "user space" "power-on to login")
+# set_goal login|kernel: how far the boots go, and so the console marks
+# that end the phases and the phases' names (the last the total). login:
+# the whole boot (the emulated AMD-V host, hardware). kernel: to the
+# kernel's first line ("Linux version"), firmware and boot loader only:
+# on the PVM host, where QEMU stops in the kernel's early boot (no PVM
+# layer; firmware-facts.md §1.7) and a whole boot takes tens of minutes.
+set_goal() {
+	goal=$1
+	if [ "$goal" = kernel ]; then
+		marks=("Booting from Hard Disk" "Linux version")
+		names=(firmware "boot loader" "power-on to kernel")
+		goal_text="the kernel's first line"
+	else
+		marks=("Booting from Hard Disk" "Linux version" "Run /init" "login:")
+		names=(firmware "boot loader" kernel "user space" "power-on to login")
+		goal_text="the login prompt"
+	fi
+}
+set_goal login
 
-# phases DIR NAME: "firmware loader kernel user total" in ms, "-" for a
-# phase whose marks are not both there (a boot that stopped on the way).
+# phases DIR NAME: each phase's ms ("firmware loader kernel user" to the
+# login prompt), then the total; "-" for a phase whose marks are not both
+# there (a boot that stopped on the way).
 phases() {
-	local m=(0) out=() i
-	for i in 0 1 2 3; do m+=("$(at "$1" "$2" "${marks[$i]}")"); done
-	for i in 0 1 2 3; do
+	local m=(0) out=() i n=${#marks[@]}
+	for ((i = 0; i < n; i++)); do m+=("$(at "$1" "$2" "${marks[$i]}")"); done
+	for ((i = 0; i < n; i++)); do
 		if [ -n "${m[$i]}" ] && [ -n "${m[$((i + 1))]}" ]; then out+=($((m[i + 1] - m[i]))); else out+=(-); fi
 	done
-	echo "${out[*]} ${m[4]:--}"
+	echo "${out[*]} ${m[$n]:--}"
 }
 
-# reached DIR NAME: the phase a boot was in when it ended ("login prompt"
-# once it printed "login:"): the one after the last mark it passed.
+# reached DIR NAME: the phase a boot was in when it ended (the goal's
+# words once it printed the last mark): the one after the last mark it
+# passed.
 reached() {
-	local i last=-1
-	for i in 0 1 2 3; do [ -n "$(at "$1" "$2" "${marks[$i]}")" ] && last=$i; done
-	[ $last = 3 ] && echo "login prompt" || echo "${names[$((last + 1))]}"
+	local i last=-1 n=${#marks[@]}
+	for ((i = 0; i < n; i++)); do [ -n "$(at "$1" "$2" "${marks[$i]}")" ] && last=$i; done
+	[ $last = $((n - 1)) ] && echo "${goal_text#the }" || echo "${names[$((last + 1))]}"
 }
 
 # side_report DIR NAME LABEL: one boot's figures, printed when it ends.
@@ -153,16 +188,17 @@ side_report() {
 	local dir=$1 name=$2 label=$3 how p d b ms
 	how=$(cat "$dir/$name.end" 2>/dev/null || echo "not run")
 	read -r -a p <<<"$(phases "$dir" "$name")"
-	if [ "$how" = login ]; then
-		printf '%s: reached the login prompt in %s ms\n' "$label" "${p[4]}"
+	local n=${#marks[@]} i line=
+	if [ "$how" = "$goal" ]; then
+		printf '%s: reached %s in %s ms\n' "$label" "$goal_text" "${p[$n]}"
 	else
-		printf '%s: did not reach the login prompt (%s); it was in the %s phase\n' "$label" \
+		printf '%s: did not reach %s (%s); it was in the %s phase\n' "$label" "$goal_text" \
 			"$([ "$how" = exited ] && echo "the process ended" || echo "${how/deadline/deadline of} s")" \
 			"$(reached "$dir" "$name")"
 		printf '  last console line: %s\n' "$(tail -n 1 "$dir/$name.log" 2>/dev/null | cut -d' ' -f2- | cut -c1-200)"
 	fi
-	printf '  %s %s ms, %s %s ms, %s %s ms, %s %s ms\n' "${names[0]}" "${p[0]}" "${names[1]}" "${p[1]}" \
-		"${names[2]}" "${p[2]}" "${names[3]}" "${p[3]}"
+	for ((i = 0; i < n; i++)); do line+="${line:+, }${names[$i]} ${p[$i]} ms"; done
+	printf '  %s\n' "$line"
 	read -r d b <<<"$(disk_reads "$dir" "$name")"
 	ms=$(at "$dir" "$name" "Linux version")
 	printf '  firmware + boot loader disk reads: %s reads, %s KiB; %s reads/s, %s KiB/s\n' "$d" "$(kib "$b")" \
@@ -176,10 +212,10 @@ compare() {
 	read -r -a q <<<"$(phases "$dir" qemu)"
 	printf 'run %d of %d (ms since the process started; vmwp vs QEMU -M pc -nodefaults -accel kvm)\n' "$2" "$3"
 	printf '  %-18s %10s %10s %8s\n' phase vmwp qemu ratio
-	for i in 0 1 2 3 4; do
+	for ((i = 0; i <= ${#marks[@]}; i++)); do
 		printf '  %-18s %10s %10s %8s\n' "${names[$i]}" "${o[$i]}" "${q[$i]}" "$(ratio "${o[$i]}" "${q[$i]}")"
 		printf 'RESULT\tgen1 boot: %s, vmwp vs QEMU pc\t%s\t%s\tms\t%s\n' "${names[$i]}" "${o[$i]}" "${q[$i]}" \
-			"$([ "$i" = 4 ] && echo "<= 1.0x QEMU" || echo -)"
+			"$([ "$i" = ${#marks[@]} ] && echo "<= 1.0x QEMU" || echo -)"
 	done
 	# The firmware's disk reads: until the kernel's first line, over the
 	# firmware and boot loader phases together.
@@ -215,7 +251,11 @@ while [ $# -gt 0 ]; do
 	--report) # a kept run's folder, from the directory the bench was started in
 		cd "$OLDPWD" || exit 2
 		[ -r "${2:-}/ours.log" ] || [ -r "${2:-}/qemu.log" ] || { echo "bench-gen1-boot: no kept run in ${2:-''}" >&2; exit 2; }
+		[ -r "$2/goal" ] && set_goal "$(cat "$2/goal")"
 		report "$2" 1 1; exit 0 ;;
+	--until)
+		[[ ${2:-} =~ ^(login|kernel)$ ]] || usage
+		set_goal "$2"; shift 2 ;;
 	-h | --help) usage ;;
 	-*) usage ;;
 	*) if [ -z "$build" ]; then build=$1; elif [ -z "$runs" ]; then runs=$1; else usage; fi; shift ;;

@@ -73,4 +73,32 @@ full=$(bash "$bench" --report "$dir") || bad "--report failed"
 	bad "--report differs from the run's own output: $full"
 bash "$bench" --report "$dir/none" 2>/dev/null && bad "--report of a folder with no run succeeded"
 bash "$bench" --timeout x 2>/dev/null; [ $? = 2 ] || bad "--timeout x was not a usage error"
+
+# --until kernel (the PVM host): both boots end at the kernel's first
+# line; the phases are the firmware's and the boot loader's, the total is
+# power-on to that line, and --report finds the goal in the kept folder.
+k=$dir/kernel
+mkdir -p "$k"
+set_goal kernel
+boot ours "$k" 20 bash "$dir/ours.sh" || bad "ours did not reach the kernel's first line: $(cat "$k/ours.log")"
+[ "$(cat "$k/ours.end")" = kernel ] || bad "kernel ours.end: $(cat "$k/ours.end")"
+grep -q "Run /init" "$k/ours.log" && bad "the boot went on past the kernel's first line"
+boot qemu "$k" 2 bash "$dir/qemu.sh" && bad "the stalled baseline reached the kernel"
+out=$(side_report "$k" ours vmwp)
+grep -q "^vmwp: reached the kernel's first line in [0-9]* ms$" <<<"$out" || bad "kernel summary: $out"
+grep -Eq '^  firmware [0-9]+ ms, boot loader [0-9]+ ms$' <<<"$out" || bad "kernel phases: $out"
+grep -Eq '^  firmware \+ boot loader disk reads: 200 reads, 4096 KiB; [0-9]+ reads/s, [0-9]+ KiB/s$' <<<"$out" ||
+	bad "kernel disk reads: $out"
+out=$(side_report "$k" qemu QEMU)
+grep -q "^QEMU: did not reach the kernel's first line (deadline of 2 s); it was in the boot loader phase$" <<<"$out" ||
+	bad "the stalled baseline's kernel summary: $out"
+out=$(compare "$k" 1 1)
+grep -Eq '^  power-on to kernel +[0-9]+ +- +-$' <<<"$out" || bad "the kernel table's total: $out"
+grep -q 'user space' <<<"$out" && bad "a user space row to the kernel's first line: $out"
+grep -Eq $'^RESULT\tgen1 boot: power-on to kernel, vmwp vs QEMU pc\t[0-9]+\t-\tms\t<= 1.0x QEMU$' <<<"$out" ||
+	bad "the kernel total's RESULT row: $out"
+set_goal login
+full=$(bash "$bench" --report "$k") || bad "--report of the kernel run failed"
+grep -q "^vmwp: reached the kernel's first line" <<<"$full" || bad "--report lost the goal: $full"
+bash "$bench" --until shell 2>/dev/null; [ $? = 2 ] || bad "--until shell was not a usage error"
 echo "PASS"
