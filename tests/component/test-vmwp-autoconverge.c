@@ -319,6 +319,8 @@ TEST(a_failed_migration_leaves_the_guest_at_full_speed) {
                 after = dot_rate(&src);
                 fprintf(stderr, "guest progress: %.1f sweeps/s before, %.1f after the failed moves (window %d)\n",
                         before * 64, after * 64, w + 1);
+                if (after == 0)
+                        break; /* not a sweep in 90 s: stopped, not slow */
         }
         ASSERT_TRUE(before > 0 && after >= before * 0.5);
         ASSERT_FALSE(serial_has(&src, "dirty BAD"));
