@@ -54,7 +54,7 @@ wpid=$(pgrep -x vmwp) || fail "no vmwp process"
 
 step "bob, outside the group, is refused"
 out=$(vmctl_as bob stop echo 2>&1) && fail "bob stopped the VM"
-echo "$out" | grep -q "may not do this" || fail "bob's refusal: $out"
+grep -q "may not do this" <<<"$out" || fail "bob's refusal: $out"
 
 step "systemctl restart vmms keeps the VM"
 systemctl restart vmms || fail "restart"
@@ -62,7 +62,7 @@ systemctl is-active vmms | grep -qx active || fail "vmms not active after the re
 in_state Running || fail "not Running after the restart: $(vmctl_as alice show echo)"
 [ "$(pgrep -x vmwp)" = "$wpid" ] || fail "the worker changed: $(pgrep -x vmwp) is not $wpid"
 got=$( (sleep 0.5; printf 'hi.') | vmctl_as alice console echo --timeout=30 2>&1)
-echo "$got" | grep -q "hi" || fail "the guest did not echo after the restart: $got"
+grep -q "hi" <<<"$got" || fail "the guest did not echo after the restart: $got"
 in_state Off 30 || fail "the guest did not power off on '.': $(vmctl_as alice show echo)"
 
 step "D-Bus activation starts a stopped vmms"

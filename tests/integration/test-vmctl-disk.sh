@@ -57,15 +57,15 @@ expect 0 "$V" disk convert q.vhdx q2.raw && cmp -s q2.raw data.raw || fail "we r
 echo "--- check: a dynamic image qemu-img just made is clean, its empty tail not a crash's"
 qemu-img create -q -f vhdx qnew.vhdx 1G
 expect 0 "$V" disk check qnew.vhdx
-echo "$LAST" | grep -q "MiB of empty space past the last block" || fail "qemu-img's reserve: $LAST"
-echo "$LAST" | grep -q "never committed" && fail "qemu-img's reserve called a crash's: $LAST"
-echo "$LAST" | grep -q "no errors" || fail "check of qemu-img's image: $LAST"
+grep -q "MiB of empty space past the last block" <<<"$LAST" || fail "qemu-img's reserve: $LAST"
+grep -q "never committed" <<<"$LAST" && fail "qemu-img's reserve called a crash's: $LAST"
+grep -q "no errors" <<<"$LAST" || fail "check of qemu-img's image: $LAST"
 expect 0 "$V" --json disk check qnew.vhdx
 [ "$(echo "$LAST" | json "['leaked_empty']")" = True ] || fail "leaked_empty: $LAST"
 # data in that space: what an allocation never committed
 printf 'X' | dd of=qnew.vhdx bs=1 seek=$(( (8 << 20) - 1 )) conv=notrunc status=none
 expect 0 "$V" disk check qnew.vhdx
-echo "$LAST" | grep -q "4.0 MiB past the last block were never committed" || fail "a tail with data: $LAST"
+grep -q "4.0 MiB past the last block were never committed" <<<"$LAST" || fail "a tail with data: $LAST"
 
 echo "--- differencing: a child reads its parent until it writes"
 expect 0 "$V" disk create child.avhdx --parent=data.vhdx
@@ -85,13 +85,13 @@ expect 0 "$V" disk convert data.raw p2.vhdx
 expect 0 "$V" disk create c2.avhdx --parent=p2.vhdx
 "$build/tests/vhdx-test-helper" write p2.vhdx || fail "helper write"
 expect 1 "$V" disk check c2.avhdx
-echo "$LAST" | grep -q "chain broken: .*parent was changed" || fail "changed parent: $LAST"
+grep -q "chain broken: .*parent was changed" <<<"$LAST" || fail "changed parent: $LAST"
 expect 1 "$V" disk convert c2.avhdx never.raw
 [ ! -e never.raw ] || fail "a failed convert left its output"
 
 echo "--- refusals: existing files, bad sizes and options, not a VHDX"
 expect 1 "$V" disk create dyn.vhdx 1G
-echo "$LAST" | grep -q "exists already" || fail "overwrite: $LAST"
+grep -q "exists already" <<<"$LAST" || fail "overwrite: $LAST"
 expect 0 qemu-img check -q dyn.vhdx
 expect 2 "$V" disk create z.vhdx 0
 expect 2 "$V" disk create z.vhdx 1G --block-size=3M
@@ -100,7 +100,7 @@ expect 2 "$V" disk create z.img --parent=data.vhdx
 expect 2 "$V" disk frobnicate x
 [ ! -e z.vhdx ] && [ ! -e z.img ] || fail "a refused create left a file"
 expect 1 "$V" disk info data.raw --format=vhdx
-echo "$LAST" | grep -q "not a VHDX" || fail "raw as vhdx: $LAST"
+grep -q "not a VHDX" <<<"$LAST" || fail "raw as vhdx: $LAST"
 # a corrupt BAT (block 1 on block 0's space): check fails, naming the entry
 # (our images keep the BAT at 3 MiB: docs/vhdx.md "Creating")
 cp data.vhdx bad.vhdx
@@ -108,5 +108,5 @@ bat=$((3 << 20))
 dd if=bad.vhdx of=e0 bs=8 count=1 skip=$((bat / 8)) status=none
 dd if=e0 of=bad.vhdx bs=8 seek=$((bat / 8 + 1)) conv=notrunc status=none
 expect 1 "$V" disk check bad.vhdx
-echo "$LAST" | grep -q "another block uses" || fail "shared block: $LAST"
+grep -q "another block uses" <<<"$LAST" || fail "shared block: $LAST"
 echo PASS

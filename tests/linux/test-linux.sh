@@ -367,8 +367,8 @@ check '^LINUX fb=640x480 bpp=32 drawn'
 check '^LINUX dmesg .*hyperv_fb: Screen resolution: 640x480'
 wait_for 60 "the guest's drivers in vmms" sh -c "[ \"\$(busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path linux)' org.vmstack.VMMS1.Display GuestMouse)\" = 'b true' ]"
 expect_rc 0 vmctl display linux --password
-echo "$LAST_OUT" | grep -q "^Guest drivers  *video yes, keyboard yes, mouse yes" || fail "vmctl display, drivers: $LAST_OUT"
-echo "$LAST_OUT" | grep -q "^Mode  *640x480" || fail "vmctl display, the mode: $LAST_OUT"
+grep -q "^Guest drivers  *video yes, keyboard yes, mouse yes" <<<"$LAST_OUT" || fail "vmctl display, drivers: $LAST_OUT"
+grep -q "^Mode  *640x480" <<<"$LAST_OUT" || fail "vmctl display, the mode: $LAST_OUT"
 printf '%s\n' "$(echo "$LAST_OUT" | sed -n 's/^Password  *//p')" >"$T/vnc.pw"
 t0=$(date +%s%N)
 expect_rc 0 vmctl screenshot linux "$T/screen.png"
@@ -554,7 +554,7 @@ for _ in $(seq 60); do
 	sleep 2
 done
 note "heartbeat after the resume: $beat"
-echo "$beat" | grep -q ok || fail "heartbeat not ok after the resume: $beat"
+grep -q ok <<<"$beat" || fail "heartbeat not ok after the resume: $beat"
 
 # Live migration (docs/migration.md): to a second vmms on this machine
 # (host B: its own network namespace, bus and state directory; the same
@@ -582,7 +582,7 @@ migrate_to() { # HOST(a|b) ADDRESS: moves the VM from the other host to HOST
 	local first
 	first=$(unsplice <"$log" | grep -m1 '^LINUX round=')
 	note "first round on $1: $first"
-	echo "$first" | grep -Eq '^LINUX round=[0-9]+ prev=ok disk=ok ping=ok ' || fail "the first round on $1: $first"
+	grep -Eq '^LINUX round=[0-9]+ prev=ok disk=ok ping=ok ' <<<"$first" || fail "the first round on $1: $first"
 	for _ in $(seq 60); do vm_prop linux Heartbeat | grep -q ok && break; sleep 2; done
 	vm_prop linux Heartbeat | grep -q ok || fail "heartbeat not ok on $1: $(vm_prop linux Heartbeat)"
 }
@@ -641,7 +641,7 @@ for _ in $(seq 450); do log_since_offset | grep -q '^LINUX round=' && break; sle
 first=$(log_since_offset | grep -m1 '^LINUX round=')
 note "first round after the revert: $first"
 seen[round-after-revert]=$(( $(date +%s) - start ))
-echo "$first" | grep -Eq "^LINUX round=$((at + 1)) prev=ok disk=ok ping=ok " ||
+grep -Eq "^LINUX round=$((at + 1)) prev=ok disk=ok ping=ok " <<<"$first" ||
 	fail "after the revert the guest did not go on from round $at with its disk: $first $(log_since_offset | grep -m1 '^LINUX marker-mismatch ')"
 expect_rc 0 vmctl checkpoint-delete linux c1
 
@@ -688,7 +688,7 @@ t0=$(date +%s%N)
 expect_rc 0 vmctl copy-to linux "$T/images/copy.bin" /tmp/fcopy/in.bin --create-path
 seen[copy-ms]=$(( ($(date +%s%N) - t0) / 1000000 ))
 expect_rc 1 vmctl copy-to linux "$T/images/copy.bin" /tmp/fcopy/in.bin
-echo "$LAST_OUT" | grep -q "the file exists in the guest" || fail "a second copy without --force: $LAST_OUT"
+grep -q "the file exists in the guest" <<<"$LAST_OUT" || fail "a second copy without --force: $LAST_OUT"
 # The guest reports the file each time it changed (a round may see it
 # half written): the whole file's sum and size must come. The raw log's
 # lines end in CR LF ([[:space:]]* takes the CR).
@@ -741,7 +741,7 @@ wait_state linux Off 900
 seen[powered-off]=$(( $(date +%s) - start ))
 check '^LINUX shutdown-path=ran '
 reason=$(vm_prop linux ExitReason)
-echo "$reason" | grep -q "powered off" || fail "exit reason: $reason"
+grep -q "powered off" <<<"$reason" || fail "exit reason: $reason"
 
 # The checkpoints' images merged back once the worker ended: the VM is on
 # disk.vhdx and data.vhdx again, and what the guest wrote is in them.
