@@ -206,9 +206,8 @@ void vid_irq_free(struct vid_partition *p);
 /* memory.c */
 #define VID_DEVMEM_SLOT0 16u
 #define VID_FIRMWARE_SLOT 15u
-#define VID_BIOS_SEG_SLOT 14u /* the low RAM's 0xF0000-0xFFFFF, once split */
 #define VID_LOW_TAIL_SLOT 13u /* the low RAM from 1 MiB, once split */
-#define VID_SHADOW_SLOT0 20u  /* + i: the 16 KiB pieces of 0xC0000-0xEFFFF */
+#define VID_SHADOW_SLOT0 20u  /* + i: the shadowed pieces, the BIOS segment last */
 #define VID_SHADOW_END 0x100000ull
 _Static_assert(VID_SHADOW_SLOT0 >= VID_DEVMEM_SLOT0 + VID_DEVMEM_MAX, "slot numbers");
 _Static_assert(VID_SHADOW_START + (VID_SHADOW_PIECES - 1) * VID_SHADOW_PIECE_SIZE == 0xF0000ull, "the pieces");

@@ -64,7 +64,7 @@ size_t vid_ram_slots(const struct vid_partition *p, struct ram_slot out[VID_RAM_
                                 bool seg = k == VID_SHADOW_PIECES - 1;
                                 uint64_t gpa = VID_SHADOW_START + k * VID_SHADOW_PIECE_SIZE;
                                 out[n++] = (struct ram_slot){
-                                        .slot = seg ? VID_BIOS_SEG_SLOT : VID_SHADOW_SLOT0 + k,
+                                        .slot = VID_SHADOW_SLOT0 + k,
                                         .gpa = gpa,
                                         .size = seg ? VID_SHADOW_END - gpa : VID_SHADOW_PIECE_SIZE,
                                         .memfd_offset = gpa,
