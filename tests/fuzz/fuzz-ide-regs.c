@@ -79,6 +79,12 @@ static void backend(struct ide_controller *c, unsigned ch, int fail) {
         CHECK(!ide_take_request(c, ch, &r)); /* a completion does not leave a stale request */
 }
 
+/* The mask PAM0-6 give (piix_pam_read_only): only the 13 pieces' bits. */
+static void shadow_mode(void *opaque, uint32_t read_only) {
+        (void)opaque;
+        CHECK((read_only & ~((1u << 13) - 1u)) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size) {
         memset(ram, 0, RAM_SIZE);
@@ -92,6 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size) {
         struct piix x;
         CHECK(piix_init(&x, c, &reset_ops, NULL) == 0);
         CHECK(piix_add_video(&x, 0xe0000000u, 16u << 20) == 0); /* Hyper-V's video function at 00:08.0 too */
+        piix_set_shadow_hook(&x, shadow_mode, NULL); /* PAM0-6 as a firmware VM's worker takes them */
         for (size_t off = 0; off + 7 <= size; off += 7) {
                 const uint8_t *p = in + off;
                 unsigned a = p[1], b = p[2], len = 1u << (b & 3);
