@@ -48,6 +48,14 @@ static size_t file_text(const char *path, char *buf, size_t cap) {
         return n > 0 ? (size_t)n : 0;
 }
 
+/* The last max bytes of a serial file on stderr (a failure's evidence). */
+static void show_tail(const char *path, const char *what, size_t max) {
+        static char tail[1 << 20];
+        size_t len = file_text(path, tail, sizeof tail);
+        fprintf(stderr, "# %s (last %zu of %zu bytes):\n%s\n", what, MIN(len, max), len,
+                tail + (len > max ? len - max : 0));
+}
+
 /* KEY's value on the last "VSC soak_progress" line of the serial log. */
 static long progress(const char *serial, const char *key) {
         static char buf[1 << 20];
@@ -138,6 +146,8 @@ TEST(precopy_under_disk_and_network_traffic) {
         /* Both kinds of traffic flowing before the first check. */
         for (int i = 0; i < 600 && (progress(serial, "written") < 32 || progress(serial, "answered") < 32); i++)
                 usleep(50000);
+        if (progress(serial, "written") < 32 || progress(serial, "answered") < 32)
+                show_tail(serial, "the guest's serial", 2048);
         ASSERT_GE(progress(serial, "written"), 32);
         ASSERT_GE(progress(serial, "answered"), 32);
 
@@ -273,8 +283,15 @@ TEST(precopy_under_disk_reads) {
 }
 
 /* A worker receiving the VM over mig (config "files": the disk, then
- * "migrate_incoming"); its "ready" comes once the stream is in. */
-static struct vmwp_child migrate_target(const char *cfg, const char *serial_spec, int disk, int mig, int sv[2]) {
+ * "migrate_incoming"); its "ready" comes once the stream is in. The disk
+ * is the image opened again, as vmms opens it for each worker: a worker
+ * sets O_DIRECT on its disk's open file description (disk_setup_direct),
+ * so one description shared with the source would change the source's
+ * I/O under it. */
+static struct vmwp_child migrate_target(const char *cfg, const char *serial_spec, const char *img, int mig,
+                                        int sv[2]) {
+        int disk = open(img, O_RDWR | O_CLOEXEC);
+        ASSERT_GE(disk, 0);
         const char *args[] = { "--control-fd", "3", "--no-sandbox", "--serial", serial_spec, NULL };
         ASSERT_OK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv));
         struct vmwp_child c = vmwp_child_spawn(vmwp_bin, args, sv[1], true);
@@ -285,6 +302,7 @@ static struct vmwp_child migrate_target(const char *cfg, const char *serial_spec
         int fds[2] = { disk, mig };
         ASSERT_OK(proto_send(sv[0], m, fds, 2));
         json_object_put(m);
+        close(disk);
         return c;
 }
 
@@ -318,6 +336,8 @@ TEST(live_migration_under_disk_and_network_traffic) {
                 ASSERT_STREQ(vmwp_ctl_str(ev, "reason"), "");
         for (int i = 0; i < 600 && (progress(serial, "written") < 32 || progress(serial, "answered") < 32); i++)
                 usleep(50000);
+        if (progress(serial, "written") < 32 || progress(serial, "answered") < 32)
+                show_tail(serial, "the guest's serial", 2048);
         ASSERT_GE(progress(serial, "written"), 32);
         ASSERT_GE(progress(serial, "answered"), 32);
 
@@ -328,7 +348,7 @@ TEST(live_migration_under_disk_and_network_traffic) {
                 snprintf(next_spec, sizeof next_spec, "file:%s", next);
                 int sp[2], dsv[2];
                 ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp));
-                struct vmwp_child d = migrate_target(cfg, next_spec, disk, sp[1], dsv);
+                struct vmwp_child d = migrate_target(cfg, next_spec, img, sp[1], dsv);
                 worker2 = d.pid;
                 close(sp[1]);
                 struct json_object *req = json_tokener_parse("{\"op\":\"migrate-send\",\"id\":5}");
@@ -355,16 +375,17 @@ TEST(live_migration_under_disk_and_network_traffic) {
                 vmwp_child_finish(&c, 30, out, sizeof out);
                 close(sv[0]);
                 c = d, sv[0] = dsv[0], worker = d.pid, worker2 = -1;
+                char prev[600];
+                snprintf(prev, sizeof prev, "%s", serial);
                 snprintf(serial, sizeof serial, "%s", next);
                 /* Both kinds of traffic go on from where they were. */
                 for (int k = 0; k < 400 && (progress(serial, "written") <= w0 || progress(serial, "answered") <= a0);
                      k++)
                         usleep(50000);
                 if (progress(serial, "written") <= w0 || progress(serial, "answered") <= a0) {
-                        static char tail[1 << 20];
-                        size_t len = file_text(serial, tail, sizeof tail);
-                        fprintf(stderr, "# the destination's serial (last 1 KiB of %zu bytes):\n%s\n", len,
-                                tail + (len > 1024 ? len - 1024 : 0));
+                        /* the guest's last lines before the move, then after it */
+                        show_tail(prev, "the source's serial", 2048);
+                        show_tail(serial, "the destination's serial", 1024);
                 }
                 ASSERT_GT(progress(serial, "written"), w0);
                 ASSERT_GT(progress(serial, "answered"), a0);
