@@ -699,6 +699,19 @@ static int handshake(struct migration *m, char *err, size_t errlen) {
         return 0;
 }
 
+/* A guest that powered off or reset, or a vCPU that failed, while the VM
+ * moved ends the move at whatever step noticed first: its slots gone
+ * ("reading the dirty log: No such file or directory"), a pause refused,
+ * a destination's answer waited for. What the operator needs is the stop
+ * and its reason, which the worker reports as it exits. */
+static int stopped_meanwhile(struct vmwp_vm *vm, int r, char *err, size_t errlen) {
+        char reason[200] = "";
+        if (vid_partition_stop_requested(vm->p, reason, sizeof reason) < 0)
+                return r;
+        return errorf(err, errlen, -ESHUTDOWN, "the VM stopped during the migration: %s",
+                      reason[0] ? reason : "its partition was stopped");
+}
+
 int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_options *o,
                          void (*progress)(void *opaque, const struct vmwp_migrate_progress *p), void *opaque,
                          struct vmwp_migrate_result *res, char *err, size_t errlen) {
@@ -758,6 +771,8 @@ int vmwp_vm_migrate_send(struct vmwp_vm *vm, int fd, const struct vmwp_migrate_o
         res->throttled_ns = vid_partition_throttled_ns(vm->p) - throttled0;
         if (r >= 0)
                 r = switch_over(&m, postcopy, res, err, errlen);
+        if (r < 0 && !res->committed)
+                r = stopped_meanwhile(vm, r, err, errlen);
         uint64_t t_end = vmwp_now_ns();
         if (r < 0 && !res->committed && r != -ECONNRESET && r != -EPIPE) { /* tell a destination still listening */
                 char why[MIG_TEXT_MAX];
