@@ -12,7 +12,8 @@
  * guest's disk moves with it, raw -> dynamic VHDX -> raw, into new images,
  * while it writes and reads back its pattern; a later boot on the last
  * image finds every region; a destination that expects shared storage
- * refuses a source copying its disks. */
+ * refuses a source copying its disks. A guest that powers off mid-move
+ * ends it with an error that says so. */
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -48,6 +49,8 @@ static char tiny_elf[700];
  * each worker its own. */
 static char disk_name[64] = "disk.img";
 static bool disk_vhdx;
+/* The disk's "qos" in the next worker's configuration ("" for none). */
+static const char *disk_qos = "";
 
 /* The test guest on the shared disk, or (cmdline "w...") the tiny guest
  * that dirties 12 MiB over and over, without a disk. */
@@ -55,8 +58,8 @@ static void config_json(char *json, size_t cap, const char *cmdline) {
         bool tiny = cmdline[0] == 'w';
         char disks[700] = "";
         if (!tiny)
-                snprintf(disks, sizeof disks, ",\"disks\":[{\"path\":\"%s/%s\"%s}]", dir, disk_name,
-                         disk_vhdx ? ",\"format\":\"vhdx\"" : "");
+                snprintf(disks, sizeof disks, ",\"disks\":[{\"path\":\"%s/%s\"%s%s}]", dir, disk_name,
+                         disk_vhdx ? ",\"format\":\"vhdx\"" : "", disk_qos);
         snprintf(json, cap,
                  "{\"name\":\"mig\",\"memory_mib\":64,\"vcpus\":1,\"boot\":{\"kind\":\"pvh\",\"kernel\":\"%s\","
                  "\"cmdline\":\"%s\"}%s}",
@@ -403,6 +406,39 @@ TEST(a_budget_that_cannot_be_met_is_refused_and_the_guest_runs_on) {
         sweeps_on_then_stop(&src, &dst);
 }
 
+/* A guest that powers off while its VM moves: the move's error says so
+ * and why, whatever step noticed it first (here the wait for the
+ * destination's answer to the hello: the test holds the stream, answers
+ * nothing, and closes it once the guest is done), not that step's errno;
+ * the worker then exits as the guest asked. The test guest enumerates the
+ * VMBus and powers off; its console is a file, as the main loop (which
+ * serves a console socket's input) is in the move. */
+TEST(a_guest_that_powers_off_mid_move_is_named_in_the_error) {
+        fresh_disk();
+        struct worker src = start_source(30, "vsc.mode=enumerate");
+        int s[2];
+        stream_pair(s);
+        struct json_object *m =
+                json_tokener_parse("{\"op\":\"migrate-send\",\"id\":7,\"peer_timeout_ms\":60000}");
+        ASSERT_OK(proto_send(src.sock, m, &s[0], 1));
+        json_object_put(m);
+        close(s[0]);
+        /* The hello came: the move is under way; then the guest finishes. */
+        struct pollfd p = { .fd = s[1], .events = POLLIN };
+        ASSERT_EQ(poll(&p, 1, 20000), 1);
+        wait_serial(&src, "VSC result=ok");
+        close(s[1]);
+        while ((m = vmwp_ctl_recv_within(src.sock, 60000)) && strcmp(vmwp_ctl_str(m, "event"), "") != 0)
+                json_object_put(m);
+        ASSERT_NOT_NULL(m);
+        fprintf(stderr, "the move's error: %s\n", vmwp_ctl_str(m, "error"));
+        ASSERT_STREQ(vmwp_ctl_str(m, "ok"), "false");
+        ASSERT_EQ(vmwp_ctl_int(m, "errno"), ESHUTDOWN);
+        ASSERT_TRUE(strstr(vmwp_ctl_str(m, "error"), "the VM stopped during the migration: powered off") != NULL);
+        json_object_put(m);
+        expect_exit(&src, 0, "powered off");
+}
+
 /* The same guest, the same impossible budget, with post-copy allowed: the
  * switch-over comes after the passes allowed all the same, the pages still
  * dirty then are fetched by the destination while its guest runs (its
@@ -460,7 +496,11 @@ static void new_image(const char *name, bool vhdx) {
 
 /* The guest's disk moves with it, mid-I/O, into a new image each time
  * (raw -> VHDX -> raw); it finishes its read-back on the third worker, and
- * a fourth boot verifies every region on the last image. */
+ * a fourth boot verifies every region on the last image. The first two
+ * workers cap the guest's disk at 2 MiB/s (Storage QoS, which moves with
+ * the held requests), so its 64 MiB of writes outlast both moves on any
+ * host: on the emulated AMD-V host the uncapped guest had finished before
+ * the second move began. The third lifts the cap (disk-qos) once it runs. */
 TEST(shared_nothing_moves_the_disk_mid_io) {
         static const struct {
                 const char *name;
@@ -471,12 +511,16 @@ TEST(shared_nothing_moves_the_disk_mid_io) {
         struct worker w[4];
         snprintf(disk_name, sizeof disk_name, "%s", images[0].name);
         disk_vhdx = false;
+        disk_qos = ",\"qos\":{\"max_bytes_per_s\":2097152}";
         w[0] = start_source(10, GUEST_CMDLINE);
         wait_serial(&w[0], "index=63 "); /* the region writes begin */
         usleep(20000);
         double disk_bytes = 0;
         for (int i = 1; i < 3; i++) {
                 int s[2], progress;
+                /* what this test is about: the guest is writing */
+                if (serial_has(&w[i - 1], "disk_write="))
+                        ASSERT_STREQ("the guest had written all its regions before move", "");
                 stream_pair(s);
                 snprintf(disk_name, sizeof disk_name, "%s", images[i].name);
                 disk_vhdx = images[i].vhdx;
@@ -501,6 +545,11 @@ TEST(shared_nothing_moves_the_disk_mid_io) {
                 json_object_put(vmwp_ctl_request(w[i - 1].sock, "{\"op\":\"stop\",\"id\":4}"));
                 expect_exit(&w[i - 1], 14, "stopped by vmms");
         }
+        struct json_object *m =
+                vmwp_ctl_reply(w[2].sock, "{\"op\":\"disk-qos\",\"id\":6,\"disk\":0,\"max_bytes_per_s\":0}");
+        ASSERT_STREQ(vmwp_ctl_str(m, "ok"), "true");
+        json_object_put(m);
+        disk_qos = "";
         ASSERT_GT(disk_bytes, 0);
         expect_exit(&w[2], 0, "powered off");
         ASSERT_TRUE(serial_has(&w[2], "VSC result=ok status=0"));
