@@ -109,7 +109,7 @@ rc=$?
 show bridge
 [ $rc -eq 0 ] || { echo "FAIL [bridge]: vmwp exit status $rc"; fail=1; }
 check_net_check bridge 10.78.0.1 7778 1400 50
-! ip -o link show | grep -q vmtap || { echo "FAIL [bridge]: the worker's TAP outlived it"; fail=1; }
+! grep -q vmtap <<<"$(ip -o link show)" || { echo "FAIL [bridge]: the worker's TAP outlived it"; fail=1; }
 
 # Refusals: exit status 3 and the reason (docs/vmwp.md)
 run notap vsc.mode=boot '{ "mac": "02:00:5e:10:00:04", "tap": "vscnone0" }'

@@ -637,7 +637,9 @@ expect_rc 0 vmctl revert linux c1
 wait_state linux Running 120
 seen[revert-ms]=$(( ($(date +%s%N) - t0) / 1000000 ))
 log_since_offset() { tail -c +"$((offset + 1))" "$log" | unsplice; }
-for _ in $(seq 450); do log_since_offset | grep -q '^LINUX round=' && break; sleep 2; done
+# the log read whole first: grep -q leaving at an early match would kill
+# perl's later writes (SIGPIPE), and under pipefail the loop never ended
+for _ in $(seq 450); do grep -q '^LINUX round=' <<<"$(log_since_offset)" && break; sleep 2; done
 first=$(log_since_offset | grep -m1 '^LINUX round=')
 note "first round after the revert: $first"
 seen[round-after-revert]=$(( $(date +%s) - start ))

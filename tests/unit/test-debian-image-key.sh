@@ -64,7 +64,7 @@ grep -qE '^\s+initrd /boot/initrd.img-x$' <<<"$cfg" || fail "grub.cfg: initrd li
 if command -v xorriso >/dev/null; then
   seed=$T/seed.iso
   bash "$lib/cloud-init-seed.sh" "$seed" --hostname web1 >/dev/null || fail "seed not made"
-  xorriso -indev "$seed" -pvd_info 2>/dev/null | grep -q 'Volume Id *: cidata$' || fail "seed label"
+  grep -q 'Volume Id *: cidata$' <<<"$(xorriso -indev "$seed" -pvd_info 2>/dev/null)" || fail "seed label"
   xorriso -osirrox on -indev "$seed" -extract / "$T/x" >/dev/null 2>&1 || fail "seed unreadable"
   grep -qx 'local-hostname: web1' "$T/x/meta-data" || fail "meta-data: $(cat "$T/x/meta-data")"
   grep -qx 'instance-id: web1' "$T/x/meta-data" || fail "instance-id"
