@@ -229,6 +229,10 @@ def nic_caps(p):
     p.click_sel("tr[data-nic='0'] button[data-action=nic-remove]")
     p.click_sel("tr[data-nic='0'] button[data-action=nic-remove-confirm]")
     wait_config(p, "settler", lambda c: not c.get("nics"), "no NIC")
+    # vmms's configuration first, the page's rebuild after it: until then
+    # the row still holds its wider confirmation (CI, 2026-12-01: the card
+    # measured 688 > 601 px right after the removal)
+    p.wait("the NIC gone from the page", "document.querySelector('tr[data-nic=\"0\"]') === null", 10)
 
 
 STATUS = "(document.querySelector('[data-move-status]') || {innerText: ''}).innerText"
