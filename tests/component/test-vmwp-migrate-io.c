@@ -410,12 +410,16 @@ TEST(a_budget_that_cannot_be_met_is_refused_and_the_guest_runs_on) {
  * and why, whatever step noticed it first (here the wait for the
  * destination's answer to the hello: the test holds the stream, answers
  * nothing, and closes it once the guest is done), not that step's errno;
- * the worker then exits as the guest asked. The test guest enumerates the
- * VMBus and powers off; its console is a file, as the main loop (which
- * serves a console socket's input) is in the move. */
+ * the worker then exits as the guest asked. The test guest checks 4 MiB
+ * of its disk and powers off, its disk capped at 2 MiB/s so that it runs
+ * for seconds whatever the host (the move begins at once). Its console is
+ * a file: the main loop, which serves a console socket's input, is in the
+ * move. */
 TEST(a_guest_that_powers_off_mid_move_is_named_in_the_error) {
         fresh_disk();
-        struct worker src = start_source(30, "vsc.mode=enumerate");
+        disk_qos = ",\"qos\":{\"max_bytes_per_s\":2097152}";
+        struct worker src = start_source(30, "vsc.mode=disk-check");
+        disk_qos = "";
         int s[2];
         stream_pair(s);
         struct json_object *m =
