@@ -14,7 +14,6 @@
  * times); when the host stays that busy, the limit is a ceiling (run at
  * most limit + 2) and the time waited counts toward the floor. Skips (77)
  * without /dev/kvm; runs on the emulated AMD-V host in `amdv/component`. */
-#include <dirent.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include "common/macro.h"
 #include "common/proto.h"
 #include "common/test.h"
+#include "tests/lib/proc-threads.h"
 #include "tests/lib/test-files.h"
 #include "tests/lib/vmwp-child.h"
 #include "tests/guests/tinyguest.h"
@@ -33,34 +33,9 @@ TINY_GUEST(vmwp_spin_elf);
 static char dir[] = "/tmp/vmwp-cpulimit-test-XXXXXX";
 static char vmwp_bin[1024], elf[700], serial_path[700];
 
-struct acct {
-        uint64_t run_ns, wait_ns;
-        unsigned vcpus;
-};
-
 /* The vCPU threads' (comm "vcpuN") time on a CPU and waiting for one. */
-static struct acct vcpu_acct(pid_t pid) {
-        struct acct a = { 0 };
-        char path[128];
-        snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
-        DIR *d = opendir(path);
-        for (struct dirent *e; d && (e = readdir(d));) {
-                char p[640], comm[32] = "", st[128] = "";
-                snprintf(p, sizeof p, "%s/%s/comm", path, e->d_name);
-                (void)test_read_file(p, comm, sizeof comm - 1);
-                if (strncmp(comm, "vcpu", 4))
-                        continue;
-                snprintf(p, sizeof p, "%s/%s/schedstat", path, e->d_name);
-                unsigned long long run = 0, wait = 0;
-                (void)test_read_file(p, st, sizeof st - 1);
-                if (sscanf(st, "%llu %llu", &run, &wait) == 2) {
-                        a.run_ns += run, a.wait_ns += wait;
-                        a.vcpus++;
-                }
-        }
-        if (d)
-                closedir(d);
-        return a;
+static struct proc_threads vcpu_acct(pid_t pid) {
+        return proc_threads(pid, "vcpu");
 }
 
 static uint64_t now_ns(void) {
@@ -76,13 +51,13 @@ struct share {
 };
 
 static struct share share_over(pid_t pid, unsigned ms) {
-        struct acct a = vcpu_acct(pid);
+        struct proc_threads a = vcpu_acct(pid);
         uint64_t t0 = now_ns();
         usleep(ms * 1000u);
-        struct acct b = vcpu_acct(pid);
+        struct proc_threads b = vcpu_acct(pid);
         double wall = (double)(now_ns() - t0) * 2; /* two vCPUs */
-        ASSERT_EQ(a.vcpus, 2u);
-        ASSERT_EQ(b.vcpus, 2u);
+        ASSERT_EQ(a.threads, 2u);
+        ASSERT_EQ(b.threads, 2u);
         struct share s = { (double)(b.run_ns - a.run_ns) / wall * 100, (double)(b.wait_ns - a.wait_ns) / wall * 100 };
         fprintf(stderr, "  %u ms: each vCPU ran %.1f %%, waited for a CPU %.1f %%\n", ms, s.run, s.wait);
         return s;
@@ -183,10 +158,10 @@ TEST(a_configured_limit_holds_and_a_live_change_within_a_second) {
         m = vmwp_ctl_reply(w.sock, "{\"op\":\"processor\",\"id\":7}");
         int parked0 = vmwp_ctl_int(m, "throttled_ms");
         json_object_put(m);
-        struct acct a = vcpu_acct(w.c.pid);
+        struct proc_threads a = vcpu_acct(w.c.pid);
         t0 = now_ns();
         usleep(1000000);
-        struct acct b = vcpu_acct(w.c.pid);
+        struct proc_threads b = vcpu_acct(w.c.pid);
         double busy = (double)(b.run_ns - a.run_ns + b.wait_ns - a.wait_ns) / ((double)(now_ns() - t0) * 2) * 100;
         m = vmwp_ctl_reply(w.sock, "{\"op\":\"processor\",\"id\":8}");
         int parked1 = vmwp_ctl_int(m, "throttled_ms");

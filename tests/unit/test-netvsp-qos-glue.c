@@ -7,7 +7,6 @@
  * second, a cap taken away lets the NIC run free, and a cap out of range
  * is refused and changes nothing. Skips without root (unshare, TAP). The
  * accuracy at 100 Mbit/s each way: test-netvsp-qos. */
-#include <dirent.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
@@ -15,6 +14,7 @@
 
 #include "netvsp/qos.h"
 #include "netvsp/tap.h"
+#include "tests/lib/proc-threads.h"
 #include "tests/unit/test-netvsp-sim.h"
 
 #define PAYLOAD 1400u
@@ -69,41 +69,17 @@ static double send_rate(struct ns_env *e, uint64_t warm_ms, uint64_t ms) {
         return (double)(tx_bytes(e) - b0) * 8e3 / (double)(netvsp_qos_now_ns() - start);
 }
 
-/* How long this process's threads (the test's sender and the channel
- * worker the glue runs) have waited for a core, ns, summed over
- * /proc/self/task/ * /schedstat's run_delay; 0 where it cannot be read. */
-static uint64_t run_delay_all_ns(void) {
-        uint64_t sum = 0;
-        DIR *d = opendir("/proc/self/task");
-        if (!d)
-                return 0;
-        for (struct dirent *de; (de = readdir(d));) {
-                char path[64];
-                unsigned long long run, delay;
-                if (de->d_name[0] == '.')
-                        continue;
-                snprintf(path, sizeof path, "/proc/self/task/%.20s/schedstat", de->d_name);
-                FILE *f = fopen(path, "re");
-                if (!f)
-                        continue;
-                if (fscanf(f, "%llu %llu", &run, &delay) == 2)
-                        sum += delay;
-                fclose(f);
-        }
-        closedir(d);
-        return sum;
-}
-
 /* send_rate, up to three windows: a window below want in which the
- * process's threads waited for a core 5 % of it or more measured the
+ * process's threads (the test's sender and the channel worker the glue
+ * runs) waited for a core 5 % of it or more measured the
  * host, not the cap (a busy host slows the guest's sends and never speeds
  * them past a cap), and is tried again; three such windows skip. The
  * caller checks the window it gets against the cap's bounds. */
 static double capped_send_rate(struct ns_env *e, uint64_t warm_ms, uint64_t ms, double want) {
         for (int i = 0; i < 3; i++) {
-                uint64_t d0 = run_delay_all_ns();
+                uint64_t d0 = proc_threads(getpid(), "").wait_ns;
                 double r = send_rate(e, warm_ms, ms);
-                double waited = (double)(run_delay_all_ns() - d0) / ((double)(warm_ms + ms) * 1e6);
+                double waited = (double)(proc_threads(getpid(), "").wait_ns - d0) / ((double)(warm_ms + ms) * 1e6);
                 if (r >= want || waited < 0.05)
                         return r;
                 printf("%.1f Mbit/s in a window in which the threads waited for a core %.1f %% of it: again\n", r,
