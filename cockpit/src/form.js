@@ -9,8 +9,9 @@ let seq = 0;
 const nextId = prefix => `${prefix}-${++seq}`;
 
 // opts.oneShot marks a control whose value is for one action (a path to
-// attach, a size to grow to) rather than a setting's: a rebuilt form starts
-// it empty (settings-card.js carries only settings' edits).
+// attach, a size to grow to) rather than a setting's: what is typed there
+// survives a rebuild like a setting's edit, and the card empties it when
+// its action has worked (ConfigCard.callOnce in settings-card.js).
 // A text or number input: opts {type, value, min, max, name, list, required, placeholder, oneShot}.
 export function input(opts = {}) {
     const el = h("input", {

@@ -65,7 +65,7 @@ export class BootSettings extends ConfigCard {
         drives.forEach((d, i) => {
             const iso = input({ name: `dvd-iso-${i}`, list: LISTS.isos, placeholder: "an ISO image", oneShot: true });
             iso.setAttribute("aria-label", `DVD drive ${i}: the ISO to insert`);
-            const insert = () => this.call(`insert a disc into DVD drive ${i} of`, "InsertDvd", [i, iso.value.trim()], "us");
+            const insert = () => this.callOnce([`dvd-iso-${i}`], `insert a disc into DVD drive ${i} of`, "InsertDvd", [i, iso.value.trim()], "us");
             const eject = () => this.call(`eject DVD drive ${i} of`, "EjectDvd", [i], "u");
             tbody.append(h("tr", { class: "pf-v6-c-table__tr", "data-dvd": i },
                 cell("Drive", String(i)), cell("Position", dvdPositionName(d)),

@@ -4,15 +4,30 @@
 // Config property and rebuilt only when Config changes, so a value being
 // typed survives other updates; across a rebuild, a field typed into keeps
 // its value where its setting did not change (form-edits.js), and the
-// control that had the keyboard keeps it. Calls go through run(): vmms's
-// refusal is the page's alert.
+// control that had the keyboard keeps it. A one-shot field (a path to
+// attach) is carried the same way, and goes back to its built value only
+// when its own action has worked (callOnce). Calls go through run():
+// vmms's refusal is the page's alert.
 import { h, replace, card } from "./dom.js";
 import { parseConfig } from "./format.js";
 import { IF_VM } from "./model.js";
 import { run } from "./actions.js";
 import { carriedEdits, controlValues } from "./form-edits.js";
 
-const CONTROLS = ["input", "select", "textarea"].map(t => `${t}[name]:not([data-one-shot])`).join(", ");
+const CONTROLS = ["input", "select", "textarea"].map(t => `${t}[name]`).join(", ");
+
+// Sets a control back to value (text, or "true"/"false" for a checkbox);
+// false where a select has no such option (the value stays as built).
+function setControl(el, value) {
+    if (el.type === "checkbox" || el.type === "radio") {
+        el.checked = value === "true";
+        return true;
+    }
+    if (el.tagName === "SELECT" && ![...el.options].some(o => o.value === value))
+        return false;
+    el.value = value;
+    return true;
+}
 
 // Where the focus was, as a selector and which match it was.
 function focusKey(body) {
@@ -53,11 +68,8 @@ export class ConfigCard {
         const fresh = controlValues(this.body.querySelectorAll(CONTROLS));
         for (const [key, value] of carriedEdits(this.built, typed, fresh.values)) {
             const el = fresh.els.get(key);
-            if (el.type === "checkbox" || el.type === "radio")
-                el.checked = value === "true";
-            else
-                el.value = value;
-            el.dispatchEvent(new Event("change"));
+            if (setControl(el, value))
+                el.dispatchEvent(new Event("change"));
         }
         this.built = fresh.values;
         if (focus) {
@@ -75,6 +87,24 @@ export class ConfigCard {
 
     call(verb, method, args, type) {
         return run(this.model, this.alerts, this.vm, { method, verb }, IF_VM, args, type);
+    }
+
+    // call() for an action whose fields (their names) are one-shot: when it
+    // works they go back to what the card built. The fields are looked up
+    // in the card as it is then: the action's own Config change may have
+    // rebuilt it (and carried the typed values) before the reply came.
+    async callOnce(fields, verb, method, args, type) {
+        const ok = await this.call(verb, method, args, type);
+        if (ok) {
+            for (const name of fields) {
+                this.body.querySelectorAll(`[name="${name}"]`).forEach((el, n) => {
+                    const built = this.built.get(`${name}#${n}`);
+                    if (built !== undefined)
+                        setControl(el, built);
+                });
+            }
+        }
+        return ok;
     }
 
     // Update with change(the VM's latest configuration) applied.

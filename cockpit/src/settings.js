@@ -89,7 +89,7 @@ export class Settings extends ConfigCard {
         });
         const path = input({ name: "attach-disk-path", placeholder: "/var/lib/vmstack/images/data.img", list: "vmstack-pool-disks", oneShot: true });
         const ro = checkbox(false, { name: "attach-disk-ro", oneShot: true });
-        const attach = () => this.call("add a disk to", "AttachDisk", [JSON.stringify(ro.checked ? { path: path.value.trim(), read_only: true } : { path: path.value.trim() })], "s");
+        const attach = () => this.callOnce(["attach-disk-path", "attach-disk-ro"], "add a disk to", "AttachDisk", [JSON.stringify(ro.checked ? { path: path.value.trim(), read_only: true } : { path: path.value.trim() })], "s");
         return h("div", { class: "vmstack-form" },
                  h("h3", { class: "pf-v6-c-title pf-m-md vmstack-sub-title" }, "Disks"),
                  disks.length ? t : h("p", {}, "No disks."),
@@ -125,7 +125,7 @@ export class Settings extends ConfigCard {
                 nic.bridge = bridge.value.trim();
             if (mac.value.trim())
                 nic.mac = mac.value.trim();
-            return this.call("add a network adapter to", "AttachNic", [JSON.stringify(nic)], "s");
+            return this.callOnce(["attach-nic-bridge", "attach-nic-mac"], "add a network adapter to", "AttachNic", [JSON.stringify(nic)], "s");
         };
         return h("div", { class: "vmstack-form" },
                  h("h3", { class: "pf-v6-c-title pf-m-md vmstack-sub-title" }, "Network adapters"),
@@ -146,7 +146,7 @@ export class Settings extends ConfigCard {
             if (!size.reportValidity())
                 return Promise.resolve(false);
             const i = Number(which.value);
-            return this.call(`resize disk ${i} of`, "ResizeDisk", [i, bytes], "ut");
+            return this.callOnce(["resize-disk-mib"], `resize disk ${i} of`, "ResizeDisk", [i, bytes], "ut");
         };
         return h("div", { class: "vmstack-inline-form vmstack-resize" }, field("Disk to grow", which), field("New size (MiB)", size),
                  button("Resize", "secondary", resize, { "data-action": "disk-resize" }),

@@ -27,7 +27,7 @@ details show its settings,
 a checkpoint is created; beta's vCPUs changed
 elsewhere show at once, and go back when the checkpoint is applied; it
 is deleted; beta's vCPUs, memory and a NIC edited in the page are in
-Config; a VM's boot, DVD drives, integration services, automatic actions
+Config; a path typed to add a disk survives a change made elsewhere; a VM's boot, DVD drives, integration services, automatic actions
 and NIC caps edited, and moves to a second vmms (live, quick,
 shared-nothing, refused, cancelled; cockpit-moves.py, with ADDRB, PORTB,
 PORT_NONE, ISO, STORAGE_B, IMAGES); the wizard creates and starts delta (a new VHDX, cloud-init), a
@@ -446,13 +446,25 @@ def steps_settings_off(p):
     p.click_sel("tr[data-nic='0'] button[data-action=nic-remove-confirm]")
     wait_config(p, "beta", lambda c: not c.get("nics"), "no NIC")
     p.no_alerts("beta's settings")
-    note("beta (Off): a disk added, grown from 1 to 4 MiB by ResizeDisk (the file grows), shrinking refused, removed")
+    note("beta (Off): a disk added (the path typed survives a change made elsewhere), grown from 1 to 4 MiB by ResizeDisk (the file grows), shrinking refused, removed")
     image = os.path.join(os.environ["IMAGES"], "beta-data.img")
     with open(image, "wb") as f:
         f.truncate(1 << 20)
+    # A path being typed survives a rebuild of the card (a change made
+    # elsewhere), and the field empties once the disk is added.
+    path_field = "document.querySelector('.vmstack-settings-edit input[name=attach-disk-path]')"
     p.set_input(".vmstack-settings-edit input[name=attach-disk-path]", image)
+    changed = config_of("beta")
+    changed["memory_mib"] = 192
+    bus("call", "org.vmstack.VMMS1", bus("call", *MANAGER, "GetVM", "s", "beta").split('"')[1],
+        "org.vmstack.VMMS1.VM", "Update", "s", json.dumps(changed))
+    p.wait("the card rebuilt with 192 MiB",
+           "document.querySelector('.vmstack-settings-edit input[name=memory_mib]').value === '192'", 10)
+    if p.js(path_field + ".value") != image:
+        raise Failed("the path typed to add a disk was lost when the card was rebuilt: %r" % p.js(path_field + ".value"))
     p.click_sel("button[data-action=disk-attach]")
     wait_config(p, "beta", lambda c: [d.get("path") for d in c.get("disks", [])] == [image], "the new disk")
+    p.wait("the path field empty again after the disk was added", path_field + ".value === ''", 10)
     p.wait("the resize form", "document.querySelector('.vmstack-settings-edit input[name=resize-disk-mib]') !== null", 10)
     p.set_input(".vmstack-settings-edit select[name=resize-disk]", "0", "change")
     p.set_input(".vmstack-settings-edit input[name=resize-disk-mib]", "4")
