@@ -274,7 +274,8 @@ boot() {
 		-chardev socket,id=vfs-root,path="$work/root.sock" -device vhost-user-fs-pci,chardev=vfs-root,tag=root \
 		-chardev socket,id=vfs-out,path="$work/out.sock" -device vhost-user-fs-pci,chardev=vfs-out,tag=out \
 		-netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0 \
-		-serial file:"$out/console.log" -monitor unix:"$work/monitor.sock",server=on,wait=off -no-reboot &
+		-serial file:"$out/console.log" -monitor unix:"$work/monitor.sock",server=on,wait=off -no-reboot \
+		-d cpu_reset -D "$out/qemu-reset.log" &
 	qpid=$!
 	local t_boot=$(($(date +%s) + boot_limit))
 	while kill -0 "$qpid" 2>/dev/null; do
@@ -314,6 +315,7 @@ boot() {
 boot_again() {
 	mv "$out/console.log" "$out/console-$1.log"
 	[ -e "$out/output.log" ] && mv "$out/output.log" "$out/output-$1.log"
+	[ -e "$out/qemu-reset.log" ] && mv "$out/qemu-reset.log" "$out/qemu-reset-$1.log"
 	if [ $((deadline - $(date +%s))) -lt $((timeout / 2)) ]; then
 		echo "AMDV: not enough time left before the deadline for another boot"
 		return 1
@@ -344,6 +346,22 @@ if [ "$b" = 0 ] && [ ! -e "$out/rc" ] && grep -q "Kernel panic - not syncing" "$
 	grep -A12 "Kernel panic - not syncing" "$out/console.log" | head -14
 	boot_again panic || true
 fi
+# A CPU of the emulated host triple-faulted (QEMU logs "Triple fault"
+# under -d cpu_reset, resets the machine, and -no-reboot makes that an
+# exit with status 0): its kernel printed nothing, the console just stops.
+# Seen in CI on 2026-12-01, 7 s after amdv/cpu-scope started its VMs. A
+# triple fault outside a guest is the host kernel's own exception handling
+# failing, which no user process can cause on a correct CPU; the same
+# state (the GS base, the IDT, the stack) is what TCG's AMD-V emulation
+# switches at each VMRUN and #VMEXIT (docs/amdv-host.md). Booted once more
+# on the same terms. (QEMU exits at the reset request, before the reset
+# that would log the CPU's state.)
+if [ "$b" = 0 ] && [ ! -e "$out/rc" ] && grep -q "^Triple fault" "$out/qemu-reset.log" 2>/dev/null; then
+	echo "AMDV RETRY: a CPU of the emulated host triple-faulted (no kernel message; QEMU's log: $out/qemu-reset-reset.log); booting it once more (console kept: $out/console-reset.log)"
+	if boot_again reset && [ "$b" = 0 ] && [ ! -e "$out/rc" ] && grep -q "^Triple fault" "$out/qemu-reset.log" 2>/dev/null; then
+		fail "a CPU of the emulated host triple-faulted again (console: $out/console.log, QEMU's log: $out/qemu-reset.log)"
+	fi
+fi
 if [ "$b" = 3 ]; then
 	echo "AMDV RETRY: a CPU of the emulated host stalled; booting it once more (console kept: $out/console-stall.log):"
 	grep -m2 -A2 "detected stalls on CPUs" "$out/console.log"
@@ -360,6 +378,7 @@ secs=$((ms / 1000)).$(printf %03d $((ms % 1000)))
 if [ ! -e "$out/rc" ]; then
 	tail -30 "$out/console.log"
 	grep -h "AMDV init-failed" "$out/console.log"
+	grep -q "^Triple fault" "$out/qemu-reset.log" 2>/dev/null && echo "--- QEMU: a CPU of the emulated host triple-faulted ($out/qemu-reset.log)"
 	fail "the command did not finish on the emulated host (QEMU exit $qrc after ${secs}s; console: $out/console.log)"
 fi
 rc=$(cat "$out/rc")
