@@ -37,6 +37,9 @@ PKGS=(
   # systemd-machined, which lists the running VMs (machinectl; docs/vmms.md
   # "Processor limit"), for tests/amdv/cpu-scope.sh on the emulated host
   systemd-container
+  # the emulated AMD-V host's patched QEMU (tests/amdv/qemu-patched.sh
+  # builds Debian's qemu source with our fix of TCG's interrupt injection)
+  meson libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev
   # metering's Prometheus exposition: promtool checks it (docs/metering.md)
   prometheus
   # the guest's keyboard layouts for the console (vmdisplay --keymap)

@@ -28,9 +28,12 @@
 #                    vCPU) or single (one thread runs every vCPU in turn);
 #                    also from AMDV_TCG (docs/amdv-host.md: the host panics)
 #   --qemu WHICH     the QEMU that emulates the host: system (Debian 12's
-#                    own, 7.2; the default) or backports (bookworm-backports'
+#                    own, 7.2; the default), backports (bookworm-backports'
 #                    qemu-system-x86 and qemu-system-data, fetched once into
-#                    the package cache, never installed); also from AMDV_QEMU
+#                    the package cache, never installed) or patched (Debian
+#                    12's source with our fix of TCG's interrupt injection,
+#                    built once by tests/amdv/qemu-patched.sh); also from
+#                    AMDV_QEMU
 #   --append ARGS    more of the emulated host's kernel command line, e.g.
 #                    kvm_amd.npt=0 (KVM's shadow paging instead of nested
 #                    paging); also from AMDV_APPEND
@@ -74,7 +77,14 @@ backports)
 	# (seabios, ipxe-qemu) are this host's.
 	qemu_data=(-L "$qd/usr/share/qemu" -L /usr/share/seabios -L /usr/lib/ipxe/qemu)
 	;;
-*) echo "amdv-host: --qemu is system or backports, not $qemu" >&2; exit 2 ;;
+patched)
+	# Debian 12's QEMU with tests/amdv/qemu-svm-evtinj.patch (the wrapper
+	# passes this host's firmware folders).
+	qemu_bin=$("$src/tests/amdv/qemu-patched.sh")
+	case $? in 0) ;; 77) skip "the patched QEMU could not be had" ;; *) fail "building the patched QEMU failed" ;; esac
+	qemu_note=" with tests/amdv/qemu-svm-evtinj.patch"
+	;;
+*) echo "amdv-host: --qemu is system, backports or patched, not $qemu" >&2; exit 2 ;;
 esac
 virtiofsd=""
 for v in /usr/libexec/virtiofsd /usr/lib/qemu/virtiofsd; do [ -x "$v" ] && virtiofsd=$v && break; done
@@ -324,7 +334,7 @@ boot_again() {
 	b=$?
 }
 
-echo "AMDV: $("$qemu_bin" --version | head -1), TCG thread=$tcg, $cpus vCPUs${append:+, kernel command line + $append}"
+echo "AMDV: $("$qemu_bin" --version | head -1)${qemu_note:-}, TCG thread=$tcg, $cpus vCPUs${append:+, kernel command line + $append}"
 t0=$(date +%s%N)
 deadline=$(($(date +%s) + timeout))
 boot

@@ -1,0 +1,76 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# qemu-patched.sh: the QEMU that `amdv-host.sh --qemu patched` emulates
+# the AMD-V host with: Debian's own qemu source package (this host's
+# suite, Debian's patches applied by dpkg-source) with one fix of ours,
+# tests/amdv/qemu-svm-evtinj.patch (docs/amdv-host.md, "What the faults
+# are"), built once for x86_64 system emulation and cached under
+# ${VM_CACHE_DIR:-/var/cache/vmstack}/qemu-patched/VERSION-PATCHSUM/.
+# Prints the path of a wrapper that runs it with this host's firmware
+# (qemu-system-data's option ROMs, SeaBIOS, iPXE: the source package's
+# own are not built). The build takes about 5 minutes on 2 cores.
+#
+# Exit status 77 (skip) with the reason on stderr when the source or the
+# build tools cannot be had; 1 when the build fails (its log is kept).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+skip() {
+	echo "qemu-patched: $*" >&2
+	exit 77
+}
+patch=$here/qemu-svm-evtinj.patch
+sum=$(sha256sum "$patch" | cut -c1-12)
+cache=${VM_CACHE_DIR:-/var/cache/vmstack}/qemu-patched
+found() {
+	local d
+	for d in "$cache"/*-"$sum"; do
+		[ -e "$d/.complete" ] && { echo "$d/qemu-system-x86_64"; return 0; }
+	done
+	return 1
+}
+found && exit 0
+for t in meson ninja pkg-config dpkg-source patch; do
+	command -v "$t" >/dev/null || skip "$t is missing (scripts/deps.sh installs the build tools)"
+done
+mkdir -p "$cache" 2>/dev/null || skip "cannot create $cache (set VM_CACHE_DIR)"
+exec 9>"$cache/.lock" || skip "cannot write to $cache"
+flock 9
+found && exit 0
+# The source of this host's own suite (private package lists: this
+# host's apt sources have no deb-src).
+. /etc/os-release
+export VM_DEBIAN_SUITE=${VERSION_CODENAME:?no VERSION_CODENAME in /etc/os-release}
+. "$here/../lib/debian-apt.sh"
+debian_apt_setup "$cache" || skip "no package lists for $VM_DEBIAN_SUITE"
+tmp=$(mktemp -d "$cache/.build.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+(cd "$tmp" && apt-get "${APT_OPTS[@]}" source --download-only -q qemu >"$tmp/apt.log" 2>&1) ||
+	skip "apt-get source qemu failed: $(tail -1 "$tmp/apt.log")"
+dsc=$(ls "$tmp"/qemu_*.dsc)
+ver=$(sed -n 's/^Version: //p' "$dsc")
+ver=${ver#*:}
+dpkg-source -x "$dsc" "$tmp/src" >"$tmp/source.log" 2>&1 || { tail -5 "$tmp/source.log" >&2; exit 1; }
+patch -d "$tmp/src" -p1 <"$patch" >"$tmp/patch.log" 2>&1 || { cat "$tmp/patch.log" >&2; exit 1; }
+mkdir "$tmp/build"
+log=$cache/build-$ver-$sum.log
+# Only what amdv-host.sh uses: TCG, q35, virtio and vhost-user devices,
+# user-mode networking (slirp), the monitor; no display, no docs.
+if ! (cd "$tmp/build" && "$tmp/src/configure" --target-list=x86_64-softmmu --disable-docs --disable-werror \
+	--enable-slirp --disable-gtk --disable-sdl --disable-opengl --disable-virglrenderer --disable-spice \
+	--disable-xen --disable-user --disable-vnc && ninja qemu-system-x86_64) >"$log" 2>&1; then
+	echo "qemu-patched: the build of QEMU $ver failed (log: $log):" >&2
+	tail -15 "$log" >&2
+	exit 1
+fi
+dir=$cache/$ver-$sum
+rm -rf "$dir"
+mkdir -p "$dir"
+cp "$tmp/build/qemu-system-x86_64" "$dir/qemu-system-x86_64.bin"
+cp "$patch" "$dir/"
+cat >"$dir/qemu-system-x86_64" <<EOF
+#!/bin/sh
+exec "$dir/qemu-system-x86_64.bin" -L /usr/share/qemu -L /usr/share/seabios -L /usr/lib/ipxe/qemu "\$@"
+EOF
+chmod +x "$dir/qemu-system-x86_64"
+touch "$dir/.complete"
+echo "$dir/qemu-system-x86_64"
