@@ -571,7 +571,7 @@ migrate_to() { # HOST(a|b) ADDRESS: moves the VM from the other host to HOST
 	ADDR=$from_addr expect_rc 0 vmctl migrate linux "$2" --live
 	seen[migrate-$1-ms]=$(( ($(date +%s%N) - t0) / 1000000 ))
 	# The call returns at the destination worker's RUNNING; its vmms shows
-	# Running when the worker's ready event has reached it, milliseconds on
+	# Running when the worker's ready event has reached it, a moment later
 	# (docs/migration.md; CI on 2026-12-01 read "Starting" here on PVM).
 	ADDR=$to_addr wait_state linux Running 30
 	# The source forgets the VM once the destination confirmed (as in
