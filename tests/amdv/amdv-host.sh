@@ -32,8 +32,13 @@
 #                    qemu-system-x86 and qemu-system-data, fetched once into
 #                    the package cache, never installed) or patched (Debian
 #                    12's source with our fix of TCG's interrupt injection,
-#                    built once by tests/amdv/qemu-patched.sh); also from
-#                    AMDV_QEMU
+#                    built once by tests/amdv/qemu-patched.sh), diag (the
+#                    same with tests/amdv/qemu-tcg-diag.patch: a nested
+#                    guest's triple fault writes what led to it to
+#                    qemu-diag.log in the run's folder; docs/amdv-host.md,
+#                    "Looking inside TCG"), or the absolute path of a
+#                    qemu-system-x86_64 of your own, run with this host's
+#                    firmware folders; also from AMDV_QEMU
 #   --append ARGS    more of the emulated host's kernel command line, e.g.
 #                    kvm_amd.npt=0 (KVM's shadow paging instead of nested
 #                    paging); also from AMDV_APPEND
@@ -58,7 +63,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-[ $# -gt 0 ] || { echo "usage: amdv-host.sh [--out DIR] [--timeout S] [--mem MIB] [--cpus N] [--tcg multi|single] [--qemu system|backports] [--append ARGS] -- COMMAND..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: amdv-host.sh [--out DIR] [--timeout S] [--mem MIB] [--cpus N] [--tcg multi|single] [--qemu system|backports|patched|diag|/PATH] [--append ARGS] -- COMMAND..." >&2; exit 2; }
 case "$tcg" in multi|single) ;; *) echo "amdv-host: --tcg is multi or single, not $tcg" >&2; exit 2 ;; esac
 skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "AMDV FAIL: $*"; exit 1; }
@@ -84,7 +89,17 @@ patched)
 	case $? in 0) ;; 77) skip "the patched QEMU could not be had" ;; *) fail "building the patched QEMU failed" ;; esac
 	qemu_note=" with tests/amdv/qemu-svm-evtinj.patch"
 	;;
-*) echo "amdv-host: --qemu is system, backports or patched, not $qemu" >&2; exit 2 ;;
+diag)
+	qemu_bin=$("$src/tests/amdv/qemu-patched.sh" --diag)
+	case $? in 0) ;; 77) skip "the diagnostic QEMU could not be had" ;; *) fail "building the diagnostic QEMU failed" ;; esac
+	qemu_note=" with tests/amdv/qemu-svm-evtinj.patch and qemu-tcg-diag.patch"
+	;;
+/*)
+	[ -x "$qemu" ] || { echo "amdv-host: --qemu $qemu is not an executable" >&2; exit 2; }
+	qemu_bin=$qemu qemu_note=" ($qemu)"
+	qemu_data=(-L /usr/share/qemu -L /usr/share/seabios -L /usr/lib/ipxe/qemu)
+	;;
+*) echo "amdv-host: --qemu is system, backports, patched, diag or a binary's absolute path, not $qemu" >&2; exit 2 ;;
 esac
 virtiofsd=""
 for v in /usr/libexec/virtiofsd /usr/lib/qemu/virtiofsd; do [ -x "$v" ] && virtiofsd=$v && break; done
@@ -103,6 +118,8 @@ if [ -z "$out" ]; then
 fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+# tests/amdv/qemu-tcg-diag.patch writes there (a build of your own may too).
+[ "$qemu" = system ] || [ "$qemu" = backports ] || [ "$qemu" = patched ] || export QEMU_DBG_LOG="$out/qemu-diag.log"
 rm -f "$out/rc" "$out/rc.tmp" "$out/output.log" "$out/console.log"
 
 # The modules the host needs, in load order (the cloud kernel builds them

@@ -10,6 +10,9 @@
 # (qemu-system-data's option ROMs, SeaBIOS, iPXE: the source package's
 # own are not built). The build takes about 5 minutes on 2 cores.
 #
+# --diag builds (and caches apart) the same with tests/amdv/qemu-tcg-diag.patch
+# on top: the faults' diagnostics (docs/amdv-host.md, "Looking inside TCG").
+#
 # Exit status 77 (skip) with the reason on stderr when the source or the
 # build tools cannot be had; 1 when the build fails (its log is kept).
 set -euo pipefail
@@ -18,8 +21,13 @@ skip() {
 	echo "qemu-patched: $*" >&2
 	exit 77
 }
-patch=$here/qemu-svm-evtinj.patch
-sum=$(sha256sum "$patch" | cut -c1-12)
+patches=("$here/qemu-svm-evtinj.patch")
+case "${1:-}" in
+"") ;;
+--diag) patches+=("$here/qemu-tcg-diag.patch") ;;
+*) echo "usage: qemu-patched.sh [--diag]" >&2; exit 2 ;;
+esac
+sum=$(cat "${patches[@]}" | sha256sum | cut -c1-12)
 cache=${VM_CACHE_DIR:-/var/cache/vmstack}/qemu-patched
 found() {
 	local d
@@ -50,7 +58,9 @@ dsc=$(ls "$tmp"/qemu_*.dsc)
 ver=$(sed -n 's/^Version: //p' "$dsc")
 ver=${ver#*:}
 dpkg-source -x "$dsc" "$tmp/src" >"$tmp/source.log" 2>&1 || { tail -5 "$tmp/source.log" >&2; exit 1; }
-patch -d "$tmp/src" -p1 <"$patch" >"$tmp/patch.log" 2>&1 || { cat "$tmp/patch.log" >&2; exit 1; }
+for p in "${patches[@]}"; do
+	patch -d "$tmp/src" -p1 <"$p" >>"$tmp/patch.log" 2>&1 || { cat "$tmp/patch.log" >&2; exit 1; }
+done
 mkdir "$tmp/build"
 log=$cache/build-$ver-$sum.log
 # Only what amdv-host.sh uses: TCG, q35, virtio and vhost-user devices,
@@ -66,7 +76,7 @@ dir=$cache/$ver-$sum
 rm -rf "$dir"
 mkdir -p "$dir"
 cp "$tmp/build/qemu-system-x86_64" "$dir/qemu-system-x86_64.bin"
-cp "$patch" "$dir/"
+cp "${patches[@]}" "$dir/"
 cat >"$dir/qemu-system-x86_64" <<EOF
 #!/bin/sh
 exec "$dir/qemu-system-x86_64.bin" -L /usr/share/qemu -L /usr/share/seabios -L /usr/lib/ipxe/qemu "\$@"
