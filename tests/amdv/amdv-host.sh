@@ -31,7 +31,8 @@
 #                    own, 7.2; the default), backports (bookworm-backports'
 #                    qemu-system-x86 and qemu-system-data, fetched once into
 #                    the package cache, never installed) or patched (Debian
-#                    12's source with our fix of TCG's interrupt injection,
+#                    12's source with our fixes of TCG's SVM (interrupt
+#                    injection, another thread's write to CPU 0's hflags2),
 #                    built once by tests/amdv/qemu-patched.sh), diag (the
 #                    same with tests/amdv/qemu-tcg-diag.patch: a nested
 #                    guest's triple fault writes what led to it to
@@ -87,12 +88,12 @@ patched)
 	# passes this host's firmware folders).
 	qemu_bin=$("$src/tests/amdv/qemu-patched.sh")
 	case $? in 0) ;; 77) skip "the patched QEMU could not be had" ;; *) fail "building the patched QEMU failed" ;; esac
-	qemu_note=" with tests/amdv/qemu-svm-evtinj.patch"
+	qemu_note=" with tests/amdv/qemu-svm-evtinj.patch and qemu-ignne-race.patch"
 	;;
 diag)
 	qemu_bin=$("$src/tests/amdv/qemu-patched.sh" --diag)
 	case $? in 0) ;; 77) skip "the diagnostic QEMU could not be had" ;; *) fail "building the diagnostic QEMU failed" ;; esac
-	qemu_note=" with tests/amdv/qemu-svm-evtinj.patch and qemu-tcg-diag.patch"
+	qemu_note=" with our fixes (tests/amdv/qemu-patched.sh) and qemu-tcg-diag.patch"
 	;;
 /*)
 	[ -x "$qemu" ] || { echo "amdv-host: --qemu $qemu is not an executable" >&2; exit 2; }

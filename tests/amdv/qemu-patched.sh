@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: MIT
 # qemu-patched.sh: the QEMU that `amdv-host.sh --qemu patched` emulates
 # the AMD-V host with: Debian's own qemu source package (this host's
-# suite, Debian's patches applied by dpkg-source) with one fix of ours,
-# tests/amdv/qemu-svm-evtinj.patch (docs/amdv-host.md, "What the faults
-# are"), built once for x86_64 system emulation and cached under
+# suite, Debian's patches applied by dpkg-source) with two fixes of ours,
+# tests/amdv/qemu-svm-evtinj.patch and qemu-ignne-race.patch
+# (docs/amdv-host.md, "Where TCG lets it through" and "Looking inside
+# TCG"), built once for x86_64 system emulation and cached under
 # ${VM_CACHE_DIR:-/var/cache/vmstack}/qemu-patched/VERSION-PATCHSUM/.
 # Prints the path of a wrapper that runs it with this host's firmware
 # (qemu-system-data's option ROMs, SeaBIOS, iPXE: the source package's
@@ -21,7 +22,7 @@ skip() {
 	echo "qemu-patched: $*" >&2
 	exit 77
 }
-patches=("$here/qemu-svm-evtinj.patch")
+patches=("$here/qemu-svm-evtinj.patch" "$here/qemu-ignne-race.patch")
 case "${1:-}" in
 "") ;;
 --diag) patches+=("$here/qemu-tcg-diag.patch") ;;
