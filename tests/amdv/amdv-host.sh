@@ -71,7 +71,9 @@ fail() { echo "AMDV FAIL: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || skip "needs root (virtiofsd shares /)"
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (qemu-system-x86)"
-qemu_bin=qemu-system-x86_64 qemu_data=()
+qemu_bin=qemu-system-x86_64 qemu_data=() diag_log=""
+# The firmware a QEMU of our own links to: this host's SeaBIOS and iPXE ROMs.
+host_fw=(-L /usr/share/seabios -L /usr/lib/ipxe/qemu)
 case "$qemu" in
 system) ;;
 backports)
@@ -79,26 +81,22 @@ backports)
 		qd=$(VM_DEBIAN_SUITE=bookworm-backports "$src/tests/lib/debian-package.sh" qemu-system-data) ||
 		skip "bookworm-backports' QEMU could not be had"
 	qemu_bin=$qx/usr/bin/qemu-system-x86_64
-	# Its own data first; the BIOS and the NIC's option ROM it links to
-	# (seabios, ipxe-qemu) are this host's.
-	qemu_data=(-L "$qd/usr/share/qemu" -L /usr/share/seabios -L /usr/lib/ipxe/qemu)
+	# Its own data first, then this host's firmware.
+	qemu_data=(-L "$qd/usr/share/qemu" "${host_fw[@]}")
 	;;
-patched)
-	# Debian 12's QEMU with tests/amdv/qemu-svm-evtinj.patch (the wrapper
-	# passes this host's firmware folders).
-	qemu_bin=$("$src/tests/amdv/qemu-patched.sh")
-	case $? in 0) ;; 77) skip "the patched QEMU could not be had" ;; *) fail "building the patched QEMU failed" ;; esac
-	qemu_note=" with tests/amdv/qemu-svm-evtinj.patch and qemu-ignne-race.patch"
-	;;
-diag)
-	qemu_bin=$("$src/tests/amdv/qemu-patched.sh" --diag)
-	case $? in 0) ;; 77) skip "the diagnostic QEMU could not be had" ;; *) fail "building the diagnostic QEMU failed" ;; esac
-	qemu_note=" with our fixes (tests/amdv/qemu-patched.sh) and qemu-tcg-diag.patch"
+patched | diag)
+	# Debian 12's QEMU with our fixes (tests/amdv/qemu-patched.sh; diag:
+	# with qemu-tcg-diag.patch too); the wrapper passes this host's
+	# firmware folders. The note names the patches the build was made with.
+	opt=(); [ "$qemu" = diag ] && opt=(--diag) diag_log=yes
+	qemu_bin=$("$src/tests/amdv/qemu-patched.sh" "${opt[@]}")
+	case $? in 0) ;; 77) skip "the $qemu QEMU could not be had" ;; *) fail "building the $qemu QEMU failed" ;; esac
+	qemu_note=" with $(cd "$(dirname "$qemu_bin")" && echo *.patch)"
 	;;
 /*)
 	[ -x "$qemu" ] || { echo "amdv-host: --qemu $qemu is not an executable" >&2; exit 2; }
-	qemu_bin=$qemu qemu_note=" ($qemu)"
-	qemu_data=(-L /usr/share/qemu -L /usr/share/seabios -L /usr/lib/ipxe/qemu)
+	qemu_bin=$qemu qemu_note=" ($qemu)" diag_log=yes
+	qemu_data=(-L /usr/share/qemu "${host_fw[@]}")
 	;;
 *) echo "amdv-host: --qemu is system, backports, patched, diag or a binary's absolute path, not $qemu" >&2; exit 2 ;;
 esac
@@ -120,7 +118,7 @@ fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 # tests/amdv/qemu-tcg-diag.patch writes there (a build of your own may too).
-[ "$qemu" = system ] || [ "$qemu" = backports ] || [ "$qemu" = patched ] || export QEMU_DBG_LOG="$out/qemu-diag.log"
+[ -z "$diag_log" ] || export QEMU_DBG_LOG="$out/qemu-diag.log"
 rm -f "$out/rc" "$out/rc.tmp" "$out/output.log" "$out/console.log"
 
 # The modules the host needs, in load order (the cloud kernel builds them
