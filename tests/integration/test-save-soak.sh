@@ -124,6 +124,16 @@ for _ in $(seq 60); do
   sleep 0.5
 done
 wait_state soak Off 300
+# The monitor writes the last PropertiesChanged a moment after the property
+# reads Off: wait for it before stopping the monitor.
+announced_off() {
+  grep -F "\"path\":\"$path\"" "$T/signals.json" | grep -F '"member":"PropertiesChanged"' |
+    grep -qF '"State":{"type":"s","data":"Off"}'
+}
+for _ in $(seq 100); do
+  announced_off && break
+  sleep 0.1
+done
 kill $MON 2>/dev/null
 console soak | grep -E '^VSC (soak_(start|stop|disk|net|bad)|net_stats|error|result)' | sed 's/^/  [soak] /'
 
