@@ -89,9 +89,13 @@ hist() {
   "${pre[@]}" busctl --address="$ADDR" --json=short call org.vmstack.VMMS1 "$(vm_path m1)" org.vmstack.VMMS1.Metering \
     GetMetricsHistory | python3 -c 'import json,sys; d=json.loads(json.load(sys.stdin)["data"][0]); print(eval(sys.argv[1]))' "$1"
 }
-two_rounds() { [ "$(hist 'len(d) >= 2')" = True ]; }
-wait_for 10 "two rounds in the history" two_rounds
-got=$(hist '(len(d) >= 2, all(x["name"] == "m1" and x["state"] == "Running" for x in d), all(a["sampled_at_us"] < b["sampled_at_us"] for a, b in zip(d, d[1:])), all(a["disks"][0]["write_bytes"] < b["disks"][0]["write_bytes"] for a, b in zip(d, d[1:])), d[-1]["window_s"] > 0)')
+# The history keeps the rounds from before the reset above (each says its
+# reset_at_us): the totals grow from round to round since the same reset.
+# (CI, 2026-12-01: a round 150 ms before the reset, one after it.)
+since_reset='[x for x in d if x["reset_at_us"] == d[-1]["reset_at_us"]]'
+two_rounds() { [ "$(hist "len($since_reset) >= 2")" = True ]; }
+wait_for 10 "two rounds in the history since the reset" two_rounds
+got=$(hist "(all(x['name'] == 'm1' and x['state'] == 'Running' for x in d), all(a['sampled_at_us'] < b['sampled_at_us'] for a, b in zip(d, d[1:])), all(a['reset_at_us'] <= b['reset_at_us'] for a, b in zip(d, d[1:])), all(a['disks'][0]['write_bytes'] < b['disks'][0]['write_bytes'] for a, b in zip($since_reset, $since_reset[1:])), d[-1]['window_s'] > 0)")
 [ "$got" = "(True, True, True, True, True)" ] || fail "history: $got: $(hist 'd')"
 [ "$(hist nobody 'len(d) >= 2')" = True ] || fail "a caller outside the group cannot read the history"
 expect_rc 0 vmctl stats --history m1
