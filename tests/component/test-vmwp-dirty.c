@@ -60,6 +60,14 @@ static void show_tail(const char *path, const char *what, size_t max) {
 static long progress(const char *serial, const char *key) {
         static char buf[1 << 20];
         file_text(serial, buf, sizeof buf);
+        /* The last whole line: the guest writes its console a byte at a
+         * time, and a read can end inside a line (on the emulated AMD-V
+         * host one ended before " answered=", and the value read -1). */
+        char *end = strrchr(buf, '\n');
+        if (end)
+                end[1] = '\0';
+        else
+                buf[0] = '\0';
         char *line = NULL, *p = buf;
         while ((p = strstr(p, "VSC soak_progress ")))
                 line = p++;
