@@ -34,12 +34,21 @@ jobs=$(nproc)
 # ethtool), fetched into their cache while the builds run: the network is
 # needed at the start of the run, not 25 minutes into it. A failure here
 # fails nothing; the test fetches again.
-prefetch=""
+prefetch="" amdv_prep=""
 if [ "$ci" -eq 1 ] && [ -z "$labels" ]; then
   mkdir -p build
   (tests/lib/debian-kernel.sh && tests/lib/debian-package.sh hyperv-daemons &&
     tests/lib/debian-package.sh ethtool) >build/prefetch.log 2>&1 &
   prefetch=$!
+  # The emulated AMD-V host's own files (docs/amdv-host.md): its patched
+  # QEMU (tests/amdv/qemu-patched.sh, a build of 3-4 minutes), the Debian
+  # 12 system image and the installer ISO the Generation 1 tests boot
+  # (docs/firmware.md "Test guests"), made at nice 19 while the other
+  # stages run rather than in the amdv stage, which runs alone at the end.
+  # A failure here fails nothing: each test makes what it needs again.
+  (nice -n 19 tests/amdv/qemu-patched.sh && nice -n 19 tests/lib/debian-image.sh &&
+    nice -n 19 tests/lib/debian-installer-iso.sh) >build/amdv-prep.log 2>&1 &
+  amdv_prep=$!
 fi
 results=()
 failed=0
@@ -115,9 +124,11 @@ elif [ "$ci" -eq 0 ]; then
   run_suite "debug" debug "^(unit|component|integration)$"
   run_suite "fuzz" fuzz "^fuzz$"
 else
-  # CI: the stock-Linux test (about 27 minutes alone, most of it one or
-  # two busy vCPUs at emulated CPL0 on a PVM host) runs in the background
-  # from the debug build on, beside the other stages. The debug and
+  # CI: the stock-Linux test (on a PVM host the checks of the PVM layer,
+  # VM_LINUX_CHECKS=pvm: the guest ready after about 9 minutes alone, two
+  # busy vCPUs at emulated CPL0, then under 3 minutes of checks; every
+  # check runs in amdv/linux) runs in the background from the debug build
+  # on, beside the other stages. The debug and
   # asan+ubsan suites and the Linux test share the CPUs at the normal
   # priority; the fuzz suite (fuzzers run for a fixed time) and the builds
   # with no tests run at nice 19 (they fill what is left). A VM's worker
@@ -170,6 +181,10 @@ else
   # README's install section under systemd, the component tier, the
   # cgroup scopes).
   if [ -e build/debug/CTestTestfile.cmake ]; then
+    if [ -n "$amdv_prep" ] && ! wait "$amdv_prep"; then
+      echo "=== the emulated host's QEMU, image or ISO were not made ahead; the tests try again:"
+      tail -3 build/amdv-prep.log
+    fi
     test_suite "amdv" debug "^amdv$"
   fi
 fi

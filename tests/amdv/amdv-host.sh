@@ -27,13 +27,14 @@
 #   --tcg MODE       TCG's threading: multi (default: one host thread per
 #                    vCPU) or single (one thread runs every vCPU in turn);
 #                    also from AMDV_TCG (docs/amdv-host.md: the host panics)
-#   --qemu WHICH     the QEMU that emulates the host: system (Debian 12's
-#                    own, 7.2; the default), backports (bookworm-backports'
+#   --qemu WHICH     the QEMU that emulates the host: patched (the
+#                    default: Debian 12's source with our fixes of TCG's SVM
+#                    (interrupt injection, another thread's write to CPU 0's
+#                    hflags2), built once by tests/amdv/qemu-patched.sh),
+#                    system (Debian 12's own 7.2, whose TCG faults nested
+#                    guests and the host), backports (bookworm-backports'
 #                    qemu-system-x86 and qemu-system-data, fetched once into
-#                    the package cache, never installed) or patched (Debian
-#                    12's source with our fixes of TCG's SVM (interrupt
-#                    injection, another thread's write to CPU 0's hflags2),
-#                    built once by tests/amdv/qemu-patched.sh), diag (the
+#                    the package cache, never installed), diag (the
 #                    same with tests/amdv/qemu-tcg-diag.patch: a nested
 #                    guest's triple fault writes what led to it to
 #                    qemu-diag.log in the run's folder; docs/amdv-host.md,
@@ -49,7 +50,7 @@
 # host failed (QEMU exited, the boot failed, the timeout).
 set -uo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
-out="" timeout=1800 mem=6144 cpus=2 tcg=${AMDV_TCG:-multi} qemu=${AMDV_QEMU:-system} append=${AMDV_APPEND:-}
+out="" timeout=1800 mem=6144 cpus=2 tcg=${AMDV_TCG:-multi} qemu=${AMDV_QEMU:-patched} append=${AMDV_APPEND:-}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--out) out=$2; shift ;;
