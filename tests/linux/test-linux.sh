@@ -419,17 +419,33 @@ if [ "$checks" = all ]; then
 	CHROMIUM=$(command -v chromium || command -v chromium-browser) || fail "chromium is not installed (scripts/deps.sh)"
 	url=$(disp WebUrl | tr -d '"')
 	[ "$url" = "http://127.0.0.1:$WPORT/" ] || fail "WebUrl: $url"
-	browser() { # NAME QUERY STATE
+	# browser NAME QUERY STATE: true once the page got to STATE, else the
+	# test fails. Except on the emulated AMD-V host (AMDV_HOST), where
+	# headless Chromium loses its GPU process in some runs under QEMU's
+	# TCG, SIGSEGV in its software compositor (docs/amdv-host.md "The web
+	# console under TCG"; 2026-12-01: once in four runs on the patched
+	# QEMU): when display-browser.py's second browser lost it too, the
+	# test says so and goes on without the web console's checks (false).
+	browser() {
 		TMPDIR=$T python3 "$src/tests/integration/display-browser.py" "$CHROMIUM" "${url}vnc.html?$2" "$T/$1.png" "$3" 120 "$VMD/display-image-check" \
-			>"$T/browser-$1.log" 2>&1 ||
-			{ cp "$T/$1.png" "$art/$1.png" 2>/dev/null; fail "the web console did not get to '$3': $(cat "$T/browser-$1.log")"; }
+			>"$T/browser-$1.log" 2>&1 && return 0
+		cp "$T/$1.png" "$art/$1.png" 2>/dev/null
+		if [ -n "${AMDV_HOST:-}" ] && grep -q ', again$' "$T/browser-$1.log"; then
+			note "THE WEB CONSOLE IS NOT CHECKED IN THIS RUN: Chromium's GPU process crashed in both browsers, the emulated host's TCG (docs/amdv-host.md): $(tr '\n' ' ' <"$T/browser-$1.log")"
+			return 1
+		fi
+		fail "the web console did not get to '$3': $(cat "$T/browser-$1.log")"
 	}
-	browser web "autoconnect=true&resize=off&password=$(cat "$T/vnc.pw")" screen
-	"$VMD/display-image-check" find "$T/web.png" 0 >"$T/web.check" 2>&1 ||
-		{ cp "$T/web.png" "$art/web.png"; fail "the browser does not show the guest's screen: $(cat "$T/web.check")"; }
-	browser noauth "autoconnect=true&resize=off" refused
-	"$VMD/display-image-check" absent "$T/noauth.png" >/dev/null 2>&1 || fail "the web console showed the screen without the password"
-	note "vncsnapshot: $(cat "$T/snap.check"); the browser: $(cat "$T/web.check")"
+	web="not checked (above)"
+	if browser web "autoconnect=true&resize=off&password=$(cat "$T/vnc.pw")" screen; then
+		"$VMD/display-image-check" find "$T/web.png" 0 >"$T/web.check" 2>&1 ||
+			{ cp "$T/web.png" "$art/web.png"; fail "the browser does not show the guest's screen: $(cat "$T/web.check")"; }
+		if browser noauth "autoconnect=true&resize=off" refused; then
+			"$VMD/display-image-check" absent "$T/noauth.png" >/dev/null 2>&1 || fail "the web console showed the screen without the password"
+			web=$(cat "$T/web.check")
+		fi
+	fi
+	note "vncsnapshot: $(cat "$T/snap.check"); the browser: $web"
 	wait_line key-in '^LINUX input key dev=[0-9]+ code=30 value=0' 300
 	check '^LINUX input key dev=[0-9]+ code=30 value=1'
 	wait_line pointer-in '^LINUX input abs dev=[0-9]+ x=' 300
