@@ -41,13 +41,13 @@ if [ "$ci" -eq 1 ] && [ -z "$labels" ]; then
     tests/lib/debian-package.sh ethtool) >build/prefetch.log 2>&1 &
   prefetch=$!
   # The emulated AMD-V host's own files (docs/amdv-host.md): its patched
-  # QEMU (tests/amdv/qemu-patched.sh, a build of 3-4 minutes), the Debian
-  # 12 system image and the installer ISO the Generation 1 tests boot
-  # (docs/firmware.md "Test guests"), made at nice 19 while the other
-  # stages run rather than in the amdv stage, which runs alone at the end.
-  # A failure here fails nothing: each test makes what it needs again.
-  (nice -n 19 tests/amdv/qemu-patched.sh && nice -n 19 tests/lib/debian-image.sh &&
-    nice -n 19 tests/lib/debian-installer-iso.sh) >build/amdv-prep.log 2>&1 &
+  # QEMU (tests/amdv/qemu-patched.sh, a build of 3-5 minutes) and the
+  # installer ISO amdv/debian-installer boots (docs/firmware.md "Test
+  # guests"), made at nice 19 while the other stages run rather than in
+  # the amdv stage, which runs alone at the end. A failure here fails
+  # nothing: each test makes what it needs again.
+  (nice -n 19 tests/amdv/qemu-patched.sh && nice -n 19 tests/lib/debian-installer-iso.sh) \
+    >build/amdv-prep.log 2>&1 &
   amdv_prep=$!
 fi
 results=()
@@ -182,7 +182,7 @@ else
   # cgroup scopes).
   if [ -e build/debug/CTestTestfile.cmake ]; then
     if [ -n "$amdv_prep" ] && ! wait "$amdv_prep"; then
-      echo "=== the emulated host's QEMU, image or ISO were not made ahead; the tests try again:"
+      echo "=== the emulated host's QEMU or the installer ISO were not made ahead; the tests try again:"
       tail -3 build/amdv-prep.log
     fi
     test_suite "amdv" debug "^amdv$"
