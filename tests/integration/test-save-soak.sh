@@ -124,14 +124,16 @@ for _ in $(seq 60); do
   sleep 0.5
 done
 wait_state soak Off 300
+# The State values vmms announced (PropertiesChanged of the VM interface
+# carrying State), one after another, each followed by a space.
+announced_states() {
+  grep -F "\"path\":\"$path\"" "$T/signals.json" | grep -F '"member":"PropertiesChanged"' |
+    sed -n 's/.*"State":{"type":"s","data":"\([A-Za-z]*\)".*/\1/p' | tr '\n' ' '
+}
 # The monitor writes the last PropertiesChanged a moment after the property
 # reads Off: wait for it before stopping the monitor.
-announced_off() {
-  grep -F "\"path\":\"$path\"" "$T/signals.json" | grep -F '"member":"PropertiesChanged"' |
-    grep -qF '"State":{"type":"s","data":"Off"}'
-}
 for _ in $(seq 100); do
-  announced_off && break
+  case "$(announced_states)" in *"Off ") break ;; esac
   sleep 0.1
 done
 kill $MON 2>/dev/null
@@ -157,9 +159,7 @@ echo "  measured: $SAVES saves, $written blocks written and read back ($read rea
   "reordered $(v soak_net reordered)"
 
 note "vmms announced every step of every save"
-# "path State" per PropertiesChanged of the VM interface carrying State
-states=$(grep -F "\"path\":\"$path\"" "$T/signals.json" | grep -F '"member":"PropertiesChanged"' |
-  sed -n 's/.*"State":{"type":"s","data":"\([A-Za-z]*\)".*/\1/p' | tr '\n' ' ')
+states=$(announced_states)
 want="Starting Running $(for _ in $(seq $SAVES); do printf 'Saving Saved Starting Running '; done)Off "
 [ "$states" = "$want" ] || fail "state changes: $states
 expected: $want"
