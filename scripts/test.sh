@@ -28,7 +28,10 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+start=$(date +%s)
+at() { echo "+$(( $(date +%s) - start )) s"; } # the time into the run, for the log
 scripts/deps.sh || exit 1
+echo "=== dependencies in place ($(at))"
 jobs=$(nproc)
 # The stock-Linux test's Debian files (its kernel, hyperv-daemons,
 # ethtool), fetched into their cache while the builds run: the network is
@@ -46,16 +49,16 @@ if [ "$ci" -eq 1 ] && [ -z "$labels" ]; then
   # guests"), made at nice 19 while the other stages run rather than in
   # the amdv stage, which runs alone at the end. A failure here fails
   # nothing: each test makes what it needs again.
-  (nice -n 19 tests/amdv/qemu-patched.sh && nice -n 19 tests/lib/debian-installer-iso.sh) \
+  (nice -n 19 tests/amdv/qemu-patched.sh && echo "QEMU ready at $(at)" &&
+    nice -n 19 tests/lib/debian-installer-iso.sh && echo "ISO ready at $(at)") \
     >build/amdv-prep.log 2>&1 &
   amdv_prep=$!
 fi
 results=()
 failed=0
-start=$(date +%s)
 
 build_preset() { # name preset
-  echo "=== [$1] configure + build ($2)"
+  echo "=== [$1] configure + build ($2) ($(at))"
   cmake --preset "$2" >/dev/null && cmake --build --preset "$2" -j "$jobs" && return 0
   results+=("$1: BUILD FAILED"); failed=1
   return 1
@@ -66,13 +69,13 @@ suite_result() {
   local line skipped
   line=$(grep -E "tests passed|No tests were found" "$2" | tail -1)
   skipped=$(grep -c "Skipped\|\*\*\*Not Run" "$2" || true)
-  results+=("$1: ${line:-no result} (${skipped} skipped)")
+  results+=("$1: ${line:-no result} (${skipped} skipped; ended at $(at))")
   [ "$3" -eq 0 ] || failed=1
 }
 
 test_suite() { # name preset label-regex (of a built preset)
   local name=$1 preset=$2 regex=$3
-  echo "=== [$name] ctest -L '$regex'"
+  echo "=== [$name] ctest -L '$regex' ($(at))"
   local log=build/$preset/ctest-$name.log
   ctest --preset "$preset" -j "$jobs" -L "$regex" --output-on-failure 2>&1 | tee "$log"
   suite_result "$name" "$log" "${PIPESTATUS[0]}"
@@ -89,14 +92,14 @@ run_suite() { # name preset label-regex
 # from the environment now, not from an earlier run's cache.
 plain_build() { # name dir cmake-args...
   local name=$1 dir=$2; shift 2
-  echo "=== [$name] configure + build (no preset: $*)"
+  echo "=== [$name] configure + build (no preset: $*) ($(at))"
   local log=$dir.log
   mkdir -p "$(dirname "$dir")"
   if cmake --fresh -S . -B "$dir" "$@" >"$log" 2>&1 && cmake --build "$dir" -j "$jobs" >>"$log" 2>&1; then
     local warnings
     warnings=$(grep -c "warning:" "$log" || true)
     if [ "$warnings" -eq 0 ]; then
-      results+=("$name: build OK (0 warnings, $log)")
+      results+=("$name: build OK (0 warnings, $log; ended at $(at))")
     else
       grep -A3 "warning:" "$log" | head -40
       results+=("$name: ${warnings} WARNINGS ($log)"); failed=1
@@ -147,7 +150,7 @@ else
       echo "=== prefetch of the stock-Linux test's packages failed; the test tries again:"
       tail -3 build/prefetch.log
     fi
-    echo "=== [linux] ctest -L '^linux$' (in the background; its output comes at the end)"
+    echo "=== [linux] ctest -L '^linux$' (in the background; its output comes at the end) ($(at))"
     ctest --preset debug -L '^linux$' --output-on-failure >"$linux_log" 2>&1 &
     linux_pid=$! linux_start=$(date +%s)
     test_suite "debug" debug "^(unit|component|integration)$"
@@ -169,7 +172,7 @@ else
     results+=("plain-deb: BUILD FAILED (dpkg-buildflags missing: apt-get install dpkg-dev)"); failed=1
   fi
   if [ -n "$linux_pid" ]; then
-    echo "=== [linux] waiting for the stock-Linux test (started at +$((linux_start - start)) s, now +$(( $(date +%s) - start )) s)"
+    echo "=== [linux] waiting for the stock-Linux test (started at +$((linux_start - start)) s, now $(at))"
     wait "$linux_pid"
     rc=$?
     cat "$linux_log"
@@ -185,6 +188,8 @@ else
       echo "=== the emulated host's QEMU or the installer ISO were not made ahead; the tests try again:"
       tail -3 build/amdv-prep.log
     fi
+    echo "=== the emulated host's QEMU and the installer ISO ($(at)):"
+    cat build/amdv-prep.log
     test_suite "amdv" debug "^amdv$"
   fi
 fi
