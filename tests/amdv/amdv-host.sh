@@ -41,6 +41,8 @@
 #                    "Looking inside TCG"), or the absolute path of a
 #                    qemu-system-x86_64 of your own, run with this host's
 #                    firmware folders; also from AMDV_QEMU
+#   --cpu MODEL      QEMU's -cpu for the host (default max); also from
+#                    AMDV_CPU
 #   --append ARGS    more of the emulated host's kernel command line, e.g.
 #                    kvm_amd.npt=0 (KVM's shadow paging instead of nested
 #                    paging); also from AMDV_APPEND
@@ -51,6 +53,7 @@
 set -uo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 out="" timeout=1800 mem=6144 cpus=2 tcg=${AMDV_TCG:-multi} qemu=${AMDV_QEMU:-patched} append=${AMDV_APPEND:-}
+cpu=${AMDV_CPU:-max}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--out) out=$2; shift ;;
@@ -60,12 +63,13 @@ while [ $# -gt 0 ]; do
 	--tcg) tcg=$2; shift ;;
 	--qemu) qemu=$2; shift ;;
 	--append) append=$2; shift ;;
+	--cpu) cpu=$2; shift ;;
 	--) shift; break ;;
 	*) echo "amdv-host: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
 done
-[ $# -gt 0 ] || { echo "usage: amdv-host.sh [--out DIR] [--timeout S] [--mem MIB] [--cpus N] [--tcg multi|single] [--qemu system|backports|patched|diag|/PATH] [--append ARGS] -- COMMAND..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: amdv-host.sh [--out DIR] [--timeout S] [--mem MIB] [--cpus N] [--tcg multi|single] [--qemu system|backports|patched|diag|/PATH] [--cpu MODEL] [--append ARGS] -- COMMAND..." >&2; exit 2; }
 case "$tcg" in multi|single) ;; *) echo "amdv-host: --tcg is multi or single, not $tcg" >&2; exit 2 ;; esac
 skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "AMDV FAIL: $*"; exit 1; }
@@ -294,7 +298,7 @@ boot() {
 		[ -S "$work/$t.sock" ] || { cat "$work/virtiofsd-$t.log"; fail "virtiofsd ($t) did not start"; }
 	done
 	"$qemu_bin" "${qemu_data[@]}" -nodefaults -no-user-config -nographic \
-		-machine q35 -accel tcg,thread="$tcg",tb-size=512 -cpu max -smp "$cpus" -m "$mem" \
+		-machine q35 -accel tcg,thread="$tcg",tb-size=512 -cpu "$cpu" -smp "$cpus" -m "$mem" \
 		-object memory-backend-memfd,id=mem,size="${mem}M",share=on -numa node,memdev=mem \
 		-kernel "$vmlinuz" -initrd "$work/initrd.cpio" \
 		-append "console=ttyS0 rdinit=/init panic=-1 tsc=reliable nokaslr unknown_nmi_panic panic_print=0x40 amdv.out=$out amdv.kver=$kver amdv.moddir=$moddir systemd.unified_cgroup_hierarchy=1 systemd.show_status=1 systemd.log_target=kmsg${append:+ $append}" \
