@@ -13,7 +13,10 @@
 #include <unistd.h>
 
 #include "common/test.h"
+#include "tests/lib/proc-threads.h"
 #include "vid/internal.h"
+
+#define VP_THREAD "test-vp" /* the VP thread's name, for its schedstat */
 
 static struct kvm_run run;
 static atomic_bool stop;
@@ -64,6 +67,7 @@ static void start(void) {
         pthread_sigmask(SIG_BLOCK, &set, NULL);
         atomic_store(&stop, false);
         ASSERT_OK(-pthread_create(&thread, NULL, vp_loop, &vp));
+        pthread_setname_np(thread, VP_THREAD);
         /* vid_kick_all's view of it: turning the throttle on kicks it. */
         vp.thread = thread;
         vp.thread_started = true;
@@ -191,20 +195,25 @@ TEST(a_raised_share_parks_the_vp_within_the_period) {
 /* The processor limit (a VM setting) on the same VP: at 25 % the VP's
  * thread gets at most a quarter of its CPU time, measured from the
  * thread's own CPU clock (the host's accounting), and is parked about
- * three quarters of the time (the parked share does not depend on how
- * busy the host is: a loaded host only takes CPU from the rest); a limit
+ * three quarters of the time. On a busy host the thread also waits for a
+ * CPU (its schedstat): after a kick and after a park's wake-up that wait
+ * is neither the VP's run nor its park, so the parked share is checked
+ * with that wait added below and alone above (a CI run's asan suite beside
+ * the stock-Linux test: ran 15.5 %, parked 57.2 %, the rest waiting); a limit
  * raised on the way takes effect within a period or two; auto-converge
  * above it wins and its end leaves the limit in place. */
 struct shares {
-        double cpu, parked;
+        double cpu, parked, waited;
 };
 
 static struct shares shares_over(double seconds) {
         uint64_t t0 = vid_now_ns(), c0 = vp_cpu_ns(), s0 = vid_partition_throttled_ns(&p);
+        uint64_t w0 = proc_threads(getpid(), VP_THREAD).wait_ns;
         usleep((useconds_t)(seconds * 1e6));
         double wall = (double)(vid_now_ns() - t0);
         return (struct shares){ .cpu = (double)(vp_cpu_ns() - c0) / wall,
-                                .parked = (double)(vid_partition_throttled_ns(&p) - s0) / wall };
+                                .parked = (double)(vid_partition_throttled_ns(&p) - s0) / wall,
+                                .waited = (double)(proc_threads(getpid(), VP_THREAD).wait_ns - w0) / wall };
 }
 
 TEST(a_limit_caps_the_vp_and_combines_with_auto_converge) {
@@ -215,26 +224,27 @@ TEST(a_limit_caps_the_vp_and_combines_with_auto_converge) {
         ASSERT_EQ(vid_partition_throttle(&p), 0u); /* auto-converge's own share is apart */
         usleep(50000);
         struct shares q = shares_over(1.0);
-        fprintf(stderr, "limit 25 %%: the VP ran %.1f %%, parked %.1f %% of the time\n", q.cpu * 100,
-                q.parked * 100);
+        fprintf(stderr, "limit 25 %%: the VP ran %.1f %%, parked %.1f %%, waited for a CPU %.1f %% of the time\n",
+                q.cpu * 100, q.parked * 100, q.waited * 100);
         ASSERT_TRUE(q.cpu < 0.28); /* never above the limit */
-        ASSERT_TRUE(q.parked > 0.6 && q.parked < 0.9);
+        ASSERT_TRUE(q.parked + q.waited > 0.6 && q.parked < 0.9);
 
         ASSERT_OK(vid_partition_set_cpu_limit(&p, 75));
         usleep(30000); /* a period or two */
         struct shares most = shares_over(0.6);
-        fprintf(stderr, "limit 75 %%: the VP ran %.1f %%, parked %.1f %%\n", most.cpu * 100, most.parked * 100);
+        fprintf(stderr, "limit 75 %%: the VP ran %.1f %%, parked %.1f %%, waited %.1f %%\n", most.cpu * 100,
+                most.parked * 100, most.waited * 100);
         ASSERT_TRUE(most.cpu < 0.78);
-        ASSERT_TRUE(most.parked > 0.1 && most.parked < 0.45);
+        ASSERT_TRUE(most.parked + most.waited > 0.1 && most.parked < 0.45);
 
         /* Auto-converge at 90 % parks more than the limit's 25 %. */
         ASSERT_OK(vid_partition_set_throttle(&p, 90));
         usleep(30000);
         struct shares converge = shares_over(0.6);
-        fprintf(stderr, "limit 75 %% + auto-converge 90 %%: ran %.1f %%, parked %.1f %%\n", converge.cpu * 100,
-                converge.parked * 100);
+        fprintf(stderr, "limit 75 %% + auto-converge 90 %%: ran %.1f %%, parked %.1f %%, waited %.1f %%\n",
+                converge.cpu * 100, converge.parked * 100, converge.waited * 100);
         ASSERT_TRUE(converge.cpu < 0.13);
-        ASSERT_TRUE(converge.parked > 0.75);
+        ASSERT_TRUE(converge.parked + converge.waited > 0.75);
         /* The migration's end: its share goes, the limit stays. */
         ASSERT_OK(vid_partition_set_throttle(&p, 0));
         ASSERT_EQ(vid_partition_cpu_limit(&p), 75u);
