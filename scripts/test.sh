@@ -186,12 +186,14 @@ else
   # README's install section under systemd, the component tier, the
   # cgroup scopes).
   if [ -e build/debug/CTestTestfile.cmake ]; then
-    if [ -n "$amdv_prep" ] && ! wait "$amdv_prep"; then
-      echo "=== the emulated host's QEMU was not made ahead; the tests try again:"
-      tail -3 build/amdv-prep.log
+    if [ -n "$amdv_prep" ]; then
+      if wait "$amdv_prep"; then
+        echo "=== the emulated host's QEMU ($(at)):"
+      else
+        echo "=== the emulated host's QEMU was not made ahead; the tests try again ($(at)):"
+      fi
+      cat build/amdv-prep.log
     fi
-    echo "=== the emulated host's QEMU ($(at)):"
-    cat build/amdv-prep.log
     test_suite "amdv" debug "^amdv$"
   fi
 fi
