@@ -118,38 +118,42 @@ def is_marker(rgb):
 
 
 class WebSocket:
-    """A WebSocket client: text messages out (masked), messages in."""
+    """A WebSocket client: text messages out (masked), messages in; with
+    protocol (a subprotocol, websockify's "binary"), binary ones both ways
+    (web-vnc-bridge.py)."""
 
-    def __init__(self, url, timeout=30):
+    def __init__(self, url, timeout=30, protocol=None, peer="DevTools"):
         u = urllib.parse.urlparse(url)
+        self.binary, self.peer = protocol is not None, peer
         self.sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
+        extra = "Sec-WebSocket-Protocol: %s\r\n" % protocol if protocol else ""
         self.sock.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
-                           % (u.path, u.hostname, u.port, key)).encode())
+                           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n"
+                           % (u.path or "/", u.hostname, u.port, key, extra)).encode())
         head = b""
         while b"\r\n\r\n" not in head:
             chunk = self.sock.recv(1)
             if not chunk:
-                raise RuntimeError("DevTools closed the WebSocket handshake")
+                raise RuntimeError("%s closed the WebSocket handshake" % self.peer)
             head += chunk
         if b" 101 " not in head.split(b"\r\n")[0]:
-            raise RuntimeError("DevTools refused the WebSocket: %r" % head[:80])
+            raise RuntimeError("%s refused the WebSocket: %r" % (self.peer, head[:80]))
 
     def _exact(self, n):
         data = b""
         while len(data) < n:
             chunk = self.sock.recv(n - len(data))
             if not chunk:
-                raise RuntimeError("DevTools closed the WebSocket")
+                raise RuntimeError("%s closed the WebSocket" % self.peer)
             data += chunk
         return data
 
-    def send(self, text):
-        payload, mask = text.encode(), os.urandom(4)
-        n = len(payload)
-        head = struct.pack(">BB", 0x81, 0x80 | n) if n < 126 else (
-            struct.pack(">BBH", 0x81, 0x80 | 126, n) if n < 65536 else struct.pack(">BBQ", 0x81, 0x80 | 127, n))
+    def send(self, data):
+        payload, mask = data if self.binary else data.encode(), os.urandom(4)
+        n, op = len(payload), 0x82 if self.binary else 0x81
+        head = struct.pack(">BB", op, 0x80 | n) if n < 126 else (
+            struct.pack(">BBH", op, 0x80 | 126, n) if n < 65536 else struct.pack(">BBQ", op, 0x80 | 127, n))
         self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
 
     def recv(self):
@@ -163,11 +167,11 @@ class WebSocket:
                 n = struct.unpack(">Q", self._exact(8))[0]
             payload = self._exact(n)  # a server does not mask
             if b1 & 0x0f == 0x8:
-                raise RuntimeError("DevTools closed the WebSocket")
+                raise RuntimeError("%s closed the WebSocket" % self.peer)
             if b1 & 0x0f in (0x0, 0x1, 0x2):
                 message += payload
                 if b1 & 0x80:
-                    return message.decode()
+                    return message if self.binary else message.decode()
 
 
 class DevTools:
