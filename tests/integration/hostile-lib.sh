@@ -172,11 +172,16 @@ check_acked() {
         [ $max -ge 0 ] || { bad "[$name] no block was acknowledged"; return; }
         pattern "$seed" 0 0 0 $(((max + 1) * 4096)) >"$tmp/$name.expect"
         dd if="$img" bs=4096 count=$((max + 1)) status=none >"$tmp/$name.actual" 2>/dev/null
-        for b in $acked; do
-                n=$((n + 1))
-                cmp -s -i $((b * 4096)):$((b * 4096)) -n 4096 "$tmp/$name.actual" "$tmp/$name.expect" ||
-                        bad_blocks=$((bad_blocks + 1))
-        done
+        # One process for all the blocks: a cmp each took 74 s for 410
+        # blocks on the emulated AMD-V host (a fork and exec translated by
+        # TCG each), longer than test-fault-kill's restart back-off.
+        n=$(wc -w <<<"$acked")
+        # shellcheck disable=SC2086 # the block numbers, one word each
+        bad_blocks=$(python3 -c '
+import sys
+actual, expect = (open(f, "rb").read() for f in sys.argv[1:3])
+print(sum(actual[b * 4096:(b + 1) * 4096] != expect[b * 4096:(b + 1) * 4096] for b in map(int, sys.argv[3:])))
+' "$tmp/$name.actual" "$tmp/$name.expect" $acked) || { bad "[$name] the blocks could not be compared"; return; }
         [ $bad_blocks -eq 0 ] || bad "[$name] $bad_blocks of $n acknowledged blocks are not in $img"
         echo "  [$name] host: $((n - bad_blocks)) of $n acknowledged blocks are in the image"
 }
