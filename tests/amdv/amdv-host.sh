@@ -278,6 +278,18 @@ cpu_state() {
 # arch/x86/kernel/tsc.c). KVM would then rewrite a guest's TSC offset at
 # every vCPU load (docs/amdv-host.md, "The TSC").
 #
+# norandmaps: no address space randomization in the host's processes.
+# QEMU 7.2's TCG keys each translated block by its virtual address as well
+# as its physical one, so a program or library mapped at a new address in
+# every process (ASLR) is translated again in each: the host's test
+# scripts start thousands. Measured (2026-12-01, seventh session, the
+# stock-Linux test's PVM checks, `info jit`): with randomization QEMU
+# generated 10-15 MB of code a second throughout the run (the 512 MiB
+# buffer flushed every 40-50 s, and a 2 GiB one changed nothing: 253 s
+# against 263 s), about a third of QEMU's CPU went to translating and to
+# looking blocks up; with norandmaps 2-4 MB a second, falling, no flush,
+# and the test took 202 s. docs/amdv-host.md "Translation and ASLR".
+#
 # One boot: 0 when QEMU ended by itself, 1 past the deadline, 2 when the
 # run's unit had not started within boot_limit seconds (a host stuck in
 # its boot; the caller boots once more), 3 when one of the host's CPUs
@@ -301,7 +313,7 @@ boot() {
 		-machine q35 -accel tcg,thread="$tcg",tb-size=512 -cpu "$cpu" -smp "$cpus" -m "$mem" \
 		-object memory-backend-memfd,id=mem,size="${mem}M",share=on -numa node,memdev=mem \
 		-kernel "$vmlinuz" -initrd "$work/initrd.cpio" \
-		-append "console=ttyS0 rdinit=/init panic=-1 tsc=reliable nokaslr unknown_nmi_panic panic_print=0x40 amdv.out=$out amdv.kver=$kver amdv.moddir=$moddir systemd.unified_cgroup_hierarchy=1 systemd.show_status=1 systemd.log_target=kmsg${append:+ $append}" \
+		-append "console=ttyS0 rdinit=/init panic=-1 tsc=reliable nokaslr norandmaps unknown_nmi_panic panic_print=0x40 amdv.out=$out amdv.kver=$kver amdv.moddir=$moddir systemd.unified_cgroup_hierarchy=1 systemd.show_status=1 systemd.log_target=kmsg${append:+ $append}" \
 		-chardev socket,id=vfs-root,path="$work/root.sock" -device vhost-user-fs-pci,chardev=vfs-root,tag=root \
 		-chardev socket,id=vfs-out,path="$work/out.sock" -device vhost-user-fs-pci,chardev=vfs-out,tag=out \
 		-netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0 \
