@@ -157,8 +157,7 @@ done
 grep -q "vm bo: restarting in $((3000 << (attempt - 1))) ms (restart policy on-failure)" "$T/vmms.log" ||
   fail "round $attempt's back-off not logged: $(grep 'vm bo: restarting' "$T/vmms.log")"
 # Past the back-off's end: no worker started, the VM stays Crashed.
-sleep $((3 << (attempt - 1)))
-sleep 1
+sleep $(((3 << (attempt - 1)) + 1))
 [ "$(grep -c "vm bo: worker [0-9]* started" "$T/vmms.log")" = "$starts" ] || fail "a worker started after the Stop"
 [ "$(vm_prop bo State)" = Crashed ] || fail "restarted although stopped: $(vm_prop bo State)"
 [ "$(vm_prop bo WorkerPid)" = 0 ] || fail "bo's WorkerPid after the Stop: $(vm_prop bo WorkerPid)"

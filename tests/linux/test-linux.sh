@@ -734,7 +734,7 @@ if [ "$checks" = all ]; then
 	note "first round after the revert: $first (rounds after the last one before it: $(log_since_offset | grep -o '^LINUX round=[0-9]*' | cut -d= -f2 | tr '\n' ' '))"
 	seen[round-after-revert]=$(( $(date +%s) - start ))
 	grep -q "^LINUX round=[0-9]* prev=ok disk=ok ping=ok " <<<"$first" ||
-		fail "after the revert the guest did not go back to the checkpoint (rounds $((at + 1)) to $((taken + 1))) with its disk: ${first:-$(log_since_offset | grep -E '^LINUX (marker-mismatch )?round=' | head -6 | tr '\n' ' ')}"
+		fail "after the revert the guest did not go back to the checkpoint (rounds $((at + 1)) to $((taken + 1))) with its disk: ${first:-no such round}; after the revert was asked: $(log_since_offset | grep -E '^LINUX (marker-mismatch )?round=' | head -6 | tr '\n' ' ')"
 	expect_rc 0 vmctl checkpoint-delete linux c1
 
 	# A production checkpoint (docs/checkpoints.md): only possible when the
