@@ -166,7 +166,8 @@ else
   # host's QEMU is made: its two TCG vCPUs want both cores, and its tests'
   # progress checks and timeouts were set for a machine with nothing else
   # at that priority (the host, README's install section under systemd,
-  # the component tier, the cgroup scopes, the stock-Linux test). What runs
+  # the component tier, the cgroup scopes, Storage QoS, the real-worker
+  # integration set, the stock-Linux test). What runs
   # beside it, the fuzz suite and the builds with no tests, runs at nice 19
   # in the same session, so it takes only what the host leaves (the
   # kernel's autogroups share the CPU between sessions first, nice within
