@@ -311,6 +311,7 @@ boot_qemu() { # DIR
 		-drive file="$raw",format=raw,if=ide,snapshot=on -serial stdio -display none -monitor none -no-reboot
 }
 
+echo "host: $("$build/bench/host-kind" 2>/dev/null || echo "unknown ($build/bench/host-kind not built)")"
 echo "bench-gen1-boot: each boot's deadline ${timeout_s} s; consoles kept in $out/run-N"
 for run in $(seq "$runs"); do
 	dir=$out/run-$run

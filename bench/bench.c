@@ -10,9 +10,19 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "host.h"
 
 void bench_result(const char *metric, double ours, double baseline, const char *unit, const char *target,
                   const char *better) {
+        static bool host_said;
+        if (!host_said) { /* which host the figures are of, before the first */
+                struct bench_host_facts f;
+                char line[256];
+                bench_host_probe(&f);
+                bench_host_describe(&f, line, sizeof line);
+                printf("host: %s\n", line);
+                host_said = true;
+        }
         printf("RESULT\t%s\t%.6g\t%.6g\t%s\t%s\t%s\n", metric, ours, baseline, unit, target ? target : "-",
                better ? better : "-");
         fflush(stdout);

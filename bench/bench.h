@@ -8,7 +8,8 @@
 #include <stdint.h>
 
 /* Prints "RESULT\t<metric>\t<ours>\t<baseline>\t<unit>\t<target>\t<better>",
- * better is "higher" or "lower". baseline < 0: none. */
+ * better is "higher" or "lower". baseline < 0: none. The first call prints
+ * "host: <kind>" before it (bench/host.h): which host the figures are of. */
 void bench_result(const char *metric, double ours, double baseline, const char *unit, const char *target,
                   const char *better);
 /* VmRSS of pid in KiB (/proc/<pid>/status), -1 when it cannot be read. */
