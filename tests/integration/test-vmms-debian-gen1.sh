@@ -14,13 +14,14 @@
 # IP in `vmctl kvp` (hv_kvp_daemon), the DVD drive as Linux's sr driver
 # sees it (the seed's label, then no medium after `vmctl dvd eject`, then
 # another disc's label and size after `vmctl dvd insert`, each read by the
-# guest's serial root shell), `vmctl stop` through the shutdown
-# service, a second boot, a save and a resume with the guest answering,
-# then a live migration to a second vmms on the same host (host B, the
-# same real worker): on B the guest's shell answers, its root on sda
-# reads and writes (a file written and read back, direct reads of sda),
-# eth0 is up with its address and `vmctl kvp` on B reports it, and the DVD
-# drive holds the same disc (label and size as before the move).
+# guest's serial root shell), a save and a resume with the guest answering
+# and the second disc still in its drive, then a live migration to a
+# second vmms on the same host (host B, the same real worker): on B the
+# guest's shell answers, its root on sda reads and writes (a file written
+# and read back, direct reads of sda), eth0 is up with its address and
+# `vmctl kvp` on B reports it, and the DVD drive holds the same disc
+# (label and size as before the move); last, `vmctl stop` on B through the
+# shutdown service. One boot in all.
 #
 # Runs where a boot costs about a minute: on hardware virtualization or the
 # emulated AMD-V host (ctest amdv/debian-gen1). On PVM the firmware, GRUB
@@ -138,23 +139,21 @@ echo "guest: $seen"
 echo "$seen" | grep -q " label=VMSTACK_SECOND bytes=$(stat -c %s "$P/second.iso") read=\$" ||
 	fail "after the insert of $(stat -c %s "$P/second.iso") bytes: $seen"
 
-note "vmctl stop: the guest shuts down through the shutdown service"
-expect_rc 0 vmctl stop deb --timeout=180
-[ "$(vm_prop deb State)" = Off ] || fail "deb is $(vm_prop deb State): $(vm_prop deb ExitReason)"
-console_has deb "reboot: Power down|Power-Off|System Power Off" || note "(no power-off line on the console)"
-
-note "a second boot, a save and a resume"
-before=$(console_text "$CON" | grep -Ec "vmstack-guest: multi-user reached")
-expect_rc 0 vmctl start deb --timeout=60
-guest_wait 900 "multi-user again" "vmstack-guest: multi-user reached" "$before"
+# The same boot goes on: a save and a resume, the live migration, and on
+# B the stop through the shutdown service. (Until 2026-12-02 the guest was
+# stopped here and booted a second time for the save: under the emulated
+# host's TCG each boot took 6-8 minutes, and the two ran past its 1200 s.)
+note "a save and a resume (the second disc in the drive)"
 expect_rc 0 vmctl save deb
 [ "$(vm_prop deb State)" = Saved ] || fail "deb is $(vm_prop deb State) after save"
 expect_rc 0 vmctl start deb --timeout=120
 wait_state deb Running
-# The save may have come before the serial console's autologin shell was
-# up: ask_guest asks again until the shell answers.
 tag="alive-$RANDOM$RANDOM"
 ask_guest "$tag" "echo $tag-\$((6*7))" "$tag-42" >/dev/null
+seen=$(dvd_seen resumed)
+echo "guest: $seen"
+echo "$seen" | grep -q " label=VMSTACK_SECOND bytes=$(stat -c %s "$P/second.iso") read=\$" ||
+	fail "the DVD after the resume (the second disc was in it): $seen"
 
 note "a live migration to host B (a second vmms, the real worker)"
 t_host_b_start "$PB" --migration-insecure --storage-pool="$(dirname "$base")"
@@ -177,8 +176,10 @@ seen=$(dvd_seen migrated)
 echo "guest on B: $seen"
 echo "$seen" | grep -q " label=VMSTACK_SECOND bytes=$(stat -c %s "$P/second.iso") read=\$" ||
 	fail "the DVD after the migration (the second disc was in it): $seen"
+note "vmctl stop on B: the guest shuts down through the shutdown service"
 expect_rc 0 vmctl stop deb --timeout=180
 [ "$(vm_prop deb State)" = Off ] || fail "deb on B is $(vm_prop deb State): $(vm_prop deb ExitReason)"
+console_has deb "reboot: Power down|Power-Off|System Power Off" || note "(no power-off line on the console)"
 alive "$BVMMS" || fail "vmms B is gone"
 ADDR=$ADDRA
 alive "$VMMS_PID" || fail "vmms is gone"
