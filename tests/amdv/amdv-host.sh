@@ -399,9 +399,10 @@ fi
 # switches at each VMRUN and #VMEXIT (docs/amdv-host.md). Booted once more
 # on the same terms. (QEMU exits at the reset request, before the reset
 # that would log the CPU's state.)
-if [ "$b" = 0 ] && [ ! -e "$out/rc" ] && grep -q "^Triple fault" "$out/qemu-reset.log" 2>/dev/null; then
+triple_fault() { grep -q "^Triple fault" "$out/qemu-reset.log" 2>/dev/null; }
+if [ "$b" = 0 ] && [ ! -e "$out/rc" ] && triple_fault; then
 	echo "AMDV RETRY: a CPU of the emulated host triple-faulted (no kernel message; QEMU's log: $out/qemu-reset-reset.log); booting it once more (console kept: $out/console-reset.log)"
-	if boot_again reset && [ "$b" = 0 ] && [ ! -e "$out/rc" ] && grep -q "^Triple fault" "$out/qemu-reset.log" 2>/dev/null; then
+	if boot_again reset && [ "$b" = 0 ] && [ ! -e "$out/rc" ] && triple_fault; then
 		fail "a CPU of the emulated host triple-faulted again (console: $out/console.log, QEMU's log: $out/qemu-reset.log)"
 	fi
 fi
@@ -421,7 +422,7 @@ secs=$((ms / 1000)).$(printf %03d $((ms % 1000)))
 if [ ! -e "$out/rc" ]; then
 	tail -30 "$out/console.log"
 	grep -h "AMDV init-failed" "$out/console.log"
-	grep -q "^Triple fault" "$out/qemu-reset.log" 2>/dev/null && echo "--- QEMU: a CPU of the emulated host triple-faulted ($out/qemu-reset.log)"
+	triple_fault && echo "--- QEMU: a CPU of the emulated host triple-faulted ($out/qemu-reset.log)"
 	fail "the command did not finish on the emulated host (QEMU exit $qrc after ${secs}s; console: $out/console.log)"
 fi
 rc=$(cat "$out/rc")
