@@ -16,10 +16,8 @@ void bench_result(const char *metric, double ours, double baseline, const char *
                   const char *better) {
         static bool host_said;
         if (!host_said) { /* which host the figures are of, before the first */
-                struct bench_host_facts f;
                 char line[256];
-                bench_host_probe(&f);
-                bench_host_describe(&f, line, sizeof line);
+                bench_host_line(line, sizeof line);
                 printf("host: %s\n", line);
                 host_said = true;
         }

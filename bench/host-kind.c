@@ -6,10 +6,8 @@
 #include "host.h"
 
 int main(void) {
-        struct bench_host_facts f;
         char line[256];
-        bench_host_probe(&f);
-        bench_host_describe(&f, line, sizeof line);
+        bench_host_line(line, sizeof line);
         printf("%s\n", line);
         return 0;
 }

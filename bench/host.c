@@ -91,3 +91,9 @@ void bench_host_probe(struct bench_host_facts *f) {
         probe_cpuid(f);
         probe_model(f);
 }
+
+void bench_host_line(char *out, size_t n) {
+        struct bench_host_facts f;
+        bench_host_probe(&f);
+        bench_host_describe(&f, out, n);
+}

@@ -26,3 +26,5 @@ void bench_host_describe(const struct bench_host_facts *f, char *out, size_t n);
 bool bench_host_emulated(const struct bench_host_facts *f);
 /* This machine's facts. */
 void bench_host_probe(struct bench_host_facts *f);
+/* This machine's line: bench_host_probe, then bench_host_describe. */
+void bench_host_line(char *out, size_t n);

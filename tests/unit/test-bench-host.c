@@ -59,8 +59,10 @@ TEST(this_machine_and_the_first_result) {
         struct bench_host_facts f;
         bench_host_probe(&f);
         ASSERT_GT(f.cpus, 0u);
-        char mine[256];
-        bench_host_describe(&f, mine, sizeof mine);
+        char mine[256], described[256];
+        bench_host_describe(&f, described, sizeof described);
+        bench_host_line(mine, sizeof mine);
+        ASSERT_STREQ(mine, described);
         /* bench_result's output, read back from a file as stdout. */
         char path[] = "/tmp/test-bench-host.XXXXXX";
         int fd = mkstemp(path);
