@@ -314,10 +314,7 @@ static int add_service(struct icvsp *ic, struct vmbus_server *srv, unsigned i) {
         memcpy(dc.former_instance.b, services[i].former, 16);
         if (i == IC_HEARTBEAT)
                 dc.instance_id = ic->cfg.heartbeat_instance;
-        int r = i == IC_KVP ? ic_kvp_new(s) : i == IC_FCOPY ? ic_fcopy_new(s) : 0;
-        if (r == 0)
-                r = vmbus_server_add_device(srv, &dc, &s->dev);
-        return r;
+        return vmbus_server_add_device(srv, &dc, &s->dev);
 }
 
 int icvsp_new(struct vmbus_server *srv, const struct icvsp_config *cfg, const struct icvsp_owner_ops *ops,
@@ -338,7 +335,16 @@ int icvsp_new(struct vmbus_server *srv, const struct icvsp_config *cfg, const st
         ic->enabled[IC_FCOPY] = cfg->fcopy;
         for (unsigned i = 0; i < IC_N_SERVICES; i++)
                 init_service(ic, i);
-        int r = start_thread(ic);
+        /* Each service's own state exists before the thread's first tick,
+         * which reads it: the thread may tick before a device is added
+         * (a loaded host can stall this constructor past ICVSP_TICK_MS). */
+        int r = 0;
+        if (ic->enabled[IC_KVP])
+                r = ic_kvp_new(&ic->svc[IC_KVP]);
+        if (r == 0 && ic->enabled[IC_FCOPY])
+                r = ic_fcopy_new(&ic->svc[IC_FCOPY]);
+        if (r == 0)
+                r = start_thread(ic);
         for (unsigned i = 0; i < IC_N_SERVICES && r == 0; i++)
                 if (ic->enabled[i])
                         r = add_service(ic, srv, i);
