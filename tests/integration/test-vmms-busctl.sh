@@ -13,9 +13,7 @@ M="org.vmstack.VMMS1 /org/vmstack/VMMS1 org.vmstack.VMMS1.Manager"
 gcall() { gdbus call --address="$ADDR" --dest org.vmstack.VMMS1 "$@" 2>&1; }
 
 note "watch signals"
-gdbus monitor --address="$ADDR" --dest org.vmstack.VMMS1 >"$T/signals.log" 2>&1 &
-MON=$!
-sleep 0.5
+t_monitor "$T/signals.log" --dest org.vmstack.VMMS1
 
 note "introspection"
 bus introspect org.vmstack.VMMS1 /org/vmstack/VMMS1 >"$T/intro" || fail "introspect Manager"

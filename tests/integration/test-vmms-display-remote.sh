@@ -73,7 +73,9 @@ for a in "--web=$IP:$WPORT" --allow-remote "--web-cert=$T/console.crt" "--web-ke
 done
 
 note "https on $IP with the certificate; nothing in the clear, nothing on loopback"
-wait_for 15 "the web console on $IP" inns curl -sf --cacert "$T/console.crt" -o "$T/index.html" "$URL"
+# websockify's start: seconds on a slow host (the emulated AMD-V host's
+# TCG took more than 15)
+wait_for 60 "the web console on $IP" inns curl -sf --cacert "$T/console.crt" -o "$T/index.html" "$URL"
 grep -q "vnc.html" "$T/index.html" || fail "the console's page: $(head -c 300 "$T/index.html")"
 inns curl -sf --cacert "$T/console.crt" -o "$T/vnc.html" "${URL}vnc.html" || fail "noVNC's page over https"
 grep -qi "novnc" "$T/vnc.html" || fail "vnc.html is not noVNC's"

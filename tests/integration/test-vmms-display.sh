@@ -271,9 +271,7 @@ t_start_vmms
 
 note "a worker that sends the same state again and again: the bus hears of it once"
 t_create rep "fake.display_repeat=200" ',"display":{"enabled":true}'
-gdbus monitor --address="$ADDR" --dest org.vmstack.VMMS1 --object-path "$(vm_path rep)" >"$T/rep-signals.log" 2>&1 &
-MON=$!
-sleep 0.5
+t_monitor "$T/rep-signals.log" --dest org.vmstack.VMMS1 --object-path "$(vm_path rep)"
 expect_rc 0 vmctl start rep --timeout=30
 wait_for 10 "the guest's mode" sh -c "[ \"\$(busctl --address='$ADDR' get-property org.vmstack.VMMS1 '$(vm_path rep)' org.vmstack.VMMS1.Display Mode)\" = '(uu) 640 480' ]"
 sleep 1

@@ -268,6 +268,18 @@ wait_for() {
   done
 }
 
+# t_monitor LOG ARGS...: gdbus monitor on the test's bus (ARGS: its --dest,
+# --object-path), its pid in MON; returns once it listens. It subscribes
+# before it looks up the destination's owner, and the bus answers one
+# connection's messages in order: its "is owned by" line means its match
+# rules are in. (A fixed sleep missed the first signals on a slow host.)
+t_monitor() {
+  local log=$1; shift
+  gdbus monitor --address="$ADDR" "$@" >"$log" 2>&1 &
+  MON=$!
+  wait_for 60 "gdbus monitor to listen ($log)" grep -q " is owned by " "$log"
+}
+
 wait_state() { # VM STATE [timeout]
   vmctl wait "$1" "$2" --timeout="${3:-30}" >/dev/null || fail "$1 did not reach $2 (it is $(vm_prop "$1" State): $(vm_prop "$1" ExitReason))"
 }
