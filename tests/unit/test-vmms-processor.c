@@ -265,8 +265,14 @@ TEST(scope_host_check_names_what_is_missing) {
         ASSERT_STREQ(why, "systemd is not PID 1 (no /run/systemd/system)");
         ASSERT_OK(mkdirs(root, (const char *const[]){ "run", "systemd", "system", NULL }));
         ASSERT_ERROR(vmms_scope_host_check(root, why, sizeof why), ENOTSUP);
-        ASSERT_STREQ(why, "no cgroup v2 hierarchy at /sys/fs/cgroup (cgroup v1 or hybrid)");
+        ASSERT_STREQ(why, "no cgroup file system mounted at /sys/fs/cgroup");
         ASSERT_OK(mkdirs(root, (const char *const[]){ "sys", "fs", "cgroup", NULL }));
+        ASSERT_ERROR(vmms_scope_host_check(root, why, sizeof why), ENOTSUP);
+        ASSERT_STREQ(why, "no cgroup file system mounted at /sys/fs/cgroup");
+        /* cgroup v1's (or hybrid's) tmpfs of one directory per controller */
+        ASSERT_OK(mkdirs(root, (const char *const[]){ "sys", "fs", "cgroup", "cpu", NULL }));
+        ASSERT_ERROR(vmms_scope_host_check(root, why, sizeof why), ENOTSUP);
+        ASSERT_STREQ(why, "no cgroup v2 hierarchy at /sys/fs/cgroup (cgroup v1 or hybrid)");
         snprintf(p, sizeof p, "%s/sys/fs/cgroup/cgroup.controllers", root);
         test_write_file(p, "cpuset io memory pids\n", 22);
         ASSERT_ERROR(vmms_scope_host_check(root, why, sizeof why), ENOTSUP);

@@ -15,6 +15,7 @@
  * start. The calls are asynchronous on a system-bus connection of their
  * own (vmms's bus may be another); their failures are logged, never
  * fatal to the VM. */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -46,8 +47,21 @@ int vmms_scope_host_check(const char *root, char *why, size_t len) {
                 return snprintf(why, len, "systemd is not PID 1 (no /run/systemd/system)"), -ENOTSUP;
         snprintf(path, sizeof path, "%s/sys/fs/cgroup/cgroup.controllers", root);
         FILE *f = fopen(path, "re");
-        if (!f)
+        if (!f) {
+                /* An empty /sys/fs/cgroup is no cgroup file system at all:
+                 * a namespace's own /sys (ip netns exec mounts one) or a
+                 * container's. */
+                snprintf(path, sizeof path, "%s/sys/fs/cgroup", root);
+                bool empty = true;
+                DIR *dir = opendir(path);
+                for (struct dirent *e; dir && empty && (e = readdir(dir));)
+                        empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+                if (dir)
+                        closedir(dir);
+                if (empty)
+                        return snprintf(why, len, "no cgroup file system mounted at /sys/fs/cgroup"), -ENOTSUP;
                 return snprintf(why, len, "no cgroup v2 hierarchy at /sys/fs/cgroup (cgroup v1 or hybrid)"), -ENOTSUP;
+        }
         bool cpu = false;
         if (fgets(buf, sizeof buf, f))
                 for (char *save = NULL, *w = strtok_r(buf, " \n", &save); w; w = strtok_r(NULL, " \n", &save))
