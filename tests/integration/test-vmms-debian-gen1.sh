@@ -126,6 +126,16 @@ dvd_seen() {
 	guest_wait 60 "the guest's view of its DVD ($1)" "^$tag label="
 	console_text "$CON" | grep "^$tag label=" | tail -1
 }
+# second_disc_in TAG WHEN: the guest sees the second disc in its drive
+# (its label and size, a read that works).
+second_disc_in() {
+	local seen size
+	seen=$(dvd_seen "$1")
+	size=$(stat -c %s "$P/second.iso")
+	echo "guest: $seen"
+	echo "$seen" | grep -q " label=VMSTACK_SECOND bytes=$size read=\$" ||
+		fail "the DVD $2 (the second disc, $size bytes): $seen"
+}
 seen=$(dvd_seen seed)
 echo "guest: $seen"
 echo "$seen" | grep -q " label=cidata bytes=[1-9]" || fail "the seed on /dev/sr0: $seen"
@@ -134,10 +144,7 @@ seen=$(dvd_seen ejected)
 echo "guest: $seen"
 echo "$seen" | grep -q " label=none bytes=.* read=No medium found" || fail "after the eject: $seen"
 expect_rc 0 vmctl dvd insert deb "$P/second.iso"
-seen=$(dvd_seen inserted)
-echo "guest: $seen"
-echo "$seen" | grep -q " label=VMSTACK_SECOND bytes=$(stat -c %s "$P/second.iso") read=\$" ||
-	fail "after the insert of $(stat -c %s "$P/second.iso") bytes: $seen"
+second_disc_in inserted "after the insert"
 
 # The same boot goes on: a save and a resume, the live migration, and on
 # B the stop through the shutdown service. (Until 2026-12-02 the guest was
@@ -150,10 +157,7 @@ expect_rc 0 vmctl start deb --timeout=120
 wait_state deb Running
 tag="alive-$RANDOM$RANDOM"
 ask_guest "$tag" "echo $tag-\$((6*7))" "$tag-42" >/dev/null
-seen=$(dvd_seen resumed)
-echo "guest: $seen"
-echo "$seen" | grep -q " label=VMSTACK_SECOND bytes=$(stat -c %s "$P/second.iso") read=\$" ||
-	fail "the DVD after the resume (the second disc was in it): $seen"
+second_disc_in resumed "after the resume"
 
 note "a live migration to host B (a second vmms, the real worker)"
 t_host_b_start "$PB" --migration-insecure --storage-pool="$(dirname "$base")"
@@ -172,10 +176,7 @@ echo "$line" | grep -q " back=$tag " || fail "the root file system did not write
 echo "$line" | grep -q " direct=1 " || fail "direct reads of sda failed after the migration: $line"
 echo "$line" | grep -Eq " eth0=up ip=inet $LEASE" || fail "eth0 after the migration: $line"
 wait_for 120 "NetworkAddressIPv4 in KVP on B" sh -c "'$VMCTL_BIN' --address='$ADDRB' kvp deb 2>/dev/null | grep -Eq '$LEASE'"
-seen=$(dvd_seen migrated)
-echo "guest on B: $seen"
-echo "$seen" | grep -q " label=VMSTACK_SECOND bytes=$(stat -c %s "$P/second.iso") read=\$" ||
-	fail "the DVD after the migration (the second disc was in it): $seen"
+second_disc_in migrated "on B after the migration"
 note "vmctl stop on B: the guest shuts down through the shutdown service"
 expect_rc 0 vmctl stop deb --timeout=180
 [ "$(vm_prop deb State)" = Off ] || fail "deb on B is $(vm_prop deb State): $(vm_prop deb ExitReason)"
