@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "vid/vid.h"
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
@@ -79,7 +81,7 @@ static void probe_model(struct bench_host_facts *f) {
 void bench_host_probe(struct bench_host_facts *f) {
         memset(f, 0, sizeof *f);
         f->kvm = access("/dev/kvm", W_OK) == 0;
-        f->pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
+        f->pvm = vid_pvm_detect();
         if (access("/sys/module/kvm_amd", F_OK) == 0)
                 f->module = "kvm_amd";
         else if (access("/sys/module/kvm_intel", F_OK) == 0)

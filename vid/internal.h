@@ -258,7 +258,6 @@ void vid_vp_throttle(struct vid_vp *vp);
 void vid_vp_throttle_end(struct vid_vp *vp);
 
 /* pvm.c: workarounds for the PVM nested KVM; never active elsewhere. */
-bool vid_pvm_detect(void);
 bool vid_pvm_fixup(struct vid_vp *vp);
 /* For an emulation failure whose exit carries them
  * (KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES, Linux 5.14 on):

@@ -82,7 +82,10 @@ uint32_t vid_vp_apic_id(const struct vid_vp *vp);
  * it had used then; -ESRCH before its thread started. From any thread of
  * the process. */
 int vid_vp_cpu_time_ns(const struct vid_vp *vp, uint64_t *ns);
-/* True on a PVM ("pagetable-based") nested KVM host; see docs/pvm.md. */
+/* True on a PVM ("pagetable-based") nested KVM host; see docs/pvm.md.
+ * vid_pvm_detect asks the host (kvm_pvm loaded), before any partition:
+ * the benchmarks' host line; a partition keeps its answer. */
+bool vid_pvm_detect(void);
 bool vid_partition_is_pvm(const struct vid_partition *p);
 /* Kernel command-line options a stock Linux guest needs on this host, to
  * keep it off instructions the PVM emulator cannot execute at CPL0
