@@ -67,18 +67,20 @@ wait_for 5 "the classes" has_class 11
 tcn filter show dev wanh | grep -c "flowid 5d:1[01]" | grep -qx 2 || fail "filters: $(tcn filter show dev wanh)"
 
 note "congestion: each sender at twice the uplink's rate, the far end counts"
-sink() {
-  ip netns exec $S python3 - <<'PY'
-import socket, time
+sink() { # BOUND_FILE: made once the socket is bound
+  ip netns exec $S python3 - "$1" <<'PY'
+import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
 s.bind(("10.77.0.254", 5001)); s.settimeout(0.2)
-got = {"10.77.0.1": 0, "10.77.0.2": 0}; start = None
+open(sys.argv[1], "w").close()  # bound: the senders may start
+got = {"10.77.0.1": 0, "10.77.0.2": 0}; start = None; t0 = time.monotonic()
 while True:
     try:
         data, (ip, _) = s.recvfrom(2048)
     except socket.timeout:
         if start and time.monotonic() > start + 4: break
+        if not start and time.monotonic() > t0 + 60: break  # nothing came
         continue
     now = time.monotonic()
     if start is None: start = now + 0.5
@@ -87,26 +89,38 @@ while True:
 print(got["10.77.0.1"], got["10.77.0.2"])
 PY
 }
+# send NETNS OUT: 40 Mbit/s for 4.5 s, the bytes it got out in OUT. The
+# inner loop stops at the end too: a sender that cannot keep the rate (the
+# emulated AMD-V host's TCG) once never left it, and the test waited on it.
 send() {
-  ip netns exec "$1" python3 - <<'PY' &
-import socket, time
+  ip netns exec "$1" python3 - "$2" <<'PY' &
+import socket, sys, time
 rate, s = 40e6 / 8, socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-t0, sent = time.monotonic(), 0
+t0, sent, out = time.monotonic(), 0, 0
 while time.monotonic() - t0 < 4.5:
-    while sent < (time.monotonic() - t0) * rate:
-        try: s.sendto(b"x" * 1400, ("10.77.0.254", 5001))
+    while sent < (time.monotonic() - t0) * rate and time.monotonic() - t0 < 4.5:
+        try:
+            s.sendto(b"x" * 1400, ("10.77.0.254", 5001))
+            out += 1400
         except OSError: pass
         sent += 1400
     time.sleep(0.002)
+open(sys.argv[1], "w").write("%d\n" % out)
 PY
 }
-sink >"$T/sink" & sk=$!
-sleep 0.3; send $G1; s1=$!; send $G2; s2=$!
+rm -f "$T/sink-bound"
+sink "$T/sink-bound" >"$T/sink" & sk=$!
+# The senders start once the sink listens (a python3 start under the
+# emulated AMD-V host's TCG outlasted a fixed 0.3 s, and the sink then
+# waited for traffic that had gone by).
+wait_for 60 "the sink to listen" test -e "$T/sink-bound"
+send $G1 "$T/sent1"; s1=$!; send $G2 "$T/sent2"; s2=$!
 wait $sk $s1 $s2 # not a bare wait: vmms runs in the background too
 read -r b1 b2 <"$T/sink"
 share=$(( b1 + b2 > 0 ? 100 * b1 / (b1 + b2) : -1 ))
-echo "w1 (25) got $b1 bytes, w2 (75) $b2: $share %"
-[ "$share" -ge 15 ] && [ "$share" -le 35 ] || fail "w1's share $share % (25 ± 10)"
+offered="the senders got $(( $(cat "$T/sent1" 2>/dev/null || echo 0) * 8 / 4500000 )) and $(( $(cat "$T/sent2" 2>/dev/null || echo 0) * 8 / 4500000 )) Mbit/s out (40 each asked, the uplink 20)"
+echo "w1 (25) got $b1 bytes, w2 (75) $b2: $share %; $offered"
+[ "$share" -ge 15 ] && [ "$share" -le 35 ] || fail "w1's share $share % (25 ± 10); $offered"
 
 note "vmctl nic qos --min-weight on the running VM; bad weights named, nothing changed"
 expect_rc 0 vmctl nic qos w1 0 --min-weight=75

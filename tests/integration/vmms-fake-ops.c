@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <unistd.h>
 
 #include "common/config.h"
 #include "common/fd-util.h"
@@ -373,8 +374,8 @@ static void fcopy_cancel(struct fake *f, json_object *req) {
 /* ---- Dynamic Memory ---- */
 
 static uint64_t dm_demand_mib(const struct fake *f) {
-        long after = fake_knob(f, "fake.dm_pressure_after_ms", -1);
-        if (after >= 0 && f->ready && fake_now_ms() >= f->ready_since + (uint64_t)after)
+        char path[256];
+        if (fake_knob_word(f, "fake.dm_pressure_file", path, sizeof path) && access(path, F_OK) == 0)
                 return (uint64_t)fake_knob(f, "fake.dm_pressure_mib", 0);
         return (uint64_t)fake_knob(f, "fake.dm_demand_mib", 0);
 }

@@ -94,8 +94,10 @@
  * target=MiB assigned=MiB" on the console:
  *   fake.dm_demand_mib=N   the guest reports a demand of N MiB (default: no
  *                          reports, as a guest within its first 45 s)
- *   fake.dm_pressure_after_ms=T fake.dm_pressure_mib=M   T ms after ready
- *                          its demand becomes M MiB
+ *   fake.dm_pressure_file=PATH fake.dm_pressure_mib=M   once PATH exists
+ *                          its demand becomes M MiB (the test's moment:
+ *                          a fixed time after ready, the first checks ran
+ *                          past it on the emulated AMD-V host)
  *   fake.dm_floor_mib=F    it balloons down to F MiB at the lowest (the
  *                          device's note says so, as hv_balloon's floor)
  * The processor limit is printed at boot and at each "processor" op
@@ -168,6 +170,19 @@ long fake_knob(const struct fake *f, const char *name, long def) {
                 return def;
         p += strlen(name);
         return *p == '=' ? strtol(p + 1, NULL, 10) : 1;
+}
+
+bool fake_knob_word(const struct fake *f, const char *name, char *out, size_t len) {
+        const char *p = strstr(f->cmdline, name);
+        if (!p || p[strlen(name)] != '=')
+                return false;
+        p += strlen(name) + 1;
+        size_t n = strcspn(p, " ");
+        if (n == 0 || n >= len)
+                return false;
+        memcpy(out, p, n);
+        out[n] = 0;
+        return true;
 }
 
 uint64_t fake_now_ms(void) {
@@ -261,7 +276,6 @@ static void become_ready(struct fake *f) {
         json_object *m = json_object_new_object();
         f->ready = true;
         f->ready_at = 0;
-        f->ready_since = fake_now_ms();
         json_object_object_add(m, "event", json_object_new_string("ready"));
         if (f->pc_fd >= 0)
                 json_object_object_add(m, "postcopy", json_object_new_boolean(true));

@@ -44,7 +44,7 @@ struct fake {
         int exit_status, pending_exit_status;
         const char *pending_reason;
         /* Dynamic Memory (MiB; dm_max 0: not configured) */
-        uint64_t dm_startup, dm_min, dm_max, dm_target, dm_assigned, dm_hot_added, ready_since;
+        uint64_t dm_startup, dm_min, dm_max, dm_target, dm_assigned, dm_hot_added;
         char dm_note[128];
         struct fake_hotplug *hp; /* its disks and NICs */
         uint32_t cpu_limit;      /* the processor limit, as vmwp's "processor" op keeps it */
@@ -59,6 +59,8 @@ struct fake {
 
 /* fake.NAME's value in the VM's cmdline: =N, 1 without a value, def without it. */
 long fake_knob(const struct fake *f, const char *name, long def);
+/* fake.NAME=WORD's word (up to a space) in out; false without one. */
+bool fake_knob_word(const struct fake *f, const char *name, char *out, size_t len);
 uint64_t fake_now_ms(void);
 /* The "exit" event (with the final counters once ready), then exit(status). */
 _Noreturn void fake_finish(struct fake *f, int status, const char *reason);

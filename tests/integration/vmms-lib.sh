@@ -277,6 +277,7 @@ t_monitor() {
   local log=$1; shift
   gdbus monitor --address="$ADDR" "$@" >"$log" 2>&1 &
   MON=$!
+  t_on_exit "kill $MON"
   wait_for 60 "gdbus monitor to listen ($log)" grep -q " is owned by " "$log"
 }
 
