@@ -118,9 +118,19 @@ send $G1 "$T/sent1"; s1=$!; send $G2 "$T/sent2"; s2=$!
 wait $sk $s1 $s2 # not a bare wait: vmms runs in the background too
 read -r b1 b2 <"$T/sink"
 share=$(( b1 + b2 > 0 ? 100 * b1 / (b1 + b2) : -1 ))
-offered="the senders got $(( $(cat "$T/sent1" 2>/dev/null || echo 0) * 8 / 4500000 )) and $(( $(cat "$T/sent2" 2>/dev/null || echo 0) * 8 / 4500000 )) Mbit/s out (40 each asked, the uplink 20)"
+o1=$(( $(cat "$T/sent1" 2>/dev/null || echo 0) * 8 / 4500000 )) o2=$(( $(cat "$T/sent2" 2>/dev/null || echo 0) * 8 / 4500000 ))
+offered="the senders got $o1 and $o2 Mbit/s out (40 each asked, the uplink 20)"
 echo "w1 (25) got $b1 bytes, w2 (75) $b2: $share %; $offered"
-[ "$share" -ge 15 ] && [ "$share" -le 35 ] || fail "w1's share $share % (25 ± 10); $offered"
+# Without congestion the weights decide nothing: the far end sees what the
+# senders sent. Under the emulated AMD-V host's TCG two senders get 4 and
+# 14 Mbit/s out (2026-12-02); there the shares go unmeasured, anywhere
+# else too little traffic fails the test.
+if [ $((o1 + o2)) -lt 30 ]; then
+  [ -n "${AMDV_HOST:-}" ] || fail "no congestion to share: $offered"
+  note "the shares go unmeasured on the emulated AMD-V host: no congestion ($offered)"
+else
+  [ "$share" -ge 15 ] && [ "$share" -le 35 ] || fail "w1's share $share % (25 ± 10); $offered"
+fi
 
 note "vmctl nic qos --min-weight on the running VM; bad weights named, nothing changed"
 expect_rc 0 vmctl nic qos w1 0 --min-weight=75
