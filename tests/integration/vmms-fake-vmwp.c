@@ -164,19 +164,24 @@
 #include "vmms-fake-stats.h"
 #include "vmms-fake-vmwp.h"
 
-long fake_knob(const struct fake *f, const char *name, long def) {
+/* Just past fake.NAME in the cmdline ("=..." or the end of a bare flag);
+ * NULL without it. */
+static const char *knob_at(const struct fake *f, const char *name) {
         const char *p = strstr(f->cmdline, name);
+        return p ? p + strlen(name) : NULL;
+}
+
+long fake_knob(const struct fake *f, const char *name, long def) {
+        const char *p = knob_at(f, name);
         if (!p)
                 return def;
-        p += strlen(name);
         return *p == '=' ? strtol(p + 1, NULL, 10) : 1;
 }
 
 bool fake_knob_word(const struct fake *f, const char *name, char *out, size_t len) {
-        const char *p = strstr(f->cmdline, name);
-        if (!p || p[strlen(name)] != '=')
+        const char *p = knob_at(f, name);
+        if (!p || *p++ != '=')
                 return false;
-        p += strlen(name) + 1;
         size_t n = strcspn(p, " ");
         if (n == 0 || n >= len)
                 return false;
