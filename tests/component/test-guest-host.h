@@ -161,9 +161,7 @@ struct guest_host_hooks {
  * time, well inside ctest's 300 s, so that its output so far and its vCPU's
  * place are printed: a run there hung once (2026-12-02), and ctest's kill at
  * 300 s kept nothing of it. */
-#ifndef GUEST_HOST_WAIT_S
 #define GUEST_HOST_WAIT_S 90
-#endif
 static void guest_host_wait(struct guest_host *h, const struct guest_host_hooks *hooks) {
         struct pollfd pfd[2] = { { .fd = vid_partition_stop_fd(h->p), .events = POLLIN } };
         int n = 1;
