@@ -61,7 +61,7 @@ usage() {
 # said "KVM internal error" and holds the stopped VM) and returns 1 unless
 # the goal.
 boot() {
-	local name=$1 dir=$2 limit=$3 line now t0 pid end_how kernel= end
+	local name=$1 dir=$2 limit=$3 line now t0 pid end_how kernel="" end
 	shift 3
 	rm -f "$dir/$name.fifo" "$dir/$name.log"
 	: >"$dir/$name.log"
@@ -127,7 +127,7 @@ PY
 
 # disk_reads DIR NAME: "OPS BYTES" the firmware and boot loader read, or "- -".
 disk_reads() {
-	local ops= bytes= pio dma st
+	local ops='' bytes='' pio dma st
 	if [ "$2" = ours ]; then
 		st=$(grep -m1 ': stats: ' "$1/ours.err" 2>/dev/null)
 		ops=$(grep -o '"ide_commands":[0-9]*' <<<"$st" | cut -d: -f2)
@@ -179,12 +179,12 @@ set_goal login
 # login prompt), then the total; "-" for a phase whose marks are not both
 # there (a boot that stopped on the way).
 phases() {
-	local m=(0) out=() i n=${#marks[@]}
+	local m=(0) ms=() i n=${#marks[@]}
 	for ((i = 0; i < n; i++)); do m+=("$(at "$1" "$2" "${marks[$i]}")"); done
 	for ((i = 0; i < n; i++)); do
-		if [ -n "${m[$i]}" ] && [ -n "${m[$((i + 1))]}" ]; then out+=($((m[i + 1] - m[i]))); else out+=(-); fi
+		if [ -n "${m[$i]}" ] && [ -n "${m[$((i + 1))]}" ]; then ms+=($((m[i + 1] - m[i]))); else ms+=(-); fi
 	done
-	echo "${out[*]} ${m[$n]:--}"
+	echo "${ms[*]} ${m[$n]:--}"
 }
 
 # reached DIR NAME: the phase a boot was in when it ended (the goal's
@@ -259,8 +259,8 @@ report() { # RUN-DIR RUN RUNS
 # Sourced (tests/unit/test-bench-gen1-report.sh): the functions only.
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
-cd "$(dirname "$0")/.." # the build and --out are relative to the checkout
-timeout_s=${VM_BENCH_BOOT_TIMEOUT:-600} out= build= runs=
+cd "$(dirname "$0")/.." || exit 2 # the build and --out are relative to the checkout
+timeout_s=${VM_BENCH_BOOT_TIMEOUT:-600} out='' build='' runs=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--timeout) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage; timeout_s=$2; shift 2 ;;
@@ -315,7 +315,7 @@ echo "host: $("$build/bench/host-kind" 2>/dev/null || echo "unknown ($build/benc
 echo "bench-gen1-boot: each boot's deadline ${timeout_s} s; consoles kept in $out/run-N"
 for run in $(seq "$runs"); do
 	dir=$out/run-$run
-	rm -rf "$dir" && mkdir -p "$dir" || skip "cannot make $dir"
+	{ rm -rf "$dir" && mkdir -p "$dir"; } || skip "cannot make $dir"
 	boot_ours "$dir"
 	side_report "$dir" ours vmwp
 	boot_qemu "$dir"
