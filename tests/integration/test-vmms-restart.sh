@@ -5,7 +5,9 @@
 # including a paused VM; a worker that died while vmms was away is reported
 # Crashed and its restart policy applied; a corrupt runtime record is kept
 # aside and reported; a Crashed VM stays Crashed with its ExitReason; a
-# second vmms on the same runtime directory refuses.
+# second vmms on the same runtime directory refuses; a worker that takes
+# longer than a request may wait to become ready (as vmwp restoring a large
+# saved state) still gets its re-attach listener, says so, and re-attaches.
 set -u
 source "$(dirname "$0")/vmms-lib.sh"
 t_setup
@@ -97,5 +99,25 @@ if [ "$WORKER_KIND" = fake ]; then
   alive "$PO" && fail "the old worker survived the lost control connection"
   t_start_vmms
   [ "$(vm_prop old State)" = Crashed ] || fail "old: $(vm_prop old State)"
+
+  # vmwp reads no request until it has built its VM, which for a restored
+  # saved state or an incoming migration can take longer than vmms's 10 s
+  # for a request: its re-attach listener's request waits for it (vmms
+  # said "will not survive a vmms restart" and recorded so while the
+  # worker took the listener late and survived: 2026-12-02).
+  note "a worker that builds its VM for longer than a request may wait re-attaches"
+  t_create slow "fake.build_ms=11000"
+  expect_rc 0 vmctl start slow --timeout=60
+  PS=$(vm_prop slow WorkerPid) ID_S=$(vm_prop slow Id)
+  for _ in $(seq 50); do grep -q '"reattach": *true' "$T/run/vms/$ID_S/worker.json" && break; sleep 0.1; done
+  grep -q '"reattach": *true' "$T/run/vms/$ID_S/worker.json" ||
+    fail "slow's record: $(cat "$T/run/vms/$ID_S/worker.json")"
+  grep -q "vm slow: .*cannot re-attach" "$T/vmms.log" && fail "$(grep "vm slow: " "$T/vmms.log")"
+  t_stop_vmms
+  alive "$PS" || fail "slow's worker ended with vmms"
+  t_start_vmms
+  [ "$(vm_prop slow State)" = Running ] || fail "slow after the restart: $(vm_prop slow State)"
+  [ "$(vm_prop slow WorkerPid)" = "$PS" ] || fail "slow has a new worker"
+  expect_rc 0 vmctl kill slow
 fi
 echo "PASS (worker: $WORKER_KIND)"

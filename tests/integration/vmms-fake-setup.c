@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <sys/ioctl.h>
@@ -318,5 +319,11 @@ void fake_configure(struct fake *f, const char *serial) {
                 fake_finish(f, VMWP_EXIT_SETUP, "setup failed on request (fake.setup_fail)");
         if (f->mig_fd >= 0)
                 fake_migrate_receive(f, TAKE_FD(f->mig_fd));
+        /* vmwp reads no request while it builds the VM (a saved state
+         * restored, an incoming migration taken): nor does this, that long */
+        long build_ms = fake_knob(f, "fake.build_ms", 0);
+        if (build_ms > 0)
+                (void)nanosleep(&(struct timespec){ .tv_sec = build_ms / 1000, .tv_nsec = build_ms % 1000 * 1000000 },
+                                NULL);
         f->ready_at = fake_now_ms() + (uint64_t)fake_knob(f, "fake.ready_ms", 20);
 }

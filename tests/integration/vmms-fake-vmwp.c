@@ -8,6 +8,8 @@
  * but runs no guest. Behaviour is
  * chosen by "fake.*" words in the VM's boot.cmdline:
  *   fake.ready_ms=N      report ready after N ms (default 20)
+ *   fake.build_ms=N      before that, read no request for N ms, as vmwp while
+ *                        it builds the VM (a restore, an incoming migration)
  *   fake.exit_after_ms=N fake.exit_status=S   exit with S, N ms after ready
  *   fake.shutdown_ic     the guest runs the shutdown integration service
  *                        (otherwise shutdown answers ENOTSUP, as vmwp does today)

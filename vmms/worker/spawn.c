@@ -543,7 +543,12 @@ int vmms_worker_spawn(struct vmms_vm *vm, char *err, size_t errlen) {
         (void)vmms_worker_record_update(vm->worker);
         vmms_scope_worker_started(vm, pid);
         vmms_machine_taps(vm, s.tap_names, vm->config->n_nics);
-        r = vmms_worker_request_fds(vm->worker, "reattach-listen", NULL, &listener, 1, reattach_reply, NULL);
+        /* No time limit: vmwp reads no request until it has built the VM (a
+         * saved state restored, an incoming migration taken: minutes for a
+         * large one), yet it takes the listener then and keeps running
+         * across a vmms restart. Under a limit the reply came too late and
+         * vmms said it would not (2026-12-02, the emulated AMD-V host). */
+        r = vmms_worker_request_fds_timeout(vm->worker, "reattach-listen", NULL, &listener, 1, 0, reattach_reply, NULL);
         if (r < 0)
                 vmms_vm_log(vm, LOG_LEVEL_WARNING, r, "cannot give the worker its re-attach listener: %m");
         return 0;

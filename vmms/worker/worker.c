@@ -107,7 +107,7 @@ int vmms_worker_request_fds_timeout(struct vmms_worker *w, const char *op, json_
         json_object_object_add(msg, "op", json_object_new_string(op));
         json_object_object_add(msg, "id", json_object_new_int64((int64_t)q->id));
         int r = proto_send(w->ctl_fd, msg, fds, n_fds);
-        if (r >= 0)
+        if (r >= 0 && timeout_us) /* 0: none; the reply or the worker's end settles it */
                 r = sd_event_add_time_relative(w->vm->d->event, &q->timer, CLOCK_MONOTONIC,
                                                timeout_us, 0, request_timeout, q);
         if (r < 0) {
@@ -123,7 +123,7 @@ int vmms_worker_request_fds_timeout(struct vmms_worker *w, const char *op, json_
 
 void vmms_worker_request_alive(struct vmms_worker *w, const char *op) {
         for (struct vmms_request *q = w ? w->requests : NULL; q; q = q->next)
-                if (!strcmp(q->op, op))
+                if (q->timer && !strcmp(q->op, op))
                         (void)sd_event_source_set_time_relative(q->timer, q->timeout_us);
 }
 
@@ -151,18 +151,6 @@ static void handle_exit_event(struct vmms_worker *w, json_object *msg) {
         snprintf(w->exit_event_reason, sizeof w->exit_event_reason, "%s", reason ? reason : "");
 }
 
-static bool has_feature(json_object *msg, const char *name) {
-        json_object *f;
-        if (!json_object_object_get_ex(msg, "features", &f) || !json_object_is_type(f, json_type_array))
-                return false;
-        for (size_t i = 0; i < json_object_array_length(f); i++) {
-                const char *s = json_object_get_string(json_object_array_get_idx(f, i));
-                if (s && !strcmp(s, name))
-                        return true;
-        }
-        return false;
-}
-
 static void handle_message(struct vmms_worker *w, json_object *msg) {
         json_object *v;
         if (json_object_object_get_ex(msg, "id", &v) && json_object_is_type(v, json_type_int)) {
@@ -177,7 +165,9 @@ static void handle_message(struct vmms_worker *w, json_object *msg) {
                 /* the features that read its final figures (metering's totals) */
                 (void)vmms_features_on_event(w->vm, "exit", msg);
         } else if (!strcmp(ev, "ready")) {
-                w->rec.reattach = has_feature(msg, "reattach");
+                /* rec.reattach stays as it is: the reply to "reattach-listen"
+                 * sets it, before or after this (a worker re-attached while
+                 * it was starting has its listener already) */
                 w->rec.running_since_us = now_us(CLOCK_REALTIME);
                 (void)vmms_worker_record_update(w);
                 if (json_object_object_get_ex(msg, "postcopy", &v) && json_object_is_type(v, json_type_boolean) &&

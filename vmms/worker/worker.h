@@ -37,7 +37,8 @@ int vmms_worker_request(struct vmms_worker *w, const char *op, struct json_objec
                         sd_bus_message *call);
 int vmms_worker_request_fds(struct vmms_worker *w, const char *op, struct json_object *args, const int *fds,
                             size_t n_fds, vmms_reply_fn cb, sd_bus_message *call);
-/* The same with its own timeout (a migration outlasts --request-timeout). */
+/* The same with its own timeout (a migration outlasts --request-timeout);
+ * 0: none, the reply or the worker's end settles it. */
 int vmms_worker_request_fds_timeout(struct vmms_worker *w, const char *op, struct json_object *args, const int *fds,
                                     size_t n_fds, uint64_t timeout_us, vmms_reply_fn cb, sd_bus_message *call);
 /* A long op shows it is alive (its progress events, its stream moving):

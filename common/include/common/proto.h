@@ -84,6 +84,8 @@
  *   restarted vmms connects, sends {"op":"status"} and carries on; events
  *   while no vmms is connected are dropped. A worker without it answers
  *   EOPNOTSUPP (closing the fd) and vmms knows the VM will not survive.
+ *   The worker answers once its loop runs, after it has built the VM (a
+ *   restore, an incoming migration): vmms sets this request no time limit.
  * - The "status" reply carries "state":"running"|"paused"; the "heartbeat"
  *   event's last_us is CLOCK_REALTIME in µs of the guest's last heartbeat
  *   (0: none yet).
