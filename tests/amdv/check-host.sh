@@ -1,9 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Run inside the emulated AMD-V host (amdv-host.sh): checks that it is the
-# host the tests there rely on, one line per fact, and fails on the first
-# that does not hold. Then test-vid, whose checks of the instructions the
+# host the tests there rely on, one line per fact, and fails if one does
+# not hold. Then COMMAND (amdv/component: the component tier, with
+# test-vid), or without one test-vid, whose checks of the instructions the
 # PVM layer completes elsewhere run natively here, with that layer off.
+#
+#   check-host.sh [COMMAND ARG...]
 set -uo pipefail
 build=${VM_BUILD_DIR:?VM_BUILD_DIR: the build whose tests run here}
 failed=0
@@ -34,6 +37,7 @@ check "the TSC was never marked unstable" sh -c '! dmesg | grep -q "Marking TSC 
 check "a KVM VM held for the run, every CPU online again (kvm-hold.py)" sh -c 'pgrep -f "^python3 .*kvm-hold.py" >/dev/null && test "$(nproc)" -ge 2'
 echo "kernel: $(uname -r); CPUs: $(nproc); memory: $(awk '/MemTotal/ {print $2 / 1024 " MiB"}' /proc/meminfo)"
 [ "$failed" = 0 ] || exit 1
+[ $# -gt 0 ] && exec "$@"
 # vid_partition_is_pvm() false: the PVM instruction test's counters must
 # stay 0 here (tests/component/test-vid.c); the whole program runs.
-"$build/tests/test-vid"
+exec "$build/tests/test-vid"
