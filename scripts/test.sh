@@ -179,7 +179,7 @@ else
   # at that priority (the host's checks and the component tier, README's
   # install section under systemd, the cgroup scopes, the stock-Linux
   # test, the real-worker integration set with Storage QoS, the
-  # Generation 1 Debian system). What runs
+  # Generation 1 Debian system, Debian's installer from a DVD). What runs
   # beside it, the fuzz suite and the builds with no tests, runs at nice 19
   # in the same session, so it takes only what the host leaves (the
   # kernel's autogroups share the CPU between sessions first, nice within
