@@ -109,9 +109,7 @@ if [ "$WORKER_KIND" = fake ]; then
   t_create slow "fake.build_ms=11000"
   expect_rc 0 vmctl start slow --timeout=60
   PS=$(vm_prop slow WorkerPid) ID_S=$(vm_prop slow Id)
-  for _ in $(seq 50); do grep -q '"reattach": *true' "$T/run/vms/$ID_S/worker.json" && break; sleep 0.1; done
-  grep -q '"reattach": *true' "$T/run/vms/$ID_S/worker.json" ||
-    fail "slow's record: $(cat "$T/run/vms/$ID_S/worker.json")"
+  wait_for 5 "slow's runtime record to say reattach: true" grep -q '"reattach": *true' "$T/run/vms/$ID_S/worker.json"
   grep -q "vm slow: .*cannot re-attach" "$T/vmms.log" && fail "$(grep "vm slow: " "$T/vmms.log")"
   t_stop_vmms
   alive "$PS" || fail "slow's worker ended with vmms"

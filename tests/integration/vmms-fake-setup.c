@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <sys/ioctl.h>
@@ -321,9 +320,6 @@ void fake_configure(struct fake *f, const char *serial) {
                 fake_migrate_receive(f, TAKE_FD(f->mig_fd));
         /* vmwp reads no request while it builds the VM (a saved state
          * restored, an incoming migration taken): nor does this, that long */
-        long build_ms = fake_knob(f, "fake.build_ms", 0);
-        if (build_ms > 0)
-                (void)nanosleep(&(struct timespec){ .tv_sec = build_ms / 1000, .tv_nsec = build_ms % 1000 * 1000000 },
-                                NULL);
+        usleep((useconds_t)fake_knob(f, "fake.build_ms", 0) * 1000);
         f->ready_at = fake_now_ms() + (uint64_t)fake_knob(f, "fake.ready_ms", 20);
 }
